@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+"use strict";
+// The `dsr` command. The TypeScript sources compile to dist/ (npm install runs the build).
+let cli;
+try {
+  cli = require("../dist/src/cli.js");
+} catch (error) {
+  if (error && error.code === "MODULE_NOT_FOUND" && String(error.message).includes("dist/src/cli.js")) {
+    process.stderr.write("dsr: the service is not built yet; run `npm run build` first\n");
+    process.exit(1);
+  }
+  throw error;
+}
+cli.main(process.argv);

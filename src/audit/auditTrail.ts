@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { DataSource, EntityManager, MoreThan } from "typeorm";
+import { isMysql } from "../db/dataSource";
+import { AuditChainHeadRow, AuditEventRow } from "../entities";
+import type { Actor } from "./actor";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Details an event may carry: ids, statuses, counts, reasons. Never personal data. */
+export type AuditDetails = Record<string, string | number | boolean | null | string[]>;
+
+export interface NewAuditEvent {
+  requestId: string | null;
+  actor: Actor;
+  action: string;
+  details?: AuditDetails;
+}
+
+/** JSON with object keys sorted, so the same details always hash the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** The hash of one event: it covers every column but `hash` itself, prevHash included. */
+export function eventHash(e: Omit<AuditEventRow, "hash">): string {
+  const content = [e.seq, e.requestId, e.actorId, e.actorRole, e.action, e.details, e.occurredAt.toISOString(), e.prevHash];
+  return createHash("sha256").update(JSON.stringify(content)).digest("hex");
+}
+
+/**
+ * Appends one event to the chain inside the caller's transaction, so the event exists exactly when the
+ * state change it records does. The head row is locked for the rest of the transaction (MySQL) or the
+ * transaction is the only writer (SQLite): appends never interleave.
+ */
+export async function appendAuditEvent(em: EntityManager, event: NewAuditEvent, at: Date): Promise<AuditEventRow> {
+  const heads = em.getRepository(AuditChainHeadRow);
+  const head = await heads.findOne({ where: { id: 1 }, ...(isMysql(em.connection) ? { lock: { mode: "pessimistic_write" as const } } : {}) });
+  if (!head) throw new Error("audit_chain_head row is missing; run migrations");
+  const unhashed = {
+    seq: head.seq + 1,
+    requestId: event.requestId,
+    actorId: event.actor.id,
+    actorRole: event.actor.role,
+    action: event.action,
+    details: canonicalJson(event.details ?? {}),
+    occurredAt: new Date(Math.floor(at.getTime())),
+    prevHash: head.hash,
+  };
+  const row = em.getRepository(AuditEventRow).create({ ...unhashed, hash: eventHash(unhashed) });
+  await em.getRepository(AuditEventRow).insert(row);
+  await heads.update({ id: 1 }, { seq: row.seq, hash: row.hash });
+  return row;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  checkedEvents: number;
+  /** seq of the first event that does not fit the chain (or the head's seq when the tail is missing). */
+  firstBrokenSeq: number | null;
+  problem: string | null;
+}
+
+const PAGE = 1000;
+
+/** Recomputes the whole chain in seq order and reports the first link that does not hold. */
+export async function verifyAuditChain(ds: DataSource): Promise<ChainVerification> {
+  const events = ds.getRepository(AuditEventRow);
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let checked = 0;
+  const broken = (seq: number, problem: string): ChainVerification => ({ ok: false, checkedEvents: checked, firstBrokenSeq: seq, problem });
+  for (;;) {
+    const page = await events.find({ where: { seq: MoreThan(expectedSeq - 1) }, order: { seq: "ASC" }, take: PAGE });
+    for (const e of page) {
+      if (e.seq !== expectedSeq) return broken(expectedSeq, `event ${expectedSeq} is missing (next stored event is ${e.seq})`);
+      if (e.prevHash !== prevHash) return broken(e.seq, `event ${e.seq} does not point at the hash of event ${e.seq - 1}`);
+      if (eventHash(e) !== e.hash) return broken(e.seq, `event ${e.seq} was changed after it was written (its hash does not match its content)`);
+      prevHash = e.hash;
+      expectedSeq += 1;
+      checked += 1;
+    }
+    if (page.length < PAGE) break;
+  }
+  const head = await ds.getRepository(AuditChainHeadRow).findOneBy({ id: 1 });
+  if (!head) return broken(expectedSeq, "the chain head row is missing");
+  if (head.seq !== expectedSeq - 1 || head.hash !== prevHash) {
+    return broken(Math.min(head.seq, expectedSeq), `the chain ends at event ${expectedSeq - 1} but its head records event ${head.seq}: events were removed from the end`);
+  }
+  return { ok: true, checkedEvents: checked, firstBrokenSeq: null, problem: null };
+}

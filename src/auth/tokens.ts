@@ -1,0 +1,90 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { DataSource, IsNull } from "typeorm";
+import { Actor } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
+import type { Clock } from "../clock";
+import { inTransaction } from "../db/transaction";
+import { Role } from "../domain/enums";
+import { ApiTokenRow } from "../entities";
+import { badField, notFound } from "../errors";
+
+const TOKEN_PREFIX = "dsr_";
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/** A fresh token: `dsr_` + 256 random bits, base64url. */
+export function generateToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString("base64url");
+}
+
+export interface CreatedToken {
+  row: ApiTokenRow;
+  /** The only time the token exists in clear. */
+  token: string;
+}
+
+export async function createToken(
+  ds: DataSource,
+  clock: Clock,
+  actor: Actor,
+  input: { name: string; role: Role; token?: string },
+): Promise<CreatedToken> {
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 100) throw badField("name", "name must be 1 to 100 characters");
+  if (!Object.values(Role).includes(input.role)) throw badField("role", `role must be one of ${Object.values(Role).join(", ")}`);
+  const token = input.token ?? generateToken();
+  const row = ds.getRepository(ApiTokenRow).create({
+    id: randomUUID(),
+    name,
+    role: input.role,
+    tokenHash: hashToken(token),
+    tokenPrefix: token.slice(0, 12),
+    createdAt: clock.now(),
+    revokedAt: null,
+  });
+  await inTransaction(ds, async (em) => {
+    await em.getRepository(ApiTokenRow).insert(row);
+    await appendAuditEvent(em, { requestId: null, actor, action: "token.created", details: { tokenId: row.id, role: row.role } }, clock.now());
+  });
+  return { row, token };
+}
+
+export async function revokeToken(ds: DataSource, clock: Clock, actor: Actor, id: string): Promise<ApiTokenRow> {
+  return inTransaction(ds, async (em) => {
+    const tokens = em.getRepository(ApiTokenRow);
+    const row = await tokens.findOneBy({ id });
+    if (!row) throw notFound("Token", id);
+    if (row.revokedAt) return row;
+    row.revokedAt = clock.now();
+    await tokens.update({ id, revokedAt: IsNull() }, { revokedAt: row.revokedAt });
+    await appendAuditEvent(em, { requestId: null, actor, action: "token.revoked", details: { tokenId: id, role: row.role } }, clock.now());
+    return row;
+  });
+}
+
+export async function listTokens(ds: DataSource): Promise<ApiTokenRow[]> {
+  return ds.getRepository(ApiTokenRow).find({ order: { createdAt: "ASC" } });
+}
+
+/** The live (not revoked) token row for a presented bearer token, or null. */
+export async function authenticateToken(ds: DataSource, token: string): Promise<ApiTokenRow | null> {
+  if (token.length < 16 || token.length > 256) return null;
+  return ds.getRepository(ApiTokenRow).findOneBy({ tokenHash: hashToken(token), revokedAt: IsNull() });
+}
+
+/** Seeds DSR_BOOTSTRAP_ADMIN_TOKEN as an ADMIN token once; later starts find it and do nothing. */
+export async function ensureBootstrapToken(ds: DataSource, clock: Clock, actor: Actor, token: string | undefined): Promise<boolean> {
+  if (!token) return false;
+  const existing = await ds.getRepository(ApiTokenRow).findOneBy({ tokenHash: hashToken(token) });
+  if (existing) return false;
+  try {
+    await createToken(ds, clock, actor, { name: "bootstrap admin", role: Role.ADMIN, token });
+    return true;
+  } catch (error) {
+    // Another process seeded it at the same moment: the unique hash index kept it to one row.
+    if (await ds.getRepository(ApiTokenRow).findOneBy({ tokenHash: hashToken(token) })) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,105 @@
+import { randomUUID } from "node:crypto";
+import { Actor } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { inTransaction } from "../db/transaction";
+import { initialDueAt } from "../domain/deadlines";
+import { RequestSource, RequestStatus, RequestType, Role, VerificationMethod } from "../domain/enums";
+import { generateCode, hashCode } from "../domain/verificationCode";
+import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
+import { badField, badInput, FieldProblem } from "../errors";
+import { Services } from "../services";
+import { sendVerificationCode } from "./verificationCodeIssuer";
+
+export interface SubmitRequestCommand {
+  type: RequestType;
+  subject: { email: string; userId?: string | null; phone?: string | null; externalIds?: StoredExternalId[] | null };
+  corrections?: StoredFieldChange[] | null;
+  /** The caller vouches that it has verified the subject's identity (an authenticated session, a checked document). */
+  identityVerified?: boolean | null;
+  /** What the caller checked, required with identityVerified. */
+  verificationEvidence?: string | null;
+}
+
+function checkShape(input: SubmitRequestCommand): void {
+  const problems: FieldProblem[] = [];
+  const isCorrection = input.type === RequestType.CORRECTION;
+  if (isCorrection && !input.corrections?.length) {
+    problems.push({ field: "corrections", messages: ["a CORRECTION request must list at least one field change"] });
+  }
+  if (!isCorrection && input.corrections?.length) {
+    problems.push({ field: "corrections", messages: [`corrections are only accepted on CORRECTION requests, not ${input.type}`] });
+  }
+  const fields = (input.corrections ?? []).map((c) => c.field);
+  if (new Set(fields).size !== fields.length) problems.push({ field: "corrections", messages: ["each field may be corrected once per request"] });
+  const systems = (input.subject.externalIds ?? []).map((e) => e.system);
+  if (new Set(systems).size !== systems.length) problems.push({ field: "subject.externalIds", messages: ["each system may appear once"] });
+  if (input.identityVerified && !input.verificationEvidence?.trim()) {
+    problems.push({ field: "verificationEvidence", messages: ["say how the identity was verified when identityVerified is true"] });
+  }
+  if (!input.identityVerified && input.verificationEvidence) {
+    problems.push({ field: "verificationEvidence", messages: ["verificationEvidence goes with identityVerified: true"] });
+  }
+  if (problems.length) throw badInput("The request input is not valid", problems);
+}
+
+/**
+ * Takes a new request. Unless a trusted caller vouches for the subject, the request waits in
+ * PENDING_VERIFICATION and a one-time code goes to the subject's email after the row is committed.
+ */
+export async function submitRequest(services: Services, actor: Actor, input: SubmitRequestCommand): Promise<RequestRow> {
+  checkShape(input);
+  const { ds, clock, config, secret } = services;
+  const now = clock.now();
+  const id = randomUUID();
+  const verified = input.identityVerified === true;
+  const code = verified ? null : generateCode();
+  const email = input.subject.email.trim().toLowerCase();
+  if (email.length > 254) throw badField("subject.email", "email must be at most 254 characters");
+  const row = Object.assign(new RequestRow(), {
+    id,
+    type: input.type,
+    status: verified ? RequestStatus.PENDING_APPROVAL : RequestStatus.PENDING_VERIFICATION,
+    source: actor.role === Role.SERVICE ? RequestSource.API : RequestSource.ADMIN,
+    subjectEmail: email,
+    subjectUserId: input.subject.userId?.trim() || null,
+    subjectPhone: input.subject.phone?.trim() || null,
+    subjectExternalIds: input.subject.externalIds?.length ? input.subject.externalIds : null,
+    corrections: input.corrections?.length ? input.corrections : null,
+    receivedAt: now,
+    dueAt: initialDueAt(input.type, now),
+    extendedDays: 0,
+    extensionReason: null,
+    statusReason: null,
+    verifiedAt: verified ? now : null,
+    verificationMethod: verified ? VerificationMethod.TRUSTED_CALLER : null,
+    verificationEvidence: verified ? input.verificationEvidence!.trim() : null,
+    verificationCodeHash: code ? hashCode(secret, id, code) : null,
+    verificationExpiresAt: code ? new Date(now.getTime() + config.DSR_VERIFICATION_TTL_MINUTES * 60_000) : null,
+    verificationAttempts: 0,
+    submittedBy: actor.id.replace(/^token:/, ""),
+    closedAt: null,
+    updatedAt: now,
+    version: 0,
+  });
+  await inTransaction(ds, async (em) => {
+    await em.getRepository(RequestRow).insert(row);
+    await appendAuditEvent(
+      em,
+      {
+        requestId: id,
+        actor,
+        action: "request.submitted",
+        details: {
+          type: row.type,
+          status: row.status,
+          source: row.source,
+          verification: verified ? VerificationMethod.TRUSTED_CALLER : "CODE_SENT",
+          correctedFields: (row.corrections ?? []).map((c) => c.field),
+        },
+      },
+      now,
+    );
+  });
+  if (code) await sendVerificationCode(services, row, code);
+  return row;
+}

@@ -1,0 +1,179 @@
+import path from "node:path";
+import { plainToInstance, Transform } from "class-transformer";
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  MinLength,
+  Min,
+  ValidateIf,
+  validateSync,
+  ValidationError,
+} from "class-validator";
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === "" ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === "" ? undefined : value === "true" || value === "1" ? true : value === "false" || value === "0" ? false : value;
+
+/**
+ * Every setting the service reads, validated once at boot. Names are the environment variables;
+ * anything that is not PORT, NODE_ENV or DATABASE_URL is prefixed DSR_.
+ */
+export class Env {
+  /** development | test | production. Production turns off introspection and refuses unsafe defaults. */
+  @IsIn(["development", "test", "production"])
+  NODE_ENV: "development" | "test" | "production" = "development";
+
+  /** TCP port of the HTTP server (GraphQL at /graphql). 0 picks a free port. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 4000;
+
+  /** Interface to listen on. */
+  @IsString()
+  DSR_HOST = "0.0.0.0";
+
+  /** mysql://user:pass@host:port/db (MySQL 8 / MariaDB through mysql2) or sqlite:<file>. Unset: SQLite file in DSR_DATA_DIR. */
+  @IsOptional()
+  @Matches(/^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$-]+(\?.*)?$|^sqlite:.+$/, {
+    message: "DATABASE_URL must look like mysql://user:password@host:3306/database or sqlite:<path>",
+  })
+  DATABASE_URL?: string;
+
+  /** Local data folder: the embedded SQLite file, generated secrets, and (later) local exports. */
+  @IsString()
+  @MinLength(1)
+  DSR_DATA_DIR = "./data";
+
+  /** pino level. */
+  @IsIn(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+  DSR_LOG_LEVEL = "info";
+
+  /** Server-side secret (at least 32 characters) keying verification-code hashes. Required in production; generated into the data folder otherwise. */
+  @ValidateIf((env: Env) => env.NODE_ENV === "production" || env.DSR_SECRET !== undefined)
+  @IsString({ message: "DSR_SECRET is required in production (at least 32 characters)" })
+  @MinLength(32, { message: "DSR_SECRET must be at least 32 characters" })
+  DSR_SECRET?: string;
+
+  /** Seeds one ADMIN token (at least 24 characters) for a new installation; harmless once it exists. */
+  @IsOptional()
+  @IsString()
+  @MinLength(24, { message: "DSR_BOOTSTRAP_ADMIN_TOKEN must be at least 24 characters" })
+  DSR_BOOTSTRAP_ADMIN_TOKEN?: string;
+
+  /** Run pending migrations when the service starts (otherwise run `dsr migrate`). */
+  @Transform(toBool)
+  @IsBoolean()
+  DSR_MIGRATE_ON_START = true;
+
+  /** How long a verification code stays valid, in minutes. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(5)
+  @Max(60 * 24 * 7)
+  DSR_VERIFICATION_TTL_MINUTES = 60 * 24;
+
+  /** Wrong codes accepted before the code is locked and a new one must be issued. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  DSR_VERIFICATION_MAX_ATTEMPTS = 5;
+
+  /** How verification codes reach the data subject: log (development only) or webhook (POST to DSR_NOTIFIER_URL). */
+  @IsIn(["log", "webhook"])
+  @ValidateIf((env: Env) => env.NODE_ENV !== "production" || env.DSR_NOTIFIER !== "log")
+  DSR_NOTIFIER: "log" | "webhook" = "log";
+
+  /** Endpoint of the webhook notifier (your mail/SMS sender). */
+  @ValidateIf((env: Env) => env.DSR_NOTIFIER === "webhook")
+  @IsUrl({ require_tld: false, protocols: ["http", "https"] }, { message: "DSR_NOTIFIER_URL must be an http(s) URL when DSR_NOTIFIER=webhook" })
+  DSR_NOTIFIER_URL?: string;
+
+  /** Secret that signs webhook notifications (HMAC-SHA256, header Dsr-Signature). */
+  @ValidateIf((env: Env) => env.DSR_NOTIFIER === "webhook")
+  @IsString({ message: "DSR_NOTIFIER_SECRET is required when DSR_NOTIFIER=webhook" })
+  @MinLength(16, { message: "DSR_NOTIFIER_SECRET must be at least 16 characters" })
+  DSR_NOTIFIER_SECRET?: string;
+
+  /** Largest accepted HTTP request body, in bytes. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
+  DSR_BODY_LIMIT_BYTES = 100 * 1024;
+
+  /** Seconds given to in-flight HTTP requests on SIGTERM before connections are closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  DSR_SHUTDOWN_GRACE_SECONDS = 10;
+}
+
+/** The validated configuration, with derived values the rest of the code needs. */
+export interface Config extends Env {
+  /** Absolute path of the data folder. */
+  dataDir: string;
+  database: { kind: "sqlite"; file: string } | { kind: "mysql"; url: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+function flatten(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => [
+    ...Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? m : `${e.property}: ${m}`)),
+    ...flatten(e.children ?? []),
+  ]);
+}
+
+/** Reads and validates the environment; throws ConfigError listing every problem at once. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.keys(new Env());
+  const raw: Record<string, string> = {};
+  for (const key of [...known, "DATABASE_URL", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET"]) {
+    const value = source[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const env = plainToInstance(Env, raw, { exposeDefaultValues: true });
+  const problems = flatten(validateSync(env, { forbidUnknownValues: false }));
+  if (env.NODE_ENV === "production" && env.DSR_NOTIFIER === "log") {
+    problems.push("DSR_NOTIFIER=log prints verification codes to the log and is refused in production; use webhook");
+  }
+  const unknown = Object.keys(source).filter((k) => k.startsWith("DSR_") && !known.includes(k) && !(k in raw) && !KNOWN_OPTIONAL.has(k));
+  for (const k of unknown) problems.push(`${k} is not a setting this service knows (check the spelling)`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dataDir = path.resolve(env.DSR_DATA_DIR);
+  const url = env.DATABASE_URL;
+  const database: Config["database"] =
+    url === undefined
+      ? { kind: "sqlite", file: path.join(dataDir, "dsr.sqlite") }
+      : url.startsWith("sqlite:")
+        ? { kind: "sqlite", file: path.resolve(url.slice("sqlite:".length)) }
+        : { kind: "mysql", url: url.replace(/^mariadb:/, "mysql:") };
+  return Object.assign(env, { dataDir, database });
+}
+
+/** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
+const KNOWN_OPTIONAL = new Set([
+  "DSR_SECRET",
+  "DSR_BOOTSTRAP_ADMIN_TOKEN",
+  "DSR_NOTIFIER_URL",
+  "DSR_NOTIFIER_SECRET",
+  "DSR_TEST_MYSQL_URL",
+  "DSR_TEST_REQUIRE_MYSQL",
+  "DSR_TOKEN",
+  "DSR_URL",
+]);

@@ -1,0 +1,30 @@
+import { DataSource, EntityManager } from "typeorm";
+import { isMysql } from "./dataSource";
+
+/** A promise chain that lets one SQLite transaction run at a time (better-sqlite3 has one connection). */
+const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
+
+const DEADLOCK_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
+const MAX_DEADLOCK_RETRIES = 3;
+
+/**
+ * Runs `work` in one database transaction: everything it writes commits together or not at all.
+ * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
+ */
+export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  if (!isMysql(ds)) {
+    const previous = sqliteQueues.get(ds) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => ds.transaction(work));
+    sqliteQueues.set(ds, run);
+    return run;
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ds.transaction(work);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt > MAX_DEADLOCK_RETRIES || code === undefined || !DEADLOCK_CODES.has(code)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { Column, Entity, Index, PrimaryColumn } from "typeorm";
+import { RequestSource, RequestStatus, RequestType, VerificationMethod } from "../domain/enums";
+import { TimestampColumn } from "./columns";
+
+/** A field change asked for by a CORRECTION request. */
+export interface StoredFieldChange {
+  field: string;
+  value: string;
+}
+
+/** An identifier of the subject in another system (ticketing id, payment customer id, ...). */
+export interface StoredExternalId {
+  system: string;
+  id: string;
+}
+
+/** Storage row of a data-subject request. The API shape is schema/request.type.ts. */
+@Entity({ name: "requests" })
+@Index("idx_requests_due", ["dueAt", "id"])
+@Index("idx_requests_status_due", ["status", "dueAt"])
+export class RequestRow {
+  /** UUID v4 assigned at submission. */
+  @PrimaryColumn({ type: "varchar", length: 36 })
+  id!: string;
+
+  /** ACCESS | PORTABILITY | DELETION | CORRECTION. */
+  @Column({ type: "varchar", length: 16 })
+  type!: RequestType;
+
+  /** Lifecycle position; changed only through commands/requestTransition.ts. */
+  @Column({ type: "varchar", length: 32 })
+  status!: RequestStatus;
+
+  /** Who brought the request in: ADMIN console, SETTINGS page, or an API caller. */
+  @Column({ type: "varchar", length: 16 })
+  source!: RequestSource;
+
+  /** Subject's email, trimmed and lower-cased; the one identity every request has. */
+  @Index("idx_requests_subject_email")
+  @Column({ type: "varchar", length: 254 })
+  subjectEmail!: string;
+
+  /** Subject's user id in the platform, when the caller knows it. */
+  @Column({ type: "varchar", length: 128, nullable: true })
+  subjectUserId!: string | null;
+
+  /** Subject's phone in E.164, when given. */
+  @Column({ type: "varchar", length: 16, nullable: true })
+  subjectPhone!: string | null;
+
+  /** Ids of the subject in other systems. */
+  @Column({ type: "simple-json", nullable: true })
+  subjectExternalIds!: StoredExternalId[] | null;
+
+  /** The changes a CORRECTION asks for; null for other types. */
+  @Column({ type: "simple-json", nullable: true })
+  corrections!: StoredFieldChange[] | null;
+
+  /** When the service received the request; deadlines count from here. */
+  @TimestampColumn()
+  receivedAt!: Date;
+
+  /** When the answer is due, extensions included. */
+  @TimestampColumn()
+  dueAt!: Date;
+
+  /** Days added by extendDeadline, in total (capped by MAX_EXTENSION_DAYS). */
+  @Column({ type: "int", default: 0 })
+  extendedDays!: number;
+
+  /** Why the deadline was last extended (told to the subject, so no internal notes). */
+  @Column({ type: "varchar", length: 500, nullable: true })
+  extensionReason!: string | null;
+
+  /** Why the request was rejected or cancelled. */
+  @Column({ type: "varchar", length: 500, nullable: true })
+  statusReason!: string | null;
+
+  /** When the subject's identity was verified; null until then. */
+  @TimestampColumn({ nullable: true })
+  verifiedAt!: Date | null;
+
+  /** How the identity was verified. */
+  @Column({ type: "varchar", length: 16, nullable: true })
+  verificationMethod!: VerificationMethod | null;
+
+  /** What a trusted caller said it checked (for TRUSTED_CALLER); no personal data. */
+  @Column({ type: "varchar", length: 500, nullable: true })
+  verificationEvidence!: string | null;
+
+  /** HMAC-SHA256 of the current one-time code, keyed by DSR_SECRET; the code itself is never stored. */
+  @Column({ type: "varchar", length: 64, nullable: true })
+  verificationCodeHash!: string | null;
+
+  /** When the current code stops being accepted. */
+  @TimestampColumn({ nullable: true })
+  verificationExpiresAt!: Date | null;
+
+  /** Wrong codes entered against the current code. */
+  @Column({ type: "int", default: 0 })
+  verificationAttempts!: number;
+
+  /** Token id of the caller that submitted the request. */
+  @Column({ type: "varchar", length: 36 })
+  submittedBy!: string;
+
+  /** When the request reached a terminal status. */
+  @TimestampColumn({ nullable: true })
+  closedAt!: Date | null;
+
+  /** Last change of this row. */
+  @TimestampColumn()
+  updatedAt!: Date;
+
+  /** Bumped by every update; guards concurrent moves (compare-and-set on status + version). */
+  @Column({ type: "int", default: 0 })
+  version!: number;
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import { unwrapResolverError } from "@apollo/server/errors";
+import type { GraphQLFormattedError } from "graphql";
+import type { ValidationError } from "class-validator";
+import { ArgumentValidationError } from "type-graphql";
+import { DsrError, ErrorCode, FieldProblem } from "../errors";
+import type { Logger } from "../logger";
+
+/** Apollo/graphql-js codes that mean "your operation is wrong": all become BAD_USER_INPUT. */
+const CALLER_MISTAKES = new Set([
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_USER_INPUT",
+  "BAD_REQUEST",
+  "OPERATION_RESOLUTION_FAILURE",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+]);
+const KEPT_AS_IS = new Set<string>(["UNAUTHENTICATED", "FORBIDDEN"]);
+
+/** Field names and messages only: class-validator's errors also carry the whole input (`target`, `value`). */
+export function fieldProblems(errors: ValidationError[], prefix = ""): FieldProblem[] {
+  return errors.flatMap((e) => {
+    const field = prefix ? `${prefix}.${e.property}` : e.property;
+    const own = e.constraints ? [{ field, messages: Object.values(e.constraints) }] : [];
+    return [...own, ...fieldProblems(e.children ?? [], field)];
+  });
+}
+
+/** graphql-js echoes a bad variable's whole value; keep where it is and why, drop the value (it may be personal data). */
+function withoutValues(message: string): string {
+  return message.replace(/got invalid value .*? at "([^"]+)"; /s, 'has an invalid value at "$1"; ').replace(/got invalid value .*?; /s, "has an invalid value; ");
+}
+
+/** The code an error will carry once formatted (for logs and metrics, before formatting happens). */
+export function errorCodeOf(error: { extensions?: Record<string, unknown>; originalError?: unknown }): ErrorCode {
+  const original = unwrapResolverError(error);
+  if (original instanceof DsrError) return original.code;
+  if (original instanceof ArgumentValidationError) return "BAD_USER_INPUT";
+  const code = String(error.extensions?.code ?? "");
+  if (CALLER_MISTAKES.has(code)) return "BAD_USER_INPUT";
+  if (KEPT_AS_IS.has(code)) return code as ErrorCode;
+  return "INTERNAL_SERVER_ERROR";
+}
+
+/**
+ * Maps every error to the closed set of codes. Our own DsrErrors keep their message and extras;
+ * caller mistakes become BAD_USER_INPUT; anything else is masked, logged with an errorId, and the
+ * caller gets only that id to quote.
+ */
+export function makeFormatError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const shape = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLFormattedError => ({
+      message,
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code, ...extra },
+    });
+    if (original instanceof DsrError) return shape(original.code, original.userMessage, original.extra);
+    if (original instanceof ArgumentValidationError) {
+      const fields = fieldProblems((original.extensions.validationErrors ?? []) as ValidationError[]);
+      const summary = fields.flatMap((f) => f.messages).join("; ");
+      return shape("BAD_USER_INPUT", `Invalid input: ${summary}`, { fields });
+    }
+    const code = String(formatted.extensions?.code ?? "");
+    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutValues(formatted.message));
+    if (KEPT_AS_IS.has(code)) return shape(code as ErrorCode, formatted.message);
+    const errorId = randomUUID();
+    logger.error({ errorId, err: original, path: formatted.path }, "unexpected error (masked for the caller)");
+    return shape("INTERNAL_SERVER_ERROR", `Internal server error; quote errorId ${errorId} when reporting it`, { errorId });
+  };
+}

@@ -1,0 +1,54 @@
+import type { Logger } from "../logger";
+import { signPayload } from "../signing";
+import type { Clock } from "../clock";
+
+/** What the subject must receive to prove they own the email of a request. */
+export interface VerificationMessage {
+  requestId: string;
+  requestType: string;
+  email: string;
+  code: string;
+  expiresAt: Date;
+}
+
+/** Delivers verification codes to data subjects. Pluggable: log (development) or webhook (your mailer). */
+export interface Notifier {
+  readonly kind: string;
+  sendVerificationCode(message: VerificationMessage): Promise<void>;
+}
+
+/** Development only: writes the code to the service log (never the email), so a developer can verify. */
+export class LogNotifier implements Notifier {
+  readonly kind = "log";
+  constructor(private readonly logger: Logger) {}
+  async sendVerificationCode(m: VerificationMessage): Promise<void> {
+    this.logger.info(
+      { requestId: m.requestId, verificationCode: m.code, expiresAt: m.expiresAt.toISOString() },
+      "verification code issued (development notifier: deliver it to the subject yourself)",
+    );
+  }
+}
+
+/**
+ * POSTs `{requestId, requestType, email, code, expiresAt}` as JSON to a URL, signed with the
+ * Dsr-Signature header (HMAC-SHA256 over "<t>.<body>"). A non-2xx answer is an error.
+ */
+export class WebhookNotifier implements Notifier {
+  readonly kind = "webhook";
+  constructor(
+    private readonly url: string,
+    private readonly secret: string,
+    private readonly clock: Clock,
+    private readonly timeoutMs = 10_000,
+  ) {}
+  async sendVerificationCode(m: VerificationMessage): Promise<void> {
+    const body = JSON.stringify({ kind: "verification_code", ...m, expiresAt: m.expiresAt.toISOString() });
+    const response = await fetch(this.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "dsr-signature": signPayload(this.secret, body, this.clock.now()) },
+      body,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (!response.ok) throw new Error(`notifier webhook answered HTTP ${response.status}`);
+  }
+}

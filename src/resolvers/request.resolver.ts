@@ -1,0 +1,109 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
+import { DECIDERS, READERS, ANY_ROLE, SUBMITTERS } from "../auth/roles";
+import { decideRequest } from "../commands/requestDecider";
+import { extendDeadline } from "../commands/deadlineExtender";
+import { submitRequest } from "../commands/requestSubmitter";
+import { resendVerificationCode } from "../commands/verificationCodeIssuer";
+import { verifyRequest } from "../commands/requestVerifier";
+import type { GraphQLContext } from "../graphql/context";
+import { presentAuditEvent, presentRequest } from "../presenters/request.presenter";
+import { findAuditEvents, findRequest, findRequests, isOverdue } from "../queries/requestFinder";
+import { AuditEvent } from "../schema/audit.type";
+import { RequestConnection } from "../schema/connection.type";
+import {
+  CancelRequestArgs,
+  ExtendDeadlineArgs,
+  RejectRequestArgs,
+  RequestIdArgs,
+  RequestsArgs,
+  SubmitRequestInput,
+  VerifyRequestArgs,
+} from "../schema/request.input";
+import { Request } from "../schema/request.type";
+import { RequestRow } from "../entities";
+
+const present = (ctx: GraphQLContext, row: RequestRow) => presentRequest(row, ctx.services.config.DSR_VERIFICATION_MAX_ATTEMPTS);
+
+@Resolver(() => Request)
+export class RequestResolver {
+  @Authorized(ANY_ROLE)
+  @Query(() => Request, { description: "One request by id. All roles; NOT_FOUND when there is none." })
+  async request(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await findRequest(ctx.services.ds, id));
+  }
+
+  @Authorized(READERS)
+  @Query(() => RequestConnection, { description: "Requests, soonest due first, as a Relay connection. ADMIN, PRIVACY_OFFICER, AUDITOR." })
+  async requests(@Args() { first, after, filter }: RequestsArgs, @Ctx() ctx: GraphQLContext): Promise<RequestConnection> {
+    const page = await findRequests(ctx.services.ds, ctx.services.clock.now(), filter ?? {}, first, after);
+    return {
+      edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: present(ctx, row) })),
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: page.cursors[0] ?? null,
+        endCursor: page.cursors[page.cursors.length - 1] ?? null,
+      },
+      totalCount: page.totalCount,
+    };
+  }
+
+  @Authorized(SUBMITTERS)
+  @Mutation(() => Request, {
+    description:
+      "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject. ADMIN, PRIVACY_OFFICER, SERVICE.",
+  })
+  async submitRequest(@Arg("input", () => SubmitRequestInput) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await submitRequest(ctx.services, ctx.actor, input));
+  }
+
+  @Authorized(SUBMITTERS)
+  @Mutation(() => Request, {
+    description:
+      "Checks the subject's one-time code: PENDING_VERIFICATION -> PENDING_APPROVAL. A wrong code is BAD_USER_INPUT and counts against the attempt limit; an expired or locked code, or a request not awaiting verification, is CONFLICT. ADMIN, PRIVACY_OFFICER, SERVICE.",
+  })
+  async verifyRequest(@Args() { id, code }: VerifyRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await verifyRequest(ctx.services, ctx.actor, id, code));
+  }
+
+  @Authorized(SUBMITTERS)
+  @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). ADMIN, PRIVACY_OFFICER, SERVICE." })
+  async resendVerificationCode(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await resendVerificationCode(ctx.services, ctx.actor, id));
+  }
+
+  @Authorized(DECIDERS)
+  @Mutation(() => Request, { description: "Approves a verified request: PENDING_APPROVAL -> IN_PROGRESS. ADMIN, PRIVACY_OFFICER." })
+  async approveRequest(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await decideRequest(ctx.services, ctx.actor, "approve", id));
+  }
+
+  @Authorized(DECIDERS)
+  @Mutation(() => Request, { description: "Refuses a request that has not started, with a reason: -> REJECTED. ADMIN, PRIVACY_OFFICER." })
+  async rejectRequest(@Args() { id, reason }: RejectRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await decideRequest(ctx.services, ctx.actor, "reject", id, reason));
+  }
+
+  @Authorized(SUBMITTERS)
+  @Mutation(() => Request, { description: "Withdraws a request before work starts: -> CANCELLED. ADMIN, PRIVACY_OFFICER, SERVICE." })
+  async cancelRequest(@Args() { id, reason }: CancelRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await decideRequest(ctx.services, ctx.actor, "cancel", id, reason));
+  }
+
+  @Authorized(DECIDERS)
+  @Mutation(() => Request, { description: "Moves an open request's due date later, with a reason (at most 60 days in total). ADMIN, PRIVACY_OFFICER." })
+  async extendDeadline(@Args() { id, days, reason }: ExtendDeadlineArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+    return present(ctx, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
+  }
+
+  @FieldResolver(() => Boolean, { description: "Past its due date and still open." })
+  overdue(@Root() request: Request, @Ctx() ctx: GraphQLContext): boolean {
+    return isOverdue(request, ctx.services.clock.now());
+  }
+
+  @Authorized(READERS)
+  @FieldResolver(() => [AuditEvent], { description: "This request's audit events, oldest first. ADMIN, PRIVACY_OFFICER, AUDITOR." })
+  async auditEvents(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<AuditEvent[]> {
+    return (await findAuditEvents(ctx.services.ds, request.id)).map(presentAuditEvent);
+  }
+}

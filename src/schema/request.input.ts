@@ -1,0 +1,184 @@
+import { Type } from "class-transformer";
+import {
+  ArrayMaxSize,
+  IsEmail,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from "class-validator";
+import { ArgsType, Field, ID, InputType, Int } from "type-graphql";
+import { MAX_EXTENSION_DAYS } from "../domain/deadlines";
+import { RequestStatus, RequestType } from "../domain/enums";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../queries/requestFinder";
+import "./enums";
+
+const EMAIL_MESSAGE = "email must be a valid email address";
+
+@InputType({ description: "An identifier of the subject in another system." })
+export class ExternalIdInput {
+  @Field({ description: "The system: lower-case letters, digits, `_` or `-`, at most 32 characters (e.g. `stripe`)." })
+  @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { message: "system must be lower-case letters, digits, _ or -, starting with a letter, at most 32 characters" })
+  system!: string;
+
+  @Field({ description: "The subject's id in that system (1-256 characters)." })
+  @Length(1, 256, { message: "id must be 1 to 256 characters" })
+  id!: string;
+}
+
+@InputType({ description: "Who a request is about. Email is required; the rest helps connectors find the person." })
+export class SubjectInput {
+  @Field({ description: "The subject's email address (at most 254 characters)." })
+  @MaxLength(254, { message: "email must be at most 254 characters" })
+  @IsEmail({}, { message: EMAIL_MESSAGE })
+  email!: string;
+
+  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`)." })
+  @IsOptional()
+  @Length(1, 128, { message: "userId must be 1 to 128 characters" })
+  @Matches(/^[\w.:@-]+$/, { message: "userId may hold letters, digits and . _ : @ - only" })
+  userId?: string | null;
+
+  @Field(() => String, { nullable: true, description: "Phone number in E.164 form, e.g. `+919812345678`." })
+  @IsOptional()
+  @Matches(/^\+[1-9]\d{6,14}$/, { message: "phone must be in E.164 form: + then 7 to 15 digits" })
+  phone?: string | null;
+
+  @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20)." })
+  @IsOptional()
+  @ArrayMaxSize(20, { message: "at most 20 external ids" })
+  @ValidateNested({ each: true })
+  @Type(() => ExternalIdInput)
+  externalIds?: ExternalIdInput[] | null;
+}
+
+@InputType({ description: "One change a CORRECTION request asks for." })
+export class FieldChangeInput {
+  @Field({ description: "The field to correct: a letter, then letters, digits, `_` or `.` (at most 64), e.g. `name`." })
+  @Matches(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/, { message: "field must start with a letter and hold letters, digits, _ or . (at most 64 characters)" })
+  field!: string;
+
+  @Field({ description: "The corrected value (at most 1000 characters)." })
+  @IsString()
+  @MaxLength(1000, { message: "value must be at most 1000 characters" })
+  value!: string;
+}
+
+@InputType({ description: "A new data-subject request." })
+export class SubmitRequestInput {
+  @Field(() => RequestType, { description: "The right exercised." })
+  type!: RequestType;
+
+  @Field(() => SubjectInput, { description: "Who the request is about." })
+  @ValidateNested()
+  @Type(() => SubjectInput)
+  subject!: SubjectInput;
+
+  @Field(() => [FieldChangeInput], { nullable: true, description: "For CORRECTION (required there, refused elsewhere): the changes asked for, at most 50." })
+  @IsOptional()
+  @ArrayMaxSize(50, { message: "at most 50 corrections per request" })
+  @ValidateNested({ each: true })
+  @Type(() => FieldChangeInput)
+  corrections?: FieldChangeInput[] | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "True when the caller has already verified the subject's identity (for example an authenticated settings session): the request skips the emailed code and waits for approval. Requires verificationEvidence.",
+  })
+  @IsOptional()
+  identityVerified?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: "How the identity was verified (3-500 characters, no personal data), e.g. `authenticated settings session`." })
+  @IsOptional()
+  @Length(3, 500, { message: "verificationEvidence must be 3 to 500 characters" })
+  verificationEvidence?: string | null;
+}
+
+@InputType({ description: "Narrows a list of requests. All given conditions must hold." })
+export class RequestFilterInput {
+  @Field(() => [RequestStatus], { nullable: true, description: "Any of these statuses." })
+  @IsOptional()
+  @ArrayMaxSize(8)
+  status?: RequestStatus[] | null;
+
+  @Field(() => [RequestType], { nullable: true, description: "Any of these types." })
+  @IsOptional()
+  @ArrayMaxSize(4)
+  type?: RequestType[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: "true: past due and still open; false: all others." })
+  @IsOptional()
+  overdue?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: "Exactly this subject email (case-insensitive)." })
+  @IsOptional()
+  @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
+  @IsEmail({}, { message: "subjectEmail must be a valid email address" })
+  subjectEmail?: string | null;
+}
+
+@ArgsType()
+export class RequestsArgs {
+  @Field(() => Int, { defaultValue: DEFAULT_PAGE_SIZE, description: `How many requests to return (1-${MAX_PAGE_SIZE}).` })
+  @Min(1, { message: "first must be at least 1" })
+  @Max(MAX_PAGE_SIZE, { message: `first must be at most ${MAX_PAGE_SIZE}` })
+  first!: number;
+
+  @Field(() => String, { nullable: true, description: "Return requests after this cursor (a previous page's endCursor)." })
+  @IsOptional()
+  @MaxLength(200, { message: "after must be a cursor returned by a previous page" })
+  after?: string | null;
+
+  @Field(() => RequestFilterInput, { nullable: true, description: "Conditions the requests must meet." })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RequestFilterInput)
+  filter?: RequestFilterInput | null;
+}
+
+@ArgsType()
+export class RequestIdArgs {
+  @Field(() => ID, { description: "The request's id." })
+  @IsUUID("all", { message: "id must be a request id (a UUID)" })
+  id!: string;
+}
+
+@ArgsType()
+export class VerifyRequestArgs extends RequestIdArgs {
+  @Field({ description: "The 6-digit code the subject received." })
+  @Matches(/^\s*\d{6}\s*$/, { message: "code must be the 6 digits the subject received" })
+  code!: string;
+}
+
+@ArgsType()
+export class RejectRequestArgs extends RequestIdArgs {
+  @Field({ description: "Why the request is refused (3-500 characters); kept with the request and in the audit trail." })
+  @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  reason!: string;
+}
+
+@ArgsType()
+export class CancelRequestArgs extends RequestIdArgs {
+  @Field(() => String, { nullable: true, description: "Why it is withdrawn (3-500 characters)." })
+  @IsOptional()
+  @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  reason?: string | null;
+}
+
+@ArgsType()
+export class ExtendDeadlineArgs extends RequestIdArgs {
+  @Field(() => Int, { description: `Days to add to the due date (1-${MAX_EXTENSION_DAYS}; at most ${MAX_EXTENSION_DAYS} in total per request).` })
+  @Min(1, { message: "days must be at least 1" })
+  @Max(MAX_EXTENSION_DAYS, { message: `days must be at most ${MAX_EXTENSION_DAYS}` })
+  days!: number;
+
+  @Field({ description: "Why more time is needed (3-500 characters); the subject must be told." })
+  @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  reason!: string;
+}

@@ -1,0 +1,105 @@
+import { Field, ID, Int, ObjectType, Authorized } from "type-graphql";
+import { PERSONAL_DATA_READERS } from "../auth/roles";
+import { RequestSource, RequestStatus, RequestType, VerificationMethod } from "../domain/enums";
+import "./enums";
+
+@ObjectType({ description: "An identifier of the subject in another system." })
+export class ExternalId {
+  @Field({ description: "The system, e.g. `stripe` or `zendesk`." })
+  system!: string;
+
+  @Field({ description: "The subject's id in that system." })
+  id!: string;
+}
+
+@ObjectType({ description: "Who the request is about. Personal data: not shown to AUDITOR tokens." })
+export class Subject {
+  @Field({ description: "Email address (lower-cased); every request has one." })
+  email!: string;
+
+  @Field(() => String, { nullable: true, description: "User id in the platform, if known." })
+  userId!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Phone number in E.164 form, if given." })
+  phone!: string | null;
+
+  @Field(() => [ExternalId], { description: "Ids of the subject in other systems." })
+  externalIds!: ExternalId[];
+}
+
+@ObjectType({ description: "One change a CORRECTION request asks for." })
+export class FieldChange {
+  @Field({ description: "The field to correct, e.g. `name` or `company`." })
+  field!: string;
+
+  @Field({ description: "The value the subject asks for." })
+  value!: string;
+}
+
+@ObjectType({ description: "How the subject's identity is being or was verified." })
+export class Verification {
+  @Field(() => VerificationMethod, { nullable: true, description: "How it was verified; null while pending." })
+  method!: VerificationMethod | null;
+
+  @Field(() => Date, { nullable: true, description: "When it was verified; null while pending." })
+  verifiedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "What a trusted caller said it checked (TRUSTED_CALLER only)." })
+  evidence!: string | null;
+
+  @Field(() => Date, { nullable: true, description: "When the current one-time code expires; null when no code is outstanding." })
+  codeExpiresAt!: Date | null;
+
+  @Field(() => Int, { nullable: true, description: "Wrong codes still allowed for the current code; null when no code is outstanding." })
+  attemptsLeft!: number | null;
+}
+
+@ObjectType({ description: "A data-subject request: one right exercised by one person, with its deadline and lifecycle." })
+export class Request {
+  @Field(() => ID, { description: "Request id (UUID)." })
+  id!: string;
+
+  @Field(() => RequestType, { description: "The right exercised." })
+  type!: RequestType;
+
+  @Field(() => RequestStatus, { description: "Lifecycle status." })
+  status!: RequestStatus;
+
+  @Field(() => RequestSource, { description: "Where the request came from." })
+  source!: RequestSource;
+
+  @Authorized(PERSONAL_DATA_READERS)
+  @Field(() => Subject, {
+    nullable: true,
+    description: "Who the request is about (ADMIN, PRIVACY_OFFICER, SERVICE only; other roles get null and a FORBIDDEN error for this field).",
+  })
+  subject!: Subject;
+
+  @Authorized(PERSONAL_DATA_READERS)
+  @Field(() => [FieldChange], { nullable: true, description: "The changes a CORRECTION asks for; null for other types (ADMIN, PRIVACY_OFFICER, SERVICE only)." })
+  corrections!: FieldChange[] | null;
+
+  @Field(() => Date, { description: "When the service received it; deadlines count from here." })
+  receivedAt!: Date;
+
+  @Field(() => Date, { description: "When the answer is due: 30 calendar days after receipt (CORRECTION: 15 business days), plus extensions." })
+  dueAt!: Date;
+
+  @Field(() => Int, { description: "Days the deadline was extended by, in total (at most 60)." })
+  extendedDays!: number;
+
+  @Field(() => String, { nullable: true, description: "Why the deadline was last extended." })
+  extensionReason!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Why the request was rejected or cancelled." })
+  statusReason!: string | null;
+
+  @Field(() => Verification, { description: "Identity verification state." })
+  verification!: Verification;
+
+  @Field(() => Date, { nullable: true, description: "When the request reached a terminal status." })
+  closedAt!: Date | null;
+
+  @Field(() => Date, { description: "When the request last changed." })
+  updatedAt!: Date;
+}

@@ -1,0 +1,190 @@
+import "reflect-metadata";
+import http from "node:http";
+import { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import express, { ErrorRequestHandler } from "express";
+import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { expressMiddleware } from "@as-integrations/express5";
+import { GraphQLError } from "graphql";
+import type { DataSource } from "typeorm";
+import { SYSTEM_ACTOR, tokenActor } from "./audit/actor";
+import { authenticateToken, ensureBootstrapToken } from "./auth/tokens";
+import { Clock, systemClock } from "./clock";
+import type { Config } from "./config/env";
+import { resolveSecret } from "./config/secrets";
+import { createDataSource, migrate } from "./db/dataSource";
+import { errorCodeOf, makeFormatError } from "./graphql/formatError";
+import type { GraphQLContext } from "./graphql/context";
+import { buildDsrSchema } from "./graphql/schema";
+import { createLogger, Logger } from "./logger";
+import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
+import type { Services } from "./services";
+
+export interface StartOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  notifier?: Notifier;
+}
+
+export interface RunningService {
+  url: string;
+  port: number;
+  services: Services;
+  /** Stops taking requests, lets in-flight ones finish (up to the grace period), closes the database. */
+  stop(): Promise<void>;
+}
+
+function notifierFor(config: Config, clock: Clock, logger: Logger): Notifier {
+  if (config.DSR_NOTIFIER === "webhook") return new WebhookNotifier(config.DSR_NOTIFIER_URL!, config.DSR_NOTIFIER_SECRET!, clock);
+  return new LogNotifier(logger.child({ component: "notifier" }));
+}
+
+/** Opens the database and brings its schema up to date (or refuses to go on when it is behind). */
+export async function openDatabase(config: Config, logger: Logger): Promise<DataSource> {
+  const ds = createDataSource(config);
+  await ds.initialize();
+  if (config.DSR_MIGRATE_ON_START) {
+    const applied = await migrate(ds);
+    if (applied.length) logger.info({ migrations: applied }, "migrations applied");
+  } else if (await ds.showMigrations()) {
+    await ds.destroy();
+    throw new Error("the database schema is behind this version: run `dsr migrate` (or set DSR_MIGRATE_ON_START=true)");
+  }
+  return ds;
+}
+
+/** One log line per GraphQL operation: name, duration and error codes (never variables). */
+function operationLogPlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const started = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operationName, errors, contextValue: ctx }) {
+          const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+          const codes = (errors ?? []).map(errorCodeOf);
+          (ctx ?? contextValue)?.logger?.info({ operationName: operationName ?? null, durationMs: Math.round(durationMs * 10) / 10, errorCodes: codes }, "graphql operation");
+        },
+      };
+    },
+  };
+}
+
+const bearer = (header: string | undefined): string | null => {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match ? match[1] : null;
+};
+
+function unauthenticatedError(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
+}
+
+/** Starts the HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
+export async function startService(options: StartOptions): Promise<RunningService> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
+  const ds = await openDatabase(config, logger);
+  const services: Services = {
+    ds,
+    clock,
+    config,
+    logger,
+    notifier: options.notifier ?? notifierFor(config, clock, logger),
+    secret: resolveSecret(config),
+  };
+  if (await ensureBootstrapToken(ds, clock, SYSTEM_ACTOR, config.DSR_BOOTSTRAP_ADMIN_TOKEN)) {
+    logger.info("bootstrap ADMIN token from DSR_BOOTSTRAP_ADMIN_TOKEN registered");
+  }
+
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer(app);
+  const production = config.NODE_ENV === "production";
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: await buildDsrSchema(),
+    introspection: !production,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    formatError: makeFormatError(logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000 }),
+      operationLogPlugin(),
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
+  });
+  await apollo.start();
+
+  let ready = true;
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    try {
+      if (!ready) throw new Error("shutting down");
+      await ds.query("SELECT 1");
+      res.json({ status: "ready", database: ds.options.type });
+    } catch (error) {
+      res.status(503).json({ status: "unavailable", reason: (error as Error).message === "shutting down" ? "shutting down" : "database unreachable" });
+    }
+  });
+  app.use(
+    "/graphql",
+    express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<GraphQLContext> => {
+        const token = bearer(req.headers.authorization);
+        if (!token) throw unauthenticatedError("A bearer token is required: send Authorization: Bearer <token>");
+        const row = await authenticateToken(ds, token);
+        if (!row) throw unauthenticatedError("The bearer token is unknown or revoked");
+        const caller = { tokenId: row.id, name: row.name, role: row.role };
+        return {
+          services,
+          caller,
+          actor: tokenActor(row.id, row.role),
+          logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
+        };
+      },
+    }),
+  );
+  // Body-parser and other transport errors: a JSON answer with a code, never an HTML stack trace.
+  const transportErrors: ErrorRequestHandler = (error, _req, res, _next) => {
+    const status = typeof error?.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const message =
+      status === 413
+        ? `Request body is larger than the limit of ${config.DSR_BODY_LIMIT_BYTES} bytes`
+        : status < 500
+          ? "Request body is not valid JSON"
+          : "Internal server error";
+    if (status >= 500) logger.error({ err: error }, "HTTP transport error");
+    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR" } }] });
+  };
+  app.use(transportErrors);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once("error", reject);
+    httpServer.listen(config.PORT, config.DSR_HOST, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.DSR_HOST === "0.0.0.0" || config.DSR_HOST === "::" ? "127.0.0.1" : config.DSR_HOST;
+  const url = `http://${host}:${port}/graphql`;
+  logger.info({ url, database: ds.options.type }, "dsr service listening");
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        await apollo.stop();
+        await ds.destroy();
+        logger.info("dsr service stopped");
+      })();
+      return stopping;
+    },
+  };
+}
