@@ -1,0 +1,123 @@
+import { expect } from "chai";
+import { Role } from "../src/domain/enums";
+import { describeEachDatabase } from "./support/databases";
+import { submit, submitVerified, TestService } from "./support/harness";
+
+const TRAIL = `query($id: ID!) { auditEvents(requestId: $id) { seq requestId action actor { id role } details occurredAt prevHash hash } }`;
+const VERIFY_TRAIL = `{ verifyAuditTrail { ok checkedEvents firstBrokenSeq problem } }`;
+
+describeEachDatabase("audit trail", (db) => {
+  let t: TestService;
+  beforeEach(async () => {
+    t = await new TestService(db()).start();
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  /** A small history: tokens created, then a request submitted, verified, approved, extended. */
+  async function history(): Promise<string> {
+    const r = await submitVerified(t);
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id }, Role.PRIVACY_OFFICER);
+    await t.ok(`mutation($id: ID!) { extendDeadline(id: $id, days: 10, reason: "waiting on payment processor") { id } }`, { id: r.id });
+    return r.id;
+  }
+
+  it("records every state change with actor, action and the statuses moved between", async () => {
+    const id = await history();
+    const events = (await t.ok(TRAIL, { id }, Role.AUDITOR)).auditEvents;
+    expect(events.map((e: any) => e.action)).to.deep.equal(["request.submitted", "request.verified", "request.approved", "request.deadline_extended"]);
+    expect(events[0].actor.role).to.equal("ADMIN");
+    expect(events[0].actor.id).to.match(/^token:[0-9a-f-]{36}$/);
+    expect(events[2].actor.role).to.equal("PRIVACY_OFFICER");
+    expect(events[1].details).to.deep.equal({ from: "PENDING_VERIFICATION", to: "PENDING_APPROVAL", method: "CODE" });
+    expect(events[2].details).to.deep.include({ from: "PENDING_APPROVAL", to: "IN_PROGRESS" });
+    for (let i = 1; i < events.length; i++) expect(events[i].seq).to.be.greaterThan(events[i - 1].seq);
+  });
+
+  it("keeps personal data out of the events", async () => {
+    const r = await submit(t, { type: "CORRECTION", subject: { email: "hidden.person@example.com", phone: "+919800000001" }, corrections: [{ field: "name", value: "Secret Name" }] });
+    const rows = await t.ds.query(`SELECT * FROM audit_events`);
+    const dump = JSON.stringify(rows);
+    for (const needle of ["hidden.person", "+919800000001", "Secret Name", t.inbox.code(r.id)]) expect(dump).not.to.include(needle);
+    const submitted = (await t.ok(TRAIL, { id: r.id })).auditEvents[0];
+    expect(submitted.details.correctedFields).to.deep.equal(["name"]);
+  });
+
+  it("is also reachable from the request and chained to the previous event", async () => {
+    const id = await history();
+    const data = await t.ok(`query($id: ID!) { request(id: $id) { auditEvents { seq prevHash hash } } }`, { id }, Role.AUDITOR);
+    const all = await t.ds.query(`SELECT seq, prevHash, hash FROM audit_events ORDER BY seq`);
+    for (let i = 1; i < all.length; i++) expect(all[i].prevHash).to.equal(all[i - 1].hash);
+    expect(all[0].prevHash).to.equal("0".repeat(64));
+    expect(data.request.auditEvents).to.have.length(4);
+  });
+
+  it("verifies an untouched chain", async () => {
+    await history();
+    const total = await t.count("audit_events");
+    expect((await t.ok(VERIFY_TRAIL, {}, Role.AUDITOR)).verifyAuditTrail).to.deep.equal({ ok: true, checkedEvents: total, firstBrokenSeq: null, problem: null });
+  });
+
+  it("detects an edited event", async () => {
+    await history();
+    await t.ds.query(`UPDATE audit_events SET details = '{"from":"PENDING_APPROVAL","to":"REJECTED"}' WHERE seq = 6`);
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v).to.include({ ok: false, firstBrokenSeq: 6, checkedEvents: 5 });
+    expect(v.problem).to.match(/changed/);
+  });
+
+  it("detects an edit that also recomputes the edited row's own hash", async () => {
+    await history();
+    const [row] = await t.ds.query(`SELECT hash FROM audit_events WHERE seq = 5`);
+    await t.ds.query(`UPDATE audit_events SET actorRole = 'AUDITOR', hash = '${"f".repeat(64)}' WHERE seq = 5`);
+    expect(row.hash).not.to.equal("f".repeat(64));
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v).to.include({ ok: false, firstBrokenSeq: 5 });
+  });
+
+  it("detects a deleted event", async () => {
+    await history();
+    await t.ds.query(`DELETE FROM audit_events WHERE seq = 6`);
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v).to.include({ ok: false, firstBrokenSeq: 6 });
+    expect(v.problem).to.match(/missing/);
+  });
+
+  it("detects events deleted from the end", async () => {
+    await history();
+    const total = await t.count("audit_events");
+    await t.ds.query(`DELETE FROM audit_events WHERE seq >= ${total - 1}`);
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v.ok).to.equal(false);
+    expect(v.problem).to.match(/removed from the end/);
+  });
+
+  it("detects reordered events", async () => {
+    await history();
+    // Swap the positions of events 6 and 7 (park 6 at a free seq first: seq is the primary key).
+    await t.ds.query(`UPDATE audit_events SET seq = 1000 WHERE seq = 6`);
+    await t.ds.query(`UPDATE audit_events SET seq = 6 WHERE seq = 7`);
+    await t.ds.query(`UPDATE audit_events SET seq = 7 WHERE seq = 1000`);
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v).to.include({ ok: false, firstBrokenSeq: 6 });
+  });
+
+  it("keeps one unbroken chain under concurrent writers", async () => {
+    const requests = await Promise.all(Array.from({ length: 12 }, (_, i) => submit(t, { subject: { email: `p${i}@example.com` } })));
+    await Promise.all(requests.map((r) => t.ok(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { id } }`, { id: r.id, code: t.inbox.code(r.id) })));
+    const v = (await t.ok(VERIFY_TRAIL)).verifyAuditTrail;
+    expect(v.ok).to.equal(true);
+    expect(v.checkedEvents).to.equal(4 + 24);
+  });
+
+  it("records token creation and revocation", async () => {
+    const rows = await t.ds.query(`SELECT action, actorId FROM audit_events WHERE requestId IS NULL ORDER BY seq`);
+    expect(rows.map((r: any) => r.action)).to.deep.equal(["token.created", "token.created", "token.created", "token.created"]);
+  });
+
+  it("answers NOT_FOUND for the events of an unknown request", async () => {
+    const res = await t.gql(TRAIL, { id: "0b7c0a0e-8a51-4d1b-9d59-000000000000" });
+    expect(res.errors![0].extensions.code).to.equal("NOT_FOUND");
+  });
+});

@@ -1,0 +1,159 @@
+import http from "node:http";
+import { AddressInfo } from "node:net";
+import { DataSource } from "typeorm";
+import { SYSTEM_ACTOR } from "../../src/audit/actor";
+import { createToken } from "../../src/auth/tokens";
+import { ManualClock } from "../../src/clock";
+import { loadConfig } from "../../src/config/env";
+import { Role } from "../../src/domain/enums";
+import { RunningService, startService } from "../../src/server";
+import { verifySignature } from "../../src/signing";
+import { tempDir, TestDatabase } from "./databases";
+
+export const NOTIFIER_SECRET = "test-notifier-secret-0123456789";
+
+/** A real HTTP endpoint standing in for the mailer: receives signed webhook notifications, keeps the codes. */
+export class CodeInbox {
+  private server?: http.Server;
+  readonly codes = new Map<string, string>();
+  readonly emails = new Map<string, string>();
+  rejected = 0;
+  url = "";
+
+  constructor(private readonly clock: ManualClock) {}
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        const signature = String(req.headers["dsr-signature"] ?? "");
+        if (!verifySignature(NOTIFIER_SECRET, signature, body, this.clock.now())) {
+          this.rejected += 1;
+          res.writeHead(401).end();
+          return;
+        }
+        const message = JSON.parse(body) as { requestId: string; code: string; email: string };
+        this.codes.set(message.requestId, message.code);
+        this.emails.set(message.requestId, message.email);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/notify`;
+  }
+
+  code(requestId: string): string {
+    const code = this.codes.get(requestId);
+    if (!code) throw new Error(`no code was delivered for ${requestId}`);
+    return code;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+export interface GraphQLResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: Array<{ message: string; path?: string[]; extensions: { code: string; fields?: Array<{ field: string; messages: string[] }>; [k: string]: unknown } }>;
+}
+
+/** A running service on a test database, with one token per role and a clock the test controls. */
+export class TestService {
+  readonly clock = new ManualClock(new Date("2026-03-02T10:00:00.000Z"));
+  readonly inbox = new CodeInbox(this.clock);
+  readonly tokens = {} as Record<Role, string>;
+  service!: RunningService;
+
+  constructor(
+    private readonly db: TestDatabase,
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  get ds(): DataSource {
+    return this.service.services.ds;
+  }
+
+  get url(): string {
+    return this.service.url;
+  }
+
+  async start(): Promise<this> {
+    await this.inbox.start();
+    const config = loadConfig({
+      NODE_ENV: "test",
+      PORT: "0",
+      DSR_HOST: "127.0.0.1",
+      DATABASE_URL: this.db.url,
+      DSR_DATA_DIR: tempDir(),
+      DSR_LOG_LEVEL: process.env.DSR_TEST_LOG_LEVEL ?? "silent",
+      DSR_NOTIFIER: "webhook",
+      DSR_NOTIFIER_URL: this.inbox.url,
+      DSR_NOTIFIER_SECRET: NOTIFIER_SECRET,
+      ...this.env,
+    });
+    this.service = await startService({ config, clock: this.clock });
+    await this.wipe();
+    for (const role of Object.values(Role)) {
+      this.tokens[role] = (await createToken(this.ds, this.clock, SYSTEM_ACTOR, { name: `test ${role}`, role })).token;
+    }
+    return this;
+  }
+
+  /** Empties every table (the schema stays), so each test starts from a new installation. */
+  async wipe(): Promise<void> {
+    for (const table of ["audit_events", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
+    await this.ds.query(`UPDATE audit_chain_head SET seq = 0, hash = '${"0".repeat(64)}'`);
+  }
+
+  async stop(): Promise<void> {
+    await this.service?.stop();
+    await this.inbox.stop();
+  }
+
+  /** POSTs one GraphQL operation the way any client would. `as: null` sends no token. */
+  async gql<T = any>(query: string, variables: Record<string, unknown> = {}, as: Role | null | string = Role.ADMIN): Promise<GraphQLResponse<T>> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const token = as === null ? null : (this.tokens as Record<string, string>)[as] ?? as;
+    if (token) headers.authorization = `Bearer ${token}`;
+    const response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    const body = (await response.json()) as GraphQLResponse<T>;
+    return { ...body, status: response.status };
+  }
+
+  /** Like gql, but fails the test on any error and returns data. */
+  async ok<T = any>(query: string, variables: Record<string, unknown> = {}, as: Role | null | string = Role.ADMIN): Promise<T> {
+    const result = await this.gql<T>(query, variables, as);
+    if (result.errors?.length) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(result.errors)}`);
+    return result.data as T;
+  }
+
+  async count(table: string): Promise<number> {
+    const [row] = await this.ds.query(`SELECT COUNT(*) AS n FROM ${table}`);
+    return Number(row.n);
+  }
+}
+
+export const REQUEST_FIELDS = `id type status source receivedAt dueAt overdue extendedDays extensionReason statusReason closedAt
+  subject { email userId phone externalIds { system id } } corrections { field value }
+  verification { method verifiedAt evidence codeExpiresAt attemptsLeft }`;
+
+export const SUBMIT = `mutation Submit($input: SubmitRequestInput!) { submitRequest(input: $input) { ${REQUEST_FIELDS} } }`;
+
+/** Submits a request as ADMIN and returns it; `verified` skips the emailed code. */
+export async function submit(t: TestService, input: Record<string, unknown> = {}, as: Role = Role.ADMIN): Promise<any> {
+  const data = await t.ok(SUBMIT, { input: { type: "ACCESS", subject: { email: "ada.lovelace@example.com" }, ...input } }, as);
+  return data.submitRequest;
+}
+
+/** Submits and verifies with the delivered code: the request ends in PENDING_APPROVAL. */
+export async function submitVerified(t: TestService, input: Record<string, unknown> = {}): Promise<any> {
+  const request = await submit(t, input);
+  const data = await t.ok(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { ${REQUEST_FIELDS} } }`, {
+    id: request.id,
+    code: t.inbox.code(request.id),
+  });
+  return data.verifyRequest;
+}
