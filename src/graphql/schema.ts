@@ -15,6 +15,11 @@ export function buildDsrSchema(): Promise<GraphQLSchema> {
     resolvers: RESOLVERS,
     authChecker,
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
+  }).then((schema) => {
+    // type-graphql has no option for the root types' descriptions; they are part of the API reference too.
+    schema.getQueryType()!.description = "Reads. Every query needs a bearer token; each field says which roles may use it.";
+    schema.getMutationType()!.description = "Changes. Every mutation needs a bearer token, is one transaction, and writes an audit event.";
+    return schema;
   });
   return built;
 }

@@ -53,7 +53,7 @@ export class RequestResolver {
     description:
       "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject. ADMIN, PRIVACY_OFFICER, SERVICE.",
   })
-  async submitRequest(@Arg("input", () => SubmitRequestInput) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext): Promise<Request> {
+  async submitRequest(@Arg("input", () => SubmitRequestInput, { description: "The request: type, subject and (for CORRECTION) the changes." }) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext): Promise<Request> {
     return present(ctx, await submitRequest(ctx.services, ctx.actor, input));
   }
 
@@ -102,7 +102,10 @@ export class RequestResolver {
   }
 
   @Authorized(READERS)
-  @FieldResolver(() => [AuditEvent], { description: "This request's audit events, oldest first. ADMIN, PRIVACY_OFFICER, AUDITOR." })
+  @FieldResolver(() => [AuditEvent], {
+    nullable: true,
+    description: "This request's audit events, oldest first. ADMIN, PRIVACY_OFFICER, AUDITOR (others get null and a FORBIDDEN error for this field).",
+  })
   async auditEvents(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<AuditEvent[]> {
     return (await findAuditEvents(ctx.services.ds, request.id)).map(presentAuditEvent);
   }
