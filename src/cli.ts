@@ -140,8 +140,8 @@ export async function main(argv: string[]): Promise<void> {
 
 function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CommanderError) {
-    const ok = error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help";
-    return { message: "", exitCode: ok ? EXIT.OK : EXIT.USAGE };
+    // Help asked for (--help, `dsr help`) exits 0; help shown because no command was given (`dsr`, `dsr token`) is bad usage.
+    return { message: "", exitCode: error.exitCode === 0 ? EXIT.OK : EXIT.USAGE };
   }
   if (error instanceof ConfigError) return { message: error.message, exitCode: EXIT.CONFIG };
   if (error instanceof DsrError) {

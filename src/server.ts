@@ -21,9 +21,15 @@ import { buildDsrSchema } from "./graphql/schema";
 import { createLogger, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
+import type { Connector } from "./connectors/sdk";
+import { loadConnectorsFile } from "./orchestrator/connectorsFile";
+import { ConnectorRegistry } from "./orchestrator/registry";
+import { Worker, WorkerOptions } from "./orchestrator/worker";
 
 export interface StartOptions {
   config: Config;
+  /** Connectors to register (embedding, tests); otherwise those of DSR_CONNECTORS_FILE. */
+  connectors?: Connector[];
   clock?: Clock;
   logger?: Logger;
   notifier?: Notifier;
@@ -33,6 +39,8 @@ export interface RunningService {
   url: string;
   port: number;
   services: Services;
+  /** The in-process worker, unless DSR_WORKER_CONCURRENCY=0. */
+  worker: Worker | null;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), closes the database. */
   stop(): Promise<void>;
 }
@@ -40,6 +48,24 @@ export interface RunningService {
 function notifierFor(config: Config, clock: Clock, logger: Logger): Notifier {
   if (config.DSR_NOTIFIER === "webhook") return new WebhookNotifier(config.DSR_NOTIFIER_URL!, config.DSR_NOTIFIER_SECRET!, clock);
   return new LogNotifier(logger.child({ component: "notifier" }));
+}
+
+/** The connectors given, or those of DSR_CONNECTORS_FILE, validated together. */
+export async function buildRegistry(config: Config, given?: Connector[]): Promise<ConnectorRegistry> {
+  return new ConnectorRegistry(given ?? (config.DSR_CONNECTORS_FILE ? await loadConnectorsFile(config.DSR_CONNECTORS_FILE) : []));
+}
+
+/** Worker settings from the configuration. */
+export function workerOptions(config: Config, concurrency = config.DSR_WORKER_CONCURRENCY): WorkerOptions {
+  return {
+    concurrency,
+    leaseMs: config.DSR_TASK_LEASE_MS,
+    pollIntervalMs: config.DSR_WORKER_POLL_MS,
+    sweepIntervalMs: Math.max(config.DSR_WORKER_POLL_MS, Math.floor(config.DSR_TASK_LEASE_MS / 2)),
+    taskTimeoutMs: config.DSR_TASK_TIMEOUT_SECONDS * 1000,
+    backoff: { baseMs: config.DSR_RETRY_BASE_MS, maxMs: config.DSR_RETRY_MAX_MS },
+    stopGraceMs: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000,
+  };
 }
 
 /** Opens the database and brings its schema up to date (or refuses to go on when it is behind). */
@@ -86,7 +112,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
+  const registry = await buildRegistry(config, options.connectors);
   const ds = await openDatabase(config, logger);
+  let worker: Worker | null = null;
   const services: Services = {
     ds,
     clock,
@@ -94,6 +122,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     logger,
     notifier: options.notifier ?? notifierFor(config, clock, logger),
     secret: resolveSecret(config),
+    connectors: registry,
+    wakeWorkers: () => worker?.wake(),
   };
   if (await ensureBootstrapToken(ds, clock, SYSTEM_ACTOR, config.DSR_BOOTSTRAP_ADMIN_TOKEN)) {
     logger.info("bootstrap ADMIN token from DSR_BOOTSTRAP_ADMIN_TOKEN registered");
@@ -108,6 +138,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // `dsr serve` owns shutdown (worker, HTTP, database, in that order); Apollo's own signal handlers would race it.
+    stopOnTerminationSignals: false,
     formatError: makeFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000 }),
@@ -163,23 +195,36 @@ export async function startService(options: StartOptions): Promise<RunningServic
   };
   app.use(transportErrors);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once("error", reject);
-    httpServer.listen(config.PORT, config.DSR_HOST, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once("error", reject);
+      httpServer.listen(config.PORT, config.DSR_HOST, () => resolve());
+    });
+  } catch (error) {
+    // Port taken or not allowed: close what was opened, or the database pool keeps the process alive.
+    await apollo.stop().catch(() => undefined);
+    await ds.destroy().catch(() => undefined);
+    throw error;
+  }
+  if (config.DSR_WORKER_CONCURRENCY > 0) {
+    worker = new Worker(services, registry, workerOptions(config));
+    worker.start();
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.DSR_HOST === "0.0.0.0" || config.DSR_HOST === "::" ? "127.0.0.1" : config.DSR_HOST;
   const url = `http://${host}:${port}/graphql`;
-  logger.info({ url, database: ds.options.type }, "dsr service listening");
+  logger.info({ url, database: ds.options.type, connectors: registry.list().map((c) => c.spec.name), workerConcurrency: config.DSR_WORKER_CONCURRENCY }, "dsr service listening");
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     port,
     services,
+    worker,
     stop() {
       stopping ??= (async () => {
         ready = false;
+        await worker?.stop();
         await apollo.stop();
         await ds.destroy();
         logger.info("dsr service stopped");

@@ -26,7 +26,7 @@ describeEachDatabase("audit trail", (db) => {
   it("records every state change with actor, action and the statuses moved between", async () => {
     const id = await history();
     const events = (await t.ok(TRAIL, { id }, Role.AUDITOR)).auditEvents;
-    expect(events.map((e: any) => e.action)).to.deep.equal(["request.submitted", "request.verified", "request.approved", "request.deadline_extended"]);
+    expect(events.map((e: any) => e.action)).to.deep.equal(["request.submitted", "request.verified", "request.approved", "request.planned", "request.deadline_extended"]);
     expect(events[0].actor.role).to.equal("ADMIN");
     expect(events[0].actor.id).to.match(/^token:[0-9a-f-]{36}$/);
     expect(events[2].actor.role).to.equal("PRIVACY_OFFICER");
@@ -50,7 +50,7 @@ describeEachDatabase("audit trail", (db) => {
     const all = await t.ds.query(`SELECT seq, prevHash, hash FROM audit_events ORDER BY seq`);
     for (let i = 1; i < all.length; i++) expect(all[i].prevHash).to.equal(all[i - 1].hash);
     expect(all[0].prevHash).to.equal("0".repeat(64));
-    expect(data.request.auditEvents).to.have.length(4);
+    expect(data.request.auditEvents).to.have.length(5);
   });
 
   it("verifies an untouched chain", async () => {

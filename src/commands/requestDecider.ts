@@ -2,6 +2,7 @@ import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
 import { RequestRow } from "../entities";
+import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
 import { loadRequest, moveRequest } from "./requestTransition";
 
@@ -15,19 +16,26 @@ const DECISIONS = {
 export type Decision = keyof typeof DECISIONS;
 
 /**
- * approve: PENDING_APPROVAL -> IN_PROGRESS. reject (reason required): from either pending status.
+ * approve: PENDING_APPROVAL -> IN_PROGRESS, and the request's tasks are planned in the same
+ * transaction (its status then follows them). reject (reason required): from either pending status.
  * cancel: before work starts. Anything else is CONFLICT and writes nothing.
  */
 export async function decideRequest(services: Services, actor: Actor, decision: Decision, id: string, reason?: string | null): Promise<RequestRow> {
   const { to, action } = DECISIONS[decision];
   const statusReason = reason?.trim() || null;
-  return inTransaction(services.ds, async (em) => {
+  const decided = await inTransaction(services.ds, async (em) => {
     const row = await loadRequest(em, id);
-    return moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, services.clock.now(), {
+    const now = services.clock.now();
+    const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
       ...(statusReason ? { statusReason } : {}),
       // A decided request no longer needs a code: forget it.
       verificationCodeHash: null,
       verificationExpiresAt: null,
     });
+    if (decision !== "approve") return moved;
+    await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
+    return em.getRepository(RequestRow).findOneByOrFail({ id: moved.id });
   });
+  if (decision === "approve") services.wakeWorkers();
+  return decided;
 }

@@ -3,7 +3,8 @@ import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { initialDueAt } from "../domain/deadlines";
-import { RequestSource, RequestStatus, RequestType, Role, VerificationMethod } from "../domain/enums";
+import { RequestSource, RequestStatus, RequestType, Role, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
+import { EntityManager, In, IsNull, Not } from "typeorm";
 import { generateCode, hashCode } from "../domain/verificationCode";
 import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badField, badInput, FieldProblem } from "../errors";
@@ -18,6 +19,17 @@ export interface SubmitRequestCommand {
   identityVerified?: boolean | null;
   /** What the caller checked, required with identityVerified. */
   verificationEvidence?: string | null;
+}
+
+/**
+ * The earliest open request of the same type about the same person. A new request is linked to it and,
+ * once approved, follows it instead of fanning out a second time.
+ */
+async function findOpenOriginal(em: EntityManager, type: RequestType, email: string): Promise<RequestRow | null> {
+  return em.getRepository(RequestRow).findOne({
+    where: { type, subjectEmail: email, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
+    order: { receivedAt: "ASC" },
+  });
 }
 
 function checkShape(input: SubmitRequestCommand): void {
@@ -78,10 +90,12 @@ export async function submitRequest(services: Services, actor: Actor, input: Sub
     verificationAttempts: 0,
     submittedBy: actor.id.replace(/^token:/, ""),
     closedAt: null,
+    duplicateOf: null as string | null,
     updatedAt: now,
     version: 0,
   });
   await inTransaction(ds, async (em) => {
+    row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
     await em.getRepository(RequestRow).insert(row);
     await appendAuditEvent(
       em,
@@ -95,6 +109,7 @@ export async function submitRequest(services: Services, actor: Actor, input: Sub
           source: row.source,
           verification: verified ? VerificationMethod.TRUSTED_CALLER : "CODE_SENT",
           correctedFields: (row.corrections ?? []).map((c) => c.field),
+          duplicateOf: row.duplicateOf,
         },
       },
       now,

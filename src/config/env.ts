@@ -111,6 +111,60 @@ export class Env {
   @Max(10 * 1024 * 1024)
   DSR_BODY_LIMIT_BYTES = 100 * 1024;
 
+  /** JSON file registering this installation's connectors (see docs/connectors.md); secrets come from environment variables it names. */
+  @IsOptional()
+  @IsString()
+  DSR_CONNECTORS_FILE?: string;
+
+  /** Tasks the in-process worker runs at once; 0 runs no worker in `serve` (use `dsr worker` processes). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(256)
+  DSR_WORKER_CONCURRENCY = 4;
+
+  /** How long a claimed task stays leased without a heartbeat, in ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(200)
+  @Max(60 * 60_000)
+  DSR_TASK_LEASE_MS = 30_000;
+
+  /** How often an idle worker looks for runnable tasks, in ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  DSR_WORKER_POLL_MS = 500;
+
+  /** Attempts a task gets before it is FAILED (retryable errors only). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  DSR_TASK_MAX_ATTEMPTS = 5;
+
+  /** First retry delay, in ms; doubles per attempt (with jitter) up to DSR_RETRY_MAX_MS. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3_600_000)
+  DSR_RETRY_BASE_MS = 1000;
+
+  /** Longest retry delay, in ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 3_600_000)
+  DSR_RETRY_MAX_MS = 300_000;
+
+  /** A task attempt that runs longer than this is stopped and retried, in seconds. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 3600)
+  DSR_TASK_TIMEOUT_SECONDS = 900;
+
   /** Seconds given to in-flight HTTP requests on SIGTERM before connections are closed. */
   @Transform(toInt)
   @IsInt()
@@ -143,7 +197,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET"]) {
+  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET"]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -168,10 +222,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
+  "DSR_CONNECTORS_FILE",
   "DSR_SECRET",
   "DSR_BOOTSTRAP_ADMIN_TOKEN",
   "DSR_NOTIFIER_URL",
   "DSR_NOTIFIER_SECRET",
+  "DSR_TEST_LOG_LEVEL",
   "DSR_TEST_MYSQL_URL",
   "DSR_TEST_REQUIRE_MYSQL",
   "DSR_TOKEN",

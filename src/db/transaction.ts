@@ -11,6 +11,11 @@ const MAX_DEADLOCK_RETRIES = 3;
  * Runs `work` in one database transaction: everything it writes commits together or not at all.
  * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
  */
+/** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
+export async function lockRow(em: EntityManager, table: "requests" | "tasks", id: string): Promise<void> {
+  if (isMysql(em.connection)) await em.query(`SELECT id FROM ${table} WHERE id = ? FOR UPDATE`, [id]);
+}
+
 export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   if (!isMysql(ds)) {
     const previous = sqliteQueues.get(ds) ?? Promise.resolve();
@@ -20,7 +25,9 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ds.transaction(work);
+      // READ COMMITTED: every read sees what other transactions committed (task counts, chain head),
+      // and InnoDB takes no gap locks, which keeps concurrent workers out of each other's way.
+      return await ds.transaction("READ COMMITTED", work);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (attempt > MAX_DEADLOCK_RETRIES || code === undefined || !DEADLOCK_CODES.has(code)) throw error;

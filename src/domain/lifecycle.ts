@@ -1,8 +1,8 @@
 import { RequestStatus as S } from "./enums";
 
 /**
- * Every move a request's status can make. A status only moves forward or to a terminal state; the
- * transition function refuses anything not listed here with CONFLICT.
+ * Every move a request's status can make. A status only moves forward or to a terminal state (the one
+ * exception: retryTask reopens a FAILED request); the transition function refuses anything else with CONFLICT.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<S, readonly S[]>> = {
   [S.PENDING_VERIFICATION]: [S.PENDING_APPROVAL, S.REJECTED, S.CANCELLED],
@@ -10,7 +10,8 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<S, readonly S[]>> = {
   [S.IN_PROGRESS]: [S.AWAITING_INPUT, S.COMPLETED, S.FAILED],
   [S.AWAITING_INPUT]: [S.IN_PROGRESS, S.COMPLETED, S.FAILED],
   [S.COMPLETED]: [],
-  [S.FAILED]: [],
+  // Only an operator's retryTask reopens a failed request.
+  [S.FAILED]: [S.IN_PROGRESS],
   [S.REJECTED]: [],
   [S.CANCELLED]: [],
 };

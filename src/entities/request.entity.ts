@@ -108,6 +108,10 @@ export class RequestRow {
   @TimestampColumn({ nullable: true })
   closedAt!: Date | null;
 
+  /** The open request of the same type and subject that this one duplicates; it follows that one instead of fanning out. */
+  @Column({ type: "varchar", length: 36, nullable: true })
+  duplicateOf!: string | null;
+
   /** Last change of this row. */
   @TimestampColumn()
   updatedAt!: Date;

@@ -1,12 +1,7 @@
-import { MigrationInterface, QueryRunner, Table, TableColumnOptions } from "typeorm";
+import { MigrationInterface, QueryRunner, Table } from "typeorm";
+import { id36, int, str, text, ts } from "./columns";
 
 const ZERO_HASH = "0".repeat(64);
-
-const id36 = (name: string, nullable = false): TableColumnOptions => ({ name, type: "varchar", length: "36", isNullable: nullable });
-const str = (name: string, length: number, nullable = false): TableColumnOptions => ({ name, type: "varchar", length: String(length), isNullable: nullable });
-const ts = (name: string, nullable = false): TableColumnOptions => ({ name, type: "datetime", precision: 3, isNullable: nullable });
-const int = (name: string, dflt?: number): TableColumnOptions => ({ name, type: "int", isNullable: false, ...(dflt === undefined ? {} : { default: dflt }) });
-const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: "text", isNullable: nullable });
 
 /** Requests, the hash-chained audit trail and API tokens. Portable between SQLite and MySQL. */
 export class ServiceCore1764000000000 implements MigrationInterface {

@@ -8,6 +8,8 @@ import { loadConfig } from "../../src/config/env";
 import { Role } from "../../src/domain/enums";
 import { RunningService, startService } from "../../src/server";
 import { verifySignature } from "../../src/signing";
+import type { Connector } from "../../src/connectors/sdk";
+import { ScriptedConnector } from "./scriptedConnector";
 import { tempDir, TestDatabase } from "./databases";
 
 export const NOTIFIER_SECRET = "test-notifier-secret-0123456789";
@@ -70,6 +72,8 @@ export class TestService {
   constructor(
     private readonly db: TestDatabase,
     private readonly env: Record<string, string> = {},
+    /** Registered connectors; by default one that holds nothing, with no worker running (approved requests stay IN_PROGRESS). */
+    private readonly connectors: Connector[] = [new ScriptedConnector({ name: "idle" })],
   ) {}
 
   get ds(): DataSource {
@@ -92,9 +96,10 @@ export class TestService {
       DSR_NOTIFIER: "webhook",
       DSR_NOTIFIER_URL: this.inbox.url,
       DSR_NOTIFIER_SECRET: NOTIFIER_SECRET,
+      DSR_WORKER_CONCURRENCY: "0",
       ...this.env,
     });
-    this.service = await startService({ config, clock: this.clock });
+    this.service = await startService({ config, clock: this.clock, connectors: this.connectors });
     await this.wipe();
     for (const role of Object.values(Role)) {
       this.tokens[role] = (await createToken(this.ds, this.clock, SYSTEM_ACTOR, { name: `test ${role}`, role })).token;
@@ -104,7 +109,7 @@ export class TestService {
 
   /** Empties every table (the schema stays), so each test starts from a new installation. */
   async wipe(): Promise<void> {
-    for (const table of ["audit_events", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
+    for (const table of ["collected_records", "request_identities", "task_dependencies", "tasks", "audit_events", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
     await this.ds.query(`UPDATE audit_chain_head SET seq = 0, hash = '${"0".repeat(64)}'`);
   }
 

@@ -1,0 +1,166 @@
+/**
+ * The connector SDK: what a platform team implements to connect a system to the DSR service.
+ * A connector is data (its spec) plus a handful of calls. See docs/connectors.md for the guide and
+ * src/connectors/testing/conformance.ts for the suite every connector must pass.
+ */
+
+/** Kinds of identity a connector can need or provide. `email` is always known; others are discovered. */
+export type IdentityKind = "email" | "userId" | "phone" | "paymentCustomerId" | "ticketingUserId" | (string & {});
+
+/** What is known about the subject: kind -> value. `email` is always present. */
+export type Identities = Readonly<{ email: string } & Partial<Record<IdentityKind, string>>>;
+
+/** The category a record belongs to; drives retention rules and the layout of the export. */
+export type DataCategory = "ACCOUNT" | "AUTH_LOGS" | "PAYMENTS" | "SUPPORT" | (string & {});
+
+/** The actions a connector can take part in. */
+export type ConnectorAction = "access" | "erasure" | "rectification";
+
+/** Declared before anything runs; validated at registration. */
+export interface ConnectorSpec {
+  /** Unique, stable name: lower-case letters, digits and dashes (it keys tasks and idempotency). */
+  readonly name: string;
+  /** Version of the connector's code, shown with its health. */
+  readonly version: string;
+  /** Actions it implements; an action not listed becomes an explicit SKIPPED task, never silence. */
+  readonly supports: readonly ConnectorAction[];
+  /** Identities it must have to find the subject (at least one of them when `needsAny` is true). */
+  readonly needs: readonly IdentityKind[];
+  /** When true, any one of `needs` is enough; otherwise all of them are required. */
+  readonly needsAny?: boolean;
+  /** Identities it can discover for other connectors (through `resolve`). */
+  readonly provides: readonly IdentityKind[];
+  /** Categories of the records it returns. */
+  readonly categories: readonly DataCategory[];
+  /** A person does the work (no API): tasks wait in AWAITING_INPUT for a privacy officer. */
+  readonly manual?: boolean;
+  /** What a person must do, for manual connectors. */
+  readonly instructions?: string;
+}
+
+/** One record about the subject. */
+export interface SubjectRecord {
+  category: DataCategory;
+  /** Kind of record within the system, e.g. `user`, `mfa_factor`, `charge`. */
+  type: string;
+  /** Stable id of the record in its system. */
+  id: string;
+  /** The record's fields, JSON-serialisable. */
+  data: Record<string, unknown>;
+  /** When the record came into being (retention periods count from here). */
+  recordedAt?: Date;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  /** One line for people: what is wrong and what to fix, or what was reached. */
+  message: string;
+}
+
+/** What erase may touch: the orchestrator computes it from retention rules and legal holds. */
+export interface ErasureInstruction {
+  /** Categories to erase; a connector never erases a category not listed. */
+  categories: readonly DataCategory[];
+  /** Records created at or after this instant are kept (retention), per category; absent: erase all. */
+  keepRecordedSince?: Readonly<Partial<Record<DataCategory, Date>>>;
+}
+
+/** How an erasure ended. */
+export interface ErasureOutcome {
+  /** Records erased (deleted or anonymised). */
+  erased: number;
+  /** The remote system accepted the work and is still doing it: poll again after pollAfterMs. */
+  remote?: { reference: string; pollAfterMs: number };
+}
+
+export interface FieldChange {
+  field: string;
+  value: string;
+}
+
+export interface RectifyOutcome {
+  /** Fields changed. */
+  changed: string[];
+  /** Fields this system does not hold (not an error: another connector may hold them). */
+  notHeld: string[];
+}
+
+/** Structured, scoped logger. Never give it record payloads or raw identities. */
+export interface ConnectorLogger {
+  debug(obj: Record<string, unknown>, msg: string): void;
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** Everything a running task gives its connector. */
+export interface TaskContext {
+  requestId: string;
+  taskId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  logger: ConnectorLogger;
+  /** Aborted when the task must stop (lease lost, shutdown): stop promptly. */
+  signal: AbortSignal;
+  /** Extends the task's lease; call it during long work (at least every few seconds). */
+  heartbeat(): Promise<void>;
+  /** Stable per request x connector x step: pass it to external APIs so a retried task acts once. */
+  idempotencyKey: string;
+  /** The orchestrator's clock (tests move it). */
+  now(): Date;
+}
+
+export interface Connector {
+  readonly spec: ConnectorSpec;
+  /** Reachability and credentials. Once it passes, the other calls are expected to work. */
+  check(ctx: Pick<TaskContext, "logger" | "signal">): Promise<CheckResult>;
+  /** Discovers more identities of the subject for other connectors. */
+  resolve?(ids: Identities, ctx: TaskContext): Promise<Partial<Record<IdentityKind, string>>>;
+  /** Streams the subject's records; must never buffer them all. */
+  collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord>;
+  /** Erases what the instruction allows; idempotent (running it twice erases once). */
+  erase?(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  /** Asks whether remote work started by erase is finished. */
+  poll?(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
+  /** Applies corrections to the fields this system holds. */
+  rectify?(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
+}
+
+/**
+ * The one error type connectors throw. `userMessage` is shown on the task in GraphQL (no internals,
+ * no personal data); `internalMessage` goes to the log only. Retryable errors are retried with
+ * backoff (after retryAfterMs when given, e.g. from Retry-After); others fail the task at once.
+ */
+export class ConnectorError extends Error {
+  constructor(
+    readonly userMessage: string,
+    readonly internalMessage: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(userMessage);
+    this.name = "ConnectorError";
+  }
+}
+
+/** Reads a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
+export function retryAfterMs(header: string | null | undefined, now: Date = new Date()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+const NAME = /^[a-z][a-z0-9-]{1,39}$/;
+
+/** Checks a spec before a connector is registered; returns every problem found. */
+export function specProblems(spec: ConnectorSpec): string[] {
+  const problems: string[] = [];
+  if (!NAME.test(spec.name ?? "")) problems.push(`name "${spec.name}" must be 2-40 lower-case letters, digits or dashes, starting with a letter`);
+  if (!spec.version) problems.push(`${spec.name}: version is required`);
+  if (!spec.categories?.length) problems.push(`${spec.name}: declare at least one category`);
+  if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
+  for (const kind of spec.provides ?? []) if ((spec.needs ?? []).includes(kind)) problems.push(`${spec.name}: cannot both need and provide ${kind}`);
+  return problems;
+}

@@ -1,0 +1,102 @@
+import { ConnectorAction } from "../connectors/sdk";
+import { RequestType } from "../domain/enums";
+import { TaskStatus, TaskStep } from "../domain/tasks";
+import { ConnectorRegistry } from "./registry";
+
+/** The step that does a request type's work in each connector, and the action it needs. */
+export const MAIN_STEP: Record<RequestType, { step: TaskStep; action: ConnectorAction }> = {
+  [RequestType.ACCESS]: { step: TaskStep.COLLECT, action: "access" },
+  [RequestType.PORTABILITY]: { step: TaskStep.COLLECT, action: "access" },
+  [RequestType.DELETION]: { step: TaskStep.ERASE, action: "erasure" },
+  [RequestType.CORRECTION]: { step: TaskStep.RECTIFY, action: "rectification" },
+};
+
+export interface PlannedTask {
+  connector: string;
+  step: TaskStep;
+  /** PENDING, or SKIPPED with a note when it cannot or need not run. */
+  status: TaskStatus.PENDING | TaskStatus.SKIPPED;
+  note: string | null;
+  /** Keys (`connector:step`) of the tasks it waits for. */
+  dependsOn: string[];
+}
+
+export const taskKey = (connector: string, step: TaskStep) => `${connector}:${step}`;
+
+/**
+ * Plans a request's tasks from the connectors' declared needs and provides.
+ * - A connector runs its main step once the identities it needs are known: those the request carries
+ *   need nothing; others wait for the RESOLVE task of every connector that provides them.
+ * - Independent connectors have no dependencies between them, so they run in parallel.
+ * - Erasure runs in reverse: a provider's ERASE waits for the ERASE of every connector that used its
+ *   identities, so the identity source is erased last.
+ * - A connector that does not support the action, or whose needs nobody can meet, gets a SKIPPED task
+ *   that says why.
+ */
+export function planTasks(type: RequestType, known: ReadonlySet<string>, registry: ConnectorRegistry): PlannedTask[] {
+  const { step, action } = MAIN_STEP[type];
+  const tasks = new Map<string, PlannedTask>();
+  const add = (t: PlannedTask) => tasks.set(taskKey(t.connector, t.step), t);
+
+  /** The RESOLVE tasks that must finish before a connector with these needs can run; null if unmeetable. */
+  const resolversFor = (name: string, needs: readonly string[], needsAny: boolean, seen: Set<string>): string[] | null => {
+    const perKind = needs.map((kind) => {
+      if (known.has(kind)) return [] as string[];
+      const providers = registry.providersOf(kind, name).filter((p) => !seen.has(p.spec.name));
+      const usable = providers.filter((p) => ensureResolve(p.spec.name, new Set([...seen, name])));
+      return usable.length ? usable.map((p) => taskKey(p.spec.name, TaskStep.RESOLVE)) : null;
+    });
+    if (needs.length === 0) return [];
+    if (needsAny) {
+      if (perKind.some((deps) => deps !== null && deps.length === 0)) return [];
+      const met = perKind.filter((deps): deps is string[] => deps !== null);
+      return met.length ? [...new Set(met.flat())] : null;
+    }
+    return perKind.every((deps) => deps !== null) ? [...new Set((perKind as string[][]).flat())] : null;
+  };
+
+  /** Plans the RESOLVE task of a provider (and, recursively, of its own providers); false if it cannot run. */
+  const ensureResolve = (name: string, seen: Set<string>): boolean => {
+    const key = taskKey(name, TaskStep.RESOLVE);
+    if (tasks.has(key)) return true;
+    const spec = registry.get(name)!.spec;
+    const deps = resolversFor(name, spec.needs, spec.needsAny ?? false, seen);
+    if (deps === null) return false;
+    add({ connector: name, step: TaskStep.RESOLVE, status: TaskStatus.PENDING, note: null, dependsOn: deps });
+    return true;
+  };
+
+  for (const connector of registry.list()) {
+    const { spec } = connector;
+    if (!spec.supports.includes(action)) {
+      add({ connector: spec.name, step, status: TaskStatus.SKIPPED, note: `${spec.name} does not support ${action}`, dependsOn: [] });
+      continue;
+    }
+    const deps = resolversFor(spec.name, spec.needs, spec.needsAny ?? false, new Set());
+    if (deps === null) {
+      const missing = spec.needs.filter((k) => !known.has(k));
+      add({
+        connector: spec.name,
+        step,
+        status: TaskStatus.SKIPPED,
+        note: `${spec.name} needs ${spec.needsAny ? "one of " : ""}${missing.join(", ")}, which the request does not carry and no connector provides`,
+        dependsOn: [],
+      });
+      continue;
+    }
+    add({ connector: spec.name, step, status: TaskStatus.PENDING, note: null, dependsOn: deps });
+  }
+
+  if (step === TaskStep.ERASE) {
+    // Reverse order: whoever used a provider's identities is erased before the provider.
+    for (const t of tasks.values()) {
+      if (t.step !== TaskStep.ERASE || t.status !== TaskStatus.PENDING) continue;
+      for (const dep of t.dependsOn) {
+        const provider = dep.slice(0, dep.lastIndexOf(":"));
+        const providerErase = tasks.get(taskKey(provider, TaskStep.ERASE));
+        if (providerErase?.status === TaskStatus.PENDING) providerErase.dependsOn.push(taskKey(t.connector, TaskStep.ERASE));
+      }
+    }
+  }
+  return [...tasks.values()];
+}

@@ -1,0 +1,61 @@
+import { Connector, ConnectorSpec, IdentityKind, specProblems } from "../connectors/sdk";
+
+export class ConnectorRegistryError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid connectors:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** The connectors of this installation, validated together: unique names, sound specs, no identity cycles. */
+export class ConnectorRegistry {
+  private readonly byName = new Map<string, Connector>();
+
+  constructor(connectors: readonly Connector[]) {
+    const problems: string[] = [];
+    for (const c of connectors) {
+      problems.push(...specProblems(c.spec));
+      if (this.byName.has(c.spec.name)) problems.push(`two connectors are named ${c.spec.name}`);
+      if (c.spec.provides.length && !c.resolve && !c.spec.manual) problems.push(`${c.spec.name}: provides identities but has no resolve()`);
+      if (c.spec.supports.includes("erasure") && !c.erase && !c.spec.manual) problems.push(`${c.spec.name}: supports erasure but has no erase()`);
+      if (c.spec.supports.includes("rectification") && !c.rectify && !c.spec.manual) problems.push(`${c.spec.name}: supports rectification but has no rectify()`);
+      this.byName.set(c.spec.name, c);
+    }
+    problems.push(...this.cycles());
+    if (problems.length) throw new ConnectorRegistryError(problems);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  list(): Connector[] {
+    return [...this.byName.values()];
+  }
+
+  get(name: string): Connector | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Connectors that can discover `kind` (automated ones with resolve). */
+  providersOf(kind: IdentityKind, except?: string): Connector[] {
+    return this.list().filter((c) => c.spec.name !== except && c.spec.provides.includes(kind) && c.resolve && !c.spec.manual);
+  }
+
+  /** A provider that (transitively) needs what it provides would wait for itself for ever. */
+  private cycles(): string[] {
+    const problems: string[] = [];
+    const state = new Map<string, "visiting" | "done">();
+    const visit = (spec: ConnectorSpec, path: string[]): void => {
+      if (state.get(spec.name) === "done") return;
+      if (state.get(spec.name) === "visiting") {
+        problems.push(`identity cycle: ${[...path, spec.name].join(" -> ")}`);
+        return;
+      }
+      state.set(spec.name, "visiting");
+      for (const kind of spec.needs) for (const p of this.providersOf(kind, spec.name)) visit(p.spec, [...path, spec.name]);
+      state.set(spec.name, "done");
+    };
+    for (const c of this.byName.values()) visit(c.spec, []);
+    return problems;
+  }
+}

@@ -1,0 +1,82 @@
+import { EntityManager, In, Not } from "typeorm";
+import { SYSTEM_ACTOR } from "../audit/actor";
+import { moveRequest } from "../commands/requestTransition";
+import { lockRow } from "../db/transaction";
+import { RequestStatus, TERMINAL_STATUSES } from "../domain/enums";
+import { TaskStatus } from "../domain/tasks";
+import { RequestRow, TaskRow } from "../entities";
+
+export interface TaskCounts {
+  total: number;
+  byStatus: Partial<Record<TaskStatus, number>>;
+}
+
+export async function countTasks(em: EntityManager, requestId: string): Promise<TaskCounts> {
+  const rows: Array<{ status: TaskStatus; n: string | number }> = await em
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .select("t.status", "status")
+    .addSelect("COUNT(*)", "n")
+    .where("t.requestId = :requestId", { requestId })
+    .groupBy("t.status")
+    .getRawMany();
+  const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])) as TaskCounts["byStatus"];
+  return { total: rows.reduce((sum, r) => sum + Number(r.n), 0), byStatus };
+}
+
+/** The status a request's tasks call for. */
+export function statusFromTasks(counts: TaskCounts): RequestStatus {
+  const n = (s: TaskStatus) => counts.byStatus[s] ?? 0;
+  const finished = n(TaskStatus.SUCCEEDED) + n(TaskStatus.FAILED) + n(TaskStatus.SKIPPED);
+  if (finished === counts.total) return n(TaskStatus.FAILED) > 0 ? RequestStatus.FAILED : RequestStatus.COMPLETED;
+  return n(TaskStatus.AWAITING_INPUT) > 0 ? RequestStatus.AWAITING_INPUT : RequestStatus.IN_PROGRESS;
+}
+
+/**
+ * Makes a request's status follow its tasks: COMPLETED when all finished without failure, FAILED when
+ * all finished and one failed, AWAITING_INPUT while a person must act. Requests that duplicate it
+ * follow it to its end. Runs inside the transaction of the task transition that may have changed it,
+ * with the request row locked, so two tasks finishing at once cannot both miss the last one.
+ */
+export async function settleRequest(em: EntityManager, requestId: string, now: Date): Promise<RequestRow> {
+  await lockRow(em, "requests", requestId);
+  const request = await em.getRepository(RequestRow).findOneByOrFail({ id: requestId });
+  if (TERMINAL_STATUSES.includes(request.status) || request.status === RequestStatus.PENDING_APPROVAL || request.status === RequestStatus.PENDING_VERIFICATION) {
+    return request;
+  }
+  if (request.duplicateOf) return request;
+  const counts = await countTasks(em, requestId);
+  const target = statusFromTasks(counts);
+  if (target === request.status) return request;
+  let statusReason: string | null = null;
+  if (target === RequestStatus.FAILED) {
+    const failed = await em.getRepository(TaskRow).find({ where: { requestId, status: TaskStatus.FAILED }, order: { connector: "ASC" } });
+    statusReason = `${failed.length} task(s) failed: ${failed.map((t) => `${t.connector} ${t.step}: ${t.lastError ?? "failed"}`).join("; ")}`.slice(0, 500);
+  }
+  const moved = await moveRequest(
+    em,
+    request,
+    target,
+    { actor: SYSTEM_ACTOR, action: `request.${target.toLowerCase()}`, details: { tasks: counts.total, ...countsDetails(counts) } },
+    now,
+    statusReason ? { statusReason } : {},
+  );
+  if (TERMINAL_STATUSES.includes(target)) await settleDuplicates(em, moved, now);
+  return moved;
+}
+
+function countsDetails(counts: TaskCounts): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts.byStatus).map(([s, n]) => [s.toLowerCase(), n ?? 0]));
+}
+
+/** Duplicates waiting on `original` end the way it ended. */
+async function settleDuplicates(em: EntityManager, original: RequestRow, now: Date): Promise<void> {
+  const followers = await em.getRepository(RequestRow).find({
+    where: { duplicateOf: original.id, status: Not(In([...TERMINAL_STATUSES, RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL])) },
+  });
+  for (const follower of followers) {
+    await moveRequest(em, follower, original.status, { actor: SYSTEM_ACTOR, action: `request.${original.status.toLowerCase()}`, details: { duplicateOf: original.id } }, now, {
+      statusReason: `answered together with request ${original.id}${original.statusReason ? `: ${original.statusReason}` : ""}`.slice(0, 500),
+    });
+  }
+}

@@ -1,0 +1,204 @@
+import { randomUUID } from "node:crypto";
+import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { TaskStatus, TaskStep } from "../domain/tasks";
+import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import type { Services } from "../services";
+import { BackoffPolicy, retryDelayMs } from "./backoff";
+import { ConnectorRegistry } from "./registry";
+import { completeTask } from "./sql/completeTask";
+import { extendLease } from "./sql/extendLease";
+import { failTask } from "./sql/failTask";
+import { parkTask } from "./sql/parkTask";
+import { returnTask } from "./sql/returnTask";
+
+export interface RunOptions {
+  workerId: string;
+  leaseMs: number;
+  taskTimeoutMs: number;
+  backoff: BackoffPolicy;
+}
+
+/** Why a running task was stopped from outside. */
+export type StopReason = "shutdown" | "lease-lost" | "timeout";
+
+const STAGE_CHUNK = 200;
+
+class Stopped extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`task stopped: ${reason}`);
+  }
+}
+
+/** Races work against the abort signal, so a connector that ignores the signal cannot hold the worker. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(new Stopped(signal.reason as StopReason));
+    const onAbort = () => reject(new Stopped(signal.reason as StopReason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
+      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+    );
+  });
+}
+
+async function loadIdentities(services: Services, requestId: string): Promise<Identities> {
+  const rows = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId });
+  return Object.fromEntries(rows.map((r) => [r.kind, r.value])) as Identities;
+}
+
+function missingNeeds(connector: Connector, ids: Identities): string[] {
+  const { needs, needsAny } = connector.spec;
+  const missing = needs.filter((k) => !(ids as Record<string, string | undefined>)[k]);
+  if (needs.length === 0) return [];
+  return needsAny ? (missing.length === needs.length ? missing : []) : missing;
+}
+
+/** Streams a COLLECT into the staging table in chunks, extending the lease as it goes. */
+async function stageRecords(services: Services, task: TaskRow, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
+  let chunk: CollectedRecordRow[] = [];
+  let count = 0;
+  const flush = async () => {
+    if (!chunk.length) return;
+    await services.ds.getRepository(CollectedRecordRow).insert(chunk);
+    chunk = [];
+    await ctx.heartbeat();
+  };
+  for await (const r of records) {
+    if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
+    chunk.push(
+      Object.assign(new CollectedRecordRow(), {
+        id: randomUUID(),
+        requestId: task.requestId,
+        taskId: task.id,
+        attempt: task.attempts,
+        connector: task.connector,
+        category: String(r.category),
+        recordType: String(r.type).slice(0, 64),
+        recordId: String(r.id).slice(0, 255),
+        recordedAt: r.recordedAt ?? null,
+        payload: JSON.stringify(r.data),
+      }),
+    );
+    count += 1;
+    if (chunk.length >= STAGE_CHUNK) await flush();
+  }
+  await flush();
+  return count;
+}
+
+/**
+ * Runs one claimed task to an outcome: completed, failed (or scheduled for retry), parked, or handed
+ * back. Every outcome is written through the lease guard, so a worker that lost the task writes nothing.
+ */
+export async function runTask(services: Services, registry: ConnectorRegistry, task: TaskRow, options: RunOptions, abort: AbortController): Promise<void> {
+  const { ds, clock } = services;
+  const logger = services.logger.child({ requestId: task.requestId, taskId: task.id, connector: task.connector, step: task.step, attempt: task.attempts });
+  const connector = registry.get(task.connector);
+  const now = () => clock.now();
+  if (!connector) {
+    await failTask(ds, task, options.workerId, { userMessage: `Connector ${task.connector} is not registered in this installation`, retryable: false, retryInMs: 0 }, now());
+    return;
+  }
+  const timeout = setTimeout(() => abort.abort("timeout"), options.taskTimeoutMs);
+  let leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
+  const ctx: TaskContext = {
+    requestId: task.requestId,
+    taskId: task.id,
+    attempt: task.attempts,
+    logger,
+    signal: abort.signal,
+    idempotencyKey: task.idempotencyKey,
+    now,
+    heartbeat: async () => {
+      if (abort.signal.aborted) return;
+      if (await extendLease(ds, task.id, options.workerId, now(), options.leaseMs)) {
+        clearTimeout(leaseWatch);
+        leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
+      } else abort.abort("lease-lost");
+    },
+  };
+  const started = Date.now();
+  try {
+    const ids = await loadIdentities(services, task.requestId);
+    const missing = missingNeeds(connector, ids);
+    if (missing.length) {
+      await parkTask(ds, task, options.workerId, { status: TaskStatus.SKIPPED, note: `needs ${missing.join(" or ")}, which no connector found for this subject` }, now());
+      return;
+    }
+    if (connector.spec.manual) {
+      const note = connector.spec.instructions ?? `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
+      await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note }, now());
+      return;
+    }
+    switch (task.step) {
+      case TaskStep.RESOLVE: {
+        const found = await untilAborted(connector.resolve!(ids, ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), found as Record<string, string>);
+        break;
+      }
+      case TaskStep.COLLECT: {
+        const records = await untilAborted(stageRecords(services, task, connector.collect(ids, ctx), ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { records }, now());
+        break;
+      }
+      case TaskStep.ERASE: {
+        const outcome = await untilAborted(
+          task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, { categories: connector.spec.categories }, ctx),
+          abort.signal,
+        );
+        const erased = (task.result?.erased ?? 0) + outcome.erased;
+        if (outcome.remote) {
+          const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
+          await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
+        } else await completeTask(ds, task, options.workerId, { erased }, now());
+        break;
+      }
+      case TaskStep.RECTIFY: {
+        const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+        const outcome = await untilAborted(connector.rectify!(ids, request.corrections ?? [], ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now());
+        break;
+      }
+      default:
+        await failTask(ds, task, options.workerId, { userMessage: `Step ${task.step} is not run by connectors`, retryable: false, retryInMs: 0 }, now());
+    }
+  } catch (error) {
+    await handleFailure(services, task, options, error, abort.signal, logger);
+  } finally {
+    clearTimeout(timeout);
+    clearTimeout(leaseWatch);
+    logger.info({ durationMs: Date.now() - started }, "task attempt ended");
+  }
+}
+
+async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<void> {
+  const { ds, clock } = services;
+  const reason = error instanceof Stopped ? error.reason : signal.aborted ? (signal.reason as StopReason) : null;
+  if (reason === "shutdown") {
+    await returnTask(ds, task, options.workerId, clock.now());
+    return;
+  }
+  if (reason === "lease-lost") {
+    logger.warn("lease lost: this attempt's outcome is discarded");
+    return;
+  }
+  let userMessage: string;
+  let retryable: boolean;
+  let retryAfter: number | undefined;
+  if (reason === "timeout") {
+    userMessage = `The connector did not finish within ${Math.round(options.taskTimeoutMs / 1000)} s`;
+    retryable = true;
+  } else if (error instanceof ConnectorError) {
+    userMessage = error.userMessage;
+    retryable = error.retryable;
+    retryAfter = error.retryAfterMs;
+    logger.warn({ internal: error.internalMessage, retryable, retryAfterMs: retryAfter }, "connector error");
+  } else {
+    userMessage = "The connector failed unexpectedly (details are in the service log)";
+    retryable = true;
+    logger.error({ err: error }, "unexpected connector failure");
+  }
+  const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: retryDelayMs(task.attempts, options.backoff, retryAfter) }, clock.now());
+  if (outcome === "LOST") logger.warn("lease lost before the failure could be recorded");
+}

@@ -1,0 +1,43 @@
+import { DataSource, Not } from "typeorm";
+import { inTransaction, lockRow } from "../../db/transaction";
+import { TaskStatus } from "../../domain/tasks";
+import { CollectedRecordRow, RequestIdentityRow, TaskResult, TaskRow } from "../../entities";
+import { afterTaskFinished, releaseTask } from "./finishTask";
+import { auditTask } from "./taskAudit";
+
+/**
+ * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
+ * found are recorded (first finder wins), records staged by earlier, abandoned attempts of a COLLECT are
+ * dropped, dependents are released and the request's status follows. False: the lease was lost.
+ */
+export async function completeTask(
+  ds: DataSource,
+  task: TaskRow,
+  workerId: string,
+  result: TaskResult,
+  now: Date,
+  found: Record<string, string> = {},
+): Promise<boolean> {
+  return inTransaction(ds, async (em) => {
+    await lockRow(em, "requests", task.requestId);
+    if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
+    const known = new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind));
+    const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);
+    if (fresh.length) {
+      await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
+    }
+    await em.getRepository(CollectedRecordRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    await auditTask(em, task, "succeeded", now, { ...countsOnly(result), identitiesFound: fresh.map(([k]) => k).sort() });
+    await afterTaskFinished(em, task, now);
+    return true;
+  });
+}
+
+function countsOnly(result: TaskResult): Record<string, number | string[]> {
+  const out: Record<string, number | string[]> = {};
+  if (result.records !== undefined) out.records = result.records;
+  if (result.erased !== undefined) out.erased = result.erased;
+  if (result.changed) out.changed = result.changed;
+  if (result.notHeld) out.notHeld = result.notHeld;
+  return out;
+}

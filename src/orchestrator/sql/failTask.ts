@@ -1,0 +1,38 @@
+import { DataSource } from "typeorm";
+import { inTransaction, lockRow } from "../../db/transaction";
+import { TaskStatus } from "../../domain/tasks";
+import { TaskRow } from "../../entities";
+import { afterTaskFinished, releaseTask, skipDependents } from "./finishTask";
+import { auditTask } from "./taskAudit";
+
+export interface TaskFailure {
+  /** In user words: shown on the task. */
+  userMessage: string;
+  retryable: boolean;
+  /** When retryable: how long to wait before the next attempt. */
+  retryInMs: number;
+}
+
+/**
+ * A failed attempt. Retryable and attempts left: back to PENDING after the delay. Otherwise FAILED:
+ * tasks that depend on it can no longer run and are SKIPPED, and the request follows. False: lease lost.
+ */
+export async function failTask(ds: DataSource, task: TaskRow, workerId: string, failure: TaskFailure, now: Date): Promise<"RETRY" | "FAILED" | "LOST"> {
+  return inTransaction(ds, async (em) => {
+    await lockRow(em, "requests", task.requestId);
+    const retry = failure.retryable && task.attempts < task.maxAttempts;
+    const patch = retry
+      ? { status: TaskStatus.PENDING, lastError: failure.userMessage, runAfter: new Date(now.getTime() + failure.retryInMs) }
+      : { status: TaskStatus.FAILED, lastError: failure.userMessage };
+    if (!(await releaseTask(em, task, workerId, patch, now))) return "LOST";
+    if (retry) {
+      await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage });
+      return "RETRY";
+    }
+    await auditTask(em, task, "failed", now, { error: failure.userMessage, retryable: failure.retryable });
+    await skipDependents(em, task, now);
+    await afterTaskFinished(em, task, now);
+    return "FAILED";
+  });
+}
+

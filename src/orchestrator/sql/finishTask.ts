@@ -1,0 +1,61 @@
+import { EntityManager } from "typeorm";
+import { TaskStatus } from "../../domain/tasks";
+import { TaskRow } from "../../entities";
+import { settleRequest } from "../requestSettler";
+import { auditTask } from "./taskAudit";
+
+/** The columns a worker may set when it lets go of a task. */
+export type TaskPatch = Partial<Pick<TaskRow, "status" | "lastError" | "note" | "result" | "remoteReference" | "runAfter" | "attempts">>;
+
+/**
+ * The guarded write every lease holder's transition goes through: it applies only while `workerId`
+ * still holds the lease (WHERE lockedBy = me AND status = RUNNING). False means the lease was lost and
+ * the caller MUST discard its outcome.
+ */
+export async function releaseTask(em: EntityManager, task: TaskRow, workerId: string, patch: TaskPatch, now: Date): Promise<boolean> {
+  const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
+  const result = await em
+    .getRepository(TaskRow)
+    .update(
+      { id: task.id, lockedBy: workerId, status: TaskStatus.RUNNING },
+      { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) },
+    );
+  if (result.affected !== 1) return false;
+  Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
+  return true;
+}
+
+/**
+ * After a task finished (whatever the outcome): its dependents wait for one task less, and the
+ * request's status follows its tasks.
+ */
+export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: Date): Promise<void> {
+  await em
+    .createQueryBuilder()
+    .update(TaskRow)
+    .set({ waitingFor: () => "waitingFor - 1", updatedAt: now })
+    .where("id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: task.id })
+    .andWhere("waitingFor > 0")
+    .execute();
+  await settleRequest(em, task.requestId, now);
+}
+
+/** Everything downstream of a failed task is SKIPPED with the reason, transitively. */
+export async function skipDependents(em: EntityManager, failed: TaskRow, now: Date): Promise<void> {
+  const queue = [failed];
+  while (queue.length) {
+    const current = queue.shift()!;
+    const dependents: TaskRow[] = await em
+      .getRepository(TaskRow)
+      .createQueryBuilder("t")
+      .where("t.id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: current.id })
+      .andWhere("t.status = :pending", { pending: TaskStatus.PENDING })
+      .getMany();
+    for (const dep of dependents) {
+      const note = `not run: ${failed.connector} ${failed.step} failed`;
+      await em.getRepository(TaskRow).update({ id: dep.id, status: TaskStatus.PENDING }, { status: TaskStatus.SKIPPED, note, finishedAt: now, updatedAt: now });
+      await auditTask(em, dep, "skipped", now, { reason: note });
+      queue.push(dep);
+    }
+  }
+}

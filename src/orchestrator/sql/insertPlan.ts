@@ -1,0 +1,46 @@
+import { createHash, randomUUID } from "node:crypto";
+import { EntityManager } from "typeorm";
+import { TaskStatus } from "../../domain/tasks";
+import { TaskDependencyRow, TaskRow } from "../../entities";
+import { PlannedTask, taskKey } from "../planner";
+
+/** The idempotency key of a task: the same for every attempt, different for every request x connector x step. */
+export function idempotencyKey(requestId: string, connector: string, step: string): string {
+  return `dsr_${createHash("sha256").update(`${requestId}:${connector}:${step}`).digest("hex").slice(0, 40)}`;
+}
+
+/**
+ * Writes a request's planned tasks and their dependencies. The unique (request, connector, step) key
+ * makes planning twice create nothing twice; callers plan inside the approval transaction.
+ */
+export async function insertPlan(em: EntityManager, requestId: string, planned: PlannedTask[], now: Date, maxAttempts: number): Promise<TaskRow[]> {
+  const ids = new Map(planned.map((p) => [taskKey(p.connector, p.step), randomUUID()]));
+  const rows = planned.map((p) =>
+    em.getRepository(TaskRow).create({
+      id: ids.get(taskKey(p.connector, p.step))!,
+      requestId,
+      connector: p.connector,
+      step: p.step,
+      status: p.status,
+      waitingFor: p.status === TaskStatus.PENDING ? p.dependsOn.length : 0,
+      attempts: 0,
+      maxAttempts,
+      runAfter: now,
+      lockedBy: null,
+      leaseExpiresAt: null,
+      lastError: null,
+      note: p.note,
+      remoteReference: null,
+      result: null,
+      idempotencyKey: idempotencyKey(requestId, p.connector, p.step),
+      createdAt: now,
+      startedAt: null,
+      finishedAt: p.status === TaskStatus.SKIPPED ? now : null,
+      updatedAt: now,
+    }),
+  );
+  if (rows.length) await em.getRepository(TaskRow).insert(rows);
+  const edges = planned.flatMap((p) => p.dependsOn.map((dep) => ({ taskId: ids.get(taskKey(p.connector, p.step))!, dependsOnTaskId: ids.get(dep)! })));
+  if (edges.length) await em.getRepository(TaskDependencyRow).insert(edges);
+  return rows;
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import type { Services } from "../services";
+import { BackoffPolicy } from "./backoff";
+import { ConnectorRegistry } from "./registry";
+import { runTask } from "./runner";
+import { claimTask } from "./sql/claimTask";
+import { resetExpiredLeases } from "./sql/resetExpiredLeases";
+
+export interface WorkerOptions {
+  /** Tasks run at once by this worker. */
+  concurrency: number;
+  leaseMs: number;
+  /** Wait between claims when nothing is runnable. */
+  pollIntervalMs: number;
+  /** How often this worker also sweeps expired leases (any worker may; it is idempotent). */
+  sweepIntervalMs: number;
+  taskTimeoutMs: number;
+  backoff: BackoffPolicy;
+  /** How long stop() waits for running tasks to hand themselves back. */
+  stopGraceMs: number;
+}
+
+/**
+ * Claims and runs tasks until stopped. Any number of workers, in any number of processes, can share one
+ * database: claims never collide, and a crashed worker's tasks come back through the sweeper.
+ */
+export class Worker {
+  readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private stopping = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+
+  constructor(
+    private readonly services: Services,
+    private readonly registry: ConnectorRegistry,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Claim now instead of at the next poll (after an approval in this process). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  private async run(): Promise<void> {
+    const log = this.services.logger.child({ worker: this.id });
+    let lastSweep = 0;
+    let idleMs = this.options.pollIntervalMs;
+    while (!this.stopping) {
+      try {
+        if (Date.now() - lastSweep >= this.options.sweepIntervalMs) {
+          lastSweep = Date.now();
+          const reset = await resetExpiredLeases(this.services.ds, this.services.clock.now());
+          if (reset) log.warn({ reset }, "expired leases taken back");
+        }
+        if (this.running.size < this.options.concurrency) {
+          const task = await claimTask(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs);
+          if (task && !this.stopping) {
+            const abort = new AbortController();
+            const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options }, abort)
+              .catch((error) => log.error({ err: error, taskId: task.id }, "task bookkeeping failed; the sweeper will take it back"))
+              .finally(() => {
+                this.running.delete(task.id);
+                this.wake();
+              });
+            this.running.set(task.id, { abort, done });
+            idleMs = this.options.pollIntervalMs;
+            continue;
+          }
+        }
+        await this.sleep(this.running.size >= this.options.concurrency ? this.options.sweepIntervalMs : idleMs);
+      } catch (error) {
+        // The database may be away for a moment: back off, keep running.
+        log.error({ err: error }, "worker loop error");
+        idleMs = Math.min(idleMs * 2, 10_000);
+        await this.sleep(idleMs);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  /** Stops claiming, asks running tasks to hand themselves back, and waits (up to stopGraceMs) for them. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    for (const { abort } of this.running.values()) abort.abort("shutdown");
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, this.options.stopGraceMs).unref())]);
+  }
+}

@@ -1,0 +1,224 @@
+import path from "node:path";
+import { expect } from "chai";
+import { ConfigError, loadConfig } from "../src/config/env";
+
+/** Settings that make NODE_ENV=production acceptable, so a test can take exactly one of them away. */
+const PRODUCTION = {
+  NODE_ENV: "production",
+  DSR_SECRET: "s".repeat(32),
+  DSR_NOTIFIER: "webhook",
+  DSR_NOTIFIER_URL: "https://mailer.internal/notify",
+  DSR_NOTIFIER_SECRET: "n".repeat(16),
+};
+
+/** The problems loadConfig reports for `source`; fails the test when it accepts it. */
+function problemsOf(source: Record<string, string>): string[] {
+  try {
+    loadConfig(source);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  expect.fail(`loadConfig accepted ${JSON.stringify(source)}`);
+}
+
+const about = (problems: string[], name: string) => problems.filter((p) => p.startsWith(name));
+
+describe("loadConfig", () => {
+  describe("defaults", () => {
+    it("uses the documented defaults when nothing is set", () => {
+      const config = loadConfig({});
+      expect(config.PORT).to.equal(4000);
+      expect(config.DSR_HOST).to.equal("0.0.0.0");
+      expect(config.NODE_ENV).to.equal("development");
+      expect(config.DSR_LOG_LEVEL).to.equal("info");
+      expect(config.DSR_NOTIFIER).to.equal("log");
+      expect(config.DSR_MIGRATE_ON_START).to.equal(true);
+      expect(config.DSR_DATA_DIR).to.equal("./data");
+      expect(config.DATABASE_URL).to.equal(undefined);
+      expect(config.DSR_SECRET).to.equal(undefined);
+    });
+
+    it("resolves the default data dir ./data to an absolute path and puts dsr.sqlite in it", () => {
+      const config = loadConfig({});
+      expect(path.isAbsolute(config.dataDir)).to.equal(true);
+      expect(config.dataDir).to.equal(path.resolve(process.cwd(), "data"));
+      expect(config.database).to.deep.equal({ kind: "sqlite", file: path.join(config.dataDir, "dsr.sqlite") });
+    });
+
+    it("keeps the SQLite file in a relative DSR_DATA_DIR, resolved against the working directory", () => {
+      const config = loadConfig({ DSR_DATA_DIR: "var/dsr" });
+      expect(config.dataDir).to.equal(path.resolve(process.cwd(), "var/dsr"));
+      expect(config.database).to.deep.equal({ kind: "sqlite", file: path.resolve(process.cwd(), "var/dsr", "dsr.sqlite") });
+    });
+
+    it("treats empty values as unset", () => {
+      const config = loadConfig({ PORT: "", DATABASE_URL: "", DSR_LOG_LEVEL: "", NODE_ENV: "" });
+      expect(config.PORT).to.equal(4000);
+      expect(config.DSR_LOG_LEVEL).to.equal("info");
+      expect(config.NODE_ENV).to.equal("development");
+      expect(config.database.kind).to.equal("sqlite");
+    });
+
+    it("turns numeric and boolean strings into numbers and booleans", () => {
+      const config = loadConfig({ PORT: "8080", DSR_MIGRATE_ON_START: "false", DSR_VERIFICATION_MAX_ATTEMPTS: "3", DSR_SHUTDOWN_GRACE_SECONDS: "0" });
+      expect(config.PORT).to.equal(8080);
+      expect(config.DSR_MIGRATE_ON_START).to.equal(false);
+      expect(config.DSR_VERIFICATION_MAX_ATTEMPTS).to.equal(3);
+      expect(config.DSR_SHUTDOWN_GRACE_SECONDS).to.equal(0);
+      expect(loadConfig({ DSR_MIGRATE_ON_START: "1" }).DSR_MIGRATE_ON_START).to.equal(true);
+    });
+
+    it("ignores variables that are not DSR_ settings, as found in process.env", () => {
+      const config = loadConfig({ PATH: "/usr/bin", HOME: "/home/dsr", DSRX: "1", npm_config_cache: "/tmp" });
+      expect(config.PORT).to.equal(4000);
+    });
+  });
+
+  describe("DATABASE_URL", () => {
+    it("selects MySQL for mysql://, keeping the URL as given", () => {
+      const url = "mysql://dsr:pw@db.internal:3306/dsr?ssl=true";
+      expect(loadConfig({ DATABASE_URL: url }).database).to.deep.equal({ kind: "mysql", url });
+    });
+
+    it("selects MySQL for mariadb://, rewriting the scheme to mysql:", () => {
+      expect(loadConfig({ DATABASE_URL: "mariadb://root@127.0.0.1:3306/dsr" }).database).to.deep.equal({
+        kind: "mysql",
+        url: "mysql://root@127.0.0.1:3306/dsr",
+      });
+    });
+
+    it("selects SQLite at the given file for sqlite:<path>, whatever DSR_DATA_DIR says", () => {
+      expect(loadConfig({ DATABASE_URL: "sqlite:/srv/dsr/main.db", DSR_DATA_DIR: "/elsewhere" }).database).to.deep.equal({
+        kind: "sqlite",
+        file: "/srv/dsr/main.db",
+      });
+    });
+
+    it("resolves a relative sqlite: path against the working directory", () => {
+      expect(loadConfig({ DATABASE_URL: "sqlite:db/dsr.db" }).database).to.deep.equal({ kind: "sqlite", file: path.resolve(process.cwd(), "db/dsr.db") });
+    });
+
+    it("refuses a MySQL URL without a database name", () => {
+      expect(about(problemsOf({ DATABASE_URL: "mysql://root@127.0.0.1:3306" }), "DATABASE_URL")).to.have.length(1);
+    });
+  });
+
+  describe("bad values", () => {
+    const bad = { PORT: "abc", DSR_LOG_LEVEL: "loud", DATABASE_URL: "postgres://x/y", DSR_VERIFICATION_MAX_ATTEMPTS: "0" };
+
+    it("throws one ConfigError listing every bad value, not just the first", () => {
+      const problems = problemsOf(bad);
+      for (const name of Object.keys(bad)) expect(about(problems, name), `a problem about ${name} in ${JSON.stringify(problems)}`).not.to.be.empty;
+      expect(about(problems, "PORT")).to.include("PORT must be an integer number");
+      expect(about(problems, "DSR_LOG_LEVEL")[0]).to.include("fatal, error, warn, info, debug, trace, silent");
+      expect(about(problems, "DATABASE_URL")[0]).to.include("mysql://user:password@host:3306/database or sqlite:<path>");
+      expect(about(problems, "DSR_VERIFICATION_MAX_ATTEMPTS")).to.deep.equal(["DSR_VERIFICATION_MAX_ATTEMPTS must not be less than 1"]);
+    });
+
+    it("puts every problem in the error message, one per line, without echoing the values", () => {
+      let error: unknown;
+      try {
+        loadConfig(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(ConfigError);
+      const { message, problems } = error as ConfigError;
+      expect(message.split("\n")[0]).to.equal("invalid configuration:");
+      for (const problem of problems) expect(message).to.include(`  - ${problem}`);
+      expect(message.split("\n")).to.have.length(problems.length + 1);
+      expect(message).not.to.include("postgres://x/y");
+      expect(message).not.to.include("loud");
+    });
+
+    it("refuses out-of-range numbers", () => {
+      expect(about(problemsOf({ PORT: "65536" }), "PORT")).to.deep.equal(["PORT must not be greater than 65535"]);
+      expect(about(problemsOf({ DSR_VERIFICATION_MAX_ATTEMPTS: "21" }), "DSR_VERIFICATION_MAX_ATTEMPTS")).to.have.length(1);
+      expect(about(problemsOf({ DSR_BODY_LIMIT_BYTES: "10" }), "DSR_BODY_LIMIT_BYTES")).to.have.length(1);
+    });
+
+    it("refuses a boolean it cannot read", () => {
+      expect(problemsOf({ DSR_MIGRATE_ON_START: "yes" })).to.deep.equal(["DSR_MIGRATE_ON_START must be a boolean value"]);
+    });
+
+    it("refuses an unknown NODE_ENV", () => {
+      expect(about(problemsOf({ NODE_ENV: "staging" }), "NODE_ENV")).to.have.length(1);
+    });
+  });
+
+  describe("production", () => {
+    it("accepts production with a secret and a webhook notifier", () => {
+      const config = loadConfig(PRODUCTION);
+      expect(config.NODE_ENV).to.equal("production");
+      expect(config.DSR_NOTIFIER).to.equal("webhook");
+      expect(config.DSR_SECRET).to.equal(PRODUCTION.DSR_SECRET);
+    });
+
+    it("refuses production without DSR_SECRET", () => {
+      const { DSR_SECRET: _omitted, ...withoutSecret } = PRODUCTION;
+      const problems = problemsOf(withoutSecret);
+      expect(problems).to.include("DSR_SECRET is required in production (at least 32 characters)");
+      expect(problems.every((p) => p.startsWith("DSR_SECRET")), JSON.stringify(problems)).to.equal(true);
+    });
+
+    it("refuses a DSR_SECRET shorter than 32 characters, in production or not", () => {
+      expect(problemsOf({ ...PRODUCTION, DSR_SECRET: "s".repeat(31) })).to.deep.equal(["DSR_SECRET must be at least 32 characters"]);
+      expect(problemsOf({ DSR_SECRET: "short" })).to.deep.equal(["DSR_SECRET must be at least 32 characters"]);
+    });
+
+    it("refuses production with the default log notifier", () => {
+      const { DSR_NOTIFIER: _n, DSR_NOTIFIER_URL: _u, DSR_NOTIFIER_SECRET: _s, ...withLogNotifier } = PRODUCTION;
+      expect(problemsOf(withLogNotifier)).to.deep.equal([
+        "DSR_NOTIFIER=log prints verification codes to the log and is refused in production; use webhook",
+      ]);
+      expect(problemsOf({ ...withLogNotifier, DSR_NOTIFIER: "log" })).to.have.length(1);
+    });
+
+    it("allows the log notifier outside production", () => {
+      expect(loadConfig({ NODE_ENV: "test" }).DSR_NOTIFIER).to.equal("log");
+    });
+  });
+
+  describe("webhook notifier", () => {
+    it("refuses DSR_NOTIFIER=webhook without DSR_NOTIFIER_URL and DSR_NOTIFIER_SECRET, naming both", () => {
+      const problems = problemsOf({ DSR_NOTIFIER: "webhook" });
+      expect(about(problems, "DSR_NOTIFIER_URL")).to.deep.equal(["DSR_NOTIFIER_URL must be an http(s) URL when DSR_NOTIFIER=webhook"]);
+      expect(about(problems, "DSR_NOTIFIER_SECRET")).to.include("DSR_NOTIFIER_SECRET is required when DSR_NOTIFIER=webhook");
+    });
+
+    it("refuses a webhook URL that is not http(s)", () => {
+      const problems = problemsOf({ DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "ftp://mailer/notify", DSR_NOTIFIER_SECRET: "n".repeat(16) });
+      expect(problems).to.deep.equal(["DSR_NOTIFIER_URL must be an http(s) URL when DSR_NOTIFIER=webhook"]);
+    });
+
+    it("accepts a plain-http URL on an internal host name", () => {
+      const config = loadConfig({ DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://mailer:8080/notify", DSR_NOTIFIER_SECRET: "n".repeat(16) });
+      expect(config.DSR_NOTIFIER_URL).to.equal("http://mailer:8080/notify");
+    });
+  });
+
+  describe("unknown DSR_ variables", () => {
+    it("reports a misspelt DSR_ variable by name", () => {
+      expect(problemsOf({ DSR_PROT: "1" })).to.deep.equal(["DSR_PROT is not a setting this service knows (check the spelling)"]);
+    });
+
+    it("reports misspellings together with bad values", () => {
+      const problems = problemsOf({ DSR_PROT: "1", DSR_LOGLEVEL: "debug", PORT: "abc" });
+      expect(problems).to.include("DSR_PROT is not a setting this service knows (check the spelling)");
+      expect(problems).to.include("DSR_LOGLEVEL is not a setting this service knows (check the spelling)");
+      expect(about(problems, "PORT")).not.to.be.empty;
+    });
+
+    it("accepts the DSR_ variables that the tests and clients read", () => {
+      const config = loadConfig({
+        DSR_TEST_MYSQL_URL: "mysql://root@127.0.0.1:3306/test",
+        DSR_TEST_REQUIRE_MYSQL: "1",
+        DSR_TEST_LOG_LEVEL: "debug",
+        DSR_TOKEN: "dsr_x",
+        DSR_URL: "http://127.0.0.1:4000/graphql",
+      });
+      expect(config.PORT).to.equal(4000);
+    });
+  });
+});

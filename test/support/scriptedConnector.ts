@@ -1,0 +1,112 @@
+import { Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+
+/** What the next call of a step does. */
+export type Behaviour =
+  | { kind: "ok" }
+  | { kind: "retryable"; retryAfterMs?: number }
+  | { kind: "fatal" }
+  | { kind: "hang" }
+  | { kind: "throw" }
+  | { kind: "remote"; pollAfterMs: number; polls: number };
+
+export interface Call {
+  step: string;
+  attempt: number;
+  at: Date;
+  wallMs: number;
+  idempotencyKey: string;
+}
+
+/**
+ * A real connector for orchestrator tests whose every call can be told to succeed, fail retryably (with
+ * Retry-After), fail for good, hang past its lease, or hand work to a slow "remote system". It counts
+ * side effects per idempotency key, as a remote system honouring idempotency keys would.
+ */
+export class ScriptedConnector implements Connector {
+  readonly spec: ConnectorSpec;
+  readonly calls: Call[] = [];
+  /** Erasures that reached the remote system, per idempotency key. */
+  readonly effects = new Map<string, number>();
+  readonly data = new Map<string, SubjectRecord[]>();
+  private readonly scripts = new Map<string, Behaviour[]>();
+  private remotePolls = new Map<string, number>();
+  delayMs = 0;
+
+  constructor(spec: Partial<ConnectorSpec> & { name: string }, private readonly provide: Record<string, string> = {}) {
+    this.spec = { version: "1.0.0", supports: ["access", "erasure", "rectification"], needs: ["email"], provides: [], categories: ["ACCOUNT"], ...spec };
+  }
+
+  /** Queues behaviours for the next calls of a step (resolve, collect, erase, rectify). */
+  script(step: string, ...behaviours: Behaviour[]): this {
+    this.scripts.set(step, [...(this.scripts.get(step) ?? []), ...behaviours]);
+    return this;
+  }
+
+  seed(email: string, count: number): this {
+    this.data.set(
+      email,
+      Array.from({ length: count }, (_, i) => ({ category: this.spec.categories[0], type: "row", id: `${this.spec.name}-${i}`, data: { n: i, note: `row ${i}` } })),
+    );
+    return this;
+  }
+
+  callsOf(step: string): Call[] {
+    return this.calls.filter((c) => c.step === step);
+  }
+
+  private async act(step: string, ctx: TaskContext): Promise<Behaviour> {
+    this.calls.push({ step, attempt: ctx.attempt, at: ctx.now(), wallMs: Date.now(), idempotencyKey: ctx.idempotencyKey });
+    const behaviour = this.scripts.get(step)?.shift() ?? { kind: "ok" };
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    switch (behaviour.kind) {
+      case "retryable":
+        throw new ConnectorError("The system is busy; will retry", `scripted retryable failure of ${step}`, true, behaviour.retryAfterMs);
+      case "fatal":
+        throw new ConnectorError("The system refused the request", `scripted fatal failure of ${step}`, false);
+      case "throw":
+        throw new TypeError("scripted bug: cannot read properties of undefined");
+      case "hang":
+        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+        throw new Error("aborted");
+    }
+    return behaviour;
+  }
+
+  async check() {
+    return { ok: true, message: `${this.spec.name} reachable` };
+  }
+
+  async resolve(ids: Identities, ctx: TaskContext) {
+    await this.act("resolve", ctx);
+    return this.provide;
+  }
+
+  async *collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord> {
+    await this.act("collect", ctx);
+    for (const record of this.data.get(ids.email) ?? []) yield record;
+  }
+
+  async erase(ids: Identities, _plan: unknown, ctx: TaskContext): Promise<ErasureOutcome> {
+    const behaviour = await this.act("erase", ctx);
+    this.effects.set(ctx.idempotencyKey, (this.effects.get(ctx.idempotencyKey) ?? 0) + 1);
+    const erased = this.data.get(ids.email)?.length ?? 0;
+    this.data.delete(ids.email);
+    if (behaviour.kind === "remote") {
+      this.remotePolls.set(ctx.idempotencyKey, behaviour.polls);
+      return { erased, remote: { reference: `job-${ctx.idempotencyKey}`, pollAfterMs: behaviour.pollAfterMs } };
+    }
+    return { erased };
+  }
+
+  async poll(reference: string, ctx: TaskContext): Promise<ErasureOutcome> {
+    this.calls.push({ step: "poll", attempt: ctx.attempt, at: ctx.now(), wallMs: Date.now(), idempotencyKey: ctx.idempotencyKey });
+    const left = (this.remotePolls.get(ctx.idempotencyKey) ?? 1) - 1;
+    this.remotePolls.set(ctx.idempotencyKey, left);
+    return left > 0 ? { erased: 0, remote: { reference, pollAfterMs: 50 } } : { erased: 0 };
+  }
+
+  async rectify(_ids: Identities, changes: readonly { field: string; value: string }[], ctx: TaskContext) {
+    await this.act("rectify", ctx);
+    return { changed: changes.map((c) => c.field).filter((f) => f !== "unknownField"), notHeld: changes.map((c) => c.field).filter((f) => f === "unknownField") };
+  }
+}
