@@ -18,6 +18,9 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Query.requests": { allowed: [ADMIN, PO, AUDITOR], op: `{ requests(first: 1) { totalCount } }` },
   "Query.auditEvents": { allowed: [ADMIN, PO, AUDITOR], op: `{ auditEvents(requestId: "${UNKNOWN_ID}") { seq } }` },
   "Query.verifyAuditTrail": { allowed: [ADMIN, PO, AUDITOR], op: `{ verifyAuditTrail { ok } }` },
+  "Query.connectors": { allowed: [ADMIN, PO, AUDITOR], op: `{ connectors { name health { ok } } }` },
+  "Mutation.retryTask": { allowed: [ADMIN, PO], op: `mutation { retryTask(id: "${UNKNOWN_ID}") { id } }` },
+  "Mutation.completeManualTask": { allowed: [ADMIN, PO], op: `mutation { completeManualTask(input: { taskId: "${UNKNOWN_ID}", erasedCount: 0 }) { id } }` },
   "Mutation.submitRequest": {
     allowed: [ADMIN, PO, SERVICE],
     op: `mutation { submitRequest(input: { type: ACCESS, subject: { email: "matrix@example.com" } }) { id } }`,

@@ -4,8 +4,10 @@ import { authChecker } from "../auth/authChecker";
 import { AuditResolver } from "../resolvers/audit.resolver";
 import { RequestResolver } from "../resolvers/request.resolver";
 import { ViewerResolver } from "../resolvers/viewer.resolver";
+import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
+import { ConnectorResolver } from "../resolvers/connector.resolver";
 
-export const RESOLVERS = [RequestResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, AuditResolver, ViewerResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

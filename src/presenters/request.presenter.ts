@@ -30,6 +30,7 @@ export function presentRequest(row: RequestRow, maxAttempts: number): Request {
       codeExpiresAt: codeOutstanding ? row.verificationExpiresAt : null,
       attemptsLeft: codeOutstanding ? Math.max(0, maxAttempts - row.verificationAttempts) : null,
     },
+    duplicateOf: row.duplicateOf,
     closedAt: row.closedAt,
     updatedAt: row.updatedAt,
   });

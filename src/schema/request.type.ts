@@ -97,6 +97,9 @@ export class Request {
   @Field(() => Verification, { description: "Identity verification state." })
   verification!: Verification;
 
+  @Field(() => ID, { nullable: true, description: "The earlier open request of the same type about the same person; this one follows it instead of fanning out again." })
+  duplicateOf!: string | null;
+
   @Field(() => Date, { nullable: true, description: "When the request reached a terminal status." })
   closedAt!: Date | null;
 

@@ -1,0 +1,59 @@
+import { randomUUID } from "node:crypto";
+import { EntityManager } from "typeorm";
+import { Actor } from "../../audit/actor";
+import { lockRow } from "../../db/transaction";
+import { TaskStatus, TaskStep } from "../../domain/tasks";
+import { CollectedRecordRow, TaskResult, TaskRow } from "../../entities";
+import { badField, conflict, notFound } from "../../errors";
+import { afterTaskFinished } from "./finishTask";
+import { auditTask } from "./taskAudit";
+
+export interface ManualCompletion {
+  /** COLLECT: the records a person found (category, type, id, data). */
+  records?: Array<{ category: string; type: string; id: string; data: Record<string, unknown>; recordedAt?: Date | null }>;
+  /** ERASE: how many records the person erased. */
+  erasedCount?: number;
+  /** RECTIFY: which fields the person changed. */
+  changedFields?: string[];
+}
+
+/** A privacy officer finishes a task that waits in AWAITING_INPUT: records attached or erasure confirmed. */
+export async function completeManualTask(em: EntityManager, taskId: string, input: ManualCompletion, actor: Actor, now: Date): Promise<TaskRow> {
+  const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
+  if (!task) throw notFound("Task", taskId);
+  await lockRow(em, "requests", task.requestId);
+  if (task.status !== TaskStatus.AWAITING_INPUT) throw conflict(`Task ${task.id} is ${task.status}; only a task AWAITING_INPUT is completed by hand`, { status: task.status });
+  let result: TaskResult;
+  if (task.step === TaskStep.COLLECT) {
+    if (input.records === undefined) throw badField("records", "attach the records found (an empty list when there are none)");
+    const rows = input.records.map((r) =>
+      Object.assign(new CollectedRecordRow(), {
+        id: randomUUID(),
+        requestId: task.requestId,
+        taskId: task.id,
+        attempt: task.attempts,
+        connector: task.connector,
+        category: r.category,
+        recordType: r.type,
+        recordId: r.id,
+        recordedAt: r.recordedAt ?? null,
+        payload: JSON.stringify(r.data),
+      }),
+    );
+    if (rows.length) await em.getRepository(CollectedRecordRow).insert(rows);
+    result = { records: rows.length };
+  } else if (task.step === TaskStep.ERASE) {
+    if (input.erasedCount === undefined) throw badField("erasedCount", "confirm how many records were erased (0 when none were found)");
+    result = { erased: input.erasedCount };
+  } else {
+    result = { changed: input.changedFields ?? [], notHeld: [] };
+  }
+  const updated = await em
+    .getRepository(TaskRow)
+    .update({ id: task.id, status: TaskStatus.AWAITING_INPUT }, { status: TaskStatus.SUCCEEDED, result, finishedAt: now, updatedAt: now });
+  if (updated.affected !== 1) throw conflict(`Task ${task.id} was completed by someone else at the same time`);
+  Object.assign(task, { status: TaskStatus.SUCCEEDED, result });
+  await auditTask(em, task, "completed_by_hand", now, { records: result.records ?? 0, erased: result.erased ?? 0 }, actor);
+  await afterTaskFinished(em, task, now);
+  return task;
+}

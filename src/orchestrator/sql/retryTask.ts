@@ -1,0 +1,47 @@
+import { EntityManager, In } from "typeorm";
+import { Actor } from "../../audit/actor";
+import { moveRequest } from "../../commands/requestTransition";
+import { lockRow } from "../../db/transaction";
+import { RequestStatus } from "../../domain/enums";
+import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
+import { RequestRow, TaskDependencyRow, TaskRow } from "../../entities";
+import { conflict, notFound } from "../../errors";
+import { auditTask } from "./taskAudit";
+
+/**
+ * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
+ * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction.
+ */
+export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date): Promise<TaskRow> {
+  const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
+  if (!task) throw notFound("Task", taskId);
+  await lockRow(em, "requests", task.requestId);
+  if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
+  const requeue = new Map<string, TaskRow>([[task.id, task]]);
+  const queue = [task];
+  while (queue.length) {
+    const current = queue.shift()!;
+    const dependents = await em
+      .getRepository(TaskRow)
+      .createQueryBuilder("t")
+      .where("t.id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: current.id })
+      .andWhere("t.status = :skipped AND t.note LIKE :because", { skipped: TaskStatus.SKIPPED, because: "not run: %" })
+      .getMany();
+    for (const d of dependents) if (!requeue.has(d.id)) (requeue.set(d.id, d), queue.push(d));
+  }
+  for (const t of requeue.values()) {
+    const deps = await em.getRepository(TaskDependencyRow).findBy({ taskId: t.id });
+    const depTasks = deps.length ? await em.getRepository(TaskRow).findBy({ id: In(deps.map((d) => d.dependsOnTaskId)) }) : [];
+    const waitingFor = depTasks.filter((d) => requeue.has(d.id) || !FINISHED_TASK_STATUSES.includes(d.status)).length;
+    await em.getRepository(TaskRow).update(
+      { id: t.id },
+      { status: TaskStatus.PENDING, waitingFor, attempts: 0, runAfter: now, finishedAt: null, note: null, remoteReference: null, lockedBy: null, leaseExpiresAt: null, updatedAt: now },
+    );
+  }
+  await auditTask(em, task, "retried", now, { requeued: requeue.size }, actor);
+  const request = await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+  if (request.status === RequestStatus.FAILED) {
+    await moveRequest(em, request, RequestStatus.IN_PROGRESS, { actor, action: "request.reopened", details: { taskId: task.id } }, now, { closedAt: null, statusReason: null });
+  }
+  return em.getRepository(TaskRow).findOneByOrFail({ id: task.id });
+}

@@ -1,0 +1,53 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
+import { ANY_ROLE, DECIDERS } from "../auth/roles";
+import { completeTaskByHand, retryFailedTask } from "../commands/taskOperator";
+import type { GraphQLContext } from "../graphql/context";
+import { presentProgress, presentTask } from "../presenters/task.presenter";
+import { findTasks } from "../queries/taskFinder";
+import { Request } from "../schema/request.type";
+import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/task.type";
+
+@Resolver(() => Request)
+export class RequestTasksResolver {
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved." })
+  async tasks(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Task[]> {
+    return (await findTasks(ctx.services.ds, request.id)).map(presentTask);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => Progress, { description: "How far the connectors are." })
+  async progress(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Progress> {
+    return presentProgress(await findTasks(ctx.services.ds, request.id));
+  }
+}
+
+@Resolver(() => Task)
+export class TaskResolver {
+  @Authorized(DECIDERS)
+  @Mutation(() => Task, {
+    description:
+      "Re-queues a FAILED task with fresh attempts (and the tasks its failure skipped); a FAILED request is reopened. CONFLICT unless the task is FAILED. ADMIN, PRIVACY_OFFICER.",
+  })
+  async retryTask(@Args() { id }: TaskIdArgs, @Ctx() ctx: GraphQLContext): Promise<Task> {
+    return presentTask(await retryFailedTask(ctx.services, ctx.actor, id));
+  }
+
+  @Authorized(DECIDERS)
+  @Mutation(() => Task, {
+    description:
+      "Completes a task waiting for a person (a manual connector): attach the records found (COLLECT), confirm how many were erased (ERASE) or which fields changed (RECTIFY). ADMIN, PRIVACY_OFFICER.",
+  })
+  async completeManualTask(
+    @Arg("input", () => CompleteManualTaskInput, { description: "The task and what the person found or did." }) input: CompleteManualTaskInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Task> {
+    return presentTask(
+      await completeTaskByHand(ctx.services, ctx.actor, input.taskId, {
+        records: input.records ?? undefined,
+        erasedCount: input.erasedCount ?? undefined,
+        changedFields: input.changedFields ?? undefined,
+      }),
+    );
+  }
+}

@@ -1,0 +1,171 @@
+import { GraphQLJSONObject } from "graphql-scalars";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType, ArgsType } from "type-graphql";
+import { Type } from "class-transformer";
+import { ArrayMaxSize, IsOptional, IsUUID, Length, Matches, Max, Min, ValidateNested } from "class-validator";
+import { TaskStatus, TaskStep } from "../domain/tasks";
+
+registerEnumType(TaskStep, {
+  name: "TaskStep",
+  description: "What a task does in its connector.",
+  valuesConfig: {
+    RESOLVE: { description: "Discover identities other connectors need (e.g. a payment customer id)." },
+    COLLECT: { description: "Read the subject's records (access, portability)." },
+    ERASE: { description: "Erase what may be erased (deletion); runs in reverse identity order." },
+    RECTIFY: { description: "Apply the corrections of a CORRECTION request." },
+    EXPORT: { description: "Merge collected records into the portable export." },
+    PURGE: { description: "Erase records kept under retention once their period ends." },
+  },
+});
+
+registerEnumType(TaskStatus, {
+  name: "TaskStatus",
+  description: "Where a task is.",
+  valuesConfig: {
+    PENDING: { description: "Waiting to run: for its dependencies, for a worker, or for its next retry (see nextAttemptAt)." },
+    RUNNING: { description: "A worker holds it under a lease." },
+    SUCCEEDED: { description: "Done (final)." },
+    FAILED: { description: "Out of attempts or failed for good; see lastError. retryTask re-queues it (final until then)." },
+    SKIPPED: { description: "Not run, with the reason in note: the connector does not support the action, or lacks an identity (final)." },
+    AWAITING_INPUT: { description: "A person must do this step and complete it with completeManualTask." },
+    REMOTE_PROCESSING: { description: "The remote system is still working; polled again at nextAttemptAt." },
+  },
+});
+
+@ObjectType({ description: "Counts of what a task did (never records or identity values)." })
+export class TaskOutcome {
+  @Field(() => Int, { nullable: true, description: "Records collected." })
+  records!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Records erased." })
+  erased!: number | null;
+
+  @Field(() => [String], { nullable: true, description: "Kinds of identity discovered (e.g. paymentCustomerId)." })
+  identitiesFound!: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "Fields corrected." })
+  changed!: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "Fields asked for that this system does not hold." })
+  notHeld!: string[] | null;
+}
+
+@ObjectType({ description: "One connector x one step of a request: durable, leased, retried." })
+export class Task {
+  @Field(() => ID, { description: "Task id." })
+  id!: string;
+
+  @Field({ description: "Connector name." })
+  connector!: string;
+
+  @Field(() => TaskStep, { description: "What it does." })
+  step!: TaskStep;
+
+  @Field(() => TaskStatus, { description: "Where it is." })
+  status!: TaskStatus;
+
+  @Field(() => Int, { description: "Attempts started so far." })
+  attempts!: number;
+
+  @Field(() => Int, { description: "Attempts allowed before it fails." })
+  maxAttempts!: number;
+
+  @Field(() => String, { nullable: true, description: "The last failure, in words for people." })
+  lastError!: string | null;
+
+  @Field(() => String, { nullable: true, description: "Why it was skipped, or what a person must do." })
+  note!: string | null;
+
+  @Field(() => TaskOutcome, { nullable: true, description: "What it did, once it did something." })
+  outcome!: TaskOutcome | null;
+
+  @Field(() => Date, { nullable: true, description: "When it runs or is polled next (PENDING after a failure, REMOTE_PROCESSING)." })
+  nextAttemptAt!: Date | null;
+
+  @Field(() => Date, { description: "When it was planned." })
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: "When its first attempt started." })
+  startedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: "When it finished." })
+  finishedAt!: Date | null;
+
+  @Field(() => Date, { description: "Last change." })
+  updatedAt!: Date;
+}
+
+@ObjectType({ description: "The connectors' share of a request: finished tasks over all tasks." })
+export class Progress {
+  @Field(() => Int, { description: "Tasks planned." })
+  total!: number;
+
+  @Field(() => Int, { description: "Tasks finished (succeeded, failed or skipped)." })
+  finished!: number;
+
+  @Field(() => Float, { description: "finished / total, from 0 to 1 (1 when there is nothing to do)." })
+  fraction!: number;
+
+  @Field(() => Int, { description: "Tasks waiting for a person." })
+  awaitingInput!: number;
+
+  @Field(() => Int, { description: "Tasks waiting for a remote system." })
+  remoteProcessing!: number;
+
+  @Field(() => Int, { description: "Tasks that failed." })
+  failed!: number;
+}
+
+@ArgsType()
+export class TaskIdArgs {
+  @Field(() => ID, { description: "The task's id." })
+  @IsUUID("all", { message: "id must be a task id (a UUID)" })
+  id!: string;
+}
+
+@InputType({ description: "A record a person found in a system with no API." })
+export class ManualRecordInput {
+  @Field({ description: "Data category (ACCOUNT, AUTH_LOGS, PAYMENTS, SUPPORT, ...)." })
+  @Matches(/^[A-Z][A-Z0-9_]{1,39}$/, { message: "category must be an upper-case category name such as ACCOUNT" })
+  category!: string;
+
+  @Field({ description: "Kind of record in that system (1-64 characters)." })
+  @Length(1, 64, { message: "type must be 1 to 64 characters" })
+  type!: string;
+
+  @Field({ description: "The record's id in that system (1-255 characters)." })
+  @Length(1, 255, { message: "id must be 1 to 255 characters" })
+  id!: string;
+
+  @Field(() => GraphQLJSONObject, { description: "The record's fields." })
+  data!: Record<string, unknown>;
+
+  @Field(() => Date, { nullable: true, description: "When the record came into being, if known." })
+  @IsOptional()
+  recordedAt?: Date | null;
+}
+
+@InputType({ description: "How a person finished a manual task." })
+export class CompleteManualTaskInput {
+  @Field(() => ID, { description: "The task (AWAITING_INPUT)." })
+  @IsUUID("all", { message: "taskId must be a task id (a UUID)" })
+  taskId!: string;
+
+  @Field(() => [ManualRecordInput], { nullable: true, description: "COLLECT: the records found (an empty list when none); at most 10,000." })
+  @IsOptional()
+  @ArrayMaxSize(10_000)
+  @ValidateNested({ each: true })
+  @Type(() => ManualRecordInput)
+  records?: ManualRecordInput[] | null;
+
+  @Field(() => Int, { nullable: true, description: "ERASE: how many records were erased." })
+  @IsOptional()
+  @Min(0)
+  @Max(1_000_000_000)
+  erasedCount?: number | null;
+
+  @Field(() => [String], { nullable: true, description: "RECTIFY: the fields that were changed." })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  changedFields?: string[] | null;
+}
+
