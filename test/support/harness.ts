@@ -84,6 +84,14 @@ export class TestService {
     return this.service.url;
   }
 
+  /** Stops the service and starts a new one on the same database and clock, keeping every row (a restart). */
+  async restart(): Promise<void> {
+    await this.service.stop();
+    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors });
+  }
+
+  private config?: ReturnType<typeof loadConfig>;
+
   async start(): Promise<this> {
     await this.inbox.start();
     const config = loadConfig({
@@ -99,6 +107,7 @@ export class TestService {
       DSR_WORKER_CONCURRENCY: "0",
       ...this.env,
     });
+    this.config = config;
     this.service = await startService({ config, clock: this.clock, connectors: this.connectors });
     await this.wipe();
     for (const role of Object.values(Role)) {
@@ -133,6 +142,17 @@ export class TestService {
     const result = await this.gql<T>(query, variables, as);
     if (result.errors?.length) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(result.errors)}`);
     return result.data as T;
+  }
+
+  /** Polls until `check` returns a value (not undefined), or fails after timeoutMs. */
+  async waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined) return value;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   async count(table: string): Promise<number> {
