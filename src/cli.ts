@@ -9,7 +9,9 @@ import { Role } from "./domain/enums";
 import { DsrError } from "./errors";
 import { printDsrSchema } from "./graphql/schema";
 import { createLogger } from "./logger";
-import { openDatabase, startService } from "./server";
+import { createServices, openDatabase, startService, workerOptions } from "./server";
+import { Worker } from "./orchestrator/worker";
+import { ConnectorRegistryError } from "./orchestrator/registry";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -57,6 +59,34 @@ function program(): Command {
             process.exitCode = EXIT.FAILED;
             resolve();
           });
+        };
+        process.once("SIGTERM", () => shutdown("SIGTERM"));
+        process.once("SIGINT", () => shutdown("SIGINT"));
+      });
+    });
+
+  cli
+    .command("worker")
+    .description("run a worker process: claims and runs tasks from the shared database until SIGTERM (then hands running tasks back)")
+    .option("--concurrency <n>", "tasks run at once (default: DSR_WORKER_CONCURRENCY, or 4 when that is 0)")
+    .action(async (opts: { concurrency?: string }) => {
+      const config = loadConfig();
+      const concurrency = opts.concurrency === undefined ? config.DSR_WORKER_CONCURRENCY || 4 : Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new CliFailure("--concurrency must be a whole number from 1 to 256", EXIT.USAGE);
+      const services = await createServices({ config });
+      const worker = new Worker(services, services.connectors, workerOptions(config, concurrency));
+      worker.start();
+      services.logger.info({ worker: worker.id, concurrency, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          services.logger.info({ signal, worker: worker.id }, "worker stopping: handing running tasks back");
+          worker
+            .stop()
+            .then(() => services.ds.destroy())
+            .then(
+              () => (services.logger.info({ worker: worker.id }, "worker stopped"), resolve()),
+              (error) => (services.logger.error({ err: error }, "unclean worker shutdown"), (process.exitCode = EXIT.FAILED), resolve()),
+            );
         };
         process.once("SIGTERM", () => shutdown("SIGTERM"));
         process.once("SIGINT", () => shutdown("SIGINT"));
@@ -143,7 +173,7 @@ function describeFailure(error: unknown): { message: string; exitCode: number } 
     // Help asked for (--help, `dsr help`) exits 0; help shown because no command was given (`dsr`, `dsr token`) is bad usage.
     return { message: "", exitCode: error.exitCode === 0 ? EXIT.OK : EXIT.USAGE };
   }
-  if (error instanceof ConfigError) return { message: error.message, exitCode: EXIT.CONFIG };
+  if (error instanceof ConfigError || error instanceof ConnectorRegistryError) return { message: error.message, exitCode: EXIT.CONFIG };
   if (error instanceof DsrError) {
     return { message: error.userMessage, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }

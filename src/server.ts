@@ -107,24 +107,34 @@ function unauthenticatedError(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
 }
 
-/** Starts the HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
-export async function startService(options: StartOptions): Promise<RunningService> {
+/**
+ * What every process of the service needs (serve and worker alike): validated connectors, the migrated
+ * database, the clock, the logger, the notifier, the secret.
+ */
+export async function createServices(options: StartOptions & { wakeWorkers?: () => void }): Promise<Services> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
-  const registry = await buildRegistry(config, options.connectors);
+  const connectors = await buildRegistry(config, options.connectors);
   const ds = await openDatabase(config, logger);
-  let worker: Worker | null = null;
-  const services: Services = {
+  return {
     ds,
     clock,
     config,
     logger,
     notifier: options.notifier ?? notifierFor(config, clock, logger),
     secret: resolveSecret(config),
-    connectors: registry,
-    wakeWorkers: () => worker?.wake(),
+    connectors,
+    wakeWorkers: options.wakeWorkers ?? (() => undefined),
   };
+}
+
+/** Starts the HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
+export async function startService(options: StartOptions): Promise<RunningService> {
+  const { config } = options;
+  let worker: Worker | null = null;
+  const services = await createServices({ ...options, wakeWorkers: () => worker?.wake() });
+  const { ds, clock, logger, connectors: registry } = services;
   if (await ensureBootstrapToken(ds, clock, SYSTEM_ACTOR, config.DSR_BOOTSTRAP_ADMIN_TOKEN)) {
     logger.info("bootstrap ADMIN token from DSR_BOOTSTRAP_ADMIN_TOKEN registered");
   }

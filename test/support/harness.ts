@@ -72,8 +72,11 @@ export class TestService {
   constructor(
     private readonly db: TestDatabase,
     private readonly env: Record<string, string> = {},
-    /** Registered connectors; by default one that holds nothing, with no worker running (approved requests stay IN_PROGRESS). */
-    private readonly connectors: Connector[] = [new ScriptedConnector({ name: "idle" })],
+    /**
+     * Registered connectors; by default one that holds nothing, with no worker running (approved requests
+     * stay IN_PROGRESS). null: those of DSR_CONNECTORS_FILE.
+     */
+    private readonly connectors: Connector[] | null = [new ScriptedConnector({ name: "idle" })],
   ) {}
 
   get ds(): DataSource {
@@ -87,7 +90,7 @@ export class TestService {
   /** Stops the service and starts a new one on the same database and clock, keeping every row (a restart). */
   async restart(): Promise<void> {
     await this.service.stop();
-    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors });
+    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined });
   }
 
   private config?: ReturnType<typeof loadConfig>;
@@ -108,7 +111,7 @@ export class TestService {
       ...this.env,
     });
     this.config = config;
-    this.service = await startService({ config, clock: this.clock, connectors: this.connectors });
+    this.service = await startService({ config, clock: this.clock, connectors: this.connectors ?? undefined });
     await this.wipe();
     for (const role of Object.values(Role)) {
       this.tokens[role] = (await createToken(this.ds, this.clock, SYSTEM_ACTOR, { name: `test ${role}`, role })).token;

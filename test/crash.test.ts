@@ -1,0 +1,115 @@
+import { ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import mysql from "mysql2/promise";
+import { createMariadbDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { TestService } from "./support/harness";
+
+const REQUESTS = 200;
+const CONNECTORS = ["accounts", "payments", "tickets", "authlog"];
+const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
+
+describe("crash recovery [mariadb]", function () {
+  this.timeout(240_000);
+  let db: TestDatabase;
+  let t: TestService;
+  let dir: string;
+  const workers = new Set<ChildProcess>();
+
+  before(async function () {
+    try {
+      db = await createMariadbDatabase();
+    } catch (error) {
+      if (REQUIRE_MYSQL) throw error;
+      this.skip();
+    }
+    dir = tempDir("dsr-crash-");
+    const effects = await mysql.createConnection({ uri: db.url });
+    await effects.query("CREATE TABLE crash_effects (idempotencyKey VARCHAR(100) PRIMARY KEY, calls INT NOT NULL)");
+    await effects.end();
+    const module = path.resolve(__dirname, "support", "crashConnector.js");
+    const connectors = CONNECTORS.map((name) => ({
+      type: "module",
+      module,
+      options: { name, delayMs: 25, ...(name === "accounts" ? { provides: ["paymentCustomerId"] } : {}), ...(name === "payments" ? { needs: ["paymentCustomerId"] } : {}) },
+      env: { databaseUrl: "CRASH_EFFECTS_URL" },
+    }));
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors }, null, 2));
+    process.env.CRASH_EFFECTS_URL = db.url;
+    t = await new TestService(db, { DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0" }, null).start();
+  });
+
+  after(async () => {
+    for (const w of workers) w.kill("SIGKILL");
+    await t?.stop();
+    await db?.drop();
+    delete process.env.CRASH_EFFECTS_URL;
+  });
+
+  function startWorker(): ChildProcess {
+    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "4"], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        CRASH_EFFECTS_URL: db.url,
+        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
+        DSR_DATA_DIR: dir,
+        DSR_LOG_LEVEL: "error",
+        DSR_MIGRATE_ON_START: "false",
+        DSR_TASK_LEASE_MS: "1500",
+        DSR_WORKER_POLL_MS: "20",
+        DSR_TASK_MAX_ATTEMPTS: "25",
+        DSR_RETRY_BASE_MS: "20",
+        DSR_RETRY_MAX_MS: "200",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    workers.add(child);
+    child.once("exit", () => workers.delete(child));
+    return child;
+  }
+
+  it("loses no request and repeats no side effect while workers are SIGKILLed at random", async () => {
+    for (let i = 0; i < REQUESTS; i++) {
+      const r = await t.ok(`mutation($input: SubmitRequestInput!) { submitRequest(input: $input) { id } }`, {
+        input: { type: "DELETION", subject: { email: `person${i}@example.com` }, identityVerified: true, verificationEvidence: "crash test" },
+      });
+      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.submitRequest.id });
+    }
+    for (let i = 0; i < 3; i++) startWorker();
+    let kills = 0;
+    const openCount = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM requests WHERE status NOT IN ('COMPLETED', 'FAILED')`))[0].n);
+    const deadline = Date.now() + 180_000;
+    while ((await openCount()) > 0) {
+      if (Date.now() > deadline) throw new Error(`requests still open after 180 s (${kills} kills)`);
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 500));
+      const victims = [...workers];
+      const victim = victims[Math.floor(Math.random() * victims.length)];
+      if (victim && kills < 40) {
+        victim.kill("SIGKILL");
+        kills += 1;
+      }
+      while (workers.size < 3) startWorker();
+    }
+    for (const w of workers) w.kill("SIGTERM");
+
+    const statuses = await t.ds.query(`SELECT status, COUNT(*) AS n FROM requests GROUP BY status`);
+    expect(statuses.map((s: any) => [s.status, Number(s.n)])).to.deep.equal([["COMPLETED", REQUESTS]]);
+    const tasks = await t.ds.query(`SELECT step, status, COUNT(*) AS n FROM tasks GROUP BY step, status ORDER BY step`);
+    expect(tasks.map((s: any) => [s.step, s.status, Number(s.n)])).to.deep.equal([
+      ["ERASE", "SUCCEEDED", REQUESTS * CONNECTORS.length],
+      ["RESOLVE", "SUCCEEDED", REQUESTS],
+    ]);
+    // Every erasure reached the remote system under exactly one key, the task's own: retries reused it.
+    const keys = (await t.ds.query(`SELECT idempotencyKey FROM tasks WHERE step = 'ERASE' ORDER BY idempotencyKey`)).map((r: any) => r.idempotencyKey);
+    const effects = await t.ds.query(`SELECT idempotencyKey, calls FROM crash_effects ORDER BY idempotencyKey`);
+    expect(effects.map((e: any) => e.idempotencyKey)).to.deep.equal(keys);
+    const repeated = effects.filter((e: any) => Number(e.calls) > 1).length;
+    const expired = Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.lease_expired'`))[0].n);
+    console.log(`      ${kills} workers killed; ${expired} leases taken back; ${repeated} erasures asked again and applied once`);
+    expect(kills).to.be.at.least(5);
+    const chain = (await t.ok(`{ verifyAuditTrail { ok checkedEvents } }`)).verifyAuditTrail;
+    expect(chain.ok).to.equal(true);
+  });
+});
