@@ -1,6 +1,6 @@
-import { EntityManager } from "typeorm";
+import { EntityManager, In } from "typeorm";
 import { TaskStatus } from "../../domain/tasks";
-import { TaskRow } from "../../entities";
+import { TaskDependencyRow, TaskRow } from "../../entities";
 import { settleRequest } from "../requestSettler";
 import { auditTask } from "./taskAudit";
 
@@ -30,27 +30,34 @@ export async function releaseTask(em: EntityManager, task: TaskRow, workerId: st
  * request's status follows its tasks.
  */
 export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: Date): Promise<void> {
-  await em
-    .createQueryBuilder()
-    .update(TaskRow)
-    .set({ waitingFor: () => "waitingFor - 1", updatedAt: now })
-    .where("id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: task.id })
-    .andWhere("waitingFor > 0")
-    .execute();
+  // Read the dependents first, then update them by primary key: an UPDATE with an IN (subquery) makes
+  // InnoDB lock every row its semi-join scans, which deadlocked concurrent completions.
+  const dependents = await dependentIds(em, task.id);
+  if (dependents.length) {
+    await em
+      .createQueryBuilder()
+      .update(TaskRow)
+      .set({ waitingFor: () => "waitingFor - 1", updatedAt: now })
+      .where("id IN (:...ids)", { ids: dependents })
+      .andWhere("waitingFor > 0")
+      .execute();
+  }
   await settleRequest(em, task.requestId, now);
 }
 
 /** Everything downstream of a failed task is SKIPPED with the reason, transitively. */
+/** Ids of the tasks that wait for `taskId`, sorted (a stable lock order). */
+export async function dependentIds(em: EntityManager, taskId: string): Promise<string[]> {
+  const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: taskId }, select: { taskId: true } });
+  return rows.map((r) => r.taskId).sort();
+}
+
 export async function skipDependents(em: EntityManager, failed: TaskRow, now: Date): Promise<void> {
   const queue = [failed];
   while (queue.length) {
     const current = queue.shift()!;
-    const dependents: TaskRow[] = await em
-      .getRepository(TaskRow)
-      .createQueryBuilder("t")
-      .where("t.id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: current.id })
-      .andWhere("t.status = :pending", { pending: TaskStatus.PENDING })
-      .getMany();
+    const ids = await dependentIds(em, current.id);
+    const dependents = ids.length ? await em.getRepository(TaskRow).findBy({ id: In(ids), status: TaskStatus.PENDING }) : [];
     for (const dep of dependents) {
       const note = `not run: ${failed.connector} ${failed.step} failed`;
       await em.getRepository(TaskRow).update({ id: dep.id, status: TaskStatus.PENDING }, { status: TaskStatus.SKIPPED, note, finishedAt: now, updatedAt: now });

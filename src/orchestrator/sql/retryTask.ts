@@ -1,4 +1,4 @@
-import { EntityManager, In } from "typeorm";
+import { EntityManager, In, Like } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { moveRequest } from "../../commands/requestTransition";
 import { lockRow } from "../../db/transaction";
@@ -7,6 +7,7 @@ import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
 import { RequestRow, TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { auditTask } from "./taskAudit";
+import { dependentIds } from "./finishTask";
 
 /**
  * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
@@ -21,12 +22,8 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
   const queue = [task];
   while (queue.length) {
     const current = queue.shift()!;
-    const dependents = await em
-      .getRepository(TaskRow)
-      .createQueryBuilder("t")
-      .where("t.id IN (SELECT d.taskId FROM task_dependencies d WHERE d.dependsOnTaskId = :id)", { id: current.id })
-      .andWhere("t.status = :skipped AND t.note LIKE :because", { skipped: TaskStatus.SKIPPED, because: "not run: %" })
-      .getMany();
+    const ids = await dependentIds(em, current.id);
+    const dependents = ids.length ? await em.getRepository(TaskRow).findBy({ id: In(ids), status: TaskStatus.SKIPPED, note: Like("not run: %") }) : [];
     for (const d of dependents) if (!requeue.has(d.id)) (requeue.set(d.id, d), queue.push(d));
   }
   for (const t of requeue.values()) {

@@ -1,0 +1,117 @@
+import path from "node:path";
+import { DataSource } from "typeorm";
+import { IDENTIFIER } from "./config";
+
+/** The SQL dialects the connector speaks; both bind parameters with `?`. */
+export type DialectKind = "sqlite" | "mysql";
+
+/** A statement and its parameters; values only ever travel as parameters. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** What a statement returned: rows for a SELECT, affected rows for a DELETE or UPDATE. */
+export interface StatementResult {
+  rows: Record<string, unknown>[];
+  affected: number;
+}
+
+/** How the connector reaches its database: exactly one of `dataSource` or `url`. */
+export interface SqlConnection {
+  /** A TypeORM DataSource the caller owns (initialised on first use if it is not yet); close() leaves it open. */
+  dataSource?: DataSource;
+  /** mysql://user:password@host:3306/db (MySQL or MariaDB) or sqlite:<file>; the connector opens and closes it. */
+  url?: string;
+  /** For `url` connections: SQLite's busy timeout and MySQL's connect timeout, in ms (default 5000). */
+  timeoutMs?: number;
+}
+
+const SQLITE_TYPES = ["better-sqlite3", "sqlite"];
+const MYSQL_TYPES = ["mysql", "mariadb"];
+const URL_SHAPE = /^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$-]+(\?.*)?$|^sqlite:.+$/;
+
+/** Problems with a connection option (never echoing the url: it may carry a password). */
+export function connectionProblems(connection: SqlConnection): string[] {
+  if (!!connection.dataSource === !!connection.url) return ["give exactly one of the options dataSource or url"];
+  if (connection.url !== undefined && !URL_SHAPE.test(connection.url)) return ["url must look like mysql://user:password@host:3306/database or sqlite:<file>"];
+  if (connection.dataSource) {
+    const type = String(connection.dataSource.options.type);
+    if (![...SQLITE_TYPES, ...MYSQL_TYPES].includes(type)) return [`dataSource type ${type} is not supported (use better-sqlite3, sqlite, mysql or mariadb)`];
+  }
+  if (connection.timeoutMs !== undefined && !(Number.isInteger(connection.timeoutMs) && connection.timeoutMs > 0)) return ["timeoutMs must be a positive whole number of milliseconds"];
+  return [];
+}
+
+/** Quotes an identifier for a dialect; refuses anything that is not a plain identifier, whatever the caller checked. */
+export function quote(dialect: DialectKind, identifier: string): string {
+  if (!IDENTIFIER.test(identifier)) throw new Error(`refusing to quote a non-identifier as SQL`);
+  return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`;
+}
+
+/**
+ * One database behind one connector. Connections are opened on first use, not at construction, so a
+ * connector can be registered while its database is down (check() reports it); a failed open is
+ * retried by the next call.
+ */
+export class SqlDatabase {
+  /** The dialect, known before connecting (from the url scheme or the DataSource type). */
+  readonly dialect: DialectKind;
+  private readonly owned: boolean;
+  private readonly source: DataSource;
+  private opening?: Promise<DataSource>;
+
+  constructor(connection: SqlConnection) {
+    this.owned = !connection.dataSource;
+    this.source = connection.dataSource ?? fromUrl(connection.url!, connection.timeoutMs ?? 5000);
+    this.dialect = SQLITE_TYPES.includes(String(this.source.options.type)) ? "sqlite" : "mysql";
+  }
+
+  /** Runs one statement on its own (autocommit): never a long transaction. */
+  async run(statement: Statement): Promise<StatementResult> {
+    const ds = await this.open();
+    const runner = ds.createQueryRunner();
+    try {
+      const result = await runner.query(statement.sql, statement.params, true);
+      return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Closes the connections the connector opened itself; a DataSource passed in belongs to its owner. */
+  async close(): Promise<void> {
+    const opening = this.opening;
+    this.opening = undefined;
+    if (!this.owned || !opening) return;
+    const ds = await opening.catch(() => undefined);
+    if (ds?.isInitialized) await ds.destroy();
+  }
+
+  private open(): Promise<DataSource> {
+    if (this.source.isInitialized) return Promise.resolve(this.source);
+    this.opening ??= this.source.initialize().catch((error: unknown) => {
+      this.opening = undefined;
+      throw error;
+    });
+    return this.opening;
+  }
+}
+
+function fromUrl(url: string, timeoutMs: number): DataSource {
+  const common = { entities: [], migrations: [], synchronize: false, migrationsRun: false, logging: false };
+  if (url.startsWith("sqlite:")) {
+    // fileMustExist: a mistyped path must fail check(), not silently create an empty database.
+    return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs });
+  }
+  return new DataSource({
+    ...common,
+    type: "mysql",
+    url: url.replace(/^mariadb:/, "mysql:"),
+    // Dates are UTC on the wire, whatever the server's time zone.
+    timezone: "Z",
+    connectTimeout: timeoutMs,
+    charset: "utf8mb4_unicode_ci",
+    extra: { connectionLimit: 4 },
+  });
+}

@@ -1,0 +1,103 @@
+import { ConnectorError } from "../sdk";
+
+/** The calls of the connector, named in error messages. */
+export type Operation = "check" | "resolve" | "collect" | "erase" | "rectify";
+
+/** What a database error means for the task, read from the driver's codes (never from its SQL). */
+export interface DbErrorKind {
+  /** Driver code, e.g. ECONNREFUSED, ER_LOCK_DEADLOCK, SQLITE_BUSY; safe to show. */
+  code: string;
+  /** Worth retrying: the database was unreachable, busy or chose this statement as a deadlock victim. */
+  transient: boolean;
+  /** The configuration names a table or column the database does not have. */
+  missing: "table" | "column" | null;
+  /** The driver's message without SQL or values: for the log only. */
+  detail: string;
+}
+
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_LOCK_WAIT_TIMEOUT",
+  "ER_LOCK_DEADLOCK",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CONNECTION_KILLED",
+]);
+// MySQL/MariaDB error numbers for the same conditions (lock wait, deadlock, too many connections,
+// shutdown, connection killed) and the client's "can't connect" / "server has gone away" / "lost".
+const TRANSIENT_ERRNOS = new Set([1205, 1213, 1040, 1053, 1927, 2002, 2003, 2006, 2013]);
+
+/** Every error in a chain: TypeORM's QueryFailedError wraps the driver's, Node wraps sockets in AggregateError. */
+function chain(error: unknown): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const visit = (e: unknown, depth: number) => {
+    if (!e || typeof e !== "object" || depth > 4 || out.includes(e as Record<string, unknown>)) return;
+    const record = e as Record<string, unknown>;
+    out.push(record);
+    visit(record.driverError, depth + 1);
+    visit(record.cause, depth + 1);
+    if (Array.isArray(record.errors)) for (const inner of record.errors) visit(inner, depth + 1);
+  };
+  visit(error, 0);
+  return out;
+}
+
+/** Drops the parts of driver messages that can carry values (MySQL quotes the offending SQL and duplicate keys). */
+function redact(message: string): string {
+  return message
+    .replace(/near '[\s\S]*$/, "near <sql redacted>")
+    .replace(/Duplicate entry '[\s\S]*?' for key/, "Duplicate entry <redacted> for key")
+    .slice(0, 300);
+}
+
+/** Classifies a database error by its codes. */
+export function classifyDbError(error: unknown): DbErrorKind {
+  const errors = chain(error);
+  const codes = errors.map((e) => e.code).filter((c): c is string => typeof c === "string");
+  const errnos = errors.map((e) => e.errno).filter((n): n is number => typeof n === "number");
+  const messages = errors.map((e) => (typeof e.sqlMessage === "string" ? e.sqlMessage : typeof e.message === "string" ? e.message : "")).filter(Boolean);
+  const code = codes.find((c) => c !== "ERR_UNKNOWN") ?? (errnos.length ? `errno ${errnos[0]}` : "UNKNOWN");
+  const transient =
+    codes.some((c) => TRANSIENT_CODES.has(c) || c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) || errnos.some((n) => TRANSIENT_ERRNOS.has(n));
+  const text = messages.join(" | ");
+  const missing =
+    codes.includes("ER_NO_SUCH_TABLE") || /no such table/i.test(text)
+      ? "table"
+      : codes.includes("ER_BAD_FIELD_ERROR") || /no such column|unknown column/i.test(text)
+        ? "column"
+        : null;
+  return { code, transient, missing, detail: redact(messages[0] ?? String(error)) };
+}
+
+/**
+ * Turns anything a database call threw into a ConnectorError. Its userMessage names the connector,
+ * the call and the table, never SQL or values; the driver's (redacted) message goes to internalMessage.
+ */
+export function toConnectorError(error: unknown, connector: string, op: Operation, table?: string): ConnectorError {
+  if (error instanceof ConnectorError) return error;
+  const kind = classifyDbError(error);
+  const where = table ? ` (table ${table})` : "";
+  const internal = `${connector} ${op}${where}: ${kind.code}: ${kind.detail}`;
+  if (kind.transient) return new ConnectorError(`${connector}: the database is unreachable or busy (${kind.code}); the task will be retried`, internal, true);
+  if (kind.missing) {
+    return new ConnectorError(
+      `${connector}: ${table ? `table ${table} or one of its configured columns` : "a configured table or column"} does not exist; fix the connector configuration or the database schema`,
+      internal,
+      false,
+    );
+  }
+  return new ConnectorError(`${connector}: the database refused the ${op}${where} (${kind.code}); details are in the service log`, internal, false);
+}
+
+/** Thrown between chunks when the task must stop (lease lost, shutdown): the work resumes on the next attempt. */
+export function stopped(connector: string, op: Operation, signal: AbortSignal): ConnectorError {
+  return new ConnectorError(`${connector}: the ${op} was stopped before it finished; it resumes on the next attempt`, `aborted: ${String(signal.reason)}`, true);
+}

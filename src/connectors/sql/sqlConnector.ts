@@ -1,0 +1,277 @@
+import {
+  CheckResult,
+  Connector,
+  ConnectorAction,
+  ConnectorSpec,
+  ErasureInstruction,
+  ErasureOutcome,
+  FieldChange,
+  Identities,
+  IdentityKind,
+  RectifyOutcome,
+  specProblems,
+  SubjectRecord,
+  TaskContext,
+} from "../sdk";
+import { configProblems, SqlConnectorConfig, SqlConnectorConfigError, SqlTableConfig } from "./config";
+import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
+import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
+import { IdentityPlan, planIdentities } from "./identityPlan";
+import { recordedAtOf, toRecord } from "./records";
+import { anonymizeRows, deleteRows, probe, selectIdentity, selectPage, updateColumns } from "./statements";
+
+/** How the connector runs: the connection (built by the caller from its environment) and the page size. */
+export interface SqlConnectorOptions extends SqlConnection {
+  /** Rows per page (collect) and per chunk (erase): 1-5000, default 500. Each chunk is one short statement. */
+  chunkSize?: number;
+}
+
+/** The declarative SQL connector: a Connector whose optional calls are all present, plus close(). */
+export interface SqlConnector extends Connector {
+  resolve(ids: Identities, ctx: TaskContext): Promise<Partial<Record<IdentityKind, string>>>;
+  erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  rectify(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
+  /** Ends the connections it opened from `url`; a DataSource passed in is left to its owner. */
+  close(): Promise<void>;
+}
+
+/** More values of one derived identity than this are not followed (a shared value, not a person's). */
+const MAX_DERIVED = 100;
+const DEFAULT_CHUNK = 500;
+
+/** Builds the spec a configuration declares; exported so tooling can show it without connecting. */
+export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan = planIdentities(config)): ConnectorSpec {
+  const supports: ConnectorAction[] = ["access", "erasure"];
+  if (Object.keys(config.rectifiable ?? {}).length) supports.push("rectification");
+  return {
+    name: config.name,
+    version: config.version,
+    supports,
+    needs: plan.needs,
+    needsAny: true,
+    provides: plan.provides,
+    categories: [...new Set(config.tables.map((t) => t.category))],
+  };
+}
+
+/**
+ * Connects a SQL database (SQLite, MySQL, MariaDB) from configuration alone. Throws
+ * SqlConnectorConfigError listing every problem of the configuration and options; does not connect
+ * until the first call.
+ */
+export function createSqlConnector(config: SqlConnectorConfig, options: SqlConnectorOptions): SqlConnector {
+  const given = config as Partial<SqlConnectorConfig> | null;
+  const shape = configProblems(config);
+  // Identity derivation can only be planned on a well-formed configuration; its problems join the rest.
+  const plan = shape.length ? undefined : planIdentities(config);
+  const problems = [
+    ...specProblems({ name: given?.name as string, version: given?.version as string, supports: ["access"], needs: [], provides: [], categories: ["-"] }),
+    ...shape,
+    ...(plan?.problems ?? []),
+    ...connectionProblems(options),
+  ];
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 5000) problems.push("chunkSize must be a whole number from 1 to 5000");
+  if (problems.length || !plan) throw new SqlConnectorConfigError(String(given?.name ?? ""), problems);
+
+  const cfg: SqlConnectorConfig = structuredClone(config);
+  const name = cfg.name;
+  const byTable = new Map(cfg.tables.map((t) => [t.table, t]));
+  const db = new SqlDatabase(options);
+  const d = db.dialect;
+
+  const exec = async (op: Operation, table: string, statement: Statement): Promise<StatementResult> => {
+    try {
+      return await db.run(statement);
+    } catch (error) {
+      throw toConnectorError(error, name, op, table);
+    }
+  };
+
+  /** The subject's identities: those given, then those derived from this database's own tables. */
+  const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<Map<string, string[]>> => {
+    const known = new Map<string, string[]>();
+    for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
+    for (const p of plan.derivations) {
+      const t = byTable.get(p.table)!;
+      const from = known.get(t.identityKind);
+      if (known.has(p.kind) || !from) continue;
+      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, from, MAX_DERIVED));
+      // An empty value is nobody's identity: following it would reach every row holding an empty value.
+      const values = [...new Set(rows.map((r) => String(r[p.column])))].filter((v) => v.trim() !== "");
+      if (rows.length >= MAX_DERIVED) ctx.logger.warn({ connector: name, table: t.table, kind: p.kind, count: rows.length }, "identity matches many rows; only the first are followed");
+      if (values.length) known.set(p.kind, values);
+    }
+    return known;
+  };
+
+  /** The identity values a table is searched by, or undefined (logged) when the subject has none for it. */
+  const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): string[] | undefined => {
+    const values = known.get(t.identityKind);
+    if (!values) ctx.logger.info({ connector: name, table: t.table, identityKind: t.identityKind }, "table skipped: the subject has no identity of its kind");
+    return values;
+  };
+
+  async function* collectTable(t: SqlTableConfig, values: string[], ctx: TaskContext): AsyncGenerator<SubjectRecord> {
+    const columns = [...new Set([t.primaryKey, ...t.exportColumns, ...(t.recordedAtColumn ? [t.recordedAtColumn] : [])])];
+    let after: unknown;
+    let count = 0;
+    for (;;) {
+      if (ctx.signal.aborted) throw stopped(name, "collect", ctx.signal);
+      const { rows } = await exec("collect", t.table, selectPage(d, t, columns, values, after, chunk));
+      for (const row of rows) yield toRecord(name, t, row);
+      count += rows.length;
+      if (rows.length < chunk) break;
+      after = rows[rows.length - 1][t.primaryKey];
+    }
+    ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
+  }
+
+  /** Erases one table in primary-key chunks, each its own statement, with a heartbeat after each. */
+  const eraseTable = async (t: SqlTableConfig, values: string[], keepSince: Date | undefined, ctx: TaskContext): Promise<number> => {
+    const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
+    const columns = since !== undefined && t.recordedAtColumn ? [t.primaryKey, t.recordedAtColumn] : [t.primaryKey];
+    let after: unknown;
+    let erased = 0;
+    let kept = 0;
+    let undated = 0;
+    for (;;) {
+      if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
+      const { rows } = await exec("erase", t.table, selectPage(d, t, columns, values, after, chunk));
+      // Retention: rows recorded at or after `since` stay; so do rows whose date is unknown, because
+      // erasing cannot be undone and a later purge (without keepRecordedSince) can still erase them.
+      const doomed = rows.filter((row) => {
+        if (since === undefined) return true;
+        const at = recordedAtOf(name, t, row);
+        if (!at) undated += 1;
+        else if (at.getTime() < since) return true;
+        kept += 1;
+        return false;
+      });
+      if (doomed.length) {
+        const keys = doomed.map((row) => row[t.primaryKey]);
+        const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values) : anonymizeRows(d, t, t.erase.columns, keys, values);
+        erased += (await exec("erase", t.table, statement)).affected;
+      }
+      await ctx.heartbeat();
+      if (rows.length < chunk) break;
+      after = rows[rows.length - 1][t.primaryKey];
+    }
+    if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
+    ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
+    return erased;
+  };
+
+  /** Every column the configuration names in a table, so check() proves them all. */
+  const columnsOf = (t: SqlTableConfig): string[] => [
+    ...new Set([
+      t.primaryKey,
+      t.identityColumn,
+      ...t.exportColumns,
+      ...(t.recordedAtColumn ? [t.recordedAtColumn] : []),
+      ...(t.erase.strategy === "ANONYMIZE" ? Object.keys(t.erase.columns) : []),
+      ...(cfg.provides ?? []).filter((p) => p.table === t.table).map((p) => p.column),
+      ...Object.values(cfg.rectifiable ?? {})
+        .filter((r) => r.table === t.table)
+        .map((r) => r.column),
+    ]),
+  ];
+
+  const checkTable = async (t: SqlTableConfig): Promise<string | null> => {
+    const columns = columnsOf(t);
+    try {
+      await db.run(probe(d, t.table, columns));
+      return null;
+    } catch (error) {
+      const kind = classifyDbError(error);
+      if (kind.missing === "table") return `table ${t.table} does not exist`;
+      if (kind.missing !== "column") throw error;
+      const missing: string[] = [];
+      for (const column of columns) {
+        await db.run(probe(d, t.table, [column])).catch(() => missing.push(column));
+      }
+      return `table ${t.table} has no column ${missing.join(", ")}`;
+    }
+  };
+
+  return {
+    spec: sqlConnectorSpec(cfg, plan),
+
+    async check(ctx): Promise<CheckResult> {
+      const problems: string[] = [];
+      try {
+        for (const t of cfg.tables) {
+          if (ctx.signal.aborted) return { ok: false, message: `${name}: the check was stopped before it finished` };
+          const problem = await checkTable(t);
+          if (problem) problems.push(problem);
+        }
+      } catch (error) {
+        const failure = toConnectorError(error, name, "check");
+        ctx.logger.warn({ connector: name, internal: failure.internalMessage, retryable: failure.retryable }, "check failed");
+        return { ok: false, message: failure.userMessage };
+      }
+      if (problems.length) return { ok: false, message: `${name}: ${problems.join("; ")}; fix the connector configuration or the database schema` };
+      const kind = d === "mysql" ? "MySQL/MariaDB" : "SQLite";
+      return { ok: true, message: `${name}: reached the ${kind} database; all ${cfg.tables.length} tables and their configured columns exist` };
+    },
+
+    async resolve(ids, ctx) {
+      const known = await knownIdentities(ids, "resolve", ctx);
+      const found: Partial<Record<IdentityKind, string>> = {};
+      for (const kind of plan.provides) {
+        const values = known.get(kind);
+        if (!values) continue;
+        if (values.length > 1) ctx.logger.warn({ connector: name, kind, count: values.length }, "several values found; the one of the lowest primary key is returned");
+        found[kind] = values[0];
+      }
+      return found;
+    },
+
+    async *collect(ids, ctx) {
+      const known = await knownIdentities(ids, "collect", ctx);
+      for (const t of cfg.tables) {
+        const values = identitiesFor(t, known, ctx);
+        if (values) yield* collectTable(t, values, ctx);
+      }
+    },
+
+    async erase(ids, instruction, ctx) {
+      const known = await knownIdentities(ids, "erase", ctx);
+      let erased = 0;
+      for (const t of plan.eraseOrder) {
+        if (!instruction.categories.includes(t.category)) continue;
+        const values = identitiesFor(t, known, ctx);
+        if (values) erased += await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+      }
+      return { erased };
+    },
+
+    async rectify(ids, changes, ctx) {
+      const known = await knownIdentities(ids, "rectify", ctx);
+      const notHeld: string[] = [];
+      const changed: string[] = [];
+      // One UPDATE per table, so correcting the column a table is found by cannot hide its other fields.
+      const perTable = new Map<SqlTableConfig, { values: Map<string, string>; fields: string[] }>();
+      for (const change of changes) {
+        const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
+        if (!target) {
+          notHeld.push(change.field);
+          continue;
+        }
+        const t = byTable.get(target.table)!;
+        const group = perTable.get(t) ?? { values: new Map<string, string>(), fields: [] };
+        group.values.set(target.column, change.value);
+        if (!group.fields.includes(change.field)) group.fields.push(change.field);
+        perTable.set(t, group);
+      }
+      for (const [t, group] of perTable) {
+        const values = identitiesFor(t, known, ctx);
+        const affected = values ? (await exec("rectify", t.table, updateColumns(d, t, group.values, values))).affected : 0;
+        (affected > 0 ? changed : notHeld).push(...group.fields);
+      }
+      return { changed, notHeld };
+    },
+
+    close: () => db.close(),
+  };
+}

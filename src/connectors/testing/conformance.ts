@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, specProblems, SubjectRecord, TaskContext } from "../sdk";
+import { LogLine, testContext } from "./testContext";
+
+export { testContext } from "./testContext";
+export type { LogLine, TestTaskContext } from "./testContext";
+
+/**
+ * What one conformance test gets from the connector's author. setup() runs before every test and must
+ * return fresh data each time (the erase tests change it); teardown() runs after it.
+ */
+export interface ConformanceRun {
+  /** The connector, configured against a system holding records of `subject` and of `otherSubject`. */
+  connector: Connector;
+  /** The same connector with a broken configuration or connection: its check() must fail. */
+  badConnector: Connector;
+  /** A person with at least one record; identities as the orchestrator would pass them. */
+  subject: Identities;
+  /** Another person with at least one record, which nothing may touch. */
+  otherSubject: Identities;
+  /** How many records collect must return for `subject`, when known. */
+  expectedRecordCount?: number;
+  /** Records erase may leave for collect to find (e.g. anonymised rows); by default none. */
+  kept?: (record: SubjectRecord) => boolean;
+  /** Makes the connector's calls fail transiently (until the returned undo runs); omit if you cannot. */
+  injectRetryableFault?: () => Promise<() => Promise<void>>;
+  /** Releases what setup made (connections, files, servers). */
+  teardown(): Promise<void>;
+}
+
+/** Drains collect() into an array (the suite's own buffering; connectors must not buffer). */
+export async function collectAll(connector: Connector, ids: Identities, ctx: TaskContext = testContext()): Promise<SubjectRecord[]> {
+  const records: SubjectRecord[] = [];
+  for await (const record of connector.collect(ids, ctx)) records.push(record);
+  return records;
+}
+
+/** Runs erase, then polls remote work until it is done; returns the total erased. */
+export async function eraseFully(connector: Connector, ids: Identities, instruction: ErasureInstruction, ctx: TaskContext = testContext()): Promise<number> {
+  assert.ok(connector.erase, `${connector.spec.name} supports erasure but has no erase()`);
+  let outcome = await connector.erase(ids, instruction, ctx);
+  let erased = outcome.erased;
+  for (let polls = 0; outcome.remote; polls += 1) {
+    assert.ok(connector.poll, `${connector.spec.name}: erase returned remote work but the connector has no poll()`);
+    assert.ok(polls < 100, `${connector.spec.name}: remote erasure ${outcome.remote.reference} did not finish within 100 polls`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(outcome.remote!.pollAfterMs, 200)));
+    outcome = await connector.poll(outcome.remote.reference, ctx);
+    erased += outcome.erased;
+  }
+  return erased;
+}
+
+const key = (r: SubjectRecord) => `${r.type}:${r.id}`;
+const keys = (records: SubjectRecord[]) => records.map(key).sort();
+const byKey = (records: SubjectRecord[]) => [...records].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+
+/** Identities must never reach a log line. Short values (ids like "7") would match counts, so only 6+ characters are searched. */
+function assertNothingLogged(lines: LogLine[], ...subjects: Identities[]): void {
+  const values = subjects.flatMap((s) => Object.values(s)).filter((v): v is string => typeof v === "string" && v.length >= 6);
+  for (const l of lines) {
+    const text = `${l.msg} ${JSON.stringify(l.obj)}`;
+    for (const v of values) assert.ok(!text.includes(v), `a ${l.level} log line carries an identity of the subject: "${l.msg}"`);
+  }
+}
+
+async function expectRetryable(work: Promise<unknown>, what: string): Promise<void> {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof ConnectorError, `${what}: a transient fault must surface as ConnectorError, got ${String(error)}`);
+    assert.equal(error.retryable, true, `${what}: a transient fault must be retryable`);
+    assert.ok(error.userMessage.trim().length > 0, `${what}: userMessage is empty`);
+    return true;
+  });
+}
+
+/**
+ * The suite every connector must pass (see docs/connectors.md): check passes on a good configuration and
+ * fails on a bad one; collect streams only the subject's records, repeatably; erase is idempotent,
+ * leaves nothing collect finds except what may be kept and never touches another subject; transient
+ * faults are retryable ConnectorErrors. Call it inside a mocha file.
+ */
+export function describeConnectorConformance(title: string, setup: () => Promise<ConformanceRun>): void {
+  describe(`${title}: connector conformance`, function () {
+    let current: ConformanceRun | undefined;
+    const run = (): ConformanceRun => {
+      assert.ok(current, "setup() did not return a run");
+      return current;
+    };
+    const supportsErasure = function (this: Mocha.Context) {
+      if (!run().connector.spec.supports.includes("erasure")) this.skip();
+    };
+
+    beforeEach(async () => {
+      current = await setup();
+    });
+    afterEach(async () => {
+      const finished = current;
+      current = undefined;
+      await finished?.teardown();
+    });
+
+    describe("spec", () => {
+      it("declares a spec the registry accepts and implements every call it declares", () => {
+        const { connector } = run();
+        const { spec } = connector;
+        assert.deepEqual(specProblems(spec), []);
+        if (spec.supports.includes("erasure")) assert.equal(typeof connector.erase, "function", "supports erasure without erase()");
+        if (spec.supports.includes("rectification")) assert.equal(typeof connector.rectify, "function", "supports rectification without rectify()");
+        if (spec.provides.length) assert.equal(typeof connector.resolve, "function", "provides identities without resolve()");
+      });
+    });
+
+    describe("check", () => {
+      it("passes with a message, when configuration and connection are good", async () => {
+        const result = await run().connector.check(testContext());
+        assert.equal(result.ok, true, `check failed: ${result.message}`);
+        assert.ok(result.message.trim().length > 0, "check's message is empty");
+      });
+
+      it("fails with a message, when the configuration or connection is broken", async () => {
+        let result: CheckResult | undefined;
+        try {
+          result = await run().badConnector.check(testContext());
+        } catch (error) {
+          assert.ok(error instanceof ConnectorError, `check may only throw ConnectorError, got ${String(error)}`);
+          assert.ok(error.userMessage.trim().length > 0, "the ConnectorError's userMessage is empty");
+          return;
+        }
+        assert.equal(result.ok, false, `check passed on the broken connector: ${result.message}`);
+        assert.ok(result.message.trim().length > 0, "check's message is empty");
+      });
+    });
+
+    describe("collect", () => {
+      it("returns only the subject's records, each in a declared category with a string id", async () => {
+        const { connector, subject, otherSubject, expectedRecordCount } = run();
+        const ctx = testContext();
+        const mine = await collectAll(connector, subject, ctx);
+        const theirs = await collectAll(connector, otherSubject, ctx);
+        assert.ok(mine.length > 0, "the subject has no records: seed some, or nothing below proves anything");
+        assert.ok(theirs.length > 0, "otherSubject has no records: seed some");
+        if (expectedRecordCount !== undefined) assert.equal(mine.length, expectedRecordCount, "record count");
+        for (const r of mine) {
+          assert.ok(connector.spec.categories.includes(r.category), `${key(r)}: category ${r.category} is not in spec.categories`);
+          assert.equal(typeof r.id, "string", `${key(r)}: id must be a string`);
+          assert.ok(r.id.length > 0 && typeof r.type === "string" && r.type.length > 0, "type and id must not be empty");
+          assert.ok(r.data && typeof r.data === "object" && !Array.isArray(r.data), `${key(r)}: data must be an object`);
+          assert.doesNotThrow(() => JSON.stringify(r.data), `${key(r)}: data must be JSON-serialisable`);
+          if (r.recordedAt !== undefined) assert.ok(r.recordedAt instanceof Date && !Number.isNaN(r.recordedAt.getTime()), `${key(r)}: recordedAt must be a valid Date`);
+        }
+        assert.equal(new Set(keys(mine)).size, mine.length, "a record was returned twice (check paging)");
+        const shared = keys(mine).filter((k) => new Set(keys(theirs)).has(k));
+        assert.deepEqual(shared, [], "records of otherSubject were returned for the subject");
+        assertNothingLogged(ctx.lines, subject, otherSubject);
+      });
+
+      it("streams: hands over the first record before the iterator is drained", async () => {
+        const { connector, subject } = run();
+        const iterable = connector.collect(subject, testContext());
+        assert.notEqual(typeof (iterable as unknown as Promise<unknown>).then, "function", "collect must return an AsyncIterable, not a Promise of one");
+        assert.equal(typeof iterable[Symbol.asyncIterator], "function", "collect must return an AsyncIterable");
+        const iterator = iterable[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        assert.equal(first.done, false, "the first next() must yield a record");
+        assert.equal(typeof first.value.id, "string");
+        await iterator.return?.();
+        // Stopping early must release what collect held: a full run right after still works.
+        assert.ok((await collectAll(connector, subject)).length > 0, "collect found nothing after an early stop");
+      });
+
+      it("returns the same records, when run twice", async () => {
+        const { connector, subject } = run();
+        const first = await collectAll(connector, subject);
+        const second = await collectAll(connector, subject);
+        assert.deepEqual(keys(second), keys(first));
+      });
+    });
+
+    describe("erase", () => {
+      it("leaves nothing collect finds but what may be kept, when the subject is erased", async function () {
+        supportsErasure.call(this);
+        const { connector, subject, otherSubject, kept = () => false } = run();
+        const ctx = testContext();
+        const before = await collectAll(connector, subject);
+        const erased = await eraseFully(connector, subject, { categories: connector.spec.categories }, ctx);
+        if (before.some((r) => !kept(r))) assert.ok(erased > 0, "erase reported 0 erased but records were there");
+        const left = (await collectAll(connector, subject)).filter((r) => !kept(r));
+        assert.deepEqual(keys(left), [], "records collect still finds after erase (and kept() does not allow)");
+        assertNothingLogged(ctx.lines, subject, otherSubject);
+      });
+
+      it("erases nothing more, when run a second time", async function () {
+        supportsErasure.call(this);
+        const { connector, subject } = run();
+        const ctx = testContext();
+        const instruction = { categories: connector.spec.categories };
+        await eraseFully(connector, subject, instruction, ctx);
+        const afterFirst = byKey(await collectAll(connector, subject));
+        // A retried task reuses its idempotency key; a system that replays the first answer may repeat its count.
+        await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
+        assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst, "a retry with the same idempotency key changed records");
+        // A later request (a new key) finds nothing left to erase.
+        assert.equal(await eraseFully(connector, subject, instruction, testContext()), 0, "a second erasure erased more");
+        assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst);
+      });
+
+      it("leaves the other subject's records untouched, when the subject is erased", async function () {
+        supportsErasure.call(this);
+        const { connector, subject, otherSubject } = run();
+        const before = byKey(await collectAll(connector, otherSubject));
+        await eraseFully(connector, subject, { categories: connector.spec.categories });
+        assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before);
+      });
+
+      it("erases nothing, when no category is listed", async function () {
+        supportsErasure.call(this);
+        const { connector, subject } = run();
+        const before = byKey(await collectAll(connector, subject));
+        assert.equal(await eraseFully(connector, subject, { categories: [] }), 0);
+        assert.deepEqual(byKey(await collectAll(connector, subject)), before);
+      });
+
+      it("keeps every dated record, when keepRecordedSince covers all time", async function () {
+        supportsErasure.call(this);
+        const { connector, subject } = run();
+        const { categories } = connector.spec;
+        const dated = (await collectAll(connector, subject)).filter((r) => r.recordedAt);
+        if (!dated.length) this.skip();
+        const since = Object.fromEntries(categories.map((c) => [c, new Date(0)]));
+        await eraseFully(connector, subject, { categories, keepRecordedSince: since });
+        const left = new Set(keys(await collectAll(connector, subject)));
+        assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
+      });
+    });
+
+    describe("transient faults", () => {
+      it("surface as retryable ConnectorErrors from collect, and collect works once the fault is gone", async function () {
+        const { connector, subject, injectRetryableFault } = run();
+        if (!injectRetryableFault) this.skip();
+        const expected = keys(await collectAll(connector, subject));
+        const undo = await injectRetryableFault();
+        try {
+          await expectRetryable(collectAll(connector, subject), "collect");
+        } finally {
+          await undo();
+        }
+        assert.deepEqual(keys(await collectAll(connector, subject)), expected);
+      });
+
+      it("surface as retryable ConnectorErrors from erase, and a retry finishes the erasure", async function () {
+        supportsErasure.call(this);
+        const { connector, subject, injectRetryableFault, kept = () => false } = run();
+        if (!injectRetryableFault) this.skip();
+        const ctx = testContext();
+        const instruction = { categories: connector.spec.categories };
+        const undo = await injectRetryableFault();
+        try {
+          await expectRetryable(eraseFully(connector, subject, instruction, ctx), "erase");
+        } finally {
+          await undo();
+        }
+        await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
+        assert.deepEqual(keys((await collectAll(connector, subject)).filter((r) => !kept(r))), []);
+      });
+    });
+  });
+}

@@ -1,0 +1,342 @@
+import { expect } from "chai";
+import { DataSource, QueryRunner } from "typeorm";
+import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
+import { createSqlConnector, SqlConnector, SqlConnectorConfig, SqlConnectorConfigError, sqlConnectorSpec } from "../../src/connectors/sql";
+import { quote } from "../../src/connectors/sql/database";
+import { toConnectorError } from "../../src/connectors/sql/errors";
+import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { describeEachDatabase, TestDatabase } from "../support/databases";
+import { AccountDb, accountDbConfig, ADA, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE } from "./support/accountDb";
+import { FaultyProxy } from "./support/faultyProxy";
+
+const CHUNK = 500;
+
+/** Holds SQLite's exclusive lock from a second connection, so the connector's next statement meets SQLITE_BUSY. */
+async function lockSqlite(db: TestDatabase): Promise<() => Promise<void>> {
+  const holder = new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length), fileMustExist: true });
+  await holder.initialize();
+  await holder.query("BEGIN EXCLUSIVE");
+  return async () => {
+    await holder.query("ROLLBACK");
+    await holder.destroy();
+  };
+}
+
+/** The connector's url: the SQLite file, or the MariaDB schema reached through `proxy`. */
+function connectorUrl(db: TestDatabase, proxy?: FaultyProxy): string {
+  if (!proxy) return db.url;
+  const url = new URL(db.url);
+  url.host = `127.0.0.1:${proxy.port}`;
+  return url.toString();
+}
+
+/** Invoices are anonymised, not deleted: after erasure they may stay, without the personal columns. */
+const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.billing_name === null && r.data.billing_address === null;
+
+/** Records every statement the DataSource runs, with how many rows it returned or changed. */
+function spyOn(ds: DataSource): { sql: string; rows: number; affected?: number }[] {
+  const seen: { sql: string; rows: number; affected?: number }[] = [];
+  const create = ds.createQueryRunner.bind(ds);
+  const wrapped = new WeakSet<QueryRunner>();
+  ds.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
+    const runner = create(...args);
+    // SQLite drivers hand out one shared runner: wrap it once.
+    if (wrapped.has(runner)) return runner;
+    wrapped.add(runner);
+    const query = runner.query.bind(runner);
+    runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
+      const result = await query(sql, params, structured as true);
+      seen.push({ sql, rows: Array.isArray(result?.records) ? result.records.length : 0, affected: result?.affected });
+      return result;
+    }) as QueryRunner["query"];
+    return runner;
+  };
+  return seen;
+}
+
+describeEachDatabase("SQL connector", (db) => {
+  describeConnectorConformance("account-db", async () => {
+    const account = await AccountDb.create(db());
+    const proxy = db().kind === "mariadb" ? await new FaultyProxy({ host: new URL(db().url).hostname, port: Number(new URL(db().url).port || 3306) }).start() : undefined;
+    const url = connectorUrl(db(), proxy);
+    const connector = createSqlConnector(accountDbConfig(), { url, chunkSize: CHUNK, timeoutMs: 300 });
+    const broken = accountDbConfig();
+    broken.tables[2].exportColumns.push("device_fingerprint");
+    const badConnector = createSqlConnector(broken, { url, timeoutMs: 300 });
+    return {
+      connector,
+      badConnector,
+      subject: ADA,
+      otherSubject: GRACE,
+      expectedRecordCount: ADA_RECORDS,
+      kept: anonymisedInvoice,
+      injectRetryableFault: proxy
+        ? async () => {
+            proxy.break();
+            return async () => proxy.heal();
+          }
+        : () => lockSqlite(db()),
+      teardown: async () => {
+        await connector.close();
+        await badConnector.close();
+        await proxy?.stop();
+        await account.close();
+      },
+    };
+  });
+
+  describe("createSqlConnector", () => {
+    let account: AccountDb;
+    let connector: SqlConnector;
+    const make = (config: SqlConnectorConfig = accountDbConfig()) => createSqlConnector(config, { url: db().url, chunkSize: CHUNK, timeoutMs: 300 });
+
+    beforeEach(async () => {
+      account = await AccountDb.create(db());
+      connector = make();
+    });
+    afterEach(async () => {
+      await connector.close();
+      await account.close();
+    });
+
+    it("pages by primary key, never reading more than a chunk, when the subject has 1,200 sessions", async () => {
+      const statements = spyOn(account.ds);
+      const viaDataSource = createSqlConnector(accountDbConfig(), { dataSource: account.ds, chunkSize: CHUNK });
+      const sessions = (await collectAll(viaDataSource, ADA)).filter((r) => r.type === "session");
+      expect(sessions).to.have.length(ADA_SESSIONS);
+      expect(new Set(sessions.map((s) => s.id)).size).to.equal(ADA_SESSIONS);
+      expect(sessions.map((s) => Number(s.id))).to.deep.equal(sessions.map((s) => Number(s.id)).sort((a, b) => a - b));
+      const pages = statements.filter((s) => /FROM .sessions./.test(s.sql));
+      expect(pages.map((p) => p.rows)).to.deep.equal([500, 500, 200]);
+      expect(Math.max(...statements.map((s) => s.rows))).to.be.at.most(CHUNK);
+      await viaDataSource.close();
+      expect(account.ds.isInitialized, "a DataSource passed in stays open").to.equal(true);
+    });
+
+    it("deletes in chunks of at most 500 rows with a heartbeat after each, when erasing 1,200 sessions", async () => {
+      const statements = spyOn(account.ds);
+      const viaDataSource = createSqlConnector(accountDbConfig(), { dataSource: account.ds, chunkSize: CHUNK });
+      const ctx = testContext();
+      const outcome = await viaDataSource.erase(ADA, { categories: ["AUTH_LOGS"] }, ctx);
+      expect(outcome).to.deep.equal({ erased: ADA_SESSIONS });
+      const deletes = statements.filter((s) => /^DELETE FROM .sessions./.test(s.sql));
+      expect(deletes.map((s) => s.affected)).to.deep.equal([500, 500, 200]);
+      expect(ctx.heartbeats).to.equal(3);
+      expect(await account.count("sessions", "user_id = 1")).to.equal(0);
+      expect(await account.count("sessions", "user_id <> 1")).to.equal(owners());
+    });
+
+    it("leaves the row with the listed columns replaced, when a table is erased with ANONYMIZE", async () => {
+      const outcome = await connector.erase(ADA, { categories: ["PAYMENTS"] }, testContext());
+      expect(outcome.erased).to.equal(3);
+      const rows = await account.rows(`SELECT id, billing_name, billing_address, amount_cents FROM invoices WHERE customer_ref = ? ORDER BY id`, [ADA.paymentCustomerId]);
+      expect(rows.map((r) => [r.id, r.billing_name, r.billing_address, Number(r.amount_cents)])).to.deep.equal([
+        ["in_ada_001", null, null, 1200],
+        ["in_ada_002", null, null, 1200],
+        ["in_ada_003", null, null, 1500],
+      ]);
+      expect(await account.count("invoices", "billing_name IS NOT NULL")).to.equal(3, "Grace's and Alan's invoices keep their names");
+      expect((await connector.erase(ADA, { categories: ["PAYMENTS"] }, testContext())).erased).to.equal(0);
+    });
+
+    it("writes non-null replacements and counts each row once, when the anonymised row stays findable", async () => {
+      const config = accountDbConfig();
+      config.tables[0].erase = { strategy: "ANONYMIZE", columns: { name: "Deleted user", payment_customer_id: null } };
+      const anonymising = make(config);
+      expect((await anonymising.erase(ADA, { categories: ["ACCOUNT"] }, testContext())).erased).to.equal(3, "1 user anonymised, 2 MFA factors deleted");
+      const [user] = await account.rows(`SELECT name, payment_customer_id FROM users WHERE id = 1`);
+      expect(user).to.deep.equal({ name: "Deleted user", payment_customer_id: null });
+      expect((await anonymising.erase(ADA, { categories: ["ACCOUNT"] }, testContext())).erased).to.equal(0);
+      await anonymising.close();
+    });
+
+    it("keeps rows recorded at or after keepRecordedSince, and erases the older ones", async () => {
+      const since = adaSessionAt(100);
+      const instruction = { categories: ["AUTH_LOGS"], keepRecordedSince: { AUTH_LOGS: since } };
+      expect((await connector.erase(ADA, instruction, testContext())).erased).to.equal(ADA_SESSIONS - 101);
+      const left = (await collectAll(connector, ADA)).filter((r) => r.type === "session");
+      expect(left).to.have.length(101);
+      expect(left.every((r) => r.recordedAt!.getTime() >= since.getTime())).to.equal(true);
+      expect(left.some((r) => r.recordedAt!.getTime() === since.getTime()), "a row recorded exactly at the instant is kept").to.equal(true);
+      expect((await connector.erase(ADA, instruction, testContext())).erased).to.equal(0);
+    });
+
+    it("finds and erases the tables reached through derived identities, when only the email is known", async () => {
+      const byEmail = { email: ADA.email };
+      expect(await collectAll(connector, byEmail)).to.have.length(ADA_RECORDS);
+      const graceBefore = await collectAll(connector, GRACE);
+      // users is erased last: the foreign keys of mfa_factors and sessions would refuse it earlier.
+      expect((await connector.erase(byEmail, { categories: connector.spec.categories }, testContext())).erased).to.equal(ADA_RECORDS);
+      expect(await account.count("users", "id = 1")).to.equal(0);
+      expect(await account.count("sessions", "user_id = 1")).to.equal(0);
+      expect(await account.count("mfa_factors", "user_id = 1")).to.equal(0);
+      expect((await collectAll(connector, ADA)).every(anonymisedInvoice)).to.equal(true);
+      expect(await collectAll(connector, GRACE)).to.deep.equal(graceBefore);
+    });
+
+    it("returns the identities it provides, when resolving an email", async () => {
+      expect(await connector.resolve({ email: ADA.email }, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
+      expect(await connector.resolve({ email: "katherine.johnson@example.com" }, testContext()), "an empty customer id is no identity").to.deep.equal({ userId: "4" });
+      expect((await collectAll(connector, { email: "katherine.johnson@example.com" })).map((r) => r.type)).to.deep.equal(["user"]);
+      expect(await connector.resolve({ email: "nobody@example.com" }, testContext())).to.deep.equal({});
+    });
+
+    it("corrects the configured fields in one statement per table and reports others as not held", async () => {
+      const outcome = await connector.rectify(
+        { email: ADA.email },
+        [
+          { field: "email", value: "ada@example.org" },
+          { field: "name", value: "Augusta Ada King" },
+          { field: "phone", value: "+44 20 7946 0000" },
+        ],
+        testContext(),
+      );
+      expect(outcome).to.deep.equal({ changed: ["email", "name"], notHeld: ["phone"] });
+      expect(await account.rows(`SELECT email, name FROM users WHERE id = 1`)).to.deep.equal([{ email: "ada@example.org", name: "Augusta Ada King" }]);
+    });
+
+    it("names each missing table and column, when check runs against a schema that lacks them", async () => {
+      const config = accountDbConfig();
+      config.tables[1].table = "user_factors";
+      config.tables[2].exportColumns.push("device_fingerprint", "country");
+      const broken = make(config);
+      const result = await broken.check(testContext());
+      expect(result.ok).to.equal(false);
+      expect(result.message).to.contain("table user_factors does not exist");
+      expect(result.message).to.contain("table sessions has no column device_fingerprint, country");
+      await broken.close();
+    });
+
+    it("treats identity values as data, never as SQL", async () => {
+      for (const email of ["' OR '1'='1", `${ADA.email}' --`, `x" OR "1"="1`]) expect(await collectAll(connector, { email })).to.deep.equal([]);
+      expect(await account.count("users")).to.equal(4);
+    });
+
+    it("stops between chunks, when the task is aborted, and a retry finishes the erasure", async () => {
+      const ctx = testContext();
+      const aborting = testContext({ signal: ctx.signal, heartbeat: async () => ctx.abort("lease-lost") });
+      const error = await connector.erase(ADA, { categories: connector.spec.categories }, aborting).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect(await account.count("users", "id = 1"), "the identity source is erased last, so it is still there").to.equal(1);
+      expect((await connector.erase(ADA, { categories: connector.spec.categories }, testContext())).erased).to.equal(ADA_SESSIONS + 1 + 3);
+      expect((await collectAll(connector, ADA)).every(anonymisedInvoice)).to.equal(true);
+    });
+
+    it("reports an unreachable database from check, and fails the calls with a ConnectorError", async () => {
+      const url = db().kind === "sqlite" ? `sqlite:${db().url.slice("sqlite:".length)}.missing` : "mysql://root@127.0.0.1:1/nowhere";
+      const unreachable = createSqlConnector(accountDbConfig(), { url, timeoutMs: 300 });
+      const result = await unreachable.check(testContext());
+      expect(result.ok).to.equal(false);
+      expect(result.message).to.match(db().kind === "sqlite" ? /SQLITE_CANTOPEN/ : /unreachable or busy \(ECONNREFUSED\)/);
+      const error = (await collectAll(unreachable, ADA).catch((e: unknown) => e)) as ConnectorError;
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect(error.retryable, "a refused connection is retried; a missing SQLite file is a configuration error").to.equal(db().kind === "mariadb");
+      await unreachable.close();
+    });
+  });
+
+  /** Sessions of everyone but the subject (5 of Grace's and the interleaved ones of user 3). */
+  function owners(): number {
+    return 5 + Math.ceil((ADA_SESSIONS + 5) / 80);
+  }
+});
+
+describe("createSqlConnector configuration", () => {
+  const url = "sqlite:/tmp/never-opened.sqlite";
+  const problemsOf = (config: unknown, options: object = { url }): string[] => {
+    try {
+      createSqlConnector(config as SqlConnectorConfig, options);
+    } catch (error) {
+      expect(error).to.be.instanceOf(SqlConnectorConfigError);
+      return (error as SqlConnectorConfigError).problems;
+    }
+    throw new Error("the configuration was accepted");
+  };
+
+  it("derives needs, provides, categories and supported actions from the configuration", () => {
+    expect(sqlConnectorSpec(accountDbConfig())).to.deep.equal({
+      name: "account-db",
+      version: "1.0.0",
+      supports: ["access", "erasure", "rectification"],
+      needs: ["email"],
+      needsAny: true,
+      provides: ["userId", "paymentCustomerId"],
+      categories: ["ACCOUNT", "AUTH_LOGS", "PAYMENTS"],
+    });
+    const { rectifiable: _, ...plain } = accountDbConfig();
+    expect(sqlConnectorSpec(plain).supports).to.deep.equal(["access", "erasure"]);
+  });
+
+  it("lists every problem in one error: bad identifier, unknown strategy, missing exportColumns", () => {
+    const config = accountDbConfig() as unknown as { tables: Record<string, unknown>[] };
+    config.tables[0].identityColumn = "e-mail";
+    config.tables[1].erase = { strategy: "TRUNCATE" };
+    delete config.tables[2].exportColumns;
+    const problems = problemsOf(config);
+    expect(problems).to.deep.equal([
+      `tables[0] (users): identityColumn "e-mail" is not a plain identifier (letters, digits, underscore; at most 64; not starting with a digit)`,
+      `tables[1] (mfa_factors): erase.strategy "TRUNCATE" is unknown (use DELETE or ANONYMIZE)`,
+      `tables[2] (sessions): exportColumns is required (the columns the subject receives)`,
+    ]);
+    expect(() => createSqlConnector(config as unknown as SqlConnectorConfig, { url })).to.throw(/TRUNCATE[\s\S]*exportColumns is required/);
+  });
+
+  it("refuses an identifier that carries SQL, like `users; DROP TABLE x`", () => {
+    const config = accountDbConfig();
+    config.tables[0].table = "users; DROP TABLE x";
+    config.tables[2].exportColumns = ["ip", "user_agent) FROM users --"];
+    const problems = problemsOf(config);
+    expect(problems.some((p) => p.includes(`table "users; DROP TABLE x" is not a plain identifier`))).to.equal(true);
+    expect(problems.some((p) => p.includes(`exportColumns[1] "user_agent) FROM users --" is not a plain identifier`))).to.equal(true);
+    expect(() => quote("mysql", "users`; DROP TABLE x")).to.throw(/refusing/);
+  });
+
+  it("reports unknown fields, bad names, dangling provides and bad connection options together", () => {
+    const config = { ...accountDbConfig(), name: "Account DB", exportColumn: ["x"], provides: [{ kind: "userId", table: "accounts", column: "id" }] };
+    const problems = problemsOf(config, { url: "postgres://admin:s3cret@db/app", chunkSize: 0 });
+    expect(problems).to.have.length(5);
+    expect(problems.join("\n")).to.contain(`name "Account DB"`).and.contain(`unknown field "exportColumn"`).and.contain(`table "accounts" is not one of the configured tables`);
+    expect(problems.join("\n")).to.contain("url must look like").and.contain("chunkSize must be").and.not.contain("s3cret");
+  });
+
+  it("refuses identities that can never be derived, when providers form a cycle", () => {
+    const config = accountDbConfig();
+    config.tables = config.tables.slice(1, 3);
+    config.provides = [{ kind: "userId", table: "mfa_factors", column: "user_id" }];
+    config.tables[0].identityKind = "sessionOwner";
+    config.tables[1].identityKind = "userId";
+    config.provides.push({ kind: "sessionOwner", table: "sessions", column: "user_id" });
+    config.rectifiable = {};
+    const problems = problemsOf(config);
+    expect(problems.join("\n")).to.contain("identity cycle").and.contain("at least one table must be found by an identity the request carries");
+  });
+});
+
+describe("SQL connector errors", () => {
+  const retryable = (error: unknown) => toConnectorError(error, "account-db", "erase", "sessions").retryable;
+
+  it("marks connection loss, lock waits, deadlocks and SQLITE_BUSY retryable, and schema errors not", () => {
+    expect(retryable({ message: "connect ECONNREFUSED", code: "ECONNREFUSED" })).to.equal(true);
+    expect(retryable(new AggregateError([Object.assign(new Error("connect ECONNREFUSED ::1:3306"), { code: "ECONNREFUSED" })]))).to.equal(true);
+    expect(retryable({ message: "read ECONNRESET", driverError: { code: "ECONNRESET" } })).to.equal(true);
+    expect(retryable({ message: "Lock wait timeout exceeded", driverError: { code: "ER_LOCK_WAIT_TIMEOUT", errno: 1205 } })).to.equal(true);
+    expect(retryable({ message: "Deadlock found", code: "ER_LOCK_DEADLOCK", errno: 1213 })).to.equal(true);
+    expect(retryable({ message: "database is locked", driverError: { code: "SQLITE_BUSY" } })).to.equal(true);
+    expect(retryable({ message: "Table 'x.sessions' doesn't exist", code: "ER_NO_SUCH_TABLE", errno: 1146 })).to.equal(false);
+    expect(retryable({ message: "no such column: ip", driverError: { code: "SQLITE_ERROR" } })).to.equal(false);
+  });
+
+  it("keeps SQL and values out of userMessage and values out of internalMessage", () => {
+    const driverError = {
+      code: "ER_DUP_ENTRY",
+      errno: 1062,
+      sqlMessage: `Duplicate entry 'ada.lovelace@example.com' for key 'users_email'`,
+      sql: `UPDATE \`users\` SET \`email\` = 'ada.lovelace@example.com' WHERE id = 1`,
+    };
+    const error = toConnectorError({ message: driverError.sqlMessage, query: driverError.sql, parameters: [ADA.email], driverError }, "account-db", "rectify", "users");
+    expect(error.retryable).to.equal(false);
+    expect(error.userMessage).to.equal("account-db: the database refused the rectify (table users) (ER_DUP_ENTRY); details are in the service log");
+    expect(error.internalMessage).to.contain("ER_DUP_ENTRY").and.not.contain(ADA.email).and.not.contain("UPDATE");
+  });
+});
