@@ -65,10 +65,28 @@ export interface ErasureInstruction {
   keepRecordedSince?: Readonly<Partial<Record<DataCategory, Date>>>;
 }
 
+/**
+ * Records erase left in place because the instruction keeps them (keepRecordedSince): the orchestrator
+ * turns each set into a retention exception and purges it when the period ends.
+ */
+export interface KeptRecords {
+  category: DataCategory;
+  /** Kind of record, e.g. `invoice`. */
+  type: string;
+  /** How many records of this kind were kept. */
+  count: number;
+  /** The newest kept record's date: the set is held until the rule's period has passed from it. */
+  newestRecordedAt: Date;
+  /** Fields blanked on the kept records because the retention basis does not need them. */
+  redactedFields?: readonly string[];
+}
+
 /** How an erasure ended. */
 export interface ErasureOutcome {
   /** Records erased (deleted or anonymised). */
   erased: number;
+  /** Record sets kept under keepRecordedSince, one entry per category x type; absent or empty: none. */
+  kept?: readonly KeptRecords[];
   /** The remote system accepted the work and is still doing it: poll again after pollAfterMs. */
   remote?: { reference: string; pollAfterMs: number };
 }
