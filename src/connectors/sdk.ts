@@ -161,6 +161,21 @@ export class ConnectorError extends Error {
   }
 }
 
+/**
+ * A connector's configuration is wrong: thrown by its factory before anything connects, listing every
+ * problem (the service prints them all at boot and refuses to start).
+ */
+export class ConnectorConfigError extends Error {
+  constructor(
+    readonly connector: string,
+    readonly problems: string[],
+    kind = "connector",
+  ) {
+    super(`invalid ${kind} configuration${connector ? ` "${connector}"` : ""}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConnectorConfigError";
+  }
+}
+
 /** Reads a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
 export function retryAfterMs(header: string | null | undefined, now: Date = new Date()): number | undefined {
   if (!header) return undefined;

@@ -1,4 +1,4 @@
-import type { DataCategory, IdentityKind } from "../sdk";
+import { ConnectorConfigError, type DataCategory, type IdentityKind } from "../sdk";
 
 /**
  * The declarative SQL connector's configuration: plain, JSON-able data a platform team writes instead
@@ -73,12 +73,9 @@ export interface SqlConnectorConfig {
 }
 
 /** Thrown when a configuration is invalid; `problems` lists every problem found, not just the first. */
-export class SqlConnectorConfigError extends Error {
-  constructor(
-    readonly connector: string,
-    readonly problems: string[],
-  ) {
-    super(`invalid SQL connector configuration${connector ? ` "${connector}"` : ""}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+export class SqlConnectorConfigError extends ConnectorConfigError {
+  constructor(connector: string, problems: string[]) {
+    super(connector, problems, "SQL connector");
     this.name = "SqlConnectorConfigError";
   }
 }
