@@ -9,7 +9,7 @@ import { Role } from "./domain/enums";
 import { DsrError } from "./errors";
 import { printDsrSchema } from "./graphql/schema";
 import { createLogger } from "./logger";
-import { createServices, openDatabase, startService, workerOptions } from "./server";
+import { closeServices, createServices, openDatabase, startService, workerOptions } from "./server";
 import { Worker } from "./orchestrator/worker";
 import { ConnectorRegistryError } from "./orchestrator/registry";
 
@@ -82,7 +82,7 @@ function program(): Command {
           services.logger.info({ signal, worker: worker.id }, "worker stopping: handing running tasks back");
           worker
             .stop()
-            .then(() => services.ds.destroy())
+            .then(() => closeServices(services))
             .then(
               () => (services.logger.info({ worker: worker.id }, "worker stopped"), resolve()),
               (error) => (services.logger.error({ err: error }, "unclean worker shutdown"), (process.exitCode = EXIT.FAILED), resolve()),

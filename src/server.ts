@@ -52,7 +52,14 @@ function notifierFor(config: Config, clock: Clock, logger: Logger): Notifier {
 
 /** The connectors given, or those of DSR_CONNECTORS_FILE, validated together. */
 export async function buildRegistry(config: Config, given?: Connector[]): Promise<ConnectorRegistry> {
-  return new ConnectorRegistry(given ?? (config.DSR_CONNECTORS_FILE ? await loadConnectorsFile(config.DSR_CONNECTORS_FILE) : []));
+  if (given) return new ConnectorRegistry(given);
+  const built = config.DSR_CONNECTORS_FILE ? await loadConnectorsFile(config.DSR_CONNECTORS_FILE) : [];
+  try {
+    return new ConnectorRegistry(built, true);
+  } catch (error) {
+    await Promise.allSettled(built.map((c) => c.close?.()));
+    throw error;
+  }
 }
 
 /** Worker settings from the configuration. */
@@ -116,7 +123,13 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
   const connectors = await buildRegistry(config, options.connectors);
-  const ds = await openDatabase(config, logger);
+  let ds;
+  try {
+    ds = await openDatabase(config, logger);
+  } catch (error) {
+    await connectors.close();
+    throw error;
+  }
   return {
     ds,
     clock,
@@ -127,6 +140,12 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     connectors,
     wakeWorkers: options.wakeWorkers ?? (() => undefined),
   };
+}
+
+/** Releases what createServices opened: the connectors it built, then the database. */
+export async function closeServices(services: Pick<Services, "ds" | "connectors">): Promise<void> {
+  await services.connectors.close();
+  await services.ds.destroy();
 }
 
 /** Starts the HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
@@ -213,7 +232,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   } catch (error) {
     // Port taken or not allowed: close what was opened, or the database pool keeps the process alive.
     await apollo.stop().catch(() => undefined);
-    await ds.destroy().catch(() => undefined);
+    await closeServices(services).catch(() => undefined);
     throw error;
   }
   if (config.DSR_WORKER_CONCURRENCY > 0) {
@@ -236,7 +255,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
         ready = false;
         await worker?.stop();
         await apollo.stop();
-        await ds.destroy();
+        await closeServices(services);
         logger.info("dsr service stopped");
       })();
       return stopping;

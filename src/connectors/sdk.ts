@@ -142,6 +142,8 @@ export interface Connector {
   poll?(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
   /** Applies corrections to the fields this system holds. */
   rectify?(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
+  /** Releases connections and timers; called once when the process that registered it stops. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -1,22 +1,55 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createManualConnector } from "../connectors/manual";
-import { Connector, ConnectorAction } from "../connectors/sdk";
+import { Connector, ConnectorAction, ConnectorConfigError } from "../connectors/sdk";
+import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
 import { ConnectorRegistryError } from "./registry";
+
+/** Builds a built-in connector from the options of its entry (secrets already merged in from `env`). */
+type Factory = (options: Record<string, unknown>, fileDir: string) => Connector | Promise<Connector>;
+
+/**
+ * The connectors that ship with the service, by the `type` of their entry. Each factory validates its
+ * options and throws ConnectorConfigError listing every problem.
+ */
+const BUILT_IN: Record<string, Factory> = {
+  // { "type": "sql", "options": { <SqlConnectorConfig> }, "env": { "url": "ACCOUNT_DB_URL" } }
+  sql: ({ url, chunkSize, ...config }, fileDir) =>
+    createSqlConnector(config as unknown as SqlConnectorConfig, { url: sqliteRelativeTo(fileDir, url) as string | undefined, chunkSize: chunkSize as number | undefined }),
+};
+
+/** `sqlite:relative/file` in the file is read relative to the file, like `module` paths. */
+function sqliteRelativeTo(fileDir: string, url: unknown): unknown {
+  if (typeof url !== "string" || !url.startsWith("sqlite:")) return url;
+  const file = url.slice("sqlite:".length);
+  return file === ":memory:" || path.isAbsolute(file) ? url : `sqlite:${path.resolve(fileDir, file)}`;
+}
 
 /**
  * One entry of the connectors file. Secrets never sit in the file: `env` maps an option name to the
  * environment variable that holds its value.
  */
 type Entry =
-  | { type: "module"; module: string; options?: Record<string, unknown>; env?: Record<string, string> }
-  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string };
+  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string }
+  | { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> };
 
 const ACTIONS: ConnectorAction[] = ["access", "erasure", "rectification"];
+
+/** Options of an entry with the values of its `env` variables merged in; missing variables are problems. */
+function optionsOf(entry: { options?: Record<string, unknown>; env?: Record<string, string> }, env: NodeJS.ProcessEnv, at: string, problems: string[]): Record<string, unknown> {
+  const options: Record<string, unknown> = { ...(entry.options ?? {}) };
+  for (const [option, variable] of Object.entries(entry.env ?? {})) {
+    const value = env[variable];
+    if (value === undefined || value === "") problems.push(`${at}: environment variable ${variable} (for ${option}) is not set`);
+    else options[option] = value;
+  }
+  return options;
+}
 
 /** Reads and builds every connector of the file; all problems are reported together. */
 export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Connector[]> {
   const where = path.resolve(file);
+  const dir = path.dirname(where);
   let parsed: { connectors?: Entry[] };
   try {
     parsed = JSON.parse(fs.readFileSync(where, "utf8"));
@@ -30,26 +63,39 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
     const at = `${where} connectors[${i}]`;
     try {
       if (entry.type === "manual") {
-        if (!entry.supports?.every((a) => ACTIONS.includes(a))) problems.push(`${at}: supports must list ${ACTIONS.join(", ")}`);
-        if (!entry.instructions) problems.push(`${at}: manual connectors need instructions`);
-        connectors.push(createManualConnector(entry));
-      } else if (entry.type === "module") {
-        const options: Record<string, unknown> = { ...(entry.options ?? {}) };
-        for (const [option, variable] of Object.entries(entry.env ?? {})) {
-          const value = env[variable];
-          if (value === undefined || value === "") problems.push(`${at}: environment variable ${variable} (for ${option}) is not set`);
-          else options[option] = value;
+        const manual = entry as Extract<Entry, { type: "manual" }>;
+        if (!manual.supports?.every((a) => ACTIONS.includes(a))) problems.push(`${at}: supports must list ${ACTIONS.join(", ")}`);
+        if (!manual.instructions) problems.push(`${at}: manual connectors need instructions`);
+        connectors.push(createManualConnector(manual));
+        continue;
+      }
+      const generic = entry as { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> };
+      const before = problems.length;
+      const options = optionsOf(generic, env, at, problems);
+      if (problems.length > before) continue;
+      if (generic.type === "module") {
+        if (!generic.module) {
+          problems.push(`${at}: "module" entries need the path of a module`);
+          continue;
         }
-        const modulePath = path.resolve(path.dirname(where), entry.module);
+        const modulePath = path.resolve(dir, generic.module);
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const mod = require(modulePath) as { createConnector?: (o: Record<string, unknown>) => Connector | Promise<Connector> };
         if (typeof mod.createConnector !== "function") problems.push(`${at}: ${modulePath} does not export createConnector(options)`);
         else connectors.push(await mod.createConnector(options));
-      } else problems.push(`${at}: type must be "module" or "manual"`);
+      } else if (BUILT_IN[generic.type]) {
+        connectors.push(await BUILT_IN[generic.type](options, dir));
+      } else {
+        problems.push(`${at}: type must be one of ${["module", "manual", ...Object.keys(BUILT_IN)].map((t) => `"${t}"`).join(", ")}`);
+      }
     } catch (error) {
-      problems.push(`${at}: ${(error as Error).message}`);
+      if (error instanceof ConnectorConfigError) problems.push(...error.problems.map((p) => `${at}: ${p}`));
+      else problems.push(`${at}: ${(error as Error).message}`);
     }
   }
-  if (problems.length) throw new ConnectorRegistryError(problems);
+  if (problems.length) {
+    await Promise.allSettled(connectors.map((c) => c.close?.()));
+    throw new ConnectorRegistryError(problems);
+  }
   return connectors;
 }

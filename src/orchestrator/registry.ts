@@ -10,7 +10,14 @@ export class ConnectorRegistryError extends Error {
 export class ConnectorRegistry {
   private readonly byName = new Map<string, Connector>();
 
-  constructor(connectors: readonly Connector[]) {
+  /**
+   * `owned`: the registry built these connectors (from the connectors file) and closes them in close();
+   * connectors handed in by an embedding program stay the caller's to close.
+   */
+  constructor(
+    connectors: readonly Connector[],
+    private readonly owned = false,
+  ) {
     const problems: string[] = [];
     for (const c of connectors) {
       problems.push(...specProblems(c.spec));
@@ -22,6 +29,12 @@ export class ConnectorRegistry {
     }
     problems.push(...this.cycles());
     if (problems.length) throw new ConnectorRegistryError(problems);
+  }
+
+  /** Closes the connectors it owns; one that fails to close does not keep the others open. */
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    await Promise.allSettled(this.list().map((c) => c.close?.()));
   }
 
   get size(): number {

@@ -1,0 +1,118 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import path from "node:path";
+import { collectAll, testContext } from "../src/connectors/testing/conformance";
+import { loadConnectorsFile } from "../src/orchestrator/connectorsFile";
+import { ConnectorRegistryError } from "../src/orchestrator/registry";
+import { AccountDb, ADA, ADA_RECORDS, accountDbConfig } from "./connectors/support/accountDb";
+import { createMariadbDatabase, createSqliteDatabase, describeEachDatabase, tempDir, TestDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
+
+function writeFile(dir: string, connectors: unknown[]): string {
+  const file = path.join(dir, "connectors.json");
+  fs.writeFileSync(file, JSON.stringify({ connectors }, null, 2));
+  return file;
+}
+
+async function problemsOf(file: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  try {
+    const built = await loadConnectorsFile(file, env);
+    await Promise.all(built.map((c) => c.close?.()));
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConnectorRegistryError);
+    return (error as ConnectorRegistryError).problems;
+  }
+  return [];
+}
+
+describe("connectors file", () => {
+  it("builds a declarative SQL connector whose relative sqlite: url is read beside the file, with its secret from the environment", async () => {
+    const dir = tempDir();
+    const file = writeFile(dir, [{ type: "sql", options: accountDbConfig(), env: { url: "ACCOUNTS_URL" } }]);
+    const seeded = await AccountDb.create({ kind: "sqlite", url: `sqlite:${path.join(dir, "accounts.sqlite")}`, drop: async () => undefined });
+    await seeded.close();
+    const [connector] = await loadConnectorsFile(file, { ACCOUNTS_URL: "sqlite:accounts.sqlite" });
+    try {
+      expect(connector.spec.name).to.equal("account-db");
+      const health = await connector.check(testContext());
+      expect(health.ok, health.message).to.equal(true);
+      expect(await collectAll(connector, ADA)).to.have.length(ADA_RECORDS);
+    } finally {
+      await connector.close?.();
+    }
+  });
+
+  it("lists every problem of every entry at once, each with its place in the file", async () => {
+    const dir = tempDir();
+    const broken = accountDbConfig();
+    broken.tables[0].exportColumns = ["email; DROP TABLE users"];
+    const file = writeFile(dir, [
+      { type: "sql", options: broken, env: { url: "ACCOUNTS_URL" } },
+      { type: "sql", options: accountDbConfig(), env: { url: "NOT_SET_ANYWHERE" } },
+      { type: "ftp", options: {} },
+      { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access", "shred"], instructions: "" },
+      { type: "module", module: "./missing.js" },
+    ]);
+    const problems = await problemsOf(file, { ACCOUNTS_URL: "sqlite::memory:" });
+    const at = (i: number) => problems.filter((p) => p.includes(`connectors[${i}]`));
+    expect(at(0).join("\n")).to.match(/exportColumns|identifier/i);
+    expect(at(1).join("\n")).to.contain("environment variable NOT_SET_ANYWHERE (for url) is not set");
+    expect(at(2).join("\n")).to.contain('type must be one of "module", "manual", "sql"');
+    expect(at(3).join("\n")).to.match(/supports must list/);
+    expect(at(3).join("\n")).to.match(/instructions/);
+    expect(at(4).join("\n")).to.match(/missing\.js/);
+  });
+
+  it("refuses a file that is not JSON, naming the file", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "connectors.json");
+    fs.writeFileSync(file, "{ connectors: [");
+    const problems = await problemsOf(file);
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.contain(file);
+  });
+});
+
+describeEachDatabase("connectors file in a running service", (db) => {
+  let t: TestService;
+  let accountsDb: TestDatabase;
+  let accounts: AccountDb;
+  const saved = process.env.DSR_TEST_ACCOUNTS_URL;
+
+  beforeEach(async () => {
+    accountsDb = db().kind === "sqlite" ? await createSqliteDatabase() : await createMariadbDatabase();
+    accounts = await AccountDb.create(accountsDb);
+    process.env.DSR_TEST_ACCOUNTS_URL = accountsDb.url;
+    const file = writeFile(tempDir(), [
+      { type: "sql", options: accountDbConfig(), env: { url: "DSR_TEST_ACCOUNTS_URL" } },
+      { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access"], instructions: "Search the archive boxes by name." },
+    ]);
+    t = await new TestService(db(), { ...FAST, DSR_CONNECTORS_FILE: file }, null).start();
+  });
+  afterEach(async () => {
+    await t?.stop();
+    await accounts?.close();
+    await accountsDb?.drop();
+    if (saved === undefined) delete process.env.DSR_TEST_ACCOUNTS_URL;
+    else process.env.DSR_TEST_ACCOUNTS_URL = saved;
+  });
+
+  it("shows the file's connectors with a live check, and carries an access request through the SQL connector", async () => {
+    const { connectors } = await t.ok(`{ connectors { name version supports provides categories manual health { ok message } } }`);
+    const byName = Object.fromEntries(connectors.map((c: any) => [c.name, c]));
+    expect(Object.keys(byName).sort()).to.deep.equal(["account-db", "paper-files"]);
+    expect(byName["account-db"].health.ok, byName["account-db"].health.message).to.equal(true);
+    expect(byName["account-db"].provides).to.include("paymentCustomerId");
+    expect(byName["paper-files"].manual).to.equal(true);
+
+    const r = await submit(t, { type: "ACCESS", subject: { email: ADA.email }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const collect = await t.waitFor(async () => {
+      const { request } = await t.ok(`query($id: ID!) { request(id: $id) { tasks { connector step status outcome { records } } } }`, { id: r.id });
+      return request.tasks.find((x: any) => x.connector === "account-db" && x.step === "COLLECT" && x.status === "SUCCEEDED");
+    }, "account-db collect");
+    expect(collect.outcome.records).to.equal(ADA_RECORDS);
+  });
+});
