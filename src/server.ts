@@ -22,6 +22,7 @@ import { createLogger, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
+import { DEFAULT_RETENTION_RULES } from "./domain/retention";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
@@ -138,6 +139,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     notifier: options.notifier ?? notifierFor(config, clock, logger),
     secret: resolveSecret(config),
     connectors,
+    retentionRules: DEFAULT_RETENTION_RULES,
     wakeWorkers: options.wakeWorkers ?? (() => undefined),
   };
 }

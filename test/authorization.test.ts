@@ -19,6 +19,7 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Query.auditEvents": { allowed: [ADMIN, PO, AUDITOR], op: `{ auditEvents(requestId: "${UNKNOWN_ID}") { seq } }` },
   "Query.verifyAuditTrail": { allowed: [ADMIN, PO, AUDITOR], op: `{ verifyAuditTrail { ok } }` },
   "Query.connectors": { allowed: [ADMIN, PO, AUDITOR], op: `{ connectors { name health { ok } } }` },
+  "Query.retentionRules": { allowed: [ADMIN, PO, AUDITOR], op: `{ retentionRules { category period } }` },
   "Mutation.retryTask": { allowed: [ADMIN, PO], op: `mutation { retryTask(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.completeManualTask": { allowed: [ADMIN, PO], op: `mutation { completeManualTask(input: { taskId: "${UNKNOWN_ID}", erasedCount: 0 }) { id } }` },
   "Mutation.submitRequest": {

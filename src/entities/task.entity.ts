@@ -9,6 +9,8 @@ export interface TaskResult {
   identitiesFound?: string[];
   changed?: string[];
   notHeld?: string[];
+  /** Records an ERASE kept under retention (their sets are retention exceptions). */
+  kept?: number;
 }
 
 /**

@@ -6,8 +6,9 @@ import { RequestResolver } from "../resolvers/request.resolver";
 import { ViewerResolver } from "../resolvers/viewer.resolver";
 import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
 import { ConnectorResolver } from "../resolvers/connector.resolver";
+import { RequestRetentionResolver, RetentionResolver } from "../resolvers/retention.resolver";
 
-export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, AuditResolver, ViewerResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, KeptRecords, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { erasureInstruction, exceptionFor, RetentionRule } from "../domain/retention";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { ConnectorRegistry } from "./registry";
-import { completeTask } from "./sql/completeTask";
+import { completeTask, KeptException } from "./sql/completeTask";
 import { extendLease } from "./sql/extendLease";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
@@ -144,14 +145,17 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       }
       case TaskStep.ERASE: {
         const outcome = await untilAborted(
-          task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, { categories: connector.spec.categories }, ctx),
+          task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, erasureInstruction(connector.spec.categories, services.retentionRules, now()), ctx),
           abort.signal,
         );
         const erased = (task.result?.erased ?? 0) + outcome.erased;
         if (outcome.remote) {
           const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
           await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
-        } else await completeTask(ds, task, options.workerId, { erased }, now());
+        } else {
+          const kept = keptExceptions(outcome.kept ?? [], services.retentionRules);
+          await completeTask(ds, task, options.workerId, { erased, ...(kept.length ? { kept: kept.reduce((n, k) => n + k.recordCount, 0) } : {}) }, now(), {}, kept);
+        }
         break;
       }
       case TaskStep.RECTIFY: {
@@ -170,6 +174,19 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     clearTimeout(leaseWatch);
     logger.info({ durationMs: Date.now() - started }, "task attempt ended");
   }
+}
+
+/** Kept sets as exceptions: until the rule's period has passed from the newest kept record. */
+function keptExceptions(kept: readonly KeptRecords[], rules: readonly RetentionRule[]): KeptException[] {
+  return kept
+    .filter((k) => k.count > 0)
+    .map((k) => ({
+      category: String(k.category).slice(0, 40),
+      recordType: String(k.type).slice(0, 64),
+      recordCount: k.count,
+      redactedFields: k.redactedFields?.length ? k.redactedFields.join(",").slice(0, 1000) : null,
+      ...exceptionFor(k, rules),
+    }));
 }
 
 async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<void> {

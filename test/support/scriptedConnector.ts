@@ -1,4 +1,4 @@
-import { Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 
 /** What the next call of a step does. */
 export type Behaviour =
@@ -28,6 +28,8 @@ export class ScriptedConnector implements Connector {
   /** Erasures that reached the remote system, per idempotency key. */
   readonly effects = new Map<string, number>();
   readonly data = new Map<string, SubjectRecord[]>();
+  /** The instructions erase received, in order. */
+  readonly instructions: ErasureInstruction[] = [];
   private readonly scripts = new Map<string, Behaviour[]>();
   private remotePolls = new Map<string, number>();
   delayMs = 0;
@@ -46,6 +48,15 @@ export class ScriptedConnector implements Connector {
     this.data.set(
       email,
       Array.from({ length: count }, (_, i) => ({ category: this.spec.categories[0], type: "row", id: `${this.spec.name}-${i}`, data: { n: i, note: `row ${i}` } })),
+    );
+    return this;
+  }
+
+  /** Seeds one record per date (type `row`), for retention tests. */
+  seedDated(email: string, dates: Date[]): this {
+    this.data.set(
+      email,
+      dates.map((recordedAt, i) => ({ category: this.spec.categories[0], type: "row", id: `${this.spec.name}-${i}`, data: { n: i }, recordedAt })),
     );
     return this;
   }
@@ -86,16 +97,29 @@ export class ScriptedConnector implements Connector {
     for (const record of this.data.get(ids.email) ?? []) yield record;
   }
 
-  async erase(ids: Identities, _plan: unknown, ctx: TaskContext): Promise<ErasureOutcome> {
+  async erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
     const behaviour = await this.act("erase", ctx);
+    this.instructions.push(instruction);
     this.effects.set(ctx.idempotencyKey, (this.effects.get(ctx.idempotencyKey) ?? 0) + 1);
-    const erased = this.data.get(ids.email)?.length ?? 0;
-    this.data.delete(ids.email);
+    const all = this.data.get(ids.email) ?? [];
+    // Records inside retention stay, as a real system's would; the rest go.
+    const keeps = (r: SubjectRecord) => {
+      const since = instruction.keepRecordedSince?.[r.category];
+      return !instruction.categories.includes(r.category) || (since !== undefined && r.recordedAt !== undefined && r.recordedAt >= since);
+    };
+    const left = all.filter(keeps);
+    const erased = all.length - left.length;
+    if (left.length) this.data.set(ids.email, left);
+    else this.data.delete(ids.email);
+    const keptDated = left.filter((r) => r.recordedAt && instruction.categories.includes(r.category));
+    const kept: KeptRecords[] = keptDated.length
+      ? [{ category: keptDated[0].category, type: "row", count: keptDated.length, newestRecordedAt: new Date(Math.max(...keptDated.map((r) => r.recordedAt!.getTime()))) }]
+      : [];
     if (behaviour.kind === "remote") {
       this.remotePolls.set(ctx.idempotencyKey, behaviour.polls);
       return { erased, remote: { reference: `job-${ctx.idempotencyKey}`, pollAfterMs: behaviour.pollAfterMs } };
     }
-    return { erased };
+    return { erased, kept };
   }
 
   async poll(reference: string, ctx: TaskContext): Promise<ErasureOutcome> {

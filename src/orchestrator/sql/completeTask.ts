@@ -1,14 +1,19 @@
 import { DataSource, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { CollectedRecordRow, RequestIdentityRow, TaskResult, TaskRow } from "../../entities";
+import { CollectedRecordRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../../entities";
+import { randomUUID } from "node:crypto";
 import { afterTaskFinished, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
+
+/** A kept record set, ready to be stored as a retention exception of the task's request. */
+export type KeptException = Pick<RetentionExceptionRow, "category" | "recordType" | "recordCount" | "legalBasis" | "redactedFields" | "retainUntil">;
 
 /**
  * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
  * found are recorded (first finder wins), records staged by earlier, abandoned attempts of a COLLECT are
- * dropped, dependents are released and the request's status follows. False: the lease was lost.
+ * dropped, record sets an ERASE kept become retention exceptions, dependents are released and the
+ * request's status follows. False: the lease was lost.
  */
 export async function completeTask(
   ds: DataSource,
@@ -17,6 +22,7 @@ export async function completeTask(
   result: TaskResult,
   now: Date,
   found: Record<string, string> = {},
+  kept: readonly KeptException[] = [],
 ): Promise<boolean> {
   return inTransaction(ds, async (em) => {
     await lockRow(em, "requests", task.requestId);
@@ -27,6 +33,11 @@ export async function completeTask(
       await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
     }
     await em.getRepository(CollectedRecordRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    if (kept.length) {
+      await em.getRepository(RetentionExceptionRow).insert(
+        kept.map((k) => ({ ...k, id: randomUUID(), requestId: task.requestId, taskId: task.id, connector: task.connector, status: RetentionExceptionStatus.OPEN, createdAt: now, closedAt: null })),
+      );
+    }
     await auditTask(em, task, "succeeded", now, { ...countsOnly(result), identitiesFound: fresh.map(([k]) => k).sort() });
     await afterTaskFinished(em, task, now);
     return true;
@@ -39,5 +50,6 @@ function countsOnly(result: TaskResult): Record<string, number | string[]> {
   if (result.erased !== undefined) out.erased = result.erased;
   if (result.changed) out.changed = result.changed;
   if (result.notHeld) out.notHeld = result.notHeld;
+  if (result.kept !== undefined) out.kept = result.kept;
   return out;
 }

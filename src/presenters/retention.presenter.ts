@@ -1,0 +1,33 @@
+import type { RetentionRule } from "../domain/retention";
+import type { RetentionExceptionRow } from "../entities";
+import type { RetentionException, RetentionRuleInfo } from "../schema/retention.type";
+
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+
+export function presentRetentionRule(rule: RetentionRule): RetentionRuleInfo {
+  const parts = [rule.years ? plural(rule.years, "year") : "", rule.days ? plural(rule.days, "day") : ""].filter(Boolean);
+  return {
+    category: String(rule.category),
+    period: parts.join(" ") || "0 days",
+    years: rule.years,
+    days: rule.days,
+    countsFrom: rule.countsFrom,
+    legalBasis: rule.legalBasis,
+    keepsOnDeletion: rule.keepsOnDeletion,
+  };
+}
+
+export function presentRetentionException(row: RetentionExceptionRow): RetentionException {
+  return {
+    connector: row.connector,
+    category: row.category,
+    recordType: row.recordType,
+    recordCount: row.recordCount,
+    legalBasis: row.legalBasis,
+    redactedFields: row.redactedFields ? row.redactedFields.split(",") : [],
+    retainUntil: row.retainUntil,
+    status: row.status,
+    createdAt: row.createdAt,
+    closedAt: row.closedAt,
+  };
+}
