@@ -23,6 +23,7 @@ import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
 import { DEFAULT_RETENTION_RULES } from "./domain/retention";
+import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
@@ -51,14 +52,24 @@ function notifierFor(config: Config, clock: Clock, logger: Logger): Notifier {
   return new LogNotifier(logger.child({ component: "notifier" }));
 }
 
-/** The connectors given, or those of DSR_CONNECTORS_FILE, validated together. */
-export async function buildRegistry(config: Config, given?: Connector[]): Promise<ConnectorRegistry> {
+/** The connectors given, or those of DSR_CONNECTORS_FILE, or the sample workspace's; validated together. */
+export async function buildRegistry(config: Config, given?: Connector[], logger?: Logger): Promise<ConnectorRegistry> {
   if (given) return new ConnectorRegistry(given);
+  if (config.sampleWorkspace) {
+    const workspace = await startSampleWorkspace({ dataDir: config.dataDir, logger: logger ?? createLogger(config.DSR_LOG_LEVEL), authEventsForAda: config.DSR_SAMPLE_ADA_AUTH_EVENTS });
+    try {
+      return new ConnectorRegistry(workspace.connectors, workspace.close);
+    } catch (error) {
+      await workspace.close();
+      throw error;
+    }
+  }
   const built = config.DSR_CONNECTORS_FILE ? await loadConnectorsFile(config.DSR_CONNECTORS_FILE) : [];
+  const closeAll = async () => void (await Promise.allSettled(built.map((c) => c.close?.())));
   try {
-    return new ConnectorRegistry(built, true);
+    return new ConnectorRegistry(built, closeAll);
   } catch (error) {
-    await Promise.allSettled(built.map((c) => c.close?.()));
+    await closeAll();
     throw error;
   }
 }
@@ -123,7 +134,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
-  const connectors = await buildRegistry(config, options.connectors);
+  const connectors = await buildRegistry(config, options.connectors, logger);
   let ds;
   try {
     ds = await openDatabase(config, logger);

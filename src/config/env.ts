@@ -116,6 +116,23 @@ export class Env {
   @IsString()
   DSR_CONNECTORS_FILE?: string;
 
+  /**
+   * Run the sample workspace: seeded sample systems on loopback behind the four built-in connectors, so a
+   * request goes through end to end with no external system. Default: on in development when no
+   * DSR_CONNECTORS_FILE is set; never in production.
+   */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  DSR_SAMPLE_WORKSPACE?: boolean;
+
+  /** Auth-log events the sample workspace seeds for Ada (the big subject); tests seed fewer. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  DSR_SAMPLE_ADA_AUTH_EVENTS = 100_000;
+
   /** Tasks the in-process worker runs at once; 0 runs no worker in `serve` (use `dsr worker` processes). */
   @Transform(toInt)
   @IsInt()
@@ -178,6 +195,8 @@ export interface Config extends Env {
   /** Absolute path of the data folder. */
   dataDir: string;
   database: { kind: "sqlite"; file: string } | { kind: "mysql"; url: string };
+  /** Whether this process runs the sample workspace (DSR_SAMPLE_WORKSPACE, or its default). */
+  sampleWorkspace: boolean;
 }
 
 export class ConfigError extends Error {
@@ -197,7 +216,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET"]) {
+  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE"]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -208,7 +227,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const unknown = Object.keys(source).filter((k) => k.startsWith("DSR_") && !known.includes(k) && !(k in raw) && !KNOWN_OPTIONAL.has(k));
   for (const k of unknown) problems.push(`${k} is not a setting this service knows (check the spelling)`);
+  if (env.DSR_SAMPLE_WORKSPACE === true && env.DSR_CONNECTORS_FILE) problems.push("DSR_SAMPLE_WORKSPACE=true and DSR_CONNECTORS_FILE exclude each other: the sample workspace brings its own connectors");
+  if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
   if (problems.length > 0) throw new ConfigError(problems);
+  const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);
   const dataDir = path.resolve(env.DSR_DATA_DIR);
   const url = env.DATABASE_URL;
   const database: Config["database"] =
@@ -217,12 +239,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       : url.startsWith("sqlite:")
         ? { kind: "sqlite", file: path.resolve(url.slice("sqlite:".length)) }
         : { kind: "mysql", url: url.replace(/^mariadb:/, "mysql:") };
-  return Object.assign(env, { dataDir, database });
+  return Object.assign(env, { dataDir, database, sampleWorkspace });
 }
 
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
   "DSR_CONNECTORS_FILE",
+  "DSR_SAMPLE_WORKSPACE",
   "DSR_SECRET",
   "DSR_BOOTSTRAP_ADMIN_TOKEN",
   "DSR_NOTIFIER_URL",

@@ -11,12 +11,12 @@ export class ConnectorRegistry {
   private readonly byName = new Map<string, Connector>();
 
   /**
-   * `owned`: the registry built these connectors (from the connectors file) and closes them in close();
-   * connectors handed in by an embedding program stay the caller's to close.
+   * `release`: what close() runs, when the registry owns its connectors (built from the connectors file
+   * or the sample workspace); connectors handed in by an embedding program stay the caller's to close.
    */
   constructor(
     connectors: readonly Connector[],
-    private readonly owned = false,
+    private release?: () => Promise<void>,
   ) {
     const problems: string[] = [];
     for (const c of connectors) {
@@ -31,10 +31,11 @@ export class ConnectorRegistry {
     if (problems.length) throw new ConnectorRegistryError(problems);
   }
 
-  /** Closes the connectors it owns; one that fails to close does not keep the others open. */
+  /** Releases the connectors it owns (once); one that fails to close does not keep the others open. */
   async close(): Promise<void> {
-    if (!this.owned) return;
-    await Promise.allSettled(this.list().map((c) => c.close?.()));
+    const release = this.release;
+    this.release = undefined;
+    await release?.();
   }
 
   get size(): number {
