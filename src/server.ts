@@ -22,7 +22,6 @@ import { createLogger, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
-import { DEFAULT_RETENTION_RULES } from "./domain/retention";
 import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
@@ -84,6 +83,7 @@ export function workerOptions(config: Config, concurrency = config.DSR_WORKER_CO
     taskTimeoutMs: config.DSR_TASK_TIMEOUT_SECONDS * 1000,
     backoff: { baseMs: config.DSR_RETRY_BASE_MS, maxMs: config.DSR_RETRY_MAX_MS },
     stopGraceMs: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000,
+    maxAttempts: config.DSR_TASK_MAX_ATTEMPTS,
   };
 }
 
@@ -150,7 +150,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     notifier: options.notifier ?? notifierFor(config, clock, logger),
     secret: resolveSecret(config),
     connectors,
-    retentionRules: DEFAULT_RETENTION_RULES,
+    retentionRules: config.retentionRules,
     wakeWorkers: options.wakeWorkers ?? (() => undefined),
   };
 }

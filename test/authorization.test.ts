@@ -19,6 +19,13 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Query.auditEvents": { allowed: [ADMIN, PO, AUDITOR], op: `{ auditEvents(requestId: "${UNKNOWN_ID}") { seq } }` },
   "Query.verifyAuditTrail": { allowed: [ADMIN, PO, AUDITOR], op: `{ verifyAuditTrail { ok } }` },
   "Query.connectors": { allowed: [ADMIN, PO, AUDITOR], op: `{ connectors { name health { ok } } }` },
+  "Query.legalHolds": { allowed: [ADMIN, PO], op: `{ legalHolds { id } }` },
+  "Mutation.placeLegalHold": {
+    allowed: [ADMIN, PO],
+    op: `mutation { placeLegalHold(input: { subjectEmail: "matrix@example.com", reason: "matrix test", caseReference: "M-1" }) { id } }`,
+  },
+  "Mutation.releaseLegalHold": { allowed: [ADMIN, PO], op: `mutation { releaseLegalHold(id: "${UNKNOWN_ID}", reason: "matrix test") { id } }` },
+  "Mutation.previewDeletion": { allowed: [ADMIN, PO], op: `mutation { previewDeletion(input: { subject: { email: "matrix@example.com" } }) { computedAt } }` },
   "Query.retentionRules": { allowed: [ADMIN, PO, AUDITOR], op: `{ retentionRules { category period } }` },
   "Mutation.retryTask": { allowed: [ADMIN, PO], op: `mutation { retryTask(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.completeManualTask": { allowed: [ADMIN, PO], op: `mutation { completeManualTask(input: { taskId: "${UNKNOWN_ID}", erasedCount: 0 }) { id } }` },

@@ -98,6 +98,7 @@ describe("crash recovery [mariadb]", function () {
     expect(statuses.map((s: any) => [s.status, Number(s.n)])).to.deep.equal([["COMPLETED", REQUESTS]]);
     const tasks = await t.ds.query(`SELECT step, status, COUNT(*) AS n FROM tasks GROUP BY step, status ORDER BY step`);
     expect(tasks.map((s: any) => [s.step, s.status, Number(s.n)])).to.deep.equal([
+      ["COLLECT", "SUCCEEDED", REQUESTS * CONNECTORS.length],
       ["ERASE", "SUCCEEDED", REQUESTS * CONNECTORS.length],
       ["RESOLVE", "SUCCEEDED", REQUESTS],
     ]);

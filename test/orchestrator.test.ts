@@ -41,16 +41,17 @@ describeEachDatabase("orchestrator", (db) => {
     return r.id;
   }
   const show = async (id: string) => (await t.ok(SHOW, { id })).request;
-  const task = (request: any, connector: string) => request.tasks.find((x: any) => x.connector === connector);
+  /** A connector's first task, or its task of `step` (a deletion surveys with COLLECT before its ERASE). */
+  const task = (request: any, connector: string, step?: string) => request.tasks.find((x: any) => x.connector === connector && (!step || x.step === step));
   const until = (id: string, status: string) =>
     t.waitFor(async () => {
       const r = await show(id);
       return r.status === status ? r : undefined;
     }, `request ${status}`);
-  const taskUntil = (id: string, connector: string, status: string) =>
+  const taskUntil = (id: string, connector: string, status: string, step?: string) =>
     t.waitFor(async () => {
       const r = await show(id);
-      return task(r, connector)?.status === status ? task(r, connector) : undefined;
+      return task(r, connector, step)?.status === status ? task(r, connector, step) : undefined;
     }, `${connector} ${status}`);
 
   it("fans an access request out in identity order, in parallel where nothing depends, to COMPLETED", async () => {
@@ -81,10 +82,21 @@ describeEachDatabase("orchestrator", (db) => {
     await start();
     const id = await approved("DELETION");
     const done = await until(id, "COMPLETED");
-    expect(done.tasks.map((x: any) => `${x.connector}:${x.step}`)).to.deep.equal(["account-db:RESOLVE", "account-db:ERASE", "payments:ERASE", "tickets:ERASE"]);
+    expect(done.tasks.map((x: any) => `${x.connector}:${x.step}`)).to.deep.equal([
+      "account-db:RESOLVE",
+      "account-db:COLLECT",
+      "payments:COLLECT",
+      "tickets:COLLECT",
+      "account-db:ERASE",
+      "payments:ERASE",
+      "tickets:ERASE",
+    ]);
+    // The plan is whole before anything is erased: every survey ended before the first erasure.
+    const surveysEnded = Math.max(...done.tasks.filter((x: any) => x.step === "COLLECT").map((x: any) => Date.parse(x.finishedAt)));
+    expect(Math.min(...p.all.map((c) => c.callsOf("erase")[0].at.getTime()))).to.be.at.least(surveysEnded);
     expect(p.account.callsOf("erase")[0].wallMs).to.be.at.least(p.payments.callsOf("erase")[0].wallMs);
-    expect(task(done, "payments").outcome.erased).to.equal(2);
-    expect(done.tasks.find((x: any) => x.connector === "account-db" && x.step === "ERASE").outcome.erased).to.equal(3);
+    expect(task(done, "payments", "ERASE").outcome.erased).to.equal(2);
+    expect(task(done, "account-db", "ERASE").outcome.erased).to.equal(3);
   });
 
   it("skips, with the reason, a connector that does not support the action or whose identity nobody can supply", async () => {
@@ -195,7 +207,7 @@ describeEachDatabase("orchestrator", (db) => {
     await start();
     p.payments.script("erase", { kind: "remote", pollAfterMs: 3_600_000, polls: 2 });
     const id = await approved("DELETION");
-    const remote = await taskUntil(id, "payments", "REMOTE_PROCESSING");
+    const remote = await taskUntil(id, "payments", "REMOTE_PROCESSING", "ERASE");
     expect(Date.parse(remote.nextAttemptAt)).to.equal(p.payments.callsOf("erase")[0].at.getTime() + 3_600_000);
     const r = await show(id);
     expect(r.status).to.equal("IN_PROGRESS");
@@ -205,8 +217,8 @@ describeEachDatabase("orchestrator", (db) => {
     await t.waitFor(async () => (p.payments.callsOf("poll").length >= 1 ? true : undefined), "first poll");
     t.clock.advance(60_000);
     const done = await until(id, "COMPLETED");
-    expect(task(done, "payments")).to.include({ status: "SUCCEEDED", attempts: 1 });
-    expect(task(done, "payments").outcome.erased).to.equal(2);
+    expect(task(done, "payments", "ERASE")).to.include({ status: "SUCCEEDED", attempts: 1 });
+    expect(task(done, "payments", "ERASE").outcome.erased).to.equal(2);
     expect(p.payments.effects.size).to.equal(1);
   });
 

@@ -1,66 +1,177 @@
 import { expect } from "chai";
+import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
-const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "400" };
 const ADA = "ada.lovelace@example.com";
 const DAY = 86_400_000;
+const PLAN = `deletionPlan { connector category found toErase toKeep keptBy legalBasis holdId retainUntil }`;
+const EXCEPTIONS = `retentionExceptions { connector category recordType recordCount legalBasis holdId retainUntil status closedAt }`;
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason concernsMinor tasks { connector step status lastError outcome { records erased kept remaining } } ${PLAN} ${EXCEPTIONS} } }`;
 
-describeEachDatabase("retention on deletion", (db) => {
+/** The platform's data about Ada, dated relative to the test clock. */
+function platform(now: Date) {
+  const ago = (days: number) => new Date(now.getTime() - days * DAY);
+  const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] }).seedDated(ADA, [ago(8 * 365), ago(3 * 365), ago(1)]);
+  const authLog = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] }).seedDated(ADA, [ago(200), ago(120), ago(30), ago(2)]);
+  const tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"] }).seedDated(ADA, [ago(6 * 365), ago(400)]);
+  const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seedDated(ADA, [ago(5 * 365)]);
+  return { ago, payments, authLog, tickets, account, all: [payments, authLog, tickets, account] };
+}
+
+describeEachDatabase("retention, legal holds and deletion plans", (db) => {
   let t: TestService;
+  let p: ReturnType<typeof platform>;
   afterEach(async () => {
     await t?.stop();
   });
+  async function start(env: Record<string, string> = {}) {
+    t = new TestService(db(), { ...FAST, ...env }, []);
+    p = platform(t.clock.now());
+    (t as unknown as { connectors: unknown }).connectors = p.all;
+    await t.start();
+  }
+  const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+  async function deletion(extra: Record<string, unknown> = {}, status = "COMPLETED") {
+    const r = await submit(t, { type: "DELETION", identityVerified: true, verificationEvidence: "signed-in session", ...extra });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return t.waitFor(async () => {
+      const request = await show(r.id);
+      return request.status === status ? { id: r.id, ...request } : undefined;
+    }, `deletion ${status}`);
+  }
+  const erasedBy = (request: any) => Object.fromEntries(request.tasks.filter((x: any) => x.step === "ERASE").map((x: any) => [x.connector, x.outcome.erased]));
+  const exceptionOf = (request: any, connector: string) => request.retentionExceptions.filter((e: any) => e.connector === connector);
 
-  it("lists the published retention schedule", async () => {
-    t = await new TestService(db(), FAST).start();
+  it("lists the published retention schedule, and takes DSR_RETENTION_RULES over the defaults", async () => {
+    await start({ DSR_RETENTION_RULES: JSON.stringify([{ category: "AUTH_LOGS", period: "180 days", legalBasis: "fraud prevention", basisKind: "LEGITIMATE_INTEREST" }]) });
     const { retentionRules } = await t.ok(`{ retentionRules { category period years days countsFrom legalBasis keepsOnDeletion } }`);
     const byCategory = Object.fromEntries(retentionRules.map((r: any) => [r.category, r]));
     expect(byCategory.PAYMENTS).to.include({ period: "7 years", countsFrom: "RECORD_DATE", legalBasis: "tax and financial compliance", keepsOnDeletion: true });
-    expect(byCategory.AUTH_LOGS).to.include({ period: "90 days", days: 90, legalBasis: "security monitoring and fraud prevention" });
     expect(byCategory.SUPPORT).to.include({ period: "5 years", legalBasis: "service quality and dispute resolution" });
     expect(byCategory.ACCOUNT).to.include({ period: "3 years", countsFrom: "ACCOUNT_CLOSURE", keepsOnDeletion: false });
+    expect(byCategory.AUTH_LOGS).to.include({ period: "180 days", days: 180, legalBasis: "fraud prevention" });
   });
 
-  it("erases what no rule keeps and records an exception, until when and why, for each kept set", async () => {
-    const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] });
-    const authLog = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
-    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });
-    t = await new TestService(db(), FAST, [payments, authLog, account]).start();
-    const now = t.clock.now().getTime();
-    const ago = (days: number) => new Date(now - days * DAY);
-    payments.seedDated(ADA, [ago(8 * 365), ago(3 * 365), ago(1)]);
-    authLog.seedDated(ADA, [ago(200), ago(120), ago(30), ago(2)]);
-    account.seedDated(ADA, [ago(5 * 365)]);
+  it("plans before erasing, erases what no rule keeps, and records an exception, until when and why, for each kept set", async () => {
+    await start();
+    const done = await deletion();
+    expect(erasedBy(done)).to.deep.equal({ payments: 1, "auth-log": 2, tickets: 1, "account-db": 1 });
+    // Every survey finished before the first erasure started.
+    const planned = Object.fromEntries(done.deletionPlan.map((l: any) => [l.connector, l]));
+    expect(planned.payments).to.include({ found: 3, toErase: 1, toKeep: 2, keptBy: "RULE", legalBasis: "tax and financial compliance" });
+    expect(planned["auth-log"]).to.include({ found: 4, toErase: 2, toKeep: 2, keptBy: "RULE" });
+    expect(planned["account-db"]).to.include({ found: 1, toErase: 1, toKeep: 0, keptBy: null });
+    expect(p.account.instructions[0].keepRecordedSince?.ACCOUNT, "account information does not outlast a deletion").to.equal(undefined);
 
-    const r = await submit(t, { type: "DELETION", identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(async () => {
-      const { request } = await t.ok(
-        `query($id: ID!) { request(id: $id) { status tasks { connector outcome { erased } } retentionExceptions { connector category recordType recordCount legalBasis retainUntil status closedAt } } }`,
-        { id: r.id },
-      );
-      return request.status === "COMPLETED" ? request : undefined;
-    }, "deletion COMPLETED");
+    const [payments] = exceptionOf(done, "payments");
+    expect(payments).to.include({ category: "PAYMENTS", recordCount: 2, legalBasis: "tax and financial compliance", status: "OPEN", closedAt: null, holdId: null });
+    const newest = p.ago(1);
+    newest.setUTCFullYear(newest.getUTCFullYear() + 7);
+    expect(payments.retainUntil).to.equal(newest.toISOString());
+    expect(planned.payments.retainUntil).to.equal(newest.toISOString());
+    expect(exceptionOf(done, "auth-log")[0].retainUntil).to.equal(new Date(p.ago(2).getTime() + 90 * DAY).toISOString());
+    // The verification pass found only what the exceptions allow.
+    const eraseOf = (c: string) => done.tasks.find((x: any) => x.connector === c && x.step === "ERASE");
+    expect(eraseOf("payments").outcome).to.include({ kept: 2, remaining: 2 });
+    expect(eraseOf("account-db").outcome).to.include({ remaining: 0 });
+  });
 
-    const erased = Object.fromEntries(done.tasks.map((x: any) => [x.connector, x.outcome.erased]));
-    expect(erased).to.deep.equal({ payments: 1, "auth-log": 2, "account-db": 1 });
-    const keepSince = payments.instructions[0].keepRecordedSince!;
-    expect(keepSince.PAYMENTS!.getUTCFullYear()).to.equal(t.clock.now().getUTCFullYear() - 7);
-    expect(account.instructions[0].keepRecordedSince?.ACCOUNT, "account information does not outlast a deletion").to.equal(undefined);
+  it("fails the deletion loudly when records remain that no exception allows", async () => {
+    await start();
+    p.tickets.eraseIsNoop = true;
+    const failed = await deletion({}, "FAILED");
+    const erase = failed.tasks.find((x: any) => x.connector === "tickets" && x.step === "ERASE");
+    expect(erase.status).to.equal("FAILED");
+    expect(erase.lastError).to.match(/Verification after erasure found 1 record\(s\) still present outside the retention exceptions \(SUPPORT: 1\)/);
+    expect(failed.statusReason).to.contain("tickets ERASE");
+  });
 
-    const exceptions = Object.fromEntries(done.retentionExceptions.map((e: any) => [e.connector, e]));
-    expect(Object.keys(exceptions).sort()).to.deep.equal(["auth-log", "payments"]);
-    expect(exceptions.payments).to.include({ category: "PAYMENTS", recordCount: 2, legalBasis: "tax and financial compliance", status: "OPEN", closedAt: null });
-    const newestPayment = ago(1);
-    newestPayment.setUTCFullYear(newestPayment.getUTCFullYear() + 7);
-    expect(exceptions.payments.retainUntil).to.equal(newestPayment.toISOString());
-    expect(exceptions["auth-log"]).to.include({ category: "AUTH_LOGS", recordCount: 2, legalBasis: "security monitoring and fraud prevention" });
-    expect(exceptions["auth-log"].retainUntil).to.equal(new Date(ago(2).getTime() + 90 * DAY).toISOString());
+  it("keeps held categories whole, never showing them to the connector, and purges them once the hold is released", async () => {
+    await start();
+    const forbidden = await t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "litigation", caseReference: "CASE-1" }) { id } }`, {}, Role.AUDITOR);
+    expect(forbidden.errors?.[0].extensions?.code).to.equal("FORBIDDEN");
+    const { placeLegalHold: hold } = await t.ok(
+      `mutation { placeLegalHold(input: { subjectEmail: "Ada.Lovelace@example.com", categories: ["PAYMENTS", "SUPPORT"], reason: "Dispute over invoices", caseReference: "CASE-1" }) { id subjectEmail categories status placedAt } }`,
+      {},
+      Role.PRIVACY_OFFICER,
+    );
+    expect(hold).to.include({ subjectEmail: ADA, status: "ACTIVE" });
+    expect(hold.categories).to.deep.equal(["PAYMENTS", "SUPPORT"]);
 
-    const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: r.id });
-    const succeeded = auditEvents.filter((e: any) => e.action === "task.succeeded").map((e: any) => e.details);
-    expect(succeeded.find((d: any) => d.connector === "payments")).to.include({ erased: 1, kept: 2 });
+    const done = await deletion();
+    expect(erasedBy(done)).to.deep.equal({ payments: 0, "auth-log": 2, tickets: 0, "account-db": 1 });
+    expect(p.payments.instructions[0].categories).to.deep.equal([]);
+    expect(p.payments.data.get(ADA)).to.have.length(3);
+    const [held] = exceptionOf(done, "payments");
+    expect(held).to.include({ category: "PAYMENTS", recordType: "all", recordCount: 3, legalBasis: "legal hold CASE-1", holdId: hold.id, retainUntil: null, status: "OPEN" });
+    expect(done.deletionPlan.find((l: any) => l.connector === "tickets")).to.include({ keptBy: "HOLD", toKeep: 2, toErase: 0, holdId: hold.id });
+
+    const released = await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Case settled") { status releasedAt releaseReason } }`, { id: hold.id });
+    expect(released.releaseLegalHold).to.include({ status: "RELEASED", releaseReason: "Case settled" });
+    const again = await t.gql(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "twice") { status } }`, { id: hold.id });
+    expect(again.errors?.[0].extensions?.code).to.equal("CONFLICT");
+
+    // The purge erases what the hold alone kept; what a rule still keeps becomes a rule exception.
+    const after = await t.waitFor(async () => {
+      const r = await show(done.id);
+      return r.retentionExceptions.filter((e: any) => e.holdId && e.status === "CLOSED").length === 2 ? r : undefined;
+    }, "held exceptions closed");
+    expect(p.payments.data.get(ADA)!.map((r) => r.id)).to.deep.equal(["payments-1", "payments-2"]);
+    expect(p.tickets.data.get(ADA)!.map((r) => r.id)).to.deep.equal(["tickets-1"]);
+    const open = after.retentionExceptions.filter((e: any) => e.status === "OPEN").map((e: any) => `${e.connector}:${e.recordCount}:${e.legalBasis}`).sort();
+    expect(open).to.deep.equal(["auth-log:2:security monitoring and fraud prevention", "payments:2:tax and financial compliance", "tickets:1:service quality and dispute resolution"]);
+    expect(after.status, "a purge does not reopen the request").to.equal("COMPLETED");
+
+    const { legalHolds } = await t.ok(`{ legalHolds(subjectEmail: "ADA.LOVELACE@example.com") { id status caseReference } }`);
+    expect(legalHolds).to.deep.equal([{ id: hold.id, status: "RELEASED", caseReference: "CASE-1" }]);
+    const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action } }`, { id: done.id });
+    expect(auditEvents.map((e: any) => e.action)).to.include("task.purge_scheduled");
+  });
+
+  it("purges each kept set when its period ends: 90 days, 5 years, 7 years", async () => {
+    await start();
+    const done = await deletion();
+    const openCount = async () => (await show(done.id)).retentionExceptions.filter((e: any) => e.status === "OPEN").length;
+    expect(await openCount()).to.equal(3);
+    const moveTo = async (days: number, left: number, check: () => void) => {
+      t.clock.advance(days * DAY);
+      await t.waitFor(async () => ((await openCount()) === left ? true : undefined), `${left} exceptions left`);
+      check();
+    };
+    await moveTo(89, 3, () => expect(p.authLog.data.get(ADA)).to.have.length(2));
+    await moveTo(2, 2, () => expect(p.authLog.data.get(ADA)).to.equal(undefined));
+    await moveTo(4 * 365, 1, () => expect(p.tickets.data.get(ADA)).to.equal(undefined));
+    expect(p.payments.data.get(ADA)).to.have.length(2);
+    await moveTo(3 * 365, 0, () => expect(p.payments.data.get(ADA)).to.equal(undefined));
+    const r = await show(done.id);
+    expect(r.retentionExceptions.every((e: any) => e.status === "CLOSED" && e.closedAt)).to.equal(true);
+  });
+
+  it("for a minor, runs first and keeps only what a legal obligation requires", async () => {
+    await start();
+    const done = await deletion({ concernsMinor: true });
+    expect(done.concernsMinor).to.equal(true);
+    expect(erasedBy(done)).to.deep.equal({ payments: 1, "auth-log": 4, tickets: 2, "account-db": 1 });
+    expect(done.retentionExceptions.map((e: any) => e.connector)).to.deep.equal(["payments"]);
+    const [row] = await t.ds.query(`SELECT MIN(priority) AS p FROM tasks`);
+    expect(Number(row.p)).to.equal(10);
+  });
+
+  it("previews a deletion without changing anything, with the plan the deletion then executes", async () => {
+    await start();
+    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "Complaint under review", caseReference: "OMB-7" }) { id } }`);
+    const { previewDeletion } = await t.ok(
+      `mutation { previewDeletion(input: { subject: { email: "${ADA}" } }) { computedAt lines { connector category found toErase toKeep keptBy legalBasis retainUntil } notSurveyed { connector reason } } }`,
+    );
+    expect(await t.count("tasks")).to.equal(0);
+    expect(p.payments.data.get(ADA)).to.have.length(3);
+    expect(p.all.every((c) => c.callsOf("erase").length === 0)).to.equal(true);
+    const done = await deletion();
+    const strip = (lines: any[]) => lines.map(({ connector, category, found, toErase, toKeep, keptBy, legalBasis, retainUntil }) => ({ connector, category, found, toErase, toKeep, keptBy, legalBasis, retainUntil })).sort((a, b) => a.connector.localeCompare(b.connector));
+    expect(strip(previewDeletion.lines)).to.deep.equal(strip(done.deletionPlan));
+    expect(previewDeletion.lines.find((l: any) => l.connector === "tickets")).to.include({ keptBy: "HOLD", toKeep: 2, legalBasis: "legal hold OMB-7" });
   });
 });

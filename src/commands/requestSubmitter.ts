@@ -19,6 +19,8 @@ export interface SubmitRequestCommand {
   identityVerified?: boolean | null;
   /** What the caller checked, required with identityVerified. */
   verificationEvidence?: string | null;
+  /** The subject is under 18. */
+  concernsMinor?: boolean | null;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function submitRequest(services: Services, actor: Actor, input: Sub
     submittedBy: actor.id.replace(/^token:/, ""),
     closedAt: null,
     duplicateOf: null as string | null,
+    concernsMinor: input.concernsMinor === true,
     updatedAt: now,
     version: 0,
   });

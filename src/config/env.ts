@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parseRetentionRules, RetentionRule } from "../domain/retention";
 import { plainToInstance, Transform } from "class-transformer";
 import {
   IsBoolean,
@@ -126,6 +127,14 @@ export class Env {
   @IsBoolean()
   DSR_SAMPLE_WORKSPACE?: boolean;
 
+  /**
+   * Retention rules replacing the defaults of their category (POLICY.md), as a JSON array: e.g.
+   * `[{"category":"AUTH_LOGS","period":"180 days","legalBasis":"fraud prevention","basisKind":"LEGITIMATE_INTEREST"}]`.
+   */
+  @IsOptional()
+  @IsString()
+  DSR_RETENTION_RULES?: string;
+
   /** Auth-log events the sample workspace seeds for Ada (the big subject); tests seed fewer. */
   @Transform(toInt)
   @IsInt()
@@ -197,6 +206,8 @@ export interface Config extends Env {
   database: { kind: "sqlite"; file: string } | { kind: "mysql"; url: string };
   /** Whether this process runs the sample workspace (DSR_SAMPLE_WORKSPACE, or its default). */
   sampleWorkspace: boolean;
+  /** The retention rules in force: the defaults with DSR_RETENTION_RULES applied. */
+  retentionRules: RetentionRule[];
 }
 
 export class ConfigError extends Error {
@@ -216,7 +227,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE"]) {
+  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", "DSR_RETENTION_RULES"]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -229,6 +240,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   for (const k of unknown) problems.push(`${k} is not a setting this service knows (check the spelling)`);
   if (env.DSR_SAMPLE_WORKSPACE === true && env.DSR_CONNECTORS_FILE) problems.push("DSR_SAMPLE_WORKSPACE=true and DSR_CONNECTORS_FILE exclude each other: the sample workspace brings its own connectors");
   if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
+  const retention = parseRetentionRules(env.DSR_RETENTION_RULES);
+  problems.push(...retention.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);
   const dataDir = path.resolve(env.DSR_DATA_DIR);
@@ -239,12 +252,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       : url.startsWith("sqlite:")
         ? { kind: "sqlite", file: path.resolve(url.slice("sqlite:".length)) }
         : { kind: "mysql", url: url.replace(/^mariadb:/, "mysql:") };
-  return Object.assign(env, { dataDir, database, sampleWorkspace });
+  return Object.assign(env, { dataDir, database, sampleWorkspace, retentionRules: retention.rules });
 }
 
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
   "DSR_CONNECTORS_FILE",
+  "DSR_RETENTION_RULES",
   "DSR_SAMPLE_WORKSPACE",
   "DSR_SECRET",
   "DSR_BOOTSTRAP_ADMIN_TOKEN",

@@ -12,7 +12,7 @@ const MAX_DEADLOCK_RETRIES = 3;
  * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
  */
 /** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
-export async function lockRow(em: EntityManager, table: "requests" | "tasks", id: string): Promise<void> {
+export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "legal_holds", id: string): Promise<void> {
   if (isMysql(em.connection)) await em.query(`SELECT id FROM ${table} WHERE id = ? FOR UPDATE`, [id]);
 }
 

@@ -8,6 +8,12 @@ export enum RetentionStart {
   ACCOUNT_CLOSURE = "ACCOUNT_CLOSURE",
 }
 
+/** The kind of legal basis: for a minor only legal obligations keep anything. */
+export enum LegalBasisKind {
+  LEGAL_OBLIGATION = "LEGAL_OBLIGATION",
+  LEGITIMATE_INTEREST = "LEGITIMATE_INTEREST",
+}
+
 /** How long a category is kept, from when, and why. Defaults: POLICY.md's retention schedule. */
 export interface RetentionRule {
   category: DataCategory;
@@ -18,6 +24,7 @@ export interface RetentionRule {
   countsFrom: RetentionStart;
   /** The legal basis, as published. */
   legalBasis: string;
+  basisKind: LegalBasisKind;
   /**
    * Whether a deletion keeps records inside the period. Rules that only bound how long data of an open
    * or closed account is held (account information) do not outlast a request to delete it.
@@ -26,11 +33,56 @@ export interface RetentionRule {
 }
 
 export const DEFAULT_RETENTION_RULES: readonly RetentionRule[] = [
-  { category: "ACCOUNT", years: 3, days: 0, countsFrom: RetentionStart.ACCOUNT_CLOSURE, legalBasis: "service provision and legal compliance", keepsOnDeletion: false },
-  { category: "AUTH_LOGS", years: 0, days: 90, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "security monitoring and fraud prevention", keepsOnDeletion: true },
-  { category: "PAYMENTS", years: 7, days: 0, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "tax and financial compliance", keepsOnDeletion: true },
-  { category: "SUPPORT", years: 5, days: 0, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "service quality and dispute resolution", keepsOnDeletion: true },
+  { category: "ACCOUNT", years: 3, days: 0, countsFrom: RetentionStart.ACCOUNT_CLOSURE, legalBasis: "service provision and legal compliance", basisKind: LegalBasisKind.LEGAL_OBLIGATION, keepsOnDeletion: false },
+  { category: "AUTH_LOGS", years: 0, days: 90, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "security monitoring and fraud prevention", basisKind: LegalBasisKind.LEGITIMATE_INTEREST, keepsOnDeletion: true },
+  { category: "PAYMENTS", years: 7, days: 0, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "tax and financial compliance", basisKind: LegalBasisKind.LEGAL_OBLIGATION, keepsOnDeletion: true },
+  { category: "SUPPORT", years: 5, days: 0, countsFrom: RetentionStart.RECORD_DATE, legalBasis: "service quality and dispute resolution", basisKind: LegalBasisKind.LEGITIMATE_INTEREST, keepsOnDeletion: true },
 ];
+
+const PERIOD = /^\s*(?:(\d{1,3})\s*years?)?\s*(?:(\d{1,5})\s*days?)?\s*$/i;
+
+/**
+ * Reads DSR_RETENTION_RULES: a JSON array of rules that replace the defaults of their category (or add a
+ * category), e.g. `[{"category":"AUTH_LOGS","period":"180 days","legalBasis":"...","basisKind":"LEGITIMATE_INTEREST"}]`.
+ */
+export function parseRetentionRules(text: string | undefined): { rules: RetentionRule[]; problems: string[] } {
+  const rules = DEFAULT_RETENTION_RULES.map((r) => ({ ...r }));
+  if (text === undefined || text.trim() === "") return { rules, problems: [] };
+  let given: unknown;
+  try {
+    given = JSON.parse(text);
+  } catch (error) {
+    return { rules, problems: [`DSR_RETENTION_RULES is not JSON: ${(error as Error).message}`] };
+  }
+  if (!Array.isArray(given)) return { rules, problems: ["DSR_RETENTION_RULES must be a JSON array of rules"] };
+  const problems: string[] = [];
+  given.forEach((raw: Record<string, unknown>, i) => {
+    const at = `DSR_RETENTION_RULES[${i}]`;
+    const category = typeof raw?.category === "string" && /^[A-Z][A-Z0-9_]{1,39}$/.test(raw.category) ? raw.category : undefined;
+    if (!category) problems.push(`${at}.category must be an upper-case category name such as AUTH_LOGS`);
+    const period = typeof raw?.period === "string" ? PERIOD.exec(raw.period) : null;
+    if (!period || (!period[1] && !period[2])) problems.push(`${at}.period must read like "7 years", "90 days" or "1 year 30 days"`);
+    const countsFrom = raw?.countsFrom ?? RetentionStart.RECORD_DATE;
+    if (!Object.values(RetentionStart).includes(countsFrom as RetentionStart)) problems.push(`${at}.countsFrom must be RECORD_DATE or ACCOUNT_CLOSURE`);
+    if (typeof raw?.legalBasis !== "string" || raw.legalBasis.trim().length < 3 || raw.legalBasis.length > 200) problems.push(`${at}.legalBasis must be 3-200 characters`);
+    if (!Object.values(LegalBasisKind).includes(raw?.basisKind as LegalBasisKind)) problems.push(`${at}.basisKind must be LEGAL_OBLIGATION or LEGITIMATE_INTEREST`);
+    if (raw?.keepsOnDeletion !== undefined && typeof raw.keepsOnDeletion !== "boolean") problems.push(`${at}.keepsOnDeletion must be true or false`);
+    if (problems.some((p) => p.startsWith(at)) || !category || !period) return;
+    const rule: RetentionRule = {
+      category,
+      years: Number(period[1] ?? 0),
+      days: Number(period[2] ?? 0),
+      countsFrom: countsFrom as RetentionStart,
+      legalBasis: (raw.legalBasis as string).trim(),
+      basisKind: raw.basisKind as LegalBasisKind,
+      keepsOnDeletion: (raw.keepsOnDeletion as boolean | undefined) ?? countsFrom === RetentionStart.RECORD_DATE,
+    };
+    const existing = rules.findIndex((r) => r.category === category);
+    if (existing >= 0) rules[existing] = rule;
+    else rules.push(rule);
+  });
+  return { rules, problems };
+}
 
 /** `at` moved by the rule's period (sign -1: back), calendar-exact in UTC. */
 export function shiftByPeriod(at: Date, rule: Pick<RetentionRule, "years" | "days">, sign: 1 | -1 = 1): Date {
@@ -40,17 +92,47 @@ export function shiftByPeriod(at: Date, rule: Pick<RetentionRule, "years" | "day
   return d;
 }
 
+/** An active legal hold, as erasure sees it. */
+export interface ActiveHold {
+  id: string;
+  /** Held categories; empty: every category. */
+  categories: readonly string[];
+  caseReference: string;
+}
+
+/** Everything that decides what a deletion keeps, at one instant. */
+export interface DeletionContext {
+  rules: readonly RetentionRule[];
+  holds: readonly ActiveHold[];
+  now: Date;
+  /** The subject is under 18: only legal obligations keep anything. */
+  minor: boolean;
+}
+
+/** The hold that keeps a category, if any. */
+export function holdFor(category: DataCategory, holds: readonly ActiveHold[]): ActiveHold | undefined {
+  return holds.find((h) => h.categories.length === 0 || h.categories.includes(category));
+}
+
+/** The rule under which a deletion keeps recent records of a category, if any. */
+export function keepingRule(category: DataCategory, ctx: Pick<DeletionContext, "rules" | "minor">): RetentionRule | undefined {
+  const rule = ctx.rules.find((r) => r.category === category);
+  if (!rule?.keepsOnDeletion || rule.countsFrom !== RetentionStart.RECORD_DATE) return undefined;
+  return ctx.minor && rule.basisKind !== LegalBasisKind.LEGAL_OBLIGATION ? undefined : rule;
+}
+
 /**
- * What erase may touch for `categories` at `now`: for each category whose rule keeps records on deletion
- * and counts from the record date, records at or after now - period are kept.
+ * What erase may touch among `categories`: held categories are left out entirely (connectors never see
+ * holds), and in categories a rule keeps, records at or after now - period are kept.
  */
-export function erasureInstruction(categories: readonly DataCategory[], rules: readonly RetentionRule[], now: Date): ErasureInstruction {
+export function deletionInstruction(categories: readonly DataCategory[], ctx: DeletionContext): ErasureInstruction {
+  const erasable = categories.filter((c) => !holdFor(c, ctx.holds));
   const keep: Partial<Record<DataCategory, Date>> = {};
-  for (const category of categories) {
-    const rule = rules.find((r) => r.category === category);
-    if (rule?.keepsOnDeletion && rule.countsFrom === RetentionStart.RECORD_DATE) keep[category] = shiftByPeriod(now, rule, -1);
+  for (const category of erasable) {
+    const rule = keepingRule(category, ctx);
+    if (rule) keep[category] = shiftByPeriod(ctx.now, rule, -1);
   }
-  return Object.keys(keep).length ? { categories: [...categories], keepRecordedSince: keep } : { categories: [...categories] };
+  return Object.keys(keep).length ? { categories: erasable, keepRecordedSince: keep } : { categories: erasable };
 }
 
 /** A kept set's exception: until when and why, from the rule of its category. */
@@ -58,4 +140,49 @@ export function exceptionFor(kept: KeptRecords, rules: readonly RetentionRule[])
   const rule = rules.find((r) => r.category === kept.category);
   if (!rule) return { retainUntil: kept.newestRecordedAt, legalBasis: "kept by the connector without a retention rule for its category" };
   return { retainUntil: shiftByPeriod(kept.newestRecordedAt, rule), legalBasis: rule.legalBasis };
+}
+
+/** What a survey (a counting collect) found in one category. */
+export interface CategorySurvey {
+  found: number;
+  /** Records dated at or after the rule's cutoff. */
+  recent: number;
+  /** The newest of those. */
+  newestRecent: Date | null;
+}
+
+/** One planned line: how many records erasure takes and keeps in a category, by what, until when. */
+export interface PlannedDeletion {
+  category: DataCategory;
+  found: number;
+  toErase: number;
+  toKeep: number;
+  keptBy: "RULE" | "HOLD" | null;
+  legalBasis: string | null;
+  holdId: string | null;
+  keepSince: Date | null;
+  retainUntil: Date | null;
+}
+
+/** The plan of one category from its survey, the holds and the rules. */
+export function planCategory(category: DataCategory, survey: CategorySurvey, ctx: DeletionContext): PlannedDeletion {
+  const hold = holdFor(category, ctx.holds);
+  if (hold) {
+    return { category, found: survey.found, toErase: 0, toKeep: survey.found, keptBy: survey.found ? "HOLD" : null, legalBasis: `legal hold ${hold.caseReference}`, holdId: hold.id, keepSince: null, retainUntil: null };
+  }
+  const rule = keepingRule(category, ctx);
+  if (!rule || survey.recent === 0) {
+    return { category, found: survey.found, toErase: survey.found, toKeep: 0, keptBy: null, legalBasis: null, holdId: null, keepSince: rule ? shiftByPeriod(ctx.now, rule, -1) : null, retainUntil: null };
+  }
+  return {
+    category,
+    found: survey.found,
+    toErase: survey.found - survey.recent,
+    toKeep: survey.recent,
+    keptBy: "RULE",
+    legalBasis: rule.legalBasis,
+    holdId: null,
+    keepSince: shiftByPeriod(ctx.now, rule, -1),
+    retainUntil: survey.newestRecent ? shiftByPeriod(survey.newestRecent, rule) : null,
+  };
 }

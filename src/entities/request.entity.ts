@@ -112,6 +112,10 @@ export class RequestRow {
   @Column({ type: "varchar", length: 36, nullable: true })
   duplicateOf!: string | null;
 
+  /** The subject is under 18: the request runs first and only legal obligations keep anything. */
+  @Column({ type: "boolean", default: false })
+  concernsMinor!: boolean;
+
   /** Last change of this row. */
   @TimestampColumn()
   updatedAt!: Date;

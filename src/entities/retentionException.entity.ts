@@ -44,13 +44,17 @@ export class RetentionExceptionRow {
   @Column({ type: "varchar", length: 200 })
   legalBasis!: string;
 
+  /** The legal hold that keeps them, when a hold (not a rule) does. */
+  @Column({ type: "varchar", length: 36, nullable: true })
+  holdId!: string | null;
+
   /** Fields blanked on the kept records, comma-separated (names only). */
   @Column({ type: "varchar", length: 1000, nullable: true })
   redactedFields!: string | null;
 
-  /** When the set may be purged. */
-  @TimestampColumn()
-  retainUntil!: Date;
+  /** When the set may be purged; null under a hold (until it is released). */
+  @TimestampColumn({ nullable: true })
+  retainUntil!: Date | null;
 
   /** OPEN or CLOSED. */
   @Column({ type: "varchar", length: 10 })

@@ -9,8 +9,10 @@ export interface TaskResult {
   identitiesFound?: string[];
   changed?: string[];
   notHeld?: string[];
-  /** Records an ERASE kept under retention (their sets are retention exceptions). */
+  /** Records an ERASE kept under retention or a hold (their sets are retention exceptions). */
   kept?: number;
+  /** Records the verification pass found after an ERASE, all of them allowed to stay. */
+  remaining?: number;
 }
 
 /**
@@ -40,6 +42,10 @@ export class TaskRow {
   /** Where it is; see TaskStatus. */
   @Column({ type: "varchar", length: 24 })
   status!: TaskStatus;
+
+  /** Claimed before tasks of lower priority (requests about minors run first). */
+  @Column({ type: "int", default: 0 })
+  priority!: number;
 
   /** Tasks it waits for that have not finished; claimable only at 0. */
   @Column({ type: "int", default: 0 })

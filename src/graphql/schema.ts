@@ -7,8 +7,10 @@ import { ViewerResolver } from "../resolvers/viewer.resolver";
 import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
 import { ConnectorResolver } from "../resolvers/connector.resolver";
 import { RequestRetentionResolver, RetentionResolver } from "../resolvers/retention.resolver";
+import { LegalHoldResolver } from "../resolvers/legalHold.resolver";
+import { DeletionPreviewResolver, RequestDeletionPlanResolver } from "../resolvers/deletionPlan.resolver";
 
-export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, LegalHoldResolver, RequestDeletionPlanResolver, DeletionPreviewResolver, AuditResolver, ViewerResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

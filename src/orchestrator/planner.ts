@@ -32,6 +32,8 @@ export const taskKey = (connector: string, step: TaskStep) => `${connector}:${st
  *   identities, so the identity source is erased last.
  * - A connector that does not support the action, or whose needs nobody can meet, gets a SKIPPED task
  *   that says why.
+ * - A deletion first surveys every connector (a COLLECT that counts, storing nothing): every ERASE waits
+ *   for every survey, so the whole deletion plan exists before anything is erased.
  */
 export function planTasks(type: RequestType, known: ReadonlySet<string>, registry: ConnectorRegistry): PlannedTask[] {
   const { step, action } = MAIN_STEP[type];
@@ -97,6 +99,28 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
         if (providerErase?.status === TaskStatus.PENDING) providerErase.dependsOn.push(taskKey(t.connector, TaskStep.ERASE));
       }
     }
+    planSurveys(tasks, registry);
   }
   return [...tasks.values()];
+}
+
+/** Adds a deletion's surveys: one COLLECT per erasing connector, before every ERASE. */
+function planSurveys(tasks: Map<string, PlannedTask>, registry: ConnectorRegistry): void {
+  const erases = [...tasks.values()].filter((t) => t.step === TaskStep.ERASE);
+  const surveys: PlannedTask[] = [];
+  for (const erase of erases) {
+    if (erase.status !== TaskStatus.PENDING) continue;
+    const spec = registry.get(erase.connector)!.spec;
+    const identityDeps = erase.dependsOn.filter((d) => d.endsWith(`:${TaskStep.RESOLVE}`));
+    surveys.push(
+      spec.manual
+        ? { connector: erase.connector, step: TaskStep.COLLECT, status: TaskStatus.SKIPPED, note: `${spec.name} is manual: the person erasing surveys it`, dependsOn: [] }
+        : spec.supports.includes("access")
+        ? { connector: erase.connector, step: TaskStep.COLLECT, status: TaskStatus.PENDING, note: null, dependsOn: identityDeps }
+        : { connector: erase.connector, step: TaskStep.COLLECT, status: TaskStatus.SKIPPED, note: `${spec.name} cannot be surveyed (no access support): it is erased without a plan and without verification`, dependsOn: [] },
+    );
+  }
+  for (const survey of surveys) tasks.set(taskKey(survey.connector, survey.step), survey);
+  const pending = surveys.filter((s) => s.status === TaskStatus.PENDING).map((s) => taskKey(s.connector, s.step));
+  for (const erase of erases) if (erase.status === TaskStatus.PENDING) erase.dependsOn.push(...pending);
 }

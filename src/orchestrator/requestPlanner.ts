@@ -36,7 +36,8 @@ export async function planRequest(em: EntityManager, request: RequestRow, regist
     .getRepository(RequestIdentityRow)
     .insert(Object.entries(identities).map(([kind, value]) => ({ requestId: request.id, kind, value, source: "request" })));
   const planned = planTasks(request.type, new Set(Object.keys(identities)), registry);
-  await insertPlan(em, request.id, planned, now, maxAttempts);
+  // Requests about minors are claimed first: their data goes "immediately once known" (POLICY.md).
+  await insertPlan(em, request.id, planned, now, maxAttempts, request.concernsMinor ? 10 : 0);
   await appendAuditEvent(
     em,
     {

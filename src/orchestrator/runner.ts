@@ -1,12 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, KeptRecords, SubjectRecord, TaskContext } from "../connectors/sdk";
-import { erasureInstruction, exceptionFor, RetentionRule } from "../domain/retention";
+import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { RequestType } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { ConnectorRegistry } from "./registry";
-import { completeTask, KeptException } from "./sql/completeTask";
+import { completeTask } from "./sql/completeTask";
+import { StopReason, Stopped, untilAborted } from "./stopping";
+import { deletionContextFor, planRows, surveyConnector } from "./deletion";
+import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
@@ -19,36 +22,14 @@ export interface RunOptions {
   backoff: BackoffPolicy;
 }
 
-/** Why a running task was stopped from outside. */
-export type StopReason = "shutdown" | "lease-lost" | "timeout";
-
 const STAGE_CHUNK = 200;
-
-class Stopped extends Error {
-  constructor(readonly reason: StopReason) {
-    super(`task stopped: ${reason}`);
-  }
-}
-
-/** Races work against the abort signal, so a connector that ignores the signal cannot hold the worker. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(new Stopped(signal.reason as StopReason));
-    const onAbort = () => reject(new Stopped(signal.reason as StopReason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
-      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
-    );
-  });
-}
 
 async function loadIdentities(services: Services, requestId: string): Promise<Identities> {
   const rows = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId });
   return Object.fromEntries(rows.map((r) => [r.kind, r.value])) as Identities;
 }
 
-function missingNeeds(connector: Connector, ids: Identities): string[] {
+export function missingNeeds(connector: Connector, ids: Identities): string[] {
   const { needs, needsAny } = connector.spec;
   const missing = needs.filter((k) => !(ids as Record<string, string | undefined>)[k]);
   if (needs.length === 0) return [];
@@ -135,27 +116,24 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     switch (task.step) {
       case TaskStep.RESOLVE: {
         const found = await untilAborted(connector.resolve!(ids, ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), found as Record<string, string>);
+        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), { found: found as Record<string, string> });
         break;
       }
       case TaskStep.COLLECT: {
+        const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+        if (request.type === RequestType.DELETION) {
+          // A deletion's survey: counts for the plan, nothing staged.
+          const planned = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
+          await completeTask(ds, task, options.workerId, { records: planned.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(planned) });
+          break;
+        }
         const records = await untilAborted(stageRecords(services, task, connector.collect(ids, ctx), ctx), abort.signal);
         await completeTask(ds, task, options.workerId, { records }, now());
         break;
       }
-      case TaskStep.ERASE: {
-        const outcome = await untilAborted(
-          task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, erasureInstruction(connector.spec.categories, services.retentionRules, now()), ctx),
-          abort.signal,
-        );
-        const erased = (task.result?.erased ?? 0) + outcome.erased;
-        if (outcome.remote) {
-          const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-          await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
-        } else {
-          const kept = keptExceptions(outcome.kept ?? [], services.retentionRules);
-          await completeTask(ds, task, options.workerId, { erased, ...(kept.length ? { kept: kept.reduce((n, k) => n + k.recordCount, 0) } : {}) }, now(), {}, kept);
-        }
+      case TaskStep.ERASE:
+      case TaskStep.PURGE: {
+        await runErasure(services, connector, task, ids, ctx, options, abort.signal);
         break;
       }
       case TaskStep.RECTIFY: {
@@ -174,19 +152,6 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     clearTimeout(leaseWatch);
     logger.info({ durationMs: Date.now() - started }, "task attempt ended");
   }
-}
-
-/** Kept sets as exceptions: until the rule's period has passed from the newest kept record. */
-function keptExceptions(kept: readonly KeptRecords[], rules: readonly RetentionRule[]): KeptException[] {
-  return kept
-    .filter((k) => k.count > 0)
-    .map((k) => ({
-      category: String(k.category).slice(0, 40),
-      recordType: String(k.type).slice(0, 64),
-      recordCount: k.count,
-      redactedFields: k.redactedFields?.length ? k.redactedFields.join(",").slice(0, 1000) : null,
-      ...exceptionFor(k, rules),
-    }));
 }
 
 async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<void> {

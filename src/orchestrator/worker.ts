@@ -6,6 +6,7 @@ import { ConnectorRegistry } from "./registry";
 import { runTask } from "./runner";
 import { claimTask } from "./sql/claimTask";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
+import { schedulePurges } from "./sql/schedulePurges";
 
 export interface WorkerOptions {
   /** Tasks run at once by this worker. */
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   backoff: BackoffPolicy;
   /** How long stop() waits for running tasks to hand themselves back. */
   stopGraceMs: number;
+  /** Attempts a PURGE task it schedules gets. */
+  maxAttempts: number;
 }
 
 /**
@@ -61,6 +64,8 @@ export class Worker {
           lastSweep = Date.now();
           const reset = await resetExpiredLeases(this.services.ds, this.services.clock.now());
           if (reset) log.warn({ reset }, "expired leases taken back");
+          const purges = await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
+          if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
         }
         if (this.running.size < this.options.concurrency) {
           const task = await claimTask(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs);

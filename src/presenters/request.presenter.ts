@@ -31,6 +31,7 @@ export function presentRequest(row: RequestRow, maxAttempts: number): Request {
       attemptsLeft: codeOutstanding ? Math.max(0, maxAttempts - row.verificationAttempts) : null,
     },
     duplicateOf: row.duplicateOf,
+    concernsMinor: row.concernsMinor,
     closedAt: row.closedAt,
     updatedAt: row.updatedAt,
   });

@@ -26,6 +26,7 @@ export function presentRetentionException(row: RetentionExceptionRow): Retention
     legalBasis: row.legalBasis,
     redactedFields: row.redactedFields ? row.redactedFields.split(",") : [],
     retainUntil: row.retainUntil,
+    holdId: row.holdId,
     status: row.status,
     createdAt: row.createdAt,
     closedAt: row.closedAt,

@@ -21,6 +21,8 @@ export function presentTask(row: TaskRow): Task {
           identitiesFound: row.result.identitiesFound ?? null,
           changed: row.result.changed ?? null,
           notHeld: row.result.notHeld ?? null,
+          kept: row.result.kept ?? null,
+          remaining: row.result.remaining ?? null,
         }
       : null,
     nextAttemptAt: waitingToRetry ? row.runAfter : null,

@@ -94,6 +94,14 @@ export class SubmitRequestInput {
   @IsOptional()
   identityVerified?: boolean | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "True when the subject is under 18: the request's tasks run before others, and a DELETION keeps only what a legal obligation requires (legitimate-interest retention does not apply).",
+  })
+  @IsOptional()
+  concernsMinor?: boolean | null;
+
   @Field(() => String, { nullable: true, description: "How the identity was verified (3-500 characters, no personal data), e.g. `authenticated settings session`." })
   @IsOptional()
   @Length(3, 500, { message: "verificationEvidence must be 3 to 500 characters" })

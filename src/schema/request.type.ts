@@ -100,6 +100,9 @@ export class Request {
   @Field(() => ID, { nullable: true, description: "The earlier open request of the same type about the same person; this one follows it instead of fanning out again." })
   duplicateOf!: string | null;
 
+  @Field({ description: "The subject is under 18: tasks run first; a deletion keeps only what a legal obligation requires." })
+  concernsMinor!: boolean;
+
   @Field(() => Date, { nullable: true, description: "When the request reached a terminal status." })
   closedAt!: Date | null;
 

@@ -64,8 +64,11 @@ export class RetentionException {
   @Field(() => [String], { description: "Fields blanked on the kept records because the basis does not need them." })
   redactedFields!: string[];
 
-  @Field(() => Date, { description: "When the records may be purged." })
-  retainUntil!: Date;
+  @Field(() => Date, { nullable: true, description: "When the records may be purged; null under a legal hold (until it is released)." })
+  retainUntil!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold (not a rule) does." })
+  holdId!: string | null;
 
   @Field(() => RetentionExceptionStatus, { description: "OPEN while kept, CLOSED once purged." })
   status!: RetentionExceptionStatus;

@@ -47,6 +47,12 @@ export class TaskOutcome {
 
   @Field(() => [String], { nullable: true, description: "Fields asked for that this system does not hold." })
   notHeld!: string[] | null;
+
+  @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
+  kept!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Records the verification pass still found after erasure, every one of them allowed by an exception." })
+  remaining!: number | null;
 }
 
 @ObjectType({ description: "One connector x one step of a request: durable, leased, retried." })

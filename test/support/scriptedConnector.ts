@@ -33,6 +33,8 @@ export class ScriptedConnector implements Connector {
   private readonly scripts = new Map<string, Behaviour[]>();
   private remotePolls = new Map<string, number>();
   delayMs = 0;
+  /** A faulty system: erase reports success but deletes nothing (the verification pass must notice). */
+  eraseIsNoop = false;
 
   constructor(spec: Partial<ConnectorSpec> & { name: string }, private readonly provide: Record<string, string> = {}) {
     this.spec = { version: "1.0.0", supports: ["access", "erasure", "rectification"], needs: ["email"], provides: [], categories: ["ACCOUNT"], ...spec };
@@ -107,11 +109,11 @@ export class ScriptedConnector implements Connector {
       const since = instruction.keepRecordedSince?.[r.category];
       return !instruction.categories.includes(r.category) || (since !== undefined && r.recordedAt !== undefined && r.recordedAt >= since);
     };
-    const left = all.filter(keeps);
+    const left = this.eraseIsNoop ? all : all.filter(keeps);
     const erased = all.length - left.length;
     if (left.length) this.data.set(ids.email, left);
     else this.data.delete(ids.email);
-    const keptDated = left.filter((r) => r.recordedAt && instruction.categories.includes(r.category));
+    const keptDated = all.filter(keeps).filter((r) => r.recordedAt && instruction.categories.includes(r.category));
     const kept: KeptRecords[] = keptDated.length
       ? [{ category: keptDated[0].category, type: "row", count: keptDated.length, newestRecordedAt: new Date(Math.max(...keptDated.map((r) => r.recordedAt!.getTime()))) }]
       : [];

@@ -21,7 +21,8 @@ export async function claimTask(ds: DataSource, workerId: string, now: Date, lea
       .where("t.status IN (:...claimable)", { claimable: CLAIMABLE })
       .andWhere("t.waitingFor = 0")
       .andWhere("t.runAfter <= :now", { now })
-      .orderBy("t.runAfter", "ASC")
+      .orderBy("t.priority", "DESC")
+      .addOrderBy("t.runAfter", "ASC")
       .limit(1);
     if (isMysql(ds)) qb.setLock("pessimistic_write").setOnLocked("skip_locked");
     const task = await qb.getOne();

@@ -1,13 +1,25 @@
-import { DataSource, Not } from "typeorm";
+import { DataSource, In, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { CollectedRecordRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../../entities";
+import { CollectedRecordRow, DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../../entities";
 import { randomUUID } from "node:crypto";
 import { afterTaskFinished, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
-export type KeptException = Pick<RetentionExceptionRow, "category" | "recordType" | "recordCount" | "legalBasis" | "redactedFields" | "retainUntil">;
+export type KeptException = Pick<RetentionExceptionRow, "category" | "recordType" | "recordCount" | "legalBasis" | "redactedFields" | "retainUntil" | "holdId">;
+
+/** What else a completion writes, in its transaction. */
+export interface CompletionExtras {
+  /** Identities a RESOLVE found. */
+  found?: Record<string, string>;
+  /** Record sets an ERASE or PURGE kept: new retention exceptions. */
+  kept?: readonly KeptException[];
+  /** A deletion survey's plan for this task's connector (replaces an earlier attempt's). */
+  planItems?: readonly Omit<DeletionPlanItemRow, "id" | "requestId" | "connector" | "computedAt">[];
+  /** Retention exceptions a PURGE settled. */
+  closeExceptions?: readonly string[];
+}
 
 /**
  * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
@@ -21,9 +33,9 @@ export async function completeTask(
   workerId: string,
   result: TaskResult,
   now: Date,
-  found: Record<string, string> = {},
-  kept: readonly KeptException[] = [],
+  extras: CompletionExtras = {},
 ): Promise<boolean> {
+  const { found = {}, kept = [], planItems, closeExceptions = [] } = extras;
   return inTransaction(ds, async (em) => {
     await lockRow(em, "requests", task.requestId);
     if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
@@ -33,12 +45,26 @@ export async function completeTask(
       await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
     }
     await em.getRepository(CollectedRecordRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    if (planItems) {
+      await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
+      if (planItems.length) {
+        await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
+      }
+    }
+    if (closeExceptions.length) {
+      await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
+    }
     if (kept.length) {
       await em.getRepository(RetentionExceptionRow).insert(
         kept.map((k) => ({ ...k, id: randomUUID(), requestId: task.requestId, taskId: task.id, connector: task.connector, status: RetentionExceptionStatus.OPEN, createdAt: now, closedAt: null })),
       );
     }
-    await auditTask(em, task, "succeeded", now, { ...countsOnly(result), identitiesFound: fresh.map(([k]) => k).sort() });
+    await auditTask(em, task, "succeeded", now, {
+      ...countsOnly(result),
+      identitiesFound: fresh.map(([k]) => k).sort(),
+      ...(kept.length ? { exceptionsOpened: kept.length } : {}),
+      ...(closeExceptions.length ? { exceptionsClosed: closeExceptions.length } : {}),
+    });
     await afterTaskFinished(em, task, now);
     return true;
   });
@@ -51,5 +77,6 @@ function countsOnly(result: TaskResult): Record<string, number | string[]> {
   if (result.changed) out.changed = result.changed;
   if (result.notHeld) out.notHeld = result.notHeld;
   if (result.kept !== undefined) out.kept = result.kept;
+  if (result.remaining !== undefined) out.remaining = result.remaining;
   return out;
 }

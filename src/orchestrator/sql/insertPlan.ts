@@ -13,7 +13,7 @@ export function idempotencyKey(requestId: string, connector: string, step: strin
  * Writes a request's planned tasks and their dependencies. The unique (request, connector, step) key
  * makes planning twice create nothing twice; callers plan inside the approval transaction.
  */
-export async function insertPlan(em: EntityManager, requestId: string, planned: PlannedTask[], now: Date, maxAttempts: number): Promise<TaskRow[]> {
+export async function insertPlan(em: EntityManager, requestId: string, planned: PlannedTask[], now: Date, maxAttempts: number, priority = 0): Promise<TaskRow[]> {
   const ids = new Map(planned.map((p) => [taskKey(p.connector, p.step), randomUUID()]));
   const rows = planned.map((p) =>
     em.getRepository(TaskRow).create({
@@ -22,6 +22,7 @@ export async function insertPlan(em: EntityManager, requestId: string, planned: 
       connector: p.connector,
       step: p.step,
       status: p.status,
+      priority,
       waitingFor: p.status === TaskStatus.PENDING ? p.dependsOn.length : 0,
       attempts: 0,
       maxAttempts,

@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import { Actor } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
+import { inTransaction } from "../db/transaction";
+import { DeletionContext, PlannedDeletion } from "../domain/retention";
+import { surveyConnector } from "../orchestrator/deletion";
+import { missingNeeds } from "../orchestrator/runner";
+import { activeHoldsFor } from "../queries/legalHoldFinder";
+import { Services } from "../services";
+
+/** A dry run's time limit: it runs connectors inside one API call. */
+const PREVIEW_TIMEOUT_MS = 60_000;
+
+export interface DeletionPreviewResult {
+  computedAt: Date;
+  lines: (PlannedDeletion & { connector: string })[];
+  notSurveyed: { connector: string; reason: string }[];
+}
+
+export interface PreviewSubject {
+  email: string;
+  userId?: string | null;
+  phone?: string | null;
+  externalIds?: { system: string; id: string }[] | null;
+}
+
+/**
+ * What a deletion of the subject would erase and keep right now, per connector and category: resolves
+ * identities in dependency order, surveys every erasing connector (counting, storing nothing) and
+ * applies the rules and the subject's active holds. Writes nothing but an audit event (it read
+ * personal data across systems).
+ */
+export async function previewDeletion(services: Services, actor: Actor, subject: PreviewSubject, minor: boolean): Promise<DeletionPreviewResult> {
+  const { clock, logger, connectors } = services;
+  const signal = AbortSignal.timeout(PREVIEW_TIMEOUT_MS);
+  const previewId = randomUUID();
+  const ctxFor = (connector: Connector): TaskContext => ({
+    requestId: `preview:${previewId}`,
+    taskId: `preview:${previewId}:${connector.spec.name}`,
+    attempt: 1,
+    logger: logger.child({ preview: previewId, connector: connector.spec.name }),
+    signal,
+    heartbeat: async () => undefined,
+    idempotencyKey: `preview_${previewId}_${connector.spec.name}`,
+    now: () => clock.now(),
+  });
+  const ids: Record<string, string> = { email: subject.email.trim().toLowerCase() };
+  if (subject.userId) ids.userId = subject.userId;
+  if (subject.phone) ids.phone = subject.phone;
+  for (const e of subject.externalIds ?? []) ids[e.system] = e.id;
+
+  const notSurveyed: DeletionPreviewResult["notSurveyed"] = [];
+  const failed = new Set<string>();
+  // Identity order: run every resolver whose needs are met, until a round finds nothing new.
+  const resolvers = connectors.list().filter((c) => c.resolve && !c.spec.manual && c.spec.provides.length);
+  const resolved = new Set<string>();
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const c of resolvers) {
+      if (resolved.has(c.spec.name) || missingNeeds(c, ids as Identities).length) continue;
+      resolved.add(c.spec.name);
+      progress = true;
+      try {
+        const found = await c.resolve!(ids as Identities, ctxFor(c));
+        for (const [kind, value] of Object.entries(found)) if (value && !ids[kind]) ids[kind] = value;
+      } catch (error) {
+        failed.add(c.spec.name);
+        notSurveyed.push({ connector: c.spec.name, reason: userWords(error) });
+      }
+    }
+  }
+
+  const dctx: DeletionContext = { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, ids.email), now: clock.now(), minor };
+  const lines: DeletionPreviewResult["lines"] = [];
+  for (const c of connectors.list()) {
+    const { spec } = c;
+    if (!spec.supports.includes("erasure") || failed.has(spec.name)) continue;
+    if (spec.manual) notSurveyed.push({ connector: spec.name, reason: "a person surveys this system when erasing" });
+    else if (!spec.supports.includes("access")) notSurveyed.push({ connector: spec.name, reason: `${spec.name} cannot be surveyed (no access support)` });
+    else if (missingNeeds(c, ids as Identities).length) notSurveyed.push({ connector: spec.name, reason: `needs ${missingNeeds(c, ids as Identities).join(" or ")}, which no connector found` });
+    else {
+      try {
+        for (const line of await surveyConnector(c, ids as Identities, ctxFor(c), dctx)) lines.push({ ...line, connector: spec.name });
+      } catch (error) {
+        notSurveyed.push({ connector: spec.name, reason: userWords(error) });
+      }
+    }
+  }
+  const computedAt = clock.now();
+  await inTransaction(services.ds, (em) =>
+    appendAuditEvent(em, { requestId: null, actor, action: "deletion.previewed", details: { lines: lines.length, notSurveyed: notSurveyed.map((n) => n.connector), minor } }, computedAt),
+  );
+  return { computedAt, lines, notSurveyed };
+}
+
+function userWords(error: unknown): string {
+  if (error instanceof ConnectorError) return error.userMessage;
+  if (error instanceof Error && error.name === "TimeoutError") return `no answer within ${PREVIEW_TIMEOUT_MS / 1000} s`;
+  return "the connector failed unexpectedly (details are in the service log)";
+}

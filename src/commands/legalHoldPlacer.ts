@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import { Actor } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { inTransaction, lockRow } from "../db/transaction";
+import { LegalHoldRow, LegalHoldStatus } from "../entities";
+import { badField, conflict, notFound } from "../errors";
+import { Services } from "../services";
+
+export interface PlaceLegalHoldCommand {
+  subjectEmail: string;
+  /** Held categories; empty or absent: every category. */
+  categories?: string[] | null;
+  reason: string;
+  caseReference: string;
+}
+
+const CATEGORY = /^[A-Z][A-Z0-9_]{1,39}$/;
+
+/**
+ * Places a legal hold on a subject: from now on no deletion erases the held categories (running
+ * deletions check holds when each erasure starts), and kept sets wait for its release.
+ */
+export async function placeLegalHold(services: Services, actor: Actor, input: PlaceLegalHoldCommand): Promise<LegalHoldRow> {
+  const categories = [...new Set((input.categories ?? []).map((c) => c.trim()))];
+  const bad = categories.filter((c) => !CATEGORY.test(c));
+  if (bad.length) throw badField("categories", `categories are upper-case names such as PAYMENTS; not: ${bad.join(", ")}`);
+  if (categories.join(",").length > 400) throw badField("categories", "too many categories");
+  const now = services.clock.now();
+  const row: LegalHoldRow = Object.assign(new LegalHoldRow(), {
+    id: randomUUID(),
+    subjectEmail: input.subjectEmail.trim().toLowerCase(),
+    categories: categories.sort().join(","),
+    reason: input.reason.trim(),
+    caseReference: input.caseReference.trim(),
+    status: LegalHoldStatus.ACTIVE,
+    placedBy: actor.id,
+    placedAt: now,
+    releasedBy: null,
+    releasedAt: null,
+    releaseReason: null,
+  });
+  return inTransaction(services.ds, async (em) => {
+    await em.getRepository(LegalHoldRow).insert(row);
+    await appendAuditEvent(
+      em,
+      { requestId: null, actor, action: "legal_hold.placed", details: { holdId: row.id, categories: categories.length ? categories : ["ALL"], caseReference: row.caseReference } },
+      now,
+    );
+    return row;
+  });
+}
+
+/** Releases a hold: what it kept becomes purgeable at the next purge run, unless a rule still keeps it. */
+export async function releaseLegalHold(services: Services, actor: Actor, id: string, reason: string): Promise<LegalHoldRow> {
+  const now = services.clock.now();
+  const released = await inTransaction(services.ds, async (em) => {
+    await lockRow(em, "legal_holds", id);
+    const row = await em.getRepository(LegalHoldRow).findOneBy({ id });
+    if (!row) throw notFound("Legal hold", id);
+    if (row.status !== LegalHoldStatus.ACTIVE) throw conflict(`Legal hold ${id} was already released`);
+    Object.assign(row, { status: LegalHoldStatus.RELEASED, releasedBy: actor.id, releasedAt: now, releaseReason: reason.trim() });
+    await em.getRepository(LegalHoldRow).update({ id }, { status: row.status, releasedBy: row.releasedBy, releasedAt: now, releaseReason: row.releaseReason });
+    await appendAuditEvent(em, { requestId: null, actor, action: "legal_hold.released", details: { holdId: id, caseReference: row.caseReference, reason: row.releaseReason } }, now);
+    return row;
+  });
+  services.wakeWorkers();
+  return released;
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from "node:crypto";
+import { DataSource, In, IsNull, LessThanOrEqual, Not } from "typeorm";
+import { inTransaction } from "../../db/transaction";
+import { holdFor } from "../../domain/retention";
+import { TaskStatus, TaskStep } from "../../domain/tasks";
+import { LegalHoldRow, LegalHoldStatus, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../../entities";
+import { activeHoldsFor } from "../../queries/legalHoldFinder";
+import { idempotencyKey } from "./insertPlan";
+import { auditTask } from "./taskAudit";
+
+/** Open exceptions whose time has come: past retainUntil, or kept by a hold since released. */
+export async function dueExceptions(ds: DataSource, now: Date, where: { requestId?: string; connector?: string } = {}): Promise<RetentionExceptionRow[]> {
+  const repo = ds.getRepository(RetentionExceptionRow);
+  const expired = await repo.find({ where: { ...where, status: RetentionExceptionStatus.OPEN, retainUntil: LessThanOrEqual(now) }, take: 1000 });
+  const held = await repo.find({ where: { ...where, status: RetentionExceptionStatus.OPEN, holdId: Not(IsNull()) }, take: 1000 });
+  const released = held.length
+    ? new Set((await ds.getRepository(LegalHoldRow).findBy({ id: In([...new Set(held.map((h) => h.holdId!))]), status: LegalHoldStatus.RELEASED })).map((h) => h.id))
+    : new Set<string>();
+  const due = [...expired, ...held.filter((e) => released.has(e.holdId!))];
+  // A category a newer hold covers stays until that one is released too.
+  const out: RetentionExceptionRow[] = [];
+  const holdsBySubject = new Map<string, Awaited<ReturnType<typeof activeHoldsFor>>>();
+  for (const e of due) {
+    const request = await ds.getRepository(RequestRow).findOneBy({ id: e.requestId });
+    if (!request) continue;
+    if (!holdsBySubject.has(request.subjectEmail)) holdsBySubject.set(request.subjectEmail, await activeHoldsFor(ds, request.subjectEmail));
+    if (!holdFor(e.category, holdsBySubject.get(request.subjectEmail)!)) out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Arms one PURGE task per request x connector with due exceptions: a new task, or the connector's
+ * earlier PURGE task set PENDING again with a fresh idempotency key (each purge is a new side effect).
+ * A PURGE already pending, running or failed is left alone (a failed one waits for retryTask).
+ */
+export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: number): Promise<number> {
+  const due = await dueExceptions(ds, now);
+  const groups = new Map<string, RetentionExceptionRow>();
+  for (const e of due) groups.set(`${e.requestId}\u0000${e.connector}`, e);
+  let armed = 0;
+  for (const e of groups.values()) {
+    armed += await inTransaction(ds, async (em) => {
+      const tasks = em.getRepository(TaskRow);
+      const existing = await tasks.findOneBy({ requestId: e.requestId, connector: e.connector, step: TaskStep.PURGE });
+      const key = idempotencyKey(e.requestId, e.connector, `${TaskStep.PURGE}:${now.toISOString()}`);
+      let task: TaskRow;
+      if (!existing) {
+        task = tasks.create({
+          id: randomUUID(),
+          requestId: e.requestId,
+          connector: e.connector,
+          step: TaskStep.PURGE,
+          status: TaskStatus.PENDING,
+          priority: 0,
+          waitingFor: 0,
+          attempts: 0,
+          maxAttempts,
+          runAfter: now,
+          lockedBy: null,
+          leaseExpiresAt: null,
+          lastError: null,
+          note: null,
+          remoteReference: null,
+          result: null,
+          idempotencyKey: key,
+          createdAt: now,
+          startedAt: null,
+          finishedAt: null,
+          updatedAt: now,
+        });
+        await tasks.insert(task);
+      } else if (existing.status === TaskStatus.SUCCEEDED) {
+        const updated = await tasks.update(
+          { id: existing.id, status: TaskStatus.SUCCEEDED },
+          { status: TaskStatus.PENDING, attempts: 0, runAfter: now, idempotencyKey: key, finishedAt: null, lastError: null, result: null, remoteReference: null, updatedAt: now },
+        );
+        if (updated.affected !== 1) return 0;
+        task = Object.assign(existing, { status: TaskStatus.PENDING, attempts: 0 });
+      } else return 0;
+      await auditTask(em, task, "purge_scheduled", now);
+      return 1;
+    });
+  }
+  return armed;
+}

@@ -1,0 +1,28 @@
+import { Arg, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
+import { ANY_ROLE, DECIDERS } from "../auth/roles";
+import { previewDeletion } from "../commands/deletionPreviewer";
+import type { GraphQLContext } from "../graphql/context";
+import { findDeletionPlan } from "../queries/retentionFinder";
+import { DeletionPlanLine, DeletionPreview, PreviewDeletionInput } from "../schema/deletionPlan.type";
+import { Request } from "../schema/request.type";
+
+@Resolver(() => Request)
+export class RequestDeletionPlanResolver {
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [DeletionPlanLine], { description: "For a DELETION: the plan it executes, computed from its surveys before any erasure. Empty until the surveys ran, and for other types." })
+  async deletionPlan(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<DeletionPlanLine[]> {
+    return findDeletionPlan(ctx.services.ds, request.id);
+  }
+}
+
+@Resolver()
+export class DeletionPreviewResolver {
+  @Authorized(DECIDERS)
+  @Mutation(() => DeletionPreview, {
+    description:
+      "Dry run of a deletion: asks every connector now what it holds about the subject and returns what a deletion would erase and keep, with the rule or hold and retainUntil of each kept set. Changes no data (writes an audit event). ADMIN, PRIVACY_OFFICER.",
+  })
+  async previewDeletion(@Arg("input", () => PreviewDeletionInput, { description: "The subject (and whether they are under 18)." }) input: PreviewDeletionInput, @Ctx() ctx: GraphQLContext): Promise<DeletionPreview> {
+    return previewDeletion(ctx.services, ctx.actor, input.subject, input.concernsMinor === true);
+  }
+}

@@ -1,0 +1,90 @@
+import { ArgsType, Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
+import { ArrayMaxSize, IsEmail, IsOptional, IsUUID, Length, Matches, MaxLength } from "class-validator";
+import { LegalHoldStatus } from "../entities";
+
+registerEnumType(LegalHoldStatus, {
+  name: "LegalHoldStatus",
+  description: "Whether a hold still blocks erasure.",
+  valuesConfig: {
+    ACTIVE: { description: "Erasure of the held categories waits." },
+    RELEASED: { description: "Released; what it kept is purged at the next purge run unless a retention rule still keeps it." },
+  },
+});
+
+@ObjectType({ description: "A legal hold on a subject: erasure of the held categories waits until it is released." })
+export class LegalHold {
+  @Field(() => ID, { description: "The hold's id." })
+  id!: string;
+
+  @Field({ description: "The subject's email (lower-cased)." })
+  subjectEmail!: string;
+
+  @Field(() => [String], { description: "Held categories; empty: every category." })
+  categories!: string[];
+
+  @Field({ description: "Why the data must be kept." })
+  reason!: string;
+
+  @Field({ description: "The case, matter or authority request it belongs to." })
+  caseReference!: string;
+
+  @Field(() => LegalHoldStatus, { description: "ACTIVE or RELEASED." })
+  status!: LegalHoldStatus;
+
+  @Field({ description: "Who placed it (token id)." })
+  placedBy!: string;
+
+  @Field(() => Date, { description: "When it was placed." })
+  placedAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: "When it was released." })
+  releasedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Why it was released." })
+  releaseReason!: string | null;
+}
+
+@InputType({ description: "A hold to place." })
+export class PlaceLegalHoldInput {
+  @Field({ description: "The subject's email address." })
+  @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
+  @IsEmail({}, { message: "subjectEmail must be an email address such as ada@example.com" })
+  subjectEmail!: string;
+
+  @Field(() => [String], { nullable: true, description: "Categories to hold (e.g. PAYMENTS, SUPPORT); absent or empty: every category." })
+  @IsOptional()
+  @ArrayMaxSize(20, { message: "at most 20 categories" })
+  @Matches(/^[A-Z][A-Z0-9_]{1,39}$/, { each: true, message: "categories are upper-case names such as PAYMENTS" })
+  categories?: string[] | null;
+
+  @Field({ description: "Why the data must be kept (3-500 characters)." })
+  @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  reason!: string;
+
+  @Field({ description: "The case or matter reference (1-100 characters)." })
+  @Length(1, 100, { message: "caseReference must be 1 to 100 characters" })
+  caseReference!: string;
+}
+
+@ArgsType()
+export class ReleaseLegalHoldArgs {
+  @Field(() => ID, { description: "The hold's id." })
+  @IsUUID("all", { message: "id must be a legal hold id (a UUID)" })
+  id!: string;
+
+  @Field({ description: "Why it is released (3-500 characters)." })
+  @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  reason!: string;
+}
+
+@ArgsType()
+export class LegalHoldsArgs {
+  @Field(() => String, { nullable: true, description: "Only this subject's holds (case-insensitive)." })
+  @IsOptional()
+  @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
+  subjectEmail?: string | null;
+
+  @Field(() => LegalHoldStatus, { nullable: true, description: "Only holds with this status." })
+  @IsOptional()
+  status?: LegalHoldStatus | null;
+}
