@@ -9,6 +9,28 @@ export function idempotencyKey(requestId: string, connector: string, step: strin
   return `dsr_${createHash("sha256").update(`${requestId}:${connector}:${step}`).digest("hex").slice(0, 40)}`;
 }
 
+/** A task row as planned: never attempted, claimable from `now` once nothing holds it back. */
+export function newTaskRow(
+  em: EntityManager,
+  t: Pick<TaskRow, "id" | "requestId" | "connector" | "step" | "status" | "priority" | "waitingFor" | "maxAttempts" | "note" | "idempotencyKey"> & { now: Date },
+): TaskRow {
+  const { now, ...fields } = t;
+  return em.getRepository(TaskRow).create({
+    ...fields,
+    attempts: 0,
+    runAfter: now,
+    lockedBy: null,
+    leaseExpiresAt: null,
+    lastError: null,
+    remoteReference: null,
+    result: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: t.status === TaskStatus.SKIPPED ? now : null,
+    updatedAt: now,
+  });
+}
+
 /**
  * Writes a request's planned tasks and their dependencies. The unique (request, connector, step) key
  * makes planning twice create nothing twice; callers plan inside the approval transaction.
@@ -16,7 +38,7 @@ export function idempotencyKey(requestId: string, connector: string, step: strin
 export async function insertPlan(em: EntityManager, requestId: string, planned: PlannedTask[], now: Date, maxAttempts: number, priority = 0): Promise<TaskRow[]> {
   const ids = new Map(planned.map((p) => [taskKey(p.connector, p.step), randomUUID()]));
   const rows = planned.map((p) =>
-    em.getRepository(TaskRow).create({
+    newTaskRow(em, {
       id: ids.get(taskKey(p.connector, p.step))!,
       requestId,
       connector: p.connector,
@@ -24,20 +46,10 @@ export async function insertPlan(em: EntityManager, requestId: string, planned: 
       status: p.status,
       priority,
       waitingFor: p.status === TaskStatus.PENDING ? p.dependsOn.length : 0,
-      attempts: 0,
       maxAttempts,
-      runAfter: now,
-      lockedBy: null,
-      leaseExpiresAt: null,
-      lastError: null,
       note: p.note,
-      remoteReference: null,
-      result: null,
       idempotencyKey: idempotencyKey(requestId, p.connector, p.step),
-      createdAt: now,
-      startedAt: null,
-      finishedAt: p.status === TaskStatus.SKIPPED ? now : null,
-      updatedAt: now,
+      now,
     }),
   );
   if (rows.length) await em.getRepository(TaskRow).insert(rows);

@@ -5,7 +5,7 @@ import { holdFor } from "../../domain/retention";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
 import { LegalHoldRow, LegalHoldStatus, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../../entities";
 import { activeHoldsFor } from "../../queries/legalHoldFinder";
-import { idempotencyKey } from "./insertPlan";
+import { idempotencyKey, newTaskRow } from "./insertPlan";
 import { auditTask } from "./taskAudit";
 
 /** Open exceptions whose time has come: past retainUntil, or kept by a hold since released. */
@@ -46,7 +46,7 @@ export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: num
       const key = idempotencyKey(e.requestId, e.connector, `${TaskStep.PURGE}:${now.toISOString()}`);
       let task: TaskRow;
       if (!existing) {
-        task = tasks.create({
+        task = newTaskRow(em, {
           id: randomUUID(),
           requestId: e.requestId,
           connector: e.connector,
@@ -54,20 +54,10 @@ export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: num
           status: TaskStatus.PENDING,
           priority: 0,
           waitingFor: 0,
-          attempts: 0,
           maxAttempts,
-          runAfter: now,
-          lockedBy: null,
-          leaseExpiresAt: null,
-          lastError: null,
           note: null,
-          remoteReference: null,
-          result: null,
           idempotencyKey: key,
-          createdAt: now,
-          startedAt: null,
-          finishedAt: null,
-          updatedAt: now,
+          now,
         });
         await tasks.insert(task);
       } else if (existing.status === TaskStatus.SUCCEEDED) {
