@@ -5,6 +5,7 @@ import path from "node:path";
 import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector } from "../../src/connectors/zendesk";
+import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, ZendeskStandIn } from "../../src/sample/zendesk";
 import { ADA, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries } from "./support/zendeskStandIn";
@@ -27,7 +28,10 @@ describe("Zendesk connector", () => {
       subject: ADA,
       otherSubject: GRACE,
       expectedRecordCount: expectedRecordCount(standIn, ADA_ID),
-      injectRetryableFault: async () => standIn.faults.add({ kind: "500" }) as unknown as () => Promise<void>,
+      injectRetryableFault: async () => {
+        const remove = standIn.faults.add({ kind: "500" });
+        return async () => remove();
+      },
       teardown: async () => {
         await connector.close();
         await badConnector.close();
@@ -233,10 +237,11 @@ describe("Zendesk connector", () => {
       z.calls.clear();
       Object.assign(z.faults, { rate: 0.3, retryAfterSeconds: 0.4 });
       const connector = connectorFor(z, { timeoutMs: 250 });
+      const collectCtx = testContext();
       const collectLog: RetryLog = { attempts: 0, waits: [] };
       const eraseLog: RetryLog = { attempts: 0, waits: [] };
       try {
-        const collected = await withRetries(() => collectAll(connector, ADA), collectLog);
+        const collected = await withRetries(() => collectAll(connector, ADA, collectCtx), collectLog);
         expect(collected.map((r) => `${r.type}:${r.id}`)).to.deep.equal(expected);
         await withRetries(() => connector.erase(ADA, SUPPORT, testContext()), eraseLog);
       } finally {
@@ -249,6 +254,9 @@ describe("Zendesk connector", () => {
       await clean.close();
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
       for (const kind of ["500", "429", "hang"]) expect(served[kind], `${kind} faults served`).to.be.greaterThan(0);
+      const retriesLogged = collectCtx.lines.filter((l) => l.msg === "zendesk read retried");
+      expect(retriesLogged.length).to.be.greaterThan(0);
+      for (const l of retriesLogged) expect(JSON.stringify(l.obj)).not.to.include(ADA.ticketingUserId);
       const gaps = gapsAfter429();
       expect(gaps.length).to.equal(served["429"]);
       expect(Math.min(...gaps), "a call came sooner than Retry-After").to.be.at.least(400);
@@ -322,6 +330,23 @@ describe("Zendesk connector", () => {
       expect(result).to.deep.include({ ok: false });
       expect(result.message).to.match(/credentials/);
       expect(result.message).not.to.include("wrong");
+    });
+
+    it("registers through a connectors file today, as a module entry with the token from the environment", async () => {
+      const z = await startStandIn();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zendesk-connectors-"));
+      const file = path.join(dir, "connectors.json");
+      const entry = { type: "module", module: require.resolve("../../src/connectors/zendesk"), options: { baseUrl: z.url, email: EMAIL, requestsPerMinute: 400 }, env: { apiToken: "ZENDESK_API_TOKEN" } };
+      fs.writeFileSync(file, JSON.stringify({ connectors: [entry] }));
+      try {
+        const [connector] = await loadConnectorsFile(file, { ZENDESK_API_TOKEN: TOKEN });
+        expect(connector.spec).to.deep.include({ name: "ticketing", needs: ["ticketingUserId", "email"], needsAny: true, categories: ["SUPPORT"] });
+        expect(await connector.check(testContext())).to.deep.include({ ok: true });
+        await (connector as ZendeskConnector).close();
+      } finally {
+        await z.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("lists every problem and never the token, when the options are wrong", () => {

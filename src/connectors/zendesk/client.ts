@@ -63,7 +63,8 @@ export class ZendeskClient {
 
   /** One HTTP exchange, through the rate limiter, with the per-call time limit. */
   private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown): Promise<ZendeskReply<T>> {
-    const where = `${op} ${method} ${url.pathname}`;
+    // Paths carry the subject's user id: internal messages (logged) name the route, never the id.
+    const where = `${op} ${method} ${url.pathname.replace(/\d+/g, "{id}")}`;
     return this.limiter.schedule(async () => {
       if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
       const timeout = AbortSignal.timeout(this.o.timeoutMs);
@@ -94,7 +95,7 @@ export class ZendeskClient {
         throw new ConnectorError(`${this.o.name}: Zendesk refused the credentials (HTTP ${status}); check the connector's email and API token, and that token access is enabled`, `${where}: HTTP ${status}`, false);
       }
       if (status !== 404 && (status < 200 || status >= 300)) {
-        throw new ConnectorError(`${this.o.name}: Zendesk refused the ${op} (HTTP ${status}); details are in the service log`, `${where}: HTTP ${status}: ${text.slice(0, 200)}`, false);
+        throw new ConnectorError(`${this.o.name}: Zendesk refused the ${op} (HTTP ${status}); details are in the service log`, `${where}: HTTP ${status} ${errorCode(text)}`, false);
       }
       try {
         return { status, body: (text ? JSON.parse(text) : {}) as T };
@@ -143,5 +144,15 @@ export class ZendeskClient {
   /** Drops calls still waiting for the rate limiter. */
   async close(): Promise<void> {
     await this.limiter.stop({ dropWaitingJobs: true });
+  }
+}
+
+/** Zendesk's error code from an error body (e.g. RecordInvalid); its details can echo values, so they are left out. */
+function errorCode(text: string): string {
+  try {
+    const code = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof code === "string" && /^[A-Za-z ']{1,60}$/.test(code) ? code : "";
+  } catch {
+    return "";
   }
 }
