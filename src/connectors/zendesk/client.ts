@@ -1,0 +1,158 @@
+import Bottleneck from "bottleneck";
+import { ConnectorError, retryAfterMs, TaskContext } from "../sdk";
+import type { ResolvedZendeskOptions } from "./config";
+
+/** The calls of the connector, named in error messages. */
+export type Operation = "check" | "collect" | "erase";
+
+/** What a call needs from its caller: where to stop, where to log, and (while paging) a heartbeat. */
+export type CallContext = Pick<TaskContext, "signal" | "logger"> & { heartbeat?: () => Promise<void> };
+
+/** A parsed JSON answer; 404 comes back (callers decide what absence means), every other failure throws. */
+export interface ZendeskReply<T> {
+  status: number;
+  body: T;
+}
+
+/** Cursor pagination, as Zendesk documents it for its list endpoints. */
+interface CursorPage {
+  meta?: { has_more?: boolean };
+  links?: { next?: string | null };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener("abort", done);
+      clearTimeout(timer);
+      if (signal.aborted) reject(signal.reason);
+      else resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+/**
+ * Zendesk Support API calls with basic token auth, a request rate spread evenly by bottleneck, a time
+ * limit per call and faults turned into ConnectorErrors: 429 and 5xx carry Retry-After as retryAfterMs,
+ * 401/403 are not retryable. Reads (GET) are retried inline a few times; writes never are, because a
+ * write whose answer was lost must be re-read before it is repeated (erase does that on its next run).
+ */
+export class ZendeskClient {
+  private readonly limiter: Bottleneck;
+  private readonly authorization: string;
+  private readonly origin: string;
+
+  constructor(private readonly o: ResolvedZendeskOptions) {
+    this.limiter = new Bottleneck({ minTime: Math.ceil(60_000 / o.requestsPerMinute) });
+    this.authorization = `Basic ${Buffer.from(`${o.email}/token:${o.apiToken}`).toString("base64")}`;
+    this.origin = new URL(o.baseUrl).origin;
+  }
+
+  /** A URL under /api/v2/ for a path, or a link Zendesk handed out (only on this account's origin). */
+  private url(pathOrLink: string, op: Operation): URL {
+    const url = /^https?:/.test(pathOrLink) ? new URL(pathOrLink) : new URL(`${this.o.baseUrl}/api/v2/${pathOrLink}`);
+    // The token goes with every call: never send it to a host a response named.
+    if (url.origin !== this.origin) throw new ConnectorError(`${this.o.name}: Zendesk answered with a link to another host; the ${op} stopped`, `${op}: pagination link outside ${this.origin}`, false);
+    return url;
+  }
+
+  private stopped(op: Operation, signal: AbortSignal): ConnectorError {
+    return new ConnectorError(`${this.o.name}: the ${op} was stopped before it finished; it resumes on the next attempt`, `aborted: ${String(signal.reason)}`, true);
+  }
+
+  /** One HTTP exchange, through the rate limiter, with the per-call time limit. */
+  private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown): Promise<ZendeskReply<T>> {
+    // Paths carry the subject's user id: internal messages (logged) name the route, never the id.
+    const where = `${op} ${method} ${url.pathname.replace(/\d+/g, "{id}")}`;
+    return this.limiter.schedule(async () => {
+      if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
+      const timeout = AbortSignal.timeout(this.o.timeoutMs);
+      const signal = AbortSignal.any([ctx.signal, timeout]);
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(url, {
+          method,
+          signal,
+          headers: { authorization: this.authorization, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        text = await response.text();
+      } catch (error) {
+        if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
+        if (timeout.aborted) throw new ConnectorError(`${this.o.name}: Zendesk did not answer within ${this.o.timeoutMs} ms; the task will be retried`, `${where}: timed out`, true);
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+        throw new ConnectorError(`${this.o.name}: Zendesk is unreachable (${cause}); the task will be retried`, `${where}: ${cause}`, true);
+      }
+      const { status } = response;
+      if (status === 429 || status >= 500) {
+        const wait = retryAfterMs(response.headers.get("retry-after"));
+        const what = status === 429 ? "is limiting the request rate" : `answered ${status}`;
+        throw new ConnectorError(`${this.o.name}: Zendesk ${what}; the task will be retried`, `${where}: HTTP ${status}${wait === undefined ? "" : `, retry after ${wait} ms`}`, true, wait);
+      }
+      if (status === 401 || status === 403) {
+        throw new ConnectorError(`${this.o.name}: Zendesk refused the credentials (HTTP ${status}); check the connector's email and API token, and that token access is enabled`, `${where}: HTTP ${status}`, false);
+      }
+      if (status !== 404 && (status < 200 || status >= 300)) {
+        throw new ConnectorError(`${this.o.name}: Zendesk refused the ${op} (HTTP ${status}); details are in the service log`, `${where}: HTTP ${status} ${errorCode(text)}`, false);
+      }
+      try {
+        return { status, body: (text ? JSON.parse(text) : {}) as T };
+      } catch {
+        throw new ConnectorError(`${this.o.name}: Zendesk sent an answer that could not be read; the task will be retried`, `${where}: HTTP ${status} with a body that is not JSON`, true);
+      }
+    });
+  }
+
+  /** A GET, retried inline (after Retry-After, or a short backoff) while the wait stays short. */
+  async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries): Promise<ZendeskReply<T>> {
+    const url = this.url(pathOrLink, op);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.once<T>("GET", url, op, ctx);
+      } catch (error) {
+        if (!(error instanceof ConnectorError) || !error.retryable || ctx.signal.aborted || attempt >= retries) throw error;
+        const wait = error.retryAfterMs ?? Math.round(200 * 2 ** attempt * (0.5 + Math.random()));
+        if (wait > this.o.maxInlineWaitMs) throw error;
+        ctx.logger.debug({ connector: this.o.name, op, attempt: attempt + 1, waitMs: wait, internal: error.internalMessage }, "zendesk read retried");
+        await sleep(wait, ctx.signal).catch(() => {
+          throw this.stopped(op, ctx.signal);
+        });
+      }
+    }
+  }
+
+  /** A write (PUT, DELETE), sent once. */
+  send<T>(method: "PUT" | "DELETE", path: string, op: Operation, ctx: CallContext, body?: unknown): Promise<ZendeskReply<T>> {
+    return this.once<T>(method, this.url(path, op), op, ctx, body);
+  }
+
+  /** Every item of a cursor-paginated list, one page in memory at a time, with a heartbeat per page. */
+  async *list<T>(path: string, key: string, op: Operation, ctx: CallContext): AsyncGenerator<T> {
+    let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}page[size]=${this.o.pageSize}`;
+    while (next) {
+      const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx);
+      if (status === 404) return;
+      yield* body[key] ?? [];
+      next = body.meta?.has_more ? body.links?.next : null;
+      await ctx.heartbeat?.();
+      if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
+    }
+  }
+
+  /** Drops calls still waiting for the rate limiter. */
+  async close(): Promise<void> {
+    await this.limiter.stop({ dropWaitingJobs: true });
+  }
+}
+
+/** Zendesk's error code from an error body (e.g. RecordInvalid); its details can echo values, so they are left out. */
+function errorCode(text: string): string {
+  try {
+    const code = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof code === "string" && /^[A-Za-z ']{1,60}$/.test(code) ? code : "";
+  } catch {
+    return "";
+  }
+}

@@ -1,0 +1,124 @@
+import type { SubjectRecord } from "../sdk";
+
+// The fields of Zendesk's objects the connector reads (the API sends more).
+
+export interface WireUser {
+  id: number;
+  name: string;
+  email: string | null;
+  phone?: string | null;
+  role: string;
+  /** False once the user is soft-deleted. */
+  active: boolean;
+  time_zone?: string;
+  locale?: string;
+  created_at: string;
+  updated_at?: string;
+}
+
+export interface WireTicket {
+  id: number;
+  subject: string | null;
+  type: string | null;
+  priority: string | null;
+  status: string;
+  requester_id: number;
+  via?: { channel?: string };
+  tags?: string[];
+  created_at: string;
+  /** Last activity: a thread is kept or erased as a whole, by this date (see zendeskConnector.ts). */
+  updated_at: string;
+}
+
+export interface WireAttachment {
+  id: number;
+  file_name: string;
+  content_type: string;
+  size: number;
+  content_url: string;
+}
+
+export interface WireComment {
+  id: number;
+  author_id: number;
+  body: string;
+  html_body: string;
+  plain_body?: string;
+  public: boolean;
+  attachments?: WireAttachment[];
+  via?: { channel?: string };
+  created_at: string;
+}
+
+/** How the subject is on a ticket. */
+export type TicketRole = "requester" | "cc";
+
+const REDACTION_MARK = "▇";
+/** Zendesk replaces a redacted attachment with an empty file of this name. */
+const REDACTED_FILE = "redacted.txt";
+
+export const isRedactedAttachment = (a: WireAttachment) => a.file_name === REDACTED_FILE && a.size === 0;
+const textOf = (c: WireComment) => c.plain_body ?? c.body;
+
+/** True when nothing of the comment is left to redact: only redaction marks and blanks, no live attachment. */
+export function isRedacted(c: WireComment): boolean {
+  return [...textOf(c)].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) && (c.attachments ?? []).every(isRedactedAttachment);
+}
+
+/**
+ * The comment's html_body with every text run wrapped in <redact> tags (runs that are only blanks or
+ * redaction marks are left as they are): Zendesk replaces what the tags enclose with ▇ and keeps the markup.
+ */
+export function redactAllText(html: string): string {
+  return html.replace(/(^|>)([^<]+)/g, (whole, open: string, text: string) => ([...text].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) ? whole : `${open}<redact>${text}</redact>`));
+}
+
+/**
+ * Which comments of a ticket are the subject's communications: on a ticket they requested, all of them
+ * (internal notes about them included); on one they were CC'd on, what they could read (public comments)
+ * and what they wrote.
+ */
+export const isSubjects = (c: WireComment, role: TicketRole, userId: number) => role === "requester" || c.public || c.author_id === userId;
+
+const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
+
+/** The user's profile. Undated on purpose: it is kept exactly as long as any of their tickets is. */
+export function userRecord(u: WireUser): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "user",
+    id: String(u.id),
+    data: { name: u.name, email: u.email, phone: u.phone ?? null, time_zone: u.time_zone ?? null, locale: u.locale ?? null, created_at: u.created_at, updated_at: u.updated_at ?? null },
+  };
+}
+
+export function ticketRecord(t: WireTicket, role: TicketRole): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "ticket",
+    id: String(t.id),
+    data: { subject: t.subject, your_role: role, status: t.status, type: t.type, priority: t.priority, channel: t.via?.channel ?? null, tags: t.tags ?? [], created_at: t.created_at, updated_at: t.updated_at },
+    recordedAt: date(t.created_at),
+  };
+}
+
+export function commentRecord(c: WireComment, t: WireTicket, userId: number): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "comment",
+    id: String(c.id),
+    data: { ticket_id: t.id, written_by_you: c.author_id === userId, public: c.public, body: textOf(c), channel: c.via?.channel ?? null, created_at: c.created_at },
+    recordedAt: date(c.created_at),
+  };
+}
+
+/** Attachment metadata only: the file itself is never fetched. */
+export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicket): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "attachment",
+    id: String(a.id),
+    data: { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at },
+    recordedAt: date(c.created_at),
+  };
+}

@@ -1,0 +1,241 @@
+import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
+import { CallContext, ZendeskClient } from "./client";
+import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
+import {
+  attachmentRecord,
+  commentRecord,
+  isRedacted,
+  isRedactedAttachment,
+  isSubjects,
+  redactAllText,
+  TicketRole,
+  ticketRecord,
+  userRecord,
+  WireComment,
+  WireTicket,
+  WireUser,
+} from "./records";
+
+/** The ticketing connector: a Connector with erase, plus close() for its rate limiter. */
+export interface ZendeskConnector extends Connector {
+  erase(ids: Identities, instruction: Parameters<NonNullable<Connector["erase"]>>[1], ctx: TaskContext): Promise<ErasureOutcome>;
+  close(): Promise<void>;
+}
+
+/** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
+type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
+
+/** Record sets kept under retention, per type. */
+class KeptTally {
+  private readonly byType = new Map<string, { count: number; newest: Date }>();
+
+  add(type: string, count: number, at: Date): void {
+    if (count <= 0) return;
+    const entry = this.byType.get(type) ?? { count: 0, newest: at };
+    entry.count += count;
+    if (at > entry.newest) entry.newest = at;
+    this.byType.set(type, entry);
+  }
+
+  get empty(): boolean {
+    return this.byType.size === 0;
+  }
+
+  newest(): Date | undefined {
+    return [...this.byType.values()].map((e) => e.newest).sort((a, b) => b.getTime() - a.getTime())[0];
+  }
+
+  list(): KeptRecords[] {
+    return [...this.byType].map(([type, e]) => ({ category: "SUPPORT", type, count: e.count, newestRecordedAt: e.newest }));
+  }
+}
+
+/**
+ * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
+ * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
+ * their comments and the attachments' metadata. Erasure follows Zendesk's flow: redact the subject's
+ * comments (text and attachments) on tickets outside retention, soft-delete the user, then delete them
+ * permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
+ * anywhere (even after a soft delete) is finished by the next one.
+ *
+ * Retention works per ticket: a thread whose last activity is at or after keepRecordedSince.SUPPORT is
+ * kept whole (a dispute needs the whole conversation), and reported in `kept`. While any ticket is kept,
+ * the user record is kept too: deleting it would cut the kept tickets off from the person, so a later
+ * purge could not find them and the subject could no longer get them in an access request. The user is
+ * then reported as kept with the newest kept ticket's date, and the purge deletes it with the last ticket.
+ */
+export function createZendeskConnector(options: ZendeskConnectorOptions): ZendeskConnector {
+  const o = resolveZendeskOptions(options);
+  const name = o.name;
+  const client = new ZendeskClient(o);
+  const spec: ConnectorSpec = {
+    name,
+    version: o.version,
+    supports: ["access", "erasure"],
+    needs: ["ticketingUserId", "email"],
+    needsAny: true,
+    provides: [],
+    categories: ["SUPPORT"],
+  };
+
+  const userById = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
+    if (!/^\d{1,15}$/.test(id)) return undefined;
+    const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx);
+    return status === 404 ? undefined : body.user;
+  };
+
+  const userByEmail = async (email: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
+    const wanted = email.toLowerCase();
+    // Search matches loosely; only an exact address is the subject.
+    for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${email}"`)}`, "users", op, ctx)) {
+      if (u.email?.toLowerCase() === wanted) return u;
+    }
+    return undefined;
+  };
+
+  /** The live user, for collect: a soft-deleted one is being erased and shows nothing. */
+  const findActive = async (ids: Identities, ctx: CallContext): Promise<WireUser | undefined> => {
+    const user = ids.ticketingUserId ? await userById(ids.ticketingUserId, "collect", ctx) : await userByEmail(ids.email, "collect", ctx);
+    return user?.active ? user : undefined;
+  };
+
+  /** The user in any state, for erase; by email, a soft-deleted user is looked for among deleted_users. */
+  const findForErasure = async (ids: Identities, ctx: CallContext): Promise<Found> => {
+    if (ids.ticketingUserId) {
+      const user = await userById(ids.ticketingUserId, "erase", ctx);
+      if (user?.active) return { user, state: "active" };
+      const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${encodeURIComponent(ids.ticketingUserId)}.json`, "erase", ctx);
+      return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
+    }
+    const user = await userByEmail(ids.email, "erase", ctx);
+    if (user) return { user, state: "active" };
+    const wanted = ids.email.toLowerCase();
+    for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", "erase", ctx)) {
+      if (u.email?.toLowerCase() === wanted) return { user: u, state: "soft-deleted" };
+    }
+    return undefined;
+  };
+
+  /** The tickets the user requested, then those they were CC'd on, each once. */
+  async function* ticketsOf(userId: number, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<{ ticket: WireTicket; role: TicketRole }> {
+    const seen = new Set<number>();
+    for (const [route, role] of [["requested", "requester"], ["ccd", "cc"]] as const) {
+      for await (const ticket of client.list<WireTicket>(`users/${userId}/tickets/${route}.json`, "tickets", op, ctx)) {
+        if (seen.has(ticket.id)) continue;
+        seen.add(ticket.id);
+        yield { ticket, role };
+      }
+    }
+  }
+
+  /** The ticket's comments that belong to the subject's communications (see isSubjects). */
+  async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireComment> {
+    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json`, "comments", op, ctx)) {
+      if (isSubjects(c, role, userId)) yield c;
+    }
+  }
+
+  /** Redacts the text and live attachments of one comment; returns how many records that erased. */
+  const redact = async (ticket: WireTicket, c: WireComment, ctx: TaskContext): Promise<number> => {
+    const live = (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
+    const html = redactAllText(c.html_body);
+    const body = { ticket_id: ticket.id, ...(html === c.html_body ? {} : { html_body: html }), external_attachment_urls: live.map((a) => a.content_url) };
+    await client.send("PUT", `comment_redactions/${c.id}.json`, "erase", ctx, body);
+    return 1 + live.length;
+  };
+
+  /** Deletes a soft-deleted user for good; 0 when someone else already did. */
+  const deletePermanently = async (user: WireUser, ctx: TaskContext): Promise<number> => {
+    const { status } = await client.send("DELETE", `deleted_users/${user.id}.json`, "erase", ctx);
+    return status === 404 ? 0 : 1;
+  };
+
+  return {
+    spec,
+
+    async check(ctx): Promise<CheckResult> {
+      try {
+        const { status, body } = await client.get<{ user?: { id?: number | null; role?: string } }>("users/me.json", "check", ctx, 0);
+        const role = body.user?.role;
+        if (status === 404 || !body.user?.id) return { ok: false, message: `${name}: ${o.baseUrl} did not answer as a Zendesk Support API (no /api/v2/users/me); check baseUrl` };
+        if (role !== "agent" && role !== "admin") return { ok: false, message: `${name}: the API token acts for an ${role ?? "unknown"} user; it must belong to an agent or admin` };
+        return { ok: true, message: `${name}: reached Zendesk at ${new URL(o.baseUrl).host} as an ${role}` };
+      } catch (error) {
+        if (!(error instanceof ConnectorError)) throw error;
+        ctx.logger.warn({ connector: name, internal: error.internalMessage, retryable: error.retryable }, "check failed");
+        return { ok: false, message: error.userMessage };
+      }
+    },
+
+    async *collect(ids, ctx) {
+      const user = await findActive(ids, ctx);
+      if (!user) {
+        ctx.logger.info({ connector: name }, "no active Zendesk user for the subject");
+        return;
+      }
+      yield userRecord(user);
+      const counts = { ticket: 0, comment: 0, attachment: 0 };
+      for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
+        yield ticketRecord(ticket, role);
+        counts.ticket += 1;
+        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx)) {
+          yield commentRecord(c, ticket, user.id);
+          counts.comment += 1;
+          for (const a of c.attachments ?? []) {
+            if (isRedactedAttachment(a)) continue;
+            yield attachmentRecord(a, c, ticket);
+            counts.attachment += 1;
+          }
+        }
+      }
+      ctx.logger.debug({ connector: name, ...counts }, "zendesk records collected");
+    },
+
+    async erase(ids, instruction, ctx) {
+      if (!instruction.categories.includes("SUPPORT")) return { erased: 0 };
+      const since = instruction.keepRecordedSince?.SUPPORT ? new Date(instruction.keepRecordedSince.SUPPORT).getTime() : undefined;
+      const found = await findForErasure(ids, ctx);
+      if (!found) {
+        ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing to erase");
+        return { erased: 0 };
+      }
+      const { user } = found;
+      if (found.state === "soft-deleted") {
+        // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
+        ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
+        return { erased: await deletePermanently(user, ctx) };
+      }
+
+      let erased = 0;
+      const kept = new KeptTally();
+      for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
+        const lastActivity = new Date(ticket.updated_at);
+        if (since !== undefined && lastActivity.getTime() >= since) {
+          kept.add("ticket", 1, lastActivity);
+          for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
+            kept.add("comment", 1, new Date(c.created_at));
+            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, new Date(c.created_at));
+          }
+          continue;
+        }
+        for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
+          if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+        }
+        await ctx.heartbeat();
+      }
+
+      if (!kept.empty) {
+        kept.add("user", 1, kept.newest()!);
+        ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
+        return { erased, kept: kept.list() };
+      }
+      const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
+      if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+      erased += await deletePermanently(user, ctx);
+      ctx.logger.info({ connector: name, erased }, "zendesk user erased");
+      return { erased };
+    },
+
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,173 @@
+import express, { NextFunction, Request, Response } from "express";
+import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
+import { originOf, paginate, PaginationError } from "./paging";
+import { ZendeskStore } from "./store";
+import type { ZendeskAttachment, ZendeskComment, ZendeskTicket, ZendeskUser } from "./types";
+
+/** What the app needs: the credentials it accepts, its data, its faults and where it logs calls. */
+export interface ZendeskAppOptions {
+  email: string;
+  apiToken: string;
+  store: ZendeskStore;
+  faults: ZendeskFaults;
+  calls: ZendeskCalls;
+}
+
+/** The API user the credentials belong to (an admin, as Zendesk API tokens act for one). */
+const API_USER_ID = 9_000_000;
+
+// Zendesk's error bodies, by status.
+const notFound = { error: "RecordNotFound", description: "Not found" };
+const unauthenticated = { error: "Couldn't authenticate you" };
+const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
+
+function presentUser(req: Request, u: ZendeskUser) {
+  return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...u };
+}
+
+function presentTicket(req: Request, t: ZendeskTicket) {
+  const { comments: _comments, ...fields } = t;
+  return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
+}
+
+function presentAttachment(req: Request, a: ZendeskAttachment) {
+  const { content_path, ...fields } = a;
+  return { url: `${originOf(req)}/api/v2/attachments/${a.id}.json`, ...fields, content_url: `${originOf(req)}${content_path}`, mapped_content_url: `${originOf(req)}${content_path}`, thumbnails: [] };
+}
+
+function presentComment(req: Request, c: ZendeskComment) {
+  return { ...c, attachments: c.attachments.map((a) => presentAttachment(req, a)), metadata: { system: {} } };
+}
+
+/** The numeric id of a path parameter, or undefined (Zendesk answers 404 for anything else). */
+const idOf = (raw: unknown) => (typeof raw === "string" && /^\d{1,15}$/.test(raw) ? Number(raw) : undefined);
+
+/** The email a users search asks for: `query=email:ada@example.com`, quoted or not, or a bare address. */
+function searchedEmail(query: unknown): string | undefined {
+  if (typeof query !== "string") return undefined;
+  const match = /^(?:email:)?"?([^"\s]+@[^"\s]+)"?$/.exec(query.trim());
+  return match?.[1];
+}
+
+/** Serves the fault decided for this call: a 500, a 429 with Retry-After, or a hang (no answer at all). */
+function serveFault(res: Response, fault: FaultDecision): void {
+  res.locals.fault = fault.kind;
+  if (fault.kind === "hang") return;
+  if (fault.kind === "429") {
+    res.status(429).set("Retry-After", String(fault.retryAfterSeconds)).json({ error: "APIRateLimitExceeded", description: "Number of allowed API requests per minute exceeded" });
+  } else res.status(500).json({ error: "InternalServerError", description: "Something went wrong; try again" });
+}
+
+/** The Zendesk Support API subset the ticketing connector uses, under /api/v2/. */
+export function zendeskApp(options: ZendeskAppOptions): express.Express {
+  const { store, faults, calls } = options;
+  const expected = `Basic ${Buffer.from(`${options.email}/token:${options.apiToken}`).toString("base64")}`;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.use((req, res, next) => {
+    const entry = { at: Date.now(), method: req.method, path: req.path, status: 0, fault: undefined as FaultDecision["kind"] | undefined };
+    calls.entries.push(entry);
+    res.on("finish", () => {
+      entry.status = res.statusCode;
+      entry.fault = res.locals.fault;
+    });
+    if (req.headers.authorization !== expected) return void res.status(401).json(unauthenticated);
+    const fault = faults.decide(req.method, req.path);
+    if (!fault) return next();
+    if (!fault.afterEffect) {
+      entry.fault = fault.kind;
+      return serveFault(res, fault);
+    }
+    // The handler runs (its side effect happens) but its answer is replaced: a write whose reply was lost.
+    res.json = () => {
+      serveFault(Object.assign(res, { json: express.response.json }), fault);
+      return res;
+    };
+    next();
+  });
+  app.use(express.json({ limit: "1mb" }));
+
+  app.get("/api/v2/users/me.json", (req, res) => {
+    res.json({ user: { url: `${originOf(req)}/api/v2/users/${API_USER_ID}.json`, id: API_USER_ID, name: "API user", email: options.email, role: "admin", active: true } });
+  });
+
+  app.get("/api/v2/users/search.json", (req, res) => {
+    const email = searchedEmail(req.query.query);
+    const external = typeof req.query.external_id === "string" ? req.query.external_id : undefined;
+    const found = email ? store.usersByEmail(email) : external ? store.state.users.filter((u) => u.active && u.external_id === external) : [];
+    res.json(paginate(req, "users", found, (u) => presentUser(req, u)));
+  });
+
+  app.get("/api/v2/users/:id.json", (req, res) => {
+    const user = store.user(idOf(req.params.id) ?? -1);
+    if (!user) return void res.status(404).json(notFound);
+    res.json({ user: presentUser(req, user) });
+  });
+
+  app.delete("/api/v2/users/:id.json", (req, res) => {
+    const user = store.user(idOf(req.params.id) ?? -1);
+    if (!user || !user.active) return void res.status(404).json(notFound);
+    store.softDeleteUser(user, new Date());
+    res.json({ user: presentUser(req, user) });
+  });
+
+  for (const [route, list] of [
+    ["requested", (id: number) => store.ticketsRequestedBy(id)],
+    ["ccd", (id: number) => store.ticketsCcing(id)],
+  ] as const) {
+    app.get(`/api/v2/users/:id/tickets/${route}.json`, (req, res) => {
+      const user = store.user(idOf(req.params.id) ?? -1);
+      if (!user) return void res.status(404).json(notFound);
+      res.json(paginate(req, "tickets", list(user.id), (t) => presentTicket(req, t)));
+    });
+  }
+
+  app.get("/api/v2/tickets/:id/comments.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    res.json(paginate(req, "comments", ticket.comments, (c) => presentComment(req, c)));
+  });
+
+  app.put("/api/v2/comment_redactions/:id.json", (req, res) => {
+    const body = (req.body ?? {}) as { ticket_id?: unknown; html_body?: unknown; external_attachment_urls?: unknown };
+    if (typeof body.ticket_id !== "number") return void res.status(422).json(invalid("ticket_id", "ticket_id is required"));
+    const found = store.comment(body.ticket_id, idOf(req.params.id) ?? -1);
+    if (!found) return void res.status(404).json(notFound);
+    const urls = Array.isArray(body.external_attachment_urls) ? body.external_attachment_urls : [];
+    const ids = urls.map((url) => found.comment.attachments.find((a) => typeof url === "string" && url.endsWith(a.content_path))?.id);
+    if (ids.some((id) => id === undefined)) return void res.status(422).json(invalid("external_attachment_urls", "an attachment URL does not belong to this comment"));
+    if (body.html_body !== undefined && typeof body.html_body !== "string") return void res.status(422).json(invalid("html_body", "html_body must be a string"));
+    if (!store.redactComment(found.ticket, found.comment, body.html_body as string | undefined, ids as number[])) {
+      return void res.status(422).json(invalid("html_body", "html_body does not match the comment; only <redact> tags may be added"));
+    }
+    res.json({ comment: presentComment(req, found.comment) });
+  });
+
+  app.get("/api/v2/deleted_users.json", (req, res) => {
+    res.json(paginate(req, "deleted_users", store.deletedUsers(), (u) => presentUser(req, u)));
+  });
+
+  app.get("/api/v2/deleted_users/:id.json", (req, res) => {
+    const user = store.user(idOf(req.params.id) ?? -1);
+    if (!user || user.active) return void res.status(404).json(notFound);
+    res.json({ deleted_user: presentUser(req, user) });
+  });
+
+  app.delete("/api/v2/deleted_users/:id.json", (req, res) => {
+    const user = store.user(idOf(req.params.id) ?? -1);
+    if (!user || user.active) return void res.status(404).json(notFound);
+    store.permanentlyDeleteUser(user);
+    res.json({ deleted_user: presentUser(req, user) });
+  });
+
+  app.use((_req, res) => void res.status(404).json({ error: "InvalidEndpoint", description: "Not found" }));
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof PaginationError) return void res.status(400).json({ error: "InvalidPaginationParameter", description: error.message });
+    const status = (error as { status?: number }).status;
+    if (status && status >= 400 && status < 500) return void res.status(status).json({ error: "InvalidRequest", description: "The request could not be read" });
+    res.status(500).json({ error: "InternalServerError", description: "Something went wrong; try again" });
+  });
+  return app;
+}

@@ -1,0 +1,117 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { ZendeskComment, ZendeskState, ZendeskTicket, ZendeskUser } from "./types";
+
+/** What the stand-in did that a test may count: each side effect, once per time it happened. */
+export interface ZendeskEffects {
+  commentRedactions: number;
+  attachmentRedactions: number;
+  userSoftDeletes: number;
+  userPermanentDeletes: number;
+}
+
+/** Zendesk's redaction mark: every redacted character becomes one of these. */
+export const REDACTED = "▇";
+
+const stripTags = (html: string) => html.replace(/<[^>]*>/g, "");
+
+/**
+ * The stand-in's data and every change it can make. Each change is saved at once (atomically, through a
+ * temporary file and a rename) when the store has a state file, so a restarted stand-in serves what the
+ * last one left.
+ */
+export class ZendeskStore {
+  readonly effects: ZendeskEffects = { commentRedactions: 0, attachmentRedactions: 0, userSoftDeletes: 0, userPermanentDeletes: 0 };
+
+  constructor(
+    readonly state: ZendeskState,
+    private readonly stateFile?: string,
+  ) {}
+
+  /** Loads `stateFile` when it exists, otherwise starts from `seed()` (and writes it, when a file is given). */
+  static open(seed: () => ZendeskState, stateFile?: string): ZendeskStore {
+    if (stateFile && fs.existsSync(stateFile)) return new ZendeskStore(JSON.parse(fs.readFileSync(stateFile, "utf8")) as ZendeskState, stateFile);
+    const store = new ZendeskStore(seed(), stateFile);
+    store.save();
+    return store;
+  }
+
+  /** Writes the whole state to a temporary file beside the state file, then renames it into place. */
+  save(): void {
+    if (!this.stateFile) return;
+    fs.mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    const temporary = `${this.stateFile}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, JSON.stringify(this.state));
+    fs.renameSync(temporary, this.stateFile);
+  }
+
+  user(id: number): ZendeskUser | undefined {
+    return this.state.users.find((u) => u.id === id);
+  }
+
+  /** Active users whose email equals `email` (case-insensitive, as Zendesk's search). */
+  usersByEmail(email: string): ZendeskUser[] {
+    const wanted = email.toLowerCase();
+    return this.state.users.filter((u) => u.active && u.email.toLowerCase() === wanted);
+  }
+
+  deletedUsers(): ZendeskUser[] {
+    return this.state.users.filter((u) => !u.active);
+  }
+
+  ticketsRequestedBy(id: number): ZendeskTicket[] {
+    return this.state.tickets.filter((t) => t.requester_id === id);
+  }
+
+  ticketsCcing(id: number): ZendeskTicket[] {
+    return this.state.tickets.filter((t) => t.collaborator_ids.includes(id));
+  }
+
+  ticket(id: number): ZendeskTicket | undefined {
+    return this.state.tickets.find((t) => t.id === id);
+  }
+
+  /** The comment and its ticket, or undefined when `ticketId` does not hold `commentId`. */
+  comment(ticketId: number, commentId: number): { ticket: ZendeskTicket; comment: ZendeskComment } | undefined {
+    const ticket = this.ticket(ticketId);
+    const comment = ticket?.comments.find((c) => c.id === commentId);
+    return ticket && comment ? { ticket, comment } : undefined;
+  }
+
+  /**
+   * Redacts what `html` marks with <redact> tags, and the attachments whose id is in `attachmentIds`
+   * (each becomes an empty redacted.txt, as in Zendesk). Returns false, changing nothing, when `html`
+   * without its redact tags is not the comment's current html_body.
+   */
+  redactComment(ticket: ZendeskTicket, comment: ZendeskComment, html: string | undefined, attachmentIds: number[]): boolean {
+    if (html !== undefined && html.replace(/<\/?redact>/g, "") !== comment.html_body) return false;
+    if (html !== undefined) {
+      comment.html_body = html.replace(/<redact>([\s\S]*?)<\/redact>/g, (_, inner: string) => REDACTED.repeat([...stripTags(inner)].length));
+      comment.plain_body = comment.body = stripTags(comment.html_body);
+      if (ticket.comments[0] === comment) ticket.description = comment.plain_body;
+      this.effects.commentRedactions += 1;
+    }
+    comment.attachments = comment.attachments.map((a) => {
+      if (!attachmentIds.includes(a.id)) return a;
+      this.effects.attachmentRedactions += 1;
+      const id = this.state.nextId++;
+      return { id, file_name: "redacted.txt", content_type: "text/plain", size: 0, inline: false, content_path: `/attachments/token/tok${id}/?name=redacted.txt` };
+    });
+    this.save();
+    return true;
+  }
+
+  softDeleteUser(user: ZendeskUser, now: Date): void {
+    user.active = false;
+    user.updated_at = now.toISOString();
+    this.effects.userSoftDeletes += 1;
+    this.save();
+  }
+
+  /** Removes a soft-deleted user for good; their tickets stay, pointing at an id nobody resolves. */
+  permanentlyDeleteUser(user: ZendeskUser): void {
+    this.state.users = this.state.users.filter((u) => u !== user);
+    this.effects.userPermanentDeletes += 1;
+    this.save();
+  }
+}

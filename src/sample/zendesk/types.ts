@@ -1,0 +1,74 @@
+/**
+ * The Zendesk Support objects the stand-in keeps, in Zendesk's own field names (snake_case, numeric
+ * ids, ISO dates), so that what it serves is what the real API serves for the same calls.
+ */
+
+export interface ZendeskUser {
+  id: number;
+  name: string;
+  email: string;
+  phone: string | null;
+  /** `end-user`, `agent` or `admin`. */
+  role: "end-user" | "agent" | "admin";
+  /** False once the user is (soft-)deleted: Zendesk still shows it, and lists it under deleted_users. */
+  active: boolean;
+  verified: boolean;
+  /** The account database's user id, as a Zendesk integration would set it. */
+  external_id: string | null;
+  time_zone: string;
+  locale: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ZendeskAttachment {
+  id: number;
+  file_name: string;
+  content_type: string;
+  size: number;
+  inline: boolean;
+  /** The path part of content_url; the stand-in prefixes its own origin when it answers. */
+  content_path: string;
+}
+
+export interface ZendeskComment {
+  id: number;
+  type: "Comment";
+  author_id: number;
+  body: string;
+  html_body: string;
+  plain_body: string;
+  public: boolean;
+  attachments: ZendeskAttachment[];
+  via: { channel: string };
+  created_at: string;
+}
+
+export interface ZendeskTicket {
+  id: number;
+  subject: string;
+  /** The first comment's text, as Zendesk derives it (a redaction of that comment redacts it too). */
+  description: string;
+  type: "question" | "incident" | "problem" | "task";
+  priority: "low" | "normal" | "high" | "urgent";
+  status: "new" | "open" | "pending" | "solved" | "closed";
+  requester_id: number;
+  submitter_id: number;
+  assignee_id: number | null;
+  /** CCs: Zendesk lists these tickets under /users/{id}/tickets/ccd for each of them. */
+  collaborator_ids: number[];
+  tags: string[];
+  via: { channel: string };
+  created_at: string;
+  updated_at: string;
+  /** Not a field of Zendesk's ticket: comments are served by /tickets/{id}/comments. */
+  comments: ZendeskComment[];
+}
+
+/** Everything the stand-in holds; JSON-serialisable, so it can live in a state file. */
+export interface ZendeskState {
+  users: ZendeskUser[];
+  tickets: ZendeskTicket[];
+  /** The next id handed out to something new (attachments replaced by a redaction). */
+  nextId: number;
+}

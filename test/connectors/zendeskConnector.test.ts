@@ -1,0 +1,366 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
+import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { createZendeskConnector, ZendeskConnector } from "../../src/connectors/zendesk";
+import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
+import { SAMPLE_EPOCH } from "../../src/sample/people";
+import { REDACTED, ZendeskStandIn } from "../../src/sample/zendesk";
+import { ADA, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries } from "./support/zendeskStandIn";
+
+const ADA_ID = Number(ADA.ticketingUserId);
+const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
+const SUPPORT = { categories: ["SUPPORT"] };
+const byType = (records: SubjectRecord[], type: string) => records.filter((r) => r.type === type);
+/** Ada's own comments that still hold text, in the stand-in's data. */
+const adasLiveComments = (z: ZendeskStandIn) => ticketsOf(z, ADA_ID).flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID && /[^\s▇]/u.test(c.plain_body)));
+
+describe("Zendesk connector", () => {
+  describeConnectorConformance("ticketing (Zendesk stand-in)", async () => {
+    const standIn = await startStandIn();
+    const connector = connectorFor(standIn, { readRetries: 1 });
+    const badConnector = connectorFor(standIn, { apiToken: "not-the-token" });
+    return {
+      connector,
+      badConnector,
+      subject: ADA,
+      otherSubject: GRACE,
+      expectedRecordCount: expectedRecordCount(standIn, ADA_ID),
+      injectRetryableFault: async () => {
+        const remove = standIn.faults.add({ kind: "500" });
+        return async () => remove();
+      },
+      teardown: async () => {
+        await connector.close();
+        await badConnector.close();
+        await standIn.close();
+      },
+    };
+  });
+
+  describe("with a stand-in", () => {
+    let z: ZendeskStandIn;
+    let connector: ZendeskConnector;
+    beforeEach(async () => {
+      z = await startStandIn();
+      connector = connectorFor(z);
+    });
+    afterEach(async () => {
+      await connector.close();
+      await z.close();
+    });
+
+    it("follows links.next through every page and heartbeats per page, when pages hold two items", async () => {
+      const small = connectorFor(z, { pageSize: 2 });
+      const ctx = testContext();
+      const paged = await collectAll(small, ADA, ctx);
+      await small.close();
+      const requestedPages = z.calls.entries.filter((e) => e.path === `/api/v2/users/${ADA_ID}/tickets/requested.json`).length;
+      const whole = await collectAll(connector, ADA);
+      expect(paged.map((r) => `${r.type}:${r.id}`)).to.deep.equal(whole.map((r) => `${r.type}:${r.id}`));
+      expect(paged).to.have.length(expectedRecordCount(z, ADA_ID));
+      expect(requestedPages, "one call per page: the last page says has_more false").to.equal(Math.ceil(z.store.ticketsRequestedBy(ADA_ID).length / 2));
+      expect(ctx.heartbeats).to.be.greaterThan(requestedPages);
+    });
+
+    it("serves offset pagination (next_page, count) when a call carries no page[size]", async () => {
+      const auth = { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` };
+      const first = (await (await fetch(`${z.url}/api/v2/users/${ADA_ID}/tickets/requested.json?per_page=5`, { headers: auth })).json()) as { tickets: unknown[]; next_page: string; count: number };
+      expect(first.tickets).to.have.length(5);
+      expect(first.count).to.equal(z.store.ticketsRequestedBy(ADA_ID).length);
+      const second = (await (await fetch(first.next_page, { headers: auth })).json()) as { tickets: unknown[]; next_page: string | null };
+      expect(second.tickets).to.have.length(first.count - 5);
+      expect(second.next_page).to.equal(null);
+    });
+
+    it("returns the tickets the subject was CC'd on, each once, with only public and own comments", async () => {
+      const ccd = z.store.ticketsCcing(ADA_ID);
+      expect(ccd.length, "the seed CCs Ada on someone else's tickets").to.be.greaterThan(0);
+      const records = await collectAll(connector, ADA);
+      const tickets = byType(records, "ticket");
+      expect(new Set(tickets.map((t) => t.id)).size).to.equal(tickets.length);
+      for (const t of ccd) {
+        const record = tickets.find((r) => r.id === String(t.id));
+        expect(record?.data.your_role).to.equal("cc");
+        const comments = byType(records, "comment").filter((c) => c.data.ticket_id === t.id);
+        expect(comments.map((c) => c.id)).to.deep.equal(t.comments.filter((c) => c.public || c.author_id === ADA_ID).map((c) => String(c.id)));
+      }
+      // Ada's own tickets that CC someone else still come once, as hers.
+      const ccing = z.store.ticketsRequestedBy(ADA_ID).filter((t) => t.collaborator_ids.length);
+      expect(ccing.length).to.be.greaterThan(0);
+      for (const t of ccing) expect(tickets.filter((r) => r.id === String(t.id)).map((r) => r.data.your_role)).to.deep.equal(["requester"]);
+      const attachments = byType(records, "attachment");
+      expect(attachments.length).to.be.greaterThan(0);
+      for (const a of attachments) expect(Object.keys(a.data).sort()).to.deep.equal(["comment_id", "content_type", "created_at", "file_name", "size", "ticket_id"]);
+    });
+
+    it("keeps threads active within 5 years with the user, redacts Ada's older comments, and reports what it kept", async () => {
+      const mine = ticketsOf(z, ADA_ID);
+      const recent = mine.filter(({ ticket }) => Date.parse(ticket.updated_at) >= FIVE_YEARS_AGO.getTime());
+      const old = mine.filter(({ ticket }) => Date.parse(ticket.updated_at) < FIVE_YEARS_AGO.getTime());
+      expect(recent.length, "some of Ada's tickets are inside the rule").to.be.greaterThan(0);
+      expect(old.length, "some are outside it").to.be.greaterThan(0);
+      const oldOwn = old.flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID));
+      const oldOwnAttachments = oldOwn.reduce((n, c) => n + c.attachments.length, 0);
+      const recentSnapshot = JSON.stringify(recent.map(({ ticket }) => ticket));
+
+      const outcome = await connector.erase(ADA, { ...SUPPORT, keepRecordedSince: { SUPPORT: FIVE_YEARS_AGO } }, testContext());
+
+      expect(outcome.erased).to.equal(oldOwn.length + oldOwnAttachments);
+      const kept = new Map(outcome.kept!.map((k) => [k.type, k]));
+      expect(kept.get("ticket")!.count).to.equal(recent.length);
+      const newest = new Date(Math.max(...recent.map(({ ticket }) => Date.parse(ticket.updated_at))));
+      expect(kept.get("ticket")!.newestRecordedAt.toISOString()).to.equal(newest.toISOString());
+      expect(kept.get("user")).to.deep.include({ category: "SUPPORT", count: 1 });
+      const keptComments = recent.flatMap(({ ticket, role }) => ticket.comments.filter((c) => role === "requester" || c.public || c.author_id === ADA_ID));
+      expect(kept.get("comment")!.count).to.equal(keptComments.length);
+      expect(JSON.stringify(recent.map(({ ticket }) => ticket)), "kept threads are untouched").to.equal(recentSnapshot);
+      for (const c of oldOwn) {
+        expect([...c.plain_body].every((ch) => ch === REDACTED || /\s/.test(ch)), "an old comment of Ada still holds text").to.equal(true);
+        expect(c.attachments.every((a) => a.file_name === "redacted.txt")).to.equal(true);
+      }
+      expect(z.store.user(ADA_ID)?.active, "the user stays while tickets are kept").to.equal(true);
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0 });
+
+      // The purge, once the period has passed, erases the rest and the user.
+      const purge = await connector.erase(ADA, SUPPORT, testContext());
+      expect(purge.kept ?? []).to.deep.equal([]);
+      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
+    });
+
+    it("finishes after a crash between the soft and the permanent delete, each side effect once", async () => {
+      const toRedact = adasLiveComments(z).length;
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
+      const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect(z.store.user(ADA_ID)?.active).to.equal(false);
+      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 0 });
+      expect(await collectAll(connector, ADA), "a soft-deleted user shows nothing").to.deep.equal([]);
+
+      const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));
+      expect(outcome).to.deep.equal({ erased: 1 });
+      expect(z.store.user(ADA_ID)).to.equal(undefined);
+      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
+      expect(await connector.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
+    });
+
+    it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
+      z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
+      const quick = connectorFor(z, { timeoutMs: 300 });
+      const error = await quick.erase({ email: ADA.email }, SUPPORT, testContext()).catch((e: unknown) => e);
+      await quick.close();
+      expect((error as ConnectorError).retryable, String(error)).to.equal(true);
+      expect(await connector.erase({ email: ADA.email }, SUPPORT, testContext())).to.deep.equal({ erased: 1 });
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
+    });
+
+    it("redacts each comment once, when a redaction's answer is lost after it was applied", async () => {
+      const toRedact = adasLiveComments(z).length;
+      z.faults.add({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1, afterEffect: true });
+      await withRetries(() => connector.erase(ADA, SUPPORT, testContext()));
+      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
+    });
+
+    it("leaves the other subject untouched, when Ada's erasure redacts her comments", async () => {
+      const before = await collectAll(connector, GRACE);
+      await connector.erase(ADA, SUPPORT, testContext());
+      expect(await collectAll(connector, GRACE)).to.deep.equal(before);
+    });
+
+    it("does not retry and names the credentials, when Zendesk answers 401", async () => {
+      const wrong = connectorFor(z, { apiToken: "wrong" });
+      const error = await collectAll(wrong, ADA).catch((e: unknown) => e);
+      await wrong.close();
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(false);
+      expect((error as ConnectorError).userMessage).to.match(/credentials/);
+      expect(z.calls.count("GET", /users/)).to.equal(1);
+    });
+
+    it("stops with a retryable error between pages, when ctx.signal is aborted", async () => {
+      const ctx = testContext();
+      const iterator = connector.collect(ADA, ctx)[Symbol.asyncIterator]();
+      await iterator.next();
+      ctx.abort("lease lost");
+      const error = await (async () => {
+        for (;;) if ((await iterator.next()).done) return undefined;
+      })().catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect((error as ConnectorError).userMessage).to.match(/stopped/);
+    });
+
+    it("continues from the state file, when the stand-in is restarted after a soft delete", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zendesk-state-"));
+      const stateFile = path.join(dir, "zendesk.json");
+      const first = await startStandIn({ stateFile });
+      first.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/" });
+      const c1 = connectorFor(first);
+      await c1.erase(ADA, SUPPORT, testContext()).catch(() => undefined);
+      await c1.close();
+      await first.close();
+      const second = await startStandIn({ stateFile });
+      const c2 = connectorFor(second);
+      try {
+        expect(second.store.user(ADA_ID)?.active).to.equal(false);
+        expect(await c2.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 1 });
+        expect(second.store.effects).to.deep.include({ commentRedactions: 0, userSoftDeletes: 0, userPermanentDeletes: 1 });
+        expect(JSON.parse(fs.readFileSync(stateFile, "utf8")).users.some((u: { id: number }) => u.id === ADA_ID)).to.equal(false);
+      } finally {
+        await c2.close();
+        await second.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("faults", () => {
+    let z: ZendeskStandIn;
+    beforeEach(async () => {
+      z = await startStandIn();
+    });
+    afterEach(() => z.close());
+
+    /** Every 429 the stand-in served, with the gap until the connector's next call (it calls one at a time). */
+    const gapsAfter429 = () =>
+      z.calls.entries.flatMap((e, i) => (e.status === 429 && z.calls.entries[i + 1] ? [z.calls.entries[i + 1].at - e.at] : []));
+
+    it("collects and erases everything in the end, when 30% of calls answer 500, 429 or hang", async function () {
+      this.timeout(120_000);
+      const clean = connectorFor(z);
+      const expected = (await collectAll(clean, ADA)).map((r) => `${r.type}:${r.id}`);
+      const toRedact = adasLiveComments(z).length;
+      z.calls.clear();
+      Object.assign(z.faults, { rate: 0.3, retryAfterSeconds: 0.4 });
+      const connector = connectorFor(z, { timeoutMs: 250 });
+      const collectCtx = testContext();
+      const collectLog: RetryLog = { attempts: 0, waits: [] };
+      const eraseLog: RetryLog = { attempts: 0, waits: [] };
+      try {
+        const collected = await withRetries(() => collectAll(connector, ADA, collectCtx), collectLog);
+        expect(collected.map((r) => `${r.type}:${r.id}`)).to.deep.equal(expected);
+        await withRetries(() => connector.erase(ADA, SUPPORT, testContext()), eraseLog);
+      } finally {
+        await connector.close();
+      }
+      const served = { "500": 0, "429": 0, hang: 0 } as Record<string, number>;
+      for (const e of z.calls.entries) if (e.fault) served[e.fault] += 1;
+      z.faults.rate = 0;
+      expect(await collectAll(clean, ADA)).to.deep.equal([]);
+      await clean.close();
+      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
+      for (const kind of ["500", "429", "hang"]) expect(served[kind], `${kind} faults served`).to.be.greaterThan(0);
+      const retriesLogged = collectCtx.lines.filter((l) => l.msg === "zendesk read retried");
+      expect(retriesLogged.length).to.be.greaterThan(0);
+      for (const l of retriesLogged) expect(JSON.stringify(l.obj)).not.to.include(ADA.ticketingUserId);
+      const gaps = gapsAfter429();
+      expect(gaps.length).to.equal(served["429"]);
+      expect(Math.min(...gaps), "a call came sooner than Retry-After").to.be.at.least(400);
+      for (const w of [...collectLog.waits, ...eraseLog.waits]) if (w.retryAfterMs !== undefined) expect(w.waitedMs).to.be.at.least(w.retryAfterMs - 1);
+      console.log(`      ${z.calls.total} calls, faults ${JSON.stringify(served)}, attempts collect ${collectLog.attempts} erase ${eraseLog.attempts}, shortest wait after 429 ${Math.min(...gaps)} ms`);
+    });
+
+    it("hands Retry-After over as retryAfterMs and waits at least that long, when a write gets 429", async () => {
+      z.faults.add({ kind: "429", method: "DELETE", path: "/users/", times: 1, retryAfterSeconds: 1 });
+      const connector = connectorFor(z);
+      const log: RetryLog = { attempts: 0, waits: [] };
+      await withRetries(() => connector.erase(ADA, SUPPORT, testContext()), log);
+      await connector.close();
+      expect(log.waits.map((w) => w.retryAfterMs)).to.deep.equal([1000]);
+      expect(gapsAfter429()).to.have.length(1);
+      expect(gapsAfter429()[0]).to.be.at.least(1000);
+    });
+
+    it("waits out a short Retry-After inside a read, and fails with retryAfterMs when it is too long", async () => {
+      z.faults.add({ kind: "429", path: "/tickets/requested", times: 1, retryAfterSeconds: 1 });
+      const connector = connectorFor(z, { maxInlineWaitMs: 1500 });
+      const records = await collectAll(connector, ADA);
+      expect(records).to.have.length(expectedRecordCount(z, ADA_ID));
+      expect(gapsAfter429()[0]).to.be.at.least(1000);
+      z.faults.add({ kind: "429", path: "/tickets/requested", times: 1, retryAfterSeconds: 30 });
+      const error = await collectAll(connector, ADA).catch((e: unknown) => e);
+      await connector.close();
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect(error).to.deep.include({ retryable: true, retryAfterMs: 30_000 });
+    });
+
+    it("spaces its calls to the configured rate, when requestsPerMinute is 600", async function () {
+      this.timeout(60_000);
+      const connector = createZendeskConnector({ baseUrl: z.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 600 });
+      const started = Date.now();
+      await collectAll(connector, { email: GRACE_PERSON.email });
+      await collectAll(connector, ADA);
+      const seconds = (Date.now() - started) / 1000;
+      await connector.close();
+      const times = z.calls.entries.map((e) => e.at);
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      const busiest = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length));
+      const rate = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
+      console.log(`      ${times.length} calls in ${seconds.toFixed(2)} s: ${rate.toFixed(2)} calls/s between first and last, busiest second ${busiest}, shortest gap ${Math.min(...gaps)} ms`);
+      expect(times.length).to.be.at.least(20);
+      expect(rate).to.be.at.most(10.2);
+      // Timers fire a millisecond early or late: a window may catch one call more at its edges.
+      expect(busiest).to.be.at.most(11);
+      expect(Math.min(...gaps)).to.be.at.least(90);
+    });
+  });
+
+  describe("check and configuration", () => {
+    it("fails clearly, when the host does not answer", async () => {
+      const z = await startStandIn();
+      const url = z.url;
+      await z.close();
+      const connector = createZendeskConnector({ baseUrl: url, email: EMAIL, apiToken: TOKEN, timeoutMs: 1000 });
+      const result = await connector.check(testContext());
+      await connector.close();
+      expect(result.ok).to.equal(false);
+      expect(result.message).to.match(/unreachable/);
+    });
+
+    it("fails naming the credentials, when the token is wrong", async () => {
+      const z = await startStandIn();
+      const connector = createZendeskConnector({ baseUrl: z.url, email: EMAIL, apiToken: "wrong" });
+      const result = await connector.check(testContext());
+      await connector.close();
+      await z.close();
+      expect(result).to.deep.include({ ok: false });
+      expect(result.message).to.match(/credentials/);
+      expect(result.message).not.to.include("wrong");
+    });
+
+    it("registers through a connectors file today, as a module entry with the token from the environment", async () => {
+      const z = await startStandIn();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zendesk-connectors-"));
+      const file = path.join(dir, "connectors.json");
+      const entry = { type: "module", module: require.resolve("../../src/connectors/zendesk"), options: { baseUrl: z.url, email: EMAIL, requestsPerMinute: 400 }, env: { apiToken: "ZENDESK_API_TOKEN" } };
+      fs.writeFileSync(file, JSON.stringify({ connectors: [entry] }));
+      try {
+        const [connector] = await loadConnectorsFile(file, { ZENDESK_API_TOKEN: TOKEN });
+        expect(connector.spec).to.deep.include({ name: "ticketing", needs: ["ticketingUserId", "email"], needsAny: true, categories: ["SUPPORT"] });
+        expect(await connector.check(testContext())).to.deep.include({ ok: true });
+        await (connector as ZendeskConnector).close();
+      } finally {
+        await z.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("lists every problem and never the token, when the options are wrong", () => {
+      const error = (() => {
+        try {
+          createZendeskConnector({ name: "Tickets!", baseUrl: "http://acme.zendesk.com", email: "nobody", apiToken: "", pageSize: 500, colour: "red" } as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).to.be.instanceOf(ConnectorConfigError);
+      const problems = (error as ConnectorConfigError).problems.join("\n");
+      for (const word of ["colour", "name", "https", "email", "apiToken", "pageSize"]) expect(problems).to.include(word);
+      expect((error as ConnectorConfigError).problems).to.have.length(6);
+    });
+  });
+});
