@@ -54,7 +54,7 @@ export function stripeApp(parts: StandInParts): express.Express {
       done("unauthorized");
       return answer(res, 401, { error: { type: "invalid_request_error", message: "Invalid API Key provided.", code: "api_key_invalid" } });
     }
-    const fault = faults.pick();
+    const fault = faults.pick(route);
     if (fault === "500") {
       done("500");
       return answer(res, 500, { error: { type: "api_error", message: "An unknown error occurred (injected fault)." } });

@@ -19,25 +19,30 @@ export class StripeFaults {
   hangMs = 60_000;
   /** Faults for the next calls, used first. */
   readonly next: FaultKind[] = [];
+  /** Only calls whose route (e.g. `POST /v1/charges/:id`) matches may fail; all when unset. */
+  match?: RegExp;
   private random = seededRandom(42);
 
   /** Sets the rate and kinds (and optionally the seed, for a repeatable sequence). */
-  set(options: { rate: number; kinds?: FaultKind[]; retryAfterSeconds?: number; seed?: number }): void {
+  set(options: { rate: number; kinds?: FaultKind[]; retryAfterSeconds?: number; seed?: number; match?: RegExp }): void {
     if (!(options.rate >= 0 && options.rate <= 1)) throw new RangeError("fault rate must be from 0 to 1");
     this.rate = options.rate;
     if (options.kinds) this.kinds = [...options.kinds];
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.seed !== undefined) this.random = seededRandom(options.seed);
+    this.match = options.match;
   }
 
   /** No more faults. */
   clear(): void {
     this.rate = 0;
     this.next.length = 0;
+    this.match = undefined;
   }
 
-  /** The fault for this call, if any. */
-  pick(): FaultKind | undefined {
+  /** The fault for this call to `route`, if any. */
+  pick(route: string): FaultKind | undefined {
+    if (this.match && !this.match.test(route)) return undefined;
     const queued = this.next.shift();
     if (queued) return queued;
     if (this.rate === 0 || this.random() >= this.rate) return undefined;
