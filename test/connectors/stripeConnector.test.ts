@@ -153,7 +153,9 @@ describe("Stripe connector", function () {
       expect(before.charge.length - inside("charge").length, "Ada has charges older than 7 years").to.be.greaterThan(0);
       expect(inside("charge").length, "Ada has charges inside 7 years").to.be.greaterThan(0);
 
-      const outcome = await connector.erase(ADA, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      const ctx = testContext();
+      const outcome = await connector.erase(ADA, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, ctx);
+      expect(ctx.heartbeats, "heartbeats while paging and writing").to.be.greaterThan(0);
 
       const newest = (kind: (typeof LISTS)[number]) => new Date(Math.max(...inside(kind).map((o) => created(o).getTime())));
       const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k]));

@@ -50,6 +50,7 @@ export class KeptTally {
 export async function eraseCustomer(customer: StripeThing, keepSince: Date | undefined, tally: KeptTally, writer: StripeWriter, ctx: TaskContext): Promise<number> {
   const key = (write: string, id: string) => writeKey(ctx.idempotencyKey, write, id);
   let erased = 0;
+  let writes = 0;
   let newestKept: Date | undefined;
   for (const kind of CUSTOMER_LISTS) {
     const detached = new Set<string>();
@@ -72,6 +73,8 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
         await writer.cancel(item.id, key("subscription.cancel", item.id), ctx);
         wrote = true;
       }
+      // Pages heartbeat as they are fetched; a long page of writes must keep the lease too.
+      if (wrote && ++writes % 20 === 0) await ctx.heartbeat();
       if (kept && at) {
         tally.add(kind, at, redaction.fields);
         if (!newestKept || at > newestKept) newestKept = at;

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
-import { Connector, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { eraseCustomer, KeptTally, StripeWriter } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
@@ -171,7 +171,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
 
     async erase(ids, instruction, ctx) {
       if (!instruction.categories.includes("PAYMENTS")) return { erased: 0 };
-      const keepSince = instruction.keepRecordedSince?.PAYMENTS;
+      const since = instruction.keepRecordedSince?.PAYMENTS;
+      // A Date, or its ISO text when the instruction travelled through JSON.
+      const keepSince = since === undefined ? undefined : new Date(since);
+      if (keepSince && Number.isNaN(keepSince.getTime())) throw new ConnectorError(`${name}: the erasure's retention date is invalid`, `${name} erase: keepRecordedSince.PAYMENTS is not a date`, false);
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx)) customers.push(customer);
