@@ -68,6 +68,13 @@ describe("Stripe connector", function () {
       }
     });
 
+    it("takes a port given as digits, when it comes from an environment variable", async () => {
+      const fromEnv = createStripeConnector({ apiKey: API_KEY, host: "127.0.0.1", protocol: "http", port: String(standIn.port) as never });
+      const result = await fromEnv.check(testContext());
+      await fromEnv.close();
+      expect(result.ok, result.message).to.equal(true);
+    });
+
     it("is named payments and needs a customer id or an email, by default", () => {
       expect(connector.spec).to.deep.include({ name: "payments", needs: ["paymentCustomerId", "email"], needsAny: true, categories: ["PAYMENTS"], supports: ["access", "erasure"] });
     });

@@ -5,3 +5,8 @@ export { resolveStripeOptions } from "./options";
 export type { StripeConnectorOptions } from "./options";
 export { createStripeConnector } from "./stripeConnector";
 export type { StripeConnector } from "./stripeConnector";
+
+import { createStripeConnector as create } from "./stripeConnector";
+import type { StripeConnectorOptions as Options } from "./options";
+/** The connectors file's `module` entry point: `{ "type": "module", "module": ".../connectors/stripe", ... }`. */
+export const createConnector = (options: Record<string, unknown>) => create(options as unknown as Options);

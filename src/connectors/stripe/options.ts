@@ -31,6 +31,8 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
 const wholeIn = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+/** Numbers may come from environment variables (the connectors file's `env`) as digit strings. */
+const numeric = (v: unknown) => (typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : v);
 
 /**
  * Validates the options and fills in defaults; throws ConnectorConfigError listing every problem.
@@ -50,11 +52,11 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   const host = o.host ?? "api.stripe.com";
   if (typeof host !== "string" || !HOST.test(host)) problems.push("host must be a host name or IP address, without scheme, port or path");
   else if (protocol === "http" && !LOOPBACK.has(host)) problems.push(`protocol "http" is allowed only to a loopback host (127.0.0.1, localhost, ::1): the API key must not cross a network in clear`);
-  const port = o.port ?? (protocol === "http" ? 80 : 443);
+  const port = numeric(o.port) ?? (protocol === "http" ? 80 : 443);
   if (!wholeIn(port, 1, 65535)) problems.push("port must be a whole number from 1 to 65535");
-  const timeoutMs = o.timeoutMs ?? 30_000;
+  const timeoutMs = numeric(o.timeoutMs) ?? 30_000;
   if (!wholeIn(timeoutMs, 1, 600_000)) problems.push("timeoutMs must be a whole number of milliseconds from 1 to 600000");
-  const pageSize = o.pageSize ?? 100;
+  const pageSize = numeric(o.pageSize) ?? 100;
   if (!wholeIn(pageSize, 1, 100)) problems.push("pageSize must be a whole number from 1 to 100");
   const emailLookup = o.emailLookup ?? "search";
   if (emailLookup !== "search" && emailLookup !== "list") problems.push(`emailLookup must be "search" or "list"`);
