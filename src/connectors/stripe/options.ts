@@ -1,0 +1,65 @@
+import { ConnectorConfigError, specProblems } from "../sdk";
+
+/**
+ * How the Stripe connector reaches Stripe. `apiKey` is a secret: the connectors file maps it from an
+ * environment variable, never writes it inline.
+ */
+export interface StripeConnectorOptions {
+  /** Connector name (it keys tasks and idempotency; never rename a live one); default "payments". */
+  name?: string;
+  /** Secret or restricted API key (sk_... / rk_...): read customers, payment methods, charges, invoices, subscriptions; write them for erasure. */
+  apiKey: string;
+  /** API host; default api.stripe.com (a stand-in's host in the sample workspace and tests). */
+  host?: string;
+  /** API port; default 443 for https, 80 for http. */
+  port?: number;
+  /** "https" (default), or "http" to a loopback host only: the key never crosses a network in clear. */
+  protocol?: "https" | "http";
+  /** Time limit of one API call in milliseconds (1000-120000 in production use); default 30000. */
+  timeoutMs?: number;
+  /** Objects per list page, 1-100 (Stripe's maximum); default 100. */
+  pageSize?: number;
+  /** How a subject without a customer id is found: "search" (default; the Search API) or "list" (exact, case-sensitive email filter, where Search is unavailable). */
+  emailLookup?: "search" | "list";
+}
+
+/** The options with every default filled in. */
+export type ResolvedStripeOptions = Required<StripeConnectorOptions>;
+
+const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup"];
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
+
+const wholeIn = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+/** Numbers may come from environment variables (the connectors file's `env`) as digit strings. */
+const numeric = (v: unknown) => (typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : v);
+
+/**
+ * Validates the options and fills in defaults; throws ConnectorConfigError listing every problem.
+ * Never echoes the key back.
+ */
+export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStripeOptions {
+  const o = (given ?? {}) as unknown as Record<string, unknown>;
+  const name = o.name === undefined ? "payments" : o.name;
+  const problems: string[] = [];
+  for (const key of Object.keys(o)) if (!FIELDS.includes(key)) problems.push(`unknown option "${key}" (allowed: ${FIELDS.join(", ")})`);
+  problems.push(...specProblems({ name: name as string, version: "1", supports: ["access"], needs: [], provides: [], categories: ["PAYMENTS"] }));
+  if (typeof o.apiKey !== "string" || o.apiKey.trim() === "") problems.push("apiKey is required (map it from an environment variable, e.g. STRIPE_API_KEY)");
+  else if (/\s/.test(o.apiKey)) problems.push("apiKey contains whitespace (check how the environment variable was set)");
+  else if (o.apiKey.startsWith("pk_")) problems.push("apiKey is a publishable key (pk_...): use a secret (sk_...) or restricted (rk_...) key");
+  const protocol = o.protocol ?? "https";
+  if (protocol !== "https" && protocol !== "http") problems.push(`protocol must be "https" or "http"`);
+  const host = o.host ?? "api.stripe.com";
+  if (typeof host !== "string" || !HOST.test(host)) problems.push("host must be a host name or IP address, without scheme, port or path");
+  else if (protocol === "http" && !LOOPBACK.has(host)) problems.push(`protocol "http" is allowed only to a loopback host (127.0.0.1, localhost, ::1): the API key must not cross a network in clear`);
+  const port = numeric(o.port) ?? (protocol === "http" ? 80 : 443);
+  if (!wholeIn(port, 1, 65535)) problems.push("port must be a whole number from 1 to 65535");
+  const timeoutMs = numeric(o.timeoutMs) ?? 30_000;
+  if (!wholeIn(timeoutMs, 1, 600_000)) problems.push("timeoutMs must be a whole number of milliseconds from 1 to 600000");
+  const pageSize = numeric(o.pageSize) ?? 100;
+  if (!wholeIn(pageSize, 1, 100)) problems.push("pageSize must be a whole number from 1 to 100");
+  const emailLookup = o.emailLookup ?? "search";
+  if (emailLookup !== "search" && emailLookup !== "list") problems.push(`emailLookup must be "search" or "list"`);
+  if (problems.length) throw new ConnectorConfigError(typeof name === "string" ? name : "", problems, "Stripe connector");
+  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup } as ResolvedStripeOptions;
+}

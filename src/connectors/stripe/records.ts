@@ -1,0 +1,48 @@
+import type { SubjectRecord } from "../sdk";
+
+/** The kinds of Stripe object the connector reads, by Stripe's `object` name. */
+export type StripeKind = "customer" | "payment_method" | "charge" | "invoice" | "subscription";
+
+/** The lists read per customer, in the order collect returns them. */
+export const CUSTOMER_LISTS = ["payment_method", "charge", "invoice", "subscription"] as const;
+export type ListKind = (typeof CUSTOMER_LISTS)[number];
+
+/** A Stripe object as the connector reads it: only `id` and `created` are relied upon. */
+export type StripeThing = { id: string; created?: number } & Record<string, unknown>;
+
+/** Unix-second fields turned into ISO dates in the export. */
+const TIMES = new Set(["created", "canceled_at"]);
+
+/**
+ * What the subject receives of each kind. Payment methods carry the card's brand, last 4 digits and
+ * expiry only: the rest of the card stays at Stripe.
+ */
+const EXPORTED: Record<StripeKind, readonly string[]> = {
+  customer: ["email", "name", "phone", "address", "description", "shipping", "currency", "metadata", "created"],
+  payment_method: ["type", "created"],
+  charge: ["amount", "currency", "status", "description", "receipt_email", "invoice", "metadata", "created"],
+  invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer", "metadata", "created"],
+  subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
+};
+
+/** When the object came into being (Stripe's `created`, in seconds). */
+export function createdAt(o: StripeThing): Date | undefined {
+  return typeof o.created === "number" ? new Date(o.created * 1000) : undefined;
+}
+
+function card(o: StripeThing): Record<string, unknown> {
+  const c = (o.card ?? {}) as Record<string, unknown>;
+  return { brand: c.brand ?? null, last4: c.last4 ?? null, exp_month: c.exp_month ?? null, exp_year: c.exp_year ?? null };
+}
+
+/** A Stripe object as a PAYMENTS record: the exported fields only, times as ISO strings. */
+export function toRecord(kind: StripeKind, o: StripeThing): SubjectRecord {
+  const data: Record<string, unknown> = {};
+  for (const field of EXPORTED[kind]) {
+    const value = o[field];
+    if (value === undefined) continue;
+    data[field] = TIMES.has(field) && typeof value === "number" ? new Date(value * 1000).toISOString() : value;
+  }
+  if (kind === "payment_method") data.card = card(o);
+  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt: createdAt(o) };
+}

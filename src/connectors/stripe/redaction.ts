@@ -1,0 +1,42 @@
+import type { ListKind, StripeKind, StripeThing } from "./records";
+
+/**
+ * What erasure does to one Stripe object. Stripe deletes customers only: charges and finalized
+ * invoices stay for the books, so personal fields are blanked instead (an empty string unsets a field
+ * in Stripe's form encoding). Records inside retention keep what tax records need (amounts, dates,
+ * invoice number, billed name and address, what was sold); the rest is blanked.
+ */
+export interface Redaction {
+  /** Fields blanked, for KeptRecords.redactedFields and the update's parameters. */
+  fields: readonly string[];
+  /** Update parameters (empty: nothing left to blank). */
+  params: Record<string, string | Record<string, string>>;
+  /** A further step: detach a payment method (out of retention) or cancel a live subscription. */
+  then?: "detach" | "cancel";
+}
+
+const isBlank = (v: unknown): boolean =>
+  v === null || v === undefined || v === "" || (typeof v === "object" && Object.values(v as Record<string, unknown>).every(isBlank));
+
+/** Fields each kind blanks, inside retention and outside it. */
+const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly string[] }> = {
+  customer: { kept: ["phone", "shipping", "description", "metadata"], old: [] },
+  payment_method: { kept: ["billing_details"], old: [] },
+  charge: { kept: ["metadata", "receipt_email"], old: ["metadata", "receipt_email", "description"] },
+  invoice: { kept: ["metadata"], old: ["metadata", "description", "footer"] },
+  subscription: { kept: ["metadata"], old: ["metadata", "description"] },
+};
+
+/** Billing details are blanked field by field (Stripe takes no empty value for the whole object). */
+const BILLING_DETAILS = { name: "", email: "", phone: "", address: "" };
+
+/** The redaction of one object, given whether retention keeps it. */
+export function redactionOf(kind: ListKind | "customer", o: StripeThing, kept: boolean): Redaction {
+  const fields = kept ? BLANKED[kind].kept : BLANKED[kind].old;
+  const params: Redaction["params"] = {};
+  // A canceled subscription takes only metadata changes at Stripe.
+  const allowed = kind === "subscription" && o.status === "canceled" ? fields.filter((f) => f === "metadata") : fields;
+  for (const field of allowed) if (!isBlank(o[field])) params[field] = field === "billing_details" ? BILLING_DETAILS : "";
+  const then = kind === "payment_method" && !kept ? "detach" : kind === "subscription" && o.status !== "canceled" ? "cancel" : undefined;
+  return { fields, params, then };
+}

@@ -1,0 +1,193 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import Stripe from "stripe";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
+import { isMissing, Operation, stopped, toConnectorError } from "./errors";
+import { eraseCustomer, KeptTally, StripeWriter } from "./erasure";
+import { resolveStripeOptions, StripeConnectorOptions } from "./options";
+import { CUSTOMER_LISTS, ListKind, StripeThing, toRecord } from "./records";
+
+/** The Stripe connector: a Connector with erase, plus close() for its keep-alive connections. */
+export interface StripeConnector extends Connector {
+  erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  /** Ends the connections it keeps open to Stripe. */
+  close(): Promise<void>;
+}
+
+/** More customers than this under one email is not one person: the lookup stops there. */
+const MAX_CUSTOMERS = 20;
+const VERSION = "1.0.0";
+
+type Ctx = Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "heartbeat">>;
+type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
+
+/** Escapes a value for Stripe's search query language (single-quoted strings). */
+const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+
+/**
+ * A payment-processor connector on the official `stripe` SDK (host, port and protocol configurable).
+ * Finds the subject's customer by paymentCustomerId or else by email; streams the customer, its
+ * payment methods (brand, last 4, expiry), charges, invoices and subscriptions page by page; erases
+ * under the 7-year rule (see erasure.ts). The SDK's own retries are off: the orchestrator retries,
+ * and every write carries an idempotency key derived from the task's, so a retried task writes once.
+ */
+export function createStripeConnector(options: StripeConnectorOptions): StripeConnector {
+  const o = resolveStripeOptions(options);
+  const name = o.name;
+  const agent = o.protocol === "http" ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true });
+  const stripe = new Stripe(o.apiKey, {
+    host: o.host,
+    port: o.port,
+    protocol: o.protocol,
+    timeout: o.timeoutMs,
+    maxNetworkRetries: 0,
+    telemetry: false,
+    httpAgent: agent,
+    appInfo: { name: "dsr-service" },
+  });
+
+  /**
+   * One API call: stops promptly on ctx.signal and turns every failure into a ConnectorError, except
+   * "no such object", which `onMissing` answers when given.
+   */
+  async function call<T>(op: Operation, ctx: Ctx, work: () => Promise<T>, onMissing?: () => T): Promise<T> {
+    if (ctx.signal.aborted) throw stopped(name, op, ctx.signal);
+    let onAbort = () => undefined as void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(stopped(name, op, ctx.signal));
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    const pending = work();
+    // The SDK cannot be cancelled: an abandoned call still settles, and must not become an unhandled rejection.
+    pending.catch(() => undefined);
+    try {
+      return await Promise.race([pending, aborted]);
+    } catch (error) {
+      if (onMissing && isMissing(error)) return onMissing();
+      throw toConnectorError(error, name, op);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Every object of a paged list, one page in memory at a time. `after` picks the cursor from a page
+   * once its objects were handled (erase detaches some, and a detached object is no cursor).
+   */
+  async function* paged(op: Operation, ctx: Ctx, fetch: (cursor?: string) => Promise<Page>, after = (page: StripeThing[]) => page.at(-1)?.id): AsyncGenerator<StripeThing> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await call(op, ctx, () => fetch(cursor));
+      for (const item of page.data) yield item;
+      if (!page.has_more || page.data.length === 0) return;
+      cursor = page.next_page ?? after(page.data) ?? cursor;
+      await ctx.heartbeat?.();
+    }
+  }
+
+  const limit = o.pageSize;
+  const lists: Record<ListKind, (customer: string, cursor?: string) => Promise<Page>> = {
+    payment_method: (customer, cursor) => stripe.customers.listPaymentMethods(customer, { limit, starting_after: cursor }) as unknown as Promise<Page>,
+    charge: (customer, cursor) => stripe.charges.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
+    invoice: (customer, cursor) => stripe.invoices.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
+    subscription: (customer, cursor) => stripe.subscriptions.list({ customer, status: "all", limit, starting_after: cursor }) as unknown as Promise<Page>,
+  };
+
+  /** The subject's live customers: the one with the given id, or else those with the email. */
+  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+    const id = ids.paymentCustomerId;
+    if (id) {
+      const customer = (await call(op, ctx, () => stripe.customers.retrieve(id) as Promise<unknown>, () => undefined)) as StripeThing | undefined;
+      if (customer && !customer.deleted) yield customer;
+      return;
+    }
+    const byEmail =
+      o.emailLookup === "search"
+        ? (cursor?: string) => stripe.customers.search({ query: `email:${quoted(ids.email)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>
+        : (cursor?: string) => stripe.customers.list({ email: ids.email, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>;
+    let found = 0;
+    for await (const customer of paged(op, ctx, byEmail)) {
+      if (++found > MAX_CUSTOMERS) return;
+      yield customer;
+    }
+  }
+
+  const writer: StripeWriter = {
+    update: (kind, id, params, key, ctx) => {
+      const opts = { idempotencyKey: key };
+      const work = {
+        customer: () => stripe.customers.update(id, params, opts),
+        payment_method: () => stripe.paymentMethods.update(id, params, opts),
+        charge: () => stripe.charges.update(id, params, opts),
+        invoice: () => stripe.invoices.update(id, params, opts),
+        subscription: () => stripe.subscriptions.update(id, params, opts),
+      }[kind] as () => Promise<unknown>;
+      return call("erase", ctx, work);
+    },
+    detach: (id, key, ctx) => call("erase", ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key })),
+    cancel: (id, key, ctx) => call("erase", ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
+    deleteCustomer: (id, key, ctx) => call("erase", ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined),
+    list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
+  };
+
+  const spec: ConnectorSpec = {
+    name,
+    version: VERSION,
+    supports: ["access", "erasure"],
+    needs: ["paymentCustomerId", "email"],
+    needsAny: true,
+    provides: [],
+    categories: ["PAYMENTS"],
+  };
+
+  return {
+    spec,
+
+    async check(ctx) {
+      try {
+        await call("check", ctx, () => stripe.customers.list({ limit: 1 }));
+        return { ok: true, message: `${name}: Stripe API reachable at ${o.host}:${o.port} and the API key is accepted` };
+      } catch (error) {
+        const failure = toConnectorError(error, name, "check");
+        ctx.logger.warn({ connector: name, detail: failure.internalMessage }, "Stripe check failed");
+        return { ok: false, message: `${failure.userMessage} (${o.protocol}://${o.host}:${o.port})` };
+      }
+    },
+
+    async *collect(ids, ctx): AsyncGenerator<SubjectRecord> {
+      let count = 0;
+      for await (const customer of customersOf(ids, "collect", ctx)) {
+        count += 1;
+        yield toRecord("customer", customer);
+        for (const kind of CUSTOMER_LISTS) {
+          for await (const item of paged("collect", ctx, (cursor) => lists[kind](customer.id, cursor))) {
+            count += 1;
+            yield toRecord(kind, item);
+          }
+        }
+      }
+      ctx.logger.info({ connector: name, records: count }, "Stripe records collected");
+    },
+
+    async erase(ids, instruction, ctx) {
+      if (!instruction.categories.includes("PAYMENTS")) return { erased: 0 };
+      const since = instruction.keepRecordedSince?.PAYMENTS;
+      // A Date, or its ISO text when the instruction travelled through JSON.
+      const keepSince = since === undefined ? undefined : new Date(since);
+      if (keepSince && Number.isNaN(keepSince.getTime())) throw new ConnectorError(`${name}: the erasure's retention date is invalid`, `${name} erase: keepRecordedSince.PAYMENTS is not a date`, false);
+      // The customers are read first: deleting one while paging a search would shift the pages.
+      const customers: StripeThing[] = [];
+      for await (const customer of customersOf(ids, "erase", ctx)) customers.push(customer);
+      const tally = new KeptTally();
+      let erased = 0;
+      for (const customer of customers) erased += await eraseCustomer(customer, keepSince, tally, writer, ctx);
+      const kept = tally.result();
+      ctx.logger.info({ connector: name, customers: customers.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`) }, "Stripe erasure done");
+      return kept.length ? { erased, kept } : { erased };
+    },
+
+    async close() {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { Collection, StripeObject } from "./seed";
+import { StripeStore } from "./store";
+import { applyUpdate, invalid, listPage, missing, Params } from "./wire";
+
+/** One endpoint of the stand-in: Express path, whether it writes, and what it answers. */
+export interface Endpoint {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  /** Parameters it takes besides `expand`; any other is a 400, as at Stripe. */
+  params: readonly string[];
+  handle(store: StripeStore, params: Params, path: Record<string, string>): unknown;
+}
+
+const PAGING = ["limit", "starting_after", "ending_before"];
+const now = () => Math.floor(Date.now() / 1000);
+
+function live(store: StripeStore, name: Collection, id: string, what: string): StripeObject {
+  const o = store.get(name, id);
+  if (!o || o.deleted) throw missing(what, id);
+  return o;
+}
+
+/** Objects of a collection belonging to one customer (all of them when no customer is given). */
+function ofCustomer(store: StripeStore, name: Collection, params: Params): StripeObject[] {
+  const all = store.all(name);
+  return params.customer === undefined ? all : all.filter((o) => o.customer === params.customer);
+}
+
+const retrieve = (name: Collection, what: string): Endpoint => ({
+  method: "GET",
+  path: `/v1/${name}s/:id`,
+  params: [],
+  handle: (store, _params, { id }) => live(store, name, id, what),
+});
+
+const update = (name: Collection, what: string, fields: readonly string[]): Endpoint => ({
+  method: "POST",
+  path: `/v1/${name}s/:id`,
+  params: fields,
+  handle: (store, params, { id }) => store.put(applyUpdate(live(store, name, id, what), params) as StripeObject, `${name}.update`),
+});
+
+const listByCustomer = (name: Collection, what: string, extra: readonly string[] = [], filter = (_o: StripeObject, _p: Params) => true): Endpoint => ({
+  method: "GET",
+  path: `/v1/${name}s`,
+  params: ["customer", ...PAGING, ...extra],
+  handle: (store, params) =>
+    listPage(
+      `/v1/${name}s`,
+      ofCustomer(store, name, params).filter((o) => filter(o, params)),
+      params,
+      what,
+    ),
+});
+
+/** Stripe lists subscriptions that are not canceled unless `status` says otherwise (`all` for every one). */
+function subscriptionStatus(o: StripeObject, params: Params): boolean {
+  const status = params.status ?? "active";
+  if (status === "all") return true;
+  if (status === "active") return o.status !== "canceled" && o.status !== "incomplete_expired";
+  return o.status === status;
+}
+
+const SEARCH = /^\s*email\s*:\s*(['"])(.*)\1\s*$/;
+
+function searchCustomers(store: StripeStore, params: Params): Record<string, unknown> {
+  const match = typeof params.query === "string" ? SEARCH.exec(params.query) : null;
+  if (!match) throw invalid("This stand-in searches customers by email only: query=email:'someone@example.com'", "query", "search_query_invalid");
+  const email = match[2].toLowerCase();
+  const found = store.all("customer").filter((c) => !c.deleted && typeof c.email === "string" && c.email.toLowerCase() === email);
+  const limit = params.limit === undefined ? 10 : Number(params.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid("Invalid integer: limit must be between 1 and 100", "limit");
+  const offset = params.page === undefined ? 0 : Number(Buffer.from(String(params.page), "base64url").toString());
+  if (!Number.isInteger(offset) || offset < 0) throw invalid("Invalid page token", "page");
+  const end = offset + limit;
+  const hasMore = end < found.length;
+  return { object: "search_result", data: found.slice(offset, end), has_more: hasMore, next_page: hasMore ? Buffer.from(String(end)).toString("base64url") : null, url: "/v1/customers/search" };
+}
+
+function deleteCustomer(store: StripeStore, id: string): Record<string, unknown> {
+  live(store, "customer", id, "customer");
+  // As at Stripe: deleting a customer detaches its payment methods and cancels its subscriptions.
+  for (const pm of store.all("payment_method").filter((o) => o.customer === id)) store.put({ ...pm, customer: null }, "payment_method.detach");
+  for (const sub of store.all("subscription").filter((o) => o.customer === id && o.status !== "canceled")) {
+    store.put({ ...sub, status: "canceled", canceled_at: now() }, "subscription.cancel");
+  }
+  return store.put({ id, object: "customer", deleted: true }, "customer.delete");
+}
+
+/** Every endpoint, in matching order (`/v1/customers/search` before `/v1/customers/:id`). */
+export const ENDPOINTS: readonly Endpoint[] = [
+  {
+    method: "GET",
+    path: "/v1/customers",
+    params: ["email", ...PAGING],
+    handle: (store, params) =>
+      listPage(
+        "/v1/customers",
+        store.all("customer").filter((c) => !c.deleted && (params.email === undefined || c.email === params.email)),
+        params,
+        "customer",
+      ),
+  },
+  { method: "GET", path: "/v1/customers/search", params: ["query", "limit", "page"], handle: searchCustomers },
+  {
+    method: "GET",
+    path: "/v1/customers/:id",
+    params: [],
+    handle: (store, _params, { id }) => {
+      const c = store.get("customer", id);
+      // A deleted customer is still retrievable, as a stub saying so.
+      if (!c) throw missing("customer", id);
+      return c;
+    },
+  },
+  update("customer", "customer", ["address", "description", "email", "metadata", "name", "phone", "shipping"]),
+  { method: "DELETE", path: "/v1/customers/:id", params: [], handle: (store, _params, { id }) => deleteCustomer(store, id) },
+  {
+    method: "GET",
+    path: "/v1/customers/:id/payment_methods",
+    params: ["type", ...PAGING],
+    handle: (store, params, { id }) => {
+      live(store, "customer", id, "customer");
+      const pms = store.all("payment_method").filter((o) => o.customer === id && (params.type === undefined || o.type === params.type));
+      return listPage(`/v1/customers/${id}/payment_methods`, pms, params, "payment_method");
+    },
+  },
+  listByCustomer("payment_method", "payment_method", ["type"], (o, p) => p.type === undefined || o.type === p.type),
+  retrieve("payment_method", "PaymentMethod"),
+  update("payment_method", "PaymentMethod", ["billing_details", "metadata"]),
+  {
+    method: "POST",
+    path: "/v1/payment_methods/:id/detach",
+    params: [],
+    handle: (store, _params, { id }) => {
+      const pm = live(store, "payment_method", id, "PaymentMethod");
+      if (!pm.customer) throw invalid("The payment method you provided is not attached to a customer so detachment is impossible.", undefined, "payment_method_unexpected_state");
+      return store.put({ ...pm, customer: null }, "payment_method.detach");
+    },
+  },
+  listByCustomer("charge", "charge"),
+  retrieve("charge", "charge"),
+  update("charge", "charge", ["description", "metadata", "receipt_email"]),
+  listByCustomer("invoice", "invoice", ["status"], (o, p) => p.status === undefined || o.status === p.status),
+  retrieve("invoice", "invoice"),
+  update("invoice", "invoice", ["description", "footer", "metadata"]),
+  listByCustomer("subscription", "subscription", ["status"], subscriptionStatus),
+  retrieve("subscription", "subscription"),
+  update("subscription", "subscription", ["description", "metadata"]),
+  {
+    method: "DELETE",
+    path: "/v1/subscriptions/:id",
+    params: ["invoice_now", "prorate"],
+    handle: (store, _params, { id }) => {
+      const sub = live(store, "subscription", id, "subscription");
+      if (sub.status === "canceled") throw invalid("A canceled subscription can only update its cancellation_details and metadata.", undefined, "resource_missing");
+      return store.put({ ...sub, status: "canceled", canceled_at: now() }, "subscription.cancel");
+    },
+  },
+];

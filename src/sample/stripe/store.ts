@@ -1,0 +1,114 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { SamplePerson } from "../people";
+import { Collection, COLLECTIONS, seedPerson, StripeObject } from "./seed";
+
+/** An answer the stand-in gave to a POST or DELETE with an Idempotency-Key, replayed on a repeat. */
+export interface StoredAnswer {
+  /** Method, path and parameters the key was first used with. */
+  fingerprint: string;
+  status: number;
+  body: unknown;
+  /** Unix seconds; Stripe keeps keys for 24 hours. */
+  at: number;
+}
+
+/** One side effect, counted so tests can assert it happened exactly once. */
+export interface SideEffect {
+  /** e.g. `customer.update`, `customer.delete`, `payment_method.detach`, `subscription.cancel`. */
+  kind: string;
+  id: string;
+}
+
+interface StateFile {
+  format: 1;
+  /** Objects changed since the seed (deleted customers as `{ id, object, deleted: true }`). */
+  changed: StripeObject[];
+  idempotency: [string, StoredAnswer][];
+}
+
+const DAY_SECONDS = 86_400;
+
+/**
+ * The stand-in's data: the seed plus every change since. With a state file, only the changes are
+ * saved (the seed is rebuilt from the people), after each change and atomically (write, then rename),
+ * so a restarted sample workspace keeps its erasures.
+ */
+export class StripeStore {
+  private readonly objects = new Map<Collection, Map<string, StripeObject>>(COLLECTIONS.map((c) => [c, new Map()]));
+  private readonly changed = new Map<string, StripeObject>();
+  readonly idempotency = new Map<string, StoredAnswer>();
+  readonly effects: SideEffect[] = [];
+
+  constructor(
+    people: readonly SamplePerson[],
+    private readonly stateFile?: string,
+  ) {
+    for (const p of people) for (const o of seedPerson(p)) this.collection(o.object as Collection).set(o.id, o);
+    if (stateFile) this.load(stateFile);
+  }
+
+  private collection(name: Collection): Map<string, StripeObject> {
+    const found = this.objects.get(name);
+    if (!found) throw new Error(`unknown collection ${name}`);
+    return found;
+  }
+
+  get(name: Collection, id: string): StripeObject | undefined {
+    return this.collection(name).get(id);
+  }
+
+  /** Every object of a collection, newest first (Stripe's list order), ties broken by id. */
+  all(name: Collection): StripeObject[] {
+    return [...this.collection(name).values()].sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  /** Replaces an object, records the side effect and saves. */
+  put(o: StripeObject, effect: string): StripeObject {
+    this.collection(o.object as Collection).set(o.id, o);
+    this.changed.set(o.id, o);
+    this.effects.push({ kind: effect, id: o.id });
+    this.save();
+    return o;
+  }
+
+  /** Keeps the answer to an idempotent request (saved with the next change or now). */
+  remember(key: string, answer: StoredAnswer): void {
+    this.idempotency.set(key, answer);
+    const expired = answer.at - DAY_SECONDS;
+    for (const [k, a] of this.idempotency) if (a.at < expired) this.idempotency.delete(k);
+    this.save();
+  }
+
+  /** How many times a side effect happened (to one object, or to any). */
+  effectCount(kind: string, id?: string): number {
+    return this.effects.filter((e) => e.kind === kind && (id === undefined || e.id === id)).length;
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    const state = JSON.parse(text) as StateFile;
+    if (state.format !== 1) throw new Error(`Stripe stand-in state file ${file} has an unknown format`);
+    for (const o of state.changed) {
+      this.collection(o.object as Collection).set(o.id, o);
+      this.changed.set(o.id, o);
+    }
+    for (const [key, answer] of state.idempotency) this.idempotency.set(key, answer);
+  }
+
+  private save(): void {
+    if (!this.stateFile) return;
+    const state: StateFile = { format: 1, changed: [...this.changed.values()], idempotency: [...this.idempotency] };
+    mkdirSync(dirname(this.stateFile), { recursive: true });
+    // Write beside, then rename: a crash mid-write leaves the previous state, never half a file.
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, this.stateFile);
+  }
+}

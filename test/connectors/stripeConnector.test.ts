@@ -1,0 +1,323 @@
+import { expect } from "chai";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
+import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
+import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { SAMPLE_EPOCH } from "../../src/sample/people";
+import { seedPerson, StripeStandIn } from "../../src/sample/stripe";
+import { ADA, ADA_PERSON, API_KEY, connectorFor, GRACE, GRACE_PERSON, heldFor, repeatedEffects, retryLoop, startStandIn } from "./support/stripeStandIn";
+
+const ADA_CUSTOMER = ADA_PERSON.paymentCustomerId!;
+const GRACE_CUSTOMER = GRACE_PERSON.paymentCustomerId!;
+const LISTS = ["payment_method", "charge", "invoice", "subscription"] as const;
+
+/** The 7-year rule as the orchestrator computes it at the sample data's reference instant. */
+const SEVEN_YEARS_BEFORE = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 7, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
+const created = (o: { created?: unknown }) => new Date(Number(o.created) * 1000);
+const ids = (records: SubjectRecord[]) => records.map((r) => `${r.type}:${r.id}`).sort();
+
+describe("Stripe connector", function () {
+  this.timeout(120_000);
+
+  describeConnectorConformance("stripe", async () => {
+    const standIn = await startStandIn();
+    const connector = connectorFor(standIn);
+    const badConnector = connectorFor(standIn, { apiKey: "sk_test_wrong" });
+    return {
+      connector,
+      badConnector,
+      subject: ADA,
+      otherSubject: GRACE,
+      expectedRecordCount: seedPerson(ADA_PERSON).length,
+      injectRetryableFault: async () => {
+        standIn.faults.set({ rate: 1, kinds: ["500", "429", "hang"] });
+        return async () => standIn.faults.clear();
+      },
+      teardown: async () => {
+        await connector.close();
+        await badConnector.close();
+        await standIn.close();
+      },
+    };
+  });
+
+  let standIn: StripeStandIn;
+  let connector: StripeConnector;
+  beforeEach(async () => {
+    standIn = await startStandIn();
+    connector = connectorFor(standIn);
+  });
+  afterEach(async () => {
+    await connector.close();
+    await standIn.close();
+  });
+
+  describe("options", () => {
+    it("lists every problem, when the options are wrong", () => {
+      const attempt = () =>
+        createStripeConnector({ apiKey: "pk_test_publishable", host: "stripe.example.com", protocol: "http", port: 0, pageSize: 101, timeoutMs: -1, colour: "red" } as never);
+      expect(attempt).to.throw(ConnectorConfigError);
+      try {
+        attempt();
+      } catch (error) {
+        const problems = (error as ConnectorConfigError).problems.join("\n");
+        for (const word of ["publishable", "loopback", "port", "pageSize", "timeoutMs", 'unknown option "colour"']) expect(problems).to.include(word);
+        expect(problems).not.to.include("pk_test_publishable");
+      }
+    });
+
+    it("takes a port given as digits, when it comes from an environment variable", async () => {
+      const fromEnv = createStripeConnector({ apiKey: API_KEY, host: "127.0.0.1", protocol: "http", port: String(standIn.port) as never });
+      const result = await fromEnv.check(testContext());
+      await fromEnv.close();
+      expect(result.ok, result.message).to.equal(true);
+    });
+
+    it("is named payments and needs a customer id or an email, by default", () => {
+      expect(connector.spec).to.deep.include({ name: "payments", needs: ["paymentCustomerId", "email"], needsAny: true, categories: ["PAYMENTS"], supports: ["access", "erasure"] });
+    });
+  });
+
+  describe("check", () => {
+    it("says the key was rejected, when the API key is wrong", async () => {
+      const bad = connectorFor(standIn, { apiKey: "sk_test_wrong" });
+      const result = await bad.check(testContext());
+      await bad.close();
+      expect(result.ok).to.equal(false);
+      expect(result.message).to.match(/rejected the API key/);
+    });
+
+    it("says Stripe could not be reached, when nothing listens on the port", async () => {
+      const { port } = standIn;
+      await standIn.close();
+      const unreachable = connectorFor(standIn, { port });
+      const result = await unreachable.check(testContext());
+      await unreachable.close();
+      standIn = await startStandIn();
+      expect(result.ok).to.equal(false);
+      expect(result.message).to.match(/could not be reached/);
+    });
+  });
+
+  describe("collect", () => {
+    it("pages through every list, when each spans several pages", async () => {
+      const paged = connectorFor(standIn, { pageSize: 7 });
+      const ctx = testContext();
+      const records = await collectAll(paged, ADA, ctx);
+      await paged.close();
+      const held = LISTS.flatMap((kind) => heldFor(standIn, kind, ADA_CUSTOMER).map((o) => `${kind}:${o.id}`));
+      expect(ids(records)).to.deep.equal([`customer:${ADA_CUSTOMER}`, ...held].sort());
+      const charges = heldFor(standIn, "charge", ADA_CUSTOMER).length;
+      expect(charges).to.be.greaterThan(14);
+      expect(standIn.calls.byRoute["GET /v1/charges"]).to.equal(Math.ceil(charges / 7));
+      expect(ctx.heartbeats).to.be.greaterThan(0);
+    });
+
+    it("exports a card's brand, last 4 digits and expiry only", async () => {
+      const cards = (await collectAll(connector, ADA)).filter((r) => r.type === "payment_method");
+      expect(cards).to.have.length.greaterThan(0);
+      for (const card of cards) {
+        expect(Object.keys(card.data).sort()).to.deep.equal(["card", "created", "type"]);
+        expect(Object.keys(card.data.card as object).sort()).to.deep.equal(["brand", "exp_month", "exp_year", "last4"]);
+      }
+    });
+
+    it("finds the customer by email, through search or the list filter", async () => {
+      const expected = ids(await collectAll(connector, { email: GRACE_PERSON.email, paymentCustomerId: GRACE_CUSTOMER }));
+      expect(ids(await collectAll(connector, GRACE))).to.deep.equal(expected);
+      const listing = connectorFor(standIn, { emailLookup: "list" });
+      expect(ids(await collectAll(listing, GRACE))).to.deep.equal(expected);
+      await listing.close();
+      expect(standIn.calls.byRoute["GET /v1/customers/search"]).to.equal(1);
+    });
+
+    it("returns nothing, when the customer id or the email is unknown", async () => {
+      expect(await collectAll(connector, { email: "nobody@example.com", paymentCustomerId: "cus_unknown" })).to.deep.equal([]);
+      expect(await collectAll(connector, { email: "nobody@example.com" })).to.deep.equal([]);
+    });
+
+    it("stops with a retryable error at once, when the task is aborted during a hung call", async () => {
+      const slow = connectorFor(standIn, { timeoutMs: 30_000 });
+      standIn.faults.next.push("hang");
+      const ctx = testContext();
+      const started = Date.now();
+      setTimeout(() => ctx.abort("lease lost"), 100);
+      const error = await collectAll(slow, ADA, ctx).catch((e: unknown) => e);
+      await slow.close();
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect(Date.now() - started).to.be.lessThan(5_000);
+    });
+  });
+
+  describe("erase under the 7-year rule", () => {
+    it("keeps records inside the period with tax-irrelevant fields blanked, erases older ones and keeps the customer", async () => {
+      const keepSince = SEVEN_YEARS_BEFORE;
+      const before = Object.fromEntries(LISTS.map((kind) => [kind, heldFor(standIn, kind, ADA_CUSTOMER)]));
+      const inside = (kind: (typeof LISTS)[number]) => before[kind].filter((o) => created(o) >= keepSince);
+      expect(before.charge.length - inside("charge").length, "Ada has charges older than 7 years").to.be.greaterThan(0);
+      expect(inside("charge").length, "Ada has charges inside 7 years").to.be.greaterThan(0);
+
+      const ctx = testContext();
+      const outcome = await connector.erase(ADA, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, ctx);
+      expect(ctx.heartbeats, "heartbeats while paging and writing").to.be.greaterThan(0);
+
+      const newest = (kind: (typeof LISTS)[number]) => new Date(Math.max(...inside(kind).map((o) => created(o).getTime())));
+      const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k]));
+      for (const kind of ["charge", "invoice"] as const) {
+        expect(kept[kind]).to.deep.include({ category: "PAYMENTS", count: inside(kind).length, newestRecordedAt: newest(kind) });
+      }
+      const newestOverall = new Date(Math.max(...LISTS.flatMap((k) => inside(k).map((o) => created(o).getTime()))));
+      expect(kept.customer).to.deep.include({ count: 1, newestRecordedAt: newestOverall });
+      expect(kept.customer.redactedFields).to.include.members(["phone", "shipping", "metadata"]);
+      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email"]);
+
+      const customer = standIn.store.get("customer", ADA_CUSTOMER)!;
+      expect(customer.deleted, "the customer holds kept records").to.equal(undefined);
+      expect(customer).to.deep.include({ phone: null, shipping: null, description: null, metadata: {}, name: ADA_PERSON.name });
+      for (const charge of heldFor(standIn, "charge", ADA_CUSTOMER)) {
+        expect(charge).to.deep.include({ receipt_email: null, metadata: {} });
+        if (created(charge) >= keepSince) expect(charge.description, "what was sold stays on a kept charge").to.be.a("string");
+        else expect(charge.description).to.equal(null);
+      }
+      for (const sub of heldFor(standIn, "subscription", ADA_CUSTOMER)) expect(sub.status).to.equal("canceled");
+      const erasedCount = before.charge.length + before.invoice.length - inside("charge").length - inside("invoice").length;
+      expect(outcome.erased).to.be.at.least(erasedCount);
+
+      // A later erasure (a new task) finds nothing more to erase and reports the same kept sets.
+      const again = await connector.erase(ADA, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      expect(again.erased).to.equal(0);
+      expect(again.kept).to.deep.equal(outcome.kept);
+    });
+
+    it("deletes the customer and reports nothing kept, when every record is older than the period", async () => {
+      const all = LISTS.flatMap((kind) => heldFor(standIn, kind, GRACE_CUSTOMER));
+      const keepSince = new Date(Math.max(...all.map((o) => created(o).getTime())) + 1000);
+      const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      expect(outcome.kept ?? []).to.deep.equal([]);
+      expect(standIn.store.get("customer", GRACE_CUSTOMER)).to.deep.equal({ id: GRACE_CUSTOMER, object: "customer", deleted: true });
+      expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+      expect(heldFor(standIn, "payment_method", GRACE_CUSTOMER)).to.deep.equal([]);
+      expect(await collectAll(connector, GRACE)).to.deep.equal([]);
+    });
+
+    it("keeps the customer, when only its newest record is inside the period", async () => {
+      const charges = heldFor(standIn, "charge", GRACE_CUSTOMER);
+      const newest = charges[0];
+      const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: created(newest) } }, testContext());
+      const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k.count]));
+      expect(kept.charge).to.equal(1);
+      expect(kept.customer).to.equal(1);
+      expect(standIn.store.get("customer", GRACE_CUSTOMER)!.deleted).to.equal(undefined);
+    });
+  });
+
+  describe("idempotency", () => {
+    it("causes each side effect once, when the same erase runs twice at the same time with one key", async () => {
+      const ctx = testContext();
+      const instruction = { categories: ["PAYMENTS"] };
+      const [first, second] = await Promise.all([connector.erase(ADA, instruction, ctx), connector.erase(ADA, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }))]);
+      expect(repeatedEffects(standIn)).to.deep.equal([]);
+      expect(standIn.calls.count("replayed"), "the second run's writes were replayed").to.be.greaterThan(0);
+      expect(standIn.store.effectCount("customer.delete", ADA_CUSTOMER)).to.equal(1);
+      expect(first.erased).to.be.greaterThan(0);
+      expect(second.erased).to.be.greaterThan(0);
+      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+    });
+
+    it("does not repeat a write whose answer was lost, when the task is retried with its key", async () => {
+      standIn.faults.match = /^(POST|DELETE) /;
+      standIn.faults.next.push("hang");
+      const run = await retryLoop((ctx) => connector.erase(GRACE, { categories: ["PAYMENTS"] }, ctx));
+      expect(run.attempts).to.equal(2);
+      expect(standIn.calls.count("hang")).to.equal(1);
+      expect(repeatedEffects(standIn)).to.deep.equal([]);
+      expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+    });
+  });
+
+  describe("with 30% of calls failing (500, 429 with Retry-After, hang)", () => {
+    beforeEach(() => standIn.faults.set({ rate: 0.3, kinds: ["500", "429", "hang"], retryAfterSeconds: 1, seed: 7 }));
+
+    /** Every 429 the stand-in sent is followed by a call no sooner than its Retry-After (measured at the server). */
+    function assertRetryAfterRespected(): number {
+      const log = standIn.calls.log;
+      let seen = 0;
+      log.forEach((entry, i) => {
+        if (entry.outcome !== "429" || i + 1 >= log.length) return;
+        seen += 1;
+        expect(log[i + 1].at - entry.at, "wait after a 429").to.be.at.least(entry.retryAfterMs!);
+      });
+      return seen;
+    }
+
+    it("collects every record, when retried by a loop that honours Retry-After", async () => {
+      standIn.faults.clear();
+      const expected = ids(await collectAll(connector, ADA));
+      standIn.calls.reset();
+      standIn.faults.set({ rate: 0.3, kinds: ["500", "429", "hang"], retryAfterSeconds: 1, seed: 7 });
+      const run = await retryLoop((ctx) => collectAll(connector, ADA, ctx));
+      expect(ids(run.value)).to.deep.equal(expected);
+      expect(run.attempts).to.be.greaterThan(1);
+      expect(assertRetryAfterRespected()).to.be.greaterThan(0);
+      for (const w of run.waits.filter((w) => w.retryAfterMs)) expect(w.ms).to.be.at.least(w.retryAfterMs! - 1);
+    });
+
+    it("erases once, when retried by a loop that honours Retry-After", async () => {
+      const run = await retryLoop((ctx) => connector.erase(GRACE, { categories: ["PAYMENTS"] }, ctx));
+      expect(run.attempts).to.be.greaterThan(1);
+      expect(repeatedEffects(standIn)).to.deep.equal([]);
+      expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+      expect(assertRetryAfterRespected()).to.be.greaterThan(0);
+      standIn.faults.clear();
+      expect(await collectAll(connector, GRACE)).to.deep.equal([]);
+    });
+  });
+
+  describe("stand-in", () => {
+    const call = (path: string, init: RequestInit = {}, key = API_KEY) =>
+      fetch(`${standIn.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/x-www-form-urlencoded", ...init.headers } });
+
+    it("answers Stripe's error object with 401, when the key is wrong", async () => {
+      const response = await call(`/v1/customers/${ADA_CUSTOMER}`, {}, "sk_test_wrong");
+      expect(response.status).to.equal(401);
+      expect(((await response.json()) as { error: { type: string } }).error.type).to.equal("invalid_request_error");
+    });
+
+    it("replays a write with its key, and refuses the key with other parameters", async () => {
+      const charge = heldFor(standIn, "charge", GRACE_CUSTOMER)[0].id;
+      const write = (body: string) => call(`/v1/charges/${charge}`, { method: "POST", body, headers: { "idempotency-key": "key-1" } });
+      const first = await write("metadata=");
+      const replay = await write("metadata=");
+      expect(replay.headers.get("idempotent-replayed")).to.equal("true");
+      expect(await replay.json()).to.deep.equal(await first.json());
+      const other = await write("description=");
+      expect(other.status).to.equal(400);
+      expect(((await other.json()) as { error: { type: string } }).error.type).to.equal("idempotency_error");
+      expect(standIn.store.effectCount("charge.update", charge)).to.equal(1);
+    });
+
+    it("keeps its erasures across a restart, when given a state file", async () => {
+      const dir = await mkdtemp(join(tmpdir(), "stripe-stand-in-"));
+      const stateFile = join(dir, "state.json");
+      const first = await startStandIn(stateFile);
+      const erasing = connectorFor(first);
+      await erasing.erase(GRACE, { categories: ["PAYMENTS"] }, testContext());
+      await erasing.close();
+      await first.close();
+      const restarted = await startStandIn(stateFile);
+      const reading = connectorFor(restarted);
+      try {
+        expect(restarted.store.get("customer", GRACE_CUSTOMER)?.deleted).to.equal(true);
+        expect(await collectAll(reading, GRACE)).to.deep.equal([]);
+        expect((await collectAll(reading, ADA)).length).to.equal(seedPerson(ADA_PERSON).length);
+      } finally {
+        await reading.close();
+        await restarted.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+});
