@@ -40,7 +40,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   /** The key condition on the user's partition, with an optional range on the sort key. */
   const keyCondition = (userId: string, range?: { op: "<" | ">="; bound: string }): Pick<QueryCommandInput, "KeyConditionExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"> => ({
     KeyConditionExpression: range ? `#pk = :pk AND #sk ${range.op} :bound` : "#pk = :pk",
-    ExpressionAttributeNames: { "#pk": pk, "#sk": sk },
+    // DynamoDB refuses names an expression does not use: #sk only with a range (or a projection, below).
+    ExpressionAttributeNames: range ? { "#pk": pk, "#sk": sk } : { "#pk": pk },
     ExpressionAttributeValues: range ? { ":pk": userId, ":bound": range.bound } : { ":pk": userId },
   });
 
@@ -83,10 +84,12 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
 
     page: (userId, q: PageQuery, signal) =>
       call(q.keysOnly ? "erase" : "collect", signal, async (): Promise<EventPage> => {
+        const condition = keyCondition(userId, q.before === undefined ? undefined : { op: "<", bound: q.before });
         const out = await doc.send(
           new QueryCommand({
             TableName: table,
-            ...keyCondition(userId, q.before === undefined ? undefined : { op: "<", bound: q.before }),
+            ...condition,
+            ExpressionAttributeNames: q.keysOnly ? { ...condition.ExpressionAttributeNames, "#sk": sk } : condition.ExpressionAttributeNames,
             ExclusiveStartKey: q.after === undefined ? undefined : { [pk]: userId, [sk]: q.after },
             ProjectionExpression: q.keysOnly ? "#sk" : undefined,
             ConsistentRead: o.consistentRead ?? false,
@@ -103,7 +106,9 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
       call("erase", signal, async () => {
         let rounds = 0;
         await inParallel(chunks(keys, BATCH_LIMIT), o.deleteConcurrency ?? 4, async (batch) => {
-          rounds += await deleteBatch(userId, batch, signal);
+          // Not `rounds += await ...`: that reads `rounds` before the await and loses the other lanes' counts.
+          const retried = await deleteBatch(userId, batch, signal);
+          rounds += retried;
           await heartbeat();
         });
         return rounds;
