@@ -79,7 +79,8 @@ export async function createSampleAuthLogTable(ds: DataSource, table = DEFAULT_S
 
 /**
  * Creates the table and inserts every person's events: multi-row INSERTs of `rowsPerInsert` rows in one
- * transaction (Ada's 100,000 events take a few seconds on SQLite). Returns how many were inserted.
+ * transaction (Ada's 100,000 events take about a second on SQLite). Only an empty table is seeded, so a
+ * restart of the sample workspace keeps what requests erased. Returns how many were inserted.
  */
 export async function seedSampleAuthLog(ds: DataSource, people: readonly SamplePerson[], options: { table?: string; rowsPerInsert?: number } = {}): Promise<number> {
   const table = options.table ?? DEFAULT_SQL_TABLE;
@@ -88,6 +89,7 @@ export async function seedSampleAuthLog(ds: DataSource, people: readonly SampleP
   const tuple = `(${COLUMNS.map(() => "?").join(", ")})`;
   let count = 0;
   await createSampleAuthLogTable(ds, table);
+  if ((await ds.query(`SELECT 1 AS ${q("seeded")} FROM ${q(table)} LIMIT 1`)).length) return 0;
   await ds.transaction(async (manager) => {
     for (const group of chunks(sampleAuthLog(people), size)) {
       await manager.query(`INSERT INTO ${q(table)} (${COLUMNS.map(q).join(", ")}) VALUES ${group.map(() => tuple).join(", ")}`, group.flatMap(row));

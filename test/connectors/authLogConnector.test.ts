@@ -6,9 +6,11 @@ import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
 import { ConnectorConfigError, ConnectorError } from "../../src/connectors/sdk";
 import { collectAll, type ConformanceRun, describeConnectorConformance, testContext, type TestTaskContext } from "../../src/connectors/testing/conformance";
+import { seedSampleAuthLog } from "../../src/sample/authLog";
+import { samplePeople } from "../../src/sample/people";
 import { describeEachDatabase } from "../support/databases";
 import { AuthLogDynamo, LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, PAGE, sqlFixture } from "./support/authLogFixtures";
+import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, openTestDataSource, PAGE, sqlFixture } from "./support/authLogFixtures";
 
 const ADA_PAGES = Math.ceil(ADA_EVENTS.length / PAGE);
 
@@ -248,6 +250,29 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
 describeEachDatabase("auth-log connector on SQL", (db) => {
   describeConnectorConformance("auth-log [sql]", async () => conformanceRun(await sqlFixture(db())));
   describeStoreBehaviour(() => sqlFixture(db()));
+});
+
+describeEachDatabase("sample auth log", (db) => {
+  it("seeds every sample person's events in one transaction, fast, and a second seeding adds nothing", async () => {
+    // The whole sample on SQLite (Ada's 100,000 events); a smaller Ada on MariaDB keeps the suite quick.
+    const people = db().kind === "sqlite" ? samplePeople() : samplePeople(50, { authEventsForAda: 5000 });
+    const total = people.reduce((n, p) => n + p.authEventCount, 0);
+    const ds = await openTestDataSource(db());
+    const connector = createAuthLogConnector({ store: "sql", dataSource: ds, table: "sample_auth_events" });
+    try {
+      const started = Date.now();
+      expect(await seedSampleAuthLog(ds, people, { table: "sample_auth_events" })).to.equal(total);
+      if (db().kind === "sqlite") expect(Date.now() - started, "ms to seed 100,000+ events").to.be.below(5000);
+      expect(await seedSampleAuthLog(ds, people, { table: "sample_auth_events" })).to.equal(0);
+      let ada = 0;
+      for await (const _ of connector.collect({ email: people[0].email, userId: people[0].userId }, testContext())) ada += 1;
+      expect(ada).to.equal(people[0].authEventCount);
+    } finally {
+      await connector.close();
+      await ds.query("DROP TABLE sample_auth_events");
+      await ds.destroy();
+    }
+  });
 });
 
 describe("createAuthLogConnector configuration", () => {

@@ -90,6 +90,15 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
   };
 }
 
+/** The test's own connection to a test database (the connector gets its own). */
+export async function openTestDataSource(db: TestDatabase): Promise<DataSource> {
+  const ds =
+    db.kind === "sqlite"
+      ? new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length) })
+      : new DataSource({ type: "mysql", url: db.url, timezone: "Z", charset: "utf8mb4_unicode_ci" });
+  return ds.initialize();
+}
+
 /**
  * A new table in the test database, seeded the way the sample workspace seeds it. MariaDB is reached
  * through a FaultyProxy (its faults are dropped connections); SQLite's fault is an exclusive lock held
@@ -97,11 +106,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
  */
 export async function sqlFixture(db: TestDatabase): Promise<AuthLogFixture> {
   const table = uniqueTable("auth_events_");
-  const ds =
-    db.kind === "sqlite"
-      ? new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length) })
-      : new DataSource({ type: "mysql", url: db.url, timezone: "Z", charset: "utf8mb4_unicode_ci" });
-  await ds.initialize();
+  const ds = await openTestDataSource(db);
   await seedSampleAuthLog(ds, PEOPLE, { table });
   const target = new URL(db.url);
   const proxy = db.kind === "mariadb" ? await new FaultyProxy({ host: target.hostname, port: Number(target.port || 3306) }).start() : undefined;
