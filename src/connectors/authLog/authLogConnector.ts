@@ -1,0 +1,152 @@
+import {
+  type CheckResult,
+  type Connector,
+  ConnectorConfigError,
+  ConnectorError,
+  type ConnectorSpec,
+  type ErasureInstruction,
+  type ErasureOutcome,
+  type Identities,
+  specProblems,
+  type TaskContext,
+} from "../sdk";
+import { stopped, type Operation } from "../sql/errors";
+import { createDynamoStore } from "./dynamoStore";
+import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./events";
+import { authLogOptionProblems, type AuthLogOptions, DEFAULT_NAME } from "./options";
+import { createSqlStore } from "./sqlStore";
+import type { AuthLogStore, EventPage } from "./store";
+
+/** The auth-log connector: erase is always present, and close() releases the store's connections. */
+export interface AuthLogConnector extends Connector {
+  erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  /** Ends the DynamoDB client or the database connections it opened (a DataSource passed in stays open). */
+  close(): Promise<void>;
+}
+
+export const AUTH_LOG_VERSION = "1.0.0";
+
+/** Calls ctx.heartbeat() when at least `everyMs` passed since the last call (or since the start). */
+function pacer(ctx: TaskContext, everyMs: number): () => Promise<void> {
+  let last = Date.now();
+  return async () => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    await ctx.heartbeat();
+  };
+}
+
+/**
+ * A user's pages in order, the next one fetched while the caller works on the current one: at most two
+ * pages are ever held, however many events the user has. Stopping early aborts the prefetch.
+ */
+async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch: (after: string | undefined, signal: AbortSignal) => Promise<EventPage>): AsyncGenerator<EventPage> {
+  const local = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, local.signal]);
+  const start = (after: string | undefined): Promise<EventPage> => {
+    const page = ctx.signal.aborted ? Promise.reject(stopped(connector, op, ctx.signal)) : fetch(after, signal);
+    // A prefetch nobody awaits (the caller stopped) must not become an unhandled rejection.
+    page.catch(() => undefined);
+    return page;
+  };
+  let pending: Promise<EventPage> | undefined = start(undefined);
+  try {
+    while (pending) {
+      const page: EventPage = await pending;
+      pending = page.next === undefined ? undefined : start(page.next);
+      yield page;
+    }
+  } finally {
+    local.abort("pages no longer needed");
+  }
+}
+
+/**
+ * The auth-log connector over either store: DynamoDB (production) or a SQL table (the embedded
+ * default). Throws ConnectorConfigError listing every problem of the options; connects on first use.
+ */
+export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnector {
+  const given = (options ?? {}) as Partial<AuthLogOptions>;
+  const name = given.name ?? DEFAULT_NAME;
+  const spec: ConnectorSpec = { name, version: AUTH_LOG_VERSION, supports: ["access", "erasure"], needs: ["userId"], provides: [], categories: ["AUTH_LOGS"] };
+  const problems = [...(given.name === undefined ? [] : specProblems(spec)), ...authLogOptionProblems(options)];
+  if (problems.length) throw new ConnectorConfigError(name, problems, "auth-log connector");
+
+  const dynamo = options.store === "dynamodb";
+  const pageSize = options.pageSize ?? (dynamo ? 1000 : 500);
+  const heartbeatEveryMs = options.heartbeatEveryMs ?? 2000;
+  const store: AuthLogStore = dynamo ? createDynamoStore(options, name, pageSize) : createSqlStore(options, name, pageSize);
+
+  /** The partition the subject's events live in; the planner only runs this connector once it is known. */
+  const userIdOf = (ids: Identities): string => {
+    if (typeof ids.userId === "string" && ids.userId !== "") return ids.userId;
+    throw new ConnectorError(`${name}: the subject's user id is not known, so their auth log cannot be found`, `${name}: called without ids.userId`, false);
+  };
+
+  /** Retention: the bound below which events may be erased, or undefined to erase all. */
+  const boundOf = (instruction: ErasureInstruction): string | undefined => {
+    const since = instruction.keepRecordedSince?.AUTH_LOGS;
+    if (since === undefined) return undefined;
+    const at = new Date(since);
+    if (Number.isNaN(at.getTime())) throw new ConnectorError(`${name}: the retention instant is not a valid date`, `${name}: keepRecordedSince.AUTH_LOGS invalid`, false);
+    return keyBound(at);
+  };
+
+  return {
+    spec,
+
+    async check(ctx): Promise<CheckResult> {
+      try {
+        const problem = await store.check(ctx.signal);
+        if (problem) return { ok: false, message: `${name}: ${problem}` };
+        return { ok: true, message: `${name}: reached the ${store.description}, shaped as expected` };
+      } catch (error) {
+        const failure = error instanceof ConnectorError ? error : new ConnectorError(`${name}: the check failed unexpectedly`, String(error), true);
+        ctx.logger.warn({ connector: name, internal: failure.internalMessage, retryable: failure.retryable }, "check failed");
+        return { ok: false, message: failure.userMessage };
+      }
+    },
+
+    async *collect(ids, ctx) {
+      const userId = userIdOf(ids);
+      const beat = pacer(ctx, heartbeatEveryMs);
+      let count = 0;
+      for await (const page of pages(name, "collect", ctx, (after, signal) => store.page(userId, { after, keysOnly: false }, signal))) {
+        for (const event of page.events) yield toAuthRecord(event);
+        count += page.events.length;
+        await beat();
+      }
+      ctx.logger.debug({ connector: name, records: count }, "auth events collected");
+    },
+
+    async erase(ids, instruction, ctx) {
+      if (!instruction.categories.includes("AUTH_LOGS")) return { erased: 0 };
+      const userId = userIdOf(ids);
+      const before = boundOf(instruction);
+      const beat = pacer(ctx, heartbeatEveryMs);
+      let erased = 0;
+      let throttledRounds = 0;
+      // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
+      for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
+        if (!page.events.length) continue;
+        throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat);
+        erased += page.events.length;
+        await beat();
+      }
+      const outcome: ErasureOutcome = { erased };
+      if (before !== undefined) {
+        const kept = await store.keptFrom(userId, before, ctx.signal, beat);
+        const newest = kept.newestKey === undefined ? undefined : recordedAtOfKey(kept.newestKey);
+        if (kept.count && !newest) {
+          throw new ConnectorError(`${name}: a kept event's key does not start with its time (<ISO instant>#<event id>); fix the data or the sortKey option`, `${name}: unparsable newest kept key`, false);
+        }
+        if (kept.count && newest) outcome.kept = [{ category: "AUTH_LOGS", type: AUTH_EVENT_TYPE, count: kept.count, newestRecordedAt: newest }];
+      }
+      ctx.logger.info({ connector: name, erased, kept: outcome.kept?.[0]?.count ?? 0, throttledRounds }, "auth events erased");
+      return outcome;
+    },
+
+    close: () => store.close(),
+  };
+}

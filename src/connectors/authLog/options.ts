@@ -1,0 +1,121 @@
+import { IDENTIFIER } from "../sql/config";
+import { connectionProblems, type SqlConnection } from "../sql/database";
+
+/** Options every store shares. */
+export interface AuthLogCommonOptions {
+  /** Connector name, 2-40 lower-case letters, digits or dashes (default `auth-log`). */
+  name?: string;
+  /** Events per page read (collect and erase): 1-5000, default 1000 on DynamoDB and 500 on SQL. */
+  pageSize?: number;
+  /** Least time between two heartbeats during long work, in ms (default 2000; 0 beats after every page). */
+  heartbeatEveryMs?: number;
+}
+
+/** The production store: a DynamoDB table keyed by user id (partition) and `<instant>#<event id>` (sort). */
+export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
+  store: "dynamodb";
+  /** The table's name. */
+  tableName: string;
+  /** AWS region of the table, e.g. `eu-west-1`. */
+  region: string;
+  /** Another endpoint than AWS's (a local DynamoDB-compatible server), e.g. `http://127.0.0.1:8000`. */
+  endpoint?: string;
+  /** Secret: access key id; without it the SDK's default chain (environment, profile, instance role) is used. */
+  accessKeyId?: string;
+  /** Secret: the access key's secret, given together with accessKeyId. */
+  secretAccessKey?: string;
+  /** Secret: session token of temporary credentials, with accessKeyId and secretAccessKey. */
+  sessionToken?: string;
+  /** Name of the partition-key attribute holding the user id (default `userId`). */
+  partitionKey?: string;
+  /** Name of the sort-key attribute holding `<ISO instant>#<event id>` (default `sk`). */
+  sortKey?: string;
+  /** Strongly consistent reads (twice the read capacity; default false). */
+  consistentRead?: boolean;
+  /** BatchWriteItem calls in flight during erase: 1-32, default 4. */
+  deleteConcurrency?: number;
+  /** Attempts per call, the SDK's own retries of throttling and 5xx included: 1-10, default 3. */
+  maxAttempts?: number;
+  /** Connect and per-request time limit in ms (default 10000). */
+  timeoutMs?: number;
+  /** Rounds of retrying UnprocessedItems of one batch before the erase fails retryably: 0-20, default 8. */
+  unprocessedRetries?: number;
+  /** Backoff between those rounds: first delay in ms (default 50), doubling with jitter... */
+  backoffBaseMs?: number;
+  /** ...up to this cap in ms (default 5000). */
+  backoffMaxMs?: number;
+}
+
+/** The embedded store: a table in a SQL database (SQLite, MySQL, MariaDB), see src/sample/authLog.ts. */
+export interface SqlAuthLogOptions extends AuthLogCommonOptions, SqlConnection {
+  store: "sql";
+  /** The table's name (default `auth_events`); its columns are listed in sqlStore.ts. */
+  table?: string;
+}
+
+/** How to build the auth-log connector: the store decides which other options apply. */
+export type AuthLogOptions = DynamoAuthLogOptions | SqlAuthLogOptions;
+
+export const DEFAULT_NAME = "auth-log";
+export const DEFAULT_SQL_TABLE = "auth_events";
+
+const COMMON = ["store", "name", "pageSize", "heartbeatEveryMs"];
+const DYNAMO = [
+  ...COMMON,
+  ...["tableName", "region", "endpoint", "accessKeyId", "secretAccessKey", "sessionToken", "partitionKey", "sortKey", "consistentRead"],
+  ...["deleteConcurrency", "maxAttempts", "timeoutMs", "unprocessedRetries", "backoffBaseMs", "backoffMaxMs"],
+];
+const SQL = [...COMMON, "dataSource", "url", "timeoutMs", "table"];
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const REGION = /^[a-z0-9-]{2,32}$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function wholeNumber(o: Record<string, unknown>, field: string, min: number, max: number): string[] {
+  const v = o[field];
+  if (v === undefined) return [];
+  return Number.isInteger(v) && (v as number) >= min && (v as number) <= max ? [] : [`${field} must be a whole number from ${min} to ${max}`];
+}
+
+function dynamoProblems(o: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (typeof o.tableName !== "string" || !TABLE_NAME.test(o.tableName)) problems.push("tableName is required: 3-255 letters, digits, dots, dashes or underscores");
+  if (typeof o.region !== "string" || !REGION.test(o.region)) problems.push("region is required, e.g. eu-west-1");
+  if (o.endpoint !== undefined && (typeof o.endpoint !== "string" || !/^https?:\/\/[^/\s]+\/?$/.test(o.endpoint))) problems.push("endpoint must be an http(s) URL without a path, e.g. http://127.0.0.1:8000");
+  const secrets = ["accessKeyId", "secretAccessKey", "sessionToken"].filter((f) => o[f] !== undefined);
+  for (const f of secrets) if (typeof o[f] !== "string" || o[f] === "") problems.push(`${f} must be a non-empty string`);
+  if (secrets.length && !(secrets.includes("accessKeyId") && secrets.includes("secretAccessKey"))) {
+    problems.push("give accessKeyId and secretAccessKey together (or neither, to use the SDK's default credentials)");
+  }
+  for (const f of ["partitionKey", "sortKey"]) if (o[f] !== undefined && (typeof o[f] !== "string" || o[f] === "" || (o[f] as string).length > 255)) problems.push(`${f} must be an attribute name of 1-255 characters`);
+  if (o.partitionKey !== undefined && o.partitionKey === o.sortKey) problems.push("partitionKey and sortKey must differ");
+  if (o.consistentRead !== undefined && typeof o.consistentRead !== "boolean") problems.push("consistentRead must be true or false");
+  problems.push(
+    ...wholeNumber(o, "deleteConcurrency", 1, 32),
+    ...wholeNumber(o, "maxAttempts", 1, 10),
+    ...wholeNumber(o, "timeoutMs", 1, 300_000),
+    ...wholeNumber(o, "unprocessedRetries", 0, 20),
+    ...wholeNumber(o, "backoffBaseMs", 0, 60_000),
+    ...wholeNumber(o, "backoffMaxMs", 0, 300_000),
+  );
+  return problems;
+}
+
+function sqlProblems(o: Record<string, unknown>): string[] {
+  const problems = connectionProblems(o as SqlConnection);
+  if (o.table !== undefined && (typeof o.table !== "string" || !IDENTIFIER.test(o.table))) problems.push("table must be a plain identifier (letters, digits, underscore)");
+  return problems;
+}
+
+/** Every problem of the options (empty when valid); never echoes a value, as some are secrets. */
+export function authLogOptionProblems(options: unknown): string[] {
+  if (!isObject(options)) return ["options must be an object"];
+  const allowed = options.store === "dynamodb" ? DYNAMO : options.store === "sql" ? SQL : undefined;
+  if (!allowed) return [`store must be "dynamodb" or "sql"`];
+  const problems = Object.keys(options)
+    .filter((k) => !allowed.includes(k))
+    .map((k) => `unknown option "${k}" for store ${String(options.store)} (allowed: ${allowed.join(", ")})`);
+  problems.push(...wholeNumber(options, "pageSize", 1, 5000), ...wholeNumber(options, "heartbeatEveryMs", 0, 60_000));
+  problems.push(...(options.store === "dynamodb" ? dynamoProblems(options) : sqlProblems(options)));
+  return problems;
+}

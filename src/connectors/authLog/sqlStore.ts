@@ -1,0 +1,102 @@
+import { quote, SqlDatabase, type Statement } from "../sql/database";
+import { classifyDbError, type Operation, toConnectorError } from "../sql/errors";
+import { probe } from "../sql/statements";
+import type { AuthEventField } from "./events";
+import { DEFAULT_SQL_TABLE, type SqlAuthLogOptions } from "./options";
+import type { AuthLogStore, PageQuery } from "./store";
+
+/** The column holding the user id; with KEY_COLUMN it is the table's primary key. */
+export const USER_COLUMN = "user_id";
+/** The column holding `<ISO instant>#<event id>`: the keyset that pages and erase chunks follow. */
+export const KEY_COLUMN = "event_key";
+/** The other columns, by the field name they carry in the export. */
+export const FIELD_COLUMNS: Readonly<Record<AuthEventField, string>> = {
+  eventId: "event_id",
+  recordedAt: "recorded_at",
+  event: "event",
+  result: "result",
+  factor: "factor",
+  device: "device",
+  ip: "ip",
+  browser: "browser",
+  os: "os",
+};
+
+/** At most this many keys in one DELETE, so each statement stays short (and under SQLite's parameter limit). */
+const DELETE_CHUNK = 500;
+
+/**
+ * The auth log in a SQL table (the embedded default): primary key (user_id, event_key), so pages are
+ * keyset reads of the primary key and deletes are short statements of listed keys. Every value is a
+ * parameter; the table name was checked as an identifier and is quoted.
+ */
+export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize: number): AuthLogStore {
+  const table = o.table ?? DEFAULT_SQL_TABLE;
+  const db = new SqlDatabase(o);
+  const q = (identifier: string) => quote(db.dialect, identifier);
+  const fields = Object.entries(FIELD_COLUMNS) as [AuthEventField, string][];
+
+  const run = async (op: Operation, statement: Statement) => {
+    try {
+      return await db.run(statement);
+    } catch (error) {
+      throw toConnectorError(error, connector, op, table);
+    }
+  };
+
+  return {
+    description: `${db.dialect === "mysql" ? "MySQL/MariaDB" : "SQLite"} table ${table}`,
+
+    async check() {
+      try {
+        await db.run(probe(db.dialect, table, [USER_COLUMN, KEY_COLUMN, ...Object.values(FIELD_COLUMNS)]));
+        return null;
+      } catch (error) {
+        const kind = classifyDbError(error);
+        if (kind.missing === "table") return `table ${table} does not exist; create it (see src/sample/authLog.ts) or fix the table option`;
+        if (kind.missing === "column") return `table ${table} lacks one of the columns ${[USER_COLUMN, KEY_COLUMN, ...Object.values(FIELD_COLUMNS)].join(", ")}`;
+        throw toConnectorError(error, connector, "check", table);
+      }
+    },
+
+    async page(userId, query: PageQuery) {
+      const columns = query.keysOnly ? [KEY_COLUMN] : [KEY_COLUMN, ...fields.map(([, c]) => c)];
+      const where = [`${q(USER_COLUMN)} = ?`];
+      const params: unknown[] = [userId];
+      if (query.after !== undefined) where.push(`${q(KEY_COLUMN)} > ?`), params.push(query.after);
+      if (query.before !== undefined) where.push(`${q(KEY_COLUMN)} < ?`), params.push(query.before);
+      const { rows } = await run(query.keysOnly ? "erase" : "collect", {
+        sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(table)} WHERE ${where.join(" AND ")} ORDER BY ${q(KEY_COLUMN)} LIMIT ?`,
+        params: [...params, pageSize],
+      });
+      const events = rows.map((row) => ({
+        key: String(row[KEY_COLUMN]),
+        data: query.keysOnly ? undefined : Object.fromEntries(fields.map(([field, column]) => [field, row[column] ?? null])),
+      }));
+      return { events, next: rows.length === pageSize ? events[events.length - 1].key : undefined };
+    },
+
+    async remove(userId, keys, _signal, heartbeat) {
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
+        const chunk = keys.slice(i, i + DELETE_CHUNK);
+        await run("erase", {
+          sql: `DELETE FROM ${q(table)} WHERE ${q(USER_COLUMN)} = ? AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
+          params: [userId, ...chunk],
+        });
+        await heartbeat();
+      }
+      return 0;
+    },
+
+    async keptFrom(userId, bound) {
+      const { rows } = await run("erase", {
+        sql: `SELECT COUNT(*) AS ${q("n")}, MAX(${q(KEY_COLUMN)}) AS ${q("newest")} FROM ${q(table)} WHERE ${q(USER_COLUMN)} = ? AND ${q(KEY_COLUMN)} >= ?`,
+        params: [userId, bound],
+      });
+      const count = Number(rows[0]?.n ?? 0);
+      return count ? { count, newestKey: String(rows[0].newest) } : { count: 0 };
+    },
+
+    close: () => db.close(),
+  };
+}

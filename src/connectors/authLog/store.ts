@@ -1,0 +1,47 @@
+import type { StoredEvent } from "./events";
+
+/** One page of a user's events, in sort-key (time) order. */
+export interface EventPage {
+  events: StoredEvent[];
+  /** The sort key to continue after; absent on the last page. */
+  next?: string;
+}
+
+/** Which of a user's events a page reads. */
+export interface PageQuery {
+  /** Continue after this sort key (keyset paging); absent: from the oldest event. */
+  after?: string;
+  /** Only events whose sort key is below this bound (events recorded before an instant). */
+  before?: string;
+  /** Read only the keys (erase needs nothing else). */
+  keysOnly: boolean;
+}
+
+/** What a store keeps of a user's events from a bound on: how many, and the newest one's key. */
+export interface KeptSummary {
+  count: number;
+  newestKey?: string;
+}
+
+/**
+ * Where the events live (DynamoDB or a SQL table). The connector's loops (paging, prefetch, heartbeat,
+ * retention) sit above this interface, so both stores behave alike. Every method throws ConnectorError
+ * only, and holds at most one page in memory.
+ */
+export interface AuthLogStore {
+  /** For check messages, e.g. `DynamoDB table auth-events`; never secrets. */
+  readonly description: string;
+  /** Proves the store is reachable and shaped as expected: null when it is, else what is wrong. */
+  check(signal: AbortSignal): Promise<string | null>;
+  /** Reads one page of a user's events. */
+  page(userId: string, query: PageQuery, signal: AbortSignal): Promise<EventPage>;
+  /**
+   * Deletes the listed events of a user (already-deleted ones are no error: erase is idempotent).
+   * Returns how many rounds of retrying throttled deletes it took (0 when none were throttled).
+   */
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>): Promise<number>;
+  /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
+  keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
+  /** Releases connections the store opened. */
+  close(): Promise<void>;
+}

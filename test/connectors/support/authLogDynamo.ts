@@ -1,0 +1,130 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+
+// dynalite ships no types: it returns an http.Server serving the DynamoDB API from memory.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require("dynalite") as (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => http.Server;
+
+/** Credentials dynalite accepts (it checks their form, not their value). */
+export const LOCAL_CREDENTIALS = { accessKeyId: "AKIDLOCAL", secretAccessKey: "local-secret" };
+export const LOCAL_REGION = "us-east-1";
+
+/** An error answer DynamoDB gives, e.g. 400 ProvisionedThroughputExceededException or 500 InternalServerError. */
+export interface DynamoFaultAnswer {
+  status: number;
+  type: string;
+}
+
+const listen = (server: http.Server) => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+const close = (server: http.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+const read = async (stream: NodeJS.ReadableStream): Promise<Buffer> => {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(Buffer.from(part));
+  return Buffer.concat(parts);
+};
+
+/**
+ * dynalite (in memory, on loopback) behind a small HTTP proxy that sees every call. The proxy records
+ * each operation in order (so a test counts the Query calls the server saw), can answer every call with
+ * a fault, and can make BatchWriteItem calls leave half their requests unprocessed, as a throttled
+ * table does: the real server does the work, the proxy only withholds part of it.
+ */
+export class AuthLogDynamo {
+  /** Every operation the server was asked for, in order (e.g. Query, BatchWriteItem). */
+  readonly operations: string[] = [];
+  /** While set, every call is answered with this fault. */
+  fault?: DynamoFaultAnswer;
+  /** How many more BatchWriteItem calls leave half their requests in UnprocessedItems. */
+  partialBatches = 0;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly proxy: http.Server,
+    private readonly serverPort: number,
+    private readonly proxyPort: number,
+  ) {}
+
+  static async start(): Promise<AuthLogDynamo> {
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const serverPort = await listen(server);
+    let self: AuthLogDynamo | undefined;
+    const proxy = http.createServer((req, res) => {
+      self!.handle(req, res).catch((error: unknown) => res.writeHead(502).end(String(error)));
+    });
+    self = new AuthLogDynamo(server, proxy, serverPort, await listen(proxy));
+    return self;
+  }
+
+  /** What the connector is pointed at: the proxy. */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.proxyPort}`;
+  }
+
+  /** A client straight to dynalite (no proxy, no faults), for seeding and checking. */
+  client(): DynamoDBClient {
+    // A copy: the SDK marks the credentials object it is given (a `$source` field).
+    return new DynamoDBClient({ endpoint: `http://127.0.0.1:${this.serverPort}`, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
+  }
+
+  /** How many calls of `operation` the server saw. */
+  count(operation: string): number {
+    return this.operations.filter((o) => o === operation).length;
+  }
+
+  async stop(): Promise<void> {
+    this.proxy.closeAllConnections();
+    await close(this.proxy);
+    this.server.closeAllConnections();
+    await close(this.server);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await read(req);
+    const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
+    this.operations.push(operation);
+    if (this.fault) {
+      const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${this.fault.type}`, message: "injected by the test proxy" });
+      res.writeHead(this.fault.status, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
+      return;
+    }
+    let forward = body;
+    let withheld: { table: string; requests: unknown[] } | undefined;
+    if (operation === "BatchWriteItem" && this.partialBatches > 0) {
+      const parsed = JSON.parse(body.toString("utf8")) as { RequestItems: Record<string, unknown[]> };
+      const [table, requests] = Object.entries(parsed.RequestItems)[0];
+      if (requests.length > 1) {
+        this.partialBatches -= 1;
+        const half = Math.ceil(requests.length / 2);
+        withheld = { table, requests: requests.slice(half) };
+        parsed.RequestItems[table] = requests.slice(0, half);
+        forward = Buffer.from(JSON.stringify(parsed));
+      }
+    }
+    const upstream = await this.forward(req, forward);
+    let answer = upstream.body;
+    const headers = { ...upstream.headers };
+    if (withheld && upstream.status === 200) {
+      const out = JSON.parse(answer.toString("utf8")) as { UnprocessedItems?: Record<string, unknown[]> };
+      out.UnprocessedItems = { [withheld.table]: withheld.requests };
+      answer = Buffer.from(JSON.stringify(out));
+      // The SDK checks x-amz-crc32 when present: the rewritten body no longer matches dynalite's.
+      delete headers["x-amz-crc32"];
+    }
+    headers["content-length"] = String(answer.length);
+    res.writeHead(upstream.status, headers).end(answer);
+  }
+
+  private forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const upstream = http.request(
+        { host: "127.0.0.1", port: this.serverPort, method: req.method, path: req.url, headers: { ...req.headers, "content-length": String(body.length) } },
+        (response) => {
+          read(response).then((answer) => resolve({ status: response.statusCode ?? 502, headers: response.headers, body: answer }), reject);
+        },
+      );
+      upstream.on("error", reject);
+      upstream.end(body);
+    });
+  }
+}
