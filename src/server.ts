@@ -22,7 +22,7 @@ import { rateLimitByToken } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
 import { buildDsrSchema } from "./graphql/schema";
-import { createLogger, Logger } from "./logger";
+import { createLogger, logFormat, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
@@ -102,7 +102,7 @@ function unauthenticatedError(message: string): GraphQLError {
 export async function createServices(options: StartOptions & { wakeWorkers?: () => void }): Promise<Services> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
+  const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
   const connectors = await buildRegistry(config, options.connectors);
   const ds = await openDatabase(config, logger);
   return {
