@@ -12,6 +12,8 @@ import { createLogger } from "./logger";
 import { closeServices, createServices, openDatabase, startService, workerOptions } from "./server";
 import { Worker } from "./orchestrator/worker";
 import { ConnectorRegistryError } from "./orchestrator/registry";
+import { addRequestCommands, RemoteFailure } from "./cliRequests";
+import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -148,6 +150,10 @@ function program(): Command {
       process.stdout.write(`revoked ${row.role} token ${row.id} (${row.name})\n`);
     });
 
+  addRequestCommands(cli);
+  addConnectorsCommand(cli);
+  addConnectorNewCommand(cli);
+
   cli
     .command("schema")
     .description("print the GraphQL schema (SDL), as committed in schema.graphql")
@@ -178,6 +184,9 @@ function describeFailure(error: unknown): { message: string; exitCode: number } 
     return { message: error.userMessage, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }
   if (error instanceof CliFailure) return { message: error.message, exitCode: error.exitCode };
+  if (error instanceof RemoteFailure) {
+    return { message: error.message, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
+  }
   const err = error as NodeJS.ErrnoException;
   if (err?.code === "ECONNREFUSED" || err?.code === "ER_ACCESS_DENIED_ERROR" || err?.code === "ER_BAD_DB_ERROR") {
     return { message: `cannot reach the database (${err.code}): check DATABASE_URL`, exitCode: EXIT.FAILED };

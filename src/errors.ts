@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   "NOT_FOUND",
   "CONFLICT",
   "INTERNAL_SERVER_ERROR",
+  // Not "your operation is wrong" but "the same operation works later": clients retry after Retry-After.
+  "RATE_LIMITED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -15,10 +15,14 @@ import { Clock, systemClock } from "./clock";
 import type { Config } from "./config/env";
 import { resolveSecret } from "./config/secrets";
 import { createDataSource, migrate } from "./db/dataSource";
-import { errorCodeOf, makeFormatError } from "./graphql/formatError";
+import { makeFormatError } from "./graphql/formatError";
+import { apiLimits } from "./graphql/limits";
+import { observeOperations } from "./graphql/observe";
+import { rateLimitByToken } from "./graphql/rateLimit";
+import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
 import { buildDsrSchema } from "./graphql/schema";
-import { createLogger, Logger } from "./logger";
+import { createLogger, logFormat, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
@@ -101,22 +105,6 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   return ds;
 }
 
-/** One log line per GraphQL operation: name, duration and error codes (never variables). */
-function operationLogPlugin(): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const started = process.hrtime.bigint();
-      return {
-        async willSendResponse({ operationName, errors, contextValue: ctx }) {
-          const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-          const codes = (errors ?? []).map(errorCodeOf);
-          (ctx ?? contextValue)?.logger?.info({ operationName: operationName ?? null, durationMs: Math.round(durationMs * 10) / 10, errorCodes: codes }, "graphql operation");
-        },
-      };
-    },
-  };
-}
-
 const bearer = (header: string | undefined): string | null => {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   return match ? match[1] : null;
@@ -133,7 +121,7 @@ function unauthenticatedError(message: string): GraphQLError {
 export async function createServices(options: StartOptions & { wakeWorkers?: () => void }): Promise<Services> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL);
+  const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
   const connectors = await buildRegistry(config, options.connectors, logger);
   let ds;
   try {
@@ -175,17 +163,23 @@ export async function startService(options: StartOptions): Promise<RunningServic
   app.disable("x-powered-by");
   const httpServer = http.createServer(app);
   const production = config.NODE_ENV === "production";
+  const limits = apiLimits();
   const apollo = new ApolloServer<GraphQLContext>({
     schema: await buildDsrSchema(),
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // No "Did you mean ...?" in any environment: suggestions map the schema for someone without introspection.
+    hideSchemaDetailsFromClientErrors: true,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     // `dsr serve` owns shutdown (worker, HTTP, database, in that order); Apollo's own signal handlers would race it.
     stopOnTerminationSignals: false,
     formatError: makeFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000 }),
-      operationLogPlugin(),
+      ...limits.plugins,
+      observeOperations(logger),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });
@@ -204,8 +198,23 @@ export async function startService(options: StartOptions): Promise<RunningServic
       res.status(503).json({ status: "unavailable", reason: (error as Error).message === "shutting down" ? "shutting down" : "database unreachable" });
     }
   });
+  const database = databaseRegistry(ds, clock);
+  app.get("/metrics", async (req, res) => {
+    // Optional: Prometheus usually scrapes over a private network; DSR_METRICS_TOKEN closes it when it is not.
+    if (config.DSR_METRICS_TOKEN && bearer(req.headers.authorization) !== config.DSR_METRICS_TOKEN) {
+      res.status(401).set("WWW-Authenticate", "Bearer").type("text/plain").send("metrics need Authorization: Bearer <DSR_METRICS_TOKEN>\n");
+      return;
+    }
+    try {
+      res.type(METRICS_CONTENT_TYPE).send(await scrape(database));
+    } catch (error) {
+      logger.error({ err: error }, "metrics scrape failed");
+      res.status(503).type("text/plain").send("metrics unavailable\n");
+    }
+  });
   app.use(
     "/graphql",
+    ...(config.DSR_RATE_LIMIT_PER_SECOND > 0 ? [rateLimitByToken({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST })] : []),
     express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<GraphQLContext> => {

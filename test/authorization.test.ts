@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { GraphQLObjectType } from "graphql";
+import { getMetadataStorage } from "type-graphql";
 import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
 import { describeEachDatabase } from "./support/databases";
@@ -56,7 +57,37 @@ describe("authorization matrix", () => {
     );
     expect(rootFields.sort()).to.deep.equal(Object.keys(MATRIX).sort());
   });
+
+  it("finds an @Authorized rule on every query and mutation, naming exactly the roles of its row", async () => {
+    const rules = await authorizationRules();
+    for (const [name, { allowed }] of Object.entries(MATRIX)) {
+      expect(rules.get(name), `${name} has no @Authorized rule`).to.not.equal(undefined);
+      expect([...rules.get(name)!].sort(), name).to.deep.equal([...allowed].sort());
+    }
+  });
+
+  it("has a row for every field inside a type that some role may not read", async () => {
+    const rules = await authorizationRules();
+    const restricted = [...rules].filter(([name, roles]) => !/^(Query|Mutation)\./.test(name) && roles.length < Object.values(Role).length).map(([name]) => name);
+    expect(restricted.sort()).to.deep.equal(Object.keys(FIELD_MATRIX).sort());
+    for (const [name, { allowed }] of Object.entries(FIELD_MATRIX)) expect([...rules.get(name)!].sort(), name).to.deep.equal([...allowed].sort());
+  });
 });
+
+/** `Type.field` -> roles of every @Authorized rule type-graphql registered (root operations, fields, field resolvers). */
+async function authorizationRules(): Promise<Map<string, Role[]>> {
+  await buildDsrSchema();
+  const m = getMetadataStorage();
+  const rules = new Map<string, Role[]>();
+  for (const rule of m.authorizedFields) {
+    const sameMethod = (x: { target: Function; methodName: string }) => x.target === rule.target && x.methodName === rule.fieldName;
+    const root = m.queries.find(sameMethod) ? "Query" : m.mutations.find(sameMethod) ? "Mutation" : undefined;
+    const resolver = m.fieldResolvers.find(sameMethod);
+    const owner = root ?? m.objectTypes.find((o) => o.target === (resolver ? resolver.getObjectType!() : rule.target))?.name;
+    rules.set(`${owner}.${resolver?.schemaName ?? rule.fieldName}`, rule.roles as Role[]);
+  }
+  return rules;
+}
 
 describeEachDatabase("authorization", (db) => {
   let t: TestService;

@@ -197,6 +197,31 @@ export class Env {
   @Min(0)
   @Max(300)
   DSR_SHUTDOWN_GRACE_SECONDS = 10;
+
+  /** GraphQL operations per second each bearer token may sustain (a token bucket per token, per process); 0 turns the limit off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  DSR_RATE_LIMIT_PER_SECOND = 50;
+
+  /** Operations a token may send at once after a quiet spell (the bucket's size). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  DSR_RATE_LIMIT_BURST = 200;
+
+  /** When set (at least 24 characters), GET /metrics needs `Authorization: Bearer <it>`; unset, /metrics is open (keep it off the public network). */
+  @IsOptional()
+  @IsString()
+  @MinLength(24, { message: "DSR_METRICS_TOKEN must be at least 24 characters" })
+  DSR_METRICS_TOKEN?: string;
+
+  /** json (one object per line, for collectors) or pretty (readable lines, for a developer's terminal). Default: pretty in development on a terminal, json otherwise. */
+  @IsOptional()
+  @IsIn(["json", "pretty"])
+  DSR_LOG_FORMAT?: "json" | "pretty";
 }
 
 /** The validated configuration, with derived values the rest of the code needs. */
@@ -227,7 +252,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", "DSR_RETENTION_RULES"]) {
+  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT"]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -264,6 +289,8 @@ const KNOWN_OPTIONAL = new Set([
   "DSR_BOOTSTRAP_ADMIN_TOKEN",
   "DSR_NOTIFIER_URL",
   "DSR_NOTIFIER_SECRET",
+  "DSR_METRICS_TOKEN",
+  "DSR_LOG_FORMAT",
   "DSR_TEST_LOG_LEVEL",
   "DSR_TEST_MYSQL_URL",
   "DSR_TEST_REQUIRE_MYSQL",

@@ -5,6 +5,7 @@ import type { ValidationError } from "class-validator";
 import { ArgumentValidationError } from "type-graphql";
 import { DsrError, ErrorCode, FieldProblem } from "../errors";
 import type { Logger } from "../logger";
+import { limitMessage } from "./limits";
 
 /** Apollo/graphql-js codes that mean "your operation is wrong": all become BAD_USER_INPUT. */
 const CALLER_MISTAKES = new Set([
@@ -30,6 +31,14 @@ export function fieldProblems(errors: ValidationError[], prefix = ""): FieldProb
 /** graphql-js echoes a bad variable's whole value; keep where it is and why, drop the value (it may be personal data). */
 function withoutValues(message: string): string {
   return message.replace(/got invalid value .*? at "([^"]+)"; /s, 'has an invalid value at "$1"; ').replace(/got invalid value .*?; /s, "has an invalid value; ");
+}
+
+/**
+ * "Did you mean ...?" maps the schema for a caller who cannot introspect it. Apollo's
+ * hideSchemaDetailsFromClientErrors and armor remove the ones they know; this catches any other.
+ */
+function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, "");
 }
 
 /** The code an error will carry once formatted (for logs and metrics, before formatting happens). */
@@ -64,7 +73,7 @@ export function makeFormatError(logger: Logger) {
       return shape("BAD_USER_INPUT", `Invalid input: ${summary}`, { fields });
     }
     const code = String(formatted.extensions?.code ?? "");
-    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutValues(formatted.message));
+    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutSuggestions(limitMessage(withoutValues(formatted.message))));
     if (KEPT_AS_IS.has(code)) return shape(code as ErrorCode, formatted.message);
     const errorId = randomUUID();
     logger.error({ errorId, err: original, path: formatted.path }, "unexpected error (masked for the caller)");

@@ -6,6 +6,7 @@ import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { ConnectorRegistry } from "./registry";
+import { taskAttempts, taskDuration, taskFailures } from "../metrics";
 import { completeTask } from "./sql/completeTask";
 import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
@@ -101,6 +102,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     },
   };
   const started = Date.now();
+  // "ok" covers every non-error end (completed, skipped, parked): the task row says which.
+  let attemptOutcome = "ok";
   try {
     const ids = await loadIdentities(services, task.requestId);
     const missing = missingNeeds(connector, ids);
@@ -146,24 +149,29 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         await failTask(ds, task, options.workerId, { userMessage: `Step ${task.step} is not run by connectors`, retryable: false, retryInMs: 0 }, now());
     }
   } catch (error) {
-    await handleFailure(services, task, options, error, abort.signal, logger);
+    attemptOutcome = await handleFailure(services, task, options, error, abort.signal, logger);
   } finally {
     clearTimeout(timeout);
     clearTimeout(leaseWatch);
-    logger.info({ durationMs: Date.now() - started }, "task attempt ended");
+    const durationMs = Date.now() - started;
+    const labels = { connector: task.connector, step: task.step };
+    taskAttempts.inc(labels);
+    taskDuration.observe(labels, durationMs / 1000);
+    logger.info({ durationMs, outcome: attemptOutcome }, "task attempt ended");
   }
 }
 
-async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<void> {
+/** Records the failure through the lease guard; returns what became of the attempt (for its log line). */
+async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<string> {
   const { ds, clock } = services;
   const reason = error instanceof Stopped ? error.reason : signal.aborted ? (signal.reason as StopReason) : null;
   if (reason === "shutdown") {
     await returnTask(ds, task, options.workerId, clock.now());
-    return;
+    return "returned";
   }
   if (reason === "lease-lost") {
     logger.warn("lease lost: this attempt's outcome is discarded");
-    return;
+    return "lease-lost";
   }
   let userMessage: string;
   let retryable: boolean;
@@ -181,6 +189,8 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     retryable = true;
     logger.error({ err: error }, "unexpected connector failure");
   }
+  taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(retryable) });
   const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: retryDelayMs(task.attempts, options.backoff, retryAfter) }, clock.now());
   if (outcome === "LOST") logger.warn("lease lost before the failure could be recorded");
+  return outcome === "RETRY" ? "retry" : outcome === "FAILED" ? "failed" : "lease-lost";
 }

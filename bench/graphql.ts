@@ -1,0 +1,90 @@
+/**
+ * GraphQL throughput: autocannon against `requests(first: 50)` on the real service (SQLite, 300 seeded
+ * requests, auth, limits, logging and metrics on) and against a bare Apollo server answering the same
+ * shape from memory, in one run. Prints both req/s, p99 and the ratio (target: at least 0.7).
+ *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load)
+ */
+import "reflect-metadata";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ApolloServer } from "@apollo/server";
+import { startStandaloneServer } from "@apollo/server/standalone";
+import autocannon from "autocannon";
+import { SYSTEM_ACTOR } from "../src/audit/actor";
+import { createToken } from "../src/auth/tokens";
+import { loadConfig } from "../src/config/env";
+import { Role } from "../src/domain/enums";
+import { RequestRow } from "../src/entities";
+import { createLogger } from "../src/logger";
+import { startService } from "../src/server";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SEEDED = 300;
+const QUERY = `query Page { requests(first: 50) { totalCount edges { cursor node { id type status source receivedAt dueAt overdue } } } }`;
+
+async function load(url: string, token: string | null): Promise<{ rps: number; p99: number }> {
+  const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const result = await autocannon({ url, method: "POST", headers, body: JSON.stringify({ query: QUERY }), connections: CONNECTIONS, duration: SECONDS });
+  if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return { rps: result.requests.average, p99: result.latency.p99 };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-graphql-"));
+  const config = loadConfig({ NODE_ENV: "production", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" });
+  // Logs go to a file, as they would to a collector: the terminal is not what is measured.
+  const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: fs.createWriteStream(path.join(dir, "service.log")) }) });
+  const { ds } = service.services;
+  const token = (await createToken(ds, service.services.clock, SYSTEM_ACTOR, { name: "bench", role: Role.ADMIN })).token;
+  const now = Date.now();
+  const rows = Array.from({ length: SEEDED }, (_, i) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+    type: ["ACCESS", "PORTABILITY", "DELETION", "CORRECTION"][i % 4],
+    status: ["PENDING_APPROVAL", "IN_PROGRESS", "COMPLETED"][i % 3],
+    source: "ADMIN",
+    subjectEmail: `person${i}@example.com`,
+    receivedAt: new Date(now - i * 60_000),
+    dueAt: new Date(now + (30 * 24 * 60 - i) * 60_000),
+    submittedBy: "bench",
+    version: 1,
+    updatedAt: new Date(now),
+  }));
+  await ds.getRepository(RequestRow).insert(rows as Partial<RequestRow>[]);
+
+  const page = rows.slice(0, 50);
+  const bare = new ApolloServer({
+    typeDefs: `type Query { requests(first: Int!): Connection! } type Connection { totalCount: Int! edges: [Edge!]! } type Edge { cursor: String! node: Req! }
+      type Req { id: ID! type: String! status: String! source: String! receivedAt: String! dueAt: String! overdue: Boolean! }`,
+    resolvers: {
+      Query: {
+        requests: () => ({
+          totalCount: SEEDED,
+          edges: page.map((r) => ({ cursor: r.id, node: { ...r, receivedAt: r.receivedAt.toISOString(), dueAt: r.dueAt.toISOString(), overdue: false } })),
+        }),
+      },
+    },
+  });
+  const { url: bareUrl } = await startStandaloneServer(bare, { listen: { port: 0, host: "127.0.0.1" } });
+
+  const first = await fetch(service.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: QUERY }) });
+  const body = (await first.json()) as { data?: { requests: { edges: unknown[] } }; errors?: unknown };
+  if (!body.data || body.data.requests.edges.length !== 50) throw new Error(`the service did not answer a page of 50: ${JSON.stringify(body.errors ?? body)}`);
+
+  const real = await load(service.url, token);
+  const memory = await load(bareUrl, null);
+  const ratio = real.rps / memory.rps;
+  console.log(`requests(first: 50), ${CONNECTIONS} connections, ${SECONDS} s each`);
+  console.log(`  dsr service (SQLite, ${SEEDED} requests): ${real.rps.toFixed(0)} req/s, p99 ${real.p99} ms`);
+  console.log(`  bare Apollo (from memory):        ${memory.rps.toFixed(0)} req/s, p99 ${memory.p99} ms`);
+  console.log(`  ratio: ${ratio.toFixed(2)} (target >= 0.70) ${ratio >= 0.7 ? "OK" : "BELOW TARGET"}`);
+  await bare.stop();
+  await service.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

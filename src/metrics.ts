@@ -1,0 +1,122 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DataSource } from "typeorm";
+import type { Clock } from "./clock";
+import { TERMINAL_STATUSES } from "./domain/enums";
+import { RequestRow } from "./entities";
+
+/**
+ * Prometheus metrics. Counters and histograms that code increments live in one process-wide registry
+ * (every service, worker and export in this process adds to them); gauges read from the database belong
+ * to one service (its own database) and are computed when /metrics is scraped, so they are right even
+ * when other processes did the work.
+ */
+export const processRegistry = new Registry();
+collectDefaultMetrics({ register: processRegistry, prefix: "dsr_" });
+
+/** Task attempts, by connector, step and outcome (succeeded, failed, retry, parked, returned, lost). */
+export const taskAttempts = new Counter({
+  name: "dsr_task_attempts_total",
+  help: "Task attempts run by this process's workers",
+  labelNames: ["connector", "step", "outcome"] as const,
+  registers: [processRegistry],
+});
+
+/** How long task attempts took, by connector and step. */
+export const taskDuration = new Histogram({
+  name: "dsr_task_duration_seconds",
+  help: "Duration of task attempts run by this process's workers",
+  labelNames: ["connector", "step"] as const,
+  buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900],
+  registers: [processRegistry],
+});
+
+/** Failed attempts, by connector, step and whether they will be retried. */
+export const taskFailures = new Counter({
+  name: "dsr_task_failures_total",
+  help: "Task attempts that ended in an error (retried or final)",
+  labelNames: ["connector", "step", "retryable"] as const,
+  registers: [processRegistry],
+});
+
+const exportBytes = new Counter({
+  name: "dsr_export_bytes_total",
+  help: "Bytes of encrypted export archives written to storage",
+  labelNames: ["storage"] as const,
+  registers: [processRegistry],
+});
+
+/** Called by the export code once per archive written (its encrypted size, in bytes). */
+export function recordExportBytes(bytes: number, storage = "local"): void {
+  if (Number.isFinite(bytes) && bytes > 0) exportBytes.inc({ storage }, bytes);
+}
+
+/** GraphQL operation latency by operation name and outcome code (OK or the first error's code). */
+export const graphqlDuration = new Histogram({
+  name: "dsr_graphql_operation_duration_seconds",
+  help: "GraphQL operation latency",
+  labelNames: ["operation", "outcome"] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [processRegistry],
+});
+
+/** Operation names are chosen by clients: past this many distinct ones, new names are counted as "other". */
+const MAX_OPERATION_NAMES = 200;
+const operationNames = new Set<string>();
+
+/** A bounded label for an operation name, so a client cannot blow up the metric's cardinality. */
+export function operationLabel(name: string | null | undefined): string {
+  if (!name) return "anonymous";
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return "other";
+  if (operationNames.has(name)) return name;
+  if (operationNames.size >= MAX_OPERATION_NAMES) return "other";
+  operationNames.add(name);
+  return name;
+}
+
+/**
+ * Gauges of one service's database, computed at scrape time with two grouped counts (indexed on
+ * status and due date), so a scrape costs the same however many requests there are.
+ */
+export function databaseRegistry(ds: DataSource, clock: Clock): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: "dsr_requests",
+    help: "Requests by type and status",
+    labelNames: ["type", "status"] as const,
+    registers: [registry],
+    async collect() {
+      const rows: Array<{ type: string; status: string; n: string | number }> = await ds
+        .getRepository(RequestRow)
+        .createQueryBuilder("r")
+        .select("r.type", "type")
+        .addSelect("r.status", "status")
+        .addSelect("COUNT(*)", "n")
+        .groupBy("r.type")
+        .addGroupBy("r.status")
+        .getRawMany();
+      this.reset();
+      for (const row of rows) this.set({ type: row.type, status: row.status }, Number(row.n));
+    },
+  });
+  new Gauge({
+    name: "dsr_requests_overdue",
+    help: "Open requests past their due date",
+    registers: [registry],
+    async collect() {
+      const n = await ds
+        .getRepository(RequestRow)
+        .createQueryBuilder("r")
+        .where("r.dueAt < :now AND r.status NOT IN (:...terminal)", { now: clock.now(), terminal: TERMINAL_STATUSES })
+        .getCount();
+      this.set(n);
+    },
+  });
+  return registry;
+}
+
+/** The text exposition of the process's metrics and one service's database gauges. */
+export async function scrape(database: Registry): Promise<string> {
+  return (await Registry.merge([processRegistry, database]).metrics());
+}
+
+export const METRICS_CONTENT_TYPE = processRegistry.contentType;

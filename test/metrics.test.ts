@@ -1,0 +1,91 @@
+import { expect } from "chai";
+import { recordExportBytes } from "../src/metrics";
+import { describeEachDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "600", DSR_RETRY_BASE_MS: "1", DSR_RETRY_MAX_MS: "5", DSR_TASK_MAX_ATTEMPTS: "2" };
+const METRICS_TOKEN = "metrics-scraper-token-0123456789";
+
+/** Prometheus text format, parsed: `name{a="x",b="y"}` -> value. */
+async function scrapeMetrics(t: TestService, token: string | null = METRICS_TOKEN): Promise<Map<string, number>> {
+  const res = await fetch(t.url.replace(/\/graphql$/, "/metrics"), { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  expect(res.status).to.equal(200);
+  expect(res.headers.get("content-type")).to.match(/^text\/plain; version=0\.0\.4/);
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) values.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return values;
+}
+
+const value = (metrics: Map<string, number>, key: string) => metrics.get(key) ?? 0;
+
+describeEachDatabase("metrics", (db) => {
+  let t: TestService;
+  const account = new ScriptedConnector({ name: "metrics-account" }).seed("grace.hopper@example.com", 3);
+  before(async () => {
+    t = await new TestService(db(), { ...FAST, DSR_METRICS_TOKEN: METRICS_TOKEN }, [account]).start();
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it("needs the metrics token when DSR_METRICS_TOKEN is set", async () => {
+    const url = t.url.replace(/\/graphql$/, "/metrics");
+    expect((await fetch(url)).status).to.equal(401);
+    expect((await fetch(url, { headers: { authorization: "Bearer not-the-metrics-token-at-all" } })).status).to.equal(401);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${t.tokens.ADMIN}` } })).status, "an API token is not the metrics token").to.equal(401);
+  });
+
+  it("counts requests by type and status from the database, and the overdue ones", async () => {
+    await submit(t, { type: "ACCESS", subject: { email: "one@example.com" } });
+    await submit(t, { type: "ACCESS", subject: { email: "two@example.com" } });
+    await submit(t, { type: "DELETION", subject: { email: "three@example.com" }, identityVerified: true, verificationEvidence: "test" });
+    let m = await scrapeMetrics(t);
+    expect(value(m, 'dsr_requests{type="ACCESS",status="PENDING_VERIFICATION"}')).to.equal(2);
+    expect(value(m, 'dsr_requests{type="DELETION",status="PENDING_APPROVAL"}')).to.equal(1);
+    expect(value(m, "dsr_requests_overdue")).to.equal(0);
+    t.clock.advance(31 * 24 * 3600_000);
+    m = await scrapeMetrics(t);
+    expect(value(m, "dsr_requests_overdue")).to.equal(3);
+  });
+
+  it("observes task attempts, durations and failures per connector, and GraphQL latency per operation", async () => {
+    const before = await scrapeMetrics(t);
+    account.script("collect", { kind: "retryable" });
+    const r = await submit(t, { type: "ACCESS", subject: { email: "grace.hopper@example.com" }, identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation Approve($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => {
+      t.clock.advance(1000); // the retry is due on the service's (manual) clock
+      const { request } = await t.ok(`query Watch($id: ID!) { request(id: $id) { status } }`, { id: r.id });
+      return request.status === "COMPLETED" ? true : undefined;
+    }, "request COMPLETED");
+    const after = await scrapeMetrics(t);
+    const delta = (key: string) => value(after, key) - value(before, key);
+    expect(delta('dsr_task_attempts_total{connector="metrics-account",step="COLLECT"}')).to.equal(2);
+    expect(delta('dsr_task_failures_total{connector="metrics-account",step="COLLECT",retryable="true"}')).to.equal(1);
+    expect(delta('dsr_task_duration_seconds_count{connector="metrics-account",step="COLLECT"}')).to.equal(2);
+    expect(delta('dsr_graphql_operation_duration_seconds_count{operation="Approve",outcome="OK"}')).to.equal(1);
+    expect(delta('dsr_graphql_operation_duration_seconds_count{operation="Watch",outcome="OK"}')).to.be.at.least(1);
+    const failed = await t.gql(`query Missing { request(id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc") { id } }`);
+    expect(failed.errors![0].extensions.code).to.equal("NOT_FOUND");
+    const last = await scrapeMetrics(t);
+    expect(value(last, 'dsr_graphql_operation_duration_seconds_count{operation="Missing",outcome="NOT_FOUND"}') - value(after, 'dsr_graphql_operation_duration_seconds_count{operation="Missing",outcome="NOT_FOUND"}')).to.equal(1);
+  });
+
+  it("counts export bytes reported by the export code", async () => {
+    const before = value(await scrapeMetrics(t), 'dsr_export_bytes_total{storage="s3"}');
+    recordExportBytes(4096, "s3");
+    recordExportBytes(-1, "s3");
+    expect(value(await scrapeMetrics(t), 'dsr_export_bytes_total{storage="s3"}') - before).to.equal(4096);
+  });
+
+  it("bounds operation names chosen by clients", async () => {
+    await t.gql(`query ${"X".repeat(80)} { viewer { role } }`);
+    const m = await scrapeMetrics(t);
+    expect([...m.keys()].some((k) => k.includes("X".repeat(80)))).to.equal(false);
+    expect(value(m, 'dsr_graphql_operation_duration_seconds_count{operation="other",outcome="OK"}')).to.be.at.least(1);
+  });
+});
