@@ -3,9 +3,9 @@ import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
 
 /**
- * The code of a rate-limited answer. It is outside the six codes of `ERROR_CODES` on purpose: every one
- * of those tells the client its operation is wrong (or it may not do it), while this one says "the same
- * operation will work later", which a client must be able to tell apart to retry. The HTTP status (429)
+ * The code of a rate-limited answer, the one code of `ERROR_CODES` that does not say the operation is
+ * wrong (or not allowed): it says "the same operation will work later", which a client must be able to
+ * tell apart to retry. The HTTP status (429)
  * and `Retry-After` carry the same meaning for clients that read only HTTP.
  */
 export const RATE_LIMITED: ErrorCode = "RATE_LIMITED";
