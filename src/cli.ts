@@ -12,6 +12,7 @@ import { createLogger } from "./logger";
 import { closeServices, createServices, openDatabase, startService, workerOptions } from "./server";
 import { Worker } from "./orchestrator/worker";
 import { ConnectorRegistryError } from "./orchestrator/registry";
+import { verifyCertificateFile } from "./certificates/verifyFile";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -146,6 +147,19 @@ function program(): Command {
     .action(async (id: string) => {
       const row = await tokenCommand((ds) => revokeToken(ds, systemClock, CLI_ACTOR, id));
       process.stdout.write(`revoked ${row.role} token ${row.id} (${row.name})\n`);
+    });
+
+  cli
+    .command("certificate")
+    .description("deletion certificates")
+    .command("verify")
+    .description("check a deletion certificate offline; exit 0 when valid, 1 when not (one line either way)")
+    .argument("<file>", "the certificate file (deletionCertificate.signed, saved as is)")
+    .option("--public-key <pem file>", "the service's published key (/.well-known/dsr-certificate-key.pem); without it, the key named in the file")
+    .action((file: string, opts: { publicKey?: string }) => {
+      const outcome = verifyCertificateFile(file, opts.publicKey);
+      if (!outcome.ok) throw new CliFailure(`certificate INVALID: ${outcome.reason}`, outcome.unreadable ? EXIT.USAGE : EXIT.FAILED);
+      process.stdout.write(`${outcome.line}\n`);
     });
 
   cli

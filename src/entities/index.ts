@@ -2,9 +2,10 @@ import { ApiTokenRow } from "./apiToken.entity";
 import { AuditChainHeadRow, AuditEventRow } from "./auditEvent.entity";
 import { RequestRow } from "./request.entity";
 import { RetentionExceptionRow, RetentionExceptionStatus } from "./retentionException.entity";
+import { StatusCallbackRow, StatusCallbackStatus } from "./statusCallback.entity";
 import { CollectedRecordRow, RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
-export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskDependencyRow, TaskRow };
+export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow };
 export type { TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, StatusCallbackRow];

@@ -112,6 +112,11 @@ export class RequestRow {
   @Column({ type: "varchar", length: 36, nullable: true })
   duplicateOf!: string | null;
 
+  /** The caller's idempotency key (requestAccountDeletion): unique, so one key never makes a second request. */
+  @Index("uq_requests_idempotency_key", { unique: true })
+  @Column({ type: "varchar", length: 100, nullable: true })
+  idempotencyKey!: string | null;
+
   /** Last change of this row. */
   @TimestampColumn()
   updatedAt!: Date;

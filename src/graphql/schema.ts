@@ -7,8 +7,10 @@ import { ViewerResolver } from "../resolvers/viewer.resolver";
 import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
 import { ConnectorResolver } from "../resolvers/connector.resolver";
 import { RequestRetentionResolver, RetentionResolver } from "../resolvers/retention.resolver";
+import { SettingsResolver } from "../resolvers/settings.resolver";
+import { CertificateResolver } from "../resolvers/certificate.resolver";
 
-export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, AuditResolver, ViewerResolver, SettingsResolver, CertificateResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

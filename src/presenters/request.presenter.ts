@@ -33,6 +33,7 @@ export function presentRequest(row: RequestRow, maxAttempts: number): Request {
     duplicateOf: row.duplicateOf,
     closedAt: row.closedAt,
     updatedAt: row.updatedAt,
+    idempotencyKey: row.idempotencyKey,
   });
 }
 
