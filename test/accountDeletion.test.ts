@@ -1,6 +1,9 @@
+import { generateKeyPairSync } from "node:crypto";
 import { expect } from "chai";
+import { ConfigError, loadConfig } from "../src/config/env";
 import { verifyStatusCallback } from "../src/callbacks/verify";
 import { Role } from "../src/domain/enums";
+import { StatusCallbackRow } from "../src/entities";
 import { signPayload } from "../src/signing";
 import { describeEachDatabase } from "./support/databases";
 import { CALLBACK_SECRET, CallbackReceiver } from "./support/callbackReceiver";
@@ -156,6 +159,28 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
   });
 
+  it("hands a delivery in flight back when the service stops, and takes over a claim a crashed process left", async () => {
+    await start();
+    receiver.hang = true;
+    const r = await trigger("settings-key-0009");
+    await t.waitFor(async () => ((await outbox(r.id))[0]?.claimedBy ? true : undefined), "delivery in flight");
+    // Shutdown stops the dispatcher before the database closes; stop it alone to look at what it left.
+    await t.service.callbacks!.stop();
+    const [handedBack] = await outbox(r.id);
+    expect(handedBack).to.include({ status: "PENDING", attempts: 0, claimedBy: null, lastError: "dispatcher stopped during delivery" });
+    // A process that crashed mid-delivery leaves its claim; it runs out like a lease, and another dispatcher takes the row.
+    const expiry = new Date(t.clock.now().getTime() + 15_000);
+    await t.ds.getRepository(StatusCallbackRow).update({ requestId: r.id }, { claimedBy: "crashed-host:1:dead", nextAttemptAt: expiry });
+    receiver.hang = false;
+    await t.restart();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(acceptedFor(r.id)).to.deep.equal([]);
+    t.clock.advance(15_001);
+    await until(r.id, "COMPLETED");
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks after the claim expired");
+    expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+  });
+
   it("gives receivers a verifier that refuses a wrong secret, a changed byte and an old timestamp", async () => {
     await start();
     const r = await trigger("settings-key-0008");
@@ -173,5 +198,32 @@ describeEachDatabase("account deletion from settings", (db) => {
     const old = signPayload(CALLBACK_SECRET, body, new Date(now.getTime() - 6 * 60_000));
     expect(verifyStatusCallback(CALLBACK_SECRET, old, body, now).ok).to.equal(false);
     expect(verifyStatusCallback(CALLBACK_SECRET, undefined, body, now).ok).to.equal(false);
+  });
+});
+
+describe("callback and certificate settings", () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ NODE_ENV: "test", ...env });
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it("requires a callback secret of at least 16 characters with DSR_CALLBACK_URL, and an http(s) URL", () => {
+    expect(problems({ DSR_CALLBACK_URL: "https://settings.example.com/dsr" })).to.include("DSR_CALLBACK_SECRET is required when DSR_CALLBACK_URL is set");
+    expect(problems({ DSR_CALLBACK_URL: "https://settings.example.com/dsr", DSR_CALLBACK_SECRET: "short" })).to.deep.equal(["DSR_CALLBACK_SECRET must be at least 16 characters"]);
+    expect(problems({ DSR_CALLBACK_URL: "ftp://x", DSR_CALLBACK_SECRET: CALLBACK_SECRET })).to.deep.equal(["DSR_CALLBACK_URL must be an http(s) URL"]);
+    expect(problems({ DSR_CALLBACK_URL: "http://127.0.0.1:9/cb", DSR_CALLBACK_SECRET: CALLBACK_SECRET })).to.deep.equal([]);
+  });
+
+  it("accepts an Ed25519 PEM (also with escaped newlines) as DSR_CERTIFICATE_PRIVATE_KEY and names what is wrong with anything else", () => {
+    const pem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: pem })).to.deep.equal([]);
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: pem.replace(/\n/g, "\\n") })).to.deep.equal([]);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: rsa })).to.deep.equal(["DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 key, not rsa"]);
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: "not a key" })[0]).to.match(/^DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 private key in PEM/);
   });
 });

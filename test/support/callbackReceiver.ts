@@ -26,6 +26,8 @@ export class CallbackReceiver {
   failNext = 0;
   /** While true, connections are dropped without an answer, as if the receiver were down. */
   down = false;
+  /** While true, POSTs are read but never answered (a receiver that hangs). */
+  hang = false;
   url = "";
 
   /** `now`: the service's clock, which the signatures are checked against. */
@@ -38,6 +40,7 @@ export class CallbackReceiver {
       req.on("data", (c) => (body += c));
       req.on("end", () => {
         if (this.down) return void req.socket.destroy();
+        if (this.hang) return;
         const delivery = { body, signature: String(req.headers["dsr-signature"] ?? ""), eventId: String(req.headers["dsr-event-id"] ?? ""), answered: 0 };
         this.deliveries.push(delivery);
         const verdict = verifyStatusCallback(CALLBACK_SECRET, delivery.signature, body, this.now());
