@@ -14,6 +14,7 @@ import { Worker } from "./orchestrator/worker";
 import { ConnectorRegistryError } from "./orchestrator/registry";
 import { addRequestCommands, RemoteFailure } from "./cliRequests";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
+import { verifyCertificateFile } from "./certificates/verifyFile";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -153,6 +154,19 @@ function program(): Command {
   addRequestCommands(cli);
   addConnectorsCommand(cli);
   addConnectorNewCommand(cli);
+
+  cli
+    .command("certificate")
+    .description("deletion certificates")
+    .command("verify")
+    .description("check a deletion certificate offline; exit 0 when valid, 1 when not (one line either way)")
+    .argument("<file>", "the certificate file (deletionCertificate.signed, saved as is)")
+    .option("--public-key <pem file>", "the service's published key (/.well-known/dsr-certificate-key.pem); without it, the key named in the file")
+    .action((file: string, opts: { publicKey?: string }) => {
+      const outcome = verifyCertificateFile(file, opts.publicKey);
+      if (!outcome.ok) throw new CliFailure(`certificate INVALID: ${outcome.reason}`, outcome.unreadable ? EXIT.USAGE : EXIT.FAILED);
+      process.stdout.write(`${outcome.line}\n`);
+    });
 
   cli
     .command("schema")

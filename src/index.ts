@@ -5,4 +5,6 @@ export { ManualClock, systemClock, type Clock } from "./clock";
 export { DsrError, ERROR_CODES, type ErrorCode } from "./errors";
 export { RequestSource, RequestStatus, RequestType, Role, VerificationMethod } from "./domain/enums";
 export { signPayload, verifySignature } from "./signing";
+export { verifyStatusCallback, type CallbackVerification } from "./callbacks/verify";
+export type { StatusCallbackEvent } from "./callbacks/outbox";
 export type { Notifier, VerificationMessage } from "./notifier/notifier";

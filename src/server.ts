@@ -30,6 +30,8 @@ import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
+import { CallbackDispatcher } from "./callbacks/dispatcher";
+import { resolveCertificateKey } from "./certificates/signing";
 
 export interface StartOptions {
   config: Config;
@@ -46,6 +48,8 @@ export interface RunningService {
   services: Services;
   /** The in-process worker, unless DSR_WORKER_CONCURRENCY=0. */
   worker: Worker | null;
+  /** Delivers signed status callbacks, when DSR_CALLBACK_URL is set. */
+  callbacks: CallbackDispatcher | null;
   /** Stops taking requests, lets in-flight ones finish (up to the grace period), closes the database. */
   stop(): Promise<void>;
 }
@@ -89,6 +93,18 @@ export function workerOptions(config: Config, concurrency = config.DSR_WORKER_CO
     stopGraceMs: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000,
     maxAttempts: config.DSR_TASK_MAX_ATTEMPTS,
   };
+}
+
+/** The status-callback dispatcher of `serve`, when DSR_CALLBACK_URL is set. */
+function callbackDispatcher({ ds, clock, logger, config }: Services): CallbackDispatcher | null {
+  if (!config.DSR_CALLBACK_URL) return null;
+  return new CallbackDispatcher(ds, clock, logger.child({ component: "callbacks" }), {
+    url: config.DSR_CALLBACK_URL,
+    secret: config.DSR_CALLBACK_SECRET!,
+    pollIntervalMs: config.DSR_CALLBACK_POLL_MS,
+    backoff: { baseMs: config.DSR_CALLBACK_RETRY_BASE_MS, maxMs: config.DSR_CALLBACK_RETRY_MAX_MS },
+    timeoutMs: 10_000,
+  });
 }
 
 /** Opens the database and brings its schema up to date (or refuses to go on when it is behind). */
@@ -189,6 +205,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // Public on purpose: auditors fetch the key that verifies deletion certificates without a token.
+  app.get("/.well-known/dsr-certificate-key.pem", (_req, res) => {
+    res.type("application/x-pem-file").send(resolveCertificateKey(config).publicKeyPem);
+  });
   app.get("/readyz", async (_req, res) => {
     try {
       if (!ready) throw new Error("shutting down");
@@ -261,6 +281,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     worker = new Worker(services, registry, workerOptions(config));
     worker.start();
   }
+  const callbacks = callbackDispatcher(services);
+  callbacks?.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.DSR_HOST === "0.0.0.0" || config.DSR_HOST === "::" ? "127.0.0.1" : config.DSR_HOST;
   const url = `http://${host}:${port}/graphql`;
@@ -272,10 +294,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
     port,
     services,
     worker,
+    callbacks,
     stop() {
       stopping ??= (async () => {
         ready = false;
         await worker?.stop();
+        await callbacks?.stop();
         await apollo.stop();
         await closeServices(services);
         logger.info("dsr service stopped");

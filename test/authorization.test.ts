@@ -28,6 +28,12 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Mutation.releaseLegalHold": { allowed: [ADMIN, PO], op: `mutation { releaseLegalHold(id: "${UNKNOWN_ID}", reason: "matrix test") { id } }` },
   "Mutation.previewDeletion": { allowed: [ADMIN, PO], op: `mutation { previewDeletion(input: { subject: { email: "matrix@example.com" } }) { computedAt } }` },
   "Query.retentionRules": { allowed: [ADMIN, PO, AUDITOR], op: `{ retentionRules { category period } }` },
+  "Query.deletionCertificate": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ deletionCertificate(requestId: "${UNKNOWN_ID}") { requestId } }` },
+  "Query.certificatePublicKey": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ certificatePublicKey { keyId } }` },
+  "Mutation.requestAccountDeletion": {
+    allowed: [SERVICE],
+    op: `mutation { requestAccountDeletion(input: { idempotencyKey: "matrix-key-0001", subject: { email: "matrix@example.com" } }) { id } }`,
+  },
   "Mutation.retryTask": { allowed: [ADMIN, PO], op: `mutation { retryTask(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.completeManualTask": { allowed: [ADMIN, PO], op: `mutation { completeManualTask(input: { taskId: "${UNKNOWN_ID}", erasedCount: 0 }) { id } }` },
   "Mutation.submitRequest": {

@@ -1,3 +1,4 @@
+import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
@@ -21,21 +22,23 @@ export type Decision = keyof typeof DECISIONS;
  * cancel: before work starts. Anything else is CONFLICT and writes nothing.
  */
 export async function decideRequest(services: Services, actor: Actor, decision: Decision, id: string, reason?: string | null): Promise<RequestRow> {
-  const { to, action } = DECISIONS[decision];
-  const statusReason = reason?.trim() || null;
-  const decided = await inTransaction(services.ds, async (em) => {
-    const row = await loadRequest(em, id);
-    const now = services.clock.now();
-    const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
-      ...(statusReason ? { statusReason } : {}),
-      // A decided request no longer needs a code: forget it.
-      verificationCodeHash: null,
-      verificationExpiresAt: null,
-    });
-    if (decision !== "approve") return moved;
-    await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
-    return em.getRepository(RequestRow).findOneByOrFail({ id: moved.id });
-  });
+  const decided = await inTransaction(services.ds, async (em) => decideWithin(em, services, actor, decision, await loadRequest(em, id), reason));
   if (decision === "approve") services.wakeWorkers();
   return decided;
+}
+
+/** decideRequest inside the caller's transaction (the settings trigger submits and approves in one). */
+export async function decideWithin(em: EntityManager, services: Services, actor: Actor, decision: Decision, row: RequestRow, reason?: string | null): Promise<RequestRow> {
+  const { to, action } = DECISIONS[decision];
+  const statusReason = reason?.trim() || null;
+  const now = services.clock.now();
+  const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
+    ...(statusReason ? { statusReason } : {}),
+    // A decided request no longer needs a code: forget it.
+    verificationCodeHash: null,
+    verificationExpiresAt: null,
+  });
+  if (decision !== "approve") return moved;
+  await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
+  return em.getRepository(RequestRow).findOneByOrFail({ id: moved.id });
 }

@@ -56,24 +56,32 @@ function checkShape(input: SubmitRequestCommand): void {
   if (problems.length) throw badInput("The request input is not valid", problems);
 }
 
+/** Where a request comes from, when not the default for the caller's role. */
+export interface SubmitOrigin {
+  source: RequestSource;
+  verificationMethod: VerificationMethod;
+  /** The caller's idempotency key (unique among requests). */
+  idempotencyKey: string;
+}
+
 /**
- * Takes a new request. Unless a trusted caller vouches for the subject, the request waits in
- * PENDING_VERIFICATION and a one-time code goes to the subject's email after the row is committed.
+ * The row of a new request (not yet stored) and the one-time code to send, if the identity still needs
+ * verifying. Validates the input's shape; BAD_USER_INPUT lists every problem.
  */
-export async function submitRequest(services: Services, actor: Actor, input: SubmitRequestCommand): Promise<RequestRow> {
+export function newRequestRow(services: Services, actor: Actor, input: SubmitRequestCommand, now: Date, origin?: SubmitOrigin): { row: RequestRow; code: string | null } {
   checkShape(input);
-  const { ds, clock, config, secret } = services;
-  const now = clock.now();
+  const { config, secret } = services;
   const id = randomUUID();
   const verified = input.identityVerified === true;
   const code = verified ? null : generateCode();
+  const method = origin?.verificationMethod ?? VerificationMethod.TRUSTED_CALLER;
   const email = input.subject.email.trim().toLowerCase();
   if (email.length > 254) throw badField("subject.email", "email must be at most 254 characters");
   const row = Object.assign(new RequestRow(), {
     id,
     type: input.type,
     status: verified ? RequestStatus.PENDING_APPROVAL : RequestStatus.PENDING_VERIFICATION,
-    source: actor.role === Role.SERVICE ? RequestSource.API : RequestSource.ADMIN,
+    source: origin?.source ?? (actor.role === Role.SERVICE ? RequestSource.API : RequestSource.ADMIN),
     subjectEmail: email,
     subjectUserId: input.subject.userId?.trim() || null,
     subjectPhone: input.subject.phone?.trim() || null,
@@ -85,7 +93,7 @@ export async function submitRequest(services: Services, actor: Actor, input: Sub
     extensionReason: null,
     statusReason: null,
     verifiedAt: verified ? now : null,
-    verificationMethod: verified ? VerificationMethod.TRUSTED_CALLER : null,
+    verificationMethod: verified ? method : null,
     verificationEvidence: verified ? input.verificationEvidence!.trim() : null,
     verificationCodeHash: code ? hashCode(secret, id, code) : null,
     verificationExpiresAt: code ? new Date(now.getTime() + config.DSR_VERIFICATION_TTL_MINUTES * 60_000) : null,
@@ -94,30 +102,44 @@ export async function submitRequest(services: Services, actor: Actor, input: Sub
     closedAt: null,
     duplicateOf: null as string | null,
     concernsMinor: input.concernsMinor === true,
+    idempotencyKey: origin?.idempotencyKey ?? null,
     updatedAt: now,
     version: 0,
   });
-  await inTransaction(ds, async (em) => {
-    row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
-    await em.getRepository(RequestRow).insert(row);
-    await appendAuditEvent(
-      em,
-      {
-        requestId: id,
-        actor,
-        action: "request.submitted",
-        details: {
-          type: row.type,
-          status: row.status,
-          source: row.source,
-          verification: verified ? VerificationMethod.TRUSTED_CALLER : "CODE_SENT",
-          correctedFields: (row.corrections ?? []).map((c) => c.field),
-          duplicateOf: row.duplicateOf,
-        },
+  return { row, code };
+}
+
+/** Stores a new request (linked to an open original of the same type and subject) with its audit event. */
+export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
+  row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
+  await em.getRepository(RequestRow).insert(row);
+  await appendAuditEvent(
+    em,
+    {
+      requestId: row.id,
+      actor,
+      action: "request.submitted",
+      details: {
+        type: row.type,
+        status: row.status,
+        source: row.source,
+        verification: row.verificationMethod ?? "CODE_SENT",
+        correctedFields: (row.corrections ?? []).map((c) => c.field),
+        duplicateOf: row.duplicateOf,
       },
-      now,
-    );
-  });
+    },
+    now,
+  );
+}
+
+/**
+ * Takes a new request. Unless a trusted caller vouches for the subject, the request waits in
+ * PENDING_VERIFICATION and a one-time code goes to the subject's email after the row is committed.
+ */
+export async function submitRequest(services: Services, actor: Actor, input: SubmitRequestCommand): Promise<RequestRow> {
+  const now = services.clock.now();
+  const { row, code } = newRequestRow(services, actor, input, now);
+  await inTransaction(services.ds, (em) => insertRequest(em, row, actor, now));
   if (code) await sendVerificationCode(services, row, code);
   return row;
 }

@@ -1,5 +1,6 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
+import { enqueueStatusCallback } from "../callbacks/outbox";
 import { appendAuditEvent, AuditDetails } from "../audit/auditTrail";
 import { RequestStatus, TERMINAL_STATUSES } from "../domain/enums";
 import { canMove, statusesLeadingTo } from "../domain/lifecycle";
@@ -38,7 +39,8 @@ export async function updateRequest(
 
 /**
  * Moves a request to another status. A move the lifecycle does not allow is CONFLICT and writes nothing.
- * Every move is an audit event `request.<verb>` with the statuses it moved between.
+ * Every move is an audit event `request.<verb>` with the statuses it moved between, and (for requests
+ * that asked for them) a status callback in the outbox, both in the caller's transaction.
  */
 export async function moveRequest(
   em: EntityManager,
@@ -55,11 +57,13 @@ export async function moveRequest(
     );
   }
   const closedAt = TERMINAL_STATUSES.includes(to) ? now : row.closedAt;
-  return updateRequest(
+  const moved = await updateRequest(
     em,
     row,
     { ...patch, status: to, closedAt },
     { ...audit, details: { from: row.status, to, ...audit.details } },
     now,
   );
+  await enqueueStatusCallback(em, moved, row.status, now);
+  return moved;
 }

@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import path from "node:path";
 import { parseRetentionRules, RetentionRule } from "../domain/retention";
 import { plainToInstance, Transform } from "class-transformer";
@@ -191,6 +192,43 @@ export class Env {
   @Max(24 * 3600)
   DSR_TASK_TIMEOUT_SECONDS = 900;
 
+  /** Where status callbacks of settings-page account deletions are POSTed; unset: they wait in the outbox, undelivered. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ["http", "https"] }, { message: "DSR_CALLBACK_URL must be an http(s) URL" })
+  DSR_CALLBACK_URL?: string;
+
+  /** Secret that signs status callbacks (HMAC-SHA256, header Dsr-Signature); required with DSR_CALLBACK_URL. */
+  @ValidateIf((env: Env) => env.DSR_CALLBACK_URL !== undefined || env.DSR_CALLBACK_SECRET !== undefined)
+  @IsString({ message: "DSR_CALLBACK_SECRET is required when DSR_CALLBACK_URL is set" })
+  @MinLength(16, { message: "DSR_CALLBACK_SECRET must be at least 16 characters" })
+  DSR_CALLBACK_SECRET?: string;
+
+  /** How often the callback dispatcher looks for due callbacks, in ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  DSR_CALLBACK_POLL_MS = 1000;
+
+  /** First callback retry delay, in ms; doubles per failed attempt (with jitter) up to DSR_CALLBACK_RETRY_MAX_MS, retried until delivered. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3_600_000)
+  DSR_CALLBACK_RETRY_BASE_MS = 5000;
+
+  /** Longest callback retry delay, in ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 3_600_000)
+  DSR_CALLBACK_RETRY_MAX_MS = 3_600_000;
+
+  /** Ed25519 private key (PEM, PKCS#8) signing deletion certificates; unset: one generated into DSR_DATA_DIR (set it in production, so the key survives the folder). */
+  @IsOptional()
+  @IsString()
+  DSR_CERTIFICATE_PRIVATE_KEY?: string;
+
   /** Seconds given to in-flight HTTP requests on SIGTERM before connections are closed. */
   @Transform(toInt)
   @IsInt()
@@ -252,7 +290,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT"]) {
+  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", ...OPTIONAL_SETTINGS]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -267,6 +305,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
   const retention = parseRetentionRules(env.DSR_RETENTION_RULES);
   problems.push(...retention.problems);
+  problems.push(...certificateKeyProblems(env.DSR_CERTIFICATE_PRIVATE_KEY));
   if (problems.length > 0) throw new ConfigError(problems);
   const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);
   const dataDir = path.resolve(env.DSR_DATA_DIR);
@@ -280,6 +319,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return Object.assign(env, { dataDir, database, sampleWorkspace, retentionRules: retention.rules });
 }
 
+/** Settings without a default (so not in `new Env()`'s keys) added with the settings trigger and certificates. */
+/** Settings without a default (their absence means something), read like the rest. */
+const OPTIONAL_SETTINGS = ["DSR_CALLBACK_URL", "DSR_CALLBACK_SECRET", "DSR_CERTIFICATE_PRIVATE_KEY", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT"];
+
+/** An Ed25519 private key in PEM, or the problem with it (never its content). */
+function certificateKeyProblems(pem: string | undefined): string[] {
+  if (pem === undefined) return [];
+  try {
+    const key = createPrivateKey(pem.replace(/\\n/g, "\n"));
+    return key.asymmetricKeyType === "ed25519" ? [] : [`DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 key, not ${key.asymmetricKeyType}`];
+  } catch {
+    return ["DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 private key in PEM (PKCS#8), e.g. from `openssl genpkey -algorithm ed25519`"];
+  }
+}
+
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
   "DSR_CONNECTORS_FILE",
@@ -289,8 +343,7 @@ const KNOWN_OPTIONAL = new Set([
   "DSR_BOOTSTRAP_ADMIN_TOKEN",
   "DSR_NOTIFIER_URL",
   "DSR_NOTIFIER_SECRET",
-  "DSR_METRICS_TOKEN",
-  "DSR_LOG_FORMAT",
+  ...OPTIONAL_SETTINGS,
   "DSR_TEST_LOG_LEVEL",
   "DSR_TEST_MYSQL_URL",
   "DSR_TEST_REQUIRE_MYSQL",

@@ -37,6 +37,8 @@ export enum VerificationMethod {
   CODE = "CODE",
   /** A trusted caller (authenticated session, privacy officer) vouched for the identity at submission. */
   TRUSTED_CALLER = "TRUSTED_CALLER",
+  /** The subject's own authenticated session on the account settings page (requestAccountDeletion). */
+  SESSION = "SESSION",
 }
 
 export const TERMINAL_STATUSES: readonly RequestStatus[] = [

@@ -4,10 +4,11 @@ import { RequestRow } from "./request.entity";
 import { RetentionExceptionRow, RetentionExceptionStatus } from "./retentionException.entity";
 import { heldCategories, LegalHoldRow, LegalHoldStatus } from "./legalHold.entity";
 import { DeletionPlanItemRow, KeptBy } from "./deletionPlanItem.entity";
+import { StatusCallbackRow, StatusCallbackStatus } from "./statusCallback.entity";
 import { CollectedRecordRow, RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
 export { DeletionPlanItemRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
-export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskDependencyRow, TaskRow };
+export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow };
 export type { TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, StatusCallbackRow];

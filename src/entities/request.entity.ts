@@ -116,6 +116,11 @@ export class RequestRow {
   @Column({ type: "boolean", default: false })
   concernsMinor!: boolean;
 
+  /** The caller's idempotency key (requestAccountDeletion): unique, so one key never makes a second request. */
+  @Index("uq_requests_idempotency_key", { unique: true })
+  @Column({ type: "varchar", length: 100, nullable: true })
+  idempotencyKey!: string | null;
+
   /** Last change of this row. */
   @TimestampColumn()
   updatedAt!: Date;

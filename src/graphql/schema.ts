@@ -9,8 +9,24 @@ import { ConnectorResolver } from "../resolvers/connector.resolver";
 import { RequestRetentionResolver, RetentionResolver } from "../resolvers/retention.resolver";
 import { LegalHoldResolver } from "../resolvers/legalHold.resolver";
 import { DeletionPreviewResolver, RequestDeletionPlanResolver } from "../resolvers/deletionPlan.resolver";
+import { SettingsResolver } from "../resolvers/settings.resolver";
+import { CertificateResolver } from "../resolvers/certificate.resolver";
 
-export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, RetentionResolver, RequestRetentionResolver, LegalHoldResolver, RequestDeletionPlanResolver, DeletionPreviewResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [
+  RequestResolver,
+  RequestTasksResolver,
+  TaskResolver,
+  ConnectorResolver,
+  RetentionResolver,
+  RequestRetentionResolver,
+  LegalHoldResolver,
+  RequestDeletionPlanResolver,
+  DeletionPreviewResolver,
+  SettingsResolver,
+  CertificateResolver,
+  AuditResolver,
+  ViewerResolver,
+] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 

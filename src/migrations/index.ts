@@ -1,6 +1,7 @@
 import { ServiceCore1764000000000 } from "./1764000000000-ServiceCore";
 import { Orchestrator1764100000000 } from "./1764100000000-Orchestrator";
 import { Retention1764200000000 } from "./1764200000000-Retention";
+import { SettingsTrigger1764400000000 } from "./1764400000000-SettingsTrigger";
 
 /** Every migration, oldest first. The schema changes only through these (synchronize stays off). */
-export const MIGRATIONS = [ServiceCore1764000000000, Orchestrator1764100000000, Retention1764200000000];
+export const MIGRATIONS = [ServiceCore1764000000000, Orchestrator1764100000000, Retention1764200000000, SettingsTrigger1764400000000];

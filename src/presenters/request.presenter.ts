@@ -34,6 +34,7 @@ export function presentRequest(row: RequestRow, maxAttempts: number): Request {
     concernsMinor: row.concernsMinor,
     closedAt: row.closedAt,
     updatedAt: row.updatedAt,
+    idempotencyKey: row.idempotencyKey,
   });
 }
 

@@ -54,5 +54,6 @@ registerEnumType(VerificationMethod, {
   valuesConfig: {
     CODE: { description: "The subject entered the one-time code sent to their email." },
     TRUSTED_CALLER: { description: "The submitting caller vouched for the identity (see evidence)." },
+    SESSION: { description: "The subject's own authenticated session on the account settings page (requestAccountDeletion)." },
   },
 });

@@ -108,4 +108,7 @@ export class Request {
 
   @Field(() => Date, { description: "When the request last changed." })
   updatedAt!: Date;
+
+  @Field(() => String, { nullable: true, description: "The caller's idempotency key (requestAccountDeletion); null for other requests." })
+  idempotencyKey!: string | null;
 }

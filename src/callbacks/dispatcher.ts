@@ -1,0 +1,148 @@
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import { DataSource, LessThanOrEqual } from "typeorm";
+import type { Clock } from "../clock";
+import { StatusCallbackRow, StatusCallbackStatus } from "../entities";
+import type { Logger } from "../logger";
+import { BackoffPolicy, retryDelayMs } from "../orchestrator/backoff";
+import { signPayload } from "../signing";
+
+export interface DispatcherOptions {
+  url: string;
+  /** HMAC-SHA256 key of the Dsr-Signature header. */
+  secret: string;
+  /** Wait between looks at the outbox when nothing is due. */
+  pollIntervalMs: number;
+  backoff: BackoffPolicy;
+  /** One delivery attempt's limit; the claim on a row lasts a little longer. */
+  timeoutMs: number;
+  /** Callbacks delivered at once (each request's callbacks still go one at a time, in order). */
+  batchSize?: number;
+}
+
+/** A 429/503 answer's Retry-After, in ms (seconds or an HTTP date). */
+function retryAfterMs(header: string | null, now: Date): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}
+
+/**
+ * Delivers the status-callback outbox: POSTs each callback signed (Dsr-Signature), marks it DELIVERED
+ * on a 2xx answer, and otherwise retries it with capped exponential backoff and jitter, for as long as
+ * it takes. Delivery is at least once: a crash between the POST and the mark sends it again, with the
+ * same Dsr-Event-Id. Rows are claimed with a conditional update, so any number of service processes
+ * can run a dispatcher on one database; a claim left by a crashed process expires.
+ */
+export class CallbackDispatcher {
+  readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  private readonly inFlight = new AbortController();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Look at the outbox now instead of at the next poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stops after the current round; deliveries still in flight are aborted and handed back. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.inFlight.abort();
+    this.wake();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let delivered = 0;
+      try {
+        delivered = await this.deliverDue();
+      } catch (error) {
+        this.logger.error({ err: error }, "status callback round failed; retrying at the next poll");
+      }
+      if (delivered === 0 && !this.stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollIntervalMs);
+          this.wakeUp = () => (clearTimeout(timer), resolve());
+        });
+      }
+    }
+  }
+
+  /** One round: claims the due callbacks (the oldest pending one per request) and attempts each. Returns how many were attempted. */
+  async deliverDue(): Promise<number> {
+    const now = this.clock.now();
+    const due = await this.ds
+      .getRepository(StatusCallbackRow)
+      .createQueryBuilder("c")
+      .where("c.status = :pending", { pending: StatusCallbackStatus.PENDING })
+      .andWhere("c.nextAttemptAt <= :now", { now })
+      .andWhere("NOT EXISTS (SELECT 1 FROM status_callbacks e WHERE e.requestId = c.requestId AND e.status = :pending AND e.requestVersion < c.requestVersion)")
+      .orderBy("c.nextAttemptAt", "ASC")
+      .limit(this.options.batchSize ?? 10)
+      .getMany();
+    const claimed: StatusCallbackRow[] = [];
+    for (const row of due) if (await this.claim(row, now)) claimed.push(row);
+    await Promise.all(claimed.map((row) => this.attempt(row)));
+    return claimed.length;
+  }
+
+  private async claim(row: StatusCallbackRow, now: Date): Promise<boolean> {
+    const result = await this.ds
+      .getRepository(StatusCallbackRow)
+      .update(
+        { id: row.id, status: StatusCallbackStatus.PENDING, nextAttemptAt: LessThanOrEqual(now) },
+        { claimedBy: this.id, nextAttemptAt: new Date(now.getTime() + this.options.timeoutMs + 5_000) },
+      );
+    return result.affected === 1;
+  }
+
+  private async attempt(row: StatusCallbackRow): Promise<void> {
+    const attempts = row.attempts + 1;
+    let failure: { error: string; retryAfterMs?: number } | null = null;
+    try {
+      const response = await fetch(this.options.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "dsr-event-id": row.id,
+          "dsr-signature": signPayload(this.options.secret, row.payload, this.clock.now()),
+        },
+        body: row.payload,
+        redirect: "error",
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.inFlight.signal]),
+      });
+      await response.body?.cancel();
+      if (!response.ok) failure = { error: `receiver answered HTTP ${response.status}`, retryAfterMs: retryAfterMs(response.headers.get("retry-after"), this.clock.now()) };
+    } catch (error) {
+      failure = { error: this.stopping ? "dispatcher stopped during delivery" : `delivery failed: ${(error as Error).message}`.slice(0, 500) };
+    }
+    const now = this.clock.now();
+    const repo = this.ds.getRepository(StatusCallbackRow);
+    const mine = { id: row.id, claimedBy: this.id };
+    if (!failure) {
+      await repo.update(mine, { status: StatusCallbackStatus.DELIVERED, attempts, deliveredAt: now, claimedBy: null, lastError: null });
+      this.logger.info({ requestId: row.requestId, callbackId: row.id, attempts }, "status callback delivered");
+      return;
+    }
+    // Stopped mid-delivery: hand it back untouched, to be sent at once by whoever runs next.
+    const next = this.stopping ? now : new Date(now.getTime() + retryDelayMs(attempts, this.options.backoff, failure.retryAfterMs));
+    await repo.update(mine, { attempts: this.stopping ? row.attempts : attempts, nextAttemptAt: next, claimedBy: null, lastError: failure.error });
+    this.logger.warn({ requestId: row.requestId, callbackId: row.id, attempts, nextAttemptAt: next.toISOString(), reason: failure.error }, "status callback not delivered; will retry");
+  }
+}

@@ -1,0 +1,40 @@
+/** Format tag of the certificate; a verifier refuses formats it does not know. */
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/1";
+
+/** What one connector erased (counts from its ERASE task's outcome). */
+export interface CertifiedErasure {
+  connector: string;
+  /** SUCCEEDED, or SKIPPED with the reason (the connector cannot erase, or holds nothing findable). */
+  status: string;
+  /** Records erased. */
+  records: number;
+  /** Records the connector kept under retention (their sets are listed in `kept`). */
+  kept: number;
+  note: string | null;
+}
+
+/** A record set kept: until when and why (a retention exception of the request). */
+export interface CertifiedRetention {
+  connector: string;
+  category: string;
+  recordType: string;
+  records: number;
+  legalBasis: string;
+  retainUntil: string;
+}
+
+/** The receipt a completed deletion offers. No personal data: the subject appears only as a keyed hash. */
+export interface DeletionCertificateBody {
+  format: typeof CERTIFICATE_FORMAT;
+  requestId: string;
+  /** The request whose work answered this one, when it followed an earlier duplicate; otherwise null. */
+  answeredWith: string | null;
+  /** `hmac-sha256:<hex>` of the subject's email under the service secret: links certificates of one subject, reveals nobody. */
+  subjectReference: string;
+  source: string;
+  receivedAt: string;
+  completedAt: string;
+  issuedAt: string;
+  erased: CertifiedErasure[];
+  kept: CertifiedRetention[];
+}

@@ -1,0 +1,29 @@
+import fs from "node:fs";
+import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "./deletionCertificate";
+import { verifyDocument } from "./signing";
+
+export type FileVerification = { ok: true; line: string } | { ok: false; reason: string; unreadable?: boolean };
+
+function read(file: string, what: string): string | { reason: string } {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    return { reason: `cannot read the ${what} ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})` };
+  }
+}
+
+/** What `dsr certificate verify` says about a file, offline: one line, valid or why not. */
+export function verifyCertificateFile(file: string, publicKeyFile?: string): FileVerification {
+  const text = read(file, "certificate");
+  if (typeof text !== "string") return { ok: false, unreadable: true, ...text };
+  const pem = publicKeyFile === undefined ? undefined : read(publicKeyFile, "public key");
+  if (pem !== undefined && typeof pem !== "string") return { ok: false, unreadable: true, ...pem };
+  const outcome = verifyDocument<DeletionCertificateBody>(text, pem);
+  if (!outcome.ok) return outcome;
+  const c = outcome.certificate;
+  if (c.format !== CERTIFICATE_FORMAT) return { ok: false, reason: `unknown certificate format ${JSON.stringify(c.format)}` };
+  const erased = (c.erased ?? []).reduce((n, e) => n + e.records, 0);
+  const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
+  const by = outcome.pinned ? `the given key ${outcome.keyId}` : `key ${outcome.keyId} named in the file (pass --public-key to pin the service's key)`;
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept; signed by ${by}` };
+}

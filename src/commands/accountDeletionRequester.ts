@@ -1,0 +1,71 @@
+import { EntityManager } from "typeorm";
+import { Actor } from "../audit/actor";
+import { inTransaction } from "../db/transaction";
+import { RequestSource, RequestType, VerificationMethod } from "../domain/enums";
+import { RequestRow } from "../entities";
+import { conflict } from "../errors";
+import { Services } from "../services";
+import { decideWithin } from "./requestDecider";
+import { insertRequest, newRequestRow, SubmitRequestCommand } from "./requestSubmitter";
+
+export interface AccountDeletionCommand {
+  /** The caller's key for this deletion: the same key always answers with the same request. */
+  idempotencyKey: string;
+  subject: SubmitRequestCommand["subject"];
+  /** What the settings session proved (no personal data); a default says "authenticated settings session". */
+  verificationEvidence?: string | null;
+}
+
+const DEFAULT_EVIDENCE = "authenticated account settings session";
+
+const sameSubject = (row: RequestRow, subject: AccountDeletionCommand["subject"]) =>
+  row.subjectEmail === subject.email.trim().toLowerCase() && row.subjectUserId === (subject.userId?.trim() || null);
+
+/** The request already made under `key`, or null; CONFLICT when the key was used for another subject. */
+async function findByKey(em: EntityManager, input: AccountDeletionCommand): Promise<RequestRow | null> {
+  const row = await em.getRepository(RequestRow).findOneBy({ idempotencyKey: input.idempotencyKey });
+  if (row && !sameSubject(row, input.subject)) {
+    throw conflict("This idempotency key was already used for a different subject; use a new key for each deletion");
+  }
+  return row;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+/**
+ * The settings page's "delete my account": a DELETION request from SETTINGS, its identity vouched for by
+ * the subject's authenticated session, submitted and approved in one transaction (the approval plans its
+ * tasks like approveRequest). Idempotent on the key, also under concurrent calls: the unique index on
+ * requests.idempotencyKey lets one insert win, and the loser answers with the winner's request.
+ */
+export async function requestAccountDeletion(services: Services, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow> {
+  const existing = await findByKey(services.ds.manager, input);
+  if (existing) return existing;
+  try {
+    const created = await inTransaction(services.ds, async (em) => {
+      const again = await findByKey(em, input);
+      if (again) return { row: again, fresh: false };
+      const now = services.clock.now();
+      const { row } = newRequestRow(
+        services,
+        actor,
+        { type: RequestType.DELETION, subject: input.subject, identityVerified: true, verificationEvidence: input.verificationEvidence?.trim() || DEFAULT_EVIDENCE },
+        now,
+        { source: RequestSource.SETTINGS, verificationMethod: VerificationMethod.SESSION, idempotencyKey: input.idempotencyKey },
+      );
+      await insertRequest(em, row, actor, now);
+      return { row: await decideWithin(em, services, actor, "approve", row), fresh: true };
+    });
+    if (created.fresh) services.wakeWorkers();
+    return created.row;
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const winner = await findByKey(services.ds.manager, input);
+    if (!winner) throw error;
+    return winner;
+  }
+}

@@ -1,0 +1,57 @@
+import { createHmac } from "node:crypto";
+import { DataSource } from "typeorm";
+import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/deletionCertificate";
+import { resolveCertificateKey, signDocument } from "../certificates/signing";
+import { RequestStatus, RequestType } from "../domain/enums";
+import { TaskStep } from "../domain/tasks";
+import { RetentionExceptionRow, TaskRow } from "../entities";
+import { conflict } from "../errors";
+import { Services } from "../services";
+import { loadRequest } from "./requestTransition";
+
+/** The subject as a keyed hash: the service can match it, a reader of the certificate learns nothing. */
+export function subjectReference(secret: string, email: string): string {
+  return `hmac-sha256:${createHmac("sha256", secret).update(`dsr-certificate-subject\n${email}`, "utf8").digest("hex")}`;
+}
+
+/** The certificate's content, read from the request, its ERASE tasks and its retention exceptions. */
+async function certificateBody(ds: DataSource, services: Services, requestId: string): Promise<DeletionCertificateBody> {
+  const request = await loadRequest(ds.manager, requestId);
+  if (request.type !== RequestType.DELETION) throw conflict(`Request ${request.id} is a ${request.type} request; only deletions have a certificate`);
+  if (request.status !== RequestStatus.COMPLETED) {
+    throw conflict(`Request ${request.id} is ${request.status}; a deletion certificate exists once the request is COMPLETED`, { status: request.status });
+  }
+  // A request that followed an earlier duplicate was answered by that one's work.
+  const workedBy = request.duplicateOf ?? request.id;
+  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
+  const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
+  return {
+    format: CERTIFICATE_FORMAT,
+    requestId: request.id,
+    answeredWith: request.duplicateOf,
+    subjectReference: subjectReference(services.secret, request.subjectEmail),
+    source: request.source,
+    receivedAt: request.receivedAt.toISOString(),
+    completedAt: (request.closedAt ?? request.updatedAt).toISOString(),
+    issuedAt: services.clock.now().toISOString(),
+    erased: tasks.map((t) => ({ connector: t.connector, status: t.status, records: t.result?.erased ?? 0, kept: t.result?.kept ?? 0, note: t.note })),
+    kept: exceptions.map((e) => ({
+      connector: e.connector,
+      category: e.category,
+      recordType: e.recordType,
+      records: e.recordCount,
+      legalBasis: e.legalBasis,
+      retainUntil: e.retainUntil.toISOString(),
+    })),
+  };
+}
+
+/**
+ * Issues the signed receipt of a COMPLETED deletion: the signed file's text (what an auditor saves and
+ * checks with `dsr certificate verify`) and its content. Anything but a completed deletion is CONFLICT.
+ */
+export async function issueDeletionCertificate(services: Services, requestId: string): Promise<{ body: DeletionCertificateBody; signed: string; keyId: string }> {
+  const body = await certificateBody(services.ds, services, requestId);
+  const key = resolveCertificateKey(services.config);
+  return { body, signed: signDocument(body, key), keyId: key.keyId };
+}

@@ -1,0 +1,25 @@
+import { Args, Authorized, Ctx, Query, Resolver } from "type-graphql";
+import { ANY_ROLE } from "../auth/roles";
+import { resolveCertificateKey } from "../certificates/signing";
+import { issueDeletionCertificate } from "../commands/certificateIssuer";
+import type { GraphQLContext } from "../graphql/context";
+import { CertificateArgs, CertificatePublicKey, DeletionCertificate } from "../schema/certificate.type";
+
+@Resolver()
+export class CertificateResolver {
+  @Authorized(ANY_ROLE)
+  @Query(() => DeletionCertificate, {
+    description: "The signed receipt of a COMPLETED deletion: erased per connector, kept until when and why. CONFLICT for any other request. All roles (it holds no personal data).",
+  })
+  async deletionCertificate(@Args() { requestId }: CertificateArgs, @Ctx() ctx: GraphQLContext): Promise<DeletionCertificate> {
+    const { body, signed, keyId } = await issueDeletionCertificate(ctx.services, requestId);
+    return { ...body, keyId, signed };
+  }
+
+  @Authorized(ANY_ROLE)
+  @Query(() => CertificatePublicKey, { description: "The public key that verifies deletion certificates. All roles." })
+  certificatePublicKey(@Ctx() ctx: GraphQLContext): CertificatePublicKey {
+    const key = resolveCertificateKey(ctx.services.config);
+    return { algorithm: "Ed25519", keyId: key.keyId, pem: key.publicKeyPem };
+  }
+}

@@ -1,0 +1,93 @@
+import { ArgsType, Field, ID, Int, ObjectType } from "type-graphql";
+import { IsUUID } from "class-validator";
+
+@ObjectType({ description: "What one connector erased for a deletion." })
+export class CertifiedErasure {
+  @Field({ description: "Connector name." })
+  connector!: string;
+
+  @Field({ description: "The ERASE task's status: SUCCEEDED, or SKIPPED with the reason in note." })
+  status!: string;
+
+  @Field(() => Int, { description: "Records erased." })
+  records!: number;
+
+  @Field(() => Int, { description: "Records kept under retention (listed in kept)." })
+  kept!: number;
+
+  @Field(() => String, { nullable: true, description: "Why it was skipped, when it was." })
+  note!: string | null;
+}
+
+@ObjectType({ description: "A record set a deletion kept, until when and why." })
+export class CertifiedRetention {
+  @Field({ description: "Connector name." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field({ description: "Record type within the system." })
+  recordType!: string;
+
+  @Field(() => Int, { description: "How many records are kept." })
+  records!: number;
+
+  @Field({ description: "The legal basis that keeps them." })
+  legalBasis!: string;
+
+  @Field({ description: "When they may be purged (ISO 8601)." })
+  retainUntil!: string;
+}
+
+@ObjectType({ description: "The signed receipt of a completed deletion (Ed25519). No personal data: the subject appears as a keyed hash." })
+export class DeletionCertificate {
+  @Field(() => ID, { description: "The deletion request." })
+  requestId!: string;
+
+  @Field(() => ID, { nullable: true, description: "The earlier request whose work answered this one, when it followed a duplicate." })
+  answeredWith!: string | null;
+
+  @Field({ description: "`hmac-sha256:<hex>` of the subject's email under the service secret." })
+  subjectReference!: string;
+
+  @Field({ description: "When the request was received (ISO 8601)." })
+  receivedAt!: string;
+
+  @Field({ description: "When the deletion completed (ISO 8601)." })
+  completedAt!: string;
+
+  @Field({ description: "When this certificate was issued (ISO 8601)." })
+  issuedAt!: string;
+
+  @Field(() => [CertifiedErasure], { description: "What each connector erased." })
+  erased!: CertifiedErasure[];
+
+  @Field(() => [CertifiedRetention], { description: "What is kept, until when and why." })
+  kept!: CertifiedRetention[];
+
+  @Field({ description: "Id of the signing key (`ed25519:` + 16 hex digits of its SHA-256); see certificatePublicKey." })
+  keyId!: string;
+
+  @Field({ description: "The signed certificate file: save it as is and check it with `dsr certificate verify <file> --public-key <pem>`." })
+  signed!: string;
+}
+
+@ObjectType({ description: "The public key that verifies deletion certificates (also at /.well-known/dsr-certificate-key.pem)." })
+export class CertificatePublicKey {
+  @Field({ description: "Ed25519." })
+  algorithm!: string;
+
+  @Field({ description: "Key id, as named in certificates." })
+  keyId!: string;
+
+  @Field({ description: "The public key in PEM (SubjectPublicKeyInfo)." })
+  pem!: string;
+}
+
+@ArgsType()
+export class CertificateArgs {
+  @Field(() => ID, { description: "The deletion request's id." })
+  @IsUUID("all", { message: "requestId must be a request id (a UUID)" })
+  requestId!: string;
+}

@@ -1,0 +1,229 @@
+import { generateKeyPairSync } from "node:crypto";
+import { expect } from "chai";
+import { ConfigError, loadConfig } from "../src/config/env";
+import { verifyStatusCallback } from "../src/callbacks/verify";
+import { Role } from "../src/domain/enums";
+import { StatusCallbackRow } from "../src/entities";
+import { signPayload } from "../src/signing";
+import { describeEachDatabase } from "./support/databases";
+import { CALLBACK_SECRET, CallbackReceiver } from "./support/callbackReceiver";
+import { TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+const ADA = "ada.lovelace@example.com";
+const BASE_MS = 1000;
+const FAST = {
+  DSR_WORKER_CONCURRENCY: "2",
+  DSR_WORKER_POLL_MS: "10",
+  DSR_TASK_LEASE_MS: "2000",
+  DSR_CALLBACK_SECRET: CALLBACK_SECRET,
+  DSR_CALLBACK_POLL_MS: "20",
+  DSR_CALLBACK_RETRY_BASE_MS: String(BASE_MS),
+  DSR_CALLBACK_RETRY_MAX_MS: String(8 * BASE_MS),
+};
+const DELETE = `mutation($input: RequestAccountDeletionInput!) {
+  requestAccountDeletion(input: $input) { id type status source idempotencyKey duplicateOf subject { email userId } verification { method evidence verifiedAt } }
+}`;
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status } auditEvents { action actor { role } details } } }`;
+
+describeEachDatabase("account deletion from settings", (db) => {
+  let t: TestService;
+  let receiver: CallbackReceiver;
+  let account: ScriptedConnector;
+  let payments: ScriptedConnector;
+
+  async function start(env: Record<string, string> = {}) {
+    account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 3);
+    payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] }).seed(ADA, 2);
+    receiver = new CallbackReceiver(() => t.clock.now());
+    await receiver.start();
+    t = await new TestService(db(), { ...FAST, DSR_CALLBACK_URL: receiver.url, ...env }, [account, payments]).start();
+    await t.ds.query("DELETE FROM status_callbacks");
+  }
+  afterEach(async () => {
+    await t?.stop();
+    await receiver?.stop();
+  });
+
+  const trigger = async (key: string, subject: Record<string, unknown> = { email: ADA, userId: "u-1" }, as: Role = Role.SERVICE) =>
+    (await t.ok(DELETE, { input: { idempotencyKey: key, subject } }, as)).requestAccountDeletion;
+  const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+  const until = (id: string, status: string) => t.waitFor(async () => ((await show(id)).status === status ? true : undefined), `request ${status}`);
+  const outbox = (id: string) => t.ds.query(`SELECT status, attempts, nextAttemptAt, claimedBy, lastError FROM status_callbacks WHERE requestId = ? ORDER BY requestVersion`, [id]);
+  const acceptedFor = (id: string) => receiver.accepted.filter((e) => e.requestId === id).map((e) => `${e.previousStatus}->${e.status}`);
+
+  it("creates one SETTINGS deletion, verified by the session and approved at once through the normal lifecycle", async () => {
+    await start({ DSR_WORKER_CONCURRENCY: "0" });
+    const r = await trigger("settings-key-0001");
+    expect(r).to.deep.include({ type: "DELETION", status: "IN_PROGRESS", source: "SETTINGS", idempotencyKey: "settings-key-0001", duplicateOf: null });
+    expect(r.subject).to.deep.equal({ email: ADA, userId: "u-1" });
+    expect(r.verification).to.include({ method: "SESSION", evidence: "authenticated account settings session" });
+    const shown = await show(r.id);
+    expect(shown.tasks.map((x: any) => `${x.connector}:${x.step}`).sort()).to.deep.equal(["account-db:ERASE", "payments:ERASE"]);
+    const events = shown.auditEvents.map((e: any) => `${e.action}:${e.actor.role}`);
+    expect(events).to.deep.equal(["request.submitted:SERVICE", "request.approved:SERVICE", "request.planned:SERVICE"]);
+    expect(shown.auditEvents[0].details).to.include({ source: "SETTINGS", verification: "SESSION", status: "PENDING_APPROVAL" });
+    expect(shown.auditEvents[1].details).to.include({ from: "PENDING_APPROVAL", to: "IN_PROGRESS" });
+  });
+
+  it("answers the same key with the same request, never a second one; a key reused for another subject is CONFLICT", async () => {
+    await start({ DSR_WORKER_CONCURRENCY: "0" });
+    const first = await trigger("settings-key-0002");
+    for (let i = 0; i < 3; i++) expect((await trigger("settings-key-0002")).id).to.equal(first.id);
+    expect(await t.count("requests")).to.equal(1);
+    const other = await t.gql(DELETE, { input: { idempotencyKey: "settings-key-0002", subject: { email: "grace.hopper@example.com" } } }, Role.SERVICE);
+    expect(other.errors!.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    const bad = await t.gql(DELETE, { input: { idempotencyKey: "short", subject: { email: ADA } } }, Role.SERVICE);
+    expect(bad.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
+    // A new key is a new request, which follows the open one instead of erasing twice.
+    const second = await trigger("settings-key-0003");
+    expect(second.id).not.to.equal(first.id);
+    expect(second.duplicateOf).to.equal(first.id);
+    expect(await t.count("requests")).to.equal(2);
+  });
+
+  it("gives concurrent calls with one key one request", async () => {
+    await start({ DSR_WORKER_CONCURRENCY: "0" });
+    const answers = await Promise.all(Array.from({ length: 8 }, () => trigger("settings-key-race")));
+    expect(new Set(answers.map((a) => a.id)).size).to.equal(1);
+    expect(await t.count("requests")).to.equal(1);
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'request.approved'`);
+    expect(Number(n)).to.equal(1);
+  });
+
+  it("POSTs a signed callback for each status change, in order, with no personal data", async () => {
+    await start();
+    const r = await trigger("settings-key-0004");
+    await until(r.id, "COMPLETED");
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
+    expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+    const last = receiver.accepted[1];
+    expect(last).to.deep.include({ type: "request.status_changed", requestId: r.id, idempotencyKey: "settings-key-0004", requestType: "DELETION", statusReason: null });
+    expect(receiver.deliveries.every((d) => !d.body.includes(ADA) && !d.body.includes("u-1"))).to.equal(true);
+    expect(receiver.deliveries.map((d) => d.eventId)).to.deep.equal(receiver.accepted.map((e) => e.id));
+    expect(receiver.refused).to.deep.equal([]);
+    await t.waitFor(async () => ((await outbox(r.id)).every((row: any) => row.status === "DELIVERED") ? true : undefined), "outbox delivered");
+  });
+
+  it("calls back FAILED with the reason, and an admin-submitted deletion gets no callbacks", async () => {
+    await start();
+    payments.script("erase", { kind: "fatal" });
+    const r = await trigger("settings-key-0005");
+    await until(r.id, "FAILED");
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
+    expect(receiver.accepted[1]).to.include({ status: "FAILED", statusReason: "1 task(s) failed: payments ERASE: The system refused the request" });
+    const admin = (await t.ok(`mutation { submitRequest(input: { type: DELETION, subject: { email: "grace.hopper@example.com" }, identityVerified: true, verificationEvidence: "id card" }) { id } }`)).submitRequest;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: admin.id });
+    await until(admin.id, "COMPLETED");
+    expect(await outbox(admin.id)).to.deep.equal([]);
+  });
+
+  it("retries a receiver that fails the first times, with capped exponential backoff and jitter, and delivers in order later", async () => {
+    await start();
+    receiver.failNext = 4;
+    const r = await trigger("settings-key-0006");
+    await until(r.id, "COMPLETED");
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const row = await t.waitFor(async () => {
+        const [head] = await outbox(r.id);
+        return head.attempts === attempt && head.claimedBy === null ? head : undefined;
+      }, `attempt ${attempt}`);
+      expect(row.lastError).to.equal("receiver answered HTTP 503");
+      const delay = new Date(row.nextAttemptAt).getTime() - t.clock.now().getTime();
+      delays.push(delay);
+      const full = Math.min(8 * BASE_MS, BASE_MS * 2 ** (attempt - 1));
+      expect(delay, `delay after attempt ${attempt}`).to.be.within(full / 2, full);
+      // Nothing is sent before its time, and the later change waits behind the earlier one.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(receiver.deliveries.length).to.equal(attempt);
+      t.clock.advance(delay);
+    }
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "both callbacks");
+    expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+    expect(receiver.deliveries.filter((d) => d.eventId === receiver.accepted[0].id).map((d) => d.answered)).to.deep.equal([503, 503, 503, 503, 204]);
+    expect((await outbox(r.id)).map((row: any) => [row.status, row.attempts])).to.deep.equal([["DELIVERED", 5], ["DELIVERED", 1]]);
+  });
+
+  it("loses no callback across a restart while the receiver is down", async () => {
+    await start();
+    receiver.down = true;
+    const r = await trigger("settings-key-0007");
+    await until(r.id, "COMPLETED");
+    await t.waitFor(async () => ((await outbox(r.id))[0]?.attempts >= 1 ? true : undefined), "a failed attempt");
+    expect((await outbox(r.id)).map((row: any) => row.status)).to.deep.equal(["PENDING", "PENDING"]);
+    await t.restart();
+    receiver.down = false;
+    t.clock.advance(60_000);
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks after the restart");
+    expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+  });
+
+  it("hands a delivery in flight back when the service stops, and takes over a claim a crashed process left", async () => {
+    await start();
+    receiver.hang = true;
+    const r = await trigger("settings-key-0009");
+    await t.waitFor(async () => ((await outbox(r.id))[0]?.claimedBy ? true : undefined), "delivery in flight");
+    // Shutdown stops the dispatcher before the database closes; stop it alone to look at what it left.
+    await t.service.callbacks!.stop();
+    const [handedBack] = await outbox(r.id);
+    expect(handedBack).to.include({ status: "PENDING", attempts: 0, claimedBy: null, lastError: "dispatcher stopped during delivery" });
+    // A process that crashed mid-delivery leaves its claim; it runs out like a lease, and another dispatcher takes the row.
+    const expiry = new Date(t.clock.now().getTime() + 15_000);
+    await t.ds.getRepository(StatusCallbackRow).update({ requestId: r.id }, { claimedBy: "crashed-host:1:dead", nextAttemptAt: expiry });
+    receiver.hang = false;
+    await t.restart();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(acceptedFor(r.id)).to.deep.equal([]);
+    t.clock.advance(15_001);
+    await until(r.id, "COMPLETED");
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks after the claim expired");
+    expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+  });
+
+  it("gives receivers a verifier that refuses a wrong secret, a changed byte and an old timestamp", async () => {
+    await start();
+    const r = await trigger("settings-key-0008");
+    await until(r.id, "COMPLETED");
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks");
+    const { body, signature } = receiver.deliveries[1];
+    const now = t.clock.now();
+    expect(verifyStatusCallback(CALLBACK_SECRET, signature, body, now)).to.deep.include({ ok: true });
+    expect(verifyStatusCallback("another-secret-0123456789", signature, body, now)).to.deep.equal({ ok: false, reason: "signature does not match the body" });
+    for (let i = 0; i < body.length; i += 7) {
+      const changed = body.slice(0, i) + (body[i] === "a" ? "b" : "a") + body.slice(i + 1);
+      expect(verifyStatusCallback(CALLBACK_SECRET, signature, changed, now).ok, `byte ${i} changed`).to.equal(false);
+    }
+    expect(verifyStatusCallback(CALLBACK_SECRET, signature, body, new Date(now.getTime() + 301_000))).to.deep.equal({ ok: false, reason: "signature timestamp outside the tolerance window" });
+    const old = signPayload(CALLBACK_SECRET, body, new Date(now.getTime() - 6 * 60_000));
+    expect(verifyStatusCallback(CALLBACK_SECRET, old, body, now).ok).to.equal(false);
+    expect(verifyStatusCallback(CALLBACK_SECRET, undefined, body, now).ok).to.equal(false);
+  });
+});
+
+describe("callback and certificate settings", () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ NODE_ENV: "test", ...env });
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it("requires a callback secret of at least 16 characters with DSR_CALLBACK_URL, and an http(s) URL", () => {
+    expect(problems({ DSR_CALLBACK_URL: "https://settings.example.com/dsr" })).to.include("DSR_CALLBACK_SECRET is required when DSR_CALLBACK_URL is set");
+    expect(problems({ DSR_CALLBACK_URL: "https://settings.example.com/dsr", DSR_CALLBACK_SECRET: "short" })).to.deep.equal(["DSR_CALLBACK_SECRET must be at least 16 characters"]);
+    expect(problems({ DSR_CALLBACK_URL: "ftp://x", DSR_CALLBACK_SECRET: CALLBACK_SECRET })).to.deep.equal(["DSR_CALLBACK_URL must be an http(s) URL"]);
+    expect(problems({ DSR_CALLBACK_URL: "http://127.0.0.1:9/cb", DSR_CALLBACK_SECRET: CALLBACK_SECRET })).to.deep.equal([]);
+  });
+
+  it("accepts an Ed25519 PEM (also with escaped newlines) as DSR_CERTIFICATE_PRIVATE_KEY and names what is wrong with anything else", () => {
+    const pem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: pem })).to.deep.equal([]);
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: pem.replace(/\n/g, "\\n") })).to.deep.equal([]);
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: rsa })).to.deep.equal(["DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 key, not rsa"]);
+    expect(problems({ DSR_CERTIFICATE_PRIVATE_KEY: "not a key" })[0]).to.match(/^DSR_CERTIFICATE_PRIVATE_KEY must be an Ed25519 private key in PEM/);
+  });
+});

@@ -1,0 +1,147 @@
+import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { verifyDocument } from "../src/certificates/signing";
+import { Role } from "../src/domain/enums";
+import { describeEachDatabase, tempDir } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+/** The real `dsr` binary (this file runs from dist/test/). */
+const BIN = path.resolve(__dirname, "../../bin/dsr.js");
+const ADA = "ada.lovelace@example.com";
+const DAY = 86_400_000;
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) {
+  requestId answeredWith subjectReference receivedAt completedAt issuedAt keyId signed
+  erased { connector status records kept note } kept { connector category recordType records legalBasis retainUntil } } }`;
+
+/** Runs `dsr certificate verify` as an auditor would, with none of the service's settings. */
+function dsrVerify(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "DATABASE_URL" && k !== "NODE_ENV"));
+  const run = spawnSync(process.execPath, [BIN, "certificate", "verify", ...args], { env, encoding: "utf8", timeout: 20_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describeEachDatabase("deletion certificate", (db) => {
+  let t: TestService;
+  let dir: string;
+  let payments: ScriptedConnector;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  async function start() {
+    payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] });
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 3);
+    const readOnly = new ScriptedConnector({ name: "newsletter", supports: ["access"] });
+    t = await new TestService(db(), FAST, [payments, account, readOnly]).start();
+    const now = t.clock.now().getTime();
+    payments.seedDated(ADA, [new Date(now - 8 * 365 * DAY), new Date(now - DAY), new Date(now - 2 * DAY)]);
+    dir = tempDir("dsr-cert-");
+  }
+
+  async function completedDeletion(email = ADA): Promise<string> {
+    const r = await submit(t, { type: "DELETION", subject: { email, userId: "u-ada-1" }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: r.id })).request.status === "COMPLETED" ? true : undefined), "deletion COMPLETED");
+    return r.id;
+  }
+
+  async function publishedKey(): Promise<string> {
+    const response = await fetch(new URL("/.well-known/dsr-certificate-key.pem", t.url));
+    expect(response.status).to.equal(200);
+    const pem = await response.text();
+    const { certificatePublicKey } = await t.ok(`{ certificatePublicKey { algorithm keyId pem } }`, {}, Role.AUDITOR);
+    expect(certificatePublicKey.pem).to.equal(pem);
+    const file = path.join(dir, "service-key.pem");
+    fs.writeFileSync(file, pem);
+    return file;
+  }
+
+  it("certifies what each connector erased and what is kept until when and why, without personal data, and verifies with the CLI", async () => {
+    await start();
+    const id = await completedDeletion();
+    const { deletionCertificate: cert } = await t.ok(CERTIFICATE, { id }, Role.AUDITOR);
+    expect(cert).to.include({ requestId: id, answeredWith: null, issuedAt: t.clock.now().toISOString() });
+    expect(cert.erased).to.deep.equal([
+      { connector: "account-db", status: "SUCCEEDED", records: 3, kept: 0, note: null },
+      { connector: "newsletter", status: "SKIPPED", records: 0, kept: 0, note: "newsletter does not support erasure" },
+      { connector: "payments", status: "SUCCEEDED", records: 1, kept: 2, note: null },
+    ]);
+    const retainUntil = new Date(t.clock.now().getTime() - DAY);
+    retainUntil.setUTCFullYear(retainUntil.getUTCFullYear() + 7);
+    expect(cert.kept).to.deep.equal([
+      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "tax and financial compliance", retainUntil: retainUntil.toISOString() },
+    ]);
+    expect(cert.subjectReference).to.match(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(cert.signed).not.to.include(ADA);
+    expect(cert.signed).not.to.include("u-ada-1");
+    expect(JSON.parse(cert.signed).certificate.kept).to.deep.equal(cert.kept);
+
+    const file = path.join(dir, "certificate.json");
+    fs.writeFileSync(file, cert.signed);
+    const key = await publishedKey();
+    const pinned = dsrVerify(file, "--public-key", key);
+    expect(pinned.code, pinned.stderr).to.equal(0);
+    expect(pinned.stdout).to.equal(`certificate valid: request ${id} completed ${cert.completedAt}, 4 record(s) erased, 2 kept; signed by the given key ${cert.keyId}\n`);
+    const unpinned = dsrVerify(file);
+    expect(unpinned.code).to.equal(0);
+    expect(unpinned.stdout).to.match(/named in the file \(pass --public-key to pin the service's key\)\n$/);
+  });
+
+  it("fails verification when any byte of the file changes, or when another key signed it", async () => {
+    await start();
+    const id = await completedDeletion();
+    const { signed } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    const key = await publishedKey();
+    const file = path.join(dir, "changed.json");
+    const digit = signed.indexOf('"records":3') + '"records":'.length;
+    fs.writeFileSync(file, `${signed.slice(0, digit)}0${signed.slice(digit + 1)}`);
+    const changed = dsrVerify(file, "--public-key", key);
+    expect(changed.code).to.equal(1);
+    expect(changed.stdout).to.equal("");
+    expect(changed.stderr).to.equal("dsr: certificate INVALID: the signature does not match the certificate\n");
+    // Every single changed byte, wherever it is, is refused (checked in-process: the CLI runs the same function).
+    const pem = fs.readFileSync(key, "utf8");
+    for (let i = 0; i < signed.length; i++) {
+      const flipped = signed.slice(0, i) + (signed[i] === "a" ? "b" : "a") + signed.slice(i + 1);
+      expect(verifyDocument(flipped, pem).ok, `byte ${i} (${JSON.stringify(signed[i])}) changed`).to.equal(false);
+    }
+    expect(verifyDocument(signed, pem).ok).to.equal(true);
+    const stranger = path.join(dir, "stranger.pem");
+    fs.writeFileSync(stranger, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+    fs.writeFileSync(file, signed);
+    const otherKey = dsrVerify(file, "--public-key", stranger);
+    expect(otherKey.code).to.equal(1);
+    expect(otherKey.stderr).to.match(/^dsr: certificate INVALID: signed by key ed25519:[0-9a-f]{16}, not by the given key ed25519:[0-9a-f]{16}\n$/);
+    expect(dsrVerify(path.join(dir, "missing.json")).code).to.equal(2);
+  });
+
+  it("is a CONFLICT for a deletion that has not completed and for other request types; NOT_FOUND for an unknown id", async () => {
+    await start();
+    payments.script("erase", { kind: "hang" });
+    const r = await submit(t, { type: "DELETION", identityVerified: true, verificationEvidence: "signed-in session" });
+    const pending = await t.gql(CERTIFICATE, { id: r.id });
+    expect(pending.errors!.map((e) => [e.extensions.code, e.message])).to.deep.equal([
+      ["CONFLICT", `Request ${r.id} is PENDING_APPROVAL; a deletion certificate exists once the request is COMPLETED`],
+    ]);
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    expect((await t.gql(CERTIFICATE, { id: r.id })).errors![0].extensions.code).to.equal("CONFLICT");
+    const access = await submit(t, { type: "ACCESS", subject: { email: "grace.hopper@example.com" }, identityVerified: true, verificationEvidence: "x-check" });
+    expect((await t.gql(CERTIFICATE, { id: access.id })).errors![0].extensions.code).to.equal("CONFLICT");
+    expect((await t.gql(CERTIFICATE, { id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc" })).errors![0].extensions.code).to.equal("NOT_FOUND");
+  });
+
+  it("gives one subject the same reference on every certificate, and a different subject another", async () => {
+    await start();
+    const first = await completedDeletion();
+    const second = await completedDeletion();
+    const other = await completedDeletion("grace.hopper@example.com");
+    const ref = async (id: string) => (await t.ok(CERTIFICATE, { id })).deletionCertificate.subjectReference;
+    expect(await ref(first)).to.equal(await ref(second));
+    expect(await ref(other)).not.to.equal(await ref(first));
+  });
+});
