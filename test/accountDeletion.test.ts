@@ -59,7 +59,7 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(r.subject).to.deep.equal({ email: ADA, userId: "u-1" });
     expect(r.verification).to.include({ method: "SESSION", evidence: "authenticated account settings session" });
     const shown = await show(r.id);
-    expect(shown.tasks.map((x: any) => `${x.connector}:${x.step}`).sort()).to.deep.equal(["account-db:ERASE", "payments:ERASE"]);
+    expect(shown.tasks.map((x: any) => `${x.connector}:${x.step}`).sort()).to.deep.equal(["account-db:COLLECT", "account-db:ERASE", "payments:COLLECT", "payments:ERASE"]);
     const events = shown.auditEvents.map((e: any) => `${e.action}:${e.actor.role}`);
     expect(events).to.deep.equal(["request.submitted:SERVICE", "request.approved:SERVICE", "request.planned:SERVICE"]);
     expect(shown.auditEvents[0].details).to.include({ source: "SETTINGS", verification: "SESSION", status: "PENDING_APPROVAL" });

@@ -16,7 +16,7 @@ const DAY = 86_400_000;
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) {
   requestId answeredWith subjectReference receivedAt completedAt issuedAt keyId signed
-  erased { connector status records kept note } kept { connector category recordType records legalBasis retainUntil } } }`;
+  erased { connector status records kept note } kept { connector category recordType records legalBasis retainUntil holdId status } } }`;
 
 /** Runs `dsr certificate verify` as an auditor would, with none of the service's settings. */
 function dsrVerify(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -74,7 +74,7 @@ describeEachDatabase("deletion certificate", (db) => {
     const retainUntil = new Date(t.clock.now().getTime() - DAY);
     retainUntil.setUTCFullYear(retainUntil.getUTCFullYear() + 7);
     expect(cert.kept).to.deep.equal([
-      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "tax and financial compliance", retainUntil: retainUntil.toISOString() },
+      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "tax and financial compliance", retainUntil: retainUntil.toISOString(), holdId: null, status: "OPEN" },
     ]);
     expect(cert.subjectReference).to.match(/^hmac-sha256:[0-9a-f]{64}$/);
     expect(cert.signed).not.to.include(ADA);

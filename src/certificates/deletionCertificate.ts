@@ -20,7 +20,12 @@ export interface CertifiedRetention {
   recordType: string;
   records: number;
   legalBasis: string;
-  retainUntil: string;
+  /** ISO 8601; null while a legal hold keeps the set (until it is released). */
+  retainUntil: string | null;
+  /** The legal hold that keeps the set, when a hold does. */
+  holdId: string | null;
+  /** OPEN while kept, CLOSED once purged. */
+  status: string;
 }
 
 /** The receipt a completed deletion offers. No personal data: the subject appears only as a keyed hash. */

@@ -41,7 +41,9 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
       recordType: e.recordType,
       records: e.recordCount,
       legalBasis: e.legalBasis,
-      retainUntil: e.retainUntil.toISOString(),
+      retainUntil: e.retainUntil?.toISOString() ?? null,
+      holdId: e.holdId,
+      status: e.status,
     })),
   };
 }

@@ -36,8 +36,14 @@ export class CertifiedRetention {
   @Field({ description: "The legal basis that keeps them." })
   legalBasis!: string;
 
-  @Field({ description: "When they may be purged (ISO 8601)." })
-  retainUntil!: string;
+  @Field(() => String, { nullable: true, description: "When they may be purged (ISO 8601); null while a legal hold keeps them." })
+  retainUntil!: string | null;
+
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold does." })
+  holdId!: string | null;
+
+  @Field({ description: "OPEN while kept, CLOSED once purged." })
+  status!: string;
 }
 
 @ObjectType({ description: "The signed receipt of a completed deletion (Ed25519). No personal data: the subject appears as a keyed hash." })
