@@ -25,6 +25,8 @@ import type { Connector } from "./connectors/sdk";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
+import { exportDownloadHandler } from "./export/download";
+import { DOWNLOAD_PATH } from "./export/links";
 
 export interface StartOptions {
   config: Config;
@@ -172,6 +174,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       res.status(503).json({ status: "unavailable", reason: (error as Error).message === "shutting down" ? "shutting down" : "database unreachable" });
     }
   });
+  app.get(`${DOWNLOAD_PATH}/:id`, exportDownloadHandler(services));
   app.use(
     "/graphql",
     express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
@@ -187,6 +190,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
           caller,
           actor: tokenActor(row.id, row.role),
           logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
+          origin: `${req.protocol}://${req.get("host")}`,
         };
       },
     }),

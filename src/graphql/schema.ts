@@ -6,8 +6,9 @@ import { RequestResolver } from "../resolvers/request.resolver";
 import { ViewerResolver } from "../resolvers/viewer.resolver";
 import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
 import { ConnectorResolver } from "../resolvers/connector.resolver";
+import { ExportLinkResolver, RequestExportResolver } from "../resolvers/export.resolver";
 
-export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, AuditResolver, ViewerResolver] as const;
+export const RESOLVERS = [RequestResolver, RequestTasksResolver, TaskResolver, ConnectorResolver, AuditResolver, ViewerResolver, RequestExportResolver, ExportLinkResolver] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 
