@@ -12,6 +12,7 @@ import { createLogger } from "./logger";
 import { createServices, openDatabase, startService, workerOptions } from "./server";
 import { Worker } from "./orchestrator/worker";
 import { ConnectorRegistryError } from "./orchestrator/registry";
+import { registerExportCommands } from "./export/cli";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -147,6 +148,8 @@ function program(): Command {
       const row = await tokenCommand((ds) => revokeToken(ds, systemClock, CLI_ACTOR, id));
       process.stdout.write(`revoked ${row.role} token ${row.id} (${row.name})\n`);
     });
+
+  registerExportCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")));
 
   cli
     .command("schema")

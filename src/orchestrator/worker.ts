@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Services } from "../services";
 import { BackoffPolicy } from "./backoff";
+import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { runTask } from "./runner";
 import { claimTask } from "./sql/claimTask";
@@ -54,6 +55,7 @@ export class Worker {
   private async run(): Promise<void> {
     const log = this.services.logger.child({ worker: this.id });
     let lastSweep = 0;
+    let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
     while (!this.stopping) {
       try {
@@ -61,6 +63,10 @@ export class Worker {
           lastSweep = Date.now();
           const reset = await resetExpiredLeases(this.services.ds, this.services.clock.now());
           if (reset) log.warn({ reset }, "expired leases taken back");
+        }
+        if (Date.now() - lastPurge >= PURGE_INTERVAL_MS) {
+          lastPurge = Date.now();
+          await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
         if (this.running.size < this.options.concurrency) {
           const task = await claimTask(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs);
