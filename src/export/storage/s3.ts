@@ -20,7 +20,8 @@ export interface S3StorageOptions {
  */
 export class S3ExportStorage implements ExportStorage {
   readonly kind = "s3" as const;
-  private readonly client: S3Client;
+  /** The SDK client (tests watch its requests through its middleware stack). */
+  readonly client: S3Client;
 
   constructor(private readonly options: S3StorageOptions) {
     this.client = new S3Client({
