@@ -15,6 +15,7 @@ import { ConnectorRegistryError } from "./orchestrator/registry";
 import { addRequestCommands, RemoteFailure } from "./cliRequests";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
 import { verifyCertificateFile } from "./certificates/verifyFile";
+import { registerExportCommands } from "./export/cli";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -167,6 +168,7 @@ function program(): Command {
       if (!outcome.ok) throw new CliFailure(`certificate INVALID: ${outcome.reason}`, outcome.unreadable ? EXIT.USAGE : EXIT.FAILED);
       process.stdout.write(`${outcome.line}\n`);
     });
+  registerExportCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")));
 
   cli
     .command("schema")

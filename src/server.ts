@@ -32,6 +32,8 @@ import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
 import { CallbackDispatcher } from "./callbacks/dispatcher";
 import { resolveCertificateKey } from "./certificates/signing";
+import { exportDownloadHandler } from "./export/download";
+import { DOWNLOAD_PATH } from "./export/links";
 
 export interface StartOptions {
   config: Config;
@@ -232,6 +234,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       res.status(503).type("text/plain").send("metrics unavailable\n");
     }
   });
+  app.get(`${DOWNLOAD_PATH}/:id`, exportDownloadHandler(services));
   app.use(
     "/graphql",
     ...(config.DSR_RATE_LIMIT_PER_SECOND > 0 ? [rateLimitByToken({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST })] : []),
@@ -248,6 +251,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
           caller,
           actor: tokenActor(row.id, row.role),
           logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
+          origin: `${req.protocol}://${req.get("host")}`,
         };
       },
     }),

@@ -45,6 +45,7 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Mutation.approveRequest": { allowed: [ADMIN, PO], op: `mutation { approveRequest(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.rejectRequest": { allowed: [ADMIN, PO], op: `mutation { rejectRequest(id: "${UNKNOWN_ID}", reason: "because") { id } }` },
   "Mutation.cancelRequest": { allowed: [ADMIN, PO, SERVICE], op: `mutation { cancelRequest(id: "${UNKNOWN_ID}") { id } }` },
+  "Mutation.createExportLink": { allowed: [ADMIN, PO], op: `mutation { createExportLink(requestId: "${UNKNOWN_ID}") { url } }` },
   "Mutation.extendDeadline": { allowed: [ADMIN, PO], op: `mutation { extendDeadline(id: "${UNKNOWN_ID}", days: 3, reason: "because") { id } }` },
 };
 

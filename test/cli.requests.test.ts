@@ -85,8 +85,9 @@ describe("dsr request (the binary against a running service)", () => {
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
     const watched = await watching;
     expect(watched.code, watched.stderr).to.equal(0);
-    expect(watched.stderr, watched.stderr).to.match(/0\/2 tasks \| IN_PROGRESS/);
-    expect(watched.stderr, watched.stderr).to.match(/2\/2 tasks \| COMPLETED/);
+    // Two collects and the export that merges them.
+    expect(watched.stderr, watched.stderr).to.match(/0\/3 tasks \| IN_PROGRESS/);
+    expect(watched.stderr, watched.stderr).to.match(/3\/3 tasks \| COMPLETED/);
     expect(watched.stdout).to.match(new RegExp(`${id}  ACCESS  COMPLETED`));
     for (const row of [/crm\s+│\s+COLLECT\s+│\s+SUCCEEDED/, /tickets\s+│\s+COLLECT\s+│\s+SUCCEEDED/]) expect(watched.stdout).to.match(row);
   });

@@ -9,6 +9,7 @@ const PRODUCTION = {
   DSR_NOTIFIER: "webhook",
   DSR_NOTIFIER_URL: "https://mailer.internal/notify",
   DSR_NOTIFIER_SECRET: "n".repeat(16),
+  DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
 };
 
 /** The problems loadConfig reports for `source`; fails the test when it accepts it. */

@@ -147,6 +147,6 @@ describe("logs of a full run", () => {
     const attempts = entries.filter((e) => e.msg === "task attempt ended");
     expect(attempts.length).to.be.at.least(6);
     for (const a of attempts) expect(a).to.include.keys(["requestId", "taskId", "connector", "step", "attempt", "durationMs", "outcome"]);
-    expect(new Set(attempts.map((a) => a.connector))).to.deep.equal(new Set(["account-db", "tickets"]));
+    expect(new Set(attempts.map((a) => a.connector))).to.deep.equal(new Set(["account-db", "tickets", "export"]));
   });
 });

@@ -7,6 +7,7 @@ import { ScriptedConnector } from "./support/scriptedConnector";
 import { insertPlan } from "../src/orchestrator/sql/insertPlan";
 import { planTasks } from "../src/orchestrator/planner";
 import { RequestType } from "../src/domain/enums";
+import { exportedManifest } from "./export/support";
 
 const TASKS = `id connector step status attempts maxAttempts lastError note nextAttemptAt startedAt finishedAt outcome { records erased identitiesFound changed notHeld }`;
 const SHOW = `query($id: ID!) { request(id: $id) { ${REQUEST_FIELDS} duplicateOf tasks { ${TASKS} } progress { total finished fraction awaitingInput remoteProcessing failed } } }`;
@@ -65,15 +66,18 @@ describeEachDatabase("orchestrator", (db) => {
       "account-db:COLLECT:SUCCEEDED",
       "payments:COLLECT:SUCCEEDED",
       "tickets:COLLECT:SUCCEEDED",
+      "export:EXPORT:SUCCEEDED",
     ]);
     expect(task(done, "account-db").outcome.identitiesFound).to.deep.equal(["paymentCustomerId"]);
     expect(done.tasks.find((x: any) => x.connector === "payments").outcome.records).to.equal(2);
-    expect(done.progress).to.deep.equal({ total: 4, finished: 4, fraction: 1, awaitingInput: 0, remoteProcessing: 0, failed: 0 });
+    expect(done.progress).to.deep.equal({ total: 5, finished: 5, fraction: 1, awaitingInput: 0, remoteProcessing: 0, failed: 0 });
     // payments waited for the identity; tickets needed nothing and started alongside the resolve.
     const resolve = p.account.callsOf("resolve")[0];
     expect(p.payments.callsOf("collect")[0].wallMs).to.be.at.least(resolve.wallMs + 150);
     expect(Math.abs(p.tickets.callsOf("collect")[0].wallMs - resolve.wallMs)).to.be.below(120);
-    expect(await t.count("collected_records")).to.equal(3 + 2 + 4);
+    // The export merged every staged record, then the staging rows went.
+    expect(task(done, "export").outcome.records).to.equal(3 + 2 + 4);
+    expect(await t.count("collected_records")).to.equal(0);
     const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action } }`, { id })).auditEvents.map((e: any) => e.action);
     expect(events).to.include.members(["request.planned", "task.started", "task.succeeded", "request.completed"]);
   });
@@ -199,8 +203,8 @@ describeEachDatabase("orchestrator", (db) => {
     );
     expect(completed.completeManualTask).to.deep.equal({ status: "SUCCEEDED", outcome: { records: 1 } });
     await until(id, "COMPLETED");
-    const [row] = await t.ds.query(`SELECT payload FROM collected_records WHERE connector = 'hr-archive'`);
-    expect(JSON.parse(row.payload)).to.deep.equal({ shelf: "B2", pages: 3 });
+    const manifest = await exportedManifest(t, id);
+    expect(manifest.categories.find((c) => c.category === "ACCOUNT")).to.deep.include({ records: 1, fields: [{ name: "pages", types: ["number"] }, { name: "shelf", types: ["string"] }] });
   });
 
   it("waits in REMOTE_PROCESSING for a slow remote system and keeps polling across a restart", async () => {

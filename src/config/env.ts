@@ -260,7 +260,52 @@ export class Env {
   @IsOptional()
   @IsIn(["json", "pretty"])
   DSR_LOG_FORMAT?: "json" | "pretty";
+
+  /** Base64 of 32 random bytes: the master key that wraps each export's data key. Required in production (unless DSR_KMS_KEY_ID); generated into the data folder otherwise. */
+  @ValidateIf((env: Env) => env.DSR_EXPORT_MASTER_KEY !== undefined || (env.NODE_ENV === "production" && !env.DSR_KMS_KEY_ID))
+  @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: "DSR_EXPORT_MASTER_KEY must be the base64 of exactly 32 bytes (openssl rand -base64 32); required in production unless DSR_KMS_KEY_ID is set" })
+  DSR_EXPORT_MASTER_KEY?: string;
+
+  /** AWS KMS key id or ARN that wraps export data keys instead of the master key (GenerateDataKey / Decrypt). */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  DSR_KMS_KEY_ID?: string;
+
+  /** Where encrypted exports are kept: local (DSR_DATA_DIR/exports) or s3 (DSR_S3_BUCKET). */
+  @IsIn(["local", "s3"])
+  DSR_EXPORT_STORAGE: "local" | "s3" = "local";
+
+  /** S3 bucket of the exports (DSR_EXPORT_STORAGE=s3). */
+  @ValidateIf((env: Env) => env.DSR_EXPORT_STORAGE === "s3")
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "DSR_S3_BUCKET must be an S3 bucket name; required when DSR_EXPORT_STORAGE=s3" })
+  DSR_S3_BUCKET?: string;
+
+  /** S3-compatible endpoint (path-style addressing), e.g. http://127.0.0.1:4569; unset: AWS. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_S3_ENDPOINT must be an http(s) URL" })
+  DSR_S3_ENDPOINT?: string;
+
+  /** AWS region of the bucket and the KMS key. */
+  @IsString()
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: "DSR_S3_REGION must look like eu-west-1" })
+  DSR_S3_REGION = "eu-west-1";
+
+  /** Days an export is kept before the purge deletes it. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  DSR_EXPORT_RETENTION_DAYS = 30;
+
+  /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })
+  DSR_PUBLIC_URL?: string;
 }
+
+/** Export settings without a default: read from the environment only when set. */
+const EXPORT_OPTIONAL = ["DSR_EXPORT_MASTER_KEY", "DSR_KMS_KEY_ID", "DSR_S3_BUCKET", "DSR_S3_ENDPOINT", "DSR_PUBLIC_URL"];
 
 /** The validated configuration, with derived values the rest of the code needs. */
 export interface Config extends Env {
@@ -321,7 +366,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 
 /** Settings without a default (so not in `new Env()`'s keys) added with the settings trigger and certificates. */
 /** Settings without a default (their absence means something), read like the rest. */
-const OPTIONAL_SETTINGS = ["DSR_CALLBACK_URL", "DSR_CALLBACK_SECRET", "DSR_CERTIFICATE_PRIVATE_KEY", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT"];
+const OPTIONAL_SETTINGS = ["DSR_CALLBACK_URL", "DSR_CALLBACK_SECRET", "DSR_CERTIFICATE_PRIVATE_KEY", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT", ...EXPORT_OPTIONAL];
 
 /** An Ed25519 private key in PEM, or the problem with it (never its content). */
 function certificateKeyProblems(pem: string | undefined): string[] {

@@ -148,6 +148,7 @@ export class RequestIdentityRow {
 @Entity({ name: "collected_records" })
 @Index("idx_collected_records_task", ["taskId", "attempt"])
 @Index("idx_collected_records_request", ["requestId"])
+@Index("idx_collected_records_export", ["taskId", "attempt", "category", "id"])
 export class CollectedRecordRow {
   /** Row id. */
   @PrimaryColumn({ type: "varchar", length: 36 })

@@ -16,4 +16,6 @@ export interface GraphQLContext {
   actor: Actor;
   /** Scoped to this operation (correlation id). */
   logger: Logger;
+  /** scheme://host the caller reached this service at (links fall back to it without DSR_PUBLIC_URL). */
+  origin?: string;
 }

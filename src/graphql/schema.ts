@@ -11,6 +11,7 @@ import { LegalHoldResolver } from "../resolvers/legalHold.resolver";
 import { DeletionPreviewResolver, RequestDeletionPlanResolver } from "../resolvers/deletionPlan.resolver";
 import { SettingsResolver } from "../resolvers/settings.resolver";
 import { CertificateResolver } from "../resolvers/certificate.resolver";
+import { ExportLinkResolver, RequestExportResolver } from "../resolvers/export.resolver";
 
 export const RESOLVERS = [
   RequestResolver,
@@ -24,6 +25,8 @@ export const RESOLVERS = [
   DeletionPreviewResolver,
   SettingsResolver,
   CertificateResolver,
+  RequestExportResolver,
+  ExportLinkResolver,
   AuditResolver,
   ViewerResolver,
 ] as const;

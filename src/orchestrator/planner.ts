@@ -1,6 +1,7 @@
 import { ConnectorAction } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
+import { EXPORT_TASK_CONNECTOR } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 
 /** The step that does a request type's work in each connector, and the action it needs. */
@@ -100,6 +101,11 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
       }
     }
     planSurveys(tasks, registry);
+  }
+  if (step === TaskStep.COLLECT) {
+    // One EXPORT merges what every collect found; it waits for those that will run (skipped ones never finish later).
+    const collects = [...tasks.values()].filter((t) => t.step === TaskStep.COLLECT && t.status === TaskStatus.PENDING);
+    add({ connector: EXPORT_TASK_CONNECTOR, step: TaskStep.EXPORT, status: TaskStatus.PENDING, note: null, dependsOn: collects.map((t) => taskKey(t.connector, t.step)) });
   }
   return [...tasks.values()];
 }

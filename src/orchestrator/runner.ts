@@ -5,6 +5,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
+import { runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
 import { completeTask } from "./sql/completeTask";
@@ -79,7 +80,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   const logger = services.logger.child({ requestId: task.requestId, taskId: task.id, connector: task.connector, step: task.step, attempt: task.attempts });
   const connector = registry.get(task.connector);
   const now = () => clock.now();
-  if (!connector) {
+  if (!connector && task.step !== TaskStep.EXPORT) {
     await failTask(ds, task, options.workerId, { userMessage: `Connector ${task.connector} is not registered in this installation`, retryable: false, retryInMs: 0 }, now());
     return;
   }
@@ -105,6 +106,12 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   // "ok" covers every non-error end (completed, skipped, parked): the task row says which.
   let attemptOutcome = "ok";
   try {
+    // EXPORT is the service's own step, not a connector's (only it may run without one).
+    if (task.step === TaskStep.EXPORT || !connector) {
+      const written = await untilAborted(runExportStep(services, task, ctx), abort.signal);
+      if (await completeTask(ds, task, options.workerId, { records: written.records }, now())) await written.afterComplete();
+      return;
+    }
     const ids = await loadIdentities(services, task.requestId);
     const missing = missingNeeds(connector, ids);
     if (missing.length) {

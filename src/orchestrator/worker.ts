@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Services } from "../services";
 import { BackoffPolicy } from "./backoff";
+import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { runTask } from "./runner";
 import { claimTask } from "./sql/claimTask";
@@ -57,6 +58,7 @@ export class Worker {
   private async run(): Promise<void> {
     const log = this.services.logger.child({ worker: this.id });
     let lastSweep = 0;
+    let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
     while (!this.stopping) {
       try {
@@ -66,6 +68,10 @@ export class Worker {
           if (reset) log.warn({ reset }, "expired leases taken back");
           const purges = await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
           if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
+        }
+        if (Date.now() - lastPurge >= PURGE_INTERVAL_MS) {
+          lastPurge = Date.now();
+          await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
         if (this.running.size < this.options.concurrency) {
           const task = await claimTask(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs);

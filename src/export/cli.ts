@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Command } from "commander";
+import { loadConfig } from "../config/env";
+import { createLogger } from "../logger";
+import { systemClock } from "../clock";
+import { MAGIC } from "./crypto";
+import { decryptToFile } from "./decrypt";
+import { createDataKeys } from "./keys";
+import { purgeExpiredExports } from "./purge";
+import { verifyArchive } from "./verify";
+
+const isEncrypted = (file: string) => {
+  const head = Buffer.alloc(4);
+  const fd = fs.openSync(file, "r");
+  try {
+    fs.readSync(fd, head, 0, 4, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return head.equals(MAGIC);
+};
+
+/**
+ * `dsr export verify|decrypt|download|purge`. Encrypted files are opened with the configured keys
+ * (DSR_EXPORT_MASTER_KEY, or the generated one in DSR_DATA_DIR, or KMS); a downloaded ZIP needs none.
+ */
+export function registerExportCommands(cli: Command, exit: { FAILED: number }, openDatabase: (config: ReturnType<typeof loadConfig>) => Promise<import("typeorm").DataSource>): void {
+  const group = cli.command("export").description("check, decrypt, download and purge portable exports");
+
+  group
+    .command("verify")
+    .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
+    .argument("<file>", "the archive")
+    .option("--portability", "also check that every JSON file parses and matches the documented fields")
+    .action(async (file: string, opts: { portability?: boolean }) => {
+      let zip = file;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-verify-"));
+      try {
+        if (isEncrypted(file)) {
+          zip = path.join(dir, "export.zip");
+          await decryptToFile(createDataKeys(loadConfig()), fs.createReadStream(file), zip);
+        }
+        const result = await verifyArchive(zip, { portability: opts.portability });
+        for (const problem of result.problems) process.stdout.write(`problem: ${problem}\n`);
+        const records = result.manifest?.categories.reduce((n, c) => n + c.records, 0) ?? 0;
+        if (result.ok) process.stdout.write(`ok: ${result.checked} files match their sha256 (${records} records, request ${result.manifest!.request.id})\n`);
+        else process.exitCode = exit.FAILED;
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  group
+    .command("decrypt")
+    .description("decrypt a stored .dsrx export into a ZIP (written only if it authenticates)")
+    .argument("<file>", "the encrypted export")
+    .requiredOption("--out <zip>", "where to write the ZIP")
+    .option("--request <id>", "refuse the file unless it belongs to this request")
+    .action(async (file: string, opts: { out: string; request?: string }) => {
+      const header = await decryptToFile(createDataKeys(loadConfig()), fs.createReadStream(file), opts.out, opts.request);
+      process.stdout.write(`decrypted export of request ${header.requestId} to ${opts.out}\n`);
+    });
+
+  group
+    .command("download")
+    .description("download an export link (from createExportLink) into a file")
+    .argument("<url>", "the signed link")
+    .requiredOption("--out <file>", "where to write the ZIP")
+    .action(async (url: string, opts: { out: string }) => {
+      const response = await fetch(url);
+      if (response.status !== 200 || !response.body) {
+        const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
+        throw new Error(`download refused (${response.status})${reason ? `: ${reason}` : ""}`);
+      }
+      const part = `${opts.out}.part`;
+      await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), fs.createWriteStream(part));
+      fs.renameSync(part, opts.out);
+      process.stdout.write(`saved ${fs.statSync(opts.out).size} bytes to ${opts.out}\n`);
+    });
+
+  group
+    .command("purge")
+    .description("delete exports whose retention ended now (workers also do this every 10 minutes)")
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger("warn");
+      const ds = await openDatabase(config);
+      try {
+        const done = await purgeExpiredExports({ ds, clock: systemClock, config, logger });
+        process.stdout.write(`purged ${done.exports} export(s) and ${done.stagedRecords} leftover staged record(s)\n`);
+      } finally {
+        await ds.destroy();
+      }
+    });
+}

@@ -1,0 +1,25 @@
+import fs from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { decryptStream, ExportDecryptionError, ExportHeader } from "./crypto";
+import type { DataKeys } from "./keys";
+
+/**
+ * Decrypts a stored export into `outFile`. The plaintext goes to a temporary file that becomes `outFile`
+ * only once the authentication tag checked out: a changed byte never leaves a file behind.
+ * `expectedRequestId` refuses a file that belongs to another request.
+ */
+export async function decryptToFile(keys: DataKeys, source: Readable, outFile: string, expectedRequestId?: string): Promise<ExportHeader> {
+  const part = `${outFile}.${process.pid}.part`;
+  const decrypt = decryptStream(async (header) => {
+    if (expectedRequestId && header.requestId !== expectedRequestId) throw new ExportDecryptionError("the export belongs to another request");
+    return keys.unwrap(header);
+  });
+  try {
+    await pipeline(source, decrypt, fs.createWriteStream(part, { mode: 0o600 }));
+    fs.renameSync(part, outFile);
+    return decrypt.header!;
+  } finally {
+    fs.rmSync(part, { force: true });
+  }
+}

@@ -1,0 +1,115 @@
+import { createHash, randomUUID } from "node:crypto";
+import { PassThrough, Transform } from "node:stream";
+import { SYSTEM_ACTOR } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { ConnectorError, TaskContext } from "../connectors/sdk";
+import { RequestType } from "../domain/enums";
+import { inTransaction } from "../db/transaction";
+import { ExportRow, RequestRow, TaskRow } from "../entities";
+import type { Services } from "../services";
+import { exportTools } from "./context";
+import { encryptStream } from "./crypto";
+import { writeArchive } from "./merge";
+import { checkStoredPortability } from "./portability";
+import { deleteStagedRecords } from "./records";
+
+/** Task rows of EXPORT steps carry this in place of a connector name. */
+export const EXPORT_TASK_CONNECTOR = "export";
+
+const DAY_MS = 86_400_000;
+
+export interface WrittenExport {
+  records: number;
+  /** Run once the task's completion is committed: drops the staged records and the replaced archive. */
+  afterComplete(): Promise<void>;
+}
+
+/** Extends the lease at most once a second, and stops the work when the task was stopped from outside. */
+function pacedHeartbeat(ctx: TaskContext): () => Promise<void> {
+  let last = Date.now();
+  return async () => {
+    if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
+    if (Date.now() - last < 1000) return;
+    last = Date.now();
+    await ctx.heartbeat();
+  };
+}
+
+/**
+ * The EXPORT step: merges the staged records into a ZIP, encrypts it while it is written (fresh data
+ * key, wrapped), stores it, and records it (replacing an earlier export of the request). The task's
+ * completion is the caller's; staged records are deleted only after it, so a failed attempt can rerun.
+ */
+export async function runExportStep(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
+  const { ds, clock } = services;
+  const { keys, storage } = exportTools(services);
+  const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+  const now = clock.now();
+  const id = randomUUID();
+  const objectKey = `${request.id}/${id}.dsrx`;
+  const dataKey = await keys.newDataKey(request.id);
+  const encrypted = encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: request.id, keyRef: keys.keyRef, wrappedKey: dataKey.wrapped });
+  const hash = createHash("sha256");
+  let encryptedBytes = 0;
+  const measured = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      encryptedBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const body = encrypted.pipe(measured).pipe(new PassThrough());
+  encrypted.on("error", (error) => body.destroy(error));
+  const stored = storage.put(objectKey, body);
+  stored.catch(() => undefined);
+  let manifest;
+  try {
+    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx) });
+    await stored;
+    if (request.type === RequestType.PORTABILITY) {
+      const problems = await checkStoredPortability({ keys, storage }, objectKey, request.id);
+      if (problems.length) throw new ConnectorError("The export did not pass the portability check", `portability problems: ${problems.slice(0, 5).join("; ")}`, false);
+    }
+  } catch (error) {
+    encrypted.destroy(error as Error);
+    await stored.catch(() => undefined);
+    await storage.delete(objectKey).catch(() => undefined);
+    throw error;
+  } finally {
+    dataKey.plain.fill(0);
+  }
+  const records = manifest.categories.reduce((n, c) => n + c.records, 0);
+  const row = Object.assign(new ExportRow(), {
+    id,
+    requestId: request.id,
+    taskId: task.id,
+    storage: storage.kind,
+    objectKey,
+    keyRef: keys.keyRef,
+    encryptedBytes,
+    records,
+    files: manifest.files.length + 1,
+    sha256: hash.digest("hex"),
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + services.config.DSR_EXPORT_RETENTION_DAYS * DAY_MS),
+  });
+  const replaced = await inTransaction(ds, async (em) => {
+    const previous = await em.getRepository(ExportRow).findOneBy({ requestId: request.id });
+    if (previous) await em.getRepository(ExportRow).delete({ id: previous.id });
+    await em.getRepository(ExportRow).insert(row);
+    await appendAuditEvent(
+      em,
+      { requestId: request.id, actor: SYSTEM_ACTOR, action: "export.stored", details: { exportId: id, storage: storage.kind, records, files: row.files, encryptedBytes, keyRef: keys.keyRef, replaced: previous?.id ?? null } },
+      now,
+    );
+    return previous;
+  });
+  ctx.logger.info({ exportId: id, records, encryptedBytes, storage: storage.kind }, "export stored");
+  return {
+    records,
+    afterComplete: async () => {
+      if (replaced) await storage.delete(replaced.objectKey);
+      await deleteStagedRecords(ds, request.id);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/** The archive's shape: names here are what people and parsers rely on, so they change only with FORMAT_VERSION. */
+export const FORMAT_NAME = "dsr-export";
+export const FORMAT_VERSION = 1;
+
+/** Up to this many records a category is one JSON array (data/<category>.json); above, JSON Lines (.jsonl). */
+export const JSON_ARRAY_MAX_RECORDS = 10_000;
+/** Records per category shown in index.html; the rest are in the data files. */
+export const HTML_SAMPLE_RECORDS = 100;
+/** A category with more distinct fields than this is not offered as CSV (it would not be a table a person can read). */
+export const CSV_MAX_FIELDS = 200;
+
+/** The fields every record has in the JSON files; `data` holds the system's own fields (listed per category). */
+export const RECORD_FIELDS = [
+  { name: "connector", description: "The system the record comes from." },
+  { name: "type", description: "The kind of record in that system (user, session, invoice, ticket, ...)." },
+  { name: "id", description: "The record's id in that system." },
+  { name: "recordedAt", description: "When the record came into being (ISO 8601, UTC), or null when the system does not say." },
+  { name: "data", description: "The record's fields, as the system holds them; documented per category under categories[].fields." },
+] as const;
+
+/** JSON types a field was seen with. */
+export type FieldType = "string" | "number" | "boolean" | "null" | "object" | "array";
+
+export interface FieldDoc {
+  name: string;
+  types: FieldType[];
+}
+
+export interface ManifestFile {
+  path: string;
+  category: string | null;
+  format: "json" | "jsonl" | "csv" | "text" | "html";
+  /** Records per connector in this file (data files only). */
+  connectors: Array<{ name: string; records: number }>;
+  records: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ManifestCategory {
+  category: string;
+  records: number;
+  connectors: Array<{ name: string; records: number }>;
+  firstRecordedAt: string | null;
+  lastRecordedAt: string | null;
+  /** Every field of `data` in this category, with the JSON types it takes. */
+  fields: FieldDoc[];
+  /** Whether a CSV sits beside the JSON (every value a string, number, boolean or null). */
+  tabular: boolean;
+}
+
+export interface Manifest {
+  format: typeof FORMAT_NAME;
+  formatVersion: number;
+  request: { id: string; type: string; receivedAt: string };
+  generatedAt: string;
+  recordFields: ReadonlyArray<{ name: string; description: string }>;
+  /** The CSV columns before the category's own fields. */
+  csvLeadingColumns: string[];
+  categories: ManifestCategory[];
+  files: ManifestFile[];
+  /** Every connector asked, and what came of it: data included, or why not. */
+  connectors: Array<{ name: string; status: string; records: number; note: string | null }>;
+  /** Connectors whose data is missing from this export (failed or skipped), and why. */
+  notIncluded: Array<{ name: string; status: string; reason: string }>;
+  /** How long each category is kept and why (the published retention schedule). */
+  retention: Array<{ category: string; keptFor: string; legalBasis: string }>;
+}
+
+/** The published retention schedule (POLICY.md) for the categories the export can hold. */
+export const RETENTION_SCHEDULE: Record<string, { keptFor: string; legalBasis: string }> = {
+  ACCOUNT: { keptFor: "while the account is active, plus 3 years", legalBasis: "service provision and legal compliance" },
+  AUTH_LOGS: { keptFor: "90 days", legalBasis: "security monitoring and fraud prevention" },
+  PAYMENTS: { keptFor: "7 years", legalBasis: "tax and financial compliance" },
+  SUPPORT: { keptFor: "5 years", legalBasis: "service quality and dispute resolution" },
+};
+
+export const CSV_LEADING_COLUMNS = ["connector", "type", "id", "recordedAt"];
+
+/** data/<category>.<ext>: categories are upper-case words; the file name is their lower-case form. */
+export function dataPath(category: string, ext: "json" | "jsonl" | "csv"): string {
+  return `data/${category.toLowerCase().replace(/[^a-z0-9_-]/g, "_")}.${ext}`;
+}

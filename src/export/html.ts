@@ -1,0 +1,87 @@
+import type { Manifest } from "./format";
+import type { ExportRecord } from "./records";
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const cell = (v: unknown) => escape(v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "unknown");
+
+const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align:top;white-space:pre-wrap}th{background:#f3f3f3}
+.summary td,.summary th{white-space:nowrap}.note{color:#555}`;
+
+/**
+ * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
+ * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
+ */
+export function renderIndexHtml(manifest: Manifest, person: string, samples: Map<string, ExportRecord[]>): string {
+  const summary = manifest.categories
+    .map(
+      (c) =>
+        `<tr data-category="${escape(c.category)}"><td><a href="#${escape(c.category)}">${escape(c.category)}</a></td><td class="count">${c.records}</td><td>${escape(c.connectors.map((x) => x.name).join(", "))}</td><td>${day(c.firstRecordedAt)}</td><td>${day(c.lastRecordedAt)}</td></tr>`,
+    )
+    .join("\n");
+  const sections = manifest.categories
+    .map((c) => {
+      const rows = samples.get(c.category) ?? [];
+      const fields = c.fields.map((f) => f.name);
+      const files = manifest.files.filter((f) => f.category === c.category).map((f) => `<code>${escape(f.path)}</code>`).join(", ");
+      const table = rows.length
+        ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${fields.map((f) => `<th>${escape(f)}</th>`).join("")}</tr></thead><tbody>
+${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>${cell(r.id)}</td><td>${cell(r.recordedAt)}</td>${fields.map((f) => `<td>${cell(r.data[f])}</td>`).join("")}</tr>`).join("\n")}
+</tbody></table>`
+        : "";
+      const more = c.records > rows.length ? `<p class="note">Showing ${rows.length} of ${c.records} records; all of them are in ${files}.</p>` : `<p class="note">Files: ${files}.</p>`;
+      return `<section id="${escape(c.category)}"><h2>${escape(c.category)} <small>(${c.records} records)</small></h2>${more}${table}</section>`;
+    })
+    .join("\n");
+  const missing = manifest.notIncluded.length
+    ? `<h2>Not included</h2><ul>${manifest.notIncluded.map((n) => `<li>${escape(n.name)}: ${escape(n.reason)}</li>`).join("")}</ul>`
+    : "";
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your data</title><style>${STYLE}</style></head>
+<body>
+<h1>The data we hold about <span id="person">${escape(person)}</span></h1>
+<p class="note">Request ${escape(manifest.request.id)} (${escape(manifest.request.type)}), generated ${escape(manifest.generatedAt)}.</p>
+<table class="summary"><thead><tr><th>category</th><th>records</th><th>systems</th><th>earliest</th><th>latest</th></tr></thead><tbody>
+${summary}
+</tbody></table>
+${missing}
+${sections}
+</body></html>
+`;
+}
+
+/** README.txt: what the archive holds and how to read it, in plain words. */
+export function renderReadme(manifest: Manifest): string {
+  const lines = manifest.categories.map((c) => `  ${c.category.padEnd(12)} ${String(c.records).padStart(9)} records  ${manifest.files.filter((f) => f.category === c.category).map((f) => f.path).join(", ")}`);
+  return [
+    "Your personal data",
+    "==================",
+    "",
+    `This archive answers request ${manifest.request.id} (${manifest.request.type}), generated ${manifest.generatedAt}.`,
+    "",
+    "Open index.html in a web browser to read it; it works offline and loads nothing from the internet.",
+    "",
+    "What is inside:",
+    ...lines,
+    "",
+    "  data/<category>.json   the records of a category as one JSON array (for up to 10,000 records)",
+    "  data/<category>.jsonl  the same as JSON Lines, one record per line (for larger categories)",
+    "  data/<category>.csv    the same as a table (UTF-8, comma-separated, RFC 4180 quoting), when the",
+    "                         records are flat; opens in any spreadsheet program",
+    "  manifest.json          machine-readable list of every file with its record count, size and SHA-256",
+    "                         checksum, the meaning of every field, and what is not included and why",
+    "",
+    "Every record has: connector (the system it comes from), type, id, recordedAt (when it came into",
+    "being, UTC) and data (its fields, listed per category in manifest.json).",
+    "",
+    ...(manifest.notIncluded.length ? ["Not included:", ...manifest.notIncluded.map((n) => `  ${n.name}: ${n.reason}`), ""] : []),
+    "How long we keep each category:",
+    ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),
+    "",
+  ].join("\n");
+}

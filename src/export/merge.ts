@@ -1,0 +1,104 @@
+import { Writable } from "node:stream";
+import { DataSource } from "typeorm";
+import { TaskStatus } from "../domain/tasks";
+import { RequestRow, TaskRow } from "../entities";
+import { CategoryStats, csvContent, jsonContent } from "./content";
+import {
+  CSV_LEADING_COLUMNS,
+  dataPath,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  HTML_SAMPLE_RECORDS,
+  JSON_ARRAY_MAX_RECORDS,
+  Manifest,
+  ManifestCategory,
+  ManifestFile,
+  RECORD_FIELDS,
+  RETENTION_SCHEDULE,
+} from "./format";
+import { renderIndexHtml, renderReadme } from "./html";
+import { collectTasks, countSources, ExportRecord, readRecords } from "./records";
+import { ZipWriter } from "./zip";
+
+export interface MergeOptions {
+  now: Date;
+  /** deflate level of the ZIP (0-9). */
+  level?: number;
+  /** Extends the task's lease between files. */
+  heartbeat?: () => Promise<void>;
+}
+
+/**
+ * Merges what a request's COLLECT tasks staged into one ZIP written to `out`: per category a JSON (or
+ * JSON Lines) file and, when the records are flat, a CSV beside it; then README.txt, index.html and
+ * manifest.json. Records are read in keyset pages and streamed through the compressor, so memory does
+ * not grow with the subject's data; each category is read once per file it appears in.
+ */
+export async function writeArchive(ds: DataSource, request: RequestRow, out: Writable, options: MergeOptions): Promise<Manifest> {
+  const zip = new ZipWriter(out, options.now, options.level ?? 6);
+  try {
+    const tasks = await collectTasks(ds, request.id);
+    const counts = await countSources(ds, tasks);
+    const categories = [...new Set(counts.map((c) => c.category))].sort();
+    const files: ManifestFile[] = [];
+    const docs: ManifestCategory[] = [];
+    let person: string | null = null;
+    for (const category of categories) {
+      const sources = counts.filter((c) => c.category === category);
+      const connectors = sources.map((s) => ({ name: s.connector, records: s.records }));
+      const total = sources.reduce((n, s) => n + s.records, 0);
+      const jsonl = total > JSON_ARRAY_MAX_RECORDS;
+      const stats = new CategoryStats();
+      const path = dataPath(category, jsonl ? "jsonl" : "json");
+      const json = await zip.add(path, jsonContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats));
+      files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
+      await options.heartbeat?.();
+      if (stats.tabular) {
+        const csvPath = dataPath(category, "csv");
+        const csv = await zip.add(csvPath, csvContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
+        files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
+        await options.heartbeat?.();
+      }
+      if (category === "ACCOUNT" && stats.name) person = stats.name;
+      else person ??= stats.name;
+      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fieldDocs, tabular: stats.tabular });
+    }
+    const manifest = buildManifest(request, tasks, counts, docs, files, options.now);
+    const samples = new Map<string, ExportRecord[]>();
+    for (const c of docs) {
+      const rows: ExportRecord[] = [];
+      for await (const r of readRecords(ds, counts.filter((s) => s.category === c.category), c.category, { limit: HTML_SAMPLE_RECORDS })) rows.push(r);
+      samples.set(c.category, rows);
+    }
+    const readme = await zip.add("README.txt", renderReadme(manifest));
+    manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
+    const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));
+    manifest.files.push({ path: "index.html", category: null, format: "html", connectors: [], records: 0, ...html });
+    await zip.add("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
+    await zip.finish(out);
+    return manifest;
+  } catch (error) {
+    zip.abort();
+    throw error;
+  }
+}
+
+function buildManifest(request: RequestRow, tasks: TaskRow[], counts: Awaited<ReturnType<typeof countSources>>, categories: ManifestCategory[], files: ManifestFile[], now: Date): Manifest {
+  const recordsOf = (connector: string) => counts.filter((c) => c.connector === connector).reduce((n, c) => n + c.records, 0);
+  const connectors = tasks.map((t) => ({ name: t.connector, status: t.status, records: recordsOf(t.connector), note: t.status === TaskStatus.SUCCEEDED ? null : (t.note ?? t.lastError) }));
+  return {
+    format: FORMAT_NAME,
+    formatVersion: FORMAT_VERSION,
+    request: { id: request.id, type: request.type, receivedAt: request.receivedAt.toISOString() },
+    generatedAt: now.toISOString(),
+    recordFields: RECORD_FIELDS,
+    csvLeadingColumns: CSV_LEADING_COLUMNS,
+    categories,
+    files,
+    connectors,
+    notIncluded: connectors
+      .filter((c) => c.status !== TaskStatus.SUCCEEDED)
+      .map((c) => ({ name: c.name, status: c.status, reason: c.note ?? (c.status === TaskStatus.FAILED ? "the system failed" : "not run") })),
+    retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
+  };
+}

@@ -1,0 +1,51 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ExportNotStoredError, ExportStorage } from "./storage";
+
+/**
+ * Exports in a local folder (DSR_DATA_DIR/exports by default). A write goes to a temporary file that is
+ * fsynced and renamed into place, so a reader never sees half an export and a crash leaves only a `.part`.
+ */
+export class LocalExportStorage implements ExportStorage {
+  readonly kind = "local" as const;
+
+  constructor(readonly root: string) {}
+
+  private pathOf(key: string): string {
+    const full = path.resolve(this.root, key);
+    if (!full.startsWith(path.resolve(this.root) + path.sep)) throw new Error("export key escapes the storage folder");
+    return full;
+  }
+
+  async put(key: string, body: Readable): Promise<void> {
+    const file = this.pathOf(key);
+    await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const part = `${file}.${process.pid}.part`;
+    try {
+      await pipeline(body, fs.createWriteStream(part, { mode: 0o600 }));
+      const handle = await fs.promises.open(part, "r");
+      await handle.sync().finally(() => handle.close());
+      await fs.promises.rename(part, file);
+    } catch (error) {
+      await fs.promises.rm(part, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.pathOf(key);
+    try {
+      const handle = await fs.promises.open(file, "r");
+      return handle.createReadStream();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ExportNotStoredError(key);
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.promises.rm(this.pathOf(key), { force: true });
+  }
+}

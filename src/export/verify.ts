@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto";
+import readline from "node:readline";
+import { stringify } from "csv-stringify/sync";
+import { csvColumns } from "./content";
+import { FieldDoc, FieldType, Manifest, ManifestFile, RECORD_FIELDS } from "./format";
+import { ZipReader } from "./zipReader";
+
+export interface VerifyResult {
+  ok: boolean;
+  problems: string[];
+  manifest: Manifest | null;
+  /** Files whose checksum matched. */
+  checked: number;
+}
+
+const ENVELOPE = RECORD_FIELDS.map((f) => f.name).join(",");
+
+function typeOf(value: unknown): FieldType {
+  return value === null ? "null" : Array.isArray(value) ? "array" : (typeof value as FieldType);
+}
+
+/** Problems of one record against the documented fields of its category (at most one per record). */
+function recordProblem(line: unknown, fields: Map<string, Set<string>>): string | null {
+  if (typeof line !== "object" || line === null || Array.isArray(line)) return "a record is not a JSON object";
+  if (Object.keys(line).join(",") !== ENVELOPE) return `a record's fields are ${Object.keys(line).join(",")}, not ${ENVELOPE}`;
+  const data = (line as { data: unknown }).data;
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return "a record's data is not an object";
+  for (const [key, value] of Object.entries(data)) {
+    const types = fields.get(key);
+    if (!types) return `field ${key} is not documented in the manifest`;
+    if (!types.has(typeOf(value))) return `field ${key} holds a ${typeOf(value)}, documented as ${[...types].join("|")}`;
+  }
+  return null;
+}
+
+async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[], problems: string[]): Promise<void> {
+  const fields = new Map(docs.map((d) => [d.name, new Set<string>(d.types)]));
+  let records = 0;
+  const note = (p: string | null) => p && problems.push(`${file.path}: ${p}`);
+  if (file.format === "json") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await zip.text(file.path));
+    } catch {
+      return void note("does not parse as JSON");
+    }
+    if (!Array.isArray(parsed)) return void note("is not a JSON array");
+    for (const r of parsed) if (note(recordProblem(r, fields))) return;
+    records = parsed.length;
+  } else if (file.format === "jsonl") {
+    for await (const line of readline.createInterface({ input: zip.stream(file.path), crlfDelay: Infinity })) {
+      if (!line) continue;
+      records += 1;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        return void note(`line ${records} does not parse as JSON`);
+      }
+      if (note(recordProblem(parsed, fields))) return;
+    }
+  } else if (file.format === "csv") {
+    const expected = `\ufeff${stringify([csvColumns(docs)])}`;
+    const text = await zip.text(file.path);
+    if (!text.startsWith(expected)) note("the CSV header does not match the documented fields");
+    return;
+  }
+  if (records !== file.records) note(`holds ${records} records, the manifest says ${file.records}`);
+}
+
+/**
+ * Checks a (decrypted) export archive: every file the manifest lists is there with its size and sha256,
+ * nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
+ * the documented envelope and only documented fields, of documented types.
+ */
+export async function verifyArchive(file: string, options: { portability?: boolean } = {}): Promise<VerifyResult> {
+  const problems: string[] = [];
+  const zip = ZipReader.open(file);
+  let checked = 0;
+  try {
+    if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked };
+    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
+    const listed = new Set(manifest.files.map((f) => f.path));
+    for (const e of zip.entries) if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+    for (const f of manifest.files) {
+      if (!zip.entry(f.path)) {
+        problems.push(`${f.path} is listed in the manifest but missing`);
+        continue;
+      }
+      const hash = createHash("sha256");
+      let bytes = 0;
+      try {
+        for await (const chunk of zip.stream(f.path)) (hash.update(chunk as Buffer), (bytes += (chunk as Buffer).length));
+      } catch (error) {
+        problems.push(`${f.path}: ${(error as Error).message}`);
+        continue;
+      }
+      if (hash.digest("hex") !== f.sha256 || bytes !== f.bytes) problems.push(`${f.path}: checksum does not match the manifest`);
+      else checked += 1;
+      if (options.portability && f.category) {
+        const docs = manifest.categories.find((c) => c.category === f.category)?.fields;
+        if (!docs) problems.push(`${f.path}: category ${f.category} is not documented`);
+        else await checkDataFile(zip, f, docs, problems);
+      }
+    }
+    return { ok: problems.length === 0, problems, manifest, checked };
+  } finally {
+    zip.close();
+  }
+}

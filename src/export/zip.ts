@@ -1,0 +1,65 @@
+import { createHash } from "node:crypto";
+import { Readable, Transform, Writable } from "node:stream";
+import { ZipArchive } from "archiver";
+
+export interface WrittenEntry {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Writes ZIP entries one after another into `out`, each from a stream that is pulled only while it is
+ * being compressed, and measures every entry's size and sha256 on the way (for the manifest).
+ */
+export class ZipWriter {
+  private readonly archive: ZipArchive;
+  private failure: Error | null = null;
+  private readonly failed: Promise<never>;
+
+  constructor(
+    out: Writable,
+    private readonly date: Date,
+    level = 6,
+  ) {
+    this.archive = new ZipArchive({ zlib: { level } });
+    this.failed = new Promise<never>((_, reject) => {
+      this.archive.on("error", (error) => reject((this.failure = error)));
+      out.on("error", (error) => reject((this.failure = error)));
+    });
+    this.failed.catch(() => undefined);
+    this.archive.pipe(out);
+  }
+
+  /** Adds one entry and resolves once it is fully written. */
+  async add(name: string, content: string | AsyncIterable<string | Buffer> | Readable): Promise<WrittenEntry> {
+    if (this.failure) throw this.failure;
+    const hash = createHash("sha256");
+    let bytes = 0;
+    const source = typeof content === "string" ? Readable.from([Buffer.from(content, "utf8")]) : content instanceof Readable ? content : Readable.from(content);
+    const measured = new Transform({
+      transform(chunk: Buffer | string, _enc, done) {
+        const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+        hash.update(buf);
+        bytes += buf.length;
+        done(null, buf);
+      },
+    });
+    source.on("error", (error) => measured.destroy(error));
+    const entered = new Promise<void>((resolve) => this.archive.once("entry", () => resolve()));
+    this.archive.append(source.pipe(measured), { name, date: this.date });
+    await Promise.race([entered, this.failed]);
+    return { bytes, sha256: hash.digest("hex") };
+  }
+
+  /** Writes the central directory; resolves when everything has reached `out`'s writer. */
+  async finish(out: Writable): Promise<void> {
+    const flushed = new Promise<void>((resolve) => out.once("finish", () => resolve()));
+    await Promise.race([this.archive.finalize(), this.failed]);
+    await Promise.race([flushed, this.failed]);
+  }
+
+  /** Stops writing (on failure); the partial output is to be discarded. */
+  abort(): void {
+    this.archive.abort();
+  }
+}

@@ -1,0 +1,104 @@
+import fs from "node:fs";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { SubjectRecord } from "../../src/connectors/sdk";
+import { Role } from "../../src/domain/enums";
+import { Manifest } from "../../src/export/format";
+import { ZipReader } from "../../src/export/zipReader";
+import { tempDir } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+import { ScriptedConnector } from "../support/scriptedConnector";
+
+/** A worker that runs tasks at once, so requests reach their end within a test. */
+export const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_TASK_MAX_ATTEMPTS: "2" };
+export const ADA_EMAIL = "ada.lovelace@example.com";
+
+/** Values that break naive CSV writers and readers: commas, quotes, newlines, emoji, right-to-left text. */
+export const AWKWARD = [
+  'Printer on fire, "again"',
+  "line one\nline two\r\nline three",
+  "Thanks 🙏🏽 — works now ✅",
+  "مرحبا، أحتاج مساعدة في حسابي",
+  "שלום, \"עולם\"",
+  "  leading and trailing spaces  ",
+  "=SUM(A1:A2)",
+  "",
+];
+
+/** Support tickets whose subjects and bodies hold the awkward values, plus numbers, booleans and nulls. */
+export function ticketingConnector(count = AWKWARD.length * 2): ScriptedConnector {
+  const tickets = new ScriptedConnector({ name: "ticketing", categories: ["SUPPORT"], supports: ["access", "erasure"] });
+  const records: SubjectRecord[] = Array.from({ length: count }, (_, i) => ({
+    category: "SUPPORT",
+    type: "ticket",
+    id: `t-${1000 + i}`,
+    recordedAt: new Date(Date.UTC(2024, 0, 1 + i)),
+    data: { subject: AWKWARD[i % AWKWARD.length], body: AWKWARD[(i + 3) % AWKWARD.length], priority: i % 3, solved: i % 2 === 0, assignee: i % 4 === 0 ? null : "agent" },
+  }));
+  tickets.data.set(ADA_EMAIL, records);
+  return tickets;
+}
+
+/** Submits, approves and waits for the end of a request; returns its id. */
+export async function completedRequest(t: TestService, type = "ACCESS", status = "COMPLETED"): Promise<string> {
+  const r = await submit(t, { type, identityVerified: true, verificationEvidence: "test" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  await t.waitFor(async () => {
+    const x = (await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: r.id })).request;
+    return x.status === status ? true : undefined;
+  }, `request ${status}`, 30_000);
+  return r.id;
+}
+
+export async function exportLink(t: TestService, requestId: string, ttl?: number, as: Role = Role.PRIVACY_OFFICER): Promise<{ url: string; expiresAt: string }> {
+  return (await t.ok(`mutation($id: ID!, $ttl: Int) { createExportLink(requestId: $id, ttl: $ttl) { url expiresAt } }`, { id: requestId, ttl }, as)).createExportLink;
+}
+
+/** Downloads a link into a new file; returns the HTTP status and the file (when 200). */
+export async function download(url: string): Promise<{ status: number; file: string | null; body: Buffer }> {
+  const response = await fetch(url);
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) return { status: response.status, file: null, body };
+  const file = path.join(tempDir("dsr-download-"), "export.zip");
+  fs.writeFileSync(file, body);
+  return { status: 200, file, body };
+}
+
+/** Renders a page in Debian's headless Chromium and returns the DOM it built. */
+export async function renderInChromium(htmlFile: string): Promise<string> {
+  const profile = tempDir("dsr-chromium-");
+  try {
+    const { stdout } = await promisify(execFile)(
+      "/usr/bin/chromium",
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        `--user-data-dir=${profile}`,
+        "--dump-dom",
+        `file://${htmlFile}`,
+      ],
+      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    return stdout;
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/** The manifest of a request's export, fetched through a fresh link. */
+export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
+  const got = await download((await exportLink(t, requestId)).url);
+  if (!got.file) throw new Error(`download refused with ${got.status}`);
+  const zip = ZipReader.open(got.file);
+  try {
+    return JSON.parse(await zip.text("manifest.json")) as Manifest;
+  } finally {
+    zip.close();
+  }
+}
