@@ -2,7 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { createManualConnector } from "../connectors/manual";
 import { Connector, ConnectorAction, ConnectorConfigError } from "../connectors/sdk";
+import { createAuthLogConnector } from "../connectors/authLog";
+import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
+import { createStripeConnector } from "../connectors/stripe";
+import type { StripeConnectorOptions } from "../connectors/stripe";
+import { createZendeskConnector } from "../connectors/zendesk";
+import type { ZendeskConnectorOptions } from "../connectors/zendesk";
 import { ConnectorRegistryError } from "./registry";
 
 /** Builds a built-in connector from the options of its entry (secrets already merged in from `env`). */
@@ -16,6 +22,13 @@ const BUILT_IN: Record<string, Factory> = {
   // { "type": "sql", "options": { <SqlConnectorConfig> }, "env": { "url": "ACCOUNT_DB_URL" } }
   sql: ({ url, chunkSize, ...config }, fileDir) =>
     createSqlConnector(config as unknown as SqlConnectorConfig, { url: sqliteRelativeTo(fileDir, url) as string | undefined, chunkSize: chunkSize as number | undefined }),
+  // { "type": "stripe", "options": { "host": "api.stripe.com" }, "env": { "apiKey": "STRIPE_API_KEY" } }
+  stripe: (options) => createStripeConnector(options as unknown as StripeConnectorOptions),
+  // { "type": "zendesk", "options": { "baseUrl": "https://acme.zendesk.com", "email": "dsr@acme.com" }, "env": { "apiToken": "ZENDESK_API_TOKEN" } }
+  zendesk: (options) => createZendeskConnector(options as unknown as ZendeskConnectorOptions),
+  // { "type": "auth-log", "options": { "store": "dynamodb", "tableName": "auth-events", "region": "ap-south-1" } }
+  // or { "type": "auth-log", "options": { "store": "sql" }, "env": { "url": "AUTH_LOG_DATABASE_URL" } }
+  "auth-log": (options, fileDir) => createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url) } : {}) } as unknown as AuthLogOptions),
 };
 
 /** `sqlite:relative/file` in the file is read relative to the file, like `module` paths. */

@@ -1,20 +1,35 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DataSource } from "typeorm";
 import type { Logger } from "../logger";
 import type { Connector } from "../connectors/sdk";
+import { createAuthLogConnector } from "../connectors/authLog";
 import { createSqlConnector } from "../connectors/sql";
+import { createStripeConnector } from "../connectors/stripe";
+import { createZendeskConnector } from "../connectors/zendesk";
 import { sampleAccountDbConfig, seedAccountDb } from "./accountDb";
-import { samplePeople } from "./people";
+import { seedSampleAuthLog } from "./authLog";
+import { samplePeople, SamplePerson } from "./people";
+import { startStripeStandIn, StripeStandIn } from "./stripe";
+import { startZendeskStandIn, ZendeskStandIn } from "./zendesk";
 
 /**
- * The sample workspace: the four systems of an MFA platform, seeded with the sample people and started
- * on loopback, behind the same built-in connectors production uses. Its state lives under
- * `<DSR_DATA_DIR>/sample/`, so erasures survive a restart. For trying the service, never for production.
+ * The sample workspace: the four systems of an MFA platform (POLICY.md, "Data held"), seeded with the
+ * sample people and started on loopback, behind the same built-in connectors production uses:
+ * - account database: an SQLite file behind the declarative SQL connector (the identity source);
+ * - auth log: an SQLite table behind the auth-log connector's SQL store (DynamoDB in production);
+ * - payment processor: the Stripe-compatible stand-in behind the Stripe connector (official SDK);
+ * - ticketing: the Zendesk-compatible stand-in behind the Zendesk connector.
+ * State lives under `<DSR_DATA_DIR>/sample/`, so erasures survive a restart. Never for production.
  */
 export interface SampleWorkspace {
   connectors: Connector[];
-  /** Stops the stand-in servers and closes the sample database. */
+  /** The stand-ins, for tests that inject faults or count calls. */
+  stripe: StripeStandIn;
+  zendesk: ZendeskStandIn;
+  people: SamplePerson[];
+  /** Closes the connectors and the stand-in servers. */
   close(): Promise<void>;
 }
 
@@ -27,28 +42,51 @@ export interface SampleWorkspaceOptions {
   people?: number;
 }
 
+async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>): Promise<void> {
+  const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
+  try {
+    await seed(ds);
+  } finally {
+    await ds.destroy();
+  }
+}
+
 export async function startSampleWorkspace(options: SampleWorkspaceOptions): Promise<SampleWorkspace> {
   const dir = path.join(options.dataDir, "sample");
   fs.mkdirSync(dir, { recursive: true });
+  const log = options.logger.child({ sample: true });
   const people = samplePeople(options.people ?? 300, { authEventsForAda: options.authEventsForAda });
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    const file = path.join(dir, "sample.sqlite");
-    const seedDs = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
-    try {
-      const started = Date.now();
-      if (await seedAccountDb(seedDs, people)) options.logger.info({ people: people.length, ms: Date.now() - started }, "sample account database seeded");
-    } finally {
-      await seedDs.destroy();
-    }
-    const accountDb = createSqlConnector(sampleAccountDbConfig(), { url: `sqlite:${file}` });
+    const started = Date.now();
+    const accountsFile = path.join(dir, "accounts.sqlite");
+    const authLogFile = path.join(dir, "auth-log.sqlite");
+    await seedOnce(accountsFile, (ds) => seedAccountDb(ds, people));
+    await seedOnce(authLogFile, (ds) => seedSampleAuthLog(ds, people));
+
+    // The stand-ins check credentials like the real APIs do; these exist only inside this process.
+    const stripeKey = `sk_test_sample_${randomBytes(12).toString("hex")}`;
+    const zendeskToken = randomBytes(20).toString("hex");
+    const stripe = await startStripeStandIn({ apiKey: stripeKey, people, stateFile: path.join(dir, "stripe.json") });
+    closers.push(() => stripe.close());
+    const zendesk = await startZendeskStandIn({ email: "dsr-bot@sample.invalid", apiToken: zendeskToken, people, stateFile: path.join(dir, "zendesk.json") });
+    closers.push(() => zendesk.close());
+
+    const accountDb = createSqlConnector(sampleAccountDbConfig(), { url: `sqlite:${accountsFile}` });
     closers.push(() => accountDb.close());
-    const connectors: Connector[] = [accountDb];
-    options.logger.info({ dir, connectors: connectors.map((c) => c.spec.name) }, "sample workspace running");
-    return { connectors, close };
+    const authLog = createAuthLogConnector({ store: "sql", url: `sqlite:${authLogFile}` });
+    closers.push(() => authLog.close());
+    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http" });
+    closers.push(() => payments.close());
+    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000 });
+    closers.push(() => ticketing.close());
+
+    const connectors: Connector[] = [accountDb, authLog, payments, ticketing];
+    log.info({ dir, people: people.length, ms: Date.now() - started, stripe: stripe.url, zendesk: zendesk.url, connectors: connectors.map((c) => c.spec.name) }, "sample workspace running");
+    return { connectors, stripe, zendesk, people, close };
   } catch (error) {
     await close();
     throw error;

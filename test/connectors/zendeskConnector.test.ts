@@ -15,7 +15,11 @@ const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMP
 const SUPPORT = { categories: ["SUPPORT"] };
 const byType = (records: SubjectRecord[], type: string) => records.filter((r) => r.type === type);
 /** Ada's own comments that still hold text, in the stand-in's data. */
-const adasLiveComments = (z: ZendeskStandIn) => ticketsOf(z, ADA_ID).flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID && /[^\s▇]/u.test(c.plain_body)));
+/** Ada's unredacted comments on threads she was only CC'd on (threads she requested are deleted whole, not redacted). */
+const adasLiveComments = (z: ZendeskStandIn) =>
+  ticketsOf(z, ADA_ID)
+    .filter(({ role }) => role === "cc")
+    .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID && /[^\s▇]/u.test(c.plain_body)));
 
 describe("Zendesk connector", () => {
   describeConnectorConformance("ticketing (Zendesk stand-in)", async () => {
@@ -102,13 +106,20 @@ describe("Zendesk connector", () => {
       const old = mine.filter(({ ticket }) => Date.parse(ticket.updated_at) < FIVE_YEARS_AGO.getTime());
       expect(recent.length, "some of Ada's tickets are inside the rule").to.be.greaterThan(0);
       expect(old.length, "some are outside it").to.be.greaterThan(0);
-      const oldOwn = old.flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID));
-      const oldOwnAttachments = oldOwn.reduce((n, c) => n + c.attachments.length, 0);
+      const oldThreads = old.filter(({ role }) => role === "requester").map(({ ticket }) => ticket);
+      const oldCcd = old.filter(({ role }) => role === "cc").map(({ ticket }) => ticket);
+      expect(oldThreads.length, "some old threads are Ada's own").to.be.greaterThan(0);
+      const live = (c: { attachments: { file_name: string }[] }) => c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
+      const threadRecords = oldThreads.reduce((n, t) => n + 1 + t.comments.reduce((m, c) => m + 1 + live(c), 0), 0);
+      const oldOwn = oldCcd.flatMap((ticket) => ticket.comments.filter((c) => c.author_id === ADA_ID));
+      const oldOwnAttachments = oldOwn.reduce((n, c) => n + live(c), 0);
       const recentSnapshot = JSON.stringify(recent.map(({ ticket }) => ticket));
 
       const outcome = await connector.erase(ADA, { ...SUPPORT, keepRecordedSince: { SUPPORT: FIVE_YEARS_AGO } }, testContext());
 
-      expect(outcome.erased).to.equal(oldOwn.length + oldOwnAttachments);
+      expect(outcome.erased).to.equal(threadRecords + oldOwn.length + oldOwnAttachments + oldCcd.length);
+      for (const t of oldThreads) expect(z.store.ticket(t.id) ?? z.store.deletedTicket(t.id), "an old thread of Ada's is still there").to.equal(undefined);
+      for (const t of oldCcd) expect(t.collaborator_ids, "Ada is still CC'd on an old thread").not.to.include(ADA_ID);
       const kept = new Map(outcome.kept!.map((k) => [k.type, k]));
       expect(kept.get("ticket")!.count).to.equal(recent.length);
       const newest = new Date(Math.max(...recent.map(({ ticket }) => Date.parse(ticket.updated_at))));
@@ -133,12 +144,13 @@ describe("Zendesk connector", () => {
 
     it("finishes after a crash between the soft and the permanent delete, each side effect once", async () => {
       const toRedact = adasLiveComments(z).length;
+      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length;
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(ConnectorError);
       expect((error as ConnectorError).retryable).to.equal(true);
       expect(z.store.user(ADA_ID)?.active).to.equal(false);
-      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 0 });
+      expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, ticketPermanentDeletes: threads, userSoftDeletes: 1, userPermanentDeletes: 0 });
       expect(await collectAll(connector, ADA), "a soft-deleted user shows nothing").to.deep.equal([]);
 
       const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));

@@ -53,9 +53,10 @@ class KeptTally {
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
  * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
- * their comments and the attachments' metadata. Erasure follows Zendesk's flow: redact the subject's
- * comments (text and attachments) on tickets outside retention, soft-delete the user, then delete them
- * permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
+ * their comments and the attachments' metadata. Erasure follows Zendesk's flow: outside retention,
+ * threads the subject requested are deleted (then deleted for good through deleted_tickets), and on
+ * threads they were only CC'd on their comments are redacted (text and attachments) and they leave the
+ * CCs; then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
  * anywhere (even after a soft delete) is finished by the next one.
  *
  * Retention works per ticket: a thread whose last activity is at or after keepRecordedSince.SUPPORT is
@@ -144,6 +145,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return 1 + live.length;
   };
 
+  /**
+   * Deletes a thread the subject requested, with its comments and attachments: soft delete, then for good
+   * through deleted_tickets. A run that stops between the two leaves it in deleted_tickets, which Zendesk
+   * empties by itself after 30 days. Returns the records that erased.
+   */
+  const deleteThread = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
+    let records = 1;
+    for await (const c of commentsOf(ticket, "requester", userId, "erase", ctx)) records += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+    const { status } = await client.send("DELETE", `tickets/${ticket.id}.json`, "erase", ctx);
+    if (status !== 404) await client.send("DELETE", `deleted_tickets/${ticket.id}.json`, "erase", ctx);
+    return status === 404 ? 0 : records;
+  };
+
   /** Deletes a soft-deleted user for good; 0 when someone else already did. */
   const deletePermanently = async (user: WireUser, ctx: TaskContext): Promise<number> => {
     const { status } = await client.send("DELETE", `deleted_users/${user.id}.json`, "erase", ctx);
@@ -218,8 +232,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           continue;
         }
-        for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-          if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+        if (role === "requester") erased += await deleteThread(ticket, user.id, ctx);
+        else {
+          for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
+            if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+          }
+          // Off the CC list, so the thread (someone else's) no longer leads to the subject.
+          await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
+          erased += 1;
         }
         await ctx.heartbeat();
       }

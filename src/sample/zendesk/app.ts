@@ -145,6 +145,37 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json({ comment: presentComment(req, found.comment) });
   });
 
+  // Ticket deletion: DELETE moves it to deleted_tickets; DELETE there removes it for good.
+  app.delete("/api/v2/tickets/:id.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    store.softDeleteTicket(ticket, new Date());
+    res.status(204).end();
+  });
+
+  app.get("/api/v2/deleted_tickets.json", (req, res) => {
+    res.json(paginate(req, "deleted_tickets", store.deletedTickets(), (t) => ({ id: t.id, subject: t.subject, deleted_at: t.deleted_at })));
+  });
+
+  app.delete("/api/v2/deleted_tickets/:id.json", (req, res) => {
+    const ticket = store.deletedTicket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    store.permanentlyDeleteTicket(ticket);
+    res.status(204).end();
+  });
+
+  // Only the CC removal of Zendesk's ticket update: { ticket: { email_ccs: [{ user_id, action: "delete" }] } }.
+  app.put("/api/v2/tickets/:id.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    const ccs = (req.body as { ticket?: { email_ccs?: unknown } } | undefined)?.ticket?.email_ccs;
+    if (!Array.isArray(ccs) || !ccs.every((c) => typeof c?.user_id === "number" && c?.action === "delete")) {
+      return void res.status(422).json(invalid("email_ccs", "this stand-in updates tickets only to remove CCs: email_ccs: [{ user_id, action: \"delete\" }]"));
+    }
+    for (const c of ccs) store.removeCc(ticket, c.user_id);
+    res.json({ ticket: presentTicket(req, ticket) });
+  });
+
   app.get("/api/v2/deleted_users.json", (req, res) => {
     res.json(paginate(req, "deleted_users", store.deletedUsers(), (u) => presentUser(req, u)));
   });

@@ -8,6 +8,9 @@ export interface ZendeskEffects {
   attachmentRedactions: number;
   userSoftDeletes: number;
   userPermanentDeletes: number;
+  ticketSoftDeletes: number;
+  ticketPermanentDeletes: number;
+  ccRemovals: number;
 }
 
 /** Zendesk's redaction mark: every redacted character becomes one of these. */
@@ -21,7 +24,15 @@ const stripTags = (html: string) => html.replace(/<[^>]*>/g, "");
  * last one left.
  */
 export class ZendeskStore {
-  readonly effects: ZendeskEffects = { commentRedactions: 0, attachmentRedactions: 0, userSoftDeletes: 0, userPermanentDeletes: 0 };
+  readonly effects: ZendeskEffects = {
+    commentRedactions: 0,
+    attachmentRedactions: 0,
+    userSoftDeletes: 0,
+    userPermanentDeletes: 0,
+    ticketSoftDeletes: 0,
+    ticketPermanentDeletes: 0,
+    ccRemovals: 0,
+  };
 
   constructor(
     readonly state: ZendeskState,
@@ -60,15 +71,47 @@ export class ZendeskStore {
   }
 
   ticketsRequestedBy(id: number): ZendeskTicket[] {
-    return this.state.tickets.filter((t) => t.requester_id === id);
+    return this.state.tickets.filter((t) => !t.deleted_at && t.requester_id === id);
   }
 
   ticketsCcing(id: number): ZendeskTicket[] {
-    return this.state.tickets.filter((t) => t.collaborator_ids.includes(id));
+    return this.state.tickets.filter((t) => !t.deleted_at && t.collaborator_ids.includes(id));
   }
 
   ticket(id: number): ZendeskTicket | undefined {
-    return this.state.tickets.find((t) => t.id === id);
+    return this.state.tickets.find((t) => t.id === id && !t.deleted_at);
+  }
+
+  /** A soft-deleted ticket. */
+  deletedTicket(id: number): ZendeskTicket | undefined {
+    return this.state.tickets.find((t) => t.id === id && t.deleted_at);
+  }
+
+  deletedTickets(): ZendeskTicket[] {
+    return this.state.tickets.filter((t) => t.deleted_at);
+  }
+
+  /** Deletes a ticket (it moves to /deleted_tickets, where Zendesk keeps it 30 days). */
+  softDeleteTicket(ticket: ZendeskTicket, now: Date): void {
+    ticket.deleted_at = now.toISOString();
+    this.effects.ticketSoftDeletes += 1;
+    this.save();
+  }
+
+  /** Removes a deleted ticket, its comments and attachments for good. */
+  permanentlyDeleteTicket(ticket: ZendeskTicket): void {
+    this.state.tickets = this.state.tickets.filter((t) => t !== ticket);
+    this.effects.ticketPermanentDeletes += 1;
+    this.save();
+  }
+
+  /** Takes a user off a ticket's CCs; false when they were not on it. */
+  removeCc(ticket: ZendeskTicket, userId: number): boolean {
+    if (!ticket.collaborator_ids.includes(userId)) return false;
+    ticket.collaborator_ids = ticket.collaborator_ids.filter((id) => id !== userId);
+    this.effects.ccRemovals += 1;
+    this.save();
+    return true;
   }
 
   /** The comment and its ticket, or undefined when `ticketId` does not hold `commentId`. */

@@ -63,6 +63,8 @@ export interface ZendeskTicket {
   updated_at: string;
   /** Not a field of Zendesk's ticket: comments are served by /tickets/{id}/comments. */
   comments: ZendeskComment[];
+  /** Set when the ticket was deleted (listed under /deleted_tickets until deleted permanently). */
+  deleted_at?: string;
 }
 
 /** Everything the stand-in holds; JSON-serialisable, so it can live in a state file. */
