@@ -51,7 +51,8 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
     });
     if (needs.length === 0) return [];
     if (needsAny) {
-      if (perKind.some((deps) => deps !== null && deps.length === 0)) return [];
+      // Any one identity is enough, but a connector finds the subject best with all it can get (a
+      // payment customer id beats an email search): it waits for every provider that can run.
       const met = perKind.filter((deps): deps is string[] => deps !== null);
       return met.length ? [...new Set(met.flat())] : null;
     }

@@ -40,6 +40,8 @@ export interface SampleWorkspaceOptions {
   authEventsForAda: number;
   /** How many sample people (300 by default). */
   people?: number;
+  /** Time limit of each call to the stand-ins (10 s by default; tests that make them hang use less). */
+  callTimeoutMs?: number;
 }
 
 async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>): Promise<void> {
@@ -79,9 +81,10 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     closers.push(() => accountDb.close());
     const authLog = createAuthLogConnector({ store: "sql", url: `sqlite:${authLogFile}` });
     closers.push(() => authLog.close());
-    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http" });
+    const timeoutMs = options.callTimeoutMs ?? 10_000;
+    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs });
     closers.push(() => payments.close());
-    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000 });
+    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs });
     closers.push(() => ticketing.close());
 
     const connectors: Connector[] = [accountDb, authLog, payments, ticketing];

@@ -52,6 +52,9 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
   let erased = 0;
   let writes = 0;
   let newestKept: Date | undefined;
+  // Old records Stripe keeps listed under the customer (charges, invoices, cancelled subscriptions):
+  // they go with the customer, or stay with it while it is held.
+  const lingering: { kind: StripeKind; at: Date; fields: readonly string[]; wrote: boolean }[] = [];
   for (const kind of CUSTOMER_LISTS) {
     const detached = new Set<string>();
     const after = (page: StripeThing[]) => [...page].reverse().find((item) => !detached.has(item.id))?.id;
@@ -78,7 +81,10 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
       if (kept && at) {
         tally.add(kind, at, redaction.fields);
         if (!newestKept || at > newestKept) newestKept = at;
-      } else if (wrote) erased += 1;
+      } else {
+        if (redaction.then !== "detach" && at) lingering.push({ kind, at, fields: redaction.fields, wrote });
+        if (wrote) erased += 1;
+      }
     }
   }
   const customerAt = createdAt(customer);
@@ -86,6 +92,11 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx);
     return erased + 1;
+  }
+  // The customer stays, so its old (blanked) records stay listed with it: they are kept with it, not erased.
+  for (const l of lingering) {
+    tally.add(l.kind, l.at, l.fields);
+    if (l.wrote) erased -= 1;
   }
   const redaction = redactionOf("customer", customer, true);
   if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
