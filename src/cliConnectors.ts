@@ -11,7 +11,7 @@ import { RemoteFailure } from "./cliRequests";
 
 /** `dsr connectors check`: runs every configured connector's check() from this machine and prints a table. */
 export function addConnectorsCommand(cli: Command): void {
-  const connectors = cli.command("connectors").description("the connectors of this installation (DSR_CONNECTORS_FILE)");
+  const connectors = cli.command("connectors").description("the connectors of this installation (DSR_CONNECTORS_FILE, or the sample workspace)");
   connectors
     .command("check")
     .description("run every connector's check (reachability, credentials) and print a table; exits 1 if one fails")
@@ -26,7 +26,7 @@ export function addConnectorsCommand(cli: Command): void {
       const table = new Table({ head: ["connector", "version", "ok", "message"], style: { head: [], border: [] } });
       for (const { c, health } of results) table.push([c.spec.name, c.spec.version, health.ok ? "yes" : "NO", health.message]);
       process.stdout.write(`${table.toString()}\n`);
-      await Promise.all(list.map((c) => (c as { close?: () => Promise<void> }).close?.().catch(() => undefined)));
+      await registry.close();
       const failed = results.filter((r) => !r.health.ok).length;
       if (failed) process.exitCode = 1;
     });
