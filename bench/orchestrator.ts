@@ -106,16 +106,22 @@ async function main(): Promise<void> {
   worker.start();
   try {
     // One request alone, several times: wall time from its approval (planning included) to COMPLETED against the 50 ms critical path.
+    // The export that merges the collects is on the critical path too: its own duration is measured
+    // from its task row and added, so the ratio shows the orchestrator's overhead, not the export's work.
     const singles: number[] = [];
+    const exports: number[] = [];
     for (let i = 0; i < 7; i++) {
       const ids = await submitted(services, 1);
       const started = performance.now();
       await approve(services, ids);
       await waitAll(services, ids);
       singles.push(performance.now() - started);
+      const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
+      exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
     }
-    singles.sort((a, b) => a - b);
-    const median = singles[Math.floor(singles.length / 2)];
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const wall = median(singles);
+    const exportMs = median(exports);
 
     // Throughput: N requests approved up front, then drained by the worker.
     await worker.stop();
@@ -128,15 +134,16 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     await drain.stop();
 
-    const tasks = REQUESTS * 4;
-    const ideal = (tasks * STEP_MS) / CONCURRENCY / 1000;
+    const tasks = REQUESTS * 5;
+    const ideal = (REQUESTS * 4 * STEP_MS) / CONCURRENCY / 1000;
     console.log(`database              ${services.ds.options.type}`);
     console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), worker concurrency ${CONCURRENCY}`);
     console.log(`drain time            ${seconds.toFixed(2)} s (lower bound at this concurrency: ${ideal.toFixed(2)} s)`);
     console.log(`requests/s            ${(REQUESTS / seconds).toFixed(1)}`);
-    console.log(`tasks/s               ${(tasks / seconds).toFixed(1)}`);
-    console.log(`one request, alone    median ${median.toFixed(1)} ms (of 7), critical path ${STEP_MS} ms, sum of connectors ${4 * STEP_MS} ms`);
-    console.log(`wall / critical path  ${(median / STEP_MS).toFixed(2)}`);
+    console.log(`tasks/s               ${(tasks / seconds).toFixed(1)} (4 collects and 1 export per request)`);
+    console.log(`one request, alone    median ${wall.toFixed(1)} ms (of 7); its export task took ${exportMs} ms`);
+    console.log(`critical path         ${STEP_MS + exportMs} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
+    console.log(`wall / critical path  ${(wall / (STEP_MS + exportMs)).toFixed(2)}`);
   } finally {
     await services.ds.destroy();
     await db.drop();
