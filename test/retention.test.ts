@@ -89,6 +89,15 @@ describeEachDatabase("retention, legal holds and deletion plans", (db) => {
     expect(failed.statusReason).to.contain("tickets ERASE");
   });
 
+  it("fails the deletion loudly when a connector reports a kept set whose period has already ended", async () => {
+    await start();
+    p.authLog.extraKept = [{ category: "AUTH_LOGS", type: "session", count: 3, newestRecordedAt: p.ago(400) }];
+    const failed = await deletion({}, "FAILED");
+    const erase = failed.tasks.find((x: any) => x.connector === "auth-log" && x.step === "ERASE");
+    expect(erase.lastError).to.equal("The connector kept 3 session whose retention period has already ended; nothing was recorded as kept");
+    expect(failed.retentionExceptions.filter((e: any) => e.connector === "auth-log")).to.deep.equal([]);
+  });
+
   it("keeps held categories whole, never showing them to the connector, and purges them once the hold is released", async () => {
     await start();
     const forbidden = await t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "litigation", caseReference: "CASE-1" }) { id } }`, {}, Role.AUDITOR);

@@ -1,11 +1,11 @@
 import type { Connector, Identities, TaskContext } from "../connectors/sdk";
 import { deletionInstruction } from "../domain/retention";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { DeletionPlanItemRow, RequestRow, TaskRow } from "../entities";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
 import type { RunOptions } from "./runner";
-import { completeTask } from "./sql/completeTask";
+import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
@@ -39,7 +39,23 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
 
-  const kept = ruleExceptions(outcome.kept ?? [], services.retentionRules);
+  let kept = ruleExceptions(outcome.kept ?? [], services.retentionRules);
+  // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
+  const overdue = kept.filter((k) => k.retainUntil && k.retainUntil <= dctx.now);
+  if (overdue.length) {
+    await failTask(
+      ds,
+      task,
+      options.workerId,
+      {
+        userMessage: `The connector kept ${overdue.map((k) => `${k.recordCount} ${k.recordType}`).join(", ")} whose retention period has already ended; nothing was recorded as kept`,
+        retryable: false,
+        retryInMs: 0,
+      },
+      now(),
+    );
+    return;
+  }
   let remaining: number | undefined;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
@@ -66,8 +82,19 @@ export async function runErasure(services: Services, connector: Connector, task:
       remaining = check.remaining;
     }
   }
+  let closeExceptions: string[] = [];
+  if (purge) {
+    // What the connector reports kept now replaces the open exceptions of the purged categories: those
+    // reported again unchanged stay open as they are; the others were purged (or superseded).
+    const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
+    const same = (e: RetentionExceptionRow, k: KeptException) =>
+      !e.holdId && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
+    const inScope = open.filter((e) => instruction.categories.includes(e.category));
+    const unchanged = inScope.filter((e) => kept.some((k) => same(e, k)));
+    closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
+    kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
+  }
   const keptCount = kept.reduce((n, k) => n + k.recordCount, 0);
-  const closeExceptions = due.filter((e) => instruction.categories.includes(e.category)).map((e) => e.id);
   await completeTask(
     ds,
     task,

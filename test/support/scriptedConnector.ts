@@ -35,6 +35,8 @@ export class ScriptedConnector implements Connector {
   delayMs = 0;
   /** A faulty system: erase reports success but deletes nothing (the verification pass must notice). */
   eraseIsNoop = false;
+  /** Kept sets erase reports on top of what it really kept (a connector at fault). */
+  extraKept: KeptRecords[] = [];
 
   constructor(spec: Partial<ConnectorSpec> & { name: string }, private readonly provide: Record<string, string> = {}) {
     this.spec = { version: "1.0.0", supports: ["access", "erasure", "rectification"], needs: ["email"], provides: [], categories: ["ACCOUNT"], ...spec };
@@ -121,7 +123,7 @@ export class ScriptedConnector implements Connector {
       this.remotePolls.set(ctx.idempotencyKey, behaviour.polls);
       return { erased, remote: { reference: `job-${ctx.idempotencyKey}`, pollAfterMs: behaviour.pollAfterMs } };
     }
-    return { erased, kept };
+    return { erased, kept: [...kept, ...this.extraKept] };
   }
 
   async poll(reference: string, ctx: TaskContext): Promise<ErasureOutcome> {

@@ -94,8 +94,10 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
     return erased + 1;
   }
   // The customer stays, so its old (blanked) records stay listed with it: they are kept with it, not erased.
+  // They are held as long as the customer is, so they count from the newest kept record, not their own date.
+  const heldUntilFrom = newestKept ?? customerAt!;
   for (const l of lingering) {
-    tally.add(l.kind, l.at, l.fields);
+    tally.add(l.kind, heldUntilFrom, l.fields);
     if (l.wrote) erased -= 1;
   }
   const redaction = redactionOf("customer", customer, true);

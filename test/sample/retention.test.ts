@@ -1,0 +1,69 @@
+import { expect } from "chai";
+import pino from "pino";
+import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { describeEachDatabase, tempDir } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const YEAR = 365 * 86_400_000;
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+  tasks { connector step status outcome { erased kept remaining } }
+  retentionExceptions { connector category recordType recordCount legalBasis holdId retainUntil status } } }`;
+
+describeEachDatabase("retention on the sample workspace", (db) => {
+  let ws: SampleWorkspace;
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+
+  it("keeps a held category whole, purges it on release down to what its rule keeps, and purges the rest as periods end", async function () {
+    this.timeout(120_000);
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 500, people: 20 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1000" }, ws.connectors).start();
+    const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+    const ids = { email: ADA, ...(await ws.connectors[0].resolve!({ email: ADA }, testContext())) };
+    const holding = async (name: string) => collectAll(ws.connectors.find((c) => c.spec.name === name)!, ids);
+    const ticketsBefore = await holding("ticketing");
+
+    const { placeLegalHold: hold } = await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "Complaint to the regulator", caseReference: "REG-42" }) { id } }`);
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await t.waitFor(async () => ((await show(r.id)).status !== "IN_PROGRESS" ? show(r.id) : undefined), "deletion finished", 60_000);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const byConnector = (request: any, status = "OPEN") => request.retentionExceptions.filter((e: any) => e.status === status).reduce((m: any, e: any) => ({ ...m, [e.connector]: [...(m[e.connector] ?? []), e] }), {});
+    const open = byConnector(done);
+    expect(open.ticketing).to.have.length(1);
+    expect(open.ticketing[0]).to.include({ holdId: hold.id, recordCount: ticketsBefore.length, retainUntil: null, legalBasis: "legal hold REG-42" });
+    expect(await holding("ticketing"), "held: untouched").to.have.length(ticketsBefore.length);
+    expect(open.payments.every((e: any) => e.legalBasis === "tax and financial compliance")).to.equal(true);
+    expect(open["auth-log"][0]).to.include({ category: "AUTH_LOGS", legalBasis: "security monitoring and fraud prevention" });
+    expect(await holding("account-db")).to.deep.equal([]);
+
+    // Released: the purge erases what the hold alone kept; threads inside 5 years stay under the rule.
+    await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Complaint closed") { id } }`, { id: hold.id });
+    const released = await t.waitFor(async () => {
+      const now = await show(r.id);
+      return now.retentionExceptions.some((e: any) => e.holdId === hold.id && e.status === "CLOSED") ? now : undefined;
+    }, "held set purged", 60_000);
+    const afterRelease = await holding("ticketing");
+    expect(afterRelease.length).to.be.greaterThan(0).and.lessThan(ticketsBefore.length);
+    const fiveYearsAgo = t.clock.now().getTime() - 5 * YEAR - 2 * 86_400_000;
+    expect(afterRelease.filter((x) => x.type === "ticket").every((x) => (x.recordedAt?.getTime() ?? Infinity) >= fiveYearsAgo)).to.equal(true);
+    expect(byConnector(released).ticketing.every((e: any) => e.legalBasis === "service quality and dispute resolution" && e.retainUntil)).to.equal(true);
+
+    // Eight years on, every period has ended: everything is purged and every exception closed.
+    t.clock.advance(8 * YEAR);
+    const ended = await t.waitFor(async () => {
+      const now = await show(r.id);
+      return now.retentionExceptions.every((e: any) => e.status === "CLOSED") ? now : undefined;
+    }, "every exception closed", 30_000).catch(async (e) => {
+      console.log(JSON.stringify(await show(r.id), null, 1));
+      throw e;
+    });
+    expect(ended.status).to.equal("COMPLETED");
+    for (const name of ["auth-log", "payments", "ticketing"]) expect(await holding(name), name).to.deep.equal([]);
+  });
+});
