@@ -317,7 +317,9 @@ describe("Zendesk connector", () => {
       expect(rate).to.be.at.most(10.2);
       // Timers fire a millisecond early or late: a window may catch one call more at its edges.
       expect(busiest).to.be.at.most(11);
-      expect(Math.min(...gaps)).to.be.at.least(90);
+      // Calls leave 100 ms apart; on a loaded machine one can arrive late and the next on time, so a
+      // single gap may shrink: the rate and the busiest second above are the limit, this only rules out bursts.
+      expect(Math.min(...gaps)).to.be.at.least(50);
     });
   });
 
