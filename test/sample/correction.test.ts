@@ -1,0 +1,89 @@
+import { expect } from "chai";
+import pino from "pino";
+import { collectAll } from "../../src/connectors/testing/conformance";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { describeEachDatabase, tempDir } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const GRACE = "grace.hopper@example.com";
+const DAY = 86_400_000;
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason receivedAt dueAt closedAt
+  tasks { connector step status lastError outcome { changed notHeld } }
+  auditEvents { action details } } }`;
+
+/** Ada's corrections: three fields the account database can correct, one that no system holds. */
+const CHANGES = [
+  { field: "name", value: "Augusta Ada King" },
+  { field: "phone", value: "+442079469999" },
+  { field: "jobTitle", value: "Countess of Lovelace" },
+  { field: "favouriteColour", value: "Analytical Teal" },
+];
+
+/** Weekdays (UTC) after `from` up to and including `to`. */
+function businessDaysBetween(from: Date, to: Date): number {
+  let n = 0;
+  for (let at = from.getTime() + DAY; at <= to.getTime(); at += DAY) if (![0, 6].includes(new Date(at).getUTCDay())) n += 1;
+  return n;
+}
+
+describeEachDatabase("correction on the sample workspace", (db) => {
+  let ws: SampleWorkspace | undefined;
+  let t: TestService | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+
+  it("applies the verified changes through the account database, says what no system holds, audits field names only, and is due in 15 business days", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const before = await userOf(ADA);
+    const graceBefore = await userOf(GRACE);
+
+    const r = await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: CHANGES, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await t.waitFor(
+      async () => {
+        const { request } = await t!.ok(SHOW, { id: r.id });
+        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+      },
+      "correction finished",
+      30_000,
+    );
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+
+    // The account database is the one system that rectifies: it changed what it holds and named the rest;
+    // the systems that cannot rectify say so (SKIPPED) instead of staying silent.
+    const rectify = Object.fromEntries(done.tasks.filter((x: any) => x.step === "RECTIFY").map((x: any) => [x.connector, x]));
+    expect(Object.keys(rectify).sort()).to.deep.equal(["account-db", "auth-log", "payments", "ticketing"]);
+    for (const name of ["auth-log", "payments", "ticketing"]) expect(rectify[name].status, name).to.equal("SKIPPED");
+    expect(rectify["account-db"].status).to.equal("SUCCEEDED");
+    expect([...rectify["account-db"].outcome.changed].sort()).to.deep.equal(["jobTitle", "name", "phone"]);
+    expect(rectify["account-db"].outcome.notHeld).to.deep.equal(["favouriteColour"]);
+
+    // Collecting again shows the new values; nobody else's row moved.
+    const after = await userOf(ADA);
+    expect(after).to.include({ name: "Augusta Ada King", phone: "+442079469999", job_title: "Countess of Lovelace", company: before.company, email: ADA });
+    expect(await userOf(GRACE)).to.deep.equal(graceBefore);
+
+    // The audit trail names the fields but holds neither the old nor the new values.
+    const fieldsInTrail = JSON.stringify(done.auditEvents.map((e: any) => e.details));
+    for (const field of ["name", "phone", "jobTitle", "favouriteColour"]) expect(fieldsInTrail).to.include(`"${field}"`);
+    const succeeded = done.auditEvents.find((e: any) => e.action === "task.succeeded" && e.details.step === "RECTIFY");
+    expect(succeeded.details).to.deep.include({ connector: "account-db", notHeld: ["favouriteColour"] });
+    const rows = JSON.stringify(await t.ds.query(`SELECT * FROM audit_events`));
+    const values = [before.name, before.phone, before.job_title, ...CHANGES.map((c) => c.value)] as string[];
+    for (const value of values) expect(rows, `the audit trail holds "${value}"`).not.to.include(value);
+
+    // Received Monday 2 March 2026 10:00 UTC; due 15 weekdays later at the same time of day.
+    const receivedAt = new Date(done.receivedAt);
+    const dueAt = new Date(done.dueAt);
+    expect(businessDaysBetween(receivedAt, dueAt)).to.equal(15);
+    expect(businessDaysBetween(receivedAt, new Date(dueAt.getTime() - DAY))).to.equal(14);
+    expect(dueAt.toISOString().slice(10)).to.equal(receivedAt.toISOString().slice(10));
+    expect(Date.parse(done.closedAt)).to.be.at.most(dueAt.getTime());
+  });
+});
