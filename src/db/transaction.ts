@@ -7,15 +7,15 @@ const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
 const DEADLOCK_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 const MAX_DEADLOCK_RETRIES = 3;
 
-/**
- * Runs `work` in one database transaction: everything it writes commits together or not at all.
- * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
- */
 /** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
 export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "legal_holds", id: string): Promise<void> {
   if (isMysql(em.connection)) await em.query(`SELECT id FROM ${table} WHERE id = ? FOR UPDATE`, [id]);
 }
 
+/**
+ * Runs `work` in one database transaction: everything it writes commits together or not at all.
+ * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
+ */
 export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   if (!isMysql(ds)) {
     const previous = sqliteQueues.get(ds) ?? Promise.resolve();

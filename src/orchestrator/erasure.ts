@@ -41,7 +41,7 @@ export async function runErasure(services: Services, connector: Connector, task:
 
   let kept = ruleExceptions(outcome.kept ?? [], services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
-  const overdue = kept.filter((k) => k.retainUntil && k.retainUntil <= dctx.now);
+  const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
     await failTask(
       ds,

@@ -24,7 +24,14 @@ export async function dueExceptions(ds: DataSource, now: Date, where: { requestI
     const request = await ds.getRepository(RequestRow).findOneBy({ id: e.requestId });
     if (!request) continue;
     if (!holdsBySubject.has(request.subjectEmail)) holdsBySubject.set(request.subjectEmail, await activeHoldsFor(ds, request.subjectEmail));
-    if (!holdFor(e.category, holdsBySubject.get(request.subjectEmail)!)) out.push(e);
+    const still = holdFor(e.category, holdsBySubject.get(request.subjectEmail)!);
+    if (!still) out.push(e);
+    else if (e.holdId && e.holdId !== still.id) {
+      // Its hold was released but another covers the category: the exception now names the one that keeps it.
+      await ds
+        .getRepository(RetentionExceptionRow)
+        .update({ id: e.id, status: RetentionExceptionStatus.OPEN }, { holdId: still.id, legalBasis: `legal hold ${still.caseReference}`.slice(0, 200) });
+    }
   }
   return out;
 }
