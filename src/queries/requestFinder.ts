@@ -17,7 +17,15 @@ export interface RequestPage {
   cursors: string[];
   hasNextPage: boolean;
   hasPreviousPage: boolean;
-  totalCount: number;
+  /** Every match over all pages; null unless asked for (PageOptions.withTotal). */
+  totalCount: number | null;
+}
+
+export interface PageOptions {
+  /** Columns to load (plus id and dueAt, which cursors need); the whole row when absent. */
+  columns?: readonly (keyof RequestRow)[];
+  /** Count every match (a second query); callers that show no total skip it. */
+  withTotal?: boolean;
 }
 
 /** Page sizes a caller may ask for. */
@@ -57,10 +65,18 @@ function applyFilter(qb: SelectQueryBuilder<RequestRow>, filter: RequestFilter, 
 }
 
 /** Requests in due-date order (soonest first, id breaking ties), one keyset page at a time. */
-export async function findRequests(ds: DataSource, now: Date, filter: RequestFilter, first: number, after?: string | null): Promise<RequestPage> {
+export async function findRequests(
+  ds: DataSource,
+  now: Date,
+  filter: RequestFilter,
+  first: number,
+  after?: string | null,
+  options: PageOptions = {},
+): Promise<RequestPage> {
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badField("first", `first must be between 1 and ${MAX_PAGE_SIZE}`);
   const base = () => applyFilter(ds.getRepository(RequestRow).createQueryBuilder("r"), filter, now);
   const page = base();
+  if (options.columns) page.select([...new Set<string>(["id", "dueAt", ...options.columns])].map((c) => `r.${c}`));
   if (after) {
     const c = decodeCursor(after);
     page.andWhere(
@@ -69,7 +85,7 @@ export async function findRequests(ds: DataSource, now: Date, filter: RequestFil
   }
   const [rows, totalCount] = await Promise.all([
     page.orderBy("r.dueAt", "ASC").addOrderBy("r.id", "ASC").take(first + 1).getMany(),
-    base().getCount(),
+    options.withTotal ? base().getCount() : null,
   ]);
   const hasNextPage = rows.length > first;
   const kept = rows.slice(0, first);
