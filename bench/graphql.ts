@@ -14,6 +14,7 @@ import path from "node:path";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import autocannon from "autocannon";
+import pino from "pino";
 import { SYSTEM_ACTOR } from "../src/audit/actor";
 import { createToken } from "../src/auth/tokens";
 import { loadConfig } from "../src/config/env";
@@ -43,8 +44,10 @@ async function load(url: string, token: string | null): Promise<{ rps: number; p
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-graphql-"));
   const config = loadConfig({ NODE_ENV: "production", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0", DSR_EXPORT_MASTER_KEY: randomBytes(32).toString("base64") });
-  // Logs go to a file, as they would to a collector: the terminal is not what is measured.
-  const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: fs.createWriteStream(path.join(dir, "service.log")) }) });
+  // Logs go to a file through the same kind of destination `dsr serve` writes stdout with (pino's sonic-boom,
+  // one write per line), not to the terminal: a collector reads them, the terminal is not what is measured.
+  const logFile = pino.destination({ dest: path.join(dir, "service.log"), sync: true });
+  const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: logFile }) });
   const { ds } = service.services;
   const token = (await createToken(ds, service.services.clock, SYSTEM_ACTOR, { name: "bench", role: Role.ADMIN })).token;
   const now = Date.now();
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
   }
   await bare.stop();
   await service.stop();
+  logFile.end();
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
