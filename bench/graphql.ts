@@ -2,8 +2,11 @@
  * GraphQL throughput: autocannon against `requests(first: 50)` on the real service (SQLite, 300 seeded
  * requests, auth, limits, logging and metrics on) and against a bare Apollo server answering the same
  * shape from memory, in one run. Prints both req/s, p99 and the ratio (target: at least 0.7).
- * Both run with NODE_ENV=production and answer the same bytes (checked before loading).
- *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load)
+ * Both run with NODE_ENV=production and answer the same bytes (checked before loading); the load generator
+ * runs in the same process, so its cost counts for both. Also prints CPU time per request, the steadier
+ * figure on a shared machine.
+ *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load;
+ *                            BENCH_ONLY=service|bare to load one, e.g. under node --cpu-prof)
  */
 import "./production";
 import "reflect-metadata";

@@ -44,7 +44,8 @@ export function requestColumns(fields: Iterable<string>): (keyof RequestRow)[] |
 
 /**
  * Storage row -> API shape. A row loaded with requestColumns has only what the operation's fields read;
- * the other properties of the result are never resolved. Code hashes, versions and submitter ids stay behind. */
+ * the other properties of the result are never resolved. Code hashes, versions and submitter ids stay behind.
+ */
 export function presentRequest(row: RequestRow, maxAttempts: number): Request {
   const codeOutstanding = row.status === RequestStatus.PENDING_VERIFICATION && row.verificationCodeHash !== null;
   return Object.assign(new Request(), {

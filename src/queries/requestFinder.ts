@@ -60,13 +60,18 @@ function decodeCursor(cursor: string): { dueAt: Date; id: string } {
 function conditions(filter: RequestFilter, now: Date, cursor: { dueAt: Date; id: string } | null, c: (column: keyof RequestRow) => string) {
   const where: string[] = [];
   const params: Record<string, unknown> = { now, terminal: TERMINAL_STATUSES };
-  if (filter.status?.length) where.push(`${c("status")} IN (:...statuses)`), (params.statuses = filter.status);
-  if (filter.type?.length) where.push(`${c("type")} IN (:...types)`), (params.types = filter.type);
-  if (filter.subjectEmail) where.push(`${c("subjectEmail")} = :email`), (params.email = filter.subjectEmail.trim().toLowerCase());
-  if (filter.overdue === true) where.push(`${c("dueAt")} < :now AND ${c("status")} NOT IN (:...terminal)`);
-  else if (filter.overdue === false) where.push(`(${c("dueAt")} >= :now OR ${c("status")} IN (:...terminal))`);
+  const add = (condition: string, values: Record<string, unknown> = {}) => {
+    where.push(condition);
+    Object.assign(params, values);
+  };
+  if (filter.status?.length) add(`${c("status")} IN (:...statuses)`, { statuses: filter.status });
+  if (filter.type?.length) add(`${c("type")} IN (:...types)`, { types: filter.type });
+  if (filter.subjectEmail) add(`${c("subjectEmail")} = :email`, { email: filter.subjectEmail.trim().toLowerCase() });
+  if (filter.overdue === true) add(`${c("dueAt")} < :now AND ${c("status")} NOT IN (:...terminal)`);
+  else if (filter.overdue === false) add(`(${c("dueAt")} >= :now OR ${c("status")} IN (:...terminal))`);
+  // totalCount counts every match; only the page starts after the cursor.
   const filtered = where.length ? ` WHERE ${where.join(" AND ")}` : "";
-  if (cursor) where.push(`(${c("dueAt")} > :cDue OR (${c("dueAt")} = :cDue AND ${c("id")} > :cId))`), Object.assign(params, { cDue: cursor.dueAt, cId: cursor.id });
+  if (cursor) add(`(${c("dueAt")} > :cDue OR (${c("dueAt")} = :cDue AND ${c("id")} > :cId))`, { cDue: cursor.dueAt, cId: cursor.id });
   return { filtered, paged: where.length ? ` WHERE ${where.join(" AND ")}` : "", params };
 }
 
