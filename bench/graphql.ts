@@ -2,15 +2,22 @@
  * GraphQL throughput: autocannon against `requests(first: 50)` on the real service (SQLite, 300 seeded
  * requests, auth, limits, logging and metrics on) and against a bare Apollo server answering the same
  * shape from memory, in one run. Prints both req/s, p99 and the ratio (target: at least 0.7).
- *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load)
+ * Both run with NODE_ENV=production and answer the same bytes (checked before loading); the load generator
+ * runs in the same process, so its cost counts for both. Also prints CPU time per request, the steadier
+ * figure on a shared machine.
+ *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load;
+ *                            BENCH_ONLY=service|bare to load one, e.g. under node --cpu-prof)
  */
+import "./production";
 import "reflect-metadata";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import autocannon from "autocannon";
+import pino from "pino";
 import { SYSTEM_ACTOR } from "../src/audit/actor";
 import { createToken } from "../src/auth/tokens";
 import { loadConfig } from "../src/config/env";
@@ -24,18 +31,26 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SEEDED = 300;
 const QUERY = `query Page { requests(first: 50) { totalCount edges { cursor node { id type status source receivedAt dueAt overdue } } } }`;
 
-async function load(url: string, token: string | null): Promise<{ rps: number; p99: number }> {
+/**
+ * req/s and p99 of one server under load, and the process's CPU time per answered request (load generator
+ * included, the same for both): steadier than req/s on a machine other work shares.
+ */
+async function load(url: string, token: string | null): Promise<{ rps: number; p99: number; cpuMs: number }> {
   const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const cpu = process.cpuUsage();
   const result = await autocannon({ url, method: "POST", headers, body: JSON.stringify({ query: QUERY }), connections: CONNECTIONS, duration: SECONDS });
+  const used = process.cpuUsage(cpu);
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-  return { rps: result.requests.average, p99: result.latency.p99 };
+  return { rps: result.requests.average, p99: result.latency.p99, cpuMs: (used.user + used.system) / 1000 / result.requests.total };
 }
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-graphql-"));
-  const config = loadConfig({ NODE_ENV: "production", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" });
-  // Logs go to a file, as they would to a collector: the terminal is not what is measured.
-  const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: fs.createWriteStream(path.join(dir, "service.log")) }) });
+  const config = loadConfig({ NODE_ENV: "production", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0", DSR_EXPORT_MASTER_KEY: randomBytes(32).toString("base64") });
+  // Logs go to a file through the same kind of destination `dsr serve` writes stdout with (pino's sonic-boom,
+  // one write per line), not to the terminal: a collector reads them, the terminal is not what is measured.
+  const logFile = pino.destination({ dest: path.join(dir, "service.log"), sync: true });
+  const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: logFile }) });
   const { ds } = service.services;
   const token = (await createToken(ds, service.services.clock, SYSTEM_ACTOR, { name: "bench", role: Role.ADMIN })).token;
   const now = Date.now();
@@ -53,34 +68,40 @@ async function main(): Promise<void> {
   }));
   await ds.getRepository(RequestRow).insert(rows as Partial<RequestRow>[]);
 
-  const page = rows.slice(0, 50);
+  // The service's own answer first: the bare server hands back exactly this data (same fields, cursors,
+  // enums and dates), so both answer the same query with the same bytes and only the work behind differs.
+  const ask = (url: string, auth: string | null) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...(auth ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ query: QUERY }) });
+  const serviceText = await (await ask(service.url, token)).text();
+  const body = JSON.parse(serviceText) as { data?: { requests: { totalCount: number; edges: unknown[] } }; errors?: unknown };
+  if (!body.data || body.data.requests.edges.length !== 50) throw new Error(`the service did not answer a page of 50: ${JSON.stringify(body.errors ?? body)}`);
+  const answer = body.data.requests;
+
   const bare = new ApolloServer({
     typeDefs: `type Query { requests(first: Int!): Connection! } type Connection { totalCount: Int! edges: [Edge!]! } type Edge { cursor: String! node: Req! }
-      type Req { id: ID! type: String! status: String! source: String! receivedAt: String! dueAt: String! overdue: Boolean! }`,
-    resolvers: {
-      Query: {
-        requests: () => ({
-          totalCount: SEEDED,
-          edges: page.map((r) => ({ cursor: r.id, node: { ...r, receivedAt: r.receivedAt.toISOString(), dueAt: r.dueAt.toISOString(), overdue: false } })),
-        }),
-      },
-    },
+      enum RequestType { ACCESS PORTABILITY DELETION CORRECTION } enum RequestStatus { PENDING_APPROVAL IN_PROGRESS COMPLETED } enum RequestSource { ADMIN }
+      type Req { id: ID! type: RequestType! status: RequestStatus! source: RequestSource! receivedAt: String! dueAt: String! overdue: Boolean! }`,
+    resolvers: { Query: { requests: () => answer } },
   });
   const { url: bareUrl } = await startStandaloneServer(bare, { listen: { port: 0, host: "127.0.0.1" } });
+  const bareText = await (await ask(bareUrl, null)).text();
+  if (bareText !== serviceText) throw new Error(`the bare server's answer differs from the service's (${bareText.length} vs ${serviceText.length} bytes)`);
 
-  const first = await fetch(service.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query: QUERY }) });
-  const body = (await first.json()) as { data?: { requests: { edges: unknown[] } }; errors?: unknown };
-  if (!body.data || body.data.requests.edges.length !== 50) throw new Error(`the service did not answer a page of 50: ${JSON.stringify(body.errors ?? body)}`);
-
-  const real = await load(service.url, token);
-  const memory = await load(bareUrl, null);
-  const ratio = real.rps / memory.rps;
-  console.log(`requests(first: 50), ${CONNECTIONS} connections, ${SECONDS} s each`);
-  console.log(`  dsr service (SQLite, ${SEEDED} requests): ${real.rps.toFixed(0)} req/s, p99 ${real.p99} ms`);
-  console.log(`  bare Apollo (from memory):        ${memory.rps.toFixed(0)} req/s, p99 ${memory.p99} ms`);
-  console.log(`  ratio: ${ratio.toFixed(2)} (target >= 0.70) ${ratio >= 0.7 ? "OK" : "BELOW TARGET"}`);
+  // BENCH_ONLY=service|bare loads one server only (to profile it with node --cpu-prof).
+  const only = process.env.BENCH_ONLY;
+  const real = only === "bare" ? null : await load(service.url, token);
+  const memory = only === "service" ? null : await load(bareUrl, null);
+  console.log(`requests(first: 50), ${CONNECTIONS} connections, ${SECONDS} s each, NODE_ENV=production, both answers ${serviceText.length} bytes`);
+  const line = (r: { rps: number; p99: number; cpuMs: number }) => `${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.cpuMs.toFixed(2)} ms CPU per request`;
+  if (real) console.log(`  dsr service (SQLite, ${SEEDED} requests): ${line(real)}`);
+  if (memory) console.log(`  bare Apollo (from memory):        ${line(memory)}`);
+  if (real && memory) {
+    const ratio = real.rps / memory.rps;
+    console.log(`  ratio: ${ratio.toFixed(2)} (target >= 0.70) ${ratio >= 0.7 ? "OK" : "BELOW TARGET"}`);
+  }
   await bare.stop();
   await service.stop();
+  logFile.end();
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

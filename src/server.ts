@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import express, { ErrorRequestHandler } from "express";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import { GraphQLError } from "graphql";
 import type { DataSource } from "typeorm";
@@ -179,6 +179,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
 
   const app = express();
   app.disable("x-powered-by");
+  // Every answer is fresh and marked no-store: an ETag (a hash of each body) would only cost time.
+  app.disable("etag");
   const httpServer = http.createServer(app);
   const production = config.NODE_ENV === "production";
   const limits = apiLimits();
@@ -197,6 +199,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000 }),
       ...limits.plugins,
+      // No field has cache hints, and this plugin wraps every field resolver to look for them; answers are no-store (below).
+      ApolloServerPluginCacheControlDisabled(),
       observeOperations(logger),
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
@@ -237,6 +241,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
   app.get(`${DOWNLOAD_PATH}/:id`, exportDownloadHandler(services));
   app.use(
     "/graphql",
+    // Answers carry personal data: no cache may keep one, refusals and limit errors included.
+    (_req, res, next) => {
+      res.setHeader("cache-control", "no-store");
+      next();
+    },
     ...(config.DSR_RATE_LIMIT_PER_SECOND > 0 ? [rateLimitByToken({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST })] : []),
     express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
     expressMiddleware(apollo, {

@@ -156,6 +156,18 @@ describe("API limits: production mode", () => {
     }
   });
 
+  it("marks every GraphQL answer, success or error, as not to be stored by caches", async () => {
+    for (const [query, as] of [[`{ viewer { role } }`, Role.ADMIN], [`{ viewer { role } }`, null], [`{ nope }`, Role.ADMIN]] as const) {
+      const res = await fetch(s.t.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(as ? { authorization: `Bearer ${s.t.tokens[as]}` } : {}) },
+        body: JSON.stringify({ query }),
+      });
+      expect(res.headers.get("cache-control"), `${query} as ${as}`).to.equal("no-store");
+      expect(res.headers.get("etag"), `${query} as ${as}`).to.equal(null);
+    }
+  });
+
   it("serves no landing page", async () => {
     const res = await fetch(s.t.url, { headers: { accept: "text/html" } });
     expect(res.headers.get("content-type")).not.to.match(/html/);

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { GraphQLObjectType } from "graphql";
 import { getMetadataStorage } from "type-graphql";
+import { SYSTEM_ACTOR } from "../src/audit/actor";
+import { revokeToken } from "../src/auth/tokens";
 import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
 import { describeEachDatabase } from "./support/databases";
@@ -144,6 +146,22 @@ describeEachDatabase("authorization", (db) => {
     await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE id = '${row.id}'`);
     const revoked = await t.gql(`{ viewer { role } }`, {}, Role.SERVICE);
     expect(revoked.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
+  });
+
+  it("refuses a token in use on the very next operation once it is revoked, by this process or by another", async () => {
+    const viewer = `{ viewer { role } }`;
+    expect((await t.gql(viewer, {}, Role.AUDITOR)).status).to.equal(200);
+    const [auditor] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'AUDITOR'`);
+    await revokeToken(t.ds, t.clock, SYSTEM_ACTOR, auditor.id);
+    const afterRevoke = await t.gql(viewer, {}, Role.AUDITOR);
+    expect([afterRevoke.status, afterRevoke.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
+
+    // `dsr token revoke` in another process writes only the row: nothing cached here may outlive it.
+    expect((await t.gql(viewer, {}, PO)).status).to.equal(200);
+    await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE role = 'PRIVACY_OFFICER'`);
+    const afterRowChange = await t.gql(viewer, {}, PO);
+    expect([afterRowChange.status, afterRowChange.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
+    expect((await t.gql(viewer, {}, Role.ADMIN)).status).to.equal(200);
   });
 
   it("stores tokens only as hashes", async () => {

@@ -1,5 +1,7 @@
 import { expect } from "chai";
+import { getNamedType, GraphQLField, GraphQLObjectType, isObjectType } from "graphql";
 import { Role } from "../src/domain/enums";
+import { buildDsrSchema } from "../src/graphql/schema";
 import { describeEachDatabase } from "./support/databases";
 import { REQUEST_FIELDS, submit, submitVerified, TestService } from "./support/harness";
 
@@ -16,6 +18,16 @@ const LIST = `query($first: Int, $after: String, $filter: RequestFilterInput) {
     totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id type status dueAt overdue subject { email } } }
   } }`;
+
+/** A selection of every argument-free field below `field`, `levels` object levels deep (leaves only at the last). */
+function everything(field: GraphQLField<unknown, unknown>, levels = 2): string | null {
+  if (field.args.some((a) => a.type.toString().endsWith("!") && a.defaultValue === undefined)) return null;
+  const type = getNamedType(field.type);
+  if (!isObjectType(type)) return field.name;
+  if (levels === 0) return null;
+  const inner = Object.values(type.getFields()).map((f) => everything(f, levels - 1)).filter((f): f is string => f !== null);
+  return inner.length ? `${field.name} { ${inner.join(" ")} }` : null;
+}
 
 describeEachDatabase("requests", (db) => {
   let t: TestService;
@@ -256,6 +268,44 @@ describeEachDatabase("requests", (db) => {
       expect(await ids({ status: ["PENDING_APPROVAL"], type: ["DELETION"] })).to.deep.equal([d.id]);
       expect(await ids({ type: ["ACCESS", "CORRECTION"] })).to.deep.equal([a.id, c.id].sort());
       expect(await ids({ status: ["COMPLETED"] })).to.deep.equal([]);
+    });
+
+    it("answers every field of a request in a list exactly as the single lookup does, field by field", async () => {
+      // The list loads only the columns of the fields asked for: a field whose columns were forgotten would differ here.
+      const email = "every.field@example.com";
+      const r = await submitVerified(t, {
+        type: "CORRECTION",
+        subject: { email, userId: "u-77", phone: "+919812345678", externalIds: [{ system: "stripe", id: "cus_77" }] },
+        corrections: [{ field: "name", value: "Ada King" }],
+      });
+      await t.ok(`mutation($id: ID!) { extendDeadline(id: $id, days: 5, reason: "complex request") { id } }`, { id: r.id });
+      await submit(t, { subject: { email } });
+      const fields = Object.values(((await buildDsrSchema()).getType("Request") as GraphQLObjectType).getFields());
+      expect(fields.length).to.be.above(15);
+      for (const field of fields) {
+        const selection = everything(field);
+        if (!selection) continue;
+        const single = await t.gql(`query($id: ID!) { request(id: $id) { ${selection} } }`, { id: r.id });
+        const listed = await t.gql(`query($email: String!) { requests(first: 5, filter: { subjectEmail: $email }) { edges { node { id ${selection} } } } }`, { email });
+        expect(listed.errors, field.name).to.deep.equal(single.errors);
+        const node = listed.data.requests.edges.find((e: any) => e.node.id === r.id).node;
+        expect(node[field.name], field.name).to.deep.equal(single.data.request[field.name]);
+      }
+    });
+
+    it("reads the fields and totalCount an operation asks for through fragments and aliases", async () => {
+      const email = "fragments@example.com";
+      const a = await submit(t, { subject: { email } });
+      t.clock.advance(DAY);
+      const b = await submit(t, { type: "DELETION", subject: { email } });
+      const query = `query($email: String!) { requests(filter: { subjectEmail: $email }) { ...Page } }
+        fragment Page on RequestConnection { total: totalCount edges { ... on RequestEdge { node { ...Row late: overdue } } } }
+        fragment Row on Request { key: id kind: type due: dueAt who: subject { email } }`;
+      const page = (await t.ok(query, { email })).requests;
+      expect(page.total).to.equal(2);
+      expect(page.edges.map((e: any) => e.node)).to.deep.equal(
+        [a, b].map((r) => ({ key: r.id, kind: r.type, due: r.dueAt, who: { email }, late: false })),
+      );
     });
 
     it("refuses a forged cursor and an out-of-range page size", async () => {

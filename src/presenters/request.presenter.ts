@@ -3,7 +3,49 @@ import { AuditEvent } from "../schema/audit.type";
 import { AuditEventRow, RequestRow } from "../entities";
 import { RequestStatus } from "../domain/enums";
 
-/** Storage row -> API shape. Code hashes, versions and submitter ids stay behind. */
+/**
+ * The storage columns each field of the API's Request is made from, for loading only what an operation
+ * asks for (a page of 50 full rows costs several times a page of the columns a list shows). A field not
+ * listed here (a field resolver added later, say) loads the whole row: a missing entry costs speed, never
+ * a wrong answer. test/requests.test.ts checks every field of the schema against a full load.
+ */
+export const REQUEST_FIELD_COLUMNS: Readonly<Record<string, readonly (keyof RequestRow)[]>> = {
+  __typename: [],
+  id: ["id"],
+  type: ["type"],
+  status: ["status"],
+  source: ["source"],
+  subject: ["subjectEmail", "subjectUserId", "subjectPhone", "subjectExternalIds"],
+  corrections: ["corrections"],
+  receivedAt: ["receivedAt"],
+  dueAt: ["dueAt"],
+  overdue: ["dueAt", "status"],
+  extendedDays: ["extendedDays"],
+  extensionReason: ["extensionReason"],
+  statusReason: ["statusReason"],
+  verification: ["status", "verificationMethod", "verifiedAt", "verificationEvidence", "verificationCodeHash", "verificationExpiresAt", "verificationAttempts"],
+  duplicateOf: ["duplicateOf"],
+  concernsMinor: ["concernsMinor"],
+  closedAt: ["closedAt"],
+  updatedAt: ["updatedAt"],
+  idempotencyKey: ["idempotencyKey"],
+};
+
+/** The columns to load for these Request fields (always the id), or undefined: the whole row. */
+export function requestColumns(fields: Iterable<string>): (keyof RequestRow)[] | undefined {
+  const columns = new Set<keyof RequestRow>(["id"]);
+  for (const field of fields) {
+    const needed = Object.hasOwn(REQUEST_FIELD_COLUMNS, field) ? REQUEST_FIELD_COLUMNS[field] : undefined;
+    if (!needed) return undefined;
+    for (const column of needed) columns.add(column);
+  }
+  return [...columns];
+}
+
+/**
+ * Storage row -> API shape. A row loaded with requestColumns has only what the operation's fields read;
+ * the other properties of the result are never resolved. Code hashes, versions and submitter ids stay behind.
+ */
 export function presentRequest(row: RequestRow, maxAttempts: number): Request {
   const codeOutstanding = row.status === RequestStatus.PENDING_VERIFICATION && row.verificationCodeHash !== null;
   return Object.assign(new Request(), {

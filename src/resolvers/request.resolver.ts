@@ -1,4 +1,5 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Args, Authorized, Ctx, FieldResolver, Info, Mutation, Query, Resolver, Root } from "type-graphql";
 import { DECIDERS, READERS, ANY_ROLE, SUBMITTERS } from "../auth/roles";
 import { decideRequest } from "../commands/requestDecider";
 import { extendDeadline } from "../commands/deadlineExtender";
@@ -6,7 +7,8 @@ import { submitRequest } from "../commands/requestSubmitter";
 import { resendVerificationCode } from "../commands/verificationCodeIssuer";
 import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
-import { presentAuditEvent, presentRequest } from "../presenters/request.presenter";
+import { selectedFields } from "../graphql/selection";
+import { presentAuditEvent, presentRequest, requestColumns } from "../presenters/request.presenter";
 import { findAuditEvents, findRequest, findRequests, isOverdue } from "../queries/requestFinder";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
@@ -34,8 +36,12 @@ export class RequestResolver {
 
   @Authorized(READERS)
   @Query(() => RequestConnection, { description: "Requests, soonest due first, as a Relay connection. ADMIN, PRIVACY_OFFICER, AUDITOR." })
-  async requests(@Args() { first, after, filter }: RequestsArgs, @Ctx() ctx: GraphQLContext): Promise<RequestConnection> {
-    const page = await findRequests(ctx.services.ds, ctx.services.clock.now(), filter ?? {}, first, after);
+  async requests(@Args() { first, after, filter }: RequestsArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<RequestConnection> {
+    // Only what the operation reads: the columns of the selected node fields, the count if totalCount is asked for.
+    const page = await findRequests(ctx.services.ds, ctx.services.clock.now(), filter ?? {}, first, after, {
+      columns: requestColumns(selectedFields(info, ["edges", "node"])),
+      withTotal: selectedFields(info).has("totalCount"),
+    });
     return {
       edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: present(ctx, row) })),
       pageInfo: {
@@ -44,7 +50,8 @@ export class RequestResolver {
         startCursor: page.cursors[0] ?? null,
         endCursor: page.cursors[page.cursors.length - 1] ?? null,
       },
-      totalCount: page.totalCount,
+      // Not selected when null, so never read.
+      totalCount: page.totalCount ?? 0,
     };
   }
 
