@@ -17,7 +17,7 @@ import {
   RETENTION_SCHEDULE,
 } from "./format";
 import { renderIndexHtml, renderReadme } from "./html";
-import { collectTasks, countSources, ExportRecord, readRecords } from "./records";
+import { collectTasks, countSources, ExportRecord, firstRecords, readPages } from "./records";
 import { ZipWriter } from "./zip";
 
 export interface MergeOptions {
@@ -50,12 +50,12 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const jsonl = total > JSON_ARRAY_MAX_RECORDS;
       const stats = new CategoryStats();
       const path = dataPath(category, jsonl ? "jsonl" : "json");
-      const json = await zip.add(path, jsonContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats));
+      const json = await zip.add(path, jsonContent(readPages(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats));
       files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
       await options.heartbeat?.();
       if (stats.tabular) {
         const csvPath = dataPath(category, "csv");
-        const csv = await zip.add(csvPath, csvContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
+        const csv = await zip.add(csvPath, csvContent(readPages(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
         files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
         await options.heartbeat?.();
       }
@@ -65,11 +65,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
     }
     const manifest = buildManifest(request, tasks, counts, docs, files, options.now);
     const samples = new Map<string, ExportRecord[]>();
-    for (const c of docs) {
-      const rows: ExportRecord[] = [];
-      for await (const r of readRecords(ds, counts.filter((s) => s.category === c.category), c.category, { limit: HTML_SAMPLE_RECORDS })) rows.push(r);
-      samples.set(c.category, rows);
-    }
+    for (const c of docs) samples.set(c.category, await firstRecords(ds, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));

@@ -2,8 +2,8 @@ import { DataSource, In } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, TaskRow } from "../entities";
 
-/** Rows read per query: memory stays flat whatever the subject holds. */
-export const PAGE_ROWS = 2000;
+/** Rows read per query: memory stays flat whatever the subject holds (a page is a few MB at most). */
+export const PAGE_ROWS = 5000;
 
 /** The staged records of one succeeded COLLECT task: those of its last (completing) attempt. */
 export interface RecordSource {
@@ -25,6 +25,15 @@ export interface ExportRecord {
   id: string;
   recordedAt: string | null;
   data: Record<string, unknown>;
+}
+
+/** A record as staged: the envelope, and its fields still as the JSON text that JSON.stringify wrote. */
+export interface StagedRecord {
+  connector: string;
+  type: string;
+  id: string;
+  recordedAt: string | null;
+  payload: string;
 }
 
 /** The request's COLLECT tasks, for the manifest (succeeded ones are read; the others are listed with why). */
@@ -50,38 +59,52 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
   return out.sort((a, b) => a.category.localeCompare(b.category) || a.connector.localeCompare(b.connector));
 }
 
-/** A timestamp as the drivers return it raw (MySQL: Date; SQLite: "YYYY-MM-DD HH:MM:SS.SSS" in UTC), as ISO 8601. */
+/**
+ * A timestamp as the drivers return it raw (MySQL: Date; SQLite: "YYYY-MM-DD HH:MM:SS.SSS" in UTC), as
+ * ISO 8601. SQLite's form is rewritten by hand: parsing a Date per record cost more than the deflate.
+ */
 function isoOf(value: Date | string | null): string | null {
   if (value === null) return null;
   if (value instanceof Date) return value.toISOString();
+  if (value.length === 23 && value[10] === " " && value[19] === ".") return `${value.slice(0, 10)}T${value.slice(11)}Z`;
   return new Date(`${value.replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(value) ? "" : "Z"}`).toISOString();
 }
 
-/** Streams one category's records from several sources in keyset pages (taskId, attempt, category, id). */
-export async function* readRecords(
+/**
+ * Streams one category's staged records from several sources in keyset pages (taskId, attempt,
+ * category, id), a page at a time: one await per page, not per record.
+ */
+export async function* readPages(
   ds: DataSource,
   sources: readonly RecordSource[],
   category: string,
   options: { limit?: number; onPage?: () => Promise<void> } = {},
-): AsyncGenerator<ExportRecord> {
+): AsyncGenerator<StagedRecord[]> {
   let left = options.limit ?? Infinity;
   for (const source of sources) {
     let after = "";
     while (left > 0) {
       // Raw rows: entity hydration cost more than the rest of the export together.
-      const page: Array<{ id: string; connector: string; recordType: string; recordId: string; recordedAt: Date | string | null; payload: string }> = await ds.query(
+      const rows: Array<{ id: string; connector: string; recordType: string; recordId: string; recordedAt: Date | string | null; payload: string }> = await ds.query(
         `SELECT id, connector, recordType, recordId, recordedAt, payload FROM collected_records WHERE taskId = ? AND attempt = ? AND category = ? AND id > ? ORDER BY id LIMIT ${Math.min(PAGE_ROWS, left)}`,
         [source.taskId, source.attempt, category, after],
       );
-      for (const row of page) {
-        yield { connector: row.connector, type: row.recordType, id: row.recordId, recordedAt: isoOf(row.recordedAt), data: JSON.parse(row.payload) };
-      }
-      left -= page.length;
+      if (rows.length) yield rows.map((row) => ({ connector: row.connector, type: row.recordType, id: row.recordId, recordedAt: isoOf(row.recordedAt), payload: row.payload }));
+      left -= rows.length;
       await options.onPage?.();
-      if (page.length < PAGE_ROWS) break;
-      after = page[page.length - 1].id;
+      if (rows.length < PAGE_ROWS) break;
+      after = rows[rows.length - 1].id;
     }
   }
+}
+
+/** The first `limit` records of a category, parsed (for index.html). */
+export async function firstRecords(ds: DataSource, sources: readonly RecordSource[], category: string, limit: number): Promise<ExportRecord[]> {
+  const out: ExportRecord[] = [];
+  for await (const page of readPages(ds, sources, category, { limit })) {
+    for (const r of page) out.push({ connector: r.connector, type: r.type, id: r.id, recordedAt: r.recordedAt, data: JSON.parse(r.payload) as Record<string, unknown> });
+  }
+  return out;
 }
 
 /** Deletes a request's staged records in bounded chunks (a million rows in one statement would hold locks too long). */
