@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { DataSource } from "typeorm";
 import { TaskStatus } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
-import { CategoryStats, csvContent, jsonContent } from "./content";
+import { CategoryStats, csvContent, CsvDraft, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
   dataPath,
@@ -32,7 +32,8 @@ export interface MergeOptions {
  * Merges what a request's COLLECT tasks staged into one ZIP written to `out`: per category a JSON (or
  * JSON Lines) file and, when the records are flat, a CSV beside it; then README.txt, index.html and
  * manifest.json. Records are read in keyset pages and streamed through the compressor, so memory does
- * not grow with the subject's data; each category is read once per file it appears in.
+ * not grow with the subject's data; each category is read once (its CSV waits in an encrypted
+ * temporary file while its JSON is compressed), twice when its fields change after its first page.
  */
 export async function writeArchive(ds: DataSource, request: RequestRow, out: Writable, options: MergeOptions): Promise<Manifest> {
   const zip = new ZipWriter(out, options.now, options.level ?? 6);
@@ -50,14 +51,19 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const jsonl = total > JSON_ARRAY_MAX_RECORDS;
       const stats = new CategoryStats();
       const path = dataPath(category, jsonl ? "jsonl" : "json");
-      const json = await zip.add(path, jsonContent(readPages(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats));
-      files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
-      await options.heartbeat?.();
-      if (stats.tabular) {
-        const csvPath = dataPath(category, "csv");
-        const csv = await zip.add(csvPath, csvContent(readPages(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
-        files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
+      const draft = new CsvDraft();
+      try {
+        const json = await zip.add(path, jsonContent(readPages(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats, draft));
+        files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
         await options.heartbeat?.();
+        if (stats.tabular) {
+          const csvPath = dataPath(category, "csv");
+          const csv = await zip.add(csvPath, draft.content(stats) ?? csvContent(readPages(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
+          files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
+          await options.heartbeat?.();
+        }
+      } finally {
+        await draft.dispose();
       }
       if (category === "ACCOUNT" && stats.name) person = stats.name;
       else person ??= stats.name;

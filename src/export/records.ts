@@ -3,7 +3,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, TaskRow } from "../entities";
 
 /** Rows read per query: memory stays flat whatever the subject holds (a page is a few MB at most). */
-export const PAGE_ROWS = 5000;
+export const PAGE_ROWS = 1000;
 
 /** The staged records of one succeeded COLLECT task: those of its last (completing) attempt. */
 export interface RecordSource {
@@ -71,8 +71,17 @@ function isoOf(value: Date | string | null): string | null {
 }
 
 /**
+ * The keyset of the staged records: their physical order. SQLite keeps a table in rowid (insertion)
+ * order, and paging by the random UUID id instead fetched a table page per row; InnoDB (MySQL,
+ * MariaDB) keeps rows in primary-key order.
+ */
+function keysetOf(ds: DataSource): { column: "rowid" | "id"; start: number | string } {
+  return ds.options.type === "mysql" || ds.options.type === "mariadb" ? { column: "id", start: "" } : { column: "rowid", start: 0 };
+}
+
+/**
  * Streams one category's staged records from several sources in keyset pages (taskId, attempt,
- * category, id), a page at a time: one await per page, not per record.
+ * category, key), a page at a time: one await per page, not per record.
  */
 export async function* readPages(
   ds: DataSource,
@@ -80,20 +89,23 @@ export async function* readPages(
   category: string,
   options: { limit?: number; onPage?: () => Promise<void> } = {},
 ): AsyncGenerator<StagedRecord[]> {
+  const key = keysetOf(ds);
   let left = options.limit ?? Infinity;
   for (const source of sources) {
-    let after = "";
+    let after = key.start;
     while (left > 0) {
-      // Raw rows: entity hydration cost more than the rest of the export together.
-      const rows: Array<{ id: string; connector: string; recordType: string; recordId: string; recordedAt: Date | string | null; payload: string }> = await ds.query(
-        `SELECT id, connector, recordType, recordId, recordedAt, payload FROM collected_records WHERE taskId = ? AND attempt = ? AND category = ? AND id > ? ORDER BY id LIMIT ${Math.min(PAGE_ROWS, left)}`,
-        [source.taskId, source.attempt, category, after],
+      // Raw rows, named as the export names them (entity hydration, or a copy per row, cost more than the rest).
+      const rows: Array<StagedRecord & { k: number | string; recordedAt: Date | string | null }> = await ds.query(
+        // Qualified: MySQL would order by the select list's `id` (the record id) otherwise.
+        `SELECT ? AS connector, r.recordType AS type, r.recordId AS id, r.recordedAt, r.payload, r.${key.column} AS k FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.${key.column} > ? ORDER BY r.${key.column} LIMIT ${Math.min(PAGE_ROWS, left)}`,
+        [source.connector, source.taskId, source.attempt, category, after],
       );
-      if (rows.length) yield rows.map((row) => ({ connector: row.connector, type: row.recordType, id: row.recordId, recordedAt: isoOf(row.recordedAt), payload: row.payload }));
+      for (const row of rows) row.recordedAt = isoOf(row.recordedAt);
+      if (rows.length) yield rows;
       left -= rows.length;
       await options.onPage?.();
       if (rows.length < PAGE_ROWS) break;
-      after = rows[rows.length - 1].id;
+      after = rows[rows.length - 1].k;
     }
   }
 }
