@@ -1,7 +1,6 @@
-import { Readable } from "node:stream";
 import { CSV_LEADING_COLUMNS, CSV_MAX_FIELDS, FieldDoc, FieldType } from "./format";
 import type { StagedRecord } from "./records";
-import { EncryptedSpill } from "./spill";
+import type { CategoryScanner } from "./scan";
 
 /** What is learned of one field of a category. */
 interface FieldSeen {
@@ -52,6 +51,20 @@ export class CategoryStats {
   get tabular(): boolean {
     return !this.nested && this.fields.size <= CSV_MAX_FIELDS;
   }
+
+  /** What the manifest and index.html need, as plain data (it crosses from a worker thread). */
+  summary(): CategorySummary {
+    return { records: this.records, first: this.first, last: this.last, fields: this.fieldDocs, tabular: this.tabular, name: this.name };
+  }
+}
+
+export interface CategorySummary {
+  records: number;
+  first: string | null;
+  last: string | null;
+  fields: FieldDoc[];
+  tabular: boolean;
+  name: string | null;
 }
 
 /** JSON text of the envelope's strings, remembered while they repeat (connector and type do, page after page). */
@@ -77,10 +90,10 @@ function csvValue(value: unknown): string {
 }
 
 /** The CSV header line, after the byte-order mark (so spreadsheet programs read accents, emoji and right-to-left text right). */
-const csvHeader = (fields: FieldDoc[]) => `\ufeff${csvColumns(fields).map(csvValue).join(",")}\n`;
+export const csvHeader = (fields: FieldDoc[]) => `\ufeff${csvColumns(fields).map(csvValue).join(",")}\n`;
 
 /** The CSV line of one record whose fields are already parsed. */
-function csvRow(r: StagedRecord, data: Record<string, unknown>, names: readonly string[]): string {
+export function csvRow(r: Omit<StagedRecord, "payload">, data: Record<string, unknown>, names: readonly string[]): string {
   let out = `${csvValue(r.connector)},${csvValue(r.type)},${csvValue(r.id)},${csvValue(r.recordedAt)}`;
   for (const name of names) out += `,${csvValue(data[name])}`;
   return `${out}\n`;
@@ -88,7 +101,7 @@ function csvRow(r: StagedRecord, data: Record<string, unknown>, names: readonly 
 
 /**
  * A tabular category as RFC 4180 CSV in UTF-8 with a byte-order mark, read from the staged records
- * again: for a category whose fields were not all known after its first page (see CsvDraft).
+ * again: for a category whose fields were not all known after its first page (see CategoryScan).
  * Quotes, commas and newlines in values are quoted; the bytes are those csv-stringify writes
  * (`dsr export verify` checks the header with it), without its per-row stream machinery.
  */
@@ -103,77 +116,36 @@ export async function* csvContent(pages: AsyncIterable<StagedRecord[]>, fields: 
 }
 
 /**
- * The CSV of a category written during the JSON pass into an encrypted spill, so the records are read
- * and parsed once. Its columns are fixed after the first page; a field first seen later makes the draft
- * stale (columns are sorted, so earlier rows would be wrong) and the CSV is then read again (csvContent).
+ * A page of records as JSON Lines. Each line is exactly `JSON.stringify({ connector, type, id,
+ * recordedAt, data })`: the payload was staged by JSON.stringify, so it is written as it is (parsing and
+ * stringifying it again gives the same text).
  */
-export class CsvDraft {
-  private names: string[] | null = null;
-  private stale = false;
-  private spill: EncryptedSpill | null = null;
-  /** The first page, held until it is all seen and the columns are known. */
-  private firstPage: Array<{ r: StagedRecord; data: Record<string, unknown> }> = [];
-  private out = "";
-
-  /** One record, after `stats` has seen it. */
-  add(r: StagedRecord, data: Record<string, unknown>, stats: CategoryStats): void {
-    if (this.stale) return;
-    if (!this.names) this.firstPage.push({ r, data });
-    else if (this.names.length !== stats.fieldCount) this.stale = true;
-    else this.out += csvRow(r, data, this.names);
+function jsonLines(page: readonly StagedRecord[], connector: (v: string) => string, type: (v: string) => string): string {
+  let out = "";
+  for (const r of page) {
+    out += `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}\n`;
   }
-
-  /** Writes what the page added. */
-  async endPage(stats: CategoryStats): Promise<void> {
-    if (!stats.tabular) this.stale = true;
-    if (this.stale) return void (this.out = "");
-    if (!this.names) {
-      const fields = stats.fieldDocs;
-      const names = fields.map((f) => f.name);
-      this.out = csvHeader(fields);
-      for (const { r, data } of this.firstPage) this.out += csvRow(r, data, names);
-      this.names = names;
-      this.firstPage = [];
-    }
-    this.spill ??= await EncryptedSpill.create();
-    await this.spill.write(this.out);
-    this.out = "";
-  }
-
-  /** The finished CSV, or null when it has to be read again. */
-  content(stats: CategoryStats): Readable | null {
-    if (this.stale || !stats.tabular || (this.names && this.names.length !== stats.fieldCount)) return null;
-    return this.spill ? this.spill.read() : Readable.from([csvHeader(stats.fieldDocs)]);
-  }
-
-  async dispose(): Promise<void> {
-    await this.spill?.dispose();
-  }
+  return out;
 }
 
 /**
- * A category as a JSON array (one record per line) or as JSON Lines, one chunk per page; its CSV goes
- * to `csv` on the way. Each line is exactly `JSON.stringify({ connector, type, id, recordedAt, data })`:
- * the payload was staged by JSON.stringify, so it is written as it is (parsing and stringifying it
- * again gives the same text); it is still parsed, for the field list and the CSV.
+ * A category as a JSON array (one record per line) or as JSON Lines, one chunk per page. Every page's
+ * lines also go to `scanner`, which learns the fields and writes the CSV (on another thread for a
+ * large category), so this thread only reads and writes text.
  */
-export async function* jsonContent(pages: AsyncIterable<StagedRecord[]>, jsonl: boolean, stats: CategoryStats, csv?: CsvDraft): AsyncGenerator<string> {
+export async function* jsonContent(pages: AsyncIterable<StagedRecord[]>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
   const connector = lastStringified();
   const type = lastStringified();
   let first = true;
   if (!jsonl) yield "[";
   for await (const page of pages) {
-    let out = "";
-    for (const r of page) {
-      const data = JSON.parse(r.payload) as Record<string, unknown>;
-      stats.observe(r.recordedAt, data);
-      csv?.add(r, data, stats);
-      const line = `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}`;
-      out += jsonl ? `${line}\n` : `${first ? "\n" : ",\n"}${line}`;
-      first = false;
-    }
-    await csv?.endPage(stats);
-    if (out) yield out;
+    if (!page.length) continue;
+    const lines = jsonLines(page, connector, type);
+    // Encoded once: these bytes are compressed here and (copied) scanned on the worker.
+    const bytes = Buffer.from(lines, "utf8");
+    await scanner.page(bytes);
+    yield jsonl ? bytes : `${first ? "\n" : ",\n"}${lines.slice(0, -1).replaceAll("\n", ",\n")}`;
+    first = false;
   }
   if (!jsonl) yield first ? "]\n" : "\n]\n";
 }

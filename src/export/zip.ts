@@ -42,8 +42,8 @@ export class ZipWriter {
         ? Readable.from([Buffer.from(content, "utf8")])
         : content instanceof Readable
           ? content
-          : // Byte mode, a few MiB ahead at most: the producer runs ahead of the compressor, memory stays bounded.
-            Readable.from(content, { objectMode: false, highWaterMark: 4 * 1024 * 1024 });
+          : // Byte mode, about a MiB ahead at most: the producer runs ahead of the compressor, memory stays bounded.
+            Readable.from(content, { objectMode: false, highWaterMark: 1024 * 1024 });
     const measured = new Transform({
       transform(chunk: Buffer | string, _enc, done) {
         const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
