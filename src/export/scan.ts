@@ -118,9 +118,8 @@ export function workerScanner(): CategoryScanner {
       if (failure) throw failure;
       const acked = new Promise<void>((resolve, reject) => acks.push({ resolve, reject }));
       acked.catch(() => undefined);
-      // A copy whose memory moves to the worker (structured cloning of a Buffer costs far more than copying it).
-      const copy = new Uint8Array(lines);
-      worker.postMessage({ type: "page", lines: copy } satisfies ScanMessage, [copy.buffer]);
+      // Cloned: a copy of the bytes (transferring would take them from the compressor).
+      worker.postMessage({ type: "page", lines } satisfies ScanMessage);
       inFlight.push(acked);
       if (inFlight.length >= PAGES_IN_FLIGHT) await inFlight.shift();
     },

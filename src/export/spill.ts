@@ -55,9 +55,10 @@ export function spillDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "dsr-export-spill-"));
 }
 
-/** The plaintext of a finished spill; fails at its end when the file was changed. */
+/** The plaintext of a finished spill, once (the key is forgotten); fails at its end when the file was changed. */
 export function readSpill(ref: SpillRef): Readable {
   const decipher = createDecipheriv("aes-256-gcm", ref.key, ref.iv).setAuthTag(ref.tag);
+  ref.key.fill(0);
   const file = fs.createReadStream(path.join(ref.dir, FILE), { highWaterMark: 1 << 20 });
   const plain = new Transform({
     transform: (chunk: Buffer, _enc, done) => done(null, decipher.update(chunk)),
