@@ -67,13 +67,6 @@ export interface CategorySummary {
   name: string | null;
 }
 
-/** JSON text of the envelope's strings, remembered while they repeat (connector and type do, page after page). */
-function lastStringified(): (value: string) => string {
-  let last: string | null = null;
-  let text = "";
-  return (value) => (value === last ? text : ((last = value), (text = JSON.stringify(value))));
-}
-
 /** The CSV columns of a category: the record envelope, then the category's own fields. */
 export const csvColumns = (fields: FieldDoc[]) => [...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)];
 
@@ -116,31 +109,15 @@ export async function* csvContent(pages: AsyncIterable<StagedRecord[]>, fields: 
 }
 
 /**
- * A page of records as JSON Lines. Each line is exactly `JSON.stringify({ connector, type, id,
- * recordedAt, data })`: the payload was staged by JSON.stringify, so it is written as it is (parsing and
- * stringifying it again gives the same text).
- */
-function jsonLines(page: readonly StagedRecord[], connector: (v: string) => string, type: (v: string) => string): string {
-  let out = "";
-  for (const r of page) {
-    out += `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}\n`;
-  }
-  return out;
-}
-
-/**
- * A category as a JSON array (one record per line) or as JSON Lines, one chunk per page. Every page's
+ * A category as a JSON array (one record per line) or as JSON Lines, from pages of JSON Lines (see
+ * readJsonLines), one chunk per page. Every page's
  * lines also go to `scanner`, which learns the fields and writes the CSV (on another thread for a
  * large category), so this thread only reads and writes text.
  */
-export async function* jsonContent(pages: AsyncIterable<StagedRecord[]>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
-  const connector = lastStringified();
-  const type = lastStringified();
+export async function* jsonContent(pages: AsyncIterable<string>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
   let first = true;
   if (!jsonl) yield "[";
-  for await (const page of pages) {
-    if (!page.length) continue;
-    const lines = jsonLines(page, connector, type);
+  for await (const lines of pages) {
     // Encoded once: these bytes are compressed here and (copied) scanned on the worker.
     const bytes = Buffer.from(lines, "utf8");
     await scanner.page(bytes);

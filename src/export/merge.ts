@@ -19,7 +19,7 @@ import {
 import { renderIndexHtml, renderReadme } from "./html";
 import { inlineScanner, workerScanner } from "./scan";
 import { readSpill } from "./spill";
-import { collectTasks, countSources, ExportRecord, firstRecords, readPages } from "./records";
+import { collectTasks, countSources, ExportRecord, firstRecords, readJsonLines, readPages } from "./records";
 import { ZipWriter } from "./zip";
 
 const DEFAULT_LEVEL = 1;
@@ -62,7 +62,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const scanner = jsonl ? workerScanner() : inlineScanner();
       let stats: CategorySummary;
       try {
-        const json = await zip.add(path, jsonContent(readPages(ds, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
+        const json = await zip.add(path, jsonContent(readJsonLines(ds, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
         const scanned = await scanner.finish();
         stats = scanned.summary;
         files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });

@@ -110,6 +110,48 @@ export async function* readPages(
   }
 }
 
+/** JSON text of the envelope's strings, remembered while they repeat (connector and type do, page after page). */
+function lastStringified(): (value: string) => string {
+  let last: string | null = null;
+  let text = "";
+  return (value) => (value === last ? text : ((last = value), (text = JSON.stringify(value))));
+}
+
+/**
+ * A category's records as JSON Lines, a page at a time (non-empty pages only). Each line is exactly
+ * `JSON.stringify({ connector, type, id, recordedAt, data })`: the payload was staged by JSON.stringify,
+ * so it is written as it is (parsing and stringifying it again gives the same text). SQLite writes the
+ * lines itself (json_quote escapes as JSON.stringify does): one string per row instead of five.
+ */
+export async function* readJsonLines(ds: DataSource, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<string> {
+  if (keysetOf(ds).column === "id") {
+    const connector = lastStringified();
+    const type = lastStringified();
+    for await (const page of readPages(ds, sources, category, options)) {
+      let out = "";
+      for (const r of page) {
+        out += `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}\n`;
+      }
+      yield out;
+    }
+    return;
+  }
+  for (const source of sources) {
+    for (let after = 0; ; ) {
+      const rows: Array<{ k: number; line: string }> = await ds.query(
+        `SELECT r.rowid AS k, '{"connector":' || json_quote(?) || ',"type":' || json_quote(r.recordType) || ',"id":' || json_quote(r.recordId) || ',"recordedAt":' || json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', r.recordedAt)) || ',"data":' || r.payload || '}' AS line FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.rowid > ? ORDER BY r.rowid LIMIT ${PAGE_ROWS}`,
+        [source.connector, source.taskId, source.attempt, category, after],
+      );
+      let out = "";
+      for (const row of rows) out += `${row.line}\n`;
+      if (out) yield out;
+      await options.onPage?.();
+      if (rows.length < PAGE_ROWS) break;
+      after = rows[rows.length - 1].k;
+    }
+  }
+}
+
 /** The first `limit` records of a category, parsed (for index.html). */
 export async function firstRecords(ds: DataSource, sources: readonly RecordSource[], category: string, limit: number): Promise<ExportRecord[]> {
   const out: ExportRecord[] = [];

@@ -38,7 +38,8 @@ describeEachDatabase("export of large categories", (db) => {
       // Same fields on every record: the CSV is written during the JSON pass and read from the spill.
       records.push({ category: "AUTH_LOGS", type: "event", id: `e${i}`, recordedAt: at, data: { device: AWKWARD[i % AWKWARD.length], ok: i % 7 !== 0, ms: i * 1.5, gone: i % 5 ? null : "x" } });
       // A field that first appears after the first page: the CSV is read again from the staged records.
-      records.push({ category: "SUPPORT", type: "ticket", id: `t${i}`, recordedAt: at, data: { subject: AWKWARD[(i + 3) % AWKWARD.length], n: i, ...(i >= LATE ? { late: `late, "${i}"` } : {}) } });
+      // Some ids hold quotes, newlines, emoji, right-to-left text and control characters (escaped in the JSON).
+      records.push({ category: "SUPPORT", type: "ticket", id: i % 97 ? `t${i}` : `${AWKWARD[i % AWKWARD.length]}\u0001\u001f\u007f#${i}`, recordedAt: at, data: { subject: AWKWARD[(i + 3) % AWKWARD.length], n: i, ...(i >= LATE ? { late: `late, "${i}"` } : {}) } });
     }
     logs.data.set(ADA_EMAIL, records);
     spillsBefore = spillDirs();
@@ -81,7 +82,7 @@ describeEachDatabase("export of large categories", (db) => {
     }
   });
 
-  it("writes every record exactly as JSON.stringify of its envelope and fields", async () => {
+  it("writes every record exactly as JSON.stringify of its envelope and fields, awkward ids included", async () => {
     const zip = ZipReader.open(zipFile);
     try {
       const lines = (await zip.text("data/support.jsonl")).split("\n").filter(Boolean);
