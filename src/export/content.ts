@@ -1,74 +1,128 @@
-import { Readable } from "node:stream";
-import { stringify } from "csv-stringify";
 import { CSV_LEADING_COLUMNS, CSV_MAX_FIELDS, FieldDoc, FieldType } from "./format";
-import type { ExportRecord } from "./records";
+import type { StagedRecord } from "./records";
+import type { CategoryScanner } from "./scan";
+
+/** What is learned of one field of a category. */
+interface FieldSeen {
+  types: Set<FieldType>;
+  /** Whether its name is a `name`-like one (tested once per field, not once per value). */
+  nameLike: boolean;
+}
+
+const NAME_LIKE = /^(name|full_?name|display_?name)$/i;
 
 /** What one pass over a category learns: fields and their types, dates, whether it is a table. */
 export class CategoryStats {
   records = 0;
   first: string | null = null;
   last: string | null = null;
-  private readonly fields = new Map<string, Set<FieldType>>();
+  private readonly fields = new Map<string, FieldSeen>();
   nested = false;
   /** The first value of a `name`-like field, for the greeting of index.html. */
   name: string | null = null;
 
-  observe(r: ExportRecord): void {
+  observe(recordedAt: string | null, data: Record<string, unknown>): void {
     this.records += 1;
-    if (r.recordedAt) {
-      if (!this.first || r.recordedAt < this.first) this.first = r.recordedAt;
-      if (!this.last || r.recordedAt > this.last) this.last = r.recordedAt;
+    if (recordedAt) {
+      if (!this.first || recordedAt < this.first) this.first = recordedAt;
+      if (!this.last || recordedAt > this.last) this.last = recordedAt;
     }
-    for (const [key, value] of Object.entries(r.data)) {
+    // for-in over JSON.parse output: own enumerable keys only, without the array Object.entries builds.
+    for (const key in data) {
+      const value = data[key];
       const type: FieldType = value === null ? "null" : Array.isArray(value) ? "array" : (typeof value as FieldType);
       if (type === "object" || type === "array") this.nested = true;
-      let types = this.fields.get(key);
-      if (!types) this.fields.set(key, (types = new Set()));
-      types.add(type);
-      if (this.name === null && type === "string" && /^(name|full_?name|display_?name)$/i.test(key)) this.name = value as string;
+      let seen = this.fields.get(key);
+      if (!seen) this.fields.set(key, (seen = { types: new Set(), nameLike: NAME_LIKE.test(key) }));
+      seen.types.add(type);
+      if (this.name === null && seen.nameLike && type === "string") this.name = value as string;
     }
   }
 
   get fieldDocs(): FieldDoc[] {
-    return [...this.fields.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, types]) => ({ name, types: [...types].sort() }));
+    return [...this.fields.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, seen]) => ({ name, types: [...seen.types].sort() }));
+  }
+
+  /** Fields seen so far (they are only ever added). */
+  get fieldCount(): number {
+    return this.fields.size;
   }
 
   get tabular(): boolean {
     return !this.nested && this.fields.size <= CSV_MAX_FIELDS;
   }
+
+  /** What the manifest and index.html need, as plain data (it crosses from a worker thread). */
+  summary(): CategorySummary {
+    return { records: this.records, first: this.first, last: this.last, fields: this.fieldDocs, tabular: this.tabular, name: this.name };
+  }
 }
 
-const CHUNK_CHARS = 64 * 1024;
-
-/** A category as a JSON array (pretty enough to read, one record per line) or as JSON Lines, in 64 KiB chunks. */
-export async function* jsonContent(records: AsyncIterable<ExportRecord>, jsonl: boolean, stats: CategoryStats): AsyncGenerator<string> {
-  let out = jsonl ? "" : "[";
-  let first = true;
-  for await (const r of records) {
-    stats.observe(r);
-    const line = JSON.stringify({ connector: r.connector, type: r.type, id: r.id, recordedAt: r.recordedAt, data: r.data });
-    out += jsonl ? `${line}\n` : `${first ? "\n" : ",\n"}${line}`;
-    first = false;
-    if (out.length >= CHUNK_CHARS) (yield out, (out = ""));
-  }
-  if (!jsonl) out += first ? "]\n" : "\n]\n";
-  if (out) yield out;
+export interface CategorySummary {
+  records: number;
+  first: string | null;
+  last: string | null;
+  fields: FieldDoc[];
+  tabular: boolean;
+  name: string | null;
 }
 
 /** The CSV columns of a category: the record envelope, then the category's own fields. */
 export const csvColumns = (fields: FieldDoc[]) => [...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)];
 
+const CSV_QUOTE_NEEDED = /[",\r\n]/;
+
+/** One CSV value as csv-stringify writes it by default (booleans as true/false): quoted only when it must be. */
+function csvValue(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  // Numbers and booleans never hold a quote, comma or newline.
+  if (typeof value === "number") return String(value);
+  if (typeof value === "boolean") return value ? "true" : "false";
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return CSV_QUOTE_NEEDED.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The CSV header line, after the byte-order mark (so spreadsheet programs read accents, emoji and right-to-left text right). */
+export const csvHeader = (fields: FieldDoc[]) => `\ufeff${csvColumns(fields).map(csvValue).join(",")}\n`;
+
+/** The CSV line of one record whose fields are already parsed. */
+export function csvRow(r: Omit<StagedRecord, "payload">, data: Record<string, unknown>, names: readonly string[]): string {
+  let out = `${csvValue(r.connector)},${csvValue(r.type)},${csvValue(r.id)},${csvValue(r.recordedAt)}`;
+  for (const name of names) out += `,${csvValue(data[name])}`;
+  return `${out}\n`;
+}
+
 /**
- * A tabular category as RFC 4180 CSV in UTF-8 with a byte-order mark (so spreadsheet programs read
- * accents, emoji and right-to-left text right). Quotes, commas and newlines in values are quoted.
+ * A tabular category as RFC 4180 CSV in UTF-8 with a byte-order mark, read from the staged records
+ * again: for a category whose fields were not all known after its first page (see CategoryScan).
+ * Quotes, commas and newlines in values are quoted; the bytes are those csv-stringify writes
+ * (`dsr export verify` checks the header with it), without its per-row stream machinery.
  */
-export function csvContent(records: AsyncIterable<ExportRecord>, fields: FieldDoc[]): Readable {
-  const rows = Readable.from(
-    (async function* () {
-      for await (const r of records) yield [r.connector, r.type, r.id, r.recordedAt, ...fields.map((f) => r.data[f.name])];
-    })(),
-  );
-  const csv = stringify({ header: true, columns: csvColumns(fields), bom: true, cast: { boolean: (v) => (v ? "true" : "false") } });
-  rows.on("error", (error) => csv.destroy(error));
-  return rows.pipe(csv);
+export async function* csvContent(pages: AsyncIterable<StagedRecord[]>, fields: FieldDoc[]): AsyncGenerator<string> {
+  const names = fields.map((f) => f.name);
+  yield csvHeader(fields);
+  for await (const page of pages) {
+    let out = "";
+    for (const r of page) out += csvRow(r, JSON.parse(r.payload) as Record<string, unknown>, names);
+    yield out;
+  }
+}
+
+/**
+ * A category as a JSON array (one record per line) or as JSON Lines, from pages of JSON Lines (see
+ * readJsonLines), one chunk per page. Every page's
+ * lines also go to `scanner`, which learns the fields and writes the CSV (on another thread for a
+ * large category), so this thread only reads and writes text.
+ */
+export async function* jsonContent(pages: AsyncIterable<string>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
+  let first = true;
+  if (!jsonl) yield "[";
+  for await (const lines of pages) {
+    // Encoded once: these bytes are compressed here and (copied) scanned on the worker.
+    const bytes = Buffer.from(lines, "utf8");
+    await scanner.page(bytes);
+    yield jsonl ? bytes : `${first ? "\n" : ",\n"}${lines.slice(0, -1).replaceAll("\n", ",\n")}`;
+    first = false;
+  }
+  if (!jsonl) yield first ? "]\n" : "\n]\n";
 }

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { DataSource } from "typeorm";
 import { TaskStatus } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
-import { CategoryStats, csvContent, jsonContent } from "./content";
+import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
   dataPath,
@@ -17,12 +17,20 @@ import {
   RETENTION_SCHEDULE,
 } from "./format";
 import { renderIndexHtml, renderReadme } from "./html";
-import { collectTasks, countSources, ExportRecord, readRecords } from "./records";
+import { inlineScanner, workerScanner } from "./scan";
+import { readSpill } from "./spill";
+import { collectTasks, countSources, ExportRecord, firstRecords, readJsonLines, readPages } from "./records";
 import { ZipWriter } from "./zip";
+
+const DEFAULT_LEVEL = 1;
 
 export interface MergeOptions {
   now: Date;
-  /** deflate level of the ZIP (0-9). */
+  /**
+   * deflate level of the ZIP (0-9). Default 1: on JSON and CSV it compresses 2-3 times faster than 6 for
+   * an archive about a quarter larger (1,000,000 auth events: 38 MB instead of 30 MB), and compression
+   * shares the machine's cores with reading and parsing the records.
+   */
   level?: number;
   /** Extends the task's lease between files. */
   heartbeat?: () => Promise<void>;
@@ -32,10 +40,11 @@ export interface MergeOptions {
  * Merges what a request's COLLECT tasks staged into one ZIP written to `out`: per category a JSON (or
  * JSON Lines) file and, when the records are flat, a CSV beside it; then README.txt, index.html and
  * manifest.json. Records are read in keyset pages and streamed through the compressor, so memory does
- * not grow with the subject's data; each category is read once per file it appears in.
+ * not grow with the subject's data; each category is read once (its CSV waits in an encrypted
+ * temporary file while its JSON is compressed), twice when a field first appears after its first page.
  */
 export async function writeArchive(ds: DataSource, request: RequestRow, out: Writable, options: MergeOptions): Promise<Manifest> {
-  const zip = new ZipWriter(out, options.now, options.level ?? 6);
+  const zip = new ZipWriter(out, options.now, options.level ?? DEFAULT_LEVEL);
   try {
     const tasks = await collectTasks(ds, request.id);
     const counts = await countSources(ds, tasks);
@@ -48,28 +57,32 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const connectors = sources.map((s) => ({ name: s.connector, records: s.records }));
       const total = sources.reduce((n, s) => n + s.records, 0);
       const jsonl = total > JSON_ARRAY_MAX_RECORDS;
-      const stats = new CategoryStats();
       const path = dataPath(category, jsonl ? "jsonl" : "json");
-      const json = await zip.add(path, jsonContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), jsonl, stats));
-      files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
-      await options.heartbeat?.();
-      if (stats.tabular) {
-        const csvPath = dataPath(category, "csv");
-        const csv = await zip.add(csvPath, csvContent(readRecords(ds, sources, category, { onPage: options.heartbeat }), stats.fieldDocs));
-        files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
+      // A large category is parsed, summarized and turned into CSV on a thread of its own.
+      const scanner = jsonl ? workerScanner() : inlineScanner();
+      let stats: CategorySummary;
+      try {
+        const json = await zip.add(path, jsonContent(readJsonLines(ds, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
+        const scanned = await scanner.finish();
+        stats = scanned.summary;
+        files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
         await options.heartbeat?.();
+        if (stats.tabular) {
+          const csvPath = dataPath(category, "csv");
+          const csv = await zip.add(csvPath, scanned.csv ? readSpill(scanned.csv) : csvContent(readPages(ds, sources, category, { onPage: options.heartbeat }), stats.fields));
+          files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
+          await options.heartbeat?.();
+        }
+      } finally {
+        await scanner.close();
       }
       if (category === "ACCOUNT" && stats.name) person = stats.name;
       else person ??= stats.name;
-      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fieldDocs, tabular: stats.tabular });
+      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
     const manifest = buildManifest(request, tasks, counts, docs, files, options.now);
     const samples = new Map<string, ExportRecord[]>();
-    for (const c of docs) {
-      const rows: ExportRecord[] = [];
-      for await (const r of readRecords(ds, counts.filter((s) => s.category === c.category), c.category, { limit: HTML_SAMPLE_RECORDS })) rows.push(r);
-      samples.set(c.category, rows);
-    }
+    for (const c of docs) samples.set(c.category, await firstRecords(ds, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));

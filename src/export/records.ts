@@ -2,8 +2,8 @@ import { DataSource, In } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, TaskRow } from "../entities";
 
-/** Rows read per query: memory stays flat whatever the subject holds. */
-export const PAGE_ROWS = 2000;
+/** Rows read per query: memory stays flat whatever the subject holds (a page is a few MB at most). */
+export const PAGE_ROWS = 1000;
 
 /** The staged records of one succeeded COLLECT task: those of its last (completing) attempt. */
 export interface RecordSource {
@@ -25,6 +25,15 @@ export interface ExportRecord {
   id: string;
   recordedAt: string | null;
   data: Record<string, unknown>;
+}
+
+/** A record as staged: the envelope, and its fields still as the JSON text that JSON.stringify wrote. */
+export interface StagedRecord {
+  connector: string;
+  type: string;
+  id: string;
+  recordedAt: string | null;
+  payload: string;
 }
 
 /** The request's COLLECT tasks, for the manifest (succeeded ones are read; the others are listed with why). */
@@ -50,38 +59,106 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
   return out.sort((a, b) => a.category.localeCompare(b.category) || a.connector.localeCompare(b.connector));
 }
 
-/** A timestamp as the drivers return it raw (MySQL: Date; SQLite: "YYYY-MM-DD HH:MM:SS.SSS" in UTC), as ISO 8601. */
+/**
+ * A timestamp as the drivers return it raw (MySQL: Date; SQLite: "YYYY-MM-DD HH:MM:SS.SSS" in UTC), as
+ * ISO 8601. SQLite's form is rewritten by hand: parsing a Date per record cost more than the deflate.
+ */
 function isoOf(value: Date | string | null): string | null {
   if (value === null) return null;
   if (value instanceof Date) return value.toISOString();
+  if (value.length === 23 && value[10] === " " && value[19] === ".") return `${value.slice(0, 10)}T${value.slice(11)}Z`;
   return new Date(`${value.replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(value) ? "" : "Z"}`).toISOString();
 }
 
-/** Streams one category's records from several sources in keyset pages (taskId, attempt, category, id). */
-export async function* readRecords(
+/**
+ * The keyset of the staged records: their physical order. SQLite keeps a table in rowid (insertion)
+ * order, and paging by the random UUID id instead fetched a table page per row; InnoDB (MySQL,
+ * MariaDB) keeps rows in primary-key order.
+ */
+function keysetOf(ds: DataSource): { column: "rowid" | "id"; start: number | string } {
+  return ds.options.type === "mysql" || ds.options.type === "mariadb" ? { column: "id", start: "" } : { column: "rowid", start: 0 };
+}
+
+/**
+ * Streams one category's staged records from several sources in keyset pages (taskId, attempt,
+ * category, key), a page at a time: one await per page, not per record.
+ */
+export async function* readPages(
   ds: DataSource,
   sources: readonly RecordSource[],
   category: string,
   options: { limit?: number; onPage?: () => Promise<void> } = {},
-): AsyncGenerator<ExportRecord> {
+): AsyncGenerator<StagedRecord[]> {
+  const key = keysetOf(ds);
   let left = options.limit ?? Infinity;
   for (const source of sources) {
-    let after = "";
+    let after = key.start;
     while (left > 0) {
-      // Raw rows: entity hydration cost more than the rest of the export together.
-      const page: Array<{ id: string; connector: string; recordType: string; recordId: string; recordedAt: Date | string | null; payload: string }> = await ds.query(
-        `SELECT id, connector, recordType, recordId, recordedAt, payload FROM collected_records WHERE taskId = ? AND attempt = ? AND category = ? AND id > ? ORDER BY id LIMIT ${Math.min(PAGE_ROWS, left)}`,
-        [source.taskId, source.attempt, category, after],
+      // Raw rows, named as the export names them (entity hydration, or a copy per row, cost more than the rest).
+      const rows: Array<StagedRecord & { k: number | string; recordedAt: Date | string | null }> = await ds.query(
+        // Qualified: MySQL would order by the select list's `id` (the record id) otherwise.
+        `SELECT ? AS connector, r.recordType AS type, r.recordId AS id, r.recordedAt, r.payload, r.${key.column} AS k FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.${key.column} > ? ORDER BY r.${key.column} LIMIT ${Math.min(PAGE_ROWS, left)}`,
+        [source.connector, source.taskId, source.attempt, category, after],
       );
-      for (const row of page) {
-        yield { connector: row.connector, type: row.recordType, id: row.recordId, recordedAt: isoOf(row.recordedAt), data: JSON.parse(row.payload) };
-      }
-      left -= page.length;
+      for (const row of rows) row.recordedAt = isoOf(row.recordedAt);
+      if (rows.length) yield rows;
+      left -= rows.length;
       await options.onPage?.();
-      if (page.length < PAGE_ROWS) break;
-      after = page[page.length - 1].id;
+      if (rows.length < PAGE_ROWS) break;
+      after = rows[rows.length - 1].k;
     }
   }
+}
+
+/** JSON text of the envelope's strings, remembered while they repeat (connector and type do, page after page). */
+function lastStringified(): (value: string) => string {
+  let last: string | null = null;
+  let text = "";
+  return (value) => (value === last ? text : ((last = value), (text = JSON.stringify(value))));
+}
+
+/**
+ * A category's records as JSON Lines, a page at a time (non-empty pages only). Each line is exactly
+ * `JSON.stringify({ connector, type, id, recordedAt, data })`: the payload was staged by JSON.stringify,
+ * so it is written as it is (parsing and stringifying it again gives the same text). SQLite writes the
+ * lines itself (json_quote escapes as JSON.stringify does): one string per row instead of five.
+ */
+export async function* readJsonLines(ds: DataSource, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<string> {
+  if (keysetOf(ds).column === "id") {
+    const connector = lastStringified();
+    const type = lastStringified();
+    for await (const page of readPages(ds, sources, category, options)) {
+      let out = "";
+      for (const r of page) {
+        out += `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}\n`;
+      }
+      yield out;
+    }
+    return;
+  }
+  for (const source of sources) {
+    for (let after = 0; ; ) {
+      const rows: Array<{ k: number; line: string }> = await ds.query(
+        `SELECT r.rowid AS k, '{"connector":' || json_quote(?) || ',"type":' || json_quote(r.recordType) || ',"id":' || json_quote(r.recordId) || ',"recordedAt":' || json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', r.recordedAt)) || ',"data":' || r.payload || '}' AS line FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.rowid > ? ORDER BY r.rowid LIMIT ${PAGE_ROWS}`,
+        [source.connector, source.taskId, source.attempt, category, after],
+      );
+      let out = "";
+      for (const row of rows) out += `${row.line}\n`;
+      if (out) yield out;
+      await options.onPage?.();
+      if (rows.length < PAGE_ROWS) break;
+      after = rows[rows.length - 1].k;
+    }
+  }
+}
+
+/** The first `limit` records of a category, parsed (for index.html). */
+export async function firstRecords(ds: DataSource, sources: readonly RecordSource[], category: string, limit: number): Promise<ExportRecord[]> {
+  const out: ExportRecord[] = [];
+  for await (const page of readPages(ds, sources, category, { limit })) {
+    for (const r of page) out.push({ connector: r.connector, type: r.type, id: r.id, recordedAt: r.recordedAt, data: JSON.parse(r.payload) as Record<string, unknown> });
+  }
+  return out;
 }
 
 /** Deletes a request's staged records in bounded chunks (a million rows in one statement would hold locks too long). */

@@ -21,7 +21,9 @@ export class ZipWriter {
     private readonly date: Date,
     level = 6,
   ) {
-    this.archive = new ZipArchive({ zlib: { level } });
+    // 256 KiB of deflate output per round trip to zlib's thread (16 KiB by default): the main thread is
+    // called back far less often, and the compressor waits less on it.
+    this.archive = new ZipArchive({ zlib: { level, chunkSize: 256 * 1024 } });
     this.failed = new Promise<never>((_, reject) => {
       this.archive.on("error", (error) => reject((this.failure = error)));
       out.on("error", (error) => reject((this.failure = error)));
@@ -35,7 +37,13 @@ export class ZipWriter {
     if (this.failure) throw this.failure;
     const hash = createHash("sha256");
     let bytes = 0;
-    const source = typeof content === "string" ? Readable.from([Buffer.from(content, "utf8")]) : content instanceof Readable ? content : Readable.from(content);
+    const source =
+      typeof content === "string"
+        ? Readable.from([Buffer.from(content, "utf8")])
+        : content instanceof Readable
+          ? content
+          : // Byte mode, about a MiB ahead at most: the producer runs ahead of the compressor, memory stays bounded.
+            Readable.from(content, { objectMode: false, highWaterMark: 1024 * 1024 });
     const measured = new Transform({
       transform(chunk: Buffer | string, _enc, done) {
         const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;

@@ -1,0 +1,139 @@
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { CategoryStats, CategorySummary, csvHeader, csvRow } from "./content";
+import type { ExportRecord } from "./records";
+import { removeSpillDir, SpillRef, spillDir, SpillWriter } from "./spill";
+
+/** What scanning a category's JSON Lines gives: its summary, and its CSV unless that has to be read again. */
+export interface ScanResult {
+  summary: CategorySummary;
+  /** The finished CSV; null when the category is not tabular or its CSV must be read again (see CategoryScan). */
+  csv: SpillRef | null;
+}
+
+/**
+ * Parses a category's JSON Lines page by page: learns its fields and writes its CSV into an encrypted
+ * spill, so the staged records are read once. The CSV's columns are fixed after the first page; a field
+ * first seen later makes the draft stale (columns are sorted, so earlier rows would be wrong) and the
+ * CSV is then read again from the staged records (csvContent).
+ */
+export class CategoryScan {
+  private readonly stats = new CategoryStats();
+  private names: string[] | null = null;
+  private stale = false;
+  private spill: SpillWriter | null = null;
+
+  constructor(private readonly dir: string) {}
+
+  /** One page of JSON Lines, as UTF-8 (a Uint8Array when it crossed from another thread). */
+  addPage(bytes: Uint8Array): void {
+    const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    const records: ExportRecord[] = [];
+    for (let at = 0; at < lines.length; ) {
+      const end = lines.indexOf("\n", at);
+      const r = JSON.parse(lines.slice(at, end)) as ExportRecord;
+      this.stats.observe(r.recordedAt, r.data);
+      records.push(r);
+      at = end + 1;
+    }
+    if (!this.stats.tabular || (this.names && this.names.length !== this.stats.fieldCount)) this.stale = true;
+    if (this.stale) return this.drop();
+    let out = "";
+    if (!this.names) {
+      const fields = this.stats.fieldDocs;
+      this.names = fields.map((f) => f.name);
+      out = csvHeader(fields);
+    }
+    for (const r of records) out += csvRow(r, r.data, this.names);
+    (this.spill ??= new SpillWriter(this.dir)).write(out);
+  }
+
+  finish(): ScanResult {
+    const summary = this.stats.summary();
+    if (this.stale || !summary.tabular) return (this.drop(), { summary, csv: null });
+    this.spill ??= new SpillWriter(this.dir);
+    if (!this.names) this.spill.write(csvHeader(summary.fields));
+    const csv = this.spill.finish();
+    this.spill = null;
+    return { summary, csv };
+  }
+
+  /** Removes an unfinished spill. */
+  drop(): void {
+    this.spill?.discard();
+    this.spill = null;
+  }
+}
+
+/** Scans a category's pages while they are written: here, or on a worker thread. */
+export interface CategoryScanner {
+  page(lines: Uint8Array): Promise<void>;
+  finish(): Promise<ScanResult>;
+  /** Stops, and removes the spill (read or not). */
+  close(): Promise<void>;
+}
+
+/** On this thread: for small categories, where starting a thread would cost more than it saves. */
+export function inlineScanner(): CategoryScanner {
+  const dir = spillDir();
+  const scan = new CategoryScan(dir);
+  return {
+    page: async (lines) => scan.addPage(lines),
+    finish: async () => scan.finish(),
+    close: async () => (scan.drop(), removeSpillDir(dir)),
+  };
+}
+
+/** Pages handed to the worker that it has not finished yet; beyond this the writer waits (bounded memory). */
+const PAGES_IN_FLIGHT = 3;
+
+export type ScanMessage = { type: "page"; lines: Uint8Array } | { type: "finish" };
+export type ScanReply = { type: "ack" } | { type: "done"; result: ScanResult } | { type: "error"; message: string };
+
+/**
+ * On a worker thread (scanWorker.ts): parsing, field statistics and CSV take a core of their own while
+ * this thread reads the staged records and feeds the compressor.
+ */
+export function workerScanner(): CategoryScanner {
+  const dir = spillDir();
+  const worker = new Worker(path.join(__dirname, "scanWorker.js"), { workerData: { dir } });
+  const acks: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  let inFlight: Array<Promise<void>> = [];
+  let done: { resolve: (r: ScanResult) => void; reject: (e: Error) => void } | null = null;
+  let failure: Error | null = null;
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const a of acks.splice(0)) a.reject(failure);
+    done?.reject(failure);
+  };
+  worker.on("message", (m: ScanReply) => {
+    if (m.type === "ack") acks.shift()?.resolve();
+    else if (m.type === "done") done?.resolve(m.result);
+    else fail(new Error(`export scan failed: ${m.message}`));
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`export scan thread exited (${code})`)));
+  return {
+    async page(lines) {
+      if (failure) throw failure;
+      const acked = new Promise<void>((resolve, reject) => acks.push({ resolve, reject }));
+      acked.catch(() => undefined);
+      // Cloned: a copy of the bytes (transferring would take them from the compressor).
+      worker.postMessage({ type: "page", lines } satisfies ScanMessage);
+      inFlight.push(acked);
+      if (inFlight.length >= PAGES_IN_FLIGHT) await inFlight.shift();
+    },
+    async finish() {
+      if (failure) throw failure;
+      const result = new Promise<ScanResult>((resolve, reject) => (done = { resolve, reject }));
+      worker.postMessage({ type: "finish" } satisfies ScanMessage);
+      await Promise.all(inFlight);
+      inFlight = [];
+      return result;
+    },
+    async close() {
+      await worker.terminate();
+      removeSpillDir(dir);
+    },
+  };
+}
