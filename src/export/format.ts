@@ -65,6 +65,11 @@ export interface Manifest {
   notIncluded: Array<{ name: string; status: string; reason: string }>;
   /** How long each category is kept and why (the published retention schedule). */
   retention: Array<{ category: string; keptFor: string; legalBasis: string }>;
+  /**
+   * Record sets an earlier deletion of this person kept and still holds (retention exceptions): which,
+   * why, until when (null while a legal hold keeps them).
+   */
+  retentionExceptions: Array<{ connector: string; category: string; recordType: string; records: number; legalBasis: string; retainUntil: string | null; deletionRequest: string }>;
 }
 
 /** The published retention schedule (POLICY.md) for the categories the export can hold. */

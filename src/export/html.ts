@@ -83,5 +83,12 @@ export function renderReadme(manifest: Manifest): string {
     "How long we keep each category:",
     ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),
     "",
+    ...(manifest.retentionExceptions.length
+      ? [
+          "Kept after an earlier deletion request (and included above where the system still returns them):",
+          ...manifest.retentionExceptions.map((e) => `  ${e.connector} ${e.recordType}: ${e.records} record(s), ${e.legalBasis}, until ${e.retainUntil ?? "a legal hold is released"}`),
+          "",
+        ]
+      : []),
   ].join("\n");
 }

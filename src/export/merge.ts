@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { DataSource } from "typeorm";
 import { TaskStatus } from "../domain/tasks";
-import { RequestRow, TaskRow } from "../entities";
+import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
@@ -80,7 +80,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       else person ??= stats.name;
       docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
-    const manifest = buildManifest(request, tasks, counts, docs, files, options.now);
+    const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail));
     const samples = new Map<string, ExportRecord[]>();
     for (const c of docs) samples.set(c.category, await firstRecords(ds, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
     const readme = await zip.add("README.txt", renderReadme(manifest));
@@ -96,7 +96,38 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
   }
 }
 
-function buildManifest(request: RequestRow, tasks: TaskRow[], counts: Awaited<ReturnType<typeof countSources>>, categories: ManifestCategory[], files: ManifestFile[], now: Date): Manifest {
+/** The person's open retention exceptions, from every deletion about the same email. */
+async function openExceptions(ds: DataSource, email: string): Promise<Manifest["retentionExceptions"]> {
+  const rows = await ds
+    .getRepository(RetentionExceptionRow)
+    .createQueryBuilder("e")
+    .innerJoin(RequestRow, "r", "r.id = e.requestId")
+    .where("r.subjectEmail = :email", { email })
+    .andWhere("e.status = :open", { open: RetentionExceptionStatus.OPEN })
+    .orderBy("e.connector", "ASC")
+    .addOrderBy("e.category", "ASC")
+    .addOrderBy("e.recordType", "ASC")
+    .getMany();
+  return rows.map((e) => ({
+    connector: e.connector,
+    category: e.category,
+    recordType: e.recordType,
+    records: e.recordCount,
+    legalBasis: e.legalBasis,
+    retainUntil: e.retainUntil?.toISOString() ?? null,
+    deletionRequest: e.requestId,
+  }));
+}
+
+function buildManifest(
+  request: RequestRow,
+  tasks: TaskRow[],
+  counts: Awaited<ReturnType<typeof countSources>>,
+  categories: ManifestCategory[],
+  files: ManifestFile[],
+  now: Date,
+  retentionExceptions: Manifest["retentionExceptions"],
+): Manifest {
   const recordsOf = (connector: string) => counts.filter((c) => c.connector === connector).reduce((n, c) => n + c.records, 0);
   const connectors = tasks.map((t) => ({ name: t.connector, status: t.status, records: recordsOf(t.connector), note: t.status === TaskStatus.SUCCEEDED ? null : (t.note ?? t.lastError) }));
   return {
@@ -113,5 +144,6 @@ function buildManifest(request: RequestRow, tasks: TaskRow[], counts: Awaited<Re
       .filter((c) => c.status !== TaskStatus.SUCCEEDED)
       .map((c) => ({ name: c.name, status: c.status, reason: c.note ?? (c.status === TaskStatus.FAILED ? "the system failed" : "not run") })),
     retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
+    retentionExceptions,
   };
 }

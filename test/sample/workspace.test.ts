@@ -4,6 +4,7 @@ import { collectAll, testContext } from "../../src/connectors/testing/conformanc
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, TestService } from "../support/harness";
+import { exportedManifest } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   tasks { connector step status attempts lastError startedAt finishedAt outcome { records erased kept remaining identitiesFound } }
@@ -34,7 +35,7 @@ describeEachDatabase("sample workspace", (db) => {
     return t.waitFor(
       async () => {
         const { request } = await t.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+        return ["COMPLETED", "FAILED"].includes(request.status) ? { id: r.id, ...request } : undefined;
       },
       `${type} finished`,
       timeoutMs,
@@ -73,6 +74,13 @@ describeEachDatabase("sample workspace", (db) => {
     // What is left is only what the exceptions hold: collect again through the connectors.
     const left = await collectAll(ws.connectors[0], { email: ADA });
     expect(left).to.deep.equal([]);
+    // A later access request's export lists what the deletion kept, why and until when.
+    const access = await run("ACCESS", ADA);
+    const manifest = await exportedManifest(t, access.id);
+    const listed = manifest.retentionExceptions.map((e) => `${e.connector}:${e.recordType}:${e.records}:${e.retainUntil}`).sort();
+    const recorded = done.retentionExceptions.map((e: any) => `${e.connector}:${e.recordType}:${e.recordCount}:${e.retainUntil}`).sort();
+    expect(listed).to.deep.equal(recorded);
+    expect(manifest.retentionExceptions.every((e) => e.deletionRequest === done.id)).to.equal(true);
   });
 
   it("completes every request when 30% of stand-in calls answer 500, 429 or hang, with retries visible and Retry-After respected", async function () {
