@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { keptSetSummary } from "../presenters/retention.presenter";
 import { DataSource } from "typeorm";
 import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/deletionCertificate";
 import { resolveCertificateKey, signDocument } from "../certificates/signing";
@@ -35,16 +36,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     completedAt: (request.closedAt ?? request.updatedAt).toISOString(),
     issuedAt: services.clock.now().toISOString(),
     erased: tasks.map((t) => ({ connector: t.connector, status: t.status, records: t.result?.erased ?? 0, kept: t.result?.kept ?? 0, note: t.note })),
-    kept: exceptions.map((e) => ({
-      connector: e.connector,
-      category: e.category,
-      recordType: e.recordType,
-      records: e.recordCount,
-      legalBasis: e.legalBasis,
-      retainUntil: e.retainUntil?.toISOString() ?? null,
-      holdId: e.holdId,
-      status: e.status,
-    })),
+    kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, status: e.status })),
   };
 }
 

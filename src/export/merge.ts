@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { DataSource } from "typeorm";
 import { TaskStatus } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import { keptSetSummary } from "../presenters/retention.presenter";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
@@ -108,15 +109,7 @@ async function openExceptions(ds: DataSource, email: string): Promise<Manifest["
     .addOrderBy("e.category", "ASC")
     .addOrderBy("e.recordType", "ASC")
     .getMany();
-  return rows.map((e) => ({
-    connector: e.connector,
-    category: e.category,
-    recordType: e.recordType,
-    records: e.recordCount,
-    legalBasis: e.legalBasis,
-    retainUntil: e.retainUntil?.toISOString() ?? null,
-    deletionRequest: e.requestId,
-  }));
+  return rows.map((e) => ({ ...keptSetSummary(e), deletionRequest: e.requestId }));
 }
 
 function buildManifest(

@@ -32,3 +32,15 @@ export function presentRetentionException(row: RetentionExceptionRow): Retention
     closedAt: row.closedAt,
   };
 }
+
+/** A kept set as documents hand it to people and auditors (certificates, export manifests): counts, basis, ISO dates. */
+export function keptSetSummary(row: RetentionExceptionRow): { connector: string; category: string; recordType: string; records: number; legalBasis: string; retainUntil: string | null } {
+  return {
+    connector: row.connector,
+    category: row.category,
+    recordType: row.recordType,
+    records: row.recordCount,
+    legalBasis: row.legalBasis,
+    retainUntil: row.retainUntil?.toISOString() ?? null,
+  };
+}
