@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { Readable, Transform, Writable } from "node:stream";
 import { ZipArchive } from "archiver";
+import { useNativeCrc32 } from "./crc32";
+
+useNativeCrc32();
 
 export interface WrittenEntry {
   bytes: number;
