@@ -77,6 +77,10 @@ function program(): Command {
       const config = loadConfig();
       const concurrency = opts.concurrency === undefined ? config.DSR_WORKER_CONCURRENCY || 4 : Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new CliFailure("--concurrency must be a whole number from 1 to 256", EXIT.USAGE);
+      // The sample systems live inside `dsr serve` (stand-ins on its loopback): a second process would start its own.
+      if (config.sampleWorkspace) {
+        throw new CliFailure("worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)", EXIT.CONFIG);
+      }
       const services = await createServices({ config });
       const worker = new Worker(services, services.connectors, workerOptions(config, concurrency));
       worker.start();

@@ -395,6 +395,13 @@ describe("dsr (command line)", function () {
       expect(tokens[0]).to.deep.include({ role: "ADMIN", name: "bootstrap admin", prefix: bootstrap.slice(0, 12), revokedAt: null });
     });
 
+    it("refuses to run a worker process beside the sample workspace, which lives inside dsr serve", async () => {
+      const result = await dsr(["worker"], {});
+      expect(result.code).to.equal(78);
+      expect(result.stderr).to.equal("dsr: worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)\n");
+      expect(fs.existsSync(path.join(dataDir, "sample")), "no second set of stand-ins was seeded").to.equal(false);
+    });
+
     it("exits 78 naming every bad setting, and touches nothing, when the configuration is invalid", async () => {
       const result = await dsr(["serve"], { PORT: "abc", DSR_LOG_LEVEL: "loud" });
       expect(result.code).to.equal(78);
