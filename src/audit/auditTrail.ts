@@ -34,29 +34,61 @@ export function eventHash(e: Omit<AuditEventRow, "hash">): string {
   return createHash("sha256").update(JSON.stringify(content)).digest("hex");
 }
 
+/** Events a transaction has appended, written to the chain together just before it commits. */
+const pending = new WeakMap<EntityManager, Array<{ event: NewAuditEvent; at: Date }>>();
+
 /**
  * Appends one event to the chain inside the caller's transaction, so the event exists exactly when the
- * state change it records does. The head row is locked for the rest of the transaction (MySQL) or the
- * transaction is the only writer (SQLite): appends never interleave.
+ * state change it records does. Inside inTransaction the event is queued and written by
+ * flushAuditEvents at the transaction's end: the chain head (one row every transaction appends to) is
+ * then locked only for the last moment before commit, not for the whole transaction, so concurrent
+ * transactions queue on it as briefly as possible. Outside one, it is written at once.
  */
-export async function appendAuditEvent(em: EntityManager, event: NewAuditEvent, at: Date): Promise<AuditEventRow> {
+export async function appendAuditEvent(em: EntityManager, event: NewAuditEvent, at: Date): Promise<void> {
+  const queued = pending.get(em);
+  if (queued) queued.push({ event, at });
+  else await writeAuditEvents(em, [{ event, at }]);
+}
+
+/** Starts queueing the events `em`'s transaction appends (inTransaction calls it first). */
+export function deferAuditEvents(em: EntityManager): void {
+  pending.set(em, []);
+}
+
+/** Writes the queued events, in order, as the transaction's last step (inTransaction calls it). */
+export async function flushAuditEvents(em: EntityManager): Promise<void> {
+  const queued = pending.get(em) ?? [];
+  pending.delete(em);
+  if (queued.length) await writeAuditEvents(em, queued);
+}
+
+/**
+ * Chains events onto the head: the head row is locked until commit (MySQL) or the transaction is the
+ * only writer (SQLite), so appends of concurrent transactions never interleave.
+ */
+async function writeAuditEvents(em: EntityManager, events: ReadonlyArray<{ event: NewAuditEvent; at: Date }>): Promise<void> {
   const heads = em.getRepository(AuditChainHeadRow);
   const head = await heads.findOne({ where: { id: 1 }, ...(isMysql(em.connection) ? { lock: { mode: "pessimistic_write" as const } } : {}) });
   if (!head) throw new Error("audit_chain_head row is missing; run migrations");
-  const unhashed = {
-    seq: head.seq + 1,
-    requestId: event.requestId,
-    actorId: event.actor.id,
-    actorRole: event.actor.role,
-    action: event.action,
-    details: canonicalJson(event.details ?? {}),
-    occurredAt: new Date(Math.floor(at.getTime())),
-    prevHash: head.hash,
-  };
-  const row = em.getRepository(AuditEventRow).create({ ...unhashed, hash: eventHash(unhashed) });
-  await em.getRepository(AuditEventRow).insert(row);
-  await heads.update({ id: 1 }, { seq: row.seq, hash: row.hash });
-  return row;
+  let { seq, hash } = head;
+  const rows: AuditEventRow[] = [];
+  for (const { event, at } of events) {
+    const unhashed = {
+      seq: seq + 1,
+      requestId: event.requestId,
+      actorId: event.actor.id,
+      actorRole: event.actor.role,
+      action: event.action,
+      details: canonicalJson(event.details ?? {}),
+      occurredAt: new Date(Math.floor(at.getTime())),
+      prevHash: hash,
+    };
+    const row = em.getRepository(AuditEventRow).create({ ...unhashed, hash: eventHash(unhashed) });
+    rows.push(row);
+    ({ seq, hash } = row);
+  }
+  await em.getRepository(AuditEventRow).insert(rows);
+  await heads.update({ id: 1 }, { seq, hash });
 }
 
 export interface ChainVerification {

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from "typeorm";
+import { deferAuditEvents, flushAuditEvents } from "../audit/auditTrail";
 import { isMysql } from "./dataSource";
 
 /** A promise chain that lets one SQLite transaction run at a time (better-sqlite3 has one connection). */
@@ -17,9 +18,16 @@ export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "
  * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
  */
 export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  // Audit events are queued during the work and chained as its last step (see flushAuditEvents).
+  const audited = async (em: EntityManager) => {
+    deferAuditEvents(em);
+    const result = await work(em);
+    await flushAuditEvents(em);
+    return result;
+  };
   if (!isMysql(ds)) {
     const previous = sqliteQueues.get(ds) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => ds.transaction(work));
+    const run = previous.catch(() => undefined).then(() => ds.transaction(audited));
     sqliteQueues.set(ds, run);
     return run;
   }
@@ -27,7 +35,7 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
     try {
       // READ COMMITTED: every read sees what other transactions committed (task counts, chain head),
       // and InnoDB takes no gap locks, which keeps concurrent workers out of each other's way.
-      return await ds.transaction("READ COMMITTED", work);
+      return await ds.transaction("READ COMMITTED", audited);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (attempt > MAX_DEADLOCK_RETRIES || code === undefined || !DEADLOCK_CODES.has(code)) throw error;
