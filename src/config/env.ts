@@ -335,7 +335,7 @@ function flatten(errors: ValidationError[]): string[] {
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const known = Object.keys(new Env());
   const raw: Record<string, string> = {};
-  for (const key of [...known, "DATABASE_URL", "DSR_CONNECTORS_FILE", "DSR_SECRET", "DSR_BOOTSTRAP_ADMIN_TOKEN", "DSR_NOTIFIER_URL", "DSR_NOTIFIER_SECRET", "DSR_SAMPLE_WORKSPACE", ...OPTIONAL_SETTINGS]) {
+  for (const key of [...known, "DATABASE_URL", ...OPTIONAL_SETTINGS]) {
     const value = source[key];
     if (value !== undefined && value !== "") raw[key] = value;
   }
@@ -366,7 +366,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 
 /** Settings without a default (so not in `new Env()`'s keys) added with the settings trigger and certificates. */
 /** Settings without a default (their absence means something), read like the rest. */
-const OPTIONAL_SETTINGS = ["DSR_CALLBACK_URL", "DSR_CALLBACK_SECRET", "DSR_CERTIFICATE_PRIVATE_KEY", "DSR_RETENTION_RULES", "DSR_METRICS_TOKEN", "DSR_LOG_FORMAT", ...EXPORT_OPTIONAL];
+const OPTIONAL_SETTINGS = [
+  "DSR_CONNECTORS_FILE",
+  "DSR_SECRET",
+  "DSR_BOOTSTRAP_ADMIN_TOKEN",
+  "DSR_NOTIFIER_URL",
+  "DSR_NOTIFIER_SECRET",
+  "DSR_SAMPLE_WORKSPACE",
+  "DSR_CALLBACK_URL",
+  "DSR_CALLBACK_SECRET",
+  "DSR_CERTIFICATE_PRIVATE_KEY",
+  "DSR_RETENTION_RULES",
+  "DSR_METRICS_TOKEN",
+  "DSR_LOG_FORMAT",
+  ...EXPORT_OPTIONAL,
+];
 
 /** An Ed25519 private key in PEM, or the problem with it (never its content). */
 function certificateKeyProblems(pem: string | undefined): string[] {
@@ -381,13 +395,6 @@ function certificateKeyProblems(pem: string | undefined): string[] {
 
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
-  "DSR_CONNECTORS_FILE",
-  "DSR_RETENTION_RULES",
-  "DSR_SAMPLE_WORKSPACE",
-  "DSR_SECRET",
-  "DSR_BOOTSTRAP_ADMIN_TOKEN",
-  "DSR_NOTIFIER_URL",
-  "DSR_NOTIFIER_SECRET",
   ...OPTIONAL_SETTINGS,
   "DSR_TEST_LOG_LEVEL",
   "DSR_TEST_MYSQL_URL",
