@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
+import { submit, TEST_START, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "400" };
@@ -28,10 +28,8 @@ describeEachDatabase("retention, legal holds and deletion plans", (db) => {
     await t?.stop();
   });
   async function start(env: Record<string, string> = {}) {
-    t = new TestService(db(), { ...FAST, ...env }, []);
-    p = platform(t.clock.now());
-    (t as unknown as { connectors: unknown }).connectors = p.all;
-    await t.start();
+    p = platform(TEST_START);
+    t = await new TestService(db(), { ...FAST, ...env }, p.all).start();
   }
   const show = async (id: string) => (await t.ok(SHOW, { id })).request;
   async function deletion(extra: Record<string, unknown> = {}, status = "COMPLETED") {

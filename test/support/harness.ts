@@ -62,9 +62,12 @@ export interface GraphQLResponse<T = any> {
   errors?: Array<{ message: string; path?: string[]; extensions: { code: string; fields?: Array<{ field: string; messages: string[] }>; [k: string]: unknown } }>;
 }
 
+/** Where every TestService's clock starts (tests seed dated data relative to it before starting one). */
+export const TEST_START = new Date("2026-03-02T10:00:00.000Z");
+
 /** A running service on a test database, with one token per role and a clock the test controls. */
 export class TestService {
-  readonly clock = new ManualClock(new Date("2026-03-02T10:00:00.000Z"));
+  readonly clock = new ManualClock(TEST_START);
   readonly inbox = new CodeInbox(this.clock);
   readonly tokens = {} as Record<Role, string>;
   service!: RunningService;
