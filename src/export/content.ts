@@ -10,6 +10,8 @@ interface FieldSeen {
 }
 
 const NAME_LIKE = /^(name|full_?name|display_?name)$/i;
+/** Whether a field holds a person's name (its first string value greets them in index.html). */
+export const isNameLike = (field: string) => NAME_LIKE.test(field);
 
 /** What one pass over a category learns: fields and their types, dates, whether it is a table. */
 export class CategoryStats {
@@ -23,20 +25,29 @@ export class CategoryStats {
 
   observe(recordedAt: string | null, data: Record<string, unknown>): void {
     this.records += 1;
-    if (recordedAt) {
-      if (!this.first || recordedAt < this.first) this.first = recordedAt;
-      if (!this.last || recordedAt > this.last) this.last = recordedAt;
-    }
+    if (recordedAt) this.observeDate(recordedAt);
     // for-in over JSON.parse output: own enumerable keys only, without the array Object.entries builds.
     for (const key in data) {
       const value = data[key];
       const type: FieldType = value === null ? "null" : Array.isArray(value) ? "array" : (typeof value as FieldType);
       if (type === "object" || type === "array") this.nested = true;
       let seen = this.fields.get(key);
-      if (!seen) this.fields.set(key, (seen = { types: new Set(), nameLike: NAME_LIKE.test(key) }));
+      if (!seen) this.fields.set(key, (seen = { types: new Set(), nameLike: isNameLike(key) }));
       seen.types.add(type);
       if (this.name === null && seen.nameLike && type === "string") this.name = value as string;
     }
+  }
+
+  observeDate(recordedAt: string): void {
+    if (!this.first || recordedAt < this.first) this.first = recordedAt;
+    if (!this.last || recordedAt > this.last) this.last = recordedAt;
+  }
+
+  /** Notes that `field` held a value of `type` (records are counted by the caller). */
+  observeType(field: string, type: FieldType): void {
+    let seen = this.fields.get(field);
+    if (!seen) this.fields.set(field, (seen = { types: new Set(), nameLike: isNameLike(field) }));
+    seen.types.add(type);
   }
 
   get fieldDocs(): FieldDoc[] {
@@ -88,7 +99,8 @@ export const csvHeader = (fields: FieldDoc[]) => `\ufeff${csvColumns(fields).map
 /** The CSV line of one record whose fields are already parsed. */
 export function csvRow(r: Omit<StagedRecord, "payload">, data: Record<string, unknown>, names: readonly string[]): string {
   let out = `${csvValue(r.connector)},${csvValue(r.type)},${csvValue(r.id)},${csvValue(r.recordedAt)}`;
-  for (const name of names) out += `,${csvValue(data[name])}`;
+  // Own fields only: a record without "constructor" or "__proto__" has an empty cell there, not Object's.
+  for (const name of names) out += `,${csvValue(Object.hasOwn(data, name) ? data[name] : undefined)}`;
   return `${out}\n`;
 }
 
@@ -109,19 +121,17 @@ export async function* csvContent(pages: AsyncIterable<StagedRecord[]>, fields: 
 }
 
 /**
- * A category as a JSON array (one record per line) or as JSON Lines, from pages of JSON Lines (see
- * readJsonLines), one chunk per page. Every page's
- * lines also go to `scanner`, which learns the fields and writes the CSV (on another thread for a
- * large category), so this thread only reads and writes text.
+ * A category as a JSON array (one record per line) or as JSON Lines, from pages of JSON Lines in UTF-8
+ * (see readJsonLines), one chunk per page. Every page also goes to `scanner`, which learns the fields
+ * and writes the CSV (on another thread for a large category), so this thread only moves bytes.
  */
-export async function* jsonContent(pages: AsyncIterable<string>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
+export async function* jsonContent(pages: AsyncIterable<Buffer>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
   let first = true;
   if (!jsonl) yield "[";
-  for await (const lines of pages) {
-    // Encoded once: these bytes are compressed here and (copied) scanned on the worker.
-    const bytes = Buffer.from(lines, "utf8");
+  for await (const bytes of pages) {
     await scanner.page(bytes);
-    yield jsonl ? bytes : `${first ? "\n" : ",\n"}${lines.slice(0, -1).replaceAll("\n", ",\n")}`;
+    // A JSON array is only written for small categories (JSON_ARRAY_MAX_RECORDS): decoding costs little there.
+    yield jsonl ? bytes : `${first ? "\n" : ",\n"}${bytes.toString("utf8").slice(0, -1).replaceAll("\n", ",\n")}`;
     first = false;
   }
   if (!jsonl) yield first ? "]\n" : "\n]\n";

@@ -118,12 +118,18 @@ function lastStringified(): (value: string) => string {
 }
 
 /**
- * A category's records as JSON Lines, a page at a time (non-empty pages only). Each line is exactly
- * `JSON.stringify({ connector, type, id, recordedAt, data })`: the payload was staged by JSON.stringify,
- * so it is written as it is (parsing and stringifying it again gives the same text). SQLite writes the
- * lines itself (json_quote escapes as JSON.stringify does): one string per row instead of five.
+ * A category's records as JSON Lines, one UTF-8 buffer per page (non-empty pages only). Each line is
+ * exactly `JSON.stringify({ connector, type, id, recordedAt, data })`: the payload was staged by
+ * JSON.stringify, so it is written as it is (parsing and stringifying it again gives the same text).
+ *
+ * On SQLite the database writes each page whole (json_quote escapes as JSON.stringify does) and hands
+ * it over as one BLOB: no JavaScript string per row, and no re-encoding to UTF-8 (this halved the
+ * read's cost, 1.9 s -> 0.85 s for 1,000,000 records). Which rows make a page is exact (keyset, ORDER
+ * BY, LIMIT); the order of lines inside a page is the order SQLite feeds the aggregate, which is the
+ * staged order in practice but not promised (ordering inside the aggregate cost 0.4 s more), and
+ * nothing depends on it: the CSV is made from the same bytes.
  */
-export async function* readJsonLines(ds: DataSource, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<string> {
+export async function* readJsonLines(ds: DataSource, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<Buffer> {
   if (keysetOf(ds).column === "id") {
     const connector = lastStringified();
     const type = lastStringified();
@@ -132,22 +138,25 @@ export async function* readJsonLines(ds: DataSource, sources: readonly RecordSou
       for (const r of page) {
         out += `{"connector":${connector(r.connector)},"type":${type(r.type)},"id":${JSON.stringify(r.id)},"recordedAt":${r.recordedAt === null ? "null" : JSON.stringify(r.recordedAt)},"data":${r.payload}}\n`;
       }
-      yield out;
+      yield Buffer.from(out, "utf8");
     }
     return;
   }
   for (const source of sources) {
     for (let after = 0; ; ) {
-      const rows: Array<{ k: number; line: string }> = await ds.query(
-        `SELECT r.rowid AS k, '{"connector":' || json_quote(?) || ',"type":' || json_quote(r.recordType) || ',"id":' || json_quote(r.recordId) || ',"recordedAt":' || json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', r.recordedAt)) || ',"data":' || r.payload || '}' AS line FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.rowid > ? ORDER BY r.rowid LIMIT ${PAGE_ROWS}`,
+      // recordedAt is stored as "YYYY-MM-DD HH:MM:SS.SSS" (UTC); rewritten by hand, as strftime cost a third of the read.
+      const [page]: Array<{ k: number | null; n: number; lines: Buffer | null }> = await ds.query(
+        `SELECT max(k) AS k, count(*) AS n, CAST(group_concat(line, char(10)) || char(10) AS BLOB) AS lines FROM (` +
+          `SELECT r.rowid AS k, '{"connector":' || json_quote(?) || ',"type":' || json_quote(r.recordType) || ',"id":' || json_quote(r.recordId) || ',"recordedAt":' || ` +
+          `CASE WHEN r.recordedAt IS NULL THEN 'null' WHEN length(r.recordedAt) = 23 AND substr(r.recordedAt, 11, 1) = ' ' THEN '"' || substr(r.recordedAt, 1, 10) || 'T' || substr(r.recordedAt, 12) || 'Z"' ` +
+          `ELSE json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', r.recordedAt)) END || ',"data":' || r.payload || '}' AS line ` +
+          `FROM collected_records r WHERE r.taskId = ? AND r.attempt = ? AND r.category = ? AND r.rowid > ? ORDER BY r.rowid LIMIT ${PAGE_ROWS}) page`,
         [source.connector, source.taskId, source.attempt, category, after],
       );
-      let out = "";
-      for (const row of rows) out += `${row.line}\n`;
-      if (out) yield out;
+      if (page.n && page.lines) yield page.lines;
       await options.onPage?.();
-      if (rows.length < PAGE_ROWS) break;
-      after = rows[rows.length - 1].k;
+      if (page.n < PAGE_ROWS || page.k === null) break;
+      after = page.k;
     }
   }
 }

@@ -1,8 +1,11 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { CategoryStats, CategorySummary, csvHeader, csvRow } from "./content";
+import { CategoryStats, CategorySummary, csvHeader, csvRow, isNameLike } from "./content";
+import { CsvTranscoder } from "./csvTranscoder";
 import type { ExportRecord } from "./records";
 import { removeSpillDir, SpillRef, spillDir, SpillWriter } from "./spill";
+
+const NEWLINE = 0x0a;
 
 /** What scanning a category's JSON Lines gives: its summary, and its CSV unless that has to be read again. */
 export interface ScanResult {
@@ -13,13 +16,16 @@ export interface ScanResult {
 
 /**
  * Parses a category's JSON Lines page by page: learns its fields and writes its CSV into an encrypted
- * spill, so the staged records are read once. The CSV's columns are fixed after the first page; a field
- * first seen later makes the draft stale (columns are sorted, so earlier rows would be wrong) and the
- * CSV is then read again from the staged records (csvContent).
+ * spill, so the staged records are read once. The CSV's columns are fixed after the first page, which
+ * is parsed; later pages are transcoded from their bytes (CsvTranscoder), a line at a time parsed when
+ * the transcoder declines it. A field first seen after the first page makes the draft stale (columns
+ * are sorted, so earlier rows would be wrong) and the CSV is then read again from the staged records
+ * (csvContent).
  */
 export class CategoryScan {
   private readonly stats = new CategoryStats();
   private names: string[] | null = null;
+  private transcoder: CsvTranscoder | null = null;
   private stale = false;
   private spill: SpillWriter | null = null;
 
@@ -27,7 +33,9 @@ export class CategoryScan {
 
   /** One page of JSON Lines, as UTF-8 (a Uint8Array when it crossed from another thread). */
   addPage(bytes: Uint8Array): void {
-    const lines = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    const page = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (this.transcoder && !this.stale) return this.transcode(page, this.transcoder);
+    const lines = page.toString("utf8");
     const records: ExportRecord[] = [];
     for (let at = 0; at < lines.length; ) {
       const end = lines.indexOf("\n", at);
@@ -42,10 +50,29 @@ export class CategoryScan {
     if (!this.names) {
       const fields = this.stats.fieldDocs;
       this.names = fields.map((f) => f.name);
+      this.transcoder = new CsvTranscoder(this.names, this.stats, isNameLike);
       out = csvHeader(fields);
     }
     for (const r of records) out += csvRow(r, r.data, this.names);
     (this.spill ??= new SpillWriter(this.dir)).write(out);
+  }
+
+  private transcode(page: Buffer, transcoder: CsvTranscoder): void {
+    const names = this.names!;
+    for (let at = 0; at < page.length; ) {
+      const end = page.indexOf(NEWLINE, at);
+      if (!transcoder.line(page, at, end)) {
+        const r = JSON.parse(page.toString("utf8", at, end)) as ExportRecord;
+        this.stats.observe(r.recordedAt, r.data);
+        if (!this.stats.tabular || names.length !== this.stats.fieldCount) this.stale = true;
+        else if (!this.stale) transcoder.append(csvRow(r, r.data, names));
+      }
+      at = end + 1;
+    }
+    transcoder.flush();
+    const csv = transcoder.take();
+    if (this.stale) return this.drop();
+    (this.spill ??= new SpillWriter(this.dir)).write(csv);
   }
 
   finish(): ScanResult {

@@ -31,8 +31,8 @@ export class SpillWriter {
     this.fd = fs.openSync(path.join(dir, FILE), "w", 0o600);
   }
 
-  write(text: string): void {
-    fs.writeSync(this.fd, this.cipher.update(text, "utf8"));
+  write(text: string | Uint8Array): void {
+    fs.writeSync(this.fd, typeof text === "string" ? this.cipher.update(text, "utf8") : this.cipher.update(text));
   }
 
   /** Closes the file; what it returns reads it back (readSpill). */
