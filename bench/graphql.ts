@@ -5,7 +5,9 @@
  * Both run with NODE_ENV=production and answer the same bytes (checked before loading); the load generator
  * runs in the same process, so its cost counts for both. Also prints CPU time per request, the steadier
  * figure on a shared machine.
- *   npm run bench:graphql   (BENCH_SECONDS=10 BENCH_CONNECTIONS=10 to change the load;
+ * The two are loaded in alternating rounds (service, bare, service, bare, ...) and the medians are
+ * reported: on a shared 2-core machine one 10-second run of each varied the ratio by +-0.07.
+ *   npm run bench:graphql   (BENCH_ROUNDS=3 BENCH_SECONDS=5 BENCH_CONNECTIONS=10 to change the load;
  *                            BENCH_ONLY=service|bare to load one, e.g. under node --cpu-prof)
  */
 import "./production";
@@ -26,7 +28,10 @@ import { RequestRow } from "../src/entities";
 import { createLogger } from "../src/logger";
 import { startService } from "../src/server";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+/** Unmeasured load on each server first, so both are measured with their code optimized (steady state). */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SEEDED = 300;
 const QUERY = `query Page { requests(first: 50) { totalCount edges { cursor node { id type status source receivedAt dueAt overdue } } } }`;
@@ -35,10 +40,10 @@ const QUERY = `query Page { requests(first: 50) { totalCount edges { cursor node
  * req/s and p99 of one server under load, and the process's CPU time per answered request (load generator
  * included, the same for both): steadier than req/s on a machine other work shares.
  */
-async function load(url: string, token: string | null): Promise<{ rps: number; p99: number; cpuMs: number }> {
+async function load(url: string, token: string | null, seconds = SECONDS): Promise<{ rps: number; p99: number; cpuMs: number }> {
   const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
   const cpu = process.cpuUsage();
-  const result = await autocannon({ url, method: "POST", headers, body: JSON.stringify({ query: QUERY }), connections: CONNECTIONS, duration: SECONDS });
+  const result = await autocannon({ url, method: "POST", headers, body: JSON.stringify({ query: QUERY }), connections: CONNECTIONS, duration: seconds });
   const used = process.cpuUsage(cpu);
   if (result.non2xx || result.errors) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
   return { rps: result.requests.average, p99: result.latency.p99, cpuMs: (used.user + used.system) / 1000 / result.requests.total };
@@ -89,12 +94,27 @@ async function main(): Promise<void> {
 
   // BENCH_ONLY=service|bare loads one server only (to profile it with node --cpu-prof).
   const only = process.env.BENCH_ONLY;
-  const real = only === "bare" ? null : await load(service.url, token);
-  const memory = only === "service" ? null : await load(bareUrl, null);
-  console.log(`requests(first: 50), ${CONNECTIONS} connections, ${SECONDS} s each, NODE_ENV=production, both answers ${serviceText.length} bytes`);
-  const line = (r: { rps: number; p99: number; cpuMs: number }) => `${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.cpuMs.toFixed(2)} ms CPU per request`;
-  if (real) console.log(`  dsr service (SQLite, ${SEEDED} requests): ${line(real)}`);
-  if (memory) console.log(`  bare Apollo (from memory):        ${line(memory)}`);
+  type Load = Awaited<ReturnType<typeof load>>;
+  const rounds: { real: Load[]; memory: Load[] } = { real: [], memory: [] };
+  if (WARMUP_SECONDS > 0) {
+    if (only !== "bare") await load(service.url, token, WARMUP_SECONDS);
+    if (only !== "service") await load(bareUrl, null, WARMUP_SECONDS);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    if (only !== "bare") rounds.real.push(await load(service.url, token));
+    if (only !== "service") rounds.memory.push(await load(bareUrl, null));
+  }
+  const median = (loads: Load[]): Load | null => {
+    if (!loads.length) return null;
+    const at = <K extends keyof Load>(k: K) => loads.map((l) => l[k]).sort((a, b) => a - b)[Math.floor(loads.length / 2)];
+    return { rps: at("rps"), p99: at("p99"), cpuMs: at("cpuMs") };
+  };
+  const real = median(rounds.real);
+  const memory = median(rounds.memory);
+  console.log(`requests(first: 50), ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up each, then ${ROUNDS} alternating rounds of ${SECONDS} s each (medians), NODE_ENV=production, both answers ${serviceText.length} bytes`);
+  const line = (r: Load) => `${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ${r.cpuMs.toFixed(2)} ms CPU per request`;
+  if (real) console.log(`  dsr service (SQLite, ${SEEDED} requests): ${line(real)}   rounds: ${rounds.real.map((r) => r.rps.toFixed(0)).join(", ")} req/s`);
+  if (memory) console.log(`  bare Apollo (from memory):        ${line(memory)}   rounds: ${rounds.memory.map((r) => r.rps.toFixed(0)).join(", ")} req/s`);
   if (real && memory) {
     const ratio = real.rps / memory.rps;
     console.log(`  ratio: ${ratio.toFixed(2)} (target >= 0.70) ${ratio >= 0.7 ? "OK" : "BELOW TARGET"}`);

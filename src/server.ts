@@ -6,7 +6,6 @@ import express, { ErrorRequestHandler } from "express";
 import { ApolloServer, ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { expressMiddleware } from "@as-integrations/express5";
 import { GraphQLError } from "graphql";
 import type { DataSource } from "typeorm";
 import { SYSTEM_ACTOR, tokenActor } from "./audit/actor";
@@ -18,6 +17,7 @@ import { createDataSource, migrate } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
+import { graphqlHandler } from "./graphql/httpHandler";
 import { rateLimitByToken } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
@@ -248,21 +248,19 @@ export async function startService(options: StartOptions): Promise<RunningServic
     },
     ...(config.DSR_RATE_LIMIT_PER_SECOND > 0 ? [rateLimitByToken({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST })] : []),
     express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
-    expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => {
-        const token = bearer(req.headers.authorization);
-        if (!token) throw unauthenticatedError("A bearer token is required: send Authorization: Bearer <token>");
-        const row = await authenticateToken(ds, token);
-        if (!row) throw unauthenticatedError("The bearer token is unknown or revoked");
-        const caller = { tokenId: row.id, name: row.name, role: row.role };
-        return {
-          services,
-          caller,
-          actor: tokenActor(row.id, row.role),
-          logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
-          origin: `${req.protocol}://${req.get("host")}`,
-        };
-      },
+    graphqlHandler(apollo, async ({ req }): Promise<GraphQLContext> => {
+      const token = bearer(req.headers.authorization);
+      if (!token) throw unauthenticatedError("A bearer token is required: send Authorization: Bearer <token>");
+      const row = await authenticateToken(ds, token);
+      if (!row) throw unauthenticatedError("The bearer token is unknown or revoked");
+      const caller = { tokenId: row.id, name: row.name, role: row.role };
+      return {
+        services,
+        caller,
+        actor: tokenActor(row.id, row.role),
+        logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
+        origin: `${req.protocol}://${req.get("host")}`,
+      };
     }),
   );
   // Body-parser and other transport errors: a JSON answer with a code, never an HTML stack trace.

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { getNamedType, GraphQLField, GraphQLObjectType, isObjectType } from "graphql";
 import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
+import { inKeyOrder } from "../src/queries/requestFinder";
 import { describeEachDatabase } from "./support/databases";
 import { REQUEST_FIELDS, submit, submitVerified, TestService } from "./support/harness";
 
@@ -316,5 +317,19 @@ describeEachDatabase("requests", (db) => {
       expect(big.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
       expect(big.errors![0].extensions.fields![0].field).to.equal("first");
     });
+  });
+});
+
+describe("request page order", () => {
+  it("restores the keyset order (dueAt, then id) when SQLite's aggregate hands the rows over in another", () => {
+    const rows = [
+      ["b", "2026-01-02 00:00:00.000"],
+      ["a", "2026-01-02 00:00:00.000"],
+      ["z", "2026-01-01 23:59:59.999"],
+      ["c", "2026-01-03 00:00:00.000"],
+    ];
+    expect(inKeyOrder(rows.slice(), 1, 0).map((r) => r[0])).to.deep.equal(["z", "a", "b", "c"]);
+    const sorted = [rows[2], rows[1], rows[0], rows[3]];
+    expect(inKeyOrder(sorted, 1, 0)).to.equal(sorted);
   });
 });

@@ -28,7 +28,7 @@ export function renderIndexHtml(manifest: Manifest, person: string, samples: Map
       const files = manifest.files.filter((f) => f.category === c.category).map((f) => `<code>${escape(f.path)}</code>`).join(", ");
       const table = rows.length
         ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${fields.map((f) => `<th>${escape(f)}</th>`).join("")}</tr></thead><tbody>
-${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>${cell(r.id)}</td><td>${cell(r.recordedAt)}</td>${fields.map((f) => `<td>${cell(r.data[f])}</td>`).join("")}</tr>`).join("\n")}
+${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>${cell(r.id)}</td><td>${cell(r.recordedAt)}</td>${fields.map((f) => `<td>${cell(Object.hasOwn(r.data, f) ? r.data[f] : undefined)}</td>`).join("")}</tr>`).join("\n")}
 </tbody></table>`
         : "";
       const more = c.records > rows.length ? `<p class="note">Showing ${rows.length} of ${c.records} records; all of them are in ${files}.</p>` : `<p class="note">Files: ${files}.</p>`;

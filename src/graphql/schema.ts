@@ -1,5 +1,6 @@
 import { GraphQLSchema, isObjectType, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
+import { DateTimeISO } from "./scalars";
 import { authChecker } from "../auth/authChecker";
 import { AuditResolver } from "../resolvers/audit.resolver";
 import { RequestResolver } from "../resolvers/request.resolver";
@@ -38,6 +39,7 @@ export function buildDsrSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
     resolvers: RESOLVERS,
     authChecker,
+    scalarsMap: [{ type: Date, scalar: DateTimeISO }],
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
   }).then((schema) => {
     // type-graphql has no option for the root types' descriptions; they are part of the API reference too.

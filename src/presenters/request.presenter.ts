@@ -2,6 +2,10 @@ import { Request } from "../schema/request.type";
 import { AuditEvent } from "../schema/audit.type";
 import { AuditEventRow, RequestRow } from "../entities";
 import { RequestStatus } from "../domain/enums";
+import type { Instant } from "../graphql/scalars";
+
+/** A request row whose dates may be Instants (a list page reads them from storage as text). */
+export type RequestView = { [K in keyof RequestRow]: RequestRow[K] extends Date ? Instant : RequestRow[K] extends Date | null ? Instant | null : RequestRow[K] };
 
 /**
  * The storage columns each field of the API's Request is made from, for loading only what an operation
@@ -43,10 +47,11 @@ export function requestColumns(fields: Iterable<string>): (keyof RequestRow)[] |
 }
 
 /**
- * Storage row -> API shape. A row loaded with requestColumns has only what the operation's fields read;
- * the other properties of the result are never resolved. Code hashes, versions and submitter ids stay behind.
+ * Storage row -> API shape, with `overdue` judged at `now`. A row loaded with requestColumns has only
+ * what the operation's fields read; the other properties of the result are never resolved. Code hashes,
+ * versions and submitter ids stay behind.
  */
-export function presentRequest(row: RequestRow, maxAttempts: number): Request {
+export function presentRequest(row: RequestView, maxAttempts: number, now: Date): Request {
   const codeOutstanding = row.status === RequestStatus.PENDING_VERIFICATION && row.verificationCodeHash !== null;
   return Object.assign(new Request(), {
     id: row.id,
@@ -77,6 +82,7 @@ export function presentRequest(row: RequestRow, maxAttempts: number): Request {
     closedAt: row.closedAt,
     updatedAt: row.updatedAt,
     idempotencyKey: row.idempotencyKey,
+    asOf: now,
   });
 }
 

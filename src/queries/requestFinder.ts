@@ -1,6 +1,8 @@
 import { DataSource } from "typeorm";
+import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
+import type { RequestView } from "../presenters/request.presenter";
 import { AuditEventRow, RequestRow } from "../entities";
 import { badField } from "../errors";
 
@@ -13,7 +15,8 @@ export interface RequestFilter {
 }
 
 export interface RequestPage {
-  rows: RequestRow[];
+  /** Rows with the loaded columns; on SQLite their dates are ISO 8601 text (Instants), on MySQL Dates. */
+  rows: RequestView[];
   cursors: string[];
   hasNextPage: boolean;
   hasPreviousPage: boolean;
@@ -32,13 +35,13 @@ export interface PageOptions {
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
-export function isOverdue(row: Pick<RequestRow, "dueAt" | "status">, now: Date): boolean {
-  return row.dueAt.getTime() < now.getTime() && !TERMINAL_STATUSES.includes(row.status);
-}
-
-/** Opaque cursor: the (dueAt, id) position of a row in the due-date order. */
-export function encodeCursor(row: Pick<RequestRow, "dueAt" | "id">): string {
-  return Buffer.from(JSON.stringify([row.dueAt.toISOString(), row.id])).toString("base64url");
+/**
+ * Opaque cursor: the (dueAt, id) position of a row in the due-date order, as base64url of the JSON array
+ * [dueAt as ISO 8601, id].
+ */
+export function encodeCursor(row: Pick<RequestView, "dueAt" | "id">): string {
+  const dueAt = typeof row.dueAt === "string" ? row.dueAt : row.dueAt.toISOString();
+  return Buffer.from(`["${dueAt}",${JSON.stringify(row.id)}]`, "utf8").toString("base64url");
 }
 
 function decodeCursor(cursor: string): { dueAt: Date; id: string } {
@@ -98,16 +101,64 @@ export async function findRequests(
   const { filtered, paged, params } = conditions(filter, now, after ? decodeCursor(after) : null, c);
   const run = (sql: string) => ds.query(...driver.escapeQueryWithParameters(sql, params));
   const table = c(meta.tableName);
-  const [raw, count] = await Promise.all([
-    run(`SELECT ${loaded.map((col) => c(col.databaseName)).join(", ")} FROM ${table}${paged} ORDER BY ${c("dueAt")} ASC, ${c("id")} ASC LIMIT ${first + 1}`),
-    options.withTotal ? run(`SELECT COUNT(*) AS ${c("n")} FROM ${table}${filtered}`) : null,
-  ]);
-  const rows = (raw as Record<string, unknown>[]).slice(0, first).map((record) => {
-    const row = new RequestRow();
-    for (const col of loaded) col.setEntityValue(row, driver.prepareHydratedValue(record[col.databaseName], col));
-    return row;
+  const pageSql = `SELECT ${loaded.map((col) => c(col.databaseName)).join(", ")} FROM ${table}${paged} ORDER BY ${c("dueAt")} ASC, ${c("id")} ASC LIMIT ${first + 1}`;
+  const sqlite = ds.options.type === "better-sqlite3";
+  const columns = loaded.map((col) => c(col.databaseName)).join(", ");
+  const count = (where: string) => `SELECT COUNT(*) FROM ${table}${where}`;
+  let raw: unknown[][];
+  let total: number | null = null;
+  if (sqlite) {
+    // One statement: the page as one JSON text (one string to hand over instead of an object per row and a
+    // string per value) and, when asked for, the total beside it.
+    const [r]: Array<{ page: string; n: number | null }> = await run(
+      `SELECT json_group_array(json_array(${columns})) AS ${c("page")}, ${options.withTotal ? `(${count(filtered)})` : "NULL"} AS ${c("n")} FROM (${pageSql})`,
+    );
+    raw = inKeyOrder(JSON.parse(r.page) as unknown[][], loaded.findIndex((col) => col.propertyName === "dueAt"), loaded.findIndex((col) => col.propertyName === "id"));
+    total = r.n === null ? null : Number(r.n);
+  } else {
+    const [page, n] = await Promise.all([
+      run(pageSql) as Promise<Record<string, unknown>[]>,
+      options.withTotal ? (run(count(filtered).replace("COUNT(*)", `COUNT(*) AS ${c("n")}`)) as Promise<Array<{ n: unknown }>>) : null,
+    ]);
+    raw = page.map((record) => loaded.map((col) => record[col.databaseName]));
+    total = n ? Number(n[0].n) : null;
+  }
+  const hydrate = loaded.map((col) => hydrator(ds, col, sqlite));
+  const rows = raw.slice(0, first).map((values) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < loaded.length; i++) row[loaded[i].propertyName] = hydrate[i](values[i]);
+    return row as RequestView;
   });
-  return { rows, cursors: rows.map(encodeCursor), hasNextPage: raw.length > first, hasPreviousPage: Boolean(after), totalCount: count ? Number(count[0].n) : null };
+  return { rows, cursors: rows.map(encodeCursor), hasNextPage: raw.length > first, hasPreviousPage: Boolean(after), totalCount: total };
+}
+
+/**
+ * SQLite's json_group_array adds rows in the order the page query yields them, but does not promise it
+ * (ordering inside the aggregate cost a third of the query): the order is checked, and restored if needed.
+ * Stored timestamps (SQLite's text form) and ids compare as text the way ORDER BY compares them.
+ */
+export function inKeyOrder(rows: unknown[][], due: number, id: number): unknown[][] {
+  const compare = (a: unknown[], b: unknown[]) => (a[due]! < b[due]! ? -1 : a[due]! > b[due]! ? 1 : a[id]! < b[id]! ? -1 : a[id]! > b[id]! ? 1 : 0);
+  for (let i = 1; i < rows.length; i++) if (compare(rows[i - 1], rows[i]) > 0) return rows.sort(compare);
+  return rows;
+}
+
+/** SQLite's text form of a datetime(3) column, as TypeORM writes it (UTC). */
+const SQLITE_DATETIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/;
+
+/**
+ * How a column's stored value becomes the row's: the driver's own hydration (JSON, booleans, dates on
+ * MySQL), except plain text, kept as it is, and SQLite timestamps, rewritten as ISO 8601 text instead of
+ * parsed into Dates that the API would format again.
+ */
+function hydrator(ds: DataSource, col: ColumnMetadata, sqlite: boolean): (value: unknown) => unknown {
+  const prepare = (value: unknown) => ds.driver.prepareHydratedValue(value, col);
+  if (col.transformer) return prepare;
+  if (col.type === "varchar" || col.type === "text") return (value) => value;
+  if (sqlite && col.type === "datetime") {
+    return (value) => (typeof value === "string" && SQLITE_DATETIME.test(value) ? `${value.slice(0, 10)}T${value.slice(11)}Z` : prepare(value));
+  }
+  return prepare;
 }
 
 export async function findRequest(ds: DataSource, id: string): Promise<RequestRow> {

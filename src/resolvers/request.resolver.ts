@@ -9,7 +9,7 @@ import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
 import { selectedFields } from "../graphql/selection";
 import { presentAuditEvent, presentRequest, requestColumns } from "../presenters/request.presenter";
-import { findAuditEvents, findRequest, findRequests, isOverdue } from "../queries/requestFinder";
+import { findAuditEvents, findRequest, findRequests } from "../queries/requestFinder";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
 import {
@@ -22,9 +22,9 @@ import {
   VerifyRequestArgs,
 } from "../schema/request.input";
 import { Request } from "../schema/request.type";
-import { RequestRow } from "../entities";
+import type { RequestView } from "../presenters/request.presenter";
 
-const present = (ctx: GraphQLContext, row: RequestRow) => presentRequest(row, ctx.services.config.DSR_VERIFICATION_MAX_ATTEMPTS);
+const present = (ctx: GraphQLContext, row: RequestView, now = ctx.services.clock.now()) => presentRequest(row, ctx.services.config.DSR_VERIFICATION_MAX_ATTEMPTS, now);
 
 @Resolver(() => Request)
 export class RequestResolver {
@@ -38,12 +38,13 @@ export class RequestResolver {
   @Query(() => RequestConnection, { description: "Requests, soonest due first, as a Relay connection. ADMIN, PRIVACY_OFFICER, AUDITOR." })
   async requests(@Args() { first, after, filter }: RequestsArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<RequestConnection> {
     // Only what the operation reads: the columns of the selected node fields, the count if totalCount is asked for.
-    const page = await findRequests(ctx.services.ds, ctx.services.clock.now(), filter ?? {}, first, after, {
+    const now = ctx.services.clock.now();
+    const page = await findRequests(ctx.services.ds, now, filter ?? {}, first, after, {
       columns: requestColumns(selectedFields(info, ["edges", "node"])),
       withTotal: selectedFields(info).has("totalCount"),
     });
     return {
-      edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: present(ctx, row) })),
+      edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: present(ctx, row, now) })),
       pageInfo: {
         hasNextPage: page.hasNextPage,
         hasPreviousPage: page.hasPreviousPage,
@@ -101,11 +102,6 @@ export class RequestResolver {
   @Mutation(() => Request, { description: "Moves an open request's due date later, with a reason (at most 60 days in total). ADMIN, PRIVACY_OFFICER." })
   async extendDeadline(@Args() { id, days, reason }: ExtendDeadlineArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
     return present(ctx, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
-  }
-
-  @FieldResolver(() => Boolean, { description: "Past its due date and still open." })
-  overdue(@Root() request: Request, @Ctx() ctx: GraphQLContext): boolean {
-    return isOverdue(request, ctx.services.clock.now());
   }
 
   @Authorized(READERS)

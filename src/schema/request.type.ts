@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType, Authorized } from "type-graphql";
 import { PERSONAL_DATA_READERS } from "../auth/roles";
-import { RequestSource, RequestStatus, RequestType, VerificationMethod } from "../domain/enums";
+import { RequestSource, RequestStatus, RequestType, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
+import { Instant, isBefore } from "../graphql/scalars";
 import "./enums";
 
 @ObjectType({ description: "An identifier of the subject in another system." })
@@ -42,13 +43,13 @@ export class Verification {
   method!: VerificationMethod | null;
 
   @Field(() => Date, { nullable: true, description: "When it was verified; null while pending." })
-  verifiedAt!: Date | null;
+  verifiedAt!: Instant | null;
 
   @Field(() => String, { nullable: true, description: "What a trusted caller said it checked (TRUSTED_CALLER only)." })
   evidence!: string | null;
 
   @Field(() => Date, { nullable: true, description: "When the current one-time code expires; null when no code is outstanding." })
-  codeExpiresAt!: Date | null;
+  codeExpiresAt!: Instant | null;
 
   @Field(() => Int, { nullable: true, description: "Wrong codes still allowed for the current code; null when no code is outstanding." })
   attemptsLeft!: number | null;
@@ -80,10 +81,10 @@ export class Request {
   corrections!: FieldChange[] | null;
 
   @Field(() => Date, { description: "When the service received it; deadlines count from here." })
-  receivedAt!: Date;
+  receivedAt!: Instant;
 
   @Field(() => Date, { description: "When the answer is due: 30 calendar days after receipt (CORRECTION: 15 business days), plus extensions." })
-  dueAt!: Date;
+  dueAt!: Instant;
 
   @Field(() => Int, { description: "Days the deadline was extended by, in total (at most 60)." })
   extendedDays!: number;
@@ -104,11 +105,25 @@ export class Request {
   concernsMinor!: boolean;
 
   @Field(() => Date, { nullable: true, description: "When the request reached a terminal status." })
-  closedAt!: Date | null;
+  closedAt!: Instant | null;
 
   @Field(() => Date, { description: "When the request last changed." })
-  updatedAt!: Date;
+  updatedAt!: Instant;
 
   @Field(() => String, { nullable: true, description: "The caller's idempotency key (requestAccountDeletion); null for other requests." })
   idempotencyKey!: string | null;
+
+  /** The moment `overdue` is judged at (set by the presenter; not part of the API). */
+  asOf!: Date;
+
+  // A getter, not a field resolver: read by graphql-js's default resolver, without a resolver call per row.
+  @Field(() => Boolean, { description: "Past its due date and still open." })
+  get overdue(): boolean {
+    return isOverdue(this, this.asOf);
+  }
+}
+
+/** Past its due date and still open, at `now`. */
+export function isOverdue(request: { dueAt: Instant; status: RequestStatus }, now: Date): boolean {
+  return isBefore(request.dueAt, now) && !TERMINAL_STATUSES.includes(request.status);
 }
