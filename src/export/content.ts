@@ -31,8 +31,7 @@ export class CategoryStats {
       const value = data[key];
       const type: FieldType = value === null ? "null" : Array.isArray(value) ? "array" : (typeof value as FieldType);
       if (type === "object" || type === "array") this.nested = true;
-      let seen = this.fields.get(key);
-      if (!seen) this.fields.set(key, (seen = { types: new Set(), nameLike: isNameLike(key) }));
+      const seen = this.field(key);
       seen.types.add(type);
       if (this.name === null && seen.nameLike && type === "string") this.name = value as string;
     }
@@ -45,9 +44,13 @@ export class CategoryStats {
 
   /** Notes that `field` held a value of `type` (records are counted by the caller). */
   observeType(field: string, type: FieldType): void {
-    let seen = this.fields.get(field);
-    if (!seen) this.fields.set(field, (seen = { types: new Set(), nameLike: isNameLike(field) }));
-    seen.types.add(type);
+    this.field(field).types.add(type);
+  }
+
+  private field(name: string): FieldSeen {
+    let seen = this.fields.get(name);
+    if (!seen) this.fields.set(name, (seen = { types: new Set(), nameLike: isNameLike(name) }));
+    return seen;
   }
 
   get fieldDocs(): FieldDoc[] {

@@ -1,4 +1,4 @@
-import type { CategoryStats } from "./content";
+import { CategoryStats, isNameLike } from "./content";
 import { CSV_LEADING_COLUMNS, FieldType } from "./format";
 
 const QUOTE = 0x22;
@@ -11,16 +11,16 @@ const OPEN_BRACKET = 0x5b;
 const NEWLINE = 0x0a;
 
 /** Types of a value, as bits (a field's types over a page are OR-ed together). */
-const TYPE_BITS: ReadonlyArray<[number, FieldType]> = [
-  [1, "string"],
-  [2, "number"],
-  [4, "boolean"],
-  [8, "null"],
-];
 const STRING = 1;
 const NUMBER = 2;
 const BOOLEAN = 4;
 const NULL = 8;
+const TYPE_BITS: ReadonlyArray<[number, FieldType]> = [
+  [STRING, "string"],
+  [NUMBER, "number"],
+  [BOOLEAN, "boolean"],
+  [NULL, "null"],
+];
 
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 /** The record envelope as readJsonLines writes it, key by key; then the opening of `data`. */
@@ -69,7 +69,6 @@ export class CsvTranscoder {
   constructor(
     names: readonly string[],
     private readonly stats: CategoryStats,
-    nameLike: (field: string) => boolean,
   ) {
     const slots = CSV_LEADING_COLUMNS.length + names.length;
     names.forEach((name, i) => this.column.set(name, CSV_LEADING_COLUMNS.length + i));
@@ -78,7 +77,7 @@ export class CsvTranscoder {
     this.quoted = new Uint8Array(slots);
     this.setIn = new Int32Array(slots).fill(-1);
     this.types = new Uint8Array(slots);
-    this.nameLike = [...CSV_LEADING_COLUMNS.map(() => false), ...names.map(nameLike)];
+    this.nameLike = [...CSV_LEADING_COLUMNS.map(() => false), ...names.map(isNameLike)];
   }
 
   /** Appends text (a CSV line made the slow way). */

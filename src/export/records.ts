@@ -1,5 +1,6 @@
 import { DataSource, In } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
+import { isoFromSqliteText } from "../db/timestamps";
 import { CollectedRecordRow, TaskRow } from "../entities";
 
 /** Rows read per query: memory stays flat whatever the subject holds (a page is a few MB at most). */
@@ -66,8 +67,7 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
 function isoOf(value: Date | string | null): string | null {
   if (value === null) return null;
   if (value instanceof Date) return value.toISOString();
-  if (value.length === 23 && value[10] === " " && value[19] === ".") return `${value.slice(0, 10)}T${value.slice(11)}Z`;
-  return new Date(`${value.replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(value) ? "" : "Z"}`).toISOString();
+  return isoFromSqliteText(value) ?? new Date(`${value.replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(value) ? "" : "Z"}`).toISOString();
 }
 
 /**

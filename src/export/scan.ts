@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { CategoryStats, CategorySummary, csvHeader, csvRow, isNameLike } from "./content";
+import { CategoryStats, CategorySummary, csvHeader, csvRow } from "./content";
 import { CsvTranscoder } from "./csvTranscoder";
 import type { ExportRecord } from "./records";
 import { removeSpillDir, SpillRef, spillDir, SpillWriter } from "./spill";
@@ -44,17 +44,22 @@ export class CategoryScan {
       records.push(r);
       at = end + 1;
     }
-    if (!this.stats.tabular || (this.names && this.names.length !== this.stats.fieldCount)) this.stale = true;
+    if (this.outgrown()) this.stale = true;
     if (this.stale) return this.drop();
     let out = "";
     if (!this.names) {
       const fields = this.stats.fieldDocs;
       this.names = fields.map((f) => f.name);
-      this.transcoder = new CsvTranscoder(this.names, this.stats, isNameLike);
+      this.transcoder = new CsvTranscoder(this.names, this.stats);
       out = csvHeader(fields);
     }
     for (const r of records) out += csvRow(r, r.data, this.names);
     (this.spill ??= new SpillWriter(this.dir)).write(out);
+  }
+
+  /** The category is no table, or has a field the CSV's columns (fixed by the first page) lack. */
+  private outgrown(): boolean {
+    return !this.stats.tabular || (this.names !== null && this.names.length !== this.stats.fieldCount);
   }
 
   private transcode(page: Buffer, transcoder: CsvTranscoder): void {
@@ -64,7 +69,7 @@ export class CategoryScan {
       if (!transcoder.line(page, at, end)) {
         const r = JSON.parse(page.toString("utf8", at, end)) as ExportRecord;
         this.stats.observe(r.recordedAt, r.data);
-        if (!this.stats.tabular || names.length !== this.stats.fieldCount) this.stale = true;
+        if (this.outgrown()) this.stale = true;
         else if (!this.stale) transcoder.append(csvRow(r, r.data, names));
       }
       at = end + 1;

@@ -4,6 +4,7 @@ import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import type { RequestView } from "../presenters/request.presenter";
 import { AuditEventRow, RequestRow } from "../entities";
+import { isoFromSqliteText } from "../db/timestamps";
 import { badField } from "../errors";
 
 export interface RequestFilter {
@@ -101,24 +102,24 @@ export async function findRequests(
   const { filtered, paged, params } = conditions(filter, now, after ? decodeCursor(after) : null, c);
   const run = (sql: string) => ds.query(...driver.escapeQueryWithParameters(sql, params));
   const table = c(meta.tableName);
-  const pageSql = `SELECT ${loaded.map((col) => c(col.databaseName)).join(", ")} FROM ${table}${paged} ORDER BY ${c("dueAt")} ASC, ${c("id")} ASC LIMIT ${first + 1}`;
-  const sqlite = ds.options.type === "better-sqlite3";
   const columns = loaded.map((col) => c(col.databaseName)).join(", ");
-  const count = (where: string) => `SELECT COUNT(*) FROM ${table}${where}`;
+  const pageSql = `SELECT ${columns} FROM ${table}${paged} ORDER BY ${c("dueAt")} ASC, ${c("id")} ASC LIMIT ${first + 1}`;
+  const countSql = `SELECT COUNT(*) AS ${c("n")} FROM ${table}${filtered}`;
+  const sqlite = ds.options.type === "better-sqlite3";
   let raw: unknown[][];
   let total: number | null = null;
   if (sqlite) {
     // One statement: the page as one JSON text (one string to hand over instead of an object per row and a
     // string per value) and, when asked for, the total beside it.
     const [r]: Array<{ page: string; n: number | null }> = await run(
-      `SELECT json_group_array(json_array(${columns})) AS ${c("page")}, ${options.withTotal ? `(${count(filtered)})` : "NULL"} AS ${c("n")} FROM (${pageSql})`,
+      `SELECT json_group_array(json_array(${columns})) AS ${c("page")}, ${options.withTotal ? `(${countSql})` : "NULL"} AS ${c("n")} FROM (${pageSql})`,
     );
     raw = inKeyOrder(JSON.parse(r.page) as unknown[][], loaded.findIndex((col) => col.propertyName === "dueAt"), loaded.findIndex((col) => col.propertyName === "id"));
     total = r.n === null ? null : Number(r.n);
   } else {
     const [page, n] = await Promise.all([
       run(pageSql) as Promise<Record<string, unknown>[]>,
-      options.withTotal ? (run(count(filtered).replace("COUNT(*)", `COUNT(*) AS ${c("n")}`)) as Promise<Array<{ n: unknown }>>) : null,
+      options.withTotal ? (run(countSql) as Promise<Array<{ n: unknown }>>) : null,
     ]);
     raw = page.map((record) => loaded.map((col) => record[col.databaseName]));
     total = n ? Number(n[0].n) : null;
@@ -143,20 +144,12 @@ export function inKeyOrder(rows: unknown[][], due: number, id: number): unknown[
   return rows;
 }
 
-/** SQLite's text form of a datetime(3) column, as TypeORM writes it (UTC). */
-const SQLITE_DATETIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/;
-
-/**
- * How a column's stored value becomes the row's: the driver's own hydration (JSON, booleans, dates on
- * MySQL), except plain text, kept as it is, and SQLite timestamps, rewritten as ISO 8601 text instead of
- * parsed into Dates that the API would format again.
- */
 function hydrator(ds: DataSource, col: ColumnMetadata, sqlite: boolean): (value: unknown) => unknown {
   const prepare = (value: unknown) => ds.driver.prepareHydratedValue(value, col);
   if (col.transformer) return prepare;
   if (col.type === "varchar" || col.type === "text") return (value) => value;
   if (sqlite && col.type === "datetime") {
-    return (value) => (typeof value === "string" && SQLITE_DATETIME.test(value) ? `${value.slice(0, 10)}T${value.slice(11)}Z` : prepare(value));
+    return (value) => (typeof value === "string" ? (isoFromSqliteText(value) ?? prepare(value)) : prepare(value));
   }
   return prepare;
 }
