@@ -5,6 +5,7 @@ export type { Logger };
 /**
  * Keys whose values never reach a log line, at any depth: credentials, identities and record payloads.
  * Code logs ids and counts; this is the safety net for the day someone logs an object whole.
+ * (Only `code` is judged by value: an error's code, such as ECONNREFUSED or NOT_FOUND, stays readable.)
  */
 export const SENSITIVE_KEYS = [
   "token",
@@ -33,12 +34,6 @@ export const SENSITIVE_KEYS = [
   "query",
 ];
 
-/**
- * The same keys as pino redaction paths (top level and one level down: pino's fast path), except `code`,
- * which the scrubber below judges by value (an error's code stays readable).
- */
-export const REDACT_PATHS = [...SENSITIVE_KEYS.filter((k) => k !== "code").flatMap((k) => [k, `*.${k}`]), "req.headers.authorization", "verification.code"];
-
 /** Keys that look sensitive by name but carry codes the service chose (error codes, a connector's name, HTTP status). */
 const SAFE_KEYS = new Set(["errorCodes", "level", "msg", "service", "component", "connector", "connectors"]);
 
@@ -50,7 +45,11 @@ const CENSOR = "[redacted]";
 
 /** Emails and phone numbers inside free text (error messages from drivers and remote APIs quote values). */
 export function scrubText(text: string): string {
-  return text.replace(EMAIL, "[email]").replace(PHONE, "[phone]");
+  // Neither can match without its mark (most strings are ids, names of steps, timestamps).
+  const email = text.includes("@");
+  const phone = text.includes("+");
+  if (!email && !phone) return text;
+  return (email ? text.replace(EMAIL, "[email]") : text).replace(PHONE, "[phone]");
 }
 
 function scrub(value: unknown, depth: number): unknown {
@@ -77,15 +76,18 @@ export interface LoggerOptions {
 
 /**
  * A structured logger whose redaction is configuration, not discipline: sensitive keys are censored at
- * any depth and emails / phone numbers are scrubbed from every string, the message included.
+ * any depth and emails / phone numbers are scrubbed from every string, the message included, in every
+ * line's fields and in a child logger's bindings alike. One pass does it all (the `log` formatter for a
+ * line's fields and the base; `child`, below, for bindings, which pino passes through no formatter): pino's
+ * own `redact` paths censored only the keys it was given at fixed depths, which this pass already covers,
+ * and cost three times the rest of a line (15 us of every GraphQL operation's log line).
  */
 export function createLogger(level: string, base: Record<string, unknown> = {}, options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? pino.destination(1);
-  return pino(
+  const root = pino(
     {
       level,
-      base: { service: "dsr", ...base },
-      redact: { paths: REDACT_PATHS, censor: CENSOR },
+      base: scrub({ service: "dsr", ...base }, 0) as Record<string, unknown>,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
@@ -100,6 +102,12 @@ export function createLogger(level: string, base: Record<string, unknown> = {}, 
     },
     options.format === "pretty" ? prettyStream(destination) : destination,
   );
+  // Children are made with Object.create(parent), so every descendant inherits this `child`.
+  const child = root.child;
+  root.child = function scrubbedChild(this: Logger, bindings, childOptions) {
+    return child.call(this, scrub(bindings, 0) as typeof bindings, childOptions);
+  } as typeof child;
+  return root;
 }
 
 /** The format to use: DSR_LOG_FORMAT, else pretty for a developer's terminal and JSON everywhere else. */

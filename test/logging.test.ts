@@ -47,6 +47,17 @@ describe("logger redaction", () => {
     expect(second.err.message).to.equal("duplicate entry '[email]' for key users_email");
   });
 
+  it("redacts a child logger's bindings the same way", () => {
+    const { lines, stream } = capture();
+    const child = createLogger("info", {}, { destination: stream }).child({ requestId: "r-1", email: "ada.lovelace@example.com", note: `from ${PHONE}`, subject: { id: "u-1" } });
+    child.info({ step: "x" }, "bound");
+    child.child({ token: "dsr_secret", connector: "tickets" }).info("nested");
+    expect(lines.join("\n")).not.to.match(/ada\.lovelace|dsr_secret|2079460000|u-1/);
+    const [first, second] = lines.map((l) => JSON.parse(l));
+    expect(first).to.include({ requestId: "r-1", email: "[redacted]", note: "from [phone]", subject: "[redacted]", step: "x" });
+    expect(second).to.include({ token: "[redacted]", connector: "tickets", requestId: "r-1" });
+  });
+
   it("keeps timestamps, ids and durations intact", () => {
     const { lines, stream } = capture();
     createLogger("info", {}, { destination: stream }).info({ at: "2026-03-02T10:00:00.000Z", taskId: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc", durationMs: 12345678 }, "x");
