@@ -17,8 +17,8 @@ import { createDataSource, migrate } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
-import { graphqlHandler } from "./graphql/httpHandler";
-import { rateLimitByToken } from "./graphql/rateLimit";
+import { graphqlEndpoint, isGraphqlPath, sendTransportError } from "./graphql/httpHandler";
+import { RateLimiter } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
 import { buildDsrSchema } from "./graphql/schema";
@@ -181,7 +181,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
   app.disable("x-powered-by");
   // Every answer is fresh and marked no-store: an ETag (a hash of each body) would only cost time.
   app.disable("etag");
-  const httpServer = http.createServer(app);
+  // GraphQL is served ahead of Express (see graphqlEndpoint); Express serves everything else.
+  let serveGraphql: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+  const httpServer = http.createServer((req, res) => (serveGraphql && isGraphqlPath(req.url) ? serveGraphql(req, res) : app(req, res)));
   const production = config.NODE_ENV === "production";
   const limits = apiLimits();
   const apollo = new ApolloServer<GraphQLContext>({
@@ -239,16 +241,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
     }
   });
   app.get(`${DOWNLOAD_PATH}/:id`, exportDownloadHandler(services));
-  app.use(
-    "/graphql",
-    // Answers carry personal data: no cache may keep one, refusals and limit errors included.
-    (_req, res, next) => {
-      res.setHeader("cache-control", "no-store");
-      next();
-    },
-    ...(config.DSR_RATE_LIMIT_PER_SECOND > 0 ? [rateLimitByToken({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST })] : []),
-    express.json({ limit: config.DSR_BODY_LIMIT_BYTES }),
-    graphqlHandler(apollo, async ({ req }): Promise<GraphQLContext> => {
+  serveGraphql = graphqlEndpoint({
+    apollo,
+    bodyLimitBytes: config.DSR_BODY_LIMIT_BYTES,
+    rateLimiter: config.DSR_RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST }) : null,
+    logger,
+    context: async (req): Promise<GraphQLContext> => {
       const token = bearer(req.headers.authorization);
       if (!token) throw unauthenticatedError("A bearer token is required: send Authorization: Bearer <token>");
       const row = await authenticateToken(ds, token);
@@ -259,22 +257,13 @@ export async function startService(options: StartOptions): Promise<RunningServic
         caller,
         actor: tokenActor(row.id, row.role),
         logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
-        origin: `${req.protocol}://${req.get("host")}`,
+        // This server speaks plain HTTP (TLS ends in front of it; DSR_PUBLIC_URL names the public address).
+        origin: req.headers.host ? `http://${req.headers.host}` : undefined,
       };
-    }),
-  );
-  // Body-parser and other transport errors: a JSON answer with a code, never an HTML stack trace.
-  const transportErrors: ErrorRequestHandler = (error, _req, res, _next) => {
-    const status = typeof error?.status === "number" && error.status >= 400 && error.status < 500 ? error.status : 500;
-    const message =
-      status === 413
-        ? `Request body is larger than the limit of ${config.DSR_BODY_LIMIT_BYTES} bytes`
-        : status < 500
-          ? "Request body is not valid JSON"
-          : "Internal server error";
-    if (status >= 500) logger.error({ err: error }, "HTTP transport error");
-    res.status(status).json({ errors: [{ message, extensions: { code: status < 500 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR" } }] });
-  };
+    },
+  });
+  // Other routes' transport failures: a JSON answer with a code, never an HTML stack trace.
+  const transportErrors: ErrorRequestHandler = (error, _req, res, _next) => sendTransportError(res, error, config.DSR_BODY_LIMIT_BYTES, logger);
   app.use(transportErrors);
 
   try {

@@ -1,35 +1,104 @@
-import type { ApolloServer, BaseContext, ContextFunction } from "@apollo/server";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ApolloServer, BaseContext } from "@apollo/server";
 import { HeaderMap } from "@apollo/server";
-import type { Request, RequestHandler, Response } from "express";
+import bodyParser from "body-parser";
+import type { Logger } from "../logger";
+import type { RateLimiter } from "./rateLimit";
+
+/** Where GraphQL is served. */
+export const GRAPHQL_PATH = "/graphql";
+
+/** Whether a request's path is the GraphQL endpoint (`/graphql` or `/graphql/`, any query string). */
+export function isGraphqlPath(url: string | undefined): boolean {
+  if (!url?.startsWith(GRAPHQL_PATH)) return false;
+  const query = url.indexOf("?");
+  const path = query < 0 ? url : url.slice(0, query);
+  return path === GRAPHQL_PATH || path === `${GRAPHQL_PATH}/`;
+}
+
+/** A JSON answer on Node's own response. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const [key, value] of Object.entries(headers)) res.setHeader(key, value);
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}
 
 /**
- * Apollo Server's HTTP handling (executeHTTPGraphQLRequest) mounted on Express, as
- * @as-integrations/express5 does it, answering a complete body with `res.end(text)` rather than
- * Express's `res.send`: send encodes the text to a Buffer and checks freshness headers, which a
- * no-store POST API never uses (with url.parse, ~25 us of a ~1 ms page of 50 requests).
+ * A transport failure (body-parser's errors: malformed JSON, too large, wrong charset) as a GraphQL-shaped
+ * JSON answer with a code, never an HTML stack trace. Server-side failures are logged and answered 500.
  */
-export function graphqlHandler<Context extends BaseContext>(server: ApolloServer<Context>, context: ContextFunction<[{ req: Request; res: Response }], Context>): RequestHandler {
-  server.assertStarted("graphqlHandler()");
-  return async (req, res, next) => {
-    try {
-      const headers = new HeaderMap();
-      for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
-      const query = req.url.indexOf("?");
-      const answer = await server.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method.toUpperCase(), headers, search: query < 0 ? "" : req.url.slice(query), body: req.body },
-        context: () => context({ req, res }),
-      });
-      for (const [key, value] of answer.headers) res.setHeader(key, value);
-      res.statusCode = answer.status ?? 200;
-      if (answer.body.kind === "complete") {
-        res.setHeader("content-length", Buffer.byteLength(answer.body.string));
-        res.end(answer.body.string);
+export function sendTransportError(res: ServerResponse, error: unknown, bodyLimitBytes: number, logger: Logger): void {
+  const raw = (error as { status?: unknown } | null)?.status;
+  const status = typeof raw === "number" && raw >= 400 && raw < 500 ? raw : 500;
+  const message =
+    status === 413 ? `Request body is larger than the limit of ${bodyLimitBytes} bytes` : status < 500 ? "Request body is not valid JSON" : "Internal server error";
+  if (status >= 500) logger.error({ err: error }, "HTTP transport error");
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { errors: [{ message, extensions: { code: status < 500 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR" } }] });
+}
+
+export interface GraphqlEndpointOptions<Context extends BaseContext> {
+  apollo: ApolloServer<Context>;
+  /** The operation's context from the HTTP request (throw a GraphQLError to refuse it). */
+  context: (req: IncomingMessage) => Promise<Context>;
+  bodyLimitBytes: number;
+  /** Per-token rate limit, applied before the body is read. */
+  rateLimiter?: RateLimiter | null;
+  logger: Logger;
+}
+
+/**
+ * The GraphQL endpoint on Node's own request and response, served ahead of Express (which keeps the
+ * other routes): Express's router, its request/response decoration and `res.send` cost more per operation
+ * than everything but the operation itself on a page of 50 requests. What the endpoint does, in order:
+ * mark the answer no-store (it carries personal data; refusals and limit errors included), apply the
+ * per-token rate limit, read the JSON body with body-parser (the size limit; malformed JSON is a 400 with a
+ * code), then hand the request to Apollo Server's own HTTP handling (executeHTTPGraphQLRequest: CSRF
+ * prevention, GET and POST, status codes), as its Express integration would.
+ */
+export function graphqlEndpoint<Context extends BaseContext>(options: GraphqlEndpointOptions<Context>): (req: IncomingMessage, res: ServerResponse) => void {
+  const { apollo, context, bodyLimitBytes, rateLimiter, logger } = options;
+  apollo.assertStarted("graphqlEndpoint()");
+  const readJson = bodyParser.json({ limit: bodyLimitBytes });
+  const execute = async (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => {
+    const headers = new HeaderMap();
+    for (const key in req.headers) {
+      const value = req.headers[key];
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const query = req.url!.indexOf("?");
+    const answer = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method!.toUpperCase(), headers, search: query < 0 ? "" : req.url!.slice(query), body: req.body },
+      context: () => context(req),
+    });
+    for (const [key, value] of answer.headers) res.setHeader(key, value);
+    res.statusCode = answer.status ?? 200;
+    if (answer.body.kind === "complete") {
+      res.setHeader("content-length", Buffer.byteLength(answer.body.string));
+      res.end(answer.body.string);
+      return;
+    }
+    for await (const chunk of answer.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+  return (req, res) => {
+    res.setHeader("cache-control", "no-store");
+    if (rateLimiter) {
+      const refusal = rateLimiter.take(req.headers.authorization);
+      if (refusal) {
+        sendJson(res, 429, refusal.body, { "retry-after": String(refusal.retryAfterSeconds) });
         return;
       }
-      for await (const chunk of answer.body.asyncIterator) res.write(chunk);
-      res.end();
-    } catch (error) {
-      next(error);
     }
+    readJson(req, res, (error?: unknown) => {
+      if (error) return sendTransportError(res, error, bodyLimitBytes, logger);
+      execute(req, res).catch((failure: unknown) => sendTransportError(res, failure, bodyLimitBytes, logger));
+    });
   };
 }

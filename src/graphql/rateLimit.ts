@@ -1,6 +1,5 @@
 import type { ErrorCode } from "../errors";
 import { createHash } from "node:crypto";
-import type { RequestHandler } from "express";
 
 /**
  * The code of a rate-limited answer, the one code of `ERROR_CODES` that does not say the operation is
@@ -26,42 +25,53 @@ interface Bucket {
 /** Buckets kept before full (idle) ones are dropped; a full bucket is the same as no bucket. */
 const SWEEP_ABOVE = 10_000;
 
+/** A refusal: when to retry, and the GraphQL-shaped answer to send with HTTP 429. */
+export interface RateLimitRefusal {
+  retryAfterSeconds: number;
+  body: { errors: [{ message: string; extensions: { code: ErrorCode; retryAfterSeconds: number } }] };
+}
+
 /**
  * A token bucket per bearer token (keyed by its SHA-256, so the map holds no credentials). Requests without
  * a token are not limited here: they are refused before any work. Buckets live in this process: with N
  * `serve` processes behind a balancer a token gets up to N times the rate, which the limits allow for.
  */
-export function rateLimitByToken(options: RateLimitOptions): RequestHandler {
-  const now = options.now ?? Date.now;
-  const buckets = new Map<string, Bucket>();
-  const refill = (b: Bucket, t: number) => {
-    b.tokens = Math.min(options.burst, b.tokens + ((t - b.at) / 1000) * options.perSecond);
-    b.at = t;
-  };
-  return (req, res, next) => {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
-    if (!token) return next();
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: RateLimitOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Takes one operation from the bucket of the Authorization header's token: null when allowed, else the refusal. */
+  take(authorization: string | undefined): RateLimitRefusal | null {
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+    if (!token) return null;
     const key = createHash("sha256").update(token).digest("base64url");
-    const t = now();
-    if (buckets.size > SWEEP_ABOVE) {
-      for (const [k, b] of buckets) {
-        refill(b, t);
-        if (b.tokens >= options.burst) buckets.delete(k);
+    const t = this.now();
+    if (this.buckets.size > SWEEP_ABOVE) {
+      for (const [k, b] of this.buckets) {
+        this.refill(b, t);
+        if (b.tokens >= this.options.burst) this.buckets.delete(k);
       }
     }
-    const bucket = buckets.get(key) ?? { tokens: options.burst, at: t };
-    buckets.set(key, bucket);
-    refill(bucket, t);
+    const bucket = this.buckets.get(key) ?? { tokens: this.options.burst, at: t };
+    this.buckets.set(key, bucket);
+    this.refill(bucket, t);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return next();
+      return null;
     }
-    const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond));
-    res
-      .status(429)
-      .set("Retry-After", String(retryAfterSeconds))
-      .json({
-        errors: [{ message: `Too many requests with this token; retry in ${retryAfterSeconds} s`, extensions: { code: RATE_LIMITED, retryAfterSeconds } }],
-      });
-  };
+    const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.options.perSecond));
+    return {
+      retryAfterSeconds,
+      body: { errors: [{ message: `Too many requests with this token; retry in ${retryAfterSeconds} s`, extensions: { code: RATE_LIMITED, retryAfterSeconds } }] },
+    };
+  }
+
+  private refill(b: Bucket, t: number): void {
+    b.tokens = Math.min(this.options.burst, b.tokens + ((t - b.at) / 1000) * this.options.perSecond);
+    b.at = t;
+  }
 }
