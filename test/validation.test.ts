@@ -115,6 +115,17 @@ describeEachDatabase("input validation and errors", (db) => {
     expect(res.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
   });
 
+  it("serves GraphQL at /graphql and /graphql/ (with a query string too), and nothing below it", async () => {
+    const headers = { "content-type": "application/json", authorization: `Bearer ${t.tokens[Role.ADMIN]}` };
+    const body = JSON.stringify({ query: "{ viewer { role } }" });
+    for (const path of ["/graphql", "/graphql/", "/graphql?x=1"]) {
+      const res = await fetch(new URL(path, t.url), { method: "POST", headers, body });
+      expect(res.status, path).to.equal(200);
+      expect(await res.json(), path).to.deep.equal({ data: { viewer: { role: "ADMIN" } } });
+    }
+    for (const path of ["/graphql/x", "/graphqlx"]) expect((await fetch(new URL(path, t.url), { method: "POST", headers, body })).status, path).to.equal(404);
+  });
+
   it("answers malformed JSON and an oversized body with a JSON error, not a stack trace", async () => {
     const headers = { "content-type": "application/json", authorization: `Bearer ${t.tokens[Role.ADMIN]}` };
     const broken = await fetch(t.url, { method: "POST", headers, body: '{"query": ' });
