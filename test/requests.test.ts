@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { getNamedType, GraphQLField, GraphQLObjectType, isObjectType } from "graphql";
 import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
-import { inKeyOrder } from "../src/queries/requestFinder";
+import { encodeCursors, inKeyOrder } from "../src/queries/requestFinder";
 import { describeEachDatabase } from "./support/databases";
 import { REQUEST_FIELDS, submit, submitVerified, TestService } from "./support/harness";
 
@@ -259,6 +259,18 @@ describeEachDatabase("requests", (db) => {
       expect(seen).to.deep.equal(expected);
     });
 
+    it("still takes cursors of the earlier unpadded form", async () => {
+      const email = "legacy@example.com";
+      for (let i = 0; i < 3; i++) {
+        t.clock.set(new Date(Date.UTC(2026, 2, 20 - i, 10)));
+        await submit(t, { subject: { email } });
+      }
+      const all = (await t.ok(LIST, { filter: { subjectEmail: email } })).requests.edges.map((e: any) => e.node);
+      const legacy = Buffer.from(JSON.stringify([all[0].dueAt, all[0].id]), "utf8").toString("base64url");
+      const rest = (await t.ok(LIST, { after: legacy, filter: { subjectEmail: email } })).requests.edges.map((e: any) => e.node.id);
+      expect(rest).to.deep.equal(all.slice(1).map((n: any) => n.id));
+    });
+
     it("filters by status and type", async () => {
       const email = "filter@example.com";
       const a = await submit(t, { type: "ACCESS", subject: { email } });
@@ -317,6 +329,31 @@ describeEachDatabase("requests", (db) => {
       expect(big.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
       expect(big.errors![0].extensions.fields![0].field).to.equal("first");
     });
+  });
+});
+
+describe("request cursors", () => {
+  const decode = (cursor: string) => JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+
+  it("encodes a page's cursors together exactly as each one alone, whatever the lengths", () => {
+    const rows = [
+      { dueAt: "2026-03-02T10:00:00.000Z", id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc" },
+      { dueAt: new Date(Date.UTC(2026, 2, 3)), id: "a" },
+      { dueAt: "2026-03-04T10:00:00.000Z", id: "ab" },
+      { dueAt: "2026-03-05T10:00:00.000Z", id: 'quote"and\\backslash' },
+    ];
+    const together = encodeCursors(rows);
+    expect(together).to.deep.equal(rows.map((row) => encodeCursors([row])[0]));
+    expect(together.map(decode)).to.deep.equal(rows.map((r) => [typeof r.dueAt === "string" ? r.dueAt : r.dueAt.toISOString(), r.id]));
+    for (const cursor of together) expect(Buffer.from(cursor, "base64url").length % 3).to.equal(0);
+  });
+
+  it("encodes ids beyond ASCII one by one, as UTF-8", () => {
+    const rows = [
+      { dueAt: "2026-03-02T10:00:00.000Z", id: "plain" },
+      { dueAt: "2026-03-03T10:00:00.000Z", id: "ünïcödé-😀" },
+    ];
+    expect(encodeCursors(rows).map(decode)).to.deep.equal(rows.map((r) => [r.dueAt, r.id]));
   });
 });
 

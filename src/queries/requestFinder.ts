@@ -37,12 +37,33 @@ export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
 /**
- * Opaque cursor: the (dueAt, id) position of a row in the due-date order, as base64url of the JSON array
- * [dueAt as ISO 8601, id].
+ * Opaque cursors: the (dueAt, id) position of each row in the due-date order, as base64url of the JSON
+ * array [dueAt as ISO 8601, id] padded with spaces to a multiple of 3 bytes. The padding lets a page's
+ * cursors be encoded together, one buffer instead of one per row (which was a quarter of the page's cost):
+ * base64 turns each 3 bytes into 4 characters, so each cursor is a slice of the whole. Cursors without the
+ * padding (earlier versions) decode the same way.
  */
-export function encodeCursor(row: Pick<RequestView, "dueAt" | "id">): string {
-  const dueAt = typeof row.dueAt === "string" ? row.dueAt : row.dueAt.toISOString();
-  return Buffer.from(`["${dueAt}",${JSON.stringify(row.id)}]`, "utf8").toString("base64url");
+export function encodeCursors(rows: readonly Pick<RequestView, "dueAt" | "id">[]): string[] {
+  let text = "";
+  const ends: number[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const json = cursorJson(rows[i]);
+    text += json + CURSOR_PADDING[json.length % 3];
+    ends[i] = text.length;
+  }
+  // One byte per character only when all are ASCII (ids are UUIDs); otherwise each cursor on its own.
+  if (!/^[\x20-\x7e]*$/.test(text)) return rows.map(encodeOne);
+  const encoded = Buffer.from(text, "latin1").toString("base64url");
+  return ends.map((end, i) => encoded.slice(i ? (ends[i - 1] / 3) * 4 : 0, (end / 3) * 4));
+}
+
+const CURSOR_PADDING = ["", "  ", " "];
+
+const cursorJson = ({ dueAt, id }: Pick<RequestView, "dueAt" | "id">) => `["${typeof dueAt === "string" ? dueAt : dueAt.toISOString()}",${JSON.stringify(id)}]`;
+
+function encodeOne(row: Pick<RequestView, "dueAt" | "id">): string {
+  const bytes = Buffer.from(cursorJson(row), "utf8");
+  return Buffer.concat([bytes, Buffer.from(CURSOR_PADDING[bytes.length % 3])]).toString("base64url");
 }
 
 function decodeCursor(cursor: string): { dueAt: Date; id: string } {
@@ -130,7 +151,7 @@ export async function findRequests(
     for (let i = 0; i < loaded.length; i++) row[loaded[i].propertyName] = hydrate[i](values[i]);
     return row as RequestView;
   });
-  return { rows, cursors: rows.map(encodeCursor), hasNextPage: raw.length > first, hasPreviousPage: Boolean(after), totalCount: total };
+  return { rows, cursors: encodeCursors(rows), hasNextPage: raw.length > first, hasPreviousPage: Boolean(after), totalCount: total };
 }
 
 /**
