@@ -1,6 +1,7 @@
 import { GraphQLSchema, isObjectType, lexicographicSortSchema, printSchema } from "graphql";
 import { buildSchema, getMetadataStorage } from "type-graphql";
 import { DateTimeISO } from "./scalars";
+import { validateArgument } from "./validation";
 import { authChecker } from "../auth/authChecker";
 import { AuditResolver } from "../resolvers/audit.resolver";
 import { RequestResolver } from "../resolvers/request.resolver";
@@ -40,7 +41,7 @@ export function buildDsrSchema(): Promise<GraphQLSchema> {
     resolvers: RESOLVERS,
     authChecker,
     scalarsMap: [{ type: Date, scalar: DateTimeISO }],
-    validate: { forbidUnknownValues: false, stopAtFirstError: false },
+    validateFn: validateArgument,
   }).then((schema) => {
     // type-graphql has no option for the root types' descriptions; they are part of the API reference too.
     schema.getQueryType()!.description = "Reads. Every query needs a bearer token; each field says which roles may use it.";
