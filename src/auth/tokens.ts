@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { hash, randomBytes, randomUUID } from "node:crypto";
 import { DataSource, IsNull } from "typeorm";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
@@ -10,8 +10,9 @@ import { badField, notFound } from "../errors";
 
 const TOKEN_PREFIX = "dsr_";
 
+/** SHA-256 of a token, hex (crypto.hash: one call per operation, no Hash object). */
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return hash("sha256", token, "hex");
 }
 
 /** A fresh token: `dsr_` + 256 random bits, base64url. */

@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../errors";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * The code of a rate-limited answer, the one code of `ERROR_CODES` that does not say the operation is
@@ -48,7 +48,7 @@ export class RateLimiter {
   take(authorization: string | undefined): RateLimitRefusal | null {
     const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
     if (!token) return null;
-    const key = createHash("sha256").update(token).digest("base64url");
+    const key = hash("sha256", token, "base64url");
     const t = this.now();
     if (this.buckets.size > SWEEP_ABOVE) {
       for (const [k, b] of this.buckets) {
