@@ -9,7 +9,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { GraphQLError } from "graphql";
 import type { DataSource } from "typeorm";
 import { SYSTEM_ACTOR, tokenActor } from "./audit/actor";
-import { authenticateToken, ensureBootstrapToken } from "./auth/tokens";
+import { authenticateToken, bearerToken, ensureBootstrapToken } from "./auth/tokens";
 import { Clock, systemClock } from "./clock";
 import type { Config } from "./config/env";
 import { resolveSecret } from "./config/secrets";
@@ -123,11 +123,6 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   return ds;
 }
 
-const bearer = (header: string | undefined): string | null => {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  return match ? match[1] : null;
-};
-
 function unauthenticatedError(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
 }
@@ -229,7 +224,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const database = databaseRegistry(ds, clock);
   app.get("/metrics", async (req, res) => {
     // Optional: Prometheus usually scrapes over a private network; DSR_METRICS_TOKEN closes it when it is not.
-    if (config.DSR_METRICS_TOKEN && bearer(req.headers.authorization) !== config.DSR_METRICS_TOKEN) {
+    if (config.DSR_METRICS_TOKEN && bearerToken(req.headers.authorization) !== config.DSR_METRICS_TOKEN) {
       res.status(401).set("WWW-Authenticate", "Bearer").type("text/plain").send("metrics need Authorization: Bearer <DSR_METRICS_TOKEN>\n");
       return;
     }
@@ -247,7 +242,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     rateLimiter: config.DSR_RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST }) : null,
     logger,
     context: async (req): Promise<GraphQLContext> => {
-      const token = bearer(req.headers.authorization);
+      const token = bearerToken(req.headers.authorization);
       if (!token) throw unauthenticatedError("A bearer token is required: send Authorization: Bearer <token>");
       const row = await authenticateToken(ds, token);
       if (!row) throw unauthenticatedError("The bearer token is unknown or revoked");

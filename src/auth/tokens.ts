@@ -10,6 +10,12 @@ import { badField, notFound } from "../errors";
 
 const TOKEN_PREFIX = "dsr_";
 
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match ? match[1] : null;
+}
+
 /** SHA-256 of a token, hex (crypto.hash: one call per operation, no Hash object). */
 export function hashToken(token: string): string {
   return hash("sha256", token, "hex");

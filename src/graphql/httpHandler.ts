@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ApolloServer, BaseContext } from "@apollo/server";
 import { HeaderMap } from "@apollo/server";
 import bodyParser from "body-parser";
+import { bearerToken } from "../auth/tokens";
 import type { Logger } from "../logger";
 import type { RateLimiter } from "./rateLimit";
 
@@ -90,7 +91,7 @@ export function graphqlEndpoint<Context extends BaseContext>(options: GraphqlEnd
   return (req, res) => {
     res.setHeader("cache-control", "no-store");
     if (rateLimiter) {
-      const refusal = rateLimiter.take(req.headers.authorization);
+      const refusal = rateLimiter.take(bearerToken(req.headers.authorization));
       if (refusal) {
         sendJson(res, 429, refusal.body, { "retry-after": String(refusal.retryAfterSeconds) });
         return;

@@ -44,9 +44,8 @@ export class RateLimiter {
     this.now = options.now ?? Date.now;
   }
 
-  /** Takes one operation from the bucket of the Authorization header's token: null when allowed, else the refusal. */
-  take(authorization: string | undefined): RateLimitRefusal | null {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+  /** Takes one operation from a bearer token's bucket: null when allowed (or without a token), else the refusal. */
+  take(token: string | null): RateLimitRefusal | null {
     if (!token) return null;
     const key = hash("sha256", token, "base64url");
     const t = this.now();
