@@ -17,7 +17,7 @@ import { createDataSource, migrate } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
-import { graphqlEndpoint, isGraphqlPath, sendTransportError } from "./graphql/httpHandler";
+import { GRAPHQL_PATH, graphqlEndpoint, isGraphqlPath, sendTransportError } from "./graphql/httpHandler";
 import { RateLimiter } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
@@ -280,7 +280,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   callbacks?.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.DSR_HOST === "0.0.0.0" || config.DSR_HOST === "::" ? "127.0.0.1" : config.DSR_HOST;
-  const url = `http://${host}:${port}/graphql`;
+  const url = `http://${host}:${port}${GRAPHQL_PATH}`;
   logger.info({ url, database: ds.options.type, connectors: registry.list().map((c) => c.spec.name), workerConcurrency: config.DSR_WORKER_CONCURRENCY }, "dsr service listening");
 
   let stopping: Promise<void> | undefined;
