@@ -26,6 +26,7 @@ import { ExportRow, RequestRow, TaskRow } from "../src/entities";
 import { runExportStep } from "../src/export/exportStep";
 import { createLogger } from "../src/logger";
 import { createServices } from "../src/server";
+import { median } from "./stats";
 
 // better-sqlite3 ships no type declarations here; this is the part the bench uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -139,7 +140,6 @@ async function main(): Promise<void> {
     db.close();
     process.stderr.write(`staged ${EVENTS} events (${(jsonBytes / 1e6).toFixed(0)} MB of JSON) in ${((Date.now() - stageStarted) / 1000).toFixed(1)} s\n`);
 
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     type ChildResult = { seconds: number; records: number; encryptedBytes: number; maxRssKb: number; cpuSeconds: number };
     const gzipRuns: number[] = [];
     const exportRuns: ChildResult[] = [];

@@ -29,6 +29,7 @@ import { Role } from "../src/domain/enums";
 import { RequestRow } from "../src/entities";
 import { createLogger } from "../src/logger";
 import { startService } from "../src/server";
+import { median } from "./stats";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 8));
@@ -106,11 +107,6 @@ async function main(): Promise<void> {
     if (only !== "bare") rounds.real.push(await load(service.url, token));
     if (only !== "service") rounds.memory.push(await load(bareUrl, null));
   }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  };
   const medianLoad = (loads: Load[]): Load | null =>
     loads.length ? { rps: median(loads.map((l) => l.rps)), p99: median(loads.map((l) => l.p99)), cpuMs: median(loads.map((l) => l.cpuMs)) } : null;
   const real = medianLoad(rounds.real);

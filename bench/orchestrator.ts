@@ -23,6 +23,7 @@ import { RequestType } from "../src/domain/enums";
 import { createServices, workerOptions } from "../src/server";
 import { Worker } from "../src/orchestrator/worker";
 import type { Services } from "../src/services";
+import { median } from "./stats";
 
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -119,7 +120,6 @@ async function main(): Promise<void> {
       const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
       exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const wall = median(singles);
     const exportMs = median(exports);
 

@@ -364,7 +364,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return Object.assign(env, { dataDir, database, sampleWorkspace, retentionRules: retention.rules });
 }
 
-/** Settings without a default (so not in `new Env()`'s keys) added with the settings trigger and certificates. */
 /** Settings without a default (their absence means something), read like the rest. */
 const OPTIONAL_SETTINGS = [
   "DSR_CONNECTORS_FILE",

@@ -28,6 +28,9 @@ const ENVELOPE_KEYS = ['{"connector":', ',"type":', ',"id":', ',"recordedAt":'].
 const DATA_OPEN = ascii(',"data":{');
 const LITERALS: Record<number, Uint8Array> = { 0x74: ascii("true"), 0x66: ascii("false"), 0x6e: ascii("null") };
 
+/** The UTF-8 text of b[from, to). */
+const utf8 = (b: Uint8Array, from = 0, to = b.byteLength) => Buffer.from(b.buffer, b.byteOffset + from, to - from).toString("utf8");
+
 /** A byte of a JSON number as JSON.stringify writes one. */
 const isNumberByte = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
 
@@ -97,9 +100,8 @@ export class CsvTranscoder {
   flush(): void {
     const { stats } = this;
     stats.records += this.records;
-    const decode = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
-    if (this.first) stats.observeDate(decode(this.first));
-    if (this.last) stats.observeDate(decode(this.last));
+    if (this.first) stats.observeDate(utf8(this.first));
+    if (this.last) stats.observeDate(utf8(this.last));
     for (const [name, slot] of this.column) {
       const mask = this.types[slot];
       for (const [bit, type] of TYPE_BITS) if (mask & bit) stats.observeType(name, type);
@@ -192,7 +194,7 @@ export class CsvTranscoder {
         if (!key || !this.matches(b, at, key.bytes)) {
           const close = this.stringEnd(b, at, end);
           if (close < 0 || b[close] !== COLON) return false;
-          const name = Buffer.from(b.buffer, b.byteOffset + at + 1, close - at - 2).toString("utf8");
+          const name = utf8(b, at + 1, close - 1);
           const slot = this.column.get(name);
           if (slot === undefined) return false;
           key = this.keys[position] = { bytes: b.slice(at, close + 1), slot };
@@ -246,7 +248,7 @@ export class CsvTranscoder {
       for (let position = 0; position < this.positions; position++) {
         const slot = this.keys[position]!.slot;
         if (this.nameLike[slot] && this.setIn[slot] === this.serial && b[this.from[slot] - 1] === QUOTE) {
-          this.stats.name = Buffer.from(b.buffer, b.byteOffset + this.from[slot], this.to[slot] - this.from[slot]).toString("utf8");
+          this.stats.name = utf8(b, this.from[slot], this.to[slot]);
           break;
         }
       }

@@ -54,7 +54,7 @@ export class CategoryScan {
       out = csvHeader(fields);
     }
     for (const r of records) out += csvRow(r, r.data, this.names);
-    (this.spill ??= new SpillWriter(this.dir)).write(out);
+    this.spillWriter().write(out);
   }
 
   /** The category is no table, or has a field the CSV's columns (fixed by the first page) lack. */
@@ -77,17 +77,22 @@ export class CategoryScan {
     transcoder.flush();
     const csv = transcoder.take();
     if (this.stale) return this.drop();
-    (this.spill ??= new SpillWriter(this.dir)).write(csv);
+    this.spillWriter().write(csv);
   }
 
   finish(): ScanResult {
     const summary = this.stats.summary();
     if (this.stale || !summary.tabular) return (this.drop(), { summary, csv: null });
-    this.spill ??= new SpillWriter(this.dir);
-    if (!this.names) this.spill.write(csvHeader(summary.fields));
-    const csv = this.spill.finish();
+    const spill = this.spillWriter();
+    if (!this.names) spill.write(csvHeader(summary.fields));
+    const csv = spill.finish();
     this.spill = null;
     return { summary, csv };
+  }
+
+  /** The CSV's spill, opened on first use. */
+  private spillWriter(): SpillWriter {
+    return (this.spill ??= new SpillWriter(this.dir));
   }
 
   /** Removes an unfinished spill. */

@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../errors";
-import { hash } from "node:crypto";
+import { hashToken } from "../auth/tokens";
 
 /**
  * The code of a rate-limited answer, the one code of `ERROR_CODES` that does not say the operation is
@@ -47,7 +47,7 @@ export class RateLimiter {
   /** Takes one operation from a bearer token's bucket: null when allowed (or without a token), else the refusal. */
   take(token: string | null): RateLimitRefusal | null {
     if (!token) return null;
-    const key = hash("sha256", token, "base64url");
+    const key = hashToken(token);
     const t = this.now();
     if (this.buckets.size > SWEEP_ABOVE) {
       for (const [k, b] of this.buckets) {

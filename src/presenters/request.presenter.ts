@@ -3,6 +3,7 @@ import { AuditEvent } from "../schema/audit.type";
 import { AuditEventRow, RequestRow } from "../entities";
 import { RequestStatus } from "../domain/enums";
 import type { Instant } from "../graphql/scalars";
+import type { Services } from "../services";
 
 /** A request row whose dates may be Instants (a list page reads them from storage as text). */
 export type RequestView = { [K in keyof RequestRow]: RequestRow[K] extends Date ? Instant : RequestRow[K] extends Date | null ? Instant | null : RequestRow[K] };
@@ -81,6 +82,11 @@ export function presentRequest(row: RequestView, maxAttempts: number, now: Date)
   request.idempotencyKey = row.idempotencyKey;
   request.asOf = now;
   return request;
+}
+
+/** presentRequest with the service's attempt limit, judged at its clock's now (or at the `now` a page was read at). */
+export function presentRequestFor(services: Pick<Services, "config" | "clock">, row: RequestView, now: Date = services.clock.now()): Request {
+  return presentRequest(row, services.config.DSR_VERIFICATION_MAX_ATTEMPTS, now);
 }
 
 export function presentAuditEvent(row: AuditEventRow): AuditEvent {

@@ -8,7 +8,7 @@ import { resendVerificationCode } from "../commands/verificationCodeIssuer";
 import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
 import { selectedFields } from "../graphql/selection";
-import { presentAuditEvent, presentRequest, requestColumns } from "../presenters/request.presenter";
+import { presentAuditEvent, presentRequestFor, requestColumns } from "../presenters/request.presenter";
 import { findAuditEvents, findRequest, findRequests } from "../queries/requestFinder";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
@@ -24,7 +24,7 @@ import {
 import { Request } from "../schema/request.type";
 import type { RequestView } from "../presenters/request.presenter";
 
-const present = (ctx: GraphQLContext, row: RequestView, now = ctx.services.clock.now()) => presentRequest(row, ctx.services.config.DSR_VERIFICATION_MAX_ATTEMPTS, now);
+const present = (ctx: GraphQLContext, row: RequestView, now?: Date) => presentRequestFor(ctx.services, row, now);
 
 @Resolver(() => Request)
 export class RequestResolver {
