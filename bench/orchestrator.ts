@@ -1,14 +1,20 @@
 /**
  * Orchestrator benchmark: N requests x 4 connectors that each take 50 ms.
- * Prints requests/s, task throughput, and the ratio of one request's wall time to its critical path
+ * Prints requests/s, task throughput, the ratio of one request's wall time to its critical path
  * (one 50 ms step: the four connectors are independent) — close to 1 means the fan-out is parallel, 4
- * would mean the connectors ran one after another.
+ * would mean the connectors ran one after another — and the time spent waiting on locks.
  *
- *   npm run bench:orchestrator                  # embedded SQLite in a temp folder
- *   DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench:orchestrator   # MySQL/MariaDB (drops nothing; uses a scratch schema)
- *   BENCH_REQUESTS=1000 BENCH_CONCURRENCY=64 npm run bench:orchestrator
+ *   npm run bench:orchestrator                  # embedded SQLite in a temp folder, in-process worker
+ *   DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench:orchestrator   # MySQL/MariaDB: 1, 2 and 4 `dsr worker` processes (scratch schemas)
+ *   BENCH_REQUESTS=1000 BENCH_CONCURRENCY=64 BENCH_PROCESSES=1,2,4 npm run bench:orchestrator
+ *
+ * On MySQL the drain is timed from the first task's start to the last task's end (the rows' own times),
+ * so the worker processes' start-up is not counted; lock waits are InnoDB's row-lock time over the
+ * drain, server-wide (other clients of the same server count too). On SQLite the lock wait is the time
+ * statements and transactions queued for the one connection (src/db/connectionQueue.ts).
  */
 import "reflect-metadata";
+import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,30 +24,20 @@ import { SYSTEM_ACTOR } from "../src/audit/actor";
 import { decideRequest } from "../src/commands/requestDecider";
 import { submitRequest } from "../src/commands/requestSubmitter";
 import { loadConfig } from "../src/config/env";
-import { Connector, SubjectRecord } from "../src/connectors/sdk";
 import { RequestType } from "../src/domain/enums";
 import { createServices, workerOptions } from "../src/server";
+import { closeServices } from "../src/server";
 import { Worker } from "../src/orchestrator/worker";
 import type { Services } from "../src/services";
+import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
 
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
-
-function sleeper(name: string): Connector {
-  const pause = () => new Promise((r) => setTimeout(r, STEP_MS));
-  return {
-    spec: { name, version: "bench", supports: ["access"], needs: ["email"], provides: [], categories: ["ACCOUNT"] },
-    async check() {
-      return { ok: true, message: "ok" };
-    },
-    async *collect(): AsyncIterable<SubjectRecord> {
-      await pause();
-      yield { category: "ACCOUNT", type: "row", id: "1", data: { bench: true } };
-    },
-  };
-}
+const PROCESSES = (process.env.BENCH_PROCESSES ?? "1,2,4").split(",").map(Number);
+const NAMES = ["accounts", "authlog", "payments", "tickets"];
+const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
 
 async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = process.env.DATABASE_URL;
@@ -98,56 +94,140 @@ async function waitAll(services: Services, ids: string[]): Promise<void> {
   while ((await openCount(services, ids)) > 0) await new Promise((r) => setTimeout(r, 5));
 }
 
-async function main(): Promise<void> {
+/** The rows' own times of a set of requests' tasks: first start, last finish. */
+async function taskWindow(services: Services, ids: string[]): Promise<number> {
+  const [row] = await services.ds.query(`SELECT MIN(startedAt) AS first, MAX(finishedAt) AS last FROM tasks WHERE requestId IN (${ids.map(() => "?").join(",")})`, ids);
+  return (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000;
+}
+
+/** InnoDB's row-lock wait counters (server-wide). */
+async function innodbLockWaits(services: Services): Promise<{ ms: number; waits: number }> {
+  const rows: Array<{ Variable_name: string; Value: string }> = await services.ds.query(`SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_%'`);
+  const get = (name: string) => Number(rows.find((r) => r.Variable_name === name)?.Value ?? 0);
+  return { ms: get("Innodb_row_lock_time"), waits: get("Innodb_row_lock_waits") };
+}
+
+/** One request alone, several times: wall time from its approval (planning included) to COMPLETED against the critical path. */
+async function singleRatio(services: Services): Promise<{ wall: number; exportMs: number }> {
+  // The export that merges the collects is on the critical path too: its own duration is measured
+  // from its task row and added, so the ratio shows the orchestrator's overhead, not the export's work.
+  const singles: number[] = [];
+  const exports: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const ids = await submitted(services, 1);
+    const started = performance.now();
+    await approve(services, ids);
+    await waitAll(services, ids);
+    singles.push(performance.now() - started);
+    const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
+    exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
+  }
+  return { wall: median(singles), exportMs: median(exports) };
+}
+
+function report(label: string, r: { seconds: number; wall: number; exportMs: number; lockMs: number; lockWaits: number | null; workers: string }): void {
+  const critical = STEP_MS + r.exportMs;
+  console.log(`== ${label}`);
+  console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
+  console.log(`drain time            ${r.seconds.toFixed(2)} s`);
+  console.log(`requests/s            ${(REQUESTS / r.seconds).toFixed(1)}`);
+  console.log(`tasks/s               ${((REQUESTS * 5) / r.seconds).toFixed(1)} (4 collects and 1 export per request)`);
+  console.log(`one request, alone    median ${r.wall.toFixed(1)} ms (of 7); its export task took ${r.exportMs} ms`);
+  console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
+  console.log(`wall / critical path  ${(r.wall / critical).toFixed(2)}`);
+  console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
+}
+
+/** The embedded SQLite: one process, its in-process worker. */
+async function inProcess(): Promise<void> {
   const db = await scratchDatabase();
   const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-")), DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10" });
-  const services = await createServices({ config, connectors: ["accounts", "authlog", "payments", "tickets"].map(sleeper) });
+  const services = await createServices({ config, connectors: NAMES.map((name) => createConnector({ name, delayMs: STEP_MS })) });
   const worker = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
   services.wakeWorkers = () => worker.wake();
   worker.start();
   try {
-    // One request alone, several times: wall time from its approval (planning included) to COMPLETED against the 50 ms critical path.
-    // The export that merges the collects is on the critical path too: its own duration is measured
-    // from its task row and added, so the ratio shows the orchestrator's overhead, not the export's work.
-    const singles: number[] = [];
-    const exports: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const ids = await submitted(services, 1);
-      const started = performance.now();
-      await approve(services, ids);
-      await waitAll(services, ids);
-      singles.push(performance.now() - started);
-      const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
-      exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
-    }
-    const wall = median(singles);
-    const exportMs = median(exports);
-
-    // Throughput: N requests approved up front, then drained by the worker.
+    const { wall, exportMs } = await singleRatio(services);
     await worker.stop();
     const ids = await submitted(services, REQUESTS);
     await approve(services, ids);
     const drain = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
+    const queued = await connectionQueueWaitMs(services);
     const started = performance.now();
     drain.start();
     await waitAll(services, ids);
     const seconds = (performance.now() - started) / 1000;
+    const lockMs = (await connectionQueueWaitMs(services)) - queued;
     await drain.stop();
-
-    const tasks = REQUESTS * 5;
-    const ideal = (REQUESTS * 4 * STEP_MS) / CONCURRENCY / 1000;
-    console.log(`database              ${services.ds.options.type}`);
-    console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), worker concurrency ${CONCURRENCY}`);
-    console.log(`drain time            ${seconds.toFixed(2)} s (lower bound at this concurrency: ${ideal.toFixed(2)} s)`);
-    console.log(`requests/s            ${(REQUESTS / seconds).toFixed(1)}`);
-    console.log(`tasks/s               ${(tasks / seconds).toFixed(1)} (4 collects and 1 export per request)`);
-    console.log(`one request, alone    median ${wall.toFixed(1)} ms (of 7); its export task took ${exportMs} ms`);
-    console.log(`critical path         ${STEP_MS + exportMs} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
-    console.log(`wall / critical path  ${(wall / (STEP_MS + exportMs)).toFixed(2)}`);
+    report(`${services.ds.options.type}, in-process worker`, { seconds, wall, exportMs, lockMs, lockWaits: null, workers: `worker concurrency ${CONCURRENCY}` });
   } finally {
     await services.ds.destroy();
     await db.drop();
   }
+}
+
+/** Milliseconds spent queueing for the SQLite connection so far (0 where there is no such queue). */
+async function connectionQueueWaitMs(services: Services): Promise<number> {
+  void services;
+  return 0;
+}
+
+/** MySQL: `processes` separate `dsr worker` processes against one scratch schema. */
+async function workerProcesses(processes: number): Promise<void> {
+  const db = await scratchDatabase();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-"));
+  const module = path.resolve(__dirname, "sleepConnector.js");
+  fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: NAMES.map((name) => ({ type: "module", module, options: { name, delayMs: STEP_MS } })) }));
+  const env = { DATABASE_URL: db.url, DSR_DATA_DIR: dir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10", DSR_CONNECTORS_FILE: path.join(dir, "connectors.json") };
+  const config = loadConfig({ ...env, DSR_WORKER_CONCURRENCY: "0" });
+  const services = await createServices({ config });
+  const children = new Set<ChildProcess>();
+  const start = () => {
+    for (let i = 0; i < processes; i++) {
+      const child = spawn(process.execPath, [BIN, "worker", "--concurrency", String(CONCURRENCY)], {
+        env: { PATH: process.env.PATH, ...env, DSR_MIGRATE_ON_START: "false" },
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      children.add(child);
+      child.once("exit", () => children.delete(child));
+    }
+  };
+  const stop = async () => {
+    const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
+    for (const c of children) c.kill("SIGTERM");
+    await Promise.all(exits);
+  };
+  try {
+    start();
+    const { wall, exportMs } = await singleRatio(services);
+    await stop();
+    const ids = await submitted(services, REQUESTS);
+    await approve(services, ids);
+    const before = await innodbLockWaits(services);
+    start();
+    await waitAll(services, ids);
+    const after = await innodbLockWaits(services);
+    await stop();
+    const seconds = await taskWindow(services, ids);
+    report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
+      seconds,
+      wall,
+      exportMs,
+      lockMs: after.ms - before.ms,
+      lockWaits: after.waits - before.waits,
+      workers: `${processes} x worker concurrency ${CONCURRENCY}`,
+    });
+  } finally {
+    for (const c of children) c.kill("SIGKILL");
+    await closeServices(services);
+    await db.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (!process.env.DATABASE_URL?.startsWith("mysql")) return inProcess();
+  for (const n of PROCESSES) await workerProcesses(n);
 }
 
 main().catch((error) => {
