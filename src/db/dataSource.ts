@@ -4,6 +4,7 @@ import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
 import { ENTITIES } from "../entities";
 import { MIGRATIONS } from "../migrations";
+import { exclusive, queueSqliteConnection } from "./connectionQueue";
 
 /** TypeORM options for the configured database. synchronize is off: migrations own the schema. */
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
@@ -23,9 +24,13 @@ export function dataSourceOptions(config: Pick<Config, "database">): DataSourceO
   };
 }
 
+/** The service's DataSource. On SQLite its one connection is owned by the statement queue (connectionQueue.ts). */
 export function createDataSource(config: Pick<Config, "database">): DataSource {
-  if (config.database.kind === "sqlite") fs.mkdirSync(path.dirname(config.database.file), { recursive: true });
-  return new DataSource(dataSourceOptions(config));
+  if (config.database.kind !== "sqlite") return new DataSource(dataSourceOptions(config));
+  fs.mkdirSync(path.dirname(config.database.file), { recursive: true });
+  const ds = new DataSource(dataSourceOptions(config));
+  queueSqliteConnection(ds);
+  return ds;
 }
 
 export function isMysql(ds: DataSource): boolean {
@@ -37,7 +42,7 @@ export function isMysql(ds: DataSource): boolean {
  * turns, so only one of them changes the schema. Returns the names of the migrations it applied.
  */
 export async function migrate(ds: DataSource): Promise<string[]> {
-  if (!isMysql(ds)) return (await ds.runMigrations({ transaction: "each" })).map((m) => m.name);
+  if (!isMysql(ds)) return (await exclusive(ds, () => ds.runMigrations({ transaction: "each" }))).map((m) => m.name);
   const runner = ds.createQueryRunner();
   try {
     await runner.connect();

@@ -1,9 +1,7 @@
 import { DataSource, EntityManager } from "typeorm";
 import { deferAuditEvents, flushAuditEvents } from "../audit/auditTrail";
+import { exclusive, inTurn } from "./connectionQueue";
 import { isMysql } from "./dataSource";
-
-/** A promise chain that lets one SQLite transaction run at a time (better-sqlite3 has one connection). */
-const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
 
 const DEADLOCK_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 const MAX_DEADLOCK_RETRIES = 3;
@@ -15,7 +13,13 @@ export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "
 
 /**
  * Runs `work` in one database transaction: everything it writes commits together or not at all.
- * On SQLite transactions are serialized in-process; on MySQL a deadlock victim is retried.
+ *
+ * THE RULE (Invariant 4): every write commits with the transaction it belongs to, or alone. Writes that
+ * belong together go through here, on `em`; a write that belongs to nothing is one statement on the
+ * DataSource and commits alone. On SQLite the one connection is owned by a queue (connectionQueue.ts):
+ * a transaction is one turn and a lone statement waits for the open transaction to end instead of
+ * joining it. On MySQL each transaction has a pooled connection of its own and a deadlock victim is
+ * retried. Nothing else opens a transaction (test/db/writeRule.test.ts checks the tree).
  */
 export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   // Audit events are queued during the work and chained as its last step (see flushAuditEvents).
@@ -26,10 +30,9 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
     return result;
   };
   if (!isMysql(ds)) {
-    const previous = sqliteQueues.get(ds) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => ds.transaction(audited));
-    sqliteQueues.set(ds, run);
-    return run;
+    // Inside a turn, a second turn would wait for the first forever: say so instead.
+    if (inTurn(ds)) return Promise.reject(new Error("inTransaction inside a transaction: pass its EntityManager down instead"));
+    return exclusive(ds, () => ds.transaction(audited));
   }
   for (let attempt = 1; ; attempt++) {
     try {

@@ -21,7 +21,9 @@ export interface TaskResult {
  */
 @Entity({ name: "tasks" })
 @Index("uq_tasks_request_connector_step", ["requestId", "connector", "step"], { unique: true })
-@Index("idx_tasks_claim", ["status", "waitingFor", "runAfter"])
+// The claim's index is (status, waitingFor, priority DESC, runAfter): see migration ClaimOrder1764900000000.
+@Index("idx_tasks_claim_order", ["status", "waitingFor", "priority", "runAfter"])
+@Index("idx_tasks_lease", ["status", "leaseExpiresAt"])
 export class TaskRow {
   /** UUID. */
   @PrimaryColumn({ type: "varchar", length: 36 })
@@ -67,7 +69,15 @@ export class TaskRow {
   @Column({ type: "varchar", length: 100, nullable: true })
   lockedBy!: string | null;
 
-  /** When the lease ends unless extended by a heartbeat. */
+  /**
+   * Fencing token: bumped by every claim (a poll of remote work and a handed-back attempt included, which
+   * `attempts` does not count). Every write of an attempt names it, so an attempt whose lease was taken
+   * back and claimed again, by any worker in any process, writes nothing.
+   */
+  @Column({ type: "int", default: 0 })
+  leaseToken!: number;
+
+  /** When the lease ends unless extended by a heartbeat: the database's clock, never a host's. */
   @TimestampColumn({ nullable: true })
   leaseExpiresAt!: Date | null;
 

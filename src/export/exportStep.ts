@@ -12,6 +12,8 @@ import { encryptStream } from "./crypto";
 import { writeArchive } from "./merge";
 import { checkStoredPortability } from "./portability";
 import { deleteStagedRecords } from "./records";
+import { holdsLease } from "../orchestrator/sql/leaseGuard";
+import { Stopped } from "../orchestrator/stopping";
 
 /** Task rows of EXPORT steps carry this in place of a connector name. */
 export const EXPORT_TASK_CONNECTOR = "export";
@@ -24,13 +26,10 @@ export interface WrittenExport {
   afterComplete(): Promise<void>;
 }
 
-/** Extends the lease at most once a second, and stops the work when the task was stopped from outside. */
+/** Extends the lease (the runner's heartbeat paces itself to the lease), and stops the work when the task was stopped from outside. */
 function pacedHeartbeat(ctx: TaskContext): () => Promise<void> {
-  let last = Date.now();
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
-    if (Date.now() - last < 1000) return;
-    last = Date.now();
     await ctx.heartbeat();
   };
 }
@@ -94,6 +93,11 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
     expiresAt: new Date(now.getTime() + services.config.DSR_EXPORT_RETENTION_DAYS * DAY_MS),
   });
   const replaced = await inTransaction(ds, async (em) => {
+    // Under the lease guard: an attempt that lost its task records no export, and drops its archive.
+    if (!task.lockedBy || !(await holdsLease(em, task, task.lockedBy))) {
+      await storage.delete(objectKey).catch(() => undefined);
+      throw new Stopped("lease-lost");
+    }
     const previous = await em.getRepository(ExportRow).findOneBy({ requestId: request.id });
     if (previous) await em.getRepository(ExportRow).delete({ id: previous.id });
     await em.getRepository(ExportRow).insert(row);

@@ -16,6 +16,7 @@ import { extendLease } from "./sql/extendLease";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
+import { stageRecordChunk } from "./sql/stageRecords";
 
 export interface RunOptions {
   workerId: string;
@@ -38,13 +39,13 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
   return needsAny ? (missing.length === needs.length ? missing : []) : missing;
 }
 
-/** Streams a COLLECT into the staging table in chunks, extending the lease as it goes. */
-async function stageRecords(services: Services, task: TaskRow, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
+/** Streams a COLLECT into the staging table in chunks, under the lease guard, extending the lease as it goes. */
+async function stageRecords(services: Services, task: TaskRow, workerId: string, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
   let chunk: CollectedRecordRow[] = [];
   let count = 0;
   const flush = async () => {
     if (!chunk.length) return;
-    await services.ds.getRepository(CollectedRecordRow).insert(chunk);
+    if (!(await stageRecordChunk(services.ds, task, workerId, chunk))) throw new Stopped("lease-lost");
     chunk = [];
     await ctx.heartbeat();
   };
@@ -86,6 +87,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   }
   const timeout = setTimeout(() => abort.abort("timeout"), options.taskTimeoutMs);
   let leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
+  // A connector may beat as often as it likes: the lease is written at most every quarter lease.
+  let extendedAt = performance.now();
   const ctx: TaskContext = {
     requestId: task.requestId,
     taskId: task.id,
@@ -95,8 +98,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     idempotencyKey: task.idempotencyKey,
     now,
     heartbeat: async () => {
-      if (abort.signal.aborted) return;
-      if (await extendLease(ds, task.id, options.workerId, now(), options.leaseMs)) {
+      if (abort.signal.aborted || performance.now() - extendedAt < options.leaseMs / 4) return;
+      extendedAt = performance.now();
+      if (await extendLease(ds, task, options.workerId, now(), options.leaseMs)) {
         clearTimeout(leaseWatch);
         leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
       } else abort.abort("lease-lost");
@@ -137,7 +141,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           await completeTask(ds, task, options.workerId, { records: planned.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(planned) });
           break;
         }
-        const records = await untilAborted(stageRecords(services, task, connector.collect(ids, ctx), ctx), abort.signal);
+        const records = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, ctx), ctx), abort.signal);
         await completeTask(ds, task, options.workerId, { records }, now());
         break;
       }

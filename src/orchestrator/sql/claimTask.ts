@@ -1,49 +1,70 @@
-import { DataSource } from "typeorm";
+import { DataSource, EntityManager } from "typeorm";
 import { isMysql } from "../../db/dataSource";
+import { dbTimeSql } from "../../db/dbClock";
 import { inTransaction } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
 import { auditTask } from "./taskAudit";
 
-const CLAIMABLE = [TaskStatus.PENDING, TaskStatus.REMOTE_PROCESSING];
+/**
+ * The statuses a claim takes from, one query each, in this order. A poll of remote work whose time has
+ * come goes first: it is one short call and already due, and each poll sets its next time ahead, so
+ * polls cannot starve new work.
+ */
+const CLAIM_ORDER = [TaskStatus.REMOTE_PROCESSING, TaskStatus.PENDING] as const;
 
 /**
- * Takes the next runnable task (no unfinished dependencies, runAfter passed) and leases it to `workerId`.
- * On MySQL, FOR UPDATE SKIP LOCKED lets many workers claim at once without taking the same row; on
- * SQLite transactions are serialized. A remote-processing task is claimed to be polled: that is not a
- * new attempt.
+ * The runnable tasks of one status, best first. It reads index idx_tasks_claim_order (status,
+ * waitingFor, priority DESC, runAfter) in its own order, so InnoDB walks to the first row it can lock
+ * and stops there: no sort, and no lock on rows it does not return (FOR UPDATE SKIP LOCKED).
+ */
+export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date) {
+  const qb = em
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .where("t.status = :status", { status })
+    .andWhere("t.waitingFor = 0")
+    .andWhere("t.runAfter <= :now", { now })
+    .orderBy("t.priority", "DESC")
+    .addOrderBy("t.runAfter", "ASC")
+    .limit(1);
+  if (isMysql(em.connection)) qb.setLock("pessimistic_write").setOnLocked("skip_locked");
+  return qb;
+}
+
+/**
+ * Takes the next runnable task (no unfinished dependencies, runAfter passed on the service clock) and
+ * leases it to `workerId` until the database's clock passes now + leaseMs. The claim bumps the task's
+ * fencing token (leaseToken). A remote-processing task is claimed to be polled: that is not a new attempt.
+ *
+ * The claim's transaction locks the one row it takes and nothing else, and commits before the audit
+ * event is written (its own transaction): the row lock is never held while waiting for anything.
  */
 export async function claimTask(ds: DataSource, workerId: string, now: Date, leaseMs: number): Promise<TaskRow | null> {
-  return inTransaction(ds, async (em) => {
-    const qb = em
-      .getRepository(TaskRow)
-      .createQueryBuilder("t")
-      .where("t.status IN (:...claimable)", { claimable: CLAIMABLE })
-      .andWhere("t.waitingFor = 0")
-      .andWhere("t.runAfter <= :now", { now })
-      .orderBy("t.priority", "DESC")
-      .addOrderBy("t.runAfter", "ASC")
-      .limit(1);
-    if (isMysql(ds)) qb.setLock("pessimistic_write").setOnLocked("skip_locked");
-    const task = await qb.getOne();
-    if (!task) return null;
-    const polling = task.status === TaskStatus.REMOTE_PROCESSING;
-    const claimed = Object.assign(task, {
+  const claim = await inTransaction(ds, (em) => claimNext(em, workerId, now, leaseMs));
+  if (!claim) return null;
+  await inTransaction(ds, (em) => auditTask(em, claim.task, claim.polling ? "polling" : "started", now, { worker: workerId }));
+  return claim.task;
+}
+
+async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number): Promise<{ task: TaskRow; polling: boolean } | null> {
+  for (const status of CLAIM_ORDER) {
+    const task = await claimQuery(em, status, now).getOne();
+    if (!task) continue;
+    const polling = status === TaskStatus.REMOTE_PROCESSING;
+    const patch = {
       status: TaskStatus.RUNNING,
       lockedBy: workerId,
-      leaseExpiresAt: new Date(now.getTime() + leaseMs),
+      leaseToken: task.leaseToken + 1,
       attempts: polling ? task.attempts : task.attempts + 1,
       startedAt: task.startedAt ?? now,
       updatedAt: now,
-    });
+    };
     const result = await em
       .getRepository(TaskRow)
-      .update(
-        { id: task.id, status: polling ? TaskStatus.REMOTE_PROCESSING : TaskStatus.PENDING },
-        { status: claimed.status, lockedBy: workerId, leaseExpiresAt: claimed.leaseExpiresAt, attempts: claimed.attempts, startedAt: claimed.startedAt, updatedAt: now },
-      );
+      .update({ id: task.id, status, leaseToken: task.leaseToken }, { ...patch, leaseExpiresAt: () => dbTimeSql(em.connection, leaseMs) });
     if (result.affected !== 1) return null;
-    await auditTask(em, claimed, polling ? "polling" : "started", now, { worker: workerId });
-    return claimed;
-  });
+    return { task: Object.assign(task, patch), polling };
+  }
+  return null;
 }

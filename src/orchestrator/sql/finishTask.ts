@@ -2,22 +2,23 @@ import { EntityManager, In } from "typeorm";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { settleRequest } from "../requestSettler";
+import { leaseGuard } from "./leaseGuard";
 import { auditTask } from "./taskAudit";
 
 /** The columns a worker may set when it lets go of a task. */
 export type TaskPatch = Partial<Pick<TaskRow, "status" | "lastError" | "note" | "result" | "remoteReference" | "runAfter" | "attempts">>;
 
 /**
- * The guarded write every lease holder's transition goes through: it applies only while `workerId`
- * still holds the lease (WHERE lockedBy = me AND status = RUNNING). False means the lease was lost and
- * the caller MUST discard its outcome.
+ * The guarded write every lease holder's transition goes through: it applies only while this claim
+ * still holds the lease (WHERE status = RUNNING AND lockedBy = me AND leaseToken = my claim's). False
+ * means the lease was lost and the caller MUST discard its outcome.
  */
 export async function releaseTask(em: EntityManager, task: TaskRow, workerId: string, patch: TaskPatch, now: Date): Promise<boolean> {
   const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
   const result = await em
     .getRepository(TaskRow)
     .update(
-      { id: task.id, lockedBy: workerId, status: TaskStatus.RUNNING },
+      leaseGuard(task, workerId),
       { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) },
     );
   if (result.affected !== 1) return false;

@@ -20,6 +20,7 @@ export function newTaskRow(
     attempts: 0,
     runAfter: now,
     lockedBy: null,
+    leaseToken: 0,
     leaseExpiresAt: null,
     lastError: null,
     remoteReference: null,
