@@ -29,6 +29,7 @@ import { createServices, workerOptions } from "../src/server";
 import { closeServices } from "../src/server";
 import { Worker } from "../src/orchestrator/worker";
 import type { Services } from "../src/services";
+import { queueWaitMs } from "../src/db/connectionQueue";
 import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
 
@@ -166,10 +167,9 @@ async function inProcess(): Promise<void> {
   }
 }
 
-/** Milliseconds spent queueing for the SQLite connection so far (0 where there is no such queue). */
+/** Milliseconds spent queueing for the SQLite connection so far. */
 async function connectionQueueWaitMs(services: Services): Promise<number> {
-  void services;
-  return 0;
+  return queueWaitMs(services.ds);
 }
 
 /** MySQL: `processes` separate `dsr worker` processes against one scratch schema. */

@@ -34,7 +34,8 @@ function retryAfterMs(header: string | null, now: Date): number | undefined {
  * on a 2xx answer, and otherwise retries it with capped exponential backoff and jitter, for as long as
  * it takes. Delivery is at least once: a crash between the POST and the mark sends it again, with the
  * same Dsr-Event-Id. Rows are claimed with a conditional update, so any number of service processes
- * can run a dispatcher on one database; a claim left by a crashed process expires.
+ * can run a dispatcher on one database; a claim left by a crashed process expires. Each of its writes is
+ * one statement that commits alone (on SQLite it waits its turn for the connection: src/db/connectionQueue.ts).
  */
 export class CallbackDispatcher {
   readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -22,7 +22,7 @@ export class ClaimOrder1764900000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.dropIndex("tasks", "idx_tasks_lease");
-    await q.query(`DROP INDEX ${q.connection.driver.escape("idx_tasks_claim_order")}${q.connection.driver.options.type === "better-sqlite3" ? "" : ` ON ${q.connection.driver.escape("tasks")}`}`);
+    await q.dropIndex("tasks", "idx_tasks_claim_order");
     await q.createIndex("tasks", new TableIndex({ name: "idx_tasks_claim", columnNames: ["status", "waitingFor", "runAfter"] }));
     await q.dropColumn("tasks", "leaseToken");
   }

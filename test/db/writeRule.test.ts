@@ -113,6 +113,18 @@ describe("the write rule in the source tree", () => {
     expect(offenders(/new DataSource\(/, (f) => f === "db/dataSource.ts" || OTHER_DATABASES.has(f))).to.deep.equal([]);
   });
 
+  it("writes on the DataSource itself (alone, outside any transaction) only where a single statement is meant to commit alone", () => {
+    /** Each a one-statement write that belongs to no transaction; a new one is added here on purpose. */
+    const ALONE: Record<string, string> = {
+      "callbacks/dispatcher.ts": "claims an outbox row by a conditional update, then records the delivery attempt",
+      "export/records.ts": "drops staged records after the export's completion committed",
+      "orchestrator/sql/extendLease.ts": "the heartbeat: one guarded update",
+      "orchestrator/sql/schedulePurges.ts": "re-points an open exception at the hold that now keeps it",
+    };
+    const lone = /\b(?:ds|this\.ds|services\.ds)\s*\.\s*getRepository\([^)]*\)\s*\.\s*(?:insert|update|delete|upsert|increment|decrement)\(|\b(?:ds|this\.ds|services\.ds)\s*\.\s*query\(\s*[`'"]\s*(?:INSERT|UPDATE|DELETE)/i;
+    expect(offenders(lone, (f) => f in ALONE || f.startsWith("db/") || OTHER_DATABASES.has(f))).to.deep.equal([]);
+  });
+
   it("never saves or removes through a repository (TypeORM would open a transaction of its own)", () => {
     expect(offenders(/getRepository\([^)]*\)\s*\.\s*(save|remove|softRemove|recover)\(|\.manager\.(save|remove|transaction)\(/, (f) => OTHER_DATABASES.has(f))).to.deep.equal([]);
   });

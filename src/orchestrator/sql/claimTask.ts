@@ -37,14 +37,27 @@ export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[numbe
  * leases it to `workerId` until the database's clock passes now + leaseMs. The claim bumps the task's
  * fencing token (leaseToken). A remote-processing task is claimed to be polled: that is not a new attempt.
  *
- * The claim's transaction locks the one row it takes and nothing else, and commits before the audit
- * event is written (its own transaction): the row lock is never held while waiting for anything.
+ * The claim's transaction locks the one row it takes and nothing else, and waits for nothing: its audit
+ * event ("task.started" / "task.polling") is written by the attempt's finishing transaction (releaseTask
+ * calls auditClaim), so the claim never queues for the audit trail while holding the row. An attempt
+ * that never finishes is recorded by the sweeper's "task.lease_expired", which names the worker.
  */
 export async function claimTask(ds: DataSource, workerId: string, now: Date, leaseMs: number): Promise<TaskRow | null> {
   const claim = await inTransaction(ds, (em) => claimNext(em, workerId, now, leaseMs));
   if (!claim) return null;
-  await inTransaction(ds, (em) => auditTask(em, claim.task, claim.polling ? "polling" : "started", now, { worker: workerId }));
+  unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
   return claim.task;
+}
+
+/** Claims whose audit event is still to be written, by the claimed row object the attempt carries. */
+const unaudited = new WeakMap<TaskRow, { polling: boolean; at: Date; workerId: string }>();
+
+/** Writes the claim's audit event in `em`'s transaction (once; nothing for a task this process did not claim). */
+export async function auditClaim(em: EntityManager, task: TaskRow): Promise<void> {
+  const claim = unaudited.get(task);
+  if (!claim) return;
+  unaudited.delete(task);
+  await auditTask(em, task, claim.polling ? "polling" : "started", claim.at, { worker: claim.workerId });
 }
 
 async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number): Promise<{ task: TaskRow; polling: boolean } | null> {

@@ -2,6 +2,7 @@ import { EntityManager, In } from "typeorm";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { settleRequest } from "../requestSettler";
+import { auditClaim } from "./claimTask";
 import { leaseGuard } from "./leaseGuard";
 import { auditTask } from "./taskAudit";
 
@@ -22,6 +23,7 @@ export async function releaseTask(em: EntityManager, task: TaskRow, workerId: st
       { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) },
     );
   if (result.affected !== 1) return false;
+  await auditClaim(em, task);
   Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
   return true;
 }

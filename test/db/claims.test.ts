@@ -1,0 +1,128 @@
+import { expect } from "chai";
+import { exclusive } from "../../src/db/connectionQueue";
+import { migrate } from "../../src/db/dataSource";
+import { inTransaction } from "../../src/db/transaction";
+import { TaskStatus } from "../../src/domain/tasks";
+import { TaskRow } from "../../src/entities";
+import { claimQuery, claimTask } from "../../src/orchestrator/sql/claimTask";
+import { completeTask } from "../../src/orchestrator/sql/completeTask";
+import { extendLease } from "../../src/orchestrator/sql/extendLease";
+import { failTask } from "../../src/orchestrator/sql/failTask";
+import { holdsLease } from "../../src/orchestrator/sql/leaseGuard";
+import { parkTask } from "../../src/orchestrator/sql/parkTask";
+import { resetExpiredLeases } from "../../src/orchestrator/sql/resetExpiredLeases";
+import { returnTask } from "../../src/orchestrator/sql/returnTask";
+import { stageRecordChunk } from "../../src/orchestrator/sql/stageRecords";
+import { describeEachDatabase } from "../support/databases";
+import { TestService } from "../support/harness";
+import { deferred, parkEverything, recordRows, runnableCollects, stagedCount } from "./support";
+
+const LEASE_MS = 60_000;
+
+describeEachDatabase("claims and leases", (db) => {
+  let t: TestService;
+  before(async () => {
+    t = await new TestService(db()).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+  afterEach(() => parkEverything(t));
+
+  const mariadb = function (this: Mocha.Context) {
+    if (db().kind !== "mariadb") this.skip();
+  };
+
+  it("reads the claim's order from an index: EXPLAIN shows no filesort, for either status [MariaDB]", async function () {
+    mariadb.call(this);
+    await runnableCollects(t, 12);
+    for (const status of [TaskStatus.PENDING, TaskStatus.REMOTE_PROCESSING] as const) {
+      const plan = await inTransaction(t.ds, async (em) => {
+        const [sql, params] = claimQuery(em, status, t.clock.now()).getQueryAndParameters();
+        return em.query(`EXPLAIN ${sql}`, params);
+      });
+      expect(plan, JSON.stringify(plan)).to.have.length(1);
+      expect(plan[0].key).to.equal("idx_tasks_claim_order");
+      expect(String(plan[0].Extra)).not.to.match(/filesort|temporary/i);
+    }
+  });
+
+  it("gives two concurrent claimers two different tasks at once, each holding only its own row [MariaDB]", async function () {
+    mariadb.call(this);
+    const tasks = await runnableCollects(t, 20);
+    const claimedByA = deferred<{ id: string; rowsLocked: number }>();
+    const release = deferred();
+    const a = inTransaction(t.ds, async (em) => {
+      const task = await claimQuery(em, TaskStatus.PENDING, t.clock.now()).getOne();
+      const [trx] = await em.query(`SELECT trx_rows_locked AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()`);
+      claimedByA.resolve({ id: task!.id, rowsLocked: Number(trx.n) });
+      await release.promise;
+    });
+    const held = await claimedByA.promise;
+    const started = Date.now();
+    const b = await claimTask(t.ds, "worker-b", t.clock.now(), LEASE_MS);
+    const waited = Date.now() - started;
+    release.resolve();
+    await a;
+    expect(b, "the second claimer found nothing while the first held its row").not.to.equal(null);
+    expect(b!.id).not.to.equal(held.id);
+    expect(tasks.map((x) => x.id)).to.include.members([held.id, b!.id]);
+    // Before the index, one claim sorted and locked every runnable row (40 here), and B waited or found none.
+    expect(held.rowsLocked).to.be.at.most(2);
+    expect(waited).to.be.below(1_000);
+  });
+
+  it("times the lease on the database's clock, whatever the service clock says", async () => {
+    await runnableCollects(t, 1);
+    const before = Date.now();
+    const claimed = (await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!;
+    const row = await t.ds.getRepository(TaskRow).findOneByOrFail({ id: claimed.id });
+    // The service clock is the tests' manual one (2026-03-02); the lease follows the real (database) time.
+    expect(Math.abs(t.clock.now().getTime() - before)).to.be.above(86_400_000);
+    expect(row.leaseExpiresAt!.getTime()).to.be.within(before + LEASE_MS - 5_000, Date.now() + LEASE_MS + 5_000);
+    expect(row.leaseToken).to.equal(1);
+    expect(await resetExpiredLeases(t.ds, t.clock.now())).to.equal(0);
+  });
+
+  for (const [title, again] of [
+    ["the same worker (same process)", "worker-a"],
+    ["another worker (another process)", "worker-b"],
+  ] as const) {
+    it(`lets a zombie attempt write nothing once its lease expired and ${title} claimed the task again`, async () => {
+      const [task] = await runnableCollects(t, 1);
+      const zombie = (await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!;
+      expect(zombie.id).to.equal(task.id);
+      await t.ds.query(`UPDATE tasks SET leaseExpiresAt = '2000-01-01 00:00:00.000' WHERE id = ?`, [task.id]);
+      expect(await resetExpiredLeases(t.ds, t.clock.now())).to.equal(1);
+      const live = (await claimTask(t.ds, again, t.clock.now(), LEASE_MS))!;
+      expect(live.id).to.equal(task.id);
+      expect(live.leaseToken).to.equal(zombie.leaseToken + 1);
+
+      const now = t.clock.now();
+      expect(await extendLease(t.ds, zombie, "worker-a", now, LEASE_MS)).to.equal(false);
+      expect(await stageRecordChunk(t.ds, zombie, "worker-a", recordRows(zombie, 5))).to.equal(false);
+      expect(await inTransaction(t.ds, (em) => holdsLease(em, zombie, "worker-a"))).to.equal(false);
+      expect(await parkTask(t.ds, zombie, "worker-a", { status: TaskStatus.AWAITING_INPUT, note: "zombie" }, now)).to.equal(false);
+      expect(await failTask(t.ds, zombie, "worker-a", { userMessage: "zombie", retryable: true, retryInMs: 0 }, now)).to.equal("LOST");
+      expect(await returnTask(t.ds, zombie, "worker-a", now)).to.equal(false);
+      expect(await completeTask(t.ds, zombie, "worker-a", { records: 5 }, now)).to.equal(false);
+      expect(await stagedCount(t, task.id)).to.equal(0);
+      const untouched = await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id });
+      expect(untouched).to.include({ status: TaskStatus.RUNNING, lockedBy: again, leaseToken: live.leaseToken, note: null, lastError: "The worker running this task stopped answering; it was taken back" });
+
+      // The live claim writes as usual.
+      expect(await stageRecordChunk(t.ds, live, again, recordRows(live, 3))).to.equal(true);
+      expect(await completeTask(t.ds, live, again, { records: 3 }, now)).to.equal(true);
+      expect(await stagedCount(t, task.id)).to.equal(3);
+      expect((await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).status).to.equal(TaskStatus.SUCCEEDED);
+    });
+  }
+
+  it("migrates down and up again: the claim index and the fencing token come back", async () => {
+    await exclusive(t.ds, () => t.ds.undoLastMigration({ transaction: "each" }));
+    expect(await migrate(t.ds)).to.deep.equal(["ClaimOrder1764900000000"]);
+    await runnableCollects(t, 1);
+    const claimed = (await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!;
+    expect(claimed.leaseToken).to.equal(1);
+  });
+});
