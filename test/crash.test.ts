@@ -13,7 +13,7 @@ const CONNECTORS = ["accounts", "payments", "tickets", "authlog"];
 const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
 
 describe("crash recovery [mariadb]", function () {
-  this.timeout(600_000);
+  this.timeout(780_000);
   let db: TestDatabase;
   let t: TestService;
   let dir: string;
@@ -84,14 +84,16 @@ describe("crash recovery [mariadb]", function () {
     let kills = 0;
     const openCount = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM requests WHERE status NOT IN ('COMPLETED', 'FAILED')`))[0].n);
     // Generous: a correctness test, not a speed one (the 2-core CI box runs other suites alongside).
-    const deadline = Date.now() + 420_000;
+    const deadline = Date.now() + 600_000;
     while ((await openCount()) > 0) {
       if (Date.now() > deadline) {
         const left = await t.ds.query(`SELECT step, status, COUNT(*) AS n FROM tasks WHERE status NOT IN ('SUCCEEDED') GROUP BY step, status`);
-        throw new Error(`requests still open after 420 s (${kills} kills); tasks left: ${JSON.stringify(left)}`);
+        throw new Error(`requests still open after 600 s (${kills} kills); tasks left: ${JSON.stringify(left)}`);
       }
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 500));
-      const victims = [...workers];
+      // Victims hold leases right now (worker ids carry the pid): a kill always leaves tasks to take back.
+      const holders = (await t.ds.query(`SELECT DISTINCT lockedBy FROM tasks WHERE status = 'RUNNING'`)).map((r: any) => Number(String(r.lockedBy).split(":")[1]));
+      const victims = [...workers].filter((w) => holders.includes(w.pid!));
       const victim = victims[Math.floor(Math.random() * victims.length)];
       if (victim && kills < 40) {
         victim.kill("SIGKILL");
@@ -117,6 +119,8 @@ describe("crash recovery [mariadb]", function () {
     const expired = Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.lease_expired'`))[0].n);
     console.log(`      ${kills} workers killed; ${expired} leases taken back; ${repeated} erasures asked again and applied once`);
     expect(kills).to.be.at.least(5);
+    // A lease may end on its own between the look and the kill: most kills, not all, leave one to take back.
+    expect(expired, "kills left leases to take back").to.be.at.least(Math.ceil(kills / 2));
     const chain = (await t.ok(`{ verifyAuditTrail { ok checkedEvents } }`)).verifyAuditTrail;
     expect(chain.ok).to.equal(true);
   });

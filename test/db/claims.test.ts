@@ -84,6 +84,15 @@ describeEachDatabase("claims and leases", (db) => {
     expect(await resetExpiredLeases(t.ds, t.clock.now())).to.equal(0);
   });
 
+  it("takes a lease back once the database's clock passes it, not before", async () => {
+    await runnableCollects(t, 1);
+    const claimed = (await claimTask(t.ds, "worker-a", t.clock.now(), 400))!;
+    expect(await resetExpiredLeases(t.ds, t.clock.now())).to.equal(0);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await resetExpiredLeases(t.ds, t.clock.now())).to.equal(1);
+    expect((await t.ds.getRepository(TaskRow).findOneByOrFail({ id: claimed.id })).status).to.equal(TaskStatus.PENDING);
+  });
+
   for (const [title, again] of [
     ["the same worker (same process)", "worker-a"],
     ["another worker (another process)", "worker-b"],

@@ -52,11 +52,14 @@ export async function claimTask(ds: DataSource, workerId: string, now: Date, lea
 /** Claims whose audit event is still to be written, by the claimed row object the attempt carries. */
 const unaudited = new WeakMap<TaskRow, { polling: boolean; at: Date; workerId: string }>();
 
-/** Writes the claim's audit event in `em`'s transaction (once; nothing for a task this process did not claim). */
+/**
+ * Writes the claim's audit event in `em`'s transaction (nothing for a task this process did not claim).
+ * The entry stays: only one transaction of an attempt gets past the lease guard and commits, and one
+ * that rolled back (a deadlock retried, a failed completion followed by failTask) must write it again.
+ */
 export async function auditClaim(em: EntityManager, task: TaskRow): Promise<void> {
   const claim = unaudited.get(task);
   if (!claim) return;
-  unaudited.delete(task);
   await auditTask(em, task, claim.polling ? "polling" : "started", claim.at, { worker: claim.workerId });
 }
 
