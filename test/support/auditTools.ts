@@ -13,9 +13,14 @@ export interface CliResult {
 
 /** Runs `dsr <args>` as its own process against a test service's database and data folder (its key, its checkpoints). */
 export function dsrAgainst(t: TestService, args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, DATABASE_URL: t.service.services.config.DATABASE_URL, DSR_DATA_DIR: t.service.services.config.dataDir, DSR_LOG_LEVEL: "error", DSR_MIGRATE_ON_START: "false", ...extra };
+  return runDsr(args, { DATABASE_URL: t.service.services.config.DATABASE_URL!, DSR_DATA_DIR: t.service.services.config.dataDir, ...extra });
+}
+
+/** Runs `dsr <args>` with only the given settings (and quiet logs); resolves with its exit code and output. */
+export function runDsr(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const full: NodeJS.ProcessEnv = { PATH: process.env.PATH, DSR_LOG_LEVEL: "error", DSR_MIGRATE_ON_START: "false", ...env };
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: full, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
