@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import mysql from "mysql2/promise";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { submit, submitVerified, TestService } from "./support/harness";
@@ -71,6 +72,30 @@ describeEachDatabase("audit trail", (db) => {
     expect(v.ok).to.equal(true);
     expect(v.checkedEvents).to.equal(4 + 24);
     expect(v.checkedStreams).to.equal(1 + 12);
+  });
+
+  it("makes a transaction wait only for others writing about the same request (MariaDB row locks)", async function () {
+    if (db().kind !== "mariadb") this.skip();
+    const [a, b] = [await history(), await history()];
+    // Another transaction holds request A's trail head, as a long transaction about A would.
+    const holder = await mysql.createConnection({ uri: db().url });
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT seq FROM audit_stream_heads WHERE stream = ? FOR UPDATE", [a]);
+      const extend = (id: string) => t.ok(`mutation($id: ID!) { extendDeadline(id: $id, days: 1, reason: "lock test") { id } }`, { id });
+      const started = Date.now();
+      await extend(b);
+      expect(Date.now() - started, "a change to request B waited for request A's trail").to.be.below(3000);
+      let aDone = false;
+      const onA = extend(a).then(() => (aDone = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(aDone, "a change to request A went past the lock on A's trail").to.equal(false);
+      await holder.query("ROLLBACK");
+      await onA;
+    } finally {
+      await holder.end();
+    }
+    expect((await t.ok(VERIFY_TRAIL)).verifyAuditTrail.ok).to.equal(true);
   });
 
   it("records token creation and revocation", async () => {
