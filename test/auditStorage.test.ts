@@ -4,7 +4,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { Checkpointer, sealCheckpoint } from "../src/audit/checkpointer";
+import { CheckpointChainError, Checkpointer, sealCheckpoint } from "../src/audit/checkpointer";
 import { S3CheckpointStore } from "../src/audit/checkpointStore";
 import { auditTools } from "../src/audit/tools";
 import { ConfigError, loadConfig } from "../src/config/env";
@@ -109,6 +109,28 @@ describe("audit checkpointer in a running process", () => {
       expect((await t.ok(VERIFY)).verifyAuditTrail.latestCheckpoint).to.equal(1);
     } finally {
       await checkpointer.stop();
+    }
+  });
+});
+
+describe("audit checkpointer with another key", () => {
+  it("refuses to extend checkpoints signed by another key, instead of forking the list", async function () {
+    this.timeout(30_000);
+    const db = await createSqliteDatabase();
+    const t = await new TestService(db).start();
+    try {
+      await submitVerified(t);
+      expect(await sealCheckpoint(t.service.services)).to.deep.include({ sealed: true, number: 1 });
+      await submitVerified(t);
+      const other = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+      const services = { ...t.service.services, config: { ...t.service.services.config, DSR_AUDIT_SIGNING_KEY: other } };
+      const refused = await sealCheckpoint(services).then(() => null, (error: Error) => error);
+      expect(refused).to.be.instanceOf(CheckpointChainError);
+      expect(refused!.message).to.match(/checkpoint 1 .* not signed by this process's key .*every serve and worker process must use the same DSR_AUDIT_SIGNING_KEY/);
+      expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_checkpoints`))[0].n)).to.equal(1);
+    } finally {
+      await t.stop();
+      await db.drop();
     }
   });
 });

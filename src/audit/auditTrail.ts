@@ -1,4 +1,4 @@
-import { EntityManager, In } from "typeorm";
+import { EntityManager } from "typeorm";
 import { isMysql } from "../db/dataSource";
 import { AuditEventRow, AuditStreamHeadRow } from "../entities";
 import type { Actor } from "./actor";
@@ -103,7 +103,3 @@ async function writeAuditEvents(em: EntityManager, events: readonly Queued[]): P
   }
 }
 
-/** The heads a list of streams ends at, unlocked (for readers). */
-export async function streamHeads(em: EntityManager, streams: string[]): Promise<AuditStreamHeadRow[]> {
-  return streams.length ? em.getRepository(AuditStreamHeadRow).findBy({ stream: In(streams) }) : [];
-}

@@ -105,6 +105,19 @@ async function adoptStored(ds: DataSource, tools: AuditTools, latest: Link): Pro
   }
 }
 
+/**
+ * Refuses to extend a list this process cannot see or did not sign: a process with another key or
+ * another storage would otherwise fork the checkpoints into two lists no one can verify.
+ */
+async function expectSameChain(tools: AuditTools, latest: Link): Promise<void> {
+  if (latest === null) return;
+  const text = await tools.store.get(latest.number);
+  const advice = "every serve and worker process must use the same DSR_AUDIT_SIGNING_KEY and the same storage";
+  if (text === null) throw new CheckpointChainError(`checkpoint ${latest.number} is recorded but not in ${tools.store.where}; ${advice}`);
+  const reading = readCheckpoint(text, latest.number, tools.key().publicKey);
+  if (!reading.ok || sha256Of(text) !== latest.sha256) throw new CheckpointChainError(`checkpoint ${latest.number} in ${tools.store.where} is not the one recorded or not signed by this process's key${reading.ok ? "" : ` (${reading.reason})`}; ${advice}`);
+}
+
 interface DirtyHead {
   stream: string;
   seq: number;
@@ -123,6 +136,7 @@ export async function sealCheckpoint(services: { ds: DataSource; config: Config;
   const tools = auditTools(services);
   const outcome = await asLeader(ds, options.waitSeconds ?? 0, async (): Promise<SealOutcome> => {
     const { latest, adopted } = await adoptStored(ds, tools, await latestRecorded(ds));
+    await expectSameChain(tools, latest);
     const dirty: DirtyHead[] = (
       await ds.query(`SELECT stream, seq, hash, sealedSeq, sealedHash FROM audit_stream_heads WHERE unsealed = 1 AND seq > sealedSeq ORDER BY stream LIMIT ${MAX_STREAMS}`)
     ).map((r: DirtyHead) => ({ ...r, seq: Number(r.seq), sealedSeq: Number(r.sealedSeq) }));
