@@ -16,6 +16,7 @@ import { addRequestCommands, RemoteFailure } from "./cliRequests";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
 import { verifyCertificateFile } from "./certificates/verifyFile";
 import { registerExportCommands } from "./export/cli";
+import { registerAuditCommands } from "./audit/cli";
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -173,6 +174,7 @@ function program(): Command {
       process.stdout.write(`${outcome.line}\n`);
     });
   registerExportCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")));
+  registerAuditCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")), (message, code) => new CliFailure(message, code));
 
   cli
     .command("schema")

@@ -32,6 +32,8 @@ import { ConnectorRegistry } from "./orchestrator/registry";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
 import { CallbackDispatcher } from "./callbacks/dispatcher";
 import { resolveCertificateKey } from "./certificates/signing";
+import { startCheckpointer, stopCheckpointer } from "./audit/checkpointer";
+import { auditTools } from "./audit/tools";
 import { exportDownloadHandler } from "./export/download";
 import { DOWNLOAD_PATH } from "./export/links";
 
@@ -143,6 +145,8 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     await connectors.close();
     throw error;
   }
+  // Every serve and worker process offers to seal audit checkpoints; one at a time does (see asLeader).
+  startCheckpointer({ ds, config, clock, logger });
   return {
     ds,
     clock,
@@ -158,6 +162,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
 
 /** Releases what createServices opened: the connectors it built, then the database. */
 export async function closeServices(services: Pick<Services, "ds" | "connectors">): Promise<void> {
+  await stopCheckpointer(services.ds);
   await services.connectors.close();
   await services.ds.destroy();
 }
@@ -211,6 +216,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   // Public on purpose: auditors fetch the key that verifies deletion certificates without a token.
   app.get("/.well-known/dsr-certificate-key.pem", (_req, res) => {
     res.type("application/x-pem-file").send(resolveCertificateKey(config).publicKeyPem);
+  });
+  // Public too: the key that verifies the signed audit checkpoints (`dsr audit verify --public-key`).
+  app.get("/.well-known/dsr-audit-key.pem", (_req, res) => {
+    res.type("application/x-pem-file").send(auditTools(services).key().publicKeyPem);
   });
   app.get("/readyz", async (_req, res) => {
     try {

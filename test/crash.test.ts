@@ -40,7 +40,8 @@ describe("crash recovery [mariadb]", function () {
     fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors }, null, 2));
     process.env.CRASH_EFFECTS_URL = db.url;
     // 200 submissions and approvals in a burst from one token: a load test, not a client to throttle.
-    t = await new TestService(db, { DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" }, null).start();
+    // The workers share the service's data folder: its audit signing key and checkpoint storage.
+    t = await new TestService(db, { DSR_DATA_DIR: dir, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" }, null).start();
   });
 
   after(async () => {

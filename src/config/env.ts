@@ -1,4 +1,5 @@
 import { createPrivateKey } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { parseRetentionRules, RetentionRule } from "../domain/retention";
 import { plainToInstance, Transform } from "class-transformer";
@@ -298,6 +299,35 @@ export class Env {
   @Max(365)
   DSR_EXPORT_RETENTION_DAYS = 30;
 
+  /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR. */
+  @IsOptional()
+  @IsString()
+  DSR_AUDIT_SIGNING_KEY?: string;
+
+  /** A file holding that key instead (a mounted secret); every process that writes checkpoints must use the same key. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  DSR_AUDIT_SIGNING_KEY_FILE?: string;
+
+  /** How often this process seals new audit events into a signed checkpoint outside the database, in seconds; 0: never (another process does). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  DSR_AUDIT_CHECKPOINT_SECONDS = 60;
+
+  /** S3 Object Lock on checkpoint files: off, GOVERNANCE or COMPLIANCE (the bucket must have Object Lock enabled). */
+  @IsIn(["off", "GOVERNANCE", "COMPLIANCE"], { message: "DSR_AUDIT_OBJECT_LOCK must be off, GOVERNANCE or COMPLIANCE" })
+  DSR_AUDIT_OBJECT_LOCK: "off" | "GOVERNANCE" | "COMPLIANCE" = "off";
+
+  /** Days an Object-Locked checkpoint file cannot be deleted or overwritten (default 7 years). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36_500)
+  DSR_AUDIT_RETENTION_DAYS = 2557;
+
   /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })
@@ -351,6 +381,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const retention = parseRetentionRules(env.DSR_RETENTION_RULES);
   problems.push(...retention.problems);
   problems.push(...certificateKeyProblems(env.DSR_CERTIFICATE_PRIVATE_KEY));
+  problems.push(...auditKeyProblems(env));
   if (problems.length > 0) throw new ConfigError(problems);
   const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);
   const dataDir = path.resolve(env.DSR_DATA_DIR);
@@ -378,6 +409,8 @@ const OPTIONAL_SETTINGS = [
   "DSR_RETENTION_RULES",
   "DSR_METRICS_TOKEN",
   "DSR_LOG_FORMAT",
+  "DSR_AUDIT_SIGNING_KEY",
+  "DSR_AUDIT_SIGNING_KEY_FILE",
   ...EXPORT_OPTIONAL,
 ];
 
@@ -392,11 +425,36 @@ function certificateKeyProblems(pem: string | undefined): string[] {
   }
 }
 
+/** The audit signing key: one source at most, an Ed25519 private key, and Object Lock only where S3 keeps the files. */
+function auditKeyProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.DSR_AUDIT_OBJECT_LOCK !== "off" && env.DSR_EXPORT_STORAGE !== "s3") problems.push("DSR_AUDIT_OBJECT_LOCK needs DSR_EXPORT_STORAGE=s3 (checkpoints are kept where exports are)");
+  if (env.DSR_AUDIT_SIGNING_KEY !== undefined && env.DSR_AUDIT_SIGNING_KEY_FILE !== undefined) return [...problems, "set DSR_AUDIT_SIGNING_KEY or DSR_AUDIT_SIGNING_KEY_FILE, not both"];
+  let pem = env.DSR_AUDIT_SIGNING_KEY;
+  if (env.DSR_AUDIT_SIGNING_KEY_FILE !== undefined) {
+    try {
+      pem = fs.readFileSync(env.DSR_AUDIT_SIGNING_KEY_FILE, "utf8");
+    } catch (error) {
+      return [...problems, `DSR_AUDIT_SIGNING_KEY_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`];
+    }
+  }
+  if (pem === undefined) return problems;
+  const name = env.DSR_AUDIT_SIGNING_KEY_FILE === undefined ? "DSR_AUDIT_SIGNING_KEY" : "DSR_AUDIT_SIGNING_KEY_FILE";
+  try {
+    const key = createPrivateKey(pem.replace(/\\n/g, "\n"));
+    if (key.asymmetricKeyType !== "ed25519") problems.push(`${name} must be an Ed25519 key, not ${key.asymmetricKeyType}`);
+  } catch {
+    problems.push(`${name} must be an Ed25519 private key in PEM (PKCS#8), e.g. from \`openssl genpkey -algorithm ed25519\``);
+  }
+  return problems;
+}
+
 /** DSR_ variables read elsewhere (tests, CLI) that are valid but not part of the service's own settings. */
 const KNOWN_OPTIONAL = new Set([
   ...OPTIONAL_SETTINGS,
   "DSR_TEST_LOG_LEVEL",
   "DSR_TEST_MYSQL_URL",
+  "DSR_TEST_AUDIT_SEED",
   "DSR_TEST_REQUIRE_MYSQL",
   "DSR_TOKEN",
   "DSR_URL",

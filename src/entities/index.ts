@@ -1,6 +1,6 @@
 import { ApiTokenRow } from "./apiToken.entity";
 import { ExportRow } from "./export.entity";
-import { AuditChainHeadRow, AuditEventRow } from "./auditEvent.entity";
+import { AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow } from "./auditEvent.entity";
 import { RequestRow } from "./request.entity";
 import { RetentionExceptionRow, RetentionExceptionStatus } from "./retentionException.entity";
 import { heldCategories, LegalHoldRow, LegalHoldStatus } from "./legalHold.entity";
@@ -9,7 +9,7 @@ import { StatusCallbackRow, StatusCallbackStatus } from "./statusCallback.entity
 import { CollectedRecordRow, RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
 export { DeletionPlanItemRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
-export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
+export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
 export type { TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, StatusCallbackRow, ExportRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, StatusCallbackRow, ExportRow];

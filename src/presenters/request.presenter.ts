@@ -91,6 +91,7 @@ export function presentRequestFor(services: Pick<Services, "config" | "clock">, 
 
 export function presentAuditEvent(row: AuditEventRow): AuditEvent {
   return Object.assign(new AuditEvent(), {
+    stream: row.stream,
     seq: row.seq,
     requestId: row.requestId,
     actor: { id: row.actorId, role: row.actorRole },
