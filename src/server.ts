@@ -17,7 +17,7 @@ import { createDataSource, migrate } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
-import { GRAPHQL_PATH, graphqlEndpoint, isGraphqlPath, sendTransportError } from "./graphql/httpHandler";
+import { GRAPHQL_PATH, graphqlEndpoint, isGraphqlPath, sendNotFound, sendTransportError } from "./graphql/httpHandler";
 import { RateLimiter } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
@@ -268,6 +268,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   });
   // Other routes' transport failures: a JSON answer with a code, never an HTML stack trace.
   const transportErrors: ErrorRequestHandler = (error, _req, res, _next) => sendTransportError(res, error, config.DSR_BODY_LIMIT_BYTES, logger);
+  app.use((_req, res) => sendNotFound(res));
   app.use(transportErrors);
 
   try {

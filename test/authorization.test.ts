@@ -1,23 +1,29 @@
 import { expect } from "chai";
-import { GraphQLObjectType } from "graphql";
+import { getNamedType, GraphQLInputObjectType, GraphQLObjectType, isInputObjectType } from "graphql";
 import { getMetadataStorage } from "type-graphql";
 import { SYSTEM_ACTOR } from "../src/audit/actor";
-import { revokeToken } from "../src/auth/tokens";
+import { createToken, revokeToken } from "../src/auth/tokens";
 import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
+import { submit, submitVerified, TestService } from "./support/harness";
 
 const { ADMIN, PRIVACY_OFFICER: PO, AUDITOR, SERVICE } = Role;
 const UNKNOWN_ID = "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc";
 
 /**
- * The documented authorization matrix (README "Roles"). Every root operation must have a row: an
- * operation added without one fails the first test below.
+ * What an operation a SERVICE token may use reaches: `request` builds the operation on one request id (a
+ * SERVICE token must get NOT_FOUND for any request it did not submit), `none` says why it reaches none.
  */
-const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
-  "Query.viewer": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ viewer { role } }` },
-  "Query.request": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ request(id: "${UNKNOWN_ID}") { id } }` },
+type Reach = { request: (id: string) => string } | { none: string };
+
+/**
+ * The documented authorization matrix (README "Roles"). Every root operation must have a row: an
+ * operation added without one fails the first test below. Rows a SERVICE token may use say what they reach.
+ */
+const MATRIX: Record<string, { allowed: Role[]; op: string; reach?: Reach }> = {
+  "Query.viewer": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ viewer { role } }`, reach: { none: "the caller's own token" } },
+  "Query.request": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ request(id: "${UNKNOWN_ID}") { id } }`, reach: { request: (id) => `{ request(id: "${id}") { id } }` } },
   "Query.requests": { allowed: [ADMIN, PO, AUDITOR], op: `{ requests(first: 1) { totalCount } }` },
   "Query.auditEvents": { allowed: [ADMIN, PO, AUDITOR], op: `{ auditEvents(requestId: "${UNKNOWN_ID}") { seq } }` },
   "Query.verifyAuditTrail": { allowed: [ADMIN, PO, AUDITOR], op: `{ verifyAuditTrail { ok } }` },
@@ -30,23 +36,41 @@ const MATRIX: Record<string, { allowed: Role[]; op: string }> = {
   "Mutation.releaseLegalHold": { allowed: [ADMIN, PO], op: `mutation { releaseLegalHold(id: "${UNKNOWN_ID}", reason: "matrix test") { id } }` },
   "Mutation.previewDeletion": { allowed: [ADMIN, PO], op: `mutation { previewDeletion(input: { subject: { email: "matrix@example.com" } }) { computedAt } }` },
   "Query.retentionRules": { allowed: [ADMIN, PO, AUDITOR], op: `{ retentionRules { category period } }` },
-  "Query.deletionCertificate": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ deletionCertificate(requestId: "${UNKNOWN_ID}") { requestId } }` },
-  "Query.certificatePublicKey": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ certificatePublicKey { keyId } }` },
+  "Query.deletionCertificate": {
+    allowed: [ADMIN, PO, AUDITOR, SERVICE],
+    op: `{ deletionCertificate(requestId: "${UNKNOWN_ID}") { requestId } }`,
+    reach: { request: (id) => `{ deletionCertificate(requestId: "${id}") { requestId } }` },
+  },
+  "Query.certificatePublicKey": { allowed: [ADMIN, PO, AUDITOR, SERVICE], op: `{ certificatePublicKey { keyId } }`, reach: { none: "a public key" } },
   "Mutation.requestAccountDeletion": {
     allowed: [SERVICE],
     op: `mutation { requestAccountDeletion(input: { idempotencyKey: "matrix-key-0001", subject: { email: "matrix@example.com" } }) { id } }`,
+    reach: { none: "a new request, or the one this token made under the same key (another token's key is CONFLICT, tested below)" },
   },
   "Mutation.retryTask": { allowed: [ADMIN, PO], op: `mutation { retryTask(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.completeManualTask": { allowed: [ADMIN, PO], op: `mutation { completeManualTask(input: { taskId: "${UNKNOWN_ID}", erasedCount: 0 }) { id } }` },
   "Mutation.submitRequest": {
     allowed: [ADMIN, PO, SERVICE],
     op: `mutation { submitRequest(input: { type: ACCESS, subject: { email: "matrix@example.com" } }) { id } }`,
+    reach: { none: "a new request (duplicateOf shows another token's request as null, tested below)" },
   },
-  "Mutation.verifyRequest": { allowed: [ADMIN, PO, SERVICE], op: `mutation { verifyRequest(id: "${UNKNOWN_ID}", code: "123456") { id } }` },
-  "Mutation.resendVerificationCode": { allowed: [ADMIN, PO, SERVICE], op: `mutation { resendVerificationCode(id: "${UNKNOWN_ID}") { id } }` },
+  "Mutation.verifyRequest": {
+    allowed: [ADMIN, PO, SERVICE],
+    op: `mutation { verifyRequest(id: "${UNKNOWN_ID}", code: "123456") { id } }`,
+    reach: { request: (id) => `mutation { verifyRequest(id: "${id}", code: "000000") { id } }` },
+  },
+  "Mutation.resendVerificationCode": {
+    allowed: [ADMIN, PO, SERVICE],
+    op: `mutation { resendVerificationCode(id: "${UNKNOWN_ID}") { id } }`,
+    reach: { request: (id) => `mutation { resendVerificationCode(id: "${id}") { id } }` },
+  },
   "Mutation.approveRequest": { allowed: [ADMIN, PO], op: `mutation { approveRequest(id: "${UNKNOWN_ID}") { id } }` },
   "Mutation.rejectRequest": { allowed: [ADMIN, PO], op: `mutation { rejectRequest(id: "${UNKNOWN_ID}", reason: "because") { id } }` },
-  "Mutation.cancelRequest": { allowed: [ADMIN, PO, SERVICE], op: `mutation { cancelRequest(id: "${UNKNOWN_ID}") { id } }` },
+  "Mutation.cancelRequest": {
+    allowed: [ADMIN, PO, SERVICE],
+    op: `mutation { cancelRequest(id: "${UNKNOWN_ID}") { id } }`,
+    reach: { request: (id) => `mutation { cancelRequest(id: "${id}") { id } }` },
+  },
   "Mutation.createExportLink": { allowed: [ADMIN, PO], op: `mutation { createExportLink(requestId: "${UNKNOWN_ID}") { url } }` },
   "Mutation.extendDeadline": { allowed: [ADMIN, PO], op: `mutation { extendDeadline(id: "${UNKNOWN_ID}", days: 3, reason: "because") { id } }` },
 };
@@ -58,7 +82,49 @@ const FIELD_MATRIX: Record<string, { allowed: Role[]; selection: string }> = {
   "Request.auditEvents": { allowed: [ADMIN, PO, AUDITOR], selection: "auditEvents { seq }" },
 };
 
+/**
+ * Arguments that name a person, as `Type.field(path)`, and the roles that may fill them in (a search by
+ * person). AUDITOR is never among them: it checks the process, not people. Found by walking every
+ * argument of the schema; one added without a row fails the matrix test.
+ */
+const PERSON_ARGUMENTS: Record<string, { allowed: Role[]; op?: string }> = {
+  "Query.requests(filter.subjectEmail)": { allowed: [ADMIN, PO], op: `{ requests(first: 1, filter: { subjectEmail: "matrix@example.com" }) { totalCount } }` },
+  "Query.legalHolds(subjectEmail)": { allowed: [ADMIN, PO] },
+  "Mutation.placeLegalHold(input.subjectEmail)": { allowed: [ADMIN, PO] },
+  "Mutation.previewDeletion(input.subject)": { allowed: [ADMIN, PO] },
+  "Mutation.submitRequest(input.subject)": { allowed: [ADMIN, PO, SERVICE] },
+  "Mutation.requestAccountDeletion(input.subject)": { allowed: [SERVICE] },
+};
+const PERSONAL = /email|phone|userid|subject|externalid/i;
+
 describe("authorization matrix", () => {
+  it("says, for every operation a SERVICE token may use, which request it reaches (or why none)", () => {
+    for (const [name, { allowed, reach }] of Object.entries(MATRIX)) {
+      expect(allowed.includes(SERVICE) === (reach !== undefined), `${name}: a reach exactly when SERVICE is allowed`).to.equal(true);
+    }
+  });
+
+  it("has a row for every argument that names a person, and lets AUDITOR fill in none of them", async () => {
+    const schema = await buildDsrSchema();
+    const found: string[] = [];
+    const walk = (owner: string, path: string[], type: GraphQLInputObjectType) => {
+      for (const field of Object.values(type.getFields())) visit(owner, [...path, field.name], getNamedType(field.type));
+    };
+    const visit = (owner: string, path: string[], type: ReturnType<typeof getNamedType>) => {
+      if (PERSONAL.test(path[path.length - 1])) found.push(`${owner}(${path.join(".")})`);
+      else if (isInputObjectType(type)) walk(owner, path, type);
+    };
+    for (const root of [schema.getQueryType()!, schema.getMutationType()!]) {
+      for (const field of Object.values(root.getFields())) for (const arg of field.args) visit(`${root.name}.${field.name}`, [arg.name], getNamedType(arg.type));
+    }
+    expect(found.sort()).to.deep.equal(Object.keys(PERSON_ARGUMENTS).sort());
+    for (const [name, { allowed }] of Object.entries(PERSON_ARGUMENTS)) {
+      expect(allowed, name).not.to.include(AUDITOR);
+      const operation = MATRIX[name.slice(0, name.indexOf("("))];
+      for (const role of allowed) expect(operation.allowed, `${name}: ${role} may use the operation`).to.include(role);
+    }
+  });
+
   it("has a row for every query and mutation of the schema", async () => {
     const schema = await buildDsrSchema();
     const rootFields = [schema.getQueryType(), schema.getMutationType()].flatMap((type) =>
@@ -123,7 +189,8 @@ describeEachDatabase("authorization", (db) => {
 
   for (const [name, { allowed, selection }] of Object.entries(FIELD_MATRIX)) {
     it(`${name}: readable by ${allowed.join(", ")}; other roles get null and FORBIDDEN on that field only`, async () => {
-      const r = await submit(t, { type: "CORRECTION", corrections: [{ field: "name", value: "A" }] });
+      // Submitted by the SERVICE token: the only requests it reaches at all.
+      const r = await submit(t, { type: "CORRECTION", corrections: [{ field: "name", value: "A" }] }, SERVICE);
       for (const role of Object.values(Role)) {
         const res = await t.gql(`query($id: ID!) { request(id: $id) { id ${selection} } }`, { id: r.id }, role);
         expect(res.data?.request?.id, role).to.equal(r.id);
@@ -138,34 +205,123 @@ describeEachDatabase("authorization", (db) => {
     });
   }
 
-  it("refuses an unknown token and a revoked one with UNAUTHENTICATED", async () => {
-    const unknown = await t.gql(`{ viewer { role } }`, {}, "dsr_this-token-was-never-issued-anywhere");
-    expect(unknown.status).to.equal(401);
-    expect(unknown.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
-    const [row] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'SERVICE'`);
-    await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE id = '${row.id}'`);
-    const revoked = await t.gql(`{ viewer { role } }`, {}, Role.SERVICE);
-    expect(revoked.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
+  for (const [name, { allowed, op }] of Object.entries(PERSON_ARGUMENTS)) {
+    if (!op) continue; // the operation itself is refused to every other role (MATRIX)
+    it(`${name}: only ${allowed.join(", ")} may search by a person; other roles of the operation get FORBIDDEN`, async () => {
+      for (const role of MATRIX[name.slice(0, name.indexOf("("))].allowed) {
+        const codes = ((await t.gql(op, {}, role)).errors ?? []).map((e) => e.extensions.code);
+        expect(codes, role).to.deep.equal(allowed.includes(role) ? [] : ["FORBIDDEN"]);
+      }
+    });
+  }
+
+  describe("a SERVICE token reaches only the requests it submitted", () => {
+    /** A request submitted by ADMIN (someone else) and one by the SERVICE token, both PENDING_VERIFICATION. */
+    let others: string;
+    let own: string;
+    beforeEach(async () => {
+      others = (await submit(t, { subject: { email: "someone.else@example.com" } })).id;
+      own = (await submit(t, { subject: { email: "account.holder@example.com" } }, SERVICE)).id;
+    });
+
+    for (const [name, { reach }] of Object.entries(MATRIX)) {
+      if (!reach || !("request" in reach)) continue;
+      it(`${name}: NOT_FOUND, word for word as for an unknown id, on another token's request; changes nothing`, async () => {
+        const unknown = await t.gql(reach.request(UNKNOWN_ID), {}, SERVICE);
+        const before = [await t.count("audit_events"), JSON.stringify(await t.ds.query(`SELECT * FROM requests ORDER BY id`))];
+        const refused = await t.gql(reach.request(others), {}, SERVICE);
+        expect(refused.errors!.map((e) => e.extensions.code)).to.deep.equal(["NOT_FOUND"]);
+        expect(refused.errors![0].message).to.equal(unknown.errors![0].message.replace(UNKNOWN_ID, others));
+        expect(refused.data).to.equal(unknown.data);
+        expect([await t.count("audit_events"), JSON.stringify(await t.ds.query(`SELECT * FROM requests ORDER BY id`))]).to.deep.equal(before);
+        // Its own request, and anyone's for ADMIN, is found (other refusals, e.g. CONFLICT for a certificate, may follow).
+        for (const [role, id] of [[SERVICE, own], [ADMIN, others]] as const) {
+          const codes = ((await t.gql(reach.request(id), {}, role)).errors ?? []).map((e) => e.extensions.code);
+          expect(codes, `${role} on ${name}`).not.to.include("NOT_FOUND");
+        }
+      });
+    }
+
+    it("sees duplicateOf only when the earlier request is its own", async () => {
+      const query = `mutation($input: SubmitRequestInput!) { submitRequest(input: $input) { id duplicateOf } }`;
+      const input = (email: string) => ({ input: { type: "ACCESS", subject: { email } } });
+      const afterOthers = (await t.ok(query, input("someone.else@example.com"), SERVICE)).submitRequest;
+      expect(afterOthers.duplicateOf).to.equal(null);
+      const [{ duplicateOf }] = await t.ds.query(`SELECT duplicateOf FROM requests WHERE id = ?`, [afterOthers.id]);
+      expect(duplicateOf, "the link itself is kept").to.be.a("string");
+      expect((await t.ok(`query($id: ID!) { request(id: $id) { duplicateOf } }`, { id: afterOthers.id }, ADMIN)).request.duplicateOf).to.equal(duplicateOf);
+      const ownDuplicate = (await t.ok(query, input("account.holder@example.com"), SERVICE)).submitRequest.duplicateOf;
+      const [service] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'SERVICE'`);
+      expect((await t.ds.query(`SELECT submittedBy FROM requests WHERE id = ?`, [ownDuplicate]))[0].submittedBy).to.equal(service.id);
+    });
+
+    it("cannot take over another SERVICE token's idempotency key: CONFLICT, as for a key used for another subject", async () => {
+      const op = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
+      const input = (email: string) => ({ input: { idempotencyKey: "settings-key-matrix", subject: { email } } });
+      await t.ok(op, input("account.holder@example.com"), SERVICE);
+      const second = await createToken(t.ds, t.clock, SYSTEM_ACTOR, { name: "second settings backend", role: SERVICE });
+      const sameSubject = await t.gql(op, input("account.holder@example.com"), second.token);
+      const otherSubject = await t.gql(op, input("another.holder@example.com"), second.token);
+      expect(sameSubject.errors!.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+      expect(sameSubject.errors![0].message).to.equal(otherSubject.errors![0].message);
+    });
   });
 
-  it("refuses a token in use on the very next operation once it is revoked, by this process or by another", async () => {
-    const viewer = `{ viewer { role } }`;
-    expect((await t.gql(viewer, {}, Role.AUDITOR)).status).to.equal(200);
-    const [auditor] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'AUDITOR'`);
-    await revokeToken(t.ds, t.clock, SYSTEM_ACTOR, auditor.id);
-    const afterRevoke = await t.gql(viewer, {}, Role.AUDITOR);
-    expect([afterRevoke.status, afterRevoke.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
-
-    // `dsr token revoke` in another process writes only the row: nothing cached here may outlive it.
-    expect((await t.gql(viewer, {}, PO)).status).to.equal(200);
-    await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE role = 'PRIVACY_OFFICER'`);
-    const afterRowChange = await t.gql(viewer, {}, PO);
-    expect([afterRowChange.status, afterRowChange.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
-    expect((await t.gql(viewer, {}, Role.ADMIN)).status).to.equal(200);
+  it("shows AUDITOR no trace of who a request is about on any field it may read", async () => {
+    const email = "trace.check@example.com";
+    const r = await submitVerified(t, { type: "CORRECTION", subject: { email, userId: "trace-user", phone: "+919812345678" }, corrections: [{ field: "name", value: "Trace Person" }] });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    // Two operations: all of it at once is over the API's cost limit.
+    const list = `{ requests(first: 10) { totalCount edges { cursor node { id type status source statusReason extensionReason duplicateOf idempotencyKey
+      verification { method evidence } deletionPlan { connector } retentionExceptions { connector } export { id } } } } }`;
+    const one = `query($id: ID!) {
+      request(id: $id) { tasks { connector note lastError outcome { identitiesFound } } auditEvents { action actor { id } details } }
+      auditEvents(requestId: $id) { action details }
+      verifyAuditTrail { ok problem }
+    }`;
+    const data = [];
+    for (const [op, variables] of [[list, {}], [one, { id: r.id }]] as const) {
+      const res = await t.gql(op, variables, AUDITOR);
+      expect(res.errors, JSON.stringify(res.errors)).to.equal(undefined);
+      data.push(res.data);
+    }
+    expect(data[0].requests.edges.map((e: { node: { id: string } }) => e.node.id)).to.include(r.id);
+    expect(data[1].request.tasks).to.have.length.greaterThan(0);
+    const res = { data };
+    const text = JSON.stringify(res.data);
+    for (const personal of ["trace.check", "trace-user", "9812345678", "Trace Person"]) expect(text).not.to.include(personal);
   });
 
   it("stores tokens only as hashes", async () => {
     const dump = JSON.stringify(await t.ds.query(`SELECT * FROM api_tokens`));
     for (const token of Object.values(t.tokens)) expect(dump).not.to.include(token);
+  });
+  // Last: these revoke the tokens the tests above use.
+  describe("revoked tokens", () => {
+    it("refuses an unknown token and a revoked one with UNAUTHENTICATED", async () => {
+      const unknown = await t.gql(`{ viewer { role } }`, {}, "dsr_this-token-was-never-issued-anywhere");
+      expect(unknown.status).to.equal(401);
+      expect(unknown.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
+      const [row] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'SERVICE'`);
+      await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE id = '${row.id}'`);
+      const revoked = await t.gql(`{ viewer { role } }`, {}, Role.SERVICE);
+      expect(revoked.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
+    });
+
+    it("refuses a token in use on the very next operation once it is revoked, by this process or by another", async () => {
+      const viewer = `{ viewer { role } }`;
+      expect((await t.gql(viewer, {}, Role.AUDITOR)).status).to.equal(200);
+      const [auditor] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'AUDITOR'`);
+      await revokeToken(t.ds, t.clock, SYSTEM_ACTOR, auditor.id);
+      const afterRevoke = await t.gql(viewer, {}, Role.AUDITOR);
+      expect([afterRevoke.status, afterRevoke.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
+
+      // `dsr token revoke` in another process writes only the row: nothing cached here may outlive it.
+      expect((await t.gql(viewer, {}, PO)).status).to.equal(200);
+      await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE role = 'PRIVACY_OFFICER'`);
+      const afterRowChange = await t.gql(viewer, {}, PO);
+      expect([afterRowChange.status, afterRowChange.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
+      expect((await t.gql(viewer, {}, Role.ADMIN)).status).to.equal(200);
+    });
   });
 });

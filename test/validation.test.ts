@@ -68,7 +68,8 @@ describeEachDatabase("input validation and errors", (db) => {
     await untouched(async () => {
       const res = await t.gql(SUBMIT, { input: { type: "ERASE_EVERYTHING", subject: { email: "ada@example.com" } } });
       expect(res.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
-      expect(res.errors![0].message).to.include("RequestType");
+      expect(res.errors![0].message).to.include("input.type").and.include("must be one of ACCESS, PORTABILITY, DELETION, CORRECTION");
+      expect(res.errors![0].message).not.to.include("ERASE_EVERYTHING");
     });
   });
 
@@ -79,6 +80,80 @@ describeEachDatabase("input validation and errors", (db) => {
       expect(res.errors![0].message).to.include("input.subject");
       expect(JSON.stringify(res)).not.to.include("private.person");
     });
+  });
+
+  /** Characters no identity may hold: controls, format characters (zero-width, direction marks), broken UTF-16. */
+  const INVISIBLE = { NUL: "\u0000", BEL: "\u0007", "RIGHT-TO-LEFT OVERRIDE": "\u202e", "ZERO WIDTH SPACE": "\u200b", "LEFT-TO-RIGHT MARK": "\u200e", "lone surrogate": "\ud800" };
+
+  it("refuses invisible and broken characters in every identity, naming the field and what is allowed", async () => {
+    for (const [name, c] of Object.entries(INVISIBLE)) {
+      const subject = { email: `ada${c}@example.com`, userId: `u${c}1`, phone: `+9198${c}12345678`, externalIds: [{ system: `str${c}ipe`, id: `cus_${c}1` }] };
+      await untouched(async () => {
+        const res = await t.gql(SUBMIT, { input: { type: "ACCESS", subject } });
+        expect(res.errors, name).to.have.length(1);
+        expect(res.errors![0].extensions.code, name).to.equal("BAD_USER_INPUT");
+        const fields = res.errors![0].extensions.fields!;
+        expect(fields.map((f) => f.field).sort(), name).to.deep.equal(["subject.email", "subject.externalIds.0.id", "subject.externalIds.0.system", "subject.phone", "subject.userId"]);
+        if (name !== "lone surrogate") expect(fields.find((f) => f.field === "subject.email")!.messages.join(" "), name).to.match(/may not contain invisible characters.*letters of any script are fine/);
+        expect(JSON.stringify(res)).not.to.include("example.com");
+      });
+    }
+    for (const email of ["ada\ud800@example.com", "ada\u202e@example.com"]) {
+      const hold = await t.gql(`mutation($e: String!) { placeLegalHold(input: { subjectEmail: $e, reason: "litigation", caseReference: "C-1" }) { id } }`, { e: email });
+      expect(hold.errors!.map((e) => [e.extensions.code, e.extensions.fields![0].field])).to.deep.equal([["BAD_USER_INPUT", "subjectEmail"]]);
+    }
+    expect(await t.count("legal_holds")).to.equal(0);
+  });
+
+  it("refuses control characters, direction overrides and broken text in free text; other scripts, emoji, line breaks and tabs stay valid", async () => {
+    for (const [name, c] of Object.entries({ NUL: "\u0000", ESC: "\u001b", "RIGHT-TO-LEFT OVERRIDE": "\u202e", "lone surrogate": "\udc00" })) {
+      await expectFields(
+        { type: "CORRECTION", corrections: [{ field: "name", value: `Ada${c}` }], identityVerified: true, verificationEvidence: `passport ${c}checked` },
+        ["corrections.0.value", "verificationEvidence"],
+      );
+      const r = await submitVerified(t);
+      const res = await t.gql(`mutation($id: ID!, $reason: String!) { rejectRequest(id: $id, reason: $reason) { id } }`, { id: r.id, reason: `duplicate${c} entry` });
+      expect(res.errors!.map((e) => e.extensions.fields![0].field), name).to.deep.equal(["reason"]);
+      expect(res.errors![0].message, name).to.match(name === "lone surrogate" ? /broken character.*letters of any script and emoji are fine/ : /line breaks and tabs.*letters of any script and emoji are fine/);
+    }
+    const international = "Zoë Ørsted-Nakamura 山田 മലയാളം नमस्ते 👩‍👩‍👧\nsecond line\twith a tab";
+    const ok = await submit(t, { type: "CORRECTION", subject: { email: "zoë@exämple.com" }, corrections: [{ field: "name", value: international }] });
+    expect(ok.corrections).to.deep.equal([{ field: "name", value: international }]);
+  });
+
+  it("answers operations graphql-js refuses with BAD_USER_INPUT and never repeats what was sent", async () => {
+    const secret = "private.person";
+    const cases: Array<[string, string, Record<string, unknown>]> = [
+      ["a subscription", `subscription { viewer { role } }`, {}],
+      ["a wrong type in a variable", SUBMIT, { input: { type: "ACCESS", subject: { email: 12345678 } } }],
+      ["an unknown enum value", SUBMIT, { input: { type: secret, subject: { email: "a@example.com" } } }],
+      ["an unknown input field", SUBMIT, { input: { type: "ACCESS", subject: { email: "a@example.com", [secret.replace(".", "_")]: 1 } } }],
+      ["a wrong literal", `{ requests(first: "${secret}") { totalCount } }`, {}],
+      ["a string where a name belongs", `{ request(id: "${secret}" "${secret}") { id } }`, {}],
+      ["an unknown field", `{ private_person { id } }`, {}],
+      ["sixty bad list items", `query($s: [RequestStatus!]) { requests(filter: { status: $s }) { totalCount } }`, { s: Array.from({ length: 60 }, (_, i) => `${secret}${i}`) }],
+      ["sixty bad input objects", SUBMIT, { input: { type: "CORRECTION", subject: { email: "a@example.com" }, corrections: Array.from({ length: 60 }, () => ({ field: secret, value: 12345678 })) } }],
+    ];
+    for (const [name, query, variables] of cases) {
+      await untouched(async () => {
+        const res = await t.gql(query, variables);
+        expect(res.errors?.length, name).to.be.greaterThan(0);
+        expect([...new Set(res.errors!.map((e) => e.extensions.code))], name).to.deep.equal(["BAD_USER_INPUT"]);
+        for (const e of res.errors!) expect(e.message, name).not.to.match(/private.person|12345678/);
+      });
+    }
+  });
+
+  it("answers a URL whose percent-escapes do not decode, and a path it does not serve, with JSON and a code", async () => {
+    const headers = { authorization: `Bearer ${t.tokens[Role.ADMIN]}`, "apollo-require-preflight": "1" };
+    const base = t.url.replace(/\/graphql$/, "");
+    for (const [path, status, code] of [["/exports/%E0%A4%A", 400, "BAD_USER_INPUT"], ["/graphql?query=%E0%A4%A", 400, "BAD_USER_INPUT"], ["/graphql/%E0", 404, "NOT_FOUND"], ["/nothing-here", 404, "NOT_FOUND"]] as const) {
+      const res = await fetch(base + path, { headers });
+      expect(res.status, path).to.equal(status);
+      const body = (await res.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+      expect(body.errors[0].extensions.code, path).to.equal(code);
+      expect(body.errors[0].message, path).not.to.match(/%E0|URI malformed/);
+    }
   });
 
   it("refuses a malformed id, and answers NOT_FOUND for an unknown one", async () => {

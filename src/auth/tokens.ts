@@ -7,6 +7,7 @@ import { inTransaction } from "../db/transaction";
 import { Role } from "../domain/enums";
 import { ApiTokenRow } from "../entities";
 import { badField, notFound } from "../errors";
+import { isFreeText, TEXT_MESSAGES } from "../domain/text";
 
 const TOKEN_PREFIX = "dsr_";
 
@@ -40,6 +41,7 @@ export async function createToken(
 ): Promise<CreatedToken> {
   const name = input.name.trim();
   if (name.length < 1 || name.length > 100) throw badField("name", "name must be 1 to 100 characters");
+  if (!isFreeText(name)) throw badField("name", TEXT_MESSAGES.freeText("name"));
   if (!Object.values(Role).includes(input.role)) throw badField("role", `role must be one of ${Object.values(Role).join(", ")}`);
   const token = input.token ?? generateToken();
   const row = ds.getRepository(ApiTokenRow).create({

@@ -6,7 +6,7 @@ import { RequestRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { decideWithin } from "./requestDecider";
-import { insertRequest, newRequestRow, SubmitRequestCommand } from "./requestSubmitter";
+import { insertRequest, newRequestRow, SubmitRequestCommand, submitterId } from "./requestSubmitter";
 
 export interface AccountDeletionCommand {
   /** The caller's key for this deletion: the same key always answers with the same request. */
@@ -21,10 +21,14 @@ const DEFAULT_EVIDENCE = "authenticated account settings session";
 const sameSubject = (row: RequestRow, subject: AccountDeletionCommand["subject"]) =>
   row.subjectEmail === subject.email.trim().toLowerCase() && row.subjectUserId === (subject.userId?.trim() || null);
 
-/** The request already made under `key`, or null; CONFLICT when the key was used for another subject. */
-async function findByKey(em: EntityManager, input: AccountDeletionCommand): Promise<RequestRow | null> {
+/**
+ * The request already made under `key`, or null. CONFLICT when the key was used for another subject or by
+ * another token: a token only ever gets back requests it submitted (auth/roles OWN_REQUESTS_ONLY), and one
+ * message for both cases tells nothing about the other token's subject.
+ */
+async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow | null> {
   const row = await em.getRepository(RequestRow).findOneBy({ idempotencyKey: input.idempotencyKey });
-  if (row && !sameSubject(row, input.subject)) {
+  if (row && (!sameSubject(row, input.subject) || row.submittedBy !== submitterId(actor))) {
     throw conflict("This idempotency key was already used for a different subject; use a new key for each deletion");
   }
   return row;
@@ -43,11 +47,11 @@ function isUniqueViolation(error: unknown): boolean {
  * requests.idempotencyKey lets one insert win, and the loser answers with the winner's request.
  */
 export async function requestAccountDeletion(services: Services, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow> {
-  const existing = await findByKey(services.ds.manager, input);
+  const existing = await findByKey(services.ds.manager, actor, input);
   if (existing) return existing;
   try {
     const created = await inTransaction(services.ds, async (em) => {
-      const again = await findByKey(em, input);
+      const again = await findByKey(em, actor, input);
       if (again) return { row: again, fresh: false };
       const now = services.clock.now();
       const { row } = newRequestRow(
@@ -64,7 +68,7 @@ export async function requestAccountDeletion(services: Services, actor: Actor, i
     return created.row;
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    const winner = await findByKey(services.ds.manager, input);
+    const winner = await findByKey(services.ds.manager, actor, input);
     if (!winner) throw error;
     return winner;
   }

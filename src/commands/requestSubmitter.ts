@@ -56,6 +56,11 @@ function checkShape(input: SubmitRequestCommand): void {
   if (problems.length) throw badInput("The request input is not valid", problems);
 }
 
+/** What a request records as its submitter (RequestRow.submittedBy): the token id, or `cli` / `system`. */
+export function submitterId(actor: Actor): string {
+  return actor.id.replace(/^token:/, "");
+}
+
 /** Where a request comes from, when not the default for the caller's role. */
 export interface SubmitOrigin {
   source: RequestSource;
@@ -98,7 +103,7 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
     verificationCodeHash: code ? hashCode(secret, id, code) : null,
     verificationExpiresAt: code ? new Date(now.getTime() + config.DSR_VERIFICATION_TTL_MINUTES * 60_000) : null,
     verificationAttempts: 0,
-    submittedBy: actor.id.replace(/^token:/, ""),
+    submittedBy: submitterId(actor),
     closedAt: null,
     duplicateOf: null as string | null,
     concernsMinor: input.concernsMinor === true,

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { unwrapResolverError } from "@apollo/server/errors";
-import type { GraphQLFormattedError } from "graphql";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { ValidationError } from "class-validator";
 import { ArgumentValidationError } from "type-graphql";
 import { DsrError, ErrorCode, FieldProblem } from "../errors";
 import type { Logger } from "../logger";
 import { limitMessage } from "./limits";
+import { apiNames, ApiNames, callerMessage, operationProblem } from "./callerMistakes";
+import { buildDsrSchema } from "./schema";
 
 /** Apollo/graphql-js codes that mean "your operation is wrong": all become BAD_USER_INPUT. */
 const CALLER_MISTAKES = new Set([
@@ -28,11 +30,6 @@ export function fieldProblems(errors: ValidationError[], prefix = ""): FieldProb
   });
 }
 
-/** graphql-js echoes a bad variable's whole value; keep where it is and why, drop the value (it may be personal data). */
-function withoutValues(message: string): string {
-  return message.replace(/got invalid value .*? at "([^"]+)"; /s, 'has an invalid value at "$1"; ').replace(/got invalid value .*?; /s, "has an invalid value; ");
-}
-
 /**
  * "Did you mean ...?" maps the schema for a caller who cannot introspect it. Apollo's
  * hideSchemaDetailsFromClientErrors and armor remove the ones they know; this catches any other.
@@ -48,8 +45,25 @@ export function errorCodeOf(error: { extensions?: Record<string, unknown>; origi
   if (original instanceof ArgumentValidationError) return "BAD_USER_INPUT";
   const code = String(error.extensions?.code ?? "");
   if (CALLER_MISTAKES.has(code)) return "BAD_USER_INPUT";
+  if (operationProblemOf(original)) return "BAD_USER_INPUT";
   if (KEPT_AS_IS.has(code)) return code as ErrorCode;
   return "INTERNAL_SERVER_ERROR";
+}
+
+/**
+ * graphql-js's own complaint about the operation that carries no code (a `subscription`, too many invalid
+ * variable values), reworded; null for anything else. Only an error graphql-js raised itself qualifies:
+ * no wrapped error and no field path.
+ */
+function operationProblemOf(error: unknown): string | null {
+  if (!(error instanceof GraphQLError) || error.originalError || error.path) return null;
+  return operationProblem(error.message);
+}
+
+/** The inner error's message of a variable coercion error (see callerMessage). */
+function innerMessage(error: unknown): string | undefined {
+  const inner = error instanceof GraphQLError ? error.originalError : undefined;
+  return inner instanceof GraphQLError ? inner.message : undefined;
 }
 
 /**
@@ -58,6 +72,9 @@ export function errorCodeOf(error: { extensions?: Record<string, unknown>; origi
  * caller gets only that id to quote.
  */
 export function makeFormatError(logger: Logger) {
+  // The API's names may stay in reworded messages (callerMistakes.ts); until the schema is built, none do.
+  let api: ApiNames = { names: new Set(), enumValues: new Map() };
+  void buildDsrSchema().then((schema) => (api = apiNames(schema)));
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const shape = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLFormattedError => ({
@@ -69,11 +86,17 @@ export function makeFormatError(logger: Logger) {
     if (original instanceof DsrError) return shape(original.code, original.userMessage, original.extra);
     if (original instanceof ArgumentValidationError) {
       const fields = fieldProblems((original.extensions.validationErrors ?? []) as ValidationError[]);
-      const summary = fields.flatMap((f) => f.messages).join("; ");
+      // One sentence per kind of problem: sixty bad items need not say the same thing sixty times.
+      const summary = [...new Set(fields.flatMap((f) => f.messages))].join("; ");
       return shape("BAD_USER_INPUT", `Invalid input: ${summary}`, { fields });
     }
     const code = String(formatted.extensions?.code ?? "");
-    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutSuggestions(limitMessage(withoutValues(formatted.message))));
+    if (CALLER_MISTAKES.has(code)) {
+      const limit = limitMessage(formatted.message);
+      return shape("BAD_USER_INPUT", limit !== formatted.message ? limit : callerMessage(withoutSuggestions(formatted.message), innerMessage(error), api));
+    }
+    const problem = operationProblemOf(original);
+    if (problem) return shape("BAD_USER_INPUT", problem);
     if (KEPT_AS_IS.has(code)) return shape(code as ErrorCode, formatted.message);
     const errorId = randomUUID();
     logger.error({ errorId, err: original, path: formatted.path }, "unexpected error (masked for the caller)");

@@ -27,21 +27,43 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** What a client did wrong at the HTTP level, by body-parser's error `type`, in words for the caller. */
+const TRANSPORT_MISTAKES: Record<string, string> = {
+  "entity.parse.failed": "Request body is not valid JSON",
+  "charset.unsupported": "Request body must be JSON in UTF-8",
+  "encoding.unsupported": "Request body uses a Content-Encoding this service does not accept; send it uncompressed",
+  "request.aborted": "Request body was cut off before its end",
+  "request.size.invalid": "Request body is shorter or longer than its Content-Length",
+};
+
 /**
- * A transport failure (body-parser's errors: malformed JSON, too large, wrong charset) as a GraphQL-shaped
- * JSON answer with a code, never an HTML stack trace. Server-side failures are logged and answered 500.
+ * A transport failure (body-parser's errors: malformed JSON, too large, wrong charset; a URL whose
+ * percent-escapes do not decode) as a GraphQL-shaped JSON answer with a code, never an HTML stack trace
+ * and never the request's own text. Server-side failures are logged and answered 500.
  */
 export function sendTransportError(res: ServerResponse, error: unknown, bodyLimitBytes: number, logger: Logger): void {
   const raw = (error as { status?: unknown } | null)?.status;
-  const status = typeof raw === "number" && raw >= 400 && raw < 500 ? raw : 500;
+  const type = String((error as { type?: unknown } | null)?.type ?? "");
+  const status = error instanceof URIError ? 400 : typeof raw === "number" && raw >= 400 && raw < 500 ? raw : 500;
   const message =
-    status === 413 ? `Request body is larger than the limit of ${bodyLimitBytes} bytes` : status < 500 ? "Request body is not valid JSON" : "Internal server error";
+    status === 413
+      ? `Request body is larger than the limit of ${bodyLimitBytes} bytes`
+      : error instanceof URIError
+        ? "The URL is not valid: a percent-escape (%XX) in it does not decode to UTF-8 text"
+        : status < 500
+          ? (TRANSPORT_MISTAKES[type] ?? "The request could not be read; send a JSON body with content-type: application/json")
+          : "Internal server error";
   if (status >= 500) logger.error({ err: error }, "HTTP transport error");
   if (res.headersSent) {
     res.destroy();
     return;
   }
   sendJson(res, status, { errors: [{ message, extensions: { code: status < 500 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR" } }] });
+}
+
+/** Paths this service does not serve: a JSON answer with a code (Express's own page repeats the path). */
+export function sendNotFound(res: ServerResponse): void {
+  sendJson(res, 404, { errors: [{ message: "Nothing is served at this path; GraphQL is at /graphql", extensions: { code: "NOT_FOUND" } }] });
 }
 
 export interface GraphqlEndpointOptions<Context extends BaseContext> {

@@ -1,6 +1,8 @@
 import type { GraphQLResolveInfo } from "graphql";
 import { Arg, Args, Authorized, Ctx, FieldResolver, Info, Mutation, Query, Resolver, Root } from "type-graphql";
-import { DECIDERS, READERS, ANY_ROLE, SUBMITTERS } from "../auth/roles";
+import { DECIDERS, READERS, ANY_ROLE, SUBMITTERS, PERSON_SEARCHERS } from "../auth/roles";
+import { assertRequestVisible, maySearchByPerson, requestVisibleTo, withoutOthersRequests } from "../auth/requestAccess";
+import type { RequestRow } from "../entities";
 import { decideRequest } from "../commands/requestDecider";
 import { extendDeadline } from "../commands/deadlineExtender";
 import { submitRequest } from "../commands/requestSubmitter";
@@ -9,7 +11,8 @@ import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
 import { selectedFields } from "../graphql/selection";
 import { presentAuditEvent, presentRequestFor, requestColumns } from "../presenters/request.presenter";
-import { findAuditEvents, findRequest, findRequests } from "../queries/requestFinder";
+import { findAuditEvents, findRequests } from "../queries/requestFinder";
+import { forbidden } from "../errors";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
 import {
@@ -25,18 +28,27 @@ import { Request } from "../schema/request.type";
 import type { RequestView } from "../presenters/request.presenter";
 
 const present = (ctx: GraphQLContext, row: RequestView, now?: Date) => presentRequestFor(ctx.services, row, now);
+/** One request for its caller (see withoutOthersRequests). */
+const presentOne = async (ctx: GraphQLContext, row: RequestRow) => present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
 
 @Resolver(() => Request)
 export class RequestResolver {
   @Authorized(ANY_ROLE)
-  @Query(() => Request, { description: "One request by id. All roles; NOT_FOUND when there is none." })
+  @Query(() => Request, {
+    description: "One request by id. All roles; NOT_FOUND when there is none. A SERVICE token reads only the requests it submitted (NOT_FOUND for any other).",
+  })
   async request(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await findRequest(ctx.services.ds, id));
+    return presentOne(ctx, await requestVisibleTo(ctx.services, ctx.caller, id));
   }
 
   @Authorized(READERS)
-  @Query(() => RequestConnection, { description: "Requests, soonest due first, as a Relay connection. ADMIN, PRIVACY_OFFICER, AUDITOR." })
+  @Query(() => RequestConnection, {
+    description: "Requests, soonest due first, as a Relay connection. ADMIN, PRIVACY_OFFICER, AUDITOR; filtering by subjectEmail (a search by person) ADMIN, PRIVACY_OFFICER only.",
+  })
   async requests(@Args() { first, after, filter }: RequestsArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<RequestConnection> {
+    if (filter?.subjectEmail != null && !maySearchByPerson(ctx.caller)) {
+      throw forbidden(`Role ${ctx.caller.role} may list and count requests but not search them by a person (filter.subjectEmail); allowed: ${PERSON_SEARCHERS.join(", ")}`);
+    }
     // Only what the operation reads: the columns of the selected node fields, the count if totalCount is asked for.
     const now = ctx.services.clock.now();
     const page = await findRequests(ctx.services.ds, now, filter ?? {}, first, after, {
@@ -62,46 +74,49 @@ export class RequestResolver {
       "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject. ADMIN, PRIVACY_OFFICER, SERVICE.",
   })
   async submitRequest(@Arg("input", () => SubmitRequestInput, { description: "The request: type, subject and (for CORRECTION) the changes." }) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await submitRequest(ctx.services, ctx.actor, input));
+    return presentOne(ctx, await submitRequest(ctx.services, ctx.actor, input));
   }
 
   @Authorized(SUBMITTERS)
   @Mutation(() => Request, {
     description:
-      "Checks the subject's one-time code: PENDING_VERIFICATION -> PENDING_APPROVAL. A wrong code is BAD_USER_INPUT and counts against the attempt limit; an expired or locked code, or a request not awaiting verification, is CONFLICT. ADMIN, PRIVACY_OFFICER, SERVICE.",
+      "Checks the subject's one-time code: PENDING_VERIFICATION -> PENDING_APPROVAL. A wrong code is BAD_USER_INPUT and counts against the attempt limit; an expired or locked code, or a request not awaiting verification, is CONFLICT. ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only).",
   })
   async verifyRequest(@Args() { id, code }: VerifyRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await verifyRequest(ctx.services, ctx.actor, id, code));
+    await assertRequestVisible(ctx.services, ctx.caller, id);
+    return presentOne(ctx, await verifyRequest(ctx.services, ctx.actor, id, code));
   }
 
   @Authorized(SUBMITTERS)
-  @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). ADMIN, PRIVACY_OFFICER, SERVICE." })
+  @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
   async resendVerificationCode(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await resendVerificationCode(ctx.services, ctx.actor, id));
+    await assertRequestVisible(ctx.services, ctx.caller, id);
+    return presentOne(ctx, await resendVerificationCode(ctx.services, ctx.actor, id));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Approves a verified request: PENDING_APPROVAL -> IN_PROGRESS. ADMIN, PRIVACY_OFFICER." })
   async approveRequest(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await decideRequest(ctx.services, ctx.actor, "approve", id));
+    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "approve", id));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Refuses a request that has not started, with a reason: -> REJECTED. ADMIN, PRIVACY_OFFICER." })
   async rejectRequest(@Args() { id, reason }: RejectRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await decideRequest(ctx.services, ctx.actor, "reject", id, reason));
+    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "reject", id, reason));
   }
 
   @Authorized(SUBMITTERS)
-  @Mutation(() => Request, { description: "Withdraws a request before work starts: -> CANCELLED. ADMIN, PRIVACY_OFFICER, SERVICE." })
+  @Mutation(() => Request, { description: "Withdraws a request before work starts: -> CANCELLED. ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
   async cancelRequest(@Args() { id, reason }: CancelRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await decideRequest(ctx.services, ctx.actor, "cancel", id, reason));
+    await assertRequestVisible(ctx.services, ctx.caller, id);
+    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "cancel", id, reason));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Moves an open request's due date later, with a reason (at most 60 days in total). ADMIN, PRIVACY_OFFICER." })
   async extendDeadline(@Args() { id, days, reason }: ExtendDeadlineArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return present(ctx, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
+    return presentOne(ctx, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
   }
 
   @Authorized(READERS)

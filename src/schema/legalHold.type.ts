@@ -1,6 +1,7 @@
 import { ArgsType, Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
 import { ArrayMaxSize, IsEmail, IsOptional, IsUUID, Length, Matches, MaxLength } from "class-validator";
 import { LegalHoldStatus } from "../entities";
+import { IsFreeText, IsIdentityText } from "../domain/text";
 
 registerEnumType(LegalHoldStatus, {
   name: "LegalHoldStatus",
@@ -49,6 +50,7 @@ export class PlaceLegalHoldInput {
   @Field({ description: "The subject's email address." })
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsEmail({}, { message: "subjectEmail must be an email address such as ada@example.com" })
+  @IsIdentityText()
   subjectEmail!: string;
 
   @Field(() => [String], { nullable: true, description: "Categories to hold (e.g. PAYMENTS, SUPPORT); absent or empty: every category." })
@@ -59,10 +61,12 @@ export class PlaceLegalHoldInput {
 
   @Field({ description: "Why the data must be kept (3-500 characters)." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  @IsFreeText()
   reason!: string;
 
   @Field({ description: "The case or matter reference (1-100 characters)." })
   @Length(1, 100, { message: "caseReference must be 1 to 100 characters" })
+  @IsFreeText()
   caseReference!: string;
 }
 
@@ -74,6 +78,7 @@ export class ReleaseLegalHoldArgs {
 
   @Field({ description: "Why it is released (3-500 characters)." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  @IsFreeText()
   reason!: string;
 }
 
@@ -82,6 +87,7 @@ export class LegalHoldsArgs {
   @Field(() => String, { nullable: true, description: "Only this subject's holds (case-insensitive)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
+  @IsIdentityText()
   subjectEmail?: string | null;
 
   @Field(() => LegalHoldStatus, { nullable: true, description: "Only holds with this status." })

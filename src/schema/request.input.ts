@@ -17,6 +17,7 @@ import { MAX_EXTENSION_DAYS } from "../domain/deadlines";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../queries/requestFinder";
 import "./enums";
+import { IsFreeText, IsIdentityText } from "../domain/text";
 
 const EMAIL_MESSAGE = "email must be a valid email address";
 
@@ -24,10 +25,12 @@ const EMAIL_MESSAGE = "email must be a valid email address";
 export class ExternalIdInput {
   @Field({ description: "The system: lower-case letters, digits, `_` or `-`, at most 32 characters (e.g. `stripe`)." })
   @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { message: "system must be lower-case letters, digits, _ or -, starting with a letter, at most 32 characters" })
+  @IsIdentityText()
   system!: string;
 
   @Field({ description: "The subject's id in that system (1-256 characters)." })
   @Length(1, 256, { message: "id must be 1 to 256 characters" })
+  @IsIdentityText()
   id!: string;
 }
 
@@ -36,17 +39,20 @@ export class SubjectInput {
   @Field({ description: "The subject's email address (at most 254 characters)." })
   @MaxLength(254, { message: "email must be at most 254 characters" })
   @IsEmail({}, { message: EMAIL_MESSAGE })
+  @IsIdentityText()
   email!: string;
 
   @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`)." })
   @IsOptional()
   @Length(1, 128, { message: "userId must be 1 to 128 characters" })
   @Matches(/^[\w.:@-]+$/, { message: "userId may hold letters, digits and . _ : @ - only" })
+  @IsIdentityText()
   userId?: string | null;
 
   @Field(() => String, { nullable: true, description: "Phone number in E.164 form, e.g. `+919812345678`." })
   @IsOptional()
   @Matches(/^\+[1-9]\d{6,14}$/, { message: "phone must be in E.164 form: + then 7 to 15 digits" })
+  @IsIdentityText()
   phone?: string | null;
 
   @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20)." })
@@ -66,6 +72,7 @@ export class FieldChangeInput {
   @Field({ description: "The corrected value (at most 1000 characters)." })
   @IsString()
   @MaxLength(1000, { message: "value must be at most 1000 characters" })
+  @IsFreeText()
   value!: string;
 }
 
@@ -105,6 +112,7 @@ export class SubmitRequestInput {
   @Field(() => String, { nullable: true, description: "How the identity was verified (3-500 characters, no personal data), e.g. `authenticated settings session`." })
   @IsOptional()
   @Length(3, 500, { message: "verificationEvidence must be 3 to 500 characters" })
+  @IsFreeText()
   verificationEvidence?: string | null;
 }
 
@@ -128,6 +136,7 @@ export class RequestFilterInput {
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsEmail({}, { message: "subjectEmail must be a valid email address" })
+  @IsIdentityText()
   subjectEmail?: string | null;
 }
 
@@ -141,6 +150,7 @@ export class RequestsArgs {
   @Field(() => String, { nullable: true, description: "Return requests after this cursor (a previous page's endCursor)." })
   @IsOptional()
   @MaxLength(200, { message: "after must be a cursor returned by a previous page" })
+  @IsIdentityText()
   after?: string | null;
 
   @Field(() => RequestFilterInput, { nullable: true, description: "Conditions the requests must meet." })
@@ -168,6 +178,7 @@ export class VerifyRequestArgs extends RequestIdArgs {
 export class RejectRequestArgs extends RequestIdArgs {
   @Field({ description: "Why the request is refused (3-500 characters); kept with the request and in the audit trail." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  @IsFreeText()
   reason!: string;
 }
 
@@ -176,6 +187,7 @@ export class CancelRequestArgs extends RequestIdArgs {
   @Field(() => String, { nullable: true, description: "Why it is withdrawn (3-500 characters)." })
   @IsOptional()
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  @IsFreeText()
   reason?: string | null;
 }
 
@@ -188,5 +200,6 @@ export class ExtendDeadlineArgs extends RequestIdArgs {
 
   @Field({ description: "Why more time is needed (3-500 characters); the subject must be told." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
+  @IsFreeText()
   reason!: string;
 }

@@ -98,7 +98,11 @@ export class Request {
   @Field(() => Verification, { description: "Identity verification state." })
   verification!: Verification;
 
-  @Field(() => ID, { nullable: true, description: "The earlier open request of the same type about the same person; this one follows it instead of fanning out again." })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "The earlier open request of the same type about the same person; this one follows it instead of fanning out again. For a SERVICE token null unless that earlier request is one it submitted (it would tell that someone else asked about the same person).",
+  })
   duplicateOf!: string | null;
 
   @Field({ description: "The subject is under 18: tasks run first; a deletion keeps only what a legal obligation requires." })

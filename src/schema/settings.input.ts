@@ -2,6 +2,7 @@ import { Type } from "class-transformer";
 import { IsOptional, Length, Matches, ValidateNested } from "class-validator";
 import { Field, InputType } from "type-graphql";
 import { SubjectInput } from "./request.input";
+import { IsFreeText } from "../domain/text";
 
 @InputType({ description: "The settings page's account deletion: who, and the key that makes retries safe." })
 export class RequestAccountDeletionInput {
@@ -23,5 +24,6 @@ export class RequestAccountDeletionInput {
   })
   @IsOptional()
   @Length(3, 500, { message: "verificationEvidence must be 3 to 500 characters" })
+  @IsFreeText()
   verificationEvidence?: string | null;
 }

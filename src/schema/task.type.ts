@@ -3,6 +3,7 @@ import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType, ArgsTyp
 import { Type } from "class-transformer";
 import { ArrayMaxSize, IsOptional, IsUUID, Length, Matches, Max, Min, ValidateNested } from "class-validator";
 import { TaskStatus, TaskStep } from "../domain/tasks";
+import { IsIdentityText } from "../domain/text";
 
 registerEnumType(TaskStep, {
   name: "TaskStep",
@@ -136,10 +137,12 @@ export class ManualRecordInput {
 
   @Field({ description: "Kind of record in that system (1-64 characters)." })
   @Length(1, 64, { message: "type must be 1 to 64 characters" })
+  @IsIdentityText()
   type!: string;
 
   @Field({ description: "The record's id in that system (1-255 characters)." })
   @Length(1, 255, { message: "id must be 1 to 255 characters" })
+  @IsIdentityText()
   id!: string;
 
   @Field(() => GraphQLJSONObject, { description: "The record's fields." })
@@ -172,6 +175,7 @@ export class CompleteManualTaskInput {
   @Field(() => [String], { nullable: true, description: "RECTIFY: the fields that were changed." })
   @IsOptional()
   @ArrayMaxSize(50)
+  @IsIdentityText({ each: true })
   changedFields?: string[] | null;
 }
 
