@@ -42,7 +42,7 @@ describeEachDatabase("requests", (db) => {
   describe("submitRequest", () => {
     it("takes each type, keeps the email as typed for display, matches it in lower case, and sends a code to the subject", async () => {
       for (const type of ["ACCESS", "PORTABILITY", "DELETION"]) {
-        const r = await submit(t, { type, subject: { email: ` Grace.Hopper+${type}@Example.com ` } });
+        const r = await submit(t, { type, subject: { email: `Grace.Hopper+${type}@Example.com` } });
         expect(r.type).to.equal(type);
         expect(r.status).to.equal("PENDING_VERIFICATION");
         expect(r.source).to.equal("ADMIN");

@@ -84,7 +84,7 @@ describeEachDatabase("a request acts on exactly its subject", (db) => {
 
   it("erases nothing of the victim through requestAccountDeletion (SERVICE), and the holds on the real subject apply", async () => {
     // An attacker with an account, auth log, payments and tickets of their own.
-    const attacker = ws.people.find((p) => p.index > 1 && p.paymentCustomerId && p.ticketingUserId && p.status === "ACTIVE")!;
+    const attacker = ws.people.find((p) => p.index > 2 && p.paymentCustomerId && p.ticketingUserId && p.status === "ACTIVE")!;
     const adaBefore = await heldBy(ADA);
     const attackerBefore = await heldBy(attacker.email);
     expect(attackerBefore["account-db"]).to.be.greaterThan(0);
