@@ -70,6 +70,7 @@ describeEachDatabase("SQL connector", (db) => {
       badConnector,
       subject: ADA,
       otherSubject: GRACE,
+      mixedCaseSubject: ZOE,
       expectedRecordCount: ADA_RECORDS,
       kept: anonymisedInvoice,
       injectRetryableFault: proxy
