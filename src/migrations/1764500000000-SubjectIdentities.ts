@@ -7,6 +7,8 @@ const MATCHING_COLUMNS: [table: string, column: string, length: number][] = [
   ["legal_holds", "subjectEmail", 254],
 ];
 
+const isMysql = (q: QueryRunner) => q.connection.options.type === "mysql" || q.connection.options.type === "mariadb";
+
 /**
  * Typed identities: the email as the person typed it (requests.subjectEmail stays the matching form),
  * room for `external:<system>` identity kinds, and the identities of requests made before external ids
@@ -19,9 +21,11 @@ export class SubjectIdentities1764500000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn("requests", new TableColumn(str("subjectEmailAsTyped", 254, true)));
-    // "external:" (9) + a system of up to 32 characters.
-    await q.changeColumn("request_identities", "kind", new TableColumn({ ...str("kind", 48), isPrimary: true }));
-    if (q.connection.options.type === "mysql" || q.connection.options.type === "mariadb") {
+    if (isMysql(q)) {
+      // "external:" (9) + a system of up to 32 characters. MODIFY keeps the primary key as it is (TypeORM's
+      // changeColumn rebuilds it through a key on requestId alone, which rows already there violate);
+      // SQLite does not enforce VARCHAR lengths.
+      await q.query(`ALTER TABLE \`request_identities\` MODIFY \`kind\` VARCHAR(48) NOT NULL`);
       for (const [table, column, length] of MATCHING_COLUMNS) {
         await q.query(`ALTER TABLE \`${table}\` MODIFY \`${column}\` VARCHAR(${length}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL`);
       }
@@ -45,11 +49,11 @@ export class SubjectIdentities1764500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    if (q.connection.options.type === "mysql" || q.connection.options.type === "mariadb") {
-      for (const [table, column, length] of MATCHING_COLUMNS) await q.query(`ALTER TABLE \`${table}\` MODIFY \`${column}\` VARCHAR(${length}) NOT NULL`);
-    }
     await q.query(`DELETE FROM request_identities WHERE kind LIKE 'external:%'`);
-    await q.changeColumn("request_identities", "kind", new TableColumn({ ...str("kind", 40), isPrimary: true }));
+    if (isMysql(q)) {
+      for (const [table, column, length] of MATCHING_COLUMNS) await q.query(`ALTER TABLE \`${table}\` MODIFY \`${column}\` VARCHAR(${length}) NOT NULL`);
+      await q.query(`ALTER TABLE \`request_identities\` MODIFY \`kind\` VARCHAR(40) NOT NULL`);
+    }
     await q.dropColumn("requests", "subjectEmailAsTyped");
   }
 }

@@ -24,7 +24,7 @@ describeEachDatabase("SubjectIdentities migration", (db) => {
     ds = new DataSource({ ...options, migrations: MIGRATIONS.slice(0, NEW) });
     await ds.initialize();
     await ds.runMigrations();
-    const now = new Date("2026-01-01T00:00:00.000Z");
+    const now = "2026-01-01 00:00:00.000";
     await ds.query(
       `INSERT INTO requests (id, type, status, source, subjectEmail, subjectUserId, subjectPhone, subjectExternalIds, receivedAt, dueAt, extendedDays, verificationAttempts, submittedBy, updatedAt, version, concernsMinor)
        VALUES (?, 'ACCESS', 'IN_PROGRESS', 'ADMIN', 'mallory@example.org', NULL, NULL, ?, ?, ?, 0, 0, 'token', ?, 0, 0)`,
