@@ -40,13 +40,15 @@ describeEachDatabase("requests", (db) => {
   });
 
   describe("submitRequest", () => {
-    it("takes each type, lower-cases the email, and sends a code to the subject", async () => {
+    it("takes each type, keeps the email as typed for display, matches it in lower case, and sends a code to the subject", async () => {
       for (const type of ["ACCESS", "PORTABILITY", "DELETION"]) {
         const r = await submit(t, { type, subject: { email: `Grace.Hopper+${type}@Example.com` } });
         expect(r.type).to.equal(type);
         expect(r.status).to.equal("PENDING_VERIFICATION");
         expect(r.source).to.equal("ADMIN");
-        expect(r.subject.email).to.equal(`grace.hopper+${type.toLowerCase()}@example.com`);
+        expect(r.subject.email).to.equal(`Grace.Hopper+${type}@Example.com`);
+        const { request } = await t.ok(`query($id: ID!) { request(id: $id) { subject { emailNormalized } } }`, { id: r.id });
+        expect(request.subject.emailNormalized).to.equal(`grace.hopper+${type.toLowerCase()}@example.com`);
         expect(r.verification).to.include({ method: null, verifiedAt: null, attemptsLeft: 5 });
         expect(t.inbox.code(r.id)).to.match(/^\d{6}$/);
         expect(t.inbox.emails.get(r.id)).to.equal(r.subject.email);

@@ -2,6 +2,7 @@ import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
 import { RequestSource, RequestType, VerificationMethod } from "../domain/enums";
+import { normalizeEmail, normalizeUserId } from "../domain/identities";
 import { RequestRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
@@ -18,8 +19,9 @@ export interface AccountDeletionCommand {
 
 const DEFAULT_EVIDENCE = "authenticated account settings session";
 
+/** Whether a stored request is about this subject, compared in matching form. */
 const sameSubject = (row: RequestRow, subject: AccountDeletionCommand["subject"]) =>
-  row.subjectEmail === subject.email.trim().toLowerCase() && row.subjectUserId === (subject.userId?.trim() || null);
+  row.subjectEmail === normalizeEmail(subject.email) && row.subjectUserId === (subject.userId?.trim() ? normalizeUserId(subject.userId) : null);
 
 /**
  * The request already made under `key`, or null. CONFLICT when the key was used for another subject or by

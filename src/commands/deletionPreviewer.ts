@@ -3,11 +3,13 @@ import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
 import { inTransaction } from "../db/transaction";
+import { acceptedFinds, subjectIdentityMap } from "../domain/identities";
 import { DeletionContext, PlannedDeletion } from "../domain/retention";
 import { surveyConnector } from "../orchestrator/deletion";
 import { missingNeeds } from "../orchestrator/runner";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { Services } from "../services";
+import { subjectOf } from "./requestSubmitter";
 
 /** A dry run's time limit: it runs connectors inside one API call. */
 const PREVIEW_TIMEOUT_MS = 60_000;
@@ -45,10 +47,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     idempotencyKey: `preview_${previewId}_${connector.spec.name}`,
     now: () => clock.now(),
   });
-  const ids: Record<string, string> = { email: subject.email.trim().toLowerCase() };
-  if (subject.userId) ids.userId = subject.userId;
-  if (subject.phone) ids.phone = subject.phone;
-  for (const e of subject.externalIds ?? []) ids[e.system] = e.id;
+  const ids = subjectIdentityMap(subjectOf(subject));
 
   const notSurveyed: DeletionPreviewResult["notSurveyed"] = [];
   const failed = new Set<string>();
@@ -62,8 +61,8 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
       resolved.add(c.spec.name);
       progress = true;
       try {
-        const found = await c.resolve!(ids as Identities, ctxFor(c));
-        for (const [kind, value] of Object.entries(found)) if (value && !ids[kind]) ids[kind] = value;
+        const found = acceptedFinds(c.spec.provides, await c.resolve!(ids as Identities, ctxFor(c)));
+        for (const [kind, value] of Object.entries(found)) if (!ids[kind]) ids[kind] = value;
       } catch (error) {
         failed.add(c.spec.name);
         notSurveyed.push({ connector: c.spec.name, reason: userWords(error) });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction, lockRow } from "../db/transaction";
+import { emailProblem, normalizeEmail } from "../domain/identities";
 import { LegalHoldRow, LegalHoldStatus } from "../entities";
 import { badField, conflict, notFound } from "../errors";
 import { Services } from "../services";
@@ -25,10 +26,12 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
   const bad = categories.filter((c) => !CATEGORY.test(c));
   if (bad.length) throw badField("categories", `categories are upper-case names such as PAYMENTS; not: ${bad.join(", ")}`);
   if (categories.join(",").length > 400) throw badField("categories", "too many categories");
+  const emailWrong = emailProblem(input.subjectEmail);
+  if (emailWrong) throw badField("subjectEmail", `subjectEmail ${emailWrong}`);
   const now = services.clock.now();
   const row: LegalHoldRow = Object.assign(new LegalHoldRow(), {
     id: randomUUID(),
-    subjectEmail: input.subjectEmail.trim().toLowerCase(),
+    subjectEmail: normalizeEmail(input.subjectEmail),
     categories: categories.sort().join(","),
     reason: input.reason.trim(),
     caseReference: input.caseReference.trim(),

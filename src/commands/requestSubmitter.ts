@@ -7,7 +7,8 @@ import { RequestSource, RequestStatus, RequestType, Role, TERMINAL_STATUSES, Ver
 import { EntityManager, In, IsNull, Not } from "typeorm";
 import { generateCode, hashCode } from "../domain/verificationCode";
 import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
-import { badField, badInput, FieldProblem } from "../errors";
+import { badInput, FieldProblem } from "../errors";
+import { normalizeSubject, NormalizedSubject } from "../domain/identities";
 import { Services } from "../services";
 import { sendVerificationCode } from "./verificationCodeIssuer";
 
@@ -34,8 +35,17 @@ async function findOpenOriginal(em: EntityManager, type: RequestType, email: str
   });
 }
 
+/** The subject in matching form; BAD_USER_INPUT naming each field that cannot be read or conflicts. */
+export function subjectOf(subject: SubmitRequestCommand["subject"]): NormalizedSubject {
+  const { subject: normalized, problems } = normalizeSubject(subject);
+  if (problems.length) throw badInput("The subject's identities are not valid", fieldProblems(problems));
+  return normalized;
+}
+
+const fieldProblems = (problems: { field: string; message: string }[]): FieldProblem[] => problems.map((p) => ({ field: p.field, messages: [p.message] }));
+
 function checkShape(input: SubmitRequestCommand): void {
-  const problems: FieldProblem[] = [];
+  const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);
   const isCorrection = input.type === RequestType.CORRECTION;
   if (isCorrection && !input.corrections?.length) {
     problems.push({ field: "corrections", messages: ["a CORRECTION request must list at least one field change"] });
@@ -45,8 +55,6 @@ function checkShape(input: SubmitRequestCommand): void {
   }
   const fields = (input.corrections ?? []).map((c) => c.field);
   if (new Set(fields).size !== fields.length) problems.push({ field: "corrections", messages: ["each field may be corrected once per request"] });
-  const systems = (input.subject.externalIds ?? []).map((e) => e.system);
-  if (new Set(systems).size !== systems.length) problems.push({ field: "subject.externalIds", messages: ["each system may appear once"] });
   if (input.identityVerified && !input.verificationEvidence?.trim()) {
     problems.push({ field: "verificationEvidence", messages: ["say how the identity was verified when identityVerified is true"] });
   }
@@ -80,17 +88,17 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
   const verified = input.identityVerified === true;
   const code = verified ? null : generateCode();
   const method = origin?.verificationMethod ?? VerificationMethod.TRUSTED_CALLER;
-  const email = input.subject.email.trim().toLowerCase();
-  if (email.length > 254) throw badField("subject.email", "email must be at most 254 characters");
+  const subject = subjectOf(input.subject);
   const row = Object.assign(new RequestRow(), {
     id,
     type: input.type,
     status: verified ? RequestStatus.PENDING_APPROVAL : RequestStatus.PENDING_VERIFICATION,
     source: origin?.source ?? (actor.role === Role.SERVICE ? RequestSource.API : RequestSource.ADMIN),
-    subjectEmail: email,
-    subjectUserId: input.subject.userId?.trim() || null,
-    subjectPhone: input.subject.phone?.trim() || null,
-    subjectExternalIds: input.subject.externalIds?.length ? input.subject.externalIds : null,
+    subjectEmail: subject.email,
+    subjectEmailAsTyped: subject.emailAsTyped,
+    subjectUserId: subject.userId,
+    subjectPhone: subject.phone,
+    subjectExternalIds: subject.externalIds.length ? subject.externalIds : null,
     corrections: input.corrections?.length ? input.corrections : null,
     receivedAt: now,
     dueAt: initialDueAt(input.type, now),

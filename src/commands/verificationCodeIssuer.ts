@@ -16,7 +16,8 @@ export async function sendVerificationCode(services: Services, row: RequestRow, 
     await services.notifier.sendVerificationCode({
       requestId: row.id,
       requestType: row.type,
-      email: row.subjectEmail,
+      // The address as typed: a mail system may, rarely, tell local parts apart by case.
+      email: row.subjectEmailAsTyped ?? row.subjectEmail,
       code,
       expiresAt: row.verificationExpiresAt!,
     });

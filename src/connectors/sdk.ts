@@ -4,11 +4,34 @@
  * src/connectors/testing/conformance.ts for the suite every connector must pass.
  */
 
-/** Kinds of identity a connector can need or provide. `email` is always known; others are discovered. */
+/**
+ * Kinds of identity: a closed set made of the kinds a request carries (`email`, always; `phone`,
+ * `userId`) and the kinds registered connectors declare they `provide` (the built-in ones find
+ * `paymentCustomerId` and `ticketingUserId`). A kind is a plain name (letters, digits, `_`; no `:`).
+ */
 export type IdentityKind = "email" | "userId" | "phone" | "paymentCustomerId" | "ticketingUserId" | (string & {});
 
-/** What is known about the subject: kind -> value. `email` is always present. */
-export type Identities = Readonly<{ email: string } & Partial<Record<IdentityKind, string>>>;
+/**
+ * An id of the subject in another system, given with the request (`subject.externalIds`): `external:`
+ * and the system, e.g. `external:crm`. External ids live in their own namespace: whatever their system
+ * is called, they never set or overwrite an identity kind.
+ */
+export type ExternalIdRef = `external:${string}`;
+
+/** What a connector can need: an identity kind, or an external id of one system. */
+export type IdentityNeed = IdentityKind | ExternalIdRef;
+
+/** The need (and key in Identities) of an external id of `system`. */
+export const externalRef = (system: string): ExternalIdRef => `external:${system}`;
+
+/**
+ * What is known about the subject, in normalized form (src/domain/identities.ts: emails lower-cased,
+ * phones in E.164): kind -> value, and `external:<system>` -> that system's id. `email` is always present.
+ */
+export type Identities = Readonly<{ email: string } & Partial<Record<IdentityNeed, string>>>;
+
+/** The subject's id in `system`, when the request carried one. */
+export const externalId = (ids: Identities, system: string): string | undefined => ids[externalRef(system)];
 
 /** The category a record belongs to; drives retention rules and the layout of the export. */
 export type DataCategory = "ACCOUNT" | "AUTH_LOGS" | "PAYMENTS" | "SUPPORT" | (string & {});
@@ -24,11 +47,17 @@ export interface ConnectorSpec {
   readonly version: string;
   /** Actions it implements; an action not listed becomes an explicit SKIPPED task, never silence. */
   readonly supports: readonly ConnectorAction[];
-  /** Identities it must have to find the subject (at least one of them when `needsAny` is true). */
-  readonly needs: readonly IdentityKind[];
+  /**
+   * Identities it must have to find the subject (at least one of them when `needsAny` is true): identity
+   * kinds (`email`, `userId`, a kind another connector provides) or external ids (`external:crm`).
+   */
+  readonly needs: readonly IdentityNeed[];
   /** When true, any one of `needs` is enough; otherwise all of them are required. */
   readonly needsAny?: boolean;
-  /** Identities it can discover for other connectors (through `resolve`). */
+  /**
+   * Identity kinds it can discover for other connectors (through `resolve`). Never `email` (every request
+   * carries it) nor an external id: what resolve returns of any other kind is ignored.
+   */
   readonly provides: readonly IdentityKind[];
   /** Categories of the records it returns. */
   readonly categories: readonly DataCategory[];
@@ -188,6 +217,28 @@ export function retryAfterMs(header: string | null | undefined, now: Date = new 
 }
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
+/** An identity kind: a plain name, so it can never be mistaken for an external id. */
+export const IDENTITY_KIND = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
+/** An external id's system, as the request input accepts it. */
+export const EXTERNAL_SYSTEM = /^[a-z][a-z0-9_-]{0,31}$/;
+const REQUEST_KINDS = ["email", "phone", "userId"];
+
+/** What is wrong with one entry of `needs` (or a table's identity), or null. */
+export function needProblem(need: unknown): string | null {
+  if (typeof need !== "string") return "must be an identity kind or external:<system>";
+  if (need.startsWith("external:")) {
+    return EXTERNAL_SYSTEM.test(need.slice("external:".length)) ? null : `"${need}": the system after external: must be lower-case letters, digits, _ or -, at most 32`;
+  }
+  return kindProblem(need);
+}
+
+/** What is wrong with an identity kind's name, or null. */
+export function kindProblem(kind: unknown): string | null {
+  if (typeof kind !== "string" || !IDENTITY_KIND.test(kind)) return `"${String(kind)}" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`;
+  const request = REQUEST_KINDS.find((k) => k.toLowerCase() === kind.toLowerCase());
+  if (request && request !== kind) return `"${kind}" would be a second spelling of ${request}: write ${request}`;
+  return null;
+}
 
 /** Checks a spec before a connector is registered; returns every problem found. */
 export function specProblems(spec: ConnectorSpec): string[] {
@@ -197,5 +248,14 @@ export function specProblems(spec: ConnectorSpec): string[] {
   if (!spec.categories?.length) problems.push(`${spec.name}: declare at least one category`);
   if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
   for (const kind of spec.provides ?? []) if ((spec.needs ?? []).includes(kind)) problems.push(`${spec.name}: cannot both need and provide ${kind}`);
+  for (const need of spec.needs ?? []) {
+    const problem = needProblem(need);
+    if (problem) problems.push(`${spec.name}: needs ${problem}`);
+  }
+  for (const kind of spec.provides ?? []) {
+    const problem = kindProblem(kind);
+    if (problem) problems.push(`${spec.name}: provides ${problem}`);
+    else if (kind === "email") problems.push(`${spec.name}: cannot provide email (every request carries the subject's email)`);
+  }
   return problems;
 }

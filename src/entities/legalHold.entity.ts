@@ -15,7 +15,7 @@ export class LegalHoldRow {
   @PrimaryColumn({ type: "varchar", length: 36 })
   id!: string;
 
-  /** The subject's email, lower-cased (how requests find their holds). Personal data: never logged. */
+  /** The subject's email in matching form (normalizeEmail: how requests find their holds). Personal data: never logged. */
   @Column({ type: "varchar", length: 254 })
   subjectEmail!: string;
 

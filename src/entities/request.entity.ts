@@ -35,12 +35,16 @@ export class RequestRow {
   @Column({ type: "varchar", length: 16 })
   source!: RequestSource;
 
-  /** Subject's email, trimmed and lower-cased; the one identity every request has. */
+  /** Subject's email in matching form (domain/identities.ts normalizeEmail); the one identity every request has. */
   @Index("idx_requests_subject_email")
   @Column({ type: "varchar", length: 254 })
   subjectEmail!: string;
 
-  /** Subject's user id in the platform, when the caller knows it. */
+  /** The email as the person typed it (trimmed, NFC), for display and mail; null on requests older than it. */
+  @Column({ type: "varchar", length: 254, nullable: true })
+  subjectEmailAsTyped!: string | null;
+
+  /** Subject's user id in the platform (trimmed, NFC), when the caller knows it. */
   @Column({ type: "varchar", length: 128, nullable: true })
   subjectUserId!: string | null;
 

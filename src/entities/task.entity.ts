@@ -138,11 +138,11 @@ export class RequestIdentityRow {
   @PrimaryColumn({ type: "varchar", length: 36 })
   requestId!: string;
 
-  /** Identity kind (email, userId, paymentCustomerId, ...). */
-  @PrimaryColumn({ type: "varchar", length: 40 })
+  /** Identity kind (email, userId, paymentCustomerId, ...) or `external:<system>` for an external id. */
+  @PrimaryColumn({ type: "varchar", length: 48 })
   kind!: string;
 
-  /** The value. Personal data: never logged, never in the audit trail. */
+  /** The value, in matching form (domain/identities.ts). Personal data: never logged, never in the audit trail. */
   @Column({ type: "varchar", length: 320 })
   value!: string;
 

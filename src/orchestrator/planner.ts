@@ -79,11 +79,15 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
     const deps = resolversFor(spec.name, spec.needs, spec.needsAny ?? false, new Set());
     if (deps === null) {
       const missing = spec.needs.filter((k) => !known.has(k));
+      // Before external ids had their own namespace, a need named after a system ("crm") was met by the
+      // request's external id of that system; such a need now says how to write it.
+      const unheardOf = missing.filter((k) => !k.includes(":") && !["email", "phone", "userId"].includes(k) && registry.providersOf(k).length === 0);
+      const hint = unheardOf.length ? ` (if ${unheardOf.join(", ")} is another system's id given in subject.externalIds, declare the need as external:${unheardOf[0]})` : "";
       add({
         connector: spec.name,
         step,
         status: TaskStatus.SKIPPED,
-        note: `${spec.name} needs ${spec.needsAny ? "one of " : ""}${missing.join(", ")}, which the request does not carry and no connector provides`,
+        note: `${spec.name} needs ${spec.needsAny ? "one of " : ""}${missing.join(", ")}, which the request does not carry and no connector provides${hint}`,
         dependsOn: [],
       });
       continue;

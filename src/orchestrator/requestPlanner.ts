@@ -2,6 +2,7 @@ import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { TERMINAL_STATUSES } from "../domain/enums";
+import { subjectIdentityMap } from "../domain/identities";
 import { TaskStatus } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow } from "../entities";
 import { planTasks } from "./planner";
@@ -9,13 +10,9 @@ import { ConnectorRegistry } from "./registry";
 import { settleRequest } from "./requestSettler";
 import { insertPlan } from "./sql/insertPlan";
 
-/** The identities a request carries, as identity kinds (external ids under their system's name). */
+/** The identities a request carries, in matching form: kinds, and external ids under `external:<system>`. */
 export function requestIdentities(row: RequestRow): Record<string, string> {
-  const ids: Record<string, string> = { email: row.subjectEmail };
-  if (row.subjectUserId) ids.userId = row.subjectUserId;
-  if (row.subjectPhone) ids.phone = row.subjectPhone;
-  for (const e of row.subjectExternalIds ?? []) ids[e.system] = e.id;
-  return ids;
+  return subjectIdentityMap({ email: row.subjectEmail, userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
+import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
@@ -129,8 +130,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     }
     switch (task.step) {
       case TaskStep.RESOLVE: {
-        const found = await untilAborted(connector.resolve!(ids, ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), { found: found as Record<string, string> });
+        // Only the kinds it declared, in matching form: a resolver can never set email or an external id.
+        const found = acceptedFinds(connector.spec.provides, await untilAborted(connector.resolve!(ids, ctx), abort.signal));
+        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), { found });
         break;
       }
       case TaskStep.COLLECT: {

@@ -20,7 +20,7 @@ export const REQUEST_FIELD_COLUMNS: Readonly<Record<string, readonly (keyof Requ
   type: ["type"],
   status: ["status"],
   source: ["source"],
-  subject: ["subjectEmail", "subjectUserId", "subjectPhone", "subjectExternalIds"],
+  subject: ["subjectEmail", "subjectEmailAsTyped", "subjectUserId", "subjectPhone", "subjectExternalIds"],
   corrections: ["corrections"],
   receivedAt: ["receivedAt"],
   dueAt: ["dueAt"],
@@ -61,7 +61,13 @@ export function presentRequest(row: RequestView, maxAttempts: number, now: Date)
   request.type = row.type;
   request.status = row.status;
   request.source = row.source;
-  request.subject = { email: row.subjectEmail, userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] };
+  request.subject = {
+    email: row.subjectEmailAsTyped ?? row.subjectEmail,
+    emailNormalized: row.subjectEmail,
+    userId: row.subjectUserId,
+    phone: row.subjectPhone,
+    externalIds: row.subjectExternalIds ?? [],
+  };
   request.corrections = row.corrections;
   request.receivedAt = row.receivedAt;
   request.dueAt = row.dueAt;

@@ -1,12 +1,13 @@
 import { DataSource, EntityManager } from "typeorm";
+import { normalizeEmail } from "../domain/identities";
 import { ActiveHold } from "../domain/retention";
 import { heldCategories, LegalHoldRow, LegalHoldStatus } from "../entities";
 
-/** Holds, newest first; by subject (case-insensitive) and status when given. */
+/** Holds, newest first; by subject (in matching form, so case-insensitive) and status when given. */
 export function findLegalHolds(ds: DataSource, filter: { subjectEmail?: string | null; status?: LegalHoldStatus | null }): Promise<LegalHoldRow[]> {
   return ds.getRepository(LegalHoldRow).find({
     where: {
-      ...(filter.subjectEmail ? { subjectEmail: filter.subjectEmail.trim().toLowerCase() } : {}),
+      ...(filter.subjectEmail ? { subjectEmail: normalizeEmail(filter.subjectEmail) } : {}),
       ...(filter.status ? { status: filter.status } : {}),
     },
     order: { placedAt: "DESC", id: "ASC" },
@@ -16,6 +17,6 @@ export function findLegalHolds(ds: DataSource, filter: { subjectEmail?: string |
 
 /** The subject's active holds, as erasure sees them. */
 export async function activeHoldsFor(em: EntityManager | DataSource, subjectEmail: string): Promise<ActiveHold[]> {
-  const rows = await em.getRepository(LegalHoldRow).findBy({ subjectEmail: subjectEmail.toLowerCase(), status: LegalHoldStatus.ACTIVE });
+  const rows = await em.getRepository(LegalHoldRow).findBy({ subjectEmail: normalizeEmail(subjectEmail), status: LegalHoldStatus.ACTIVE });
   return rows.map((r) => ({ id: r.id, categories: heldCategories(r), caseReference: r.caseReference }));
 }

@@ -2,6 +2,7 @@ import { DataSource } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
+import { normalizeEmail } from "../domain/identities";
 import type { RequestView } from "../presenters/request.presenter";
 import { AuditEventRow, RequestRow } from "../entities";
 import { isoFromSqliteText } from "../db/timestamps";
@@ -91,7 +92,7 @@ function conditions(filter: RequestFilter, now: Date, cursor: { dueAt: Date; id:
   };
   if (filter.status?.length) add(`${c("status")} IN (:...statuses)`, { statuses: filter.status });
   if (filter.type?.length) add(`${c("type")} IN (:...types)`, { types: filter.type });
-  if (filter.subjectEmail) add(`${c("subjectEmail")} = :email`, { email: filter.subjectEmail.trim().toLowerCase() });
+  if (filter.subjectEmail) add(`${c("subjectEmail")} = :email`, { email: normalizeEmail(filter.subjectEmail) });
   if (filter.overdue === true) add(`${c("dueAt")} < :now AND ${c("status")} NOT IN (:...terminal)`);
   else if (filter.overdue === false) add(`(${c("dueAt")} >= :now OR ${c("status")} IN (:...terminal))`);
   // totalCount counts every match; only the page starts after the cursor.

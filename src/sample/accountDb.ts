@@ -12,7 +12,8 @@ const DDL = [
      id VARCHAR(20) PRIMARY KEY, email VARCHAR(320) NOT NULL, name VARCHAR(200) NOT NULL, phone VARCHAR(32),
      company VARCHAR(200), job_title VARCHAR(200), status VARCHAR(10) NOT NULL, created_at VARCHAR(24) NOT NULL,
      closed_at VARCHAR(24), payment_customer_id VARCHAR(40), ticketing_user_id VARCHAR(40))`,
-  `CREATE INDEX users_email ON users (email)`,
+  // Emails are matched case-insensitively: on SQLite the index must be in NOCASE order (docs/connectors.md).
+  `CREATE INDEX users_email ON users (email COLLATE NOCASE)`,
   `CREATE TABLE mfa_factors (
      id INTEGER PRIMARY KEY, user_id VARCHAR(20) NOT NULL, type VARCHAR(20) NOT NULL, label VARCHAR(100),
      secret_ref VARCHAR(100) NOT NULL, created_at VARCHAR(24) NOT NULL, last_used_at VARCHAR(24))`,
@@ -40,7 +41,8 @@ export async function seedAccountDb(ds: DataSource, people: readonly SamplePerso
   );
   if (Number(exists.n) > 0) return false;
   await ds.transaction(async (em) => {
-    for (const statement of DDL) await em.query(statement);
+    // MySQL/MariaDB compare with the column's _ci collation and need no NOCASE.
+    for (const statement of DDL) await em.query(ds.options.type === "mysql" ? statement.replace(" COLLATE NOCASE", "") : statement);
     const insert = async (table: string, columns: string[], rows: unknown[][]) => {
       for (let i = 0; i < rows.length; i += 200) {
         const batch = rows.slice(i, i + 200);
@@ -85,6 +87,8 @@ export function sampleAccountDbConfig(): SqlConnectorConfig {
   return {
     name: "account-db",
     version: "1.0.0",
+    // Phones typed without a country code were British: read them as such.
+    defaultPhoneCountry: "GB",
     tables: [
       {
         table: "users",

@@ -11,7 +11,7 @@ export interface SamplePerson {
   userId: string;
   email: string;
   name: string;
-  /** E.164 phone number, or undefined for people who gave none. */
+  /** Phone number as the person gave it (E.164 for most; Zoë's in the UK national form), or undefined for people who gave none. */
   phone?: string;
   company: string;
   jobTitle: string;
@@ -79,7 +79,7 @@ function person(index: number, random: () => number): SamplePerson {
   };
 }
 
-/** Ada and Grace, whom the README tour asks about; Ada has the big data sets. */
+/** Ada and Grace, whom the README tour asks about (Ada has the big data sets), and Zoë, stored as she typed. */
 function named(base: SamplePerson, overrides: Partial<SamplePerson>): SamplePerson {
   return { ...base, ...overrides };
 }
@@ -120,6 +120,21 @@ export function samplePeople(count = 300, options: { authEventsForAda?: number }
     paymentCount: 6,
     ticketCount: 3,
   });
+  // Zoë typed her address in mixed case and her phone in the national form, and every system kept them
+  // that way: a request for zoe+dsr@example.com, or +44 20 7946 0123, must still find her everywhere.
+  if (count > 2) {
+    people[2] = named(people[2], {
+      email: "Zoe+dsr@Example.COM",
+      name: "Zoë Mixed-Case",
+      phone: "020 7946 0123",
+      status: "ACTIVE",
+      closedAt: undefined,
+      paymentCustomerId: `cus_S${String(2).padStart(6, "0")}`,
+      ticketingUserId: String(360_000_002),
+      paymentCount: 3,
+      ticketCount: 2,
+    });
+  }
   return people;
 }
 

@@ -10,18 +10,20 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
 } from "class-validator";
 import { ArgsType, Field, ID, InputType, Int } from "type-graphql";
 import { MAX_EXTENSION_DAYS } from "../domain/deadlines";
 import { RequestStatus, RequestType } from "../domain/enums";
+import { PHONE_EXAMPLE, PHONE_RULE, phoneProblem } from "../domain/identities";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../queries/requestFinder";
 import "./enums";
 import { IsFreeText, IsIdentityText } from "../domain/text";
 
 const EMAIL_MESSAGE = "email must be a valid email address";
 
-@InputType({ description: "An identifier of the subject in another system." })
+@InputType({ description: "An identifier of the subject in another system. External ids live in their own namespace (connectors need them as `external:<system>`): a system named `email` is still only that system's id, never the subject's email." })
 export class ExternalIdInput {
   @Field({ description: "The system: lower-case letters, digits, `_` or `-`, at most 32 characters (e.g. `stripe`)." })
   @Matches(/^[a-z][a-z0-9_-]{0,31}$/, { message: "system must be lower-case letters, digits, _ or -, starting with a letter, at most 32 characters" })
@@ -36,7 +38,7 @@ export class ExternalIdInput {
 
 @InputType({ description: "Who a request is about. Email is required; the rest helps connectors find the person." })
 export class SubjectInput {
-  @Field({ description: "The subject's email address (at most 254 characters)." })
+  @Field({ description: "The subject's email address (at most 254 characters; letters of any script). Matched case-insensitively everywhere; shown as typed." })
   @MaxLength(254, { message: "email must be at most 254 characters" })
   @IsEmail({}, { message: EMAIL_MESSAGE })
   @IsIdentityText()
@@ -49,13 +51,14 @@ export class SubjectInput {
   @IsIdentityText()
   userId?: string | null;
 
-  @Field(() => String, { nullable: true, description: "Phone number in E.164 form, e.g. `+919812345678`." })
+  @Field(() => String, { nullable: true, description: `Phone number with its country code, in any common spelling, e.g. \`${PHONE_EXAMPLE}\` or \`+442079460958\`; stored in E.164.` })
   @IsOptional()
-  @Matches(/^\+[1-9]\d{6,14}$/, { message: "phone must be in E.164 form: + then 7 to 15 digits" })
+  @MaxLength(40, { message: "phone must be at most 40 characters" })
+  @ValidateBy({ name: "isPhone", validator: { validate: (v: unknown) => typeof v === "string" && phoneProblem(v) === null, defaultMessage: () => `phone must be ${PHONE_RULE}` } })
   @IsIdentityText()
   phone?: string | null;
 
-  @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20)." })
+  @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20, each system once)." })
   @IsOptional()
   @ArrayMaxSize(20, { message: "at most 20 external ids" })
   @ValidateNested({ each: true })
@@ -132,7 +135,7 @@ export class RequestFilterInput {
   @IsOptional()
   overdue?: boolean | null;
 
-  @Field(() => String, { nullable: true, description: "Exactly this subject email (case-insensitive)." })
+  @Field(() => String, { nullable: true, description: "Exactly this subject email, compared in matching form (case-insensitive, NFC)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsEmail({}, { message: "subjectEmail must be a valid email address" })

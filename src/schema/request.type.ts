@@ -15,16 +15,19 @@ export class ExternalId {
 
 @ObjectType({ description: "Who the request is about. Personal data: not shown to AUDITOR tokens." })
 export class Subject {
-  @Field({ description: "Email address (lower-cased); every request has one." })
+  @Field({ description: "Email address as the person typed it; every request has one." })
   email!: string;
 
-  @Field(() => String, { nullable: true, description: "User id in the platform, if known." })
+  @Field({ description: "The email in the form it is matched by everywhere (trimmed, NFC, lower case): holds, duplicates, filters and connectors use this." })
+  emailNormalized!: string;
+
+  @Field(() => String, { nullable: true, description: "User id in the platform (trimmed, NFC; compared exactly), if known." })
   userId!: string | null;
 
   @Field(() => String, { nullable: true, description: "Phone number in E.164 form, if given." })
   phone!: string | null;
 
-  @Field(() => [ExternalId], { description: "Ids of the subject in other systems." })
+  @Field(() => [ExternalId], { description: "Ids of the subject in other systems. They live in their own namespace: connectors need them as `external:<system>`, and they never stand for the email, phone or user id." })
   externalIds!: ExternalId[];
 }
 

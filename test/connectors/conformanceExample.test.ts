@@ -31,9 +31,11 @@ describeConnectorConformance("crm", async () => {
   const seed = new DataSource({ type: "better-sqlite3", database: file });
   await seed.initialize();
   await seed.query(`CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT, created_at TEXT NOT NULL)`);
+  // Emails are matched case-insensitively: the index is in NOCASE order so the match can use it.
+  await seed.query(`CREATE INDEX contacts_email ON contacts (email COLLATE NOCASE)`);
   await seed.query(
-    `INSERT INTO contacts (email, full_name, created_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)`,
-    ["ada@example.com", "Ada", "2024-01-02T10:00:00Z", "ada@example.com", "Ada L.", "2024-03-04T10:00:00Z", "grace@example.com", "Grace", "2024-05-06T10:00:00Z"],
+    `INSERT INTO contacts (email, full_name, created_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?)`,
+    ["ada@example.com", "Ada", "2024-01-02T10:00:00Z", "ada@example.com", "Ada L.", "2024-03-04T10:00:00Z", "grace@example.com", "Grace", "2024-05-06T10:00:00Z", "Zoe+dsr@Example.COM", "Zoë", "2024-07-08T10:00:00Z"],
   );
   await seed.destroy();
 
@@ -46,6 +48,7 @@ describeConnectorConformance("crm", async () => {
     badConnector,
     subject: { email: "ada@example.com" },
     otherSubject: { email: "grace@example.com" },
+    mixedCaseSubject: { email: "zoe+dsr@example.com" },
     expectedRecordCount: 2,
     teardown: async () => {
       await connector.close();

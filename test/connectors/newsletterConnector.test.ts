@@ -22,7 +22,8 @@ class FakeNewsletterApi {
 
   seed(email: string, count: number): this {
     const day = (i: number) => new Date(Date.UTC(2024, 0, 1 + i)).toISOString();
-    this.subscriptions.set(email, Array.from({ length: count }, (_, i) => ({ id: `${email.split(".")[0]}-${i}`, list: i % 2 ? "product" : "weekly", subscribedAt: day(i) })));
+    // Like most mail services, it keeps the address as given and matches it case-insensitively.
+    this.subscriptions.set(email.toLowerCase(), Array.from({ length: count }, (_, i) => ({ id: `${email.split(".")[0]}-${i}`, list: i % 2 ? "product" : "weekly", subscribedAt: day(i) })));
     return this;
   }
 
@@ -32,7 +33,7 @@ class FakeNewsletterApi {
       const reply = (status: number, body: unknown = {}, headers: Record<string, string> = {}) => res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
       if (this.unavailable) return reply(503, { error: "maintenance" }, { "retry-after": "1" });
       if (req.headers.authorization !== `Bearer ${KEY}`) return reply(401, { error: "bad key" });
-      const email = url.searchParams.get("email") ?? "";
+      const email = (url.searchParams.get("email") ?? "").toLowerCase();
       const mine = this.subscriptions.get(email) ?? [];
       if (url.pathname === "/v1/ping") return reply(200, { ok: true });
       if (url.pathname === "/v1/subscriptions" && req.method === "GET") {
@@ -63,12 +64,13 @@ class FakeNewsletterApi {
 
 describe("newsletter connector (the docs' example)", () => {
   describeConnectorConformance("newsletter", async () => {
-    const api = await new FakeNewsletterApi().seed(ADA, 5).seed(GRACE, 3).start();
+    const api = await new FakeNewsletterApi().seed(ADA, 5).seed(GRACE, 3).seed("Zoe+dsr@Example.COM", 2).start();
     return {
       connector: createNewsletterConnector({ baseUrl: api.url, apiKey: KEY }),
       badConnector: createNewsletterConnector({ baseUrl: api.url, apiKey: "wrong-key" }),
       subject: { email: ADA },
       otherSubject: { email: GRACE },
+      mixedCaseSubject: { email: "zoe+dsr@example.com" },
       expectedRecordCount: 5,
       injectRetryableFault: async () => {
         api.unavailable = true;

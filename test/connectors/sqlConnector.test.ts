@@ -6,7 +6,9 @@ import { quote } from "../../src/connectors/sql/database";
 import { toConnectorError } from "../../src/connectors/sql/errors";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, TestDatabase } from "../support/databases";
-import { AccountDb, accountDbConfig, ADA, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE } from "./support/accountDb";
+import { identityMatcher } from "../../src/connectors/sql/identityMatch";
+import { selectPage } from "../../src/connectors/sql/statements";
+import { AccountDb, accountDbConfig, ADA, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, ZOE, ZOE_STORED } from "./support/accountDb";
 import { FaultyProxy } from "./support/faultyProxy";
 
 const CHUNK = 500;
@@ -68,6 +70,7 @@ describeEachDatabase("SQL connector", (db) => {
       badConnector,
       subject: ADA,
       otherSubject: GRACE,
+      mixedCaseSubject: ZOE,
       expectedRecordCount: ADA_RECORDS,
       kept: anonymisedInvoice,
       injectRetryableFault: proxy
@@ -174,6 +177,62 @@ describeEachDatabase("SQL connector", (db) => {
       expect(await collectAll(connector, GRACE)).to.deep.equal(graceBefore);
     });
 
+    it("finds a subject stored in mixed case from the normalized email, through the email column's index", async () => {
+      const records = await collectAll(connector, ZOE);
+      expect(records.map((r) => r.type).sort()).to.deep.equal(["session", "session", "user"]);
+      expect(records.find((r) => r.type === "user")!.data.email, "exported as stored").to.equal(ZOE_STORED);
+      expect(await connector.resolve(ZOE, testContext())).to.deep.equal({ userId: "5" });
+      // The statement collect sends is served by the index (SQLite: the NOCASE one; MariaDB: the _ci column's).
+      const users = accountDbConfig().tables[0];
+      const statement = selectPage(db().kind === "sqlite" ? "sqlite" : "mysql", users, ["id", "email"], identityMatcher("email", [ZOE.email!]).lookup, undefined, 10);
+      if (db().kind === "sqlite") {
+        const plan = await account.rows(`EXPLAIN QUERY PLAN ${statement.sql}`, statement.params);
+        expect(plan.map((p) => String(p.detail)).join("; ")).to.match(/SEARCH users USING (COVERING )?INDEX users_email_nocase/);
+      } else {
+        const [plan] = await account.rows(`EXPLAIN ${statement.sql}`, statement.params);
+        expect(String(plan.possible_keys)).to.contain("users_email");
+        expect(plan.type).to.be.oneOf(["range", "ref", "const", "eq_ref"]);
+      }
+      expect((await connector.erase(ZOE, { categories: connector.spec.categories }, testContext())).erased).to.equal(3);
+      expect(await account.count("users", "id = 5")).to.equal(0);
+    });
+
+    it("keeps addresses that differ only by an accent apart, on every database", async () => {
+      const other = { email: "josé@example.de" };
+      expect(await collectAll(connector, other)).to.deep.equal([]);
+      expect(await connector.resolve(other, testContext())).to.deep.equal({});
+      expect((await connector.erase(other, { categories: connector.spec.categories }, testContext())).erased).to.equal(0);
+      expect(await connector.rectify(other, [{ field: "name", value: "Someone Else" }], testContext())).to.deep.equal({ changed: [], notHeld: ["name"] });
+      expect(await account.rows(`SELECT email, name FROM users WHERE id = 6`)).to.deep.equal([{ email: "jose@example.de", name: "Jose Plain" }]);
+    });
+
+    it("finds phone numbers stored in any usual spelling, and only the subject's, from the E.164 form", async () => {
+      const ddl =
+        db().kind === "sqlite"
+          ? [`CREATE TABLE sms_codes (id INTEGER PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at TEXT NOT NULL)`, `CREATE INDEX sms_codes_phone ON sms_codes (phone)`]
+          : [`CREATE TABLE sms_codes (id INT NOT NULL PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at VARCHAR(24) NOT NULL, KEY sms_codes_phone (phone)) ENGINE=InnoDB`];
+      await account.rows(`DROP TABLE IF EXISTS sms_codes`);
+      for (const statement of ddl) await account.rows(statement);
+      const stored = ["+442079460958", "+44 20 7946 0958", "020 7946 0958", "02079460958", "00442079460958", "+44 20 7946 0959", "+91 20 7946 0958"];
+      for (const [i, phone] of stored.entries()) await account.rows(`INSERT INTO sms_codes (id, phone, sent_at) VALUES (?, ?, ?)`, [i + 1, phone, "2025-01-01T00:00:00.000Z"]);
+      const config: SqlConnectorConfig = {
+        name: "sms",
+        version: "1.0.0",
+        defaultPhoneCountry: "GB",
+        tables: [{ table: "sms_codes", identityColumn: "phone", identityKind: "phone", category: "AUTH_LOGS", recordType: "sms_code", primaryKey: "id", exportColumns: ["phone", "sent_at"], erase: { strategy: "DELETE" } }],
+      };
+      const sms = make(config);
+      try {
+        const found = await collectAll(sms, { email: "ada.lovelace@example.com", phone: "+442079460958" });
+        expect(found.map((r) => r.data.phone)).to.deep.equal(stored.slice(0, 5));
+        expect((await sms.erase({ email: "x@example.com", phone: "+442079460958" }, { categories: ["AUTH_LOGS"] }, testContext())).erased).to.equal(5);
+        expect((await account.rows(`SELECT phone FROM sms_codes ORDER BY id`)).map((r) => r.phone)).to.deep.equal(stored.slice(5));
+      } finally {
+        await sms.close();
+        await account.rows(`DROP TABLE sms_codes`);
+      }
+    });
+
     it("returns the identities it provides, when resolving an email", async () => {
       expect(await connector.resolve({ email: ADA.email }, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
       expect(await connector.resolve({ email: "katherine.johnson@example.com" }, testContext()), "an empty customer id is no identity").to.deep.equal({ userId: "4" });
@@ -209,7 +268,7 @@ describeEachDatabase("SQL connector", (db) => {
 
     it("treats identity values as data, never as SQL", async () => {
       for (const email of ["' OR '1'='1", `${ADA.email}' --`, `x" OR "1"="1`]) expect(await collectAll(connector, { email })).to.deep.equal([]);
-      expect(await account.count("users")).to.equal(4);
+      expect(await account.count("users")).to.equal(6);
     });
 
     it("stops between chunks, when the task is aborted, and a retry finishes the erasure", async () => {
@@ -238,7 +297,8 @@ describeEachDatabase("SQL connector", (db) => {
 
   /** Sessions of everyone but the subject (5 of Grace's and the interleaved ones of user 3). */
   function owners(): number {
-    return 5 + Math.ceil((ADA_SESSIONS + 5) / 80);
+    // Grace's 5, Alan's one in every 80, Zoë's 2.
+    return 5 + Math.ceil((ADA_SESSIONS + 5 + 2) / 80) + 2;
   }
 });
 

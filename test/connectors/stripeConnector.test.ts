@@ -7,7 +7,7 @@ import { createStripeConnector, StripeConnector } from "../../src/connectors/str
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { seedPerson, StripeStandIn } from "../../src/sample/stripe";
-import { ADA, ADA_PERSON, API_KEY, connectorFor, GRACE, GRACE_PERSON, heldFor, repeatedEffects, retryLoop, startStandIn } from "./support/stripeStandIn";
+import { ADA, ADA_PERSON, API_KEY, connectorFor, GRACE, GRACE_PERSON, heldFor, repeatedEffects, retryLoop, startStandIn, ZOE } from "./support/stripeStandIn";
 
 const ADA_CUSTOMER = ADA_PERSON.paymentCustomerId!;
 const GRACE_CUSTOMER = GRACE_PERSON.paymentCustomerId!;
@@ -30,6 +30,7 @@ describe("Stripe connector", function () {
       badConnector,
       subject: ADA,
       otherSubject: GRACE,
+      mixedCaseSubject: ZOE,
       expectedRecordCount: seedPerson(ADA_PERSON).length,
       injectRetryableFault: async () => {
         standIn.faults.set({ rate: 1, kinds: ["500", "429", "hang"] });

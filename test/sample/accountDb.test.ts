@@ -35,6 +35,8 @@ for (const kind of ["sqlite", "mariadb"] as const) {
         badConnector: bad,
         subject: { email: ADA.email },
         otherSubject: { email: GRACE.email },
+        // Zoë's account was created as Zoe+dsr@Example.COM.
+        mixedCaseSubject: { email: "zoe+dsr@example.com" },
         expectedRecordCount: 1 + Number(row.n),
         teardown: async () => {
           await connector.close();

@@ -1,4 +1,5 @@
-import { ConnectorConfigError, type DataCategory, type IdentityKind } from "../sdk";
+import { isSupportedCountry, type CountryCode } from "libphonenumber-js";
+import { ConnectorConfigError, kindProblem, needProblem, type DataCategory, type IdentityKind, type IdentityNeed } from "../sdk";
 
 /**
  * The declarative SQL connector's configuration: plain, JSON-able data a platform team writes instead
@@ -22,10 +23,14 @@ export type EraseStrategy =
 export interface SqlTableConfig {
   /** Table name (an identifier: letters, digits, underscore; no schema prefix, no quotes). */
   table: string;
-  /** Column that holds the subject's identity; compared for equality with the database's collation. */
+  /**
+   * Column that holds the subject's identity. Emails are matched case-insensitively (index it with
+   * COLLATE NOCASE on SQLite; a _ci collation on MySQL/MariaDB), phones in any usual spelling, anything
+   * else exactly; see docs/connectors.md.
+   */
   identityColumn: string;
-  /** Which identity the identity column holds, e.g. `email` or `userId`. */
-  identityKind: IdentityKind;
+  /** Which identity the identity column holds: a kind (`email`, `userId`, `phone`, ...) or an external id (`external:crm`). */
+  identityKind: IdentityNeed;
   /** Category of every record of the table (drives retention and the export's layout). */
   category: DataCategory;
   /** Record type shown in the export, e.g. `session`. */
@@ -70,6 +75,8 @@ export interface SqlConnectorConfig {
   provides?: SqlProvidedIdentity[];
   /** Correctable fields: field name (as in a CORRECTION request) -> where it is stored. */
   rectifiable?: Record<string, SqlRectifiableField>;
+  /** Country whose national spelling (`020 7946 0958`) phone numbers in this database may have, e.g. `GB`; without it only international spellings are read. */
+  defaultPhoneCountry?: CountryCode;
 }
 
 /** Thrown when a configuration is invalid; `problems` lists every problem found, not just the first. */
@@ -80,9 +87,8 @@ export class SqlConnectorConfigError extends ConnectorConfigError {
   }
 }
 
-const TOP_FIELDS = ["name", "version", "tables", "provides", "rectifiable"];
+const TOP_FIELDS = ["name", "version", "tables", "provides", "rectifiable", "defaultPhoneCountry"];
 const TABLE_FIELDS = ["table", "identityColumn", "identityKind", "category", "recordType", "primaryKey", "exportColumns", "recordedAtColumn", "erase"];
-const KIND = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
 const CATEGORY = /^[A-Z][A-Z0-9_]{0,39}$/;
 const RECORD_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
@@ -105,7 +111,8 @@ function unknownFields(at: string, value: Record<string, unknown>, allowed: stri
 function tableProblems(at: string, t: Record<string, unknown>): string[] {
   const problems = [...unknownFields(at, t, TABLE_FIELDS)];
   for (const field of ["table", "identityColumn", "primaryKey"]) problems.push(...identifierProblem(at, field, t[field]));
-  if (typeof t.identityKind !== "string" || !KIND.test(t.identityKind)) problems.push(`${at}: identityKind must be an identity kind such as email or userId`);
+  const kindWrong = needProblem(t.identityKind);
+  if (kindWrong) problems.push(`${at}: identityKind ${kindWrong}; e.g. email, userId, or external:crm for an id given in subject.externalIds`);
   if (typeof t.category !== "string" || !CATEGORY.test(t.category)) problems.push(`${at}: category must be an upper-case data category such as ACCOUNT`);
   if (typeof t.recordType !== "string" || !RECORD_TYPE.test(t.recordType)) problems.push(`${at}: recordType must be a short name such as session`);
   if (t.exportColumns === undefined) problems.push(`${at}: exportColumns is required (the columns the subject receives)`);
@@ -165,14 +172,19 @@ export function configProblems(config: unknown): string[] {
       continue;
     }
     problems.push(...unknownFields(at, p, ["kind", "table", "column"]), ...identifierProblem(at, "column", p.column));
-    if (typeof p.kind !== "string" || !KIND.test(p.kind)) problems.push(`${at}: kind must be an identity kind such as paymentCustomerId`);
-    else if (provided.has(p.kind)) problems.push(`${at}: ${p.kind} is provided twice (one source per kind)`);
-    else provided.add(p.kind);
+    const kindWrong = kindProblem(p.kind);
+    if (kindWrong) problems.push(`${at}: kind ${kindWrong}; e.g. paymentCustomerId`);
+    else if (p.kind === "email") problems.push(`${at}: email cannot be provided (every request carries it)`);
+    else if (provided.has(p.kind as string)) problems.push(`${at}: ${p.kind} is provided twice (one source per kind)`);
+    else provided.add(p.kind as string);
     const source = typeof p.table === "string" ? tables.get(p.table) : undefined;
     if (!source) problems.push(`${at}: table ${show(p.table)} is not one of the configured tables`);
     else if (source.identityKind === p.kind) problems.push(`${at}: table ${p.table} is found by ${p.kind}, so it cannot provide it`);
   }
 
+  if (config.defaultPhoneCountry !== undefined && !(typeof config.defaultPhoneCountry === "string" && isSupportedCountry(config.defaultPhoneCountry))) {
+    problems.push(`defaultPhoneCountry must be a two-letter country code such as GB or IN`);
+  }
   if (config.rectifiable !== undefined && !isObject(config.rectifiable)) problems.push("rectifiable must map field names to { table, column }");
   for (const [field, target] of Object.entries(isObject(config.rectifiable) ? config.rectifiable : {})) {
     const at = `rectifiable.${field}`;

@@ -13,11 +13,13 @@ import {
   SubjectRecord,
   TaskContext,
 } from "../sdk";
+import { normalizeIdentity } from "../../domain/identities";
 import { configProblems, SqlConnectorConfig, SqlConnectorConfigError, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
+import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { anonymizeRows, deleteRows, probe, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
@@ -79,6 +81,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const byTable = new Map(cfg.tables.map((t) => [t.table, t]));
   const db = new SqlDatabase(options);
   const d = db.dialect;
+  const country = cfg.defaultPhoneCountry;
 
   const exec = async (op: Operation, table: string, statement: Statement): Promise<StatementResult> => {
     try {
@@ -88,7 +91,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     }
   };
 
-  /** The subject's identities: those given, then those derived from this database's own tables. */
+  /**
+   * The subject's identities, in matching form: those given, then those derived from this database's
+   * own tables (a phone stored as `020 7946 0958` is derived as +442079460958 with defaultPhoneCountry GB).
+   */
   const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<Map<string, string[]>> => {
     const known = new Map<string, string[]>();
     for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
@@ -96,48 +102,55 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const t = byTable.get(p.table)!;
       const from = known.get(t.identityKind);
       if (known.has(p.kind) || !from) continue;
-      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, from, MAX_DERIVED));
+      const matcher = identityMatcher(t.identityKind, from, country);
+      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
-      const values = [...new Set(rows.map((r) => String(r[p.column])))].filter((v) => v.trim() !== "");
+      const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
+      const values = [...new Set(confirmed.map((r) => normalizeIdentity(p.kind, String(r[p.column]), country)))].filter((v) => v !== "");
       if (rows.length >= MAX_DERIVED) ctx.logger.warn({ connector: name, table: t.table, kind: p.kind, count: rows.length }, "identity matches many rows; only the first are followed");
       if (values.length) known.set(p.kind, values);
     }
     return known;
   };
 
-  /** The identity values a table is searched by, or undefined (logged) when the subject has none for it. */
-  const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): string[] | undefined => {
+  /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
+  const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
     if (!values) ctx.logger.info({ connector: name, table: t.table, identityKind: t.identityKind }, "table skipped: the subject has no identity of its kind");
-    return values;
+    return values && identityMatcher(t.identityKind, values, country);
   };
 
-  async function* collectTable(t: SqlTableConfig, values: string[], ctx: TaskContext): AsyncGenerator<SubjectRecord> {
-    const columns = [...new Set([t.primaryKey, ...t.exportColumns, ...(t.recordedAtColumn ? [t.recordedAtColumn] : [])])];
+  /** The subject's rows of a table, page by page (the rows the database matched, confirmed in matching form). */
+  async function* subjectPages(op: Operation, t: SqlTableConfig, columns: readonly string[], values: IdentityMatcher, ctx: TaskContext): AsyncGenerator<Record<string, unknown>[]> {
+    const read = [...new Set([t.primaryKey, t.identityColumn, ...columns])];
     let after: unknown;
-    let count = 0;
     for (;;) {
-      if (ctx.signal.aborted) throw stopped(name, "collect", ctx.signal);
-      const { rows } = await exec("collect", t.table, selectPage(d, t, columns, values, after, chunk));
+      if (ctx.signal.aborted) throw stopped(name, op, ctx.signal);
+      const { rows } = await exec(op, t.table, selectPage(d, t, read, values.lookup, after, chunk));
+      yield rows.filter((row) => values.confirms(row[t.identityColumn]));
+      if (rows.length < chunk) return;
+      after = rows[rows.length - 1][t.primaryKey];
+    }
+  }
+
+  async function* collectTable(t: SqlTableConfig, values: IdentityMatcher, ctx: TaskContext): AsyncGenerator<SubjectRecord> {
+    const columns = [...t.exportColumns, ...(t.recordedAtColumn ? [t.recordedAtColumn] : [])];
+    let count = 0;
+    for await (const rows of subjectPages("collect", t, columns, values, ctx)) {
       for (const row of rows) yield toRecord(name, t, row);
       count += rows.length;
-      if (rows.length < chunk) break;
-      after = rows[rows.length - 1][t.primaryKey];
     }
     ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
   }
 
   /** Erases one table in primary-key chunks, each its own statement, with a heartbeat after each. */
-  const eraseTable = async (t: SqlTableConfig, values: string[], keepSince: Date | undefined, ctx: TaskContext): Promise<number> => {
+  const eraseTable = async (t: SqlTableConfig, values: IdentityMatcher, keepSince: Date | undefined, ctx: TaskContext): Promise<number> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
-    const columns = since !== undefined && t.recordedAtColumn ? [t.primaryKey, t.recordedAtColumn] : [t.primaryKey];
-    let after: unknown;
+    const columns = since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : [];
     let erased = 0;
     let kept = 0;
     let undated = 0;
-    for (;;) {
-      if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
-      const { rows } = await exec("erase", t.table, selectPage(d, t, columns, values, after, chunk));
+    for await (const rows of subjectPages("erase", t, columns, values, ctx)) {
       // Retention: rows recorded at or after `since` stay; so do rows whose date is unknown, because
       // erasing cannot be undone and a later purge (without keepRecordedSince) can still erase them.
       const doomed = rows.filter((row) => {
@@ -150,12 +163,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       });
       if (doomed.length) {
         const keys = doomed.map((row) => row[t.primaryKey]);
-        const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values) : anonymizeRows(d, t, t.erase.columns, keys, values);
+        const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values.lookup) : anonymizeRows(d, t, t.erase.columns, keys, values.lookup);
         erased += (await exec("erase", t.table, statement)).affected;
       }
       await ctx.heartbeat();
-      if (rows.length < chunk) break;
-      after = rows[rows.length - 1][t.primaryKey];
     }
     if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
     ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
@@ -266,7 +277,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       }
       for (const [t, group] of perTable) {
         const values = identitiesFor(t, known, ctx);
-        const affected = values ? (await exec("rectify", t.table, updateColumns(d, t, group.values, values))).affected : 0;
+        let affected = 0;
+        // The subject's confirmed rows first, then an update of exactly those: a collation that matches
+        // more than the subject (accents, on MariaDB) never corrects another person's row.
+        if (values) {
+          for await (const rows of subjectPages("rectify", t, [], values, ctx)) {
+            if (rows.length) affected += (await exec("rectify", t.table, updateColumns(d, t, group.values, rows.map((r) => r[t.primaryKey]), values.lookup))).affected;
+          }
+        }
         (affected > 0 ? changed : notHeld).push(...group.fields);
       }
       return { changed, notHeld };

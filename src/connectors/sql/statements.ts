@@ -9,32 +9,54 @@ import { DialectKind, quote, Statement } from "./database";
 
 const marks = (values: readonly unknown[]) => values.map(() => "?").join(", ");
 
+/**
+ * How a table's identity column is compared with the subject's spellings of one identity, per dialect.
+ * `caseless`: emails, compared case-insensitively in a way the column's index serves. The clause finds
+ * candidates; the connector keeps only rows whose value normalizes to the subject's (identityMatch.ts),
+ * so a collation that also ignores accents never hands over another person's rows.
+ * - SQLite: `COLLATE NOCASE` (ASCII letters), served by an index declared `COLLATE NOCASE`.
+ * - MySQL/MariaDB: the column's own collation (a `_ci` one folds case), served by a plain index.
+ */
+export const IDENTITY_MATCH: Record<DialectKind, (column: string, count: number, caseless: boolean) => string> = {
+  sqlite: (column, count, caseless) => `${column}${caseless ? " COLLATE NOCASE" : ""} IN (${Array(count).fill("?").join(", ")})`,
+  mysql: (column, count) => `${column} IN (${Array(count).fill("?").join(", ")})`,
+};
+
+/** The spellings of one identity a table is searched by, and whether they are compared case-insensitively. */
+export interface IdentityLookup {
+  spellings: readonly string[];
+  caseless: boolean;
+}
+
+const matches = (d: DialectKind, t: SqlTableConfig, lookup: IdentityLookup) => IDENTITY_MATCH[d](quote(d, t.identityColumn), lookup.spellings.length, lookup.caseless);
+
 /** Reads one page of the subject's rows in primary-key order, after the key `after` (keyset paging). */
-export function selectPage(d: DialectKind, t: SqlTableConfig, columns: readonly string[], identities: readonly string[], after: unknown, limit: number): Statement {
+export function selectPage(d: DialectKind, t: SqlTableConfig, columns: readonly string[], identities: IdentityLookup, after: unknown, limit: number): Statement {
   const q = (c: string) => quote(d, c);
   const pk = q(t.primaryKey);
   const keyset = after === undefined ? "" : ` AND ${pk} > ?`;
   return {
-    sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${q(t.identityColumn)} IN (${marks(identities)})${keyset} ORDER BY ${pk} LIMIT ?`,
-    params: [...identities, ...(after === undefined ? [] : [after]), limit],
+    sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)}${keyset} ORDER BY ${pk} LIMIT ?`,
+    params: [...identities.spellings, ...(after === undefined ? [] : [after]), limit],
   };
 }
 
-/** Reads an identity the table holds for the subject (non-null values, lowest primary key first). */
-export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: readonly string[], limit: number): Statement {
+/** Reads an identity the table holds for the subject (non-null values, lowest primary key first), with the column it was found by. */
+export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: IdentityLookup, limit: number): Statement {
   const q = (c: string) => quote(d, c);
+  const columns = [...new Set([t.identityColumn, column])];
   return {
-    sql: `SELECT ${q(column)} FROM ${q(t.table)} WHERE ${q(t.identityColumn)} IN (${marks(identities)}) AND ${q(column)} IS NOT NULL ORDER BY ${q(t.primaryKey)} LIMIT ?`,
-    params: [...identities, limit],
+    sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)} AND ${q(column)} IS NOT NULL ORDER BY ${q(t.primaryKey)} LIMIT ?`,
+    params: [...identities.spellings, limit],
   };
 }
 
 /** Deletes the listed rows, still only if they belong to the subject (a row may have changed since it was read). */
-export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unknown[], identities: readonly string[]): Statement {
+export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unknown[], identities: IdentityLookup): Statement {
   const q = (c: string) => quote(d, c);
   return {
-    sql: `DELETE FROM ${q(t.table)} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${q(t.identityColumn)} IN (${marks(identities)})`,
-    params: [...keys, ...identities],
+    sql: `DELETE FROM ${q(t.table)} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}`,
+    params: [...keys, ...identities.spellings],
   };
 }
 
@@ -42,25 +64,25 @@ export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unk
  * Overwrites the listed rows' personal columns. Rows already holding every replacement are left alone,
  * so a second erasure affects (and counts) nothing.
  */
-export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record<string, ReplacementValue>, keys: readonly unknown[], identities: readonly string[]): Statement {
+export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record<string, ReplacementValue>, keys: readonly unknown[], identities: IdentityLookup): Statement {
   const q = (c: string) => quote(d, c);
   const entries = Object.entries(columns);
   const same = d === "mysql" ? "<=>" : "IS";
   return {
     sql:
       `UPDATE ${q(t.table)} SET ${entries.map(([c]) => `${q(c)} = ?`).join(", ")}` +
-      ` WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${q(t.identityColumn)} IN (${marks(identities)})` +
+      ` WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}` +
       ` AND NOT (${entries.map(([c]) => `${q(c)} ${same} ?`).join(" AND ")})`,
-    params: [...entries.map(([, v]) => v), ...keys, ...identities, ...entries.map(([, v]) => v)],
+    params: [...entries.map(([, v]) => v), ...keys, ...identities.spellings, ...entries.map(([, v]) => v)],
   };
 }
 
-/** Sets corrected values on every row of the subject in one table. */
-export function updateColumns(d: DialectKind, t: SqlTableConfig, values: ReadonlyMap<string, string>, identities: readonly string[]): Statement {
+/** Sets corrected values on the listed rows of the subject in one table (rows the connector matched and confirmed). */
+export function updateColumns(d: DialectKind, t: SqlTableConfig, values: ReadonlyMap<string, string>, keys: readonly unknown[], identities: IdentityLookup): Statement {
   const q = (c: string) => quote(d, c);
   return {
-    sql: `UPDATE ${q(t.table)} SET ${[...values.keys()].map((c) => `${q(c)} = ?`).join(", ")} WHERE ${q(t.identityColumn)} IN (${marks(identities)})`,
-    params: [...values.values(), ...identities],
+    sql: `UPDATE ${q(t.table)} SET ${[...values.keys()].map((c) => `${q(c)} = ?`).join(", ")} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}`,
+    params: [...values.values(), ...keys, ...identities.spellings],
   };
 }
 

@@ -19,7 +19,11 @@ export interface StripeConnectorOptions {
   timeoutMs?: number;
   /** Objects per list page, 1-100 (Stripe's maximum); default 100. */
   pageSize?: number;
-  /** How a subject without a customer id is found: "search" (default; the Search API) or "list" (exact, case-sensitive email filter, where Search is unavailable). */
+  /**
+   * How a subject without a customer id is found: "search" (default; the Search API, which matches email
+   * case-insensitively) or "list" (Stripe's case-sensitive email filter, where Search is unavailable:
+   * it finds addresses stored in lower or upper case only).
+   */
   emailLookup?: "search" | "list";
 }
 

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
+import { normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { eraseCustomer, KeptTally, StripeWriter } from "./erasure";
@@ -101,14 +102,24 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       if (customer && !customer.deleted) yield customer;
       return;
     }
-    const byEmail =
+    // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
+    // address as normalized and in upper case (what systems that change case store). Every hit is
+    // confirmed in normalized form: the subject is whoever has the same address, and nobody else.
+    const email = normalizeEmail(ids.email);
+    const lookups =
       o.emailLookup === "search"
-        ? (cursor?: string) => stripe.customers.search({ query: `email:${quoted(ids.email)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>
-        : (cursor?: string) => stripe.customers.list({ email: ids.email, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>;
-    let found = 0;
-    for await (const customer of paged(op, ctx, byEmail)) {
-      if (++found > MAX_CUSTOMERS) return;
-      yield customer;
+        ? [(cursor?: string) => stripe.customers.search({ query: `email:${quoted(email)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>]
+        : [...new Set([email, email.toUpperCase()])].map(
+            (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>,
+          );
+    const seen = new Set<string>();
+    for (const byEmail of lookups) {
+      for await (const customer of paged(op, ctx, byEmail)) {
+        if (typeof customer.email !== "string" || normalizeEmail(customer.email) !== email || seen.has(customer.id)) continue;
+        seen.add(customer.id);
+        if (seen.size > MAX_CUSTOMERS) return;
+        yield customer;
+      }
     }
   }
 

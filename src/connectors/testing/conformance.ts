@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, specProblems, SubjectRecord, TaskContext } from "../sdk";
+import { normalizeEmail } from "../../domain/identities";
 import { LogLine, testContext } from "./testContext";
 
 export { testContext } from "./testContext";
@@ -18,6 +19,12 @@ export interface ConformanceRun {
   subject: Identities;
   /** Another person with at least one record, which nothing may touch. */
   otherSubject: Identities;
+  /**
+   * A person the system stores in mixed case (e.g. an account created as `Zoe+dsr@Example.COM`), with
+   * identities as the orchestrator passes them: normalized (email lower-cased, phone in E.164). Omit it
+   * only when the connector finds people by nothing that has a case (then say why in your test).
+   */
+  mixedCaseSubject?: Identities;
   /** How many records collect must return for `subject`, when known. */
   expectedRecordCount?: number;
   /** Records erase may leave for collect to find (e.g. anonymised rows); by default none. */
@@ -151,6 +158,16 @@ export function describeConnectorConformance(title: string, setup: () => Promise
         const shared = keys(mine).filter((k) => new Set(keys(theirs)).has(k));
         assert.deepEqual(shared, [], "records of otherSubject were returned for the subject");
         assertNothingLogged(ctx.lines, subject, otherSubject);
+      });
+
+      it("finds a subject stored in mixed case, given the normalized identities the orchestrator passes", async function () {
+        const { connector, mixedCaseSubject, subject } = run();
+        if (!mixedCaseSubject) this.skip();
+        assert.equal(mixedCaseSubject.email, normalizeEmail(mixedCaseSubject.email), "mixedCaseSubject.email must be given normalized (lower case), as the orchestrator passes it");
+        const found = await collectAll(connector, mixedCaseSubject);
+        assert.ok(found.length > 0, "nobody was found for the mixed-case subject: compare identities case-insensitively (see docs/connectors.md)");
+        const theSubjects = new Set(keys(await collectAll(connector, subject)));
+        assert.deepEqual(keys(found).filter((k) => theSubjects.has(k)), [], "records of the subject were returned for the mixed-case subject");
       });
 
       it("streams: hands over the first record before the iterator is drained", async () => {

@@ -1,3 +1,4 @@
+import { normalizeEmail } from "../../domain/identities";
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
 import { CallContext, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
@@ -86,10 +87,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   const userByEmail = async (email: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
-    const wanted = email.toLowerCase();
+    const wanted = normalizeEmail(email);
     // Search matches loosely; only an exact address is the subject.
-    for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${email}"`)}`, "users", op, ctx)) {
-      if (u.email?.toLowerCase() === wanted) return u;
+    for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${wanted}"`)}`, "users", op, ctx)) {
+      if (u.email && normalizeEmail(u.email) === wanted) return u;
     }
     return undefined;
   };
@@ -110,9 +111,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     }
     const user = await userByEmail(ids.email, "erase", ctx);
     if (user) return { user, state: "active" };
-    const wanted = ids.email.toLowerCase();
+    const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", "erase", ctx)) {
-      if (u.email?.toLowerCase() === wanted) return { user: u, state: "soft-deleted" };
+      if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
     }
     return undefined;
   };

@@ -15,6 +15,10 @@ export const T0 = new Date("2025-06-01T00:00:00.000Z");
 export const ADA: Identities = { email: "ada.lovelace@example.com", userId: "1", paymentCustomerId: "cus_ada_0001" };
 /** Someone else, whose rows sit between the subject's. */
 export const GRACE: Identities = { email: "grace.hopper@example.com", userId: "2", paymentCustomerId: "cus_grace_0002" };
+/** A person the database stores in mixed case (and with a letter outside ASCII); identities come normalized. */
+export const ZOE: Identities = { email: "zoë.mixed+dsr@example.com" };
+/** How the database stores Zoë's address. */
+export const ZOE_STORED = "Zoë.Mixed+DSR@Example.COM";
 /** Sessions of the subject: more than two chunks of 500. */
 export const ADA_SESSIONS = 1200;
 /** Records collect returns for the subject: 1 user, 2 MFA factors, the sessions, 3 invoices. */
@@ -83,6 +87,8 @@ export function accountDbConfig(): SqlConnectorConfig {
 const DDL = {
   sqlite: [
     `CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT, payment_customer_id TEXT, created_at TEXT NOT NULL)`,
+    // What docs/connectors.md asks of an email column on SQLite: an index in NOCASE order.
+    `CREATE INDEX users_email_nocase ON users (email COLLATE NOCASE)`,
     `CREATE TABLE mfa_factors (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), kind TEXT NOT NULL, label TEXT)`,
     `CREATE TABLE sessions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), ip TEXT, user_agent TEXT, created_at TEXT NOT NULL)`,
     `CREATE INDEX sessions_user ON sessions (user_id, id)`,
@@ -156,6 +162,9 @@ export class AccountDb {
       [3, "alan.turing@example.com", "Alan Turing", "cus_alan_0003", d(year(2024))],
       // An empty customer id, as legacy rows have: it must not link Katherine to the orphan invoice below.
       [4, "katherine.johnson@example.com", "Katherine Johnson", "", d(year(2024))],
+      [5, ZOE_STORED, "Zoë Mixed", null, d(year(2024))],
+      // Not josé@exämple.de: a collation that ignores accents (MariaDB's _ci ones) must not make them one.
+      [6, "jose@example.de", "Jose Plain", null, d(year(2024))],
     ]);
     await this.insert("mfa_factors", ["id", "user_id", "kind", "label"], [
       [1, 1, "totp", "Phone"],
@@ -163,7 +172,7 @@ export class AccountDb {
       [3, 1, "webauthn", "YubiKey"],
     ]);
     // The subject's sessions, with other people's interleaved, so pages and chunks cross their rows.
-    const owners: number[] = Array(ADA_SESSIONS).fill(1);
+    const owners: number[] = [5, 5, ...Array(ADA_SESSIONS).fill(1)];
     for (const at of [1100, 850, 600, 350, 100]) owners.splice(at, 0, 2);
     for (let at = owners.length; at > 0; at -= 80) owners.splice(at, 0, 3);
     let nth = 0;

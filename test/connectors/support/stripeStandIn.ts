@@ -10,6 +10,8 @@ export const API_KEY = "sk_test_dsr_stand_in";
 export const PEOPLE: readonly SamplePerson[] = samplePeople(12, { authEventsForAda: 1 });
 export const [ADA_PERSON, GRACE_PERSON] = PEOPLE;
 export const ADA: Identities = { email: ADA_PERSON.email, paymentCustomerId: ADA_PERSON.paymentCustomerId };
+/** Zoë, whom the stand-in stores as Zoe+dsr@Example.COM, by the normalized email only (Stripe's search path). */
+export const ZOE: Identities = { email: PEOPLE[2].email.toLowerCase() };
 /** Grace as the account database would not know her customer id: found by email. */
 export const GRACE: Identities = { email: GRACE_PERSON.email };
 

@@ -12,6 +12,8 @@ export const ADA_PERSON = PEOPLE[0];
 export const GRACE_PERSON = PEOPLE[1];
 /** Ada as the orchestrator passes her once the account database has resolved her ticketing user id. */
 export const ADA = { email: ADA_PERSON.email, ticketingUserId: ADA_PERSON.ticketingUserId! };
+/** Zoë, whom the stand-in stores as Zoe+dsr@Example.COM, by the normalized email only. */
+export const ZOE = { email: PEOPLE[2].email.toLowerCase() };
 /** Grace by email only, so that the search path is exercised too. */
 export const GRACE = { email: GRACE_PERSON.email };
 

@@ -1,0 +1,165 @@
+import { domainToASCII } from "node:url";
+import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
+import { isEmail } from "class-validator";
+
+/**
+ * The one normalization of a subject's identities. Everything that compares identities (submission,
+ * account deletion, legal holds, duplicate detection, filters, previews, connectors) goes through here,
+ * so two spellings of one person are one person everywhere, and two people are never one.
+ *
+ * - email: trimmed, NFC, lower-cased over the whole address (as users expect; RFC 5321 allows a
+ *   case-sensitive local part, but no mail system in use relies on it). The typed form is kept apart
+ *   for display and for sending mail.
+ * - phone: E.164 (`+442079460958`) through libphonenumber-js; a number it cannot read is refused.
+ * - userId: trimmed and NFC; compared exactly (platform ids are case-sensitive).
+ * Character-level safety (control, format, bidi characters) is checked where input is validated.
+ */
+
+/** The example a refused phone number is shown, in the error message. */
+export const PHONE_EXAMPLE = "+44 20 7946 0958";
+
+export const EMAIL_RULE = "an email address such as ada@example.com (letters of any script are fine)";
+export const PHONE_RULE = `an international phone number: + and the country code, then the number, e.g. "${PHONE_EXAMPLE}"`;
+
+const nfc = (value: string) => value.trim().normalize("NFC");
+
+/** The form an email is matched by: trimmed, NFC, lower case. */
+export function normalizeEmail(raw: string): string {
+  return nfc(raw).toLowerCase().normalize("NFC");
+}
+
+/** The form a user id is matched by: trimmed and NFC (case is kept: platform ids are case-sensitive). */
+export function normalizeUserId(raw: string): string {
+  return nfc(raw);
+}
+
+/**
+ * A phone number in E.164, or null when libphonenumber-js cannot read it as a possible number.
+ * `defaultCountry` reads national forms (`020 7946 0958`) of that country; without it, only international
+ * forms (`+44 20 7946 0958`, `+442079460958`) are read.
+ */
+export function normalizePhone(raw: string, defaultCountry?: CountryCode): string | null {
+  const parsed = parsePhoneNumberFromString(nfc(raw), defaultCountry ? { defaultCountry } : undefined);
+  return parsed?.isPossible() ? parsed.number : null;
+}
+
+/** Why a typed email cannot be a subject's address, or null when it can. Internationalised domains are read as IDNA. */
+export function emailProblem(raw: string): string | null {
+  const value = nfc(raw);
+  const at = value.lastIndexOf("@");
+  if (at < 1 || value.length > 254) return `must be ${EMAIL_RULE}, at most 254 characters`;
+  const domain = domainToASCII(value.slice(at + 1));
+  return domain && isEmail(`${value.slice(0, at)}@${domain}`) ? null : `must be ${EMAIL_RULE}`;
+}
+
+/** Why a typed phone number cannot be used, or null when it can. */
+export function phoneProblem(raw: string): string | null {
+  return normalizePhone(raw) ? null : `must be ${PHONE_RULE}`;
+}
+
+/** The identity kinds a request itself carries. */
+export const REQUEST_IDENTITY_KINDS = ["email", "phone", "userId"] as const;
+export type RequestIdentityKind = (typeof REQUEST_IDENTITY_KINDS)[number];
+
+/**
+ * The matching form of an identity of any kind: email and phone as above (a phone nobody can read stays
+ * as it was, trimmed, so it still matches itself exactly), everything else trimmed and NFC.
+ */
+export function normalizeIdentity(kind: string, raw: string, defaultCountry?: CountryCode): string {
+  if (kind === "email") return normalizeEmail(raw);
+  if (kind === "phone") return normalizePhone(raw, defaultCountry) ?? nfc(raw);
+  return nfc(raw);
+}
+
+/**
+ * Spellings of a phone number that a system may have stored (E.164, international, national, RFC 3966,
+ * bare digits), for exact, index-using lookups; callers confirm each hit with normalizePhone. National
+ * spellings are listed only for numbers of `defaultCountry` (elsewhere they would name another number).
+ */
+export function phoneSpellings(e164: string, defaultCountry?: CountryCode): string[] {
+  const parsed = parsePhoneNumberFromString(e164);
+  if (!parsed) return [e164];
+  const forms = [parsed.number, parsed.format("INTERNATIONAL"), parsed.format("RFC3966"), parsed.number.slice(1), `00${parsed.number.slice(1)}`];
+  if (defaultCountry && parsed.country === defaultCountry) {
+    const national = parsed.format("NATIONAL");
+    forms.push(national, national.replace(/[^\d]/g, ""));
+  }
+  return [...new Set(forms)];
+}
+
+/** A subject as given by a caller (GraphQL input, CLI, settings page). */
+export interface SubjectGiven {
+  email: string;
+  userId?: string | null;
+  phone?: string | null;
+  externalIds?: readonly { system: string; id: string }[] | null;
+}
+
+/** A subject in matching form, with the email as typed kept for display and mail. */
+export interface NormalizedSubject {
+  email: string;
+  emailAsTyped: string;
+  userId: string | null;
+  phone: string | null;
+  externalIds: { system: string; id: string }[];
+}
+
+/** A field of the input that cannot be used, and why (never its value). */
+export interface SubjectProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * The subject in matching form, or every problem with it: unreadable email or phone, and identities that
+ * conflict (one system given twice would be two values for one identity). `at` prefixes field names.
+ */
+export function normalizeSubject(given: SubjectGiven, at = "subject"): { subject: NormalizedSubject; problems: SubjectProblem[] } {
+  const problems: SubjectProblem[] = [];
+  const emailWrong = emailProblem(given.email);
+  if (emailWrong) problems.push({ field: `${at}.email`, message: `email ${emailWrong}` });
+  const phoneGiven = given.phone?.trim() ? given.phone : null;
+  const phone = phoneGiven === null ? null : normalizePhone(phoneGiven);
+  if (phoneGiven !== null && !phone) problems.push({ field: `${at}.phone`, message: `phone ${phoneProblem(phoneGiven)}` });
+  const externalIds = (given.externalIds ?? []).map((e) => ({ system: e.system.trim(), id: nfc(e.id) }));
+  const systems = externalIds.map((e) => e.system);
+  const twice = [...new Set(systems.filter((s, i) => systems.indexOf(s) !== i))];
+  if (twice.length) problems.push({ field: `${at}.externalIds`, message: `each system may appear once (${twice.join(", ")} appears more than once): one person has one id per system` });
+  return {
+    subject: {
+      email: normalizeEmail(given.email),
+      emailAsTyped: nfc(given.email),
+      userId: given.userId?.trim() ? normalizeUserId(given.userId) : null,
+      phone,
+      externalIds,
+    },
+    problems,
+  };
+}
+
+/**
+ * A subject's identities as connectors see them: `email`, `userId`, `phone`, and each external id under
+ * `external:<system>`, a namespace no identity kind can enter (kinds hold no `:`).
+ */
+export function subjectIdentityMap(subject: Pick<NormalizedSubject, "email" | "userId" | "phone" | "externalIds">): Record<string, string> {
+  const ids: Record<string, string> = { email: subject.email };
+  if (subject.userId) ids.userId = subject.userId;
+  if (subject.phone) ids.phone = subject.phone;
+  for (const e of subject.externalIds) ids[`external:${e.system}`] = e.id;
+  return ids;
+}
+
+/**
+ * What a connector's resolve() may add: only the kinds it declared it provides (never `email`, never an
+ * external id, whatever it returned), non-empty, at most 320 characters, in matching form.
+ */
+export function acceptedFinds(provides: readonly string[], found: Readonly<Record<string, unknown>>): Record<string, string> {
+  const accepted: Record<string, string> = {};
+  for (const kind of provides) {
+    const value = Object.hasOwn(found, kind) ? found[kind] : undefined;
+    if (kind === "email" || kind.includes(":") || typeof value !== "string") continue;
+    const normalized = normalizeIdentity(kind, value);
+    if (normalized.length > 0 && normalized.length <= 320) accepted[kind] = normalized;
+  }
+  return accepted;
+}
