@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
-import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, noErasure, TaskContext } from "../connectors/sdk";
 import { inTransaction } from "../db/transaction";
 import { DeletionContext, PlannedDeletion } from "../domain/retention";
 import { surveyConnector } from "../orchestrator/deletion";
@@ -44,6 +44,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     heartbeat: async () => undefined,
     idempotencyKey: `preview_${previewId}_${connector.spec.name}`,
     now: () => clock.now(),
+    eraseUnit: noErasure,
   });
   const ids: Record<string, string> = { email: subject.email.trim().toLowerCase() };
   if (subject.userId) ids.userId = subject.userId;

@@ -126,7 +126,19 @@ export interface TaskContext {
   idempotencyKey: string;
   /** The orchestrator's clock (tests move it). */
   now(): Date;
+  /**
+   * Erasure: runs `work`, one unit of erasing records of `category` (a chunk of rows, one remote write),
+   * if that category may still be erased, and answers true; answers false without running it when it
+   * may not any more (the orchestrator withdrew the category while the erasure ran). After false, touch
+   * that category no more in this call and return what was erased so far. Until a connector's first
+   * unit, its whole erase call counts as one unit that nothing can interrupt; outside erase and purge
+   * every unit is refused.
+   */
+  eraseUnit(category: DataCategory, work: () => Promise<void>): Promise<boolean>;
 }
+
+/** eraseUnit outside an erasure: nothing may be erased there. */
+export const noErasure: TaskContext["eraseUnit"] = async () => false;
 
 export interface Connector {
   readonly spec: ConnectorSpec;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
@@ -13,6 +13,7 @@ import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
+import { extendTaskUnits } from "./holdFence";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
@@ -94,9 +95,13 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     signal: abort.signal,
     idempotencyKey: task.idempotencyKey,
     now,
+    // Only an erasure (runErasure) lets units run.
+    eraseUnit: noErasure,
     heartbeat: async () => {
       if (abort.signal.aborted) return;
       if (await extendLease(ds, task.id, options.workerId, now(), options.leaseMs)) {
+        // Units of erasure under way live as long as the lease: a hold waits for them, not for ever.
+        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE) await extendTaskUnits(ds, task.id, new Date(now().getTime() + options.leaseMs));
         clearTimeout(leaseWatch);
         leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
       } else abort.abort("lease-lost");

@@ -36,6 +36,11 @@ export function testContext(overrides: Partial<TaskContext> = {}): TestTaskConte
     attempt: 1,
     idempotencyKey: `test-${randomUUID()}`,
     now: () => new Date(),
+    // Outside the orchestrator nothing withdraws a category: every unit runs.
+    eraseUnit: async (_category, work) => {
+      await work();
+      return true;
+    },
     logger,
     signal: controller.signal,
     ...rest,

@@ -214,13 +214,22 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return { erased: 0 };
       }
       const { user } = found;
+      let erased = 0;
+      let withdrawn = false;
+      /** One unit of erasure (see TaskContext.eraseUnit): false once the orchestrator withdrew SUPPORT. */
+      const unit = async (work: () => Promise<number>): Promise<boolean> => {
+        if (withdrawn) return false;
+        withdrawn = !(await ctx.eraseUnit("SUPPORT", async () => void (erased += await work())));
+        if (withdrawn) ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+        return !withdrawn;
+      };
       if (found.state === "soft-deleted") {
         // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
         ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
-        return { erased: await deletePermanently(user, ctx) };
+        await unit(() => deletePermanently(user, ctx));
+        return { erased };
       }
 
-      let erased = 0;
       const kept = new KeptTally();
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         const lastActivity = new Date(ticket.updated_at);
@@ -232,15 +241,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           continue;
         }
-        if (role === "requester") erased += await deleteThread(ticket, user.id, ctx);
+        // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
+        if (role === "requester") await unit(() => deleteThread(ticket, user.id, ctx));
         else {
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+            if (c.author_id === user.id && !isRedacted(c)) await unit(() => redact(ticket, c, ctx));
           }
           // Off the CC list, so the thread (someone else's) no longer leads to the subject.
-          await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
-          erased += 1;
+          await unit(async () => {
+            await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
+            return 1;
+          });
         }
+        if (withdrawn) return { erased };
         await ctx.heartbeat();
       }
 
@@ -249,10 +262,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, kept: kept.list() };
       }
-      const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
-      if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
-      erased += await deletePermanently(user, ctx);
-      ctx.logger.info({ connector: name, erased }, "zendesk user erased");
+      await unit(async () => {
+        const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
+        if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+        return deletePermanently(user, ctx);
+      });
+      ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased };
     },
 

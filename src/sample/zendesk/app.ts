@@ -74,6 +74,12 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       entry.fault = res.locals.fault;
     });
     if (req.headers.authorization !== expected) return void res.status(401).json(unauthenticated);
+    const gate = faults.gateFor(req.method, req.path);
+    if (gate) return void gate.then(() => handle(req, res, next, entry));
+    handle(req, res, next, entry);
+  });
+  /** Serves a call's fault, or passes it on to its handler. */
+  function handle(req: Request, res: Response, next: NextFunction, entry: { fault?: FaultDecision["kind"] }): void {
     const fault = faults.decide(req.method, req.path);
     if (!fault) return next();
     if (!fault.afterEffect) {
@@ -86,7 +92,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       return res;
     };
     next();
-  });
+  }
   app.use(express.json({ limit: "1mb" }));
 
   app.get("/api/v2/users/me.json", (req, res) => {

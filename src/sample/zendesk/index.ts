@@ -10,7 +10,7 @@ export { SAMPLE_AGENT_ID, seedZendesk } from "./seed";
 export { REDACTED, ZendeskStore } from "./store";
 export type { ZendeskEffects } from "./store";
 export { ZendeskCalls, ZendeskFaults } from "./faults";
-export type { CallEntry, FaultDecision, FaultKind, FaultRule } from "./faults";
+export type { CallEntry, FaultDecision, FaultKind, FaultRule, Pause } from "./faults";
 export type { ZendeskAttachment, ZendeskComment, ZendeskState, ZendeskTicket, ZendeskUser } from "./types";
 
 export interface ZendeskStandInOptions {
