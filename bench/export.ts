@@ -79,6 +79,7 @@ async function child(dataDir: string, requestId: string, taskId: string): Promis
     now: () => new Date(),
     heartbeat: async () => undefined,
     eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
   };
   const started = process.hrtime.bigint();
   const written = await runExportStep(services, task, ctx);

@@ -45,6 +45,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     idempotencyKey: `preview_${previewId}_${connector.spec.name}`,
     now: () => clock.now(),
     eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
   });
   const ids: Record<string, string> = { email: subject.email.trim().toLowerCase() };
   if (subject.userId) ids.userId = subject.userId;

@@ -30,7 +30,8 @@ export class ErasureFenceRow {
  * A unit of erasure under way (a chunk of rows, one remote call, or a whole erase call of a connector
  * that does not split its work): started under the subject's fence after checking the holds, removed
  * when the unit ends. A hold placement on its categories waits for it; `expiresAt` (extended by the
- * task's heartbeats) lets a unit whose process died stop blocking holds.
+ * task's heartbeats) lets a unit whose process died stop blocking holds. A unit with a note that did
+ * not end well stays (expired) until its task succeeds, so the next attempt can finish it.
  */
 @Entity({ name: "erasure_units" })
 @Index("idx_erasure_units_subject", ["subjectKey"])
@@ -59,6 +60,13 @@ export class ErasureUnitRow {
   /** Categories the unit may touch, comma-separated. */
   @Column({ type: "varchar", length: 400 })
   categories!: string;
+
+  /**
+   * What the connector must finish if the unit never ends (a two-step remote delete): kept, no longer
+   * blocking holds, when the unit fails, and handed to the task's next attempt; null: nothing to finish.
+   */
+  @Column({ type: "varchar", length: 500, nullable: true })
+  note!: string | null;
 
   /** When it started. */
   @TimestampColumn()

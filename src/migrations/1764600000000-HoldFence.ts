@@ -15,7 +15,7 @@ export class HoldFence1764600000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: "erasure_units",
-        columns: [{ ...id36("id"), isPrimary: true }, str("subjectKey", 64), id36("taskId"), id36("requestId"), str("connector", 40), str("categories", 400), ts("startedAt"), ts("expiresAt")],
+        columns: [{ ...id36("id"), isPrimary: true }, str("subjectKey", 64), id36("taskId"), id36("requestId"), str("connector", 40), str("categories", 400), str("note", 500, true), ts("startedAt"), ts("expiresAt")],
         indices: [
           { name: "idx_erasure_units_subject", columnNames: ["subjectKey"] },
           { name: "idx_erasure_units_task", columnNames: ["taskId"] },

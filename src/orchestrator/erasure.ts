@@ -40,10 +40,12 @@ export async function runErasure(services: Services, connector: Connector, task:
   let outcome: ErasureOutcome;
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
-  } finally {
+  } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
-    if (!signal.aborted) await fence.end();
+    if (!signal.aborted) await fence.end(true);
+    throw error;
   }
+  await fence.end();
   const erased = (task.result?.erased ?? 0) + outcome.erased;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, request.subjectEmail));

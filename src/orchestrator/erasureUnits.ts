@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endErasureUnit, endTaskUnits, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endErasureUnit, endTaskUnits, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
@@ -10,8 +10,8 @@ export interface FencedErasure {
   holds: ActiveHold[];
   /** The task's context with an eraseUnit that checks the holds under the fence before each unit. */
   ctx: TaskContext;
-  /** Ends every unit of the task (the call returned). */
-  end(): Promise<void>;
+  /** Ends every unit of the task: all when the call returned, unfinished notes included; only those without a note when it failed. */
+  end(failed?: boolean): Promise<void>;
 }
 
 /**
@@ -21,16 +21,18 @@ export interface FencedErasure {
  * stays withdrawn for the rest of the call (its records are then counted as the hold's).
  */
 export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal): Promise<FencedErasure> {
+  // Read before this attempt's own units exist: what earlier attempts left unfinished.
+  const unfinished = await unfinishedNotes(services.ds, owner.taskId);
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, ctx.heartbeat);
   let outer = start.unitId;
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
-  const eraseUnit: TaskContext["eraseUnit"] = async (category, work) => {
+  const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note) => {
     if (outer) {
       await endErasureUnit(services.ds, outer);
       outer = null;
     }
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
-    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, ctx.heartbeat);
+    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, ctx.heartbeat, note ?? null);
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
@@ -38,12 +40,14 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     }
     try {
       await work();
-    } finally {
-      await endErasureUnit(services.ds, unit.unitId);
+    } catch (error) {
+      await endErasureUnit(services.ds, unit.unitId, services.clock.now());
+      throw error;
     }
+    await endErasureUnit(services.ds, unit.unitId);
     return true;
   };
-  return { holds: start.holds, ctx: { ...ctx, eraseUnit }, end: () => endTaskUnits(services.ds, owner.taskId) };
+  return { holds: start.holds, ctx: { ...ctx, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };
 }
 
 /** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */

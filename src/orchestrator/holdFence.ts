@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { DataSource, EntityManager, MoreThan } from "typeorm";
+import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
 import { ActiveHold, holdFor } from "../domain/retention";
@@ -85,6 +85,7 @@ export async function beginErasureUnit(
   expiresInMs: number,
   signal?: AbortSignal,
   heartbeat?: () => Promise<void>,
+  note: string | null = null,
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
   for (let round = 1; ; round++) {
@@ -103,6 +104,7 @@ export async function beginErasureUnit(
         requestId: owner.requestId,
         connector: owner.connector,
         categories: allowed.join(",").slice(0, 400),
+        note: note?.slice(0, 500) ?? null,
         startedAt: now,
         expiresAt: new Date(now.getTime() + expiresInMs),
       });
@@ -115,19 +117,32 @@ export async function beginErasureUnit(
   }
 }
 
-/** Ends one unit: a hold waiting for it may now be placed. */
-export async function endErasureUnit(ds: DataSource, unitId: string): Promise<void> {
-  await ds.getRepository(ErasureUnitRow).delete({ id: unitId });
+/**
+ * Ends one unit: a hold waiting for it may now be placed. A unit that failed keeps its note (if any)
+ * for the task's next attempt, expired so that it blocks no hold.
+ */
+export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date): Promise<void> {
+  const units = ds.getRepository(ErasureUnitRow);
+  if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
+  await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
 }
 
-/** Ends every unit of a task (its erase call returned, failed or was stopped). */
-export async function endTaskUnits(ds: DataSource, taskId: string): Promise<void> {
-  await ds.getRepository(ErasureUnitRow).delete({ taskId });
+/** Notes of the units earlier attempts of a task began and never finished, oldest first. */
+export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<string[]> {
+  const rows = await ds.getRepository(ErasureUnitRow).find({ where: { taskId, note: Not(IsNull()) }, order: { startedAt: "ASC" } });
+  return rows.map((r) => r.note!);
 }
 
-/** Keeps a task's units alive with its lease (called on heartbeat). */
-export async function extendTaskUnits(ds: DataSource, taskId: string, expiresAt: Date): Promise<void> {
-  await ds.getRepository(ErasureUnitRow).update({ taskId }, { expiresAt });
+/** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. */
+export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
+  const units = ds.getRepository(ErasureUnitRow);
+  if (failedAt) await units.update({ taskId }, { expiresAt: failedAt });
+  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+}
+
+/** Keeps a task's live units alive with its lease (called on heartbeat). */
+export async function extendTaskUnits(ds: DataSource, taskId: string, now: Date, expiresAt: Date): Promise<void> {
+  await ds.getRepository(ErasureUnitRow).update({ taskId, expiresAt: MoreThan(now) }, { expiresAt });
 }
 
 /** A unit a hold placement met, in words for the person placing the hold. */

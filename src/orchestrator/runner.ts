@@ -97,11 +97,12 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     now,
     // Only an erasure (runErasure) lets units run.
     eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
     heartbeat: async () => {
       if (abort.signal.aborted) return;
       if (await extendLease(ds, task.id, options.workerId, now(), options.leaseMs)) {
         // Units of erasure under way live as long as the lease: a hold waits for them, not for ever.
-        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE) await extendTaskUnits(ds, task.id, new Date(now().getTime() + options.leaseMs));
+        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE) await extendTaskUnits(ds, task.id, now(), new Date(now().getTime() + options.leaseMs));
         clearTimeout(leaseWatch);
         leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
       } else abort.abort("lease-lost");

@@ -1,5 +1,5 @@
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
-import { CallContext, ZendeskClient } from "./client";
+import { CallContext, JobState, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
@@ -145,17 +145,41 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return 1 + live.length;
   };
 
-  /**
-   * Deletes a thread the subject requested, with its comments and attachments: soft delete, then for good
-   * through deleted_tickets. A run that stops between the two leaves it in deleted_tickets, which Zendesk
-   * empties by itself after 30 days. Returns the records that erased.
-   */
-  const deleteThread = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
+  /** The records a requested thread holds: itself, its comments and their live attachments. */
+  const threadRecords = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
     let records = 1;
     for await (const c of commentsOf(ticket, "requester", userId, "erase", ctx)) records += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+    return records;
+  };
+
+  /** Deletes a soft-deleted ticket for good (a Zendesk job, waited for); false when it is not in deleted_tickets. */
+  const deleteForGood = async (ticketId: number, ctx: TaskContext): Promise<boolean> => {
+    const { status, body } = await client.send<{ job_status?: JobState }>("DELETE", `deleted_tickets/${ticketId}.json`, "erase", ctx);
+    if (status === 404) return false;
+    await client.awaitJob(body.job_status, "erase", ctx);
+    return true;
+  };
+
+  /**
+   * Deletes a thread the subject requested, with its comments and attachments: soft delete, then for
+   * good through deleted_tickets (a job). Both are one unit of erasure whose note names the ticket, so
+   * a run that stops between them is finished by the next attempt (finishThread). Returns the records.
+   */
+  const deleteThread = async (ticket: WireTicket, records: number, ctx: TaskContext): Promise<number> => {
     const { status } = await client.send("DELETE", `tickets/${ticket.id}.json`, "erase", ctx);
-    if (status !== 404) await client.send("DELETE", `deleted_tickets/${ticket.id}.json`, "erase", ctx);
-    return status === 404 ? 0 : records;
+    if (status === 404) return 0;
+    await deleteForGood(ticket.id, ctx);
+    return records;
+  };
+
+  /**
+   * Finishes a thread deletion an earlier attempt began (its note): deleted for good now if it waits in
+   * deleted_tickets; counted if it is gone; left to the main pass (0) if it is live again.
+   */
+  const finishThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
+    if (await deleteForGood(ticketId, ctx)) return records;
+    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx);
+    return status === 404 ? records : 0;
   };
 
   /** Deletes a soft-deleted user for good; 0 when someone else already did. */
@@ -208,21 +232,26 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     async erase(ids, instruction, ctx) {
       if (!instruction.categories.includes("SUPPORT")) return { erased: 0 };
       const since = instruction.keepRecordedSince?.SUPPORT ? new Date(instruction.keepRecordedSince.SUPPORT).getTime() : undefined;
-      const found = await findForErasure(ids, ctx);
-      if (!found) {
-        ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing to erase");
-        return { erased: 0 };
-      }
-      const { user } = found;
       let erased = 0;
       let withdrawn = false;
       /** One unit of erasure (see TaskContext.eraseUnit): false once the orchestrator withdrew SUPPORT. */
-      const unit = async (work: () => Promise<number>): Promise<boolean> => {
+      const unit = async (work: () => Promise<number>, note?: string): Promise<boolean> => {
         if (withdrawn) return false;
-        withdrawn = !(await ctx.eraseUnit("SUPPORT", async () => void (erased += await work())));
+        withdrawn = !(await ctx.eraseUnit("SUPPORT", async () => void (erased += await work()), note));
         if (withdrawn) ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
         return !withdrawn;
       };
+      // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
+      for (const note of await ctx.unfinishedUnits()) {
+        const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
+        if (thread) await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note);
+      }
+      const found = await findForErasure(ids, ctx);
+      if (!found) {
+        ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
+        return { erased };
+      }
+      const { user } = found;
       if (found.state === "soft-deleted") {
         // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
         ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
@@ -242,7 +271,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           continue;
         }
         // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
-        if (role === "requester") await unit(() => deleteThread(ticket, user.id, ctx));
+        if (role === "requester") {
+          const records = await threadRecords(ticket, user.id, ctx);
+          await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
+        }
         else {
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
             if (c.author_id === user.id && !isRedacted(c)) await unit(() => redact(ticket, c, ctx));
