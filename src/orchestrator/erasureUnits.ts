@@ -23,16 +23,23 @@ export interface FencedErasure {
 export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal): Promise<FencedErasure> {
   // Read before this attempt's own units exist: what earlier attempts left unfinished.
   const unfinished = await unfinishedNotes(services.ds, owner.taskId);
-  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, ctx.heartbeat);
+  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
   let outer = start.unitId;
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
+  // Units cost two short transactions each: a connector that heartbeats every N units could now miss
+  // its lease, so the fence heartbeats itself once a third of the lease has passed.
+  let beatAt = Date.now();
+  const heartbeat = async () => {
+    beatAt = Date.now();
+    await ctx.heartbeat();
+  };
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note) => {
     if (outer) {
       await endErasureUnit(services.ds, outer);
       outer = null;
     }
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
-    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, ctx.heartbeat, note ?? null);
+    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
@@ -45,9 +52,10 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       throw error;
     }
     await endErasureUnit(services.ds, unit.unitId);
+    if (Date.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;
   };
-  return { holds: start.holds, ctx: { ...ctx, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };
+  return { holds: start.holds, ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };
 }
 
 /** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */
