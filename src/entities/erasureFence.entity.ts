@@ -2,10 +2,9 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TimestampColumn } from "./columns";
 
 /**
- * One row per subject that erasure or a legal hold has touched: the lock that placing a hold and
- * starting a unit of erasure both take (SELECT ... FOR UPDATE on MySQL), so the two serialize across
- * processes. It also carries a hold placement that is waiting for units under way to end: while it
- * waits, no new unit of its categories starts (the placement cannot be starved by back-to-back units).
+ * One row per subject whose legal hold was placed through the fence: a hold placement marks itself
+ * pending here before it looks for units of erasure under way, and while it is pending no new unit of
+ * its categories starts (the placement cannot be starved by back-to-back units). See holdFence.ts.
  */
 @Entity({ name: "erasure_fences" })
 export class ErasureFenceRow {

@@ -10,11 +10,13 @@ import { StopReason, Stopped } from "./stopping";
 
 /**
  * The hold fence: placing a legal hold and erasing a held category serialize, in one process on SQLite
- * and across processes on MySQL. Both take the subject's fence row (SELECT ... FOR UPDATE). A unit of
- * erasure starts only under that lock, after reading the holds, and is recorded (erasure_units) until it
- * ends; a hold placement under the same lock either finds no unit of its categories under way (and the
- * hold takes effect before any further record is touched), or waits for them to end while it blocks new
- * ones, or refuses with CONFLICT naming them. See docs/connectors.md ("Units of erasure").
+ * and across processes on MySQL, without a lock on the erasure's path. Both sides write, then read:
+ * a unit of erasure records itself (erasure_units), then reads the subject's pending hold placement and
+ * the active holds; a hold placement marks itself pending (erasure_fences), then reads the units under
+ * way. Every write commits before the read that follows it, so of two that race at least one sees the
+ * other: either the unit sees the hold (or the pending placement, and waits), or the placement sees the
+ * unit and waits for it to end. A placement that waits longer than its wait gives up, changing nothing;
+ * while it waits no new unit of its categories starts. See docs/connectors.md ("Units of erasure").
  */
 
 /** How often a waiting unit or hold placement looks again. */
@@ -29,17 +31,21 @@ const list = (categories: string | null): string[] => (categories ? categories.s
 /** Whether two category lists meet; an empty list is every category. */
 const meet = (a: readonly string[], b: readonly string[]) => a.length === 0 || b.length === 0 || a.some((c) => b.includes(c));
 
-/** Locks the subject's fence row for the rest of the transaction, creating it the first time. */
-async function lockFence(em: EntityManager, key: string, now: Date): Promise<ErasureFenceRow> {
-  const repo = em.getRepository(ErasureFenceRow);
-  const read = async () => {
-    if (isMysql(em.connection)) await em.query("SELECT subjectKey FROM erasure_fences WHERE subjectKey = ? FOR UPDATE", [key]);
-    return repo.findOneBy({ subjectKey: key });
-  };
-  const found = await read();
-  if (found) return found;
-  await repo.createQueryBuilder().insert().values({ subjectKey: key, placingCategories: null, placingUntil: null, updatedAt: now }).orIgnore().execute();
-  return (await read())!;
+/**
+ * Runs one step on its own: autocommit on MySQL (each statement commits before the next one reads),
+ * inside the in-process transaction queue on SQLite (so it never joins another transaction by accident).
+ */
+function alone<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return isMysql(ds) ? work(ds.manager) : inTransaction(ds, work);
+}
+
+/** Marks (or clears, with null) the subject's pending hold placement. */
+async function markPlacing(em: EntityManager, key: string, categories: readonly string[] | null, until: Date | null, now: Date): Promise<void> {
+  const fences = em.getRepository(ErasureFenceRow);
+  const placing = { placingCategories: categories ? categories.join(",").slice(0, 400) : null, placingUntil: until, updatedAt: now };
+  const { affected } = await fences.update({ subjectKey: key }, placing);
+  if (!affected) await fences.createQueryBuilder().insert().values({ subjectKey: key, ...placing }).orIgnore().execute();
+  if (!affected && categories) await fences.update({ subjectKey: key }, placing);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -74,9 +80,9 @@ export interface UnitStart {
 }
 
 /**
- * Starts a unit of erasure over `categories`: under the subject's fence, reads the active holds, and
- * records a unit over the categories no hold keeps (until `expiresInMs` unless extended). While a hold
- * placement on these categories is waiting, it waits first (bounded by that placement's own wait).
+ * Starts a unit of erasure over `categories`: records it, then reads the active holds and keeps it over
+ * the categories no hold keeps (until `expiresInMs` unless extended). While a hold placement on these
+ * categories is pending, it withdraws and waits (bounded by that placement's own wait).
  */
 export async function beginErasureUnit(
   services: Pick<Services, "ds" | "clock">,
@@ -89,29 +95,23 @@ export async function beginErasureUnit(
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
   for (let round = 1; ; round++) {
-    const started = await inTransaction(services.ds, async (em) => {
-      const now = services.clock.now();
-      const fence = await lockFence(em, key, now);
-      if (fence.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories)) return undefined;
-      const holds = await activeHoldsFor(em, owner.subjectEmail);
-      const allowed = categories.filter((c) => !holdFor(c, holds));
-      if (!allowed.length) return { unitId: null, allowed, holds };
-      const unitId = randomUUID();
-      await em.getRepository(ErasureUnitRow).insert({
-        id: unitId,
-        subjectKey: key,
-        taskId: owner.taskId,
-        requestId: owner.requestId,
-        connector: owner.connector,
-        categories: allowed.join(",").slice(0, 400),
-        note: note?.slice(0, 500) ?? null,
-        startedAt: now,
-        expiresAt: new Date(now.getTime() + expiresInMs),
-      });
+    const now = services.clock.now();
+    const unitId = randomUUID();
+    const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
+    // Write first, then read: a placement that started before this sees the unit and waits for it.
+    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).insert(unit));
+    const fence = await services.ds.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+    const placing = fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories);
+    const holds = placing ? [] : await activeHoldsFor(services.ds, owner.subjectEmail);
+    const allowed = categories.filter((c) => !holdFor(c, holds));
+    if (!placing && allowed.length === categories.length) return { unitId, allowed, holds };
+    if (!placing && allowed.length) {
+      await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).update({ id: unitId }, { categories: allowed.join(",").slice(0, 400) }));
       return { unitId, allowed, holds };
-    });
-    if (started) return started;
-    // Waiting for a hold placement keeps the task's lease.
+    }
+    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: unitId }));
+    if (!placing) return { unitId: null, allowed, holds };
+    // A hold placement is waiting for the units under way: wait for it (it bounds its own wait).
     if (heartbeat && round % 10 === 0) await heartbeat();
     await sleep(POLL_MS, signal);
   }
@@ -154,39 +154,27 @@ export function describeUnits(units: readonly Pick<ErasureUnitRow, "connector" |
 export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] };
 
 /**
- * Runs `place` (the hold's insert) under the subject's fence once no unit of `categories` (empty: all)
- * is under way. Units under way are waited for up to `waitMs`, during which no new unit of these
- * categories starts; after that the placement gives up, changing nothing, and returns the units met.
+ * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
+ * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
+ * units of these categories from starting; after that the placement gives up, changing nothing, and
+ * returns the units met.
  */
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
   const key = subjectKey(subjectEmail);
   const deadline = Date.now() + waitMs;
-  let marked = false;
-  for (;;) {
-    const outcome = await inTransaction(services.ds, async (em): Promise<FencedPlacement<T> | undefined> => {
-      const now = services.clock.now();
-      await lockFence(em, key, now);
-      const live = await em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(now) });
+  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + POLL_MS * 5);
+  const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
+  try {
+    for (;;) {
+      // Write first, then read: a unit that starts after this sees the placement and waits.
+      await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
+      const live = await services.ds.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) });
       const busy = live.filter((u) => meet(list(u.categories), categories));
-      const fences = em.getRepository(ErasureFenceRow);
-      const clear = async () => {
-        if (marked) await fences.update({ subjectKey: key }, { placingCategories: null, placingUntil: null, updatedAt: now });
-      };
-      if (!busy.length) {
-        await clear();
-        return { placed: await place(em) };
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        await clear();
-        return { busy };
-      }
-      // Waiting: new units of these categories wait too, so the ones under way can only end.
-      await fences.update({ subjectKey: key }, { placingCategories: categories.join(",").slice(0, 400), placingUntil: new Date(now.getTime() + left + POLL_MS * 5), updatedAt: now });
-      marked = true;
-      return undefined;
-    });
-    if (outcome) return outcome;
-    await sleep(POLL_MS);
+      if (!busy.length) return { placed: await inTransaction(services.ds, place) };
+      if (Date.now() >= deadline) return { busy };
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await clear();
   }
 }
