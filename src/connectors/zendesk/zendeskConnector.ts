@@ -244,7 +244,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
       for (const note of await ctx.unfinishedUnits()) {
         const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
-        if (thread) await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note);
+        if (!thread || (await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note))) continue;
+        // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
+        await client.send("PUT", `deleted_tickets/${thread[1]}/restore.json`, "erase", ctx);
       }
       const found = await findForErasure(ids, ctx);
       if (!found) {

@@ -180,6 +180,13 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json({ job_status: presentJob(req, job) });
   });
 
+  app.put("/api/v2/deleted_tickets/:id/restore.json", (req, res) => {
+    const ticket = store.deletedTicket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    store.restoreTicket(ticket);
+    res.status(200).end();
+  });
+
   app.get("/api/v2/job_statuses/:id.json", (req, res) => {
     const job = jobs.get(String(req.params.id));
     if (!job) return void res.status(404).json(notFound);
