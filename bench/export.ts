@@ -19,7 +19,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { SYSTEM_ACTOR } from "../src/audit/actor";
 import { loadConfig } from "../src/config/env";
-import { TaskContext } from "../src/connectors/sdk";
+import { noErasure, TaskContext } from "../src/connectors/sdk";
 import { RequestSource, RequestStatus, RequestType } from "../src/domain/enums";
 import { TaskStatus, TaskStep } from "../src/domain/tasks";
 import { ExportRow, RequestRow, TaskRow } from "../src/entities";
@@ -78,6 +78,8 @@ async function child(dataDir: string, requestId: string, taskId: string): Promis
     idempotencyKey: "bench",
     now: () => new Date(),
     heartbeat: async () => undefined,
+    eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
   };
   const started = process.hrtime.bigint();
   const written = await runExportStep(services, task, ctx);

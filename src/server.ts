@@ -11,7 +11,7 @@ import type { DataSource } from "typeorm";
 import { SYSTEM_ACTOR, tokenActor } from "./audit/actor";
 import { authenticateToken, bearerToken, ensureBootstrapToken } from "./auth/tokens";
 import { Clock, systemClock } from "./clock";
-import type { Config } from "./config/env";
+import { Config, ConfigError } from "./config/env";
 import { resolveSecret } from "./config/secrets";
 import { createDataSource, migrate } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
@@ -76,6 +76,14 @@ export async function buildRegistry(config: Config, given?: Connector[], logger?
     }
   }
   const built = config.DSR_CONNECTORS_FILE ? await loadConnectorsFile(config.DSR_CONNECTORS_FILE) : [];
+  // Without connectors every request would end with nothing done: production refuses to start.
+  if (config.NODE_ENV === "production" && built.length === 0) {
+    throw new ConfigError([
+      config.DSR_CONNECTORS_FILE
+        ? `DSR_CONNECTORS_FILE (${config.DSR_CONNECTORS_FILE}) lists no connector: with NODE_ENV=production the service needs at least one system to act on (see docs/connectors.md)`
+        : "DSR_CONNECTORS_FILE is required with NODE_ENV=production: set it to the connectors file that names the systems holding personal data (see docs/connectors.md); without connectors no request could be carried out",
+    ]);
+  }
   const closeAll = async () => void (await Promise.allSettled(built.map((c) => c.close?.())));
   try {
     return new ConnectorRegistry(built, closeAll);

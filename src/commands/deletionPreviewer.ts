@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
-import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, noErasure, TaskContext } from "../connectors/sdk";
 import { inTransaction } from "../db/transaction";
 import { acceptedFinds, subjectIdentityMap } from "../domain/identities";
 import { DeletionContext, PlannedDeletion } from "../domain/retention";
@@ -46,6 +46,8 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     heartbeat: async () => undefined,
     idempotencyKey: `preview_${previewId}_${connector.spec.name}`,
     now: () => clock.now(),
+    eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
   });
   const ids = subjectIdentityMap(subjectOf(subject));
 

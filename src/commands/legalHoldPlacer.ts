@@ -5,6 +5,7 @@ import { inTransaction, lockRow } from "../db/transaction";
 import { emailProblem, normalizeEmail } from "../domain/identities";
 import { LegalHoldRow, LegalHoldStatus } from "../entities";
 import { badField, conflict, notFound } from "../errors";
+import { describeUnits, placeUnderFence } from "../orchestrator/holdFence";
 import { Services } from "../services";
 
 export interface PlaceLegalHoldCommand {
@@ -18,8 +19,10 @@ export interface PlaceLegalHoldCommand {
 const CATEGORY = /^[A-Z][A-Z0-9_]{1,39}$/;
 
 /**
- * Places a legal hold on a subject: from now on no deletion erases the held categories (running
- * deletions check holds when each erasure starts), and kept sets wait for its release.
+ * Places a legal hold on a subject: from now on no deletion erases the held categories, and kept sets
+ * wait for its release. A running erasure sees the hold at its next unit of work; a unit already under
+ * way on a held category is waited for (DSR_HOLD_WAIT_MS), and if it does not end in time the hold is
+ * refused with CONFLICT, naming it, and nothing changes.
  */
 export async function placeLegalHold(services: Services, actor: Actor, input: PlaceLegalHoldCommand): Promise<LegalHoldRow> {
   const categories = [...new Set((input.categories ?? []).map((c) => c.trim()))];
@@ -42,7 +45,8 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     releasedAt: null,
     releaseReason: null,
   });
-  return inTransaction(services.ds, async (em) => {
+  // Under the subject's hold fence: erasure units of these categories already under way end first.
+  const outcome = await placeUnderFence(services, row.subjectEmail, categories, services.config.DSR_HOLD_WAIT_MS, async (em) => {
     await em.getRepository(LegalHoldRow).insert(row);
     await appendAuditEvent(
       em,
@@ -51,6 +55,12 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     );
     return row;
   });
+  if ("busy" in outcome) {
+    throw conflict(
+      `The hold was not placed: records of this subject are being erased right now (${describeUnits(outcome.busy)}) and that step did not end within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. Place the hold again in a moment: it then keeps everything not erased by then.`,
+    );
+  }
+  return outcome.placed;
 }
 
 /** Releases a hold: what it kept becomes purgeable at the next purge run, unless a rule still keeps it. */

@@ -193,6 +193,16 @@ export class Env {
   @Max(24 * 3600)
   DSR_TASK_TIMEOUT_SECONDS = 900;
 
+  /**
+   * How long placing a legal hold waits for units of erasure already under way on its categories (a
+   * chunk, one remote call) before refusing with CONFLICT, in ms. While it waits no new unit starts.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  DSR_HOLD_WAIT_MS = 5_000;
+
   /** Where status callbacks of settings-page account deletions are POSTed; unset: they wait in the outbox, undelivered. */
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ["http", "https"] }, { message: "DSR_CALLBACK_URL must be an http(s) URL" })
@@ -456,6 +466,8 @@ const KNOWN_OPTIONAL = new Set([
   "DSR_TEST_MYSQL_URL",
   "DSR_TEST_AUDIT_SEED",
   "DSR_TEST_REQUIRE_MYSQL",
+  "DSR_TEST_INTERLEAVE_SEED",
+  "DSR_TEST_INTERLEAVE_RUNS",
   "DSR_TOKEN",
   "DSR_URL",
 ]);

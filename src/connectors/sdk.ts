@@ -155,7 +155,23 @@ export interface TaskContext {
   idempotencyKey: string;
   /** The orchestrator's clock (tests move it). */
   now(): Date;
+  /**
+   * Erasure: runs `work`, one unit of erasing records of `category` (a chunk of rows, one remote write),
+   * if that category may still be erased, and answers true; answers false without running it when it
+   * may not any more (the orchestrator withdrew the category while the erasure ran). After false, touch
+   * that category no more in this call and return what was erased so far. Until a connector's first
+   * unit, its whole erase call counts as one unit that nothing can interrupt; outside erase and purge
+   * every unit is refused. `note` (up to 500 characters, no personal data) says what to finish if the
+   * unit never ends well (the process died, or `work` threw): the task's next attempt gets it back
+   * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once.
+   */
+  eraseUnit(category: DataCategory, work: () => Promise<void>, note?: string): Promise<boolean>;
+  /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
+  unfinishedUnits(): Promise<string[]>;
 }
+
+/** eraseUnit outside an erasure: nothing may be erased there. */
+export const noErasure: TaskContext["eraseUnit"] = async () => false;
 
 export interface Connector {
   readonly spec: ConnectorSpec;

@@ -60,7 +60,7 @@ export function ruleExceptions(kept: readonly KeptRecords[], rules: readonly Ret
  * Sets a legal hold kept (the connector never saw them), counted by the plan's survey. A hold placed
  * after the survey still keeps its categories: the survey's count of them is what it keeps.
  */
-export function holdExceptions(plan: readonly Pick<DeletionPlanItemRow, "category" | "found">[], dctx: DeletionContext, instruction: ErasureInstruction): KeptException[] {
+export function holdExceptions(plan: readonly Pick<DeletionPlanItemRow, "category" | "found">[], dctx: Pick<DeletionContext, "holds">, instruction: ErasureInstruction): KeptException[] {
   return plan.flatMap((p) => {
     const hold = holdFor(p.category, dctx.holds);
     if (!hold || p.found === 0 || instruction.categories.includes(p.category)) return [];
@@ -74,6 +74,8 @@ export interface Verification {
   remaining: number;
   /** Records still there that nothing allows, per category. */
   unexpected: Record<string, number>;
+  /** Every record still there, per category (what a hold placed during the erasure keeps). */
+  byCategory: Record<string, number>;
 }
 
 /**
@@ -86,12 +88,14 @@ export async function verifyErasure(connector: Connector, ids: Identities, ctx: 
   for (const k of kept) keptCount.set(`${k.category}\u0000${k.type}`, (keptCount.get(`${k.category}\u0000${k.type}`) ?? 0) + k.count);
   const passedByDate = new Map<string, number>();
   const candidates = new Map<string, number>();
+  const byCategory: Record<string, number> = {};
   let remaining = 0;
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     remaining += 1;
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     const category = String(record.category);
+    byCategory[category] = (byCategory[category] ?? 0) + 1;
     if (!instruction.categories.includes(category)) continue;
     const key = `${category}\u0000${record.type}`;
     const since = instruction.keepRecordedSince?.[category];
@@ -110,5 +114,5 @@ export async function verifyErasure(connector: Connector, ids: Identities, ctx: 
       bad += excess;
     }
   }
-  return { remaining: remaining - bad, unexpected };
+  return { remaining: remaining - bad, unexpected, byCategory };
 }

@@ -1,9 +1,11 @@
-import type { Connector, Identities, TaskContext } from "../connectors/sdk";
-import { deletionInstruction } from "../domain/retention";
+import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
+import { DeletionContext, deletionInstruction } from "../domain/retention";
+import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { deletionContextFor, holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
+import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
+import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -13,33 +15,47 @@ import { untilAborted } from "./stopping";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
- * The instruction is computed now, from the rules and the subject's active holds: a connector never
- * sees a held category. After a deletion's erasure a verification pass collects again, and the task
+ * The instruction is computed now, from the rules and the subject's active holds read under the hold
+ * fence: a connector never sees a held category, and a hold placed while it erases withdraws the
+ * category at the connector's next unit of work (what is left of it is then kept by the hold). After a deletion's erasure a verification pass collects again, and the task
  * fails loudly, recording nothing as done, if anything is left that no exception allows.
  */
 export async function runErasure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, options: RunOptions, signal: AbortSignal): Promise<void> {
   const { ds, clock } = services;
   const now = () => clock.now();
   const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-  const dctx = await deletionContextFor(services, request);
   const purge = task.step === TaskStep.PURGE;
-  const due = purge ? await dueExceptions(ds, dctx.now, { requestId: task.requestId, connector: task.connector }) : [];
+  const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
+  // The holds are read under the subject's fence, and the whole call is a unit until the connector starts its own.
+  const fence = await fencedErasure(services, { subjectEmail: request.subjectEmail, taskId: task.id, requestId: task.requestId, connector: task.connector }, categories, ctx, options.leaseMs, signal);
+  const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);
   if (purge && instruction.categories.length === 0) {
+    await fence.end();
     await completeTask(ds, task, options.workerId, { erased: 0 }, now());
     return;
   }
 
-  const outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, instruction, ctx), signal);
+  let outcome: ErasureOutcome;
+  try {
+    outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
+  } catch (error) {
+    // A stopped call may still be running: its units then lapse with the lease instead.
+    if (!signal.aborted) await fence.end(true);
+    throw error;
+  }
+  await fence.end();
   const erased = (task.result?.erased ?? 0) + outcome.erased;
+  // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
+  const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, request.subjectEmail));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
     await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
     return;
   }
 
-  let kept = ruleExceptions(outcome.kept ?? [], services.retentionRules);
+  let kept = ruleExceptions((outcome.kept ?? []).filter((k) => !heldSince.categories.includes(String(k.category))), services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
@@ -60,8 +76,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
-    if (connector.spec.supports.includes("access") && !connector.spec.manual) {
-      const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, outcome.kept ?? []), signal);
+    const verifiable = connector.spec.supports.includes("access") && !connector.spec.manual;
+    if (verifiable) {
+      const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, outcome.kept ?? []), signal);
       const left = Object.entries(check.unexpected);
       if (left.length) {
         const total = left.reduce((n, [, c]) => n + c, 0);
@@ -80,7 +97,8 @@ export async function runErasure(services: Services, connector: Connector, task:
         return;
       }
       remaining = check.remaining;
-    }
+      kept.push(...heldSince.exceptions(check.byCategory));
+    } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
   }
   let closeExceptions: string[] = [];
   if (purge) {
@@ -89,7 +107,8 @@ export async function runErasure(services: Services, connector: Connector, task:
     const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
     const same = (e: RetentionExceptionRow, k: KeptException) =>
       !e.holdId && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
-    const inScope = open.filter((e) => instruction.categories.includes(e.category));
+    // A category a hold took during the purge keeps its open exceptions as they were.
+    const inScope = open.filter((e) => heldSince.instruction.categories.includes(e.category));
     const unchanged = inScope.filter((e) => kept.some((k) => same(e, k)));
     closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));

@@ -2,8 +2,8 @@ import { EntityManager, In, Not } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { moveRequest } from "../commands/requestTransition";
 import { lockRow } from "../db/transaction";
-import { RequestStatus, TERMINAL_STATUSES } from "../domain/enums";
-import { TaskStatus } from "../domain/tasks";
+import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
+import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
 
 export interface TaskCounts {
@@ -46,10 +46,14 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   }
   if (request.duplicateOf) return request;
   const counts = await countTasks(em, requestId);
-  const target = statusFromTasks(counts);
-  if (target === request.status) return request;
+  let target = statusFromTasks(counts);
   let statusReason: string | null = null;
-  if (target === RequestStatus.FAILED) {
+  if (target === RequestStatus.COMPLETED) {
+    statusReason = await nothingDone(em, request);
+    if (statusReason) target = RequestStatus.FAILED;
+  }
+  if (target === request.status) return request;
+  if (target === RequestStatus.FAILED && !statusReason) {
     const failed = await em.getRepository(TaskRow).find({ where: { requestId, status: TaskStatus.FAILED }, order: { connector: "ASC" } });
     statusReason = `${failed.length} task(s) failed: ${failed.map((t) => `${t.connector} ${t.step}: ${t.lastError ?? "failed"}`).join("; ")}`.slice(0, 500);
   }
@@ -63,6 +67,27 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   );
   if (TERMINAL_STATUSES.includes(target)) await settleDuplicates(em, moved, now);
   return moved;
+}
+
+/** The step that does a request's work, for the types where doing nothing cannot be the answer. */
+const WORK_STEP: Partial<Record<RequestType, { step: TaskStep; verb: string }>> = {
+  [RequestType.ACCESS]: { step: TaskStep.COLLECT, verb: "collect the subject's data" },
+  [RequestType.PORTABILITY]: { step: TaskStep.COLLECT, verb: "collect the subject's data" },
+  [RequestType.DELETION]: { step: TaskStep.ERASE, verb: "erase the subject's data" },
+};
+
+/**
+ * Why a request whose tasks all ended well still did nothing (no connector took part: none is
+ * installed, or every one was skipped), or null when one did its step. Such a request FAILS with
+ * this reason: an empty export or certificate would claim work no one did.
+ */
+async function nothingDone(em: EntityManager, request: RequestRow): Promise<string | null> {
+  const work = WORK_STEP[request.type];
+  if (!work) return null;
+  const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: work.step }, order: { connector: "ASC" } });
+  if (tasks.some((t) => t.status === TaskStatus.SUCCEEDED)) return null;
+  if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.step === TaskStep.ERASE ? "erasure" : "access"})`.slice(0, 500);
+  return `No connector could ${work.verb}: ${tasks.map((t) => `${t.connector} skipped${t.note ? ` (${t.note})` : ""}`).join("; ")}`.slice(0, 500);
 }
 
 function countsDetails(counts: TaskCounts): Record<string, number> {

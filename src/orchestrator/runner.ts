@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -14,6 +14,7 @@ import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
+import { extendTaskUnits } from "./holdFence";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
@@ -98,10 +99,15 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     signal: abort.signal,
     idempotencyKey: task.idempotencyKey,
     now,
+    // Only an erasure (runErasure) lets units run.
+    eraseUnit: noErasure,
+    unfinishedUnits: async () => [],
     heartbeat: async () => {
       if (abort.signal.aborted || performance.now() - extendedAt < options.leaseMs / 4) return;
       extendedAt = performance.now();
       if (await extendLease(ds, task, options.workerId, now(), options.leaseMs)) {
+        // Units of erasure under way live as long as the lease: a hold waits for them, not for ever.
+        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE) await extendTaskUnits(ds, task.id, now(), new Date(now().getTime() + options.leaseMs));
         clearTimeout(leaseWatch);
         leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
       } else abort.abort("lease-lost");

@@ -161,6 +161,45 @@ describe("Zendesk connector", () => {
       expect(await connector.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
     });
 
+    /** Runs an erase that fails on the first permanent ticket delete, and returns the notes of the units it left unfinished. */
+    const eraseUntilFirstPermanentDelete = async (): Promise<string[]> => {
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_tickets/", times: 1 });
+      const notes: string[] = [];
+      const ctx = testContext({
+        eraseUnit: async (_category, work, note) => {
+          await work().catch((error: unknown) => {
+            if (note) notes.push(note);
+            throw error;
+          });
+          return true;
+        },
+      });
+      expect(await connector.erase(ADA, SUPPORT, ctx).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+      expect(z.store.deletedTickets()).to.have.length(1);
+      return notes;
+    };
+
+    it("deletes for good, once, a thread an earlier attempt left in deleted_tickets, from its unit's note", async () => {
+      const notes = await eraseUntilFirstPermanentDelete();
+      const [, id] = /^ticket:(\d+):\d+$/.exec(notes[0]) ?? [];
+      expect(Number(id)).to.equal(z.store.deletedTickets()[0].id);
+      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length + 1;
+      await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+      expect(z.store.deletedTickets()).to.deep.equal([]);
+      expect(z.store.effects).to.deep.include({ ticketSoftDeletes: threads, ticketPermanentDeletes: threads, ticketRestores: 0 });
+      expect(z.store.state.tickets.some((x) => x.id === Number(id))).to.equal(false);
+    });
+
+    it("brings a half-deleted thread back, when the next attempt may no longer erase SUPPORT (a legal hold)", async () => {
+      const notes = await eraseUntilFirstPermanentDelete();
+      const id = z.store.deletedTickets()[0].id;
+      const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes, eraseUnit: async () => false }));
+      expect(outcome).to.deep.equal({ erased: 0 });
+      expect(z.store.deletedTickets()).to.deep.equal([]);
+      expect(z.store.ticket(id), "the thread is live again").to.not.equal(undefined);
+      expect(z.store.effects).to.deep.include({ ticketPermanentDeletes: 0, ticketRestores: 1 });
+    });
+
     it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
       z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
       const quick = connectorFor(z, { timeoutMs: 300 });

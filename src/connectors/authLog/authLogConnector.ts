@@ -130,8 +130,15 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
       for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
         if (!page.events.length) continue;
-        throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat);
-        erased += page.events.length;
+        // Each page is a unit of erasure: the orchestrator may withdraw the category between pages.
+        const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
+          throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat);
+          erased += page.events.length;
+        });
+        if (!ran) {
+          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+          return { erased };
+        }
         await beat();
       }
       const outcome: ErasureOutcome = { erased };

@@ -143,8 +143,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
   }
 
-  /** Erases one table in primary-key chunks, each its own statement, with a heartbeat after each. */
-  const eraseTable = async (t: SqlTableConfig, values: IdentityMatcher, keepSince: Date | undefined, ctx: TaskContext): Promise<number> => {
+  /**
+   * Erases one table in primary-key chunks, each its own statement and its own unit of erasure, with a
+   * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way.
+   */
+  const eraseTable = async (t: SqlTableConfig, values: IdentityMatcher, keepSince: Date | undefined, ctx: TaskContext): Promise<{ erased: number; withdrawn: boolean }> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
     const columns = since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : [];
     let erased = 0;
@@ -164,13 +167,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (doomed.length) {
         const keys = doomed.map((row) => row[t.primaryKey]);
         const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values.lookup) : anonymizeRows(d, t, t.erase.columns, keys, values.lookup);
-        erased += (await exec("erase", t.table, statement)).affected;
+        const ran = await ctx.eraseUnit(t.category, async () => void (erased += (await exec("erase", t.table, statement)).affected));
+        if (!ran) return { erased, withdrawn: true };
       }
       await ctx.heartbeat();
     }
     if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
     ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
-    return erased;
+    return { erased, withdrawn: false };
   };
 
   /** Every column the configuration names in a table, so check() proves them all. */
@@ -249,10 +253,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     async erase(ids, instruction, ctx) {
       const known = await knownIdentities(ids, "erase", ctx);
       let erased = 0;
+      const withdrawn = new Set<string>();
       for (const t of plan.eraseOrder) {
-        if (!instruction.categories.includes(t.category)) continue;
+        if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
-        if (values) erased += await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+        if (!values) continue;
+        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+        erased += done.erased;
+        if (done.withdrawn) withdrawn.add(t.category);
       }
       return { erased };
     },

@@ -20,6 +20,9 @@ const MAX_CUSTOMERS = 20;
 const VERSION = "1.0.0";
 
 type Ctx = Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "heartbeat">>;
+
+/** The orchestrator withdrew PAYMENTS from the running erasure (a legal hold): stop writing. */
+class Withdrawn extends Error {}
 type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
 
 /** Escapes a value for Stripe's search query language (single-quoted strings). */
@@ -123,6 +126,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
   }
 
+  /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
+  const detachedNow = new WeakMap<TaskContext, number>();
+  /** Each write is one unit of erasure; a withdrawn one stops the erasure (see erase). */
+  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>): Promise<T> => {
+    let result!: T;
+    if (!(await ctx.eraseUnit("PAYMENTS", async () => void (result = await work())))) throw new Withdrawn();
+    return result;
+  };
+
   const writer: StripeWriter = {
     update: (kind, id, params, key, ctx) => {
       const opts = { idempotencyKey: key };
@@ -133,11 +145,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         invoice: () => stripe.invoices.update(id, params, opts),
         subscription: () => stripe.subscriptions.update(id, params, opts),
       }[kind] as () => Promise<unknown>;
-      return call("erase", ctx, work);
+      return unit(ctx, () => call("erase", ctx, work));
     },
-    detach: (id, key, ctx) => call("erase", ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key })),
-    cancel: (id, key, ctx) => call("erase", ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
-    deleteCustomer: (id, key, ctx) => call("erase", ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined),
+    detach: (id, key, ctx) => unit(ctx, async () => ((await call("erase", ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }))), void detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1))),
+    cancel: (id, key, ctx) => unit(ctx, () => call("erase", ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key }))),
+    deleteCustomer: (id, key, ctx) => unit(ctx, () => call("erase", ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined)),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
   };
 
@@ -191,7 +203,18 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for await (const customer of customersOf(ids, "erase", ctx)) customers.push(customer);
       const tally = new KeptTally();
       let erased = 0;
-      for (const customer of customers) erased += await eraseCustomer(customer, keepSince, tally, writer, ctx);
+      for (const customer of customers) {
+        detachedNow.set(ctx, 0);
+        try {
+          erased += await eraseCustomer(customer, keepSince, tally, writer, ctx);
+        } catch (error) {
+          if (!(error instanceof Withdrawn)) throw error;
+          // The customer stays with its blanked records; only its detached payment methods left it.
+          erased += detachedNow.get(ctx) ?? 0;
+          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+          return { erased };
+        }
+      }
       const kept = tally.result();
       ctx.logger.info({ connector: name, customers: customers.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`) }, "Stripe erasure done");
       return kept.length ? { erased, kept } : { erased };

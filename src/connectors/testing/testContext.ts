@@ -36,6 +36,12 @@ export function testContext(overrides: Partial<TaskContext> = {}): TestTaskConte
     attempt: 1,
     idempotencyKey: `test-${randomUUID()}`,
     now: () => new Date(),
+    // Outside the orchestrator nothing withdraws a category: every unit runs (override to test withdrawal).
+    eraseUnit: async (_category, work) => {
+      await work();
+      return true;
+    },
+    unfinishedUnits: async () => [],
     logger,
     signal: controller.signal,
     ...rest,

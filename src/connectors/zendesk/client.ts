@@ -14,6 +14,12 @@ export interface ZendeskReply<T> {
   body: T;
 }
 
+/** The part of a Zendesk job status the connector reads. */
+export interface JobState {
+  id?: string;
+  status?: string;
+}
+
 /** Cursor pagination, as Zendesk documents it for its list endpoints. */
 interface CursorPage {
   meta?: { has_more?: boolean };
@@ -138,6 +144,31 @@ export class ZendeskClient {
       next = body.meta?.has_more ? body.links?.next : null;
       await ctx.heartbeat?.();
       if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
+    }
+  }
+
+  /**
+   * Waits for a background job (Zendesk answers some writes, such as a permanent ticket deletion, with a
+   * queued job status) to complete, polling its status with growing pauses for up to `timeoutMs` x 4.
+   * A job that fails, vanishes or outlasts the wait is a retryable error: the caller's unit of work is
+   * then unfinished, and the next attempt repeats the write (which Zendesk refuses with 404 once done).
+   */
+  async awaitJob(queued: JobState | undefined, op: Operation, ctx: CallContext): Promise<void> {
+    if (!queued?.id) return;
+    const path = `job_statuses/${encodeURIComponent(queued.id)}.json`;
+    const until = Date.now() + this.o.timeoutMs * 4;
+    let state: string | undefined = queued.status;
+    for (let round = 0; state !== "completed"; round += 1) {
+      if (state === "failed" || state === "killed") {
+        throw new ConnectorError(`${this.o.name}: a Zendesk background job of the ${op} failed; the task will be retried`, `${op}: job ${state}`, true);
+      }
+      if (Date.now() > until) throw new ConnectorError(`${this.o.name}: Zendesk is still working on the ${op}; the task will be retried`, `${op}: job still ${state}`, true);
+      await sleep(Math.min(2000, 50 * 2 ** round), ctx.signal).catch(() => {
+        throw this.stopped(op, ctx.signal);
+      });
+      const reply: ZendeskReply<{ job_status?: JobState }> = await this.get(path, op, ctx);
+      if (reply.status === 404 || !reply.body.job_status) throw new ConnectorError(`${this.o.name}: Zendesk lost track of a background job of the ${op}; the task will be retried`, `${op}: job status gone`, true);
+      state = reply.body.job_status.status;
     }
   }
 

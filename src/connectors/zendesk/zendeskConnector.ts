@@ -1,6 +1,6 @@
 import { normalizeEmail } from "../../domain/identities";
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
-import { CallContext, ZendeskClient } from "./client";
+import { CallContext, JobState, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
@@ -146,17 +146,41 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return 1 + live.length;
   };
 
-  /**
-   * Deletes a thread the subject requested, with its comments and attachments: soft delete, then for good
-   * through deleted_tickets. A run that stops between the two leaves it in deleted_tickets, which Zendesk
-   * empties by itself after 30 days. Returns the records that erased.
-   */
-  const deleteThread = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
+  /** The records a requested thread holds: itself, its comments and their live attachments. */
+  const threadRecords = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
     let records = 1;
     for await (const c of commentsOf(ticket, "requester", userId, "erase", ctx)) records += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+    return records;
+  };
+
+  /** Deletes a soft-deleted ticket for good (a Zendesk job, waited for); false when it is not in deleted_tickets. */
+  const deleteForGood = async (ticketId: number, ctx: TaskContext): Promise<boolean> => {
+    const { status, body } = await client.send<{ job_status?: JobState }>("DELETE", `deleted_tickets/${ticketId}.json`, "erase", ctx);
+    if (status === 404) return false;
+    await client.awaitJob(body.job_status, "erase", ctx);
+    return true;
+  };
+
+  /**
+   * Deletes a thread the subject requested, with its comments and attachments: soft delete, then for
+   * good through deleted_tickets (a job). Both are one unit of erasure whose note names the ticket, so
+   * a run that stops between them is finished by the next attempt (finishThread). Returns the records.
+   */
+  const deleteThread = async (ticket: WireTicket, records: number, ctx: TaskContext): Promise<number> => {
     const { status } = await client.send("DELETE", `tickets/${ticket.id}.json`, "erase", ctx);
-    if (status !== 404) await client.send("DELETE", `deleted_tickets/${ticket.id}.json`, "erase", ctx);
-    return status === 404 ? 0 : records;
+    if (status === 404) return 0;
+    await deleteForGood(ticket.id, ctx);
+    return records;
+  };
+
+  /**
+   * Finishes a thread deletion an earlier attempt began (its note): deleted for good now if it waits in
+   * deleted_tickets; counted if it is gone; left to the main pass (0) if it is live again.
+   */
+  const finishThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
+    if (await deleteForGood(ticketId, ctx)) return records;
+    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx);
+    return status === 404 ? records : 0;
   };
 
   /** Deletes a soft-deleted user for good; 0 when someone else already did. */
@@ -209,19 +233,35 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     async erase(ids, instruction, ctx) {
       if (!instruction.categories.includes("SUPPORT")) return { erased: 0 };
       const since = instruction.keepRecordedSince?.SUPPORT ? new Date(instruction.keepRecordedSince.SUPPORT).getTime() : undefined;
+      let erased = 0;
+      let withdrawn = false;
+      /** One unit of erasure (see TaskContext.eraseUnit): false once the orchestrator withdrew SUPPORT. */
+      const unit = async (work: () => Promise<number>, note?: string): Promise<boolean> => {
+        if (withdrawn) return false;
+        withdrawn = !(await ctx.eraseUnit("SUPPORT", async () => void (erased += await work()), note));
+        if (withdrawn) ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+        return !withdrawn;
+      };
+      // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
+      for (const note of await ctx.unfinishedUnits()) {
+        const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
+        if (!thread || (await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note))) continue;
+        // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
+        await client.send("PUT", `deleted_tickets/${thread[1]}/restore.json`, "erase", ctx);
+      }
       const found = await findForErasure(ids, ctx);
       if (!found) {
-        ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing to erase");
-        return { erased: 0 };
+        ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
+        return { erased };
       }
       const { user } = found;
       if (found.state === "soft-deleted") {
         // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
         ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
-        return { erased: await deletePermanently(user, ctx) };
+        await unit(() => deletePermanently(user, ctx));
+        return { erased };
       }
 
-      let erased = 0;
       const kept = new KeptTally();
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         const lastActivity = new Date(ticket.updated_at);
@@ -233,15 +273,22 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           continue;
         }
-        if (role === "requester") erased += await deleteThread(ticket, user.id, ctx);
+        // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
+        if (role === "requester") {
+          const records = await threadRecords(ticket, user.id, ctx);
+          await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
+        }
         else {
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+            if (c.author_id === user.id && !isRedacted(c)) await unit(() => redact(ticket, c, ctx));
           }
           // Off the CC list, so the thread (someone else's) no longer leads to the subject.
-          await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
-          erased += 1;
+          await unit(async () => {
+            await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
+            return 1;
+          });
         }
+        if (withdrawn) return { erased };
         await ctx.heartbeat();
       }
 
@@ -250,10 +297,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, kept: kept.list() };
       }
-      const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
-      if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
-      erased += await deletePermanently(user, ctx);
-      ctx.logger.info({ connector: name, erased }, "zendesk user erased");
+      await unit(async () => {
+        const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
+        if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+        return deletePermanently(user, ctx);
+      });
+      ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased };
     },
 

@@ -1,5 +1,6 @@
 import express, { NextFunction, Request, Response } from "express";
 import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
+import { JobStatus, ZendeskJobs } from "./jobs";
 import { originOf, paginate, PaginationError } from "./paging";
 import { ZendeskStore } from "./store";
 import type { ZendeskAttachment, ZendeskComment, ZendeskTicket, ZendeskUser } from "./types";
@@ -11,6 +12,7 @@ export interface ZendeskAppOptions {
   store: ZendeskStore;
   faults: ZendeskFaults;
   calls: ZendeskCalls;
+  jobs: ZendeskJobs;
 }
 
 /** The API user the credentials belong to (an admin, as Zendesk API tokens act for one). */
@@ -28,6 +30,10 @@ function presentUser(req: Request, u: ZendeskUser) {
 function presentTicket(req: Request, t: ZendeskTicket) {
   const { comments: _comments, ...fields } = t;
   return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
+}
+
+function presentJob(req: Request, job: JobStatus) {
+  return { url: `${originOf(req)}/api/v2/job_statuses/${job.id}.json`, ...job };
 }
 
 function presentAttachment(req: Request, a: ZendeskAttachment) {
@@ -60,7 +66,7 @@ function serveFault(res: Response, fault: FaultDecision): void {
 
 /** The Zendesk Support API subset the ticketing connector uses, under /api/v2/. */
 export function zendeskApp(options: ZendeskAppOptions): express.Express {
-  const { store, faults, calls } = options;
+  const { store, faults, calls, jobs } = options;
   const expected = `Basic ${Buffer.from(`${options.email}/token:${options.apiToken}`).toString("base64")}`;
   const app = express();
   app.disable("x-powered-by");
@@ -74,6 +80,12 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       entry.fault = res.locals.fault;
     });
     if (req.headers.authorization !== expected) return void res.status(401).json(unauthenticated);
+    const gate = faults.gateFor(req.method, req.path);
+    if (gate) return void gate.then(() => handle(req, res, next, entry));
+    handle(req, res, next, entry);
+  });
+  /** Serves a call's fault, or passes it on to its handler. */
+  function handle(req: Request, res: Response, next: NextFunction, entry: { fault?: FaultDecision["kind"] }): void {
     const fault = faults.decide(req.method, req.path);
     if (!fault) return next();
     if (!fault.afterEffect) {
@@ -86,7 +98,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       return res;
     };
     next();
-  });
+  }
   app.use(express.json({ limit: "1mb" }));
 
   app.get("/api/v2/users/me.json", (req, res) => {
@@ -157,11 +169,28 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json(paginate(req, "deleted_tickets", store.deletedTickets(), (t) => ({ id: t.id, subject: t.subject, deleted_at: t.deleted_at })));
   });
 
+  // Permanent deletion is a background job, as in Zendesk: the answer is a queued job status to poll.
   app.delete("/api/v2/deleted_tickets/:id.json", (req, res) => {
+    const id = idOf(req.params.id) ?? -1;
+    if (!store.deletedTicket(id)) return void res.status(404).json(notFound);
+    const job = jobs.enqueue(() => {
+      const ticket = store.deletedTicket(id);
+      if (ticket) store.permanentlyDeleteTicket(ticket);
+    });
+    res.json({ job_status: presentJob(req, job) });
+  });
+
+  app.put("/api/v2/deleted_tickets/:id/restore.json", (req, res) => {
     const ticket = store.deletedTicket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    store.permanentlyDeleteTicket(ticket);
-    res.status(204).end();
+    store.restoreTicket(ticket);
+    res.status(200).end();
+  });
+
+  app.get("/api/v2/job_statuses/:id.json", (req, res) => {
+    const job = jobs.get(String(req.params.id));
+    if (!job) return void res.status(404).json(notFound);
+    res.json({ job_status: presentJob(req, job) });
   });
 
   // Only the CC removal of Zendesk's ticket update: { ticket: { email_ccs: [{ user_id, action: "delete" }] } }.

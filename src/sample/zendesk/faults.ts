@@ -25,6 +25,12 @@ export interface FaultDecision {
   retryAfterSeconds: number;
 }
 
+/** A call held on purpose: `reached` settles when a matching call arrives, `release` lets it proceed. */
+export interface Pause {
+  reached: Promise<void>;
+  release(): void;
+}
+
 /** Faults on demand: rules, a random failure rate, and Zendesk's per-minute request limit. */
 export class ZendeskFaults {
   /** Share of calls (0-1) that fail at random, with one of `kinds`. */
@@ -38,6 +44,7 @@ export class ZendeskFaults {
   rules: FaultRule[] = [];
   private random: () => number;
   private recent: number[] = [];
+  private pauses: { method?: string; path?: RegExp | string; arrived: () => void; gate: Promise<void> }[] = [];
 
   constructor(seed = 4) {
     this.random = seededRandom(seed);
@@ -52,12 +59,35 @@ export class ZendeskFaults {
     };
   }
 
+  /**
+   * Holds the next call that matches before its handler runs, until `release()`: a remote call in flight
+   * for as long as a test needs (to act while an erasure is mid-way).
+   */
+  pause(match: { method?: string; path?: RegExp | string }): Pause {
+    let arrived!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    this.pauses.push({ ...match, arrived, gate });
+    return { reached, release };
+  }
+
+  /** The gate a call must wait for, when a pause matches it (each pause holds one call). */
+  gateFor(method: string, path: string): Promise<void> | undefined {
+    const i = this.pauses.findIndex((p) => (!p.method || p.method === method) && (!p.path || (typeof p.path === "string" ? path.includes(p.path) : p.path.test(path))));
+    if (i < 0) return undefined;
+    const [pause] = this.pauses.splice(i, 1);
+    pause.arrived();
+    return pause.gate;
+  }
+
   /** Back to no faults at all. */
   clear(): void {
     this.rate = 0;
     this.requestsPerMinute = 0;
     this.rules = [];
     this.recent = [];
+    this.pauses = [];
   }
 
   /** Decides the fate of one call (and counts it against the per-minute limit). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { SamplePerson, samplePeople } from "../people";
 import { zendeskApp } from "./app";
 import { ZendeskCalls, ZendeskFaults } from "./faults";
+import { ZendeskJobs } from "./jobs";
 import { seedZendesk } from "./seed";
 import { ZendeskStore } from "./store";
 
@@ -10,7 +11,9 @@ export { SAMPLE_AGENT_ID, seedZendesk } from "./seed";
 export { REDACTED, ZendeskStore } from "./store";
 export type { ZendeskEffects } from "./store";
 export { ZendeskCalls, ZendeskFaults } from "./faults";
-export type { CallEntry, FaultDecision, FaultKind, FaultRule } from "./faults";
+export { ZendeskJobs } from "./jobs";
+export type { JobStatus } from "./jobs";
+export type { CallEntry, FaultDecision, FaultKind, FaultRule, Pause } from "./faults";
 export type { ZendeskAttachment, ZendeskComment, ZendeskState, ZendeskTicket, ZendeskUser } from "./types";
 
 export interface ZendeskStandInOptions {
@@ -36,6 +39,8 @@ export interface ZendeskStandIn {
   store: ZendeskStore;
   faults: ZendeskFaults;
   calls: ZendeskCalls;
+  /** Background jobs (permanent ticket deletions) and how long they queue. */
+  jobs: ZendeskJobs;
   /** Stops listening and drops open connections (hanging calls included). */
   close(): Promise<void>;
 }
@@ -48,7 +53,8 @@ export async function startZendeskStandIn(options: ZendeskStandInOptions): Promi
   const store = ZendeskStore.open(() => seedZendesk(options.people ?? samplePeople()), options.stateFile);
   const faults = new ZendeskFaults();
   const calls = new ZendeskCalls();
-  const app = zendeskApp({ email: options.email, apiToken: options.apiToken, store, faults, calls });
+  const jobs = new ZendeskJobs();
+  const app = zendeskApp({ email: options.email, apiToken: options.apiToken, store, faults, calls, jobs });
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(options.port ?? 0, options.host ?? "127.0.0.1", (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
@@ -60,8 +66,10 @@ export async function startZendeskStandIn(options: ZendeskStandInOptions): Promi
     store,
     faults,
     calls,
+    jobs,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        jobs.stop();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),

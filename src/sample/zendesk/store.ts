@@ -10,6 +10,7 @@ export interface ZendeskEffects {
   userPermanentDeletes: number;
   ticketSoftDeletes: number;
   ticketPermanentDeletes: number;
+  ticketRestores: number;
   ccRemovals: number;
 }
 
@@ -31,6 +32,7 @@ export class ZendeskStore {
     userPermanentDeletes: 0,
     ticketSoftDeletes: 0,
     ticketPermanentDeletes: 0,
+    ticketRestores: 0,
     ccRemovals: 0,
   };
 
@@ -95,6 +97,13 @@ export class ZendeskStore {
   softDeleteTicket(ticket: ZendeskTicket, now: Date): void {
     ticket.deleted_at = now.toISOString();
     this.effects.ticketSoftDeletes += 1;
+    this.save();
+  }
+
+  /** Brings a deleted ticket back from /deleted_tickets. */
+  restoreTicket(ticket: ZendeskTicket): void {
+    delete ticket.deleted_at;
+    this.effects.ticketRestores += 1;
     this.save();
   }
 

@@ -50,9 +50,14 @@ export function createNewsletterConnector(options: NewsletterOptions): Connector
       const query = new URLSearchParams({ email: ids.email });
       const keepSince = instruction.keepRecordedSince?.MARKETING;
       if (keepSince) query.set("before", keepSince.toISOString());
-      // The idempotency key makes a retried task delete once, even if the first answer was lost.
-      const response = await call(`/v1/subscriptions?${query}`, { method: "DELETE", headers: { "idempotency-key": ctx.idempotencyKey } }, ctx.signal);
-      return { erased: ((await response.json()) as { deleted: number }).deleted };
+      // One remote call, one unit of erasure. The idempotency key makes a retried task delete once,
+      // even if the first answer was lost.
+      let erased = 0;
+      await ctx.eraseUnit("MARKETING", async () => {
+        const response = await call(`/v1/subscriptions?${query}`, { method: "DELETE", headers: { "idempotency-key": ctx.idempotencyKey } }, ctx.signal);
+        erased = ((await response.json()) as { deleted: number }).deleted;
+      });
+      return { erased };
     },
   };
 }

@@ -1,0 +1,86 @@
+import type { DataCategory, ErasureInstruction, TaskContext } from "../connectors/sdk";
+import { ActiveHold, holdFor } from "../domain/retention";
+import type { Services } from "../services";
+import { holdExceptions } from "./deletion";
+import { beginErasureUnit, endErasureUnit, endTaskUnits, unfinishedNotes, UnitOwner } from "./holdFence";
+import type { KeptException } from "./sql/completeTask";
+
+/** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
+export interface FencedErasure {
+  holds: ActiveHold[];
+  /** The task's context with an eraseUnit that checks the holds under the fence before each unit. */
+  ctx: TaskContext;
+  /** Ends every unit of the task: all when the call returned, unfinished notes included; only those without a note when it failed. */
+  end(failed?: boolean): Promise<void>;
+}
+
+/**
+ * Starts an erase call inside the hold fence: reads the holds and records the whole call as one unit
+ * over the categories no hold keeps. The connector's first own unit replaces that outer unit; from
+ * then on each unit starts only if no hold took its category meanwhile, and a category withdrawn once
+ * stays withdrawn for the rest of the call (its records are then counted as the hold's).
+ */
+export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal): Promise<FencedErasure> {
+  // Read before this attempt's own units exist: what earlier attempts left unfinished.
+  const unfinished = await unfinishedNotes(services.ds, owner.taskId);
+  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
+  let outer = start.unitId;
+  const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
+  // Units cost two short transactions each: a connector that heartbeats every N units could now miss
+  // its lease, so the fence heartbeats itself once a third of the lease has passed.
+  let beatAt = Date.now();
+  const heartbeat = async () => {
+    beatAt = Date.now();
+    await ctx.heartbeat();
+  };
+  const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note) => {
+    if (outer) {
+      await endErasureUnit(services.ds, outer);
+      outer = null;
+    }
+    if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
+    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
+    if (!unit.unitId) {
+      withdrawn.add(String(category));
+      ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
+      return false;
+    }
+    try {
+      await work();
+    } catch (error) {
+      await endErasureUnit(services.ds, unit.unitId, services.clock.now());
+      throw error;
+    }
+    await endErasureUnit(services.ds, unit.unitId);
+    if (Date.now() - beatAt > leaseMs / 3) await heartbeat();
+    return true;
+  };
+  return { holds: start.holds, ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };
+}
+
+/** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */
+export interface Withdrawn {
+  categories: string[];
+  /** The instruction without them: what the erasure was still allowed to finish. */
+  instruction: ErasureInstruction;
+  /** The exceptions of the holds for what is left of those categories (counts per category from a fresh look). */
+  exceptions(left: Readonly<Record<string, number>>): KeptException[];
+}
+
+/** Compares an instruction with the holds active now: a hold placed while the erasure ran keeps what is left. */
+export function withdrawnCategories(instruction: ErasureInstruction, holds: readonly ActiveHold[]): Withdrawn {
+  const categories = instruction.categories.map(String).filter((c) => holdFor(c, holds));
+  const remaining = instruction.categories.filter((c) => !categories.includes(String(c)));
+  const keep = instruction.keepRecordedSince ? Object.fromEntries(Object.entries(instruction.keepRecordedSince).filter(([c]) => !categories.includes(c))) : undefined;
+  const narrowed: ErasureInstruction = keep && Object.keys(keep).length ? { categories: remaining, keepRecordedSince: keep } : { categories: remaining };
+  return {
+    categories,
+    instruction: narrowed,
+    exceptions: (left) =>
+      holdExceptions(
+        categories.map((category) => ({ category, found: left[category] ?? 0 })),
+        { holds },
+        narrowed,
+      ),
+  };
+}

@@ -1,0 +1,180 @@
+import { createHash, randomUUID } from "node:crypto";
+import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
+import { isMysql } from "../db/dataSource";
+import { inTransaction } from "../db/transaction";
+import { ActiveHold, holdFor } from "../domain/retention";
+import { ErasureFenceRow, ErasureUnitRow } from "../entities";
+import { activeHoldsFor } from "../queries/legalHoldFinder";
+import type { Services } from "../services";
+import { StopReason, Stopped } from "./stopping";
+
+/**
+ * The hold fence: placing a legal hold and erasing a held category serialize, in one process on SQLite
+ * and across processes on MySQL, without a lock on the erasure's path. Both sides write, then read:
+ * a unit of erasure records itself (erasure_units), then reads the subject's pending hold placement and
+ * the active holds; a hold placement marks itself pending (erasure_fences), then reads the units under
+ * way. Every write commits before the read that follows it, so of two that race at least one sees the
+ * other: either the unit sees the hold (or the pending placement, and waits), or the placement sees the
+ * unit and waits for it to end. A placement that waits longer than its wait gives up, changing nothing;
+ * while it waits no new unit of its categories starts. See docs/connectors.md ("Units of erasure").
+ */
+
+/** How often a waiting unit or hold placement looks again. */
+const POLL_MS = 40;
+
+/** The fence key of a subject: hashed, so the fence stores no address. */
+export function subjectKey(email: string): string {
+  return createHash("sha256").update(email.trim().toLowerCase()).digest("hex");
+}
+
+const list = (categories: string | null): string[] => (categories ? categories.split(",") : []);
+/** Whether two category lists meet; an empty list is every category. */
+const meet = (a: readonly string[], b: readonly string[]) => a.length === 0 || b.length === 0 || a.some((c) => b.includes(c));
+
+/**
+ * Runs one step on its own: autocommit on MySQL (each statement commits before the next one reads),
+ * inside the in-process transaction queue on SQLite (so it never joins another transaction by accident).
+ */
+function alone<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return isMysql(ds) ? work(ds.manager) : inTransaction(ds, work);
+}
+
+/** Marks (or clears, with null) the subject's pending hold placement. */
+async function markPlacing(em: EntityManager, key: string, categories: readonly string[] | null, until: Date | null, now: Date): Promise<void> {
+  const fences = em.getRepository(ErasureFenceRow);
+  const placing = { placingCategories: categories ? categories.join(",").slice(0, 400) : null, placingUntil: until, updatedAt: now };
+  const { affected } = await fences.update({ subjectKey: key }, placing);
+  if (!affected) await fences.createQueryBuilder().insert().values({ subjectKey: key, ...placing }).orIgnore().execute();
+  if (!affected && categories) await fences.update({ subjectKey: key }, placing);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Stopped(signal.reason as StopReason));
+    const done = () => {
+      signal?.removeEventListener("abort", stop);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(new Stopped(signal!.reason as StopReason));
+    };
+    signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
+/** Who asks to erase: the task, its request and connector, the subject. */
+export interface UnitOwner {
+  subjectEmail: string;
+  taskId: string;
+  requestId: string;
+  connector: string;
+}
+
+/** A unit that may start: the categories it may touch (none: no unit was recorded), and the holds read with them. */
+export interface UnitStart {
+  unitId: string | null;
+  allowed: string[];
+  holds: ActiveHold[];
+}
+
+/**
+ * Starts a unit of erasure over `categories`: records it, then reads the active holds and keeps it over
+ * the categories no hold keeps (until `expiresInMs` unless extended). While a hold placement on these
+ * categories is pending, it withdraws and waits (bounded by that placement's own wait).
+ */
+export async function beginErasureUnit(
+  services: Pick<Services, "ds" | "clock">,
+  owner: UnitOwner,
+  categories: readonly string[],
+  expiresInMs: number,
+  signal?: AbortSignal,
+  heartbeat?: () => Promise<void>,
+  note: string | null = null,
+): Promise<UnitStart> {
+  const key = subjectKey(owner.subjectEmail);
+  for (let round = 1; ; round++) {
+    const now = services.clock.now();
+    const unitId = randomUUID();
+    const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
+    // Write first, then read: a placement that started before this sees the unit and waits for it.
+    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).insert(unit));
+    const fence = await services.ds.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+    const placing = fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories);
+    const holds = placing ? [] : await activeHoldsFor(services.ds, owner.subjectEmail);
+    const allowed = categories.filter((c) => !holdFor(c, holds));
+    if (!placing && allowed.length === categories.length) return { unitId, allowed, holds };
+    if (!placing && allowed.length) {
+      await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).update({ id: unitId }, { categories: allowed.join(",").slice(0, 400) }));
+      return { unitId, allowed, holds };
+    }
+    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: unitId }));
+    if (!placing) return { unitId: null, allowed, holds };
+    // A hold placement is waiting for the units under way: wait for it (it bounds its own wait).
+    if (heartbeat && round % 10 === 0) await heartbeat();
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/**
+ * Ends one unit: a hold waiting for it may now be placed. A unit that failed keeps its note (if any)
+ * for the task's next attempt, expired so that it blocks no hold.
+ */
+export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date): Promise<void> {
+  const units = ds.getRepository(ErasureUnitRow);
+  if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
+  await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+}
+
+/** Notes of the units earlier attempts of a task began and never finished, oldest first. */
+export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<string[]> {
+  const rows = await ds.getRepository(ErasureUnitRow).find({ where: { taskId, note: Not(IsNull()) }, order: { startedAt: "ASC" } });
+  return rows.map((r) => r.note!);
+}
+
+/** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. */
+export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
+  const units = ds.getRepository(ErasureUnitRow);
+  if (failedAt) await units.update({ taskId }, { expiresAt: failedAt });
+  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+}
+
+/** Keeps a task's live units alive with its lease (called on heartbeat). */
+export async function extendTaskUnits(ds: DataSource, taskId: string, now: Date, expiresAt: Date): Promise<void> {
+  await ds.getRepository(ErasureUnitRow).update({ taskId, expiresAt: MoreThan(now) }, { expiresAt });
+}
+
+/** A unit a hold placement met, in words for the person placing the hold. */
+export function describeUnits(units: readonly Pick<ErasureUnitRow, "connector" | "categories" | "requestId">[]): string {
+  return units.map((u) => `${u.categories.split(",").join(", ")} through connector ${u.connector} for deletion request ${u.requestId}`).join("; ");
+}
+
+/** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */
+export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] };
+
+/**
+ * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
+ * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
+ * units of these categories from starting; after that the placement gives up, changing nothing, and
+ * returns the units met.
+ */
+export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
+  const key = subjectKey(subjectEmail);
+  const deadline = Date.now() + waitMs;
+  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + POLL_MS * 5);
+  const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
+  try {
+    for (;;) {
+      // Write first, then read: a unit that starts after this sees the placement and waits.
+      await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
+      const live = await services.ds.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) });
+      const busy = live.filter((u) => meet(list(u.categories), categories));
+      if (!busy.length) return { placed: await inTransaction(services.ds, place) };
+      if (Date.now() >= deadline) return { busy };
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await clear();
+  }
+}

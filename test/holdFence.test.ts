@@ -1,0 +1,160 @@
+import { expect } from "chai";
+import pino from "pino";
+import { collectAll, testContext } from "../src/connectors/testing/conformance";
+import { Identities } from "../src/connectors/sdk";
+import { shiftByPeriod } from "../src/domain/retention";
+import { startSampleWorkspace, SampleWorkspace } from "../src/sample/workspace";
+import { createMariadbDatabase, describeEachDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { submit, TEST_START, TestService } from "./support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const ADA_TICKETING_ID = 360000000;
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+  tasks { connector step status outcome { erased kept remaining } }
+  retentionExceptions { connector category recordType recordCount legalBasis holdId retainUntil status } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records } kept { connector category records holdId retainUntil } } }`;
+const HOLD = `mutation($categories: [String!]) { placeLegalHold(input: { subjectEmail: "${ADA}", categories: $categories, reason: "Dispute", caseReference: "CASE-7" }) { id } }`;
+const ENV = { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" };
+
+/** The threads Ada requested that the 5-year rule lets erasure delete, in the order the connector meets them. */
+function erasableThreads(ws: SampleWorkspace) {
+  const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
+  return ws.zendesk.store.ticketsRequestedBy(ADA_TICKETING_ID).filter((t) => new Date(t.updated_at).getTime() < cutoff);
+}
+
+/** Ada's records in the ticketing system, read through the connector (what an access request would find). */
+async function ticketingRecords(ws: SampleWorkspace): Promise<number> {
+  const ids: Identities = { email: ADA, ...(await ws.connectors[0].resolve!({ email: ADA }, testContext())) };
+  return (await collectAll(ws.connectors.find((c) => c.spec.name === "ticketing")!, ids)).length;
+}
+
+async function approveDeletion(t: TestService): Promise<string> {
+  const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return r.id;
+}
+
+async function finished(t: TestService, id: string): Promise<any> {
+  return t.waitFor(async () => {
+    const r = (await t.ok(SHOW, { id })).request;
+    return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+  }, "deletion finished", 60_000);
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))]);
+
+/**
+ * A hold placed while the ticketing erasure is mid-way: the thread being deleted at that moment (its
+ * remote call held by the stand-in) finishes, nothing after it is touched, and the request, its
+ * exceptions and its certificate say so, checked against the stand-in's own store.
+ */
+async function holdMidErasure(primary: TestService, ws: SampleWorkspace, placer: TestService) {
+  const threads = erasableThreads(ws);
+  expect(threads.length, "Ada has at least 2 threads outside the 5-year rule").to.be.at.least(2);
+  const before = await ticketingRecords(ws);
+  const ccd = ws.zendesk.store.ticketsCcing(ADA_TICKETING_ID).map((x) => x.id);
+  const pause = ws.zendesk.faults.pause({ method: "DELETE", path: `/api/v2/tickets/${threads[0].id}.json` });
+  const id = await approveDeletion(primary);
+  await within(pause.reached, 30_000, "the erasure reached the first thread");
+
+  let settled = false;
+  const placing = placer.gql(HOLD, { categories: ["SUPPORT"] }).finally(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 400));
+  expect(settled, "the hold waits for the deletion under way").to.equal(false);
+  pause.release();
+  const placed = await placing;
+  expect(placed.errors, JSON.stringify(placed.errors)).to.equal(undefined);
+  const holdId = placed.data.placeLegalHold.id;
+
+  const done = await finished(primary, id);
+  expect(done.status, done.statusReason).to.equal("COMPLETED");
+  // The store itself: the thread under way when the hold came is gone for good; the rest are there.
+  const state = ws.zendesk.store.state;
+  for (const gone of threads.slice(0, 1)) expect(state.tickets.find((x) => x.id === gone.id), `thread ${gone.id} erased before the hold`).to.equal(undefined);
+  for (const kept of threads.slice(1)) expect(state.tickets.find((x) => x.id === kept.id && !x.deleted_at), `thread ${kept.id} kept by the hold`).to.not.equal(undefined);
+  for (const cc of ccd) expect(state.tickets.find((x) => x.id === cc)!.collaborator_ids, "CC'd threads untouched").to.include(ADA_TICKETING_ID);
+  expect(ws.zendesk.store.user(ADA_TICKETING_ID)?.active, "the user stays with the held threads").to.equal(true);
+  expect(ws.zendesk.store.deletedTickets(), "nothing left half deleted").to.deep.equal([]);
+
+  // The report: erased = what left the system; kept by the hold = what is still there.
+  const after = await ticketingRecords(ws);
+  const erase = done.tasks.find((x: any) => x.connector === "ticketing" && x.step === "ERASE");
+  expect(erase.outcome.erased).to.equal(before - after);
+  const held = done.retentionExceptions.filter((e: any) => e.connector === "ticketing");
+  expect(held).to.have.length(1);
+  expect(held[0]).to.include({ holdId, category: "SUPPORT", recordCount: after, retainUntil: null, status: "OPEN", legalBasis: "legal hold CASE-7" });
+  const certificate = (await primary.ok(CERTIFICATE, { id })).deletionCertificate;
+  expect(certificate.kept.filter((k: any) => k.connector === "ticketing")).to.deep.equal([{ connector: "ticketing", category: "SUPPORT", records: after, holdId, retainUntil: null }]);
+  expect(certificate.erased.find((e: any) => e.connector === "ticketing").records).to.equal(before - after);
+}
+
+describeEachDatabase("legal holds fence running erasures", (db) => {
+  let ws: SampleWorkspace;
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+  const start = async (env: Record<string, string> = {}) => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 200, people: 12 });
+    t = await new TestService(db(), { ...ENV, ...env }, ws.connectors).start();
+  };
+
+  it("keeps what was not yet erased when a hold arrives mid-erasure, after the step under way ends, and reports it as kept", async function () {
+    this.timeout(120_000);
+    await start();
+    await holdMidErasure(t, ws, t);
+  });
+
+  it("refuses the hold with CONFLICT, naming the step under way, when that step outlasts DSR_HOLD_WAIT_MS, and changes nothing", async function () {
+    this.timeout(120_000);
+    await start({ DSR_HOLD_WAIT_MS: "300" });
+    const threads = erasableThreads(ws);
+    const pause = ws.zendesk.faults.pause({ method: "DELETE", path: `/api/v2/tickets/${threads[0].id}.json` });
+    const id = await approveDeletion(t);
+    await within(pause.reached, 30_000, "the erasure reached the first thread");
+    const refused = await t.gql(HOLD, { categories: ["SUPPORT"] });
+    expect(refused.errors?.[0].extensions.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0].message).to.match(/SUPPORT through connector ticketing for deletion request/).and.include(id).and.match(/was not placed/);
+    expect(await t.count("legal_holds")).to.equal(0);
+    // A hold on another category does not wait for it (the wait would have outlasted DSR_HOLD_WAIT_MS).
+    const other = await t.gql(HOLD, { categories: ["AUTH_LOGS"] });
+    expect(other.errors).to.equal(undefined);
+    pause.release();
+    const done = await finished(t, id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    for (const thread of threads) expect(ws.zendesk.store.state.tickets.find((x) => x.id === thread.id), `thread ${thread.id}`).to.equal(undefined);
+    expect(done.retentionExceptions.filter((e: any) => e.connector === "ticketing" && e.holdId)).to.deep.equal([]);
+  });
+});
+
+describe("legal holds fence running erasures across two service instances [mariadb]", function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let ws: SampleWorkspace;
+  const services: TestService[] = [];
+  before(async function () {
+    try {
+      db = await createMariadbDatabase();
+    } catch (error) {
+      if (REQUIRE_MYSQL) throw error;
+      this.skip();
+    }
+  });
+  after(async () => {
+    for (const s of services) await s.stop();
+    await ws?.close();
+    await db?.drop();
+  });
+
+  it("places the hold through one instance while the other's worker erases, and the hold still fences the erasure", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 200, people: 12 });
+    const worker = await new TestService(db, ENV, ws.connectors).start();
+    services.push(worker);
+    // The second instance runs no worker; its start empties the shared tables, so its tokens serve both.
+    const front = await new TestService(db, { DSR_WORKER_CONCURRENCY: "0" }, ws.connectors).start();
+    services.push(front);
+    Object.assign(worker.tokens, front.tokens);
+    await holdMidErasure(worker, ws, front);
+  });
+});
