@@ -251,7 +251,7 @@ describeEachDatabase("authorization", (db) => {
       expect(duplicateOf, "the link itself is kept").to.be.a("string");
       expect((await t.ok(`query($id: ID!) { request(id: $id) { duplicateOf } }`, { id: afterOthers.id }, ADMIN)).request.duplicateOf).to.equal(duplicateOf);
       const ownDuplicate = (await t.ok(query, input("account.holder@example.com"), SERVICE)).submitRequest.duplicateOf;
-      const [service] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'SERVICE'`);
+      const [service] = await t.ds.query(`SELECT id FROM api_tokens WHERE name = 'test SERVICE'`);
       expect((await t.ds.query(`SELECT submittedBy FROM requests WHERE id = ?`, [ownDuplicate]))[0].submittedBy).to.equal(service.id);
     });
 
@@ -302,7 +302,7 @@ describeEachDatabase("authorization", (db) => {
       const unknown = await t.gql(`{ viewer { role } }`, {}, "dsr_this-token-was-never-issued-anywhere");
       expect(unknown.status).to.equal(401);
       expect(unknown.errors![0].extensions.code).to.equal("UNAUTHENTICATED");
-      const [row] = await t.ds.query(`SELECT id FROM api_tokens WHERE role = 'SERVICE'`);
+      const [row] = await t.ds.query(`SELECT id FROM api_tokens WHERE name = 'test SERVICE'`);
       await t.ds.query(`UPDATE api_tokens SET revokedAt = '2026-01-01 00:00:00' WHERE id = '${row.id}'`);
       const revoked = await t.gql(`{ viewer { role } }`, {}, Role.SERVICE);
       expect(revoked.errors![0].extensions.code).to.equal("UNAUTHENTICATED");

@@ -93,7 +93,7 @@ export function makeFormatError(logger: Logger) {
     const code = String(formatted.extensions?.code ?? "");
     if (CALLER_MISTAKES.has(code)) {
       const limit = limitMessage(formatted.message);
-      return shape("BAD_USER_INPUT", limit !== formatted.message ? limit : callerMessage(withoutSuggestions(formatted.message), innerMessage(error), api));
+      return shape("BAD_USER_INPUT", limit !== formatted.message ? limit : withoutSuggestions(callerMessage(formatted.message, innerMessage(error), api)));
     }
     const problem = operationProblemOf(original);
     if (problem) return shape("BAD_USER_INPUT", problem);
