@@ -3,6 +3,7 @@ import type { Clock } from "../clock";
 import type { Config } from "../config/env";
 import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
+import { withMysqlNamedLock } from "../db/namedLock";
 import { AuditCheckpointRow } from "../entities";
 import type { Logger } from "../logger";
 import { Checkpoint, CHECKPOINT_FORMAT, readCheckpoint, sha256Of, signCheckpoint, StreamSeal } from "./checkpointFile";
@@ -39,20 +40,7 @@ async function asLeader<T>(ds: DataSource, waitSeconds: number, work: () => Prom
       sqliteLeaders.delete(ds);
     }
   }
-  const runner = ds.createQueryRunner();
-  await runner.connect();
-  const name = "CONCAT('dsr_audit_', MD5(DATABASE()))";
-  try {
-    const [{ got }] = await runner.query(`SELECT GET_LOCK(${name}, ?) AS got`, [waitSeconds]);
-    if (Number(got) !== 1) return null;
-    try {
-      return await work();
-    } finally {
-      await runner.query(`SELECT RELEASE_LOCK(${name})`).catch(() => undefined);
-    }
-  } finally {
-    await runner.release();
-  }
+  return withMysqlNamedLock(ds, "CONCAT('dsr_audit_', MD5(DATABASE()))", waitSeconds, work);
 }
 
 async function latestRecorded(ds: DataSource): Promise<Link> {

@@ -119,6 +119,7 @@ describe("the write rule in the source tree", () => {
       "callbacks/dispatcher.ts": "claims an outbox row by a conditional update, then records the delivery attempt",
       "export/records.ts": "drops staged records after the export's completion committed",
       "orchestrator/sql/extendLease.ts": "the heartbeat: one guarded update",
+      "orchestrator/holdFence.ts": "units of erasure begin, end and follow the lease one statement at a time, so a hold placement sees each at once",
       "orchestrator/sql/schedulePurges.ts": "re-points an open exception at the hold that now keeps it",
     };
     const lone = /\b(?:ds|this\.ds|services\.ds)\s*\.\s*getRepository\([^)]*\)\s*\.\s*(?:insert|update|delete|upsert|increment|decrement)\(|\b(?:ds|this\.ds|services\.ds)\s*\.\s*query\(\s*[`'"]\s*(?:INSERT|UPDATE|DELETE)/i;
