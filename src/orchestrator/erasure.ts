@@ -1,9 +1,11 @@
 import type { Connector, Identities, TaskContext } from "../connectors/sdk";
 import { deletionInstruction } from "../domain/retention";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import type { OutcomeLine } from "../domain/counting";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
+import { addOutcome, outcomeLines, partialOf } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -32,14 +34,15 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
 
   const outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, ctx) : connector.erase!(ids, instruction, ctx), signal);
-  const erased = (task.result?.erased ?? 0) + outcome.erased;
+  const soFar = addOutcome(task.remoteReference ? task.result : null, outcome, instruction, connector.spec.categories);
+  const { erased } = soFar;
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) } }, now());
     return;
   }
 
-  let kept = ruleExceptions(outcome.kept ?? [], services.retentionRules);
+  let kept = ruleExceptions(soFar.kept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
@@ -57,11 +60,14 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
   let remaining: number | undefined;
+  let lines: OutcomeLine[] | undefined;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
+    lines = outcomeLines(plan, soFar, kept, dctx);
     if (connector.spec.supports.includes("access") && !connector.spec.manual) {
-      const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, outcome.kept ?? []), signal);
+      const surveyed = (await ds.getRepository(SurveyedRecordRow).findBy({ requestId: task.requestId, connector: task.connector, disposition: "ERASE" })).map((r) => ({ category: r.category, type: r.recordType, id: r.recordId }));
+      const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, soFar.residual, surveyed), signal);
       const left = Object.entries(check.unexpected);
       if (left.length) {
         const total = left.reduce((n, [, c]) => n + c, 0);
@@ -95,12 +101,20 @@ export async function runErasure(services: Services, connector: Connector, task:
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
   }
   const keptCount = kept.reduce((n, k) => n + k.recordCount, 0);
+  const residual = soFar.residual.reduce((n, r) => n + r.count, 0);
   await completeTask(
     ds,
     task,
     options.workerId,
-    { erased, ...(kept.length ? { kept: keptCount } : {}), ...(remaining !== undefined ? { remaining } : {}) },
+    {
+      erased,
+      ...(soFar.redacted ? { redacted: soFar.redacted } : {}),
+      ...(kept.length ? { kept: keptCount } : {}),
+      ...(residual ? { residual, residualSets: soFar.residual } : {}),
+      ...(remaining !== undefined ? { remaining } : {}),
+      ...(lines ? { lines } : {}),
+    },
     now(),
-    { kept, closeExceptions },
+    { kept, closeExceptions, dropSurveyed: !purge },
   );
 }

@@ -238,12 +238,15 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     async erase(ids, instruction, ctx) {
       const known = await knownIdentities(ids, "erase", ctx);
       let erased = 0;
+      const erasedIn: Record<string, number> = {};
       for (const t of plan.eraseOrder) {
         if (!instruction.categories.includes(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
-        if (values) erased += await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+        const n = values ? await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx) : 0;
+        erased += n;
+        erasedIn[t.category] = (erasedIn[t.category] ?? 0) + n;
       }
-      return { erased };
+      return { erased, erasedIn };
     },
 
     async rectify(ids, changes, ctx) {

@@ -190,14 +190,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       yield userRecord(user);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
-        yield ticketRecord(ticket, role);
+        yield ticketRecord(ticket, role, user.id);
         counts.ticket += 1;
         for await (const c of commentsOf(ticket, role, user.id, "collect", ctx)) {
           yield commentRecord(c, ticket, user.id);
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
             if (isRedactedAttachment(a)) continue;
-            yield attachmentRecord(a, c, ticket);
+            yield attachmentRecord(a, c, ticket, user.id);
             counts.attachment += 1;
           }
         }
@@ -225,17 +225,21 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
+          // The whole thread is kept, every record of it from its last activity (the counting rule).
           kept.add("ticket", 1, lastActivity);
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            kept.add("comment", 1, new Date(c.created_at));
-            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, new Date(c.created_at));
+            kept.add("comment", 1, lastActivity);
+            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, lastActivity);
           }
           continue;
         }
         if (role === "requester") erased += await deleteThread(ticket, user.id, ctx);
         else {
+          // Every record of the thread collect showed leaves the subject's records: their own comments
+          // are redacted, the others' stop leading to them once they are off the CC list.
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            if (c.author_id === user.id && !isRedacted(c)) erased += await redact(ticket, c, ctx);
+            erased += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+            if (c.author_id === user.id && !isRedacted(c)) await redact(ticket, c, ctx);
           }
           // Off the CC list, so the thread (someone else's) no longer leads to the subject.
           await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
