@@ -188,7 +188,14 @@ export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): Pl
 }
 
 /** How the world differed from the plan when erasure ran, for one line. */
-export type DifferenceKind = "HELD_SINCE_PLAN" | "RELEASED_SINCE_PLAN" | "MORE_RECORDS" | "FEWER_RECORDS" | "RETENTION_MOVED" | "RESIDUAL";
+export enum DifferenceKind {
+  HELD_SINCE_PLAN = "HELD_SINCE_PLAN",
+  RELEASED_SINCE_PLAN = "RELEASED_SINCE_PLAN",
+  MORE_RECORDS = "MORE_RECORDS",
+  FEWER_RECORDS = "FEWER_RECORDS",
+  RETENTION_MOVED = "RETENTION_MOVED",
+  RESIDUAL = "RESIDUAL",
+}
 
 export interface PlanDifference {
   kind: DifferenceKind;
@@ -244,19 +251,19 @@ export function compareWithPlan(plan: readonly Pick<PlannedDeletion, "category" 
     const total = o.erased + o.kept + o.residual;
     const plannedHold = p?.keptBy === "HOLD";
     if (o.keptByHold && !plannedHold && o.kept > (p?.toKeep ?? 0)) {
-      differences.push({ kind: "HELD_SINCE_PLAN", records: o.kept - (p?.toKeep ?? 0), reason: `legal hold ${o.holdCase ?? ""} was placed after the plan and keeps the category whole`.replace("  ", " ") });
+      differences.push({ kind: DifferenceKind.HELD_SINCE_PLAN, records: o.kept - (p?.toKeep ?? 0), reason: `legal hold ${o.holdCase ?? ""} was placed after the plan and keeps the category whole`.replace("  ", " ") });
     } else if (plannedHold && !o.keptByHold) {
-      differences.push({ kind: "RELEASED_SINCE_PLAN", records: Math.max(0, (p?.toKeep ?? 0) - o.kept), reason: "the legal hold the plan counted was released before erasure" });
+      differences.push({ kind: DifferenceKind.RELEASED_SINCE_PLAN, records: Math.max(0, (p?.toKeep ?? 0) - o.kept), reason: "the legal hold the plan counted was released before erasure" });
     }
-    if (total > found) differences.push({ kind: "MORE_RECORDS", records: total - found, reason: `${plural(total - found)} appeared after the plan` });
+    if (total > found) differences.push({ kind: DifferenceKind.MORE_RECORDS, records: total - found, reason: `${plural(total - found)} appeared after the plan` });
     if (total < found) {
-      differences.push({ kind: "FEWER_RECORDS", records: found - total, reason: `${plural(found - total)} of the plan were no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
+      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan were no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
     }
-    if (!differences.some((d) => d.kind === "HELD_SINCE_PLAN" || d.kind === "RELEASED_SINCE_PLAN") && total === found && o.kept !== (p?.toKeep ?? 0)) {
+    if (!differences.some((d) => d.kind === DifferenceKind.HELD_SINCE_PLAN || d.kind === DifferenceKind.RELEASED_SINCE_PLAN) && total === found && o.kept !== (p?.toKeep ?? 0)) {
       const moved = Math.abs(o.kept - (p?.toKeep ?? 0));
-      differences.push({ kind: "RETENTION_MOVED", records: moved, reason: `${plural(moved)} ${o.kept < (p?.toKeep ?? 0) ? "aged out of" : "came under"} the retention period between the plan and the erasure` });
+      differences.push({ kind: DifferenceKind.RETENTION_MOVED, records: moved, reason: `${plural(moved)} ${o.kept < (p?.toKeep ?? 0) ? "aged out of" : "came under"} the retention period between the plan and the erasure` });
     }
-    if (o.residual) differences.push({ kind: "RESIDUAL", records: o.residual, reason: `${plural(o.residual)} still hold personal data: ${o.residualReasons.join("; ")}` });
+    if (o.residual) differences.push({ kind: DifferenceKind.RESIDUAL, records: o.residual, reason: `${plural(o.residual)} still hold personal data: ${o.residualReasons.join("; ")}` });
     return [{ category, planned, erased: o.erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
   });
 }
