@@ -98,7 +98,7 @@ export async function eraseCustomer(
         wrote = true;
       }
       // Pages heartbeat as they are fetched; a long page of writes must keep the lease too.
-      if (wrote && ++writes % 20 === 0) await ctx.heartbeat();
+      if (wrote && ++writes % 5 === 0) await ctx.heartbeat();
       if (kept && at) {
         tally.add(kind, at, redaction.fields);
         if (!newestKept || at > newestKept) newestKept = at;

@@ -89,6 +89,7 @@ export class Redactor {
       const ids = [...batch.invoices, ...batch.charges].sort();
       const job = await this.api.create(batch, writeKey(ctx.idempotencyKey, "redaction_job.create", ids.join(",")), ctx);
       if (!this.jobs.includes(job.id)) this.jobs.push(job.id);
+      await ctx.heartbeat();
     }
   }
 }
@@ -124,6 +125,7 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
   const residual: ResidualRecords[] = [];
   for (const id of reference.split(",").filter(Boolean)) {
     const job = await api.retrieve(id, ctx);
+    await ctx.heartbeat();
     switch (job.status) {
       case "ready":
         await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx);

@@ -248,6 +248,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         const kind = ref.type as StripeKind;
         if (!(kind in retrieve)) continue;
         const found = await objectById(kind, ref.id, "collect", ctx);
+        await ctx.heartbeat();
         if (!found || found.deleted) continue;
         yield { ...ref, personalFields: personalFields(kind, found) };
       }
