@@ -191,4 +191,23 @@ describeEachDatabase("the counting rule on the sample workspace", (db) => {
     expect(cert.erased.find((e: any) => e.connector === "payments")).to.deep.include({ records: payments.erased, residual: payments.residual });
     expect(sum(cert.residual, (r: any) => r.records)).to.equal(payments.residual);
   });
+
+  it("looks the survey's records up by id after erasure: residue cut off from the subject still fails the deletion loudly", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(GRACE);
+    // Eight years on, every one of Grace's payments is past its period: the customer goes, and with it
+    // the way collect finds her charges and invoices. A processor that only claims to redact them:
+    t.clock.advance(8 * 365 * 86_400_000);
+    ws.stripe.redaction.pretend = true;
+    const id = await deletion(GRACE);
+    const done = await finished(id);
+    expect(done.status).to.equal("FAILED");
+    const payments = done.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+    expect(payments.status).to.equal("FAILED");
+    const left = stripeObjectsWithEmail(ids.paymentCustomerId!, GRACE);
+    expect(left, "the stand-in still holds her billing details").to.be.greaterThan(0);
+    expect(done.statusReason).to.contain(`Verification after erasure found ${left} record(s) still present`);
+    expect(await collectAll(ws.connectors.find((c) => c.spec.name === "payments")!, ids), "collect alone no longer sees them").to.deep.equal([]);
+  });
 });
