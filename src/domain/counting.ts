@@ -263,7 +263,7 @@ export function compareWithPlan(plan: readonly Pick<PlannedDeletion, "category" 
       const moved = Math.abs(o.kept - (p?.toKeep ?? 0));
       differences.push({ kind: DifferenceKind.RETENTION_MOVED, records: moved, reason: `${plural(moved)} ${o.kept < (p?.toKeep ?? 0) ? "aged out of" : "came under"} the retention period between the plan and the erasure` });
     }
-    if (o.residual) differences.push({ kind: DifferenceKind.RESIDUAL, records: o.residual, reason: `${plural(o.residual)} still hold personal data: ${o.residualReasons.join("; ")}` });
+    if (o.residual) differences.push({ kind: DifferenceKind.RESIDUAL, records: o.residual, reason: `${plural(o.residual)} still ${o.residual === 1 ? "holds" : "hold"} personal data: ${o.residualReasons.join("; ")}` });
     return [{ category, planned, erased: o.erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
   });
 }

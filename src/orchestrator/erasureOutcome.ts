@@ -59,7 +59,7 @@ export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoF
       keptByHold: hold !== undefined && kept.some((k) => k.category === category && k.holdId),
       holdCase: hold?.caseReference ?? null,
       residual: residual.reduce((n, r) => n + r.count, 0),
-      residualReasons: [...new Set(residual.map((r) => `${r.count} ${r.type} keep ${r.fields.join(", ")} (${r.reason})`))],
+      residualReasons: [...new Set(residual.map((r) => `${r.type} x${r.count} with ${r.fields.join(", ")} (${r.reason})`))],
     };
   });
   return compareWithPlan(plan, outcome);

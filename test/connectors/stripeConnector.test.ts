@@ -327,6 +327,40 @@ describe("Stripe connector", function () {
       expect(standIn.store.effectCount("charge.update", charge)).to.equal(1);
     });
 
+    it("plays Stripe's redaction jobs: validating, ready or failed with validation errors, run, redacting, succeeded", async () => {
+      type Job = { id: string; status: string; objects: { invoices: string[]; charges: string[] } };
+      const json = async (r: Response) => (await r.json()) as any;
+      const [invoice] = heldFor(standIn, "invoice", GRACE_CUSTOMER);
+      const charge = invoice.charge as string;
+      const job: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: `objects[invoices][]=${invoice.id}` }));
+      expect(job.status).to.equal("validating");
+      const retrieve = async (id: string): Promise<Job> => json(await call(`/v1/privacy/redaction_jobs/${id}?expand[]=objects`));
+      // Only a ready job runs; an object in a live job is locked for others.
+      expect((await call(`/v1/privacy/redaction_jobs/${job.id}/run`, { method: "POST" })).status).to.equal(400);
+      const rival: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: `objects[invoices][]=${invoice.id}` }));
+      expect((await retrieve(job.id)).status).to.equal("ready");
+      expect((await retrieve(rival.id)).status).to.equal("failed");
+      const errors = await json(await call(`/v1/privacy/redaction_jobs/${rival.id}/validation_errors`));
+      expect(errors.data.map((e: any) => [e.code, e.erroring_object.id])).to.deep.equal([["locked_by_other_job", invoice.id]]);
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${rival.id}/cancel`, { method: "POST" }))).status).to.equal("canceling");
+      expect((await retrieve(rival.id)).status).to.equal("canceled");
+      // Paused, a running job waits (Stripe can take days); then it redacts the invoice and the charge that paid it.
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${job.id}/run`, { method: "POST" }))).status).to.equal("redacting");
+      standIn.redaction.paused = true;
+      expect((await retrieve(job.id)).status).to.equal("redacting");
+      expect(standIn.store.get("invoice", invoice.id)!.customer_email).to.equal(GRACE_PERSON.email);
+      standIn.redaction.paused = false;
+      expect(await retrieve(job.id)).to.deep.include({ status: "succeeded", objects: { customers: [], charges: [], invoices: [invoice.id] } });
+      expect(standIn.store.get("invoice", invoice.id)).to.deep.include({ customer_email: "[redacted]", customer_name: "[redacted]", metadata: {} });
+      expect((standIn.store.get("charge", charge)!.billing_details as Record<string, unknown>).email).to.equal("[redacted]");
+      expect(standIn.store.get("invoice", invoice.id)!.total, "amounts stay for the books").to.equal(invoice.total);
+      // More than 10 ids fail validation, as at Stripe.
+      const many = heldFor(standIn, "charge", ADA_CUSTOMER).slice(0, 11).map((c) => `objects[charges][]=${c.id}`).join("&");
+      const big: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: many }));
+      expect((await retrieve(big.id)).status).to.equal("failed");
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${big.id}/validation_errors`))).data.map((e: any) => e.code)).to.include("too_many_objects");
+    });
+
     it("keeps its erasures across a restart, when given a state file", async () => {
       const dir = await mkdtemp(join(tmpdir(), "stripe-stand-in-"));
       const stateFile = join(dir, "state.json");

@@ -74,7 +74,9 @@ function validate(store: StripeStore, job: StoredRedactionJob, desk: RedactionDe
     errors.push({ id: `prjve_${randomBytes(8).toString("hex")}`, object: "privacy.redaction_job_validation_error", code, message, erroring_object: object ?? null });
   const all = [...job.objects.customers.map((id) => ["customer", id]), ...job.objects.charges.map((id) => ["charge", id]), ...job.objects.invoices.map((id) => ["invoice", id])] as [Collection, string][];
   if (all.length > MAX_IDS) error("too_many_objects", `A redaction job takes at most ${MAX_IDS} object ids.`);
-  const locked = new Set([...store.redactionJobs.values()].filter((j) => j.id !== job.id && !TERMINAL.has(j.status) && j.status !== "failed").flatMap((j) => [...j.objects.customers, ...j.objects.charges, ...j.objects.invoices]));
+  // Objects of live jobs created before this one are theirs.
+  const earlier = [...store.redactionJobs.values()];
+  const locked = new Set(earlier.slice(0, Math.max(0, earlier.findIndex((j) => j.id === job.id))).filter((j) => !TERMINAL.has(j.status) && j.status !== "failed").flatMap((j) => [...j.objects.customers, ...j.objects.charges, ...j.objects.invoices]));
   for (const [name, id] of all) {
     const o = store.get(name, id);
     if (!o || o.deleted) error("invalid_state", `The ${name} cannot be redacted: it does not exist.`, { id, object_type: name });
