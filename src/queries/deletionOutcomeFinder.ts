@@ -1,4 +1,4 @@
-import { DataSource } from "typeorm";
+import { DataSource, In } from "typeorm";
 import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
 import type { DeletionOutcomeLine, ResidualRecordSet } from "../schema/deletionPlan.type";
@@ -27,9 +27,10 @@ export async function findDeletionOutcome(ds: DataSource, requestId: string): Pr
   );
 }
 
-/** The records a deletion left holding personal data, per connector, type and reason. */
+/** The records a deletion (its erasure, or a later purge) left holding personal data, per connector, type and reason. */
 export async function findResidualRecords(ds: DataSource, requestId: string): Promise<ResidualRecordSet[]> {
-  return (await eraseTasks(ds, requestId)).flatMap((t) =>
+  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: In([TaskStep.ERASE, TaskStep.PURGE]) }, order: { step: "ASC", connector: "ASC" } });
+  return tasks.flatMap((t) =>
     (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason })),
   );
 }

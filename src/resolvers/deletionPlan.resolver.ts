@@ -25,7 +25,7 @@ export class RequestDeletionPlanResolver {
   }
 
   @Authorized(ANY_ROLE)
-  @FieldResolver(() => [ResidualRecordSet], { description: "For a DELETION: records its erasure left holding personal data, with the fields that remain and why. Never counted as erased." })
+  @FieldResolver(() => [ResidualRecordSet], { description: "For a DELETION: records its erasure (or a later purge of kept sets) left holding personal data, with the fields that remain and why. Never counted as erased." })
   async residualRecords(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ResidualRecordSet[]> {
     return findResidualRecords(ctx.services.ds, request.id);
   }
