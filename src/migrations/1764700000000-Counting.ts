@@ -1,5 +1,14 @@
-import { MigrationInterface, QueryRunner, Table, TableColumn } from "typeorm";
+import { MigrationInterface, QueryRunner, Table } from "typeorm";
 import { id36, str } from "./columns";
+
+/**
+ * Sets the length of tasks.remoteReference in place. TypeORM's changeColumn drops and re-adds a MySQL
+ * column whose length changes, which would lose the references of tasks polling remote work; SQLite does
+ * not enforce varchar lengths, so only MySQL needs the change.
+ */
+async function widenRemoteReference(q: QueryRunner, length: number): Promise<void> {
+  if (q.connection.options.type === "mysql" || q.connection.options.type === "mariadb") await q.query(`ALTER TABLE tasks MODIFY remoteReference varchar(${length}) NULL`);
+}
 
 /**
  * The counting rule's storage: the records a deletion's survey found in connectors that can look them
@@ -17,11 +26,11 @@ export class Counting1764700000000 implements MigrationInterface {
         indices: [{ name: "idx_surveyed_records_request", columnNames: ["requestId", "connector"] }],
       }),
     );
-    await q.changeColumn("tasks", "remoteReference", new TableColumn(str("remoteReference", 2000, true)));
+    await widenRemoteReference(q, 2000);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.changeColumn("tasks", "remoteReference", new TableColumn(str("remoteReference", 255, true)));
+    await widenRemoteReference(q, 255);
     await q.dropTable("surveyed_records");
   }
 }

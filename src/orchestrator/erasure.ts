@@ -16,8 +16,11 @@ import { untilAborted } from "./stopping";
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
  * The instruction is computed now, from the rules and the subject's active holds: a connector never
- * sees a held category. After a deletion's erasure a verification pass collects again, and the task
- * fails loudly, recording nothing as done, if anything is left that no exception allows.
+ * sees a held category. Remote work (redaction jobs) is polled with what was done so far kept in the
+ * task row. The outcome is counted by the counting rule and set beside the plan, line by line, with every
+ * difference named. After a deletion's erasure a verification pass collects again (and looks up the
+ * surveyed ids), and the task fails loudly, recording nothing as done, if anything is left that the rule
+ * does not keep and the connector did not name residual.
  */
 export async function runErasure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, options: RunOptions, signal: AbortSignal): Promise<void> {
   const { ds, clock } = services;
