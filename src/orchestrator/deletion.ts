@@ -26,8 +26,8 @@ export interface Survey {
  * the input of the deletion plan. Streams; nothing is stored but the counts (and the record refs of a
  * connector that can look records up by id, for the verification pass).
  */
-export async function surveyConnector(connector: Connector, ids: Identities, ctx: TaskContext, dctx: DeletionContext): Promise<Survey> {
-  const count = new DeletionCount(deletionInstruction(connector.spec.categories, dctx), connector.lookup !== undefined);
+export async function surveyConnector(connector: Connector, ids: Identities, ctx: TaskContext, dctx: DeletionContext, keepRefs = true): Promise<Survey> {
+  const count = new DeletionCount(deletionInstruction(connector.spec.categories, dctx), keepRefs && connector.lookup !== undefined);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
