@@ -1,5 +1,7 @@
-/** Format tag of the certificate; a verifier refuses formats it does not know. */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/1";
+/** Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual records. */
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/2";
+/** Every format the verifier reads (/1 had no residual records). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", CERTIFICATE_FORMAT];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -10,7 +12,22 @@ export interface CertifiedErasure {
   records: number;
   /** Records the connector kept under retention (their sets are listed in `kept`). */
   kept: number;
+  /** Of `records`, records redacted in place. */
+  redacted: number;
+  /** Records left holding personal data, never counted in `records` (their sets are listed in `residual`). */
+  residual: number;
   note: string | null;
+}
+
+/** Records a deletion left holding personal data: which, the fields that remain, why. */
+export interface CertifiedResidual {
+  connector: string;
+  category: string;
+  recordType: string;
+  records: number;
+  /** The personal fields that remain (names only). */
+  fields: string[];
+  reason: string;
 }
 
 /** A record set kept: until when and why (a retention exception of the request). */
@@ -30,7 +47,7 @@ export interface CertifiedRetention {
 
 /** The receipt a completed deletion offers. No personal data: the subject appears only as a keyed hash. */
 export interface DeletionCertificateBody {
-  format: typeof CERTIFICATE_FORMAT;
+  format: string;
   requestId: string;
   /** The request whose work answered this one, when it followed an earlier duplicate; otherwise null. */
   answeredWith: string | null;
@@ -42,4 +59,6 @@ export interface DeletionCertificateBody {
   issuedAt: string;
   erased: CertifiedErasure[];
   kept: CertifiedRetention[];
+  /** Residual records (empty when none): never counted as erased. */
+  residual: CertifiedResidual[];
 }

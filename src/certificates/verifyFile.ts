@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "./deletionCertificate";
+import { DeletionCertificateBody, KNOWN_CERTIFICATE_FORMATS } from "./deletionCertificate";
 import { verifyDocument } from "./signing";
 
 export type FileVerification = { ok: true; line: string } | { ok: false; reason: string; unreadable?: boolean };
@@ -21,9 +21,10 @@ export function verifyCertificateFile(file: string, publicKeyFile?: string): Fil
   const outcome = verifyDocument<DeletionCertificateBody>(text, pem);
   if (!outcome.ok) return outcome;
   const c = outcome.certificate;
-  if (c.format !== CERTIFICATE_FORMAT) return { ok: false, reason: `unknown certificate format ${JSON.stringify(c.format)}` };
+  if (!KNOWN_CERTIFICATE_FORMATS.includes(c.format)) return { ok: false, reason: `unknown certificate format ${JSON.stringify(c.format)}` };
   const erased = (c.erased ?? []).reduce((n, e) => n + e.records, 0);
   const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
+  const residual = (c.residual ?? []).reduce((n, r) => n + r.records, 0);
   const by = outcome.pinned ? `the given key ${outcome.keyId}` : `key ${outcome.keyId} named in the file (pass --public-key to pin the service's key)`;
-  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept; signed by ${by}` };
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}; signed by ${by}` };
 }

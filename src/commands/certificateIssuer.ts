@@ -35,8 +35,9 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     receivedAt: request.receivedAt.toISOString(),
     completedAt: (request.closedAt ?? request.updatedAt).toISOString(),
     issuedAt: services.clock.now().toISOString(),
-    erased: tasks.map((t) => ({ connector: t.connector, status: t.status, records: t.result?.erased ?? 0, kept: t.result?.kept ?? 0, note: t.note })),
+    erased: tasks.map((t) => ({ connector: t.connector, status: t.status, records: t.result?.erased ?? 0, kept: t.result?.kept ?? 0, redacted: t.result?.redacted ?? 0, residual: t.result?.residual ?? 0, note: t.note })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, status: e.status })),
+    residual: tasks.flatMap((t) => (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }))),
   };
 }
 

@@ -82,7 +82,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     else if (missingNeeds(c, ids as Identities).length) notSurveyed.push({ connector: spec.name, reason: `needs ${missingNeeds(c, ids as Identities).join(" or ")}, which no connector found` });
     else {
       try {
-        for (const line of await surveyConnector(c, ids as Identities, ctxFor(c), dctx)) lines.push({ ...line, connector: spec.name });
+        for (const line of (await surveyConnector(c, ids as Identities, ctxFor(c), dctx, false)).lines) lines.push({ ...line, connector: spec.name });
       } catch (error) {
         notSurveyed.push({ connector: spec.name, reason: userWords(error) });
       }

@@ -76,8 +76,39 @@ export interface SubjectRecord {
   id: string;
   /** The record's fields, JSON-serialisable. */
   data: Record<string, unknown>;
-  /** When the record came into being (retention periods count from here). */
+  /** When the record came into being (retention periods count from here, unless retainedFrom says otherwise). */
   recordedAt?: Date;
+  /**
+   * The date a retention period counts from when it is not recordedAt: the records of a ticket thread are
+   * kept as one, from the thread's last activity. The counting rule (src/domain/counting.ts) uses it.
+   */
+  retainedFrom?: Date;
+  /**
+   * The id of the record this one hangs off in the same category (a customer's charges, a ticketing
+   * user's tickets): that record (an `anchor`) is kept while any record hanging off it is kept, dated
+   * from the newest of them, and erased with the last of them. A connector's erase follows the same rule.
+   */
+  keptWith?: string;
+  /** Other records hang off this one (see keptWith): a payment customer, a ticketing user. */
+  anchor?: boolean;
+  /**
+   * The record cannot be erased while the record it hangs off (keptWith) stays: it is kept with it, as
+   * long as it, and erased with it (a cancelled subscription Stripe lists under its customer for good).
+   */
+  inseparable?: boolean;
+}
+
+/** A record by type and id, as a survey saw it: what a verification pass looks up again. */
+export interface RecordRef {
+  category: DataCategory;
+  type: string;
+  id: string;
+}
+
+/** One record a look-up by id found still in its system. */
+export interface LookedUpRecord extends RecordRef {
+  /** Personal fields it still holds (empty: nothing personal is left, e.g. it was redacted). */
+  personalFields: readonly string[];
 }
 
 export interface CheckResult {
@@ -110,13 +141,41 @@ export interface KeptRecords {
   redactedFields?: readonly string[];
 }
 
-/** How an erasure ended. */
+/**
+ * Records erase could neither erase nor keep under the instruction: they still hold personal data (a
+ * finalized invoice the API cannot edit, a redaction the processor refused). Never counted as erased;
+ * the request and its certificate name them.
+ */
+export interface ResidualRecords {
+  category: DataCategory;
+  /** Kind of record, e.g. `invoice`. */
+  type: string;
+  count: number;
+  /** The personal fields that remain (names only). */
+  fields: readonly string[];
+  /** Why they remain, in words for people (no personal data). */
+  reason: string;
+}
+
+/**
+ * How an erasure ended. Counts follow the counting rule (src/domain/counting.ts): one record is one
+ * record as collect yields it, and each record is counted once, as erased, kept or residual.
+ */
 export interface ErasureOutcome {
-  /** Records erased (deleted or anonymised). */
+  /** Records erased: deleted, anonymised, or redacted in place so that nothing personal is left. */
   erased: number;
+  /** Of `erased`, records redacted in place (they still exist, with their personal fields redacted). */
+  redacted?: number;
+  /** `erased` per category, for a connector erasing several categories (absent: all in the one erased). */
+  erasedIn?: Readonly<Partial<Record<DataCategory, number>>>;
   /** Record sets kept under keepRecordedSince, one entry per category x type; absent or empty: none. */
   kept?: readonly KeptRecords[];
-  /** The remote system accepted the work and is still doing it: poll again after pollAfterMs. */
+  /** Records that still hold personal data although the instruction did not keep them. */
+  residual?: readonly ResidualRecords[];
+  /**
+   * The remote system accepted the work and is still doing it: poll again after pollAfterMs. The counts
+   * given with it are final for the work already done; poll's outcome adds to them.
+   */
   remote?: { reference: string; pollAfterMs: number };
 }
 
@@ -183,8 +242,17 @@ export interface Connector {
   collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord>;
   /** Erases what the instruction allows; idempotent (running it twice erases once). */
   erase?(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
-  /** Asks whether remote work started by erase is finished. */
+  /**
+   * Asks whether remote work started by erase is finished. Its outcome counts only what the remote work
+   * did (added to what erase reported), and carries `remote` again while the work goes on.
+   */
   poll?(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
+  /**
+   * Looks records up by id, whatever identities erasure removed (a deleted customer no longer leads to
+   * its invoices): yields those still in the system, with the personal fields they still hold. The
+   * verification pass after an erasure asks it for every record the survey found.
+   */
+  lookup?(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
   /** Applies corrections to the fields this system holds. */
   rectify?(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
   /** Releases connections and timers; called once when the process that registered it stops. */

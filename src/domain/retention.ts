@@ -142,15 +142,6 @@ export function exceptionFor(kept: KeptRecords, rules: readonly RetentionRule[])
   return { retainUntil: shiftByPeriod(kept.newestRecordedAt, rule), legalBasis: rule.legalBasis };
 }
 
-/** What a survey (a counting collect) found in one category. */
-export interface CategorySurvey {
-  found: number;
-  /** Records dated at or after the rule's cutoff. */
-  recent: number;
-  /** The newest of those. */
-  newestRecent: Date | null;
-}
-
 /** One planned line: how many records erasure takes and keeps in a category, by what, until when. */
 export interface PlannedDeletion {
   category: DataCategory;
@@ -162,27 +153,4 @@ export interface PlannedDeletion {
   holdId: string | null;
   keepSince: Date | null;
   retainUntil: Date | null;
-}
-
-/** The plan of one category from its survey, the holds and the rules. */
-export function planCategory(category: DataCategory, survey: CategorySurvey, ctx: DeletionContext): PlannedDeletion {
-  const hold = holdFor(category, ctx.holds);
-  if (hold) {
-    return { category, found: survey.found, toErase: 0, toKeep: survey.found, keptBy: survey.found ? "HOLD" : null, legalBasis: `legal hold ${hold.caseReference}`, holdId: hold.id, keepSince: null, retainUntil: null };
-  }
-  const rule = keepingRule(category, ctx);
-  if (!rule || survey.recent === 0) {
-    return { category, found: survey.found, toErase: survey.found, toKeep: 0, keptBy: null, legalBasis: null, holdId: null, keepSince: rule ? shiftByPeriod(ctx.now, rule, -1) : null, retainUntil: null };
-  }
-  return {
-    category,
-    found: survey.found,
-    toErase: survey.found - survey.recent,
-    toKeep: survey.recent,
-    keptBy: "RULE",
-    legalBasis: rule.legalBasis,
-    holdId: null,
-    keepSince: shiftByPeriod(ctx.now, rule, -1),
-    retainUntil: survey.newestRecent ? shiftByPeriod(survey.newestRecent, rule) : null,
-  };
 }

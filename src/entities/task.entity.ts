@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { TimestampColumn } from "./columns";
+import type { OutcomeLine } from "../domain/counting";
 
 /** What a finished task produced, in counts (never records or identities). */
 export interface TaskResult {
@@ -13,6 +14,34 @@ export interface TaskResult {
   kept?: number;
   /** Records the verification pass found after an ERASE, all of them allowed to stay. */
   remaining?: number;
+  /** Of `erased`, records redacted in place. */
+  redacted?: number;
+  /** Records an ERASE left holding personal data (never counted as erased); sets in residualSets. */
+  residual?: number;
+  /** The residual sets: which records, the fields that remain, why. */
+  residualSets?: StoredResidual[];
+  /** An ERASE's outcome per category beside its plan line, with every difference named. */
+  lines?: OutcomeLine[];
+  /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */
+  partial?: PartialErasure;
+}
+
+/** A residual set as stored (ErasureOutcome.residual). */
+export interface StoredResidual {
+  category: string;
+  type: string;
+  count: number;
+  fields: string[];
+  reason: string;
+}
+
+/** What an erasure did before its remote work ends (dates as ISO text: the row is JSON). */
+export interface PartialErasure {
+  erased: number;
+  redacted: number;
+  erasedIn: Record<string, number>;
+  kept: { category: string; type: string; count: number; newestRecordedAt: string; redactedFields?: string[] }[];
+  residual: StoredResidual[];
 }
 
 /**
@@ -89,8 +118,8 @@ export class TaskRow {
   @Column({ type: "varchar", length: 1000, nullable: true })
   note!: string | null;
 
-  /** Reference of remote work being polled (REMOTE_PROCESSING). */
-  @Column({ type: "varchar", length: 255, nullable: true })
+  /** Reference of remote work being polled (REMOTE_PROCESSING), e.g. the ids of a processor's redaction jobs. */
+  @Column({ type: "varchar", length: 2000, nullable: true })
   remoteReference!: string | null;
 
   /** Counts of what the task did. */

@@ -1,5 +1,6 @@
-import type { Connector, ErasureInstruction, Identities, KeptRecords, TaskContext } from "../connectors/sdk";
-import { CategorySurvey, DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, planCategory, RetentionRule } from "../domain/retention";
+import type { Connector, ErasureInstruction, Identities, KeptRecords, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
+import { DeletionCount, Disposition, planLines } from "../domain/counting";
+import { DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, RetentionRule } from "../domain/retention";
 import { DeletionPlanItemRow, KeptBy, RequestRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
@@ -13,28 +14,28 @@ export async function deletionContextFor(services: Services, request: Pick<Reque
   return { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, request.subjectEmail), now: services.clock.now(), minor: request.concernsMinor };
 }
 
+/** What a survey found in one connector: the plan's lines, and the refs a verification looks up again. */
+export interface Survey {
+  lines: PlannedDeletion[];
+  /** For connectors that can look records up by id: every record found, with what the rule does with it. */
+  refs: { ref: RecordRef; disposition: Disposition }[];
+}
+
 /**
- * Counts what a connector holds about the subject, per category, against the cutoffs of the rules:
- * the input of the deletion plan. Streams; nothing is stored but the counts.
+ * Counts what a connector holds about the subject under the counting rule (src/domain/counting.ts):
+ * the input of the deletion plan. Streams; nothing is stored but the counts (and the record refs of a
+ * connector that can look records up by id, for the verification pass).
  */
-export async function surveyConnector(connector: Connector, ids: Identities, ctx: TaskContext, dctx: DeletionContext): Promise<PlannedDeletion[]> {
-  const cutoffs = deletionInstruction(connector.spec.categories, dctx).keepRecordedSince ?? {};
-  const surveys = new Map<string, CategorySurvey>();
+export async function surveyConnector(connector: Connector, ids: Identities, ctx: TaskContext, dctx: DeletionContext, keepRefs = true): Promise<Survey> {
+  const count = new DeletionCount(deletionInstruction(connector.spec.categories, dctx), keepRefs && connector.lookup !== undefined);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
-    const category = String(record.category);
-    const survey = surveys.get(category) ?? { found: 0, recent: 0, newestRecent: null };
-    survey.found += 1;
-    const cutoff = cutoffs[category];
-    if (cutoff && record.recordedAt && record.recordedAt >= cutoff) {
-      survey.recent += 1;
-      if (!survey.newestRecent || record.recordedAt > survey.newestRecent) survey.newestRecent = record.recordedAt;
-    }
-    surveys.set(category, survey);
+    count.add(record);
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
     if (ctx.signal.aborted) throw new Error("survey aborted");
   }
-  return [...surveys.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([category, survey]) => planCategory(category, survey, dctx));
+  const { sets, refs } = count.result();
+  return { lines: planLines(sets, dctx), refs };
 }
 
 /** Plan lines as stored with the request. */
@@ -70,7 +71,7 @@ export function holdExceptions(plan: readonly Pick<DeletionPlanItemRow, "categor
 
 /** What the verification pass found after an erasure. */
 export interface Verification {
-  /** Records still there, all allowed (held, inside retention, or reported kept). */
+  /** Records still there, all allowed (held, kept under the rule, or reported residual). */
   remaining: number;
   /** Records still there that nothing allows, per category. */
   unexpected: Record<string, number>;
@@ -79,37 +80,47 @@ export interface Verification {
 }
 
 /**
- * Collects again after an erasure: every record left must be in a category the erasure was not allowed
- * to touch, dated inside its retention cutoff, or one of the sets the connector reported kept (such as
- * a customer kept with its invoices). Counts only.
+ * Collects again after an erasure and counts what is left under the counting rule: every record left
+ * must be one the rule keeps (held, recent, or an anchor of a recent one) or one the connector reported
+ * residual. A connector that can look records up by id is also asked for every record the survey planned
+ * to erase, so records cut off from the subject (a deleted customer's invoices) are still seen. Counts only.
  */
-export async function verifyErasure(connector: Connector, ids: Identities, ctx: TaskContext, instruction: ErasureInstruction, kept: readonly KeptRecords[]): Promise<Verification> {
-  const keptCount = new Map<string, number>();
-  for (const k of kept) keptCount.set(`${k.category}\u0000${k.type}`, (keptCount.get(`${k.category}\u0000${k.type}`) ?? 0) + k.count);
-  const passedByDate = new Map<string, number>();
-  const candidates = new Map<string, number>();
-  const byCategory: Record<string, number> = {};
-  let remaining = 0;
+export async function verifyErasure(
+  connector: Connector,
+  ids: Identities,
+  ctx: TaskContext,
+  instruction: ErasureInstruction,
+  residual: readonly ResidualRecords[],
+  surveyed: readonly RecordRef[],
+): Promise<Verification> {
+  const count = new DeletionCount(instruction, connector.lookup !== undefined);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
-    remaining += 1;
+    count.add(record);
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
-    const category = String(record.category);
-    byCategory[category] = (byCategory[category] ?? 0) + 1;
-    if (!instruction.categories.includes(category)) continue;
-    const key = `${category}\u0000${record.type}`;
-    const since = instruction.keepRecordedSince?.[category];
-    if (since && record.recordedAt && record.recordedAt >= since) passedByDate.set(key, (passedByDate.get(key) ?? 0) + 1);
-    else candidates.set(key, (candidates.get(key) ?? 0) + 1);
+  }
+  const { sets, refs } = count.result();
+  const left = new Map<string, number>();
+  const key = (category: string, type: string) => `${category}\u0000${type}`;
+  for (const s of sets) if (s.toErase) left.set(key(String(s.category), s.type), s.toErase);
+  let remaining = sets.reduce((n, s) => n + s.found, 0);
+  const byCategory: Record<string, number> = {};
+  for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
+  if (connector.lookup && surveyed.length) {
+    const collected = new Set(refs.map((r) => key(r.ref.type, r.ref.id)));
+    for await (const found of connector.lookup(surveyed.filter((r) => !collected.has(key(r.type, r.id))), ctx)) {
+      if (!found.personalFields.length) continue;
+      remaining += 1;
+      left.set(key(String(found.category), found.type), (left.get(key(String(found.category), found.type)) ?? 0) + 1);
+    }
   }
   const unexpected: Record<string, number> = {};
   let bad = 0;
-  for (const [key, n] of candidates) {
-    // A reported kept set covers records not already explained by their date.
-    const allowance = Math.max(0, (keptCount.get(key) ?? 0) - (passedByDate.get(key) ?? 0));
-    const excess = Math.max(0, n - allowance);
+  for (const [k, n] of left) {
+    const [category, type] = k.split("\u0000");
+    const allowed = residual.filter((r) => r.category === category && r.type === type).reduce((m, r) => m + r.count, 0);
+    const excess = Math.max(0, n - allowed);
     if (excess) {
-      const category = key.split("\u0000")[0];
       unexpected[category] = (unexpected[category] ?? 0) + excess;
       bad += excess;
     }

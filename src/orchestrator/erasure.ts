@@ -2,10 +2,12 @@ import type { Connector, ErasureOutcome, Identities, TaskContext } from "../conn
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import type { OutcomeLine } from "../domain/counting";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
+import { addOutcome, outcomeLines, partialOf } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -17,8 +19,11 @@ import { untilAborted } from "./stopping";
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
  * The instruction is computed now, from the rules and the subject's active holds read under the hold
  * fence: a connector never sees a held category, and a hold placed while it erases withdraws the
- * category at the connector's next unit of work (what is left of it is then kept by the hold). After a deletion's erasure a verification pass collects again, and the task
- * fails loudly, recording nothing as done, if anything is left that no exception allows.
+ * category at the connector's next unit of work (what is left of it is then kept by the hold). Remote work (redaction jobs) is polled with what was done so far kept in the
+ * task row. The outcome is counted by the counting rule and set beside the plan, line by line, with every
+ * difference named. After a deletion's erasure a verification pass collects again (and looks up the
+ * surveyed ids), and the task fails loudly, recording nothing as done, if anything is left that the rule
+ * does not keep and the connector did not name residual.
  */
 export async function runErasure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, options: RunOptions, signal: AbortSignal): Promise<void> {
   const { ds, clock } = services;
@@ -46,16 +51,17 @@ export async function runErasure(services: Services, connector: Connector, task:
     throw error;
   }
   await fence.end();
-  const erased = (task.result?.erased ?? 0) + outcome.erased;
+  const soFar = addOutcome(task.remoteReference ? task.result : null, outcome, instruction, connector.spec.categories);
+  const { erased } = soFar;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, request.subjectEmail));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased } }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) } }, now());
     return;
   }
 
-  let kept = ruleExceptions((outcome.kept ?? []).filter((k) => !heldSince.categories.includes(String(k.category))), services.retentionRules);
+  let kept = ruleExceptions(soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category))), services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
@@ -73,12 +79,13 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
   let remaining: number | undefined;
+  let lines: OutcomeLine[] | undefined;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
-    const verifiable = connector.spec.supports.includes("access") && !connector.spec.manual;
-    if (verifiable) {
-      const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, outcome.kept ?? []), signal);
+    if (connector.spec.supports.includes("access") && !connector.spec.manual) {
+      const surveyed = (await ds.getRepository(SurveyedRecordRow).findBy({ requestId: task.requestId, connector: task.connector, disposition: "ERASE" })).map((r) => ({ category: r.category, type: r.recordType, id: r.recordId }));
+      const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       const left = Object.entries(check.unexpected);
       if (left.length) {
         const total = left.reduce((n, [, c]) => n + c, 0);
@@ -99,6 +106,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       remaining = check.remaining;
       kept.push(...heldSince.exceptions(check.byCategory));
     } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
+    lines = outcomeLines(plan, soFar, kept, dctx);
   }
   let closeExceptions: string[] = [];
   if (purge) {
@@ -114,12 +122,20 @@ export async function runErasure(services: Services, connector: Connector, task:
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
   }
   const keptCount = kept.reduce((n, k) => n + k.recordCount, 0);
+  const residual = soFar.residual.reduce((n, r) => n + r.count, 0);
   await completeTask(
     ds,
     task,
     options.workerId,
-    { erased, ...(kept.length ? { kept: keptCount } : {}), ...(remaining !== undefined ? { remaining } : {}) },
+    {
+      erased,
+      ...(soFar.redacted ? { redacted: soFar.redacted } : {}),
+      ...(kept.length ? { kept: keptCount } : {}),
+      ...(residual ? { residual, residualSets: soFar.residual } : {}),
+      ...(remaining !== undefined ? { remaining } : {}),
+      ...(lines ? { lines } : {}),
+    },
     now(),
-    { kept, closeExceptions },
+    { kept, closeExceptions, dropSurveyed: !purge },
   );
 }

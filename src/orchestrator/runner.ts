@@ -145,8 +145,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         if (request.type === RequestType.DELETION) {
           // A deletion's survey: counts for the plan, nothing staged.
-          const planned = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
-          await completeTask(ds, task, options.workerId, { records: planned.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(planned) });
+          const survey = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
+          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs });
           break;
         }
         const records = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, ctx), ctx), abort.signal);

@@ -23,6 +23,8 @@ export function presentTask(row: TaskRow): Task {
           notHeld: row.result.notHeld ?? null,
           kept: row.result.kept ?? null,
           remaining: row.result.remaining ?? null,
+          redacted: row.result.redacted ?? null,
+          residual: row.result.residual ?? null,
         }
       : null,
     nextAttemptAt: waitingToRetry ? row.runAfter : null,

@@ -3,7 +3,8 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { previewDeletion } from "../commands/deletionPreviewer";
 import type { GraphQLContext } from "../graphql/context";
 import { findDeletionPlan } from "../queries/retentionFinder";
-import { DeletionPlanLine, DeletionPreview, PreviewDeletionInput } from "../schema/deletionPlan.type";
+import { findDeletionOutcome, findResidualRecords } from "../queries/deletionOutcomeFinder";
+import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
 import { Request } from "../schema/request.type";
 
 @Resolver(() => Request)
@@ -12,6 +13,21 @@ export class RequestDeletionPlanResolver {
   @FieldResolver(() => [DeletionPlanLine], { description: "For a DELETION: the plan it executes, computed from its surveys before any erasure. Empty until the surveys ran, and for other types." })
   async deletionPlan(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<DeletionPlanLine[]> {
     return findDeletionPlan(ctx.services.ds, request.id);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [DeletionOutcomeLine], {
+    description:
+      "For a DELETION: what each connector's erasure did, per category, beside the plan's line: equal to it, or with every difference named (a hold placed or released since, records that appeared or were gone, records that aged out, residue). Empty until an erasure finished.",
+  })
+  async deletionOutcome(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<DeletionOutcomeLine[]> {
+    return findDeletionOutcome(ctx.services.ds, request.id);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [ResidualRecordSet], { description: "For a DELETION: records its erasure (or a later purge of kept sets) left holding personal data, with the fields that remain and why. Never counted as erased." })
+  async residualRecords(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ResidualRecordSet[]> {
+    return findResidualRecords(ctx.services.ds, request.id);
   }
 }
 

@@ -42,6 +42,8 @@ export interface SampleWorkspaceOptions {
   people?: number;
   /** Time limit of each call to the stand-ins (10 s by default; tests that make them hang use less). */
   callTimeoutMs?: number;
+  /** Between polls of the Stripe stand-in's redaction jobs (1 s by default: each poll moves a job one step). */
+  redactionPollMs?: number;
 }
 
 async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>): Promise<void> {
@@ -82,7 +84,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const authLog = createAuthLogConnector({ store: "sql", url: `sqlite:${authLogFile}` });
     closers.push(() => authLog.close());
     const timeoutMs = options.callTimeoutMs ?? 10_000;
-    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs });
+    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000 });
     closers.push(() => payments.close());
     const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs });
     closers.push(() => ticketing.close());

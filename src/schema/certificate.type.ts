@@ -15,6 +15,12 @@ export class CertifiedErasure {
   @Field(() => Int, { description: "Records kept under retention (listed in kept)." })
   kept!: number;
 
+  @Field(() => Int, { description: "Of records, those redacted in place (e.g. by a payment processor's redaction job)." })
+  redacted!: number;
+
+  @Field(() => Int, { description: "Records left holding personal data, not counted in records (listed in residual)." })
+  residual!: number;
+
   @Field(() => String, { nullable: true, description: "Why it was skipped, when it was." })
   note!: string | null;
 }
@@ -46,6 +52,27 @@ export class CertifiedRetention {
   status!: string;
 }
 
+@ObjectType({ description: "Records a deletion left holding personal data: which, the fields that remain, why." })
+export class CertifiedResidual {
+  @Field({ description: "Connector name." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field({ description: "Record type within the system." })
+  recordType!: string;
+
+  @Field(() => Int, { description: "How many records." })
+  records!: number;
+
+  @Field(() => [String], { description: "The personal fields that remain (names only)." })
+  fields!: string[];
+
+  @Field({ description: "Why they remain." })
+  reason!: string;
+}
+
 @ObjectType({ description: "The signed receipt of a completed deletion (Ed25519). No personal data: the subject appears as a keyed hash." })
 export class DeletionCertificate {
   @Field(() => ID, { description: "The deletion request." })
@@ -71,6 +98,9 @@ export class DeletionCertificate {
 
   @Field(() => [CertifiedRetention], { description: "What is kept, until when and why." })
   kept!: CertifiedRetention[];
+
+  @Field(() => [CertifiedResidual], { description: "Records left holding personal data (never counted as erased), with the fields that remain and why; empty when none." })
+  residual!: CertifiedResidual[];
 
   @Field({ description: "Id of the signing key (`ed25519:` + 16 hex digits of its SHA-256); see certificatePublicKey." })
   keyId!: string;

@@ -1,4 +1,5 @@
-import { Field, InputType, Int, ObjectType } from "type-graphql";
+import { Field, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { DifferenceKind } from "../domain/counting";
 import { IsOptional, ValidateNested } from "class-validator";
 import { Type } from "class-transformer";
 import { SubjectInput } from "./request.input";
@@ -67,4 +68,89 @@ export class PreviewDeletionInput {
   @Field(() => Boolean, { nullable: true, description: "Preview as for a person under 18 (only legal obligations keep anything)." })
   @IsOptional()
   concernsMinor?: boolean | null;
+}
+
+registerEnumType(DifferenceKind, {
+  name: "PlanDifferenceKind",
+  description: "How the world differed from a deletion's plan when its erasure ran.",
+  valuesConfig: {
+    HELD_SINCE_PLAN: { description: "A legal hold placed after the plan kept the category whole." },
+    RELEASED_SINCE_PLAN: { description: "The legal hold the plan counted was released before erasure." },
+    MORE_RECORDS: { description: "Records appeared after the plan." },
+    FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them)." },
+    RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },
+    RESIDUAL: { description: "Records still hold personal data after erasure (see residualRecords); never counted as erased." },
+  },
+});
+
+@ObjectType({ description: "One way an erasure's line differs from its plan's line, and why." })
+export class PlanDifference {
+  @Field(() => DifferenceKind, { description: "What changed." })
+  kind!: DifferenceKind;
+
+  @Field(() => Int, { description: "How many records it concerns." })
+  records!: number;
+
+  @Field({ description: "Why, in words for people (no personal data)." })
+  reason!: string;
+}
+
+@ObjectType({
+  description:
+    "What a deletion's erasure did in one connector and category, beside its plan's line. Counted by the same rule as the plan (one record as collect yields it, each once: erased, kept or residual), so it equals the plan's line unless `differences` names why not.",
+})
+export class DeletionOutcomeLine {
+  @Field({ description: "Connector." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field(() => Int, { nullable: true, description: "The plan's found (null: the plan found nothing here)." })
+  plannedFound!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "The plan's toErase." })
+  plannedToErase!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "The plan's toKeep." })
+  plannedToKeep!: number | null;
+
+  @Field(() => Int, { description: "Records erased: deleted, anonymised, or redacted in place with nothing personal left." })
+  erased!: number;
+
+  @Field(() => Int, { description: "Of erased, records redacted in place (e.g. by a payment processor's redaction job)." })
+  redacted!: number;
+
+  @Field(() => Int, { description: "Records kept under a retention rule or legal hold (the request's retentionExceptions)." })
+  kept!: number;
+
+  @Field(() => Int, { description: "Records that still hold personal data although not kept (the request's residualRecords)." })
+  residual!: number;
+
+  @Field({ description: "True when the line equals the plan's: erased = toErase, kept = toKeep, nothing residual." })
+  matchesPlan!: boolean;
+
+  @Field(() => [PlanDifference], { description: "Every difference from the plan's line, with its reason (empty when it matches)." })
+  differences!: PlanDifference[];
+}
+
+@ObjectType({ description: "Records a deletion left holding personal data: which, the fields that remain, why. Never counted as erased." })
+export class ResidualRecordSet {
+  @Field({ description: "Connector." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field({ description: "Record type within the system." })
+  recordType!: string;
+
+  @Field(() => Int, { description: "How many records." })
+  records!: number;
+
+  @Field(() => [String], { description: "The personal fields that remain (names only)." })
+  fields!: string[];
+
+  @Field({ description: "Why they remain, in words for people." })
+  reason!: string;
 }

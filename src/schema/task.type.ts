@@ -52,8 +52,14 @@ export class TaskOutcome {
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
   kept!: number | null;
 
-  @Field(() => Int, { nullable: true, description: "Records the verification pass still found after erasure, every one of them allowed by an exception." })
+  @Field(() => Int, { nullable: true, description: "Records the verification pass still found after erasure, every one of them kept or named residual." })
   remaining!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Of erased, records redacted in place (e.g. by a payment processor's redaction job)." })
+  redacted!: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Records the erasure left holding personal data, never counted as erased (see the request's residualRecords)." })
+  residual!: number | null;
 }
 
 @ObjectType({ description: "One connector x one step of a request: durable, leased, retried." })

@@ -121,7 +121,7 @@ describeEachDatabase("SQL connector", (db) => {
       const viaDataSource = createSqlConnector(accountDbConfig(), { dataSource: account.ds, chunkSize: CHUNK });
       const ctx = testContext();
       const outcome = await viaDataSource.erase(ADA, { categories: ["AUTH_LOGS"] }, ctx);
-      expect(outcome).to.deep.equal({ erased: ADA_SESSIONS });
+      expect(outcome).to.deep.equal({ erased: ADA_SESSIONS, erasedIn: { AUTH_LOGS: ADA_SESSIONS } });
       const deletes = statements.filter((s) => /^DELETE FROM .sessions./.test(s.sql));
       expect(deletes.map((s) => s.affected)).to.deep.equal([500, 500, 200]);
       expect(ctx.heartbeats).to.equal(3);

@@ -167,34 +167,56 @@ describe("Stripe connector", function () {
 
       const newest = (kind: (typeof LISTS)[number]) => new Date(Math.max(...inside(kind).map((o) => created(o).getTime())));
       const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k]));
-      // Old charges and invoices stay listed under the held customer (Stripe cannot delete them): they are
-      // reported kept with it, so a verification pass accounts for them; the newest date is a kept record's.
+      // The counting rule: records inside the period are kept, older ones erased, the customer kept with the kept ones.
       for (const kind of ["charge", "invoice"] as const) {
-        expect(kept[kind]).to.deep.include({ category: "PAYMENTS", count: before[kind].length, newestRecordedAt: newest(kind) });
+        expect(kept[kind]).to.deep.include({ category: "PAYMENTS", count: inside(kind).length, newestRecordedAt: newest(kind) });
       }
       const newestOverall = new Date(Math.max(...LISTS.flatMap((k) => inside(k).map((o) => created(o).getTime()))));
       expect(kept.customer).to.deep.include({ count: 1, newestRecordedAt: newestOverall });
       expect(kept.customer.redactedFields).to.include.members(["phone", "shipping", "metadata"]);
-      // Kept charges lose metadata and receipt email; old ones (kept with the customer) their description too.
-      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email", "description"]);
+      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email"]);
 
       const customer = standIn.store.get("customer", ADA_CUSTOMER)!;
       expect(customer.deleted, "the customer holds kept records").to.equal(undefined);
       expect(customer).to.deep.include({ phone: null, shipping: null, description: null, metadata: {}, name: ADA_PERSON.name });
-      for (const charge of heldFor(standIn, "charge", ADA_CUSTOMER)) {
-        expect(charge).to.deep.include({ receipt_email: null, metadata: {} });
-        if (created(charge) >= keepSince) expect(charge.description, "what was sold stays on a kept charge").to.be.a("string");
-        else expect(charge.description).to.equal(null);
-      }
       for (const sub of heldFor(standIn, "subscription", ADA_CUSTOMER)) expect(sub.status).to.equal("canceled");
-      // Erased: the payment methods detached outside the period (the rest is kept with the customer).
-      const detachedOld = before.payment_method.length - inside("payment_method").length;
-      expect(outcome.erased).to.equal(detachedOld);
+      // Erased now: the old payment methods (blanked, detached); the old subscription stays listed with the
+      // kept customer (kept with it); the old charges and invoices keep billing details the API cannot
+      // edit, so they went to redaction jobs.
+      const old = (kind: (typeof LISTS)[number]) => before[kind].length - inside(kind).length;
+      expect(outcome.erased).to.equal(old("payment_method"));
+      expect(kept.subscription).to.deep.include({ count: before.subscription.length, newestRecordedAt: newestOverall });
+      expect(outcome.remote, "redaction jobs to wait for").to.not.equal(undefined);
+      const jobs = outcome.remote!.reference.split(",");
+      expect(jobs.length).to.equal(Math.ceil((old("charge") + old("invoice")) / 10));
+      let polled = await connector.poll(outcome.remote!.reference, ctx);
+      let redacted = polled.erased;
+      while (polled.remote) {
+        polled = await connector.poll(polled.remote.reference, ctx);
+        redacted += polled.erased;
+      }
+      expect(redacted, "every old charge and invoice redacted").to.equal(old("charge") + old("invoice"));
+      expect(polled.residual ?? []).to.deep.equal([]);
+      for (const charge of heldFor(standIn, "charge", ADA_CUSTOMER)) {
+        if (created(charge) >= keepSince) {
+          expect(charge).to.deep.include({ receipt_email: null, metadata: {} });
+          expect(charge.description, "what was sold stays on a kept charge").to.be.a("string");
+          expect((charge.billing_details as Record<string, unknown>).name).to.equal(ADA_PERSON.name);
+        } else expect((charge.billing_details as Record<string, unknown>).name, "redacted at Stripe").to.equal("[redacted]");
+      }
+      for (const invoice of heldFor(standIn, "invoice", ADA_CUSTOMER)) {
+        expect(invoice.customer_email).to.equal(created(invoice) >= keepSince ? ADA_PERSON.email : "[redacted]");
+      }
+      // Collect sees the kept records only: the redacted ones hold nothing of Ada any more.
+      const left = await collectAll(connector, ADA);
+      expect(left.filter((r) => r.type === "charge")).to.have.length(inside("charge").length);
 
       // A later erasure (a new task) finds nothing more to erase and reports the same kept sets.
       const again = await connector.erase(ADA, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
       expect(again.erased).to.equal(0);
+      expect(again.remote).to.equal(undefined);
       expect(again.kept).to.deep.equal(outcome.kept);
+      expect(standIn.store.effectCount("redaction_job.create")).to.equal(jobs.length);
     });
 
     it("deletes the customer and reports nothing kept, when every record is older than the period", async () => {
@@ -213,8 +235,9 @@ describe("Stripe connector", function () {
       const newest = charges[0];
       const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: created(newest) } }, testContext());
       const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k.count]));
-      // The newest charge is inside the period; the older ones stay listed with the held customer.
-      expect(kept.charge).to.equal(charges.length);
+      // The newest charge is inside the period and keeps the customer; the older ones go to redaction.
+      expect(kept.charge).to.equal(1);
+      expect(outcome.remote).to.not.equal(undefined);
       expect(kept.customer).to.equal(1);
       expect(standIn.store.get("customer", GRACE_CUSTOMER)!.deleted).to.equal(undefined);
     });
@@ -303,6 +326,40 @@ describe("Stripe connector", function () {
       expect(other.status).to.equal(400);
       expect(((await other.json()) as { error: { type: string } }).error.type).to.equal("idempotency_error");
       expect(standIn.store.effectCount("charge.update", charge)).to.equal(1);
+    });
+
+    it("plays Stripe's redaction jobs: validating, ready or failed with validation errors, run, redacting, succeeded", async () => {
+      type Job = { id: string; status: string; objects: { invoices: string[]; charges: string[] } };
+      const json = async (r: Response) => (await r.json()) as any;
+      const [invoice] = heldFor(standIn, "invoice", GRACE_CUSTOMER);
+      const charge = invoice.charge as string;
+      const job: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: `objects[invoices][]=${invoice.id}` }));
+      expect(job.status).to.equal("validating");
+      const retrieve = async (id: string): Promise<Job> => json(await call(`/v1/privacy/redaction_jobs/${id}?expand[]=objects`));
+      // Only a ready job runs; an object in a live job is locked for others.
+      expect((await call(`/v1/privacy/redaction_jobs/${job.id}/run`, { method: "POST" })).status).to.equal(400);
+      const rival: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: `objects[invoices][]=${invoice.id}` }));
+      expect((await retrieve(job.id)).status).to.equal("ready");
+      expect((await retrieve(rival.id)).status).to.equal("failed");
+      const errors = await json(await call(`/v1/privacy/redaction_jobs/${rival.id}/validation_errors`));
+      expect(errors.data.map((e: any) => [e.code, e.erroring_object.id])).to.deep.equal([["locked_by_other_job", invoice.id]]);
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${rival.id}/cancel`, { method: "POST" }))).status).to.equal("canceling");
+      expect((await retrieve(rival.id)).status).to.equal("canceled");
+      // Paused, a running job waits (Stripe can take days); then it redacts the invoice and the charge that paid it.
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${job.id}/run`, { method: "POST" }))).status).to.equal("redacting");
+      standIn.redaction.paused = true;
+      expect((await retrieve(job.id)).status).to.equal("redacting");
+      expect(standIn.store.get("invoice", invoice.id)!.customer_email).to.equal(GRACE_PERSON.email);
+      standIn.redaction.paused = false;
+      expect(await retrieve(job.id)).to.deep.include({ status: "succeeded", objects: { customers: [], charges: [], invoices: [invoice.id] } });
+      expect(standIn.store.get("invoice", invoice.id)).to.deep.include({ customer_email: "[redacted]", customer_name: "[redacted]", metadata: {} });
+      expect((standIn.store.get("charge", charge)!.billing_details as Record<string, unknown>).email).to.equal("[redacted]");
+      expect(standIn.store.get("invoice", invoice.id)!.total, "amounts stay for the books").to.equal(invoice.total);
+      // More than 10 ids fail validation, as at Stripe.
+      const many = heldFor(standIn, "charge", ADA_CUSTOMER).slice(0, 11).map((c) => `objects[charges][]=${c.id}`).join("&");
+      const big: Job = await json(await call("/v1/privacy/redaction_jobs", { method: "POST", body: many }));
+      expect((await retrieve(big.id)).status).to.equal("failed");
+      expect((await json(await call(`/v1/privacy/redaction_jobs/${big.id}/validation_errors`))).data.map((e: any) => e.code)).to.include("too_many_objects");
     });
 
     it("keeps its erasures across a restart, when given a state file", async () => {

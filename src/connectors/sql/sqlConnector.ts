@@ -254,15 +254,17 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const known = await knownIdentities(ids, "erase", ctx);
       let erased = 0;
       const withdrawn = new Set<string>();
+      const erasedIn: Record<string, number> = {};
       for (const t of plan.eraseOrder) {
         if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
         if (!values) continue;
         const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
         erased += done.erased;
+        erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
         if (done.withdrawn) withdrawn.add(t.category);
       }
-      return { erased };
+      return { erased, erasedIn };
     },
 
     async rectify(ids, changes, ctx) {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KeptRecords, TaskContext } from "../sdk";
-import { createdAt, CUSTOMER_LISTS, ListKind, StripeKind, StripeThing } from "./records";
+import { createdAt, CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing } from "./records";
 import { redactionOf } from "./redaction";
 
 /** The Stripe writes erasure makes; each carries the idempotency key it is given. */
@@ -40,25 +40,46 @@ export class KeptTally {
   }
 }
 
+/** An object erasure leaves to a redaction job: the ordinary API cannot blank its personal fields. */
+export interface ToRedact {
+  kind: "charge" | "invoice";
+  id: string;
+  /** The invoice a charge paid (a job takes the two together). */
+  invoice?: string;
+}
+
 /**
- * Erases one customer's records under the 7-year rule and returns how many were erased. Records
- * created at or after `keepSince` are kept with the fields tax records do not need blanked; older
- * ones are blanked as far as Stripe allows (payment methods detached, subscriptions cancelled). The
- * customer is deleted only when nothing of it is kept; otherwise it stays, redacted, held until its
- * newest kept record's period ends. Objects already blanked need no write, so a retry resumes.
+ * Erases one customer's records under the 7-year rule, following the counting rule (src/domain/counting.ts):
+ * a record created at or after `keepSince` is kept with the fields tax records do not need blanked; an
+ * older one is erased: payment methods are blanked and detached, charges and invoices blanked as far as
+ * the API allows and handed to `toRedact` for a redaction job (their billing details cannot be edited);
+ * old subscriptions are cancelled and blanked, and stay listed with the customer (kept with it, or
+ * erased with it). The customer, the anchor of them all, is deleted when
+ * nothing is kept, and otherwise kept (redacted) as long as its newest kept record. Objects already
+ * redacted are no longer the subject's records and are passed over, as collect does. Returns the
+ * records erased now (those handed to a redaction job are counted when it ends).
  */
-export async function eraseCustomer(customer: StripeThing, keepSince: Date | undefined, tally: KeptTally, writer: StripeWriter, ctx: TaskContext): Promise<number> {
+export async function eraseCustomer(
+  customer: StripeThing,
+  keepSince: Date | undefined,
+  tally: KeptTally,
+  writer: StripeWriter,
+  ctx: TaskContext,
+  toRedact: ToRedact[],
+  startRedaction: (items: readonly ToRedact[]) => Promise<void>,
+): Promise<number> {
   const key = (write: string, id: string) => writeKey(ctx.idempotencyKey, write, id);
   let erased = 0;
   let writes = 0;
   let newestKept: Date | undefined;
-  // Old records Stripe keeps listed under the customer (charges, invoices, cancelled subscriptions):
-  // they go with the customer, or stay with it while it is held.
-  const lingering: { kind: StripeKind; at: Date; fields: readonly string[]; wrote: boolean }[] = [];
+  const redactLater: ToRedact[] = [];
+  // Old subscriptions go with the customer or stay with it (the counting rule's inseparable records).
+  const withCustomer: { fields: readonly string[] }[] = [];
   for (const kind of CUSTOMER_LISTS) {
     const detached = new Set<string>();
     const after = (page: StripeThing[]) => [...page].reverse().find((item) => !detached.has(item.id))?.id;
     for await (const item of writer.list(kind, customer.id, ctx, after)) {
+      if (isRedacted(kind, item)) continue;
       const at = createdAt(item);
       const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
       const redaction = redactionOf(kind, item, kept);
@@ -77,32 +98,40 @@ export async function eraseCustomer(customer: StripeThing, keepSince: Date | und
         wrote = true;
       }
       // Pages heartbeat as they are fetched; a long page of writes must keep the lease too.
-      if (wrote && ++writes % 20 === 0) await ctx.heartbeat();
+      if (wrote && ++writes % 5 === 0) await ctx.heartbeat();
       if (kept && at) {
         tally.add(kind, at, redaction.fields);
         if (!newestKept || at > newestKept) newestKept = at;
-      } else {
-        if (redaction.then !== "detach" && at) lingering.push({ kind, at, fields: redaction.fields, wrote });
-        if (wrote) erased += 1;
-      }
+      } else if (kind === "subscription") {
+        withCustomer.push({ fields: redaction.fields });
+      } else if ((kind === "charge" || kind === "invoice") && personalFields(kind, blanked(item, redaction.params)).length) {
+        redactLater.push({ kind, id: item.id, ...(kind === "charge" && typeof item.invoice === "string" ? { invoice: item.invoice } : {}) });
+      } else erased += 1;
     }
   }
+  toRedact.push(...redactLater);
+  // The jobs start before the customer goes: a restart after the delete still finds these objects by it.
+  if (redactLater.length) await startRedaction(redactLater);
   const customerAt = createdAt(customer);
   const customerInside = keepSince !== undefined && customerAt !== undefined && customerAt >= keepSince;
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx);
-    return erased + 1;
-  }
-  // The customer stays, so its old (blanked) records stay listed with it: they are kept with it, not erased.
-  // They are held as long as the customer is, so they count from the newest kept record, not their own date.
-  const heldUntilFrom = newestKept ?? customerAt!;
-  for (const l of lingering) {
-    tally.add(l.kind, heldUntilFrom, l.fields);
-    if (l.wrote) erased -= 1;
+    return erased + withCustomer.length + 1;
   }
   const redaction = redactionOf("customer", customer, true);
   if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
-  // The customer is held as long as the newest record kept with it.
-  tally.add("customer", newestKept ?? customerAt!, redaction.fields);
+  // The customer is held as long as the newest record kept with it (or itself, when it is the newer).
+  const heldFrom = newestKept && (!customerInside || newestKept > customerAt!) ? newestKept : customerAt!;
+  tally.add("customer", heldFrom, redaction.fields);
+  for (const s of withCustomer) tally.add("subscription", heldFrom, s.fields);
   return erased;
+}
+
+/** The object as it is once the update's parameters are applied (an empty value unsets a field). */
+function blanked(o: StripeThing, params: Record<string, unknown>): StripeThing {
+  const out: StripeThing = { ...o };
+  for (const [field, value] of Object.entries(params)) {
+    out[field] = value && typeof value === "object" ? Object.fromEntries(Object.keys(value).map((k) => [k, null])) : null;
+  }
+  return out;
 }

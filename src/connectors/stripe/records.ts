@@ -35,8 +35,37 @@ function card(o: StripeThing): Record<string, unknown> {
   return { brand: c.brand ?? null, last4: c.last4 ?? null, exp_month: c.exp_month ?? null, exp_year: c.exp_year ?? null };
 }
 
-/** A Stripe object as a PAYMENTS record: the exported fields only, times as ISO strings. */
-export function toRecord(kind: StripeKind, o: StripeThing): SubjectRecord {
+/** What Stripe shows in place of a redacted value. */
+export const REDACTED = "[redacted]";
+
+/** The fields of each kind that carry personal data (billing_details by its parts). */
+const PERSONAL: Record<StripeKind, readonly string[]> = {
+  customer: ["email", "name", "phone", "address", "shipping", "description"],
+  payment_method: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address"],
+  charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "footer"],
+  subscription: [],
+};
+
+const valueAt = (o: Record<string, unknown>, path: string): unknown => path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);
+const holdsData = (v: unknown): boolean =>
+  v !== null && v !== undefined && v !== "" && v !== REDACTED && (typeof v !== "object" || Object.values(v as Record<string, unknown>).some(holdsData));
+
+/** The personal fields an object still holds (none once blanked or redacted). */
+export function personalFields(kind: StripeKind, o: StripeThing): string[] {
+  return PERSONAL[kind].filter((f) => holdsData(valueAt(o, f)));
+}
+
+/** Redacted by a redaction job: its personal fields show Stripe's placeholder, and it no longer is the subject's data. */
+export function isRedacted(kind: StripeKind, o: StripeThing): boolean {
+  return PERSONAL[kind].some((f) => valueAt(o, f) === REDACTED || (f.includes(".") && valueAt(o, f.split(".")[0]) === REDACTED)) && personalFields(kind, o).length === 0;
+}
+
+/**
+ * A Stripe object as a PAYMENTS record: the exported fields only, times as ISO strings. The customer is
+ * the anchor its objects hang off (the counting rule: kept while any of them is kept).
+ */
+export function toRecord(kind: StripeKind, o: StripeThing, customerId?: string): SubjectRecord {
   const data: Record<string, unknown> = {};
   for (const field of EXPORTED[kind]) {
     const value = o[field];
@@ -44,5 +73,7 @@ export function toRecord(kind: StripeKind, o: StripeThing): SubjectRecord {
     data[field] = TIMES.has(field) && typeof value === "number" ? new Date(value * 1000).toISOString() : value;
   }
   if (kind === "payment_method") data.card = card(o);
-  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt: createdAt(o) };
+  // Stripe lists a subscription under its customer for good, cancelled or not: it goes only with the customer.
+  const tie = kind === "customer" ? { anchor: true } : customerId ? { keptWith: customerId, ...(kind === "subscription" ? { inseparable: true } : {}) } : {};
+  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt: createdAt(o), ...tie };
 }

@@ -1,10 +1,12 @@
 import type { ListKind, StripeKind, StripeThing } from "./records";
 
 /**
- * What erasure does to one Stripe object. Stripe deletes customers only: charges and finalized
- * invoices stay for the books, so personal fields are blanked instead (an empty string unsets a field
- * in Stripe's form encoding). Records inside retention keep what tax records need (amounts, dates,
- * invoice number, billed name and address, what was sold); the rest is blanked.
+ * What erasure does to one Stripe object through the ordinary API. Stripe deletes customers only:
+ * charges and finalized invoices stay for the books, so personal fields are blanked instead (an empty
+ * string unsets a field in Stripe's form encoding). Records inside retention keep what tax records need
+ * (amounts, dates, invoice number, billed name and address, what was sold); the rest is blanked. What
+ * the API cannot blank (a charge's billing details, a finalized invoice's customer fields) is left to a
+ * redaction job (redactionJobs.ts).
  */
 export interface Redaction {
   /** Fields blanked, for KeptRecords.redactedFields and the update's parameters. */
@@ -21,7 +23,7 @@ const isBlank = (v: unknown): boolean =>
 /** Fields each kind blanks, inside retention and outside it. */
 const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly string[] }> = {
   customer: { kept: ["phone", "shipping", "description", "metadata"], old: [] },
-  payment_method: { kept: ["billing_details"], old: [] },
+  payment_method: { kept: ["billing_details"], old: ["billing_details"] },
   charge: { kept: ["metadata", "receipt_email"], old: ["metadata", "receipt_email", "description"] },
   invoice: { kept: ["metadata"], old: ["metadata", "description", "footer"] },
   subscription: { kept: ["metadata"], old: ["metadata", "description"] },

@@ -2,15 +2,18 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
 import { normalizeEmail } from "../../domain/identities";
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
-import { eraseCustomer, KeptTally, StripeWriter } from "./erasure";
+import { eraseCustomer, KeptTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { CUSTOMER_LISTS, ListKind, StripeThing, toRecord } from "./records";
+import { CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing, toRecord } from "./records";
+import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
 /** The Stripe connector: a Connector with erase, plus close() for its keep-alive connections. */
 export interface StripeConnector extends Connector {
   erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  poll(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
+  lookup(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
   /** Ends the connections it keeps open to Stripe. */
   close(): Promise<void>;
 }
@@ -97,12 +100,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     subscription: (customer, cursor) => stripe.subscriptions.list({ customer, status: "all", limit, starting_after: cursor }) as unknown as Promise<Page>,
   };
 
-  /** The subject's live customers: the one with the given id, or else those with the email. */
-  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+  /**
+   * The subject's live customers: the one with the given id, or else those with the email. With
+   * `deletedToo`, a deleted customer with the given id is yielded as well (erase finishes its leftovers).
+   */
+  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false): AsyncGenerator<StripeThing> {
     const id = ids.paymentCustomerId;
     if (id) {
       const customer = (await call(op, ctx, () => stripe.customers.retrieve(id) as Promise<unknown>, () => undefined)) as StripeThing | undefined;
-      if (customer && !customer.deleted) yield customer;
+      if (customer && (deletedToo || !customer.deleted)) yield customer;
       return;
     }
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
@@ -153,6 +159,42 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
   };
 
+  const retrieve: Record<StripeKind, (id: string) => Promise<unknown>> = {
+    customer: (id) => stripe.customers.retrieve(id),
+    payment_method: (id) => stripe.paymentMethods.retrieve(id),
+    charge: (id) => stripe.charges.retrieve(id),
+    invoice: (id) => stripe.invoices.retrieve(id),
+    subscription: (id) => stripe.subscriptions.retrieve(id),
+  };
+  /** One object by id, whatever became of its customer; undefined when Stripe has no such object. */
+  const objectById = async (kind: StripeKind, id: string, op: Operation, ctx: Ctx): Promise<StripeThing | undefined> =>
+    (await call(op, ctx, () => retrieve[kind](id), () => undefined)) as StripeThing | undefined;
+
+  const versioned = o.redactionApiVersion ? { apiVersion: o.redactionApiVersion } : {};
+  const jobs = "/v1/privacy/redaction_jobs";
+  const redaction: RedactionApi = {
+    create: (objects, key, ctx) => call("erase", ctx, () => stripe.rawRequest("POST", jobs, { objects }, { idempotencyKey: key, ...versioned }) as Promise<RedactionJob>),
+    retrieve: (id, ctx) => call("erase", ctx, () => stripe.rawRequest("GET", `${jobs}/${encodeURIComponent(id)}?expand[]=objects`, null as never, versioned) as Promise<RedactionJob>),
+    run: (id, key, ctx) => call("erase", ctx, () => stripe.rawRequest("POST", `${jobs}/${encodeURIComponent(id)}/run`, {}, { idempotencyKey: key, ...versioned }) as Promise<RedactionJob>),
+    cancel: (id, key, ctx) => call("erase", ctx, () => stripe.rawRequest("POST", `${jobs}/${encodeURIComponent(id)}/cancel`, {}, { idempotencyKey: key, ...versioned }) as Promise<RedactionJob>),
+    validationErrors: async (id, ctx) => {
+      const page = (await call("erase", ctx, () => stripe.rawRequest("GET", `${jobs}/${encodeURIComponent(id)}/validation_errors?limit=100`, null as never, versioned))) as { data: RedactionJob[] };
+      return page.data as never;
+    },
+    object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
+  };
+
+  /** A deleted customer's charges and invoices that still hold personal data: a restart after the delete finds them here. */
+  async function leftoversOf(customerId: string, ctx: TaskContext): Promise<ToRedact[]> {
+    const out: ToRedact[] = [];
+    for (const kind of ["charge", "invoice"] as const) {
+      for await (const item of writer.list(kind, customerId, ctx, (page) => page.at(-1)?.id)) {
+        if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push({ kind, id: item.id, ...(kind === "charge" && typeof item.invoice === "string" ? { invoice: item.invoice } : {}) });
+      }
+    }
+    return out;
+  }
+
   const spec: ConnectorSpec = {
     name,
     version: VERSION,
@@ -184,8 +226,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         yield toRecord("customer", customer);
         for (const kind of CUSTOMER_LISTS) {
           for await (const item of paged("collect", ctx, (cursor) => lists[kind](customer.id, cursor))) {
+            // A redacted object no longer holds anything of the subject.
+            if (isRedacted(kind, item)) continue;
             count += 1;
-            yield toRecord(kind, item);
+            yield toRecord(kind, item, customer.id);
           }
         }
       }
@@ -200,24 +244,46 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       if (keepSince && Number.isNaN(keepSince.getTime())) throw new ConnectorError(`${name}: the erasure's retention date is invalid`, `${name} erase: keepRecordedSince.PAYMENTS is not a date`, false);
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
-      for await (const customer of customersOf(ids, "erase", ctx)) customers.push(customer);
+      for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
       const tally = new KeptTally();
+      const redactor = new Redactor(redaction);
       let erased = 0;
       for (const customer of customers) {
         detachedNow.set(ctx, 0);
+        const toRedact: ToRedact[] = [];
         try {
-          erased += await eraseCustomer(customer, keepSince, tally, writer, ctx);
+          if (customer.deleted) toRedact.push(...(await leftoversOf(customer.id, ctx)));
+          else erased += await eraseCustomer(customer, keepSince, tally, writer, ctx, toRedact, (items) => redactor.start(items, ctx));
+          if (customer.deleted) await redactor.start(toRedact, ctx);
         } catch (error) {
           if (!(error instanceof Withdrawn)) throw error;
           // The customer stays with its blanked records; only its detached payment methods left it.
           erased += detachedNow.get(ctx) ?? 0;
           ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-          return { erased };
+          return { erased, ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}) };
         }
       }
       const kept = tally.result();
-      ctx.logger.info({ connector: name, customers: customers.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`) }, "Stripe erasure done");
-      return kept.length ? { erased, kept } : { erased };
+      ctx.logger.info({ connector: name, customers: customers.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      return {
+        erased,
+        ...(kept.length ? { kept } : {}),
+        ...(redactor.residual.length ? { residual: redactor.residual } : {}),
+        ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}),
+      };
+    },
+
+    poll: (reference, ctx) => pollRedaction(reference, redaction, ctx, o.redactionPollMs),
+
+    async *lookup(refs, ctx) {
+      for (const ref of refs) {
+        const kind = ref.type as StripeKind;
+        if (!(kind in retrieve)) continue;
+        const found = await objectById(kind, ref.id, "collect", ctx);
+        await ctx.heartbeat();
+        if (!found || found.deleted) continue;
+        yield { ...ref, personalFields: personalFields(kind, found) };
+      }
     },
 
     async close() {

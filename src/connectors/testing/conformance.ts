@@ -205,6 +205,19 @@ export function describeConnectorConformance(title: string, setup: () => Promise
         assertNothingLogged(ctx.lines, subject, otherSubject);
       });
 
+      it("leaves no personal field on any record it had, looked up by id after the subject is erased (connectors with lookup)", async function () {
+        supportsErasure.call(this);
+        const { connector, subject, kept = () => false } = run();
+        if (!connector.lookup) this.skip();
+        const before = (await collectAll(connector, subject)).filter((r) => !kept(r));
+        await eraseFully(connector, subject, { categories: connector.spec.categories });
+        const still: string[] = [];
+        for await (const found of connector.lookup!(before.map((r) => ({ category: r.category, type: r.type, id: r.id })), testContext())) {
+          if (found.personalFields.length) still.push(`${found.type}:${found.id} (${found.personalFields.join(", ")})`);
+        }
+        assert.deepEqual(still, [], "records that still hold personal data after erase, though not reported residual");
+      });
+
       it("erases nothing more, when run a second time", async function () {
         supportsErasure.call(this);
         const { connector, subject } = run();

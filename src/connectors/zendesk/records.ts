@@ -82,18 +82,26 @@ export const isSubjects = (c: WireComment, role: TicketRole, userId: number) => 
 
 const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
 
-/** The user's profile. Undated on purpose: it is kept exactly as long as any of their tickets is. */
+/**
+ * A thread's records are kept or erased as one, from the thread's last activity, and hang off the
+ * subject's user (the counting rule in src/domain/counting.ts; erase follows it).
+ */
+const inThread = (t: WireTicket, userId: number) => ({ retainedFrom: new Date(t.updated_at), keptWith: String(userId) });
+
+/** The user's profile. Undated on purpose: the anchor of their threads, kept exactly as long as any of them is. */
 export function userRecord(u: WireUser): SubjectRecord {
   return {
     category: "SUPPORT",
     type: "user",
     id: String(u.id),
+    anchor: true,
     data: { name: u.name, email: u.email, phone: u.phone ?? null, time_zone: u.time_zone ?? null, locale: u.locale ?? null, created_at: u.created_at, updated_at: u.updated_at ?? null },
   };
 }
 
-export function ticketRecord(t: WireTicket, role: TicketRole): SubjectRecord {
+export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): SubjectRecord {
   return {
+    ...inThread(t, userId),
     category: "SUPPORT",
     type: "ticket",
     id: String(t.id),
@@ -104,6 +112,7 @@ export function ticketRecord(t: WireTicket, role: TicketRole): SubjectRecord {
 
 export function commentRecord(c: WireComment, t: WireTicket, userId: number): SubjectRecord {
   return {
+    ...inThread(t, userId),
     category: "SUPPORT",
     type: "comment",
     id: String(c.id),
@@ -113,8 +122,9 @@ export function commentRecord(c: WireComment, t: WireTicket, userId: number): Su
 }
 
 /** Attachment metadata only: the file itself is never fetched. */
-export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicket): SubjectRecord {
+export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicket, userId: number): SubjectRecord {
   return {
+    ...inThread(t, userId),
     category: "SUPPORT",
     type: "attachment",
     id: String(a.id),

@@ -215,14 +215,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       yield userRecord(user);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
-        yield ticketRecord(ticket, role);
+        yield ticketRecord(ticket, role, user.id);
         counts.ticket += 1;
         for await (const c of commentsOf(ticket, role, user.id, "collect", ctx)) {
           yield commentRecord(c, ticket, user.id);
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
             if (isRedactedAttachment(a)) continue;
-            yield attachmentRecord(a, c, ticket);
+            yield attachmentRecord(a, c, ticket, user.id);
             counts.attachment += 1;
           }
         }
@@ -266,10 +266,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
+          // The whole thread is kept, every record of it from its last activity (the counting rule).
           kept.add("ticket", 1, lastActivity);
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            kept.add("comment", 1, new Date(c.created_at));
-            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, new Date(c.created_at));
+            kept.add("comment", 1, lastActivity);
+            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, lastActivity);
           }
           continue;
         }
@@ -279,13 +280,18 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
         }
         else {
+          // Every record of the thread collect showed leaves the subject's records: their own comments
+          // are redacted, the others' stop leading to them once they are off the CC list.
+          // Counted when the subject leaves the CC list (the unit that ends the thread's link to them).
+          let thread = 0;
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            if (c.author_id === user.id && !isRedacted(c)) await unit(() => redact(ticket, c, ctx));
+            thread += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+            if (c.author_id === user.id && !isRedacted(c)) await unit(async () => (await redact(ticket, c, ctx), 0));
           }
           // Off the CC list, so the thread (someone else's) no longer leads to the subject.
           await unit(async () => {
             await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
-            return 1;
+            return thread + 1;
           });
         }
         if (withdrawn) return { erased };

@@ -1,7 +1,9 @@
 import { DataSource, In, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { CollectedRecordRow, DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../../entities";
+import { CollectedRecordRow, DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
+import type { RecordRef } from "../../connectors/sdk";
+import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
 import { afterTaskFinished, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
@@ -19,7 +21,14 @@ export interface CompletionExtras {
   planItems?: readonly Omit<DeletionPlanItemRow, "id" | "requestId" | "connector" | "computedAt">[];
   /** Retention exceptions a PURGE settled. */
   closeExceptions?: readonly string[];
+  /** A survey's record refs, for the verification pass (replaces an earlier attempt's). */
+  surveyed?: readonly { ref: RecordRef; disposition: Disposition }[];
+  /** An ERASE is done with its connector's surveyed refs: they go. */
+  dropSurveyed?: boolean;
 }
+
+/** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
+const SURVEYED_CHUNK = 100;
 
 /**
  * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
@@ -35,7 +44,7 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  const { found = {}, kept = [], planItems, closeExceptions = [] } = extras;
+  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed } = extras;
   return inTransaction(ds, async (em) => {
     await lockRow(em, "requests", task.requestId);
     if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
@@ -50,6 +59,19 @@ export async function completeTask(
       if (planItems.length) {
         await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
       }
+    }
+    if (surveyed || dropSurveyed) await em.getRepository(SurveyedRecordRow).delete({ requestId: task.requestId, connector: task.connector });
+    for (let i = 0; surveyed && i < surveyed.length; i += SURVEYED_CHUNK) {
+      const rows = surveyed.slice(i, i + SURVEYED_CHUNK).map(({ ref, disposition }) => ({
+        id: randomUUID(),
+        requestId: task.requestId,
+        connector: task.connector,
+        category: String(ref.category).slice(0, 40),
+        recordType: ref.type.slice(0, 64),
+        recordId: ref.id.slice(0, 255),
+        disposition,
+      }));
+      await em.getRepository(SurveyedRecordRow).insert(rows);
     }
     if (closeExceptions.length) {
       await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });

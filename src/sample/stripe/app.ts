@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import express, { ErrorRequestHandler, Request, Response } from "express";
 import { CallOutcome, StripeCalls, StripeFaults } from "./faults";
+import { RedactionDesk, redactionEndpoints } from "./redactionJobs";
 import { Endpoint, ENDPOINTS } from "./routes";
 import { StripeStore } from "./store";
 import { canonical, onlyKnown, Params, StripeApiError } from "./wire";
@@ -11,6 +12,8 @@ export interface StandInParts {
   store: StripeStore;
   faults: StripeFaults;
   calls: StripeCalls;
+  /** How its redaction jobs move on. */
+  desk: RedactionDesk;
   /** Timers of hung answers, cleared when the server closes. */
   hung: Set<NodeJS.Timeout>;
 }
@@ -104,7 +107,7 @@ export function stripeApp(parts: StandInParts): express.Express {
     send(status, body, key ? { "Idempotency-Key": key } : {});
   };
 
-  for (const endpoint of ENDPOINTS) {
+  for (const endpoint of [...ENDPOINTS, ...redactionEndpoints(parts.desk)]) {
     if (endpoint.method === "GET") app.get(endpoint.path, serve(endpoint));
     else if (endpoint.method === "POST") app.post(endpoint.path, serve(endpoint));
     else app.delete(endpoint.path, serve(endpoint));

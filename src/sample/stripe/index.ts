@@ -3,6 +3,7 @@ import { AddressInfo } from "node:net";
 import { samplePeople, SamplePerson } from "../people";
 import { stripeApp } from "./app";
 import { StripeCalls, StripeFaults } from "./faults";
+import { RedactionDesk } from "./redactionJobs";
 import { StripeStore } from "./store";
 
 export { StripeCalls, StripeFaults } from "./faults";
@@ -10,7 +11,8 @@ export type { CallEntry, CallOutcome, FaultKind } from "./faults";
 export { seedPerson } from "./seed";
 export type { StripeObject } from "./seed";
 export { StripeStore } from "./store";
-export type { SideEffect } from "./store";
+export type { SideEffect, StoredRedactionJob } from "./store";
+export type { RedactionDesk } from "./redactionJobs";
 
 /** How to start the Stripe-compatible stand-in. */
 export interface StripeStandInOptions {
@@ -37,6 +39,8 @@ export interface StripeStandIn {
   faults: StripeFaults;
   /** Every call received and how it ended. */
   calls: StripeCalls;
+  /** Its redaction jobs: pause them (a job that takes days) or make validation refuse objects. */
+  redaction: RedactionDesk;
   /** Stops listening and drops open connections, hung answers included. */
   close(): Promise<void>;
 }
@@ -48,7 +52,8 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
   const faults = new StripeFaults();
   const calls = new StripeCalls();
   const hung = new Set<NodeJS.Timeout>();
-  const server = createServer(stripeApp({ apiKey: options.apiKey, store, faults, calls, hung }));
+  const redaction: RedactionDesk = { paused: false, refuse: new Set() };
+  const server = createServer(stripeApp({ apiKey: options.apiKey, store, faults, calls, desk: redaction, hung }));
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -64,6 +69,7 @@ export async function startStripeStandIn(options: StripeStandInOptions): Promise
     store,
     faults,
     calls,
+    redaction,
     close: async () => {
       for (const timer of hung) clearTimeout(timer);
       hung.clear();

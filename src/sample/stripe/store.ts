@@ -20,11 +20,26 @@ export interface SideEffect {
   id: string;
 }
 
+/** A redaction job as the stand-in keeps it (Stripe's `privacy.redaction_job`). */
+export interface StoredRedactionJob {
+  id: string;
+  object: "privacy.redaction_job";
+  created: number;
+  livemode: false;
+  status: "created" | "validating" | "ready" | "failed" | "redacting" | "succeeded" | "canceling" | "canceled";
+  validation_behavior: "error" | "fix";
+  objects: { charges: string[]; customers: string[]; invoices: string[] };
+  /** Why validation failed, as Stripe's validation error objects. */
+  validationErrors: { id: string; object: "privacy.redaction_job_validation_error"; code: string; message: string; erroring_object: { id: string; object_type: string } | null }[];
+}
+
 interface StateFile {
   format: 1;
   /** Objects changed since the seed (deleted customers as `{ id, object, deleted: true }`). */
   changed: StripeObject[];
   idempotency: [string, StoredAnswer][];
+  /** Redaction jobs, in creation order. */
+  redactionJobs?: StoredRedactionJob[];
 }
 
 const DAY_SECONDS = 86_400;
@@ -39,6 +54,8 @@ export class StripeStore {
   private readonly changed = new Map<string, StripeObject>();
   readonly idempotency = new Map<string, StoredAnswer>();
   readonly effects: SideEffect[] = [];
+  /** Redaction jobs by id (see redactionJobs.ts for their states). */
+  readonly redactionJobs = new Map<string, StoredRedactionJob>();
 
   constructor(
     people: readonly SamplePerson[],
@@ -72,6 +89,14 @@ export class StripeStore {
     return o;
   }
 
+  /** Saves a redaction job's new state. */
+  putJob(job: StoredRedactionJob, effect: string): StoredRedactionJob {
+    this.redactionJobs.set(job.id, job);
+    this.effects.push({ kind: effect, id: job.id });
+    this.save();
+    return job;
+  }
+
   /** Keeps the answer to an idempotent request (saved with the next change or now). */
   remember(key: string, answer: StoredAnswer): void {
     this.idempotency.set(key, answer);
@@ -100,11 +125,12 @@ export class StripeStore {
       this.changed.set(o.id, o);
     }
     for (const [key, answer] of state.idempotency) this.idempotency.set(key, answer);
+    for (const job of state.redactionJobs ?? []) this.redactionJobs.set(job.id, job);
   }
 
   private save(): void {
     if (!this.stateFile) return;
-    const state: StateFile = { format: 1, changed: [...this.changed.values()], idempotency: [...this.idempotency] };
+    const state: StateFile = { format: 1, changed: [...this.changed.values()], idempotency: [...this.idempotency], redactionJobs: [...this.redactionJobs.values()] };
     mkdirSync(dirname(this.stateFile), { recursive: true });
     // Write beside, then rename: a crash mid-write leaves the previous state, never half a file.
     const tmp = `${this.stateFile}.${process.pid}.tmp`;

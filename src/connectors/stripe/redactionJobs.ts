@@ -1,0 +1,154 @@
+import type { ErasureOutcome, ResidualRecords, TaskContext } from "../sdk";
+import type { ToRedact } from "./erasure";
+import { writeKey } from "./erasure";
+import { personalFields, StripeKind, StripeThing } from "./records";
+
+/**
+ * Stripe's own mechanism for what its API cannot delete or edit: redaction jobs
+ * (POST /v1/privacy/redaction_jobs with the objects' ids; Stripe validates them, the job is run, and
+ * Stripe redacts the objects asynchronously; it can take days). A job moves
+ * created/validating -> ready | failed; ready -(run)-> redacting -> succeeded; ready | failed -(cancel)->
+ * canceling -> canceled. The connector creates the jobs during erase and returns their ids as the
+ * task's remote reference; the orchestrator keeps it in the task row and polls until every job ended,
+ * so a restart in between loses nothing and creates nothing twice (creation carries an idempotency key).
+ */
+
+export type RedactionJobStatus = "created" | "validating" | "ready" | "failed" | "redacting" | "succeeded" | "canceling" | "canceled";
+
+/** A redaction job as the connector reads it. */
+export interface RedactionJob {
+  id: string;
+  status: RedactionJobStatus;
+  /** The objects to redact, by type (expanded on retrieve). */
+  objects?: { charges?: string[] | null; invoices?: string[] | null; customers?: string[] | null } | null;
+}
+
+/** A reason a job's validation failed. */
+export interface RedactionValidationError {
+  code: string;
+  erroring_object?: { id: string; object_type: string } | null;
+}
+
+/** The redaction-job calls (Stripe's preview API, through the SDK's raw requests). */
+export interface RedactionApi {
+  create(objects: { charges: string[]; invoices: string[] }, key: string, ctx: TaskContext): Promise<RedactionJob>;
+  retrieve(id: string, ctx: TaskContext): Promise<RedactionJob>;
+  run(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
+  cancel(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
+  validationErrors(id: string, ctx: TaskContext): Promise<RedactionValidationError[]>;
+  /** The object now (undefined: gone), to name what a failed job left. */
+  object(kind: "charge" | "invoice", id: string, ctx: TaskContext): Promise<StripeThing | undefined>;
+}
+
+/** Stripe takes at most 10 object ids per job. */
+export const MAX_OBJECTS_PER_JOB = 10;
+/** Jobs one erasure waits for: their ids must fit the task's remote reference (2000 characters). */
+export const MAX_JOBS = 60;
+
+/** Jobs' objects: an invoice goes with the charge that paid it (redacting one touches the other). */
+export function jobBatches(items: readonly ToRedact[]): { charges: string[]; invoices: string[] }[] {
+  const invoices = new Set(items.filter((i) => i.kind === "invoice").map((i) => i.id));
+  const units: { charges: string[]; invoices: string[] }[] = [];
+  for (const i of items) {
+    if (i.kind === "invoice") units.push({ invoices: [i.id], charges: items.filter((c) => c.kind === "charge" && c.invoice === i.id).map((c) => c.id) });
+    else if (!i.invoice || !invoices.has(i.invoice)) units.push({ invoices: [], charges: [i.id] });
+  }
+  const batches: { charges: string[]; invoices: string[] }[] = [];
+  for (const u of units) {
+    const last = batches.at(-1);
+    if (last && last.charges.length + last.invoices.length + u.charges.length + u.invoices.length <= MAX_OBJECTS_PER_JOB) {
+      last.charges.push(...u.charges);
+      last.invoices.push(...u.invoices);
+    } else batches.push({ charges: [...u.charges], invoices: [...u.invoices] });
+  }
+  return batches;
+}
+
+const residualOf = (kind: "charge" | "invoice", count: number, fields: readonly string[], reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });
+
+/** Collects what erase hands to redaction jobs and starts the jobs, customer by customer. */
+export class Redactor {
+  readonly jobs: string[] = [];
+  readonly residual: ResidualRecords[] = [];
+
+  constructor(private readonly api: RedactionApi) {}
+
+  /**
+   * Creates the jobs for these objects (before their customer is deleted: a restart then finds them
+   * again, and the same idempotency key returns the same job). Beyond MAX_JOBS, objects stay residual.
+   */
+  async start(items: readonly ToRedact[], ctx: TaskContext): Promise<void> {
+    for (const batch of jobBatches(items)) {
+      if (this.jobs.length >= MAX_JOBS) {
+        for (const kind of ["charge", "invoice"] as const) {
+          const n = kind === "charge" ? batch.charges.length : batch.invoices.length;
+          if (n) this.residual.push(residualOf(kind, n, kind === "charge" ? ["billing_details"] : ["customer_name", "customer_email", "customer_phone", "customer_address"], "more objects than one erasure's redaction jobs hold; retrying the task redacts them"));
+        }
+        continue;
+      }
+      const ids = [...batch.invoices, ...batch.charges].sort();
+      const job = await this.api.create(batch, writeKey(ctx.idempotencyKey, "redaction_job.create", ids.join(",")), ctx);
+      if (!this.jobs.includes(job.id)) this.jobs.push(job.id);
+      await ctx.heartbeat();
+    }
+  }
+}
+
+const countOf = (job: RedactionJob) => (job.objects?.charges?.length ?? 0) + (job.objects?.invoices?.length ?? 0);
+
+/** Names what a job that will not redact left behind, with each object's remaining personal fields. */
+async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx: TaskContext): Promise<ResidualRecords[]> {
+  const out: ResidualRecords[] = [];
+  for (const [kind, ids] of [["charge", job.objects?.charges ?? []], ["invoice", job.objects?.invoices ?? []]] as const) {
+    const fields = new Set<string>();
+    let count = 0;
+    for (const id of ids) {
+      const o = await api.object(kind, id, ctx);
+      const left = o ? personalFields(kind as StripeKind, o) : [];
+      if (!left.length) continue;
+      count += 1;
+      for (const f of left) fields.add(f);
+    }
+    if (count) out.push(residualOf(kind, count, [...fields], reason));
+  }
+  return out;
+}
+
+/**
+ * One poll of an erasure's redaction jobs: runs those Stripe validated, counts those that succeeded as
+ * erased (redacted), names what failed or canceled jobs left as residual (cancelling a failed job so its
+ * objects are not locked), and asks to be polled again while any job is still at work.
+ */
+export async function pollRedaction(reference: string, api: RedactionApi, ctx: TaskContext, pollAfterMs: number): Promise<ErasureOutcome> {
+  const pending: string[] = [];
+  let redacted = 0;
+  const residual: ResidualRecords[] = [];
+  for (const id of reference.split(",").filter(Boolean)) {
+    const job = await api.retrieve(id, ctx);
+    await ctx.heartbeat();
+    switch (job.status) {
+      case "ready":
+        await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx);
+        pending.push(id);
+        break;
+      case "succeeded":
+        redacted += countOf(job);
+        break;
+      case "failed": {
+        const codes = [...new Set((await api.validationErrors(id, ctx)).map((e) => e.code))].sort();
+        await api.cancel(id, writeKey(ctx.idempotencyKey, "redaction_job.cancel", id), ctx);
+        residual.push(...(await leftBy(job, `Stripe's redaction job failed validation (${codes.join(", ") || "no reason given"}) and was canceled`, api, ctx)));
+        break;
+      }
+      case "canceled":
+      case "canceling":
+        residual.push(...(await leftBy(job, "Stripe's redaction job was canceled before it ran", api, ctx)));
+        break;
+      default:
+        pending.push(id);
+    }
+  }
+  ctx.logger.info({ jobs: reference.split(",").length, pending: pending.length, redacted, residual: residual.reduce((n, r) => n + r.count, 0) }, "Stripe redaction jobs polled");
+  const done = { erased: redacted, redacted, ...(residual.length ? { residual } : {}) };
+  return pending.length ? { ...done, remote: { reference: pending.join(","), pollAfterMs } } : done;
+}

@@ -1,0 +1,269 @@
+import type { DataCategory, ErasureInstruction, RecordRef, SubjectRecord } from "../connectors/sdk";
+import { DeletionContext, holdFor, keepingRule, PlannedDeletion, shiftByPeriod } from "./retention";
+
+/**
+ * The counting rule: how a deletion counts a subject's records, once, for the survey (the plan), the
+ * erasure outcome, the verification pass, the exceptions and the certificate.
+ *
+ * - One record is one record as a connector's collect yields it.
+ * - A held category (not in the instruction) is kept whole, by the hold.
+ * - In a category a rule keeps, a record is kept when the date its period counts from
+ *   (`retainedFrom`, else `recordedAt`) is at or after the instruction's cutoff; undated records are not.
+ * - A record others hang off (an `anchor` named by their `keptWith`: a customer, a ticketing user) is
+ *   kept while any of them is kept, or when it is recent itself, dated from the newest of those dates;
+ *   otherwise it is erased. A record that cannot be erased apart from its anchor (`inseparable`) is kept
+ *   with it when the anchor is kept (dated like it), and erased with it otherwise.
+ * - Everything else is erased. A record erasure leaves with personal data is `residual`, never erased.
+ *
+ * Connectors' erase follows the same rule, so a plan's lines equal the erasure's outcome unless the
+ * world changed between the two; `compareWithPlan` names every such difference.
+ */
+
+/** What the rule does with one record. */
+export type Disposition = "ERASE" | "KEEP";
+
+/** Counts of one category x record type under the rule. */
+export interface CountedSet {
+  category: DataCategory;
+  type: string;
+  found: number;
+  toErase: number;
+  toKeep: number;
+  /** The newest date the kept records count from (null when none is kept, or all are held). */
+  newestKept: Date | null;
+}
+
+interface Anchor {
+  category: string;
+  type: string;
+  /** Its own date, when it is recent itself. */
+  ownRecent: Date | null;
+  /** Seen as a record (not only named by keptWith). */
+  seen: boolean;
+  /** Newest date among the kept records hanging off it. */
+  newestDependent: Date | null;
+  ref?: RecordRef;
+  /** Inseparable records waiting for its fate, by type (with their refs when kept). */
+  followers: Map<string, { count: number; refs: RecordRef[] }>;
+}
+
+const later = (a: Date | null, b: Date | null): Date | null => (!a ? b : !b ? a : a > b ? a : b);
+
+/**
+ * Streams records through the rule, remembering counts (and, when asked, the refs of the records with
+ * their disposition) but never the records. Anchors (few) are settled at the end, once every record
+ * that hangs off them has been seen.
+ */
+export class DeletionCount {
+  private readonly sets = new Map<string, CountedSet>();
+  private readonly anchors = new Map<string, Anchor>();
+  private readonly refs: { ref: RecordRef; disposition: Disposition }[] = [];
+
+  constructor(
+    private readonly instruction: ErasureInstruction,
+    private readonly keepRefs = false,
+  ) {}
+
+  /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
+  private held(category: string): boolean {
+    return !this.instruction.categories.includes(category);
+  }
+
+  /** The record's date when the rule keeps it for being recent, else null. */
+  private recent(record: Pick<SubjectRecord, "category" | "recordedAt" | "retainedFrom">): Date | null {
+    const cutoff = this.instruction.keepRecordedSince?.[String(record.category)];
+    const at = record.retainedFrom ?? record.recordedAt;
+    if (!cutoff || !at) return null;
+    return new Date(at).getTime() >= new Date(cutoff).getTime() ? new Date(at) : null;
+  }
+
+  private set(category: string, type: string): CountedSet {
+    const key = `${category}\u0000${type}`;
+    let set = this.sets.get(key);
+    if (!set) this.sets.set(key, (set = { category, type, found: 0, toErase: 0, toKeep: 0, newestKept: null }));
+    return set;
+  }
+
+  private anchor(key: string, category: string, type = ""): Anchor {
+    let a = this.anchors.get(key);
+    if (!a) this.anchors.set(key, (a = { category, type, ownRecent: null, seen: false, newestDependent: null, followers: new Map() }));
+    return a;
+  }
+
+  add(record: SubjectRecord): void {
+    const category = String(record.category);
+    const ref = { category, type: String(record.type), id: String(record.id) };
+    if (this.held(category)) {
+      const set = this.set(category, ref.type);
+      set.found += 1;
+      set.toKeep += 1;
+      if (this.keepRefs) this.refs.push({ ref, disposition: "KEEP" });
+      return;
+    }
+    const recent = this.recent(record);
+    if (record.keptWith !== undefined && recent) {
+      const a = this.anchor(`${category}\u0000${record.keptWith}`, category);
+      a.newestDependent = later(a.newestDependent, recent);
+    }
+    if (record.inseparable && record.keptWith !== undefined && !recent) {
+      // Its fate is its anchor's, known at the end.
+      const f = this.anchor(`${category}\u0000${record.keptWith}`, category).followers;
+      const entry = f.get(ref.type) ?? { count: 0, refs: [] };
+      entry.count += 1;
+      if (this.keepRefs) entry.refs.push(ref);
+      f.set(ref.type, entry);
+      return;
+    }
+    if (record.anchor) {
+      // Its fate waits for the end, when every record hanging off it has been seen.
+      const a = this.anchor(`${category}\u0000${ref.id}`, category, ref.type);
+      a.seen = true;
+      a.type = ref.type;
+      a.ownRecent = recent;
+      if (this.keepRefs) a.ref = ref;
+      return;
+    }
+    const set = this.set(category, ref.type);
+    set.found += 1;
+    if (recent) {
+      set.toKeep += 1;
+      set.newestKept = later(set.newestKept, recent);
+    } else set.toErase += 1;
+    if (this.keepRefs) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
+  }
+
+  /** Every record counted: per category x type, and the refs with their disposition when asked for. */
+  result(): { sets: CountedSet[]; refs: { ref: RecordRef; disposition: Disposition }[] } {
+    for (const a of this.anchors.values()) {
+      const keptSince = a.seen ? later(a.newestDependent, a.ownRecent) : null;
+      if (a.seen) {
+        const set = this.set(a.category, a.type);
+        set.found += 1;
+        if (keptSince) {
+          set.toKeep += 1;
+          set.newestKept = later(set.newestKept, keptSince);
+        } else set.toErase += 1;
+        if (a.ref) this.refs.push({ ref: a.ref, disposition: keptSince ? "KEEP" : "ERASE" });
+      }
+      for (const [type, f] of a.followers) {
+        const set = this.set(a.category, type);
+        set.found += f.count;
+        if (keptSince) {
+          set.toKeep += f.count;
+          set.newestKept = later(set.newestKept, keptSince);
+        } else set.toErase += f.count;
+        for (const ref of f.refs) this.refs.push({ ref, disposition: keptSince ? "KEEP" : "ERASE" });
+      }
+    }
+    const sets = [...this.sets.values()].sort((x, y) => (x.category === y.category ? (x.type < y.type ? -1 : 1) : x.category < y.category ? -1 : 1));
+    return { sets, refs: this.refs };
+  }
+}
+
+/** The plan's lines (one per category) from the counted sets, the holds and the rules. */
+export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): PlannedDeletion[] {
+  const categories = [...new Set(sets.map((s) => String(s.category)))].sort();
+  return categories.map((category) => {
+    const of = sets.filter((s) => s.category === category);
+    const found = of.reduce((n, s) => n + s.found, 0);
+    const toKeep = of.reduce((n, s) => n + s.toKeep, 0);
+    const hold = holdFor(category, ctx.holds);
+    if (hold) {
+      return { category, found, toErase: 0, toKeep: found, keptBy: found ? "HOLD" : null, legalBasis: `legal hold ${hold.caseReference}`, holdId: hold.id, keepSince: null, retainUntil: null };
+    }
+    const rule = keepingRule(category, ctx);
+    const newest = of.reduce<Date | null>((d, s) => later(d, s.newestKept), null);
+    return {
+      category,
+      found,
+      toErase: found - toKeep,
+      toKeep,
+      keptBy: toKeep ? "RULE" : null,
+      legalBasis: toKeep && rule ? rule.legalBasis : null,
+      holdId: null,
+      keepSince: rule ? shiftByPeriod(ctx.now, rule, -1) : null,
+      retainUntil: toKeep && rule && newest ? shiftByPeriod(newest, rule) : null,
+    };
+  });
+}
+
+/** How the world differed from the plan when erasure ran, for one line. */
+export enum DifferenceKind {
+  HELD_SINCE_PLAN = "HELD_SINCE_PLAN",
+  RELEASED_SINCE_PLAN = "RELEASED_SINCE_PLAN",
+  MORE_RECORDS = "MORE_RECORDS",
+  FEWER_RECORDS = "FEWER_RECORDS",
+  RETENTION_MOVED = "RETENTION_MOVED",
+  RESIDUAL = "RESIDUAL",
+}
+
+export interface PlanDifference {
+  kind: DifferenceKind;
+  /** How many records the difference concerns. */
+  records: number;
+  /** Why, in words for people (no personal data). */
+  reason: string;
+}
+
+/** What the erasure did in one connector and category, beside what the plan said it would. */
+export interface OutcomeLine {
+  category: string;
+  /** The plan's line (null: the survey found nothing in this category). */
+  planned: { found: number; toErase: number; toKeep: number; keptBy: string | null } | null;
+  erased: number;
+  /** Of erased, records redacted in place. */
+  redacted: number;
+  kept: number;
+  residual: number;
+  /** Empty when the line equals the plan's. */
+  differences: PlanDifference[];
+}
+
+/** What an erasure reported for one category, counted by the rule. */
+export interface CategoryOutcome {
+  category: string;
+  erased: number;
+  redacted: number;
+  kept: number;
+  /** Kept by a hold rather than a rule. */
+  keptByHold: boolean;
+  holdCase: string | null;
+  residual: number;
+  residualReasons: readonly string[];
+}
+
+const plural = (n: number) => `${n} record${n === 1 ? "" : "s"}`;
+
+/**
+ * The outcome's lines against the plan's: equal unless the world changed in between, and then every
+ * difference is named with its reason (a hold placed or released, records that appeared or were gone,
+ * records that aged out of or into a retention period, residue).
+ */
+export function compareWithPlan(plan: readonly Pick<PlannedDeletion, "category" | "found" | "toErase" | "toKeep" | "keptBy">[], outcome: readonly CategoryOutcome[]): OutcomeLine[] {
+  const categories = [...new Set([...plan.map((p) => String(p.category)), ...outcome.map((o) => o.category)])].sort();
+  return categories.flatMap((category) => {
+    const p = plan.find((x) => x.category === category);
+    const o = outcome.find((x) => x.category === category) ?? { category, erased: 0, redacted: 0, kept: 0, keptByHold: false, holdCase: null, residual: 0, residualReasons: [] };
+    const planned = p ? { found: p.found, toErase: p.toErase, toKeep: p.toKeep, keptBy: p.keptBy } : null;
+    if (!p && o.erased + o.kept + o.residual === 0) return [];
+    const differences: PlanDifference[] = [];
+    const found = p?.found ?? 0;
+    const total = o.erased + o.kept + o.residual;
+    const plannedHold = p?.keptBy === "HOLD";
+    if (o.keptByHold && !plannedHold && o.kept > (p?.toKeep ?? 0)) {
+      differences.push({ kind: DifferenceKind.HELD_SINCE_PLAN, records: o.kept - (p?.toKeep ?? 0), reason: `legal hold ${o.holdCase ?? ""} was placed after the plan and keeps the category whole`.replace("  ", " ") });
+    } else if (plannedHold && !o.keptByHold) {
+      differences.push({ kind: DifferenceKind.RELEASED_SINCE_PLAN, records: Math.max(0, (p?.toKeep ?? 0) - o.kept), reason: "the legal hold the plan counted was released before erasure" });
+    }
+    if (total > found) differences.push({ kind: DifferenceKind.MORE_RECORDS, records: total - found, reason: `${plural(total - found)} appeared after the plan` });
+    if (total < found) {
+      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan were no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
+    }
+    if (!differences.some((d) => d.kind === DifferenceKind.HELD_SINCE_PLAN || d.kind === DifferenceKind.RELEASED_SINCE_PLAN) && total === found && o.kept !== (p?.toKeep ?? 0)) {
+      const moved = Math.abs(o.kept - (p?.toKeep ?? 0));
+      differences.push({ kind: DifferenceKind.RETENTION_MOVED, records: moved, reason: `${plural(moved)} ${o.kept < (p?.toKeep ?? 0) ? "aged out of" : "came under"} the retention period between the plan and the erasure` });
+    }
+    if (o.residual) differences.push({ kind: DifferenceKind.RESIDUAL, records: o.residual, reason: `${plural(o.residual)} still ${o.residual === 1 ? "holds" : "hold"} personal data: ${o.residualReasons.join("; ")}` });
+    return [{ category, planned, erased: o.erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
+  });
+}

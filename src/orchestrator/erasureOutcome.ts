@@ -1,0 +1,66 @@
+import type { ErasureInstruction, ErasureOutcome, KeptRecords } from "../connectors/sdk";
+import { CategoryOutcome, compareWithPlan, OutcomeLine } from "../domain/counting";
+import type { DeletionContext } from "../domain/retention";
+import { holdFor } from "../domain/retention";
+import type { DeletionPlanItemRow, PartialErasure, StoredResidual, TaskResult } from "../entities";
+import type { KeptException } from "./sql/completeTask";
+
+/** An erasure's outcome so far, across erase and the polls of its remote work. */
+export interface ErasureSoFar {
+  erased: number;
+  redacted: number;
+  erasedIn: Record<string, number>;
+  kept: KeptRecords[];
+  residual: StoredResidual[];
+}
+
+/**
+ * Adds one call's outcome (erase, or a poll of its remote work) to what the task did before, read back
+ * from the task row: a restart between the two loses nothing.
+ */
+export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[]): ErasureSoFar {
+  const p: PartialErasure = before?.partial ?? { erased: before?.erased ?? 0, redacted: 0, erasedIn: {}, kept: [], residual: [] };
+  const erasedIn = { ...p.erasedIn };
+  // Without a breakdown, a connector's erased records are in the one category it erased.
+  const given = outcome.erasedIn ?? (outcome.erased ? { [String(instruction.categories[0] ?? connectorCategories[0])]: outcome.erased } : {});
+  for (const [category, n] of Object.entries(given)) erasedIn[category] = (erasedIn[category] ?? 0) + (n ?? 0);
+  return {
+    erased: p.erased + outcome.erased,
+    redacted: p.redacted + (outcome.redacted ?? 0),
+    erasedIn,
+    kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
+    residual: [...p.residual, ...(outcome.residual ?? []).map((r) => ({ category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason }))],
+  };
+}
+
+/** What a task row keeps while the remote work goes on. */
+export function partialOf(s: ErasureSoFar): PartialErasure {
+  return {
+    erased: s.erased,
+    redacted: s.redacted,
+    erasedIn: s.erasedIn,
+    kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
+    residual: s.residual,
+  };
+}
+
+/** The outcome's lines beside the plan's, counted by the one rule (src/domain/counting.ts). */
+export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoFar, kept: readonly KeptException[], dctx: DeletionContext): OutcomeLine[] {
+  const categories = new Set([...Object.keys(s.erasedIn), ...kept.map((k) => k.category), ...s.residual.map((r) => r.category)]);
+  const outcome: CategoryOutcome[] = [...categories].map((category) => {
+    const hold = holdFor(category, dctx.holds);
+    const residual = s.residual.filter((r) => r.category === category);
+    return {
+      category,
+      erased: s.erasedIn[category] ?? 0,
+      // Redactions are reported per erasure, not per category: they belong to the category they were in.
+      redacted: Object.keys(s.erasedIn).length === 1 && s.erasedIn[category] !== undefined ? s.redacted : 0,
+      kept: kept.filter((k) => k.category === category).reduce((n, k) => n + k.recordCount, 0),
+      keptByHold: hold !== undefined && kept.some((k) => k.category === category && k.holdId),
+      holdCase: hold?.caseReference ?? null,
+      residual: residual.reduce((n, r) => n + r.count, 0),
+      residualReasons: [...new Set(residual.map((r) => `${r.type} x${r.count} with ${r.fields.join(", ")} (${r.reason})`))],
+    };
+  });
+  return compareWithPlan(plan, outcome);
+}

@@ -1,0 +1,36 @@
+import { DataSource, In } from "typeorm";
+import { TaskStep } from "../domain/tasks";
+import { TaskRow } from "../entities";
+import type { DeletionOutcomeLine, ResidualRecordSet } from "../schema/deletionPlan.type";
+
+/** A deletion's ERASE tasks that have an outcome, by connector. */
+async function eraseTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
+  return ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.ERASE }, order: { connector: "ASC" } });
+}
+
+/** What each finished ERASE did, per connector and category, beside the plan (empty until one finished). */
+export async function findDeletionOutcome(ds: DataSource, requestId: string): Promise<DeletionOutcomeLine[]> {
+  return (await eraseTasks(ds, requestId)).flatMap((t) =>
+    (t.result?.lines ?? []).map((l) => ({
+      connector: t.connector,
+      category: l.category,
+      plannedFound: l.planned?.found ?? null,
+      plannedToErase: l.planned?.toErase ?? null,
+      plannedToKeep: l.planned?.toKeep ?? null,
+      erased: l.erased,
+      redacted: l.redacted,
+      kept: l.kept,
+      residual: l.residual,
+      matchesPlan: l.differences.length === 0,
+      differences: l.differences,
+    })),
+  );
+}
+
+/** The records a deletion (its erasure, or a later purge) left holding personal data, per connector, type and reason. */
+export async function findResidualRecords(ds: DataSource, requestId: string): Promise<ResidualRecordSet[]> {
+  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: In([TaskStep.ERASE, TaskStep.PURGE]) }, order: { step: "ASC", connector: "ASC" } });
+  return tasks.flatMap((t) =>
+    (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason })),
+  );
+}

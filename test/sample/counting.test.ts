@@ -1,0 +1,213 @@
+import { expect } from "chai";
+import pino from "pino";
+import type { Identities } from "../../src/connectors/sdk";
+import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { describeEachDatabase, tempDir } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const GRACE = "grace.hopper@example.com";
+const LINE = "connector category found toErase toKeep";
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+  deletionPlan { ${LINE} keptBy }
+  deletionOutcome { connector category plannedFound plannedToErase plannedToKeep erased redacted kept residual matchesPlan differences { kind records reason } }
+  residualRecords { connector recordType records fields reason }
+  tasks { connector step status outcome { erased kept residual redacted remaining } }
+  retentionExceptions { connector category recordType recordCount holdId status } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept redacted residual } kept { connector category records } residual { connector records } } }`;
+
+type Line = { connector: string; category: string; found: number; toErase: number; toKeep: number };
+const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
+const lineKey = (l: { connector: string; category: string }) => `${l.connector}/${l.category}`;
+
+describeEachDatabase("the counting rule on the sample workspace", (db) => {
+  let ws: SampleWorkspace;
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+
+  async function start(): Promise<void> {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 300, people: 20, redactionPollMs: 1 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+  }
+
+  const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+  const identitiesOf = async (email: string): Promise<Identities> => ({ email, ...(await ws.connectors[0].resolve!({ email }, testContext())) });
+  const preview = async (email: string): Promise<Line[]> => (await t.ok(`mutation { previewDeletion(input: { subject: { email: "${email}" } }) { lines { ${LINE} } } }`)).previewDeletion.lines;
+
+  async function deletion(email: string): Promise<string> {
+    const r = await submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return r.id;
+  }
+
+  /** Waits for the request to end; the clock ticks so that polls of remote work come due. */
+  async function finished(id: string): Promise<any> {
+    return t.waitFor(
+      async () => {
+        t.clock.advance(2);
+        const now = await show(id);
+        return now.status === "IN_PROGRESS" ? undefined : now;
+      },
+      "deletion finished",
+      90_000,
+    );
+  }
+
+  /** What the stores still hold, asked of the systems themselves, per connector. */
+  async function held(ids: Identities): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const c of ws.connectors) out[c.spec.name] = (await collectAll(c, ids)).length;
+    return out;
+  }
+
+  /** The Stripe stand-in's charges and invoices of a customer that still carry the subject's email. */
+  function stripeObjectsWithEmail(customer: string, email: string): number {
+    const charges = ws.stripe.store.all("charge").filter((c) => c.customer === customer && (c.billing_details as Record<string, unknown>)?.email === email);
+    const invoices = ws.stripe.store.all("invoice").filter((i) => i.customer === customer && i.customer_email === email);
+    return charges.length + invoices.length;
+  }
+
+  /** Plan, outcome, exceptions, certificate and the stores agree, line by line. */
+  async function expectAllAgree(id: string, done: any, ids: Identities, except: string[] = []): Promise<void> {
+    const plan: (Line & { keptBy: string | null })[] = done.deletionPlan;
+    expect(plan.length).to.be.greaterThan(0);
+    const outcome = new Map<string, any>(done.deletionOutcome.map((o: any) => [lineKey(o), o]));
+    expect([...outcome.keys()].sort(), "one outcome line per plan line").to.deep.equal(plan.map(lineKey).sort());
+    const open = done.retentionExceptions.filter((e: any) => e.status === "OPEN");
+    for (const p of plan) {
+      const o = outcome.get(lineKey(p));
+      expect({ found: o.plannedFound, toErase: o.plannedToErase, toKeep: o.plannedToKeep }, lineKey(p)).to.deep.equal({ found: p.found, toErase: p.toErase, toKeep: p.toKeep });
+      const kept = sum(open.filter((e: any) => lineKey(e) === lineKey(p)), (e: any) => e.recordCount);
+      expect(kept, `${lineKey(p)}: exceptions keep what the outcome says`).to.equal(o.kept);
+      if (except.includes(lineKey(p))) continue;
+      expect({ erased: o.erased, kept: o.kept, residual: o.residual, matchesPlan: o.matchesPlan, differences: o.differences }, lineKey(p)).to.deep.equal({
+        erased: p.toErase,
+        kept: p.toKeep,
+        residual: 0,
+        matchesPlan: true,
+        differences: [],
+      });
+    }
+    const cert = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    for (const e of cert.erased) {
+      const lines = done.deletionOutcome.filter((o: any) => o.connector === e.connector);
+      expect({ records: e.records, kept: e.kept, residual: e.residual, redacted: e.redacted }, `certificate: ${e.connector}`).to.deep.equal({
+        records: sum(lines, (o: any) => o.erased),
+        kept: sum(lines, (o: any) => o.kept),
+        residual: sum(lines, (o: any) => o.residual),
+        redacted: sum(lines, (o: any) => o.redacted),
+      });
+    }
+    expect(sum(cert.kept.filter((k: any) => open.some((e: any) => lineKey(e) === lineKey(k))), (k: any) => k.records)).to.equal(sum(open, (e: any) => e.recordCount));
+    expect(cert.residual).to.deep.equal(done.residualRecords.map((r: any) => ({ connector: r.connector, records: r.records })));
+    // The systems themselves: what collect finds is exactly what the outcome says is kept.
+    const left = await held(ids);
+    for (const c of ws.connectors) expect(left[c.spec.name], `${c.spec.name} still holds`).to.equal(sum(done.deletionOutcome.filter((o: any) => o.connector === c.spec.name), (o: any) => o.kept));
+  }
+
+  it("makes the plan's lines, the outcome, the exceptions, the certificate and the stores agree, for Grace and for Ada", async function () {
+    this.timeout(240_000);
+    await start();
+    for (const email of [GRACE, ADA]) {
+      const ids = await identitiesOf(email);
+      const dryRun = await preview(email);
+      const id = await deletion(email);
+      const done = await finished(id);
+      expect(done.status, done.statusReason).to.equal("COMPLETED");
+      expect(done.deletionPlan.map((l: any) => ({ ...l, keptBy: undefined }))).to.deep.equal(dryRun.map((l) => ({ ...l, keptBy: undefined })));
+      expect(done.residualRecords).to.deep.equal([]);
+      await expectAllAgree(id, done, ids);
+      // Payments older than 7 years were redacted at Stripe (none of them still names the subject); the kept ones still do.
+      const payments = done.deletionOutcome.find((o: any) => o.connector === "payments");
+      const keptBilling = done.retentionExceptions.filter((e: any) => e.connector === "payments" && ["charge", "invoice"].includes(e.recordType));
+      expect(stripeObjectsWithEmail(ids.paymentCustomerId!, email)).to.equal(sum(keptBilling, (e: any) => e.recordCount));
+      if (email === ADA) expect(payments.redacted, "Ada's old charges and invoices were redacted").to.be.greaterThan(0);
+    }
+  });
+
+  it("shows a hold placed after the plan as a named difference, and finishes Stripe's redaction jobs across a restart", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(ADA);
+    ws.stripe.redaction.paused = true;
+    const id = await deletion(ADA);
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = await show(id);
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "REMOTE_PROCESSING") ? now : undefined;
+    }, "the payments erasure waiting for Stripe", 60_000);
+    const jobs = ws.stripe.store.redactionJobs.size;
+    expect(jobs).to.be.greaterThan(0);
+    // The account database is erased last (it holds the ids the others need): a hold placed now is after the plan.
+    const { placeLegalHold: hold } = await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["ACCOUNT"], reason: "Fraud investigation", caseReference: "FR-7" }) { id } }`);
+    await t.restart();
+    ws.stripe.redaction.paused = false;
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+
+    const account = done.deletionOutcome.find((o: any) => o.connector === "account-db");
+    expect(account).to.deep.include({ erased: 0, kept: account.plannedFound, matchesPlan: false });
+    expect(account.differences).to.deep.equal([{ kind: "HELD_SINCE_PLAN", records: account.plannedToErase, reason: "legal hold FR-7 was placed after the plan and keeps the category whole" }]);
+    expect(done.retentionExceptions.filter((e: any) => e.connector === "account-db").map((e: any) => e.holdId)).to.deep.equal([hold.id]);
+    await expectAllAgree(id, done, ids, ["account-db/ACCOUNT"]);
+
+    // Stripe: every job was created once (the restart polled the stored ones), ran and succeeded.
+    expect(ws.stripe.store.redactionJobs.size).to.equal(jobs);
+    expect(ws.stripe.store.effectCount("redaction_job.create")).to.equal(jobs);
+    expect([...ws.stripe.store.redactionJobs.values()].map((j) => j.status)).to.deep.equal(Array(jobs).fill("succeeded"));
+    const redacted = ws.stripe.store.all("invoice").filter((i) => i.customer === ids.paymentCustomerId && i.customer_email === "[redacted]");
+    expect(redacted.length).to.be.greaterThan(0);
+    const payments = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect(payments.redacted).to.equal(sum([...ws.stripe.store.redactionJobs.values()], (j) => j.objects.charges.length + j.objects.invoices.length));
+  });
+
+  it("names what a refused redaction leaves as residual, never as erased, in the outcome and the certificate", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(ADA);
+    // Stripe refuses to redact every one of Ada's invoices.
+    for (const i of ws.stripe.store.all("invoice").filter((x) => x.customer === ids.paymentCustomerId)) ws.stripe.redaction.refuse.add(i.id);
+    const id = await deletion(ADA);
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const payments = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect(payments.residual).to.be.greaterThan(0);
+    expect(payments.erased + payments.kept + payments.residual).to.equal(payments.plannedFound);
+    expect(payments.differences.map((d: any) => d.kind)).to.deep.equal(["RESIDUAL"]);
+    const residual = done.residualRecords.filter((r: any) => r.connector === "payments");
+    expect(sum(residual, (r: any) => r.records)).to.equal(payments.residual);
+    for (const r of residual) {
+      expect(r.reason).to.match(/redaction job failed validation \(.*invalid_state.*\)/);
+      expect(r.fields.length).to.be.greaterThan(0);
+    }
+    // The stand-in agrees: that many objects still carry Ada's email beyond the kept ones.
+    const keptBilling = done.retentionExceptions.filter((e: any) => e.connector === "payments" && ["charge", "invoice"].includes(e.recordType));
+    expect(stripeObjectsWithEmail(ids.paymentCustomerId!, ADA)).to.equal(sum(keptBilling, (e: any) => e.recordCount) + payments.residual);
+    const cert = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    expect(cert.erased.find((e: any) => e.connector === "payments")).to.deep.include({ records: payments.erased, residual: payments.residual });
+    expect(sum(cert.residual, (r: any) => r.records)).to.equal(payments.residual);
+  });
+
+  it("looks the survey's records up by id after erasure: residue cut off from the subject still fails the deletion loudly", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(GRACE);
+    // Eight years on, every one of Grace's payments is past its period: the customer goes, and with it
+    // the way collect finds her charges and invoices. A processor that only claims to redact them:
+    t.clock.advance(8 * 365 * 86_400_000);
+    ws.stripe.redaction.pretend = true;
+    const id = await deletion(GRACE);
+    const done = await finished(id);
+    expect(done.status).to.equal("FAILED");
+    const payments = done.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+    expect(payments.status).to.equal("FAILED");
+    const left = stripeObjectsWithEmail(ids.paymentCustomerId!, GRACE);
+    expect(left, "the stand-in still holds her billing details").to.be.greaterThan(0);
+    expect(done.statusReason).to.contain(`Verification after erasure found ${left} record(s) still present`);
+    expect(await collectAll(ws.connectors.find((c) => c.spec.name === "payments")!, ids), "collect alone no longer sees them").to.deep.equal([]);
+  });
+});
