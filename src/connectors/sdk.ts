@@ -51,6 +51,20 @@ export interface SubjectRecord {
   recordedAt?: Date;
 }
 
+/**
+ * Records collect left out on purpose because they are someone else's data (another person's comments
+ * on a thread the subject was only copied on): the export lists each set with its reason, so the
+ * subject knows the copy is deliberate, not incomplete.
+ */
+export interface LeftOutRecords {
+  category: DataCategory;
+  /** Kind of record left out, e.g. `comment`. */
+  type: string;
+  count: number;
+  /** Why, in the subject's words (shown in the export). */
+  reason: string;
+}
+
 export interface CheckResult {
   ok: boolean;
   /** One line for people: what is wrong and what to fix, or what was reached. */
@@ -126,6 +140,8 @@ export interface TaskContext {
   idempotencyKey: string;
   /** The orchestrator's clock (tests move it). */
   now(): Date;
+  /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */
+  leftOut?(set: LeftOutRecords): void;
 }
 
 export interface Connector {

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
+import type { LeftOutRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
 
 /** What a finished task produced, in counts (never records or identities). */
@@ -13,6 +14,8 @@ export interface TaskResult {
   kept?: number;
   /** Records the verification pass found after an ERASE, all of them allowed to stay. */
   remaining?: number;
+  /** Sets a COLLECT left out as other people's data (counts and reasons, never the records). */
+  leftOut?: LeftOutRecords[];
 }
 
 /**

@@ -13,6 +13,7 @@ import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
+import { LeftOutTally } from "./leftOut";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
@@ -137,8 +138,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           await completeTask(ds, task, options.workerId, { records: planned.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(planned) });
           break;
         }
-        const records = await untilAborted(stageRecords(services, task, connector.collect(ids, ctx), ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { records }, now());
+        const leftOut = new LeftOutTally();
+        const records = await untilAborted(stageRecords(services, task, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now());
         break;
       }
       case TaskStep.ERASE:
