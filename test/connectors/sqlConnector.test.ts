@@ -369,6 +369,12 @@ describe("SQL connector errors", () => {
     expect(retryable({ message: "database is locked", driverError: { code: "SQLITE_BUSY" } })).to.equal(true);
     expect(retryable({ message: "Table 'x.sessions' doesn't exist", code: "ER_NO_SUCH_TABLE", errno: 1146 })).to.equal(false);
     expect(retryable({ message: "no such column: ip", driverError: { code: "SQLITE_ERROR" } })).to.equal(false);
+    // PostgreSQL: SQLSTATEs, and pg's code-less "connection lost".
+    expect(retryable({ message: "deadlock detected", driverError: { code: "40P01" } })).to.equal(true);
+    expect(retryable({ message: "canceling statement due to lock timeout", code: "55P03" })).to.equal(true);
+    expect(retryable({ message: "Connection terminated unexpectedly", driverError: { message: "Connection terminated unexpectedly" } })).to.equal(true);
+    expect(retryable({ message: 'relation "sessions" does not exist', driverError: { code: "42P01" } })).to.equal(false);
+    expect(toConnectorError({ message: 'column "ip" does not exist', driverError: { code: "42703" } }, "account-db", "collect", "sessions").userMessage).to.match(/does not exist; fix the connector configuration/);
   });
 
   it("keeps SQL and values out of userMessage and values out of internalMessage", () => {
