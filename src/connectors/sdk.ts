@@ -167,7 +167,14 @@ export interface Connector {
  * no personal data); `internalMessage` goes to the log only. Retryable errors are retried with
  * backoff (after retryAfterMs when given, e.g. from Retry-After); others fail the task at once.
  */
+/** Marks ConnectorErrors, so `instanceof` holds for one thrown by a connector compiled against another copy of this SDK. */
+const CONNECTOR_ERROR = Symbol.for("dsr.sdk.ConnectorError");
+
 export class ConnectorError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[CONNECTOR_ERROR] === true;
+  }
+
   constructor(
     readonly userMessage: string,
     readonly internalMessage: string,
@@ -176,6 +183,7 @@ export class ConnectorError extends Error {
   ) {
     super(userMessage);
     this.name = "ConnectorError";
+    Object.defineProperty(this, CONNECTOR_ERROR, { value: true });
   }
 }
 
