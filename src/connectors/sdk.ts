@@ -13,6 +13,9 @@ export type Identities = Readonly<{ email: string } & Partial<Record<IdentityKin
 /** The category a record belongs to; drives retention rules and the layout of the export. */
 export type DataCategory = "ACCOUNT" | "AUTH_LOGS" | "PAYMENTS" | "SUPPORT" | (string & {});
 
+/** The steps a person does by hand for a manual connector (access: collect; erasure: erase; rectification: rectify). */
+export type ManualStep = "collect" | "erase" | "rectify";
+
 /** The actions a connector can take part in. */
 export type ConnectorAction = "access" | "erasure" | "rectification";
 
@@ -34,8 +37,8 @@ export interface ConnectorSpec {
   readonly categories: readonly DataCategory[];
   /** A person does the work (no API): tasks wait in AWAITING_INPUT for a privacy officer. */
   readonly manual?: boolean;
-  /** What a person must do, for manual connectors. */
-  readonly instructions?: string;
+  /** What a person must do in each step's task, for manual connectors. */
+  readonly instructions?: Readonly<Partial<Record<ManualStep, string>>>;
 }
 
 /** One record about the subject. */

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createManualConnector } from "../connectors/manual";
-import { Connector, ConnectorAction, ConnectorConfigError } from "../connectors/sdk";
+import { Connector, ConnectorAction, ConnectorConfigError, ManualStep } from "../connectors/sdk";
 import { createAuthLogConnector } from "../connectors/authLog";
 import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
@@ -43,7 +43,7 @@ function sqliteRelativeTo(fileDir: string, url: unknown): unknown {
  * environment variable that holds its value.
  */
 type Entry =
-  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string }
+  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string | Partial<Record<ManualStep, string>> }
   | { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> };
 
 const ACTIONS: ConnectorAction[] = ["access", "erasure", "rectification"];
@@ -78,7 +78,6 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
       if (entry.type === "manual") {
         const manual = entry as Extract<Entry, { type: "manual" }>;
         if (!manual.supports?.every((a) => ACTIONS.includes(a))) problems.push(`${at}: supports must list ${ACTIONS.join(", ")}`);
-        if (!manual.instructions) problems.push(`${at}: manual connectors need instructions`);
         connectors.push(createManualConnector(manual));
         continue;
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, ManualStep, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
@@ -72,6 +72,9 @@ async function stageRecords(services: Services, task: TaskRow, records: AsyncIte
   return count;
 }
 
+/** Which of a manual connector's instructions a task shows (a purge erases what a deletion kept). */
+const MANUAL_STEP: Partial<Record<TaskStep, ManualStep>> = { [TaskStep.COLLECT]: "collect", [TaskStep.ERASE]: "erase", [TaskStep.PURGE]: "erase", [TaskStep.RECTIFY]: "rectify" };
+
 /**
  * Runs one claimed task to an outcome: completed, failed (or scheduled for retry), parked, or handed
  * back. Every outcome is written through the lease guard, so a worker that lost the task writes nothing.
@@ -120,7 +123,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       return;
     }
     if (connector.spec.manual) {
-      const note = connector.spec.instructions ?? `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
+      const step = MANUAL_STEP[task.step];
+      const note = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
       await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note }, now());
       return;
     }
