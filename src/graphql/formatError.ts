@@ -41,6 +41,11 @@ function withoutSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, "");
 }
 
+/** Apollo's refusal of introspection tells the caller to reconfigure the server; say what they can do instead. */
+const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo Server/;
+export const INTROSPECTION_MESSAGE = "Introspection is off in production; the schema is published as schema.graphql (also printed by `dsr schema`)";
+const withoutServerAdvice = (message: string) => (INTROSPECTION_REFUSED.test(message) ? INTROSPECTION_MESSAGE : message);
+
 /** The code an error will carry once formatted (for logs and metrics, before formatting happens). */
 export function errorCodeOf(error: { extensions?: Record<string, unknown>; originalError?: unknown }): ErrorCode {
   const original = unwrapResolverError(error);
@@ -73,7 +78,7 @@ export function makeFormatError(logger: Logger) {
       return shape("BAD_USER_INPUT", `Invalid input: ${summary}`, { fields });
     }
     const code = String(formatted.extensions?.code ?? "");
-    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutSuggestions(limitMessage(withoutValues(formatted.message))));
+    if (CALLER_MISTAKES.has(code)) return shape("BAD_USER_INPUT", withoutServerAdvice(withoutSuggestions(limitMessage(withoutValues(formatted.message)))));
     if (KEPT_AS_IS.has(code)) return shape(code as ErrorCode, formatted.message);
     const errorId = randomUUID();
     logger.error({ errorId, err: original, path: formatted.path }, "unexpected error (masked for the caller)");
