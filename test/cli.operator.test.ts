@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -120,5 +121,48 @@ describe("dsr certificate get / verify", () => {
     const spaced = await dsr(["certificate", "verify", path.join(dir, "c.json")]);
     expect(spaced.code).to.equal(1);
     expect(spaced.stderr).to.equal("dsr: certificate INVALID: the file was changed: it is not in the form it was issued in\n");
+  });
+});
+
+describe("README: Running on MySQL", () => {
+  it("starts in production as written (on a scratch database of the local MariaDB), answers /readyz, and stops on SIGTERM", async function () {
+    this.timeout(120_000);
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### Running on MySQL"));
+    const script = /```sh\n([\s\S]*?)```/.exec(section)![1];
+    expect(script).to.include("DSR_EXPORT_MASTER_KEY=").and.include("NODE_ENV=production");
+    const probe = spawnSync("mysql", ["--protocol=tcp", "-h127.0.0.1", "-uroot", "-e", "SELECT 1"], { encoding: "utf8" });
+    if (probe.status !== 0) {
+      if (process.env.DSR_TEST_REQUIRE_MYSQL === "1") throw new Error(`MariaDB is required (DSR_TEST_REQUIRE_MYSQL) but the mysql client failed: ${probe.stderr}`);
+      this.skip();
+    }
+    // The one change: a scratch database instead of `dsr`, so the test never touches an installation's; and a free port.
+    const scratch = `dsr_t_readme_${process.pid}_${Date.now() % 100000}`;
+    const run = script.replaceAll("EXISTS dsr ", `EXISTS ${scratch} `).replaceAll("3306/dsr ", `3306/${scratch} `).replace("node bin/dsr.js", `node ${BIN}`);
+    expect(run).to.include(scratch);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
+    const child = spawn("bash", ["-euo", "pipefail", "-c", run], { cwd: tempDir(), env: { ...clean, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (output += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (output += c));
+    const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    try {
+      let ready: { status: string; database: string } | undefined;
+      for (let i = 0; i < 200 && !ready; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => (r.status === 200 ? (r.json() as Promise<{ status: string; database: string }>) : undefined), () => undefined);
+        if (child.exitCode !== null) break;
+      }
+      expect(ready, output).to.deep.equal({ status: "ready", database: "mysql" });
+      child.kill("SIGTERM");
+      expect(await exited, output).to.equal(0);
+    } finally {
+      child.kill("SIGKILL");
+      spawnSync("mysql", ["--protocol=tcp", "-h127.0.0.1", "-uroot", "-e", `DROP DATABASE IF EXISTS ${scratch}`]);
+    }
   });
 });
