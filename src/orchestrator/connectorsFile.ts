@@ -5,6 +5,8 @@ import { Connector, ConnectorAction, ConnectorConfigError, ManualStep } from "..
 import { createAuthLogConnector } from "../connectors/authLog";
 import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
+import { createHttpConnector } from "../connectors/http";
+import type { HttpConnectorConfig } from "../connectors/http";
 import { createStripeConnector } from "../connectors/stripe";
 import type { StripeConnectorOptions } from "../connectors/stripe";
 import { createZendeskConnector } from "../connectors/zendesk";
@@ -26,6 +28,8 @@ const BUILT_IN: Record<string, Factory> = {
   stripe: (options) => createStripeConnector(options as unknown as StripeConnectorOptions),
   // { "type": "zendesk", "options": { "baseUrl": "https://acme.zendesk.com", "email": "dsr@acme.com" }, "env": { "apiToken": "ZENDESK_API_TOKEN" } }
   zendesk: (options) => createZendeskConnector(options as unknown as ZendeskConnectorOptions),
+  // { "type": "http", "options": { <HttpConnectorConfig> } }: a REST system described in JSON (secrets in the variables it names)
+  http: (options) => createHttpConnector(options as unknown as HttpConnectorConfig),
   // { "type": "auth-log", "options": { "store": "dynamodb", "tableName": "auth-events", "region": "ap-south-1" } }
   // or { "type": "auth-log", "options": { "store": "sql" }, "env": { "url": "AUTH_LOG_DATABASE_URL" } }
   "auth-log": (options, fileDir) => createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url) } : {}) } as unknown as AuthLogOptions),
