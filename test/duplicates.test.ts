@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { verifyDocument } from "../src/certificates/signing";
 import { Role } from "../src/domain/enums";
 import { Manifest } from "../src/export/format";
+import { purgeExpiredExports } from "../src/export/purge";
 import { ZipReader } from "../src/export/zipReader";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
@@ -77,6 +78,24 @@ describeEachDatabase("duplicate requests", (db) => {
     expect(await messages(running.id)).to.deep.equal([["CONFLICT", `Request ${running.id} is IN_PROGRESS; its export is written when the request completes`]]);
     expect(await messages(deletion.id)).to.deep.equal([["CONFLICT", `Request ${deletion.id} is a DELETION request; only ACCESS and PORTABILITY requests have an export`]]);
     expect(await messages(pending.id)).to.deep.equal([["CONFLICT", `Request ${pending.id} is PENDING_APPROVAL; its export is written when the request completes`]]);
+  });
+
+  it("says a completed request's export is no longer kept once its retention ended, for it and its duplicate alike", async () => {
+    tickets.delayMs = 300;
+    const first = await request("ACCESS");
+    await approve(first.id);
+    const second = await request("ACCESS");
+    await approve(second.id);
+    await until(second.id, "COMPLETED");
+    t.clock.advance(31 * 86_400_000);
+    expect((await purgeExpiredExports(t.service.services)).exports).to.equal(1);
+    for (const id of [first.id, second.id]) {
+      const res = await t.gql(LINK, { id });
+      expect(res.errors!.map((e) => [e.extensions.code, e.message])).to.deep.equal([
+        ["CONFLICT", `The export of request ${id} is no longer kept (exports are removed 30 days after they are written); submit a new request for a fresh copy`],
+      ]);
+      expect((await show(id)).export).to.equal(null);
+    }
   });
 
   it("lets a duplicate whose original already ended do its own work, with its own export", async () => {
