@@ -1,22 +1,22 @@
-import "reflect-metadata";
 import { Command, CommanderError, Option } from "commander";
-import { CLI_ACTOR } from "./audit/actor";
-import { createToken, listTokens, revokeToken } from "./auth/tokens";
-import { systemClock } from "./clock";
-import { Config, ConfigError, loadConfig } from "./config/env";
-import { createDataSource, migrate } from "./db/dataSource";
+import type { Config } from "./config/env";
+import type { DataSource } from "typeorm";
 import { Role } from "./domain/enums";
 import { DsrError } from "./errors";
-import { printDsrSchema } from "./graphql/schema";
-import { createLogger } from "./logger";
-import { closeServices, createServices, openDatabase, startService, workerOptions } from "./server";
-import { Worker } from "./orchestrator/worker";
-import { ConnectorRegistryError } from "./orchestrator/registry";
 import { addRequestCommands, RemoteFailure } from "./cliRequests";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
-import { verifyCertificateFile } from "./certificates/verifyFile";
+import { addCertificateCommands } from "./cliCertificates";
 import { registerExportCommands } from "./export/cli";
 import { registerAuditCommands } from "./audit/cli";
+
+/*
+ * What a command needs is loaded when it runs (require in its action): the service's modules (TypeORM,
+ * Apollo, the AWS SDK) take seconds to load, and `dsr --help` or `dsr --version` need none of them.
+ */
+const config = () => (require("./config/env") as typeof import("./config/env")).loadConfig();
+const server = () => require("./server") as typeof import("./server");
+const logger = (level: string) => (require("./logger") as typeof import("./logger")).createLogger(level);
+const openDatabase = (settings: Config): Promise<DataSource> => server().openDatabase(settings, logger("warn"));
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -30,24 +30,23 @@ class CliFailure extends Error {
   }
 }
 
-async function withDatabase<T>(work: (config: Config) => Promise<T>): Promise<T> {
-  return work(loadConfig());
+/** Runs `work` with the token store's functions and the configured database, closed afterwards. */
+async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds: DataSource) => Promise<T>): Promise<T> {
+  const ds = await openDatabase(config());
+  try {
+    return await work(require("./auth/tokens") as typeof import("./auth/tokens"), ds);
+  } finally {
+    await ds.destroy();
+  }
 }
 
-async function tokenCommand<T>(work: (ds: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
-  return withDatabase(async (config) => {
-    const ds = await openDatabase(config, createLogger("warn"));
-    try {
-      return await work(ds);
-    } finally {
-      await ds.destroy();
-    }
-  });
-}
+const systemClock = () => (require("./clock") as typeof import("./clock")).systemClock;
+const cliActor = () => (require("./audit/actor") as typeof import("./audit/actor")).CLI_ACTOR;
 
 function program(): Command {
   const cli = new Command("dsr")
     .description("Data-subject-request service: serve the GraphQL API and operate it")
+    .version((require("../../package.json") as { version: string }).version, "-V, --version", "print the version")
     .showHelpAfterError()
     .exitOverride();
 
@@ -55,7 +54,7 @@ function program(): Command {
     .command("serve")
     .description("start the service (GraphQL at /graphql); configuration comes from the environment")
     .action(async () => {
-      const service = await startService({ config: loadConfig() });
+      const service = await server().startService({ config: config() });
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           service.services.logger.info({ signal }, "shutting down");
@@ -75,15 +74,17 @@ function program(): Command {
     .description("run a worker process: claims and runs tasks from the shared database until SIGTERM (then hands running tasks back)")
     .option("--concurrency <n>", "tasks run at once (default: DSR_WORKER_CONCURRENCY, or 4 when that is 0)")
     .action(async (opts: { concurrency?: string }) => {
-      const config = loadConfig();
-      const concurrency = opts.concurrency === undefined ? config.DSR_WORKER_CONCURRENCY || 4 : Number(opts.concurrency);
+      const settings = config();
+      const concurrency = opts.concurrency === undefined ? settings.DSR_WORKER_CONCURRENCY || 4 : Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new CliFailure("--concurrency must be a whole number from 1 to 256", EXIT.USAGE);
       // The sample systems live inside `dsr serve` (stand-ins on its loopback): a second process would start its own.
-      if (config.sampleWorkspace) {
+      if (settings.sampleWorkspace) {
         throw new CliFailure("worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)", EXIT.CONFIG);
       }
-      const services = await createServices({ config });
-      const worker = new Worker(services, services.connectors, workerOptions(config, concurrency));
+      const { closeServices, createServices, workerOptions } = server();
+      const { Worker } = require("./orchestrator/worker") as typeof import("./orchestrator/worker");
+      const services = await createServices({ config: settings });
+      const worker = new Worker(services, services.connectors, workerOptions(settings, concurrency));
       worker.start();
       services.logger.info({ worker: worker.id, concurrency, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
       await new Promise<void>((resolve) => {
@@ -107,8 +108,8 @@ function program(): Command {
     .description("apply pending database migrations and exit")
     .option("--check", "only report whether migrations are pending (exit 1 if any)")
     .action(async (opts: { check?: boolean }) => {
-      const config = loadConfig();
-      const ds = createDataSource(config);
+      const { createDataSource, migrate } = require("./db/dataSource") as typeof import("./db/dataSource");
+      const ds = createDataSource(config());
       await ds.initialize();
       try {
         if (opts.check) {
@@ -131,7 +132,7 @@ function program(): Command {
     .addOption(new Option("--role <role>", "what the token may do").choices(Object.values(Role)).makeOptionMandatory())
     .requiredOption("--name <name>", "who or what holds it")
     .action(async (opts: { role: Role; name: string }) => {
-      const created = await tokenCommand((ds) => createToken(ds, systemClock, CLI_ACTOR, { name: opts.name, role: opts.role }));
+      const created = await tokenCommand((tokens, ds) => tokens.createToken(ds, systemClock(), cliActor(), { name: opts.name, role: opts.role }));
       process.stderr.write(`created ${created.row.role} token ${created.row.id} (${created.row.name}); it is shown only now:\n`);
       process.stdout.write(`${created.token}\n`);
     });
@@ -140,7 +141,7 @@ function program(): Command {
     .description("list tokens (never their values)")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      const rows = await tokenCommand((ds) => listTokens(ds));
+      const rows = await tokenCommand((tokens, ds) => tokens.listTokens(ds));
       const view = rows.map((r) => ({ id: r.id, name: r.name, role: r.role, prefix: r.tokenPrefix, createdAt: r.createdAt.toISOString(), revokedAt: r.revokedAt?.toISOString() ?? null }));
       if (opts.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       else {
@@ -153,7 +154,7 @@ function program(): Command {
     .description("revoke a token by id; it stops working at once")
     .argument("<id>", "token id (from `dsr token list`)")
     .action(async (id: string) => {
-      const row = await tokenCommand((ds) => revokeToken(ds, systemClock, CLI_ACTOR, id));
+      const row = await tokenCommand((tokens, ds) => tokens.revokeToken(ds, systemClock(), cliActor(), id));
       process.stdout.write(`revoked ${row.role} token ${row.id} (${row.name})\n`);
     });
 
@@ -161,25 +162,16 @@ function program(): Command {
   addConnectorsCommand(cli);
   addConnectorNewCommand(cli);
 
-  cli
-    .command("certificate")
-    .description("deletion certificates")
-    .command("verify")
-    .description("check a deletion certificate offline; exit 0 when valid, 1 when not (one line either way)")
-    .argument("<file>", "the certificate file (deletionCertificate.signed, saved as is)")
-    .option("--public-key <pem file>", "the service's published key (/.well-known/dsr-certificate-key.pem); without it, the key named in the file")
-    .action((file: string, opts: { publicKey?: string }) => {
-      const outcome = verifyCertificateFile(file, opts.publicKey);
-      if (!outcome.ok) throw new CliFailure(`certificate INVALID: ${outcome.reason}`, outcome.unreadable ? EXIT.USAGE : EXIT.FAILED);
-      process.stdout.write(`${outcome.line}\n`);
-    });
-  registerExportCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")));
-  registerAuditCommands(cli, EXIT, (config) => openDatabase(config, createLogger("warn")), (message, code) => new CliFailure(message, code));
+  addCertificateCommands(cli, (message, exitCode) => new CliFailure(message, exitCode));
+  registerExportCommands(cli, EXIT, openDatabase);
+  registerAuditCommands(cli, EXIT, openDatabase, (message, code) => new CliFailure(message, code));
 
   cli
     .command("schema")
     .description("print the GraphQL schema (SDL), as committed in schema.graphql")
     .action(async () => {
+      require("reflect-metadata");
+      const { printDsrSchema } = require("./graphql/schema") as typeof import("./graphql/schema");
       process.stdout.write(await printDsrSchema());
     });
   return cli;
@@ -196,12 +188,19 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** Whether `error` is an instance of a class of a module the command loaded (one it did not load cannot have thrown it). */
+function isLoaded(error: unknown, id: string, name: string): boolean {
+  const cached = require.cache[require.resolve(id)];
+  const type = cached?.exports?.[name] as (new (...args: never[]) => unknown) | undefined;
+  return !!type && error instanceof type;
+}
+
 function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CommanderError) {
     // Help asked for (--help, `dsr help`) exits 0; help shown because no command was given (`dsr`, `dsr token`) is bad usage.
     return { message: "", exitCode: error.exitCode === 0 ? EXIT.OK : EXIT.USAGE };
   }
-  if (error instanceof ConfigError || error instanceof ConnectorRegistryError) return { message: error.message, exitCode: EXIT.CONFIG };
+  if (isLoaded(error, "./config/env", "ConfigError") || isLoaded(error, "./orchestrator/registry", "ConnectorRegistryError")) return { message: (error as Error).message, exitCode: EXIT.CONFIG };
   if (error instanceof DsrError) {
     return { message: error.userMessage, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }

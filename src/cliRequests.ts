@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
-import { SingleBar } from "cli-progress";
-import Table from "cli-table3";
+import type TableType from "cli-table3";
+
+/** A table to print; cli-table3 is loaded when a command prints one (the CLI starts without it). */
+const newTable = (options: ConstructorParameters<typeof TableType>[0]) => new (require("cli-table3") as typeof TableType)(options);
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "./domain/enums";
 
 /** A failure the CLI reports as one line with its exit code (see EXIT in cli.ts). */
@@ -60,7 +62,7 @@ interface Shown {
 }
 
 function taskTable(tasks: Shown["tasks"]): string {
-  const table = new Table({ head: ["connector", "step", "status", "attempts", "note / last error"], style: { head: [], border: [] } });
+  const table = newTable({ head: ["connector", "step", "status", "attempts", "note / last error"], style: { head: [], border: [] } });
   for (const t of tasks) table.push([t.connector, t.step, t.status, String(t.attempts), t.lastError ?? t.note ?? ""]);
   return table.toString();
 }
@@ -110,7 +112,7 @@ export function addRequestCommands(cli: Command): void {
       );
       const rows = data.requests.edges.map((e) => e.node);
       if (opts.json) return print(JSON.stringify(rows, null, 2));
-      const table = new Table({ head: ["id", "type", "status", "due", "overdue"], style: { head: [], border: [] } });
+      const table = newTable({ head: ["id", "type", "status", "due", "overdue"], style: { head: [], border: [] } });
       for (const r of rows) table.push([r.id, r.type, r.status, r.dueAt.slice(0, 10), r.overdue ? "yes" : ""]);
       print(table.toString());
       print(`${rows.length} of ${data.requests.totalCount}`);
@@ -133,6 +135,7 @@ export function addRequestCommands(cli: Command): void {
       const remote = remoteOf(opts);
       const interval = Math.max(100, Number(opts.interval) || 500);
       // The bar goes to stderr (stdout keeps the summary, for pipes); noTTYOutput draws it in CI logs too.
+      const { SingleBar } = require("cli-progress") as typeof import("cli-progress");
       const bar = new SingleBar({ format: "{bar} {value}/{total} tasks | {status}", stream: process.stderr, noTTYOutput: true, notTTYSchedule: interval, hideCursor: true });
       let started = false;
       let r: Shown;

@@ -256,7 +256,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
   serveGraphql = graphqlEndpoint({
     apollo,
     bodyLimitBytes: config.DSR_BODY_LIMIT_BYTES,
-    rateLimiter: config.DSR_RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST }) : null,
+    // Either setting at 0 turns the limit off (README).
+    rateLimiter: config.DSR_RATE_LIMIT_PER_SECOND > 0 && config.DSR_RATE_LIMIT_BURST > 0 ? new RateLimiter({ perSecond: config.DSR_RATE_LIMIT_PER_SECOND, burst: config.DSR_RATE_LIMIT_BURST }) : null,
     logger,
     context: async (req): Promise<GraphQLContext> => {
       const token = bearerToken(req.headers.authorization);

@@ -189,7 +189,7 @@ describeEachDatabase("orchestrator", (db) => {
   });
 
   it("waits in AWAITING_INPUT for a manual connector until a privacy officer completes it", async () => {
-    const archive = createManualConnector({ name: "hr-archive", categories: ["ACCOUNT"], supports: ["access", "erasure"], instructions: "Search the paper archive for the subject" });
+    const archive = createManualConnector({ name: "hr-archive", categories: ["ACCOUNT"], supports: ["access", "erasure"], instructions: { collect: "Search the paper archive for the subject", erase: "Shred the subject's files" } });
     await start([p.tickets, archive]);
     const id = await approved();
     const waiting = await until(id, "AWAITING_INPUT");

@@ -101,7 +101,8 @@ export function verifyDocument<T>(text: string, pinnedPublicKeyPem?: string): Do
   if (parsed === null || typeof parsed !== "object" || typeof parsed.certificate !== "object" || typeof sig !== "object" || sig === null) {
     return { ok: false, reason: "the file is not a signed certificate (certificate and signature expected)" };
   }
-  if (text !== `${canonicalJson(parsed)}\n` && text !== canonicalJson(parsed)) return { ok: false, reason: "the file was changed: it is not in the form it was issued in" };
+  // Whitespace around the JSON (jq -r's newline, an editor's, a byte-order mark) is not part of it; inside, every byte is.
+  if (text.trim() !== canonicalJson(parsed)) return { ok: false, reason: "the file was changed: it is not in the form it was issued in" };
   if (sig.algorithm !== "Ed25519" || typeof sig.value !== "string" || !/^[0-9a-f]{128}$/.test(sig.value)) {
     return { ok: false, reason: "the signature is not an Ed25519 signature" };
   }

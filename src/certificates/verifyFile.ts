@@ -14,10 +14,15 @@ function read(file: string, what: string): string | { reason: string } {
 
 /** What `dsr certificate verify` says about a file, offline: one line, valid or why not. */
 export function verifyCertificateFile(file: string, publicKeyFile?: string): FileVerification {
-  const text = read(file, "certificate");
-  if (typeof text !== "string") return { ok: false, unreadable: true, ...text };
   const pem = publicKeyFile === undefined ? undefined : read(publicKeyFile, "public key");
   if (pem !== undefined && typeof pem !== "string") return { ok: false, unreadable: true, ...pem };
+  return verifyCertificateWithKey(file, pem);
+}
+
+/** Like verifyCertificateFile, with the public key's PEM text (fetched from the service, say) instead of its file. */
+export function verifyCertificateWithKey(file: string, pem: string | undefined): FileVerification {
+  const text = read(file, "certificate");
+  if (typeof text !== "string") return { ok: false, unreadable: true, ...text };
   const outcome = verifyDocument<DeletionCertificateBody>(text, pem);
   if (!outcome.ok) return outcome;
   const c = outcome.certificate;

@@ -8,6 +8,7 @@ import { TaskStep } from "../domain/tasks";
 import { RetentionExceptionRow, TaskRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
+import { answeringRequestId } from "../queries/exportFinder";
 import { loadRequest } from "./requestTransition";
 
 /** The subject as a keyed hash: the service can match it, a reader of the certificate learns nothing. */
@@ -23,7 +24,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     throw conflict(`Request ${request.id} is ${request.status}; a deletion certificate exists once the request is COMPLETED`, { status: request.status });
   }
   // A request that followed an earlier duplicate was answered by that one's work.
-  const workedBy = request.duplicateOf ?? request.id;
+  const workedBy = answeringRequestId(request);
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
   const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
   return {

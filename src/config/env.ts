@@ -254,10 +254,10 @@ export class Env {
   @Max(100_000)
   DSR_RATE_LIMIT_PER_SECOND = 50;
 
-  /** Operations a token may send at once after a quiet spell (the bucket's size). */
+  /** Operations a token may send at once after a quiet spell (the bucket's size); 0 turns the limit off, as DSR_RATE_LIMIT_PER_SECOND=0 does. */
   @Transform(toInt)
   @IsInt()
-  @Min(1)
+  @Min(0)
   @Max(1_000_000)
   DSR_RATE_LIMIT_BURST = 200;
 
@@ -364,11 +364,19 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * One line per problem. A value that is not a number gets one message saying so: the range it would
+ * also break (min, max) means nothing for text.
+ */
 function flatten(errors: ValidationError[]): string[] {
-  return errors.flatMap((e) => [
-    ...Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? m : `${e.property}: ${m}`)),
-    ...flatten(e.children ?? []),
-  ]);
+  return errors.flatMap((e) => {
+    const constraints = { ...(e.constraints ?? {}) };
+    if (constraints.isInt && typeof e.value !== "number") {
+      for (const range of ["min", "max"]) delete constraints[range];
+      constraints.isInt = `${e.property} must be a whole number`;
+    }
+    return [...Object.values(constraints).map((m) => (m.startsWith(e.property) ? m : `${e.property}: ${m}`)), ...flatten(e.children ?? [])];
+  });
 }
 
 /** Reads and validates the environment; throws ConfigError listing every problem at once. */
@@ -468,6 +476,8 @@ const KNOWN_OPTIONAL = new Set([
   "DSR_TEST_REQUIRE_MYSQL",
   "DSR_TEST_INTERLEAVE_SEED",
   "DSR_TEST_INTERLEAVE_RUNS",
+  "DSR_TEST_POSTGRES_URL",
+  "DSR_TEST_REQUIRE_POSTGRES",
   "DSR_TOKEN",
   "DSR_URL",
 ]);

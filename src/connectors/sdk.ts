@@ -36,6 +36,9 @@ export const externalId = (ids: Identities, system: string): string | undefined 
 /** The category a record belongs to; drives retention rules and the layout of the export. */
 export type DataCategory = "ACCOUNT" | "AUTH_LOGS" | "PAYMENTS" | "SUPPORT" | (string & {});
 
+/** The steps a person does by hand for a manual connector (access: collect; erasure: erase; rectification: rectify). */
+export type ManualStep = "collect" | "erase" | "rectify";
+
 /** The actions a connector can take part in. */
 export type ConnectorAction = "access" | "erasure" | "rectification";
 
@@ -63,8 +66,8 @@ export interface ConnectorSpec {
   readonly categories: readonly DataCategory[];
   /** A person does the work (no API): tasks wait in AWAITING_INPUT for a privacy officer. */
   readonly manual?: boolean;
-  /** What a person must do, for manual connectors. */
-  readonly instructions?: string;
+  /** What a person must do in each step's task, for manual connectors. */
+  readonly instructions?: Readonly<Partial<Record<ManualStep, string>>>;
 }
 
 /** One record about the subject. */
@@ -109,6 +112,20 @@ export interface RecordRef {
 export interface LookedUpRecord extends RecordRef {
   /** Personal fields it still holds (empty: nothing personal is left, e.g. it was redacted). */
   personalFields: readonly string[];
+}
+
+/**
+ * Records collect left out on purpose because they are someone else's data (another person's comments
+ * on a thread the subject was only copied on): the export lists each set with its reason, so the
+ * subject knows the copy is deliberate, not incomplete.
+ */
+export interface LeftOutRecords {
+  category: DataCategory;
+  /** Kind of record left out, e.g. `comment`. */
+  type: string;
+  count: number;
+  /** Why, in the subject's words (shown in the export). */
+  reason: string;
 }
 
 export interface CheckResult {
@@ -227,6 +244,8 @@ export interface TaskContext {
   eraseUnit(category: DataCategory, work: () => Promise<void>, note?: string): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
+  /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */
+  leftOut?(set: LeftOutRecords): void;
 }
 
 /** eraseUnit outside an erasure: nothing may be erased there. */
@@ -264,7 +283,14 @@ export interface Connector {
  * no personal data); `internalMessage` goes to the log only. Retryable errors are retried with
  * backoff (after retryAfterMs when given, e.g. from Retry-After); others fail the task at once.
  */
+/** Marks ConnectorErrors, so `instanceof` holds for one thrown by a connector compiled against another copy of this SDK. */
+const CONNECTOR_ERROR = Symbol.for("dsr.sdk.ConnectorError");
+
 export class ConnectorError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[CONNECTOR_ERROR] === true;
+  }
+
   constructor(
     readonly userMessage: string,
     readonly internalMessage: string,
@@ -273,6 +299,7 @@ export class ConnectorError extends Error {
   ) {
     super(userMessage);
     this.name = "ConnectorError";
+    Object.defineProperty(this, CONNECTOR_ERROR, { value: true });
   }
 }
 

@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
+import type { LeftOutRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
 import type { OutcomeLine } from "../domain/counting";
 
@@ -24,6 +25,8 @@ export interface TaskResult {
   lines?: OutcomeLine[];
   /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */
   partial?: PartialErasure;
+  /** Sets a COLLECT left out as other people's data (counts and reasons, never the records). */
+  leftOut?: LeftOutRecords[];
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */

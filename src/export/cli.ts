@@ -4,14 +4,13 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
-import { loadConfig } from "../config/env";
-import { createLogger } from "../logger";
-import { systemClock } from "../clock";
+import type { Config } from "../config/env";
 import { MAGIC } from "./crypto";
-import { decryptToFile } from "./decrypt";
-import { createDataKeys } from "./keys";
-import { purgeExpiredExports } from "./purge";
-import { verifyArchive } from "./verify";
+
+// What each command needs is loaded when it runs, so `dsr --help` starts quickly.
+const config = (): Config => (require("../config/env") as typeof import("../config/env")).loadConfig();
+const keys = () => (require("./keys") as typeof import("./keys")).createDataKeys(config());
+const decryptToFile: typeof import("./decrypt").decryptToFile = (...args) => (require("./decrypt") as typeof import("./decrypt")).decryptToFile(...args);
 
 const isEncrypted = (file: string) => {
   const head = Buffer.alloc(4);
@@ -28,7 +27,7 @@ const isEncrypted = (file: string) => {
  * `dsr export verify|decrypt|download|purge`. Encrypted files are opened with the configured keys
  * (DSR_EXPORT_MASTER_KEY, or the generated one in DSR_DATA_DIR, or KMS); a downloaded ZIP needs none.
  */
-export function registerExportCommands(cli: Command, exit: { FAILED: number }, openDatabase: (config: ReturnType<typeof loadConfig>) => Promise<import("typeorm").DataSource>): void {
+export function registerExportCommands(cli: Command, exit: { FAILED: number }, openDatabase: (config: Config) => Promise<import("typeorm").DataSource>): void {
   const group = cli.command("export").description("check, decrypt, download and purge portable exports");
 
   group
@@ -42,8 +41,9 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       try {
         if (isEncrypted(file)) {
           zip = path.join(dir, "export.zip");
-          await decryptToFile(createDataKeys(loadConfig()), fs.createReadStream(file), zip);
+          await decryptToFile(keys(), fs.createReadStream(file), zip);
         }
+        const { verifyArchive } = require("./verify") as typeof import("./verify");
         const result = await verifyArchive(zip, { portability: opts.portability });
         for (const problem of result.problems) process.stdout.write(`problem: ${problem}\n`);
         const records = result.manifest?.categories.reduce((n, c) => n + c.records, 0) ?? 0;
@@ -61,7 +61,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .requiredOption("--out <zip>", "where to write the ZIP")
     .option("--request <id>", "refuse the file unless it belongs to this request")
     .action(async (file: string, opts: { out: string; request?: string }) => {
-      const header = await decryptToFile(createDataKeys(loadConfig()), fs.createReadStream(file), opts.out, opts.request);
+      const header = await decryptToFile(keys(), fs.createReadStream(file), opts.out, opts.request);
       process.stdout.write(`decrypted export of request ${header.requestId} to ${opts.out}\n`);
     });
 
@@ -86,11 +86,13 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("purge")
     .description("delete exports whose retention ended now (workers also do this every 10 minutes)")
     .action(async () => {
-      const config = loadConfig();
-      const logger = createLogger("warn");
-      const ds = await openDatabase(config);
+      const { purgeExpiredExports } = require("./purge") as typeof import("./purge");
+      const { createLogger } = require("../logger") as typeof import("../logger");
+      const { systemClock } = require("../clock") as typeof import("../clock");
+      const settings = config();
+      const ds = await openDatabase(settings);
       try {
-        const done = await purgeExpiredExports({ ds, clock: systemClock, config, logger });
+        const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn") });
         process.stdout.write(`purged ${done.exports} export(s) and ${done.stagedRecords} leftover staged record(s)\n`);
       } finally {
         await ds.destroy();

@@ -63,6 +63,11 @@ export interface Manifest {
   connectors: Array<{ name: string; status: string; records: number; note: string | null }>;
   /** Connectors whose data is missing from this export (failed or skipped), and why. */
   notIncluded: Array<{ name: string; status: string; reason: string }>;
+  /**
+   * Records left out on purpose because they are other people's data (another person's comments on a
+   * ticket the subject was only copied on), per connector, category and type, with the reason.
+   */
+  leftOut: Array<{ connector: string; category: string; type: string; records: number; reason: string }>;
   /** How long each category is kept and why (the published retention schedule). */
   retention: Array<{ category: string; keptFor: string; legalBasis: string }>;
   /**

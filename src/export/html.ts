@@ -38,6 +38,9 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const missing = manifest.notIncluded.length
     ? `<h2>Not included</h2><ul>${manifest.notIncluded.map((n) => `<li>${escape(n.name)}: ${escape(n.reason)}</li>`).join("")}</ul>`
     : "";
+  const leftOut = manifest.leftOut.length
+    ? `<h2 id="left-out">Left out: other people's data</h2><ul>${manifest.leftOut.map((l) => `<li data-connector="${escape(l.connector)}" data-type="${escape(l.type)}">${escape(l.connector)}: <span class="count">${l.records}</span> ${escape(l.type)} record(s) (${escape(l.category)}), ${escape(l.reason)}</li>`).join("")}</ul>`
+    : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -50,6 +53,7 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
 ${summary}
 </tbody></table>
 ${missing}
+${leftOut}
 ${sections}
 </body></html>
 `;
@@ -80,6 +84,7 @@ export function renderReadme(manifest: Manifest): string {
     "being, UTC) and data (its fields, listed per category in manifest.json).",
     "",
     ...(manifest.notIncluded.length ? ["Not included:", ...manifest.notIncluded.map((n) => `  ${n.name}: ${n.reason}`), ""] : []),
+    ...(manifest.leftOut.length ? ["Left out on purpose (other people's data):", ...manifest.leftOut.map((l) => `  ${l.connector}: ${l.records} ${l.type} record(s), ${l.reason}`), ""] : []),
     "How long we keep each category:",
     ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),
     "",

@@ -136,6 +136,9 @@ function buildManifest(
     notIncluded: connectors
       .filter((c) => c.status !== TaskStatus.SUCCEEDED)
       .map((c) => ({ name: c.name, status: c.status, reason: c.note ?? (c.status === TaskStatus.FAILED ? "the system failed" : "not run") })),
+    leftOut: tasks
+      .filter((t) => t.status === TaskStatus.SUCCEEDED)
+      .flatMap((t) => (t.result?.leftOut ?? []).map((l) => ({ connector: t.connector, category: String(l.category), type: l.type, records: l.count, reason: l.reason }))),
     retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
     retentionExceptions,
   };

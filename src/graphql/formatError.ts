@@ -38,6 +38,10 @@ function withoutSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, "");
 }
 
+/** Apollo's refusal of introspection tells the caller to reconfigure the server; say what they can do instead. */
+const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo Server/;
+export const INTROSPECTION_MESSAGE = "Introspection is off in production; the schema is published as schema.graphql (also printed by `dsr schema`)";
+
 /** The code an error will carry once formatted (for logs and metrics, before formatting happens). */
 export function errorCodeOf(error: { extensions?: Record<string, unknown>; originalError?: unknown }): ErrorCode {
   const original = unwrapResolverError(error);
@@ -92,6 +96,7 @@ export function makeFormatError(logger: Logger) {
     }
     const code = String(formatted.extensions?.code ?? "");
     if (CALLER_MISTAKES.has(code)) {
+      if (INTROSPECTION_REFUSED.test(formatted.message)) return shape("BAD_USER_INPUT", INTROSPECTION_MESSAGE);
       const limit = limitMessage(formatted.message);
       return shape("BAD_USER_INPUT", limit !== formatted.message ? limit : withoutSuggestions(callerMessage(formatted.message, innerMessage(error), api)));
     }

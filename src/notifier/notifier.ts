@@ -30,6 +30,20 @@ export class LogNotifier implements Notifier {
 }
 
 /**
+ * An error with its causes: fetch says only "fetch failed" and keeps the reason (ECONNREFUSED, a
+ * certificate error, a time-out) in `cause`, which is what an operator needs.
+ */
+function withCauses(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const { message, code } = e as { message?: string; code?: string };
+    const part = message && code && !message.includes(code) ? `${message} (${code})` : (message ?? code);
+    if (part && !parts.includes(part)) parts.push(part);
+  }
+  return parts.join(": ") || String(error);
+}
+
+/**
  * POSTs `{requestId, requestType, email, code, expiresAt}` as JSON to a URL, signed with the
  * Dsr-Signature header (HMAC-SHA256 over "<t>.<body>"). A non-2xx answer is an error.
  */
@@ -43,12 +57,17 @@ export class WebhookNotifier implements Notifier {
   ) {}
   async sendVerificationCode(m: VerificationMessage): Promise<void> {
     const body = JSON.stringify({ kind: "verification_code", ...m, expiresAt: m.expiresAt.toISOString() });
-    const response = await fetch(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "dsr-signature": signPayload(this.secret, body, this.clock.now()) },
-      body,
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "dsr-signature": signPayload(this.secret, body, this.clock.now()) },
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new Error(`notifier webhook ${new URL(this.url).origin} could not be reached: ${withCauses(error)}; check DSR_NOTIFIER_URL and that the mailer is up`);
+    }
     if (!response.ok) throw new Error(`notifier webhook answered HTTP ${response.status}`);
   }
 }

@@ -1,10 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createManualConnector } from "../connectors/manual";
-import { Connector, ConnectorAction, ConnectorConfigError } from "../connectors/sdk";
+import { Connector, ConnectorAction, ConnectorConfigError, ManualStep } from "../connectors/sdk";
 import { createAuthLogConnector } from "../connectors/authLog";
 import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
+import { createHttpConnector } from "../connectors/http";
+import type { HttpConnectorConfig } from "../connectors/http";
 import { createStripeConnector } from "../connectors/stripe";
 import type { StripeConnectorOptions } from "../connectors/stripe";
 import { createZendeskConnector } from "../connectors/zendesk";
@@ -26,6 +28,8 @@ const BUILT_IN: Record<string, Factory> = {
   stripe: (options) => createStripeConnector(options as unknown as StripeConnectorOptions),
   // { "type": "zendesk", "options": { "baseUrl": "https://acme.zendesk.com", "email": "dsr@acme.com" }, "env": { "apiToken": "ZENDESK_API_TOKEN" } }
   zendesk: (options) => createZendeskConnector(options as unknown as ZendeskConnectorOptions),
+  // { "type": "http", "options": { <HttpConnectorConfig> } }: a REST system described in JSON (secrets in the variables it names)
+  http: (options) => createHttpConnector(options as unknown as HttpConnectorConfig),
   // { "type": "auth-log", "options": { "store": "dynamodb", "tableName": "auth-events", "region": "ap-south-1" } }
   // or { "type": "auth-log", "options": { "store": "sql" }, "env": { "url": "AUTH_LOG_DATABASE_URL" } }
   "auth-log": (options, fileDir) => createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url) } : {}) } as unknown as AuthLogOptions),
@@ -43,7 +47,7 @@ function sqliteRelativeTo(fileDir: string, url: unknown): unknown {
  * environment variable that holds its value.
  */
 type Entry =
-  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string }
+  | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string | Partial<Record<ManualStep, string>> }
   | { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> };
 
 const ACTIONS: ConnectorAction[] = ["access", "erasure", "rectification"];
@@ -59,15 +63,45 @@ function optionsOf(entry: { options?: Record<string, unknown>; env?: Record<stri
   return options;
 }
 
+/** A JSON syntax error as line and column (V8 gives only "at position N", or nothing at the end of the text). */
+function jsonErrorAt(text: string, error: Error): string {
+  const match = /at position (\d+)/.exec(error.message);
+  const position = match ? Number(match[1]) : text.length;
+  const before = text.slice(0, position).split("\n");
+  const what = error.message.replace(/ in JSON at position \d+.*$/, "").replace(/ \(line \d+ column \d+\)$/, "");
+  return `line ${before.length}, column ${before[before.length - 1].length + 1}: ${what}`;
+}
+
+/** Loads a module entry's code; a missing file or a failing module is one line saying what to do (no require stack). */
+function requireModule(modulePath: string): { createConnector?: (o: Record<string, unknown>) => Connector | Promise<Connector> } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(modulePath);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { requireStack?: string[] };
+    if (e.code === "MODULE_NOT_FOUND" && e.message.includes(modulePath)) {
+      throw new ConnectorConfigError("", [`module ${modulePath} does not exist; give the path of the compiled .js relative to the connectors file (for a .ts connector, run npx tsc -p . first)`]);
+    }
+    const first = e.message.split("\n")[0];
+    throw new ConnectorConfigError("", [`module ${modulePath} failed to load: ${first}`]);
+  }
+}
+
 /** Reads and builds every connector of the file; all problems are reported together. */
 export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Connector[]> {
   const where = path.resolve(file);
   const dir = path.dirname(where);
+  let text: string;
+  try {
+    text = fs.readFileSync(where, "utf8");
+  } catch (error) {
+    throw new ConnectorRegistryError([`DSR_CONNECTORS_FILE ${where}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path`]);
+  }
   let parsed: { connectors?: Entry[] };
   try {
-    parsed = JSON.parse(fs.readFileSync(where, "utf8"));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConnectorRegistryError([`DSR_CONNECTORS_FILE ${where}: ${(error as Error).message}`]);
+    throw new ConnectorRegistryError([`DSR_CONNECTORS_FILE ${where}: not valid JSON: ${jsonErrorAt(text, error as Error)}`]);
   }
   if (!Array.isArray(parsed.connectors)) throw new ConnectorRegistryError([`${where}: expected {"connectors": [...]}`]);
   const problems: string[] = [];
@@ -78,7 +112,6 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
       if (entry.type === "manual") {
         const manual = entry as Extract<Entry, { type: "manual" }>;
         if (!manual.supports?.every((a) => ACTIONS.includes(a))) problems.push(`${at}: supports must list ${ACTIONS.join(", ")}`);
-        if (!manual.instructions) problems.push(`${at}: manual connectors need instructions`);
         connectors.push(createManualConnector(manual));
         continue;
       }
@@ -92,8 +125,7 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
           continue;
         }
         const modulePath = path.resolve(dir, generic.module);
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const mod = require(modulePath) as { createConnector?: (o: Record<string, unknown>) => Connector | Promise<Connector> };
+        const mod = requireModule(modulePath);
         if (typeof mod.createConnector !== "function") problems.push(`${at}: ${modulePath} does not export createConnector(options)`);
         else connectors.push(await mod.createConnector(options));
       } else if (BUILT_IN[generic.type]) {

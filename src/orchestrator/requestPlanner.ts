@@ -1,8 +1,9 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
-import { TERMINAL_STATUSES } from "../domain/enums";
 import { subjectIdentityMap } from "../domain/identities";
+import { lockRow } from "../db/transaction";
+import { RequestStatus } from "../domain/enums";
 import { TaskStatus } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow } from "../entities";
 import { planTasks } from "./planner";
@@ -15,18 +16,28 @@ export function requestIdentities(row: RequestRow): Record<string, string> {
   return subjectIdentityMap({ email: row.subjectEmail, userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] });
 }
 
+/** An original a duplicate can follow: one whose work is under way (it will end, and answer both). */
+const FOLLOWABLE: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
+
 /**
  * Fans an approved request out: records its identities, plans one task per connector and step, and
  * lets the request's status follow (a request with nothing to do completes at once). A duplicate of a
- * request still open plans nothing and follows that one. Runs in the approval's transaction.
+ * request whose work is under way plans nothing and follows it (its export and certificate are the
+ * original's). A duplicate whose original already ended, or was never approved, would wait for nothing:
+ * it is unlinked and does its own work. Runs in the approval's transaction.
  */
 export async function planRequest(em: EntityManager, request: RequestRow, registry: ConnectorRegistry, actor: Actor, now: Date, maxAttempts: number): Promise<void> {
   if (request.duplicateOf) {
+    // Locked as settleRequest locks it: the original cannot end between this look and our commit.
+    await lockRow(em, "requests", request.duplicateOf);
     const original = await em.getRepository(RequestRow).findOneBy({ id: request.duplicateOf });
-    if (original && !TERMINAL_STATUSES.includes(original.status)) {
+    if (original && FOLLOWABLE.includes(original.status)) {
       await appendAuditEvent(em, { requestId: request.id, actor, action: "request.following_duplicate", details: { duplicateOf: original.id } }, now);
       return;
     }
+    await em.getRepository(RequestRow).update({ id: request.id }, { duplicateOf: null });
+    await appendAuditEvent(em, { requestId: request.id, actor, action: "request.duplicate_unlinked", details: { wasDuplicateOf: request.duplicateOf, originalStatus: original?.status ?? null } }, now);
+    request.duplicateOf = null;
   }
   const identities = requestIdentities(request);
   await em

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Connector, ConnectorError, Identities, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -15,6 +15,7 @@ import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
 import { extendTaskUnits } from "./holdFence";
+import { LeftOutTally } from "./leftOut";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
@@ -74,6 +75,9 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   return count;
 }
 
+/** Which of a manual connector's instructions a task shows (a purge erases what a deletion kept). */
+const MANUAL_STEP: Partial<Record<TaskStep, ManualStep>> = { [TaskStep.COLLECT]: "collect", [TaskStep.ERASE]: "erase", [TaskStep.PURGE]: "erase", [TaskStep.RECTIFY]: "rectify" };
+
 /**
  * Runs one claimed task to an outcome: completed, failed (or scheduled for retry), parked, or handed
  * back. Every outcome is written through the lease guard, so a worker that lost the task writes nothing.
@@ -130,7 +134,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       return;
     }
     if (connector.spec.manual) {
-      const note = connector.spec.instructions ?? `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
+      const step = MANUAL_STEP[task.step];
+      const note = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
       await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note }, now());
       return;
     }
@@ -149,8 +154,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs });
           break;
         }
-        const records = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, ctx), ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { records }, now());
+        const leftOut = new LeftOutTally();
+        const records = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now());
         break;
       }
       case TaskStep.ERASE:

@@ -1,18 +1,18 @@
 import { Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
 import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { createExportLink } from "../commands/exportLinkCreator";
-import { ExportRow } from "../entities";
 import type { GraphQLContext } from "../graphql/context";
 import { presentExport } from "../presenters/export.presenter";
+import { findExportOfRequestId } from "../queries/exportFinder";
 import { CreateExportLinkArgs, Export, ExportLink } from "../schema/export.type";
 import { Request } from "../schema/request.type";
 
 @Resolver(() => Request)
 export class RequestExportResolver {
   @Authorized(ANY_ROLE)
-  @FieldResolver(() => Export, { nullable: true, description: "The request's portable export, once its EXPORT task has written it (null before, and after its retention ends)." })
+  @FieldResolver(() => Export, { nullable: true, description: "The request's portable export, once its EXPORT task has written it (null before, and after its retention ends). A request that followed an earlier duplicate (duplicateOf) shows that one's export." })
   async export(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Export | null> {
-    const row = await ctx.services.ds.getRepository(ExportRow).findOneBy({ requestId: request.id });
+    const row = await findExportOfRequestId(ctx.services.ds.manager, request.id);
     return row ? presentExport(row) : null;
   }
 }
@@ -22,7 +22,7 @@ export class ExportLinkResolver {
   @Authorized(DECIDERS)
   @Mutation(() => ExportLink, {
     description:
-      "A signed, expiring link that downloads a request's export (decrypted while it streams; every download is audited). CONFLICT when the request has no export. ADMIN, PRIVACY_OFFICER.",
+      "A signed, expiring link that downloads a request's export (decrypted while it streams; every download is audited). A request that followed an earlier duplicate gets that one's export. CONFLICT when there is none, saying why. ADMIN, PRIVACY_OFFICER.",
   })
   async createExportLink(@Args() { requestId, ttl }: CreateExportLinkArgs, @Ctx() ctx: GraphQLContext): Promise<ExportLink> {
     const baseUrl = ctx.services.config.DSR_PUBLIC_URL ?? ctx.origin ?? `http://127.0.0.1:${ctx.services.config.PORT}`;

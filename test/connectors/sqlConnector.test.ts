@@ -5,8 +5,9 @@ import { createSqlConnector, SqlConnector, SqlConnectorConfig, SqlConnectorConfi
 import { quote } from "../../src/connectors/sql/database";
 import { toConnectorError } from "../../src/connectors/sql/errors";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
-import { describeEachDatabase, TestDatabase } from "../support/databases";
+import { describeEachDatabase, describeEachOf, describeEachSqlDialect, TestDatabase } from "../support/databases";
 import { identityMatcher } from "../../src/connectors/sql/identityMatch";
+import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { selectPage } from "../../src/connectors/sql/statements";
 import { AccountDb, accountDbConfig, ADA, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, ZOE, ZOE_STORED } from "./support/accountDb";
 import { FaultyProxy } from "./support/faultyProxy";
@@ -24,7 +25,7 @@ async function lockSqlite(db: TestDatabase): Promise<() => Promise<void>> {
   };
 }
 
-/** The connector's url: the SQLite file, or the MariaDB schema reached through `proxy`. */
+/** The connector's url: the SQLite file, or the MariaDB / PostgreSQL database reached through `proxy`. */
 function connectorUrl(db: TestDatabase, proxy?: FaultyProxy): string {
   if (!proxy) return db.url;
   const url = new URL(db.url);
@@ -56,10 +57,13 @@ function spyOn(ds: DataSource): { sql: string; rows: number; affected?: number }
   return seen;
 }
 
-describeEachDatabase("SQL connector", (db) => {
+const DEFAULT_PORTS: Record<string, number> = { mariadb: 3306, postgres: 5432 };
+
+describeEachSqlDialect("SQL connector", (db) => {
   describeConnectorConformance("account-db", async () => {
     const account = await AccountDb.create(db());
-    const proxy = db().kind === "mariadb" ? await new FaultyProxy({ host: new URL(db().url).hostname, port: Number(new URL(db().url).port || 3306) }).start() : undefined;
+    const server = new URL(db().url);
+    const proxy = db().kind === "sqlite" ? undefined : await new FaultyProxy({ host: server.hostname, port: Number(server.port || DEFAULT_PORTS[db().kind]) }).start();
     const url = connectorUrl(db(), proxy);
     const connector = createSqlConnector(accountDbConfig(), { url, chunkSize: CHUNK, timeoutMs: 300 });
     const broken = accountDbConfig();
@@ -283,14 +287,14 @@ describeEachDatabase("SQL connector", (db) => {
     });
 
     it("reports an unreachable database from check, and fails the calls with a ConnectorError", async () => {
-      const url = db().kind === "sqlite" ? `sqlite:${db().url.slice("sqlite:".length)}.missing` : "mysql://root@127.0.0.1:1/nowhere";
+      const url = { sqlite: `sqlite:${db().url.slice("sqlite:".length)}.missing`, mariadb: "mysql://root@127.0.0.1:1/nowhere", postgres: "postgres://postgres@127.0.0.1:1/nowhere" }[db().kind];
       const unreachable = createSqlConnector(accountDbConfig(), { url, timeoutMs: 300 });
       const result = await unreachable.check(testContext());
       expect(result.ok).to.equal(false);
       expect(result.message).to.match(db().kind === "sqlite" ? /SQLITE_CANTOPEN/ : /unreachable or busy \(ECONNREFUSED\)/);
       const error = (await collectAll(unreachable, ADA).catch((e: unknown) => e)) as ConnectorError;
       expect(error).to.be.instanceOf(ConnectorError);
-      expect(error.retryable, "a refused connection is retried; a missing SQLite file is a configuration error").to.equal(db().kind === "mariadb");
+      expect(error.retryable, "a refused connection is retried; a missing SQLite file is a configuration error").to.equal(db().kind !== "sqlite");
       await unreachable.close();
     });
   });
@@ -300,6 +304,45 @@ describeEachDatabase("SQL connector", (db) => {
     // Grace's 5, Alan's one in every 80, Zoë's 2.
     return 5 + Math.ceil((ADA_SESSIONS + 5 + 2) / 80) + 2;
   }
+});
+
+describeEachOf(["postgres"], "SQL connector on PostgreSQL", (db) => {
+  let account: AccountDb;
+  let connector: SqlConnector;
+  beforeEach(async () => {
+    account = await AccountDb.create(db());
+    connector = createSqlConnector(accountDbConfig(), { url: db().url, chunkSize: CHUNK, timeoutMs: 1000 });
+  });
+  afterEach(async () => {
+    await connector.close();
+    await account.close();
+  });
+
+  it("finds the subject by email whatever its case, and the other identities exactly", async () => {
+    const shouted = { email: "ADA.Lovelace@Example.COM" };
+    expect(await collectAll(connector, shouted)).to.have.length(ADA_RECORDS);
+    expect(await connector.resolve(shouted, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
+    expect(await collectAll(connector, { email: "ada.lovelace@example.co" })).to.deep.equal([]);
+    expect(await collectAll(connector, { email: "x", paymentCustomerId: ADA.paymentCustomerId!.toUpperCase() }), "customer ids compare exactly").to.deep.equal([]);
+    await account.rows(`UPDATE users SET email = ? WHERE id = 2`, ["Grace.Hopper@Example.com"]);
+    const graces = await collectAll(connector, { email: GRACE.email });
+    expect(graces.filter((r) => r.type === "user").map((r) => r.data.email)).to.deep.equal(["Grace.Hopper@Example.com"]);
+    await connector.erase({ email: GRACE.email }, { categories: connector.spec.categories }, testContext());
+    expect(await account.count("users", "id = 2")).to.equal(0);
+    expect(await account.count("sessions", "user_id = 2")).to.equal(0);
+  });
+
+  it("reads the subject's rows through the lower(email) index, not a scan, as EXPLAIN shows", async () => {
+    const [users] = accountDbConfig().tables;
+    const statement = selectPage("postgres", users, ["id", "email"], identityMatcher("email", [ADA.email!]).lookup, undefined, CHUNK);
+    expect(statement.sql).to.match(/lower\("email"\) IN \(lower\(\?::text\)\)/);
+    // A few thousand other users, so a sequential scan would be the planner's choice were the index unusable.
+    await account.rows(`INSERT INTO users (id, email, name, created_at) SELECT g, 'user' || g || '@example.com', 'U', now() FROM generate_series(100, 5099) g`);
+    await account.rows("ANALYZE users");
+    const plan = (await account.rows(`EXPLAIN ${numberedParameters(statement.sql)}`, statement.params)).map((r) => String(r["QUERY PLAN"])).join("\n");
+    expect(plan).to.match(/Index Scan using users_email_lower on users|Bitmap Index Scan on users_email_lower/);
+    expect(plan).not.to.match(/Seq Scan/);
+  });
 });
 
 describe("createSqlConnector configuration", () => {
@@ -354,7 +397,7 @@ describe("createSqlConnector configuration", () => {
 
   it("reports unknown fields, bad names, dangling provides and bad connection options together", () => {
     const config = { ...accountDbConfig(), name: "Account DB", exportColumn: ["x"], provides: [{ kind: "userId", table: "accounts", column: "id" }] };
-    const problems = problemsOf(config, { url: "postgres://admin:s3cret@db/app", chunkSize: 0 });
+    const problems = problemsOf(config, { url: "oracle://admin:s3cret@db/app", chunkSize: 0 });
     expect(problems).to.have.length(5);
     expect(problems.join("\n")).to.contain(`name "Account DB"`).and.contain(`unknown field "exportColumn"`).and.contain(`table "accounts" is not one of the configured tables`);
     expect(problems.join("\n")).to.contain("url must look like").and.contain("chunkSize must be").and.not.contain("s3cret");
@@ -385,6 +428,12 @@ describe("SQL connector errors", () => {
     expect(retryable({ message: "database is locked", driverError: { code: "SQLITE_BUSY" } })).to.equal(true);
     expect(retryable({ message: "Table 'x.sessions' doesn't exist", code: "ER_NO_SUCH_TABLE", errno: 1146 })).to.equal(false);
     expect(retryable({ message: "no such column: ip", driverError: { code: "SQLITE_ERROR" } })).to.equal(false);
+    // PostgreSQL: SQLSTATEs, and pg's code-less "connection lost".
+    expect(retryable({ message: "deadlock detected", driverError: { code: "40P01" } })).to.equal(true);
+    expect(retryable({ message: "canceling statement due to lock timeout", code: "55P03" })).to.equal(true);
+    expect(retryable({ message: "Connection terminated unexpectedly", driverError: { message: "Connection terminated unexpectedly" } })).to.equal(true);
+    expect(retryable({ message: 'relation "sessions" does not exist', driverError: { code: "42P01" } })).to.equal(false);
+    expect(toConnectorError({ message: 'column "ip" does not exist', driverError: { code: "42703" } }, "account-db", "collect", "sessions").userMessage).to.match(/does not exist; fix the connector configuration/);
   });
 
   it("keeps SQL and values out of userMessage and values out of internalMessage", () => {

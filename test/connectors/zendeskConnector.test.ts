@@ -5,6 +5,7 @@ import path from "node:path";
 import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector } from "../../src/connectors/zendesk";
+import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
 import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, ZendeskStandIn } from "../../src/sample/zendesk";
@@ -80,18 +81,22 @@ describe("Zendesk connector", () => {
       expect(second.next_page).to.equal(null);
     });
 
-    it("returns the tickets the subject was CC'd on, each once, with only public and own comments", async () => {
+    it("returns the tickets the subject was CC'd on, each once, with only their own comments, and reports the others left out", async () => {
       const ccd = z.store.ticketsCcing(ADA_ID);
       expect(ccd.length, "the seed CCs Ada on someone else's tickets").to.be.greaterThan(0);
-      const records = await collectAll(connector, ADA);
+      const leftOut: unknown[] = [];
+      const records = await collectAll(connector, ADA, testContext({ leftOut: (set) => void leftOut.push(set) }));
       const tickets = byType(records, "ticket");
       expect(new Set(tickets.map((t) => t.id)).size).to.equal(tickets.length);
       for (const t of ccd) {
         const record = tickets.find((r) => r.id === String(t.id));
         expect(record?.data.your_role).to.equal("cc");
         const comments = byType(records, "comment").filter((c) => c.data.ticket_id === t.id);
-        expect(comments.map((c) => c.id)).to.deep.equal(t.comments.filter((c) => c.public || c.author_id === ADA_ID).map((c) => String(c.id)));
+        expect(comments.map((c) => c.id)).to.deep.equal(t.comments.filter((c) => c.author_id === ADA_ID).map((c) => String(c.id)));
       }
+      const others = ccd.filter((t) => t.requester_id !== ADA_ID).flatMap((t) => t.comments.filter((c) => c.author_id !== ADA_ID));
+      expect(others.length, "the CC'd threads hold other people's comments").to.be.greaterThan(0);
+      expect(leftOut).to.deep.equal([{ category: "SUPPORT", type: "comment", count: others.length, reason: LEFT_OUT_REASON }]);
       // Ada's own tickets that CC someone else still come once, as hers.
       const ccing = z.store.ticketsRequestedBy(ADA_ID).filter((t) => t.collaborator_ids.length);
       expect(ccing.length).to.be.greaterThan(0);
@@ -126,7 +131,7 @@ describe("Zendesk connector", () => {
       const newest = new Date(Math.max(...recent.map(({ ticket }) => Date.parse(ticket.updated_at))));
       expect(kept.get("ticket")!.newestRecordedAt.toISOString()).to.equal(newest.toISOString());
       expect(kept.get("user")).to.deep.include({ category: "SUPPORT", count: 1 });
-      const keptComments = recent.flatMap(({ ticket, role }) => ticket.comments.filter((c) => role === "requester" || c.public || c.author_id === ADA_ID));
+      const keptComments = recent.flatMap(({ ticket, role }) => ticket.comments.filter((c) => role === "requester" || c.author_id === ADA_ID));
       expect(kept.get("comment")!.count).to.equal(keptComments.length);
       expect(JSON.stringify(recent.map(({ ticket }) => ticket)), "kept threads are untouched").to.equal(recentSnapshot);
       for (const c of oldOwn) {

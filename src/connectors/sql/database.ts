@@ -1,9 +1,10 @@
 import path from "node:path";
 import { DataSource } from "typeorm";
 import { IDENTIFIER } from "./config";
+import { numberedParameters } from "./postgres";
 
-/** The SQL dialects the connector speaks; both bind parameters with `?`. */
-export type DialectKind = "sqlite" | "mysql";
+/** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
+export type DialectKind = "sqlite" | "mysql" | "postgres";
 
 /** A statement and its parameters; values only ever travel as parameters. */
 export interface Statement {
@@ -21,23 +22,34 @@ export interface StatementResult {
 export interface SqlConnection {
   /** A TypeORM DataSource the caller owns (initialised on first use if it is not yet); close() leaves it open. */
   dataSource?: DataSource;
-  /** mysql://user:password@host:3306/db (MySQL or MariaDB) or sqlite:<file>; the connector opens and closes it. */
+  /**
+   * mysql://user:password@host:3306/db (MySQL or MariaDB), postgres://user:password@host:5432/db
+   * (PostgreSQL, through pg) or sqlite:<file>; the connector opens and closes it.
+   */
   url?: string;
-  /** For `url` connections: SQLite's busy timeout and MySQL's connect timeout, in ms (default 5000). */
+  /** For `url` connections: SQLite's busy timeout, MySQL's and PostgreSQL's connect timeout, in ms (default 5000). */
   timeoutMs?: number;
 }
 
 const SQLITE_TYPES = ["better-sqlite3", "sqlite"];
 const MYSQL_TYPES = ["mysql", "mariadb"];
-const URL_SHAPE = /^(mysql|mariadb):\/\/[^/]+\/[A-Za-z0-9_$-]+(\?.*)?$|^sqlite:.+$/;
+const POSTGRES_TYPES = ["postgres"];
+const URL_SHAPE = /^(mysql|mariadb|postgres|postgresql):\/\/[^/]+\/[A-Za-z0-9_$-]+(\?.*)?$|^sqlite:.+$/;
+
+/** The dialect of a DataSource type. */
+function dialectOf(type: string): DialectKind {
+  return SQLITE_TYPES.includes(type) ? "sqlite" : POSTGRES_TYPES.includes(type) ? "postgres" : "mysql";
+}
 
 /** Problems with a connection option (never echoing the url: it may carry a password). */
 export function connectionProblems(connection: SqlConnection): string[] {
   if (!!connection.dataSource === !!connection.url) return ["give exactly one of the options dataSource or url"];
-  if (connection.url !== undefined && !URL_SHAPE.test(connection.url)) return ["url must look like mysql://user:password@host:3306/database or sqlite:<file>"];
+  if (connection.url !== undefined && !URL_SHAPE.test(connection.url)) {
+    return ["url must look like mysql://user:password@host:3306/database, postgres://user:password@host:5432/database or sqlite:<file>"];
+  }
   if (connection.dataSource) {
     const type = String(connection.dataSource.options.type);
-    if (![...SQLITE_TYPES, ...MYSQL_TYPES].includes(type)) return [`dataSource type ${type} is not supported (use better-sqlite3, sqlite, mysql or mariadb)`];
+    if (![...SQLITE_TYPES, ...MYSQL_TYPES, ...POSTGRES_TYPES].includes(type)) return [`dataSource type ${type} is not supported (use better-sqlite3, sqlite, mysql, mariadb or postgres)`];
   }
   if (connection.timeoutMs !== undefined && !(Number.isInteger(connection.timeoutMs) && connection.timeoutMs > 0)) return ["timeoutMs must be a positive whole number of milliseconds"];
   return [];
@@ -46,7 +58,7 @@ export function connectionProblems(connection: SqlConnection): string[] {
 /** Quotes an identifier for a dialect; refuses anything that is not a plain identifier, whatever the caller checked. */
 export function quote(dialect: DialectKind, identifier: string): string {
   if (!IDENTIFIER.test(identifier)) throw new Error(`refusing to quote a non-identifier as SQL`);
-  return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`;
+  return dialect === "mysql" ? `\`${identifier}\`` : `"${identifier}"`; // SQLite and PostgreSQL: standard quotes
 }
 
 /**
@@ -64,7 +76,7 @@ export class SqlDatabase {
   constructor(connection: SqlConnection) {
     this.owned = !connection.dataSource;
     this.source = connection.dataSource ?? fromUrl(connection.url!, connection.timeoutMs ?? 5000);
-    this.dialect = SQLITE_TYPES.includes(String(this.source.options.type)) ? "sqlite" : "mysql";
+    this.dialect = dialectOf(String(this.source.options.type));
   }
 
   /** Runs one statement on its own (autocommit): never a long transaction. */
@@ -72,7 +84,8 @@ export class SqlDatabase {
     const ds = await this.open();
     const runner = ds.createQueryRunner();
     try {
-      const result = await runner.query(statement.sql, statement.params, true);
+      const sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
+      const result = await runner.query(sql, statement.params, true);
       return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
     } finally {
       await runner.release();
@@ -103,6 +116,10 @@ function fromUrl(url: string, timeoutMs: number): DataSource {
   if (url.startsWith("sqlite:")) {
     // fileMustExist: a mistyped path must fail check(), not silently create an empty database.
     return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs });
+  }
+  if (/^postgres(ql)?:/.test(url)) {
+    // Four connections at most, like MySQL's pool: every statement is short and runs on its own.
+    return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4 } });
   }
   return new DataSource({
     ...common,

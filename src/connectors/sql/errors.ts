@@ -1,11 +1,12 @@
 import { ConnectorError } from "../sdk";
+import { POSTGRES_MISSING, POSTGRES_TRANSIENT, POSTGRES_TRANSIENT_MESSAGE } from "./postgres";
 
 /** The calls of the connector, named in error messages. */
 export type Operation = "check" | "resolve" | "collect" | "erase" | "rectify";
 
 /** What a database error means for the task, read from the driver's codes (never from its SQL). */
 export interface DbErrorKind {
-  /** Driver code, e.g. ECONNREFUSED, ER_LOCK_DEADLOCK, SQLITE_BUSY; safe to show. */
+  /** Driver code, e.g. ECONNREFUSED, ER_LOCK_DEADLOCK, SQLITE_BUSY, 40P01 (PostgreSQL's SQLSTATE); safe to show. */
   code: string;
   /** Worth retrying: the database was unreachable, busy or chose this statement as a deadlock victim. */
   transient: boolean;
@@ -66,12 +67,15 @@ export function classifyDbError(error: unknown): DbErrorKind {
   const messages = errors.map((e) => (typeof e.sqlMessage === "string" ? e.sqlMessage : typeof e.message === "string" ? e.message : "")).filter(Boolean);
   const code = codes.find((c) => c !== "ERR_UNKNOWN") ?? (errnos.length ? `errno ${errnos[0]}` : "UNKNOWN");
   const transient =
-    codes.some((c) => TRANSIENT_CODES.has(c) || c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) || errnos.some((n) => TRANSIENT_ERRNOS.has(n));
+    codes.some((c) => TRANSIENT_CODES.has(c) || POSTGRES_TRANSIENT.has(c) || c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) ||
+    errnos.some((n) => TRANSIENT_ERRNOS.has(n)) ||
+    messages.some((m) => POSTGRES_TRANSIENT_MESSAGE.test(m));
   const text = messages.join(" | ");
+  const postgresMissing = codes.map((c) => POSTGRES_MISSING[c]).find(Boolean);
   const missing =
-    codes.includes("ER_NO_SUCH_TABLE") || /no such table/i.test(text)
+    codes.includes("ER_NO_SUCH_TABLE") || postgresMissing === "table" || /no such table/i.test(text)
       ? "table"
-      : codes.includes("ER_BAD_FIELD_ERROR") || /no such column|unknown column/i.test(text)
+      : codes.includes("ER_BAD_FIELD_ERROR") || postgresMissing === "column" || /no such column|unknown column/i.test(text)
         ? "column"
         : null;
   return { code, transient, missing, detail: redact(messages[0] ?? String(error)) };

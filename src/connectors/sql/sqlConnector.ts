@@ -57,7 +57,7 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
 }
 
 /**
- * Connects a SQL database (SQLite, MySQL, MariaDB) from configuration alone. Throws
+ * Connects a SQL database (SQLite, MySQL, MariaDB, PostgreSQL) from configuration alone. Throws
  * SqlConnectorConfigError listing every problem of the configuration and options; does not connect
  * until the first call.
  */
@@ -226,7 +226,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return { ok: false, message: failure.userMessage };
       }
       if (problems.length) return { ok: false, message: `${name}: ${problems.join("; ")}; fix the connector configuration or the database schema` };
-      const kind = d === "mysql" ? "MySQL/MariaDB" : "SQLite";
+      const kind = { mysql: "MySQL/MariaDB", postgres: "PostgreSQL", sqlite: "SQLite" }[d];
       return { ok: true, message: `${name}: reached the ${kind} database; all ${cfg.tables.length} tables and their configured columns exist` };
     },
 

@@ -1,5 +1,6 @@
 import type { ReplacementValue, SqlTableConfig } from "./config";
 import { DialectKind, quote, Statement } from "./database";
+import { POSTGRES_SAME, postgresIdentityMatch } from "./postgres";
 
 /**
  * Every statement the connector sends. Identifiers come from a validated configuration and are quoted;
@@ -16,10 +17,12 @@ const marks = (values: readonly unknown[]) => values.map(() => "?").join(", ");
  * so a collation that also ignores accents never hands over another person's rows.
  * - SQLite: `COLLATE NOCASE` (ASCII letters), served by an index declared `COLLATE NOCASE`.
  * - MySQL/MariaDB: the column's own collation (a `_ci` one folds case), served by a plain index.
+ * - PostgreSQL: `lower(column)`, served by an expression index on `lower(column)` (postgresDialect.ts).
  */
 export const IDENTITY_MATCH: Record<DialectKind, (column: string, count: number, caseless: boolean) => string> = {
   sqlite: (column, count, caseless) => `${column}${caseless ? " COLLATE NOCASE" : ""} IN (${Array(count).fill("?").join(", ")})`,
   mysql: (column, count) => `${column} IN (${Array(count).fill("?").join(", ")})`,
+  postgres: (column, count, caseless) => postgresIdentityMatch(column, caseless, count),
 };
 
 /** The spellings of one identity a table is searched by, and whether they are compared case-insensitively. */
@@ -67,7 +70,7 @@ export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unk
 export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record<string, ReplacementValue>, keys: readonly unknown[], identities: IdentityLookup): Statement {
   const q = (c: string) => quote(d, c);
   const entries = Object.entries(columns);
-  const same = d === "mysql" ? "<=>" : "IS";
+  const same = d === "mysql" ? "<=>" : d === "postgres" ? POSTGRES_SAME : "IS";
   return {
     sql:
       `UPDATE ${q(t.table)} SET ${entries.map(([c]) => `${q(c)} = ?`).join(", ")}` +

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, specProblems, SubjectRecord, TaskContext } from "../sdk";
 import { normalizeEmail } from "../../domain/identities";
+import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, specProblems, SubjectRecord, TaskContext } from "../sdk";
 import { LogLine, testContext } from "./testContext";
 
 export { testContext } from "./testContext";
@@ -13,8 +13,8 @@ export type { LogLine, TestTaskContext } from "./testContext";
 export interface ConformanceRun {
   /** The connector, configured against a system holding records of `subject` and of `otherSubject`. */
   connector: Connector;
-  /** The same connector with a broken configuration or connection: its check() must fail. */
-  badConnector: Connector;
+  /** The same connector with a broken configuration or connection: its check() must fail (omitted: that case is skipped). */
+  badConnector?: Connector;
   /** A person with at least one record; identities as the orchestrator would pass them. */
   subject: Identities;
   /** Another person with at least one record, which nothing may touch. */
@@ -31,6 +31,8 @@ export interface ConformanceRun {
   kept?: (record: SubjectRecord) => boolean;
   /** Makes the connector's calls fail transiently (until the returned undo runs); omit if you cannot. */
   injectRetryableFault?: () => Promise<() => Promise<void>>;
+  /** Why the erase cases must not run against this system (they change its data): they are skipped with it. */
+  skipErase?: string;
   /** Releases what setup made (connections, files, servers). */
   teardown(): Promise<void>;
 }
@@ -79,23 +81,235 @@ async function expectRetryable(work: Promise<unknown>, what: string): Promise<vo
   });
 }
 
-/**
+/** Thrown by a case that cannot run against this connector or run: reported as skipped, with the reason. */
+export class ConformanceSkip extends Error {}
+
+export const CONFORMANCE_GROUPS = ["spec", "check", "collect", "erase", "transient faults"] as const;
+export type ConformanceGroup = (typeof CONFORMANCE_GROUPS)[number];
+
+/** One case of the suite: it gets a fresh run from setup() and throws (an assertion) when the connector fails it. */
+export interface ConformanceCase {
+  group: ConformanceGroup;
+  title: string;
+  run(r: ConformanceRun): Promise<void>;
+}
+
+const cases: ConformanceCase[] = [];
+let currentGroup: ConformanceGroup = "spec";
+const group = (name: ConformanceGroup, body: () => void) => {
+  currentGroup = name;
+  body();
+};
+const add = (title: string, run: (r: ConformanceRun) => Promise<void>) => void cases.push({ group: currentGroup, title, run });
+
+function needsErasure(r: ConformanceRun): void {
+  if (!r.connector.spec.supports.includes("erasure")) throw new ConformanceSkip("the connector does not support erasure");
+  if (r.skipErase) throw new ConformanceSkip(r.skipErase);
+}
+
+/*
  * The suite every connector must pass (see docs/connectors.md): check passes on a good configuration and
  * fails on a bad one; collect streams only the subject's records, repeatably; erase is idempotent,
  * leaves nothing collect finds except what may be kept and never touches another subject; transient
- * faults are retryable ConnectorErrors. Call it inside a mocha file.
+ * faults are retryable ConnectorErrors. Written once, run by mocha (describeConnectorConformance) and
+ * by `dsr connector test` (runConformance).
  */
+group("spec", () => {
+  add("declares a spec the registry accepts and implements every call it declares", async (r) => {
+    const { connector } = r;
+    const { spec } = connector;
+    assert.deepEqual(specProblems(spec), []);
+    if (spec.supports.includes("erasure")) assert.equal(typeof connector.erase, "function", "supports erasure without erase()");
+    if (spec.supports.includes("rectification")) assert.equal(typeof connector.rectify, "function", "supports rectification without rectify()");
+    if (spec.provides.length) assert.equal(typeof connector.resolve, "function", "provides identities without resolve()");
+  });
+});
+
+group("check", () => {
+  add("passes with a message, when configuration and connection are good", async (r) => {
+    const result = await r.connector.check(testContext());
+    assert.equal(result.ok, true, `check failed: ${result.message}`);
+    assert.ok(result.message.trim().length > 0, "check's message is empty");
+  });
+
+  add("fails with a message, when the configuration or connection is broken", async (r) => {
+    if (!r.badConnector) throw new ConformanceSkip("no broken configuration was given (badConnector)");
+    let result: CheckResult | undefined;
+    try {
+      result = await r.badConnector.check(testContext());
+    } catch (error) {
+      assert.ok(error instanceof ConnectorError, `check may only throw ConnectorError, got ${String(error)}`);
+      assert.ok(error.userMessage.trim().length > 0, "the ConnectorError's userMessage is empty");
+      return;
+    }
+    assert.equal(result.ok, false, `check passed on the broken connector: ${result.message}`);
+    assert.ok(result.message.trim().length > 0, "check's message is empty");
+  });
+});
+
+group("collect", () => {
+  add("returns only the subject's records, each in a declared category with a string id", async (r) => {
+    const { connector, subject, otherSubject, expectedRecordCount } = r;
+    const ctx = testContext();
+    const mine = await collectAll(connector, subject, ctx);
+    const theirs = await collectAll(connector, otherSubject, ctx);
+    assert.ok(mine.length > 0, "the subject has no records: seed some, or nothing below proves anything");
+    assert.ok(theirs.length > 0, "otherSubject has no records: seed some");
+    if (expectedRecordCount !== undefined) assert.equal(mine.length, expectedRecordCount, "record count");
+    for (const r of mine) {
+      assert.ok(connector.spec.categories.includes(r.category), `${key(r)}: category ${r.category} is not in spec.categories`);
+      assert.equal(typeof r.id, "string", `${key(r)}: id must be a string`);
+      assert.ok(r.id.length > 0 && typeof r.type === "string" && r.type.length > 0, "type and id must not be empty");
+      assert.ok(r.data && typeof r.data === "object" && !Array.isArray(r.data), `${key(r)}: data must be an object`);
+      assert.doesNotThrow(() => JSON.stringify(r.data), `${key(r)}: data must be JSON-serialisable`);
+      if (r.recordedAt !== undefined) assert.ok(r.recordedAt instanceof Date && !Number.isNaN(r.recordedAt.getTime()), `${key(r)}: recordedAt must be a valid Date`);
+    }
+    assert.equal(new Set(keys(mine)).size, mine.length, "a record was returned twice (check paging)");
+    const shared = keys(mine).filter((k) => new Set(keys(theirs)).has(k));
+    assert.deepEqual(shared, [], "records of otherSubject were returned for the subject");
+    assertNothingLogged(ctx.lines, subject, otherSubject);
+  });
+
+  add("finds a subject stored in mixed case, given the normalized identities the orchestrator passes", async (r) => {
+    const { connector, mixedCaseSubject, subject } = r;
+    if (!mixedCaseSubject) throw new ConformanceSkip("no mixed-case subject was given (mixedCaseSubject)");
+    assert.equal(mixedCaseSubject.email, normalizeEmail(mixedCaseSubject.email), "mixedCaseSubject.email must be given normalized (lower case), as the orchestrator passes it");
+    const found = await collectAll(connector, mixedCaseSubject);
+    assert.ok(found.length > 0, "nobody was found for the mixed-case subject: compare identities case-insensitively (see docs/connectors.md)");
+    const theSubjects = new Set(keys(await collectAll(connector, subject)));
+    assert.deepEqual(keys(found).filter((k) => theSubjects.has(k)), [], "records of the subject were returned for the mixed-case subject");
+  });
+
+  add("streams: hands over the first record before the iterator is drained", async (r) => {
+    const { connector, subject } = r;
+    const iterable = connector.collect(subject, testContext());
+    assert.notEqual(typeof (iterable as unknown as Promise<unknown>).then, "function", "collect must return an AsyncIterable, not a Promise of one");
+    assert.equal(typeof iterable[Symbol.asyncIterator], "function", "collect must return an AsyncIterable");
+    const iterator = iterable[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    assert.equal(first.done, false, "the first next() must yield a record");
+    assert.equal(typeof first.value.id, "string");
+    await iterator.return?.();
+    // Stopping early must release what collect held: a full run right after still works.
+    assert.ok((await collectAll(connector, subject)).length > 0, "collect found nothing after an early stop");
+  });
+
+  add("returns the same records, when run twice", async (r) => {
+    const { connector, subject } = r;
+    const first = await collectAll(connector, subject);
+    const second = await collectAll(connector, subject);
+    assert.deepEqual(keys(second), keys(first));
+  });
+});
+
+group("erase", () => {
+  add("leaves nothing collect finds but what may be kept, when the subject is erased", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject, kept = () => false } = r;
+    const ctx = testContext();
+    const before = await collectAll(connector, subject);
+    const erased = await eraseFully(connector, subject, { categories: connector.spec.categories }, ctx);
+    if (before.some((r) => !kept(r))) assert.ok(erased > 0, "erase reported 0 erased but records were there");
+    const left = (await collectAll(connector, subject)).filter((r) => !kept(r));
+    assert.deepEqual(keys(left), [], "records collect still finds after erase (and kept() does not allow)");
+    assertNothingLogged(ctx.lines, subject, otherSubject);
+  });
+
+  add("leaves no personal field on any record it had, looked up by id after the subject is erased (connectors with lookup)", async (r) => {
+    needsErasure(r);
+    const { connector, subject, kept = () => false } = r;
+    if (!connector.lookup) throw new ConformanceSkip("the connector cannot look records up by id (no lookup)");
+    const before = (await collectAll(connector, subject)).filter((x) => !kept(x));
+    await eraseFully(connector, subject, { categories: connector.spec.categories });
+    const still: string[] = [];
+    for await (const found of connector.lookup(before.map((x) => ({ category: x.category, type: x.type, id: x.id })), testContext())) {
+      if (found.personalFields.length) still.push(`${found.type}:${found.id} (${found.personalFields.join(", ")})`);
+    }
+    assert.deepEqual(still, [], "records that still hold personal data after erase, though not reported residual");
+  });
+
+  add("erases nothing more, when run a second time", async (r) => {
+    needsErasure(r);
+    const { connector, subject } = r;
+    const ctx = testContext();
+    const instruction = { categories: connector.spec.categories };
+    await eraseFully(connector, subject, instruction, ctx);
+    const afterFirst = byKey(await collectAll(connector, subject));
+    // A retried task reuses its idempotency key; a system that replays the first answer may repeat its count.
+    await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
+    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst, "a retry with the same idempotency key changed records");
+    // A later request (a new key) finds nothing left to erase.
+    assert.equal(await eraseFully(connector, subject, instruction, testContext()), 0, "a second erasure erased more");
+    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst);
+  });
+
+  add("leaves the other subject's records untouched, when the subject is erased", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject } = r;
+    const before = byKey(await collectAll(connector, otherSubject));
+    await eraseFully(connector, subject, { categories: connector.spec.categories });
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before);
+  });
+
+  add("erases nothing, when no category is listed", async (r) => {
+    needsErasure(r);
+    const { connector, subject } = r;
+    const before = byKey(await collectAll(connector, subject));
+    assert.equal(await eraseFully(connector, subject, { categories: [] }), 0);
+    assert.deepEqual(byKey(await collectAll(connector, subject)), before);
+  });
+
+  add("keeps every dated record, when keepRecordedSince covers all time", async (r) => {
+    needsErasure(r);
+    const { connector, subject } = r;
+    const { categories } = connector.spec;
+    const dated = (await collectAll(connector, subject)).filter((r) => r.recordedAt);
+    if (!dated.length) throw new ConformanceSkip("the subject has no dated records (recordedAt)");
+    const since = Object.fromEntries(categories.map((c) => [c, new Date(0)]));
+    await eraseFully(connector, subject, { categories, keepRecordedSince: since });
+    const left = new Set(keys(await collectAll(connector, subject)));
+    assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
+  });
+});
+
+group("transient faults", () => {
+  add("surface as retryable ConnectorErrors from collect, and collect works once the fault is gone", async (r) => {
+    const { connector, subject, injectRetryableFault } = r;
+    if (!injectRetryableFault) throw new ConformanceSkip("no way to inject a transient fault was given (injectRetryableFault)");
+    const expected = keys(await collectAll(connector, subject));
+    const undo = await injectRetryableFault();
+    try {
+      await expectRetryable(collectAll(connector, subject), "collect");
+    } finally {
+      await undo();
+    }
+    assert.deepEqual(keys(await collectAll(connector, subject)), expected);
+  });
+
+  add("surface as retryable ConnectorErrors from erase, and a retry finishes the erasure", async (r) => {
+    needsErasure(r);
+    const { connector, subject, injectRetryableFault, kept = () => false } = r;
+    if (!injectRetryableFault) throw new ConformanceSkip("no way to inject a transient fault was given (injectRetryableFault)");
+    const ctx = testContext();
+    const instruction = { categories: connector.spec.categories };
+    const undo = await injectRetryableFault();
+    try {
+      await expectRetryable(eraseFully(connector, subject, instruction, ctx), "erase");
+    } finally {
+      await undo();
+    }
+    await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
+    assert.deepEqual(keys((await collectAll(connector, subject)).filter((r) => !kept(r))), []);
+  });
+});
+
+/** Every case of the suite, in order. */
+export const CONFORMANCE_CASES: readonly ConformanceCase[] = cases;
+
+/** Declares the suite inside a mocha file: one `it` per case, a fresh setup() before each and its teardown after. */
 export function describeConnectorConformance(title: string, setup: () => Promise<ConformanceRun>): void {
   describe(`${title}: connector conformance`, function () {
     let current: ConformanceRun | undefined;
-    const run = (): ConformanceRun => {
-      assert.ok(current, "setup() did not return a run");
-      return current;
-    };
-    const supportsErasure = function (this: Mocha.Context) {
-      if (!run().connector.spec.supports.includes("erasure")) this.skip();
-    };
-
     beforeEach(async () => {
       current = await setup();
     });
@@ -104,193 +318,56 @@ export function describeConnectorConformance(title: string, setup: () => Promise
       current = undefined;
       await finished?.teardown();
     });
-
-    describe("spec", () => {
-      it("declares a spec the registry accepts and implements every call it declares", () => {
-        const { connector } = run();
-        const { spec } = connector;
-        assert.deepEqual(specProblems(spec), []);
-        if (spec.supports.includes("erasure")) assert.equal(typeof connector.erase, "function", "supports erasure without erase()");
-        if (spec.supports.includes("rectification")) assert.equal(typeof connector.rectify, "function", "supports rectification without rectify()");
-        if (spec.provides.length) assert.equal(typeof connector.resolve, "function", "provides identities without resolve()");
-      });
-    });
-
-    describe("check", () => {
-      it("passes with a message, when configuration and connection are good", async () => {
-        const result = await run().connector.check(testContext());
-        assert.equal(result.ok, true, `check failed: ${result.message}`);
-        assert.ok(result.message.trim().length > 0, "check's message is empty");
-      });
-
-      it("fails with a message, when the configuration or connection is broken", async () => {
-        let result: CheckResult | undefined;
-        try {
-          result = await run().badConnector.check(testContext());
-        } catch (error) {
-          assert.ok(error instanceof ConnectorError, `check may only throw ConnectorError, got ${String(error)}`);
-          assert.ok(error.userMessage.trim().length > 0, "the ConnectorError's userMessage is empty");
-          return;
+    for (const name of CONFORMANCE_GROUPS) {
+      describe(name, () => {
+        for (const c of cases.filter((x) => x.group === name)) {
+          it(c.title, async function () {
+            assert.ok(current, "setup() did not return a run");
+            try {
+              await c.run(current);
+            } catch (error) {
+              if (error instanceof ConformanceSkip) this.skip();
+              throw error;
+            }
+          });
         }
-        assert.equal(result.ok, false, `check passed on the broken connector: ${result.message}`);
-        assert.ok(result.message.trim().length > 0, "check's message is empty");
       });
-    });
-
-    describe("collect", () => {
-      it("returns only the subject's records, each in a declared category with a string id", async () => {
-        const { connector, subject, otherSubject, expectedRecordCount } = run();
-        const ctx = testContext();
-        const mine = await collectAll(connector, subject, ctx);
-        const theirs = await collectAll(connector, otherSubject, ctx);
-        assert.ok(mine.length > 0, "the subject has no records: seed some, or nothing below proves anything");
-        assert.ok(theirs.length > 0, "otherSubject has no records: seed some");
-        if (expectedRecordCount !== undefined) assert.equal(mine.length, expectedRecordCount, "record count");
-        for (const r of mine) {
-          assert.ok(connector.spec.categories.includes(r.category), `${key(r)}: category ${r.category} is not in spec.categories`);
-          assert.equal(typeof r.id, "string", `${key(r)}: id must be a string`);
-          assert.ok(r.id.length > 0 && typeof r.type === "string" && r.type.length > 0, "type and id must not be empty");
-          assert.ok(r.data && typeof r.data === "object" && !Array.isArray(r.data), `${key(r)}: data must be an object`);
-          assert.doesNotThrow(() => JSON.stringify(r.data), `${key(r)}: data must be JSON-serialisable`);
-          if (r.recordedAt !== undefined) assert.ok(r.recordedAt instanceof Date && !Number.isNaN(r.recordedAt.getTime()), `${key(r)}: recordedAt must be a valid Date`);
-        }
-        assert.equal(new Set(keys(mine)).size, mine.length, "a record was returned twice (check paging)");
-        const shared = keys(mine).filter((k) => new Set(keys(theirs)).has(k));
-        assert.deepEqual(shared, [], "records of otherSubject were returned for the subject");
-        assertNothingLogged(ctx.lines, subject, otherSubject);
-      });
-
-      it("finds a subject stored in mixed case, given the normalized identities the orchestrator passes", async function () {
-        const { connector, mixedCaseSubject, subject } = run();
-        if (!mixedCaseSubject) this.skip();
-        assert.equal(mixedCaseSubject.email, normalizeEmail(mixedCaseSubject.email), "mixedCaseSubject.email must be given normalized (lower case), as the orchestrator passes it");
-        const found = await collectAll(connector, mixedCaseSubject);
-        assert.ok(found.length > 0, "nobody was found for the mixed-case subject: compare identities case-insensitively (see docs/connectors.md)");
-        const theSubjects = new Set(keys(await collectAll(connector, subject)));
-        assert.deepEqual(keys(found).filter((k) => theSubjects.has(k)), [], "records of the subject were returned for the mixed-case subject");
-      });
-
-      it("streams: hands over the first record before the iterator is drained", async () => {
-        const { connector, subject } = run();
-        const iterable = connector.collect(subject, testContext());
-        assert.notEqual(typeof (iterable as unknown as Promise<unknown>).then, "function", "collect must return an AsyncIterable, not a Promise of one");
-        assert.equal(typeof iterable[Symbol.asyncIterator], "function", "collect must return an AsyncIterable");
-        const iterator = iterable[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        assert.equal(first.done, false, "the first next() must yield a record");
-        assert.equal(typeof first.value.id, "string");
-        await iterator.return?.();
-        // Stopping early must release what collect held: a full run right after still works.
-        assert.ok((await collectAll(connector, subject)).length > 0, "collect found nothing after an early stop");
-      });
-
-      it("returns the same records, when run twice", async () => {
-        const { connector, subject } = run();
-        const first = await collectAll(connector, subject);
-        const second = await collectAll(connector, subject);
-        assert.deepEqual(keys(second), keys(first));
-      });
-    });
-
-    describe("erase", () => {
-      it("leaves nothing collect finds but what may be kept, when the subject is erased", async function () {
-        supportsErasure.call(this);
-        const { connector, subject, otherSubject, kept = () => false } = run();
-        const ctx = testContext();
-        const before = await collectAll(connector, subject);
-        const erased = await eraseFully(connector, subject, { categories: connector.spec.categories }, ctx);
-        if (before.some((r) => !kept(r))) assert.ok(erased > 0, "erase reported 0 erased but records were there");
-        const left = (await collectAll(connector, subject)).filter((r) => !kept(r));
-        assert.deepEqual(keys(left), [], "records collect still finds after erase (and kept() does not allow)");
-        assertNothingLogged(ctx.lines, subject, otherSubject);
-      });
-
-      it("leaves no personal field on any record it had, looked up by id after the subject is erased (connectors with lookup)", async function () {
-        supportsErasure.call(this);
-        const { connector, subject, kept = () => false } = run();
-        if (!connector.lookup) this.skip();
-        const before = (await collectAll(connector, subject)).filter((r) => !kept(r));
-        await eraseFully(connector, subject, { categories: connector.spec.categories });
-        const still: string[] = [];
-        for await (const found of connector.lookup!(before.map((r) => ({ category: r.category, type: r.type, id: r.id })), testContext())) {
-          if (found.personalFields.length) still.push(`${found.type}:${found.id} (${found.personalFields.join(", ")})`);
-        }
-        assert.deepEqual(still, [], "records that still hold personal data after erase, though not reported residual");
-      });
-
-      it("erases nothing more, when run a second time", async function () {
-        supportsErasure.call(this);
-        const { connector, subject } = run();
-        const ctx = testContext();
-        const instruction = { categories: connector.spec.categories };
-        await eraseFully(connector, subject, instruction, ctx);
-        const afterFirst = byKey(await collectAll(connector, subject));
-        // A retried task reuses its idempotency key; a system that replays the first answer may repeat its count.
-        await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
-        assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst, "a retry with the same idempotency key changed records");
-        // A later request (a new key) finds nothing left to erase.
-        assert.equal(await eraseFully(connector, subject, instruction, testContext()), 0, "a second erasure erased more");
-        assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst);
-      });
-
-      it("leaves the other subject's records untouched, when the subject is erased", async function () {
-        supportsErasure.call(this);
-        const { connector, subject, otherSubject } = run();
-        const before = byKey(await collectAll(connector, otherSubject));
-        await eraseFully(connector, subject, { categories: connector.spec.categories });
-        assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before);
-      });
-
-      it("erases nothing, when no category is listed", async function () {
-        supportsErasure.call(this);
-        const { connector, subject } = run();
-        const before = byKey(await collectAll(connector, subject));
-        assert.equal(await eraseFully(connector, subject, { categories: [] }), 0);
-        assert.deepEqual(byKey(await collectAll(connector, subject)), before);
-      });
-
-      it("keeps every dated record, when keepRecordedSince covers all time", async function () {
-        supportsErasure.call(this);
-        const { connector, subject } = run();
-        const { categories } = connector.spec;
-        const dated = (await collectAll(connector, subject)).filter((r) => r.recordedAt);
-        if (!dated.length) this.skip();
-        const since = Object.fromEntries(categories.map((c) => [c, new Date(0)]));
-        await eraseFully(connector, subject, { categories, keepRecordedSince: since });
-        const left = new Set(keys(await collectAll(connector, subject)));
-        assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
-      });
-    });
-
-    describe("transient faults", () => {
-      it("surface as retryable ConnectorErrors from collect, and collect works once the fault is gone", async function () {
-        const { connector, subject, injectRetryableFault } = run();
-        if (!injectRetryableFault) this.skip();
-        const expected = keys(await collectAll(connector, subject));
-        const undo = await injectRetryableFault();
-        try {
-          await expectRetryable(collectAll(connector, subject), "collect");
-        } finally {
-          await undo();
-        }
-        assert.deepEqual(keys(await collectAll(connector, subject)), expected);
-      });
-
-      it("surface as retryable ConnectorErrors from erase, and a retry finishes the erasure", async function () {
-        supportsErasure.call(this);
-        const { connector, subject, injectRetryableFault, kept = () => false } = run();
-        if (!injectRetryableFault) this.skip();
-        const ctx = testContext();
-        const instruction = { categories: connector.spec.categories };
-        const undo = await injectRetryableFault();
-        try {
-          await expectRetryable(eraseFully(connector, subject, instruction, ctx), "erase");
-        } finally {
-          await undo();
-        }
-        await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
-        assert.deepEqual(keys((await collectAll(connector, subject)).filter((r) => !kept(r))), []);
-      });
-    });
+    }
   });
+}
+
+/** How one case went. */
+export interface ConformanceResult {
+  group: ConformanceGroup;
+  title: string;
+  outcome: "pass" | "fail" | "skipped";
+  /** Why it failed or was skipped (the assertion's message); null when it passed. */
+  reason: string | null;
+  ms: number;
+}
+
+/** Runs the suite outside mocha (each case with a fresh setup() and its teardown), reporting each result as it ends. */
+export async function runConformance(setup: () => Promise<ConformanceRun>, onResult: (result: ConformanceResult) => void = () => undefined): Promise<ConformanceResult[]> {
+  const results: ConformanceResult[] = [];
+  for (const c of cases) {
+    const started = Date.now();
+    let current: ConformanceRun | undefined;
+    let outcome: ConformanceResult["outcome"] = "pass";
+    let reason: string | null = null;
+    try {
+      current = await setup();
+      await c.run(current);
+    } catch (error) {
+      outcome = error instanceof ConformanceSkip ? "skipped" : "fail";
+      reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+    } finally {
+      await current?.teardown().catch((error: unknown) => {
+        if (outcome === "pass") [outcome, reason] = ["fail", `teardown failed: ${(error as Error).message}`];
+      });
+    }
+    const result = { group: c.group, title: c.title, outcome, reason, ms: Date.now() - started };
+    results.push(result);
+    onResult(result);
+  }
+  return results;
 }

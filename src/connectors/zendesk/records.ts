@@ -75,10 +75,14 @@ export function redactAllText(html: string): string {
 
 /**
  * Which comments of a ticket are the subject's communications: on a ticket they requested, all of them
- * (internal notes about them included); on one they were CC'd on, what they could read (public comments)
- * and what they wrote.
+ * (internal notes about them included); on one they were only CC'd on, what they wrote. Other people's
+ * words on such a thread (their problems, their phone numbers) are theirs, not the subject's: collect
+ * leaves them out and says so (LEFT_OUT_REASON), erasure leaves them alone.
  */
-export const isSubjects = (c: WireComment, role: TicketRole, userId: number) => role === "requester" || c.public || c.author_id === userId;
+export const isSubjects = (c: WireComment, role: TicketRole, userId: number) => role === "requester" || c.author_id === userId;
+
+/** Why other people's comments on a CC'd ticket are not in the subject's export. */
+export const LEFT_OUT_REASON = "written by other people on tickets you were only copied on (CC): they are those people's data";
 
 const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
 

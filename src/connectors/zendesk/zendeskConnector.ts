@@ -8,6 +8,7 @@ import {
   isRedacted,
   isRedactedAttachment,
   isSubjects,
+  LEFT_OUT_REASON,
   redactAllText,
   TicketRole,
   ticketRecord,
@@ -54,7 +55,8 @@ class KeptTally {
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
  * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
- * their comments and the attachments' metadata. Erasure follows Zendesk's flow: outside retention,
+ * their comments (on a ticket they were only CC'd on, only what they wrote: the other comments are
+ * reported left out as other people's data) and the attachments' metadata. Erasure follows Zendesk's flow: outside retention,
  * threads the subject requested are deleted (then deleted for good through deleted_tickets), and on
  * threads they were only CC'd on their comments are redacted (text and attachments) and they leave the
  * CCs; then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
@@ -130,10 +132,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     }
   }
 
-  /** The ticket's comments that belong to the subject's communications (see isSubjects). */
-  async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireComment> {
+  /** The ticket's comments that belong to the subject's communications (see isSubjects); `others` counts the rest. */
+  async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): AsyncGenerator<WireComment> {
     for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json`, "comments", op, ctx)) {
       if (isSubjects(c, role, userId)) yield c;
+      else if (others) others.count += 1;
     }
   }
 
@@ -214,10 +217,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       }
       yield userRecord(user);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
+      const others = { count: 0 };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
         yield ticketRecord(ticket, role, user.id);
         counts.ticket += 1;
-        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx)) {
+        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, others)) {
           yield commentRecord(c, ticket, user.id);
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
@@ -227,7 +231,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
         }
       }
-      ctx.logger.debug({ connector: name, ...counts }, "zendesk records collected");
+      if (others.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.count, reason: LEFT_OUT_REASON });
+      ctx.logger.debug({ connector: name, ...counts, leftOut: others.count }, "zendesk records collected");
     },
 
     async erase(ids, instruction, ctx) {

@@ -1,4 +1,5 @@
 import { DataSource } from "typeorm";
+import { numberedParameters } from "../../../src/connectors/sql/postgres";
 import type { Identities } from "../../../src/connectors/sdk";
 import type { SqlConnectorConfig } from "../../../src/connectors/sql";
 import type { TestDatabase } from "../../support/databases";
@@ -101,7 +102,25 @@ const DDL = {
     `CREATE TABLE sessions (id INT NOT NULL PRIMARY KEY, user_id INT NOT NULL, ip VARCHAR(45) NULL, user_agent VARCHAR(255) NULL, created_at DATETIME(3) NOT NULL, KEY sessions_user (user_id, id), CONSTRAINT sessions_user_fk FOREIGN KEY (user_id) REFERENCES users (id)) ENGINE=InnoDB`,
     `CREATE TABLE invoices (id VARCHAR(32) NOT NULL PRIMARY KEY, customer_ref VARCHAR(64) NOT NULL, billing_name VARCHAR(200) NULL, billing_address VARCHAR(255) NULL, amount_cents INT NOT NULL, issued_at DATETIME(3) NOT NULL, KEY invoices_customer (customer_ref)) ENGINE=InnoDB`,
   ],
+  postgres: [
+    `CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(320) UNIQUE, name VARCHAR(200), payment_customer_id VARCHAR(64), created_at TIMESTAMPTZ(3) NOT NULL)`,
+    // What the connector's case-insensitive email match needs to stay an index scan (see postgresIdentityMatch).
+    `CREATE INDEX users_email_lower ON users (lower(email))`,
+    `CREATE TABLE mfa_factors (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), kind VARCHAR(20) NOT NULL, label VARCHAR(100))`,
+    `CREATE INDEX mfa_user ON mfa_factors (user_id)`,
+    `CREATE TABLE sessions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id), ip VARCHAR(45), user_agent VARCHAR(255), created_at TIMESTAMPTZ(3) NOT NULL)`,
+    `CREATE INDEX sessions_user ON sessions (user_id, id)`,
+    `CREATE TABLE invoices (id VARCHAR(32) PRIMARY KEY, customer_ref VARCHAR(64) NOT NULL, billing_name VARCHAR(200), billing_address VARCHAR(255), amount_cents INTEGER NOT NULL, issued_at TIMESTAMPTZ(3) NOT NULL)`,
+    `CREATE INDEX invoices_customer ON invoices (customer_ref)`,
+  ],
 };
+
+/** The test's own connection to a scratch database of any kind. */
+export function testDataSource(db: TestDatabase): DataSource {
+  if (db.kind === "sqlite") return new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length) });
+  if (db.kind === "postgres") return new DataSource({ type: "postgres", url: db.url });
+  return new DataSource({ type: "mysql", url: db.url, timezone: "Z", charset: "utf8mb4_unicode_ci" });
+}
 
 /** The seeded account database of one test, reached through its own DataSource (the test's, not the connector's). */
 export class AccountDb {
@@ -112,10 +131,7 @@ export class AccountDb {
 
   /** Drops and recreates the tables in `db`, then seeds them. */
   static async create(db: TestDatabase): Promise<AccountDb> {
-    const ds =
-      db.kind === "sqlite"
-        ? new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length) })
-        : new DataSource({ type: "mysql", url: db.url, timezone: "Z", charset: "utf8mb4_unicode_ci" });
+    const ds = testDataSource(db);
     await ds.initialize();
     const account = new AccountDb(db, ds);
     for (const table of ["sessions", "mfa_factors", "invoices", "users"]) await ds.query(`DROP TABLE IF EXISTS ${table}`);
@@ -124,20 +140,20 @@ export class AccountDb {
     return account;
   }
 
-  /** A date as this database stores it: ISO text in SQLite, DATETIME in MariaDB. */
+  /** A date as this database stores it: ISO text in SQLite, DATETIME in MariaDB, timestamptz in PostgreSQL. */
   date(at: Date): Date | string {
     return this.db.kind === "sqlite" ? at.toISOString() : at;
   }
 
   /** Rows of `table` matching `where`, counted by the test's own connection. */
   async count(table: string, where = "1 = 1", params: unknown[] = []): Promise<number> {
-    const [row] = await this.ds.query(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, params);
+    const [row] = await this.rows(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`, params);
     return Number(row.n);
   }
 
-  /** Rows of a query run by the test's own connection. */
+  /** Rows of a query run by the test's own connection (parameters written `?` in every dialect). */
   async rows(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-    return this.ds.query(sql, params);
+    return this.ds.query(this.db.kind === "postgres" ? numberedParameters(sql) : sql, params);
   }
 
   /** Closes the test's connection (the database itself belongs to describeEachDatabase). */
@@ -149,7 +165,7 @@ export class AccountDb {
     for (let i = 0; i < rows.length; i += 200) {
       const batch = rows.slice(i, i + 200);
       const marks = batch.map(() => `(${columns.map(() => "?").join(", ")})`).join(", ");
-      await this.ds.query(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${marks}`, batch.flat());
+      await this.rows(`INSERT INTO ${table} (${columns.join(", ")}) VALUES ${marks}`, batch.flat());
     }
   }
 

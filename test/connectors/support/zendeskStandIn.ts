@@ -39,15 +39,15 @@ export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: Ze
 
 /**
  * How many records collect should return for a user, counted from the stand-in's data: the user, their
- * tickets, every comment on tickets they requested, public and own comments on tickets they were CC'd
- * on, and the live attachments of those comments.
+ * tickets, every comment on tickets they requested, their own comments on tickets they were CC'd on,
+ * and the live attachments of those comments.
  */
 export function expectedRecordCount(standIn: ZendeskStandIn, userId: number): number {
   let count = 1;
   for (const { ticket, role } of ticketsOf(standIn, userId)) {
     count += 1;
     for (const c of ticket.comments) {
-      if (role === "cc" && !c.public && c.author_id !== userId) continue;
+      if (role === "cc" && c.author_id !== userId) continue;
       count += 1 + c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
     }
   }

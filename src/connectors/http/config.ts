@@ -1,0 +1,134 @@
+/**
+ * The declarative HTTP connector's configuration: a REST system described in JSON (where it is, how to
+ * authenticate, how to find the subject, how to list and erase their records, how hard it may be
+ * pushed), like the SaaS configurations of DSR products. Validated as a whole: every problem at once.
+ */
+
+/** How list responses page. */
+export type Pagination =
+  | { type: "none" }
+  /** The response carries the next cursor at `nextCursor` (a dotted path); it is sent back as query `cursorParam`. */
+  | { type: "cursor"; cursorParam: string; nextCursor: string; sizeParam?: string; size?: number }
+  /** Numbered pages from 1 (query `pageParam`, page size `sizeParam`); a short page is the last. */
+  | { type: "page"; pageParam: string; sizeParam: string; size: number }
+  /** The response carries the next page's full URL at `next` (a dotted path), as Zendesk's links.next. */
+  | { type: "link"; next: string };
+
+/** How a record is erased: deleted, or its personal fields overwritten (the record stays, e.g. for bookkeeping). */
+export type HttpErase = { strategy: "DELETE"; path: string } | { strategy: "ANONYMIZE"; method: "PATCH" | "PUT"; path: string; fields: Record<string, string | number | boolean | null> };
+
+export interface HttpResourceConfig {
+  /** Record type in the export, e.g. `ticket`. */
+  recordType: string;
+  category: string;
+  /** GET path listing the subject's records; `{subject}` is the subject's id in the system. */
+  path: string;
+  /** Dotted path of the array of items in a list response, e.g. `tickets` or `data.items`. */
+  items: string;
+  pagination: Pagination;
+  /** Field of an item holding its id. */
+  idField: string;
+  /** The fields the person receives. */
+  fields: string[];
+  /** Field holding when the record came into being (ISO 8601 or epoch), for retention. */
+  recordedAtField?: string;
+  /** `{record}` in its path is the record's id. Absent: the records are never erased (access only). */
+  erase?: HttpErase;
+}
+
+export interface HttpConnectorConfig {
+  name: string;
+  version: string;
+  /** Base URL of the API (paths are appended). */
+  baseUrl: string;
+  /** Credentials, read from the environment when the connector is built (never written in the file). */
+  auth: { type: "bearer"; tokenEnv: string } | { type: "header"; header: string; valueEnv: string } | { type: "basic"; userEnv: string; passwordEnv: string };
+  /** GET path that answers 2xx with valid credentials (reachability and credentials). */
+  checkPath: string;
+  /** How to find the subject: GET `path` with the query (`{email}` and other identity kinds filled in); the first item whose `matchField` equals the email (ignoring case) is them. */
+  subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string };
+  resources: HttpResourceConfig[];
+  /** Calls per second at most (spread evenly); default 5. */
+  requestsPerSecond?: number;
+  /** Statuses worth retrying (default 408, 425, 429, 500, 502, 503, 504); their Retry-After is passed on. */
+  retryableStatuses?: number[];
+  /** Time one call may take, in ms (default 10000). */
+  timeoutMs?: number;
+}
+
+const NAME = /^[a-z][a-z0-9-]{1,39}$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown) => typeof v === "string" && v.trim() !== "";
+
+function paginationProblems(p: unknown, at: string): string[] {
+  if (!isRecord(p)) return [`${at}.pagination is required: {"type": "none" | "cursor" | "page" | "link", ...}`];
+  switch (p.type) {
+    case "none":
+      return [];
+    case "cursor":
+      return [...(str(p.cursorParam) ? [] : [`${at}.pagination.cursorParam is required`]), ...(str(p.nextCursor) ? [] : [`${at}.pagination.nextCursor is required (where the next cursor is in a response)`])];
+    case "page":
+      return [
+        ...(str(p.pageParam) && str(p.sizeParam) ? [] : [`${at}.pagination needs pageParam and sizeParam`]),
+        ...(Number.isInteger(p.size) && (p.size as number) > 0 && (p.size as number) <= 1000 ? [] : [`${at}.pagination.size must be a whole number from 1 to 1000`]),
+      ];
+    case "link":
+      return str(p.next) ? [] : [`${at}.pagination.next is required (where the next page's URL is in a response)`];
+    default:
+      return [`${at}.pagination.type must be none, cursor, page or link`];
+  }
+}
+
+/** Every problem of a configuration, and of the environment it reads (never a secret's value). */
+export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: NodeJS.ProcessEnv): string[] {
+  if (!isRecord(c)) return ["the configuration must be an object"];
+  const problems: string[] = [];
+  if (!NAME.test(String(c.name ?? ""))) problems.push(`name "${String(c.name)}" must be 2-40 lower-case letters, digits or dashes, starting with a letter`);
+  if (!str(c.version)) problems.push("version is required");
+  if (!str(c.baseUrl) || !/^https?:\/\/[^/]+/.test(String(c.baseUrl))) problems.push("baseUrl must be an http(s) URL");
+  if (!str(c.checkPath) || !String(c.checkPath).startsWith("/")) problems.push("checkPath must be a path starting with / (a cheap authenticated GET)");
+  const auth = c.auth as Record<string, unknown> | undefined;
+  const needEnv = (field: string) => {
+    const variable = auth?.[field];
+    if (!str(variable)) problems.push(`auth.${field} is required: the environment variable holding the secret`);
+    else if (!env[String(variable)]) problems.push(`environment variable ${String(variable)} (auth.${field}) is not set`);
+  };
+  if (!isRecord(auth)) problems.push(`auth is required: {"type": "bearer", "tokenEnv": "..."}, {"type": "header", "header": "...", "valueEnv": "..."} or {"type": "basic", "userEnv": "...", "passwordEnv": "..."}`);
+  else if (auth.type === "bearer") needEnv("tokenEnv");
+  else if (auth.type === "header") {
+    if (!str(auth.header)) problems.push("auth.header is required");
+    needEnv("valueEnv");
+  } else if (auth.type === "basic") {
+    needEnv("userEnv");
+    needEnv("passwordEnv");
+  } else problems.push("auth.type must be bearer, header or basic");
+  const s = c.subject as Record<string, unknown> | undefined;
+  if (!isRecord(s)) problems.push("subject is required: how to find the person (path, query, items, idField, matchField)");
+  else for (const f of ["path", "items", "idField", "matchField"]) if (!str(s[f])) problems.push(`subject.${f} is required`);
+  if (isRecord(s) && !isRecord(s.query)) problems.push(`subject.query is required, e.g. {"email": "{email}"}`);
+  if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
+  for (const [i, r] of (Array.isArray(c.resources) ? c.resources : []).entries()) {
+    const at = `resources[${i}]`;
+    if (!isRecord(r)) {
+      problems.push(`${at} must be an object`);
+      continue;
+    }
+    for (const f of ["recordType", "category", "path", "items", "idField"]) if (!str(r[f])) problems.push(`${at}.${f} is required`);
+    if (!Array.isArray(r.fields) || !r.fields.every(str)) problems.push(`${at}.fields must list the fields the person receives`);
+    problems.push(...paginationProblems(r.pagination, at));
+    const erase = r.erase as Record<string, unknown> | undefined;
+    if (erase !== undefined) {
+      if (!isRecord(erase) || !str(erase.path) || !String(erase.path).includes("{record}")) problems.push(`${at}.erase.path is required and must contain {record}`);
+      else if (erase.strategy === "ANONYMIZE") {
+        if (erase.method !== "PATCH" && erase.method !== "PUT") problems.push(`${at}.erase.method must be PATCH or PUT`);
+        if (!isRecord(erase.fields) || Object.keys(erase.fields).length === 0) problems.push(`${at}.erase.fields must give the replacement of each personal field`);
+      } else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
+    }
+  }
+  if (c.requestsPerSecond !== undefined && !(typeof c.requestsPerSecond === "number" && c.requestsPerSecond > 0 && c.requestsPerSecond <= 1000)) problems.push("requestsPerSecond must be a number from 0 (exclusive) to 1000");
+  if (c.timeoutMs !== undefined && !(Number.isInteger(c.timeoutMs) && c.timeoutMs > 0)) problems.push("timeoutMs must be a positive whole number");
+  if (c.retryableStatuses !== undefined && !(Array.isArray(c.retryableStatuses) && c.retryableStatuses.every((n) => Number.isInteger(n) && n >= 400 && n <= 599))) {
+    problems.push("retryableStatuses must list HTTP statuses from 400 to 599");
+  }
+  return problems;
+}

@@ -1,0 +1,207 @@
+import Bottleneck from "bottleneck";
+import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, KeptRecords, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
+import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems } from "./config";
+
+const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
+const MAX_PAGES = 10_000;
+
+/** The value at a dotted path (`meta.next_cursor`) of a parsed JSON body. */
+function pick(body: unknown, dotted: string): unknown {
+  return dotted.split(".").reduce<unknown>((v, key) => (v && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined), body);
+}
+
+/** `{name}` placeholders filled with URL-encoded values. */
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => (key in values ? encodeURIComponent(values[key]) : whole));
+}
+
+function dateOf(value: unknown): Date | undefined {
+  if (value === null || value === undefined || value === "") return undefined;
+  const ms = typeof value === "number" ? (value < 1e11 ? value * 1000 : value) : Date.parse(String(value));
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "idempotencyKey">>; key?: string };
+
+/**
+ * The declarative HTTP connector: a REST system connected by configuration alone (see config.ts and
+ * docs/connectors.md). Calls are spaced to requestsPerSecond; a retryable status or a network failure is
+ * a retryable ConnectorError carrying Retry-After; erasure deletes or anonymises record by record with an
+ * idempotency key per record, after listing them, and counts a record already gone (404) as nothing.
+ */
+export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.ProcessEnv = process.env): Connector & { close(): Promise<void> } {
+  const problems = httpConfigProblems(config, env);
+  if (problems.length) throw new ConnectorConfigError(String((config as Partial<HttpConnectorConfig> | null)?.name ?? ""), problems, "HTTP connector");
+  const c: HttpConnectorConfig = structuredClone(config);
+  const name = c.name;
+  const base = new URL(c.baseUrl.endsWith("/") ? c.baseUrl : `${c.baseUrl}/`);
+  const retryable = new Set(c.retryableStatuses ?? DEFAULT_RETRYABLE);
+  const limiter = new Bottleneck({ minTime: Math.ceil(1000 / (c.requestsPerSecond ?? 5)), maxConcurrent: 1 });
+  const secretVariable = c.auth.type === "bearer" ? c.auth.tokenEnv : c.auth.type === "header" ? c.auth.valueEnv : `${c.auth.userEnv}/${c.auth.passwordEnv}`;
+  const authHeader: [string, string] =
+    c.auth.type === "bearer"
+      ? ["authorization", `Bearer ${env[c.auth.tokenEnv]}`]
+      : c.auth.type === "header"
+        ? [c.auth.header, env[c.auth.valueEnv]!]
+        : ["authorization", `Basic ${Buffer.from(`${env[c.auth.userEnv]}:${env[c.auth.passwordEnv]}`).toString("base64")}`];
+  const urlOf = (path: string, query: Record<string, string | number> = {}) => {
+    const url = new URL(path.replace(/^\//, ""), base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, String(v));
+    return url;
+  };
+
+  /** One call through the rate limiter; answers 2xx and 404, throws a ConnectorError for anything else. */
+  const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown }> =>
+    limiter.schedule(async () => {
+      if (ctx.signal.aborted) throw new ConnectorError(`${name}: the ${op} was stopped before it finished; it resumes on the next attempt`, "aborted", true);
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(c.timeoutMs ?? 10_000)]),
+        });
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+        throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
+      }
+      const text = await response.text();
+      const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
+      if (retryable.has(response.status)) {
+        throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
+      }
+      if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
+      if (response.status !== 404 && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
+      let parsed: unknown = null;
+      if (text) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+        }
+      }
+      return { status: response.status, body: parsed };
+    });
+
+  /** The subject's id in the system, or undefined when it does not know them. */
+  const findSubject = async (ids: Identities, op: string, ctx: TaskContext): Promise<string | undefined> => {
+    const values = Object.fromEntries(Object.entries(ids).filter((e): e is [string, string] => typeof e[1] === "string"));
+    const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => values[key] ?? w)]));
+    const { status, body } = await send({ method: "GET", url: urlOf(c.subject.path, query), op, ctx });
+    if (status === 404) return undefined;
+    const items = pick(body, c.subject.items);
+    if (!Array.isArray(items)) throw new ConnectorError(`${name}: the subject search answered without ${c.subject.items}; check subject.items`, `${name}: no array at ${c.subject.items}`, false);
+    // A search may match loosely: only an exact address (ignoring case) is the subject.
+    const match = items.find((item) => String(pick(item, c.subject.matchField) ?? "").toLowerCase() === ids.email.toLowerCase());
+    return match === undefined ? undefined : String(pick(match, c.subject.idField));
+  };
+
+  /** Every item of a resource for the subject, page by page (a heartbeat per page). */
+  async function* items(r: HttpResourceConfig, subject: string, op: string, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
+    const p = r.pagination;
+    let url = urlOf(fill(r.path, { subject }), p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {});
+    for (let page = 1; page <= MAX_PAGES; page += 1) {
+      const { status, body } = await send({ method: "GET", url, op, ctx });
+      if (status === 404) return;
+      const list = pick(body, r.items);
+      if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${r.recordType} records answered without ${r.items}; check resources' items`, `${name}: no array at ${r.items}`, false);
+      for (const item of list) yield item as Record<string, unknown>;
+      await ctx.heartbeat();
+      if (p.type === "none") return;
+      if (p.type === "page") {
+        if (list.length < p.size) return;
+        url = new URL(url);
+        url.searchParams.set(p.pageParam, String(page + 1));
+      } else if (p.type === "cursor") {
+        const next = pick(body, p.nextCursor);
+        if (next === null || next === undefined || next === "") return;
+        url = new URL(url);
+        url.searchParams.set(p.cursorParam, String(next));
+      } else {
+        const next = pick(body, p.next);
+        if (typeof next !== "string" || !next) return;
+        url = new URL(next, base);
+        // A next link elsewhere would carry our credentials there.
+        if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
+      }
+    }
+  }
+
+  const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>): SubjectRecord => {
+    const data: Record<string, unknown> = {};
+    for (const f of r.fields) data[f] = pick(item, f) ?? null;
+    const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
+    return { category: r.category, type: r.recordType, id: String(pick(item, r.idField)), data, ...(recordedAt ? { recordedAt } : {}) };
+  };
+
+  /** Whether an item already holds every replacement of an ANONYMIZE erase (a second run changes nothing). */
+  const anonymized = (item: Record<string, unknown>, fields: Record<string, unknown>) => Object.entries(fields).every(([f, v]) => (pick(item, f) ?? null) === v);
+
+  return {
+    spec: {
+      name,
+      version: c.version,
+      supports: c.resources.some((r) => r.erase) ? ["access", "erasure"] : ["access"],
+      needs: ["email"],
+      provides: [],
+      categories: [...new Set(c.resources.map((r) => r.category))],
+    },
+
+    async check(ctx): Promise<CheckResult> {
+      try {
+        const { status } = await send({ method: "GET", url: urlOf(c.checkPath), op: "check", ctx });
+        if (status === 404) return { ok: false, message: `${name}: ${base.host} has no ${c.checkPath} (HTTP 404); check baseUrl and checkPath` };
+        return { ok: true, message: `${name}: reached ${base.host} with the credentials of ${secretVariable}` };
+      } catch (error) {
+        if (!(error instanceof ConnectorError)) throw error;
+        ctx.logger.warn({ connector: name, internal: error.internalMessage }, "check failed");
+        return { ok: false, message: error.userMessage };
+      }
+    },
+
+    async *collect(ids, ctx) {
+      const subject = await findSubject(ids, "collect", ctx);
+      if (subject === undefined) return;
+      for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) yield recordOf(r, item);
+    },
+
+    async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
+      const subject = await findSubject(ids, "erase", ctx);
+      if (subject === undefined) return { erased: 0 };
+      let erased = 0;
+      const kept: KeptRecords[] = [];
+      for (const r of c.resources) {
+        if (!r.erase || !instruction.categories.includes(r.category)) continue;
+        const since = instruction.keepRecordedSince?.[r.category];
+        // Listed first, erased after: deleting while paging would shift the pages under the cursor.
+        const doomed: string[] = [];
+        let keptCount = 0;
+        let newest: Date | undefined;
+        for await (const item of items(r, subject, "erase", ctx)) {
+          const record = recordOf(r, item);
+          if (since && record.recordedAt && record.recordedAt >= new Date(since)) {
+            keptCount += 1;
+            if (!newest || record.recordedAt > newest) newest = record.recordedAt;
+          } else if (!(r.erase.strategy === "ANONYMIZE" && anonymized(item, r.erase.fields))) doomed.push(record.id);
+        }
+        for (const id of doomed) {
+          const url = urlOf(fill(r.erase.path, { subject, record: id }));
+          const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
+          const { status } =
+            r.erase.strategy === "DELETE"
+              ? await send({ method: "DELETE", url, op: "erase", ctx, key })
+              : await send({ method: r.erase.method, url, body: r.erase.fields, op: "erase", ctx, key });
+          if (status !== 404) erased += 1;
+          await ctx.heartbeat();
+        }
+        if (keptCount) kept.push({ category: r.category, type: r.recordType, count: keptCount, newestRecordedAt: newest! });
+      }
+      return kept.length ? { erased, kept } : { erased };
+    },
+
+    close: async () => {
+      await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    },
+  };
+}

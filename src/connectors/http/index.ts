@@ -1,0 +1,2 @@
+export { createHttpConnector } from "./httpConnector";
+export type { HttpConnectorConfig, HttpResourceConfig, HttpErase, Pagination } from "./config";

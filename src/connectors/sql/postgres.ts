@@ -1,0 +1,33 @@
+/**
+ * What PostgreSQL needs that SQLite and MySQL do not: numbered parameters, its own null-safe equality,
+ * case-insensitive identity matching that keeps its index, and its error codes (SQLSTATE).
+ */
+
+/**
+ * Rewrites `?` parameters as `$1, $2, ...`. Statements are built with `?` only: identifiers are quoted
+ * plain identifiers and values always travel as parameters, so a `?` in the text is always a parameter.
+ */
+export function numberedParameters(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** Null-safe "is the same value" (SQLite IS, MySQL <=>). */
+export const POSTGRES_SAME = "IS NOT DISTINCT FROM";
+
+/**
+ * Matches a column against the subject's values. Emails compare case-insensitively as
+ * `lower(column) IN (lower(?::text), ...)`: an expression index on `lower(column)` (or a citext column
+ * with a plain index) serves it, so the lookup stays an index scan. Other kinds compare exactly.
+ */
+export function postgresIdentityMatch(column: string, caseInsensitive: boolean, count: number): string {
+  if (!caseInsensitive) return `${column} IN (${Array(count).fill("?").join(", ")})`;
+  return `lower(${column}) IN (${Array(count).fill("lower(?::text)").join(", ")})`;
+}
+
+/** SQLSTATEs worth retrying: connection failures, deadlocks, lock and statement time-outs, shutdowns, too many clients. */
+export const POSTGRES_TRANSIENT = new Set(["08000", "08001", "08003", "08004", "08006", "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"]);
+/** SQLSTATEs of a configuration naming what the database does not have. */
+export const POSTGRES_MISSING: Record<string, "table" | "column"> = { "42P01": "table", "42703": "column" };
+/** pg reports a connection lost mid-statement, or a connect time-out, without a code: known by its words. */
+export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly| due to connection timeout)?$|^timeout expired$|^Client has encountered a connection error/;

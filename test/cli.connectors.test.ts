@@ -1,0 +1,152 @@
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { DataSource } from "typeorm";
+import { Role } from "../src/domain/enums";
+import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
+import { TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+/** The project (this file runs from dist/test/) and its `dsr` binary. */
+const ROOT = path.resolve(__dirname, "../..");
+const BIN = path.join(ROOT, "bin/dsr.js");
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `dsr <args>` with only the given DSR_ variables (none of the developer's). */
+function dsr(args: string[], env: Record<string, string> = {}, cwd = tempDir()): Promise<Result> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    child.once("error", reject);
+    child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+  });
+}
+
+/** Each case's outcome (and reason) by title, from `--json` output. */
+function outcomes(json: string): Record<string, { outcome: string; reason: string | null }> {
+  return Object.fromEntries((JSON.parse(json) as Array<{ title: string; outcome: string; reason: string | null }>).map((r) => [r.title, { outcome: r.outcome, reason: r.reason }]));
+}
+
+/** A SQLite contacts database holding Ada (2 rows) and Grace (1), as docs/connectors.md's example. */
+async function contactsDb(file: string): Promise<void> {
+  const seed = new DataSource({ type: "better-sqlite3", database: file });
+  await seed.initialize();
+  await seed.query(`CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT, created_at TEXT NOT NULL)`);
+  await seed.query(`INSERT INTO contacts (email, full_name, created_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)`, [
+    "ada@example.com", "Ada", "2024-01-02T10:00:00Z", "ada@example.com", "Ada L.", "2024-03-04T10:00:00Z", "grace@example.com", "Grace", "2024-05-06T10:00:00Z",
+  ]);
+  await seed.destroy();
+}
+
+const CONTACTS = { name: "crm", version: "1.0.0", tables: [{ table: "contacts", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "contact", primaryKey: "id", exportColumns: ["email", "full_name"], recordedAtColumn: "created_at", erase: { strategy: "DELETE" } }] };
+
+describe("dsr connector new / connector test", () => {
+  it("scaffolds a connector that compiles and passes the conformance suite as generated, with a table of every case", async function () {
+    this.timeout(240_000);
+    // A project beside this one (its src and node_modules linked), so the test never writes into the repository.
+    // Compiled with the project's options into a folder of its own (rootDir "/" keeps every import's relative path).
+    const project = tempDir("dsr-scaffold-");
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
+    const base = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8"));
+    fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { ...base.compilerOptions, rootDir: "/", outDir: "dist" }, include: ["connectors/**/*.ts"] }));
+    const made = await dsr(["connector", "new", "crm", "--dir", path.join(project, "connectors")]);
+    expect(made.code, made.stderr).to.equal(0);
+    expect(made.stderr).to.include("npx dsr connector test");
+    const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", project], { encoding: "utf8", timeout: 200_000 });
+    expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).to.equal(0);
+    const compiled = path.join(project, "dist", project, "connectors/crm.js");
+    const tested = await dsr(["connector", "test", compiled]);
+    expect(tested.code, tested.stderr).to.equal(0);
+    expect(tested.stdout).to.match(/│ spec\s+│ declares a spec the registry accepts/).and.match(/\n13 passed, 0 failed, 0 skipped\n$/);
+    const got = outcomes((await dsr(["connector", "test", compiled, "--json"])).stdout);
+    expect(Object.keys(got)).to.have.length(13);
+    expect(Object.values(got).filter((o) => o.outcome !== "pass")).to.deep.equal([]);
+  });
+
+  it("runs the suite against a connectors-file entry by name, skipping erase cases unless --erase, with the reason", async function () {
+    this.timeout(60_000);
+    const dir = tempDir();
+    await contactsDb(path.join(dir, "crm.sqlite"));
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: [{ type: "sql", options: { url: "sqlite:crm.sqlite", ...CONTACTS } }] }));
+    const args = ["connector", "test", "crm", "--connectors-file", path.join(dir, "connectors.json"), "--subject", "email=ada@example.com", "--other", "email=grace@example.com", "--expect-records", "2"];
+    const safe = await dsr(args);
+    expect(safe.code, safe.stderr).to.equal(0);
+    expect(safe.stdout).to.match(/\n5 passed, 0 failed, 8 skipped\n$/);
+    const got = outcomes((await dsr([...args, "--json"])).stdout);
+    expect(got["leaves the other subject's records untouched, when the subject is erased"]).to.deep.equal({ outcome: "skipped", reason: "the erase cases change the system's data: pass --erase to run them against a test system" });
+    expect(got["fails with a message, when the configuration or connection is broken"]).to.deep.equal({ outcome: "skipped", reason: "no broken configuration was given (badConnector)" });
+    expect(got["returns only the subject's records, each in a declared category with a string id"].outcome).to.equal("pass");
+    // With --erase the cases run against the one database: the first erases Ada, so the next find nothing to prove and fail saying so.
+    const erasing = outcomes((await dsr([...args, "--erase", "--json"])).stdout);
+    expect(erasing["leaves nothing collect finds but what may be kept, when the subject is erased"].outcome).to.equal("pass");
+    expect(erasing["erases nothing more, when run a second time"].outcome).to.equal("pass");
+    const missing = await dsr(["connector", "test", "billing", ...args.slice(3)]);
+    expect(missing.code).to.equal(4);
+    expect(missing.stderr).to.equal(`dsr: ${path.join(dir, "connectors.json")} has no connector named billing (it has crm)\n`);
+  });
+
+  it("fails a connector that returns another person's records, naming the case and why", async function () {
+    this.timeout(60_000);
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "leaky.js"),
+      `exports.createConnector = () => ({ spec: { name: "leaky", version: "1.0.0", supports: ["access"], needs: ["email"], provides: [], categories: ["ACCOUNT"] },
+        check: async () => ({ ok: true, message: "reachable" }),
+        async *collect(ids) { yield { category: "ACCOUNT", type: "row", id: "shared", data: {} }; } });`,
+    );
+    const args = ["connector", "test", path.join(dir, "leaky.js"), "--subject", "email=ada@example.com", "--other", "email=grace@example.com"];
+    const run = await dsr(args);
+    expect(run.code).to.equal(1);
+    expect(run.stdout).to.match(/│ FAIL\s+│ records of otherSubject were returned for the subject/);
+    const got = outcomes((await dsr([...args, "--json"])).stdout);
+    expect(got["returns only the subject's records, each in a declared category with a string id"].outcome).to.equal("fail");
+    expect(got["erases nothing, when no category is listed"]).to.deep.equal({ outcome: "skipped", reason: "the connector does not support erasure" });
+    const noSubject = await dsr(["connector", "test", path.join(dir, "leaky.js")]);
+    expect(noSubject.code).to.equal(2);
+    expect(noSubject.stderr).to.match(/^dsr: --subject is required for this target/);
+  });
+});
+
+describe("dsr connectors check", () => {
+  let db: TestDatabase;
+  let t: TestService;
+  before(async () => {
+    db = await createSqliteDatabase();
+    const broken = new ScriptedConnector({ name: "billing" });
+    broken.check = async () => ({ ok: false, message: "billing: credentials refused; set BILLING_API_KEY" });
+    t = await new TestService(db, {}, [new ScriptedConnector({ name: "crm" }), broken]).start();
+  });
+  after(async () => {
+    await t.stop();
+    await db.drop();
+  });
+
+  it("shows the running service's own checks with --url and --token", async () => {
+    const run = await dsr(["connectors", "check", "--url", t.url, "--token", t.tokens[Role.AUDITOR]]);
+    expect(run.code).to.equal(1);
+    expect(run.stdout).to.match(/crm\s+│\s+1\.0\.0\s+│\s+yes\s+│\s+crm reachable/);
+    expect(run.stdout).to.match(/billing\s+│\s+1\.0\.0\s+│\s+NO\s+│\s+billing: credentials refused/);
+    expect(run.stderr).to.equal(`dsr: the connectors of the service at ${t.url}, as it checks them\n`);
+  });
+
+  it("says plainly that it checks a copy of the sample workspace, and prints only the table on stdout", async function () {
+    this.timeout(120_000);
+    const dir = tempDir();
+    const run = await dsr(["connectors", "check"], { DSR_DATA_DIR: dir, DSR_SAMPLE_ADA_AUTH_EVENTS: "10" });
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stderr).to.match(/^dsr: no DSR_CONNECTORS_FILE: checking the sample workspace, in a copy this command starts/);
+    expect(run.stdout.startsWith("┌"), run.stdout.slice(0, 200)).to.equal(true);
+    expect(run.stdout).not.to.match(/"level"|"msg"/);
+  });
+});

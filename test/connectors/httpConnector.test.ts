@@ -1,0 +1,113 @@
+import { expect } from "chai";
+import { createHttpConnector } from "../../src/connectors/http";
+import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
+import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { ADA, GRACE, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+
+const ENV = { REST_TEST_TOKEN: REST_TOKEN };
+/** Invoices are anonymised, not deleted: they stay, without the personal fields. */
+const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.billing_name === null && r.data.billing_address === null;
+
+describe("declarative HTTP connector", () => {
+  describeConnectorConformance("helpdesk (REST stand-in)", async () => {
+    const standIn = await new RestStandIn().start();
+    const connector = createHttpConnector(restConfig(standIn), ENV);
+    const badConnector = createHttpConnector(restConfig(standIn), { REST_TEST_TOKEN: "wrong-token" });
+    return {
+      connector,
+      badConnector,
+      subject: ADA,
+      otherSubject: GRACE,
+      expectedRecordCount: 5 + 3,
+      kept: anonymisedInvoice,
+      injectRetryableFault: async () => {
+        standIn.failing = { status: 503, retryAfter: "1" };
+        return async () => void (standIn.failing = undefined);
+      },
+      teardown: async () => {
+        await connector.close();
+        await badConnector.close();
+        await standIn.stop();
+      },
+    };
+  });
+
+  describe("with a stand-in", () => {
+    let standIn: RestStandIn;
+    beforeEach(async () => {
+      standIn = await new RestStandIn().start();
+    });
+    afterEach(async () => {
+      await standIn.stop();
+    });
+
+    it("pages by cursor and by page number, and takes only the exact address (ignoring case) for the subject", async () => {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const records = await collectAll(connector, ADA);
+      expect(records.filter((r) => r.type === "note").map((r) => r.id)).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5"]);
+      expect(records.filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(3);
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/invoices")).to.have.length(2);
+      expect(records.some((r) => r.data.text === "someone else")).to.equal(false);
+      await connector.close();
+    });
+
+    it("passes Retry-After on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      standIn.faults.push({ status: 429, retryAfter: "7" });
+      const limited = (await collectAll(connector, ADA).catch((e: unknown) => e)) as ConnectorError;
+      expect(limited).to.be.instanceOf(ConnectorError);
+      expect(limited).to.include({ retryable: true, retryAfterMs: 7000 });
+      const wrong = createHttpConnector(restConfig(standIn), { REST_TEST_TOKEN: "nope" });
+      const refused = (await collectAll(wrong, ADA).catch((e: unknown) => e)) as ConnectorError;
+      expect(refused.retryable).to.equal(false);
+      expect(refused.userMessage).to.equal(`helpdesk: ${new URL(standIn.url).host} refused the credentials (HTTP 401); check REST_TEST_TOKEN`);
+      expect((await wrong.check(testContext())).ok).to.equal(false);
+      await connector.close();
+      await wrong.close();
+    });
+
+    it("keeps records recorded at or after keepRecordedSince and reports them kept, and sends one idempotency key per record", async () => {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const since = new Date(Date.UTC(2020, 0, 1) + 600 * 86_400_000);
+      const outcome = await connector.erase!(ADA, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: since } }, testContext({ idempotencyKey: "task-key" }));
+      expect(outcome.erased).to.equal(2);
+      expect(outcome.kept).to.deep.equal([{ category: "SUPPORT", type: "note", count: 3, newestRecordedAt: new Date(Date.UTC(2020, 0, 1) + 1000 * 86_400_000) }]);
+      expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a3", "n-a4", "n-a5"]);
+      expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.idempotencyKey)).to.deep.equal(["task-key:note:n-a1", "task-key:note:n-a2"]);
+      await connector.close();
+    });
+
+    it("spaces its calls to requestsPerSecond", async () => {
+      const connector = createHttpConnector({ ...restConfig(standIn), requestsPerSecond: 20 }, ENV);
+      await collectAll(connector, ADA);
+      const at = standIn.calls.map((c) => c.at);
+      // Calls start at least 50 ms apart; arrival times jitter a little, the span cannot.
+      expect(at[at.length - 1] - at[0]).to.be.at.least((at.length - 1) * 50 - 15);
+      expect(at.length).to.be.greaterThan(5);
+      await connector.close();
+    });
+  });
+
+  it("lists every problem of a configuration at once, never a secret, and needs the token's variable set", () => {
+    const config = { ...restConfig(Object.assign(new RestStandIn(), { url: "ftp://nowhere" })), name: "Help Desk" } as unknown as Record<string, unknown>;
+    (config.resources as Record<string, unknown>[])[0].pagination = { type: "cursor" };
+    (config.resources as Record<string, unknown>[])[1].erase = { strategy: "ANONYMIZE", method: "POST", path: "/invoices/{record}", fields: {} };
+    let problems: string[] = [];
+    try {
+      createHttpConnector(config as never, {});
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConnectorConfigError);
+      problems = (error as ConnectorConfigError).problems;
+    }
+    expect(problems).to.deep.equal([
+      `name "Help Desk" must be 2-40 lower-case letters, digits or dashes, starting with a letter`,
+      "baseUrl must be an http(s) URL",
+      "environment variable REST_TEST_TOKEN (auth.tokenEnv) is not set",
+      "resources[0].pagination.cursorParam is required",
+      "resources[0].pagination.nextCursor is required (where the next cursor is in a response)",
+      "resources[1].erase.method must be PATCH or PUT",
+      "resources[1].erase.fields must give the replacement of each personal field",
+    ]);
+  });
+});

@@ -1,0 +1,151 @@
+import http from "node:http";
+import { AddressInfo } from "node:net";
+import type { HttpConnectorConfig } from "../../../src/connectors/http";
+
+export const REST_TOKEN = "rest_test_token_7c1e";
+export const ADA = { email: "ada.lovelace@example.com" };
+export const GRACE = { email: "grace.hopper@example.com" };
+
+interface Note {
+  id: string;
+  user: number;
+  text: string;
+  created_at: string;
+}
+interface Invoice {
+  id: string;
+  user: number;
+  billing_name: string | null;
+  billing_address: string | null;
+  amount: number;
+  issued_at: string;
+}
+
+/**
+ * A small REST system standing in for a SaaS API the declarative HTTP connector is configured for:
+ * bearer auth, a loose user search, notes paged by cursor (deleted one by one), invoices paged by
+ * number (anonymised, never deleted), and fault injection (statuses with Retry-After, for the next N
+ * calls or until healed). Every call is recorded.
+ */
+export class RestStandIn {
+  readonly users = [
+    { id: 1, email: "Ada.Lovelace@example.com", name: "Ada" },
+    { id: 2, email: "grace.hopper@example.com", name: "Grace" },
+    // A near match the search returns for Ada's address: the connector must not take it for her.
+    { id: 3, email: "ada.lovelace@example.com.au", name: "Not Ada" },
+  ];
+  notes: Note[] = [];
+  invoices: Invoice[] = [];
+  readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
+  /** Answers for the next calls: a status and a Retry-After (seconds) each. */
+  faults: Array<{ status: number; retryAfter?: string }> = [];
+  /** While set, every call answers this. */
+  failing?: { status: number; retryAfter?: string };
+  private server?: http.Server;
+  url = "";
+
+  constructor() {
+    const day = (d: number) => new Date(Date.UTC(2020, 0, 1) + d * 86_400_000).toISOString();
+    for (let i = 1; i <= 5; i++) this.notes.push({ id: `n-a${i}`, user: 1, text: `Ada's note ${i}`, created_at: day(i * 200) });
+    for (let i = 1; i <= 2; i++) this.notes.push({ id: `n-g${i}`, user: 2, text: `Grace's note ${i}`, created_at: day(i) });
+    this.notes.push({ id: "n-x1", user: 3, text: "someone else", created_at: day(3) });
+    for (let i = 1; i <= 3; i++) this.invoices.push({ id: `in-a${i}`, user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 100 * i, issued_at: day(i * 300) });
+    this.invoices.push({ id: "in-g1", user: 2, billing_name: "Grace Hopper", billing_address: "Arlington", amount: 80, issued_at: day(5) });
+  }
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c) => (raw += c));
+      req.on("end", () => {
+        const url = new URL(req.url ?? "/", "http://x");
+        const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+          this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+          res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
+        };
+        const fault = this.failing ?? this.faults.shift();
+        if (fault) return answer(fault.status, { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+        if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
+        const parts = url.pathname.split("/").filter(Boolean);
+        if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
+        if (req.method === "GET" && url.pathname === "/api/users") {
+          const q = (url.searchParams.get("email") ?? "").toLowerCase();
+          return answer(200, { users: this.users.filter((u) => q && u.email.toLowerCase().includes(q)) });
+        }
+        if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
+          const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
+          const after = url.searchParams.get("cursor");
+          const limit = Number(url.searchParams.get("limit") ?? 2);
+          const from = after ? mine.findIndex((n) => n.id > after) : 0;
+          const page = from < 0 ? [] : mine.slice(from, from + limit);
+          const more = from >= 0 && from + limit < mine.length;
+          return answer(200, { notes: page, meta: { next_cursor: more ? page[page.length - 1].id : null } });
+        }
+        if (req.method === "DELETE" && parts[1] === "notes") {
+          const before = this.notes.length;
+          this.notes = this.notes.filter((n) => n.id !== parts[2]);
+          return answer(this.notes.length < before ? 204 : 404);
+        }
+        if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
+          const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
+          const page = Number(url.searchParams.get("page") ?? 1);
+          const size = Number(url.searchParams.get("per_page") ?? 2);
+          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } });
+        }
+        if (req.method === "PATCH" && parts[1] === "invoices") {
+          const invoice = this.invoices.find((n) => n.id === parts[2]);
+          if (!invoice) return answer(404);
+          Object.assign(invoice, JSON.parse(raw || "{}"));
+          return answer(200, { invoice });
+        }
+        answer(404, { error: "no such route" });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/api`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+  }
+}
+
+/** The connector's configuration for a stand-in (a fresh copy each call); the token is read from REST_TEST_TOKEN. */
+export function restConfig(standIn: RestStandIn): HttpConnectorConfig {
+  return {
+    name: "helpdesk",
+    version: "1.0.0",
+    baseUrl: standIn.url,
+    auth: { type: "bearer", tokenEnv: "REST_TEST_TOKEN" },
+    checkPath: "/me",
+    subject: { path: "/users", query: { email: "{email}" }, items: "users", idField: "id", matchField: "email" },
+    resources: [
+      {
+        recordType: "note",
+        category: "SUPPORT",
+        path: "/users/{subject}/notes",
+        items: "notes",
+        pagination: { type: "cursor", cursorParam: "cursor", nextCursor: "meta.next_cursor", sizeParam: "limit", size: 2 },
+        idField: "id",
+        fields: ["text", "created_at"],
+        recordedAtField: "created_at",
+        erase: { strategy: "DELETE", path: "/notes/{record}" },
+      },
+      {
+        recordType: "invoice",
+        category: "PAYMENTS",
+        path: "/users/{subject}/invoices",
+        items: "data.invoices",
+        pagination: { type: "page", pageParam: "page", sizeParam: "per_page", size: 2 },
+        idField: "id",
+        fields: ["billing_name", "billing_address", "amount", "issued_at"],
+        recordedAtField: "issued_at",
+        erase: { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}", fields: { billing_name: null, billing_address: null } },
+      },
+    ],
+    requestsPerSecond: 200,
+    timeoutMs: 2000,
+  };
+}

@@ -1,0 +1,67 @@
+import { expect } from "chai";
+import { createManualConnector } from "../src/connectors/manual";
+import { ConnectorConfigError } from "../src/connectors/sdk";
+import { describeEachDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" };
+const ARCHIVE = {
+  name: "paper-archive",
+  categories: ["SUPPORT"],
+  supports: ["access", "erasure"] as ("access" | "erasure")[],
+  instructions: { collect: "Search the archive boxes by the subject's name and scan what you find.", erase: "Shred the subject's files and note the box numbers." },
+};
+
+describeEachDatabase("manual connector", (db) => {
+  let t: TestService;
+  before(async () => {
+    t = await new TestService(db(), FAST, [new ScriptedConnector({ name: "crm" }), createManualConnector(ARCHIVE)]).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  /** The note on the archive's task of `step` once it waits for a person. */
+  async function waitingNote(type: string, step: string): Promise<string> {
+    const r = await submit(t, { type, identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return t.waitFor(async () => {
+      const { request } = await t.ok(`query($id: ID!) { request(id: $id) { tasks { connector step status note } } }`, { id: r.id });
+      const task = request.tasks.find((x: any) => x.connector === "paper-archive" && x.step === step);
+      return task?.status === "AWAITING_INPUT" ? task.note : undefined;
+    }, `${type} ${step} awaiting input`, 20_000);
+  }
+
+  it("shows each task the instructions of its step: collect on an access request, erase on a deletion", async () => {
+    expect(await waitingNote("ACCESS", "COLLECT")).to.equal(ARCHIVE.instructions.collect);
+    expect(await waitingNote("DELETION", "ERASE")).to.equal(ARCHIVE.instructions.erase);
+  });
+
+  it("reports its health under its own name", async () => {
+    const { connectors } = await t.ok(`{ connectors { name manual health { ok message } } }`);
+    const archive = connectors.find((c: any) => c.name === "paper-archive");
+    expect(archive).to.deep.include({ manual: true });
+    expect(archive.health).to.deep.equal({ ok: true, message: "paper-archive: done by hand (a privacy officer completes each task with completeManualTask); nothing to reach" });
+  });
+});
+
+describe("manual connector configuration", () => {
+  const problems = (instructions: unknown, supports: string[] = ["access", "erasure"]) => {
+    try {
+      createManualConnector({ ...ARCHIVE, supports: supports as never, instructions: instructions as never });
+      return [];
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConnectorConfigError);
+      return (error as ConnectorConfigError).problems;
+    }
+  };
+
+  it("refuses one text for several steps, a missing or unknown step, and empty text, naming each", () => {
+    expect(problems("Shred what you find.")).to.deep.equal([`instructions: with access and erasure, give them per step, e.g. {"collect": "...", "erase": "..."}, so each task shows what to do in it`]);
+    expect(problems({ collect: "Search." })).to.deep.equal(["instructions.erase is missing: what the person does in its erase tasks"]);
+    expect(problems({ collect: "Search.", erase: "Shred.", rectify: "Fix." })).to.deep.equal(["instructions.rectify: not a step of this connector (its steps: collect, erase)"]);
+    expect(problems({ collect: " ", erase: "Shred." })).to.deep.equal(["instructions.collect must say what the person does"]);
+    expect(problems("Search the boxes.", ["access"])).to.deep.equal([]);
+  });
+});
