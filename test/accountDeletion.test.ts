@@ -142,7 +142,12 @@ describeEachDatabase("account deletion from settings", (db) => {
     await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "both callbacks");
     expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
     expect(receiver.deliveries.filter((d) => d.eventId === receiver.accepted[0].id).map((d) => d.answered)).to.deep.equal([503, 503, 503, 503, 204]);
-    expect((await outbox(r.id)).map((row: any) => [row.status, row.attempts])).to.deep.equal([["DELIVERED", 5], ["DELIVERED", 1]]);
+    // The receiver has answered; the dispatcher's mark commits just after (its own statement).
+    const marked = await t.waitFor(async () => {
+      const rows = (await outbox(r.id)).map((row: any) => [row.status, row.attempts]);
+      return rows.every(([status]: string[]) => status === "DELIVERED") ? rows : undefined;
+    }, "both callbacks marked delivered");
+    expect(marked).to.deep.equal([["DELIVERED", 5], ["DELIVERED", 1]]);
   });
 
   it("loses no callback across a restart while the receiver is down", async () => {

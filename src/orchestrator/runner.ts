@@ -95,6 +95,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   let leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
   // A connector may beat as often as it likes: the lease is written at most every quarter lease.
   let extendedAt = performance.now();
+  let keeper: NodeJS.Timeout | undefined;
   const ctx: TaskContext = {
     requestId: task.requestId,
     taskId: task.id,
@@ -123,6 +124,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   try {
     // EXPORT is the service's own step, not a connector's (only it may run without one).
     if (task.step === TaskStep.EXPORT || !connector) {
+      // The service's own work, with stretches (key, encryption, upload) that beat no heartbeat: its lease
+      // is kept by a timer while it runs; the task timeout still bounds it.
+      keeper = setInterval(() => void ctx.heartbeat().catch(() => undefined), Math.max(50, options.leaseMs / 3));
       const written = await untilAborted(runExportStep(services, task, ctx), abort.signal);
       if (await completeTask(ds, task, options.workerId, { records: written.records }, now())) await written.afterComplete();
       return;
@@ -178,6 +182,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   } finally {
     clearTimeout(timeout);
     clearTimeout(leaseWatch);
+    clearInterval(keeper);
     const durationMs = Date.now() - started;
     const labels = { connector: task.connector, step: task.step };
     taskAttempts.inc(labels);
