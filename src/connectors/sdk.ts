@@ -4,6 +4,8 @@
  * src/connectors/testing/conformance.ts for the suite every connector must pass.
  */
 
+import { REQUEST_IDENTITY_KINDS } from "../domain/identities";
+
 /**
  * Kinds of identity: a closed set made of the kinds a request carries (`email`, always; `phone`,
  * `userId`) and the kinds registered connectors declare they `provide` (the built-in ones find
@@ -332,7 +334,6 @@ const NAME = /^[a-z][a-z0-9-]{1,39}$/;
 export const IDENTITY_KIND = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
 /** An external id's system, as the request input accepts it. */
 export const EXTERNAL_SYSTEM = /^[a-z][a-z0-9_-]{0,31}$/;
-const REQUEST_KINDS = ["email", "phone", "userId"];
 
 /** What is wrong with one entry of `needs` (or a table's identity), or null. */
 export function needProblem(need: unknown): string | null {
@@ -346,7 +347,7 @@ export function needProblem(need: unknown): string | null {
 /** What is wrong with an identity kind's name, or null. */
 export function kindProblem(kind: unknown): string | null {
   if (typeof kind !== "string" || !IDENTITY_KIND.test(kind)) return `"${String(kind)}" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`;
-  const request = REQUEST_KINDS.find((k) => k.toLowerCase() === kind.toLowerCase());
+  const request = REQUEST_IDENTITY_KINDS.find((k) => k.toLowerCase() === kind.toLowerCase());
   if (request && request !== kind) return `"${kind}" would be a second spelling of ${request}: write ${request}`;
   return null;
 }

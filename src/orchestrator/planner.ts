@@ -1,5 +1,6 @@
-import { ConnectorAction } from "../connectors/sdk";
+import { ConnectorAction, EXTERNAL_SYSTEM } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
+import { REQUEST_IDENTITY_KINDS } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { EXPORT_TASK_CONNECTOR } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
@@ -81,7 +82,7 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
       const missing = spec.needs.filter((k) => !known.has(k));
       // Before external ids had their own namespace, a need named after a system ("crm") was met by the
       // request's external id of that system; such a need now says how to write it.
-      const unheardOf = missing.filter((k) => !k.includes(":") && !["email", "phone", "userId"].includes(k) && registry.providersOf(k).length === 0);
+      const unheardOf = missing.filter((k) => EXTERNAL_SYSTEM.test(k) && !(REQUEST_IDENTITY_KINDS as readonly string[]).includes(k) && registry.providersOf(k).length === 0);
       const hint = unheardOf.length ? ` (if ${unheardOf.join(", ")} is another system's id given in subject.externalIds, declare the need as external:${unheardOf[0]})` : "";
       add({
         connector: spec.name,

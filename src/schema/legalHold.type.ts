@@ -17,7 +17,7 @@ export class LegalHold {
   @Field(() => ID, { description: "The hold's id." })
   id!: string;
 
-  @Field({ description: "The subject's email (lower-cased)." })
+  @Field({ description: "The subject's email in matching form (trimmed, NFC, lower case): it applies to requests for any spelling of the address." })
   subjectEmail!: string;
 
   @Field(() => [String], { description: "Held categories; empty: every category." })
@@ -47,7 +47,7 @@ export class LegalHold {
 
 @InputType({ description: "A hold to place." })
 export class PlaceLegalHoldInput {
-  @Field({ description: "The subject's email address." })
+  @Field({ description: "The subject's email address, in any case: it is stored and matched in normalized form." })
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsEmail({}, { message: "subjectEmail must be an email address such as ada@example.com" })
   @IsIdentityText()
@@ -84,7 +84,7 @@ export class ReleaseLegalHoldArgs {
 
 @ArgsType()
 export class LegalHoldsArgs {
-  @Field(() => String, { nullable: true, description: "Only this subject's holds (case-insensitive)." })
+  @Field(() => String, { nullable: true, description: "Only this subject's holds (compared in matching form: case-insensitive, NFC)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsIdentityText()
