@@ -17,13 +17,14 @@ import { untilAborted } from "./stopping";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
- * The instruction is computed now, from the rules and the subject's active holds read under the hold
+ * The instruction is computed now, from the rules and the subject's active holds read through the hold
  * fence: a connector never sees a held category, and a hold placed while it erases withdraws the
- * category at the connector's next unit of work (what is left of it is then kept by the hold). Remote work (redaction jobs) is polled with what was done so far kept in the
- * task row. The outcome is counted by the counting rule and set beside the plan, line by line, with every
- * difference named. After a deletion's erasure a verification pass collects again (and looks up the
- * surveyed ids), and the task fails loudly, recording nothing as done, if anything is left that the rule
- * does not keep and the connector did not name residual.
+ * category at the connector's next unit of work (what is left of it is then kept by the hold). Remote
+ * work (redaction jobs) is polled with what was done so far kept in the task row. The outcome is counted
+ * by the counting rule and set beside the plan, line by line, with every difference named. After a
+ * deletion's erasure a verification pass collects again (and looks up the surveyed ids), and the task
+ * fails loudly, recording nothing as done, if anything is left that the rule does not keep and the
+ * connector did not name residual.
  */
 export async function runErasure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, options: RunOptions, signal: AbortSignal): Promise<void> {
   const { ds, clock } = services;
@@ -32,7 +33,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const purge = task.step === TaskStep.PURGE;
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
-  // The holds are read under the subject's fence, and the whole call is a unit until the connector starts its own.
+  // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: request.subjectEmail, taskId: task.id, requestId: task.requestId, connector: task.connector }, categories, ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);

@@ -22,7 +22,7 @@ export interface FencedErasure {
  */
 export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal): Promise<FencedErasure> {
   // Read before this attempt's own units exist: what earlier attempts left unfinished.
-  const unfinished = await unfinishedNotes(services.ds, owner.taskId);
+  const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
   let outer = start.unitId;
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));

@@ -34,7 +34,8 @@ const meet = (a: readonly string[], b: readonly string[]) => a.length === 0 || b
 
 /**
  * Runs one step on its own: autocommit on MySQL (each statement commits before the next one reads),
- * inside the in-process transaction queue on SQLite (so it never joins another transaction by accident).
+ * inside the in-process transaction queue on SQLite (so it neither joins another transaction by
+ * accident nor reads one's uncommitted rows on the shared connection).
  */
 function alone<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   return isMysql(ds) ? work(ds.manager) : inTransaction(ds, work);
@@ -101,9 +102,11 @@ export async function beginErasureUnit(
     const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
     // Write first, then read: a placement that started before this sees the unit and waits for it.
     await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).insert(unit));
-    const fence = await services.ds.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
-    const placing = fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories);
-    const holds = placing ? [] : await activeHoldsFor(services.ds, owner.subjectEmail);
+    const { placing, holds } = await alone(services.ds, async (em) => {
+      const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+      const pending = Boolean(fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories));
+      return { placing: pending, holds: pending ? [] : await activeHoldsFor(em, owner.subjectEmail) };
+    });
     const allowed = categories.filter((c) => !holdFor(c, holds));
     if (!placing && allowed.length === categories.length) return { unitId, allowed, holds };
     if (!placing && allowed.length) {
@@ -169,7 +172,7 @@ export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock"
     for (;;) {
       // Write first, then read: a unit that starts after this sees the placement and waits.
       await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
-      const live = await services.ds.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) });
+      const live = await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) }));
       const busy = live.filter((u) => meet(list(u.categories), categories));
       if (!busy.length) return { placed: await inTransaction(services.ds, place) };
       if (Date.now() >= deadline) return { busy };
