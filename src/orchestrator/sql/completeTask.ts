@@ -60,7 +60,12 @@ export async function completeTask(
         await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
       }
     }
-    if (surveyed || dropSurveyed) await em.getRepository(SurveyedRecordRow).delete({ requestId: task.requestId, connector: task.connector });
+    if (surveyed || dropSurveyed) {
+      // Read, then delete by primary key: a DELETE by a secondary index takes InnoDB gap locks that make
+      // concurrent completions of other requests wait on each other (most have no surveyed rows at all).
+      const stale = await em.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId: task.requestId, connector: task.connector } });
+      for (let i = 0; i < stale.length; i += SURVEYED_CHUNK) await em.getRepository(SurveyedRecordRow).delete({ id: In(stale.slice(i, i + SURVEYED_CHUNK).map((r) => r.id)) });
+    }
     for (let i = 0; surveyed && i < surveyed.length; i += SURVEYED_CHUNK) {
       const rows = surveyed.slice(i, i + SURVEYED_CHUNK).map(({ ref, disposition }) => ({
         id: randomUUID(),
