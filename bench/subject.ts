@@ -177,7 +177,8 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   await gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
   let status = "";
   for (;;) {
-    status = (await gql(`query($id: ID!) { request(id: $id) { status } }`, { id })).request.status;
+    // A frozen service resets connections: keep asking (the probes count the failures).
+    status = await gql(`query($id: ID!) { request(id: $id) { status } }`, { id }).then((d) => d.request.status as string, () => "");
     if (status === "COMPLETED" || status === "FAILED") break;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -6,10 +6,11 @@ import { RetentionExceptionRow, RetentionExceptionStatus } from "./retentionExce
 import { heldCategories, LegalHoldRow, LegalHoldStatus } from "./legalHold.entity";
 import { DeletionPlanItemRow, KeptBy } from "./deletionPlanItem.entity";
 import { StatusCallbackRow, StatusCallbackStatus } from "./statusCallback.entity";
-import { CollectedRecordRow, RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
+import { RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
+import { StagedBatchRow, StagedKeyRow } from "./stagedBatch.entity";
 
 export { DeletionPlanItemRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
-export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, CollectedRecordRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
+export { ApiTokenRow, AuditChainHeadRow, AuditEventRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
 export type { TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, CollectedRecordRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, StatusCallbackRow, ExportRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditChainHeadRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, StatusCallbackRow, ExportRow];

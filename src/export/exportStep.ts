@@ -11,7 +11,8 @@ import { exportTools } from "./context";
 import { encryptStream } from "./crypto";
 import { writeArchive } from "./merge";
 import { checkStoredPortability } from "./portability";
-import { deleteStagedRecords } from "./records";
+import { deleteStaged } from "./staging";
+import { existingStagingKey } from "./stagingKeys";
 
 /** Task rows of EXPORT steps carry this in place of a connector name. */
 export const EXPORT_TASK_CONNECTOR = "export";
@@ -24,12 +25,13 @@ export interface WrittenExport {
   afterComplete(): Promise<void>;
 }
 
-/** Extends the lease at most once a second, and stops the work when the task was stopped from outside. */
-function pacedHeartbeat(ctx: TaskContext): () => Promise<void> {
+/** Extends the lease every quarter lease (at most once a second), and stops the work when the task was stopped from outside. */
+function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> {
+  const everyMs = Math.min(1000, leaseMs / 4);
   let last = Date.now();
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
-    if (Date.now() - last < 1000) return;
+    if (Date.now() - last < everyMs) return;
     last = Date.now();
     await ctx.heartbeat();
   };
@@ -63,8 +65,10 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
   const stored = storage.put(objectKey, body);
   stored.catch(() => undefined);
   let manifest;
+  let stagingKey: Buffer | null = null;
   try {
-    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx) });
+    stagingKey = await existingStagingKey(ds, keys, request.id);
+    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS), stagingKey });
     await stored;
     if (request.type === RequestType.PORTABILITY) {
       const problems = await checkStoredPortability({ keys, storage }, objectKey, request.id);
@@ -77,6 +81,7 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
     throw error;
   } finally {
     dataKey.plain.fill(0);
+    stagingKey?.fill(0);
   }
   const records = manifest.categories.reduce((n, c) => n + c.records, 0);
   const row = Object.assign(new ExportRow(), {
@@ -109,7 +114,7 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
     records,
     afterComplete: async () => {
       if (replaced) await storage.delete(replaced.objectKey);
-      await deleteStagedRecords(ds, request.id);
+      await deleteStaged(ds, request.id);
     },
   };
 }

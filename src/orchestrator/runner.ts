@@ -1,8 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { Connector, ConnectorError, Identities, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import { RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import { breathe } from "../eventLoop";
+import { exportTools } from "../export/context";
+import { insertAlone, StagingWriter } from "../export/staging";
+import { stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { runExportStep } from "../export/exportStep";
@@ -24,8 +27,6 @@ export interface RunOptions {
   backoff: BackoffPolicy;
 }
 
-const STAGE_CHUNK = 200;
-
 async function loadIdentities(services: Services, requestId: string): Promise<Identities> {
   const rows = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId });
   return Object.fromEntries(rows.map((r) => [r.kind, r.value])) as Identities;
@@ -38,37 +39,33 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
   return needsAny ? (missing.length === needs.length ? missing : []) : missing;
 }
 
-/** Streams a COLLECT into the staging table in chunks, extending the lease as it goes. */
+/**
+ * Streams a COLLECT into encrypted staged batches (export/staging.ts), giving the event loop a turn
+ * every few milliseconds and extending the lease while records keep coming.
+ */
 async function stageRecords(services: Services, task: TaskRow, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
-  let chunk: CollectedRecordRow[] = [];
-  let count = 0;
-  const flush = async () => {
-    if (!chunk.length) return;
-    await services.ds.getRepository(CollectedRecordRow).insert(chunk);
-    chunk = [];
-    await ctx.heartbeat();
-  };
-  for await (const r of records) {
-    if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
-    chunk.push(
-      Object.assign(new CollectedRecordRow(), {
-        id: randomUUID(),
-        requestId: task.requestId,
-        taskId: task.id,
-        attempt: task.attempts,
-        connector: task.connector,
-        category: String(r.category),
-        recordType: String(r.type).slice(0, 64),
-        recordId: String(r.id).slice(0, 255),
-        recordedAt: r.recordedAt ?? null,
-        payload: JSON.stringify(r.data),
-      }),
-    );
-    count += 1;
-    if (chunk.length >= STAGE_CHUNK) await flush();
+  const { ds, clock } = services;
+  const key = await stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
+  const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
+  const writer = new StagingWriter(key, target, insertAlone(ds), () => clock.now());
+  // A quarter of the lease (at most a second) between heartbeats: a short lease still never lapses.
+  const beatEveryMs = Math.min(1000, services.config.DSR_TASK_LEASE_MS / 4);
+  let lastBeat = Date.now();
+  try {
+    for await (const r of records) {
+      if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
+      await writer.add(r);
+      await breathe();
+      if (Date.now() - lastBeat >= beatEveryMs) {
+        lastBeat = Date.now();
+        await ctx.heartbeat();
+      }
+    }
+    return await writer.finish();
+  } catch (error) {
+    await writer.discard();
+    throw error;
   }
-  await flush();
-  return count;
 }
 
 /**

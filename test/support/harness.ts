@@ -124,7 +124,7 @@ export class TestService {
 
   /** Empties every table (the schema stays), so each test starts from a new installation. */
   async wipe(): Promise<void> {
-    for (const table of ["exports", "status_callbacks", "deletion_plan_items", "legal_holds", "retention_exceptions", "collected_records", "request_identities", "task_dependencies", "tasks", "audit_events", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
+    for (const table of ["exports", "status_callbacks", "deletion_plan_items", "legal_holds", "retention_exceptions", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
     await this.ds.query(`UPDATE audit_chain_head SET seq = 0, hash = '${"0".repeat(64)}'`);
   }
 
