@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     // Lines, byte for byte what the export's data file holds, for gzip to compress.
     const jsonl = path.join(dataDir, "auth_logs.jsonl");
     const out = fs.openSync(jsonl, "w");
-    const key = await stagingKey(services.ds, exportTools(services).keys, requestId, now);
+    const key = () => stagingKey(services.ds, exportTools(services).keys, requestId, now);
     const writer = new StagingWriter(key, { requestId, taskId: collectId, attempt: 1, connector: "auth-log" }, insertAlone(services.ds), () => now);
     let jsonBytes = 0;
     const stageStarted = Date.now();

@@ -62,6 +62,9 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
   });
   const body = encrypted.pipe(measured).pipe(new PassThrough());
   encrypted.on("error", (error) => body.destroy(error));
+  // The storage attaches its own handling only once it has started (after a mkdir, say): an archive
+  // that fails before then must not make the destroyed body an uncaught 'error' event.
+  body.on("error", () => undefined);
   const stored = storage.put(objectKey, body);
   stored.catch(() => undefined);
   let manifest;

@@ -53,7 +53,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
     const tasks = await collectTasks(ds, request.id);
     const counts = await countSources(ds, tasks);
     const key = options.stagingKey;
-    if (counts.length && !key) throw new ConnectorError("The collected records are no longer staged; retry the request's COLLECT tasks, then this export", "staging key missing while staged batches remain", false);
+    if (counts.length && !key) throw new ConnectorError("The collected records are no longer staged (they are removed DSR_STAGED_GRACE_MINUTES after a request ends): submit a new request", "staging key missing while staged batches remain", false);
     const categories = [...new Set(counts.map((c) => c.category))].sort();
     const files: ManifestFile[] = [];
     const docs: ManifestCategory[] = [];

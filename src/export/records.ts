@@ -56,7 +56,7 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
     const reported = t.result?.records ?? 0;
     if (staged !== reported) {
       throw new ConnectorError(
-        `The records collected from ${t.connector} are no longer all staged (${staged} of ${reported}); retry its COLLECT task, then this export`,
+        `The records collected from ${t.connector} are no longer all staged (${staged} of ${reported}): staged records are removed DSR_STAGED_GRACE_MINUTES after a request ends, so submit a new request`,
         `staged ${staged} records for task ${t.id} attempt ${t.attempts}, its completion reported ${reported}`,
         false,
       );

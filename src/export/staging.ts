@@ -81,16 +81,18 @@ export const insertWith =
 /**
  * Stages one COLLECT attempt's records: one open batch per category, sealed and stored once it is big
  * enough, while the next fills (one write in flight at most, so memory stays at a few batches). The key
- * is the request's staging key; it is zeroed by finish() or discard().
+ * is the request's staging key, asked for when the first batch is sealed (a COLLECT that finds nothing
+ * makes none); it is zeroed by finish() or discard().
  */
 export class StagingWriter {
   private readonly open = new Map<string, { lines: string; records: number; seq: number }>();
   private inFlight: Promise<void> = Promise.resolve();
+  private key: Promise<Buffer> | null = null;
   /** Records added so far. */
   records = 0;
 
   constructor(
-    private readonly key: Buffer,
+    private readonly keyOf: () => Promise<Buffer>,
     private readonly target: StagingTarget,
     private readonly insert: BatchInsert,
     private readonly now: () => Date,
@@ -115,7 +117,7 @@ export class StagingWriter {
     await this.inFlight;
     const position = { requestId: this.target.requestId, taskId: this.target.taskId, attempt: this.target.attempt, category, seq };
     this.inFlight = (async () => {
-      const payload = await sealBatch(this.key, position, lines);
+      const payload = await sealBatch(await (this.key ??= this.keyOf()), position, lines);
       await this.insert(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
     })();
     // A failed write surfaces at the next close or at finish(), never as an unhandled rejection.
@@ -129,14 +131,19 @@ export class StagingWriter {
       await this.inFlight;
       return this.records;
     } finally {
-      this.key.fill(0);
+      await this.forgetKey();
     }
   }
 
   /** Gives up (the attempt failed): what was stored stays for the completing attempt to drop. */
   async discard(): Promise<void> {
     await this.inFlight.catch(() => undefined);
-    this.key.fill(0);
+    await this.forgetKey();
+  }
+
+  private async forgetKey(): Promise<void> {
+    (await this.key?.catch(() => null))?.fill(0);
+    this.key = null;
   }
 }
 

@@ -45,7 +45,7 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
  */
 async function stageRecords(services: Services, task: TaskRow, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
   const { ds, clock } = services;
-  const key = await stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
+  const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
   const writer = new StagingWriter(key, target, insertAlone(ds), () => clock.now());
   // A quarter of the lease (at most a second) between heartbeats: a short lease still never lapses.

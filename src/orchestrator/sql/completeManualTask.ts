@@ -32,7 +32,7 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   if (task.step === TaskStep.COLLECT) {
     if (input.records === undefined) throw badField("records", "attach the records found (an empty list when there are none)");
     const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
-    const writer = new StagingWriter(await stagingKeyIn(em, keys, task.requestId, now), target, insertWith(em), () => now);
+    const writer = new StagingWriter(() => stagingKeyIn(em, keys, task.requestId, now), target, insertWith(em), () => now);
     for (const r of input.records) await writer.add({ category: r.category as never, type: r.type, id: r.id, data: r.data, recordedAt: r.recordedAt ?? undefined });
     result = { records: await writer.finish() };
   } else if (task.step === TaskStep.ERASE) {
