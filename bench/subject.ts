@@ -46,6 +46,8 @@ const TABLE = "auth-events";
 const REGION = "us-east-1";
 const CREDENTIALS = { accessKeyId: "AKIDBENCH", secretAccessKey: "bench-secret" };
 const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString("hex")}`;
+/** Marks a child run's answer among the service's log lines. */
+const RESULT = "BENCH_RESULT ";
 const ada = () => samplePeople(2, { authEventsForAda: EVENTS })[0];
 
 interface RunResult {
@@ -207,13 +209,15 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   await connector.close();
   inbox.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(`${RESULT}${JSON.stringify(result)}\n`);
 }
 
 function childJson<T>(args: string[]): T {
   const child = spawnSync(process.execPath, ["--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
-  return JSON.parse(child.stdout.trim().split("\n").pop()!) as T;
+  // The service logs to stdout too: the answer is the line marked as such.
+  const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));
+  return JSON.parse(line ? line.slice(RESULT.length) : child.stdout.trim().split("\n").pop()!) as T;
 }
 
 async function scratchMariadb(): Promise<{ url: string; drop: () => Promise<void> }> {
