@@ -1,29 +1,9 @@
-import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { expect } from "chai";
-import { DataSource } from "typeorm";
 import { AuthLogConnector, createAuthLogConnector } from "../src/connectors/authLog";
-import { seedSampleAuthLog } from "../src/sample/authLog";
-import { samplePeople, SamplePerson } from "../src/sample/people";
-import { describeEachDatabase, tempDir } from "./support/databases";
+import { BIG_EVENTS, bigAuthLog } from "./support/bigAuthLog";
+import { describeEachDatabase } from "./support/databases";
 import { submitVerified, TestService } from "./support/harness";
-
-/** Events of the big subject: enough for a collect and export of several seconds, small enough for CI (DSR_TEST_BIG_EVENTS to change). */
-export const BIG_EVENTS = Number(process.env.DSR_TEST_BIG_EVENTS ?? 100_000);
-
-/** An SQLite auth log holding only Ada's events (the sample store's table); made once per test process. */
-let seeded: Promise<{ file: string; ada: SamplePerson }> | undefined;
-export function bigAuthLog(): Promise<{ file: string; ada: SamplePerson }> {
-  seeded ??= (async () => {
-    const file = path.join(tempDir("dsr-big-"), "auth-log.sqlite");
-    const [ada] = samplePeople(2, { authEventsForAda: BIG_EVENTS });
-    const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
-    await seedSampleAuthLog(ds, [ada], { rowsPerInsert: 500 });
-    await ds.destroy();
-    return { file, ada };
-  })();
-  return seeded;
-}
 
 /** Times one call; a call that fails or takes longer than `limitMs` counts as unanswered. */
 async function timed(call: () => Promise<unknown>, limitMs: number): Promise<number> {
