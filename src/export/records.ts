@@ -5,7 +5,7 @@ import { StagedBatchRow, TaskRow } from "../entities";
 import { breathe } from "../eventLoop";
 import { openBatch } from "./staging";
 
-/** Batches read per query: each is about a MiB of JSON Lines once opened, so memory stays flat. */
+/** Batches read per query: each is about 256 KiB of JSON Lines once opened, so memory stays flat. */
 const BATCHES_PER_QUERY = 2;
 
 /** The staged records of one succeeded COLLECT task: those of its last (completing) attempt. */
