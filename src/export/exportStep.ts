@@ -43,6 +43,18 @@ function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> 
  * completion is the caller's; staged records are deleted only after it, so a failed attempt can rerun.
  */
 export async function runExportStep(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
+  // The export is the service's own work, bounded by the task timeout: its lease is kept on a timer, so
+  // waits the archive loop does not see (a storage's fsync, a busy database) do not lose it.
+  const everyMs = Math.min(1000, services.config.DSR_TASK_LEASE_MS / 4);
+  const keepAlive = setInterval(() => void ctx.heartbeat().catch(() => undefined), everyMs);
+  try {
+    return await writeExport(services, task, ctx);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function writeExport(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
   const { ds, clock } = services;
   const { keys, storage } = exportTools(services);
   const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
