@@ -25,9 +25,12 @@ export interface WrittenExport {
   afterComplete(): Promise<void>;
 }
 
-/** Extends the lease every quarter lease (at most once a second), and stops the work when the task was stopped from outside. */
+/** How often long work extends its lease: a quarter of it (at most once a second), so a short lease never lapses. */
+export const heartbeatEveryMs = (leaseMs: number) => Math.min(1000, leaseMs / 4);
+
+/** Extends the lease at the heartbeat pace, and stops the work when the task was stopped from outside. */
 function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> {
-  const everyMs = Math.min(1000, leaseMs / 4);
+  const everyMs = heartbeatEveryMs(leaseMs);
   let last = Date.now();
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
@@ -45,8 +48,7 @@ function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> 
 export async function runExportStep(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
   // The export is the service's own work, bounded by the task timeout: its lease is kept on a timer, so
   // waits the archive loop does not see (a storage's fsync, a busy database) do not lose it.
-  const everyMs = Math.min(1000, services.config.DSR_TASK_LEASE_MS / 4);
-  const keepAlive = setInterval(() => void ctx.heartbeat().catch(() => undefined), everyMs);
+  const keepAlive = setInterval(() => void ctx.heartbeat().catch(() => undefined), heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS));
   try {
     return await writeExport(services, task, ctx);
   } finally {

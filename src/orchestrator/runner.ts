@@ -8,7 +8,7 @@ import { insertAlone, StagingWriter } from "../export/staging";
 import { stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
-import { runExportStep } from "../export/exportStep";
+import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
 import { completeTask } from "./sql/completeTask";
@@ -48,8 +48,7 @@ async function stageRecords(services: Services, task: TaskRow, records: AsyncIte
   const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
   const writer = new StagingWriter(key, target, insertAlone(ds), () => clock.now());
-  // A quarter of the lease (at most a second) between heartbeats: a short lease still never lapses.
-  const beatEveryMs = Math.min(1000, services.config.DSR_TASK_LEASE_MS / 4);
+  const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
   let lastBeat = Date.now();
   try {
     for await (const r of records) {
