@@ -11,6 +11,7 @@
  *
  *   npm run bench:subject
  *   BENCH_EVENTS=200000 BENCH_DATABASES=sqlite,mariadb BENCH_STORES=sqlite,dynamodb npm run bench:subject
+ *   BENCH_SQLITE_STORE=/tmp/ada-2m.sqlite npm run bench:subject   # seeds that file once, reuses it after
  *
  * MariaDB: BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); a scratch schema is made and dropped.
  */
@@ -249,10 +250,11 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-subject-"));
   const dynalite = STORES.includes("dynamodb") ? spawn(process.execPath, ["--no-warnings", __filename, "--dynalite"], { stdio: ["pipe", "pipe", "inherit"], env: process.env }) : null;
   try {
-    const authLogFile = path.join(dir, "auth-log.sqlite");
+    // BENCH_SQLITE_STORE: an auth log a previous run seeded with the same BENCH_EVENTS (seeding 2,000,000 takes minutes).
+    const authLogFile = process.env.BENCH_SQLITE_STORE ?? path.join(dir, "auth-log.sqlite");
     console.log(`seeding ${EVENTS.toLocaleString("en")} auth events for one subject...`);
     const seeded = childJson<{ n: number; seconds: number }>(["--seed-sqlite", authLogFile]);
-    console.log(`  SQLite store: ${seeded.n.toLocaleString("en")} events in ${seeded.seconds.toFixed(1)} s`);
+    console.log(`  SQLite store: ${seeded.n.toLocaleString("en")} events in ${seeded.seconds.toFixed(1)} s${seeded.n ? "" : " (already seeded)"}`);
     let dynamoPort = 0;
     if (dynalite) {
       const [line] = (await once(readline.createInterface({ input: dynalite.stdout! }), "line")) as [string];
