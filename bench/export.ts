@@ -1,6 +1,6 @@
 /**
  * Export benchmark: one subject with 1,000,000 auth events (~300 MB of JSON) staged as a COLLECT would
- * stage them, then the real EXPORT step (merge -> ZIP -> AES-256-GCM -> local storage) in a child
+ * stage them (encrypted batches), then the real EXPORT step (merge -> ZIP -> AES-256-GCM -> local storage) in a child
  * process of its own, so its peak RSS is the export's alone. Prints export MB/s (JSON bytes of the
  * records per second), the ratio to `gzip -6` compressing the same JSON Lines bytes on this machine in
  * this run, and peak RSS. Targets: ratio >= 0.5, peak RSS < 300 MB.
@@ -23,18 +23,13 @@ import { noErasure, TaskContext } from "../src/connectors/sdk";
 import { RequestSource, RequestStatus, RequestType } from "../src/domain/enums";
 import { TaskStatus, TaskStep } from "../src/domain/tasks";
 import { ExportRow, RequestRow, TaskRow } from "../src/entities";
+import { exportTools } from "../src/export/context";
 import { runExportStep } from "../src/export/exportStep";
+import { insertAlone, recordLine, StagingWriter } from "../src/export/staging";
+import { stagingKey } from "../src/export/stagingKeys";
 import { createLogger } from "../src/logger";
 import { createServices } from "../src/server";
 import { median } from "./stats";
-
-// better-sqlite3 ships no type declarations here; this is the part the bench uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const Database = require("better-sqlite3") as new (file: string) => {
-  prepare(sql: string): { run(...values: unknown[]): void };
-  transaction(fn: () => void): () => void;
-  close(): void;
-};
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
@@ -62,8 +57,6 @@ function event(i: number) {
     },
   };
 }
-
-const sqliteTime = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");
 
 async function child(dataDir: string, requestId: string, taskId: string): Promise<void> {
   const config = loadConfig({ DSR_DATA_DIR: dataDir, DSR_LOG_LEVEL: "warn", DSR_MIGRATE_ON_START: "false" });
@@ -111,35 +104,30 @@ async function main(): Promise<void> {
     });
     const collectId = randomUUID();
     await services.ds.getRepository(TaskRow).insert([task("auth-log", TaskStep.COLLECT, collectId, TaskStatus.SUCCEEDED), task("export", TaskStep.EXPORT, taskId, TaskStatus.RUNNING)]);
-    await services.ds.destroy();
 
-    // Stage the events straight into SQLite (as fast as the machine allows), and write the same records as
-    // JSON Lines, byte for byte what the export's data file holds, for gzip to compress.
+    // Stage the events as a COLLECT stages them (encrypted batches), and write the same records as JSON
+    // Lines, byte for byte what the export's data file holds, for gzip to compress.
     const jsonl = path.join(dataDir, "auth_logs.jsonl");
     const out = fs.openSync(jsonl, "w");
-    const db = new Database(config.database.kind === "sqlite" ? config.database.file : "");
-    // Staging only (not measured): no fsync per transaction.
-    db.prepare("PRAGMA synchronous = OFF").run();
-    const insert = db.prepare(
-      "INSERT INTO collected_records (id, requestId, taskId, attempt, connector, category, recordType, recordId, recordedAt, payload) VALUES (?, ?, ?, 1, 'auth-log', 'AUTH_LOGS', 'auth_event', ?, ?, ?)",
-    );
+    const key = () => stagingKey(services.ds, exportTools(services).keys, requestId, now);
+    const writer = new StagingWriter(key, { requestId, taskId: collectId, attempt: 1, connector: "auth-log" }, insertAlone(services.ds), () => now);
     let jsonBytes = 0;
     const stageStarted = Date.now();
     for (let from = 0; from < EVENTS; from += 10_000) {
-      const lines: string[] = [];
-      db.transaction(() => {
-        for (let i = from; i < Math.min(EVENTS, from + 10_000); i++) {
-          const e = event(i);
-          insert.run(randomUUID(), requestId, collectId, e.id, sqliteTime(e.recordedAt), JSON.stringify(e.data));
-          lines.push(`${JSON.stringify({ connector: "auth-log", type: "auth_event", id: e.id, recordedAt: e.recordedAt.toISOString(), data: e.data })}\n`);
-        }
-      })();
-      const chunk = lines.join("");
+      let chunk = "";
+      for (let i = from; i < Math.min(EVENTS, from + 10_000); i++) {
+        const e = event(i);
+        const record = { category: "AUTH_LOGS" as const, type: "auth_event", id: e.id, recordedAt: e.recordedAt, data: e.data };
+        await writer.add(record);
+        chunk += recordLine("auth-log", record);
+      }
       jsonBytes += Buffer.byteLength(chunk);
       fs.writeSync(out, chunk);
     }
+    const staged = await writer.finish();
+    await services.ds.getRepository(TaskRow).update({ id: collectId }, { result: { records: staged } });
     fs.closeSync(out);
-    db.close();
+    await services.ds.destroy();
     process.stderr.write(`staged ${EVENTS} events (${(jsonBytes / 1e6).toFixed(0)} MB of JSON) in ${((Date.now() - stageStarted) / 1000).toFixed(1)} s\n`);
 
     type ChildResult = { seconds: number; records: number; encryptedBytes: number; maxRssKb: number; cpuSeconds: number };

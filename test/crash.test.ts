@@ -1,10 +1,15 @@
 import { ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 import { expect } from "chai";
 import mysql from "mysql2/promise";
 import { createMariadbDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
-import { TestService } from "./support/harness";
+import { ZipReader } from "../src/export/zipReader";
+import { download, exportLink } from "./export/support";
+import { BIG_EVENTS, bigAuthLog } from "./support/bigAuthLog";
+import { submitVerified, TestService } from "./support/harness";
 
 const REQUESTS = 200;
 /** `dsr worker` processes claiming at once from the one database (each runs 4 tasks at a time). */
@@ -124,5 +129,89 @@ describe("crash recovery [mariadb]", function () {
     expect(expired, "kills left leases to take back").to.be.at.least(Math.ceil(kills / 2));
     const chain = (await t.ok(`{ verifyAuditTrail { ok checkedEvents } }`)).verifyAuditTrail;
     expect(chain.ok).to.equal(true);
+  });
+});
+
+describe("crash recovery during a big collect [mariadb]", function () {
+  this.timeout(300_000);
+  let db: TestDatabase;
+  let t: TestService;
+  let dir: string;
+  let worker: ChildProcess | null = null;
+  // Shared by the service and the workers: the workers stage and export, the service serves the download.
+  const masterKey = randomBytes(32).toString("base64");
+
+  before(async function () {
+    try {
+      db = await createMariadbDatabase();
+    } catch (error) {
+      if (REQUIRE_MYSQL) throw error;
+      this.skip();
+    }
+    dir = tempDir("dsr-crash-big-");
+    const { file } = await bigAuthLog();
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: [{ type: "auth-log", options: { store: "sql", url: `sqlite:${file}` } }] }));
+    t = await new TestService(db, { DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, DSR_EXPORT_MASTER_KEY: masterKey }, null).start();
+  });
+
+  after(async () => {
+    worker?.kill("SIGKILL");
+    await t?.stop();
+    await db?.drop();
+  });
+
+  function startWorker(): ChildProcess {
+    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "2"], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: db.url,
+        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
+        DSR_DATA_DIR: dir,
+        DSR_EXPORT_MASTER_KEY: masterKey,
+        DSR_LOG_LEVEL: "error",
+        DSR_MIGRATE_ON_START: "false",
+        DSR_TASK_LEASE_MS: "1500",
+        DSR_WORKER_POLL_MS: "20",
+        DSR_RETRY_BASE_MS: "20",
+        DSR_RETRY_MAX_MS: "200",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    return child;
+  }
+
+  it("discards the killed worker's partial collect and exports every event exactly once", async () => {
+    const { ada } = await bigAuthLog();
+    const id = (await submitVerified(t, { subject: { email: ada.email, userId: ada.userId } })).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+    worker = startWorker();
+    const staged = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE requestId = ?`, [id]))[0].n);
+    // Killed in the middle of the collect: some batches of its first attempt are stored, not all.
+    await t.waitFor(async () => ((await staged()) >= 2 ? true : undefined), "a partial collect", 120_000);
+    worker.kill("SIGKILL");
+    const partial = await staged();
+    worker = startWorker();
+    const done = await t.waitFor(async () => {
+      const r = (await t.ok(`query($id: ID!) { request(id: $id) { status tasks { step status attempts outcome { records } } export { records } } }`, { id })).request;
+      return r.status === "COMPLETED" || r.status === "FAILED" ? r : undefined;
+    }, "request COMPLETED", 240_000);
+    expect(done.status).to.equal("COMPLETED");
+    const collect = done.tasks.find((x: any) => x.step === "COLLECT");
+    expect(collect.attempts).to.be.at.least(2);
+    expect(collect.outcome.records).to.equal(BIG_EVENTS);
+    expect(done.export.records).to.equal(BIG_EVENTS);
+    // The archive itself: every event once, none of the killed attempt's twice.
+    const got = await download((await exportLink(t, id)).url);
+    const zip = ZipReader.open(got.file!);
+    const ids = new Set<string>();
+    let lines = 0;
+    for await (const line of readline.createInterface({ input: zip.stream("data/auth_logs.jsonl") })) {
+      lines += 1;
+      ids.add((JSON.parse(line) as { id: string }).id);
+    }
+    zip.close();
+    expect([lines, ids.size]).to.deep.equal([BIG_EVENTS, BIG_EVENTS]);
+    expect([await staged(), Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_keys`))[0].n)]).to.deep.equal([0, 0]);
+    console.log(`      killed with ${partial} batches staged; collect attempts ${collect.attempts}; ${lines} events exported once each`);
   });
 });

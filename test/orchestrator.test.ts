@@ -78,7 +78,8 @@ describeEachDatabase("orchestrator", (db) => {
     expect(Math.abs(p.tickets.callsOf("collect")[0].wallMs - resolve.wallMs)).to.be.below(120);
     // The export merged every staged record, then the staging rows went.
     expect(task(done, "export").outcome.records).to.equal(3 + 2 + 4);
-    expect(await t.count("collected_records")).to.equal(0);
+    // Removed right after the export's completion commits (the request is COMPLETED a moment before).
+    await t.waitFor(async () => ((await t.count("staged_batches")) + (await t.count("staged_keys")) === 0 ? true : undefined), "staged records removed");
     const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action } }`, { id })).auditEvents.map((e: any) => e.action);
     expect(events).to.include.members(["request.planned", "task.started", "task.succeeded", "request.completed"]);
   });

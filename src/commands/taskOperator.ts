@@ -1,5 +1,6 @@
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
+import { exportTools } from "../export/context";
 import { TaskRow } from "../entities";
 import { badField } from "../errors";
 import { completeManualTask, ManualCompletion } from "../orchestrator/sql/completeManualTask";
@@ -22,7 +23,7 @@ export async function retryFailedTask(services: Services, actor: Actor, id: stri
 
 /** Privacy officer: finish a manual task with what they found or erased. */
 export async function completeTaskByHand(services: Services, actor: Actor, id: string, input: ManualCompletion): Promise<TaskRow> {
-  const task = await inTransaction(services.ds, (em) => completeManualTask(em, checkId(id), input, actor, services.clock.now()));
+  const task = await inTransaction(services.ds, (em) => completeManualTask(em, checkId(id), input, actor, services.clock.now(), exportTools(services).keys));
   services.wakeWorkers();
   return task;
 }

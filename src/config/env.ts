@@ -338,6 +338,16 @@ export class Env {
   @Max(36_500)
   DSR_AUDIT_RETENTION_DAYS = 2557;
 
+  /**
+   * Minutes a request's staged records (encrypted) are kept after it ends without an export (FAILED,
+   * CANCELLED, REJECTED), so that retrying a failed task does not collect everything again.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(43_200)
+  DSR_STAGED_GRACE_MINUTES = 1440;
+
   /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })

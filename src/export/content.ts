@@ -1,5 +1,5 @@
 import { CSV_LEADING_COLUMNS, CSV_MAX_FIELDS, FieldDoc, FieldType } from "./format";
-import type { StagedRecord } from "./records";
+import type { ExportRecord } from "./records";
 import type { CategoryScanner } from "./scan";
 
 /** What is learned of one field of a category. */
@@ -100,7 +100,7 @@ function csvValue(value: unknown): string {
 export const csvHeader = (fields: FieldDoc[]) => `\ufeff${csvColumns(fields).map(csvValue).join(",")}\n`;
 
 /** The CSV line of one record whose fields are already parsed. */
-export function csvRow(r: Omit<StagedRecord, "payload">, data: Record<string, unknown>, names: readonly string[]): string {
+export function csvRow(r: Omit<ExportRecord, "data">, data: Record<string, unknown>, names: readonly string[]): string {
   let out = `${csvValue(r.connector)},${csvValue(r.type)},${csvValue(r.id)},${csvValue(r.recordedAt)}`;
   // Own fields only: a record without "constructor" or "__proto__" has an empty cell there, not Object's.
   for (const name of names) out += `,${csvValue(Object.hasOwn(data, name) ? data[name] : undefined)}`;
@@ -113,12 +113,12 @@ export function csvRow(r: Omit<StagedRecord, "payload">, data: Record<string, un
  * Quotes, commas and newlines in values are quoted; the bytes are those csv-stringify writes
  * (`dsr export verify` checks the header with it), without its per-row stream machinery.
  */
-export async function* csvContent(pages: AsyncIterable<StagedRecord[]>, fields: FieldDoc[]): AsyncGenerator<string> {
+export async function* csvContent(pages: AsyncIterable<ExportRecord[]>, fields: FieldDoc[]): AsyncGenerator<string> {
   const names = fields.map((f) => f.name);
   yield csvHeader(fields);
   for await (const page of pages) {
     let out = "";
-    for (const r of page) out += csvRow(r, JSON.parse(r.payload) as Record<string, unknown>, names);
+    for (const r of page) out += csvRow(r, r.data, names);
     yield out;
   }
 }

@@ -11,9 +11,10 @@ import { exportTools } from "./context";
 import { encryptStream } from "./crypto";
 import { writeArchive } from "./merge";
 import { checkStoredPortability } from "./portability";
-import { deleteStagedRecords } from "./records";
 import { holdsLease } from "../orchestrator/sql/leaseGuard";
 import { Stopped } from "../orchestrator/stopping";
+import { deleteStaged } from "./staging";
+import { existingStagingKey } from "./stagingKeys";
 
 /** Task rows of EXPORT steps carry this in place of a connector name. */
 export const EXPORT_TASK_CONNECTOR = "export";
@@ -26,10 +27,17 @@ export interface WrittenExport {
   afterComplete(): Promise<void>;
 }
 
-/** Extends the lease (the runner's heartbeat paces itself to the lease), and stops the work when the task was stopped from outside. */
-function pacedHeartbeat(ctx: TaskContext): () => Promise<void> {
+/** How often long work extends its lease: a quarter of it (at most once a second), so a short lease never lapses. */
+export const heartbeatEveryMs = (leaseMs: number) => Math.min(1000, leaseMs / 4);
+
+/** Extends the lease at the heartbeat pace, and stops the work when the task was stopped from outside. */
+function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> {
+  const everyMs = heartbeatEveryMs(leaseMs);
+  let last = Date.now();
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
+    if (Date.now() - last < everyMs) return;
+    last = Date.now();
     await ctx.heartbeat();
   };
 }
@@ -40,6 +48,17 @@ function pacedHeartbeat(ctx: TaskContext): () => Promise<void> {
  * completion is the caller's; staged records are deleted only after it, so a failed attempt can rerun.
  */
 export async function runExportStep(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
+  // The export is the service's own work, bounded by the task timeout: its lease is kept on a timer, so
+  // waits the archive loop does not see (a storage's fsync, a busy database) do not lose it.
+  const keepAlive = setInterval(() => void ctx.heartbeat().catch(() => undefined), heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS));
+  try {
+    return await writeExport(services, task, ctx);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function writeExport(services: Services, task: TaskRow, ctx: TaskContext): Promise<WrittenExport> {
   const { ds, clock } = services;
   const { keys, storage } = exportTools(services);
   const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
@@ -59,11 +78,16 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
   });
   const body = encrypted.pipe(measured).pipe(new PassThrough());
   encrypted.on("error", (error) => body.destroy(error));
+  // The storage attaches its own handling only once it has started (after a mkdir, say): an archive
+  // that fails before then must not make the destroyed body an uncaught 'error' event.
+  body.on("error", () => undefined);
   const stored = storage.put(objectKey, body);
   stored.catch(() => undefined);
   let manifest;
+  let stagingKey: Buffer | null = null;
   try {
-    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx) });
+    stagingKey = await existingStagingKey(ds, keys, request.id);
+    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS), stagingKey });
     await stored;
     if (request.type === RequestType.PORTABILITY) {
       const problems = await checkStoredPortability({ keys, storage }, objectKey, request.id);
@@ -76,6 +100,7 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
     throw error;
   } finally {
     dataKey.plain.fill(0);
+    stagingKey?.fill(0);
   }
   const records = manifest.categories.reduce((n, c) => n + c.records, 0);
   const row = Object.assign(new ExportRow(), {
@@ -113,7 +138,8 @@ export async function runExportStep(services: Services, task: TaskRow, ctx: Task
     records,
     afterComplete: async () => {
       if (replaced) await storage.delete(replaced.objectKey);
-      await deleteStagedRecords(ds, request.id);
+      // The task is already SUCCEEDED: a failure here is not the task's, and the purge finishes the job.
+      await deleteStaged(ds, request.id).catch((error: unknown) => ctx.logger.warn({ err: error }, "staged records left for the purge"));
     },
   };
 }

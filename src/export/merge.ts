@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { DataSource } from "typeorm";
+import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
@@ -35,12 +36,14 @@ export interface MergeOptions {
   level?: number;
   /** Extends the task's lease between files. */
   heartbeat?: () => Promise<void>;
+  /** The request's staging key (null when nothing was staged); the caller zeroes it afterwards. */
+  stagingKey: Buffer | null;
 }
 
 /**
  * Merges what a request's COLLECT tasks staged into one ZIP written to `out`: per category a JSON (or
  * JSON Lines) file and, when the records are flat, a CSV beside it; then README.txt, index.html and
- * manifest.json. Records are read in keyset pages and streamed through the compressor, so memory does
+ * manifest.json. Records are read a staged batch at a time and streamed through the compressor, so memory does
  * not grow with the subject's data; each category is read once (its CSV waits in an encrypted
  * temporary file while its JSON is compressed), twice when a field first appears after its first page.
  */
@@ -49,6 +52,8 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
   try {
     const tasks = await collectTasks(ds, request.id);
     const counts = await countSources(ds, tasks);
+    const key = options.stagingKey;
+    if (counts.length && !key) throw new ConnectorError("The collected records are no longer staged (they are removed DSR_STAGED_GRACE_MINUTES after a request ends): submit a new request", "staging key missing while staged batches remain", false);
     const categories = [...new Set(counts.map((c) => c.category))].sort();
     const files: ManifestFile[] = [];
     const docs: ManifestCategory[] = [];
@@ -63,14 +68,14 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const scanner = jsonl ? workerScanner() : inlineScanner();
       let stats: CategorySummary;
       try {
-        const json = await zip.add(path, jsonContent(readJsonLines(ds, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
+        const json = await zip.add(path, jsonContent(readJsonLines(ds, key!, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
         const scanned = await scanner.finish();
         stats = scanned.summary;
         files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
         await options.heartbeat?.();
         if (stats.tabular) {
           const csvPath = dataPath(category, "csv");
-          const csv = await zip.add(csvPath, scanned.csv ? readSpill(scanned.csv) : csvContent(readPages(ds, sources, category, { onPage: options.heartbeat }), stats.fields));
+          const csv = await zip.add(csvPath, scanned.csv ? readSpill(scanned.csv) : csvContent(readPages(ds, key!, sources, category, { onPage: options.heartbeat }), stats.fields));
           files.push({ path: csvPath, category, format: "csv", connectors, records: stats.records, ...csv });
           await options.heartbeat?.();
         }
@@ -83,7 +88,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
     }
     const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail));
     const samples = new Map<string, ExportRecord[]>();
-    for (const c of docs) samples.set(c.category, await firstRecords(ds, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
+    for (const c of docs) samples.set(c.category, await firstRecords(ds, key!, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));

@@ -1,20 +1,23 @@
-import { LessThanOrEqual } from "typeorm";
+import { In, LessThanOrEqual } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
+import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { CollectedRecordRow, ExportRow, TaskRow } from "../entities";
+import { ExportRow, RequestRow, StagedBatchRow, StagedKeyRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { exportTools } from "./context";
-import { deleteStagedRecords } from "./records";
+import { deleteStaged } from "./staging";
 
 /** How often a worker runs the purge. */
 export const PURGE_INTERVAL_MS = 10 * 60_000;
 
+const MINUTE_MS = 60_000;
+
 /**
  * Deletes exports whose retention ended (the stored file first, then the row with an audit event, so a
- * crash in between leaves a row the next run finishes), and staged records that a finished export left
- * behind (a crash between its completion and its clean-up). Idempotent: any number of workers may run it.
+ * crash in between leaves a row the next run finishes), and staged records whose purpose ended (see
+ * purgeStagedRecords). Idempotent: any number of workers may run it.
  */
 export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock" | "config" | "logger">): Promise<{ exports: number; stagedRecords: number }> {
   const { ds, clock } = services;
@@ -34,14 +37,30 @@ export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock
     }
     if (due.length < 100) break;
   }
-  let stagedRecords = 0;
-  const leftovers: Array<{ requestId: string }> = await ds
-    .getRepository(CollectedRecordRow)
-    .createQueryBuilder("r")
-    .select("DISTINCT r.requestId", "requestId")
-    .innerJoin(TaskRow, "t", "t.requestId = r.requestId AND t.step = :step AND t.status = :status", { step: TaskStep.EXPORT, status: TaskStatus.SUCCEEDED })
-    .getRawMany();
-  for (const { requestId } of leftovers) stagedRecords += await deleteStagedRecords(ds, requestId);
+  const stagedRecords = await purgeStagedRecords(services);
   if (exports || stagedRecords) services.logger.info({ exports, stagedRecords }, "export retention purge");
   return { exports, stagedRecords };
+}
+
+/**
+ * Removes the staged records (key and batches) of every request whose export is stored (a crash between
+ * the export's completion and its clean-up), or that ended in any state DSR_STAGED_GRACE_MINUTES ago or
+ * more. Returns the batches removed.
+ */
+export async function purgeStagedRecords(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
+  const { ds, clock, config } = services;
+  const cutoff = new Date(clock.now().getTime() - config.DSR_STAGED_GRACE_MINUTES * MINUTE_MS);
+  const staged = new Set<string>();
+  for (const r of await ds.getRepository(StagedKeyRow).find({ select: { requestId: true } })) staged.add(r.requestId);
+  const batches: Array<{ requestId: string }> = await ds.getRepository(StagedBatchRow).createQueryBuilder("b").select("DISTINCT b.requestId", "requestId").getRawMany();
+  for (const r of batches) staged.add(r.requestId);
+  let removed = 0;
+  const ids = [...staged];
+  for (let i = 0; i < ids.length; i += 100) {
+    const group = ids.slice(i, i + 100);
+    const ended = await ds.getRepository(RequestRow).find({ where: { id: In(group), status: In([...TERMINAL_STATUSES]), closedAt: LessThanOrEqual(cutoff) }, select: { id: true } });
+    const exported = await ds.getRepository(TaskRow).find({ where: { requestId: In(group), step: TaskStep.EXPORT, status: TaskStatus.SUCCEEDED }, select: { requestId: true } });
+    for (const requestId of new Set([...ended.map((r) => r.id), ...exported.map((t) => t.requestId)])) removed += await deleteStaged(ds, requestId);
+  }
+  return removed;
 }

@@ -1,12 +1,15 @@
-import { randomUUID } from "node:crypto";
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
 import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { CollectedRecordRow, RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import { RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import { breathe } from "../eventLoop";
+import { exportTools } from "../export/context";
+import { StagingWriter } from "../export/staging";
+import { stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
-import { runExportStep } from "../export/exportStep";
+import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
 import { completeTask } from "./sql/completeTask";
@@ -19,7 +22,7 @@ import { LeftOutTally } from "./leftOut";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
-import { stageRecordChunk } from "./sql/stageRecords";
+import { guardedBatchInsert } from "./sql/stageRecords";
 
 export interface RunOptions {
   workerId: string;
@@ -27,8 +30,6 @@ export interface RunOptions {
   taskTimeoutMs: number;
   backoff: BackoffPolicy;
 }
-
-const STAGE_CHUNK = 200;
 
 async function loadIdentities(services: Services, requestId: string): Promise<Identities> {
   const rows = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId });
@@ -42,37 +43,33 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
   return needsAny ? (missing.length === needs.length ? missing : []) : missing;
 }
 
-/** Streams a COLLECT into the staging table in chunks, under the lease guard, extending the lease as it goes. */
+/**
+ * Streams a COLLECT into encrypted staged batches (export/staging.ts), giving the event loop a turn
+ * every few milliseconds and extending the lease while records keep coming. Each batch lands under the
+ * lease guard (a zombie attempt stages nothing).
+ */
 async function stageRecords(services: Services, task: TaskRow, workerId: string, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
-  let chunk: CollectedRecordRow[] = [];
-  let count = 0;
-  const flush = async () => {
-    if (!chunk.length) return;
-    if (!(await stageRecordChunk(services.ds, task, workerId, chunk))) throw new Stopped("lease-lost");
-    chunk = [];
-    await ctx.heartbeat();
-  };
-  for await (const r of records) {
-    if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
-    chunk.push(
-      Object.assign(new CollectedRecordRow(), {
-        id: randomUUID(),
-        requestId: task.requestId,
-        taskId: task.id,
-        attempt: task.attempts,
-        connector: task.connector,
-        category: String(r.category),
-        recordType: String(r.type).slice(0, 64),
-        recordId: String(r.id).slice(0, 255),
-        recordedAt: r.recordedAt ?? null,
-        payload: JSON.stringify(r.data),
-      }),
-    );
-    count += 1;
-    if (chunk.length >= STAGE_CHUNK) await flush();
+  const { ds, clock } = services;
+  const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
+  const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
+  const writer = new StagingWriter(key, target, guardedBatchInsert(ds, task, workerId), () => clock.now());
+  const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
+  let lastBeat = Date.now();
+  try {
+    for await (const r of records) {
+      if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
+      await writer.add(r);
+      await breathe();
+      if (Date.now() - lastBeat >= beatEveryMs) {
+        lastBeat = Date.now();
+        await ctx.heartbeat();
+      }
+    }
+    return await writer.finish();
+  } catch (error) {
+    await writer.discard();
+    throw error;
   }
-  await flush();
-  return count;
 }
 
 /** Which of a manual connector's instructions a task shows (a purge erases what a deletion kept). */

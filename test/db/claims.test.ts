@@ -12,10 +12,9 @@ import { holdsLease } from "../../src/orchestrator/sql/leaseGuard";
 import { parkTask } from "../../src/orchestrator/sql/parkTask";
 import { resetExpiredLeases } from "../../src/orchestrator/sql/resetExpiredLeases";
 import { returnTask } from "../../src/orchestrator/sql/returnTask";
-import { stageRecordChunk } from "../../src/orchestrator/sql/stageRecords";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { deferred, parkEverything, recordRows, runnableCollects, stagedCount } from "./support";
+import { deferred, parkEverything, recordRows, runnableCollects, stageRecordChunk, stagedCount } from "./support";
 
 const LEASE_MS = 60_000;
 

@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { CollectedRecordRow, TaskRow } from "../../src/entities";
+import { DataSource } from "typeorm";
+import { StagedBatchRow, TaskRow } from "../../src/entities";
+import { guardedBatchInsert } from "../../src/orchestrator/sql/stageRecords";
+import { Stopped } from "../../src/orchestrator/stopping";
 import { submit, TestService } from "../support/harness";
 
 /** Submits and approves `n` access requests (distinct subjects) and returns their runnable COLLECT tasks. */
@@ -14,27 +17,39 @@ export async function runnableCollects(t: TestService, n: number): Promise<TaskR
   return tasks.filter((x) => ids.includes(x.requestId));
 }
 
-/** `n` staged-record rows of a claimed COLLECT task's attempt. */
-export function recordRows(task: TaskRow, n: number): CollectedRecordRow[] {
-  return Array.from({ length: n }, (_, i) =>
-    Object.assign(new CollectedRecordRow(), {
+/** Staged batches holding `n` records of a claimed COLLECT task's attempt (50 a batch; the payload is opaque here). */
+export function recordRows(task: TaskRow, n: number): StagedBatchRow[] {
+  return Array.from({ length: Math.ceil(n / 50) }, (_, i) =>
+    Object.assign(new StagedBatchRow(), {
       id: randomUUID(),
       requestId: task.requestId,
       taskId: task.id,
       attempt: task.attempts,
       connector: task.connector,
       category: "ACCOUNT",
-      recordType: "row",
-      recordId: String(i),
-      recordedAt: null,
-      payload: JSON.stringify({ n: i }),
+      seq: i,
+      records: Math.min(50, n - i * 50),
+      payload: Buffer.from(`batch ${i}`),
+      createdAt: new Date(),
     }),
   );
 }
 
+/** Stages batches through the runner's guarded path; false when the claim no longer holds the task. */
+export async function stageRecordChunk(ds: DataSource, task: TaskRow, workerId: string, rows: readonly StagedBatchRow[]): Promise<boolean> {
+  const insert = guardedBatchInsert(ds, task, workerId);
+  try {
+    for (const row of rows) await insert(row);
+    return true;
+  } catch (error) {
+    if (error instanceof Stopped) return false;
+    throw error;
+  }
+}
+
 /** How many records a task has staged, counted in the table itself. */
 export async function stagedCount(t: TestService, taskId: string): Promise<number> {
-  const [row] = await t.ds.query(`SELECT COUNT(*) AS n FROM collected_records WHERE taskId = ?`, [taskId]);
+  const [row] = await t.ds.query(`SELECT COALESCE(SUM(records), 0) AS n FROM staged_batches WHERE taskId = ?`, [taskId]);
   return Number(row.n);
 }
 

@@ -3,14 +3,13 @@ import path from "node:path";
 import { expect } from "chai";
 import { SYSTEM_ACTOR } from "../../src/audit/actor";
 import { inTransaction } from "../../src/db/transaction";
-import { CollectedRecordRow, TaskRow } from "../../src/entities";
+import { StagedBatchRow, TaskRow } from "../../src/entities";
 import { claimTask } from "../../src/orchestrator/sql/claimTask";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { retryTask } from "../../src/orchestrator/sql/retryTask";
-import { stageRecordChunk } from "../../src/orchestrator/sql/stageRecords";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { deferred, parkEverything, recordRows, runnableCollects, stagedCount } from "./support";
+import { deferred, parkEverything, recordRows, runnableCollects, stageRecordChunk, stagedCount } from "./support";
 
 const WORKER = "worker-a";
 
@@ -29,7 +28,7 @@ describeEachDatabase("every write commits with its own transaction or alone", (d
    * 200-record chunk is written meanwhile from outside it; the command rolls back; the COLLECT completes
    * counting 200. The records must still be there, counted in the table.
    */
-  async function chunkDuringConflict(write: (task: TaskRow, rows: CollectedRecordRow[]) => Promise<unknown>): Promise<void> {
+  async function chunkDuringConflict(write: (task: TaskRow, rows: StagedBatchRow[]) => Promise<unknown>): Promise<void> {
     const [task] = await runnableCollects(t, 1);
     const claimed = (await claimTask(t.ds, WORKER, t.clock.now(), 60_000))!;
     expect(claimed.id).to.equal(task.id);
@@ -63,7 +62,7 @@ describeEachDatabase("every write commits with its own transaction or alone", (d
   });
 
   it("keeps a lone write on the DataSource (the old runner's bare insert) out of a transaction that rolls back", async () => {
-    await chunkDuringConflict((_task, rows) => t.ds.getRepository(CollectedRecordRow).insert(rows));
+    await chunkDuringConflict((_task, rows) => t.ds.getRepository(StagedBatchRow).insert(rows));
   });
 
   it("lets no statement see another transaction's uncommitted rows", async () => {

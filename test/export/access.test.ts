@@ -126,7 +126,8 @@ describeEachDatabase("export of an access request", (db) => {
   });
 
   it("removes the staged records once the export is stored", async () => {
-    expect(await t.count("collected_records")).to.equal(0);
+    expect(await t.count("staged_batches")).to.equal(0);
+    expect(await t.count("staged_keys")).to.equal(0);
   });
 
   it("audits every download and the link's creation", async () => {

@@ -15,8 +15,8 @@ import { ADA_EMAIL, AWKWARD, completedRequest, download, exportLink, FAST } from
 
 /** Above JSON_ARRAY_MAX_RECORDS, so both categories are JSON Lines scanned on a worker thread. */
 const RECORDS = 12_000;
-/** Past the first page of records: a field first seen here makes the spilled CSV stale. */
-const LATE = 4_321;
+/** Past the first staged batch (about 256 KiB of lines, a few thousand of these): a field first seen here makes the spilled CSV stale. */
+const LATE = 11_000;
 
 type JsonRecord = { connector: string; type: string; id: string; recordedAt: string | null; data: Record<string, unknown> };
 const cell = (v: unknown) => (v === null || v === undefined ? "" : String(v));

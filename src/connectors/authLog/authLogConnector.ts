@@ -10,6 +10,7 @@ import {
   specProblems,
   type TaskContext,
 } from "../sdk";
+import { breathe } from "../../eventLoop";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
 import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./events";
@@ -56,6 +57,8 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
       const page: EventPage = await pending;
       pending = page.next === undefined ? undefined : start(page.next);
       yield page;
+      // The SQL store on SQLite answers synchronously: without this a big user's pages never let the loop turn.
+      await breathe();
     }
   } finally {
     local.abort("pages no longer needed");

@@ -51,8 +51,17 @@ export function plain(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "bigint") return value.toString();
   if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (value && typeof value === "object") return flat(value as Record<string, unknown>) ? value : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
+}
+
+/** Whether every value of a map is already JSON-safe (strings, numbers, booleans, null): the usual event, kept as it is. */
+function flat(map: Record<string, unknown>): boolean {
+  for (const key in map) {
+    const v = map[key];
+    if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return false;
+  }
+  return true;
 }
 
 /** The subject's record for one stored event; its id is the sort key (unique per user, stable). */

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { DataSource } from "typeorm";
+import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { numberedParameters } from "./postgres";
 
@@ -89,6 +90,8 @@ export class SqlDatabase {
       return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
     } finally {
       await runner.release();
+      // better-sqlite3 answers synchronously: a loop of statements would otherwise never let the event loop turn.
+      if (this.dialect === "sqlite") await breathe();
     }
   }
 

@@ -1,9 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { EntityManager } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { lockRow } from "../../db/transaction";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
-import { CollectedRecordRow, TaskResult, TaskRow } from "../../entities";
+import { TaskResult, TaskRow } from "../../entities";
+import type { DataKeys } from "../../export/keys";
+import { insertWith, StagingWriter } from "../../export/staging";
+import { stagingKeyIn } from "../../export/stagingKeys";
 import { badField, conflict, notFound } from "../../errors";
 import { afterTaskFinished } from "./finishTask";
 import { auditTask } from "./taskAudit";
@@ -17,8 +19,11 @@ export interface ManualCompletion {
   changedFields?: string[];
 }
 
-/** A privacy officer finishes a task that waits in AWAITING_INPUT: records attached or erasure confirmed. */
-export async function completeManualTask(em: EntityManager, taskId: string, input: ManualCompletion, actor: Actor, now: Date): Promise<TaskRow> {
+/**
+ * A privacy officer finishes a task that waits in AWAITING_INPUT: records attached or erasure confirmed.
+ * Attached records are staged encrypted like collected ones, under the request's staging key (`keys`).
+ */
+export async function completeManualTask(em: EntityManager, taskId: string, input: ManualCompletion, actor: Actor, now: Date, keys: DataKeys): Promise<TaskRow> {
   const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!task) throw notFound("Task", taskId);
   await lockRow(em, "requests", task.requestId);
@@ -26,22 +31,10 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   let result: TaskResult;
   if (task.step === TaskStep.COLLECT) {
     if (input.records === undefined) throw badField("records", "attach the records found (an empty list when there are none)");
-    const rows = input.records.map((r) =>
-      Object.assign(new CollectedRecordRow(), {
-        id: randomUUID(),
-        requestId: task.requestId,
-        taskId: task.id,
-        attempt: task.attempts,
-        connector: task.connector,
-        category: r.category,
-        recordType: r.type,
-        recordId: r.id,
-        recordedAt: r.recordedAt ?? null,
-        payload: JSON.stringify(r.data),
-      }),
-    );
-    if (rows.length) await em.getRepository(CollectedRecordRow).insert(rows);
-    result = { records: rows.length };
+    const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
+    const writer = new StagingWriter(() => stagingKeyIn(em, keys, task.requestId, now), target, insertWith(em), () => now);
+    for (const r of input.records) await writer.add({ category: r.category as never, type: r.type, id: r.id, data: r.data, recordedAt: r.recordedAt ?? undefined });
+    result = { records: await writer.finish() };
   } else if (task.step === TaskStep.ERASE) {
     if (input.erasedCount === undefined) throw badField("erasedCount", "confirm how many records were erased (0 when none were found)");
     result = { erased: input.erasedCount };

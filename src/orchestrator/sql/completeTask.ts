@@ -1,7 +1,7 @@
 import { DataSource, In, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { CollectedRecordRow, DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
+import { DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
@@ -53,7 +53,7 @@ export async function completeTask(
     if (fresh.length) {
       await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
     }
-    await em.getRepository(CollectedRecordRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
     if (planItems) {
       await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
       if (planItems.length) {

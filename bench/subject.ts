@@ -1,0 +1,301 @@
+/**
+ * One big subject end to end: Ada with BENCH_EVENTS auth events (default 2,000,000) in the sample
+ * auth-log store (an SQLite table) and in a DynamoDB-compatible store (dynalite), and a whole ACCESS
+ * through GraphQL (submit -> verify -> approve -> COMPLETED -> createExportLink -> download), with the
+ * service on SQLite and on MariaDB. Each run is a child process of its own (its peak RSS is the
+ * service's alone); while it runs, /healthz and a GraphQL query are sent every 100 ms and the event
+ * loop's delay is sampled (perf_hooks.monitorEventLoopDelay). In the same run, the plain pipeline on
+ * the same rows: one SELECT, JSON Lines through gzip level 1 into a file.
+ * Goals (issue 16): within 3x the pipeline, peak RSS < 300 MB and flat in N, event-loop delay p99 <
+ * 50 ms and max < 250 ms.
+ *
+ *   npm run bench:subject
+ *   BENCH_EVENTS=200000 BENCH_DATABASES=sqlite,mariadb BENCH_STORES=sqlite,dynamodb npm run bench:subject
+ *   BENCH_SQLITE_STORE=/tmp/ada-2m.sqlite npm run bench:subject   # seeds that file once, reuses it after
+ *
+ * MariaDB: BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); a scratch schema is made and dropped.
+ */
+import "reflect-metadata";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import readline from "node:readline";
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+import zlib from "node:zlib";
+import mysql from "mysql2/promise";
+import { DataSource } from "typeorm";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { loadConfig } from "../src/config/env";
+import { createAuthLogConnector } from "../src/connectors/authLog";
+import { verifyArchive } from "../src/export/verify";
+import { createDynamoAuthLogTable, sampleAuthEvents, seedDynamoAuthLog, seedSampleAuthLog } from "../src/sample/authLog";
+import { samplePeople } from "../src/sample/people";
+import { startService } from "../src/server";
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+const DATABASES = (process.env.BENCH_DATABASES ?? "sqlite,mariadb").split(",");
+const STORES = (process.env.BENCH_STORES ?? "sqlite,dynamodb").split(",");
+const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+const TABLE = "auth-events";
+const REGION = "us-east-1";
+const CREDENTIALS = { accessKeyId: "AKIDBENCH", secretAccessKey: "bench-secret" };
+const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString("hex")}`;
+/** Marks a child run's answer among the service's log lines. */
+const RESULT = "BENCH_RESULT ";
+const ada = () => samplePeople(2, { authEventsForAda: EVENTS })[0];
+
+interface RunResult {
+  seconds: number;
+  /** CPU time of the service's process over the run (user + system): the machine's load does not inflate it. */
+  cpuSeconds: number;
+  records: number;
+  archiveBytes: number;
+  maxRssMb: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  health: { n: number; maxMs: number; failed: number };
+  graphql: { n: number; maxMs: number; failed: number };
+}
+
+/** Child: the SQLite auth-log store, seeded with Ada's events only. */
+async function seedSqlite(file: string): Promise<void> {
+  const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
+  const started = Date.now();
+  const n = await seedSampleAuthLog(ds, [ada()], { rowsPerInsert: 500 });
+  await ds.destroy();
+  process.stdout.write(`${JSON.stringify({ n, seconds: (Date.now() - started) / 1000 })}\n`);
+}
+
+/** Child: dynalite in memory seeded with Ada's events; prints its port, then serves until stdin ends. */
+async function serveDynalite(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require("dynalite") as (o: Record<string, number>) => http.Server;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: REGION, credentials: { ...CREDENTIALS } });
+  await createDynamoAuthLogTable(client, { tableName: TABLE });
+  const started = Date.now();
+  const n = await seedDynamoAuthLog(client, { tableName: TABLE }, sampleAuthEvents(ada()), { concurrency: 8 });
+  process.stdout.write(`${JSON.stringify({ port, n, seconds: (Date.now() - started) / 1000 })}\n`);
+  process.stdin.resume();
+  process.stdin.on("end", () => process.exit(0));
+}
+
+/** Child: the plain pipeline. One query over the same rows, JSON Lines, gzip -1, a file. */
+async function plainPipeline(file: string, userId: string, out: string): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Database = require("better-sqlite3") as new (file: string, o?: object) => { prepare(sql: string): { iterate(...p: unknown[]): Iterable<Record<string, unknown>> }; close(): void };
+  const db = new Database(file, { readonly: true });
+  const started = process.hrtime.bigint();
+  const rows = db.prepare(`SELECT * FROM auth_events WHERE user_id = ? ORDER BY event_key`).iterate(userId);
+  async function* lines() {
+    let batch = "";
+    for (const row of rows) {
+      batch += `${JSON.stringify(row)}\n`;
+      if (batch.length > 1 << 16) (yield batch, (batch = ""));
+    }
+    yield batch;
+  }
+  await pipeline(Readable.from(lines()), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
+  db.close();
+  const usage = process.resourceUsage();
+  process.stdout.write(`${JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, bytes: fs.statSync(out).size })}\n`);
+}
+
+/** Child: the service with one auth-log connector, and the whole ACCESS from the outside. */
+async function run(databaseUrl: string, store: string, authLogFile: string, dynamoPort: number): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-subject-"));
+  const codes = new Map<string, string>();
+  const inbox = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const m = JSON.parse(body) as { requestId: string; code: string };
+      codes.set(m.requestId, m.code);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => inbox.listen(0, "127.0.0.1", resolve));
+  const connector =
+    store === "dynamodb"
+      ? createAuthLogConnector({ store: "dynamodb", tableName: TABLE, region: REGION, endpoint: `http://127.0.0.1:${dynamoPort}`, ...CREDENTIALS })
+      : createAuthLogConnector({ store: "sql", url: `sqlite:${authLogFile}` });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PORT: "0",
+    DSR_HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    DSR_DATA_DIR: dataDir,
+    DSR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
+    DSR_LOG_FORMAT: "json",
+    DSR_NOTIFIER: "webhook",
+    DSR_NOTIFIER_URL: `http://127.0.0.1:${(inbox.address() as AddressInfo).port}/`,
+    DSR_NOTIFIER_SECRET: "bench-notifier-secret-0123456789",
+    DSR_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
+    DSR_RATE_LIMIT_PER_SECOND: "0",
+    DSR_SAMPLE_WORKSPACE: "false",
+    DSR_TASK_TIMEOUT_SECONDS: "7200",
+  });
+  const service = await startService({ config, connectors: [connector] });
+  const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+    const r = await fetch(service.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ query, variables }) });
+    const body = (await r.json()) as { data?: any; errors?: unknown[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body.data;
+  };
+  const person = ada();
+  const { submitRequest } = await gql(`mutation($s: SubjectInput!) { submitRequest(input: { type: ACCESS, subject: $s }) { id } }`, { s: { email: person.email, userId: person.userId } });
+  const id = submitRequest.id as string;
+  for (let i = 0; !codes.has(id) && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+  await gql(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id, code: codes.get(id) });
+
+  // Probes: /healthz and a GraphQL query every 100 ms, each timed; the loop's delay sampled every 10 ms.
+  const probes = { health: { n: 0, maxMs: 0, failed: 0 }, graphql: { n: 0, maxMs: 0, failed: 0 } };
+  const healthUrl = new URL("/healthz", service.url).toString();
+  let probing = true;
+  const probe = async (kind: "health" | "graphql", call: () => Promise<unknown>) => {
+    while (probing) {
+      const started = performance.now();
+      try {
+        await Promise.race([call(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 5000))]);
+      } catch {
+        probes[kind].failed += 1;
+      }
+      const ms = performance.now() - started;
+      probes[kind].n += 1;
+      probes[kind].maxMs = Math.max(probes[kind].maxMs, ms);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  loop.enable();
+  const probing1 = probe("health", async () => (await fetch(healthUrl)).arrayBuffer());
+  const probing2 = probe("graphql", () => gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }));
+  await gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
+  let status = "";
+  for (;;) {
+    // A frozen service resets connections: keep asking (the probes count the failures).
+    status = await gql(`query($id: ID!) { request(id: $id) { status } }`, { id }).then((d) => d.request.status as string, () => "");
+    if (status === "COMPLETED" || status === "FAILED") break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (status !== "COMPLETED") throw new Error(`the request ended ${status}`);
+  const link = (await gql(`mutation($id: ID!) { createExportLink(requestId: $id) { url } }`, { id })).createExportLink.url as string;
+  const archive = path.join(dataDir, "export.zip");
+  const download = await fetch(link);
+  await pipeline(Readable.fromWeb(download.body as never), fs.createWriteStream(archive));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  // The service's peak, before this process reads the archive back to check it.
+  const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  loop.disable();
+  probing = false;
+  await Promise.all([probing1, probing2]);
+  const verified = await verifyArchive(archive);
+  if (!verified.ok) throw new Error(`the archive does not verify: ${verified.problems.join("; ")}`);
+  const records = verified.manifest!.categories.reduce((n, c) => n + c.records, 0);
+  const result: RunResult = {
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    records,
+    archiveBytes: fs.statSync(archive).size,
+    maxRssMb,
+    loopP99Ms: loop.percentile(99) / 1e6,
+    loopMaxMs: loop.max / 1e6,
+    ...probes,
+  };
+  await service.stop();
+  await connector.close();
+  inbox.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  process.stdout.write(`${RESULT}${JSON.stringify(result)}\n`);
+}
+
+function childJson<T>(args: string[]): T {
+  const child = spawnSync(process.execPath, ["--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] });
+  if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
+  // The service logs to stdout too: the answer is the line marked as such.
+  const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));
+  return JSON.parse(line ? line.slice(RESULT.length) : child.stdout.trim().split("\n").pop()!) as T;
+}
+
+async function scratchMariadb(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = await mysql.createConnection({ uri: MYSQL_URL });
+  const name = `dsr_bench_${randomBytes(4).toString("hex")}`;
+  await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await admin.end();
+  const url = new URL(MYSQL_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = await mysql.createConnection({ uri: MYSQL_URL });
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-subject-"));
+  const dynalite = STORES.includes("dynamodb") ? spawn(process.execPath, ["--no-warnings", __filename, "--dynalite"], { stdio: ["pipe", "pipe", "inherit"], env: process.env }) : null;
+  try {
+    // BENCH_SQLITE_STORE: an auth log a previous run seeded with the same BENCH_EVENTS (seeding 2,000,000 takes minutes).
+    const authLogFile = process.env.BENCH_SQLITE_STORE ?? path.join(dir, "auth-log.sqlite");
+    console.log(`seeding ${EVENTS.toLocaleString("en")} auth events for one subject...`);
+    const seeded = childJson<{ n: number; seconds: number }>(["--seed-sqlite", authLogFile]);
+    console.log(`  SQLite store: ${seeded.n.toLocaleString("en")} events in ${seeded.seconds.toFixed(1)} s${seeded.n ? "" : " (already seeded)"}`);
+    let dynamoPort = 0;
+    if (dynalite) {
+      const [line] = (await once(readline.createInterface({ input: dynalite.stdout! }), "line")) as [string];
+      const d = JSON.parse(line) as { port: number; n: number; seconds: number };
+      dynamoPort = d.port;
+      console.log(`  DynamoDB store (dynalite): ${d.n.toLocaleString("en")} events in ${d.seconds.toFixed(1)} s`);
+    }
+    const plain = childJson<{ seconds: number; cpuSeconds: number; bytes: number }>(["--pipeline", authLogFile, ada().userId, path.join(dir, "plain.jsonl.gz")]);
+    console.log(`plain pipeline (one SELECT -> JSON Lines -> gzip -1 -> file): ${plain.seconds.toFixed(1)} s (CPU ${plain.cpuSeconds.toFixed(1)} s), ${(plain.bytes / 1e6).toFixed(1)} MB`);
+    const rows: string[] = [];
+    for (const database of DATABASES) {
+      for (const store of STORES) {
+        const db = database === "mariadb" ? await scratchMariadb() : { url: `sqlite:${path.join(dir, `dsr-${store}.sqlite`)}`, drop: async () => undefined };
+        try {
+          console.log(`running: service on ${database}, auth log in ${store}...`);
+          const r = childJson<RunResult>(["--run", db.url, store, authLogFile, String(dynamoPort)]);
+          const ratio = r.seconds / plain.seconds;
+          rows.push(
+            `${database.padEnd(8)} ${store.padEnd(9)} ${r.records.toLocaleString("en").padStart(10)} ${r.seconds.toFixed(1).padStart(7)} s ${Math.round(r.records / r.seconds).toLocaleString("en").padStart(9)}/s ` +
+              `${ratio.toFixed(1).padStart(5)}x  CPU ${r.cpuSeconds.toFixed(1).padStart(6)} s (${(r.cpuSeconds / plain.cpuSeconds).toFixed(1)}x) ${String(r.maxRssMb).padStart(5)} MB  loop p99 ${r.loopP99Ms.toFixed(0).padStart(4)} ms max ${r.loopMaxMs.toFixed(0).padStart(5)} ms  ` +
+              `healthz ${r.health.n} max ${r.health.maxMs.toFixed(0)} ms (${r.health.failed} failed)  graphql ${r.graphql.n} max ${r.graphql.maxMs.toFixed(0)} ms (${r.graphql.failed} failed)`,
+          );
+          console.log(`  ${rows[rows.length - 1]}`);
+        } finally {
+          await db.drop();
+        }
+      }
+    }
+    console.log(`\nN = ${EVENTS.toLocaleString("en")}; plain pipeline ${plain.seconds.toFixed(1)} s (goal: within 3x, peak RSS < 300 MB, loop p99 < 50 ms, max < 250 ms)`);
+    console.log(`database store          records    wall      events/s  ratio (wall, then CPU, to the plain pipeline)   RSS`);
+    for (const r of rows) console.log(r);
+  } finally {
+    dynalite?.stdin!.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const [, , mode, ...args] = process.argv;
+const entry =
+  mode === "--seed-sqlite" ? seedSqlite(args[0]) : mode === "--dynalite" ? serveDynalite() : mode === "--pipeline" ? plainPipeline(args[0], args[1], args[2]) : mode === "--run" ? run(args[0], args[1], args[2], Number(args[3])) : main();
+entry.catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

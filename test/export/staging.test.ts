@@ -1,0 +1,106 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { expect } from "chai";
+import { SubjectRecord } from "../../src/connectors/sdk";
+import { exportTools } from "../../src/export/context";
+import { purgeExpiredExports } from "../../src/export/purge";
+import { openBatch } from "../../src/export/staging";
+import { existingStagingKey } from "../../src/export/stagingKeys";
+import { describeEachDatabase, TestDatabase } from "../support/databases";
+import { submitVerified, TestService } from "../support/harness";
+import { ScriptedConnector } from "../support/scriptedConnector";
+import { ADA_EMAIL, FAST } from "./support";
+
+const GRACE_MINUTES = 30;
+const MINUTE = 60_000;
+
+/** Every file of an SQLite database (the main file, its WAL and shared memory), as bytes. */
+function sqliteBytes(db: TestDatabase): Buffer {
+  const file = db.url.slice("sqlite:".length);
+  return Buffer.concat([file, `${file}-wal`, `${file}-shm`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+}
+
+describeEachDatabase("staged records", (db) => {
+  // A string only the staged records hold: if it is anywhere in the database, personal data sits there in the clear.
+  const marker = `staged-marker-${randomBytes(6).toString("hex")}`;
+  let t: TestService;
+  let accounts: ScriptedConnector;
+  let tickets: ScriptedConnector;
+  let requestId: string;
+
+  const count = async (table: string) => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM ${table}`))[0].n);
+  const show = async (id: string) => (await t.ok(`query($id: ID!) { request(id: $id) { status statusReason tasks { id connector step status lastError } } }`, { id })).request;
+  const until = (id: string, status: string) => t.waitFor(async () => ((await show(id)).status === status ? true : undefined), `request ${status}`, 30_000);
+
+  before(async function () {
+    this.timeout(120_000);
+    accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"], supports: ["access"] });
+    const records: SubjectRecord[] = Array.from({ length: 3000 }, (_, i) => ({
+      category: "ACCOUNT",
+      type: "login",
+      id: `l-${i}`,
+      recordedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i)),
+      data: { note: `${marker} ${i}`, device: "Pixel 8" },
+    }));
+    accounts.data.set(ADA_EMAIL, records);
+    // The ticketing system refuses the collect for good: the request FAILS with the accounts' records staged.
+    tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"], supports: ["access"] }).script("collect", { kind: "fatal" });
+    t = await new TestService(db(), { ...FAST, DSR_STAGED_GRACE_MINUTES: String(GRACE_MINUTES) }, [accounts, tickets]).start();
+    requestId = (await submitVerified(t)).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: requestId });
+    await until(requestId, "FAILED");
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("holds a failed request's collected records only encrypted: the subject's data is nowhere in the database in the clear", async () => {
+    expect(await count("staged_batches")).to.be.greaterThan(0);
+    expect(await count("staged_keys")).to.equal(1);
+    const rows: Array<{ taskId: string; attempt: number; category: string; seq: number; payload: Buffer }> = await t.ds.query(`SELECT taskId, attempt, category, seq, payload FROM staged_batches`);
+    for (const r of rows) expect(Buffer.from(r.payload).includes(marker)).to.equal(false);
+    if (db().kind === "sqlite") expect(sqliteBytes(db()).includes(marker), "the marker in the SQLite files").to.equal(false);
+    else expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE payload LIKE ?`, [`%${marker}%`]))[0].n)).to.equal(0);
+    // The records are there, sealed: the request's key opens them (so the checks above can fail).
+    const key = (await existingStagingKey(t.ds, exportTools(t.service.services).keys, requestId))!;
+    const opened = await openBatch(key, { requestId, ...rows[0], attempt: Number(rows[0].attempt), seq: Number(rows[0].seq) }, Buffer.from(rows[0].payload));
+    expect(opened.toString("utf8")).to.include(marker);
+    // Moved to another position (or request), a batch no longer opens.
+    await openBatch(key, { requestId, ...rows[0], attempt: Number(rows[0].attempt), seq: Number(rows[0].seq) + 1 }, Buffer.from(rows[0].payload)).then(
+      () => expect.fail("a moved batch opened"),
+      (error: Error) => expect(error.message).to.match(/failed authentication/),
+    );
+  });
+
+  it("keeps them through the grace for retries, then removes key and batches", async () => {
+    t.clock.advance((GRACE_MINUTES - 1) * MINUTE);
+    await purgeExpiredExports(t.service.services);
+    expect(await count("staged_batches")).to.be.greaterThan(0);
+    t.clock.advance(2 * MINUTE);
+    const purged = await purgeExpiredExports(t.service.services);
+    expect(purged.stagedRecords).to.be.greaterThan(0);
+    expect(await count("staged_batches")).to.equal(0);
+    expect(await count("staged_keys")).to.equal(0);
+  });
+
+  it("refuses to export short after the grace: a retried request fails its export and says why", async () => {
+    const failed = (await show(requestId)).tasks.find((x: any) => x.connector === "tickets" && x.step === "COLLECT");
+    await t.ok(`mutation($id: ID!) { retryTask(id: $id) { id } }`, { id: failed.id });
+    await until(requestId, "FAILED");
+    const exportTask = (await show(requestId)).tasks.find((x: any) => x.step === "EXPORT");
+    expect(exportTask.status).to.equal("FAILED");
+    expect(exportTask.lastError).to.match(/accounts are no longer all staged \(0 of 3000\).*submit a new request/);
+    expect(await count("exports")).to.equal(0);
+  });
+
+  it("exports a new request's records exactly once, then removes its staged data at once", async () => {
+    const id = (await submitVerified(t)).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+    await until(id, "COMPLETED");
+    const r = (await t.ok(`query($id: ID!) { request(id: $id) { export { records } tasks { connector outcome { records } } } }`, { id })).request;
+    expect(r.export.records).to.equal(3000);
+    expect(await count("staged_batches")).to.equal(0);
+    // The failed request's retried COLLECT found nothing, so it made no new key either.
+    expect(await count("staged_keys")).to.equal(0);
+  });
+});
