@@ -2,11 +2,17 @@ import type { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import { Command } from "commander";
 import type { DataSource } from "typeorm";
-import { systemClock } from "../clock";
-import { Config, loadConfig } from "../config/env";
-import { sealCheckpoint } from "./checkpointer";
-import { publicKeyFromPem } from "./signingKey";
-import { verifyAuditTrail } from "./verifyCommand";
+import type { systemClock } from "../clock";
+import type { Config } from "../config/env";
+
+// What the commands need is loaded when they run (like the rest of the CLI): `dsr --help` loads none of it.
+const load = () => ({
+  clock: (require("../clock") as typeof import("../clock")).systemClock,
+  loadConfig: (require("../config/env") as typeof import("../config/env")).loadConfig,
+  sealCheckpoint: (require("./checkpointer") as typeof import("./checkpointer")).sealCheckpoint,
+  publicKeyFromPem: (require("./signingKey") as typeof import("./signingKey")).publicKeyFromPem,
+  verifyAuditTrail: (require("./verifyCommand") as typeof import("./verifyCommand")).verifyAuditTrail,
+});
 
 type Exit = { FAILED: number; USAGE: number };
 
@@ -14,10 +20,10 @@ type Exit = { FAILED: number; USAGE: number };
 export function registerAuditCommands(cli: Command, exit: Exit, openDatabase: (config: Config) => Promise<DataSource>, fail: (message: string, code: number) => Error): void {
   const group = cli.command("audit").description("verify the audit trail and seal it into signed checkpoints");
   const withServices = async <T>(work: (services: { ds: DataSource; config: Config; clock: typeof systemClock }) => Promise<T>): Promise<T> => {
-    const config = loadConfig();
+    const config = load().loadConfig();
     const ds = await openDatabase(config);
     try {
-      return await work({ ds, config, clock: systemClock });
+      return await work({ ds, config, clock: load().clock });
     } finally {
       await ds.destroy();
     }
@@ -38,10 +44,10 @@ export function registerAuditCommands(cli: Command, exit: Exit, openDatabase: (c
         } catch (error) {
           throw fail(`cannot read the public key ${opts.publicKey} (${(error as NodeJS.ErrnoException).code ?? "error"})`, exit.USAGE);
         }
-        publicKey = publicKeyFromPem(pem) ?? undefined;
+        publicKey = load().publicKeyFromPem(pem) ?? undefined;
         if (!publicKey) throw fail(`${opts.publicKey} is not an Ed25519 public key in PEM`, exit.USAGE);
       }
-      const result = await withServices((services) => verifyAuditTrail(services, { full: opts.full === true, publicKey }));
+      const result = await withServices((services) => load().verifyAuditTrail(services, { full: opts.full === true, publicKey }));
       if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else {
         process.stdout.write(`${result.summary}\n`);
@@ -54,7 +60,7 @@ export function registerAuditCommands(cli: Command, exit: Exit, openDatabase: (c
     .command("checkpoint")
     .description("seal the events written since the last checkpoint into a new signed checkpoint now (serve and worker do it every DSR_AUDIT_CHECKPOINT_SECONDS)")
     .action(async () => {
-      const outcome = await withServices((services) => sealCheckpoint(services, { waitSeconds: 30 }));
+      const outcome = await withServices((services) => load().sealCheckpoint(services, { waitSeconds: 30 }));
       const adopted = outcome.adopted.length ? ` (took in checkpoint ${outcome.adopted.join(", ")}, stored by a checkpointer that stopped before recording it)` : "";
       if (outcome.sealed) process.stdout.write(`sealed checkpoint ${outcome.number}: ${outcome.events} event(s) in ${outcome.streams} trail(s)${adopted}\n`);
       else process.stdout.write(`no checkpoint written: ${outcome.reason}${adopted}\n`);

@@ -192,7 +192,8 @@ describeEachSqlDialect("SQL connector", (db) => {
       if (db().kind === "sqlite") {
         const plan = await account.rows(`EXPLAIN QUERY PLAN ${statement.sql}`, statement.params);
         expect(plan.map((p) => String(p.detail)).join("; ")).to.match(/SEARCH users USING (COVERING )?INDEX users_email_nocase/);
-      } else {
+      } else if (db().kind === "mariadb") {
+        // (PostgreSQL's lower(email) index is checked by its own EXPLAIN test below.)
         const [plan] = await account.rows(`EXPLAIN ${statement.sql}`, statement.params);
         expect(String(plan.possible_keys)).to.contain("users_email");
         expect(plan.type).to.be.oneOf(["range", "ref", "const", "eq_ref"]);
@@ -214,7 +215,9 @@ describeEachSqlDialect("SQL connector", (db) => {
       const ddl =
         db().kind === "sqlite"
           ? [`CREATE TABLE sms_codes (id INTEGER PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at TEXT NOT NULL)`, `CREATE INDEX sms_codes_phone ON sms_codes (phone)`]
-          : [`CREATE TABLE sms_codes (id INT NOT NULL PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at VARCHAR(24) NOT NULL, KEY sms_codes_phone (phone)) ENGINE=InnoDB`];
+          : db().kind === "postgres"
+            ? [`CREATE TABLE sms_codes (id INT NOT NULL PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at VARCHAR(24) NOT NULL)`, `CREATE INDEX sms_codes_phone ON sms_codes (phone)`]
+            : [`CREATE TABLE sms_codes (id INT NOT NULL PRIMARY KEY, phone VARCHAR(32) NOT NULL, sent_at VARCHAR(24) NOT NULL, KEY sms_codes_phone (phone)) ENGINE=InnoDB`];
       await account.rows(`DROP TABLE IF EXISTS sms_codes`);
       for (const statement of ddl) await account.rows(statement);
       const stored = ["+442079460958", "+44 20 7946 0958", "020 7946 0958", "02079460958", "00442079460958", "+44 20 7946 0959", "+91 20 7946 0958"];
@@ -335,7 +338,7 @@ describeEachOf(["postgres"], "SQL connector on PostgreSQL", (db) => {
   it("reads the subject's rows through the lower(email) index, not a scan, as EXPLAIN shows", async () => {
     const [users] = accountDbConfig().tables;
     const statement = selectPage("postgres", users, ["id", "email"], identityMatcher("email", [ADA.email!]).lookup, undefined, CHUNK);
-    expect(statement.sql).to.match(/lower\("email"\) IN \(lower\(\?::text\)\)/);
+    expect(statement.sql).to.match(/lower\("email"\) IN \(lower\(\?::text\)(, lower\(\?::text\))*\)/);
     // A few thousand other users, so a sequential scan would be the planner's choice were the index unusable.
     await account.rows(`INSERT INTO users (id, email, name, created_at) SELECT g, 'user' || g || '@example.com', 'U', now() FROM generate_series(100, 5099) g`);
     await account.rows("ANALYZE users");

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { exclusive } from "../../src/db/connectionQueue";
+import { MIGRATIONS } from "../../src/migrations";
 import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
@@ -127,8 +128,10 @@ describeEachDatabase("claims and leases", (db) => {
   }
 
   it("migrates down and up again: the claim index and the fencing token come back", async () => {
-    await exclusive(t.ds, () => t.ds.undoLastMigration({ transaction: "each" }));
-    expect(await migrate(t.ds)).to.deep.equal(["ClaimOrder1764900000000"]);
+    // Undo the later migrations too, down to (and including) this one, then migrate up again.
+    const later = MIGRATIONS.map((m) => m.name).slice(MIGRATIONS.findIndex((m) => m.name === "ClaimOrder1764900000000"));
+    for (let i = 0; i < later.length; i++) await exclusive(t.ds, () => t.ds.undoLastMigration({ transaction: "each" }));
+    expect(await migrate(t.ds)).to.deep.equal(later);
     await runnableCollects(t, 1);
     const claimed = (await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!;
     expect(claimed.leaseToken).to.equal(1);
