@@ -79,7 +79,9 @@ describe("logs of a full run", () => {
   let accountDbFile: TestDatabase;
   let accounts: AccountDb;
   let service: RunningService;
-  const inbox = new CodeInbox(new ManualClock());
+  // Made in before(): its clock checks the webhook's 5-minute signature window, so it must read the
+  // time the test runs, not the time mocha loaded this file (minutes earlier in a full run).
+  let inbox: CodeInbox;
   const { lines, stream } = capture();
   const tokens = {} as Record<Role, string>;
   const tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"] });
@@ -89,6 +91,7 @@ describe("logs of a full run", () => {
     accountDbFile = await createSqliteDatabase();
     accounts = await AccountDb.create(accountDbFile);
     tickets.data.set(ADA.email!, [{ category: "SUPPORT", type: "ticket", id: "t-1", data: { from: ADA.email, name: "Ada Lovelace", phone: PHONE, body: "Please call Ada Lovelace" } }]);
+    inbox = new CodeInbox(new ManualClock());
     await inbox.start();
     const config = loadConfig({
       NODE_ENV: "test",
