@@ -17,8 +17,10 @@ const REPLAY = process.env.DSR_TEST_INTERLEAVE_SEED;
 const RUNS = Number(process.env.DSR_TEST_INTERLEAVE_RUNS ?? 2);
 const SEEDS = REPLAY ? [Number(REPLAY)] : Array.from({ length: RUNS }, (_, i) => 1000 + i * 7919);
 /**
- * Comparisons this branch leaves out, and why: the counting rule of these connectors is being made one
- * (issue 14, point 2) on another branch. Until then only "never more erased than left" is checked.
+ * Comparisons left out, and why: for these connectors "erased equals what left the system" is still
+ * switched off here, though with the counting rule merged it held for seeds 1000-24757 on both
+ * databases; longer seed runs time out waiting for requests to end (unexplained, issue 14). Until that
+ * is understood only "never more erased than left" is checked for them.
  */
 const LEFT_OUT = new Map([
   ["payments", "a customer kept with its kept records is counted differently by the survey and the erasure"],
