@@ -5,7 +5,7 @@ import { inTransaction, lockRow } from "../db/transaction";
 import { emailProblem, normalizeEmail } from "../domain/identities";
 import { LegalHoldRow, LegalHoldStatus } from "../entities";
 import { badField, conflict, notFound } from "../errors";
-import { describeUnits, placeUnderFence } from "../orchestrator/holdFence";
+import { describeUnits, placeUnderFence, remoteUnits } from "../orchestrator/holdFence";
 import { Services } from "../services";
 
 export interface PlaceLegalHoldCommand {
@@ -56,8 +56,11 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     return row;
   });
   if ("busy" in outcome) {
+    const again = remoteUnits(outcome.busy).length
+      ? "Place the hold again once that deletion's task has left REMOTE_PROCESSING: it then keeps everything not erased by then."
+      : "Place the hold again in a moment: it then keeps everything not erased by then.";
     throw conflict(
-      `The hold was not placed: records of this subject are being erased right now (${describeUnits(outcome.busy)}) and that step did not end within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. Place the hold again in a moment: it then keeps everything not erased by then.`,
+      `The hold was not placed: records of this subject are being erased right now (${describeUnits(outcome.busy)}) and that step did not end within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. ${again}`,
     );
   }
   return outcome.placed;

@@ -241,9 +241,12 @@ export interface TaskContext {
    * unit, its whole erase call counts as one unit that nothing can interrupt; outside erase and purge
    * every unit is refused. `note` (up to 500 characters, no personal data) says what to finish if the
    * unit never ends well (the process died, or `work` threw): the task's next attempt gets it back
-   * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once.
+   * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once. `remote: true` says
+   * that `work` starts erasure the remote system carries on after it returns and that cannot be called
+   * back (running a redaction job): the category then stays fenced, and a hold on it is refused, until
+   * the remote work has ended (poll returns no `remote`).
    */
-  eraseUnit(category: DataCategory, work: () => Promise<void>, note?: string): Promise<boolean>;
+  eraseUnit(category: DataCategory, work: () => Promise<void>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
   /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */

@@ -93,7 +93,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       const ds = await openDatabase(settings);
       try {
         const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn") });
-        process.stdout.write(`purged ${done.exports} export(s) and ${done.stagedRecords} leftover staged record(s)\n`);
+        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es) and ${done.surveyedRecords} surveyed record id(s) of ended requests\n`);
       } finally {
         await ds.destroy();
       }

@@ -4,7 +4,7 @@ import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { ExportRow, RequestRow, StagedBatchRow, StagedKeyRow, TaskRow } from "../entities";
+import { ExportRow, RequestRow, StagedBatchRow, StagedKeyRow, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { exportTools } from "./context";
 import { deleteStaged } from "./staging";
@@ -19,7 +19,7 @@ const MINUTE_MS = 60_000;
  * crash in between leaves a row the next run finishes), and staged records whose purpose ended (see
  * purgeStagedRecords). Idempotent: any number of workers may run it.
  */
-export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock" | "config" | "logger">): Promise<{ exports: number; stagedRecords: number }> {
+export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock" | "config" | "logger">): Promise<{ exports: number; stagedRecords: number; surveyedRecords: number }> {
   const { ds, clock } = services;
   const { storage } = exportTools(services);
   const now = clock.now();
@@ -38,8 +38,34 @@ export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock
     if (due.length < 100) break;
   }
   const stagedRecords = await purgeStagedRecords(services);
-  if (exports || stagedRecords) services.logger.info({ exports, stagedRecords }, "export retention purge");
-  return { exports, stagedRecords };
+  const surveyedRecords = await purgeSurveyedRecords(services);
+  if (exports || stagedRecords || surveyedRecords) services.logger.info({ exports, stagedRecords, surveyedRecords }, "export retention purge");
+  return { exports, stagedRecords, surveyedRecords };
+}
+
+/** Requests among `ids` that ended (any terminal state) at or before `cutoff`. */
+async function endedBy(ds: Services["ds"], ids: readonly string[], cutoff: Date): Promise<string[]> {
+  const rows = await ds.getRepository(RequestRow).find({ where: { id: In([...ids]), status: In([...TERMINAL_STATUSES]), closedAt: LessThanOrEqual(cutoff) }, select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Removes the surveyed record ids (a deletion's survey keeps them for its verification pass) of every
+ * request that ended DSR_STAGED_GRACE_MINUTES ago or more without its ERASE tasks removing them (it
+ * FAILED or was CANCELLED; a retryTask within the grace still finds them). Returns the rows removed.
+ */
+export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
+  const { ds, clock, config } = services;
+  const cutoff = new Date(clock.now().getTime() - config.DSR_STAGED_GRACE_MINUTES * MINUTE_MS);
+  const requests: Array<{ requestId: string }> = await ds.getRepository(SurveyedRecordRow).createQueryBuilder("s").select("DISTINCT s.requestId", "requestId").getRawMany();
+  let removed = 0;
+  for (let i = 0; i < requests.length; i += 100) {
+    for (const requestId of await endedBy(ds, requests.slice(i, i + 100).map((r) => r.requestId), cutoff)) {
+      // One statement per request (autocommit): a request's survey is a few thousand ids at most.
+      removed += (await ds.getRepository(SurveyedRecordRow).delete({ requestId })).affected ?? 0;
+    }
+  }
+  return removed;
 }
 
 /**
@@ -58,9 +84,9 @@ export async function purgeStagedRecords(services: Pick<Services, "ds" | "clock"
   const ids = [...staged];
   for (let i = 0; i < ids.length; i += 100) {
     const group = ids.slice(i, i + 100);
-    const ended = await ds.getRepository(RequestRow).find({ where: { id: In(group), status: In([...TERMINAL_STATUSES]), closedAt: LessThanOrEqual(cutoff) }, select: { id: true } });
+    const ended = await endedBy(ds, group, cutoff);
     const exported = await ds.getRepository(TaskRow).find({ where: { requestId: In(group), step: TaskStep.EXPORT, status: TaskStatus.SUCCEEDED }, select: { requestId: true } });
-    for (const requestId of new Set([...ended.map((r) => r.id), ...exported.map((t) => t.requestId)])) removed += await deleteStaged(ds, requestId);
+    for (const requestId of new Set([...ended, ...exported.map((t) => t.requestId)])) removed += await deleteStaged(ds, requestId);
   }
   return removed;
 }

@@ -7,6 +7,7 @@ import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExcept
 import type { Services } from "../services";
 import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
+import { endRemoteUnit, extendRemoteUnit } from "./holdFence";
 import { addOutcome, outcomeLines, partialOf } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
@@ -51,6 +52,10 @@ export async function runErasure(services: Services, connector: Connector, task:
     if (!signal.aborted) await fence.end(true);
     throw error;
   }
+  // Remote work that cannot be called back stays fenced until a poll finds it ended: past the next poll
+  // time by the poll interval and a lease, so a late poll does not open the fence while it still runs.
+  if (outcome.remote) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
+  else await endRemoteUnit(ds, task.id);
   await fence.end();
   const soFar = addOutcome(task.remoteReference ? task.result : null, outcome, instruction, connector.spec.categories);
   const { erased } = soFar;

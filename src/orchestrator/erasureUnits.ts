@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endErasureUnit, endTaskUnits, unfinishedNotes, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
@@ -33,7 +33,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     beatAt = Date.now();
     await ctx.heartbeat();
   };
-  const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note) => {
+  const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note, unitOptions) => {
     if (outer) {
       await endErasureUnit(services.ds, outer);
       outer = null;
@@ -51,6 +51,9 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       await endErasureUnit(services.ds, unit.unitId, services.clock.now());
       throw error;
     }
+    // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
+    // placement finds the category free in between (the orchestrator moves its end on at each poll).
+    if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
     await endErasureUnit(services.ds, unit.unitId);
     if (Date.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;

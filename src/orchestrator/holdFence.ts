@@ -137,21 +137,53 @@ export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<s
   return rows.map((r) => r.note!);
 }
 
-/** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. */
+/** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. The task's remote unit is not one of them: it ends with the remote work (endRemoteUnit). */
 export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);
-  if (failedAt) await units.update({ taskId }, { expiresAt: failedAt });
-  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+  if (failedAt) await units.update({ taskId, id: Not(taskId) }, { expiresAt: failedAt });
+  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
 }
 
-/** Keeps a task's live units alive with its lease (called on heartbeat). */
+/** Keeps a task's live units alive with its lease (called on heartbeat); the remote unit keeps its own time. */
 export async function extendTaskUnits(ds: DataSource, taskId: string, now: Date, expiresAt: Date): Promise<void> {
-  await ds.getRepository(ErasureUnitRow).update({ taskId, expiresAt: MoreThan(now) }, { expiresAt });
+  await ds.getRepository(ErasureUnitRow).update({ taskId, id: Not(taskId), expiresAt: MoreThan(now) }, { expiresAt });
 }
+
+/**
+ * The task's remote unit: erasure the remote system carries on after the call that started it returned
+ * and that nobody can call back (a Stripe redaction job that was run). It has the task's id as its own,
+ * so a task has at most one; it is written before the unit that started the remote work ends (no hold
+ * placement can slip in between) and lasts until the remote work has ended (endRemoteUnit) or until
+ * `expiresAt`, which each poll moves on. While it lasts, a hold on its categories is refused.
+ */
+export async function holdRemoteUnit(ds: DataSource, owner: UnitOwner, categories: readonly string[], now: Date, expiresAt: Date): Promise<void> {
+  await alone(ds, async (em) => {
+    const units = em.getRepository(ErasureUnitRow);
+    const existing = await units.findOneBy({ id: owner.taskId });
+    const merged = [...new Set([...list(existing?.categories ?? null), ...categories])];
+    if (existing) await units.update({ id: owner.taskId }, { categories: merged.join(",").slice(0, 400), expiresAt });
+    else await units.insert({ id: owner.taskId, subjectKey: subjectKey(owner.subjectEmail), taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: merged.join(",").slice(0, 400), note: null, startedAt: now, expiresAt });
+  });
+}
+
+/** Moves the remote unit's end on (nothing when the task has none). */
+export async function extendRemoteUnit(ds: DataSource, taskId: string, expiresAt: Date): Promise<void> {
+  await alone(ds, (em) => em.getRepository(ErasureUnitRow).update({ id: taskId }, { expiresAt }));
+}
+
+/** The remote work ended (or will never be polled again): holds on its categories may be placed. */
+export async function endRemoteUnit(ds: DataSource, taskId: string): Promise<void> {
+  await alone(ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: taskId }));
+}
+
+/** Whether units a hold placement met include remote work, which does not end in a moment. */
+export const remoteUnits = (units: readonly Pick<ErasureUnitRow, "id" | "taskId">[]) => units.filter((u) => u.id === u.taskId);
 
 /** A unit a hold placement met, in words for the person placing the hold. */
-export function describeUnits(units: readonly Pick<ErasureUnitRow, "connector" | "categories" | "requestId">[]): string {
-  return units.map((u) => `${u.categories.split(",").join(", ")} through connector ${u.connector} for deletion request ${u.requestId}`).join("; ");
+export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskId" | "connector" | "categories" | "requestId">[]): string {
+  return units
+    .map((u) => `${u.categories.split(",").join(", ")} through connector ${u.connector} for deletion request ${u.requestId}${u.id === u.taskId ? " (the remote system is erasing them and cannot be called back)" : ""}`)
+    .join("; ");
 }
 
 /** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */

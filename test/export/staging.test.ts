@@ -104,3 +104,34 @@ describeEachDatabase("staged records", (db) => {
     expect(await count("staged_keys")).to.equal(0);
   });
 });
+
+describeEachDatabase("surveyed record ids of a deletion that failed", (db) => {
+  let t: TestService;
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("keeps them through the grace for retries, then removes them with the staged records' purge", async function () {
+    this.timeout(60_000);
+    // A connector that can look records up keeps its survey's record ids for the verification pass; its
+    // ERASE fails for good, so no completion removes them.
+    const accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"] }).seed(ADA_EMAIL, 5).script("erase", { kind: "fatal" });
+    Object.assign(accounts, {
+      async *lookup(refs: readonly { type: string; id: string }[]) {
+        for (const r of accounts.data.get(ADA_EMAIL) ?? []) if (refs.some((x) => x.id === r.id)) yield r;
+      },
+    });
+    t = await new TestService(db(), { ...FAST, DSR_STAGED_GRACE_MINUTES: String(GRACE_MINUTES) }, [accounts]).start();
+    const id = (await submitVerified(t, { type: "DELETION" })).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id })).request.status === "FAILED" ? true : undefined), "the deletion FAILED", 30_000);
+    const surveyed = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM surveyed_records WHERE requestId = ?`, [id]))[0].n);
+    expect(await surveyed()).to.equal(5);
+    t.clock.advance((GRACE_MINUTES - 1) * MINUTE);
+    expect((await purgeExpiredExports(t.service.services)).surveyedRecords).to.equal(0);
+    expect(await surveyed()).to.equal(5);
+    t.clock.advance(2 * MINUTE);
+    expect((await purgeExpiredExports(t.service.services)).surveyedRecords).to.equal(5);
+    expect(await surveyed()).to.equal(0);
+  });
+});

@@ -29,9 +29,9 @@ describeEachDatabase("the counting rule on the sample workspace", (db) => {
     await ws?.close();
   });
 
-  async function start(): Promise<void> {
+  async function start(env: Record<string, string> = {}): Promise<void> {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 300, people: 20, redactionPollMs: 1 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", ...env }, ws.connectors).start();
   }
 
   const show = async (id: string) => (await t.ok(SHOW, { id })).request;
@@ -56,6 +56,14 @@ describeEachDatabase("the counting rule on the sample workspace", (db) => {
       90_000,
     );
   }
+
+  /** Waits, moving the clock so that polls come due, until the payments ERASE waits in REMOTE_PROCESSING for Stripe. */
+  const paymentsWaitForStripe = (id: string) =>
+    t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = await show(id);
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "REMOTE_PROCESSING") ? now : undefined;
+    }, "the payments erasure waiting for Stripe", 60_000);
 
   /** What the stores still hold, asked of the systems themselves, per connector. */
   async function held(ids: Identities): Promise<Record<string, number>> {
@@ -135,11 +143,7 @@ describeEachDatabase("the counting rule on the sample workspace", (db) => {
     const ids = await identitiesOf(ADA);
     ws.stripe.redaction.paused = true;
     const id = await deletion(ADA);
-    await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = await show(id);
-      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "REMOTE_PROCESSING") ? now : undefined;
-    }, "the payments erasure waiting for Stripe", 60_000);
+    await paymentsWaitForStripe(id);
     const jobs = ws.stripe.store.redactionJobs.size;
     expect(jobs).to.be.greaterThan(0);
     // The account database is erased last (it holds the ids the others need): a hold placed now is after the plan.
@@ -163,6 +167,67 @@ describeEachDatabase("the counting rule on the sample workspace", (db) => {
     expect(redacted.length).to.be.greaterThan(0);
     const payments = done.deletionOutcome.find((o: any) => o.connector === "payments");
     expect(payments.redacted).to.equal(sum([...ws.stripe.store.redactionJobs.values()], (j) => j.objects.charges.length + j.objects.invoices.length));
+  });
+
+  /** Waits, moving the clock so that polls come due, until a payment redaction job at Stripe is in one of `statuses`. */
+  async function jobReaches(id: string, statuses: string[]): Promise<void> {
+    await t.waitFor(async () => {
+      if ([...ws.stripe.store.redactionJobs.values()].some((j) => statuses.includes(j.status))) return true;
+      t.clock.advance(2);
+      await show(id);
+      return undefined;
+    }, `a redaction job ${statuses.join(" or ")}`, 60_000);
+  }
+  const PAYMENTS_HOLD = `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CB-9" }) { id } }`;
+  const redactedInvoices = (customer: string) => ws.stripe.store.all("invoice").filter((i) => i.customer === customer && i.customer_email === "[redacted]").length;
+
+  it("cancels Stripe redaction jobs not yet run when a hold on PAYMENTS arrives, and counts their objects as the hold's", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(ADA);
+    const before = await held(ids);
+    ws.stripe.redaction.paused = true;
+    const id = await deletion(ADA);
+    await paymentsWaitForStripe(id);
+    expect([...ws.stripe.store.redactionJobs.values()].map((j) => j.status)).to.include("validating");
+    const { placeLegalHold: hold } = await t.ok(PAYMENTS_HOLD);
+    ws.stripe.redaction.paused = false;
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // Stripe: no job ran, none redacted anything; every one was canceled.
+    const jobs = [...ws.stripe.store.redactionJobs.values()];
+    expect(jobs.map((j) => j.status).filter((s) => !["canceling", "canceled"].includes(s))).to.deep.equal([]);
+    expect(ws.stripe.store.effectCount("redaction_job.run")).to.equal(0);
+    expect(redactedInvoices(ids.paymentCustomerId!)).to.equal(0);
+    // The report: erased is what left the system before the hold; what is left is the hold's, nothing residual.
+    const left = (await held(ids)).payments;
+    const erase = done.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+    expect(erase.outcome.erased).to.equal(before.payments - left);
+    expect(erase.outcome.residual ?? 0).to.equal(0);
+    const byHold = done.retentionExceptions.filter((e: any) => e.connector === "payments" && e.holdId === hold.id && e.status === "OPEN");
+    expect(sum(byHold, (e: any) => e.recordCount)).to.equal(left);
+    expect(left, "the objects of the canceled jobs are still there").to.be.at.least(sum(jobs, (j) => j.objects.charges.length + j.objects.invoices.length));
+  });
+
+  it("refuses a hold on PAYMENTS with CONFLICT while a Stripe redaction job it cannot call back is redacting, and places it once the job ended", async function () {
+    this.timeout(240_000);
+    await start({ DSR_HOLD_WAIT_MS: "300" });
+    const ids = await identitiesOf(ADA);
+    const id = await deletion(ADA);
+    await jobReaches(id, ["redacting"]);
+    ws.stripe.redaction.paused = true;
+    const refused = await t.gql(PAYMENTS_HOLD);
+    expect(refused.errors?.[0].extensions.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0].message).to.include("PAYMENTS through connector payments for deletion request").and.include(id).and.include("cannot be called back").and.include("REMOTE_PROCESSING");
+    expect(await t.count("legal_holds")).to.equal(0);
+    // Another category is not fenced by it.
+    expect((await t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["AUTH_LOGS"], reason: "Fraud", caseReference: "FR-1" }) { id } }`)).errors).to.equal(undefined);
+    ws.stripe.redaction.paused = false;
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(redactedInvoices(ids.paymentCustomerId!)).to.be.greaterThan(0);
+    expect(await t.count("erasure_units")).to.equal(0);
+    expect((await t.gql(PAYMENTS_HOLD)).errors).to.equal(undefined);
   });
 
   it("names what a refused redaction leaves as residual, never as erased, in the outcome and the certificate", async function () {

@@ -122,15 +122,27 @@ async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx:
 export async function pollRedaction(reference: string, api: RedactionApi, ctx: TaskContext, pollAfterMs: number): Promise<ErasureOutcome> {
   const pending: string[] = [];
   let redacted = 0;
+  /** Objects of jobs a legal hold withdrew before they ran (canceled: the hold keeps them). */
+  let withdrawn = 0;
+  let heldBack = false;
   const residual: ResidualRecords[] = [];
   for (const id of reference.split(",").filter(Boolean)) {
     const job = await api.retrieve(id, ctx);
     await ctx.heartbeat();
     switch (job.status) {
-      case "ready":
-        await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx);
-        pending.push(id);
+      case "ready": {
+        // Running the job is the erasure, and Stripe cannot call it back: one unit, fenced until the job
+        // ends. A hold placed on PAYMENTS since the job was created withdraws it: the job is canceled and
+        // its objects stay, the hold's.
+        const ran = !heldBack && (await ctx.eraseUnit("PAYMENTS", async () => void (await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx)), undefined, { remote: true }));
+        if (ran) pending.push(id);
+        else {
+          heldBack = true;
+          await api.cancel(id, writeKey(ctx.idempotencyKey, "redaction_job.cancel", id), ctx);
+          withdrawn += countOf(job);
+        }
         break;
+      }
       case "succeeded":
         redacted += countOf(job);
         break;
@@ -148,7 +160,7 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
         pending.push(id);
     }
   }
-  ctx.logger.info({ jobs: reference.split(",").length, pending: pending.length, redacted, residual: residual.reduce((n, r) => n + r.count, 0) }, "Stripe redaction jobs polled");
+  ctx.logger.info({ jobs: reference.split(",").length, pending: pending.length, redacted, withdrawn, residual: residual.reduce((n, r) => n + r.count, 0) }, "Stripe redaction jobs polled");
   const done = { erased: redacted, redacted, ...(residual.length ? { residual } : {}) };
   return pending.length ? { ...done, remote: { reference: pending.join(","), pollAfterMs } } : done;
 }
