@@ -7,9 +7,10 @@
  *   npm run bench:orchestrator                  # embedded SQLite in a temp folder, in-process worker
  *   DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench:orchestrator   # MySQL/MariaDB: 1, 2 and 4 `dsr worker` processes (scratch schemas)
  *   BENCH_REQUESTS=1000 BENCH_CONCURRENCY=64 BENCH_PROCESSES=1,2,4 npm run bench:orchestrator
+ *   BENCH_CPU_PROF=/tmp/prof DATABASE_URL=mysql://... npm run bench:orchestrator   # a CPU profile per worker process
  *
- * On MySQL the drain is timed from the first task's start to the last task's end (the rows' own times),
- * so the worker processes' start-up is not counted; lock waits are InnoDB's row-lock time over the
+ * The drain is timed from the first task's start to the last task's end (the rows' own times), so the
+ * worker processes' start-up and the bench's own polling are not counted; lock waits are InnoDB's row-lock time over the
  * drain, server-wide (other clients of the same server count too). On SQLite the lock wait is the time
  * statements and transactions queued for the one connection (src/db/connectionQueue.ts).
  */
@@ -91,8 +92,13 @@ async function openCount(services: Services, ids: string[]): Promise<number> {
   return Number(rows.n);
 }
 
-async function waitAll(services: Services, ids: string[]): Promise<void> {
-  while ((await openCount(services, ids)) > 0) await new Promise((r) => setTimeout(r, 5));
+/**
+ * Waits until every request is COMPLETED, looking every 100 ms (a single request: every 2 ms): the drain is timed by the tasks' own
+ * times (taskWindow), not by this loop, whose query (an IN over every id) would otherwise take a
+ * noticeable share of the one SQLite connection the workers use.
+ */
+async function waitAll(services: Services, ids: string[], pollMs = 100): Promise<void> {
+  while ((await openCount(services, ids)) > 0) await new Promise((r) => setTimeout(r, pollMs));
 }
 
 /** The rows' own times of a set of requests' tasks: first start, last finish. */
@@ -118,7 +124,7 @@ async function singleRatio(services: Services): Promise<{ wall: number; exportMs
     const ids = await submitted(services, 1);
     const started = performance.now();
     await approve(services, ids);
-    await waitAll(services, ids);
+    await waitAll(services, ids, 2);
     singles.push(performance.now() - started);
     const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
     exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
@@ -154,11 +160,10 @@ async function inProcess(): Promise<void> {
     await approve(services, ids);
     const drain = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
     const queued = await connectionQueueWaitMs(services);
-    const started = performance.now();
     drain.start();
     await waitAll(services, ids);
-    const seconds = (performance.now() - started) / 1000;
     const lockMs = (await connectionQueueWaitMs(services)) - queued;
+    const seconds = await taskWindow(services, ids);
     await drain.stop();
     report(`${services.ds.options.type}, in-process worker`, { seconds, wall, exportMs, lockMs, lockWaits: null, workers: `worker concurrency ${CONCURRENCY}` });
   } finally {
@@ -184,7 +189,9 @@ async function workerProcesses(processes: number): Promise<void> {
   const children = new Set<ChildProcess>();
   const start = () => {
     for (let i = 0; i < processes; i++) {
-      const child = spawn(process.execPath, [BIN, "worker", "--concurrency", String(CONCURRENCY)], {
+      // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
+      const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+      const child = spawn(process.execPath, [...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
         env: { PATH: process.env.PATH, ...env, DSR_MIGRATE_ON_START: "false" },
         stdio: ["ignore", "ignore", "inherit"],
       });

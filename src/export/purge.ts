@@ -61,8 +61,10 @@ export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "cloc
   let removed = 0;
   for (let i = 0; i < requests.length; i += 100) {
     for (const requestId of await endedBy(ds, requests.slice(i, i + 100).map((r) => r.requestId), cutoff)) {
-      // One statement per request (autocommit): a request's survey is a few thousand ids at most.
-      removed += (await ds.getRepository(SurveyedRecordRow).delete({ requestId })).affected ?? 0;
+      // Read, then delete by primary key, 100 at a time, each delete alone: a delete by the request
+      // index would take InnoDB gap locks that stall other requests' surveys.
+      const ids = (await ds.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId } })).map((r) => r.id);
+      for (let j = 0; j < ids.length; j += 100) removed += (await ds.getRepository(SurveyedRecordRow).delete({ id: In(ids.slice(j, j + 100)) })).affected ?? 0;
     }
   }
   return removed;

@@ -46,7 +46,10 @@ export async function completeTask(
 ): Promise<boolean> {
   const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed } = extras;
   return inTransaction(ds, async (em) => {
-    await lockRow(em, "requests", task.requestId);
+    // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
+    // by settleRequest at the end (its task count then reads every sibling that committed first). Only
+    // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
+    if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
     if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
     const known = new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind));
     const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);
