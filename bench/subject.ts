@@ -58,6 +58,8 @@ interface RunResult {
   records: number;
   archiveBytes: number;
   maxRssMb: number;
+  /** At the highest sampled RSS: the V8 heap (allocated, in use) and memory outside it (Buffers), in MB. */
+  peak: { heapTotalMb: number; heapUsedMb: number; externalMb: number; atSeconds: number };
   loopP99Ms: number;
   loopMaxMs: number;
   health: { n: number; maxMs: number; failed: number };
@@ -175,6 +177,13 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
       await new Promise((r) => setTimeout(r, 100));
     }
   };
+  // What the resident memory is made of at its highest sample (V8 heap, buffers outside it, the rest).
+  let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  let peakAt = 0;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > peak.rss) (peak = m), (peakAt = performance.now());
+  }, 100);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -199,6 +208,7 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   // The service's peak, before this process reads the archive back to check it.
   const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   loop.disable();
+  clearInterval(sampler);
   probing = false;
   await Promise.all([probing1, probing2]);
   const verified = await verifyArchive(archive);
@@ -210,6 +220,7 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
     records,
     archiveBytes: fs.statSync(archive).size,
     maxRssMb,
+    peak: { heapTotalMb: Math.round(peak.heapTotal / 2 ** 20), heapUsedMb: Math.round(peak.heapUsed / 2 ** 20), externalMb: Math.round(peak.external / 2 ** 20), atSeconds: Math.round((peakAt - started) / 100) / 10 },
     loopP99Ms: loop.percentile(99) / 1e6,
     loopMaxMs: loop.max / 1e6,
     ...probes,
@@ -274,7 +285,7 @@ async function main(): Promise<void> {
           const ratio = r.seconds / plain.seconds;
           rows.push(
             `${database.padEnd(8)} ${store.padEnd(9)} ${r.records.toLocaleString("en").padStart(10)} ${r.seconds.toFixed(1).padStart(7)} s ${Math.round(r.records / r.seconds).toLocaleString("en").padStart(9)}/s ` +
-              `${ratio.toFixed(1).padStart(5)}x  CPU ${r.cpuSeconds.toFixed(1).padStart(6)} s (${(r.cpuSeconds / plain.cpuSeconds).toFixed(1)}x) ${String(r.maxRssMb).padStart(5)} MB  loop p99 ${r.loopP99Ms.toFixed(0).padStart(4)} ms max ${r.loopMaxMs.toFixed(0).padStart(5)} ms  ` +
+              `${ratio.toFixed(1).padStart(5)}x  CPU ${r.cpuSeconds.toFixed(1).padStart(6)} s (${(r.cpuSeconds / plain.cpuSeconds).toFixed(1)}x) ${String(r.maxRssMb).padStart(5)} MB (at ${r.peak.atSeconds} s: heap ${r.peak.heapTotalMb}/${r.peak.heapUsedMb} used, external ${r.peak.externalMb})  loop p99 ${r.loopP99Ms.toFixed(0).padStart(4)} ms max ${r.loopMaxMs.toFixed(0).padStart(5)} ms  ` +
               `healthz ${r.health.n} max ${r.health.maxMs.toFixed(0)} ms (${r.health.failed} failed)  graphql ${r.graphql.n} max ${r.graphql.maxMs.toFixed(0)} ms (${r.graphql.failed} failed)`,
           );
           console.log(`  ${rows[rows.length - 1]}`);

@@ -9,7 +9,8 @@ import { submit, TestService } from "./support/harness";
 
 /**
  * Randomized interleavings of deletions on the sample workspace's real connectors: holds placed (some
- * while a stand-in call is held mid-erasure) and released, the service restarted, duplicates submitted,
+ * while a stand-in call is held mid-erasure) and released, the service restarted or killed (its
+ * database connections cut mid-work: TestService.crash), duplicates submitted,
  * each at a seeded random point. Afterwards the systems themselves are compared with what the requests
  * say. `DSR_TEST_INTERLEAVE_SEED=<n>` replays one seed; `DSR_TEST_INTERLEAVE_RUNS=<n>` runs more seeds.
  */
@@ -18,11 +19,12 @@ const RUNS = Number(process.env.DSR_TEST_INTERLEAVE_RUNS ?? 4);
 const SEEDS = REPLAY ? [Number(REPLAY)] : Array.from({ length: RUNS }, (_, i) => 1000 + i * 7919);
 const CATEGORY_SETS = [["SUPPORT"], ["PAYMENTS"], ["AUTH_LOGS"], ["SUPPORT", "PAYMENTS"], []];
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason duplicateOf tasks { connector step status outcome { erased kept remaining } }
+  deletionOutcome { connector differences { kind records } }
   retentionExceptions { connector category recordCount holdId status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records } kept { connector records status } } }`;
 
 /** What one run did, for the figures printed at the end. */
-const figures = { runs: 0, holdsPlaced: 0, holdsMidErasure: 0, holdsRefused: 0, releases: 0, restarts: 0, duplicates: 0, mismatches: 0 };
+const figures = { runs: 0, holdsPlaced: 0, holdsMidErasure: 0, holdsRefused: 0, releases: 0, restarts: 0, crashes: 0, leasesTakenBack: 0, goneBeforeRetry: 0, duplicates: 0, mismatches: 0 };
 
 type Snapshot = Map<string, Set<string>>;
 
@@ -45,6 +47,10 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
       const ws: SampleWorkspace = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 300, people: 12 });
       const t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_SHUTDOWN_GRACE_SECONDS: "1", DSR_HOLD_WAIT_MS: String(pick([200, 3000])) }, ws.connectors).start();
       const log: string[] = [];
+      // The remote systems take their time, so the deletion's work spans the steps below (without it the
+      // erasure has mostly ended before the first step, and holds, restarts and kills meet finished work).
+      ws.zendesk.faults.latencyMs = pick([0, 30, 80]);
+      ws.stripe.faults.latencyMs = pick([0, 30, 80]);
       try {
         const person = pick(ws.people.filter((p) => p.ticketingUserId && p.paymentCustomerId));
         const ids: Identities = { email: person.email, ...(await ws.connectors[0].resolve!({ email: person.email }, testContext())) };
@@ -77,7 +83,7 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
           // The service clock moves too, so remote work (payment redaction jobs, polled each second on it)
           // advances between the steps and holds meet it at every stage.
           t.clock.advance(Math.floor(random() * 3000));
-          const action = pick(["hold", "holdMid", "release", "restart", "duplicate"] as const);
+          const action = pick(["hold", "holdMid", "release", "restart", "crash", "duplicate"] as const);
           log.push(`+${action}`);
           if (action === "hold") await placeHold(pick(CATEGORY_SETS));
           else if (action === "holdMid") {
@@ -98,6 +104,9 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
           } else if (action === "restart") {
             await t.restart();
             figures.restarts += 1;
+          } else if (action === "crash") {
+            await t.crash();
+            figures.crashes += 1;
           } else if (action === "duplicate") {
             const d = await submit(t, { type: "DELETION", subject: { email: person.email }, identityVerified: true, verificationEvidence: `seed ${seed} again` });
             await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: d.id });
@@ -152,7 +161,16 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
           const gone = before.get(name)!.size - left;
           check((erase?.outcome.erased ?? 0) <= gone, `${name}: reported erased ${erase?.outcome.erased}, but the system lost only ${gone}`);
           if (c.spec.categories.some((category) => held.some((h) => h.length === 0 || h.includes(String(category))))) continue;
-          check(erase?.outcome.erased === gone, `${name}: reported erased ${erase?.outcome.erased}, the system lost ${gone}`);
+          // An attempt killed (or handed back) mid-erasure erased records its retry no longer finds: the
+          // retry does not count them as its own, and the outcome names them instead, as records of the
+          // plan no longer there when erasure ran (FEWER_RECORDS). Erased plus those is what left the system.
+          const fewer = final.deletionOutcome
+            .filter((o: any) => o.connector === name)
+            .flatMap((o: any) => o.differences)
+            .filter((d: any) => d.kind === "FEWER_RECORDS")
+            .reduce((n: number, d: any) => n + d.records, 0);
+          figures.goneBeforeRetry += fewer;
+          check(erase?.outcome.erased + fewer === gone, `${name}: reported erased ${erase?.outcome.erased} and ${fewer} gone before the erasure ran, the system lost ${gone}`);
           check((erase?.outcome.remaining ?? 0) === left, `${name}: reported remaining ${erase?.outcome.remaining}, the system holds ${left}`);
           const kept = final.retentionExceptions.filter((e: any) => e.connector === name && e.status === "OPEN").reduce((n: number, e: any) => n + e.recordCount, 0);
           check(kept === left, `${name}: exceptions keep ${kept}, the system holds ${left}`);
@@ -165,6 +183,8 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
             check(kept >= [...records].filter((x) => after.get(connector)!.has(x)).length, `${connector}: held records without an exception`);
           }
         }
+        // Tasks a killed instance was running (of any of the requests), taken back by the next one's sweeper when their leases ran out.
+        figures.leasesTakenBack += await t.count(`audit_events WHERE action = 'task.lease_expired'`);
         figures.runs += 1;
         figures.mismatches += problems.length;
         if (problems.length) throw new Error(`seed ${seed} (replay with DSR_TEST_INTERLEAVE_SEED=${seed}): ${problems.join("; ")}\n      steps: ${log.join(", ")}`);

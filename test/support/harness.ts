@@ -96,6 +96,20 @@ export class TestService {
     this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined });
   }
 
+  /**
+   * Kills the service as a crash would, and starts a new one on the same database and clock. Its
+   * database connections go first, so an open transaction rolls back and the old instance writes
+   * nothing more (no hand-back, no heartbeat); then the rest of it stops. Calls it had already sent to
+   * other systems still arrive there. Tasks it was running keep their leases until they expire on the
+   * database clock, and the new instance's sweeper takes them back.
+   */
+  async crash(): Promise<void> {
+    const dead = this.service;
+    await dead.services.ds.destroy().catch(() => undefined);
+    await dead.stop().catch(() => undefined);
+    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined });
+  }
+
   private config?: ReturnType<typeof loadConfig>;
 
   async start(): Promise<this> {

@@ -50,6 +50,10 @@ export function stripeApp(parts: StandInParts): express.Express {
   };
 
   const serve = (endpoint: Endpoint) => (req: Request, res: Response) => {
+    if (faults.latencyMs > 0) return void setTimeout(() => served(endpoint, req, res), faults.latencyMs);
+    served(endpoint, req, res);
+  };
+  const served = (endpoint: Endpoint, req: Request, res: Response) => {
     const route = `${endpoint.method} ${endpoint.path}`;
     const at = Date.now();
     const done = (outcome: CallOutcome, retryAfterMs?: number) => calls.record({ at, method: endpoint.method, route, outcome, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });

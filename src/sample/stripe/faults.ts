@@ -17,6 +17,8 @@ export class StripeFaults {
   retryAfterSeconds = 1;
   /** How long a hung call is held before its (late) answer; longer than any client's timeout. */
   hangMs = 60_000;
+  /** Every call waits this long before it is handled (a remote system's round trip); 0: none. */
+  latencyMs = 0;
   /** Faults for the next calls, used first. */
   readonly next: FaultKind[] = [];
   /** Only calls whose route (e.g. `POST /v1/charges/:id`) matches may fail; all when unset. */

@@ -81,8 +81,9 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     });
     if (req.headers.authorization !== expected) return void res.status(401).json(unauthenticated);
     const gate = faults.gateFor(req.method, req.path);
-    if (gate) return void gate.then(() => handle(req, res, next, entry));
-    handle(req, res, next, entry);
+    const go = () => (faults.latencyMs > 0 ? void setTimeout(() => handle(req, res, next, entry), faults.latencyMs) : handle(req, res, next, entry));
+    if (gate) return void gate.then(go);
+    go();
   });
   /** Serves a call's fault, or passes it on to its handler. */
   function handle(req: Request, res: Response, next: NextFunction, entry: { fault?: FaultDecision["kind"] }): void {

@@ -41,6 +41,8 @@ export class ZendeskFaults {
   retryAfterSeconds = 1;
   /** Zendesk's plan limit: more calls than this within a sliding minute get 429; 0 means no limit. */
   requestsPerMinute = 0;
+  /** Every call waits this long before it is handled (a remote system's round trip); 0: none. */
+  latencyMs = 0;
   rules: FaultRule[] = [];
   private random: () => number;
   private recent: number[] = [];
