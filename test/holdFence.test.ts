@@ -108,6 +108,30 @@ describeEachDatabase("legal holds fence running erasures", (db) => {
     await holdMidErasure(t, ws, t);
   });
 
+  it("counts as erased what an attempt killed part-way erased, and finishes the thread it was deleting exactly once", async function () {
+    this.timeout(120_000);
+    await start();
+    const threads = erasableThreads(ws);
+    const before = await ticketingRecords(ws);
+    // The first thread is deleted (its unit ends and is counted); the attempt dies while Zendesk holds the second.
+    const pause = ws.zendesk.faults.pause({ method: "DELETE", path: `/api/v2/tickets/${threads[1].id}.json` });
+    const id = await approveDeletion(t);
+    await within(pause.reached, 30_000, "the erasure reached the second thread");
+    await t.crash();
+    pause.release();
+    const done = await finished(t, id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const after = await ticketingRecords(ws);
+    const erase = done.tasks.find((x: any) => x.connector === "ticketing" && x.step === "ERASE");
+    expect(erase.outcome.erased, "erased = what left the system, the killed attempt's share included").to.equal(before - after);
+    const outcome = (await t.ok(`query($id: ID!) { request(id: $id) { deletionOutcome { connector differences { kind records } } } }`, { id })).request.deletionOutcome;
+    expect(outcome.filter((o: any) => o.connector === "ticketing").flatMap((o: any) => o.differences)).to.deep.equal([]);
+    expect((await t.ok(CERTIFICATE, { id })).deletionCertificate.erased.find((e: any) => e.connector === "ticketing").records).to.equal(before - after);
+    for (const thread of threads) expect(ws.zendesk.store.state.tickets.find((x) => x.id === thread.id), `thread ${thread.id}`).to.equal(undefined);
+    expect(ws.zendesk.store.deletedTickets(), "nothing left half deleted").to.deep.equal([]);
+    expect(await t.count("erasure_progress"), "progress rows go with the completion").to.equal(0);
+  });
+
   it("refuses the hold with CONFLICT, naming the step under way, when that step outlasts DSR_HOLD_WAIT_MS, and changes nothing", async function () {
     this.timeout(120_000);
     await start({ DSR_HOLD_WAIT_MS: "300" });

@@ -161,9 +161,10 @@ describeEachDatabase("randomized interleavings of deletions, holds, restarts and
           const gone = before.get(name)!.size - left;
           check((erase?.outcome.erased ?? 0) <= gone, `${name}: reported erased ${erase?.outcome.erased}, but the system lost only ${gone}`);
           if (c.spec.categories.some((category) => held.some((h) => h.length === 0 || h.includes(String(category))))) continue;
-          // An attempt killed (or handed back) mid-erasure erased records its retry no longer finds: the
-          // retry does not count them as its own, and the outcome names them instead, as records of the
-          // plan no longer there when erasure ran (FEWER_RECORDS). Erased plus those is what left the system.
+          // An attempt killed (or handed back) mid-erasure erased records its retry no longer finds: units
+          // that ended are carried over as erased (erasure_progress); what a unit under way at the kill
+          // erased is named instead, as records of the plan no longer there when erasure ran
+          // (FEWER_RECORDS). Erased plus those is what left the system.
           const fewer = final.deletionOutcome
             .filter((o: any) => o.connector === name)
             .flatMap((o: any) => o.differences)

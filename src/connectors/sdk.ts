@@ -244,9 +244,11 @@ export interface TaskContext {
    * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once. `remote: true` says
    * that `work` starts erasure the remote system carries on after it returns and that cannot be called
    * back (running a redaction job): the category then stays fenced, and a hold on it is refused, until
-   * the remote work has ended (poll returns no `remote`).
+   * the remote work has ended (poll returns no `remote`). `work` may resolve to the number of records
+   * the unit erased: the orchestrator keeps it with the unit's end, so if this attempt is killed later
+   * its retry still counts those records as erased (your retry will not find them to count).
    */
-  eraseUnit(category: DataCategory, work: () => Promise<void>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
+  eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
   /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */

@@ -75,3 +75,19 @@ export class ErasureUnitRow {
   @TimestampColumn()
   expiresAt!: Date;
 }
+
+/** What a task's units of erasure erased so far, per category (see migration ErasureProgress). */
+@Entity({ name: "erasure_progress" })
+export class ErasureProgressRow {
+  /** The ERASE or PURGE task. */
+  @PrimaryColumn({ type: "varchar", length: 36 })
+  taskId!: string;
+
+  /** The category the units erased. */
+  @PrimaryColumn({ type: "varchar", length: 40 })
+  category!: string;
+
+  /** Records erased by the task's units that ended, over all its attempts. */
+  @Column({ type: "int", default: 0 })
+  erased!: number;
+}

@@ -7,8 +7,8 @@ import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExcept
 import type { Services } from "../services";
 import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
-import { endRemoteUnit, extendRemoteUnit } from "./holdFence";
-import { addOutcome, outcomeLines, partialOf } from "./erasureOutcome";
+import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
+import { addOutcome, carriedOver, outcomeLines, partialOf } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -44,6 +44,9 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
 
+  // What earlier attempts' units erased (an attempt killed or handed back part-way): its retry will not
+  // find those records to count them, so they are carried over. A poll carries its own (task.result).
+  const earlier = task.remoteReference ? null : await erasedByEarlierUnits(ds, task.id);
   let outcome: ErasureOutcome;
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
@@ -57,7 +60,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (outcome.remote) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
   await fence.end();
-  const soFar = addOutcome(task.remoteReference ? task.result : null, outcome, instruction, connector.spec.categories);
+  const soFar = addOutcome(task.remoteReference ? task.result : carriedOver(earlier), outcome, instruction, connector.spec.categories);
+  if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, request.subjectEmail));
@@ -142,6 +146,6 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(lines ? { lines } : {}),
     },
     now(),
-    { kept, closeExceptions, dropSurveyed: !purge },
+    { kept, closeExceptions, dropSurveyed: !purge, dropProgress: true },
   );
 }

@@ -33,6 +33,13 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
   };
 }
 
+/** Counts earlier attempts' units left (erasure_progress), as the task's result before this call. */
+export function carriedOver(erasedIn: Readonly<Record<string, number>> | null): TaskResult | null {
+  if (!erasedIn || Object.keys(erasedIn).length === 0) return null;
+  const erased = Object.values(erasedIn).reduce((n, x) => n + x, 0);
+  return { erased, partial: { erased, redacted: 0, erasedIn: { ...erasedIn }, kept: [], residual: [] } };
+}
+
 /** What a task row keeps while the remote work goes on. */
 export function partialOf(s: ErasureSoFar): PartialErasure {
   return {

@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, unfinishedNotes, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
@@ -45,8 +45,9 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
       return false;
     }
+    let erased: void | number;
     try {
-      await work();
+      erased = await work();
     } catch (error) {
       await endErasureUnit(services.ds, unit.unitId, services.clock.now());
       throw error;
@@ -54,7 +55,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
     // placement finds the category free in between (the orchestrator moves its end on at each poll).
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
-    await endErasureUnit(services.ds, unit.unitId);
+    if (typeof erased === "number" && erased > 0) await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
+    else await endErasureUnit(services.ds, unit.unitId);
     if (Date.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;
   };

@@ -4,7 +4,7 @@ import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
 import { normalizeEmail } from "../domain/identities";
 import { ActiveHold, holdFor } from "../domain/retention";
-import { ErasureFenceRow, ErasureUnitRow } from "../entities";
+import { ErasureFenceRow, ErasureProgressRow, ErasureUnitRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import { StopReason, Stopped } from "./stopping";
@@ -129,6 +129,25 @@ export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: 
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+}
+
+/**
+ * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
+ * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
+ * has ended.
+ */
+export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }): Promise<void> {
+  await inTransaction(ds, async (em) => {
+    const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
+    await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
+    await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+  });
+}
+
+/** What the task's units erased in attempts before this one, per category (read before this attempt's first unit). */
+export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Promise<Record<string, number>> {
+  const rows = await ds.getRepository(ErasureProgressRow).findBy({ taskId });
+  return Object.fromEntries(rows.filter((r) => r.erased > 0).map((r) => [r.category, Number(r.erased)]));
 }
 
 /** Notes of the units earlier attempts of a task began and never finished, oldest first. */

@@ -138,7 +138,7 @@ export class TestService {
 
   /** Empties every table (the schema stays), so each test starts from a new installation. */
   async wipe(): Promise<void> {
-    for (const table of ["erasure_units", "erasure_fences", "exports", "status_callbacks", "deletion_plan_items", "surveyed_records", "legal_holds", "retention_exceptions", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
+    for (const table of ["erasure_units", "erasure_fences", "erasure_progress", "exports", "status_callbacks", "deletion_plan_items", "surveyed_records", "legal_holds", "retention_exceptions", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
   }
 
   async stop(): Promise<void> {

@@ -137,6 +137,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
           throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat);
           erased += page.events.length;
+          return page.events.length;
         });
         if (!ran) {
           ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");

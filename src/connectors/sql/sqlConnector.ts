@@ -167,7 +167,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (doomed.length) {
         const keys = doomed.map((row) => row[t.primaryKey]);
         const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values.lookup) : anonymizeRows(d, t, t.erase.columns, keys, values.lookup);
-        const ran = await ctx.eraseUnit(t.category, async () => void (erased += (await exec("erase", t.table, statement)).affected));
+        const ran = await ctx.eraseUnit(t.category, async () => {
+          const { affected } = await exec("erase", t.table, statement);
+          erased += affected;
+          return affected;
+        });
         if (!ran) return { erased, withdrawn: true };
       }
       await ctx.heartbeat();

@@ -243,7 +243,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       /** One unit of erasure (see TaskContext.eraseUnit): false once the orchestrator withdrew SUPPORT. */
       const unit = async (work: () => Promise<number>, note?: string): Promise<boolean> => {
         if (withdrawn) return false;
-        withdrawn = !(await ctx.eraseUnit("SUPPORT", async () => void (erased += await work()), note));
+        withdrawn = !(await ctx.eraseUnit(
+          "SUPPORT",
+          async () => {
+            const n = await work();
+            erased += n;
+            return n;
+          },
+          note,
+        ));
         if (withdrawn) ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
         return !withdrawn;
       };

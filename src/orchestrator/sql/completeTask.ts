@@ -1,7 +1,7 @@
 import { DataSource, In, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { DeletionPlanItemRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
+import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
@@ -25,6 +25,8 @@ export interface CompletionExtras {
   surveyed?: readonly { ref: RecordRef; disposition: Disposition }[];
   /** An ERASE is done with its connector's surveyed refs: they go. */
   dropSurveyed?: boolean;
+  /** An ERASE or PURGE counted its units' progress into its result: the progress rows go. */
+  dropProgress?: boolean;
 }
 
 /** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
@@ -44,7 +46,7 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed } = extras;
+  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress } = extras;
   return inTransaction(ds, async (em) => {
     // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
     // by settleRequest at the end (its task count then reads every sibling that committed first). Only
@@ -81,6 +83,8 @@ export async function completeTask(
       }));
       await em.getRepository(SurveyedRecordRow).insert(rows);
     }
+    // By primary key prefix (taskId, category): no gap locks beyond this task's rows.
+    if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
     if (closeExceptions.length) {
       await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
     }
