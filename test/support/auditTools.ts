@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
-import { eventHash } from "../../src/audit/chain";
+import { eventHash, type HashedEventContent } from "../../src/audit/chain";
 import type { TestService } from "./harness";
 
 const BIN = path.resolve(__dirname, "..", "..", "..", "bin", "dsr.js");
@@ -26,19 +26,8 @@ export function runDsr(args: string[], env: Record<string, string>): Promise<Cli
   });
 }
 
-/** An event row as an attacker with database access reads it. */
-export interface RawEvent {
-  stream: string;
-  seq: number;
-  requestId: string | null;
-  actorId: string;
-  actorRole: string;
-  action: string;
-  details: string;
-  occurredAt: Date;
-  prevHash: string;
-  hash: string;
-}
+/** An event row as an attacker with database access reads it: the hashed columns and the hash. */
+export type RawEvent = HashedEventContent & { hash: string };
 
 export async function streamEvents(t: TestService, stream: string): Promise<RawEvent[]> {
   const rows = await t.ds.query(`SELECT * FROM audit_events WHERE stream = ? ORDER BY seq`, [stream]);
