@@ -77,7 +77,7 @@ async function child(dataDir: string, requestId: string, taskId: string): Promis
   const started = process.hrtime.bigint();
   const written = await runExportStep(services, task, ctx);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const row = await services.ds.getRepository(ExportRow).findOneByOrFail({ requestId });
+  const row = written.row;
   await services.ds.destroy();
   const usage = process.resourceUsage();
   const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;

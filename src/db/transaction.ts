@@ -1,4 +1,5 @@
-import { DataSource, EntityManager } from "typeorm";
+import { DataSource, EntityManager, EntityNotFoundError } from "typeorm";
+import { RequestRow } from "../entities";
 import { deferAuditEvents, flushAuditEvents } from "../audit/auditTrail";
 import { exclusive, inTurn } from "./connectionQueue";
 import { isMysql } from "./dataSource";
@@ -9,6 +10,13 @@ const MAX_DEADLOCK_RETRIES = 3;
 /** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
 export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "legal_holds", id: string): Promise<void> {
   if (isMysql(em.connection)) await em.query(`SELECT id FROM ${table} WHERE id = ? FOR UPDATE`, [id]);
+}
+
+/** Reads a request row and locks it for the rest of the transaction (one statement on MySQL). */
+export async function lockedRequest(em: EntityManager, id: string): Promise<RequestRow> {
+  const request = await em.getRepository(RequestRow).findOne({ where: { id }, ...(isMysql(em.connection) ? { lock: { mode: "pessimistic_write" as const } } : {}) });
+  if (!request) throw new EntityNotFoundError(RequestRow, { id });
+  return request;
 }
 
 /**
@@ -36,13 +44,56 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
   }
   for (let attempt = 1; ; attempt++) {
     try {
-      // READ COMMITTED: every read sees what other transactions committed (task counts, chain head),
-      // and InnoDB takes no gap locks, which keeps concurrent workers out of each other's way.
-      return await ds.transaction("READ COMMITTED", audited);
+      return await readCommittedTransaction(ds, audited);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (attempt > MAX_DEADLOCK_RETRIES || code === undefined || !DEADLOCK_CODES.has(code)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
     }
+  }
+}
+
+/** Pooled MySQL connections whose session isolation is already READ COMMITTED. */
+const readCommittedSessions = new WeakSet<object>();
+
+/**
+ * One MySQL transaction at READ COMMITTED: every read sees what other transactions committed (task
+ * counts, stream heads), and InnoDB takes no gap locks, which keeps concurrent workers out of each
+ * other's way. The level is set once per pooled connection (its session), not per transaction: the
+ * per-transaction SET was one statement in nine of a worker's.
+ */
+async function readCommittedTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  const runner = ds.createQueryRunner();
+  try {
+    const connection = (await runner.connect()) as object;
+    if (!readCommittedSessions.has(connection)) {
+      await runner.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      readCommittedSessions.add(connection);
+    }
+    await runner.startTransaction();
+    try {
+      const result = await work(runner.manager);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/**
+ * Runs one write statement alone (its own implicit transaction, on SQLite in a turn of its own) and
+ * returns the rows it changed: for a write that is guarded by its own WHERE and must commit alone.
+ */
+export async function writeAlone(ds: DataSource, sql: string, parameters: unknown[]): Promise<number> {
+  const runner = ds.createQueryRunner();
+  try {
+    const result = await runner.query(sql, parameters, true);
+    return result.affected ?? 0;
+  } finally {
+    await runner.release();
   }
 }

@@ -1,18 +1,16 @@
 import { createHash, randomUUID } from "node:crypto";
+import type { EntityManager } from "typeorm";
 import { PassThrough, Transform } from "node:stream";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { ConnectorError, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
-import { inTransaction } from "../db/transaction";
 import { ExportRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { exportTools } from "./context";
 import { encryptStream } from "./crypto";
 import { writeArchive } from "./merge";
 import { checkStoredPortability } from "./portability";
-import { holdsLease } from "../orchestrator/sql/leaseGuard";
-import { Stopped } from "../orchestrator/stopping";
 import { deleteStaged } from "./staging";
 import { existingStagingKey } from "./stagingKeys";
 
@@ -23,6 +21,15 @@ const DAY_MS = 86_400_000;
 
 export interface WrittenExport {
   records: number;
+  /** The stored archive's row, as record() writes it. */
+  row: ExportRow;
+  /**
+   * Records the export (replacing an earlier one of the request) in `em`'s transaction: the task's
+   * completion, whose guarded update makes sure an attempt that lost its task records nothing.
+   */
+  record(em: EntityManager): Promise<void>;
+  /** The completion did not commit (the lease was lost, or it failed): the stored archive goes. */
+  discard(): Promise<void>;
   /** Run once the task's completion is committed: drops the staged records and the replaced archive. */
   afterComplete(): Promise<void>;
 }
@@ -117,26 +124,23 @@ async function writeExport(services: Services, task: TaskRow, ctx: TaskContext):
     createdAt: now,
     expiresAt: new Date(now.getTime() + services.config.DSR_EXPORT_RETENTION_DAYS * DAY_MS),
   });
-  const replaced = await inTransaction(ds, async (em) => {
-    // Under the lease guard: an attempt that lost its task records no export, and drops its archive.
-    if (!task.lockedBy || !(await holdsLease(em, task, task.lockedBy))) {
-      await storage.delete(objectKey).catch(() => undefined);
-      throw new Stopped("lease-lost");
-    }
-    const previous = await em.getRepository(ExportRow).findOneBy({ requestId: request.id });
-    if (previous) await em.getRepository(ExportRow).delete({ id: previous.id });
-    await em.getRepository(ExportRow).insert(row);
-    await appendAuditEvent(
-      em,
-      { requestId: request.id, actor: SYSTEM_ACTOR, action: "export.stored", details: { exportId: id, storage: storage.kind, records, files: row.files, encryptedBytes, keyRef: keys.keyRef, replaced: previous?.id ?? null } },
-      now,
-    );
-    return previous;
-  });
-  ctx.logger.info({ exportId: id, records, encryptedBytes, storage: storage.kind }, "export stored");
+  let replaced: ExportRow | null = null;
   return {
     records,
+    row,
+    record: async (em) => {
+      replaced = await em.getRepository(ExportRow).findOneBy({ requestId: request.id });
+      if (replaced) await em.getRepository(ExportRow).delete({ id: replaced.id });
+      await em.getRepository(ExportRow).insert(row);
+      await appendAuditEvent(
+        em,
+        { requestId: request.id, actor: SYSTEM_ACTOR, action: "export.stored", details: { exportId: id, storage: storage.kind, records, files: row.files, encryptedBytes, keyRef: keys.keyRef, replaced: replaced?.id ?? null } },
+        now,
+      );
+    },
+    discard: () => storage.delete(objectKey),
     afterComplete: async () => {
+      ctx.logger.info({ exportId: id, records, encryptedBytes, storage: storage.kind }, "export stored");
       if (replaced) await storage.delete(replaced.objectKey);
       // The task is already SUCCEEDED: a failure here is not the task's, and the purge finishes the job.
       await deleteStaged(ds, request.id).catch((error: unknown) => ctx.logger.warn({ err: error }, "staged records left for the purge"));

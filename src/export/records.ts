@@ -43,16 +43,23 @@ export async function collectTasks(ds: DataSource, requestId: string): Promise<T
 export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<SourceCount[]> {
   const succeeded = tasks.filter((t) => t.status === TaskStatus.SUCCEEDED);
   const out: SourceCount[] = [];
+  if (!succeeded.length) return out;
+  // One query for every task: sums per (task, attempt, category); only each task's completing attempt counts.
+  const rows: Array<{ taskId: string; attempt: string | number; category: string; n: string | number }> = await ds
+    .getRepository(StagedBatchRow)
+    .createQueryBuilder("b")
+    .select("b.taskId", "taskId")
+    .addSelect("b.attempt", "attempt")
+    .addSelect("b.category", "category")
+    .addSelect("SUM(b.records)", "n")
+    .where("b.taskId IN (:...ids)", { ids: succeeded.map((t) => t.id) })
+    .groupBy("b.taskId")
+    .addGroupBy("b.attempt")
+    .addGroupBy("b.category")
+    .getRawMany();
   for (const t of succeeded) {
-    const rows: Array<{ category: string; n: string | number }> = await ds
-      .getRepository(StagedBatchRow)
-      .createQueryBuilder("b")
-      .select("b.category", "category")
-      .addSelect("SUM(b.records)", "n")
-      .where("b.taskId = :taskId AND b.attempt = :attempt", { taskId: t.id, attempt: t.attempts })
-      .groupBy("b.category")
-      .getRawMany();
-    const staged = rows.reduce((n, r) => n + Number(r.n), 0);
+    const own = rows.filter((r) => r.taskId === t.id && Number(r.attempt) === t.attempts);
+    const staged = own.reduce((n, r) => n + Number(r.n), 0);
     const reported = t.result?.records ?? 0;
     if (staged !== reported) {
       throw new ConnectorError(
@@ -61,7 +68,7 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
         false,
       );
     }
-    for (const r of rows) out.push({ taskId: t.id, attempt: t.attempts, connector: t.connector, category: r.category, records: Number(r.n) });
+    for (const r of own) out.push({ taskId: t.id, attempt: t.attempts, connector: t.connector, category: r.category, records: Number(r.n) });
   }
   return out.sort((a, b) => a.category.localeCompare(b.category) || a.connector.localeCompare(b.connector));
 }

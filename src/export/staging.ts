@@ -11,12 +11,12 @@ const deflate = promisify(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
 
 /**
- * A batch is closed once its JSON Lines reach about this many characters: large enough that a
+ * A batch is closed once its JSON Lines reach about this many bytes: large enough that a
  * 2,000,000-record subject is a couple of thousand rows (few statements, near-sequential I/O), small
  * enough that compressing or encrypting one never holds a thread for long and that the export, which
  * holds a few at once, stays small (1 MiB batches cost it about 25 MB more for no measurable speed).
  */
-export const BATCH_CHARS = 1 << 18;
+export const BATCH_BYTES = 1 << 18;
 
 /** Where a batch sits: what its ciphertext is bound to, so a batch moved or reordered fails authentication. */
 export interface BatchPosition {
@@ -30,8 +30,8 @@ export interface BatchPosition {
 const aadOf = (p: BatchPosition) => Buffer.from(`dsr-staged:v1:${p.requestId}:${p.taskId}:${p.attempt}:${p.category}:${p.seq}`, "utf8");
 
 /** JSON Lines (UTF-8) -> IV || AES-256-GCM(deflate level 1) || tag. The deflate runs on libuv's pool. */
-export async function sealBatch(key: Buffer, position: BatchPosition, lines: string): Promise<Buffer> {
-  const packed = await deflate(Buffer.from(lines, "utf8"), { level: 1 });
+export async function sealBatch(key: Buffer, position: BatchPosition, lines: Buffer): Promise<Buffer> {
+  const packed = await deflate(lines, { level: 1 });
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(aadOf(position));
   return Buffer.concat([iv, cipher.update(packed), cipher.final(), cipher.getAuthTag()]);
@@ -86,7 +86,9 @@ export const insertWith =
  * makes none); it is zeroed by finish() or discard().
  */
 export class StagingWriter {
-  private readonly open = new Map<string, { lines: string; records: number; seq: number }>();
+  private readonly open = new Map<string, { lines: Buffer; used: number; records: number; seq: number }>();
+  /** Batch buffers whose sealing ended, for the next batches: a collect reuses a few instead of making one per batch. */
+  private readonly spare: Buffer[] = [];
   private inFlight: Promise<void> = Promise.resolve();
   private key: Promise<Buffer> | null = null;
   /** Records added so far. */
@@ -99,26 +101,45 @@ export class StagingWriter {
     private readonly now: () => Date,
   ) {}
 
+  /**
+   * Appends the record's line to its category's batch, as UTF-8 bytes in a buffer outside the JS heap.
+   * (Building the batch as one long string kept every line alive on the heap until the batch closed:
+   * a big subject's collect promoted hundreds of megabytes of them to the old generation.)
+   */
   async add(r: SubjectRecord): Promise<void> {
     const category = String(r.category);
     let batch = this.open.get(category);
-    if (!batch) this.open.set(category, (batch = { lines: "", records: 0, seq: 0 }));
-    batch.lines += recordLine(this.target.connector, r);
+    if (!batch) this.open.set(category, (batch = { lines: this.buffer(), used: 0, records: 0, seq: 0 }));
+    const line = recordLine(this.target.connector, r);
+    const bytes = Buffer.byteLength(line, "utf8");
+    if (batch.used + bytes > batch.lines.length) {
+      // One line longer than what is left (a very large record): a bigger buffer for this batch only.
+      const bigger = Buffer.allocUnsafeSlow(Math.max(batch.lines.length * 2, batch.used + bytes));
+      batch.lines.copy(bigger, 0, 0, batch.used);
+      batch.lines = bigger;
+    }
+    batch.used += batch.lines.write(line, batch.used, "utf8");
     batch.records += 1;
     this.records += 1;
-    if (batch.lines.length >= BATCH_CHARS) await this.close(category);
+    if (batch.used >= BATCH_BYTES) await this.close(category);
+  }
+
+  private buffer(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES + (BATCH_BYTES >> 2));
   }
 
   /** Seals the category's open batch; waits for the previous write first (one in flight). */
   private async close(category: string): Promise<void> {
     const batch = this.open.get(category);
     if (!batch || !batch.records) return;
-    const { lines, records, seq } = batch;
-    Object.assign(batch, { lines: "", records: 0, seq: seq + 1 });
+    const { lines, used, records, seq } = batch;
     await this.inFlight;
+    Object.assign(batch, { lines: this.buffer(), used: 0, records: 0, seq: seq + 1 });
     const position = { requestId: this.target.requestId, taskId: this.target.taskId, attempt: this.target.attempt, category, seq };
     this.inFlight = (async () => {
-      const payload = await sealBatch(await (this.key ??= this.keyOf()), position, lines);
+      const payload = await sealBatch(await (this.key ??= this.keyOf()), position, lines.subarray(0, used));
+      // Sealed: its bytes are in the payload now, and the buffer can take another batch.
+      if (lines.length <= BATCH_BYTES + (BATCH_BYTES >> 2)) this.spare.push(lines);
       await this.insert(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
     })();
     // A failed write surfaces at the next close or at finish(), never as an unhandled rejection.
@@ -153,12 +174,13 @@ const DELETE_ROWS = 20;
 
 /**
  * Removes a request's staged data: its key first (what a crash leaves behind is then unreadable), then
- * its batches by primary key, a few per transaction. Deleting by primary key locks only those rows (a
- * range delete on the request index took next-key locks that deadlocked with other requests' staging
- * on MariaDB); inTransaction retries a deadlock victim. Returns the batches removed.
+ * its batches by primary key, a few per statement, each statement alone (it belongs to no other
+ * write). Deleting by primary key locks only those rows (a range delete on the request index took
+ * next-key locks that deadlocked with other requests' staging on MariaDB). A statement that fails leaves the rest for the purge (purgeStagedRecords), which runs this
+ * again. Returns the batches removed.
  */
 export async function deleteStaged(ds: DataSource, requestId: string): Promise<number> {
-  await inTransaction(ds, (em) => em.getRepository(StagedKeyRow).delete({ requestId }));
+  await ds.getRepository(StagedKeyRow).delete({ requestId });
   return deleteBatches(ds, { requestId });
 }
 
@@ -170,7 +192,7 @@ async function deleteBatches(ds: DataSource, where: { requestId: string }): Prom
 async function deleteIds(ds: DataSource, ids: string[]): Promise<number> {
   for (let i = 0; i < ids.length; i += DELETE_ROWS) {
     const group = ids.slice(i, i + DELETE_ROWS);
-    await inTransaction(ds, (em) => em.getRepository(StagedBatchRow).delete({ id: In(group) }));
+    await ds.getRepository(StagedBatchRow).delete({ id: In(group) });
   }
   return ids.length;
 }

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager } from "typeorm";
+import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
 import { StagedKeyRow } from "../entities";
 import { ExportHeader, KeyWrapping } from "./crypto";
@@ -11,28 +12,51 @@ function asHeader(row: StagedKeyRow): ExportHeader {
 
 /**
  * The request's staging key in `em`'s transaction, made (and stored wrapped) by the first caller. Two
- * COLLECTs of one request may race to make it (in two processes on MySQL): the loser's insert fails on
- * the primary key, and stagingKey reads the winner's.
+ * COLLECTs of one request may race to make it (in two processes on MySQL): the insert does nothing for
+ * the loser, which then reads the winner's.
  */
 export async function stagingKeyIn(em: EntityManager, keys: DataKeys, requestId: string, now: Date): Promise<Buffer> {
   const existing = await em.getRepository(StagedKeyRow).findOneBy({ requestId });
   if (existing) return keys.unwrap(asHeader(existing));
   const made = await keys.newDataKey(requestId);
-  await em.getRepository(StagedKeyRow).insert({ requestId, wrapping: keys.wrapping, keyRef: keys.keyRef, wrappedKey: made.wrapped, createdAt: now });
-  return made.plain;
+  const inserted = await em
+    .createQueryBuilder()
+    .insert()
+    .into(StagedKeyRow)
+    .values({ requestId, wrapping: keys.wrapping, keyRef: keys.keyRef, wrappedKey: made.wrapped, createdAt: now })
+    .orIgnore()
+    .execute();
+  // SQLite's transaction is exclusive: the miss above means this insert landed. On MySQL another
+  // process's COLLECT may have made the key in between; then its key is the request's.
+  if (!isMysql(em.connection) || (inserted.raw as { affectedRows: number }).affectedRows === 1) return made.plain;
+  return keys.unwrap(asHeader(await em.getRepository(StagedKeyRow).findOneByOrFail({ requestId })));
 }
 
-/** The request's staging key, made if need be, in a transaction of its own. */
+/**
+ * The request's staging key, made if need be. Every COLLECT of the request asks for it and all but the
+ * first find it: they read it with one statement, and only a miss opens a transaction to make it.
+ */
 export async function stagingKey(ds: DataSource, keys: DataKeys, requestId: string, now: Date): Promise<Buffer> {
+  // A request's COLLECTs are usually claimed together: within a process they share one lookup.
+  let lookups = inFlight.get(ds);
+  if (!lookups) inFlight.set(ds, (lookups = new Map()));
+  // Each caller gets a copy of its own: callers zero their key when they are done with it.
+  const pending = lookups.get(requestId);
+  if (pending) return Buffer.from(await pending);
+  const lookup = (async () => (await existingStagingKey(ds, keys, requestId)) ?? inTransaction(ds, (em) => stagingKeyIn(em, keys, requestId, now)))();
+  lookups.set(requestId, lookup);
   try {
-    return await inTransaction(ds, (em) => stagingKeyIn(em, keys, requestId, now));
-  } catch (error) {
-    // Lost the race to make it: the winner's is there now.
-    const existing = await ds.getRepository(StagedKeyRow).findOneBy({ requestId });
-    if (!existing) throw error;
-    return keys.unwrap(asHeader(existing));
+    const shared = await lookup;
+    // The callers waiting on it copy it in the microtasks that follow; then the shared one is zeroed.
+    setImmediate(() => shared.fill(0));
+    return Buffer.from(shared);
+  } finally {
+    lookups.delete(requestId);
   }
 }
+
+/** Staging key lookups under way, per database and request. */
+const inFlight = new WeakMap<DataSource, Map<string, Promise<Buffer>>>();
 
 /** The request's staging key, or null when none was made (nothing staged) or it was already removed. */
 export async function existingStagingKey(ds: DataSource, keys: DataKeys, requestId: string): Promise<Buffer | null> {

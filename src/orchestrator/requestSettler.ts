@@ -1,7 +1,7 @@
 import { EntityManager, In, Not } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { moveRequest } from "../commands/requestTransition";
-import { lockRow } from "../db/transaction";
+import { lockedRequest } from "../db/transaction";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
@@ -39,8 +39,7 @@ export function statusFromTasks(counts: TaskCounts): RequestStatus {
  * with the request row locked, so two tasks finishing at once cannot both miss the last one.
  */
 export async function settleRequest(em: EntityManager, requestId: string, now: Date): Promise<RequestRow> {
-  await lockRow(em, "requests", requestId);
-  const request = await em.getRepository(RequestRow).findOneByOrFail({ id: requestId });
+  const request = await lockedRequest(em, requestId);
   if (TERMINAL_STATUSES.includes(request.status) || request.status === RequestStatus.PENDING_APPROVAL || request.status === RequestStatus.PENDING_VERIFICATION) {
     return request;
   }

@@ -31,9 +31,19 @@ export interface RunOptions {
   backoff: BackoffPolicy;
 }
 
-async function loadIdentities(services: Services, requestId: string): Promise<Identities> {
-  const rows = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId });
-  return Object.fromEntries(rows.map((r) => [r.kind, r.value])) as Identities;
+/** The request's type and the identities its tasks work from, in one read. */
+async function loadSubject(services: Services, requestId: string): Promise<{ type: RequestType; ids: Identities }> {
+  const rows: Array<{ type: RequestType; kind: string | null; value: string | null }> = await services.ds
+    .createQueryBuilder()
+    .select("r.type", "type")
+    .addSelect("i.kind", "kind")
+    .addSelect("i.value", "value")
+    .from(RequestRow, "r")
+    .leftJoin(RequestIdentityRow, "i", "i.requestId = r.id")
+    .where("r.id = :requestId", { requestId })
+    .getRawMany();
+  if (!rows.length) throw new Error(`request ${requestId} of a claimed task is not there`);
+  return { type: rows[0].type, ids: Object.fromEntries(rows.filter((r) => r.kind !== null).map((r) => [r.kind, r.value])) as Identities };
 }
 
 export function missingNeeds(connector: Connector, ids: Identities): string[] {
@@ -125,10 +135,19 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       // is kept by a timer while it runs; the task timeout still bounds it.
       keeper = setInterval(() => void ctx.heartbeat().catch(() => undefined), Math.max(50, options.leaseMs / 3));
       const written = await untilAborted(runExportStep(services, task, ctx), abort.signal);
-      if (await completeTask(ds, task, options.workerId, { records: written.records }, now())) await written.afterComplete();
+      // The export row is recorded by the completion itself: an attempt that lost its task records none.
+      const completed = await completeTask(ds, task, options.workerId, { records: written.records }, now(), { within: written.record }).catch(async (error: unknown) => {
+        await written.discard().catch(() => undefined);
+        throw error;
+      });
+      if (!completed) {
+        await written.discard().catch(() => undefined);
+        throw new Stopped("lease-lost");
+      }
+      await written.afterComplete();
       return;
     }
-    const ids = await loadIdentities(services, task.requestId);
+    const { type, ids } = await loadSubject(services, task.requestId);
     const missing = missingNeeds(connector, ids);
     if (missing.length) {
       await parkTask(ds, task, options.workerId, { status: TaskStatus.SKIPPED, note: `needs ${missing.join(" or ")}, which no connector found for this subject` }, now());
@@ -148,9 +167,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         break;
       }
       case TaskStep.COLLECT: {
-        const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-        if (request.type === RequestType.DELETION) {
+        if (type === RequestType.DELETION) {
           // A deletion's survey: counts for the plan, nothing staged.
+          const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
           const survey = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
           await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs });
           break;

@@ -5,9 +5,17 @@ import { BackoffPolicy } from "./backoff";
 import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { runTask } from "./runner";
-import { claimTask } from "./sql/claimTask";
+import { claimTasks } from "./sql/claimTask";
+import { returnTask } from "./sql/returnTask";
+import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
 import { schedulePurges } from "./sql/schedulePurges";
+
+/**
+ * At most this many tasks per claim: a worker with free slots fills them a batch at a time, which keeps
+ * the claim's transaction short and leaves work for the other workers sharing the database.
+ */
+export const CLAIM_BATCH = 8;
 
 export interface WorkerOptions {
   /** Tasks run at once by this worker. */
@@ -73,20 +81,16 @@ export class Worker {
           lastPurge = Date.now();
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
-        if (this.running.size < this.options.concurrency) {
-          const task = await claimTask(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs);
-          if (task && !this.stopping) {
-            const abort = new AbortController();
-            const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options }, abort)
-              .catch((error) => log.error({ err: error, taskId: task.id }, "task bookkeeping failed; the sweeper will take it back"))
-              .finally(() => {
-                this.running.delete(task.id);
-                this.wake();
-              });
-            this.running.set(task.id, { abort, done });
+        const free = this.options.concurrency - this.running.size;
+        if (free > 0) {
+          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
+          if (tasks.length && !this.stopping) {
+            for (const task of tasks) this.launch(task, log);
             idleMs = this.options.pollIntervalMs;
             continue;
           }
+          // Claimed while stopping: hand them back at once (a new worker takes them without waiting for the lease).
+          for (const task of tasks) await returnTask(this.services.ds, task, this.id, this.services.clock.now());
         }
         await this.sleep(this.running.size >= this.options.concurrency ? this.options.sweepIntervalMs : idleMs);
       } catch (error) {
@@ -96,6 +100,17 @@ export class Worker {
         await this.sleep(idleMs);
       }
     }
+  }
+
+  private launch(task: TaskRow, log: Services["logger"]): void {
+    const abort = new AbortController();
+    const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options }, abort)
+      .catch((error) => log.error({ err: error, taskId: task.id }, "task bookkeeping failed; the sweeper will take it back"))
+      .finally(() => {
+        this.running.delete(task.id);
+        this.wake();
+      });
+    this.running.set(task.id, { abort, done });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -5,7 +5,8 @@ import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { claimQuery, claimTask } from "../../src/orchestrator/sql/claimTask";
+import { claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { extendLease } from "../../src/orchestrator/sql/extendLease";
 import { failTask } from "../../src/orchestrator/sql/failTask";
@@ -70,6 +71,35 @@ describeEachDatabase("claims and leases", (db) => {
     // Before the index, one claim sorted and locked every runnable row (40 here), and B waited or found none.
     expect(held.rowsLocked).to.be.at.most(2);
     expect(waited).to.be.below(1_000);
+  });
+
+  it("claims a batch in one transaction: distinct tasks, each with its own token and attempt, and two batch claimers never share one", async () => {
+    const tasks = await runnableCollects(t, 12);
+    const before = new Map((await t.ds.getRepository(TaskRow).findBy({ id: In(tasks.map((x) => x.id)) })).map((r) => [r.id, r]));
+    const [a, b] = await Promise.all([claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, 5), claimTasks(t.ds, "worker-b", t.clock.now(), LEASE_MS, 5)]);
+    expect(a).to.have.length(5);
+    expect(b).to.have.length(5);
+    const ids = [...a, ...b].map((x) => x.id);
+    expect(new Set(ids).size, "no task claimed twice").to.equal(10);
+    const rows = await t.ds.getRepository(TaskRow).findBy({ id: In(ids) });
+    for (const row of rows) {
+      const mine = a.some((x) => x.id === row.id) ? "worker-a" : "worker-b";
+      const was = before.get(row.id)!;
+      expect(row).to.include({ status: TaskStatus.RUNNING, lockedBy: mine, leaseToken: was.leaseToken + 1, attempts: was.attempts + 1 });
+      expect(row.startedAt).not.to.equal(null);
+      // What the worker holds is what the row says: its writes are fenced by exactly this token.
+      expect([...a, ...b].find((x) => x.id === row.id)).to.include({ leaseToken: row.leaseToken, attempts: row.attempts });
+    }
+    // The rest are left for others; a batch larger than what is runnable takes what there is.
+    expect(await claimTasks(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8)).to.have.length(2);
+    expect(await claimTasks(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8)).to.have.length(0);
+  });
+
+  it("runs every transaction at READ COMMITTED, set once per pooled connection [MariaDB]", async function () {
+    mariadb.call(this);
+    // More at once than the pool has connections, so every connection serves several transactions.
+    const levels = await Promise.all(Array.from({ length: 30 }, () => inTransaction(t.ds, async (em) => (await em.query("SELECT @@tx_isolation AS level"))[0].level as string)));
+    expect(new Set(levels)).to.deep.equal(new Set(["READ-COMMITTED"]));
   });
 
   it("times the lease on the database's clock, whatever the service clock says", async () => {

@@ -1,4 +1,4 @@
-import { DataSource, In, Not } from "typeorm";
+import { DataSource, EntityManager, In, Not } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
@@ -27,6 +27,8 @@ export interface CompletionExtras {
   dropSurveyed?: boolean;
   /** An ERASE or PURGE counted its units' progress into its result: the progress rows go. */
   dropProgress?: boolean;
+  /** More writes of the step's own (an EXPORT records its archive), once the lease guard let the completion through. */
+  within?: (em: EntityManager) => Promise<void>;
 }
 
 /** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
@@ -46,19 +48,22 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress } = extras;
+  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within } = extras;
   return inTransaction(ds, async (em) => {
     // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
     // by settleRequest at the end (its task count then reads every sibling that committed first). Only
     // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
     if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
     if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
-    const known = new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind));
+    await within?.(em);
+    const known = Object.keys(found).length ? new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind)) : new Set<string>();
     const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);
     if (fresh.length) {
       await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
     }
-    await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
+    // earlier ones to drop.
+    if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
     if (planItems) {
       await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
       if (planItems.length) {
