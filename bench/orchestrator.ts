@@ -33,6 +33,7 @@ import type { Services } from "../src/services";
 import { queueWaitMs } from "../src/db/connectionQueue";
 import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
+import { SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -191,7 +192,7 @@ async function workerProcesses(processes: number): Promise<void> {
     for (let i = 0; i < processes; i++) {
       // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
       const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-      const child = spawn(process.execPath, [...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
+      const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
         env: { PATH: process.env.PATH, ...env, DSR_MIGRATE_ON_START: "false" },
         stdio: ["ignore", "ignore", "inherit"],
       });

@@ -37,6 +37,7 @@ import { createAuthLogConnector } from "../src/connectors/authLog";
 import { verifyArchive } from "../src/export/verify";
 import { createDynamoAuthLogTable, sampleAuthEvents, seedDynamoAuthLog, seedSampleAuthLog } from "../src/sample/authLog";
 import { samplePeople } from "../src/sample/people";
+import { SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 import { startService } from "../src/server";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
@@ -233,7 +234,8 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
 }
 
 function childJson<T>(args: string[]): T {
-  const child = spawnSync(process.execPath, ["--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] });
+  // The service runs with its runtime flags, as `npm start` and `dsr serve` run it.
+  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
   // The service logs to stdout too: the answer is the line marked as such.
   const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));

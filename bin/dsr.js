@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 "use strict";
 // The `dsr` command. The TypeScript sources compile to dist/ (npm install runs the build).
+// The flags on the first line are the service's runtime flags (src/nodeFlags.ts says why).
 let cli;
 try {
   cli = require("../dist/src/cli.js");
