@@ -102,9 +102,8 @@ export class StagingWriter {
   ) {}
 
   /**
-   * Appends the record's line to its category's batch, as UTF-8 bytes in a buffer outside the JS heap.
-   * (Building the batch as one long string kept every line alive on the heap until the batch closed:
-   * a big subject's collect promoted hundreds of megabytes of them to the old generation.)
+   * Appends the record's line to its category's batch, as UTF-8 bytes in a buffer outside the JS heap
+   * (a batch built as one string is a rope holding every line on the heap until it is flattened).
    */
   async add(r: SubjectRecord): Promise<void> {
     const category = String(r.category);
