@@ -11,7 +11,8 @@
  *
  * The drain is timed from the first task's start to the last task's end (the rows' own times), so the
  * worker processes' start-up and the bench's own polling are not counted; lock waits are InnoDB's row-lock time over the
- * drain, server-wide (other clients of the same server count too). On SQLite the lock wait is the time
+ * drain, server-wide (other clients of the same server count too), as are the statements per request
+ * (MySQL's Questions counter). On SQLite the lock wait is the time
  * statements and transactions queued for the one connection (src/db/connectionQueue.ts).
  */
 import "reflect-metadata";
@@ -108,11 +109,11 @@ async function taskWindow(services: Services, ids: string[]): Promise<number> {
   return (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000;
 }
 
-/** InnoDB's row-lock wait counters (server-wide). */
-async function innodbLockWaits(services: Services): Promise<{ ms: number; waits: number }> {
-  const rows: Array<{ Variable_name: string; Value: string }> = await services.ds.query(`SHOW GLOBAL STATUS LIKE 'Innodb_row_lock_%'`);
+/** InnoDB's row-lock wait counters and the statements the server ran (server-wide). */
+async function innodbLockWaits(services: Services): Promise<{ ms: number; waits: number; statements: number }> {
+  const rows: Array<{ Variable_name: string; Value: string }> = await services.ds.query(`SHOW GLOBAL STATUS WHERE Variable_name LIKE 'Innodb_row_lock_%' OR Variable_name = 'Questions'`);
   const get = (name: string) => Number(rows.find((r) => r.Variable_name === name)?.Value ?? 0);
-  return { ms: get("Innodb_row_lock_time"), waits: get("Innodb_row_lock_waits") };
+  return { ms: get("Innodb_row_lock_time"), waits: get("Innodb_row_lock_waits"), statements: get("Questions") };
 }
 
 /** One request alone, several times: wall time from its approval (planning included) to COMPLETED against the critical path. */
@@ -133,7 +134,7 @@ async function singleRatio(services: Services): Promise<{ wall: number; exportMs
   return { wall: median(singles), exportMs: median(exports) };
 }
 
-function report(label: string, r: { seconds: number; wall: number; exportMs: number; lockMs: number; lockWaits: number | null; workers: string }): void {
+function report(label: string, r: { seconds: number; wall: number; exportMs: number; lockMs: number; lockWaits: number | null; workers: string; statements?: number }): void {
   const critical = STEP_MS + r.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
@@ -144,6 +145,7 @@ function report(label: string, r: { seconds: number; wall: number; exportMs: num
   console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
   console.log(`wall / critical path  ${(r.wall / critical).toFixed(2)}`);
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
+  if (r.statements !== undefined) console.log(`statements / request  ${(r.statements / REQUESTS).toFixed(1)} (the server's Questions counter over the drain, this bench's polling included)`);
 }
 
 /** The embedded SQLite: one process, its in-process worker. */
@@ -223,6 +225,7 @@ async function workerProcesses(processes: number): Promise<void> {
       exportMs,
       lockMs: after.ms - before.ms,
       lockWaits: after.waits - before.waits,
+      statements: after.statements - before.statements,
       workers: `${processes} x worker concurrency ${CONCURRENCY}`,
     });
   } finally {
