@@ -14,8 +14,9 @@ export function leaseGuard(task: Pick<TaskRow, "id" | "leaseToken">, workerId: s
 
 /**
  * Inside a transaction: true while the claim still holds the task, and then the task row stays locked
- * (MySQL) until commit, so the lease cannot be taken back while the writes it guards land. Writes an
- * attempt makes outside its finishing transaction (staged records, the export row) go behind this.
+ * (MySQL) until commit, so the lease cannot be taken back while the writes it guards land. (Staged
+ * batches carry the same condition in their one INSERT ... SELECT; the export row is written by the
+ * EXPORT's completion, behind releaseTask's guarded update.)
  */
 export async function holdsLease(em: EntityManager, task: Pick<TaskRow, "id" | "leaseToken">, workerId: string): Promise<boolean> {
   const qb = em.getRepository(TaskRow).createQueryBuilder("t").select("t.id").where(leaseGuard(task, workerId));
