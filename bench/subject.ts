@@ -181,9 +181,16 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   // What the resident memory is made of at its highest sample (V8 heap, buffers outside it, the rest).
   let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let peakAt = 0;
+  // BENCH_MEMORY_TRACE=<file>: every sample as a line (seconds, RSS, heap allocated, heap used, external, in MB).
+  const trace = process.env.BENCH_MEMORY_TRACE ? fs.openSync(process.env.BENCH_MEMORY_TRACE, "a") : null;
+  let marked = "";
+  const mark = (what: string) => {
+    if (trace !== null && what !== marked) fs.writeSync(trace, `# ${((performance.now() - started) / 1000).toFixed(1)} ${(marked = what)}\n`);
+  };
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     if (m.rss > peak.rss) (peak = m), (peakAt = performance.now());
+    if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[m.rss, m.heapTotal, m.heapUsed, m.external].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
   }, 100);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const cpuBefore = process.cpuUsage();
@@ -195,7 +202,9 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   let status = "";
   for (;;) {
     // A frozen service resets connections: keep asking (the probes count the failures).
-    status = await gql(`query($id: ID!) { request(id: $id) { status } }`, { id }).then((d) => d.request.status as string, () => "");
+    const state = await gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }).catch(() => null);
+    status = state?.request.status ?? "";
+    if (state) mark(`${status} ${state.request.progress.finished}/${state.request.progress.total}`);
     if (status === "COMPLETED" || status === "FAILED") break;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -203,13 +212,16 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   const link = (await gql(`mutation($id: ID!) { createExportLink(requestId: $id) { url } }`, { id })).createExportLink.url as string;
   const archive = path.join(dataDir, "export.zip");
   const download = await fetch(link);
+  mark("downloading");
   await pipeline(Readable.fromWeb(download.body as never), fs.createWriteStream(archive));
+  mark("downloaded");
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   // The service's peak, before this process reads the archive back to check it.
   const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
   loop.disable();
   clearInterval(sampler);
+  if (trace !== null) fs.closeSync(trace);
   probing = false;
   await Promise.all([probing1, probing2]);
   const verified = await verifyArchive(archive);

@@ -15,7 +15,7 @@ describe("the service's Node.js flags", () => {
     expect(shebang).to.equal(`#!/usr/bin/env -S node ${SERVICE_NODE_FLAGS.join(" ")}`);
   });
 
-  it("take effect when bin/dsr.js is run as a program: V8's new space grows to 2 x 32 MB under churn (16 MB semi-spaces without them)", () => {
+  it("take effect when bin/dsr.js is run as a program: node gets them all, and V8's new space grows to 2 x 32 MB under churn (16 MB semi-spaces without them)", () => {
     // A probe loaded before the CLI churns short-lived objects until the young generation has grown to
     // its maximum, and reports the new space's size.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-flags-"));
@@ -24,16 +24,22 @@ describe("the service's Node.js flags", () => {
       fs.writeFileSync(
         probe,
         "const v8=require('v8');const kept=[];let x=[];for(let i=0;i<3e6;i++){x.push({a:i,b:'s'+i});if(x.length>20000){kept.push(x[0]);x=[];}}" +
-          "process.stderr.write('NEWSPACE='+v8.getHeapSpaceStatistics().find((s)=>s.space_name==='new_space').space_size/1048576+'\\n');",
+          "process.stderr.write('NEWSPACE='+v8.getHeapSpaceStatistics().find((s)=>s.space_name==='new_space').space_size/1048576+'\\n');" +
+          "process.stderr.write('EXECARGV='+JSON.stringify(process.execArgv)+'\\n');",
       );
-      const newSpaceMb = (command: string, args: string[]) => {
+      const probed = (command: string, args: string[]) => {
         const run = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: `--require ${probe}` } });
         expect(run.status, run.stderr).to.equal(0);
-        return Number(/NEWSPACE=(\d+)/.exec(run.stderr)?.[1]);
+        return { newSpaceMb: Number(/NEWSPACE=(\d+)/.exec(run.stderr)?.[1]), execArgv: JSON.parse(/EXECARGV=(.*)/.exec(run.stderr)?.[1] ?? "null") as string[] };
       };
-      expect(newSpaceMb(path.join(ROOT, "bin", "dsr.js"), ["--version"])).to.equal(64);
-      // The same probe in a plain node: the default, so the check above can fail.
-      expect(newSpaceMb(process.execPath, ["-e", ""])).to.be.below(64);
+      const cli = probed(path.join(ROOT, "bin", "dsr.js"), ["--version"]);
+      expect(cli.newSpaceMb).to.equal(64);
+      // Every flag reached node (--heap-growing-percent shows no figure a probe could read).
+      expect(cli.execArgv).to.deep.equal([...SERVICE_NODE_FLAGS]);
+      // The same probe in a plain node: the default, so the checks above can fail.
+      const plain = probed(process.execPath, ["-e", ""]);
+      expect(plain.newSpaceMb).to.be.below(64);
+      expect(plain.execArgv).to.deep.equal(["-e", ""]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -5,12 +5,13 @@ import type { Config } from "../config/env";
 import { ENTITIES } from "../entities";
 import { MIGRATIONS } from "../migrations";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
+import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
 
 /** TypeORM options for the configured database. synchronize is off: migrations own the schema. */
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
   if (config.database.kind === "sqlite") {
-    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: 5000 };
+    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: 5000, prepareDatabase: sqlitePageCache(SERVICE_CACHE_KIB) };
   }
   return {
     ...common,

@@ -123,15 +123,32 @@ export async function* csvContent(pages: AsyncIterable<ExportRecord[]>, fields: 
   }
 }
 
+/** What jsonContent keeps of the records on the way: the first `limit` of them, parsed (index.html shows them). */
+export interface Samples {
+  limit: number;
+  records: ExportRecord[];
+}
+
+/** Parses lines from the start of `bytes` (JSON Lines) into `samples` until it holds its limit. */
+function takeSamples(bytes: Buffer, samples: Samples): void {
+  for (let at = 0; at < bytes.length && samples.records.length < samples.limit; ) {
+    const end = bytes.indexOf(0x0a, at);
+    samples.records.push(JSON.parse(bytes.toString("utf8", at, end)) as ExportRecord);
+    at = end + 1;
+  }
+}
+
 /**
  * A category as a JSON array (one record per line) or as JSON Lines, from pages of JSON Lines in UTF-8
  * (see readJsonLines), one chunk per page. Every page also goes to `scanner`, which learns the fields
- * and writes the CSV (on another thread for a large category), so this thread only moves bytes.
+ * and writes the CSV (on another thread for a large category), so this thread only moves bytes, but
+ * for the first records, kept in `samples` (so index.html does not read the staged records again).
  */
-export async function* jsonContent(pages: AsyncIterable<Buffer>, jsonl: boolean, scanner: CategoryScanner): AsyncGenerator<string | Buffer> {
+export async function* jsonContent(pages: AsyncIterable<Buffer>, jsonl: boolean, scanner: CategoryScanner, samples: Samples): AsyncGenerator<string | Buffer> {
   let first = true;
   if (!jsonl) yield "[";
   for await (const bytes of pages) {
+    if (samples.records.length < samples.limit) takeSamples(bytes, samples);
     await scanner.page(bytes);
     // A JSON array is only written for small categories (JSON_ARRAY_MAX_RECORDS): decoding costs little there.
     yield jsonl ? bytes : `${first ? "\n" : ",\n"}${bytes.toString("utf8").slice(0, -1).replaceAll("\n", ",\n")}`;

@@ -21,7 +21,7 @@ import {
 import { renderIndexHtml, renderReadme } from "./html";
 import { inlineScanner, workerScanner } from "./scan";
 import { readSpill } from "./spill";
-import { collectTasks, countSources, ExportRecord, firstRecords, readJsonLines, readPages } from "./records";
+import { collectTasks, countSources, ExportRecord, readJsonLines, readPages } from "./records";
 import { ZipWriter } from "./zip";
 
 const DEFAULT_LEVEL = 1;
@@ -58,6 +58,8 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
     const files: ManifestFile[] = [];
     const docs: ManifestCategory[] = [];
     let person: string | null = null;
+    // index.html's first records of each category, kept while its JSON is written.
+    const samples = new Map<string, ExportRecord[]>();
     for (const category of categories) {
       const sources = counts.filter((c) => c.category === category);
       const connectors = sources.map((s) => ({ name: s.connector, records: s.records }));
@@ -68,7 +70,9 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       const scanner = jsonl ? workerScanner() : inlineScanner();
       let stats: CategorySummary;
       try {
-        const json = await zip.add(path, jsonContent(readJsonLines(ds, key!, sources, category, { onPage: options.heartbeat }), jsonl, scanner));
+        const sampled = { limit: HTML_SAMPLE_RECORDS, records: [] as ExportRecord[] };
+        const json = await zip.add(path, jsonContent(readJsonLines(ds, key!, sources, category, { onPage: options.heartbeat }), jsonl, scanner, sampled));
+        samples.set(category, sampled.records);
         const scanned = await scanner.finish();
         stats = scanned.summary;
         files.push({ path, category, format: jsonl ? "jsonl" : "json", connectors, records: stats.records, ...json });
@@ -87,8 +91,6 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
     const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail));
-    const samples = new Map<string, ExportRecord[]>();
-    for (const c of docs) samples.set(c.category, await firstRecords(ds, key!, counts.filter((s) => s.category === c.category), c.category, HTML_SAMPLE_RECORDS));
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));

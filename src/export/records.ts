@@ -98,25 +98,16 @@ export async function* readJsonLines(ds: DataSource, key: Buffer, sources: reado
   }
 }
 
-/** The same records parsed, a batch at a time (the CSV read again, and index.html's samples). */
-export async function* readPages(ds: DataSource, key: Buffer, sources: readonly RecordSource[], category: string, options: { limit?: number; onPage?: () => Promise<void> } = {}): AsyncGenerator<ExportRecord[]> {
-  let left = options.limit ?? Infinity;
+/** The same records parsed, a batch at a time (a CSV whose columns grew after its first page is read again). */
+export async function* readPages(ds: DataSource, key: Buffer, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<ExportRecord[]> {
   for await (const bytes of readJsonLines(ds, key, sources, category, options)) {
     const text = bytes.toString("utf8");
     const page: ExportRecord[] = [];
-    for (let at = 0; at < text.length && left > 0; left -= 1) {
+    for (let at = 0; at < text.length; ) {
       const end = text.indexOf("\n", at);
       page.push(JSON.parse(text.slice(at, end)) as ExportRecord);
       at = end + 1;
     }
     if (page.length) yield page;
-    if (left <= 0) return;
   }
-}
-
-/** The first `limit` records of a category, parsed (for index.html). */
-export async function firstRecords(ds: DataSource, key: Buffer, sources: readonly RecordSource[], category: string, limit: number): Promise<ExportRecord[]> {
-  const out: ExportRecord[] = [];
-  for await (const page of readPages(ds, key, sources, category, { limit })) out.push(...page);
-  return out;
 }

@@ -96,6 +96,18 @@ describeEachDatabase("export of large categories", (db) => {
     }
   });
 
+  it("shows each category's first 100 records in index.html, in the data file's order", async () => {
+    const zip = ZipReader.open(zipFile);
+    try {
+      const html = await zip.text("index.html");
+      const events = [...html.matchAll(/<tr><td>auth-log<\/td><td>event<\/td><td>([^<]*)<\/td>/g)].map((m) => m[1]);
+      expect(events).to.deep.equal(Array.from({ length: 100 }, (_, i) => `e${i}`));
+      expect([...html.matchAll(/<tr><td>auth-log<\/td><td>ticket<\/td>/g)]).to.have.length(100);
+    } finally {
+      zip.close();
+    }
+  });
+
   it("leaves no temporary CSV file behind", () => {
     expect(spillDirs()).to.equal(spillsBefore);
   });

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { DataSource } from "typeorm";
+import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { numberedParameters } from "./postgres";
@@ -118,7 +119,7 @@ function fromUrl(url: string, timeoutMs: number): DataSource {
   const common = { entities: [], migrations: [], synchronize: false, migrationsRun: false, logging: false };
   if (url.startsWith("sqlite:")) {
     // fileMustExist: a mistyped path must fail check(), not silently create an empty database.
-    return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs });
+    return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs, prepareDatabase: sqlitePageCache(CONNECTOR_CACHE_KIB) });
   }
   if (/^postgres(ql)?:/.test(url)) {
     // Four connections at most, like MySQL's pool: every statement is short and runs on its own.

@@ -1,10 +1,10 @@
 import { EntityManager, In, Like } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { moveRequest } from "../../commands/requestTransition";
-import { lockRow } from "../../db/transaction";
+import { lockedRequest } from "../../db/transaction";
 import { RequestStatus } from "../../domain/enums";
 import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
-import { RequestRow, TaskDependencyRow, TaskRow } from "../../entities";
+import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { auditTask } from "./taskAudit";
 import { dependentIds } from "./finishTask";
@@ -16,7 +16,7 @@ import { dependentIds } from "./finishTask";
 export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date): Promise<TaskRow> {
   const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!task) throw notFound("Task", taskId);
-  await lockRow(em, "requests", task.requestId);
+  const request = await lockedRequest(em, task.requestId);
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
   const requeue = new Map<string, TaskRow>([[task.id, task]]);
   const queue = [task];
@@ -36,7 +36,6 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
     );
   }
   await auditTask(em, task, "retried", now, { requeued: requeue.size }, actor);
-  const request = await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
   if (request.status === RequestStatus.FAILED) {
     await moveRequest(em, request, RequestStatus.IN_PROGRESS, { actor, action: "request.reopened", details: { taskId: task.id } }, now, { closedAt: null, statusReason: null });
   }
