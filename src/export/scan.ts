@@ -29,7 +29,8 @@ export class CategoryScan {
   private stale = false;
   private spill: SpillWriter | null = null;
 
-  constructor(private readonly dir: string) {}
+  /** `dirOf` gives the folder for a spill that outgrows memory (made on first use by the caller, who removes it). */
+  constructor(private readonly dirOf: () => string) {}
 
   /** One page of JSON Lines, as UTF-8 (a Uint8Array when it crossed from another thread). */
   addPage(bytes: Uint8Array): void {
@@ -92,7 +93,7 @@ export class CategoryScan {
 
   /** The CSV's spill, opened on first use. */
   private spillWriter(): SpillWriter {
-    return (this.spill ??= new SpillWriter(this.dir));
+    return (this.spill ??= new SpillWriter(this.dirOf));
   }
 
   /** Removes an unfinished spill. */
@@ -112,12 +113,16 @@ export interface CategoryScanner {
 
 /** On this thread: for small categories, where starting a thread would cost more than it saves. */
 export function inlineScanner(): CategoryScanner {
-  const dir = spillDir();
-  const scan = new CategoryScan(dir);
+  // Made only when the CSV outgrows memory (SpillWriter): a small category touches no file.
+  let dir: string | null = null;
+  const scan = new CategoryScan(() => (dir ??= spillDir()));
   return {
     page: async (lines) => scan.addPage(lines),
     finish: async () => scan.finish(),
-    close: async () => (scan.drop(), removeSpillDir(dir)),
+    close: async () => {
+      scan.drop();
+      if (dir !== null) removeSpillDir(dir);
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { CategoryScan, ScanMessage, ScanReply } from "./scan";
 
 /** The worker side of workerScanner: one category, pages in order, then its result. */
-const scan = new CategoryScan((workerData as { dir: string }).dir);
+const { dir } = workerData as { dir: string };
+const scan = new CategoryScan(() => dir);
 const reply = (m: ScanReply) => parentPort!.postMessage(m);
 parentPort!.on("message", (m: ScanMessage) => {
   try {

@@ -64,7 +64,7 @@ async function scan(records: ExportRecord[] | string[], pageSize: number) {
   const lines = records.map((r) => (typeof r === "string" ? r : line(r)));
   const dir = spillDir();
   try {
-    const s = new CategoryScan(dir);
+    const s = new CategoryScan(() => dir);
     for (let i = 0; i < lines.length; i += pageSize) s.addPage(Buffer.from(lines.slice(i, i + pageSize).join(""), "utf8"));
     const result = s.finish();
     return { csv: result.csv ? await text(readSpill(result.csv)) : null, summary: result.summary };
