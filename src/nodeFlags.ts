@@ -10,10 +10,12 @@
  * costs a quarter as much (bench/subject, 2,000,000 events, CPU profile: 1.3 s of garbage collection
  * against 5.3 s with 16 MB semi-spaces; peak RSS 240-271 MB with 16 MB against 301-325 MB with 32).
  *
- * --heap-growing-percent=50: after a full collection V8 lets the old generation grow by half of what
- * is live before the next one, not by its own factor (which let it double here). What is still
- * promoted then goes sooner: at 2,000,000 events the heap peaked at either 117 or 137-142 MB, by when
- * the last full collection happened, and the RSS at either 260 or 302-307 MB; with the flag it was
- * 117 MB and 265-277 MB in every run, for no measurable cost in time (bench/orchestrator alike).
+ * --heap-growing-percent=100: after a full collection V8 lets the old generation grow to twice what is
+ * live before the next one, not by a factor of its own choosing, which here let promoted garbage pile
+ * up: at 2,000,000 events the heap peaked at either 117 or 137-143 MB, by when the last full
+ * collection happened. Measured in one session (bench/subject, 2,000,000 events, service on MariaDB,
+ * two runs each): without the flag RSS 276-297 MB and 35.0-36.0 s of CPU; with 100, 265-266 MB and
+ * 35.0-36.0 s; with 50, 250-256 MB but 44.3 s of CPU (full collections that often cost a quarter
+ * more). On SQLite, with 100: 294-296 MB (260-307 MB without, four runs).
  */
-export const SERVICE_NODE_FLAGS = ["--max-semi-space-size=32", "--heap-growing-percent=50"] as const;
+export const SERVICE_NODE_FLAGS = ["--max-semi-space-size=32", "--heap-growing-percent=100"] as const;

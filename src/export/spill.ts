@@ -15,8 +15,8 @@ const FILE = "spill";
 
 /**
  * Bytes a spill holds in memory before it goes to a file: a small category's CSV (the usual request's)
- * then costs no temporary file, folder or fsync-free disk round trip at all (they were 4% of a worker's
- * CPU in bench/orchestrator), and a large one costs at most this much memory before it is written out.
+ * then costs no temporary folder or file, nor the system calls around them (about 4% of a worker's CPU
+ * in bench/orchestrator, profiled), and a large one holds at most this much before it is written out.
  */
 export const SPILL_MEMORY_BYTES = 1 << 20;
 
