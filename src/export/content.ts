@@ -123,19 +123,25 @@ export async function* csvContent(pages: AsyncIterable<ExportRecord[]>, fields: 
   }
 }
 
+/**
+ * Parses a page of JSON Lines (UTF-8, each line ending in a newline, as readJsonLines yields them) into
+ * records: all of them, or the first `max`.
+ */
+export function parseJsonLines(bytes: Uint8Array, max = Infinity): ExportRecord[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  const records: ExportRecord[] = [];
+  for (let at = 0; at < text.length && records.length < max; ) {
+    const end = text.indexOf("\n", at);
+    records.push(JSON.parse(text.slice(at, end)) as ExportRecord);
+    at = end + 1;
+  }
+  return records;
+}
+
 /** What jsonContent keeps of the records on the way: the first `limit` of them, parsed (index.html shows them). */
 export interface Samples {
   limit: number;
   records: ExportRecord[];
-}
-
-/** Parses lines from the start of `bytes` (JSON Lines) into `samples` until it holds its limit. */
-function takeSamples(bytes: Buffer, samples: Samples): void {
-  for (let at = 0; at < bytes.length && samples.records.length < samples.limit; ) {
-    const end = bytes.indexOf(0x0a, at);
-    samples.records.push(JSON.parse(bytes.toString("utf8", at, end)) as ExportRecord);
-    at = end + 1;
-  }
 }
 
 /**
@@ -148,7 +154,7 @@ export async function* jsonContent(pages: AsyncIterable<Buffer>, jsonl: boolean,
   let first = true;
   if (!jsonl) yield "[";
   for await (const bytes of pages) {
-    if (samples.records.length < samples.limit) takeSamples(bytes, samples);
+    if (samples.records.length < samples.limit) samples.records.push(...parseJsonLines(bytes, samples.limit - samples.records.length));
     await scanner.page(bytes);
     // A JSON array is only written for small categories (JSON_ARRAY_MAX_RECORDS): decoding costs little there.
     yield jsonl ? bytes : `${first ? "\n" : ",\n"}${bytes.toString("utf8").slice(0, -1).replaceAll("\n", ",\n")}`;

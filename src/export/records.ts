@@ -3,6 +3,7 @@ import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { StagedBatchRow, TaskRow } from "../entities";
 import { breathe } from "../eventLoop";
+import { parseJsonLines } from "./content";
 import { openBatch } from "./staging";
 
 /** Batches read per query: each is about 256 KiB of JSON Lines once opened, so memory stays flat. */
@@ -101,13 +102,7 @@ export async function* readJsonLines(ds: DataSource, key: Buffer, sources: reado
 /** The same records parsed, a batch at a time (a CSV whose columns grew after its first page is read again). */
 export async function* readPages(ds: DataSource, key: Buffer, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<ExportRecord[]> {
   for await (const bytes of readJsonLines(ds, key, sources, category, options)) {
-    const text = bytes.toString("utf8");
-    const page: ExportRecord[] = [];
-    for (let at = 0; at < text.length; ) {
-      const end = text.indexOf("\n", at);
-      page.push(JSON.parse(text.slice(at, end)) as ExportRecord);
-      at = end + 1;
-    }
+    const page = parseJsonLines(bytes);
     if (page.length) yield page;
   }
 }

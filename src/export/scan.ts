@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { CategoryStats, CategorySummary, csvHeader, csvRow } from "./content";
+import { CategoryStats, CategorySummary, csvHeader, csvRow, parseJsonLines } from "./content";
 import { CsvTranscoder } from "./csvTranscoder";
 import type { ExportRecord } from "./records";
 import { removeSpillDir, SpillRef, spillDir, SpillWriter } from "./spill";
@@ -36,15 +36,8 @@ export class CategoryScan {
   addPage(bytes: Uint8Array): void {
     const page = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (this.transcoder && !this.stale) return this.transcode(page, this.transcoder);
-    const lines = page.toString("utf8");
-    const records: ExportRecord[] = [];
-    for (let at = 0; at < lines.length; ) {
-      const end = lines.indexOf("\n", at);
-      const r = JSON.parse(lines.slice(at, end)) as ExportRecord;
-      this.stats.observe(r.recordedAt, r.data);
-      records.push(r);
-      at = end + 1;
-    }
+    const records = parseJsonLines(page);
+    for (const r of records) this.stats.observe(r.recordedAt, r.data);
     if (this.outgrown()) this.stale = true;
     if (this.stale) return this.drop();
     let out = "";
