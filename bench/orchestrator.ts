@@ -14,6 +14,10 @@
  * drain, server-wide (other clients of the same server count too), as are the statements per request
  * (MySQL's Questions counter). On SQLite the lock wait is the time
  * statements and transactions queued for the one connection (src/db/connectionQueue.ts).
+ *
+ * CPU per request: the worker processes' own (from /proc, less one idle worker's start-up) and, on a
+ * local MySQL/MariaDB, the server's (server-wide) over the drain; on SQLite the one process's. With the
+ * machine's cores, that bounds the requests/s any scheduling could reach: cores / CPU per request.
  */
 import "reflect-metadata";
 import { ChildProcess, spawn } from "node:child_process";
@@ -34,7 +38,7 @@ import type { Services } from "../src/services";
 import { queueWaitMs } from "../src/db/connectionQueue";
 import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
-import { SERVICE_NODE_FLAGS } from "../src/nodeFlags";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -134,7 +138,40 @@ async function singleRatio(services: Services): Promise<{ wall: number; exportMs
   return { wall: median(singles), exportMs: median(exports) };
 }
 
-function report(label: string, r: { seconds: number; wall: number; exportMs: number; lockMs: number; lockWaits: number | null; workers: string; statements?: number }): void {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null where it cannot be read. */
+function cpuSecondsOf(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ").pop()!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The local MySQL/MariaDB server's process id, when DATABASE_URL names this machine and /proc shows it. */
+function localDatabasePid(): number | null {
+  const host = new URL(process.env.DATABASE_URL!).hostname;
+  if (!["127.0.0.1", "localhost", "::1"].includes(host)) return null;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (["mariadbd", "mysqld"].includes(fs.readFileSync(`/proc/${entry}/comm`, "utf8").trim())) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
+
+interface CpuPerRequest {
+  /** Milliseconds of CPU per request in the process(es) running the tasks. */
+  workerMs: number;
+  /** The database server's, server-wide; null when it is not a local process (or SQLite, in-process). */
+  databaseMs: number | null;
+}
+
+function report(label: string, r: { seconds: number; wall: number; exportMs: number; lockMs: number; lockWaits: number | null; workers: string; statements?: number; cpu?: CpuPerRequest }): void {
   const critical = STEP_MS + r.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
@@ -146,6 +183,14 @@ function report(label: string, r: { seconds: number; wall: number; exportMs: num
   console.log(`wall / critical path  ${(r.wall / critical).toFixed(2)}`);
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
   if (r.statements !== undefined) console.log(`statements / request  ${(r.statements / REQUESTS).toFixed(1)} (the server's Questions counter over the drain, this bench's polling included)`);
+  if (r.cpu) {
+    const total = r.cpu.workerMs + (r.cpu.databaseMs ?? 0);
+    const cores = os.availableParallelism();
+    console.log(
+      `CPU / request         ${r.cpu.workerMs.toFixed(1)} ms in the worker${r.cpu.databaseMs === null ? "" : `s, ${r.cpu.databaseMs.toFixed(1)} ms in the database server`}: ` +
+        `at most ${((cores * 1000) / total).toFixed(0)} requests/s on ${cores} cores, with nothing else running`,
+    );
+  }
 }
 
 /** The embedded SQLite: one process, its in-process worker. */
@@ -163,12 +208,16 @@ async function inProcess(): Promise<void> {
     await approve(services, ids);
     const drain = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
     const queued = await connectionQueueWaitMs(services);
+    const cpuBefore = process.cpuUsage();
     drain.start();
     await waitAll(services, ids);
+    const used = process.cpuUsage(cpuBefore);
     const lockMs = (await connectionQueueWaitMs(services)) - queued;
     const seconds = await taskWindow(services, ids);
     await drain.stop();
-    report(`${services.ds.options.type}, in-process worker`, { seconds, wall, exportMs, lockMs, lockWaits: null, workers: `worker concurrency ${CONCURRENCY}` });
+    // The bench's own polling runs in this process too (a query every 100 ms): a small overcount.
+    const cpu = { workerMs: (used.user + used.system) / 1000 / REQUESTS, databaseMs: null };
+    report(`${services.ds.options.type}, in-process worker`, { seconds, wall, exportMs, lockMs, lockWaits: null, workers: `worker concurrency ${CONCURRENCY}`, cpu });
   } finally {
     await services.ds.destroy();
     await db.drop();
@@ -190,19 +239,22 @@ async function workerProcesses(processes: number): Promise<void> {
   const config = loadConfig({ ...env, DSR_WORKER_CONCURRENCY: "0" });
   const services = await createServices({ config });
   const children = new Set<ChildProcess>();
-  const start = () => {
-    for (let i = 0; i < processes; i++) {
+  const start = (count = processes) => {
+    for (let i = 0; i < count; i++) {
       // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
       const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
       const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
-        env: { PATH: process.env.PATH, ...env, DSR_MIGRATE_ON_START: "false" },
+        env: { PATH: process.env.PATH, ...SERVICE_ENV, ...env, DSR_MIGRATE_ON_START: "false" },
         stdio: ["ignore", "ignore", "inherit"],
       });
       children.add(child);
       child.once("exit", () => children.delete(child));
     }
   };
+  /** CPU the running children have used, read just before they are stopped. */
+  let childCpu = 0;
   const stop = async () => {
+    for (const c of children) childCpu += cpuSecondsOf(c.pid!) ?? NaN;
     const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
     for (const c of children) c.kill("SIGTERM");
     await Promise.all(exits);
@@ -211,12 +263,18 @@ async function workerProcesses(processes: number): Promise<void> {
     start();
     const { wall, exportMs } = await singleRatio(services);
     await stop();
+    // One worker's start-up (loading, connecting, migrations checked), idle: taken off each drain worker's CPU.
+    const startup = await idleWorkerCpu(() => start(1), stop, () => children);
     const ids = await submitted(services, REQUESTS);
     await approve(services, ids);
     const before = await innodbLockWaits(services);
+    const databasePid = localDatabasePid();
+    const databaseBefore = databasePid === null ? null : cpuSecondsOf(databasePid);
     start();
     await waitAll(services, ids);
     const after = await innodbLockWaits(services);
+    const databaseAfter = databasePid === null ? null : cpuSecondsOf(databasePid);
+    childCpu = 0;
     await stop();
     const seconds = await taskWindow(services, ids);
     report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
@@ -227,6 +285,10 @@ async function workerProcesses(processes: number): Promise<void> {
       lockWaits: after.waits - before.waits,
       statements: after.statements - before.statements,
       workers: `${processes} x worker concurrency ${CONCURRENCY}`,
+      cpu: {
+        workerMs: ((childCpu - processes * startup) * 1000) / REQUESTS,
+        databaseMs: databaseBefore === null || databaseAfter === null ? null : ((databaseAfter - databaseBefore) * 1000) / REQUESTS,
+      },
     });
   } finally {
     for (const c of children) c.kill("SIGKILL");
@@ -234,6 +296,25 @@ async function workerProcesses(processes: number): Promise<void> {
     await db.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The CPU one `dsr worker` process uses to start and settle with nothing to run: spawned alone, read
+ * once its CPU stops growing (two readings 300 ms apart within 10 ms), then stopped.
+ */
+async function idleWorkerCpu(startOne: () => void, stop: () => Promise<void>, children: () => Set<ChildProcess>): Promise<number> {
+  startOne();
+  const [child] = children();
+  let last = -1;
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = cpuSecondsOf(child.pid!) ?? NaN;
+    if (now - last < 0.01) break;
+    last = now;
+  }
+  const used = cpuSecondsOf(child.pid!) ?? NaN;
+  await stop();
+  return used;
 }
 
 async function main(): Promise<void> {

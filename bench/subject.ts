@@ -5,7 +5,9 @@
  * service on SQLite and on MariaDB. Each run is a child process of its own (its peak RSS is the
  * service's alone); while it runs, /healthz and a GraphQL query are sent every 100 ms and the event
  * loop's delay is sampled (perf_hooks.monitorEventLoopDelay). In the same run, the plain pipeline on
- * the same rows: one SELECT, JSON Lines through gzip level 1 into a file.
+ * the same rows: one SELECT, JSON Lines through gzip level 1 into a file; and, for the DynamoDB store,
+ * the same pipeline over that store's rows (one paged Query, 1,000 items a page as the connector reads
+ * them, JSON Lines, gzip -1, a file): the floor dynalite itself sets, which shares the machine's 2 cores.
  * Goals (issue 16): within 3x the pipeline, peak RSS < 300 MB and flat in N, event-loop delay p99 <
  * 50 ms and max < 250 ms.
  *
@@ -32,12 +34,13 @@ import zlib from "node:zlib";
 import mysql from "mysql2/promise";
 import { DataSource } from "typeorm";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { loadConfig } from "../src/config/env";
 import { createAuthLogConnector } from "../src/connectors/authLog";
 import { verifyArchive } from "../src/export/verify";
 import { createDynamoAuthLogTable, sampleAuthEvents, seedDynamoAuthLog, seedSampleAuthLog } from "../src/sample/authLog";
 import { samplePeople } from "../src/sample/people";
-import { SERVICE_NODE_FLAGS } from "../src/nodeFlags";
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 import { startService } from "../src/server";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
@@ -109,6 +112,25 @@ async function plainPipeline(file: string, userId: string, out: string): Promise
   }
   await pipeline(Readable.from(lines()), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
   db.close();
+  const usage = process.resourceUsage();
+  process.stdout.write(`${JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, bytes: fs.statSync(out).size })}\n`);
+}
+
+/** Child: the plain pipeline over the DynamoDB store's rows: one Query, paged as the connector pages it. */
+async function dynamoPipeline(port: number, userId: string, out: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: REGION, credentials: { ...CREDENTIALS } });
+  const doc = DynamoDBDocumentClient.from(client);
+  const started = process.hrtime.bigint();
+  async function* lines() {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": userId }, ExclusiveStartKey: start, Limit: 1000 }));
+      yield (page.Items ?? []).map((item) => `${JSON.stringify(item)}\n`).join("");
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  await pipeline(Readable.from(lines()), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
+  client.destroy();
   const usage = process.resourceUsage();
   process.stdout.write(`${JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, bytes: fs.statSync(out).size })}\n`);
 }
@@ -247,7 +269,7 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
 
 function childJson<T>(args: string[]): T {
   // The service runs with its runtime flags, as `npm start` and `dsr serve` run it.
-  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
   // The service logs to stdout too: the answer is the line marked as such.
   const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));
@@ -289,6 +311,8 @@ async function main(): Promise<void> {
     }
     const plain = childJson<{ seconds: number; cpuSeconds: number; bytes: number }>(["--pipeline", authLogFile, ada().userId, path.join(dir, "plain.jsonl.gz")]);
     console.log(`plain pipeline (one SELECT -> JSON Lines -> gzip -1 -> file): ${plain.seconds.toFixed(1)} s (CPU ${plain.cpuSeconds.toFixed(1)} s), ${(plain.bytes / 1e6).toFixed(1)} MB`);
+    const dynamoPlain = dynalite ? childJson<{ seconds: number; cpuSeconds: number; bytes: number }>(["--dynamo-pipeline", String(dynamoPort), ada().userId, path.join(dir, "plain-dynamo.jsonl.gz")]) : null;
+    if (dynamoPlain) console.log(`plain pipeline over dynalite (one paged Query -> JSON Lines -> gzip -1 -> file): ${dynamoPlain.seconds.toFixed(1)} s (CPU ${dynamoPlain.cpuSeconds.toFixed(1)} s, dynalite's own not counted), ${(dynamoPlain.bytes / 1e6).toFixed(1)} MB`);
     const rows: string[] = [];
     for (const database of DATABASES) {
       for (const store of STORES) {
@@ -300,7 +324,8 @@ async function main(): Promise<void> {
           rows.push(
             `${database.padEnd(8)} ${store.padEnd(9)} ${r.records.toLocaleString("en").padStart(10)} ${r.seconds.toFixed(1).padStart(7)} s ${Math.round(r.records / r.seconds).toLocaleString("en").padStart(9)}/s ` +
               `${ratio.toFixed(1).padStart(5)}x  CPU ${r.cpuSeconds.toFixed(1).padStart(6)} s (${(r.cpuSeconds / plain.cpuSeconds).toFixed(1)}x) ${String(r.maxRssMb).padStart(5)} MB (at ${r.peak.atSeconds} s: heap ${r.peak.heapTotalMb}/${r.peak.heapUsedMb} used, external ${r.peak.externalMb})  loop p99 ${r.loopP99Ms.toFixed(0).padStart(4)} ms max ${r.loopMaxMs.toFixed(0).padStart(5)} ms  ` +
-              `healthz ${r.health.n} max ${r.health.maxMs.toFixed(0)} ms (${r.health.failed} failed)  graphql ${r.graphql.n} max ${r.graphql.maxMs.toFixed(0)} ms (${r.graphql.failed} failed)`,
+              `healthz ${r.health.n} max ${r.health.maxMs.toFixed(0)} ms (${r.health.failed} failed)  graphql ${r.graphql.n} max ${r.graphql.maxMs.toFixed(0)} ms (${r.graphql.failed} failed)` +
+              (store === "dynamodb" && dynamoPlain ? `  ${(r.seconds / dynamoPlain.seconds).toFixed(1)}x the pipeline over dynalite` : ""),
           );
           console.log(`  ${rows[rows.length - 1]}`);
         } finally {
@@ -308,7 +333,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(`\nN = ${EVENTS.toLocaleString("en")}; plain pipeline ${plain.seconds.toFixed(1)} s (goal: within 3x, peak RSS < 300 MB, loop p99 < 50 ms, max < 250 ms)`);
+    console.log(`\nN = ${EVENTS.toLocaleString("en")}; plain pipeline ${plain.seconds.toFixed(1)} s${dynamoPlain ? ` (over dynalite: ${dynamoPlain.seconds.toFixed(1)} s)` : ""} (goal: within 3x, peak RSS < 300 MB, loop p99 < 50 ms, max < 250 ms)`);
     console.log(`database store          records    wall      events/s  ratio (wall, then CPU, to the plain pipeline)   RSS`);
     for (const r of rows) console.log(r);
   } finally {
@@ -319,7 +344,7 @@ async function main(): Promise<void> {
 
 const [, , mode, ...args] = process.argv;
 const entry =
-  mode === "--seed-sqlite" ? seedSqlite(args[0]) : mode === "--dynalite" ? serveDynalite() : mode === "--pipeline" ? plainPipeline(args[0], args[1], args[2]) : mode === "--run" ? run(args[0], args[1], args[2], Number(args[3])) : main();
+  mode === "--seed-sqlite" ? seedSqlite(args[0]) : mode === "--dynalite" ? serveDynalite() : mode === "--pipeline" ? plainPipeline(args[0], args[1], args[2]) : mode === "--dynamo-pipeline" ? dynamoPipeline(Number(args[0]), args[1], args[2]) : mode === "--run" ? run(args[0], args[1], args[2], Number(args[3])) : main();
 entry.catch((error: unknown) => {
   console.error(error);
   process.exit(1);

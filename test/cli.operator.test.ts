@@ -7,7 +7,7 @@ import { Role } from "../src/domain/enums";
 import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
-import { SERVICE_NODE_FLAGS } from "../src/nodeFlags";
+import { SERVICE_ENV_ASSIGNMENTS, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "bin/dsr.js");
@@ -146,6 +146,7 @@ describe("README: Running on MySQL", () => {
     const scratch = `dsr_t_readme_${process.pid}_${Date.now() % 100000}`;
     const run = script.replaceAll("EXISTS dsr ", `EXISTS ${scratch} `).replaceAll("3306/dsr ", `3306/${scratch} `).replace(" bin/dsr.js serve", ` ${BIN} serve`);
     expect(run, "the service runs with its Node flags, as written").to.include(`node ${SERVICE_NODE_FLAGS.join(" ")} ${BIN} serve`);
+    expect(run, "and with its environment").to.include(` ${SERVICE_ENV_ASSIGNMENTS}\nexec node `);
     expect(run).to.include(scratch);
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
