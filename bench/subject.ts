@@ -6,8 +6,8 @@
  * service's alone); while it runs, /healthz and a GraphQL query are sent every 100 ms and the event
  * loop's delay is sampled (perf_hooks.monitorEventLoopDelay). In the same run, the plain pipeline on
  * the same rows: one SELECT, JSON Lines through gzip level 1 into a file; and, for the DynamoDB store,
- * the same pipeline over that store's rows (one paged Query, 1,000 items a page as the connector reads
- * them, JSON Lines, gzip -1, a file): the floor dynalite itself sets, which shares the machine's 2 cores.
+ * the same pipeline over that store's rows (one paged Query, AUTH_LOG_PAGE_SIZE items a page, as the connector
+ * reads them, JSON Lines, gzip -1, a file): the floor dynalite itself sets, which shares the machine's 2 cores.
  * Goals (issue 16): within 3x the pipeline, peak RSS < 300 MB and flat in N, event-loop delay p99 <
  * 50 ms and max < 250 ms.
  *
@@ -37,6 +37,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { loadConfig } from "../src/config/env";
 import { createAuthLogConnector } from "../src/connectors/authLog";
+import { AUTH_LOG_PAGE_SIZE } from "../src/connectors/authLog/options";
 import { verifyArchive } from "../src/export/verify";
 import { createDynamoAuthLogTable, sampleAuthEvents, seedDynamoAuthLog, seedSampleAuthLog } from "../src/sample/authLog";
 import { samplePeople } from "../src/sample/people";
@@ -124,7 +125,7 @@ async function dynamoPipeline(port: number, userId: string, out: string): Promis
   async function* lines() {
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": userId }, ExclusiveStartKey: start, Limit: 1000 }));
+      const page = await doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": userId }, ExclusiveStartKey: start, Limit: AUTH_LOG_PAGE_SIZE }));
       yield (page.Items ?? []).map((item) => `${JSON.stringify(item)}\n`).join("");
       start = page.LastEvaluatedKey;
     } while (start);

@@ -14,7 +14,7 @@ import { breathe } from "../../eventLoop";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
 import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./events";
-import { authLogOptionProblems, type AuthLogOptions, DEFAULT_NAME } from "./options";
+import { AUTH_LOG_PAGE_SIZE, authLogOptionProblems, type AuthLogOptions, DEFAULT_NAME } from "./options";
 import { createSqlStore } from "./sqlStore";
 import type { AuthLogStore, EventPage } from "./store";
 
@@ -77,7 +77,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
   if (problems.length) throw new ConnectorConfigError(name, problems, "auth-log connector");
 
   const dynamo = options.store === "dynamodb";
-  const pageSize = options.pageSize ?? (dynamo ? 1000 : 500);
+  const pageSize = options.pageSize ?? AUTH_LOG_PAGE_SIZE;
   const heartbeatEveryMs = options.heartbeatEveryMs ?? 2000;
   const store: AuthLogStore = dynamo ? createDynamoStore(options, name, pageSize) : createSqlStore(options, name, pageSize);
 

@@ -5,7 +5,11 @@ import { connectionProblems, type SqlConnection } from "../sql/database";
 export interface AuthLogCommonOptions {
   /** Connector name, 2-40 lower-case letters, digits or dashes (default `auth-log`). */
   name?: string;
-  /** Events per page read (collect and erase): 1-5000, default 1000 on DynamoDB and 500 on SQL. */
+  /**
+   * Events per page read (collect and erase): 1-5000, default 500 (AUTH_LOG_PAGE_SIZE). On DynamoDB a page
+   * of 1000 made a 200,000-event collect peak 30 MB higher (297-301 MB against 264-266 MB, bench/subject)
+   * for 10-20% less time: a page's parsed items outlive the next call and are promoted as garbage.
+   */
   pageSize?: number;
   /** Least time between two heartbeats during long work, in ms (default 2000; 0 beats after every page). */
   heartbeatEveryMs?: number;
@@ -119,3 +123,6 @@ export function authLogOptionProblems(options: unknown): string[] {
   problems.push(...(options.store === "dynamodb" ? dynamoProblems(options) : sqlProblems(options)));
   return problems;
 }
+
+/** The default events per page, on either store. */
+export const AUTH_LOG_PAGE_SIZE = 500;
