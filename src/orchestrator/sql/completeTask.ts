@@ -51,7 +51,8 @@ export async function completeTask(
   const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within } = extras;
   return inTransaction(ds, async (em) => {
     // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
-    // by settleRequest at the end (its task count then reads every sibling that committed first). Only
+    // by settleRequest at the end (its task count then reads every sibling that committed first), and not
+    // at all while a dependent of this task still waits (afterTaskFinished says why). Only
     // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
     if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
     if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
@@ -104,7 +105,7 @@ export async function completeTask(
       ...(kept.length ? { exceptionsOpened: kept.length } : {}),
       ...(closeExceptions.length ? { exceptionsClosed: closeExceptions.length } : {}),
     });
-    await afterTaskFinished(em, task, now);
+    await afterTaskFinished(em, task, now, { fromRunning: true });
     return true;
   });
 }

@@ -31,20 +31,32 @@ export async function releaseTask(em: EntityManager, task: TaskRow, workerId: st
 /**
  * After a task finished (whatever the outcome): its dependents wait for one task less, and the
  * request's status follows its tasks.
+ *
+ * `fromRunning`: the task went from RUNNING to finished (a worker's completion). When such a task
+ * still had a dependent waiting for it, the request's status cannot change here: that dependent is
+ * unfinished, so not every task is, and the tasks awaiting input are as many as before. The request
+ * row is then neither locked nor its tasks counted: a request's COLLECTs finish at about the same time
+ * and would otherwise queue for that row one after another, two statements each (bench/orchestrator).
+ * The dependent's own completion settles the request, with the row locked.
  */
-export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: Date): Promise<void> {
+export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: Date, options: { fromRunning?: boolean } = {}): Promise<void> {
   // Read the dependents first, then update them by primary key: an UPDATE with an IN (subquery) makes
-  // InnoDB lock every row its semi-join scans, which deadlocked concurrent completions.
+  // InnoDB lock every row its semi-join scans, which deadlocked concurrent completions. Only PENDING
+  // ones wait (a SKIPPED dependent's count is recomputed if it is ever retried).
   const dependents = await dependentIds(em, task.id);
+  let waiting = 0;
   if (dependents.length) {
-    await em
+    const released = await em
       .createQueryBuilder()
       .update(TaskRow)
       .set({ waitingFor: () => "waitingFor - 1", updatedAt: now })
       .where("id IN (:...ids)", { ids: dependents })
       .andWhere("waitingFor > 0")
+      .andWhere("status = :pending", { pending: TaskStatus.PENDING })
       .execute();
+    waiting = released.affected ?? 0;
   }
+  if (options.fromRunning && waiting > 0) return;
   await settleRequest(em, task.requestId, now);
 }
 
