@@ -102,15 +102,19 @@ describeEachDatabase("claims and leases", (db) => {
     expect(collects.length, "the request has its COLLECT(s)").to.be.greaterThan(0);
     const claimed = await claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, collects.length);
     expect(claimed.map((x) => x.id).sort()).to.deep.equal(collects.map((x) => x.id).sort());
-    // Another transaction holds the request row, as a settling sibling (or a cancel) would.
-    const locked = deferred();
-    const release = deferred();
-    const holder = inTransaction(t.ds, async (em) => {
-      await em.query(`SELECT id FROM requests WHERE id = ? FOR UPDATE`, [requestId]);
-      locked.resolve();
-      await release.promise;
-    });
-    await locked.promise;
+    /** Another transaction holds the request row, as a settling sibling (or a cancel) would, until released. */
+    const holdRequestRow = async () => {
+      const locked = deferred();
+      const release = deferred();
+      const holder = inTransaction(t.ds, async (em) => {
+        await em.query(`SELECT id FROM requests WHERE id = ? FOR UPDATE`, [requestId]);
+        locked.resolve();
+        await release.promise;
+      });
+      await locked.promise;
+      return async () => (release.resolve(), await holder);
+    };
+    const release = await holdRequestRow();
     const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<"waiting">((r) => setTimeout(() => r("waiting"), ms))]);
     try {
       for (const task of claimed) {
@@ -118,8 +122,7 @@ describeEachDatabase("claims and leases", (db) => {
         expect(await within(completeTask(t.ds, task, "worker-a", { records: 0 }, t.clock.now()), 5_000), `${task.connector} completed without the request row`).to.equal(true);
       }
     } finally {
-      release.resolve();
-      await holder;
+      await release();
     }
     const exportTask = await t.ds.getRepository(TaskRow).findOneByOrFail({ requestId, step: "EXPORT" as TaskRow["step"] });
     expect(exportTask).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
@@ -128,20 +131,12 @@ describeEachDatabase("claims and leases", (db) => {
     // The EXPORT has no dependent: its completion is the one that can end the request, so it takes the row.
     const [exporting] = await claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, 1);
     expect(exporting.id).to.equal(exportTask.id);
-    const locked2 = deferred();
-    const release2 = deferred();
-    const holder2 = inTransaction(t.ds, async (em) => {
-      await em.query(`SELECT id FROM requests WHERE id = ? FOR UPDATE`, [requestId]);
-      locked2.resolve();
-      await release2.promise;
-    });
-    await locked2.promise;
+    const release2 = await holdRequestRow();
     const completing = completeTask(t.ds, exporting, "worker-a", {}, t.clock.now());
     try {
       expect(await within(completing, 500), "the EXPORT's completion waits for the request row").to.equal("waiting");
     } finally {
-      release2.resolve();
-      await holder2;
+      await release2();
     }
     expect(await completing).to.equal(true);
     expect((await t.ds.query(`SELECT status FROM requests WHERE id = ?`, [requestId]))[0].status).to.equal("COMPLETED");
