@@ -239,43 +239,45 @@ async function workerProcesses(processes: number): Promise<void> {
   const config = loadConfig({ ...env, DSR_WORKER_CONCURRENCY: "0" });
   const services = await createServices({ config });
   const children = new Set<ChildProcess>();
-  const start = (count = processes) => {
+  const start = (count = processes, overrides: Record<string, string> = {}) => {
     for (let i = 0; i < count; i++) {
       // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
       const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
       const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
-        env: { PATH: process.env.PATH, ...SERVICE_ENV, ...env, DSR_MIGRATE_ON_START: "false" },
+        env: { PATH: process.env.PATH, ...SERVICE_ENV, ...env, DSR_MIGRATE_ON_START: "false", ...overrides },
         stdio: ["ignore", "ignore", "inherit"],
       });
       children.add(child);
       child.once("exit", () => children.delete(child));
     }
   };
-  /** CPU the running children have used, read just before they are stopped. */
-  let childCpu = 0;
-  const stop = async () => {
-    for (const c of children) childCpu += cpuSecondsOf(c.pid!) ?? NaN;
+  /** Stops the children; returns the CPU seconds they used, read just before. */
+  const stop = async (): Promise<number> => {
+    let used = 0;
+    for (const c of children) used += cpuSecondsOf(c.pid!) ?? NaN;
     const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
     for (const c of children) c.kill("SIGTERM");
     await Promise.all(exits);
+    return used;
   };
   try {
     start();
     const { wall, exportMs } = await singleRatio(services);
     await stop();
-    // One worker's start-up (loading, connecting, migrations checked), idle: taken off each drain worker's CPU.
-    const startup = await idleWorkerCpu(() => start(1), stop, () => children);
+    // One worker's start-up (loading, connecting, migrations checked), taken off each drain worker's CPU.
+    // It polls once a minute, so its CPU stops growing once it has started (every 10 ms, idle claims would count).
+    const startup = await idleWorkerCpu(() => start(1, { DSR_WORKER_POLL_MS: "60000" }), stop, () => children);
     const ids = await submitted(services, REQUESTS);
     await approve(services, ids);
     const before = await innodbLockWaits(services);
     const databasePid = localDatabasePid();
-    const databaseBefore = databasePid === null ? null : cpuSecondsOf(databasePid);
+    const databaseCpu = () => (databasePid === null ? null : cpuSecondsOf(databasePid));
+    const databaseBefore = databaseCpu();
     start();
     await waitAll(services, ids);
     const after = await innodbLockWaits(services);
-    const databaseAfter = databasePid === null ? null : cpuSecondsOf(databasePid);
-    childCpu = 0;
-    await stop();
+    const databaseAfter = databaseCpu();
+    const childCpu = await stop();
     const seconds = await taskWindow(services, ids);
     report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
       seconds,
@@ -299,22 +301,22 @@ async function workerProcesses(processes: number): Promise<void> {
 }
 
 /**
- * The CPU one `dsr worker` process uses to start and settle with nothing to run: spawned alone, read
- * once its CPU stops growing (two readings 300 ms apart within 10 ms), then stopped.
+ * The CPU one `dsr worker` process uses to start with nothing to run: spawned alone (polling seldom),
+ * read once its CPU stops growing (two readings 300 ms apart within 10 ms), then stopped. Throws when
+ * it never settles, rather than count idle work as start-up.
  */
-async function idleWorkerCpu(startOne: () => void, stop: () => Promise<void>, children: () => Set<ChildProcess>): Promise<number> {
+async function idleWorkerCpu(startOne: () => void, stop: () => Promise<number>, children: () => Set<ChildProcess>): Promise<number> {
   startOne();
   const [child] = children();
   let last = -1;
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 300));
     const now = cpuSecondsOf(child.pid!) ?? NaN;
-    if (now - last < 0.01) break;
+    if (now - last < 0.01) return stop();
     last = now;
   }
-  const used = cpuSecondsOf(child.pid!) ?? NaN;
   await stop();
-  return used;
+  throw new Error("an idle dsr worker kept using CPU for 30 s: its start-up cannot be told apart");
 }
 
 async function main(): Promise<void> {

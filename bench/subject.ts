@@ -111,8 +111,13 @@ async function plainPipeline(file: string, userId: string, out: string): Promise
     }
     yield batch;
   }
-  await pipeline(Readable.from(lines()), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
+  await gzipLines(lines(), out, started);
   db.close();
+}
+
+/** The pipeline's common end: JSON Lines through gzip -1 into `out`, then its figures on stdout (wall time from `started`). */
+async function gzipLines(lines: AsyncIterable<string>, out: string, started: bigint): Promise<void> {
+  await pipeline(Readable.from(lines), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
   const usage = process.resourceUsage();
   process.stdout.write(`${JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, bytes: fs.statSync(out).size })}\n`);
 }
@@ -130,10 +135,8 @@ async function dynamoPipeline(port: number, userId: string, out: string): Promis
       start = page.LastEvaluatedKey;
     } while (start);
   }
-  await pipeline(Readable.from(lines()), zlib.createGzip({ level: 1 }), fs.createWriteStream(out));
+  await gzipLines(lines(), out, started);
   client.destroy();
-  const usage = process.resourceUsage();
-  process.stdout.write(`${JSON.stringify({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, bytes: fs.statSync(out).size })}\n`);
 }
 
 /** Child: the service with one auth-log connector, and the whole ACCESS from the outside. */
