@@ -14,6 +14,8 @@
  *   npm run bench:subject
  *   BENCH_EVENTS=200000 BENCH_DATABASES=sqlite,mariadb BENCH_STORES=sqlite,dynamodb npm run bench:subject
  *   BENCH_SQLITE_STORE=/tmp/ada-2m.sqlite npm run bench:subject   # seeds that file once, reuses it after
+ *   BENCH_DYNALITE_DIR=/tmp/ada-2m.dynalite npm run bench:subject  # dynalite on disk (LevelDB), seeded once
+ *   BENCH_NODE_FLAGS="--max-semi-space-size=16" npm run bench:subject  # the service's flags, and these after them
  *
  * MariaDB: BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); a scratch schema is made and dropped.
  */
@@ -83,14 +85,24 @@ async function seedSqlite(file: string): Promise<void> {
 /** Child: dynalite in memory seeded with Ada's events; prints its port, then serves until stdin ends. */
 async function serveDynalite(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const dynalite = require("dynalite") as (o: Record<string, number>) => http.Server;
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynalite = require("dynalite") as (o: Record<string, number | string>) => http.Server;
+  // BENCH_DYNALITE_DIR: dynalite keeps its table in LevelDB there, and a later run with the same
+  // BENCH_EVENTS reuses it (seeding 2,000,000 items takes minutes); otherwise it is in memory.
+  const dir = process.env.BENCH_DYNALITE_DIR;
+  const seededMark = dir ? path.join(dir, `seeded-${EVENTS}`) : null;
+  const reuse = seededMark !== null && fs.existsSync(seededMark);
+  if (dir && !reuse) fs.rmSync(dir, { recursive: true, force: true });
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dir ? { path: dir } : {}) });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   const client = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: REGION, credentials: { ...CREDENTIALS } });
-  await createDynamoAuthLogTable(client, { tableName: TABLE });
   const started = Date.now();
-  const n = await seedDynamoAuthLog(client, { tableName: TABLE }, sampleAuthEvents(ada()), { concurrency: 8 });
+  let n = 0;
+  if (!reuse) {
+    await createDynamoAuthLogTable(client, { tableName: TABLE });
+    n = await seedDynamoAuthLog(client, { tableName: TABLE }, sampleAuthEvents(ada()), { concurrency: 8 });
+    if (seededMark) fs.writeFileSync(seededMark, "");
+  }
   process.stdout.write(`${JSON.stringify({ port, n, seconds: (Date.now() - started) / 1000 })}\n`);
   process.stdin.resume();
   process.stdin.on("end", () => process.exit(0));
@@ -273,7 +285,9 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
 
 function childJson<T>(args: string[]): T {
   // The service runs with its runtime flags, as `npm start` and `dsr serve` run it.
-  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
+  // BENCH_NODE_FLAGS: more flags after the service's own (a later V8 flag wins), to compare settings.
+  const extra = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...extra, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
   // The service logs to stdout too: the answer is the line marked as such.
   const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));
@@ -311,7 +325,7 @@ async function main(): Promise<void> {
       const [line] = (await once(readline.createInterface({ input: dynalite.stdout! }), "line")) as [string];
       const d = JSON.parse(line) as { port: number; n: number; seconds: number };
       dynamoPort = d.port;
-      console.log(`  DynamoDB store (dynalite): ${d.n.toLocaleString("en")} events in ${d.seconds.toFixed(1)} s`);
+      console.log(`  DynamoDB store (dynalite${process.env.BENCH_DYNALITE_DIR ? ", LevelDB on disk" : ""}): ${d.n.toLocaleString("en")} events in ${d.seconds.toFixed(1)} s${d.n ? "" : " (already seeded)"}`);
     }
     const plain = childJson<{ seconds: number; cpuSeconds: number; bytes: number }>(["--pipeline", authLogFile, ada().userId, path.join(dir, "plain.jsonl.gz")]);
     console.log(`plain pipeline (one SELECT -> JSON Lines -> gzip -1 -> file): ${plain.seconds.toFixed(1)} s (CPU ${plain.cpuSeconds.toFixed(1)} s), ${(plain.bytes / 1e6).toFixed(1)} MB`);
