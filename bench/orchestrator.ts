@@ -8,6 +8,7 @@
  *   DATABASE_URL=mysql://root@127.0.0.1:3306/test npm run bench:orchestrator   # MySQL/MariaDB: 1, 2 and 4 `dsr worker` processes (scratch schemas)
  *   BENCH_REQUESTS=1000 BENCH_CONCURRENCY=64 BENCH_PROCESSES=1,2,4 npm run bench:orchestrator
  *   BENCH_CPU_PROF=/tmp/prof DATABASE_URL=mysql://... npm run bench:orchestrator   # a CPU profile per worker process
+ *   BENCH_NODE_FLAGS="--max-semi-space-size=16" DATABASE_URL=mysql://... npm run bench:orchestrator   # workers' flags, and these after them
  *
  * The drain is timed from the first task's start to the last task's end (the rows' own times), so the
  * worker processes' start-up and the bench's own polling are not counted; lock waits are InnoDB's row-lock time over the
@@ -38,7 +39,8 @@ import type { Services } from "../src/services";
 import { queueWaitMs } from "../src/db/connectionQueue";
 import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
+import { SERVICE_ENV } from "../src/nodeFlags";
+import { serviceNodeFlags } from "./serviceFlags";
 
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
@@ -243,7 +245,7 @@ async function workerProcesses(processes: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
       const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-      const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
+      const child = spawn(process.execPath, [...serviceNodeFlags(), ...profile, BIN, "worker", "--concurrency", String(CONCURRENCY)], {
         env: { PATH: process.env.PATH, ...SERVICE_ENV, ...env, DSR_MIGRATE_ON_START: "false", ...overrides },
         stdio: ["ignore", "ignore", "inherit"],
       });

@@ -43,7 +43,8 @@ import { AUTH_LOG_PAGE_SIZE } from "../src/connectors/authLog/options";
 import { verifyArchive } from "../src/export/verify";
 import { createDynamoAuthLogTable, sampleAuthEvents, seedDynamoAuthLog, seedSampleAuthLog } from "../src/sample/authLog";
 import { samplePeople } from "../src/sample/people";
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
+import { SERVICE_ENV } from "../src/nodeFlags";
+import { serviceNodeFlags } from "./serviceFlags";
 import { startService } from "../src/server";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
@@ -284,10 +285,8 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
 }
 
 function childJson<T>(args: string[]): T {
-  // The service runs with its runtime flags, as `npm start` and `dsr serve` run it.
-  // BENCH_NODE_FLAGS: more flags after the service's own (a later V8 flag wins), to compare settings.
-  const extra = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...extra, "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
+  // The service runs with its runtime flags, as `npm start` and `dsr serve` run it (and BENCH_NODE_FLAGS).
+  const child = spawnSync(process.execPath, [...serviceNodeFlags(), "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
   // The service logs to stdout too: the answer is the line marked as such.
   const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));

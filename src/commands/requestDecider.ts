@@ -1,7 +1,10 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
-import { RequestStatus } from "../domain/enums";
+import { RequestStatus, RequestType } from "../domain/enums";
+import { TaskStatus, TaskStep } from "../domain/tasks";
+import { exportTools } from "../export/context";
+import { makeStagingKey } from "../export/stagingKeys";
 import { RequestRow } from "../entities";
 import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
@@ -39,6 +42,14 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
     verificationExpiresAt: null,
   });
   if (decision !== "approve") return moved;
-  await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
-  return em.getRepository(RequestRow).findOneByOrFail({ id: moved.id });
+  const { request, planned } = await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
+  // The key its COLLECTs stage under, made now (one statement) rather than by the first COLLECT to
+  // finish, on the critical path of every access request (bench/orchestrator).
+  if (STAGES.includes(request.type) && planned.some((p) => p.step === TaskStep.COLLECT && p.status === TaskStatus.PENDING)) {
+    await makeStagingKey(em, exportTools(services).keys, request.id, now);
+  }
+  return request;
 }
+
+/** The request types whose COLLECTs stage records for an export (a deletion's COLLECT is a survey). */
+const STAGES: readonly RequestType[] = [RequestType.ACCESS, RequestType.PORTABILITY];

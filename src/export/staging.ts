@@ -127,8 +127,11 @@ export class StagingWriter {
     return this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES + (BATCH_BYTES >> 2));
   }
 
-  /** Seals the category's open batch; waits for the previous write first (one in flight). */
-  private async close(category: string): Promise<void> {
+  /**
+   * Seals the category's open batch and hands it to `store` (the writer's insert unless given);
+   * waits for the previous write first (one in flight).
+   */
+  private async close(category: string, store: BatchInsert = this.insert): Promise<void> {
     const batch = this.open.get(category);
     if (!batch || !batch.records) return;
     const { lines, used, records, seq } = batch;
@@ -139,7 +142,7 @@ export class StagingWriter {
       const payload = await sealBatch(await (this.key ??= this.keyOf()), position, lines.subarray(0, used));
       // Sealed: its bytes are in the payload now, and the buffer can take another batch.
       if (lines.length <= BATCH_BYTES + (BATCH_BYTES >> 2)) this.spare.push(lines);
-      await this.insert(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
+      await store(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
     })();
     // A failed write surfaces at the next close or at finish(), never as an unhandled rejection.
     this.inFlight.catch(() => undefined);
@@ -147,10 +150,24 @@ export class StagingWriter {
 
   /** Stores what is still open and returns how many records were staged. */
   async finish(): Promise<number> {
+    return (await this.finishWith(this.insert)).records;
+  }
+
+  /**
+   * Seals what is still open without storing it: the caller stores these last batches in the
+   * transaction that completes the task (for most COLLECTs, every batch they have), which saves each
+   * a statement and a commit of its own. Returns them with how many records were staged in all.
+   */
+  async finishHeld(): Promise<{ records: number; held: StagedBatchRow[] }> {
+    const held: StagedBatchRow[] = [];
+    return { ...(await this.finishWith(async (row) => void held.push(row))), held };
+  }
+
+  private async finishWith(store: BatchInsert): Promise<{ records: number }> {
     try {
-      for (const category of [...this.open.keys()]) await this.close(category);
+      for (const category of [...this.open.keys()]) await this.close(category, store);
       await this.inFlight;
-      return this.records;
+      return { records: this.records };
     } finally {
       await this.forgetKey();
     }

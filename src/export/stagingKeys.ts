@@ -18,6 +18,23 @@ function asHeader(row: StagedKeyRow): ExportHeader {
 export async function stagingKeyIn(em: EntityManager, keys: DataKeys, requestId: string, now: Date): Promise<Buffer> {
   const existing = await em.getRepository(StagedKeyRow).findOneBy({ requestId });
   if (existing) return keys.unwrap(asHeader(existing));
+  const { plain, landed } = await insertNewKey(em, keys, requestId, now);
+  // On MySQL another process's COLLECT may have made the key in between; then its key is the request's.
+  if (landed) return plain;
+  plain.fill(0);
+  return keys.unwrap(asHeader(await em.getRepository(StagedKeyRow).findOneByOrFail({ requestId })));
+}
+
+/**
+ * Makes the request's staging key in `em`'s transaction unless it has one (an approval makes it, so its
+ * COLLECTs only read it). One statement: the insert does nothing when the key is there.
+ */
+export async function makeStagingKey(em: EntityManager, keys: DataKeys, requestId: string, now: Date): Promise<void> {
+  (await insertNewKey(em, keys, requestId, now)).plain.fill(0);
+}
+
+/** A new key for the request, stored wrapped unless the request has one (then `landed` is false). */
+async function insertNewKey(em: EntityManager, keys: DataKeys, requestId: string, now: Date): Promise<{ plain: Buffer; landed: boolean }> {
   const made = await keys.newDataKey(requestId);
   const inserted = await em
     .createQueryBuilder()
@@ -25,11 +42,10 @@ export async function stagingKeyIn(em: EntityManager, keys: DataKeys, requestId:
     .into(StagedKeyRow)
     .values({ requestId, wrapping: keys.wrapping, keyRef: keys.keyRef, wrappedKey: made.wrapped, createdAt: now })
     .orIgnore()
+    .updateEntity(false)
     .execute();
-  // SQLite's transaction is exclusive: the miss above means this insert landed. On MySQL another
-  // process's COLLECT may have made the key in between; then its key is the request's.
-  if (!isMysql(em.connection) || (inserted.raw as { affectedRows: number }).affectedRows === 1) return made.plain;
-  return keys.unwrap(asHeader(await em.getRepository(StagedKeyRow).findOneByOrFail({ requestId })));
+  // SQLite's transactions are exclusive: a caller that saw no key there knows its insert landed.
+  return { plain: made.plain, landed: !isMysql(em.connection) || (inserted.raw as { affectedRows: number }).affectedRows === 1 };
 }
 
 /**

@@ -6,7 +6,7 @@ import { lockRow } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
 import { TaskStatus } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow } from "../entities";
-import { planTasks } from "./planner";
+import { PlannedTask, planTasks } from "./planner";
 import { ConnectorRegistry } from "./registry";
 import { settleRequest } from "./requestSettler";
 import { insertPlan } from "./sql/insertPlan";
@@ -14,6 +14,12 @@ import { insertPlan } from "./sql/insertPlan";
 /** The identities a request carries, in matching form: kinds, and external ids under `external:<system>`. */
 export function requestIdentities(row: RequestRow): Record<string, string> {
   return subjectIdentityMap({ email: row.subjectEmail, userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] });
+}
+
+/** The request as planning left it (settled when nothing was left to run), and the tasks it planned. */
+export interface PlannedRequest {
+  request: RequestRow;
+  planned: PlannedTask[];
 }
 
 /** An original a duplicate can follow: one whose work is under way (it will end, and answer both). */
@@ -26,14 +32,14 @@ const FOLLOWABLE: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, Request
  * original's). A duplicate whose original already ended, or was never approved, would wait for nothing:
  * it is unlinked and does its own work. Runs in the approval's transaction.
  */
-export async function planRequest(em: EntityManager, request: RequestRow, registry: ConnectorRegistry, actor: Actor, now: Date, maxAttempts: number): Promise<void> {
+export async function planRequest(em: EntityManager, request: RequestRow, registry: ConnectorRegistry, actor: Actor, now: Date, maxAttempts: number): Promise<PlannedRequest> {
   if (request.duplicateOf) {
     // Locked as settleRequest locks it: the original cannot end between this look and our commit.
     await lockRow(em, "requests", request.duplicateOf);
     const original = await em.getRepository(RequestRow).findOneBy({ id: request.duplicateOf });
     if (original && FOLLOWABLE.includes(original.status)) {
       await appendAuditEvent(em, { requestId: request.id, actor, action: "request.following_duplicate", details: { duplicateOf: original.id } }, now);
-      return;
+      return { request, planned: [] };
     }
     await em.getRepository(RequestRow).update({ id: request.id }, { duplicateOf: null });
     await appendAuditEvent(em, { requestId: request.id, actor, action: "request.duplicate_unlinked", details: { wasDuplicateOf: request.duplicateOf, originalStatus: original?.status ?? null } }, now);
@@ -60,5 +66,8 @@ export async function planRequest(em: EntityManager, request: RequestRow, regist
     },
     now,
   );
-  await settleRequest(em, request.id, now);
+  // With a task to run the request stays IN_PROGRESS (no task has ended, none awaits input yet): only a
+  // plan with nothing to run can settle it here. Its row is locked already (the approval's update).
+  if (planned.some((p) => p.status === TaskStatus.PENDING)) return { request, planned };
+  return { request: await settleRequest(em, request.id, now), planned };
 }

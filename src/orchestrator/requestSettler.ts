@@ -9,19 +9,26 @@ import { RequestRow, TaskRow } from "../entities";
 export interface TaskCounts {
   total: number;
   byStatus: Partial<Record<TaskStatus, number>>;
+  /** The steps at least one of whose tasks SUCCEEDED. */
+  succeededSteps: ReadonlySet<TaskStep>;
 }
 
+/** A request's tasks counted by status (and which steps succeeded), in one statement. */
 export async function countTasks(em: EntityManager, requestId: string): Promise<TaskCounts> {
-  const rows: Array<{ status: TaskStatus; n: string | number }> = await em
+  const rows: Array<{ status: TaskStatus; step: TaskStep; n: string | number }> = await em
     .getRepository(TaskRow)
     .createQueryBuilder("t")
     .select("t.status", "status")
+    .addSelect("t.step", "step")
     .addSelect("COUNT(*)", "n")
     .where("t.requestId = :requestId", { requestId })
     .groupBy("t.status")
+    .addGroupBy("t.step")
     .getRawMany();
-  const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])) as TaskCounts["byStatus"];
-  return { total: rows.reduce((sum, r) => sum + Number(r.n), 0), byStatus };
+  const byStatus: TaskCounts["byStatus"] = {};
+  for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + Number(r.n);
+  const succeededSteps = new Set(rows.filter((r) => r.status === TaskStatus.SUCCEEDED).map((r) => r.step));
+  return { total: rows.reduce((sum, r) => sum + Number(r.n), 0), byStatus, succeededSteps };
 }
 
 /** The status a request's tasks call for. */
@@ -48,7 +55,7 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   let target = statusFromTasks(counts);
   let statusReason: string | null = null;
   if (target === RequestStatus.COMPLETED) {
-    statusReason = await nothingDone(em, request);
+    statusReason = await nothingDone(em, request, counts);
     if (statusReason) target = RequestStatus.FAILED;
   }
   if (target === request.status) return request;
@@ -80,9 +87,10 @@ const WORK_STEP: Partial<Record<RequestType, { step: TaskStep; verb: string }>> 
  * installed, or every one was skipped), or null when one did its step. Such a request FAILS with
  * this reason: an empty export or certificate would claim work no one did.
  */
-async function nothingDone(em: EntityManager, request: RequestRow): Promise<string | null> {
+async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskCounts): Promise<string | null> {
   const work = WORK_STEP[request.type];
-  if (!work) return null;
+  if (!work || counts.succeededSteps.has(work.step)) return null;
+  // Rare: read the tasks only to say why.
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: work.step }, order: { connector: "ASC" } });
   if (tasks.some((t) => t.status === TaskStatus.SUCCEEDED)) return null;
   if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.step === TaskStep.ERASE ? "erasure" : "access"})`.slice(0, 500);

@@ -2,7 +2,7 @@ import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRe
 import { RequestType } from "../domain/enums";
 import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { RequestIdentityRow, RequestRow, TaskRow } from "../entities";
+import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
 import { breathe } from "../eventLoop";
 import { exportTools } from "../export/context";
 import { StagingWriter } from "../export/staging";
@@ -58,7 +58,7 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
  * every few milliseconds and extending the lease while records keep coming. Each batch lands under the
  * lease guard (a zombie attempt stages nothing).
  */
-async function stageRecords(services: Services, task: TaskRow, workerId: string, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<number> {
+async function stageRecords(services: Services, task: TaskRow, workerId: string, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<{ records: number; held: StagedBatchRow[] }> {
   const { ds, clock } = services;
   const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
@@ -75,7 +75,8 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
         await ctx.heartbeat();
       }
     }
-    return await writer.finish();
+    // The last batches land with the completion (under its lease guard), not one statement each.
+    return await writer.finishHeld();
   } catch (error) {
     await writer.discard();
     throw error;
@@ -175,8 +176,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           break;
         }
         const leftOut = new LeftOutTally();
-        const records = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now());
+        const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
+        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held });
         break;
       }
       case TaskStep.ERASE:

@@ -191,15 +191,17 @@ describeEachDatabase("claims and leases", (db) => {
       expect(await parkTask(t.ds, zombie, "worker-a", { status: TaskStatus.AWAITING_INPUT, note: "zombie" }, now)).to.equal(false);
       expect(await failTask(t.ds, zombie, "worker-a", { userMessage: "zombie", retryable: true, retryInMs: 0 }, now)).to.equal("LOST");
       expect(await returnTask(t.ds, zombie, "worker-a", now)).to.equal(false);
-      expect(await completeTask(t.ds, zombie, "worker-a", { records: 5 }, now)).to.equal(false);
+      // A COLLECT's last batches travel with its completion: the zombie's land nowhere.
+      expect(await completeTask(t.ds, zombie, "worker-a", { records: 5 }, now, { staged: recordRows(zombie, 5) })).to.equal(false);
       expect(await stagedCount(t, task.id)).to.equal(0);
       const untouched = await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id });
       expect(untouched).to.include({ status: TaskStatus.RUNNING, lockedBy: again, leaseToken: live.leaseToken, note: null, lastError: "The worker running this task stopped answering; it was taken back" });
 
       // The live claim writes as usual.
       expect(await stageRecordChunk(t.ds, live, again, recordRows(live, 3))).to.equal(true);
-      expect(await completeTask(t.ds, live, again, { records: 3 }, now)).to.equal(true);
-      expect(await stagedCount(t, task.id)).to.equal(3);
+      const tail = recordRows(live, 2).map((row) => Object.assign(row, { seq: 1 }));
+      expect(await completeTask(t.ds, live, again, { records: 5 }, now, { staged: tail })).to.equal(true);
+      expect(await stagedCount(t, task.id)).to.equal(5);
       expect((await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).status).to.equal(TaskStatus.SUCCEEDED);
     });
   }

@@ -27,6 +27,8 @@ export interface CompletionExtras {
   dropSurveyed?: boolean;
   /** An ERASE or PURGE counted its units' progress into its result: the progress rows go. */
   dropProgress?: boolean;
+  /** A COLLECT's last sealed batches, stored with its completion. */
+  staged?: readonly StagedBatchRow[];
   /** More writes of the step's own (an EXPORT records its archive), once the lease guard let the completion through. */
   within?: (em: EntityManager) => Promise<void>;
 }
@@ -48,7 +50,7 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within } = extras;
+  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [] } = extras;
   return inTransaction(ds, async (em) => {
     // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
     // by settleRequest at the end (its task count then reads every sibling that committed first), and not
@@ -65,6 +67,8 @@ export async function completeTask(
     // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
     // earlier ones to drop.
     if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+    // Batches are large (up to BATCH_BYTES each): one statement each keeps every packet small.
+    for (const batch of staged) await em.getRepository(StagedBatchRow).insert(batch);
     if (planItems) {
       await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
       if (planItems.length) {

@@ -53,7 +53,9 @@ export async function insertPlan(em: EntityManager, requestId: string, planned: 
       now,
     }),
   );
-  if (rows.length) await em.getRepository(TaskRow).insert(rows);
+  // Every column is set here: updateEntity(false) spares the SELECT TypeORM would otherwise send after the
+  // INSERT to read back the columns that have database defaults (one statement of each approval).
+  if (rows.length) await em.createQueryBuilder().insert().into(TaskRow).values(rows).updateEntity(false).execute();
   const edges = planned.flatMap((p) => p.dependsOn.map((dep) => ({ taskId: ids.get(taskKey(p.connector, p.step))!, dependsOnTaskId: ids.get(dep)! })));
   if (edges.length) await em.getRepository(TaskDependencyRow).insert(edges);
   return rows;
