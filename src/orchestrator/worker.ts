@@ -5,7 +5,7 @@ import { BackoffPolicy } from "./backoff";
 import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { runTask } from "./runner";
-import { claimTasks } from "./sql/claimTask";
+import { anyRunnable, claimTasks } from "./sql/claimTask";
 import { returnTask } from "./sql/returnTask";
 import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
@@ -43,6 +43,8 @@ export class Worker {
   private stopping = false;
   private loop?: Promise<void>;
   private wakeUp?: () => void;
+  /** Set by wake(): there may be work (a task ended, a request was approved), so claim without asking first. */
+  private woken = false;
 
   constructor(
     private readonly services: Services,
@@ -56,6 +58,7 @@ export class Worker {
 
   /** Claim now instead of at the next poll (after an approval in this process). */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -68,6 +71,8 @@ export class Worker {
     let lastSweep = 0;
     let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
+    // The last claim found nothing: ask cheaply (anyRunnable) before claiming again, unless woken.
+    let idle = false;
     while (!this.stopping) {
       try {
         if (Date.now() - lastSweep >= this.options.sweepIntervalMs) {
@@ -82,8 +87,11 @@ export class Worker {
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
         const free = this.options.concurrency - this.running.size;
-        if (free > 0) {
+        const woken = this.woken;
+        this.woken = false;
+        if (free > 0 && (woken || !idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
           const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
+          idle = tasks.length === 0;
           if (tasks.length && !this.stopping) {
             for (const task of tasks) this.launch(task, log);
             idleMs = this.options.pollIntervalMs;

@@ -5,7 +5,7 @@ import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { anyRunnable, claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
 import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { extendLease } from "../../src/orchestrator/sql/extendLease";
@@ -147,6 +147,24 @@ describeEachDatabase("claims and leases", (db) => {
     // More at once than the pool has connections, so every connection serves several transactions.
     const levels = await Promise.all(Array.from({ length: 30 }, () => inTransaction(t.ds, async (em) => (await em.query("SELECT @@tx_isolation AS level"))[0].level as string)));
     expect(new Set(levels)).to.deep.equal(new Set(["READ-COMMITTED"]));
+  });
+
+  it("answers whether anything is runnable, as a claim would find it, without claiming or locking", async () => {
+    // parkEverything (afterEach) leaves nothing runnable; the approvals' EXPORTs wait for their COLLECTs.
+    await parkEverything(t);
+    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
+    const [task] = await runnableCollects(t, 1);
+    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(true);
+    // Not yet due (a retry's backoff): not runnable; due again once the service clock passes runAfter.
+    await t.ds.getRepository(TaskRow).update({ status: TaskStatus.PENDING, waitingFor: 0 }, { runAfter: new Date(t.clock.now().getTime() + 60_000) });
+    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
+    expect(await anyRunnable(t.ds, new Date(t.clock.now().getTime() + 61_000))).to.equal(true);
+    // A remote poll whose time has come counts too.
+    await t.ds.getRepository(TaskRow).update({ id: task.id }, { status: TaskStatus.REMOTE_PROCESSING, runAfter: t.clock.now() });
+    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(true);
+    // Asking took nothing: the task is still there to claim.
+    expect((await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!.id).to.equal(task.id);
+    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
   });
 
   it("times the lease on the database's clock, whatever the service clock says", async () => {

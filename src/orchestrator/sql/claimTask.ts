@@ -33,6 +33,18 @@ export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[numbe
 }
 
 /**
+ * Whether any task is runnable now: one statement, outside any transaction, locking nothing. A worker
+ * whose last claim found nothing asks this before it opens a claim's transaction (four statements when
+ * it comes back empty): idle workers polling every few milliseconds cost the database a quarter as much.
+ */
+export async function anyRunnable(ds: DataSource, now: Date): Promise<boolean> {
+  const exists = CLAIM_ORDER.map(() => "EXISTS (SELECT 1 FROM tasks WHERE status = ? AND waitingFor = 0 AND runAfter <= ?)").join(" OR ");
+  const at = ds.driver.preparePersistentValue(now, ds.getMetadata(TaskRow).findColumnWithPropertyName("runAfter")!);
+  const [row]: Array<{ runnable: number | string }> = await ds.query(`SELECT ${exists} AS runnable`, CLAIM_ORDER.flatMap((status) => [status, at]));
+  return Number(row.runnable) === 1;
+}
+
+/**
  * Takes the next runnable task (no unfinished dependencies, runAfter passed on the service clock) and
  * leases it to `workerId` until the database's clock passes now + leaseMs. The claim bumps the task's
  * fencing token (leaseToken). A remote-processing task is claimed to be polled: that is not a new attempt.
