@@ -29,10 +29,30 @@ export interface RunOptions {
   leaseMs: number;
   taskTimeoutMs: number;
   backoff: BackoffPolicy;
+  /** Shared by the tasks of one claim: each request's subject is read once for all of them. */
+  subjects?: ClaimedSubjects;
+}
+
+type Subject = { type: RequestType; ids: Identities };
+
+/**
+ * The subjects of the tasks one claim took, by request. Every task a claim takes is runnable then, so
+ * the identities its dependencies (RESOLVEs) found were committed before the claim, and one read after
+ * it serves all of them: a request's four COLLECTs, claimed together, read their subject once. A map
+ * lives as long as its claim's tasks start; a later claim reads again.
+ */
+export type ClaimedSubjects = Map<string, Promise<Subject>>;
+
+function subjectOf(services: Services, requestId: string, shared?: ClaimedSubjects): Promise<Subject> {
+  if (!shared) return loadSubject(services, requestId);
+  let read = shared.get(requestId);
+  if (!read) shared.set(requestId, (read = loadSubject(services, requestId)));
+  // Each task its own copy: a connector that changed what it was given would change it for no other.
+  return read.then(({ type, ids }) => ({ type, ids: { ...ids } }));
 }
 
 /** The request's type and the identities its tasks work from, in one read. */
-async function loadSubject(services: Services, requestId: string): Promise<{ type: RequestType; ids: Identities }> {
+async function loadSubject(services: Services, requestId: string): Promise<Subject> {
   const rows: Array<{ type: RequestType; kind: string | null; value: string | null }> = await services.ds
     .createQueryBuilder()
     .select("r.type", "type")
@@ -148,7 +168,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       await written.afterComplete();
       return;
     }
-    const { type, ids } = await loadSubject(services, task.requestId);
+    const { type, ids } = await subjectOf(services, task.requestId, options.subjects);
     const missing = missingNeeds(connector, ids);
     if (missing.length) {
       await parkTask(ds, task, options.workerId, { status: TaskStatus.SKIPPED, note: `needs ${missing.join(" or ")}, which no connector found for this subject` }, now());

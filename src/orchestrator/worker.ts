@@ -4,7 +4,7 @@ import type { Services } from "../services";
 import { BackoffPolicy } from "./backoff";
 import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
-import { runTask } from "./runner";
+import { ClaimedSubjects, runTask } from "./runner";
 import { anyRunnable, claimTasks } from "./sql/claimTask";
 import { returnTask } from "./sql/returnTask";
 import { TaskRow } from "../entities";
@@ -93,7 +93,8 @@ export class Worker {
           const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
           idle = tasks.length === 0;
           if (tasks.length && !this.stopping) {
-            for (const task of tasks) this.launch(task, log);
+            const subjects: ClaimedSubjects = new Map();
+            for (const task of tasks) this.launch(task, log, subjects);
             idleMs = this.options.pollIntervalMs;
             continue;
           }
@@ -110,9 +111,9 @@ export class Worker {
     }
   }
 
-  private launch(task: TaskRow, log: Services["logger"]): void {
+  private launch(task: TaskRow, log: Services["logger"], subjects: ClaimedSubjects): void {
     const abort = new AbortController();
-    const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options }, abort)
+    const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options, subjects }, abort)
       .catch((error) => log.error({ err: error, taskId: task.id }, "task bookkeeping failed; the sweeper will take it back"))
       .finally(() => {
         this.running.delete(task.id);
