@@ -4,6 +4,7 @@ import { dbTimeSql } from "../../db/dbClock";
 import { inTransaction } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
+import { readDependents } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /**
@@ -64,7 +65,11 @@ export async function claimTask(ds: DataSource, workerId: string, now: Date, lea
  * CLAIM_ORDER. Each is leased as claimTask describes, with its own fencing token.
  */
 export async function claimTasks(ds: DataSource, workerId: string, now: Date, leaseMs: number, max: number): Promise<TaskRow[]> {
-  const claims = await inTransaction(ds, (em) => claimNext(em, workerId, now, leaseMs, max));
+  const claims = await inTransaction(ds, async (em) => {
+    const claimed = await claimNext(em, workerId, now, leaseMs, max);
+    await readDependents(em, claimed.map((c) => c.task));
+    return claimed;
+  });
   for (const claim of claims) unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
   return claims.map((c) => c.task);
 }

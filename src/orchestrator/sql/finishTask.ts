@@ -43,7 +43,7 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
   // Read the dependents first, then update them by primary key: an UPDATE with an IN (subquery) makes
   // InnoDB lock every row its semi-join scans, which deadlocked concurrent completions. Only PENDING
   // ones wait (a SKIPPED dependent's count is recomputed if it is ever retried).
-  const dependents = await dependentIds(em, task.id);
+  const dependents = claimedDependents.get(task) ?? (await dependentIds(em, task.id));
   let waiting = 0;
   if (dependents.length) {
     const released = await em
@@ -60,12 +60,29 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
   await settleRequest(em, task.requestId, now);
 }
 
-/** Everything downstream of a failed task is SKIPPED with the reason, transitively. */
 /** Ids of the tasks that wait for `taskId`, sorted (a stable lock order). */
 export async function dependentIds(em: EntityManager, taskId: string): Promise<string[]> {
   const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: taskId }, select: { taskId: true } });
   return rows.map((r) => r.taskId).sort();
 }
+
+/** The dependents a claim read for the tasks it took, by the claimed row object (see readDependents). */
+const claimedDependents = new WeakMap<TaskRow, string[]>();
+
+/**
+ * Reads, in one statement, the dependents of the tasks a claim took, for their completions to use
+ * instead of a read each. A plan's dependencies are written with it and never change afterwards, so a
+ * read at the claim is as good as one at the end.
+ */
+export async function readDependents(em: EntityManager, tasks: readonly TaskRow[]): Promise<void> {
+  if (!tasks.length) return;
+  const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: In(tasks.map((t) => t.id)) }, select: { taskId: true, dependsOnTaskId: true } });
+  for (const task of tasks) {
+    claimedDependents.set(task, rows.filter((r) => r.dependsOnTaskId === task.id).map((r) => r.taskId).sort());
+  }
+}
+
+/** Everything downstream of a failed task is SKIPPED with the reason, transitively. */
 
 export async function skipDependents(em: EntityManager, failed: TaskRow, now: Date): Promise<void> {
   const queue = [failed];
