@@ -106,7 +106,7 @@ export class Worker {
         // The database may be away for a moment: back off, keep running.
         log.error({ err: error }, "worker loop error");
         idleMs = Math.min(idleMs * 2, 10_000);
-        await this.sleep(idleMs);
+        await this.sleep(idleMs, true);
       }
     }
   }
@@ -122,7 +122,10 @@ export class Worker {
     this.running.set(task.id, { abort, done });
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, afterError = false): Promise<void> {
+    // A wake that came while the loop was busy (claiming) is not lost: the loop goes round at once. Not
+    // after an error: a database that is away is given its back-off whatever woke us.
+    if (this.woken && !afterError) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
