@@ -1,8 +1,8 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
-import { RequestStatus, RequestType } from "../domain/enums";
-import { TaskStatus, TaskStep } from "../domain/tasks";
+import { RequestStatus } from "../domain/enums";
+import { TaskStep } from "../domain/tasks";
 import { exportTools } from "../export/context";
 import { makeStagingKey } from "../export/stagingKeys";
 import { RequestRow } from "../entities";
@@ -43,13 +43,10 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   });
   if (decision !== "approve") return moved;
   const { request, planned } = await planRequest(em, moved, services.connectors, actor, now, services.config.DSR_TASK_MAX_ATTEMPTS);
-  // The key its COLLECTs stage under, made now (one statement) rather than by the first COLLECT to
-  // finish, on the critical path of every access request (bench/orchestrator).
-  if (STAGES.includes(request.type) && planned.some((p) => p.step === TaskStep.COLLECT && p.status === TaskStatus.PENDING)) {
+  // A plan whose EXPORT waits for COLLECTs stages their records: the key they stage under is made now
+  // (one statement) rather than by the first COLLECT to finish, on every access request's critical path.
+  if (planned.some((p) => p.step === TaskStep.EXPORT && p.dependsOn.length > 0)) {
     await makeStagingKey(em, exportTools(services).keys, request.id, now);
   }
   return request;
 }
-
-/** The request types whose COLLECTs stage records for an export (a deletion's COLLECT is a survey). */
-const STAGES: readonly RequestType[] = [RequestType.ACCESS, RequestType.PORTABILITY];

@@ -92,7 +92,6 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
   if (!work || counts.succeededSteps.has(work.step)) return null;
   // Rare: read the tasks only to say why.
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: work.step }, order: { connector: "ASC" } });
-  if (tasks.some((t) => t.status === TaskStatus.SUCCEEDED)) return null;
   if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.step === TaskStep.ERASE ? "erasure" : "access"})`.slice(0, 500);
   return `No connector could ${work.verb}: ${tasks.map((t) => `${t.connector} skipped${t.note ? ` (${t.note})` : ""}`).join("; ")}`.slice(0, 500);
 }

@@ -135,3 +135,34 @@ describeEachDatabase("surveyed record ids of a deletion that failed", (db) => {
     expect(await surveyed()).to.equal(0);
   });
 });
+
+describeEachDatabase("the staging key an approval makes", (db) => {
+  let t: TestService;
+  after(async () => {
+    await t?.stop();
+  });
+  const keys = async (requestId: string) => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_keys WHERE requestId = ?`, [requestId]))[0].n);
+  const until = (id: string, status: string) =>
+    t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id })).request.status === status ? true : undefined), `request ${status}`, 30_000);
+
+  it("is made only for a plan with an export, and removed after the grace even when nothing was staged under it", async function () {
+    this.timeout(60_000);
+    // Every collect fails for good before staging anything: the key made at approval guards no batch.
+    const accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"] }).seed(ADA_EMAIL, 5).script("collect", { kind: "fatal" });
+    t = await new TestService(db(), { ...FAST, DSR_STAGED_GRACE_MINUTES: String(GRACE_MINUTES) }, [accounts]).start();
+    const access = (await submitVerified(t)).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: access });
+    // Made by the approval itself: the only COLLECT fails before it stages anything.
+    expect(await keys(access)).to.equal(1);
+    const deletion = (await submitVerified(t, { type: "DELETION", subject: { email: "grace.hopper@example.com" } })).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: deletion });
+    expect(await keys(deletion)).to.equal(0);
+
+    await until(access, "FAILED");
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE requestId = ?`, [access]))[0].n)).to.equal(0);
+    expect(await keys(access)).to.equal(1);
+    t.clock.advance((GRACE_MINUTES + 1) * MINUTE);
+    await purgeExpiredExports(t.service.services);
+    expect(await keys(access)).to.equal(0);
+  });
+});

@@ -14,34 +14,34 @@ import { auditTask } from "./taskAudit";
  */
 const CLAIM_ORDER = [TaskStatus.REMOTE_PROCESSING, TaskStatus.PENDING] as const;
 
+/** The tasks of one status that are runnable at `now`: no unfinished dependencies, their time come. */
+function runnableQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date) {
+  return em.getRepository(TaskRow).createQueryBuilder("t").where("t.status = :status", { status }).andWhere("t.waitingFor = 0").andWhere("t.runAfter <= :now", { now });
+}
+
 /**
  * The runnable tasks of one status, best first. It reads index idx_tasks_claim_order (status,
  * waitingFor, priority DESC, runAfter) in its own order, so InnoDB walks to the first row it can lock
  * and stops there: no sort, and no lock on rows it does not return (FOR UPDATE SKIP LOCKED).
  */
 export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date, limit = 1) {
-  const qb = em
-    .getRepository(TaskRow)
-    .createQueryBuilder("t")
-    .where("t.status = :status", { status })
-    .andWhere("t.waitingFor = 0")
-    .andWhere("t.runAfter <= :now", { now })
-    .orderBy("t.priority", "DESC")
-    .addOrderBy("t.runAfter", "ASC")
-    .limit(limit);
+  const qb = runnableQuery(em, status, now).orderBy("t.priority", "DESC").addOrderBy("t.runAfter", "ASC").limit(limit);
   if (isMysql(em.connection)) qb.setLock("pessimistic_write").setOnLocked("skip_locked");
   return qb;
 }
 
 /**
- * Whether any task is runnable now: one statement, outside any transaction, locking nothing. A worker
- * whose last claim found nothing asks this before it opens a claim's transaction (four statements when
- * it comes back empty): idle workers polling every few milliseconds cost the database a quarter as much.
+ * Whether any task is runnable now, by the claim's own condition (runnableQuery): one statement, outside
+ * any transaction, locking nothing. A worker whose last claim found nothing asks this before it opens a
+ * claim's transaction (four statements when it comes back empty): idle workers polling every few
+ * milliseconds cost the database a quarter as much.
  */
 export async function anyRunnable(ds: DataSource, now: Date): Promise<boolean> {
-  const exists = CLAIM_ORDER.map(() => "EXISTS (SELECT 1 FROM tasks WHERE status = ? AND waitingFor = 0 AND runAfter <= ?)").join(" OR ");
-  const at = ds.driver.preparePersistentValue(now, ds.getMetadata(TaskRow).findColumnWithPropertyName("runAfter")!);
-  const [row]: Array<{ runnable: number | string }> = await ds.query(`SELECT ${exists} AS runnable`, CLAIM_ORDER.flatMap((status) => [status, at]));
+  const parts = CLAIM_ORDER.map((status) => runnableQuery(ds.manager, status, now).select("1").getQueryAndParameters());
+  const [row]: Array<{ runnable: number | string }> = await ds.query(
+    `SELECT ${parts.map(([sql]) => `EXISTS (${sql})`).join(" OR ")} AS runnable`,
+    parts.flatMap(([, parameters]) => parameters),
+  );
   return Number(row.runnable) === 1;
 }
 

@@ -62,8 +62,7 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
 
 /** Ids of the tasks that wait for `taskId`, sorted (a stable lock order). */
 export async function dependentIds(em: EntityManager, taskId: string): Promise<string[]> {
-  const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: taskId }, select: { taskId: true } });
-  return rows.map((r) => r.taskId).sort();
+  return (await dependentsOf(em, [taskId])).get(taskId)!;
 }
 
 /** The dependents a claim read for the tasks it took, by the claimed row object (see readDependents). */
@@ -76,14 +75,17 @@ const claimedDependents = new WeakMap<TaskRow, string[]>();
  */
 export async function readDependents(em: EntityManager, tasks: readonly TaskRow[]): Promise<void> {
   if (!tasks.length) return;
-  const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: In(tasks.map((t) => t.id)) }, select: { taskId: true, dependsOnTaskId: true } });
-  for (const task of tasks) {
-    claimedDependents.set(task, rows.filter((r) => r.dependsOnTaskId === task.id).map((r) => r.taskId).sort());
-  }
+  const dependents = await dependentsOf(em, tasks.map((t) => t.id));
+  for (const task of tasks) claimedDependents.set(task, dependents.get(task.id)!);
+}
+
+/** Each task's dependents (ids, sorted: a stable lock order), in one statement. */
+async function dependentsOf(em: EntityManager, taskIds: readonly string[]): Promise<Map<string, string[]>> {
+  const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: In([...taskIds]) }, select: { taskId: true, dependsOnTaskId: true } });
+  return new Map(taskIds.map((id) => [id, rows.filter((r) => r.dependsOnTaskId === id).map((r) => r.taskId).sort()]));
 }
 
 /** Everything downstream of a failed task is SKIPPED with the reason, transitively. */
-
 export async function skipDependents(em: EntityManager, failed: TaskRow, now: Date): Promise<void> {
   const queue = [failed];
   while (queue.length) {
