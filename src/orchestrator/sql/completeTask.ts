@@ -50,68 +50,126 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
+  return commitWithSiblings(ds, task.requestId, (em) => completeIn(em, task, workerId, result, now, extras));
+}
+
+/** A completion's writes, waiting to be committed, and its caller's promise. */
+interface Waiting {
+  work: (em: EntityManager) => Promise<boolean>;
+  resolve: (completed: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Per database, per request: completions that arrived while one of the request's was committing. */
+const waitingByRequest = new WeakMap<DataSource, Map<string, Waiting[]>>();
+
+/** At most this many completions share one transaction. */
+const GROUP_MAX = 16;
+
+/**
+ * Group commit of one request's completions in this process. A completion that finds none of its
+ * request's committing runs at once, alone. Those that arrive while one is (a request's COLLECTs end
+ * within a few milliseconds of each other) wait for it and then commit together, in one transaction:
+ * one lock of the request's audit-stream head and of the rows they all update (the EXPORT they release),
+ * one commit, instead of one transaction each queueing for the same rows in turn. Each keeps its own
+ * lease guard: one whose lease was lost writes nothing and answers false, the others complete. If the
+ * shared transaction fails, each is run again alone, so no completion's outcome depends on another's.
+ */
+function commitWithSiblings(ds: DataSource, requestId: string, work: Waiting["work"]): Promise<boolean> {
+  let requests = waitingByRequest.get(ds);
+  if (!requests) waitingByRequest.set(ds, (requests = new Map()));
+  const waiting = requests.get(requestId);
+  if (waiting) return new Promise((resolve, reject) => waiting.push({ work, resolve, reject }));
+  requests.set(requestId, []);
+  const alone = inTransaction(ds, work);
+  void alone.catch(() => undefined).then(() => commitWaiting(ds, requests, requestId));
+  return alone;
+}
+
+/** Commits the completions that waited, a group at a time, until none waits. */
+async function commitWaiting(ds: DataSource, requests: Map<string, Waiting[]>, requestId: string): Promise<void> {
+  for (;;) {
+    const waiting = requests.get(requestId)!;
+    if (!waiting.length) {
+      requests.delete(requestId);
+      return;
+    }
+    const group = waiting.splice(0, GROUP_MAX);
+    try {
+      const outcomes = await inTransaction(ds, async (em) => {
+        const done: boolean[] = [];
+        for (const { work } of group) done.push(await work(em));
+        return done;
+      });
+      group.forEach((w, i) => w.resolve(outcomes[i]));
+    } catch {
+      for (const w of group) await inTransaction(ds, w.work).then(w.resolve, w.reject);
+    }
+  }
+}
+
+/** completeTask's writes, in `em`'s transaction. */
+async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras): Promise<boolean> {
   const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [] } = extras;
-  return inTransaction(ds, async (em) => {
-    // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
-    // by settleRequest at the end (its task count then reads every sibling that committed first), and not
-    // at all while a dependent of this task still waits (afterTaskFinished says why). Only
-    // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
-    if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
-    if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
-    await within?.(em);
-    const known = Object.keys(found).length ? new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind)) : new Set<string>();
-    const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);
-    if (fresh.length) {
-      await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
+  // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
+  // by settleRequest at the end (its task count then reads every sibling that committed first), and not
+  // at all while a dependent of this task still waits (afterTaskFinished says why). Only
+  // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
+  if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
+  if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
+  await within?.(em);
+  const known = Object.keys(found).length ? new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind)) : new Set<string>();
+  const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);
+  if (fresh.length) {
+    await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
+  }
+  // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
+  // earlier ones to drop.
+  if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
+  // Batches are large (up to BATCH_BYTES each): one statement each keeps every packet small.
+  for (const batch of staged) await em.getRepository(StagedBatchRow).insert(batch);
+  if (planItems) {
+    await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
+    if (planItems.length) {
+      await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
     }
-    // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
-    // earlier ones to drop.
-    if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
-    // Batches are large (up to BATCH_BYTES each): one statement each keeps every packet small.
-    for (const batch of staged) await em.getRepository(StagedBatchRow).insert(batch);
-    if (planItems) {
-      await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
-      if (planItems.length) {
-        await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
-      }
-    }
-    if (surveyed || dropSurveyed) {
-      // Read, then delete by primary key: a DELETE by a secondary index takes InnoDB gap locks that make
-      // concurrent completions of other requests wait on each other (most have no surveyed rows at all).
-      const stale = await em.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId: task.requestId, connector: task.connector } });
-      for (let i = 0; i < stale.length; i += SURVEYED_CHUNK) await em.getRepository(SurveyedRecordRow).delete({ id: In(stale.slice(i, i + SURVEYED_CHUNK).map((r) => r.id)) });
-    }
-    for (let i = 0; surveyed && i < surveyed.length; i += SURVEYED_CHUNK) {
-      const rows = surveyed.slice(i, i + SURVEYED_CHUNK).map(({ ref, disposition }) => ({
-        id: randomUUID(),
-        requestId: task.requestId,
-        connector: task.connector,
-        category: String(ref.category).slice(0, 40),
-        recordType: ref.type.slice(0, 64),
-        recordId: ref.id.slice(0, 255),
-        disposition,
-      }));
-      await em.getRepository(SurveyedRecordRow).insert(rows);
-    }
-    // By primary key prefix (taskId, category): no gap locks beyond this task's rows.
-    if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
-    if (closeExceptions.length) {
-      await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
-    }
-    if (kept.length) {
-      await em.getRepository(RetentionExceptionRow).insert(
-        kept.map((k) => ({ ...k, id: randomUUID(), requestId: task.requestId, taskId: task.id, connector: task.connector, status: RetentionExceptionStatus.OPEN, createdAt: now, closedAt: null })),
-      );
-    }
-    await auditTask(em, task, "succeeded", now, {
-      ...countsOnly(result),
-      identitiesFound: fresh.map(([k]) => k).sort(),
-      ...(kept.length ? { exceptionsOpened: kept.length } : {}),
-      ...(closeExceptions.length ? { exceptionsClosed: closeExceptions.length } : {}),
-    });
-    await afterTaskFinished(em, task, now, { fromRunning: true });
-    return true;
+  }
+  if (surveyed || dropSurveyed) {
+    // Read, then delete by primary key: a DELETE by a secondary index takes InnoDB gap locks that make
+    // concurrent completions of other requests wait on each other (most have no surveyed rows at all).
+    const stale = await em.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId: task.requestId, connector: task.connector } });
+    for (let i = 0; i < stale.length; i += SURVEYED_CHUNK) await em.getRepository(SurveyedRecordRow).delete({ id: In(stale.slice(i, i + SURVEYED_CHUNK).map((r) => r.id)) });
+  }
+  for (let i = 0; surveyed && i < surveyed.length; i += SURVEYED_CHUNK) {
+    const rows = surveyed.slice(i, i + SURVEYED_CHUNK).map(({ ref, disposition }) => ({
+      id: randomUUID(),
+      requestId: task.requestId,
+      connector: task.connector,
+      category: String(ref.category).slice(0, 40),
+      recordType: ref.type.slice(0, 64),
+      recordId: ref.id.slice(0, 255),
+      disposition,
+    }));
+    await em.getRepository(SurveyedRecordRow).insert(rows);
+  }
+  // By primary key prefix (taskId, category): no gap locks beyond this task's rows.
+  if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
+  if (closeExceptions.length) {
+    await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
+  }
+  if (kept.length) {
+    await em.getRepository(RetentionExceptionRow).insert(
+      kept.map((k) => ({ ...k, id: randomUUID(), requestId: task.requestId, taskId: task.id, connector: task.connector, status: RetentionExceptionStatus.OPEN, createdAt: now, closedAt: null })),
+    );
+  }
+  await auditTask(em, task, "succeeded", now, {
+    ...countsOnly(result),
+    identitiesFound: fresh.map(([k]) => k).sort(),
+    ...(kept.length ? { exceptionsOpened: kept.length } : {}),
+    ...(closeExceptions.length ? { exceptionsClosed: closeExceptions.length } : {}),
   });
+  await afterTaskFinished(em, task, now, { fromRunning: true });
+  return true;
 }
 
 function countsOnly(result: TaskResult): Record<string, number | string[]> {

@@ -1,0 +1,110 @@
+import { expect } from "chai";
+import { inTransaction } from "../../src/db/transaction";
+import { TaskStatus } from "../../src/domain/tasks";
+import { TaskRow } from "../../src/entities";
+import { claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { completeTask } from "../../src/orchestrator/sql/completeTask";
+import { describeEachDatabase } from "../support/databases";
+import { TestService } from "../support/harness";
+import { ScriptedConnector } from "../support/scriptedConnector";
+import { deferred, parkEverything, recordRows, runnableCollects, stagedCount } from "./support";
+
+const LEASE_MS = 60_000;
+const CONNECTORS = ["accounts", "auth-log", "payments", "tickets"];
+
+/**
+ * A request's COLLECTs end within milliseconds of each other. Their completions in one process are
+ * committed as a group (the first alone, those that arrive meanwhile together), each behind its own lease
+ * guard: what every completion writes and answers is the same as if each had committed alone.
+ */
+describeEachDatabase("completions of one request, committed together", (db) => {
+  let t: TestService;
+  before(async () => {
+    t = await new TestService(db(), {}, CONNECTORS.map((name) => new ScriptedConnector({ name }))).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+  afterEach(() => parkEverything(t));
+
+  /** One approved request's four COLLECTs, claimed by "worker-a". */
+  async function claimedCollects(): Promise<TaskRow[]> {
+    const collects = await runnableCollects(t, 1);
+    expect(collects.map((c) => c.connector).sort()).to.deep.equal([...CONNECTORS].sort());
+    const claimed = await claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, collects.length);
+    expect(claimed).to.have.length(4);
+    return claimed.sort((a, b) => a.connector.localeCompare(b.connector));
+  }
+
+  const statusOf = async (id: string) => (await t.ds.getRepository(TaskRow).findOneByOrFail({ id })).status;
+  const exportOf = (requestId: string) => t.ds.getRepository(TaskRow).findOneByOrFail({ requestId, step: "EXPORT" as TaskRow["step"] });
+  const succeededEvents = async (requestId: string) =>
+    (await t.ds.query(`SELECT details FROM audit_events WHERE requestId = ? AND action = 'task.succeeded'`, [requestId])).map((r: { details: string }) => JSON.parse(r.details).taskId as string).sort();
+
+  it("completes each behind its own lease guard: a lost lease answers false and writes nothing, the others land with their staged records", async () => {
+    const [a, b, c, d] = await claimedCollects();
+    // Another claim took c meanwhile (its fencing token moved on).
+    await t.ds.query(`UPDATE tasks SET leaseToken = leaseToken + 1 WHERE id = ?`, [c.id]);
+    const outcomes = await Promise.all([a, b, c, d].map((task) => completeTask(t.ds, task, "worker-a", { records: 120 }, t.clock.now(), { staged: recordRows(task, 120) })));
+    expect(outcomes).to.deep.equal([true, true, false, true]);
+    for (const task of [a, b, d]) {
+      expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
+      expect(await stagedCount(t, task.id)).to.equal(120);
+    }
+    expect(await statusOf(c.id)).to.equal(TaskStatus.RUNNING);
+    expect(await stagedCount(t, c.id)).to.equal(0);
+    expect(await succeededEvents(a.requestId)).to.deep.equal([a.id, b.id, d.id].sort());
+    expect(await exportOf(a.requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 1 });
+    expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+  });
+
+  it("lets one that fails roll back alone: the others of its group are committed again without it", async () => {
+    const [a, b, c, d] = await claimedCollects();
+    const failing = (task: TaskRow) => (task.id === b.id ? { within: async () => Promise.reject(new Error("the export row could not be written")) } : {});
+    const settled = await Promise.allSettled([a, b, c, d].map((task) => completeTask(t.ds, task, "worker-a", { records: 50 }, t.clock.now(), { staged: recordRows(task, 50), ...failing(task) })));
+    expect(settled.map((s) => s.status)).to.deep.equal(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect((settled[1] as PromiseRejectedResult).reason.message).to.equal("the export row could not be written");
+    for (const task of [a, c, d]) expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
+    expect(await statusOf(b.id)).to.equal(TaskStatus.RUNNING);
+    expect(await stagedCount(t, b.id)).to.equal(0);
+    expect(await succeededEvents(a.requestId)).to.deep.equal([a.id, c.id, d.id].sort());
+    expect(await exportOf(a.requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 1 });
+    // The failed one can still complete later, and then the EXPORT is free to run.
+    expect(await completeTask(t.ds, b, "worker-a", { records: 0 }, t.clock.now())).to.equal(true);
+    expect(await exportOf(a.requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
+    expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+  });
+
+  it("keeps the completions that arrive while one commits out of the database until it is done, then commits them in one transaction [MariaDB]", async function () {
+    if (db().kind !== "mariadb") this.skip();
+    const tasks = await claimedCollects();
+    const exportTask = await exportOf(tasks[0].requestId);
+    // Another transaction holds the EXPORT's row, which every COLLECT's completion updates.
+    const locked = deferred<string>();
+    const release = deferred();
+    const holder = inTransaction(t.ds, async (em) => {
+      await em.query(`SELECT id FROM tasks WHERE id = ? FOR UPDATE`, [exportTask.id]);
+      const [trx] = await em.query(`SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()`);
+      locked.resolve(String(trx.trx_id));
+      await release.promise;
+    });
+    const holderTrx = await locked.promise;
+    /** Transactions waiting for a lock the holder has. */
+    const waitingOnHolder = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS WHERE blocking_trx_id = ?`, [holderTrx]))[0].n);
+    const completions = tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 1 }, t.clock.now(), { staged: recordRows(task, 1) }));
+    try {
+      const deadline = Date.now() + 5_000;
+      // InnoDB refreshes these tables only when they have not been read for 100 ms: asked more often, they never change.
+      while ((await waitingOnHolder()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 300));
+      // One completion waits for the row; alone, all four would (four transactions, four lock waits).
+      expect(await waitingOnHolder()).to.equal(1);
+    } finally {
+      release.resolve();
+      await holder;
+    }
+    expect(await Promise.all(completions)).to.deep.equal([true, true, true, true]);
+    expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
+    for (const task of tasks) expect(await stagedCount(t, task.id)).to.equal(1);
+  });
+});
