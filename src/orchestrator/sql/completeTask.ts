@@ -78,15 +78,17 @@ const GROUP_MAX = 16;
 function commitWithSiblings(ds: DataSource, requestId: string, work: Waiting["work"]): Promise<boolean> {
   let requests = waitingByRequest.get(ds);
   if (!requests) waitingByRequest.set(ds, (requests = new Map()));
-  const waiting = requests.get(requestId);
-  if (waiting) return new Promise((resolve, reject) => waiting.push({ work, resolve, reject }));
-  requests.set(requestId, []);
-  const alone = inTransaction(ds, work);
-  void alone.catch(() => undefined).then(() => commitWaiting(ds, requests, requestId));
-  return alone;
+  const known = requests;
+  return new Promise((resolve, reject) => {
+    const waiting = known.get(requestId);
+    if (waiting) return void waiting.push({ work, resolve, reject });
+    // None committing: this one starts now (commitWaiting opens its transaction before its first await).
+    known.set(requestId, [{ work, resolve, reject }]);
+    void commitWaiting(ds, known, requestId);
+  });
 }
 
-/** Commits the completions that waited, a group at a time, until none waits. */
+/** Commits the request's completions, a group at a time (the first alone), until none waits. */
 async function commitWaiting(ds: DataSource, requests: Map<string, Waiting[]>, requestId: string): Promise<void> {
   for (;;) {
     const waiting = requests.get(requestId)!;
@@ -95,6 +97,10 @@ async function commitWaiting(ds: DataSource, requests: Map<string, Waiting[]>, r
       return;
     }
     const group = waiting.splice(0, GROUP_MAX);
+    if (group.length === 1) {
+      await inTransaction(ds, group[0].work).then(group[0].resolve, group[0].reject);
+      continue;
+    }
     try {
       const outcomes = await inTransaction(ds, async (em) => {
         const done: boolean[] = [];
