@@ -148,6 +148,17 @@ export class StagingWriter {
     this.inFlight.catch(() => undefined);
   }
 
+  /**
+   * Starts reading the request's staging key now, while the connector is still being asked for
+   * records, instead of when the first batch is sealed: the read is then off the collect's critical
+   * path, and a request's COLLECTs claimed together share one read (stagingKey). A failure surfaces
+   * when a batch is sealed, as it would have without this.
+   */
+  prefetchKey(): void {
+    this.key ??= this.keyOf();
+    this.key.catch(() => undefined);
+  }
+
   /** Stores what is still open and returns how many records were staged. */
   async finish(): Promise<number> {
     return (await this.finishWith(this.insert)).records;

@@ -12,7 +12,7 @@ import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
-import { completeTask } from "./sql/completeTask";
+import { completeTask, trackRunning } from "./sql/completeTask";
 import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
@@ -83,6 +83,7 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
   const writer = new StagingWriter(key, target, guardedBatchInsert(ds, task, workerId), () => clock.now());
+  writer.prefetchKey();
   const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
   let lastBeat = Date.now();
   try {
@@ -149,6 +150,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   const started = Date.now();
   // "ok" covers every non-error end (completed, skipped, parked): the task row says which.
   let attemptOutcome = "ok";
+  // Siblings' completions may be held back for this one while it runs (completeTask's group commit).
+  const untrack = trackRunning(ds, task);
   try {
     // EXPORT is the service's own step, not a connector's (only it may run without one).
     if (task.step === TaskStep.EXPORT || !connector) {
@@ -217,6 +220,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   } catch (error) {
     attemptOutcome = await handleFailure(services, task, options, error, abort.signal, logger);
   } finally {
+    untrack();
     clearTimeout(timeout);
     clearTimeout(leaseWatch);
     clearInterval(keeper);

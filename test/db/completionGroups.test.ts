@@ -3,7 +3,7 @@ import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
 import { claimTasks } from "../../src/orchestrator/sql/claimTask";
-import { completeTask } from "../../src/orchestrator/sql/completeTask";
+import { completeTask, completionHold, trackRunning } from "../../src/orchestrator/sql/completeTask";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
@@ -14,8 +14,9 @@ const CONNECTORS = ["accounts", "auth-log", "payments", "tickets"];
 
 /**
  * A request's COLLECTs end within milliseconds of each other. Their completions in one process are
- * committed as a group (the first alone, those that arrive meanwhile together), each behind its own lease
- * guard: what every completion writes and answers is the same as if each had committed alone.
+ * committed as a group (held back while a sibling with the same dependents still runs here, or arriving
+ * while one commits), each behind its own lease guard: what every completion writes and answers is the
+ * same as if each had committed alone.
  */
 describeEachDatabase("completions of one request, committed together", (db) => {
   let t: TestService;
@@ -106,5 +107,102 @@ describeEachDatabase("completions of one request, committed together", (db) => {
     expect(await Promise.all(completions)).to.deep.equal([true, true, true, true]);
     expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
     for (const task of tasks) expect(await stagedCount(t, task.id)).to.equal(1);
+  });
+  describe("held back for siblings still running in this process", () => {
+    const defaultHold = completionHold.maxMs;
+    afterEach(() => {
+      completionHold.maxMs = defaultHold;
+    });
+
+    /** Tracks the promise's outcome, so a test can ask whether it has settled yet. */
+    function watched<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+      let settled = false;
+      void promise.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      return { promise, settled: () => settled };
+    }
+    const complete = (task: TaskRow) => watched(completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2) }));
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it("commits nothing while a sibling with the same dependents runs, then all of them at once when the last arrives", async () => {
+      // Long enough that only the last sibling's arrival can let them go.
+      completionHold.maxMs = 60_000;
+      const tasks = await claimedCollects();
+      const untrack = tasks.map((task) => trackRunning(t.ds, task));
+      try {
+        const first = tasks.slice(0, 3).map(complete);
+        await pause(200);
+        expect(first.map((c) => c.settled())).to.deep.equal([false, false, false]);
+        for (const task of tasks) expect(await statusOf(task.id)).to.equal(TaskStatus.RUNNING);
+        expect(await succeededEvents(tasks[0].requestId)).to.deep.equal([]);
+        const last = complete(tasks[3]);
+        expect(await Promise.all([...first, last].map((c) => c.promise))).to.deep.equal([true, true, true, true]);
+      } finally {
+        untrack.forEach((u) => u());
+      }
+      for (const task of tasks) {
+        expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
+        expect(await stagedCount(t, task.id)).to.equal(2);
+      }
+      expect(await succeededEvents(tasks[0].requestId)).to.deep.equal(tasks.map((x) => x.id).sort());
+      expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
+      expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+    });
+
+    it("lets the held ones go as soon as the sibling they wait for ends without completing (failed, parked, lost)", async () => {
+      completionHold.maxMs = 60_000;
+      const [a, b, c, d] = await claimedCollects();
+      const untrack = [a, b, c, d].map((task) => trackRunning(t.ds, task));
+      try {
+        const held = [a, b].map(complete);
+        await pause(100);
+        expect(held.map((x) => x.settled())).to.deep.equal([false, false]);
+        // c's attempt ends some other way: a and b still wait for d.
+        untrack[2]();
+        await pause(100);
+        expect(held.map((x) => x.settled())).to.deep.equal([false, false]);
+        const started = Date.now();
+        untrack[3]();
+        expect(await Promise.all(held.map((x) => x.promise))).to.deep.equal([true, true]);
+        expect(Date.now() - started).to.be.below(5_000);
+      } finally {
+        untrack.forEach((u) => u());
+      }
+      expect(await statusOf(a.id)).to.equal(TaskStatus.SUCCEEDED);
+      expect(await statusOf(b.id)).to.equal(TaskStatus.SUCCEEDED);
+      expect(await exportOf(a.requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 2 });
+    });
+
+    it("never holds a completion for a task with other dependents, and holds none longer than maxMs", async () => {
+      completionHold.maxMs = 60_000;
+      const [a, b, c, d] = await claimedCollects();
+      // The EXPORT, running here, has other dependents (none) than a: a is not held for it.
+      const exportTask = await exportOf(a.requestId);
+      const untrackExport = trackRunning(t.ds, exportTask);
+      const untrack = [a, b, c, d].map((task) => trackRunning(t.ds, task));
+      untrack.slice(1).forEach((u) => u());
+      try {
+        const alone = complete(a);
+        expect(await alone.promise).to.equal(true);
+        expect(await statusOf(a.id)).to.equal(TaskStatus.SUCCEEDED);
+        // With siblings that never arrive, the hold ends at maxMs.
+        completionHold.maxMs = 150;
+        const sibling = [b, c, d].map((task) => trackRunning(t.ds, task));
+        const started = Date.now();
+        const held = complete(b);
+        expect(await held.promise).to.equal(true);
+        const waited = Date.now() - started;
+        expect(waited).to.be.at.least(140);
+        expect(waited).to.be.below(5_000);
+        sibling.forEach((u) => u());
+      } finally {
+        untrack.forEach((u) => u());
+        untrackExport();
+      }
+      expect(await statusOf(b.id)).to.equal(TaskStatus.SUCCEEDED);
+      expect(await exportOf(a.requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 2 });
+    });
   });
 });

@@ -5,7 +5,7 @@ import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionE
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
-import { afterTaskFinished, releaseTask } from "./finishTask";
+import { afterTaskFinished, claimedDependentsOf, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
@@ -50,53 +50,131 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  return commitWithSiblings(ds, task.requestId, (em) => completeIn(em, task, workerId, result, now, extras));
+  return commitWithSiblings(ds, task, (em) => completeIn(em, task, workerId, result, now, extras));
 }
 
 /** A completion's writes, waiting to be committed, and its caller's promise. */
 interface Waiting {
+  task: TaskRow;
   work: (em: EntityManager) => Promise<boolean>;
   resolve: (completed: boolean) => void;
   reject: (error: unknown) => void;
 }
 
-/** Per database, per request: completions that arrived while one of the request's was committing. */
-const waitingByRequest = new WeakMap<DataSource, Map<string, Waiting[]>>();
+/** One request's completions in this process: those waiting, whether a group is committing, the hold's timer. */
+interface Queue {
+  waiting: Waiting[];
+  committing: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** Per database, per request: the completions waiting to commit. */
+const queuesByRequest = new WeakMap<DataSource, Map<string, Queue>>();
+
+/** Per database, per request: the tasks this process is running (runTask registers them with trackRunning). */
+const runningByRequest = new WeakMap<DataSource, Map<string, Set<TaskRow>>>();
 
 /** At most this many completions share one transaction. */
 const GROUP_MAX = 16;
 
 /**
- * Group commit of one request's completions in this process. A completion that finds none of its
- * request's committing runs at once, alone. Those that arrive while one is (a request's COLLECTs end
- * within a few milliseconds of each other) wait for it and then commit together, in one transaction:
- * one lock of the request's audit-stream head and of the rows they all update (the EXPORT they release),
- * one commit, instead of one transaction each queueing for the same rows in turn. Each keeps its own
- * lease guard: one whose lease was lost writes nothing and answers false, the others complete. If the
- * shared transaction fails, each is run again alone, so no completion's outcome depends on another's.
+ * maxMs: the longest a completion is held back for siblings still running in this process (100 ms).
+ * Holding one costs the request nothing (see holdsBack); this bounds how late its task shows as finished
+ * when a sibling is slow, and keeps the hold far inside any lease. Tests lengthen it to tell a release by
+ * a sibling from one by the timer.
  */
-function commitWithSiblings(ds: DataSource, requestId: string, work: Waiting["work"]): Promise<boolean> {
-  let requests = waitingByRequest.get(ds);
-  if (!requests) waitingByRequest.set(ds, (requests = new Map()));
-  const known = requests;
-  return new Promise((resolve, reject) => {
-    const waiting = known.get(requestId);
-    if (waiting) return void waiting.push({ work, resolve, reject });
-    // None committing: this one starts now (commitWaiting opens its transaction before its first await).
-    known.set(requestId, [{ work, resolve, reject }]);
-    void commitWaiting(ds, known, requestId);
+export const completionHold = { maxMs: 100 };
+
+function mapOf<V>(maps: WeakMap<DataSource, Map<string, V>>, ds: DataSource): Map<string, V> {
+  let map = maps.get(ds);
+  if (!map) maps.set(ds, (map = new Map()));
+  return map;
+}
+
+/**
+ * Registers a task this process is about to run; the returned function unregisters it once the attempt
+ * is over (whatever its outcome). Completions of its siblings are held back for it (holdsBack).
+ */
+export function trackRunning(ds: DataSource, task: TaskRow): () => void {
+  const running = mapOf(runningByRequest, ds);
+  let tasks = running.get(task.requestId);
+  if (!tasks) running.set(task.requestId, (tasks = new Set()));
+  tasks.add(task);
+  return () => {
+    tasks.delete(task);
+    if (!tasks.size && running.get(task.requestId) === tasks) running.delete(task.requestId);
+    // A sibling the waiting completions were held for ended some other way (failed, parked, lost): they go now.
+    const queue = queuesByRequest.get(ds)?.get(task.requestId);
+    if (queue && !queue.committing && !holdsBack(ds, task.requestId, queue)) startCommitting(ds, task.requestId);
+  };
+}
+
+/**
+ * Whether the waiting completions should wait for a sibling: each of them has dependents, and another
+ * task this process is running has the very same dependents and has not reached its completion yet. None of those dependents can be released before that sibling
+ * completes, so holding the finished ones until it does delays nothing, and they then commit together:
+ * one transaction, one lock of the request's audit-stream head and of the dependent row, instead of one
+ * after another. A completion with a different set of dependents (a RESOLVE beside COLLECTs) is never
+ * held: it may be what releases them.
+ */
+function holdsBack(ds: DataSource, requestId: string, queue: Queue): boolean {
+  const running = runningByRequest.get(ds)?.get(requestId);
+  if (!running || !queue.waiting.length) return false;
+  const queued = new Set(queue.waiting.map((w) => w.task));
+  const others = [...running].filter((t) => !queued.has(t));
+  return queue.waiting.every((w) => {
+    const dependents = claimedDependentsOf(w.task);
+    return !!dependents?.length && others.some((t) => sameIds(claimedDependentsOf(t), dependents));
   });
 }
 
-/** Commits the request's completions, a group at a time (the first alone), until none waits. */
-async function commitWaiting(ds: DataSource, requests: Map<string, Waiting[]>, requestId: string): Promise<void> {
-  for (;;) {
-    const waiting = requests.get(requestId)!;
-    if (!waiting.length) {
-      requests.delete(requestId);
+function sameIds(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return !!a && a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+/**
+ * Group commit of one request's completions in this process. A completion is held back while siblings
+ * it shares its dependents with are still running here (holdsBack), at most completionHold.maxMs; otherwise it
+ * commits at once. Those that arrive while it is held or committing then commit together, in one
+ * transaction: one lock of the request's audit-stream head and of the rows they all update (the EXPORT
+ * they release), one commit, instead of one transaction each queueing for the same rows in turn. Each
+ * keeps its own lease guard: one whose lease was lost writes nothing and answers false, the others
+ * complete. If the shared transaction fails, each is run again alone, so no completion's outcome
+ * depends on another's.
+ */
+function commitWithSiblings(ds: DataSource, task: TaskRow, work: Waiting["work"]): Promise<boolean> {
+  const queues = mapOf(queuesByRequest, ds);
+  return new Promise((resolve, reject) => {
+    let queue = queues.get(task.requestId);
+    if (!queue) queues.set(task.requestId, (queue = { waiting: [], committing: false }));
+    queue.waiting.push({ task, work, resolve, reject });
+    if (queue.committing) return;
+    if (holdsBack(ds, task.requestId, queue)) {
+      queue.timer ??= setTimeout(() => startCommitting(ds, task.requestId), completionHold.maxMs);
       return;
     }
-    const group = waiting.splice(0, GROUP_MAX);
+    startCommitting(ds, task.requestId);
+  });
+}
+
+function startCommitting(ds: DataSource, requestId: string): void {
+  const queues = mapOf(queuesByRequest, ds);
+  const queue = queues.get(requestId);
+  if (!queue || queue.committing) return;
+  clearTimeout(queue.timer);
+  queue.timer = undefined;
+  queue.committing = true;
+  void commitWaiting(ds, queues, requestId, queue);
+}
+
+/** Commits the request's waiting completions, a group at a time, until none waits. */
+async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, requestId: string, queue: Queue): Promise<void> {
+  for (;;) {
+    if (!queue.waiting.length) {
+      queues.delete(requestId);
+      return;
+    }
+    const group = queue.waiting.splice(0, GROUP_MAX);
     if (group.length === 1) {
       await inTransaction(ds, group[0].work).then(group[0].resolve, group[0].reject);
       continue;

@@ -79,6 +79,11 @@ export async function readDependents(em: EntityManager, tasks: readonly TaskRow[
   for (const task of tasks) claimedDependents.set(task, dependents.get(task.id)!);
 }
 
+/** The dependents its claim read for `task` (sorted ids), or undefined when this process did not claim it. */
+export function claimedDependentsOf(task: TaskRow): readonly string[] | undefined {
+  return claimedDependents.get(task);
+}
+
 /** Each task's dependents (ids, sorted: a stable lock order), in one statement. */
 async function dependentsOf(em: EntityManager, taskIds: readonly string[]): Promise<Map<string, string[]>> {
   const rows = await em.getRepository(TaskDependencyRow).find({ where: { dependsOnTaskId: In([...taskIds]) }, select: { taskId: true, dependsOnTaskId: true } });
