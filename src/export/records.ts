@@ -1,4 +1,4 @@
-import { DataSource, MoreThan } from "typeorm";
+import { DataSource, LessThan, MoreThan } from "typeorm";
 import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { StagedBatchRow, TaskRow } from "../entities";
@@ -80,14 +80,20 @@ export async function countSources(ds: DataSource, tasks: TaskRow[]): Promise<So
  * are exactly `JSON.stringify({ connector, type, id, recordedAt, data })`, as staged (recordLine).
  */
 export async function* readJsonLines(ds: DataSource, key: Buffer, sources: readonly RecordSource[], category: string, options: { onPage?: () => Promise<void> } = {}): AsyncGenerator<Buffer> {
+  // The first page of every source in one query: most categories of most requests are a batch or two
+  // per connector, and would otherwise cost a statement per connector.
+  const firstPages = sources.length > 1 ? await firstPagesOf(ds, sources, category) : null;
   for (const source of sources) {
     for (let after = -1; ; ) {
-      const batches = await ds.getRepository(StagedBatchRow).find({
-        where: { taskId: source.taskId, attempt: source.attempt, category, seq: MoreThan(after) },
-        order: { seq: "ASC" },
-        take: BATCHES_PER_QUERY,
-        select: { seq: true, payload: true, requestId: true },
-      });
+      const batches =
+        after === -1 && firstPages
+          ? (firstPages.get(source.taskId) ?? [])
+          : await ds.getRepository(StagedBatchRow).find({
+              where: { taskId: source.taskId, attempt: source.attempt, category, seq: MoreThan(after) },
+              order: { seq: "ASC" },
+              take: BATCHES_PER_QUERY,
+              select: { seq: true, payload: true, requestId: true },
+            });
       for (const b of batches) {
         yield await openBatch(key, { requestId: b.requestId, taskId: source.taskId, attempt: source.attempt, category, seq: b.seq }, b.payload);
         await options.onPage?.();
@@ -97,6 +103,22 @@ export async function* readJsonLines(ds: DataSource, key: Buffer, sources: reado
       after = batches[batches.length - 1].seq;
     }
   }
+}
+
+/**
+ * Each source's first BATCHES_PER_QUERY batches of the category (seq 0, 1, ...: a task's batches are
+ * numbered from 0 per category), by task id, in one statement. At most that many batches per source
+ * are held at once, as the per-source reads would.
+ */
+async function firstPagesOf(ds: DataSource, sources: readonly RecordSource[], category: string): Promise<Map<string, StagedBatchRow[]>> {
+  const rows = await ds.getRepository(StagedBatchRow).find({
+    where: sources.map((s) => ({ taskId: s.taskId, attempt: s.attempt, category, seq: LessThan(BATCHES_PER_QUERY) })),
+    order: { seq: "ASC" },
+    select: { taskId: true, attempt: true, seq: true, payload: true, requestId: true },
+  });
+  const pages = new Map<string, StagedBatchRow[]>();
+  for (const source of sources) pages.set(source.taskId, rows.filter((r) => r.taskId === source.taskId));
+  return pages;
 }
 
 /** The same records parsed, a batch at a time (a CSV whose columns grew after its first page is read again). */

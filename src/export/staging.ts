@@ -91,6 +91,7 @@ export class StagingWriter {
   private readonly spare: Buffer[] = [];
   private inFlight: Promise<void> = Promise.resolve();
   private key: Promise<Buffer> | null = null;
+  private prefetched: Promise<Buffer | null> | null = null;
   /** Records added so far. */
   records = 0;
 
@@ -139,7 +140,7 @@ export class StagingWriter {
     Object.assign(batch, { lines: this.buffer(), used: 0, records: 0, seq: seq + 1 });
     const position = { requestId: this.target.requestId, taskId: this.target.taskId, attempt: this.target.attempt, category, seq };
     this.inFlight = (async () => {
-      const payload = await sealBatch(await (this.key ??= this.keyOf()), position, lines.subarray(0, used));
+      const payload = await sealBatch(await this.keyForSealing(), position, lines.subarray(0, used));
       // Sealed: its bytes are in the payload now, and the buffer can take another batch.
       if (lines.length <= BATCH_BYTES + (BATCH_BYTES >> 2)) this.spare.push(lines);
       await store(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
@@ -151,12 +152,19 @@ export class StagingWriter {
   /**
    * Starts reading the request's staging key now, while the connector is still being asked for
    * records, instead of when the first batch is sealed: the read is then off the collect's critical
-   * path, and a request's COLLECTs claimed together share one read (stagingKey). A failure surfaces
-   * when a batch is sealed, as it would have without this.
+   * path, and a request's COLLECTs claimed together share one read. `read` only reads (an approval
+   * makes the key): when it finds none, the first batch makes one as before, and a collect that
+   * stages nothing makes none.
    */
-  prefetchKey(): void {
-    this.key ??= this.keyOf();
-    this.key.catch(() => undefined);
+  prefetchKey(read: () => Promise<Buffer | null>): void {
+    this.prefetched ??= read();
+    // Unused (nothing staged), it is still zeroed by forgetKey; a failed read fails the first seal.
+    this.prefetched.catch(() => undefined);
+  }
+
+  /** The staging key, for the first batch sealed: the prefetched one, or (none there) made now. */
+  private keyForSealing(): Promise<Buffer> {
+    return (this.key ??= (this.prefetched ?? Promise.resolve(null)).then((key) => key ?? this.keyOf()));
   }
 
   /** Stores what is still open and returns how many records were staged. */
@@ -192,7 +200,9 @@ export class StagingWriter {
 
   private async forgetKey(): Promise<void> {
     (await this.key?.catch(() => null))?.fill(0);
+    (await this.prefetched?.catch(() => null))?.fill(0);
     this.key = null;
+    this.prefetched = null;
   }
 }
 

@@ -53,26 +53,42 @@ async function insertNewKey(em: EntityManager, keys: DataKeys, requestId: string
  * first find it: they read it with one statement, and only a miss opens a transaction to make it.
  */
 export async function stagingKey(ds: DataSource, keys: DataKeys, requestId: string, now: Date): Promise<Buffer> {
-  // A request's COLLECTs are usually claimed together: within a process they share one lookup.
+  return (await shared(ds, `make:${requestId}`, async () => (await existingStagingKey(ds, keys, requestId)) ?? inTransaction(ds, (em) => stagingKeyIn(em, keys, requestId, now))))!;
+}
+
+/** The request's staging key if it has one (null otherwise: nothing is made), read once for the callers of the moment. */
+export function readStagingKey(ds: DataSource, keys: DataKeys, requestId: string): Promise<Buffer | null> {
+  return shared(ds, `read:${requestId}`, () => existingStagingKey(ds, keys, requestId));
+}
+
+/**
+ * Runs `lookup` once for the callers that ask for the same thing at the same time (a request's COLLECTs
+ * are usually claimed together and start, or end, within milliseconds). Each caller gets a copy of its
+ * own, since callers zero their key when they are done with it; the shared one is zeroed after.
+ */
+async function shared(ds: DataSource, name: string, lookup: () => Promise<Buffer | null>): Promise<Buffer | null> {
   let lookups = inFlight.get(ds);
   if (!lookups) inFlight.set(ds, (lookups = new Map()));
-  // Each caller gets a copy of its own: callers zero their key when they are done with it.
-  const pending = lookups.get(requestId);
-  if (pending) return Buffer.from(await pending);
-  const lookup = (async () => (await existingStagingKey(ds, keys, requestId)) ?? inTransaction(ds, (em) => stagingKeyIn(em, keys, requestId, now)))();
-  lookups.set(requestId, lookup);
+  const pending = lookups.get(name);
+  if (pending) {
+    const key = await pending;
+    return key && Buffer.from(key);
+  }
+  const started = lookup();
+  lookups.set(name, started);
   try {
-    const shared = await lookup;
+    const key = await started;
+    if (!key) return null;
     // The callers waiting on it copy it in the microtasks that follow; then the shared one is zeroed.
-    setImmediate(() => shared.fill(0));
-    return Buffer.from(shared);
+    setImmediate(() => key.fill(0));
+    return Buffer.from(key);
   } finally {
-    lookups.delete(requestId);
+    lookups.delete(name);
   }
 }
 
 /** Staging key lookups under way, per database and request. */
-const inFlight = new WeakMap<DataSource, Map<string, Promise<Buffer>>>();
+const inFlight = new WeakMap<DataSource, Map<string, Promise<Buffer | null>>>();
 
 /** The request's staging key, or null when none was made (nothing staged) or it was already removed. */
 export async function existingStagingKey(ds: DataSource, keys: DataKeys, requestId: string): Promise<Buffer | null> {

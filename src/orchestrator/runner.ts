@@ -6,7 +6,7 @@ import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../enti
 import { breathe } from "../eventLoop";
 import { exportTools } from "../export/context";
 import { StagingWriter } from "../export/staging";
-import { stagingKey } from "../export/stagingKeys";
+import { readStagingKey, stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
@@ -83,7 +83,7 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
   const writer = new StagingWriter(key, target, guardedBatchInsert(ds, task, workerId), () => clock.now());
-  writer.prefetchKey();
+  writer.prefetchKey(() => readStagingKey(ds, exportTools(services).keys, task.requestId));
   const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
   let lastBeat = Date.now();
   try {
