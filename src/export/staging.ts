@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { DataSource, EntityManager, In } from "typeorm";
-import type { SubjectRecord } from "../connectors/sdk";
+import { ConnectorError, type SubjectRecord } from "../connectors/sdk";
 import { inTransaction } from "../db/transaction";
 import { StagedBatchRow, StagedKeyRow } from "../entities";
 import { IV_BYTES, TAG_BYTES } from "./crypto";
@@ -45,7 +45,12 @@ export async function openBatch(key: Buffer, position: BatchPosition, sealed: Bu
   try {
     packed = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
   } catch {
-    throw new Error(`a staged batch failed authentication (task ${position.taskId}, ${position.category} #${position.seq})`);
+    // Not retried: reading it again gives the same bytes. The request fails with a reason a person can act on.
+    throw new ConnectorError(
+      "Records collected for this request could not be read back: they were altered or damaged after they were collected. Submit a new request",
+      `a staged batch failed authentication (task ${position.taskId}, ${position.category} #${position.seq})`,
+      false,
+    );
   }
   return inflate(packed);
 }

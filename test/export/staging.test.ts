@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { expect } from "chai";
-import { SubjectRecord } from "../../src/connectors/sdk";
+import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { exportTools } from "../../src/export/context";
 import { purgeExpiredExports } from "../../src/export/purge";
 import { openBatch } from "../../src/export/staging";
@@ -68,7 +68,10 @@ describeEachDatabase("staged records", (db) => {
     // Moved to another position (or request), a batch no longer opens.
     await openBatch(key, { requestId, ...rows[0], attempt: Number(rows[0].attempt), seq: Number(rows[0].seq) + 1 }, Buffer.from(rows[0].payload)).then(
       () => expect.fail("a moved batch opened"),
-      (error: Error) => expect(error.message).to.match(/failed authentication/),
+      (error: ConnectorError) => {
+        expect(error.internalMessage).to.match(/failed authentication/);
+        expect(error.retryable).to.equal(false);
+      },
     );
   });
 
