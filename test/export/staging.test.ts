@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { exportTools } from "../../src/export/context";
 import { purgeExpiredExports } from "../../src/export/purge";
-import { openBatch } from "../../src/export/staging";
+import { BATCH_BYTES, openBatch, sealBatch } from "../../src/export/staging";
 import { existingStagingKey } from "../../src/export/stagingKeys";
 import { describeEachDatabase, TestDatabase } from "../support/databases";
 import { submitVerified, TestService } from "../support/harness";
@@ -168,4 +168,27 @@ describeEachDatabase("the staging key an approval makes", (db) => {
     await purgeExpiredExports(t.service.services);
     expect(await keys(access)).to.equal(0);
   });
+});
+
+describe("sealed batches, small and large", () => {
+  const key = randomBytes(32);
+  const position = { requestId: "r-1", taskId: "t-1", attempt: 1, category: "ACCOUNT", seq: 0 };
+  // Small ones are deflated and opened in place, large ones on libuv's pool, and a small packed batch that
+  // opens to far more than a batch (one huge, repetitive record) on the pool after all: the same bytes back.
+  for (const [label, lines] of [
+    ["empty", Buffer.alloc(0)],
+    ["one record", Buffer.from(`${JSON.stringify({ connector: "a", type: "row", id: "1", recordedAt: null, data: { n: 1 } })}\n`)],
+    ["at the in-place bound", randomBytes(16 * 1024)],
+    ["a full batch", randomBytes(BATCH_BYTES)],
+    ["a huge repetitive record", Buffer.alloc(3 * 1024 * 1024, "a")],
+  ] as const) {
+    it(`opens ${label} to the same bytes, and refuses it at another position`, async () => {
+      const sealed = await sealBatch(key, position, lines);
+      expect((await openBatch(key, position, sealed)).equals(lines)).to.equal(true);
+      await openBatch(key, { ...position, seq: 1 }, sealed).then(
+        () => expect.fail("opened at another position"),
+        (error: ConnectorError) => expect(error.internalMessage).to.match(/failed authentication/),
+      );
+    });
+  }
 });
