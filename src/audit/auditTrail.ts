@@ -1,5 +1,6 @@
 import { EntityManager } from "typeorm";
 import { isMysql } from "../db/dataSource";
+import { HotStatements } from "../db/hotStatements";
 import { AuditEventRow, AuditStreamHeadRow } from "../entities";
 import type { Actor } from "./actor";
 import { canonicalJson, eventHash, GENESIS_HASH, streamOf } from "./chain";
@@ -17,6 +18,10 @@ export interface NewAuditEvent {
 }
 
 type Queued = { event: NewAuditEvent; at: Date };
+
+/** Every transaction appends events and moves its streams' heads: prepared statements (src/db/hotStatements.ts). */
+const eventStatements = new HotStatements(AuditEventRow);
+const headStatements = new HotStatements(AuditStreamHeadRow);
 
 /** Events a transaction has appended, written to their streams together just before it commits. */
 const pending = new WeakMap<EntityManager, Queued[]>();
@@ -77,7 +82,7 @@ async function lockHeads(em: EntityManager, streams: string[]): Promise<Map<stri
 async function writeAuditEvents(em: EntityManager, events: readonly Queued[]): Promise<void> {
   const streams = [...new Set(events.map((q) => streamOf(q.event.requestId)))].sort();
   const heads = await lockHeads(em, streams);
-  const rows: AuditEventRow[] = [];
+  const rows: Array<Omit<AuditEventRow, never>> = [];
   for (const { event, at } of events) {
     const stream = streamOf(event.requestId);
     const head = heads.get(stream)!;
@@ -92,14 +97,14 @@ async function writeAuditEvents(em: EntityManager, events: readonly Queued[]): P
       occurredAt: new Date(Math.floor(at.getTime())),
       prevHash: head.hash,
     };
-    const row = em.getRepository(AuditEventRow).create({ ...unhashed, hash: eventHash(unhashed) });
+    const row = { ...unhashed, hash: eventHash(unhashed) };
     rows.push(row);
     heads.set(stream, { seq: row.seq, hash: row.hash });
   }
-  await em.getRepository(AuditEventRow).insert(rows);
+  await eventStatements.insert(em, rows);
   for (const stream of streams) {
     const { seq, hash } = heads.get(stream)!;
-    await em.getRepository(AuditStreamHeadRow).update({ stream }, { seq, hash, unsealed: 1 });
+    await headStatements.update(em, { seq, hash, unsealed: 1 }, { stream });
   }
 }
 

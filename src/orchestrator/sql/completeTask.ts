@@ -1,4 +1,5 @@
 import { DataSource, EntityManager, In, Not } from "typeorm";
+import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
@@ -32,6 +33,9 @@ export interface CompletionExtras {
   /** More writes of the step's own (an EXPORT records its archive), once the lease guard let the completion through. */
   within?: (em: EntityManager) => Promise<void>;
 }
+
+/** A COLLECT's last batches land with its completion: a prepared statement (src/db/hotStatements.ts). */
+const stagedStatements = new HotStatements(StagedBatchRow);
 
 /** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
 const SURVEYED_CHUNK = 100;
@@ -211,7 +215,7 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   // earlier ones to drop.
   if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
   // Batches are large (up to BATCH_BYTES each): one statement each keeps every packet small.
-  for (const batch of staged) await em.getRepository(StagedBatchRow).insert(batch);
+  for (const batch of staged) await stagedStatements.insert(em, [{ ...batch }]);
   if (planItems) {
     await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
     if (planItems.length) {

@@ -5,6 +5,10 @@ import { settleRequest } from "../requestSettler";
 import { auditClaim } from "./claimTask";
 import { leaseGuard } from "./leaseGuard";
 import { auditTask } from "./taskAudit";
+import { HotStatements } from "../../db/hotStatements";
+
+/** The task row's statements every task runs (release, dependents' count). */
+const taskStatements = new HotStatements(TaskRow);
 
 /** The columns a worker may set when it lets go of a task. */
 export type TaskPatch = Partial<Pick<TaskRow, "status" | "lastError" | "note" | "result" | "remoteReference" | "runAfter" | "attempts">>;
@@ -16,13 +20,8 @@ export type TaskPatch = Partial<Pick<TaskRow, "status" | "lastError" | "note" | 
  */
 export async function releaseTask(em: EntityManager, task: TaskRow, workerId: string, patch: TaskPatch, now: Date): Promise<boolean> {
   const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
-  const result = await em
-    .getRepository(TaskRow)
-    .update(
-      leaseGuard(task, workerId),
-      { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) },
-    );
-  if (result.affected !== 1) return false;
+  const affected = await taskStatements.update(em, { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) }, leaseGuard(task, workerId));
+  if (affected !== 1) return false;
   await auditClaim(em, task);
   Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
   return true;
@@ -45,7 +44,10 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
   // ones wait (a SKIPPED dependent's count is recomputed if it is ever retried).
   const dependents = claimedDependents.get(task) ?? (await dependentIds(em, task.id));
   let waiting = 0;
-  if (dependents.length) {
+  if (dependents.length === 1) {
+    // The usual case (COLLECTs releasing their EXPORT): one prepared statement.
+    waiting = await taskStatements.update(em, { updatedAt: now }, { id: dependents[0], status: TaskStatus.PENDING }, { raw: { waitingFor: "waitingFor - 1" }, extraWhere: "waitingFor > 0" });
+  } else if (dependents.length) {
     const released = await em
       .createQueryBuilder()
       .update(TaskRow)
