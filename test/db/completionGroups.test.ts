@@ -108,6 +108,33 @@ describeEachDatabase("completions of one request, committed together", (db) => {
     expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
     for (const task of tasks) expect(await stagedCount(t, task.id)).to.equal(1);
   });
+  it("claims a request's tasks together: a batch that would end inside a request leaves that request for the next claim", async () => {
+    // Approved a millisecond apart, as requests are: the claim's order (priority, then runAfter, the
+    // approval's time) keeps each request's tasks together. (Approved in the same millisecond, their
+    // tasks may interleave, and a batch then takes them as they come.)
+    const collects: TaskRow[] = [];
+    for (let i = 0; i < 3; i++) {
+      collects.push(...(await runnableCollects(t, 1)));
+      t.clock.advance(1);
+    }
+    expect(collects).to.have.length(12);
+    const requestsOf = (tasks: TaskRow[]) => [...new Set(tasks.map((x) => x.requestId))];
+    const first = await claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, 5);
+    expect(first).to.have.length(4);
+    expect(requestsOf(first)).to.have.length(1);
+    const second = await claimTasks(t.ds, "worker-b", t.clock.now(), LEASE_MS, 6);
+    expect(second).to.have.length(4);
+    expect(requestsOf(second)).to.have.length(1);
+    // Fewer free slots than the request has tasks: the batch is all one request's, and is taken as it is.
+    const third = await claimTasks(t.ds, "worker-a", t.clock.now(), LEASE_MS, 3);
+    expect(third).to.have.length(3);
+    const rest = await claimTasks(t.ds, "worker-b", t.clock.now(), LEASE_MS, 8);
+    expect(rest).to.have.length(1);
+    expect(requestsOf([...third, ...rest])).to.have.length(1);
+    expect(new Set([...first, ...second, ...third, ...rest].map((x) => x.id)).size).to.equal(12);
+    expect(new Set([...requestsOf(first), ...requestsOf(second), ...requestsOf(third)]).size).to.equal(3);
+  });
+
   describe("held back for siblings still running in this process", () => {
     const defaultHold = completionHold.maxMs;
     afterEach(() => {

@@ -88,11 +88,29 @@ export async function auditClaim(em: EntityManager, task: TaskRow): Promise<void
   await auditTask(em, task, claim.polling ? "polling" : "started", claim.at, { worker: claim.workerId });
 }
 
+/**
+ * A batch cut in the middle of a request's tasks (`next`, the first row left out, is the same request's
+ * as the batch's last) leaves that request's tasks out, for a later claim to take together: a request's
+ * COLLECTs then run in one process, where their completions commit as one group (completeTask), instead
+ * of queueing from several processes for the same EXPORT row and audit-stream head. The rows left out
+ * were only locked for this transaction; other claimers skip them meanwhile. A batch that is all one
+ * request's (more tasks than free slots) is taken as it is.
+ */
+function wholeRequests(batch: TaskRow[], next: TaskRow | undefined): TaskRow[] {
+  if (!next || !batch.length || batch[batch.length - 1].requestId !== next.requestId) return batch;
+  let end = batch.length;
+  while (end > 0 && batch[end - 1].requestId === next.requestId) end--;
+  return end > 0 ? batch.slice(0, end) : batch;
+}
+
 async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number): Promise<Array<{ task: TaskRow; polling: boolean }>> {
   const claimed: Array<{ task: TaskRow; polling: boolean }> = [];
   for (const status of CLAIM_ORDER) {
     if (claimed.length >= max) break;
-    const tasks = await claimQuery(em, status, now, max - claimed.length).getMany();
+    const want = max - claimed.length;
+    // One row more than wanted, to see whether the batch ends in the middle of a request's tasks.
+    const fetched = await claimQuery(em, status, now, want + 1).getMany();
+    const tasks = wholeRequests(fetched.slice(0, want), fetched[want]);
     if (!tasks.length) continue;
     const polling = status === TaskStatus.REMOTE_PROCESSING;
     // One UPDATE, by primary key, for the rows just read and locked (MySQL: FOR UPDATE; SQLite: the
