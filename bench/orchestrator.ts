@@ -225,7 +225,8 @@ function report(label: string, r: { seconds: number; singles: { cold: Singles; w
 /** The embedded SQLite: one process, its in-process worker. */
 async function inProcess(): Promise<void> {
   const db = await scratchDatabase();
-  const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-")), DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10" });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-"));
+  const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: dataDir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10" });
   const services = await createServices({ config, connectors: NAMES.map((name) => createConnector({ name, delayMs: STEP_MS })) });
   const worker = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
   services.wakeWorkers = () => worker.wake();
@@ -250,6 +251,7 @@ async function inProcess(): Promise<void> {
   } finally {
     await services.ds.destroy();
     await db.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

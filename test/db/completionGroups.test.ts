@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
@@ -176,6 +177,26 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       expect(await succeededEvents(tasks[0].requestId)).to.deep.equal(tasks.map((x) => x.id).sort());
       expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
       expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+    });
+
+    it("stores every member's batches, large ones too, byte for byte and under its own task", async () => {
+      completionHold.maxMs = 60_000;
+      const tasks = await claimedCollects();
+      // Two batches of 200 KiB each per task: more than one statement's worth for the group.
+      const staged = new Map(tasks.map((task) => [task.id, recordRows(task, 100).map((b) => Object.assign(b, { payload: randomBytes(200 * 1024) }))]));
+      const untrack = tasks.map((task) => trackRunning(t.ds, task));
+      try {
+        const outcomes = await Promise.all(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 100 }, t.clock.now(), { staged: staged.get(task.id)! })));
+        expect(outcomes).to.deep.equal([true, true, true, true]);
+      } finally {
+        untrack.forEach((u) => u());
+      }
+      for (const task of tasks) {
+        const rows: Array<{ id: string; seq: number; payload: Buffer }> = await t.ds.query(`SELECT id, seq, payload FROM staged_batches WHERE taskId = ? ORDER BY seq`, [task.id]);
+        const expected = staged.get(task.id)!;
+        expect(rows.map((r) => r.id)).to.deep.equal(expected.map((b) => b.id));
+        rows.forEach((r, i) => expect(Buffer.from(r.payload).equals(expected[i].payload), `${task.connector} #${i}`).to.equal(true));
+      }
     });
 
     it("lets the held ones go as soon as the sibling they wait for ends without completing (failed, parked, lost)", async () => {

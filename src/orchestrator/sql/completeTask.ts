@@ -37,6 +37,30 @@ export interface CompletionExtras {
 /** A COLLECT's last batches land with its completion: a prepared statement (src/db/hotStatements.ts). */
 const stagedStatements = new HotStatements(StagedBatchRow);
 
+/** Payload bytes per INSERT of staged batches: most COLLECTs' last batches are small, a full one is 256 KiB and goes alone. */
+const INSERT_PAYLOAD_BYTES = 256 * 1024;
+
+/** Staged batches in as few INSERTs as keep each statement's packet small (INSERT_PAYLOAD_BYTES). */
+async function insertBatches(em: EntityManager, batches: readonly StagedBatchRow[]): Promise<void> {
+  let chunk: StagedBatchRow[] = [];
+  let bytes = 0;
+  for (const batch of batches) {
+    if (chunk.length && (bytes + batch.payload.length > INSERT_PAYLOAD_BYTES || chunk.length >= 16)) {
+      await stagedStatements.insert(em, chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(rowOf(batch));
+    bytes += batch.payload.length;
+  }
+  if (chunk.length) await stagedStatements.insert(em, chunk);
+}
+
+/** A batch's columns in one order (the statement's shape), whoever built it. */
+function rowOf(b: StagedBatchRow): StagedBatchRow {
+  return Object.assign(new StagedBatchRow(), { id: b.id, requestId: b.requestId, taskId: b.taskId, attempt: b.attempt, connector: b.connector, category: b.category, seq: b.seq, records: b.records, payload: b.payload, createdAt: b.createdAt });
+}
+
 /** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
 const SURVEYED_CHUNK = 100;
 
@@ -54,13 +78,14 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  return commitWithSiblings(ds, task, (em) => completeIn(em, task, workerId, result, now, extras));
+  return commitWithSiblings(ds, task, (em, batches) => completeIn(em, task, workerId, result, now, extras, batches));
 }
 
 /** A completion's writes, waiting to be committed, and its caller's promise. */
 interface Waiting {
   task: TaskRow;
-  work: (em: EntityManager) => Promise<boolean>;
+  /** `batches`, in a group: where its staged batches go, to be inserted with the group's in few statements. */
+  work: (em: EntityManager, batches?: StagedBatchRow[]) => Promise<boolean>;
   resolve: (completed: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -180,24 +205,26 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
     }
     const group = queue.waiting.splice(0, GROUP_MAX);
     if (group.length === 1) {
-      await inTransaction(ds, group[0].work).then(group[0].resolve, group[0].reject);
+      await inTransaction(ds, (em) => group[0].work(em)).then(group[0].resolve, group[0].reject);
       continue;
     }
     try {
       const outcomes = await inTransaction(ds, async (em) => {
         const done: boolean[] = [];
-        for (const { work } of group) done.push(await work(em));
+        const batches: StagedBatchRow[] = [];
+        for (const { work } of group) done.push(await work(em, batches));
+        await insertBatches(em, batches);
         return done;
       });
       group.forEach((w, i) => w.resolve(outcomes[i]));
     } catch {
-      for (const w of group) await inTransaction(ds, w.work).then(w.resolve, w.reject);
+      for (const w of group) await inTransaction(ds, (em) => w.work(em)).then(w.resolve, w.reject);
     }
   }
 }
 
 /** completeTask's writes, in `em`'s transaction. */
-async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras): Promise<boolean> {
+async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras, groupBatches?: StagedBatchRow[]): Promise<boolean> {
   const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [] } = extras;
   // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
   // by settleRequest at the end (its task count then reads every sibling that committed first), and not
@@ -214,8 +241,10 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
   // earlier ones to drop.
   if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
-  // Batches are large (up to BATCH_BYTES each): one statement each keeps every packet small.
-  for (const batch of staged) await stagedStatements.insert(em, [{ ...batch }]);
+  // A few per statement (insertBatches keeps every packet small); in a group, with the others' batches,
+  // once every completion got past its own guard.
+  if (groupBatches) groupBatches.push(...staged);
+  else await insertBatches(em, staged);
   if (planItems) {
     await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
     if (planItems.length) {
