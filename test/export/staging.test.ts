@@ -173,8 +173,8 @@ describeEachDatabase("the staging key an approval makes", (db) => {
 describe("sealed batches, small and large", () => {
   const key = randomBytes(32);
   const position = { requestId: "r-1", taskId: "t-1", attempt: 1, category: "ACCOUNT", seq: 0 };
-  // Small ones are deflated and opened in place, large ones on libuv's pool, and a small packed batch that
-  // opens to far more than a batch (one huge, repetitive record) on the pool after all: the same bytes back.
+  // Empty, one record, a full batch, and one huge repetitive record (packed small, opened far larger):
+  // the same bytes back, and bound to their position.
   for (const [label, lines] of [
     ["empty", Buffer.alloc(0)],
     ["one record", Buffer.from(`${JSON.stringify({ connector: "a", type: "row", id: "1", recordedAt: null, data: { n: 1 } })}\n`)],
