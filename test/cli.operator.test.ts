@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
-import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { Role } from "../src/domain/enums";
 import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
+import { listeningPort } from "./support/listening";
 import { ScriptedConnector } from "./support/scriptedConnector";
 import { SERVICE_ENV_ASSIGNMENTS, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 
@@ -148,12 +148,8 @@ describe("README: Running on MySQL", () => {
     expect(run, "the service runs with its Node flags, as written").to.include(`node ${SERVICE_NODE_FLAGS.join(" ")} ${BIN} serve`);
     expect(run, "and with its environment").to.include(` ${SERVICE_ENV_ASSIGNMENTS}\nexec node `);
     expect(run).to.include(scratch);
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
-    const child = spawn("bash", ["-euo", "pipefail", "-c", run], { cwd: tempDir(), env: { ...clean, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-euo", "pipefail", "-c", run], { cwd: tempDir(), env: { ...clean, PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (output += c));
     child.stderr.setEncoding("utf8").on("data", (c: string) => (output += c));
@@ -162,6 +158,9 @@ describe("README: Running on MySQL", () => {
       let ready: { status: string; database: string } | undefined;
       for (let i = 0; i < 200 && !ready; i++) {
         await new Promise((r) => setTimeout(r, 250));
+        // PORT=0: the system picks a port and the service logs it; a port picked beforehand can be taken by then.
+        const port = listeningPort(output);
+        if (port === undefined) continue;
         ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => (r.status === 200 ? (r.json() as Promise<{ status: string; database: string }>) : undefined), () => undefined);
         if (child.exitCode !== null) break;
       }

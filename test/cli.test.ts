@@ -1,9 +1,9 @@
 import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { expect } from "chai";
 import { MIGRATIONS } from "../src/migrations";
+import { listeningPort } from "./support/listening";
 import { createMariadbDatabase, MYSQL_URL, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
 
 /** The real `dsr` binary (this file runs from dist/test/). */
@@ -108,18 +108,6 @@ async function createToken(role: string, name: string, env: Record<string, strin
   return (await dsrOk(["token", "create", "--role", role, "--name", name], env)).stdout.trim();
 }
 
-/** A port that was free a moment ago: the service is given it explicitly, since PORT=0 would not tell us which it took. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A running `dsr serve`. */
 class Served {
   stdout = "";
@@ -127,10 +115,10 @@ class Served {
   exit?: Exit;
   readonly exited: Promise<Exit>;
 
-  constructor(
-    readonly child: ChildProcess,
-    readonly port: number,
-  ) {
+  /** Known once the service logged where it listens. */
+  port = 0;
+
+  constructor(readonly child: ChildProcess) {
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((resolve) =>
@@ -168,18 +156,19 @@ class Served {
   }
 }
 
-/** Starts `dsr serve` on a free port and waits until GET /healthz answers 200. */
+/**
+ * Starts `dsr serve` on a port the system picks (PORT=0), learns which from its "listening" log line, and waits
+ * until GET /healthz answers 200. Picking a free port first and handing it over races other processes on the machine.
+ */
 async function serve(env: Record<string, string> = {}): Promise<Served> {
-  const port = await freePort();
-  const served = new Served(start(["serve"], { PORT: String(port), DSR_HOST: "127.0.0.1", ...env }), port);
+  const served = new Served(start(["serve"], { PORT: "0", DSR_HOST: "127.0.0.1", DSR_LOG_LEVEL: "info", ...env }));
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (served.exit) throw new Error(`dsr serve exited (${JSON.stringify(served.exit)}) before it answered /healthz; stderr: ${served.stderr}`);
-    try {
-      const response = await fetch(served.url("/healthz"));
-      if (response.status === 200) return served;
-    } catch {
-      // not listening yet
+    served.port ||= listeningPort(served.stdout) ?? 0;
+    if (served.port) {
+      const response = await fetch(served.url("/healthz")).catch(() => undefined);
+      if (response?.status === 200) return served;
     }
     if (Date.now() > deadline) throw new Error(`dsr serve did not answer /healthz within 15 s; stderr: ${served.stderr}`);
     await sleep(100);
