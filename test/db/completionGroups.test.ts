@@ -199,6 +199,35 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       }
     });
 
+    it("counts the EXPORT down by the whole group at once, and where its count disagrees, one completion at a time as alone", async () => {
+      completionHold.maxMs = 60_000;
+      /** The EXPORT's count set to `waitingFor` before the four complete together; its row after. */
+      const groupOnExportWaitingFor = async (waitingFor: number, status = TaskStatus.PENDING) => {
+        const tasks = await claimedCollects();
+        const exportTask = await exportOf(tasks[0].requestId);
+        await t.ds.query(`UPDATE tasks SET waitingFor = ?, status = ? WHERE id = ?`, [waitingFor, status, exportTask.id]);
+        const untrack = tasks.map((task) => trackRunning(t.ds, task));
+        try {
+          expect(await Promise.all(tasks.map((task) => complete(task).promise))).to.deep.equal([true, true, true, true]);
+        } finally {
+          untrack.forEach((u) => u());
+        }
+        for (const task of tasks) expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
+        expect(await succeededEvents(tasks[0].requestId)).to.deep.equal(tasks.map((x) => x.id).sort());
+        const after = await exportOf(tasks[0].requestId);
+        // A released EXPORT would be the next case's first claim.
+        await parkEverything(t);
+        return after;
+      };
+      // Two more siblings elsewhere: 6 - 4, still waiting.
+      expect(await groupOnExportWaitingFor(6)).to.include({ status: TaskStatus.PENDING, waitingFor: 2 });
+      // A count that disagrees (2 for 4 completions): two count it down to 0, two find nothing to count, as alone.
+      expect(await groupOnExportWaitingFor(2)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
+      // A dependent no longer PENDING is not counted.
+      expect(await groupOnExportWaitingFor(4, TaskStatus.SKIPPED)).to.include({ status: TaskStatus.SKIPPED, waitingFor: 4 });
+      expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+    });
+
     it("lets the held ones go as soon as the sibling they wait for ends without completing (failed, parked, lost)", async () => {
       completionHold.maxMs = 60_000;
       const [a, b, c, d] = await claimedCollects();

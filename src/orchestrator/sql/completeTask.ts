@@ -6,7 +6,7 @@ import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionE
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
-import { afterTaskFinished, claimedDependentsOf, releaseTask } from "./finishTask";
+import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
@@ -78,14 +78,22 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  return commitWithSiblings(ds, task, (em, batches) => completeIn(em, task, workerId, result, now, extras, batches));
+  return commitWithSiblings(ds, task, (em, group) => completeIn(em, task, workerId, result, now, extras, group));
+}
+
+/** What a group commit's members leave for the group to write once all got past their guards. */
+interface GroupWrites {
+  /** Their staged batches: inserted together, in few statements. */
+  batches: StagedBatchRow[];
+  /** The tasks that completed: their dependents are counted down together (afterTasksFinished). */
+  finished: Array<{ task: TaskRow; now: Date }>;
 }
 
 /** A completion's writes, waiting to be committed, and its caller's promise. */
 interface Waiting {
   task: TaskRow;
-  /** `batches`, in a group: where its staged batches go, to be inserted with the group's in few statements. */
-  work: (em: EntityManager, batches?: StagedBatchRow[]) => Promise<boolean>;
+  /** `group`, in a group commit: where it leaves the writes the group makes together. */
+  work: (em: EntityManager, group?: GroupWrites) => Promise<boolean>;
   resolve: (completed: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -211,9 +219,10 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
     try {
       const outcomes = await inTransaction(ds, async (em) => {
         const done: boolean[] = [];
-        const batches: StagedBatchRow[] = [];
-        for (const { work } of group) done.push(await work(em, batches));
-        await insertBatches(em, batches);
+        const writes: GroupWrites = { batches: [], finished: [] };
+        for (const { work } of group) done.push(await work(em, writes));
+        await afterTasksFinished(em, writes.finished);
+        await insertBatches(em, writes.batches);
         return done;
       });
       group.forEach((w, i) => w.resolve(outcomes[i]));
@@ -224,7 +233,7 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
 }
 
 /** completeTask's writes, in `em`'s transaction. */
-async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras, groupBatches?: StagedBatchRow[]): Promise<boolean> {
+async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras, group?: GroupWrites): Promise<boolean> {
   const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [] } = extras;
   // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
   // by settleRequest at the end (its task count then reads every sibling that committed first), and not
@@ -243,7 +252,7 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
   // A few per statement (insertBatches keeps every packet small); in a group, with the others' batches,
   // once every completion got past its own guard.
-  if (groupBatches) groupBatches.push(...staged);
+  if (group) group.batches.push(...staged);
   else await insertBatches(em, staged);
   if (planItems) {
     await em.getRepository(DeletionPlanItemRow).delete({ requestId: task.requestId, connector: task.connector });
@@ -285,7 +294,8 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
     ...(kept.length ? { exceptionsOpened: kept.length } : {}),
     ...(closeExceptions.length ? { exceptionsClosed: closeExceptions.length } : {}),
   });
-  await afterTaskFinished(em, task, now, { fromRunning: true });
+  if (group) group.finished.push({ task, now });
+  else await afterTaskFinished(em, task, now, { fromRunning: true });
   return true;
 }
 

@@ -46,7 +46,7 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
   let waiting = 0;
   if (dependents.length === 1) {
     // The usual case (COLLECTs releasing their EXPORT): one prepared statement.
-    waiting = await taskStatements.update(em, { updatedAt: now }, { id: dependents[0], status: TaskStatus.PENDING }, { raw: { waitingFor: "waitingFor - 1" }, extraWhere: "waitingFor > 0" });
+    waiting = await countDown(em, dependents[0], 1, now);
   } else if (dependents.length) {
     const released = await em
       .createQueryBuilder()
@@ -60,6 +60,35 @@ export async function afterTaskFinished(em: EntityManager, task: TaskRow, now: D
   }
   if (options.fromRunning && waiting > 0) return;
   await settleRequest(em, task.requestId, now);
+}
+
+/** The dependent's count of tasks it waits for, down by `by` if it is PENDING and waits for that many: 1 row or 0. */
+function countDown(em: EntityManager, dependent: string, by: number, now: Date): Promise<number> {
+  if (!Number.isInteger(by) || by < 1) throw new Error(`countDown: ${by} is not a count`);
+  return taskStatements.update(em, { updatedAt: now }, { id: dependent, status: TaskStatus.PENDING }, { raw: { waitingFor: `waitingFor - ${by}` }, extraWhere: `waitingFor >= ${by}` });
+}
+
+/**
+ * afterTaskFinished({ fromRunning: true }) for the tasks of one group commit (completeTask), all in its
+ * transaction. Those whose one dependent is the same (a request's COLLECTs and their EXPORT) count it
+ * down in one statement: when it waited for all of them, it still is PENDING and unfinished, so (as for
+ * each alone) the request's status cannot change here. When it did not (a count that disagrees, a
+ * dependent no longer PENDING), each task goes through afterTaskFinished alone, as it would have.
+ */
+export async function afterTasksFinished(em: EntityManager, finished: ReadonlyArray<{ task: TaskRow; now: Date }>): Promise<void> {
+  const byDependent = new Map<string, Array<{ task: TaskRow; now: Date }>>();
+  const alone: Array<{ task: TaskRow; now: Date }> = [];
+  for (const f of finished) {
+    const dependents = claimedDependents.get(f.task);
+    if (dependents?.length !== 1) alone.push(f);
+    else byDependent.set(dependents[0], [...(byDependent.get(dependents[0]) ?? []), f]);
+  }
+  for (const [dependent, tasks] of [...byDependent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const latest = new Date(Math.max(...tasks.map((t) => t.now.getTime())));
+    if (tasks.length > 1 && (await countDown(em, dependent, tasks.length, latest)) === 1) continue;
+    alone.push(...tasks);
+  }
+  for (const { task, now } of alone) await afterTaskFinished(em, task, now, { fromRunning: true });
 }
 
 /** Ids of the tasks that wait for `taskId`, sorted (a stable lock order). */
