@@ -40,7 +40,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const instruction = deletionInstruction(categories, dctx);
   if (purge && instruction.categories.length === 0) {
     await fence.end();
-    await completeTask(ds, task, options.workerId, { erased: 0 }, now());
+    await completeTask(ds, task, options.workerId, { erased: 0 }, now(), { handOff: options.handOff });
     return;
   }
 
@@ -146,6 +146,6 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(lines ? { lines } : {}),
     },
     now(),
-    { kept, closeExceptions, dropSurveyed: !purge, dropProgress: true },
+    { kept, closeExceptions, dropSurveyed: !purge, dropProgress: true, handOff: options.handOff },
   );
 }

@@ -12,7 +12,7 @@ import { BackoffPolicy, retryDelayMs } from "./backoff";
 import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
-import { completeTask, trackRunning } from "./sql/completeTask";
+import { completeTask, HandOff, trackRunning } from "./sql/completeTask";
 import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
@@ -31,6 +31,8 @@ export interface RunOptions {
   backoff: BackoffPolicy;
   /** Shared by the tasks of one claim: each request's subject is read once for all of them. */
   subjects?: ClaimedSubjects;
+  /** The worker, to be handed the task a completion releases (completeTask). */
+  handOff?: HandOff;
 }
 
 type Subject = { type: RequestType; ids: Identities };
@@ -187,7 +189,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.RESOLVE: {
         // Only the kinds it declared, in matching form: a resolver can never set email or an external id.
         const found = acceptedFinds(connector.spec.provides, await untilAborted(connector.resolve!(ids, ctx), abort.signal));
-        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), { found });
+        await completeTask(ds, task, options.workerId, { identitiesFound: Object.keys(found).sort() }, now(), { found, handOff: options.handOff });
         break;
       }
       case TaskStep.COLLECT: {
@@ -195,12 +197,12 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           // A deletion's survey: counts for the plan, nothing staged.
           const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
           const survey = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
-          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs });
+          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs, handOff: options.handOff });
           break;
         }
         const leftOut = new LeftOutTally();
         const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held });
+        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held, handOff: options.handOff });
         break;
       }
       case TaskStep.ERASE:
@@ -211,7 +213,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         const outcome = await untilAborted(connector.rectify!(ids, request.corrections ?? [], ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now());
+        await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now(), { handOff: options.handOff });
         break;
       }
       default:

@@ -7,6 +7,7 @@ import { ConnectorRegistry } from "./registry";
 import { ClaimedSubjects, runTask } from "./runner";
 import { anyRunnable, claimTasks } from "./sql/claimTask";
 import { returnTask } from "./sql/returnTask";
+import type { HandOff } from "./sql/completeTask";
 import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
 import { schedulePurges } from "./sql/schedulePurges";
@@ -52,6 +53,23 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {}
 
+  /**
+   * Takes the task its own completions release (a request's EXPORT after its COLLECTs), claimed in the
+   * completion's transaction: the request goes on without a poll or a claim in between. Room is the
+   * slots free once the finishing task leaves; a worker that is stopping hands the task straight back.
+   */
+  private readonly handOff: HandOff = {
+    workerId: this.id,
+    leaseMs: this.options.leaseMs,
+    now: () => this.services.clock.now(),
+    wants: () => !this.stopping && this.running.size <= this.options.concurrency,
+    take: (task) => {
+      const log = this.services.logger.child({ worker: this.id });
+      if (this.stopping) void returnTask(this.services.ds, task, this.id, this.services.clock.now()).catch((error) => log.error({ err: error, taskId: task.id }, "could not hand back a task; the sweeper will take it back"));
+      else this.launch(task, log, new Map());
+    },
+  };
+
   start(): void {
     this.loop ??= this.run();
   }
@@ -71,7 +89,9 @@ export class Worker {
     let lastSweep = 0;
     let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
-    // The last claim found nothing: ask cheaply (anyRunnable) before claiming again, unless woken.
+    // The last claim took fewer tasks than it asked for (usually: it found all there were): ask cheaply
+    // (anyRunnable, one statement) before claiming again, unless woken. A claim's transaction is four
+    // statements, and right after a claim that emptied the queue it would find nothing.
     let idle = false;
     while (!this.stopping) {
       try {
@@ -90,8 +110,9 @@ export class Worker {
         const woken = this.woken;
         this.woken = false;
         if (free > 0 && (woken || !idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
-          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
-          idle = tasks.length === 0;
+          const asked = Math.min(free, CLAIM_BATCH);
+          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, asked);
+          idle = tasks.length < asked;
           if (tasks.length && !this.stopping) {
             const subjects: ClaimedSubjects = new Map();
             for (const task of tasks) this.launch(task, log, subjects);
@@ -113,7 +134,7 @@ export class Worker {
 
   private launch(task: TaskRow, log: Services["logger"], subjects: ClaimedSubjects): void {
     const abort = new AbortController();
-    const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options, subjects }, abort)
+    const done = runTask(this.services, this.registry, task, { workerId: this.id, ...this.options, subjects, handOff: this.handOff }, abort)
       .catch((error) => log.error({ err: error, taskId: task.id }, "task bookkeeping failed; the sweeper will take it back"))
       .finally(() => {
         this.running.delete(task.id);

@@ -4,7 +4,7 @@ import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
 import { claimTasks } from "../../src/orchestrator/sql/claimTask";
-import { completeTask, completionHold, trackRunning } from "../../src/orchestrator/sql/completeTask";
+import { CompletionExtras, completeTask, completionHold, HandOff, trackRunning } from "../../src/orchestrator/sql/completeTask";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
@@ -225,6 +225,63 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       expect(await groupOnExportWaitingFor(2)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
       // A dependent no longer PENDING is not counted.
       expect(await groupOnExportWaitingFor(4, TaskStatus.SKIPPED)).to.include({ status: TaskStatus.SKIPPED, waitingFor: 4 });
+      expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+    });
+
+    it("hands the EXPORT the group releases to the worker, claimed in the same transaction, and nothing when it has no room, when the EXPORT still waits, or when the group rolls back", async () => {
+      completionHold.maxMs = 60_000;
+      /** The four complete together with a hand-off whose room is `room`; what it was handed. */
+      const groupWithHandOff = async (room: boolean, extras: (task: TaskRow) => Partial<CompletionExtras> = () => ({}), exportWaitsFor = 4) => {
+        const tasks = await claimedCollects();
+        await t.ds.query(`UPDATE tasks SET waitingFor = ? WHERE requestId = ? AND step = 'EXPORT'`, [exportWaitsFor, tasks[0].requestId]);
+        const taken: TaskRow[] = [];
+        const handOff: HandOff = { workerId: "worker-a", leaseMs: LEASE_MS, now: () => t.clock.now(), wants: () => room, take: (task) => taken.push(task) };
+        const untrack = tasks.map((task) => trackRunning(t.ds, task));
+        try {
+          const settled = await Promise.allSettled(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2), handOff, ...extras(task) })));
+          return { tasks, taken, settled };
+        } finally {
+          untrack.forEach((u) => u());
+        }
+      };
+      const row = (id: string) => t.ds.getRepository(TaskRow).findOneByOrFail({ id });
+
+      const handed = await groupWithHandOff(true);
+      expect(handed.taken).to.have.length(1);
+      const exportTask = handed.taken[0];
+      const before = await exportOf(handed.tasks[0].requestId);
+      expect(exportTask).to.include({ id: before.id, step: "EXPORT", status: TaskStatus.RUNNING, lockedBy: "worker-a", attempts: 1, waitingFor: 0 });
+      expect(before).to.include({ status: TaskStatus.RUNNING, lockedBy: "worker-a", leaseToken: exportTask.leaseToken, attempts: 1 });
+      expect(before.leaseExpiresAt).to.be.instanceOf(Date);
+      // It runs as any claimed task: its completion passes the lease guard, and the trail records its start.
+      expect(await completeTask(t.ds, exportTask, "worker-a", { records: 8 }, t.clock.now())).to.equal(true);
+      expect(await row(exportTask.id)).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null });
+      const started = await t.ds.query(`SELECT details FROM audit_events WHERE requestId = ? AND action = 'task.started'`, [exportTask.requestId]);
+      expect(started.map((e: { details: string }) => JSON.parse(e.details).taskId)).to.include(exportTask.id);
+      expect((await t.ok(`{ request(id: "${exportTask.requestId}") { status } }`)).request.status).to.equal("COMPLETED");
+      await parkEverything(t);
+
+      // No room: left PENDING for any claim.
+      const full = await groupWithHandOff(false);
+      expect(full.taken).to.deep.equal([]);
+      expect(await exportOf(full.tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0, lockedBy: null });
+      await parkEverything(t);
+
+      // Still waiting for two siblings elsewhere: counted down, not handed over.
+      const waits = await groupWithHandOff(true, () => ({}), 6);
+      expect(waits.taken).to.deep.equal([]);
+      expect(await exportOf(waits.tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 2, lockedBy: null });
+      await parkEverything(t);
+
+      // A member fails: the group rolls back, the others commit alone, and nothing is handed over.
+      let failing = "";
+      const failed = await groupWithHandOff(true, (task) => {
+        failing ||= task.id;
+        return task.id === failing ? { within: async () => Promise.reject(new Error("the row could not be written")) } : {};
+      });
+      expect(failed.settled.filter((x) => x.status === "rejected")).to.have.length(1);
+      expect(failed.taken).to.deep.equal([]);
+      expect(await exportOf(failed.tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 1, lockedBy: null });
       expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
     });
 

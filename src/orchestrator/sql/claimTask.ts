@@ -119,15 +119,7 @@ async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs
     const result = await em
       .createQueryBuilder()
       .update(TaskRow)
-      .set({
-        status: TaskStatus.RUNNING,
-        lockedBy: workerId,
-        leaseToken: () => "leaseToken + 1",
-        ...(polling ? {} : { attempts: () => "attempts + 1" }),
-        startedAt: () => "COALESCE(startedAt, :now)",
-        updatedAt: now,
-        leaseExpiresAt: () => dbTimeSql(em.connection, leaseMs),
-      })
+      .set(claimedColumns(em, workerId, now, leaseMs, polling))
       .where("id IN (:...ids)", { ids: tasks.map((t) => t.id) })
       .andWhere("status = :status", { status })
       .setParameter("now", now)
@@ -139,4 +131,41 @@ async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs
     }
   }
   return claimed;
+}
+
+/** What a claim sets: leased to `workerId` on the database's clock, the fencing token + 1, a new attempt unless it is a poll. */
+function claimedColumns(em: EntityManager, workerId: string, now: Date, leaseMs: number, polling: boolean) {
+  return {
+    status: TaskStatus.RUNNING,
+    lockedBy: workerId,
+    leaseToken: () => "leaseToken + 1",
+    ...(polling ? {} : { attempts: () => "attempts + 1" }),
+    startedAt: () => "COALESCE(startedAt, :now)",
+    updatedAt: now,
+    leaseExpiresAt: () => dbTimeSql(em.connection, leaseMs),
+  };
+}
+
+/**
+ * Claims one task in the transaction that has just released it (completeTask's group commit, for the
+ * worker whose tasks it waited for): the same lease, token and attempt as claimTasks gives, and its
+ * "task.started" event written by the attempt's finishing transaction likewise. Only a PENDING task that
+ * waits for nothing and whose time has come is taken; otherwise null, and it is left for any claim.
+ * The caller runs the task once the transaction has committed, or drops it if it rolled back.
+ */
+export async function claimReleased(em: EntityManager, taskId: string, workerId: string, now: Date, leaseMs: number): Promise<TaskRow | null> {
+  const result = await em
+    .createQueryBuilder()
+    .update(TaskRow)
+    .set(claimedColumns(em, workerId, now, leaseMs, false))
+    .where("id = :id", { id: taskId })
+    .andWhere("status = :pending", { pending: TaskStatus.PENDING })
+    .andWhere("waitingFor = 0")
+    .andWhere("runAfter <= :now")
+    .setParameter("now", now)
+    .execute();
+  if (result.affected !== 1) return null;
+  const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
+  unaudited.set(task, { polling: false, at: now, workerId });
+  return task;
 }

@@ -6,6 +6,7 @@ import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionE
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
+import { claimReleased } from "./claimTask";
 import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
@@ -32,6 +33,25 @@ export interface CompletionExtras {
   staged?: readonly StagedBatchRow[];
   /** More writes of the step's own (an EXPORT records its archive), once the lease guard let the completion through. */
   within?: (em: EntityManager) => Promise<void>;
+  /** The worker running the task: it is handed the dependent the completion releases (see HandOff). */
+  handOff?: HandOff;
+}
+
+/**
+ * A worker that takes the task a completion releases (a request's EXPORT, once its COLLECTs are done),
+ * claimed for it in the completion's own transaction (claimReleased): no poll and no claim of its own
+ * stand between a request's steps. At most one task per commit; a worker without room (wants() false)
+ * is handed nothing, and the task is left for any claim.
+ */
+export interface HandOff {
+  workerId: string;
+  leaseMs: number;
+  /** The service clock's time: the claim's (its start), taken when it is made, not when the completions were. */
+  now(): Date;
+  /** Whether it has room for one more task now (asked inside the transaction, before claiming). */
+  wants(): boolean;
+  /** Runs the task claimed for it; called once the transaction has committed. */
+  take(task: TaskRow): void;
 }
 
 /** A COLLECT's last batches land with its completion: a prepared statement (src/db/hotStatements.ts). */
@@ -78,7 +98,7 @@ export async function completeTask(
   now: Date,
   extras: CompletionExtras = {},
 ): Promise<boolean> {
-  return commitWithSiblings(ds, task, (em, group) => completeIn(em, task, workerId, result, now, extras, group));
+  return commitWithSiblings(ds, task, (em, group) => completeIn(em, task, workerId, result, now, extras, group), extras.handOff);
 }
 
 /** What a group commit's members leave for the group to write once all got past their guards. */
@@ -89,11 +109,25 @@ interface GroupWrites {
   finished: Array<{ task: TaskRow; now: Date }>;
 }
 
+/** A group's writes in `em`'s transaction: each member's own, then those they make together; and the task handed off, if any. */
+async function commitGroup(em: EntityManager, group: readonly Waiting[]): Promise<{ done: boolean[]; handedOff: { task: TaskRow; to: HandOff } | null }> {
+  const done: boolean[] = [];
+  const writes: GroupWrites = { batches: [], finished: [] };
+  for (const { work } of group) done.push(await work(em, writes));
+  const counted = await afterTasksFinished(em, writes.finished);
+  await insertBatches(em, writes.batches);
+  const to = group.find((w) => w.handOff)?.handOff;
+  if (!to || !counted.length || !to.wants()) return { done, handedOff: null };
+  const task = await claimReleased(em, counted[0], to.workerId, to.now(), to.leaseMs);
+  return { done, handedOff: task ? { task, to } : null };
+}
+
 /** A completion's writes, waiting to be committed, and its caller's promise. */
 interface Waiting {
   task: TaskRow;
   /** `group`, in a group commit: where it leaves the writes the group makes together. */
   work: (em: EntityManager, group?: GroupWrites) => Promise<boolean>;
+  handOff?: HandOff;
   resolve: (completed: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -179,12 +213,12 @@ function sameIds(a: readonly string[] | undefined, b: readonly string[]): boolea
  * complete. If the shared transaction fails, each is run again alone, so no completion's outcome
  * depends on another's.
  */
-function commitWithSiblings(ds: DataSource, task: TaskRow, work: Waiting["work"]): Promise<boolean> {
+function commitWithSiblings(ds: DataSource, task: TaskRow, work: Waiting["work"], handOff?: HandOff): Promise<boolean> {
   const queues = mapOf(queuesByRequest, ds);
   return new Promise((resolve, reject) => {
     let queue = queues.get(task.requestId);
     if (!queue) queues.set(task.requestId, (queue = { waiting: [], committing: false }));
-    queue.waiting.push({ task, work, resolve, reject });
+    queue.waiting.push({ task, work, handOff, resolve, reject });
     if (queue.committing) return;
     if (holdsBack(ds, task.requestId, queue)) {
       queue.timer ??= setTimeout(() => startCommitting(ds, task.requestId), completionHold.maxMs);
@@ -212,23 +246,16 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
       return;
     }
     const group = queue.waiting.splice(0, GROUP_MAX);
-    if (group.length === 1) {
-      await inTransaction(ds, (em) => group[0].work(em)).then(group[0].resolve, group[0].reject);
+    let committed: Awaited<ReturnType<typeof commitGroup>>;
+    try {
+      committed = await inTransaction(ds, (em) => commitGroup(em, group));
+    } catch (error) {
+      if (group.length === 1) group[0].reject(error);
+      else for (const w of group) await inTransaction(ds, (em) => w.work(em)).then(w.resolve, w.reject);
       continue;
     }
-    try {
-      const outcomes = await inTransaction(ds, async (em) => {
-        const done: boolean[] = [];
-        const writes: GroupWrites = { batches: [], finished: [] };
-        for (const { work } of group) done.push(await work(em, writes));
-        await afterTasksFinished(em, writes.finished);
-        await insertBatches(em, writes.batches);
-        return done;
-      });
-      group.forEach((w, i) => w.resolve(outcomes[i]));
-    } catch {
-      for (const w of group) await inTransaction(ds, (em) => w.work(em)).then(w.resolve, w.reject);
-    }
+    group.forEach((w, i) => w.resolve(committed.done[i]));
+    if (committed.handedOff) committed.handedOff.to.take(committed.handedOff.task);
   }
 }
 

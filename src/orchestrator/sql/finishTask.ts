@@ -74,8 +74,10 @@ function countDown(em: EntityManager, dependent: string, by: number, now: Date):
  * down in one statement: when it waited for all of them, it still is PENDING and unfinished, so (as for
  * each alone) the request's status cannot change here. When it did not (a count that disagrees, a
  * dependent no longer PENDING), each task goes through afterTaskFinished alone, as it would have.
+ * Returns the dependents counted down this way (one of them may now wait for nothing: completeTask may
+ * hand it to the worker at once).
  */
-export async function afterTasksFinished(em: EntityManager, finished: ReadonlyArray<{ task: TaskRow; now: Date }>): Promise<void> {
+export async function afterTasksFinished(em: EntityManager, finished: ReadonlyArray<{ task: TaskRow; now: Date }>): Promise<string[]> {
   const byDependent = new Map<string, Array<{ task: TaskRow; now: Date }>>();
   const alone: Array<{ task: TaskRow; now: Date }> = [];
   for (const f of finished) {
@@ -83,12 +85,14 @@ export async function afterTasksFinished(em: EntityManager, finished: ReadonlyAr
     if (dependents?.length !== 1) alone.push(f);
     else byDependent.set(dependents[0], [...(byDependent.get(dependents[0]) ?? []), f]);
   }
+  const counted: string[] = [];
   for (const [dependent, tasks] of [...byDependent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const latest = new Date(Math.max(...tasks.map((t) => t.now.getTime())));
-    if (tasks.length > 1 && (await countDown(em, dependent, tasks.length, latest)) === 1) continue;
-    alone.push(...tasks);
+    if ((await countDown(em, dependent, tasks.length, latest)) === 1) counted.push(dependent);
+    else alone.push(...tasks);
   }
   for (const { task, now } of alone) await afterTaskFinished(em, task, now, { fromRunning: true });
+  return counted;
 }
 
 /** Ids of the tasks that wait for `taskId`, sorted (a stable lock order). */
