@@ -55,8 +55,8 @@ export class Worker {
 
   /**
    * Takes the task its own completions release (a request's EXPORT after its COLLECTs), claimed in the
-   * completion's transaction: the request goes on without a claim in between. Only while at most half
-   * its slots are taken: a busier worker claims again the moment its tasks end, eight tasks a claim, and
+   * completion's transaction: the request goes on without a claim in between. Only while fewer than
+   * half its slots stay taken once the finishing tasks leave (one, with one or two slots): a busier worker claims again the moment its tasks end, eight tasks a claim, and
    * the hand-off's own update and read then cost more CPU than they save (bench:orchestrator, SQLite
    * in-process: 79 against 82 requests/s with hand-offs at any load, 82-86 against 82-84 with this bound).
    * A worker that is stopping hands the task straight back.
@@ -65,7 +65,7 @@ export class Worker {
     workerId: this.id,
     leaseMs: this.options.leaseMs,
     now: () => this.services.clock.now(),
-    wants: () => !this.stopping && this.running.size <= this.options.concurrency / 2,
+    wants: (finishing) => !this.stopping && this.running.size - finishing < Math.max(1, this.options.concurrency / 2),
     take: (task) => {
       const log = this.services.logger.child({ worker: this.id });
       if (this.stopping) void returnTask(this.services.ds, task, this.id, this.services.clock.now()).catch((error) => log.error({ err: error, taskId: task.id }, "could not hand back a task; the sweeper will take it back"));

@@ -235,11 +235,12 @@ describeEachDatabase("completions of one request, committed together", (db) => {
         const tasks = await claimedCollects();
         await t.ds.query(`UPDATE tasks SET waitingFor = ? WHERE requestId = ? AND step = 'EXPORT'`, [exportWaitsFor, tasks[0].requestId]);
         const taken: TaskRow[] = [];
-        const handOff: HandOff = { workerId: "worker-a", leaseMs: LEASE_MS, now: () => t.clock.now(), wants: () => room, take: (task) => taken.push(task) };
+        const finishings: number[] = [];
+        const handOff: HandOff = { workerId: "worker-a", leaseMs: LEASE_MS, now: () => t.clock.now(), wants: (finishing) => (finishings.push(finishing), room), take: (task) => taken.push(task) };
         const untrack = tasks.map((task) => trackRunning(t.ds, task));
         try {
           const settled = await Promise.allSettled(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2), handOff, ...extras(task) })));
-          return { tasks, taken, settled };
+          return { tasks, taken, settled, finishings };
         } finally {
           untrack.forEach((u) => u());
         }
@@ -248,6 +249,8 @@ describeEachDatabase("completions of one request, committed together", (db) => {
 
       const handed = await groupWithHandOff(true);
       expect(handed.taken).to.have.length(1);
+      // Asked once, knowing the four it completes are leaving.
+      expect(handed.finishings).to.deep.equal([4]);
       const exportTask = handed.taken[0];
       const before = await exportOf(handed.tasks[0].requestId);
       expect(exportTask).to.include({ id: before.id, step: "EXPORT", status: TaskStatus.RUNNING, lockedBy: "worker-a", attempts: 1, waitingFor: 0 });

@@ -48,8 +48,8 @@ export interface HandOff {
   leaseMs: number;
   /** The service clock's time: the claim's (its start), taken when it is made, not when the completions were. */
   now(): Date;
-  /** Whether it has room for one more task now (asked inside the transaction, before claiming). */
-  wants(): boolean;
+  /** Whether it has room for one more task once the `finishing` tasks of its own this commit completes leave (asked inside the transaction, before claiming). */
+  wants(finishing: number): boolean;
   /** Runs the task claimed for it; called once the transaction has committed. */
   take(task: TaskRow): void;
 }
@@ -117,7 +117,7 @@ async function commitGroup(em: EntityManager, group: readonly Waiting[]): Promis
   const counted = await afterTasksFinished(em, writes.finished);
   await insertBatches(em, writes.batches);
   const to = group.find((w) => w.handOff)?.handOff;
-  if (!to || !counted.length || !to.wants()) return { done, handedOff: null };
+  if (!to || !counted.length || !to.wants(group.filter((w, i) => w.handOff === to && done[i]).length)) return { done, handedOff: null };
   const task = await claimReleased(em, counted[0], to.workerId, to.now(), to.leaseMs);
   return { done, handedOff: task ? { task, to } : null };
 }
