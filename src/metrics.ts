@@ -38,6 +38,17 @@ export const taskFailures = new Counter({
   registers: [processRegistry],
 });
 
+/**
+ * Tasks this process's workers took, by how: "claim" (a claim's query) or "hand-off" (claimed in the
+ * transaction of the completion that released it, for the worker that ran its predecessors).
+ */
+export const tasksClaimed = new Counter({
+  name: "dsr_tasks_claimed_total",
+  help: "Tasks taken by this process's workers, by claim or by hand-off from the completion that released them",
+  labelNames: ["by"] as const,
+  registers: [processRegistry],
+});
+
 const exportBytes = new Counter({
   name: "dsr_export_bytes_total",
   help: "Bytes of encrypted export archives written to storage",

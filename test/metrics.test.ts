@@ -75,6 +75,24 @@ describeEachDatabase("metrics", (db) => {
     expect(value(last, 'dsr_graphql_operation_duration_seconds_count{operation="Missing",outcome="NOT_FOUND"}') - value(after, 'dsr_graphql_operation_duration_seconds_count{operation="Missing",outcome="NOT_FOUND"}')).to.equal(1);
   });
 
+  it("counts the tasks its workers took by claim and by hand-off: an EXPORT goes to the worker whose COLLECT released it", async () => {
+    const before = await scrapeMetrics(t);
+    const r = await submit(t, { type: "ACCESS", subject: { email: "grace.hopper@example.com" }, identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation Approve($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const tasks = await t.waitFor(async () => {
+      const { request } = await t.ok(`query Watch($id: ID!) { request(id: $id) { status tasks { step status attempts } } }`, { id: r.id });
+      return request.status === "COMPLETED" ? (request.tasks as Array<{ step: string; status: string; attempts: number }>) : undefined;
+    }, "request COMPLETED");
+    const after = await scrapeMetrics(t);
+    const delta = (key: string) => value(after, key) - value(before, key);
+    // One worker, two slots: the COLLECT's completion leaves both free, and claims the EXPORT it releases.
+    expect(tasks.map((x) => `${x.step}:${x.status}:${x.attempts}`).sort()).to.deep.equal(["COLLECT:SUCCEEDED:1", "EXPORT:SUCCEEDED:1"]);
+    expect(delta('dsr_tasks_claimed_total{by="claim"}')).to.equal(1);
+    expect(delta('dsr_tasks_claimed_total{by="hand-off"}')).to.equal(1);
+    expect(delta('dsr_task_attempts_total{connector="export",step="EXPORT"}')).to.equal(1);
+    expect((await t.ok(`{ verifyAuditTrail(full: true) { ok } }`)).verifyAuditTrail.ok).to.equal(true);
+  });
+
   it("counts export bytes reported by the export code", async () => {
     const before = value(await scrapeMetrics(t), 'dsr_export_bytes_total{storage="s3"}');
     recordExportBytes(4096, "s3");

@@ -4,6 +4,7 @@ import { dbTimeSql } from "../../db/dbClock";
 import { inTransaction } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
+import { tasksClaimed } from "../../metrics";
 import { readDependents } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
@@ -71,6 +72,7 @@ export async function claimTasks(ds: DataSource, workerId: string, now: Date, le
     return claimed;
   });
   for (const claim of claims) unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
+  if (claims.length) tasksClaimed.inc({ by: "claim" }, claims.length);
   return claims.map((c) => c.task);
 }
 

@@ -6,6 +6,7 @@ import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionE
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
+import { tasksClaimed } from "../../metrics";
 import { claimReleased } from "./claimTask";
 import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, releaseTask } from "./finishTask";
 import { auditTask } from "./taskAudit";
@@ -255,7 +256,10 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
       continue;
     }
     group.forEach((w, i) => w.resolve(committed.done[i]));
-    if (committed.handedOff) committed.handedOff.to.take(committed.handedOff.task);
+    if (committed.handedOff) {
+      tasksClaimed.inc({ by: "hand-off" });
+      committed.handedOff.to.take(committed.handedOff.task);
+    }
   }
 }
 
