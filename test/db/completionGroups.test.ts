@@ -5,6 +5,7 @@ import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
 import { claimTasks } from "../../src/orchestrator/sql/claimTask";
 import { CompletionExtras, completeTask, completionHold, HandOff, trackRunning } from "../../src/orchestrator/sql/completeTask";
+import { claimedDependentsOf } from "../../src/orchestrator/sql/finishTask";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
@@ -256,6 +257,8 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       expect(exportTask).to.include({ id: before.id, step: "EXPORT", status: TaskStatus.RUNNING, lockedBy: "worker-a", attempts: 1, waitingFor: 0 });
       expect(before).to.include({ status: TaskStatus.RUNNING, lockedBy: "worker-a", leaseToken: exportTask.leaseToken, attempts: 1 });
       expect(before.leaseExpiresAt).to.be.instanceOf(Date);
+      // Its dependents were read with the claim, as a claim reads them (none, for an EXPORT).
+      expect(claimedDependentsOf(exportTask)).to.deep.equal([]);
       // It runs as any claimed task: its completion passes the lease guard, and the trail records its start.
       expect(await completeTask(t.ds, exportTask, "worker-a", { records: 8 }, t.clock.now())).to.equal(true);
       expect(await row(exportTask.id)).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null });

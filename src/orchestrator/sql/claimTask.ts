@@ -168,6 +168,9 @@ export async function claimReleased(em: EntityManager, taskId: string, workerId:
     .execute();
   if (result.affected !== 1) return null;
   const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
+  // As a claim does: its completion then knows its dependents without a read, groups with its siblings
+  // and can hand off in turn (a deletion's chain of ERASEs).
+  await readDependents(em, [task]);
   unaudited.set(task, { polling: false, at: now, workerId });
   return task;
 }
