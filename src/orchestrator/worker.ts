@@ -92,9 +92,7 @@ export class Worker {
     let lastSweep = 0;
     let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
-    // The last claim took fewer tasks than it asked for (usually: it found all there were): ask cheaply
-    // (anyRunnable, one statement) before claiming again, unless woken. A claim's transaction is four
-    // statements, and right after a claim that emptied the queue it would find nothing.
+    // The last claim found nothing: ask cheaply (anyRunnable) before claiming again, unless woken.
     let idle = false;
     while (!this.stopping) {
       try {
@@ -113,9 +111,8 @@ export class Worker {
         const woken = this.woken;
         this.woken = false;
         if (free > 0 && (woken || !idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
-          const asked = Math.min(free, CLAIM_BATCH);
-          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, asked);
-          idle = tasks.length < asked;
+          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
+          idle = tasks.length === 0;
           if (tasks.length && !this.stopping) {
             const subjects: ClaimedSubjects = new Map();
             for (const task of tasks) this.launch(task, log, subjects);
