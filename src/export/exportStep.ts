@@ -129,7 +129,10 @@ async function writeExport(services: Services, task: TaskRow, ctx: TaskContext):
     records,
     row,
     record: async (em) => {
-      replaced = await em.getRepository(ExportRow).findOneBy({ requestId: request.id });
+      // A request has one EXPORT task and its attempts only grow, so a first attempt has no archive of
+      // its own to replace: it inserts without a read. Should a row be there anyway, the unique index on
+      // requestId refuses the insert, this attempt fails, and the next one replaces that row.
+      replaced = task.attempts > 1 ? await em.getRepository(ExportRow).findOneBy({ requestId: request.id }) : null;
       if (replaced) await em.getRepository(ExportRow).delete({ id: replaced.id });
       await em.getRepository(ExportRow).insert(row);
       await appendAuditEvent(

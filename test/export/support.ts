@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { SubjectRecord } from "../../src/connectors/sdk";
+import { Connector, SubjectRecord } from "../../src/connectors/sdk";
 import { Role } from "../../src/domain/enums";
 import { Manifest } from "../../src/export/format";
 import { ZipReader } from "../../src/export/zipReader";
@@ -101,4 +101,18 @@ export async function exportedManifest(t: TestService, requestId: string): Promi
   } finally {
     zip.close();
   }
+}
+
+/** An ACCOUNT connector whose COLLECT finds nothing and ends only when `until` settles: the request's EXPORT waits for it. */
+export function heldCollect(until: Promise<unknown>): Connector {
+  return {
+    spec: { name: "held", version: "1", supports: ["access"], needs: ["email"], provides: [], categories: ["ACCOUNT"] },
+    async check() {
+      return { ok: true, message: "ok" };
+    },
+    async *collect(): AsyncIterable<SubjectRecord> {
+      await until;
+      yield* [];
+    },
+  };
 }

@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { Connector, SubjectRecord } from "../../src/connectors/sdk";
 import { describeEachDatabase } from "../support/databases";
 import { submitVerified, TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
 import { deferred } from "../db/support";
-import { ADA_EMAIL, FAST } from "./support";
+import { ADA_EMAIL, FAST, heldCollect } from "./support";
 
 /**
  * A staged batch that no longer opens (altered in the database) fails the export for good (reading it
@@ -25,16 +24,7 @@ describeEachDatabase("an export whose staged records cannot be read", (db) => {
     gate = deferred();
     const accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"], supports: ["access"] }).seed(ADA_EMAIL, 50);
     // A second COLLECT that ends only when the test says so: the EXPORT waits for it.
-    const held: Connector = {
-      spec: { name: "held", version: "1", supports: ["access"], needs: ["email"], provides: [], categories: ["ACCOUNT"] },
-      async check() {
-        return { ok: true, message: "ok" };
-      },
-      async *collect(): AsyncIterable<SubjectRecord> {
-        await gate.promise;
-        yield* [];
-      },
-    };
+    const held = heldCollect(gate.promise);
     t = await new TestService(db(), FAST, [accounts, held]).start();
     const id = (await submitVerified(t)).id;
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
