@@ -82,7 +82,7 @@ async function lockHeads(em: EntityManager, streams: string[]): Promise<Map<stri
 async function writeAuditEvents(em: EntityManager, events: readonly Queued[]): Promise<void> {
   const streams = [...new Set(events.map((q) => streamOf(q.event.requestId)))].sort();
   const heads = await lockHeads(em, streams);
-  const rows: Array<Omit<AuditEventRow, never>> = [];
+  const rows: AuditEventRow[] = [];
   for (const { event, at } of events) {
     const stream = streamOf(event.requestId);
     const head = heads.get(stream)!;

@@ -56,10 +56,11 @@ export class Worker {
   /**
    * Takes the task its own completions release (a request's EXPORT after its COLLECTs), claimed in the
    * completion's transaction: the request goes on without a claim in between. Only while fewer than
-   * half its slots stay taken once the finishing tasks leave (one, with one or two slots): a busier worker claims again the moment its tasks end, eight tasks a claim, and
-   * the hand-off's own update and read then cost more CPU than they save (bench:orchestrator, SQLite
-   * in-process: 79 against 82 requests/s with hand-offs at any load, 82-86 against 82-84 with this bound).
-   * A worker that is stopping hands the task straight back.
+   * half its slots stay taken once the finishing tasks leave (one, with one or two slots): a busier
+   * worker claims again the moment its tasks end, CLAIM_BATCH tasks a claim, and the hand-off's own
+   * update and read then cost more CPU than they save (bench:orchestrator, SQLite in-process: 79
+   * against 82 requests/s with hand-offs at any load, 82-86 against 82-84 with this bound). A worker
+   * that is stopping hands the task straight back.
    */
   private readonly handOff: HandOff = {
     workerId: this.id,

@@ -155,6 +155,23 @@ describeEachDatabase("completions of one request, committed together", (db) => {
     const complete = (task: TaskRow) => watched(completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2) }));
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+    /**
+     * A request's four COLLECTs completed together (all tracked as running: one group), each with
+     * `extras(task)`, after its EXPORT was set to wait for `exportWaitsFor` in `exportStatus`.
+     */
+    async function completeAsGroup(options: { exportWaitsFor?: number; exportStatus?: TaskStatus; extras?: (task: TaskRow) => Partial<CompletionExtras> } = {}) {
+      const { exportWaitsFor = 4, exportStatus = TaskStatus.PENDING, extras = () => ({}) } = options;
+      const tasks = await claimedCollects();
+      await t.ds.query(`UPDATE tasks SET waitingFor = ?, status = ? WHERE requestId = ? AND step = 'EXPORT'`, [exportWaitsFor, exportStatus, tasks[0].requestId]);
+      const untrack = tasks.map((task) => trackRunning(t.ds, task));
+      try {
+        const settled = await Promise.allSettled(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2), ...extras(task) })));
+        return { tasks, settled };
+      } finally {
+        untrack.forEach((u) => u());
+      }
+    }
+
     it("commits nothing while a sibling with the same dependents runs, then all of them at once when the last arrives", async () => {
       // Long enough that only the last sibling's arrival can let them go.
       completionHold.maxMs = 60_000;
@@ -204,15 +221,8 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       completionHold.maxMs = 60_000;
       /** The EXPORT's count set to `waitingFor` before the four complete together; its row after. */
       const groupOnExportWaitingFor = async (waitingFor: number, status = TaskStatus.PENDING) => {
-        const tasks = await claimedCollects();
-        const exportTask = await exportOf(tasks[0].requestId);
-        await t.ds.query(`UPDATE tasks SET waitingFor = ?, status = ? WHERE id = ?`, [waitingFor, status, exportTask.id]);
-        const untrack = tasks.map((task) => trackRunning(t.ds, task));
-        try {
-          expect(await Promise.all(tasks.map((task) => complete(task).promise))).to.deep.equal([true, true, true, true]);
-        } finally {
-          untrack.forEach((u) => u());
-        }
+        const { tasks, settled } = await completeAsGroup({ exportWaitsFor: waitingFor, exportStatus: status });
+        expect(settled.map((x) => x.status === "fulfilled" && x.value)).to.deep.equal([true, true, true, true]);
         for (const task of tasks) expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
         expect(await succeededEvents(tasks[0].requestId)).to.deep.equal(tasks.map((x) => x.id).sort());
         const after = await exportOf(tasks[0].requestId);
@@ -233,18 +243,11 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       completionHold.maxMs = 60_000;
       /** The four complete together with a hand-off whose room is `room`; what it was handed. */
       const groupWithHandOff = async (room: boolean, extras: (task: TaskRow) => Partial<CompletionExtras> = () => ({}), exportWaitsFor = 4) => {
-        const tasks = await claimedCollects();
-        await t.ds.query(`UPDATE tasks SET waitingFor = ? WHERE requestId = ? AND step = 'EXPORT'`, [exportWaitsFor, tasks[0].requestId]);
         const taken: TaskRow[] = [];
         const finishings: number[] = [];
         const handOff: HandOff = { workerId: "worker-a", leaseMs: LEASE_MS, now: () => t.clock.now(), wants: (finishing) => (finishings.push(finishing), room), take: (task) => taken.push(task) };
-        const untrack = tasks.map((task) => trackRunning(t.ds, task));
-        try {
-          const settled = await Promise.allSettled(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2), handOff, ...extras(task) })));
-          return { tasks, taken, settled, finishings };
-        } finally {
-          untrack.forEach((u) => u());
-        }
+        const { tasks, settled } = await completeAsGroup({ exportWaitsFor, extras: (task) => ({ handOff, ...extras(task) }) });
+        return { tasks, taken, settled, finishings };
       };
       const row = (id: string) => t.ds.getRepository(TaskRow).findOneByOrFail({ id });
 

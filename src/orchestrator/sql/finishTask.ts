@@ -83,7 +83,8 @@ export async function afterTasksFinished(em: EntityManager, finished: ReadonlyAr
   for (const f of finished) {
     const dependents = claimedDependents.get(f.task);
     if (dependents?.length !== 1) alone.push(f);
-    else byDependent.set(dependents[0], [...(byDependent.get(dependents[0]) ?? []), f]);
+    else if (byDependent.has(dependents[0])) byDependent.get(dependents[0])!.push(f);
+    else byDependent.set(dependents[0], [f]);
   }
   const counted: string[] = [];
   for (const [dependent, tasks] of [...byDependent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
