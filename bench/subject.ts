@@ -2,9 +2,11 @@
  * One big subject end to end: Ada with BENCH_EVENTS auth events (default 2,000,000) in the sample
  * auth-log store (an SQLite table) and in a DynamoDB-compatible store (dynalite), and a whole ACCESS
  * through GraphQL (submit -> verify -> approve -> COMPLETED -> createExportLink -> download), with the
- * service on SQLite and on MariaDB. Each run is a child process of its own (its peak RSS is the
- * service's alone); while it runs, /healthz and a GraphQL query are sent every 100 ms and the event
- * loop's delay is sampled (perf_hooks.monitorEventLoopDelay). In the same run, the plain pipeline on
+ * service on SQLite and on MariaDB. Each run's service is a child process with nothing else in it: the
+ * person's side (the requests, the mailed code, the polling, the download) is this process, so the
+ * child's peak RSS, CPU and event loop are the service's alone. While it runs, /healthz and a GraphQL
+ * query are sent every 100 ms and timed here, and the service samples its event loop's delay
+ * (perf_hooks.monitorEventLoopDelay). In the same run, the plain pipeline on
  * the same rows: one SELECT, JSON Lines through gzip level 1 into a file; and, for the DynamoDB store,
  * the same pipeline over that store's rows (one paged Query, AUTH_LOG_PAGE_SIZE items a page, as the connector
  * reads them, JSON Lines, gzip -1, a file): the floor dynalite itself sets, which shares the machine's 2 cores.
@@ -54,9 +56,8 @@ const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/te
 const TABLE = "auth-events";
 const REGION = "us-east-1";
 const CREDENTIALS = { accessKeyId: "AKIDBENCH", secretAccessKey: "bench-secret" };
-const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString("hex")}`;
-/** Marks a child run's answer among the service's log lines. */
-const RESULT = "BENCH_RESULT ";
+// Made by the bench's own process; its service children are handed it.
+const ADMIN_TOKEN = process.env.BENCH_ADMIN_TOKEN ?? `bench-admin-${randomBytes(12).toString("hex")}`;
 const ada = () => samplePeople(2, { authEventsForAda: EVENTS })[0];
 
 interface RunResult {
@@ -152,20 +153,28 @@ async function dynamoPipeline(port: number, userId: string, out: string): Promis
   client.destroy();
 }
 
-/** Child: the service with one auth-log connector, and the whole ACCESS from the outside. */
-async function run(databaseUrl: string, store: string, authLogFile: string, dynamoPort: number): Promise<void> {
+/** What the parent asks of a running service child, and what it answers (over the IPC channel). */
+type ToService = { type: "start" } | { type: "stop" };
+type FromService = { type: "ready"; url: string } | { type: "started" } | { type: "result"; result: ServiceFigures };
+
+/** The service's own figures over a run, taken in its process. */
+interface ServiceFigures {
+  cpuSeconds: number;
+  maxRssMb: number;
+  peak: RunResult["peak"];
+  loopP99Ms: number;
+  loopMaxMs: number;
+}
+
+/**
+ * Child: the service with one auth-log connector, and nothing else. The person's side (submit, the
+ * code, approval, polling, probes, download) runs in the parent, so this process's memory, CPU and
+ * event loop are the service's alone. Between the parent's "start" and "stop" it samples its memory
+ * and its event loop's delay; at "stop" it answers with them, stops and exits.
+ */
+async function serve(databaseUrl: string, store: string, authLogFile: string, dynamoPort: number, inboxPort: number): Promise<void> {
+  const send = (m: FromService) => process.send!(m);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-subject-"));
-  const codes = new Map<string, string>();
-  const inbox = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const m = JSON.parse(body) as { requestId: string; code: string };
-      codes.set(m.requestId, m.code);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => inbox.listen(0, "127.0.0.1", resolve));
   const connector =
     store === "dynamodb"
       ? createAuthLogConnector({ store: "dynamodb", tableName: TABLE, region: REGION, endpoint: `http://127.0.0.1:${dynamoPort}`, ...CREDENTIALS })
@@ -179,7 +188,7 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
     DSR_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
     DSR_LOG_FORMAT: "json",
     DSR_NOTIFIER: "webhook",
-    DSR_NOTIFIER_URL: `http://127.0.0.1:${(inbox.address() as AddressInfo).port}/`,
+    DSR_NOTIFIER_URL: `http://127.0.0.1:${inboxPort}/`,
     DSR_NOTIFIER_SECRET: "bench-notifier-secret-0123456789",
     DSR_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
     DSR_RATE_LIMIT_PER_SECOND: "0",
@@ -187,110 +196,176 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
     DSR_TASK_TIMEOUT_SECONDS: "7200",
   });
   const service = await startService({ config, connectors: [connector] });
-  const gql = async (query: string, variables: Record<string, unknown> = {}) => {
-    const r = await fetch(service.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ query, variables }) });
-    const body = (await r.json()) as { data?: any; errors?: unknown[] };
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  };
-  const person = ada();
-  const { submitRequest } = await gql(`mutation($s: SubjectInput!) { submitRequest(input: { type: ACCESS, subject: $s }) { id } }`, { s: { email: person.email, userId: person.userId } });
-  const id = submitRequest.id as string;
-  for (let i = 0; !codes.has(id) && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
-  await gql(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id, code: codes.get(id) });
-
-  // Probes: /healthz and a GraphQL query every 100 ms, each timed; the loop's delay sampled every 10 ms.
-  const probes = { health: { n: 0, maxMs: 0, failed: 0 }, graphql: { n: 0, maxMs: 0, failed: 0 } };
-  const healthUrl = new URL("/healthz", service.url).toString();
-  let probing = true;
-  const probe = async (kind: "health" | "graphql", call: () => Promise<unknown>) => {
-    while (probing) {
-      const started = performance.now();
-      try {
-        await Promise.race([call(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 5000))]);
-      } catch {
-        probes[kind].failed += 1;
-      }
-      const ms = performance.now() - started;
-      probes[kind].n += 1;
-      probes[kind].maxMs = Math.max(probes[kind].maxMs, ms);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
   // What the resident memory is made of at its highest sample (V8 heap, buffers outside it, the rest).
   let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let peakAt = 0;
   // BENCH_MEMORY_TRACE=<file>: every sample as a line (seconds, RSS, heap allocated, heap used, external, in MB).
   const trace = process.env.BENCH_MEMORY_TRACE ? fs.openSync(process.env.BENCH_MEMORY_TRACE, "a") : null;
-  let marked = "";
-  const mark = (what: string) => {
-    if (trace !== null && what !== marked) fs.writeSync(trace, `# ${((performance.now() - started) / 1000).toFixed(1)} ${(marked = what)}\n`);
-  };
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    if (m.rss > peak.rss) (peak = m), (peakAt = performance.now());
-    if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[m.rss, m.heapTotal, m.heapUsed, m.external].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
-  }, 100);
   const loop = monitorEventLoopDelay({ resolution: 10 });
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  loop.enable();
-  const probing1 = probe("health", async () => (await fetch(healthUrl)).arrayBuffer());
-  const probing2 = probe("graphql", () => gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }));
-  await gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
-  let status = "";
-  for (;;) {
-    // A frozen service resets connections: keep asking (the probes count the failures).
-    const state = await gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }).catch(() => null);
-    status = state?.request.status ?? "";
-    if (state) mark(`${status} ${state.request.progress.finished}/${state.request.progress.total}`);
-    if (status === "COMPLETED" || status === "FAILED") break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  if (status !== "COMPLETED") throw new Error(`the request ended ${status}`);
-  const link = (await gql(`mutation($id: ID!) { createExportLink(requestId: $id) { url } }`, { id })).createExportLink.url as string;
-  const archive = path.join(dataDir, "export.zip");
-  const download = await fetch(link);
-  mark("downloading");
-  await pipeline(Readable.fromWeb(download.body as never), fs.createWriteStream(archive));
-  mark("downloaded");
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  // The service's peak, before this process reads the archive back to check it.
-  const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-  loop.disable();
-  clearInterval(sampler);
-  if (trace !== null) fs.closeSync(trace);
-  probing = false;
-  await Promise.all([probing1, probing2]);
-  const verified = await verifyArchive(archive);
-  if (!verified.ok) throw new Error(`the archive does not verify: ${verified.problems.join("; ")}`);
-  const records = verified.manifest!.categories.reduce((n, c) => n + c.records, 0);
-  const result: RunResult = {
-    seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    records,
-    archiveBytes: fs.statSync(archive).size,
-    maxRssMb,
-    peak: { heapTotalMb: Math.round(peak.heapTotal / 2 ** 20), heapUsedMb: Math.round(peak.heapUsed / 2 ** 20), externalMb: Math.round(peak.external / 2 ** 20), atSeconds: Math.round((peakAt - started) / 100) / 10 },
-    loopP99Ms: loop.percentile(99) / 1e6,
-    loopMaxMs: loop.max / 1e6,
-    ...probes,
+  let sampler: NodeJS.Timeout | undefined;
+  let cpuBefore = process.cpuUsage();
+  let started = 0;
+  process.on("message", async (m: ToService) => {
+    if (m.type === "start") {
+      cpuBefore = process.cpuUsage();
+      started = performance.now();
+      loop.enable();
+      sampler = setInterval(() => {
+        const u = process.memoryUsage();
+        if (u.rss > peak.rss) (peak = u), (peakAt = performance.now());
+        if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[u.rss, u.heapTotal, u.heapUsed, u.external].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
+      }, 100);
+      send({ type: "started" });
+      return;
+    }
+    const cpu = process.cpuUsage(cpuBefore);
+    loop.disable();
+    clearInterval(sampler);
+    if (trace !== null) fs.closeSync(trace);
+    send({
+      type: "result",
+      result: {
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+        peak: { heapTotalMb: Math.round(peak.heapTotal / 2 ** 20), heapUsedMb: Math.round(peak.heapUsed / 2 ** 20), externalMb: Math.round(peak.external / 2 ** 20), atSeconds: Math.round((peakAt - started) / 100) / 10 },
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
+      },
+    });
+    await service.stop();
+    await connector.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    process.disconnect();
+  });
+  send({ type: "ready", url: service.url });
+}
+
+/** Verification codes the service mails, as its webhook notifier posts them: request id -> code. */
+async function startInbox(): Promise<{ codes: Map<string, string>; port: number; close: () => void }> {
+  const codes = new Map<string, string>();
+  const inbox = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const m = JSON.parse(body) as { requestId: string; code: string };
+      codes.set(m.requestId, m.code);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => inbox.listen(0, "127.0.0.1", resolve));
+  return { codes, port: (inbox.address() as AddressInfo).port, close: () => inbox.close() };
+}
+
+/**
+ * One cell: the service in a child process (serve), and the whole ACCESS from the outside, here, as
+ * its users would send it: submit, the mailed code, verify, approve, poll until COMPLETED, a link, the
+ * download; /healthz and a GraphQL query every 100 ms meanwhile, each timed.
+ */
+async function run(databaseUrl: string, store: string, authLogFile: string, dynamoPort: number, inbox: { codes: Map<string, string>; port: number }, dir: string): Promise<RunResult> {
+  // The service runs with its runtime flags, as `npm start` and `dsr serve` run it (and BENCH_NODE_FLAGS).
+  const child = spawn(process.execPath, [...serviceNodeFlags(), "--no-warnings", __filename, "--serve", databaseUrl, store, authLogFile, String(dynamoPort), String(inbox.port)], {
+    // Its log lines are not this bench's output; its errors are.
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    env: { ...process.env, ...SERVICE_ENV, BENCH_ADMIN_TOKEN: ADMIN_TOKEN },
+  });
+  const exited = once(child, "exit");
+  const replies: FromService[] = [];
+  let waiting: (() => void) | null = null;
+  child.on("message", (m: FromService) => (replies.push(m), waiting?.()));
+  void exited.then(() => waiting?.());
+  const next = async <T extends FromService["type"]>(type: T): Promise<Extract<FromService, { type: T }>> => {
+    while (!replies.length) {
+      if (child.exitCode !== null) throw new Error(`the service exited (${child.exitCode}) before it answered ${type}`);
+      await new Promise<void>((resolve) => (waiting = resolve));
+    }
+    const m = replies.shift()!;
+    if (m.type !== type) throw new Error(`the service answered ${m.type}, not ${type}`);
+    return m as Extract<FromService, { type: T }>;
   };
-  await service.stop();
-  await connector.close();
-  inbox.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  process.stdout.write(`${RESULT}${JSON.stringify(result)}\n`);
+  const tell = (m: ToService) => child.send(m);
+  try {
+    const { url } = await next("ready");
+    const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ query, variables }) });
+      const body = (await r.json()) as { data?: any; errors?: unknown[] };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const person = ada();
+    const { submitRequest } = await gql(`mutation($s: SubjectInput!) { submitRequest(input: { type: ACCESS, subject: $s }) { id } }`, { s: { email: person.email, userId: person.userId } });
+    const id = submitRequest.id as string;
+    for (let i = 0; !inbox.codes.has(id) && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+    await gql(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id, code: inbox.codes.get(id) });
+
+    const probes = { health: { n: 0, maxMs: 0, failed: 0 }, graphql: { n: 0, maxMs: 0, failed: 0 } };
+    const healthUrl = new URL("/healthz", url).toString();
+    let probing = true;
+    const probe = async (kind: "health" | "graphql", call: () => Promise<unknown>) => {
+      while (probing) {
+        const sent = performance.now();
+        try {
+          await Promise.race([call(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 5000))]);
+        } catch {
+          probes[kind].failed += 1;
+        }
+        const ms = performance.now() - sent;
+        probes[kind].n += 1;
+        probes[kind].maxMs = Math.max(probes[kind].maxMs, ms);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    tell({ type: "start" });
+    await next("started");
+    const started = performance.now();
+    // The memory trace's marks: what the request was doing from then on (the service's samples follow).
+    const trace = process.env.BENCH_MEMORY_TRACE;
+    let marked = "";
+    const mark = (what: string) => {
+      if (trace && what !== marked) fs.appendFileSync(trace, `# ${((performance.now() - started) / 1000).toFixed(1)} ${(marked = what)}\n`);
+    };
+    const probing1 = probe("health", async () => (await fetch(healthUrl)).arrayBuffer());
+    const probing2 = probe("graphql", () => gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }));
+    await gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
+    let status = "";
+    for (;;) {
+      // A frozen service resets connections: keep asking (the probes count the failures).
+      const state = await gql(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id }).catch(() => null);
+      status = state?.request.status ?? "";
+      if (state) mark(`${status} ${state.request.progress.finished}/${state.request.progress.total}`);
+      if (status === "COMPLETED" || status === "FAILED") break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (status !== "COMPLETED") throw new Error(`the request ended ${status}`);
+    const link = (await gql(`mutation($id: ID!) { createExportLink(requestId: $id) { url } }`, { id })).createExportLink.url as string;
+    const archive = path.join(dir, "export.zip");
+    mark("downloading");
+    const download = await fetch(link);
+    await pipeline(Readable.fromWeb(download.body as never), fs.createWriteStream(archive));
+    mark("downloaded");
+    const seconds = (performance.now() - started) / 1000;
+    // The probes end before the service does (one in flight at its stop would count as failed).
+    probing = false;
+    await Promise.all([probing1, probing2]);
+    tell({ type: "stop" });
+    const { result: service } = await next("result");
+    await exited;
+    if (child.exitCode !== 0) throw new Error(`the service exited ${child.exitCode}`);
+    const verified = await verifyArchive(archive);
+    if (!verified.ok) throw new Error(`the archive does not verify: ${verified.problems.join("; ")}`);
+    const records = verified.manifest!.categories.reduce((n, c) => n + c.records, 0);
+    const archiveBytes = fs.statSync(archive).size;
+    fs.rmSync(archive);
+    return { seconds, records, archiveBytes, ...service, ...probes };
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
 }
 
 function childJson<T>(args: string[]): T {
-  // The service runs with its runtime flags, as `npm start` and `dsr serve` run it (and BENCH_NODE_FLAGS).
+  // With the service's runtime flags too: the pipeline it is compared with runs under the same V8 settings.
   const child = spawnSync(process.execPath, [...serviceNodeFlags(), "--no-warnings", __filename, ...args], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...SERVICE_ENV } });
   if (child.status !== 0) throw new Error(`child ${args[0]} failed (${child.status})`);
-  // The service logs to stdout too: the answer is the line marked as such.
-  const line = child.stdout.split("\n").find((l) => l.startsWith(RESULT));
-  return JSON.parse(line ? line.slice(RESULT.length) : child.stdout.trim().split("\n").pop()!) as T;
+  return JSON.parse(child.stdout.trim().split("\n").pop()!) as T;
 }
 
 async function scratchMariadb(): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -312,6 +387,7 @@ async function scratchMariadb(): Promise<{ url: string; drop: () => Promise<void
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-subject-"));
+  const inbox = await startInbox();
   const dynalite = STORES.includes("dynamodb") ? spawn(process.execPath, ["--no-warnings", __filename, "--dynalite"], { stdio: ["pipe", "pipe", "inherit"], env: process.env }) : null;
   try {
     // BENCH_SQLITE_STORE: an auth log a previous run seeded with the same BENCH_EVENTS (seeding 2,000,000 takes minutes).
@@ -336,7 +412,7 @@ async function main(): Promise<void> {
         const db = database === "mariadb" ? await scratchMariadb() : { url: `sqlite:${path.join(dir, `dsr-${store}.sqlite`)}`, drop: async () => undefined };
         try {
           console.log(`running: service on ${database}, auth log in ${store}...`);
-          const r = childJson<RunResult>(["--run", db.url, store, authLogFile, String(dynamoPort)]);
+          const r = await run(db.url, store, authLogFile, dynamoPort, inbox, dir);
           const ratio = r.seconds / plain.seconds;
           rows.push(
             `${database.padEnd(8)} ${store.padEnd(9)} ${r.records.toLocaleString("en").padStart(10)} ${r.seconds.toFixed(1).padStart(7)} s ${Math.round(r.records / r.seconds).toLocaleString("en").padStart(9)}/s ` +
@@ -355,13 +431,14 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(r);
   } finally {
     dynalite?.stdin!.end();
+    inbox.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const [, , mode, ...args] = process.argv;
 const entry =
-  mode === "--seed-sqlite" ? seedSqlite(args[0]) : mode === "--dynalite" ? serveDynalite() : mode === "--pipeline" ? plainPipeline(args[0], args[1], args[2]) : mode === "--dynamo-pipeline" ? dynamoPipeline(Number(args[0]), args[1], args[2]) : mode === "--run" ? run(args[0], args[1], args[2], Number(args[3])) : main();
+  mode === "--seed-sqlite" ? seedSqlite(args[0]) : mode === "--dynalite" ? serveDynalite() : mode === "--pipeline" ? plainPipeline(args[0], args[1], args[2]) : mode === "--dynamo-pipeline" ? dynamoPipeline(Number(args[0]), args[1], args[2]) : mode === "--serve" ? serve(args[0], args[1], args[2], Number(args[3]), Number(args[4])) : main();
 entry.catch((error: unknown) => {
   console.error(error);
   process.exit(1);
