@@ -42,6 +42,41 @@ export class HotStatements<E extends ObjectLiteral> {
     return (await this.runner(em).query(sql, parameters, true)).affected ?? 0;
   }
 
+  /**
+   * Several rows' UPDATEs in one statement: each row sets its own values (`set`) where its own
+   * condition holds (`where`, which names the `key` column). Every row has the same properties, in the
+   * same order. The statement is UPDATE ... SET c = CASE key WHEN ? THEN ? ... END, ... WHERE (row 1's
+   * condition) OR (row 2's) ...; the caller compares the rows changed with rows.length.
+   */
+  async updateEach(em: EntityManager, key: keyof E & string, rows: ReadonlyArray<{ set: Partial<E>; where: Partial<E> }>): Promise<number> {
+    if (!rows.length) return 0;
+    const setKeys = Object.keys(rows[0].set);
+    const whereKeys = Object.keys(rows[0].where);
+    if (!whereKeys.includes(key)) throw new Error(`HotStatements.updateEach: every row's condition names ${key}`);
+    const same = (a: string[], b: object) => Object.keys(b).length === a.length && Object.keys(b).every((k, i) => k === a[i]);
+    if (rows.some((r) => !same(setKeys, r.set) || !same(whereKeys, r.where))) throw new Error("HotStatements.updateEach: every row must have the same properties, in the same order");
+    const shape = `e|${key}|${setKeys.join(",")}|${whereKeys.join(",")}|${rows.length}`;
+    const { columnOf, escape, table, cache } = this.metadata(em);
+    let sql = cache.get(shape);
+    if (!sql) {
+      const keyColumn = escape(columnOf(key).databaseName);
+      const cases = rows.map(() => "WHEN ? THEN ?").join(" ");
+      const assignments = setKeys.map((k) => `${escape(columnOf(k).databaseName)} = CASE ${keyColumn} ${cases} END`);
+      const condition = `(${whereKeys.map((k) => `${escape(columnOf(k).databaseName)} = ?`).join(" AND ")})`;
+      sql = `UPDATE ${table} SET ${assignments.join(", ")} WHERE ${rows.map(() => condition).join(" OR ")}`;
+      if (rows.length <= 16) cache.set(shape, sql);
+    }
+    const parameters: unknown[] = [];
+    for (const k of setKeys) for (const r of rows) parameters.push(this.value(em, columnOf(key), r.where[key]), this.value(em, columnOf(k), r.set[k]));
+    for (const r of rows) {
+      for (const k of whereKeys) {
+        if (r.where[k] === null || r.where[k] === undefined) throw new Error(`HotStatements.updateEach: ${k} is null in the WHERE`);
+        parameters.push(this.value(em, columnOf(k), r.where[k]));
+      }
+    }
+    return (await this.runner(em).query(sql, parameters, true)).affected ?? 0;
+  }
+
   /** INSERT of `rows`, all with the same properties, in one statement. */
   async insert(em: EntityManager, rows: readonly Partial<E>[]): Promise<void> {
     if (!rows.length) return;

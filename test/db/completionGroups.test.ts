@@ -156,6 +156,25 @@ describeEachDatabase("completions of one request, committed together", (db) => {
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
     /**
+     * The statements that release tasks as SUCCEEDED, as TypeORM's logger sees them (every query runner
+     * reports each statement to the data source's logger, whatever the logging option): for each, how
+     * many tasks it releases.
+     */
+    function countingTaskReleases(): { statements: number[]; stop: () => void } {
+      const logger = t.ds.logger;
+      const original = logger.logQuery;
+      const statements: number[] = [];
+      logger.logQuery = function (query, parameters, runner) {
+        if (/^UPDATE [`"]tasks[`"] SET/.test(query)) {
+          const released = (parameters ?? []).filter((p: unknown) => p === TaskStatus.SUCCEEDED).length;
+          if (released) statements.push(released);
+        }
+        return original.call(this, query, parameters, runner);
+      };
+      return { statements, stop: () => (logger.logQuery = original) };
+    }
+
+    /**
      * A request's four COLLECTs completed together (all tracked as running: one group), each with
      * `extras(task)`, after its EXPORT was set to wait for `exportWaitsFor` in `exportStatus`.
      */
@@ -194,6 +213,42 @@ describeEachDatabase("completions of one request, committed together", (db) => {
       }
       expect(await succeededEvents(tasks[0].requestId)).to.deep.equal(tasks.map((x) => x.id).sort());
       expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 0 });
+      expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
+    });
+
+    it("releases the members in one statement, each under its own lease guard: one lost lease rolls the group back and the others complete alone", async () => {
+      // The happy path: one UPDATE of the tasks for all four releases (the group's statements, counted).
+      const together = await claimedCollects();
+      const untrack = together.map((task) => trackRunning(t.ds, task));
+      const releases = countingTaskReleases();
+      try {
+        expect(await Promise.all(together.map((task) => complete(task).promise))).to.deep.equal([true, true, true, true]);
+      } finally {
+        untrack.forEach((u) => u());
+        releases.stop();
+      }
+      expect(releases.statements).to.deep.equal([4]);
+      for (const task of together) expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null, leaseExpiresAt: null });
+
+      // Another claim took one of them meanwhile (its fencing token moved on). (The first request's
+      // EXPORT, runnable now, is parked: the claim is for the second request's COLLECTs.)
+      await parkEverything(t);
+      const tasks = await claimedCollects();
+      await t.ds.query(`UPDATE tasks SET leaseToken = leaseToken + 1 WHERE id = ?`, [tasks[2].id]);
+      const untrack2 = tasks.map((task) => trackRunning(t.ds, task));
+      try {
+        expect(await Promise.all(tasks.map((task) => complete(task).promise))).to.deep.equal([true, true, false, true]);
+      } finally {
+        untrack2.forEach((u) => u());
+      }
+      for (const task of [tasks[0], tasks[1], tasks[3]]) {
+        expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
+        expect(await stagedCount(t, task.id)).to.equal(2);
+      }
+      expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: tasks[2].id })).to.include({ status: TaskStatus.RUNNING, lockedBy: "worker-a" });
+      expect(await stagedCount(t, tasks[2].id)).to.equal(0);
+      expect(await succeededEvents(tasks[0].requestId)).to.deep.equal([tasks[0].id, tasks[1].id, tasks[3].id].sort());
+      expect(await exportOf(tasks[0].requestId)).to.include({ status: TaskStatus.PENDING, waitingFor: 1 });
       expect((await t.ok(`{ verifyAuditTrail(full: true) { ok problems { description } } }`)).verifyAuditTrail).to.deep.equal({ ok: true, problems: [] });
     });
 

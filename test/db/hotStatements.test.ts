@@ -80,6 +80,28 @@ describeEachDatabase("prepared hot-path statements", (db) => {
     expect(outside!.message).to.match(/inside inTransaction/);
   });
 
+  it("updates several tasks in one statement, each with its own values under its own condition, as repository.update does each", async () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await t.ds.getRepository(TaskRow).insert(ids.map(task));
+    const at = (ms: number) => new Date(Date.UTC(2026, 0, 3, 4, 5, 6, ms));
+    const setOf = (i: number) => ({ status: TaskStatus.SUCCEEDED, result: { records: 10 + i, leftOut: [{ category: "X", reason: `r${i} "quoted" ✅` }] } as TaskRow["result"], lastError: null, lockedBy: null, leaseExpiresAt: null, updatedAt: at(100 + i), finishedAt: at(200 + i) });
+    const guard = (id: string, leaseToken = 7) => ({ id, status: TaskStatus.RUNNING, lockedBy: "worker-a", leaseToken });
+    const statements = new HotStatements(TaskRow);
+    await inTransaction(t.ds, async (em) => {
+      // The reference: the repository, one row at a time.
+      expect((await em.getRepository(TaskRow).update(guard(ids[0]), setOf(1))).affected).to.equal(1);
+      expect((await em.getRepository(TaskRow).update(guard(ids[1]), setOf(2))).affected).to.equal(1);
+      // ids[4]'s condition fails (another claim's token): it is counted out and left as it was.
+      expect(await statements.updateEach(em, "id", [{ set: setOf(1), where: guard(ids[2]) }, { set: setOf(2), where: guard(ids[3]) }, { set: setOf(3), where: guard(ids[4], 8) }])).to.equal(2);
+    });
+    expect(await stored("tasks", "id = ?", [ids[2]], ["id", "requestId"])).to.deep.equal(await stored("tasks", "id = ?", [ids[0]], ["id", "requestId"]));
+    expect(await stored("tasks", "id = ?", [ids[3]], ["id", "requestId"])).to.deep.equal(await stored("tasks", "id = ?", [ids[1]], ["id", "requestId"]));
+    expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: ids[4] })).to.include({ status: TaskStatus.RUNNING, lockedBy: "worker-a", lastError: "earlier" });
+    let mixed: Error | null = null;
+    await inTransaction(t.ds, (em) => statements.updateEach(em, "id", [{ set: setOf(1), where: guard(ids[4]) }, { set: { ...setOf(2), note: "x" }, where: guard(ids[4]) }])).catch((e: Error) => (mixed = e));
+    expect(mixed!.message).to.match(/same properties/);
+  });
+
   it("inserts audit events and staged batches as repository.insert does", async () => {
     const stream = randomUUID();
     const event = (seq: number) => ({

@@ -7,8 +7,8 @@ import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
 import { tasksClaimed } from "../../metrics";
-import { claimReleased } from "./claimTask";
-import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, releaseTask } from "./finishTask";
+import { auditClaim, claimReleased } from "./claimTask";
+import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, DeferredRelease, releaseTask, releaseTogether } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
@@ -108,13 +108,26 @@ interface GroupWrites {
   batches: StagedBatchRow[];
   /** The tasks that completed: their dependents are counted down together (afterTasksFinished). */
   finished: Array<{ task: TaskRow; now: Date }>;
+  /**
+   * In a group of more than one: the members' releases, made in one statement once all have done their
+   * work (releaseTogether); null in a group of one, which releases as a completion alone does.
+   */
+  releases: DeferredRelease[] | null;
+}
+
+/** A group member's lease guard did not hold: the group rolls back and each member completes alone. */
+class GroupLeaseLost extends Error {
+  constructor() {
+    super("a member of the group commit no longer holds its lease");
+  }
 }
 
 /** A group's writes in `em`'s transaction: each member's own, then those they make together; and the task handed off, if any. */
 async function commitGroup(em: EntityManager, group: readonly Waiting[]): Promise<{ done: boolean[]; handedOff: { task: TaskRow; to: HandOff } | null }> {
   const done: boolean[] = [];
-  const writes: GroupWrites = { batches: [], finished: [] };
+  const writes: GroupWrites = { batches: [], finished: [], releases: group.length > 1 ? [] : null };
   for (const { work } of group) done.push(await work(em, writes));
+  if (writes.releases?.length && !(await releaseTogether(em, writes.releases))) throw new GroupLeaseLost();
   const counted = await afterTasksFinished(em, writes.finished);
   await insertBatches(em, writes.batches);
   const to = group.find((w) => w.handOff)?.handOff;
@@ -271,7 +284,17 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   // at all while a dependent of this task still waits (afterTaskFinished says why). Only
   // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
   if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
-  if (!(await releaseTask(em, task, workerId, { status: TaskStatus.SUCCEEDED, result, lastError: null }, now))) return false;
+  const release = { task, workerId, patch: { status: TaskStatus.SUCCEEDED, result, lastError: null }, now };
+  // In a group, a plain completion (a COLLECT's: its batches, its audit events, its count-down) is
+  // released with the others in one statement, after their work: its writes before that are undone with
+  // the group's transaction if any guard did not hold (releaseTogether), and each member then completes
+  // alone. A completion with writes of its own kind (an EXPORT's archive, a RESOLVE's identities, an
+  // ERASE's exceptions) is released here first, one statement, as alone.
+  const deferrable = group?.releases && !Object.keys(found).length && !within && !kept.length && !planItems && !closeExceptions.length && !surveyed && !dropSurveyed && !dropProgress;
+  if (deferrable) {
+    group.releases!.push(release);
+    await auditClaim(em, task);
+  } else if (!(await releaseTask(em, release.task, workerId, release.patch, now))) return false;
   await within?.(em);
   const known = Object.keys(found).length ? new Set((await em.getRepository(RequestIdentityRow).findBy({ requestId: task.requestId })).map((r) => r.kind)) : new Set<string>();
   const fresh = Object.entries(found).filter(([kind, value]) => !known.has(kind) && typeof value === "string" && value.length > 0 && value.length <= 320);

@@ -19,12 +19,38 @@ export type TaskPatch = Partial<Pick<TaskRow, "status" | "lastError" | "note" | 
  * means the lease was lost and the caller MUST discard its outcome.
  */
 export async function releaseTask(em: EntityManager, task: TaskRow, workerId: string, patch: TaskPatch, now: Date): Promise<boolean> {
-  const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
-  const affected = await taskStatements.update(em, { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) }, leaseGuard(task, workerId));
+  const affected = await taskStatements.update(em, releasedColumns(patch, now), leaseGuard(task, workerId));
   if (affected !== 1) return false;
   await auditClaim(em, task);
   Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
   return true;
+}
+
+/** A completion's release that waits for its group's one statement (releaseTogether). */
+export interface DeferredRelease {
+  task: TaskRow;
+  workerId: string;
+  patch: TaskPatch;
+  now: Date;
+}
+
+/**
+ * The releases of a group commit's members (releaseTask each), in one guarded statement: each row's
+ * own values, under its own lease guard. True when every guard held; false when any did not, and then
+ * the caller MUST roll the transaction back (the rows whose guards held were changed) and let each
+ * member complete alone, where its own guard says which lost its lease.
+ */
+export async function releaseTogether(em: EntityManager, releases: readonly DeferredRelease[]): Promise<boolean> {
+  const rows = releases.map(({ task, workerId, patch, now }) => ({ set: releasedColumns(patch, now), where: leaseGuard(task, workerId) }));
+  if ((await taskStatements.updateEach(em, "id", rows)) !== releases.length) return false;
+  for (const { task, patch } of releases) Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
+  return true;
+}
+
+/** What a release sets besides its patch: the lease is let go; a finished task says when. */
+function releasedColumns(patch: TaskPatch, now: Date): Partial<TaskRow> {
+  const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
+  return { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) };
 }
 
 /**
