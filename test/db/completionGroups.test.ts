@@ -176,12 +176,14 @@ describeEachDatabase("completions of one request, committed together", (db) => {
 
     /**
      * A request's four COLLECTs completed together (all tracked as running: one group), each with
-     * `extras(task)`, after its EXPORT was set to wait for `exportWaitsFor` in `exportStatus`.
+     * `extras(task)`, after its EXPORT was set to wait for `exportWaitsFor` in `exportStatus` and
+     * `meanwhile(tasks)` ran between their claim and their completions.
      */
-    async function completeAsGroup(options: { exportWaitsFor?: number; exportStatus?: TaskStatus; extras?: (task: TaskRow) => Partial<CompletionExtras> } = {}) {
-      const { exportWaitsFor = 4, exportStatus = TaskStatus.PENDING, extras = () => ({}) } = options;
+    async function completeAsGroup(options: { exportWaitsFor?: number; exportStatus?: TaskStatus; extras?: (task: TaskRow) => Partial<CompletionExtras>; meanwhile?: (tasks: TaskRow[]) => Promise<unknown> } = {}) {
+      const { exportWaitsFor = 4, exportStatus = TaskStatus.PENDING, extras = () => ({}), meanwhile } = options;
       const tasks = await claimedCollects();
       await t.ds.query(`UPDATE tasks SET waitingFor = ?, status = ? WHERE requestId = ? AND step = 'EXPORT'`, [exportWaitsFor, exportStatus, tasks[0].requestId]);
+      await meanwhile?.(tasks);
       const untrack = tasks.map((task) => trackRunning(t.ds, task));
       try {
         const settled = await Promise.allSettled(tasks.map((task) => completeTask(t.ds, task, "worker-a", { records: 2 }, t.clock.now(), { staged: recordRows(task, 2), ...extras(task) })));
@@ -218,29 +220,22 @@ describeEachDatabase("completions of one request, committed together", (db) => {
 
     it("releases the members in one statement, each under its own lease guard: one lost lease rolls the group back and the others complete alone", async () => {
       // The happy path: one UPDATE of the tasks for all four releases (the group's statements, counted).
-      const together = await claimedCollects();
-      const untrack = together.map((task) => trackRunning(t.ds, task));
       const releases = countingTaskReleases();
+      let together: Awaited<ReturnType<typeof completeAsGroup>>;
       try {
-        expect(await Promise.all(together.map((task) => complete(task).promise))).to.deep.equal([true, true, true, true]);
+        together = await completeAsGroup();
       } finally {
-        untrack.forEach((u) => u());
         releases.stop();
       }
+      expect(together.settled.map((x) => x.status === "fulfilled" && x.value)).to.deep.equal([true, true, true, true]);
       expect(releases.statements).to.deep.equal([4]);
-      for (const task of together) expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null, leaseExpiresAt: null });
+      for (const task of together.tasks) expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null, leaseExpiresAt: null });
 
       // Another claim took one of them meanwhile (its fencing token moved on). (The first request's
       // EXPORT, runnable now, is parked: the claim is for the second request's COLLECTs.)
       await parkEverything(t);
-      const tasks = await claimedCollects();
-      await t.ds.query(`UPDATE tasks SET leaseToken = leaseToken + 1 WHERE id = ?`, [tasks[2].id]);
-      const untrack2 = tasks.map((task) => trackRunning(t.ds, task));
-      try {
-        expect(await Promise.all(tasks.map((task) => complete(task).promise))).to.deep.equal([true, true, false, true]);
-      } finally {
-        untrack2.forEach((u) => u());
-      }
+      const { tasks, settled } = await completeAsGroup({ meanwhile: (claimed) => t.ds.query(`UPDATE tasks SET leaseToken = leaseToken + 1 WHERE id = ?`, [claimed[2].id]) });
+      expect(settled.map((x) => x.status === "fulfilled" && x.value)).to.deep.equal([true, true, false, true]);
       for (const task of [tasks[0], tasks[1], tasks[3]]) {
         expect(await statusOf(task.id)).to.equal(TaskStatus.SUCCEEDED);
         expect(await stagedCount(t, task.id)).to.equal(2);

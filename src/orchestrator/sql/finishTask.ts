@@ -22,7 +22,7 @@ export async function releaseTask(em: EntityManager, task: TaskRow, workerId: st
   const affected = await taskStatements.update(em, releasedColumns(patch, now), leaseGuard(task, workerId));
   if (affected !== 1) return false;
   await auditClaim(em, task);
-  Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
+  letGo(task, patch);
   return true;
 }
 
@@ -43,8 +43,13 @@ export interface DeferredRelease {
 export async function releaseTogether(em: EntityManager, releases: readonly DeferredRelease[]): Promise<boolean> {
   const rows = releases.map(({ task, workerId, patch, now }) => ({ set: releasedColumns(patch, now), where: leaseGuard(task, workerId) }));
   if ((await taskStatements.updateEach(em, "id", rows)) !== releases.length) return false;
-  for (const { task, patch } of releases) Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
+  for (const { task, patch } of releases) letGo(task, patch);
   return true;
+}
+
+/** The claimed row object, once its release has landed: as the row now is, but for the times. */
+function letGo(task: TaskRow, patch: TaskPatch): void {
+  Object.assign(task, patch, { lockedBy: null, leaseExpiresAt: null });
 }
 
 /** What a release sets besides its patch: the lease is let go; a finished task says when. */
