@@ -131,7 +131,16 @@ interface Singles {
   wall: number;
   /** Median duration of its EXPORT task (from the task row). */
   exportMs: number;
+  /** Median milliseconds of each phase of that wall time (PHASES), from the bench's clock and the rows' own times. */
+  phases: number[];
 }
+
+/**
+ * Where one request's wall time goes: the approval (its planning transaction, timed by the bench), then
+ * from the rows' times: until a worker started its first COLLECT, the COLLECTs (first start to last
+ * finish), until the EXPORT started, the EXPORT, until the request was closed, and until the bench saw it.
+ */
+const PHASES = ["approve", "to first collect", "collects", "to export", "export", "to closed", "seen"];
 
 /**
  * One request alone, seven times, twice: first as the workers' first requests after they start (cold:
@@ -154,16 +163,28 @@ async function singles(services: Services): Promise<Singles> {
   // from its task row and added, so the ratio shows the orchestrator's overhead, not the export's work.
   const walls: number[] = [];
   const exports: number[] = [];
+  const phases: number[][] = PHASES.map(() => []);
   for (let i = 0; i < 7; i++) {
     const ids = await submitted(services, 1);
+    const startedAt = Date.now();
     const started = performance.now();
     await approve(services, ids);
+    const approvedAt = Date.now();
     await waitAll(services, ids, 2);
     walls.push(performance.now() - started);
-    const [row] = await services.ds.query(`SELECT startedAt, finishedAt FROM tasks WHERE requestId = ? AND step = 'EXPORT'`, [ids[0]]);
-    exports.push(row ? new Date(row.finishedAt).getTime() - new Date(row.startedAt).getTime() : 0);
+    const seenAt = Date.now();
+    const tasks: Array<{ step: string; startedAt: string | Date; finishedAt: string | Date }> = await services.ds.query(`SELECT step, startedAt, finishedAt FROM tasks WHERE requestId = ?`, [ids[0]]);
+    const [request]: Array<{ closedAt: string | Date }> = await services.ds.query(`SELECT closedAt FROM requests WHERE id = ?`, [ids[0]]);
+    const ms = (t: string | Date) => new Date(typeof t === "string" && !t.endsWith("Z") ? `${t.replace(" ", "T")}Z` : t).getTime();
+    const collects = tasks.filter((t) => t.step === "COLLECT");
+    const exported = tasks.find((t) => t.step === "EXPORT")!;
+    const firstCollect = Math.min(...collects.map((t) => ms(t.startedAt)));
+    const lastCollect = Math.max(...collects.map((t) => ms(t.finishedAt)));
+    const marks = [startedAt, approvedAt, firstCollect, lastCollect, ms(exported.startedAt), ms(exported.finishedAt), ms(request.closedAt), seenAt];
+    PHASES.forEach((_, p) => phases[p].push(marks[p + 1] - marks[p]));
+    exports.push(ms(exported.finishedAt) - ms(exported.startedAt));
   }
-  return { wall: median(walls), exportMs: median(exports) };
+  return { wall: median(walls), exportMs: median(exports), phases: phases.map(median) };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); null where it cannot be read. */
@@ -210,6 +231,7 @@ function report(label: string, r: { seconds: number; singles: { cold: Singles; w
   console.log(`one request, alone    median ${warm.wall.toFixed(1)} ms (of 7, after ${WARMUP_REQUESTS} others); its export task took ${warm.exportMs} ms`);
   console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
   console.log(`wall / critical path  ${(warm.wall / critical).toFixed(2)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${(cold.wall / (STEP_MS + cold.exportMs)).toFixed(2)})`);
+  console.log(`its phases (median)   ${PHASES.map((name, p) => `${name} ${warm.phases[p].toFixed(0)}`).join(", ")} ms`);
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
   if (r.statements !== undefined) console.log(`statements / request  ${(r.statements / REQUESTS).toFixed(1)} (the server's Questions counter over the drain, this bench's polling included)`);
   if (r.cpu) {

@@ -325,6 +325,24 @@ export class ConnectorConfigError extends Error {
   }
 }
 
+/**
+ * Starts `work` unless `signal` has already aborted, and settles as it does, or rejects with
+ * `stopped()` as soon as the signal aborts, whichever comes first. For calls a client library cannot
+ * cancel, or that should not be handed the signal: the abandoned call runs on, and its outcome is
+ * dropped (never an unhandled rejection).
+ */
+export function raceAbort<T>(work: () => Promise<T>, signal: AbortSignal, stopped: () => unknown): Promise<T> {
+  if (signal.aborted) return Promise.reject(stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work().then(
+      (value) => (signal.removeEventListener("abort", onAbort), resolve(value)),
+      (error: unknown) => (signal.removeEventListener("abort", onAbort), reject(error)),
+    );
+  });
+}
+
 /** Reads a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
 export function retryAfterMs(header: string | null | undefined, now: Date = new Date()): number | undefined {
   if (!header) return undefined;

@@ -1,3 +1,5 @@
+import { raceAbort } from "../connectors/sdk";
+
 /** Why a running task was stopped from outside. */
 export type StopReason = "shutdown" | "lease-lost" | "timeout";
 
@@ -9,13 +11,5 @@ export class Stopped extends Error {
 
 /** Races work against the abort signal, so a connector that ignores the signal cannot hold the worker. */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(new Stopped(signal.reason as StopReason));
-    const onAbort = () => reject(new Stopped(signal.reason as StopReason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
-      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
-    );
-  });
+  return raceAbort(() => work, signal, () => new Stopped(signal.reason as StopReason));
 }

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DataSource } from "typeorm";
 import { BATCH_LIMIT, batchWrite, chunks, inParallel } from "../connectors/authLog/dynamoBatch";
 import { type AuthEvent, AUTH_EVENT_FIELDS, eventKey } from "../connectors/authLog/events";
@@ -138,14 +138,13 @@ export async function createDynamoAuthLogTable(client: DynamoDBClient, t: Dynamo
  * flight, pulling events lazily from the iterable (memory stays flat for a million). Returns the count.
  */
 export async function seedDynamoAuthLog(client: DynamoDBClient, t: DynamoAuthLogTable, events: Iterable<AuthEvent>, options: { concurrency?: number } = {}): Promise<number> {
-  const doc = DynamoDBDocumentClient.from(client);
   const pk = t.partitionKey ?? "userId";
   const sk = t.sortKey ?? "sk";
   const policy = { retries: 10, backoff: { baseMs: 50, maxMs: 2000 } };
   let count = 0;
   await inParallel(chunks(events, BATCH_LIMIT), options.concurrency ?? 8, async (group) => {
-    const requests = group.map(({ userId, key, ...fields }) => ({ PutRequest: { Item: { [pk]: userId, [sk]: key, ...fields } } }));
-    const { left } = await batchWrite(doc, t.tableName, requests, policy);
+    const requests = group.map(({ userId, key, ...fields }) => ({ PutRequest: { Item: marshall({ [pk]: userId, [sk]: key, ...fields }) } }));
+    const { left } = await batchWrite(client, t.tableName, requests, policy);
     if (left) throw new Error(`${left} puts into ${t.tableName} stayed unprocessed`);
     count += group.length;
   });

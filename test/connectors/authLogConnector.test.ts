@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
@@ -143,6 +143,40 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
       await iterator.return?.();
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(dynamo.count("Query")).to.be.within(2, 3);
+    });
+
+    it("stops a read as soon as the signal aborts, though DynamoDB has not answered it", async () => {
+      dynamo.stalled = "Query";
+      const ctx = testContext();
+      const work = rejection(collectAll(f.connector(), ADA, ctx));
+      while (dynamo.count("Query") === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const abortedAt = performance.now();
+      ctx.abort("lease lost");
+      const error = await work;
+      expect(performance.now() - abortedAt, "ms from abort to the rejection").to.be.below(500);
+      expect(error.retryable).to.equal(true);
+      dynamo.release();
+    });
+
+    it("resolves the Query handler once per client, however many pages (the SDK's cacheMiddleware)", async () => {
+      // The store relies on this for memory (see abortable in dynamoStore.ts): with per-call options,
+      // or without cacheMiddleware, each page would resolve the middleware stack again. If an SDK
+      // upgrade changes when the cache applies, this fails.
+      const resolve = QueryCommand.prototype.resolveMiddleware;
+      let resolved = 0;
+      QueryCommand.prototype.resolveMiddleware = function (this: QueryCommand, ...args: Parameters<typeof resolve>) {
+        resolved += 1;
+        return resolve.apply(this, args);
+      };
+      try {
+        const connector = f.connector();
+        expect((await collectAll(connector, ADA)).length).to.equal(ADA_EVENTS.length);
+        expect(await collectAll(connector, GRACE)).to.have.length(40);
+      } finally {
+        QueryCommand.prototype.resolveMiddleware = resolve;
+      }
+      expect(dynamo.count("Query")).to.be.above(ADA_PAGES);
+      expect(resolved).to.equal(1);
     });
 
     it("retries UnprocessedItems with backoff until every delete is done", async () => {

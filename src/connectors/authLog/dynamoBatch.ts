@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from "@aws-sdk/client-dynamodb";
 import { type BackoffPolicy, retryDelayMs } from "../../orchestrator/backoff";
 
 /** BatchWriteItem takes at most 25 requests. */
 export const BATCH_LIMIT = 25;
 
-/** One put or delete of a BatchWriteItem call. */
-export type WriteRequest = NonNullable<NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]["RequestItems"]>[string]>[number];
+export type { WriteRequest };
 
 /** Groups a sequence into arrays of `size`, lazily: a generator in gives one group in memory at a time. */
 export function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
@@ -53,13 +52,15 @@ export interface UnprocessedPolicy {
 }
 
 /**
- * Sends one BatchWriteItem (up to 25 requests) and resends its UnprocessedItems, waiting longer each
- * round. Returns the rounds it retried and how many requests were still unprocessed when it gave up.
+ * Sends one BatchWriteItem (up to 25 requests, keys and items in DynamoDB's attribute-value form) and
+ * resends its UnprocessedItems, waiting longer each round. Returns the rounds it retried and how many
+ * requests were still unprocessed when it gave up. The signal goes to the SDK, which aborts the HTTP
+ * request itself: a write is cancelled, not merely no longer awaited.
  */
-export async function batchWrite(doc: DynamoDBDocumentClient, table: string, requests: WriteRequest[], policy: UnprocessedPolicy, signal?: AbortSignal): Promise<{ rounds: number; left: number }> {
+export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], policy: UnprocessedPolicy, signal?: AbortSignal): Promise<{ rounds: number; left: number }> {
   let pending = requests;
   for (let round = 0; ; round += 1) {
-    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal: signal });
+    const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), { abortSignal: signal });
     pending = out.UnprocessedItems?.[table] ?? [];
     if (!pending.length || round >= policy.retries) return { rounds: round, left: pending.length };
     await sleep(retryDelayMs(round + 1, policy.backoff), undefined, { signal });

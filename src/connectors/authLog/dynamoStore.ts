@@ -1,6 +1,6 @@
-import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
-import { ConnectorError } from "../sdk";
+import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand, type QueryCommandInput } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
 import { BATCH_LIMIT, batchWrite, chunks, inParallel, type UnprocessedPolicy } from "./dynamoBatch";
 import { toDynamoConnectorError } from "./dynamoErrors";
@@ -9,9 +9,19 @@ import type { DynamoAuthLogOptions } from "./options";
 import type { AuthLogStore, EventPage, KeptSummary, PageQuery } from "./store";
 
 /**
- * The auth log in a DynamoDB table (AWS SDK v3). Reads are Query calls on the user's partition, paged
- * with ExclusiveStartKey / LastEvaluatedKey; deletes are BatchWriteItem calls of 25, whose
- * UnprocessedItems are retried with capped exponential backoff and jitter.
+ * The auth log in a DynamoDB table (AWS SDK v3, the plain client: items are unmarshalled here). Reads
+ * are Query calls on the user's partition, paged with ExclusiveStartKey / LastEvaluatedKey; deletes are
+ * BatchWriteItem calls of 25, whose UnprocessedItems are retried with capped exponential backoff and
+ * jitter. Deletes pass the abort signal to the SDK, so a stopped erasure cancels its HTTP requests.
+ *
+ * Reads are not given the signal ({ abortSignal } in send's options) but raced against it (`read`):
+ * any per-call options turn off the SDK's handler cache (the client's cacheMiddleware), and then every
+ * call resolves the whole middleware stack anew. In a 2,000,000-event collect from DynamoDB (2,000
+ * pages) those per-call closures and objects, alive while their call was in flight, were the largest
+ * part of what young-generation collections promoted to the old generation (a sampling heap profile).
+ * An abandoned read runs on until it answers or times out (requestTimeout); close() destroys its socket.
+ * test/connectors/authLogConnector.test.ts pins both: one handler resolution per client, and a read
+ * that stops at once on abort while DynamoDB has not answered.
  */
 export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pageSize: number): AuthLogStore {
   const table = o.tableName;
@@ -25,8 +35,11 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     credentials: o.accessKeyId && o.secretAccessKey ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken } : undefined,
     maxAttempts: o.maxAttempts ?? 3,
     requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+    cacheMiddleware: true,
   });
-  const doc = DynamoDBDocumentClient.from(client);
+
+  /** A read with the client's cached handler, stopped at once when `signal` aborts (see above). */
+  const read = <T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> => raceAbort(send, signal, () => signal.reason);
 
   /** Every call goes through here, so every failure becomes a ConnectorError the same way. */
   const call = async <T>(op: Operation, signal: AbortSignal, work: () => Promise<T>): Promise<T> => {
@@ -42,23 +55,29 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     KeyConditionExpression: range ? `#pk = :pk AND #sk ${range.op} :bound` : "#pk = :pk",
     // DynamoDB refuses names an expression does not use: #sk only with a range (or a projection, below).
     ExpressionAttributeNames: range ? { "#pk": pk, "#sk": sk } : { "#pk": pk },
-    ExpressionAttributeValues: range ? { ":pk": userId, ":bound": range.bound } : { ":pk": userId },
+    ExpressionAttributeValues: range ? { ":pk": { S: userId }, ":bound": { S: range.bound } } : { ":pk": { S: userId } },
   });
 
-  const toEvent = (item: Record<string, unknown>, keysOnly: boolean): StoredEvent => {
-    const key = item[sk];
+  /** The sort key of an item or LastEvaluatedKey, which must be a string. */
+  const sortKeyOf = (item: Record<string, AttributeValue>): string => {
+    const key = item[sk]?.S;
     if (typeof key !== "string") {
       throw new ConnectorError(`${connector}: the table's sort key ${sk} is not a string; it must hold <ISO instant>#<event id>`, `${connector}: non-string sort key in ${table}`, false);
     }
+    return key;
+  };
+
+  const toEvent = (item: Record<string, AttributeValue>, keysOnly: boolean): StoredEvent => {
+    const key = sortKeyOf(item);
     if (keysOnly) return { key };
-    const { [pk]: _user, [sk]: _key, ...data } = item;
+    const { [pk]: _user, [sk]: _key, ...data } = unmarshall(item);
     return { key, data };
   };
 
   /** Deletes up to 25 events, retrying what DynamoDB left unprocessed; returns the retry rounds it took. */
   const deleteBatch = async (userId: string, keys: readonly string[], signal: AbortSignal): Promise<number> => {
-    const requests = keys.map((key) => ({ DeleteRequest: { Key: { [pk]: userId, [sk]: key } } }));
-    const { rounds, left } = await batchWrite(doc, table, requests, unprocessed, signal);
+    const requests = keys.map((key) => ({ DeleteRequest: { Key: { [pk]: { S: userId }, [sk]: { S: key } } } }));
+    const { rounds, left } = await batchWrite(client, table, requests, unprocessed, signal);
     if (!left) return rounds;
     throw new ConnectorError(
       `${connector}: DynamoDB kept throttling the deletes in table ${table}; the erasure resumes on the next attempt`,
@@ -72,7 +91,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
 
     check: (signal) =>
       call("check", signal, async () => {
-        const { Table } = await client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal });
+        const { Table } = await read(() => client.send(new DescribeTableCommand({ TableName: table })), signal);
         const hash = Table?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
         const range = Table?.KeySchema?.find((k) => k.KeyType === "RANGE")?.AttributeName;
         if (hash !== pk || range !== sk) return `table ${table} is keyed by ${hash ?? "?"}/${range ?? "(no sort key)"}, not ${pk}/${sk}; fix partitionKey and sortKey`;
@@ -85,21 +104,18 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     page: (userId, q: PageQuery, signal) =>
       call(q.keysOnly ? "erase" : "collect", signal, async (): Promise<EventPage> => {
         const condition = keyCondition(userId, q.before === undefined ? undefined : { op: "<", bound: q.before });
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            ...condition,
-            ExpressionAttributeNames: q.keysOnly ? { ...condition.ExpressionAttributeNames, "#sk": sk } : condition.ExpressionAttributeNames,
-            ExclusiveStartKey: q.after === undefined ? undefined : { [pk]: userId, [sk]: q.after },
-            ProjectionExpression: q.keysOnly ? "#sk" : undefined,
-            ConsistentRead: o.consistentRead ?? false,
-            Limit: pageSize,
-          }),
-          { abortSignal: signal },
-        );
+        const query = new QueryCommand({
+          TableName: table,
+          ...condition,
+          ExpressionAttributeNames: q.keysOnly ? { ...condition.ExpressionAttributeNames, "#sk": sk } : condition.ExpressionAttributeNames,
+          ExclusiveStartKey: q.after === undefined ? undefined : { [pk]: { S: userId }, [sk]: { S: q.after } },
+          ProjectionExpression: q.keysOnly ? "#sk" : undefined,
+          ConsistentRead: o.consistentRead ?? false,
+          Limit: pageSize,
+        });
+        const out = await read(() => client.send(query), signal);
         const events = (out.Items ?? []).map((item) => toEvent(item, q.keysOnly));
-        const next = out.LastEvaluatedKey?.[sk];
-        return { events, next: typeof next === "string" ? next : undefined };
+        return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
     remove: (userId, keys, signal, heartbeat) =>
@@ -117,13 +133,14 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {
         const condition = keyCondition(userId, { op: ">=", bound });
-        const newest = await doc.send(new QueryCommand({ TableName: table, ...condition, ScanIndexForward: false, Limit: 1, ProjectionExpression: "#sk" }), { abortSignal: signal });
-        const newestKey = newest.Items?.[0]?.[sk];
-        if (typeof newestKey !== "string") return { count: 0 };
+        const newest = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, ScanIndexForward: false, Limit: 1, ProjectionExpression: "#sk" })), signal);
+        const newestItem = newest.Items?.[0];
+        if (!newestItem) return { count: 0 };
+        const newestKey = sortKeyOf(newestItem);
         let count = 0;
-        let start: Record<string, unknown> | undefined;
+        let start: Record<string, AttributeValue> | undefined;
         do {
-          const out = await doc.send(new QueryCommand({ TableName: table, ...condition, Select: "COUNT", ExclusiveStartKey: start }), { abortSignal: signal });
+          const out = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, Select: "COUNT", ExclusiveStartKey: start })), signal);
           count += out.Count ?? 0;
           start = out.LastEvaluatedKey;
           await heartbeat();

@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
 import { normalizeEmail } from "../../domain/identities";
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, RecordRef, SubjectRecord, TaskContext } from "../sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { eraseCustomer, KeptTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
@@ -58,22 +58,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * "no such object", which `onMissing` answers when given.
    */
   async function call<T>(op: Operation, ctx: Ctx, work: () => Promise<T>, onMissing?: () => T): Promise<T> {
-    if (ctx.signal.aborted) throw stopped(name, op, ctx.signal);
-    let onAbort = () => undefined as void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(stopped(name, op, ctx.signal));
-      ctx.signal.addEventListener("abort", onAbort, { once: true });
-    });
-    const pending = work();
-    // The SDK cannot be cancelled: an abandoned call still settles, and must not become an unhandled rejection.
-    pending.catch(() => undefined);
     try {
-      return await Promise.race([pending, aborted]);
+      // The Stripe SDK cannot be cancelled: an abandoned call runs on, unobserved.
+      return await raceAbort(work, ctx.signal, () => stopped(name, op, ctx.signal));
     } catch (error) {
       if (onMissing && isMissing(error)) return onMissing();
       throw toConnectorError(error, name, op);
-    } finally {
-      ctx.signal.removeEventListener("abort", onAbort);
     }
   }
 

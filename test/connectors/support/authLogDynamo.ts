@@ -37,6 +37,9 @@ export class AuthLogDynamo {
   fault?: DynamoFaultAnswer;
   /** How many more BatchWriteItem calls leave half their requests in UnprocessedItems. */
   partialBatches = 0;
+  /** While set, calls of this operation get no answer until release() (a server that hangs). */
+  stalled?: string;
+  private held: Array<() => void> = [];
 
   private constructor(
     private readonly server: http.Server,
@@ -72,7 +75,14 @@ export class AuthLogDynamo {
     return this.operations.filter((o) => o === operation).length;
   }
 
+  /** Answers the calls held while `stalled` was set (and stops holding new ones). */
+  release(): void {
+    this.stalled = undefined;
+    for (const go of this.held.splice(0)) go();
+  }
+
   async stop(): Promise<void> {
+    this.release();
     this.proxy.closeAllConnections();
     await close(this.proxy);
     this.server.closeAllConnections();
@@ -83,6 +93,7 @@ export class AuthLogDynamo {
     const body = await read(req);
     const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
     this.operations.push(operation);
+    if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.fault) {
       const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${this.fault.type}`, message: "injected by the test proxy" });
       res.writeHead(this.fault.status, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
