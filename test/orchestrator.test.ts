@@ -286,6 +286,31 @@ describeEachDatabase("orchestrator", (db) => {
     expect(connectors[3].health).to.deep.equal({ ok: false, message: "credentials rejected: set BROKEN_API_KEY" });
   });
 
+  it("opens one claim's transaction for a request of independent collects: no empty claims after it", async () => {
+    const independent = ["ledger", "tickets", "newsletter"].map((name) => new ScriptedConnector({ name, categories: ["SUPPORT"] }).seed(ADA, 2));
+    await start(independent);
+    await until(await approved(), "COMPLETED"); // warm: the worker has claimed and gone idle once
+    // Every claim's transaction reads the PENDING tasks best first (claimQuery), once.
+    const logger = t.ds.logger;
+    const original = logger.logQuery;
+    let claims = 0;
+    logger.logQuery = function (query, parameters, runner) {
+      if (/ORDER BY [`"]t[`"]\.[`"]priority[`"] DESC/.test(query) && parameters?.includes("PENDING")) claims += 1;
+      return original.call(this, query, parameters, runner);
+    };
+    try {
+      const id = await approved();
+      const done = await until(id, "COMPLETED");
+      expect(done.tasks.map((x: any) => `${x.step}:${x.status}`)).to.deep.equal(["COLLECT:SUCCEEDED", "COLLECT:SUCCEEDED", "COLLECT:SUCCEEDED", "EXPORT:SUCCEEDED"]);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // ten idle polls
+    } finally {
+      logger.logQuery = original;
+    }
+    // One claim took the three COLLECTs (fewer than it asked for); their completion handed the EXPORT
+    // to the worker in its own transaction; every look after that was the cheap one, which found nothing.
+    expect(claims).to.equal(1);
+  });
+
   it("plans once: the unique (request, connector, step) key refuses a second plan", async () => {
     await start();
     const id = await approved();

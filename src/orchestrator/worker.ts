@@ -5,7 +5,7 @@ import { BackoffPolicy } from "./backoff";
 import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { ClaimedSubjects, runTask } from "./runner";
-import { anyRunnable, claimTasks } from "./sql/claimTask";
+import { anyRunnable, claimBatch } from "./sql/claimTask";
 import { returnTask } from "./sql/returnTask";
 import type { HandOff } from "./sql/completeTask";
 import { TaskRow } from "../entities";
@@ -93,7 +93,10 @@ export class Worker {
     let lastSweep = 0;
     let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
-    // The last claim found nothing: ask cheaply (anyRunnable) before claiming again, unless woken.
+    // The last claim saw nothing runnable beyond what it took (claimBatch's `more`): ask cheaply
+    // (anyRunnable, one statement, no transaction) before opening another claim's transaction (four
+    // statements when it comes back empty). Also when woken: a finished task wakes the worker, and what
+    // it released is mostly handed off already (completeTask), so the claim would find nothing.
     let idle = false;
     while (!this.stopping) {
       try {
@@ -109,11 +112,10 @@ export class Worker {
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
         const free = this.options.concurrency - this.running.size;
-        const woken = this.woken;
         this.woken = false;
-        if (free > 0 && (woken || !idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
-          const tasks = await claimTasks(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
-          idle = tasks.length === 0;
+        if (free > 0 && (!idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
+          const { tasks, more } = await claimBatch(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
+          idle = !more;
           if (tasks.length && !this.stopping) {
             const subjects: ClaimedSubjects = new Map();
             for (const task of tasks) this.launch(task, log, subjects);

@@ -5,7 +5,7 @@ import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { anyRunnable, claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { anyRunnable, claimBatch, claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
 import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { extendLease } from "../../src/orchestrator/sql/extendLease";
@@ -90,8 +90,12 @@ describeEachDatabase("claims and leases", (db) => {
       // What the worker holds is what the row says: its writes are fenced by exactly this token.
       expect([...a, ...b].find((x) => x.id === row.id)).to.include({ leaseToken: row.leaseToken, attempts: row.attempts });
     }
-    // The rest are left for others; a batch larger than what is runnable takes what there is.
-    expect(await claimTasks(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8)).to.have.length(2);
+    // The rest are left for others; a batch larger than what is runnable takes what there is, and says
+    // whether it saw runnable tasks it did not take (the worker then claims again without asking first).
+    const one = await claimBatch(t.ds, "worker-c", t.clock.now(), LEASE_MS, 1);
+    expect({ tasks: one.tasks.length, more: one.more }).to.deep.equal({ tasks: 1, more: true });
+    const rest = await claimBatch(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8);
+    expect({ tasks: rest.tasks.length, more: rest.more }).to.deep.equal({ tasks: 1, more: false });
     expect(await claimTasks(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8)).to.have.length(0);
   });
 

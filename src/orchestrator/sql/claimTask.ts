@@ -66,14 +66,24 @@ export async function claimTask(ds: DataSource, workerId: string, now: Date, lea
  * CLAIM_ORDER. Each is leased as claimTask describes, with its own fencing token.
  */
 export async function claimTasks(ds: DataSource, workerId: string, now: Date, leaseMs: number, max: number): Promise<TaskRow[]> {
-  const claims = await inTransaction(ds, async (em) => {
-    const claimed = await claimNext(em, workerId, now, leaseMs, max);
-    await readDependents(em, claimed.map((c) => c.task));
-    return claimed;
+  return (await claimBatch(ds, workerId, now, leaseMs, max)).tasks;
+}
+
+/**
+ * claimTasks, also saying whether the claim saw runnable tasks it did not take (`more`): a full batch,
+ * or rows past it or cut off with a request (wholeRequests). When `more` is false, nothing else was
+ * runnable in the claim's view, and the worker asks anyRunnable (one statement) before claiming again
+ * rather than opening a claim's transaction that would most likely come back empty.
+ */
+export async function claimBatch(ds: DataSource, workerId: string, now: Date, leaseMs: number, max: number): Promise<{ tasks: TaskRow[]; more: boolean }> {
+  const { claimed, more } = await inTransaction(ds, async (em) => {
+    const batch = await claimNext(em, workerId, now, leaseMs, max);
+    await readDependents(em, batch.claimed.map((c) => c.task));
+    return batch;
   });
-  for (const claim of claims) unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
-  if (claims.length) tasksClaimed.inc({ by: "claim" }, claims.length);
-  return claims.map((c) => c.task);
+  for (const claim of claimed) unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
+  if (claimed.length) tasksClaimed.inc({ by: "claim" }, claimed.length);
+  return { tasks: claimed.map((c) => c.task), more };
 }
 
 /** Claims whose audit event is still to be written, by the claimed row object the attempt carries. */
@@ -105,14 +115,19 @@ function wholeRequests(batch: TaskRow[], next: TaskRow | undefined): TaskRow[] {
   return end > 0 ? batch.slice(0, end) : batch;
 }
 
-async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number): Promise<Array<{ task: TaskRow; polling: boolean }>> {
+async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number): Promise<{ claimed: Array<{ task: TaskRow; polling: boolean }>; more: boolean }> {
   const claimed: Array<{ task: TaskRow; polling: boolean }> = [];
+  let more = false;
   for (const status of CLAIM_ORDER) {
-    if (claimed.length >= max) break;
+    if (claimed.length >= max) {
+      more = true; // not looked at: assume there is work
+      break;
+    }
     const want = max - claimed.length;
     // One row more than wanted, to see whether the batch ends in the middle of a request's tasks.
     const fetched = await claimQuery(em, status, now, want + 1).getMany();
     const tasks = wholeRequests(fetched.slice(0, want), fetched[want]);
+    if (fetched.length > tasks.length) more = true;
     if (!tasks.length) continue;
     const polling = status === TaskStatus.REMOTE_PROCESSING;
     // One UPDATE, by primary key, for the rows just read and locked (MySQL: FOR UPDATE; SQLite: the
@@ -132,7 +147,7 @@ async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs
       claimed.push({ task, polling });
     }
   }
-  return claimed;
+  return { claimed, more };
 }
 
 /** What a claim sets: leased to `workerId` on the database's clock, the fencing token + 1, a new attempt unless it is a poll. */
