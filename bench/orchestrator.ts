@@ -116,6 +116,25 @@ async function taskWindow(services: Services, ids: string[]): Promise<number> {
   return (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000;
 }
 
+/**
+ * How many of the requests had their COLLECTs started by more than one worker process, from the audit
+ * trail (each "task.started" event names the worker, and a worker's id names its process): such a
+ * request's completions commit in separate transactions that queue for its EXPORT row.
+ */
+async function requestsSplit(services: Services, ids: string[]): Promise<number> {
+  const rows: Array<{ requestId: string; details: string | Record<string, unknown> }> = await services.ds.query(
+    `SELECT requestId, details FROM audit_events WHERE action = 'task.started' AND requestId IN (${ids.map(() => "?").join(",")})`,
+    ids,
+  );
+  const workers = new Map<string, Set<string>>();
+  for (const row of rows) {
+    const details = (typeof row.details === "string" ? JSON.parse(row.details) : row.details) as { step?: string; worker?: string };
+    if (details.step !== "COLLECT" || !details.worker) continue;
+    workers.set(row.requestId, (workers.get(row.requestId) ?? new Set()).add(details.worker));
+  }
+  return [...workers.values()].filter((w) => w.size > 1).length;
+}
+
 /** InnoDB's row-lock wait counters and the statements the server ran (server-wide). */
 async function innodbLockWaits(services: Services): Promise<{ ms: number; waits: number; statements: number }> {
   const rows: Array<{ Variable_name: string; Value: string }> = await services.ds.query(`SHOW GLOBAL STATUS WHERE Variable_name LIKE 'Innodb_row_lock_%' OR Variable_name = 'Questions'`);
@@ -220,7 +239,7 @@ interface CpuPerRequest {
   databaseMs: number | null;
 }
 
-function report(label: string, r: { seconds: number; singles: { cold: Singles; warm: Singles }; lockMs: number; lockWaits: number | null; workers: string; statements?: number; cpu?: CpuPerRequest }): void {
+function report(label: string, r: { seconds: number; singles: { cold: Singles; warm: Singles }; lockMs: number; lockWaits: number | null; workers: string; statements?: number; cpu?: CpuPerRequest; split?: number }): void {
   const critical = STEP_MS + r.singles.warm.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
@@ -233,6 +252,7 @@ function report(label: string, r: { seconds: number; singles: { cold: Singles; w
   console.log(`wall / critical path  ${(warm.wall / critical).toFixed(2)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${(cold.wall / (STEP_MS + cold.exportMs)).toFixed(2)})`);
   console.log(`its phases (median)   ${PHASES.map((name, p) => `${name} ${warm.phases[p].toFixed(0)}`).join(", ")} ms`);
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
+  if (r.split !== undefined) console.log(`split requests        ${r.split} of ${REQUESTS} had their collects run by more than one worker process`);
   if (r.statements !== undefined) console.log(`statements / request  ${(r.statements / REQUESTS).toFixed(1)} (the server's Questions counter over the drain, this bench's polling included)`);
   if (r.cpu) {
     const total = r.cpu.workerMs + (r.cpu.databaseMs ?? 0);
@@ -334,6 +354,7 @@ async function workerProcesses(processes: number): Promise<void> {
     const seconds = await taskWindow(services, ids);
     report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
       seconds,
+      split: await requestsSplit(services, ids),
       singles,
       lockMs: after.ms - before.ms,
       lockWaits: after.waits - before.waits,
