@@ -5,7 +5,7 @@ import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { anyRunnable, claimBatch, claimQuery, claimTask, claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { anyRunnable, claimBatch, claimQuery, claimTask, claimTasks, lockClaimable } from "../../src/orchestrator/sql/claimTask";
 import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { extendLease } from "../../src/orchestrator/sql/extendLease";
@@ -54,7 +54,8 @@ describeEachDatabase("claims and leases", (db) => {
     const claimedByA = deferred<{ id: string; rowsLocked: number }>();
     const release = deferred();
     const a = inTransaction(t.ds, async (em) => {
-      const task = await claimQuery(em, TaskStatus.PENDING, t.clock.now()).getOne();
+      // A claim's two steps: the plain read that chooses, then the lock on what it chose.
+      const [task] = await lockClaimable(em, TaskStatus.PENDING, t.clock.now(), await claimQuery(em, TaskStatus.PENDING, t.clock.now()).getMany());
       const [trx] = await em.query(`SELECT trx_rows_locked AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()`);
       claimedByA.resolve({ id: task!.id, rowsLocked: Number(trx.n) });
       await release.promise;

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
+import { In } from "typeorm";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { claimTasks } from "../../src/orchestrator/sql/claimTask";
+import { claimNext, claimTasks } from "../../src/orchestrator/sql/claimTask";
 import { CompletionExtras, completeTask, completionHold, HandOff, trackRunning } from "../../src/orchestrator/sql/completeTask";
 import { claimedDependentsOf } from "../../src/orchestrator/sql/finishTask";
 import { describeEachDatabase } from "../support/databases";
@@ -135,6 +136,48 @@ describeEachDatabase("completions of one request, committed together", (db) => {
     expect(requestsOf([...third, ...rest])).to.have.length(1);
     expect(new Set([...first, ...second, ...third, ...rest].map((x) => x.id)).size).to.equal(12);
     expect(new Set([...requestsOf(first), ...requestsOf(second), ...requestsOf(third)]).size).to.equal(3);
+  });
+
+  it("gives concurrent claimers whole requests: a claim locks only what it takes, so a batch's cut stays free for the next claim [MariaDB]", async function () {
+    if (db().kind !== "mariadb") this.skip();
+    const collects: TaskRow[] = [];
+    for (let i = 0; i < 6; i++) {
+      collects.push(...(await runnableCollects(t, 1)));
+      t.clock.advance(1);
+    }
+    expect(collects).to.have.length(24);
+    // Claimer A, five free slots, holds its transaction open after its claim's statements.
+    const claimedByA = deferred<{ tasks: TaskRow[]; rowsLocked: number }>();
+    const release = deferred();
+    const a = inTransaction(t.ds, async (em) => {
+      const { claimed } = await claimNext(em, "worker-a", t.clock.now(), LEASE_MS, 5);
+      const [trx] = await em.query(`SELECT trx_rows_locked AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()`);
+      claimedByA.resolve({ tasks: claimed.map((c) => c.task), rowsLocked: Number(trx.n) });
+      await release.promise;
+    });
+    const first = await claimedByA.promise;
+    const requestsOf = (tasks: TaskRow[]) => [...new Set(tasks.map((x) => x.requestId))];
+    let second: TaskRow[];
+    try {
+      expect(first.tasks).to.have.length(4);
+      // Only its four rows: choosing reads without locking. (Locking while choosing, it held 12 index
+      // records: the cut-off row of the second request and the one read past it, in both indexes.)
+      expect(first.rowsLocked).to.equal(4);
+      // Meanwhile B, five free slots too, takes the second request whole, not the part A's lock left.
+      second = await claimTasks(t.ds, "worker-b", t.clock.now(), LEASE_MS, 5);
+    } finally {
+      release.resolve();
+      await a;
+    }
+    expect(second).to.have.length(4);
+    expect(requestsOf(second)).to.have.length(1);
+    expect(requestsOf(second)[0]).not.to.equal(requestsOf(first.tasks)[0]);
+    // The rest go in whole requests too, to whoever claims: no request's COLLECTs in two claims.
+    const rest = [...(await claimTasks(t.ds, "worker-c", t.clock.now(), LEASE_MS, 8)), ...(await claimTasks(t.ds, "worker-d", t.clock.now(), LEASE_MS, 8))];
+    expect(rest).to.have.length(16);
+    const owners = new Map<string, Set<string>>();
+    for (const row of await t.ds.getRepository(TaskRow).findBy({ id: In(collects.map((x) => x.id)) })) owners.set(row.requestId, (owners.get(row.requestId) ?? new Set()).add(String(row.lockedBy)));
+    expect([...owners.values()].map((o) => o.size)).to.deep.equal([1, 1, 1, 1, 1, 1]);
   });
 
   describe("held back for siblings still running in this process", () => {
