@@ -50,7 +50,7 @@ export async function lockClaimable(em: EntityManager, status: (typeof CLAIM_ORD
 
 /**
  * Whether any task is runnable now, by the claim's own condition (runnableQuery): one statement, outside
- * any transaction, locking nothing. A worker whose last claim found nothing asks this before it opens a
+ * any transaction, locking nothing. A worker whose last claim saw nothing beyond what it took asks this before it opens a
  * claim's transaction (four statements when it comes back empty): idle workers polling every few
  * milliseconds cost the database a quarter as much.
  */
