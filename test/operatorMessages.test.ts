@@ -63,10 +63,11 @@ describe("operator messages", () => {
   });
 
   it("logs why a verification code could not reach the webhook (the connection refused), not just 'fetch failed'", async () => {
+    // A port kept open until the service listens (else the service's own ephemeral port may be this very
+    // one, just freed, and the webhook then reaches the service: HTTP 404), then closed before the call.
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const closed = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     const lines: string[] = [];
     const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(...String(chunk).split("\n").filter(Boolean)), done()) });
     const db = await createSqliteDatabase();
@@ -83,6 +84,7 @@ describe("operator messages", () => {
       DSR_BOOTSTRAP_ADMIN_TOKEN: "operator-messages-admin-token-0123",
     });
     const service = await startService({ config, connectors: [], logger: createLogger("info", {}, { destination: stream }) });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     try {
       const response = await fetch(service.url, {
         method: "POST",
