@@ -1,5 +1,5 @@
 import type { Clock } from "../clock";
-import { Connector, ConnectorError } from "../connectors/sdk";
+import { Connector, ConnectorError, raceAbort } from "../connectors/sdk";
 import type { Logger } from "../logger";
 
 /** Runs a connector's check() with a time limit; a throw or a time-out is an unhealthy answer, not an error. */
@@ -7,10 +7,7 @@ export async function checkConnector(connector: Connector, clock: Clock, logger:
   const signal = AbortSignal.timeout(timeoutMs);
   const scoped = logger.child({ connector: connector.spec.name });
   try {
-    const result = await Promise.race([
-      connector.check({ logger: scoped, signal }),
-      new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error(`no answer within ${timeoutMs} ms`)), { once: true })),
-    ]);
+    const result = await raceAbort(() => connector.check({ logger: scoped, signal }), signal, () => new Error(`no answer within ${timeoutMs} ms`));
     return { ok: result.ok, message: result.message, checkedAt: clock.now() };
   } catch (error) {
     const message = error instanceof ConnectorError ? error.userMessage : `check failed: ${(error as Error).message}`;

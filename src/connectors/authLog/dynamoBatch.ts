@@ -5,8 +5,6 @@ import { type BackoffPolicy, retryDelayMs } from "../../orchestrator/backoff";
 /** BatchWriteItem takes at most 25 requests. */
 export const BATCH_LIMIT = 25;
 
-export type { WriteRequest };
-
 /** Groups a sequence into arrays of `size`, lazily: a generator in gives one group in memory at a time. */
 export function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
   let group: T[] = [];

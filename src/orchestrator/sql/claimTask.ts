@@ -177,19 +177,19 @@ const LOCK_ROUNDS = 3;
  */
 async function chooseAndLock(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date, want: number, sawMore: () => void): Promise<TaskRow[]> {
   const taken: TaskRow[] = [];
-  const missed: string[] = [];
+  // Every id an earlier round chose, locked or not: its plain reads all see the same snapshot, so
+  // the next round reads past them.
+  const chosenBefore: string[] = [];
   for (let round = 0; round < LOCK_ROUNDS && taken.length < want; round++) {
     const left = want - taken.length;
-    // Past what this claim took or missed in earlier rounds (its plain reads all see the same snapshot).
-    const fetched = await claimQuery(em, status, now, left + 1, [...missed, ...taken.map((t) => t.id)]).getMany();
+    const fetched = await claimQuery(em, status, now, left + 1, chosenBefore).getMany();
     const chosen = wholeRequests(fetched.slice(0, left), fetched[left]);
     if (fetched.length > chosen.length) sawMore();
     if (!chosen.length) break;
     const locked = await lockClaimable(em, status, now, chosen);
     taken.push(...locked);
     if (locked.length === chosen.length) break;
-    const got = new Set(locked.map((t) => t.id));
-    missed.push(...chosen.filter((t) => !got.has(t.id)).map((t) => t.id));
+    chosenBefore.push(...chosen.map((t) => t.id));
     sawMore();
   }
   return taken;
