@@ -5,7 +5,7 @@ import { BackoffPolicy } from "./backoff";
 import { purgeExpiredExports, PURGE_INTERVAL_MS } from "../export/purge";
 import { ConnectorRegistry } from "./registry";
 import { ClaimedSubjects, runTask } from "./runner";
-import { anyRunnable, claimBatch } from "./sql/claimTask";
+import { claimBatch, ClaimStatus, runnableStatuses } from "./sql/claimTask";
 import { returnTask } from "./sql/returnTask";
 import type { HandOff } from "./sql/completeTask";
 import { TaskRow } from "../entities";
@@ -94,9 +94,10 @@ export class Worker {
     let lastPurge = 0;
     let idleMs = this.options.pollIntervalMs;
     // The last claim saw nothing runnable beyond what it took (claimBatch's `more`): ask cheaply
-    // (anyRunnable, one statement, no transaction) before opening another claim's transaction (four
-    // statements when it comes back empty). Also when woken: a finished task wakes the worker, and what
-    // it released is mostly handed off already (completeTask), so the claim would find nothing.
+    // (runnableStatuses, one statement, no transaction) before opening another claim's transaction (four
+    // statements when it comes back empty), which then reads only the statuses it found. Also when woken:
+    // a finished task wakes the worker, and what it released is mostly handed off already (completeTask),
+    // so the claim would find nothing.
     let idle = false;
     while (!this.stopping) {
       try {
@@ -113,8 +114,9 @@ export class Worker {
         }
         const free = this.options.concurrency - this.running.size;
         this.woken = false;
-        if (free > 0 && (!idle || (await anyRunnable(this.services.ds, this.services.clock.now())))) {
-          const { tasks, more } = await claimBatch(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH));
+        const statuses: readonly ClaimStatus[] | undefined = free > 0 && idle ? await runnableStatuses(this.services.ds, this.services.clock.now()) : undefined;
+        if (free > 0 && (!statuses || statuses.length)) {
+          const { tasks, more } = await claimBatch(this.services.ds, this.id, this.services.clock.now(), this.options.leaseMs, Math.min(free, CLAIM_BATCH), statuses);
           idle = !more;
           if (tasks.length && !this.stopping) {
             const subjects: ClaimedSubjects = new Map();

@@ -3,9 +3,10 @@ import { exclusive } from "../../src/db/connectionQueue";
 import { MIGRATIONS } from "../../src/migrations";
 import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
-import { TaskStatus } from "../../src/domain/tasks";
+import { TaskStatus, TaskStep } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { anyRunnable, claimBatch, claimQuery, claimTask, claimTasks, lockClaimable } from "../../src/orchestrator/sql/claimTask";
+import { claimBatch, claimNext, claimQuery, claimTask, claimTasks, lockClaimable, runnableStatuses } from "../../src/orchestrator/sql/claimTask";
+import { claimedDependentsOf } from "../../src/orchestrator/sql/finishTask";
 import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
 import { extendLease } from "../../src/orchestrator/sql/extendLease";
@@ -154,22 +155,67 @@ describeEachDatabase("claims and leases", (db) => {
     expect(new Set(levels)).to.deep.equal(new Set(["READ-COMMITTED"]));
   });
 
-  it("answers whether anything is runnable, as a claim would find it, without claiming or locking", async () => {
+  it("answers which statuses have something runnable, as a claim would find it, without claiming or locking", async () => {
     // parkEverything (afterEach) leaves nothing runnable; the approvals' EXPORTs wait for their COLLECTs.
     await parkEverything(t);
-    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
+    expect(await runnableStatuses(t.ds, t.clock.now())).to.deep.equal([]);
     const [task] = await runnableCollects(t, 1);
-    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(true);
+    expect(await runnableStatuses(t.ds, t.clock.now())).to.deep.equal([TaskStatus.PENDING]);
     // Not yet due (a retry's backoff): not runnable; due again once the service clock passes runAfter.
     await t.ds.getRepository(TaskRow).update({ status: TaskStatus.PENDING, waitingFor: 0 }, { runAfter: new Date(t.clock.now().getTime() + 60_000) });
-    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
-    expect(await anyRunnable(t.ds, new Date(t.clock.now().getTime() + 61_000))).to.equal(true);
-    // A remote poll whose time has come counts too.
+    expect(await runnableStatuses(t.ds, t.clock.now())).to.deep.equal([]);
+    expect(await runnableStatuses(t.ds, new Date(t.clock.now().getTime() + 61_000))).to.deep.equal([TaskStatus.PENDING]);
+    // A remote poll whose time has come counts too, and comes first (the claim's order).
     await t.ds.getRepository(TaskRow).update({ id: task.id }, { status: TaskStatus.REMOTE_PROCESSING, runAfter: t.clock.now() });
-    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(true);
+    expect(await runnableStatuses(t.ds, t.clock.now())).to.deep.equal([TaskStatus.REMOTE_PROCESSING]);
     // Asking took nothing: the task is still there to claim.
     expect((await claimTask(t.ds, "worker-a", t.clock.now(), LEASE_MS))!.id).to.equal(task.id);
-    expect(await anyRunnable(t.ds, t.clock.now())).to.equal(false);
+    expect(await runnableStatuses(t.ds, t.clock.now())).to.deep.equal([]);
+  });
+
+  it("reads only the statuses it is given, and learns the claimed tasks' dependents with its own read", async () => {
+    await parkEverything(t);
+    const collects = await runnableCollects(t, 1);
+    const exportOf = await t.ds.getRepository(TaskRow).findOneByOrFail({ requestId: collects[0].requestId, step: TaskStep.EXPORT });
+    const statements: string[] = [];
+    const logger = t.ds.logger;
+    const original = logger.logQuery;
+    logger.logQuery = function (query, parameters, runner) {
+      statements.push(query);
+      return original.call(this, query, parameters, runner);
+    };
+    let claimed: TaskRow[];
+    try {
+      claimed = (await claimBatch(t.ds, "worker-a", t.clock.now(), LEASE_MS, 8, [TaskStatus.PENDING])).tasks;
+    } finally {
+      logger.logQuery = original;
+    }
+    expect(claimed.map((x) => x.id).sort()).to.deep.equal(collects.map((x) => x.id).sort());
+    // No read of REMOTE_PROCESSING tasks, and no read of task_dependencies of its own.
+    expect(statements.filter((q) => /REMOTE_PROCESSING/.test(q))).to.deep.equal([]);
+    expect(statements.filter((q) => /^\s*SELECT/i.test(q) && /FROM [`"]?task_dependencies/i.test(q) && !/FROM [`"]?tasks[`"]? [`"]?t[`"]?/i.test(q))).to.deep.equal([]);
+    for (const task of claimed) expect(claimedDependentsOf(task)).to.deep.equal([exportOf.id]);
+  });
+
+  it("reads a claimed task's dependents again when the claim's list came back cut", async function () {
+    mariadb.call(this);
+    await parkEverything(t);
+    const collects = await runnableCollects(t, 1);
+    const exportOf = await t.ds.getRepository(TaskRow).findOneByOrFail({ requestId: collects[0].requestId, step: TaskStep.EXPORT });
+    // MySQL cuts GROUP_CONCAT at group_concat_max_len; 4 bytes cannot hold one id (36). Set for the
+    // claim's own transaction's connection only.
+    const claimed = await inTransaction(t.ds, async (em) => {
+      await em.query("SET SESSION group_concat_max_len = 4");
+      try {
+        const [cut] = await em.query("SELECT GROUP_CONCAT(id) AS ids FROM tasks WHERE id = ?", [exportOf.id]);
+        expect(cut.ids).to.equal(exportOf.id.slice(0, 4)); // the server does cut it
+        return (await claimNext(em, "worker-a", t.clock.now(), LEASE_MS, 8)).claimed.map((c) => c.task);
+      } finally {
+        await em.query("SET SESSION group_concat_max_len = DEFAULT");
+      }
+    });
+    expect(claimed).to.have.length(collects.length);
+    for (const task of claimed) expect(claimedDependentsOf(task)).to.deep.equal([exportOf.id]);
   });
 
   it("times the lease on the database's clock, whatever the service clock says", async () => {

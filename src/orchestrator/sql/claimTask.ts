@@ -5,7 +5,7 @@ import { inTransaction } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
 import { tasksClaimed } from "../../metrics";
-import { readDependents } from "./finishTask";
+import { dependentsColumns, dependentsFromColumns } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /**
@@ -15,8 +15,11 @@ import { auditTask } from "./taskAudit";
  */
 const CLAIM_ORDER = [TaskStatus.REMOTE_PROCESSING, TaskStatus.PENDING] as const;
 
+/** The statuses a claim takes from (CLAIM_ORDER's). */
+export type ClaimStatus = (typeof CLAIM_ORDER)[number];
+
 /** The tasks of one status that are runnable at `now`: no unfinished dependencies, their time come. */
-function runnableQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date) {
+function runnableQuery(em: EntityManager, status: ClaimStatus, now: Date) {
   return em.getRepository(TaskRow).createQueryBuilder("t").where("t.status = :status", { status }).andWhere("t.waitingFor = 0").andWhere("t.runAfter <= :now", { now });
 }
 
@@ -25,7 +28,7 @@ function runnableQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], 
  * nothing. It reads index idx_tasks_claim_order (status, waitingFor, priority DESC, runAfter) in its
  * own order and stops after `limit` rows: no sort. A claim then locks what it chose (lockClaimable).
  */
-export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date, limit = 1, exclude: readonly string[] = []) {
+export function claimQuery(em: EntityManager, status: ClaimStatus, now: Date, limit = 1, exclude: readonly string[] = []) {
   const qb = runnableQuery(em, status, now).orderBy("t.priority", "DESC").addOrderBy("t.runAfter", "ASC").limit(limit);
   if (exclude.length) qb.andWhere("t.id NOT IN (:...exclude)", { exclude });
   return qb;
@@ -37,7 +40,7 @@ export function claimQuery(em: EntityManager, status: (typeof CLAIM_ORDER)[numbe
  * taken since the plain read) is left out without waiting, and no other row is locked. SQLite: the
  * claim's transaction is exclusive, so what the plain read returned is already current and safe.
  */
-export async function lockClaimable(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date, chosen: readonly TaskRow[]): Promise<TaskRow[]> {
+export async function lockClaimable(em: EntityManager, status: ClaimStatus, now: Date, chosen: readonly TaskRow[]): Promise<TaskRow[]> {
   if (!isMysql(em.connection) || !chosen.length) return [...chosen];
   const locked = await runnableQuery(em, status, now)
     .andWhere("t.id IN (:...ids)", { ids: chosen.map((t) => t.id) })
@@ -49,18 +52,19 @@ export async function lockClaimable(em: EntityManager, status: (typeof CLAIM_ORD
 }
 
 /**
- * Whether any task is runnable now, by the claim's own condition (runnableQuery): one statement, outside
- * any transaction, locking nothing. A worker whose last claim saw nothing beyond what it took asks this before it opens a
- * claim's transaction (four statements when it comes back empty): idle workers polling every few
- * milliseconds cost the database a quarter as much.
+ * Which statuses of CLAIM_ORDER have a task runnable now, by the claim's own condition (runnableQuery):
+ * one statement, outside any transaction, locking nothing; empty when nothing is runnable. A worker
+ * whose last claim saw nothing beyond what it took asks this before it opens a claim's transaction
+ * (four statements when it comes back empty), and that claim then reads only these statuses: idle
+ * workers polling every few milliseconds cost the database a quarter as much.
  */
-export async function anyRunnable(ds: DataSource, now: Date): Promise<boolean> {
+export async function runnableStatuses(ds: DataSource, now: Date): Promise<ClaimStatus[]> {
   const parts = CLAIM_ORDER.map((status) => runnableQuery(ds.manager, status, now).select("1").getQueryAndParameters());
-  const [row]: Array<{ runnable: number | string }> = await ds.query(
-    `SELECT ${parts.map(([sql]) => `EXISTS (${sql})`).join(" OR ")} AS runnable`,
+  const [row]: Array<Record<string, number | string>> = await ds.query(
+    `SELECT ${parts.map(([sql], i) => `EXISTS (${sql}) AS s${i}`).join(", ")}`,
     parts.flatMap(([, parameters]) => parameters),
   );
-  return Number(row.runnable) === 1;
+  return CLAIM_ORDER.filter((_, i) => Number(row[`s${i}`]) === 1);
 }
 
 /**
@@ -89,15 +93,12 @@ export async function claimTasks(ds: DataSource, workerId: string, now: Date, le
 /**
  * claimTasks, also saying whether the claim saw runnable tasks it did not take (`more`): a full batch,
  * or rows past it or cut off with a request (wholeRequests). When `more` is false, nothing else was
- * runnable in the claim's view, and the worker asks anyRunnable (one statement) before claiming again
- * rather than opening a claim's transaction that would most likely come back empty.
+ * runnable in the claim's view, and the worker asks runnableStatuses (one statement) before claiming again
+ * rather than opening a claim's transaction that would most likely come back empty. `statuses` limits
+ * the claim to those of CLAIM_ORDER that runnableStatuses found (the others cost a read that finds nothing).
  */
-export async function claimBatch(ds: DataSource, workerId: string, now: Date, leaseMs: number, max: number): Promise<{ tasks: TaskRow[]; more: boolean }> {
-  const { claimed, more } = await inTransaction(ds, async (em) => {
-    const batch = await claimNext(em, workerId, now, leaseMs, max);
-    await readDependents(em, batch.claimed.map((c) => c.task));
-    return batch;
-  });
+export async function claimBatch(ds: DataSource, workerId: string, now: Date, leaseMs: number, max: number, statuses: readonly ClaimStatus[] = CLAIM_ORDER): Promise<{ tasks: TaskRow[]; more: boolean }> {
+  const { claimed, more } = await inTransaction(ds, (em) => claimNext(em, workerId, now, leaseMs, max, statuses));
   for (const claim of claimed) unaudited.set(claim.task, { polling: claim.polling, at: now, workerId });
   if (claimed.length) tasksClaimed.inc({ by: "claim" }, claimed.length);
   return { tasks: claimed.map((c) => c.task), more };
@@ -134,11 +135,15 @@ function wholeRequests(batch: TaskRow[], next: TaskRow | undefined): TaskRow[] {
   return end > 0 ? batch.slice(0, end) : batch;
 }
 
-/** A claim's statements in the caller's transaction (claimBatch opens it; a test can hold it open). */
-export async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number): Promise<{ claimed: Array<{ task: TaskRow; polling: boolean }>; more: boolean }> {
+/**
+ * A claim's statements in the caller's transaction (claimBatch opens it; a test can hold it open). The
+ * claimed tasks' dependents come with the plain read (dependentsColumns), so their completions know
+ * them without a read.
+ */
+export async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number, statuses: readonly ClaimStatus[] = CLAIM_ORDER): Promise<{ claimed: Array<{ task: TaskRow; polling: boolean }>; more: boolean }> {
   const claimed: Array<{ task: TaskRow; polling: boolean }> = [];
   let more = false;
-  for (const status of CLAIM_ORDER) {
+  for (const status of CLAIM_ORDER.filter((s) => statuses.includes(s))) {
     if (claimed.length >= max) {
       more = true; // not looked at: assume there is work
       break;
@@ -175,14 +180,18 @@ const LOCK_ROUNDS = 3;
  * holds or took some of the chosen (both read the same best rows), another round reads past them.
  * `sawMore` is called when runnable rows were seen and not taken.
  */
-async function chooseAndLock(em: EntityManager, status: (typeof CLAIM_ORDER)[number], now: Date, want: number, sawMore: () => void): Promise<TaskRow[]> {
+async function chooseAndLock(em: EntityManager, status: ClaimStatus, now: Date, want: number, sawMore: () => void): Promise<TaskRow[]> {
   const taken: TaskRow[] = [];
   // Every id an earlier round chose, locked or not: its plain reads all see the same snapshot, so
   // the next round reads past them.
   const chosenBefore: string[] = [];
+  // The dependents each chosen task's plain read listed, by id (see dependentsColumns).
+  const listed = new Map<string, { list: string | null; length: number | string }>();
   for (let round = 0; round < LOCK_ROUNDS && taken.length < want; round++) {
     const left = want - taken.length;
-    const fetched = await claimQuery(em, status, now, left + 1, chosenBefore).getMany();
+    const columns = dependentsColumns("t");
+    const { entities: fetched, raw } = await claimQuery(em, status, now, left + 1, chosenBefore).addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength").getRawAndEntities();
+    for (const row of raw) listed.set(String(row.t_id), { list: row.dependents, length: row.dependentsLength });
     const chosen = wholeRequests(fetched.slice(0, left), fetched[left]);
     if (fetched.length > chosen.length) sawMore();
     if (!chosen.length) break;
@@ -192,6 +201,7 @@ async function chooseAndLock(em: EntityManager, status: (typeof CLAIM_ORDER)[num
     chosenBefore.push(...chosen.map((t) => t.id));
     sawMore();
   }
+  await dependentsFromColumns(em, taken.map((task) => ({ task, ...listed.get(task.id)! })));
   return taken;
 }
 
@@ -227,10 +237,13 @@ export async function claimReleased(em: EntityManager, taskId: string, workerId:
     .setParameter("now", now)
     .execute();
   if (result.affected !== 1) return null;
-  const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
-  // As a claim does: its completion then knows its dependents without a read, groups with its siblings
-  // and can hand off in turn (a deletion's chain of ERASEs).
-  await readDependents(em, [task]);
+  // As a claim does, the row and its dependents in one read: its completion then knows its dependents
+  // without a read, groups with its siblings and can hand off in turn (a deletion's chain of ERASEs).
+  const columns = dependentsColumns("t");
+  const { entities, raw } = await em.getRepository(TaskRow).createQueryBuilder("t").addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength").where("t.id = :id", { id: taskId }).getRawAndEntities();
+  const task = entities[0];
+  if (!task) throw new Error(`claimed task ${taskId} is gone from its own transaction`);
+  await dependentsFromColumns(em, [{ task, list: raw[0].dependents, length: raw[0].dependentsLength }]);
   unaudited.set(task, { polling: false, at: now, workerId });
   return task;
 }

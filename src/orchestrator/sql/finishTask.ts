@@ -132,18 +132,45 @@ export async function dependentIds(em: EntityManager, taskId: string): Promise<s
   return (await dependentsOf(em, [taskId])).get(taskId)!;
 }
 
-/** The dependents a claim read for the tasks it took, by the claimed row object (see readDependents). */
+/** The dependents a claim read for the tasks it took, by the claimed row object (see rememberDependents). */
 const claimedDependents = new WeakMap<TaskRow, string[]>();
 
 /**
- * Reads, in one statement, the dependents of the tasks a claim took, for their completions to use
- * instead of a read each. A plan's dependencies are written with it and never change afterwards, so a
- * read at the claim is as good as one at the end.
+ * Keeps the dependents a claim read for a task it took, for its completion to use instead of a read.
+ * A plan's dependencies are written with it and never change afterwards, so a read at the claim (even
+ * the claim's plain read, before the lock) is as good as one at the end.
  */
+export function rememberDependents(task: TaskRow, dependents: readonly string[]): void {
+  claimedDependents.set(task, [...dependents].sort());
+}
+
+/**
+ * The SQL of a column that lists a task's dependents (comma-separated ids; NULL for none), and of one
+ * that gives that list's full length, for a claim's own read of `alias`'s rows: the claim then needs
+ * no read of its own for them. The length guards the list: MySQL cuts GROUP_CONCAT at
+ * group_concat_max_len (1,024 bytes by default), and a list that came back short is read again whole
+ * (dependentsFromColumns).
+ */
+export function dependentsColumns(alias: string): { list: string; length: string } {
+  const from = `FROM task_dependencies d WHERE d.dependsOnTaskId = ${alias}.id`;
+  return { list: `(SELECT GROUP_CONCAT(d.taskId) ${from})`, length: `(SELECT COALESCE(SUM(LENGTH(d.taskId)) + COUNT(*) - 1, 0) ${from})` };
+}
+
+/** Remembers, for each of `tasks`, the dependents its claim's read listed (dependentsColumns), reading again those a cut list left short. */
+export async function dependentsFromColumns(em: EntityManager, tasks: ReadonlyArray<{ task: TaskRow; list: string | null; length: number | string }>): Promise<void> {
+  const short: TaskRow[] = [];
+  for (const { task, list, length } of tasks) {
+    if (Buffer.byteLength(list ?? "") === Number(length)) rememberDependents(task, list ? String(list).split(",") : []);
+    else short.push(task);
+  }
+  await readDependents(em, short);
+}
+
+/** Reads, in one statement, the dependents of claimed tasks whose claim did not list them. */
 export async function readDependents(em: EntityManager, tasks: readonly TaskRow[]): Promise<void> {
   if (!tasks.length) return;
   const dependents = await dependentsOf(em, tasks.map((t) => t.id));
-  for (const task of tasks) claimedDependents.set(task, dependents.get(task.id)!);
+  for (const task of tasks) rememberDependents(task, dependents.get(task.id)!);
 }
 
 /** The dependents its claim read for `task` (sorted ids), or undefined when this process did not claim it. */
