@@ -1,5 +1,9 @@
 import { expect } from "chai";
+import { randomUUID } from "node:crypto";
 import mysql from "mysql2/promise";
+import { SYSTEM_ACTOR } from "../src/audit/actor";
+import { appendAuditEvent, GENESIS_HASH } from "../src/audit/auditTrail";
+import { inTransaction } from "../src/db/transaction";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { submit, submitVerified, TestService } from "./support/harness";
@@ -96,6 +100,60 @@ describeEachDatabase("audit trail", (db) => {
       await holder.end();
     }
     expect((await t.ok(VERIFY_TRAIL)).verifyAuditTrail.ok).to.equal(true);
+  });
+
+  it("creates a new request's trail head once when another transaction creates it between its look and its insert, and chains after what that one wrote (MariaDB)", async function () {
+    if (db().kind !== "mariadb") this.skip();
+    const stream = randomUUID();
+    const theirs = "ab".repeat(32);
+    // The race, made to happen: when our transaction (having seen no head) is about to create it, another
+    // transaction creates it first and writes its first event (seq 1), and commits.
+    const holder = await mysql.createConnection({ uri: db().url });
+    const probe = t.ds.createQueryRunner();
+    const proto = Object.getPrototypeOf(probe) as { query: (...args: any[]) => Promise<any> };
+    await probe.release();
+    const query = proto.query;
+    proto.query = async function (this: unknown, sql: string, parameters?: unknown[], ...rest: unknown[]) {
+      if (/^INSERT (IGNORE )?INTO audit_stream_heads/.test(sql) && parameters?.includes(stream)) {
+        await holder.query("INSERT INTO audit_stream_heads (stream, seq, hash, sealedSeq, sealedHash, unsealed) VALUES (?, 1, ?, 0, ?, 1)", [stream, theirs, GENESIS_HASH]);
+      }
+      return query.call(this, sql, parameters, ...rest);
+    };
+    try {
+      await inTransaction(t.ds, (em) => appendAuditEvent(em, { requestId: stream, actor: SYSTEM_ACTOR, action: "test.second", details: {} }, new Date()));
+    } finally {
+      proto.query = query;
+      await holder.end();
+    }
+    // Ours found the head taken (its INSERT created nothing), read it, and chained after seq 1.
+    const rows = await t.ds.query("SELECT seq, prevHash FROM audit_events WHERE stream = ?", [stream]);
+    expect(rows.map((r: any) => [Number(r.seq), r.prevHash])).to.deep.equal([[2, theirs]]);
+    const [head] = await t.ds.query("SELECT seq FROM audit_stream_heads WHERE stream = ?", [stream]);
+    expect(Number(head.seq)).to.equal(2);
+    await t.ds.query("DELETE FROM audit_events WHERE stream = ?", [stream]);
+    await t.ds.query("DELETE FROM audit_stream_heads WHERE stream = ?", [stream]);
+  });
+
+  it("starts a new request's trail with one statement fewer: the head it creates is not read back", async () => {
+    const stream = randomUUID();
+    const statements: string[] = [];
+    const logger = t.ds.logger;
+    const original = logger.logQuery;
+    logger.logQuery = function (query, parameters, runner) {
+      if (parameters?.includes(stream)) statements.push(query.trim());
+      return original.call(this, query, parameters, runner);
+    };
+    try {
+      await inTransaction(t.ds, (em) => appendAuditEvent(em, { requestId: stream, actor: SYSTEM_ACTOR, action: "test.first", details: {} }, new Date()));
+    } finally {
+      logger.logQuery = original;
+    }
+    expect(statements.filter((q) => /^SELECT .*audit_stream_heads|^SELECT stream/.test(q))).to.have.length(1);
+    expect(statements.filter((q) => /^INSERT (IGNORE )?INTO audit_stream_heads/.test(q))).to.have.length(1);
+    const rows = await t.ds.query("SELECT seq, prevHash FROM audit_events WHERE stream = ?", [stream]);
+    expect(rows.map((r: any) => [Number(r.seq), r.prevHash])).to.deep.equal([[1, GENESIS_HASH]]);
+    await t.ds.query("DELETE FROM audit_events WHERE stream = ?", [stream]);
+    await t.ds.query("DELETE FROM audit_stream_heads WHERE stream = ?", [stream]);
   });
 
   it("records token creation and revocation", async () => {

@@ -4,6 +4,7 @@ import { Role } from "../src/domain/enums";
 import { Manifest } from "../src/export/format";
 import { purgeExpiredExports } from "../src/export/purge";
 import { ZipReader } from "../src/export/zipReader";
+import { followersQuery } from "../src/orchestrator/requestSettler";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
@@ -136,5 +137,16 @@ describeEachDatabase("duplicate requests", (db) => {
     const { pem } = (await t.ok(`{ certificatePublicKey { pem } }`)).certificatePublicKey;
     expect(verifyDocument(follower.signed, pem).ok).to.equal(true);
     expect(tickets.callsOf("erase")).to.have.length(1);
+  });
+
+  it("finds a request's waiting duplicates by index when it ends, not by reading every request [MariaDB]", async function () {
+    if (db().kind !== "mariadb") this.skip();
+    const plan = await t.ds.transaction(async (em) => {
+      const [sql, params] = followersQuery(em, "3f0c1a9e-0000-4000-8000-000000000000").getQueryAndParameters();
+      return em.query(`EXPLAIN ${sql}`, params);
+    });
+    expect(plan, JSON.stringify(plan)).to.have.length(1);
+    // Before the index: type ALL (every request examined, inside the transaction that ends the request).
+    expect(plan[0]).to.include({ key: "idx_requests_duplicate_of", type: "ref" });
   });
 });

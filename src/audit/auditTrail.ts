@@ -71,9 +71,17 @@ async function lockHeads(em: EntityManager, streams: string[]): Promise<Map<stri
     // A new stream (a request's first event): create its head, then lock it like any other. The upsert
     // makes two transactions that both see it missing agree instead of failing on the key.
     const values = missing.map(() => `(?, 0, '${GENESIS_HASH}', 0, '${GENESIS_HASH}', 0)`).join(",");
-    const upsert = mysql ? "ON DUPLICATE KEY UPDATE stream = stream" : "ON CONFLICT(stream) DO NOTHING";
-    await em.query(`INSERT INTO audit_stream_heads (stream, seq, hash, sealedSeq, sealedHash, unsealed) VALUES ${values} ${upsert}`, missing);
-    for (const r of await read(missing)) heads.set(r.stream, { seq: Number(r.seq), hash: r.hash });
+    // MySQL: INSERT IGNORE, not ON DUPLICATE KEY UPDATE, whose row count (mysql2 connects with
+    // CLIENT_FOUND_ROWS) says 1 for a head that was already there, as for one it created.
+    const sql = mysql
+      ? `INSERT IGNORE INTO audit_stream_heads (stream, seq, hash, sealedSeq, sealedHash, unsealed) VALUES ${values}`
+      : `INSERT INTO audit_stream_heads (stream, seq, hash, sealedSeq, sealedHash, unsealed) VALUES ${values} ON CONFLICT(stream) DO NOTHING`;
+    // Rows this INSERT created are the genesis heads it wrote, locked by it until commit: no read needed.
+    // A head another transaction created meanwhile counts 0 rows (it is left as it is), and then all are
+    // read and locked as any other.
+    const inserted = em.queryRunner ? ((await em.queryRunner.query(sql, missing, true)).affected ?? 0) : (await em.query(sql, missing), 0);
+    if (inserted === missing.length) for (const stream of missing) heads.set(stream, { seq: 0, hash: GENESIS_HASH });
+    else for (const r of await read(missing)) heads.set(r.stream, { seq: Number(r.seq), hash: r.hash });
   }
   return heads;
 }

@@ -113,6 +113,7 @@ export class RequestRow {
   closedAt!: Date | null;
 
   /** The open request of the same type and subject that this one duplicates; it follows that one instead of fanning out. */
+  @Index("idx_requests_duplicate_of")
   @Column({ type: "varchar", length: 36, nullable: true })
   duplicateOf!: string | null;
 

@@ -1,4 +1,4 @@
-import { EntityManager, In, Not } from "typeorm";
+import { EntityManager } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { moveRequest } from "../commands/requestTransition";
 import { lockedRequest } from "../db/transaction";
@@ -100,12 +100,21 @@ function countsDetails(counts: TaskCounts): Record<string, number> {
   return Object.fromEntries(Object.entries(counts.byStatus).map(([s, n]) => [s.toLowerCase(), n ?? 0]));
 }
 
+/**
+ * The duplicates still waiting on `originalId`: a lookup by index idx_requests_duplicate_of (every
+ * request that ends asks, and almost always finds none).
+ */
+export function followersQuery(em: EntityManager, originalId: string) {
+  return em
+    .getRepository(RequestRow)
+    .createQueryBuilder("r")
+    .where("r.duplicateOf = :originalId", { originalId })
+    .andWhere("r.status NOT IN (:...done)", { done: [...TERMINAL_STATUSES, RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL] });
+}
+
 /** Duplicates waiting on `original` end the way it ended. */
 async function settleDuplicates(em: EntityManager, original: RequestRow, now: Date): Promise<void> {
-  const followers = await em.getRepository(RequestRow).find({
-    where: { duplicateOf: original.id, status: Not(In([...TERMINAL_STATUSES, RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL])) },
-  });
-  for (const follower of followers) {
+  for (const follower of await followersQuery(em, original.id).getMany()) {
     await moveRequest(em, follower, original.status, { actor: SYSTEM_ACTOR, action: `request.${original.status.toLowerCase()}`, details: { duplicateOf: original.id } }, now, {
       statusReason: `answered together with request ${original.id}${original.statusReason ? `: ${original.statusReason}` : ""}`.slice(0, 500),
     });
