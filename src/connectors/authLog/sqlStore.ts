@@ -36,20 +36,21 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
   const q = (identifier: string) => quote(db.dialect, identifier);
   const fields = Object.entries(FIELD_COLUMNS) as [AuthEventField, string][];
 
-  /** A row's fields by their export names (a plain loop: this runs once per event of a big subject). */
-  const fieldsOf = (row: Record<string, unknown>) => {
+  /** A row's fields by their export names, from its array (the key first, then `fields`' columns); a plain loop: this runs once per event of a big subject. */
+  const fieldsOf = (row: unknown[]) => {
     const data: Record<string, unknown> = {};
-    for (const [field, column] of fields) data[field] = row[column] ?? null;
+    for (let i = 0; i < fields.length; i++) data[fields[i][0]] = row[i + 1] ?? null;
     return data;
   };
 
-  const run = async (op: Operation, statement: Statement) => {
+  const guarded = async <T>(op: Operation, work: () => Promise<T>): Promise<T> => {
     try {
-      return await db.run(statement);
+      return await work();
     } catch (error) {
       throw toConnectorError(error, connector, op, table);
     }
   };
+  const run = (op: Operation, statement: Statement) => guarded(op, () => db.run(statement));
 
   return {
     description: `${db.dialect === "mysql" ? "MySQL/MariaDB" : "SQLite"} table ${table}`,
@@ -72,11 +73,10 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       const params: unknown[] = [userId];
       if (query.after !== undefined) where.push(`${q(KEY_COLUMN)} > ?`), params.push(query.after);
       if (query.before !== undefined) where.push(`${q(KEY_COLUMN)} < ?`), params.push(query.before);
-      const { rows } = await run(query.keysOnly ? "erase" : "collect", {
-        sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(table)} WHERE ${where.join(" AND ")} ORDER BY ${q(KEY_COLUMN)} LIMIT ?`,
-        params: [...params, pageSize],
-      });
-      const events = rows.map((row) => ({ key: String(row[KEY_COLUMN]), data: query.keysOnly ? undefined : fieldsOf(row) }));
+      const op: Operation = query.keysOnly ? "erase" : "collect";
+      const statement = { sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(table)} WHERE ${where.join(" AND ")} ORDER BY ${q(KEY_COLUMN)} LIMIT ?`, params: [...params, pageSize] };
+      const rows = await guarded(op, () => db.selectArrays(statement, columns));
+      const events = rows.map((row) => ({ key: String(row[0]), data: query.keysOnly ? undefined : fieldsOf(row) }));
       return { events, next: rows.length === pageSize ? events[events.length - 1].key : undefined };
     },
 

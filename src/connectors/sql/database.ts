@@ -96,6 +96,23 @@ export class SqlDatabase {
     }
   }
 
+  /**
+   * A SELECT's rows as arrays, each in the order of `columns` (its select list). On a SQLite database
+   * the connector opened itself (a `sqlite:` url), they come straight from better-sqlite3 in raw mode:
+   * a big subject's pages make no object per row (bench: 1,000,000 auth events paged 500 at a time,
+   * 1.4 s against 2.4 s as objects through TypeORM's query runner). Elsewhere, run() and then arrays.
+   */
+  async selectArrays(statement: Statement, columns: readonly string[]): Promise<unknown[][]> {
+    const ds = await this.open();
+    const raw = this.owned ? rawSqlite(ds) : null;
+    if (!raw) return (await this.run(statement)).rows.map((row) => columns.map((c) => row[c]));
+    try {
+      return raw.prepared(statement.sql).all(...statement.params);
+    } finally {
+      await breathe();
+    }
+  }
+
   /** Closes the connections the connector opened itself; a DataSource passed in belongs to its owner. */
   async close(): Promise<void> {
     const opening = this.opening;
@@ -135,4 +152,35 @@ function fromUrl(url: string, timeoutMs: number): DataSource {
     charset: "utf8mb4_unicode_ci",
     extra: { connectionLimit: 4 },
   });
+}
+
+/** The part of a better-sqlite3 Database and Statement that selectArrays uses (public API of better-sqlite3). */
+interface BetterSqliteDatabase {
+  prepare(sql: string): { raw(toggle: boolean): { all(...params: unknown[]): unknown[][] } };
+}
+
+/** Prepared raw statements by connection: a store runs a handful of shapes, each prepared once. */
+const rawStatements = new WeakMap<object, Map<string, { all(...params: unknown[]): unknown[][] }>>();
+
+/**
+ * The better-sqlite3 connection under a DataSource of ours, with its raw statements; null for any other
+ * driver. TypeORM's BetterSqlite3Driver keeps the connection in `databaseConnection` (typed in its
+ * declarations, not documented): test/connectors/sqlDatabase.test.ts fails if that changes.
+ */
+export function rawSqlite(ds: DataSource): { prepared(sql: string): { all(...params: unknown[]): unknown[][] } } | null {
+  if (ds.options.type !== "better-sqlite3") return null;
+  const db = (ds.driver as unknown as { databaseConnection?: BetterSqliteDatabase }).databaseConnection;
+  if (!db || typeof db.prepare !== "function") return null;
+  let cache = rawStatements.get(db);
+  if (!cache) rawStatements.set(db, (cache = new Map()));
+  return {
+    prepared(sql) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = db.prepare(sql).raw(true);
+        if (cache.size < 32) cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+  };
 }
