@@ -5,7 +5,7 @@ import { migrate } from "../../src/db/dataSource";
 import { inTransaction } from "../../src/db/transaction";
 import { TaskStatus, TaskStep } from "../../src/domain/tasks";
 import { TaskRow } from "../../src/entities";
-import { claimBatch, claimNext, claimQuery, claimTask, claimTasks, lockClaimable, runnableStatuses } from "../../src/orchestrator/sql/claimTask";
+import { claimBatch, claimNext, claimQuery, claimRead, claimTask, claimTasks, lockClaimable, runnableStatuses } from "../../src/orchestrator/sql/claimTask";
 import { claimedDependentsOf } from "../../src/orchestrator/sql/finishTask";
 import { In } from "typeorm";
 import { completeTask } from "../../src/orchestrator/sql/completeTask";
@@ -40,12 +40,14 @@ describeEachDatabase("claims and leases", (db) => {
     await runnableCollects(t, 12);
     for (const status of [TaskStatus.PENDING, TaskStatus.REMOTE_PROCESSING] as const) {
       const plan = await inTransaction(t.ds, async (em) => {
-        const [sql, params] = claimQuery(em, status, t.clock.now()).getQueryAndParameters();
+        const [sql, params] = claimRead(em, status, t.clock.now(), 9).getQueryAndParameters();
         return em.query(`EXPLAIN ${sql}`, params);
       });
-      expect(plan, JSON.stringify(plan)).to.have.length(1);
+      // The tasks in the claim's order, then the two lookups of each one's dependents, by index.
+      expect(plan, JSON.stringify(plan)).to.have.length(3);
       expect(plan[0].key).to.equal("idx_tasks_claim_order");
       expect(String(plan[0].Extra)).not.to.match(/filesort|temporary/i);
+      for (const lookup of plan.slice(1)) expect(lookup).to.include({ select_type: "DEPENDENT SUBQUERY", table: "d", key: "idx_task_dependencies_on" });
     }
   });
 

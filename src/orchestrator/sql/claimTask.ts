@@ -35,6 +35,15 @@ export function claimQuery(em: EntityManager, status: ClaimStatus, now: Date, li
 }
 
 /**
+ * claimQuery as a claim runs it: each row also lists its task's dependents (dependentsColumns: two
+ * correlated lookups by index idx_task_dependencies_on), so the claim needs no read of its own for them.
+ */
+export function claimRead(em: EntityManager, status: ClaimStatus, now: Date, limit = 1, exclude: readonly string[] = []) {
+  const columns = dependentsColumns("t");
+  return claimQuery(em, status, now, limit, exclude).addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength");
+}
+
+/**
  * Locks the chosen tasks that are still runnable in `status`, by primary key, and returns them as they
  * are now, in the order chosen. MySQL: FOR UPDATE SKIP LOCKED, so a task another claim holds (or has
  * taken since the plain read) is left out without waiting, and no other row is locked. SQLite: the
@@ -189,8 +198,7 @@ async function chooseAndLock(em: EntityManager, status: ClaimStatus, now: Date, 
   const listed = new Map<string, { list: string | null; length: number | string }>();
   for (let round = 0; round < LOCK_ROUNDS && taken.length < want; round++) {
     const left = want - taken.length;
-    const columns = dependentsColumns("t");
-    const { entities: fetched, raw } = await claimQuery(em, status, now, left + 1, chosenBefore).addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength").getRawAndEntities();
+    const { entities: fetched, raw } = await claimRead(em, status, now, left + 1, chosenBefore).getRawAndEntities();
     for (const row of raw) listed.set(String(row.t_id), { list: row.dependents, length: row.dependentsLength });
     const chosen = wholeRequests(fetched.slice(0, left), fetched[left]);
     if (fetched.length > chosen.length) sawMore();
