@@ -112,7 +112,8 @@ async function writeAuditEvents(em: EntityManager, events: readonly Queued[]): P
   await eventStatements.insert(em, rows);
   for (const stream of streams) {
     const { seq, hash } = heads.get(stream)!;
-    await headStatements.update(em, { seq, hash, unsealed: 1 }, { stream });
+    // The head was read or created above, in this transaction: one row moves, or the events must not land.
+    if ((await headStatements.update(em, { seq, hash, unsealed: 1 }, { stream })) !== 1) throw new Error(`audit stream ${stream}: its head was not there to move`);
   }
 }
 
