@@ -13,7 +13,16 @@ let lastTurn = performance.now();
  * process for nine minutes that way).
  */
 export async function breathe(): Promise<void> {
-  if (performance.now() - lastTurn < TURN_BUDGET_MS) return;
+  if (!turnDue()) return;
   await nextTurn();
   lastTurn = performance.now();
+}
+
+/**
+ * Whether breathe() would let the loop turn now. A loop that runs once per record asks this first and
+ * awaits breathe() only then: an await per record costs a promise each (and, with the statement
+ * queue's AsyncLocalStorage on, a hook call each), a second or so over a 2,000,000-record collect.
+ */
+export function turnDue(): boolean {
+  return performance.now() - lastTurn >= TURN_BUDGET_MS;
 }

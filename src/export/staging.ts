@@ -117,6 +117,16 @@ export class StagingWriter {
    * (a batch built as one string is a rope holding every line on the heap until it is flattened).
    */
   async add(r: SubjectRecord): Promise<void> {
+    const sealing = this.append(r);
+    if (sealing) await sealing;
+  }
+
+  /**
+   * add() for a loop that runs once per record: appends at once and returns a promise only when the
+   * record filled its batch (the batch is then sealed: await it before the next record), so most
+   * records cost no promise.
+   */
+  append(r: SubjectRecord): Promise<void> | null {
     const category = String(r.category);
     let batch = this.open.get(category);
     if (!batch) this.open.set(category, (batch = { lines: this.buffer(), used: 0, records: 0, seq: 0 }));
@@ -131,7 +141,7 @@ export class StagingWriter {
     batch.used += batch.lines.write(line, batch.used, "utf8");
     batch.records += 1;
     this.records += 1;
-    if (batch.used >= BATCH_BYTES) await this.close(category);
+    return batch.used >= BATCH_BYTES ? this.close(category) : null;
   }
 
   private buffer(): Buffer {

@@ -3,7 +3,7 @@ import { RequestType } from "../domain/enums";
 import { acceptedFinds } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
-import { breathe } from "../eventLoop";
+import { breathe, turnDue } from "../eventLoop";
 import { exportTools } from "../export/context";
 import { StagingWriter } from "../export/staging";
 import { readStagingKey, stagingKey } from "../export/stagingKeys";
@@ -91,8 +91,9 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   try {
     for await (const r of records) {
       if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
-      await writer.add(r);
-      await breathe();
+      const sealing = writer.append(r);
+      if (sealing) await sealing;
+      if (turnDue()) await breathe();
       if (Date.now() - lastBeat >= beatEveryMs) {
         lastBeat = Date.now();
         await ctx.heartbeat();
