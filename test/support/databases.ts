@@ -22,8 +22,27 @@ export const POSTGRES_URL = process.env.DSR_TEST_POSTGRES_URL ?? "postgres://pos
 /** With DSR_TEST_REQUIRE_POSTGRES=1 (CI) an unreachable PostgreSQL fails the PostgreSQL suites instead of skipping them. */
 export const REQUIRE_POSTGRES = process.env.DSR_TEST_REQUIRE_POSTGRES === "1" || process.env.DSR_TEST_REQUIRE_POSTGRES === "true";
 
+/** Every folder tempDir made in this process: removed when the process exits, whatever the test did with it. */
+const madeDirs = new Set<string>();
+
+/** A fresh folder under the system's temp folder, removed when the test process exits. */
 export function tempDir(prefix = "dsr-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (!madeDirs.size) process.once("exit", removeMadeDirs);
+  madeDirs.add(dir);
+  return dir;
+}
+
+/** Removes what tempDir made (synchronously: an exit handler cannot wait). A run left 1,750 folders behind before. */
+function removeMadeDirs(): void {
+  for (const dir of madeDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // in use or already gone: nothing more to do at exit
+    }
+  }
+  madeDirs.clear();
 }
 
 export async function createSqliteDatabase(): Promise<TestDatabase> {
