@@ -1,6 +1,6 @@
 import { EntityManager } from "typeorm";
 import { isMysql } from "../db/dataSource";
-import { HotStatements } from "../db/hotStatements";
+import { HotStatements, transactionRunner } from "../db/hotStatements";
 import { AuditEventRow, AuditStreamHeadRow } from "../entities";
 import type { Actor } from "./actor";
 import { canonicalJson, eventHash, GENESIS_HASH, streamOf } from "./chain";
@@ -79,7 +79,7 @@ async function lockHeads(em: EntityManager, streams: string[]): Promise<Map<stri
     // Rows this INSERT created are the genesis heads it wrote, locked by it until commit: no read needed.
     // A head another transaction created meanwhile counts 0 rows (it is left as it is), and then all are
     // read and locked as any other.
-    const inserted = em.queryRunner ? ((await em.queryRunner.query(sql, missing, true)).affected ?? 0) : (await em.query(sql, missing), 0);
+    const inserted = (await transactionRunner(em).query(sql, missing, true)).affected ?? 0;
     if (inserted === missing.length) for (const stream of missing) heads.set(stream, { seq: 0, hash: GENESIS_HASH });
     else for (const r of await read(missing)) heads.set(r.stream, { seq: Number(r.seq), hash: r.hash });
   }

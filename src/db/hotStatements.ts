@@ -1,4 +1,4 @@
-import { EntityManager, EntityTarget, ObjectLiteral } from "typeorm";
+import { EntityManager, EntityTarget, ObjectLiteral, QueryRunner } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 
 /**
@@ -39,7 +39,7 @@ export class HotStatements<E extends ObjectLiteral> {
     }
     for (const k of whereKeys) if (where[k] === null || where[k] === undefined) throw new Error(`HotStatements.update: ${k} is null in the WHERE`);
     const parameters = [...setKeys.map((k) => this.value(em, columnOf(k), set[k])), ...whereKeys.map((k) => this.value(em, columnOf(k), where[k]))];
-    return (await this.runner(em).query(sql, parameters, true)).affected ?? 0;
+    return (await transactionRunner(em).query(sql, parameters, true)).affected ?? 0;
   }
 
   /**
@@ -74,7 +74,7 @@ export class HotStatements<E extends ObjectLiteral> {
         parameters.push(this.value(em, columnOf(k), r.where[k]));
       }
     }
-    return (await this.runner(em).query(sql, parameters, true)).affected ?? 0;
+    return (await transactionRunner(em).query(sql, parameters, true)).affected ?? 0;
   }
 
   /** INSERT of `rows`, all with the same properties, in one statement. */
@@ -96,7 +96,7 @@ export class HotStatements<E extends ObjectLiteral> {
       if (rowKeys.length !== keys.length || rowKeys.some((k, i) => k !== keys[i])) throw new Error("HotStatements.insert: every row must have the same properties, in the same order");
       for (const k of keys) parameters.push(this.value(em, columnOf(k), row[k]));
     }
-    await this.runner(em).query(sql, parameters, true);
+    await transactionRunner(em).query(sql, parameters, true);
   }
 
   private metadata(em: EntityManager) {
@@ -120,9 +120,13 @@ export class HotStatements<E extends ObjectLiteral> {
     return em.connection.driver.preparePersistentValue(value, column);
   }
 
-  /** The transaction's own query runner: these statements belong to a transaction (the write rule). */
-  private runner(em: EntityManager) {
-    if (!em.queryRunner?.isTransactionActive) throw new Error("HotStatements run inside inTransaction, on its EntityManager");
-    return em.queryRunner;
-  }
+}
+
+/**
+ * The query runner of `em`'s open transaction (inTransaction's EntityManager), for statements that
+ * belong to a transaction (the write rule); throws outside one.
+ */
+export function transactionRunner(em: EntityManager): QueryRunner {
+  if (!em.queryRunner?.isTransactionActive) throw new Error("this statement runs inside inTransaction, on its EntityManager");
+  return em.queryRunner;
 }

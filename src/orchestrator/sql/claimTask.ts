@@ -5,7 +5,7 @@ import { inTransaction } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
 import { tasksClaimed } from "../../metrics";
-import { dependentsColumns, dependentsFromColumns } from "./finishTask";
+import { ListedDependents, listedDependents, rememberListed, withDependents } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
 /**
@@ -35,12 +35,11 @@ export function claimQuery(em: EntityManager, status: ClaimStatus, now: Date, li
 }
 
 /**
- * claimQuery as a claim runs it: each row also lists its task's dependents (dependentsColumns: two
+ * claimQuery as a claim runs it: each row also lists its task's dependents (withDependents: two
  * correlated lookups by index idx_task_dependencies_on), so the claim needs no read of its own for them.
  */
 export function claimRead(em: EntityManager, status: ClaimStatus, now: Date, limit = 1, exclude: readonly string[] = []) {
-  const columns = dependentsColumns("t");
-  return claimQuery(em, status, now, limit, exclude).addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength");
+  return withDependents(claimQuery(em, status, now, limit, exclude));
 }
 
 /**
@@ -146,7 +145,7 @@ function wholeRequests(batch: TaskRow[], next: TaskRow | undefined): TaskRow[] {
 
 /**
  * A claim's statements in the caller's transaction (claimBatch opens it; a test can hold it open). The
- * claimed tasks' dependents come with the plain read (dependentsColumns), so their completions know
+ * claimed tasks' dependents come with the plain read (withDependents), so their completions know
  * them without a read.
  */
 export async function claimNext(em: EntityManager, workerId: string, now: Date, leaseMs: number, max: number, statuses: readonly ClaimStatus[] = CLAIM_ORDER): Promise<{ claimed: Array<{ task: TaskRow; polling: boolean }>; more: boolean }> {
@@ -194,12 +193,12 @@ async function chooseAndLock(em: EntityManager, status: ClaimStatus, now: Date, 
   // Every id an earlier round chose, locked or not: its plain reads all see the same snapshot, so
   // the next round reads past them.
   const chosenBefore: string[] = [];
-  // The dependents each chosen task's plain read listed, by id (see dependentsColumns).
-  const listed = new Map<string, { list: string | null; length: number | string }>();
+  // The dependents each chosen task's plain read listed, by id (see withDependents).
+  const listed = new Map<string, ListedDependents>();
   for (let round = 0; round < LOCK_ROUNDS && taken.length < want; round++) {
     const left = want - taken.length;
     const { entities: fetched, raw } = await claimRead(em, status, now, left + 1, chosenBefore).getRawAndEntities();
-    for (const row of raw) listed.set(String(row.t_id), { list: row.dependents, length: row.dependentsLength });
+    for (const [id, dependents] of listedDependents(raw, "t")) listed.set(id, dependents);
     const chosen = wholeRequests(fetched.slice(0, left), fetched[left]);
     if (fetched.length > chosen.length) sawMore();
     if (!chosen.length) break;
@@ -209,7 +208,7 @@ async function chooseAndLock(em: EntityManager, status: ClaimStatus, now: Date, 
     chosenBefore.push(...chosen.map((t) => t.id));
     sawMore();
   }
-  await dependentsFromColumns(em, taken.map((task) => ({ task, ...listed.get(task.id)! })));
+  await rememberListed(em, taken, listed);
   return taken;
 }
 
@@ -247,11 +246,10 @@ export async function claimReleased(em: EntityManager, taskId: string, workerId:
   if (result.affected !== 1) return null;
   // As a claim does, the row and its dependents in one read: its completion then knows its dependents
   // without a read, groups with its siblings and can hand off in turn (a deletion's chain of ERASEs).
-  const columns = dependentsColumns("t");
-  const { entities, raw } = await em.getRepository(TaskRow).createQueryBuilder("t").addSelect(columns.list, "dependents").addSelect(columns.length, "dependentsLength").where("t.id = :id", { id: taskId }).getRawAndEntities();
+  const { entities, raw } = await withDependents(em.getRepository(TaskRow).createQueryBuilder("t").where("t.id = :id", { id: taskId })).getRawAndEntities();
   const task = entities[0];
   if (!task) throw new Error(`claimed task ${taskId} is gone from its own transaction`);
-  await dependentsFromColumns(em, [{ task, list: raw[0].dependents, length: raw[0].dependentsLength }]);
+  await rememberListed(em, [task], listedDependents(raw, "t"));
   unaudited.set(task, { polling: false, at: now, workerId });
   return task;
 }

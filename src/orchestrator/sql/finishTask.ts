@@ -1,4 +1,4 @@
-import { EntityManager, In } from "typeorm";
+import { EntityManager, In, SelectQueryBuilder } from "typeorm";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { settleRequest } from "../requestSettler";
@@ -144,22 +144,34 @@ export function rememberDependents(task: TaskRow, dependents: readonly string[])
   claimedDependents.set(task, [...dependents].sort());
 }
 
-/**
- * The SQL of a column that lists a task's dependents (comma-separated ids; NULL for none), and of one
- * that gives that list's full length, for a claim's own read of `alias`'s rows: the claim then needs
- * no read of its own for them. The length guards the list: MySQL cuts GROUP_CONCAT at
- * group_concat_max_len (1,024 bytes by default), and a list that came back short is read again whole
- * (dependentsFromColumns).
- */
-export function dependentsColumns(alias: string): { list: string; length: string } {
-  const from = `FROM task_dependencies d WHERE d.dependsOnTaskId = ${alias}.id`;
-  return { list: `(SELECT GROUP_CONCAT(d.taskId) ${from})`, length: `(SELECT COALESCE(SUM(LENGTH(d.taskId)) + COUNT(*) - 1, 0) ${from})` };
+/** A task's dependents as a claim's own read listed them (withDependents): comma-separated ids, and that list's full length. */
+export interface ListedDependents {
+  list: string | null;
+  length: number | string;
 }
 
-/** Remembers, for each of `tasks`, the dependents its claim's read listed (dependentsColumns), reading again those a cut list left short. */
-export async function dependentsFromColumns(em: EntityManager, tasks: ReadonlyArray<{ task: TaskRow; list: string | null; length: number | string }>): Promise<void> {
+/**
+ * Adds to a read of task rows two columns: the ids of each task's dependents (comma-separated; NULL
+ * for none) and that list's full length, both correlated lookups by idx_task_dependencies_on. A claim
+ * then needs no read of its own for them. The length guards the list: MySQL cuts GROUP_CONCAT at
+ * group_concat_max_len (1,024 bytes by default), and a list that came back short is read again whole
+ * (rememberListed).
+ */
+export function withDependents(qb: SelectQueryBuilder<TaskRow>): SelectQueryBuilder<TaskRow> {
+  const from = `FROM task_dependencies d WHERE d.dependsOnTaskId = ${qb.alias}.id`;
+  return qb.addSelect(`(SELECT GROUP_CONCAT(d.taskId) ${from})`, "dependents").addSelect(`(SELECT COALESCE(SUM(LENGTH(d.taskId)) + COUNT(*) - 1, 0) ${from})`, "dependentsLength");
+}
+
+/** The dependents each raw row of a withDependents read (alias `alias`) listed, by task id. */
+export function listedDependents(raw: ReadonlyArray<Record<string, unknown>>, alias: string): Map<string, ListedDependents> {
+  return new Map(raw.map((row) => [String(row[`${alias}_id`]), { list: row.dependents as string | null, length: row.dependentsLength as number | string }]));
+}
+
+/** Remembers, for each of `tasks`, the dependents its claim's read listed, reading again those a cut list left short. */
+export async function rememberListed(em: EntityManager, tasks: readonly TaskRow[], listed: ReadonlyMap<string, ListedDependents>): Promise<void> {
   const short: TaskRow[] = [];
-  for (const { task, list, length } of tasks) {
+  for (const task of tasks) {
+    const { list, length } = listed.get(task.id)!;
     if (Buffer.byteLength(list ?? "") === Number(length)) rememberDependents(task, list ? String(list).split(",") : []);
     else short.push(task);
   }
