@@ -6,6 +6,7 @@ import { appendAuditEvent, GENESIS_HASH } from "../src/audit/auditTrail";
 import { inTransaction } from "../src/db/transaction";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
+import { watchStatements } from "./support/statements";
 import { submit, submitVerified, TestService } from "./support/harness";
 
 const TRAIL = `query($id: ID!) { auditEvents(requestId: $id) { seq requestId action actor { id role } details occurredAt prevHash hash } }`;
@@ -136,18 +137,13 @@ describeEachDatabase("audit trail", (db) => {
 
   it("starts a new request's trail with one statement fewer: the head it creates is not read back", async () => {
     const stream = randomUUID();
-    const statements: string[] = [];
-    const logger = t.ds.logger;
-    const original = logger.logQuery;
-    logger.logQuery = function (query, parameters, runner) {
-      if (parameters?.includes(stream)) statements.push(query.trim());
-      return original.call(this, query, parameters, runner);
-    };
+    const watch = watchStatements(t.ds);
     try {
       await inTransaction(t.ds, (em) => appendAuditEvent(em, { requestId: stream, actor: SYSTEM_ACTOR, action: "test.first", details: {} }, new Date()));
     } finally {
-      logger.logQuery = original;
+      watch.stop();
     }
+    const statements = watch.statements.filter((x) => x.parameters.includes(stream)).map((x) => x.query.trim());
     expect(statements.filter((q) => /^SELECT .*audit_stream_heads|^SELECT stream/.test(q))).to.have.length(1);
     expect(statements.filter((q) => /^INSERT (IGNORE )?INTO audit_stream_heads/.test(q))).to.have.length(1);
     const rows = await t.ds.query("SELECT seq, prevHash FROM audit_events WHERE stream = ?", [stream]);

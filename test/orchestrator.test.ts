@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { createManualConnector } from "../src/connectors/manual";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
+import { watchStatements } from "./support/statements";
 import { REQUEST_FIELDS, submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 import { insertPlan } from "../src/orchestrator/sql/insertPlan";
@@ -291,21 +292,16 @@ describeEachDatabase("orchestrator", (db) => {
     await start(independent);
     await until(await approved(), "COMPLETED"); // warm: the worker has claimed and gone idle once
     // Every claim's transaction reads the PENDING tasks best first (claimQuery), once.
-    const logger = t.ds.logger;
-    const original = logger.logQuery;
-    let claims = 0;
-    logger.logQuery = function (query, parameters, runner) {
-      if (/ORDER BY [`"]t[`"]\.[`"]priority[`"] DESC/.test(query) && parameters?.includes("PENDING")) claims += 1;
-      return original.call(this, query, parameters, runner);
-    };
+    const watch = watchStatements(t.ds);
     try {
       const id = await approved();
       const done = await until(id, "COMPLETED");
       expect(done.tasks.map((x: any) => `${x.step}:${x.status}`)).to.deep.equal(["COLLECT:SUCCEEDED", "COLLECT:SUCCEEDED", "COLLECT:SUCCEEDED", "EXPORT:SUCCEEDED"]);
       await new Promise((resolve) => setTimeout(resolve, 100)); // ten idle polls
     } finally {
-      logger.logQuery = original;
+      watch.stop();
     }
+    const claims = watch.statements.filter((x) => /ORDER BY [`"]t[`"]\.[`"]priority[`"] DESC/.test(x.query) && x.parameters.includes("PENDING")).length;
     // One claim took the three COLLECTs (fewer than it asked for); their completion handed the EXPORT
     // to the worker in its own transaction; every look after that was the cheap one, which found nothing.
     expect(claims).to.equal(1);

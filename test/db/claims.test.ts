@@ -16,6 +16,7 @@ import { parkTask } from "../../src/orchestrator/sql/parkTask";
 import { resetExpiredLeases } from "../../src/orchestrator/sql/resetExpiredLeases";
 import { returnTask } from "../../src/orchestrator/sql/returnTask";
 import { describeEachDatabase } from "../support/databases";
+import { watchStatements } from "../support/statements";
 import { TestService } from "../support/harness";
 import { deferred, parkEverything, recordRows, runnableCollects, stageRecordChunk, stagedCount } from "./support";
 
@@ -179,19 +180,14 @@ describeEachDatabase("claims and leases", (db) => {
     await parkEverything(t);
     const collects = await runnableCollects(t, 1);
     const exportOf = await t.ds.getRepository(TaskRow).findOneByOrFail({ requestId: collects[0].requestId, step: TaskStep.EXPORT });
-    const statements: string[] = [];
-    const logger = t.ds.logger;
-    const original = logger.logQuery;
-    logger.logQuery = function (query, parameters, runner) {
-      statements.push(query);
-      return original.call(this, query, parameters, runner);
-    };
+    const watch = watchStatements(t.ds);
     let claimed: TaskRow[];
     try {
       claimed = (await claimBatch(t.ds, "worker-a", t.clock.now(), LEASE_MS, 8, [TaskStatus.PENDING])).tasks;
     } finally {
-      logger.logQuery = original;
+      watch.stop();
     }
+    const statements = watch.statements.map((x) => x.query);
     expect(claimed.map((x) => x.id).sort()).to.deep.equal(collects.map((x) => x.id).sort());
     // No read of REMOTE_PROCESSING tasks, and no read of task_dependencies of its own.
     expect(statements.filter((q) => /REMOTE_PROCESSING/.test(q))).to.deep.equal([]);

@@ -8,6 +8,7 @@ import { claimNext, claimTasks } from "../../src/orchestrator/sql/claimTask";
 import { CompletionExtras, completeTask, completionHold, HandOff, trackRunning } from "../../src/orchestrator/sql/completeTask";
 import { claimedDependentsOf } from "../../src/orchestrator/sql/finishTask";
 import { describeEachDatabase } from "../support/databases";
+import { SeenStatement, watchStatements } from "../support/statements";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
 import { deferred, parkEverything, recordRows, runnableCollects, stagedCount } from "./support";
@@ -203,18 +204,10 @@ describeEachDatabase("completions of one request, committed together", (db) => {
      * reports each statement to the data source's logger, whatever the logging option): for each, how
      * many tasks it releases.
      */
-    function countingTaskReleases(): { statements: number[]; stop: () => void } {
-      const logger = t.ds.logger;
-      const original = logger.logQuery;
-      const statements: number[] = [];
-      logger.logQuery = function (query, parameters, runner) {
-        if (/^UPDATE [`"]tasks[`"] SET/.test(query)) {
-          const released = (parameters ?? []).filter((p: unknown) => p === TaskStatus.SUCCEEDED).length;
-          if (released) statements.push(released);
-        }
-        return original.call(this, query, parameters, runner);
-      };
-      return { statements, stop: () => (logger.logQuery = original) };
+    function countingTaskReleases(): { statements: () => number[]; stop: () => void } {
+      const watch = watchStatements(t.ds);
+      const released = (x: SeenStatement) => (/^UPDATE [`"]tasks[`"] SET/.test(x.query) ? x.parameters.filter((p: unknown) => p === TaskStatus.SUCCEEDED).length : 0);
+      return { statements: () => watch.statements.map(released).filter((n) => n > 0), stop: watch.stop };
     }
 
     /**
@@ -271,7 +264,7 @@ describeEachDatabase("completions of one request, committed together", (db) => {
         releases.stop();
       }
       expect(together.settled.map((x) => x.status === "fulfilled" && x.value)).to.deep.equal([true, true, true, true]);
-      expect(releases.statements).to.deep.equal([4]);
+      expect(releases.statements()).to.deep.equal([4]);
       for (const task of together.tasks) expect(await t.ds.getRepository(TaskRow).findOneByOrFail({ id: task.id })).to.include({ status: TaskStatus.SUCCEEDED, lockedBy: null, leaseExpiresAt: null });
 
       // Another claim took one of them meanwhile (its fencing token moved on). (The first request's
