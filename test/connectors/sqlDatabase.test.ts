@@ -1,9 +1,10 @@
 import { expect } from "chai";
 import fs from "node:fs";
-import { DataSource, QueryRunner } from "typeorm";
+import { DataSource } from "typeorm";
 import { quote, rawSqlite, SqlDatabase } from "../../src/connectors/sql/database";
 import { classifyDbError } from "../../src/connectors/sql/errors";
 import { describeEachSqlDialect } from "../support/databases";
+import { watchStatements } from "../support/statements";
 
 const ROWS = [
   { id: 1, email: "ada@example.com", note: null },
@@ -40,16 +41,13 @@ describeEachSqlDialect("SqlDatabase.selectArrays", (db) => {
     expect(arrays.map(([note, id, email]) => ({ note, id: Number(id), email }))).to.deep.equal(rows.map((r) => ({ ...r, id: Number(r.id) })));
     if (db().kind === "sqlite") {
       // Its own SQLite database: no statement went through TypeORM's query runner.
-      const source = (database as unknown as { source: DataSource }).source;
-      const create = source.createQueryRunner.bind(source);
-      let runners = 0;
-      source.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>) => (runners++, create(...args));
+      const watch = watchStatements((database as unknown as { source: DataSource }).source);
       try {
-        await database.selectArrays(statement, ["note", "id", "email"]);
+        expect(await database.selectArrays(statement, ["note", "id", "email"])).to.have.length(2);
       } finally {
-        source.createQueryRunner = create;
+        watch.stop();
       }
-      expect(runners).to.equal(0);
+      expect(watch.statements).to.deep.equal([]);
     }
     // Prepared once, run again with other values (SQLite keeps the raw statement).
     expect((await database.selectArrays({ ...statement, params: [2] }, ["note", "id", "email"])).map((r) => Number(r[1]))).to.deep.equal([3]);
@@ -84,19 +82,13 @@ describeEachSqlDialect("SqlDatabase.selectArrays", (db) => {
     // the statement queue): it is read through its query runner, and still gives arrays.
     const owned = new DataSource({ type: "better-sqlite3", database: db().url.slice("sqlite:".length), fileMustExist: true });
     await owned.initialize();
-    const seen: string[] = [];
-    const create = owned.createQueryRunner.bind(owned);
-    owned.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
-      const runner = create(...args);
-      const query = runner.query.bind(runner);
-      runner.query = ((sql: string, params?: unknown[], structured?: boolean) => (seen.push(sql), query(sql, params, structured as true))) as QueryRunner["query"];
-      return runner;
-    };
+    const watch = watchStatements(owned);
     const theirs = new SqlDatabase({ dataSource: owned });
     try {
       expect(await theirs.selectArrays({ sql: `SELECT "email" FROM "${table}" WHERE "id" = ?`, params: [1] }, ["email"])).to.deep.equal([["ada@example.com"]]);
-      expect(seen).to.have.length(1);
+      expect(watch.statements).to.have.length(1);
     } finally {
+      watch.stop();
       await theirs.close();
       await owned.destroy();
     }
