@@ -38,6 +38,7 @@ import { closeServices } from "../src/server";
 import { Worker } from "../src/orchestrator/worker";
 import type { Services } from "../src/services";
 import { queueWaitMs } from "../src/db/connectionQueue";
+import { isoFromSqliteText } from "../src/db/timestamps";
 import { createConnector } from "./sleepConnector";
 import { median } from "./stats";
 import { SERVICE_ENV } from "../src/nodeFlags";
@@ -194,7 +195,8 @@ async function singles(services: Services): Promise<Singles> {
     const seenAt = Date.now();
     const tasks: Array<{ step: string; startedAt: string | Date; finishedAt: string | Date }> = await services.ds.query(`SELECT step, startedAt, finishedAt FROM tasks WHERE requestId = ?`, [ids[0]]);
     const [request]: Array<{ closedAt: string | Date }> = await services.ds.query(`SELECT closedAt FROM requests WHERE id = ?`, [ids[0]]);
-    const ms = (t: string | Date) => new Date(typeof t === "string" && !t.endsWith("Z") ? `${t.replace(" ", "T")}Z` : t).getTime();
+    // SQLite's raw rows hold its text form (UTC); MySQL's come as Dates.
+    const ms = (t: string | Date) => new Date(typeof t === "string" ? (isoFromSqliteText(t) ?? t) : t).getTime();
     const collects = tasks.filter((t) => t.step === "COLLECT");
     const exported = tasks.find((t) => t.step === "EXPORT")!;
     const firstCollect = Math.min(...collects.map((t) => ms(t.startedAt)));
