@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { pbkdf2, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { expect } from "chai";
 import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { exportTools } from "../../src/export/context";
 import { purgeExpiredExports } from "../../src/export/purge";
-import { BATCH_BYTES, openBatch, sealBatch } from "../../src/export/staging";
+import { BATCH_BYTES, IN_PLACE_BYTES, openBatch, sealBatch } from "../../src/export/staging";
 import { existingStagingKey } from "../../src/export/stagingKeys";
 import { describeEachDatabase, TestDatabase } from "../support/databases";
 import { submitVerified, TestService } from "../support/harness";
@@ -178,7 +178,9 @@ describe("sealed batches, small and large", () => {
   for (const [label, lines] of [
     ["empty", Buffer.alloc(0)],
     ["one record", Buffer.from(`${JSON.stringify({ connector: "a", type: "row", id: "1", recordedAt: null, data: { n: 1 } })}\n`)],
-    ["at the in-place bound", randomBytes(16 * 1024)],
+    ["at the in-place bound", randomBytes(IN_PLACE_BYTES)],
+    ["one byte over it", randomBytes(IN_PLACE_BYTES + 1)],
+    ["a repetitive batch at the bound", Buffer.alloc(IN_PLACE_BYTES, "ab")],
     ["a full batch", randomBytes(BATCH_BYTES)],
     ["a huge repetitive record", Buffer.alloc(3 * 1024 * 1024, "a")],
   ] as const) {
@@ -191,4 +193,22 @@ describe("sealed batches, small and large", () => {
       );
     });
   }
+
+  it("seals and opens a small batch without waiting on libuv's pool, and a full one on it", async function () {
+    this.timeout(30_000);
+    // Every thread of the pool busy for a while (pbkdf2 runs there): what needs the pool waits for them.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    let busy = threads;
+    const blockers = Array.from({ length: threads }, () => new Promise<void>((resolve, reject) => pbkdf2("pw", "salt", 400_000, 32, "sha256", (error) => (busy--, error ? reject(error) : resolve()))));
+    try {
+      const small = Buffer.from(`${JSON.stringify({ connector: "a", type: "row", id: "1", recordedAt: null, data: { n: 1 } })}\n`);
+      const opened = await openBatch(key, position, await sealBatch(key, position, small));
+      expect(opened.equals(small), "the small batch opened to its bytes").to.equal(true);
+      expect(busy, "the small batch was sealed and opened while the pool was busy").to.equal(threads);
+      await sealBatch(key, position, randomBytes(BATCH_BYTES));
+      expect(busy, "the full batch waited for a thread of the pool").to.be.lessThan(threads);
+    } finally {
+      await Promise.all(blockers);
+    }
+  });
 });
