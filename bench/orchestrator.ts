@@ -12,12 +12,15 @@
  *   BENCH_NODE_FLAGS="--max-semi-space-size=16" DATABASE_URL=mysql://... npm run bench:orchestrator   # workers' flags, and these after them
  *
  * The drain is timed from the first task's start to the last task's end (the rows' own times), so the
- * worker processes' start-up and the bench's own polling are not counted; lock waits are InnoDB's row-lock time over the
+ * worker processes' start-up and the bench's own polling are not counted. With `dsr worker` processes
+ * it runs twice: first on the processes that ran the single requests (warm, paused with SIGSTOP while
+ * the drain's requests are approved), as workers that have been running; then on fresh processes, as
+ * after a deploy, whose first seconds go to loading and compiling (printed beside the first); lock waits are InnoDB's row-lock time over the
  * drain, server-wide (other clients of the same server count too), as are the statements per request
  * (MySQL's Questions counter). On SQLite the lock wait is the time
  * statements and transactions queued for the one connection (src/db/connectionQueue.ts).
  *
- * CPU per request: the worker processes' own (from /proc, less one idle worker's start-up) and, on a
+ * CPU per request: the worker processes' own (from /proc; for fresh ones less one idle worker's start-up) and, on a
  * local MySQL/MariaDB, the server's (server-wide) over the drain; on SQLite the one process's. With the
  * machine's cores, that bounds the requests/s any scheduling could reach: cores / CPU per request.
  */
@@ -241,12 +244,26 @@ interface CpuPerRequest {
   databaseMs: number | null;
 }
 
-function report(label: string, r: { seconds: number; singles: { cold: Singles; warm: Singles }; lockMs: number; lockWaits: number | null; workers: string; statements?: number; cpu?: CpuPerRequest; split?: number }): void {
+/** One drain of REQUESTS requests: its time (the tasks' own), lock waits, statements and CPU. */
+interface Drain {
+  seconds: number;
+  lockMs: number;
+  lockWaits: number | null;
+  statements?: number;
+  cpu?: CpuPerRequest;
+  split?: number;
+}
+
+/**
+ * `r` is the drain the figures are about; `fresh`, with worker processes, the same drain run again by
+ * processes started for it, whose first seconds go to loading and compiling (printed beside it).
+ */
+function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles }; workers: string; fresh?: Drain }): void {
   const critical = STEP_MS + r.singles.warm.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
   console.log(`drain time            ${r.seconds.toFixed(2)} s`);
-  console.log(`requests/s            ${(REQUESTS / r.seconds).toFixed(1)}`);
+  console.log(`requests/s            ${(REQUESTS / r.seconds).toFixed(1)}${r.fresh ? ` (the same processes after the single requests; fresh ones: ${(REQUESTS / r.fresh.seconds).toFixed(1)})` : ""}`);
   console.log(`tasks/s               ${((REQUESTS * 5) / r.seconds).toFixed(1)} (4 collects and 1 export per request)`);
   const { cold, warm } = r.singles;
   console.log(`one request, alone    median ${warm.wall.toFixed(1)} ms (of 7, after ${WARMUP_REQUESTS} others); its export task took ${warm.exportMs} ms`);
@@ -262,6 +279,13 @@ function report(label: string, r: { seconds: number; singles: { cold: Singles; w
     console.log(
       `CPU / request         ${r.cpu.workerMs.toFixed(1)} ms in the worker${r.cpu.databaseMs === null ? "" : `s, ${r.cpu.databaseMs.toFixed(1)} ms in the database server`}: ` +
         `at most ${((cores * 1000) / total).toFixed(0)} requests/s on ${cores} cores, with nothing else running`,
+    );
+  }
+  if (r.fresh?.cpu) {
+    console.log(
+      `fresh processes       ${(REQUESTS / r.fresh.seconds).toFixed(1)} requests/s, ${r.fresh.statements === undefined ? "" : `${(r.fresh.statements / REQUESTS).toFixed(1)} statements and `}` +
+        `${r.fresh.cpu.workerMs.toFixed(1)} ms of CPU per request in the workers (one idle worker's start-up taken off each)` +
+        `${r.fresh.cpu.databaseMs === null ? "" : `, ${r.fresh.cpu.databaseMs.toFixed(1)} ms in the database server`}`,
     );
   }
 }
@@ -335,37 +359,58 @@ async function workerProcesses(processes: number): Promise<void> {
     await Promise.all(exits);
     return used;
   };
-  try {
-    start();
-    const singles = await singleRatio(services);
-    await stop();
-    // One worker's start-up (loading, connecting, migrations checked), taken off each drain worker's CPU.
-    // It polls once a minute, so its CPU stops growing once it has started (every 10 ms, idle claims would count).
-    const startup = await idleWorkerCpu(() => start(1, { DSR_WORKER_POLL_MS: "60000" }), stop, () => children);
+  const databasePid = localDatabasePid();
+  const databaseCpu = () => (databasePid === null ? null : cpuSecondsOf(databasePid));
+  const childrenCpu = () => [...children].reduce((sum, c) => sum + (cpuSecondsOf(c.pid!) ?? NaN), 0);
+  /**
+   * Submits and approves REQUESTS requests while no worker claims (none runs, or they are paused), then
+   * lets `go` start or resume them and times the drain; `startup` is taken off each process's CPU.
+   */
+  const drain = async (go: () => void, startup: number): Promise<Drain> => {
     const ids = await submitted(services, REQUESTS);
     await approve(services, ids);
     const before = await innodbLockWaits(services);
-    const databasePid = localDatabasePid();
-    const databaseCpu = () => (databasePid === null ? null : cpuSecondsOf(databasePid));
     const databaseBefore = databaseCpu();
-    start();
+    const childrenBefore = childrenCpu();
+    go();
     await waitAll(services, ids);
     const after = await innodbLockWaits(services);
     const databaseAfter = databaseCpu();
-    const childCpu = await stop();
-    const seconds = await taskWindow(services, ids);
-    report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
-      seconds,
+    const childCpu = childrenCpu() - childrenBefore;
+    return {
+      seconds: await taskWindow(services, ids),
       split: await requestsSplit(services, ids),
-      singles,
       lockMs: after.ms - before.ms,
       lockWaits: after.waits - before.waits,
       statements: after.statements - before.statements,
-      workers: `${processes} x worker concurrency ${CONCURRENCY}`,
       cpu: {
         workerMs: ((childCpu - processes * startup) * 1000) / REQUESTS,
         databaseMs: databaseBefore === null || databaseAfter === null ? null : ((databaseAfter - databaseBefore) * 1000) / REQUESTS,
       },
+    };
+  };
+  try {
+    start();
+    const singles = await singleRatio(services);
+    // The same processes, warm from the single requests (V8 has compiled their hot path, as in a worker
+    // that has been running): paused (SIGSTOP) while the requests are approved, then resumed. Idle
+    // between requests, they hold no task and no transaction while paused.
+    for (const c of children) c.kill("SIGSTOP");
+    const warm = await drain(() => {
+      for (const c of children) c.kill("SIGCONT");
+    }, 0);
+    await stop();
+    // Fresh processes, as after a deploy: each first loads, connects and compiles. One worker's start-up
+    // (loading, connecting, migrations checked) is taken off each one's CPU. It polls once a minute, so
+    // its CPU stops growing once it has started (every 10 ms, idle claims would count).
+    const startup = await idleWorkerCpu(() => start(1, { DSR_WORKER_POLL_MS: "60000" }), stop, () => children);
+    const fresh = await drain(() => start(), startup);
+    await stop();
+    report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
+      ...warm,
+      fresh,
+      singles,
+      workers: `${processes} x worker concurrency ${CONCURRENCY}`,
     });
   } finally {
     for (const c of children) c.kill("SIGKILL");
