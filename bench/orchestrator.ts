@@ -350,10 +350,11 @@ async function workerProcesses(processes: number): Promise<void> {
       child.once("exit", () => children.delete(child));
     }
   };
+  /** CPU seconds the running children have used so far. */
+  const childrenCpu = () => [...children].reduce((sum, c) => sum + (cpuSecondsOf(c.pid!) ?? NaN), 0);
   /** Stops the children; returns the CPU seconds they used, read just before. */
   const stop = async (): Promise<number> => {
-    let used = 0;
-    for (const c of children) used += cpuSecondsOf(c.pid!) ?? NaN;
+    const used = childrenCpu();
     const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
     for (const c of children) c.kill("SIGTERM");
     await Promise.all(exits);
@@ -361,7 +362,6 @@ async function workerProcesses(processes: number): Promise<void> {
   };
   const databasePid = localDatabasePid();
   const databaseCpu = () => (databasePid === null ? null : cpuSecondsOf(databasePid));
-  const childrenCpu = () => [...children].reduce((sum, c) => sum + (cpuSecondsOf(c.pid!) ?? NaN), 0);
   /**
    * Submits and approves REQUESTS requests while no worker claims (none runs, or they are paused), then
    * lets `go` start or resume them and times the drain; `startup` is taken off each process's CPU.
@@ -394,7 +394,9 @@ async function workerProcesses(processes: number): Promise<void> {
     const singles = await singleRatio(services);
     // The same processes, warm from the single requests (V8 has compiled their hot path, as in a worker
     // that has been running): paused (SIGSTOP) while the requests are approved, then resumed. Idle
-    // between requests, they hold no task and no transaction while paused.
+    // between requests, they hold no task. A worker paused inside one of its sweeps' short transactions
+    // (expired leases, purges to schedule) holds it until resumed; those lock only rows that match
+    // them, none of which an approval writes.
     for (const c of children) c.kill("SIGSTOP");
     const warm = await drain(() => {
       for (const c of children) c.kill("SIGCONT");
