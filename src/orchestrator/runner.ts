@@ -5,7 +5,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
 import { breathe, turnDue } from "../eventLoop";
 import { exportTools } from "../export/context";
-import { StagingWriter } from "../export/staging";
+import { dropEarlierAttempts, StagingWriter } from "../export/staging";
 import { readStagingKey, stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
 import { BackoffPolicy, retryDelayMs } from "./backoff";
@@ -203,7 +203,11 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         }
         const leftOut = new LeftOutTally();
         const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
-        await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held, handOff: options.handOff });
+        const completed = await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held, handOff: options.handOff });
+        // Batches carry their attempt's number and attempts only grow: a first attempt left none before it.
+        if (completed && task.attempts > 1) {
+          await dropEarlierAttempts(ds, task.id, task.attempts).catch((error: unknown) => logger.warn({ err: error }, "an earlier attempt's staged records are left for the request's clean-up"));
+        }
         break;
       }
       case TaskStep.ERASE:

@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, In, Not } from "typeorm";
+import { DataSource, EntityManager, In } from "typeorm";
 import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
@@ -87,9 +87,9 @@ const SURVEYED_CHUNK = 100;
 
 /**
  * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
- * found are recorded (first finder wins), records staged by earlier, abandoned attempts of a COLLECT are
- * dropped, record sets an ERASE kept become retention exceptions, dependents are released and the
- * request's status follows. False: the lease was lost.
+ * found are recorded (first finder wins), record sets an ERASE kept become retention exceptions,
+ * dependents are released and the request's status follows. False: the lease was lost. (What earlier
+ * attempts of a COLLECT staged is dropped after, outside it: dropEarlierAttempts.)
  */
 export async function completeTask(
   ds: DataSource,
@@ -301,9 +301,6 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   if (fresh.length) {
     await em.getRepository(RequestIdentityRow).insert(fresh.map(([kind, value]) => ({ requestId: task.requestId, kind, value, source: task.connector })));
   }
-  // Batches are written under their attempt's number, and attempts only grow: a first attempt has no
-  // earlier ones to drop.
-  if (task.attempts > 1) await em.getRepository(StagedBatchRow).delete({ taskId: task.id, attempt: Not(task.attempts) });
   // A few per statement (insertBatches keeps every packet small); in a group, with the others' batches,
   // once every completion got past its own guard.
   if (group) group.batches.push(...staged);

@@ -1,0 +1,129 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { expect } from "chai";
+import { ConnectorError, Identities, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+import { StagedBatchRow } from "../../src/entities";
+import { TURN_BUDGET_MS } from "../../src/eventLoop";
+import { deleteStaged } from "../../src/export/staging";
+import { describeEachDatabase, describeEachOf } from "../support/databases";
+import { submitVerified, TestService } from "../support/harness";
+import { ScriptedConnector } from "../support/scriptedConnector";
+import { ADA_EMAIL, FAST } from "./support";
+
+/** Its first collect reads every record, then the system goes away (retryably); the next one reads them all. */
+class FailsAfterReading extends ScriptedConnector {
+  override async *collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord> {
+    yield* this.data.get(ids.email!) ?? [];
+    if (ctx.attempt === 1) throw new ConnectorError("The system went away mid-read; will retry", "scripted failure after the last record", true, 1500);
+  }
+}
+
+/** Its collect waits until the test opens the gate. */
+class Gated extends ScriptedConnector {
+  open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  override async *collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord> {
+    await this.gate;
+    yield* super.collect(ids, ctx);
+  }
+}
+
+describeEachDatabase("the staged batches of an abandoned attempt", (db) => {
+  let t: TestService;
+  let tickets: Gated;
+  const RECORDS = 3000;
+
+  before(async function () {
+    this.timeout(60_000);
+    const accounts = new FailsAfterReading({ name: "accounts", categories: ["ACCOUNT"], supports: ["access"] });
+    // About 1.5 MB of JSON Lines: several full batches are stored while the first attempt reads.
+    accounts.data.set(
+      ADA_EMAIL,
+      Array.from({ length: RECORDS }, (_, i) => ({ category: "ACCOUNT", type: "login", id: `l-${i}`, data: { n: i, note: randomBytes(250).toString("hex") } })),
+    );
+    // Held until the accounts' second attempt has completed: the EXPORT waits for it meanwhile.
+    tickets = new Gated({ name: "tickets", categories: ["SUPPORT"], supports: ["access"] }).seed(ADA_EMAIL, 3);
+    t = await new TestService(db(), { ...FAST, DSR_TASK_MAX_ATTEMPTS: "3", DSR_TASK_LEASE_MS: "60000" }, [accounts, tickets]).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("are removed once a later attempt completed, before the export, which holds every record once", async function () {
+    this.timeout(60_000);
+    const id = (await submitVerified(t)).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+    const show = async () => (await t.ok(`query($id: ID!) { request(id: $id) { status export { records } tasks { id connector step status attempts } } }`, { id })).request;
+    const collect = async () => (await show()).tasks.find((x: any) => x.connector === "accounts" && x.step === "COLLECT");
+    const rowsOf = async (taskId: string, attempt: number) => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE taskId = ? AND attempt = ?`, [taskId, attempt]))[0].n);
+
+    // The first attempt failed after storing full batches: they wait for its retry.
+    const first = await t.waitFor(async () => {
+      const c = await collect();
+      return c.status === "PENDING" && c.attempts === 1 ? c : undefined;
+    }, "the first attempt failed", 20_000);
+    const abandoned = await rowsOf(first.id, 1);
+    expect(abandoned, "batches the first attempt stored").to.be.greaterThan(1);
+    // Its retry is due 1.5 s later, by the service's clock.
+    t.clock.advance(2000);
+
+    // The second completes; what the first stored goes, while the EXPORT still waits for the tickets.
+    await t.waitFor(async () => ((await collect()).status === "SUCCEEDED" ? true : undefined), "the second attempt completed", 20_000);
+    await t.waitFor(async () => ((await rowsOf(first.id, 1)) === 0 ? true : undefined), "the abandoned batches removed", 10_000);
+    const during = await show();
+    expect(during.tasks.find((x: any) => x.step === "EXPORT").status, "the export has not run yet").to.equal("PENDING");
+    expect(await rowsOf(first.id, 2), "the completing attempt's batches").to.be.greaterThan(0);
+
+    tickets.open();
+    await t.waitFor(async () => ((await show()).status === "COMPLETED" ? true : undefined), "request COMPLETED", 30_000);
+    expect((await show()).export.records).to.equal(RECORDS + 3);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches`))[0].n)).to.equal(0);
+  });
+});
+
+describeEachOf(["sqlite"], "removing a big request's staged batches", (db) => {
+  let t: TestService;
+
+  before(async function () {
+    this.timeout(60_000);
+    t = await new TestService(db(), FAST, []).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("lets the event loop turn between statements (better-sqlite3 answers each synchronously)", async function () {
+    this.timeout(60_000);
+    const requestId = randomUUID();
+    const taskId = randomUUID();
+    const BATCHES = 1500;
+    const payload = randomBytes(96 * 1024);
+    for (let seq = 0; seq < BATCHES; seq += 50) {
+      const rows = Array.from({ length: 50 }, (_, i) =>
+        Object.assign(new StagedBatchRow(), { id: randomUUID(), requestId, taskId, attempt: 1, connector: "accounts", category: "ACCOUNT", seq: seq + i, records: 1, payload, createdAt: new Date() }),
+      );
+      await t.ds.getRepository(StagedBatchRow).insert(rows);
+    }
+    // A timer due every millisecond: it fires only when the loop turns.
+    let fired = 0;
+    let longest = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      fired++;
+      longest = Math.max(longest, performance.now() - last);
+      last = performance.now();
+    }, 1);
+    const started = performance.now();
+    last = started;
+    const removed = await deleteStaged(t.ds, requestId);
+    const ms = performance.now() - started;
+    longest = Math.max(longest, performance.now() - last);
+    clearInterval(timer);
+    console.log(`      ${removed} batches (${((BATCHES * payload.length) / 2 ** 20).toFixed(0)} MB) removed in ${ms.toFixed(0)} ms; the loop turned ${fired} times, longest stretch ${longest.toFixed(0)} ms`);
+    expect(removed).to.equal(BATCHES);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches`))[0].n)).to.equal(0);
+    // Long enough that a loop that never turned would show: a few turn budgets.
+    expect(ms, "the deletion's length (too short to tell)").to.be.at.least(3 * TURN_BUDGET_MS);
+    expect(fired, "turns of the event loop during the deletion").to.be.at.least(2);
+    expect(longest, "longest stretch without a turn (ms)").to.be.below(ms / 2);
+  });
+});
