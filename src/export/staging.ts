@@ -275,9 +275,9 @@ async function deleteBatches(ds: DataSource, where: FindOptionsWhere<StagedBatch
 
 /**
  * A few batches per statement, the event loop let in between (breathe): on SQLite each statement
- * answers synchronously, so without it a big subject's deletion (about 60 statements at 2,000,000
- * events, 1-2 ms each freeing pages) ran as one stretch of microtasks: /healthz waited 100 ms at
- * 2,000,000 events and 240 ms at 6,000,000 (bench/subject).
+ * answers synchronously, so without it a big subject's deletion (about 100 statements at 2,000,000
+ * events, about 1 ms each freeing pages) ran as one stretch of microtasks: the loop stalled 95-125 ms at
+ * 2,000,000 events and 238 ms at 6,000,000 (bench/subject).
  */
 async function deleteIds(ds: DataSource, ids: string[]): Promise<number> {
   for (let i = 0; i < ids.length; i += DELETE_ROWS) {
