@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { execFileSync } from "node:child_process";
 import { expect } from "chai";
+import { ZipArchive } from "archiver";
 import { STORE_AT_MOST, ZipWriter } from "../../src/export/zip";
-import { ZipReader } from "../../src/export/zipReader";
+import { ZipFormatError, ZipReader } from "../../src/export/zipReader";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -65,6 +66,66 @@ describe("ZipWriter", () => {
     // And a reader that is not ours agrees (Debian's unzip, where installed).
     const unzip = ["/usr/bin/unzip"].find((p) => fs.existsSync(p));
     if (unzip) expect(execFileSync(unzip, ["-t", file], { encoding: "utf8" })).to.match(/No errors detected/);
+  });
+
+  it("reads back an entry past 4 GiB (ZIP64 sizes and offset in its extra field), byte for byte, and the entry after it", async function () {
+    this.timeout(180_000);
+    // A big subject's data file: JSON Lines, deflated at the export's level 1; about 4.1 GiB.
+    const line = Buffer.from(`${JSON.stringify({ connector: "auth-log", type: "auth_event", id: "e-0000000001", data: { ip: "203.0.113.7", method: "totp" } })}\n`);
+    const chunk = Buffer.concat(Array.from({ length: Math.floor((1 << 20) / line.length) }, () => line));
+    const total = 2 ** 32 + 64 * 2 ** 20;
+    const file = path.join(dir, "zip64.zip");
+    const out = fs.createWriteStream(file);
+    const zip = new ZipWriter(out, new Date(Date.UTC(2026, 0, 2)), 1);
+    await zip.add("README.txt", "first\n");
+    const big = await zip.add("data/auth_logs.jsonl", (async function* () {
+      for (let n = 0; n < total; n += chunk.length) yield chunk;
+    })());
+    await zip.add("after.txt", "after the big one\n");
+    await zip.finish(out);
+    expect(big.bytes).to.be.greaterThan(2 ** 32);
+
+    const reader = ZipReader.open(file);
+    try {
+      const entry = reader.entry("data/auth_logs.jsonl")!;
+      expect(entry.size).to.equal(big.bytes);
+      expect(entry.localHeaderOffset).to.be.below(100);
+      expect(reader.entry("after.txt")!.localHeaderOffset).to.be.greaterThan(entry.localHeaderOffset + entry.compressedSize);
+      const hash = createHash("sha256");
+      let bytes = 0;
+      for await (const c of reader.stream("data/auth_logs.jsonl")) (hash.update(c as Buffer), (bytes += (c as Buffer).length));
+      expect({ bytes, sha256: hash.digest("hex") }).to.deep.equal(big);
+      expect(await reader.text("after.txt")).to.equal("after the big one\n");
+      expect(await reader.text("README.txt")).to.equal("first\n");
+    } finally {
+      reader.close();
+    }
+    const unzip = ["/usr/bin/unzip"].find((p) => fs.existsSync(p));
+    if (unzip) expect(execFileSync(unzip, ["-l", file], { encoding: "utf8" })).to.include(String(big.bytes));
+  });
+
+  it("reads an archive whose end of central directory is in ZIP64 form, and refuses one whose ZIP64 locator is damaged", async () => {
+    const file = path.join(dir, "forced64.zip");
+    const archive = new ZipArchive({ forceZip64: true, zlib: { level: 1 } });
+    const written = new Promise<void>((resolve, reject) => archive.pipe(fs.createWriteStream(file)).on("finish", resolve).on("error", reject));
+    archive.append("one\n", { name: "one.txt" });
+    archive.append(Buffer.from("two ".repeat(10_000)), { name: "two.txt" });
+    await archive.finalize();
+    await written;
+    const bytes = fs.readFileSync(file);
+    const eocd = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    expect(bytes.readUInt16LE(eocd + 10), "the end of central directory defers to ZIP64").to.equal(0xffff);
+    const reader = ZipReader.open(file);
+    try {
+      expect(reader.entries.map((e) => e.name)).to.deep.equal(["one.txt", "two.txt"]);
+      expect(await reader.text("one.txt")).to.equal("one\n");
+      expect(await reader.text("two.txt")).to.equal("two ".repeat(10_000));
+    } finally {
+      reader.close();
+    }
+    bytes.writeUInt32LE(0, eocd - 20);
+    fs.writeFileSync(file, bytes);
+    expect(() => ZipReader.open(file)).to.throw(ZipFormatError, /ZIP64 end of central directory locator/);
   });
 
   for (const [when, before] of [
