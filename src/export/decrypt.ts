@@ -17,9 +17,10 @@ export async function decryptToFile(keys: DataKeys, source: Readable, outFile: s
   });
   try {
     await pipeline(source, decrypt, fs.createWriteStream(part, { mode: 0o600 }));
-    fs.renameSync(part, outFile);
+    await fs.promises.rename(part, outFile);
     return decrypt.header!;
   } finally {
-    fs.rmSync(part, { force: true });
+    // A part left by a failure may be big (the service's PORTABILITY check runs this): off the event loop.
+    await fs.promises.rm(part, { force: true });
   }
 }

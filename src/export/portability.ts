@@ -16,6 +16,7 @@ export async function checkStoredPortability(tools: ExportTools, objectKey: stri
     await decryptToFile(tools.keys, await tools.storage.get(objectKey), zip, requestId);
     return (await verifyArchive(zip, { portability: true })).problems;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    // Off the event loop: the decrypted archive of a big subject is hundreds of MB to unlink.
+    await fs.promises.rm(dir, { recursive: true, force: true });
   }
 }

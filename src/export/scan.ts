@@ -114,7 +114,7 @@ export function inlineScanner(): CategoryScanner {
     finish: async () => scan.finish(),
     close: async () => {
       scan.drop();
-      if (dir !== null) removeSpillDir(dir);
+      if (dir !== null) await removeSpillDir(dir);
     },
   };
 }
@@ -177,7 +177,7 @@ export function workerScanner(): CategoryScanner {
     async close() {
       ended = true;
       await worker.terminate();
-      removeSpillDir(dir);
+      await removeSpillDir(dir);
     },
   };
 }

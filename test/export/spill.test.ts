@@ -78,4 +78,16 @@ describe("export spills (a category's CSV, held while its JSON is compressed)", 
     spill.discard();
     expect(fs.readdirSync(dir)).to.deep.equal([]);
   });
+
+  it("removes a spill folder off the event loop: the loop turns before the removal is done", async () => {
+    const spill = new SpillWriter(dirOf, 16);
+    spill.write(randomBytes(4 * 1024 * 1024).toString("hex"));
+    spill.finish();
+    // A turn of the loop queued before the removal starts: a removal made on this thread (rmSync) would be done first.
+    let turned = false;
+    setImmediate(() => (turned = true));
+    await removeSpillDir(dir);
+    expect(turned, "the loop turned while the folder was removed").to.equal(true);
+    expect(fs.existsSync(dir)).to.equal(false);
+  });
 });
