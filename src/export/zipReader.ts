@@ -81,7 +81,10 @@ export class ZipReader {
   static open(file: string): ZipReader {
     const fd = fs.openSync(file, "r");
     try {
-      const { count, cdSize, cdOffset } = directoryOf(fd, fs.fstatSync(fd).size);
+      const size = fs.fstatSync(fd).size;
+      const { count, cdSize, cdOffset } = directoryOf(fd, size);
+      // Checked before anything is allocated for it: a damaged or crafted file may claim any size.
+      if (cdOffset + cdSize > size) throw new ZipFormatError("the central directory lies past the end of the file");
       const cd = Buffer.alloc(cdSize);
       if (fs.readSync(fd, cd, 0, cdSize, cdOffset) !== cdSize) throw new ZipFormatError("the central directory is cut short");
       const entries: ZipEntry[] = [];

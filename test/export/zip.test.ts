@@ -104,7 +104,7 @@ describe("ZipWriter", () => {
     if (unzip) expect(execFileSync(unzip, ["-l", file], { encoding: "utf8" })).to.include(String(big.bytes));
   });
 
-  it("reads an archive whose end of central directory is in ZIP64 form, and refuses one whose ZIP64 locator is damaged", async () => {
+  it("reads an archive whose end of central directory is in ZIP64 form, and refuses one whose ZIP64 records are damaged", async () => {
     const file = path.join(dir, "forced64.zip");
     const archive = new ZipArchive({ forceZip64: true, zlib: { level: 1 } });
     const written = new Promise<void>((resolve, reject) => archive.pipe(fs.createWriteStream(file)).on("finish", resolve).on("error", reject));
@@ -123,6 +123,12 @@ describe("ZipWriter", () => {
     } finally {
       reader.close();
     }
+    // A ZIP64 record that claims a directory larger than the file is refused before anything is read for it.
+    const damaged = Buffer.from(bytes);
+    const record = Number(damaged.readBigUInt64LE(eocd - 20 + 8));
+    damaged.writeBigUInt64LE(2n ** 40n, record + 40);
+    fs.writeFileSync(file, damaged);
+    expect(() => ZipReader.open(file)).to.throw(ZipFormatError, /past the end of the file/);
     bytes.writeUInt32LE(0, eocd - 20);
     fs.writeFileSync(file, bytes);
     expect(() => ZipReader.open(file)).to.throw(ZipFormatError, /ZIP64 end of central directory locator/);
