@@ -8,9 +8,9 @@ import { openBatch } from "./staging";
 
 /**
  * Batches read per query. They are held sealed (about 50-60 KB each for auth events; a batch is closed
- * once it reaches 256 KiB of lines, unpacked) and opened one at a time, so memory stays flat; fewer, larger reads cost less. bench:subject,
- * 2,000,000 events, service and auth log on SQLite: peak RSS 245-246 MB with 8 against 250-252 with 2,
- * 23.0-23.8 s against 24.4-25.1 s.
+ * once it reaches 256 KiB of lines, unpacked) and opened one at a time, so memory stays flat; fewer,
+ * larger reads cost less. bench:subject, 2,000,000 events, service and auth log on SQLite: peak RSS
+ * 245-246 MB with 8 against 250-252 with 2, 23.0-23.8 s against 24.4-25.1 s.
  */
 const BATCHES_PER_QUERY = 8;
 
