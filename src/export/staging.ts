@@ -3,10 +3,10 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { DataSource, EntityManager, FindOptionsWhere, In, Not } from "typeorm";
 import { ConnectorError, type SubjectRecord } from "../connectors/sdk";
+import { deleteByIds } from "../db/deleteByIds";
 import { inTransaction } from "../db/transaction";
 import { StagedBatchRow, StagedKeyRow } from "../entities";
 import { IV_BYTES, TAG_BYTES } from "./crypto";
-import { breathe } from "../eventLoop";
 
 const deflate = promisify(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
@@ -270,20 +270,5 @@ export async function dropEarlierAttempts(ds: DataSource, taskId: string, attemp
 
 async function deleteBatches(ds: DataSource, where: FindOptionsWhere<StagedBatchRow>): Promise<number> {
   const ids = (await ds.getRepository(StagedBatchRow).find({ where, select: { id: true } })).map((r) => r.id);
-  return deleteIds(ds, ids);
-}
-
-/**
- * A few batches per statement, the event loop let in between (breathe): on SQLite each statement
- * answers synchronously, so without it a big subject's deletion (about 100 statements at 2,000,000
- * events, about 1 ms each freeing pages) ran as one stretch of microtasks: the loop stalled 95-125 ms at
- * 2,000,000 events and 238 ms at 6,000,000 (bench/subject).
- */
-async function deleteIds(ds: DataSource, ids: string[]): Promise<number> {
-  for (let i = 0; i < ids.length; i += DELETE_ROWS) {
-    const group = ids.slice(i, i + DELETE_ROWS);
-    await ds.getRepository(StagedBatchRow).delete({ id: In(group) });
-    await breathe();
-  }
-  return ids.length;
+  return deleteByIds(ds, StagedBatchRow, ids, DELETE_ROWS);
 }

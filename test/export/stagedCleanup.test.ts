@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { ConnectorError, Identities, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
-import { StagedBatchRow } from "../../src/entities";
+import { StagedBatchRow, SurveyedRecordRow } from "../../src/entities";
 import { TURN_BUDGET_MS } from "../../src/eventLoop";
+import { purgeSurveyedRecords } from "../../src/export/purge";
 import { deleteStaged } from "../../src/export/staging";
 import { describeEachDatabase, describeEachOf } from "../support/databases";
 import { submitVerified, TestService } from "../support/harness";
@@ -80,6 +81,29 @@ describeEachDatabase("the staged batches of an abandoned attempt", (db) => {
   });
 });
 
+/**
+ * Runs `work` beside a timer due every millisecond, which fires only when the event loop turns: how
+ * long the work took, how often the loop turned meanwhile, and its longest stretch without a turn.
+ */
+async function timedTurns<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; fired: number; longest: number }> {
+  let fired = 0;
+  let longest = 0;
+  const started = performance.now();
+  let last = started;
+  const timer = setInterval(() => {
+    fired++;
+    longest = Math.max(longest, performance.now() - last);
+    last = performance.now();
+  }, 1);
+  try {
+    const result = await work();
+    longest = Math.max(longest, performance.now() - last);
+    return { result, ms: performance.now() - started, fired, longest };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 describeEachOf(["sqlite"], "removing a big request's staged batches", (db) => {
   let t: TestService;
 
@@ -103,27 +127,35 @@ describeEachOf(["sqlite"], "removing a big request's staged batches", (db) => {
       );
       await t.ds.getRepository(StagedBatchRow).insert(rows);
     }
-    // A timer due every millisecond: it fires only when the loop turns.
-    let fired = 0;
-    let longest = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      fired++;
-      longest = Math.max(longest, performance.now() - last);
-      last = performance.now();
-    }, 1);
-    const started = performance.now();
-    last = started;
-    const removed = await deleteStaged(t.ds, requestId);
-    const ms = performance.now() - started;
-    longest = Math.max(longest, performance.now() - last);
-    clearInterval(timer);
+    const { result: removed, ms, fired, longest } = await timedTurns(() => deleteStaged(t.ds, requestId));
     console.log(`      ${removed} batches (${((BATCHES * payload.length) / 2 ** 20).toFixed(0)} MB) removed in ${ms.toFixed(0)} ms; the loop turned ${fired} times, longest stretch ${longest.toFixed(0)} ms`);
     expect(removed).to.equal(BATCHES);
     expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches`))[0].n)).to.equal(0);
     // Long enough that a loop that never turned would show: a few turn budgets.
     expect(ms, "the deletion's length (too short to tell)").to.be.at.least(3 * TURN_BUDGET_MS);
     expect(fired, "turns of the event loop during the deletion").to.be.at.least(2);
+    expect(longest, "longest stretch without a turn (ms)").to.be.below(ms / 2);
+  });
+
+  it("lets the event loop turn while the purge removes an ended request's surveyed record ids", async function () {
+    this.timeout(60_000);
+    const ROWS = 30_000;
+    const request = await submitVerified(t);
+    await t.ok(`mutation($id: ID!) { cancelRequest(id: $id, reason: "withdrawn by the test") { status } }`, { id: request.id });
+    for (let i = 0; i < ROWS; i += 500) {
+      const rows = Array.from({ length: 500 }, (_, j) => ({ id: randomUUID(), requestId: request.id, connector: "payments", category: "PAYMENT", recordType: "invoice", recordId: `in_${i + j}`, disposition: "ERASE" }));
+      await t.ds.getRepository(SurveyedRecordRow).insert(rows);
+    }
+    const services = t.service.services;
+    // Within the grace nothing goes; past it, every row.
+    expect(await purgeSurveyedRecords(services)).to.equal(0);
+    t.clock.advance((services.config.DSR_STAGED_GRACE_MINUTES + 1) * 60_000);
+    const { result: removed, ms, fired, longest } = await timedTurns(() => purgeSurveyedRecords(services));
+    console.log(`      ${removed} surveyed ids removed in ${ms.toFixed(0)} ms; the loop turned ${fired} times, longest stretch ${longest.toFixed(0)} ms`);
+    expect(removed).to.equal(ROWS);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM surveyed_records WHERE requestId = ?`, [request.id]))[0].n)).to.equal(0);
+    expect(ms, "the purge's length (too short to tell)").to.be.at.least(3 * TURN_BUDGET_MS);
+    expect(fired, "turns of the event loop during the purge").to.be.at.least(2);
     expect(longest, "longest stretch without a turn (ms)").to.be.below(ms / 2);
   });
 });
