@@ -2,7 +2,7 @@
  * Orchestrator benchmark: N requests x 4 connectors that each take 50 ms.
  * Prints requests/s, task throughput, the ratio of one request's wall time to its critical path
  * (one 50 ms step: the four connectors are independent) — close to 1 means the fan-out is parallel, 4
- * would mean the connectors ran one after another; timed on a running service, after 24 requests, with the
+ * would mean the connectors ran one after another; timed on a running service, after the warm-up, with the
  * workers' very first requests printed beside it — and the time spent waiting on locks.
  *
  *   npm run bench:orchestrator                  # embedded SQLite in a temp folder, in-process worker
@@ -10,11 +10,14 @@
  *   BENCH_REQUESTS=1000 BENCH_CONCURRENCY=64 BENCH_PROCESSES=1,2,4 npm run bench:orchestrator
  *   BENCH_CPU_PROF=/tmp/prof DATABASE_URL=mysql://... npm run bench:orchestrator   # a CPU profile per worker process
  *   BENCH_NODE_FLAGS="--max-semi-space-size=16" DATABASE_URL=mysql://... npm run bench:orchestrator   # workers' flags, and these after them
+ *   BENCH_WARM_DRAINS=0 npm run bench:orchestrator   # no warm-up drains (at most 12 by default; see WARM_DRAINS)
  *
+ * Warm-up: before the figures, the same worker(s) drain REQUESTS requests at a time until their CPU per
+ * request is steady (V8 has optimized the hot path), each drain's figures printed.
  * The drain is timed from the first task's start to the last task's end (the rows' own times), so the
  * worker processes' start-up and the bench's own polling are not counted. With `dsr worker` processes
- * it runs twice: first on the processes that ran the single requests (warm, paused with SIGSTOP while
- * the drain's requests are approved), as workers that have been running; then on fresh processes, as
+ * it runs twice: first on the processes that ran the single requests and the warm-up (paused with SIGSTOP
+ * while the drain's requests are approved), as workers that have been running; then on fresh processes, as
  * after a deploy, whose first seconds go to loading and compiling (printed beside the first); lock waits are InnoDB's row-lock time over the
  * drain, server-wide (other clients of the same server count too), as are the statements per request
  * (MySQL's Questions counter). On SQLite the lock wait is the time
@@ -146,8 +149,43 @@ async function innodbLockWaits(services: Services): Promise<{ ms: number; waits:
   return { ms: get("Innodb_row_lock_time"), waits: get("Innodb_row_lock_waits"), statements: get("Questions") };
 }
 
-/** Requests run through, eight at a time, before the warm singles are timed. */
-const WARMUP_REQUESTS = 24;
+/**
+ * At most this many warm-up drains (BENCH_WARM_DRAINS; 0 for none) before the warm figures. V8 compiles
+ * a function with TurboFan only after it has run a while in the interpreter, so a process serves its
+ * first requests at about twice the CPU: measured here on MariaDB with 600-request drains, one worker
+ * process went 17.1, 11.9, 10.5, 10.2 ms of CPU per request over its first four drains, four processes
+ * (each taking a quarter of the work) 35.1, 26.1, 20.3 ... 17.2 ms over ten; with --no-opt both stay at
+ * about 25 ms. Without the warm-up the "warm" drain measured processes that had served a few dozen
+ * requests each, not "workers that have been running".
+ */
+const WARM_DRAINS = Number(process.env.BENCH_WARM_DRAINS ?? 12);
+
+/**
+ * Warm-up ends when two drains in a row lowered the best CPU per request so far by less than this
+ * (5%): the drains' own noise on this machine is about that size.
+ */
+const WARM_STEADY = 0.05;
+
+/**
+ * Runs warm-up drains (`drainOnce`, the same processes each time) until the CPU per request is steady
+ * (WARM_STEADY) or WARM_DRAINS have run; returns each one's CPU per request and requests/s, in order.
+ */
+async function warmUp(drainOnce: () => Promise<Drain>): Promise<WarmUp> {
+  const drains: WarmUp = [];
+  let best = Infinity;
+  let flat = 0;
+  while (drains.length < WARM_DRAINS && flat < 2) {
+    const d = await drainOnce();
+    const cpu = d.cpu?.workerMs ?? NaN;
+    drains.push({ cpuMs: cpu, requestsPerSecond: REQUESTS / d.seconds });
+    flat = cpu < best * (1 - WARM_STEADY) ? 0 : flat + 1;
+    best = Math.min(best, cpu);
+  }
+  return drains;
+}
+
+/** The warm-up drains' figures, in order. */
+type WarmUp = Array<{ cpuMs: number; requestsPerSecond: number }>;
 
 interface Singles {
   /** Median wall time of one request alone, from its approval (planning included) to COMPLETED. */
@@ -167,18 +205,14 @@ const PHASES = ["approve", "to first collect", "collects", "to export", "export"
 
 /**
  * One request alone, seven times, twice: first as the workers' first requests after they start (cold:
- * V8 has compiled little of the hot path yet, as after a deploy), then after WARMUP_REQUESTS more (warm:
+ * V8 has compiled little of the hot path yet, as after a deploy), then after the warm-up drains (warm:
  * a service that has been running). The ratio is reported on the warm ones; the cold ones are printed
  * beside them.
  */
-async function singleRatio(services: Services): Promise<{ cold: Singles; warm: Singles }> {
+async function singleRatio(services: Services, drainOnce: () => Promise<Drain>): Promise<{ cold: Singles; warm: Singles; warmUp: WarmUp }> {
   const cold = await singles(services);
-  for (let done = 0; done < WARMUP_REQUESTS; done += 8) {
-    const ids = await submitted(services, 8);
-    await approve(services, ids);
-    await waitAll(services, ids, 2);
-  }
-  return { cold, warm: await singles(services) };
+  const drains = await warmUp(drainOnce);
+  return { cold, warm: await singles(services), warmUp: drains };
 }
 
 async function singles(services: Services): Promise<Singles> {
@@ -258,15 +292,22 @@ interface Drain {
  * `r` is the drain the figures are about; `fresh`, with worker processes, the same drain run again by
  * processes started for it, whose first seconds go to loading and compiling (printed beside it).
  */
-function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles }; workers: string; fresh?: Drain }): void {
+function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles; warmUp: WarmUp }; workers: string; fresh?: Drain }): void {
   const critical = STEP_MS + r.singles.warm.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
   console.log(`drain time            ${r.seconds.toFixed(2)} s`);
-  console.log(`requests/s            ${(REQUESTS / r.seconds).toFixed(1)}${r.fresh ? ` (the same processes after the single requests; fresh ones: ${(REQUESTS / r.fresh.seconds).toFixed(1)})` : ""}`);
+  const { warmUp: drains } = r.singles;
+  if (drains.length) {
+    console.log(
+      `warm-up               ${drains.length} drain${drains.length > 1 ? "s" : ""} of ${REQUESTS} requests first, on the same processes: ` +
+        `${drains.map((d) => d.requestsPerSecond.toFixed(1)).join(", ")} requests/s, ${drains.map((d) => d.cpuMs.toFixed(1)).join(", ")} ms of CPU per request in the workers`,
+    );
+  }
+  console.log(`requests/s            ${(REQUESTS / r.seconds).toFixed(1)}${r.fresh ? ` (the same processes after the warm-up; fresh ones: ${(REQUESTS / r.fresh.seconds).toFixed(1)})` : ""}`);
   console.log(`tasks/s               ${((REQUESTS * 5) / r.seconds).toFixed(1)} (4 collects and 1 export per request)`);
   const { cold, warm } = r.singles;
-  console.log(`one request, alone    median ${warm.wall.toFixed(1)} ms (of 7, after ${WARMUP_REQUESTS} others); its export task took ${warm.exportMs} ms`);
+  console.log(`one request, alone    median ${warm.wall.toFixed(1)} ms (of 7, after the warm-up); its export task took ${warm.exportMs} ms`);
   console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
   console.log(`wall / critical path  ${(warm.wall / critical).toFixed(2)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${(cold.wall / (STEP_MS + cold.exportMs)).toFixed(2)})`);
   console.log(`its phases (median)   ${PHASES.map((name, p) => `${name} ${warm.phases[p].toFixed(0)}`).join(", ")} ms`);
@@ -296,27 +337,34 @@ async function inProcess(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-"));
   const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: dataDir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10" });
   const services = await createServices({ config, connectors: NAMES.map((name) => createConnector({ name, delayMs: STEP_MS })) });
-  const worker = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
-  services.wakeWorkers = () => worker.wake();
-  worker.start();
-  try {
-    const singles = await singleRatio(services);
+  /** A worker that an approval in this process wakes (the single requests', and a drain's once it runs). */
+  const startWorker = () => {
+    const started = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
+    services.wakeWorkers = () => started.wake();
+    started.start();
+    return started;
+  };
+  let worker = startWorker();
+  /** REQUESTS requests submitted and approved with no worker running, then drained by a new one (left running). */
+  const drainOnce = async (): Promise<Drain> => {
     await worker.stop();
     const ids = await submitted(services, REQUESTS);
     await approve(services, ids);
-    const drain = new Worker(services, services.connectors, workerOptions(config, CONCURRENCY));
     const queued = await connectionQueueWaitMs(services);
     const cpuBefore = process.cpuUsage();
-    drain.start();
+    worker = startWorker();
     await waitAll(services, ids);
     const used = process.cpuUsage(cpuBefore);
     const lockMs = (await connectionQueueWaitMs(services)) - queued;
-    const seconds = await taskWindow(services, ids);
-    await drain.stop();
     // The bench's own polling runs in this process too (a query every 100 ms): a small overcount.
-    const cpu = { workerMs: (used.user + used.system) / 1000 / REQUESTS, databaseMs: null };
-    report(`${services.ds.options.type}, in-process worker`, { seconds, singles, lockMs, lockWaits: null, workers: `worker concurrency ${CONCURRENCY}`, cpu });
+    return { seconds: await taskWindow(services, ids), lockMs, lockWaits: null, cpu: { workerMs: (used.user + used.system) / 1000 / REQUESTS, databaseMs: null } };
+  };
+  try {
+    const singles = await singleRatio(services, drainOnce);
+    const measured = await drainOnce();
+    report(`${services.ds.options.type}, in-process worker`, { ...measured, singles, workers: `worker concurrency ${CONCURRENCY}` });
   } finally {
+    await worker.stop();
     await services.ds.destroy();
     await db.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -391,16 +439,19 @@ async function workerProcesses(processes: number): Promise<void> {
   };
   try {
     start();
-    const singles = await singleRatio(services);
-    // The same processes, warm from the single requests (V8 has compiled their hot path, as in a worker
-    // that has been running): paused (SIGSTOP) while the requests are approved, then resumed. Idle
-    // between requests, they hold no task. A worker paused inside one of its sweeps' short transactions
+    // The same processes throughout (warm-up drains, then the one measured), as workers that have been
+    // running: paused (SIGSTOP) while each drain's requests are approved, then resumed. Idle between
+    // requests, they hold no task. A worker paused inside one of its sweeps' short transactions
     // (expired leases, purges to schedule) holds it until resumed; those lock only rows that match
     // them, none of which an approval writes.
-    for (const c of children) c.kill("SIGSTOP");
-    const warm = await drain(() => {
-      for (const c of children) c.kill("SIGCONT");
-    }, 0);
+    const drainOnce = () => {
+      for (const c of children) c.kill("SIGSTOP");
+      return drain(() => {
+        for (const c of children) c.kill("SIGCONT");
+      }, 0);
+    };
+    const singles = await singleRatio(services, drainOnce);
+    const warm = await drainOnce();
     await stop();
     // Fresh processes, as after a deploy: each first loads, connects and compiles. One worker's start-up
     // (loading, connecting, migrations checked) is taken off each one's CPU. It polls once a minute, so
