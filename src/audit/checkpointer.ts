@@ -1,4 +1,4 @@
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 import type { Clock } from "../clock";
 import type { Config } from "../config/env";
 import { isMysql } from "../db/dataSource";
@@ -59,15 +59,30 @@ async function record(ds: DataSource, checkpoint: Checkpoint, sha256: string): P
       if (i === 0 && !(await em.getRepository(AuditCheckpointRow).existsBy({ number: checkpoint.number }))) {
         await em.getRepository(AuditCheckpointRow).insert({ number: checkpoint.number, sha256, sealedAt: new Date(checkpoint.sealedAt), streams: seals.length, events: checkpoint.events, verifiedAt: null });
       }
-      for (const s of seals.slice(i, i + SEAL_CHUNK)) {
-        // The head may have moved on since: it stays marked unsealed then, for the next checkpoint.
-        await em.query(
-          `UPDATE audit_stream_heads SET sealedSeq = ?, sealedHash = ?, unsealed = CASE WHEN seq = ? THEN 0 ELSE unsealed END WHERE stream = ? AND sealedSeq < ?`,
-          [s.seq, s.hash, s.seq, s.stream, s.seq],
-        );
-      }
+      const chunk = seals.slice(i, i + SEAL_CHUNK);
+      for (let j = 0; j < chunk.length; j += SEAL_ROWS) await markSealed(em, chunk.slice(j, j + SEAL_ROWS));
     });
   }
+}
+
+/** Heads one statement marks sealed (markSealed). */
+const SEAL_ROWS = 100;
+
+/**
+ * Marks `seals`' heads sealed up to each one's `seq`, in one statement: sealedSeq and sealedHash take
+ * the seal's, and a head that has moved on since (seq past the seal) stays marked unsealed, for the
+ * next checkpoint. A head already sealed further (a later checkpoint recorded first) is left as it is.
+ * One statement per head held 500 heads locked for 116 ms a transaction on MariaDB (2,346 heads: 580
+ * ms in all), and writers of those streams' events waited for it. Exported for its test.
+ */
+export async function markSealed(em: EntityManager, seals: readonly StreamSeal[]): Promise<void> {
+  if (!seals.length) return;
+  const cases = (then: string) => `CASE stream ${seals.map(() => `WHEN ? THEN ${then}`).join(" ")} END`;
+  // Each assignment reads only columns no other one sets (MySQL assigns left to right, SQLite all at once).
+  const sql =
+    `UPDATE audit_stream_heads SET sealedSeq = ${cases("?")}, sealedHash = ${cases("?")}, unsealed = ${cases("CASE WHEN seq = ? THEN 0 ELSE unsealed END")} ` +
+    `WHERE ${seals.map(() => "(stream = ? AND sealedSeq < ?)").join(" OR ")}`;
+  await em.query(sql, [...seals.flatMap((s) => [s.stream, s.seq]), ...seals.flatMap((s) => [s.stream, s.hash]), ...seals.flatMap((s) => [s.stream, s.seq]), ...seals.flatMap((s) => [s.stream, s.seq])]);
 }
 
 /**
