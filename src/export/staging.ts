@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
-import { DataSource, EntityManager, FindOptionsWhere, In, Not } from "typeorm";
+import { DataSource, EntityManager, FindOptionsWhere, Not } from "typeorm";
 import { ConnectorError, type SubjectRecord } from "../connectors/sdk";
 import { deleteByIds } from "../db/deleteByIds";
 import { inTransaction } from "../db/transaction";
