@@ -1,7 +1,7 @@
 import { In, LessThanOrEqual } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
-import { deleteByIds } from "../db/deleteByIds";
+import { deleteMatching } from "../db/deleteMatching";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -62,16 +62,9 @@ export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "cloc
   let removed = 0;
   for (let i = 0; i < requests.length; i += 100) {
     for (const requestId of await endedBy(ds, requests.slice(i, i + 100).map((r) => r.requestId), cutoff)) {
-      // Read 1,000 ids, then delete them by primary key, 100 at a time, each delete alone (deleteByIds):
-      // a delete by the request index would take InnoDB gap locks that stall other requests' surveys,
-      // and reading a big survey's ids at once held the event loop (30,000 ids: 98 ms).
-      for (;;) {
-        const ids = (await ds.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId }, take: 1000 })).map((r) => r.id);
-        if (!ids.length) break;
-        const n = await deleteByIds(ds, SurveyedRecordRow, ids, 100);
-        removed += n;
-        if (!n) break;
-      }
+      // By primary key, 100 at a time, each delete alone (deleteMatching): a delete by the request index
+      // would take InnoDB gap locks that stall other requests' surveys.
+      removed += await deleteMatching(ds, SurveyedRecordRow, { requestId }, 100);
     }
   }
   return removed;

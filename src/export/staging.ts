@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { DataSource, EntityManager, FindOptionsWhere, Not } from "typeorm";
 import { ConnectorError, type SubjectRecord } from "../connectors/sdk";
-import { deleteByIds } from "../db/deleteByIds";
+import { deleteMatching } from "../db/deleteMatching";
 import { inTransaction } from "../db/transaction";
 import { StagedBatchRow, StagedKeyRow } from "../entities";
 import { IV_BYTES, TAG_BYTES } from "./crypto";
@@ -268,7 +268,6 @@ export async function dropEarlierAttempts(ds: DataSource, taskId: string, attemp
   return deleteBatches(ds, { taskId, attempt: Not(attempt) });
 }
 
-async function deleteBatches(ds: DataSource, where: FindOptionsWhere<StagedBatchRow>): Promise<number> {
-  const ids = (await ds.getRepository(StagedBatchRow).find({ where, select: { id: true } })).map((r) => r.id);
-  return deleteByIds(ds, StagedBatchRow, ids, DELETE_ROWS);
+function deleteBatches(ds: DataSource, where: FindOptionsWhere<StagedBatchRow>): Promise<number> {
+  return deleteMatching(ds, StagedBatchRow, where, DELETE_ROWS);
 }

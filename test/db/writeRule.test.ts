@@ -117,7 +117,7 @@ describe("the write rule in the source tree", () => {
     const ALONE: Record<string, string> = {
       "callbacks/dispatcher.ts": "claims an outbox row by a conditional update, then records the delivery attempt",
       "export/records.ts": "drops staged records after the export's completion committed",
-      "export/staging.ts": "removes a request's staging key before its batches (deleteStaged); the batches, and an abandoned attempt's once its retry completed, go a few per statement through db/deleteByIds.ts",
+      "export/staging.ts": "removes a request's staging key before its batches (deleteStaged); the batches, and an abandoned attempt's once its retry completed, go a few per statement through db/deleteMatching.ts",
       "orchestrator/sql/extendLease.ts": "the heartbeat: one guarded update",
       "orchestrator/holdFence.ts": "units of erasure begin, end and follow the lease one statement at a time, so a hold placement sees each at once",
       "orchestrator/sql/schedulePurges.ts": "re-points an open exception at the hold that now keeps it",
