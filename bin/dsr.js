@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=32 --heap-growing-percent=100
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=32 --heap-growing-percent=100
 "use strict";
 // The `dsr` command. The TypeScript sources compile to dist/ (npm install runs the build).
 // The flags on the first line are the service's runtime flags (src/nodeFlags.ts says why).

@@ -24,17 +24,24 @@ export const SERVICE_NODE_FLAGS = ["--max-semi-space-size=32", "--heap-growing-p
  * The environment the service's process starts with, set the same ways as the flags (the shebang's
  * `env -S`, npm start, the README's script, the benches).
  *
- * MALLOC_ARENA_MAX=2: glibc gives every thread that allocates its own malloc arena (up to 8 per core),
+ * MALLOC_ARENA_MAX=1: glibc gives every thread that allocates its own malloc arena (up to 8 per core),
  * and the threads here are many: libuv's pool (zlib, crypto, file reads), the export's scan thread,
  * V8's helpers. Memory freed in one arena is not reused by another, so an export's short-lived native
  * buffers (pages, compressor state, ciphers) left pages resident in several arenas at once. With two
  * arenas, bench/subject at 2,000,000 events (service and auth log on SQLite, alternating runs in one
- * session): peak RSS 286, 286, 286 and 292 MB against 291, 294, 302 and 302 MB without, CPU 32.5-36.5 s
- * against 34.3-44.7 s. Other C libraries (musl) ignore the variable.
+ * session): peak RSS 286, 286, 286 and 292 MB against 291, 294, 302 and 302 MB with glibc's default,
+ * CPU 32.5-36.5 s against 34.3-44.7 s. With one (2026-12-05, alternating runs in one session, auth log
+ * on SQLite): service on SQLite, 2,000,000 events 243, 243 and 243 MB against 247, 250 and 259 MB with
+ * two, 200,000 events 227 and 227 against 229 and 230; service on MariaDB 233 and 231 against 236 and
+ * 235, and 223 and 222 against 229 and 229; CPU within the runs' noise (28.5-31.7 s against 29.6-37.4 s
+ * at 2,000,000). bench:orchestrator, one worker process on MariaDB, four alternating pairs: 12.2-16.8 ms
+ * of CPU per request against 12.2-13.7 ms, 60.6-81.6 requests/s against 71.1-81.7, no difference beyond
+ * the noise. The threads that allocate at once are few on the two cores the service is sized for, so
+ * they seldom wait for the one arena's lock. Other C libraries (musl) ignore the variable.
  */
-export const SERVICE_ENV = { MALLOC_ARENA_MAX: "2" } as const;
+export const SERVICE_ENV = { MALLOC_ARENA_MAX: "1" } as const;
 
-/** SERVICE_ENV as shell assignments: `MALLOC_ARENA_MAX=2`. */
+/** SERVICE_ENV as shell assignments: `MALLOC_ARENA_MAX=1`. */
 export const SERVICE_ENV_ASSIGNMENTS = Object.entries(SERVICE_ENV)
   .map(([name, value]) => `${name}=${value}`)
   .join(" ");
