@@ -1,6 +1,6 @@
 import { domainToASCII } from "node:url";
 import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
-import { isEmail } from "class-validator";
+import { isEmail, ValidateBy, type ValidationOptions } from "class-validator";
 
 /**
  * The one normalization of a subject's identities. Everything that compares identities (submission,
@@ -50,6 +50,15 @@ export function emailProblem(raw: string): string | null {
   if (at < 1 || value.length > 254) return `must be ${EMAIL_RULE}, at most 254 characters`;
   const domain = domainToASCII(value.slice(at + 1));
   return domain && isEmail(`${value.slice(0, at)}@${domain}`) ? null : `must be ${EMAIL_RULE}`;
+}
+
+/**
+ * Decorator: the property is an email address by emailProblem, the rule the subject's normalization
+ * applies. Surrounding spaces are allowed, as the address is trimmed before it is stored or matched (a
+ * pasted `ada@example.com ` is Ada), and internationalised domains are read as IDNA.
+ */
+export function IsEmailAddress(message: string, options: ValidationOptions = {}): PropertyDecorator {
+  return ValidateBy({ name: "isEmailAddress", validator: { validate: (value: unknown) => typeof value === "string" && emailProblem(value) === null, defaultMessage: () => message } }, options);
 }
 
 /** Why a typed phone number cannot be used, or null when it can. */

@@ -1,7 +1,8 @@
 import { ArgsType, Field, ID, InputType, ObjectType, registerEnumType } from "type-graphql";
-import { ArrayMaxSize, IsEmail, IsOptional, IsUUID, Length, Matches, MaxLength } from "class-validator";
+import { ArrayMaxSize, IsOptional, IsUUID, Length, Matches, MaxLength } from "class-validator";
 import { LegalHoldStatus } from "../entities";
 import { IsFreeText, IsIdentityText } from "../domain/text";
+import { IsEmailAddress } from "../domain/identities";
 
 registerEnumType(LegalHoldStatus, {
   name: "LegalHoldStatus",
@@ -49,7 +50,7 @@ export class LegalHold {
 export class PlaceLegalHoldInput {
   @Field({ description: "The subject's email address, in any case: it is stored and matched in normalized form." })
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
-  @IsEmail({}, { message: "subjectEmail must be an email address such as ada@example.com" })
+  @IsEmailAddress("subjectEmail must be an email address such as ada@example.com")
   @IsIdentityText()
   subjectEmail!: string;
 

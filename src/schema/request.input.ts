@@ -1,7 +1,6 @@
 import { Type } from "class-transformer";
 import {
   ArrayMaxSize,
-  IsEmail,
   IsOptional,
   IsString,
   IsUUID,
@@ -16,7 +15,7 @@ import {
 import { ArgsType, Field, ID, InputType, Int } from "type-graphql";
 import { MAX_EXTENSION_DAYS } from "../domain/deadlines";
 import { RequestStatus, RequestType } from "../domain/enums";
-import { PHONE_EXAMPLE, PHONE_RULE, phoneProblem } from "../domain/identities";
+import { IsEmailAddress, PHONE_EXAMPLE, PHONE_RULE, phoneProblem } from "../domain/identities";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../queries/requestFinder";
 import "./enums";
 import { IsFreeText, IsIdentityText } from "../domain/text";
@@ -38,9 +37,9 @@ export class ExternalIdInput {
 
 @InputType({ description: "Who a request is about. Email is required; the rest helps connectors find the person." })
 export class SubjectInput {
-  @Field({ description: "The subject's email address (at most 254 characters; letters of any script). Matched case-insensitively everywhere; shown as typed." })
+  @Field({ description: "The subject's email address (at most 254 characters; letters of any script). Spaces around it are dropped; matched case-insensitively everywhere; shown as typed." })
   @MaxLength(254, { message: "email must be at most 254 characters" })
-  @IsEmail({}, { message: EMAIL_MESSAGE })
+  @IsEmailAddress(EMAIL_MESSAGE)
   @IsIdentityText()
   email!: string;
 
@@ -138,7 +137,7 @@ export class RequestFilterInput {
   @Field(() => String, { nullable: true, description: "Exactly this subject email, compared in matching form (case-insensitive, NFC)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
-  @IsEmail({}, { message: "subjectEmail must be a valid email address" })
+  @IsEmailAddress("subjectEmail must be a valid email address")
   @IsIdentityText()
   subjectEmail?: string | null;
 }

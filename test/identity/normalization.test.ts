@@ -56,6 +56,27 @@ describeEachDatabase("identity normalization", (db) => {
     expect(JSON.stringify(refused)).not.to.contain("07946 123456");
   });
 
+  it("takes a pasted address with spaces around it as the address (submission, holds, filters, previews), and still refuses one with a space inside", async () => {
+    const pasted = (await t.ok(SUBMIT, { input: { type: "ACCESS", subject: { email: "  Ada@Example.com " } } })).submitRequest;
+    // Shown, mailed and matched without the spaces.
+    expect(pasted.subject).to.include({ email: "Ada@Example.com", emailNormalized: ADA });
+    const duplicate = (await t.ok(SUBMIT, { input: { type: "ACCESS", subject: { email: ADA } } })).submitRequest;
+    expect(duplicate.duplicateOf).to.equal(pasted.id);
+    expect((await t.ok(COUNT, { email: " ada@example.com" })).requests.totalCount).to.equal(2);
+    const hold = (await t.ok(HOLD, { input: { subjectEmail: "ADA@example.com  ", reason: "litigation", caseReference: "CASE-3" } }, Role.PRIVACY_OFFICER)).placeLegalHold;
+    expect(hold.subjectEmail).to.equal(ADA);
+    const { previewDeletion } = await t.ok(`mutation($email: String!) { previewDeletion(input: { subject: { email: $email } }) { lines { connector found toKeep keptBy holdId } } }`, { email: " ada@example.com\u00a0" });
+    expect(previewDeletion.lines).to.deep.equal([{ connector: "tickets", found: 2, toKeep: 2, keptBy: "HOLD", holdId: hold.id }]);
+    // A space inside is no address: refused, nothing echoed, nothing stored.
+    for (const email of ["ada @example.com", "ada@exa mple.com", " "]) {
+      const refused = await t.gql(SUBMIT, { input: { type: "ACCESS", subject: { email } } });
+      expect(refused.errors?.[0].extensions.code, email).to.equal("BAD_USER_INPUT");
+      expect((refused.errors?.[0].extensions.fields as Array<{ field: string }> | undefined)?.map((f) => f.field), email).to.deep.equal(["subject.email"]);
+      if (email.trim()) expect(JSON.stringify(refused)).not.to.contain(email);
+    }
+    expect((await t.ok(COUNT, { email: ADA })).requests.totalCount).to.equal(2);
+  });
+
   it("keeps addresses in other scripts valid, compares them in NFC, and never makes josé@ and jose@ one person", async () => {
     const chinese = (await t.ok(SUBMIT, { input: { type: "ACCESS", subject: { email: "用户@例子.公司" } } })).submitRequest;
     expect(chinese.subject).to.include({ email: "用户@例子.公司", emailNormalized: "用户@例子.公司" });
