@@ -43,10 +43,10 @@ export class SubjectInput {
   @IsIdentityText()
   email!: string;
 
-  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`)." })
+  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`; spaces around it are dropped). Compared exactly." })
   @IsOptional()
   @Length(1, 128, { message: "userId must be 1 to 128 characters" })
-  @Matches(/^[\w.:@-]+$/, { message: "userId may hold letters, digits and . _ : @ - only" })
+  @Matches(/^\s*[\w.:@-]+\s*$/, { message: "userId may hold letters, digits and . _ : @ - only" })
   @IsIdentityText()
   userId?: string | null;
 
