@@ -1,4 +1,6 @@
+import fs from "node:fs";
 import http from "node:http";
+import mysql from "mysql2/promise";
 import { AddressInfo } from "node:net";
 import { DataSource } from "typeorm";
 import { SYSTEM_ACTOR } from "../../src/audit/actor";
@@ -11,6 +13,38 @@ import { verifySignature } from "../../src/signing";
 import type { Connector } from "../../src/connectors/sdk";
 import { ScriptedConnector } from "./scriptedConnector";
 import { tempDir, TestDatabase } from "./databases";
+
+// better-sqlite3 ships no types: the little used here, typed by hand.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Database = require("better-sqlite3") as new (file: string, options: { timeout: number }) => {
+  prepare(sql: string): { all(): unknown[]; run(): unknown };
+  close(): void;
+};
+
+/** The service's tables, children first, that a test's installation starts without rows in. */
+const WIPED_TABLES = ["erasure_units", "erasure_fences", "erasure_progress", "exports", "status_callbacks", "deletion_plan_items", "surveyed_records", "legal_holds", "retention_exceptions", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"];
+
+/** Empties WIPED_TABLES on a connection of its own, with no service running; a suite's first test finds no tables yet. */
+async function emptyTables(db: TestDatabase): Promise<void> {
+  if (db.kind === "mariadb") {
+    const c = await mysql.createConnection({ uri: db.url });
+    try {
+      for (const table of WIPED_TABLES) await c.query(`DELETE FROM \`${table}\``).catch((error: { errno?: number }) => { if (error.errno !== 1146) throw error; });
+    } finally {
+      await c.end();
+    }
+  } else if (db.kind === "sqlite") {
+    const file = db.url.slice("sqlite:".length);
+    if (!fs.existsSync(file)) return;
+    const sqlite = new Database(file, { timeout: 5000 });
+    try {
+      const present = new Set((sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name));
+      for (const table of WIPED_TABLES) if (present.has(table)) sqlite.prepare(`DELETE FROM "${table}"`).run();
+    } finally {
+      sqlite.close();
+    }
+  }
+}
 
 export const NOTIFIER_SECRET = "test-notifier-secret-0123456789";
 
@@ -128,17 +162,26 @@ export class TestService {
       ...this.env,
     });
     this.config = config;
+    // What an earlier test of the suite left (tasks, callbacks due) goes before the service starts: its
+    // worker and dispatcher would otherwise take it up while wipe() deletes it (a deadlock on MariaDB).
+    await emptyTables(this.db);
     this.service = await startService({ config, clock: this.clock, connectors: this.connectors ?? undefined });
-    await this.wipe();
-    for (const role of Object.values(Role)) {
-      this.tokens[role] = (await createToken(this.ds, this.clock, SYSTEM_ACTOR, { name: `test ${role}`, role })).token;
+    try {
+      await this.wipe();
+      for (const role of Object.values(Role)) {
+        this.tokens[role] = (await createToken(this.ds, this.clock, SYSTEM_ACTOR, { name: `test ${role}`, role })).token;
+      }
+    } catch (error) {
+      // Not left running: a service nobody stops would take the next tests' work.
+      await this.service.stop().catch(() => undefined);
+      throw error;
     }
     return this;
   }
 
   /** Empties every table (the schema stays), so each test starts from a new installation. */
   async wipe(): Promise<void> {
-    for (const table of ["erasure_units", "erasure_fences", "erasure_progress", "exports", "status_callbacks", "deletion_plan_items", "surveyed_records", "legal_holds", "retention_exceptions", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"]) await this.ds.query(`DELETE FROM ${table}`);
+    for (const table of WIPED_TABLES) await this.ds.query(`DELETE FROM ${table}`);
   }
 
   async stop(): Promise<void> {
