@@ -7,6 +7,13 @@
 import { REQUEST_IDENTITY_KINDS } from "../domain/identities";
 
 /**
+ * For connectors: an email in matching form (normalizeEmail), and the spellings of it a system may
+ * have stored (emailSpellings: with an internationalised domain, its Unicode and its ASCII form). Look
+ * a person up by each spelling and confirm every hit with normalizeEmail.
+ */
+export { emailSpellings, normalizeEmail, phoneSpellings } from "../domain/identities";
+
+/**
  * Kinds of identity: a closed set made of the kinds a request carries (`email`, always; `phone`,
  * `userId`) and the kinds registered connectors declare they `provide` (the built-in ones find
  * `paymentCustomerId` and `ticketingUserId`). A kind is a plain name (letters, digits, `_`; no `:`).
@@ -27,8 +34,9 @@ export type IdentityNeed = IdentityKind | ExternalIdRef;
 export const externalRef = (system: string): ExternalIdRef => `external:${system}`;
 
 /**
- * What is known about the subject, in normalized form (src/domain/identities.ts: emails lower-cased,
- * phones in E.164): kind -> value, and `external:<system>` -> that system's id. `email` is always present.
+ * What is known about the subject, in normalized form (src/domain/identities.ts: emails lower-cased
+ * with an internationalised domain in Unicode, phones in E.164): kind -> value, and `external:<system>`
+ * -> that system's id. `email` is always present; emailSpellings gives the forms to look it up by.
  */
 export type Identities = Readonly<{ email: string } & Partial<Record<IdentityNeed, string>>>;
 

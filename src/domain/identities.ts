@@ -1,4 +1,5 @@
-import { domainToASCII } from "node:url";
+import { createHash } from "node:crypto";
+import { domainToASCII, domainToUnicode } from "node:url";
 import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js";
 import { isEmail, ValidateBy, type ValidationOptions } from "class-validator";
 
@@ -8,8 +9,10 @@ import { isEmail, ValidateBy, type ValidationOptions } from "class-validator";
  * so two spellings of one person are one person everywhere, and two people are never one.
  *
  * - email: trimmed, NFC, lower-cased over the whole address (as users expect; RFC 5321 allows a
- *   case-sensitive local part, but no mail system in use relies on it). The typed form is kept apart
- *   for display and for sending mail.
+ *   case-sensitive local part, but no mail system in use relies on it), and the domain in its one
+ *   IDNA (UTS #46) form, written in Unicode: `ada@XN--BCHER-KVA.de` and `ada@Bücher.de` are both
+ *   `ada@bücher.de`, as DNS delivers them to one mailbox. The typed form is kept apart for display and
+ *   for sending mail; emailSpellings lists the forms a system may have stored.
  * - phone: E.164 (`+442079460958`) through libphonenumber-js; a number it cannot read is refused.
  * - userId: trimmed and NFC; compared exactly (platform ids are case-sensitive).
  * Character-level safety (control, format, bidi characters) is checked where input is validated.
@@ -23,9 +26,38 @@ export const PHONE_RULE = `an international phone number: + and the country code
 
 const nfc = (value: string) => value.trim().normalize("NFC");
 
-/** The form an email is matched by: trimmed, NFC, lower case. */
+/** An address split at its last `@` (the local part may hold one, quoted), or null without a local part. */
+function splitAddress(address: string): { local: string; domain: string } | null {
+  const at = address.lastIndexOf("@");
+  return at < 1 ? null : { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/**
+ * The form an email is matched by: trimmed, NFC, lower case, the domain in IDNA's Unicode form. A
+ * domain IDNA cannot read (only addresses stored before emailProblem refused them) stays lower-cased.
+ */
 export function normalizeEmail(raw: string): string {
-  return nfc(raw).toLowerCase().normalize("NFC");
+  const lowered = nfc(raw).toLowerCase().normalize("NFC");
+  const parts = splitAddress(lowered);
+  const ascii = parts ? domainToASCII(parts.domain) : "";
+  const unicode = ascii ? domainToUnicode(ascii) : "";
+  return parts && unicode ? `${parts.local}@${unicode.normalize("NFC")}` : lowered;
+}
+
+/** A key for a subject that holds no address: SHA-256 (hex) of an email already in matching form (the hold fence's key). */
+export const hashedEmailKey = (matchingForm: string): string => createHash("sha256").update(matchingForm).digest("hex");
+
+/**
+ * The spellings of an address a system may have stored, in matching form: the address, and when its
+ * domain is internationalised, the same address with the domain in ASCII (`ada@xn--bcher-kva.de` for
+ * `ada@bücher.de`). Connectors look a person up by each (and confirm every hit with normalizeEmail):
+ * systems store either, and the two are one mailbox.
+ */
+export function emailSpellings(email: string): string[] {
+  const normalized = normalizeEmail(email);
+  const parts = splitAddress(normalized);
+  const ascii = parts ? domainToASCII(parts.domain) : "";
+  return [...new Set([normalized, ...(parts && ascii ? [`${parts.local}@${ascii}`] : [])])];
 }
 
 /** The form a user id is matched by: trimmed and NFC (case is kept: platform ids are case-sensitive). */
@@ -46,10 +78,11 @@ export function normalizePhone(raw: string, defaultCountry?: CountryCode): strin
 /** Why a typed email cannot be a subject's address, or null when it can. Internationalised domains are read as IDNA. */
 export function emailProblem(raw: string): string | null {
   const value = nfc(raw);
-  const at = value.lastIndexOf("@");
-  if (at < 1 || value.length > 254) return `must be ${EMAIL_RULE}, at most 254 characters`;
-  const domain = domainToASCII(value.slice(at + 1));
-  return domain && isEmail(`${value.slice(0, at)}@${domain}`) ? null : `must be ${EMAIL_RULE}`;
+  const parts = splitAddress(value);
+  // The matching form is stored too: IDNA's mapping may lengthen a domain (`㎒` is `mhz`).
+  if (!parts || value.length > 254 || normalizeEmail(value).length > 254) return `must be ${EMAIL_RULE}, at most 254 characters`;
+  const domain = domainToASCII(parts.domain);
+  return domain && isEmail(`${parts.local}@${domain}`) ? null : `must be ${EMAIL_RULE}`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { TimestampColumn } from "./columns";
  */
 @Entity({ name: "erasure_fences" })
 export class ErasureFenceRow {
-  /** SHA-256 (hex) of the subject's lower-cased email: the fence needs a key, not the address. */
+  /** SHA-256 (hex) of the subject's email in matching form (normalizeEmail): the fence needs a key, not the address. */
   @PrimaryColumn({ type: "varchar", length: 64 })
   subjectKey!: string;
 

@@ -1,8 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
-import { normalizeEmail } from "../domain/identities";
+import { hashedEmailKey, normalizeEmail } from "../domain/identities";
 import { ActiveHold, holdFor } from "../domain/retention";
 import { ErasureFenceRow, ErasureProgressRow, ErasureUnitRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
@@ -25,7 +25,7 @@ const POLL_MS = 40;
 
 /** The fence key of a subject: hashed, so the fence stores no address. */
 export function subjectKey(email: string): string {
-  return createHash("sha256").update(normalizeEmail(email)).digest("hex");
+  return hashedEmailKey(normalizeEmail(email));
 }
 
 const list = (categories: string | null): string[] => (categories ? categories.split(",") : []);

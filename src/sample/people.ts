@@ -79,7 +79,7 @@ function person(index: number, random: () => number): SamplePerson {
   };
 }
 
-/** Ada and Grace, whom the README tour asks about (Ada has the big data sets), and Zoë, stored as she typed. */
+/** Ada and Grace, whom the README tour asks about (Ada has the big data sets), Zoë, stored as she typed, and Björn, stored with his domain in ASCII. */
 function named(base: SamplePerson, overrides: Partial<SamplePerson>): SamplePerson {
   return { ...base, ...overrides };
 }
@@ -133,6 +133,18 @@ export function samplePeople(count = 300, options: { authEventsForAda?: number }
       ticketingUserId: String(360_000_002),
       paymentCount: 3,
       ticketCount: 2,
+    });
+  }
+  // Björn's domain is internationalised, and his systems kept its ASCII (IDNA) spelling: a request for
+  // björn's address at bücher.de, as he would type it, must find him everywhere.
+  if (count > 3) {
+    people[3] = named(people[3], {
+      email: "bjorn@xn--bcher-kva.de",
+      name: "Björn Punycode",
+      status: "ACTIVE",
+      closedAt: undefined,
+      paymentCustomerId: `cus_S${String(3).padStart(6, "0")}`,
+      ticketingUserId: String(360_000_003),
     });
   }
   return people;

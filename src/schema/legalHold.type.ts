@@ -18,7 +18,7 @@ export class LegalHold {
   @Field(() => ID, { description: "The hold's id." })
   id!: string;
 
-  @Field({ description: "The subject's email in matching form (trimmed, NFC, lower case): it applies to requests for any spelling of the address." })
+  @Field({ description: "The subject's email in matching form (trimmed, NFC, lower case, an internationalised domain in Unicode): it applies to requests for any spelling of the address, `ada@xn--bcher-kva.de` and `Ada@Bücher.de` alike." })
   subjectEmail!: string;
 
   @Field(() => [String], { description: "Held categories; empty: every category." })
@@ -85,7 +85,7 @@ export class ReleaseLegalHoldArgs {
 
 @ArgsType()
 export class LegalHoldsArgs {
-  @Field(() => String, { nullable: true, description: "Only this subject's holds (compared in matching form: case-insensitive, NFC)." })
+  @Field(() => String, { nullable: true, description: "Only this subject's holds (compared in matching form: case-insensitive, NFC, either spelling of an internationalised domain)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsIdentityText()

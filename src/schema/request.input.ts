@@ -134,7 +134,7 @@ export class RequestFilterInput {
   @IsOptional()
   overdue?: boolean | null;
 
-  @Field(() => String, { nullable: true, description: "Exactly this subject email, compared in matching form (case-insensitive, NFC)." })
+  @Field(() => String, { nullable: true, description: "Exactly this subject email, compared in matching form (case-insensitive, NFC, either spelling of an internationalised domain)." })
   @IsOptional()
   @MaxLength(254, { message: "subjectEmail must be at most 254 characters" })
   @IsEmailAddress("subjectEmail must be a valid email address")

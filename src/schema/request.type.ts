@@ -18,7 +18,7 @@ export class Subject {
   @Field({ description: "Email address as the person typed it; every request has one." })
   email!: string;
 
-  @Field({ description: "The email in the form it is matched by everywhere (trimmed, NFC, lower case): holds, duplicates, filters and connectors use this." })
+  @Field({ description: "The email in the form it is matched by everywhere (trimmed, NFC, lower case, an internationalised domain in Unicode: `ada@XN--BCHER-KVA.de` is `ada@bücher.de`): holds, duplicates, filters and connectors use this, and connectors also look the person up by the domain's ASCII spelling." })
   emailNormalized!: string;
 
   @Field(() => String, { nullable: true, description: "User id in the platform (trimmed, NFC; compared exactly), if known." })

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { createHttpConnector } from "../../src/connectors/http";
 import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
-import { ADA, GRACE, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
 /** Invoices are anonymised, not deleted: they stay, without the personal fields. */
@@ -18,6 +18,7 @@ describe("declarative HTTP connector", () => {
       badConnector,
       subject: ADA,
       otherSubject: GRACE,
+      internationalDomainSubject: BJORN,
       expectedRecordCount: 5 + 3,
       kept: anonymisedInvoice,
       injectRetryableFault: async () => {

@@ -9,7 +9,7 @@ import { describeEachDatabase, describeEachOf, describeEachSqlDialect, TestDatab
 import { identityMatcher } from "../../src/connectors/sql/identityMatch";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { selectPage } from "../../src/connectors/sql/statements";
-import { AccountDb, accountDbConfig, ADA, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, ZOE, ZOE_STORED } from "./support/accountDb";
+import { AccountDb, accountDbConfig, ADA, BJORN, BJORN_STORED, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, ZOE, ZOE_STORED } from "./support/accountDb";
 import { FaultyProxy } from "./support/faultyProxy";
 
 const CHUNK = 500;
@@ -75,6 +75,7 @@ describeEachSqlDialect("SQL connector", (db) => {
       subject: ADA,
       otherSubject: GRACE,
       mixedCaseSubject: ZOE,
+      internationalDomainSubject: BJORN,
       expectedRecordCount: ADA_RECORDS,
       kept: anonymisedInvoice,
       injectRetryableFault: proxy
@@ -202,6 +203,16 @@ describeEachSqlDialect("SQL connector", (db) => {
       expect(await account.count("users", "id = 5")).to.equal(0);
     });
 
+    it("finds, resolves and erases a subject stored with an internationalised domain in ASCII capitals, from the Unicode matching form", async () => {
+      expect(identityMatcher("email", [BJORN.email!]).lookup.spellings).to.deep.equal(["bjorn@bücher.de", "BJORN@BÜCHER.DE", "bjorn@xn--bcher-kva.de", "BJORN@XN--BCHER-KVA.DE"]);
+      const records = await collectAll(connector, BJORN);
+      expect(records.map((r) => r.type)).to.deep.equal(["user"]);
+      expect(records[0].data.email, "exported as stored").to.equal(BJORN_STORED);
+      expect(await connector.resolve(BJORN, testContext())).to.deep.equal({ userId: "7" });
+      expect((await connector.erase(BJORN, { categories: connector.spec.categories }, testContext())).erased).to.equal(1);
+      expect(await account.count("users", "id = 7")).to.equal(0);
+    });
+
     it("keeps addresses that differ only by an accent apart, on every database", async () => {
       const other = { email: "josé@example.de" };
       expect(await collectAll(connector, other)).to.deep.equal([]);
@@ -275,7 +286,7 @@ describeEachSqlDialect("SQL connector", (db) => {
 
     it("treats identity values as data, never as SQL", async () => {
       for (const email of ["' OR '1'='1", `${ADA.email}' --`, `x" OR "1"="1`]) expect(await collectAll(connector, { email })).to.deep.equal([]);
-      expect(await account.count("users")).to.equal(6);
+      expect(await account.count("users")).to.equal(7);
     });
 
     it("stops between chunks, when the task is aborted, and a retry finishes the erasure", async () => {

@@ -7,7 +7,7 @@ import { createStripeConnector, StripeConnector } from "../../src/connectors/str
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { seedPerson, StripeStandIn } from "../../src/sample/stripe";
-import { ADA, ADA_PERSON, API_KEY, connectorFor, GRACE, GRACE_PERSON, heldFor, repeatedEffects, retryLoop, startStandIn, ZOE } from "./support/stripeStandIn";
+import { ADA, ADA_PERSON, API_KEY, BJORN, connectorFor, GRACE, GRACE_PERSON, heldFor, PEOPLE, repeatedEffects, retryLoop, startStandIn, ZOE } from "./support/stripeStandIn";
 
 const ADA_CUSTOMER = ADA_PERSON.paymentCustomerId!;
 const GRACE_CUSTOMER = GRACE_PERSON.paymentCustomerId!;
@@ -31,6 +31,7 @@ describe("Stripe connector", function () {
       subject: ADA,
       otherSubject: GRACE,
       mixedCaseSubject: ZOE,
+      internationalDomainSubject: BJORN,
       expectedRecordCount: seedPerson(ADA_PERSON).length,
       injectRetryableFault: async () => {
         standIn.faults.set({ rate: 1, kinds: ["500", "429", "hang"] });
@@ -132,6 +133,17 @@ describe("Stripe connector", function () {
       expect(ids(await collectAll(listing, GRACE))).to.deep.equal(expected);
       await listing.close();
       expect(standIn.calls.byRoute["GET /v1/customers/search"]).to.equal(1);
+    });
+
+    it("finds a customer stored with the ASCII spelling of an internationalised domain, from the Unicode form, through search or the list filter", async () => {
+      const bjorn = PEOPLE[3];
+      expect(bjorn.email).to.equal("bjorn@xn--bcher-kva.de");
+      const expected = ids(await collectAll(connector, { email: BJORN.email, paymentCustomerId: bjorn.paymentCustomerId }));
+      expect(expected).to.include(`customer:${bjorn.paymentCustomerId}`);
+      expect(ids(await collectAll(connector, BJORN))).to.deep.equal(expected);
+      const listing = connectorFor(standIn, { emailLookup: "list" });
+      expect(ids(await collectAll(listing, BJORN))).to.deep.equal(expected);
+      await listing.close();
     });
 
     it("returns nothing, when the customer id or the email is unknown", async () => {

@@ -9,7 +9,7 @@ import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
 import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, ZendeskStandIn } from "../../src/sample/zendesk";
-import { ADA, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
+import { ADA, BJORN, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
@@ -33,6 +33,7 @@ describe("Zendesk connector", () => {
       subject: ADA,
       otherSubject: GRACE,
       mixedCaseSubject: ZOE,
+      internationalDomainSubject: BJORN,
       expectedRecordCount: expectedRecordCount(standIn, ADA_ID),
       injectRetryableFault: async () => {
         const remove = standIn.faults.add({ kind: "500" });

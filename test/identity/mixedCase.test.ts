@@ -1,11 +1,9 @@
 import { expect } from "chai";
-import pino from "pino";
-import type { Identities } from "../../src/connectors/sdk";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TestService } from "../support/harness";
+import { describeEachDatabase } from "../support/databases";
+import { submit } from "../support/harness";
+import { sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason subject { email emailNormalized phone }
   tasks { connector step status note outcome { records erased identitiesFound } } } }`;
@@ -18,39 +16,17 @@ const ZOE = "zoe+dsr@example.com";
  * processor and the ticketing system (stand-ins behind the official clients' wire formats).
  */
 describeEachDatabase("a subject stored in mixed case", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
+  const setup = sampleSetup(db, SHOW);
 
-  beforeEach(async () => {
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
-  });
-  afterEach(async () => {
-    await t?.stop();
-    await ws?.close();
-  });
-
-  const finished = (id: string) =>
-    t.waitFor(
-      async () => {
-        const { request } = await t.ok(SHOW, { id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request finished",
-      60_000,
-    );
 
   /** What each system holds about Zoë, found with the identities the account database gives for her stored address. */
-  async function heldByZoe(): Promise<Record<string, number>> {
-    const zoe = ws.people[2];
-    const ids: Identities = { email: ZOE, userId: zoe.userId, paymentCustomerId: zoe.paymentCustomerId, ticketingUserId: zoe.ticketingUserId };
-    const held: Record<string, number> = {};
-    for (const c of ws.connectors) held[c.spec.name] = (await collectAll(c, ids)).length;
-    return held;
+  function heldByZoe(): Promise<Record<string, number>> {
+    const zoe = setup.ws.people[2];
+    return setup.heldBy({ email: ZOE, userId: zoe.userId, paymentCustomerId: zoe.paymentCustomerId, ticketingUserId: zoe.ticketingUserId });
   }
 
   it("finds her in every system, whether the request spells her address in lower, upper or her own case, and her phone in any form", async () => {
-    const zoe = ws.people[2];
+    const zoe = setup.ws.people[2];
     expect(zoe.email).to.equal("Zoe+dsr@Example.COM");
     const held = await heldByZoe();
     for (const [name, count] of Object.entries(held)) expect(count, `${name} holds records of Zoë`).to.be.greaterThan(0);
@@ -59,9 +35,9 @@ describeEachDatabase("a subject stored in mixed case", (db) => {
       ["ZOE+DSR@EXAMPLE.COM", "+44 20 7946 0123"],
       ["Zoe+dsr@Example.COM", "+442079460123"],
     ] as const) {
-      const r = await submit(t, { type: "ACCESS", subject: { email, ...(phone ? { phone } : {}) }, identityVerified: true, verificationEvidence: "signed-in session" });
-      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-      const done = await finished(r.id);
+      const r = await submit(setup.t, { type: "ACCESS", subject: { email, ...(phone ? { phone } : {}) }, identityVerified: true, verificationEvidence: "signed-in session" });
+      await setup.t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+      const done = await setup.finished(r.id);
       expect(done.status, done.statusReason).to.equal("COMPLETED");
       expect(done.subject).to.deep.equal({ email, emailNormalized: ZOE, phone: phone ? "+442079460123" : null });
       const collected = Object.fromEntries(done.tasks.filter((x: any) => x.step === "COLLECT").map((x: any) => [x.connector, x.outcome.records]));
@@ -70,32 +46,32 @@ describeEachDatabase("a subject stored in mixed case", (db) => {
       expect(resolve.outcome.identitiesFound).to.include.members(phone ? ["userId", "paymentCustomerId", "ticketingUserId"] : ["userId", "phone", "paymentCustomerId", "ticketingUserId"]);
     }
     // The phone the account database found for her (stored as 020 7946 0123) is handed on in E.164.
-    const [found] = await t.ds.query(`SELECT value FROM request_identities WHERE kind = 'phone' AND source = 'account-db'`);
+    const [found] = await setup.t.ds.query(`SELECT value FROM request_identities WHERE kind = 'phone' AND source = 'account-db'`);
     expect(found.value).to.equal("+442079460123");
   });
 
   it("erases her everywhere for a deletion spelled in lower case, and a hold on her own spelling applies", async () => {
     const hold = (
-      await t.ok(`mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id subjectEmail } }`, { input: { subjectEmail: "Zoe+dsr@Example.COM", categories: ["SUPPORT"], reason: "open dispute", caseReference: "CASE-ZOE" } }, Role.PRIVACY_OFFICER)
+      await setup.t.ok(`mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id subjectEmail } }`, { input: { subjectEmail: "Zoe+dsr@Example.COM", categories: ["SUPPORT"], reason: "open dispute", caseReference: "CASE-ZOE" } }, Role.PRIVACY_OFFICER)
     ).placeLegalHold;
     expect(hold.subjectEmail).to.equal(ZOE);
     const before = await heldByZoe();
-    const r = await submit(t, { type: "DELETION", subject: { email: ZOE }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await finished(r.id);
+    const r = await submit(setup.t, { type: "DELETION", subject: { email: ZOE }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await setup.t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await setup.finished(r.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const after = await heldByZoe();
     expect(after["account-db"], "her account").to.equal(0);
     expect(after.ticketing, "tickets are held").to.equal(before.ticketing);
-    const { requests } = await t.ok(`query($email: String!) { requests(first: 10, filter: { subjectEmail: $email }) { totalCount } }`, { email: "ZOE+dsr@example.COM" });
+    const { requests } = await setup.t.ok(`query($email: String!) { requests(first: 10, filter: { subjectEmail: $email }) { totalCount } }`, { email: "ZOE+dsr@example.COM" });
     expect(requests.totalCount).to.equal(1);
   });
 
   it("finds her at the payment processor by email alone, with Stripe's case-insensitive search", async () => {
-    const payments = ws.connectors.find((c) => c.spec.name === "payments")!;
+    const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
     expect((await collectAll(payments, { email: ZOE })).length).to.be.greaterThan(0);
-    const ticketing = ws.connectors.find((c) => c.spec.name === "ticketing")!;
+    const ticketing = setup.ws.connectors.find((c) => c.spec.name === "ticketing")!;
     expect((await collectAll(ticketing, { email: ZOE })).length).to.be.greaterThan(0);
-    expect(await ws.connectors[0].resolve!({ email: ZOE }, testContext())).to.include({ userId: ws.people[2].userId, phone: "+442079460123" });
+    expect(await setup.ws.connectors[0].resolve!({ email: ZOE }, testContext())).to.include({ userId: setup.ws.people[2].userId, phone: "+442079460123" });
   });
 });

@@ -1,11 +1,10 @@
 import { expect } from "chai";
-import pino from "pino";
-import type { Identities } from "../../src/connectors/sdk";
-import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TestService } from "../support/harness";
+import { normalizeEmail } from "../../src/domain/identities";
+import { describeEachDatabase } from "../support/databases";
+import { submit } from "../support/harness";
+import { sampleSetup } from "./support";
 import { exportedManifest } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason subject { email emailNormalized externalIds { system id } }
@@ -20,80 +19,58 @@ const ADA = "ada.lovelace@example.com";
  * systems themselves: what each sample system still holds, and what the export carries.
  */
 describeEachDatabase("a request acts on exactly its subject", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
-
-  beforeEach(async () => {
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 200, people: 12 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
-  });
-  afterEach(async () => {
-    await t?.stop();
-    await ws?.close();
-  });
+  const setup = sampleSetup(db, SHOW, 200);
 
   /** Everything each system holds about a person, found through the connectors with every identity the account database knows. */
   async function heldBy(email: string): Promise<Record<string, number>> {
-    const ids: Identities = { email, ...(await ws.connectors[0].resolve!({ email }, testContext())) };
-    const held: Record<string, number> = {};
-    for (const c of ws.connectors) held[c.spec.name] = (await collectAll(c, ids)).length;
-    return held;
+    return setup.heldBy({ email, ...(await setup.ws.connectors[0].resolve!({ email }, testContext())) });
   }
-  const finished = (id: string) =>
-    t.waitFor(
-      async () => {
-        const { request } = await t.ok(SHOW, { id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request finished",
-      60_000,
-    );
   const victimAsExternalIds = () => [
     { system: "email", id: ADA },
-    { system: "phone", id: ws.people[0].phone! },
-    { system: "userid", id: ws.people[0].userId },
+    { system: "phone", id: setup.ws.people[0].phone! },
+    { system: "userid", id: setup.ws.people[0].userId },
   ];
 
   it("collects nothing of the victim for an ACCESS whose externalIds name the victim's email (submitRequest)", async () => {
     const adaBefore = await heldBy(ADA);
     expect(Object.values(adaBefore).every((n) => n > 0), "Ada has data in every system").to.equal(true);
-    const r = await submit(t, {
+    const r = await submit(setup.t, {
       type: "ACCESS",
       subject: { email: "mallory.attacker@example.org", externalIds: victimAsExternalIds() },
       identityVerified: true,
       verificationEvidence: "signed-in session",
     });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await finished(r.id);
+    await setup.t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await setup.finished(r.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     expect(done.subject.externalIds).to.deep.equal(victimAsExternalIds());
     for (const task of done.tasks.filter((x: any) => x.step === "COLLECT")) expect(task.outcome?.records ?? 0, task.connector).to.equal(0);
-    const manifest = await exportedManifest(t, r.id);
+    const manifest = await exportedManifest(setup.t, r.id);
     const exported = manifest.files.reduce((n: number, f: { records: number }) => n + f.records, 0);
     expect(exported, "records in the attacker's export").to.equal(0);
     expect(await heldBy(ADA)).to.deep.equal(adaBefore);
     // What the connectors were given: the attacker's email, the external ids in their own namespace.
-    const identities = await t.ds.query(`SELECT kind, value FROM request_identities WHERE requestId = ? ORDER BY kind`, [r.id]);
+    const identities = await setup.t.ds.query(`SELECT kind, value FROM request_identities WHERE requestId = ? ORDER BY kind`, [r.id]);
     expect(identities.map((i: any) => `${i.kind}=${i.value}`)).to.deep.equal([
       "email=mallory.attacker@example.org",
       `external:email=${ADA}`,
-      `external:phone=${ws.people[0].phone}`,
-      `external:userid=${ws.people[0].userId}`,
+      `external:phone=${setup.ws.people[0].phone}`,
+      `external:userid=${setup.ws.people[0].userId}`,
     ]);
   });
 
   it("erases nothing of the victim through requestAccountDeletion (SERVICE), and the holds on the real subject apply", async () => {
     // An attacker with an account, auth log, payments and tickets of their own.
-    const attacker = ws.people.find((p) => p.index > 2 && p.paymentCustomerId && p.ticketingUserId && p.status === "ACTIVE")!;
+    const attacker = setup.ws.people.find((p) => p.index > 2 && p.paymentCustomerId && p.ticketingUserId && p.status === "ACTIVE")!;
     const adaBefore = await heldBy(ADA);
     const attackerBefore = await heldBy(attacker.email);
     expect(attackerBefore["account-db"]).to.be.greaterThan(0);
     // The hold is placed on another spelling of the attacker's address: it is the same person.
-    const hold = (await t.ok(HOLD, { input: { subjectEmail: attacker.email.toUpperCase(), categories: ["ACCOUNT"], reason: "fraud investigation", caseReference: "CASE-13" } }, Role.PRIVACY_OFFICER))
+    const hold = (await setup.t.ok(HOLD, { input: { subjectEmail: attacker.email.toUpperCase(), categories: ["ACCOUNT"], reason: "fraud investigation", caseReference: "CASE-13" } }, Role.PRIVACY_OFFICER))
       .placeLegalHold;
-    expect(hold.subjectEmail).to.equal(attacker.email);
-    const { requestAccountDeletion: r } = await t.ok(DELETE, { input: { idempotencyKey: "settings-attack-0001", subject: { email: attacker.email, externalIds: victimAsExternalIds() } } }, Role.SERVICE);
-    const done = await finished(r.id);
+    expect(hold.subjectEmail).to.equal(normalizeEmail(attacker.email));
+    const { requestAccountDeletion: r } = await setup.t.ok(DELETE, { input: { idempotencyKey: "settings-attack-0001", subject: { email: attacker.email, externalIds: victimAsExternalIds() } } }, Role.SERVICE);
+    const done = await setup.finished(r.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     expect(await heldBy(ADA), "Ada's data, in every system").to.deep.equal(adaBefore);
     // The attacker's account data is held, and stays; the rest of what they hold was erased or kept by a rule.
@@ -113,12 +90,12 @@ describeEachDatabase("a request acts on exactly its subject", (db) => {
       ],
       [DELETE, { input: { idempotencyKey: "settings-conflict-01", subject: { email: "mallory@example.org", externalIds: [{ system: "crm", id: "1" }, { system: "crm", id: "2" }] } } }, Role.SERVICE],
     ] as const) {
-      const result = await t.gql(query, variables, as);
+      const result = await setup.t.gql(query, variables, as);
       expect(result.errors?.[0].extensions.code).to.equal("BAD_USER_INPUT");
       expect(result.errors?.[0].extensions.fields?.map((f) => f.field)).to.deep.equal(["subject.externalIds"]);
       expect(JSON.stringify(result.errors)).not.to.contain("mallory");
     }
-    expect(await t.count("requests")).to.equal(0);
-    expect(await t.count("tasks")).to.equal(0);
+    expect(await setup.t.count("requests")).to.equal(0);
+    expect(await setup.t.count("tasks")).to.equal(0);
   });
 });

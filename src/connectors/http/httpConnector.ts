@@ -1,4 +1,5 @@
 import Bottleneck from "bottleneck";
+import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, KeptRecords, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems } from "./config";
 
@@ -87,14 +88,22 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   /** The subject's id in the system, or undefined when it does not know them. */
   const findSubject = async (ids: Identities, op: string, ctx: TaskContext): Promise<string | undefined> => {
     const values = Object.fromEntries(Object.entries(ids).filter((e): e is [string, string] => typeof e[1] === "string"));
-    const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => values[key] ?? w)]));
-    const { status, body } = await send({ method: "GET", url: urlOf(c.subject.path, query), op, ctx });
-    if (status === 404) return undefined;
-    const items = pick(body, c.subject.items);
-    if (!Array.isArray(items)) throw new ConnectorError(`${name}: the subject search answered without ${c.subject.items}; check subject.items`, `${name}: no array at ${c.subject.items}`, false);
-    // A search may match loosely: only an exact address (ignoring case) is the subject.
-    const match = items.find((item) => String(pick(item, c.subject.matchField) ?? "").toLowerCase() === ids.email.toLowerCase());
-    return match === undefined ? undefined : String(pick(match, c.subject.idField));
+    const wanted = normalizeEmail(ids.email);
+    // A search by email is made for each spelling of the address (an internationalised domain is stored
+    // in Unicode or in ASCII); a search by anything else once.
+    const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
+    for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
+      const filled: Record<string, string> = { ...values, email };
+      const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
+      const { status, body } = await send({ method: "GET", url: urlOf(c.subject.path, query), op, ctx });
+      if (status === 404) continue;
+      const items = pick(body, c.subject.items);
+      if (!Array.isArray(items)) throw new ConnectorError(`${name}: the subject search answered without ${c.subject.items}; check subject.items`, `${name}: no array at ${c.subject.items}`, false);
+      // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
+      const match = items.find((item) => normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) === wanted);
+      if (match !== undefined) return String(pick(match, c.subject.idField));
+    }
+    return undefined;
   };
 
   /** Every item of a resource for the subject, page by page (a heartbeat per page). */

@@ -1,12 +1,13 @@
 import type { CountryCode } from "libphonenumber-js";
-import { normalizeIdentity, phoneSpellings } from "../../domain/identities";
+import { emailSpellings, normalizeIdentity, phoneSpellings } from "../../domain/identities";
 import type { IdentityLookup } from "./statements";
 
 /**
  * How the connector finds a subject's rows by one identity, whatever case or spelling the database
  * stored it in: the lookup's spellings go to the database (an index-served IN), and `confirms` keeps
  * only rows whose stored value normalizes to one of the subject's values (src/domain/identities.ts).
- * - email: the address and its upper-case form, compared case-insensitively (IDENTITY_MATCH);
+ * - email: the address and its upper-case form, compared case-insensitively (IDENTITY_MATCH), and
+ *   with an internationalised domain the same two of its ASCII spelling (emailSpellings);
  * - phone: the usual spellings of the E.164 number (international, national for numbers of the
  *   configured country, bare digits), each compared exactly;
  * - anything else: the value itself, exactly.
@@ -21,7 +22,7 @@ export function identityMatcher(kind: string, values: readonly string[], default
   const wanted = new Set(values.map((v) => normalizeIdentity(kind, v, defaultCountry)));
   const spellings =
     kind === "email"
-      ? [...wanted].flatMap((v) => [v, v.toUpperCase()])
+      ? [...wanted].flatMap((v) => emailSpellings(v).flatMap((s) => [s, s.toUpperCase()]))
       : kind === "phone"
         ? [...wanted].flatMap((v) => phoneSpellings(v, defaultCountry))
         : [...wanted];

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
-import { normalizeEmail } from "../../domain/identities";
+import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { eraseCustomer, KeptTally, StripeWriter, ToRedact } from "./erasure";
@@ -102,13 +102,17 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       return;
     }
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
-    // address as normalized and in upper case (what systems that change case store). Every hit is
+    // address as normalized and in upper case (what systems that change case store). Either is asked
+    // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Every hit is
     // confirmed in normalized form: the subject is whoever has the same address, and nobody else.
     const email = normalizeEmail(ids.email);
+    const spellings = emailSpellings(email);
     const lookups =
       o.emailLookup === "search"
-        ? [(cursor?: string) => stripe.customers.search({ query: `email:${quoted(email)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>]
-        : [...new Set([email, email.toUpperCase()])].map(
+        ? spellings.map(
+            (spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>,
+          )
+        : [...new Set(spellings.flatMap((s) => [s, s.toUpperCase()]))].map(
             (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>,
           );
     const seen = new Set<string>();

@@ -25,6 +25,13 @@ export interface ConformanceRun {
    * only when the connector finds people by nothing that has a case (then say why in your test).
    */
   mixedCaseSubject?: Identities;
+  /**
+   * A person your system stores with an internationalised domain in its ASCII (IDNA) spelling (an
+   * account created as `bjorn@xn--bcher-kva.de`), given as the orchestrator passes them: in matching
+   * form, the domain in Unicode (`{ email: "bjorn@bücher.de" }`). Omit it only when the connector
+   * finds people by nothing but ids (say why in your test).
+   */
+  internationalDomainSubject?: Identities;
   /** How many records collect must return for `subject`, when known. */
   expectedRecordCount?: number;
   /** Records erase may leave for collect to find (e.g. anonymised rows); by default none. */
@@ -178,6 +185,15 @@ group("collect", () => {
     assert.ok(found.length > 0, "nobody was found for the mixed-case subject: compare identities case-insensitively (see docs/connectors.md)");
     // Records may be shared (a ticket both are CC'd on), but the two people's sets are not the same.
     assert.notDeepEqual(keys(found), keys(await collectAll(connector, subject)), "the mixed-case subject got exactly the subject's records");
+  });
+
+  add("finds a subject stored with the ASCII spelling of an internationalised domain, given the Unicode matching form", async (r) => {
+    const { connector, internationalDomainSubject: person, subject } = r;
+    if (!person) throw new ConformanceSkip("no subject with an internationalised domain was given (internationalDomainSubject)");
+    assert.equal(person.email, normalizeEmail(person.email), "internationalDomainSubject.email must be given in matching form (normalizeEmail), as the orchestrator passes it");
+    const found = await collectAll(connector, person);
+    assert.ok(found.length > 0, "nobody was found: look the address up by each of emailSpellings(ids.email) (see docs/connectors.md)");
+    assert.notDeepEqual(keys(found), keys(await collectAll(connector, subject)), "the subject with an internationalised domain got exactly the subject's records");
   });
 
   add("streams: hands over the first record before the iterator is drained", async (r) => {

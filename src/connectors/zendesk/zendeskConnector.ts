@@ -1,4 +1,4 @@
-import { normalizeEmail } from "../../domain/identities";
+import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
 import { CallContext, JobState, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
@@ -90,9 +90,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   const userByEmail = async (email: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
     const wanted = normalizeEmail(email);
-    // Search matches loosely; only an exact address is the subject.
-    for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${wanted}"`)}`, "users", op, ctx)) {
-      if (u.email && normalizeEmail(u.email) === wanted) return u;
+    // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
+    // searched for (an internationalised one is stored in Unicode or in ASCII).
+    for (const spelling of emailSpellings(wanted)) {
+      for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
+        if (u.email && normalizeEmail(u.email) === wanted) return u;
+      }
     }
     return undefined;
   };

@@ -20,6 +20,9 @@ export const GRACE: Identities = { email: "grace.hopper@example.com", userId: "2
 export const ZOE: Identities = { email: "zoë.mixed+dsr@example.com" };
 /** How the database stores Zoë's address. */
 export const ZOE_STORED = "Zoë.Mixed+DSR@Example.COM";
+/** Björn as the orchestrator passes him (the domain in Unicode), and as the users table stores him. */
+export const BJORN: Identities = { email: "bjorn@bücher.de" };
+export const BJORN_STORED = "Bjorn@XN--BCHER-KVA.DE";
 /** Sessions of the subject: more than two chunks of 500. */
 export const ADA_SESSIONS = 1200;
 /** Records collect returns for the subject: 1 user, 2 MFA factors, the sessions, 3 invoices. */
@@ -181,6 +184,8 @@ export class AccountDb {
       [5, ZOE_STORED, "Zoë Mixed", null, d(year(2024))],
       // Not josé@exämple.de: a collation that ignores accents (MariaDB's _ci ones) must not make them one.
       [6, "jose@example.de", "Jose Plain", null, d(year(2024))],
+      // Björn's domain is bücher.de, kept in its ASCII (IDNA) spelling, in capitals.
+      [7, BJORN_STORED, "Björn Punycode", null, d(year(2024))],
     ]);
     await this.insert("mfa_factors", ["id", "user_id", "kind", "label"], [
       [1, 1, "totp", "Phone"],

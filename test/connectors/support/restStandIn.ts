@@ -5,6 +5,8 @@ import type { HttpConnectorConfig } from "../../../src/connectors/http";
 export const REST_TOKEN = "rest_test_token_7c1e";
 export const ADA = { email: "ada.lovelace@example.com" };
 export const GRACE = { email: "grace.hopper@example.com" };
+/** Björn in matching form; the stand-in stores his domain in ASCII (bjorn@xn--bcher-kva.de). */
+export const BJORN = { email: "bjorn@bücher.de" };
 
 interface Note {
   id: string;
@@ -33,6 +35,7 @@ export class RestStandIn {
     { id: 2, email: "grace.hopper@example.com", name: "Grace" },
     // A near match the search returns for Ada's address: the connector must not take it for her.
     { id: 3, email: "ada.lovelace@example.com.au", name: "Not Ada" },
+    { id: 4, email: "bjorn@xn--bcher-kva.de", name: "Björn" },
   ];
   notes: Note[] = [];
   invoices: Invoice[] = [];
@@ -49,6 +52,7 @@ export class RestStandIn {
     for (let i = 1; i <= 5; i++) this.notes.push({ id: `n-a${i}`, user: 1, text: `Ada's note ${i}`, created_at: day(i * 200) });
     for (let i = 1; i <= 2; i++) this.notes.push({ id: `n-g${i}`, user: 2, text: `Grace's note ${i}`, created_at: day(i) });
     this.notes.push({ id: "n-x1", user: 3, text: "someone else", created_at: day(3) });
+    this.notes.push({ id: "n-b1", user: 4, text: "Björn's note", created_at: day(4) });
     for (let i = 1; i <= 3; i++) this.invoices.push({ id: `in-a${i}`, user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 100 * i, issued_at: day(i * 300) });
     this.invoices.push({ id: "in-g1", user: 2, billing_name: "Grace Hopper", billing_address: "Arlington", amount: 80, issued_at: day(5) });
   }

@@ -1,4 +1,4 @@
-import { ConnectorError, Identities, TaskContext } from "../../../src/connectors/sdk";
+import { ConnectorError, Identities, normalizeEmail, TaskContext } from "../../../src/connectors/sdk";
 import { createStripeConnector, StripeConnector, StripeConnectorOptions } from "../../../src/connectors/stripe";
 import { testContext } from "../../../src/connectors/testing/conformance";
 import { samplePeople, SamplePerson } from "../../../src/sample/people";
@@ -12,6 +12,8 @@ export const [ADA_PERSON, GRACE_PERSON] = PEOPLE;
 export const ADA: Identities = { email: ADA_PERSON.email, paymentCustomerId: ADA_PERSON.paymentCustomerId };
 /** Zoë, whom the stand-in stores as Zoe+dsr@Example.COM, by the normalized email only (Stripe's search path). */
 export const ZOE: Identities = { email: PEOPLE[2].email.toLowerCase() };
+/** Björn, whom the stand-in stores as bjorn@xn--bcher-kva.de, by his email in matching form only (the domain in Unicode). */
+export const BJORN: Identities = { email: normalizeEmail(PEOPLE[3].email) };
 /** Grace as the account database would not know her customer id: found by email. */
 export const GRACE: Identities = { email: GRACE_PERSON.email };
 

@@ -1,4 +1,4 @@
-import { ConnectorError } from "../../../src/connectors/sdk";
+import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
 import { samplePeople } from "../../../src/sample/people";
 import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskTicket } from "../../../src/sample/zendesk";
@@ -14,6 +14,8 @@ export const GRACE_PERSON = PEOPLE[1];
 export const ADA = { email: ADA_PERSON.email, ticketingUserId: ADA_PERSON.ticketingUserId! };
 /** Zoë, whom the stand-in stores as Zoe+dsr@Example.COM, by the normalized email only. */
 export const ZOE = { email: PEOPLE[2].email.toLowerCase() };
+/** Björn, whom the stand-in stores as bjorn@xn--bcher-kva.de, by his email in matching form only (the domain in Unicode). */
+export const BJORN = { email: normalizeEmail(PEOPLE[3].email) };
 /** Grace by email only, so that the search path is exercised too. */
 export const GRACE = { email: GRACE_PERSON.email };
 

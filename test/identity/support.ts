@@ -1,0 +1,48 @@
+import pino from "pino";
+import type { Identities } from "../../src/connectors/sdk";
+import { collectAll } from "../../src/connectors/testing/conformance";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { tempDir, TestDatabase } from "../support/databases";
+import { TestService } from "../support/harness";
+
+/** A sample workspace and a service over its connectors, both fresh for each test of the suite. */
+export interface SampleSetup {
+  ws: SampleWorkspace;
+  t: TestService;
+  /** The request, read with `show` (a query taking `$id`), once it is COMPLETED or FAILED. */
+  finished(id: string): Promise<any>;
+  /** How many records each system holds for the person, found through the connectors with `ids`. */
+  heldBy(ids: Identities): Promise<Record<string, number>>;
+}
+
+/**
+ * Starts, before each test, the sample workspace (12 people; Ada with `authEventsForAda` auth events)
+ * and a service on `db` whose connectors are the workspace's; stops both after it.
+ */
+export function sampleSetup(db: () => TestDatabase, show: string, authEventsForAda = 50): SampleSetup {
+  const setup = {
+    finished: (id: string) =>
+      setup.t.waitFor(
+        async () => {
+          const { request } = await setup.t.ok(show, { id });
+          return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+        },
+        "request finished",
+        60_000,
+      ),
+    heldBy: async (ids: Identities) => {
+      const held: Record<string, number> = {};
+      for (const c of setup.ws.connectors) held[c.spec.name] = (await collectAll(c, ids)).length;
+      return held;
+    },
+  } as SampleSetup;
+  beforeEach(async () => {
+    setup.ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda, people: 12 });
+    setup.t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, setup.ws.connectors).start();
+  });
+  afterEach(async () => {
+    await setup.t?.stop();
+    await setup.ws?.close();
+  });
+  return setup;
+}
