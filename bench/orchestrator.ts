@@ -11,6 +11,7 @@
  *   BENCH_CPU_PROF=/tmp/prof DATABASE_URL=mysql://... npm run bench:orchestrator   # a CPU profile per worker process
  *   BENCH_NODE_FLAGS="--max-semi-space-size=16" DATABASE_URL=mysql://... npm run bench:orchestrator   # workers' flags, and these after them
  *   BENCH_WARM_DRAINS=0 npm run bench:orchestrator   # no warm-up drains (at most 12 by default; see WARM_DRAINS)
+ *   BENCH_POLL_MS=500 DATABASE_URL=mysql://... npm run bench:orchestrator   # workers that poll as the service's default does
  *
  * Warm-up: before the figures, the same worker(s) drain REQUESTS requests at a time until their CPU per
  * request is steady (V8 has optimized the hot path), each drain's figures printed.
@@ -53,6 +54,8 @@ import { serviceNodeFlags } from "./serviceFlags";
 const STEP_MS = 50;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+/** How often the workers look for work when nothing wakes them, in ms (BENCH_POLL_MS; the service's default is 500). */
+const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 10);
 const PROCESSES = (process.env.BENCH_PROCESSES ?? "1,2,4").split(",").map(Number);
 const NAMES = ["accounts", "authlog", "payments", "tickets"];
 const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
@@ -292,7 +295,7 @@ interface Drain {
  * `r` is the drain the figures are about; `fresh`, with worker processes, the same drain run again by
  * processes started for it, whose first seconds go to loading and compiling (printed beside it).
  */
-function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles; warmUp: WarmUp }; workers: string; fresh?: Drain }): void {
+function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles; warmUp: WarmUp }; workers: string; fresh?: Drain; polled?: Singles }): void {
   const critical = STEP_MS + r.singles.warm.exportMs;
   console.log(`== ${label}`);
   console.log(`requests x connectors ${REQUESTS} x 4 (each step ${STEP_MS} ms), ${r.workers}`);
@@ -311,6 +314,13 @@ function report(label: string, r: Drain & { singles: { cold: Singles; warm: Sing
   console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
   console.log(`wall / critical path  ${(warm.wall / critical).toFixed(2)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${(cold.wall / (STEP_MS + cold.exportMs)).toFixed(2)})`);
   console.log(`its phases (median)   ${PHASES.map((name, p) => `${name} ${warm.phases[p].toFixed(0)}`).join(", ")} ms`);
+  if (r.polled) {
+    const polled = r.polled;
+    console.log(
+      `without wakes         median ${polled.wall.toFixed(1)} ms, wall / critical path ${(polled.wall / (STEP_MS + polled.exportMs)).toFixed(2)} (the approval wakes no worker process: they find it at their ${POLL_MS} ms poll); ` +
+        `phases ${PHASES.map((name, p) => `${name} ${polled.phases[p].toFixed(0)}`).join(", ")} ms`,
+    );
+  }
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
   if (r.split !== undefined) console.log(`split requests        ${r.split} of ${REQUESTS} had their collects run by more than one worker process`);
   if (r.statements !== undefined) console.log(`statements / request  ${(r.statements / REQUESTS).toFixed(1)} (the server's Questions counter over the drain, this bench's polling included)`);
@@ -335,7 +345,7 @@ function report(label: string, r: Drain & { singles: { cold: Singles; warm: Sing
 async function inProcess(): Promise<void> {
   const db = await scratchDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-"));
-  const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: dataDir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10" });
+  const config = loadConfig({ DATABASE_URL: db.url, DSR_DATA_DIR: dataDir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: String(POLL_MS) });
   const services = await createServices({ config, connectors: NAMES.map((name) => createConnector({ name, delayMs: STEP_MS })) });
   /** A worker that an approval in this process wakes (the single requests', and a drain's once it runs). */
   const startWorker = () => {
@@ -382,7 +392,7 @@ async function workerProcesses(processes: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-data-"));
   const module = path.resolve(__dirname, "sleepConnector.js");
   fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: NAMES.map((name) => ({ type: "module", module, options: { name, delayMs: STEP_MS } })) }));
-  const env = { DATABASE_URL: db.url, DSR_DATA_DIR: dir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: "10", DSR_CONNECTORS_FILE: path.join(dir, "connectors.json") };
+  const env = { DATABASE_URL: db.url, DSR_DATA_DIR: dir, DSR_LOG_LEVEL: "warn", DSR_WORKER_POLL_MS: String(POLL_MS), DSR_CONNECTORS_FILE: path.join(dir, "connectors.json") };
   const config = loadConfig({ ...env, DSR_WORKER_CONCURRENCY: "0" });
   const services = await createServices({ config });
   const children = new Set<ChildProcess>();
@@ -450,7 +460,10 @@ async function workerProcesses(processes: number): Promise<void> {
         for (const c of children) c.kill("SIGCONT");
       }, 0);
     };
-    const singles = await singleRatio(services, drainOnce);
+    const ratio = await singleRatio(services, drainOnce);
+    // The baseline, on the same warm processes: approvals that send no wake (wake.ts), so the workers
+    // find them only at their poll.
+    const polled = await singles({ ...services, wakeWorkers: () => undefined });
     const warm = await drainOnce();
     await stop();
     // Fresh processes, as after a deploy: each first loads, connects and compiles. One worker's start-up
@@ -462,7 +475,8 @@ async function workerProcesses(processes: number): Promise<void> {
     report(`${services.ds.options.type}, ${processes} dsr worker process${processes > 1 ? "es" : ""}`, {
       ...warm,
       fresh,
-      singles,
+      singles: ratio,
+      polled,
       workers: `${processes} x worker concurrency ${CONCURRENCY}`,
     });
   } finally {

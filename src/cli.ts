@@ -81,16 +81,16 @@ function program(): Command {
       if (settings.sampleWorkspace) {
         throw new CliFailure("worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)", EXIT.CONFIG);
       }
-      const { closeServices, createServices, workerOptions } = server();
-      const { Worker } = require("./orchestrator/worker") as typeof import("./orchestrator/worker");
-      const services = await createServices({ config: settings });
-      const worker = new Worker(services, services.connectors, workerOptions(settings, concurrency));
-      worker.start();
-      services.logger.info({ worker: worker.id, concurrency, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
+      const { closeServices, createServices, startWorker, workerOptions } = server();
+      let running: import("./server").RunningWorker | undefined;
+      const services = await createServices({ config: settings, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
+      running = await startWorker(services, workerOptions(settings, concurrency));
+      const { worker } = running;
+      services.logger.info({ worker: worker.id, concurrency, wakePort: running.wakePort ?? null, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
       await new Promise<void>((resolve) => {
         const shutdown = (signal: string) => {
           services.logger.info({ signal, worker: worker.id }, "worker stopping: handing running tasks back");
-          worker
+          running!
             .stop()
             .then(() => closeServices(services))
             .then(

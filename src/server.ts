@@ -29,6 +29,7 @@ import type { Connector } from "./connectors/sdk";
 import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry } from "./orchestrator/registry";
+import { WakeListener, wakeSender } from "./orchestrator/wake";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
 import { CallbackDispatcher } from "./callbacks/dispatcher";
 import { resolveCertificateKey } from "./certificates/signing";
@@ -137,11 +138,15 @@ function unauthenticatedError(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
 }
 
+/** Each open database's wake sender (wake.ts), closed with it. */
+const wakeSenders = new WeakMap<object, { close(): void }>();
+
 /**
  * What every process of the service needs (serve and worker alike): validated connectors, the migrated
- * database, the clock, the logger, the notifier, the secret.
+ * database, the clock, the logger, the notifier, the secret. `wakeWorkers` wakes the process's own
+ * worker; services.wakeWorkers() also wakes those of other processes (wake.ts), but `wakeSelf`'s.
  */
-export async function createServices(options: StartOptions & { wakeWorkers?: () => void }): Promise<Services> {
+export async function createServices(options: StartOptions & { wakeWorkers?: () => void; wakeSelf?: () => string | undefined }): Promise<Services> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
@@ -155,22 +160,73 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   }
   // Every serve and worker process offers to seal audit checkpoints; one at a time does (see asLeader).
   startCheckpointer({ ds, config, clock, logger });
+  const secret = resolveSecret(config);
+  const remote = config.DSR_WAKE_ENABLED ? wakeSender(ds, secret, logger, options.wakeSelf) : undefined;
+  if (remote) wakeSenders.set(ds, remote);
+  const local = options.wakeWorkers;
   return {
     ds,
     clock,
     config,
     logger,
     notifier: options.notifier ?? notifierFor(config, clock, logger),
-    secret: resolveSecret(config),
+    secret,
     connectors,
     retentionRules: config.retentionRules,
-    wakeWorkers: options.wakeWorkers ?? (() => undefined),
+    wakeWorkers: () => {
+      local?.();
+      remote?.();
+    },
+  };
+}
+
+/** A worker and its end of the wake channel. */
+export interface RunningWorker {
+  worker: Worker;
+  /** The UDP port it is woken on, when it listens (MySQL, DSR_WAKE_ENABLED). */
+  wakePort?: number;
+  /** Stops the worker (running tasks hand themselves back), then its listener. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a worker and, on MySQL, its wake listener (wake.ts). A listener that cannot bind (a fixed
+ * DSR_WAKE_PORT already taken) is logged as an error and the worker runs on polling alone.
+ */
+export async function startWorker(services: Services, options: WorkerOptions): Promise<RunningWorker> {
+  const { config, logger } = services;
+  const worker = new Worker(services, services.connectors, options);
+  worker.start();
+  let listener: WakeListener | undefined;
+  if (config.DSR_WAKE_ENABLED) {
+    listener = await WakeListener.start({
+      ds: services.ds,
+      secret: services.secret,
+      logger,
+      workerId: worker.id,
+      host: config.DSR_WAKE_HOST,
+      port: config.DSR_WAKE_PORT,
+      advertiseHost: config.DSR_WAKE_ADVERTISE_HOST ?? config.DSR_WAKE_HOST,
+      onWake: () => worker.wake(),
+    }).catch((error) => {
+      logger.error({ err: error, host: config.DSR_WAKE_HOST, port: config.DSR_WAKE_PORT }, "wake listener could not start: this worker finds work by polling only (check DSR_WAKE_HOST and DSR_WAKE_PORT)");
+      return undefined;
+    });
+  }
+  return {
+    worker,
+    wakePort: listener?.port,
+    async stop() {
+      await worker.stop();
+      await listener?.close();
+    },
   };
 }
 
 /** Releases what createServices opened: the connectors it built, then the database. */
 export async function closeServices(services: Pick<Services, "ds" | "connectors">): Promise<void> {
   await stopCheckpointer(services.ds);
+  wakeSenders.get(services.ds)?.close();
   await services.connectors.close();
   await services.ds.destroy();
 }
@@ -178,8 +234,8 @@ export async function closeServices(services: Pick<Services, "ds" | "connectors"
 /** Starts the HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
 export async function startService(options: StartOptions): Promise<RunningService> {
   const { config } = options;
-  let worker: Worker | null = null;
-  const services = await createServices({ ...options, wakeWorkers: () => worker?.wake() });
+  let running: RunningWorker | undefined;
+  const services = await createServices({ ...options, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
   const { ds, clock, logger, connectors: registry } = services;
   if (await ensureBootstrapToken(ds, clock, SYSTEM_ACTOR, config.DSR_BOOTSTRAP_ADMIN_TOKEN)) {
     logger.info("bootstrap ADMIN token from DSR_BOOTSTRAP_ADMIN_TOKEN registered");
@@ -291,10 +347,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     await closeServices(services).catch(() => undefined);
     throw error;
   }
-  if (config.DSR_WORKER_CONCURRENCY > 0) {
-    worker = new Worker(services, registry, workerOptions(config));
-    worker.start();
-  }
+  if (config.DSR_WORKER_CONCURRENCY > 0) running = await startWorker(services, workerOptions(config));
+  const worker = running?.worker ?? null;
   const callbacks = callbackDispatcher(services);
   callbacks?.start();
   const port = (httpServer.address() as AddressInfo).port;
@@ -312,7 +366,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     stop() {
       stopping ??= (async () => {
         ready = false;
-        await worker?.stop();
+        await running?.stop();
         await callbacks?.stop();
         await apollo.stop();
         await closeServices(services);

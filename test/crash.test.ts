@@ -1,36 +1,31 @@
-import { ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { expect } from "chai";
 import mysql from "mysql2/promise";
-import { createMariadbDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { tempDir, TestDatabase } from "./support/databases";
 import { ZipReader } from "../src/export/zipReader";
 import { download, exportLink } from "./export/support";
 import { BIG_EVENTS, bigAuthLog } from "./support/bigAuthLog";
 import { submitVerified, TestService } from "./support/harness";
+import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
 
 const REQUESTS = 200;
 /** `dsr worker` processes claiming at once from the one database (each runs 4 tasks at a time). */
 const WORKERS = 4;
 const CONNECTORS = ["accounts", "payments", "tickets", "authlog"];
-const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
 
 describe("crash recovery [mariadb]", function () {
   this.timeout(780_000);
   let db: TestDatabase;
   let t: TestService;
   let dir: string;
-  const workers = new Set<ChildProcess>();
+  const workers = new WorkerProcesses(() => ({ DATABASE_URL: db.url, CRASH_EFFECTS_URL: db.url, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, DSR_LOG_LEVEL: process.env.DSR_CRASH_LOG_LEVEL ?? "error" }));
 
   before(async function () {
-    try {
-      db = await createMariadbDatabase();
-    } catch (error) {
-      if (REQUIRE_MYSQL) throw error;
-      this.skip();
-    }
+    db = await mariadbOrSkip(this);
     dir = tempDir("dsr-crash-");
     const effects = await mysql.createConnection({ uri: db.url });
     await effects.query("CREATE TABLE crash_effects (idempotencyKey VARCHAR(100) PRIMARY KEY, calls INT NOT NULL)");
@@ -50,34 +45,13 @@ describe("crash recovery [mariadb]", function () {
   });
 
   after(async () => {
-    for (const w of workers) w.kill("SIGKILL");
+    workers.killAll();
     await t?.stop();
     await db?.drop();
     delete process.env.CRASH_EFFECTS_URL;
   });
 
-  function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "4"], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        CRASH_EFFECTS_URL: db.url,
-        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
-        DSR_DATA_DIR: dir,
-        DSR_LOG_LEVEL: process.env.DSR_CRASH_LOG_LEVEL ?? "error",
-        DSR_MIGRATE_ON_START: "false",
-        DSR_TASK_LEASE_MS: "1500",
-        DSR_WORKER_POLL_MS: "20",
-        DSR_TASK_MAX_ATTEMPTS: "25",
-        DSR_RETRY_BASE_MS: "20",
-        DSR_RETRY_MAX_MS: "200",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    workers.add(child);
-    child.once("exit", () => workers.delete(child));
-    return child;
-  }
+  const startWorker = () => workers.start(4, { DSR_TASK_MAX_ATTEMPTS: "25" });
 
   it("loses no request and repeats no side effect while workers are SIGKILLed at random", async () => {
     for (let i = 0; i < REQUESTS; i++) {
@@ -99,15 +73,15 @@ describe("crash recovery [mariadb]", function () {
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 500));
       // Victims hold leases right now (worker ids carry the pid): a kill always leaves tasks to take back.
       const holders = (await t.ds.query(`SELECT DISTINCT lockedBy FROM tasks WHERE status = 'RUNNING'`)).map((r: any) => Number(String(r.lockedBy).split(":")[1]));
-      const victims = [...workers].filter((w) => holders.includes(w.pid!));
+      const victims = [...workers.running].filter((w) => holders.includes(w.pid!));
       const victim = victims[Math.floor(Math.random() * victims.length)];
       if (victim && kills < 40) {
         victim.kill("SIGKILL");
         kills += 1;
       }
-      while (workers.size < WORKERS) startWorker();
+      while (workers.running.size < WORKERS) startWorker();
     }
-    for (const w of workers) w.kill("SIGTERM");
+    for (const w of workers.running) w.kill("SIGTERM");
 
     const statuses = await t.ds.query(`SELECT status, COUNT(*) AS n FROM requests GROUP BY status`);
     expect(statuses.map((s: any) => [s.status, Number(s.n)])).to.deep.equal([["COMPLETED", REQUESTS]]);
@@ -142,12 +116,7 @@ describe("crash recovery during a big collect [mariadb]", function () {
   const masterKey = randomBytes(32).toString("base64");
 
   before(async function () {
-    try {
-      db = await createMariadbDatabase();
-    } catch (error) {
-      if (REQUIRE_MYSQL) throw error;
-      this.skip();
-    }
+    db = await mariadbOrSkip(this);
     dir = tempDir("dsr-crash-big-");
     const { file } = await bigAuthLog();
     fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: [{ type: "auth-log", options: { store: "sql", url: `sqlite:${file}` } }] }));
@@ -160,25 +129,8 @@ describe("crash recovery during a big collect [mariadb]", function () {
     await db?.drop();
   });
 
-  function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "2"], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
-        DSR_DATA_DIR: dir,
-        DSR_EXPORT_MASTER_KEY: masterKey,
-        DSR_LOG_LEVEL: "error",
-        DSR_MIGRATE_ON_START: "false",
-        DSR_TASK_LEASE_MS: "1500",
-        DSR_WORKER_POLL_MS: "20",
-        DSR_RETRY_BASE_MS: "20",
-        DSR_RETRY_MAX_MS: "200",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    return child;
-  }
+  const processes = new WorkerProcesses(() => ({ DATABASE_URL: db.url, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, DSR_EXPORT_MASTER_KEY: masterKey }));
+  const startWorker = () => processes.start(2);
 
   it("discards the killed worker's partial collect and exports every event exactly once", async () => {
     const { ada } = await bigAuthLog();

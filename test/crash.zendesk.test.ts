@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -6,10 +5,10 @@ import { collectAll, testContext } from "../src/connectors/testing/conformance";
 import { createZendeskConnector } from "../src/connectors/zendesk";
 import { samplePeople } from "../src/sample/people";
 import { startZendeskStandIn, ZendeskStandIn } from "../src/sample/zendesk";
-import { createMariadbDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { tempDir, TestDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
+import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
 
-const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
 const ADA = "ada.lovelace@example.com";
 const ADA_TICKETING_ID = 360000000;
 const TOKEN = "zendesk-crash-test-token-0123456789";
@@ -28,15 +27,10 @@ describe("crash between the two steps of a remote delete [mariadb]", function ()
   let t: TestService;
   let zendesk: ZendeskStandIn;
   let dir: string;
-  const workers = new Set<ChildProcess>();
+  const workers = new WorkerProcesses(() => ({ DATABASE_URL: db.url, CRASH_ZENDESK_TOKEN: TOKEN, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir }));
 
   before(async function () {
-    try {
-      db = await createMariadbDatabase();
-    } catch (error) {
-      if (REQUIRE_MYSQL) throw error;
-      this.skip();
-    }
+    db = await mariadbOrSkip(this);
     dir = tempDir("dsr-crash-zendesk-");
     zendesk = await startZendeskStandIn({ email: "bot@example.com", apiToken: TOKEN, people: samplePeople(12, { authEventsForAda: 10 }), stateFile: path.join(dir, "zendesk.json") });
     // The built-in connector's package exports createConnector, so a connectors file can name it as a module.
@@ -48,34 +42,14 @@ describe("crash between the two steps of a remote delete [mariadb]", function ()
   });
 
   after(async () => {
-    for (const w of workers) w.kill("SIGKILL");
+    workers.killAll();
     await t?.stop();
     await zendesk?.close();
     await db?.drop();
     delete process.env.CRASH_ZENDESK_TOKEN;
   });
 
-  function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "2"], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: db.url,
-        CRASH_ZENDESK_TOKEN: TOKEN,
-        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
-        DSR_DATA_DIR: dir,
-        DSR_LOG_LEVEL: "error",
-        DSR_MIGRATE_ON_START: "false",
-        DSR_TASK_LEASE_MS: "1500",
-        DSR_WORKER_POLL_MS: "20",
-        DSR_RETRY_BASE_MS: "20",
-        DSR_RETRY_MAX_MS: "200",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    workers.add(child);
-    child.once("exit", () => workers.delete(child));
-    return child;
-  }
+  const startWorker = () => workers.start(2);
 
   it("deletes each thread for good exactly once after a worker dies between the soft and the permanent delete, and reports what the system shows", async () => {
     const connector = createZendeskConnector({ baseUrl: zendesk.url, email: "bot@example.com", apiToken: TOKEN, requestsPerMinute: 6000 });
@@ -99,7 +73,7 @@ describe("crash between the two steps of a remote delete [mariadb]", function ()
       const now = (await t.ok(SHOW, { id: r.id })).request;
       return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
     }, "deletion finished after the takeover", 90_000);
-    for (const w of workers) w.kill("SIGTERM");
+    for (const w of workers.running) w.kill("SIGTERM");
     expect(done.status, done.statusReason).to.equal("COMPLETED");
 
     // Exactly once, and nothing left half deleted.

@@ -4,8 +4,9 @@ import { collectAll, testContext } from "../src/connectors/testing/conformance";
 import { Identities } from "../src/connectors/sdk";
 import { shiftByPeriod } from "../src/domain/retention";
 import { startSampleWorkspace, SampleWorkspace } from "../src/sample/workspace";
-import { createMariadbDatabase, describeEachDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { describeEachDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
+import { mariadbOrSkip } from "./support/workerProcesses";
 
 const ADA = "ada.lovelace@example.com";
 const ADA_TICKETING_ID = 360000000;
@@ -160,12 +161,7 @@ describe("legal holds fence running erasures across two service instances [maria
   let ws: SampleWorkspace;
   const services: TestService[] = [];
   before(async function () {
-    try {
-      db = await createMariadbDatabase();
-    } catch (error) {
-      if (REQUIRE_MYSQL) throw error;
-      this.skip();
-    }
+    db = await mariadbOrSkip(this);
   });
   after(async () => {
     for (const s of services) await s.stop();

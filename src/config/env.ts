@@ -165,6 +165,31 @@ export class Env {
   @Max(60_000)
   DSR_WORKER_POLL_MS = 500;
 
+  /**
+   * Wake-ups across processes (MySQL): each worker listens for signed UDP wakes, and whatever makes
+   * work runnable (an approval, a retry) sends them, so workers in other processes start it at once
+   * instead of at their next poll. false: polling only.
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  DSR_WAKE_ENABLED = true;
+
+  /** Address a worker's wake socket binds (UDP). Loopback by default: workers on other hosts need an address they can reach, and DSR_WAKE_ADVERTISE_HOST when it is 0.0.0.0 or ::. */
+  @Matches(/^[0-9A-Fa-f.:]+$/, { message: "DSR_WAKE_HOST must be an IP address, e.g. 127.0.0.1, 10.0.0.5 or 0.0.0.0" })
+  DSR_WAKE_HOST = "127.0.0.1";
+
+  /** UDP port of a worker's wake socket; 0 takes a free one (each process lists its own in the database). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65_535)
+  DSR_WAKE_PORT = 0;
+
+  /** Address other processes send a worker's wakes to, when it is not DSR_WAKE_HOST (a host name or IP address). */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9.:-]{1,253}$/, { message: "DSR_WAKE_ADVERTISE_HOST must be a host name or an IP address" })
+  DSR_WAKE_ADVERTISE_HOST?: string;
+
   /** Attempts a task gets before it is FAILED (retryable errors only). */
   @Transform(toInt)
   @IsInt()
@@ -404,6 +429,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const unknown = Object.keys(source).filter((k) => k.startsWith("DSR_") && !known.includes(k) && !(k in raw) && !KNOWN_OPTIONAL.has(k));
   for (const k of unknown) problems.push(`${k} is not a setting this service knows (check the spelling)`);
+  if (env.DSR_WAKE_ENABLED && (env.DSR_WAKE_HOST === "0.0.0.0" || env.DSR_WAKE_HOST === "::") && !env.DSR_WAKE_ADVERTISE_HOST) {
+    problems.push(`DSR_WAKE_HOST=${env.DSR_WAKE_HOST} listens on every address; set DSR_WAKE_ADVERTISE_HOST to the one other processes reach this one at`);
+  }
   if (env.DSR_SAMPLE_WORKSPACE === true && env.DSR_CONNECTORS_FILE) problems.push("DSR_SAMPLE_WORKSPACE=true and DSR_CONNECTORS_FILE exclude each other: the sample workspace brings its own connectors");
   if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
   const retention = parseRetentionRules(env.DSR_RETENTION_RULES);

@@ -150,8 +150,9 @@ export class Worker {
 
   private sleep(ms: number, afterError = false): Promise<void> {
     // A wake that came while the loop was busy (claiming) is not lost: the loop goes round at once. Not
-    // after an error: a database that is away is given its back-off whatever woke us.
-    if (this.woken && !afterError) return Promise.resolve();
+    // after an error: a database that is away is given its back-off whatever woke us. A stop that came
+    // while it was busy ends the loop now, not after the sleep (the loop clears `woken` before claiming).
+    if ((this.woken && !afterError) || this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
