@@ -43,6 +43,40 @@ async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds
 const systemClock = () => (require("./clock") as typeof import("./clock")).systemClock;
 const cliActor = () => (require("./audit/actor") as typeof import("./audit/actor")).CLI_ACTOR;
 
+/**
+ * Runs a long-lived process (serve, worker) until SIGTERM or SIGINT. The handlers are in place before
+ * `start` begins: until a process has a handler the kernel's default ends it at once, so a signal that
+ * came while it started (the moment a supervisor or a test, having seen it log that it runs, stops it)
+ * killed it without handing anything back or taking its worker off wake_endpoints. A signal that comes
+ * during start-up stops it as soon as it has started; it stops once, whichever signals follow (a second
+ * of the same kind is not caught: it ends the process).
+ */
+async function untilSignalled<T>(start: () => Promise<T>, stop: (started: T, signal: string) => Promise<void>): Promise<void> {
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const handlers = (["SIGTERM", "SIGINT"] as const).map((signal) => {
+    const handler = () => (onSignal ? onSignal(signal) : (signalled ??= signal));
+    process.once(signal, handler);
+    return [signal, handler] as const;
+  });
+  let started: T;
+  try {
+    started = await start();
+  } catch (error) {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    throw error;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    onSignal = (signal) => {
+      if (stopping) return;
+      stopping = true;
+      void stop(started, signal).then(resolve);
+    };
+    if (signalled) onSignal(signalled);
+  });
+}
+
 function program(): Command {
   const cli = new Command("dsr")
     .description("Data-subject-request service: serve the GraphQL API and operate it")
@@ -53,21 +87,18 @@ function program(): Command {
   cli
     .command("serve")
     .description("start the service (GraphQL at /graphql); configuration comes from the environment")
-    .action(async () => {
-      const service = await server().startService({ config: config() });
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
+    .action(() =>
+      untilSignalled(
+        () => server().startService({ config: config() }),
+        async (service, signal) => {
           service.services.logger.info({ signal }, "shutting down");
-          service.stop().then(resolve, (error) => {
+          await service.stop().catch((error) => {
             service.services.logger.error({ err: error }, "unclean shutdown");
             process.exitCode = EXIT.FAILED;
-            resolve();
           });
-        };
-        process.once("SIGTERM", () => shutdown("SIGTERM"));
-        process.once("SIGINT", () => shutdown("SIGINT"));
-      });
-    });
+        },
+      ),
+    );
 
   cli
     .command("worker")
@@ -82,25 +113,28 @@ function program(): Command {
         throw new CliFailure("worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)", EXIT.CONFIG);
       }
       const { closeServices, createServices, startWorker, workerOptions } = server();
-      let running: import("./server").RunningWorker | undefined;
-      const services = await createServices({ config: settings, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
-      running = await startWorker(services, workerOptions(settings, concurrency));
-      const { worker } = running;
-      services.logger.info({ worker: worker.id, concurrency, wakePort: running.wakePort ?? null, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
+      await untilSignalled(
+        async () => {
+          let running: import("./server").RunningWorker | undefined;
+          const services = await createServices({ config: settings, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
+          running = await startWorker(services, workerOptions(settings, concurrency));
+          const { worker } = running;
+          services.logger.info({ worker: worker.id, concurrency, wakePort: running.wakePort ?? null, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");
+          return { services, running };
+        },
+        async ({ services, running }, signal) => {
+          const { worker } = running;
           services.logger.info({ signal, worker: worker.id }, "worker stopping: handing running tasks back");
-          running!
-            .stop()
-            .then(() => closeServices(services))
-            .then(
-              () => (services.logger.info({ worker: worker.id }, "worker stopped"), resolve()),
-              (error) => (services.logger.error({ err: error }, "unclean worker shutdown"), (process.exitCode = EXIT.FAILED), resolve()),
-            );
-        };
-        process.once("SIGTERM", () => shutdown("SIGTERM"));
-        process.once("SIGINT", () => shutdown("SIGINT"));
-      });
+          try {
+            await running.stop();
+            await closeServices(services);
+            services.logger.info({ worker: worker.id }, "worker stopped");
+          } catch (error) {
+            services.logger.error({ err: error }, "unclean worker shutdown");
+            process.exitCode = EXIT.FAILED;
+          }
+        },
+      );
     });
 
   cli

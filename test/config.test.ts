@@ -139,6 +139,19 @@ describe("loadConfig", () => {
       expect(about(problemsOf({ DSR_BODY_LIMIT_BYTES: "10" }), "DSR_BODY_LIMIT_BYTES")).to.have.length(1);
     });
 
+    it("refuses a wake address that others cannot send to, and takes one with the address to advertise", () => {
+      expect(about(problemsOf({ DSR_WAKE_HOST: "0.0.0.0" }), "DSR_WAKE_HOST")).to.deep.equal([
+        "DSR_WAKE_HOST=0.0.0.0 listens on every address; set DSR_WAKE_ADVERTISE_HOST to the one other processes reach this one at",
+      ]);
+      expect(about(problemsOf({ DSR_WAKE_HOST: "worker-1.internal" }), "DSR_WAKE_HOST")).to.have.length(1);
+      expect(about(problemsOf({ DSR_WAKE_PORT: "70000" }), "DSR_WAKE_PORT")).to.have.length(1);
+      expect(about(problemsOf({ DSR_WAKE_ADVERTISE_HOST: "a b" }), "DSR_WAKE_ADVERTISE_HOST")).to.have.length(1);
+      const config = loadConfig({ DSR_WAKE_HOST: "0.0.0.0", DSR_WAKE_ADVERTISE_HOST: "10.0.0.5", DSR_WAKE_PORT: "7420" });
+      expect(config).to.include({ DSR_WAKE_HOST: "0.0.0.0", DSR_WAKE_ADVERTISE_HOST: "10.0.0.5", DSR_WAKE_PORT: 7420, DSR_WAKE_ENABLED: true });
+      // Off, the address is not used, so it is not checked.
+      expect(loadConfig({ DSR_WAKE_ENABLED: "false", DSR_WAKE_HOST: "::" }).DSR_WAKE_ENABLED).to.equal(false);
+    });
+
     it("refuses a boolean it cannot read", () => {
       expect(problemsOf({ DSR_MIGRATE_ON_START: "yes" })).to.deep.equal(["DSR_MIGRATE_ON_START must be a boolean value"]);
     });

@@ -83,7 +83,7 @@ describe("wake-ups across processes [mariadb]", function () {
       "the worker listed in wake_endpoints",
       30_000,
     );
-    expect(row.host).to.equal("127.0.0.1");
+    expect(row.host).to.equal(env.DSR_WAKE_ADVERTISE_HOST ?? "127.0.0.1");
     return { child, port: Number(row.port) };
   }
 
@@ -100,7 +100,8 @@ describe("wake-ups across processes [mariadb]", function () {
 
   it("starts an approval made in the serving process at once in a worker process that polls once a minute", async () => {
     await serve();
-    await startWorker();
+    // Listening on every address, and listed under the name the others reach it by.
+    await startWorker({ DSR_WAKE_HOST: "0.0.0.0", DSR_WAKE_ADVERTISE_HOST: "localhost" });
     for (let i = 0; i < 3; i++) {
       const started = Date.now();
       const id = await approved();

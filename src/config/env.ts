@@ -454,6 +454,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 /** Settings without a default (their absence means something), read like the rest. */
 const OPTIONAL_SETTINGS = [
   "DSR_CONNECTORS_FILE",
+  "DSR_WAKE_ADVERTISE_HOST",
   "DSR_SECRET",
   "DSR_BOOTSTRAP_ADMIN_TOKEN",
   "DSR_NOTIFIER_URL",
