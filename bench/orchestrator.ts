@@ -117,8 +117,17 @@ async function openCount(services: Services, ids: string[]): Promise<number> {
  * noticeable share of the one SQLite connection the workers use.
  */
 async function waitAll(services: Services, ids: string[], pollMs = 100): Promise<void> {
-  while ((await openCount(services, ids)) > 0) await new Promise((r) => setTimeout(r, pollMs));
+  while ((await openCount(services, ids)) > 0) {
+    if (workerDied) throw new Error(workerDied);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
+
+/**
+ * Set when a `dsr worker` process ends while the bench did not stop it: the requests it would have run
+ * are never finished, so waitAll fails with this (how it ended) instead of waiting for ever.
+ */
+let workerDied: string | undefined;
 
 /** The rows' own times of a set of requests' tasks: first start, last finish. */
 async function taskWindow(services: Services, ids: string[]): Promise<number> {
@@ -396,6 +405,8 @@ async function workerProcesses(processes: number): Promise<void> {
   const config = loadConfig({ ...env, DSR_WORKER_CONCURRENCY: "0" });
   const services = await createServices({ config });
   const children = new Set<ChildProcess>();
+  /** While stop() ends the children: their exits are expected then. */
+  let stopping = false;
   const start = (count = processes, overrides: Record<string, string> = {}) => {
     for (let i = 0; i < count; i++) {
       // BENCH_CPU_PROF=<folder>: each worker process writes a V8 CPU profile there when it exits.
@@ -405,7 +416,10 @@ async function workerProcesses(processes: number): Promise<void> {
         stdio: ["ignore", "ignore", "inherit"],
       });
       children.add(child);
-      child.once("exit", () => children.delete(child));
+      child.once("exit", (code, signal) => {
+        children.delete(child);
+        if (!stopping) workerDied ??= `dsr worker process ${child.pid} ended while the bench needed it (exit code ${code}, signal ${signal})`;
+      });
     }
   };
   /** CPU seconds the running children have used so far. */
@@ -414,8 +428,10 @@ async function workerProcesses(processes: number): Promise<void> {
   const stop = async (): Promise<number> => {
     const used = childrenCpu();
     const exits = [...children].map((c) => new Promise((r) => c.once("exit", r)));
+    stopping = true;
     for (const c of children) c.kill("SIGTERM");
     await Promise.all(exits);
+    stopping = false;
     return used;
   };
   const databasePid = localDatabasePid();
