@@ -64,13 +64,14 @@ class FakeNewsletterApi {
 
 describe("newsletter connector (the docs' example)", () => {
   describeConnectorConformance("newsletter", async () => {
-    const api = await new FakeNewsletterApi().seed(ADA, 5).seed(GRACE, 3).seed("Zoe+dsr@Example.COM", 2).start();
+    const api = await new FakeNewsletterApi().seed(ADA, 5).seed(GRACE, 3).seed("Zoe+dsr@Example.COM", 2).seed("bjorn@xn--bcher-kva.de", 2).start();
     return {
       connector: createNewsletterConnector({ baseUrl: api.url, apiKey: KEY }),
       badConnector: createNewsletterConnector({ baseUrl: api.url, apiKey: "wrong-key" }),
       subject: { email: ADA },
       otherSubject: { email: GRACE },
       mixedCaseSubject: { email: "zoe+dsr@example.com" },
+      internationalDomainSubject: { email: "bjorn@bücher.de" },
       expectedRecordCount: 5,
       injectRetryableFault: async () => {
         api.unavailable = true;

@@ -1,5 +1,5 @@
 // The example connector of docs/connectors.md, kept here so it compiles and passes the conformance suite.
-import { Connector, ConnectorError, retryAfterMs } from "../../../src/connectors/sdk";
+import { Connector, ConnectorError, emailSpellings, retryAfterMs } from "../../../src/connectors/sdk";
 
 /** Where the newsletter API is and how to authenticate; the key comes from an environment variable. */
 export interface NewsletterOptions {
@@ -33,30 +33,36 @@ export function createNewsletterConnector(options: NewsletterOptions): Connector
     },
 
     async *collect(ids, ctx) {
-      // One page at a time: the next page is fetched only when the orchestrator asks for more.
-      for (let cursor: string | null = ""; cursor !== null; ) {
-        const query = new URLSearchParams({ email: ids.email, cursor });
-        const page = (await (await call(`/v1/subscriptions?${query}`, {}, ctx.signal)).json()) as {
-          items: { id: string; list: string; subscribedAt: string }[];
-          next: string | null;
-        };
-        for (const s of page.items) yield { category: "MARKETING", type: "subscription", id: s.id, data: { list: s.list }, recordedAt: new Date(s.subscribedAt) };
-        cursor = page.next;
+      // Each spelling the service may have stored (an internationalised domain in Unicode and in ASCII),
+      // one page at a time: the next page is fetched only when the orchestrator asks for more.
+      for (const email of emailSpellings(ids.email)) {
+        for (let cursor: string | null = ""; cursor !== null; ) {
+          const query = new URLSearchParams({ email, cursor });
+          const page = (await (await call(`/v1/subscriptions?${query}`, {}, ctx.signal)).json()) as {
+            items: { id: string; list: string; subscribedAt: string }[];
+            next: string | null;
+          };
+          for (const s of page.items) yield { category: "MARKETING", type: "subscription", id: s.id, data: { list: s.list }, recordedAt: new Date(s.subscribedAt) };
+          cursor = page.next;
+        }
       }
     },
 
     async erase(ids, instruction, ctx) {
       if (!instruction.categories.includes("MARKETING")) return { erased: 0 };
-      const query = new URLSearchParams({ email: ids.email });
       const keepSince = instruction.keepRecordedSince?.MARKETING;
-      if (keepSince) query.set("before", keepSince.toISOString());
-      // One remote call, one unit of erasure. The idempotency key makes a retried task delete once,
-      // even if the first answer was lost.
       let erased = 0;
-      await ctx.eraseUnit("MARKETING", async () => {
-        const response = await call(`/v1/subscriptions?${query}`, { method: "DELETE", headers: { "idempotency-key": ctx.idempotencyKey } }, ctx.signal);
-        erased = ((await response.json()) as { deleted: number }).deleted;
-      });
+      for (const email of emailSpellings(ids.email)) {
+        const query = new URLSearchParams({ email });
+        if (keepSince) query.set("before", keepSince.toISOString());
+        // One remote call per spelling, one unit of erasure each. The idempotency key (the task's, and
+        // the spelling: each call is its own) makes a retried task delete once, even if an answer was lost.
+        await ctx.eraseUnit("MARKETING", async () => {
+          const headers = { "idempotency-key": `${ctx.idempotencyKey}:${email}` };
+          const response = await call(`/v1/subscriptions?${query}`, { method: "DELETE", headers }, ctx.signal);
+          erased += ((await response.json()) as { deleted: number }).deleted;
+        });
+      }
       return { erased };
     },
   };
