@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Connector, Identities } from "./connectors/sdk";
+import { normalizeEmail } from "./domain/identities";
 import type { ConformanceResult, ConformanceRun } from "./connectors/testing/conformance";
 import { RemoteFailure } from "./cliRequests";
 import { PROJECT_ROOT } from "./cliScaffold";
@@ -9,6 +10,8 @@ export interface ConnectorTestOptions {
   connectorsFile?: string;
   subject?: string;
   other?: string;
+  mixedCase?: string;
+  idn?: string;
   expectRecords?: string;
   options?: string;
   erase?: boolean;
@@ -16,7 +19,11 @@ export interface ConnectorTestOptions {
 
 const usage = (message: string) => new RemoteFailure(message, "BAD_USER_INPUT");
 
-/** `email=ada@example.com,userId=42` as identities (email required). */
+/**
+ * `email=ada@example.com,userId=42` as identities (email required), the email in matching form: a
+ * connector gets what the service would pass it (`Zoe@Example.COM` is `zoe@example.com`, and an
+ * internationalised domain is in Unicode whichever spelling was typed).
+ */
 function identities(flag: string, value: string | undefined): Identities {
   if (!value) throw usage(`${flag} is required for this target: give the identities of a person the system holds, e.g. ${flag} email=ada@example.com`);
   const ids: Record<string, string> = {};
@@ -26,7 +33,7 @@ function identities(flag: string, value: string | undefined): Identities {
     ids[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
   }
   if (!ids.email) throw usage(`${flag} needs an email=... pair`);
-  return ids as Identities;
+  return { ...ids, email: normalizeEmail(ids.email) } as Identities;
 }
 
 /** The JavaScript to load for a target path: a .ts file of this project is run from its compiled copy in dist/. */
@@ -50,6 +57,8 @@ function flagRun(opts: ConnectorTestOptions): FlagRun {
   return {
     subject: identities("--subject", opts.subject),
     otherSubject: identities("--other", opts.other),
+    mixedCaseSubject: opts.mixedCase === undefined ? undefined : identities("--mixed-case", opts.mixedCase),
+    internationalDomainSubject: opts.idn === undefined ? undefined : identities("--idn", opts.idn),
     expectedRecordCount: expected,
     skipErase: opts.erase ? undefined : "the erase cases change the system's data: pass --erase to run them against a test system",
   };

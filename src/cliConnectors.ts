@@ -97,6 +97,8 @@ export function addConnectorNewCommand(cli: Command): void {
     .option("--connectors-file <file>", "for a connector name: the connectors file (default: DSR_CONNECTORS_FILE)")
     .option("--subject <ids>", "without conformance(): a person the system holds, as kind=value pairs (email=ada@example.com,userId=42)")
     .option("--other <ids>", "without conformance(): another person the system holds, who must stay untouched")
+    .option("--mixed-case <ids>", "without conformance(): a person the system stores in mixed case (an account created as Zoe@Example.COM)")
+    .option("--idn <ids>", "without conformance(): a person the system stores with an internationalised domain in ASCII (bjorn@xn--bcher-kva.de)")
     .option("--expect-records <n>", "without conformance(): how many records the subject has")
     .option("--options <json>", "for a module without conformance(): the options for createConnector")
     .option("--erase", "without conformance(): also run the erase cases, which change the system's data (use a test system)")

@@ -43,8 +43,9 @@ async function contactsDb(file: string): Promise<void> {
   const seed = new DataSource({ type: "better-sqlite3", database: file });
   await seed.initialize();
   await seed.query(`CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, full_name TEXT, created_at TEXT NOT NULL)`);
-  await seed.query(`INSERT INTO contacts (email, full_name, created_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?)`, [
+  await seed.query(`INSERT INTO contacts (email, full_name, created_at) VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?)`, [
     "ada@example.com", "Ada", "2024-01-02T10:00:00Z", "ada@example.com", "Ada L.", "2024-03-04T10:00:00Z", "grace@example.com", "Grace", "2024-05-06T10:00:00Z",
+    "Zoe+dsr@Example.COM", "Zoë", "2024-07-08T10:00:00Z", "bjorn@xn--bcher-kva.de", "Björn", "2024-09-10T10:00:00Z",
   ]);
   await seed.destroy();
 }
@@ -89,6 +90,13 @@ describe("dsr connector new / connector test", () => {
     expect(got["leaves the other subject's records untouched, when the subject is erased"]).to.deep.equal({ outcome: "skipped", reason: "the erase cases change the system's data: pass --erase to run them against a test system" });
     expect(got["fails with a message, when the configuration or connection is broken"]).to.deep.equal({ outcome: "skipped", reason: "no broken configuration was given (badConnector)" });
     expect(got["returns only the subject's records, each in a declared category with a string id"].outcome).to.equal("pass");
+    // The people stored in another spelling, given as typed: passed on in matching form, as the service would.
+    const spelled = outcomes((await dsr([...args, "--mixed-case", "email=Zoe+DSR@example.com", "--idn", "email=Bjorn@Bücher.de", "--json"])).stdout);
+    expect(spelled["finds a subject stored in mixed case, given the normalized identities the orchestrator passes"].outcome).to.equal("pass");
+    expect(spelled["finds a subject stored with the ASCII spelling of an internationalised domain, given the Unicode matching form"].outcome).to.equal("pass");
+    const typo = await dsr([...args, "--idn", "bjorn@bücher.de"]);
+    expect(typo.code).to.not.equal(0);
+    expect(typo.stderr).to.include("--idn takes kind=value pairs");
     // With --erase the cases run against the one database: the first erases Ada, so the next find nothing to prove and fail saying so.
     const erasing = outcomes((await dsr([...args, "--erase", "--json"])).stdout);
     expect(erasing["leaves nothing collect finds but what may be kept, when the subject is erased"].outcome).to.equal("pass");
