@@ -60,6 +60,15 @@ export function emailSpellings(email: string): string[] {
   return [...new Set([normalized, ...(parts && ascii ? [`${parts.local}@${ascii}`] : [])])];
 }
 
+/**
+ * Each of emailSpellings and its upper case (`ADA@XN--BCHER-KVA.DE`, what systems that change case
+ * store), for a look-up that compares case: a case-sensitive filter, or a case-insensitive collation
+ * that folds ASCII letters only.
+ */
+export function emailCaseSpellings(email: string): string[] {
+  return [...new Set(emailSpellings(email).flatMap((s) => [s, s.toUpperCase()]))];
+}
+
 /** The form a user id is matched by: trimmed and NFC (case is kept: platform ids are case-sensitive). */
 export function normalizeUserId(raw: string): string {
   return nfc(raw);

@@ -1,13 +1,11 @@
 import { MigrationInterface, QueryRunner, TableColumn } from "typeorm";
-import { str } from "./columns";
+import { isMysql, str } from "./columns";
 
 /** Columns that hold identities in matching form: compared byte for byte, never by a collation's rules. */
 const MATCHING_COLUMNS: [table: string, column: string, length: number][] = [
   ["requests", "subjectEmail", 254],
   ["legal_holds", "subjectEmail", 254],
 ];
-
-const isMysql = (q: QueryRunner) => q.connection.options.type === "mysql" || q.connection.options.type === "mariadb";
 
 /**
  * Typed identities: the email as the person typed it (requests.subjectEmail stays the matching form),

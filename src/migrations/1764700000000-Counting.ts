@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner, Table } from "typeorm";
-import { id36, str } from "./columns";
+import { id36, isMysql, str } from "./columns";
 
 /**
  * Sets the length of tasks.remoteReference in place. TypeORM's changeColumn drops and re-adds a MySQL
@@ -7,7 +7,7 @@ import { id36, str } from "./columns";
  * not enforce varchar lengths, so only MySQL needs the change.
  */
 async function widenRemoteReference(q: QueryRunner, length: number): Promise<void> {
-  if (q.connection.options.type === "mysql" || q.connection.options.type === "mariadb") await q.query(`ALTER TABLE tasks MODIFY remoteReference varchar(${length}) NULL`);
+  if (isMysql(q)) await q.query(`ALTER TABLE tasks MODIFY remoteReference varchar(${length}) NULL`);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner, Table } from "typeorm";
-import { id36, int, str, text, ts } from "./columns";
+import { id36, int, isMysql, str, text, ts } from "./columns";
 
 /** Binary large enough for a staged batch (about 1 MiB of JSON Lines, deflated): LONGBLOB on MySQL, BLOB on SQLite. */
-const blob = (q: QueryRunner, name: string) => ({ name, type: q.connection.driver.options.type === "mysql" || q.connection.driver.options.type === "mariadb" ? "longblob" : "blob", isNullable: false });
+const blob = (q: QueryRunner, name: string) => ({ name, type: isMysql(q) ? "longblob" : "blob", isNullable: false });
 
 /**
  * Staged records become encrypted batches (staged_batches) under a per-request wrapped key

@@ -1,7 +1,6 @@
 import { MigrationInterface, QueryRunner } from "typeorm";
 import { hashedEmailKey, normalizeEmail } from "../domain/identities";
-
-const isMysql = (q: QueryRunner) => q.connection.options.type === "mysql" || q.connection.options.type === "mariadb";
+import { isMysql } from "./columns";
 
 /** Rows whose stored email holds an internationalised domain: `xn--` labels, or any character outside ASCII. */
 function mayChange(q: QueryRunner, column: string): string {

@@ -1,4 +1,4 @@
-import { TableColumnOptions } from "typeorm";
+import { QueryRunner, TableColumnOptions } from "typeorm";
 
 /** Column shapes shared by the migrations, portable between SQLite and MySQL. */
 export const id36 = (name: string, nullable = false): TableColumnOptions => ({ name, type: "varchar", length: "36", isNullable: nullable });
@@ -6,3 +6,6 @@ export const str = (name: string, length: number, nullable = false): TableColumn
 export const ts = (name: string, nullable = false): TableColumnOptions => ({ name, type: "datetime", precision: 3, isNullable: nullable });
 export const int = (name: string, dflt?: number): TableColumnOptions => ({ name, type: "int", isNullable: false, ...(dflt === undefined ? {} : { default: dflt }) });
 export const text = (name: string, nullable = false): TableColumnOptions => ({ name, type: "text", isNullable: nullable });
+
+/** Whether a migration runs on MySQL/MariaDB (where column collations and SQL spellings differ from SQLite's). */
+export const isMysql = (q: QueryRunner): boolean => q.connection.options.type === "mysql" || q.connection.options.type === "mariadb";

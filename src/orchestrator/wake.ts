@@ -133,7 +133,8 @@ interface Endpoint {
  * (the worker finds the work at its next poll). On SQLite it does nothing.
  */
 export function wakeSender(ds: DataSource, secret: string, logger: Logger, self: () => string | undefined = () => undefined): (() => void) & { close(): void } {
-  const sockets = new Map<4 | 6, dgram.Socket>();
+  /** One socket per address family (udp4, udp6), made when first needed. */
+  const sockets = new Map<boolean, dgram.Socket>();
   let cached: { at: number; endpoints: Promise<Endpoint[]> } | undefined;
   const endpoints = () => {
     if (!cached || Date.now() - cached.at > ENDPOINTS_TTL_MS) {
@@ -146,13 +147,13 @@ export function wakeSender(ds: DataSource, secret: string, logger: Logger, self:
     return cached.endpoints;
   };
   const socket = (host: string) => {
-    const family = isIP(host) === 6 ? 6 : 4;
-    let s = sockets.get(family);
+    const v6 = isIP(host) === 6;
+    let s = sockets.get(v6);
     if (!s) {
-      s = dgram.createSocket(family === 6 ? "udp6" : "udp4");
+      s = socketFor(host);
       s.on("error", (error) => logger.debug({ err: error }, "wake sender: socket error"));
       s.unref();
-      sockets.set(family, s);
+      sockets.set(v6, s);
     }
     return s;
   };

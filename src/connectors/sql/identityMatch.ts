@@ -1,5 +1,5 @@
 import type { CountryCode } from "libphonenumber-js";
-import { emailSpellings, normalizeIdentity, phoneSpellings } from "../../domain/identities";
+import { emailCaseSpellings, normalizeIdentity, phoneSpellings } from "../../domain/identities";
 import type { IdentityLookup } from "./statements";
 
 /**
@@ -7,7 +7,7 @@ import type { IdentityLookup } from "./statements";
  * stored it in: the lookup's spellings go to the database (an index-served IN), and `confirms` keeps
  * only rows whose stored value normalizes to one of the subject's values (src/domain/identities.ts).
  * - email: the address and its upper-case form, compared case-insensitively (IDENTITY_MATCH), and
- *   with an internationalised domain the same two of its ASCII spelling (emailSpellings);
+ *   with an internationalised domain the same two of its ASCII spelling (emailCaseSpellings);
  * - phone: the usual spellings of the E.164 number (international, national for numbers of the
  *   configured country, bare digits), each compared exactly;
  * - anything else: the value itself, exactly.
@@ -22,7 +22,7 @@ export function identityMatcher(kind: string, values: readonly string[], default
   const wanted = new Set(values.map((v) => normalizeIdentity(kind, v, defaultCountry)));
   const spellings =
     kind === "email"
-      ? [...wanted].flatMap((v) => emailSpellings(v).flatMap((s) => [s, s.toUpperCase()]))
+      ? [...wanted].flatMap((v) => emailCaseSpellings(v))
       : kind === "phone"
         ? [...wanted].flatMap((v) => phoneSpellings(v, defaultCountry))
         : [...wanted];

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
-import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { eraseCustomer, KeptTally, StripeWriter, ToRedact } from "./erasure";
@@ -106,13 +106,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Every hit is
     // confirmed in normalized form: the subject is whoever has the same address, and nobody else.
     const email = normalizeEmail(ids.email);
-    const spellings = emailSpellings(email);
     const lookups =
       o.emailLookup === "search"
-        ? spellings.map(
+        ? emailSpellings(email).map(
             (spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>,
           )
-        : [...new Set(spellings.flatMap((s) => [s, s.toUpperCase()]))].map(
+        : emailCaseSpellings(email).map(
             (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>,
           );
     const seen = new Set<string>();
