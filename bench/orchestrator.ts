@@ -304,6 +304,11 @@ interface Drain {
  * `r` is the drain the figures are about; `fresh`, with worker processes, the same drain run again by
  * processes started for it, whose first seconds go to loading and compiling (printed beside it).
  */
+/** A single request's wall time over its critical path (one collect, then its export). */
+const ratioOf = (s: Singles) => (s.wall / (STEP_MS + s.exportMs)).toFixed(2);
+/** A single request's phases, each its median in ms. */
+const phasesOf = (s: Singles) => PHASES.map((name, p) => `${name} ${s.phases[p].toFixed(0)}`).join(", ");
+
 function report(label: string, r: Drain & { singles: { cold: Singles; warm: Singles; warmUp: WarmUp }; workers: string; fresh?: Drain; polled?: Singles }): void {
   const critical = STEP_MS + r.singles.warm.exportMs;
   console.log(`== ${label}`);
@@ -321,13 +326,12 @@ function report(label: string, r: Drain & { singles: { cold: Singles; warm: Sing
   const { cold, warm } = r.singles;
   console.log(`one request, alone    median ${warm.wall.toFixed(1)} ms (of 7, after the warm-up); its export task took ${warm.exportMs} ms`);
   console.log(`critical path         ${critical} ms (one ${STEP_MS} ms collect, then the export); sum of connectors ${4 * STEP_MS} ms`);
-  console.log(`wall / critical path  ${(warm.wall / critical).toFixed(2)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${(cold.wall / (STEP_MS + cold.exportMs)).toFixed(2)})`);
-  console.log(`its phases (median)   ${PHASES.map((name, p) => `${name} ${warm.phases[p].toFixed(0)}`).join(", ")} ms`);
+  console.log(`wall / critical path  ${ratioOf(warm)} (the workers' first requests: ${cold.wall.toFixed(1)} ms, export ${cold.exportMs} ms, ${ratioOf(cold)})`);
+  console.log(`its phases (median)   ${phasesOf(warm)} ms`);
   if (r.polled) {
-    const polled = r.polled;
     console.log(
-      `without wakes         median ${polled.wall.toFixed(1)} ms, wall / critical path ${(polled.wall / (STEP_MS + polled.exportMs)).toFixed(2)} (the approval wakes no worker process: they find it at their ${POLL_MS} ms poll); ` +
-        `phases ${PHASES.map((name, p) => `${name} ${polled.phases[p].toFixed(0)}`).join(", ")} ms`,
+      `without wakes         median ${r.polled.wall.toFixed(1)} ms, wall / critical path ${ratioOf(r.polled)} (the approval wakes no worker process: they find it at their ${POLL_MS} ms poll); ` +
+        `phases ${phasesOf(r.polled)} ms`,
     );
   }
   console.log(`lock waits            ${r.lockMs.toFixed(0)} ms${r.lockWaits === null ? " (queued for the SQLite connection)" : ` in ${r.lockWaits} row-lock waits (InnoDB, server-wide)`}`);
