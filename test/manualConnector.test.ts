@@ -22,20 +22,34 @@ describeEachDatabase("manual connector", (db) => {
     await t?.stop();
   });
 
-  /** The note on the archive's task of `step` once it waits for a person. */
-  async function waitingNote(type: string, step: string): Promise<string> {
-    const r = await submit(t, { type, identityVerified: true, verificationEvidence: "test" });
+  /** The note on the archive's task of `step` once it waits for a person, and the request's subject as shown. */
+  async function waiting(type: string, step: string, email = "ada.lovelace@example.com"): Promise<{ note: string; subject: { email: string; emailSpellings: string[] } }> {
+    const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "test" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
     return t.waitFor(async () => {
-      const { request } = await t.ok(`query($id: ID!) { request(id: $id) { tasks { connector step status note } } }`, { id: r.id });
+      const { request } = await t.ok(`query($id: ID!) { request(id: $id) { subject { email emailSpellings } tasks { connector step status note } } }`, { id: r.id });
       const task = request.tasks.find((x: any) => x.connector === "paper-archive" && x.step === step);
-      return task?.status === "AWAITING_INPUT" ? task.note : undefined;
+      return task?.status === "AWAITING_INPUT" ? { note: task.note, subject: request.subject } : undefined;
     }, `${type} ${step} awaiting input`, 20_000);
   }
 
   it("shows each task the instructions of its step: collect on an access request, erase on a deletion", async () => {
-    expect(await waitingNote("ACCESS", "COLLECT")).to.equal(ARCHIVE.instructions.collect);
-    expect(await waitingNote("DELETION", "ERASE")).to.equal(ARCHIVE.instructions.erase);
+    const access = await waiting("ACCESS", "COLLECT");
+    expect(access.note).to.equal(ARCHIVE.instructions.collect);
+    expect(access.subject.emailSpellings).to.deep.equal(["ada.lovelace@example.com"]);
+    expect((await waiting("DELETION", "ERASE")).note).to.equal(ARCHIVE.instructions.erase);
+  });
+
+  it("tells the person to search each spelling of an internationalised domain, which the request lists, and names no address in the note", async () => {
+    // A system searched by hand may hold either spelling, as the connectors' look-ups know.
+    const spellings = ["zoë@bücher.de", "zoë@xn--bcher-kva.de"];
+    const hint = " The subject's address has 2 spellings (its domain is internationalised): search for each of the request's subject.emailSpellings.";
+    for (const [type, step, typed] of [["ACCESS", "COLLECT", "Zoë@Bücher.DE"], ["DELETION", "ERASE", "ZOË@XN--BCHER-KVA.DE"]]) {
+      const shown = await waiting(type, step, typed);
+      expect(shown.note, `${type} ${step}`).to.equal(ARCHIVE.instructions[step === "COLLECT" ? "collect" : "erase"] + hint);
+      expect(shown.subject).to.deep.equal({ email: typed, emailSpellings: spellings });
+      for (const spelling of spellings) expect(shown.note.toLowerCase()).not.to.include(spelling.split("@")[1]);
+    }
   });
 
   it("reports its health under its own name", async () => {

@@ -1,6 +1,6 @@
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { RequestType } from "../domain/enums";
-import { acceptedFinds } from "../domain/identities";
+import { acceptedFinds, emailSpellings } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
 import { breathe, turnDue } from "../eventLoop";
@@ -107,6 +107,16 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   }
 }
 
+/**
+ * What a manual task adds to its instructions when the subject's address has more than one spelling
+ * (an internationalised domain): a system searched by hand may hold either, as the connectors' own
+ * look-ups know. The note names no address (notes are not personal data); the request shows them.
+ */
+export function manualSpellingsHint(ids: Identities): string {
+  const spellings = ids.email ? emailSpellings(ids.email).length : 0;
+  return spellings > 1 ? ` The subject's address has ${spellings} spellings (its domain is internationalised): search for each of the request's subject.emailSpellings.` : "";
+}
+
 /** Which of a manual connector's instructions a task shows (a purge erases what a deletion kept). */
 const MANUAL_STEP: Partial<Record<TaskStep, ManualStep>> = { [TaskStep.COLLECT]: "collect", [TaskStep.ERASE]: "erase", [TaskStep.PURGE]: "erase", [TaskStep.RECTIFY]: "rectify" };
 
@@ -183,7 +193,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     if (connector.spec.manual) {
       const step = MANUAL_STEP[task.step];
       const note = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
-      await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note }, now());
+      await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note: note + manualSpellingsHint(ids) }, now());
       return;
     }
     switch (task.step) {

@@ -2,6 +2,7 @@ import { Request } from "../schema/request.type";
 import { AuditEvent } from "../schema/audit.type";
 import { AuditEventRow, RequestRow } from "../entities";
 import { RequestStatus } from "../domain/enums";
+import { emailSpellings } from "../domain/identities";
 import type { Instant } from "../graphql/scalars";
 import type { Services } from "../services";
 
@@ -64,6 +65,10 @@ export function presentRequest(row: RequestView, maxAttempts: number, now: Date)
   request.subject = {
     email: row.subjectEmailAsTyped ?? row.subjectEmail,
     emailNormalized: row.subjectEmail,
+    // Worked out only when selected: a list's rows load the subject's columns only when it is asked for.
+    get emailSpellings() {
+      return emailSpellings(this.emailNormalized);
+    },
     userId: row.subjectUserId,
     phone: row.subjectPhone,
     externalIds: row.subjectExternalIds ?? [],

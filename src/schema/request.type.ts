@@ -21,6 +21,12 @@ export class Subject {
   @Field({ description: "The email in the form it is matched by everywhere (trimmed, NFC, lower case, an internationalised domain in Unicode: `ada@XN--BCHER-KVA.de` is `ada@bücher.de`): holds, duplicates, filters and connectors use this, and connectors also look the person up by the domain's ASCII spelling." })
   emailNormalized!: string;
 
+  @Field(() => [String], {
+    description:
+      "Every spelling a system may have stored this address under, to look the person up by: `emailNormalized`, and with an internationalised domain its ASCII (IDNA) spelling too (`ada@bücher.de`, `ada@xn--bcher-kva.de`). Connectors search each; a person doing a manual connector's task searches each.",
+  })
+  emailSpellings!: string[];
+
   @Field(() => String, { nullable: true, description: "User id in the platform (trimmed, NFC; compared exactly), if known." })
   userId!: string | null;
 

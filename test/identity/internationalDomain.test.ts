@@ -5,7 +5,7 @@ import { describeEachDatabase } from "../support/databases";
 import { submit } from "../support/harness";
 import { sampleSetup } from "./support";
 
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason duplicateOf subject { email emailNormalized }
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason duplicateOf subject { email emailNormalized emailSpellings }
   tasks { connector step status outcome { records erased } } } }`;
 const HOLD = `mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id subjectEmail } }`;
 const COUNT = `query($email: String!) { requests(first: 10, filter: { subjectEmail: $email }) { totalCount } }`;
@@ -57,7 +57,7 @@ describeEachDatabase("a subject whose domain is internationalised", (db) => {
     expect(approveRequest.duplicateOf).to.equal(typed.id);
     const done = await setup.finished(typed.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
-    expect(done.subject).to.deep.equal({ email: "Bjorn@Bücher.de", emailNormalized: BJORN });
+    expect(done.subject).to.deep.equal({ email: "Bjorn@Bücher.de", emailNormalized: BJORN, emailSpellings: [BJORN, "bjorn@xn--bcher-kva.de"] });
     const collected = Object.fromEntries(done.tasks.filter((x: any) => x.step === "COLLECT").map((x: any) => [x.connector, x.outcome.records]));
     expect(collected).to.deep.equal(held);
     expect((await setup.finished(ascii.id)).status).to.equal("COMPLETED");
