@@ -53,6 +53,25 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("fails, naming the resource, rather than end a listing early, when it goes past maxPages; erases nothing of that resource", async () => {
+      // Ada's notes take 3 pages (2 a page).
+      const capped = createHttpConnector({ ...restConfig(standIn), maxPages: 2 }, ENV);
+      for (const run of [() => collectAll(capped, ADA), () => capped.erase!(ADA, { categories: ["SUPPORT"] }, testContext())]) {
+        const error = await run().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.match(/^helpdesk: listing note records went past 2 pages, so the (collect|erase) stopped rather than (collect|erase) only some of them/);
+      }
+      await capped.close();
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+      const enough = createHttpConnector({ ...restConfig(standIn), maxPages: 3 }, ENV);
+      expect((await collectAll(enough, ADA)).filter((r) => r.type === "note")).to.have.length(5);
+      await enough.close();
+    });
+
     it("passes Retry-After on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
       const connector = createHttpConnector(restConfig(standIn), ENV);
       standIn.faults.push({ status: 429, retryAfter: "7" });
@@ -94,6 +113,7 @@ describe("declarative HTTP connector", () => {
     const config = { ...restConfig(Object.assign(new RestStandIn(), { url: "ftp://nowhere" })), name: "Help Desk" } as unknown as Record<string, unknown>;
     (config.resources as Record<string, unknown>[])[0].pagination = { type: "cursor" };
     (config.resources as Record<string, unknown>[])[1].erase = { strategy: "ANONYMIZE", method: "POST", path: "/invoices/{record}", fields: {} };
+    config.maxPages = 0;
     let problems: string[] = [];
     try {
       createHttpConnector(config as never, {});
@@ -109,6 +129,7 @@ describe("declarative HTTP connector", () => {
       "resources[0].pagination.nextCursor is required (where the next cursor is in a response)",
       "resources[1].erase.method must be PATCH or PUT",
       "resources[1].erase.fields must give the replacement of each personal field",
+      "maxPages must be a whole number from 1 to 1000000",
     ]);
   });
 });

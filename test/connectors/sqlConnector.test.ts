@@ -9,7 +9,7 @@ import { describeEachDatabase, describeEachOf, describeEachSqlDialect, TestDatab
 import { identityMatcher } from "../../src/connectors/sql/identityMatch";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { selectPage } from "../../src/connectors/sql/statements";
-import { AccountDb, accountDbConfig, ADA, BJORN, BJORN_STORED, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, ZOE, ZOE_STORED } from "./support/accountDb";
+import { AccountDb, accountDbConfig, ADA, BJORN, BJORN_STORED, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, T0, ZOE, ZOE_STORED } from "./support/accountDb";
 import { FaultyProxy } from "./support/faultyProxy";
 
 const CHUNK = 500;
@@ -180,6 +180,63 @@ describeEachSqlDialect("SQL connector", (db) => {
       expect(await account.count("mfa_factors", "user_id = 1")).to.equal(0);
       expect((await collectAll(connector, ADA)).every(anonymisedInvoice)).to.equal(true);
       expect(await collectAll(connector, GRACE)).to.deep.equal(graceBefore);
+    });
+
+    describe("an identity derived from many rows (a shop's guest orders, found by email, give customer refs)", () => {
+      const shopConfig = (): SqlConnectorConfig => ({
+        name: "shop-db",
+        version: "1.0.0",
+        tables: [
+          { table: "guest_orders", identityColumn: "email", identityKind: "email", category: "PAYMENTS", recordType: "order", primaryKey: "id", exportColumns: ["customer_ref"], erase: { strategy: "DELETE" } },
+          accountDbConfig().tables.find((t) => t.table === "invoices")!,
+        ],
+        provides: [{ kind: "paymentCustomerId", table: "guest_orders", column: "customer_ref" }],
+      });
+      /** Orders as (email, customer ref) pairs, inserted in this order (ids ascending). */
+      async function orders(rows: Array<[string, string]>): Promise<void> {
+        await account.rows(`DROP TABLE IF EXISTS guest_orders`);
+        await account.rows(`CREATE TABLE guest_orders (id INTEGER PRIMARY KEY, email VARCHAR(320) NOT NULL, customer_ref VARCHAR(64) NOT NULL)`);
+        for (let i = 0; i < rows.length; i += 100) {
+          const chunk = rows.slice(i, i + 100);
+          await account.rows(`INSERT INTO guest_orders (id, email, customer_ref) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`, chunk.flatMap(([email, ref], j) => [i + j + 1, email, ref]));
+        }
+      }
+      afterEach(async () => {
+        await account.rows(`DROP TABLE IF EXISTS guest_orders`);
+      });
+
+      it("follows every value, also one first seen after the first hundred rows", async () => {
+        // 150 orders under Ada's usual customer, then one under a second customer with an invoice of its own.
+        await orders([...Array.from({ length: 150 }, (): [string, string] => [ADA.email!, ADA.paymentCustomerId!]), [ADA.email!, "cus_ada_0002"]]);
+        await account.rows(`INSERT INTO invoices (id, customer_ref, billing_name, billing_address, amount_cents, issued_at) VALUES ('in_ada_guest', 'cus_ada_0002', 'Ada Lovelace', '12 St James''s Square', 900, ?)`, [account.date(T0)]);
+        const shop = make(shopConfig());
+        try {
+          const records = await collectAll(shop, { email: ADA.email });
+          expect(records.filter((r) => r.type === "order")).to.have.length(151);
+          expect(records.filter((r) => r.type === "invoice").map((r) => r.id).sort()).to.deep.equal(["in_ada_001", "in_ada_002", "in_ada_003", "in_ada_guest"]);
+        } finally {
+          await shop.close();
+        }
+      });
+
+      it("fails without writing, naming the table, when one email gives more than 100 values: a value many people share", async () => {
+        await orders(Array.from({ length: 101 }, (_, i): [string, string] => ["orders@shared.example", `cus_shared_${String(i).padStart(3, "0")}`]));
+        const shop = make(shopConfig());
+        try {
+          for (const run of [() => collectAll(shop, { email: "orders@shared.example" }), () => shop.erase({ email: "orders@shared.example" }, { categories: ["PAYMENTS"] }, testContext())]) {
+            const error = await run().then(
+              () => null,
+              (e: unknown) => e,
+            );
+            expect(error).to.be.instanceOf(ConnectorError);
+            expect((error as ConnectorError).retryable).to.equal(false);
+            expect((error as ConnectorError).userMessage).to.match(/^shop-db: the subject's email is found with more than 100 values of paymentCustomerId in table guest_orders/);
+          }
+          expect(await account.count("guest_orders", "1 = 1")).to.equal(101);
+        } finally {
+          await shop.close();
+        }
+      });
     });
 
     it("finds a subject stored in mixed case from the normalized email, through the email column's index", async () => {

@@ -59,13 +59,13 @@ describe("Stripe connector", function () {
   describe("options", () => {
     it("lists every problem, when the options are wrong", () => {
       const attempt = () =>
-        createStripeConnector({ apiKey: "pk_test_publishable", host: "stripe.example.com", protocol: "http", port: 0, pageSize: 101, timeoutMs: -1, colour: "red" } as never);
+        createStripeConnector({ apiKey: "pk_test_publishable", host: "stripe.example.com", protocol: "http", port: 0, pageSize: 101, timeoutMs: -1, maxCustomersPerEmail: 0, colour: "red" } as never);
       expect(attempt).to.throw(ConnectorConfigError);
       try {
         attempt();
       } catch (error) {
         const problems = (error as ConnectorConfigError).problems.join("\n");
-        for (const word of ["publishable", "loopback", "port", "pageSize", "timeoutMs", 'unknown option "colour"']) expect(problems).to.include(word);
+        for (const word of ["publishable", "loopback", "port", "pageSize", "timeoutMs", "maxCustomersPerEmail", 'unknown option "colour"']) expect(problems).to.include(word);
         expect(problems).not.to.include("pk_test_publishable");
       }
     });
@@ -132,7 +132,8 @@ describe("Stripe connector", function () {
       const listing = connectorFor(standIn, { emailLookup: "list" });
       expect(ids(await collectAll(listing, GRACE))).to.deep.equal(expected);
       await listing.close();
-      expect(standIn.calls.byRoute["GET /v1/customers/search"]).to.equal(1);
+      // One search each for the two collects (with the account's customer id, the email is searched too: guest checkouts).
+      expect(standIn.calls.byRoute["GET /v1/customers/search"]).to.equal(2);
     });
 
     it("finds a customer stored with the ASCII spelling of an internationalised domain, from the Unicode form, through search or the list filter", async () => {
@@ -162,6 +163,62 @@ describe("Stripe connector", function () {
       expect(error).to.be.instanceOf(ConnectorError);
       expect((error as ConnectorError).retryable).to.equal(true);
       expect(Date.now() - started).to.be.lessThan(5_000);
+    });
+  });
+
+  describe("many customers under one address (a customer per guest checkout)", () => {
+    /** Customers Stripe made for Grace's guest checkouts: her address, no account link, created long ago. */
+    function addGuestCheckouts(n: number): string[] {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const id = `cus_guest${String(i).padStart(3, "0")}`;
+        // Some stored in upper case, as systems that change case store addresses (search and the list filter both find those).
+        const email = i % 3 ? GRACE_PERSON.email : GRACE_PERSON.email.toUpperCase();
+        standIn.store.put({ id, object: "customer", created: Date.UTC(2015, 0, 1 + i) / 1000, email, name: GRACE_PERSON.name, metadata: {}, livemode: false }, "test.seed");
+        ids.push(id);
+      }
+      return ids;
+    }
+    const customersIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "customer").map((r) => r.id).sort();
+
+    it("collects and erases every one of them, through search and the list filter, paging past the page size", async () => {
+      const guests = addGuestCheckouts(25);
+      const everyone = [GRACE_CUSTOMER, ...guests].sort();
+      for (const emailLookup of ["search", "list"] as const) {
+        const paged = connectorFor(standIn, { pageSize: 7, emailLookup });
+        expect(customersIn(await collectAll(paged, GRACE)), emailLookup).to.deep.equal(everyone);
+        // Known by the account's customer id too, the guests are still found by the address.
+        expect(customersIn(await collectAll(paged, { email: GRACE_PERSON.email, paymentCustomerId: GRACE_CUSTOMER })), `${emailLookup}, with the id`).to.deep.equal(everyone);
+        await paged.close();
+      }
+      const all = LISTS.flatMap((kind) => heldFor(standIn, kind, GRACE_CUSTOMER));
+      const keepSince = new Date(Math.max(...all.map((o) => created(o).getTime())) + 1000);
+      const paged = connectorFor(standIn, { pageSize: 7 });
+      await paged.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      await paged.close();
+      // Asked of the stand-in's own store, not the connector: each of the 26 is deleted.
+      for (const id of everyone) expect(standIn.store.get("customer", id), id).to.deep.equal({ id, object: "customer", deleted: true });
+      expect(await collectAll(connector, GRACE)).to.deep.equal([]);
+    });
+
+    it("fails, naming the limit, and writes nothing, when more of them than maxCustomersPerEmail have the address", async () => {
+      addGuestCheckouts(12);
+      const capped = connectorFor(standIn, { maxCustomersPerEmail: 10 });
+      const effects = standIn.store.effects.length;
+      for (const run of [() => collectAll(capped, GRACE), () => capped.erase(GRACE, { categories: ["PAYMENTS"] }, testContext())]) {
+        const error = await run().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.match(/^payments: more than 10 Stripe customers have the subject's address, so the (collect|erasure) stopped/);
+        expect((error as ConnectorError).userMessage).not.to.include(GRACE_PERSON.email);
+      }
+      await capped.close();
+      expect(standIn.store.effects.length, "side effects at the stand-in").to.equal(effects);
+      // 13 is within the default limit: all of them are found.
+      expect(customersIn(await collectAll(connector, GRACE))).to.have.length(13);
     });
   });
 

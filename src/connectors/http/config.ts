@@ -54,6 +54,12 @@ export interface HttpConnectorConfig {
   retryableStatuses?: number[];
   /** Time one call may take, in ms (default 10000). */
   timeoutMs?: number;
+  /**
+   * Pages of one resource listed for one subject at most (default 10000). Past it the task fails,
+   * naming the resource, rather than collect or erase only the pages read (a next link or cursor that
+   * never ends, or a far bigger subject than planned for).
+   */
+  maxPages?: number;
 }
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
@@ -127,6 +133,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   }
   if (c.requestsPerSecond !== undefined && !(typeof c.requestsPerSecond === "number" && c.requestsPerSecond > 0 && c.requestsPerSecond <= 1000)) problems.push("requestsPerSecond must be a number from 0 (exclusive) to 1000");
   if (c.timeoutMs !== undefined && !(Number.isInteger(c.timeoutMs) && c.timeoutMs > 0)) problems.push("timeoutMs must be a positive whole number");
+  if (c.maxPages !== undefined && !(Number.isInteger(c.maxPages) && (c.maxPages as number) >= 1 && (c.maxPages as number) <= 1_000_000)) problems.push("maxPages must be a whole number from 1 to 1000000");
   if (c.retryableStatuses !== undefined && !(Array.isArray(c.retryableStatuses) && c.retryableStatuses.every((n) => Number.isInteger(n) && n >= 400 && n <= 599))) {
     problems.push("retryableStatuses must list HTTP statuses from 400 to 599");
   }

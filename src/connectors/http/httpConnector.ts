@@ -4,6 +4,7 @@ import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOu
 import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems } from "./config";
 
 const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
+/** Pages of one resource listed for one subject at most, unless the configuration's maxPages says otherwise. */
 const MAX_PAGES = 10_000;
 
 /** The value at a dotted path (`meta.next_cursor`) of a parsed JSON body. */
@@ -110,7 +111,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   async function* items(r: HttpResourceConfig, subject: string, op: string, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
     const p = r.pagination;
     let url = urlOf(fill(r.path, { subject }), p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {});
-    for (let page = 1; page <= MAX_PAGES; page += 1) {
+    const maxPages = c.maxPages ?? MAX_PAGES;
+    for (let page = 1; page <= maxPages; page += 1) {
       const { status, body } = await send({ method: "GET", url, op, ctx });
       if (status === 404) return;
       const list = pick(body, r.items);
@@ -135,6 +137,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }
     }
+    // Ending here would hand back only the pages read as if they were all of them.
+    throw new ConnectorError(
+      `${name}: listing ${r.recordType} records went past ${maxPages} pages, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only some of them. Check the resource's pagination (a next link or cursor that never ends), or raise maxPages`,
+      `${name} ${op}: ${r.recordType} past maxPages (${maxPages})`,
+      false,
+    );
   }
 
   const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>): SubjectRecord => {

@@ -1,5 +1,6 @@
 import {
   CheckResult,
+  ConnectorError,
   Connector,
   ConnectorAction,
   ConnectorSpec,
@@ -37,8 +38,13 @@ export interface SqlConnector extends Connector {
   close(): Promise<void>;
 }
 
-/** More values of one derived identity than this are not followed (a shared value, not a person's). */
+/**
+ * More values of one derived identity than this are a value many people share, not a person's: the
+ * look-up fails rather than follow some of them (or all). At most MAX_DERIVED_PAIRS (the value the row
+ * was found by, the derived value) are read to tell.
+ */
 const MAX_DERIVED = 100;
+const MAX_DERIVED_PAIRS = 1000;
 const DEFAULT_CHUNK = 500;
 
 /** Builds the spec a configuration declares; exported so tooling can show it without connecting. */
@@ -103,11 +109,18 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const from = known.get(t.identityKind);
       if (known.has(p.kind) || !from) continue;
       const matcher = identityMatcher(t.identityKind, from, country);
-      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED));
+      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
       const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
       const values = [...new Set(confirmed.map((r) => normalizeIdentity(p.kind, String(r[p.column]), country)))].filter((v) => v !== "");
-      if (rows.length >= MAX_DERIVED) ctx.logger.warn({ connector: name, table: t.table, kind: p.kind, count: rows.length }, "identity matches many rows; only the first are followed");
+      if (values.length > MAX_DERIVED || rows.length >= MAX_DERIVED_PAIRS) {
+        // Following only some would export or erase part of the person and report it whole; following all, other people.
+        throw new ConnectorError(
+          `${name}: the subject's ${t.identityKind} is found with more than ${MAX_DERIVED} values of ${p.kind} in table ${t.table}, a value many people share rather than one person's; the ${op} stopped rather than follow some of them. Check the rows by hand`,
+          `${name} ${op}: ${t.table}.${p.column} has ${values.length}${rows.length >= MAX_DERIVED_PAIRS ? "+" : ""} values for one ${t.identityKind}`,
+          false,
+        );
+      }
       if (values.length) known.set(p.kind, values);
     }
     return known;

@@ -44,12 +44,12 @@ export function selectPage(d: DialectKind, t: SqlTableConfig, columns: readonly 
   };
 }
 
-/** Reads an identity the table holds for the subject (non-null values, lowest primary key first), with the column it was found by. */
+/** The distinct pairs (the value the row was found by, a non-null value of `column`) the table holds for the subject, at most `limit`. */
 export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: IdentityLookup, limit: number): Statement {
   const q = (c: string) => quote(d, c);
   const columns = [...new Set([t.identityColumn, column])];
   return {
-    sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)} AND ${q(column)} IS NOT NULL ORDER BY ${q(t.primaryKey)} LIMIT ?`,
+    sql: `SELECT DISTINCT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)} AND ${q(column)} IS NOT NULL LIMIT ?`,
     params: [...identities.spellings, limit],
   };
 }

@@ -25,6 +25,12 @@ export interface StripeConnectorOptions {
    * it finds addresses stored in lower or upper case only).
    */
   emailLookup?: "search" | "list";
+  /**
+   * The most customers one address may have (Stripe makes a customer per guest checkout, so one person
+   * can have many): all of them are the subject's, up to this; past it, the look-up fails, naming the
+   * limit, rather than collect or erase only some of them. 1-100000; default 1000.
+   */
+  maxCustomersPerEmail?: number;
   /** How long to wait between polls of Stripe redaction jobs (they can take days), in milliseconds; default 3600000 (1 h). */
   redactionPollMs?: number;
   /** Stripe-Version sent with redaction-job calls (a preview API at Stripe); default: the account's version. */
@@ -34,7 +40,7 @@ export interface StripeConnectorOptions {
 /** The options with every default filled in (redactionApiVersion stays optional). */
 export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion">> & Pick<StripeConnectorOptions, "redactionApiVersion">;
 
-const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "redactionPollMs", "redactionApiVersion"];
+const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "redactionPollMs", "redactionApiVersion"];
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
@@ -68,6 +74,8 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   if (!wholeIn(pageSize, 1, 100)) problems.push("pageSize must be a whole number from 1 to 100");
   const emailLookup = o.emailLookup ?? "search";
   if (emailLookup !== "search" && emailLookup !== "list") problems.push(`emailLookup must be "search" or "list"`);
+  const maxCustomersPerEmail = numeric(o.maxCustomersPerEmail) ?? 1000;
+  if (!wholeIn(maxCustomersPerEmail, 1, 100_000)) problems.push("maxCustomersPerEmail must be a whole number from 1 to 100000");
   const redactionPollMs = numeric(o.redactionPollMs) ?? 3_600_000;
   if (!wholeIn(redactionPollMs, 1, 604_800_000)) problems.push("redactionPollMs must be a whole number of milliseconds from 1 to 604800000 (7 days)");
   const redactionApiVersion = o.redactionApiVersion;
@@ -75,5 +83,5 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
     problems.push('redactionApiVersion must read like "2025-05-28.preview"');
   }
   if (problems.length) throw new ConnectorConfigError(typeof name === "string" ? name : "", problems, "Stripe connector");
-  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, redactionPollMs, redactionApiVersion } as ResolvedStripeOptions;
+  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, redactionPollMs, redactionApiVersion } as ResolvedStripeOptions;
 }

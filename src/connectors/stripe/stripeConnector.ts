@@ -18,8 +18,6 @@ export interface StripeConnector extends Connector {
   close(): Promise<void>;
 }
 
-/** More customers than this under one email is not one person: the lookup stops there. */
-const MAX_CUSTOMERS = 20;
 const VERSION = "1.0.0";
 
 type Ctx = Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "heartbeat">>;
@@ -91,35 +89,47 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   };
 
   /**
-   * The subject's live customers: the one with the given id, or else those with the email. With
-   * `deletedToo`, a deleted customer with the given id is yielded as well (erase finishes its leftovers).
+   * The subject's live customers: the one with the given id (the account's), and every one with the
+   * email (a guest checkout makes a customer of its own, linked to no account). With `deletedToo`, a
+   * deleted customer with the given id is yielded as well (erase finishes its leftovers).
    */
   async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false): AsyncGenerator<StripeThing> {
+    const seen = new Set<string>();
     const id = ids.paymentCustomerId;
     if (id) {
       const customer = (await call(op, ctx, () => stripe.customers.retrieve(id) as Promise<unknown>, () => undefined)) as StripeThing | undefined;
-      if (customer && (deletedToo || !customer.deleted)) yield customer;
-      return;
+      if (customer && (deletedToo || !customer.deleted)) {
+        seen.add(customer.id);
+        yield customer;
+      }
     }
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
     // address as normalized and in upper case (what systems that change case store). Either is asked
     // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Every hit is
     // confirmed in normalized form: the subject is whoever has the same address, and nobody else.
+    // Every such customer is the subject's (a guest checkout makes one each time): past
+    // maxCustomersPerEmail the look-up fails rather than hand back only some of them, which would
+    // export part of the person or leave customers behind an erasure reported done.
     const email = normalizeEmail(ids.email);
     const lookups =
       o.emailLookup === "search"
         ? emailSpellings(email).map(
-            (spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit: Math.min(limit, MAX_CUSTOMERS), page: cursor }) as unknown as Promise<Page>,
+            (spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>,
           )
         : emailCaseSpellings(email).map(
-            (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit: Math.min(limit, MAX_CUSTOMERS), starting_after: cursor }) as unknown as Promise<Page>,
+            (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit, starting_after: cursor }) as unknown as Promise<Page>,
           );
-    const seen = new Set<string>();
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (typeof customer.email !== "string" || normalizeEmail(customer.email) !== email || seen.has(customer.id)) continue;
         seen.add(customer.id);
-        if (seen.size > MAX_CUSTOMERS) return;
+        if (seen.size > o.maxCustomersPerEmail) {
+          throw new ConnectorError(
+            `${name}: more than ${o.maxCustomersPerEmail} Stripe customers have the subject's address, so the ${op === "erase" ? "erasure stopped before it erased" : "collect stopped rather than export"} only some of them. Check by hand that they are one person's, then raise the connector's maxCustomersPerEmail`,
+            `${name} ${op}: over maxCustomersPerEmail (${o.maxCustomersPerEmail}) customers by email`,
+            false,
+          );
+        }
         yield customer;
       }
     }

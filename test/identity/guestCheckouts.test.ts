@@ -1,0 +1,108 @@
+import { expect } from "chai";
+import { normalizeEmail } from "../../src/domain/identities";
+import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
+import { samplePeople } from "../../src/sample/people";
+import { startStripeStandIn, StripeStandIn } from "../../src/sample/stripe";
+import { collectAll } from "../../src/connectors/testing/conformance";
+import { describeEachDatabase } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+import { sampleSetup } from "./support";
+
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { records erased } } } }`;
+const GUESTS = 25;
+
+/** Adds GUESTS customers at the payment processor under the person's address as stored, some in upper case; returns their ids. */
+function addGuestCheckouts(stripe: StripeStandIn, person: { email: string; name: string }): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < GUESTS; i++) {
+    const id = `cus_guest${String(i).padStart(3, "0")}`;
+    stripe.store.put({ id, object: "customer", created: Date.UTC(2015, 0, 1 + i) / 1000, email: i % 4 ? person.email : person.email.toUpperCase(), name: person.name, metadata: {}, livemode: false }, "test.seed");
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Live customers with the address, read from the stand-in's own store (not through the connector). */
+function liveCustomersOf(stripe: StripeStandIn, email: string): string[] {
+  return stripe.store
+    .all("customer")
+    .filter((c) => !c.deleted && typeof c.email === "string" && normalizeEmail(c.email) === normalizeEmail(email))
+    .map((c) => c.id)
+    .sort();
+}
+
+/** Submits a verified request for `email`, approves it, and reads it (with SHOW) once it has ended. */
+async function run(t: TestService, type: string, email: string): Promise<any> {
+  const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return t.waitFor(
+    async () => {
+      const { request } = await t.ok(SHOW, { id: r.id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "request finished",
+    60_000,
+  );
+}
+
+/**
+ * Stripe makes a customer for each guest checkout: a person's address can have many customers beside
+ * the one their account links to. Grace (the sample workspace's people[1]) checked out 25 times as a
+ * guest; her account database links her one account customer, which the plan's RESOLVE finds. Access
+ * and deletion must reach every one, and an installation that caps the number must fail, not complete.
+ */
+describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (db) => {
+  const setup = sampleSetup(db, SHOW);
+
+  const guestCheckouts = () => addGuestCheckouts(setup.ws.stripe, setup.ws.people[1]);
+  const liveWithHerAddress = () => liveCustomersOf(setup.ws.stripe, setup.ws.people[1].email);
+
+  it("exports every customer for an access request, and erases every one for a deletion", async () => {
+    const grace = setup.ws.people[1];
+    const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
+    // What her account's customer holds, asked by its id before the guests exist.
+    const linked = (await collectAll(payments, { email: grace.email, paymentCustomerId: grace.paymentCustomerId! })).length;
+    const guests = guestCheckouts();
+    expect(liveWithHerAddress()).to.deep.equal([grace.paymentCustomerId!, ...guests].sort());
+    const access = await run(setup.t, "ACCESS", grace.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
+    // Her account's customer and what it holds, and each guest customer (no records of their own).
+    expect(collect.outcome.records).to.equal(linked + GUESTS);
+    const deletion = await run(setup.t, "DELETION", grace.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // Asked of the payment processor itself: no guest customer is left.
+    for (const id of liveWithHerAddress()) expect(guests, `${id} is still live`).not.to.include(id);
+  });
+});
+
+/** An installation whose Stripe connector allows 10 customers per address, for a person with 26. */
+describeEachDatabase("a subject with more Stripe customers than maxCustomersPerEmail", (db) => {
+  const API_KEY = "sk_test_dsr_guest_checkouts";
+  const grace = samplePeople(2)[1];
+  let stripe: StripeStandIn;
+  let capped: StripeConnector;
+  let t: TestService;
+  beforeEach(async () => {
+    stripe = await startStripeStandIn({ apiKey: API_KEY, people: [grace] });
+    capped = createStripeConnector({ apiKey: API_KEY, host: "127.0.0.1", port: stripe.port, protocol: "http", maxCustomersPerEmail: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [capped]).start();
+  });
+  afterEach(async () => {
+    await t?.stop();
+    await stripe?.close();
+  });
+
+  it("fails the request and erases no customer, saying why on the task, rather than complete with some of them left", async () => {
+    const guests = addGuestCheckouts(stripe, grace);
+    const effects = stripe.store.effects.length;
+    for (const type of ["ACCESS", "DELETION"]) {
+      const request = await run(t, type, grace.email);
+      expect(request.status, type).to.equal("FAILED");
+      const failed = request.tasks.find((x: any) => x.connector === "payments" && x.status === "FAILED");
+      expect(failed?.lastError, `${type}: ${JSON.stringify(request.tasks)}`).to.match(/more than 10 Stripe customers have the subject's address/);
+    }
+    expect(stripe.store.effects.length, "writes at the payment processor").to.equal(effects);
+    expect(liveCustomersOf(stripe, grace.email)).to.deep.equal([grace.paymentCustomerId!, ...guests].sort());
+  });
+});
