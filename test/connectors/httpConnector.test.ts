@@ -53,6 +53,33 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("collects and erases every account the subject's address has (two users, one address in another case)", async () => {
+      standIn.users.push({ id: 5, email: "ADA.LOVELACE@EXAMPLE.COM", name: "Ada (second account)" });
+      standIn.notes.push({ id: "n-a6", user: 5, text: "Ada's note on her second account", created_at: "2021-01-01T00:00:00.000Z" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const notes = (await collectAll(connector, ADA)).filter((r) => r.type === "note").map((r) => r.id);
+      expect(notes).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5", "n-a6"]);
+      // Under retention first: what both accounts keep is one entry.
+      const newest = new Date(standIn.notes.find((n) => n.id === "n-a5")!.created_at);
+      const partial = await connector.erase!(ADA, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date("2020-12-01T00:00:00.000Z") } }, testContext());
+      expect(partial).to.deep.equal({ erased: 1, kept: [{ category: "SUPPORT", type: "note", count: 5, newestRecordedAt: newest }] });
+      const outcome = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext());
+      expect(outcome.erased).to.equal(5);
+      // Asked of the stand-in: neither account keeps a note; the near match keeps its own.
+      expect(standIn.notes.filter((n) => n.user === 1 || n.user === 5)).to.deep.equal([]);
+      expect(standIn.notes.filter((n) => n.user === 3)).to.have.length(1);
+      await connector.close();
+    });
+
+    it("finds the subject on a later page of the search when subject.pagination is given", async () => {
+      // 30 near matches the search lists before her: a first page of 25 does not hold her.
+      for (let i = 0; i < 30; i++) standIn.users.unshift({ id: 100 + i, email: `ada.lovelace@example.com.x${i}`, name: `Not Ada ${i}` });
+      const paged = createHttpConnector({ ...restConfig(standIn), subject: { ...restConfig(standIn).subject, pagination: { type: "page", pageParam: "page", sizeParam: "per_page", size: 10 } } }, ENV);
+      expect((await collectAll(paged, ADA)).filter((r) => r.type === "note")).to.have.length(5);
+      await paged.close();
+      expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(4);
+    });
+
     it("fails, naming the resource, rather than end a listing early, when it goes past maxPages; erases nothing of that resource", async () => {
       // Ada's notes take 3 pages (2 a page).
       const capped = createHttpConnector({ ...restConfig(standIn), maxPages: 2 }, ENV);
@@ -114,6 +141,7 @@ describe("declarative HTTP connector", () => {
     (config.resources as Record<string, unknown>[])[0].pagination = { type: "cursor" };
     (config.resources as Record<string, unknown>[])[1].erase = { strategy: "ANONYMIZE", method: "POST", path: "/invoices/{record}", fields: {} };
     config.maxPages = 0;
+    (config.subject as Record<string, unknown>).pagination = { type: "page", pageParam: "page" };
     let problems: string[] = [];
     try {
       createHttpConnector(config as never, {});
@@ -125,6 +153,8 @@ describe("declarative HTTP connector", () => {
       `name "Help Desk" must be 2-40 lower-case letters, digits or dashes, starting with a letter`,
       "baseUrl must be an http(s) URL",
       "environment variable REST_TEST_TOKEN (auth.tokenEnv) is not set",
+      "subject.pagination needs pageParam and sizeParam",
+      "subject.pagination.size must be a whole number from 1 to 1000",
       "resources[0].pagination.cursorParam is required",
       "resources[0].pagination.nextCursor is required (where the next cursor is in a response)",
       "resources[1].erase.method must be PATCH or PUT",

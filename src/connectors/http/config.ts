@@ -45,8 +45,12 @@ export interface HttpConnectorConfig {
   auth: { type: "bearer"; tokenEnv: string } | { type: "header"; header: string; valueEnv: string } | { type: "basic"; userEnv: string; passwordEnv: string };
   /** GET path that answers 2xx with valid credentials (reachability and credentials). */
   checkPath: string;
-  /** How to find the subject: GET `path` with the query (`{email}` and other identity kinds filled in); the first item whose `matchField` equals the email (ignoring case) is them. */
-  subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string };
+  /**
+   * How to find the subject: GET `path` with the query (`{email}` and other identity kinds filled in);
+   * every item whose `matchField` is the same address in matching form is them (two accounts under one
+   * address are both theirs). `pagination` (default none) pages through a search that answers in pages.
+   */
+  subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string; pagination?: Pagination };
   resources: HttpResourceConfig[];
   /** Calls per second at most (spread evenly); default 5. */
   requestsPerSecond?: number;
@@ -112,6 +116,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (!isRecord(s)) problems.push("subject is required: how to find the person (path, query, items, idField, matchField)");
   else for (const f of ["path", "items", "idField", "matchField"]) if (!str(s[f])) problems.push(`subject.${f} is required`);
   if (isRecord(s) && !isRecord(s.query)) problems.push(`subject.query is required, e.g. {"email": "{email}"}`);
+  if (isRecord(s) && s.pagination !== undefined) problems.push(...paginationProblems(s.pagination, "subject"));
   if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
   for (const [i, r] of (Array.isArray(c.resources) ? c.resources : []).entries()) {
     const at = `resources[${i}]`;

@@ -1,7 +1,7 @@
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, KeptRecords, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
-import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems } from "./config";
+import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
 
 const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
 /** Pages of one resource listed for one subject at most, unless the configuration's maxPages says otherwise. */
@@ -86,37 +86,51 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       return { status: response.status, body: parsed };
     });
 
-  /** The subject's id in the system, or undefined when it does not know them. */
-  const findSubject = async (ids: Identities, op: string, ctx: TaskContext): Promise<string | undefined> => {
+  /**
+   * The subject's ids in the system: every item of the subject search whose address is theirs (a
+   * system may hold two accounts under one address), across every page of the search when
+   * `subject.pagination` is given. None when it does not know them.
+   */
+  const findSubjects = async (ids: Identities, op: string, ctx: TaskContext): Promise<string[]> => {
     const values = Object.fromEntries(Object.entries(ids).filter((e): e is [string, string] => typeof e[1] === "string"));
     const wanted = normalizeEmail(ids.email);
     // A search by email is made for each spelling of the address (an internationalised domain is stored
     // in Unicode or in ASCII); a search by anything else once.
     const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
+    const found = new Set<string>();
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
       const filled: Record<string, string> = { ...values, email };
       const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
-      const { status, body } = await send({ method: "GET", url: urlOf(c.subject.path, query), op, ctx });
-      if (status === 404) continue;
-      const items = pick(body, c.subject.items);
-      if (!Array.isArray(items)) throw new ConnectorError(`${name}: the subject search answered without ${c.subject.items}; check subject.items`, `${name}: no array at ${c.subject.items}`, false);
-      // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
-      const match = items.find((item) => normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) === wanted);
-      if (match !== undefined) return String(pick(match, c.subject.idField));
+      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
+      for await (const item of listed(search, op, ctx)) {
+        // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
+        if (normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) === wanted) found.add(String(pick(item, c.subject.idField)));
+      }
     }
-    return undefined;
+    return [...found];
   };
 
-  /** Every item of a resource for the subject, page by page (a heartbeat per page). */
-  async function* items(r: HttpResourceConfig, subject: string, op: string, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
-    const p = r.pagination;
-    let url = urlOf(fill(r.path, { subject }), p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {});
+  /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
+  const items = (r: HttpResourceConfig, subject: string, op: string, ctx: TaskContext) =>
+    listed({ what: `${r.recordType} records`, path: fill(r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
+
+  /**
+   * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing. Past maxPages it
+   * fails: ending there would hand back the pages read as if they were all.
+   */
+  async function* listed(
+    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination },
+    op: string,
+    ctx: TaskContext,
+  ): AsyncGenerator<Record<string, unknown>> {
+    const p = l.pagination;
+    let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const maxPages = c.maxPages ?? MAX_PAGES;
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body } = await send({ method: "GET", url, op, ctx });
       if (status === 404) return;
-      const list = pick(body, r.items);
-      if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${r.recordType} records answered without ${r.items}; check resources' items`, `${name}: no array at ${r.items}`, false);
+      const list = pick(body, l.items);
+      if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
       for (const item of list) yield item as Record<string, unknown>;
       await ctx.heartbeat();
       if (p.type === "none") return;
@@ -137,10 +151,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }
     }
-    // Ending here would hand back only the pages read as if they were all of them.
     throw new ConnectorError(
-      `${name}: listing ${r.recordType} records went past ${maxPages} pages, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only some of them. Check the resource's pagination (a next link or cursor that never ends), or raise maxPages`,
-      `${name} ${op}: ${r.recordType} past maxPages (${maxPages})`,
+      `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only some of them. Check the pagination (a next link or cursor that never ends), or raise maxPages`,
+      `${name} ${op}: ${l.what} past maxPages (${maxPages})`,
       false,
     );
   }
@@ -178,17 +191,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     },
 
     async *collect(ids, ctx) {
-      const subject = await findSubject(ids, "collect", ctx);
-      if (subject === undefined) return;
-      for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) yield recordOf(r, item);
+      for (const subject of await findSubjects(ids, "collect", ctx)) {
+        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) yield recordOf(r, item);
+      }
     },
 
     async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
-      const subject = await findSubject(ids, "erase", ctx);
-      if (subject === undefined) return { erased: 0 };
       let erased = 0;
       const kept: KeptRecords[] = [];
-      for (const r of c.resources) {
+      for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
         const since = instruction.keepRecordedSince?.[r.category];
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
@@ -212,7 +223,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           if (status !== 404) erased += 1;
           await ctx.heartbeat();
         }
-        if (keptCount) kept.push({ category: r.category, type: r.recordType, count: keptCount, newestRecordedAt: newest! });
+        // One entry per kind of record, whichever of the subject's accounts kept it.
+        const same = kept.find((k) => k.category === r.category && k.type === r.recordType);
+        if (keptCount && same) Object.assign(same, { count: same.count + keptCount, newestRecordedAt: newest! > same.newestRecordedAt ? newest! : same.newestRecordedAt });
+        else if (keptCount) kept.push({ category: r.category, type: r.recordType, count: keptCount, newestRecordedAt: newest! });
       }
       return kept.length ? { erased, kept } : { erased };
     },

@@ -25,12 +25,12 @@ interface Invoice {
 
 /**
  * A small REST system standing in for a SaaS API the declarative HTTP connector is configured for:
- * bearer auth, a loose user search, notes paged by cursor (deleted one by one), invoices paged by
+ * bearer auth, a loose user search (in pages), notes paged by cursor (deleted one by one), invoices paged by
  * number (anonymised, never deleted), and fault injection (statuses with Retry-After, for the next N
  * calls or until healed). Every call is recorded.
  */
 export class RestStandIn {
-  readonly users = [
+  readonly users: Array<{ id: number; email: string; name: string }> = [
     { id: 1, email: "Ada.Lovelace@example.com", name: "Ada" },
     { id: 2, email: "grace.hopper@example.com", name: "Grace" },
     // A near match the search returns for Ada's address: the connector must not take it for her.
@@ -74,7 +74,10 @@ export class RestStandIn {
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
         if (req.method === "GET" && url.pathname === "/api/users") {
           const q = (url.searchParams.get("email") ?? "").toLowerCase();
-          return answer(200, { users: this.users.filter((u) => q && u.email.toLowerCase().includes(q)) });
+          // Pages of 25 unless per_page says otherwise, as search APIs answer.
+          const perPage = Number(url.searchParams.get("per_page") ?? 25);
+          const page = Number(url.searchParams.get("page") ?? 1);
+          return answer(200, { users: this.users.filter((u) => q && u.email.toLowerCase().includes(q)).slice((page - 1) * perPage, page * perPage) });
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
