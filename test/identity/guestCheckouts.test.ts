@@ -37,6 +37,9 @@ async function run(t: TestService, type: string, email: string): Promise<any> {
   await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
   return t.waitFor(
     async () => {
+      // Time passes on the service clock too: a payment redaction job parked in REMOTE_PROCESSING is
+      // polled a second later on that clock, and the stand-in moves it one step per poll.
+      t.clock.advance(1000);
       const { request } = await t.ok(SHOW, { id: r.id });
       return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
     },
@@ -57,22 +60,34 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
   const guestCheckouts = () => addGuestCheckouts(setup.ws.stripe, setup.ws.people[1]);
   const liveWithHerAddress = () => liveCustomersOf(setup.ws.stripe, setup.ws.people[1].email);
 
-  it("exports every customer for an access request, and erases every one for a deletion", async () => {
+  it("exports every customer and guest charge for an access request, and erases every one for a deletion", async () => {
     const grace = setup.ws.people[1];
     const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
     // What her account's customer holds, asked by its id before the guests exist.
     const linked = (await collectAll(payments, { email: grace.email, paymentCustomerId: grace.paymentCustomerId! })).length;
     const guests = guestCheckouts();
+    // Two payments she made as a guest without Stripe making a customer: one long ago, one last year.
+    const old = Date.UTC(2012, 2, 1) / 1000;
+    const recent = Math.floor(setup.t.clock.now().getTime() / 1000) - 365 * 86_400;
+    for (const [id, created] of [["ch_guest_old", old], ["ch_guest_recent", recent]] as const) {
+      setup.ws.stripe.store.put(
+        { id, object: "charge", created, customer: null, amount: 2500, currency: "gbp", status: "succeeded", description: "Guest checkout", receipt_email: grace.email, metadata: {}, billing_details: { name: grace.name, email: grace.email.toUpperCase(), phone: null, address: null }, invoice: null, livemode: false },
+        "test.seed",
+      );
+    }
     expect(liveWithHerAddress()).to.deep.equal([grace.paymentCustomerId!, ...guests].sort());
     const access = await run(setup.t, "ACCESS", grace.email);
     expect(access.status, access.statusReason).to.equal("COMPLETED");
     const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
     // Her account's customer and what it holds, and each guest customer (no records of their own).
-    expect(collect.outcome.records).to.equal(linked + GUESTS);
+    expect(collect.outcome.records).to.equal(linked + GUESTS + 2);
     const deletion = await run(setup.t, "DELETION", grace.email);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
     // Asked of the payment processor itself: no guest customer is left.
     for (const id of liveWithHerAddress()) expect(guests, `${id} is still live`).not.to.include(id);
+    // The old guest charge was redacted; last year's is kept for the books, without her receipt address.
+    expect((setup.ws.stripe.store.get("charge", "ch_guest_old")!.billing_details as Record<string, unknown>).email).to.equal("[redacted]");
+    expect(setup.ws.stripe.store.get("charge", "ch_guest_recent")).to.deep.include({ receipt_email: null });
   });
 });
 

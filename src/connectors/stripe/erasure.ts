@@ -127,6 +127,37 @@ export async function eraseCustomer(
   return erased;
 }
 
+/**
+ * Erases a guest's charges (payments made without a customer, found by their billing email) under the
+ * 7-year rule, as eraseCustomer does a customer's charges: one created at or after `keepSince` is kept
+ * with the fields tax records do not need blanked; an older one is blanked as far as the API allows and
+ * handed to a redaction job for its billing details. Returns the records erased now (those handed to a
+ * job are counted when it ends).
+ */
+export async function eraseGuestCharges(
+  charges: readonly StripeThing[],
+  keepSince: Date | undefined,
+  tally: KeptTally,
+  writer: StripeWriter,
+  ctx: TaskContext,
+  startRedaction: (items: readonly ToRedact[]) => Promise<void>,
+): Promise<number> {
+  let erased = 0;
+  const redactLater: ToRedact[] = [];
+  for (const [i, charge] of charges.entries()) {
+    const at = createdAt(charge);
+    const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
+    const redaction = redactionOf("charge", charge, kept);
+    if (Object.keys(redaction.params).length) await writer.update("charge", charge.id, redaction.params, writeKey(ctx.idempotencyKey, `charge.update.${kept ? "kept" : "old"}`, charge.id), ctx);
+    if ((i + 1) % 5 === 0) await ctx.heartbeat();
+    if (kept && at) tally.add("charge", at, redaction.fields);
+    else if (personalFields("charge", blanked(charge, redaction.params)).length) redactLater.push({ kind: "charge", id: charge.id, ...(typeof charge.invoice === "string" ? { invoice: charge.invoice } : {}) });
+    else erased += 1;
+  }
+  if (redactLater.length) await startRedaction(redactLater);
+  return erased;
+}
+
 /** The object as it is once the update's parameters are applied (an empty value unsets a field). */
 function blanked(o: StripeThing, params: Record<string, unknown>): StripeThing {
   const out: StripeThing = { ...o };

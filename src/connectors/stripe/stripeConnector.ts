@@ -4,7 +4,7 @@ import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
-import { eraseCustomer, KeptTally, StripeWriter, ToRedact } from "./erasure";
+import { eraseCustomer, eraseGuestCharges, KeptTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
 import { CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing, toRecord } from "./records";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
@@ -135,6 +135,27 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
   }
 
+  /**
+   * A guest's charges: payments made with the subject's email as billing email and no customer (a
+   * checkout that made none), found through the Search API for each spelling of the address and
+   * confirmed in normalized form. Charges with a customer are read under it. The list filter has no
+   * such search: with emailLookup "list" there are none to find.
+   */
+  async function* guestChargesOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+    if (o.emailLookup !== "search") return;
+    const email = normalizeEmail(ids.email);
+    const seen = new Set<string>();
+    for (const spelling of emailSpellings(email)) {
+      const search = (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>;
+      for await (const charge of paged(op, ctx, search)) {
+        const billed = (charge.billing_details as { email?: unknown } | null | undefined)?.email;
+        if (charge.customer || typeof billed !== "string" || normalizeEmail(billed) !== email || seen.has(charge.id) || isRedacted("charge", charge)) continue;
+        seen.add(charge.id);
+        yield charge;
+      }
+    }
+  }
+
   /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
   const detachedNow = new WeakMap<TaskContext, number>();
   /** Each write is one unit of erasure; a withdrawn one stops the erasure (see erase). */
@@ -236,6 +257,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           }
         }
       }
+      for await (const charge of guestChargesOf(ids, "collect", ctx)) {
+        count += 1;
+        yield toRecord("charge", charge);
+      }
       ctx.logger.info({ connector: name, records: count }, "Stripe records collected");
     },
 
@@ -248,6 +273,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
+      const guestCharges: StripeThing[] = [];
+      for await (const charge of guestChargesOf(ids, "erase", ctx)) guestCharges.push(charge);
       const tally = new KeptTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
@@ -266,8 +293,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           return { erased, ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}) };
         }
       }
+      try {
+        erased += await eraseGuestCharges(guestCharges, keepSince, tally, writer, ctx, (items) => redactor.start(items, ctx));
+      } catch (error) {
+        if (!(error instanceof Withdrawn)) throw error;
+        ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+        return { erased, ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}) };
+      }
       const kept = tally.result();
-      ctx.logger.info({ connector: name, customers: customers.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guestCharges.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),

@@ -61,20 +61,27 @@ function subscriptionStatus(o: StripeObject, params: Params): boolean {
   return o.status === status;
 }
 
-const SEARCH = /^\s*email\s*:\s*(['"])(.*)\1\s*$/;
-
-function searchCustomers(store: StripeStore, params: Params): Record<string, unknown> {
-  const match = typeof params.query === "string" ? SEARCH.exec(params.query) : null;
-  if (!match) throw invalid("This stand-in searches customers by email only: query=email:'someone@example.com'", "query", "search_query_invalid");
-  const email = match[2].toLowerCase();
-  const found = store.all("customer").filter((c) => !c.deleted && typeof c.email === "string" && c.email.toLowerCase() === email);
-  const limit = params.limit === undefined ? 10 : Number(params.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid("Invalid integer: limit must be between 1 and 100", "limit");
-  const offset = params.page === undefined ? 0 : Number(Buffer.from(String(params.page), "base64url").toString());
-  if (!Number.isInteger(offset) || offset < 0) throw invalid("Invalid page token", "page");
-  const end = offset + limit;
-  const hasMore = end < found.length;
-  return { object: "search_result", data: found.slice(offset, end), has_more: hasMore, next_page: hasMore ? Buffer.from(String(end)).toString("base64url") : null, url: "/v1/customers/search" };
+/**
+ * Stripe's Search API over one collection, for one field by exact value (ignoring case, as Stripe
+ * compares emails): customers by `email`, charges by `billing_details.email` (a guest's payment,
+ * which has no customer). Pages through `page` tokens as Stripe does.
+ */
+function searchBy(collection: "customer" | "charge", field: string, path: string) {
+  const pattern = new RegExp(`^\\s*${field.replace(/\./g, "\\.")}\\s*:\\s*(['"])(.*)\\1\\s*$`);
+  const valueOf = (o: StripeObject) => field.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);
+  return (store: StripeStore, params: Params): Record<string, unknown> => {
+    const match = typeof params.query === "string" ? pattern.exec(params.query) : null;
+    if (!match) throw invalid(`This stand-in searches ${collection}s by ${field} only: query=${field}:'someone@example.com'`, "query", "search_query_invalid");
+    const wanted = match[2].toLowerCase();
+    const found = store.all(collection).filter((o) => !o.deleted && typeof valueOf(o) === "string" && (valueOf(o) as string).toLowerCase() === wanted);
+    const limit = params.limit === undefined ? 10 : Number(params.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid("Invalid integer: limit must be between 1 and 100", "limit");
+    const offset = params.page === undefined ? 0 : Number(Buffer.from(String(params.page), "base64url").toString());
+    if (!Number.isInteger(offset) || offset < 0) throw invalid("Invalid page token", "page");
+    const end = offset + limit;
+    const hasMore = end < found.length;
+    return { object: "search_result", data: found.slice(offset, end), has_more: hasMore, next_page: hasMore ? Buffer.from(String(end)).toString("base64url") : null, url: path };
+  };
 }
 
 function deleteCustomer(store: StripeStore, id: string): Record<string, unknown> {
@@ -101,7 +108,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
         "customer",
       ),
   },
-  { method: "GET", path: "/v1/customers/search", params: ["query", "limit", "page"], handle: searchCustomers },
+  { method: "GET", path: "/v1/customers/search", params: ["query", "limit", "page"], handle: searchBy("customer", "email", "/v1/customers/search") },
   {
     method: "GET",
     path: "/v1/customers/:id",
@@ -139,6 +146,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     },
   },
   listByCustomer("charge", "charge"),
+  { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: searchBy("charge", "billing_details.email", "/v1/charges/search") },
   retrieve("charge", "charge"),
   update("charge", "charge", ["description", "metadata", "receipt_email"]),
   listByCustomer("invoice", "invoice", ["status"], (o, p) => p.status === undefined || o.status === p.status),
