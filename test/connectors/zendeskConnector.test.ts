@@ -206,6 +206,20 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ ticketPermanentDeletes: 0, ticketRestores: 1 });
     });
 
+    it("finds a user by an email that is not their primary one, through their identities, and erases them by it", async () => {
+      const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      // Her address is now a secondary identity; her primary one is another.
+      grace.secondary_emails = [grace.email.toUpperCase()];
+      grace.email = "g.hopper@navy.example";
+      const ids = (records: SubjectRecord[]) => records.map((r) => `${r.type}:${r.id}`).sort();
+      const byId = ids(await collectAll(connector, { email: GRACE_PERSON.email, ticketingUserId: String(grace.id) }));
+      expect(byId).to.include(`user:${grace.id}`);
+      expect(ids(await collectAll(connector, { email: GRACE_PERSON.email }))).to.deep.equal(byId);
+      await connector.erase({ email: GRACE_PERSON.email }, SUPPORT, testContext());
+      // Asked of the stand-in: her user is no longer active.
+      expect(z.store.user(grace.id)?.active ?? false).to.equal(false);
+    });
+
     it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
       z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
       const quick = connectorFor(z, { timeoutMs: 300 });

@@ -95,6 +95,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     for (const spelling of emailSpellings(wanted)) {
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
         if (u.email && normalizeEmail(u.email) === wanted) return u;
+        // The search also finds a user by an email that is not their primary one (`email` shows the
+        // primary only): the address is theirs if it is one of their email identities.
+        for await (const identity of client.list<{ type?: string; value?: string }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
+          if (identity.type === "email" && typeof identity.value === "string" && normalizeEmail(identity.value) === wanted) return u;
+        }
       }
     }
     return undefined;

@@ -24,7 +24,8 @@ const unauthenticated = { error: "Couldn't authenticate you" };
 const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
 
 function presentUser(req: Request, u: ZendeskUser) {
-  return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...u };
+  const { secondary_emails: _secondary, ...fields } = u;
+  return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...fields };
 }
 
 function presentTicket(req: Request, t: ZendeskTicket) {
@@ -111,6 +112,15 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     const external = typeof req.query.external_id === "string" ? req.query.external_id : undefined;
     const found = email ? store.usersByEmail(email) : external ? store.state.users.filter((u) => u.active && u.external_id === external) : [];
     res.json(paginate(req, "users", found, (u) => presentUser(req, u)));
+  });
+
+  // A user's identities: the primary email first, then the others (ids derived from the user's).
+  app.get("/api/v2/users/:id/identities.json", (req, res) => {
+    const user = store.user(idOf(req.params.id) ?? -1);
+    if (!user) return void res.status(404).json(notFound);
+    const emails = [user.email, ...(user.secondary_emails ?? [])];
+    const identities = emails.map((value, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified: true }));
+    res.json(paginate(req, "identities", identities, (x) => x));
   });
 
   app.get("/api/v2/users/:id.json", (req, res) => {

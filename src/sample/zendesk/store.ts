@@ -62,10 +62,10 @@ export class ZendeskStore {
     return this.state.users.find((u) => u.id === id);
   }
 
-  /** Active users whose email equals `email` (case-insensitive, as Zendesk's search). */
+  /** Active users with an email identity equal to `email`, primary or not (case-insensitive, as Zendesk's search). */
   usersByEmail(email: string): ZendeskUser[] {
     const wanted = email.toLowerCase();
-    return this.state.users.filter((u) => u.active && u.email.toLowerCase() === wanted);
+    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? [])].some((e) => e.toLowerCase() === wanted));
   }
 
   deletedUsers(): ZendeskUser[] {

@@ -7,6 +7,8 @@ export interface ZendeskUser {
   id: number;
   name: string;
   email: string;
+  /** Its other email identities (Zendesk lists them under /users/{id}/identities; the user's `email` is the primary one). */
+  secondary_emails?: string[];
   phone: string | null;
   /** `end-user`, `agent` or `admin`. */
   role: "end-user" | "agent" | "admin";
