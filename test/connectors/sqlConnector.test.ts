@@ -214,6 +214,16 @@ describeEachSqlDialect("SQL connector", (db) => {
           const records = await collectAll(shop, { email: ADA.email });
           expect(records.filter((r) => r.type === "order")).to.have.length(151);
           expect(records.filter((r) => r.type === "invoice").map((r) => r.id).sort()).to.deep.equal(["in_ada_001", "in_ada_002", "in_ada_003", "in_ada_guest"]);
+          // Other connectors take one customer ref: resolve fails rather than hand them one of the two.
+          const error = await shop.resolve!({ email: ADA.email }, testContext()).then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error).to.be.instanceOf(ConnectorError);
+          expect((error as ConnectorError).retryable).to.equal(false);
+          expect((error as ConnectorError).userMessage).to.equal(
+            "shop-db: the subject has 2 values of paymentCustomerId here (more than one account?), and other systems are found by one paymentCustomerId; the request stopped rather than reach only one account's data. Handle it by hand",
+          );
         } finally {
           await shop.close();
         }

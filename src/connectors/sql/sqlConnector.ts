@@ -253,7 +253,15 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       for (const kind of plan.provides) {
         const values = known.get(kind);
         if (!values) continue;
-        if (values.length > 1) ctx.logger.warn({ connector: name, kind, count: values.length }, "several values found; the one of the lowest primary key is returned");
+        // Other connectors take one value of a kind: handing them one of several (two accounts under
+        // one address) would reach one account's data and report the person's as whole.
+        if (values.length > 1) {
+          throw new ConnectorError(
+            `${name}: the subject has ${values.length} values of ${kind} here (more than one account?), and other systems are found by one ${kind}; the request stopped rather than reach only one account's data. Handle it by hand`,
+            `${name} resolve: ${values.length} values of ${kind}`,
+            false,
+          );
+        }
         found[kind] = values[0];
       }
       return found;
