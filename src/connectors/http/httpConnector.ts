@@ -1,6 +1,7 @@
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
-import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, KeptRecords, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
+import { KeptTally } from "../keptTally";
+import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
 
 const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
@@ -198,20 +199,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
       let erased = 0;
-      const kept: KeptRecords[] = [];
+      const kept = new KeptTally();
       for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
         const since = instruction.keepRecordedSince?.[r.category];
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
         const doomed: string[] = [];
-        let keptCount = 0;
-        let newest: Date | undefined;
         for await (const item of items(r, subject, "erase", ctx)) {
           const record = recordOf(r, item);
-          if (since && record.recordedAt && record.recordedAt >= new Date(since)) {
-            keptCount += 1;
-            if (!newest || record.recordedAt > newest) newest = record.recordedAt;
-          } else if (!(r.erase.strategy === "ANONYMIZE" && anonymized(item, r.erase.fields))) doomed.push(record.id);
+          // One set per kind of record, whichever of the subject's accounts kept it.
+          if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
+          else if (!(r.erase.strategy === "ANONYMIZE" && anonymized(item, r.erase.fields))) doomed.push(record.id);
         }
         for (const id of doomed) {
           const url = urlOf(fill(r.erase.path, { subject, record: id }));
@@ -223,12 +221,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           if (status !== 404) erased += 1;
           await ctx.heartbeat();
         }
-        // One entry per kind of record, whichever of the subject's accounts kept it.
-        const same = kept.find((k) => k.category === r.category && k.type === r.recordType);
-        if (keptCount && same) Object.assign(same, { count: same.count + keptCount, newestRecordedAt: newest! > same.newestRecordedAt ? newest! : same.newestRecordedAt });
-        else if (keptCount) kept.push({ category: r.category, type: r.recordType, count: keptCount, newestRecordedAt: newest! });
       }
-      return kept.length ? { erased, kept } : { erased };
+      return kept.empty ? { erased } : { erased, kept: kept.list() };
     },
 
     close: async () => {

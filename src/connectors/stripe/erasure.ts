@@ -48,6 +48,11 @@ export interface ToRedact {
   invoice?: string;
 }
 
+/** A charge or invoice for a redaction job; a charge names the invoice it paid, which a job takes with it. */
+export function redactionTarget(kind: "charge" | "invoice", o: StripeThing): ToRedact {
+  return { kind, id: o.id, ...(kind === "charge" && typeof o.invoice === "string" ? { invoice: o.invoice } : {}) };
+}
+
 /**
  * Erases one customer's records under the 7-year rule, following the counting rule (src/domain/counting.ts):
  * a record created at or after `keepSince` is kept with the fields tax records do not need blanked; an
@@ -105,7 +110,7 @@ export async function eraseCustomer(
       } else if (kind === "subscription") {
         withCustomer.push({ fields: redaction.fields });
       } else if ((kind === "charge" || kind === "invoice") && personalFields(kind, blanked(item, redaction.params)).length) {
-        redactLater.push({ kind, id: item.id, ...(kind === "charge" && typeof item.invoice === "string" ? { invoice: item.invoice } : {}) });
+        redactLater.push(redactionTarget(kind, item));
       } else erased += 1;
     }
   }
@@ -151,7 +156,7 @@ export async function eraseGuestCharges(
     if (Object.keys(redaction.params).length) await writer.update("charge", charge.id, redaction.params, writeKey(ctx.idempotencyKey, `charge.update.${kept ? "kept" : "old"}`, charge.id), ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();
     if (kept && at) tally.add("charge", at, redaction.fields);
-    else if (personalFields("charge", blanked(charge, redaction.params)).length) redactLater.push({ kind: "charge", id: charge.id, ...(typeof charge.invoice === "string" ? { invoice: charge.invoice } : {}) });
+    else if (personalFields("charge", blanked(charge, redaction.params)).length) redactLater.push(redactionTarget("charge", charge));
     else erased += 1;
   }
   if (redactLater.length) await startRedaction(redactLater);

@@ -4,7 +4,7 @@ import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
-import { eraseCustomer, eraseGuestCharges, KeptTally, StripeWriter, ToRedact } from "./erasure";
+import { eraseCustomer, eraseGuestCharges, KeptTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
 import { CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing, toRecord } from "./records";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
@@ -213,7 +213,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     const out: ToRedact[] = [];
     for (const kind of ["charge", "invoice"] as const) {
       for await (const item of writer.list(kind, customerId, ctx, (page) => page.at(-1)?.id)) {
-        if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push({ kind, id: item.id, ...(kind === "charge" && typeof item.invoice === "string" ? { invoice: item.invoice } : {}) });
+        if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push(redactionTarget(kind, item));
       }
     }
     return out;
@@ -278,27 +278,24 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const tally = new KeptTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
-      for (const customer of customers) {
-        detachedNow.set(ctx, 0);
-        const toRedact: ToRedact[] = [];
-        try {
-          if (customer.deleted) toRedact.push(...(await leftoversOf(customer.id, ctx)));
-          else erased += await eraseCustomer(customer, keepSince, tally, writer, ctx, toRedact, (items) => redactor.start(items, ctx));
-          if (customer.deleted) await redactor.start(toRedact, ctx);
-        } catch (error) {
-          if (!(error instanceof Withdrawn)) throw error;
-          // The customer stays with its blanked records; only its detached payment methods left it.
-          erased += detachedNow.get(ctx) ?? 0;
-          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-          return { erased, ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}) };
-        }
-      }
+      const remote = () => (redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {});
       try {
+        for (const customer of customers) {
+          detachedNow.set(ctx, 0);
+          const leftovers: ToRedact[] = [];
+          if (customer.deleted) leftovers.push(...(await leftoversOf(customer.id, ctx)));
+          else erased += await eraseCustomer(customer, keepSince, tally, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
+          if (customer.deleted) await redactor.start(leftovers, ctx);
+        }
+        // No customer is being erased now: a withdrawal among the guest charges detached nothing.
+        detachedNow.set(ctx, 0);
         erased += await eraseGuestCharges(guestCharges, keepSince, tally, writer, ctx, (items) => redactor.start(items, ctx));
       } catch (error) {
         if (!(error instanceof Withdrawn)) throw error;
+        // A customer being erased stays with its blanked records; only its detached payment methods left it.
+        erased += detachedNow.get(ctx) ?? 0;
         ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-        return { erased, ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}) };
+        return { erased, ...remote() };
       }
       const kept = tally.result();
       ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guestCharges.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
@@ -306,7 +303,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         erased,
         ...(kept.length ? { kept } : {}),
         ...(redactor.residual.length ? { residual: redactor.residual } : {}),
-        ...(redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {}),
+        ...remote(),
       };
     },
 

@@ -1,5 +1,6 @@
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
-import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../sdk";
+import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
+import { KeptTally } from "../keptTally";
 import { CallContext, JobState, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
@@ -26,31 +27,6 @@ export interface ZendeskConnector extends Connector {
 
 /** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
 type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
-
-/** Record sets kept under retention, per type. */
-class KeptTally {
-  private readonly byType = new Map<string, { count: number; newest: Date }>();
-
-  add(type: string, count: number, at: Date): void {
-    if (count <= 0) return;
-    const entry = this.byType.get(type) ?? { count: 0, newest: at };
-    entry.count += count;
-    if (at > entry.newest) entry.newest = at;
-    this.byType.set(type, entry);
-  }
-
-  get empty(): boolean {
-    return this.byType.size === 0;
-  }
-
-  newest(): Date | undefined {
-    return [...this.byType.values()].map((e) => e.newest).sort((a, b) => b.getTime() - a.getTime())[0];
-  }
-
-  list(): KeptRecords[] {
-    return [...this.byType].map(([type, e]) => ({ category: "SUPPORT", type, count: e.count, newestRecordedAt: e.newest }));
-  }
-}
 
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
@@ -288,10 +264,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
-          kept.add("ticket", 1, lastActivity);
+          kept.add("SUPPORT", "ticket", 1, lastActivity);
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            kept.add("comment", 1, lastActivity);
-            kept.add("attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, lastActivity);
+            kept.add("SUPPORT", "comment", 1, lastActivity);
+            kept.add("SUPPORT", "attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, lastActivity);
           }
           continue;
         }
@@ -320,7 +296,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       }
 
       if (!kept.empty) {
-        kept.add("user", 1, kept.newest()!);
+        kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, kept: kept.list() };
       }
