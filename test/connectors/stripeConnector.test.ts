@@ -267,6 +267,22 @@ describe("Stripe connector", function () {
       // What is left of her as a guest: the kept charge.
       expect(chargesIn(await collectAll(connector, GRACE))).to.deep.equal(["ch_guest_recent"]);
     });
+
+    it("stops writing to them once the erasure is withdrawn (a hold on PAYMENTS placed while it runs)", async () => {
+      // A guest with no customer at all: the erasure's only writes are to her charges.
+      const guest = "guest.only@example.com";
+      guestCharge("ch_guest_first", guest, new Date(SEVEN_YEARS_BEFORE.getTime() - 2 * YEAR));
+      guestCharge("ch_guest_second", guest, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
+      let units = 0;
+      const ctx = testContext({ eraseUnit: async (_category, work) => (++units === 1 ? (await work(), true) : false) });
+      const outcome = await connector.erase({ email: guest }, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
+      expect(units).to.equal(2);
+      // Asked of the stand-in: the charge written before the hold was blanked, the other never touched, and no redaction job started.
+      expect(outcome).to.deep.equal({ erased: 0 });
+      const receipts = ["ch_guest_first", "ch_guest_second"].map((id) => standIn.store.get("charge", id)!.receipt_email);
+      expect(receipts).to.have.members([null, guest]);
+      expect(standIn.store.effectCount("redaction_job.create")).to.equal(0);
+    });
   });
 
   describe("erase under the 7-year rule", () => {
