@@ -222,6 +222,25 @@ describe("Stripe connector", function () {
     });
   });
 
+  /** Erases Grace's payments under the 7-year rule and polls the redaction jobs it started until they end (there must be some). */
+  async function eraseGraceAndRedact() {
+    const ctx = testContext();
+    const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
+    expect(outcome.remote, "redaction jobs for the old objects").to.not.equal(undefined);
+    let polled = await connector.poll(outcome.remote!.reference, ctx);
+    while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
+    return { outcome, ctx };
+  }
+
+  /** Erases a guest's payments with a hold placed after the first write: the second unit is withdrawn, and must be the last asked for. */
+  async function eraseWithdrawnAfterOneWrite(email: string) {
+    let units = 0;
+    const ctx = testContext({ eraseUnit: async (_category, work) => (++units === 1 ? (await work(), true) : false) });
+    const outcome = await connector.erase({ email }, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
+    expect(units).to.equal(2);
+    return outcome;
+  }
+
   describe("a guest's charges (payments without a customer, found by billing email)", () => {
     const YEAR = 365 * 86_400_000;
     /** A charge Stripe made for a checkout that created no customer: the billing email is the only link to the person. */
@@ -249,11 +268,7 @@ describe("Stripe connector", function () {
       guestCharge("ch_guest_recent", GRACE_PERSON.email, new Date(SAMPLE_EPOCH.getTime() - YEAR));
       guestCharge("ch_guest_old", GRACE_PERSON.email, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
       guestCharge("ch_guest_someone", "someone.else@example.com", new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
-      const ctx = testContext();
-      const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
-      expect(outcome.remote, "a redaction job for the old charge").to.not.equal(undefined);
-      let polled = await connector.poll(outcome.remote!.reference, ctx);
-      while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
+      const { outcome } = await eraseGraceAndRedact();
       // Asked of the stand-in's own store.
       const recent = standIn.store.get("charge", "ch_guest_recent")!;
       expect(recent).to.deep.include({ receipt_email: null, metadata: {}, description: "Guest checkout: 1 hardware key" });
@@ -273,15 +288,164 @@ describe("Stripe connector", function () {
       const guest = "guest.only@example.com";
       guestCharge("ch_guest_first", guest, new Date(SEVEN_YEARS_BEFORE.getTime() - 2 * YEAR));
       guestCharge("ch_guest_second", guest, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
-      let units = 0;
-      const ctx = testContext({ eraseUnit: async (_category, work) => (++units === 1 ? (await work(), true) : false) });
-      const outcome = await connector.erase({ email: guest }, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
-      expect(units).to.equal(2);
+      const outcome = await eraseWithdrawnAfterOneWrite(guest);
       // Asked of the stand-in: the charge written before the hold was blanked, the other never touched, and no redaction job started.
       expect(outcome).to.deep.equal({ erased: 0 });
       const receipts = ["ch_guest_first", "ch_guest_second"].map((id) => standIn.store.get("charge", id)!.receipt_email);
       expect(receipts).to.have.members([null, guest]);
       expect(standIn.store.effectCount("redaction_job.create")).to.equal(0);
+    });
+  });
+
+  describe("Checkout Sessions (what the buyer typed at checkout: name, email, address, phone)", () => {
+    const YEAR = 365 * 86_400_000;
+    /** A completed Checkout Session; `customer` null is a guest checkout, linked to the person only by the email typed. */
+    function session(id: string, email: string, at: Date, customer: string | null = null): void {
+      const address = { line1: "2 Checkout Lane", city: "Leeds", postal_code: "LS1 4AP", country: "GB" };
+      standIn.store.put(
+        {
+          id,
+          object: "checkout.session",
+          created: Math.floor(at.getTime() / 1000),
+          customer,
+          customer_email: null,
+          customer_details: { email, name: GRACE_PERSON.name, phone: "+441130000000", address, tax_exempt: "none", tax_ids: [] },
+          shipping_details: { name: GRACE_PERSON.name, address },
+          status: "complete",
+          payment_status: "paid",
+          mode: "payment",
+          amount_total: 4999,
+          currency: "gbp",
+          payment_intent: `pi_${id}`,
+          metadata: { campaign: "spring" },
+          livemode: false,
+        },
+        "test.seed",
+      );
+    }
+    const sessionsIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "checkout_session").map((r) => r.id).sort();
+    const details = (id: string) => standIn.store.get("checkout_session", id)!.customer_details as Record<string, unknown>;
+
+    it("collects a guest's sessions for either spelling of the case, and a customer's under it, and not another buyer's", async () => {
+      session("cs_guest_upper", GRACE_PERSON.email.toUpperCase(), new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      session("cs_guest_lower", GRACE_PERSON.email, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
+      // Typed with another address, but made for her account's customer: hers too.
+      session("cs_account", "grace@work.example", new Date(SAMPLE_EPOCH.getTime() - YEAR), GRACE_CUSTOMER);
+      session("cs_someone", "someone.else@example.com", new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      // A near miss: her address inside another one is not her address.
+      session("cs_near", `x${GRACE_PERSON.email}`, new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      for (const lookup of ["search", "list"] as const) {
+        const c = connectorFor(standIn, { emailLookup: lookup });
+        try {
+          expect(sessionsIn(await collectAll(c, GRACE)), lookup).to.deep.equal(["cs_account", "cs_guest_lower", "cs_guest_upper"]);
+        } finally {
+          await c.close();
+        }
+      }
+      const records = await collectAll(connector, GRACE);
+      const guest = records.find((r) => r.id === "cs_guest_upper")!;
+      expect(guest).to.deep.include({ category: "PAYMENTS", type: "checkout_session" });
+      expect(guest.data).to.deep.include({ amount_total: 4999, payment_status: "paid" });
+      expect((guest.data.customer_details as Record<string, unknown>).email).to.equal(GRACE_PERSON.email.toUpperCase());
+      // The account's session is kept or erased with the customer (the counting rule).
+      expect(records.find((r) => r.id === "cs_account")).to.deep.include({ keptWith: GRACE_CUSTOMER });
+    });
+
+    it("erases them under the 7-year rule: an old one redacted by a job, a recent one kept with its metadata blanked, and no one else's touched", async () => {
+      session("cs_guest_old", GRACE_PERSON.email, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
+      session("cs_guest_recent", GRACE_PERSON.email.toUpperCase(), new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      session("cs_account_old", GRACE_PERSON.email, new Date(SEVEN_YEARS_BEFORE.getTime() - 2 * YEAR), GRACE_CUSTOMER);
+      session("cs_someone", "someone.else@example.com", new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
+      const { outcome, ctx } = await eraseGraceAndRedact();
+      // Asked of the stand-in's own store.
+      for (const id of ["cs_guest_old", "cs_account_old"]) {
+        expect(details(id), id).to.deep.include({ email: "[redacted]", name: "[redacted]", phone: "[redacted]" });
+        expect((standIn.store.get("checkout_session", id)!.shipping_details as Record<string, unknown>).name, id).to.equal("[redacted]");
+      }
+      const recent = standIn.store.get("checkout_session", "cs_guest_recent")!;
+      expect(recent.metadata).to.deep.equal({});
+      expect(details("cs_guest_recent").name, "a kept session keeps what the books need").to.equal(GRACE_PERSON.name);
+      expect(details("cs_someone")).to.deep.include({ email: "someone.else@example.com", name: GRACE_PERSON.name });
+      expect(standIn.store.get("checkout_session", "cs_someone")!.metadata).to.deep.equal({ campaign: "spring" });
+      expect(outcome.kept!.find((k) => k.type === "checkout_session")).to.deep.include({ count: 1, redactedFields: ["metadata"] });
+      // What is left of her: the kept session (the account's old one went to a job before its customer).
+      expect(sessionsIn(await collectAll(connector, GRACE))).to.deep.equal(["cs_guest_recent"]);
+      // The orchestrator's verification asks each erased record by id: the redacted sessions hold nothing of her.
+      const looked: string[] = [];
+      for await (const r of connector.lookup([{ category: "PAYMENTS", type: "checkout_session", id: "cs_guest_old" }, { category: "PAYMENTS", type: "checkout_session", id: "cs_guest_recent" }], ctx)) if (r.personalFields.length) looked.push(r.id);
+      expect(looked).to.deep.equal(["cs_guest_recent"]);
+    });
+
+    it("stops writing to them once the erasure is withdrawn (a hold on PAYMENTS placed while it runs)", async () => {
+      const guest = "session.only@example.com";
+      session("cs_first", guest, new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      session("cs_second", guest, new Date(SAMPLE_EPOCH.getTime() - 2 * YEAR));
+      const outcome = await eraseWithdrawnAfterOneWrite(guest);
+      expect(outcome).to.deep.equal({ erased: 0 });
+      const metadata = ["cs_first", "cs_second"].map((id) => standIn.store.get("checkout_session", id)!.metadata);
+      expect(metadata).to.have.deep.members([{}, { campaign: "spring" }]);
+    });
+  });
+
+  describe("PaymentIntents (a payment's receipt address and shipping)", () => {
+    const YEAR = 365 * 86_400_000;
+    const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
+    /** A succeeded PaymentIntent; `customer` null is a guest's, found only through the charge or session that names it. */
+    function intent(id: string, at: Date, customer: string | null = null, receipt = GRACE_PERSON.email): void {
+      const address = { line1: "4 Parcel Street", city: "Bristol", postal_code: "BS1 5TR", country: "GB" };
+      standIn.store.put(
+        { id, object: "payment_intent", created: seconds(at), customer, amount: 2999, currency: "gbp", status: "succeeded", description: "Hardware key", receipt_email: receipt, shipping: { name: GRACE_PERSON.name, phone: null, address }, latest_charge: null, metadata: { order: id }, livemode: false },
+        "test.seed",
+      );
+    }
+    /** A guest charge naming its PaymentIntent. */
+    function chargeFor(id: string, paymentIntent: string, email: string, at: Date): void {
+      standIn.store.put(
+        { id, object: "charge", created: seconds(at), customer: null, payment_intent: paymentIntent, amount: 2999, currency: "gbp", status: "succeeded", description: null, receipt_email: null, metadata: {}, billing_details: { name: GRACE_PERSON.name, email, phone: null, address: null }, invoice: null, livemode: false },
+        "test.seed",
+      );
+    }
+    const intentsIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "payment_intent").map((r) => r.id).sort();
+
+    it("collects a guest's through the charges and sessions that name them, and a customer's under it, and not another buyer's", async () => {
+      const lastYear = new Date(SAMPLE_EPOCH.getTime() - YEAR);
+      intent("pi_guest", lastYear);
+      chargeFor("ch_guest_pi", "pi_guest", GRACE_PERSON.email.toUpperCase(), lastYear);
+      intent("pi_session", lastYear);
+      standIn.store.put({ id: "cs_pi", object: "checkout.session", created: seconds(lastYear), customer: null, customer_details: { email: GRACE_PERSON.email, name: GRACE_PERSON.name }, payment_intent: "pi_session", metadata: {}, livemode: false }, "test.seed");
+      intent("pi_account", lastYear, GRACE_CUSTOMER);
+      intent("pi_someone", lastYear, null, "someone.else@example.com");
+      chargeFor("ch_someone_pi", "pi_someone", "someone.else@example.com", lastYear);
+      const records = await collectAll(connector, GRACE);
+      expect(intentsIn(records)).to.deep.equal(["pi_account", "pi_guest", "pi_session"]);
+      expect(records.find((r) => r.id === "pi_account")).to.deep.include({ keptWith: GRACE_CUSTOMER });
+      const guest = records.find((r) => r.id === "pi_guest")!;
+      expect(guest.data).to.deep.include({ receipt_email: GRACE_PERSON.email, amount: 2999 });
+      expect((guest.data.shipping as Record<string, unknown>).name).to.equal(GRACE_PERSON.name);
+    });
+
+    it("erases them under the 7-year rule: an old one redacted by a job, a recent one kept with its metadata blanked", async () => {
+      const old = new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR);
+      const recent = new Date(SAMPLE_EPOCH.getTime() - YEAR);
+      intent("pi_guest_old", old);
+      chargeFor("ch_guest_old_pi", "pi_guest_old", GRACE_PERSON.email, old);
+      intent("pi_guest_recent", recent);
+      chargeFor("ch_guest_recent_pi", "pi_guest_recent", GRACE_PERSON.email, recent);
+      intent("pi_account_old", old, GRACE_CUSTOMER);
+      intent("pi_someone", old, null, "someone.else@example.com");
+      chargeFor("ch_someone_pi", "pi_someone", "someone.else@example.com", old);
+      const { outcome } = await eraseGraceAndRedact();
+      // Asked of the stand-in's own store.
+      for (const id of ["pi_guest_old", "pi_account_old"]) {
+        const o = standIn.store.get("payment_intent", id)!;
+        expect(o.receipt_email, id).to.equal("[redacted]");
+        expect((o.shipping as Record<string, unknown>).name, id).to.equal("[redacted]");
+      }
+      const kept = standIn.store.get("payment_intent", "pi_guest_recent")!;
+      expect(kept).to.deep.include({ metadata: {}, receipt_email: GRACE_PERSON.email });
+      expect(standIn.store.get("payment_intent", "pi_someone")).to.deep.include({ receipt_email: "someone.else@example.com", metadata: { order: "pi_someone" } });
+      expect(outcome.kept!.find((k) => k.type === "payment_intent")).to.deep.include({ count: 1, redactedFields: ["metadata"] });
+      expect(intentsIn(await collectAll(connector, GRACE))).to.deep.equal(["pi_guest_recent"]);
     });
   });
 
@@ -389,13 +553,69 @@ describe("Stripe connector", function () {
     });
 
     it("does not repeat a write whose answer was lost, when the task is retried with its key", async () => {
+      const taskRetriesOnly = connectorFor(standIn, { retries: 0 });
       standIn.faults.match = /^(POST|DELETE) /;
       standIn.faults.next.push("hang");
-      const run = await retryLoop((ctx) => connector.erase(GRACE, { categories: ["PAYMENTS"] }, ctx));
+      const run = await retryLoop((ctx) => taskRetriesOnly.erase(GRACE, { categories: ["PAYMENTS"] }, ctx)).finally(() => taskRetriesOnly.close());
       expect(run.attempts).to.equal(2);
       expect(standIn.calls.count("hang")).to.equal(1);
       expect(repeatedEffects(standIn)).to.deep.equal([]);
       expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+    });
+
+    it("does not repeat a write whose answer was lost, when the call is repeated inline with its key", async () => {
+      standIn.faults.match = /^(POST|DELETE) /;
+      standIn.faults.next.push("hang");
+      const run = await retryLoop((ctx) => connector.erase(GRACE, { categories: ["PAYMENTS"] }, ctx));
+      expect(run.attempts, "the task did not start over").to.equal(1);
+      expect(standIn.calls.count("hang")).to.equal(1);
+      expect(standIn.calls.count("replayed"), "the lost write, asked again with its key").to.equal(1);
+      expect(repeatedEffects(standIn)).to.deep.equal([]);
+      expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+    });
+  });
+
+  describe("a call repeated inline", () => {
+    it("waits out Retry-After with the task's lease kept, then carries on without starting over", async () => {
+      standIn.faults.retryAfterSeconds = 3;
+      standIn.faults.next.push("429");
+      const ctx = testContext();
+      const started = Date.now();
+      const records = await collectAll(connector, GRACE, ctx);
+      expect(records.length).to.equal(seedPerson(GRACE_PERSON).length);
+      const [limited, next] = standIn.calls.log;
+      expect(limited.outcome).to.equal("429");
+      expect(next.at - limited.at, "the repeat came after Retry-After").to.be.at.least(3000);
+      // One heartbeat before the wait and one every 2 s of it, besides those of the pages.
+      expect(ctx.heartbeats, "heartbeats").to.be.at.least(2);
+      expect(Date.now() - started).to.be.below(10_000);
+    });
+
+    it("leaves a Retry-After longer than maxInlineWaitMs to the orchestrator, failing the call with it", async () => {
+      standIn.faults.retryAfterSeconds = 30;
+      standIn.faults.next.push("429");
+      const started = Date.now();
+      const failure = await collectAll(connector, GRACE).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).to.be.instanceOf(ConnectorError);
+      expect(failure).to.deep.include({ retryable: true, retryAfterMs: 30_000 });
+      expect(Date.now() - started, "no inline wait").to.be.below(2000);
+      expect(standIn.calls.total).to.equal(1);
+    });
+
+    it("repeats at most `retries` times, then fails the task", async () => {
+      const c = connectorFor(standIn, { retries: 1 });
+      standIn.faults.next.push("500", "500");
+      const failure = await collectAll(c, GRACE).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await c.close();
+      expect(failure).to.be.instanceOf(ConnectorError);
+      expect((failure as ConnectorError).retryable).to.equal(true);
+      expect(standIn.calls.log.map((call) => call.outcome)).to.deep.equal(["500", "500"]);
     });
   });
 
@@ -416,27 +636,39 @@ describe("Stripe connector", function () {
       return seen;
     }
 
-    it("collects every record, when retried by a loop that honours Retry-After", async () => {
-      standIn.faults.clear();
-      const expected = ids(await collectAll(connector, ADA));
-      standIn.calls.reset();
-      standIn.faults.set({ rate: 0.3, kinds: ["500", "429", "hang"], retryAfterSeconds: 1, seed: 3 });
-      const run = await retryLoop((ctx) => collectAll(connector, ADA, ctx));
-      expect(ids(run.value)).to.deep.equal(expected);
-      expect(run.attempts).to.be.greaterThan(1);
-      expect(assertRetryAfterRespected()).to.be.greaterThan(0);
-      for (const w of run.waits.filter((w) => w.retryAfterMs)) expect(w.ms).to.be.at.least(w.retryAfterMs! - 1);
-    });
+    /** The connector with the orchestrator's retries only (`retries: 0`), and with its own inline repeats (the default). */
+    const ways = [
+      { label: "the task retried by a loop that honours Retry-After", options: { retries: 0 } },
+      { label: "each failed call repeated inline after Retry-After", options: {} },
+    ];
 
-    it("erases once, when retried by a loop that honours Retry-After", async () => {
-      const run = await retryLoop((ctx) => connector.erase(GRACE, { categories: ["PAYMENTS"] }, ctx));
-      expect(run.attempts).to.be.greaterThan(1);
-      expect(repeatedEffects(standIn)).to.deep.equal([]);
-      expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
-      expect(assertRetryAfterRespected()).to.be.greaterThan(0);
-      standIn.faults.clear();
-      expect(await collectAll(connector, GRACE)).to.deep.equal([]);
-    });
+    for (const way of ways) {
+      it(`collects every record, with ${way.label}`, async () => {
+        standIn.faults.clear();
+        const expected = ids(await collectAll(connector, ADA));
+        standIn.calls.reset();
+        standIn.faults.set({ rate: 0.3, kinds: ["500", "429", "hang"], retryAfterSeconds: 1, seed: 3 });
+        const c = connectorFor(standIn, way.options);
+        const run = await retryLoop((ctx) => collectAll(c, ADA, ctx)).finally(() => c.close());
+        expect(ids(run.value)).to.deep.equal(expected);
+        expect(assertRetryAfterRespected(), "429s served").to.be.greaterThan(0);
+        for (const w of run.waits.filter((w) => w.retryAfterMs)) expect(w.ms).to.be.at.least(w.retryAfterMs! - 1);
+        if (way.options.retries === 0) expect(run.attempts).to.be.greaterThan(1);
+        console.log(`      ${standIn.calls.total} calls, ${standIn.calls.total - standIn.calls.count("ok")} of them faults; the collect started ${run.attempts} time(s)`);
+      });
+
+      it(`erases once, with ${way.label}`, async () => {
+        const c = connectorFor(standIn, way.options);
+        const run = await retryLoop((ctx) => c.erase(GRACE, { categories: ["PAYMENTS"] }, ctx)).finally(() => c.close());
+        if (way.options.retries === 0) expect(run.attempts).to.be.greaterThan(1);
+        expect(repeatedEffects(standIn)).to.deep.equal([]);
+        expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
+        expect(assertRetryAfterRespected(), "429s served").to.be.greaterThan(0);
+        console.log(`      ${standIn.calls.total} calls, ${standIn.calls.total - standIn.calls.count("ok") - standIn.calls.count("replayed")} of them faults; the erasure started ${run.attempts} time(s)`);
+        standIn.faults.clear();
+        expect(await collectAll(connector, GRACE)).to.deep.equal([]);
+      });
+    }
   });
 
   describe("stand-in", () => {
@@ -485,7 +717,7 @@ describe("Stripe connector", function () {
       expect((await retrieve(job.id)).status).to.equal("redacting");
       expect(standIn.store.get("invoice", invoice.id)!.customer_email).to.equal(GRACE_PERSON.email);
       standIn.redaction.paused = false;
-      expect(await retrieve(job.id)).to.deep.include({ status: "succeeded", objects: { customers: [], charges: [], invoices: [invoice.id] } });
+      expect(await retrieve(job.id)).to.deep.include({ status: "succeeded", objects: { customers: [], charges: [], invoices: [invoice.id], checkout_sessions: [], payment_intents: [] } });
       expect(standIn.store.get("invoice", invoice.id)).to.deep.include({ customer_email: "[redacted]", customer_name: "[redacted]", metadata: {} });
       expect((standIn.store.get("charge", charge)!.billing_details as Record<string, unknown>).email).to.equal("[redacted]");
       expect(standIn.store.get("invoice", invoice.id)!.total, "amounts stay for the books").to.equal(invoice.total);

@@ -8,7 +8,7 @@ import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { sampleSetup } from "./support";
 
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { records erased } } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status lastError outcome { records erased } } } }`;
 const GUESTS = 25;
 
 /** Adds GUESTS customers at the payment processor under the person's address as stored, some in upper case; returns their ids. */
@@ -60,7 +60,7 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
   const guestCheckouts = () => addGuestCheckouts(setup.ws.stripe, setup.ws.people[1]);
   const liveWithHerAddress = () => liveCustomersOf(setup.ws.stripe, setup.ws.people[1].email);
 
-  it("exports every customer and guest charge for an access request, and erases every one for a deletion", async () => {
+  it("exports every customer, guest charge, guest Checkout Session and its PaymentIntent for an access request, and erases every one for a deletion", async () => {
     const grace = setup.ws.people[1];
     const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
     // What her account's customer holds, asked by its id before the guests exist.
@@ -75,12 +75,26 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
         "test.seed",
       );
     }
+    // Two checkouts that left only a Checkout Session with what she typed (name, address, her email in upper case).
+    // Their PaymentIntents hold where the goods went, and no email to search by.
+    for (const [id, created] of [["cs_guest_old", old], ["cs_guest_recent", recent]] as const) {
+      const intent = id.replace("cs_", "pi_");
+      setup.ws.stripe.store.put(
+        { id, object: "checkout.session", created, customer: null, customer_email: null, customer_details: { email: grace.email.toUpperCase(), name: grace.name, phone: null, address: { line1: "3 Guest Row", city: "York", country: "GB" } }, shipping_details: null, status: "complete", payment_status: "paid", mode: "payment", amount_total: 2500, currency: "gbp", payment_intent: intent, metadata: { source: "shop" }, livemode: false },
+        "test.seed",
+      );
+      setup.ws.stripe.store.put(
+        { id: intent, object: "payment_intent", created, customer: null, amount: 2500, currency: "gbp", status: "succeeded", receipt_email: null, shipping: { name: grace.name, phone: null, address: { line1: "3 Guest Row", city: "York", country: "GB" } }, metadata: { source: "shop" }, livemode: false },
+        "test.seed",
+      );
+    }
     expect(liveWithHerAddress()).to.deep.equal([grace.paymentCustomerId!, ...guests].sort());
     const access = await run(setup.t, "ACCESS", grace.email);
     expect(access.status, access.statusReason).to.equal("COMPLETED");
     const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
     // Her account's customer and what it holds, and each guest customer (no records of their own).
-    expect(collect.outcome.records).to.equal(linked + GUESTS + 2);
+    // ... and her guest charges, sessions and their PaymentIntents.
+    expect(collect.outcome.records).to.equal(linked + GUESTS + 2 + 2 + 2);
     const deletion = await run(setup.t, "DELETION", grace.email);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
     // Asked of the payment processor itself: no guest customer is left.
@@ -88,6 +102,15 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     // The old guest charge was redacted; last year's is kept for the books, without her receipt address.
     expect((setup.ws.stripe.store.get("charge", "ch_guest_old")!.billing_details as Record<string, unknown>).email).to.equal("[redacted]");
     expect(setup.ws.stripe.store.get("charge", "ch_guest_recent")).to.deep.include({ receipt_email: null });
+    // Likewise the sessions: the old one redacted; last year's kept with its metadata blanked.
+    expect((setup.ws.stripe.store.get("checkout_session", "cs_guest_old")!.customer_details as Record<string, unknown>).name).to.equal("[redacted]");
+    expect(setup.ws.stripe.store.get("checkout_session", "cs_guest_recent")).to.deep.include({ metadata: {} });
+    expect((setup.ws.stripe.store.get("payment_intent", "pi_guest_old")!.shipping as Record<string, unknown>).name).to.equal("[redacted]");
+    expect(setup.ws.stripe.store.get("payment_intent", "pi_guest_recent")).to.deep.include({ metadata: {} });
+    // The service's account of it equals its plan, and the plan counted the sessions.
+    const { request } = await setup.t.ok(`query($id: ID!) { request(id: $id) { deletionOutcome { connector erased kept matchesPlan plannedFound } } }`, { id: deletion.id });
+    const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
+    expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ matchesPlan: true, plannedFound: collect.outcome.records });
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KeptRecords, TaskContext } from "../sdk";
-import { createdAt, CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing } from "./records";
+import { createdAt, CUSTOMER_LISTS, isRedacted, isRedactedKind, ListKind, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
 import { redactionOf } from "./redaction";
 
 /** The Stripe writes erasure makes; each carries the idempotency key it is given. */
@@ -42,14 +42,14 @@ export class KeptTally {
 
 /** An object erasure leaves to a redaction job: the ordinary API cannot blank its personal fields. */
 export interface ToRedact {
-  kind: "charge" | "invoice";
+  kind: RedactedKind;
   id: string;
   /** The invoice a charge paid (a job takes the two together). */
   invoice?: string;
 }
 
-/** A charge or invoice for a redaction job; a charge names the invoice it paid, which a job takes with it. */
-export function redactionTarget(kind: "charge" | "invoice", o: StripeThing): ToRedact {
+/** An object for a redaction job; a charge names the invoice it paid, which a job takes with it. */
+export function redactionTarget(kind: RedactedKind, o: StripeThing): ToRedact {
   return { kind, id: o.id, ...(kind === "charge" && typeof o.invoice === "string" ? { invoice: o.invoice } : {}) };
 }
 
@@ -109,7 +109,7 @@ export async function eraseCustomer(
         if (!newestKept || at > newestKept) newestKept = at;
       } else if (kind === "subscription") {
         withCustomer.push({ fields: redaction.fields });
-      } else if ((kind === "charge" || kind === "invoice") && personalFields(kind, blanked(item, redaction.params)).length) {
+      } else if (isRedactedKind(kind) && personalFields(kind, blanked(item, redaction.params)).length) {
         redactLater.push(redactionTarget(kind, item));
       } else erased += 1;
     }
@@ -133,14 +133,15 @@ export async function eraseCustomer(
 }
 
 /**
- * Erases a guest's charges (payments made without a customer, found by their billing email) under the
- * 7-year rule, as eraseCustomer does a customer's charges: one created at or after `keepSince` is kept
- * with the fields tax records do not need blanked; an older one is blanked as far as the API allows and
- * handed to a redaction job for its billing details. Returns the records erased now (those handed to a
- * job are counted when it ends).
+ * Erases what a guest left without a customer (charges and Checkout Sessions, found by the email they
+ * carry, and their PaymentIntents) under the 7-year rule, as eraseCustomer does a customer's: one created at or after `keepSince`
+ * is kept with the fields tax records do not need blanked; an older one is blanked as far as the API
+ * allows and handed to a redaction job for the rest (a charge's billing details, a session's customer
+ * details, a PaymentIntent's receipt address and shipping). Returns the records erased now (those handed to a job are counted when it ends).
  */
-export async function eraseGuestCharges(
-  charges: readonly StripeThing[],
+export async function eraseGuestObjects(
+  kind: "charge" | "checkout_session" | "payment_intent",
+  objects: readonly StripeThing[],
   keepSince: Date | undefined,
   tally: KeptTally,
   writer: StripeWriter,
@@ -149,14 +150,14 @@ export async function eraseGuestCharges(
 ): Promise<number> {
   let erased = 0;
   const redactLater: ToRedact[] = [];
-  for (const [i, charge] of charges.entries()) {
-    const at = createdAt(charge);
+  for (const [i, o] of objects.entries()) {
+    const at = createdAt(o);
     const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
-    const redaction = redactionOf("charge", charge, kept);
-    if (Object.keys(redaction.params).length) await writer.update("charge", charge.id, redaction.params, writeKey(ctx.idempotencyKey, `charge.update.${kept ? "kept" : "old"}`, charge.id), ctx);
+    const redaction = redactionOf(kind, o, kept);
+    if (Object.keys(redaction.params).length) await writer.update(kind, o.id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"}`, o.id), ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();
-    if (kept && at) tally.add("charge", at, redaction.fields);
-    else if (personalFields("charge", blanked(charge, redaction.params)).length) redactLater.push(redactionTarget("charge", charge));
+    if (kept && at) tally.add(kind, at, redaction.fields);
+    else if (personalFields(kind, blanked(o, redaction.params)).length) redactLater.push(redactionTarget(kind, o));
     else erased += 1;
   }
   if (redactLater.length) await startRedaction(redactLater);

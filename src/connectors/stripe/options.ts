@@ -7,7 +7,7 @@ import { ConnectorConfigError, specProblems } from "../sdk";
 export interface StripeConnectorOptions {
   /** Connector name (it keys tasks and idempotency; never rename a live one); default "payments". */
   name?: string;
-  /** Secret or restricted API key (sk_... / rk_...): read customers, payment methods, charges, invoices, subscriptions; write them for erasure. */
+  /** Secret or restricted API key (sk_... / rk_...): read customers, payment methods, charges, invoices, subscriptions, Checkout Sessions, PaymentIntents; write them for erasure (and redaction jobs). */
   apiKey: string;
   /** API host; default api.stripe.com (a stand-in's host in the sample workspace and tests). */
   host?: string;
@@ -31,6 +31,15 @@ export interface StripeConnectorOptions {
    * limit, rather than collect or erase only some of them. 1-100000; default 1000.
    */
   maxCustomersPerEmail?: number;
+  /**
+   * Repeats of a call that failed for a passing reason (429, 5xx, a conflict, a time-out, a lost
+   * connection), made at once inline after Retry-After or a short backoff, before the task fails and the
+   * orchestrator retries it from the start. Writes are repeated with their idempotency key, so Stripe
+   * replays one that was done. 0-10; default 2.
+   */
+  retries?: number;
+  /** The longest wait for an inline repeat, in milliseconds; a longer Retry-After leaves it to the orchestrator. 0-600000; default 10000. */
+  maxInlineWaitMs?: number;
   /** How long to wait between polls of Stripe redaction jobs (they can take days), in milliseconds; default 3600000 (1 h). */
   redactionPollMs?: number;
   /** Stripe-Version sent with redaction-job calls (a preview API at Stripe); default: the account's version. */
@@ -40,7 +49,7 @@ export interface StripeConnectorOptions {
 /** The options with every default filled in (redactionApiVersion stays optional). */
 export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion">> & Pick<StripeConnectorOptions, "redactionApiVersion">;
 
-const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "redactionPollMs", "redactionApiVersion"];
+const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "redactionPollMs", "redactionApiVersion"];
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
@@ -76,6 +85,10 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   if (emailLookup !== "search" && emailLookup !== "list") problems.push(`emailLookup must be "search" or "list"`);
   const maxCustomersPerEmail = numeric(o.maxCustomersPerEmail) ?? 1000;
   if (!wholeIn(maxCustomersPerEmail, 1, 100_000)) problems.push("maxCustomersPerEmail must be a whole number from 1 to 100000");
+  const retries = numeric(o.retries) ?? 2;
+  if (!wholeIn(retries, 0, 10)) problems.push("retries must be a whole number from 0 to 10");
+  const maxInlineWaitMs = numeric(o.maxInlineWaitMs) ?? 10_000;
+  if (!wholeIn(maxInlineWaitMs, 0, 600_000)) problems.push("maxInlineWaitMs must be a whole number of milliseconds from 0 to 600000");
   const redactionPollMs = numeric(o.redactionPollMs) ?? 3_600_000;
   if (!wholeIn(redactionPollMs, 1, 604_800_000)) problems.push("redactionPollMs must be a whole number of milliseconds from 1 to 604800000 (7 days)");
   const redactionApiVersion = o.redactionApiVersion;
@@ -83,5 +96,5 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
     problems.push('redactionApiVersion must read like "2025-05-28.preview"');
   }
   if (problems.length) throw new ConnectorConfigError(typeof name === "string" ? name : "", problems, "Stripe connector");
-  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, redactionPollMs, redactionApiVersion } as ResolvedStripeOptions;
+  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, retries, maxInlineWaitMs, redactionPollMs, redactionApiVersion } as ResolvedStripeOptions;
 }

@@ -1,11 +1,19 @@
 import type { SubjectRecord } from "../sdk";
 
 /** The kinds of Stripe object the connector reads, by Stripe's `object` name. */
-export type StripeKind = "customer" | "payment_method" | "charge" | "invoice" | "subscription";
+export type StripeKind = "customer" | "payment_method" | "charge" | "invoice" | "subscription" | "checkout_session" | "payment_intent";
 
 /** The lists read per customer, in the order collect returns them. */
-export const CUSTOMER_LISTS = ["payment_method", "charge", "invoice", "subscription"] as const;
+export const CUSTOMER_LISTS = ["payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent"] as const;
 export type ListKind = (typeof CUSTOMER_LISTS)[number];
+
+/**
+ * The kinds whose personal fields the ordinary API cannot blank, left to a redaction job, with the key
+ * a job names their ids under.
+ */
+export const JOB_OBJECTS = { charge: "charges", invoice: "invoices", checkout_session: "checkout_sessions", payment_intent: "payment_intents" } as const;
+export type RedactedKind = keyof typeof JOB_OBJECTS;
+export const isRedactedKind = (kind: StripeKind): kind is RedactedKind => kind in JOB_OBJECTS;
 
 /** A Stripe object as the connector reads it: only `id` and `created` are relied upon. */
 export type StripeThing = { id: string; created?: number } & Record<string, unknown>;
@@ -23,6 +31,8 @@ const EXPORTED: Record<StripeKind, readonly string[]> = {
   charge: ["amount", "currency", "status", "description", "receipt_email", "invoice", "metadata", "created"],
   invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer", "metadata", "created"],
   subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
+  checkout_session: ["status", "payment_status", "mode", "amount_total", "currency", "customer_email", "customer_details", "shipping_details", "payment_intent", "invoice", "metadata", "created"],
+  payment_intent: ["amount", "currency", "status", "description", "receipt_email", "shipping", "latest_charge", "metadata", "created"],
 };
 
 /** When the object came into being (Stripe's `created`, in seconds). */
@@ -45,6 +55,8 @@ const PERSONAL: Record<StripeKind, readonly string[]> = {
   charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email"],
   invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "footer"],
   subscription: [],
+  checkout_session: ["customer_details.name", "customer_details.email", "customer_details.phone", "customer_details.address", "customer_email", "shipping_details"],
+  payment_intent: ["receipt_email", "shipping.name", "shipping.phone", "shipping.address"],
 };
 
 const valueAt = (o: Record<string, unknown>, path: string): unknown => path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);

@@ -27,6 +27,10 @@ const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly strin
   charge: { kept: ["metadata", "receipt_email"], old: ["metadata", "receipt_email", "description"] },
   invoice: { kept: ["metadata"], old: ["metadata", "description", "footer"] },
   subscription: { kept: ["metadata"], old: ["metadata", "description"] },
+  // A Checkout Session takes no change to what the buyer typed: an old one goes to a redaction job.
+  checkout_session: { kept: ["metadata"], old: ["metadata"] },
+  // A PaymentIntent's receipt address and shipping are left as they are once it succeeded: metadata only.
+  payment_intent: { kept: ["metadata"], old: ["metadata"] },
 };
 
 /** Billing details are blanked field by field (Stripe takes no empty value for the whole object). */

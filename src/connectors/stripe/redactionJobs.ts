@@ -1,7 +1,7 @@
 import type { ErasureOutcome, ResidualRecords, TaskContext } from "../sdk";
 import type { ToRedact } from "./erasure";
 import { writeKey } from "./erasure";
-import { personalFields, StripeKind, StripeThing } from "./records";
+import { JOB_OBJECTS, personalFields, RedactedKind, StripeThing } from "./records";
 
 /**
  * Stripe's own mechanism for what its API cannot delete or edit: redaction jobs
@@ -20,8 +20,14 @@ export interface RedactionJob {
   id: string;
   status: RedactionJobStatus;
   /** The objects to redact, by type (expanded on retrieve). */
-  objects?: { charges?: string[] | null; invoices?: string[] | null; customers?: string[] | null } | null;
+  objects?: { charges?: string[] | null; invoices?: string[] | null; checkout_sessions?: string[] | null; payment_intents?: string[] | null; customers?: string[] | null } | null;
 }
+
+/** A job's objects as the connector creates it (a kind with none is left out). */
+export type JobObjects = Partial<Record<(typeof JOB_OBJECTS)[RedactedKind], string[]>>;
+const KINDS = Object.keys(JOB_OBJECTS) as RedactedKind[];
+const idsIn = (objects: JobObjects | null | undefined, kind: RedactedKind): string[] => objects?.[JOB_OBJECTS[kind]] ?? [];
+const sizeOf = (objects: JobObjects | null | undefined) => KINDS.reduce((n, kind) => n + idsIn(objects, kind).length, 0);
 
 /** A reason a job's validation failed. */
 export interface RedactionValidationError {
@@ -31,13 +37,13 @@ export interface RedactionValidationError {
 
 /** The redaction-job calls (Stripe's preview API, through the SDK's raw requests). */
 export interface RedactionApi {
-  create(objects: { charges: string[]; invoices: string[] }, key: string, ctx: TaskContext): Promise<RedactionJob>;
+  create(objects: JobObjects, key: string, ctx: TaskContext): Promise<RedactionJob>;
   retrieve(id: string, ctx: TaskContext): Promise<RedactionJob>;
   run(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
   cancel(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
   validationErrors(id: string, ctx: TaskContext): Promise<RedactionValidationError[]>;
   /** The object now (undefined: gone), to name what a failed job left. */
-  object(kind: "charge" | "invoice", id: string, ctx: TaskContext): Promise<StripeThing | undefined>;
+  object(kind: RedactedKind, id: string, ctx: TaskContext): Promise<StripeThing | undefined>;
 }
 
 /** Stripe takes at most 10 object ids per job. */
@@ -45,26 +51,42 @@ export const MAX_OBJECTS_PER_JOB = 10;
 /** Jobs one erasure waits for: their ids must fit the task's remote reference (2000 characters). */
 export const MAX_JOBS = 60;
 
-/** Jobs' objects: an invoice goes with the charge that paid it (redacting one touches the other). */
-export function jobBatches(items: readonly ToRedact[]): { charges: string[]; invoices: string[] }[] {
+/**
+ * Jobs' objects: an invoice goes with the charge that paid it (redacting one touches the other); any
+ * other object is a unit of its own. Units are packed in order, at most MAX_OBJECTS_PER_JOB per job.
+ */
+export function jobBatches(items: readonly ToRedact[]): JobObjects[] {
   const invoices = new Set(items.filter((i) => i.kind === "invoice").map((i) => i.id));
-  const units: { charges: string[]; invoices: string[] }[] = [];
+  const units: ToRedact[][] = [];
   for (const i of items) {
-    if (i.kind === "invoice") units.push({ invoices: [i.id], charges: items.filter((c) => c.kind === "charge" && c.invoice === i.id).map((c) => c.id) });
-    else if (!i.invoice || !invoices.has(i.invoice)) units.push({ invoices: [], charges: [i.id] });
+    if (i.kind === "invoice") units.push([i, ...items.filter((c) => c.kind === "charge" && c.invoice === i.id)]);
+    else if (i.kind !== "charge" || !i.invoice || !invoices.has(i.invoice)) units.push([i]);
   }
-  const batches: { charges: string[]; invoices: string[] }[] = [];
+  const batches: ToRedact[][] = [];
   for (const u of units) {
     const last = batches.at(-1);
-    if (last && last.charges.length + last.invoices.length + u.charges.length + u.invoices.length <= MAX_OBJECTS_PER_JOB) {
-      last.charges.push(...u.charges);
-      last.invoices.push(...u.invoices);
-    } else batches.push({ charges: [...u.charges], invoices: [...u.invoices] });
+    if (last && last.length + u.length <= MAX_OBJECTS_PER_JOB) last.push(...u);
+    else batches.push([...u]);
   }
-  return batches;
+  return batches.map((batch) => {
+    const objects: JobObjects = {};
+    for (const kind of KINDS) {
+      const ids = batch.filter((i) => i.kind === kind).map((i) => i.id);
+      if (ids.length) objects[JOB_OBJECTS[kind]] = ids;
+    }
+    return objects;
+  });
 }
 
-const residualOf = (kind: "charge" | "invoice", count: number, fields: readonly string[], reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });
+/** The personal fields a job's object of each kind is expected to lose (named when it cannot). */
+const FIELDS_LEFT: Record<RedactedKind, readonly string[]> = {
+  charge: ["billing_details"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address"],
+  checkout_session: ["customer_details", "customer_email", "shipping_details"],
+  payment_intent: ["receipt_email", "shipping"],
+};
+
+const residualOf = (kind: RedactedKind, count: number, fields: readonly string[], reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });
 
 /** Collects what erase hands to redaction jobs and starts the jobs, customer by customer. */
 export class Redactor {
@@ -80,13 +102,13 @@ export class Redactor {
   async start(items: readonly ToRedact[], ctx: TaskContext): Promise<void> {
     for (const batch of jobBatches(items)) {
       if (this.jobs.length >= MAX_JOBS) {
-        for (const kind of ["charge", "invoice"] as const) {
-          const n = kind === "charge" ? batch.charges.length : batch.invoices.length;
-          if (n) this.residual.push(residualOf(kind, n, kind === "charge" ? ["billing_details"] : ["customer_name", "customer_email", "customer_phone", "customer_address"], "more objects than one erasure's redaction jobs hold; retrying the task redacts them"));
+        for (const kind of KINDS) {
+          const n = idsIn(batch, kind).length;
+          if (n) this.residual.push(residualOf(kind, n, FIELDS_LEFT[kind], "more objects than one erasure's redaction jobs hold; retrying the task redacts them"));
         }
         continue;
       }
-      const ids = [...batch.invoices, ...batch.charges].sort();
+      const ids = KINDS.flatMap((kind) => idsIn(batch, kind)).sort();
       const job = await this.api.create(batch, writeKey(ctx.idempotencyKey, "redaction_job.create", ids.join(",")), ctx);
       if (!this.jobs.includes(job.id)) this.jobs.push(job.id);
       await ctx.heartbeat();
@@ -94,17 +116,17 @@ export class Redactor {
   }
 }
 
-const countOf = (job: RedactionJob) => (job.objects?.charges?.length ?? 0) + (job.objects?.invoices?.length ?? 0);
+const countOf = (job: RedactionJob) => sizeOf(job.objects as JobObjects | null | undefined);
 
 /** Names what a job that will not redact left behind, with each object's remaining personal fields. */
 async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx: TaskContext): Promise<ResidualRecords[]> {
   const out: ResidualRecords[] = [];
-  for (const [kind, ids] of [["charge", job.objects?.charges ?? []], ["invoice", job.objects?.invoices ?? []]] as const) {
+  for (const kind of KINDS) {
     const fields = new Set<string>();
     let count = 0;
-    for (const id of ids) {
+    for (const id of idsIn(job.objects as JobObjects | null | undefined, kind)) {
       const o = await api.object(kind, id, ctx);
-      const left = o ? personalFields(kind as StripeKind, o) : [];
+      const left = o ? personalFields(kind, o) : [];
       if (!left.length) continue;
       count += 1;
       for (const f of left) fields.add(f);

@@ -3,10 +3,11 @@ import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
+import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
-import { eraseCustomer, eraseGuestCharges, KeptTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
+import { eraseCustomer, eraseGuestObjects, KeptTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { CUSTOMER_LISTS, isRedacted, ListKind, personalFields, StripeKind, StripeThing, toRecord } from "./records";
+import { CUSTOMER_LISTS, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
 /** The Stripe connector: a Connector with erase, plus close() for its keep-alive connections. */
@@ -20,21 +21,28 @@ export interface StripeConnector extends Connector {
 
 const VERSION = "1.0.0";
 
-type Ctx = Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "heartbeat">>;
+type Ctx = Pick<TaskContext, "signal" | "logger"> & Partial<Pick<TaskContext, "heartbeat">>;
 
 /** The orchestrator withdrew PAYMENTS from the running erasure (a legal hold): stop writing. */
 class Withdrawn extends Error {}
 type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
+
+/** What a guest leaves at Stripe without a customer, in the order collect and erase read them. */
+const GUEST_KINDS = ["charge", "checkout_session", "payment_intent"] as const;
+type GuestKind = (typeof GUEST_KINDS)[number];
 
 /** Escapes a value for Stripe's search query language (single-quoted strings). */
 const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
 /**
  * A payment-processor connector on the official `stripe` SDK (host, port and protocol configurable).
- * Finds the subject's customer by paymentCustomerId or else by email; streams the customer, its
- * payment methods (brand, last 4, expiry), charges, invoices and subscriptions page by page; erases
- * under the 7-year rule (see erasure.ts). The SDK's own retries are off: the orchestrator retries,
- * and every write carries an idempotency key derived from the task's, so a retried task writes once.
+ * Finds the subject's customers by paymentCustomerId and by email; streams each customer, its
+ * payment methods (brand, last 4, expiry), charges, invoices, subscriptions, Checkout Sessions and
+ * PaymentIntents page by page, then what the subject left as a guest (charges and Checkout Sessions
+ * with no customer, found by the email they carry, and their PaymentIntents); erases under the 7-year
+ * rule (see erasure.ts). The SDK's own retries are off: a call that fails for a passing reason is
+ * repeated inline (`retries`, after Retry-After), then the orchestrator retries the task; every write
+ * carries an idempotency key derived from the task's, so a repeat writes once.
  */
 export function createStripeConnector(options: StripeConnectorOptions): StripeConnector {
   const o = resolveStripeOptions(options);
@@ -53,9 +61,14 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
 
   /**
    * One API call: stops promptly on ctx.signal and turns every failure into a ConnectorError, except
-   * "no such object", which `onMissing` answers when given.
+   * "no such object", which `onMissing` answers when given. A passing failure is repeated inline (every
+   * call is safe to repeat: reads, and writes with an idempotency key).
    */
-  async function call<T>(op: Operation, ctx: Ctx, work: () => Promise<T>, onMissing?: () => T): Promise<T> {
+  function call<T>(op: Operation, ctx: Ctx, work: () => Promise<T>, onMissing?: () => T): Promise<T> {
+    return repeated(op, ctx, () => once(op, ctx, work, onMissing));
+  }
+
+  async function once<T>(op: Operation, ctx: Ctx, work: () => Promise<T>, onMissing?: () => T): Promise<T> {
     try {
       // The Stripe SDK cannot be cancelled: an abandoned call runs on, unobserved.
       return await raceAbort(work, ctx.signal, () => stopped(name, op, ctx.signal));
@@ -63,6 +76,18 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       if (onMissing && isMissing(error)) return onMissing();
       throw toConnectorError(error, name, op);
     }
+  }
+
+  /** Tries `attempt` again inline while it fails for a passing reason (see withInlineRetry). */
+  function repeated<T>(op: Operation, ctx: Ctx, attempt: () => Promise<T>): Promise<T> {
+    return withInlineRetry(attempt, {
+      retries: o.retries,
+      maxWaitMs: o.maxInlineWaitMs,
+      signal: ctx.signal,
+      stopped: () => stopped(name, op, ctx.signal),
+      heartbeat: ctx.heartbeat && (() => ctx.heartbeat!()),
+      onRetry: (n, waitMs, error) => ctx.logger.debug({ connector: name, op, attempt: n, waitMs, internal: error.internalMessage }, "Stripe call repeated"),
+    });
   }
 
   /**
@@ -86,6 +111,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     charge: (customer, cursor) => stripe.charges.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
     invoice: (customer, cursor) => stripe.invoices.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
     subscription: (customer, cursor) => stripe.subscriptions.list({ customer, status: "all", limit, starting_after: cursor }) as unknown as Promise<Page>,
+    checkout_session: (customer, cursor) => stripe.checkout.sessions.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
+    payment_intent: (customer, cursor) => stripe.paymentIntents.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
   };
 
   /**
@@ -136,23 +163,54 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   }
 
   /**
-   * A guest's charges: payments made with the subject's email as billing email and no customer (a
-   * checkout that made none), found through the Search API for each spelling of the address and
-   * confirmed in normalized form. Charges with a customer are read under it. The list filter has no
-   * such search: with emailLookup "list" there are none to find.
+   * What the subject did as a guest, with no customer: charges (payments whose billing email is the
+   * subject's; a checkout that made no customer) and Checkout Sessions (whose customer details carry
+   * the email the buyer typed). Charges are found through the Search API for each spelling of the
+   * address (the list filter has no such search: with emailLookup "list" there are none to find);
+   * sessions through the list filter on customer_details[email], asked for each case spelling as the
+   * customer list is. Every hit is confirmed in normalized form. Objects with a customer are read under
+   * it.
    */
-  async function* guestChargesOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
-    if (o.emailLookup !== "search") return;
+  async function* guestObjectsOf(kind: "charge" | "checkout_session", ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
+    const lookups =
+      kind === "charge"
+        ? o.emailLookup === "search"
+          ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
+          : []
+        : emailCaseSpellings(email).map(
+            (spelling) => (cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor }) as unknown as Promise<Page>,
+          );
+    const emailOf = (item: StripeThing) => ((kind === "charge" ? item.billing_details : item.customer_details) as { email?: unknown } | null | undefined)?.email;
     const seen = new Set<string>();
-    for (const spelling of emailSpellings(email)) {
-      const search = (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>;
-      for await (const charge of paged(op, ctx, search)) {
-        const billed = (charge.billing_details as { email?: unknown } | null | undefined)?.email;
-        if (charge.customer || typeof billed !== "string" || normalizeEmail(billed) !== email || seen.has(charge.id) || isRedacted("charge", charge)) continue;
-        seen.add(charge.id);
-        yield charge;
+    for (const lookup of lookups) {
+      for await (const item of paged(op, ctx, lookup)) {
+        const typed = emailOf(item);
+        if (item.customer || typeof typed !== "string" || normalizeEmail(typed) !== email || seen.has(item.id) || isRedacted(kind, item)) continue;
+        seen.add(item.id);
+        yield item;
       }
+    }
+  }
+
+  /**
+   * Everything the subject left as a guest, kind by kind (GUEST_KINDS): charges, Checkout Sessions,
+   * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
+   * search by, so one that no charge or session names is not found; docs/connectors.md).
+   */
+  async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
+    const intents = new Set<string>();
+    for (const kind of ["charge", "checkout_session"] as const) {
+      for await (const item of guestObjectsOf(kind, ids, op, ctx)) {
+        if (typeof item.payment_intent === "string") intents.add(item.payment_intent);
+        yield { kind, item };
+      }
+    }
+    for (const id of intents) {
+      const intent = await objectById("payment_intent", id, op, ctx);
+      await ctx.heartbeat?.();
+      if (!intent || intent.customer || isRedacted("payment_intent", intent)) continue;
+      yield { kind: "payment_intent", item: intent };
     }
   }
 
@@ -164,6 +222,19 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     if (!(await ctx.eraseUnit("PAYMENTS", async () => void (result = await work())))) throw new Withdrawn();
     return result;
   };
+  /**
+   * One write: a unit of its own for each try, so a hold placed while a failed try waits to be repeated
+   * stops the erasure there, and no unit holds a hold placement back through the waits.
+   */
+  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void): Promise<T> => {
+    const tryOnce = () =>
+      unit(ctx, async () => {
+        const result = await once("erase", ctx, work, onMissing);
+        then?.();
+        return result;
+      });
+    return repeated("erase", ctx, tryOnce);
+  };
 
   const writer: StripeWriter = {
     update: (kind, id, params, key, ctx) => {
@@ -174,12 +245,14 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         charge: () => stripe.charges.update(id, params, opts),
         invoice: () => stripe.invoices.update(id, params, opts),
         subscription: () => stripe.subscriptions.update(id, params, opts),
+        checkout_session: () => stripe.checkout.sessions.update(id, params, opts),
+        payment_intent: () => stripe.paymentIntents.update(id, params, opts),
       }[kind] as () => Promise<unknown>;
-      return unit(ctx, () => call("erase", ctx, work));
+      return write(ctx, work);
     },
-    detach: (id, key, ctx) => unit(ctx, async () => ((await call("erase", ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }))), void detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1))),
-    cancel: (id, key, ctx) => unit(ctx, () => call("erase", ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key }))),
-    deleteCustomer: (id, key, ctx) => unit(ctx, () => call("erase", ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined)),
+    detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1)),
+    cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
+    deleteCustomer: (id, key, ctx) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
   };
 
@@ -189,6 +262,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     charge: (id) => stripe.charges.retrieve(id),
     invoice: (id) => stripe.invoices.retrieve(id),
     subscription: (id) => stripe.subscriptions.retrieve(id),
+    checkout_session: (id) => stripe.checkout.sessions.retrieve(id),
+    payment_intent: (id) => stripe.paymentIntents.retrieve(id),
   };
   /** One object by id, whatever became of its customer; undefined when Stripe has no such object. */
   const objectById = async (kind: StripeKind, id: string, op: Operation, ctx: Ctx): Promise<StripeThing | undefined> =>
@@ -208,10 +283,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
   };
 
-  /** A deleted customer's charges and invoices that still hold personal data: a restart after the delete finds them here. */
+  /** A deleted customer's objects that still hold personal data (those redaction jobs take): a restart after the delete finds them here. */
   async function leftoversOf(customerId: string, ctx: TaskContext): Promise<ToRedact[]> {
     const out: ToRedact[] = [];
-    for (const kind of ["charge", "invoice"] as const) {
+    for (const kind of Object.keys(JOB_OBJECTS) as RedactedKind[]) {
       for await (const item of writer.list(kind, customerId, ctx, (page) => page.at(-1)?.id)) {
         if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push(redactionTarget(kind, item));
       }
@@ -257,9 +332,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           }
         }
       }
-      for await (const charge of guestChargesOf(ids, "collect", ctx)) {
+      for await (const { kind, item } of guestsOf(ids, "collect", ctx)) {
         count += 1;
-        yield toRecord("charge", charge);
+        yield toRecord(kind, item);
       }
       ctx.logger.info({ connector: name, records: count }, "Stripe records collected");
     },
@@ -273,8 +348,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
-      const guestCharges: StripeThing[] = [];
-      for await (const charge of guestChargesOf(ids, "erase", ctx)) guestCharges.push(charge);
+      const guests = new Map<GuestKind, StripeThing[]>(GUEST_KINDS.map((kind) => [kind, []]));
+      for await (const { kind, item } of guestsOf(ids, "erase", ctx)) guests.get(kind)!.push(item);
       const tally = new KeptTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
@@ -287,9 +362,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           else erased += await eraseCustomer(customer, keepSince, tally, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
           if (customer.deleted) await redactor.start(leftovers, ctx);
         }
-        // No customer is being erased now: a withdrawal among the guest charges detached nothing.
+        // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);
-        erased += await eraseGuestCharges(guestCharges, keepSince, tally, writer, ctx, (items) => redactor.start(items, ctx));
+        for (const [kind, items] of guests) erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, (batch) => redactor.start(batch, ctx));
       } catch (error) {
         if (!(error instanceof Withdrawn)) throw error;
         // A customer being erased stays with its blanked records; only its detached payment methods left it.
@@ -298,7 +373,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return { erased, ...remote() };
       }
       const kept = tally.result();
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guestCharges.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),

@@ -1,4 +1,5 @@
 import Bottleneck from "bottleneck";
+import { sleep, withInlineRetry } from "../inlineRetry";
 import { ConnectorError, retryAfterMs, TaskContext } from "../sdk";
 import type { ResolvedZendeskOptions } from "./config";
 
@@ -25,18 +26,6 @@ interface CursorPage {
   meta?: { has_more?: boolean };
   links?: { next?: string | null };
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal.removeEventListener("abort", done);
-      clearTimeout(timer);
-      if (signal.aborted) reject(signal.reason);
-      else resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 /**
  * Zendesk Support API calls with basic token auth, a request rate spread evenly by bottleneck, a time
@@ -114,19 +103,14 @@ export class ZendeskClient {
   /** A GET, retried inline (after Retry-After, or a short backoff) while the wait stays short. */
   async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries): Promise<ZendeskReply<T>> {
     const url = this.url(pathOrLink, op);
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await this.once<T>("GET", url, op, ctx);
-      } catch (error) {
-        if (!(error instanceof ConnectorError) || !error.retryable || ctx.signal.aborted || attempt >= retries) throw error;
-        const wait = error.retryAfterMs ?? Math.round(200 * 2 ** attempt * (0.5 + Math.random()));
-        if (wait > this.o.maxInlineWaitMs) throw error;
-        ctx.logger.debug({ connector: this.o.name, op, attempt: attempt + 1, waitMs: wait, internal: error.internalMessage }, "zendesk read retried");
-        await sleep(wait, ctx.signal).catch(() => {
-          throw this.stopped(op, ctx.signal);
-        });
-      }
-    }
+    return withInlineRetry(() => this.once<T>("GET", url, op, ctx), {
+      retries,
+      maxWaitMs: this.o.maxInlineWaitMs,
+      signal: ctx.signal,
+      stopped: () => this.stopped(op, ctx.signal),
+      heartbeat: ctx.heartbeat && (() => ctx.heartbeat!()),
+      onRetry: (attempt, waitMs, error) => ctx.logger.debug({ connector: this.o.name, op, attempt, waitMs, internal: error.internalMessage }, "zendesk read retried"),
+    });
   }
 
   /** A write (PUT, DELETE), sent once. */

@@ -6,7 +6,7 @@ import { invalid, listPage, missing, Params } from "./wire";
 
 /**
  * Stripe's redaction jobs (privacy API), as the stand-in plays them. A job is created with object ids
- * (customers, charges, invoices; at most 10) and starts `validating`; each retrieve moves a job one step
+ * (customers, charges, invoices, Checkout Sessions, PaymentIntents; at most 10) and starts `validating`; each retrieve moves a job one step
  * on, unless the desk is paused (a job that takes days): validating -> ready | failed (with validation
  * errors), redacting -> succeeded (the objects' personal fields then show `[redacted]`), canceling ->
  * canceled. `run` moves ready -> redacting; `cancel` ready | failed -> canceling; `validate` failed ->
@@ -35,6 +35,8 @@ const PERSONAL: Partial<Record<Collection, readonly string[]>> = {
   payment_method: ["billing_details"],
   charge: ["billing_details", "receipt_email", "description"],
   invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer"],
+  checkout_session: ["customer_details", "customer_email", "shipping_details"],
+  payment_intent: ["receipt_email", "shipping"],
 };
 
 function redactValue(v: unknown): unknown {
@@ -54,7 +56,7 @@ function redactObject(store: StripeStore, name: Collection, id: string): void {
 /** Every object a job redacts: its roots and what hangs off them. */
 function redactJob(store: StripeStore, job: StoredRedactionJob): void {
   for (const id of job.objects.customers) {
-    for (const name of ["payment_method", "charge", "invoice", "subscription"] as const) for (const o of store.all(name).filter((x) => x.customer === id)) redactObject(store, name, o.id);
+    for (const name of ["payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent"] as const) for (const o of store.all(name).filter((x) => x.customer === id)) redactObject(store, name, o.id);
     redactObject(store, "customer", id);
   }
   for (const id of job.objects.invoices) {
@@ -63,7 +65,18 @@ function redactJob(store: StripeStore, job: StoredRedactionJob): void {
     redactObject(store, "invoice", id);
   }
   for (const id of job.objects.charges) redactObject(store, "charge", id);
+  for (const id of job.objects.checkout_sessions) redactObject(store, "checkout_session", id);
+  for (const id of job.objects.payment_intents) redactObject(store, "payment_intent", id);
 }
+
+/** A job's objects by collection. */
+const objectsOf = (job: StoredRedactionJob): [Collection, string][] => [
+  ...job.objects.customers.map((id) => ["customer", id] as [Collection, string]),
+  ...job.objects.charges.map((id) => ["charge", id] as [Collection, string]),
+  ...job.objects.invoices.map((id) => ["invoice", id] as [Collection, string]),
+  ...job.objects.checkout_sessions.map((id) => ["checkout_session", id] as [Collection, string]),
+  ...job.objects.payment_intents.map((id) => ["payment_intent", id] as [Collection, string]),
+];
 
 const ids = (v: unknown): string[] => (v === undefined || v === "" ? [] : Array.isArray(v) ? v.map(String) : typeof v === "object" && v ? Object.values(v).map(String) : [String(v)]);
 
@@ -72,11 +85,11 @@ function validate(store: StripeStore, job: StoredRedactionJob, desk: RedactionDe
   const errors: StoredRedactionJob["validationErrors"] = [];
   const error = (code: string, message: string, object?: { id: string; object_type: string }) =>
     errors.push({ id: `prjve_${randomBytes(8).toString("hex")}`, object: "privacy.redaction_job_validation_error", code, message, erroring_object: object ?? null });
-  const all = [...job.objects.customers.map((id) => ["customer", id]), ...job.objects.charges.map((id) => ["charge", id]), ...job.objects.invoices.map((id) => ["invoice", id])] as [Collection, string][];
+  const all = objectsOf(job);
   if (all.length > MAX_IDS) error("too_many_objects", `A redaction job takes at most ${MAX_IDS} object ids.`);
   // Objects of live jobs created before this one are theirs.
   const earlier = [...store.redactionJobs.values()];
-  const locked = new Set(earlier.slice(0, Math.max(0, earlier.findIndex((j) => j.id === job.id))).filter((j) => !TERMINAL.has(j.status) && j.status !== "failed").flatMap((j) => [...j.objects.customers, ...j.objects.charges, ...j.objects.invoices]));
+  const locked = new Set(earlier.slice(0, Math.max(0, earlier.findIndex((j) => j.id === job.id))).filter((j) => !TERMINAL.has(j.status) && j.status !== "failed").flatMap((j) => objectsOf(j).map(([, id]) => id)));
   for (const [name, id] of all) {
     const o = store.get(name, id);
     if (!o || o.deleted) error("invalid_state", `The ${name} cannot be redacted: it does not exist.`, { id, object_type: name });
@@ -127,7 +140,7 @@ export function redactionEndpoints(desk: RedactionDesk): Endpoint[] {
       handle: (store, params: Params) => {
         const objects = (params.objects ?? {}) as Record<string, unknown>;
         if (typeof objects !== "object") throw invalid("objects must be a hash of id lists", "objects");
-        for (const k of Object.keys(objects)) if (!["customers", "charges", "invoices"].includes(k)) throw invalid(`This stand-in redacts customers, charges and invoices, not ${k}`, `objects[${k}]`, "parameter_unknown");
+        for (const k of Object.keys(objects)) if (!["customers", "charges", "invoices", "checkout_sessions", "payment_intents"].includes(k)) throw invalid(`This stand-in redacts customers, charges, invoices, Checkout Sessions and PaymentIntents, not ${k}`, `objects[${k}]`, "parameter_unknown");
         const behavior = params.validation_behavior ?? "error";
         if (behavior !== "error" && behavior !== "fix") throw invalid("validation_behavior must be error or fix", "validation_behavior");
         const created: StoredRedactionJob = {
@@ -137,10 +150,10 @@ export function redactionEndpoints(desk: RedactionDesk): Endpoint[] {
           livemode: false,
           status: "validating",
           validation_behavior: behavior,
-          objects: { customers: ids(objects.customers), charges: ids(objects.charges), invoices: ids(objects.invoices) },
+          objects: { customers: ids(objects.customers), charges: ids(objects.charges), invoices: ids(objects.invoices), checkout_sessions: ids(objects.checkout_sessions), payment_intents: ids(objects.payment_intents) },
           validationErrors: [],
         };
-        if (!created.objects.customers.length && !created.objects.charges.length && !created.objects.invoices.length) throw invalid("Provide at least one object to redact.", "objects");
+        if (!objectsOf(created).length) throw invalid("Provide at least one object to redact.", "objects");
         return shown(store.putJob(created, "redaction_job.create"));
       },
     },

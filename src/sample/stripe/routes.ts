@@ -156,6 +156,30 @@ export const ENDPOINTS: readonly Endpoint[] = [
   retrieve("subscription", "subscription"),
   update("subscription", "subscription", ["description", "metadata"]),
   {
+    // Checkout Sessions by customer or by the email the buyer typed (customer_details[email], compared
+    // exactly: the stand-in takes the strict reading of Stripe's filter).
+    method: "GET",
+    path: "/v1/checkout/sessions",
+    params: ["customer", "customer_details", ...PAGING],
+    handle: (store, params) => {
+      const details = params.customer_details as Params | undefined;
+      if (details !== undefined && (typeof details !== "object" || typeof details.email !== "string")) throw invalid("customer_details must be a hash with an email", "customer_details");
+      const email = details?.email;
+      const sessions = ofCustomer(store, "checkout_session", params).filter((o) => email === undefined || (o.customer_details as Params | null | undefined)?.email === email);
+      return listPage("/v1/checkout/sessions", sessions, params, "checkout.session");
+    },
+  },
+  listByCustomer("payment_intent", "payment_intent"),
+  retrieve("payment_intent", "payment_intent"),
+  update("payment_intent", "payment_intent", ["description", "metadata", "receipt_email", "shipping"]),
+  { method: "GET", path: "/v1/checkout/sessions/:id", params: [], handle: (store, _params, { id }) => live(store, "checkout_session", id, "checkout.session") },
+  {
+    method: "POST",
+    path: "/v1/checkout/sessions/:id",
+    params: ["metadata"],
+    handle: (store, params, { id }) => store.put(applyUpdate(live(store, "checkout_session", id, "checkout.session"), params) as StripeObject, "checkout_session.update"),
+  },
+  {
     method: "DELETE",
     path: "/v1/subscriptions/:id",
     params: ["invoice_now", "prorate"],

@@ -10,8 +10,11 @@ import { recordDates, SamplePerson } from "../people";
 export type StripeObject = Record<string, unknown> & { id: string; object: string; created?: number };
 
 /** The lists the stand-in holds, by Stripe's `object` name. */
-export const COLLECTIONS = ["customer", "payment_method", "charge", "invoice", "subscription"] as const;
+export const COLLECTIONS = ["customer", "payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent"] as const;
 export type Collection = (typeof COLLECTIONS)[number];
+
+/** The collection an object belongs to (Stripe names a Checkout Session `checkout.session`). */
+export const collectionOf = (o: StripeObject): Collection => (o.object === "checkout.session" ? "checkout_session" : o.object) as Collection;
 
 const BRANDS = ["visa", "mastercard", "amex"];
 const PLANS = [

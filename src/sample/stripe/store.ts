@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { SamplePerson } from "../people";
-import { Collection, COLLECTIONS, seedPerson, StripeObject } from "./seed";
+import { Collection, collectionOf, COLLECTIONS, seedPerson, StripeObject } from "./seed";
 
 /** An answer the stand-in gave to a POST or DELETE with an Idempotency-Key, replayed on a repeat. */
 export interface StoredAnswer {
@@ -28,7 +28,7 @@ export interface StoredRedactionJob {
   livemode: false;
   status: "created" | "validating" | "ready" | "failed" | "redacting" | "succeeded" | "canceling" | "canceled";
   validation_behavior: "error" | "fix";
-  objects: { charges: string[]; customers: string[]; invoices: string[] };
+  objects: { charges: string[]; checkout_sessions: string[]; customers: string[]; invoices: string[]; payment_intents: string[] };
   /** Why validation failed, as Stripe's validation error objects. */
   validationErrors: { id: string; object: "privacy.redaction_job_validation_error"; code: string; message: string; erroring_object: { id: string; object_type: string } | null }[];
 }
@@ -61,7 +61,7 @@ export class StripeStore {
     people: readonly SamplePerson[],
     private readonly stateFile?: string,
   ) {
-    for (const p of people) for (const o of seedPerson(p)) this.collection(o.object as Collection).set(o.id, o);
+    for (const p of people) for (const o of seedPerson(p)) this.collection(collectionOf(o)).set(o.id, o);
     if (stateFile) this.load(stateFile);
   }
 
@@ -82,7 +82,7 @@ export class StripeStore {
 
   /** Replaces an object, records the side effect and saves. */
   put(o: StripeObject, effect: string): StripeObject {
-    this.collection(o.object as Collection).set(o.id, o);
+    this.collection(collectionOf(o)).set(o.id, o);
     this.changed.set(o.id, o);
     this.effects.push({ kind: effect, id: o.id });
     this.save();
@@ -121,11 +121,14 @@ export class StripeStore {
     const state = JSON.parse(text) as StateFile;
     if (state.format !== 1) throw new Error(`Stripe stand-in state file ${file} has an unknown format`);
     for (const o of state.changed) {
-      this.collection(o.object as Collection).set(o.id, o);
+      this.collection(collectionOf(o)).set(o.id, o);
       this.changed.set(o.id, o);
     }
     for (const [key, answer] of state.idempotency) this.idempotency.set(key, answer);
-    for (const job of state.redactionJobs ?? []) this.redactionJobs.set(job.id, job);
+    // Jobs saved before the stand-in took Checkout Sessions and PaymentIntents have no list of them.
+    for (const job of state.redactionJobs ?? []) {
+      this.redactionJobs.set(job.id, { ...job, objects: { ...job.objects, checkout_sessions: job.objects.checkout_sessions ?? [], payment_intents: job.objects.payment_intents ?? [] } });
+    }
   }
 
   private save(): void {
