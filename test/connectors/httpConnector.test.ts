@@ -99,12 +99,14 @@ describe("declarative HTTP connector", () => {
       await enough.close();
     });
 
-    it("passes Retry-After on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
+    it("passes a Retry-After longer than maxInlineWaitMs on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
       const connector = createHttpConnector(restConfig(standIn), ENV);
-      standIn.faults.push({ status: 429, retryAfter: "7" });
+      standIn.faults.push({ status: 429, retryAfter: "30" });
+      const started = Date.now();
       const limited = (await collectAll(connector, ADA).catch((e: unknown) => e)) as ConnectorError;
       expect(limited).to.be.instanceOf(ConnectorError);
-      expect(limited).to.include({ retryable: true, retryAfterMs: 7000 });
+      expect(limited).to.include({ retryable: true, retryAfterMs: 30_000 });
+      expect(Date.now() - started, "not waited inline").to.be.below(2000);
       const wrong = createHttpConnector(restConfig(standIn), { REST_TEST_TOKEN: "nope" });
       const refused = (await collectAll(wrong, ADA).catch((e: unknown) => e)) as ConnectorError;
       expect(refused.retryable).to.equal(false);
@@ -112,6 +114,28 @@ describe("declarative HTTP connector", () => {
       expect((await wrong.check(testContext())).ok).to.equal(false);
       await connector.close();
       await wrong.close();
+    });
+
+    it("repeats a read that met a passing fault inline, after its Retry-After and with the lease kept, and never a write", async () => {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const expected = (await collectAll(connector, ADA)).length;
+      standIn.calls.length = 0;
+      standIn.faults.push({ status: 503, retryAfter: "1" }, { status: 429 });
+      const ctx = testContext();
+      const records = await collectAll(connector, ADA, ctx);
+      expect(records).to.have.length(expected);
+      const [first, second, third] = standIn.calls;
+      expect([first.method, second.method, third.method]).to.deep.equal(["GET", "GET", "GET"]);
+      expect(second.at - first.at, "after Retry-After").to.be.at.least(1000);
+      expect(ctx.heartbeats, "a heartbeat before each wait").to.be.at.least(2);
+      // A write that fails is not repeated inline (a DELETE whose answer was lost is re-read by the task's next attempt).
+      standIn.calls.length = 0;
+      standIn.faults.push({ status: 503, method: "DELETE" });
+      const failure = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext({ idempotencyKey: "inline" })).catch((e: unknown) => e);
+      expect(failure).to.be.instanceOf(ConnectorError);
+      expect((failure as ConnectorError).retryable).to.equal(true);
+      expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.status)).to.deep.equal([503]);
+      await connector.close();
     });
 
     it("keeps records recorded at or after keepRecordedSince and reports them kept, and sends one idempotency key per record", async () => {

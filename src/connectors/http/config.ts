@@ -64,6 +64,14 @@ export interface HttpConnectorConfig {
    * never ends, or a far bigger subject than planned for).
    */
   maxPages?: number;
+  /**
+   * Repeats of a read (GET) that failed with a retryable status or a network failure, made inline after
+   * its Retry-After (or a short backoff) before the task fails and starts over (default 2, 0-10). Writes
+   * are never repeated inline: a DELETE whose answer was lost is re-read on the task's next attempt.
+   */
+  readRetries?: number;
+  /** The longest Retry-After waited out inline, in ms (default 10000); a longer one fails the task, which the orchestrator retries after it. */
+  maxInlineWaitMs?: number;
 }
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
@@ -139,6 +147,8 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (c.requestsPerSecond !== undefined && !(typeof c.requestsPerSecond === "number" && c.requestsPerSecond > 0 && c.requestsPerSecond <= 1000)) problems.push("requestsPerSecond must be a number from 0 (exclusive) to 1000");
   if (c.timeoutMs !== undefined && !(Number.isInteger(c.timeoutMs) && c.timeoutMs > 0)) problems.push("timeoutMs must be a positive whole number");
   if (c.maxPages !== undefined && !(Number.isInteger(c.maxPages) && (c.maxPages as number) >= 1 && (c.maxPages as number) <= 1_000_000)) problems.push("maxPages must be a whole number from 1 to 1000000");
+  if (c.readRetries !== undefined && !(Number.isInteger(c.readRetries) && c.readRetries >= 0 && c.readRetries <= 10)) problems.push("readRetries must be a whole number from 0 to 10");
+  if (c.maxInlineWaitMs !== undefined && !(Number.isInteger(c.maxInlineWaitMs) && c.maxInlineWaitMs >= 0 && c.maxInlineWaitMs <= 600_000)) problems.push("maxInlineWaitMs must be a whole number of milliseconds from 0 to 600000");
   if (c.retryableStatuses !== undefined && !(Array.isArray(c.retryableStatuses) && c.retryableStatuses.every((n) => Number.isInteger(n) && n >= 400 && n <= 599))) {
     problems.push("retryableStatuses must list HTTP statuses from 400 to 599");
   }

@@ -1,5 +1,6 @@
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { withInlineRetry } from "../inlineRetry";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
@@ -29,7 +30,7 @@ type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<Ta
 /**
  * The declarative HTTP connector: a REST system connected by configuration alone (see config.ts and
  * docs/connectors.md). Calls are spaced to requestsPerSecond; a retryable status or a network failure is
- * a retryable ConnectorError carrying Retry-After; erasure deletes or anonymises record by record with an
+ * a retryable ConnectorError carrying Retry-After (a read is first repeated inline, readRetries times); erasure deletes or anonymises record by record with an
  * idempotency key per record, after listing them, and counts a record already gone (404) as nothing.
  */
 export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.ProcessEnv = process.env): Connector & { close(): Promise<void> } {
@@ -53,10 +54,13 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     return url;
   };
 
+  /** The task must stop (lease lost, shutdown): the work resumes on the next attempt. */
+  const stopped = (op: string) => new ConnectorError(`${name}: the ${op} was stopped before it finished; it resumes on the next attempt`, "aborted", true);
+
   /** One call through the rate limiter; answers 2xx and 404, throws a ConnectorError for anything else. */
   const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown }> =>
     limiter.schedule(async () => {
-      if (ctx.signal.aborted) throw new ConnectorError(`${name}: the ${op} was stopped before it finished; it resumes on the next attempt`, "aborted", true);
+      if (ctx.signal.aborted) throw stopped(op);
       let response: Response;
       try {
         response = await fetch(url, {
@@ -85,6 +89,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
       }
       return { status: response.status, body: parsed };
+    });
+
+  /** A GET, repeated inline while it fails for a passing reason (readRetries, maxInlineWaitMs). */
+  const read = (url: URL, op: string, ctx: TaskContext) =>
+    withInlineRetry(() => send({ method: "GET", url, op, ctx }), {
+      retries: c.readRetries ?? 2,
+      maxWaitMs: c.maxInlineWaitMs ?? 10_000,
+      signal: ctx.signal,
+      stopped: () => stopped(op),
+      heartbeat: () => ctx.heartbeat(),
+      onRetry: (attempt, waitMs, error) => ctx.logger.debug({ connector: name, op, attempt, waitMs, internal: error.internalMessage }, "read repeated"),
     });
 
   /**
@@ -128,7 +143,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const maxPages = c.maxPages ?? MAX_PAGES;
     for (let page = 1; page <= maxPages; page += 1) {
-      const { status, body } = await send({ method: "GET", url, op, ctx });
+      const { status, body } = await read(url, op, ctx);
       if (status === 404) return;
       const list = pick(body, l.items);
       if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);

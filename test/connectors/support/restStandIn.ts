@@ -40,8 +40,8 @@ export class RestStandIn {
   notes: Note[] = [];
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
-  /** Answers for the next calls: a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string }> = [];
+  /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
+  faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -67,7 +67,8 @@ export class RestStandIn {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
-        const fault = this.failing ?? this.faults.shift();
+        const queued = this.faults.findIndex((f) => f.method === undefined || f.method === req.method);
+        const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
         if (fault) return answer(fault.status, { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
         const parts = url.pathname.split("/").filter(Boolean);
