@@ -220,6 +220,32 @@ describe("Zendesk connector", () => {
       expect(z.store.user(grace.id)?.active ?? false).to.equal(false);
     });
 
+    it("finishes a soft-deleted user by the id in its unit's note, when the subject's address is a secondary email", async () => {
+      const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      grace.secondary_emails = [grace.email];
+      grace.email = "g.hopper@navy.example";
+      const subject = { email: GRACE_PERSON.email };
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
+      const notes: string[] = [];
+      const first = testContext({
+        eraseUnit: async (_category, work, note) => {
+          await work().catch((error: unknown) => {
+            if (note) notes.push(note);
+            throw error;
+          });
+          return true;
+        },
+      });
+      expect(await connector.erase(subject, SUPPORT, first).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+      expect(notes).to.deep.equal([`user:${grace.id}`]);
+      expect(z.store.user(grace.id)?.active, "soft-deleted").to.equal(false);
+      // Neither the search nor deleted_users' primary email leads to her now: the note does.
+      const outcome = await connector.erase(subject, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+      expect(outcome).to.deep.equal({ erased: 1 });
+      expect(z.store.user(grace.id), "deleted for good, asked of the stand-in").to.equal(undefined);
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
+    });
+
     it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
       z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
       const quick = connectorFor(z, { timeoutMs: 300 });

@@ -170,9 +170,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? records : 0;
   };
 
-  /** Deletes a soft-deleted user for good; 0 when someone else already did. */
-  const deletePermanently = async (user: WireUser, ctx: TaskContext): Promise<number> => {
-    const { status } = await client.send("DELETE", `deleted_users/${user.id}.json`, "erase", ctx);
+  /** Deletes a soft-deleted user for good; 0 when someone else already did (or the user is not soft-deleted). */
+  const deletePermanently = async (userId: number, ctx: TaskContext): Promise<number> => {
+    const { status } = await client.send("DELETE", `deleted_users/${userId}.json`, "erase", ctx);
     return status === 404 ? 0 : 1;
   };
 
@@ -240,7 +240,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return !withdrawn;
       };
       // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
+      // So is the user, by the id in its unit's note: a soft-deleted user is no longer found by the
+      // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       for (const note of await ctx.unfinishedUnits()) {
+        const userUnit = /^user:(\d{1,15})$/.exec(note);
+        if (userUnit) {
+          await unit(() => deletePermanently(Number(userUnit[1]), ctx), note);
+          continue;
+        }
         const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
         if (!thread || (await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note))) continue;
         // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
@@ -255,7 +262,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (found.state === "soft-deleted") {
         // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
         ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
-        await unit(() => deletePermanently(user, ctx));
+        await unit(() => deletePermanently(user.id, ctx));
         return { erased };
       }
 
@@ -300,11 +307,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, kept: kept.list() };
       }
+      // The note names the user: a restart after the soft delete finishes it by id (see above).
       await unit(async () => {
         const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
         if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
-        return deletePermanently(user, ctx);
-      });
+        return deletePermanently(user.id, ctx);
+      }, `user:${user.id}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased };
     },
