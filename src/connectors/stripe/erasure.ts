@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { KeptRecords, TaskContext } from "../sdk";
+import type { KeptTally } from "../keptTally";
+import type { TaskContext } from "../sdk";
 import { createdAt, CUSTOMER_LISTS, isRedacted, isRedactedKind, ListKind, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
 import { redactionOf } from "./redaction";
 
@@ -21,23 +22,6 @@ export interface StripeWriter {
  */
 export function writeKey(taskKey: string, write: string, id: string): string {
   return `dsr_${createHash("sha256").update(`${taskKey}\n${write}\n${id}`).digest("hex")}`;
-}
-
-/** Record sets kept under retention, per type, as ErasureOutcome.kept reports them. */
-export class KeptTally {
-  private readonly sets = new Map<string, { count: number; newest: Date; fields: Set<string> }>();
-
-  add(type: StripeKind, recordedAt: Date, redactedFields: readonly string[]): void {
-    const set = this.sets.get(type) ?? { count: 0, newest: recordedAt, fields: new Set<string>() };
-    set.count += 1;
-    if (recordedAt > set.newest) set.newest = recordedAt;
-    for (const f of redactedFields) set.fields.add(f);
-    this.sets.set(type, set);
-  }
-
-  result(): KeptRecords[] {
-    return [...this.sets].map(([type, s]) => ({ category: "PAYMENTS", type, count: s.count, newestRecordedAt: s.newest, redactedFields: [...s.fields] }));
-  }
 }
 
 /** An object erasure leaves to a redaction job: the ordinary API cannot blank its personal fields. */
@@ -105,7 +89,7 @@ export async function eraseCustomer(
       // Pages heartbeat as they are fetched; a long page of writes must keep the lease too.
       if (wrote && ++writes % 5 === 0) await ctx.heartbeat();
       if (kept && at) {
-        tally.add(kind, at, redaction.fields);
+        tally.add("PAYMENTS", kind, 1, at, redaction.fields);
         if (!newestKept || at > newestKept) newestKept = at;
       } else if (kind === "subscription") {
         withCustomer.push({ fields: redaction.fields });
@@ -127,8 +111,8 @@ export async function eraseCustomer(
   if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
   // The customer is held as long as the newest record kept with it (or itself, when it is the newer).
   const heldFrom = newestKept && (!customerInside || newestKept > customerAt!) ? newestKept : customerAt!;
-  tally.add("customer", heldFrom, redaction.fields);
-  for (const s of withCustomer) tally.add("subscription", heldFrom, s.fields);
+  tally.add("PAYMENTS", "customer", 1, heldFrom, redaction.fields);
+  for (const s of withCustomer) tally.add("PAYMENTS", "subscription", 1, heldFrom, s.fields);
   return erased;
 }
 
@@ -156,7 +140,7 @@ export async function eraseGuestObjects(
     const redaction = redactionOf(kind, o, kept);
     if (Object.keys(redaction.params).length) await writer.update(kind, o.id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"}`, o.id), ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();
-    if (kept && at) tally.add(kind, at, redaction.fields);
+    if (kept && at) tally.add("PAYMENTS", kind, 1, at, redaction.fields);
     else if (personalFields(kind, blanked(o, redaction.params)).length) redactLater.push(redactionTarget(kind, o));
     else erased += 1;
   }

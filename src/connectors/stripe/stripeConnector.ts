@@ -5,7 +5,8 @@ import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
-import { eraseCustomer, eraseGuestObjects, KeptTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
+import { KeptTally } from "../keptTally";
+import { eraseCustomer, eraseGuestObjects, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
 import { CUSTOMER_LISTS, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
@@ -372,7 +373,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
         return { erased, ...remote() };
       }
-      const kept = tally.result();
+      const kept = tally.list();
       ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
       return {
         erased,
