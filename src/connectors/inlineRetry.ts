@@ -1,17 +1,5 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { ConnectorError } from "./sdk";
-
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
-export const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal.removeEventListener("abort", done);
-      clearTimeout(timer);
-      if (signal.aborted) reject(signal.reason);
-      else resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 /** The longest stretch of an inline wait between two heartbeats. */
 const HEARTBEAT_MS = 2_000;
@@ -50,7 +38,7 @@ export async function withInlineRetry<T>(call: () => Promise<T>, o: InlineRetry)
       o.onRetry?.(attempt + 1, wait, error);
       for (let left = wait; left > 0; left -= HEARTBEAT_MS) {
         await o.heartbeat?.();
-        await sleep(Math.min(left, HEARTBEAT_MS), o.signal).catch(() => {
+        await delay(Math.min(left, HEARTBEAT_MS), undefined, { signal: o.signal }).catch(() => {
           throw o.stopped();
         });
       }

@@ -591,6 +591,23 @@ describe("Stripe connector", function () {
       expect(Date.now() - started).to.be.below(10_000);
     });
 
+    it("stops at once, with a retryable error, when the task is aborted during an inline wait", async () => {
+      standIn.faults.retryAfterSeconds = 5;
+      standIn.faults.next.push("429");
+      const ctx = testContext();
+      setTimeout(() => ctx.abort("lease lost"), 200);
+      const started = Date.now();
+      const failure = await collectAll(connector, GRACE, ctx).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).to.be.instanceOf(ConnectorError);
+      expect(failure).to.deep.include({ retryable: true });
+      expect((failure as ConnectorError).userMessage).to.match(/stopped before it finished/);
+      expect(Date.now() - started, "not the whole Retry-After").to.be.below(2000);
+      expect(standIn.calls.total, "no call after the abort").to.equal(1);
+    });
+
     it("leaves a Retry-After longer than maxInlineWaitMs to the orchestrator, failing the call with it", async () => {
       standIn.faults.retryAfterSeconds = 30;
       standIn.faults.next.push("429");

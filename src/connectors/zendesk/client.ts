@@ -1,5 +1,6 @@
 import Bottleneck from "bottleneck";
-import { sleep, withInlineRetry } from "../inlineRetry";
+import { setTimeout as delay } from "node:timers/promises";
+import { withInlineRetry } from "../inlineRetry";
 import { ConnectorError, retryAfterMs, TaskContext } from "../sdk";
 import type { ResolvedZendeskOptions } from "./config";
 
@@ -147,7 +148,7 @@ export class ZendeskClient {
         throw new ConnectorError(`${this.o.name}: a Zendesk background job of the ${op} failed; the task will be retried`, `${op}: job ${state}`, true);
       }
       if (Date.now() > until) throw new ConnectorError(`${this.o.name}: Zendesk is still working on the ${op}; the task will be retried`, `${op}: job still ${state}`, true);
-      await sleep(Math.min(2000, 50 * 2 ** round), ctx.signal).catch(() => {
+      await delay(Math.min(2000, 50 * 2 ** round), undefined, { signal: ctx.signal }).catch(() => {
         throw this.stopped(op, ctx.signal);
       });
       const reply: ZendeskReply<{ job_status?: JobState }> = await this.get(path, op, ctx);
