@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Endpoint } from "./routes";
 import { Collection, StripeObject } from "./seed";
-import { StoredRedactionJob, StripeStore } from "./store";
+import { JOB_LISTS, JobList, StoredRedactionJob, StripeStore } from "./store";
 import { invalid, listPage, missing, Params } from "./wire";
 
 /**
@@ -64,19 +64,12 @@ function redactJob(store: StripeStore, job: StoredRedactionJob): void {
     if (typeof invoice?.charge === "string") redactObject(store, "charge", invoice.charge);
     redactObject(store, "invoice", id);
   }
-  for (const id of job.objects.charges) redactObject(store, "charge", id);
-  for (const id of job.objects.checkout_sessions) redactObject(store, "checkout_session", id);
-  for (const id of job.objects.payment_intents) redactObject(store, "payment_intent", id);
+  for (const list of ["charges", "checkout_sessions", "payment_intents"] as const) for (const id of job.objects[list]) redactObject(store, JOB_LISTS[list], id);
 }
 
 /** A job's objects by collection. */
-const objectsOf = (job: StoredRedactionJob): [Collection, string][] => [
-  ...job.objects.customers.map((id) => ["customer", id] as [Collection, string]),
-  ...job.objects.charges.map((id) => ["charge", id] as [Collection, string]),
-  ...job.objects.invoices.map((id) => ["invoice", id] as [Collection, string]),
-  ...job.objects.checkout_sessions.map((id) => ["checkout_session", id] as [Collection, string]),
-  ...job.objects.payment_intents.map((id) => ["payment_intent", id] as [Collection, string]),
-];
+const objectsOf = (job: StoredRedactionJob): [Collection, string][] =>
+  (Object.entries(JOB_LISTS) as [JobList, Collection][]).flatMap(([list, name]) => job.objects[list].map((id): [Collection, string] => [name, id]));
 
 const ids = (v: unknown): string[] => (v === undefined || v === "" ? [] : Array.isArray(v) ? v.map(String) : typeof v === "object" && v ? Object.values(v).map(String) : [String(v)]);
 
@@ -140,7 +133,7 @@ export function redactionEndpoints(desk: RedactionDesk): Endpoint[] {
       handle: (store, params: Params) => {
         const objects = (params.objects ?? {}) as Record<string, unknown>;
         if (typeof objects !== "object") throw invalid("objects must be a hash of id lists", "objects");
-        for (const k of Object.keys(objects)) if (!["customers", "charges", "invoices", "checkout_sessions", "payment_intents"].includes(k)) throw invalid(`This stand-in redacts customers, charges, invoices, Checkout Sessions and PaymentIntents, not ${k}`, `objects[${k}]`, "parameter_unknown");
+        for (const k of Object.keys(objects)) if (!(k in JOB_LISTS)) throw invalid(`This stand-in redacts customers, charges, invoices, Checkout Sessions and PaymentIntents, not ${k}`, `objects[${k}]`, "parameter_unknown");
         const behavior = params.validation_behavior ?? "error";
         if (behavior !== "error" && behavior !== "fix") throw invalid("validation_behavior must be error or fix", "validation_behavior");
         const created: StoredRedactionJob = {
@@ -150,7 +143,7 @@ export function redactionEndpoints(desk: RedactionDesk): Endpoint[] {
           livemode: false,
           status: "validating",
           validation_behavior: behavior,
-          objects: { customers: ids(objects.customers), charges: ids(objects.charges), invoices: ids(objects.invoices), checkout_sessions: ids(objects.checkout_sessions), payment_intents: ids(objects.payment_intents) },
+          objects: Object.fromEntries(Object.keys(JOB_LISTS).map((list) => [list, ids(objects[list])])) as StoredRedactionJob["objects"],
           validationErrors: [],
         };
         if (!objectsOf(created).length) throw invalid("Provide at least one object to redact.", "objects");

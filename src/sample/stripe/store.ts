@@ -20,6 +20,10 @@ export interface SideEffect {
   id: string;
 }
 
+/** The lists of object ids a redaction job takes, each with the collection its ids name. */
+export const JOB_LISTS = { customers: "customer", charges: "charge", invoices: "invoice", checkout_sessions: "checkout_session", payment_intents: "payment_intent" } as const satisfies Record<string, Collection>;
+export type JobList = keyof typeof JOB_LISTS;
+
 /** A redaction job as the stand-in keeps it (Stripe's `privacy.redaction_job`). */
 export interface StoredRedactionJob {
   id: string;
@@ -28,7 +32,7 @@ export interface StoredRedactionJob {
   livemode: false;
   status: "created" | "validating" | "ready" | "failed" | "redacting" | "succeeded" | "canceling" | "canceled";
   validation_behavior: "error" | "fix";
-  objects: { charges: string[]; checkout_sessions: string[]; customers: string[]; invoices: string[]; payment_intents: string[] };
+  objects: Record<JobList, string[]>;
   /** Why validation failed, as Stripe's validation error objects. */
   validationErrors: { id: string; object: "privacy.redaction_job_validation_error"; code: string; message: string; erroring_object: { id: string; object_type: string } | null }[];
 }
@@ -127,7 +131,8 @@ export class StripeStore {
     for (const [key, answer] of state.idempotency) this.idempotency.set(key, answer);
     // Jobs saved before the stand-in took Checkout Sessions and PaymentIntents have no list of them.
     for (const job of state.redactionJobs ?? []) {
-      this.redactionJobs.set(job.id, { ...job, objects: { ...job.objects, checkout_sessions: job.objects.checkout_sessions ?? [], payment_intents: job.objects.payment_intents ?? [] } });
+      const objects = Object.fromEntries(Object.keys(JOB_LISTS).map((list) => [list, job.objects[list as JobList] ?? []])) as StoredRedactionJob["objects"];
+      this.redactionJobs.set(job.id, { ...job, objects });
     }
   }
 
