@@ -30,8 +30,9 @@ type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<Ta
 /**
  * The declarative HTTP connector: a REST system connected by configuration alone (see config.ts and
  * docs/connectors.md). Calls are spaced to requestsPerSecond; a retryable status or a network failure is
- * a retryable ConnectorError carrying Retry-After (a read is first repeated inline, readRetries times); erasure deletes or anonymises record by record with an
- * idempotency key per record, after listing them, and counts a record already gone (404) as nothing.
+ * a retryable ConnectorError carrying Retry-After (a read is first repeated inline, readRetries times);
+ * erasure deletes or anonymises record by record with an idempotency key per record, after listing
+ * them, and counts a record already gone (404) as nothing.
  */
 export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.ProcessEnv = process.env): Connector & { close(): Promise<void> } {
   const problems = httpConfigProblems(config, env);

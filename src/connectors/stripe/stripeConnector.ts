@@ -163,6 +163,20 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
   }
 
+  /** How a guest's objects of each kind are found: the spellings asked for, one page of the answer, and the field holding the email. */
+  const guestLookups = {
+    charge: {
+      spellings: (email: string) => (o.emailLookup === "search" ? emailSpellings(email) : []),
+      fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>,
+      holder: "billing_details",
+    },
+    checkout_session: {
+      spellings: emailCaseSpellings,
+      fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor }) as unknown as Promise<Page>,
+      holder: "customer_details",
+    },
+  };
+
   /**
    * What the subject did as a guest, with no customer: charges (payments whose billing email is the
    * subject's; a checkout that made no customer) and Checkout Sessions (whose customer details carry
@@ -174,19 +188,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    */
   async function* guestObjectsOf(kind: "charge" | "checkout_session", ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
-    const lookups =
-      kind === "charge"
-        ? o.emailLookup === "search"
-          ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
-          : []
-        : emailCaseSpellings(email).map(
-            (spelling) => (cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor }) as unknown as Promise<Page>,
-          );
-    const emailOf = (item: StripeThing) => ((kind === "charge" ? item.billing_details : item.customer_details) as { email?: unknown } | null | undefined)?.email;
+    const { spellings, fetch, holder } = guestLookups[kind];
     const seen = new Set<string>();
-    for (const lookup of lookups) {
-      for await (const item of paged(op, ctx, lookup)) {
-        const typed = emailOf(item);
+    for (const spelling of spellings(email)) {
+      for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
+        const typed = (item[holder] as { email?: unknown } | null | undefined)?.email;
         if (item.customer || typeof typed !== "string" || normalizeEmail(typed) !== email || seen.has(item.id) || isRedacted(kind, item)) continue;
         seen.add(item.id);
         yield item;
