@@ -14,6 +14,7 @@ const GRACE_CUSTOMER = GRACE_PERSON.paymentCustomerId!;
 const LISTS = ["payment_method", "charge", "invoice", "subscription"] as const;
 
 /** The 7-year rule as the orchestrator computes it at the sample data's reference instant. */
+const YEAR = 365 * 86_400_000;
 const SEVEN_YEARS_BEFORE = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 7, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
 const created = (o: { created?: unknown }) => new Date(Number(o.created) * 1000);
 const ids = (records: SubjectRecord[]) => records.map((r) => `${r.type}:${r.id}`).sort();
@@ -241,16 +242,19 @@ describe("Stripe connector", function () {
     return outcome;
   }
 
+  /**
+   * A charge Stripe made for a checkout that created no customer: the billing email is the only link to
+   * the person. With `paymentIntent`, the charge names it (as a PaymentIntent's charge does).
+   */
+  function guestCharge(id: string, email: string, at: Date, paymentIntent?: string): void {
+    const address = { line1: "1 Guest Row", city: "London", postal_code: "N1 9GU", country: "GB" };
+    standIn.store.put(
+      { id, object: "charge", created: Math.floor(at.getTime() / 1000), customer: null, ...(paymentIntent ? { payment_intent: paymentIntent } : {}), amount: 1999, currency: "gbp", status: "succeeded", description: "Guest checkout: 1 hardware key", receipt_email: email, metadata: { order: id }, billing_details: { name: GRACE_PERSON.name, email, phone: "+442079460000", address }, invoice: null, livemode: false },
+      "test.seed",
+    );
+  }
+
   describe("a guest's charges (payments without a customer, found by billing email)", () => {
-    const YEAR = 365 * 86_400_000;
-    /** A charge Stripe made for a checkout that created no customer: the billing email is the only link to the person. */
-    function guestCharge(id: string, email: string, at: Date): void {
-      const address = { line1: "1 Guest Row", city: "London", postal_code: "N1 9GU", country: "GB" };
-      standIn.store.put(
-        { id, object: "charge", created: Math.floor(at.getTime() / 1000), customer: null, amount: 1999, currency: "gbp", status: "succeeded", description: "Guest checkout: 1 hardware key", receipt_email: email, metadata: { order: id }, billing_details: { name: GRACE_PERSON.name, email, phone: "+442079460000", address }, invoice: null, livemode: false },
-        "test.seed",
-      );
-    }
     const chargesIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "charge" && r.id.startsWith("ch_guest")).map((r) => r.id).sort();
 
     it("collects them for either spelling of the case, and not another guest's", async () => {
@@ -298,7 +302,6 @@ describe("Stripe connector", function () {
   });
 
   describe("Checkout Sessions (what the buyer typed at checkout: name, email, address, phone)", () => {
-    const YEAR = 365 * 86_400_000;
     /** A completed Checkout Session; `customer` null is a guest checkout, linked to the person only by the email typed. */
     function session(id: string, email: string, at: Date, customer: string | null = null): void {
       const address = { line1: "2 Checkout Lane", city: "Leeds", postal_code: "LS1 4AP", country: "GB" };
@@ -388,7 +391,6 @@ describe("Stripe connector", function () {
   });
 
   describe("PaymentIntents (a payment's receipt address and shipping)", () => {
-    const YEAR = 365 * 86_400_000;
     const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
     /** A succeeded PaymentIntent; `customer` null is a guest's, found only through the charge or session that names it. */
     function intent(id: string, at: Date, customer: string | null = null, receipt = GRACE_PERSON.email): void {
@@ -398,24 +400,17 @@ describe("Stripe connector", function () {
         "test.seed",
       );
     }
-    /** A guest charge naming its PaymentIntent. */
-    function chargeFor(id: string, paymentIntent: string, email: string, at: Date): void {
-      standIn.store.put(
-        { id, object: "charge", created: seconds(at), customer: null, payment_intent: paymentIntent, amount: 2999, currency: "gbp", status: "succeeded", description: null, receipt_email: null, metadata: {}, billing_details: { name: GRACE_PERSON.name, email, phone: null, address: null }, invoice: null, livemode: false },
-        "test.seed",
-      );
-    }
     const intentsIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "payment_intent").map((r) => r.id).sort();
 
     it("collects a guest's through the charges and sessions that name them, and a customer's under it, and not another buyer's", async () => {
       const lastYear = new Date(SAMPLE_EPOCH.getTime() - YEAR);
       intent("pi_guest", lastYear);
-      chargeFor("ch_guest_pi", "pi_guest", GRACE_PERSON.email.toUpperCase(), lastYear);
+      guestCharge("ch_guest_pi", GRACE_PERSON.email.toUpperCase(), lastYear, "pi_guest");
       intent("pi_session", lastYear);
       standIn.store.put({ id: "cs_pi", object: "checkout.session", created: seconds(lastYear), customer: null, customer_details: { email: GRACE_PERSON.email, name: GRACE_PERSON.name }, payment_intent: "pi_session", metadata: {}, livemode: false }, "test.seed");
       intent("pi_account", lastYear, GRACE_CUSTOMER);
       intent("pi_someone", lastYear, null, "someone.else@example.com");
-      chargeFor("ch_someone_pi", "pi_someone", "someone.else@example.com", lastYear);
+      guestCharge("ch_someone_pi", "someone.else@example.com", lastYear, "pi_someone");
       const records = await collectAll(connector, GRACE);
       expect(intentsIn(records)).to.deep.equal(["pi_account", "pi_guest", "pi_session"]);
       expect(records.find((r) => r.id === "pi_account")).to.deep.include({ keptWith: GRACE_CUSTOMER });
@@ -428,12 +423,12 @@ describe("Stripe connector", function () {
       const old = new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR);
       const recent = new Date(SAMPLE_EPOCH.getTime() - YEAR);
       intent("pi_guest_old", old);
-      chargeFor("ch_guest_old_pi", "pi_guest_old", GRACE_PERSON.email, old);
+      guestCharge("ch_guest_old_pi", GRACE_PERSON.email, old, "pi_guest_old");
       intent("pi_guest_recent", recent);
-      chargeFor("ch_guest_recent_pi", "pi_guest_recent", GRACE_PERSON.email, recent);
+      guestCharge("ch_guest_recent_pi", GRACE_PERSON.email, recent, "pi_guest_recent");
       intent("pi_account_old", old, GRACE_CUSTOMER);
       intent("pi_someone", old, null, "someone.else@example.com");
-      chargeFor("ch_someone_pi", "pi_someone", "someone.else@example.com", old);
+      guestCharge("ch_someone_pi", "someone.else@example.com", old, "pi_someone");
       const { outcome } = await eraseGraceAndRedact();
       // Asked of the stand-in's own store.
       for (const id of ["pi_guest_old", "pi_account_old"]) {
