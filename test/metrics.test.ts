@@ -83,13 +83,19 @@ describeEachDatabase("metrics", (db) => {
       const { request } = await t.ok(`query Watch($id: ID!) { request(id: $id) { status tasks { step status attempts } } }`, { id: r.id });
       return request.status === "COMPLETED" ? (request.tasks as Array<{ step: string; status: string; attempts: number }>) : undefined;
     }, "request COMPLETED");
-    const after = await scrapeMetrics(t);
+    // An attempt is counted when it ends, just after its completion commits: the request can read
+    // COMPLETED a moment before the EXPORT's attempt is counted.
+    const exportAttempts = 'dsr_task_attempts_total{connector="export",step="EXPORT"}';
+    const after = await t.waitFor(async () => {
+      const m = await scrapeMetrics(t);
+      return value(m, exportAttempts) > value(before, exportAttempts) ? m : undefined;
+    }, "the EXPORT's attempt counted");
     const delta = (key: string) => value(after, key) - value(before, key);
     // One worker, two slots: the COLLECT's completion leaves both free, and claims the EXPORT it releases.
     expect(tasks.map((x) => `${x.step}:${x.status}:${x.attempts}`).sort()).to.deep.equal(["COLLECT:SUCCEEDED:1", "EXPORT:SUCCEEDED:1"]);
     expect(delta('dsr_tasks_claimed_total{by="claim"}')).to.equal(1);
     expect(delta('dsr_tasks_claimed_total{by="hand-off"}')).to.equal(1);
-    expect(delta('dsr_task_attempts_total{connector="export",step="EXPORT"}')).to.equal(1);
+    expect(delta(exportAttempts)).to.equal(1);
     expect((await t.ok(`{ verifyAuditTrail(full: true) { ok } }`)).verifyAuditTrail.ok).to.equal(true);
   });
 
