@@ -444,6 +444,71 @@ describe("Stripe connector", function () {
     });
   });
 
+  describe("disputes (a chargeback, and the evidence sent to the bank: name, email, addresses, IP address)", () => {
+    const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
+    const lastYear = new Date(SAMPLE_EPOCH.getTime() - YEAR);
+    const longAgo = new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR);
+    const EVIDENCE = { customer_name: GRACE_PERSON.name, customer_purchase_ip: "203.0.113.7", billing_address: "1 Guest Row, London N1 9GU", uncategorized_text: "She signed in with her security key before the purchase", product_description: "Hardware key" };
+    /** A closed dispute of `charge` (which then says it was disputed), its evidence submitted long since. */
+    function dispute(id: string, chargeId: string, at: Date, email = GRACE_PERSON.email): void {
+      const charge = standIn.store.get("charge", chargeId)!;
+      standIn.store.put({ ...charge, disputed: true }, "test.seed");
+      standIn.store.put(
+        { id, object: "dispute", created: seconds(at), charge: chargeId, payment_intent: null, amount: charge.amount, currency: charge.currency, reason: "fraudulent", status: "lost", evidence: { ...EVIDENCE, customer_email_address: email }, metadata: { case: id }, livemode: false },
+        "test.seed",
+      );
+    }
+    /** One of Grace's account customer's charges, from inside the 7-year period or from before it. */
+    const accountCharge = (inside: boolean) => standIn.store.all("charge").find((c) => c.customer === GRACE_CUSTOMER && created(c) >= SEVEN_YEARS_BEFORE === inside)!;
+    const disputesIn = (records: SubjectRecord[]) => records.filter((r) => r.type === "dispute").map((r) => r.id).sort();
+
+    it("collects those of her customer's disputed charges and of her guest charges, and not another buyer's, asking only charges that say they were disputed", async () => {
+      dispute("dp_account", accountCharge(true).id, lastYear);
+      guestCharge("ch_guest_disputed", GRACE_PERSON.email.toUpperCase(), lastYear);
+      dispute("dp_guest", "ch_guest_disputed", lastYear);
+      guestCharge("ch_someone", "someone.else@example.com", lastYear);
+      dispute("dp_someone", "ch_someone", lastYear, "someone.else@example.com");
+      standIn.calls.reset();
+      const records = await collectAll(connector, { ...GRACE, paymentCustomerId: GRACE_CUSTOMER });
+      expect(disputesIn(records)).to.deep.equal(["dp_account", "dp_guest"]);
+      expect(standIn.calls.byRoute["GET /v1/disputes"], "one list call per disputed charge of hers").to.equal(2);
+      expect(records.find((r) => r.id === "dp_account")).to.deep.include({ category: "PAYMENTS", keptWith: GRACE_CUSTOMER });
+      const guest = records.find((r) => r.id === "dp_guest")!;
+      expect(guest.data).to.deep.include({ reason: "fraudulent", charge: "ch_guest_disputed", amount: 1999 });
+      expect(guest.data.evidence).to.deep.include({ customer_name: GRACE_PERSON.name, customer_purchase_ip: "203.0.113.7", customer_email_address: GRACE_PERSON.email });
+    });
+
+    it("never changes the evidence: keeps a recent dispute with its metadata blanked, and reports an old one residual, naming the fields left", async () => {
+      const recent = accountCharge(true);
+      dispute("dp_recent", recent.id, lastYear);
+      guestCharge("ch_guest_old", GRACE_PERSON.email, longAgo);
+      dispute("dp_old", "ch_guest_old", longAgo);
+      guestCharge("ch_someone", "someone.else@example.com", longAgo);
+      dispute("dp_someone", "ch_someone", longAgo, "someone.else@example.com");
+      const { outcome, ctx } = await eraseGraceAndRedact();
+      // Asked of the stand-in's own store: no evidence changed (Stripe would submit it to the bank), metadata blanked on both of hers.
+      for (const id of ["dp_recent", "dp_old"]) {
+        const d = standIn.store.get("dispute", id)!;
+        expect(d.evidence, id).to.deep.include(EVIDENCE);
+        expect(d.metadata, id).to.deep.equal({});
+      }
+      expect(standIn.store.get("dispute", "dp_someone")!.metadata, "another buyer's dispute is untouched").to.deep.equal({ case: "dp_someone" });
+      expect(standIn.store.effectCount("dispute.update")).to.equal(2);
+      expect(outcome.kept!.find((k) => k.type === "dispute")).to.deep.include({ count: 1, redactedFields: ["metadata"] });
+      // Her account's customer is kept as long as the dispute kept with it.
+      expect(standIn.store.get("customer", GRACE_CUSTOMER)!.deleted).to.equal(undefined);
+      const residual = outcome.residual!.find((r) => r.type === "dispute")!;
+      expect(residual).to.deep.include({ category: "PAYMENTS", count: 1 });
+      expect(residual.fields).to.deep.equal(["evidence.billing_address", "evidence.customer_email_address", "evidence.customer_name", "evidence.customer_purchase_ip", "evidence.uncategorized_text"]);
+      expect(residual.reason).to.match(/Stripe support/);
+      expect(JSON.stringify(outcome)).not.to.include(GRACE_PERSON.email);
+      // The orchestrator's verification asks for each by id: both still name her.
+      const looked: string[] = [];
+      for await (const r of connector.lookup(["dp_recent", "dp_old"].map((id) => ({ category: "PAYMENTS" as const, type: "dispute", id })), ctx)) if (r.personalFields.length) looked.push(r.id);
+      expect(looked.sort()).to.deep.equal(["dp_old", "dp_recent"]);
+    });
+  });
+
   describe("erase under the 7-year rule", () => {
     it("keeps records inside the period with tax-irrelevant fields blanked, erases older ones and keeps the customer", async () => {
       const keepSince = SEVEN_YEARS_BEFORE;

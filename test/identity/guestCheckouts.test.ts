@@ -112,6 +112,47 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
     expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ matchesPlan: true, plannedFound: collect.outcome.records });
   });
+
+  it("exports the disputes of her guest charges with their evidence, and a deletion keeps a recent one and names an old one residual, never changing the evidence", async () => {
+    const grace = setup.ws.people[1];
+    const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
+    const linked = (await collectAll(payments, { email: grace.email, paymentCustomerId: grace.paymentCustomerId! })).length;
+    const old = Date.UTC(2012, 2, 1) / 1000;
+    const recent = Math.floor(setup.t.clock.now().getTime() / 1000) - 365 * 86_400;
+    const evidence = { customer_name: grace.name, customer_email_address: grace.email, customer_purchase_ip: "198.51.100.23", billing_address: null, shipping_address: "3 Guest Row, York", uncategorized_text: null, product_description: "Hardware key" };
+    for (const [id, created] of [["old", old], ["recent", recent]] as const) {
+      setup.ws.stripe.store.put(
+        { id: `ch_guest_${id}`, object: "charge", created, customer: null, disputed: true, amount: 2500, currency: "gbp", status: "succeeded", description: "Guest checkout", receipt_email: grace.email, metadata: {}, billing_details: { name: grace.name, email: grace.email.toUpperCase(), phone: null, address: null }, invoice: null, livemode: false },
+        "test.seed",
+      );
+      setup.ws.stripe.store.put(
+        { id: `dp_guest_${id}`, object: "dispute", created: created + 86_400 * 30, charge: `ch_guest_${id}`, payment_intent: null, amount: 2500, currency: "gbp", reason: "product_not_received", status: "won", evidence, metadata: { ticket: id }, livemode: false },
+        "test.seed",
+      );
+    }
+    const access = await run(setup.t, "ACCESS", grace.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
+    // Her account's customer and what it holds, her 2 guest charges and their 2 disputes.
+    expect(collect.outcome.records).to.equal(linked + 2 + 2);
+    const deletion = await run(setup.t, "DELETION", grace.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // Asked of the payment processor: the evidence as it was (a change would go to the bank), the metadata blanked.
+    for (const id of ["dp_guest_old", "dp_guest_recent"]) expect(setup.ws.stripe.store.get("dispute", id), id).to.deep.include({ evidence, metadata: {} });
+    const { request } = await setup.t.ok(
+      `query($id: ID!) { request(id: $id) { residualRecords { connector recordType records fields reason } retentionExceptions { connector recordType recordCount } deletionOutcome { connector erased kept residual matchesPlan plannedFound differences { kind records } } } }`,
+      { id: deletion.id },
+    );
+    expect(request.residualRecords.filter((r: any) => r.recordType === "dispute")).to.deep.equal([
+      { connector: "payments", recordType: "dispute", records: 1, fields: ["evidence.customer_email_address", "evidence.customer_name", "evidence.customer_purchase_ip", "evidence.shipping_address"], reason: request.residualRecords.find((r: any) => r.recordType === "dispute").reason },
+    ]);
+    expect(request.residualRecords.find((r: any) => r.recordType === "dispute").reason).to.match(/Stripe support/);
+    expect(request.retentionExceptions.filter((k: any) => k.recordType === "dispute")).to.deep.equal([{ connector: "payments", recordType: "dispute", recordCount: 1 }]);
+    // The outcome says the old dispute was not erased, as the plan wanted: residual, not erased.
+    const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
+    expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ residual: 1, matchesPlan: false, plannedFound: collect.outcome.records });
+    expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: 1 });
+  });
 });
 
 /** An installation whose Stripe connector allows 10 customers per address, for a person with 26. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
-import type { TaskContext } from "../sdk";
+import type { ResidualRecords, TaskContext } from "../sdk";
 import { createdAt, CUSTOMER_LISTS, isRedacted, isRedactedKind, ListKind, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
 import { redactionOf } from "./redaction";
 
@@ -13,6 +13,53 @@ export interface StripeWriter {
   deleteCustomer(id: string, key: string, ctx: TaskContext): Promise<unknown>;
   /** Pages through a customer's list; `after` picks the next cursor from a handled page. */
   list(kind: ListKind, customer: string, ctx: TaskContext, after: (page: StripeThing[]) => string | undefined): AsyncIterable<StripeThing>;
+  /** The disputes of a charge (none unless the charge says it was disputed). */
+  disputes(charge: StripeThing, ctx: TaskContext): AsyncIterable<StripeThing>;
+}
+
+/** Why an old dispute's evidence stays: said on the request's residual records and its certificate. */
+export const DISPUTE_RESIDUE_REASON =
+  "a dispute's evidence cannot be changed through Stripe's API once it was submitted to the bank, and Stripe's redaction jobs do not take disputes: ask Stripe support to redact it";
+
+/** Records erasure leaves holding personal data, one set per kind, with the fields left and why. */
+export class ResidueTally {
+  private readonly sets = new Map<StripeKind, { count: number; fields: Set<string>; reason: string }>();
+
+  add(kind: StripeKind, fields: readonly string[], reason: string): void {
+    const set = this.sets.get(kind) ?? { count: 0, fields: new Set<string>(), reason };
+    set.count += 1;
+    for (const f of fields) set.fields.add(f);
+    this.sets.set(kind, set);
+  }
+
+  list(): ResidualRecords[] {
+    return [...this.sets].map(([type, s]) => ({ category: "PAYMENTS", type, count: s.count, fields: [...s.fields].sort(), reason: s.reason }));
+  }
+}
+
+/**
+ * What erasure does with one dispute (a chargeback, and the evidence the merchant sent the bank: the
+ * buyer's name, email, addresses, IP address, messages). Its evidence is never changed: Stripe submits
+ * evidence to the bank as it changes, takes no change once it was submitted, and no redaction job takes
+ * a dispute. Inside retention it is kept with its metadata blanked; an older one whose evidence still
+ * names the buyer is reported residual; one whose evidence holds nothing personal is erased. Returns
+ * the count erased and, when kept, its date (the customer is kept as long as it).
+ */
+export async function eraseDispute(dispute: StripeThing, keepSince: Date | undefined, tally: KeptTally, residue: ResidueTally, writer: StripeWriter, ctx: TaskContext): Promise<{ erased: number; keptAt?: Date }> {
+  const at = createdAt(dispute);
+  const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
+  const redaction = redactionOf("dispute", dispute, kept);
+  if (Object.keys(redaction.params).length) await writer.update("dispute", dispute.id, redaction.params, writeKey(ctx.idempotencyKey, `dispute.update.${kept ? "kept" : "old"}`, dispute.id), ctx);
+  if (kept && at) {
+    tally.add("PAYMENTS", "dispute", 1, at, redaction.fields);
+    return { erased: 0, keptAt: at };
+  }
+  const left = personalFields("dispute", dispute);
+  if (left.length) {
+    residue.add("dispute", left, DISPUTE_RESIDUE_REASON);
+    return { erased: 0 };
+  }
+  return { erased: 1 };
 }
 
 /**
@@ -45,13 +92,15 @@ export function redactionTarget(kind: RedactedKind, o: StripeThing): ToRedact {
  * old subscriptions are cancelled and blanked, and stay listed with the customer (kept with it, or
  * erased with it). The customer, the anchor of them all, is deleted when
  * nothing is kept, and otherwise kept (redacted) as long as its newest kept record. Objects already
- * redacted are no longer the subject's records and are passed over, as collect does. Returns the
- * records erased now (those handed to a redaction job are counted when it ends).
+ * redacted are no longer the subject's records and are passed over, as collect does, but not their
+ * disputes (eraseDispute), which a redaction of the charge leaves as they were. Returns the records
+ * erased now (those handed to a redaction job are counted when it ends).
  */
 export async function eraseCustomer(
   customer: StripeThing,
   keepSince: Date | undefined,
   tally: KeptTally,
+  residue: ResidueTally,
   writer: StripeWriter,
   ctx: TaskContext,
   toRedact: ToRedact[],
@@ -68,6 +117,13 @@ export async function eraseCustomer(
     const detached = new Set<string>();
     const after = (page: StripeThing[]) => [...page].reverse().find((item) => !detached.has(item.id))?.id;
     for await (const item of writer.list(kind, customer.id, ctx, after)) {
+      if (kind === "charge") {
+        for await (const dispute of writer.disputes(item, ctx)) {
+          const outcome = await eraseDispute(dispute, keepSince, tally, residue, writer, ctx);
+          erased += outcome.erased;
+          if (outcome.keptAt && (!newestKept || outcome.keptAt > newestKept)) newestKept = outcome.keptAt;
+        }
+      }
       if (isRedacted(kind, item)) continue;
       const at = createdAt(item);
       const kept = keepSince !== undefined && at !== undefined && at >= keepSince;

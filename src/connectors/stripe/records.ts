@@ -1,7 +1,7 @@
 import type { SubjectRecord } from "../sdk";
 
 /** The kinds of Stripe object the connector reads, by Stripe's `object` name. */
-export type StripeKind = "customer" | "payment_method" | "charge" | "invoice" | "subscription" | "checkout_session" | "payment_intent";
+export type StripeKind = "customer" | "payment_method" | "charge" | "invoice" | "subscription" | "checkout_session" | "payment_intent" | "dispute";
 
 /** The lists read per customer, in the order collect returns them. */
 export const CUSTOMER_LISTS = ["payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent"] as const;
@@ -33,6 +33,8 @@ const EXPORTED: Record<StripeKind, readonly string[]> = {
   subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
   checkout_session: ["status", "payment_status", "mode", "amount_total", "currency", "customer_email", "customer_details", "shipping_details", "payment_intent", "invoice", "metadata", "created"],
   payment_intent: ["amount", "currency", "status", "description", "receipt_email", "shipping", "latest_charge", "metadata", "created"],
+  // The evidence as sent to the bank: what the merchant said about the buyer (files by their ids).
+  dispute: ["amount", "currency", "reason", "status", "charge", "payment_intent", "evidence", "metadata", "created"],
 };
 
 /** When the object came into being (Stripe's `created`, in seconds). */
@@ -57,6 +59,17 @@ const PERSONAL: Record<StripeKind, readonly string[]> = {
   subscription: [],
   checkout_session: ["customer_details.name", "customer_details.email", "customer_details.phone", "customer_details.address", "customer_email", "shipping_details"],
   payment_intent: ["receipt_email", "shipping.name", "shipping.phone", "shipping.address"],
+  dispute: [
+    "evidence.customer_name",
+    "evidence.customer_email_address",
+    "evidence.customer_purchase_ip",
+    "evidence.billing_address",
+    "evidence.shipping_address",
+    "evidence.access_activity_log",
+    "evidence.uncategorized_text",
+    "evidence.customer_communication",
+    "evidence.customer_signature",
+  ],
 };
 
 const valueAt = (o: Record<string, unknown>, path: string): unknown => path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);

@@ -1,4 +1,4 @@
-import type { ListKind, StripeKind, StripeThing } from "./records";
+import type { StripeKind, StripeThing } from "./records";
 
 /**
  * What erasure does to one Stripe object through the ordinary API. Stripe deletes customers only:
@@ -31,13 +31,15 @@ const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly strin
   checkout_session: { kept: ["metadata"], old: ["metadata"] },
   // A PaymentIntent's receipt address and shipping are left as they are once it succeeded: metadata only.
   payment_intent: { kept: ["metadata"], old: ["metadata"] },
+  // A dispute's evidence is never changed (Stripe submits evidence to the bank as it changes): metadata only.
+  dispute: { kept: ["metadata"], old: ["metadata"] },
 };
 
 /** Billing details are blanked field by field (Stripe takes no empty value for the whole object). */
 const BILLING_DETAILS = { name: "", email: "", phone: "", address: "" };
 
 /** The redaction of one object, given whether retention keeps it. */
-export function redactionOf(kind: ListKind | "customer", o: StripeThing, kept: boolean): Redaction {
+export function redactionOf(kind: StripeKind, o: StripeThing, kept: boolean): Redaction {
   const fields = kept ? BLANKED[kind].kept : BLANKED[kind].old;
   const params: Redaction["params"] = {};
   // A canceled subscription takes only metadata changes at Stripe.

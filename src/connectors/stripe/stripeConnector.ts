@@ -6,7 +6,7 @@ import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOu
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
-import { eraseCustomer, eraseGuestObjects, StripeWriter, ToRedact, redactionTarget } from "./erasure";
+import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
 import { CUSTOMER_LISTS, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
@@ -29,7 +29,7 @@ class Withdrawn extends Error {}
 type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
 
 /** What a guest leaves at Stripe without a customer, in the order collect and erase read them. */
-const GUEST_KINDS = ["charge", "checkout_session", "payment_intent"] as const;
+const GUEST_KINDS = ["charge", "dispute", "checkout_session", "payment_intent"] as const;
 type GuestKind = (typeof GUEST_KINDS)[number];
 
 /** Escapes a value for Stripe's search query language (single-quoted strings). */
@@ -39,8 +39,9 @@ const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g,
  * A payment-processor connector on the official `stripe` SDK (host, port and protocol configurable).
  * Finds the subject's customers by paymentCustomerId and by email; streams each customer, its
  * payment methods (brand, last 4, expiry), charges, invoices, subscriptions, Checkout Sessions and
- * PaymentIntents page by page, then what the subject left as a guest (charges and Checkout Sessions
- * with no customer, found by the email they carry, and their PaymentIntents); erases under the 7-year
+ * PaymentIntents page by page, and the disputes of disputed charges, then what the subject left as a
+ * guest (charges and Checkout Sessions with no customer, found by the email they carry, their disputes
+ * and their PaymentIntents); erases under the 7-year
  * rule (see erasure.ts). The SDK's own retries are off: a call that fails for a passing reason is
  * repeated inline (`retries`, after Retry-After), then the orchestrator retries the task; every write
  * carries an idempotency key derived from the task's, so a repeat writes once.
@@ -115,6 +116,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     checkout_session: (customer, cursor) => stripe.checkout.sessions.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
     payment_intent: (customer, cursor) => stripe.paymentIntents.list({ customer, limit, starting_after: cursor }) as unknown as Promise<Page>,
   };
+
+  /**
+   * A charge's disputes (chargebacks, with the evidence sent to the bank). Only a charge that says it
+   * was disputed is asked: one call per disputed charge, none for the others.
+   */
+  async function* disputesOf(charge: StripeThing, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+    if (charge.disputed !== true) return;
+    yield* paged(op, ctx, (cursor) => stripe.disputes.list({ charge: charge.id, limit, starting_after: cursor }) as unknown as Promise<Page>);
+  }
 
   /**
    * The subject's live customers: the one with the given id (the account's), and every one with the
@@ -201,7 +211,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   }
 
   /**
-   * Everything the subject left as a guest, kind by kind (GUEST_KINDS): charges, Checkout Sessions,
+   * Everything the subject left as a guest: charges (each followed by its disputes), Checkout Sessions,
    * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
    * search by, so one that no charge or session names is not found; docs/connectors.md).
    */
@@ -211,6 +221,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for await (const item of guestObjectsOf(kind, ids, op, ctx)) {
         if (typeof item.payment_intent === "string") intents.add(item.payment_intent);
         yield { kind, item };
+        if (kind === "charge") for await (const dispute of disputesOf(item, op, ctx)) yield { kind: "dispute", item: dispute };
       }
     }
     for (const id of intents) {
@@ -254,6 +265,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         subscription: () => stripe.subscriptions.update(id, params, opts),
         checkout_session: () => stripe.checkout.sessions.update(id, params, opts),
         payment_intent: () => stripe.paymentIntents.update(id, params, opts),
+        dispute: () => stripe.disputes.update(id, params, opts),
       }[kind] as () => Promise<unknown>;
       return write(ctx, work);
     },
@@ -261,6 +273,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
     deleteCustomer: (id, key, ctx) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
+    disputes: (charge, ctx) => disputesOf(charge, "erase", ctx),
   };
 
   const retrieve: Record<StripeKind, (id: string) => Promise<unknown>> = {
@@ -271,6 +284,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     subscription: (id) => stripe.subscriptions.retrieve(id),
     checkout_session: (id) => stripe.checkout.sessions.retrieve(id),
     payment_intent: (id) => stripe.paymentIntents.retrieve(id),
+    dispute: (id) => stripe.disputes.retrieve(id),
   };
   /** One object by id, whatever became of its customer; undefined when Stripe has no such object. */
   const objectById = async (kind: StripeKind, id: string, op: Operation, ctx: Ctx): Promise<StripeThing | undefined> =>
@@ -332,6 +346,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         yield toRecord("customer", customer);
         for (const kind of CUSTOMER_LISTS) {
           for await (const item of paged("collect", ctx, (cursor) => lists[kind](customer.id, cursor))) {
+            // A redacted charge's disputes keep their evidence: they are read all the same.
+            if (kind === "charge") {
+              for await (const dispute of disputesOf(item, "collect", ctx)) {
+                count += 1;
+                yield toRecord("dispute", dispute, customer.id);
+              }
+            }
             // A redacted object no longer holds anything of the subject.
             if (isRedacted(kind, item)) continue;
             count += 1;
@@ -358,6 +379,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const guests = new Map<GuestKind, StripeThing[]>(GUEST_KINDS.map((kind) => [kind, []]));
       for await (const { kind, item } of guestsOf(ids, "erase", ctx)) guests.get(kind)!.push(item);
       const tally = new KeptTally();
+      const residue = new ResidueTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
       const remote = () => (redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {});
@@ -366,12 +388,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           detachedNow.set(ctx, 0);
           const leftovers: ToRedact[] = [];
           if (customer.deleted) leftovers.push(...(await leftoversOf(customer.id, ctx)));
-          else erased += await eraseCustomer(customer, keepSince, tally, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
+          else erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
           if (customer.deleted) await redactor.start(leftovers, ctx);
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);
-        for (const [kind, items] of guests) erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, (batch) => redactor.start(batch, ctx));
+        for (const [kind, items] of guests) {
+          if (kind === "dispute") for (const dispute of items) erased += (await eraseDispute(dispute, keepSince, tally, residue, writer, ctx)).erased;
+          else erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, (batch) => redactor.start(batch, ctx));
+        }
       } catch (error) {
         if (!(error instanceof Withdrawn)) throw error;
         // A customer being erased stays with its blanked records; only its detached payment methods left it.
@@ -380,11 +405,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return { erased, ...remote() };
       }
       const kept = tally.list();
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      const residual = [...redactor.residual, ...residue.list()];
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),
-        ...(redactor.residual.length ? { residual: redactor.residual } : {}),
+        ...(residual.length ? { residual } : {}),
         ...remote(),
       };
     },

@@ -180,6 +180,36 @@ export const ENDPOINTS: readonly Endpoint[] = [
     handle: (store, params, { id }) => store.put(applyUpdate(live(store, "checkout_session", id, "checkout.session"), params) as StripeObject, "checkout_session.update"),
   },
   {
+    // Disputes by the charge or PaymentIntent disputed (Stripe lists no dispute by customer or email).
+    method: "GET",
+    path: "/v1/disputes",
+    params: ["charge", "payment_intent", ...PAGING],
+    handle: (store, params) =>
+      listPage(
+        "/v1/disputes",
+        store.all("dispute").filter((o) => (params.charge === undefined || o.charge === params.charge) && (params.payment_intent === undefined || o.payment_intent === params.payment_intent)),
+        params,
+        "dispute",
+      ),
+  },
+  retrieve("dispute", "dispute"),
+  {
+    // As at Stripe: evidence is submitted to the bank as it changes, and takes no change once the
+    // dispute is past needing a response; metadata changes at any time.
+    method: "POST",
+    path: "/v1/disputes/:id",
+    params: ["evidence", "metadata", "submit"],
+    handle: (store, params, { id }) => {
+      const dispute = live(store, "dispute", id, "dispute");
+      if (params.evidence !== undefined && !["needs_response", "warning_needs_response"].includes(String(dispute.status))) {
+        throw invalid(`This dispute is ${String(dispute.status)}: its evidence can no longer be changed.`, "evidence");
+      }
+      const updated = applyUpdate(dispute, params) as StripeObject;
+      delete updated.submit;
+      return store.put(params.evidence !== undefined && params.submit !== "false" ? { ...updated, status: "under_review" } : updated, "dispute.update");
+    },
+  },
+  {
     method: "DELETE",
     path: "/v1/subscriptions/:id",
     params: ["invoice_now", "prorate"],

@@ -10,7 +10,7 @@ import { recordDates, SamplePerson } from "../people";
 export type StripeObject = Record<string, unknown> & { id: string; object: string; created?: number };
 
 /** The lists the stand-in holds, by Stripe's `object` name. */
-export const COLLECTIONS = ["customer", "payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent"] as const;
+export const COLLECTIONS = ["customer", "payment_method", "charge", "invoice", "subscription", "checkout_session", "payment_intent", "dispute"] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
 /** The collection an object belongs to (Stripe names a Checkout Session `checkout.session`). */
