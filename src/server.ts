@@ -28,7 +28,7 @@ import type { Services } from "./services";
 import type { Connector } from "./connectors/sdk";
 import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
-import { ConnectorRegistry } from "./orchestrator/registry";
+import { ConnectorRegistry, processingLocationOf } from "./orchestrator/registry";
 import { WakeListener, wakeSender } from "./orchestrator/wake";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
 import { CallbackDispatcher } from "./callbacks/dispatcher";
@@ -86,6 +86,8 @@ export async function buildRegistry(config: Config, given?: Connector[], logger?
     ]);
   }
   const closeAll = async () => void (await Promise.allSettled(built.map((c) => c.close?.())));
+  const unrecorded = built.filter((c) => !processingLocationOf(c)).map((c) => c.spec.name);
+  if (unrecorded.length) logger?.warn({ connectors: unrecorded }, "no processing location is recorded for these connectors: set processingLocation (e.g. \"US\") on their entries in the connectors file; until then they count as outside DSR_PROCESSING_LOCATION");
   try {
     return new ConnectorRegistry(built, closeAll);
   } catch (error) {

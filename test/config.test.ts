@@ -212,6 +212,20 @@ describe("loadConfig", () => {
     });
   });
 
+  describe("processing location", () => {
+    it("defaults to India (the policy's primary location) and takes another country code", () => {
+      expect(loadConfig({}).DSR_PROCESSING_LOCATION).to.equal("IN");
+      expect(loadConfig({ DSR_PROCESSING_LOCATION: "DE" }).DSR_PROCESSING_LOCATION).to.equal("DE");
+    });
+
+    it("refuses anything but a two-letter country code in capitals, without repeating it", () => {
+      for (const value of ["in", "India", "IND", "I1"]) {
+        const problems = problemsOf({ DSR_PROCESSING_LOCATION: value });
+        expect(problems, value).to.deep.equal(["DSR_PROCESSING_LOCATION must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN"]);
+      }
+    });
+  });
+
   describe("unknown DSR_ variables", () => {
     it("reports a misspelt DSR_ variable by name", () => {
       expect(problemsOf({ DSR_PROT: "1" })).to.deep.equal(["DSR_PROT is not a setting this service knows (check the spelling)"]);

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { collectAll, testContext } from "../src/connectors/testing/conformance";
 import { loadConnectorsFile } from "../src/orchestrator/connectorsFile";
-import { ConnectorRegistryError } from "../src/orchestrator/registry";
+import { ConnectorRegistry, ConnectorRegistryError, processingLocationOf, withProcessingLocation } from "../src/orchestrator/registry";
+import { ScriptedConnector } from "./support/scriptedConnector";
 import { AccountDb, ADA, ADA_RECORDS, accountDbConfig } from "./connectors/support/accountDb";
 import { createMariadbDatabase, createSqliteDatabase, describeEachDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
@@ -54,6 +55,7 @@ describe("connectors file", () => {
       { type: "ftp", options: {} },
       { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access", "shred"], instructions: "" },
       { type: "module", module: "./missing.js" },
+      { type: "manual", name: "paper-archive", categories: ["ACCOUNT"], supports: ["access"], instructions: "Search the boxes.", processingLocation: "india" },
     ]);
     const problems = await problemsOf(file, { ACCOUNTS_URL: "sqlite::memory:" });
     const at = (i: number) => problems.filter((p) => p.includes(`connectors[${i}]`));
@@ -63,6 +65,18 @@ describe("connectors file", () => {
     expect(at(3).join("\n")).to.match(/supports must list/);
     expect(at(3).join("\n")).to.match(/instructions/);
     expect(at(4).join("\n")).to.match(/missing\.js/);
+    expect(at(5)).to.deep.equal([`${file} connectors[5]: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`]);
+  });
+
+  it("takes a connector's processing location from its spec, lets the file's entry win, and refuses one that is not a country code", () => {
+    const own = new ScriptedConnector({ name: "crm", processingLocation: "IE" });
+    expect(processingLocationOf(own)).to.equal("IE");
+    expect(processingLocationOf(withProcessingLocation(new ScriptedConnector({ name: "crm", processingLocation: "IE" }), "DE"))).to.equal("DE");
+    expect(processingLocationOf(new ScriptedConnector({ name: "crm" }))).to.equal(undefined);
+    expect(() => new ConnectorRegistry([new ScriptedConnector({ name: "crm", processingLocation: "Ireland" })]))
+      .to.throw(ConnectorRegistryError)
+      .with.property("problems")
+      .that.deep.equals(["crm: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US"]);
   });
 
   it("refuses a file that is not JSON, naming the file", async () => {
@@ -87,7 +101,7 @@ describeEachDatabase("connectors file in a running service", (db) => {
     process.env.DSR_TEST_ACCOUNTS_URL = accountsDb.url;
     const file = writeFile(tempDir(), [
       { type: "sql", options: accountDbConfig(), env: { url: "DSR_TEST_ACCOUNTS_URL" } },
-      { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access"], instructions: "Search the archive boxes by name." },
+      { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access"], instructions: "Search the archive boxes by name.", processingLocation: "IN" },
     ]);
     t = await new TestService(db(), { ...FAST, DSR_CONNECTORS_FILE: file }, null).start();
   });
@@ -97,6 +111,14 @@ describeEachDatabase("connectors file in a running service", (db) => {
     await accountsDb?.drop();
     if (saved === undefined) delete process.env.DSR_TEST_ACCOUNTS_URL;
     else process.env.DSR_TEST_ACCOUNTS_URL = saved;
+  });
+
+  it("shows where each system processes data, as the file records it, and marks the unrecorded one outside the primary location", async () => {
+    const { connectors } = await t.ok(`{ connectors { name processingLocation outsidePrimaryLocation } }`);
+    expect(connectors).to.have.deep.members([
+      { name: "account-db", processingLocation: null, outsidePrimaryLocation: true },
+      { name: "paper-files", processingLocation: "IN", outsidePrimaryLocation: false },
+    ]);
   });
 
   it("shows the file's connectors with a live check, and carries an access request through the SQL connector", async () => {

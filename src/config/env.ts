@@ -114,6 +114,14 @@ export class Env {
   @Max(10 * 1024 * 1024)
   DSR_BODY_LIMIT_BYTES = 100 * 1024;
 
+  /**
+   * Where this service processes personal data (its primary processing location): an ISO 3166-1 alpha-2
+   * country code. Each connector records where its system processes data (processingLocation); those
+   * elsewhere are marked outside it.
+   */
+  @Matches(/^[A-Z]{2}$/, { message: "DSR_PROCESSING_LOCATION must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN" })
+  DSR_PROCESSING_LOCATION = "IN";
+
   /** JSON file registering this installation's connectors (see docs/connectors.md); secrets come from environment variables it names. */
   @IsOptional()
   @IsString()

@@ -78,7 +78,16 @@ export interface ConnectorSpec {
   readonly manual?: boolean;
   /** What a person must do in each step's task, for manual connectors. */
   readonly instructions?: Readonly<Partial<Record<ManualStep, string>>>;
+  /**
+   * Where the system processes the subject's data: an ISO 3166-1 alpha-2 country code (`IN`, `US`).
+   * The connectors file may set it per entry (`processingLocation`), which wins. Unset: not recorded,
+   * and the service says so (Connector.processingLocation null, a warning at start).
+   */
+  readonly processingLocation?: string;
 }
+
+/** An ISO 3166-1 alpha-2 country code, as processing locations are recorded. */
+export const COUNTRY_CODE = /^[A-Z]{2}$/;
 
 /** One record about the subject. */
 export interface SubjectRecord {
@@ -390,6 +399,7 @@ export function specProblems(spec: ConnectorSpec): string[] {
   if (!spec.version) problems.push(`${spec.name}: version is required`);
   if (!spec.categories?.length) problems.push(`${spec.name}: declare at least one category`);
   if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
+  if (spec.processingLocation !== undefined && !COUNTRY_CODE.test(spec.processingLocation)) problems.push(`${spec.name}: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`);
   for (const kind of spec.provides ?? []) if ((spec.needs ?? []).includes(kind)) problems.push(`${spec.name}: cannot both need and provide ${kind}`);
   for (const need of spec.needs ?? []) {
     const problem = needProblem(need);

@@ -13,6 +13,7 @@ import { writeArchive } from "./merge";
 import { checkStoredPortability } from "./portability";
 import { deleteStaged } from "./staging";
 import { existingStagingKey } from "./stagingKeys";
+import { processingLocationOf } from "../orchestrator/registry";
 
 /** Task rows of EXPORT steps carry this in place of a connector name. */
 export const EXPORT_TASK_CONNECTOR = "export";
@@ -94,7 +95,11 @@ async function writeExport(services: Services, task: TaskRow, ctx: TaskContext):
   let stagingKey: Buffer | null = null;
   try {
     stagingKey = await existingStagingKey(ds, keys, request.id);
-    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS), stagingKey });
+    const processingLocations = {
+      primary: services.config.DSR_PROCESSING_LOCATION,
+      byConnector: Object.fromEntries(services.connectors.list().map((c) => [c.spec.name, processingLocationOf(c) ?? null])),
+    };
+    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS), stagingKey, processingLocations });
     await stored;
     if (request.type === RequestType.PORTABILITY) {
       const problems = await checkStoredPortability({ keys, storage }, objectKey, request.id);

@@ -59,8 +59,13 @@ export interface Manifest {
   csvLeadingColumns: string[];
   categories: ManifestCategory[];
   files: ManifestFile[];
-  /** Every connector asked, and what came of it: data included, or why not. */
-  connectors: Array<{ name: string; status: string; records: number; note: string | null }>;
+  /** Where the service processes personal data (its primary location, ISO 3166-1 alpha-2). */
+  processingLocation?: string;
+  /**
+   * Every connector asked, and what came of it: data included, or why not; and where its system
+   * processes the data (ISO 3166-1 alpha-2; null: not recorded).
+   */
+  connectors: Array<{ name: string; status: string; records: number; note: string | null; processingLocation?: string | null }>;
   /** Connectors whose data is missing from this export (failed or skipped), and why. */
   notIncluded: Array<{ name: string; status: string; reason: string }>;
   /**

@@ -14,6 +14,16 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
  * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
  */
+/** Where each system processes the data, beside the service's own location (none when the manifest does not say). */
+function processingLines(manifest: Manifest): string[] {
+  const primary = manifest.processingLocation;
+  if (!primary) return [];
+  return [
+    `this service: ${primary}`,
+    ...manifest.connectors.map((c) => `${c.name}: ${c.processingLocation ? `${c.processingLocation}${c.processingLocation === primary ? "" : ` (outside ${primary})`}` : "not recorded"}`),
+  ];
+}
+
 export function renderIndexHtml(manifest: Manifest, person: string, samples: Map<string, ExportRecord[]>): string {
   const summary = manifest.categories
     .map(
@@ -41,6 +51,8 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const leftOut = manifest.leftOut.length
     ? `<h2 id="left-out">Left out: other people's data</h2><ul>${manifest.leftOut.map((l) => `<li data-connector="${escape(l.connector)}" data-type="${escape(l.type)}">${escape(l.connector)}: <span class="count">${l.records}</span> ${escape(l.type)} record(s) (${escape(l.category)}), ${escape(l.reason)}</li>`).join("")}</ul>`
     : "";
+  const where = processingLines(manifest);
+  const located = where.length ? `<h2 id="processing">Where it is processed</h2><ul>${where.map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -54,6 +66,7 @@ ${summary}
 </tbody></table>
 ${missing}
 ${leftOut}
+${located}
 ${sections}
 </body></html>
 `;
@@ -85,6 +98,7 @@ export function renderReadme(manifest: Manifest): string {
     "",
     ...(manifest.notIncluded.length ? ["Not included:", ...manifest.notIncluded.map((n) => `  ${n.name}: ${n.reason}`), ""] : []),
     ...(manifest.leftOut.length ? ["Left out on purpose (other people's data):", ...manifest.leftOut.map((l) => `  ${l.connector}: ${l.records} ${l.type} record(s), ${l.reason}`), ""] : []),
+    ...(processingLines(manifest).length ? ["Where it is processed (country codes, ISO 3166-1):", ...processingLines(manifest).map((l) => `  ${l}`), ""] : []),
     "How long we keep each category:",
     ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),
     "",

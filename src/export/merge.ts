@@ -38,6 +38,8 @@ export interface MergeOptions {
   heartbeat?: () => Promise<void>;
   /** The request's staging key (null when nothing was staged); the caller zeroes it afterwards. */
   stagingKey: Buffer | null;
+  /** Where data is processed: the service's primary location, and each connector's (null: not recorded). Absent: not stated in the manifest. */
+  processingLocations?: { primary: string; byConnector: Record<string, string | null> };
 }
 
 /**
@@ -90,7 +92,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       else person ??= stats.name;
       docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
-    const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail));
+    const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail), options.processingLocations);
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));
@@ -127,14 +129,17 @@ function buildManifest(
   files: ManifestFile[],
   now: Date,
   retentionExceptions: Manifest["retentionExceptions"],
+  locations?: MergeOptions["processingLocations"],
 ): Manifest {
   const recordsOf = (connector: string) => counts.filter((c) => c.connector === connector).reduce((n, c) => n + c.records, 0);
-  const connectors = tasks.map((t) => ({ name: t.connector, status: t.status, records: recordsOf(t.connector), note: t.status === TaskStatus.SUCCEEDED ? null : (t.note ?? t.lastError) }));
+  const located = (connector: string) => (locations ? { processingLocation: locations.byConnector[connector] ?? null } : {});
+  const connectors = tasks.map((t) => ({ name: t.connector, status: t.status, records: recordsOf(t.connector), note: t.status === TaskStatus.SUCCEEDED ? null : (t.note ?? t.lastError), ...located(t.connector) }));
   return {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
     request: { id: request.id, type: request.type, receivedAt: request.receivedAt.toISOString() },
     generatedAt: now.toISOString(),
+    ...(locations ? { processingLocation: locations.primary } : {}),
     recordFields: RECORD_FIELDS,
     csvLeadingColumns: CSV_LEADING_COLUMNS,
     categories,

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createManualConnector } from "../connectors/manual";
-import { Connector, ConnectorAction, ConnectorConfigError, ManualStep } from "../connectors/sdk";
+import { Connector, ConnectorAction, ConnectorConfigError, COUNTRY_CODE, ManualStep } from "../connectors/sdk";
 import { createAuthLogConnector } from "../connectors/authLog";
 import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
@@ -11,7 +11,7 @@ import { createStripeConnector } from "../connectors/stripe";
 import type { StripeConnectorOptions } from "../connectors/stripe";
 import { createZendeskConnector } from "../connectors/zendesk";
 import type { ZendeskConnectorOptions } from "../connectors/zendesk";
-import { ConnectorRegistryError } from "./registry";
+import { ConnectorRegistryError, withProcessingLocation } from "./registry";
 
 /** Builds a built-in connector from the options of its entry (secrets already merged in from `env`). */
 type Factory = (options: Record<string, unknown>, fileDir: string) => Connector | Promise<Connector>;
@@ -44,11 +44,13 @@ function sqliteRelativeTo(fileDir: string, url: unknown): unknown {
 
 /**
  * One entry of the connectors file. Secrets never sit in the file: `env` maps an option name to the
- * environment variable that holds its value.
+ * environment variable that holds its value. `processingLocation` (any entry): where the system
+ * processes the data, an ISO 3166-1 alpha-2 code.
  */
-type Entry =
+type Entry = { processingLocation?: unknown } & (
   | { type: "manual"; name: string; categories: string[]; supports: ConnectorAction[]; instructions: string | Partial<Record<ManualStep, string>> }
-  | { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> };
+  | { type: string; module?: string; options?: Record<string, unknown>; env?: Record<string, string> }
+);
 
 const ACTIONS: ConnectorAction[] = ["access", "erasure", "rectification"];
 
@@ -108,6 +110,12 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
   const connectors: Connector[] = [];
   for (const [i, entry] of parsed.connectors.entries()) {
     const at = `${where} connectors[${i}]`;
+    const location = entry.processingLocation;
+    if (location !== undefined && (typeof location !== "string" || !COUNTRY_CODE.test(location))) {
+      problems.push(`${at}: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`);
+      continue;
+    }
+    const built = connectors.length;
     try {
       if (entry.type === "manual") {
         const manual = entry as Extract<Entry, { type: "manual" }>;
@@ -136,6 +144,9 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
     } catch (error) {
       if (error instanceof ConnectorConfigError) problems.push(...error.problems.map((p) => `${at}: ${p}`));
       else problems.push(`${at}: ${(error as Error).message}`);
+    } finally {
+      // Every way out of the entry (manual ones `continue`): the connector it built, if any, gets its location.
+      if (typeof location === "string" && connectors.length > built) withProcessingLocation(connectors[connectors.length - 1], location);
     }
   }
   if (problems.length) {

@@ -6,6 +6,23 @@ export class ConnectorRegistryError extends Error {
   }
 }
 
+/**
+ * Processing locations given beside a connector rather than in its spec (the connectors file's
+ * `processingLocation`, the sample workspace's): they win over the spec's.
+ */
+const givenLocations = new WeakMap<Connector, string>();
+
+/** Records where `connector`'s system processes data (an ISO 3166-1 alpha-2 code); returns it. */
+export function withProcessingLocation<C extends Connector>(connector: C, location: string): C {
+  givenLocations.set(connector, location);
+  return connector;
+}
+
+/** Where the connector's system processes data: given beside it, or its spec's; undefined when not recorded. */
+export function processingLocationOf(connector: Connector): string | undefined {
+  return givenLocations.get(connector) ?? connector.spec.processingLocation;
+}
+
 /** The connectors of this installation, validated together: unique names, sound specs, no identity cycles. */
 export class ConnectorRegistry {
   private readonly byName = new Map<string, Connector>();

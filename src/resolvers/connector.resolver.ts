@@ -2,6 +2,7 @@ import { Authorized, Ctx, Query, Resolver } from "type-graphql";
 import { READERS } from "../auth/roles";
 import type { GraphQLContext } from "../graphql/context";
 import { checkConnector } from "../orchestrator/health";
+import { processingLocationOf } from "../orchestrator/registry";
 import { ConnectorInfo } from "../schema/connector.type";
 
 @Resolver()
@@ -9,9 +10,11 @@ export class ConnectorResolver {
   @Authorized(READERS)
   @Query(() => [ConnectorInfo], { description: "Every registered connector with its spec and a live health check. ADMIN, PRIVACY_OFFICER, AUDITOR." })
   async connectors(@Ctx() ctx: GraphQLContext): Promise<ConnectorInfo[]> {
-    const { connectors, clock, logger } = ctx.services;
+    const { connectors, clock, logger, config } = ctx.services;
     return Promise.all(
       connectors.list().map(async (c) => ({
+        processingLocation: processingLocationOf(c) ?? null,
+        outsidePrimaryLocation: processingLocationOf(c) !== config.DSR_PROCESSING_LOCATION,
         name: c.spec.name,
         version: c.spec.version,
         supports: [...c.spec.supports],

@@ -8,6 +8,7 @@ import { createAuthLogConnector } from "../connectors/authLog";
 import { createSqlConnector } from "../connectors/sql";
 import { createStripeConnector } from "../connectors/stripe";
 import { createZendeskConnector } from "../connectors/zendesk";
+import { withProcessingLocation } from "../orchestrator/registry";
 import { sampleAccountDbConfig, seedAccountDb } from "./accountDb";
 import { seedSampleAuthLog } from "./authLog";
 import { samplePeople, SamplePerson } from "./people";
@@ -89,7 +90,10 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs });
     closers.push(() => ticketing.close());
 
-    const connectors: Connector[] = [accountDb, authLog, payments, ticketing];
+    // Where each system processes data, as an installation records it in its connectors file: the
+    // account database and the auth-log store beside the service, the payment processor and the
+    // ticketing system with their vendors (outside the primary location, and so marked).
+    const connectors: Connector[] = [withProcessingLocation(accountDb, "IN"), withProcessingLocation(authLog, "IN"), withProcessingLocation(payments, "US"), withProcessingLocation(ticketing, "US")];
     log.info({ dir, people: people.length, ms: Date.now() - started, stripe: stripe.url, zendesk: zendesk.url, connectors: connectors.map((c) => c.spec.name) }, "sample workspace running");
     return { connectors, stripe, zendesk, people, close };
   } catch (error) {

@@ -38,6 +38,12 @@ export class ConnectorInfo {
   @Field({ description: "A person does its work (tasks wait in AWAITING_INPUT)." })
   manual!: boolean;
 
+  @Field(() => String, { nullable: true, description: "Where the system processes the data (ISO 3166-1 alpha-2 country code), as the connectors file or the connector records it; null: not recorded." })
+  processingLocation!: string | null;
+
+  @Field({ description: "True when the system processes data outside the service's primary processing location (DSR_PROCESSING_LOCATION), or its location is not recorded." })
+  outsidePrimaryLocation!: boolean;
+
   @Field(() => ConnectorHealth, { description: "A live check() (at most 5 s)." })
   health!: ConnectorHealth;
 }

@@ -9,6 +9,7 @@ import { Role } from "../../src/domain/enums";
 import { Manifest } from "../../src/export/format";
 import { verifyArchive } from "../../src/export/verify";
 import { ZipReader } from "../../src/export/zipReader";
+import { withProcessingLocation } from "../../src/orchestrator/registry";
 import { ADA, AccountDb, accountDbConfig } from "../connectors/support/accountDb";
 import { createSqliteDatabase, describeEachDatabase, tempDir, TestDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
@@ -39,7 +40,8 @@ describeEachDatabase("export of an access request", (db) => {
     accountDb = await createSqliteDatabase();
     account = await AccountDb.create(accountDb);
     sql = createSqlConnector(accountDbConfig(), { url: accountDb.url, timeoutMs: 5000 });
-    tickets = ticketingConnector();
+    // The ticketing system processes data with its vendor abroad; the account database's location is not recorded.
+    tickets = withProcessingLocation(ticketingConnector(), "US");
     t = await new TestService(db(), FAST, [sql, tickets]).start();
     requestId = await completedRequest(t);
     const link = await exportLink(t, requestId);
@@ -76,6 +78,13 @@ describeEachDatabase("export of an access request", (db) => {
     expect(manifest).to.deep.include({ format: "dsr-export", formatVersion: 1 });
     expect(manifest.request).to.deep.include({ id: requestId, type: "ACCESS" });
     expect(manifest.connectors.map((c) => [c.name, c.status])).to.deep.equal([["account-db", "SUCCEEDED"], ["ticketing", "SUCCEEDED"]]);
+    // Where each system processes the data, beside the service's own location (POLICY: any other location is recorded).
+    expect(manifest.processingLocation).to.equal("IN");
+    expect(manifest.connectors.map((c) => [c.name, c.processingLocation])).to.deep.equal([["account-db", null], ["ticketing", "US"]]);
+    const zip = ZipReader.open(zipFile);
+    const readme = await zip.text("README.txt");
+    zip.close();
+    expect(readme).to.contain("Where it is processed (country codes, ISO 3166-1):\n  this service: IN\n  account-db: not recorded\n  ticketing: US (outside IN)\n");
     expect(manifest.categories.find((c) => c.category === "SUPPORT")!.fields.map((f) => f.name)).to.deep.equal(["assignee", "body", "priority", "solved", "subject"]);
   });
 

@@ -60,6 +60,14 @@ describeEachDatabase("sample workspace", (db) => {
     for (const [name, count] of Object.entries(held)) expect(tasks[`${name}:COLLECT`].outcome.records, name).to.equal(count);
     expect(held["auth-log"]).to.equal(3000);
     expect(tasks["export:EXPORT"]).to.include({ status: "SUCCEEDED" });
+    // Where each sample system processes data: the vendors' abroad, marked outside the primary location (IN).
+    const { connectors } = await t.ok(`{ connectors { name processingLocation outsidePrimaryLocation } }`);
+    expect(connectors).to.have.deep.members([
+      { name: "account-db", processingLocation: "IN", outsidePrimaryLocation: false },
+      { name: "auth-log", processingLocation: "IN", outsidePrimaryLocation: false },
+      { name: "payments", processingLocation: "US", outsidePrimaryLocation: true },
+      { name: "ticketing", processingLocation: "US", outsidePrimaryLocation: true },
+    ]);
   });
 
   it("erases in reverse identity order and keeps, with exceptions, what the rules keep", async () => {
