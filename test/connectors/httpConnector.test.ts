@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { createHttpConnector } from "../../src/connectors/http";
+import { morePagesMarker } from "../../src/connectors/http/httpConnector";
 import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
@@ -78,6 +79,48 @@ describe("declarative HTTP connector", () => {
       expect((await collectAll(paged, ADA)).filter((r) => r.type === "note")).to.have.length(5);
       await paged.close();
       expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(4);
+    });
+
+    it("fails, rather than take the first page for the whole answer, when a listing configured without pagination says more pages follow; erases nothing", async () => {
+      // The search answers in pages of 25 with a Link to the next; Ada is on the second, and no subject.pagination is set.
+      for (let i = 0; i < 30; i++) standIn.users.unshift({ id: 100 + i, email: `ada.lovelace@example.com.x${i}`, name: `Not Ada ${i}` });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      // Notes answer with meta.next_cursor: configured without pagination, the first page is not all of them.
+      const config = restConfig(standIn);
+      config.resources[0].pagination = { type: "none" };
+      const unpaged = createHttpConnector({ ...config, subject: { ...config.subject, pagination: { type: "page", pageParam: "page", sizeParam: "per_page", size: 25 } } }, ENV);
+      const cases = [
+        { c: connector, what: "the subject search's results", marker: 'a Link header with rel="next"' },
+        { c: unpaged, what: "note records", marker: "meta.next_cursor" },
+      ];
+      for (const { c, what, marker } of cases) {
+        for (const [op, run] of [["collect", () => collectAll(c, ADA)], ["erase", () => c.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext())]] as const) {
+          const error = await (run as () => Promise<unknown>)().then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error, `${what} ${op}`).to.be.instanceOf(ConnectorError);
+          expect((error as ConnectorError).retryable).to.equal(false);
+          expect((error as ConnectorError).userMessage).to.equal(
+            `helpdesk: listing ${what} answered that more pages follow (${marker}), but no pagination is configured for it, so the ${op} stopped rather than ${op} only the first page. Set its pagination (see docs/connectors.md)`,
+          );
+        }
+      }
+      await connector.close();
+      await unpaged.close();
+      expect(standIn.calls.filter((c) => c.method !== "GET"), "no write").to.deep.equal([]);
+    });
+
+    it("reads the usual signs that more pages follow, and nothing else", () => {
+      expect(morePagesMarker({ items: [], has_more: true }, null)).to.equal("has_more: true");
+      expect(morePagesMarker({ items: [], meta: { next_cursor: "abc" } }, null)).to.equal("meta.next_cursor");
+      expect(morePagesMarker({ items: [], links: { next: "https://x/api?page=2" } }, null)).to.equal("links.next");
+      expect(morePagesMarker({ items: [], "@odata.nextLink": "https://x/next" }, null)).to.equal("@odata.nextLink");
+      expect(morePagesMarker({ items: [] }, '<https://x/api?page=1>; rel="prev", <https://x/api?page=3>; rel="next"')).to.equal('a Link header with rel="next"');
+      // Last pages, and fields that only look alike.
+      expect(morePagesMarker({ items: [], has_more: false, next: null, meta: { next_cursor: null }, links: { next: "" } }, '<https://x/api?page=1>; rel="prev"')).to.equal(undefined);
+      expect(morePagesMarker({ items: [{ next: "x" }], data: { next: "y" } }, null)).to.equal(undefined);
+      expect(morePagesMarker([{ next: "x" }], null)).to.equal(undefined);
     });
 
     it("fails, naming the resource, rather than end a listing early, when it goes past maxPages; erases nothing of that resource", async () => {

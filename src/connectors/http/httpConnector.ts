@@ -59,7 +59,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const stopped = (op: string) => new ConnectorError(`${name}: the ${op} was stopped before it finished; it resumes on the next attempt`, "aborted", true);
 
   /** One call through the rate limiter; answers 2xx and 404, throws a ConnectorError for anything else. */
-  const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown }> =>
+  const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown; link: string | null }> =>
     limiter.schedule(async () => {
       if (ctx.signal.aborted) throw stopped(op);
       let response: Response;
@@ -89,7 +89,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
         }
       }
-      return { status: response.status, body: parsed };
+      return { status: response.status, body: parsed, link: response.headers.get("link") };
     });
 
   /** A GET, repeated inline while it fails for a passing reason (readRetries, maxInlineWaitMs). */
@@ -144,10 +144,20 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const maxPages = c.maxPages ?? MAX_PAGES;
     for (let page = 1; page <= maxPages; page += 1) {
-      const { status, body } = await read(url, op, ctx);
+      const { status, body, link } = await read(url, op, ctx);
       if (status === 404) return;
       const list = pick(body, l.items);
       if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
+      // Configured as one page, yet the answer says more follow: reading on would be a guess, ending
+      // here would hand back part of the list as all of it.
+      const more = p.type === "none" ? morePagesMarker(body, link) : undefined;
+      if (more) {
+        throw new ConnectorError(
+          `${name}: listing ${l.what} answered that more pages follow (${more}), but no pagination is configured for it, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only the first page. Set its pagination (see docs/connectors.md)`,
+          `${name} ${op}: ${l.what} has more pages (${more}) with pagination none`,
+          false,
+        );
+      }
       for (const item of list) yield item as Record<string, unknown>;
       await ctx.heartbeat();
       if (p.type === "none") return;
@@ -245,4 +255,31 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
     },
   };
+}
+
+/** Fields by which a page says that more pages follow (a true flag, or a next cursor, token or link). */
+const MORE_FLAGS = ["has_more", "hasMore", "more"];
+const NEXT_FIELDS = ["next", "next_page", "nextPage", "next_cursor", "nextCursor", "next_page_token", "nextPageToken", "next_url", "nextUrl", "@odata.nextLink"];
+/** Where APIs put them: on the answer itself, or in one of these objects. */
+const MARKER_HOLDERS = ["", "meta", "links", "pagination", "paging", "page_info", "pageInfo"];
+
+/**
+ * The sign, if any, that an answer is one page of several: a Link header with rel="next", or a field
+ * of MORE_FLAGS that is true, or of NEXT_FIELDS that holds a cursor or link, on the answer or in one
+ * of MARKER_HOLDERS. Returned as it is named (for the error), undefined when there is none.
+ */
+export function morePagesMarker(body: unknown, link: string | null): string | undefined {
+  if (link && /<[^>]*>\s*;[^,]*\brel\s*=\s*"?next"?/i.test(link)) return 'a Link header with rel="next"';
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  for (const holder of MARKER_HOLDERS) {
+    const o = holder ? (body as Record<string, unknown>)[holder] : body;
+    if (!o || typeof o !== "object" || Array.isArray(o)) continue;
+    const at = (field: string) => (holder ? `${holder}.${field}` : field);
+    for (const flag of MORE_FLAGS) if ((o as Record<string, unknown>)[flag] === true) return `${at(flag)}: true`;
+    for (const field of NEXT_FIELDS) {
+      const v = (o as Record<string, unknown>)[field];
+      if ((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isFinite(v))) return at(field);
+    }
+  }
+  return undefined;
 }

@@ -78,7 +78,12 @@ export class RestStandIn {
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          return answer(200, { users: this.users.filter((u) => q && u.email.toLowerCase().includes(q)).slice((page - 1) * perPage, page * perPage) });
+          const hits = this.users.filter((u) => q && u.email.toLowerCase().includes(q));
+          // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
+          const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
+          next.searchParams.set("page", String(page + 1));
+          const link: Record<string, string> = page * perPage < hits.length ? { link: `<${next.toString()}>; rel="next"` } : {};
+          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, link);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
