@@ -80,6 +80,12 @@ export interface Manifest {
    * why, until when (null while a legal hold keeps them).
    */
   retentionExceptions: Array<{ connector: string; category: string; recordType: string; records: number; legalBasis: string; retainUntil: string | null; deletionRequest: string }>;
+  /**
+   * Records an earlier deletion of this person reported left holding personal data (residual: it
+   * could not erase them), with the fields left, why, and when it said so. Named even when the system
+   * no longer returns them to a collect.
+   */
+  residualRecords: Array<{ connector: string; category: string; recordType: string; records: number; fields: string[]; reason: string; deletionRequest: string; reportedAt: string | null }>;
 }
 
 /** The published retention schedule (POLICY.md) for the categories the export can hold. */

@@ -14,6 +14,11 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
  * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
  */
+const RESIDUE_HEADING = "Still holding your data after an earlier deletion request, which could not erase it (it may not appear above)";
+/** One residual set an earlier deletion reported, in words (no personal data: names of fields only). */
+const residueLine = (r: Manifest["residualRecords"][number]) =>
+  `${r.connector} ${r.recordType}: ${r.records} record(s) still holding ${r.fields.join(", ")}; ${r.reason} (reported ${r.reportedAt ?? "by the deletion"}, request ${r.deletionRequest})`;
+
 /** Where each system processes the data, beside the service's own location (none when the manifest does not say). */
 function processingLines(manifest: Manifest): string[] {
   const primary = manifest.processingLocation;
@@ -51,6 +56,7 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const leftOut = manifest.leftOut.length
     ? `<h2 id="left-out">Left out: other people's data</h2><ul>${manifest.leftOut.map((l) => `<li data-connector="${escape(l.connector)}" data-type="${escape(l.type)}">${escape(l.connector)}: <span class="count">${l.records}</span> ${escape(l.type)} record(s) (${escape(l.category)}), ${escape(l.reason)}</li>`).join("")}</ul>`
     : "";
+  const residue = manifest.residualRecords.length ? `<h2 id="residue">${escape(RESIDUE_HEADING)}</h2><ul>${manifest.residualRecords.map((r) => `<li>${escape(residueLine(r))}</li>`).join("")}</ul>` : "";
   const where = processingLines(manifest);
   const located = where.length ? `<h2 id="processing">Where it is processed</h2><ul>${where.map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : "";
   return `<!DOCTYPE html>
@@ -66,6 +72,7 @@ ${summary}
 </tbody></table>
 ${missing}
 ${leftOut}
+${residue}
 ${located}
 ${sections}
 </body></html>
@@ -109,5 +116,6 @@ export function renderReadme(manifest: Manifest): string {
           "",
         ]
       : []),
+    ...(manifest.residualRecords.length ? [RESIDUE_HEADING + ":", ...manifest.residualRecords.map((r) => `  ${residueLine(r)}`), ""] : []),
   ].join("\n");
 }

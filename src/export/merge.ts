@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
-import { DataSource } from "typeorm";
+import { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from "typeorm";
 import { ConnectorError } from "../connectors/sdk";
-import { TaskStatus } from "../domain/tasks";
+import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { CategorySummary, csvContent, jsonContent } from "./content";
@@ -92,7 +92,8 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       else person ??= stats.name;
       docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
-    const manifest = buildManifest(request, tasks, counts, docs, files, options.now, await openExceptions(ds, request.subjectEmail), options.processingLocations);
+    const earlier = { retentionExceptions: await openExceptions(ds, request.subjectEmail), residualRecords: await earlierResidue(ds, request.subjectEmail) };
+    const manifest = buildManifest(request, tasks, counts, docs, files, options.now, earlier, options.processingLocations);
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));
@@ -106,19 +107,37 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
   }
 }
 
+/** Rows of `entity` (aliased `alias`) that belong to requests about `email`. */
+function ofRequestsAbout<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, alias: string, email: string): SelectQueryBuilder<T> {
+  return ds.getRepository(entity).createQueryBuilder(alias).innerJoin(RequestRow, "r", `r.id = ${alias}.requestId`).where("r.subjectEmail = :email", { email });
+}
+
 /** The person's open retention exceptions, from every deletion about the same email. */
 async function openExceptions(ds: DataSource, email: string): Promise<Manifest["retentionExceptions"]> {
-  const rows = await ds
-    .getRepository(RetentionExceptionRow)
-    .createQueryBuilder("e")
-    .innerJoin(RequestRow, "r", "r.id = e.requestId")
-    .where("r.subjectEmail = :email", { email })
+  const rows = await ofRequestsAbout(ds, RetentionExceptionRow, "e", email)
     .andWhere("e.status = :open", { open: RetentionExceptionStatus.OPEN })
     .orderBy("e.connector", "ASC")
     .addOrderBy("e.category", "ASC")
     .addOrderBy("e.recordType", "ASC")
     .getMany();
   return rows.map((e) => ({ ...keptSetSummary(e), deletionRequest: e.requestId }));
+}
+
+/**
+ * What earlier deletions of the person reported left holding personal data (residual: records their
+ * erasure could not erase, such as a payment dispute's evidence), with when they said so. A residual
+ * record may no longer be found by its system (its customer deleted, its payment redacted): the export
+ * still names it, as the deletion reported it.
+ */
+async function earlierResidue(ds: DataSource, email: string): Promise<Manifest["residualRecords"]> {
+  const tasks = await ofRequestsAbout(ds, TaskRow, "t", email)
+    .andWhere("t.step IN (:...steps)", { steps: [TaskStep.ERASE, TaskStep.PURGE] })
+    .orderBy("t.finishedAt", "ASC")
+    .addOrderBy("t.connector", "ASC")
+    .getMany();
+  return tasks.flatMap((t) =>
+    (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: [...r.fields], reason: r.reason, deletionRequest: t.requestId, reportedAt: t.finishedAt?.toISOString() ?? null })),
+  );
 }
 
 function buildManifest(
@@ -128,7 +147,7 @@ function buildManifest(
   categories: ManifestCategory[],
   files: ManifestFile[],
   now: Date,
-  retentionExceptions: Manifest["retentionExceptions"],
+  earlier: Pick<Manifest, "retentionExceptions" | "residualRecords">,
   locations?: MergeOptions["processingLocations"],
 ): Manifest {
   const recordsOf = (connector: string) => counts.filter((c) => c.connector === connector).reduce((n, c) => n + c.records, 0);
@@ -152,6 +171,6 @@ function buildManifest(
       .filter((t) => t.status === TaskStatus.SUCCEEDED)
       .flatMap((t) => (t.result?.leftOut ?? []).map((l) => ({ connector: t.connector, category: String(l.category), type: l.type, records: l.count, reason: l.reason }))),
     retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
-    retentionExceptions,
+    ...earlier,
   };
 }

@@ -7,6 +7,9 @@ import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { sampleSetup } from "./support";
+import { download, exportLink } from "../export/support";
+import { ZipReader } from "../../src/export/zipReader";
+import type { Manifest } from "../../src/export/format";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status lastError outcome { records erased } } } }`;
 const GUESTS = 25;
@@ -152,6 +155,21 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
     expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ residual: 1, matchesPlan: false, plannedFound: collect.outcome.records });
     expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: 1 });
+    // Her next access request: the old dispute's charge is redacted, so the processor no longer leads to
+    // it, but the export still tells her it holds her data, as the deletion reported.
+    const again = await run(setup.t, "ACCESS", grace.email);
+    expect(again.status, again.statusReason).to.equal("COMPLETED");
+    const link = await exportLink(setup.t, again.id);
+    const got = await download(link.url);
+    const zip = ZipReader.open(got.file!);
+    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
+    const readme = await zip.text("README.txt");
+    zip.close();
+    const disputes = manifest.residualRecords.filter((r) => r.recordType === "dispute");
+    expect(disputes).to.have.length(1);
+    expect(disputes[0]).to.deep.include({ connector: "payments", category: "PAYMENTS", records: 1, deletionRequest: deletion.id, fields: ["evidence.customer_email_address", "evidence.customer_name", "evidence.customer_purchase_ip", "evidence.shipping_address"] });
+    expect(readme).to.contain("payments dispute: 1 record(s) still holding evidence.customer_email_address, evidence.customer_name, evidence.customer_purchase_ip, evidence.shipping_address; a dispute's evidence cannot be changed");
+    expect(JSON.stringify(manifest.residualRecords)).not.to.include(grace.email);
   });
 });
 
