@@ -14,6 +14,9 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
  * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
  */
+const KEPT_HEADING = "Kept after an earlier deletion request (and included above where the system still returns them)";
+/** One record set an earlier deletion kept, in words. */
+const keptLine = (e: Manifest["retentionExceptions"][number]) => `${e.connector} ${e.recordType}: ${e.records} record(s), ${e.legalBasis}, until ${e.retainUntil ?? "a legal hold is released"}`;
 const RESIDUE_HEADING = "Still holding your data after an earlier deletion request, which could not erase it (it may not appear above)";
 /** One residual set an earlier deletion reported, in words (no personal data: names of fields only). */
 const residueLine = (r: Manifest["residualRecords"][number]) =>
@@ -56,6 +59,7 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const leftOut = manifest.leftOut.length
     ? `<h2 id="left-out">Left out: other people's data</h2><ul>${manifest.leftOut.map((l) => `<li data-connector="${escape(l.connector)}" data-type="${escape(l.type)}">${escape(l.connector)}: <span class="count">${l.records}</span> ${escape(l.type)} record(s) (${escape(l.category)}), ${escape(l.reason)}</li>`).join("")}</ul>`
     : "";
+  const kept = manifest.retentionExceptions.length ? `<h2 id="kept">${escape(KEPT_HEADING)}</h2><ul>${manifest.retentionExceptions.map((e) => `<li>${escape(keptLine(e))}</li>`).join("")}</ul>` : "";
   const residue = manifest.residualRecords.length ? `<h2 id="residue">${escape(RESIDUE_HEADING)}</h2><ul>${manifest.residualRecords.map((r) => `<li>${escape(residueLine(r))}</li>`).join("")}</ul>` : "";
   const where = processingLines(manifest);
   const located = where.length ? `<h2 id="processing">Where it is processed</h2><ul>${where.map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : "";
@@ -72,6 +76,7 @@ ${summary}
 </tbody></table>
 ${missing}
 ${leftOut}
+${kept}
 ${residue}
 ${located}
 ${sections}
@@ -111,8 +116,8 @@ export function renderReadme(manifest: Manifest): string {
     "",
     ...(manifest.retentionExceptions.length
       ? [
-          "Kept after an earlier deletion request (and included above where the system still returns them):",
-          ...manifest.retentionExceptions.map((e) => `  ${e.connector} ${e.recordType}: ${e.records} record(s), ${e.legalBasis}, until ${e.retainUntil ?? "a legal hold is released"}`),
+          `${KEPT_HEADING}:`,
+          ...manifest.retentionExceptions.map((e) => `  ${keptLine(e)}`),
           "",
         ]
       : []),

@@ -164,7 +164,11 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     const zip = ZipReader.open(got.file!);
     const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
     const readme = await zip.text("README.txt");
+    const html = await zip.text("index.html");
     zip.close();
+    // The page the person opens says the same: what was kept, and what could not be erased.
+    expect(html).to.contain('<h2 id="kept">Kept after an earlier deletion request').and.contain("payments dispute: 1 record(s), ");
+    expect(html).to.contain('<h2 id="residue">Still holding your data after an earlier deletion request').and.contain("payments dispute: 1 record(s) still holding evidence.customer_email_address");
     const disputes = manifest.residualRecords.filter((r) => r.recordType === "dispute");
     expect(disputes).to.have.length(1);
     expect(disputes[0]).to.deep.include({ connector: "payments", category: "PAYMENTS", records: 1, deletionRequest: deletion.id, fields: ["evidence.customer_email_address", "evidence.customer_name", "evidence.customer_purchase_ip", "evidence.shipping_address"] });
