@@ -1,6 +1,10 @@
 import { expect } from "chai";
 import fs from "node:fs";
 import path from "node:path";
+import { Writable } from "node:stream";
+import { loadConfig } from "../src/config/env";
+import { createLogger } from "../src/logger";
+import { buildRegistry } from "../src/server";
 import { collectAll, testContext } from "../src/connectors/testing/conformance";
 import { loadConnectorsFile } from "../src/orchestrator/connectorsFile";
 import { ConnectorRegistry, ConnectorRegistryError, processingLocationOf, withProcessingLocation } from "../src/orchestrator/registry";
@@ -77,6 +81,27 @@ describe("connectors file", () => {
       .to.throw(ConnectorRegistryError)
       .with.property("problems")
       .that.deep.equals(["crm: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US"]);
+  });
+
+  it("warns at start, naming them, about the connectors whose processing location is not recorded", async () => {
+    const dir = tempDir();
+    const file = writeFile(dir, [
+      { type: "manual", name: "paper-files", categories: ["ACCOUNT"], supports: ["access"], instructions: "Search the boxes.", processingLocation: "IN" },
+      { type: "manual", name: "fax-archive", categories: ["SUPPORT"], supports: ["access"], instructions: "Search the faxes." },
+    ]);
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(...String(chunk).split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const registry = await buildRegistry(loadConfig({ DSR_CONNECTORS_FILE: file, DSR_DATA_DIR: dir }), undefined, createLogger("info", {}, { destination: stream }));
+    await registry.close();
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+    expect(warnings).to.have.length(1);
+    expect(warnings[0].connectors).to.deep.equal(["fax-archive"]);
+    expect(warnings[0].msg).to.match(/^no processing location is recorded for these connectors: set processingLocation/);
   });
 
   it("refuses a file that is not JSON, naming the file", async () => {
