@@ -86,6 +86,7 @@ ${sections}
 
 /** README.txt: what the archive holds and how to read it, in plain words. */
 export function renderReadme(manifest: Manifest): string {
+  const where = processingLines(manifest);
   const lines = manifest.categories.map((c) => `  ${c.category.padEnd(12)} ${String(c.records).padStart(9)} records  ${manifest.files.filter((f) => f.category === c.category).map((f) => f.path).join(", ")}`);
   return [
     "Your personal data",
@@ -110,7 +111,7 @@ export function renderReadme(manifest: Manifest): string {
     "",
     ...(manifest.notIncluded.length ? ["Not included:", ...manifest.notIncluded.map((n) => `  ${n.name}: ${n.reason}`), ""] : []),
     ...(manifest.leftOut.length ? ["Left out on purpose (other people's data):", ...manifest.leftOut.map((l) => `  ${l.connector}: ${l.records} ${l.type} record(s), ${l.reason}`), ""] : []),
-    ...(processingLines(manifest).length ? ["Where it is processed (country codes, ISO 3166-1):", ...processingLines(manifest).map((l) => `  ${l}`), ""] : []),
+    ...(where.length ? ["Where it is processed (country codes, ISO 3166-1):", ...where.map((l) => `  ${l}`), ""] : []),
     "How long we keep each category:",
     ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),
     "",

@@ -4,6 +4,7 @@ import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
+import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
@@ -135,9 +136,7 @@ async function earlierResidue(ds: DataSource, email: string): Promise<Manifest["
     .orderBy("t.finishedAt", "ASC")
     .addOrderBy("t.connector", "ASC")
     .getMany();
-  return tasks.flatMap((t) =>
-    (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: [...r.fields], reason: r.reason, deletionRequest: t.requestId, reportedAt: t.finishedAt?.toISOString() ?? null })),
-  );
+  return tasks.flatMap((t) => residualSetsOf(t).map((r) => ({ ...r, fields: [...r.fields], deletionRequest: t.requestId, reportedAt: t.finishedAt?.toISOString() ?? null })));
 }
 
 function buildManifest(

@@ -30,7 +30,10 @@ export async function findDeletionOutcome(ds: DataSource, requestId: string): Pr
 /** The records a deletion (its erasure, or a later purge) left holding personal data, per connector, type and reason. */
 export async function findResidualRecords(ds: DataSource, requestId: string): Promise<ResidualRecordSet[]> {
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: In([TaskStep.ERASE, TaskStep.PURGE]) }, order: { step: "ASC", connector: "ASC" } });
-  return tasks.flatMap((t) =>
-    (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason })),
-  );
+  return tasks.flatMap(residualSetsOf);
+}
+
+/** The residual sets an ERASE or PURGE task reported, as the request (and an export) names them. */
+export function residualSetsOf(t: TaskRow): ResidualRecordSet[] {
+  return (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }));
 }

@@ -11,10 +11,10 @@ export class ConnectorResolver {
   @Query(() => [ConnectorInfo], { description: "Every registered connector with its spec and a live health check. ADMIN, PRIVACY_OFFICER, AUDITOR." })
   async connectors(@Ctx() ctx: GraphQLContext): Promise<ConnectorInfo[]> {
     const { connectors, clock, logger, config } = ctx.services;
+    const located = (processingLocation: string | null) => ({ processingLocation, outsidePrimaryLocation: processingLocation !== config.DSR_PROCESSING_LOCATION });
     return Promise.all(
       connectors.list().map(async (c) => ({
-        processingLocation: processingLocationOf(c) ?? null,
-        outsidePrimaryLocation: processingLocationOf(c) !== config.DSR_PROCESSING_LOCATION,
+        ...located(processingLocationOf(c) ?? null),
         name: c.spec.name,
         version: c.spec.version,
         supports: [...c.spec.supports],

@@ -21,7 +21,10 @@ export interface StripeWriter {
 export const DISPUTE_RESIDUE_REASON =
   "a dispute's evidence cannot be changed through Stripe's API once it was submitted to the bank, and Stripe's redaction jobs do not take disputes: ask Stripe support to redact it";
 
-/** Records erasure leaves holding personal data, one set per kind, with the fields left and why. */
+/** One set of PAYMENTS records left holding personal data, as ErasureOutcome.residual reports it. */
+export const residualOf = (kind: StripeKind, count: number, fields: Iterable<string>, reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });
+
+/** Records erasure leaves holding personal data, one set per kind (the first reason given for it), with every field left in any of them. */
 export class ResidueTally {
   private readonly sets = new Map<StripeKind, { count: number; fields: Set<string>; reason: string }>();
 
@@ -33,7 +36,7 @@ export class ResidueTally {
   }
 
   list(): ResidualRecords[] {
-    return [...this.sets].map(([type, s]) => ({ category: "PAYMENTS", type, count: s.count, fields: [...s.fields].sort(), reason: s.reason }));
+    return [...this.sets].map(([kind, s]) => residualOf(kind, s.count, s.fields, s.reason));
   }
 }
 
@@ -46,8 +49,7 @@ export class ResidueTally {
  * the count erased and, when kept, its date (the customer is kept as long as it).
  */
 export async function eraseDispute(dispute: StripeThing, keepSince: Date | undefined, tally: KeptTally, residue: ResidueTally, writer: StripeWriter, ctx: TaskContext): Promise<{ erased: number; keptAt?: Date }> {
-  const at = createdAt(dispute);
-  const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
+  const { at, kept } = underRetention(dispute, keepSince);
   const redaction = redactionOf("dispute", dispute, kept);
   if (Object.keys(redaction.params).length) await writer.update("dispute", dispute.id, redaction.params, writeKey(ctx.idempotencyKey, `dispute.update.${kept ? "kept" : "old"}`, dispute.id), ctx);
   if (kept && at) {
@@ -60,6 +62,12 @@ export async function eraseDispute(dispute: StripeThing, keepSince: Date | undef
     return { erased: 0 };
   }
   return { erased: 1 };
+}
+
+/** When the object came into being, and whether the 7-year rule keeps it (created at or after keepSince). */
+function underRetention(o: StripeThing, keepSince: Date | undefined): { at: Date | undefined; kept: boolean } {
+  const at = createdAt(o);
+  return { at, kept: keepSince !== undefined && at !== undefined && at >= keepSince };
 }
 
 /**
@@ -125,8 +133,7 @@ export async function eraseCustomer(
         }
       }
       if (isRedacted(kind, item)) continue;
-      const at = createdAt(item);
-      const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
+      const { at, kept } = underRetention(item, keepSince);
       const redaction = redactionOf(kind, item, kept);
       const variant = kept ? "kept" : "old";
       let wrote = false;
@@ -157,8 +164,7 @@ export async function eraseCustomer(
   toRedact.push(...redactLater);
   // The jobs start before the customer goes: a restart after the delete still finds these objects by it.
   if (redactLater.length) await startRedaction(redactLater);
-  const customerAt = createdAt(customer);
-  const customerInside = keepSince !== undefined && customerAt !== undefined && customerAt >= keepSince;
+  const { at: customerAt, kept: customerInside } = underRetention(customer, keepSince);
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx);
     return erased + withCustomer.length + 1;
@@ -192,8 +198,7 @@ export async function eraseGuestObjects(
   let erased = 0;
   const redactLater: ToRedact[] = [];
   for (const [i, o] of objects.entries()) {
-    const at = createdAt(o);
-    const kept = keepSince !== undefined && at !== undefined && at >= keepSince;
+    const { at, kept } = underRetention(o, keepSince);
     const redaction = redactionOf(kind, o, kept);
     if (Object.keys(redaction.params).length) await writer.update(kind, o.id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"}`, o.id), ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();

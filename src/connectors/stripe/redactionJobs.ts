@@ -1,6 +1,6 @@
 import type { ErasureOutcome, ResidualRecords, TaskContext } from "../sdk";
 import type { ToRedact } from "./erasure";
-import { writeKey } from "./erasure";
+import { ResidueTally, residualOf, writeKey } from "./erasure";
 import { JOB_OBJECTS, personalFields, RedactedKind, StripeThing } from "./records";
 
 /**
@@ -86,8 +86,6 @@ const FIELDS_LEFT: Record<RedactedKind, readonly string[]> = {
   payment_intent: ["receipt_email", "shipping"],
 };
 
-const residualOf = (kind: RedactedKind, count: number, fields: readonly string[], reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });
-
 /** Collects what erase hands to redaction jobs and starts the jobs, customer by customer. */
 export class Redactor {
   readonly jobs: string[] = [];
@@ -120,20 +118,15 @@ const countOf = (job: RedactionJob) => sizeOf(job.objects as JobObjects | null |
 
 /** Names what a job that will not redact left behind, with each object's remaining personal fields. */
 async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx: TaskContext): Promise<ResidualRecords[]> {
-  const out: ResidualRecords[] = [];
+  const residue = new ResidueTally();
   for (const kind of KINDS) {
-    const fields = new Set<string>();
-    let count = 0;
     for (const id of idsIn(job.objects as JobObjects | null | undefined, kind)) {
       const o = await api.object(kind, id, ctx);
       const left = o ? personalFields(kind, o) : [];
-      if (!left.length) continue;
-      count += 1;
-      for (const f of left) fields.add(f);
+      if (left.length) residue.add(kind, left, reason);
     }
-    if (count) out.push(residualOf(kind, count, [...fields], reason));
   }
-  return out;
+  return residue.list();
 }
 
 /**
