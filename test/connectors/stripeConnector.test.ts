@@ -478,6 +478,26 @@ describe("Stripe connector", function () {
       expect(guest.data.evidence).to.deep.include({ customer_name: GRACE_PERSON.name, customer_purchase_ip: "203.0.113.7", customer_email_address: GRACE_PERSON.email });
     });
 
+    it("stops writing to them once the erasure is withdrawn (a hold on PAYMENTS placed while it runs)", async () => {
+      // A guest whose recent charges need no blanking: the erasure's only writes are to her disputes.
+      const guest = "dispute.only@example.com";
+      for (const id of ["ch_quiet_first", "ch_quiet_second"]) {
+        guestCharge(id, guest, lastYear);
+        standIn.store.put({ ...standIn.store.get("charge", id)!, receipt_email: null, metadata: {} }, "test.seed");
+      }
+      dispute("dp_first", "ch_quiet_first", lastYear, guest);
+      dispute("dp_second", "ch_quiet_second", lastYear, guest);
+      const outcome = await eraseWithdrawnAfterOneWrite(guest);
+      expect(outcome).to.deep.equal({ erased: 0 });
+      // Asked of the stand-in: one dispute's metadata blanked before the hold, the other never touched.
+      const ids = ["dp_first", "dp_second"];
+      const blanked = ids.filter((id) => Object.keys(standIn.store.get("dispute", id)!.metadata as object).length === 0);
+      expect(blanked).to.have.length(1);
+      const untouched = ids.find((id) => id !== blanked[0])!;
+      expect(standIn.store.get("dispute", untouched)!.metadata).to.deep.equal({ case: untouched });
+      expect(standIn.store.effectCount("dispute.update")).to.equal(1);
+    });
+
     it("never changes the evidence: keeps a recent dispute with its metadata blanked, and reports an old one residual, naming the fields left", async () => {
       const recent = accountCharge(true);
       dispute("dp_recent", recent.id, lastYear);
