@@ -272,6 +272,28 @@ export interface TaskContext {
   leftOut?(set: LeftOutRecords): void;
 }
 
+/**
+ * One person a system holds data about, as a breach roster lists them (Connector.listSubjects). A
+ * system lists each person once, by the identities it holds them by, in normalized form (normalizeEmail,
+ * phones in E.164): `email` where it holds one; otherwise the kinds it keys them by (`userId`,
+ * `paymentCustomerId`). The roster joins entries that share an identity, across systems, so a person an
+ * auth-log knows only by userId is reached at the email the account database holds for that userId.
+ */
+export interface RosterEntry {
+  identities: Readonly<Partial<Record<IdentityKind, string>>>;
+  /** How many records the system holds about them, counted as collect would yield them, when known. */
+  records?: number;
+}
+
+/** What listSubjects gets: no request, no task; a roster job that can stop it. */
+export interface RosterContext {
+  logger: ConnectorLogger;
+  /** Aborted when the roster must stop (lease lost, shutdown): stop promptly. */
+  signal: AbortSignal;
+  /** Keeps the roster job's lease; call it during long listings (at least every few seconds). */
+  heartbeat(): Promise<void>;
+}
+
 /** eraseUnit outside an erasure: nothing may be erased there. */
 export const noErasure: TaskContext["eraseUnit"] = async () => false;
 
@@ -296,6 +318,13 @@ export interface Connector {
    * verification pass after an erasure asks it for every record the survey found.
    */
   lookup?(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
+  /**
+   * Lists everyone the system holds personal data about, each person once (see RosterEntry): what a
+   * breach roster needs to notify the people a breach of this system affects (POLICY: within 72 hours).
+   * Streams: never buffer the whole system. A connector without it is named in every roster as not
+   * listable, so the roster never reads as complete without it.
+   */
+  listSubjects?(ctx: RosterContext): AsyncIterable<RosterEntry>;
   /** Applies corrections to the fields this system holds. */
   rectify?(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
   /** Releases connections and timers; called once when the process that registered it stops. */
