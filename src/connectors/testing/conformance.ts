@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { normalizeEmail } from "../../domain/identities";
-import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, specProblems, SubjectRecord, TaskContext } from "../sdk";
+import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, RosterEntry, specProblems, SubjectRecord, TaskContext } from "../sdk";
 import { LogLine, testContext } from "./testContext";
 
 export { testContext } from "./testContext";
@@ -91,7 +91,7 @@ async function expectRetryable(work: Promise<unknown>, what: string): Promise<vo
 /** Thrown by a case that cannot run against this connector or run: reported as skipped, with the reason. */
 export class ConformanceSkip extends Error {}
 
-export const CONFORMANCE_GROUPS = ["spec", "check", "collect", "erase", "transient faults"] as const;
+export const CONFORMANCE_GROUPS = ["spec", "check", "collect", "erase", "roster", "transient faults"] as const;
 export type ConformanceGroup = (typeof CONFORMANCE_GROUPS)[number];
 
 /** One case of the suite: it gets a fresh run from setup() and throws (an assertion) when the connector fails it. */
@@ -285,6 +285,61 @@ group("erase", () => {
     await eraseFully(connector, subject, { categories, keepRecordedSince: since });
     const left = new Set(keys(await collectAll(connector, subject)));
     assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
+  });
+});
+
+/** Everyone listSubjects lists (the suite's own buffering; connectors must stream). */
+export async function listAll(connector: Connector, ctx: TaskContext = testContext()): Promise<RosterEntry[]> {
+  assert.ok(connector.listSubjects, `${connector.spec.name} has no listSubjects()`);
+  const entries: RosterEntry[] = [];
+  for await (const entry of connector.listSubjects({ logger: ctx.logger, signal: ctx.signal, heartbeat: () => ctx.heartbeat() })) entries.push(entry);
+  return entries;
+}
+
+/** Whether a roster entry names `person`: one identity of the same kind and value. */
+const names = (entry: RosterEntry, person: Identities): boolean =>
+  Object.entries(entry.identities).some(([kind, value]) => value !== undefined && (person as Record<string, string | undefined>)[kind] === value);
+
+function needsRoster(r: ConformanceRun): void {
+  if (!r.connector.listSubjects) throw new ConformanceSkip("the connector cannot list the people it holds (no listSubjects): rosters name it as not listable");
+}
+
+group("roster", () => {
+  add("lists the subject once, by identities in matching form, and every person once", async (r) => {
+    needsRoster(r);
+    const { connector, subject, otherSubject, mixedCaseSubject } = r;
+    const entries = await listAll(connector);
+    const seen = new Map<string, number>();
+    entries.forEach((entry, i) => {
+      const ids = Object.entries(entry.identities).filter(([, v]) => v !== undefined);
+      assert.ok(ids.length > 0, `entry ${i} holds no identity`);
+      for (const [kind, value] of ids) {
+        assert.equal(typeof value, "string", `entry ${i}: ${kind} is not a string`);
+        if (kind === "email") assert.equal(value, normalizeEmail(value as string), `entry ${i}: an email not in matching form (normalizeEmail)`);
+        const key = `${kind}:${value}`;
+        assert.ok(!seen.has(key), `entries ${seen.get(key)} and ${i} both list ${kind}: a person must be listed once`);
+        seen.set(key, i);
+      }
+      if (entry.records !== undefined) assert.ok(Number.isInteger(entry.records) && entry.records > 0, `entry ${i}: records must be a positive whole number when given`);
+    });
+    const theirs = entries.filter((e) => names(e, subject));
+    assert.equal(theirs.length, 1, `the subject is listed ${theirs.length} times, not once`);
+    assert.ok(!names(theirs[0], otherSubject), "one entry names both the subject and the other subject");
+    assert.equal(entries.filter((e) => names(e, otherSubject)).length, 1, "the other subject is not listed once");
+    if (mixedCaseSubject) assert.equal(entries.filter((e) => names(e, mixedCaseSubject)).length, 1, "the mixed-case subject is not listed once in matching form");
+    if (theirs[0].records !== undefined) assert.equal(theirs[0].records, (await collectAll(connector, subject)).length, "the subject's records count differs from what collect yields");
+  });
+
+  add("no longer lists the subject after erase, unless records were kept", async (r) => {
+    needsRoster(r);
+    needsErasure(r);
+    const { connector, subject, kept = () => false } = r;
+    await eraseFully(connector, subject, { categories: connector.spec.categories });
+    const left = await collectAll(connector, subject);
+    assert.deepEqual(left.filter((x) => !kept(x)).map((x) => `${x.type}:${x.id}`), [], "erase left records");
+    const theirs = (await listAll(connector)).filter((e) => names(e, subject));
+    if (!left.length) assert.deepEqual(theirs, [], "the roster still lists the subject after erase left nothing");
+    else if (theirs.length !== 1 || (theirs[0].records !== undefined && theirs[0].records !== left.length)) assert.fail(`after erase kept ${left.length} records, the roster lists the subject ${theirs.length} times (${theirs.map((e) => e.records).join(", ")} records)`);
   });
 });
 
