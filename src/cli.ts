@@ -116,7 +116,7 @@ function program(): Command {
       await untilSignalled(
         async () => {
           let running: import("./server").RunningWorker | undefined;
-          const services = await createServices({ config: settings, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
+          const services = await createServices({ config: settings, wakeWorkers: () => running?.wake(), wakeSelf: () => running?.worker.id });
           running = await startWorker(services, workerOptions(settings, concurrency));
           const { worker } = running;
           services.logger.info({ worker: worker.id, concurrency, wakePort: running.wakePort ?? null, connectors: services.connectors.list().map((c) => c.spec.name) }, "worker started");

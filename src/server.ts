@@ -35,8 +35,9 @@ import { CallbackDispatcher } from "./callbacks/dispatcher";
 import { resolveCertificateKey } from "./certificates/signing";
 import { startCheckpointer, stopCheckpointer } from "./audit/checkpointer";
 import { auditTools } from "./audit/tools";
-import { exportDownloadHandler } from "./export/download";
-import { DOWNLOAD_PATH } from "./export/links";
+import { exportDownloadHandler, rosterDownloadHandler } from "./export/download";
+import { RosterRunner } from "./roster/rosterRunner";
+import { LINK_KINDS } from "./export/links";
 
 export interface StartOptions {
   config: Config;
@@ -182,9 +183,13 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   };
 }
 
-/** A worker and its end of the wake channel. */
+/** A worker, its breach roster runner and its end of the wake channel. */
 export interface RunningWorker {
   worker: Worker;
+  /** Draws breach rosters (src/roster), beside the worker's tasks. */
+  rosters: RosterRunner;
+  /** Tells both there may be work. */
+  wake(): void;
   /** The UDP port it is woken on, when it listens (MySQL, DSR_WAKE_ENABLED). */
   wakePort?: number;
   /** Stops the worker (running tasks hand themselves back), then its listener. */
@@ -199,6 +204,10 @@ export async function startWorker(services: Services, options: WorkerOptions): P
   const { config, logger } = services;
   const worker = new Worker(services, services.connectors, options);
   worker.start();
+  // Rosters are rare: looked for every 2 s at most (and at once when this process starts one).
+  const rosters = new RosterRunner(services, { pollIntervalMs: Math.max(options.pollIntervalMs, 2_000), leaseMs: options.leaseMs, backoff: options.backoff });
+  rosters.start();
+  const wake = () => (worker.wake(), rosters.wake());
   let listener: WakeListener | undefined;
   if (config.DSR_WAKE_ENABLED) {
     listener = await WakeListener.start({
@@ -209,7 +218,7 @@ export async function startWorker(services: Services, options: WorkerOptions): P
       host: config.DSR_WAKE_HOST,
       port: config.DSR_WAKE_PORT,
       advertiseHost: config.DSR_WAKE_ADVERTISE_HOST ?? config.DSR_WAKE_HOST,
-      onWake: () => worker.wake(),
+      onWake: wake,
     }).catch((error) => {
       logger.error({ err: error, host: config.DSR_WAKE_HOST, port: config.DSR_WAKE_PORT }, "wake listener could not start: this worker finds work by polling only (check DSR_WAKE_HOST and DSR_WAKE_PORT)");
       return undefined;
@@ -217,9 +226,11 @@ export async function startWorker(services: Services, options: WorkerOptions): P
   }
   return {
     worker,
+    rosters,
+    wake,
     wakePort: listener?.port,
     async stop() {
-      await worker.stop();
+      await Promise.all([worker.stop(), rosters.stop()]);
       await listener?.close();
     },
   };
@@ -237,7 +248,7 @@ export async function closeServices(services: Pick<Services, "ds" | "connectors"
 export async function startService(options: StartOptions): Promise<RunningService> {
   const { config } = options;
   let running: RunningWorker | undefined;
-  const services = await createServices({ ...options, wakeWorkers: () => running?.worker.wake(), wakeSelf: () => running?.worker.id });
+  const services = await createServices({ ...options, wakeWorkers: () => running?.wake(), wakeSelf: () => running?.worker.id });
   const { ds, clock, logger, connectors: registry } = services;
   if (await ensureBootstrapToken(ds, clock, SYSTEM_ACTOR, config.DSR_BOOTSTRAP_ADMIN_TOKEN)) {
     logger.info("bootstrap ADMIN token from DSR_BOOTSTRAP_ADMIN_TOKEN registered");
@@ -310,7 +321,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
       res.status(503).type("text/plain").send("metrics unavailable\n");
     }
   });
-  app.get(`${DOWNLOAD_PATH}/:id`, exportDownloadHandler(services));
+  app.get(`${LINK_KINDS.export.path}/:id`, exportDownloadHandler(services));
+  app.get(`${LINK_KINDS.roster.path}/:id`, rosterDownloadHandler(services));
   serveGraphql = graphqlEndpoint({
     apollo,
     bodyLimitBytes: config.DSR_BODY_LIMIT_BYTES,

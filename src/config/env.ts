@@ -342,6 +342,13 @@ export class Env {
   @Max(365)
   DSR_EXPORT_RETENTION_DAYS = 30;
 
+  /** Days a breach roster's file is kept before the purge deletes it (the roster's counts stay). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  DSR_ROSTER_RETENTION_DAYS = 30;
+
   /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR. */
   @IsOptional()
   @IsString()

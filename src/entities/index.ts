@@ -1,4 +1,5 @@
 import { ApiTokenRow } from "./apiToken.entity";
+import { BreachRosterRow, BreachRosterStatus } from "./breachRoster.entity";
 import { ExportRow } from "./export.entity";
 import { AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow } from "./auditEvent.entity";
 import { RequestRow } from "./request.entity";
@@ -11,8 +12,9 @@ import { SurveyedRecordRow } from "./surveyedRecord.entity";
 import { StagedBatchRow, StagedKeyRow } from "./stagedBatch.entity";
 import { RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
-export { DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedRecordRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
+export { BreachRosterRow, BreachRosterStatus, DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedRecordRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
 export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
+export type { RosterSystemResult } from "./breachRoster.entity";
 export type { PartialErasure, StoredResidual, TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedRecordRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedRecordRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow, BreachRosterRow];

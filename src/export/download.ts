@@ -1,60 +1,96 @@
 import { pipeline } from "node:stream/promises";
 import type { RequestHandler } from "express";
-import { appendAuditEvent } from "../audit/auditTrail";
+import { appendAuditEvent, AuditDetails } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
-import { ExportRow } from "../entities";
+import { BreachRosterRow, BreachRosterStatus, ExportRow } from "../entities";
+import { rosterBinding } from "../roster/rosterJob";
 import type { Services } from "../services";
 import { exportTools } from "./context";
 import { decryptStream, ExportDecryptionError } from "./crypto";
-import { checkExportLink } from "./links";
+import { checkLink, LinkKind } from "./links";
 
 const refuse = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
 
+/** A stored encrypted file a signed link may serve. */
+interface Served {
+  objectKey: string;
+  /** What the file's header must be bound to (a file moved from elsewhere fails). */
+  binding: string;
+  /** The audit stream the download is written to (a request's, or installation-wide). */
+  requestId: string | null;
+  action: string;
+  details: AuditDetails;
+  contentType: string;
+  filename: string;
+  log: Record<string, string>;
+}
+
 /**
- * GET /exports/:id?expires=&signature=: serves a signed export link. The archive is decrypted while it
- * streams (never written in plain text); a tampered link is 403, an expired one 410, a purged export
- * 404. Every download is an audit event, written before the first byte leaves. If authentication of
- * the file fails midway, the connection is cut, so the client never receives a complete archive.
+ * GET <kind's path>/:id?expires=&signature=: serves a signed link to an encrypted file. The file is
+ * decrypted while it streams (never written in plain text); a tampered link is 403, an expired one 410,
+ * a purged file 404. Every download is an audit event, written before the first byte leaves. If
+ * authentication of the file fails midway, the connection is cut, so the client never receives a
+ * complete file.
  */
-export function exportDownloadHandler(services: Services): RequestHandler {
+function signedDownloadHandler(services: Services, kind: LinkKind, find: (id: string, linkExpiresAt: string) => Promise<Served | null>, gone: string): RequestHandler {
   return async (req, res) => {
     const id = String(req.params.id ?? "");
-    const verdict = checkExportLink(services.secret, id, req.query.expires, req.query.signature, services.clock.now());
+    const verdict = checkLink(services.secret, kind, id, req.query.expires, req.query.signature, services.clock.now());
     const no =
       verdict === "invalid" ? refuse(403, "FORBIDDEN", "This download link is not valid") : verdict === "expired" ? refuse(410, "FORBIDDEN", "This download link has expired; ask for a new one") : null;
     res.setHeader("Cache-Control", "no-store");
     if (no) return void res.status(no.status).json(no.body);
-    const row = await services.ds.getRepository(ExportRow).findOneBy({ id });
-    if (!row) return void res.status(404).json(refuse(404, "NOT_FOUND", "This export no longer exists (it was replaced or its retention ended)").body);
+    const served = await find(id, new Date(Number(req.query.expires) * 1000).toISOString());
+    if (!served) return void res.status(404).json(refuse(404, "NOT_FOUND", gone).body);
     const { keys, storage } = exportTools(services);
-    const log = services.logger.child({ requestId: row.requestId, exportId: row.id });
+    const log = services.logger.child(served.log);
     let source;
     try {
-      source = await storage.get(row.objectKey);
+      source = await storage.get(served.objectKey);
     } catch (error) {
-      log.error({ err: error }, "stored export unreadable");
-      return void res.status(404).json(refuse(404, "NOT_FOUND", "This export is not available").body);
+      log.error({ err: error }, "stored file unreadable");
+      return void res.status(404).json(refuse(404, "NOT_FOUND", "This file is not available").body);
     }
-    await inTransaction(services.ds, (em) =>
-      appendAuditEvent(
-        em,
-        { requestId: row.requestId, actor: { id: `link:${row.id}`, role: "SYSTEM" }, action: "export.downloaded", details: { exportId: row.id, linkExpiresAt: new Date(Number(req.query.expires) * 1000).toISOString() } },
-        services.clock.now(),
-      ),
-    );
+    await inTransaction(services.ds, (em) => appendAuditEvent(em, { requestId: served.requestId, actor: { id: `link:${id}`, role: "SYSTEM" }, action: served.action, details: served.details }, services.clock.now()));
     res.status(200);
-    res.setHeader("Content-Type", "application/zip");
-    res.setHeader("Content-Disposition", `attachment; filename="dsr-export-${row.requestId}.zip"`);
+    res.setHeader("Content-Type", served.contentType);
+    res.setHeader("Content-Disposition", `attachment; filename="${served.filename}"`);
     const decrypt = decryptStream(async (header) => {
-      if (header.requestId !== row.requestId) throw new ExportDecryptionError("the stored file belongs to another request");
+      if (header.requestId !== served.binding) throw new ExportDecryptionError("the stored file belongs to another request");
       return keys.unwrap(header);
     });
     try {
       await pipeline(source, decrypt, res);
-      log.info("export downloaded");
+      log.info(`${kind} downloaded`);
     } catch (error) {
-      log.error({ err: error instanceof ExportDecryptionError ? error.message : error }, "export download cut off");
+      log.error({ err: error instanceof ExportDecryptionError ? error.message : error }, `${kind} download cut off`);
       res.destroy();
     }
   };
+}
+
+/** GET /exports/:id: a request's export archive. */
+export function exportDownloadHandler(services: Services): RequestHandler {
+  return signedDownloadHandler(
+    services,
+    "export",
+    async (id, linkExpiresAt) => {
+      const row = await services.ds.getRepository(ExportRow).findOneBy({ id });
+      return row && { objectKey: row.objectKey, binding: row.requestId, requestId: row.requestId, action: "export.downloaded", details: { exportId: row.id, linkExpiresAt }, contentType: "application/zip", filename: `dsr-export-${row.requestId}.zip`, log: { requestId: row.requestId, exportId: row.id } };
+    },
+    "This export no longer exists (it was replaced or its retention ended)",
+  );
+}
+
+/** GET /rosters/:id: a breach roster's CSV file. */
+export function rosterDownloadHandler(services: Services): RequestHandler {
+  return signedDownloadHandler(
+    services,
+    "roster",
+    async (id, linkExpiresAt) => {
+      const row = await services.ds.getRepository(BreachRosterRow).findOneBy({ id, status: BreachRosterStatus.COMPLETED });
+      return row?.objectKey ? { objectKey: row.objectKey, binding: rosterBinding(row.id), requestId: null, action: "roster.downloaded", details: { rosterId: row.id, linkExpiresAt }, contentType: "text/csv; charset=utf-8", filename: `breach-roster-${row.id}.csv`, log: { rosterId: row.id } } : null;
+    },
+    "This roster's file no longer exists (its retention ended)",
+  );
 }

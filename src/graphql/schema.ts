@@ -10,6 +10,7 @@ import { RequestTasksResolver, TaskResolver } from "../resolvers/task.resolver";
 import { ConnectorResolver } from "../resolvers/connector.resolver";
 import { RequestRetentionResolver, RetentionResolver } from "../resolvers/retention.resolver";
 import { LegalHoldResolver } from "../resolvers/legalHold.resolver";
+import { BreachRosterResolver } from "../resolvers/breachRoster.resolver";
 import { DeletionPreviewResolver, RequestDeletionPlanResolver } from "../resolvers/deletionPlan.resolver";
 import { SettingsResolver } from "../resolvers/settings.resolver";
 import { CertificateResolver } from "../resolvers/certificate.resolver";
@@ -23,6 +24,7 @@ export const RESOLVERS = [
   RetentionResolver,
   RequestRetentionResolver,
   LegalHoldResolver,
+  BreachRosterResolver,
   RequestDeletionPlanResolver,
   DeletionPreviewResolver,
   SettingsResolver,

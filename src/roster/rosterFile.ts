@@ -1,0 +1,42 @@
+import { Readable } from "node:stream";
+import { stringify } from "csv-stringify/sync";
+import type { RosterPerson } from "./people";
+
+/** The roster file's columns, in order (README "Breach rosters" documents each). */
+export const ROSTER_COLUMNS = ["emails", "phones", "other_identities", "systems", "records"] as const;
+
+/** People per CSV chunk: a chunk is built and handed on, then the event loop gets its turn. */
+const CHUNK = 1_000;
+
+/** One person's CSV cells: several values of one kind are separated by "; ". */
+export function rosterRow(person: RosterPerson): string[] {
+  const { identities, heldBy } = person;
+  const others = [...identities].filter(([kind]) => kind !== "email" && kind !== "phone").map(([kind, values]) => values.map((v) => `${kind}=${v}`).join("; "));
+  const counts = [...heldBy.values()];
+  return [
+    (identities.get("email") ?? []).join("; "),
+    (identities.get("phone") ?? []).join("; "),
+    others.filter(Boolean).join("; "),
+    [...heldBy.keys()].sort().join("; "),
+    counts.every((n) => n !== null) ? String(counts.reduce((a, b) => a! + b!, 0)) : "",
+  ];
+}
+
+/**
+ * The roster as RFC 4180 CSV in UTF-8 with a byte-order mark (spreadsheet programs then read accents
+ * right): a header, then one line per person, those with an email first (they can be written to), in
+ * the order they were found. Built a chunk at a time, with the event loop's turn between chunks.
+ */
+export function rosterCsv(people: readonly RosterPerson[]): Readable {
+  async function* lines(): AsyncGenerator<string> {
+    yield `\ufeff${stringify([[...ROSTER_COLUMNS]])}`;
+    for (const withEmail of [true, false]) {
+      for (let i = 0; i < people.length; i += CHUNK) {
+        const rows = people.slice(i, i + CHUNK).filter((p) => p.identities.has("email") === withEmail);
+        if (rows.length) yield stringify(rows.map(rosterRow));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return Readable.from(lines());
+}

@@ -1,0 +1,115 @@
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setImmediate as yieldTurn } from "node:timers/promises";
+import { Connector, ConnectorError, normalizeEmail, RosterContext } from "../connectors/sdk";
+import type { BreachRosterRow, RosterSystemResult } from "../entities";
+import { exportTools } from "../export/context";
+import { encryptStream } from "../export/crypto";
+import type { Services } from "../services";
+import { PeopleIndex, RosterPerson } from "./people";
+import { rosterCsv } from "./rosterFile";
+
+/** What one attempt at a roster gets from the runner that claimed it. */
+export interface RosterLease {
+  /** The claim's number: its fencing token, and part of the file's key. */
+  attempt: number;
+  /** Aborted when the claim is lost or the process stops. */
+  signal: AbortSignal;
+  /** Extends the claim; connectors call it between pages. */
+  heartbeat(): Promise<void>;
+}
+
+export interface DrawnRoster {
+  systems: RosterSystemResult[];
+  people: number;
+  withoutEmail: number;
+  /** Where the encrypted file was written. */
+  objectKey: string;
+}
+
+/** The binding of a roster file's data key and header (the export format's "request id"). */
+export const rosterBinding = (rosterId: string) => `roster:${rosterId}`;
+
+/** Where attempt `attempt` of a roster writes its file: each attempt its own, so a stale one never replaces another's. */
+export const rosterFileKey = (rosterId: string, attempt: number) => `rosters/${rosterId}/${attempt}.csv.dsrx`;
+
+/** Removes the files attempts 1..`upTo` of a roster may have written (nothing there is not an error). */
+export async function removeRosterFiles(services: Pick<Services, "config" | "logger">, rosterId: string, upTo: number): Promise<void> {
+  const { storage } = exportTools(services);
+  for (let attempt = 1; attempt <= upTo; attempt += 1) await storage.delete(rosterFileKey(rosterId, attempt));
+}
+
+/** Entries between two looks at the event loop, so that a long listing never holds it. */
+const ENTRIES_PER_TURN = 500;
+
+/**
+ * Lists everyone the roster's breached systems hold, joins them with the identity sources' entries (the
+ * connectors that provide identity kinds: the account database knows the email behind a userId), and
+ * writes the people the breached systems hold to an encrypted CSV file in export storage. A breached
+ * system that cannot list, or whose listing fails for good, is named in `systems`, never passed over:
+ * the roster is complete only when every breached system is LISTED. A retryable failure throws, so the
+ * runner tries the whole roster again later.
+ */
+export async function drawRoster(services: Services, row: BreachRosterRow, lease: RosterLease): Promise<DrawnRoster> {
+  const index = new PeopleIndex();
+  const outcomes = new Map<string, Pick<RosterSystemResult, "role" | "outcome" | "problem">>();
+  const breached = new Set(row.connectors);
+  const contacts = services.connectors.list().filter((c) => !breached.has(c.spec.name) && c.spec.provides.length > 0 && c.listSubjects);
+  for (const name of row.connectors) {
+    const connector = services.connectors.get(name);
+    if (!connector) outcomes.set(name, { role: "BREACHED", outcome: "FAILED", problem: "not registered in this installation any more" });
+    else if (!connector.listSubjects) outcomes.set(name, { role: "BREACHED", outcome: "NOT_LISTABLE", problem: notListable(connector) });
+    else outcomes.set(name, { role: "BREACHED", ...(await listInto(services, index, connector, true, row.id, lease)) });
+  }
+  for (const connector of contacts) outcomes.set(connector.spec.name, { role: "CONTACTS", ...(await listInto(services, index, connector, false, row.id, lease)) });
+
+  const people: RosterPerson[] = [];
+  for (const person of index.breachedPeople()) people.push(person);
+  const systems = [...outcomes].map(([connector, o]): RosterSystemResult => {
+    if (o.outcome !== "LISTED") return { connector, ...o, people: null, records: null };
+    if (o.role === "CONTACTS") return { connector, ...o, people: people.filter((p) => p.listedBy.has(connector)).length, records: null };
+    const theirs = people.filter((p) => p.heldBy.has(connector)).map((p) => p.heldBy.get(connector)!);
+    return { connector, ...o, people: theirs.length, records: theirs.every((n) => n !== null) ? theirs.reduce((a, b) => a! + b!, 0) : null };
+  });
+
+  const objectKey = rosterFileKey(row.id, lease.attempt);
+  const { keys, storage } = exportTools(services);
+  const dataKey = await keys.newDataKey(rosterBinding(row.id));
+  const body = new PassThrough();
+  const stored = storage.put(objectKey, body);
+  await Promise.all([pipeline(rosterCsv(people), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
+  return { systems, people: people.length, withoutEmail: people.filter((p) => !p.identities.has("email")).length, objectKey };
+}
+
+function notListable(connector: Connector): string {
+  return connector.spec.manual
+    ? "a manual connector: no API lists the people it holds; list them from the system itself"
+    : "this connector cannot list the people it holds (it has no listSubjects): list them from the system itself";
+}
+
+/** Adds one connector's listing to the index; a failure for good is its outcome, a retryable one throws. */
+async function listInto(services: Services, index: PeopleIndex, connector: Connector, breached: boolean, rosterId: string, lease: RosterLease): Promise<Pick<RosterSystemResult, "outcome" | "problem">> {
+  const name = connector.spec.name;
+  const logger = services.logger.child({ rosterId, connector: name });
+  const ctx: RosterContext = { logger, signal: lease.signal, heartbeat: lease.heartbeat };
+  let entries = 0;
+  try {
+    for await (const entry of connector.listSubjects!(ctx)) {
+      const email = entry.identities.email;
+      index.add(name, typeof email === "string" ? { ...entry, identities: { ...entry.identities, email: normalizeEmail(email) } } : entry, breached);
+      if (++entries % ENTRIES_PER_TURN === 0) {
+        await yieldTurn();
+        if (lease.signal.aborted) throw lease.signal.reason;
+      }
+    }
+  } catch (error) {
+    if (lease.signal.aborted) throw error;
+    if (error instanceof ConnectorError && !error.retryable) {
+      logger.warn({ err: error.internalMessage, entries }, "listing for a breach roster failed");
+      return { outcome: "FAILED", problem: error.userMessage };
+    }
+    throw error;
+  }
+  logger.info({ entries }, "listed for a breach roster");
+  return { outcome: "LISTED", problem: null };
+}

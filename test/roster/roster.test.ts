@@ -1,0 +1,145 @@
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import type { Identities } from "../../src/connectors/sdk";
+import { collectAll } from "../../src/connectors/testing/conformance";
+import { purgeExpiredExports } from "../../src/export/purge";
+import { describeEachDatabase } from "../support/databases";
+import { sampleSetup } from "../identity/support";
+import { downloadRoster, drawRoster, identitiesOf, LINK, RosterLine, SHOW, START } from "./support";
+
+const REQUEST_SHOW = `query Show($id: ID!) { request(id: $id) { id status } }`;
+const DAY = 86_400_000;
+/** A person a line names no email of: identities whose connectors look nobody up by email. */
+const NO_EMAIL = "nobody@roster.invalid";
+
+/** What each breached system holds of the person a line names, found by collect with the line's identities (not by listSubjects). */
+async function heldThroughCollect(setup: ReturnType<typeof sampleSetup>, line: RosterLine, systems: string[]): Promise<Record<string, number>> {
+  const ids = identitiesOf(line);
+  const held: Record<string, number> = {};
+  for (const name of systems) {
+    const connector = setup.ws.connectors.find((c) => c.spec.name === name)!;
+    let total = 0;
+    // One collect per email the line names (a person the systems know by two addresses), with the other identities.
+    for (const email of ids.get("email") ?? [NO_EMAIL]) {
+      const person: Record<string, string> = { email };
+      for (const [kind, values] of ids) if (kind !== "email") person[kind] = values[0];
+      total += (await collectAll(connector, person as Identities)).length;
+    }
+    if (total) held[name] = total;
+  }
+  return held;
+}
+
+describeEachDatabase("breach roster: whose data a system holds, through GraphQL", (db) => {
+  const setup = sampleSetup(db, REQUEST_SHOW);
+
+  it("lists every person the breached systems hold, each once, with the records collect finds for them, and nobody else", async () => {
+    const systems = ["account-db", "auth-log", "payments", "ticketing"];
+    const roster = await drawRoster(setup.t, systems);
+    expect(roster.status, roster.lastError).to.equal("COMPLETED");
+    expect(roster.complete).to.equal(true);
+    expect(roster.systems.map((s: any) => [s.connector, s.role, s.outcome])).to.deep.equal(systems.map((c) => [c, "BREACHED", "LISTED"]));
+    const { text, lines } = await downloadRoster(setup.t, roster.id);
+    expect(lines.length).to.equal(roster.people);
+    // Every line is a person the systems hold: collect, given the line's identities, finds exactly the records and systems it names.
+    for (const line of lines) {
+      const held = await heldThroughCollect(setup, line, systems);
+      expect(Object.keys(held).sort().join("; "), `systems of ${line.emails || line.other_identities}`).to.equal(line.systems);
+      if (line.records) expect(Number(line.records), `records of ${line.emails || line.other_identities}`).to.equal(Object.values(held).reduce((a, b) => a + b, 0));
+    }
+    // Every sample person with data anywhere is on exactly one line, at their email.
+    for (const person of setup.ws.people) {
+      const held = await setup.heldBy({ email: person.email.toLowerCase(), userId: person.userId, ...(person.paymentCustomerId ? { paymentCustomerId: person.paymentCustomerId } : {}), ...(person.ticketingUserId ? { ticketingUserId: person.ticketingUserId } : {}) } as Identities);
+      const theirs = lines.filter((l) => identitiesOf(l).get("userId")?.includes(person.userId));
+      if (!Object.values(held).some((n) => n > 0)) continue;
+      expect(theirs.length, `${person.email} on ${theirs.length} lines`).to.equal(1);
+    }
+    // The counts the roster reports are the file's.
+    for (const s of roster.systems) expect(s.people, s.connector).to.equal(lines.filter((l) => l.systems.split("; ").includes(s.connector)).length);
+    expect(roster.withoutEmail).to.equal(lines.filter((l) => !l.emails).length);
+    expect(text.charCodeAt(0)).to.equal(0xfeff);
+  });
+
+  it("reaches the people of a system that knows them only by id at the email the account database holds", async () => {
+    const roster = await drawRoster(setup.t, ["auth-log"]);
+    expect(roster.status, roster.lastError).to.equal("COMPLETED");
+    expect(roster.complete).to.equal(true);
+    const auth = roster.systems.find((s: any) => s.connector === "auth-log");
+    const contacts = roster.systems.find((s: any) => s.connector === "account-db");
+    expect([auth.role, auth.outcome, contacts.role, contacts.outcome]).to.deep.equal(["BREACHED", "LISTED", "CONTACTS", "LISTED"]);
+    const { lines } = await downloadRoster(setup.t, roster.id);
+    // Exactly the people with auth events, read from the auth log itself through collect.
+    const withEvents = [];
+    for (const p of setup.ws.people) if ((await setup.heldBy({ email: p.email.toLowerCase(), userId: p.userId } as Identities))["auth-log"] > 0) withEvents.push(p);
+    expect(lines.length).to.equal(withEvents.length);
+    expect(roster.people).to.equal(withEvents.length);
+    for (const p of withEvents) {
+      const line = lines.find((l) => identitiesOf(l).get("userId")?.includes(p.userId));
+      expect(line, p.userId).to.not.equal(undefined);
+      expect(identitiesOf(line!).get("email")).to.include(p.email.toLowerCase().normalize("NFC"));
+      expect(line!.systems).to.equal("auth-log");
+    }
+    expect(contacts.people).to.equal(withEvents.length);
+    expect(roster.withoutEmail).to.equal(0);
+  });
+
+  it("keeps the list encrypted at rest, audits every step, and removes the file when its retention ends", async () => {
+    const roster = await drawRoster(setup.t, ["account-db"]);
+    expect(roster.status, roster.lastError).to.equal("COMPLETED");
+    const dir = path.join(setup.t.service.services.config.dataDir, "exports", "rosters", roster.id);
+    const files = fs.readdirSync(dir);
+    expect(files).to.deep.equal(["1.csv.dsrx"]);
+    const stored = fs.readFileSync(path.join(dir, files[0]));
+    const { lines, text } = await downloadRoster(setup.t, roster.id);
+    expect(lines.length).to.be.greaterThan(3);
+    for (const l of lines) expect(stored.includes(Buffer.from(l.emails.split("; ")[0]))).to.equal(false);
+    expect(stored.includes(Buffer.from(text.slice(1, 40)))).to.equal(false);
+    // A changed link opens nothing; an expired one says so.
+    const { createBreachRosterLink } = await setup.t.ok(LINK, { id: roster.id, ttl: 60 });
+    const tampered = createBreachRosterLink.url.replace(/signature=(.)/, (_: string, c: string) => `signature=${c === "0" ? "1" : "0"}`);
+    expect((await fetch(tampered)).status).to.equal(403);
+    const asExport = createBreachRosterLink.url.replace("/rosters/", "/exports/");
+    expect((await fetch(asExport)).status).to.equal(403);
+    setup.t.clock.advance(61_000);
+    expect((await fetch(createBreachRosterLink.url)).status).to.equal(410);
+    const actions: Array<{ action: string }> = await setup.t.ds.query("SELECT action FROM audit_events WHERE requestId IS NULL AND action LIKE 'roster.%' ORDER BY occurredAt, seq");
+    expect(actions.map((a) => a.action)).to.deep.equal(["roster.requested", "roster.completed", "roster.link_created", "roster.downloaded", "roster.link_created"]);
+    // Retention: the file goes, the counts stay, no link is handed out.
+    setup.t.clock.advance(31 * DAY);
+    expect((await purgeExpiredExports(setup.t.service.services)).rosters).to.equal(1);
+    expect(fs.existsSync(path.join(dir, files[0]))).to.equal(false);
+    const { breachRoster } = await setup.t.ok(SHOW, { id: roster.id });
+    expect([breachRoster.status, breachRoster.fileAvailable, breachRoster.fileExpiresAt, breachRoster.people]).to.deep.equal(["COMPLETED", false, null, roster.people]);
+    const refused = await setup.t.gql(LINK, { id: roster.id });
+    expect(refused.errors?.[0].extensions?.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0].message).to.match(/retention ended/);
+  });
+
+  it("refuses a roster of an unknown or repeated connector, or with no reason, and creates nothing; only deciders draw or download", async () => {
+    const bad = [
+      { connectors: ["account-db", "crm-of-doom"], reason: "breach at the CRM" },
+      { connectors: [], reason: "breach somewhere" },
+      { connectors: ["auth-log", "auth-log"], reason: "breach at the auth log" },
+      { connectors: ["Account-DB"], reason: "breach" },
+      { connectors: ["account-db"], reason: "x" },
+    ];
+    for (const input of bad) {
+      const result = await setup.t.gql(START, { input });
+      expect(result.errors?.[0].extensions?.code, JSON.stringify(input)).to.equal("BAD_USER_INPUT");
+      expect(JSON.stringify(result.errors)).to.not.include("crm-of-doom");
+      expect(JSON.stringify(result.errors)).to.not.include("Account-DB");
+    }
+    expect(await setup.t.count("breach_rosters")).to.equal(0);
+    for (const role of ["AUDITOR", "SERVICE"]) {
+      const result = await setup.t.gql(START, { input: { connectors: ["account-db"], reason: "breach at the CRM" } }, role);
+      expect(result.errors?.[0].extensions?.code, role).to.equal("FORBIDDEN");
+    }
+    expect(await setup.t.count("breach_rosters")).to.equal(0);
+    const roster = await drawRoster(setup.t, ["account-db"]);
+    expect((await setup.t.gql(SHOW, { id: roster.id }, "AUDITOR")).data.breachRoster.people).to.equal(roster.people);
+    expect((await setup.t.gql(SHOW, { id: roster.id }, "SERVICE")).errors?.[0].extensions?.code).to.equal("FORBIDDEN");
+    expect((await setup.t.gql(LINK, { id: roster.id }, "AUDITOR")).errors?.[0].extensions?.code).to.equal("FORBIDDEN");
+    expect((await setup.t.gql(SHOW, { id: "7f8e1c52-0000-4000-8000-000000000000" })).errors?.[0].extensions?.code).to.equal("NOT_FOUND");
+  });
+});
