@@ -2,14 +2,14 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
-import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { ConnectorConfigError, ConnectorError, normalizeEmail, RosterEntry, SubjectRecord } from "../../src/connectors/sdk";
+import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector } from "../../src/connectors/zendesk";
 import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
 import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
-import { REDACTED, ZendeskStandIn } from "../../src/sample/zendesk";
-import { ADA, BJORN, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
+import { REDACTED, SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
+import { ADA, BJORN, BJORN_PERSON, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
@@ -307,6 +307,150 @@ describe("Zendesk connector", () => {
         await second.close();
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe("listSubjects (breach roster)", () => {
+    let z: ZendeskStandIn;
+    let connector: ZendeskConnector;
+    beforeEach(async () => {
+      z = await startStandIn();
+      connector = connectorFor(z);
+    });
+    afterEach(async () => {
+      await connector.close();
+      await z.close();
+    });
+
+    const LIST = "/api/v2/users.json";
+    /** A user added to the stand-in's data, like a sample person's (ids above every seeded one). */
+    const addUser = (id: number, fields: Partial<ZendeskUser> = {}): ZendeskUser => {
+      const user: ZendeskUser = { id, name: `User ${id}`, email: `user${id}@example.org`, phone: null, role: "end-user", active: true, verified: true, external_id: null, time_zone: "London", locale: "en-GB", created_at: "2024-01-01T00:00:00.000Z", updated_at: "2024-01-01T00:00:00.000Z", ...fields };
+      z.store.state.users.push(user);
+      return user;
+    };
+    const listed = (entries: RosterEntry[]) => entries.map((e) => e.identities.ticketingUserId).sort();
+    const activeIds = () => z.store.state.users.filter((u) => u.active).map((u) => String(u.id)).sort();
+
+    it("lists every active user once, by id and primary email in matching form, following links.next with a heartbeat per page", async () => {
+      const small = connectorFor(z, { pageSize: 2 });
+      const ctx = testContext();
+      const entries = await listAll(small, ctx);
+      await small.close();
+      const users = z.store.state.users;
+      expect(listed(entries)).to.deep.equal(activeIds());
+      for (const e of entries) {
+        const user = users.find((u) => String(u.id) === e.identities.ticketingUserId)!;
+        expect(e).to.deep.equal({ identities: { ticketingUserId: String(user.id), email: normalizeEmail(user.email) } });
+      }
+      expect(entries.find((e) => e.identities.ticketingUserId === ADA.ticketingUserId)?.identities.email).to.equal(ADA.email);
+      const pages = z.calls.count("GET", /^\/api\/v2\/users\.json$/);
+      expect(pages, "one call per page of two: the last says has_more false").to.equal(Math.ceil(users.length / 2));
+      expect(ctx.heartbeats).to.be.at.least(pages);
+    });
+
+    it("reads pages of 100 and lists all of them, when the account holds more than 100 users", async () => {
+      for (let i = 0; i < 150; i += 1) addUser(800_000_000 + i);
+      const entries = await listAll(connector);
+      expect(listed(entries)).to.deep.equal(activeIds());
+      expect(entries).to.have.length(z.store.state.users.length);
+      expect(z.calls.count("GET", /^\/api\/v2\/users\.json$/)).to.equal(Math.ceil(z.store.state.users.length / 100));
+    });
+
+    it("lists agents and admins too, as collect finds them like anyone", async () => {
+      const admin = addUser(800_000_001, { role: "admin", email: "Head.Of.Support@Support.example.com" });
+      const agent = z.store.user(SAMPLE_AGENT_ID)!;
+      const entries = await listAll(connector);
+      for (const staff of [agent, admin]) {
+        const subject = { email: normalizeEmail(staff.email), ticketingUserId: String(staff.id) };
+        expect(entries.filter((e) => e.identities.ticketingUserId === subject.ticketingUserId || e.identities.email === subject.email)).to.deep.equal([{ identities: subject }]);
+        expect((await collectAll(connector, subject)).map((r) => r.type), "collect finds the staff member's profile").to.include("user");
+      }
+    });
+
+    it("leaves out a soft-deleted user, whom collect no longer shows, when an erasure stopped before the permanent delete", async () => {
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
+      expect(await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+      expect(z.store.user(ADA_ID)?.active, "soft-deleted, waiting in deleted_users").to.equal(false);
+      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([]);
+      expect(listed(entries)).to.deep.equal(activeIds());
+    });
+
+    it("lists a user once, by their primary address, when the subject's address is a secondary identity", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      grace.secondary_emails = [grace.email];
+      grace.email = "G.Hopper@Navy.example";
+      const subject = { email: normalizeEmail(GRACE_PERSON.email), ticketingUserId: String(grace.id) };
+      const entries = await listAll(connector);
+      const theirs = entries.filter((e) => e.identities.ticketingUserId === subject.ticketingUserId || e.identities.email === subject.email);
+      expect(theirs).to.deep.equal([{ identities: { ticketingUserId: subject.ticketingUserId, email: "g.hopper@navy.example" } }]);
+    });
+
+    it("gives an address two users hold in different spellings to the one collect finds by it, and lists the other by id", async () => {
+      // Björn is stored with the ASCII spelling of his domain; someone else now holds the Unicode one.
+      const bjorn = z.store.state.users.find((u) => u.email === BJORN_PERSON.email)!;
+      const twin = addUser(800_000_002, { email: BJORN.email });
+      expect(BJORN.email).to.not.equal(bjorn.email);
+      const found = (await collectAll(connector, BJORN)).find((r) => r.type === "user")!;
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.email === BJORN.email)).to.deep.equal([{ identities: { ticketingUserId: found.id, email: BJORN.email } }]);
+      const other = found.id === String(twin.id) ? bjorn : twin;
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(other.id))).to.deep.equal([{ identities: { ticketingUserId: String(other.id) } }]);
+    });
+
+    it("fails with a retryable ConnectorError carrying Retry-After, when a listing page gets a long 429, and waits out a short one", async () => {
+      const small = connectorFor(z, { pageSize: 5, maxInlineWaitMs: 1500 });
+      try {
+        const ctx = testContext();
+        const iterator = small.listSubjects(ctx)[Symbol.asyncIterator]();
+        expect((await iterator.next()).done).to.equal(false);
+        z.faults.add({ kind: "429", method: "GET", path: LIST, times: 1, retryAfterSeconds: 30 });
+        const error = await (async () => {
+          for (;;) if ((await iterator.next()).done) return undefined;
+        })().catch((e: unknown) => e);
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect(error).to.deep.include({ retryable: true, retryAfterMs: 30_000 });
+
+        z.calls.clear();
+        z.faults.add({ kind: "429", method: "GET", path: LIST, times: 1, retryAfterSeconds: 1 });
+        expect(listed(await listAll(small))).to.deep.equal(activeIds());
+        const [limited, next] = z.calls.entries.filter((e) => e.path === LIST);
+        expect(limited.status).to.equal(429);
+        expect(next.at - limited.at, "the page was asked again no sooner than Retry-After").to.be.at.least(1000);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it("stops with a retryable error between pages, when ctx.signal is aborted", async () => {
+      const small = connectorFor(z, { pageSize: 2 });
+      const ctx = testContext();
+      const iterator = small.listSubjects(ctx)[Symbol.asyncIterator]();
+      await iterator.next();
+      ctx.abort("lease lost");
+      const error = await (async () => {
+        for (;;) if ((await iterator.next()).done) return undefined;
+      })().catch((e: unknown) => e);
+      await small.close();
+      expect(error).to.deep.include({ retryable: true });
+      expect((error as ConnectorError).userMessage).to.match(/stopped/);
+      expect(z.calls.count("GET", /^\/api\/v2\/users\.json$/)).to.equal(1);
+    });
+
+    it("serves users.json filtered by role, and keeps a repeated role[] filter in links.next", async () => {
+      addUser(800_000_003, { role: "admin" });
+      const auth = { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` };
+      type Page = { users: { id: number; role: string }[]; meta: { has_more: boolean }; links: { next: string | null } };
+      const get = async (url: string) => (await (await fetch(url, { headers: auth })).json()) as Page;
+      const endUsers = await get(`${z.url}${LIST}?role=end-user&page[size]=100`);
+      expect(endUsers.users.map((u) => u.id)).to.deep.equal(z.store.state.users.filter((u) => u.role === "end-user").map((u) => u.id).sort((a, b) => a - b));
+      const first = await get(`${z.url}${LIST}?role[]=agent&role[]=admin&page[size]=1`);
+      expect(first.meta.has_more).to.equal(true);
+      const second = await get(first.links.next!);
+      expect([...first.users, ...second.users].map((u) => u.role), "by id: the agent's is the lower").to.deep.equal(["agent", "admin"]);
+      expect(second.meta.has_more).to.equal(false);
     });
   });
 

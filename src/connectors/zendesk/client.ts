@@ -5,7 +5,7 @@ import { ConnectorError, retryAfterMs, TaskContext } from "../sdk";
 import type { ResolvedZendeskOptions } from "./config";
 
 /** The calls of the connector, named in error messages. */
-export type Operation = "check" | "collect" | "erase";
+export type Operation = "check" | "collect" | "erase" | "roster";
 
 /** What a call needs from its caller: where to stop, where to log, and (while paging) a heartbeat. */
 export type CallContext = Pick<TaskContext, "signal" | "logger"> & { heartbeat?: () => Promise<void> };

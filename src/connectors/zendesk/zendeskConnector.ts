@@ -1,7 +1,7 @@
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
-import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "../sdk";
+import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { KeptTally } from "../keptTally";
-import { CallContext, JobState, ZendeskClient } from "./client";
+import { CallContext, JobState, Operation, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
@@ -18,10 +18,12 @@ import {
   WireTicket,
   WireUser,
 } from "./records";
+import { listZendeskSubjects } from "./roster";
 
-/** The ticketing connector: a Connector with erase, plus close() for its rate limiter. */
+/** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
 export interface ZendeskConnector extends Connector {
   erase(ids: Identities, instruction: Parameters<NonNullable<Connector["erase"]>>[1], ctx: TaskContext): Promise<ErasureOutcome>;
+  listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry>;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,8 @@ type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
  * the user record is kept too: deleting it would cut the kept tickets off from the person, so a later
  * purge could not find them and the subject could no longer get them in an access request. The user is
  * then reported as kept with the newest kept ticket's date, and the purge deletes it with the last ticket.
+ *
+ * listSubjects lists every user collect would find, whatever their role, by id and primary email (roster.ts).
  */
 export function createZendeskConnector(options: ZendeskConnectorOptions): ZendeskConnector {
   const o = resolveZendeskOptions(options);
@@ -64,7 +68,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
-  const userByEmail = async (email: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
+  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
     const wanted = normalizeEmail(email);
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
@@ -316,6 +320,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased };
     },
+
+    // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.
+    listSubjects: (ctx) => listZendeskSubjects(client, name, (email, c) => userByEmail(email, "roster", c), ctx),
 
     close: () => client.close(),
   };

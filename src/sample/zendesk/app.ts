@@ -107,6 +107,14 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json({ user: { url: `${originOf(req)}/api/v2/users/${API_USER_ID}.json`, id: API_USER_ID, name: "API user", email: options.email, role: "admin", active: true } });
   });
 
+  // Every user, or those of the roles asked for (`role=end-user`, or several as `role[]=agent&role[]=admin`).
+  // Soft-deleted users are not among them: Zendesk lists those under deleted_users.
+  app.get("/api/v2/users.json", (req, res) => {
+    const roles = [req.query.role, req.query["role[]"]].flat().filter((r): r is string => typeof r === "string");
+    const users = store.state.users.filter((u) => u.active && (!roles.length || roles.includes(u.role)));
+    res.json(paginate(req, "users", users, (u) => presentUser(req, u)));
+  });
+
   app.get("/api/v2/users/search.json", (req, res) => {
     const email = searchedEmail(req.query.query);
     const external = typeof req.query.external_id === "string" ? req.query.external_id : undefined;

@@ -13,7 +13,11 @@ export function originOf(req: Request): string {
 
 function linkTo(req: Request, params: Record<string, string>): string {
   const url = new URL(`${originOf(req)}${req.baseUrl}${req.path}`);
-  for (const [name, value] of Object.entries(req.query)) if (typeof value === "string" && !name.startsWith("page") && name !== "per_page") url.searchParams.set(name, value);
+  // Filters go on to the next page, a repeated one (`role[]=agent&role[]=admin`) with each of its values.
+  for (const [name, value] of Object.entries(req.query)) {
+    if (name.startsWith("page") || name === "per_page") continue;
+    for (const one of [value].flat()) if (typeof one === "string") url.searchParams.append(name, one);
+  }
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   return url.toString();
 }

@@ -16,6 +16,7 @@ export const ADA = { email: ADA_PERSON.email, ticketingUserId: ADA_PERSON.ticket
 export const ZOE = { email: PEOPLE[2].email.toLowerCase() };
 /** Björn, whom the stand-in stores as bjorn@xn--bcher-kva.de, by his email in matching form only (the domain in Unicode). */
 export const BJORN = { email: normalizeEmail(PEOPLE[3].email) };
+export const BJORN_PERSON = PEOPLE[3];
 /** Grace by email only, so that the search path is exercised too. */
 export const GRACE = { email: GRACE_PERSON.email };
 
