@@ -1,4 +1,4 @@
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, KeptRecords, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, KeptRecords, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 
 /** What the next call of a step does. */
 export type Behaviour =
@@ -69,7 +69,7 @@ export class ScriptedConnector implements Connector {
     return this.calls.filter((c) => c.step === step);
   }
 
-  private async act(step: string, ctx: TaskContext): Promise<Behaviour> {
+  protected async act(step: string, ctx: Pick<TaskContext, "attempt" | "now" | "idempotencyKey" | "signal">): Promise<Behaviour> {
     this.calls.push({ step, attempt: ctx.attempt, at: ctx.now(), wallMs: Date.now(), idempotencyKey: ctx.idempotencyKey });
     const behaviour = this.scripts.get(step)?.shift() ?? { kind: "ok" };
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -136,5 +136,19 @@ export class ScriptedConnector implements Connector {
   async rectify(_ids: Identities, changes: readonly { field: string; value: string }[], ctx: TaskContext) {
     await this.act("rectify", ctx);
     return { changed: changes.map((c) => c.field).filter((f) => f !== "unknownField"), notHeld: changes.map((c) => c.field).filter((f) => f === "unknownField") };
+  }
+}
+
+/**
+ * A ScriptedConnector that also lists the people it holds (listSubjects, one entry per seeded email with
+ * its record count), scripted like its other calls under the step `list`.
+ */
+export class ListingConnector extends ScriptedConnector {
+  async *listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry> {
+    await this.act("list", { attempt: 0, now: () => new Date(), idempotencyKey: "", signal: ctx.signal });
+    for (const [email, records] of this.data) {
+      await ctx.heartbeat();
+      yield { identities: { email }, records: records.length };
+    }
   }
 }
