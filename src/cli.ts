@@ -4,6 +4,7 @@ import type { DataSource } from "typeorm";
 import { Role } from "./domain/enums";
 import { DsrError } from "./errors";
 import { addRequestCommands, RemoteFailure } from "./cliRequests";
+import { addRosterCommands } from "./cliRosters";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
 import { addCertificateCommands } from "./cliCertificates";
 import { registerExportCommands } from "./export/cli";
@@ -193,6 +194,7 @@ function program(): Command {
     });
 
   addRequestCommands(cli);
+  addRosterCommands(cli);
   addConnectorsCommand(cli);
   addConnectorNewCommand(cli);
 

@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import type TableType from "cli-table3";
 
 /** A table to print; cli-table3 is loaded when a command prints one (the CLI starts without it). */
-const newTable = (options: ConstructorParameters<typeof TableType>[0]) => new (require("cli-table3") as typeof TableType)(options);
+export const newTable = (options: ConstructorParameters<typeof TableType>[0]) => new (require("cli-table3") as typeof TableType)(options);
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "./domain/enums";
 
 /** A failure the CLI reports as one line with its exit code (see EXIT in cli.ts). */
@@ -23,7 +23,7 @@ interface Remote {
 
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
-function remoteOf(opts: { url?: string; token?: string }): Remote {
+export function remoteOf(opts: { url?: string; token?: string }): Remote {
   const url = opts.url ?? process.env.DSR_URL ?? "http://127.0.0.1:4000/graphql";
   const token = opts.token ?? process.env.DSR_TOKEN;
   if (!token) throw new RemoteFailure("a token is needed: pass --token or set DSR_TOKEN (dsr token create --role ADMIN --name <you>)", "BAD_USER_INPUT");
@@ -67,9 +67,9 @@ function taskTable(tasks: Shown["tasks"]): string {
   return table.toString();
 }
 
-const print = (text: string): void => void process.stdout.write(`${text}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const withRemote = (command: Command) =>
+export const print = (text: string): void => void process.stdout.write(`${text}\n`);
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const withRemote = (command: Command) =>
   command.option("--url <url>", "GraphQL endpoint of the service (default: DSR_URL, or http://127.0.0.1:4000/graphql)").option("--token <token>", "bearer token (default: DSR_TOKEN)");
 
 /** `dsr request submit|list|show|watch`: operate requests on a running service over GraphQL. */

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -7,30 +6,7 @@ import { Role } from "../src/domain/enums";
 import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
 import { TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
-
-/** The real `dsr` binary (this file runs from dist/test/). */
-const BIN = path.resolve(__dirname, "../../bin/dsr.js");
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `dsr <args>` to completion with only the given DSR_ variables (none of the developer's). */
-function dsr(args: string[], env: Record<string, string> = {}, cwd = tempDir(), onStderr?: (text: string) => void): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c, onStderr?.(stderr)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
-    child.once("error", reject);
-    child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
-}
+import { dsr } from "./support/cliBinary";
 
 /** A port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {

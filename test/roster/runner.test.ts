@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { describeEachDatabase } from "../support/databases";
+import { parse } from "csv-parse/sync";
+import { dsr } from "../support/cliBinary";
+import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ListingConnector, ScriptedConnector } from "../support/scriptedConnector";
 import { downloadRoster, drawRoster, SHOW, START } from "./support";
@@ -96,5 +98,36 @@ describeEachDatabase("breach roster runner: truth about what was listed, retries
     expect(filesOf(t, done.id)).to.deep.equal(["2.csv.dsrx"]);
     expect(await rosterActions(t)).to.deep.equal(["roster.requested", "roster.completed"]);
     expect((await downloadRoster(t, done.id)).lines.length).to.equal(3);
+  });
+});
+
+describeEachDatabase("dsr roster (the binary against a running service)", (db) => {
+  let t: TestService;
+  let crm: ListingConnector;
+
+  beforeEach(async () => {
+    crm = new ListingConnector({ name: "crm", categories: ["ACCOUNT"] }).seed("ada@example.com", 3).seed("grace@example.com", 2);
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "1", DSR_WORKER_POLL_MS: "20" }, [crm, new ScriptedConnector({ name: "ledger" })]).start();
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  it("draws a roster, prints its counts, saves its CSV readable only by its owner, and exits 1 when it is incomplete", async () => {
+    const remote = { DSR_URL: t.url, DSR_TOKEN: t.tokens.PRIVACY_OFFICER };
+    const dir = tempDir();
+    const out = path.join(dir, "roster.csv");
+    const drawn = await dsr(["roster", "draw", "--connector", "crm", "--reason", "breach at the CRM", "--case", "INC-7", "--out", out], remote);
+    expect(drawn.code, drawn.stderr).to.equal(0);
+    expect(drawn.stdout).to.match(/COMPLETED {2}2 people \(0 without an email\) {2}complete/);
+    expect(fs.statSync(out).mode & 0o777).to.equal(0o600);
+    const saved = parse(fs.readFileSync(out, "utf8"), { columns: true, bom: true }) as Array<{ emails: string; records: string }>;
+    expect(saved.map((l) => [l.emails, l.records])).to.have.deep.members([["ada@example.com", "3"], ["grace@example.com", "2"]]);
+    const incomplete = await dsr(["roster", "draw", "--connector", "crm", "--connector", "ledger", "--reason", "breach at both"], remote);
+    expect(incomplete.code).to.equal(1);
+    expect(incomplete.stdout).to.include("INCOMPLETE").and.to.include("NOT_LISTABLE");
+    const unknown = await dsr(["roster", "draw", "--connector", "nope-system", "--reason", "breach"], remote);
+    expect([unknown.code, unknown.stderr.includes("connectors[0] is not a connector of this installation"), unknown.stderr.includes("nope-system")]).to.deep.equal([2, true, false]);
+    expect(await t.count("breach_rosters")).to.equal(2);
   });
 });
