@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
+import { ConnectorConfigError, ConnectorError, Identities, normalizeEmail, RosterEntry, SubjectRecord } from "../../src/connectors/sdk";
 import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
-import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
+import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { seedPerson, StripeStandIn } from "../../src/sample/stripe";
 import { ADA, ADA_PERSON, API_KEY, BJORN, connectorFor, GRACE, GRACE_PERSON, heldFor, PEOPLE, repeatedEffects, retryLoop, startStandIn, ZOE } from "./support/stripeStandIn";
@@ -768,6 +768,148 @@ describe("Stripe connector", function () {
     }
   });
 
+  describe("listSubjects (the breach roster)", () => {
+    const lastYear = new Date(SAMPLE_EPOCH.getTime() - YEAR);
+    const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
+    /** Entries in a stable order, to compare as sets. */
+    const sorted = (entries: RosterEntry[]) => entries.map((e) => JSON.stringify(e)).sort();
+    const entry = (identities: RosterEntry["identities"]): RosterEntry => ({ identities });
+    /** What the stand-in was seeded with: every paying sample person, by customer id and the email in matching form. */
+    const seeded = () => PEOPLE.filter((p) => p.paymentCustomerId).map((p) => entry({ paymentCustomerId: p.paymentCustomerId, email: normalizeEmail(p.email) }));
+    const naming = (entries: RosterEntry[], email: string) => entries.filter((e) => e.identities.email === email);
+    /** A guest's completed Checkout Session: what the buyer typed is the only link to them. */
+    function guestSession(id: string, email: string, customer: string | null = null): void {
+      standIn.store.put({ id, object: "checkout.session", created: seconds(lastYear), customer, customer_email: null, customer_details: { email, name: "A Buyer", phone: null, address: null }, status: "complete", payment_status: "paid", mode: "payment", amount_total: 500, currency: "gbp", payment_intent: null, metadata: {}, livemode: false }, "test.seed");
+    }
+    /** What a redaction job leaves of a customer and its objects: Stripe's placeholder in every personal field. */
+    function redactCustomer(customer: string): void {
+      const R = "[redacted]";
+      const c = standIn.store.get("customer", customer)!;
+      standIn.store.put({ ...c, email: R, name: R, phone: R, address: R, shipping: R, description: R }, "test.seed");
+      for (const charge of heldFor(standIn, "charge", customer)) standIn.store.put({ ...charge, receipt_email: null, billing_details: { name: R, email: R, phone: R, address: R } }, "test.seed");
+      for (const invoice of heldFor(standIn, "invoice", customer)) standIn.store.put({ ...invoice, customer_name: R, customer_email: R, customer_phone: R, customer_address: R, footer: null }, "test.seed");
+      for (const pm of heldFor(standIn, "payment_method", customer)) standIn.store.put({ ...pm, billing_details: { name: null, email: null, phone: null, address: null } }, "test.seed");
+    }
+
+    it("lists every customer once, by id and email in matching form, paging every list, and hands over the first before the next page", async () => {
+      const extra = Array.from({ length: 25 }, (_, i) => `cus_roster${String(i).padStart(3, "0")}`);
+      extra.forEach((id, i) => standIn.store.put({ id, object: "customer", created: seconds(lastYear) - i, email: i % 2 ? `Buyer.${i}@Example.com` : `buyer.${i}@example.com`, name: `Buyer ${i}`, metadata: {}, livemode: false }, "test.seed"));
+      const paged = connectorFor(standIn, { pageSize: 7 });
+      try {
+        const first = await paged.listSubjects(testContext())[Symbol.asyncIterator]().next();
+        expect(first.done).to.equal(false);
+        expect(standIn.calls.byRoute, "only the first page was asked for").to.deep.equal({ "GET /v1/customers": 1 });
+        standIn.calls.reset();
+        const ctx = testContext();
+        const entries = await listAll(paged, ctx);
+        const expected = [...seeded(), ...extra.map((id, i) => entry({ paymentCustomerId: id, email: `buyer.${i}@example.com` }))];
+        expect(sorted(entries)).to.deep.equal(sorted(expected));
+        const customers = standIn.store.all("customer").length;
+        expect(customers).to.equal(33);
+        expect(standIn.calls.byRoute["GET /v1/customers"]).to.equal(Math.ceil(customers / 7));
+        expect(standIn.calls.byRoute["GET /v1/charges"], "every charge is looked at for guests").to.equal(Math.ceil(standIn.store.all("charge").length / 7));
+        expect(ctx.heartbeats, "a heartbeat between pages").to.be.at.least(Math.ceil(customers / 7) - 1);
+        const logged = JSON.stringify(ctx.lines);
+        for (const e of expected) expect(logged).not.to.include(e.identities.email);
+      } finally {
+        await paged.close();
+      }
+    });
+
+    it("lists a guest who paid without a customer by the email they typed, once, as collect finds them", async () => {
+      guestCharge("ch_guest_1", "Guest.Buyer@Example.com", lastYear);
+      guestCharge("ch_guest_2", "guest.buyer@example.com", new Date(lastYear.getTime() - YEAR));
+      guestSession("cs_guest_1", "session.buyer@example.com");
+      guestSession("cs_guest_2", "GUEST.BUYER@EXAMPLE.COM");
+      // A session of a customer is read under it: the address typed there is not a guest of its own.
+      guestSession("cs_account", "typed.at.checkout@example.com", GRACE_CUSTOMER);
+      // A guest charge a redaction job went through holds nobody.
+      guestCharge("ch_guest_redacted", "gone@example.com", lastYear);
+      standIn.store.put({ ...standIn.store.get("charge", "ch_guest_redacted")!, receipt_email: null, billing_details: { name: "[redacted]", email: "[redacted]", phone: "[redacted]", address: "[redacted]" } }, "test.seed");
+      const entries = await listAll(connector);
+      expect(sorted(entries.filter((e) => !e.identities.paymentCustomerId))).to.deep.equal(sorted([entry({ email: "guest.buyer@example.com" }), entry({ email: "session.buyer@example.com" })]));
+      expect(sorted(entries.filter((e) => e.identities.paymentCustomerId))).to.deep.equal(sorted(seeded()));
+      // The identities listed are what collect finds the guest by.
+      expect(ids(await collectAll(connector, { email: "guest.buyer@example.com" }))).to.deep.equal(["charge:ch_guest_1", "charge:ch_guest_2", "checkout_session:cs_guest_2"]);
+    });
+
+    it("lists a person with a customer and guest payments under one address once, with a customer's id, as collect finds them together", async () => {
+      guestCharge("ch_guest_grace", GRACE_PERSON.email.toUpperCase(), lastYear);
+      guestSession("cs_guest_grace", GRACE_PERSON.email);
+      // An older customer a guest checkout made with her address: found with her by email, not listed again.
+      standIn.store.put({ id: "cus_grace_checkout", object: "customer", created: 1, email: GRACE_PERSON.email.toUpperCase(), name: GRACE_PERSON.name, metadata: {}, livemode: false }, "test.seed");
+      const entries = await listAll(connector);
+      expect(naming(entries, GRACE_PERSON.email)).to.deep.equal([entry({ paymentCustomerId: GRACE_CUSTOMER, email: GRACE_PERSON.email })]);
+      expect(entries.filter((e) => e.identities.paymentCustomerId === "cus_grace_checkout")).to.deep.equal([]);
+      expect(entries).to.have.length(seeded().length);
+      const found = ids(await collectAll(connector, naming(entries, GRACE_PERSON.email)[0].identities as Identities));
+      expect(found).to.include.members([`customer:${GRACE_CUSTOMER}`, "customer:cus_grace_checkout", "charge:ch_guest_grace", "checkout_session:cs_guest_grace"]);
+    });
+
+    it("leaves out deleted customers and those redacted with nothing personal left, and lists by id one whose dispute still names someone", async () => {
+      const [joan, conway, diffie] = [PEOPLE[6], PEOPLE[7], PEOPLE[8]].map((p) => p.paymentCustomerId!);
+      standIn.store.put({ id: joan, object: "customer", deleted: true }, "test.seed");
+      redactCustomer(conway);
+      redactCustomer(diffie);
+      // Stripe's redaction leaves a charge's dispute as it was: its evidence still names the buyer.
+      const charge = heldFor(standIn, "charge", diffie)[0];
+      standIn.store.put({ ...charge, disputed: true }, "test.seed");
+      standIn.store.put({ id: "dp_diffie", object: "dispute", created: charge.created, charge: charge.id, payment_intent: null, amount: charge.amount, currency: charge.currency, reason: "fraudulent", status: "lost", evidence: { customer_name: PEOPLE[8].name, customer_email_address: PEOPLE[8].email }, metadata: {}, livemode: false }, "test.seed");
+      const entries = await listAll(connector);
+      const gone = new Set([joan, conway, diffie]);
+      const expected = [...seeded().filter((e) => !gone.has(e.identities.paymentCustomerId!)), entry({ paymentCustomerId: diffie })];
+      expect(sorted(entries)).to.deep.equal(sorted(expected));
+      // What the entry names is what collect finds: the dispute.
+      expect(ids(await collectAll(connector, { email: "unknown@example.com", paymentCustomerId: diffie }))).to.include("dispute:dp_diffie");
+    });
+
+    it("fails with a retryable ConnectorError, when a listing page meets a passing fault, and lists everyone once it is gone", async () => {
+      const once = connectorFor(standIn, { pageSize: 3, retries: 0 });
+      try {
+        // A 429 on the second page of customers: its Retry-After is handed to the orchestrator.
+        const iterator = once.listSubjects(testContext())[Symbol.asyncIterator]();
+        for (let i = 0; i < 3; i++) expect((await iterator.next()).done).to.equal(false);
+        standIn.faults.next.push("429");
+        const limited = await iterator.next().catch((e: unknown) => e);
+        expect(limited).to.be.instanceOf(ConnectorError);
+        expect(limited).to.deep.include({ retryable: true, retryAfterMs: 1000 });
+        // The last customer of a page deleted before the next page (an erasure ran meanwhile): nothing to start after.
+        const again = once.listSubjects(testContext())[Symbol.asyncIterator]();
+        let last: RosterEntry | undefined;
+        for (let i = 0; i < 3; i++) last = (await again.next()).value as RosterEntry;
+        standIn.store.put({ id: last!.identities.paymentCustomerId!, object: "customer", deleted: true }, "test.seed");
+        const gone = await again.next().catch((e: unknown) => e);
+        expect(gone).to.be.instanceOf(ConnectorError);
+        expect(gone).to.deep.include({ retryable: true });
+        expect((gone as ConnectorError).userMessage).to.match(/roster will be retried/);
+      } finally {
+        await once.close();
+      }
+      // Every page of charges failing: repeated inline (2), then left to the orchestrator.
+      standIn.faults.set({ rate: 1, kinds: ["500"], match: /^GET \/v1\/charges$/ });
+      const failed = await listAll(connector).catch((e: unknown) => e);
+      expect(failed).to.be.instanceOf(ConnectorError);
+      expect(failed).to.deep.include({ retryable: true });
+      expect((failed as ConnectorError).userMessage).to.match(/temporary error/);
+      expect(standIn.calls.byRoute["GET /v1/charges"]).to.equal(3);
+      standIn.faults.clear();
+      expect(await listAll(connector)).to.have.length(seeded().length - 1);
+    });
+
+    it("stops with a retryable error at once, when the roster job is aborted during a hung call", async () => {
+      const slow = connectorFor(standIn, { timeoutMs: 30_000 });
+      standIn.faults.next.push("hang");
+      const ctx = testContext();
+      const started = Date.now();
+      setTimeout(() => ctx.abort("lease lost"), 100);
+      const error = await listAll(slow, ctx).catch((e: unknown) => e);
+      await slow.close();
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).userMessage).to.match(/roster was stopped/);
+      expect(Date.now() - started).to.be.lessThan(5_000);
+    });
+  });
+
   describe("stand-in", () => {
     const call = (path: string, init: RequestInit = {}, key = API_KEY) =>
       fetch(`${standIn.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, "content-type": "application/x-www-form-urlencoded", ...init.headers } });
@@ -776,6 +918,26 @@ describe("Stripe connector", function () {
       const response = await call(`/v1/customers/${ADA_CUSTOMER}`, {}, "sk_test_wrong");
       expect(response.status).to.equal(401);
       expect(((await response.json()) as { error: { type: string } }).error.type).to.equal("invalid_request_error");
+    });
+
+    it("lists a whole collection as Stripe does: newest first, limit 1-100 (10 by default), starting_after and ending_before", async () => {
+      type List = { object: string; url: string; has_more: boolean; data: { id: string; created: number }[] };
+      const list = async (query: string): Promise<List> => (await call(`/v1/charges${query}`)).json() as Promise<List>;
+      const all = standIn.store.all("charge").map((c) => c.id);
+      expect(all.length).to.be.greaterThan(20);
+      const first = await list("?limit=3");
+      expect(first).to.deep.include({ object: "list", url: "/v1/charges", has_more: true });
+      expect(first.data.map((c) => c.id)).to.deep.equal(all.slice(0, 3));
+      const created = (await list("?limit=100")).data.map((c) => c.created);
+      expect(created, "newest first").to.deep.equal([...created].sort((a, b) => b - a));
+      const second = await list(`?limit=3&starting_after=${first.data[2].id}`);
+      expect(second.data.map((c) => c.id)).to.deep.equal(all.slice(3, 6));
+      expect((await list(`?limit=3&ending_before=${second.data[0].id}`)).data.map((c) => c.id)).to.deep.equal(all.slice(0, 3));
+      expect((await list("")).data).to.have.length(10);
+      const last = await list(`?limit=100&starting_after=${all[all.length - 3]}`);
+      expect(last).to.deep.include({ has_more: false });
+      expect(last.data.map((c) => c.id)).to.deep.equal(all.slice(-2));
+      for (const bad of ["?limit=0", "?limit=101", `?starting_after=${all[0]}&ending_before=${all[5]}`]) expect((await call(`/v1/charges${bad}`)).status, bad).to.equal(400);
     });
 
     it("replays a write with its key, and refuses the key with other parameters", async () => {

@@ -1,7 +1,7 @@
 import { ConnectorError, retryAfterMs } from "../sdk";
 
 /** The calls of the connector, named in error messages. */
-export type Operation = "check" | "collect" | "erase";
+export type Operation = "check" | "collect" | "erase" | "roster";
 
 /** The parts of a `stripe` SDK error this mapping reads; its message is never used (it can quote ids). */
 interface StripeErrorLike {

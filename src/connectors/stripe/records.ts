@@ -1,3 +1,4 @@
+import { normalizeEmail } from "../../domain/identities";
 import type { SubjectRecord } from "../sdk";
 
 /** The kinds of Stripe object the connector reads, by Stripe's `object` name. */
@@ -85,6 +86,25 @@ export function personalFields(kind: StripeKind, o: StripeThing): string[] {
 export function isRedacted(kind: StripeKind, o: StripeThing): boolean {
   return PERSONAL[kind].some((f) => valueAt(o, f) === REDACTED || (f.includes(".") && valueAt(o, f.split(".")[0]) === REDACTED)) && personalFields(kind, o).length === 0;
 }
+
+/** What a guest (no customer) typed as their email, by kind of object: collect finds the object by it. */
+const GUEST_EMAIL = { charge: "billing_details", checkout_session: "customer_details" } as const;
+export type GuestFoundKind = keyof typeof GUEST_EMAIL;
+
+/**
+ * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
+ * Checkout Session's customer_details email); undefined for an object with a customer (read under it),
+ * a redacted one, or one whose email is blank or redacted (nothing finds it by email).
+ */
+export function guestEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
+  if (o.customer || isRedacted(kind, o)) return undefined;
+  const typed = (o[GUEST_EMAIL[kind]] as { email?: unknown } | null | undefined)?.email;
+  return typeof typed === "string" && holdsData(typed) ? normalizeEmail(typed) : undefined;
+}
+
+/** A customer's email in matching form, unless it has none (blank or redacted). */
+export const customerEmailOf = (customer: StripeThing): string | undefined =>
+  typeof customer.email === "string" && holdsData(customer.email) ? normalizeEmail(customer.email) : undefined;
 
 /**
  * A Stripe object as a PAYMENTS record: the exported fields only, times as ISO strings. The customer is

@@ -2,13 +2,14 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, SubjectRecord, TaskContext } from "../sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { CUSTOMER_LISTS, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
+import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
+import { rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
 /** The Stripe connector: a Connector with erase, plus close() for its keep-alive connections. */
@@ -16,6 +17,7 @@ export interface StripeConnector extends Connector {
   erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
   poll(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
   lookup(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
+  listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry>;
   /** Ends the connections it keeps open to Stripe. */
   close(): Promise<void>;
 }
@@ -41,10 +43,10 @@ const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g,
  * payment methods (brand, last 4, expiry), charges, invoices, subscriptions, Checkout Sessions and
  * PaymentIntents page by page, and the disputes of disputed charges, then what the subject left as a
  * guest (charges and Checkout Sessions with no customer, found by the email they carry, their disputes
- * and their PaymentIntents); erases under the 7-year
- * rule (see erasure.ts). The SDK's own retries are off: a call that fails for a passing reason is
- * repeated inline (`retries`, after Retry-After), then the orchestrator retries the task; every write
- * carries an idempotency key derived from the task's, so a repeat writes once.
+ * and their PaymentIntents); erases under the 7-year rule (see erasure.ts); lists everyone the account
+ * holds for a breach roster (see roster.ts). The SDK's own retries are off: a call that fails for a
+ * passing reason is repeated inline (`retries`, after Retry-After), then the orchestrator retries the
+ * task; every write carries an idempotency key derived from the task's, so a repeat writes once.
  */
 export function createStripeConnector(options: StripeConnectorOptions): StripeConnector {
   const o = resolveStripeOptions(options);
@@ -159,7 +161,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           );
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
-        if (typeof customer.email !== "string" || normalizeEmail(customer.email) !== email || seen.has(customer.id)) continue;
+        if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
         seen.add(customer.id);
         if (seen.size > o.maxCustomersPerEmail) {
           throw new ConnectorError(
@@ -173,17 +175,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
   }
 
-  /** How a guest's objects of each kind are found: the spellings asked for, one page of the answer, and the field holding the email. */
+  /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
   const guestLookups = {
     charge: {
       spellings: (email: string) => (o.emailLookup === "search" ? emailSpellings(email) : []),
       fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>,
-      holder: "billing_details",
     },
     checkout_session: {
       spellings: emailCaseSpellings,
       fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor }) as unknown as Promise<Page>,
-      holder: "customer_details",
     },
   };
 
@@ -196,14 +196,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * customer list is. Every hit is confirmed in normalized form. Objects with a customer are read under
    * it.
    */
-  async function* guestObjectsOf(kind: "charge" | "checkout_session", ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+  async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
-    const { spellings, fetch, holder } = guestLookups[kind];
+    const { spellings, fetch } = guestLookups[kind];
     const seen = new Set<string>();
     for (const spelling of spellings(email)) {
       for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
-        const typed = (item[holder] as { email?: unknown } | null | undefined)?.email;
-        if (item.customer || typeof typed !== "string" || normalizeEmail(typed) !== email || seen.has(item.id) || isRedacted(kind, item)) continue;
+        if (guestEmailOf(kind, item) !== email || seen.has(item.id)) continue;
         seen.add(item.id);
         yield item;
       }
@@ -314,6 +313,34 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
     return out;
   }
+
+  const noMore: Page = { data: [], has_more: false };
+  const accountLists: Record<"customer" | GuestFoundKind, (cursor?: string) => Promise<Page>> = {
+    customer: (cursor) => stripe.customers.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
+    charge: (cursor) => stripe.charges.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
+    checkout_session: (cursor) => stripe.checkout.sessions.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
+  };
+
+  /**
+   * The pages of one of the account's whole lists. Each page starts after the last object of the one
+   * before: if that object is gone meanwhile (an erasure deleted the customer), Stripe has nothing to
+   * start after, and the roster starts over (a retryable error) rather than skip ahead past people.
+   */
+  const accountPages = (kind: keyof typeof accountLists) => (cursor?: string) =>
+    accountLists[kind](cursor).catch((error: unknown) => {
+      if (cursor === undefined || !isMissing(error)) throw error;
+      throw new ConnectorError(`${name}: a Stripe object the roster was paging from was removed meanwhile; the roster will be retried`, `${name} roster: the ${kind} list's cursor is gone`, true);
+    });
+
+  /** What the roster reads, through the same calls (inline repeats, abort, error mapping) as collect. */
+  const rosterSource = (ctx: RosterContext): RosterSource => ({
+    customers: () => paged("roster", ctx, accountPages("customer")),
+    everyOne: (kind) => paged("roster", ctx, accountPages(kind)),
+    // A customer deleted since it was listed has no payment methods left to list (Stripe: no such customer).
+    list: (kind, customer) => paged("roster", ctx, (cursor) => lists[kind](customer, cursor).catch((error: unknown) => (isMissing(error) && !cursor ? noMore : Promise.reject(error)))),
+    disputes: (charge) => disputesOf(charge, "roster", ctx),
+    heartbeat: () => ctx.heartbeat(),
+  });
 
   const spec: ConnectorSpec = {
     name,
@@ -426,6 +453,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         if (!found || found.deleted) continue;
         yield { ...ref, personalFields: personalFields(kind, found) };
       }
+    },
+
+    async *listSubjects(ctx) {
+      const counts = yield* rosterOf(rosterSource(ctx));
+      ctx.logger.info({ connector: name, ...counts }, "Stripe roster listed");
     },
 
     async close() {
