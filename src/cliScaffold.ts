@@ -27,7 +27,7 @@ export function writeScaffold(name: string, dir: string): { module: string; test
 function moduleTemplate(name: string, from: string): string {
   const fn = camel(name);
   return `import type { ConformanceRun } from "${from}/connectors/testing/conformance";
-import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, Identities, SubjectRecord, TaskContext } from "${from}/connectors/sdk";
+import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, Identities, normalizeEmail, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "${from}/connectors/sdk";
 
 /** Options of the ${name} connector (secrets come from environment variables named in the connectors file). */
 export interface ${fn}Options {
@@ -77,6 +77,15 @@ export function createConnector(options: Partial<${fn}Options>): Connector {
       for (const record of system.records.get(ids.email) ?? []) {
         if (ctx.signal.aborted) throw new ConnectorError("${name}: stopped before the end; it resumes on the next attempt", "aborted", true);
         yield record;
+      }
+    },
+
+    async *listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry> {
+      // TODO: page through everyone the system holds (breach rosters): each person once, emails in matching form.
+      reach();
+      for (const [email, records] of system.records) {
+        if (ctx.signal.aborted) throw new ConnectorError("${name}: stopped before the end of the listing", "aborted", true);
+        if (records.length) yield { identities: { email: normalizeEmail(email) }, records: records.length };
       }
     },
 

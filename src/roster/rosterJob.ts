@@ -1,8 +1,11 @@
 import { PassThrough } from "node:stream";
+import { In } from "typeorm";
 import { pipeline } from "node:stream/promises";
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import { Connector, ConnectorError, normalizeEmail, RosterContext } from "../connectors/sdk";
-import type { BreachRosterRow, RosterSystemResult } from "../entities";
+import { RequestRow, TaskRow, type BreachRosterRow, type RosterSystemResult } from "../entities";
+import { TaskStep } from "../domain/tasks";
+import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
@@ -62,6 +65,7 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
     else outcomes.set(name, { role: "BREACHED", ...(await listInto(services, index, connector, true, row.id, lease)) });
   }
   for (const connector of contacts) outcomes.set(connector.spec.name, { role: "CONTACTS", ...(await listInto(services, index, connector, false, row.id, lease)) });
+  await addResidue(services, index, row.connectors);
 
   const people: RosterPerson[] = [];
   for (const person of index.breachedPeople()) people.push(person);
@@ -79,6 +83,34 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
   const stored = storage.put(objectKey, body);
   await Promise.all([pipeline(rosterCsv(people), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
   return { systems, people: people.length, withoutEmail: people.filter((p) => !p.identities.has("email")).length, objectKey };
+}
+
+/**
+ * The people earlier deletions reported residual records of in the breached systems (records erasure
+ * could not erase, such as a payment dispute's evidence): the system still holds their data, though it
+ * may no longer lead to them (their customer deleted, their payment redacted), so its listing may not
+ * name them. The deletion did, with the subject's email: they join the roster with those records.
+ */
+async function addResidue(services: Services, index: PeopleIndex, connectors: readonly string[]): Promise<void> {
+  const tasks = await services.ds
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .where("t.connector IN (:...connectors)", { connectors })
+    .andWhere("t.step IN (:...steps)", { steps: [TaskStep.ERASE, TaskStep.PURGE] })
+    // simple-json text: a task whose outcome has at least one residual set.
+    .andWhere("t.result LIKE :residue", { residue: '%"residualSets":[{%' })
+    .getMany();
+  if (!tasks.length) return;
+  const emails = new Map<string, string>();
+  const ids = [...new Set(tasks.map((t) => t.requestId))];
+  for (let i = 0; i < ids.length; i += 500) {
+    for (const r of await services.ds.getRepository(RequestRow).find({ where: { id: In(ids.slice(i, i + 500)) }, select: { id: true, subjectEmail: true } })) emails.set(r.id, r.subjectEmail);
+  }
+  for (const task of tasks) {
+    const records = residualSetsOf(task).reduce((n, set) => n + set.records, 0);
+    const email = emails.get(task.requestId);
+    if (records > 0 && email) index.add(task.connector, { identities: { email }, records }, true);
+  }
 }
 
 function notListable(connector: Connector): string {

@@ -5,8 +5,9 @@ import { samplePeople } from "../../src/sample/people";
 import { startStripeStandIn, StripeStandIn } from "../../src/sample/stripe";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { sampleSetup } from "./support";
+import { TestService } from "../support/harness";
+import { runVerified, sampleSetup } from "./support";
+import { downloadRoster, drawRoster } from "../roster/support";
 import { download, exportLink } from "../export/support";
 import { ZipReader } from "../../src/export/zipReader";
 import type { Manifest } from "../../src/export/format";
@@ -35,21 +36,7 @@ function liveCustomersOf(stripe: StripeStandIn, email: string): string[] {
 }
 
 /** Submits a verified request for `email`, approves it, and reads it (with SHOW) once it has ended. */
-async function run(t: TestService, type: string, email: string): Promise<any> {
-  const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
-  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-  return t.waitFor(
-    async () => {
-      // Time passes on the service clock too: a payment redaction job parked in REMOTE_PROCESSING is
-      // polled a second later on that clock, and the stand-in moves it one step per poll.
-      t.clock.advance(1000);
-      const { request } = await t.ok(SHOW, { id: r.id });
-      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-    },
-    "request finished",
-    60_000,
-  );
-}
+const run = (t: TestService, type: string, email: string) => runVerified(t, SHOW, type, email);
 
 /**
  * Stripe makes a customer for each guest checkout: a person's address can have many customers beside
@@ -155,6 +142,12 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
     expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ residual: 1, matchesPlan: false, plannedFound: collect.outcome.records });
     expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: 1 });
+    // A breach of the payment processor: the roster names her at her email (her deletion reported the old
+    // dispute's evidence residual, wherever the processor still leads), on one line, with those records.
+    const roster = await drawRoster(setup.t, ["payments"]);
+    expect([roster.status, roster.complete]).to.deep.equal(["COMPLETED", true]);
+    const hers = (await downloadRoster(setup.t, roster.id)).lines.filter((l) => l.emails.split("; ").includes(grace.email.toLowerCase()));
+    expect(hers.map((l) => l.systems)).to.deep.equal(["payments"]);
     // Her next access request: the old dispute's charge is redacted, so the processor no longer leads to
     // it, but the export still tells her it holds her data, as the deletion reported.
     const again = await run(setup.t, "ACCESS", grace.email);

@@ -3,7 +3,7 @@ import type { Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { tempDir, TestDatabase } from "../support/databases";
-import { TestService } from "../support/harness";
+import { submit, TestService } from "../support/harness";
 
 /** A sample workspace and a service over its connectors, both fresh for each test of the suite. */
 export interface SampleSetup {
@@ -45,4 +45,23 @@ export function sampleSetup(db: () => TestDatabase, show: string, authEventsForA
     await setup.ws?.close();
   });
   return setup;
+}
+
+/**
+ * Submits a verified request for `email`, approves it, and reads it (with `show`, a query taking `$id`)
+ * once it has ended. Time passes on the service clock too: a payment redaction job parked in
+ * REMOTE_PROCESSING is polled a second later on that clock, and the stand-in moves it one step per poll.
+ */
+export async function runVerified(t: TestService, show: string, type: string, email: string): Promise<any> {
+  const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return t.waitFor(
+    async () => {
+      t.clock.advance(1000);
+      const { request } = await t.ok(show, { id: r.id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "request finished",
+    60_000,
+  );
 }

@@ -5,10 +5,11 @@ import type { Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { purgeExpiredExports } from "../../src/export/purge";
 import { describeEachDatabase } from "../support/databases";
-import { sampleSetup } from "../identity/support";
+import { runVerified, sampleSetup } from "../identity/support";
 import { downloadRoster, drawRoster, identitiesOf, LINK, RosterLine, SHOW, START } from "./support";
 
 const REQUEST_SHOW = `query Show($id: ID!) { request(id: $id) { id status } }`;
+const RESIDUE_SHOW = `query Show($id: ID!) { request(id: $id) { id status statusReason residualRecords { connector recordType records } } }`;
 const DAY = 86_400_000;
 /** A person a line names no email of: identities whose connectors look nobody up by email. */
 const NO_EMAIL = "nobody@roster.invalid";
@@ -82,6 +83,30 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     }
     expect(contacts.people).to.equal(withEvents.length);
     expect(roster.withoutEmail).to.equal(0);
+  });
+
+  it("names a person an earlier deletion left residual records of, though the system no longer leads to them", async () => {
+    const buyer = setup.ws.people.find((p) => !p.paymentCustomerId && p.index > 1)!;
+    const created = Date.UTC(2012, 2, 1) / 1000;
+    setup.ws.stripe.store.put(
+      { id: "ch_guest_roster", object: "charge", created, customer: null, disputed: true, amount: 900, currency: "eur", status: "succeeded", description: "Guest checkout", receipt_email: null, metadata: {}, billing_details: { name: buyer.name, email: buyer.email, phone: null, address: null }, invoice: null, livemode: false },
+      "test.seed",
+    );
+    const evidence = { customer_name: buyer.name, customer_email_address: buyer.email, customer_purchase_ip: "198.51.100.7", billing_address: null, shipping_address: null, uncategorized_text: null, product_description: "Hardware key" };
+    setup.ws.stripe.store.put({ id: "dp_guest_roster", object: "dispute", created: created + 30 * 86_400, charge: "ch_guest_roster", payment_intent: null, amount: 900, currency: "eur", reason: "fraudulent", status: "lost", evidence, metadata: {}, livemode: false }, "test.seed");
+    const before = (await downloadRoster(setup.t, (await drawRoster(setup.t, ["payments"])).id)).lines;
+    expect(before.filter((l) => l.emails === buyer.email.toLowerCase()).map((l) => l.systems)).to.deep.equal(["payments"]);
+    const deletion = await runVerified(setup.t, RESIDUE_SHOW, "DELETION", buyer.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(deletion.residualRecords.map((r: any) => [r.connector, r.recordType, r.records])).to.deep.equal([["payments", "dispute", 1]]);
+    // The processor no longer leads to the buyer: the charge is redacted, the dispute's evidence cannot be.
+    const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
+    expect(await collectAll(payments, { email: buyer.email.toLowerCase() } as Identities)).to.deep.equal([]);
+    expect(setup.ws.stripe.store.get("dispute", "dp_guest_roster")).to.deep.include({ evidence });
+    // Its listing does not name them; the deletion did: the roster does, with the residual record.
+    const after = await drawRoster(setup.t, ["payments"]);
+    const lines = (await downloadRoster(setup.t, after.id)).lines.filter((l) => l.emails === buyer.email.toLowerCase());
+    expect(lines.map((l) => [l.systems, l.records])).to.deep.equal([["payments", "1"]]);
   });
 
   it("keeps the list encrypted at rest, audits every step, and removes the file when its retention ends", async () => {
