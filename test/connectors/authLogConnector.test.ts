@@ -5,12 +5,12 @@ import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
 import { ConnectorConfigError, ConnectorError } from "../../src/connectors/sdk";
-import { collectAll, type ConformanceRun, describeConnectorConformance, testContext, type TestTaskContext } from "../../src/connectors/testing/conformance";
+import { collectAll, type ConformanceRun, describeConnectorConformance, listAll, testContext, type TestTaskContext } from "../../src/connectors/testing/conformance";
 import { seedSampleAuthLog } from "../../src/sample/authLog";
 import { samplePeople } from "../../src/sample/people";
 import { describeEachDatabase } from "../support/databases";
 import { AuthLogDynamo, LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, openTestDataSource, PAGE, sqlFixture } from "./support/authLogFixtures";
+import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, openTestDataSource, PAGE, PEOPLE, sqlFixture } from "./support/authLogFixtures";
 
 const ADA_PAGES = Math.ceil(ADA_EVENTS.length / PAGE);
 
@@ -96,6 +96,29 @@ function describeStoreBehaviour(make: () => Promise<AuthLogFixture>): void {
       expect(error.retryable).to.equal(false);
     });
 
+    it("lists every user once, by user id, with as many records as collect yields, over more users than one page", async () => {
+      // SQL pages count users (3 a page: 8 people); DynamoDB pages count events (50 a page), so users' runs cross pages.
+      const connector = f.connector({ pageSize: f.kind === "dynamodb" ? 50 : 3, heartbeatEveryMs: 0 });
+      const ctx = testContext();
+      const entries = await listAll(connector, ctx);
+      const byUser = (a: { identities: { userId?: string } }, b: { identities: { userId?: string } }) => a.identities.userId!.localeCompare(b.identities.userId!);
+      expect([...entries].sort(byUser)).to.deep.equal(PEOPLE.map((p) => ({ identities: { userId: p.userId }, records: p.authEventCount })).sort(byUser));
+      for (const entry of entries) {
+        const collected = await collectAll(f.connector(), { email: "roster@example.com", userId: entry.identities.userId });
+        expect(entry.records, entry.identities.userId).to.equal(collected.length);
+      }
+      expect(ctx.heartbeats, "a heartbeat between pages").to.be.at.least(f.kind === "dynamodb" ? Math.floor(PEOPLE.reduce((n, p) => n + p.authEventCount, 0) / 50) : 2);
+    });
+
+    it("stops listing with a retryable error, when the roster job is aborted", async () => {
+      const connector = f.connector({ pageSize: 3, heartbeatEveryMs: 0 });
+      const ctx = testContext();
+      const aborting = testContext({ signal: ctx.signal, heartbeat: async () => ctx.abort("lease lost") });
+      const error = await rejection(listAll(connector, aborting));
+      expect(error.retryable).to.equal(true);
+      expect(aborting.heartbeats).to.equal(1);
+    });
+
     it("refuses to guess the subject, when the user id is not known", async () => {
       const error = await rejection(collectAll(f.connector(), { email: ADA.email }));
       expect(error.retryable).to.equal(false);
@@ -135,6 +158,14 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
       while (!(await iterator.next()).done) n += 1;
       expect(n).to.equal(ADA_EVENTS.length);
       expect(dynamo.count("Query")).to.equal(ADA_PAGES);
+    });
+
+    it("lists users with Scan calls of one page each and no Query per user", async () => {
+      const total = PEOPLE.reduce((n, p) => n + p.authEventCount, 0);
+      expect(await listAll(f.connector())).to.have.length(PEOPLE.length);
+      // A page is PAGE items; the last full page is followed by one that finds the table's end.
+      expect(dynamo.count("Scan")).to.be.within(Math.ceil(total / PAGE), Math.ceil(total / PAGE) + 1);
+      expect(dynamo.count("Query")).to.equal(0);
     });
 
     it("stops fetching pages, when the consumer stops early", async () => {

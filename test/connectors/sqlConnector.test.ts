@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { DataSource, QueryRunner } from "typeorm";
+import { DataSource } from "typeorm";
 import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { createSqlConnector, SqlConnector, SqlConnectorConfig, SqlConnectorConfigError, sqlConnectorSpec } from "../../src/connectors/sql";
 import { quote } from "../../src/connectors/sql/database";
@@ -11,6 +11,7 @@ import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { selectPage } from "../../src/connectors/sql/statements";
 import { AccountDb, accountDbConfig, ADA, BJORN, BJORN_STORED, ADA_RECORDS, ADA_SESSIONS, adaSessionAt, GRACE, T0, ZOE, ZOE_STORED } from "./support/accountDb";
 import { FaultyProxy } from "./support/faultyProxy";
+import { spyOn } from "./support/statementSpy";
 
 const CHUNK = 500;
 
@@ -35,27 +36,6 @@ function connectorUrl(db: TestDatabase, proxy?: FaultyProxy): string {
 
 /** Invoices are anonymised, not deleted: after erasure they may stay, without the personal columns. */
 const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.billing_name === null && r.data.billing_address === null;
-
-/** Records every statement the DataSource runs, with how many rows it returned or changed. */
-function spyOn(ds: DataSource): { sql: string; rows: number; affected?: number }[] {
-  const seen: { sql: string; rows: number; affected?: number }[] = [];
-  const create = ds.createQueryRunner.bind(ds);
-  const wrapped = new WeakSet<QueryRunner>();
-  ds.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
-    const runner = create(...args);
-    // SQLite drivers hand out one shared runner: wrap it once.
-    if (wrapped.has(runner)) return runner;
-    wrapped.add(runner);
-    const query = runner.query.bind(runner);
-    runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
-      const result = await query(sql, params, structured as true);
-      seen.push({ sql, rows: Array.isArray(result?.records) ? result.records.length : 0, affected: result?.affected });
-      return result;
-    }) as QueryRunner["query"];
-    return runner;
-  };
-  return seen;
-}
 
 const DEFAULT_PORTS: Record<string, number> = { mariadb: 3306, postgres: 5432 };
 

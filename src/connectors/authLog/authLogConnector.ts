@@ -7,10 +7,13 @@ import {
   type ErasureInstruction,
   type ErasureOutcome,
   type Identities,
+  type RosterContext,
+  type RosterEntry,
   specProblems,
   type TaskContext,
 } from "../sdk";
-import { breathe } from "../../eventLoop";
+import { breathe, turnDue } from "../../eventLoop";
+import { normalizeUserId } from "../../domain/identities";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
 import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./events";
@@ -21,6 +24,7 @@ import type { AuthLogStore, EventPage } from "./store";
 /** The auth-log connector: erase is always present, and close() releases the store's connections. */
 export interface AuthLogConnector extends Connector {
   erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
+  listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry>;
   /** Ends the DynamoDB client or the database connections it opened (a DataSource passed in stays open). */
   close(): Promise<void>;
 }
@@ -28,7 +32,7 @@ export interface AuthLogConnector extends Connector {
 export const AUTH_LOG_VERSION = "1.0.0";
 
 /** Calls ctx.heartbeat() when at least `everyMs` passed since the last call (or since the start). */
-function pacer(ctx: TaskContext, everyMs: number): () => Promise<void> {
+function pacer(ctx: Pick<TaskContext, "heartbeat">, everyMs: number): () => Promise<void> {
   let last = Date.now();
   return async () => {
     const now = Date.now();
@@ -156,6 +160,24 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       }
       ctx.logger.info({ connector: name, erased, kept: outcome.kept?.[0]?.count ?? 0, throttledRounds }, "auth events erased");
       return outcome;
+    },
+
+    /** Each user id the log holds, with their event count: collect yields one record per event. */
+    async *listSubjects(ctx) {
+      const beat = pacer(ctx, heartbeatEveryMs);
+      let people = 0;
+      let empty = 0;
+      for await (const user of store.users(ctx.signal, beat)) {
+        const userId = normalizeUserId(user.userId);
+        // An empty user id is nobody's: collect refuses it.
+        if (userId === "") empty += 1;
+        else {
+          people += 1;
+          yield { identities: { userId }, records: user.events };
+        }
+        if (turnDue()) await breathe();
+      }
+      ctx.logger.info({ connector: name, people, emptyUserIds: empty }, "roster listed");
     },
 
     close: () => store.close(),

@@ -1,4 +1,4 @@
-import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand, type QueryCommandInput } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
@@ -6,7 +6,7 @@ import { BATCH_LIMIT, batchWrite, chunks, inParallel, type UnprocessedPolicy } f
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
-import type { AuthLogStore, EventPage, KeptSummary, PageQuery } from "./store";
+import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from "./store";
 
 /**
  * The auth log in a DynamoDB table (AWS SDK v3, the plain client: items are unmarshalled here). Reads
@@ -147,6 +147,46 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         } while (start);
         return { count, newestKey };
       }),
+
+    /**
+     * No call lists a table's partition keys, so this is a Scan of the whole table: one sequential Scan,
+     * `pageSize` items a call, paged by LastEvaluatedKey, projecting only the partition key. It reads
+     * (and is billed for) every event once, whatever the projection: a 1,000,000-event table of 200-byte
+     * items is about 50,000 read units with eventually consistent reads. Memory stays one page and one
+     * counter: the partition key is the user id, and a user's events are one item collection, stored
+     * together in sort-key order, so a sequential Scan returns them in one run; a user is counted by the
+     * length of their run and listed when the next user's run begins. (A parallel Scan, or a table
+     * keyed otherwise, would need a counter per user; check() refuses a table keyed otherwise.)
+     */
+    async *users(signal, heartbeat): AsyncGenerator<UserEvents> {
+      let current: string | undefined;
+      let events = 0;
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const scan = new ScanCommand({
+          TableName: table,
+          ProjectionExpression: "#pk",
+          ExpressionAttributeNames: { "#pk": pk },
+          ExclusiveStartKey: start,
+          ConsistentRead: o.consistentRead ?? false,
+          Limit: pageSize,
+        });
+        const out = await call("roster", signal, () => read(() => client.send(scan), signal));
+        for (const item of out.Items ?? []) {
+          const userId = item[pk]?.S;
+          if (userId === undefined) throw new ConnectorError(`${connector}: the table's partition key ${pk} is not a string; it must hold the user id`, `${connector}: non-string partition key in ${table}`, false);
+          if (userId !== current) {
+            if (current !== undefined) yield { userId: current, events };
+            current = userId;
+            events = 0;
+          }
+          events += 1;
+        }
+        start = out.LastEvaluatedKey;
+        if (start) await heartbeat();
+      } while (start);
+      if (current !== undefined) yield { userId: current, events };
+    },
 
     close: async () => client.destroy(),
   };

@@ -1,9 +1,9 @@
 import { quote, SqlDatabase, type Statement } from "../sql/database";
-import { classifyDbError, type Operation, toConnectorError } from "../sql/errors";
+import { classifyDbError, type Operation, stopped, toConnectorError } from "../sql/errors";
 import { probe } from "../sql/statements";
 import type { AuthEventField } from "./events";
 import { DEFAULT_SQL_TABLE, type SqlAuthLogOptions } from "./options";
-import type { AuthLogStore, PageQuery } from "./store";
+import type { AuthLogStore, PageQuery, UserEvents } from "./store";
 
 /** The column holding the user id; with KEY_COLUMN it is the table's primary key. */
 export const USER_COLUMN = "user_id";
@@ -99,6 +99,28 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       });
       const count = Number(rows[0]?.n ?? 0);
       return count ? { count, newestKey: String(rows[0].newest) } : { count: 0 };
+    },
+
+    /**
+     * `pageSize` users a statement, keyset on user_id (GROUP BY user_id ORDER BY user_id LIMIT n, served
+     * by the primary key's order). Grouping uses the column's collation, as collect's `user_id = ?` does,
+     * so on a `_ci` column users whose ids differ only in case are one user here as there. A user with
+     * many events is counted in one statement: an index range read, no rows returned.
+     */
+    async *users(signal, heartbeat): AsyncGenerator<UserEvents> {
+      let after: unknown;
+      for (;;) {
+        if (signal.aborted) throw stopped(connector, "roster", signal);
+        const statement = {
+          sql: `SELECT ${q(USER_COLUMN)}, COUNT(*) AS ${q("n")} FROM ${q(table)}${after === undefined ? "" : ` WHERE ${q(USER_COLUMN)} > ?`} GROUP BY ${q(USER_COLUMN)} ORDER BY ${q(USER_COLUMN)} LIMIT ?`,
+          params: [...(after === undefined ? [] : [after]), pageSize],
+        };
+        const rows = await guarded("roster", () => db.selectArrays(statement, [USER_COLUMN, "n"]));
+        for (const [userId, n] of rows) yield { userId: String(userId), events: Number(n) };
+        if (rows.length < pageSize) return;
+        after = rows[rows.length - 1][0];
+        await heartbeat();
+      }
     },
 
     close: () => db.close(),

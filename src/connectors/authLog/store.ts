@@ -23,6 +23,12 @@ export interface KeptSummary {
   newestKey?: string;
 }
 
+/** One user the store holds events of: the user id as stored, and how many events (records collect yields). */
+export interface UserEvents {
+  userId: string;
+  events: number;
+}
+
 /**
  * Where the events live (DynamoDB or a SQL table). The connector's loops (paging, prefetch, heartbeat,
  * retention) sit above this interface, so both stores behave alike. Every method throws ConnectorError
@@ -42,6 +48,11 @@ export interface AuthLogStore {
   remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
+  /**
+   * Every user the store holds events of, each once, with their event count (the breach roster), read
+   * a page at a time with `heartbeat` between pages; never more than a page and one counter held.
+   */
+  users(signal: AbortSignal, heartbeat: () => Promise<void>): AsyncIterable<UserEvents>;
   /** Releases connections the store opened. */
   close(): Promise<void>;
 }

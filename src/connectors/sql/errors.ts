@@ -1,8 +1,8 @@
 import { ConnectorError } from "../sdk";
 import { POSTGRES_MISSING, POSTGRES_TRANSIENT, POSTGRES_TRANSIENT_MESSAGE } from "./postgres";
 
-/** The calls of the connector, named in error messages. */
-export type Operation = "check" | "resolve" | "collect" | "erase" | "rectify";
+/** The calls of the connector, named in error messages (`roster`: listSubjects, for a breach roster). */
+export type Operation = "check" | "resolve" | "collect" | "erase" | "rectify" | "roster";
 
 /** What a database error means for the task, read from the driver's codes (never from its SQL). */
 export interface DbErrorKind {

@@ -10,6 +10,8 @@ import {
   Identities,
   IdentityKind,
   RectifyOutcome,
+  RosterContext,
+  RosterEntry,
   specProblems,
   SubjectRecord,
   TaskContext,
@@ -21,11 +23,12 @@ import { classifyDbError, Operation, stopped, toConnectorError } from "./errors"
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
+import { listSqlSubjects } from "./roster";
 import { anonymizeRows, deleteRows, probe, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
-  /** Rows per page (collect) and per chunk (erase): 1-5000, default 500. Each chunk is one short statement. */
+  /** Rows per page (collect, and listSubjects' walk) and per chunk (erase): 1-5000, default 500. Each chunk is one short statement. */
   chunkSize?: number;
 }
 
@@ -34,6 +37,7 @@ export interface SqlConnector extends Connector {
   resolve(ids: Identities, ctx: TaskContext): Promise<Partial<Record<IdentityKind, string>>>;
   erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
   rectify(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
+  listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry>;
   /** Ends the connections it opened from `url`; a DataSource passed in is left to its owner. */
   close(): Promise<void>;
 }
@@ -324,6 +328,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       }
       return { changed, notHeld };
     },
+
+    listSubjects: (ctx) =>
+      listSqlSubjects(
+        { name, tables: cfg.tables, plan, dialect: d, chunk, country, exec: (table, statement) => exec("roster", table, statement), maxDerived: MAX_DERIVED, maxDerivedPairs: MAX_DERIVED_PAIRS },
+        ctx,
+      ),
 
     close: () => db.close(),
   };

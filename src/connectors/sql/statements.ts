@@ -93,3 +93,62 @@ export function updateColumns(d: DialectKind, t: SqlTableConfig, values: Readonl
 export function probe(d: DialectKind, table: string, columns: readonly string[]): Statement {
   return { sql: `SELECT ${columns.map((c) => quote(d, c)).join(", ")} FROM ${quote(d, table)} WHERE 1 = 0`, params: [] };
 }
+
+/**
+ * A column compared byte for byte, whatever its collation: counts grouped by it keep every stored
+ * spelling apart (a `_ci` column would merge `abc` and `ABC`, which the connector tells apart), and
+ * the connector then adds up the spellings that normalize to one identity.
+ */
+const EXACT: Record<DialectKind, (column: string) => string> = {
+  sqlite: (column) => `${column} COLLATE BINARY`,
+  mysql: (column) => `CAST(${column} AS BINARY)`,
+  postgres: (column) => column,
+};
+
+/** One page of a table's keys and identities, in primary-key order after `after` (the roster's walk). */
+export function selectKeys(d: DialectKind, t: SqlTableConfig, after: unknown, limit: number): Statement {
+  const q = (c: string) => quote(d, c);
+  const pk = q(t.primaryKey);
+  const columns = [...new Set([t.primaryKey, t.identityColumn])].map(q).join(", ");
+  return {
+    sql: `SELECT ${columns} FROM ${q(t.table)}${after === undefined ? "" : ` WHERE ${pk} > ?`} ORDER BY ${pk} LIMIT ?`,
+    params: [...(after === undefined ? [] : [after]), limit],
+  };
+}
+
+/**
+ * Per stored spelling of the identities looked up: the spelling (`value`), how many rows hold it (`n`)
+ * and how many of those have a primary key at or below `upTo` (`earlier`: rows a keyset walk has
+ * already passed; 0 when `upTo` is undefined). Compared in the database, so its order is the walk's.
+ */
+export function countRows(d: DialectKind, t: SqlTableConfig, identities: IdentityLookup, upTo: unknown): Statement {
+  const q = (c: string) => quote(d, c);
+  const earlier = upTo === undefined ? "0" : `SUM(CASE WHEN ${q(t.primaryKey)} <= ? THEN 1 ELSE 0 END)`;
+  return {
+    sql: `SELECT MIN(${q(t.identityColumn)}) AS ${q("value")}, COUNT(*) AS ${q("n")}, ${earlier} AS ${q("earlier")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)} GROUP BY ${EXACT[d](q(t.identityColumn))}`,
+    params: [...(upTo === undefined ? [] : [upTo]), ...identities.spellings],
+  };
+}
+
+/**
+ * Per stored spelling of `column` among the values looked up: the spelling (`value`) and the greatest
+ * identity of the rows holding it (`holder`, NULL when no such row has one): whether a value of a
+ * provided identity belongs to anyone the table is found by.
+ */
+export function heldBy(d: DialectKind, t: SqlTableConfig, column: string, values: IdentityLookup): Statement {
+  const q = (c: string) => quote(d, c);
+  return {
+    sql: `SELECT MIN(${q(column)}) AS ${q("value")}, MAX(${q(t.identityColumn)}) AS ${q("holder")} FROM ${q(t.table)} WHERE ${IDENTITY_MATCH[d](q(column), values.spellings.length, values.caseless)} GROUP BY ${EXACT[d](q(column))}`,
+    params: [...values.spellings],
+  };
+}
+
+/** The distinct pairs (a value of `column` among those looked up, the identity of a row holding it), at most `limit`. */
+export function holdersOf(d: DialectKind, t: SqlTableConfig, column: string, values: IdentityLookup, limit: number): Statement {
+  const q = (c: string) => quote(d, c);
+  const columns = [...new Set([column, t.identityColumn])];
+  return {
+    sql: `SELECT DISTINCT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${IDENTITY_MATCH[d](q(column), values.spellings.length, values.caseless)} LIMIT ?`,
+    params: [...values.spellings, limit],
+  };
+}
