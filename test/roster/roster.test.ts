@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import type { Identities } from "../../src/connectors/sdk";
+import { normalizeEmail, type Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { purgeExpiredExports } from "../../src/export/purge";
 import { describeEachDatabase } from "../support/databases";
@@ -20,6 +20,9 @@ async function heldThroughCollect(setup: ReturnType<typeof sampleSetup>, line: R
   const held: Record<string, number> = {};
   for (const name of systems) {
     const connector = setup.ws.connectors.find((c) => c.spec.name === name)!;
+    // A system that needs an identity the line does not name cannot be holding this person by it.
+    const needs = connector.spec.needs.filter((k) => k !== "email");
+    if (needs.length && !(connector.spec.needsAny ? needs.some((k) => ids.has(k)) || ids.has("email") : needs.every((k) => ids.has(k)))) continue;
     let total = 0;
     // One collect per email the line names (a person the systems know by two addresses), with the other identities.
     for (const email of ids.get("email") ?? [NO_EMAIL]) {
@@ -41,7 +44,7 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     expect(roster.status, roster.lastError).to.equal("COMPLETED");
     expect(roster.complete).to.equal(true);
     expect(roster.systems.map((s: any) => [s.connector, s.role, s.outcome])).to.deep.equal(systems.map((c) => [c, "BREACHED", "LISTED"]));
-    const { text, lines } = await downloadRoster(setup.t, roster.id);
+    const { lines } = await downloadRoster(setup.t, roster.id);
     expect(lines.length).to.equal(roster.people);
     // Every line is a person the systems hold: collect, given the line's identities, finds exactly the records and systems it names.
     for (const line of lines) {
@@ -59,7 +62,6 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     // The counts the roster reports are the file's.
     for (const s of roster.systems) expect(s.people, s.connector).to.equal(lines.filter((l) => l.systems.split("; ").includes(s.connector)).length);
     expect(roster.withoutEmail).to.equal(lines.filter((l) => !l.emails).length);
-    expect(text.charCodeAt(0)).to.equal(0xfeff);
   });
 
   it("reaches the people of a system that knows them only by id at the email the account database holds", async () => {
@@ -78,7 +80,7 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     for (const p of withEvents) {
       const line = lines.find((l) => identitiesOf(l).get("userId")?.includes(p.userId));
       expect(line, p.userId).to.not.equal(undefined);
-      expect(identitiesOf(line!).get("email")).to.include(p.email.toLowerCase().normalize("NFC"));
+      expect(identitiesOf(line!).get("email")).to.include(normalizeEmail(p.email));
       expect(line!.systems).to.equal("auth-log");
     }
     expect(contacts.people).to.equal(withEvents.length);
@@ -119,7 +121,7 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     const { lines, text } = await downloadRoster(setup.t, roster.id);
     expect(lines.length).to.be.greaterThan(3);
     for (const l of lines) expect(stored.includes(Buffer.from(l.emails.split("; ")[0]))).to.equal(false);
-    expect(stored.includes(Buffer.from(text.slice(1, 40)))).to.equal(false);
+    expect(stored.includes(Buffer.from(text.slice(0, 40)))).to.equal(false);
     // A changed link opens nothing; an expired one says so.
     const { createBreachRosterLink } = await setup.t.ok(LINK, { id: roster.id, ttl: 60 });
     const tampered = createBreachRosterLink.url.replace(/signature=(.)/, (_: string, c: string) => `signature=${c === "0" ? "1" : "0"}`);

@@ -37,8 +37,11 @@ export async function downloadRoster(t: TestService, id: string): Promise<{ text
   const response = await fetch(createBreachRosterLink.url);
   expect(response.status).to.equal(200);
   expect(response.headers.get("content-type")).to.match(/^text\/csv/);
-  const text = await response.text();
-  return { text, lines: parse(text, { columns: true, bom: true }) as RosterLine[] };
+  const bytes = Buffer.from(await response.arrayBuffer());
+  // UTF-8 with a byte-order mark, so spreadsheet programs read accents right.
+  expect([...bytes.subarray(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
+  const text = bytes.subarray(3).toString("utf8");
+  return { text, lines: parse(text, { columns: true }) as RosterLine[] };
 }
 
 /** The identities of a line, as kind -> values. */
