@@ -72,6 +72,10 @@ const MATRIX: Record<string, { allowed: Role[]; op: string; reach?: Reach }> = {
     reach: { request: (id) => `mutation { cancelRequest(id: "${id}") { id } }` },
   },
   "Mutation.createExportLink": { allowed: [ADMIN, PO], op: `mutation { createExportLink(requestId: "${UNKNOWN_ID}") { url } }` },
+  "Mutation.startBreachRoster": { allowed: [ADMIN, PO], op: `mutation { startBreachRoster(input: { connectors: ["idle"], reason: "matrix test" }) { id } }` },
+  "Mutation.createBreachRosterLink": { allowed: [ADMIN, PO], op: `mutation { createBreachRosterLink(id: "${UNKNOWN_ID}") { url } }` },
+  "Query.breachRoster": { allowed: [ADMIN, PO, AUDITOR], op: `{ breachRoster(id: "${UNKNOWN_ID}") { id } }` },
+  "Query.breachRosters": { allowed: [ADMIN, PO, AUDITOR], op: `{ breachRosters(first: 1) { id } }` },
   "Mutation.extendDeadline": { allowed: [ADMIN, PO], op: `mutation { extendDeadline(id: "${UNKNOWN_ID}", days: 3, reason: "because") { id } }` },
 };
 

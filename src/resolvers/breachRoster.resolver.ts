@@ -36,7 +36,7 @@ export class BreachRosterResolver {
     description:
       "Draws a breach roster of the named systems: a worker lists everyone they hold personal data about and finds their contact addresses through the identity sources; poll breachRoster(id) until COMPLETED, then download it with createBreachRosterLink. BAD_USER_INPUT for a connector that is not registered. Audited. ADMIN, PRIVACY_OFFICER.",
   })
-  async startBreachRoster(@Arg("input", () => StartBreachRosterInput) input: StartBreachRosterInput, @Ctx() ctx: GraphQLContext): Promise<BreachRoster> {
+  async startBreachRoster(@Arg("input", () => StartBreachRosterInput, { description: "The breached systems, what happened, the incident's reference." }) input: StartBreachRosterInput, @Ctx() ctx: GraphQLContext): Promise<BreachRoster> {
     return present(await startBreachRoster(ctx.services, ctx.actor, input));
   }
 

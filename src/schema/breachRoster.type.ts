@@ -41,7 +41,7 @@ export class RosterSystem {
     "A breach roster: everyone the breached systems hold personal data about, each person once, with the contact addresses the service can find for them (POLICY: a breach is notified to the affected people within 72 hours). The people are in an encrypted CSV file (createBreachRosterLink); this object holds counts only.",
 })
 export class BreachRoster {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The roster's id." })
   id!: string;
 
   @Field(() => [String], { description: "The connectors whose data the breach touched, as asked." })
@@ -53,13 +53,13 @@ export class BreachRoster {
   @Field(() => String, { nullable: true, description: "The incident's reference." })
   caseReference!: string | null;
 
-  @Field(() => BreachRosterStatus)
+  @Field(() => BreachRosterStatus, { description: "QUEUED, RUNNING, COMPLETED or FAILED." })
   status!: BreachRosterStatus;
 
   @Field({ description: "Who asked for it (token id)." })
   requestedBy!: string;
 
-  @Field()
+  @Field({ description: "When it was asked for." })
   createdAt!: Date;
 
   @Field(() => Date, { nullable: true, description: "When it was drawn, or failed." })
@@ -111,7 +111,7 @@ export class StartBreachRosterInput {
 
 @ArgsType()
 export class BreachRosterArgs {
-  @Field(() => ID)
+  @Field(() => ID, { description: "The roster's id." })
   @IsUUID("all", { message: "id must be a breach roster id (a UUID)" })
   id!: string;
 }
@@ -143,6 +143,6 @@ export class BreachRosterLink {
   @Field({ description: "When the link stops working." })
   expiresAt!: Date;
 
-  @Field(() => BreachRoster)
+  @Field(() => BreachRoster, { description: "The roster it downloads." })
   roster!: BreachRoster;
 }
