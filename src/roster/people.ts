@@ -1,8 +1,8 @@
 import type { RosterEntry } from "../connectors/sdk";
 
-/** One person of a roster, once every entry naming them was joined. */
+/** One person of a roster, once every entry naming them was joined (made as it is read: nothing keeps it). */
 export interface RosterPerson {
-  /** Identity kind -> the values systems hold them by (sorted). */
+  /** Identity kind -> the values systems hold them by (kinds and values sorted). */
   identities: ReadonlyMap<string, readonly string[]>;
   /** Breached system -> records it holds about them (null: it did not count them). */
   heldBy: ReadonlyMap<string, number | null>;
@@ -10,13 +10,23 @@ export interface RosterPerson {
   listedBy: ReadonlySet<string>;
 }
 
+/**
+ * A person as the index keeps them, compact (a roster may hold millions): their identities as a flat
+ * list (kind, value, kind, value...: the value strings the index's maps hold), the breached systems
+ * holding them with their records, and the systems that listed them. Arrays, not maps: a person has a
+ * handful of each.
+ */
 interface Person {
-  identities: Map<string, Set<string>>;
-  heldBy: Map<string, number | null>;
-  listedBy: Set<string>;
+  ids: string[];
+  held: Array<[connector: string, records: number | null]>;
+  listedBy: string[];
 }
 
-const keyOf = (kind: string, value: string) => `${kind}\u0000${value}`;
+/** Whether `ids` (kind, value pairs) holds the pair. */
+function holds(ids: readonly string[], kind: string, value: string): boolean {
+  for (let i = 0; i < ids.length; i += 2) if (ids[i] === kind && ids[i + 1] === value) return true;
+  return false;
+}
 
 /**
  * Joins the entries systems list into people: entries that share any identity (kind and value) are one
@@ -24,46 +34,46 @@ const keyOf = (kind: string, value: string) => `${kind}\u0000${value}`;
  * `{ email, userId }` and the person is reached at that email. The same rule as the identity graph of a
  * request, which finds a person's records in every system through the identities one system provides.
  *
- * Memory: one map entry per distinct identity and one object per person, for every system listed
- * (about 200 bytes a person with three identities): a million people cost some 200 MB.
+ * Memory: one map entry per distinct identity and a small object per person, for every system listed:
+ * about 1.1 KB a person with five identities (100,000 people: 109 MB of heap), as bench/roster.ts shows
+ * end to end.
  */
 export class PeopleIndex {
   /** Union-find over people: a joined person points at the one it was merged into. */
   private readonly people: Array<Person | number> = [];
-  private readonly byIdentity = new Map<string, number>();
+  /** Kind -> value -> the person holding it (a map per kind: no combined key strings to keep). */
+  private readonly byIdentity = new Map<string, Map<string, number>>();
 
   /** Adds one system's entry; `breached`: the system's data is in the breach (its records count). */
   add(connector: string, entry: RosterEntry, breached: boolean): void {
-    const ids = Object.entries(entry.identities).filter((pair): pair is [string, string] => typeof pair[1] === "string" && pair[1].length > 0);
-    if (!ids.length) return;
+    const pairs = Object.entries(entry.identities).filter((pair): pair is [string, string] => typeof pair[1] === "string" && pair[1].length > 0);
+    if (!pairs.length) return;
     const found = new Set<number>();
-    for (const [kind, value] of ids) {
-      const at = this.byIdentity.get(keyOf(kind, value));
+    for (const [kind, value] of pairs) {
+      const at = this.byIdentity.get(kind)?.get(value);
       if (at !== undefined) found.add(this.root(at));
     }
-    let at: number;
-    if (!found.size) {
-      at = this.people.push({ identities: new Map(), heldBy: new Map(), listedBy: new Set() }) - 1;
-    } else {
-      at = this.join([...found]);
-    }
+    const at = found.size ? this.join([...found]) : this.people.push({ ids: [], held: [], listedBy: [] }) - 1;
     const person = this.people[at] as Person;
-    for (const [kind, value] of ids) {
-      this.byIdentity.set(keyOf(kind, value), at);
-      let values = person.identities.get(kind);
-      if (!values) person.identities.set(kind, (values = new Set()));
-      values.add(value);
+    for (const [kind, value] of pairs) {
+      let values = this.byIdentity.get(kind);
+      if (!values) this.byIdentity.set(kind, (values = new Map()));
+      if (values.get(value) === at) continue;
+      if (!holds(person.ids, kind, value)) person.ids.push(kind, value);
+      values.set(value, at);
     }
-    person.listedBy.add(connector);
-    if (breached) person.heldBy.set(connector, addCounts(person.heldBy.get(connector), entry.records));
+    if (!person.listedBy.includes(connector)) person.listedBy.push(connector);
+    if (breached) hold(person, connector, entry.records ?? null);
   }
 
-  /** Everyone a breached system holds, each once. */
+  /** Everyone a breached system holds, each once, in the order they were first listed. */
   *breachedPeople(): Generator<RosterPerson> {
     for (const p of this.people) {
-      if (typeof p === "number" || !p.heldBy.size) continue;
-      const identities = new Map([...p.identities].sort(([a], [b]) => a.localeCompare(b)).map(([kind, values]) => [kind, [...values].sort()] as const));
-      yield { identities, heldBy: p.heldBy, listedBy: p.listedBy };
+      if (typeof p === "number" || !p.held.length) continue;
+      const identities = new Map<string, string[]>();
+      for (let i = 0; i < p.ids.length; i += 2) identities.set(p.ids[i], [...(identities.get(p.ids[i]) ?? []), p.ids[i + 1]]);
+      for (const values of identities.values()) values.sort();
+      yield { identities: new Map([...identities].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), heldBy: new Map(p.held), listedBy: new Set(p.listedBy) };
     }
   }
 
@@ -81,26 +91,23 @@ export class PeopleIndex {
 
   /** Merges the people at `roots` into the one with the most identities; returns it. */
   private join(roots: number[]): number {
-    const size = (i: number) => (this.people[i] as Person).identities.size;
+    const size = (i: number) => (this.people[i] as Person).ids.length;
     const [into, ...others] = roots.sort((a, b) => size(b) - size(a));
     const target = this.people[into] as Person;
     for (const other of others) {
       const p = this.people[other] as Person;
-      for (const [kind, values] of p.identities) {
-        const set = target.identities.get(kind) ?? new Set<string>();
-        for (const v of values) set.add(v);
-        target.identities.set(kind, set);
-      }
-      for (const [connector, records] of p.heldBy) target.heldBy.set(connector, addCounts(target.heldBy.get(connector), records));
-      for (const c of p.listedBy) target.listedBy.add(c);
+      for (let i = 0; i < p.ids.length; i += 2) if (!holds(target.ids, p.ids[i], p.ids[i + 1])) target.ids.push(p.ids[i], p.ids[i + 1]);
+      for (const [connector, records] of p.held) hold(target, connector, records);
+      for (const c of p.listedBy) if (!target.listedBy.includes(c)) target.listedBy.push(c);
       this.people[other] = into;
     }
     return into;
   }
 }
 
-/** Adds records to what a system holds of a person so far (undefined: nothing yet); an unknown count (null, undefined records) makes the sum unknown. */
-function addCounts(held: number | null | undefined, records: number | null | undefined): number | null {
-  if (records === undefined || records === null || held === null) return null;
-  return (held ?? 0) + records;
+/** Adds records a breached system holds of a person to what it held so far: an unknown count (null) makes the sum unknown. */
+function hold(person: Person, connector: string, records: number | null): void {
+  const held = person.held.find(([c]) => c === connector);
+  if (!held) person.held.push([connector, records]);
+  else held[1] = held[1] === null || records === null ? null : held[1] + records;
 }

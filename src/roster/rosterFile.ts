@@ -25,17 +25,23 @@ export function rosterRow(person: RosterPerson): string[] {
 /**
  * The roster as RFC 4180 CSV in UTF-8 with a byte-order mark (spreadsheet programs then read accents
  * right): a header, then one line per person, those with an email first (they can be written to), in
- * the order they were found. Built a chunk at a time, with the event loop's turn between chunks.
+ * the order they were found. `people()` is read twice (with an email, then without), a chunk at a time,
+ * with the event loop's turn between chunks: nothing holds the whole list.
  */
-export function rosterCsv(people: readonly RosterPerson[]): Readable {
+export function rosterCsv(people: () => Iterable<RosterPerson>): Readable {
   async function* lines(): AsyncGenerator<string> {
     yield `\ufeff${stringify([[...ROSTER_COLUMNS]])}`;
     for (const withEmail of [true, false]) {
-      for (let i = 0; i < people.length; i += CHUNK) {
-        const rows = people.slice(i, i + CHUNK).filter((p) => p.identities.has("email") === withEmail);
-        if (rows.length) yield stringify(rows.map(rosterRow));
+      let rows: string[][] = [];
+      for (const person of people()) {
+        if (person.identities.has("email") !== withEmail) continue;
+        rows.push(rosterRow(person));
+        if (rows.length < CHUNK) continue;
+        yield stringify(rows);
+        rows = [];
         await new Promise((resolve) => setImmediate(resolve));
       }
+      if (rows.length) yield stringify(rows);
     }
   }
   return Readable.from(lines());

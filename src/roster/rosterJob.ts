@@ -9,7 +9,7 @@ import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
-import { PeopleIndex, RosterPerson } from "./people";
+import { PeopleIndex } from "./people";
 import { rosterCsv } from "./rosterFile";
 
 /** What one attempt at a roster gets from the runner that claimed it. */
@@ -43,7 +43,7 @@ export async function removeRosterFiles(services: Pick<Services, "config" | "log
 }
 
 /** Entries between two looks at the event loop, so that a long listing never holds it. */
-const ENTRIES_PER_TURN = 500;
+const ENTRIES_PER_TURN = 100;
 
 /**
  * Lists everyone the roster's breached systems hold, joins them with the identity sources' entries (the
@@ -67,13 +67,26 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
   for (const connector of contacts) outcomes.set(connector.spec.name, { role: "CONTACTS", ...(await listInto(services, index, connector, false, row.id, lease)) });
   await addResidue(services, index, row.connectors);
 
-  const people: RosterPerson[] = [];
-  for (const person of index.breachedPeople()) people.push(person);
+  // One pass for the counts; the file reads the index again (rosterCsv): the people are never a list.
+  let people = 0;
+  let withoutEmail = 0;
+  const perSystem = new Map<string, { people: number; records: number | null }>();
+  for (const person of index.breachedPeople()) {
+    people += 1;
+    if (!person.identities.has("email")) withoutEmail += 1;
+    for (const connector of person.listedBy) {
+      const held = person.heldBy.get(connector);
+      const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
+      tally.people += 1;
+      tally.records = held === undefined ? tally.records : held === null || tally.records === null ? null : tally.records + held;
+      perSystem.set(connector, tally);
+    }
+    if (people % ENTRIES_PER_TURN === 0) await yieldTurn();
+  }
   const systems = [...outcomes].map(([connector, o]): RosterSystemResult => {
     if (o.outcome !== "LISTED") return { connector, ...o, people: null, records: null };
-    if (o.role === "CONTACTS") return { connector, ...o, people: people.filter((p) => p.listedBy.has(connector)).length, records: null };
-    const theirs = people.filter((p) => p.heldBy.has(connector)).map((p) => p.heldBy.get(connector)!);
-    return { connector, ...o, people: theirs.length, records: theirs.every((n) => n !== null) ? theirs.reduce((a, b) => a! + b!, 0) : null };
+    const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
+    return { connector, ...o, people: tally.people, records: o.role === "CONTACTS" ? null : tally.records };
   });
 
   const objectKey = rosterFileKey(row.id, lease.attempt);
@@ -81,8 +94,8 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
   const dataKey = await keys.newDataKey(rosterBinding(row.id));
   const body = new PassThrough();
   const stored = storage.put(objectKey, body);
-  await Promise.all([pipeline(rosterCsv(people), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
-  return { systems, people: people.length, withoutEmail: people.filter((p) => !p.identities.has("email")).length, objectKey };
+  await Promise.all([pipeline(rosterCsv(() => index.breachedPeople()), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
+  return { systems, people, withoutEmail, objectKey };
 }
 
 /**

@@ -3,6 +3,16 @@ import type { SqlConnectorConfig } from "../connectors/sql";
 import { recordDates, SamplePerson, seededRandom } from "./people";
 
 /**
+ * A breach roster (listSubjects) looks people up by each identity the database provides, page by page:
+ * unindexed, each look-up would read the whole table, and the roster would grow with the square of it.
+ */
+const PROVIDED_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS users_phone ON users (phone)`,
+  `CREATE INDEX IF NOT EXISTS users_payment_customer ON users (payment_customer_id)`,
+  `CREATE INDEX IF NOT EXISTS users_ticketing_user ON users (ticketing_user_id)`,
+];
+
+/**
  * The sample platform's own account database: users, their MFA factors (metadata only: the secret
  * reference never leaves the database), authentication preferences and devices. Its schema is plain
  * enough to run on SQLite and MySQL; dates are ISO-8601 text, so they sort and compare as text.
@@ -14,6 +24,7 @@ const DDL = [
      closed_at VARCHAR(24), payment_customer_id VARCHAR(40), ticketing_user_id VARCHAR(40))`,
   // Emails are matched case-insensitively: on SQLite the index must be in NOCASE order (docs/connectors.md).
   `CREATE INDEX users_email ON users (email COLLATE NOCASE)`,
+  ...PROVIDED_INDEXES,
   `CREATE TABLE mfa_factors (
      id INTEGER PRIMARY KEY, user_id VARCHAR(20) NOT NULL, type VARCHAR(20) NOT NULL, label VARCHAR(100),
      secret_ref VARCHAR(100) NOT NULL, created_at VARCHAR(24) NOT NULL, last_used_at VARCHAR(24))`,
@@ -39,10 +50,14 @@ export async function seedAccountDb(ds: DataSource, people: readonly SamplePerso
       ? `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'users'`
       : `SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'users'`,
   );
-  if (Number(exists.n) > 0) return false;
+  if (Number(exists.n) > 0) {
+    // A sample database seeded before these indexes existed gets them (SQLite; MySQL's sample is made fresh).
+    if (ds.options.type !== "mysql") for (const statement of PROVIDED_INDEXES) await ds.query(statement);
+    return false;
+  }
   await ds.transaction(async (em) => {
     // MySQL/MariaDB compare with the column's _ci collation and need no NOCASE.
-    for (const statement of DDL) await em.query(ds.options.type === "mysql" ? statement.replace(" COLLATE NOCASE", "") : statement);
+    for (const statement of DDL) await em.query(ds.options.type === "mysql" ? statement.replace(" COLLATE NOCASE", "").replace(" IF NOT EXISTS", "") : statement);
     const insert = async (table: string, columns: string[], rows: unknown[][]) => {
       for (let i = 0; i < rows.length; i += 200) {
         const batch = rows.slice(i, i + 200);

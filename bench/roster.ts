@@ -1,0 +1,140 @@
+/**
+ * A breach roster of a big system: BENCH_PEOPLE people (default 200,000) in the sample account database
+ * and BENCH_EVENTS_PER_PERSON auth events each (default 5) in the sample auth-log store, both SQLite, and
+ * a roster of the auth log drawn through GraphQL (startBreachRoster -> COMPLETED -> createBreachRosterLink
+ * -> download), by a service on SQLite in this process. The auth log knows people by user id only, so the
+ * roster also lists the account database for their emails and joins the two. While it runs, /healthz is
+ * asked every 100 ms and the event loop's delay is sampled (perf_hooks.monitorEventLoopDelay). Printed:
+ * wall time, people/s, peak RSS (and its growth over the seeded process), event-loop delay p99/max, the
+ * slowest /healthz; and, in the same run, the plain pipeline on the same rows: one SELECT joining each
+ * user id's event count to the account's email, CSV lines into a file.
+ *
+ *   npm run bench:roster
+ *   BENCH_PEOPLE=20000 npm run bench:roster
+ */
+import "reflect-metadata";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { DataSource } from "typeorm";
+import { SYSTEM_ACTOR } from "../src/audit/actor";
+import { createToken } from "../src/auth/tokens";
+import { systemClock } from "../src/clock";
+import { loadConfig } from "../src/config/env";
+import { createAuthLogConnector } from "../src/connectors/authLog";
+import { createSqlConnector } from "../src/connectors/sql";
+import { Role } from "../src/domain/enums";
+import { sampleAccountDbConfig, seedAccountDb } from "../src/sample/accountDb";
+import { seedSampleAuthLog } from "../src/sample/authLog";
+import { samplePeople } from "../src/sample/people";
+import { startService } from "../src/server";
+
+const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 200_000);
+const EVENTS_PER_PERSON = Number(process.env.BENCH_EVENTS_PER_PERSON ?? 5);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+async function seeded(dir: string): Promise<{ accounts: string; authLog: string }> {
+  const accounts = path.join(dir, "accounts.sqlite");
+  const authLog = path.join(dir, "auth-log.sqlite");
+  const people = samplePeople(PEOPLE).map((p) => ({ ...p, authEventCount: EVENTS_PER_PERSON }));
+  for (const [file, seed] of [
+    [accounts, (ds: DataSource) => seedAccountDb(ds, people)],
+    [authLog, (ds: DataSource) => seedSampleAuthLog(ds, people, { rowsPerInsert: 500 })],
+  ] as const) {
+    const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
+    await seed(ds);
+    await ds.destroy();
+  }
+  return { accounts, authLog };
+}
+
+// No type declarations ship with better-sqlite3 (TypeORM drives it); the floor uses its plain API.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Database = require("better-sqlite3") as new (file: string, options: { readonly: boolean }) => { prepare(sql: string): { run(...p: unknown[]): unknown; iterate(): Iterable<unknown> }; close(): void };
+
+/** The floor: one statement joining each user id's event count to the account's email, CSV lines into a file. */
+function plainPipeline(files: { accounts: string; authLog: string }, out: string): { ms: number; rows: number } {
+  const started = performance.now();
+  const db = new Database(files.authLog, { readonly: true });
+  db.prepare("ATTACH DATABASE ? AS accounts").run(files.accounts);
+  const fd = fs.openSync(out, "w");
+  let rows = 0;
+  let chunk = "emails,phones,other_identities,systems,records\n";
+  for (const r of db.prepare("SELECT e.user_id AS id, u.email AS email, u.phone AS phone, COUNT(*) AS n FROM auth_events e LEFT JOIN accounts.users u ON u.id = e.user_id GROUP BY e.user_id").iterate() as Iterable<{ id: string; email: string | null; phone: string | null; n: number }>) {
+    chunk += `${r.email ?? ""},${r.phone ?? ""},userId=${r.id},auth-log,${r.n}\n`;
+    rows += 1;
+    if (chunk.length > 1 << 16) (fs.writeSync(fd, chunk), (chunk = ""));
+  }
+  fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+  db.close();
+  return { ms: performance.now() - started, rows };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-roster-"));
+  try {
+    let t = performance.now();
+    const files = await seeded(dir);
+    console.log(`seeded ${PEOPLE.toLocaleString("en")} people, ${(PEOPLE * EVENTS_PER_PERSON).toLocaleString("en")} auth events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const baseline = plainPipeline(files, path.join(dir, "plain.csv"));
+    const accountDb = createSqlConnector(sampleAccountDbConfig(), { url: `sqlite:${files.accounts}` });
+    const authLog = createAuthLogConnector({ store: "sql", url: `sqlite:${files.authLog}` });
+    const config = loadConfig({ NODE_ENV: "development", PORT: "0", DSR_HOST: "127.0.0.1", DATABASE_URL: `sqlite:${path.join(dir, "dsr.sqlite")}`, DSR_DATA_DIR: path.join(dir, "data"), DSR_LOG_LEVEL: "warn", DSR_WORKER_CONCURRENCY: "2", DSR_SAMPLE_WORKSPACE: "false" });
+    const service = await startService({ config, connectors: [accountDb, authLog] });
+    try {
+      const { token } = await createToken(service.services.ds, systemClock, SYSTEM_ACTOR, { name: "bench", role: Role.ADMIN });
+      const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+        const res = await fetch(service.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+        const body = (await res.json()) as { data?: any; errors?: unknown[] };
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+        return body.data;
+      };
+      const rssBefore = process.resourceUsage().maxRSS * 1024;
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      delay.enable();
+      let slowestHealth = 0;
+      let healthChecks = 0;
+      const health = setInterval(() => {
+        const sent = performance.now();
+        void fetch(service.url.replace(/\/graphql$/, "/healthz")).then(async (r) => {
+          await r.text();
+          healthChecks += 1;
+          slowestHealth = Math.max(slowestHealth, performance.now() - sent);
+        });
+      }, 100);
+      t = performance.now();
+      const { startBreachRoster } = await gql(`mutation { startBreachRoster(input: { connectors: ["auth-log"], reason: "bench" }) { id } }`);
+      let roster: any;
+      for (;;) {
+        ({ breachRoster: roster } = await gql(`query($id: ID!) { breachRoster(id: $id) { status people withoutEmail lastError systems { connector outcome people records } } }`, { id: startBreachRoster.id }));
+        if (roster.status === "COMPLETED" || roster.status === "FAILED") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const { createBreachRosterLink } = await gql(`mutation($id: ID!) { createBreachRosterLink(id: $id) { url } }`, { id: startBreachRoster.id });
+      const file = Buffer.from(await (await fetch(createBreachRosterLink.url)).arrayBuffer());
+      const wall = performance.now() - t;
+      clearInterval(health);
+      delay.disable();
+      const rssPeak = process.resourceUsage().maxRSS * 1024;
+      const lines = file.toString("utf8").split("\n").filter(Boolean).length - 1;
+      if (roster.status !== "COMPLETED" || lines !== PEOPLE || roster.people !== PEOPLE) throw new Error(`roster ${roster.status} (${roster.lastError ?? ""}): ${roster.people} people, ${lines} lines, ${PEOPLE} expected`);
+      if (baseline.rows !== PEOPLE) throw new Error(`plain pipeline: ${baseline.rows} rows, ${PEOPLE} expected`);
+      console.log(`breach roster of auth-log (${PEOPLE.toLocaleString("en")} people, ${roster.withoutEmail} without email, records ${roster.systems[0].records}), SQLite, in-process service:`);
+      console.log(`  end to end (start -> COMPLETED -> download): ${(wall / 1000).toFixed(2)} s, ${Math.round(PEOPLE / (wall / 1000)).toLocaleString("en")} people/s, file ${mb(file.length)}`);
+      console.log(`  plain pipeline (one SELECT ... GROUP BY joined to the emails, CSV to a file): ${(baseline.ms / 1000).toFixed(2)} s -> roster/pipeline ${(wall / baseline.ms).toFixed(1)}x`);
+      console.log(`  peak RSS ${mb(rssPeak)} (after seeding ${mb(rssBefore)}, growth ${mb(rssPeak - rssBefore)})`);
+      console.log(`  event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms; slowest of ${healthChecks} /healthz ${slowestHealth.toFixed(1)} ms`);
+    } finally {
+      await service.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
