@@ -83,6 +83,24 @@ describeEachDatabase("breach roster runner: truth about what was listed, retries
     expect((await t.gql(`mutation { createBreachRosterLink(id: "${roster.id}") { url } }`)).errors?.[0].extensions?.code).to.equal("CONFLICT");
   });
 
+  it("an attempt whose claim was taken over while it stalled records nothing and removes its file", async () => {
+    let open!: () => void;
+    crm.gate = new Promise<void>((resolve) => (open = resolve));
+    const { startBreachRoster } = await t.ok(START, { input: { connectors: ["crm"], reason: "breach at the CRM" } });
+    const id = startBreachRoster.id;
+    await t.waitFor(async () => (crm.callsOf("list").length === 1 ? true : undefined), "the listing to start");
+    // Another process's claim, as it takes over a roster whose lease ran out: the next attempt, its worker.
+    await t.ds.query(`UPDATE breach_rosters SET attempts = 2, claimedBy = 'other-host:1:takeover' WHERE id = ?`, [id]);
+    open();
+    await t.waitFor(async () => (crm.finished === 1 ? true : undefined), "the stale attempt's listing to end");
+    // Then it writes its file and tries to record the roster (a few ms): given ample time, it must have given up.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [row] = await t.ds.query("SELECT status, attempts, claimedBy, people, objectKey FROM breach_rosters WHERE id = ?", [id]);
+    expect({ ...row, attempts: Number(row.attempts) }).to.deep.equal({ status: "RUNNING", attempts: 2, claimedBy: "other-host:1:takeover", people: null, objectKey: null });
+    expect(filesOf(t, id)).to.deep.equal([]);
+    expect(await rosterActions(t)).to.deep.equal(["roster.requested"]);
+  });
+
   it("a process killed while it lists: the next one draws the roster, once, and only its file remains", async () => {
     crm.script("list", { kind: "hang" });
     const { startBreachRoster } = await t.ok(START, { input: { connectors: ["crm"], reason: "breach at the CRM" } });

@@ -144,11 +144,18 @@ export class ScriptedConnector implements Connector {
  * its record count), scripted like its other calls under the step `list`.
  */
 export class ListingConnector extends ScriptedConnector {
+  /** When set, listings wait for it before their first entry, whatever their signal says (a stalled attempt). */
+  gate?: Promise<void>;
+  /** Listings that yielded their last entry. */
+  finished = 0;
+
   async *listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry> {
     await this.act("list", { attempt: 0, now: () => new Date(), idempotencyKey: "", signal: ctx.signal });
+    await this.gate;
     for (const [email, records] of this.data) {
       await ctx.heartbeat();
       yield { identities: { email }, records: records.length };
     }
+    this.finished += 1;
   }
 }
