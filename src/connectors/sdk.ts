@@ -281,6 +281,11 @@ export interface TaskContext {
  */
 export interface RosterEntry {
   identities: Readonly<Partial<Record<IdentityKind, string>>>;
+  /**
+   * Further values of a kind the system holds the same person by (two accounts, two user ids, under one
+   * address), beyond the one in `identities`: they join the person to other systems' entries as well.
+   */
+  moreIdentities?: Readonly<Partial<Record<IdentityKind, readonly string[]>>>;
   /** How many records the system holds about them, counted as collect would yield them, when known. */
   records?: number;
 }

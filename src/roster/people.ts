@@ -46,7 +46,7 @@ export class PeopleIndex {
 
   /** Adds one system's entry; `breached`: the system's data is in the breach (its records count). */
   add(connector: string, entry: RosterEntry, breached: boolean): void {
-    const pairs = Object.entries(entry.identities).filter((pair): pair is [string, string] => typeof pair[1] === "string" && pair[1].length > 0);
+    const pairs = identityPairs(entry);
     if (!pairs.length) return;
     const found = new Set<number>();
     for (const [kind, value] of pairs) {
@@ -103,6 +103,15 @@ export class PeopleIndex {
     }
     return into;
   }
+}
+
+/** An entry's identities and more identities as (kind, value) pairs: text values only, not empty. */
+export function identityPairs(entry: RosterEntry): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  const take = (kind: string, value: unknown) => typeof value === "string" && value.length > 0 && pairs.push([kind, value]);
+  for (const [kind, value] of Object.entries(entry.identities)) take(kind, value);
+  for (const [kind, values] of Object.entries(entry.moreIdentities ?? {})) if (Array.isArray(values)) for (const value of values) take(kind, value);
+  return pairs;
 }
 
 /** Adds records a breached system holds of a person to what it held so far: an unknown count (null) makes the sum unknown. */

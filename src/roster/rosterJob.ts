@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import { In } from "typeorm";
 import { pipeline } from "node:stream/promises";
 import { setImmediate as yieldTurn } from "node:timers/promises";
-import { Connector, ConnectorError, normalizeEmail, RosterContext } from "../connectors/sdk";
+import { Connector, ConnectorError, normalizeEmail, RosterContext, RosterEntry } from "../connectors/sdk";
 import { RequestRow, TaskRow, type BreachRosterRow, type RosterSystemResult } from "../entities";
 import { TaskStep } from "../domain/tasks";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
@@ -126,6 +126,18 @@ async function addResidue(services: Services, index: PeopleIndex, connectors: re
   }
 }
 
+/** The entry with its emails in matching form, whatever the connector gave (a person must not split on a letter's case). */
+function inMatchingForm(entry: RosterEntry): RosterEntry {
+  const { email } = entry.identities;
+  const more = entry.moreIdentities?.email;
+  if (typeof email !== "string" && !Array.isArray(more)) return entry;
+  return {
+    ...entry,
+    identities: typeof email === "string" ? { ...entry.identities, email: normalizeEmail(email) } : entry.identities,
+    ...(Array.isArray(more) ? { moreIdentities: { ...entry.moreIdentities, email: more.map((e) => (typeof e === "string" ? normalizeEmail(e) : e)) } } : {}),
+  };
+}
+
 function notListable(connector: Connector): string {
   return connector.spec.manual
     ? "a manual connector: no API lists the people it holds; list them from the system itself"
@@ -140,8 +152,7 @@ async function listInto(services: Services, index: PeopleIndex, connector: Conne
   let entries = 0;
   try {
     for await (const entry of connector.listSubjects!(ctx)) {
-      const email = entry.identities.email;
-      index.add(name, typeof email === "string" ? { ...entry, identities: { ...entry.identities, email: normalizeEmail(email) } } : entry, breached);
+      index.add(name, inMatchingForm(entry), breached);
       if (++entries % ENTRIES_PER_TURN === 0) {
         await yieldTurn();
         if (lease.signal.aborted) throw lease.signal.reason;

@@ -62,7 +62,7 @@ describeEachSqlDialect("SQL connector listSubjects", (db) => {
       [
         { email: ADA.email, userId: "1", paymentCustomerId: ADA.paymentCustomerId },
         { email: "alan.turing@example.com", userId: "3", paymentCustomerId: "cus_alan_0003" },
-        // Two rows, two user ids: one person, carrying the lowest user id (7, not 10); user 10 is listed nowhere else.
+        // Two rows, two user ids: one person, carrying the lowest user id (7, not 10) and 10 in moreIdentities; user 10 is listed nowhere else.
         { email: BJORN.email, userId: "7" },
         { email: "filler@example.com", userId: "8" },
         { email: GRACE.email, userId: "2", paymentCustomerId: GRACE.paymentCustomerId },
@@ -83,6 +83,8 @@ describeEachSqlDialect("SQL connector listSubjects", (db) => {
     const count = (ids: Partial<Record<string, string>>) => entries.find((e) => Object.entries(ids).every(([k, v]) => e.identities[k] === v))?.records;
     expect(count({ email: ADA.email })).to.equal(ADA_RECORDS + 2, "Ada's records and her two devices");
     expect(count({ email: BJORN.email })).to.equal(2 + 1 + 1, "both users rows, user 10's session and device");
+    // His second user id joins him to any system that knows him by it (an auth log's { userId: "10" }).
+    expect(entries.find((e) => e.identities.email === BJORN.email)?.moreIdentities).to.deep.equal({ userId: ["10"] });
     expect(count({ email: ZOE.email })).to.equal(db().kind === "mariadb" ? 3 : 4, "Zoë's rows, and her second row where the database holds it");
     expect(count({ userId: "99" })).to.equal(3);
     expect(count({ userId: "98" })).to.equal(1);

@@ -32,6 +32,14 @@ describe("breach roster: joining systems' entries into people", () => {
     ]);
   });
 
+  it("joins through every value of a kind a system holds a person by (two user ids under one address)", () => {
+    const index = new PeopleIndex();
+    index.add("auth-log", { identities: { userId: "10" }, records: 3 }, true);
+    index.add("auth-log", { identities: { userId: "7" }, records: 2 }, true);
+    index.add("account-db", { identities: { email: "bjorn@bücher.de", userId: "7" }, moreIdentities: { userId: ["10"] } }, false);
+    expect(rows(index)).to.deep.equal([["bjorn@bücher.de", "", "userId=10; userId=7", "auth-log", "5"]]);
+  });
+
   it("lists only people a breached system holds: those known only to identity sources are not in the roster", () => {
     const index = new PeopleIndex();
     index.add("account-db", { identities: { email: "bystander@example.com", userId: "9" } }, false);

@@ -121,11 +121,11 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
   };
 
   /**
-   * The value of `p.kind` an entry carries: the lowest one (numbers compared as numbers) held by this person alone. A value another
-   * person also holds (a shared phone) is carried by neither, as the roster joins entries that share an
-   * identity and would make the two one.
+   * The values of `p.kind` an entry carries: those held by this person alone, lowest first (numbers
+   * compared as numbers). A value another person also holds (a shared phone) is carried by neither, as
+   * the roster joins entries that share an identity and would make the two one.
    */
-  const ownValues = async (p: SqlProvidedIdentity, people: readonly Person[]): Promise<Map<Person, string>> => {
+  const ownValues = async (p: SqlProvidedIdentity, people: readonly Person[]): Promise<Map<Person, string[]>> => {
     const source = tables.find((t) => t.table === p.table)!;
     const from = source.identityKind;
     const owners = new Map<string, Person[]>();
@@ -142,13 +142,14 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
       }
       if (rows.length >= limit) part.forEach((v) => unsure.add(v));
     }
-    const own = new Map<Person, string>();
+    const own = new Map<Person, string[]>();
     for (const [v, persons] of owners) {
       const person = persons[0];
       const alone = persons.length === 1 && !unsure.has(v) && [...(holders.get(v) ?? [])].every((h) => person.known.get(from)?.has(h));
       if (!alone) tally.withheld += 1;
-      else if (!own.has(person) || v.localeCompare(own.get(person)!, "en", { numeric: true }) < 0) own.set(person, v);
+      else own.set(person, [...(own.get(person) ?? []), v]);
     }
+    for (const values of own.values()) values.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
     return own;
   };
 
@@ -161,12 +162,20 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
       const counts = startCounts.get(t) ?? (await countOf(t, values));
       for (const person of people) for (const v of person.known.get(t.identityKind) ?? []) person.records += counts.get(v)?.n ?? 0;
     }
-    const carried = new Map<string, Map<Person, string>>();
+    const carried = new Map<string, Map<Person, string[]>>();
     for (const p of plan.derivations) if (p.kind !== people[0].kind) carried.set(p.kind, await ownValues(p, people));
     return people.map((person) => {
       const identities: Record<string, string> = { [person.kind]: person.value };
-      for (const [kind, own] of carried) if (own.has(person)) identities[kind] = own.get(person)!;
-      return person.counted && person.records > 0 ? { identities, records: person.records } : { identities };
+      // The lowest value of each kind in `identities`; a person's other values (two accounts under one
+      // address) in `moreIdentities`, so other systems' entries for any of them join this person.
+      const more: Record<string, string[]> = {};
+      for (const [kind, own] of carried) {
+        const [first, ...rest] = own.get(person) ?? [];
+        if (first !== undefined) identities[kind] = first;
+        if (rest.length) more[kind] = rest;
+      }
+      const entry: RosterEntry = Object.keys(more).length ? { identities, moreIdentities: more } : { identities };
+      return person.counted && person.records > 0 ? { ...entry, records: person.records } : entry;
     });
   };
 

@@ -296,9 +296,14 @@ export async function listAll(connector: Connector, ctx: TaskContext = testConte
   return entries;
 }
 
+/** An entry's identities and more identities, as (kind, value) pairs. */
+const pairsOf = (entry: RosterEntry): Array<[string, unknown]> => [
+  ...Object.entries(entry.identities).filter(([, v]) => v !== undefined),
+  ...Object.entries(entry.moreIdentities ?? {}).flatMap(([kind, values]) => (values ?? []).map((v): [string, unknown] => [kind, v])),
+];
+
 /** Whether a roster entry names `person`: one identity of the same kind and value. */
-const names = (entry: RosterEntry, person: Identities): boolean =>
-  Object.entries(entry.identities).some(([kind, value]) => value !== undefined && (person as Record<string, string | undefined>)[kind] === value);
+const names = (entry: RosterEntry, person: Identities): boolean => pairsOf(entry).some(([kind, value]) => (person as Record<string, string | undefined>)[kind] === value);
 
 function needsRoster(r: ConformanceRun): void {
   if (!r.connector.listSubjects) throw new ConformanceSkip("the connector cannot list the people it holds (no listSubjects): rosters name it as not listable");
@@ -311,7 +316,7 @@ group("roster", () => {
     const entries = await listAll(connector);
     const seen = new Map<string, number>();
     entries.forEach((entry, i) => {
-      const ids = Object.entries(entry.identities).filter(([, v]) => v !== undefined);
+      const ids = pairsOf(entry);
       assert.ok(ids.length > 0, `entry ${i} holds no identity`);
       for (const [kind, value] of ids) {
         assert.equal(typeof value, "string", `entry ${i}: ${kind} is not a string`);
