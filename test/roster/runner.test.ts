@@ -107,6 +107,11 @@ describeEachDatabase("breach roster runner: truth about what was listed, retries
     await t.waitFor(async () => (crm.callsOf("list").length === 1 ? true : undefined), "the listing to start");
     const { breachRoster: running } = await t.ok(SHOW, { id: startBreachRoster.id });
     expect([running.status, running.attempts]).to.deep.equal(["RUNNING", 1]);
+    // As if the first attempt had written its file and died before recording the roster: a list of
+    // people nobody will record. The next attempt removes it.
+    const dir = path.join(t.service.services.config.dataDir, "exports", "rosters", startBreachRoster.id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "1.csv.dsrx"), "left by attempt 1");
     await t.crash();
     const done = await t.waitFor(async () => {
       const { breachRoster } = await t.ok(SHOW, { id: startBreachRoster.id });
