@@ -12,7 +12,8 @@ import { S3ExportStorage } from "../../src/export/storage/s3";
 import { verifyArchive } from "../../src/export/verify";
 import { createSqliteDatabase, tempDir, TestDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { ScriptedConnector } from "../support/scriptedConnector";
+import { ListingConnector } from "../support/scriptedConnector";
+import { downloadRoster, drawRoster } from "../roster/support";
 import { ADA_EMAIL, completedRequest, download, exportLink, FAST } from "./support";
 
 // s3rver ships no type declarations; this is the part of its API the test uses.
@@ -47,7 +48,7 @@ describe("export storage on S3 (s3rver on loopback)", () => {
     process.env.AWS_ACCESS_KEY_ID = "S3RVER";
     process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
     client = new S3Client({ region: "eu-west-1", endpoint, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
-    const logs = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"], supports: ["access"] });
+    const logs = new ListingConnector({ name: "auth-log", categories: ["AUTH_LOGS"], supports: ["access"] });
     logs.data.set(
       ADA_EMAIL,
       Array.from({ length: RECORDS }, (_, i): SubjectRecord => ({ category: "AUTH_LOGS", type: "event", id: `e${i}`, recordedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i)), data: { device: randomBytes(300).toString("base64"), ok: i % 7 !== 0 } })),
@@ -107,5 +108,20 @@ describe("export storage on S3 (s3rver on loopback)", () => {
     expect(purged.exports).to.equal(1);
     const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
     expect(listed.Contents ?? []).to.deep.equal([]);
+  });
+
+  it("keeps a breach roster's file in the bucket, encrypted, serves it decrypted, and deletes it when its retention ends", async () => {
+    const roster = await drawRoster(t, ["auth-log"]);
+    expect([roster.status, roster.people]).to.deep.equal(["COMPLETED", 1]);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    expect((listed.Contents ?? []).map((o) => o.Key)).to.deep.equal([`exports/rosters/${roster.id}/1.csv.dsrx`]);
+    const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `exports/rosters/${roster.id}/1.csv.dsrx` }))).Body!.transformToByteArray());
+    expect(stored.subarray(0, 4).toString()).to.equal("DSRX");
+    expect(stored.includes(Buffer.from(ADA_EMAIL))).to.equal(false);
+    const { lines } = await downloadRoster(t, roster.id);
+    expect(lines.map((l) => [l.emails, l.records])).to.deep.equal([[ADA_EMAIL, String(RECORDS)]]);
+    t.clock.advance(31 * 86_400_000);
+    expect((await purgeExpiredExports(t.service.services)).rosters).to.equal(1);
+    expect((await client.send(new ListObjectsV2Command({ Bucket: BUCKET }))).Contents ?? []).to.deep.equal([]);
   });
 });
