@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { createHttpConnector } from "../../src/connectors/http";
 import { morePagesMarker } from "../../src/connectors/http/httpConnector";
-import { ConnectorConfigError, ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
-import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
-import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
+import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
+import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
 /** Invoices are anonymised, not deleted: they stay, without the personal fields. */
@@ -12,7 +12,8 @@ const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.b
 describe("declarative HTTP connector", () => {
   describeConnectorConformance("helpdesk (REST stand-in)", async () => {
     const standIn = await new RestStandIn().start();
-    const connector = createHttpConnector(restConfig(standIn), ENV);
+    // With its roster: the roster cases run against the listing of everyone (GET /users in pages).
+    const connector = createHttpConnector({ ...restConfig(standIn), roster: restRoster() }, ENV);
     const badConnector = createHttpConnector(restConfig(standIn), { REST_TEST_TOKEN: "wrong-token" });
     return {
       connector,
@@ -192,6 +193,133 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    describe("breach roster (listSubjects)", () => {
+      const listable = (overrides: Partial<ReturnType<typeof restRoster>> = {}) => createHttpConnector({ ...restConfig(standIn), roster: { ...restRoster(), ...overrides } }, ENV);
+      const failureOf = (work: Promise<unknown>) =>
+        work.then(
+          () => {
+            throw new Error("expected the listing to fail");
+          },
+          (e: unknown) => e as ConnectorError,
+        );
+
+      it("lists everyone across pages, once each, by email and phone in matching form, with their record counts", async () => {
+        // One person known by phone alone, on the third page.
+        standIn.users.push({ id: 5, email: null, name: "Kiosk", phone: "+33 1 23 45 67 89" });
+        standIn.notes.push({ id: "n-k1", user: 5, text: "kiosk note", created_at: "2021-01-01T00:00:00.000Z" });
+        const connector = listable();
+        const ctx = testContext();
+        const entries = await listAll(connector, ctx);
+        expect(entries).to.deep.equal([
+          // Stored as Ada.Lovelace@example.com and "+44 20 7946 0958".
+          { identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 8 },
+          { identities: { email: "grace.hopper@example.com", phone: "+12025550143" }, records: 3 },
+          { identities: { email: "ada.lovelace@example.com.au" }, records: 1 },
+          // Stored as bjorn@xn--bcher-kva.de: the domain in Unicode, as normalizeEmail gives it.
+          { identities: { email: "bjorn@bücher.de" }, records: 1 },
+          { identities: { phone: "+33123456789" }, records: 1 },
+        ]);
+        // Pages of 2: three, the last one short; a heartbeat after each.
+        expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(3);
+        expect(ctx.heartbeats).to.equal(3);
+        expect(entries[3].identities.email).to.equal(normalizeEmail("bjorn@xn--bcher-kva.de"));
+        expect(entries[0].records).to.equal((await collectAll(connector, ADA)).length);
+        await connector.close();
+      });
+
+      it("leaves out items holding no identity it can read, counting them in the log without a value", async () => {
+        standIn.users.push({ id: 6, email: null, name: "Service account", phone: null }, { id: 7, email: " ", name: "Blank" }, { id: 8, email: "not an address", name: "Typo", phone: "call me" });
+        const connector = listable();
+        const ctx = testContext();
+        const entries = await listAll(connector, ctx);
+        expect(entries.map((e) => e.identities.email)).to.deep.equal(["ada.lovelace@example.com", "grace.hopper@example.com", "ada.lovelace@example.com.au", "bjorn@bücher.de"]);
+        const tally = ctx.lines.find((l) => l.msg === "http listing read for a roster");
+        expect(tally?.obj).to.include({ connector: "helpdesk", items: 7, listed: 4, withoutIdentity: 3, unreadableIdentities: 2 });
+        const logged = JSON.stringify(ctx.lines);
+        for (const value of ["@", "not an address", "call me", "7946", "Service account"]) expect(logged).not.to.include(value);
+        await connector.close();
+      });
+
+      it("lists a person two accounts hold once (one address in another case), a second account's new phone on its own, and warns that counts are short", async () => {
+        standIn.users.push({ id: 5, email: "ADA.LOVELACE@EXAMPLE.COM", name: "Ada again", phone: "+44 20 7946 0999" }, { id: 6, email: "ada.lovelace@Example.com", name: "Ada thrice" });
+        standIn.notes.push({ id: "n-a6", user: 5, text: "Ada's second account", created_at: "2021-01-01T00:00:00.000Z" });
+        const connector = listable();
+        const ctx = testContext();
+        const entries = await listAll(connector, ctx);
+        expect(entries.filter((e) => e.identities.email === "ada.lovelace@example.com")).to.deep.equal([{ identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 8 }]);
+        // Listed twice rather than have the phone missed; the count belongs to the entry handed over already.
+        expect(entries[entries.length - 1]).to.deep.equal({ identities: { phone: "+442079460999" } });
+        expect(entries).to.have.length(5);
+        expect(ctx.lines.find((l) => l.msg === "http listing read for a roster")?.obj).to.include({ items: 6, listed: 5, repeated: 2 });
+        expect(ctx.lines.some((l) => l.level === "warn" && l.obj.repeated === 2)).to.equal(true);
+        await connector.close();
+      });
+
+      it("leaves out a person whose record count is 0 (collect finds nothing of them) and gives no count it cannot read", async () => {
+        standIn.notes = standIn.notes.filter((n) => n.user !== 3);
+        const connector = listable({ recordsField: "stats.records" });
+        const entries = await listAll(connector);
+        expect(entries.map((e) => e.identities.email)).to.deep.equal(["ada.lovelace@example.com", "grace.hopper@example.com", "bjorn@bücher.de"]);
+        await connector.close();
+        const uncounted = listable({ recordsField: "stats.none" });
+        expect((await listAll(uncounted)).map((e) => e.records)).to.deep.equal([undefined, undefined, undefined, undefined]);
+        await uncounted.close();
+      });
+
+      it("fails retryably, passing Retry-After on, when a page answers 429", async () => {
+        const connector = listable();
+        const iterator = connector.listSubjects!({ ...testContext() })[Symbol.asyncIterator]();
+        expect((await iterator.next()).value.identities.email).to.equal("ada.lovelace@example.com");
+        expect((await iterator.next()).done).to.equal(false);
+        // The second page's read meets the fault (longer than maxInlineWaitMs: not waited out inline).
+        standIn.faults.push({ status: 429, retryAfter: "30" });
+        const error = await failureOf(iterator.next());
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect(error).to.include({ retryable: true, retryAfterMs: 30_000 });
+        expect(standIn.calls.filter((c) => c.path === "/api/users").map((c) => c.status)).to.deep.equal([200, 429]);
+        await connector.close();
+      });
+
+      it("fails, rather than list part of everyone or no one: pagination none while the answer says more follow, past roster.maxPages, a path that answers 404", async () => {
+        // More than the 25 a page holds unless per_page says otherwise: the answer carries a Link to the next page.
+        for (let i = 0; i < 30; i++) standIn.users.push({ id: 100 + i, email: `person${i}@example.com`, name: `Person ${i}` });
+        const unpaged = listable({ pagination: { type: "none" } });
+        const error = await failureOf(listAll(unpaged));
+        expect(error.retryable).to.equal(false);
+        expect(error.userMessage).to.equal(
+          'helpdesk: listing everyone (roster) answered that more pages follow (a Link header with rel="next"), but no pagination is configured for it, so the roster stopped rather than list only the first page. Set its pagination (see docs/connectors.md)',
+        );
+        await unpaged.close();
+        const capped = listable({ maxPages: 2 });
+        expect((await failureOf(listAll(capped))).userMessage).to.match(/^helpdesk: listing everyone \(roster\) went past 2 pages, so the roster stopped rather than list only some of them\. .* raise roster\.maxPages$/);
+        await capped.close();
+        // A listing that is not there is not an empty system.
+        const lost = listable({ path: "/people" });
+        const missing = await failureOf(listAll(lost));
+        expect(missing).to.include({ retryable: false, userMessage: `helpdesk: ${new URL(standIn.url).host} has no /api/people (HTTP 404); check roster.path` });
+        await lost.close();
+      });
+
+      it("stops when the roster job's signal aborts", async () => {
+        const connector = listable();
+        const ctx = testContext();
+        const iterator = connector.listSubjects!(ctx)[Symbol.asyncIterator]();
+        await iterator.next();
+        ctx.abort();
+        await iterator.next();
+        const error = await failureOf(iterator.next());
+        expect(error).to.include({ retryable: true, internalMessage: "aborted" });
+        expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(1);
+        await connector.close();
+      });
+
+      it("has no listSubjects without roster, so rosters name it NOT_LISTABLE", async () => {
+        const connector = createHttpConnector(restConfig(standIn), ENV);
+        expect(connector.listSubjects).to.equal(undefined);
+        await connector.close();
+      });
+    });
+
     it("spaces its calls to requestsPerSecond", async () => {
       const connector = createHttpConnector({ ...restConfig(standIn), requestsPerSecond: 20 }, ENV);
       await collectAll(connector, ADA);
@@ -227,6 +355,43 @@ describe("declarative HTTP connector", () => {
       "resources[1].erase.method must be PATCH or PUT",
       "resources[1].erase.fields must give the replacement of each personal field",
       "maxPages must be a whole number from 1 to 1000000",
+    ]);
+  });
+
+  it("lists every problem of a roster section at once, with the rest of the configuration's", () => {
+    const config = { ...restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" })), maxPages: 0 } as unknown as Record<string, unknown>;
+    config.roster = { path: "/users/{subject}", pagination: { type: "pages" }, identities: { email: "email", Email: "contact.email", "external:crm": "crm_id", helpdeskUserId: "" }, recordField: "n", query: { active: true } };
+    const problems = (() => {
+      try {
+        createHttpConnector(config as never, ENV);
+      } catch (error) {
+        expect(error).to.be.instanceOf(ConnectorConfigError);
+        return (error as ConnectorConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).to.deep.equal([
+      'roster: unknown field "recordField" (allowed: path, query, items, pagination, identities, recordsField, maxPages)',
+      "roster.items is required",
+      "roster.path cannot hold a placeholder: the listing is everyone's, nobody's in particular",
+      "roster.query must map query parameters to fixed strings",
+      "roster.pagination.type must be none, cursor, page or link",
+      'roster.identities: "Email" would be a second spelling of email: write email',
+      'roster.identities: "external:crm" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id',
+      "roster.identities.helpdeskUserId must be the dotted field holding it",
+      "maxPages must be a whole number from 1 to 1000000",
+    ]);
+    const without = (roster: unknown) => {
+      try {
+        createHttpConnector({ ...restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" })), roster } as never, ENV);
+        return [];
+      } catch (error) {
+        return (error as ConnectorConfigError).problems;
+      }
+    };
+    expect(without({ path: "/users", items: "users", identities: {} })).to.deep.equal([
+      'roster.pagination is required: {"type": "none" | "cursor" | "page" | "link", ...}',
+      'roster.identities must map at least one identity kind to the field holding it, e.g. {"email": "email"}',
     ]);
   });
 });

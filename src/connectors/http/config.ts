@@ -4,6 +4,8 @@
  * pushed), like the SaaS configurations of DSR products. Validated as a whole: every problem at once.
  */
 
+import { kindProblem } from "../sdk";
+
 /** How list responses page. */
 export type Pagination =
   | { type: "none" }
@@ -36,6 +38,33 @@ export interface HttpResourceConfig {
   erase?: HttpErase;
 }
 
+/**
+ * How to list everyone the system holds, for a breach roster (Connector.listSubjects). Absent: the
+ * connector has no listSubjects, and rosters name it NOT_LISTABLE.
+ */
+export interface HttpRosterConfig {
+  /** GET path listing every person, e.g. `/users` (no placeholders: it is nobody's in particular). */
+  path: string;
+  /** Fixed query sent with every page, e.g. `{"include_inactive": "true"}`. */
+  query?: Record<string, string>;
+  /** Dotted path of the array of people in a page, e.g. `users` or `data.items`. */
+  items: string;
+  /** Required, even when `none`: a whole-system listing nearly always pages. */
+  pagination: Pagination;
+  /**
+   * Identity kind -> dotted field of an item holding it, e.g. `{"email": "email", "phone": "contact.phone"}`.
+   * Map only values that mean the same elsewhere: an id of this system is not `userId` (the platform's).
+   */
+  identities: Record<string, string>;
+  /**
+   * Numeric field holding how many records collect yields for the person (every resource together).
+   * Only when the API gives that exactly; otherwise leave it out and the roster leaves the count empty.
+   */
+  recordsField?: string;
+  /** Pages of the listing at most (default 100000); past it the roster fails rather than stop short. */
+  maxPages?: number;
+}
+
 export interface HttpConnectorConfig {
   name: string;
   version: string;
@@ -52,6 +81,8 @@ export interface HttpConnectorConfig {
    */
   subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string; pagination?: Pagination };
   resources: HttpResourceConfig[];
+  /** How to list everyone the system holds, for breach rosters; absent: not listable. */
+  roster?: HttpRosterConfig;
   /** Calls per second at most (spread evenly); default 5. */
   requestsPerSecond?: number;
   /** Statuses worth retrying (default 408, 425, 429, 500, 502, 503, 504); their Retry-After is passed on. */
@@ -95,6 +126,30 @@ function paginationProblems(p: unknown, at: string): string[] {
     default:
       return [`${at}.pagination.type must be none, cursor, page or link`];
   }
+}
+
+const ROSTER_FIELDS = ["path", "query", "items", "pagination", "identities", "recordsField", "maxPages"];
+
+function rosterProblems(r: unknown): string[] {
+  if (!isRecord(r)) return ["roster must be an object: {path, items, pagination, identities, query?, recordsField?, maxPages?}"];
+  const problems = Object.keys(r)
+    .filter((k) => !ROSTER_FIELDS.includes(k))
+    .map((k) => `roster: unknown field "${k}" (allowed: ${ROSTER_FIELDS.join(", ")})`);
+  for (const f of ["path", "items"]) if (!str(r[f])) problems.push(`roster.${f} is required`);
+  if (str(r.path) && /\{[A-Za-z0-9_]+\}/.test(String(r.path))) problems.push("roster.path cannot hold a placeholder: the listing is everyone's, nobody's in particular");
+  if (r.query !== undefined && !(isRecord(r.query) && Object.values(r.query).every((v) => typeof v === "string"))) problems.push("roster.query must map query parameters to fixed strings");
+  problems.push(...paginationProblems(r.pagination, "roster"));
+  if (!isRecord(r.identities) || Object.keys(r.identities).length === 0) problems.push(`roster.identities must map at least one identity kind to the field holding it, e.g. {"email": "email"}`);
+  else {
+    for (const [kind, field] of Object.entries(r.identities)) {
+      const wrong = kindProblem(kind);
+      if (wrong) problems.push(`roster.identities: ${wrong}`);
+      if (!str(field)) problems.push(`roster.identities.${kind} must be the dotted field holding it`);
+    }
+  }
+  if (r.recordsField !== undefined && !str(r.recordsField)) problems.push("roster.recordsField must be the dotted field holding the person's record count");
+  if (r.maxPages !== undefined && !(Number.isInteger(r.maxPages) && (r.maxPages as number) >= 1 && (r.maxPages as number) <= 10_000_000)) problems.push("roster.maxPages must be a whole number from 1 to 10000000");
+  return problems;
 }
 
 /** Every problem of a configuration, and of the environment it reads (never a secret's value). */
@@ -144,6 +199,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
       } else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
     }
   }
+  if (c.roster !== undefined) problems.push(...rosterProblems(c.roster));
   if (c.requestsPerSecond !== undefined && !(typeof c.requestsPerSecond === "number" && c.requestsPerSecond > 0 && c.requestsPerSecond <= 1000)) problems.push("requestsPerSecond must be a number from 0 (exclusive) to 1000");
   if (c.timeoutMs !== undefined && !(Number.isInteger(c.timeoutMs) && c.timeoutMs > 0)) problems.push("timeoutMs must be a positive whole number");
   if (c.maxPages !== undefined && !(Number.isInteger(c.maxPages) && (c.maxPages as number) >= 1 && (c.maxPages as number) <= 1_000_000)) problems.push("maxPages must be a whole number from 1 to 1000000");

@@ -2,17 +2,23 @@ import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
 import { KeptTally } from "../keptTally";
-import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, SubjectRecord, TaskContext } from "../sdk";
+import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
+import { pick } from "./pick";
+import { listHttpSubjects } from "./roster";
 
 const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
 /** Pages of one resource listed for one subject at most, unless the configuration's maxPages says otherwise. */
 const MAX_PAGES = 10_000;
+/** Pages of the roster's listing of everyone at most, unless roster.maxPages says otherwise (10 million people in pages of 100). */
+const ROSTER_MAX_PAGES = 100_000;
 
-/** The value at a dotted path (`meta.next_cursor`) of a parsed JSON body. */
-function pick(body: unknown, dotted: string): unknown {
-  return dotted.split(".").reduce<unknown>((v, key) => (v && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined), body);
-}
+/** What a listing is read for: a subject's collect or erase, or a roster of everyone. */
+type Op = "collect" | "erase" | "roster";
+/** What stopping short would have done, for the errors that refuse to. */
+const DOING: Record<Op, string> = { collect: "collect", erase: "erase", roster: "list" };
+/** What a listing needs of its caller's context: a task's, or a roster job's. */
+type ListingContext = Pick<TaskContext, "signal" | "heartbeat" | "logger">;
 
 /** `{name}` placeholders filled with URL-encoded values. */
 function fill(template: string, values: Record<string, string>): string {
@@ -93,7 +99,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     });
 
   /** A GET, repeated inline while it fails for a passing reason (readRetries, maxInlineWaitMs). */
-  const read = (url: URL, op: string, ctx: TaskContext) =>
+  const read = (url: URL, op: Op, ctx: ListingContext) =>
     withInlineRetry(() => send({ method: "GET", url, op, ctx }), {
       retries: c.readRetries ?? 2,
       maxWaitMs: c.maxInlineWaitMs ?? 10_000,
@@ -108,7 +114,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * system may hold two accounts under one address), across every page of the search when
    * `subject.pagination` is given. None when it does not know them.
    */
-  const findSubjects = async (ids: Identities, op: string, ctx: TaskContext): Promise<string[]> => {
+  const findSubjects = async (ids: Identities, op: Op, ctx: TaskContext): Promise<string[]> => {
     const values = Object.fromEntries(Object.entries(ids).filter((e): e is [string, string] => typeof e[1] === "string"));
     const wanted = normalizeEmail(ids.email);
     // A search by email is made for each spelling of the address (an internationalised domain is stored
@@ -128,23 +134,26 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   };
 
   /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
-  const items = (r: HttpResourceConfig, subject: string, op: string, ctx: TaskContext) =>
+  const items = (r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext) =>
     listed({ what: `${r.recordType} records`, path: fill(r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
 
   /**
-   * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing. Past maxPages it
-   * fails: ending there would hand back the pages read as if they were all.
+   * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
+   * listing must exist (`pathHint`: the roster's, where nothing would read as nobody). Past its page
+   * limit (maxPages, or the roster's) it fails: ending there would hand back the pages read as if they
+   * were all.
    */
   async function* listed(
-    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination },
-    op: string,
-    ctx: TaskContext,
+    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint?: string },
+    op: Op,
+    ctx: ListingContext,
   ): AsyncGenerator<Record<string, unknown>> {
     const p = l.pagination;
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
-    const maxPages = c.maxPages ?? MAX_PAGES;
+    const { pages: maxPages, setting } = l.maxPages ?? { pages: c.maxPages ?? MAX_PAGES, setting: "maxPages" };
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
+      if (status === 404 && l.pathHint) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
       if (status === 404) return;
       const list = pick(body, l.items);
       if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
@@ -153,7 +162,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const more = p.type === "none" ? morePagesMarker(body, link) : undefined;
       if (more) {
         throw new ConnectorError(
-          `${name}: listing ${l.what} answered that more pages follow (${more}), but no pagination is configured for it, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only the first page. Set its pagination (see docs/connectors.md)`,
+          `${name}: listing ${l.what} answered that more pages follow (${more}), but no pagination is configured for it, so the ${op} stopped rather than ${DOING[op]} only the first page. Set its pagination (see docs/connectors.md)`,
           `${name} ${op}: ${l.what} has more pages (${more}) with pagination none`,
           false,
         );
@@ -179,8 +188,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       }
     }
     throw new ConnectorError(
-      `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${op === "erase" ? "erase" : "collect"} only some of them. Check the pagination (a next link or cursor that never ends), or raise maxPages`,
-      `${name} ${op}: ${l.what} past maxPages (${maxPages})`,
+      `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${DOING[op]} only some of them. Check the pagination (a next link or cursor that never ends), or raise ${setting}`,
+      `${name} ${op}: ${l.what} past ${setting} (${maxPages})`,
       false,
     );
   }
@@ -194,6 +203,22 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
   /** Whether an item already holds every replacement of an ANONYMIZE erase (a second run changes nothing). */
   const anonymized = (item: Record<string, unknown>, fields: Record<string, unknown>) => Object.entries(fields).every(([f, v]) => (pick(item, f) ?? null) === v);
+
+  const roster = c.roster;
+  /** Everyone the roster listing holds, page by page (listHttpSubjects makes them entries). */
+  const listSubjects = roster
+    ? (ctx: RosterContext) =>
+        listHttpSubjects(
+          name,
+          roster,
+          listed(
+            { what: "everyone (roster)", path: roster.path, query: roster.query ?? {}, items: roster.items, itemsHint: "roster.items", pagination: roster.pagination, maxPages: { pages: roster.maxPages ?? ROSTER_MAX_PAGES, setting: "roster.maxPages" }, pathHint: "roster.path" },
+            "roster",
+            ctx,
+          ),
+          ctx,
+        )
+    : undefined;
 
   return {
     spec: {
@@ -250,6 +275,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       }
       return kept.empty ? { erased } : { erased, kept: kept.list() };
     },
+
+    // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.
+    ...(listSubjects ? { listSubjects } : {}),
 
     close: async () => {
       await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);

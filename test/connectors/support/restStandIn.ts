@@ -1,6 +1,6 @@
 import http from "node:http";
 import { AddressInfo } from "node:net";
-import type { HttpConnectorConfig } from "../../../src/connectors/http";
+import type { HttpConnectorConfig, HttpRosterConfig } from "../../../src/connectors/http";
 
 export const REST_TOKEN = "rest_test_token_7c1e";
 export const ADA = { email: "ada.lovelace@example.com" };
@@ -25,14 +25,16 @@ interface Invoice {
 
 /**
  * A small REST system standing in for a SaaS API the declarative HTTP connector is configured for:
- * bearer auth, a loose user search (in pages), notes paged by cursor (deleted one by one), invoices paged by
+ * bearer auth, a loose user search (in pages), the same endpoint listing every user without a search
+ * (in pages, by id, each with its phone and a count of their records), notes paged by cursor (deleted one by one), invoices paged by
  * number (anonymised, never deleted), and fault injection (statuses with Retry-After, for the next N
  * calls or until healed). Every call is recorded.
  */
 export class RestStandIn {
-  readonly users: Array<{ id: number; email: string; name: string }> = [
-    { id: 1, email: "Ada.Lovelace@example.com", name: "Ada" },
-    { id: 2, email: "grace.hopper@example.com", name: "Grace" },
+  /** Users as the system keeps them: an address or phone may be missing, and is kept as typed. */
+  readonly users: Array<{ id: number; email: string | null; name: string; phone?: string | null }> = [
+    { id: 1, email: "Ada.Lovelace@example.com", name: "Ada", phone: "+44 20 7946 0958" },
+    { id: 2, email: "grace.hopper@example.com", name: "Grace", phone: "+1 (202) 555-0143" },
     // A near match the search returns for Ada's address: the connector must not take it for her.
     { id: 3, email: "ada.lovelace@example.com.au", name: "Not Ada" },
     { id: 4, email: "bjorn@xn--bcher-kva.de", name: "Björn" },
@@ -74,11 +76,12 @@ export class RestStandIn {
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
         if (req.method === "GET" && url.pathname === "/api/users") {
-          const q = (url.searchParams.get("email") ?? "").toLowerCase();
+          // With ?email= a loose search; without it, everyone in order of id (a listing, as user APIs have).
+          const q = url.searchParams.get("email")?.toLowerCase();
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          const hits = this.users.filter((u) => q && u.email.toLowerCase().includes(q));
+          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && (u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
           const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
           next.searchParams.set("page", String(page + 1));
@@ -117,6 +120,11 @@ export class RestStandIn {
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/api`;
     return this;
+  }
+
+  /** What collect yields for a user: their notes and invoices (an anonymised invoice is still one). */
+  recordsOf(user: number): number {
+    return this.notes.filter((n) => n.user === user).length + this.invoices.filter((i) => i.user === user).length;
   }
 
   async stop(): Promise<void> {
@@ -160,5 +168,16 @@ export function restConfig(standIn: RestStandIn): HttpConnectorConfig {
     ],
     requestsPerSecond: 200,
     timeoutMs: 2000,
+  };
+}
+
+/** The roster section for a stand-in: everyone at GET /users, in pages of 2, by email and phone, with their record count. */
+export function restRoster(): HttpRosterConfig {
+  return {
+    path: "/users",
+    items: "users",
+    pagination: { type: "page", pageParam: "page", sizeParam: "per_page", size: 2 },
+    identities: { email: "email", phone: "phone" },
+    recordsField: "stats.records",
   };
 }
