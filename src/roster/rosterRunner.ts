@@ -114,7 +114,7 @@ export class RosterRunner {
     const fence = `id = ? AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`;
     let renewed = Date.now();
     const heartbeat = async () => {
-      if (Date.now() - renewed < this.options.leaseMs / 3 || signal.aborted) return;
+      if (Date.now() - renewed < this.options.leaseMs / 4 || signal.aborted) return;
       renewed = Date.now();
       const kept = await writeAlone(ds, `UPDATE breach_rosters SET leaseExpiresAt = ${dbTimeSql(ds, this.options.leaseMs)} WHERE ${fence}`, [row.id, this.id]);
       if (kept !== 1) lost.abort(new Error("the roster's claim was lost: another attempt took it over"));
