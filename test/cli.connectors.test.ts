@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -7,31 +7,13 @@ import { Role } from "../src/domain/enums";
 import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
 import { TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
+import { dsr as runDsr } from "./support/cliBinary";
 
-/** The project (this file runs from dist/test/) and its `dsr` binary. */
+/** The project (this file runs from dist/test/). */
 const ROOT = path.resolve(__dirname, "../..");
-const BIN = path.join(ROOT, "bin/dsr.js");
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `dsr <args>` with only the given DSR_ variables (none of the developer's). */
-function dsr(args: string[], env: Record<string, string> = {}, cwd = tempDir()): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.once("error", reject);
-    child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
-}
+/** `dsr <args>` (test/support/cliBinary.ts), given up to 90 s. */
+const dsr = (args: string[], env: Record<string, string> = {}, cwd = tempDir()) => runDsr(args, env, cwd, undefined, 90_000);
 
 /** Each case's outcome (and reason) by title, from `--json` output. */
 function outcomes(json: string): Record<string, { outcome: string; reason: string | null }> {

@@ -7,32 +7,15 @@ import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases
 import { submit, TestService } from "./support/harness";
 import { listeningPort } from "./support/listening";
 import { ScriptedConnector } from "./support/scriptedConnector";
+import { dsr as runDsr } from "./support/cliBinary";
 import { SERVICE_ENV_ASSIGNMENTS, SERVICE_NODE_FLAGS } from "../src/nodeFlags";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BIN = path.join(ROOT, "bin/dsr.js");
 const ADA = "ada.lovelace@example.com";
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `dsr <args>` with only the given DSR_ variables (none of the developer's). */
-function dsr(args: string[], env: Record<string, string> = {}, cwd = tempDir()): Promise<Result> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DSR_") && k !== "NODE_ENV" && k !== "DATABASE_URL"));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
-}
+/** `dsr <args>` (test/support/cliBinary.ts), given up to 60 s. */
+const dsr = (args: string[], env: Record<string, string> = {}, cwd = tempDir()) => runDsr(args, env, cwd, undefined, 60_000);
 
 describe("dsr start-up", () => {
   it("prints the package version with --version", async () => {

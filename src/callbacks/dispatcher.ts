@@ -5,6 +5,7 @@ import type { Clock } from "../clock";
 import { StatusCallbackRow, StatusCallbackStatus } from "../entities";
 import type { Logger } from "../logger";
 import { BackoffPolicy, retryDelayMs } from "../orchestrator/backoff";
+import { PollingLoop } from "../pollingLoop";
 import { signPayload } from "../signing";
 
 export interface DispatcherOptions {
@@ -40,49 +41,32 @@ function retryAfterMs(header: string | null, now: Date): number | undefined {
 export class CallbackDispatcher {
   readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private stopping = false;
-  private loop?: Promise<void>;
-  private wakeUp?: () => void;
   private readonly inFlight = new AbortController();
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly ds: DataSource,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly options: DispatcherOptions,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.deliverDue(), options.pollIntervalMs, (error) => logger.error({ err: error }, "status callback round failed; retrying at the next poll"));
+  }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** Look at the outbox now instead of at the next poll. */
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Stops after the current round; deliveries still in flight are aborted and handed back. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.inFlight.abort();
-    this.wake();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      let delivered = 0;
-      try {
-        delivered = await this.deliverDue();
-      } catch (error) {
-        this.logger.error({ err: error }, "status callback round failed; retrying at the next poll");
-      }
-      if (delivered === 0 && !this.stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollIntervalMs);
-          this.wakeUp = () => (clearTimeout(timer), resolve());
-        });
-      }
-    }
+    await this.loop.stop();
   }
 
   /** One round: claims the due callbacks (the oldest pending one per request) and attempts each. Returns how many were attempted. */

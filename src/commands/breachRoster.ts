@@ -3,8 +3,9 @@ import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { BreachRosterRow, BreachRosterStatus } from "../entities";
-import { badField, conflict, notFound } from "../errors";
-import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS, MIN_LINK_TTL_SECONDS, signLink } from "../export/links";
+import { badField, conflict } from "../errors";
+import { linkTtlSeconds, signLink } from "../export/links";
+import { findBreachRoster, noRosterFileReason } from "../queries/breachRosterFinder";
 import { Services } from "../services";
 
 export interface StartBreachRosterCommand {
@@ -54,26 +55,15 @@ export async function startBreachRoster(services: Services, actor: Actor, input:
   return row;
 }
 
-/** Why a roster has no file to download, or null when it has one. */
-export function noRosterFileReason(row: BreachRosterRow): string | null {
-  if (row.status === BreachRosterStatus.COMPLETED) return row.objectKey ? null : "this roster's file was removed when its retention ended; draw a new roster";
-  if (row.status === BreachRosterStatus.FAILED) return "this roster failed: it has no file (see lastError), draw a new one";
-  return `this roster is ${row.status}: its file is not written yet`;
-}
-
 /**
  * Hands out a signed, expiring link that downloads a roster's CSV (decrypted while it streams; every
  * download is audited): default 24 hours, at most 7 days, never past the file's own retention.
  */
 export async function createBreachRosterLink(services: Services, actor: Actor, id: string, ttlSeconds: number | undefined, baseUrl: string): Promise<{ url: string; expiresAt: Date; roster: BreachRosterRow }> {
-  const ttl = ttlSeconds ?? DEFAULT_LINK_TTL_SECONDS;
-  if (!Number.isInteger(ttl) || ttl < MIN_LINK_TTL_SECONDS || ttl > MAX_LINK_TTL_SECONDS) {
-    throw badField("ttl", `ttl must be a whole number of seconds from ${MIN_LINK_TTL_SECONDS} to ${MAX_LINK_TTL_SECONDS} (7 days)`);
-  }
+  const ttl = linkTtlSeconds(ttlSeconds);
   const now = services.clock.now();
   return inTransaction(services.ds, async (em) => {
-    const row = await em.getRepository(BreachRosterRow).findOneBy({ id: id.toLowerCase() });
-    if (!row) throw notFound("Breach roster", id);
+    const row = await findBreachRoster(em, id);
     const why = noRosterFileReason(row);
     if (why) throw conflict(why, { status: row.status });
     const expiresAt = new Date(Math.min(now.getTime() + ttl * 1000, row.expiresAt!.getTime()));

@@ -2,8 +2,8 @@ import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { ExportRow, RequestRow } from "../entities";
-import { badField, conflict, notFound } from "../errors";
-import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS, MIN_LINK_TTL_SECONDS, signExportLink } from "../export/links";
+import { conflict, notFound } from "../errors";
+import { linkTtlSeconds, signExportLink } from "../export/links";
 import { findRequestExport, noExportReason } from "../queries/exportFinder";
 import { Services } from "../services";
 
@@ -19,10 +19,7 @@ export interface ExportLink {
  * one's export. Audited; the link itself is not stored anywhere.
  */
 export async function createExportLink(services: Services, actor: Actor, requestId: string, ttlSeconds: number | undefined, baseUrl: string): Promise<ExportLink> {
-  const ttl = ttlSeconds ?? DEFAULT_LINK_TTL_SECONDS;
-  if (!Number.isInteger(ttl) || ttl < MIN_LINK_TTL_SECONDS || ttl > MAX_LINK_TTL_SECONDS) {
-    throw badField("ttl", `ttl must be a whole number of seconds from ${MIN_LINK_TTL_SECONDS} to ${MAX_LINK_TTL_SECONDS} (7 days)`);
-  }
+  const ttl = linkTtlSeconds(ttlSeconds);
   const now = services.clock.now();
   return inTransaction(services.ds, async (em) => {
     const request = await em.getRepository(RequestRow).findOneBy({ id: requestId.toLowerCase() });

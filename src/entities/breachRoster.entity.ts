@@ -24,6 +24,9 @@ export interface RosterSystemResult {
   problem: string | null;
 }
 
+/** The breached systems that were not LISTED: a roster is complete when there are none. */
+export const notListed = (systems: readonly RosterSystemResult[]): string[] => systems.filter((s) => s.role === "BREACHED" && s.outcome !== "LISTED").map((s) => s.connector);
+
 /**
  * A breach roster: everyone the named systems hold personal data about, with the contact address the
  * service can find for each (POLICY: a breach is notified to the affected people within 72 hours). The

@@ -1,5 +1,5 @@
 import { ApiTokenRow } from "./apiToken.entity";
-import { BreachRosterRow, BreachRosterStatus } from "./breachRoster.entity";
+import { BreachRosterRow, BreachRosterStatus, notListed } from "./breachRoster.entity";
 import { ExportRow } from "./export.entity";
 import { AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow } from "./auditEvent.entity";
 import { RequestRow } from "./request.entity";
@@ -12,7 +12,7 @@ import { SurveyedRecordRow } from "./surveyedRecord.entity";
 import { StagedBatchRow, StagedKeyRow } from "./stagedBatch.entity";
 import { RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
-export { BreachRosterRow, BreachRosterStatus, DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedRecordRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
+export { BreachRosterRow, BreachRosterStatus, notListed, DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedRecordRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
 export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
 export type { RosterSystemResult } from "./breachRoster.entity";
 export type { PartialErasure, StoredResidual, TaskResult } from "./task.entity";

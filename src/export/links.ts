@@ -1,9 +1,19 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { badField } from "../errors";
 
 /** Default and longest life of a download link (exports, breach rosters), in seconds. */
 export const DEFAULT_LINK_TTL_SECONDS = 24 * 3600;
 export const MAX_LINK_TTL_SECONDS = 7 * 24 * 3600;
 export const MIN_LINK_TTL_SECONDS = 60;
+
+/** A link's life in seconds: `ttlSeconds` or the default; BAD_USER_INPUT outside MIN..MAX_LINK_TTL_SECONDS. */
+export function linkTtlSeconds(ttlSeconds: number | undefined): number {
+  const ttl = ttlSeconds ?? DEFAULT_LINK_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl < MIN_LINK_TTL_SECONDS || ttl > MAX_LINK_TTL_SECONDS) {
+    throw badField("ttl", `ttl must be a whole number of seconds from ${MIN_LINK_TTL_SECONDS} to ${MAX_LINK_TTL_SECONDS} (7 days)`);
+  }
+  return ttl;
+}
 
 /** What a signed link downloads: its route, and the word its signature is bound to (a link to one kind never opens the other). */
 export const LINK_KINDS = {

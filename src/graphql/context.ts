@@ -19,3 +19,6 @@ export interface GraphQLContext {
   /** scheme://host the caller reached this service at (links fall back to it without DSR_PUBLIC_URL). */
   origin?: string;
 }
+
+/** Where the links the service hands out point: DSR_PUBLIC_URL, else the origin the caller reached it at, else loopback. */
+export const linkBase = (ctx: GraphQLContext): string => ctx.services.config.DSR_PUBLIC_URL ?? ctx.origin ?? `http://127.0.0.1:${ctx.services.config.PORT}`;

@@ -1,7 +1,7 @@
 import { Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
 import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { createExportLink } from "../commands/exportLinkCreator";
-import type { GraphQLContext } from "../graphql/context";
+import { linkBase, type GraphQLContext } from "../graphql/context";
 import { presentExport } from "../presenters/export.presenter";
 import { findExportOfRequestId } from "../queries/exportFinder";
 import { CreateExportLinkArgs, Export, ExportLink } from "../schema/export.type";
@@ -25,8 +25,7 @@ export class ExportLinkResolver {
       "A signed, expiring link that downloads a request's export (decrypted while it streams; every download is audited). A request that followed an earlier duplicate gets that one's export. CONFLICT when there is none, saying why. ADMIN, PRIVACY_OFFICER.",
   })
   async createExportLink(@Args() { requestId, ttl }: CreateExportLinkArgs, @Ctx() ctx: GraphQLContext): Promise<ExportLink> {
-    const baseUrl = ctx.services.config.DSR_PUBLIC_URL ?? ctx.origin ?? `http://127.0.0.1:${ctx.services.config.PORT}`;
-    const link = await createExportLink(ctx.services, ctx.actor, requestId, ttl ?? undefined, baseUrl);
+    const link = await createExportLink(ctx.services, ctx.actor, requestId, ttl ?? undefined, linkBase(ctx));
     return { url: link.url, expiresAt: link.expiresAt, export: presentExport(link.export) };
   }
 }

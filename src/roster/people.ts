@@ -114,9 +114,12 @@ export function identityPairs(entry: RosterEntry): Array<[string, string]> {
   return pairs;
 }
 
-/** Adds records a breached system holds of a person to what it held so far: an unknown count (null) makes the sum unknown. */
+/** Two record counts added: an unknown count (null) makes the sum unknown, never a guess. */
+export const addRecords = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a + b);
+
+/** Adds records a breached system holds of a person to what it held so far. */
 function hold(person: Person, connector: string, records: number | null): void {
   const held = person.held.find(([c]) => c === connector);
   if (!held) person.held.push([connector, records]);
-  else held[1] = held[1] === null || records === null ? null : held[1] + records;
+  else held[1] = addRecords(held[1], records);
 }

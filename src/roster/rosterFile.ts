@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
-import type { RosterPerson } from "./people";
+import { addRecords, type RosterPerson } from "./people";
 
 /** The roster file's columns, in order (README "Breach rosters" documents each). */
 export const ROSTER_COLUMNS = ["emails", "phones", "other_identities", "systems", "records"] as const;
@@ -12,13 +12,13 @@ const CHUNK = 1_000;
 export function rosterRow(person: RosterPerson): string[] {
   const { identities, heldBy } = person;
   const others = [...identities].filter(([kind]) => kind !== "email" && kind !== "phone").map(([kind, values]) => values.map((v) => `${kind}=${v}`).join("; "));
-  const counts = [...heldBy.values()];
+  const records = [...heldBy.values()].reduce<number | null>(addRecords, 0);
   return [
     (identities.get("email") ?? []).join("; "),
     (identities.get("phone") ?? []).join("; "),
     others.filter(Boolean).join("; "),
     [...heldBy.keys()].sort().join("; "),
-    counts.every((n) => n !== null) ? String(counts.reduce((a, b) => a! + b!, 0)) : "",
+    records === null ? "" : String(records),
   ];
 }
 

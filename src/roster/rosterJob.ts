@@ -9,7 +9,7 @@ import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
-import { PeopleIndex } from "./people";
+import { addRecords, PeopleIndex } from "./people";
 import { rosterCsv } from "./rosterFile";
 
 /** What one attempt at a roster gets from the runner that claimed it. */
@@ -78,7 +78,7 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
       const held = person.heldBy.get(connector);
       const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
       tally.people += 1;
-      tally.records = held === undefined ? tally.records : held === null || tally.records === null ? null : tally.records + held;
+      if (held !== undefined) tally.records = addRecords(tally.records, held);
       perSystem.set(connector, tally);
     }
     if (people % ENTRIES_PER_TURN === 0) await yieldTurn();

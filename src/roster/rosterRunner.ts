@@ -7,8 +7,9 @@ import { BackoffPolicy, retryDelayMs } from "../orchestrator/backoff";
 import { dbTimeSql } from "../db/dbClock";
 import { transactionRunner } from "../db/hotStatements";
 import { inTransaction, writeAlone } from "../db/transaction";
-import { BreachRosterRow, BreachRosterStatus } from "../entities";
+import { BreachRosterRow, BreachRosterStatus, notListed } from "../entities";
 import { exportTools } from "../export/context";
+import { PollingLoop } from "../pollingLoop";
 import type { Services } from "../services";
 import { drawRoster, DrawnRoster, removeRosterFiles } from "./rosterJob";
 
@@ -36,49 +37,30 @@ const DAY_MS = 86_400_000;
  */
 export class RosterRunner {
   readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private stopping = false;
-  private loop?: Promise<void>;
-  private wakeUp?: () => void;
   private readonly current = new AbortController();
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly services: Services,
     private readonly options: RosterRunnerOptions,
-  ) {}
+  ) {
+    const log = services.logger.child({ component: "rosters", runner: this.id });
+    this.loop = new PollingLoop(() => this.drawDue(), options.pollIntervalMs, (error) => log.error({ err: error }, "breach roster round failed; retrying at the next poll"));
+  }
 
   start(): void {
-    this.loop ??= this.run();
+    this.loop.start();
   }
 
   /** Look for rosters now instead of at the next poll. */
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Stops; a roster being drawn is handed back untouched, to be drawn again by whoever runs next. */
   async stop(): Promise<void> {
-    this.stopping = true;
     this.current.abort(new Error("the process is stopping"));
-    this.wake();
-    await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const log = this.services.logger.child({ component: "rosters", runner: this.id });
-    while (!this.stopping) {
-      let drawn = 0;
-      try {
-        drawn = await this.drawDue();
-      } catch (error) {
-        log.error({ err: error }, "breach roster round failed; retrying at the next poll");
-      }
-      if (!drawn && !this.stopping) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollIntervalMs);
-          this.wakeUp = () => (clearTimeout(timer), resolve());
-        });
-      }
-    }
+    await this.loop.stop();
   }
 
   /** One round: fails the rosters out of attempts, then claims and draws the oldest due one. Returns how many it drew (0 or 1). */
@@ -143,7 +125,8 @@ export class RosterRunner {
     }
     clearInterval(timer);
     const now = this.services.clock.now();
-    const complete = drawn.systems.filter((s) => s.role === "BREACHED").every((s) => s.outcome === "LISTED");
+    const unlisted = notListed(drawn.systems);
+    const complete = unlisted.length === 0;
     const recorded = await inTransaction(ds, async (em) => {
       const result = await em
         .getRepository(BreachRosterRow)
@@ -152,8 +135,7 @@ export class RosterRunner {
           { status: COMPLETED, completedAt: now, systems: drawn.systems, people: drawn.people, withoutEmail: drawn.withoutEmail, objectKey: drawn.objectKey, expiresAt: new Date(now.getTime() + this.services.config.DSR_ROSTER_RETENTION_DAYS * DAY_MS), claimedBy: null, leaseExpiresAt: null, lastError: null },
         );
       if ((result.affected ?? 0) !== 1) return false;
-      const notListed = drawn.systems.filter((s) => s.role === "BREACHED" && s.outcome !== "LISTED").map((s) => s.connector);
-      await appendAuditEvent(em, { requestId: null, actor: SYSTEM_ACTOR, action: "roster.completed", details: { rosterId: row.id, people: drawn.people, withoutEmail: drawn.withoutEmail, complete, notListed } }, now);
+      await appendAuditEvent(em, { requestId: null, actor: SYSTEM_ACTOR, action: "roster.completed", details: { rosterId: row.id, people: drawn.people, withoutEmail: drawn.withoutEmail, complete, notListed: unlisted } }, now);
       return true;
     });
     if (!recorded) {

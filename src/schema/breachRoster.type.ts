@@ -2,7 +2,7 @@ import { ArrayMaxSize, IsInt, IsOptional, IsUUID, Length, Matches, Max, Min } fr
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { IsFreeText } from "../domain/text";
 import { BreachRosterStatus } from "../entities";
-import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS, MIN_LINK_TTL_SECONDS } from "../export/links";
+import { LinkTtlArg } from "./export.type";
 
 registerEnumType(BreachRosterStatus, {
   name: "BreachRosterStatus",
@@ -118,11 +118,7 @@ export class BreachRosterArgs {
 
 @ArgsType()
 export class CreateBreachRosterLinkArgs extends BreachRosterArgs {
-  @Field(() => Int, { nullable: true, description: `How long the link works, in seconds: default ${DEFAULT_LINK_TTL_SECONDS} (24 hours), at most ${MAX_LINK_TTL_SECONDS} (7 days), never past fileExpiresAt.` })
-  @IsOptional()
-  @IsInt()
-  @Min(MIN_LINK_TTL_SECONDS, { message: `ttl must be at least ${MIN_LINK_TTL_SECONDS} seconds` })
-  @Max(MAX_LINK_TTL_SECONDS, { message: `ttl must be at most ${MAX_LINK_TTL_SECONDS} seconds (7 days)` })
+  @LinkTtlArg(", never past fileExpiresAt")
   ttl?: number | null;
 }
 

@@ -2,6 +2,21 @@ import { IsInt, IsOptional, IsUUID, Max, Min } from "class-validator";
 import { ArgsType, Field, Float, ID, Int, ObjectType } from "type-graphql";
 import { DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS, MIN_LINK_TTL_SECONDS } from "../export/links";
 
+/**
+ * The `ttl` argument of a mutation handing out a download link: optional, whole seconds within the
+ * links' bounds. `limit` adds what else bounds it (", never past fileExpiresAt").
+ */
+export function LinkTtlArg(limit = ""): PropertyDecorator {
+  const decorators = [
+    Field(() => Int, { nullable: true, description: `How long the link works, in seconds: default ${DEFAULT_LINK_TTL_SECONDS} (24 hours), at most ${MAX_LINK_TTL_SECONDS} (7 days)${limit}.` }),
+    IsOptional(),
+    IsInt(),
+    Min(MIN_LINK_TTL_SECONDS, { message: `ttl must be at least ${MIN_LINK_TTL_SECONDS} seconds` }),
+    Max(MAX_LINK_TTL_SECONDS, { message: `ttl must be at most ${MAX_LINK_TTL_SECONDS} seconds (7 days)` }),
+  ];
+  return (target, property) => decorators.forEach((decorate) => decorate(target, property as string));
+}
+
 @ObjectType({ description: "The stored, encrypted portable export of an ACCESS or PORTABILITY request." })
 export class Export {
   @Field(() => ID, { description: "Export id." })
@@ -47,10 +62,6 @@ export class CreateExportLinkArgs {
   @IsUUID("all", { message: "requestId must be a request id (a UUID)" })
   requestId!: string;
 
-  @Field(() => Int, { nullable: true, description: `How long the link works, in seconds: default ${DEFAULT_LINK_TTL_SECONDS} (24 hours), at most ${MAX_LINK_TTL_SECONDS} (7 days).` })
-  @IsOptional()
-  @IsInt()
-  @Min(MIN_LINK_TTL_SECONDS, { message: `ttl must be at least ${MIN_LINK_TTL_SECONDS} seconds` })
-  @Max(MAX_LINK_TTL_SECONDS, { message: `ttl must be at most ${MAX_LINK_TTL_SECONDS} seconds (7 days)` })
+  @LinkTtlArg()
   ttl?: number | null;
 }
