@@ -17,7 +17,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { DataSource } from "typeorm";
 import { SYSTEM_ACTOR } from "../src/audit/actor";
 import { createToken } from "../src/auth/tokens";
 import { systemClock } from "../src/clock";
@@ -25,29 +24,17 @@ import { loadConfig } from "../src/config/env";
 import { createAuthLogConnector } from "../src/connectors/authLog";
 import { createSqlConnector } from "../src/connectors/sql";
 import { Role } from "../src/domain/enums";
-import { sampleAccountDbConfig, seedAccountDb } from "../src/sample/accountDb";
-import { seedSampleAuthLog } from "../src/sample/authLog";
+import { sampleAccountDbConfig } from "../src/sample/accountDb";
 import { samplePeople } from "../src/sample/people";
+import { seedSampleDatabases } from "../src/sample/workspace";
 import { startService } from "../src/server";
 
 const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 200_000);
 const EVENTS_PER_PERSON = Number(process.env.BENCH_EVENTS_PER_PERSON ?? 5);
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-async function seeded(dir: string): Promise<{ accounts: string; authLog: string }> {
-  const accounts = path.join(dir, "accounts.sqlite");
-  const authLog = path.join(dir, "auth-log.sqlite");
-  const people = samplePeople(PEOPLE).map((p) => ({ ...p, authEventCount: EVENTS_PER_PERSON }));
-  for (const [file, seed] of [
-    [accounts, (ds: DataSource) => seedAccountDb(ds, people)],
-    [authLog, (ds: DataSource) => seedSampleAuthLog(ds, people, { rowsPerInsert: 500 })],
-  ] as const) {
-    const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
-    await seed(ds);
-    await ds.destroy();
-  }
-  return { accounts, authLog };
-}
+/** The sample account database and auth log with PEOPLE people of EVENTS_PER_PERSON events each. */
+const seeded = (dir: string) => seedSampleDatabases(dir, samplePeople(PEOPLE).map((p) => ({ ...p, authEventCount: EVENTS_PER_PERSON })));
 
 // No type declarations ship with better-sqlite3 (TypeORM drives it); the floor uses its plain API.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

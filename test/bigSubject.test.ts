@@ -3,21 +3,8 @@ import { expect } from "chai";
 import { AuthLogConnector, createAuthLogConnector } from "../src/connectors/authLog";
 import { BIG_EVENTS, bigAuthLog } from "./support/bigAuthLog";
 import { describeEachDatabase } from "./support/databases";
+import { keepProbing } from "./support/listening";
 import { submitVerified, TestService } from "./support/harness";
-
-/** Times one call; a call that fails or takes longer than `limitMs` counts as unanswered. */
-async function timed(call: () => Promise<unknown>, limitMs: number): Promise<number> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([call(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer")), limitMs)))]);
-    return performance.now() - started;
-  } catch {
-    return Infinity;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describeEachDatabase("a big subject's access request", (db) => {
   let t: TestService;
@@ -40,20 +27,13 @@ describeEachDatabase("a big subject's access request", (db) => {
     const { ada } = await bigAuthLog();
     const id = (await submitVerified(t, { subject: { email: ada.email, userId: ada.userId } })).id;
     const health = new URL("/healthz", t.url).toString();
-    const latencies = { health: [] as number[], graphql: [] as number[] };
     const loop = monitorEventLoopDelay({ resolution: 10 });
-    let running = true;
-    const probe = async (into: number[], call: () => Promise<unknown>) => {
-      while (running) {
-        into.push(await timed(call, 5000));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
     loop.enable();
     const probes = [
-      probe(latencies.health, async () => (await fetch(health)).arrayBuffer()),
-      probe(latencies.graphql, () => t.ok(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id })),
+      keepProbing(async () => (await fetch(health)).arrayBuffer()),
+      keepProbing(() => t.ok(`query($id: ID!) { request(id: $id) { status progress { finished total } } }`, { id })),
     ];
+    const latencies = { health: probes[0].latencies, graphql: probes[1].latencies };
     const started = Date.now();
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
     const done = await t.waitFor(async () => {
@@ -61,8 +41,7 @@ describeEachDatabase("a big subject's access request", (db) => {
       return r.status === "COMPLETED" || r.status === "FAILED" ? r : undefined;
     }, "request COMPLETED", 150_000);
     const seconds = (Date.now() - started) / 1000;
-    running = false;
-    await Promise.all(probes);
+    await Promise.all(probes.map((p) => p.stop()));
     loop.disable();
     const worst = (xs: number[]) => Math.max(...xs);
     const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)];

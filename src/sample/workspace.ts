@@ -56,6 +56,15 @@ async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>
   }
 }
 
+/** The sample account database and auth log, as SQLite files in `dir`, seeded from `people` unless seeded already. */
+export async function seedSampleDatabases(dir: string, people: readonly SamplePerson[]): Promise<{ accounts: string; authLog: string }> {
+  const accounts = path.join(dir, "accounts.sqlite");
+  const authLog = path.join(dir, "auth-log.sqlite");
+  await seedOnce(accounts, (ds) => seedAccountDb(ds, people));
+  await seedOnce(authLog, (ds) => seedSampleAuthLog(ds, people));
+  return { accounts, authLog };
+}
+
 export async function startSampleWorkspace(options: SampleWorkspaceOptions): Promise<SampleWorkspace> {
   const dir = path.join(options.dataDir, "sample");
   fs.mkdirSync(dir, { recursive: true });
@@ -67,10 +76,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
   };
   try {
     const started = Date.now();
-    const accountsFile = path.join(dir, "accounts.sqlite");
-    const authLogFile = path.join(dir, "auth-log.sqlite");
-    await seedOnce(accountsFile, (ds) => seedAccountDb(ds, people));
-    await seedOnce(authLogFile, (ds) => seedSampleAuthLog(ds, people));
+    const { accounts: accountsFile, authLog: authLogFile } = await seedSampleDatabases(dir, people);
 
     // The stand-ins check credentials like the real APIs do; these exist only inside this process.
     const stripeKey = `sk_test_sample_${randomBytes(12).toString("hex")}`;
