@@ -158,7 +158,10 @@ describe("Zendesk connector", () => {
       expect((error as ConnectorError).retryable).to.equal(true);
       expect(z.store.user(ADA_ID)?.active).to.equal(false);
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, ticketPermanentDeletes: threads, userSoftDeletes: 1, userPermanentDeletes: 0 });
-      expect(await collectAll(connector, ADA), "a soft-deleted user shows nothing").to.deep.equal([]);
+      // What Zendesk still holds: her profile (in deleted_users), no thread left.
+      const left = await collectAll(connector, ADA);
+      expect(left.map((r) => `${r.type}:${r.id}`), "a soft-deleted user shows what Zendesk still holds").to.deep.equal([`user:${ADA_ID}`]);
+      expect(left[0].data).to.include({ deleted: true });
 
       const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));
       expect(outcome).to.deep.equal({ erased: 1 });
@@ -250,6 +253,55 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
+    describe("a user an agent deleted by hand (soft-deleted, tickets left in place)", () => {
+      const grace = () => z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      /** Every ticket still tied to the user in the stand-in: requested by them or CC'ing them. */
+      const tied = (id: number) => z.store.state.tickets.filter((x) => x.requester_id === id || x.collaborator_ids.includes(id));
+
+      for (const [how, subject] of [
+        ["by email (found among deleted_users)", (_id: number) => ({ email: GRACE_PERSON.email })],
+        ["by ticketing user id", (id: number) => ({ email: GRACE_PERSON.email, ticketingUserId: String(id) })],
+      ] as const) {
+        it(`collects their profile and every ticket still tied to them, then erases all of it, ${how}`, async () => {
+          const user = grace();
+          const expected = expectedRecordCount(z, user.id);
+          const threads = ticketsOf(z, user.id);
+          expect(threads.length, "the seed gives Grace threads").to.be.greaterThan(0);
+          z.store.softDeleteUser(user, new Date());
+          const collected = await collectAll(connector, subject(user.id));
+          expect(collected).to.have.length(expected);
+          expect(byType(collected, "user")[0].data).to.include({ deleted: true });
+          expect(byType(collected, "ticket").map((r) => Number(r.id)).sort()).to.deep.equal(threads.map(({ ticket }) => ticket.id).sort());
+
+          const outcome = await connector.erase(subject(user.id), SUPPORT, testContext());
+          expect(outcome).to.deep.equal({ erased: expected });
+          // Asked of the stand-in: no ticket leads to her, her words are redacted, and she is deleted for good.
+          expect(tied(user.id)).to.deep.equal([]);
+          for (const { ticket, role } of threads.filter((x) => x.role === "cc")) {
+            expect(role).to.equal("cc");
+            for (const c of z.store.ticket(ticket.id)!.comments.filter((x) => x.author_id === user.id)) expect(c.plain_body).to.match(/^[\s▇]*$/u);
+          }
+          expect(z.store.user(user.id)).to.equal(undefined);
+          expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
+          expect(await collectAll(connector, subject(user.id))).to.deep.equal([]);
+          expect(await connector.erase(subject(user.id), SUPPORT, testContext())).to.deep.equal({ erased: 0 });
+        });
+      }
+
+      it("keeps threads under retention and the soft-deleted user with them, and reports both as kept", async () => {
+        const user = grace();
+        const threads = ticketsOf(z, user.id);
+        z.store.softDeleteUser(user, new Date());
+        const outcome = await connector.erase({ email: GRACE_PERSON.email }, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date(0) } }, testContext());
+        expect(outcome.erased).to.equal(0);
+        const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k.count]));
+        expect(kept).to.include({ ticket: threads.length, user: 1 });
+        expect(tied(user.id).length).to.equal(threads.length);
+        expect(z.store.user(user.id)?.active, "still soft-deleted, with the kept threads").to.equal(false);
+        expect(z.store.effects).to.deep.include({ userPermanentDeletes: 0 });
+      });
+    });
+
     it("redacts each comment once, when a redaction's answer is lost after it was applied", async () => {
       const toRedact = adasLiveComments(z).length;
       z.faults.add({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1, afterEffect: true });
@@ -331,6 +383,8 @@ describe("Zendesk connector", () => {
     };
     const listed = (entries: RosterEntry[]) => entries.map((e) => e.identities.ticketingUserId).sort();
     const activeIds = () => z.store.state.users.filter((u) => u.active).map((u) => String(u.id)).sort();
+    /** Every user Zendesk still holds, live or soft-deleted (not those deleted for good). */
+    const allIds = () => z.store.state.users.map((u) => String(u.id)).sort();
 
     it("lists every active user once, by id and primary email in matching form, following links.next with a heartbeat per page", async () => {
       const small = connectorFor(z, { pageSize: 2 });
@@ -368,14 +422,62 @@ describe("Zendesk connector", () => {
       }
     });
 
-    it("leaves out a soft-deleted user, whom collect no longer shows, when an erasure stopped before the permanent delete", async () => {
+    it("lists a soft-deleted user, as collect shows them, when an erasure stopped before the permanent delete, and no longer once it is done", async () => {
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       expect(await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
       expect(z.store.user(ADA_ID)?.active, "soft-deleted, waiting in deleted_users").to.equal(false);
-      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+      expect((await collectAll(connector, ADA)).map((r) => r.type)).to.deep.equal(["user"]);
       const entries = await listAll(connector);
-      expect(entries.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([]);
-      expect(listed(entries)).to.deep.equal(activeIds());
+      expect(entries.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([{ identities: { ticketingUserId: ADA.ticketingUserId, email: ADA.email } }]);
+      expect(listed(entries)).to.deep.equal(allIds());
+      await connector.erase(ADA, SUPPORT, testContext());
+      // Deleted for good: deleted_users still lists her, with nothing personal left; the roster does not.
+      expect(z.store.deletedUsers().map((u) => u.id)).to.include(ADA_ID);
+      const after = await listAll(connector);
+      expect(after.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([]);
+      expect(listed(after)).to.deep.equal(allIds());
+    });
+
+    it("lists a user an agent deleted by hand, with their tickets still there, and confirms by id a user deleted for good but not yet renamed", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      z.store.softDeleteUser(grace, new Date());
+      const gone = addUser(800_000_003, { email: "gone@example.org" });
+      z.store.softDeleteUser(gone, new Date());
+      z.store.permanentlyDeleteUser(gone);
+      // Zendesk renames a user deleted for good a while later: until then the list shows the old name.
+      const renamedLater = addUser(800_000_004, { email: "later@example.org", name: "Not Yet Renamed" });
+      z.store.softDeleteUser(renamedLater, new Date());
+      z.store.permanentlyDeleteUser(renamedLater);
+      const real = z.store.deletedUsers.bind(z.store);
+      z.store.deletedUsers = () => real().map((u) => (u.id === renamedLater.id ? { ...u, name: "Not Yet Renamed" } : u)) as ReturnType<typeof real>;
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id), email: normalizeEmail(grace.email) } }]);
+      expect(listed(entries)).to.deep.equal(allIds());
+      expect(listed(entries)).to.not.include.members([String(gone.id), String(renamedLater.id)]);
+      // Only the entry not yet renamed needed a call of its own.
+      expect(z.calls.entries.filter((e) => /^\/api\/v2\/deleted_users\/\d+\.json$/.test(e.path)).map((e) => e.path)).to.deep.equal([`/api/v2/deleted_users/${renamedLater.id}.json`]);
+      // What the roster promises for her, collect keeps: her profile and every ticket still tied to her.
+      expect(await collectAll(connector, { email: GRACE_PERSON.email })).to.have.length(expectedRecordCount(z, grace.id));
+    });
+
+    it("gives a soft-deleted user's address to the live user who has it now, and to the first soft-deleted one otherwise, as collect does", async () => {
+      const first = addUser(800_000_005, { email: "Shared@Example.org" });
+      const second = addUser(800_000_006, { email: "shared@example.org" });
+      z.store.softDeleteUser(first, new Date());
+      z.store.softDeleteUser(second, new Date());
+      const live = addUser(800_000_007, { email: "reused@example.org" });
+      const earlier = addUser(800_000_008, { email: "Reused@example.org" });
+      z.store.softDeleteUser(earlier, new Date());
+      const entries = await listAll(connector);
+      const entryOf = (u: ZendeskUser) => entries.filter((e) => e.identities.ticketingUserId === String(u.id));
+      expect(entryOf(first)).to.deep.equal([{ identities: { ticketingUserId: String(first.id), email: "shared@example.org" } }]);
+      expect(entryOf(second)).to.deep.equal([{ identities: { ticketingUserId: String(second.id) } }]);
+      expect(entryOf(earlier)).to.deep.equal([{ identities: { ticketingUserId: String(earlier.id) } }]);
+      expect(entries.filter((e) => e.identities.email === "reused@example.org")).to.deep.equal([{ identities: { ticketingUserId: String(live.id), email: "reused@example.org" } }]);
+      // Collect agrees: each address leads to the user the roster gave it to.
+      const userBy = async (email: string) => (await collectAll(connector, { email })).find((r) => r.type === "user")?.id;
+      expect(await userBy("shared@example.org")).to.equal(String(first.id));
+      expect(await userBy("reused@example.org")).to.equal(String(live.id));
     });
 
     it("lists a user once, by their primary address, when the subject's address is a secondary identity", async () => {

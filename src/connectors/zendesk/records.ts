@@ -92,14 +92,18 @@ const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
  */
 const inThread = (t: WireTicket, userId: number) => ({ retainedFrom: new Date(t.updated_at), keptWith: String(userId) });
 
-/** The user's profile. Undated on purpose: the anchor of their threads, kept exactly as long as any of them is. */
+/**
+ * The user's profile. Undated on purpose: the anchor of their threads, kept exactly as long as any of
+ * them is. `deleted` is true for a soft-deleted user: Zendesk still holds the profile (and its threads)
+ * until it is deleted for good.
+ */
 export function userRecord(u: WireUser): SubjectRecord {
   return {
     category: "SUPPORT",
     type: "user",
     id: String(u.id),
     anchor: true,
-    data: { name: u.name, email: u.email, phone: u.phone ?? null, time_zone: u.time_zone ?? null, locale: u.locale ?? null, created_at: u.created_at, updated_at: u.updated_at ?? null },
+    data: { name: u.name, email: u.email, phone: u.phone ?? null, deleted: !u.active, time_zone: u.time_zone ?? null, locale: u.locale ?? null, created_at: u.created_at, updated_at: u.updated_at ?? null },
   };
 }
 

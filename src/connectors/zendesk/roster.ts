@@ -14,10 +14,12 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *   of an agent leads to their user like anyone's, and collect yields their profile and the tickets they
  *   requested or were CC'd on. Helpdesk staff are people whose data a breach of Zendesk exposes, so
  *   users.json is read without a role filter.
- * - Soft-deleted users (active false; Zendesk lists them under deleted_users, not users) are left out:
- *   collect shows nothing for them. Our erasure soft-deletes a user only after everything collect found
- *   was erased. A user someone soft-deleted by hand keeps their tickets until the permanent delete, and
- *   collect does not reach those either; the roster says what collect would hand the person, no more.
+ * - Soft-deleted users are listed too, as collect finds them: Zendesk keeps their profile and tickets
+ *   until the permanent delete (an agent may delete a user by hand and leave it there). They are read
+ *   from deleted_users after the live ones. That list also holds users deleted for good, with nothing
+ *   personal left (email and phone null, the name "Permanently Deleted User"): those are left out, and
+ *   one without an email whose name is not that yet (Zendesk renames them a while later) is confirmed by
+ *   deleted_users/{id}, which answers only for soft-deleted users.
  * - One entry per user, never one per email identity: an entry per address would list the person several
  *   times. The primary address (the one Zendesk writes to) goes on it, read from the user without a call
  *   per user. Collect also finds a user by a secondary address; a subject who carries their
@@ -29,21 +31,42 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *
  * An address can be spelt two ways that normalize alike (an internationalised domain in Unicode or in
  * ASCII), so two users may hold what is one address in matching form. Such an address goes on the entry
- * of the user collect finds by it, and the other is listed by id alone: no two entries share it.
+ * of the user collect finds by it, and the other is listed by id alone: no two entries share it. A
+ * soft-deleted user's address is theirs only when no live user has it and no soft-deleted user listed
+ * before them does (collect looks among live users first, then down deleted_users in order).
  */
 export async function* listZendeskSubjects(client: ZendeskClient, name: string, findByEmail: FindByEmail, ctx: RosterContext): AsyncGenerator<RosterEntry> {
-  const counts = { listed: 0, withoutEmail: 0, inactive: 0 };
+  const counts = { listed: 0, withoutEmail: 0, softDeleted: 0, deletedForGood: 0 };
+  const entry = (user: WireUser, owns: boolean): RosterEntry => {
+    counts.listed += 1;
+    if (!owns) counts.withoutEmail += 1;
+    return { identities: { ticketingUserId: String(user.id), ...(owns ? { email: normalizeEmail(user.email!) } : {}) } };
+  };
   for await (const user of client.list<WireUser>("users.json", "users", "roster", ctx)) {
-    if (!user.active) {
-      counts.inactive += 1;
-      continue;
-    }
+    if (!user.active) continue; // listed below, from deleted_users
     const email = user.email ? normalizeEmail(user.email) : undefined;
     const spelledTwoWays = email !== undefined && (emailSpellings(email).length > 1 || email !== user.email!.toLowerCase());
-    const owns = email !== undefined && (!spelledTwoWays || (await findByEmail(email, ctx))?.id === user.id);
-    if (!owns) counts.withoutEmail += 1;
-    counts.listed += 1;
-    yield { identities: { ticketingUserId: String(user.id), ...(owns ? { email } : {}) } };
+    yield entry(user, email !== undefined && (!spelledTwoWays || (await findByEmail(email, ctx))?.id === user.id));
+  }
+  const deletedAddresses = new Set<string>();
+  for await (const user of client.list<WireUser>("deleted_users.json", "deleted_users", "roster", ctx)) {
+    if (!user.email && (user.name === PERMANENTLY_DELETED || !(await isSoftDeleted(client, user.id, ctx)))) {
+      counts.deletedForGood += 1;
+      continue;
+    }
+    counts.softDeleted += 1;
+    const email = user.email ? normalizeEmail(user.email) : undefined;
+    const owns = email !== undefined && !deletedAddresses.has(email) && !(await findByEmail(email, ctx));
+    if (email !== undefined) deletedAddresses.add(email);
+    yield entry(user, owns);
   }
   ctx.logger.info({ connector: name, ...counts }, "zendesk users listed for a roster");
+}
+
+/** The name deleted_users gives a user deleted for good (email and phone are null then). */
+const PERMANENTLY_DELETED = "Permanently Deleted User";
+
+/** True while Zendesk still holds the user as soft-deleted (deleted_users/{id} answers only for those). */
+async function isSoftDeleted(client: ZendeskClient, id: number, ctx: RosterContext): Promise<boolean> {
+  return (await client.get(`deleted_users/${id}.json`, "roster", ctx)).status !== 404;
 }

@@ -40,6 +40,11 @@ type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
  * CCs; then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
  * anywhere (even after a soft delete) is finished by the next one.
  *
+ * A soft-deleted user (one an agent deleted by hand, or one an erasure left before its permanent delete)
+ * is still the subject's: Zendesk keeps their profile, and deleting a user, even for good, deletes none
+ * of their tickets. Collect shows such a user with everything tied to them, erase takes them through the
+ * same pass as a live one, and the roster lists them (findUser, roster.ts).
+ *
  * Retention works per ticket: a thread whose last activity is at or after keepRecordedSince.SUPPORT is
  * kept whole (a dispute needs the whole conversation), and reported in `kept`. While any ticket is kept,
  * the user record is kept too: deleting it would cut the kept tickets off from the person, so a later
@@ -85,24 +90,25 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return undefined;
   };
 
-  /** The live user, for collect: a soft-deleted one is being erased and shows nothing. */
-  const findActive = async (ids: Identities, ctx: CallContext): Promise<WireUser | undefined> => {
-    const user = ids.ticketingUserId ? await userById(ids.ticketingUserId, "collect", ctx) : await userByEmail(ids.email, "collect", ctx);
-    return user?.active ? user : undefined;
-  };
-
-  /** The user in any state, for erase; by email, a soft-deleted user is looked for among deleted_users. */
-  const findForErasure = async (ids: Identities, ctx: CallContext): Promise<Found> => {
+  /**
+   * The subject's user, live or soft-deleted (deleted but not yet for good: Zendesk still holds the
+   * profile and every ticket, comment and attachment of theirs). By id, a user that is no longer active
+   * is confirmed through deleted_users/{id}, which answers only for soft-deleted users. By email, the
+   * search finds live users only, so a soft-deleted one is looked for among deleted_users by its primary
+   * address: one call per 100 deleted users, made only when no live user has the address.
+   */
+  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext): Promise<Found> => {
     if (ids.ticketingUserId) {
-      const user = await userById(ids.ticketingUserId, "erase", ctx);
+      const user = await userById(ids.ticketingUserId, op, ctx);
       if (user?.active) return { user, state: "active" };
-      const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${encodeURIComponent(ids.ticketingUserId)}.json`, "erase", ctx);
+      if (!/^\d{1,15}$/.test(ids.ticketingUserId)) return undefined;
+      const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${ids.ticketingUserId}.json`, op, ctx);
       return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
     }
-    const user = await userByEmail(ids.email, "erase", ctx);
+    const user = await userByEmail(ids.email, op, ctx);
     if (user) return { user, state: "active" };
     const wanted = normalizeEmail(ids.email);
-    for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", "erase", ctx)) {
+    for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
       if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
     }
     return undefined;
@@ -198,11 +204,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     async *collect(ids, ctx) {
-      const user = await findActive(ids, ctx);
-      if (!user) {
-        ctx.logger.info({ connector: name }, "no active Zendesk user for the subject");
+      const found = await findUser(ids, "collect", ctx);
+      if (!found) {
+        ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
       }
+      const { user } = found;
+      // A soft-deleted user is shown with everything still tied to them: Zendesk holds it until the
+      // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
+      if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
       yield userRecord(user);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       const others = { count: 0 };
@@ -257,18 +267,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
         await client.send("PUT", `deleted_tickets/${thread[1]}/restore.json`, "erase", ctx);
       }
-      const found = await findForErasure(ids, ctx);
+      const found = await findUser(ids, "erase", ctx);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
         return { erased };
       }
+      // A soft-deleted user goes through the same pass: deleting a user (by hand, in Zendesk) leaves
+      // their tickets, and so does deleting them for good. After a run of ours that stopped past the
+      // soft delete, the pass finds nothing left and only the permanent delete remains.
       const { user } = found;
-      if (found.state === "soft-deleted") {
-        // A run stopped after the soft delete: its redactions are done, only the permanent delete is left.
-        ctx.logger.info({ connector: name }, "finishing an erasure: the user is soft-deleted");
-        await unit(() => deletePermanently(user.id, ctx));
-        return { erased };
-      }
 
       const kept = new KeptTally();
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
@@ -313,8 +320,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       }
       // The note names the user: a restart after the soft delete finishes it by id (see above).
       await unit(async () => {
-        const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
-        if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+        if (found.state === "active") {
+          const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
+          if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+        }
         return deletePermanently(user.id, ctx);
       }, `user:${user.id}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");

@@ -2,7 +2,7 @@ import express, { NextFunction, Request, Response } from "express";
 import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
 import { JobStatus, ZendeskJobs } from "./jobs";
 import { originOf, paginate, PaginationError } from "./paging";
-import { ZendeskStore } from "./store";
+import { PurgedUser, ZendeskStore } from "./store";
 import type { ZendeskAttachment, ZendeskComment, ZendeskTicket, ZendeskUser } from "./types";
 
 /** What the app needs: the credentials it accepts, its data, its faults and where it logs calls. */
@@ -23,8 +23,8 @@ const notFound = { error: "RecordNotFound", description: "Not found" };
 const unauthenticated = { error: "Couldn't authenticate you" };
 const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
 
-function presentUser(req: Request, u: ZendeskUser) {
-  const { secondary_emails: _secondary, ...fields } = u;
+function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
+  const { secondary_emails: _secondary, ...fields } = u as ZendeskUser;
   return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...fields };
 }
 

@@ -8,7 +8,7 @@ import { seedZendesk } from "./seed";
 import { ZendeskStore } from "./store";
 
 export { SAMPLE_AGENT_ID, seedZendesk } from "./seed";
-export { REDACTED, ZendeskStore } from "./store";
+export { PERMANENTLY_DELETED, REDACTED, ZendeskStore } from "./store";
 export type { ZendeskEffects } from "./store";
 export { ZendeskCalls, ZendeskFaults } from "./faults";
 export { ZendeskJobs } from "./jobs";

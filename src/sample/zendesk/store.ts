@@ -14,6 +14,19 @@ export interface ZendeskEffects {
   ccRemovals: number;
 }
 
+/** The name Zendesk gives a permanently deleted user in deleted_users. */
+export const PERMANENTLY_DELETED = "Permanently Deleted User";
+
+/** What deleted_users shows of a user deleted for good. */
+export interface PurgedUser {
+  id: number;
+  name: typeof PERMANENTLY_DELETED;
+  email: null;
+  phone: null;
+  role: "end-user";
+  active: false;
+}
+
 /** Zendesk's redaction mark: every redacted character becomes one of these. */
 export const REDACTED = "▇";
 
@@ -68,8 +81,10 @@ export class ZendeskStore {
     return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? [])].some((e) => e.toLowerCase() === wanted));
   }
 
-  deletedUsers(): ZendeskUser[] {
-    return this.state.users.filter((u) => !u.active);
+  /** Soft-deleted users, those deleted for good after them (as Zendesk lists them: nothing personal left). */
+  deletedUsers(): (ZendeskUser | PurgedUser)[] {
+    const purged = (this.state.purged_user_ids ?? []).map((id): PurgedUser => ({ id, name: PERMANENTLY_DELETED, email: null, phone: null, role: "end-user", active: false }));
+    return [...this.state.users.filter((u) => !u.active), ...purged];
   }
 
   ticketsRequestedBy(id: number): ZendeskTicket[] {
@@ -163,6 +178,7 @@ export class ZendeskStore {
   /** Removes a soft-deleted user for good; their tickets stay, pointing at an id nobody resolves. */
   permanentlyDeleteUser(user: ZendeskUser): void {
     this.state.users = this.state.users.filter((u) => u !== user);
+    this.state.purged_user_ids = [...(this.state.purged_user_ids ?? []), user.id];
     this.effects.userPermanentDeletes += 1;
     this.save();
   }

@@ -73,6 +73,11 @@ export interface ZendeskTicket {
 export interface ZendeskState {
   users: ZendeskUser[];
   tickets: ZendeskTicket[];
+  /**
+   * Users deleted for good, in the order it happened. Zendesk still lists them under deleted_users, with
+   * email and phone null and the name "Permanently Deleted User", but shows none of them by id.
+   */
+  purged_user_ids?: number[];
   /** The next id handed out to something new (attachments replaced by a redaction). */
   nextId: number;
 }
