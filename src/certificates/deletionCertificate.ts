@@ -1,7 +1,10 @@
-/** Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual records. */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/2";
-/** Every format the verifier reads (/1 had no residual records). */
-export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", CERTIFICATE_FORMAT];
+/**
+ * Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual
+ * records, /3 the kinds of record a connector could not search for.
+ */
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/3";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", CERTIFICATE_FORMAT];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -27,6 +30,14 @@ export interface CertifiedResidual {
   records: number;
   /** The personal fields that remain (names only). */
   fields: string[];
+  reason: string;
+}
+
+/** A kind of record a connector could not search for: the deletion cannot say it erased any of it. */
+export interface CertifiedNotSearched {
+  connector: string;
+  category: string;
+  recordType: string;
   reason: string;
 }
 
@@ -61,4 +72,6 @@ export interface DeletionCertificateBody {
   kept: CertifiedRetention[];
   /** Residual records (empty when none): never counted as erased. */
   residual: CertifiedResidual[];
+  /** Kinds of record a connector could not search for (empty when every kind was searched; absent before /3). */
+  notSearched?: CertifiedNotSearched[];
 }

@@ -30,6 +30,7 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   const erased = (c.erased ?? []).reduce((n, e) => n + e.records, 0);
   const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
   const residual = (c.residual ?? []).reduce((n, r) => n + r.records, 0);
+  const unsearched = (c.notSearched ?? []).length;
   const by = outcome.pinned ? `the given key ${outcome.keyId}` : `key ${outcome.keyId} named in the file (pass --public-key to pin the service's key)`;
-  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}; signed by ${by}` };
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by ${by}` };
 }

@@ -9,6 +9,8 @@ import { RetentionExceptionRow, TaskRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
+import { residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { findNotSearched } from "../queries/taskFinder";
 import { loadRequest } from "./requestTransition";
 
 /** The subject as a keyed hash: the service can match it, a reader of the certificate learns nothing. */
@@ -26,6 +28,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
   // A request that followed an earlier duplicate was answered by that one's work.
   const workedBy = answeringRequestId(request);
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
+  const notSearched = await findNotSearched(ds, workedBy);
   const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
   return {
     format: CERTIFICATE_FORMAT,
@@ -38,7 +41,8 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     issuedAt: services.clock.now().toISOString(),
     erased: tasks.map((t) => ({ connector: t.connector, status: t.status, records: t.result?.erased ?? 0, kept: t.result?.kept ?? 0, redacted: t.result?.redacted ?? 0, residual: t.result?.residual ?? 0, note: t.note })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, status: e.status })),
-    residual: tasks.flatMap((t) => (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }))),
+    residual: tasks.flatMap(residualSetsOf),
+    notSearched,
   };
 }
 

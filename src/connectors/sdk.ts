@@ -147,6 +147,20 @@ export interface LeftOutRecords {
   reason: string;
 }
 
+/**
+ * A kind of record the system may hold about the subject that collect had no way to search for with
+ * the identities it was given (e.g. a payment processor's guest payments, when its email search is not
+ * available). Not a count: nobody knows how many there are. The request, its export and its deletion
+ * certificate name each such kind, so that nothing reads as complete that was never searched.
+ */
+export interface NotSearchedRecords {
+  category: DataCategory;
+  /** Kind of record, e.g. `charge`. */
+  type: string;
+  /** Why it could not be searched for, and what would let it be (no personal data). */
+  reason: string;
+}
+
 export interface CheckResult {
   ok: boolean;
   /** One line for people: what is wrong and what to fix, or what was reached. */
@@ -270,6 +284,8 @@ export interface TaskContext {
   unfinishedUnits(): Promise<string[]>;
   /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */
   leftOut?(set: LeftOutRecords): void;
+  /** Reports a kind of record collect could not search for (see NotSearchedRecords); each kind once. */
+  notSearched?(set: NotSearchedRecords): void;
 }
 
 /**

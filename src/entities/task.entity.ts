@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import type { LeftOutRecords } from "../connectors/sdk";
+import type { LeftOutRecords, NotSearchedRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
 import type { OutcomeLine } from "../domain/counting";
 
@@ -27,6 +27,8 @@ export interface TaskResult {
   partial?: PartialErasure;
   /** Sets a COLLECT left out as other people's data (counts and reasons, never the records). */
   leftOut?: LeftOutRecords[];
+  /** Kinds of record a COLLECT could not search for (reasons, never records). */
+  notSearched?: NotSearchedRecords[];
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */

@@ -73,6 +73,11 @@ export interface Manifest {
    * ticket the subject was only copied on), per connector, category and type, with the reason.
    */
   leftOut: Array<{ connector: string; category: string; type: string; records: number; reason: string }>;
+  /**
+   * Kinds of record a system may hold about the subject that its connector could not search for (so
+   * they may be missing from this export), per connector, category and type, with the reason.
+   */
+  notSearched: Array<{ connector: string; category: string; type: string; reason: string }>;
   /** How long each category is kept and why (the published retention schedule). */
   retention: Array<{ category: string; keptFor: string; legalBasis: string }>;
   /**

@@ -22,6 +22,10 @@ const RESIDUE_HEADING = "Still holding your data after an earlier deletion reque
 const residueLine = (r: Manifest["residualRecords"][number]) =>
   `${r.connector} ${r.recordType}: ${r.records} record(s) still holding ${r.fields.join(", ")}; ${r.reason} (reported ${r.reportedAt ?? "by the deletion"}, request ${r.deletionRequest})`;
 
+const NOT_SEARCHED_HEADING = "Not searched: kinds of record a system may hold about you that could not be looked for (they may be missing here)";
+/** One kind of record a connector could not search for, in words. */
+const notSearchedLine = (n: Manifest["notSearched"][number]) => `${n.connector} ${n.type} (${n.category}): ${n.reason}`;
+
 /** Where each system processes the data, beside the service's own location (none when the manifest does not say). */
 function processingLines(manifest: Manifest): string[] {
   const primary = manifest.processingLocation;
@@ -59,6 +63,9 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const leftOut = manifest.leftOut.length
     ? `<h2 id="left-out">Left out: other people's data</h2><ul>${manifest.leftOut.map((l) => `<li data-connector="${escape(l.connector)}" data-type="${escape(l.type)}">${escape(l.connector)}: <span class="count">${l.records}</span> ${escape(l.type)} record(s) (${escape(l.category)}), ${escape(l.reason)}</li>`).join("")}</ul>`
     : "";
+  const notSearched = manifest.notSearched.length
+    ? `<h2 id="not-searched">${escape(NOT_SEARCHED_HEADING)}</h2><ul>${manifest.notSearched.map((n) => `<li data-connector="${escape(n.connector)}" data-type="${escape(n.type)}">${escape(notSearchedLine(n))}</li>`).join("")}</ul>`
+    : "";
   const kept = manifest.retentionExceptions.length ? `<h2 id="kept">${escape(KEPT_HEADING)}</h2><ul>${manifest.retentionExceptions.map((e) => `<li>${escape(keptLine(e))}</li>`).join("")}</ul>` : "";
   const residue = manifest.residualRecords.length ? `<h2 id="residue">${escape(RESIDUE_HEADING)}</h2><ul>${manifest.residualRecords.map((r) => `<li>${escape(residueLine(r))}</li>`).join("")}</ul>` : "";
   const where = processingLines(manifest);
@@ -76,6 +83,7 @@ ${summary}
 </tbody></table>
 ${missing}
 ${leftOut}
+${notSearched}
 ${kept}
 ${residue}
 ${located}
@@ -111,6 +119,7 @@ export function renderReadme(manifest: Manifest): string {
     "",
     ...(manifest.notIncluded.length ? ["Not included:", ...manifest.notIncluded.map((n) => `  ${n.name}: ${n.reason}`), ""] : []),
     ...(manifest.leftOut.length ? ["Left out on purpose (other people's data):", ...manifest.leftOut.map((l) => `  ${l.connector}: ${l.records} ${l.type} record(s), ${l.reason}`), ""] : []),
+    ...(manifest.notSearched.length ? [`${NOT_SEARCHED_HEADING}:`, ...manifest.notSearched.map((n) => `  ${notSearchedLine(n)}`), ""] : []),
     ...(where.length ? ["Where it is processed (country codes, ISO 3166-1):", ...where.map((l) => `  ${l}`), ""] : []),
     "How long we keep each category:",
     ...manifest.retention.map((r) => `  ${r.category.padEnd(12)} ${r.keptFor} (${r.legalBasis})`),

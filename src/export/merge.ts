@@ -5,6 +5,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { notSearchedOf } from "../queries/taskFinder";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
@@ -169,6 +170,9 @@ function buildManifest(
     leftOut: tasks
       .filter((t) => t.status === TaskStatus.SUCCEEDED)
       .flatMap((t) => (t.result?.leftOut ?? []).map((l) => ({ connector: t.connector, category: String(l.category), type: l.type, records: l.count, reason: l.reason }))),
+    notSearched: tasks
+      .filter((t) => t.status === TaskStatus.SUCCEEDED)
+      .flatMap((t) => notSearchedOf(t).map((n) => ({ connector: n.connector, category: n.category, type: n.recordType, reason: n.reason }))),
     retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
     ...earlier,
   };

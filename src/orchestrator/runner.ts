@@ -18,7 +18,7 @@ import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
 import { extendTaskUnits } from "./holdFence";
-import { LeftOutTally } from "./leftOut";
+import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { returnTask } from "./sql/returnTask";
@@ -207,13 +207,14 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         if (type === RequestType.DELETION) {
           // A deletion's survey: counts for the plan, nothing staged.
           const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-          const survey = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request)), abort.signal);
-          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0) }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs, handOff: options.handOff });
+          const notes = new CollectNotes();
+          const survey = await untilAborted(surveyConnector(connector, ids, { ...ctx, ...notes.reporters }, await deletionContextFor(services, request)), abort.signal);
+          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0), ...notes.result() }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs, handOff: options.handOff });
           break;
         }
-        const leftOut = new LeftOutTally();
-        const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, leftOut: (set) => leftOut.add(set) }), ctx), abort.signal);
-        const completed = await completeTask(ds, task, options.workerId, { records, ...(leftOut.empty ? {} : { leftOut: leftOut.list() }) }, now(), { staged: held, handOff: options.handOff });
+        const notes = new CollectNotes();
+        const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, ...notes.reporters }), ctx), abort.signal);
+        const completed = await completeTask(ds, task, options.workerId, { records, ...notes.result() }, now(), { staged: held, handOff: options.handOff });
         // Batches carry their attempt's number and attempts only grow: a first attempt left none before it.
         if (completed && task.attempts > 1) {
           await dropEarlierAttempts(ds, task.id, task.attempts).catch((error: unknown) => logger.warn({ err: error }, "an earlier attempt's staged records are left for the request's clean-up"));

@@ -1,5 +1,7 @@
 import { DataSource } from "typeorm";
+import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
+import type { NotSearchedRecordSet } from "../schema/request.type";
 
 /** Step order within a request, for display: identities first, then the work. */
 const STEP_ORDER = ["RESOLVE", "COLLECT", "RECTIFY", "ERASE", "EXPORT", "PURGE"];
@@ -8,4 +10,15 @@ const STEP_ORDER = ["RESOLVE", "COLLECT", "RECTIFY", "ERASE", "EXPORT", "PURGE"]
 export async function findTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
   const rows = await ds.getRepository(TaskRow).find({ where: { requestId } });
   return rows.sort((a, b) => STEP_ORDER.indexOf(a.step) - STEP_ORDER.indexOf(b.step) || a.createdAt.getTime() - b.createdAt.getTime() || a.connector.localeCompare(b.connector));
+}
+
+/** The kinds of record a request's COLLECT tasks could not search for, per connector (ACCESS, PORTABILITY and DELETION collect). */
+export async function findNotSearched(ds: DataSource, requestId: string): Promise<NotSearchedRecordSet[]> {
+  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.COLLECT }, order: { connector: "ASC" } });
+  return tasks.flatMap(notSearchedOf);
+}
+
+/** The kinds one COLLECT task could not search for, as the request, its export and certificate name them. */
+export function notSearchedOf(t: Pick<TaskRow, "connector" | "result">): NotSearchedRecordSet[] {
+  return (t.result?.notSearched ?? []).map((n) => ({ connector: t.connector, category: String(n.category), recordType: n.type, reason: n.reason }));
 }

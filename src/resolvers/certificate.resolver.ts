@@ -15,7 +15,7 @@ export class CertificateResolver {
   async deletionCertificate(@Args() { requestId }: CertificateArgs, @Ctx() ctx: GraphQLContext): Promise<DeletionCertificate> {
     await assertRequestVisible(ctx.services, ctx.caller, requestId);
     const { body, signed, keyId } = await issueDeletionCertificate(ctx.services, requestId);
-    return { ...body, keyId, signed };
+    return { ...body, notSearched: body.notSearched ?? [], keyId, signed };
   }
 
   @Authorized(ANY_ROLE)

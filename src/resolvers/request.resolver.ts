@@ -24,7 +24,8 @@ import {
   SubmitRequestInput,
   VerifyRequestArgs,
 } from "../schema/request.input";
-import { Request } from "../schema/request.type";
+import { NotSearchedRecordSet, Request } from "../schema/request.type";
+import { findNotSearched } from "../queries/taskFinder";
 import type { RequestView } from "../presenters/request.presenter";
 
 const present = (ctx: GraphQLContext, row: RequestView, now?: Date) => presentRequestFor(ctx.services, row, now);
@@ -126,5 +127,14 @@ export class RequestResolver {
   })
   async auditEvents(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<AuditEvent[]> {
     return (await findAuditEvents(ctx.services.ds, request.id)).map(presentAuditEvent);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [NotSearchedRecordSet], {
+    description:
+      "Kinds of record a system may hold about the subject that its connector could not search for (reported by the request's collects; empty until they ran, and when every kind was searched). The export and the deletion certificate name them too: a COMPLETED request says what it did not look at.",
+  })
+  async notSearched(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<NotSearchedRecordSet[]> {
+    return findNotSearched(ctx.services.ds, request.id);
   }
 }

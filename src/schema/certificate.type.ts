@@ -1,5 +1,6 @@
 import { ArgsType, Field, ID, Int, ObjectType } from "type-graphql";
 import { IsUUID } from "class-validator";
+import { NotSearchedRecordSet } from "./request.type";
 
 @ObjectType({ description: "What one connector erased for a deletion." })
 export class CertifiedErasure {
@@ -101,6 +102,9 @@ export class DeletionCertificate {
 
   @Field(() => [CertifiedResidual], { description: "Records left holding personal data (never counted as erased), with the fields that remain and why; empty when none." })
   residual!: CertifiedResidual[];
+
+  @Field(() => [NotSearchedRecordSet], { description: "Kinds of record a connector could not search for: the deletion cannot say it erased any of them. Empty when every kind was searched." })
+  notSearched!: NotSearchedRecordSet[];
 
   @Field({ description: "Id of the signing key (`ed25519:` + 16 hex digits of its SHA-256); see certificatePublicKey." })
   keyId!: string;

@@ -64,6 +64,24 @@ export class Verification {
   attemptsLeft!: number | null;
 }
 
+@ObjectType({
+  description:
+    "A kind of record a system may hold about the subject that its connector had no way to search for with the identities it had (for example a payment processor's guest payments when its email search is not available). Not a count: nobody knows how many there are. Named by the request, its export and its deletion certificate, so that nothing reads as complete that was never searched.",
+})
+export class NotSearchedRecordSet {
+  @Field({ description: "Connector." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field({ description: "Record type within the system." })
+  recordType!: string;
+
+  @Field({ description: "Why it could not be searched for, and what would let it be, in words for people." })
+  reason!: string;
+}
+
 @ObjectType({ description: "A data-subject request: one right exercised by one person, with its deadline and lifecycle." })
 export class Request {
   @Field(() => ID, { description: "Request id (UUID)." })

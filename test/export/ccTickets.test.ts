@@ -1,28 +1,13 @@
 import { expect } from "chai";
-import { Manifest } from "../../src/export/format";
-import { ZipReader } from "../../src/export/zipReader";
 import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { ADA_PERSON, connectorFor, PEOPLE, startStandIn, ticketsOf } from "../connectors/support/zendeskStandIn";
-import { download, exportLink, FAST } from "./support";
+import { archiveTexts, download, exportLink, FAST } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
-
-/** Every data file and index.html of an archive, as text. */
-async function archiveTexts(file: string): Promise<{ manifest: Manifest; data: string; html: string; readme: string }> {
-  const zip = ZipReader.open(file);
-  try {
-    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
-    let data = "";
-    for (const f of manifest.files.filter((x) => x.category !== null)) data += await zip.text(f.path);
-    return { manifest, data, html: await zip.text("index.html"), readme: await zip.text("README.txt") };
-  } finally {
-    zip.close();
-  }
-}
 
 describeEachDatabase("access export of tickets the subject was only copied on", (db) => {
   let z: ZendeskStandIn;

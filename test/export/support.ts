@@ -116,3 +116,16 @@ export function heldCollect(until: Promise<unknown>): Connector {
     },
   };
 }
+
+/** An archive's manifest, the text of its data files (every record id is in it), index.html and README.txt. */
+export async function archiveTexts(file: string): Promise<{ manifest: Manifest; data: string; html: string; readme: string }> {
+  const zip = ZipReader.open(file);
+  try {
+    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
+    let data = "";
+    for (const f of manifest.files.filter((x) => x.category !== null)) data += await zip.text(f.path);
+    return { manifest, data, html: await zip.text("index.html"), readme: await zip.text("README.txt") };
+  } finally {
+    zip.close();
+  }
+}

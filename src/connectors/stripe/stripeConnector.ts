@@ -2,7 +2,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, NotSearchedRecords, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
@@ -231,6 +231,29 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
   }
 
+  /**
+   * What the subject may have at Stripe that collect (and so erase) has no way to look for with these
+   * identities and options; the request, its export and its certificate name each kind
+   * (NotSearchedRecords). See docs/connectors.md for each.
+   */
+  const notSearchedFor = (ids: Identities): NotSearchedRecords[] => {
+    const set = (type: string, reason: string): NotSearchedRecords => ({ category: "PAYMENTS", type, reason });
+    if (!ids.email) {
+      const reason = "payments made as a guest (no customer) are found by email only, and the subject's email was not known to this connector";
+      return [set("charge", reason), set("checkout_session", reason), set("payment_intent", reason)];
+    }
+    return [
+      ...(o.emailLookup === "list"
+        ? [
+            set("charge", 'payments made as a guest (no customer) are found by their billing email through Stripe\'s Search API, which this connector does not use (emailLookup "list"; set it to "search")'),
+            set("customer", 'customers whose email is stored in mixed case: without Stripe\'s Search API (emailLookup "list") the lookup matches case exactly, and asks for the address in lower and in upper case only'),
+          ]
+        : []),
+      set("checkout_session", "a guest's Checkout Session whose email was typed in mixed case: Stripe's filter on the buyer's email matches case exactly, and is asked for the address in lower and in upper case only"),
+      set("payment_intent", "a guest's PaymentIntent that no charge or Checkout Session names (such as an abandoned checkout): Stripe cannot search PaymentIntents by email"),
+    ];
+  };
+
   /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
   const detachedNow = new WeakMap<TaskContext, number>();
   /** Each write is one unit of erasure; a withdrawn one stops the erasure (see erase). */
@@ -367,6 +390,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     },
 
     async *collect(ids, ctx): AsyncGenerator<SubjectRecord> {
+      for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
       for await (const customer of customersOf(ids, "collect", ctx)) {
         count += 1;
