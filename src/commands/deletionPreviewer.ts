@@ -6,6 +6,9 @@ import { inTransaction } from "../db/transaction";
 import { acceptedFinds, subjectIdentityMap } from "../domain/identities";
 import { DeletionContext, PlannedDeletion } from "../domain/retention";
 import { surveyConnector } from "../orchestrator/deletion";
+import { CollectNotes } from "../orchestrator/collectNotes";
+import { notSearchedOf } from "../queries/taskFinder";
+import type { NotSearchedRecordSet } from "../schema/request.type";
 import { missingNeeds } from "../orchestrator/runner";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { Services } from "../services";
@@ -18,6 +21,8 @@ export interface DeletionPreviewResult {
   computedAt: Date;
   lines: (PlannedDeletion & { connector: string })[];
   notSurveyed: { connector: string; reason: string }[];
+  /** Kinds of record a surveyed connector could not search for (NotSearchedRecords), per connector. */
+  notSearched: NotSearchedRecordSet[];
 }
 
 export interface PreviewSubject {
@@ -74,6 +79,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
 
   const dctx: DeletionContext = { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, ids.email), now: clock.now(), minor };
   const lines: DeletionPreviewResult["lines"] = [];
+  const notSearched: NotSearchedRecordSet[] = [];
   for (const c of connectors.list()) {
     const { spec } = c;
     if (!spec.supports.includes("erasure") || failed.has(spec.name)) continue;
@@ -82,7 +88,9 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     else if (missingNeeds(c, ids as Identities).length) notSurveyed.push({ connector: spec.name, reason: `needs ${missingNeeds(c, ids as Identities).join(" or ")}, which no connector found` });
     else {
       try {
-        for (const line of (await surveyConnector(c, ids as Identities, ctxFor(c), dctx, false)).lines) lines.push({ ...line, connector: spec.name });
+        const notes = new CollectNotes();
+        for (const line of (await surveyConnector(c, ids as Identities, { ...ctxFor(c), ...notes.reporters }, dctx, false)).lines) lines.push({ ...line, connector: spec.name });
+        notSearched.push(...notSearchedOf({ connector: spec.name, result: { records: 0, ...notes.result() } }));
       } catch (error) {
         notSurveyed.push({ connector: spec.name, reason: userWords(error) });
       }
@@ -92,7 +100,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
   await inTransaction(services.ds, (em) =>
     appendAuditEvent(em, { requestId: null, actor, action: "deletion.previewed", details: { lines: lines.length, notSurveyed: notSurveyed.map((n) => n.connector), minor } }, computedAt),
   );
-  return { computedAt, lines, notSurveyed };
+  return { computedAt, lines, notSurveyed, notSearched };
 }
 
 function userWords(error: unknown): string {

@@ -3,6 +3,7 @@ import { DifferenceKind } from "../domain/counting";
 import { IsOptional, ValidateNested } from "class-validator";
 import { Type } from "class-transformer";
 import { SubjectInput } from "./request.input";
+import { NotSearchedRecordSet } from "./request.type";
 
 @ObjectType({ description: "One line of a deletion plan: in one connector and category, what erasure takes and what it keeps, why, until when. Counts only." })
 export class DeletionPlanLine {
@@ -56,6 +57,9 @@ export class DeletionPreview {
 
   @Field(() => [NotSurveyed], { description: "Connectors left out of the plan (no access support, manual, unreachable, or an identity they need was not found)." })
   notSurveyed!: NotSurveyed[];
+
+  @Field(() => [NotSearchedRecordSet], { description: "Kinds of record a surveyed connector could not search for: a deletion would not find, count or erase them." })
+  notSearched!: NotSearchedRecordSet[];
 }
 
 @InputType({ description: "Whose deletion to preview." })

@@ -288,6 +288,21 @@ describe("Zendesk connector", () => {
         });
       }
 
+      it("says what it cannot search for by email alone (a deleted user's secondary address), and reaches that user by id", async () => {
+        const user = grace();
+        user.secondary_emails = [user.email];
+        user.email = "g.hopper@navy.example";
+        z.store.softDeleteUser(user, new Date());
+        const byEmail: unknown[] = [];
+        expect(await collectAll(connector, { email: GRACE_PERSON.email }, testContext({ notSearched: (set) => void byEmail.push(set) }))).to.deep.equal([]);
+        expect(byEmail).to.have.length(1);
+        expect(byEmail[0]).to.deep.include({ category: "SUPPORT", type: "user" });
+        const byId: unknown[] = [];
+        const found = await collectAll(connector, { email: GRACE_PERSON.email, ticketingUserId: String(user.id) }, testContext({ notSearched: (set) => void byId.push(set) }));
+        expect(found).to.have.length(expectedRecordCount(z, user.id));
+        expect(byId, "nothing is left unsearched with the id").to.deep.equal([]);
+      });
+
       it("keeps threads under retention and the soft-deleted user with them, and reports both as kept", async () => {
         const user = grace();
         const threads = ticketsOf(z, user.id);

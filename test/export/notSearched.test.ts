@@ -85,7 +85,9 @@ describeEachDatabase("kinds of record a connector could not search for", (db) =>
 
       it("names them in the deletion certificate, which verifies and says so, and the stand-in still holds what was not searched", async function () {
         this.timeout(60_000);
+        const { previewDeletion } = await t.ok(`mutation($email: String!) { previewDeletion(input: { subject: { email: $email } }) { notSearched { connector category recordType reason } } }`, { email });
         const deletion = await finished("DELETION");
+        expect(previewDeletion.notSearched, "the preview names what the deletion will not search for").to.deep.equal(deletion.notSearched);
         expect(deletion.notSearched.map((n) => n.recordType).sort()).to.deep.equal(expectedTypes);
         const { deletionCertificate: cert, certificatePublicKey } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
         expect(cert.notSearched).to.deep.equal(deletion.notSearched);

@@ -27,6 +27,10 @@ export interface ZendeskConnector extends Connector {
   close(): Promise<void>;
 }
 
+/** Why collect by email alone cannot reach a soft-deleted user through a secondary address (see findUser). */
+const SECONDARY_OF_DELETED =
+  "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
+
 /** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
 type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
 
@@ -204,6 +208,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     async *collect(ids, ctx) {
+      if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
       const found = await findUser(ids, "collect", ctx);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
