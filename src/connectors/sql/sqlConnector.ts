@@ -126,30 +126,34 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           false,
         );
       }
-      if (given === undefined) {
-        if (values.length) known.set(p.kind, values);
-      } else await confirmGiven(op, p, t, matcher, values, given);
+      await confirmOwn(op, p, t, matcher, values, given);
+      if (given === undefined && values.length) known.set(p.kind, values);
     }
     return known;
   };
 
   /**
-   * A value of a provided kind that the request (or another connector) gave must be the subject's by
-   * this database, the identity source: held by the subject's own rows when they hold one, and by no one
-   * else's row. A request naming Ada by email and Grace by user id would otherwise read (and erase)
-   * Grace's rows found by user id, and miss Ada's; the call stops, naming the kind, never the values.
+   * The values of a provided kind the subject is taken to hold must be theirs alone by this database,
+   * the identity source. One given with the request (or by another connector) must be the one the
+   * subject's own row holds, when it holds one: Ada's email with Grace's user id would otherwise read
+   * (and erase) Grace's rows found by user id, and miss Ada's. And no other person's row may hold any
+   * of them (one payment customer id on two accounts): other systems would reach both people by it.
+   * The call stops, naming the kind, never the values.
    */
-  const confirmGiven = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string): Promise<void> => {
-    let whose = derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
-    if (!whose) {
-      const value = identityMatcher(p.kind, [given], country);
+  const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<void> => {
+    const theirs = given === undefined ? derived : [given];
+    let conflict = given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
+    if (!conflict && theirs.length) {
+      const value = identityMatcher(p.kind, theirs, country);
       const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS));
-      if (rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]))) whose = `it is held by another person's ${t.table} row`;
+      if (rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]))) conflict = `another person's ${t.table} row holds it`;
     }
-    if (!whose) return;
+    if (!conflict) return;
+    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : `the ${p.kind} the request gives is not the subject's here`;
+    const todo = given === undefined ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
     throw new ConnectorError(
-      `${name}: the ${p.kind} the request gives is not the subject's here (${whose}, found by their ${t.identityKind}); the ${op} stopped rather than reach another person's data or miss the subject's. Check the request's identities: give the ${p.kind} this database holds for the subject, or none`,
-      `${name} ${op}: given ${p.kind} contradicts ${t.table}.${p.column}`,
+      `${name}: ${what} (${conflict}, found by their ${t.identityKind}); the ${op} stopped rather than reach another person's data or miss the subject's. ${todo}`,
+      `${name} ${op}: ${given === undefined ? "derived" : "given"} ${p.kind} conflicts in ${t.table}.${p.column}`,
       false,
     );
   };

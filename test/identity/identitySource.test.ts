@@ -5,25 +5,29 @@ import { describeEachDatabase } from "../support/databases";
 import { runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { records } } } }`;
-const WRONG_ID = /^account-db: the userId the request gives is not the subject's here \((their users row holds another userId|it is held by another person's users row), found by their email\)/;
+const WRONG_ID = /^account-db: the userId the request gives is not the subject's here \((their users row holds another userId|another person's users row holds it), found by their email\)/;
+const SHARED = /^account-db: the subject's (paymentCustomerId|ticketingUserId) here is not theirs alone \(another person's users row holds it, found by their email\)/;
 
-/** Counts rows in one of the sample workspace's own SQLite files, through a connection of the test's. */
-async function countIn(file: string, sql: string, params: unknown[]): Promise<number> {
+/** Runs a statement on one of the sample workspace's own SQLite files, through a connection of the test's. */
+async function queryIn(file: string, sql: string, params: unknown[]): Promise<any> {
   const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
   try {
-    return Number((await ds.query(sql, params))[0].n);
+    return await ds.query(sql, params);
   } finally {
     await ds.destroy();
   }
 }
+const countIn = async (file: string, sql: string, params: unknown[]) => Number((await queryIn(file, sql, params))[0].n);
 
 /**
  * A request names its subject by email and may add a user id. The account database is where both are
- * tied together; the auth log and the account database's own tables by user id are found by the user id
- * alone. A user id that is not the one the account database holds for the email (someone else's, or a
- * typo) must not reach the other person's records, nor stand in for the subject's own.
+ * tied together, and where the ids other systems find the person by (payment customer, ticketing user)
+ * come from; the auth log, the account database's own tables by user id, Stripe and Zendesk are found
+ * by those ids alone. An id that is not the subject's alone by the account database (a user id that is
+ * someone else's or a typo, a customer id two accounts hold) must not reach the other person's records,
+ * nor stand in for the subject's own.
  */
-describeEachDatabase("a request whose user id is not the one its email's account holds", (db) => {
+describeEachDatabase("ids the account database ties to the subject's email, when they are not the subject's alone", (db) => {
   const setup = sampleSetup(db, SHOW);
   const files = () => ({ accounts: path.join(setup.dir, "sample", "accounts.sqlite"), authLog: path.join(setup.dir, "sample", "auth-log.sqlite") });
 
@@ -80,5 +84,34 @@ describeEachDatabase("a request whose user id is not the one its email's account
     expect(reasons["account-db"]).to.match(WRONG_ID);
     expect(reasons["auth-log"]).to.equal("needs userId, which account-db could not confirm for this subject");
     expect(await countIn(files().accounts, `SELECT COUNT(*) AS n FROM users WHERE id IN (?, ?)`, [ada.userId, grace.userId])).to.equal(2);
+  });
+
+  it("fails an access and a deletion for Hedy, whose account row holds Ada's payment customer and ticketing user too, and reads or erases nothing of Ada's", async () => {
+    const [ada, , , , , hedy] = setup.ws.people;
+    await queryIn(files().accounts, `UPDATE users SET payment_customer_id = ?, ticketing_user_id = ? WHERE id = ?`, [ada.paymentCustomerId, ada.ticketingUserId, hedy.userId]);
+    /** Ada as the payment processor and the ticketing system themselves hold her. */
+    const adaAtVendors = () =>
+      JSON.stringify({
+        customer: setup.ws.stripe.store.get("customer", ada.paymentCustomerId!),
+        charges: setup.ws.stripe.store.all("charge").filter((c) => c.customer === ada.paymentCustomerId),
+        user: setup.ws.zendesk.store.user(Number(ada.ticketingUserId)),
+        tickets: setup.ws.zendesk.store.ticketsRequestedBy(Number(ada.ticketingUserId)),
+      });
+    const before = adaAtVendors();
+    expect(JSON.parse(before).charges).to.not.deep.equal([]);
+    for (const type of ["ACCESS", "DELETION"]) {
+      const done = await run(type, { email: hedy.email });
+      expect(done.status, type).to.equal("FAILED");
+      const failed = done.tasks.filter((x: any) => x.connector === "account-db" && x.status === "FAILED");
+      expect(failed.map((x: any) => x.lastError)).to.satisfy((errors: string[]) => errors.length > 0 && errors.every((e) => SHARED.test(e)));
+      for (const task of done.tasks.filter((x: any) => ["payments", "ticketing"].includes(x.connector))) {
+        expect(task.status, `${type}: ${task.connector} ${task.step} never ran with the shared ids`).to.be.oneOf(["PENDING", "SKIPPED"]);
+      }
+    }
+    expect(adaAtVendors()).to.equal(before);
+    // Ada herself holds them alone no more either: her requests stop the same way, until someone sorts the rows out.
+    expect((await run("ACCESS", { email: ada.email })).status).to.equal("FAILED");
+    await queryIn(files().accounts, `UPDATE users SET payment_customer_id = NULL, ticketing_user_id = NULL WHERE id = ?`, [hedy.userId]);
+    expect((await run("ACCESS", { email: ada.email })).status).to.equal("COMPLETED");
   });
 });
