@@ -27,8 +27,9 @@ export const taskKey = (connector: string, step: TaskStep) => `${connector}:${st
 
 /**
  * Plans a request's tasks from the connectors' declared needs and provides.
- * - A connector runs its main step once the identities it needs are known: those the request carries
- *   need nothing; others wait for the RESOLVE task of every connector that provides them.
+ * - A connector runs its main step once the identities it needs are known, and those the request
+ *   carries confirmed: it waits for the RESOLVE task of every connector that provides a kind it needs
+ *   (which refuses a given value that is not the subject's); kinds nobody provides (email) wait for nothing.
  * - Independent connectors have no dependencies between them, so they run in parallel.
  * - Erasure runs in reverse: a provider's ERASE waits for the ERASE of every connector that used its
  *   identities, so the identity source is erased last.
@@ -45,10 +46,13 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
   /** The RESOLVE tasks that must finish before a connector with these needs can run; null if unmeetable. */
   const resolversFor = (name: string, needs: readonly string[], needsAny: boolean, seen: Set<string>): string[] | null => {
     const perKind = needs.map((kind) => {
-      if (known.has(kind)) return [] as string[];
       const providers = registry.providersOf(kind, name).filter((p) => !seen.has(p.spec.name));
       const usable = providers.filter((p) => ensureResolve(p.spec.name, new Set([...seen, name])));
-      return usable.length ? usable.map((p) => taskKey(p.spec.name, TaskStep.RESOLVE)) : null;
+      const keys = usable.map((p) => taskKey(p.spec.name, TaskStep.RESOLVE));
+      // A kind the request carries is still confirmed by its providers first: the identity source
+      // refuses a value that is another person's before any system is read with it.
+      if (known.has(kind)) return keys;
+      return usable.length ? keys : null;
     });
     if (needs.length === 0) return [];
     if (needsAny) {

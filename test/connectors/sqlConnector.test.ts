@@ -298,6 +298,58 @@ describeEachSqlDialect("SQL connector", (db) => {
       }
     });
 
+    it("refuses, in every call, an identity it provides that was given and is not the subject's here, and takes the subject's own", async () => {
+      const sessionsOf = async () => ({ ada: await account.count("sessions", "user_id = 1"), grace: await account.count("sessions", "user_id = 2") });
+      const before = await sessionsOf();
+      const refused = async (ids: { email: string; userId: string }, whose: RegExp) => {
+        const calls: [string, () => Promise<unknown>][] = [
+          ["resolve", () => connector.resolve(ids, testContext())],
+          ["collect", () => collectAll(connector, ids)],
+          ["erase", () => connector.erase(ids, { categories: connector.spec.categories }, testContext())],
+          ["rectify", () => connector.rectify(ids, [{ field: "name", value: "Someone" }], testContext())],
+        ];
+        for (const [call, run] of calls) {
+          const error = await run().then(() => null, (e: unknown) => e);
+          expect(error, `${call} ${JSON.stringify(ids)}`).to.be.instanceOf(ConnectorError);
+          expect((error as ConnectorError).retryable).to.equal(false);
+          expect((error as ConnectorError).userMessage).to.match(new RegExp(`^account-db: the userId the request gives is not the subject's here \\(${whose.source}, found by their email\\); the ${call} stopped`));
+          for (const value of Object.values(ids)) expect((error as ConnectorError).userMessage).not.to.include(value);
+        }
+      };
+      // Grace's id beside Ada's address, an id nobody has beside it, and Grace's id beside an address nobody has.
+      await refused({ email: ADA.email, userId: GRACE.userId as string }, /their users row holds another userId/);
+      await refused({ email: ADA.email, userId: "999" }, /their users row holds another userId/);
+      await refused({ email: "nobody@example.com", userId: GRACE.userId as string }, /another person's users row holds it/);
+      expect(await sessionsOf()).to.deep.equal(before);
+      expect(await account.count("users", "name = 'Someone'")).to.equal(0);
+      // Her own id is hers; an id no account holds, beside an address no account holds, reaches its own rows (none here).
+      expect(await collectAll(connector, { email: ADA.email, userId: "1" })).to.have.length(ADA_RECORDS);
+      expect(await connector.resolve({ email: ADA.email, userId: "1" }, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
+      expect(await collectAll(connector, { email: "nobody@example.com", userId: "999" })).to.deep.equal([]);
+    });
+
+    it("refuses, in every call, an identity it would derive that another person's row holds too, and serves the other person alone no more either", async () => {
+      await account.rows(`INSERT INTO users (id, email, name, payment_customer_id, created_at) VALUES (8, 'carol@example.com', 'Carol', ?, ?)`, [ADA.paymentCustomerId, account.date(T0)]);
+      const invoices = await account.count("invoices", "billing_name IS NOT NULL");
+      for (const email of [ADA.email, "carol@example.com"]) {
+        const calls: [string, () => Promise<unknown>][] = [
+          ["resolve", () => connector.resolve({ email }, testContext())],
+          ["collect", () => collectAll(connector, { email })],
+          ["erase", () => connector.erase({ email }, { categories: connector.spec.categories }, testContext())],
+        ];
+        for (const [call, run] of calls) {
+          const error = await run().then(() => null, (e: unknown) => e);
+          expect(error, `${call} ${email}`).to.be.instanceOf(ConnectorError);
+          expect((error as ConnectorError).userMessage).to.match(new RegExp(`^account-db: the subject's paymentCustomerId here is not theirs alone \\(another person's users row holds it, found by their email\\); the ${call} stopped`));
+          expect((error as ConnectorError).userMessage).not.to.include(ADA.paymentCustomerId);
+        }
+      }
+      expect(await account.count("invoices", "billing_name IS NOT NULL")).to.equal(invoices);
+      expect(await account.count("users", "id IN (1, 8)")).to.equal(2);
+      // Grace's own customer id is hers alone.
+      expect(await connector.resolve({ email: GRACE.email }, testContext())).to.deep.equal({ userId: "2", paymentCustomerId: GRACE.paymentCustomerId });
+    });
+
     it("returns the identities it provides, when resolving an email", async () => {
       expect(await connector.resolve({ email: ADA.email }, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
       expect(await connector.resolve({ email: "katherine.johnson@example.com" }, testContext()), "an empty customer id is no identity").to.deep.equal({ userId: "4" });

@@ -8,6 +8,8 @@ import { submit, TestService } from "../support/harness";
 /** A sample workspace and a service over its connectors, both fresh for each test of the suite. */
 export interface SampleSetup {
   ws: SampleWorkspace;
+  /** The workspace's data folder: its systems' own files are under `<dir>/sample/`. */
+  dir: string;
   t: TestService;
   /** The request, read with `show` (a query taking `$id`), once it is COMPLETED or FAILED. */
   finished(id: string): Promise<any>;
@@ -37,7 +39,8 @@ export function sampleSetup(db: () => TestDatabase, show: string, authEventsForA
     },
   } as SampleSetup;
   beforeEach(async () => {
-    setup.ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda, people: 12 });
+    setup.dir = tempDir();
+    setup.ws = await startSampleWorkspace({ dataDir: setup.dir, logger: pino({ level: "silent" }), authEventsForAda, people: 12 });
     setup.t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, setup.ws.connectors).start();
   });
   afterEach(async () => {
@@ -48,12 +51,12 @@ export function sampleSetup(db: () => TestDatabase, show: string, authEventsForA
 }
 
 /**
- * Submits a verified request for `email`, approves it, and reads it (with `show`, a query taking `$id`)
+ * Submits a verified request for `email` (or a whole subject), approves it, and reads it (with `show`, a query taking `$id`)
  * once it has ended. Time passes on the service clock too: a payment redaction job parked in
  * REMOTE_PROCESSING is polled a second later on that clock, and the stand-in moves it one step per poll.
  */
-export async function runVerified(t: TestService, show: string, type: string, email: string): Promise<any> {
-  const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+export async function runVerified(t: TestService, show: string, type: string, email: string | Record<string, string>): Promise<any> {
+  const r = await submit(t, { type, subject: typeof email === "string" ? { email } : email, identityVerified: true, verificationEvidence: "signed-in session" });
   await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
   return t.waitFor(
     async () => {

@@ -17,14 +17,14 @@ import {
   TaskContext,
 } from "../sdk";
 import { normalizeIdentity } from "../../domain/identities";
-import { configProblems, SqlConnectorConfig, SqlConnectorConfigError, SqlTableConfig } from "./config";
+import { configProblems, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
-import { anonymizeRows, deleteRows, probe, selectIdentity, selectPage, updateColumns } from "./statements";
+import { anonymizeRows, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
@@ -111,7 +111,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     for (const p of plan.derivations) {
       const t = byTable.get(p.table)!;
       const from = known.get(t.identityKind);
-      if (known.has(p.kind) || !from) continue;
+      const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" ? (ids[p.kind] as string) : undefined;
+      if ((known.has(p.kind) && given === undefined) || !from) continue;
       const matcher = identityMatcher(t.identityKind, from, country);
       const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
@@ -125,9 +126,36 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           false,
         );
       }
-      if (values.length) known.set(p.kind, values);
+      await confirmOwn(op, p, t, matcher, values, given);
+      if (given === undefined && values.length) known.set(p.kind, values);
     }
     return known;
+  };
+
+  /**
+   * The values of a provided kind the subject is taken to hold must be theirs alone by this database,
+   * the identity source. One given with the request (or by another connector) must be the one the
+   * subject's own row holds, when it holds one: Ada's email with Grace's user id would otherwise read
+   * (and erase) Grace's rows found by user id, and miss Ada's. And no other person's row may hold any
+   * of them (one payment customer id on two accounts): other systems would reach both people by it.
+   * The call stops, naming the kind, never the values.
+   */
+  const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<void> => {
+    const theirs = given === undefined ? derived : [given];
+    let conflict = given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
+    if (!conflict && theirs.length) {
+      const value = identityMatcher(p.kind, theirs, country);
+      const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS));
+      if (rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]))) conflict = `another person's ${t.table} row holds it`;
+    }
+    if (!conflict) return;
+    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : `the ${p.kind} the request gives is not the subject's here`;
+    const todo = given === undefined ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
+    throw new ConnectorError(
+      `${name}: ${what} (${conflict}, found by their ${t.identityKind}); the ${op} stopped rather than reach another person's data or miss the subject's. ${todo}`,
+      `${name} ${op}: ${given === undefined ? "derived" : "given"} ${p.kind} conflicts in ${t.table}.${p.column}`,
+      false,
+    );
   };
 
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
