@@ -3,18 +3,21 @@ import { Command } from "commander";
 import { call, RemoteFailure } from "./cliRequests";
 import type { ConnectorTestOptions } from "./cliConnectorTest";
 
-type Health = { name: string; version: string; health: { ok: boolean; message: string } };
+type Health = { name: string; version: string; health: { ok: boolean; message: string }; processingLocation: string | null; outsidePrimaryLocation: boolean };
+
+/** Where a system processes the data, as the table shows it (POLICY: any location but the primary is recorded). */
+const located = (r: Health) => (r.processingLocation ? `${r.processingLocation}${r.outsidePrimaryLocation ? " (outside the primary location)" : ""}` : "not recorded");
 
 async function healthTable(rows: Health[]): Promise<string> {
   const Table = require("cli-table3") as typeof import("cli-table3");
-  const table = new Table({ head: ["connector", "version", "ok", "message"], style: { head: [], border: [] } });
-  for (const r of rows) table.push([r.name, r.version, r.health.ok ? "yes" : "NO", r.health.message]);
+  const table = new Table({ head: ["connector", "version", "ok", "message", "processed in"], style: { head: [], border: [] } });
+  for (const r of rows) table.push([r.name, r.version, r.health.ok ? "yes" : "NO", r.health.message, located(r)]);
   return table.toString();
 }
 
 /** The checks the running service itself makes (its configuration, from where it runs). */
 async function remoteHealth(url: string, token: string): Promise<Health[]> {
-  return (await call<{ connectors: Health[] }>({ url, token }, `{ connectors { name version health { ok message } } }`)).connectors;
+  return (await call<{ connectors: Health[] }>({ url, token }, `{ connectors { name version health { ok message } processingLocation outsidePrimaryLocation } }`)).connectors;
 }
 
 /** The checks of this machine's configuration (DSR_CONNECTORS_FILE, or a copy of the sample workspace), logging nothing. */
@@ -24,6 +27,7 @@ async function localHealth(timeoutMs: number): Promise<Health[]> {
   const { checkConnector } = require("./orchestrator/health") as typeof import("./orchestrator/health");
   const { createLogger } = require("./logger") as typeof import("./logger");
   const { systemClock } = require("./clock") as typeof import("./clock");
+  const { locationOf } = require("./orchestrator/registry") as typeof import("./orchestrator/registry");
   const config = loadConfig();
   const logger = createLogger("silent");
   if (!config.DSR_CONNECTORS_FILE && config.sampleWorkspace) {
@@ -35,7 +39,9 @@ async function localHealth(timeoutMs: number): Promise<Health[]> {
   try {
     const list = registry.list();
     if (list.length === 0) throw new RemoteFailure("no connectors are configured: set DSR_CONNECTORS_FILE (see docs/connectors.md)", "BAD_USER_INPUT");
-    return await Promise.all(list.map(async (c) => ({ name: c.spec.name, version: c.spec.version, health: await checkConnector(c, systemClock, logger, timeoutMs) })));
+    return await Promise.all(
+      list.map(async (c): Promise<Health> => ({ name: c.spec.name, version: c.spec.version, health: await checkConnector(c, systemClock, logger, timeoutMs), ...locationOf(c, config.DSR_PROCESSING_LOCATION) })),
+    );
   } finally {
     await registry.close();
   }
@@ -47,7 +53,7 @@ export function addConnectorsCommand(cli: Command): void {
   connectors
     .command("check")
     .description(
-      "run every connector's check (reachability, credentials) and print a table; exits 1 if one fails. With --url/--token (or DSR_URL/DSR_TOKEN) the running service checks the connectors it uses; otherwise this machine checks DSR_CONNECTORS_FILE",
+      "run every connector's check (reachability, credentials) and print a table with where each system processes the data; exits 1 if one fails. With --url/--token (or DSR_URL/DSR_TOKEN) the running service checks the connectors it uses; otherwise this machine checks DSR_CONNECTORS_FILE",
     )
     .option("--url <url>", "GraphQL endpoint of a running service (default: DSR_URL)")
     .option("--token <token>", "bearer token for it (default: DSR_TOKEN)")

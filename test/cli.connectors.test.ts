@@ -129,7 +129,7 @@ describe("dsr connectors check", () => {
     const run = await dsr(["connectors", "check", "--url", t.url, "--token", t.tokens[Role.AUDITOR]]);
     expect(run.code).to.equal(1);
     expect(run.stdout).to.match(/crm\s+│\s+1\.0\.0\s+│\s+yes\s+│\s+crm reachable/);
-    expect(run.stdout).to.match(/billing\s+│\s+1\.0\.0\s+│\s+NO\s+│\s+billing: credentials refused/);
+    expect(run.stdout).to.match(/billing\s+│\s+1\.0\.0\s+│\s+NO\s+│\s+billing: credentials refused[^\n]*│\s+not recorded\s+│/);
     expect(run.stderr).to.equal(`dsr: the connectors of the service at ${t.url}, as it checks them\n`);
   });
 
@@ -140,6 +140,10 @@ describe("dsr connectors check", () => {
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stderr).to.match(/^dsr: no DSR_CONNECTORS_FILE: checking the sample workspace, in a copy this command starts/);
     expect(run.stdout.startsWith("┌"), run.stdout.slice(0, 200)).to.equal(true);
+    // Where each sample system processes the data (the primary location is India).
+    expect(run.stdout).to.match(/processed in/);
+    expect(run.stdout).to.match(/account-db\s+│[^\n]*│\s+IN\s+│/);
+    expect(run.stdout).to.match(/payments\s+│[^\n]*│\s+US \(outside the primary location\)\s+│/);
     expect(run.stdout).not.to.match(/"level"|"msg"/);
   });
 });

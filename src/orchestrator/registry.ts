@@ -23,6 +23,12 @@ export function processingLocationOf(connector: Connector): string | undefined {
   return givenLocations.get(connector) ?? connector.spec.processingLocation;
 }
 
+/** Where a connector's system processes the data (null: not recorded), and whether that is outside `primary`. */
+export function locationOf(connector: Connector, primary: string): { processingLocation: string | null; outsidePrimaryLocation: boolean } {
+  const processingLocation = processingLocationOf(connector) ?? null;
+  return { processingLocation, outsidePrimaryLocation: processingLocation !== primary };
+}
+
 /** The connectors of this installation, validated together: unique names, sound specs, no identity cycles. */
 export class ConnectorRegistry {
   private readonly byName = new Map<string, Connector>();

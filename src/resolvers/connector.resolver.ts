@@ -2,7 +2,7 @@ import { Authorized, Ctx, Query, Resolver } from "type-graphql";
 import { READERS } from "../auth/roles";
 import type { GraphQLContext } from "../graphql/context";
 import { checkConnector } from "../orchestrator/health";
-import { processingLocationOf } from "../orchestrator/registry";
+import { locationOf } from "../orchestrator/registry";
 import { ConnectorInfo } from "../schema/connector.type";
 
 @Resolver()
@@ -11,10 +11,9 @@ export class ConnectorResolver {
   @Query(() => [ConnectorInfo], { description: "Every registered connector with its spec and a live health check. ADMIN, PRIVACY_OFFICER, AUDITOR." })
   async connectors(@Ctx() ctx: GraphQLContext): Promise<ConnectorInfo[]> {
     const { connectors, clock, logger, config } = ctx.services;
-    const located = (processingLocation: string | null) => ({ processingLocation, outsidePrimaryLocation: processingLocation !== config.DSR_PROCESSING_LOCATION });
     return Promise.all(
       connectors.list().map(async (c) => ({
-        ...located(processingLocationOf(c) ?? null),
+        ...locationOf(c, config.DSR_PROCESSING_LOCATION),
         name: c.spec.name,
         version: c.spec.version,
         supports: [...c.spec.supports],
