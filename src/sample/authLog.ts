@@ -84,14 +84,20 @@ export async function createSampleAuthLogTable(ds: DataSource, table = DEFAULT_S
  */
 export async function seedSampleAuthLog(ds: DataSource, people: readonly SamplePerson[], options: { table?: string; rowsPerInsert?: number } = {}): Promise<number> {
   const table = options.table ?? DEFAULT_SQL_TABLE;
-  const size = options.rowsPerInsert ?? 500;
+  const q = (c: string) => quote(isMysql(ds) ? "mysql" : "sqlite", c);
+  await createSampleAuthLogTable(ds, table);
+  if ((await ds.query(`SELECT 1 AS ${q("seeded")} FROM ${q(table)} LIMIT 1`)).length) return 0;
+  return insertAuthEvents(ds, sampleAuthLog(people), { table, rowsPerInsert: options.rowsPerInsert });
+}
+
+/** Inserts events into an auth-log table (createSampleAuthLogTable's), in multi-row INSERTs in one transaction; returns how many. */
+export async function insertAuthEvents(ds: DataSource, events: Iterable<AuthEvent>, options: { table?: string; rowsPerInsert?: number } = {}): Promise<number> {
+  const table = options.table ?? DEFAULT_SQL_TABLE;
   const q = (c: string) => quote(isMysql(ds) ? "mysql" : "sqlite", c);
   const tuple = `(${COLUMNS.map(() => "?").join(", ")})`;
   let count = 0;
-  await createSampleAuthLogTable(ds, table);
-  if ((await ds.query(`SELECT 1 AS ${q("seeded")} FROM ${q(table)} LIMIT 1`)).length) return 0;
   await ds.transaction(async (manager) => {
-    for (const group of chunks(sampleAuthLog(people), size)) {
+    for (const group of chunks(events, options.rowsPerInsert ?? 500)) {
       await manager.query(`INSERT INTO ${q(table)} (${COLUMNS.map(q).join(", ")}) VALUES ${group.map(() => tuple).join(", ")}`, group.flatMap(row));
       count += group.length;
     }

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
 import { ConnectorConfigError, ConnectorError } from "../../src/connectors/sdk";
 import { collectAll, type ConformanceRun, describeConnectorConformance, listAll, testContext, type TestTaskContext } from "../../src/connectors/testing/conformance";
-import { seedSampleAuthLog } from "../../src/sample/authLog";
+import { createSampleAuthLogTable, insertAuthEvents, seedSampleAuthLog } from "../../src/sample/authLog";
 import { samplePeople } from "../../src/sample/people";
 import { describeEachDatabase } from "../support/databases";
 import { AuthLogDynamo, LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
@@ -317,6 +317,43 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
 describeEachDatabase("auth-log connector on SQL", (db) => {
   describeConnectorConformance("auth-log [sql]", async () => conformanceRun(await sqlFixture(db())));
   describeStoreBehaviour(() => sqlFixture(db()));
+});
+
+describeEachDatabase("auth-log user ids, compared exactly", (db) => {
+  it("collects, counts as kept, erases and lists only the user whose id is exactly the subject's, beside one whose id differs in case", async () => {
+    const ds = await openTestDataSource(db());
+    const table = `auth_exact_${process.pid}`;
+    const own = ADA_EVENTS.slice(0, 40);
+    // Another user, whose id a case-insensitive collation (MariaDB's usual) takes for Ada's.
+    const other = ADA.userId!.toUpperCase();
+    expect(other).to.not.equal(ADA.userId);
+    const others = own.slice(0, 10).map((e) => ({ ...e, userId: other, key: `${e.key}~`, eventId: `${e.eventId}-other` }));
+    await createSampleAuthLogTable(ds, table);
+    await insertAuthEvents(ds, [...own, ...others], { table });
+    const connector = createAuthLogConnector({ store: "sql", url: db().url, table, pageSize: 7 });
+    const remaining = async () => ((await ds.query(`SELECT user_id AS u FROM ${table}`)) as { u: string }[]).map((r) => r.u);
+    try {
+      expect((await collectAll(connector, ADA)).map((r) => r.id)).to.deep.equal(own.map((e) => e.key));
+      const roster = await listAll(connector);
+      expect(roster.filter((e) => [ADA.userId, other].includes(e.identities.userId))).to.have.deep.members([
+        { identities: { userId: ADA.userId }, records: own.length },
+        { identities: { userId: other }, records: others.length },
+      ]);
+      // Kept from the 31st event on: only Ada's own are counted.
+      const bound = new Date(own[30].recordedAt);
+      const kept = await connector.erase(ADA, { categories: ["AUTH_LOGS"], keepRecordedSince: { AUTH_LOGS: bound } }, testContext());
+      expect(kept.erased).to.equal(30);
+      expect(kept.kept?.reduce((n, k) => n + k.count, 0)).to.equal(10);
+      const purge = await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, testContext());
+      expect(purge.erased).to.equal(10);
+      // Asked of the database: every row of the other users is still there, and none of Ada's.
+      expect((await remaining()).sort()).to.deep.equal(others.map((e) => e.userId).sort());
+    } finally {
+      await connector.close();
+      await ds.query(`DROP TABLE ${table}`);
+      await ds.destroy();
+    }
+  });
 });
 
 describeEachDatabase("sample auth log", (db) => {

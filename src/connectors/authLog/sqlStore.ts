@@ -52,6 +52,14 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
   };
   const run = (op: Operation, statement: Statement) => guarded(op, () => db.run(statement));
 
+  // User ids are compared exactly (README, "Who a request is about"). On MySQL/MariaDB a column's usual
+  // collation (`_ci`, PAD SPACE) makes `usr_a` equal `USR_A` and `usr_a `: there the index's `=` finds
+  // the range and a byte comparison keeps the subject's rows alone. SQLite's `=` is exact already.
+  const mysql = db.dialect === "mysql";
+  const bytes = (column: string) => `CAST(${q(column)} AS BINARY)`;
+  const isUser = mysql ? `${q(USER_COLUMN)} = ? AND ${bytes(USER_COLUMN)} = ?` : `${q(USER_COLUMN)} = ?`;
+  const userParams = (userId: string) => (mysql ? [userId, userId] : [userId]);
+
   return {
     description: `${db.dialect === "mysql" ? "MySQL/MariaDB" : "SQLite"} table ${table}`,
 
@@ -69,8 +77,8 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
 
     async page(userId, query: PageQuery) {
       const columns = query.keysOnly ? [KEY_COLUMN] : [KEY_COLUMN, ...fields.map(([, c]) => c)];
-      const where = [`${q(USER_COLUMN)} = ?`];
-      const params: unknown[] = [userId];
+      const where = [isUser];
+      const params: unknown[] = userParams(userId);
       if (query.after !== undefined) where.push(`${q(KEY_COLUMN)} > ?`), params.push(query.after);
       if (query.before !== undefined) where.push(`${q(KEY_COLUMN)} < ?`), params.push(query.before);
       const op: Operation = query.keysOnly ? "erase" : "collect";
@@ -84,8 +92,8 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
         const chunk = keys.slice(i, i + DELETE_CHUNK);
         await run("erase", {
-          sql: `DELETE FROM ${q(table)} WHERE ${q(USER_COLUMN)} = ? AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
-          params: [userId, ...chunk],
+          sql: `DELETE FROM ${q(table)} WHERE ${isUser} AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
+          params: [...userParams(userId), ...chunk],
         });
         await heartbeat();
       }
@@ -94,8 +102,8 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
 
     async keptFrom(userId, bound) {
       const { rows } = await run("erase", {
-        sql: `SELECT COUNT(*) AS ${q("n")}, MAX(${q(KEY_COLUMN)}) AS ${q("newest")} FROM ${q(table)} WHERE ${q(USER_COLUMN)} = ? AND ${q(KEY_COLUMN)} >= ?`,
-        params: [userId, bound],
+        sql: `SELECT COUNT(*) AS ${q("n")}, MAX(${q(KEY_COLUMN)}) AS ${q("newest")} FROM ${q(table)} WHERE ${isUser} AND ${q(KEY_COLUMN)} >= ?`,
+        params: [...userParams(userId), bound],
       });
       const count = Number(rows[0]?.n ?? 0);
       return count ? { count, newestKey: String(rows[0].newest) } : { count: 0 };
@@ -103,20 +111,29 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
 
     /**
      * `pageSize` users a statement, keyset on user_id (GROUP BY user_id ORDER BY user_id LIMIT n, served
-     * by the primary key's order). Grouping uses the column's collation, as collect's `user_id = ?` does,
-     * so on a `_ci` column users whose ids differ only in case are one user here as there. A user with
-     * many events is counted in one statement: an index range read, no rows returned.
+     * by the primary key's order). A user with many events is counted in one statement: an index range
+     * read, no rows returned. On MySQL/MariaDB a group of a `_ci` column may hold ids that differ in case
+     * (or trailing spaces), which collect tells apart: such a group says so (its least and greatest id
+     * differ byte for byte) and is counted again per exact id, so each is listed as the user it is.
      */
     async *users(signal, heartbeat): AsyncGenerator<UserEvents> {
       let after: unknown;
+      const mixed = mysql ? `, MIN(${bytes(USER_COLUMN)}) <> MAX(${bytes(USER_COLUMN)}) AS ${q("mixed")}` : "";
       for (;;) {
         if (signal.aborted) throw stopped(connector, "roster", signal);
         const statement = {
-          sql: `SELECT ${q(USER_COLUMN)}, COUNT(*) AS ${q("n")} FROM ${q(table)}${after === undefined ? "" : ` WHERE ${q(USER_COLUMN)} > ?`} GROUP BY ${q(USER_COLUMN)} ORDER BY ${q(USER_COLUMN)} LIMIT ?`,
+          sql: `SELECT ${q(USER_COLUMN)}, COUNT(*) AS ${q("n")}${mixed} FROM ${q(table)}${after === undefined ? "" : ` WHERE ${q(USER_COLUMN)} > ?`} GROUP BY ${q(USER_COLUMN)} ORDER BY ${q(USER_COLUMN)} LIMIT ?`,
           params: [...(after === undefined ? [] : [after]), pageSize],
         };
-        const rows = await guarded("roster", () => db.selectArrays(statement, [USER_COLUMN, "n"]));
-        for (const [userId, n] of rows) yield { userId: String(userId), events: Number(n) };
+        const rows = await guarded("roster", () => db.selectArrays(statement, mysql ? [USER_COLUMN, "n", "mixed"] : [USER_COLUMN, "n"]));
+        for (const [userId, n, several] of rows) {
+          if (Number(several) !== 1) {
+            yield { userId: String(userId), events: Number(n) };
+            continue;
+          }
+          const exact = { sql: `SELECT MIN(${q(USER_COLUMN)}) AS ${q(USER_COLUMN)}, COUNT(*) AS ${q("n")} FROM ${q(table)} WHERE ${q(USER_COLUMN)} = ? GROUP BY ${bytes(USER_COLUMN)}`, params: [userId] };
+          for (const [id, count] of await guarded("roster", () => db.selectArrays(exact, [USER_COLUMN, "n"]))) yield { userId: String(id), events: Number(count) };
+        }
         if (rows.length < pageSize) return;
         after = rows[rows.length - 1][0];
         await heartbeat();
