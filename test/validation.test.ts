@@ -105,6 +105,30 @@ describeEachDatabase("input validation and errors", (db) => {
     expect(await t.count("legal_holds")).to.equal(0);
   });
 
+  it("refuses an address typed in a form no system stores (quoted, fullwidth, a ligature), saying what to type, echoing nothing", async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['"ada.lovelace"@example.com', /without quotes/],
+      ["ａｄａ.lovelace@example.com", /plain characters/],
+      ["ﬁnn.ada@example.com", /plain characters/],
+    ];
+    for (const [email, hint] of cases) {
+      await untouched(async () => {
+        const res = await t.gql(SUBMIT, { input: { type: "ACCESS", subject: { email } } });
+        expect(res.errors, email).to.have.length(1);
+        expect(res.errors![0].extensions.code).to.equal("BAD_USER_INPUT");
+        const fields = res.errors![0].extensions.fields!;
+        expect(fields.map((f) => f.field)).to.deep.equal(["subject.email"]);
+        expect(fields[0].messages.join(" "), email).to.match(hint);
+        expect(JSON.stringify(res)).not.to.include("lovelace").and.not.to.include("example.com");
+      });
+      const hold = await t.gql(`mutation($e: String!) { placeLegalHold(input: { subjectEmail: $e, reason: "litigation", caseReference: "C-1" }) { id } }`, { e: email });
+      expect(hold.errors!.map((e) => [e.extensions.code, e.extensions.fields![0].field]), email).to.deep.equal([["BAD_USER_INPUT", "subjectEmail"]]);
+    }
+    expect(await t.count("legal_holds")).to.equal(0);
+    // The plain spellings, and letters of other scripts, stay valid.
+    for (const email of ["ada.lovelace@example.com", "用户@例子.公司", "josé@exämple.de"]) expect((await submit(t, { type: "ACCESS", subject: { email } })).id, email).to.be.a("string");
+  });
+
   it("refuses control characters, direction overrides and broken text in free text; other scripts, emoji, line breaks and tabs stay valid", async () => {
     for (const [name, c] of Object.entries({ NUL: "\u0000", ESC: "\u001b", "RIGHT-TO-LEFT OVERRIDE": "\u202e", "lone surrogate": "\udc00" })) {
       await expectFields(

@@ -90,8 +90,29 @@ export function emailProblem(raw: string): string | null {
   const parts = splitAddress(value);
   // The matching form is stored too: IDNA's mapping may lengthen a domain (`㎒` is `mhz`).
   if (!parts || value.length > 254 || normalizeEmail(value).length > 254) return `must be ${EMAIL_RULE}, at most 254 characters`;
+  const form = localPartForm(parts.local);
+  if (form) return `must be ${EMAIL_RULE}, ${form}`;
   const domain = domainToASCII(parts.domain);
   return domain && isEmail(`${parts.local}@${domain}`) ? null : `must be ${EMAIL_RULE}`;
+}
+
+/**
+ * What to type instead of a local part no system stores as written, or null. A quoted one
+ * (`"ada.lovelace"@example.com`) and one with compatibility characters (fullwidth `ａｄａ`, ligatures,
+ * superscripts) look like an address every system holds in plain form, yet match nothing: a request
+ * would complete with nobody's data. They are refused with what to type, rather than rewritten (a
+ * quoted local part may hold what no plain one can, and fullwidth letters are other characters).
+ */
+function localPartForm(local: string): string | null {
+  if (local.startsWith('"')) return "written without quotes";
+  if (local !== local.normalize("NFKC")) return "typed in plain characters (no fullwidth letters, ligatures or other compatibility forms before the @)";
+  return null;
+}
+
+/** The hint of emailProblem for a local part typed in a form no system stores (see localPartForm), or null. */
+export function emailFormHint(raw: string): string | null {
+  const parts = splitAddress(nfc(raw));
+  return parts ? localPartForm(parts.local) : null;
 }
 
 /**
@@ -100,7 +121,11 @@ export function emailProblem(raw: string): string | null {
  * pasted `ada@example.com ` is Ada), and internationalised domains are read as IDNA.
  */
 export function IsEmailAddress(message: string, options: ValidationOptions = {}): PropertyDecorator {
-  return ValidateBy({ name: "isEmailAddress", validator: { validate: (value: unknown) => typeof value === "string" && emailProblem(value) === null, defaultMessage: () => message } }, options);
+  const hinted = (value: unknown) => {
+    const hint = typeof value === "string" ? emailFormHint(value) : null;
+    return hint ? `${message}, ${hint}` : message;
+  };
+  return ValidateBy({ name: "isEmailAddress", validator: { validate: (value: unknown) => typeof value === "string" && emailProblem(value) === null, defaultMessage: (args) => hinted(args?.value) } }, options);
 }
 
 /** Why a typed phone number cannot be used, or null when it can. */
