@@ -5,7 +5,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
+import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
 import { addOutcome, carriedOver, outcomeLines, partialOf } from "./erasureOutcome";
@@ -71,7 +71,8 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
 
-  let kept = ruleExceptions(soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category))), services.retentionRules);
+  const ruleKept = soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category)));
+  let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
@@ -114,6 +115,8 @@ export async function runErasure(services: Services, connector: Connector, task:
         return;
       }
       remaining = check.remaining;
+      // What the rules keep is what the system holds now, written meanwhile or not; holds keep theirs as counted.
+      kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...kept.filter((k) => k.holdId)];
       kept.push(...heldSince.exceptions(check.byCategory));
     } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
     lines = outcomeLines(plan, soFar, kept, dctx);
