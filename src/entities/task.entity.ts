@@ -27,6 +27,8 @@ export interface TaskResult {
   partial?: PartialErasure;
   /** Sets a COLLECT left out as other people's data (counts and reasons, never the records). */
   leftOut?: LeftOutRecords[];
+  /** An ERASE's closing pass (armClosingPasses) ended: its counts include both passes. */
+  closingPass?: boolean;
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */
@@ -45,6 +47,10 @@ export interface PartialErasure {
   erasedIn: Record<string, number>;
   kept: { category: string; type: string; count: number; newestRecordedAt: string; redactedFields?: string[] }[];
   residual: StoredResidual[];
+  /** The erasure is an ERASE's closing pass (what the first pass erased is counted in). */
+  closingPass?: boolean;
+  /** A closing pass: the residue its first pass named (see closingResidual). */
+  firstResidual?: StoredResidual[];
 }
 
 /**
