@@ -29,6 +29,8 @@ export interface TaskResult {
   leftOut?: LeftOutRecords[];
   /** Kinds of record a COLLECT could not search for (reasons, never records). */
   notSearched?: NotSearchedRecords[];
+  /** An ERASE's closing pass (armClosingPasses) ended: its counts include both passes. */
+  closingPass?: boolean;
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */
@@ -47,6 +49,10 @@ export interface PartialErasure {
   erasedIn: Record<string, number>;
   kept: { category: string; type: string; count: number; newestRecordedAt: string; redactedFields?: string[] }[];
   residual: StoredResidual[];
+  /** The erasure is an ERASE's closing pass (what the first pass erased is counted in). */
+  closingPass?: boolean;
+  /** A closing pass: the residue its first pass named (see closingResidual). */
+  firstResidual?: StoredResidual[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Connector, ErasureInstruction, Identities, KeptRecords, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
-import { DeletionCount, Disposition, planLines } from "../domain/counting";
+import { CountedSet, DeletionCount, Disposition, planLines } from "../domain/counting";
 import { DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, RetentionRule } from "../domain/retention";
 import { DeletionPlanItemRow, KeptBy, RequestRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
@@ -77,6 +77,28 @@ export interface Verification {
   unexpected: Record<string, number>;
   /** Every record still there, per category (what a hold placed during the erasure keeps). */
   byCategory: Record<string, number>;
+  /** What is still there, per category x type, counted by the rule (what it keeps, and since when). */
+  sets: CountedSet[];
+}
+
+const setKey = (category: string, type: string) => `${category}\u0000${type}`;
+
+/**
+ * The sets an erasure keeps under the rules, as the verification pass found them in the system: the
+ * connector's own report was made while it erased, and records written meanwhile (a reply on a kept
+ * thread, a login) are kept with the rest, so its count and newest date can be short. Each set the
+ * verification counted in `categories` takes its count and date from there, with the fields the
+ * connector said it blanked; a set it reported that collect never yields stays as reported.
+ */
+export function keptAsVerified(reported: readonly KeptRecords[], counted: readonly CountedSet[], categories: readonly string[]): KeptRecords[] {
+  const seen = new Set(counted.map((s) => setKey(String(s.category), s.type)));
+  const verified = counted
+    .filter((s) => categories.includes(String(s.category)) && s.toKeep > 0 && s.newestKept)
+    .map((s): KeptRecords => {
+      const fields = [...new Set(reported.filter((k) => String(k.category) === String(s.category) && k.type === s.type).flatMap((k) => k.redactedFields ?? []))];
+      return { category: s.category, type: s.type, count: s.toKeep, newestRecordedAt: s.newestKept!, ...(fields.length ? { redactedFields: fields } : {}) };
+    });
+  return [...verified, ...reported.filter((k) => !categories.includes(String(k.category)) || !seen.has(setKey(String(k.category), k.type)))];
 }
 
 /**
@@ -101,17 +123,16 @@ export async function verifyErasure(
   }
   const { sets, refs } = count.result();
   const left = new Map<string, number>();
-  const key = (category: string, type: string) => `${category}\u0000${type}`;
-  for (const s of sets) if (s.toErase) left.set(key(String(s.category), s.type), s.toErase);
+  for (const s of sets) if (s.toErase) left.set(setKey(String(s.category), s.type), s.toErase);
   let remaining = sets.reduce((n, s) => n + s.found, 0);
   const byCategory: Record<string, number> = {};
   for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
   if (connector.lookup && surveyed.length) {
-    const collected = new Set(refs.map((r) => key(r.ref.type, r.ref.id)));
-    for await (const found of connector.lookup(surveyed.filter((r) => !collected.has(key(r.type, r.id))), ctx)) {
+    const collected = new Set(refs.map((r) => setKey(r.ref.type, r.ref.id)));
+    for await (const found of connector.lookup(surveyed.filter((r) => !collected.has(setKey(r.type, r.id))), ctx)) {
       if (!found.personalFields.length) continue;
       remaining += 1;
-      left.set(key(String(found.category), found.type), (left.get(key(String(found.category), found.type)) ?? 0) + 1);
+      left.set(setKey(String(found.category), found.type), (left.get(setKey(String(found.category), found.type)) ?? 0) + 1);
     }
   }
   const unexpected: Record<string, number> = {};
@@ -125,5 +146,5 @@ export async function verifyErasure(
       bad += excess;
     }
   }
-  return { remaining: remaining - bad, unexpected, byCategory };
+  return { remaining: remaining - bad, unexpected, byCategory, sets };
 }

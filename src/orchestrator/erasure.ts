@@ -5,10 +5,10 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { holdExceptions, ruleExceptions, verifyErasure } from "./deletion";
+import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, outcomeLines, partialOf } from "./erasureOutcome";
+import { addOutcome, carriedOver, closingBase, closingResidual, outcomeLines, partialOf } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -32,6 +32,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   const now = () => clock.now();
   const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
   const purge = task.step === TaskStep.PURGE;
+  // An ERASE that ended once and was armed again after its identity sources were erased (armClosingPasses).
+  const closing = !purge && (task.result?.partial?.closingPass === true || (!task.remoteReference && task.result?.lines !== undefined));
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
@@ -60,7 +62,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (outcome.remote) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
   await fence.end();
-  const soFar = addOutcome(task.remoteReference ? task.result : carriedOver(earlier), outcome, instruction, connector.spec.categories);
+  let soFar = addOutcome(task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier), outcome, instruction, connector.spec.categories);
   if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
@@ -71,7 +73,9 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
 
-  let kept = ruleExceptions(soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category))), services.retentionRules);
+  const ruleKept = soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category)));
+  if (closing) soFar = { ...soFar, residual: closingResidual(soFar.firstResidual ?? [], soFar.residual) };
+  let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
   if (overdue.length) {
@@ -114,24 +118,30 @@ export async function runErasure(services: Services, connector: Connector, task:
         return;
       }
       remaining = check.remaining;
+      // What the rules and holds keep is what the system holds now, written meanwhile or not.
+      const held = [...new Set([...plan.map((p) => p.category), ...Object.keys(check.byCategory)])].map((category) => ({ category, found: check.byCategory[category] ?? 0 }));
+      kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
       kept.push(...heldSince.exceptions(check.byCategory));
     } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
     lines = outcomeLines(plan, soFar, kept, dctx);
   }
+  const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
   let closeExceptions: string[] = [];
-  if (purge) {
-    // What the connector reports kept now replaces the open exceptions of the purged categories: those
-    // reported again unchanged stay open as they are; the others were purged (or superseded).
+  if (purge || closing) {
+    // What the connector reports kept now replaces the open exceptions of the purged categories (of
+    // every category, after a closing pass): those reported again unchanged stay open as they are; the
+    // others were purged (or superseded).
     const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
     const same = (e: RetentionExceptionRow, k: KeptException) =>
-      !e.holdId && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
+      (e.holdId ?? null) === (k.holdId ?? null) && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
     // A category a hold took during the purge keeps its open exceptions as they were.
-    const inScope = open.filter((e) => heldSince.instruction.categories.includes(e.category));
+    const inScope = closing ? open : open.filter((e) => heldSince.instruction.categories.includes(e.category));
     const unchanged = inScope.filter((e) => kept.some((k) => same(e, k)));
     closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
   }
-  const keptCount = kept.reduce((n, k) => n + k.recordCount, 0);
+  // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
+  const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
   const residual = soFar.residual.reduce((n, r) => n + r.count, 0);
   await completeTask(
     ds,
@@ -140,10 +150,11 @@ export async function runErasure(services: Services, connector: Connector, task:
     {
       erased,
       ...(soFar.redacted ? { redacted: soFar.redacted } : {}),
-      ...(kept.length ? { kept: keptCount } : {}),
+      ...(keptCount ? { kept: keptCount } : {}),
       ...(residual ? { residual, residualSets: soFar.residual } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
+      ...(closing ? { closingPass: true } : {}),
     },
     now(),
     { kept, closeExceptions, dropSurveyed: !purge, dropProgress: true, handOff: options.handOff },

@@ -12,6 +12,10 @@ export interface ErasureSoFar {
   erasedIn: Record<string, number>;
   kept: KeptRecords[];
   residual: StoredResidual[];
+  /** A closing pass (armClosingPasses): the first pass's erasure is counted in. */
+  closingPass?: boolean;
+  /** A closing pass: the residue its first pass named. */
+  firstResidual?: StoredResidual[];
 }
 
 /**
@@ -30,7 +34,40 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
     erasedIn,
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map((r) => ({ category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason }))],
+    ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
   };
+}
+
+/**
+ * Where an ERASE's closing pass starts: what its first pass erased (per category, from its lines) and
+ * what this pass's earlier attempts' units erased. What is kept or residual is counted anew by this
+ * pass: the erase reports it again, as the system holds it now.
+ */
+export function closingBase(first: TaskResult, earlier: Readonly<Record<string, number>> | null): TaskResult {
+  const erasedIn: Record<string, number> = {};
+  for (const line of first.lines ?? []) if (line.erased) erasedIn[line.category] = line.erased;
+  for (const [category, n] of Object.entries(earlier ?? {})) erasedIn[category] = (erasedIn[category] ?? 0) + n;
+  const erased = Object.values(erasedIn).reduce((n, x) => n + x, 0);
+  return { erased, partial: { erased, redacted: first.redacted ?? 0, erasedIn, kept: [], residual: [], closingPass: true, firstResidual: first.residualSets ?? [] } };
+}
+
+/**
+ * A closing pass's residue: what its first pass named, and what this pass names beyond it per
+ * category and record type. This pass meets the first one's residue again (its erase cannot tell it
+ * from new residue) or no longer at all (cut off from the subject, yet still there): so each set is
+ * counted once, under the first pass's reason, and only records past that count are new.
+ */
+export function closingResidual(first: readonly StoredResidual[], found: readonly StoredResidual[]): StoredResidual[] {
+  const key = (r: StoredResidual) => `${r.category}\u0000${r.type}`;
+  const named = new Map<string, number>();
+  for (const r of first) named.set(key(r), (named.get(key(r)) ?? 0) + r.count);
+  const out = first.map((r) => ({ ...r, fields: [...r.fields] }));
+  for (const r of found) {
+    const before = named.get(key(r)) ?? 0;
+    named.set(key(r), Math.max(0, before - r.count));
+    if (r.count > before) out.push({ ...r, fields: [...r.fields], count: r.count - before });
+  }
+  return out;
 }
 
 /** Counts earlier attempts' units left (erasure_progress), as the task's result before this call. */
@@ -48,6 +85,7 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
     erasedIn: s.erasedIn,
     kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
     residual: s.residual,
+    ...(s.closingPass ? { closingPass: true, firstResidual: s.firstResidual ?? [] } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { lockedRequest } from "../db/transaction";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
+import { armClosingPasses } from "./sql/armClosingPasses";
 
 export interface TaskCounts {
   total: number;
@@ -57,6 +58,8 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   if (target === RequestStatus.COMPLETED) {
     statusReason = await nothingDone(em, request, counts);
     if (statusReason) target = RequestStatus.FAILED;
+    // A deletion is done once the systems erased before its identity sources were looked at again.
+    else if (request.type === RequestType.DELETION && (await armClosingPasses(em, requestId, now)) > 0) return request;
   }
   if (target === request.status) return request;
   if (target === RequestStatus.FAILED && !statusReason) {

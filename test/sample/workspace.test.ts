@@ -75,8 +75,15 @@ describeEachDatabase("sample workspace", (db) => {
     const done = await run("DELETION", ADA);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const tasks = byKey(done);
-    const accountErased = Date.parse(tasks["account-db:ERASE"].startedAt);
-    for (const name of ["auth-log", "payments", "ticketing"]) expect(Date.parse(tasks[`${name}:ERASE`].finishedAt)).to.be.at.most(accountErased);
+    // The others were erased before the account database, and looked at again after it (their closing pass).
+    const account = tasks["account-db:ERASE"];
+    for (const name of ["auth-log", "payments", "ticketing"]) {
+      expect(Date.parse(tasks[`${name}:ERASE`].startedAt)).to.be.at.most(Date.parse(account.startedAt));
+      expect(Date.parse(tasks[`${name}:ERASE`].finishedAt)).to.be.at.least(Date.parse(account.finishedAt));
+    }
+    const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: done.id })).auditEvents;
+    const closing = events.filter((e: any) => e.action === "task.closing_pass_armed").map((e: any) => (typeof e.details === "string" ? JSON.parse(e.details) : e.details).connector);
+    expect(closing.sort()).to.deep.equal(["auth-log", "payments", "ticketing"]);
     expect(tasks["account-db:ERASE"].outcome.remaining).to.equal(0);
     const kept = new Set(done.retentionExceptions.map((e: any) => `${e.connector}:${e.category}`));
     expect([...kept].sort()).to.deep.equal(["auth-log:AUTH_LOGS", "payments:PAYMENTS", "ticketing:SUPPORT"]);

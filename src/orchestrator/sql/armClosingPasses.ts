@@ -1,0 +1,33 @@
+import { EntityManager, In } from "typeorm";
+import { TaskStatus, TaskStep } from "../../domain/tasks";
+import { TaskDependencyRow, TaskRow } from "../../entities";
+import { idempotencyKey } from "./insertPlan";
+import { auditTask } from "./taskAudit";
+
+/**
+ * Arms the closing pass of a deletion: every ERASE that an identity source's ERASE waited for (reverse
+ * identity order) ran while that source still held the subject, who could go on writing to its system
+ * (a login, a new ticket) until the source was erased. Once every ERASE has succeeded, each such ERASE
+ * whose pass was verified (its connector collects) and that has not closed yet is set PENDING again with
+ * a fresh idempotency key: it erases what may be erased now and counts what is kept (runErasure). The
+ * request stays IN_PROGRESS until they end. Returns how many were armed; runs in the settling transaction.
+ */
+export async function armClosingPasses(em: EntityManager, requestId: string, now: Date): Promise<number> {
+  const erases = await em.getRepository(TaskRow).findBy({ requestId, step: TaskStep.ERASE });
+  if (erases.length < 2) return 0;
+  const byId = new Map(erases.map((t) => [t.id, t]));
+  const edges = await em.getRepository(TaskDependencyRow).findBy({ taskId: In([...byId.keys()]), dependsOnTaskId: In([...byId.keys()]) });
+  const waitedFor = new Set(edges.filter((e) => byId.get(e.taskId)!.status === TaskStatus.SUCCEEDED).map((e) => e.dependsOnTaskId));
+  let armed = 0;
+  for (const task of erases) {
+    if (!waitedFor.has(task.id) || task.status !== TaskStatus.SUCCEEDED || task.result?.remaining === undefined || task.result.closingPass) continue;
+    const updated = await em.getRepository(TaskRow).update(
+      { id: task.id, status: TaskStatus.SUCCEEDED },
+      { status: TaskStatus.PENDING, attempts: 0, runAfter: now, idempotencyKey: idempotencyKey(requestId, task.connector, `${TaskStep.ERASE}:closing`), finishedAt: null, lastError: null, remoteReference: null, updatedAt: now },
+    );
+    if (updated.affected !== 1) continue;
+    await auditTask(em, Object.assign(task, { status: TaskStatus.PENDING, attempts: 0 }), "closing_pass_armed", now);
+    armed += 1;
+  }
+  return armed;
+}
