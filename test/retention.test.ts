@@ -3,6 +3,7 @@ import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
+import { collectAll, testContext } from "../src/connectors/testing/conformance";
 
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "400" };
 const ADA = "ada.lovelace@example.com";
@@ -42,6 +43,20 @@ describeEachDatabase("retention, legal holds and deletion plans", (db) => {
   }
   const erasedBy = (request: any) => Object.fromEntries(request.tasks.filter((x: any) => x.step === "ERASE").map((x: any) => [x.connector, x.outcome.erased]));
   const exceptionOf = (request: any, connector: string) => request.retentionExceptions.filter((e: any) => e.connector === connector);
+
+  it("keeps a payment of 29 February until its period ends on 1 March, and erases the day before's (leap years)", async () => {
+    const leapDay = new Date("2024-02-29T12:00:00.000Z");
+    const dayBefore = new Date("2024-02-28T12:00:00.000Z");
+    const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] }).seedDated(ADA, [dayBefore, leapDay]);
+    t = await new TestService(db(), FAST, [payments]).start();
+    // Seven years on: 29 February 2031 does not exist, so the leap day's period runs to 1 March, 12:00.
+    t.clock.set(new Date("2031-03-01T06:00:00.000Z"));
+    const done = await deletion();
+    expect(erasedBy(done)).to.deep.equal({ payments: 1 });
+    expect(exceptionOf(done, "payments").map((e: any) => [e.recordCount, e.retainUntil])).to.deep.equal([[1, "2031-03-01T12:00:00.000Z"]]);
+    // Asked of the system: the leap day's payment is still held, the day before's is gone.
+    expect((await collectAll(payments, { email: ADA }, testContext())).map((r) => r.recordedAt?.toISOString())).to.deep.equal([leapDay.toISOString()]);
+  });
 
   it("lists the published retention schedule, and takes DSR_RETENTION_RULES over the defaults", async () => {
     await start({ DSR_RETENTION_RULES: JSON.stringify([{ category: "AUTH_LOGS", period: "180 days", legalBasis: "fraud prevention", basisKind: "LEGITIMATE_INTEREST" }]) });

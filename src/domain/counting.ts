@@ -1,5 +1,5 @@
 import type { DataCategory, ErasureInstruction, RecordRef, SubjectRecord } from "../connectors/sdk";
-import { DeletionContext, holdFor, keepingRule, PlannedDeletion, shiftByPeriod } from "./retention";
+import { DeletionContext, holdFor, keepingRule, keptSince, PlannedDeletion, shiftByPeriod } from "./retention";
 
 /**
  * The counting rule: how a deletion counts a subject's records, once, for the survey (the plan), the
@@ -181,7 +181,7 @@ export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): Pl
       keptBy: toKeep ? "RULE" : null,
       legalBasis: toKeep && rule ? rule.legalBasis : null,
       holdId: null,
-      keepSince: rule ? shiftByPeriod(ctx.now, rule, -1) : null,
+      keepSince: rule ? keptSince(ctx.now, rule) : null,
       retainUntil: toKeep && rule && newest ? shiftByPeriod(newest, rule) : null,
     };
   });

@@ -92,6 +92,31 @@ export function shiftByPeriod(at: Date, rule: Pick<RetentionRule, "years" | "day
   return d;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The earliest instant a record may carry at `now` and still be inside the rule's period: records at
+ * or after it are kept (keepRecordedSince). It agrees with retainUntil (shiftByPeriod forward): a record
+ * is kept exactly while its period has not ended. Plain subtraction does not: 29 February has no twin
+ * in a common year, so moving a date across years rolls it to 1 March, and going back from 1 March 2031
+ * lands on 1 March 2024 although a record of 29 February 2024 is kept until 1 March 2031 (and going back
+ * from 29 February 2032 lands on 1 March 2025, a day late too). shiftByPeriod never reorders instants,
+ * so the bound is found by halving the two days around the plain subtraction, to the millisecond.
+ */
+export function keptSince(now: Date, rule: Pick<RetentionRule, "years" | "days">): Date {
+  const inside = (at: number) => shiftByPeriod(new Date(at), rule).getTime() >= now.getTime();
+  let hi = shiftByPeriod(now, rule, -1).getTime();
+  while (!inside(hi)) hi += DAY_MS;
+  let lo = hi - 2 * DAY_MS;
+  while (inside(lo)) lo -= DAY_MS;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (inside(mid)) hi = mid;
+    else lo = mid;
+  }
+  return new Date(hi);
+}
+
 /** An active legal hold, as erasure sees it. */
 export interface ActiveHold {
   id: string;
@@ -130,7 +155,7 @@ export function deletionInstruction(categories: readonly DataCategory[], ctx: De
   const keep: Partial<Record<DataCategory, Date>> = {};
   for (const category of erasable) {
     const rule = keepingRule(category, ctx);
-    if (rule) keep[category] = shiftByPeriod(ctx.now, rule, -1);
+    if (rule) keep[category] = keptSince(ctx.now, rule);
   }
   return Object.keys(keep).length ? { categories: erasable, keepRecordedSince: keep } : { categories: erasable };
 }
