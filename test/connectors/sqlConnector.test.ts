@@ -298,6 +298,50 @@ describeEachSqlDialect("SQL connector", (db) => {
       }
     });
 
+    it("follows no phone two accounts share (a household's line), says so, and reaches the rows of a phone one account holds", async () => {
+      const text = db().kind === "sqlite" ? "TEXT" : "VARCHAR(64)";
+      const ddl = [
+        `CREATE TABLE household_users (id INT NOT NULL PRIMARY KEY, email ${text} NOT NULL, phone ${text} NULL)`,
+        `CREATE TABLE household_sms (id INT NOT NULL PRIMARY KEY, phone ${text} NOT NULL, sent_at ${text} NOT NULL)`,
+      ];
+      for (const t of ["household_sms", "household_users"]) await account.rows(`DROP TABLE IF EXISTS ${t}`);
+      for (const statement of ddl) await account.rows(statement);
+      const users: [number, string, string][] = [
+        [1, "ada@home.example", "+44 20 7946 0100"],
+        [2, "charles@home.example", "+44 20 7946 0100"],
+        [3, "grace@elsewhere.example", "+44 20 7946 0200"],
+      ];
+      for (const row of users) await account.rows(`INSERT INTO household_users (id, email, phone) VALUES (?, ?, ?)`, row);
+      for (const [i, phone] of ["+44 20 7946 0100", "+44 20 7946 0100", "+44 20 7946 0200"].entries()) {
+        await account.rows(`INSERT INTO household_sms (id, phone, sent_at) VALUES (?, ?, ?)`, [i + 1, phone, "2025-01-01T00:00:00.000Z"]);
+      }
+      const household = make({
+        name: "household",
+        version: "1.0.0",
+        tables: [
+          { table: "household_users", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "user", primaryKey: "id", exportColumns: ["email", "phone"], erase: { strategy: "DELETE" } },
+          { table: "household_sms", identityColumn: "phone", identityKind: "phone", category: "AUTH_LOGS", recordType: "sms_code", primaryKey: "id", exportColumns: ["phone", "sent_at"], erase: { strategy: "DELETE" } },
+        ],
+        provides: [{ kind: "phone", table: "household_users", column: "phone" }],
+      });
+      try {
+        const notSearched: unknown[] = [];
+        const ada = await collectAll(household, { email: "ada@home.example" }, testContext({ notSearched: (set) => void notSearched.push(set) }));
+        expect(ada.map((r) => r.type)).to.deep.equal(["user"]);
+        expect(notSearched).to.have.length(1);
+        expect(notSearched[0]).to.deep.include({ category: "AUTH_LOGS", type: "sms_code" });
+        expect(await household.resolve({ email: "ada@home.example" }, testContext()), "the shared line is not handed on").to.deep.equal({});
+        expect((await household.erase({ email: "charles@home.example" }, { categories: ["ACCOUNT", "AUTH_LOGS"] }, testContext())).erased).to.equal(1);
+        // Asked of the database: the household's codes are all there; Grace's own line leads to her code.
+        expect(await account.count("household_sms", "id IN (1, 2)")).to.equal(2);
+        expect((await collectAll(household, { email: "grace@elsewhere.example" })).map((r) => r.type).sort()).to.deep.equal(["sms_code", "user"]);
+        expect(await household.resolve({ email: "grace@elsewhere.example" }, testContext())).to.deep.equal({ phone: "+442079460200" });
+      } finally {
+        await household.close();
+        for (const t of ["household_sms", "household_users"]) await account.rows(`DROP TABLE ${t}`);
+      }
+    });
+
     it("refuses, in every call, an identity it provides that was given and is not the subject's here, and takes the subject's own", async () => {
       const sessionsOf = async () => ({ ada: await account.count("sessions", "user_id = 1"), grace: await account.count("sessions", "user_id = 2") });
       const before = await sessionsOf();

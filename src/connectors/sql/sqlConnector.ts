@@ -49,6 +49,9 @@ export interface SqlConnector extends Connector {
  */
 const MAX_DERIVED = 100;
 const MAX_DERIVED_PAIRS = 1000;
+
+/** Why records found by phone were not searched for, when the subject's phone is other people's too. */
+const SHARED_PHONE = "found by a phone number other accounts hold too (a household's line): what it leads to cannot be told apart as the subject's, so it was not searched";
 const DEFAULT_CHUNK = 500;
 
 /** Builds the spec a configuration declares; exported so tooling can show it without connecting. */
@@ -126,7 +129,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           false,
         );
       }
-      await confirmOwn(op, p, t, matcher, values, given);
+      if ((await confirmOwn(op, p, t, matcher, values, given)) === "shared") {
+        // A phone is often a household's: it is followed no further, and the tables found by it say so.
+        known.delete(p.kind);
+        ctx.logger.info({ connector: name, kind: p.kind, table: t.table }, "a phone other people's rows hold too is not followed");
+        for (const keyed of cfg.tables.filter((x) => x.identityKind === p.kind)) ctx.notSearched?.({ category: keyed.category, type: keyed.recordType, reason: SHARED_PHONE });
+        continue;
+      }
       if (given === undefined && values.length) known.set(p.kind, values);
     }
     return known;
@@ -138,17 +147,22 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * subject's own row holds, when it holds one: Ada's email with Grace's user id would otherwise read
    * (and erase) Grace's rows found by user id, and miss Ada's. And no other person's row may hold any
    * of them (one payment customer id on two accounts): other systems would reach both people by it.
-   * The call stops, naming the kind, never the values.
+   * The call stops, naming the kind, never the values. A phone other people's rows hold too is the
+   * exception: households share a landline, and two accounts under one number are not a data error, so
+   * it answers "shared" and the number is not followed (nor handed to other systems) for either person.
    */
-  const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<void> => {
+  const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<"own" | "shared"> => {
     const theirs = given === undefined ? derived : [given];
     let conflict = given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
+    let shared = false;
     if (!conflict && theirs.length) {
       const value = identityMatcher(p.kind, theirs, country);
       const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS));
-      if (rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]))) conflict = `another person's ${t.table} row holds it`;
+      shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]));
+      if (shared) conflict = `another person's ${t.table} row holds it`;
     }
-    if (!conflict) return;
+    if (!conflict) return "own";
+    if (p.kind === "phone" && shared) return "shared";
     const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : `the ${p.kind} the request gives is not the subject's here`;
     const todo = given === undefined ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
     throw new ConnectorError(
