@@ -47,7 +47,7 @@ export async function call<T>(remote: Remote, query: string, variables: Record<s
 }
 
 const TASK_FIELDS = "id connector step status attempts lastError note";
-const SHOW = `query Show($id: ID!) { request(id: $id) { id type status statusReason receivedAt dueAt overdue tasks { ${TASK_FIELDS} } progress { total finished failed fraction } } }`;
+const SHOW = `query Show($id: ID!) { request(id: $id) { id type status statusReason receivedAt dueAt overdue tasks { ${TASK_FIELDS} } progress { total finished failed fraction } notSearched { connector category recordType reason } } }`;
 
 interface Shown {
   id: string;
@@ -59,6 +59,12 @@ interface Shown {
   overdue: boolean;
   tasks: Array<{ id: string; connector: string; step: string; status: string; attempts: number; lastError: string | null; note: string | null }>;
   progress: { total: number; finished: number; failed: number; fraction: number };
+  notSearched: Array<{ connector: string; category: string; recordType: string; reason: string }>;
+}
+
+/** The kinds of record the request's connectors could not search for, one line each (none: nothing). */
+function notSearchedLines(r: Shown): string[] {
+  return r.notSearched.length ? ["not searched (may hold the subject's data; see the request's notSearched):", ...r.notSearched.map((n) => `  ${n.connector} ${n.recordType} (${n.category}): ${n.reason}`)] : [];
 }
 
 function taskTable(tasks: Shown["tasks"]): string {
@@ -126,6 +132,7 @@ export function addRequestCommands(cli: Command): void {
       if (opts.json) return print(JSON.stringify(r, null, 2));
       print(`${r.id}  ${r.type}  ${r.status}${r.statusReason ? ` (${r.statusReason})` : ""}  due ${r.dueAt}${r.overdue ? "  OVERDUE" : ""}`);
       print(r.tasks.length ? taskTable(r.tasks) : "no tasks yet (tasks are planned when the request is approved)");
+      for (const line of notSearchedLines(r)) print(line);
     });
 
   withRemote(request.command("watch").description("follow a request's tasks with a progress bar until it ends, then print a summary"))
@@ -151,6 +158,7 @@ export function addRequestCommands(cli: Command): void {
       bar.stop();
       print(`${r.id}  ${r.type}  ${r.status}${r.statusReason ? ` (${r.statusReason})` : ""}`);
       if (r.tasks.length) print(taskTable(r.tasks));
+      for (const line of notSearchedLines(r)) print(line);
       if (r.status !== "COMPLETED") process.exitCode = 1;
     });
 }

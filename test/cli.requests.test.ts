@@ -52,6 +52,7 @@ describe("dsr request (the binary against a running service)", () => {
 
   it("watches a request to its end: a progress bar while it runs, then a summary of its tasks", async () => {
     crm.delayMs = 300;
+    tickets.notSearched = [{ category: "SUPPORT", type: "ticket", reason: "tickets filed by phone are found by phone only" }];
     const submitted = await dsr(["request", "submit", "--type", "ACCESS", "--email", "ada.lovelace@example.com", "--verified", "settings session"], remote);
     const id = submitted.stdout.trim();
     let watchingStarted: () => void;
@@ -66,6 +67,10 @@ describe("dsr request (the binary against a running service)", () => {
     expect(watched.stderr, watched.stderr).to.match(/3\/3 tasks \| COMPLETED/);
     expect(watched.stdout).to.match(new RegExp(`${id}  ACCESS  COMPLETED`));
     for (const row of [/crm\s+│\s+COLLECT\s+│\s+SUCCEEDED/, /tickets\s+│\s+COLLECT\s+│\s+SUCCEEDED/]) expect(watched.stdout).to.match(row);
+    // What a connector could not search for closes the summary, as `show` prints it too.
+    const notSearched = "  tickets ticket (SUPPORT): tickets filed by phone are found by phone only\n";
+    expect(watched.stdout).to.include(`not searched (may hold the subject's data; see the request's notSearched):\n${notSearched}`);
+    expect((await dsr(["request", "show", id], remote)).stdout).to.include(notSearched);
   });
 
   it("fails with one line and a meaningful exit code", async () => {

@@ -1,4 +1,4 @@
-import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, KeptRecords, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, KeptRecords, NotSearchedRecords, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 
 /** What the next call of a step does. */
 export type Behaviour =
@@ -37,6 +37,8 @@ export class ScriptedConnector implements Connector {
   eraseIsNoop = false;
   /** Kept sets erase reports on top of what it really kept (a connector at fault). */
   extraKept: KeptRecords[] = [];
+  /** Kinds of record collect reports it could not search for (ctx.notSearched). */
+  notSearched: NotSearchedRecords[] = [];
 
   constructor(spec: Partial<ConnectorSpec> & { name: string }, private readonly provide: Record<string, string> = {}) {
     this.spec = { version: "1.0.0", supports: ["access", "erasure", "rectification"], needs: ["email"], provides: [], categories: ["ACCOUNT"], ...spec };
@@ -98,6 +100,7 @@ export class ScriptedConnector implements Connector {
 
   async *collect(ids: Identities, ctx: TaskContext): AsyncIterable<SubjectRecord> {
     await this.act("collect", ctx);
+    for (const set of this.notSearched) ctx.notSearched?.(set);
     for (const record of this.data.get(ids.email) ?? []) yield record;
   }
 
