@@ -94,7 +94,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
       try {
         const notes = new CollectNotes();
         for (const line of (await surveyConnector(c, ids as Identities, { ...ctxFor(c), ...notes.reporters }, dctx, false)).lines) lines.push({ ...line, connector: spec.name });
-        notSearched.push(...notSearchedOf({ connector: spec.name, result: { records: 0, ...notes.result() } }));
+        notSearched.push(...notSearchedOf(spec.name, notes.result().notSearched));
       } catch (error) {
         notSurveyed.push({ connector: spec.name, reason: userWords(error) });
       }

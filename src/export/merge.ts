@@ -5,7 +5,6 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
-import { notSearchedOf } from "../queries/taskFinder";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
   CSV_LEADING_COLUMNS,
@@ -172,7 +171,7 @@ function buildManifest(
       .flatMap((t) => (t.result?.leftOut ?? []).map((l) => ({ connector: t.connector, category: String(l.category), type: l.type, records: l.count, reason: l.reason }))),
     notSearched: tasks
       .filter((t) => t.status === TaskStatus.SUCCEEDED)
-      .flatMap((t) => notSearchedOf(t).map((n) => ({ connector: n.connector, category: n.category, type: n.recordType, reason: n.reason }))),
+      .flatMap((t) => (t.result?.notSearched ?? []).map((n) => ({ connector: t.connector, category: String(n.category), type: n.type, reason: n.reason }))),
     retention: categories.filter((c) => RETENTION_SCHEDULE[c.category]).map((c) => ({ category: c.category, ...RETENTION_SCHEDULE[c.category] })),
     ...earlier,
   };

@@ -1,4 +1,5 @@
 import { DataSource } from "typeorm";
+import type { NotSearchedRecords } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
 import type { NotSearchedRecordSet } from "../schema/request.type";
@@ -15,10 +16,10 @@ export async function findTasks(ds: DataSource, requestId: string): Promise<Task
 /** The kinds of record a request's COLLECT tasks could not search for, per connector (ACCESS, PORTABILITY and DELETION collect). */
 export async function findNotSearched(ds: DataSource, requestId: string): Promise<NotSearchedRecordSet[]> {
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.COLLECT }, order: { connector: "ASC" } });
-  return tasks.flatMap(notSearchedOf);
+  return tasks.flatMap((t) => notSearchedOf(t.connector, t.result?.notSearched));
 }
 
-/** The kinds one COLLECT task could not search for, as the request, its export and certificate name them. */
-export function notSearchedOf(t: Pick<TaskRow, "connector" | "result">): NotSearchedRecordSet[] {
-  return (t.result?.notSearched ?? []).map((n) => ({ connector: t.connector, category: String(n.category), recordType: n.type, reason: n.reason }));
+/** The kinds one connector's collect could not search for, as the request, the preview and the certificate name them. */
+export function notSearchedOf(connector: string, sets: readonly NotSearchedRecords[] | undefined): NotSearchedRecordSet[] {
+  return (sets ?? []).map((n) => ({ connector, category: String(n.category), recordType: n.type, reason: n.reason }));
 }

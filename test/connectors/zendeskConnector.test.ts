@@ -9,7 +9,7 @@ import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
 import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
-import { ADA, BJORN, BJORN_PERSON, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
+import { ADA, BJORN, BJORN_PERSON, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, ticketsTiedTo, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
@@ -255,8 +255,6 @@ describe("Zendesk connector", () => {
 
     describe("a user an agent deleted by hand (soft-deleted, tickets left in place)", () => {
       const grace = () => z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
-      /** Every ticket still tied to the user in the stand-in: requested by them or CC'ing them. */
-      const tied = (id: number) => z.store.state.tickets.filter((x) => x.requester_id === id || x.collaborator_ids.includes(id));
 
       for (const [how, subject] of [
         ["by email (found among deleted_users)", (_id: number) => ({ email: GRACE_PERSON.email })],
@@ -276,7 +274,7 @@ describe("Zendesk connector", () => {
           const outcome = await connector.erase(subject(user.id), SUPPORT, testContext());
           expect(outcome).to.deep.equal({ erased: expected });
           // Asked of the stand-in: no ticket leads to her, her words are redacted, and she is deleted for good.
-          expect(tied(user.id)).to.deep.equal([]);
+          expect(ticketsTiedTo(z, user.id)).to.deep.equal([]);
           for (const { ticket, role } of threads.filter((x) => x.role === "cc")) {
             expect(role).to.equal("cc");
             for (const c of z.store.ticket(ticket.id)!.comments.filter((x) => x.author_id === user.id)) expect(c.plain_body).to.match(/^[\s▇]*$/u);
@@ -311,7 +309,7 @@ describe("Zendesk connector", () => {
         expect(outcome.erased).to.equal(0);
         const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k.count]));
         expect(kept).to.include({ ticket: threads.length, user: 1 });
-        expect(tied(user.id).length).to.equal(threads.length);
+        expect(ticketsTiedTo(z, user.id).length).to.equal(threads.length);
         expect(z.store.user(user.id)?.active, "still soft-deleted, with the kept threads").to.equal(false);
         expect(z.store.effects).to.deep.include({ userPermanentDeletes: 0 });
       });

@@ -3,7 +3,7 @@ import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
-import { connectorFor, expectedRecordCount, GRACE_PERSON, startStandIn, ticketsOf } from "../connectors/support/zendeskStandIn";
+import { connectorFor, expectedRecordCount, GRACE_PERSON, startStandIn, ticketsOf, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
 import { exportedManifest, FAST } from "./support";
 
 const REPORT = `query($id: ID!) { request(id: $id) { status statusReason
@@ -46,7 +46,7 @@ describeEachDatabase("a ticketing user deleted by hand in Zendesk", (db) => {
     return { id: r.id as string, ...done };
   };
   /** Tickets in the stand-in that still lead to her: requested by her or CC'ing her. */
-  const tiedToHer = () => z.store.state.tickets.filter((x) => x.requester_id === grace.id || x.collaborator_ids.includes(grace.id));
+  const tiedToHer = () => ticketsTiedTo(z, grace.id);
 
   it("exports her profile and every ticket Zendesk still holds, then erases them and reports what Zendesk shows", async function () {
     this.timeout(90_000);

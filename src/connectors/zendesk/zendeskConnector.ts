@@ -31,6 +31,9 @@ export interface ZendeskConnector extends Connector {
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
 
+/** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
+const ZENDESK_ID = /^\d{1,15}$/;
+
 /** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
 type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
 
@@ -72,7 +75,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   const userById = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
-    if (!/^\d{1,15}$/.test(id)) return undefined;
+    if (!ZENDESK_ID.test(id)) return undefined;
     const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx);
     return status === 404 ? undefined : body.user;
   };
@@ -105,7 +108,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     if (ids.ticketingUserId) {
       const user = await userById(ids.ticketingUserId, op, ctx);
       if (user?.active) return { user, state: "active" };
-      if (!/^\d{1,15}$/.test(ids.ticketingUserId)) return undefined;
+      if (!ZENDESK_ID.test(ids.ticketingUserId)) return undefined;
       const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${ids.ticketingUserId}.json`, op, ctx);
       return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
     }

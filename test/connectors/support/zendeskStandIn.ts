@@ -40,6 +40,11 @@ export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: Ze
   return [...requested, ...ccd];
 }
 
+/** Every ticket the stand-in still holds that leads to the user (requested by them or CC'ing them), soft-deleted tickets too. */
+export function ticketsTiedTo(standIn: ZendeskStandIn, userId: number): ZendeskTicket[] {
+  return standIn.store.state.tickets.filter((t) => t.requester_id === userId || t.collaborator_ids.includes(userId));
+}
+
 /**
  * How many records collect should return for a user, counted from the stand-in's data: the user, their
  * tickets, every comment on tickets they requested, their own comments on tickets they were CC'd on,
