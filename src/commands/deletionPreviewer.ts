@@ -80,6 +80,10 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
   // As a request's plan does: a kind is used only once its providers confirmed it (a given user id may be another person's).
   const failedProviders = (spec: Connector["spec"], kind: string) => connectors.providersOf(kind, spec.name).filter((p) => failed.has(p.spec.name)).map((p) => p.spec.name);
   const unconfirmed = (spec: Connector["spec"]) => spec.needs.filter((kind) => failedProviders(spec, kind).length);
+  const unconfirmedReason = (spec: Connector["spec"]) => {
+    const kinds = unconfirmed(spec);
+    return `needs ${kinds.join(" or ")}, which ${[...new Set(kinds.flatMap((k) => failedProviders(spec, k)))].join(", ")} could not confirm for this subject`;
+  };
   const dctx: DeletionContext = { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, ids.email), now: clock.now(), minor };
   const lines: DeletionPreviewResult["lines"] = [];
   const notSearched: NotSearchedRecordSet[] = [];
@@ -89,7 +93,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
     if (spec.manual) notSurveyed.push({ connector: spec.name, reason: "a person surveys this system when erasing" });
     else if (!spec.supports.includes("access")) notSurveyed.push({ connector: spec.name, reason: `${spec.name} cannot be surveyed (no access support)` });
     else if (missingNeeds(c, ids as Identities).length) notSurveyed.push({ connector: spec.name, reason: `needs ${missingNeeds(c, ids as Identities).join(" or ")}, which no connector found` });
-    else if (unconfirmed(spec).length) notSurveyed.push({ connector: spec.name, reason: `needs ${unconfirmed(spec).join(" or ")}, which ${[...new Set(unconfirmed(spec).flatMap((k) => failedProviders(spec, k)))].join(", ")} could not confirm for this subject` });
+    else if (unconfirmed(spec).length) notSurveyed.push({ connector: spec.name, reason: unconfirmedReason(spec) });
     else {
       try {
         const notes = new CollectNotes();
