@@ -111,6 +111,36 @@ describeEachDatabase("retention, legal holds and deletion plans", (db) => {
     expect(failed.retentionExceptions.filter((e: any) => e.connector === "auth-log")).to.deep.equal([]);
   });
 
+  it("erases nothing of a category held between an erasure's first pass and its closing pass, and keeps what appeared meanwhile under the hold", async () => {
+    // Payments needs the account database's user id: its erasure runs first, and again (the closing
+    // pass) once the account database is erased. That one's first attempt fails, holding it back.
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"], provides: ["userId"] }, { userId: "u-1" }).seedDated(ADA, [new Date(TEST_START.getTime() - 5 * 365 * DAY)]);
+    account.script("erase", { kind: "retryable", retryAfterMs: 1500 });
+    const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"], needs: ["userId"] }).seedDated(ADA, [new Date(TEST_START.getTime() - 8 * 365 * DAY)]);
+    t = await new TestService(db(), FAST, [account, payments]).start();
+    const r = await submit(t, { type: "DELETION", identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => (account.callsOf("erase").length === 1 ? true : undefined), "the account database's first erase attempt");
+    expect(payments.callsOf("erase"), "payments' first pass ran").to.have.length(1);
+    expect(payments.data.get(ADA), "its 8-year-old payment erased").to.equal(undefined);
+    // Meanwhile a payment of hers is recorded (a late import, dated long ago), and PAYMENTS is held.
+    payments.data.set(ADA, [{ category: "PAYMENTS", type: "row", id: "late-1", data: { n: 1 }, recordedAt: new Date(TEST_START.getTime() - 9 * 365 * DAY) }]);
+    const { placeLegalHold: hold } = await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CASE-9" }) { id } }`);
+    // The test's clock moves past the account database's retry.
+    t.clock.advance(2000);
+    const done = await t.waitFor(async () => {
+      const request = await show(r.id);
+      return request.status === "COMPLETED" ? request : undefined;
+    }, "deletion COMPLETED");
+    // The closing pass ran with PAYMENTS withdrawn: the connector was shown no held category, and
+    // the late payment, asked of the system, is still there; the request keeps it under the hold.
+    const passes = payments.instructions.map((i) => i.categories);
+    expect(passes.length, "a closing pass ran").to.be.greaterThan(1);
+    expect(passes.slice(1).every((c) => !c.includes("PAYMENTS"))).to.equal(true);
+    expect(payments.data.get(ADA)?.map((x) => x.id)).to.deep.equal(["late-1"]);
+    expect(exceptionOf(done, "payments").filter((e: any) => e.status === "OPEN").map((e: any) => [e.holdId, e.recordCount])).to.deep.equal([[hold.id, 1]]);
+  });
+
   it("keeps held categories whole, never showing them to the connector, and purges them once the hold is released", async () => {
     await start();
     const forbidden = await t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "litigation", caseReference: "CASE-1" }) { id } }`, {}, Role.AUDITOR);
