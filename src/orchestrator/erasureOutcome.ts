@@ -70,6 +70,26 @@ export function closingResidual(first: readonly StoredResidual[], found: readonl
   return out;
 }
 
+/**
+ * A closing pass's residue as the system holds it now: no set larger than what the verification pass
+ * still finds of its category and record type holding personal data. The first pass's residue is
+ * carried over (closingResidual) even when this pass does not meet it; but this pass may have erased
+ * it (a redaction Stripe refused the first time and ran this time), and residue that is gone counted
+ * beside the erasure that removed it would count those records twice and name data no longer held.
+ * Only for a connector whose verification looks every surveyed record up by id, so that residue cut
+ * off from the subject is still seen.
+ */
+export function residualStillHeld(residual: readonly StoredResidual[], held: readonly { category: string; type: string; count: number }[]): StoredResidual[] {
+  const left = new Map<string, number>();
+  for (const h of held) left.set(`${h.category}\u0000${h.type}`, (left.get(`${h.category}\u0000${h.type}`) ?? 0) + h.count);
+  return residual.flatMap((r) => {
+    const key = `${r.category}\u0000${r.type}`;
+    const count = Math.min(r.count, left.get(key) ?? 0);
+    left.set(key, (left.get(key) ?? 0) - count);
+    return count ? [{ ...r, fields: [...r.fields], count }] : [];
+  });
+}
+
 /** Counts earlier attempts' units left (erasure_progress), as the task's result before this call. */
 export function carriedOver(erasedIn: Readonly<Record<string, number>> | null): TaskResult | null {
   if (!erasedIn || Object.keys(erasedIn).length === 0) return null;

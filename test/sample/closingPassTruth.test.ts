@@ -1,0 +1,124 @@
+import { expect } from "chai";
+import pino from "pino";
+import { personalFields, StripeKind } from "../../src/connectors/stripe/records";
+import { shiftByPeriod } from "../../src/domain/retention";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { describeEachDatabase, tempDir } from "../support/databases";
+import { submit, TEST_START, TestService } from "../support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+  progress { total finished fraction }
+  deletionOutcome { connector category plannedFound plannedToErase plannedToKeep erased redacted kept residual matchesPlan differences { kind records } }
+  residualRecords { connector recordType records }
+  tasks { connector step status } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } } }`;
+const SEVEN_YEARS = { years: 7, days: 0 };
+const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
+
+/**
+ * A deletion's closing passes (armClosingPasses: each erasure that ran before the identity source's runs
+ * again once that one is erased) report what the systems hold after them: nothing erased twice or both
+ * erased and residual, and a progress that never goes backwards.
+ */
+describeEachDatabase("a deletion's closing passes, reported as the systems hold them", (db) => {
+  let ws: SampleWorkspace;
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+
+  async function start(): Promise<void> {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+  }
+
+  async function approvedDeletion(): Promise<string> {
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return r.id;
+  }
+
+  /** Polls the request until it ends (the clock ticks so that Stripe's redaction jobs are polled), calling `each` with every reading. */
+  const finished = (id: string, each: (now: any) => void = () => undefined): Promise<any> =>
+    t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      each(now);
+      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
+    }, "deletion finished", 120_000);
+
+  /** Ada's Stripe objects outside the 7-year rule that still hold personal data, read from the stand-in. */
+  function oldObjectsWithPersonalData(customer: string): number {
+    const cutoff = shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000;
+    return (["charge", "invoice"] as StripeKind[]).reduce(
+      (n, kind) => n + ws.stripe.store.all(kind).filter((o) => o.customer === customer && (o.created as number) < cutoff && personalFields(kind, o).length > 0).length,
+      0,
+    );
+  }
+
+  it("counts what Stripe refused to redact in the first pass and redacted in the closing pass as erased, not also as residual", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    expect(oldest.created as number, "Ada's oldest charge is outside the 7-year rule").to.be.lessThan(shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000);
+    const before = oldObjectsWithPersonalData(customer);
+    expect(before, "Ada has old charges and invoices for a redaction job").to.be.greaterThan(1);
+    // Stripe refuses the first job (its oldest charge is in a state it will not redact).
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    let firstPass: any;
+    const done = await finished(id, (now) => {
+      const payments = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      if (firstPass || payments.status !== "SUCCEEDED") return;
+      firstPass = now;
+      // Once the first pass has named the refused objects residual, Stripe can redact them: the
+      // refusal is lifted and the canceled job has finished canceling (its objects are free again).
+      ws.stripe.redaction.refuse.clear();
+      for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(firstPass, "the first pass ended before the request did").to.not.equal(undefined);
+    const jobs = [...ws.stripe.store.redactionJobs.values()].map((j) => j.status);
+    expect(jobs, "a job failed (the first pass) and one succeeded (the closing pass)").to.include.members(["canceled", "succeeded"]);
+
+    // Stripe itself: none of Ada's old charges and invoices still holds her data.
+    const stillHeld = oldObjectsWithPersonalData(customer);
+    expect(stillHeld, "Stripe redacted every old charge and invoice").to.equal(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect({ erased: line.erased, redacted: line.redacted, residual: line.residual }, "the outcome: what left Stripe, and what is still there").to.deep.equal({ erased: before, redacted: before, residual: stillHeld });
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(line.differences, "nothing appeared after the plan, and nothing is residual").to.deep.equal([]);
+    expect(line.matchesPlan).to.equal(true);
+    expect(done.residualRecords.filter((r: any) => r.connector === "payments")).to.deep.equal([]);
+    const certificate = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    expect(certificate.erased.find((e: any) => e.connector === "payments")).to.include({ records: before, redacted: before, residual: stillHeld });
+    expect(sum(certificate.residual, (r: any) => r.records)).to.equal(stillHeld);
+  });
+
+  it("still names what Stripe refused in both passes residual, once", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    let freed = false;
+    const done = await finished(id, (now) => {
+      const payments = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      if (freed || payments.status !== "SUCCEEDED") return;
+      freed = true;
+      // The canceled job has finished canceling; Stripe still refuses the charge.
+      for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const stillHeld = oldObjectsWithPersonalData(customer);
+    expect(stillHeld, "the refused job's charges and invoices still hold Ada's data").to.be.greaterThan(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect(line.residual, "residual: what Stripe still holds").to.equal(stillHeld);
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(sum(done.residualRecords.filter((r: any) => r.connector === "payments"), (r: any) => r.records)).to.equal(stillHeld);
+  });
+});
