@@ -121,4 +121,42 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
     expect(sum(done.residualRecords.filter((r: any) => r.connector === "payments"), (r: any) => r.records)).to.equal(stillHeld);
   });
+
+  it("counts each closing pass as a step of its own: progress never goes backwards, and shows the passes still to run", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    // Stripe refuses the first pass's job, so the payments closing pass starts a job of its own, and
+    // Stripe takes its time with it: the request waits there with the closing passes under way.
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    const readings: { status: string; finished: number; total: number; fraction: number }[] = [];
+    let during: any;
+    const done = await finished(id, (now) => {
+      readings.push({ status: now.status, ...now.progress });
+      const erase = (c: string) => now.tasks.find((x: any) => x.connector === c && x.step === "ERASE");
+      if (!ws.stripe.redaction.paused && !during && erase("payments").status === "SUCCEEDED" && erase("account-db").status !== "SUCCEEDED") ws.stripe.redaction.paused = true;
+      if (!during && erase("account-db").status === "SUCCEEDED" && erase("payments").status === "REMOTE_PROCESSING") {
+        during = now;
+        ws.stripe.redaction.paused = false;
+      }
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(during, "a reading while the payments closing pass waited for Stripe").to.not.equal(undefined);
+
+    const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action } }`, { id })).auditEvents;
+    const passes = events.filter((e: any) => e.action === "task.closing_pass_armed").length;
+    expect(passes, "the auth log, payments and ticketing erasures each had a closing pass").to.equal(3);
+    expect(during.progress.finished, "while the passes run, work is shown left").to.be.lessThan(during.progress.total);
+    for (const [i, r] of readings.entries()) {
+      if (r.status === "IN_PROGRESS") expect(r.finished, `reading ${i}: an open request has steps left`).to.be.lessThan(r.total);
+      if (i === 0) continue;
+      const before = readings[i - 1];
+      expect(r.finished, `reading ${i}: finished never goes backwards (${before.finished}/${before.total} then ${r.finished}/${r.total})`).to.be.at.least(before.finished);
+      expect(r.fraction, `reading ${i}: nor does the fraction`).to.be.at.least(before.fraction);
+      expect(r.total, `reading ${i}: the steps were known from the start`).to.equal(before.total);
+    }
+    expect(done.progress, "at the end: every task and every closing pass").to.deep.equal({ total: done.tasks.length + passes, finished: done.tasks.length + passes, fraction: 1 });
+  });
 });
