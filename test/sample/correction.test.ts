@@ -120,4 +120,32 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(done.status, "nothing was corrected").to.equal("FAILED");
     expect(done.statusReason).to.match(/^No connector could correct the subject's data: auth-log skipped \(.+\); payments skipped \(.+\); ticketing skipped \(.+\)$/);
   });
+
+  it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const correction = (corrections: { field: string; value: string }[]) =>
+      submit(t!, { type: "CORRECTION", subject: { email: ADA }, corrections, identityVerified: true, verificationEvidence: "signed-in session" });
+    // Ada asks for her name to be corrected, and, while that request is open, for her phone.
+    const first = await correction([{ field: "name", value: "Augusta Ada King" }]);
+    const second = await correction([{ field: "phone", value: "+442079469999" }]);
+    for (const r of [first, second]) await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const ended = async (id: string) =>
+      t!.waitFor(
+        async () => {
+          const { request } = await t!.ok(`query($id: ID!) { request(id: $id) { status statusReason duplicateOf } }`, { id });
+          return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+        },
+        "correction finished",
+        30_000,
+      );
+    expect((await ended(first.id)).status).to.equal("COMPLETED");
+    const done = await ended(second.id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // The account database itself holds both corrections: the second request did its own work.
+    expect(await userOf(ADA)).to.include({ name: "Augusta Ada King", phone: "+442079469999" });
+    expect(done.duplicateOf, "a correction of other fields is no duplicate").to.equal(null);
+  });
 });
