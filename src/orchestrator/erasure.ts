@@ -74,6 +74,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
 
   const ruleKept = soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category)));
+  // What this pass itself named residual (a closing pass adds its first pass's below).
+  const ownResidual = soFar.residual;
   if (closing) soFar = { ...soFar, residual: closingResidual(soFar.firstResidual ?? [], soFar.residual) };
   let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
@@ -119,7 +121,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       }
       remaining = check.remaining;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
-      if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, check.notKept) };
+      if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
       const held = [...new Set([...plan.map((p) => p.category), ...Object.keys(check.byCategory)])].map((category) => ({ category, found: check.byCategory[category] ?? 0 }));
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
