@@ -3,6 +3,7 @@ import pino from "pino";
 import { personalFields, StripeKind } from "../../src/connectors/stripe/records";
 import { shiftByPeriod } from "../../src/domain/retention";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, TEST_START, TestService } from "../support/harness";
 
@@ -158,5 +159,38 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
       expect(r.total, `reading ${i}: the steps were known from the start`).to.equal(before.total);
     }
     expect(done.progress, "at the end: every task and every closing pass").to.deep.equal({ total: done.tasks.length + passes, finished: done.tasks.length + passes, fraction: 1 });
+  });
+
+  it("counts residue once when a hold on its category comes between the passes: kept by the hold, not also residual", async function () {
+    this.timeout(180_000);
+    await start();
+    const ada = ws.people.find((p) => p.email === ADA)!;
+    const customer = ada.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    ws.stripe.redaction.refuse.add(oldest.id);
+    // The ticketing erasure is held up at its first delete, so the account database (erased last) waits.
+    const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
+    const old = ws.zendesk.store.ticketsRequestedBy(Number(ada.ticketingUserId)).filter((x) => new Date(x.updated_at).getTime() < cutoff);
+    expect(old.length, "Ada has a thread outside the 5-year rule").to.be.at.least(1);
+    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
+    const id = await approvedDeletion();
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
+    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    await deleting.reached;
+    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CASE-7" }) { id } }`);
+    deleting.release();
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+
+    // Stripe itself: what the payments connector still finds of Ada (the refused objects among it).
+    const held = (await collectAll(ws.connectors.find((c) => c.spec.name === "payments")!, { email: ADA, paymentCustomerId: customer })).length;
+    expect(oldObjectsWithPersonalData(customer), "the refused charges and invoices still hold Ada's data").to.be.greaterThan(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect({ kept: line.kept, residual: line.residual }, "everything Stripe holds is kept by the hold, each record once").to.deep.equal({ kept: held, residual: 0 });
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(done.residualRecords.filter((r: any) => r.connector === "payments")).to.deep.equal([]);
   });
 });
