@@ -139,6 +139,27 @@ describeEachDatabase("duplicate requests", (db) => {
     expect(tickets.callsOf("erase")).to.have.length(1);
   });
 
+  it("does not answer a DELETION naming an id the open one lacks with that one's work: the system found by it is erased too", async () => {
+    // A newsletter system finds people only by its own id: the first request does not name it.
+    await t.stop();
+    const newsletter = new ScriptedConnector({ name: "newsletter", categories: ["SUPPORT"], needs: ["external:newsletter"] }).seed(ADA, 2);
+    t = await new TestService(db(), FAST, [account, tickets, newsletter]).start();
+    tickets.delayMs = 300;
+    const first = await request("DELETION");
+    await approve(first.id);
+    const second = await submit(t, { type: "DELETION", subject: { email: ADA, externalIds: [{ system: "newsletter", id: "NL-1" }] }, identityVerified: true, verificationEvidence: "test" });
+    await approve(second.id);
+    await until(first.id, "COMPLETED");
+    const done = await t.waitFor(async () => {
+      const now = await show(second.id);
+      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
+    }, "second deletion ended", 30_000);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // The newsletter system itself: what only the second request could reach is gone.
+    expect(newsletter.data.has(ADA), "the newsletter system still holds Ada's records").to.equal(false);
+    expect(done.duplicateOf).to.equal(null);
+  });
+
   it("finds a request's waiting duplicates by index when it ends, not by reading every request [MariaDB]", async function () {
     if (db().kind !== "mariadb") this.skip();
     const plan = await t.ds.transaction(async (em) => {

@@ -14,9 +14,9 @@ describeEachDatabase("no work, no COMPLETED", (db) => {
   afterEach(async () => {
     await t?.stop();
   });
-  const run = async (type: string, connectors: ScriptedConnector[]) => {
+  const run = async (type: string, connectors: ScriptedConnector[], input: Record<string, unknown> = {}) => {
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10" }, connectors).start();
-    const r = await submit(t, { type, identityVerified: true, verificationEvidence: "test" });
+    const r = await submit(t, { type, identityVerified: true, verificationEvidence: "test", ...input });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
     return t.waitFor(async () => {
       const now = (await t.ok(SHOW, { id: r.id })).request;
@@ -41,6 +41,12 @@ describeEachDatabase("no work, no COMPLETED", (db) => {
   it("fails a deletion at once when the installation has no connector at all", async () => {
     const done = await run("DELETION", []);
     expect(done).to.include({ status: "FAILED", statusReason: "No connector in this installation can erase the subject's data: nothing was done (add connectors that support erasure)" });
+    expect(done.tasks).to.deep.equal([]);
+  });
+
+  it("fails a correction at once when the installation has no connector at all", async () => {
+    const done = await run("CORRECTION", [], { corrections: [{ field: "name", value: "Augusta Ada King" }] });
+    expect(done).to.include({ status: "FAILED", statusReason: "No connector in this installation can correct the subject's data: nothing was done (add connectors that support rectification)" });
     expect(done.tasks).to.deep.equal([]);
   });
 

@@ -25,14 +25,27 @@ export interface SubmitRequestCommand {
 }
 
 /**
- * The earliest open request of the same type about the same person. A new request is linked to it and,
- * once approved, follows it instead of fanning out a second time.
+ * The earliest open request of the same type about the same person that asks for all this one asks:
+ * a new request is linked to it and, once approved, follows it instead of fanning out a second time. One
+ * that asks for more (an identity the original lacks, which leads to records it never reached; changes
+ * it does not make; a minor's erasure, which keeps less) is no duplicate: following would report work
+ * that no one did for it.
  */
-async function findOpenOriginal(em: EntityManager, type: RequestType, email: string): Promise<RequestRow | null> {
-  return em.getRepository(RequestRow).findOne({
-    where: { type, subjectEmail: email, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
+async function findOpenOriginal(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
+  const open = await em.getRepository(RequestRow).find({
+    where: { type: row.type, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
     order: { receivedAt: "ASC" },
+    take: 20,
   });
+  return open.find((original) => asksNoMoreThan(row, original)) ?? null;
+}
+
+/** Whether everything `row` asks for is asked by `original` too (same type and person already). */
+function asksNoMoreThan(row: RequestRow, original: RequestRow): boolean {
+  const within = <T>(own: T | null, theirs: T | null) => own === null || own === theirs;
+  const externalIds = (row.subjectExternalIds ?? []).every((x) => (original.subjectExternalIds ?? []).some((o) => o.system === x.system && o.id === x.id));
+  const corrections = (row.corrections ?? []).every((c) => (original.corrections ?? []).some((o) => o.field === c.field && o.value === c.value));
+  return within(row.subjectUserId, original.subjectUserId) && within(row.subjectPhone, original.subjectPhone) && externalIds && corrections && (!row.concernsMinor || original.concernsMinor);
 }
 
 /** The subject in matching form; BAD_USER_INPUT naming each field that cannot be read or conflicts. */
@@ -124,7 +137,7 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
 
 /** Stores a new request (linked to an open original of the same type and subject) with its audit event. */
 export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
-  row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
+  row.duplicateOf = (await findOpenOriginal(em, row))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(
     em,

@@ -79,6 +79,8 @@ export interface Verification {
   byCategory: Record<string, number>;
   /** What is still there, per category x type, counted by the rule (what it keeps, and since when). */
   sets: CountedSet[];
+  /** Records still there that the rule does not keep, per category x type (residual, or unexpected). */
+  notKept: { category: string; type: string; count: number }[];
 }
 
 const setKey = (category: string, type: string) => `${category}\u0000${type}`;
@@ -146,5 +148,9 @@ export async function verifyErasure(
       bad += excess;
     }
   }
-  return { remaining: remaining - bad, unexpected, byCategory, sets };
+  const notKept = [...left].map(([k, count]) => {
+    const [category, type] = k.split("\u0000");
+    return { category, type, count };
+  });
+  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept };
 }

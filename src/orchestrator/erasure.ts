@@ -8,7 +8,7 @@ import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, outcomeLines, partialOf } from "./erasureOutcome";
+import { addOutcome, carriedOver, closingBase, closingResidual, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -74,6 +74,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
 
   const ruleKept = soFar.kept.filter((k) => !heldSince.categories.includes(String(k.category)));
+  // What this pass itself named residual (a closing pass adds its first pass's below).
+  const ownResidual = soFar.residual;
   if (closing) soFar = { ...soFar, residual: closingResidual(soFar.firstResidual ?? [], soFar.residual) };
   let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
@@ -118,6 +120,8 @@ export async function runErasure(services: Services, connector: Connector, task:
         return;
       }
       remaining = check.remaining;
+      // A closing pass carries its first pass's residue: only as much of it as the system still holds.
+      if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
       const held = [...new Set([...plan.map((p) => p.category), ...Object.keys(check.byCategory)])].map((category) => ({ category, found: check.byCategory[category] ?? 0 }));
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];

@@ -70,6 +70,31 @@ export function closingResidual(first: readonly StoredResidual[], found: readonl
   return out;
 }
 
+/**
+ * A closing pass's residue as the system holds it now. The first pass's residue is carried over
+ * (closingResidual) even when this pass does not meet it; but this pass may have erased it (a
+ * redaction Stripe refused the first time and ran this time), and residue that is gone counted beside
+ * the erasure that removed it would count those records twice and name data no longer held. So each
+ * category x record type keeps no more than the verification pass still finds of it holding personal
+ * data, and never less than this pass named itself (it checked those records; some may be out of the
+ * verification's sight). Only for a connector whose verification looks every surveyed record up by id.
+ */
+export function residualStillHeld(residual: readonly StoredResidual[], own: readonly StoredResidual[], held: readonly { category: string; type: string; count: number }[]): StoredResidual[] {
+  const key = (r: { category: string; type: string }) => `${r.category}\u0000${r.type}`;
+  const tally = (sets: readonly { category: string; type: string; count: number }[]) => {
+    const out = new Map<string, number>();
+    for (const r of sets) out.set(key(r), (out.get(key(r)) ?? 0) + r.count);
+    return out;
+  };
+  const [all, named, seen] = [tally(residual), tally(own), tally(held)];
+  const left = new Map([...all].map(([k, n]) => [k, Math.max(named.get(k) ?? 0, Math.min(n, seen.get(k) ?? 0))]));
+  return residual.flatMap((r) => {
+    const count = Math.min(r.count, left.get(key(r)) ?? 0);
+    left.set(key(r), (left.get(key(r)) ?? 0) - count);
+    return count ? [{ ...r, fields: [...r.fields], count }] : [];
+  });
+}
+
 /** Counts earlier attempts' units left (erasure_progress), as the task's result before this call. */
 export function carriedOver(erasedIn: Readonly<Record<string, number>> | null): TaskResult | null {
   if (!erasedIn || Object.keys(erasedIn).length === 0) return null;

@@ -79,10 +79,11 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
 }
 
 /** The step that does a request's work, for the types where doing nothing cannot be the answer. */
-const WORK_STEP: Partial<Record<RequestType, { step: TaskStep; verb: string }>> = {
-  [RequestType.ACCESS]: { step: TaskStep.COLLECT, verb: "collect the subject's data" },
-  [RequestType.PORTABILITY]: { step: TaskStep.COLLECT, verb: "collect the subject's data" },
-  [RequestType.DELETION]: { step: TaskStep.ERASE, verb: "erase the subject's data" },
+const WORK_STEP: Partial<Record<RequestType, { step: TaskStep; verb: string; action: string }>> = {
+  [RequestType.ACCESS]: { step: TaskStep.COLLECT, verb: "collect the subject's data", action: "access" },
+  [RequestType.PORTABILITY]: { step: TaskStep.COLLECT, verb: "collect the subject's data", action: "access" },
+  [RequestType.DELETION]: { step: TaskStep.ERASE, verb: "erase the subject's data", action: "erasure" },
+  [RequestType.CORRECTION]: { step: TaskStep.RECTIFY, verb: "correct the subject's data", action: "rectification" },
 };
 
 /**
@@ -95,7 +96,7 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
   if (!work || counts.succeededSteps.has(work.step)) return null;
   // Rare: read the tasks only to say why.
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: work.step }, order: { connector: "ASC" } });
-  if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.step === TaskStep.ERASE ? "erasure" : "access"})`.slice(0, 500);
+  if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.action})`.slice(0, 500);
   return `No connector could ${work.verb}: ${tasks.map((t) => `${t.connector} skipped${t.note ? ` (${t.note})` : ""}`).join("; ")}`.slice(0, 500);
 }
 

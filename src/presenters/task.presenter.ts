@@ -1,5 +1,6 @@
 import { FINISHED_TASK_STATUSES, TaskStatus } from "../domain/tasks";
-import { TaskRow } from "../entities";
+import { TaskDependencyRow, TaskRow } from "../entities";
+import { closingPassRan, firstPassEnded, owedClosingPasses } from "../orchestrator/closingPasses";
 import { Progress, Task } from "../schema/task.type";
 
 /** Storage row -> API shape. Lease columns and idempotency keys stay behind. */
@@ -35,13 +36,21 @@ export function presentTask(row: TaskRow): Task {
   });
 }
 
-export function presentProgress(tasks: TaskRow[]): Progress {
+/**
+ * A request's progress in steps: each task, and each closing pass a deletion's erasure owes (a step of
+ * its own, counted from approval: an ERASE armed again is not unfinished work done over). So finished
+ * never goes backwards while the request runs, and total only shrinks (a pass found not to be owed).
+ */
+export function presentProgress(tasks: TaskRow[], dependencies: readonly TaskDependencyRow[]): Progress {
   const count = (s: TaskStatus) => tasks.filter((t) => t.status === s).length;
-  const finished = tasks.filter((t) => FINISHED_TASK_STATUSES.includes(t.status)).length;
+  const passes = new Set(owedClosingPasses(tasks, dependencies));
+  const done = (t: TaskRow) => FINISHED_TASK_STATUSES.includes(t.status);
+  const finished = tasks.filter((t) => done(t) || (passes.has(t) && firstPassEnded(t))).length + [...passes].filter((t) => done(t) && closingPassRan(t)).length;
+  const total = tasks.length + passes.size;
   return {
-    total: tasks.length,
+    total,
     finished,
-    fraction: tasks.length ? Math.round((finished / tasks.length) * 1000) / 1000 : 1,
+    fraction: total ? Math.round((finished / total) * 1000) / 1000 : 1,
     awaitingInput: count(TaskStatus.AWAITING_INPUT),
     remoteProcessing: count(TaskStatus.REMOTE_PROCESSING),
     failed: count(TaskStatus.FAILED),

@@ -3,7 +3,7 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { completeTaskByHand, retryFailedTask } from "../commands/taskOperator";
 import type { GraphQLContext } from "../graphql/context";
 import { presentProgress, presentTask } from "../presenters/task.presenter";
-import { findTasks } from "../queries/taskFinder";
+import { findTaskDependencies, findTasks } from "../queries/taskFinder";
 import { Request } from "../schema/request.type";
 import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/task.type";
 
@@ -16,9 +16,10 @@ export class RequestTasksResolver {
   }
 
   @Authorized(ANY_ROLE)
-  @FieldResolver(() => Progress, { description: "How far the connectors are." })
+  @FieldResolver(() => Progress, { description: "How far the connectors are, in steps: each task, and each closing pass of a deletion's erasures." })
   async progress(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Progress> {
-    return presentProgress(await findTasks(ctx.services.ds, request.id));
+    const tasks = await findTasks(ctx.services.ds, request.id);
+    return presentProgress(tasks, await findTaskDependencies(ctx.services.ds, tasks));
   }
 }
 

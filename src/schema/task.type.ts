@@ -107,12 +107,15 @@ export class Task {
   updatedAt!: Date;
 }
 
-@ObjectType({ description: "The connectors' share of a request: finished tasks over all tasks." })
+@ObjectType({
+  description:
+    "The connectors' share of a request, in steps: each task, and each closing pass a deletion's erasure owes (the ERASE runs again once the identity source is erased). finished never goes backwards while the request runs.",
+})
 export class Progress {
-  @Field(() => Int, { description: "Tasks planned." })
+  @Field(() => Int, { description: "Steps planned: the tasks, and the closing passes still owed or run (fewer once one is found not to be owed)." })
   total!: number;
 
-  @Field(() => Int, { description: "Tasks finished (succeeded, failed or skipped)." })
+  @Field(() => Int, { description: "Steps finished: tasks succeeded, failed or skipped (an ERASE in its closing pass counts its first pass), and closing passes ended." })
   finished!: number;
 
   @Field(() => Float, { description: "finished / total, from 0 to 1 (1 when there is nothing to do)." })

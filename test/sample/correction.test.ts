@@ -86,4 +86,66 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(dueAt.toISOString().slice(10)).to.equal(receivedAt.toISOString().slice(10));
     expect(Date.parse(done.closedAt)).to.be.at.most(dueAt.getTime());
   });
+
+  it("fails a correction that no connector could make, with the reason, leaving what the systems hold as it was", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    // An installation of the sample's payment processor, ticketing system and auth log, none of which
+    // corrects data: the account database, the one that does, is not connected.
+    const connectors = ws.connectors.filter((c) => c.spec.name !== "account-db");
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, connectors).start();
+    const ticketing = connectors.find((c) => c.spec.name === "ticketing")!;
+    const payments = connectors.find((c) => c.spec.name === "payments")!;
+    const held = async () => ({ ticketing: await collectAll(ticketing, { email: ADA }), payments: await collectAll(payments, { email: ADA }) });
+    const before = await held();
+    const named = (records: { type: string; data: Record<string, unknown> }[], type: string) => records.filter((r) => r.type === type).map((r) => r.data.name);
+    expect(named(before.ticketing, "user"), "Zendesk holds Ada's name").to.deep.equal(["Ada Lovelace"]);
+
+    const r = await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "name", value: "Augusta Ada King" }], identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await t.waitFor(
+      async () => {
+        const { request } = await t!.ok(SHOW, { id: r.id });
+        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+      },
+      "correction finished",
+      30_000,
+    );
+    // The systems themselves: nothing changed, so the request does not say it was done.
+    expect(await held(), "Stripe and Zendesk hold what they held").to.deep.equal(before);
+    expect(done.tasks.filter((x: any) => x.step === "RECTIFY").map((x: any) => [x.connector, x.status]).sort()).to.deep.equal([
+      ["auth-log", "SKIPPED"],
+      ["payments", "SKIPPED"],
+      ["ticketing", "SKIPPED"],
+    ]);
+    expect(done.status, "nothing was corrected").to.equal("FAILED");
+    expect(done.statusReason).to.match(/^No connector could correct the subject's data: auth-log skipped \(.+\); payments skipped \(.+\); ticketing skipped \(.+\)$/);
+  });
+
+  it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const correction = (corrections: { field: string; value: string }[]) =>
+      submit(t!, { type: "CORRECTION", subject: { email: ADA }, corrections, identityVerified: true, verificationEvidence: "signed-in session" });
+    // Ada asks for her name to be corrected, and, while that request is open, for her phone.
+    const first = await correction([{ field: "name", value: "Augusta Ada King" }]);
+    const second = await correction([{ field: "phone", value: "+442079469999" }]);
+    for (const r of [first, second]) await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const ended = async (id: string) =>
+      t!.waitFor(
+        async () => {
+          const { request } = await t!.ok(`query($id: ID!) { request(id: $id) { status statusReason duplicateOf } }`, { id });
+          return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+        },
+        "correction finished",
+        30_000,
+      );
+    expect((await ended(first.id)).status).to.equal("COMPLETED");
+    const done = await ended(second.id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // The account database itself holds both corrections: the second request did its own work.
+    expect(await userOf(ADA)).to.include({ name: "Augusta Ada King", phone: "+442079469999" });
+    expect(done.duplicateOf, "a correction of other fields is no duplicate").to.equal(null);
+  });
 });

@@ -1,6 +1,7 @@
 import { EntityManager, In } from "typeorm";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
+import { closingPassRan, erasesWaitedFor, verifiedFirstPass } from "../closingPasses";
 import { idempotencyKey } from "./insertPlan";
 import { auditTask } from "./taskAudit";
 
@@ -15,12 +16,11 @@ import { auditTask } from "./taskAudit";
 export async function armClosingPasses(em: EntityManager, requestId: string, now: Date): Promise<number> {
   const erases = await em.getRepository(TaskRow).findBy({ requestId, step: TaskStep.ERASE });
   if (erases.length < 2) return 0;
-  const byId = new Map(erases.map((t) => [t.id, t]));
-  const edges = await em.getRepository(TaskDependencyRow).findBy({ taskId: In([...byId.keys()]), dependsOnTaskId: In([...byId.keys()]) });
-  const waitedFor = new Set(edges.filter((e) => byId.get(e.taskId)!.status === TaskStatus.SUCCEEDED).map((e) => e.dependsOnTaskId));
+  const ids = erases.map((t) => t.id);
+  const edges = await em.getRepository(TaskDependencyRow).findBy({ taskId: In(ids), dependsOnTaskId: In(ids) });
   let armed = 0;
-  for (const task of erases) {
-    if (!waitedFor.has(task.id) || task.status !== TaskStatus.SUCCEEDED || task.result?.remaining === undefined || task.result.closingPass) continue;
+  for (const task of erasesWaitedFor(erases, edges, (waiter) => waiter.status === TaskStatus.SUCCEEDED)) {
+    if (task.status !== TaskStatus.SUCCEEDED || !verifiedFirstPass(task) || closingPassRan(task)) continue;
     const updated = await em.getRepository(TaskRow).update(
       { id: task.id, status: TaskStatus.SUCCEEDED },
       { status: TaskStatus.PENDING, attempts: 0, runAfter: now, idempotencyKey: idempotencyKey(requestId, task.connector, `${TaskStep.ERASE}:closing`), finishedAt: null, lastError: null, remoteReference: null, updatedAt: now },

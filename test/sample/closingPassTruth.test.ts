@@ -1,0 +1,196 @@
+import { expect } from "chai";
+import pino from "pino";
+import { personalFields, StripeKind } from "../../src/connectors/stripe/records";
+import { shiftByPeriod } from "../../src/domain/retention";
+import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import { collectAll } from "../../src/connectors/testing/conformance";
+import { describeEachDatabase, tempDir } from "../support/databases";
+import { submit, TEST_START, TestService } from "../support/harness";
+
+const ADA = "ada.lovelace@example.com";
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+  progress { total finished fraction }
+  deletionOutcome { connector category plannedFound plannedToErase plannedToKeep erased redacted kept residual matchesPlan differences { kind records } }
+  residualRecords { connector recordType records }
+  tasks { connector step status } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } } }`;
+const SEVEN_YEARS = { years: 7, days: 0 };
+const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
+
+/**
+ * A deletion's closing passes (armClosingPasses: each erasure that ran before the identity source's runs
+ * again once that one is erased) report what the systems hold after them: nothing erased twice or both
+ * erased and residual, and a progress that never goes backwards.
+ */
+describeEachDatabase("a deletion's closing passes, reported as the systems hold them", (db) => {
+  let ws: SampleWorkspace;
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+    await ws?.close();
+  });
+
+  async function start(): Promise<void> {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+  }
+
+  async function approvedDeletion(): Promise<string> {
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return r.id;
+  }
+
+  /** Polls the request until it ends (the clock ticks so that Stripe's redaction jobs are polled), calling `each` with every reading. */
+  const finished = (id: string, each: (now: any) => void = () => undefined): Promise<any> =>
+    t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      each(now);
+      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
+    }, "deletion finished", 120_000);
+
+  /** Ada's Stripe objects outside the 7-year rule that still hold personal data, read from the stand-in. */
+  function oldObjectsWithPersonalData(customer: string): number {
+    const cutoff = shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000;
+    return (["charge", "invoice"] as StripeKind[]).reduce(
+      (n, kind) => n + ws.stripe.store.all(kind).filter((o) => o.customer === customer && (o.created as number) < cutoff && personalFields(kind, o).length > 0).length,
+      0,
+    );
+  }
+
+  it("counts what Stripe refused to redact in the first pass and redacted in the closing pass as erased, not also as residual", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    expect(oldest.created as number, "Ada's oldest charge is outside the 7-year rule").to.be.lessThan(shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000);
+    const before = oldObjectsWithPersonalData(customer);
+    expect(before, "Ada has old charges and invoices for a redaction job").to.be.greaterThan(1);
+    // Stripe refuses the first job (its oldest charge is in a state it will not redact).
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    let firstPass: any;
+    const done = await finished(id, (now) => {
+      const payments = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      if (firstPass || payments.status !== "SUCCEEDED") return;
+      firstPass = now;
+      // Once the first pass has named the refused objects residual, Stripe can redact them: the
+      // refusal is lifted and the canceled job has finished canceling (its objects are free again).
+      ws.stripe.redaction.refuse.clear();
+      for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(firstPass, "the first pass ended before the request did").to.not.equal(undefined);
+    const jobs = [...ws.stripe.store.redactionJobs.values()].map((j) => j.status);
+    expect(jobs, "a job failed (the first pass) and one succeeded (the closing pass)").to.include.members(["canceled", "succeeded"]);
+
+    // Stripe itself: none of Ada's old charges and invoices still holds her data.
+    const stillHeld = oldObjectsWithPersonalData(customer);
+    expect(stillHeld, "Stripe redacted every old charge and invoice").to.equal(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect({ erased: line.erased, redacted: line.redacted, residual: line.residual }, "the outcome: what left Stripe, and what is still there").to.deep.equal({ erased: before, redacted: before, residual: stillHeld });
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(line.differences, "nothing appeared after the plan, and nothing is residual").to.deep.equal([]);
+    expect(line.matchesPlan).to.equal(true);
+    expect(done.residualRecords.filter((r: any) => r.connector === "payments")).to.deep.equal([]);
+    const certificate = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    expect(certificate.erased.find((e: any) => e.connector === "payments")).to.include({ records: before, redacted: before, residual: stillHeld });
+    expect(sum(certificate.residual, (r: any) => r.records)).to.equal(stillHeld);
+  });
+
+  it("still names what Stripe refused in both passes residual, once", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    let freed = false;
+    const done = await finished(id, (now) => {
+      const payments = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      if (freed || payments.status !== "SUCCEEDED") return;
+      freed = true;
+      // The canceled job has finished canceling; Stripe still refuses the charge.
+      for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const stillHeld = oldObjectsWithPersonalData(customer);
+    expect(stillHeld, "the refused job's charges and invoices still hold Ada's data").to.be.greaterThan(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect(line.residual, "residual: what Stripe still holds").to.equal(stillHeld);
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(sum(done.residualRecords.filter((r: any) => r.connector === "payments"), (r: any) => r.records)).to.equal(stillHeld);
+  });
+
+  it("counts each closing pass as a step of its own: progress never goes backwards, and shows the passes still to run", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    // Stripe refuses the first pass's job, so the payments closing pass starts a job of its own, and
+    // Stripe takes its time with it: the request waits there with the closing passes under way.
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const id = await approvedDeletion();
+    const readings: { status: string; finished: number; total: number; fraction: number }[] = [];
+    let during: any;
+    const done = await finished(id, (now) => {
+      readings.push({ status: now.status, ...now.progress });
+      const erase = (c: string) => now.tasks.find((x: any) => x.connector === c && x.step === "ERASE");
+      if (!ws.stripe.redaction.paused && !during && erase("payments").status === "SUCCEEDED" && erase("account-db").status !== "SUCCEEDED") ws.stripe.redaction.paused = true;
+      if (!during && erase("account-db").status === "SUCCEEDED" && erase("payments").status === "REMOTE_PROCESSING") {
+        during = now;
+        ws.stripe.redaction.paused = false;
+      }
+    });
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(during, "a reading while the payments closing pass waited for Stripe").to.not.equal(undefined);
+
+    const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action } }`, { id })).auditEvents;
+    const passes = events.filter((e: any) => e.action === "task.closing_pass_armed").length;
+    expect(passes, "the auth log, payments and ticketing erasures each had a closing pass").to.equal(3);
+    expect(during.progress.finished, "while the passes run, work is shown left").to.be.lessThan(during.progress.total);
+    for (const [i, r] of readings.entries()) {
+      if (r.status === "IN_PROGRESS") expect(r.finished, `reading ${i}: an open request has steps left`).to.be.lessThan(r.total);
+      if (i === 0) continue;
+      const before = readings[i - 1];
+      expect(r.finished, `reading ${i}: finished never goes backwards (${before.finished}/${before.total} then ${r.finished}/${r.total})`).to.be.at.least(before.finished);
+      expect(r.fraction, `reading ${i}: nor does the fraction`).to.be.at.least(before.fraction);
+      expect(r.total, `reading ${i}: the steps were known from the start`).to.equal(before.total);
+    }
+    expect(done.progress, "at the end: every task and every closing pass").to.deep.equal({ total: done.tasks.length + passes, finished: done.tasks.length + passes, fraction: 1 });
+  });
+
+  it("counts residue once when a hold on its category comes between the passes: kept by the hold, not also residual", async function () {
+    this.timeout(180_000);
+    await start();
+    const ada = ws.people.find((p) => p.email === ADA)!;
+    const customer = ada.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    ws.stripe.redaction.refuse.add(oldest.id);
+    // The ticketing erasure is held up at its first delete, so the account database (erased last) waits.
+    const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
+    const old = ws.zendesk.store.ticketsRequestedBy(Number(ada.ticketingUserId)).filter((x) => new Date(x.updated_at).getTime() < cutoff);
+    expect(old.length, "Ada has a thread outside the 5-year rule").to.be.at.least(1);
+    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
+    const id = await approvedDeletion();
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
+    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    await deleting.reached;
+    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CASE-7" }) { id } }`);
+    deleting.release();
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+
+    // Stripe itself: what the payments connector still finds of Ada (the refused objects among it).
+    const held = (await collectAll(ws.connectors.find((c) => c.spec.name === "payments")!, { email: ADA, paymentCustomerId: customer })).length;
+    expect(oldObjectsWithPersonalData(customer), "the refused charges and invoices still hold Ada's data").to.be.greaterThan(0);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    expect({ kept: line.kept, residual: line.residual }, "everything Stripe holds is kept by the hold, each record once").to.deep.equal({ kept: held, residual: 0 });
+    expect(line.erased + line.kept + line.residual, "each record counted once").to.equal(line.plannedFound);
+    expect(done.residualRecords.filter((r: any) => r.connector === "payments")).to.deep.equal([]);
+  });
+});
