@@ -10,6 +10,7 @@ import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
 import { Services } from "../services";
+import { lockSubject } from "../orchestrator/holdFence";
 import { sendVerificationCode } from "./verificationCodeIssuer";
 
 export interface SubmitRequestCommand {
@@ -122,8 +123,12 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
   return { row, code };
 }
 
-/** Stores a new request (linked to an open original of the same type and subject) with its audit event. */
+/**
+ * Stores a new request (linked to an open original of the same type and subject) with its audit event.
+ * Under the subject's lock: of two identical requests submitted at once, the second sees the first.
+ */
 export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
+  await lockSubject(em, row.subjectEmail, now);
   row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(

@@ -28,6 +28,24 @@ export function subjectKey(email: string): string {
   return hashedEmailKey(normalizeEmail(email));
 }
 
+/**
+ * Locks the subject's fence row (created when missing) until the transaction ends: transactions that
+ * decide from what is stored about a person (a new request's duplicateOf) take turns on it across
+ * processes. On MySQL at READ COMMITTED two such transactions would otherwise each miss the other's
+ * uncommitted request; SQLite transactions are exclusive already. Nothing else holds this row's lock
+ * for long: the fence's own writes are single statements.
+ */
+export async function lockSubject(em: EntityManager, email: string, now: Date): Promise<void> {
+  if (!isMysql(em.connection)) return;
+  await em
+    .getRepository(ErasureFenceRow)
+    .createQueryBuilder()
+    .insert()
+    .values({ subjectKey: subjectKey(email), placingCategories: null, placingUntil: null, updatedAt: now })
+    .orUpdate(["subjectKey"], ["subjectKey"])
+    .execute();
+}
+
 const list = (categories: string | null): string[] => (categories ? categories.split(",") : []);
 /** Whether two category lists meet; an empty list is every category. */
 const meet = (a: readonly string[], b: readonly string[]) => a.length === 0 || b.length === 0 || a.some((c) => b.includes(c));

@@ -1,0 +1,96 @@
+import { expect } from "chai";
+import { Role } from "../src/domain/enums";
+import { describeEachDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_TASK_MAX_ATTEMPTS: "1" };
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason duplicateOf tasks { id connector step status }
+  deletionOutcome { connector category plannedToErase erased matchesPlan differences { kind records } } } }`;
+const APPROVE = `mutation($id: ID!) { approveRequest(id: $id) { id status duplicateOf } }`;
+const RETRY = `mutation($id: ID!) { retryTask(id: $id) { id status } }`;
+const DELETE_ACCOUNT = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id status duplicateOf } }`;
+
+/** Audit events of `action`, over every stream. */
+async function eventsOf(t: TestService, action: string): Promise<number> {
+  const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = ?`, [action]);
+  return Number(n);
+}
+
+describeEachDatabase("concurrent callers on one request or one person", (db) => {
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("links the second of two identical submissions made at once to the first, as it links one made later", async () => {
+    t = await new TestService(db()).start();
+    const rounds = 12;
+    const bad: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const email = `twin${i}@example.com`;
+      const [a, b] = await Promise.all([0, 1].map(() => submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "test" })));
+      const rows: Array<{ id: string; duplicateOf: string | null }> = await t.ds.query(`SELECT id, duplicateOf FROM requests WHERE id IN (?, ?)`, [a.id, b.id]);
+      const originals = rows.filter((r) => r.duplicateOf === null);
+      const linked = rows.filter((r) => r.duplicateOf !== null);
+      if (originals.length !== 1 || linked[0]?.duplicateOf !== originals[0].id) bad.push(`round ${i}: ${originals.length} originals`);
+    }
+    expect(bad, `of ${rounds} rounds`).to.deep.equal([]);
+  });
+
+  it("erases a person once when the settings page asks twice at once with two keys: one request works, the other follows it", async function () {
+    this.timeout(120_000);
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });
+    const rounds = 6;
+    for (let i = 0; i < rounds; i++) account.seed(`leaver${i}@example.com`, 3);
+    // The first deletion's work takes a while: the second call always arrives while it is open.
+    account.delayMs = 300;
+    t = await new TestService(db(), FAST, [account]).start();
+    const bad: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const email = `leaver${i}@example.com`;
+      const answers = await Promise.all(["a", "b"].map(async (k) => (await t.ok(DELETE_ACCOUNT, { input: { idempotencyKey: `settings-${i}-${k}-key`, subject: { email } } }, Role.SERVICE)).requestAccountDeletion));
+      const ended = await Promise.all(
+        answers.map((a) => t.waitFor(async () => {
+          const r = (await t.ok(SHOW, { id: a.id })).request;
+          return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+        }, `${a.id} ended`, 30_000)),
+      );
+      const working = ended.filter((r) => r.tasks.length > 0);
+      const followers = ended.filter((r) => r.duplicateOf !== null && r.tasks.length === 0);
+      const erased = ended.flatMap((r) => r.deletionOutcome ?? []).reduce((sum: number, line: any) => sum + line.erased, 0);
+      const summary = ended.map((r) => `${r.status} tasks=${r.tasks.length} duplicateOf=${r.duplicateOf ? "yes" : "no"} outcome=${JSON.stringify(r.deletionOutcome)}`).join(" | ");
+      if (working.length !== 1 || followers.length !== 1 || followers[0].duplicateOf !== working[0].id || ended.some((r) => r.status !== "COMPLETED") || erased !== 3) {
+        bad.push(`round ${i}: ${summary}`);
+      }
+    }
+    // Each person's ERASE ran once: one idempotency key reached the system per person.
+    expect(bad, `of ${rounds} rounds`).to.deep.equal([]);
+    expect(account.effects.size).to.equal(rounds);
+  });
+
+  it("lets one of two concurrent retryTask calls re-queue a failed task; the other answers CONFLICT and writes nothing", async function () {
+    this.timeout(120_000);
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });
+    t = await new TestService(db(), FAST, [account]).start();
+    const rounds = 6;
+    account.script("collect", ...Array.from({ length: rounds + 1 }, () => ({ kind: "fatal" as const })));
+    // Each re-queued attempt takes a while to fail again, so both retries land while the task waits or runs.
+    account.delayMs = 400;
+    const r = await submit(t, { type: "ACCESS", identityVerified: true, verificationEvidence: "test" });
+    await t.ok(APPROVE, { id: r.id });
+    const outcomes: string[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const failed = await t.waitFor(async () => {
+        const x = (await t.ok(SHOW, { id: r.id })).request;
+        return x.status === "FAILED" ? x : undefined;
+      }, "FAILED");
+      const task = failed.tasks.find((x: any) => x.status === "FAILED");
+      const before = await eventsOf(t, "task.retried");
+      const results = await Promise.all([t.gql(RETRY, { id: task.id }), t.gql(RETRY, { id: task.id })]);
+      const after = await eventsOf(t, "task.retried");
+      outcomes.push(`${results.map((x) => (x.errors ? x.errors[0].extensions.code : "ok")).sort().join("+")} task.retried=${after - before}`);
+    }
+    expect(outcomes.filter((o) => o !== "CONFLICT+ok task.retried=1"), outcomes.join("; ")).to.deep.equal([]);
+  });
+});
