@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { isMysql } from "../db/dataSource";
+import { withMysqlNamedLock } from "../db/namedLock";
 import { inTransaction } from "../db/transaction";
 import { hashedEmailKey, normalizeEmail } from "../domain/identities";
 import { ActiveHold, holdFor } from "../domain/retention";
@@ -224,17 +225,58 @@ export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskI
 }
 
 /** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */
-export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] };
+export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { queued: true };
 
 /**
  * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
  * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
  * units of these categories from starting; after that the placement gives up, changing nothing, and
- * returns the units met.
+ * returns the units met. Placements on one subject take turns (placementTurn); one whose turn does not
+ * come within `waitMs` gives up likewise (queued).
  */
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
   const key = subjectKey(subjectEmail);
   const deadline = Date.now() + waitMs;
+  const placed = await placementTurn(services.ds, key, waitMs, () => placeInTurn(services, key, categories, deadline, place));
+  return placed ?? { queued: true };
+}
+
+/** SQLite: the end of the last placement queued per subject in this process (see placementTurn). */
+const sqlitePlacements = new WeakMap<DataSource, Map<string, Promise<void>>>();
+
+/**
+ * Runs `work` as the subject's one hold placement under way, or returns null when its turn did not come
+ * within `waitMs`. Placements on one subject take turns because the fence holds one pending mark per
+ * subject: a second placement's mark (of other categories), or its clearing of the mark when it ends,
+ * would lift the first one's while the first inserts its hold, and a unit of the first one's categories
+ * could then start unseen, erasing after the hold was placed. MySQL: a named lock per database and
+ * subject, released by the server if its holder dies; SQLite (one process): in this process.
+ */
+async function placementTurn<T>(ds: DataSource, key: string, waitMs: number, work: () => Promise<T>): Promise<T | null> {
+  if (isMysql(ds)) {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error("a subject key is a SHA-256 in hex");
+    return withMysqlNamedLock(ds, `CONCAT('dsr_hold_', LEFT(MD5(DATABASE()), 16), '_', '${key.slice(0, 32)}')`, Math.max(1, Math.ceil(waitMs / 1000)), work);
+  }
+  const queue = sqlitePlacements.get(ds) ?? new Map<string, Promise<void>>();
+  sqlitePlacements.set(ds, queue);
+  const before = queue.get(key) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
+  queue.set(key, mine);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const turn = await Promise.race([before.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
+    return turn ? await work() : null;
+  } finally {
+    clearTimeout(timer);
+    // Whoever queued behind this one waits for `before` as well, through `mine`.
+    void before.then(() => done());
+    if (queue.get(key) === mine) void mine.then(() => queue.get(key) === mine && queue.delete(key));
+  }
+}
+
+/** placeUnderFence once it is the subject's one placement under way. */
+async function placeInTurn<T>(services: Pick<Services, "ds" | "clock">, key: string, categories: readonly string[], deadline: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
   const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + POLL_MS * 5);
   const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
   try {
