@@ -109,6 +109,73 @@ describeEachOf(["mariadb"], "legal holds placed at once on one person", (db) => 
   });
 });
 
+/**
+ * One hold whose transaction is slow to commit (its last statement waits on the installation's audit
+ * head, held by the test) while the service clock moves on, and a deletion's PAYMENTS unit that starts
+ * meanwhile. Returns what the placement answered, the deletion's report and the records left.
+ */
+async function slowCommit(t: TestService, db: () => { url: string }, payments: GatedPayments, commitMs: number) {
+  const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  const blocker = await mysql.createConnection({ uri: db().url });
+  try {
+    await blocker.query("START TRANSACTION");
+    await blocker.query("SELECT stream FROM audit_stream_heads WHERE stream = ? FOR UPDATE", [INSTALLATION_STREAM]);
+    const placing = t.gql(HOLD, { categories: ["PAYMENTS"], case: "CASE-P" });
+    await t.waitFor(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const [rows] = await blocker.query(`SELECT trx_state FROM information_schema.INNODB_TRX`);
+      return (rows as Array<{ trx_state: string }>).some((x) => x.trx_state === "LOCK WAIT") ? true : undefined;
+    }, "the placement waiting on the audit head");
+    t.clock.advance(commitMs);
+    payments.collectGate.open();
+    const entered = await Promise.race([payments.eraseEntered.opened.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000))]);
+    await blocker.query("ROLLBACK");
+    const placed = await placing;
+    payments.eraseGate.open();
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(SHOW, { id: r.id })).request;
+      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+    }, "deletion finished", 60_000);
+    const left = payments.data.get(ADA)?.length ?? 0;
+    return { placed, done, left, report: `erase entered while the hold was uncommitted: ${entered}; records left: ${left}; placement: ${JSON.stringify(placed)}; ${JSON.stringify(done)}` };
+  } finally {
+    await blocker.end().catch(() => undefined);
+  }
+}
+
+describeEachOf(["mariadb"], "a legal hold slow to commit", (db) => {
+  let t: TestService;
+  let payments: GatedPayments;
+  beforeEach(async () => {
+    payments = new GatedPayments();
+    t = await new TestService(db(), { ...ENV, DSR_HOLD_WAIT_MS: "1000" }, [payments]).start();
+  });
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("keeps the held category whole when the hold's commit takes longer than its wait (5 s against 1 s)", async function () {
+    this.timeout(120_000);
+    const { placed, done, left, report } = await slowCommit(t, db, payments, 5_000);
+    expect(placed.errors, report).to.equal(undefined);
+    expect(left, report).to.equal(3);
+    expect(done.deletionOutcome, report).to.deep.equal([{ connector: "payments", category: "PAYMENTS", erased: 0, kept: 3 }]);
+    expect(done.retentionExceptions, report).to.deep.equal([{ connector: "payments", category: "PAYMENTS", recordCount: 3, holdId: placed.data.placeLegalHold.id, retainUntil: null }]);
+  });
+
+  it("refuses a hold whose commit outlasts its mark on the fence, placing nothing, and the deletion reports what it erased", async function () {
+    this.timeout(120_000);
+    const { placed, done, left, report } = await slowCommit(t, db, payments, 120_000);
+    expect(placed.errors?.map((e) => e.extensions.code), report).to.deep.equal(["CONFLICT"]);
+    expect(await t.count("legal_holds"), report).to.equal(0);
+    expect(left, report).to.equal(0);
+    expect(done.status, report).to.equal("COMPLETED");
+    expect(done.deletionOutcome, report).to.deep.equal([{ connector: "payments", category: "PAYMENTS", erased: 3, kept: 0 }]);
+    expect(done.retentionExceptions, report).to.deep.equal([]);
+  });
+});
+
 describeEachDatabase("legal holds placed at once on one person, taking turns", (db) => {
   let t: TestService;
   afterEach(async () => {

@@ -55,9 +55,9 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     );
     return row;
   });
-  if ("queued" in outcome) {
+  if ("late" in outcome) {
     throw conflict(
-      `The hold was not placed: another legal hold on this subject was being placed and did not finish within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. Place the hold again in a moment.`,
+      `The hold was not placed: another legal hold on this subject was being placed, or the database was too slow to record this one in time (within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s). Place the hold again in a moment.`,
     );
   }
   if ("busy" in outcome) {

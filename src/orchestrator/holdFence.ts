@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
+import { flushAuditEvents } from "../audit/auditTrail";
 import { isMysql } from "../db/dataSource";
 import { withMysqlNamedLock } from "../db/namedLock";
 import { inTransaction } from "../db/transaction";
@@ -23,6 +24,15 @@ import { StopReason, Stopped } from "./stopping";
 
 /** How often a waiting unit or hold placement looks again. */
 const POLL_MS = 40;
+
+/**
+ * How long a placement's mark outlives its wait: the time its hold's transaction may take to commit
+ * (a lock wait, the SQLite queue). The mark must stand until the hold is committed, or a unit of its
+ * categories could start, read no hold yet, and erase after the hold is answered; a transaction
+ * slower than this is refused before it commits (markStillStands). Only a placer that died leaves
+ * its mark to expire, and units of its categories wait that long.
+ */
+const COMMIT_MARGIN_MS = 30_000;
 
 /** The fence key of a subject: hashed, so the fence stores no address. */
 export function subjectKey(email: string): string {
@@ -225,20 +235,20 @@ export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskI
 }
 
 /** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */
-export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { queued: true };
+export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { late: true };
 
 /**
  * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
  * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
  * units of these categories from starting; after that the placement gives up, changing nothing, and
  * returns the units met. Placements on one subject take turns (placementTurn); one whose turn does not
- * come within `waitMs` gives up likewise (queued).
+ * come within `waitMs`, or whose transaction outlasts its mark, gives up likewise (late).
  */
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
   const key = subjectKey(subjectEmail);
   const deadline = Date.now() + waitMs;
   const placed = await placementTurn(services.ds, key, waitMs, () => placeInTurn(services, key, categories, deadline, place));
-  return placed ?? { queued: true };
+  return placed ?? { late: true };
 }
 
 /** SQLite: the end of the last placement queued per subject in this process (see placementTurn). */
@@ -275,9 +285,18 @@ async function placementTurn<T>(ds: DataSource, key: string, waitMs: number, wor
   }
 }
 
+/** A placement's transaction outlasted its mark: it rolls back rather than commit a hold units did not wait for. */
+class MarkExpired extends Error {}
+
+/** Whether the subject's pending mark (this placement's: placements take turns) still keeps units out at `now`. */
+async function markStillStands(em: EntityManager, key: string, now: Date): Promise<boolean> {
+  const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+  return Boolean(fence?.placingUntil && fence.placingUntil > now);
+}
+
 /** placeUnderFence once it is the subject's one placement under way. */
 async function placeInTurn<T>(services: Pick<Services, "ds" | "clock">, key: string, categories: readonly string[], deadline: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
-  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + POLL_MS * 5);
+  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + COMMIT_MARGIN_MS);
   const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
   try {
     for (;;) {
@@ -285,7 +304,22 @@ async function placeInTurn<T>(services: Pick<Services, "ds" | "clock">, key: str
       await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
       const live = await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) }));
       const busy = live.filter((u) => meet(list(u.categories), categories));
-      if (!busy.length) return { placed: await inTransaction(services.ds, place) };
+      if (!busy.length) {
+        try {
+          return {
+            placed: await inTransaction(services.ds, async (em) => {
+              const result = await place(em);
+              // Last, just before the commit (audit events included): the mark still keeps units out.
+              await flushAuditEvents(em);
+              if (!(await markStillStands(em, key, services.clock.now()))) throw new MarkExpired();
+              return result;
+            }),
+          };
+        } catch (error) {
+          if (error instanceof MarkExpired) return { late: true };
+          throw error;
+        }
+      }
       if (Date.now() >= deadline) return { busy };
       await sleep(POLL_MS);
     }
