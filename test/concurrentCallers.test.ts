@@ -1,5 +1,8 @@
 import { expect } from "chai";
+import { SYSTEM_ACTOR } from "../src/audit/actor";
+import { createToken, revokeToken } from "../src/auth/tokens";
 import { Role } from "../src/domain/enums";
+import { ApiTokenRow } from "../src/entities";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
@@ -92,5 +95,31 @@ describeEachDatabase("concurrent callers on one request or one person", (db) => 
       outcomes.push(`${results.map((x) => (x.errors ? x.errors[0].extensions.code : "ok")).sort().join("+")} task.retried=${after - before}`);
     }
     expect(outcomes.filter((o) => o !== "CONFLICT+ok task.retried=1"), outcomes.join("; ")).to.deep.equal([]);
+  });
+});
+
+describeEachDatabase("token revocations at once", (db) => {
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("revokes a token once when two operators revoke it at once: one audit event, and both answer the stored time", async () => {
+    t = await new TestService(db()).start();
+    const bad: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { row } = await createToken(t.ds, t.clock, SYSTEM_ACTOR, { name: `leaked ${i}`, role: Role.ADMIN });
+      const answers = await Promise.all([0, 1].map(async (k) => {
+        // Two operators, each with a clock of their own: the revocation time is one of theirs.
+        const clock = { now: () => new Date(t.clock.now().getTime() + k * 1000) };
+        return revokeToken(t.ds, clock as typeof t.clock, SYSTEM_ACTOR, row.id);
+      }));
+      const [stored] = await t.ds.query(`SELECT revokedAt FROM api_tokens WHERE id = ?`, [row.id]);
+      const storedAt = (await t.ds.getRepository(ApiTokenRow).findOneByOrFail({ id: row.id })).revokedAt!.getTime();
+      const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'token.revoked' AND details LIKE ?`, [`%${row.id}%`]);
+      const answered = answers.map((a) => a.revokedAt!.getTime());
+      if (Number(n) !== 1 || answered.some((at) => at !== storedAt)) bad.push(`token ${i}: ${n} token.revoked events, answered ${answered.join(",")}, stored ${JSON.stringify(stored)}`);
+    }
+    expect(bad).to.deep.equal([]);
   });
 });
