@@ -41,6 +41,27 @@ describeEachDatabase("concurrent callers on one request or one person", (db) => 
     expect(bad, `of ${rounds} rounds`).to.deep.equal([]);
   });
 
+  it("lets one of approve, approve and cancel sent at once win: one decision event, tasks planned only when approval won", async () => {
+    t = await new TestService(db()).start();
+    const bad: string[] = [];
+    const wins: Record<string, number> = {};
+    for (let i = 0; i < 10; i++) {
+      const r = await submit(t, { type: "DELETION", subject: { email: `decided${i}@example.com` }, identityVerified: true, verificationEvidence: "test" });
+      const calls = [t.gql(APPROVE, { id: r.id }), t.gql(`mutation($id: ID!) { cancelRequest(id: $id) { id status } }`, { id: r.id }), t.gql(APPROVE, { id: r.id })];
+      const results = await Promise.all(calls);
+      const won = results.map((x, k) => (x.errors ? null : ["approve", "cancel", "approve"][k])).filter((x): x is string => x !== null);
+      const codes = results.filter((x) => x.errors).map((x) => x.errors![0].extensions.code);
+      const [{ status }] = await t.ds.query(`SELECT status FROM requests WHERE id = ?`, [r.id]);
+      const events: Array<{ action: string }> = await t.ds.query(`SELECT action FROM audit_events WHERE requestId = ? AND action IN ('request.approved', 'request.cancelled', 'request.planned')`, [r.id]);
+      const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE requestId = ?`, [r.id]);
+      const expected = won[0] === "approve" ? { status: "IN_PROGRESS", events: ["request.approved", "request.planned"], tasks: true } : { status: "CANCELLED", events: ["request.cancelled"], tasks: false };
+      wins[won[0]] = (wins[won[0]] ?? 0) + 1;
+      const actual = { status, events: events.map((e) => e.action).sort(), tasks: Number(n) > 0 };
+      if (won.length !== 1 || codes.some((c) => c !== "CONFLICT") || JSON.stringify(actual) !== JSON.stringify(expected)) bad.push(`round ${i}: won ${won.join(",")}, ${codes.join(",")}, ${JSON.stringify(actual)}`);
+    }
+    expect(bad, JSON.stringify(wins)).to.deep.equal([]);
+  });
+
   it("erases a person once when the settings page asks twice at once with two keys: one request works, the other follows it", async function () {
     this.timeout(120_000);
     const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });
