@@ -194,4 +194,17 @@ describeEachDatabase("legal holds placed at once on one person, taking turns", (
     const fences: Array<{ placingUntil: unknown }> = await t.ds.query(`SELECT placingUntil FROM erasure_fences`);
     expect(fences.map((f) => f.placingUntil)).to.deep.equal([null]);
   });
+
+  it("places holds on twenty people at once, more than the connection pool holds, without waiting on each other", async function () {
+    this.timeout(60_000);
+    t = await new TestService(db(), ENV).start();
+    const people = Array.from({ length: 20 }, (_, i) => `held${i}@example.com`);
+    const started = Date.now();
+    const placed = await Promise.all(
+      people.map((email, i) => t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${email}", reason: "Litigation", caseReference: "CASE-${i}" }) { id } }`)),
+    );
+    expect(placed.map((p) => p.errors?.[0]?.extensions?.code ?? "placed")).to.deep.equal(people.map(() => "placed"));
+    expect(await t.count("legal_holds")).to.equal(people.length);
+    expect(Date.now() - started, "twenty placements, none waiting for another").to.be.below(8_000);
+  });
 });

@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { flushAuditEvents } from "../audit/auditTrail";
 import { isMysql } from "../db/dataSource";
-import { withMysqlNamedLock } from "../db/namedLock";
 import { inTransaction } from "../db/transaction";
 import { hashedEmailKey, normalizeEmail } from "../domain/identities";
 import { ActiveHold, holdFor } from "../domain/retention";
@@ -70,13 +69,39 @@ function alone<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Prom
   return isMysql(ds) ? work(ds.manager) : inTransaction(ds, work);
 }
 
-/** Marks (or clears, with null) the subject's pending hold placement. */
-async function markPlacing(em: EntityManager, key: string, categories: readonly string[] | null, until: Date | null, now: Date): Promise<void> {
+/**
+ * Takes the subject's pending-placement mark for `categories` until `until`, when no other placement
+ * holds it (none does, or its mark ran out): placements on one subject take turns, because the fence
+ * has one mark per subject, and another placement's mark, or its clearing, would lift this one's while
+ * this one commits its hold. The mark's `until` is its holder's token (renewMark, clearMark).
+ */
+async function claimMark(em: EntityManager, key: string, categories: readonly string[], until: Date, now: Date): Promise<boolean> {
   const fences = em.getRepository(ErasureFenceRow);
-  const placing = { placingCategories: categories ? categories.join(",").slice(0, 400) : null, placingUntil: until, updatedAt: now };
-  const { affected } = await fences.update({ subjectKey: key }, placing);
-  if (!affected) await fences.createQueryBuilder().insert().values({ subjectKey: key, ...placing }).orIgnore().execute();
-  if (!affected && categories) await fences.update({ subjectKey: key }, placing);
+  const claim = () =>
+    fences
+      .createQueryBuilder()
+      .update()
+      .set({ placingCategories: categories.join(",").slice(0, 400), placingUntil: until, updatedAt: now })
+      .where("subjectKey = :key", { key })
+      .andWhere("(placingUntil IS NULL OR placingUntil <= :now)", { now })
+      .execute();
+  let { affected } = await claim();
+  if (!affected) {
+    await fences.createQueryBuilder().insert().values({ subjectKey: key, placingCategories: null, placingUntil: null, updatedAt: now }).orIgnore().execute();
+    ({ affected } = await claim());
+  }
+  return affected === 1;
+}
+
+/** Moves the holder's mark on to `until`; false when the mark is no longer the holder's. */
+async function renewMark(em: EntityManager, key: string, token: Date, until: Date, now: Date): Promise<boolean> {
+  const { affected } = await em.getRepository(ErasureFenceRow).update({ subjectKey: key, placingUntil: token }, { placingUntil: until, updatedAt: now });
+  return affected === 1;
+}
+
+/** Clears the holder's mark (a mark another placement holds since is left alone). */
+async function clearMark(em: EntityManager, key: string, token: Date, now: Date): Promise<void> {
+  await em.getRepository(ErasureFenceRow).update({ subjectKey: key, placingUntil: token }, { placingCategories: null, placingUntil: null, updatedAt: now });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -241,77 +266,35 @@ export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { 
  * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
  * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
  * units of these categories from starting; after that the placement gives up, changing nothing, and
- * returns the units met. Placements on one subject take turns (placementTurn); one whose turn does not
- * come within `waitMs`, or whose transaction outlasts its mark, gives up likewise (late).
+ * returns the units met. Placements on one subject take turns on the mark (claimMark); one whose turn
+ * does not come within `waitMs`, or whose transaction outlasts its mark, gives up likewise (late).
  */
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
+  const { ds, clock } = services;
   const key = subjectKey(subjectEmail);
   const deadline = Date.now() + waitMs;
-  const placed = await placementTurn(services.ds, key, waitMs, () => placeInTurn(services, key, categories, deadline, place));
-  return placed ?? { late: true };
-}
-
-/** SQLite: the end of the last placement queued per subject in this process (see placementTurn). */
-const sqlitePlacements = new WeakMap<DataSource, Map<string, Promise<void>>>();
-
-/**
- * Runs `work` as the subject's one hold placement under way, or returns null when its turn did not come
- * within `waitMs`. Placements on one subject take turns because the fence holds one pending mark per
- * subject: a second placement's mark (of other categories), or its clearing of the mark when it ends,
- * would lift the first one's while the first inserts its hold, and a unit of the first one's categories
- * could then start unseen, erasing after the hold was placed. MySQL: a named lock per database and
- * subject, released by the server if its holder dies; SQLite (one process): in this process.
- */
-async function placementTurn<T>(ds: DataSource, key: string, waitMs: number, work: () => Promise<T>): Promise<T | null> {
-  if (isMysql(ds)) {
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error("a subject key is a SHA-256 in hex");
-    return withMysqlNamedLock(ds, `CONCAT('dsr_hold_', LEFT(MD5(DATABASE()), 16), '_', '${key.slice(0, 32)}')`, Math.max(1, Math.ceil(waitMs / 1000)), work);
+  const until = () => new Date(clock.now().getTime() + Math.max(0, deadline - Date.now()) + COMMIT_MARGIN_MS);
+  // Write first, then read: a unit that starts after the mark sees it and waits.
+  let token: Date | null = null;
+  while (!token) {
+    const mark = until();
+    if (await alone(ds, (em) => claimMark(em, key, categories, mark, clock.now()))) token = mark;
+    else if (Date.now() >= deadline) return { late: true };
+    else await sleep(POLL_MS);
   }
-  const queue = sqlitePlacements.get(ds) ?? new Map<string, Promise<void>>();
-  sqlitePlacements.set(ds, queue);
-  const before = queue.get(key) ?? Promise.resolve();
-  let done!: () => void;
-  const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
-  queue.set(key, mine);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const turn = await Promise.race([before.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
-    return turn ? await work() : null;
-  } finally {
-    clearTimeout(timer);
-    // Whoever queued behind this one waits for `before` as well, through `mine`.
-    void before.then(() => done());
-    if (queue.get(key) === mine) void mine.then(() => queue.get(key) === mine && queue.delete(key));
-  }
-}
-
-/** A placement's transaction outlasted its mark: it rolls back rather than commit a hold units did not wait for. */
-class MarkExpired extends Error {}
-
-/** Whether the subject's pending mark (this placement's: placements take turns) still keeps units out at `now`. */
-async function markStillStands(em: EntityManager, key: string, now: Date): Promise<boolean> {
-  const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
-  return Boolean(fence?.placingUntil && fence.placingUntil > now);
-}
-
-/** placeUnderFence once it is the subject's one placement under way. */
-async function placeInTurn<T>(services: Pick<Services, "ds" | "clock">, key: string, categories: readonly string[], deadline: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
-  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + COMMIT_MARGIN_MS);
-  const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
   try {
     for (;;) {
-      // Write first, then read: a unit that starts after this sees the placement and waits.
-      await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
-      const live = await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) }));
+      const live = await alone(ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(clock.now()) }));
       const busy = live.filter((u) => meet(list(u.categories), categories));
       if (!busy.length) {
+        const mark = token;
         try {
           return {
-            placed: await inTransaction(services.ds, async (em) => {
+            placed: await inTransaction(ds, async (em) => {
               const result = await place(em);
               // Last, just before the commit (audit events included): the mark still keeps units out.
               await flushAuditEvents(em);
-              if (!(await markStillStands(em, key, services.clock.now()))) throw new MarkExpired();
+              if (!(await markStillStands(em, key, mark, clock.now()))) throw new MarkExpired();
               return result;
             }),
           };
@@ -322,8 +305,20 @@ async function placeInTurn<T>(services: Pick<Services, "ds" | "clock">, key: str
       }
       if (Date.now() >= deadline) return { busy };
       await sleep(POLL_MS);
+      const next = until();
+      if (!(await alone(ds, (em) => renewMark(em, key, token!, next, clock.now())))) return { late: true };
+      token = next;
     }
   } finally {
-    await clear();
+    await alone(ds, (em) => clearMark(em, key, token!, clock.now()));
   }
+}
+
+/** A placement's transaction outlasted its mark: it rolls back rather than commit a hold units did not wait for. */
+class MarkExpired extends Error {}
+
+/** Whether the placement's mark (`token`) is still the subject's and still keeps units out at `now`. */
+async function markStillStands(em: EntityManager, key: string, token: Date, now: Date): Promise<boolean> {
+  const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+  return fence?.placingUntil?.getTime() === token.getTime() && token > now;
 }
