@@ -62,6 +62,51 @@ describeEachDatabase("concurrent callers on one request or one person", (db) => 
     expect(bad, JSON.stringify(wins)).to.deep.equal([]);
   });
 
+  it("fans a person's two requests out once when both are approved at once, whichever approval lands first", async () => {
+    t = await new TestService(db()).start();
+    const bad: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const email = `approved-twice${i}@example.com`;
+      const a = await submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "test" });
+      const b = await submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "test" });
+      const order = i % 2 ? [a, b] : [b, a];
+      const results = await Promise.all(order.map((r) => t.gql(APPROVE, { id: r.id })));
+      const rows: Array<{ id: string; duplicateOf: string | null; n: number }> = await t.ds.query(
+        `SELECT r.id, r.duplicateOf, (SELECT COUNT(*) FROM tasks k WHERE k.requestId = r.id) AS n FROM requests r WHERE r.id IN (?, ?)`,
+        [a.id, b.id],
+      );
+      const working = rows.filter((r) => Number(r.n) > 0);
+      const following = rows.filter((r) => Number(r.n) === 0);
+      if (results.some((x) => x.errors) || working.length !== 1 || following[0]?.duplicateOf !== working[0].id) bad.push(`round ${i} (${i % 2 ? "original" : "duplicate"} first): ${rows.map((r) => `${r.id === a.id ? "a" : "b"} duplicateOf=${r.duplicateOf === a.id ? "a" : r.duplicateOf === b.id ? "b" : "-"} tasks=${r.n}`).join(", ")}`);
+    }
+    expect(bad).to.deep.equal([]);
+  });
+
+  it("makes each of two corrections of one person, not only the first, when the second arrives while the first is at work", async () => {
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });
+    account.delayMs = 300;
+    t = await new TestService(db(), FAST, [account]).start();
+    const first = await submit(t, { type: "CORRECTION", corrections: [{ field: "name", value: "Ada King" }], identityVerified: true, verificationEvidence: "test" });
+    await t.ok(APPROVE, { id: first.id });
+    const second = await submit(t, { type: "CORRECTION", corrections: [{ field: "phone", value: "+442079460958" }], identityVerified: true, verificationEvidence: "test" });
+    await t.ok(APPROVE, { id: second.id });
+    const ended = await Promise.all([first, second].map((r) => t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { id status duplicateOf tasks { step status outcome { changed } } } }`, { id: r.id })).request;
+      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+    }, "corrections ended", 30_000)));
+    const report = JSON.stringify(ended);
+    // The system was asked for each change, once; each request says it made its own.
+    expect(account.callsOf("rectify"), report).to.have.length(2);
+    expect(ended.map((r) => r.tasks.map((x: any) => `${x.step} ${x.status} ${x.outcome?.changed?.join(",")}`)), report).to.deep.equal([["RECTIFY SUCCEEDED name"], ["RECTIFY SUCCEEDED phone"]]);
+    expect(ended.map((r) => `${r.status} ${r.duplicateOf}`)).to.deep.equal(["COMPLETED null", "COMPLETED null"]);
+    // The same changes asked twice are still answered once.
+    const again = await submit(t, { type: "CORRECTION", corrections: [{ field: "phone", value: "+442079460958" }], identityVerified: true, verificationEvidence: "test" });
+    const third = await submit(t, { type: "CORRECTION", corrections: [{ field: "phone", value: "+442079460958" }], identityVerified: true, verificationEvidence: "test" });
+    expect(third.id).to.not.equal(again.id);
+    const [{ duplicateOf }] = await t.ds.query(`SELECT duplicateOf FROM requests WHERE id = ?`, [third.id]);
+    expect(duplicateOf).to.equal(again.id);
+  });
+
   it("erases a person once when the settings page asks twice at once with two keys: one request works, the other follows it", async function () {
     this.timeout(120_000);
     const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] });

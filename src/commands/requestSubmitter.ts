@@ -25,15 +25,30 @@ export interface SubmitRequestCommand {
   concernsMinor?: boolean | null;
 }
 
+/** A CORRECTION's changes in one comparable form (the order they were listed in does not matter). */
+const changesOf = (row: Pick<RequestRow, "corrections">): string => JSON.stringify((row.corrections ?? []).map((c) => [c.field, c.value]).sort());
+
+/** Whether one request's work answers another of the same type and person: always, but for a CORRECTION only with the same changes. */
+export const sameWork = (a: Pick<RequestRow, "type" | "corrections">, b: Pick<RequestRow, "type" | "corrections">): boolean =>
+  a.type === b.type && (a.type !== RequestType.CORRECTION || changesOf(a) === changesOf(b));
+
+/** Candidates looked at for a CORRECTION's original (each may carry other changes). */
+const CORRECTION_CANDIDATES = 20;
+
 /**
- * The earliest open request of the same type about the same person. A new request is linked to it and,
- * once approved, follows it instead of fanning out a second time.
+ * The earliest open request about the same person that does the same work: of the same type, and for a
+ * CORRECTION with the same changes (one with other changes must make them itself: following another
+ * would complete it with its own changes never made). A new request is linked to it and, once
+ * approved, follows it instead of fanning out a second time.
  */
-async function findOpenOriginal(em: EntityManager, type: RequestType, email: string): Promise<RequestRow | null> {
-  return em.getRepository(RequestRow).findOne({
-    where: { type, subjectEmail: email, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
+async function findOpenOriginal(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
+  const correction = row.type === RequestType.CORRECTION;
+  const candidates = await em.getRepository(RequestRow).find({
+    where: { type: row.type, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
     order: { receivedAt: "ASC" },
+    take: correction ? CORRECTION_CANDIDATES : 1,
   });
+  return candidates.find((c) => sameWork(c, row)) ?? null;
 }
 
 /** The subject in matching form; BAD_USER_INPUT naming each field that cannot be read or conflicts. */
@@ -129,7 +144,7 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
  */
 export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
   await lockSubject(em, row.subjectEmail, now);
-  row.duplicateOf = (await findOpenOriginal(em, row.type, row.subjectEmail))?.id ?? null;
+  row.duplicateOf = (await findOpenOriginal(em, row))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(
     em,
