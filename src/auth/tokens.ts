@@ -67,7 +67,9 @@ export async function revokeToken(ds: DataSource, clock: Clock, actor: Actor, id
     if (!row) throw notFound("Token", id);
     if (row.revokedAt) return row;
     row.revokedAt = clock.now();
-    await tokens.update({ id, revokedAt: IsNull() }, { revokedAt: row.revokedAt });
+    // Guarded: of two revocations at once, one revokes (and is audited); the other answers with the stored row.
+    const { affected } = await tokens.update({ id, revokedAt: IsNull() }, { revokedAt: row.revokedAt });
+    if (affected !== 1) return tokens.findOneByOrFail({ id });
     await appendAuditEvent(em, { requestId: null, actor, action: "token.revoked", details: { tokenId: id, role: row.role } }, clock.now());
     return row;
   });

@@ -55,6 +55,11 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     );
     return row;
   });
+  if ("late" in outcome) {
+    throw conflict(
+      `The hold was not placed: another legal hold on this subject was being placed, or the database was too slow to record this one in time (within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s). Place the hold again in a moment.`,
+    );
+  }
   if ("busy" in outcome) {
     const again = remoteUnits(outcome.busy).length
       ? "Place the hold again once that deletion's task has left REMOTE_PROCESSING: it then keeps everything not erased by then."

@@ -6,6 +6,7 @@ import { TaskStep } from "../domain/tasks";
 import { exportTools } from "../export/context";
 import { makeStagingKey } from "../export/stagingKeys";
 import { RequestRow } from "../entities";
+import { lockSubject } from "../orchestrator/holdFence";
 import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
 import { loadRequest, moveRequest } from "./requestTransition";
@@ -35,6 +36,9 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   const { to, action } = DECISIONS[decision];
   const statusReason = reason?.trim() || null;
   const now = services.clock.now();
+  // An approval plans: first the subject's lock (taken before any request row, as submissions take it),
+  // so that of two requests of one person approved at once the later sees the earlier at work.
+  if (decision === "approve") await lockSubject(em, row.subjectEmail, now);
   const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
     ...(statusReason ? { statusReason } : {}),
     // A decided request no longer needs a code: forget it.

@@ -10,6 +10,7 @@ import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
 import { Services } from "../services";
+import { lockSubject } from "../orchestrator/holdFence";
 import { sendVerificationCode } from "./verificationCodeIssuer";
 
 export interface SubmitRequestCommand {
@@ -25,27 +26,39 @@ export interface SubmitRequestCommand {
 }
 
 /**
- * The earliest open request of the same type about the same person that asks for all this one asks:
- * a new request is linked to it and, once approved, follows it instead of fanning out a second time. One
- * that asks for more (an identity the original lacks, which leads to records it never reached; changes
- * it does not make; a minor's erasure, which keeps less) is no duplicate: following would report work
- * that no one did for it.
+ * Whether `original`'s work answers `row` (same person already): it is of the same type and asks for
+ * all `row` asks. One that asks for more (an identity the original lacks, which leads to records it never
+ * reached; changes it does not make; a minor's erasure, which keeps less) must do its own work:
+ * following would report work that no one did for it.
+ */
+export function answers(original: RequestRow, row: RequestRow): boolean {
+  const within = <T>(own: T | null, theirs: T | null) => own === null || own === theirs;
+  const externalIds = (row.subjectExternalIds ?? []).every((x) => (original.subjectExternalIds ?? []).some((o) => o.system === x.system && o.id === x.id));
+  const corrections = (row.corrections ?? []).every((c) => (original.corrections ?? []).some((o) => o.field === c.field && o.value === c.value));
+  return (
+    original.type === row.type &&
+    within(row.subjectUserId, original.subjectUserId) &&
+    within(row.subjectPhone, original.subjectPhone) &&
+    externalIds &&
+    corrections &&
+    (!row.concernsMinor || original.concernsMinor)
+  );
+}
+
+/** Open requests looked at for an original (the earliest that answers the new one is taken). */
+export const ORIGINAL_CANDIDATES = 20;
+
+/**
+ * The earliest open request about the same person whose work answers this one's: a new request is
+ * linked to it and, once approved, follows it instead of fanning out a second time.
  */
 async function findOpenOriginal(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
   const open = await em.getRepository(RequestRow).find({
     where: { type: row.type, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
     order: { receivedAt: "ASC" },
-    take: 20,
+    take: ORIGINAL_CANDIDATES,
   });
-  return open.find((original) => asksNoMoreThan(row, original)) ?? null;
-}
-
-/** Whether everything `row` asks for is asked by `original` too (same type and person already). */
-function asksNoMoreThan(row: RequestRow, original: RequestRow): boolean {
-  const within = <T>(own: T | null, theirs: T | null) => own === null || own === theirs;
-  const externalIds = (row.subjectExternalIds ?? []).every((x) => (original.subjectExternalIds ?? []).some((o) => o.system === x.system && o.id === x.id));
-  const corrections = (row.corrections ?? []).every((c) => (original.corrections ?? []).some((o) => o.field === c.field && o.value === c.value));
-  return within(row.subjectUserId, original.subjectUserId) && within(row.subjectPhone, original.subjectPhone) && externalIds && corrections && (!row.concernsMinor || original.concernsMinor);
+  return open.find((original) => answers(original, row)) ?? null;
 }
 
 /** The subject in matching form; BAD_USER_INPUT naming each field that cannot be read or conflicts. */
@@ -135,8 +148,12 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
   return { row, code };
 }
 
-/** Stores a new request (linked to an open original of the same type and subject) with its audit event. */
+/**
+ * Stores a new request (linked to an open original of the same type and subject) with its audit event.
+ * Under the subject's lock: of two identical requests submitted at once, the second sees the first.
+ */
 export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
+  await lockSubject(em, row.subjectEmail, now);
   row.duplicateOf = (await findOpenOriginal(em, row))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(

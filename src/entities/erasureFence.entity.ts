@@ -5,6 +5,7 @@ import { TimestampColumn } from "./columns";
  * One row per subject whose legal hold was placed through the fence: a hold placement marks itself
  * pending here before it looks for units of erasure under way, and while it is pending no new unit of
  * its categories starts (the placement cannot be starved by back-to-back units). See holdFence.ts.
+ * The row is also the subject's lock (lockSubject): a new request's duplicate check takes turns on it.
  */
 @Entity({ name: "erasure_fences" })
 export class ErasureFenceRow {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
+import { flushAuditEvents } from "../audit/auditTrail";
 import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
 import { hashedEmailKey, normalizeEmail } from "../domain/identities";
@@ -23,9 +24,36 @@ import { StopReason, Stopped } from "./stopping";
 /** How often a waiting unit or hold placement looks again. */
 const POLL_MS = 40;
 
+/**
+ * How long a placement's mark outlives its wait: the time its hold's transaction may take to commit
+ * (a lock wait, the SQLite queue). The mark must stand until the hold is committed, or a unit of its
+ * categories could start, read no hold yet, and erase after the hold is answered; a transaction
+ * slower than this is refused before it commits (markStillStands). Only a placer that died leaves
+ * its mark to expire, and units of its categories wait that long.
+ */
+const COMMIT_MARGIN_MS = 30_000;
+
 /** The fence key of a subject: hashed, so the fence stores no address. */
 export function subjectKey(email: string): string {
   return hashedEmailKey(normalizeEmail(email));
+}
+
+/**
+ * Locks the subject's fence row (created when missing) until the transaction ends: transactions that
+ * decide from what is stored about a person (a new request's duplicateOf) take turns on it across
+ * processes. On MySQL at READ COMMITTED two such transactions would otherwise each miss the other's
+ * uncommitted request; SQLite transactions are exclusive already. Nothing else holds this row's lock
+ * for long: the fence's own writes are single statements.
+ */
+export async function lockSubject(em: EntityManager, email: string, now: Date): Promise<void> {
+  if (!isMysql(em.connection)) return;
+  await em
+    .getRepository(ErasureFenceRow)
+    .createQueryBuilder()
+    .insert()
+    .values({ subjectKey: subjectKey(email), placingCategories: null, placingUntil: null, updatedAt: now })
+    .orUpdate(["subjectKey"], ["subjectKey"])
+    .execute();
 }
 
 const list = (categories: string | null): string[] => (categories ? categories.split(",") : []);
@@ -41,13 +69,39 @@ function alone<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Prom
   return isMysql(ds) ? work(ds.manager) : inTransaction(ds, work);
 }
 
-/** Marks (or clears, with null) the subject's pending hold placement. */
-async function markPlacing(em: EntityManager, key: string, categories: readonly string[] | null, until: Date | null, now: Date): Promise<void> {
+/**
+ * Takes the subject's pending-placement mark for `categories` until `until`, when no other placement
+ * holds it (none does, or its mark ran out): placements on one subject take turns, because the fence
+ * has one mark per subject, and another placement's mark, or its clearing, would lift this one's while
+ * this one commits its hold. The mark's `until` is its holder's token (renewMark, clearMark).
+ */
+async function claimMark(em: EntityManager, key: string, categories: readonly string[], until: Date, now: Date): Promise<boolean> {
   const fences = em.getRepository(ErasureFenceRow);
-  const placing = { placingCategories: categories ? categories.join(",").slice(0, 400) : null, placingUntil: until, updatedAt: now };
-  const { affected } = await fences.update({ subjectKey: key }, placing);
-  if (!affected) await fences.createQueryBuilder().insert().values({ subjectKey: key, ...placing }).orIgnore().execute();
-  if (!affected && categories) await fences.update({ subjectKey: key }, placing);
+  const claim = () =>
+    fences
+      .createQueryBuilder()
+      .update()
+      .set({ placingCategories: categories.join(",").slice(0, 400), placingUntil: until, updatedAt: now })
+      .where("subjectKey = :key", { key })
+      .andWhere("(placingUntil IS NULL OR placingUntil <= :now)", { now })
+      .execute();
+  let { affected } = await claim();
+  if (!affected) {
+    await fences.createQueryBuilder().insert().values({ subjectKey: key, placingCategories: null, placingUntil: null, updatedAt: now }).orIgnore().execute();
+    ({ affected } = await claim());
+  }
+  return affected === 1;
+}
+
+/** Moves the holder's mark on to `until`; false when the mark is no longer the holder's. */
+async function renewMark(em: EntityManager, key: string, token: Date, until: Date, now: Date): Promise<boolean> {
+  const { affected } = await em.getRepository(ErasureFenceRow).update({ subjectKey: key, placingUntil: token }, { placingUntil: until, updatedAt: now });
+  return affected === 1;
+}
+
+/** Clears the holder's mark (a mark another placement holds since is left alone). */
+async function clearMark(em: EntityManager, key: string, token: Date, now: Date): Promise<void> {
+  await em.getRepository(ErasureFenceRow).update({ subjectKey: key, placingUntil: token }, { placingCategories: null, placingUntil: null, updatedAt: now });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -206,30 +260,65 @@ export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskI
 }
 
 /** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */
-export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] };
+export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { late: true };
 
 /**
  * Runs `place` (the hold's insert, in one transaction) once no unit of `categories` (empty: all) is
  * under way. Units under way are waited for up to `waitMs`, during which the pending mark keeps new
  * units of these categories from starting; after that the placement gives up, changing nothing, and
- * returns the units met.
+ * returns the units met. Placements on one subject take turns on the mark (claimMark); one whose turn
+ * does not come within `waitMs`, or whose transaction outlasts its mark, gives up likewise (late).
  */
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
+  const { ds, clock } = services;
   const key = subjectKey(subjectEmail);
   const deadline = Date.now() + waitMs;
-  const until = () => new Date(services.clock.now().getTime() + Math.max(0, deadline - Date.now()) + POLL_MS * 5);
-  const clear = () => alone(services.ds, (em) => markPlacing(em, key, null, null, services.clock.now()));
+  const until = () => new Date(clock.now().getTime() + Math.max(0, deadline - Date.now()) + COMMIT_MARGIN_MS);
+  // Write first, then read: a unit that starts after the mark sees it and waits.
+  let token: Date | null = null;
+  while (!token) {
+    const mark = until();
+    if (await alone(ds, (em) => claimMark(em, key, categories, mark, clock.now()))) token = mark;
+    else if (Date.now() >= deadline) return { late: true };
+    else await sleep(POLL_MS);
+  }
   try {
     for (;;) {
-      // Write first, then read: a unit that starts after this sees the placement and waits.
-      await alone(services.ds, (em) => markPlacing(em, key, categories, until(), services.clock.now()));
-      const live = await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(services.clock.now()) }));
+      const live = await alone(ds, (em) => em.getRepository(ErasureUnitRow).findBy({ subjectKey: key, expiresAt: MoreThan(clock.now()) }));
       const busy = live.filter((u) => meet(list(u.categories), categories));
-      if (!busy.length) return { placed: await inTransaction(services.ds, place) };
+      if (!busy.length) {
+        const mark = token;
+        try {
+          return {
+            placed: await inTransaction(ds, async (em) => {
+              const result = await place(em);
+              // Last, just before the commit (audit events included): the mark still keeps units out.
+              await flushAuditEvents(em);
+              if (!(await markStillStands(em, key, mark, clock.now()))) throw new MarkExpired();
+              return result;
+            }),
+          };
+        } catch (error) {
+          if (error instanceof MarkExpired) return { late: true };
+          throw error;
+        }
+      }
       if (Date.now() >= deadline) return { busy };
       await sleep(POLL_MS);
+      const next = until();
+      if (!(await alone(ds, (em) => renewMark(em, key, token!, next, clock.now())))) return { late: true };
+      token = next;
     }
   } finally {
-    await clear();
+    await alone(ds, (em) => clearMark(em, key, token!, clock.now()));
   }
+}
+
+/** A placement's transaction outlasted its mark: it rolls back rather than commit a hold units did not wait for. */
+class MarkExpired extends Error {}
+
+/** Whether the placement's mark (`token`) is still the subject's and still keeps units out at `now`. */
+async function markStillStands(em: EntityManager, key: string, token: Date, now: Date): Promise<boolean> {
+  const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
+  return fence?.placingUntil?.getTime() === token.getTime() && token > now;
 }

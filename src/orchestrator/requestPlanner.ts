@@ -1,4 +1,4 @@
-import { EntityManager } from "typeorm";
+import { EntityManager, In, IsNull, Not } from "typeorm";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { subjectIdentityMap } from "../domain/identities";
@@ -10,6 +10,7 @@ import { PlannedTask, planTasks } from "./planner";
 import { ConnectorRegistry } from "./registry";
 import { settleRequest } from "./requestSettler";
 import { insertPlan } from "./sql/insertPlan";
+import { answers, ORIGINAL_CANDIDATES } from "../commands/requestSubmitter";
 
 /** The identities a request carries, in matching form: kinds, and external ids under `external:<system>`. */
 export function requestIdentities(row: RequestRow): Record<string, string> {
@@ -25,12 +26,29 @@ export interface PlannedRequest {
 /** An original a duplicate can follow: one whose work is under way (it will end, and answer both). */
 const FOLLOWABLE: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
 
+/** The earliest other request doing the same work for the same person, at work now (locked, so it cannot end before our commit), or null. */
+async function requestAtWork(em: EntityManager, request: RequestRow): Promise<RequestRow | null> {
+  const candidates = await em.getRepository(RequestRow).find({
+    where: { type: request.type, subjectEmail: request.subjectEmail, duplicateOf: IsNull(), status: In([...FOLLOWABLE]), id: Not(request.id) },
+    order: { receivedAt: "ASC" },
+    take: ORIGINAL_CANDIDATES,
+  });
+  for (const candidate of candidates.filter((c) => answers(c, request))) {
+    await lockRow(em, "requests", candidate.id);
+    const locked = await em.getRepository(RequestRow).findOneBy({ id: candidate.id });
+    if (locked && locked.duplicateOf === null && FOLLOWABLE.includes(locked.status)) return locked;
+  }
+  return null;
+}
+
 /**
  * Fans an approved request out: records its identities, plans one task per connector and step, and
  * lets the request's status follow (a request with nothing to do completes at once). A duplicate of a
  * request whose work is under way plans nothing and follows it (its export and certificate are the
  * original's). A duplicate whose original already ended, or was never approved, would wait for nothing:
- * it is unlinked and does its own work. Runs in the approval's transaction.
+ * it is unlinked and does its own work; a request approved while one of the same work for the same
+ * person is at work (such a duplicate, gone ahead) follows that one. Runs in the approval's transaction,
+ * under the subject's lock (decideWithin): of two requests approved at once, the later sees the earlier.
  */
 export async function planRequest(em: EntityManager, request: RequestRow, registry: ConnectorRegistry, actor: Actor, now: Date, maxAttempts: number): Promise<PlannedRequest> {
   if (request.duplicateOf) {
@@ -44,6 +62,15 @@ export async function planRequest(em: EntityManager, request: RequestRow, regist
     await em.getRepository(RequestRow).update({ id: request.id }, { duplicateOf: null });
     await appendAuditEvent(em, { requestId: request.id, actor, action: "request.duplicate_unlinked", details: { wasDuplicateOf: request.duplicateOf, originalStatus: original?.status ?? null } }, now);
     request.duplicateOf = null;
+  }
+  // A request of the same work for the same person already at work (its duplicate, approved before it,
+  // went ahead on its own): this one follows it rather than fan out a second time.
+  const atWork = await requestAtWork(em, request);
+  if (atWork) {
+    await em.getRepository(RequestRow).update({ id: request.id }, { duplicateOf: atWork.id });
+    request.duplicateOf = atWork.id;
+    await appendAuditEvent(em, { requestId: request.id, actor, action: "request.following_duplicate", details: { duplicateOf: atWork.id } }, now);
+    return { request, planned: [] };
   }
   const identities = requestIdentities(request);
   await em

@@ -14,9 +14,11 @@ import { dependentIds } from "./finishTask";
  * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction.
  */
 export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date): Promise<TaskRow> {
-  const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
-  if (!task) throw notFound("Task", taskId);
-  const request = await lockedRequest(em, task.requestId);
+  const found = await em.getRepository(TaskRow).findOneBy({ id: taskId });
+  if (!found) throw notFound("Task", taskId);
+  const request = await lockedRequest(em, found.requestId);
+  // Read again under the request's lock: a retry of the same task that committed meanwhile re-queued it.
+  const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
   const requeue = new Map<string, TaskRow>([[task.id, task]]);
   const queue = [task];
