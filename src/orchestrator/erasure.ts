@@ -1,9 +1,10 @@
+import { In } from "typeorm";
 import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskDependencyRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
@@ -161,6 +162,15 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(closing ? { closingPass: true } : {}),
     },
     now(),
-    { kept, closeExceptions, dropSurveyed: !purge, dropProgress: true, handOff: options.handOff },
+    // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up
+    // again: without them, residue the closing pass no longer meets by collecting (a dispute whose
+    // charge no longer carries the email) would be taken for gone.
+    { kept, closeExceptions, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
   );
+}
+
+/** Whether another ERASE of the request waits for this one (an identity source's): this one then gets a closing pass (armClosingPasses). */
+async function owesClosingPass(ds: Services["ds"], task: TaskRow): Promise<boolean> {
+  const waiters = await ds.getRepository(TaskDependencyRow).findBy({ dependsOnTaskId: task.id });
+  return waiters.length > 0 && (await ds.getRepository(TaskRow).countBy({ id: In(waiters.map((w) => w.taskId)), step: TaskStep.ERASE })) > 0;
 }
