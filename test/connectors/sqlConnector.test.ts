@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { DataSource } from "typeorm";
 import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
-import { createSqlConnector, SqlConnector, SqlConnectorConfig, SqlConnectorConfigError, sqlConnectorSpec } from "../../src/connectors/sql";
+import { configProblems, createSqlConnector, SqlConnector, SqlConnectorConfig, SqlConnectorConfigError, sqlConnectorSpec } from "../../src/connectors/sql";
 import { quote } from "../../src/connectors/sql/database";
 import { toConnectorError } from "../../src/connectors/sql/errors";
 import { collectAll, describeConnectorConformance, testContext } from "../../src/connectors/testing/conformance";
@@ -114,26 +114,28 @@ describeEachSqlDialect("SQL connector", (db) => {
       expect(await account.count("sessions", "user_id <> 1")).to.equal(owners());
     });
 
-    it("leaves the row with the listed columns replaced, when a table is erased with ANONYMIZE", async () => {
+    it("leaves the row with the listed columns replaced and no longer leading to the person, when a table is erased with ANONYMIZE", async () => {
       const outcome = await connector.erase(ADA, { categories: ["PAYMENTS"] }, testContext());
       expect(outcome.erased).to.equal(3);
-      const rows = await account.rows(`SELECT id, billing_name, billing_address, amount_cents FROM invoices WHERE customer_ref = ? ORDER BY id`, [ADA.paymentCustomerId]);
-      expect(rows.map((r) => [r.id, r.billing_name, r.billing_address, Number(r.amount_cents)])).to.deep.equal([
-        ["in_ada_001", null, null, 1200],
-        ["in_ada_002", null, null, 1200],
-        ["in_ada_003", null, null, 1500],
+      const rows = await account.rows(`SELECT id, customer_ref, billing_name, billing_address, amount_cents FROM invoices WHERE id IN ('in_ada_001', 'in_ada_002', 'in_ada_003') ORDER BY id`);
+      expect(rows.map((r) => [r.id, r.customer_ref, r.billing_name, r.billing_address, Number(r.amount_cents)])).to.deep.equal([
+        ["in_ada_001", "", null, null, 1200],
+        ["in_ada_002", "", null, null, 1200],
+        ["in_ada_003", "", null, null, 1500],
       ]);
+      expect(await account.count("invoices", "customer_ref = 'cus_ada_0001'"), "no invoice leads to her customer id").to.equal(0);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice"), "nor does collect find one").to.deep.equal([]);
       expect(await account.count("invoices", "billing_name IS NOT NULL")).to.equal(3, "Grace's and Alan's invoices keep their names");
       expect((await connector.erase(ADA, { categories: ["PAYMENTS"] }, testContext())).erased).to.equal(0);
     });
 
-    it("writes non-null replacements and counts each row once, when the anonymised row stays findable", async () => {
+    it("writes non-null replacements and counts each row once", async () => {
       const config = accountDbConfig();
-      config.tables[0].erase = { strategy: "ANONYMIZE", columns: { name: "Deleted user", payment_customer_id: null } };
+      config.tables[0].erase = { strategy: "ANONYMIZE", columns: { email: null, name: "Deleted user", payment_customer_id: null }, keep: ["created_at"] };
       const anonymising = make(config);
       expect((await anonymising.erase(ADA, { categories: ["ACCOUNT"] }, testContext())).erased).to.equal(3, "1 user anonymised, 2 MFA factors deleted");
-      const [user] = await account.rows(`SELECT name, payment_customer_id FROM users WHERE id = 1`);
-      expect(user).to.deep.equal({ name: "Deleted user", payment_customer_id: null });
+      const [user] = await account.rows(`SELECT email, name, payment_customer_id FROM users WHERE id = 1`);
+      expect(user).to.deep.equal({ email: null, name: "Deleted user", payment_customer_id: null });
       expect((await anonymising.erase(ADA, { categories: ["ACCOUNT"] }, testContext())).erased).to.equal(0);
       await anonymising.close();
     });
@@ -540,6 +542,26 @@ describe("createSqlConnector configuration", () => {
       `tables[2] (sessions): exportColumns is required (the columns the subject receives)`,
     ]);
     expect(() => createSqlConnector(config as unknown as SqlConnectorConfig, { url })).to.throw(/TRUNCATE[\s\S]*exportColumns is required/);
+  });
+
+  it("refuses an ANONYMIZE that would leave rows leading to the person, or exported columns nobody said identify nobody", () => {
+    const config = accountDbConfig();
+    // Rows still holding the customer id (and the user row its email and customer id) are still the
+    // person's: the check after erasing finds them, and the deletion could never complete.
+    config.tables[0].erase = { strategy: "ANONYMIZE", columns: { name: null, payment_customer_id: "none" }, keep: ["name"] };
+    config.tables[3].erase = { strategy: "ANONYMIZE", columns: { customer_ref: "erased", billing_name: null } };
+    expect(problemsOf(config)).to.deep.equal([
+      `tables[0] (users): erase.keep lists "name", which erase.columns overwrites: name each column in one of them`,
+      `tables[0] (users): ANONYMIZE must overwrite its identity column email (with null, or "" where it cannot be null): a row that still holds it still leads to the person, so it is not anonymous`,
+      `tables[0] (users): ANONYMIZE leaves the exported columns "email", "created_at" as they are: overwrite them in erase.columns, or list them in erase.keep if they identify nobody once the row no longer leads to the person (an amount, a date)`,
+      `tables[3] (invoices): ANONYMIZE must overwrite its identity column customer_ref with null or "": with "erased" every anonymised row would be found as the person whose identity that is`,
+      `tables[3] (invoices): ANONYMIZE leaves the exported columns "amount_cents", "billing_address", "issued_at" as they are: overwrite them in erase.columns, or list them in erase.keep if they identify nobody once the row no longer leads to the person (an amount, a date)`,
+      `provides[1]: ANONYMIZE must overwrite the column payment_customer_id (table users provides paymentCustomerId from it) with null or "": with "none" every anonymised row would be found as the person whose identity that is`,
+    ]);
+    // The primary key it provides userId from cannot be overwritten, and leads only to its own row.
+    config.tables[0].erase = { strategy: "ANONYMIZE", columns: { email: null, name: null, payment_customer_id: null }, keep: ["created_at"] };
+    config.tables[3].erase = { strategy: "ANONYMIZE", columns: { customer_ref: "", billing_name: null, billing_address: null }, keep: ["amount_cents", "issued_at"] };
+    expect(configProblems(config)).to.deep.equal([]);
   });
 
   it("refuses an identifier that carries SQL, like `users; DROP TABLE x`", () => {

@@ -16,8 +16,13 @@ export type ReplacementValue = string | number | boolean | null;
 export type EraseStrategy =
   /** The rows are deleted. */
   | { strategy: "DELETE" }
-  /** The rows stay (e.g. invoices the law keeps) with the listed columns overwritten: column -> replacement. */
-  | { strategy: "ANONYMIZE"; columns: Record<string, ReplacementValue> };
+  /**
+   * The rows stay (e.g. invoices the law keeps) with the listed columns overwritten: column ->
+   * replacement. They must include the identity column and every column the table provides an identity
+   * from, each with null or "" (a value that is nobody's identity), so that no anonymised row leads to
+   * the person any more; every exported column is overwritten or listed in `keep`.
+   */
+  | { strategy: "ANONYMIZE"; columns: Record<string, ReplacementValue>; keep?: string[] };
 
 /** One table that holds records about a subject. List each table once. */
 export interface SqlTableConfig {
@@ -124,23 +129,53 @@ function tableProblems(at: string, t: Record<string, unknown>): string[] {
     if (dupes.length) problems.push(`${at}: exportColumns lists ${dupes.map(show).join(", ")} more than once`);
   }
   if (t.recordedAtColumn !== undefined) problems.push(...identifierProblem(at, "recordedAtColumn", t.recordedAtColumn));
-  problems.push(...eraseProblems(at, t.erase, t.primaryKey));
+  problems.push(...eraseProblems(at, t));
   return problems;
 }
 
-function eraseProblems(at: string, erase: unknown, primaryKey: unknown): string[] {
+function eraseProblems(at: string, t: Record<string, unknown>): string[] {
+  const erase = t.erase;
   if (!isObject(erase)) return [`${at}: erase is required: { "strategy": "DELETE" } or { "strategy": "ANONYMIZE", "columns": {...} }`];
   if (erase.strategy === "DELETE") return unknownFields(`${at} erase`, erase, ["strategy"]);
   if (erase.strategy !== "ANONYMIZE") return [`${at}: erase.strategy ${show(erase.strategy)} is unknown (use DELETE or ANONYMIZE)`];
-  const problems = unknownFields(`${at} erase`, erase, ["strategy", "columns"]);
+  const problems = unknownFields(`${at} erase`, erase, ["strategy", "columns", "keep"]);
   if (!isObject(erase.columns) || Object.keys(erase.columns).length === 0) return [...problems, `${at}: ANONYMIZE needs columns: { column: replacement value or null }`];
   for (const [column, value] of Object.entries(erase.columns)) {
     problems.push(...identifierProblem(at, "erase.columns key", column));
-    if (column === primaryKey) problems.push(`${at}: ANONYMIZE cannot overwrite the primary key ${column}`);
+    if (column === t.primaryKey) problems.push(`${at}: ANONYMIZE cannot overwrite the primary key ${column}`);
     const ok = value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
     if (!ok) problems.push(`${at}: erase.columns.${column} must be a string, number, boolean or null`);
   }
+  const keep: unknown[] = erase.keep === undefined ? [] : Array.isArray(erase.keep) ? erase.keep : [];
+  if (erase.keep !== undefined && !Array.isArray(erase.keep)) problems.push(`${at}: erase.keep must list columns`);
+  keep.forEach((c, i) => problems.push(...identifierProblem(at, `erase.keep[${i}]`, c)));
+  const both = keep.filter((c) => typeof c === "string" && Object.hasOwn(erase.columns as object, c));
+  if (both.length) problems.push(`${at}: erase.keep lists ${both.map(show).join(", ")}, which erase.columns overwrites: name each column in one of them`);
+  if (typeof t.identityColumn === "string") problems.push(...unlinkProblems(at, erase.columns, t.identityColumn, `its identity column ${t.identityColumn}`));
+  // An exported column left as it is may be what identifies the person (a name, an address, an IP):
+  // the configuration says which ones identify nobody once the row is unlinked.
+  const exported: unknown[] = Array.isArray(t.exportColumns) ? t.exportColumns : [];
+  const left = exported.filter((c) => typeof c === "string" && !Object.hasOwn(erase.columns as object, c) && !keep.includes(c));
+  if (left.length) {
+    problems.push(
+      `${at}: ANONYMIZE leaves the exported column${left.length > 1 ? "s" : ""} ${left.map(show).join(", ")} as ${left.length > 1 ? "they are" : "it is"}: overwrite ${left.length > 1 ? "them" : "it"} in erase.columns, or list ${left.length > 1 ? "them" : "it"} in erase.keep if ${left.length > 1 ? "they identify" : "it identifies"} nobody once the row no longer leads to the person (an amount, a date)`,
+    );
+  }
   return problems;
+}
+
+/**
+ * An anonymised row must lead to nobody: each of `columns` (the identity column; a column the table
+ * provides an identity from) is overwritten with null or "", values that are nobody's identity. Left
+ * as it is, the row is still the person's (the check after erasing finds it, and the deletion fails);
+ * overwritten with another value, every anonymised row would be whoever holds that value.
+ */
+function unlinkProblems(at: string, replacements: Record<string, unknown>, column: string, what: string): string[] {
+  if (!Object.hasOwn(replacements, column)) {
+    return [`${at}: ANONYMIZE must overwrite ${what} (with null, or "" where it cannot be null): a row that still holds it still leads to the person, so it is not anonymous`];
+  }
+  const value = replacements[column];
+  return value === null || value === "" ? [] : [`${at}: ANONYMIZE must overwrite ${what} with null or "": with ${show(value)} every anonymised row would be found as the person whose identity that is`];
 }
 
 /**
@@ -180,6 +215,10 @@ export function configProblems(config: unknown): string[] {
     const source = typeof p.table === "string" ? tables.get(p.table) : undefined;
     if (!source) problems.push(`${at}: table ${show(p.table)} is not one of the configured tables`);
     else if (source.identityKind === p.kind) problems.push(`${at}: table ${p.table} is found by ${p.kind}, so it cannot provide it`);
+    // A primary key cannot be overwritten, and leads only to the table's own (anonymised) row.
+    else if (isObject(source.erase) && source.erase.strategy === "ANONYMIZE" && isObject(source.erase.columns) && typeof p.column === "string" && p.column !== source.primaryKey) {
+      problems.push(...unlinkProblems(`${at}`, source.erase.columns, p.column, `the column ${p.column} (table ${p.table} provides ${p.kind} from it)`));
+    }
   }
 
   if (config.defaultPhoneCountry !== undefined && !(typeof config.defaultPhoneCountry === "string" && isSupportedCountry(config.defaultPhoneCountry))) {

@@ -17,7 +17,7 @@ import {
   TaskContext,
 } from "../sdk";
 import { normalizeIdentity } from "../../domain/identities";
-import { configProblems, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
+import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
@@ -67,6 +67,14 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
   };
+}
+
+/** Whether a stored value is the replacement ANONYMIZE wrote (as the driver reads it back: 1 for true, "12" or 12). */
+function holdsReplacement(stored: unknown, replacement: ReplacementValue): boolean {
+  if (replacement === null) return stored === null || stored === undefined;
+  if (stored === null || stored === undefined) return false;
+  if (typeof replacement === "boolean") return stored === replacement || Number(stored) === Number(replacement);
+  return String(stored) === String(replacement);
 }
 
 /**
@@ -157,8 +165,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let shared = false;
     if (!conflict && theirs.length) {
       const value = identityMatcher(p.kind, theirs, country);
-      const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS));
-      shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]));
+      const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
+      const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
+      // A row ANONYMIZE left (it holds every replacement) is nobody's: it still holds the key it
+      // provides an identity from (a primary key cannot be overwritten), as the subject's own row did.
+      const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
+      shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]) && !anonymised(r));
       if (shared) conflict = `another person's ${t.table} row holds it`;
     }
     if (!conflict) return "own";
@@ -247,7 +259,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       t.identityColumn,
       ...t.exportColumns,
       ...(t.recordedAtColumn ? [t.recordedAtColumn] : []),
-      ...(t.erase.strategy === "ANONYMIZE" ? Object.keys(t.erase.columns) : []),
+      ...(t.erase.strategy === "ANONYMIZE" ? [...Object.keys(t.erase.columns), ...(t.erase.keep ?? [])] : []),
       ...(cfg.provides ?? []).filter((p) => p.table === t.table).map((p) => p.column),
       ...Object.values(cfg.rectifiable ?? {})
         .filter((r) => r.table === t.table)

@@ -144,9 +144,9 @@ export function heldBy(d: DialectKind, t: SqlTableConfig, column: string, values
 }
 
 /** The distinct pairs (a value of `column` among those looked up, the identity of a row holding it), at most `limit`. */
-export function holdersOf(d: DialectKind, t: SqlTableConfig, column: string, values: IdentityLookup, limit: number): Statement {
+export function holdersOf(d: DialectKind, t: SqlTableConfig, column: string, values: IdentityLookup, limit: number, also: readonly string[] = []): Statement {
   const q = (c: string) => quote(d, c);
-  const columns = [...new Set([column, t.identityColumn])];
+  const columns = [...new Set([column, t.identityColumn, ...also])];
   return {
     sql: `SELECT DISTINCT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${IDENTITY_MATCH[d](q(column), values.spellings.length, values.caseless)} LIMIT ?`,
     params: [...values.spellings, limit],

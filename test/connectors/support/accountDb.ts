@@ -77,7 +77,7 @@ export function accountDbConfig(): SqlConnectorConfig {
         primaryKey: "id",
         exportColumns: ["amount_cents", "billing_name", "billing_address", "issued_at"],
         recordedAtColumn: "issued_at",
-        erase: { strategy: "ANONYMIZE", columns: { billing_name: null, billing_address: null } },
+        erase: { strategy: "ANONYMIZE", columns: { customer_ref: "", billing_name: null, billing_address: null }, keep: ["amount_cents", "issued_at"] },
       },
     ],
     provides: [
