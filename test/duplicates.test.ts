@@ -160,6 +160,26 @@ describeEachDatabase("duplicate requests", (db) => {
     expect(done.duplicateOf).to.equal(null);
   });
 
+  it("does not let a minor's DELETION follow an open one that is not about a minor (which keeps more), and lets the other way round follow", async () => {
+    tickets.delayMs = 300;
+    const adult = await request("DELETION");
+    await approve(adult.id);
+    const minor = await submit(t, { type: "DELETION", concernsMinor: true, identityVerified: true, verificationEvidence: "test" });
+    expect((await show(minor.id)).duplicateOf, "linked at submission").to.equal(null);
+    expect((await approve(minor.id)).approveRequest.duplicateOf, "linked at approval").to.equal(null);
+    await until(adult.id, "COMPLETED");
+    expect((await until(minor.id, "COMPLETED")).tasks.length, "the minor's deletion did its own work").to.be.greaterThan(0);
+
+    account.seed(ADA, 3);
+    tickets.seed(ADA, 4);
+    const first = await submit(t, { type: "DELETION", concernsMinor: true, identityVerified: true, verificationEvidence: "test" });
+    await approve(first.id);
+    const second = await request("DELETION");
+    expect((await approve(second.id)).approveRequest.duplicateOf, "a deletion not about a minor asks no more than a minor's").to.equal(first.id);
+    await until(first.id, "COMPLETED");
+    expect((await until(second.id, "COMPLETED")).tasks).to.deep.equal([]);
+  });
+
   it("finds a request's waiting duplicates by index when it ends, not by reading every request [MariaDB]", async function () {
     if (db().kind !== "mariadb") this.skip();
     const plan = await t.ds.transaction(async (em) => {
