@@ -69,19 +69,23 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     expect(before, "Ada has old charges and invoices for a redaction job").to.be.greaterThan(1);
     // Stripe refuses the first job (its oldest charge is in a state it will not redact).
     ws.stripe.redaction.refuse.add(oldest.id);
+    // The ticketing erasure is held up at its first delete, so the account database (erased last, and
+    // what arms the closing passes) waits while the payments erasure's first pass ends.
+    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
     const id = await approvedDeletion();
-    let firstPass: any;
-    const done = await finished(id, (now) => {
-      const payments = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
-      if (firstPass || payments.status !== "SUCCEEDED") return;
-      firstPass = now;
-      // Once the first pass has named the refused objects residual, Stripe can redact them: the
-      // refusal is lifted and the canceled job has finished canceling (its objects are free again).
-      ws.stripe.redaction.refuse.clear();
-      for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
-    });
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
+    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    // Now Stripe can redact them: the refusal is lifted and the canceled job has finished canceling
+    // (its objects are free again). Then the erasures go on, and the closing passes come.
+    ws.stripe.redaction.refuse.clear();
+    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    await deleting.reached;
+    deleting.release();
+    const done = await finished(id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
-    expect(firstPass, "the first pass ended before the request did").to.not.equal(undefined);
     const jobs = [...ws.stripe.store.redactionJobs.values()].map((j) => j.status);
     expect(jobs, "a job failed (the first pass) and one succeeded (the closing pass)").to.include.members(["canceled", "succeeded"]);
 
@@ -151,7 +155,9 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     expect(passes, "the auth log, payments and ticketing erasures each had a closing pass").to.equal(3);
     expect(during.progress.finished, "while the passes run, work is shown left").to.be.lessThan(during.progress.total);
     for (const [i, r] of readings.entries()) {
-      if (r.status === "IN_PROGRESS") expect(r.finished, `reading ${i}: an open request has steps left`).to.be.lessThan(r.total);
+      // One response reads the request's row, then its tasks: the last task may end between the two
+      // reads, so the reading just before COMPLETED may show every step finished.
+      if (r.status === "IN_PROGRESS" && readings[i + 1]?.status !== "COMPLETED") expect(r.finished, `reading ${i}: an open request has steps left`).to.be.lessThan(r.total);
       if (i === 0) continue;
       const before = readings[i - 1];
       expect(r.finished, `reading ${i}: finished never goes backwards (${before.finished}/${before.total} then ${r.finished}/${r.total})`).to.be.at.least(before.finished);
