@@ -1,10 +1,9 @@
-import { In } from "typeorm";
 import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskDependencyRow, TaskRow } from "../entities";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
@@ -16,6 +15,8 @@ import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
 import { untilAborted } from "./stopping";
+import { eraseGraph } from "./sql/armClosingPasses";
+import { erasesWaitedFor } from "./closingPasses";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -169,8 +170,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   );
 }
 
-/** Whether another ERASE of the request waits for this one (an identity source's): this one then gets a closing pass (armClosingPasses). */
+/** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */
 async function owesClosingPass(ds: Services["ds"], task: TaskRow): Promise<boolean> {
-  const waiters = await ds.getRepository(TaskDependencyRow).findBy({ dependsOnTaskId: task.id });
-  return waiters.length > 0 && (await ds.getRepository(TaskRow).countBy({ id: In(waiters.map((w) => w.taskId)), step: TaskStep.ERASE })) > 0;
+  const { erases, edges } = await eraseGraph(ds.manager, task.requestId);
+  return erasesWaitedFor(erases, edges, (waiter) => waiter.status !== TaskStatus.SKIPPED).some((t) => t.id === task.id);
 }

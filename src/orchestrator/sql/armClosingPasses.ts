@@ -14,10 +14,8 @@ import { auditTask } from "./taskAudit";
  * request stays IN_PROGRESS until they end. Returns how many were armed; runs in the settling transaction.
  */
 export async function armClosingPasses(em: EntityManager, requestId: string, now: Date): Promise<number> {
-  const erases = await em.getRepository(TaskRow).findBy({ requestId, step: TaskStep.ERASE });
+  const { erases, edges } = await eraseGraph(em, requestId);
   if (erases.length < 2) return 0;
-  const ids = erases.map((t) => t.id);
-  const edges = await em.getRepository(TaskDependencyRow).findBy({ taskId: In(ids), dependsOnTaskId: In(ids) });
   let armed = 0;
   for (const task of erasesWaitedFor(erases, edges, (waiter) => waiter.status === TaskStatus.SUCCEEDED)) {
     if (task.status !== TaskStatus.SUCCEEDED || !verifiedFirstPass(task) || closingPassRan(task)) continue;
@@ -30,4 +28,12 @@ export async function armClosingPasses(em: EntityManager, requestId: string, now
     armed += 1;
   }
   return armed;
+}
+
+/** A request's ERASE tasks and what they wait for among themselves (closingPasses.ts reads which owe a pass from them). */
+export async function eraseGraph(em: EntityManager, requestId: string): Promise<{ erases: TaskRow[]; edges: TaskDependencyRow[] }> {
+  const erases = await em.getRepository(TaskRow).findBy({ requestId, step: TaskStep.ERASE });
+  if (erases.length < 2) return { erases, edges: [] };
+  const ids = erases.map((t) => t.id);
+  return { erases, edges: await em.getRepository(TaskDependencyRow).findBy({ taskId: In(ids), dependsOnTaskId: In(ids) }) };
 }
