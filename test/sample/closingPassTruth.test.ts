@@ -41,6 +41,22 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     return r.id;
   }
 
+  /**
+   * Approves Ada's deletion with the ticketing erasure held up at its first delete, so the account
+   * database (erased last, and what arms the closing passes) waits; returns once the payments erasure's
+   * first pass has ended, with the held delete (release it to go on).
+   */
+  async function deletionPastPaymentsFirstPass(): Promise<{ id: string; deleting: ReturnType<SampleWorkspace["zendesk"]["faults"]["pause"]> }> {
+    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
+    const id = await approvedDeletion();
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const now = (await t.ok(SHOW, { id })).request;
+      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
+    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    return { id, deleting };
+  }
+
   /** Polls the request until it ends (the clock ticks so that Stripe's redaction jobs are polled), calling `each` with every reading. */
   const finished = (id: string, each: (now: any) => void = () => undefined): Promise<any> =>
     t.waitFor(async () => {
@@ -69,15 +85,7 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     expect(before, "Ada has old charges and invoices for a redaction job").to.be.greaterThan(1);
     // Stripe refuses the first job (its oldest charge is in a state it will not redact).
     ws.stripe.redaction.refuse.add(oldest.id);
-    // The ticketing erasure is held up at its first delete, so the account database (erased last, and
-    // what arms the closing passes) waits while the payments erasure's first pass ends.
-    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
-    const id = await approvedDeletion();
-    await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = (await t.ok(SHOW, { id })).request;
-      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
-    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    const { id, deleting } = await deletionPastPaymentsFirstPass();
     // Now Stripe can redact them: the refusal is lifted and the canceled job has finished canceling
     // (its objects are free again). Then the erasures go on, and the closing passes come.
     ws.stripe.redaction.refuse.clear();
@@ -171,17 +179,10 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     const customer = ada.paymentCustomerId!;
     const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
     ws.stripe.redaction.refuse.add(oldest.id);
-    // The ticketing erasure is held up at its first delete, so the account database (erased last) waits.
     const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
     const old = ws.zendesk.store.ticketsRequestedBy(Number(ada.ticketingUserId)).filter((x) => new Date(x.updated_at).getTime() < cutoff);
     expect(old.length, "Ada has a thread outside the 5-year rule").to.be.at.least(1);
-    const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
-    const id = await approvedDeletion();
-    await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = (await t.ok(SHOW, { id })).request;
-      return now.tasks.some((x: any) => x.connector === "payments" && x.step === "ERASE" && x.status === "SUCCEEDED") ? true : undefined;
-    }, "the payments erasure's first pass ended, naming what Stripe refused residual", 60_000);
+    const { id, deleting } = await deletionPastPaymentsFirstPass();
     await deleting.reached;
     await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CASE-7" }) { id } }`);
     deleting.release();

@@ -27,6 +27,25 @@ function businessDaysBetween(from: Date, to: Date): number {
   return n;
 }
 
+/** The request, read with `query` (taking `$id`), once it is COMPLETED or FAILED. */
+function endedRequest(t: TestService, query: string, id: string): Promise<any> {
+  return t.waitFor(
+    async () => {
+      const { request } = await t.ok(query, { id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "correction finished",
+    30_000,
+  );
+}
+
+/** Ada's verified CORRECTION with `corrections`, approved, read with SHOW once it has ended. */
+async function correctedAndEnded(t: TestService, corrections: { field: string; value: string }[]): Promise<any> {
+  const r = await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return endedRequest(t, SHOW, r.id);
+}
+
 describeEachDatabase("correction on the sample workspace", (db) => {
   let ws: SampleWorkspace | undefined;
   let t: TestService | undefined;
@@ -43,16 +62,7 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     const before = await userOf(ADA);
     const graceBefore = await userOf(GRACE);
 
-    const r = await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: CHANGES, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(
-      async () => {
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "correction finished",
-      30_000,
-    );
+    const done = await correctedAndEnded(t, CHANGES);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
 
     // The account database is the one system that rectifies: it changed what it holds and named the rest;
@@ -100,16 +110,7 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     const named = (records: { type: string; data: Record<string, unknown> }[], type: string) => records.filter((r) => r.type === type).map((r) => r.data.name);
     expect(named(before.ticketing, "user"), "Zendesk holds Ada's name").to.deep.equal(["Ada Lovelace"]);
 
-    const r = await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "name", value: "Augusta Ada King" }], identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(
-      async () => {
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "correction finished",
-      30_000,
-    );
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }]);
     // The systems themselves: nothing changed, so the request does not say it was done.
     expect(await held(), "Stripe and Zendesk hold what they held").to.deep.equal(before);
     expect(done.tasks.filter((x: any) => x.step === "RECTIFY").map((x: any) => [x.connector, x.status]).sort()).to.deep.equal([
@@ -132,15 +133,7 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     const first = await correction([{ field: "name", value: "Augusta Ada King" }]);
     const second = await correction([{ field: "phone", value: "+442079469999" }]);
     for (const r of [first, second]) await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const ended = async (id: string) =>
-      t!.waitFor(
-        async () => {
-          const { request } = await t!.ok(`query($id: ID!) { request(id: $id) { status statusReason duplicateOf } }`, { id });
-          return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-        },
-        "correction finished",
-        30_000,
-      );
+    const ended = (id: string) => endedRequest(t!, `query($id: ID!) { request(id: $id) { status statusReason duplicateOf } }`, id);
     expect((await ended(first.id)).status).to.equal("COMPLETED");
     const done = await ended(second.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
