@@ -2,6 +2,7 @@ import { expect } from "chai";
 import mysql from "mysql2/promise";
 import { INSTALLATION_STREAM } from "../src/audit/chain";
 import { SubjectRecord, TaskContext } from "../src/connectors/sdk";
+import { purgeExpiredExports } from "../src/export/purge";
 import { describeEachDatabase, describeEachOf } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
@@ -206,5 +207,46 @@ describeEachDatabase("legal holds placed at once on one person, taking turns", (
     expect(placed.map((p) => p.errors?.[0]?.extensions?.code ?? "placed")).to.deep.equal(people.map(() => "placed"));
     expect(await t.count("legal_holds")).to.equal(people.length);
     expect(Date.now() - started, "twenty placements, none waiting for another").to.be.below(8_000);
+  });
+});
+
+describeEachDatabase("the hold fence's rows", (db) => {
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+  });
+  const marks = async () => (await t.ds.query(`SELECT placingUntil FROM erasure_fences`)).map((f: { placingUntil: unknown }) => (f.placingUntil === null ? "idle" : "marked"));
+
+  it("are removed by the purge once no placement marks them, never while one waits, and the fence still works after", async function () {
+    this.timeout(60_000);
+    const payments = new GatedPayments();
+    t = await new TestService(db(), ENV, [payments]).start();
+    // Holds on two other people: each leaves a row behind, its mark cleared.
+    for (const email of ["grace.hopper@example.com", "alan.turing@example.com"]) {
+      await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${email}", categories: ["SUPPORT"], reason: "Dispute", caseReference: "CASE-O" }) { id } }`);
+    }
+    // Ada's deletion erases PAYMENTS; a PAYMENTS hold on her waits for it, its mark standing.
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    payments.collectGate.open();
+    await payments.eraseEntered.opened;
+    const waiting = t.gql(HOLD, { categories: ["PAYMENTS"], case: "CASE-W" });
+    await t.waitFor(async () => ((await marks()).includes("marked") ? true : undefined), "the placement marked the fence");
+    expect((await marks()).sort()).to.deep.equal(["idle", "idle", "marked"]);
+
+    expect((await purgeExpiredExports(t.service.services)).fences, "the two idle rows").to.equal(2);
+    expect(await marks(), "the waiting placement's row stays").to.deep.equal(["marked"]);
+    payments.eraseGate.open();
+    const placed = await waiting;
+    expect(placed.errors, JSON.stringify(placed.errors)).to.equal(undefined);
+    await t.waitFor(async () => (["COMPLETED", "FAILED"].includes((await t.ok(SHOW, { id: r.id })).request.status) ? true : undefined), "deletion finished");
+
+    expect((await purgeExpiredExports(t.service.services)).fences, "the placement's row, once it ended").to.equal(1);
+    expect(await t.count("erasure_fences")).to.equal(0);
+    // The fence makes its rows again when a placement needs one: the next PAYMENTS hold on Ada is placed.
+    const again = await t.gql(HOLD, { categories: ["PAYMENTS"], case: "CASE-A" });
+    expect(again.errors, JSON.stringify(again.errors)).to.equal(undefined);
+    expect(await marks()).to.deep.equal(["idle"]);
+    expect(await t.count("legal_holds")).to.equal(4);
   });
 });

@@ -6,6 +6,7 @@ import { TimestampColumn } from "./columns";
  * pending here before it looks for units of erasure under way, and while it is pending no new unit of
  * its categories starts (the placement cannot be starved by back-to-back units). See holdFence.ts.
  * The row is also the subject's lock (lockSubject): a new request's duplicate check takes turns on it.
+ * A row no placement marks is removed by the purge (purgeIdleFences) and made again when needed.
  */
 @Entity({ name: "erasure_fences" })
 export class ErasureFenceRow {

@@ -84,7 +84,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
 
   group
     .command("purge")
-    .description("delete exports and breach roster files whose retention ended now (workers also do this every 10 minutes)")
+    .description("delete exports and breach roster files whose retention ended, and what else the service no longer needs, now (workers also do this every 10 minutes)")
     .action(async () => {
       const { purgeExpiredExports } = require("./purge") as typeof import("./purge");
       const { createLogger } = require("../logger") as typeof import("../logger");
@@ -93,7 +93,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       const ds = await openDatabase(settings);
       try {
         const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn") });
-        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests and ${done.rosters} breach roster file(s)\n`);
+        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s) and ${done.fences} idle hold-fence row(s)\n`);
       } finally {
         await ds.destroy();
       }

@@ -38,6 +38,40 @@ export function subjectKey(email: string): string {
   return hashedEmailKey(normalizeEmail(email));
 }
 
+/** A fence row no placement marks at `:now`. */
+const NO_MARK = "(placingUntil IS NULL OR placingUntil <= :now)";
+
+/**
+ * Removes the fence rows of subjects no placement is marking now (its mark cleared, or run out), 100
+ * keys a statement, each alone: a row outlives its purpose (a placement's turn, a submission's lock)
+ * only until the next purge, so the fence keeps no list of everyone who ever asked or was held. The
+ * delete re-checks the mark, so a placement that claims a row meanwhile keeps it; one that finds its
+ * row gone creates it again (claimMark), as does lockSubject, and a unit reads a missing row as no
+ * placement. Returns the rows removed.
+ */
+export async function purgeIdleFences(services: Pick<Services, "ds" | "clock">): Promise<number> {
+  const { ds, clock } = services;
+  let removed = 0;
+  for (let after = ""; ; ) {
+    const now = clock.now();
+    const keys = (
+      await ds
+        .getRepository(ErasureFenceRow)
+        .createQueryBuilder("f")
+        .select("f.subjectKey", "subjectKey")
+        .where("f.subjectKey > :after", { after })
+        .andWhere(NO_MARK, { now })
+        .orderBy("f.subjectKey", "ASC")
+        .limit(100)
+        .getRawMany<{ subjectKey: string }>()
+    ).map((r) => r.subjectKey);
+    if (!keys.length) return removed;
+    const { affected } = await alone(ds, (em) => em.getRepository(ErasureFenceRow).createQueryBuilder().delete().where("subjectKey IN (:...keys)", { keys }).andWhere(NO_MARK, { now }).execute());
+    removed += affected ?? 0;
+    after = keys[keys.length - 1];
+  }
+}
+
 /**
  * Locks the subject's fence row (created when missing) until the transaction ends: transactions that
  * decide from what is stored about a person (a new request's duplicateOf) take turns on it across

@@ -76,7 +76,7 @@ describeEachDatabase("export commands and retention", (db) => {
     const id = await completedRequest(t);
     const file = await storedFile(id);
     const { url } = await exportLink(t, id, 7 * 86400);
-    expect(await purgeExpiredExports(t.service.services)).to.deep.equal({ exports: 0, stagedRecords: 0, surveyedRecords: 0, rosters: 0 });
+    expect(await purgeExpiredExports(t.service.services)).to.include({ exports: 0, stagedRecords: 0, surveyedRecords: 0, rosters: 0 });
     t.clock.advance(30 * 86_400_000);
     const purged = await purgeExpiredExports(t.service.services);
     expect(purged.exports).to.be.at.least(1);
