@@ -380,7 +380,9 @@ export class Env {
 
   /**
    * Minutes a request's staged records (encrypted) are kept after it ends without an export (FAILED,
-   * CANCELLED, REJECTED), so that retrying a failed task does not collect everything again.
+   * CANCELLED, REJECTED), so that retrying a failed task does not collect everything again. Also how
+   * long after any end its identities are kept (while no retention exception of it is open), and so
+   * how long retryTask accepts its failed tasks (orchestrator/identityRetention.ts).
    */
   @Transform(toInt)
   @IsInt()

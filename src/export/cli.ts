@@ -93,7 +93,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       const ds = await openDatabase(settings);
       try {
         const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn") });
-        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s) and ${done.fences} idle hold-fence row(s)\n`);
+        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s), ${done.identities} identities of requests past their purpose and ${done.fences} idle hold-fence row(s)\n`);
       } finally {
         await ds.destroy();
       }

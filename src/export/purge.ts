@@ -10,6 +10,7 @@ import type { Services } from "../services";
 import { exportTools } from "./context";
 import { deleteStaged } from "./staging";
 import { purgeIdleFences } from "../orchestrator/holdFence";
+import { purgeRequestIdentities } from "../orchestrator/identityRetention";
 import { purgeRosterFiles } from "../roster/purge";
 
 /** How often a worker runs the purge. */
@@ -20,10 +21,13 @@ const MINUTE_MS = 60_000;
 /**
  * Deletes exports whose retention ended (the stored file first, then the row with an audit event, so a
  * crash in between leaves a row the next run finishes), breach roster files whose time ended
- * (src/roster/purge.ts), staged records whose purpose ended (see purgeStagedRecords), and the hold
- * fence's rows no placement marks (purgeIdleFences). Idempotent: any number of workers may run it.
+ * (src/roster/purge.ts), staged records whose purpose ended (see purgeStagedRecords), the identities
+ * of requests past their purpose (purgeRequestIdentities), and the hold fence's rows no placement marks
+ * (purgeIdleFences). Idempotent: any number of workers may run it.
  */
-export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock" | "config" | "logger">): Promise<{ exports: number; stagedRecords: number; surveyedRecords: number; rosters: number; fences: number }> {
+export async function purgeExpiredExports(
+  services: Pick<Services, "ds" | "clock" | "config" | "logger">,
+): Promise<{ exports: number; stagedRecords: number; surveyedRecords: number; rosters: number; identities: number; fences: number }> {
   const { ds, clock } = services;
   const { storage } = exportTools(services);
   const now = clock.now();
@@ -44,9 +48,10 @@ export async function purgeExpiredExports(services: Pick<Services, "ds" | "clock
   const stagedRecords = await purgeStagedRecords(services);
   const surveyedRecords = await purgeSurveyedRecords(services);
   const rosters = await purgeRosterFiles(services);
+  const identities = await purgeRequestIdentities(services);
   const fences = await purgeIdleFences(services);
-  if (exports || stagedRecords || surveyedRecords || rosters || fences) services.logger.info({ exports, stagedRecords, surveyedRecords, rosters, fences }, "export retention purge");
-  return { exports, stagedRecords, surveyedRecords, rosters, fences };
+  if (exports || stagedRecords || surveyedRecords || rosters || identities || fences) services.logger.info({ exports, stagedRecords, surveyedRecords, rosters, identities, fences }, "export retention purge");
+  return { exports, stagedRecords, surveyedRecords, rosters, identities, fences };
 }
 
 /** Requests among `ids` that ended (any terminal state) at or before `cutoff`. */

@@ -86,13 +86,14 @@ describeEachDatabase("staged records", (db) => {
     expect(await count("staged_keys")).to.equal(0);
   });
 
-  it("refuses to export short after the grace: a retried request fails its export and says why", async () => {
+  it("refuses a retry after the grace with CONFLICT (what it collected is gone), and nothing changes", async () => {
     const failed = (await show(requestId)).tasks.find((x: any) => x.connector === "tickets" && x.step === "COLLECT");
-    await t.ok(`mutation($id: ID!) { retryTask(id: $id) { id } }`, { id: failed.id });
-    await until(requestId, "FAILED");
-    const exportTask = (await show(requestId)).tasks.find((x: any) => x.step === "EXPORT");
-    expect(exportTask.status).to.equal("FAILED");
-    expect(exportTask.lastError).to.match(/accounts are no longer all staged \(0 of 3000\).*submit a new request/);
+    const refused = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id } }`, { id: failed.id });
+    expect(refused.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0]?.message).to.match(/what it collected are removed.*submit a new request/);
+    const after = await show(requestId);
+    expect(after.status).to.equal("FAILED");
+    expect(after.tasks.find((x: any) => x.id === failed.id).status).to.equal("FAILED");
     expect(await count("exports")).to.equal(0);
   });
 

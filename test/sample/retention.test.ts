@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import pino from "pino";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { purgeExpiredExports } from "../../src/export/purge";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, TestService } from "../support/harness";
@@ -46,6 +47,15 @@ describeEachDatabase("retention on the sample workspace", (db) => {
     expect(open["auth-log"][0]).to.include({ category: "AUTH_LOGS", legalBasis: "security monitoring and fraud prevention" });
     expect(await holding("account-db")).to.deep.equal([]);
 
+    // A day and more on: the exceptions are open, and the purges that end them erase through the
+    // identities the deletion resolved (her payment customer id, her ticketing user id), so they stay.
+    const identities = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM request_identities WHERE requestId = ?`, [r.id]))[0].n);
+    const resolved = await identities();
+    expect(resolved, "the email and what the account database resolved").to.be.greaterThan(2);
+    t.clock.advance(2 * 86_400_000);
+    expect((await purgeExpiredExports(t.service.services)).identities).to.equal(0);
+    expect(await identities()).to.equal(resolved);
+
     // Released: the purge erases what the hold alone kept; threads inside 5 years stay under the rule.
     await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Complaint closed") { id } }`, { id: hold.id });
     const released = await t.waitFor(async () => {
@@ -69,5 +79,10 @@ describeEachDatabase("retention on the sample workspace", (db) => {
     });
     expect(ended.status).to.equal("COMPLETED");
     for (const name of ["auth-log", "payments", "ticketing"]) expect(await holding(name), name).to.deep.equal([]);
+    // The last exception closed: the identities have served their purpose and go with the next purge.
+    expect((await purgeExpiredExports(t.service.services)).identities).to.equal(resolved);
+    expect(await identities()).to.equal(0);
+    const values = Object.values(ids).filter((v): v is string => typeof v === "string");
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM request_identities WHERE value IN (${values.map(() => "?").join(", ")})`, values))[0].n)).to.equal(0);
   });
 });

@@ -6,6 +6,7 @@ import { RequestStatus } from "../../domain/enums";
 import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
+import { identitiesPastPurpose } from "../identityRetention";
 import { auditTask } from "./taskAudit";
 import { dependentIds } from "./finishTask";
 
@@ -13,13 +14,20 @@ import { dependentIds } from "./finishTask";
  * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
  * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction.
  */
-export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date): Promise<TaskRow> {
+export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date, graceMinutes: number): Promise<TaskRow> {
   const found = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!found) throw notFound("Task", taskId);
   const request = await lockedRequest(em, found.requestId);
   // Read again under the request's lock: a retry of the same task that committed meanwhile re-queued it.
   const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
+  // Its tasks would run without the identities they work from (removed, or about to be, by the purge).
+  if (await identitiesPastPurpose(em, request, now, graceMinutes)) {
+    throw conflict(
+      `Request ${request.id} ended more than DSR_STAGED_GRACE_MINUTES (${graceMinutes}) ago: the identities its tasks work from and what it collected are removed, so its tasks can no longer be retried; submit a new request`,
+      { status: request.status },
+    );
+  }
   const requeue = new Map<string, TaskRow>([[task.id, task]]);
   const queue = [task];
   while (queue.length) {
