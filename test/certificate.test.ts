@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { verifyDocument } from "../src/certificates/signing";
+import { createManualConnector } from "../src/connectors/manual";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase, tempDir } from "./support/databases";
 import { submit, TestService } from "./support/harness";
@@ -90,6 +91,56 @@ describeEachDatabase("deletion certificate", (db) => {
     const unpinned = dsrVerify(file);
     expect(unpinned.code).to.equal(0);
     expect(unpinned.stdout).to.match(/named in the file \(pass --public-key to pin the service's key\)\n$/);
+  });
+
+  it("says how each erasure is known: read back, the connector's report, or a person's attestation (named)", async function () {
+    this.timeout(60_000);
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 3);
+    // Erases, but cannot list anyone's records: what it reports cannot be read back.
+    const crm = new ScriptedConnector({ name: "crm-sync", categories: ["ACCOUNT"], supports: ["erasure"] }).seed(ADA, 2);
+    const archive = createManualConnector({ name: "paper-archive", categories: ["SUPPORT"], supports: ["erasure"], instructions: { erase: "Shred the subject's files." } });
+    t = await new TestService(db(), FAST, [account, crm, archive]).start();
+    dir = tempDir("dsr-cert-");
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const TASKS = `query($id: ID!) { request(id: $id) { status tasks { id connector step status outcome { erased confirmation attestedBy } } } }`;
+    const manual = await t.waitFor(async () => (await t.ok(TASKS, { id: r.id })).request.tasks.find((x: any) => x.connector === "paper-archive" && x.status === "AWAITING_INPUT"), "the archive's erasure awaits a person");
+    await t.ok(`mutation($id: ID!) { completeManualTask(input: { taskId: $id, erasedCount: 5 }) { id } }`, { id: manual.id }, Role.PRIVACY_OFFICER);
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(TASKS, { id: r.id })).request;
+      return x.status === "COMPLETED" ? x : undefined;
+    }, "deletion COMPLETED");
+    const [{ actorId }] = await t.ds.query(`SELECT actorId FROM audit_events WHERE action = 'task.completed_by_hand'`);
+    expect(actorId).to.match(/^token:/);
+
+    // The systems: the account database was read again after its erase; the CRM never was, and cannot be.
+    const lastErase = account.callsOf("erase").at(-1)!.wallMs;
+    expect(account.callsOf("collect").filter((c) => c.wallMs >= lastErase), "account-db read back after erasing").to.have.length(1);
+    expect(crm.callsOf("collect"), "crm-sync never read").to.deep.equal([]);
+    expect(account.data.get(ADA) ?? []).to.deep.equal([]);
+
+    const outcome = (name: string) => done.tasks.find((x: any) => x.connector === name && x.step === "ERASE").outcome;
+    expect(outcome("account-db")).to.deep.equal({ erased: 3, confirmation: "READ_BACK", attestedBy: null });
+    expect(outcome("crm-sync")).to.deep.equal({ erased: 2, confirmation: "CONNECTOR_REPORT", attestedBy: null });
+    expect(outcome("paper-archive")).to.deep.equal({ erased: 5, confirmation: "ATTESTED", attestedBy: actorId });
+
+    const { deletionCertificate: cert } = await t.ok(`query($id: ID!) { deletionCertificate(requestId: $id) { keyId completedAt signed erased { connector records confirmation attestedBy } } }`, { id: r.id }, Role.AUDITOR);
+    const expected = [
+      { connector: "account-db", records: 3, confirmation: "READ_BACK", attestedBy: null },
+      { connector: "crm-sync", records: 2, confirmation: "CONNECTOR_REPORT", attestedBy: null },
+      { connector: "paper-archive", records: 5, confirmation: "ATTESTED", attestedBy: actorId },
+    ];
+    expect(cert.erased).to.deep.equal(expected);
+    const signed = JSON.parse(cert.signed).certificate;
+    expect(signed.format).to.equal("dsr-deletion-certificate/4");
+    expect(signed.erased.map((e: any) => ({ connector: e.connector, records: e.records, confirmation: e.confirmation, attestedBy: e.attestedBy }))).to.deep.equal(expected);
+    const file = path.join(dir, "certificate.json");
+    fs.writeFileSync(file, cert.signed);
+    const verified = dsrVerify(file, "--public-key", await publishedKey());
+    expect(verified.code, verified.stderr).to.equal(0);
+    expect(verified.stdout).to.equal(
+      `certificate valid: request ${r.id} completed ${cert.completedAt}, 10 record(s) erased (2 in crm-sync on the connector's report, 5 in paper-archive attested by ${actorId}, not read back), 0 kept; signed by the given key ${cert.keyId}\n`,
+    );
   });
 
   it("fails verification when any byte of the file changes, or when another key signed it", async () => {

@@ -1,10 +1,12 @@
+import { ErasureConfirmation } from "../domain/tasks";
+
 /**
  * Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual
- * records, /3 the kinds of record a connector could not search for.
+ * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known.
  */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/3";
-/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched). */
-export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", CERTIFICATE_FORMAT];
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/4";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", CERTIFICATE_FORMAT];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -20,6 +22,13 @@ export interface CertifiedErasure {
   /** Records left holding personal data, never counted in `records` (their sets are listed in `residual`). */
   residual: number;
   note: string | null;
+  /**
+   * How the counts are known (ErasureConfirmation): READ_BACK, CONNECTOR_REPORT or ATTESTED; null when
+   * the task ended before the service recorded it, or was skipped. Absent before /4.
+   */
+  confirmation: ErasureConfirmation | null;
+  /** ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`); otherwise null. Absent before /4. */
+  attestedBy: string | null;
 }
 
 /** Records a deletion left holding personal data: which, the fields that remain, why. */

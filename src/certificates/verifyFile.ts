@@ -31,6 +31,9 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
   const residual = (c.residual ?? []).reduce((n, r) => n + r.records, 0);
   const unsearched = (c.notSearched ?? []).length;
+  // Records whose erasure nobody read back: the service has a connector's or a person's word for them.
+  const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.records > 0);
+  const taken = unchecked.length ? ` (${unchecked.map((e) => `${e.records} in ${e.connector} ${e.confirmation === "ATTESTED" ? `attested by ${e.attestedBy}` : "on the connector's report"}`).join(", ")}, not read back)` : "";
   const by = outcome.pinned ? `the given key ${outcome.keyId}` : `key ${outcome.keyId} named in the file (pass --public-key to pin the service's key)`;
-  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by ${by}` };
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by ${by}` };
 }

@@ -18,4 +18,16 @@ export enum TaskStatus {
   REMOTE_PROCESSING = "REMOTE_PROCESSING",
 }
 
+/**
+ * How an erasure's counts are known, for the people who rely on them (the certificate says it per
+ * connector): READ_BACK, the service read the system again after erasing and found only what is kept
+ * or named residual; CONNECTOR_REPORT, the connector's own report (it cannot list the person's records,
+ * so nothing was read back); ATTESTED, a person confirmed the count (a manual connector's task).
+ */
+export enum ErasureConfirmation {
+  READ_BACK = "READ_BACK",
+  CONNECTOR_REPORT = "CONNECTOR_REPORT",
+  ATTESTED = "ATTESTED",
+}
+
 export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED];

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
-import { TaskStatus, TaskStep } from "../domain/tasks";
+import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { LeftOutRecords, NotSearchedRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
 import type { OutcomeLine } from "../domain/counting";
@@ -31,6 +31,10 @@ export interface TaskResult {
   notSearched?: NotSearchedRecords[];
   /** An ERASE's closing pass (armClosingPasses) ended: its counts include both passes. */
   closingPass?: boolean;
+  /** An ERASE: how its counts are known (absent on tasks that ended before it was recorded). */
+  confirmation?: ErasureConfirmation;
+  /** ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`). */
+  attestedBy?: string;
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */

@@ -1,7 +1,7 @@
 import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
-import { TaskStatus, TaskStep } from "../domain/tasks";
+import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
@@ -161,6 +161,8 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
       ...(closing ? { closingPass: true } : {}),
+      // A purge is no claim of the request's: only the erasure's counts say how they are known.
+      ...(purge ? {} : { confirmation: remaining !== undefined ? ErasureConfirmation.READ_BACK : ErasureConfirmation.CONNECTOR_REPORT }),
     },
     now(),
     // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up

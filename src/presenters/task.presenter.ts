@@ -26,6 +26,8 @@ export function presentTask(row: TaskRow): Task {
           remaining: row.result.remaining ?? null,
           redacted: row.result.redacted ?? null,
           residual: row.result.residual ?? null,
+          confirmation: row.result.confirmation ?? null,
+          attestedBy: row.result.attestedBy ?? null,
         }
       : null,
     nextAttemptAt: waitingToRetry ? row.runAfter : null,

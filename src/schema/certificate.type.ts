@@ -1,5 +1,6 @@
 import { ArgsType, Field, ID, Int, ObjectType } from "type-graphql";
 import { IsUUID } from "class-validator";
+import { ErasureConfirmation } from "../domain/tasks";
 import { NotSearchedRecordSet } from "./request.type";
 
 @ObjectType({ description: "What one connector erased for a deletion." })
@@ -24,6 +25,15 @@ export class CertifiedErasure {
 
   @Field(() => String, { nullable: true, description: "Why it was skipped, when it was." })
   note!: string | null;
+
+  @Field(() => ErasureConfirmation, {
+    nullable: true,
+    description: "How the counts are known: READ_BACK (read again after erasing), CONNECTOR_REPORT (the connector's word, nothing read back) or ATTESTED (a person's, see attestedBy); null when skipped, or ended before the service recorded it.",
+  })
+  confirmation!: ErasureConfirmation | null;
+
+  @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
+  attestedBy!: string | null;
 }
 
 @ObjectType({ description: "A record set a deletion kept, until when and why." })

@@ -2,7 +2,7 @@ import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType, ArgsType } from "type-graphql";
 import { Type } from "class-transformer";
 import { ArrayMaxSize, IsOptional, IsUUID, Length, Matches, Max, Min, ValidateNested } from "class-validator";
-import { TaskStatus, TaskStep } from "../domain/tasks";
+import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import { IsIdentityText } from "../domain/text";
 
 registerEnumType(TaskStep, {
@@ -15,6 +15,16 @@ registerEnumType(TaskStep, {
     RECTIFY: { description: "Apply the corrections of a CORRECTION request." },
     EXPORT: { description: "Merge collected records into the portable export." },
     PURGE: { description: "Erase records kept under retention once their period ends." },
+  },
+});
+
+registerEnumType(ErasureConfirmation, {
+  name: "ErasureConfirmation",
+  description: "How an erasure's counts are known.",
+  valuesConfig: {
+    READ_BACK: { description: "The service read the system again after erasing and found only records kept or named residual." },
+    CONNECTOR_REPORT: { description: "The connector's own report: it cannot list the person's records, so nothing was read back." },
+    ATTESTED: { description: "A person confirmed the count (a manual connector's task, completeManualTask); see attestedBy." },
   },
 });
 
@@ -60,6 +70,12 @@ export class TaskOutcome {
 
   @Field(() => Int, { nullable: true, description: "Records the erasure left holding personal data, never counted as erased (see the request's residualRecords)." })
   residual!: number | null;
+
+  @Field(() => ErasureConfirmation, { nullable: true, description: "An ERASE: how its counts are known (null for other steps, and for erasures that ended before the service recorded it)." })
+  confirmation!: ErasureConfirmation | null;
+
+  @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
+  attestedBy!: string | null;
 }
 
 @ObjectType({ description: "One connector x one step of a request: durable, leased, retried." })

@@ -1,7 +1,7 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { lockRow } from "../../db/transaction";
-import { TaskStatus, TaskStep } from "../../domain/tasks";
+import { ErasureConfirmation, TaskStatus, TaskStep } from "../../domain/tasks";
 import { TaskResult, TaskRow } from "../../entities";
 import type { DataKeys } from "../../export/keys";
 import { insertWith, StagingWriter } from "../../export/staging";
@@ -37,7 +37,7 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
     result = { records: await writer.finish() };
   } else if (task.step === TaskStep.ERASE) {
     if (input.erasedCount === undefined) throw badField("erasedCount", "confirm how many records were erased (0 when none were found)");
-    result = { erased: input.erasedCount };
+    result = { erased: input.erasedCount, confirmation: ErasureConfirmation.ATTESTED, attestedBy: actor.id };
   } else {
     result = { changed: input.changedFields ?? [], notHeld: [] };
   }
