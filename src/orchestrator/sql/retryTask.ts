@@ -6,6 +6,7 @@ import { RequestStatus } from "../../domain/enums";
 import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
+import { refuseRetryOutOfOrder } from "../correctionOrder";
 import { identitiesPastPurpose } from "../identityRetention";
 import { auditTask } from "./taskAudit";
 import { dependentIds } from "./finishTask";
@@ -21,6 +22,7 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
   // Read again under the request's lock: a retry of the same task that committed meanwhile re-queued it.
   const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
+  await refuseRetryOutOfOrder(em, request);
   // Its tasks would run without the identities they work from (removed, or about to be, by the purge).
   if (await identitiesPastPurpose(em, request, now, graceMinutes)) {
     throw conflict(

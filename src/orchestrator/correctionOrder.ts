@@ -1,0 +1,55 @@
+import { EntityManager, In, IsNull, Not } from "typeorm";
+import { RequestStatus, RequestType } from "../domain/enums";
+import { RequestRow } from "../entities";
+import { conflict } from "../errors";
+
+/**
+ * Corrections of one person that change the same field take effect in the order they were received.
+ * Two at work at once raced in every system (each RECTIFY writes its own value) and the earlier could
+ * land last: the later request COMPLETED while the systems held the value it replaced. So a correction
+ * is approved only once every earlier one changing a field it changes has ended, and a failed task of
+ * a correction is retried only while no later one changing such a field has been approved. Both are
+ * read under the subject's lock (approval) or the request's (retry, after the approval that took the
+ * subject's lock committed). A request that follows another (duplicateOf) runs nothing of its own.
+ */
+
+/** Statuses of a correction that was approved (its tasks ran, or run): it may have written its values. */
+const APPROVED: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT, RequestStatus.COMPLETED, RequestStatus.FAILED];
+/** Statuses of a correction that has not ended. */
+const OPEN: readonly RequestStatus[] = [RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
+
+const before = (a: RequestRow, b: RequestRow) => a.receivedAt < b.receivedAt || (a.receivedAt.getTime() === b.receivedAt.getTime() && a.id < b.id);
+
+/** The person's other corrections in `statuses` received before (or after) `row` that change a field it changes, with those fields. */
+async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses: readonly RequestStatus[], side: "earlier" | "later"): Promise<Array<{ request: RequestRow; fields: string[] }>> {
+  if (row.type !== RequestType.CORRECTION || row.duplicateOf) return [];
+  const fields = new Set((row.corrections ?? []).map((c) => c.field));
+  const others = await em.getRepository(RequestRow).find({
+    where: { type: RequestType.CORRECTION, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: In([...statuses]), id: Not(row.id) },
+    order: { receivedAt: "ASC", id: "ASC" },
+  });
+  return others
+    .filter((o) => (side === "earlier" ? before(o, row) : before(row, o)))
+    .map((o) => ({ request: o, fields: (o.corrections ?? []).map((c) => c.field).filter((f) => fields.has(f)) }))
+    .filter((o) => o.fields.length > 0);
+}
+
+/** CONFLICT (changing nothing) when an earlier correction of a field `row` changes has not ended. */
+export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
+  const [first] = await sameFieldCorrections(em, row, OPEN, "earlier");
+  if (!first) return;
+  throw conflict(
+    `Correction ${first.request.id}, received earlier for the same person, also changes ${first.fields.join(", ")} and is ${first.request.status}: corrections of a field take effect in the order they were received, so decide that one (approve, reject or cancel) and let it end before approving this one`,
+    { status: row.status, earlierRequestId: first.request.id, earlierStatus: first.request.status },
+  );
+}
+
+/** CONFLICT (changing nothing) when a later correction of a field `row` changes was approved: a retry would write the older value over it. */
+export async function refuseRetryOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
+  const [first] = await sameFieldCorrections(em, row, APPROVED, "later");
+  if (!first) return;
+  throw conflict(
+    `Correction ${first.request.id}, received later for the same person, also changes ${first.fields.join(", ")} and was approved since: retrying this one would write the older value over it; submit a new correction if this value is still wanted`,
+    { status: row.status, laterRequestId: first.request.id, laterStatus: first.request.status },
+  );
+}

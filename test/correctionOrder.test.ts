@@ -1,0 +1,115 @@
+import { expect } from "chai";
+import { Identities, TaskContext } from "../src/connectors/sdk";
+import { describeEachDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+
+const ADA = "ada.lovelace@example.com";
+const ENV = { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "10000", DSR_TASK_MAX_ATTEMPTS: "1" };
+const SHOW = `query($id: ID!) { request(id: $id) { status tasks { id step status } } }`;
+
+/** A gate a test opens once. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** An account system that really holds each person's fields; its first rectify call waits at a gate the test opens. */
+class Profiles extends ScriptedConnector {
+  readonly fields = new Map<string, string>();
+  readonly firstEntered = gate();
+  readonly firstGate = gate();
+  private rectifies = 0;
+
+  override async rectify(ids: Identities, changes: readonly { field: string; value: string }[], ctx: TaskContext) {
+    await this.act("rectify", ctx);
+    if (++this.rectifies === 1) {
+      this.firstEntered.open();
+      await this.firstGate.opened;
+    }
+    for (const c of changes) this.fields.set(`${ids.email}:${c.field}`, c.value);
+    return { changed: changes.map((c) => c.field), notHeld: [] };
+  }
+}
+
+describeEachDatabase("corrections of one field", (db) => {
+  let t: TestService;
+  let profiles: Profiles;
+  beforeEach(async () => {
+    profiles = new Profiles({ name: "profiles", categories: ["ACCOUNT"], supports: ["rectification"] });
+    t = await new TestService(db(), ENV, [profiles]).start();
+  });
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  const correction = async (field: string, value: string) =>
+    (await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field, value }], identityVerified: true, verificationEvidence: "signed-in session" })).id as string;
+  const approve = (id: string) => t.gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
+  const ended = (id: string) =>
+    t.waitFor(async () => {
+      const r = (await t.ok(SHOW, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+    }, "correction ended");
+  const events = async (id: string) => ((await t.ds.query(`SELECT action FROM audit_events WHERE requestId = ? ORDER BY occurredAt, seq`, [id])) as Array<{ action: string }>).map((e) => e.action);
+
+  it("take effect in the order received: a later one is refused with CONFLICT while the earlier is undecided or at work, and the system ends with the later value", async function () {
+    this.timeout(60_000);
+    const first = await correction("phone", "+441110000001");
+    const second = await correction("phone", "+441110000002");
+    const other = await correction("name", "Augusta Ada King");
+
+    // The later one first, while the earlier awaits its decision: refused, naming the earlier.
+    const early = await approve(second);
+    expect(early.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(early.errors?.[0]?.message).to.equal(
+      `Correction ${first}, received earlier for the same person, also changes phone and is PENDING_APPROVAL: corrections of a field take effect in the order they were received, so decide that one (approve, reject or cancel) and let it end before approving this one`,
+    );
+    expect(early.errors?.[0]?.message).not.to.contain("+44");
+
+    expect((await approve(first)).errors).to.equal(undefined);
+    await profiles.firstEntered.opened;
+    // The earlier is writing: the later is refused again, and changes nothing.
+    const during = await approve(second);
+    expect(during.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(during.errors?.[0]?.message).to.match(/is IN_PROGRESS: corrections of a field take effect in the order they were received/);
+    expect((await t.ok(SHOW, { id: second })).request).to.deep.equal({ status: "PENDING_APPROVAL", tasks: [] });
+    expect(await events(second)).to.deep.equal(["request.submitted"]);
+    // Another field is no conflict.
+    expect((await approve(other)).errors).to.equal(undefined);
+    expect((await ended(other)).status).to.equal("COMPLETED");
+
+    profiles.firstGate.open();
+    expect((await ended(first)).status).to.equal("COMPLETED");
+    expect((await approve(second)).errors).to.equal(undefined);
+    expect((await ended(second)).status).to.equal("COMPLETED");
+    // The system itself: the value of the later request, which is what the person last asked for.
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
+    expect(profiles.fields.get(`${ADA}:name`)).to.equal("Augusta Ada King");
+  });
+
+  it("refuse retrying an earlier failed correction once a later one of its field was approved, which keeps its value", async function () {
+    this.timeout(60_000);
+    profiles.firstGate.open();
+    profiles.script("rectify", { kind: "fatal" });
+    const first = await correction("phone", "+441110000001");
+    expect((await approve(first)).errors).to.equal(undefined);
+    const failed = await ended(first);
+    expect(failed.status).to.equal("FAILED");
+    const second = await correction("phone", "+441110000002");
+    expect((await approve(second)).errors, "the earlier has ended").to.equal(undefined);
+    expect((await ended(second)).status).to.equal("COMPLETED");
+
+    const task = failed.tasks.find((x: any) => x.step === "RECTIFY");
+    const before = await events(first);
+    const retried = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: task.id });
+    expect(retried.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(retried.errors?.[0]?.message).to.equal(
+      `Correction ${second}, received later for the same person, also changes phone and was approved since: retrying this one would write the older value over it; submit a new correction if this value is still wanted`,
+    );
+    expect((await t.ok(SHOW, { id: first })).request.status).to.equal("FAILED");
+    expect(await events(first)).to.deep.equal(before);
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
+  });
+});
