@@ -40,3 +40,10 @@ export const unauthenticated = (message = "A valid bearer token is required (Aut
 export const forbidden = (message = "Your role is not allowed to do this") => new DsrError("FORBIDDEN", message);
 export const notFound = (what: string, id: string) => new DsrError("NOT_FOUND", `${what} ${id} does not exist`);
 export const conflict = (message: string, extra: Record<string, unknown> = {}) => new DsrError("CONFLICT", message, extra);
+/**
+ * The database refused a transaction for concurrent work (a deadlock or lock wait past its retries, a
+ * file still locked past the busy timeout): it was rolled back, so nothing of it changed, and the same
+ * operation works later. `retryable` tells it from a CONFLICT that says the operation itself is wrong.
+ */
+export const databaseBusy = (cause: unknown) =>
+  Object.assign(conflict("The database was busy with other changes and did not record this; nothing changed. Send the same operation again in a moment.", { retryable: true }), { cause });

@@ -26,8 +26,28 @@ export async function sendVerificationCode(services: Services, row: RequestRow, 
   }
 }
 
-/** Replaces the code of a request awaiting verification with a fresh one and resets the attempt count. */
-export async function resendVerificationCode(services: Services, actor: Actor, id: string): Promise<RequestRow> {
+/** Per database, per request id: the resend this process is running (see resendVerificationCode). */
+const resending = new WeakMap<object, Map<string, Promise<RequestRow>>>();
+
+/**
+ * Replaces the code of a request awaiting verification with a fresh one and resets the attempt count.
+ * Calls for one request that come while one is running in this process get that one's outcome: one
+ * code is sent, once, and no earlier code's delivery can arrive after the valid one's (deliveries
+ * follow the commit, so two resends whose transactions took turns could deliver in either order).
+ * Across processes the version check refuses all but one of overlapping resends with CONFLICT.
+ */
+export function resendVerificationCode(services: Services, actor: Actor, id: string): Promise<RequestRow> {
+  let running = resending.get(services.ds);
+  if (!running) resending.set(services.ds, (running = new Map()));
+  const key = id.toLowerCase();
+  const under = running.get(key);
+  if (under) return under;
+  const resend = issueNewCode(services, actor, id).finally(() => running.delete(key));
+  running.set(key, resend);
+  return resend;
+}
+
+async function issueNewCode(services: Services, actor: Actor, id: string): Promise<RequestRow> {
   const { ds, clock, config, secret } = services;
   const code = generateCode();
   const row = await inTransaction(ds, async (em) => {

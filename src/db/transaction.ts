@@ -3,9 +3,13 @@ import { RequestRow } from "../entities";
 import { deferAuditEvents, flushAuditEvents } from "../audit/auditTrail";
 import { exclusive, inTurn } from "./connectionQueue";
 import { isMysql } from "./dataSource";
+import { databaseBusy } from "../errors";
 
 const DEADLOCK_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 const MAX_DEADLOCK_RETRIES = 3;
+
+/** SQLite's answer when another connection held the file's write lock past the busy timeout. */
+const isSqliteBusy = (error: unknown): boolean => String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY");
 
 /** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
 export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "legal_holds", id: string): Promise<void> {
@@ -27,7 +31,10 @@ export async function lockedRequest(em: EntityManager, id: string): Promise<Requ
  * DataSource and commits alone. On SQLite the one connection is owned by a queue (connectionQueue.ts):
  * a transaction is one turn and a lone statement waits for the open transaction to end instead of
  * joining it. On MySQL each transaction has a pooled connection of its own and a deadlock victim is
- * retried. Nothing else opens a transaction (test/db/writeRule.test.ts checks the tree).
+ * retried. A transaction the database still refuses (a deadlock victim past its retries, a lock wait
+ * timed out, SQLite's file locked by another process past the busy timeout) was rolled back: it fails
+ * with databaseBusy (CONFLICT, retryable), never as an internal error. Nothing else opens a transaction
+ * (test/db/writeRule.test.ts checks the tree).
  */
 export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   // Audit events are queued during the work and chained as its last step (see flushAuditEvents).
@@ -40,14 +47,15 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
   if (!isMysql(ds)) {
     // Inside a turn, a second turn would wait for the first forever: say so instead.
     if (inTurn(ds)) return Promise.reject(new Error("inTransaction inside a transaction: pass its EntityManager down instead"));
-    return exclusive(ds, () => ds.transaction(audited));
+    return exclusive(ds, () => ds.transaction(audited)).catch((error) => Promise.reject(isSqliteBusy(error) ? databaseBusy(error) : error));
   }
   for (let attempt = 1; ; attempt++) {
     try {
       return await readCommittedTransaction(ds, audited);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (attempt > MAX_DEADLOCK_RETRIES || code === undefined || !DEADLOCK_CODES.has(code)) throw error;
+      if (code === undefined || !DEADLOCK_CODES.has(code)) throw error;
+      if (attempt > MAX_DEADLOCK_RETRIES) throw databaseBusy(error);
       await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20));
     }
   }

@@ -53,6 +53,8 @@ export class CodeInbox {
   private server?: http.Server;
   readonly codes = new Map<string, string>();
   readonly emails = new Map<string, string>();
+  /** Every code delivered, in the order they arrived. */
+  readonly sent: { requestId: string; code: string }[] = [];
   rejected = 0;
   url = "";
 
@@ -71,6 +73,7 @@ export class CodeInbox {
         }
         const message = JSON.parse(body) as { requestId: string; code: string; email: string };
         this.codes.set(message.requestId, message.code);
+        this.sent.push({ requestId: message.requestId, code: message.code });
         this.emails.set(message.requestId, message.email);
         res.writeHead(204).end();
       });

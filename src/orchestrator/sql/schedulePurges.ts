@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from "typeorm";
 import { inTransaction } from "../../db/transaction";
+import { TERMINAL_STATUSES } from "../../domain/enums";
 import { holdFor } from "../../domain/retention";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
 import { LegalHoldRow, LegalHoldStatus, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../../entities";
@@ -8,7 +9,12 @@ import { activeHoldsFor } from "../../queries/legalHoldFinder";
 import { idempotencyKey, newTaskRow } from "./insertPlan";
 import { auditTask } from "./taskAudit";
 
-/** Open exceptions whose time has come: past retainUntil, or kept by a hold since released. */
+/**
+ * Open exceptions whose time has come: past retainUntil, or kept by a hold since released; and whose
+ * request has ended. A deletion still under way settles a released hold itself (its closing pass reads
+ * the holds again and erases what no hold keeps): a purge beside it would erase records its outcome and
+ * certificate never count.
+ */
 export async function dueExceptions(ds: DataSource, now: Date, where: { requestId?: string; connector?: string } = {}): Promise<RetentionExceptionRow[]> {
   const repo = ds.getRepository(RetentionExceptionRow);
   const expired = await repo.find({ where: { ...where, status: RetentionExceptionStatus.OPEN, retainUntil: LessThanOrEqual(now) }, take: 1000 });
@@ -22,7 +28,7 @@ export async function dueExceptions(ds: DataSource, now: Date, where: { requestI
   const holdsBySubject = new Map<string, Awaited<ReturnType<typeof activeHoldsFor>>>();
   for (const e of due) {
     const request = await ds.getRepository(RequestRow).findOneBy({ id: e.requestId });
-    if (!request) continue;
+    if (!request || !TERMINAL_STATUSES.includes(request.status)) continue;
     if (!holdsBySubject.has(request.subjectEmail)) holdsBySubject.set(request.subjectEmail, await activeHoldsFor(ds, request.subjectEmail));
     const still = holdFor(e.category, holdsBySubject.get(request.subjectEmail)!);
     if (!still) out.push(e);
