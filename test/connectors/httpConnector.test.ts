@@ -6,8 +6,6 @@ import { collectAll, describeConnectorConformance, listAll, testContext } from "
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
-/** Invoices are anonymised, not deleted: they stay, without the personal fields. */
-const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.billing_name === null && r.data.billing_address === null;
 
 describe("declarative HTTP connector", () => {
   describeConnectorConformance("helpdesk (REST stand-in)", async () => {
@@ -22,7 +20,6 @@ describe("declarative HTTP connector", () => {
       otherSubject: GRACE,
       internationalDomainSubject: BJORN,
       expectedRecordCount: 5 + 3,
-      kept: anonymisedInvoice,
       injectRetryableFault: async () => {
         standIn.failing = { status: 503, retryAfter: "1" };
         return async () => void (standIn.failing = undefined);
@@ -64,7 +61,7 @@ describe("declarative HTTP connector", () => {
       // Under retention first: what both accounts keep is one entry.
       const newest = new Date(standIn.notes.find((n) => n.id === "n-a5")!.created_at);
       const partial = await connector.erase!(ADA, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date("2020-12-01T00:00:00.000Z") } }, testContext());
-      expect(partial).to.deep.equal({ erased: 1, kept: [{ category: "SUPPORT", type: "note", count: 5, newestRecordedAt: newest }] });
+      expect(partial).to.deep.equal({ erased: 1, erasedIn: { SUPPORT: 1 }, kept: [{ category: "SUPPORT", type: "note", count: 5, newestRecordedAt: newest }] });
       const outcome = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext());
       expect(outcome.erased).to.equal(5);
       // Asked of the stand-in: neither account keeps a note; the near match keeps its own.
@@ -179,6 +176,22 @@ describe("declarative HTTP connector", () => {
       expect(failure).to.be.instanceOf(ConnectorError);
       expect((failure as ConnectorError).retryable).to.equal(true);
       expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.status)).to.deep.equal([503]);
+      await connector.close();
+    });
+
+    it("takes an invoice holding every replacement for nobody's: neither collected, nor patched, kept or counted by erase", async () => {
+      // One of Ada's invoices never carried a billing name or address (as an anonymised one holds).
+      standIn.invoices.push({ id: "in-a4", user: 1, billing_name: null, billing_address: null, amount: 5, issued_at: "2021-01-01T00:00:00.000Z" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      const outcome = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"], keepRecordedSince: { PAYMENTS: new Date("2020-01-01T00:00:00.000Z") } }, testContext());
+      expect(outcome).to.deep.equal({ erased: 5, erasedIn: { SUPPORT: 5 }, kept: [{ category: "PAYMENTS", type: "invoice", count: 3, newestRecordedAt: new Date(standIn.invoices.find((i) => i.id === "in-a3")!.issued_at) }] });
+      const all = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext());
+      expect(all).to.deep.equal({ erased: 3, erasedIn: { PAYMENTS: 3 } });
+      expect(standIn.calls.filter((c) => c.method === "PATCH").map((c) => c.path)).to.deep.equal(["/api/invoices/in-a1", "/api/invoices/in-a2", "/api/invoices/in-a3"]);
+      // What an access request collects now: nothing of hers (the invoices hold only their amounts and dates).
+      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+      expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address, i.amount])).to.deep.equal([[null, null, 100], [null, null, 200], [null, null, 300], [null, null, 5]]);
       await connector.close();
     });
 
@@ -356,6 +369,36 @@ describe("declarative HTTP connector", () => {
       "resources[1].erase.fields must give the replacement of each personal field",
       "maxPages must be a whole number from 1 to 1000000",
     ]);
+  });
+
+  it("refuses an ANONYMIZE that would leave a received field of the person's as it is, naming each field", () => {
+    const problemsOf = (erase: unknown) => {
+      const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
+      (config.resources[1] as unknown as Record<string, unknown>).erase = erase;
+      try {
+        createHttpConnector(config, ENV);
+        return [];
+      } catch (error) {
+        expect(error).to.be.instanceOf(ConnectorConfigError);
+        return (error as ConnectorConfigError).problems;
+      }
+    };
+    const anonymize = { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}" };
+    // The billing address left as it is: every anonymised invoice would still hold it, counted as erased.
+    expect(problemsOf({ ...anonymize, fields: { billing_name: null } })).to.deep.equal([
+      `resources[1]: ANONYMIZE leaves the received fields "billing_address", "amount", "issued_at" as they are: overwrite them in erase.fields, or list them in erase.keep if they identify nobody once the rest is overwritten (an amount, a date)`,
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { billing_name: null }, keep: ["amount", "issued_at"] })).to.deep.equal([
+      `resources[1]: ANONYMIZE leaves the received field "billing_address" as it is: overwrite it in erase.fields, or list it in erase.keep if it identifies nobody once the rest is overwritten (an amount, a date)`,
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { id: "x", billing_name: null, billing_address: { street: null } }, keep: ["amount", "issued_at", "billing_name", "user"], kept: [] })).to.deep.equal([
+      'resources[1].erase: unknown field "kept" (allowed: strategy, method, path, fields, keep)',
+      "resources[1].erase.fields.billing_address must be a string, number, boolean or null",
+      "resources[1].erase.fields cannot overwrite the idField id",
+      'resources[1].erase.keep lists "billing_name", which erase.fields overwrites: name each field in one of them',
+      'resources[1].erase.keep lists "user", which the person does not receive (not in fields)',
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { billing_name: null, billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([]);
   });
 
   it("lists every problem of a roster section at once, with the rest of the configuration's", () => {

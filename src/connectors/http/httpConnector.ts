@@ -201,8 +201,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     return { category: r.category, type: r.recordType, id: String(pick(item, r.idField)), data, ...(recordedAt ? { recordedAt } : {}) };
   };
 
-  /** Whether an item already holds every replacement of an ANONYMIZE erase (a second run changes nothing). */
-  const anonymized = (item: Record<string, unknown>, fields: Record<string, unknown>) => Object.entries(fields).every(([f, v]) => (pick(item, f) ?? null) === v);
+  /**
+   * Whether an item holds every replacement of its resource's ANONYMIZE erase: then it is nobody's, so
+   * collect does not hand it over as the person's (nor count it as left after an erasure) and erase
+   * neither patches nor counts it again. That holds because the configuration overwrites every field
+   * the person receives but those `keep` names as identifying nobody (config.ts, anonymizeProblems).
+   */
+  const nobodys = (r: HttpResourceConfig, item: Record<string, unknown>) =>
+    r.erase?.strategy === "ANONYMIZE" && Object.entries(r.erase.fields).every(([f, v]) => (pick(item, f) ?? null) === v);
 
   const roster = c.roster;
   /** Everyone the roster listing holds, page by page (listHttpSubjects makes them entries). */
@@ -244,12 +250,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async *collect(ids, ctx) {
       for (const subject of await findSubjects(ids, "collect", ctx)) {
-        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) yield recordOf(r, item);
+        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item);
       }
     },
 
     async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
       let erased = 0;
+      // Per category: without it, the orchestrator counts every record in the first category erased.
+      const erasedIn: Record<string, number> = {};
       const kept = new KeptTally();
       for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
@@ -257,10 +265,11 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
         const doomed: string[] = [];
         for await (const item of items(r, subject, "erase", ctx)) {
+          if (nobodys(r, item)) continue;
           const record = recordOf(r, item);
           // One set per kind of record, whichever of the subject's accounts kept it.
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
-          else if (!(r.erase.strategy === "ANONYMIZE" && anonymized(item, r.erase.fields))) doomed.push(record.id);
+          else doomed.push(record.id);
         }
         for (const id of doomed) {
           const url = urlOf(fill(r.erase.path, { subject, record: id }));
@@ -269,11 +278,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             r.erase.strategy === "DELETE"
               ? await send({ method: "DELETE", url, op: "erase", ctx, key })
               : await send({ method: r.erase.method, url, body: r.erase.fields, op: "erase", ctx, key });
-          if (status !== 404) erased += 1;
+          if (status !== 404) {
+            erased += 1;
+            erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
+          }
           await ctx.heartbeat();
         }
       }
-      return kept.empty ? { erased } : { erased, kept: kept.list() };
+      return kept.empty ? { erased, erasedIn } : { erased, erasedIn, kept: kept.list() };
     },
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.
