@@ -70,6 +70,62 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("takes for the subject only items of her address in any case, from a search answering near matches and other people", async () => {
+      // A search that answers everyone, whatever it is asked (no query): the connector alone decides who she is.
+      const everyone = restConfig(standIn);
+      everyone.subject = { ...everyone.subject, query: {} };
+      const loose = [
+        { id: 5, email: "ADA.LOVELACE@Example.COM", name: "Ada (second account)" },
+        { id: 6, email: "ada.lovelace@example.com.evil", name: "Not Ada" },
+        { id: 7, email: "xada.lovelace@example.com", name: "Not Ada" },
+        { id: 8, email: "ada.lovelace@example.co", name: "Not Ada" },
+        { id: 9, email: "ada.lovelace+x@example.com", name: "Not Ada" },
+        { id: 10, email: null, name: "Nobody" },
+      ];
+      standIn.users.push(...loose);
+      for (const u of loose) standIn.notes.push({ id: `n-u${u.id}`, user: u.id, text: `note of user ${u.id}`, created_at: "2021-01-01T00:00:00.000Z" });
+      for (const config of [restConfig(standIn), everyone]) {
+        const connector = createHttpConnector(config, ENV);
+        const notes = (await collectAll(connector, ADA)).filter((r) => r.type === "note").map((r) => r.id);
+        expect(notes).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5", "n-u5"]);
+        await connector.close();
+      }
+      const connector = createHttpConnector(everyone, ENV);
+      await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext());
+      expect(standIn.notes.filter((n) => n.user === 1 || n.user === 5)).to.deep.equal([]);
+      expect(standIn.notes.map((n) => n.id)).to.have.members(["n-g1", "n-g2", "n-x1", "n-b1", "n-u6", "n-u7", "n-u8", "n-u9", "n-u10"]);
+      await connector.close();
+    });
+
+    it("fails, rather than find nothing of hers, when the search answers an item of her address without an id at idField", async () => {
+      standIn.users.push({ id: undefined as unknown as number, email: "ada.lovelace@example.com", name: "Ada, id left out" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      for (const run of [() => collectAll(connector, ADA), () => connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext())]) {
+        const error = await run().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.equal("helpdesk: the subject search answered an item of the person's address without an id at id (a string or a number); check subject.idField");
+      }
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+      await connector.close();
+    });
+
+    it("refuses an id of . or .. from the system, which would lead a call elsewhere (a DELETE of /notes/.. is one of /)", async () => {
+      standIn.notes.push({ id: "..", user: 1, text: "Ada's note with a dot-dot id", created_at: "2021-01-01T00:00:00.000Z" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const error = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext()).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).userMessage).to.equal('helpdesk: the system answered an id ".." for {record}, which would lead the call elsewhere in its API; refused');
+      expect(standIn.calls.filter((c) => c.method === "DELETE" && !c.path.startsWith("/api/notes/")).map((c) => c.path)).to.deep.equal([]);
+      await connector.close();
+    });
+
     it("finds the subject on a later page of the search when subject.pagination is given", async () => {
       // 30 near matches the search lists before her: a first page of 25 does not hold her.
       for (let i = 0; i < 30; i++) standIn.users.unshift({ id: 100 + i, email: `ada.lovelace@example.com.x${i}`, name: `Not Ada ${i}` });

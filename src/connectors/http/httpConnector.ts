@@ -20,9 +20,18 @@ const DOING: Record<Op, string> = { collect: "collect", erase: "erase", roster: 
 /** What a listing needs of its caller's context: a task's, or a roster job's. */
 type ListingContext = Pick<TaskContext, "signal" | "heartbeat" | "logger">;
 
-/** `{name}` placeholders filled with URL-encoded values. */
-function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => (key in values ? encodeURIComponent(values[key]) : whole));
+/**
+ * `{name}` placeholders filled with URL-encoded values. An id of `.` or `..` (which encoding leaves as
+ * it is) is refused: in a path it is a step up, so `/notes/{record}` would reach `/` instead.
+ */
+function fill(connector: string, template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+    if (!(key in values)) return whole;
+    if (values[key] === "." || values[key] === "..") {
+      throw new ConnectorError(`${connector}: the system answered an id "${values[key]}" for {${key}}, which would lead the call elsewhere in its API; refused`, `${connector}: dot segment as {${key}}`, false);
+    }
+    return encodeURIComponent(values[key]);
+  });
 }
 
 function dateOf(value: unknown): Date | undefined {
@@ -127,7 +136,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
-        if (normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) === wanted) found.add(String(pick(item, c.subject.idField)));
+        if (normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) !== wanted) continue;
+        // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
+        const id = pick(item, c.subject.idField);
+        if (!((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id)))) {
+          throw new ConnectorError(
+            `${name}: the subject search answered an item of the person's address without an id at ${c.subject.idField} (a string or a number); check subject.idField`,
+            `${name} ${op}: subject item without ${c.subject.idField}`,
+            false,
+          );
+        }
+        found.add(String(id));
       }
     }
     return [...found];
@@ -135,7 +154,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
   /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
   const items = (r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext) =>
-    listed({ what: `${r.recordType} records`, path: fill(r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
+    listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
 
   /**
    * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
@@ -272,7 +291,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           else doomed.push(record.id);
         }
         for (const id of doomed) {
-          const url = urlOf(fill(r.erase.path, { subject, record: id }));
+          const url = urlOf(fill(name, r.erase.path, { subject, record: id }));
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
           const { status } =
             r.erase.strategy === "DELETE"
