@@ -1,12 +1,18 @@
 import { expect } from "chai";
-import { createHttpConnector } from "../../src/connectors/http";
+import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
 import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
-const OLD = "2001-02-03T00:00:00.000Z";
+
+/** Ada's notes and invoices dated long past any retention: nothing of hers is kept under a rule. */
+function pastRetention(standIn: RestStandIn): void {
+  const old = "2001-02-03T00:00:00.000Z";
+  for (const note of standIn.notes) if (note.user === 1) note.created_at = old;
+  for (const invoice of standIn.invoices) if (invoice.user === 1) invoice.issued_at = old;
+}
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept } residual { connector } } }`;
@@ -23,6 +29,8 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
   beforeEach(async () => {
     standIn = await new RestStandIn().start();
   });
+  const serviceOver = (config: HttpConnectorConfig) =>
+    new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [createHttpConnector(config, ENV)]).start();
   afterEach(async () => {
     await t?.stop();
     t = undefined;
@@ -30,10 +38,8 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
   });
 
   it("completes, with her invoices anonymised and counted as erased, her notes deleted, and nobody else's touched", async () => {
-    const helpdesk = createHttpConnector(restConfig(standIn), ENV);
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [helpdesk]).start();
-    // Long past any retention: nothing of hers is kept under a rule.
-    for (const item of [...standIn.invoices, ...standIn.notes]) if (item.user === 1) "issued_at" in item ? (item.issued_at = OLD) : (item.created_at = OLD);
+    t = await serviceOver(restConfig(standIn));
+    pastRetention(standIn);
     const hers = standIn.invoices.filter((i) => i.user === 1).map((i) => ({ ...i }));
     const notes = standIn.notes.filter((n) => n.user === 1).length;
     const grace = JSON.stringify([standIn.invoices.filter((i) => i.user === 2), standIn.notes.filter((n) => n.user === 2)]);
@@ -59,5 +65,17 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
     expect(again.status, again.statusReason).to.equal("COMPLETED");
     expect(again.deletionOutcome).to.deep.equal([]);
     expect(standIn.calls.filter((c) => c.method === "PATCH").length).to.equal(patches);
+  });
+
+  it("fails, counting nothing erased, when the API answers the patch but keeps a field of hers", async () => {
+    // The API treats the billing address as read-only: it answers 200 and keeps it.
+    standIn.patchIgnores = ["billing_address"];
+    pastRetention(standIn);
+    t = await serviceOver(restConfig(standIn));
+    const done = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address])).to.deep.equal(Array(3).fill([null, "12 St James's Square"]));
+    expect(done.status).to.equal("FAILED");
+    expect(done.statusReason).to.include("found 3 record(s) still present outside the retention exceptions (PAYMENTS: 3)");
+    expect(done.deletionOutcome).to.deep.equal([]);
   });
 });

@@ -44,6 +44,8 @@ export class RestStandIn {
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
   /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
   faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
+  /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
+  patchIgnores: string[] = [];
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -111,7 +113,9 @@ export class RestStandIn {
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
           if (!invoice) return answer(404);
-          Object.assign(invoice, JSON.parse(raw || "{}"));
+          const patch = JSON.parse(raw || "{}") as Record<string, unknown>;
+          for (const field of this.patchIgnores) delete patch[field];
+          Object.assign(invoice, patch);
           return answer(200, { invoice });
         }
         answer(404, { error: "no such route" });
