@@ -454,7 +454,11 @@ describe("declarative HTTP connector", () => {
       'resources[1].erase.keep lists "billing_name", which erase.fields overwrites: name each field in one of them',
       'resources[1].erase.keep lists "user", which the person does not receive (not in fields)',
     ]);
-    expect(problemsOf({ ...anonymize, fields: { billing_name: null, billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([]);
+    // An address as a replacement: a search for its owner would find every anonymised account.
+    expect(problemsOf({ ...anonymize, fields: { billing_name: "deleted@example.com", billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([
+      'resources[1].erase.fields.billing_name is an email address: every anonymised record would hold it and be found as whoever\'s address it is; use null or ""',
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { billing_name: "Deleted user", billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([]);
   });
 
   it("lists every problem of a roster section at once, with the rest of the configuration's", () => {

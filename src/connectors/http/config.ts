@@ -4,6 +4,7 @@
  * pushed), like the SaaS configurations of DSR products. Validated as a whole: every problem at once.
  */
 
+import { emailProblem } from "../../domain/identities";
 import { kindProblem } from "../sdk";
 
 /** How list responses page. */
@@ -188,6 +189,8 @@ function anonymizeProblems(at: string, r: Record<string, unknown>, erase: Record
   for (const [field, value] of Object.entries(replaced)) {
     const ok = value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
     if (!ok) problems.push(`${at}.erase.fields.${field} must be a string, number, boolean or null`);
+    // The subject search finds people by address: an anonymised account holding one would be found as whoever's it is.
+    else if (typeof value === "string" && !emailProblem(value)) problems.push(`${at}.erase.fields.${field} is an email address: every anonymised record would hold it and be found as whoever's address it is; use null or ""`);
   }
   if (str(r.idField) && Object.hasOwn(replaced, String(r.idField))) problems.push(`${at}.erase.fields cannot overwrite the idField ${String(r.idField)}`);
   const keep: unknown[] = Array.isArray(erase.keep) ? erase.keep : [];
