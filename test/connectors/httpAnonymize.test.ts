@@ -15,7 +15,7 @@ function pastRetention(standIn: RestStandIn): void {
 }
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
-const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept } residual { connector } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted kept } residual { connector } } }`;
 
 /**
  * An HTTP resource erased by ANONYMIZE (invoices the bookkeeping keeps, PATCHed without the person's
@@ -58,7 +58,7 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
     ]);
     expect(done.residualRecords).to.deep.equal([]);
     const { deletionCertificate } = await t.ok(CERTIFICATE, { id: done.id });
-    expect(deletionCertificate).to.deep.equal({ erased: [{ connector: "helpdesk", records: hers.length + notes, kept: 0 }], residual: [] });
+    expect(deletionCertificate).to.deep.equal({ erased: [{ connector: "helpdesk", records: hers.length + notes, redacted: hers.length, kept: 0 }], residual: [] });
     // A second deletion finds nothing of hers: the anonymised invoices are nobody's, and are not patched again.
     const patches = standIn.calls.filter((c) => c.method === "PATCH").length;
     const again = await runVerified(t, SHOW, "DELETION", ADA.email);

@@ -275,6 +275,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
       let erased = 0;
+      // Of erased, the records anonymised: they are still there, holding nothing of the person's.
+      let redacted = 0;
       // Per category: without it, the orchestrator counts every record in the first category erased.
       const erasedIn: Record<string, number> = {};
       const kept = new KeptTally();
@@ -299,12 +301,13 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               : await send({ method: r.erase.method, url, body: r.erase.fields, op: "erase", ctx, key });
           if (status !== 404) {
             erased += 1;
+            if (r.erase.strategy === "ANONYMIZE") redacted += 1;
             erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
           }
           await ctx.heartbeat();
         }
       }
-      return kept.empty ? { erased, erasedIn } : { erased, erasedIn, kept: kept.list() };
+      return { erased, erasedIn, ...(redacted ? { redacted } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
     },
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.
