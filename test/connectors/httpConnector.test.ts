@@ -113,6 +113,21 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("fails, rather than pass her account by, when the search answers an item whose matchField holds several addresses (an array) or an object", async () => {
+      for (const held of [["ada@work.example", "Ada.Lovelace@example.com"], { primary: "ada.lovelace@example.com" }]) {
+        standIn.users.splice(0, 1, { id: 1, email: held as unknown as string, name: "Ada" });
+        const connector = createHttpConnector(restConfig(standIn), ENV);
+        const error = await collectAll(connector, ADA).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, JSON.stringify(held)).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.equal("helpdesk: the subject search answered an item whose email is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address");
+        await connector.close();
+      }
+    });
+
     it("refuses an id of . or .. from the system, which would lead a call elsewhere (a DELETE of /notes/.. is one of /)", async () => {
       standIn.notes.push({ id: "..", user: 1, text: "Ada's note with a dot-dot id", created_at: "2021-01-01T00:00:00.000Z" });
       const connector = createHttpConnector(restConfig(standIn), ENV);

@@ -136,7 +136,16 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
-        if (normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) !== wanted) continue;
+        const address = pick(item, c.subject.matchField);
+        // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
+        if (typeof address === "object" && address !== null) {
+          throw new ConnectorError(
+            `${name}: the subject search answered an item whose ${c.subject.matchField} is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address`,
+            `${name} ${op}: subject item's ${c.subject.matchField} is ${Array.isArray(address) ? "a list" : "an object"}`,
+            false,
+          );
+        }
+        if (normalizeEmail(String(address ?? "")) !== wanted) continue;
         // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
         const id = pick(item, c.subject.idField);
         if (!((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id)))) {

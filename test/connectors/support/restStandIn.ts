@@ -78,12 +78,12 @@ export class RestStandIn {
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
         if (req.method === "GET" && url.pathname === "/api/users") {
-          // With ?email= a loose search; without it, everyone in order of id (a listing, as user APIs have).
+          // With ?email= a loose search (through whatever the address field holds, a list too); without it, everyone in order of id (a listing, as user APIs have).
           const q = url.searchParams.get("email")?.toLowerCase();
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && (u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
+          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
           const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
           next.searchParams.set("page", String(page + 1));
