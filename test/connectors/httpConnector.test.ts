@@ -128,16 +128,18 @@ describe("declarative HTTP connector", () => {
       }
     });
 
-    it("refuses an id of . or .. from the system, which would lead a call elsewhere (a DELETE of /notes/.. is one of /)", async () => {
-      standIn.notes.push({ id: "..", user: 1, text: "Ada's note with a dot-dot id", created_at: "2021-01-01T00:00:00.000Z" });
+    it("refuses an id of . or .. from the system before any write, which would lead a call elsewhere (a PATCH of /invoices/.. is one of /)", async () => {
+      // Listed after her other invoices (which are listed in the order they were made).
+      standIn.invoices.push({ id: "..", user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
       const connector = createHttpConnector(restConfig(standIn), ENV);
-      const error = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext()).then(
+      const error = await connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext()).then(
         () => null,
         (e: unknown) => e,
       );
       expect(error).to.be.instanceOf(ConnectorError);
       expect((error as ConnectorError).userMessage).to.equal('helpdesk: the system answered an id ".." for {record}, which would lead the call elsewhere in its API; refused');
-      expect(standIn.calls.filter((c) => c.method === "DELETE" && !c.path.startsWith("/api/notes/")).map((c) => c.path)).to.deep.equal([]);
+      // Refused while listing, before any write: none of her invoices is patched, and nothing else is.
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
       await connector.close();
     });
 

@@ -293,16 +293,16 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
         const since = instruction.keepRecordedSince?.[r.category];
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
-        const doomed: string[] = [];
+        // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
+        const doomed: { id: string; url: URL }[] = [];
         for await (const item of items(r, subject, "erase", ctx)) {
           if (nobodys(r, item)) continue;
           const record = recordOf(r, item);
           // One set per kind of record, whichever of the subject's accounts kept it.
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
-          else doomed.push(record.id);
+          else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })) });
         }
-        for (const id of doomed) {
-          const url = urlOf(fill(name, r.erase.path, { subject, record: id }));
+        for (const { id, url } of doomed) {
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
           const { status } =
             r.erase.strategy === "DELETE"
