@@ -113,6 +113,22 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("fails, rather than export or erase it as \"undefined\", when a listing answers a record of hers without an id", async () => {
+      standIn.invoices.push({ id: undefined as unknown as string, user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      for (const run of [() => collectAll(connector, ADA), () => connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext())]) {
+        const error = await run().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.equal("helpdesk: listing invoice records answered one without an id at id (a string or a number); check the resource's idField");
+      }
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+      await connector.close();
+    });
+
     it("fails, rather than pass her account by, when the search answers an item whose matchField holds several addresses (an array) or an object", async () => {
       for (const held of [["ada@work.example", "Ada.Lovelace@example.com"], { primary: "ada.lovelace@example.com" }]) {
         standIn.users.splice(0, 1, { id: 1, email: held as unknown as string, name: "Ada" });

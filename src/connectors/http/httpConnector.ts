@@ -147,15 +147,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         if (normalizeEmail(String(address ?? "")) !== wanted) continue;
         // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
-        const id = pick(item, c.subject.idField);
-        if (!((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id)))) {
-          throw new ConnectorError(
-            `${name}: the subject search answered an item of the person's address without an id at ${c.subject.idField} (a string or a number); check subject.idField`,
-            `${name} ${op}: subject item without ${c.subject.idField}`,
-            false,
-          );
-        }
-        found.add(String(id));
+        found.add(idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op));
       }
     }
     return [...found];
@@ -222,11 +214,23 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     );
   }
 
-  const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>): SubjectRecord => {
+  /**
+   * An item's id, as text. Without one (a string or a number) the item would be called "undefined":
+   * a subject's account searched and found empty, a record erased at a URL that answers 404 (counted
+   * as already gone), every such record exported under one id.
+   */
+  const idOf = (item: Record<string, unknown>, field: string, what: string, setting: string, op: Op): string => {
+    const id = pick(item, field);
+    if ((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id))) return String(id);
+    throw new ConnectorError(`${name}: ${what} without an id at ${field} (a string or a number); check ${setting}`, `${name} ${op}: item without ${field}`, false);
+  };
+
+  const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>, op: Op): SubjectRecord => {
     const data: Record<string, unknown> = {};
     for (const f of r.fields) data[f] = pick(item, f) ?? null;
     const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
-    return { category: r.category, type: r.recordType, id: String(pick(item, r.idField)), data, ...(recordedAt ? { recordedAt } : {}) };
+    const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
+    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
   };
 
   /**
@@ -278,7 +282,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async *collect(ids, ctx) {
       for (const subject of await findSubjects(ids, "collect", ctx)) {
-        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item);
+        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
       }
     },
 
@@ -297,7 +301,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         const doomed: { id: string; url: URL }[] = [];
         for await (const item of items(r, subject, "erase", ctx)) {
           if (nobodys(r, item)) continue;
-          const record = recordOf(r, item);
+          const record = recordOf(r, item, "erase");
           // One set per kind of record, whichever of the subject's accounts kept it.
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
           else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })) });
