@@ -41,6 +41,23 @@ describe("declarative HTTP connector", () => {
       await standIn.stop();
     });
 
+    /** Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with `message`; nothing was written. */
+    async function refusedWithoutWrites(message: string, runs: Array<"collect" | "erase"> = ["collect", "erase"], categories = ["SUPPORT", "PAYMENTS"]): Promise<void> {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      for (const run of runs) {
+        const work = run === "collect" ? collectAll(connector, ADA) : connector.erase!(ADA, { categories }, testContext());
+        const error = await work.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, run).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable, run).to.equal(false);
+        expect((error as ConnectorError).userMessage, run).to.equal(message);
+      }
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+      await connector.close();
+    }
+
     it("pages by cursor and by page number, and takes only the exact address (ignoring case) for the subject", async () => {
       const connector = createHttpConnector(restConfig(standIn), ENV);
       const records = await collectAll(connector, ADA);
@@ -99,64 +116,26 @@ describe("declarative HTTP connector", () => {
 
     it("fails, rather than find nothing of hers, when the search answers an item of her address without an id at idField", async () => {
       standIn.users.push({ id: undefined as unknown as number, email: "ada.lovelace@example.com", name: "Ada, id left out" });
-      const connector = createHttpConnector(restConfig(standIn), ENV);
-      for (const run of [() => collectAll(connector, ADA), () => connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext())]) {
-        const error = await run().then(
-          () => null,
-          (e: unknown) => e,
-        );
-        expect(error).to.be.instanceOf(ConnectorError);
-        expect((error as ConnectorError).retryable).to.equal(false);
-        expect((error as ConnectorError).userMessage).to.equal("helpdesk: the subject search answered an item of the person's address without an id at id (a string or a number); check subject.idField");
-      }
-      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
-      await connector.close();
+      await refusedWithoutWrites("helpdesk: the subject search answered an item of the person's address without an id at id (a string or a number); check subject.idField");
     });
 
     it("fails, rather than export or erase it as \"undefined\", when a listing answers a record of hers without an id", async () => {
       standIn.invoices.push({ id: undefined as unknown as string, user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
-      const connector = createHttpConnector(restConfig(standIn), ENV);
-      for (const run of [() => collectAll(connector, ADA), () => connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext())]) {
-        const error = await run().then(
-          () => null,
-          (e: unknown) => e,
-        );
-        expect(error).to.be.instanceOf(ConnectorError);
-        expect((error as ConnectorError).retryable).to.equal(false);
-        expect((error as ConnectorError).userMessage).to.equal("helpdesk: listing invoice records answered one without an id at id (a string or a number); check the resource's idField");
-      }
-      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
-      await connector.close();
+      await refusedWithoutWrites("helpdesk: listing invoice records answered one without an id at id (a string or a number); check the resource's idField", ["collect", "erase"], ["PAYMENTS"]);
     });
 
     it("fails, rather than pass her account by, when the search answers an item whose matchField holds several addresses (an array) or an object", async () => {
       for (const held of [["ada@work.example", "Ada.Lovelace@example.com"], { primary: "ada.lovelace@example.com" }]) {
         standIn.users.splice(0, 1, { id: 1, email: held as unknown as string, name: "Ada" });
-        const connector = createHttpConnector(restConfig(standIn), ENV);
-        const error = await collectAll(connector, ADA).then(
-          () => null,
-          (e: unknown) => e,
-        );
-        expect(error, JSON.stringify(held)).to.be.instanceOf(ConnectorError);
-        expect((error as ConnectorError).retryable).to.equal(false);
-        expect((error as ConnectorError).userMessage).to.equal("helpdesk: the subject search answered an item whose email is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address");
-        await connector.close();
+        await refusedWithoutWrites("helpdesk: the subject search answered an item whose email is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address");
       }
     });
 
     it("refuses an id of . or .. from the system before any write, which would lead a call elsewhere (a PATCH of /invoices/.. is one of /)", async () => {
       // Listed after her other invoices (which are listed in the order they were made).
       standIn.invoices.push({ id: "..", user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
-      const connector = createHttpConnector(restConfig(standIn), ENV);
-      const error = await connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext()).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(error).to.be.instanceOf(ConnectorError);
-      expect((error as ConnectorError).userMessage).to.equal('helpdesk: the system answered an id ".." for {record}, which would lead the call elsewhere in its API; refused');
       // Refused while listing, before any write: none of her invoices is patched, and nothing else is.
-      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
-      await connector.close();
+      await refusedWithoutWrites('helpdesk: the system answered an id ".." for {record}, which would lead the call elsewhere in its API; refused', ["erase"], ["PAYMENTS"]);
     });
 
     it("finds the subject on a later page of the search when subject.pagination is given", async () => {
