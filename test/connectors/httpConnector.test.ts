@@ -6,8 +6,6 @@ import { collectAll, describeConnectorConformance, listAll, testContext } from "
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
-/** Invoices are anonymised, not deleted: they stay, without the personal fields. */
-const anonymisedInvoice = (r: SubjectRecord) => r.type === "invoice" && r.data.billing_name === null && r.data.billing_address === null;
 
 describe("declarative HTTP connector", () => {
   describeConnectorConformance("helpdesk (REST stand-in)", async () => {
@@ -22,7 +20,6 @@ describe("declarative HTTP connector", () => {
       otherSubject: GRACE,
       internationalDomainSubject: BJORN,
       expectedRecordCount: 5 + 3,
-      kept: anonymisedInvoice,
       injectRetryableFault: async () => {
         standIn.failing = { status: 503, retryAfter: "1" };
         return async () => void (standIn.failing = undefined);
@@ -44,6 +41,23 @@ describe("declarative HTTP connector", () => {
       await standIn.stop();
     });
 
+    /** Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with `message`; nothing was written. */
+    async function refusedWithoutWrites(message: string, runs: Array<"collect" | "erase"> = ["collect", "erase"], categories = ["SUPPORT", "PAYMENTS"]): Promise<void> {
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      for (const run of runs) {
+        const work = run === "collect" ? collectAll(connector, ADA) : connector.erase!(ADA, { categories }, testContext());
+        const error = await work.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, run).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable, run).to.equal(false);
+        expect((error as ConnectorError).userMessage, run).to.equal(message);
+      }
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+      await connector.close();
+    }
+
     it("pages by cursor and by page number, and takes only the exact address (ignoring case) for the subject", async () => {
       const connector = createHttpConnector(restConfig(standIn), ENV);
       const records = await collectAll(connector, ADA);
@@ -64,13 +78,64 @@ describe("declarative HTTP connector", () => {
       // Under retention first: what both accounts keep is one entry.
       const newest = new Date(standIn.notes.find((n) => n.id === "n-a5")!.created_at);
       const partial = await connector.erase!(ADA, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date("2020-12-01T00:00:00.000Z") } }, testContext());
-      expect(partial).to.deep.equal({ erased: 1, kept: [{ category: "SUPPORT", type: "note", count: 5, newestRecordedAt: newest }] });
+      expect(partial).to.deep.equal({ erased: 1, erasedIn: { SUPPORT: 1 }, kept: [{ category: "SUPPORT", type: "note", count: 5, newestRecordedAt: newest }] });
       const outcome = await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext());
       expect(outcome.erased).to.equal(5);
       // Asked of the stand-in: neither account keeps a note; the near match keeps its own.
       expect(standIn.notes.filter((n) => n.user === 1 || n.user === 5)).to.deep.equal([]);
       expect(standIn.notes.filter((n) => n.user === 3)).to.have.length(1);
       await connector.close();
+    });
+
+    it("takes for the subject only items of her address in any case, from a search answering near matches and other people", async () => {
+      // A search that answers everyone, whatever it is asked (no query): the connector alone decides who she is.
+      const everyone = restConfig(standIn);
+      everyone.subject = { ...everyone.subject, query: {} };
+      const loose = [
+        { id: 5, email: "ADA.LOVELACE@Example.COM", name: "Ada (second account)" },
+        { id: 6, email: "ada.lovelace@example.com.evil", name: "Not Ada" },
+        { id: 7, email: "xada.lovelace@example.com", name: "Not Ada" },
+        { id: 8, email: "ada.lovelace@example.co", name: "Not Ada" },
+        { id: 9, email: "ada.lovelace+x@example.com", name: "Not Ada" },
+        { id: 10, email: null, name: "Nobody" },
+      ];
+      standIn.users.push(...loose);
+      for (const u of loose) standIn.notes.push({ id: `n-u${u.id}`, user: u.id, text: `note of user ${u.id}`, created_at: "2021-01-01T00:00:00.000Z" });
+      for (const config of [restConfig(standIn), everyone]) {
+        const connector = createHttpConnector(config, ENV);
+        const notes = (await collectAll(connector, ADA)).filter((r) => r.type === "note").map((r) => r.id);
+        expect(notes).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5", "n-u5"]);
+        await connector.close();
+      }
+      const connector = createHttpConnector(everyone, ENV);
+      await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext());
+      expect(standIn.notes.filter((n) => n.user === 1 || n.user === 5)).to.deep.equal([]);
+      expect(standIn.notes.map((n) => n.id)).to.have.members(["n-g1", "n-g2", "n-x1", "n-b1", "n-u6", "n-u7", "n-u8", "n-u9", "n-u10"]);
+      await connector.close();
+    });
+
+    it("fails, rather than find nothing of hers, when the search answers an item of her address without an id at idField", async () => {
+      standIn.users.push({ id: undefined as unknown as number, email: "ada.lovelace@example.com", name: "Ada, id left out" });
+      await refusedWithoutWrites("helpdesk: the subject search answered an item of the person's address without an id at id (a string or a number); check subject.idField");
+    });
+
+    it("fails, rather than export or erase it as \"undefined\", when a listing answers a record of hers without an id", async () => {
+      standIn.invoices.push({ id: undefined as unknown as string, user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
+      await refusedWithoutWrites("helpdesk: listing invoice records answered one without an id at id (a string or a number); check the resource's idField", ["collect", "erase"], ["PAYMENTS"]);
+    });
+
+    it("fails, rather than pass her account by, when the search answers an item whose matchField holds several addresses (an array) or an object", async () => {
+      for (const held of [["ada@work.example", "Ada.Lovelace@example.com"], { primary: "ada.lovelace@example.com" }]) {
+        standIn.users.splice(0, 1, { id: 1, email: held as unknown as string, name: "Ada" });
+        await refusedWithoutWrites("helpdesk: the subject search answered an item whose email is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address");
+      }
+    });
+
+    it("refuses an id of . or .. from the system before any write, which would lead a call elsewhere (a PATCH of /invoices/.. is one of /)", async () => {
+      // Listed after her other invoices (which are listed in the order they were made).
+      standIn.invoices.push({ id: "..", user: 1, billing_name: "Ada Lovelace", billing_address: "12 St James's Square", amount: 1, issued_at: "2021-01-01T00:00:00.000Z" });
+      // Refused while listing, before any write: none of her invoices is patched, and nothing else is.
+      await refusedWithoutWrites('helpdesk: the system answered an id ".." for {record}, which would lead the call elsewhere in its API; refused', ["erase"], ["PAYMENTS"]);
     });
 
     it("finds the subject on a later page of the search when subject.pagination is given", async () => {
@@ -179,6 +244,22 @@ describe("declarative HTTP connector", () => {
       expect(failure).to.be.instanceOf(ConnectorError);
       expect((failure as ConnectorError).retryable).to.equal(true);
       expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.status)).to.deep.equal([503]);
+      await connector.close();
+    });
+
+    it("takes an invoice holding every replacement for nobody's: neither collected, nor patched, kept or counted by erase", async () => {
+      // One of Ada's invoices never carried a billing name or address (as an anonymised one holds).
+      standIn.invoices.push({ id: "in-a4", user: 1, billing_name: null, billing_address: null, amount: 5, issued_at: "2021-01-01T00:00:00.000Z" });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      const outcome = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"], keepRecordedSince: { PAYMENTS: new Date("2020-01-01T00:00:00.000Z") } }, testContext());
+      expect(outcome).to.deep.equal({ erased: 5, erasedIn: { SUPPORT: 5 }, kept: [{ category: "PAYMENTS", type: "invoice", count: 3, newestRecordedAt: new Date(standIn.invoices.find((i) => i.id === "in-a3")!.issued_at) }] });
+      const all = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext());
+      expect(all).to.deep.equal({ erased: 3, erasedIn: { PAYMENTS: 3 }, redacted: 3 });
+      expect(standIn.calls.filter((c) => c.method === "PATCH").map((c) => c.path)).to.deep.equal(["/api/invoices/in-a1", "/api/invoices/in-a2", "/api/invoices/in-a3"]);
+      // What an access request collects now: nothing of hers (the invoices hold only their amounts and dates).
+      expect(await collectAll(connector, ADA)).to.deep.equal([]);
+      expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address, i.amount])).to.deep.equal([[null, null, 100], [null, null, 200], [null, null, 300], [null, null, 5]]);
       await connector.close();
     });
 
@@ -356,6 +437,40 @@ describe("declarative HTTP connector", () => {
       "resources[1].erase.fields must give the replacement of each personal field",
       "maxPages must be a whole number from 1 to 1000000",
     ]);
+  });
+
+  it("refuses an ANONYMIZE that would leave a received field of the person's as it is, naming each field", () => {
+    const problemsOf = (erase: unknown) => {
+      const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
+      (config.resources[1] as unknown as Record<string, unknown>).erase = erase;
+      try {
+        createHttpConnector(config, ENV);
+        return [];
+      } catch (error) {
+        expect(error).to.be.instanceOf(ConnectorConfigError);
+        return (error as ConnectorConfigError).problems;
+      }
+    };
+    const anonymize = { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}" };
+    // The billing address left as it is: every anonymised invoice would still hold it, counted as erased.
+    expect(problemsOf({ ...anonymize, fields: { billing_name: null } })).to.deep.equal([
+      `resources[1]: ANONYMIZE leaves the received fields "billing_address", "amount", "issued_at" as they are: overwrite them in erase.fields, or list them in erase.keep if they identify nobody once the rest is overwritten (an amount, a date)`,
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { billing_name: null }, keep: ["amount", "issued_at"] })).to.deep.equal([
+      `resources[1]: ANONYMIZE leaves the received field "billing_address" as it is: overwrite it in erase.fields, or list it in erase.keep if it identifies nobody once the rest is overwritten (an amount, a date)`,
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { id: "x", billing_name: null, billing_address: { street: null } }, keep: ["amount", "issued_at", "billing_name", "user"], kept: [] })).to.deep.equal([
+      'resources[1].erase: unknown field "kept" (allowed: strategy, method, path, fields, keep)',
+      "resources[1].erase.fields.billing_address must be a string, number, boolean or null",
+      "resources[1].erase.fields cannot overwrite the idField id",
+      'resources[1].erase.keep lists "billing_name", which erase.fields overwrites: name each field in one of them',
+      'resources[1].erase.keep lists "user", which the person does not receive (not in fields)',
+    ]);
+    // An address as a replacement: a search for its owner would find every anonymised account.
+    expect(problemsOf({ ...anonymize, fields: { billing_name: "deleted@example.com", billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([
+      'resources[1].erase.fields.billing_name is an email address: every anonymised record would hold it and be found as whoever\'s address it is; use null or ""',
+    ]);
+    expect(problemsOf({ ...anonymize, fields: { billing_name: "Deleted user", billing_address: "" }, keep: ["amount", "issued_at"] })).to.deep.equal([]);
   });
 
   it("lists every problem of a roster section at once, with the rest of the configuration's", () => {

@@ -4,6 +4,7 @@
  * pushed), like the SaaS configurations of DSR products. Validated as a whole: every problem at once.
  */
 
+import { emailProblem } from "../../domain/identities";
 import { kindProblem } from "../sdk";
 
 /** How list responses page. */
@@ -16,8 +17,25 @@ export type Pagination =
   /** The response carries the next page's full URL at `next` (a dotted path), as Zendesk's links.next. */
   | { type: "link"; next: string };
 
+/** A value ANONYMIZE writes in place of personal data. */
+export type HttpReplacement = string | number | boolean | null;
+
 /** How a record is erased: deleted, or its personal fields overwritten (the record stays, e.g. for bookkeeping). */
-export type HttpErase = { strategy: "DELETE"; path: string } | { strategy: "ANONYMIZE"; method: "PATCH" | "PUT"; path: string; fields: Record<string, string | number | boolean | null> };
+export type HttpErase =
+  | { strategy: "DELETE"; path: string }
+  | {
+      strategy: "ANONYMIZE";
+      method: "PATCH" | "PUT";
+      path: string;
+      /**
+       * Field -> replacement, sent as the body. Every field the person receives (the resource's `fields`)
+       * is overwritten here or named in `keep`: an item holding every replacement is nobody's (collect
+       * and erase pass it by), so whatever it still holds must identify nobody.
+       */
+      fields: Record<string, HttpReplacement>;
+      /** Received fields left as they are because they identify nobody once the rest is overwritten (an amount, a date). */
+      keep?: string[];
+    };
 
 export interface HttpResourceConfig {
   /** Record type in the export, e.g. `ticket`. */
@@ -152,6 +170,46 @@ function rosterProblems(r: unknown): string[] {
   return problems;
 }
 
+const ANONYMIZE_FIELDS = ["strategy", "method", "path", "fields", "keep"];
+const shown = (fields: unknown[]) => fields.map((f) => `"${String(f)}"`).join(", ");
+
+/**
+ * An anonymised item stays listed under the person's account, and an item holding every replacement
+ * is taken for nobody's (collect and erase pass it by). So the replacements must cover every field the
+ * person receives but those `keep` names as identifying nobody; otherwise the deletion would report
+ * erased an item that still holds them.
+ */
+function anonymizeProblems(at: string, r: Record<string, unknown>, erase: Record<string, unknown>): string[] {
+  const problems = Object.keys(erase)
+    .filter((k) => !ANONYMIZE_FIELDS.includes(k))
+    .map((k) => `${at}.erase: unknown field "${k}" (allowed: ${ANONYMIZE_FIELDS.join(", ")})`);
+  if (erase.method !== "PATCH" && erase.method !== "PUT") problems.push(`${at}.erase.method must be PATCH or PUT`);
+  const replaced = erase.fields;
+  if (!isRecord(replaced) || Object.keys(replaced).length === 0) return [...problems, `${at}.erase.fields must give the replacement of each personal field`];
+  for (const [field, value] of Object.entries(replaced)) {
+    const ok = value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+    if (!ok) problems.push(`${at}.erase.fields.${field} must be a string, number, boolean or null`);
+    // The subject search finds people by address: an anonymised account holding one would be found as whoever's it is.
+    else if (typeof value === "string" && !emailProblem(value)) problems.push(`${at}.erase.fields.${field} is an email address: every anonymised record would hold it and be found as whoever's address it is; use null or ""`);
+  }
+  if (str(r.idField) && Object.hasOwn(replaced, String(r.idField))) problems.push(`${at}.erase.fields cannot overwrite the idField ${String(r.idField)}`);
+  const keep: unknown[] = Array.isArray(erase.keep) ? erase.keep : [];
+  if (erase.keep !== undefined && !(Array.isArray(erase.keep) && erase.keep.every(str))) problems.push(`${at}.erase.keep must list received fields`);
+  const both = keep.filter((f) => typeof f === "string" && Object.hasOwn(replaced, f));
+  if (both.length) problems.push(`${at}.erase.keep lists ${shown(both)}, which erase.fields overwrites: name each field in one of them`);
+  const received: unknown[] = Array.isArray(r.fields) ? r.fields : [];
+  const strays = keep.filter((f) => typeof f === "string" && !received.includes(f));
+  if (strays.length) problems.push(`${at}.erase.keep lists ${shown(strays)}, which the person does not receive (not in fields)`);
+  const left = received.filter((f) => typeof f === "string" && !Object.hasOwn(replaced, f) && !keep.includes(f));
+  if (left.length) {
+    const many = left.length > 1;
+    problems.push(
+      `${at}: ANONYMIZE leaves the received field${many ? "s" : ""} ${shown(left)} as ${many ? "they are" : "it is"}: overwrite ${many ? "them" : "it"} in erase.fields, or list ${many ? "them" : "it"} in erase.keep if ${many ? "they identify" : "it identifies"} nobody once the rest is overwritten (an amount, a date)`,
+    );
+  }
+  return problems;
+}
+
 /** Every problem of a configuration, and of the environment it reads (never a secret's value). */
 export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: NodeJS.ProcessEnv): string[] {
   if (!isRecord(c)) return ["the configuration must be an object"];
@@ -193,10 +251,8 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
     const erase = r.erase as Record<string, unknown> | undefined;
     if (erase !== undefined) {
       if (!isRecord(erase) || !str(erase.path) || !String(erase.path).includes("{record}")) problems.push(`${at}.erase.path is required and must contain {record}`);
-      else if (erase.strategy === "ANONYMIZE") {
-        if (erase.method !== "PATCH" && erase.method !== "PUT") problems.push(`${at}.erase.method must be PATCH or PUT`);
-        if (!isRecord(erase.fields) || Object.keys(erase.fields).length === 0) problems.push(`${at}.erase.fields must give the replacement of each personal field`);
-      } else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
+      else if (erase.strategy === "ANONYMIZE") problems.push(...anonymizeProblems(at, r, erase));
+      else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
     }
   }
   if (c.roster !== undefined) problems.push(...rosterProblems(c.roster));

@@ -20,9 +20,18 @@ const DOING: Record<Op, string> = { collect: "collect", erase: "erase", roster: 
 /** What a listing needs of its caller's context: a task's, or a roster job's. */
 type ListingContext = Pick<TaskContext, "signal" | "heartbeat" | "logger">;
 
-/** `{name}` placeholders filled with URL-encoded values. */
-function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => (key in values ? encodeURIComponent(values[key]) : whole));
+/**
+ * `{name}` placeholders filled with URL-encoded values. An id of `.` or `..` (which encoding leaves as
+ * it is) is refused: in a path it is a step up, so `/notes/{record}` would reach `/` instead.
+ */
+function fill(connector: string, template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+    if (!(key in values)) return whole;
+    if (values[key] === "." || values[key] === "..") {
+      throw new ConnectorError(`${connector}: the system answered an id "${values[key]}" for {${key}}, which would lead the call elsewhere in its API; refused`, `${connector}: dot segment as {${key}}`, false);
+    }
+    return encodeURIComponent(values[key]);
+  });
 }
 
 function dateOf(value: unknown): Date | undefined {
@@ -127,7 +136,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
-        if (normalizeEmail(String(pick(item, c.subject.matchField) ?? "")) === wanted) found.add(String(pick(item, c.subject.idField)));
+        const address = pick(item, c.subject.matchField);
+        // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
+        if (typeof address === "object" && address !== null) {
+          throw new ConnectorError(
+            `${name}: the subject search answered an item whose ${c.subject.matchField} is not one address (a list or an object), so whose it is cannot be told; point subject.matchField at a field holding one address`,
+            `${name} ${op}: subject item's ${c.subject.matchField} is ${Array.isArray(address) ? "a list" : "an object"}`,
+            false,
+          );
+        }
+        if (normalizeEmail(String(address ?? "")) !== wanted) continue;
+        // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
+        found.add(idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op));
       }
     }
     return [...found];
@@ -135,7 +155,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
   /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
   const items = (r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext) =>
-    listed({ what: `${r.recordType} records`, path: fill(r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
+    listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
 
   /**
    * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
@@ -194,15 +214,33 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     );
   }
 
-  const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>): SubjectRecord => {
+  /**
+   * An item's id, as text. Without one (a string or a number) the item would be called "undefined":
+   * a subject's account searched and found empty, a record erased at a URL that answers 404 (counted
+   * as already gone), every such record exported under one id.
+   */
+  const idOf = (item: Record<string, unknown>, field: string, what: string, setting: string, op: Op): string => {
+    const id = pick(item, field);
+    if ((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id))) return String(id);
+    throw new ConnectorError(`${name}: ${what} without an id at ${field} (a string or a number); check ${setting}`, `${name} ${op}: item without ${field}`, false);
+  };
+
+  const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>, op: Op): SubjectRecord => {
     const data: Record<string, unknown> = {};
     for (const f of r.fields) data[f] = pick(item, f) ?? null;
     const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
-    return { category: r.category, type: r.recordType, id: String(pick(item, r.idField)), data, ...(recordedAt ? { recordedAt } : {}) };
+    const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
+    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
   };
 
-  /** Whether an item already holds every replacement of an ANONYMIZE erase (a second run changes nothing). */
-  const anonymized = (item: Record<string, unknown>, fields: Record<string, unknown>) => Object.entries(fields).every(([f, v]) => (pick(item, f) ?? null) === v);
+  /**
+   * Whether an item holds every replacement of its resource's ANONYMIZE erase: then it is nobody's, so
+   * collect does not hand it over as the person's (nor count it as left after an erasure) and erase
+   * neither patches nor counts it again. That holds because the configuration overwrites every field
+   * the person receives but those `keep` names as identifying nobody (config.ts, anonymizeProblems).
+   */
+  const nobodys = (r: HttpResourceConfig, item: Record<string, unknown>) =>
+    r.erase?.strategy === "ANONYMIZE" && Object.entries(r.erase.fields).every(([f, v]) => (pick(item, f) ?? null) === v);
 
   const roster = c.roster;
   /** Everyone the roster listing holds, page by page (listHttpSubjects makes them entries). */
@@ -244,36 +282,45 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async *collect(ids, ctx) {
       for (const subject of await findSubjects(ids, "collect", ctx)) {
-        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) yield recordOf(r, item);
+        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
       }
     },
 
     async erase(ids, instruction, ctx): Promise<ErasureOutcome> {
       let erased = 0;
+      // Of erased, the records anonymised: they are still there, holding nothing of the person's.
+      let redacted = 0;
+      // Per category: without it, the orchestrator counts every record in the first category erased.
+      const erasedIn: Record<string, number> = {};
       const kept = new KeptTally();
       for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
         const since = instruction.keepRecordedSince?.[r.category];
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
-        const doomed: string[] = [];
+        // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
+        const doomed: { id: string; url: URL }[] = [];
         for await (const item of items(r, subject, "erase", ctx)) {
-          const record = recordOf(r, item);
+          if (nobodys(r, item)) continue;
+          const record = recordOf(r, item, "erase");
           // One set per kind of record, whichever of the subject's accounts kept it.
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
-          else if (!(r.erase.strategy === "ANONYMIZE" && anonymized(item, r.erase.fields))) doomed.push(record.id);
+          else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })) });
         }
-        for (const id of doomed) {
-          const url = urlOf(fill(r.erase.path, { subject, record: id }));
+        for (const { id, url } of doomed) {
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
           const { status } =
             r.erase.strategy === "DELETE"
               ? await send({ method: "DELETE", url, op: "erase", ctx, key })
               : await send({ method: r.erase.method, url, body: r.erase.fields, op: "erase", ctx, key });
-          if (status !== 404) erased += 1;
+          if (status !== 404) {
+            erased += 1;
+            if (r.erase.strategy === "ANONYMIZE") redacted += 1;
+            erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
+          }
           await ctx.heartbeat();
         }
       }
-      return kept.empty ? { erased } : { erased, kept: kept.list() };
+      return { erased, erasedIn, ...(redacted ? { redacted } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
     },
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.

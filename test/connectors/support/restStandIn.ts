@@ -44,6 +44,8 @@ export class RestStandIn {
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
   /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
   faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
+  /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
+  patchIgnores: string[] = [];
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -76,12 +78,12 @@ export class RestStandIn {
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
         if (req.method === "GET" && url.pathname === "/api/users") {
-          // With ?email= a loose search; without it, everyone in order of id (a listing, as user APIs have).
+          // With ?email= a loose search (through whatever the address field holds, a list too); without it, everyone in order of id (a listing, as user APIs have).
           const q = url.searchParams.get("email")?.toLowerCase();
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && (u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
+          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
           const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
           next.searchParams.set("page", String(page + 1));
@@ -111,7 +113,9 @@ export class RestStandIn {
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
           if (!invoice) return answer(404);
-          Object.assign(invoice, JSON.parse(raw || "{}"));
+          const patch = JSON.parse(raw || "{}") as Record<string, unknown>;
+          for (const field of this.patchIgnores) delete patch[field];
+          Object.assign(invoice, patch);
           return answer(200, { invoice });
         }
         answer(404, { error: "no such route" });
@@ -122,9 +126,9 @@ export class RestStandIn {
     return this;
   }
 
-  /** What collect yields for a user: their notes and invoices (an anonymised invoice is still one). */
+  /** What collect yields for a user: their notes and invoices, but anonymised ones (nobody's). */
   recordsOf(user: number): number {
-    return this.notes.filter((n) => n.user === user).length + this.invoices.filter((i) => i.user === user).length;
+    return this.notes.filter((n) => n.user === user).length + this.invoices.filter((i) => i.user === user && (i.billing_name !== null || i.billing_address !== null)).length;
   }
 
   async stop(): Promise<void> {
@@ -163,7 +167,7 @@ export function restConfig(standIn: RestStandIn): HttpConnectorConfig {
         idField: "id",
         fields: ["billing_name", "billing_address", "amount", "issued_at"],
         recordedAtField: "issued_at",
-        erase: { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}", fields: { billing_name: null, billing_address: null } },
+        erase: { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}", fields: { billing_name: null, billing_address: null }, keep: ["amount", "issued_at"] },
       },
     ],
     requestsPerSecond: 200,

@@ -1,0 +1,81 @@
+import { expect } from "chai";
+import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
+import { describeEachDatabase } from "../support/databases";
+import { TestService } from "../support/harness";
+import { runVerified } from "../identity/support";
+import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+
+const ENV = { REST_TEST_TOKEN: REST_TOKEN };
+
+/** Ada's notes and invoices dated long past any retention: nothing of hers is kept under a rule. */
+function pastRetention(standIn: RestStandIn): void {
+  const old = "2001-02-03T00:00:00.000Z";
+  for (const note of standIn.notes) if (note.user === 1) note.created_at = old;
+  for (const invoice of standIn.invoices) if (invoice.user === 1) invoice.issued_at = old;
+}
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
+  deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted kept } residual { connector } } }`;
+
+/**
+ * An HTTP resource erased by ANONYMIZE (invoices the bookkeeping keeps, PATCHed without the person's
+ * fields) stays listed under the person's account. Asked of the API itself: after a deletion through
+ * GraphQL, every invoice of hers holds the replacements and nothing of hers but the fields declared
+ * kept, and what the request reports (erased, residual, matchesPlan, the certificate) is that.
+ */
+describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion through the API", (db) => {
+  let standIn: RestStandIn;
+  let t: TestService | undefined;
+  beforeEach(async () => {
+    standIn = await new RestStandIn().start();
+  });
+  const serviceOver = (config: HttpConnectorConfig) =>
+    new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [createHttpConnector(config, ENV)]).start();
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    await standIn.stop();
+  });
+
+  it("completes, with her invoices anonymised and counted as erased, her notes deleted, and nobody else's touched", async () => {
+    t = await serviceOver(restConfig(standIn));
+    pastRetention(standIn);
+    const hers = standIn.invoices.filter((i) => i.user === 1).map((i) => ({ ...i }));
+    const notes = standIn.notes.filter((n) => n.user === 1).length;
+    const grace = JSON.stringify([standIn.invoices.filter((i) => i.user === 2), standIn.notes.filter((n) => n.user === 2)]);
+    expect(hers).to.have.length(3);
+
+    const done = await runVerified(t, SHOW, "DELETION", ADA.email);
+    // The API's own items: her invoices hold nothing of hers but the amount and date, her notes are gone.
+    expect(standIn.invoices.filter((i) => i.user === 1)).to.deep.equal(hers.map((i) => ({ ...i, billing_name: null, billing_address: null })));
+    expect(standIn.notes.filter((n) => n.user === 1)).to.deep.equal([]);
+    expect(JSON.stringify([standIn.invoices.filter((i) => i.user === 2), standIn.notes.filter((n) => n.user === 2)]), "Grace's items").to.equal(grace);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const lines = done.deletionOutcome.filter((l: any) => l.connector === "helpdesk");
+    expect(lines).to.deep.equal([
+      { connector: "helpdesk", category: "PAYMENTS", plannedToErase: hers.length, erased: hers.length, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
+      { connector: "helpdesk", category: "SUPPORT", plannedToErase: notes, erased: notes, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
+    ]);
+    expect(done.residualRecords).to.deep.equal([]);
+    const { deletionCertificate } = await t.ok(CERTIFICATE, { id: done.id });
+    expect(deletionCertificate).to.deep.equal({ erased: [{ connector: "helpdesk", records: hers.length + notes, redacted: hers.length, kept: 0 }], residual: [] });
+    // A second deletion finds nothing of hers: the anonymised invoices are nobody's, and are not patched again.
+    const patches = standIn.calls.filter((c) => c.method === "PATCH").length;
+    const again = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(again.status, again.statusReason).to.equal("COMPLETED");
+    expect(again.deletionOutcome).to.deep.equal([]);
+    expect(standIn.calls.filter((c) => c.method === "PATCH").length).to.equal(patches);
+  });
+
+  it("fails, counting nothing erased, when the API answers the patch but keeps a field of hers", async () => {
+    // The API treats the billing address as read-only: it answers 200 and keeps it.
+    standIn.patchIgnores = ["billing_address"];
+    pastRetention(standIn);
+    t = await serviceOver(restConfig(standIn));
+    const done = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address])).to.deep.equal(Array(3).fill([null, "12 St James's Square"]));
+    expect(done.status).to.equal("FAILED");
+    expect(done.statusReason).to.include("found 3 record(s) still present outside the retention exceptions (PAYMENTS: 3)");
+    expect(done.deletionOutcome).to.deep.equal([]);
+  });
+});
