@@ -44,8 +44,11 @@ describeEachDatabase("corrections of one field", (db) => {
     await t?.stop();
   });
 
-  const correction = async (field: string, value: string) =>
-    (await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field, value }], identityVerified: true, verificationEvidence: "signed-in session" })).id as string;
+  /** Submits one, a millisecond after the one before: the order received is the order of receivedAt (ties go by id). */
+  const correction = async (field: string, value: string) => {
+    t.clock.advance(1);
+    return (await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field, value }], identityVerified: true, verificationEvidence: "signed-in session" })).id as string;
+  };
   const approve = (id: string) => t.gql(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id });
   const ended = (id: string) =>
     t.waitFor(async () => {

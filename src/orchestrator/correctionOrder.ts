@@ -18,6 +18,7 @@ const APPROVED: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, RequestSt
 /** Statuses of a correction that has not ended. */
 const OPEN: readonly RequestStatus[] = [RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
 
+/** Received before: by receivedAt, and between two received in the same millisecond by id (arbitrary, but one order for every reader). */
 const before = (a: RequestRow, b: RequestRow) => a.receivedAt < b.receivedAt || (a.receivedAt.getTime() === b.receivedAt.getTime() && a.id < b.id);
 
 /** The person's other corrections in `statuses` received before (or after) `row` that change a field it changes, with those fields. */

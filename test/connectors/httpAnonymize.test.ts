@@ -67,6 +67,20 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
     expect(standIn.calls.filter((c) => c.method === "PATCH").length).to.equal(patches);
   });
 
+  it("with PUT, which replaces the whole record, sends each invoice as listed: the amount and date the bookkeeping keeps stay", async () => {
+    pastRetention(standIn);
+    const config = restConfig(standIn);
+    const invoices = config.resources.find((r) => r.recordType === "invoice")!;
+    invoices.erase = { ...(invoices.erase as Extract<typeof invoices.erase, { strategy: "ANONYMIZE" }>), method: "PUT" };
+    t = await serviceOver(config);
+    const hers = standIn.invoices.filter((i) => i.user === 1).map((i) => ({ ...i }));
+    const done = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(standIn.calls.filter((c) => c.method === "PUT")).to.have.length(hers.length);
+    // The API's own invoices: still hers in the books (user, amount, date), nothing else of hers.
+    expect(standIn.invoices.filter((i) => i.user === 1)).to.deep.equal(hers.map((i) => ({ ...i, billing_name: null, billing_address: null })));
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+  });
+
   it("fails, counting nothing erased, when the API answers the patch but keeps a field of hers", async () => {
     // The API treats the billing address as read-only: it answers 200 and keeps it.
     standIn.patchIgnores = ["billing_address"];

@@ -28,7 +28,9 @@ export type HttpErase =
       method: "PATCH" | "PUT";
       path: string;
       /**
-       * Field -> replacement, sent as the body. Every field the person receives (the resource's `fields`)
+       * Field (a dotted path) -> replacement. PATCH sends just these, nested as the path says; PUT sends
+       * the record as listed with these set, since a PUT replaces the whole record and would otherwise
+       * drop the fields kept (an invoice's amount, which bookkeeping must keep). Every field the person receives (the resource's `fields`)
        * is overwritten here or named in `keep`: an item holding every replacement is nobody's (collect
        * and erase pass it by), so whatever it still holds must identify nobody.
        */

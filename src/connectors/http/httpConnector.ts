@@ -3,8 +3,8 @@ import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
-import { HttpConnectorConfig, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
-import { pick } from "./pick";
+import { HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
+import { pick, withValues } from "./pick";
 import { listHttpSubjects } from "./roster";
 
 const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
@@ -298,20 +298,20 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         const since = instruction.keepRecordedSince?.[r.category];
         // Listed first, erased after: deleting while paging would shift the pages under the cursor.
         // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
-        const doomed: { id: string; url: URL }[] = [];
+        const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
         for await (const item of items(r, subject, "erase", ctx)) {
           if (nobodys(r, item)) continue;
           const record = recordOf(r, item, "erase");
           // One set per kind of record, whichever of the subject's accounts kept it.
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
-          else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })) });
+          else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
         }
-        for (const { id, url } of doomed) {
+        for (const { id, url, body } of doomed) {
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
           const { status } =
             r.erase.strategy === "DELETE"
               ? await send({ method: "DELETE", url, op: "erase", ctx, key })
-              : await send({ method: r.erase.method, url, body: r.erase.fields, op: "erase", ctx, key });
+              : await send({ method: r.erase.method, url, body, op: "erase", ctx, key });
           if (status !== 404) {
             erased += 1;
             if (r.erase.strategy === "ANONYMIZE") redacted += 1;
@@ -330,6 +330,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
     },
   };
+}
+
+/**
+ * What an ANONYMIZE sends for one record: a PATCH only the replacements (nested at their dotted paths);
+ * a PUT, which replaces the whole record, the record as listed with the replacements set, so the
+ * fields it keeps stay (without them a PUT would wipe an invoice's amount the bookkeeping keeps).
+ */
+function anonymizedBody(erase: Extract<HttpErase, { strategy: "ANONYMIZE" }>, item: Record<string, unknown>): Record<string, unknown> {
+  return withValues(erase.method === "PUT" ? item : {}, erase.fields);
 }
 
 /** Fields by which a page says that more pages follow (a true flag, or a next cursor, token or link). */

@@ -118,6 +118,13 @@ export class RestStandIn {
           Object.assign(invoice, patch);
           return answer(200, { invoice });
         }
+        if (req.method === "PUT" && parts[1] === "invoices") {
+          // A PUT replaces the whole invoice with the body, as REST has it: a field left out is gone.
+          const at = this.invoices.findIndex((n) => n.id === parts[2]);
+          if (at < 0) return answer(404);
+          this.invoices[at] = { ...(JSON.parse(raw || "{}") as Invoice), id: parts[2] };
+          return answer(200, { invoice: this.invoices[at] });
+        }
         answer(404, { error: "no such route" });
       });
     });
