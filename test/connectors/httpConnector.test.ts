@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createHttpConnector } from "../../src/connectors/http";
 import { morePagesMarker } from "../../src/connectors/http/httpConnector";
+import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
@@ -508,5 +509,17 @@ describe("declarative HTTP connector", () => {
       'roster.pagination is required: {"type": "none" | "cursor" | "page" | "link", ...}',
       'roster.identities must map at least one identity kind to the field holding it, e.g. {"email": "email"}',
     ]);
+  });
+});
+
+describe("the body of an HTTP ANONYMIZE (withValues)", () => {
+  it("nests dotted replacements, keeps the rest of a record for PUT, and changes nothing it was given", () => {
+    const item = { id: "in-1", amount: 100, billing: { name: "Ada Lovelace", city: "London" }, tags: ["a"] };
+    const replacements = { "billing.name": null, "contact.email": "" };
+    // PATCH: only the replacements, as the API reads them.
+    expect(withValues({}, replacements)).to.deep.equal({ billing: { name: null }, contact: { email: "" } });
+    // PUT: the whole record, the replacements set.
+    expect(withValues(item, replacements)).to.deep.equal({ id: "in-1", amount: 100, billing: { name: null, city: "London" }, tags: ["a"], contact: { email: "" } });
+    expect(item.billing.name).to.equal("Ada Lovelace");
   });
 });
