@@ -9,7 +9,7 @@ import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
 
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason deletionOutcome { connector category plannedToErase erased redacted plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
 
 /** The sample account database's configuration, with `table` erased by ANONYMIZE as `erase` says. */
 function anonymizing(table: string, erase: SqlConnectorConfig["tables"][number]["erase"]): SqlConnectorConfig {
@@ -76,8 +76,11 @@ describeEachDatabase("a table erased by ANONYMIZE, in a deletion through the API
     const account = done.deletionOutcome.find((l: any) => l.connector === "account-db");
     // Her user row, factors and preferences deleted, her devices anonymised: each one record erased.
     const erased = 1 + Number(byUser.n) + devices.length;
-    expect(account).to.deep.include({ category: "ACCOUNT", plannedToErase: erased, erased, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true });
+    // The devices are still there: of the records erased, they are the ones redacted in place.
+    expect(account).to.deep.include({ category: "ACCOUNT", plannedToErase: erased, erased, redacted: devices.length, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true });
     expect(done.residualRecords.filter((r: any) => r.connector === "account-db")).to.deep.equal([]);
+    const { deletionCertificate } = await t.ok(`query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted } } }`, { id: done.id });
+    expect(deletionCertificate.erased.find((e: any) => e.connector === "account-db")).to.deep.equal({ connector: "account-db", records: erased, redacted: devices.length });
 
     // The table itself: the same rows, with nothing of hers but what was said to identify nobody.
     const ids = devices.map((d: any) => d.id);
@@ -106,7 +109,7 @@ describeEachDatabase("a table erased by ANONYMIZE, in a deletion through the API
 
     const done = await runVerified(t, SHOW, "DELETION", ada.email);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
-    expect(done.deletionOutcome.find((l: any) => l.connector === "account-db")).to.deep.include({ kept: 0, residual: 0, matchesPlan: true });
+    expect(done.deletionOutcome.find((l: any) => l.connector === "account-db")).to.deep.include({ redacted: 1, kept: 0, residual: 0, matchesPlan: true });
     const [after] = await query(`SELECT * FROM users WHERE id = ?`, [ada.userId]);
     expect(after).to.deep.equal({ id: ada.userId, email: "", name: "Deleted user", phone: null, company: null, job_title: null, payment_customer_id: null, ticketing_user_id: null, ...before });
     expect(await query(`SELECT * FROM users WHERE id = ?`, [grace.userId])).to.deep.equal([graceBefore]);

@@ -336,6 +336,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     async erase(ids, instruction, ctx) {
       const known = await knownIdentities(ids, "erase", ctx);
       let erased = 0;
+      // Of erased, the rows anonymised: still there, holding nothing of the person's.
+      let redacted = 0;
       const withdrawn = new Set<string>();
       const erasedIn: Record<string, number> = {};
       for (const t of plan.eraseOrder) {
@@ -345,9 +347,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
+        if (t.erase.strategy === "ANONYMIZE") redacted += done.erased;
         if (done.withdrawn) withdrawn.add(t.category);
       }
-      return { erased, erasedIn };
+      return { erased, erasedIn, ...(redacted ? { redacted } : {}) };
     },
 
     async rectify(ids, changes, ctx) {
