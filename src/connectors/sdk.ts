@@ -218,6 +218,8 @@ export interface ErasureOutcome {
   redacted?: number;
   /** `erased` per category, for a connector erasing several categories (absent: all in the one erased). */
   erasedIn?: Readonly<Partial<Record<DataCategory, number>>>;
+  /** `redacted` per category, for a connector erasing several categories (absent: all in the one erased). */
+  redactedIn?: Readonly<Partial<Record<DataCategory, number>>>;
   /** Record sets kept under keepRecordedSince, one entry per category x type; absent or empty: none. */
   kept?: readonly KeptRecords[];
   /** Records that still hold personal data although the instruction did not keep them. */

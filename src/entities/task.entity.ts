@@ -51,6 +51,8 @@ export interface PartialErasure {
   erased: number;
   redacted: number;
   erasedIn: Record<string, number>;
+  /** Of redacted, per category, as the connector said it (absent on rows older than it). */
+  redactedIn?: Record<string, number>;
   kept: { category: string; type: string; count: number; newestRecordedAt: string; redactedFields?: string[] }[];
   residual: StoredResidual[];
   /** The erasure is an ERASE's closing pass (what the first pass erased is counted in). */

@@ -10,6 +10,8 @@ export interface ErasureSoFar {
   erased: number;
   redacted: number;
   erasedIn: Record<string, number>;
+  /** Of redacted, per category, where the connector said it. */
+  redactedIn: Record<string, number>;
   kept: KeptRecords[];
   residual: StoredResidual[];
   /** A closing pass (armClosingPasses): the first pass's erasure is counted in. */
@@ -28,10 +30,13 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
   // Without a breakdown, a connector's erased records are in the one category it erased.
   const given = outcome.erasedIn ?? (outcome.erased ? { [String(instruction.categories[0] ?? connectorCategories[0])]: outcome.erased } : {});
   for (const [category, n] of Object.entries(given)) erasedIn[category] = (erasedIn[category] ?? 0) + (n ?? 0);
+  const redactedIn = { ...p.redactedIn };
+  for (const [category, n] of Object.entries(outcome.redactedIn ?? {})) redactedIn[category] = (redactedIn[category] ?? 0) + (n ?? 0);
   return {
     erased: p.erased + outcome.erased,
     redacted: p.redacted + (outcome.redacted ?? 0),
     erasedIn,
+    redactedIn,
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map((r) => ({ category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason }))],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
@@ -47,8 +52,10 @@ export function closingBase(first: TaskResult, earlier: Readonly<Record<string, 
   const erasedIn: Record<string, number> = {};
   for (const line of first.lines ?? []) if (line.erased) erasedIn[line.category] = line.erased;
   for (const [category, n] of Object.entries(earlier ?? {})) erasedIn[category] = (erasedIn[category] ?? 0) + n;
+  const redactedIn: Record<string, number> = {};
+  for (const line of first.lines ?? []) if (line.redacted) redactedIn[line.category] = line.redacted;
   const erased = Object.values(erasedIn).reduce((n, x) => n + x, 0);
-  return { erased, partial: { erased, redacted: first.redacted ?? 0, erasedIn, kept: [], residual: [], closingPass: true, firstResidual: first.residualSets ?? [] } };
+  return { erased, partial: { erased, redacted: first.redacted ?? 0, erasedIn, redactedIn, kept: [], residual: [], closingPass: true, firstResidual: first.residualSets ?? [] } };
 }
 
 /**
@@ -108,6 +115,7 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
     erased: s.erased,
     redacted: s.redacted,
     erasedIn: s.erasedIn,
+    redactedIn: s.redactedIn,
     kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
     residual: s.residual,
     ...(s.closingPass ? { closingPass: true, firstResidual: s.firstResidual ?? [] } : {}),
@@ -123,8 +131,8 @@ export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoF
     return {
       category,
       erased: s.erasedIn[category] ?? 0,
-      // Redactions are reported per erasure, not per category: they belong to the category they were in.
-      redacted: Object.keys(s.erasedIn).length === 1 && s.erasedIn[category] !== undefined ? s.redacted : 0,
+      // Per category as the connector said it; otherwise (one total) in the one category it erased.
+      redacted: s.redactedIn[category] ?? (Object.keys(s.erasedIn).length === 1 && s.erasedIn[category] !== undefined ? s.redacted : 0),
       kept: kept.filter((k) => k.category === category).reduce((n, k) => n + k.recordCount, 0),
       keptByHold: hold !== undefined && kept.some((k) => k.category === category && k.holdId),
       holdCase: hold?.caseReference ?? null,

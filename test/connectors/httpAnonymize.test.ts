@@ -14,7 +14,7 @@ function pastRetention(standIn: RestStandIn): void {
   for (const invoice of standIn.invoices) if (invoice.user === 1) invoice.issued_at = old;
 }
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
-  deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
+  deletionOutcome { connector category plannedToErase erased redacted plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted kept } residual { connector } } }`;
 
 /**
@@ -53,8 +53,9 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const lines = done.deletionOutcome.filter((l: any) => l.connector === "helpdesk");
     expect(lines).to.deep.equal([
-      { connector: "helpdesk", category: "PAYMENTS", plannedToErase: hers.length, erased: hers.length, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
-      { connector: "helpdesk", category: "SUPPORT", plannedToErase: notes, erased: notes, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
+      // The invoices, patched in place, are the redacted ones; the notes were deleted.
+      { connector: "helpdesk", category: "PAYMENTS", plannedToErase: hers.length, erased: hers.length, redacted: hers.length, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
+      { connector: "helpdesk", category: "SUPPORT", plannedToErase: notes, erased: notes, redacted: 0, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
     ]);
     expect(done.residualRecords).to.deep.equal([]);
     const { deletionCertificate } = await t.ok(CERTIFICATE, { id: done.id });

@@ -292,6 +292,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       let redacted = 0;
       // Per category: without it, the orchestrator counts every record in the first category erased.
       const erasedIn: Record<string, number> = {};
+      const redactedIn: Record<string, number> = {};
       const kept = new KeptTally();
       for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
         if (!r.erase || !instruction.categories.includes(r.category)) continue;
@@ -314,13 +315,16 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               : await send({ method: r.erase.method, url, body, op: "erase", ctx, key });
           if (status !== 404) {
             erased += 1;
-            if (r.erase.strategy === "ANONYMIZE") redacted += 1;
+            if (r.erase.strategy === "ANONYMIZE") {
+              redacted += 1;
+              redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
+            }
             erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
           }
           await ctx.heartbeat();
         }
       }
-      return { erased, erasedIn, ...(redacted ? { redacted } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
+      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
     },
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.

@@ -340,6 +340,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       let redacted = 0;
       const withdrawn = new Set<string>();
       const erasedIn: Record<string, number> = {};
+      const redactedIn: Record<string, number> = {};
       for (const t of plan.eraseOrder) {
         if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
@@ -347,10 +348,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
-        if (t.erase.strategy === "ANONYMIZE") redacted += done.erased;
+        if (t.erase.strategy === "ANONYMIZE") {
+          redacted += done.erased;
+          redactedIn[t.category] = (redactedIn[t.category] ?? 0) + done.erased;
+        }
         if (done.withdrawn) withdrawn.add(t.category);
       }
-      return { erased, erasedIn, ...(redacted ? { redacted } : {}) };
+      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}) };
     },
 
     async rectify(ids, changes, ctx) {
