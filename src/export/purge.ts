@@ -5,18 +5,16 @@ import { deleteMatching } from "../db/deleteMatching";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { ExportRow, RequestRow, StagedBatchRow, StagedKeyRow, SurveyedRecordRow, TaskRow } from "../entities";
+import { ExportRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, StagedKeyRow, SurveyedRecordRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { exportTools } from "./context";
 import { deleteStaged } from "./staging";
 import { purgeIdleFences } from "../orchestrator/holdFence";
-import { purgeRequestIdentities } from "../orchestrator/identityRetention";
+import { graceCutoff, PAST_PURPOSE } from "../orchestrator/identityRetention";
 import { purgeRosterFiles } from "../roster/purge";
 
 /** How often a worker runs the purge. */
 export const PURGE_INTERVAL_MS = 10 * 60_000;
-
-const MINUTE_MS = 60_000;
 
 /**
  * Deletes exports whose retention ended (the stored file first, then the row with an audit event, so a
@@ -61,20 +59,58 @@ async function endedBy(ds: Services["ds"], ids: readonly string[], cutoff: Date)
 }
 
 /**
+ * The requests that hold rows of `entity` (keyed by requestId) and ended by the grace's cutoff, a
+ * group of up to 100 at a time (endedBy), with that cutoff.
+ */
+async function* endedHolding(services: Pick<Services, "ds" | "clock" | "config">, entity: typeof SurveyedRecordRow | typeof RequestIdentityRow): AsyncGenerator<{ ended: string[]; cutoff: Date }> {
+  const { ds, clock, config } = services;
+  const cutoff = graceCutoff(clock.now(), config.DSR_STAGED_GRACE_MINUTES);
+  const requests: Array<{ requestId: string }> = await ds.getRepository(entity).createQueryBuilder("x").select("DISTINCT x.requestId", "requestId").getRawMany();
+  for (let i = 0; i < requests.length; i += 100) {
+    const ended = await endedBy(ds, requests.slice(i, i + 100).map((r) => r.requestId), cutoff);
+    if (ended.length) yield { ended, cutoff };
+  }
+}
+
+/**
  * Removes the surveyed record ids (a deletion's survey keeps them for its verification pass) of every
  * request that ended DSR_STAGED_GRACE_MINUTES ago or more without its ERASE tasks removing them (it
  * FAILED or was CANCELLED; a retryTask within the grace still finds them). Returns the rows removed.
  */
 export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
-  const { ds, clock, config } = services;
-  const cutoff = new Date(clock.now().getTime() - config.DSR_STAGED_GRACE_MINUTES * MINUTE_MS);
-  const requests: Array<{ requestId: string }> = await ds.getRepository(SurveyedRecordRow).createQueryBuilder("s").select("DISTINCT s.requestId", "requestId").getRawMany();
   let removed = 0;
-  for (let i = 0; i < requests.length; i += 100) {
-    for (const requestId of await endedBy(ds, requests.slice(i, i + 100).map((r) => r.requestId), cutoff)) {
+  for await (const { ended } of endedHolding(services, SurveyedRecordRow)) {
+    for (const requestId of ended) {
       // By primary key, 100 at a time, each delete alone (deleteMatching): a delete by the request index
       // would take InnoDB gap locks that stall other requests' surveys.
-      removed += await deleteMatching(ds, SurveyedRecordRow, { requestId }, 100);
+      removed += await deleteMatching(services.ds, SurveyedRecordRow, { requestId }, 100);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Removes the identities of every request past their purpose (identityRetention.ts): of the requests
+ * holding any, 100 at a time, those that ended by the grace's cutoff with no retention exception open,
+ * then each one's in one statement alone, which re-checks the rule (a request reopened meanwhile by
+ * retryTask keeps them). Returns the identities removed.
+ */
+export async function purgeRequestIdentities(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
+  const { ds } = services;
+  let removed = 0;
+  for await (const { ended, cutoff } of endedHolding(services, RequestIdentityRow)) {
+    // A deletion's kept sets are purged through its identities, for years: passed by in one read, not a statement each.
+    const kept = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: In(ended), status: RetentionExceptionStatus.OPEN }, select: { requestId: true } });
+    const keeping = new Set(kept.map((e) => e.requestId));
+    for (const id of ended.filter((r) => !keeping.has(r))) {
+      const { affected } = await ds
+        .getRepository(RequestIdentityRow)
+        .createQueryBuilder()
+        .delete()
+        .where("requestId = :id", { id })
+        .andWhere(PAST_PURPOSE, { id, ended: [...TERMINAL_STATUSES], cutoff, open: RetentionExceptionStatus.OPEN })
+        .execute();
+      removed += affected ?? 0;
     }
   }
   return removed;
@@ -87,7 +123,7 @@ export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "cloc
  */
 export async function purgeStagedRecords(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
   const { ds, clock, config } = services;
-  const cutoff = new Date(clock.now().getTime() - config.DSR_STAGED_GRACE_MINUTES * MINUTE_MS);
+  const cutoff = graceCutoff(clock.now(), config.DSR_STAGED_GRACE_MINUTES);
   const staged = new Set<string>();
   for (const r of await ds.getRepository(StagedKeyRow).find({ select: { requestId: true } })) staged.add(r.requestId);
   const batches: Array<{ requestId: string }> = await ds.getRepository(StagedBatchRow).createQueryBuilder("b").select("DISTINCT b.requestId", "requestId").getRawMany();
