@@ -5,6 +5,7 @@
  */
 
 import { emailProblem } from "../../domain/identities";
+import { isReplacementValue, ReplacementValue } from "../replacement";
 import { kindProblem } from "../sdk";
 
 /** How list responses page. */
@@ -18,7 +19,7 @@ export type Pagination =
   | { type: "link"; next: string };
 
 /** A value ANONYMIZE writes in place of personal data. */
-export type HttpReplacement = string | number | boolean | null;
+export type HttpReplacement = ReplacementValue;
 
 /** How a record is erased: deleted, or its personal fields overwritten (the record stays, e.g. for bookkeeping). */
 export type HttpErase =
@@ -189,8 +190,7 @@ function anonymizeProblems(at: string, r: Record<string, unknown>, erase: Record
   const replaced = erase.fields;
   if (!isRecord(replaced) || Object.keys(replaced).length === 0) return [...problems, `${at}.erase.fields must give the replacement of each personal field`];
   for (const [field, value] of Object.entries(replaced)) {
-    const ok = value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
-    if (!ok) problems.push(`${at}.erase.fields.${field} must be a string, number, boolean or null`);
+    if (!isReplacementValue(value)) problems.push(`${at}.erase.fields.${field} must be a string, number, boolean or null`);
     // The subject search finds people by address: an anonymised account holding one would be found as whoever's it is.
     else if (typeof value === "string" && !emailProblem(value)) problems.push(`${at}.erase.fields.${field} is an email address: every anonymised record would hold it and be found as whoever's address it is; use null or ""`);
   }

@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from "libphonenumber-js";
+import { isReplacementValue, type ReplacementValue } from "../replacement";
 import { ConnectorConfigError, kindProblem, needProblem, type DataCategory, type IdentityKind, type IdentityNeed } from "../sdk";
 
 /**
@@ -9,8 +10,8 @@ import { ConnectorConfigError, kindProblem, needProblem, type DataCategory, type
 /** Identifiers are checked before they are quoted: a name outside this pattern never reaches SQL. */
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-/** A value ANONYMIZE writes in place of personal data. */
-export type ReplacementValue = string | number | boolean | null;
+/** A value ANONYMIZE writes in place of personal data (one type for the SQL and HTTP connectors: ../replacement.ts). */
+export type { ReplacementValue };
 
 /** How a table's rows about the subject are erased. */
 export type EraseStrategy =
@@ -143,8 +144,7 @@ function eraseProblems(at: string, t: Record<string, unknown>): string[] {
   for (const [column, value] of Object.entries(erase.columns)) {
     problems.push(...identifierProblem(at, "erase.columns key", column));
     if (column === t.primaryKey) problems.push(`${at}: ANONYMIZE cannot overwrite the primary key ${column}`);
-    const ok = value === null || typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
-    if (!ok) problems.push(`${at}: erase.columns.${column} must be a string, number, boolean or null`);
+    if (!isReplacementValue(value)) problems.push(`${at}: erase.columns.${column} must be a string, number, boolean or null`);
   }
   const keep: unknown[] = erase.keep === undefined ? [] : Array.isArray(erase.keep) ? erase.keep : [];
   if (erase.keep !== undefined && !Array.isArray(erase.keep)) problems.push(`${at}: erase.keep must list columns`);
