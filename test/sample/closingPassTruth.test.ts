@@ -5,7 +5,7 @@ import { shiftByPeriod } from "../../src/domain/retention";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TEST_START, TestService } from "../support/harness";
+import { submit, sum, TEST_START, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -15,7 +15,6 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   tasks { connector step status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } } }`;
 const SEVEN_YEARS = { years: 7, days: 0 };
-const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
 
 /**
  * A deletion's closing passes (armClosingPasses: each erasure that ran before the identity source's runs

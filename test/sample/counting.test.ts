@@ -4,7 +4,7 @@ import type { Identities } from "../../src/connectors/sdk";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TestService } from "../support/harness";
+import { submit, sum, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const GRACE = "grace.hopper@example.com";
@@ -18,7 +18,6 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept redacted residual } kept { connector category records } residual { connector records } } }`;
 
 type Line = { connector: string; category: string; found: number; toErase: number; toKeep: number };
-const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
 const lineKey = (l: { connector: string; category: string }) => `${l.connector}/${l.category}`;
 
 describeEachDatabase("the counting rule on the sample workspace", (db) => {

@@ -4,7 +4,7 @@ import { shiftByPeriod } from "../../src/domain/retention";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TEST_START, TestService } from "../support/harness";
+import { submit, sum, TEST_START, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -13,7 +13,6 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   retentionExceptions { connector category recordType recordCount holdId status }
   tasks { connector step status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } kept { connector records status } } }`;
-const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
 
 /**
  * A legal hold placed within one erasure attempt after Stripe refused one of its redaction jobs (the

@@ -3,7 +3,7 @@ import pino from "pino";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TestService } from "../support/harness";
+import { submit, sum, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -12,7 +12,6 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   retentionExceptions { connector category recordType recordCount holdId status }
   tasks { connector step status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } kept { connector recordType records status } } }`;
-const sum = <T>(items: readonly T[], f: (x: T) => number) => items.reduce((n, x) => n + f(x), 0);
 
 /**
  * A legal hold released while a deletion it kept records of is still under way (between an erasure's

@@ -247,3 +247,6 @@ export async function submitVerified(t: TestService, input: Record<string, unkno
   });
   return data.verifyRequest;
 }
+
+/** The sum of `f` over `items` (record counts across outcome lines, certificates, a system's sets). */
+export const sum = <T>(items: readonly T[], f: (x: T) => number): number => items.reduce((n, x) => n + f(x), 0);
