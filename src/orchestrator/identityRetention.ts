@@ -1,6 +1,5 @@
-import { EntityManager } from "typeorm";
 import { TERMINAL_STATUSES } from "../domain/enums";
-import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import { RequestRow } from "../entities";
 
 const MINUTE_MS = 60_000;
 
@@ -26,8 +25,10 @@ export function graceCutoff(now: Date, graceMinutes: number): Date {
 export const PAST_PURPOSE = `EXISTS (SELECT 1 FROM requests r WHERE r.id = :id AND r.status IN (:...ended) AND r.closedAt <= :cutoff)
   AND NOT EXISTS (SELECT 1 FROM retention_exceptions e WHERE e.requestId = :id AND e.status = :open)`;
 
-/** Whether `request` is past the purpose of its identities at `now` (PAST_PURPOSE; whether or not the purge removed them yet). */
-export async function identitiesPastPurpose(em: EntityManager, request: RequestRow, now: Date, graceMinutes: number): Promise<boolean> {
-  if (!request.closedAt || !TERMINAL_STATUSES.includes(request.status) || request.closedAt > graceCutoff(now, graceMinutes)) return false;
-  return !(await em.getRepository(RetentionExceptionRow).existsBy({ requestId: request.id, status: RetentionExceptionStatus.OPEN }));
+/**
+ * Whether `request` ended (any terminal state) by the grace's cutoff at `now`: from then on the purge
+ * removes what it collected and surveyed (staged records, surveyed record ids), whatever it kept.
+ */
+export function endedBeforeGrace(request: Pick<RequestRow, "status" | "closedAt">, now: Date, graceMinutes: number): boolean {
+  return !!request.closedAt && TERMINAL_STATUSES.includes(request.status) && request.closedAt <= graceCutoff(now, graceMinutes);
 }

@@ -90,7 +90,7 @@ describeEachDatabase("staged records", (db) => {
     const failed = (await show(requestId)).tasks.find((x: any) => x.connector === "tickets" && x.step === "COLLECT");
     const refused = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id } }`, { id: failed.id });
     expect(refused.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
-    expect(refused.errors?.[0]?.message).to.match(/what it collected are removed.*submit a new request/);
+    expect(refused.errors?.[0]?.message).to.match(/what it collected and the records its survey planned to erase are removed.*submit a new request/);
     const after = await show(requestId);
     expect(after.status).to.equal("FAILED");
     expect(after.tasks.find((x: any) => x.id === failed.id).status).to.equal("FAILED");

@@ -7,7 +7,7 @@ import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { refuseRetryOutOfOrder } from "../correctionOrder";
-import { identitiesPastPurpose } from "../identityRetention";
+import { endedBeforeGrace } from "../identityRetention";
 import { auditTask } from "./taskAudit";
 import { dependentIds } from "./finishTask";
 
@@ -23,10 +23,13 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
   const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
   await refuseRetryOutOfOrder(em, request);
-  // Its tasks would run without the identities they work from (removed, or about to be, by the purge).
-  if (await identitiesPastPurpose(em, request, now, graceMinutes)) {
+  // Past the grace the purge removes what the request collected and the record ids its survey planned to
+  // erase (an erasure's verification looks those up by id, and sees records cut off from the subject
+  // only through them), and, once no exception it kept is open, the identities its tasks work from. A
+  // retried task would run on less than its first attempts had, and could report a truth it cannot see.
+  if (endedBeforeGrace(request, now, graceMinutes)) {
     throw conflict(
-      `Request ${request.id} ended more than DSR_STAGED_GRACE_MINUTES (${graceMinutes}) ago: the identities its tasks work from and what it collected are removed, so its tasks can no longer be retried; submit a new request`,
+      `Request ${request.id} ended more than DSR_STAGED_GRACE_MINUTES (${graceMinutes}) ago: what it collected and the records its survey planned to erase are removed, so its tasks can no longer be retried; submit a new request`,
       { status: request.status },
     );
   }
