@@ -115,4 +115,32 @@ describeEachDatabase("corrections of one field", (db) => {
     expect(await events(first)).to.deep.equal(before);
     expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
   });
+
+  it("are not held back by an earlier one still waiting for its code; verified after the later was approved, it is refused and the later value stays", async function () {
+    this.timeout(60_000);
+    profiles.firstGate.open();
+    // Someone asks in Ada's name; the code goes to Ada, who does not pass it on.
+    t.clock.advance(1);
+    const claimed = (await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "phone", value: "+449990000666" }] })).id as string;
+    expect((await t.ok(SHOW, { id: claimed })).request.status).to.equal("PENDING_VERIFICATION");
+    // Her own correction, made later from her signed-in session: approved, and it runs.
+    const own = await correction("phone", "+441110000002");
+    expect((await approve(own)).errors).to.equal(undefined);
+    expect((await ended(own)).status).to.equal("COMPLETED");
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
+
+    // The earlier one is verified after all: approving it now would write its older value over hers.
+    await t.ok(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id: claimed, code: t.inbox.code(claimed) });
+    const before = await events(claimed);
+    const refused = await approve(claimed);
+    expect(refused.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0]?.message).to.equal(
+      `Correction ${own}, received later for the same person, also changes phone and was approved: approving this one would write the older value over it; reject it, and submit a new correction if this value is still wanted`,
+    );
+    expect(refused.errors?.[0]?.message).not.to.contain("+44");
+    expect((await t.ok(SHOW, { id: claimed })).request).to.deep.equal({ status: "PENDING_APPROVAL", tasks: [] });
+    expect(await events(claimed)).to.deep.equal(before);
+    expect(profiles.callsOf("rectify")).to.have.length(1);
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
+  });
 });

@@ -7,16 +7,20 @@ import { conflict } from "../errors";
  * Corrections of one person that change the same field take effect in the order they were received.
  * Two at work at once raced in every system (each RECTIFY writes its own value) and the earlier could
  * land last: the later request COMPLETED while the systems held the value it replaced. So a correction
- * is approved only once every earlier one changing a field it changes has ended, and a failed task of
- * a correction is retried only while no later one changing such a field has been approved. Both are
- * read under the subject's lock (approval) or the request's (retry, after the approval that took the
- * subject's lock committed). A request that follows another (duplicateOf) runs nothing of its own.
+ * is approved only once every earlier verified one changing a field it changes has ended, and neither
+ * approved nor retried once a later one changing such a field has been approved. Read under the
+ * subject's lock (approval) or the request's (retry, after the approval that took the subject's lock
+ * committed). A request that follows another (duplicateOf) runs nothing of its own.
+ *
+ * An earlier correction still waiting for its code does not hold a later one back: anyone can ask in a
+ * person's name, and one who cannot answer the code would otherwise stop her own corrections until the
+ * privacy team cancelled theirs. If it is verified after all, the later one's approval has made it stale.
  */
 
 /** Statuses of a correction that was approved (its tasks ran, or run): it may have written its values. */
 const APPROVED: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT, RequestStatus.COMPLETED, RequestStatus.FAILED];
-/** Statuses of a correction that has not ended. */
-const OPEN: readonly RequestStatus[] = [RequestStatus.PENDING_VERIFICATION, RequestStatus.PENDING_APPROVAL, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
+/** Statuses of a verified correction that has not ended (one waiting for its code holds nothing back). */
+const VERIFIED_OPEN: readonly RequestStatus[] = [RequestStatus.PENDING_APPROVAL, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT];
 
 /** Received before: by receivedAt, and between two received in the same millisecond by id (arbitrary, but one order for every reader). */
 const before = (a: RequestRow, b: RequestRow) => a.receivedAt < b.receivedAt || (a.receivedAt.getTime() === b.receivedAt.getTime() && a.id < b.id);
@@ -35,9 +39,19 @@ async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses
     .filter((o) => o.fields.length > 0);
 }
 
-/** CONFLICT (changing nothing) when an earlier correction of a field `row` changes has not ended. */
+/**
+ * CONFLICT (changing nothing) when an earlier verified correction of a field `row` changes has not
+ * ended, or a later one changing such a field was approved (approving this one would write the older value over it).
+ */
 export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
-  const [first] = await sameFieldCorrections(em, row, OPEN, "earlier");
+  const [later] = await sameFieldCorrections(em, row, APPROVED, "later");
+  if (later) {
+    throw conflict(
+      `Correction ${later.request.id}, received later for the same person, also changes ${later.fields.join(", ")} and was approved: approving this one would write the older value over it; reject it, and submit a new correction if this value is still wanted`,
+      { status: row.status, laterRequestId: later.request.id, laterStatus: later.request.status },
+    );
+  }
+  const [first] = await sameFieldCorrections(em, row, VERIFIED_OPEN, "earlier");
   if (!first) return;
   throw conflict(
     `Correction ${first.request.id}, received earlier for the same person, also changes ${first.fields.join(", ")} and is ${first.request.status}: corrections of a field take effect in the order they were received, so decide that one (approve, reject or cancel) and let it end before approving this one`,
