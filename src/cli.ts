@@ -236,7 +236,9 @@ function describeFailure(error: unknown): { message: string; exitCode: number } 
     // Help asked for (--help, `dsr help`) exits 0; help shown because no command was given (`dsr`, `dsr token`) is bad usage.
     return { message: "", exitCode: error.exitCode === 0 ? EXIT.OK : EXIT.USAGE };
   }
-  if (isLoaded(error, "./config/env", "ConfigError") || isLoaded(error, "./orchestrator/registry", "ConnectorRegistryError")) return { message: (error as Error).message, exitCode: EXIT.CONFIG };
+  if (isLoaded(error, "./config/env", "ConfigError") || isLoaded(error, "./orchestrator/registry", "ConnectorRegistryError") || isLoaded(error, "./db/clockSkew", "ClockSkewError")) {
+    return { message: (error as Error).message, exitCode: EXIT.CONFIG };
+  }
   if (error instanceof DsrError) {
     return { message: error.userMessage, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }

@@ -1,3 +1,4 @@
+import { clockSkewProblemNow, startClockWatch, stopClockWatch } from "./db/clockSkew";
 import "reflect-metadata";
 import http from "node:http";
 import { AddressInfo } from "node:net";
@@ -161,6 +162,13 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     await connectors.close();
     throw error;
   }
+  try {
+    await startClockWatch(ds, { maxSkewMs: config.DSR_MAX_CLOCK_SKEW_MS, intervalMs: config.DSR_CLOCK_CHECK_MS }, logger);
+  } catch (error) {
+    await ds.destroy();
+    await connectors.close();
+    throw error;
+  }
   // Every serve and worker process offers to seal audit checkpoints; one at a time does (see asLeader).
   startCheckpointer({ ds, config, clock, logger });
   const secret = resolveSecret(config);
@@ -238,6 +246,7 @@ export async function startWorker(services: Services, options: WorkerOptions): P
 
 /** Releases what createServices opened: the connectors it built, then the database. */
 export async function closeServices(services: Pick<Services, "ds" | "connectors">): Promise<void> {
+  stopClockWatch(services.ds);
   await stopCheckpointer(services.ds);
   wakeSenders.get(services.ds)?.close();
   await services.connectors.close();
@@ -302,9 +311,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
     try {
       if (!ready) throw new Error("shutting down");
       await ds.query("SELECT 1");
+      if (await clockSkewProblemNow(ds)) throw new Error("clock skew");
       res.json({ status: "ready", database: ds.options.type });
     } catch (error) {
-      res.status(503).json({ status: "unavailable", reason: (error as Error).message === "shutting down" ? "shutting down" : "database unreachable" });
+      const reason = (error as Error).message;
+      res.status(503).json({ status: "unavailable", reason: reason === "shutting down" || reason === "clock skew" ? reason : "database unreachable" });
     }
   });
   const database = databaseRegistry(ds, clock);

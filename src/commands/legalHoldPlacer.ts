@@ -1,3 +1,4 @@
+import { clockSkewProblemNow } from "../db/clockSkew";
 import { randomUUID } from "node:crypto";
 import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
@@ -45,6 +46,9 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     releasedAt: null,
     releaseReason: null,
   });
+  // The fence compares times written by other hosts with this one's clock: not while it is off (db/clockSkew.ts).
+  const skew = await clockSkewProblemNow(services.ds);
+  if (skew) throw conflict(`The hold was not placed: ${skew}. Nothing changed; send it again once the clock is synchronised, or through another service process.`, { retryable: true });
   // Under the subject's hold fence: erasure units of these categories already under way end first.
   const outcome = await placeUnderFence(services, row.subjectEmail, categories, services.config.DSR_HOLD_WAIT_MS, async (em) => {
     await em.getRepository(LegalHoldRow).insert(row);

@@ -236,6 +236,27 @@ export class Env {
   @Max(60_000)
   DSR_HOLD_WAIT_MS = 5_000;
 
+  /**
+   * How far this host's clock may be from the database's, in ms (MySQL/MariaDB; SQLite is one process).
+   * Erasure units, hold placements' marks and status-callback claims carry times from the host that
+   * wrote them, compared by other hosts: a clock off by more than a hold placement's margin (30 s) or a
+   * unit's life could let a hold be placed while a unit of its category erases. Checked when a process
+   * starts (it refuses to) and every DSR_CLOCK_CHECK_MS (its worker stops claiming, /readyz answers 503 and hold
+   * placements are refused until the clock is back).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(30_000)
+  DSR_MAX_CLOCK_SKEW_MS = 2_000;
+
+  /** How often a process measures its clock against the database's again, in ms (see DSR_MAX_CLOCK_SKEW_MS). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  @Max(10 * 60_000)
+  DSR_CLOCK_CHECK_MS = 30_000;
+
   /** Where status callbacks of settings-page account deletions are POSTed; unset: they wait in the outbox, undelivered. */
   @IsOptional()
   @IsUrl({ require_tld: false, protocols: ["http", "https"] }, { message: "DSR_CALLBACK_URL must be an http(s) URL" })

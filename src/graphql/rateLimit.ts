@@ -41,7 +41,8 @@ export class RateLimiter {
   private readonly now: () => number;
 
   constructor(private readonly options: RateLimitOptions) {
-    this.now = options.now ?? Date.now;
+    // Monotonic: a wall clock stepped back (NTP) would otherwise drain every bucket for as long as the step.
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Takes one operation from a bearer token's bucket: null when allowed (or without a token), else the refusal. */

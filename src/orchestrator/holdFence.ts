@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { flushAuditEvents } from "../audit/auditTrail";
+import { ConnectorError } from "../connectors/sdk";
+import { clockSkewProblem } from "../db/clockSkew";
 import { isMysql } from "../db/dataSource";
 import { inTransaction } from "../db/transaction";
 import { hashedEmailKey, normalizeEmail } from "../domain/identities";
@@ -185,6 +187,9 @@ export async function beginErasureUnit(
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
   for (let round = 1; ; round++) {
+    // A unit's times are compared on other hosts' clocks: none starts while this one's is off (db/clockSkew.ts).
+    const skew = clockSkewProblem(services.ds);
+    if (skew) throw new ConnectorError(`The erasure paused: ${skew}; it is retried`, `clock skew: ${skew}`, true);
     const now = services.clock.now();
     const unitId = randomUUID();
     const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };

@@ -1,3 +1,4 @@
+import { clockSkewProblem } from "../db/clockSkew";
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { Services } from "../services";
@@ -66,7 +67,7 @@ export class Worker {
     workerId: this.id,
     leaseMs: this.options.leaseMs,
     now: () => this.services.clock.now(),
-    wants: (finishing) => !this.stopping && this.running.size - finishing < Math.max(1, this.options.concurrency / 2),
+    wants: (finishing) => !this.stopping && !clockSkewProblem(this.services.ds) && this.running.size - finishing < Math.max(1, this.options.concurrency / 2),
     take: (task) => {
       const log = this.services.logger.child({ worker: this.id });
       if (this.stopping) void returnTask(this.services.ds, task, this.id, this.services.clock.now()).catch((error) => log.error({ err: error, taskId: task.id }, "could not hand back a task; the sweeper will take it back"));
@@ -112,7 +113,8 @@ export class Worker {
           lastPurge = Date.now();
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
-        const free = this.options.concurrency - this.running.size;
+        // A clock too far from the database's: claim nothing until it is back (db/clockSkew.ts).
+        const free = clockSkewProblem(this.services.ds) ? 0 : this.options.concurrency - this.running.size;
         this.woken = false;
         const statuses: readonly ClaimStatus[] | undefined = free > 0 && idle ? await runnableStatuses(this.services.ds, this.services.clock.now()) : undefined;
         if (free > 0 && (!statuses || statuses.length)) {

@@ -1,0 +1,227 @@
+import { ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { expect } from "chai";
+import mysql from "mysql2/promise";
+import pino from "pino";
+import { ConnectorError } from "../src/connectors/sdk";
+import { clockProblem, ClockWatch } from "../src/db/clockSkew";
+import { beginErasureUnit } from "../src/orchestrator/holdFence";
+import { REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
+import { submit, TestService } from "./support/harness";
+import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
+
+const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
+/** Debian's libfaketime (package faketime, which .ci/run installs): a process whose clock is off, read from a file it rereads. */
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+const ADMIN_TOKEN = "clock-skew-admin-token-0123456789";
+const ADA = "ada.lovelace@example.com";
+
+describe("clock skew readings", () => {
+  it("counts only a difference beyond the bound and the read's own uncertainty, and says which way", () => {
+    expect(clockProblem({ skewMs: 1_900, roundTripMs: 2 }, 2_000)).to.equal(null);
+    expect(clockProblem({ skewMs: -2_300, roundTripMs: 800 }, 2_000), "within half the round trip").to.equal(null);
+    expect(clockProblem({ skewMs: -90_000, roundTripMs: 2 }, 2_000)).to.match(/^this host's clock is 90\.0 s ahead of the database's \(DSR_MAX_CLOCK_SKEW_MS allows 2000 ms\)/);
+    expect(clockProblem({ skewMs: 61_234, roundTripMs: 2 }, 2_000)).to.match(/^this host's clock is 61\.2 s behind the database's/);
+  });
+});
+
+/**
+ * Service processes on one MariaDB whose host clock is off, made with libfaketime: erasure units, hold
+ * placements' marks and callback claims carry times written on one host and compared on another, so a
+ * process past DSR_MAX_CLOCK_SKEW_MS neither starts, nor places holds, nor claims work, until its clock
+ * is back. The clock is read from a file each process rereads, which the test rewrites.
+ */
+describe("service processes whose clock is off [mariadb]", function () {
+  this.timeout(120_000);
+  let db: TestDatabase;
+  let dir: string;
+  let t: TestService;
+  let offsetFile: string;
+  const children = new Set<ChildProcess>();
+  const workers = new WorkerProcesses(() => ({ DATABASE_URL: db.url, CRASH_EFFECTS_URL: db.url, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, ...faked() }));
+
+  /** The environment that runs a process on the offset in `offsetFile` (its real clock's monotonic timers are left alone). */
+  const faked = () => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: offsetFile, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" });
+  const setOffset = (offset: string) => fs.writeFileSync(offsetFile, `${offset}\n`);
+
+  before(async function () {
+    if (!fs.existsSync(LIBFAKETIME)) {
+      if (REQUIRE_MYSQL) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (.ci/run does)`);
+      this.skip();
+    }
+    db = await mariadbOrSkip(this);
+    dir = tempDir("dsr-clock-");
+    offsetFile = path.join(dir, "faketime");
+    const effects = await mysql.createConnection({ uri: db.url });
+    await effects.query("CREATE TABLE crash_effects (idempotencyKey VARCHAR(100) PRIMARY KEY, calls INT NOT NULL)");
+    await effects.end();
+    const connectors = [{ type: "module", module: path.resolve(__dirname, "support", "crashConnector.js"), options: { name: "accounts", delayMs: 5 }, env: { databaseUrl: "CRASH_EFFECTS_URL" } }];
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors }));
+    process.env.CRASH_EFFECTS_URL = db.url;
+    // The test's own service (no worker: tasks run in the `dsr worker` processes) made the schema.
+    t = await new TestService(db, { DSR_DATA_DIR: dir, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0" }, null).start();
+  });
+  afterEach(() => {
+    workers.killAll();
+    for (const child of children) child.kill("SIGKILL");
+  });
+  after(async () => {
+    await t?.stop();
+    await db?.drop();
+    delete process.env.CRASH_EFFECTS_URL;
+  });
+
+  /** Starts `dsr serve` on the offset file, stdout piped (its log). */
+  function serve(env: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, [BIN, "serve"], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: "test",
+        PORT: "0",
+        DSR_HOST: "127.0.0.1",
+        DATABASE_URL: db.url,
+        CRASH_EFFECTS_URL: db.url,
+        DSR_DATA_DIR: dir,
+        DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
+        DSR_WORKER_CONCURRENCY: "0",
+        DSR_MIGRATE_ON_START: "false",
+        DSR_BOOTSTRAP_ADMIN_TOKEN: ADMIN_TOKEN,
+        DSR_LOG_LEVEL: "info",
+        DSR_CLOCK_CHECK_MS: "1000",
+        ...faked(),
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    child.once("exit", () => children.delete(child));
+    return child;
+  }
+
+  /** Everything a child writes on a stream, until it exits. */
+  const output = (stream: NodeJS.ReadableStream) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    return () => Buffer.concat(chunks).toString("utf8");
+  };
+
+  /** The URL a `dsr serve` logs once it listens. */
+  const listening = (child: ChildProcess) =>
+    new Promise<string>((resolve, reject) => {
+      readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+        if (line.includes('"dsr service listening"')) resolve(new URL(JSON.parse(line).url).origin);
+      });
+      child.once("exit", (code) => reject(new Error(`dsr serve exited (${code}) before it listened`)));
+    });
+
+  const gql = async (base: string, query: string, variables: Record<string, unknown> = {}) =>
+    (await fetch(`${base}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ query, variables }) })).json() as Promise<any>;
+  const PLACE = `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["ACCOUNT"], reason: "Litigation", caseReference: "CASE-7" }) { id status } }`;
+  const holds = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM legal_holds`))[0].n);
+
+  it("refuses to start `dsr worker` (clock ahead) and `dsr serve` (behind) past DSR_MAX_CLOCK_SKEW_MS, exit 78, having written nothing", async () => {
+    setOffset("+90s");
+    const worker = workers.start(2, {}, ["ignore", "ignore", "pipe"]);
+    const workerErr = output(worker.stderr!);
+    const [workerCode] = await once(worker, "exit");
+    expect(workerCode).to.equal(78);
+    expect(workerErr()).to.match(/^dsr: refusing to start: this host's clock is 9\d\.\d s ahead of the database's \(DSR_MAX_CLOCK_SKEW_MS allows 2000 ms\): hold placements and erasures compare times/);
+
+    setOffset("-90s");
+    const server = serve();
+    const serverErr = output(server.stderr!);
+    const [serverCode] = await once(server, "exit");
+    expect(serverCode).to.equal(78);
+    expect(serverErr()).to.match(/^dsr: refusing to start: this host's clock is 9\d\.\d s behind the database's/);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM wake_endpoints`))[0].n), "neither listed itself").to.equal(0);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'bootstrap admin'`))[0].n), "no bootstrap token written").to.equal(0);
+
+    // A bound wide enough for the difference: both start.
+    setOffset("+1s");
+    const ok = serve({ DSR_MAX_CLOCK_SKEW_MS: "5000" });
+    await listening(ok);
+  });
+
+  it("refuses hold placements (CONFLICT, retryable) and answers /readyz 503 while a running process's clock is off, and places them once it is back", async () => {
+    setOffset("+0");
+    const server = serve();
+    const base = await listening(server);
+    expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+
+    setOffset("+90s");
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).to.equal(503);
+    expect(await ready.json()).to.deep.equal({ status: "unavailable", reason: "clock skew" });
+    const refused = await gql(base, PLACE);
+    expect(refused.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(refused.errors?.[0]?.extensions?.retryable).to.equal(true);
+    expect(refused.errors?.[0]?.message).to.match(/^The hold was not placed: this host's clock is 9\d\.\d s ahead of the database's .*Nothing changed/);
+    expect(refused.errors?.[0]?.message).not.to.contain(ADA);
+    expect(await holds(), "no hold written").to.equal(0);
+
+    setOffset("+0");
+    expect((await fetch(`${base}/readyz`)).status).to.equal(200);
+    const placed = await gql(base, PLACE);
+    expect(placed.errors, JSON.stringify(placed.errors)).to.equal(undefined);
+    expect(placed.data.placeLegalHold.status).to.equal("ACTIVE");
+    expect(await holds()).to.equal(1);
+    await t.ds.query(`DELETE FROM legal_holds`);
+  });
+
+  it("starts no unit of erasure while the process's clock is off (a retryable error: its task is retried), and starts one once it is back", async () => {
+    // This process's watch, reading a clock the test sets (the real one is the database's own host's).
+    let skewMs = 90_000;
+    const watch = new ClockWatch(t.ds, 2_000, pino({ level: "silent" }), async () => ({ skewMs, roundTripMs: 1 }));
+    await watch.check();
+    watch.start(60_000);
+    const owner = { subjectEmail: ADA, taskId: "task-clock", requestId: "request-clock", connector: "accounts" };
+    const units = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = 'task-clock'`))[0].n);
+    try {
+      const refused = await beginErasureUnit(t.service.services, owner, ["ACCOUNT"], 10_000).then(
+        () => expect.fail("a unit started"),
+        (error: ConnectorError) => error,
+      );
+      expect(refused).to.be.instanceOf(ConnectorError);
+      expect(refused.retryable).to.equal(true);
+      expect(refused.userMessage).to.match(/^The erasure paused: this host's clock is 90\.0 s behind the database's/);
+      expect(await units(), "no unit recorded").to.equal(0);
+      skewMs = 10;
+      await watch.check();
+      const started = await beginErasureUnit(t.service.services, owner, ["ACCOUNT"], 10_000);
+      expect(started.allowed).to.deep.equal(["ACCOUNT"]);
+      expect(await units()).to.equal(1);
+    } finally {
+      watch.stop();
+      await t.ds.query(`DELETE FROM erasure_units WHERE taskId = 'task-clock'`);
+    }
+  });
+
+  it("claims nothing while a running worker's clock is off, and runs the work once it is back", async () => {
+    setOffset("+0");
+    const worker = workers.start(2, { DSR_LOG_LEVEL: "info", DSR_CLOCK_CHECK_MS: "1000", DSR_WORKER_POLL_MS: "50" }, ["ignore", "pipe", "inherit"]);
+    const log = output(worker.stdout!);
+    await new Promise<void>((resolve, reject) => {
+      readline.createInterface({ input: worker.stdout! }).on("line", (line) => line.includes('"worker started"') && resolve());
+      worker.once("exit", (code) => reject(new Error(`dsr worker exited (${code}) before it started`)));
+    });
+    setOffset("+90s");
+    // Its next reading (every second) sees the difference.
+    await t.waitFor(async () => (log().includes("clock skew: this host's clock is") ? true : undefined), "the worker logged the skew", 10_000);
+    const r = await submit(t, { type: "ACCESS", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const started = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE requestId = ? AND startedAt IS NOT NULL`, [r.id]))[0].n);
+    expect(await started(), "no task claimed in 1.5 s (the worker polls every 50 ms)").to.equal(0);
+
+    setOffset("+0");
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: r.id })).request;
+      return x.status === "COMPLETED" ? x : undefined;
+    }, "the request completed once the clock was back", 20_000);
+    expect(done.status).to.equal("COMPLETED");
+    expect(log()).to.include("this host's clock agrees with the database's again");
+  });
+});
