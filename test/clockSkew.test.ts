@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +11,8 @@ import { ConnectorError } from "../src/connectors/sdk";
 import { clockProblem, ClockWatch } from "../src/db/clockSkew";
 import { beginErasureUnit } from "../src/orchestrator/holdFence";
 import { REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
+import { bigAuthLog, BIG_EVENTS } from "./support/bigAuthLog";
+import { submit, submitVerified, TestService } from "./support/harness";
 import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
 
 const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
@@ -223,5 +225,68 @@ describe("service processes whose clock is off [mariadb]", function () {
     }, "the request completed once the clock was back", 20_000);
     expect(done.status).to.equal("COMPLETED");
     expect(log()).to.include("this host's clock agrees with the database's again");
+  });
+});
+
+/**
+ * A worker host's wall clock stepped back (as NTP steps a clock that ran ahead) while a big collect
+ * runs. Leases are timed on the database's clock, and a task keeps its lease by heartbeats paced on
+ * elapsed time: paced on the wall clock, they stopped for as long as the step, the lease ran out and
+ * the attempt was discarded as "lease lost". Paced on the monotonic clock, the collect goes on.
+ */
+describe("a worker whose wall clock steps back mid-collect [mariadb]", function () {
+  this.timeout(240_000);
+  let db: TestDatabase;
+  let t: TestService;
+  let dir: string;
+  let offsetFile: string;
+  const masterKey = randomBytes(32).toString("base64");
+  const processes = new WorkerProcesses(() => ({
+    DATABASE_URL: db.url,
+    DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
+    DSR_DATA_DIR: dir,
+    DSR_EXPORT_MASTER_KEY: masterKey,
+    LD_PRELOAD: LIBFAKETIME,
+    FAKETIME_TIMESTAMP_FILE: offsetFile,
+    FAKETIME_NO_CACHE: "1",
+    FAKETIME_DONT_FAKE_MONOTONIC: "1",
+  }));
+
+  before(async function () {
+    if (!fs.existsSync(LIBFAKETIME)) {
+      if (REQUIRE_MYSQL) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (.ci/run does)`);
+      this.skip();
+    }
+    db = await mariadbOrSkip(this);
+    dir = tempDir("dsr-clock-step-");
+    offsetFile = path.join(dir, "faketime");
+    fs.writeFileSync(offsetFile, "+0\n");
+    const { file } = await bigAuthLog();
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: [{ type: "auth-log", options: { store: "sql", url: `sqlite:${file}` } }] }));
+    t = await new TestService(db, { DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, DSR_EXPORT_MASTER_KEY: masterKey }, null).start();
+  });
+  after(async () => {
+    processes.killAll();
+    await t?.stop();
+    await db?.drop();
+  });
+
+  it("keeps the collect's lease through the step: one attempt, every event exported", async () => {
+    const { ada } = await bigAuthLog();
+    const id = (await submitVerified(t, { subject: { email: ada.email, userId: ada.userId } })).id;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+    // A lease of 600 ms, beaten every 150 ms; the step (1.8 s, inside DSR_MAX_CLOCK_SKEW_MS) is three leases long.
+    processes.start(2, { DSR_TASK_LEASE_MS: "600" });
+    const staged = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE requestId = ?`, [id]))[0].n);
+    await t.waitFor(async () => ((await staged()) >= 1 ? true : undefined), "the collect under way", 120_000);
+    fs.writeFileSync(offsetFile, "-1.8s\n");
+    const done = await t.waitFor(async () => {
+      const r = (await t.ok(`query($id: ID!) { request(id: $id) { status tasks { step status attempts outcome { records } } export { records } } }`, { id })).request;
+      return r.status === "COMPLETED" || r.status === "FAILED" ? r : undefined;
+    }, "request ended", 180_000);
+    expect(done.status).to.equal("COMPLETED");
+    const collect = done.tasks.find((x: any) => x.step === "COLLECT");
+    expect(collect.attempts, "no lease lost").to.equal(1);
+    expect(done.export.records).to.equal(BIG_EVENTS);
   });
 });

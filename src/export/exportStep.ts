@@ -41,11 +41,11 @@ export const heartbeatEveryMs = (leaseMs: number) => Math.min(1000, leaseMs / 4)
 /** Extends the lease at the heartbeat pace, and stops the work when the task was stopped from outside. */
 function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> {
   const everyMs = heartbeatEveryMs(leaseMs);
-  let last = Date.now();
+  let last = performance.now();
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
-    if (Date.now() - last < everyMs) return;
-    last = Date.now();
+    if (performance.now() - last < everyMs) return;
+    last = performance.now();
     await ctx.heartbeat();
   };
 }

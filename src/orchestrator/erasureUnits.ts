@@ -28,9 +28,9 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
-  let beatAt = Date.now();
+  let beatAt = performance.now();
   const heartbeat = async () => {
-    beatAt = Date.now();
+    beatAt = performance.now();
     await ctx.heartbeat();
   };
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note, unitOptions) => {
@@ -57,7 +57,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
     if (typeof erased === "number" && erased > 0) await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
     else await endErasureUnit(services.ds, unit.unitId);
-    if (Date.now() - beatAt > leaseMs / 3) await heartbeat();
+    if (performance.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;
   };
   return { holds: start.holds, ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };

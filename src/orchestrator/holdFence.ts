@@ -311,14 +311,14 @@ export type FencedPlacement<T> = { placed: T } | { busy: ErasureUnitRow[] } | { 
 export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock">, subjectEmail: string, categories: readonly string[], waitMs: number, place: (em: EntityManager) => Promise<T>): Promise<FencedPlacement<T>> {
   const { ds, clock } = services;
   const key = subjectKey(subjectEmail);
-  const deadline = Date.now() + waitMs;
-  const until = () => new Date(clock.now().getTime() + Math.max(0, deadline - Date.now()) + COMMIT_MARGIN_MS);
+  const deadline = performance.now() + waitMs;
+  const until = () => new Date(clock.now().getTime() + Math.max(0, deadline - performance.now()) + COMMIT_MARGIN_MS);
   // Write first, then read: a unit that starts after the mark sees it and waits.
   let token: Date | null = null;
   while (!token) {
     const mark = until();
     if (await alone(ds, (em) => claimMark(em, key, categories, mark, clock.now()))) token = mark;
-    else if (Date.now() >= deadline) return { late: true };
+    else if (performance.now() >= deadline) return { late: true };
     else await sleep(POLL_MS);
   }
   try {
@@ -342,7 +342,7 @@ export async function placeUnderFence<T>(services: Pick<Services, "ds" | "clock"
           throw error;
         }
       }
-      if (Date.now() >= deadline) return { busy };
+      if (performance.now() >= deadline) return { busy };
       await sleep(POLL_MS);
       const next = until();
       if (!(await alone(ds, (em) => renewMark(em, key, token!, next, clock.now())))) return { late: true };

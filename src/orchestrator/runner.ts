@@ -87,15 +87,15 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   const writer = new StagingWriter(key, target, guardedBatchInsert(ds, task, workerId), () => clock.now());
   writer.prefetchKey(() => readStagingKey(ds, exportTools(services).keys, task.requestId));
   const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
-  let lastBeat = Date.now();
+  let lastBeat = performance.now();
   try {
     for await (const r of records) {
       if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
       const sealing = writer.append(r);
       if (sealing) await sealing;
       if (turnDue()) await breathe();
-      if (Date.now() - lastBeat >= beatEveryMs) {
-        lastBeat = Date.now();
+      if (performance.now() - lastBeat >= beatEveryMs) {
+        lastBeat = performance.now();
         await ctx.heartbeat();
       }
     }
@@ -160,7 +160,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       } else abort.abort("lease-lost");
     },
   };
-  const started = Date.now();
+  const started = performance.now();
   // "ok" covers every non-error end (completed, skipped, parked): the task row says which.
   let attemptOutcome = "ok";
   // Siblings' completions may be held back for this one while it runs (completeTask's group commit).
@@ -242,7 +242,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     clearTimeout(timeout);
     clearTimeout(leaseWatch);
     clearInterval(keeper);
-    const durationMs = Date.now() - started;
+    const durationMs = performance.now() - started;
     const labels = { connector: task.connector, step: task.step };
     taskAttempts.inc(labels);
     taskDuration.observe(labels, durationMs / 1000);

@@ -137,11 +137,11 @@ export function wakeSender(ds: DataSource, secret: string, logger: Logger, self:
   const sockets = new Map<boolean, dgram.Socket>();
   let cached: { at: number; endpoints: Promise<Endpoint[]> } | undefined;
   const endpoints = () => {
-    if (!cached || Date.now() - cached.at > ENDPOINTS_TTL_MS) {
+    if (!cached || performance.now() - cached.at > ENDPOINTS_TTL_MS) {
       const read = ds
         .query(`SELECT workerId, host, port FROM wake_endpoints WHERE seenAt >= CURRENT_TIMESTAMP(3) - INTERVAL ${ENDPOINT_STALE_SECONDS} SECOND`)
         .then((rows: Endpoint[]) => rows.map((r) => ({ workerId: r.workerId, host: r.host, port: Number(r.port) })));
-      cached = { at: Date.now(), endpoints: read };
+      cached = { at: performance.now(), endpoints: read };
       read.catch(() => (cached = undefined));
     }
     return cached.endpoints;

@@ -91,8 +91,8 @@ export class Worker {
 
   private async run(): Promise<void> {
     const log = this.services.logger.child({ worker: this.id });
-    let lastSweep = 0;
-    let lastPurge = 0;
+    let lastSweep = -Infinity;
+    let lastPurge = -Infinity;
     let idleMs = this.options.pollIntervalMs;
     // The last claim saw nothing runnable beyond what it took (claimBatch's `more`): ask cheaply
     // (runnableStatuses, one statement, no transaction) before opening another claim's transaction (four
@@ -102,15 +102,15 @@ export class Worker {
     let idle = false;
     while (!this.stopping) {
       try {
-        if (Date.now() - lastSweep >= this.options.sweepIntervalMs) {
-          lastSweep = Date.now();
+        if (performance.now() - lastSweep >= this.options.sweepIntervalMs) {
+          lastSweep = performance.now();
           const reset = await resetExpiredLeases(this.services.ds, this.services.clock.now());
           if (reset) log.warn({ reset }, "expired leases taken back");
           const purges = await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
           if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
         }
-        if (Date.now() - lastPurge >= PURGE_INTERVAL_MS) {
-          lastPurge = Date.now();
+        if (performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
+          lastPurge = performance.now();
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
         // A clock too far from the database's: claim nothing until it is back (db/clockSkew.ts).

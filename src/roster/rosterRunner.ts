@@ -94,10 +94,10 @@ export class RosterRunner {
     const lost = new AbortController();
     const signal = AbortSignal.any([lost.signal, this.current.signal]);
     const fence = `id = ? AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`;
-    let renewed = Date.now();
+    let renewed = performance.now();
     const heartbeat = async () => {
-      if (Date.now() - renewed < this.options.leaseMs / 4 || signal.aborted) return;
-      renewed = Date.now();
+      if (performance.now() - renewed < this.options.leaseMs / 4 || signal.aborted) return;
+      renewed = performance.now();
       const kept = await writeAlone(ds, `UPDATE breach_rosters SET leaseExpiresAt = ${dbTimeSql(ds, this.options.leaseMs)} WHERE ${fence}`, [row.id, this.id]);
       if (kept !== 1) lost.abort(new Error("the roster's claim was lost: another attempt took it over"));
     };

@@ -33,9 +33,9 @@ export const AUTH_LOG_VERSION = "1.0.0";
 
 /** Calls ctx.heartbeat() when at least `everyMs` passed since the last call (or since the start). */
 function pacer(ctx: Pick<TaskContext, "heartbeat">, everyMs: number): () => Promise<void> {
-  let last = Date.now();
+  let last = performance.now();
   return async () => {
-    const now = Date.now();
+    const now = performance.now();
     if (now - last < everyMs) return;
     last = now;
     await ctx.heartbeat();

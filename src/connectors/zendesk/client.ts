@@ -141,13 +141,13 @@ export class ZendeskClient {
   async awaitJob(queued: JobState | undefined, op: Operation, ctx: CallContext): Promise<void> {
     if (!queued?.id) return;
     const path = `job_statuses/${encodeURIComponent(queued.id)}.json`;
-    const until = Date.now() + this.o.timeoutMs * 4;
+    const until = performance.now() + this.o.timeoutMs * 4;
     let state: string | undefined = queued.status;
     for (let round = 0; state !== "completed"; round += 1) {
       if (state === "failed" || state === "killed") {
         throw new ConnectorError(`${this.o.name}: a Zendesk background job of the ${op} failed; the task will be retried`, `${op}: job ${state}`, true);
       }
-      if (Date.now() > until) throw new ConnectorError(`${this.o.name}: Zendesk is still working on the ${op}; the task will be retried`, `${op}: job still ${state}`, true);
+      if (performance.now() > until) throw new ConnectorError(`${this.o.name}: Zendesk is still working on the ${op}; the task will be retried`, `${op}: job still ${state}`, true);
       await delay(Math.min(2000, 50 * 2 ** round), undefined, { signal: ctx.signal }).catch(() => {
         throw this.stopped(op, ctx.signal);
       });
