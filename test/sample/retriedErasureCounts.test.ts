@@ -101,4 +101,20 @@ describeEachDatabase("an erasure retried after an attempt failed part-way", (db)
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     await expectCountsAreWhatLeft(id, done, "payments", before, await heldBy("payments", ids));
   });
+
+  it("counts a thread once, when Zendesk refused its soft delete and the next attempt deletes it", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(ADA);
+    const before = await heldBy("ticketing", ids);
+    // The first thread's soft delete is refused (not carried out): the next attempt finds it live.
+    ws.zendesk.faults.add({ kind: "500", method: "DELETE", path: /^\/api\/v2\/tickets\/\d+\.json$/, times: 1 });
+    const id = await approvedDeletion(ADA);
+    await failedOnce(id, "ticketing");
+    expect(ws.zendesk.store.effects.ticketSoftDeletes, "nothing deleted by the failed attempt").to.equal(0);
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(ws.zendesk.store.effects.ticketSoftDeletes, "each thread deleted once").to.equal(ws.zendesk.store.effects.ticketPermanentDeletes);
+    await expectCountsAreWhatLeft(id, done, "ticketing", before, await heldBy("ticketing", ids));
+  });
 });
