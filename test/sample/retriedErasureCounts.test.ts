@@ -106,28 +106,28 @@ describeEachDatabase("an erasure retried after an attempt failed part-way", (db)
     ["Zendesk's answer to the CC removal was lost", true],
     ["Zendesk refused the CC removal after her comment was redacted", false],
   ] as const) {
-  it(`counts the records of a CC'd thread the failed attempt took from the subject, when ${when}`, async function () {
-    this.timeout(240_000);
-    await start();
-    // Zoe was CC'd on a thread inactive for more than 5 years, with a comment of hers and its attachment.
-    const ZOE = "zoe+dsr@example.com";
-    const ids = await identitiesOf(ZOE);
-    const user = Number(ids.ticketingUserId);
-    const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
-    const old = ws.zendesk.store.ticketsCcing(user).filter((x) => new Date(x.updated_at).getTime() < cutoff);
-    expect(old.length, "an old thread Zoe was CC'd on").to.be.greaterThan(0);
-    const before = await heldBy("ticketing", ids);
-    // Her comments are redacted, then the CC removal fails (carried out, its answer lost; or not carried out).
-    ws.zendesk.faults.add({ kind: "500", method: "PUT", path: /^\/api\/v2\/tickets\/\d+\.json$/, times: 1, afterEffect });
-    const id = await approvedDeletion(ZOE);
-    await failedOnce(id, "ticketing");
-    const stillCcd = ws.zendesk.store.ticketsCcing(user).filter((x) => old.some((o) => o.id === x.id));
-    expect(stillCcd.length, "the failed CC removal was carried out, or not").to.equal(afterEffect ? 0 : old.length);
-    const done = await finished(id);
-    expect(done.status, done.statusReason).to.equal("COMPLETED");
-    await expectCountsAreWhatLeft(id, done, "ticketing", before, await heldBy("ticketing", ids));
-  });
-}
+    it(`counts the records of a CC'd thread the failed attempt took from the subject, when ${when}`, async function () {
+      this.timeout(240_000);
+      await start();
+      // Zoe was CC'd on a thread inactive for more than 5 years, with a comment of hers and its attachment.
+      const ZOE = "zoe+dsr@example.com";
+      const ids = await identitiesOf(ZOE);
+      const user = Number(ids.ticketingUserId);
+      const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
+      const old = ws.zendesk.store.ticketsCcing(user).filter((x) => new Date(x.updated_at).getTime() < cutoff);
+      expect(old.length, "an old thread Zoe was CC'd on").to.be.greaterThan(0);
+      const before = await heldBy("ticketing", ids);
+      // Her comments are redacted, then the CC removal fails (carried out, its answer lost; or not carried out).
+      ws.zendesk.faults.add({ kind: "500", method: "PUT", path: /^\/api\/v2\/tickets\/\d+\.json$/, times: 1, afterEffect });
+      const id = await approvedDeletion(ZOE);
+      await failedOnce(id, "ticketing");
+      const stillCcd = ws.zendesk.store.ticketsCcing(user).filter((x) => old.some((o) => o.id === x.id));
+      expect(stillCcd.length, "the failed CC removal was carried out, or not").to.equal(afterEffect ? 0 : old.length);
+      const done = await finished(id);
+      expect(done.status, done.statusReason).to.equal("COMPLETED");
+      await expectCountsAreWhatLeft(id, done, "ticketing", before, await heldBy("ticketing", ids));
+    });
+  }
 
   it("counts a thread once, when Zendesk refused its soft delete and the next attempt deletes it", async function () {
     this.timeout(240_000);
