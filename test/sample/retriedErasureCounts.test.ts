@@ -10,7 +10,7 @@ import { submit, sum, TEST_START, TestService } from "../support/harness";
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   deletionOutcome { connector category plannedFound erased redacted kept residual matchesPlan differences { kind records reason } }
-  tasks { connector step status attempts lastError outcome { erased kept residual remaining } } } }`;
+  tasks { id connector step status attempts lastError outcome { erased kept residual remaining } } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept residual } } }`;
 
 /**
@@ -143,5 +143,42 @@ describeEachDatabase("an erasure retried after an attempt failed part-way", (db)
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     expect(ws.zendesk.store.effects.ticketSoftDeletes, "each thread deleted once").to.equal(ws.zendesk.store.effects.ticketPermanentDeletes);
     await expectCountsAreWhatLeft(id, done, "ticketing", before, await heldBy("ticketing", ids));
+  });
+
+  it("keeps what Stripe's redaction jobs redacted, when an operator retries the erasure whose verification failed", async function () {
+    this.timeout(240_000);
+    await start();
+    const ids = await identitiesOf(ADA);
+    const before = await heldBy("payments", ids);
+    // Stripe takes its time: the erasure waits for its redaction jobs.
+    ws.stripe.redaction.paused = true;
+    const id = await approvedDeletion(ADA);
+    await t.waitFor(async () => {
+      t.clock.advance(2);
+      const erase = (await show(id)).tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      return erase?.status === "REMOTE_PROCESSING" ? true : undefined;
+    }, "the payments erasure waits for Stripe", 60_000);
+    // Meanwhile an old charge of Ada's turns up that no job holds: the verification pass finds it.
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === ids.paymentCustomerId).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    ws.stripe.store.put({ ...oldest, id: `${oldest.id}late`, invoice: null }, "seeded");
+    ws.stripe.redaction.paused = false;
+    const failed = await finished(id);
+    const erase = failed.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+    expect({ request: failed.status, task: erase.status }).to.deep.equal({ request: "FAILED", task: "FAILED" });
+    const redactedBefore = ws.stripe.store.all("charge").filter((c) => c.customer === ids.paymentCustomerId && JSON.stringify(c.billing_details).includes("[redacted]")).length;
+    expect(redactedBefore, "the jobs redacted Ada's old charges").to.be.greaterThan(0);
+    // The operator retries: the late charge is erased, and what the jobs did stays counted.
+    await t.ok(`mutation($id: ID!) { retryTask(id: $id) { id } }`, { id: erase.id });
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const after = await heldBy("payments", ids);
+    const lines = done.deletionOutcome.filter((o: any) => o.connector === "payments");
+    const seen = { before: before + 1, after, erased: sum(lines, (o: any) => o.erased), redacted: sum(lines, (o: any) => o.redacted), differences: lines.flatMap((o: any) => o.differences.map((d: any) => `${d.kind}:${d.records}`)) };
+    console.log(`      ${db().kind} payments ${JSON.stringify(seen)}`);
+    expect(seen.erased, "erased: what left Stripe, the late charge included").to.equal(before + 1 - after);
+    expect(done.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE").outcome.erased).to.equal(before + 1 - after);
+    expect(seen.differences, "the late charge appeared after the plan").to.deep.equal(["MORE_RECORDS:1"]);
+    const redactedAtStripe = ["charge", "invoice"].flatMap((kind) => ws.stripe.store.all(kind as "charge" | "invoice")).filter((o) => o.customer === ids.paymentCustomerId && JSON.stringify(o).includes("[redacted]")).length;
+    expect(seen.redacted, "redacted: the objects Stripe shows redacted").to.equal(redactedAtStripe);
   });
 });
