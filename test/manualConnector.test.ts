@@ -3,6 +3,7 @@ import { createManualConnector } from "../src/connectors/manual";
 import { ConnectorConfigError } from "../src/connectors/sdk";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
+import { Role } from "../src/domain/enums";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" };
@@ -49,6 +50,37 @@ describeEachDatabase("manual connector", (db) => {
       expect(shown.note, `${type} ${step}`).to.equal(ARCHIVE.instructions[step === "COLLECT" ? "collect" : "erase"] + hint);
       expect(shown.subject).to.deep.equal({ email: typed, emailSpellings: spellings });
       for (const spelling of spellings) expect(shown.note.toLowerCase()).not.to.include(spelling.split("@")[1]);
+    }
+  });
+
+  it("tells no one to erase what a legal hold keeps, and records no erasure of it by hand", async () => {
+    const GRACE = "grace.hopper@example.com";
+    const { placeLegalHold: hold } = await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "Grace.Hopper@Example.com", categories: ["SUPPORT"], reason: "Litigation", caseReference: "CASE-7" }) { id } }`);
+    try {
+      const r = await submit(t, { type: "DELETION", subject: { email: GRACE }, identityVerified: true, verificationEvidence: "test" });
+      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+      const SHOW = `query($id: ID!) { request(id: $id) { status tasks { id connector step status note outcome { erased } } } }`;
+      const archive = (x: any) => x.tasks.find((task: any) => task.connector === "paper-archive" && task.step === "ERASE");
+      const task = await t.waitFor(async () => {
+        const found = archive((await t.ok(SHOW, { id: r.id })).request);
+        return found?.status === "AWAITING_INPUT" ? found : undefined;
+      }, "the archive's erasure awaits a person", 20_000);
+      // Everything the archive holds is SUPPORT, which the hold keeps: the person is told to erase nothing.
+      expect(task.note).not.to.include(ARCHIVE.instructions.erase);
+      expect(task.note).to.include("CASE-7");
+      const COMPLETE = `mutation($id: ID!, $n: Int!) { completeManualTask(input: { taskId: $id, erasedCount: $n }) { status } }`;
+      const refused = await t.gql(COMPLETE, { id: task.id, n: 4 }, Role.PRIVACY_OFFICER);
+      expect(refused.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+      expect(refused.errors?.[0]?.message).to.include("CASE-7");
+      expect(archive((await t.ok(SHOW, { id: r.id })).request), "changed nothing").to.deep.include({ status: "AWAITING_INPUT", outcome: null });
+      await t.ok(COMPLETE, { id: task.id, n: 0 }, Role.PRIVACY_OFFICER);
+      const done = await t.waitFor(async () => {
+        const x = (await t.ok(SHOW, { id: r.id })).request;
+        return x.status === "COMPLETED" ? x : undefined;
+      }, "deletion COMPLETED");
+      expect(archive(done).outcome).to.deep.equal({ erased: 0 });
+    } finally {
+      await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "test over") { id } }`, { id: hold.id });
     }
   });
 

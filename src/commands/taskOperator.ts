@@ -23,7 +23,10 @@ export async function retryFailedTask(services: Services, actor: Actor, id: stri
 
 /** Privacy officer: finish a manual task with what they found or erased. */
 export async function completeTaskByHand(services: Services, actor: Actor, id: string, input: ManualCompletion): Promise<TaskRow> {
-  const task = await inTransaction(services.ds, (em) => completeManualTask(em, checkId(id), input, actor, services.clock.now(), exportTools(services).keys));
+  const task = await inTransaction(services.ds, (em) => completeManualTask(em, checkId(id), input, actor, services.clock.now(), exportTools(services).keys, categoriesOf(services)));
   services.wakeWorkers();
   return task;
 }
+
+/** A registered connector's categories (none for one no longer registered). */
+const categoriesOf = (services: Services) => (connector: string) => (services.connectors.get(connector)?.spec.categories ?? []).map(String);

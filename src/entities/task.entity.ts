@@ -59,6 +59,18 @@ export interface PartialErasure {
   closingPass?: boolean;
   /** A closing pass: the residue its first pass named (see closingResidual). */
   firstResidual?: StoredResidual[];
+  /**
+   * Of the counts above, what remote work that ended (polls) erased and redacted, per category: the
+   * records a new erase of the task (retryTask after it failed) no longer finds to count.
+   */
+  settled?: SettledErasure;
+}
+
+/** What an erasure's remote work erased (and, of it, redacted) once it ended, per category (redacted: in all, and per category where the connector said it). */
+export interface SettledErasure {
+  erasedIn: Record<string, number>;
+  redacted: number;
+  redactedIn: Record<string, number>;
 }
 
 /**

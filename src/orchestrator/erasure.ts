@@ -3,12 +3,12 @@ import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskRow } from "../entities";
+import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
+import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -64,7 +64,13 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (outcome.remote) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
   await fence.end();
-  let soFar = addOutcome(task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier), outcome, instruction, connector.spec.categories);
+  let soFar = addOutcome(
+    task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),
+    outcome,
+    instruction,
+    connector.spec.categories,
+    Boolean(task.remoteReference),
+  );
   if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
@@ -91,6 +97,7 @@ export async function runErasure(services: Services, connector: Connector, task:
         userMessage: `The connector kept ${overdue.map((k) => `${k.recordCount} ${k.recordType}`).join(", ")} whose retention period has already ended; nothing was recorded as kept`,
         retryable: false,
         retryInMs: 0,
+        ...(purge ? {} : settledOf(soFar)),
       },
       now(),
     );
@@ -116,6 +123,7 @@ export async function runErasure(services: Services, connector: Connector, task:
             userMessage: `Verification after erasure found ${total} record(s) still present outside the retention exceptions (${left.map(([c, n]) => `${c}: ${n}`).join(", ")})`,
             retryable: false,
             retryInMs: 0,
+            ...settledOf(soFar),
           },
           now(),
         );
@@ -170,6 +178,15 @@ export async function runErasure(services: Services, connector: Connector, task:
     // charge no longer carries the email) would be taken for gone.
     { kept, closeExceptions, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
   );
+}
+
+/**
+ * A failed first pass of an ERASE keeps what its ended remote work erased on the task row (as a park
+ * does): an operator's retryTask starts the erase anew, which no longer finds those records to count
+ * them. A closing pass keeps its first pass's result as it is.
+ */
+function settledOf(s: ErasureSoFar): { result?: TaskResult } {
+  return s.closingPass || !Object.keys(s.settled.erasedIn).length ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
 }
 
 /** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */

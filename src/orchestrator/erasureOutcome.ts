@@ -2,7 +2,7 @@ import type { ErasureInstruction, ErasureOutcome, KeptRecords } from "../connect
 import { CategoryOutcome, compareWithPlan, OutcomeLine } from "../domain/counting";
 import type { DeletionContext } from "../domain/retention";
 import { holdFor } from "../domain/retention";
-import type { DeletionPlanItemRow, PartialErasure, StoredResidual, TaskResult } from "../entities";
+import type { DeletionPlanItemRow, PartialErasure, SettledErasure, StoredResidual, TaskResult } from "../entities";
 import type { KeptException } from "./sql/completeTask";
 
 /** An erasure's outcome so far, across erase and the polls of its remote work. */
@@ -18,28 +18,37 @@ export interface ErasureSoFar {
   closingPass?: boolean;
   /** A closing pass: the residue its first pass named. */
   firstResidual?: StoredResidual[];
+  /** Of the counts, what remote work that ended erased and redacted (see PartialErasure.settled). */
+  settled: SettledErasure;
+}
+
+/** Adds counts per category into `into`. */
+function addIn(into: Record<string, number>, more: Readonly<Record<string, number | undefined>>): Record<string, number> {
+  const out = { ...into };
+  for (const [category, n] of Object.entries(more)) if (n) out[category] = (out[category] ?? 0) + n;
+  return out;
 }
 
 /**
- * Adds one call's outcome (erase, or a poll of its remote work) to what the task did before, read back
- * from the task row: a restart between the two loses nothing.
+ * Adds one call's outcome (erase, or a poll of its remote work: `polled`) to what the task did before,
+ * read back from the task row: a restart between the two loses nothing.
  */
-export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[]): ErasureSoFar {
+export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[], polled = false): ErasureSoFar {
   const p: PartialErasure = before?.partial ?? { erased: before?.erased ?? 0, redacted: 0, erasedIn: {}, kept: [], residual: [] };
-  const erasedIn = { ...p.erasedIn };
-  // Without a breakdown, a connector's erased records are in the one category it erased.
-  const given = outcome.erasedIn ?? (outcome.erased ? { [String(instruction.categories[0] ?? connectorCategories[0])]: outcome.erased } : {});
-  for (const [category, n] of Object.entries(given)) erasedIn[category] = (erasedIn[category] ?? 0) + (n ?? 0);
-  const redactedIn = { ...p.redactedIn };
-  for (const [category, n] of Object.entries(outcome.redactedIn ?? {})) redactedIn[category] = (redactedIn[category] ?? 0) + (n ?? 0);
+  // Without a breakdown, a connector's erased records are in the one category it erased (its redacted, of them, too).
+  const category = String(instruction.categories[0] ?? connectorCategories[0]);
+  const given = outcome.erasedIn ?? (outcome.erased ? { [category]: outcome.erased } : {});
+  const redactedGiven = outcome.redactedIn ?? {};
+  const settled = p.settled ?? { erasedIn: {}, redacted: 0, redactedIn: {} };
   return {
     erased: p.erased + outcome.erased,
     redacted: p.redacted + (outcome.redacted ?? 0),
-    erasedIn,
-    redactedIn,
+    erasedIn: addIn(p.erasedIn, given),
+    redactedIn: addIn(p.redactedIn ?? {}, redactedGiven),
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map((r) => ({ category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason }))],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
+    settled: polled ? { erasedIn: addIn(settled.erasedIn, given), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
   };
 }
 
@@ -102,11 +111,17 @@ export function residualStillHeld(residual: readonly StoredResidual[], own: read
   });
 }
 
-/** Counts earlier attempts' units left (erasure_progress), as the task's result before this call. */
-export function carriedOver(erasedIn: Readonly<Record<string, number>> | null): TaskResult | null {
-  if (!erasedIn || Object.keys(erasedIn).length === 0) return null;
-  const erased = Object.values(erasedIn).reduce((n, x) => n + x, 0);
-  return { erased, partial: { erased, redacted: 0, erasedIn: { ...erasedIn }, kept: [], residual: [] } };
+/**
+ * What an erase that starts anew carries over, as the task's result before this call: earlier attempts'
+ * units left (erasure_progress), and what remote work of an erasure that then failed erased once it
+ * ended (`settled`, kept on the task row: an operator's retryTask starts the erase anew, and Stripe's
+ * redacted objects are no longer found to be counted).
+ */
+export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, settled?: SettledErasure): TaskResult | null {
+  const all = addIn(addIn({}, erasedIn ?? {}), settled?.erasedIn ?? {});
+  if (Object.keys(all).length === 0) return null;
+  const erased = Object.values(all).reduce((n, x) => n + x, 0);
+  return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}) } };
 }
 
 /** What a task row keeps while the remote work goes on. */
@@ -119,6 +134,7 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
     kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
     residual: s.residual,
     ...(s.closingPass ? { closingPass: true, firstResidual: s.firstResidual ?? [] } : {}),
+    ...(Object.keys(s.settled.erasedIn).length ? { settled: s.settled } : {}),
   };
 }
 

@@ -1,4 +1,6 @@
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
+import { activeHoldsFor } from "../queries/legalHoldFinder";
+import { describeManualHold, manualHold } from "./manualHold";
 import { RequestType } from "../domain/enums";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -192,7 +194,10 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
     }
     if (connector.spec.manual) {
       const step = MANUAL_STEP[task.step];
-      const note = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
+      const instructions = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
+      // A person erases: the hold fence cannot stop them, so the task tells them what a hold keeps.
+      const hold = step === "erase" ? manualHold(connector.spec.categories.map(String), await activeHoldsFor(ds, ids.email)) : null;
+      const note = !hold ? instructions : hold.whole ? describeManualHold(connector.spec.name, hold) : `${instructions} ${describeManualHold(connector.spec.name, hold)}`;
       await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note: note + manualSpellingsHint(ids) }, now());
       return;
     }

@@ -243,6 +243,18 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
+    it("counts the user once, when the answer to its permanent delete was lost and the next attempt finishes its unit", async () => {
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1, afterEffect: true });
+      const notes: string[] = [];
+      const first = await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
+      expect(first).to.be.instanceOf(ConnectorError);
+      expect(notes).to.deep.equal([`user:${ADA_ID}`]);
+      expect(z.store.user(ADA_ID), "deleted for good, asked of the stand-in").to.equal(undefined);
+      // The failed unit counted nothing: the next attempt, finishing it, counts the user.
+      expect(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }))).to.deep.equal({ erased: 1 });
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
+    });
+
     it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
       z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
       const quick = connectorFor(z, { timeoutMs: 300 });

@@ -9,8 +9,8 @@ export interface StripeWriter {
   update(kind: StripeKind, id: string, params: Record<string, unknown>, key: string, ctx: TaskContext): Promise<unknown>;
   detach(id: string, key: string, ctx: TaskContext): Promise<unknown>;
   cancel(id: string, key: string, ctx: TaskContext): Promise<unknown>;
-  /** Deletes the customer; one already gone counts as done. */
-  deleteCustomer(id: string, key: string, ctx: TaskContext): Promise<unknown>;
+  /** Deletes the customer, erasing `records` (it and what goes with it); one already gone counts as done. */
+  deleteCustomer(id: string, key: string, ctx: TaskContext, records: number): Promise<unknown>;
   /** Pages through a customer's list; `after` picks the next cursor from a handled page. */
   list(kind: ListKind, customer: string, ctx: TaskContext, after: (page: StripeThing[]) => string | undefined): AsyncIterable<StripeThing>;
   /** The disputes of a charge (none unless the charge says it was disputed). */
@@ -166,7 +166,7 @@ export async function eraseCustomer(
   if (redactLater.length) await startRedaction(redactLater);
   const { at: customerAt, kept: customerInside } = underRetention(customer, keepSince);
   if (!newestKept && !customerInside) {
-    await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx);
+    await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx, withCustomer.length + 1);
     return erased + withCustomer.length + 1;
   }
   const redaction = redactionOf("customer", customer, true);

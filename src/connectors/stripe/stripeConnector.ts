@@ -256,23 +256,37 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
 
   /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
   const detachedNow = new WeakMap<TaskContext, number>();
-  /** Each write is one unit of erasure; a withdrawn one stops the erasure (see erase). */
-  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>): Promise<T> => {
+  /**
+   * Each write is one unit of erasure; a withdrawn one stops the erasure (see erase). `erases`: the
+   * records a unit that went well took out of what collect finds (a detached card, a deleted customer
+   * with its subscriptions), kept by the orchestrator with the unit's end: a retry of a failed attempt
+   * no longer finds them to count them. Writes that leave the object listed count nothing here: a
+   * retry finds the object again and counts it itself.
+   */
+  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>, erases = 0): Promise<T> => {
     let result!: T;
-    if (!(await ctx.eraseUnit("PAYMENTS", async () => void (result = await work())))) throw new Withdrawn();
+    const done = async () => {
+      result = await work();
+      return erases;
+    };
+    if (!(await ctx.eraseUnit("PAYMENTS", done))) throw new Withdrawn();
     return result;
   };
   /**
    * One write: a unit of its own for each try, so a hold placed while a failed try waits to be repeated
    * stops the erasure there, and no unit holds a hold placement back through the waits.
    */
-  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void): Promise<T> => {
+  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void, erases = 0): Promise<T> => {
     const tryOnce = () =>
-      unit(ctx, async () => {
-        const result = await once("erase", ctx, work, onMissing);
-        then?.();
-        return result;
-      });
+      unit(
+        ctx,
+        async () => {
+          const result = await once("erase", ctx, work, onMissing);
+          then?.();
+          return result;
+        },
+        erases,
+      );
     return repeated("erase", ctx, tryOnce);
   };
 
@@ -291,9 +305,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       }[kind] as () => Promise<unknown>;
       return write(ctx, work);
     },
-    detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1)),
+    detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1), 1),
     cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
-    deleteCustomer: (id, key, ctx) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined),
+    deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
     disputes: (charge, ctx) => disputesOf(charge, "erase", ctx),
   };

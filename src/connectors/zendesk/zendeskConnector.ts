@@ -193,6 +193,34 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? 0 : 1;
   };
 
+  /**
+   * Finishes the permanent delete of a user an earlier attempt began (its note): counted when Zendesk
+   * no longer has the user at all (that attempt's delete went through and its answer was lost); left to
+   * the main pass (0) while the user is still live.
+   */
+  const finishUser = async (userId: number, ctx: TaskContext): Promise<number> => {
+    if (await deletePermanently(userId, ctx)) return 1;
+    const { status } = await client.get(`users/${userId}.json`, "erase", ctx);
+    return status === 404 ? 1 : 0;
+  };
+
+  /** Takes the user off a thread's CCs: the thread (someone else's) no longer leads to them. */
+  const leaveCcs = async (ticketId: number, userId: number, ctx: TaskContext): Promise<void> => {
+    await client.send("PUT", `tickets/${ticketId}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: userId, action: "delete" }] } });
+  };
+
+  /**
+   * Finishes a CC removal an earlier attempt began (its note): counted when the user is off the thread's
+   * CCs (that attempt's removal went through and its answer was lost) or the thread is gone; left to
+   * the main pass (0) while they are still CC'd.
+   */
+  const finishCc = async (ticketId: number, userId: number, records: number, ctx: TaskContext): Promise<number> => {
+    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx);
+    if (status === 404) return records;
+    const ccs = [...(body.ticket?.email_cc_ids ?? []), ...(body.ticket?.collaborator_ids ?? [])];
+    return ccs.includes(userId) ? 0 : records;
+  };
+
   return {
     spec,
 
@@ -267,7 +295,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for (const note of await ctx.unfinishedUnits()) {
         const userUnit = /^user:(\d{1,15})$/.exec(note);
         if (userUnit) {
-          await unit(() => deletePermanently(Number(userUnit[1]), ctx), note);
+          await unit(() => finishUser(Number(userUnit[1]), ctx), note);
+          continue;
+        }
+        const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+        if (ccUnit) {
+          await unit(() => finishCc(Number(ccUnit[1]), Number(ccUnit[2]), Number(ccUnit[3]), ctx), note);
           continue;
         }
         const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
@@ -304,18 +337,20 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         else {
           // Every record of the thread collect showed leaves the subject's records: their own comments
-          // are redacted, the others' stop leading to them once they are off the CC list.
-          // Counted when the subject leaves the CC list (the unit that ends the thread's link to them).
-          let thread = 0;
+          // are redacted, the others' stop leading to them once they are off the CC list. Each record is
+          // counted by the unit that takes it from what collect finds: an attachment by its comment's
+          // redaction (a redacted attachment is no longer theirs), the ticket and the comments by the
+          // CC removal, whose note lets a next attempt count a removal whose answer was lost.
+          let thread = 1;
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            thread += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
-            if (c.author_id === user.id && !isRedacted(c)) await unit(async () => (await redact(ticket, c, ctx), 0));
+            const live = (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
+            if (c.author_id === user.id && !isRedacted(c)) {
+              thread += 1;
+              await unit(async () => (await redact(ticket, c, ctx)) - 1);
+            } else thread += 1 + live;
           }
-          // Off the CC list, so the thread (someone else's) no longer leads to the subject.
-          await unit(async () => {
-            await client.send("PUT", `tickets/${ticket.id}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: user.id, action: "delete" }] } });
-            return thread + 1;
-          });
+          const records = thread;
+          await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), records), `cc:${ticket.id}:${user.id}:${records}`);
         }
         if (withdrawn) return { erased };
         await ctx.heartbeat();

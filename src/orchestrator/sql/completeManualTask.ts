@@ -2,7 +2,9 @@ import { EntityManager } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { lockRow } from "../../db/transaction";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../../domain/tasks";
-import { TaskResult, TaskRow } from "../../entities";
+import { RequestRow, TaskResult, TaskRow } from "../../entities";
+import { activeHoldsFor } from "../../queries/legalHoldFinder";
+import { describeManualHold, manualHold } from "../manualHold";
 import type { DataKeys } from "../../export/keys";
 import { insertWith, StagingWriter } from "../../export/staging";
 import { stagingKeyIn } from "../../export/stagingKeys";
@@ -23,7 +25,7 @@ export interface ManualCompletion {
  * A privacy officer finishes a task that waits in AWAITING_INPUT: records attached or erasure confirmed.
  * Attached records are staged encrypted like collected ones, under the request's staging key (`keys`).
  */
-export async function completeManualTask(em: EntityManager, taskId: string, input: ManualCompletion, actor: Actor, now: Date, keys: DataKeys): Promise<TaskRow> {
+export async function completeManualTask(em: EntityManager, taskId: string, input: ManualCompletion, actor: Actor, now: Date, keys: DataKeys, categoriesOf: (connector: string) => readonly string[]): Promise<TaskRow> {
   const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!task) throw notFound("Task", taskId);
   await lockRow(em, "requests", task.requestId);
@@ -37,6 +39,12 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
     result = { records: await writer.finish() };
   } else if (task.step === TaskStep.ERASE) {
     if (input.erasedCount === undefined) throw badField("erasedCount", "confirm how many records were erased (0 when none were found)");
+    if (input.erasedCount > 0) {
+      // Read under the request's lock: a hold that keeps all the connector holds allows no erasure of it.
+      const request = await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+      const hold = manualHold(categoriesOf(task.connector), await activeHoldsFor(em, request.subjectEmail));
+      if (hold?.whole) throw conflict(`${describeManualHold(task.connector, hold)} Nothing was recorded.`, { status: task.status });
+    }
     result = { erased: input.erasedCount, confirmation: ErasureConfirmation.ATTESTED, attestedBy: actor.id };
   } else {
     result = { changed: input.changedFields ?? [], notHeld: [] };

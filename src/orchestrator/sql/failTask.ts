@@ -1,7 +1,7 @@
 import { DataSource } from "typeorm";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { TaskRow } from "../../entities";
+import { TaskResult, TaskRow } from "../../entities";
 import { afterTaskFinished, releaseTask, skipDependents } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
@@ -11,6 +11,8 @@ export interface TaskFailure {
   retryable: boolean;
   /** When retryable: how long to wait before the next attempt. */
   retryInMs: number;
+  /** What the attempt did that a later one must still count (an erasure's ended remote work), kept on the task row. */
+  result?: TaskResult;
 }
 
 /**
@@ -21,9 +23,10 @@ export async function failTask(ds: DataSource, task: TaskRow, workerId: string, 
   return inTransaction(ds, async (em) => {
     await lockRow(em, "requests", task.requestId);
     const retry = failure.retryable && task.attempts < task.maxAttempts;
+    const kept = failure.result ? { result: failure.result } : {};
     const patch = retry
-      ? { status: TaskStatus.PENDING, lastError: failure.userMessage, runAfter: new Date(now.getTime() + failure.retryInMs) }
-      : { status: TaskStatus.FAILED, lastError: failure.userMessage };
+      ? { status: TaskStatus.PENDING, lastError: failure.userMessage, runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
+      : { status: TaskStatus.FAILED, lastError: failure.userMessage, ...kept };
     if (!(await releaseTask(em, task, workerId, patch, now))) return "LOST";
     if (retry) {
       await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage });

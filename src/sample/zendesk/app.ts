@@ -155,6 +155,13 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     });
   }
 
+  // One ticket, as Zendesk shows it; a deleted one (in deleted_tickets, or gone for good) is not found.
+  app.get("/api/v2/tickets/:id.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    res.json({ ticket: presentTicket(req, ticket) });
+  });
+
   app.get("/api/v2/tickets/:id/comments.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
