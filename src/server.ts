@@ -1,4 +1,4 @@
-import { clockSkewProblemNow, startClockWatch, stopClockWatch } from "./db/clockSkew";
+import { clockSkewProblemNow, skewBoundMs, startClockWatch, stopClockWatch } from "./db/clockSkew";
 import "reflect-metadata";
 import http from "node:http";
 import { AddressInfo } from "node:net";
@@ -163,7 +163,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
     throw error;
   }
   try {
-    await startClockWatch(ds, { maxSkewMs: config.DSR_MAX_CLOCK_SKEW_MS, intervalMs: config.DSR_CLOCK_CHECK_MS }, logger);
+    await startClockWatch(ds, { maxSkewMs: skewBoundMs(config), intervalMs: config.DSR_CLOCK_CHECK_MS }, logger);
   } catch (error) {
     await ds.destroy();
     await connectors.close();

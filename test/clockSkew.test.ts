@@ -8,7 +8,7 @@ import { expect } from "chai";
 import mysql from "mysql2/promise";
 import pino from "pino";
 import { ConnectorError } from "../src/connectors/sdk";
-import { clockProblem, ClockWatch } from "../src/db/clockSkew";
+import { clockProblem, ClockWatch, skewBoundMs } from "../src/db/clockSkew";
 import { beginErasureUnit } from "../src/orchestrator/holdFence";
 import { REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
 import { bigAuthLog, BIG_EVENTS } from "./support/bigAuthLog";
@@ -22,10 +22,15 @@ const ADMIN_TOKEN = "clock-skew-admin-token-0123456789";
 const ADA = "ada.lovelace@example.com";
 
 describe("clock skew readings", () => {
+  it("holds a process to DSR_MAX_CLOCK_SKEW_MS, and to half a lease when that is less", () => {
+    expect(skewBoundMs({ DSR_MAX_CLOCK_SKEW_MS: 2_000, DSR_TASK_LEASE_MS: 30_000 })).to.equal(2_000);
+    expect(skewBoundMs({ DSR_MAX_CLOCK_SKEW_MS: 2_000, DSR_TASK_LEASE_MS: 1_500 })).to.equal(750);
+  });
+
   it("counts only a difference beyond the bound and the read's own uncertainty, and says which way", () => {
     expect(clockProblem({ skewMs: 1_900, roundTripMs: 2 }, 2_000)).to.equal(null);
     expect(clockProblem({ skewMs: -2_300, roundTripMs: 800 }, 2_000), "within half the round trip").to.equal(null);
-    expect(clockProblem({ skewMs: -90_000, roundTripMs: 2 }, 2_000)).to.match(/^this host's clock is 90\.0 s ahead of the database's \(DSR_MAX_CLOCK_SKEW_MS allows 2000 ms\)/);
+    expect(clockProblem({ skewMs: -90_000, roundTripMs: 2 }, 2_000)).to.match(/^this host's clock is 90\.0 s ahead of the database's \(at most 2000 ms allowed\)/);
     expect(clockProblem({ skewMs: 61_234, roundTripMs: 2 }, 2_000)).to.match(/^this host's clock is 61\.2 s behind the database's/);
   });
 });
@@ -130,7 +135,7 @@ describe("service processes whose clock is off [mariadb]", function () {
     const workerErr = output(worker.stderr!);
     const [workerCode] = await once(worker, "exit");
     expect(workerCode).to.equal(78);
-    expect(workerErr()).to.match(/^dsr: refusing to start: this host's clock is 9\d\.\d s ahead of the database's \(DSR_MAX_CLOCK_SKEW_MS allows 2000 ms\): hold placements and erasures compare times/);
+    expect(workerErr()).to.match(/^dsr: refusing to start: this host's clock is 9\d\.\d s ahead of the database's \(at most 750 ms allowed\): hold placements and erasures compare times/);
 
     setOffset("-90s");
     const server = serve();

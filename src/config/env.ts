@@ -242,7 +242,7 @@ export class Env {
    * wrote them, compared by other hosts: a clock off by more than a hold placement's margin (30 s) or a
    * unit's life could let a hold be placed while a unit of its category erases. Checked when a process
    * starts (it refuses to) and every DSR_CLOCK_CHECK_MS (its worker stops claiming, /readyz answers 503 and hold
-   * placements are refused until the clock is back).
+   * placements are refused until the clock is back). Never more than half of DSR_TASK_LEASE_MS is used.
    */
   @Transform(toInt)
   @IsInt()

@@ -42,7 +42,7 @@ export function clockProblem(reading: ClockReading, maxSkewMs: number): string |
   if (Math.abs(reading.skewMs) - reading.roundTripMs / 2 <= maxSkewMs) return null;
   const seconds = (Math.abs(reading.skewMs) / 1000).toFixed(1);
   return (
-    `this host's clock is ${seconds} s ${reading.skewMs > 0 ? "behind" : "ahead of"} the database's (DSR_MAX_CLOCK_SKEW_MS allows ${maxSkewMs} ms): ` +
+    `this host's clock is ${seconds} s ${reading.skewMs > 0 ? "behind" : "ahead of"} the database's (at most ${maxSkewMs} ms allowed): ` +
     "hold placements and erasures compare times written on different hosts, so this process neither erases nor places holds until its clock is synchronised (NTP)"
   );
 }
@@ -52,6 +52,15 @@ export class ClockSkewError extends Error {
   constructor(problem: string) {
     super(`refusing to start: ${problem}`);
   }
+}
+
+/**
+ * The bound a process holds its clock to: DSR_MAX_CLOCK_SKEW_MS, and at most half a lease. A unit of
+ * erasure lives a lease past its last heartbeat (a quarter lease ago at most), on its host's clock: a
+ * placement on a host further ahead than that would read it as ended while it erases.
+ */
+export function skewBoundMs(config: { DSR_MAX_CLOCK_SKEW_MS: number; DSR_TASK_LEASE_MS: number }): number {
+  return Math.min(config.DSR_MAX_CLOCK_SKEW_MS, Math.floor(config.DSR_TASK_LEASE_MS / 2));
 }
 
 /**
