@@ -31,6 +31,19 @@ export interface ZendeskConnector extends Connector {
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
 
+/** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
+const UNVERIFIED_HOLDER =
+  "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
+
+/**
+ * Whether an email identity was proven its user's: `verified` (the older field) or `verification_method`
+ * (its successor: `none` and `low` are not proof). The search finds a user by an unverified address
+ * too, and anyone's profile can be given one: taking it as proof would hand that user's tickets to
+ * whoever asks with the address, and erase them for them.
+ */
+const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
+  identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
+
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
 
@@ -80,7 +93,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
-  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
+  /** `unproven` hears of each user passed over because they hold the address only unverified. */
+  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): Promise<WireUser | undefined> => {
     const wanted = normalizeEmail(email);
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
@@ -88,9 +102,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
         if (u.email && normalizeEmail(u.email) === wanted) return u;
         // The search also finds a user by an email that is not their primary one (`email` shows the
-        // primary only): the address is theirs if it is one of their email identities.
-        for await (const identity of client.list<{ type?: string; value?: string }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
-          if (identity.type === "email" && typeof identity.value === "string" && normalizeEmail(identity.value) === wanted) return u;
+        // primary only): the address is theirs if it is one of their email identities, verified.
+        for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
+          if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
+          if (provenIdentity(identity)) return u;
+          unproven?.();
         }
       }
     }
@@ -104,7 +120,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * search finds live users only, so a soft-deleted one is looked for among deleted_users by its primary
    * address: one call per 100 deleted users, made only when no live user has the address.
    */
-  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext): Promise<Found> => {
+  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
     if (ids.ticketingUserId) {
       const user = await userById(ids.ticketingUserId, op, ctx);
       if (user?.active) return { user, state: "active" };
@@ -112,7 +128,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${ids.ticketingUserId}.json`, op, ctx);
       return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
     }
-    const user = await userByEmail(ids.email, op, ctx);
+    const user = await userByEmail(ids.email, op, ctx, unproven);
     if (user) return { user, state: "active" };
     const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
@@ -212,7 +228,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
     async *collect(ids, ctx) {
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
-      const found = await findUser(ids, "collect", ctx);
+      const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
