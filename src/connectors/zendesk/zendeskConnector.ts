@@ -93,24 +93,53 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
-  /** `unproven` hears of each user passed over because they hold the address only unverified. */
-  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): Promise<WireUser | undefined> => {
+  /**
+   * Every live user who holds the address, each once: Zendesk keeps one address per user, but an
+   * internationalised one may be held in Unicode by one user and in ASCII by another, and both are the
+   * subject's. `unproven` hears of each user passed over because they hold the address only unverified.
+   */
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<WireUser> {
     const wanted = normalizeEmail(email);
+    const seen = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
-        if (u.email && normalizeEmail(u.email) === wanted) return u;
+        if (seen.has(u.id)) continue;
+        if (u.email && normalizeEmail(u.email) === wanted) {
+          seen.add(u.id);
+          yield u;
+          continue;
+        }
         // The search also finds a user by an email that is not their primary one (`email` shows the
         // primary only): the address is theirs if it is one of their email identities, verified.
         for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
           if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
-          if (provenIdentity(identity)) return u;
-          unproven?.();
+          if (!provenIdentity(identity)) {
+            unproven?.();
+            continue;
+          }
+          seen.add(u.id);
+          yield u;
+          break;
         }
       }
     }
+  }
+
+  /** The first live user who holds the address (the one the roster puts it on). */
+  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
+    for await (const u of usersByEmail(email, op, ctx)) return u;
     return undefined;
+  };
+
+  /** The user with the subject's ticketing user id, live or soft-deleted, or undefined. */
+  const userWithId = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<Found> => {
+    const user = await userById(id, op, ctx);
+    if (user?.active) return { user, state: "active" };
+    if (!ZENDESK_ID.test(id)) return undefined;
+    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx);
+    return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
   };
 
   /**
@@ -118,18 +147,28 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * profile and every ticket, comment and attachment of theirs). By id, a user that is no longer active
    * is confirmed through deleted_users/{id}, which answers only for soft-deleted users. By email, the
    * search finds live users only, so a soft-deleted one is looked for among deleted_users by its primary
-   * address: one call per 100 deleted users, made only when no live user has the address.
+   * address: one call per 100 deleted users, made only when no user was found by id or live by address.
+   *
+   * The address is searched for even when the id is known: a person who changed their address on the
+   * platform and wrote in again is a second user under it, whom the id does not reach. Two users (by id
+   * and by address, or under two spellings of the address) stop the call: collect and erase follow one
+   * user, and following one would export or erase part of the person and report it whole.
    */
   const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
-    if (ids.ticketingUserId) {
-      const user = await userById(ids.ticketingUserId, op, ctx);
-      if (user?.active) return { user, state: "active" };
-      if (!ZENDESK_ID.test(ids.ticketingUserId)) return undefined;
-      const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${ids.ticketingUserId}.json`, op, ctx);
-      return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
+    const byId = ids.ticketingUserId ? await userWithId(ids.ticketingUserId, op, ctx) : undefined;
+    let found = byId;
+    for await (const user of usersByEmail(ids.email, op, ctx, unproven)) {
+      if (user.id === found?.user.id) continue;
+      if (found) {
+        throw new ConnectorError(
+          `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
+          `${name} ${op}: several users for one subject`,
+          false,
+        );
+      }
+      found = { user, state: "active" };
     }
-    const user = await userByEmail(ids.email, op, ctx, unproven);
-    if (user) return { user, state: "active" };
+    if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
       if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
