@@ -66,7 +66,7 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(shown.auditEvents[1].details).to.include({ from: "PENDING_APPROVAL", to: "IN_PROGRESS" });
   });
 
-  it("answers the same key with the same request, never a second one; a key reused for another subject is CONFLICT", async () => {
+  it("answers the same key with the same request, never a second one; a key reused for another subject, or other identities of one, is CONFLICT", async () => {
     await start({ DSR_WORKER_CONCURRENCY: "0" });
     const first = await trigger("settings-key-0002");
     for (let i = 0; i < 3; i++) expect((await trigger("settings-key-0002")).id).to.equal(first.id);
@@ -80,6 +80,20 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(second.id).not.to.equal(first.id);
     expect(second.duplicateOf).to.equal(first.id);
     expect(await t.count("requests")).to.equal(2);
+    // Every identity of the subject counts: the first request never reached what another phone or external id leads to.
+    const withIds = await trigger("settings-key-0004", { email: ADA, userId: "u-1", phone: "+44 20 7946 0000", externalIds: [{ system: "crm", id: "c-1" }, { system: "billing", id: "b-1" }] });
+    const respelled = await trigger("settings-key-0004", { email: " Ada.Lovelace@Example.com", userId: "u-1", phone: "+442079460000", externalIds: [{ system: "billing", id: "b-1" }, { system: "crm", id: "c-1" }] });
+    expect(respelled.id, "the same subject, spelled otherwise").to.equal(withIds.id);
+    for (const subject of [
+      { email: ADA, userId: "u-1", phone: "+44 20 7946 0001", externalIds: [{ system: "crm", id: "c-1" }, { system: "billing", id: "b-1" }] },
+      { email: ADA, userId: "u-1", phone: "+44 20 7946 0000", externalIds: [{ system: "crm", id: "c-2" }, { system: "billing", id: "b-1" }] },
+      { email: ADA, userId: "u-1", phone: "+44 20 7946 0000", externalIds: [{ system: "crm", id: "c-1" }] },
+      { email: ADA, userId: "u-1" },
+    ]) {
+      const reused = await t.gql(DELETE, { input: { idempotencyKey: "settings-key-0004", subject } }, Role.SERVICE);
+      expect(reused.errors?.map((e) => e.extensions.code), JSON.stringify(subject)).to.deep.equal(["CONFLICT"]);
+    }
+    expect(await t.count("requests")).to.equal(3);
   });
 
   it("gives concurrent calls with one key one request", async () => {

@@ -41,10 +41,11 @@ describeEachDatabase("manual connector", (db) => {
     expect((await waiting("DELETION", "ERASE")).note).to.equal(ARCHIVE.instructions.erase);
   });
 
-  it("tells the person to search each spelling of an internationalised domain, which the request lists, and names no address in the note", async () => {
+  it("tells the person to search each spelling of an internationalised domain and an accented local part, which the request lists, and names no address in the note", async () => {
     // A system searched by hand may hold either spelling, as the connectors' look-ups know.
-    const spellings = ["zoë@bücher.de", "zoë@xn--bcher-kva.de"];
-    const hint = " The subject's address has 2 spellings (its domain is internationalised): search for each of the request's subject.emailSpellings.";
+    // And either form of ë (one character, or e and a combining diaeresis) before the @.
+    const spellings = ["zoë@bücher.de", "zoë@xn--bcher-kva.de", "zoe\u0308@bücher.de", "zoe\u0308@xn--bcher-kva.de"];
+    const hint = " The subject's address has 4 spellings (an internationalised domain or accented letters are stored more than one way): search for each of the request's subject.emailSpellings.";
     for (const [type, step, typed] of [["ACCESS", "COLLECT", "Zoë@Bücher.DE"], ["DELETION", "ERASE", "ZOË@XN--BCHER-KVA.DE"]]) {
       const shown = await waiting(type, step, typed);
       expect(shown.note, `${type} ${step}`).to.equal(ARCHIVE.instructions[step === "COLLECT" ? "collect" : "erase"] + hint);

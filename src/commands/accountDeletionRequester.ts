@@ -2,7 +2,7 @@ import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
 import { RequestSource, RequestType, VerificationMethod } from "../domain/enums";
-import { normalizeEmail, normalizeUserId } from "../domain/identities";
+import { normalizeSubject } from "../domain/identities";
 import { RequestRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
@@ -19,14 +19,28 @@ export interface AccountDeletionCommand {
 
 const DEFAULT_EVIDENCE = "authenticated account settings session";
 
-/** Whether a stored request is about this subject, compared in matching form. */
-const sameSubject = (row: RequestRow, subject: AccountDeletionCommand["subject"]) =>
-  row.subjectEmail === normalizeEmail(subject.email) && row.subjectUserId === (subject.userId?.trim() ? normalizeUserId(subject.userId) : null);
+/** A subject's external ids as one comparable value, whatever order they were given in. */
+const externalIdsKey = (ids: readonly { system: string; id: string }[] | null) => JSON.stringify((ids ?? []).map((e) => [e.system, e.id]).sort());
 
 /**
- * The request already made under `key`, or null. CONFLICT when the key was used for another subject or by
- * another token: a token only ever gets back requests it submitted (auth/roles OWN_REQUESTS_ONLY), and one
- * message for both cases tells nothing about the other token's subject.
+ * Whether a stored request is about this subject with exactly these identities, compared in matching
+ * form: another phone or external id leads to records the stored request never reached, so answering
+ * with it would report their deletion done.
+ */
+function sameSubject(row: RequestRow, given: AccountDeletionCommand["subject"]): boolean {
+  const { subject } = normalizeSubject(given);
+  return (
+    row.subjectEmail === subject.email &&
+    row.subjectUserId === subject.userId &&
+    row.subjectPhone === subject.phone &&
+    externalIdsKey(row.subjectExternalIds) === externalIdsKey(subject.externalIds)
+  );
+}
+
+/**
+ * The request already made under `key`, or null. CONFLICT when the key was used for another subject (or
+ * other identities of one) or by another token: a token only ever gets back requests it submitted
+ * (auth/roles OWN_REQUESTS_ONLY), and one message for both cases tells nothing about the other token's subject.
  */
 async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow | null> {
   const row = await em.getRepository(RequestRow).findOneBy({ idempotencyKey: input.idempotencyKey });

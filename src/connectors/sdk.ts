@@ -8,7 +8,8 @@ import { REQUEST_IDENTITY_KINDS } from "../domain/identities";
 
 /**
  * For connectors: an email in matching form (normalizeEmail), and the spellings of it a system may
- * have stored (emailSpellings: with an internationalised domain, its Unicode and its ASCII form). Look
+ * have stored (emailSpellings: with an internationalised domain, its Unicode and its ASCII form; with
+ * accented letters before the @, those composed and decomposed). Look
  * a person up by each spelling and confirm every hit with normalizeEmail.
  */
 export { emailSpellings, normalizeEmail, phoneSpellings } from "../domain/identities";

@@ -48,16 +48,21 @@ export function normalizeEmail(raw: string): string {
 export const hashedEmailKey = (matchingForm: string): string => createHash("sha256").update(matchingForm).digest("hex");
 
 /**
- * The spellings of an address a system may have stored, in matching form: the address, and when its
+ * The spellings of an address a system may have stored, in matching form: the address; when its
  * domain is internationalised, the same address with the domain in ASCII (`ada@xn--bcher-kva.de` for
- * `ada@bücher.de`). Connectors look a person up by each (and confirm every hit with normalizeEmail):
- * systems store either, and the two are one mailbox.
+ * `ada@bücher.de`); and when its local part holds accented letters, each of those with the local part
+ * decomposed (NFD: `e` and a combining accent for `é`, as some input methods and systems write it; the
+ * domain is IDNA's, which composes). Connectors look a person up
+ * by each (and confirm every hit with normalizeEmail): systems store any of them, and they are one
+ * mailbox. A look-up compares the characters stored, so the composed form alone misses the others.
  */
 export function emailSpellings(email: string): string[] {
   const normalized = normalizeEmail(email);
   const parts = splitAddress(normalized);
   const ascii = parts ? domainToASCII(parts.domain) : "";
-  return [...new Set([normalized, ...(parts && ascii ? [`${parts.local}@${ascii}`] : [])])];
+  const domains = parts ? [...new Set([parts.domain, ...(ascii ? [ascii] : [])])] : [];
+  const locals = parts ? [...new Set([parts.local, parts.local.normalize("NFD")])] : [];
+  return [...new Set([normalized, ...locals.flatMap((local) => domains.map((domain) => `${local}@${domain}`))])];
 }
 
 /**

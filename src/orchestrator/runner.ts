@@ -111,12 +111,12 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
 
 /**
  * What a manual task adds to its instructions when the subject's address has more than one spelling
- * (an internationalised domain): a system searched by hand may hold either, as the connectors' own
+ * (an internationalised domain, accented letters): a system searched by hand may hold either, as the connectors' own
  * look-ups know. The note names no address (notes are not personal data); the request shows them.
  */
 export function manualSpellingsHint(ids: Identities): string {
   const spellings = ids.email ? emailSpellings(ids.email).length : 0;
-  return spellings > 1 ? ` The subject's address has ${spellings} spellings (its domain is internationalised): search for each of the request's subject.emailSpellings.` : "";
+  return spellings > 1 ? ` The subject's address has ${spellings} spellings (an internationalised domain or accented letters are stored more than one way): search for each of the request's subject.emailSpellings.` : "";
 }
 
 /** Which of a manual connector's instructions a task shows (a purge erases what a deletion kept). */

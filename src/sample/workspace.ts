@@ -91,7 +91,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const authLog = createAuthLogConnector({ store: "sql", url: `sqlite:${authLogFile}` });
     closers.push(() => authLog.close());
     const timeoutMs = options.callTimeoutMs ?? 10_000;
-    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000 });
+    const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000, accountMetadataKey: "user_id" });
     closers.push(() => payments.close());
     const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs });
     closers.push(() => ticketing.close());

@@ -23,7 +23,7 @@ export class Subject {
 
   @Field(() => [String], {
     description:
-      "Every spelling a system may have stored this address under, to look the person up by: `emailNormalized`, and with an internationalised domain its ASCII (IDNA) spelling too (`ada@bücher.de`, `ada@xn--bcher-kva.de`). Connectors search each; a person doing a manual connector's task searches each.",
+      "Every spelling a system may have stored this address under, to look the person up by: `emailNormalized`, with an internationalised domain its ASCII (IDNA) spelling too (`ada@bücher.de`, `ada@xn--bcher-kva.de`), and with accented letters before the @ each with those decomposed (NFD: `e` and a combining accent for `é`). Connectors search each; a person doing a manual connector's task searches each.",
   })
   emailSpellings!: string[];
 

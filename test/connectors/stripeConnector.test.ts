@@ -60,13 +60,13 @@ describe("Stripe connector", function () {
   describe("options", () => {
     it("lists every problem, when the options are wrong", () => {
       const attempt = () =>
-        createStripeConnector({ apiKey: "pk_test_publishable", host: "stripe.example.com", protocol: "http", port: 0, pageSize: 101, timeoutMs: -1, maxCustomersPerEmail: 0, colour: "red" } as never);
+        createStripeConnector({ apiKey: "pk_test_publishable", host: "stripe.example.com", protocol: "http", port: 0, pageSize: 101, timeoutMs: -1, maxCustomersPerEmail: 0, accountMetadataKey: "user[id]", colour: "red" } as never);
       expect(attempt).to.throw(ConnectorConfigError);
       try {
         attempt();
       } catch (error) {
         const problems = (error as ConnectorConfigError).problems.join("\n");
-        for (const word of ["publishable", "loopback", "port", "pageSize", "timeoutMs", "maxCustomersPerEmail", 'unknown option "colour"']) expect(problems).to.include(word);
+        for (const word of ["publishable", "loopback", "port", "pageSize", "timeoutMs", "maxCustomersPerEmail", "accountMetadataKey", 'unknown option "colour"']) expect(problems).to.include(word);
         expect(problems).not.to.include("pk_test_publishable");
       }
     });

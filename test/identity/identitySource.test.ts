@@ -1,22 +1,12 @@
 import path from "node:path";
 import { expect } from "chai";
-import { DataSource } from "typeorm";
 import { describeEachDatabase } from "../support/databases";
-import { runVerified, sampleSetup } from "./support";
+import { accountsFile, queryIn, runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { records } } } }`;
 const WRONG_ID = /^account-db: the userId the request gives is not the subject's here \((their users row holds another userId|another person's users row holds it), found by their email\)/;
 const SHARED = /^account-db: the subject's (paymentCustomerId|ticketingUserId) here is not theirs alone \(another person's users row holds it, found by their email\)/;
 
-/** Runs a statement on one of the sample workspace's own SQLite files, through a connection of the test's. */
-async function queryIn(file: string, sql: string, params: unknown[]): Promise<any> {
-  const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
-  try {
-    return await ds.query(sql, params);
-  } finally {
-    await ds.destroy();
-  }
-}
 const countIn = async (file: string, sql: string, params: unknown[]) => Number((await queryIn(file, sql, params))[0].n);
 
 /**
@@ -29,7 +19,7 @@ const countIn = async (file: string, sql: string, params: unknown[]) => Number((
  */
 describeEachDatabase("ids the account database ties to the subject's email, when they are not the subject's alone", (db) => {
   const setup = sampleSetup(db, SHOW);
-  const files = () => ({ accounts: path.join(setup.dir, "sample", "accounts.sqlite"), authLog: path.join(setup.dir, "sample", "auth-log.sqlite") });
+  const files = () => ({ accounts: accountsFile(setup.dir), authLog: path.join(setup.dir, "sample", "auth-log.sqlite") });
 
   /** What the account database and the auth log themselves hold for a user id: rows by user id, and auth events. */
   async function heldFor(userId: string): Promise<{ byUserId: number; authEvents: number }> {

@@ -67,9 +67,11 @@ describeEachDatabase("a subject stored in mixed case", (db) => {
     expect(requests.totalCount).to.equal(1);
   });
 
-  it("finds her at the payment processor by email alone, with Stripe's case-insensitive search", async () => {
+  it("finds her at the payment processor by email without her customer id, with Stripe's case-insensitive search", async () => {
     const payments = setup.ws.connectors.find((c) => c.spec.name === "payments")!;
-    expect((await collectAll(payments, { email: ZOE })).length).to.be.greaterThan(0);
+    // Her customer is tagged with her user id (accountMetadataKey): the account database gives it with her address.
+    expect((await collectAll(payments, { email: ZOE, userId: setup.ws.people[2].userId })).length).to.be.greaterThan(0);
+    expect((await collectAll(payments, { email: ZOE })).length, "tagged as an account's, and the subject's user id unknown").to.equal(0);
     const ticketing = setup.ws.connectors.find((c) => c.spec.name === "ticketing")!;
     expect((await collectAll(ticketing, { email: ZOE })).length).to.be.greaterThan(0);
     expect(await setup.ws.connectors[0].resolve!({ email: ZOE }, testContext())).to.include({ userId: setup.ws.people[2].userId, phone: "+442079460123" });

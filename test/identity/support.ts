@@ -1,4 +1,6 @@
+import path from "node:path";
 import pino from "pino";
+import { DataSource } from "typeorm";
 import type { Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
@@ -67,4 +69,17 @@ export async function runVerified(t: TestService, show: string, type: string, em
     "request finished",
     60_000,
   );
+}
+
+/** The sample workspace's account database file, under its data folder `dir`. */
+export const accountsFile = (dir: string): string => path.join(dir, "sample", "accounts.sqlite");
+
+/** Runs a statement on one of the sample workspace's own SQLite files, through a connection of the test's. */
+export async function queryIn(file: string, sql: string, params: unknown[]): Promise<any> {
+  const ds = await new DataSource({ type: "better-sqlite3", database: file }).initialize();
+  try {
+    return await ds.query(sql, params);
+  } finally {
+    await ds.destroy();
+  }
 }

@@ -44,12 +44,20 @@ export interface StripeConnectorOptions {
   redactionPollMs?: number;
   /** Stripe-Version sent with redaction-job calls (a preview API at Stripe); default: the account's version. */
   redactionApiVersion?: string;
+  /**
+   * The metadata key under which the platform tags each customer it creates for an account with that
+   * account's user id (e.g. "user_id"). A customer found by the subject's address whose tag names
+   * another user id (or any, when the subject's is not known) is that account's, not the subject's: a
+   * customer's email is whatever was typed into it. Such a customer is passed over and reported. Unset
+   * (the default): every customer with the address is the subject's.
+   */
+  accountMetadataKey?: string;
 }
 
-/** The options with every default filled in (redactionApiVersion stays optional). */
-export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion">> & Pick<StripeConnectorOptions, "redactionApiVersion">;
+/** The options with every default filled in (redactionApiVersion and accountMetadataKey stay optional). */
+export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">> & Pick<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">;
 
-const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "redactionPollMs", "redactionApiVersion"];
+const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "redactionPollMs", "redactionApiVersion", "accountMetadataKey"];
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
@@ -95,6 +103,11 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   if (redactionApiVersion !== undefined && (typeof redactionApiVersion !== "string" || !/^[0-9]{4}-[0-9]{2}-[0-9]{2}(\.[a-z]+)?$/.test(redactionApiVersion))) {
     problems.push('redactionApiVersion must read like "2025-05-28.preview"');
   }
+  const accountMetadataKey = o.accountMetadataKey;
+  // Stripe's metadata keys: up to 40 characters, no square brackets.
+  if (accountMetadataKey !== undefined && (typeof accountMetadataKey !== "string" || !/^[A-Za-z0-9_.-]{1,40}$/.test(accountMetadataKey))) {
+    problems.push("accountMetadataKey must be a Stripe metadata key: 1 to 40 letters, digits, _ . or -");
+  }
   if (problems.length) throw new ConnectorConfigError(typeof name === "string" ? name : "", problems, "Stripe connector");
-  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, retries, maxInlineWaitMs, redactionPollMs, redactionApiVersion } as ResolvedStripeOptions;
+  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, retries, maxInlineWaitMs, redactionPollMs, redactionApiVersion, accountMetadataKey } as ResolvedStripeOptions;
 }

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import Stripe from "stripe";
-import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
+import { emailCaseSpellings, emailSpellings, normalizeEmail, normalizeUserId } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, NotSearchedRecords, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
@@ -33,6 +33,10 @@ type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null 
 /** What a guest leaves at Stripe without a customer, in the order collect and erase read them. */
 const GUEST_KINDS = ["charge", "dispute", "checkout_session", "payment_intent"] as const;
 type GuestKind = (typeof GUEST_KINDS)[number];
+
+/** Why collect passed over a customer with the subject's address (accountMetadataKey). */
+const OTHER_ACCOUNT =
+  "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
 
 /** Escapes a value for Stripe's search query language (single-quoted strings). */
 const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
@@ -133,7 +137,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * email (a guest checkout makes a customer of its own, linked to no account). With `deletedToo`, a
    * deleted customer with the given id is yielded as well (erase finishes its leftovers).
    */
-  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false): AsyncGenerator<StripeThing> {
+  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false, otherAccount?: () => void): AsyncGenerator<StripeThing> {
     const seen = new Set<string>();
     const id = ids.paymentCustomerId;
     if (id) {
@@ -162,6 +166,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
+        if (!ownAccount(customer, ids)) {
+          otherAccount?.();
+          continue;
+        }
         seen.add(customer.id);
         if (seen.size > o.maxCustomersPerEmail) {
           throw new ConnectorError(
@@ -174,6 +182,17 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       }
     }
   }
+
+  /**
+   * Whether a customer found by the subject's address may be theirs: untagged (a guest checkout's), or
+   * tagged with the subject's own user id (accountMetadataKey). Without the option, every one may.
+   */
+  const ownAccount = (customer: StripeThing, ids: Identities): boolean => {
+    if (!o.accountMetadataKey) return true;
+    const tag = (customer.metadata as Record<string, unknown> | null | undefined)?.[o.accountMetadataKey];
+    if (typeof tag !== "string" || tag.trim() === "") return true;
+    return typeof ids.userId === "string" && normalizeUserId(tag) === ids.userId;
+  };
 
   /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
   const guestLookups = {
@@ -406,7 +425,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     async *collect(ids, ctx): AsyncGenerator<SubjectRecord> {
       for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
-      for await (const customer of customersOf(ids, "collect", ctx)) {
+      for await (const customer of customersOf(ids, "collect", ctx, false, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
         count += 1;
         yield toRecord("customer", customer);
         for (const kind of CUSTOMER_LISTS) {

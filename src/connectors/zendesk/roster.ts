@@ -31,7 +31,8 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *
  * An address can be spelt two ways that normalize alike (an internationalised domain in Unicode or in
  * ASCII), so two users may hold what is one address in matching form. Such an address goes on the entry
- * of the user collect finds by it, and the other is listed by id alone: no two entries share it. A
+ * of the user the search finds first by it, and the other is listed by id alone: no two entries share it
+ * (collect refuses such a subject rather than follow one of the two). A
  * soft-deleted user's address is theirs only when no live user has it and no soft-deleted user listed
  * before them does (collect looks among live users first, then down deleted_users in order).
  */

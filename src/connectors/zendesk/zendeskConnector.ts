@@ -31,6 +31,19 @@ export interface ZendeskConnector extends Connector {
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
 
+/** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
+const UNVERIFIED_HOLDER =
+  "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
+
+/**
+ * Whether an email identity was proven its user's: `verified` (the older field) or `verification_method`
+ * (its successor: `none` and `low` are not proof). The search finds a user by an unverified address
+ * too, and anyone's profile can be given one: taking it as proof would hand that user's tickets to
+ * whoever asks with the address, and erase them for them.
+ */
+const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
+  identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
+
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
 
@@ -80,21 +93,53 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
-  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
+  /**
+   * Every live user who holds the address, each once: Zendesk keeps one address per user, but an
+   * internationalised one may be held in Unicode by one user and in ASCII by another, and both are the
+   * subject's. `unproven` hears of each user passed over because they hold the address only unverified.
+   */
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<WireUser> {
     const wanted = normalizeEmail(email);
+    const seen = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
-        if (u.email && normalizeEmail(u.email) === wanted) return u;
+        if (seen.has(u.id)) continue;
+        if (u.email && normalizeEmail(u.email) === wanted) {
+          seen.add(u.id);
+          yield u;
+          continue;
+        }
         // The search also finds a user by an email that is not their primary one (`email` shows the
-        // primary only): the address is theirs if it is one of their email identities.
-        for await (const identity of client.list<{ type?: string; value?: string }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
-          if (identity.type === "email" && typeof identity.value === "string" && normalizeEmail(identity.value) === wanted) return u;
+        // primary only): the address is theirs if it is one of their email identities, verified.
+        for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
+          if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
+          if (!provenIdentity(identity)) {
+            unproven?.();
+            continue;
+          }
+          seen.add(u.id);
+          yield u;
+          break;
         }
       }
     }
+  }
+
+  /** The first live user who holds the address (the one the roster puts it on). */
+  const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
+    for await (const u of usersByEmail(email, op, ctx)) return u;
     return undefined;
+  };
+
+  /** The user with the subject's ticketing user id, live or soft-deleted, or undefined. */
+  const userWithId = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<Found> => {
+    const user = await userById(id, op, ctx);
+    if (user?.active) return { user, state: "active" };
+    if (!ZENDESK_ID.test(id)) return undefined;
+    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx);
+    return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
   };
 
   /**
@@ -102,18 +147,28 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * profile and every ticket, comment and attachment of theirs). By id, a user that is no longer active
    * is confirmed through deleted_users/{id}, which answers only for soft-deleted users. By email, the
    * search finds live users only, so a soft-deleted one is looked for among deleted_users by its primary
-   * address: one call per 100 deleted users, made only when no live user has the address.
+   * address: one call per 100 deleted users, made only when no user was found by id or live by address.
+   *
+   * The address is searched for even when the id is known: a person who changed their address on the
+   * platform and wrote in again is a second user under it, whom the id does not reach. Two users (by id
+   * and by address, or under two spellings of the address) stop the call: collect and erase follow one
+   * user, and following one would export or erase part of the person and report it whole.
    */
-  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext): Promise<Found> => {
-    if (ids.ticketingUserId) {
-      const user = await userById(ids.ticketingUserId, op, ctx);
-      if (user?.active) return { user, state: "active" };
-      if (!ZENDESK_ID.test(ids.ticketingUserId)) return undefined;
-      const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${ids.ticketingUserId}.json`, op, ctx);
-      return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
+  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
+    const byId = ids.ticketingUserId ? await userWithId(ids.ticketingUserId, op, ctx) : undefined;
+    let found = byId;
+    for await (const user of usersByEmail(ids.email, op, ctx, unproven)) {
+      if (user.id === found?.user.id) continue;
+      if (found) {
+        throw new ConnectorError(
+          `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
+          `${name} ${op}: several users for one subject`,
+          false,
+        );
+      }
+      found = { user, state: "active" };
     }
-    const user = await userByEmail(ids.email, op, ctx);
-    if (user) return { user, state: "active" };
+    if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
       if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
@@ -240,7 +295,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
     async *collect(ids, ctx) {
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
-      const found = await findUser(ids, "collect", ctx);
+      const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;

@@ -24,7 +24,7 @@ const unauthenticated = { error: "Couldn't authenticate you" };
 const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
 
 function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
-  const { secondary_emails: _secondary, ...fields } = u as ZendeskUser;
+  const { secondary_emails: _secondary, unverified_emails: _unverified, ...fields } = u as ZendeskUser;
   return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...fields };
 }
 
@@ -126,8 +126,9 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/users/:id/identities.json", (req, res) => {
     const user = store.user(idOf(req.params.id) ?? -1);
     if (!user) return void res.status(404).json(notFound);
-    const emails = [user.email, ...(user.secondary_emails ?? [])];
-    const identities = emails.map((value, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified: true }));
+    const emails = [...[user.email, ...(user.secondary_emails ?? [])].map((value) => ({ value, verified: true })), ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false }))];
+    // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
+    const identities = emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" }));
     res.json(paginate(req, "identities", identities, (x) => x));
   });
 

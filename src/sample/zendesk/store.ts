@@ -75,10 +75,10 @@ export class ZendeskStore {
     return this.state.users.find((u) => u.id === id);
   }
 
-  /** Active users with an email identity equal to `email`, primary or not (case-insensitive, as Zendesk's search). */
+  /** Active users with an email identity equal to `email`, primary or not, verified or not (case-insensitive, as Zendesk's search). */
   usersByEmail(email: string): ZendeskUser[] {
     const wanted = email.toLowerCase();
-    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? [])].some((e) => e.toLowerCase() === wanted));
+    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase() === wanted));
   }
 
   /** Soft-deleted users, those deleted for good after them (as Zendesk lists them: nothing personal left). */

@@ -9,6 +9,12 @@ export interface ZendeskUser {
   email: string;
   /** Its other email identities (Zendesk lists them under /users/{id}/identities; the user's `email` is the primary one). */
   secondary_emails?: string[];
+  /**
+   * Email identities nobody has verified yet (an agent typed them onto the profile, or the user added one
+   * and never followed Zendesk's verification link): listed under /identities with `verified: false`,
+   * and found by the user search like any identity. Whose address it is, is unproven.
+   */
+  unverified_emails?: string[];
   phone: string | null;
   /** `end-user`, `agent` or `admin`. */
   role: "end-user" | "agent" | "admin";

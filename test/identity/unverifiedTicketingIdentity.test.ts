@@ -1,0 +1,83 @@
+import { expect } from "chai";
+import { ZendeskConnector } from "../../src/connectors/zendesk";
+import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
+import { describeEachDatabase } from "../support/databases";
+import { submit, TestService } from "../support/harness";
+import { connectorFor, expectedRecordCount, GRACE_PERSON, startStandIn, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
+import { exportedManifest, FAST } from "../export/support";
+
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { recordType reason } tasks { connector step status outcome { records erased } } } }`;
+/** Someone who never wrote to support: Zendesk has no user of hers. */
+const NADIA = "nadia.new@example.org";
+
+/**
+ * Zendesk lists every email identity of a user with whether it was verified, and its user search finds
+ * a user by an unverified one too: an agent typed it onto the profile, or the user added it and never
+ * followed the verification link. Such an address is a claim, not proof: here Grace's profile carries
+ * Nadia's address, unverified. The connector took any email identity as the subject's, so Nadia's
+ * access exported Grace's profile and tickets, and her deletion deleted them. Checked against the
+ * stand-in's own data and the export.
+ */
+describeEachDatabase("a ticketing user holding the subject's address unverified", (db) => {
+  let z: ZendeskStandIn;
+  let connector: ZendeskConnector;
+  let t: TestService;
+  let grace: ZendeskUser;
+  beforeEach(async function () {
+    this.timeout(60_000);
+    z = await startStandIn();
+    connector = connectorFor(z);
+    // Support threads kept 30 days: a deletion erases every one of these threads rather than keep them for a later purge.
+    const rules = [{ category: "SUPPORT", period: "30 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST" }];
+    t = await new TestService(db(), { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+    grace.unverified_emails = ["Nadia.New@Example.org"];
+  });
+  afterEach(async () => {
+    await t?.stop();
+    await connector?.close();
+    await z?.close();
+  });
+
+  const finished = async (type: string, email: string) => {
+    const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(SHOW, { id: r.id })).request;
+      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+    }, `${type} finished`, 30_000);
+    return { id: r.id as string, ...done };
+  };
+  /** Grace as Zendesk holds her: her profile and every ticket that leads to her. */
+  const graceAtZendesk = () => JSON.stringify({ user: z.store.user(grace.id), tickets: ticketsTiedTo(z, grace.id) });
+
+  it("exports none of Grace's records for Nadia's access, and her deletion leaves Grace's user and tickets as they were", async function () {
+    this.timeout(90_000);
+    const before = graceAtZendesk();
+    expect(expectedRecordCount(z, grace.id), "Grace's records at Zendesk").to.be.greaterThan(1);
+
+    const access = await finished("ACCESS", NADIA);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const collect = access.tasks.find((x: any) => x.step === "COLLECT");
+    expect(collect.outcome.records, "records collected for Nadia").to.equal(0);
+    const manifest = await exportedManifest(t, access.id);
+    expect(manifest.files.reduce((n: number, f: { records: number }) => n + f.records, 0), "records in Nadia's export").to.equal(0);
+    // The request says a user was passed over, and why, naming no one.
+    expect(access.notSearched.map((x: any) => x.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => r.includes("unverified email identity")));
+    expect(JSON.stringify(access.notSearched)).not.to.include(grace.email).and.not.to.include(String(grace.id));
+
+    const deletion = await finished("DELETION", NADIA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(graceAtZendesk(), "Grace's user and tickets at Zendesk").to.equal(before);
+    expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0, ticketSoftDeletes: 0, commentRedactions: 0, ccRemovals: 0 });
+  });
+
+  it("still finds Grace by her address once it is a verified identity of hers", async function () {
+    this.timeout(60_000);
+    grace.unverified_emails = [];
+    grace.secondary_emails = ["Nadia.New@Example.org"];
+    const access = await finished("ACCESS", NADIA);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.equal(expectedRecordCount(z, grace.id));
+  });
+});
