@@ -12,7 +12,8 @@ import { clockProblem, ClockWatch, skewBoundMs } from "../src/db/clockSkew";
 import { beginErasureUnit } from "../src/orchestrator/holdFence";
 import { REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
 import { bigAuthLog, BIG_EVENTS } from "./support/bigAuthLog";
-import { submit, submitVerified, TestService } from "./support/harness";
+import { submit, submitVerified, TEST_START, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
 import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
 
 const BIN = path.resolve(__dirname, "..", "..", "bin", "dsr.js");
@@ -293,5 +294,56 @@ describe("a worker whose wall clock steps back mid-collect [mariadb]", function 
     const collect = done.tasks.find((x: any) => x.step === "COLLECT");
     expect(collect.attempts, "no lease lost").to.equal(1);
     expect(done.export.records).to.equal(BIG_EVENTS);
+  });
+});
+
+/**
+ * A worker decides by its own clock when kept records are due for their purge: one whose clock is off
+ * must not decide it (a clock a year ahead would purge what the law keeps a year early). Its watch
+ * here reads a clock the test sets, in the test's own process.
+ */
+describe("a worker whose clock is off schedules no purge [mariadb]", function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  let t: TestService;
+  before(async function () {
+    db = await mariadbOrSkip(this);
+  });
+  after(async () => {
+    await t?.stop();
+    await db?.drop();
+  });
+
+  it("leaves a kept set that has come due alone while the clock is off, and purges it once the clock is back", async () => {
+    const DAY = 86_400_000;
+    // A charge of three years ago: kept seven years (an exception OPEN), due four years on.
+    const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] }).seedDated(ADA, [new Date(TEST_START.getTime() - 3 * 365 * DAY)]);
+    t = await new TestService(db, { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "400" }, [payments]).start();
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const exceptions = async () => (await t.ok(`query($id: ID!) { request(id: $id) { status retentionExceptions { status } } }`, { id: r.id })).request;
+    await t.waitFor(async () => ((await exceptions()).status === "COMPLETED" ? true : undefined), "deletion completed");
+    expect((await exceptions()).retentionExceptions).to.deep.equal([{ status: "OPEN" }]);
+
+    let skewMs = 90_000;
+    const watch = new ClockWatch(t.ds, 200, pino({ level: "silent" }), async () => ({ skewMs, roundTripMs: 1 }));
+    await watch.check();
+    watch.start(60_000);
+    try {
+      t.clock.advance(4 * 365 * DAY + 5 * DAY);
+      // Sweeps every 200 ms (half the lease): a second is five of them.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const purges = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE requestId = ? AND step = 'PURGE'`, [r.id]))[0].n);
+      expect(await purges(), "no purge scheduled by a skewed clock").to.equal(0);
+      expect(payments.data.get(ADA)).to.have.length(1);
+
+      skewMs = 10;
+      await watch.check();
+      await t.waitFor(async () => ((await exceptions()).retentionExceptions[0].status === "CLOSED" ? true : undefined), "the kept set purged once the clock is back", 20_000);
+      expect(await purges()).to.equal(1);
+      expect(payments.data.get(ADA)).to.equal(undefined);
+    } finally {
+      watch.stop();
+    }
   });
 });

@@ -102,19 +102,21 @@ export class Worker {
     let idle = false;
     while (!this.stopping) {
       try {
+        // A clock too far from the database's (db/clockSkew.ts): claim nothing, and decide nothing by
+        // this host's time (which kept records are due for their purge, what is past its grace), until it is back.
+        const skewed = clockSkewProblem(this.services.ds) !== null;
         if (performance.now() - lastSweep >= this.options.sweepIntervalMs) {
           lastSweep = performance.now();
           const reset = await resetExpiredLeases(this.services.ds, this.services.clock.now());
           if (reset) log.warn({ reset }, "expired leases taken back");
-          const purges = await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
+          const purges = skewed ? 0 : await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
           if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
         }
-        if (performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
+        if (!skewed && performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
           lastPurge = performance.now();
           await purgeExpiredExports(this.services).catch((error) => log.error({ err: error }, "export retention purge failed"));
         }
-        // A clock too far from the database's: claim nothing until it is back (db/clockSkew.ts).
-        const free = clockSkewProblem(this.services.ds) ? 0 : this.options.concurrency - this.running.size;
+        const free = skewed ? 0 : this.options.concurrency - this.running.size;
         this.woken = false;
         const statuses: readonly ClaimStatus[] | undefined = free > 0 && idle ? await runnableStatuses(this.services.ds, this.services.clock.now()) : undefined;
         if (free > 0 && (!statuses || statuses.length)) {
