@@ -26,3 +26,18 @@ export async function breathe(): Promise<void> {
 export function turnDue(): boolean {
   return performance.now() - lastTurn >= TURN_BUDGET_MS;
 }
+
+/**
+ * `work`, called at most once per `everyMs` on the monotonic clock (a wall clock stepped back would stop
+ * it for as long as the step): the first call after `everyMs` has passed since the last one (or since
+ * this was made) runs it, the others return at once. Long work paces its lease heartbeats with it.
+ */
+export function paced(everyMs: number, work: () => Promise<void>): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    const now = performance.now();
+    if (now - last < everyMs) return;
+    last = now;
+    await work();
+  };
+}

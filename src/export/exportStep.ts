@@ -4,6 +4,7 @@ import { PassThrough, Transform } from "node:stream";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { ConnectorError, TaskContext } from "../connectors/sdk";
+import { paced } from "../eventLoop";
 import { RequestType } from "../domain/enums";
 import { ExportRow, RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
@@ -40,13 +41,10 @@ export const heartbeatEveryMs = (leaseMs: number) => Math.min(1000, leaseMs / 4)
 
 /** Extends the lease at the heartbeat pace, and stops the work when the task was stopped from outside. */
 function pacedHeartbeat(ctx: TaskContext, leaseMs: number): () => Promise<void> {
-  const everyMs = heartbeatEveryMs(leaseMs);
-  let last = performance.now();
+  const beat = paced(heartbeatEveryMs(leaseMs), () => ctx.heartbeat());
   return async () => {
     if (ctx.signal.aborted) throw new Error(`export stopped: ${String(ctx.signal.reason)}`);
-    if (performance.now() - last < everyMs) return;
-    last = performance.now();
-    await ctx.heartbeat();
+    await beat();
   };
 }
 

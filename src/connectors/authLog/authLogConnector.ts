@@ -12,7 +12,7 @@ import {
   specProblems,
   type TaskContext,
 } from "../sdk";
-import { breathe, turnDue } from "../../eventLoop";
+import { breathe, paced, turnDue } from "../../eventLoop";
 import { normalizeUserId } from "../../domain/identities";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
@@ -32,15 +32,7 @@ export interface AuthLogConnector extends Connector {
 export const AUTH_LOG_VERSION = "1.0.0";
 
 /** Calls ctx.heartbeat() when at least `everyMs` passed since the last call (or since the start). */
-function pacer(ctx: Pick<TaskContext, "heartbeat">, everyMs: number): () => Promise<void> {
-  let last = performance.now();
-  return async () => {
-    const now = performance.now();
-    if (now - last < everyMs) return;
-    last = now;
-    await ctx.heartbeat();
-  };
-}
+const pacer = (ctx: Pick<TaskContext, "heartbeat">, everyMs: number) => paced(everyMs, () => ctx.heartbeat());
 
 /**
  * A user's pages in order, the next one fetched while the caller works on the current one: at most two
