@@ -155,17 +155,12 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
   const connectors = await buildRegistry(config, options.connectors, logger);
-  let ds;
+  let ds: DataSource | undefined;
   try {
     ds = await openDatabase(config, logger);
-  } catch (error) {
-    await connectors.close();
-    throw error;
-  }
-  try {
     await startClockWatch(ds, { maxSkewMs: skewBoundMs(config), intervalMs: config.DSR_CLOCK_CHECK_MS }, logger);
   } catch (error) {
-    await ds.destroy();
+    await ds?.destroy();
     await connectors.close();
     throw error;
   }
