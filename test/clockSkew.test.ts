@@ -22,6 +22,16 @@ const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const ADMIN_TOKEN = "clock-skew-admin-token-0123456789";
 const ADA = "ada.lovelace@example.com";
 
+/** The environment that runs a process on the offset in `offsetFile`, reread at every call (its monotonic timers are left alone). */
+const fakedClock = (offsetFile: string) => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: offsetFile, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" });
+
+/** A suite that runs processes under libfaketime: skipped without it, failed instead under CI (DSR_TEST_REQUIRE_MYSQL). */
+function faketimeOrSkip(suite: Mocha.Context): void {
+  if (fs.existsSync(LIBFAKETIME)) return;
+  if (REQUIRE_MYSQL) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (.ci/run does)`);
+  suite.skip();
+}
+
 describe("clock skew readings", () => {
   it("holds a process to DSR_MAX_CLOCK_SKEW_MS, and to half a lease when that is less", () => {
     expect(skewBoundMs({ DSR_MAX_CLOCK_SKEW_MS: 2_000, DSR_TASK_LEASE_MS: 30_000 })).to.equal(2_000);
@@ -51,15 +61,11 @@ describe("service processes whose clock is off [mariadb]", function () {
   const children = new Set<ChildProcess>();
   const workers = new WorkerProcesses(() => ({ DATABASE_URL: db.url, CRASH_EFFECTS_URL: db.url, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir, ...faked() }));
 
-  /** The environment that runs a process on the offset in `offsetFile` (its real clock's monotonic timers are left alone). */
-  const faked = () => ({ LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: offsetFile, FAKETIME_NO_CACHE: "1", FAKETIME_DONT_FAKE_MONOTONIC: "1" });
+  const faked = () => fakedClock(offsetFile);
   const setOffset = (offset: string) => fs.writeFileSync(offsetFile, `${offset}\n`);
 
   before(async function () {
-    if (!fs.existsSync(LIBFAKETIME)) {
-      if (REQUIRE_MYSQL) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (.ci/run does)`);
-      this.skip();
-    }
+    faketimeOrSkip(this);
     db = await mariadbOrSkip(this);
     dir = tempDir("dsr-clock-");
     offsetFile = path.join(dir, "faketime");
@@ -252,17 +258,11 @@ describe("a worker whose wall clock steps back mid-collect [mariadb]", function 
     DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"),
     DSR_DATA_DIR: dir,
     DSR_EXPORT_MASTER_KEY: masterKey,
-    LD_PRELOAD: LIBFAKETIME,
-    FAKETIME_TIMESTAMP_FILE: offsetFile,
-    FAKETIME_NO_CACHE: "1",
-    FAKETIME_DONT_FAKE_MONOTONIC: "1",
+    ...fakedClock(offsetFile),
   }));
 
   before(async function () {
-    if (!fs.existsSync(LIBFAKETIME)) {
-      if (REQUIRE_MYSQL) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime package (.ci/run does)`);
-      this.skip();
-    }
+    faketimeOrSkip(this);
     db = await mariadbOrSkip(this);
     dir = tempDir("dsr-clock-step-");
     offsetFile = path.join(dir, "faketime");
