@@ -69,10 +69,12 @@ export class SpillWriter {
     if (!file) return { memory: this.held };
     fs.writeSync(file.fd, file.cipher.final());
     fs.closeSync(file.fd);
+    // Finished: a discard after this has nothing to close (the reader owns the file now).
+    this.file = null;
     return { dir: file.dir, key: file.key, iv: file.iv, tag: file.cipher.getAuthTag() };
   }
 
-  /** Forgets a spill that will not be read (and empties its file). */
+  /** Forgets a spill that will not be read (and removes its file); after `finish`, nothing to do. */
   discard(): void {
     this.held = [];
     const file = this.file;

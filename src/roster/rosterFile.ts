@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
+import { readSpill, type SpillWriter } from "../export/spill";
 import { addRecords, type RosterPerson } from "./people";
 
 /** The roster file's columns, in order (README "Breach rosters" documents each). */
@@ -24,25 +25,27 @@ export function rosterRow(person: RosterPerson): string[] {
 
 /**
  * The roster as RFC 4180 CSV in UTF-8 with a byte-order mark (spreadsheet programs then read accents
- * right): a header, then one line per person, those with an email first (they can be written to), in
- * the order they were found. `people()` is read twice (with an email, then without), a chunk at a time,
- * with the event loop's turn between chunks: nothing holds the whole list.
+ * right): a header, then one line per person, those with an email first (they can be written to).
+ * `people` is read once, a chunk at a time, with the event loop's turn between chunks; the lines of
+ * people without an email wait in `later` (an encrypted spill: a roster may hold millions) and follow.
  */
-export function rosterCsv(people: () => Iterable<RosterPerson>): Readable {
-  async function* lines(): AsyncGenerator<string> {
+export function rosterCsv(people: AsyncIterable<RosterPerson>, later: SpillWriter): Readable {
+  async function* lines(): AsyncGenerator<string | Buffer> {
     yield `\ufeff${stringify([[...ROSTER_COLUMNS]])}`;
-    for (const withEmail of [true, false]) {
-      let rows: string[][] = [];
-      for (const person of people()) {
-        if (person.identities.has("email") !== withEmail) continue;
-        rows.push(rosterRow(person));
-        if (rows.length < CHUNK) continue;
-        yield stringify(rows);
-        rows = [];
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      if (rows.length) yield stringify(rows);
+    let rows: string[][] = [];
+    let without: string[][] = [];
+    for await (const person of people) {
+      if (person.identities.has("email")) rows.push(rosterRow(person));
+      else without.push(rosterRow(person));
+      if (without.length >= CHUNK) (later.write(stringify(without)), (without = []));
+      if (rows.length < CHUNK) continue;
+      yield stringify(rows);
+      rows = [];
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    if (rows.length) yield stringify(rows);
+    if (without.length) later.write(stringify(without));
+    yield* readSpill(later.finish());
   }
   return Readable.from(lines());
 }

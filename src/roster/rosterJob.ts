@@ -9,7 +9,8 @@ import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
-import { addRecords, PeopleIndex } from "./people";
+import { removeSpillDir, spillDir, SpillWriter } from "../export/spill";
+import { addRecords, PeopleIndex, type RosterPerson } from "./people";
 import { rosterCsv } from "./rosterFile";
 
 /** What one attempt at a roster gets from the runner that claimed it. */
@@ -55,47 +56,57 @@ const ENTRIES_PER_TURN = 100;
  */
 export async function drawRoster(services: Services, row: BreachRosterRow, lease: RosterLease): Promise<DrawnRoster> {
   const index = new PeopleIndex();
-  const outcomes = new Map<string, Pick<RosterSystemResult, "role" | "outcome" | "problem">>();
-  const breached = new Set(row.connectors);
-  const contacts = services.connectors.list().filter((c) => !breached.has(c.spec.name) && c.spec.provides.length > 0 && c.listSubjects);
-  for (const name of row.connectors) {
-    const connector = services.connectors.get(name);
-    if (!connector) outcomes.set(name, { role: "BREACHED", outcome: "FAILED", problem: "not registered in this installation any more" });
-    else if (!connector.listSubjects) outcomes.set(name, { role: "BREACHED", outcome: "NOT_LISTABLE", problem: notListable(connector) });
-    else outcomes.set(name, { role: "BREACHED", ...(await listInto(services, index, connector, true, row.id, lease)) });
-  }
-  for (const connector of contacts) outcomes.set(connector.spec.name, { role: "CONTACTS", ...(await listInto(services, index, connector, false, row.id, lease)) });
-  await addResidue(services, index, row.connectors);
-
-  // One pass for the counts; the file reads the index again (rosterCsv): the people are never a list.
-  let people = 0;
-  let withoutEmail = 0;
-  const perSystem = new Map<string, { people: number; records: number | null }>();
-  for (const person of index.breachedPeople()) {
-    people += 1;
-    if (!person.identities.has("email")) withoutEmail += 1;
-    for (const connector of person.listedBy) {
-      const held = person.heldBy.get(connector);
-      const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
-      tally.people += 1;
-      if (held !== undefined) tally.records = addRecords(tally.records, held);
-      perSystem.set(connector, tally);
+  let laterDir: string | null = null;
+  const later = new SpillWriter(() => (laterDir ??= spillDir()));
+  try {
+    const outcomes = new Map<string, Pick<RosterSystemResult, "role" | "outcome" | "problem">>();
+    const breached = new Set(row.connectors);
+    const contacts = services.connectors.list().filter((c) => !breached.has(c.spec.name) && c.spec.provides.length > 0 && c.listSubjects);
+    for (const name of row.connectors) {
+      const connector = services.connectors.get(name);
+      if (!connector) outcomes.set(name, { role: "BREACHED", outcome: "FAILED", problem: "not registered in this installation any more" });
+      else if (!connector.listSubjects) outcomes.set(name, { role: "BREACHED", outcome: "NOT_LISTABLE", problem: notListable(connector) });
+      else outcomes.set(name, { role: "BREACHED", ...(await listInto(services, index, connector, true, row.id, lease)) });
     }
-    if (people % ENTRIES_PER_TURN === 0) await yieldTurn();
-  }
-  const systems = [...outcomes].map(([connector, o]): RosterSystemResult => {
-    if (o.outcome !== "LISTED") return { connector, ...o, people: null, records: null };
-    const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
-    return { connector, ...o, people: tally.people, records: o.role === "CONTACTS" ? null : tally.records };
-  });
+    for (const connector of contacts) outcomes.set(connector.spec.name, { role: "CONTACTS", ...(await listInto(services, index, connector, false, row.id, lease)) });
+    await addResidue(services, index, row.connectors);
 
-  const objectKey = rosterFileKey(row.id, lease.attempt);
-  const { keys, storage } = exportTools(services);
-  const dataKey = await keys.newDataKey(rosterBinding(row.id));
-  const body = new PassThrough();
-  const stored = storage.put(objectKey, body);
-  await Promise.all([pipeline(rosterCsv(() => index.breachedPeople()), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
-  return { systems, people, withoutEmail, objectKey };
+    // One pass: the people are counted as the file is written (they are never a list).
+    let people = 0;
+    let withoutEmail = 0;
+    const perSystem = new Map<string, { people: number; records: number | null }>();
+    async function* counted(): AsyncGenerator<RosterPerson> {
+      for await (const person of index.breachedPeople()) {
+        people += 1;
+        if (!person.identities.has("email")) withoutEmail += 1;
+        for (const connector of person.listedBy) {
+          const held = person.heldBy.get(connector);
+          const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
+          tally.people += 1;
+          if (held !== undefined) tally.records = addRecords(tally.records, held);
+          perSystem.set(connector, tally);
+        }
+        if (people % ENTRIES_PER_TURN === 0 && lease.signal.aborted) throw lease.signal.reason;
+        yield person;
+      }
+    }
+    const objectKey = rosterFileKey(row.id, lease.attempt);
+    const { keys, storage } = exportTools(services);
+    const dataKey = await keys.newDataKey(rosterBinding(row.id));
+    const body = new PassThrough();
+    const stored = storage.put(objectKey, body);
+    await Promise.all([pipeline(rosterCsv(counted(), later), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
+    const systems = [...outcomes].map(([connector, o]): RosterSystemResult => {
+      if (o.outcome !== "LISTED") return { connector, ...o, people: null, records: null };
+      const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
+      return { connector, ...o, people: tally.people, records: o.role === "CONTACTS" ? null : tally.records };
+    });
+    return { systems, people, withoutEmail, objectKey };
+  } finally {
+    later.discard();
+    if (laterDir !== null) await removeSpillDir(laterDir);
+    await index.close();
+  }
 }
 
 /**
