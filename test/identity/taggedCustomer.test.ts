@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
+import { downloadRoster, drawRoster, identitiesOf } from "../roster/support";
 import { runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { connector recordType reason }
@@ -36,5 +37,27 @@ describeEachDatabase("a payment customer of another account that carries the sub
     const deletion = await runVerified(setup.t, SHOW, "DELETION", ada.email);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
     expect(graceAtStripe(), "Grace's customer and charges at Stripe").to.equal(before);
+  });
+
+  it("lists Ada and Grace as two people in a breach roster of the payment system, each with their own customer", async () => {
+    const [ada, grace] = setup.ws.people;
+    const store = setup.ws.stripe.store;
+    store.get("customer", grace.paymentCustomerId!)!.email = ada.email.toUpperCase();
+
+    const roster = await drawRoster(setup.t, ["payments"]);
+    expect([roster.status, roster.complete], roster.lastError).to.deep.equal(["COMPLETED", true]);
+    const { lines } = await downloadRoster(setup.t, roster.id);
+    const lineOf = (email: string) => lines.filter((l) => identitiesOf(l).get("email")?.includes(email));
+    // Before: one line "ada; grace" (the tagged customer's typed address joined Grace's account to Ada's).
+    expect(lineOf(ada.email), "Ada's lines").to.have.length(1);
+    expect(lineOf(grace.email), "Grace's lines").to.have.length(1);
+    expect(identitiesOf(lineOf(ada.email)[0]).get("email")).to.deep.equal([ada.email]);
+    expect(identitiesOf(lineOf(ada.email)[0]).get("paymentCustomerId")).to.deep.equal([ada.paymentCustomerId]);
+    expect(identitiesOf(lineOf(grace.email)[0]).get("email")).to.deep.equal([grace.email]);
+    expect(identitiesOf(lineOf(grace.email)[0]).get("paymentCustomerId")).to.deep.equal([grace.paymentCustomerId]);
+    // Everyone the payment system holds, each once: as many lines as people, and no customer on two.
+    const customers = lines.flatMap((l) => identitiesOf(l).get("paymentCustomerId") ?? []);
+    expect(new Set(customers).size).to.equal(customers.length);
+    expect(roster.people).to.equal(lines.length);
   });
 });

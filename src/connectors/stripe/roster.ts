@@ -1,3 +1,4 @@
+import { normalizeUserId } from "../../domain/identities";
 import type { RosterEntry } from "../sdk";
 import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, personalFields, StripeThing } from "./records";
 
@@ -47,8 +48,13 @@ async function leadsToPersonalData(customer: StripeThing, source: RosterSource):
  * - a customer with an email: `{ paymentCustomerId, email }`. Collect asked for that email finds every
  *   customer with it (a guest checkout makes one each time) and every guest payment made with it, so
  *   those are the same person: the newest such customer gives the id, the others are not listed again.
- * - a customer with no email (or a redacted one): `{ paymentCustomerId }`, only while it or a record
- *   under it still holds a personal field. Deleted customers are not in Stripe's list.
+ * - with `accountMetadataKey`, a customer the platform tagged with a user id is that account's
+ *   (collect reads it only for that user): `{ paymentCustomerId, userId }`, joined to the account by
+ *   its user id, never by the address typed into it (which may be anyone's: joining by it made two
+ *   people one). The address, still data the account holds about whoever owns it, is listed on its
+ *   own (`{ email }`, once): its owner is reached, as nobody's customer.
+ * - a customer with no email (or a redacted one): `{ paymentCustomerId }` (and the tag's userId), only
+ *   while it or a record under it still holds a personal field. Deleted customers are not in Stripe's list.
  * - a guest (a charge's billing email or a Checkout Session's customer email, with no customer, not
  *   redacted) whose address no customer has: `{ email }`. Their PaymentIntents and disputes are found
  *   through those objects, so they add nobody.
@@ -60,27 +66,33 @@ async function leadsToPersonalData(customer: StripeThing, source: RosterSource):
  * characters: about 80 MB).
  * Nothing else outlives its page.
  */
-export async function* rosterOf(source: RosterSource): AsyncGenerator<RosterEntry, RosterCounts> {
+export async function* rosterOf(source: RosterSource, accountMetadataKey?: string): AsyncGenerator<RosterEntry, RosterCounts> {
   const listed = new Set<string>();
   const counts: RosterCounts = { customers: 0, customersWithoutEmail: 0, guests: 0 };
   for await (const customer of source.customers()) {
     if (customer.deleted) continue;
     const email = customerEmailOf(customer);
-    if (email) {
+    const tag = accountMetadataKey ? accountTag(customer, accountMetadataKey) : null;
+    if (email && !tag) {
       if (listed.has(email)) continue;
       listed.add(email);
       counts.customers += 1;
       yield { identities: { paymentCustomerId: customer.id, email } };
       continue;
     }
-    let held = personalFields("customer", customer).length > 0;
+    if (email && !listed.has(email)) {
+      listed.add(email);
+      yield { identities: { email } };
+    }
+    let held = !!email || personalFields("customer", customer).length > 0;
     if (!held) {
       held = await leadsToPersonalData(customer, source);
       await source.heartbeat();
     }
     if (held) {
-      counts.customersWithoutEmail += 1;
-      yield { identities: { paymentCustomerId: customer.id } };
+      if (email) counts.customers += 1;
+      else counts.customersWithoutEmail += 1;
+      yield { identities: tag ? { paymentCustomerId: customer.id, userId: tag } : { paymentCustomerId: customer.id } };
     }
   }
   for (const kind of GUEST_FOUND) {
@@ -93,4 +105,10 @@ export async function* rosterOf(source: RosterSource): AsyncGenerator<RosterEntr
     }
   }
   return counts;
+}
+
+/** The user id the platform tagged a customer with (metadata[key]), in matching form; null when untagged. */
+export function accountTag(customer: StripeThing, key: string): string | null {
+  const tag = (customer.metadata as Record<string, unknown> | null | undefined)?.[key];
+  return typeof tag === "string" && tag.trim() !== "" ? normalizeUserId(tag) : null;
 }

@@ -9,7 +9,7 @@ import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
 import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
-import { rosterOf, RosterSource } from "./roster";
+import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
 /** The Stripe connector: a Connector with erase, plus close() for its keep-alive connections. */
@@ -188,10 +188,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * tagged with the subject's own user id (accountMetadataKey). Without the option, every one may.
    */
   const ownAccount = (customer: StripeThing, ids: Identities): boolean => {
-    if (!o.accountMetadataKey) return true;
-    const tag = (customer.metadata as Record<string, unknown> | null | undefined)?.[o.accountMetadataKey];
-    if (typeof tag !== "string" || tag.trim() === "") return true;
-    return typeof ids.userId === "string" && normalizeUserId(tag) === ids.userId;
+    const tag = o.accountMetadataKey ? accountTag(customer, o.accountMetadataKey) : null;
+    return tag === null || (typeof ids.userId === "string" && tag === ids.userId);
   };
 
   /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
@@ -513,7 +511,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     },
 
     async *listSubjects(ctx) {
-      const counts = yield* rosterOf(rosterSource(ctx));
+      const counts = yield* rosterOf(rosterSource(ctx), o.accountMetadataKey);
       ctx.logger.info({ connector: name, ...counts }, "Stripe roster listed");
     },
 
