@@ -1,10 +1,22 @@
 import { expect } from "chai";
 import { DataSource } from "typeorm";
+import { hashedEmailKey } from "../src/domain/identities";
 import { purgeExpiredExports } from "../src/export/purge";
 import { RECORD_PURGE_BATCH } from "../src/orchestrator/recordRetention";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
+import { ConnectorError, ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
 import { ScriptedConnector } from "./support/scriptedConnector";
+
+/** A ticketing system whose two-step delete is asked for and then fails: the unit of erasure keeps its note for a retry. */
+class FailingTwoStepDelete extends ScriptedConnector {
+  override async erase(_ids: Identities, _instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
+    await ctx.eraseUnit("SUPPORT", async () => {
+      throw new ConnectorError("The ticketing system refused the delete", "scripted two-step failure", false);
+    }, "delete job 42 requested");
+    return { erased: 0 };
+  }
+}
 
 const DAY = 24 * 60 * 60_000;
 const RETENTION_DAYS = 30;
@@ -18,8 +30,8 @@ const ENV = {
 
 /** Ada, with every kind of identity a request carries, typed as a person would. */
 const ADA = { email: "Ada.Lovelace@Example.com", phone: "+44 20 7946 0123", userId: "usr_ada_1815", externalIds: [{ system: "zendesk", id: "zd-ada-1815" }] };
-/** Every form in which Ada's identities (and what she asked to be corrected to) could sit in a column. */
-const ADA_TRACES = ["ada.lovelace@example.com", "+442079460123", "usr_ada_1815", "zd-ada-1815", "Countess of Lovelace"];
+/** Every form in which Ada's identities (and what she asked to be corrected to) could sit in a column, the hold fence's hash of her address included. */
+const ADA_TRACES = ["ada.lovelace@example.com", "+442079460123", "usr_ada_1815", "zd-ada-1815", "Countess of Lovelace", hashedEmailKey("ada.lovelace@example.com")];
 const GRACE = { email: "grace.hopper@example.com" };
 
 /**
@@ -159,6 +171,21 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     expect((await purge()).requestRecords).to.equal(1);
     expect(await traces()).to.deep.equal([]);
     expect((await show(done.id)).subject).to.equal(null);
+  });
+
+  it("clears a FAILED deletion's subject, and the unit of erasure it left for a retry that can no longer come", async function () {
+    this.timeout(60_000);
+    accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"] });
+    t = await new TestService(db(), { ...ENV, DSR_TASK_MAX_ATTEMPTS: "1" }, [accounts, new FailingTwoStepDelete({ name: "tickets", categories: ["SUPPORT"] }).seed(ADA.email.toLowerCase(), 2)]).start();
+    const failed = await deletionOf(ADA);
+    expect(failed.status).to.equal("FAILED");
+    expect(await traces(), "the failed unit, keyed by a hash of her address").to.include("erasure_units.subjectKey");
+
+    t.clock.advance((RETENTION_DAYS + 1) * DAY);
+    expect((await purge()).requestRecords).to.equal(1);
+    expect(await traces()).to.deep.equal([]);
+    expect(await t.count("erasure_units")).to.equal(0);
+    expect((await show(failed.id)).status).to.equal("FAILED");
   });
 
   it("clears a released hold's subject the period after its release, never an active hold's", async function () {

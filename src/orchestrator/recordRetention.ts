@@ -4,7 +4,7 @@ import { appendAuditEvent } from "../audit/auditTrail";
 import { subjectReference } from "../commands/certificateIssuer";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
-import { LegalHoldRow, LegalHoldStatus, RequestIdentityRow, RequestRow, RetentionExceptionStatus } from "../entities";
+import { ErasureUnitRow, LegalHoldRow, LegalHoldStatus, RequestIdentityRow, RequestRow, RetentionExceptionStatus } from "../entities";
 import { breathe } from "../eventLoop";
 import type { Services } from "../services";
 
@@ -85,8 +85,13 @@ const requestRecords: RecordKind = {
         .execute();
       if (affected) cleared.push(row.id);
     }
-    // What its tasks worked from normally went at the grace (purgeRequestIdentities); none outlives the record's own.
-    if (cleared.length) await em.getRepository(RequestIdentityRow).delete({ requestId: In(cleared) });
+    if (cleared.length) {
+      // What its tasks worked from normally went at the grace (purgeRequestIdentities); none outlives the record's own.
+      await em.getRepository(RequestIdentityRow).delete({ requestId: In(cleared) });
+      // A failed unit of erasure keeps its note (and the subject's fence key, a hash of the address) for a
+      // retry that can no longer come.
+      await em.getRepository(ErasureUnitRow).delete({ requestId: In(cleared) });
+    }
     return cleared;
   },
 };
