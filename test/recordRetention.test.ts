@@ -120,6 +120,21 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     expect((await purge()).requestRecords).to.equal(0);
   });
 
+  it("is cleared by the worker's own purge run, which every worker makes when it starts and every ten minutes", async function () {
+    this.timeout(60_000);
+    await start();
+    const access = await submit(t, { type: "ACCESS", subject: ADA });
+    await t.ok(`mutation($id: ID!) { cancelRequest(id: $id) { status } }`, { id: access.id });
+    t.clock.advance((RETENTION_DAYS + 1) * DAY);
+    await t.restart();
+    const cleared = await t.waitFor(async () => {
+      const r = await show(access.id);
+      return r.subjectRemovedAt ? r : undefined;
+    }, "the worker's purge cleared the record");
+    expect([cleared.status, cleared.subject]).to.deep.equal(["CANCELLED", null]);
+    expect(await traces()).to.deep.equal([]);
+  });
+
   it("clears REJECTED and CANCELLED requests (a correction's values too), and leaves a request still within its period untouched", async function () {
     this.timeout(60_000);
     await start();
