@@ -62,9 +62,11 @@ const requestRecords: RecordKind = {
   due: (em, cutoff, limit) =>
     oldestDue(em, RequestRow, "r", "closedAt", requestPastRetention(aliased("r"), "r.id"), { ended: [...TERMINAL_STATUSES], cutoff, open: RetentionExceptionStatus.OPEN }, limit),
   async clear(em, ids, cutoff, now, secret) {
-    const rows = await em.getRepository(RequestRow).find({ where: { id: In(ids) }, select: { id: true, subjectEmail: true } });
+    const emails = new Map((await em.getRepository(RequestRow).find({ where: { id: In(ids) }, select: { id: true, subjectEmail: true } })).map((r) => [r.id, r.subjectEmail]));
     const cleared: string[] = [];
-    for (const row of rows) {
+    // In the batch's order (oldest first, then id): two workers clearing one batch lock its rows in one order, never crosswise.
+    for (const id of ids) {
+      const subjectEmail = emails.get(id) ?? null;
       // One statement per row: each keeps the certificate's keyed hash of its own address.
       const { affected } = await em
         .createQueryBuilder()
@@ -77,13 +79,13 @@ const requestRecords: RecordKind = {
           subjectExternalIds: null,
           corrections: null,
           verificationCodeHash: null,
-          subjectReference: row.subjectEmail === null ? null : subjectReference(secret, row.subjectEmail),
+          subjectReference: subjectEmail === null ? null : subjectReference(secret, subjectEmail),
           subjectRemovedAt: now,
         })
-        .where("id = :id", { id: row.id })
+        .where("id = :id", { id })
         .andWhere(requestPastRetention(bare, ":id"), { ended: [...TERMINAL_STATUSES], cutoff, open: RetentionExceptionStatus.OPEN })
         .execute();
-      if (affected) cleared.push(row.id);
+      if (affected) cleared.push(id);
     }
     if (cleared.length) {
       // What its tasks worked from normally went at the grace (purgeRequestIdentities); none outlives the record's own.
