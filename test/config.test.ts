@@ -117,6 +117,16 @@ describe("loadConfig", () => {
       expect(about(problems, "DSR_VERIFICATION_MAX_ATTEMPTS")).to.deep.equal(["DSR_VERIFICATION_MAX_ATTEMPTS must not be less than 1"]);
     });
 
+    it("keeps request records 730 days (the CCPA's 24 months) by default, and refuses a period that is not a whole number of days or is shorter than the retry grace", () => {
+      expect(loadConfig({}).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(730);
+      expect(loadConfig({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1440" }).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(1);
+      expect(about(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "two years" }), "DSR_REQUEST_RECORD_RETENTION_DAYS")).to.deep.equal(["DSR_REQUEST_RECORD_RETENTION_DAYS must be a whole number"]);
+      expect(about(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "0" }), "DSR_REQUEST_RECORD_RETENTION_DAYS")).to.deep.equal(["DSR_REQUEST_RECORD_RETENTION_DAYS must not be less than 1"]);
+      expect(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1441" })).to.deep.equal([
+        "DSR_REQUEST_RECORD_RETENTION_DAYS (1) is shorter than DSR_STAGED_GRACE_MINUTES (1441 minutes): a request's identities must outlast the window in which its failed tasks may be retried",
+      ]);
+    });
+
     it("puts every problem in the error message, one per line, without echoing the values", () => {
       let error: unknown;
       try {

@@ -44,6 +44,10 @@ function sameSubject(row: RequestRow, given: AccountDeletionCommand["subject"]):
  */
 async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow | null> {
   const row = await em.getRepository(RequestRow).findOneBy({ idempotencyKey: input.idempotencyKey });
+  if (row?.subjectRemovedAt && row.submittedBy === submitterId(actor)) {
+    // Nothing left to compare the subject with: saying "same" or "different" would be a guess.
+    throw conflict("This idempotency key belongs to a deletion that ended long ago and whose record no longer holds its subject (DSR_REQUEST_RECORD_RETENTION_DAYS); use a new key for each deletion");
+  }
   if (row && (!sameSubject(row, input.subject) || row.submittedBy !== submitterId(actor))) {
     throw conflict("This idempotency key was already used for a different subject; use a new key for each deletion");
   }

@@ -5,7 +5,7 @@ import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/del
 import { resolveCertificateKey, signDocument } from "../certificates/signing";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { TaskStep } from "../domain/tasks";
-import { RetentionExceptionRow, TaskRow } from "../entities";
+import { keptSubjectEmail, RetentionExceptionRow, TaskRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
@@ -34,7 +34,8 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     format: CERTIFICATE_FORMAT,
     requestId: request.id,
     answeredWith: request.duplicateOf,
-    subjectReference: subjectReference(services.secret, request.subjectEmail),
+    // Its record's email removed (DSR_REQUEST_RECORD_RETENTION_DAYS): the reference computed before it went.
+    subjectReference: request.subjectReference ?? subjectReference(services.secret, keptSubjectEmail(request)),
     source: request.source,
     receivedAt: request.receivedAt.toISOString(),
     completedAt: (request.closedAt ?? request.updatedAt).toISOString(),

@@ -33,9 +33,10 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
   const emailWrong = emailProblem(input.subjectEmail);
   if (emailWrong) throw badField("subjectEmail", `subjectEmail ${emailWrong}`);
   const now = services.clock.now();
+  const subjectEmail = normalizeEmail(input.subjectEmail);
   const row: LegalHoldRow = Object.assign(new LegalHoldRow(), {
     id: randomUUID(),
-    subjectEmail: normalizeEmail(input.subjectEmail),
+    subjectEmail,
     categories: categories.sort().join(","),
     reason: input.reason.trim(),
     caseReference: input.caseReference.trim(),
@@ -45,12 +46,13 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     releasedBy: null,
     releasedAt: null,
     releaseReason: null,
+    subjectRemovedAt: null,
   });
   // The fence compares times written by other hosts with this one's clock: not while it is off (db/clockSkew.ts).
   const skew = await clockSkewProblemNow(services.ds);
   if (skew) throw conflict(`The hold was not placed: ${skew}. Nothing changed; send it again once the clock is synchronised, or through another service process.`, { retryable: true });
   // Under the subject's hold fence: erasure units of these categories already under way end first.
-  const outcome = await placeUnderFence(services, row.subjectEmail, categories, services.config.DSR_HOLD_WAIT_MS, async (em) => {
+  const outcome = await placeUnderFence(services, subjectEmail, categories, services.config.DSR_HOLD_WAIT_MS, async (em) => {
     await em.getRepository(LegalHoldRow).insert(row);
     await appendAuditEvent(
       em,

@@ -5,7 +5,7 @@ import { RequestStatus } from "../domain/enums";
 import { TaskStep } from "../domain/tasks";
 import { exportTools } from "../export/context";
 import { makeStagingKey } from "../export/stagingKeys";
-import { RequestRow } from "../entities";
+import { keptSubjectEmail, RequestRow } from "../entities";
 import { refuseApprovalOutOfOrder } from "../orchestrator/correctionOrder";
 import { lockSubject } from "../orchestrator/holdFence";
 import { planRequest } from "../orchestrator/requestPlanner";
@@ -39,7 +39,7 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   const now = services.clock.now();
   // An approval plans: first the subject's lock (taken before any request row, as submissions take it),
   // so that of two requests of one person approved at once the later sees the earlier at work.
-  if (decision === "approve") await lockSubject(em, row.subjectEmail, now);
+  if (decision === "approve") await lockSubject(em, keptSubjectEmail(row), now);
   // Corrections of a field take effect in the order they were received (correctionOrder.ts).
   if (decision === "approve") await refuseApprovalOutOfOrder(em, row);
   const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {

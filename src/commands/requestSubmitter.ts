@@ -6,7 +6,7 @@ import { initialDueAt } from "../domain/deadlines";
 import { RequestSource, RequestStatus, RequestType, Role, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
 import { EntityManager, In, IsNull, Not } from "typeorm";
 import { generateCode, hashCode } from "../domain/verificationCode";
-import { RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
+import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
 import { Services } from "../services";
@@ -54,7 +54,7 @@ export const ORIGINAL_CANDIDATES = 20;
  */
 async function findOpenOriginal(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
   const open = await em.getRepository(RequestRow).find({
-    where: { type: row.type, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
+    where: { type: row.type, subjectEmail: keptSubjectEmail(row), duplicateOf: IsNull(), status: Not(In([...TERMINAL_STATUSES])) },
     order: { receivedAt: "ASC" },
     take: ORIGINAL_CANDIDATES,
   });
@@ -153,7 +153,7 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
  * Under the subject's lock: of two identical requests submitted at once, the second sees the first.
  */
 export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
-  await lockSubject(em, row.subjectEmail, now);
+  await lockSubject(em, keptSubjectEmail(row), now);
   row.duplicateOf = (await findOpenOriginal(em, row))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(

@@ -2,7 +2,7 @@ import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
 import { generateCode, hashCode } from "../domain/verificationCode";
-import { RequestRow } from "../entities";
+import { keptSubjectEmail, RequestRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { loadRequest, updateRequest } from "./requestTransition";
@@ -17,7 +17,7 @@ export async function sendVerificationCode(services: Services, row: RequestRow, 
       requestId: row.id,
       requestType: row.type,
       // The address as typed: a mail system may, rarely, tell local parts apart by case.
-      email: row.subjectEmailAsTyped ?? row.subjectEmail,
+      email: row.subjectEmailAsTyped ?? keptSubjectEmail(row),
       code,
       expiresAt: row.verificationExpiresAt!,
     });

@@ -411,6 +411,20 @@ export class Env {
   @Max(43_200)
   DSR_STAGED_GRACE_MINUTES = 1440;
 
+  /**
+   * Days a request's record keeps the subject's identities (and a correction's requested values) after
+   * the request ended, and a released legal hold its subject's email after its release; then the purge
+   * removes them and keeps what was done (orchestrator/recordRetention.ts). 730 (24 months): what the
+   * CCPA regulations (11 CCR 7101) require a business to keep of consumer requests at least. Never shorter
+   * than DSR_STAGED_GRACE_MINUTES (the retry window works from them); a request with an open retention
+   * exception keeps them until it closes, whatever this says.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36_500)
+  DSR_REQUEST_RECORD_RETENTION_DAYS = 730;
+
   /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })
@@ -476,6 +490,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...retention.problems);
   problems.push(...certificateKeyProblems(env.DSR_CERTIFICATE_PRIVATE_KEY));
   problems.push(...auditKeyProblems(env));
+  // Only between two valid values: a bad one has its own message.
+  const recordDays = env.DSR_REQUEST_RECORD_RETENTION_DAYS;
+  if (Number.isInteger(recordDays) && recordDays >= 1 && Number.isInteger(env.DSR_STAGED_GRACE_MINUTES) && recordDays * 1440 < env.DSR_STAGED_GRACE_MINUTES) {
+    problems.push(
+      `DSR_REQUEST_RECORD_RETENTION_DAYS (${env.DSR_REQUEST_RECORD_RETENTION_DAYS}) is shorter than DSR_STAGED_GRACE_MINUTES (${env.DSR_STAGED_GRACE_MINUTES} minutes): a request's identities must outlast the window in which its failed tasks may be retried`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);
   const dataDir = path.resolve(env.DSR_DATA_DIR);

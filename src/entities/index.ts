@@ -17,4 +17,5 @@ export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, Req
 export type { RosterSystemResult } from "./breachRoster.entity";
 export type { PartialErasure, SettledErasure, StoredResidual, TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
+export { keptSubjectEmail } from "./request.entity";
 export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedRecordRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow, BreachRosterRow];

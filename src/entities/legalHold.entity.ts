@@ -15,9 +15,12 @@ export class LegalHoldRow {
   @PrimaryColumn({ type: "varchar", length: 36 })
   id!: string;
 
-  /** The subject's email in matching form (normalizeEmail: how requests find their holds). Personal data: never logged. */
-  @Column({ type: "varchar", length: 254 })
-  subjectEmail!: string;
+  /**
+   * The subject's email in matching form (normalizeEmail: how requests find their holds). Personal data:
+   * never logged, and removed (null) DSR_REQUEST_RECORD_RETENTION_DAYS after the hold's release.
+   */
+  @Column({ type: "varchar", length: 254, nullable: true })
+  subjectEmail!: string | null;
 
   /** Held categories, comma-separated; empty: every category. */
   @Column({ type: "varchar", length: 400 })
@@ -54,6 +57,10 @@ export class LegalHoldRow {
   /** Why it was released. */
   @Column({ type: "varchar", length: 500, nullable: true })
   releaseReason!: string | null;
+
+  /** When the purge removed the subject's email (DSR_REQUEST_RECORD_RETENTION_DAYS after the release); null while it is kept. */
+  @TimestampColumn({ nullable: true })
+  subjectRemovedAt!: Date | null;
 }
 
 /** The categories a hold covers; an empty list means every category. */

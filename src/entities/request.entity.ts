@@ -18,6 +18,7 @@ export interface StoredExternalId {
 @Entity({ name: "requests" })
 @Index("idx_requests_due", ["dueAt", "id"])
 @Index("idx_requests_status_due", ["status", "dueAt"])
+@Index("idx_requests_record_purge", ["subjectRemovedAt", "closedAt"])
 export class RequestRow {
   /** UUID v4 assigned at submission. */
   @PrimaryColumn({ type: "varchar", length: 36 })
@@ -35,10 +36,13 @@ export class RequestRow {
   @Column({ type: "varchar", length: 16 })
   source!: RequestSource;
 
-  /** Subject's email in matching form (domain/identities.ts normalizeEmail); the one identity every request has. */
+  /**
+   * Subject's email in matching form (domain/identities.ts normalizeEmail); the one identity every request
+   * has until its record's personal data is removed (subjectRemovedAt), then null.
+   */
   @Index("idx_requests_subject_email")
-  @Column({ type: "varchar", length: 254 })
-  subjectEmail!: string;
+  @Column({ type: "varchar", length: 254, nullable: true })
+  subjectEmail!: string | null;
 
   /** The email as the person typed it (trimmed, NFC), for display and mail; null on requests older than it. */
   @Column({ type: "varchar", length: 254, nullable: true })
@@ -112,6 +116,20 @@ export class RequestRow {
   @TimestampColumn({ nullable: true })
   closedAt!: Date | null;
 
+  /**
+   * When the purge removed the personal data this record kept (the subject's identities, a correction's
+   * values), DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended; null while they are kept.
+   */
+  @TimestampColumn({ nullable: true })
+  subjectRemovedAt!: Date | null;
+
+  /**
+   * The subject as the deletion certificate's keyed hash (certificateIssuer.subjectReference), written
+   * when the email is removed so a certificate issued afterwards names the same subject; null until then.
+   */
+  @Column({ type: "varchar", length: 80, nullable: true })
+  subjectReference!: string | null;
+
   /** The open request of the same type and subject that this one duplicates; it follows that one instead of fanning out. */
   @Index("idx_requests_duplicate_of")
   @Column({ type: "varchar", length: 36, nullable: true })
@@ -133,4 +151,14 @@ export class RequestRow {
   /** Bumped by every update; guards concurrent moves (compare-and-set on status + version). */
   @Column({ type: "int", default: 0 })
   version!: number;
+}
+
+/**
+ * The subject's email of a request the service still works for: open, within its retry grace, or keeping
+ * records under an open retention exception. Its record's personal data is removed only after all of
+ * those (orchestrator/recordRetention.ts), so a null here is a broken rule, not a state to carry on in.
+ */
+export function keptSubjectEmail(row: Pick<RequestRow, "id" | "subjectEmail">): string {
+  if (row.subjectEmail === null) throw new Error(`request ${row.id} no longer keeps its subject (removed after DSR_REQUEST_RECORD_RETENTION_DAYS), yet it was worked on`);
+  return row.subjectEmail;
 }

@@ -89,11 +89,14 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       const { purgeExpiredExports } = require("./purge") as typeof import("./purge");
       const { createLogger } = require("../logger") as typeof import("../logger");
       const { systemClock } = require("../clock") as typeof import("../clock");
+      const { resolveSecret } = require("../config/secrets") as typeof import("../config/secrets");
       const settings = config();
       const ds = await openDatabase(settings);
       try {
-        const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn") });
-        process.stdout.write(`purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s), ${done.identities} identities of requests past their purpose and ${done.fences} idle hold-fence row(s)\n`);
+        const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn"), secret: resolveSecret(settings) });
+        process.stdout.write(
+          `purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s), ${done.identities} identities of requests past their purpose, ${done.fences} idle hold-fence row(s), and the subject from ${done.requestRecords} request record(s) and ${done.holdRecords} released hold(s) past DSR_REQUEST_RECORD_RETENTION_DAYS\n`,
+        );
       } finally {
         await ds.destroy();
       }

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from "typeorm";
 import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import { keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { CategorySummary, csvContent, jsonContent } from "./content";
@@ -93,11 +93,12 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       else person ??= stats.name;
       docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
     }
-    const earlier = { retentionExceptions: await openExceptions(ds, request.subjectEmail), residualRecords: await earlierResidue(ds, request.subjectEmail) };
+    const subjectEmail = keptSubjectEmail(request);
+    const earlier = { retentionExceptions: await openExceptions(ds, subjectEmail), residualRecords: await earlierResidue(ds, subjectEmail) };
     const manifest = buildManifest(request, tasks, counts, docs, files, options.now, earlier, options.processingLocations);
     const readme = await zip.add("README.txt", renderReadme(manifest));
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
-    const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? request.subjectEmail, samples));
+    const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? subjectEmail, samples));
     manifest.files.push({ path: "index.html", category: null, format: "html", connectors: [], records: 0, ...html });
     await zip.add("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
     await zip.finish(out);

@@ -12,6 +12,7 @@ import { deleteStaged } from "./staging";
 import { purgeIdleFences } from "../orchestrator/holdFence";
 import { graceCutoff, PAST_PURPOSE } from "../orchestrator/identityRetention";
 import { purgeRosterFiles } from "../roster/purge";
+import { purgeExpiredRecords } from "../orchestrator/recordRetention";
 
 /** How often a worker runs the purge. */
 export const PURGE_INTERVAL_MS = 10 * 60_000;
@@ -21,11 +22,13 @@ export const PURGE_INTERVAL_MS = 10 * 60_000;
  * crash in between leaves a row the next run finishes), breach roster files whose time ended
  * (src/roster/purge.ts), staged records whose purpose ended (see purgeStagedRecords), the identities
  * of requests past their purpose (purgeRequestIdentities), and the hold fence's rows no placement marks
- * (purgeIdleFences). Idempotent: any number of workers may run it.
+ * (purgeIdleFences), and the subject's identities in records of requests and released holds past
+ * DSR_REQUEST_RECORD_RETENTION_DAYS (orchestrator/recordRetention.ts). Idempotent: any number of
+ * workers may run it.
  */
 export async function purgeExpiredExports(
-  services: Pick<Services, "ds" | "clock" | "config" | "logger">,
-): Promise<{ exports: number; stagedRecords: number; surveyedRecords: number; rosters: number; identities: number; fences: number }> {
+  services: Pick<Services, "ds" | "clock" | "config" | "logger" | "secret">,
+): Promise<{ exports: number; stagedRecords: number; surveyedRecords: number; rosters: number; identities: number; fences: number; requestRecords: number; holdRecords: number }> {
   const { ds, clock } = services;
   const { storage } = exportTools(services);
   const now = clock.now();
@@ -48,8 +51,10 @@ export async function purgeExpiredExports(
   const rosters = await purgeRosterFiles(services);
   const identities = await purgeRequestIdentities(services);
   const fences = await purgeIdleFences(services);
-  if (exports || stagedRecords || surveyedRecords || rosters || identities || fences) services.logger.info({ exports, stagedRecords, surveyedRecords, rosters, identities, fences }, "export retention purge");
-  return { exports, stagedRecords, surveyedRecords, rosters, identities, fences };
+  const { requests: requestRecords, holds: holdRecords } = await purgeExpiredRecords(services);
+  const counts = { exports, stagedRecords, surveyedRecords, rosters, identities, fences, requestRecords, holdRecords };
+  if (Object.values(counts).some((n) => n > 0)) services.logger.info(counts, "export retention purge");
+  return counts;
 }
 
 /** Requests among `ids` that ended (any terminal state) at or before `cutoff`. */

@@ -1,6 +1,6 @@
 import { EntityManager, In, IsNull, Not } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
-import { RequestRow } from "../entities";
+import { keptSubjectEmail, RequestRow } from "../entities";
 import { conflict } from "../errors";
 
 /**
@@ -30,7 +30,7 @@ async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses
   if (row.type !== RequestType.CORRECTION || row.duplicateOf) return [];
   const fields = new Set((row.corrections ?? []).map((c) => c.field));
   const others = await em.getRepository(RequestRow).find({
-    where: { type: RequestType.CORRECTION, subjectEmail: row.subjectEmail, duplicateOf: IsNull(), status: In([...statuses]), id: Not(row.id) },
+    where: { type: RequestType.CORRECTION, subjectEmail: keptSubjectEmail(row), duplicateOf: IsNull(), status: In([...statuses]), id: Not(row.id) },
     order: { receivedAt: "ASC", id: "ASC" },
   });
   return others

@@ -1,7 +1,7 @@
 import type { Connector, ErasureInstruction, Identities, KeptRecords, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { CountedSet, DeletionCount, Disposition, planLines } from "../domain/counting";
 import { DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, RetentionRule } from "../domain/retention";
-import { DeletionPlanItemRow, KeptBy, RequestRow } from "../entities";
+import { DeletionPlanItemRow, keptSubjectEmail, KeptBy, RequestRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import type { KeptException } from "./sql/completeTask";
@@ -10,8 +10,8 @@ import type { KeptException } from "./sql/completeTask";
 const HEARTBEAT_EVERY = 2000;
 
 /** Holds, rules and the minor flag of a deletion, read now (holds placed after approval still count). */
-export async function deletionContextFor(services: Services, request: Pick<RequestRow, "subjectEmail" | "concernsMinor">): Promise<DeletionContext> {
-  return { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, request.subjectEmail), now: services.clock.now(), minor: request.concernsMinor };
+export async function deletionContextFor(services: Services, request: Pick<RequestRow, "id" | "subjectEmail" | "concernsMinor">): Promise<DeletionContext> {
+  return { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, keptSubjectEmail(request)), now: services.clock.now(), minor: request.concernsMinor };
 }
 
 /** What a survey found in one connector: the plan's lines, and the refs a verification looks up again. */

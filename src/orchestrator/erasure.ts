@@ -3,7 +3,7 @@ import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
+import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
@@ -39,7 +39,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
-  const fence = await fencedErasure(services, { subjectEmail: request.subjectEmail, taskId: task.id, requestId: task.requestId, connector: task.connector }, categories, ctx, options.leaseMs, signal);
+  const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, categories, ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);
   if (purge && instruction.categories.length === 0) {
@@ -74,7 +74,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
   // Categories a hold took while (or since) the connector erased: what is left of them is the hold's.
-  const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, request.subjectEmail));
+  const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
     await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) } }, now());

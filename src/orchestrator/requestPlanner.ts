@@ -5,7 +5,7 @@ import { subjectIdentityMap } from "../domain/identities";
 import { lockRow } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
 import { TaskStatus } from "../domain/tasks";
-import { RequestIdentityRow, RequestRow } from "../entities";
+import { keptSubjectEmail, RequestIdentityRow, RequestRow } from "../entities";
 import { PlannedTask, planTasks } from "./planner";
 import { ConnectorRegistry } from "./registry";
 import { settleRequest } from "./requestSettler";
@@ -14,7 +14,7 @@ import { answers, ORIGINAL_CANDIDATES } from "../commands/requestSubmitter";
 
 /** The identities a request carries, in matching form: kinds, and external ids under `external:<system>`. */
 export function requestIdentities(row: RequestRow): Record<string, string> {
-  return subjectIdentityMap({ email: row.subjectEmail, userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] });
+  return subjectIdentityMap({ email: keptSubjectEmail(row), userId: row.subjectUserId, phone: row.subjectPhone, externalIds: row.subjectExternalIds ?? [] });
 }
 
 /** The request as planning left it (settled when nothing was left to run), and the tasks it planned. */
@@ -29,7 +29,7 @@ const FOLLOWABLE: readonly RequestStatus[] = [RequestStatus.IN_PROGRESS, Request
 /** The earliest other request doing the same work for the same person, at work now (locked, so it cannot end before our commit), or null. */
 async function requestAtWork(em: EntityManager, request: RequestRow): Promise<RequestRow | null> {
   const candidates = await em.getRepository(RequestRow).find({
-    where: { type: request.type, subjectEmail: request.subjectEmail, duplicateOf: IsNull(), status: In([...FOLLOWABLE]), id: Not(request.id) },
+    where: { type: request.type, subjectEmail: keptSubjectEmail(request), duplicateOf: IsNull(), status: In([...FOLLOWABLE]), id: Not(request.id) },
     order: { receivedAt: "ASC" },
     take: ORIGINAL_CANDIDATES,
   });

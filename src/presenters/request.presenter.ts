@@ -23,6 +23,7 @@ export const REQUEST_FIELD_COLUMNS: Readonly<Record<string, readonly (keyof Requ
   source: ["source"],
   subject: ["subjectEmail", "subjectEmailAsTyped", "subjectUserId", "subjectPhone", "subjectExternalIds"],
   corrections: ["corrections"],
+  subjectRemovedAt: ["subjectRemovedAt"],
   receivedAt: ["receivedAt"],
   dueAt: ["dueAt"],
   overdue: ["dueAt", "status"],
@@ -62,18 +63,23 @@ export function presentRequest(row: RequestView, maxAttempts: number, now: Date)
   request.type = row.type;
   request.status = row.status;
   request.source = row.source;
-  request.subject = {
-    email: row.subjectEmailAsTyped ?? row.subjectEmail,
-    emailNormalized: row.subjectEmail,
-    // Worked out only when selected: a list's rows load the subject's columns only when it is asked for.
-    get emailSpellings() {
-      return emailSpellings(this.emailNormalized);
-    },
-    userId: row.subjectUserId,
-    phone: row.subjectPhone,
-    externalIds: row.subjectExternalIds ?? [],
-  };
+  // Null once the record's personal data was removed (subjectRemovedAt): the API says so, never a stand-in value.
+  request.subject =
+    row.subjectEmail === null
+      ? null
+      : {
+          email: row.subjectEmailAsTyped ?? row.subjectEmail,
+          emailNormalized: row.subjectEmail,
+          // Worked out only when selected: a list's rows load the subject's columns only when it is asked for.
+          get emailSpellings() {
+            return emailSpellings(this.emailNormalized);
+          },
+          userId: row.subjectUserId,
+          phone: row.subjectPhone,
+          externalIds: row.subjectExternalIds ?? [],
+        };
   request.corrections = row.corrections;
+  request.subjectRemovedAt = row.subjectRemovedAt;
   request.receivedAt = row.receivedAt;
   request.dueAt = row.dueAt;
   request.extendedDays = row.extendedDays;

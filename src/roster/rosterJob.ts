@@ -128,7 +128,8 @@ async function addResidue(services: Services, index: PeopleIndex, connectors: re
   const emails = new Map<string, string>();
   const ids = [...new Set(tasks.map((t) => t.requestId))];
   for (let i = 0; i < ids.length; i += 500) {
-    for (const r of await services.ds.getRepository(RequestRow).find({ where: { id: In(ids.slice(i, i + 500)) }, select: { id: true, subjectEmail: true } })) emails.set(r.id, r.subjectEmail);
+    // A request whose record's personal data was removed (DSR_REQUEST_RECORD_RETENTION_DAYS) no longer says whose its residue is.
+    for (const r of await services.ds.getRepository(RequestRow).find({ where: { id: In(ids.slice(i, i + 500)) }, select: { id: true, subjectEmail: true } })) if (r.subjectEmail) emails.set(r.id, r.subjectEmail);
   }
   for (const task of tasks) {
     const records = residualSetsOf(task).reduce((n, set) => n + set.records, 0);

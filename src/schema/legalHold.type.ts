@@ -18,8 +18,12 @@ export class LegalHold {
   @Field(() => ID, { description: "The hold's id." })
   id!: string;
 
-  @Field({ description: "The subject's email in matching form (trimmed, NFC, lower case, an internationalised domain in Unicode): it applies to requests for any spelling of the address, `ada@xn--bcher-kva.de` and `Ada@Bücher.de` alike." })
-  subjectEmail!: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The subject's email in matching form (trimmed, NFC, lower case, an internationalised domain in Unicode): it applies to requests for any spelling of the address, `ada@xn--bcher-kva.de` and `Ada@Bücher.de` alike. Null once removed (see `subjectRemovedAt`).",
+  })
+  subjectEmail!: string | null;
 
   @Field(() => [String], { description: "Held categories; empty: every category." })
   categories!: string[];
@@ -44,6 +48,13 @@ export class LegalHold {
 
   @Field(() => String, { nullable: true, description: "Why it was released." })
   releaseReason!: string | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "When the subject's email was removed from this released hold, DSR_REQUEST_RECORD_RETENTION_DAYS after its release (`subjectEmail` is null from then on; the rest of the hold stays); null while it is kept.",
+  })
+  subjectRemovedAt!: Date | null;
 }
 
 @InputType({ description: "A hold to place." })

@@ -99,13 +99,24 @@ export class Request {
   @Authorized(PERSONAL_DATA_READERS)
   @Field(() => Subject, {
     nullable: true,
-    description: "Who the request is about (ADMIN, PRIVACY_OFFICER, SERVICE only; other roles get null and a FORBIDDEN error for this field).",
+    description:
+      "Who the request is about (ADMIN, PRIVACY_OFFICER, SERVICE only; other roles get null and a FORBIDDEN error for this field). Null without an error once the record's personal data was removed (`subjectRemovedAt`).",
   })
-  subject!: Subject;
+  subject!: Subject | null;
 
   @Authorized(PERSONAL_DATA_READERS)
-  @Field(() => [FieldChange], { nullable: true, description: "The changes a CORRECTION asks for; null for other types (ADMIN, PRIVACY_OFFICER, SERVICE only)." })
+  @Field(() => [FieldChange], {
+    nullable: true,
+    description: "The changes a CORRECTION asks for; null for other types, and once the record's personal data was removed (`subjectRemovedAt`) (ADMIN, PRIVACY_OFFICER, SERVICE only).",
+  })
   corrections!: FieldChange[] | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "When the personal data this record kept (the subject's identities, a CORRECTION's values) was removed, DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended (later while a retention exception it kept was open); `subject` and `corrections` are null from then on and searches by the subject no longer find it. What was done (type, status, dates, tasks, counts, audit trail) stays. Null while they are kept.",
+  })
+  subjectRemovedAt!: Instant | null;
 
   @Field(() => Date, { description: "When the service received it; deadlines count from here." })
   receivedAt!: Instant;

@@ -1,23 +1,14 @@
 import { expect } from "chai";
 import { DataSource } from "typeorm";
-import { dataSourceOptions } from "../../src/db/dataSource";
 import { hashedEmailKey, normalizeEmail } from "../../src/domain/identities";
 import { LegalHoldRow } from "../../src/entities";
+import { migrated } from "../support/migrated";
 import { MIGRATIONS } from "../../src/migrations";
 import { activeHoldsFor } from "../../src/queries/legalHoldFinder";
-import { describeEachDatabase, TestDatabase } from "../support/databases";
+import { describeEachDatabase } from "../support/databases";
 
 const NEW = MIGRATIONS.findIndex((m) => new m().name === "SubjectIdentities1764500000000");
 const IDN = MIGRATIONS.findIndex((m) => new m().name === "EmailDomainForm1765300000000");
-
-/** A data source on `db` with its first `count` migrations run. */
-async function migrated(db: TestDatabase, count: number): Promise<DataSource> {
-  const database = db.url.startsWith("sqlite:") ? { kind: "sqlite" as const, file: db.url.slice("sqlite:".length) } : { kind: "mysql" as const, url: db.url };
-  const ds = new DataSource({ ...dataSourceOptions({ database }), migrations: MIGRATIONS.slice(0, count) });
-  await ds.initialize();
-  await ds.runMigrations();
-  return ds;
-}
 
 /**
  * The SubjectIdentities migration on a database used before it: a request planned when external ids
@@ -105,7 +96,8 @@ describeEachDatabase("EmailDomainForm migration", (db) => {
     ]);
     await ds.destroy();
 
-    ds = await migrated(db(), IDN + 1);
+    // It and every later migration: some reads below go through today's entities (activeHoldsFor).
+    ds = await migrated(db(), MIGRATIONS.length);
     const emails = (await ds.query(`SELECT subjectEmail, subjectEmailAsTyped FROM requests ORDER BY id`)) as { subjectEmail: string; subjectEmailAsTyped: string }[];
     expect(emails.map((r) => r.subjectEmail)).to.deep.equal(["ada@bücher.de", "björn@bücher.de", "grace@example.com", "ada@xn--zz.de"]);
     // The typed form is the person's, kept as it was.

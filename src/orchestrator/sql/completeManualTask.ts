@@ -2,7 +2,7 @@ import { EntityManager } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { lockRow } from "../../db/transaction";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../../domain/tasks";
-import { RequestRow, TaskResult, TaskRow } from "../../entities";
+import { keptSubjectEmail, RequestRow, TaskResult, TaskRow } from "../../entities";
 import { activeHoldsFor } from "../../queries/legalHoldFinder";
 import { describeManualHold, manualHold } from "../manualHold";
 import type { DataKeys } from "../../export/keys";
@@ -42,7 +42,7 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
     if (input.erasedCount > 0) {
       // Read under the request's lock: a hold that keeps all the connector holds allows no erasure of it.
       const request = await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-      const hold = manualHold(categoriesOf(task.connector), await activeHoldsFor(em, request.subjectEmail));
+      const hold = manualHold(categoriesOf(task.connector), await activeHoldsFor(em, keptSubjectEmail(request)));
       if (hold?.whole) throw conflict(`${describeManualHold(task.connector, hold)} Nothing was recorded.`, { status: task.status });
     }
     result = { erased: input.erasedCount, confirmation: ErasureConfirmation.ATTESTED, attestedBy: actor.id };

@@ -4,7 +4,7 @@ import { inTransaction } from "../../db/transaction";
 import { TERMINAL_STATUSES } from "../../domain/enums";
 import { holdFor } from "../../domain/retention";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
-import { LegalHoldRow, LegalHoldStatus, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../../entities";
+import { keptSubjectEmail, LegalHoldRow, LegalHoldStatus, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../../entities";
 import { activeHoldsFor } from "../../queries/legalHoldFinder";
 import { idempotencyKey, newTaskRow } from "./insertPlan";
 import { auditTask } from "./taskAudit";
@@ -29,8 +29,9 @@ export async function dueExceptions(ds: DataSource, now: Date, where: { requestI
   for (const e of due) {
     const request = await ds.getRepository(RequestRow).findOneBy({ id: e.requestId });
     if (!request || !TERMINAL_STATUSES.includes(request.status)) continue;
-    if (!holdsBySubject.has(request.subjectEmail)) holdsBySubject.set(request.subjectEmail, await activeHoldsFor(ds, request.subjectEmail));
-    const still = holdFor(e.category, holdsBySubject.get(request.subjectEmail)!);
+    const subjectEmail = keptSubjectEmail(request);
+    if (!holdsBySubject.has(subjectEmail)) holdsBySubject.set(subjectEmail, await activeHoldsFor(ds, subjectEmail));
+    const still = holdFor(e.category, holdsBySubject.get(subjectEmail)!);
     if (!still) out.push(e);
     else if (e.holdId && e.holdId !== still.id) {
       // Its hold was released but another covers the category: the exception now names the one that keeps it.
