@@ -18,7 +18,6 @@ interface Served {
   binding: string;
   /** The audit stream the download is written to (a request's, or installation-wide). */
   requestId: string | null;
-  action: string;
   details: AuditDetails;
   contentType: string;
   filename: string;
@@ -28,9 +27,11 @@ interface Served {
 /**
  * GET <kind's path>/:id?expires=&signature=: serves a signed link to an encrypted file. The file is
  * decrypted while it streams (never written in plain text); a tampered link is 403, an expired one 410,
- * a purged file 404. Every download is an audit event, written before the first byte leaves. If
- * authentication of the file fails midway, the connection is cut, so the client never receives a
- * complete file.
+ * a purged file 404. Every download is an audit event `<kind>.downloaded`, written before the first byte
+ * leaves; one that does not reach its end (the client went away, or the file failed authentication and
+ * the connection was cut, so the client never holds a complete file) is followed by
+ * `<kind>.download_interrupted`, so the trail never reads as a delivery that did not happen. HEAD
+ * answers what GET would (status and headers) and sends nothing, so it is no download and not audited.
  */
 function signedDownloadHandler(services: Services, kind: LinkKind, find: (id: string, linkExpiresAt: string) => Promise<Served | null>, gone: string): RequestHandler {
   return async (req, res) => {
@@ -51,10 +52,13 @@ function signedDownloadHandler(services: Services, kind: LinkKind, find: (id: st
       log.error({ err: error }, "stored file unreadable");
       return void res.status(404).json(refuse(404, "NOT_FOUND", "This file is not available").body);
     }
-    await inTransaction(services.ds, (em) => appendAuditEvent(em, { requestId: served.requestId, actor: { id: `link:${id}`, role: "SYSTEM" }, action: served.action, details: served.details }, services.clock.now()));
     res.status(200);
     res.setHeader("Content-Type", served.contentType);
     res.setHeader("Content-Disposition", `attachment; filename="${served.filename}"`);
+    if (req.method === "HEAD") return void (source.destroy(), res.end());
+    const audit = (action: string, details: AuditDetails = {}) =>
+      inTransaction(services.ds, (em) => appendAuditEvent(em, { requestId: served.requestId, actor: { id: `link:${id}`, role: "SYSTEM" }, action: `${kind}.${action}`, details: { ...served.details, ...details } }, services.clock.now()));
+    await audit("downloaded");
     const decrypt = decryptStream(async (header) => {
       if (header.requestId !== served.binding) throw new ExportDecryptionError("the stored file belongs to another request");
       return keys.unwrap(header);
@@ -63,8 +67,12 @@ function signedDownloadHandler(services: Services, kind: LinkKind, find: (id: st
       await pipeline(source, decrypt, res);
       log.info(`${kind} downloaded`);
     } catch (error) {
-      log.error({ err: error instanceof ExportDecryptionError ? error.message : error }, `${kind} download cut off`);
+      const unreadable = error instanceof ExportDecryptionError;
+      log.error({ err: unreadable ? error.message : error }, `${kind} download cut off`);
       res.destroy();
+      await audit("download_interrupted", { reason: unreadable ? "the stored file failed authentication; the connection was cut" : "the connection closed before the whole file was sent" }).catch((auditError) =>
+        log.error({ err: auditError }, `${kind} download cut off, and its audit event could not be written`),
+      );
     }
   };
 }
@@ -76,7 +84,7 @@ export function exportDownloadHandler(services: Services): RequestHandler {
     "export",
     async (id, linkExpiresAt) => {
       const row = await services.ds.getRepository(ExportRow).findOneBy({ id });
-      return row && { objectKey: row.objectKey, binding: row.requestId, requestId: row.requestId, action: "export.downloaded", details: { exportId: row.id, linkExpiresAt }, contentType: "application/zip", filename: `dsr-export-${row.requestId}.zip`, log: { requestId: row.requestId, exportId: row.id } };
+      return row && { objectKey: row.objectKey, binding: row.requestId, requestId: row.requestId, details: { exportId: row.id, linkExpiresAt }, contentType: "application/zip", filename: `dsr-export-${row.requestId}.zip`, log: { requestId: row.requestId, exportId: row.id } };
     },
     "This export no longer exists (it was replaced or its retention ended)",
   );
@@ -89,7 +97,7 @@ export function rosterDownloadHandler(services: Services): RequestHandler {
     "roster",
     async (id, linkExpiresAt) => {
       const row = await services.ds.getRepository(BreachRosterRow).findOneBy({ id, status: BreachRosterStatus.COMPLETED });
-      return row?.objectKey ? { objectKey: row.objectKey, binding: rosterBinding(row.id), requestId: null, action: "roster.downloaded", details: { rosterId: row.id, linkExpiresAt }, contentType: "text/csv; charset=utf-8", filename: `breach-roster-${row.id}.csv`, log: { rosterId: row.id } } : null;
+      return row?.objectKey ? { objectKey: row.objectKey, binding: rosterBinding(row.id), requestId: null, details: { rosterId: row.id, linkExpiresAt }, contentType: "text/csv; charset=utf-8", filename: `breach-roster-${row.id}.csv`, log: { rosterId: row.id } } : null;
     },
     "This roster's file no longer exists (its retention ended)",
   );
