@@ -1,6 +1,6 @@
-import fs from "node:fs";
 import { Command } from "commander";
 import { call, RemoteFailure } from "./cliRequests";
+import { refuseExistingOut, writeOutFile } from "./outFile";
 
 /** The service's published key path (see server.ts). */
 const KEY_PATH = "/.well-known/dsr-certificate-key.pem";
@@ -40,16 +40,18 @@ export function addCertificateCommands(cli: Command, failure: (message: string, 
     .command("get")
     .description("fetch the signed certificate of a COMPLETED deletion from the service, as issued (print it, or save it with --out)")
     .argument("<requestId>", "the deletion request")
-    .option("--out <file>", "write it to this file instead of stdout")
+    .option("--out <file>", "write it to this file instead of stdout (an existing file is refused unless --force)")
+    .option("--force", "replace the --out file if it exists")
     .option("--url <url>", "GraphQL endpoint of the service (default: DSR_URL, or http://127.0.0.1:4000/graphql)")
     .option("--token <token>", "bearer token (default: DSR_TOKEN)")
-    .action(async (requestId: string, opts: { out?: string; url?: string; token?: string }) => {
+    .action(async (requestId: string, opts: { out?: string; force?: boolean; url?: string; token?: string }) => {
+      if (opts.out) refuseExistingOut(opts.out, opts.force);
       const url = opts.url ?? process.env.DSR_URL ?? "http://127.0.0.1:4000/graphql";
       const token = opts.token ?? process.env.DSR_TOKEN;
       if (!token) throw new RemoteFailure("a token is needed: pass --token or set DSR_TOKEN (dsr token create --role AUDITOR --name <you>)", "BAD_USER_INPUT");
       const { deletionCertificate } = await call<{ deletionCertificate: { signed: string } }>({ url, token }, `query($id: ID!) { deletionCertificate(requestId: $id) { signed } }`, { id: requestId });
       if (opts.out) {
-        fs.writeFileSync(opts.out, deletionCertificate.signed);
+        await writeOutFile(opts.out, opts.force, (part) => new Promise<void>((resolve, reject) => part.once("error", reject).end(deletionCertificate.signed, resolve)));
         process.stderr.write(`saved the certificate of request ${requestId} to ${opts.out}; check it with: dsr certificate verify ${opts.out} --public-key ${new URL(KEY_PATH, url)}\n`);
       } else process.stdout.write(deletionCertificate.signed);
     });

@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
+import { refuseExistingOut, writeOutFile } from "./outFile";
 import { call, newTable, print, remoteOf, RemoteFailure, sleep, withRemote } from "./cliRequests";
 
 const FIELDS = "id status complete people withoutEmail attempts lastError fileAvailable fileExpiresAt connectors systems { connector role outcome people records problem }";
@@ -32,13 +32,12 @@ function summary(r: Roster): string {
 }
 
 /** Downloads a roster's CSV to `out` (mode 0600: it lists people), through a signed link as any client would. */
-async function download(remote: Remote, id: string, out: string): Promise<void> {
+async function download(remote: Remote, id: string, out: string, force: boolean | undefined): Promise<void> {
+  refuseExistingOut(out, force);
   const { createBreachRosterLink } = await call<{ createBreachRosterLink: { url: string } }>(remote, LINK, { id });
   const res = await fetch(createBreachRosterLink.url);
   if (!res.ok || !res.body) throw new RemoteFailure(`the roster's file could not be downloaded (HTTP ${res.status})`, "INTERNAL_SERVER_ERROR");
-  const part = `${out}.part`;
-  await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), fs.createWriteStream(part, { mode: 0o600 }));
-  fs.renameSync(part, out);
+  await writeOutFile(out, force, (part) => pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), part));
 }
 
 /** Waits until the roster is drawn (or failed), asking every `interval` ms. */
@@ -58,16 +57,19 @@ export function addRosterCommands(cli: Command): void {
     .requiredOption("--connector <name...>", "a connector whose data the breach touched (repeat for several)")
     .requiredOption("--reason <text>", "what happened (3-500 characters)")
     .option("--case <reference>", "the incident's reference")
-    .option("--out <file>", "save the roster's CSV here (mode 0600)")
+    .option("--out <file>", "save the roster's CSV here (mode 0600; an existing file is refused unless --force)")
+    .option("--force", "replace the --out file if it exists")
     .option("--interval <ms>", "how often to ask the service", "1000")
-    .action(async (opts: { connector: string[]; reason: string; case?: string; out?: string; interval: string; url?: string; token?: string }) => {
+    .action(async (opts: { connector: string[]; reason: string; case?: string; out?: string; force?: boolean; interval: string; url?: string; token?: string }) => {
       const remote = remoteOf(opts);
+      // Before the roster is started: a refused --out at the end would leave a drawn roster nobody saved.
+      if (opts.out) refuseExistingOut(opts.out, opts.force);
       const { startBreachRoster } = await call<{ startBreachRoster: Roster }>(remote, START, { input: { connectors: opts.connector, reason: opts.reason, caseReference: opts.case ?? null } });
       process.stderr.write(`roster ${startBreachRoster.id} queued; waiting for a worker to draw it\n`);
       const r = await until(remote, startBreachRoster.id, Math.max(100, Number(opts.interval) || 1000));
       print(summary(r));
       if (r.status === "COMPLETED" && opts.out) {
-        await download(remote, r.id, opts.out);
+        await download(remote, r.id, opts.out, opts.force);
         process.stderr.write(`saved to ${opts.out}\n`);
       }
       if (r.status !== "COMPLETED" || !r.complete) process.exitCode = 1;
@@ -83,9 +85,10 @@ export function addRosterCommands(cli: Command): void {
 
   withRemote(roster.command("download").description("save a drawn roster's CSV (mode 0600)"))
     .argument("<id>", "roster id")
-    .requiredOption("--out <file>", "where to save it")
-    .action(async (id: string, opts: { out: string; url?: string; token?: string }) => {
-      await download(remoteOf(opts), id, opts.out);
+    .requiredOption("--out <file>", "where to save it (mode 0600; an existing file is refused unless --force)")
+    .option("--force", "replace the --out file if it exists")
+    .action(async (id: string, opts: { out: string; force?: boolean; url?: string; token?: string }) => {
+      await download(remoteOf(opts), id, opts.out, opts.force);
       process.stderr.write(`saved to ${opts.out}\n`);
     });
 }

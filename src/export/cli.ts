@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import type { Config } from "../config/env";
+import { refuseExistingOut, writeOutFile } from "../outFile";
 import { MAGIC } from "./crypto";
 
 // What each command needs is loaded when it runs, so `dsr --help` starts quickly.
@@ -58,10 +59,12 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("decrypt")
     .description("decrypt a stored .dsrx export into a ZIP (written only if it authenticates)")
     .argument("<file>", "the encrypted export")
-    .requiredOption("--out <zip>", "where to write the ZIP")
+    .requiredOption("--out <zip>", "where to write the ZIP (mode 0600; an existing file is refused unless --force)")
+    .option("--force", "replace the --out file if it exists")
     .option("--request <id>", "refuse the file unless it belongs to this request")
-    .action(async (file: string, opts: { out: string; request?: string }) => {
-      const header = await decryptToFile(keys(), fs.createReadStream(file), opts.out, opts.request);
+    .action(async (file: string, opts: { out: string; force?: boolean; request?: string }) => {
+      refuseExistingOut(opts.out, opts.force);
+      const header = await decryptToFile(keys(), fs.createReadStream(file), opts.out, opts.request, !!opts.force);
       process.stdout.write(`decrypted export of request ${header.requestId} to ${opts.out}\n`);
     });
 
@@ -69,16 +72,17 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("download")
     .description("download an export link (from createExportLink) into a file")
     .argument("<url>", "the signed link")
-    .requiredOption("--out <file>", "where to write the ZIP")
-    .action(async (url: string, opts: { out: string }) => {
+    .requiredOption("--out <file>", "where to write the ZIP (mode 0600; an existing file is refused unless --force)")
+    .option("--force", "replace the --out file if it exists")
+    .action(async (url: string, opts: { out: string; force?: boolean }) => {
+      // Checked before the link is used: every download is audited, and one refused afterwards was never saved.
+      refuseExistingOut(opts.out, opts.force);
       const response = await fetch(url);
       if (response.status !== 200 || !response.body) {
         const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
         throw new Error(`download refused (${response.status})${reason ? `: ${reason}` : ""}`);
       }
-      const part = `${opts.out}.part`;
-      await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), fs.createWriteStream(part));
-      fs.renameSync(part, opts.out);
+      await writeOutFile(opts.out, opts.force, (part) => pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), part));
       process.stdout.write(`saved ${fs.statSync(opts.out).size} bytes to ${opts.out}\n`);
     });
 
