@@ -109,7 +109,8 @@ export class CallbackDispatcher {
           "dsr-signature": signPayload(this.options.secret, row.payload, this.clock.now()),
         },
         body: row.payload,
-        redirect: "error",
+        // An answer like any other non-2xx (kept as lastError): followed, it would take the signed body elsewhere.
+        redirect: "manual",
         signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.inFlight.signal]),
       });
       await response.body?.cancel();

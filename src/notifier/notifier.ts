@@ -64,10 +64,14 @@ export class WebhookNotifier implements Notifier {
         headers: { "content-type": "application/json", "dsr-signature": signPayload(this.secret, body, this.clock.now()) },
         body,
         signal: AbortSignal.timeout(this.timeoutMs),
+        // The body holds the person's address and code: a redirect elsewhere is refused, never followed.
+        redirect: "manual",
       });
     } catch (error) {
       throw new Error(`notifier webhook ${new URL(this.url).origin} could not be reached: ${withCauses(error)}; check DSR_NOTIFIER_URL and that the mailer is up`);
     }
+    await response.body?.cancel();
+    if (response.status >= 300 && response.status <= 399) throw new Error(`notifier webhook answered with a redirect (HTTP ${response.status}), which is not followed; set DSR_NOTIFIER_URL to the address that answers`);
     if (!response.ok) throw new Error(`notifier webhook answered HTTP ${response.status}`);
   }
 }

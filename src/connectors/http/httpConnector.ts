@@ -84,6 +84,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(c.timeoutMs ?? 10_000)]),
+          // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
+          // and the subject's identities in the URL or body along: it is an answer like any other.
+          redirect: "manual",
         });
       } catch (error) {
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
@@ -95,6 +98,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
       }
       if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
+      if (response.status >= 300 && response.status <= 399) {
+        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
+      }
       if (response.status !== 404 && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
       let parsed: unknown = null;
       if (text) {

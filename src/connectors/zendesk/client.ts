@@ -73,6 +73,8 @@ export class ZendeskClient {
           signal,
           headers: { authorization: this.authorization, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
           body: body === undefined ? undefined : JSON.stringify(body),
+          // Not followed: the subject's address travels in search URLs (an answer like any other non-2xx).
+          redirect: "manual",
         });
         text = await response.text();
       } catch (error) {
