@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { call, RemoteFailure } from "./cliRequests";
+import { call, httpUrl, remoteOf, RemoteFailure } from "./cliRequests";
 import { refuseExistingOut, writeOutFile } from "./outFile";
 
 /** The service's published key path (see server.ts). */
@@ -7,7 +7,7 @@ const KEY_PATH = "/.well-known/dsr-certificate-key.pem";
 
 /** Fetches the service's public key: from its key URL, or from the service's address (GraphQL URL or base). */
 async function fetchPublicKey(url: string): Promise<string> {
-  const at = new URL(url);
+  const at = httpUrl(url, "--public-key");
   if (at.pathname === "/" || at.pathname.endsWith("/graphql")) at.pathname = KEY_PATH;
   let response: Response;
   try {
@@ -46,13 +46,11 @@ export function addCertificateCommands(cli: Command, failure: (message: string, 
     .option("--token <token>", "bearer token (default: DSR_TOKEN)")
     .action(async (requestId: string, opts: { out?: string; force?: boolean; url?: string; token?: string }) => {
       if (opts.out) refuseExistingOut(opts.out, opts.force);
-      const url = opts.url ?? process.env.DSR_URL ?? "http://127.0.0.1:4000/graphql";
-      const token = opts.token ?? process.env.DSR_TOKEN;
-      if (!token) throw new RemoteFailure("a token is needed: pass --token or set DSR_TOKEN (dsr token create --role AUDITOR --name <you>)", "BAD_USER_INPUT");
-      const { deletionCertificate } = await call<{ deletionCertificate: { signed: string } }>({ url, token }, `query($id: ID!) { deletionCertificate(requestId: $id) { signed } }`, { id: requestId });
+      const remote = remoteOf(opts);
+      const { deletionCertificate } = await call<{ deletionCertificate: { signed: string } }>(remote, `query($id: ID!) { deletionCertificate(requestId: $id) { signed } }`, { id: requestId });
       if (opts.out) {
         await writeOutFile(opts.out, opts.force, (part) => new Promise<void>((resolve, reject) => part.once("error", reject).end(deletionCertificate.signed, resolve)));
-        process.stderr.write(`saved the certificate of request ${requestId} to ${opts.out}; check it with: dsr certificate verify ${opts.out} --public-key ${new URL(KEY_PATH, url)}\n`);
+        process.stderr.write(`saved the certificate of request ${requestId} to ${opts.out}; check it with: dsr certificate verify ${opts.out} --public-key ${new URL(KEY_PATH, remote.url)}\n`);
       } else process.stdout.write(deletionCertificate.signed);
     });
 }

@@ -30,15 +30,33 @@ export function remoteOf(opts: { url?: string; token?: string }): Remote {
   return { url, token };
 }
 
+/**
+ * `raw` as an http(s) URL. Refused (BAD_USER_INPUT, exit 2) without repeating it, as every refusal is:
+ * what an operator passes may hold a password (`user:password@`) or a download link's signature, and a
+ * CLI's stderr ends up in shell histories, CI logs and tickets.
+ */
+export function httpUrl(raw: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new RemoteFailure(`${what} is not a URL; give one that starts with http:// or https://`, "BAD_USER_INPUT");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RemoteFailure(`${what} must start with http:// or https://`, "BAD_USER_INPUT");
+  if (url.username || url.password) throw new RemoteFailure(`${what} may not hold a user name or password (user:password@); the service takes a bearer token (--token or DSR_TOKEN)`, "BAD_USER_INPUT");
+  return url;
+}
+
 /** One GraphQL call; an error answer becomes a RemoteFailure carrying the service's code and message. */
 export async function call<T>(remote: Remote, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const at = httpUrl(remote.url, "--url (or DSR_URL)");
   let res: Response;
   try {
-    res = await fetch(remote.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${remote.token}` }, body: JSON.stringify({ query, variables }) });
+    res = await fetch(at, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${remote.token}` }, body: JSON.stringify({ query, variables }) });
   } catch (error) {
     // fetch wraps the socket error (sometimes one per address tried): its code is what an operator can act on.
     const cause = (error as { cause?: { code?: string; errors?: Array<{ code?: string }> } }).cause;
-    throw new RemoteFailure(`cannot reach the service at ${remote.url} (${cause?.code ?? cause?.errors?.[0]?.code ?? (error as Error).message})`, "UNREACHABLE");
+    throw new RemoteFailure(`cannot reach the service at ${at.origin}${at.pathname} (${cause?.code ?? cause?.errors?.[0]?.code ?? (error as Error).message})`, "UNREACHABLE");
   }
   const body = (await res.json().catch(() => ({}))) as { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }> };
   if (body.errors?.length) throw new RemoteFailure(body.errors[0].message, body.errors[0].extensions?.code ?? "INTERNAL_SERVER_ERROR");

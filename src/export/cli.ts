@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import type { Config } from "../config/env";
+import { httpUrl } from "../cliRequests";
 import { refuseExistingOut, writeOutFile } from "../outFile";
 import { MAGIC } from "./crypto";
 
@@ -76,8 +77,9 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .option("--force", "replace the --out file if it exists")
     .action(async (url: string, opts: { out: string; force?: boolean }) => {
       // Checked before the link is used: every download is audited, and one refused afterwards was never saved.
+      const link = httpUrl(url, "the link");
       refuseExistingOut(opts.out, opts.force);
-      const response = await fetch(url);
+      const response = await fetch(link);
       if (response.status !== 200 || !response.body) {
         const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
         throw new Error(`download refused (${response.status})${reason ? `: ${reason}` : ""}`);
