@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import type { Config } from "../config/env";
-import { httpUrl } from "../cliRequests";
+import { httpUrl, RemoteFailure } from "../cliRequests";
 import { refuseExistingOut, writeOutFile } from "../outFile";
 import { MAGIC } from "./crypto";
 
@@ -82,7 +82,9 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       const response = await fetch(link);
       if (response.status !== 200 || !response.body) {
         const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
-        throw new Error(`download refused (${response.status})${reason ? `: ${reason}` : ""}`);
+        // The exit code says what happened: the export is gone (4), the link is not (or no longer) good (2), else 1.
+        const code = response.status === 404 ? "NOT_FOUND" : response.status === 403 || response.status === 410 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR";
+        throw new RemoteFailure(`download refused (${response.status})${reason ? `: ${reason}` : ""}`, code);
       }
       await writeOutFile(opts.out, opts.force, (part) => pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), part));
       process.stdout.write(`saved ${fs.statSync(opts.out).size} bytes to ${opts.out}\n`);

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { ExportRow } from "../../src/entities";
+import { purgeExpiredExports } from "../../src/export/purge";
 import { dsr } from "../support/cliBinary";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
@@ -59,6 +60,26 @@ describeEachDatabase("dsr export download / decrypt --out", (db) => {
     const cut = await dsr(["export", "download", (await exportLink(t, id)).url, "--out", path.join(dir, "export.zip")]);
     expect(cut.code, cut.stderr).to.equal(1);
     expect(cut.stderr.split("\n").filter(Boolean)).to.have.length(1);
+    expect(fs.readdirSync(dir)).to.deep.equal([]);
+  });
+
+  it("exits 4 for a link whose export was purged and 2 for a tampered or expired one, writing nothing", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const { url } = await exportLink(t, id, 7 * 86_400);
+    const dir = tempDir();
+    const out = path.join(dir, "export.zip");
+    const tampered = await dsr(["export", "download", url.replace(/signature=([0-9a-f])/, (_, c) => `signature=${c === "0" ? "1" : "0"}`), "--out", out]);
+    expect([tampered.code, tampered.stderr]).to.deep.equal([2, "dsr: download refused (403): This download link is not valid\n"]);
+    t.clock.advance(8 * 86_400_000);
+    const expired = await dsr(["export", "download", url, "--out", out]);
+    expect(expired.code, expired.stderr).to.equal(2);
+    t.clock.advance(-8 * 86_400_000);
+    t.clock.advance(31 * 86_400_000);
+    expect((await purgeExpiredExports(t.service.services)).exports).to.be.at.least(1);
+    t.clock.advance(-31 * 86_400_000);
+    const gone = await dsr(["export", "download", url, "--out", out]);
+    expect([gone.code, gone.stderr]).to.deep.equal([4, "dsr: download refused (404): This export no longer exists (it was replaced or its retention ended)\n"]);
     expect(fs.readdirSync(dir)).to.deep.equal([]);
   });
 
