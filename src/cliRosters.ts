@@ -33,11 +33,12 @@ function summary(r: Roster): string {
 
 /** Downloads a roster's CSV to `out` (mode 0600: it lists people), through a signed link as any client would. */
 async function download(remote: Remote, id: string, out: string, force: boolean | undefined): Promise<void> {
-  refuseExistingOut(out, force);
-  const { createBreachRosterLink } = await call<{ createBreachRosterLink: { url: string } }>(remote, LINK, { id });
-  const res = await fetch(createBreachRosterLink.url);
-  if (!res.ok || !res.body) throw new RemoteFailure(`the roster's file could not be downloaded (HTTP ${res.status})`, "INTERNAL_SERVER_ERROR");
-  await writeOutFile(out, force, (part) => pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), part));
+  await writeOutFile(out, force, async (part) => {
+    const { createBreachRosterLink } = await call<{ createBreachRosterLink: { url: string } }>(remote, LINK, { id });
+    const res = await fetch(createBreachRosterLink.url);
+    if (!res.ok || !res.body) throw new RemoteFailure(`the roster's file could not be downloaded (HTTP ${res.status})`, "INTERNAL_SERVER_ERROR");
+    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), part);
+  });
 }
 
 /** Waits until the roster is drawn (or failed), asking every `interval` ms. */

@@ -28,19 +28,38 @@ export async function placeFile(part: string, out: string, replace: boolean): Pr
   await fs.promises.rm(part, { force: true });
 }
 
+/** Why a part file could not be created, in words for --out, when the reason is the place it names. */
+const UNWRITABLE: Record<string, string> = {
+  ENOENT: "--out names a folder that does not exist; nothing was fetched or written",
+  ENOTDIR: "--out names a folder that does not exist; nothing was fetched or written",
+  EACCES: "--out names a place this user may not write to; nothing was fetched or written",
+  EPERM: "--out names a place this user may not write to; nothing was fetched or written",
+  EROFS: "--out names a read-only file system; nothing was fetched or written",
+};
+
 /**
  * Writes a file for `--out` as `fill` writes it into a temporary `<out>.<pid>.part` (created new, mode
- * 0600: exports and rosters hold personal data), then places it (placeFile). The part is removed however
- * it ends, so a download cut off midway leaves no partial plain text behind.
+ * 0600: exports and rosters hold personal data), then places it (placeFile). The part is created before
+ * `fill` runs, so a place that cannot be written is refused (BAD_USER_INPUT) before anything is fetched:
+ * a download is audited, and one nobody could save must not be recorded as delivered. The part is
+ * removed however it ends, so a download cut off midway leaves no partial plain text behind.
  */
 export async function writeOutFile<T>(out: string, force: boolean | undefined, fill: (part: fs.WriteStream) => Promise<T>): Promise<T> {
   refuseExistingOut(out, force);
   const part = `${out}.${process.pid}.part`;
+  let handle: fs.promises.FileHandle;
   try {
-    const result = await fill(fs.createWriteStream(part, { flags: "wx", mode: 0o600 }));
+    handle = await fs.promises.open(part, "wx", 0o600);
+  } catch (error) {
+    const why = UNWRITABLE[(error as NodeJS.ErrnoException).code ?? ""];
+    throw why ? badField("--out", why) : error;
+  }
+  try {
+    const result = await fill(handle.createWriteStream());
     await placeFile(part, out, !!force);
     return result;
   } finally {
+    await handle.close().catch(() => undefined);
     await fs.promises.rm(part, { force: true });
   }
 }

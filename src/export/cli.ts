@@ -76,17 +76,18 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .requiredOption("--out <file>", "where to write the ZIP (mode 0600; an existing file is refused unless --force)")
     .option("--force", "replace the --out file if it exists")
     .action(async (url: string, opts: { out: string; force?: boolean }) => {
-      // Checked before the link is used: every download is audited, and one refused afterwards was never saved.
       const link = httpUrl(url, "the link");
-      refuseExistingOut(opts.out, opts.force);
-      const response = await fetch(link);
-      if (response.status !== 200 || !response.body) {
-        const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
-        // The exit code says what happened: the export is gone (4), the link is not (or no longer) good (2), else 1.
-        const code = response.status === 404 ? "NOT_FOUND" : response.status === 403 || response.status === 410 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR";
-        throw new RemoteFailure(`download refused (${response.status})${reason ? `: ${reason}` : ""}`, code);
-      }
-      await writeOutFile(opts.out, opts.force, (part) => pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), part));
+      // The link is used only once --out is known to be writable: every download is audited, and one refused afterwards was never saved.
+      await writeOutFile(opts.out, opts.force, async (part) => {
+        const response = await fetch(link);
+        if (response.status !== 200 || !response.body) {
+          const reason = await response.json().then((b) => (b as { error?: { message?: string } }).error?.message, () => undefined);
+          // The exit code says what happened: the export is gone (4), the link is not (or no longer) good (2), else 1.
+          const code = response.status === 404 ? "NOT_FOUND" : response.status === 403 || response.status === 410 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR";
+          throw new RemoteFailure(`download refused (${response.status})${reason ? `: ${reason}` : ""}`, code);
+        }
+        await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), part);
+      });
       process.stdout.write(`saved ${fs.statSync(opts.out).size} bytes to ${opts.out}\n`);
     });
 

@@ -63,6 +63,15 @@ describeEachDatabase("dsr export download / decrypt --out", (db) => {
     expect(fs.readdirSync(dir)).to.deep.equal([]);
   });
 
+  it("refuses an --out in a folder that does not exist before it uses the link (exit 2, no download audited)", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const { url } = await exportLink(t, id);
+    const r = await dsr(["export", "download", url, "--out", path.join(tempDir(), "no-such-folder", "export.zip")]);
+    expect(await downloads(id)).to.equal(0);
+    expect([r.code, r.stderr]).to.deep.equal([2, "dsr: --out names a folder that does not exist; nothing was fetched or written\n"]);
+  });
+
   it("exits 4 for a link whose export was purged and 2 for a tampered or expired one, writing nothing", async function () {
     this.timeout(60_000);
     const id = await completedRequest(t);
