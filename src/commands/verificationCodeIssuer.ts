@@ -1,4 +1,5 @@
-import { Actor } from "../audit/actor";
+import { Actor, SYSTEM_ACTOR } from "../audit/actor";
+import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { RequestStatus } from "../domain/enums";
 import { generateCode, hashCode } from "../domain/verificationCode";
@@ -9,7 +10,10 @@ import { loadRequest, updateRequest } from "./requestTransition";
 
 /**
  * Hands a code to the notifier. Runs after the commit: a delivery failure is logged and leaves the
- * request waiting, from where resendVerificationCode issues a new code.
+ * request waiting, from where resendVerificationCode issues a new code. The trail already says a code
+ * was sent (request.submitted, request.verification_code_sent, written with the code's hash), so a
+ * failure appends request.verification_code_undelivered, committed alone: the trail never reads as a
+ * code that reached the person when none did. Its reason names no internals (the log has them).
  */
 export async function sendVerificationCode(services: Services, row: RequestRow, code: string): Promise<void> {
   try {
@@ -23,6 +27,10 @@ export async function sendVerificationCode(services: Services, row: RequestRow, 
     });
   } catch (error) {
     services.logger.warn({ requestId: row.id, notifier: services.notifier.kind, err: (error as Error).message }, "verification code could not be delivered");
+    const details = { notifier: services.notifier.kind, reason: "the notifier did not accept the code (the service log says why); resendVerificationCode sends a new one" };
+    await inTransaction(services.ds, (em) => appendAuditEvent(em, { requestId: row.id, actor: SYSTEM_ACTOR, action: "request.verification_code_undelivered", details }, services.clock.now())).catch((auditError) =>
+      services.logger.error({ requestId: row.id, err: auditError }, "verification code undelivered, and its audit event could not be written"),
+    );
   }
 }
 
