@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { DataSource } from "typeorm";
 import type { Clock } from "./clock";
 import { TERMINAL_STATUSES } from "./domain/enums";
-import { RequestRow } from "./entities";
+import { RequestRow, StatusCallbackRow, StatusCallbackStatus } from "./entities";
 
 /**
  * Prometheus metrics. Counters and histograms that code increments live in one process-wide registry
@@ -120,6 +120,24 @@ export function databaseRegistry(ds: DataSource, clock: Clock): Registry {
         .where("r.dueAt < :now AND r.status NOT IN (:...terminal)", { now: clock.now(), terminal: TERMINAL_STATUSES })
         .getCount();
       this.set(n);
+    },
+  });
+  new Gauge({
+    name: "dsr_status_callbacks_pending",
+    help: "Status callbacks not yet acknowledged by the receiver (DSR_CALLBACK_URL), whatever their attempts",
+    registers: [registry],
+    async collect() {
+      this.set(await ds.getRepository(StatusCallbackRow).countBy({ status: StatusCallbackStatus.PENDING }));
+    },
+  });
+  new Gauge({
+    name: "dsr_status_callbacks_oldest_pending_seconds",
+    help: "Age of the oldest status callback not yet acknowledged (0: none is waiting)",
+    registers: [registry],
+    async collect() {
+      // Read through the entity, so the time comes back as each database's driver stores it (no raw text to parse).
+      const oldest = await ds.getRepository(StatusCallbackRow).findOne({ select: { id: true, createdAt: true }, where: { status: StatusCallbackStatus.PENDING }, order: { createdAt: "ASC" } });
+      this.set(oldest ? Math.max(0, (clock.now().getTime() - oldest.createdAt.getTime()) / 1000) : 0);
     },
   });
   return registry;

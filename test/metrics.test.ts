@@ -52,6 +52,22 @@ describeEachDatabase("metrics", (db) => {
     expect(value(m, "dsr_requests_overdue")).to.equal(3);
   });
 
+  it("counts status callbacks the receiver has not acknowledged, and the age of the oldest, from the outbox", async () => {
+    // No DSR_CALLBACK_URL: the settings page's callbacks wait in the outbox (docs/settings-trigger.md).
+    const { requestAccountDeletion } = await t.ok(`mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`, { input: { idempotencyKey: "del-metrics-1", subject: { email: "grace.hopper@example.com" } } }, "SERVICE");
+    const pending = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM status_callbacks WHERE status = 'PENDING'`))[0].n);
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: requestAccountDeletion.id })).request.status === "COMPLETED" ? true : undefined), "the deletion completed");
+    const rows = await pending();
+    expect(rows).to.be.at.least(2);
+    t.clock.advance(3600_000);
+    const m = await scrapeMetrics(t);
+    expect(value(m, "dsr_status_callbacks_pending")).to.equal(rows);
+    expect(value(m, "dsr_status_callbacks_oldest_pending_seconds")).to.be.within(3600, 3700);
+    await t.ds.query(`UPDATE status_callbacks SET status = 'DELIVERED'`);
+    const after = await scrapeMetrics(t);
+    expect([value(after, "dsr_status_callbacks_pending"), value(after, "dsr_status_callbacks_oldest_pending_seconds")]).to.deep.equal([0, 0]);
+  });
+
   it("observes task attempts, durations and failures per connector, and GraphQL latency per operation", async () => {
     const before = await scrapeMetrics(t);
     account.script("collect", { kind: "retryable" });
