@@ -3,7 +3,7 @@ import type { Config } from "./config/env";
 import type { DataSource } from "typeorm";
 import { Role } from "./domain/enums";
 import { DsrError } from "./errors";
-import { addRequestCommands, RemoteFailure } from "./cliRequests";
+import { addRequestCommands, RemoteFailure, wholeNumber } from "./cliRequests";
 import { addRosterCommands } from "./cliRosters";
 import { addConnectorNewCommand, addConnectorsCommand } from "./cliConnectors";
 import { addCertificateCommands } from "./cliCertificates";
@@ -107,8 +107,7 @@ function program(): Command {
     .option("--concurrency <n>", "tasks run at once (default: DSR_WORKER_CONCURRENCY, or 4 when that is 0)")
     .action(async (opts: { concurrency?: string }) => {
       const settings = config();
-      const concurrency = opts.concurrency === undefined ? settings.DSR_WORKER_CONCURRENCY || 4 : Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new CliFailure("--concurrency must be a whole number from 1 to 256", EXIT.USAGE);
+      const concurrency = opts.concurrency === undefined ? settings.DSR_WORKER_CONCURRENCY || 4 : wholeNumber(opts.concurrency, "--concurrency", 1, 256);
       // The sample systems live inside `dsr serve` (stand-ins on its loopback): a second process would start its own.
       if (settings.sampleWorkspace) {
         throw new CliFailure("worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)", EXIT.CONFIG);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Command } from "commander";
-import { call, RemoteFailure } from "./cliRequests";
+import { call, RemoteFailure, wholeNumber } from "./cliRequests";
 import type { ConnectorTestOptions } from "./cliConnectorTest";
 
 type Health = { name: string; version: string; health: { ok: boolean; message: string }; processingLocation: string | null; outsidePrimaryLocation: boolean };
@@ -62,7 +62,7 @@ export function addConnectorsCommand(cli: Command): void {
       const url = opts.url ?? process.env.DSR_URL;
       const token = opts.token ?? process.env.DSR_TOKEN;
       if (url && !token) throw new RemoteFailure("checking a running service needs a token: pass --token or set DSR_TOKEN", "BAD_USER_INPUT");
-      const rows = url && token ? await remoteHealth(url, token) : await localHealth(Number(opts.timeout) || 5000);
+      const rows = url && token ? await remoteHealth(url, token) : await localHealth(wholeNumber(opts.timeout, "--timeout", 100, 600_000));
       if (url) process.stderr.write(`dsr: the connectors of the service at ${url}, as it checks them\n`);
       process.stdout.write(`${await healthTable(rows)}\n`);
       if (rows.some((r) => !r.health.ok)) process.exitCode = 1;

@@ -47,6 +47,16 @@ export function httpUrl(raw: string, what: string): URL {
   return url;
 }
 
+/** A whole-number option in `min..max`; anything else is BAD_USER_INPUT (exit 2) naming the option, not what was given. */
+export function wholeNumber(raw: string, option: string, min: number, max: number): number {
+  const n = /^\d{1,12}$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) throw new RemoteFailure(`${option} must be a whole number from ${min} to ${max}`, "BAD_USER_INPUT");
+  return n;
+}
+
+/** How often a command that waits asks the service, in ms. */
+export const pollInterval = (raw: string) => wholeNumber(raw, "--interval", 100, 3_600_000);
+
 /** One GraphQL call; an error answer becomes a RemoteFailure carrying the service's code and message. */
 export async function call<T>(remote: Remote, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const at = httpUrl(remote.url, "--url (or DSR_URL)");
@@ -132,7 +142,7 @@ export function addRequestCommands(cli: Command): void {
       const data = await call<{ requests: { totalCount: number; edges: Array<{ node: { id: string; type: string; status: string; dueAt: string; overdue: boolean } }> } }>(
         remoteOf(opts),
         `query List($first: Int!, $filter: RequestFilterInput) { requests(first: $first, filter: $filter) { totalCount edges { node { id type status dueAt overdue } } } }`,
-        { first: Number(opts.first), filter },
+        { first: wholeNumber(opts.first, "--first", 1, 100), filter },
       );
       const rows = data.requests.edges.map((e) => e.node);
       if (opts.json) return print(JSON.stringify(rows, null, 2));
@@ -158,7 +168,7 @@ export function addRequestCommands(cli: Command): void {
     .option("--interval <ms>", "how often to ask the service", "500")
     .action(async (id: string, opts: { interval: string; url?: string; token?: string }) => {
       const remote = remoteOf(opts);
-      const interval = Math.max(100, Number(opts.interval) || 500);
+      const interval = pollInterval(opts.interval);
       // The bar goes to stderr (stdout keeps the summary, for pipes); noTTYOutput draws it in CI logs too.
       const { SingleBar } = require("cli-progress") as typeof import("cli-progress");
       const bar = new SingleBar({ format: "{bar} {value}/{total} tasks | {status}", stream: process.stderr, noTTYOutput: true, notTTYSchedule: interval, hideCursor: true });

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import { refuseExistingOut, writeOutFile } from "./outFile";
-import { call, newTable, print, remoteOf, RemoteFailure, sleep, withRemote } from "./cliRequests";
+import { call, newTable, pollInterval, print, remoteOf, RemoteFailure, sleep, withRemote } from "./cliRequests";
 
 const FIELDS = "id status complete people withoutEmail attempts lastError fileAvailable fileExpiresAt connectors systems { connector role outcome people records problem }";
 const START = `mutation Start($input: StartBreachRosterInput!) { startBreachRoster(input: $input) { ${FIELDS} } }`;
@@ -63,11 +63,12 @@ export function addRosterCommands(cli: Command): void {
     .option("--interval <ms>", "how often to ask the service", "1000")
     .action(async (opts: { connector: string[]; reason: string; case?: string; out?: string; force?: boolean; interval: string; url?: string; token?: string }) => {
       const remote = remoteOf(opts);
-      // Before the roster is started: a refused --out at the end would leave a drawn roster nobody saved.
+      // Before the roster is started: a refused --out or --interval would leave a drawn roster nobody saved.
       if (opts.out) refuseExistingOut(opts.out, opts.force);
+      const interval = pollInterval(opts.interval);
       const { startBreachRoster } = await call<{ startBreachRoster: Roster }>(remote, START, { input: { connectors: opts.connector, reason: opts.reason, caseReference: opts.case ?? null } });
       process.stderr.write(`roster ${startBreachRoster.id} queued; waiting for a worker to draw it\n`);
-      const r = await until(remote, startBreachRoster.id, Math.max(100, Number(opts.interval) || 1000));
+      const r = await until(remote, startBreachRoster.id, interval);
       print(summary(r));
       if (r.status === "COMPLETED" && opts.out) {
         await download(remote, r.id, opts.out, opts.force);

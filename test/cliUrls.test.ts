@@ -41,6 +41,15 @@ describe("dsr: URLs given on the command line", () => {
     await refusedQuietly(["request", "show", ID, "--url", "ftp://127.0.0.1/graphql", "--token", "t"], {}, "ftp://");
   });
 
+  it("refuses a number option that is not a whole number in its range, naming the range and not what was given", async function () {
+    this.timeout(60_000);
+    const url = "http://127.0.0.1:9/graphql";
+    expect(await refusedQuietly(["request", "list", "--first", "abc", "--url", url, "--token", "t"], {}, "abc")).to.equal("dsr: --first must be a whole number from 1 to 100\n");
+    await refusedQuietly(["request", "list", "--first", "1000", "--url", url, "--token", "t"], {}, "1000");
+    expect(await refusedQuietly(["request", "watch", ID, "--interval", "soon", "--url", url, "--token", "t"], {}, "soon")).to.equal("dsr: --interval must be a whole number from 100 to 3600000\n");
+    await refusedQuietly(["roster", "draw", "--connector", "crm", "--reason", "breach", "--interval", "-5", "--url", url, "--token", "t"], {}, "-5");
+  });
+
   it("names an unreachable service by its address only, without the query", async function () {
     this.timeout(60_000);
     const closed = await new Promise<number>((resolve) => {
