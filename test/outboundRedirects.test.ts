@@ -3,6 +3,7 @@ import { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { createHttpConnector } from "../src/connectors/http";
 import { ConnectorError } from "../src/connectors/sdk";
+import { createZendeskConnector } from "../src/connectors/zendesk";
 import { collectAll } from "../src/connectors/testing/conformance";
 import { StatusCallbackRow } from "../src/entities";
 import { ADA, restConfig, RestStandIn } from "./connectors/support/restStandIn";
@@ -58,6 +59,23 @@ describe("outbound calls answered with a redirect to another host", () => {
       expect(hosts.redirector.arrivals).to.have.length(1);
     } finally {
       await standIn.stop();
+      await hosts.close();
+    }
+  });
+
+  it("the Zendesk connector does not follow it either: the subject's address in its search stays home", async () => {
+    const hosts = await redirectPair();
+    try {
+      const connector = createZendeskConnector({ baseUrl: hosts.redirector.url, email: "agent@example.com", apiToken: "zendesk-api-token-0123456789" });
+      const error = await collectAll(connector, ADA).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(hosts.elsewhere.arrivals.map((a) => `${a.method} ${a.path}`)).to.deep.equal([]);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(false);
+      expect(hosts.redirector.arrivals).to.have.length(1);
+    } finally {
       await hosts.close();
     }
   });
