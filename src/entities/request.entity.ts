@@ -139,7 +139,7 @@ export class RequestRow {
   @Column({ type: "boolean", default: false })
   concernsMinor!: boolean;
 
-  /** The caller's idempotency key (requestAccountDeletion): unique, so one key never makes a second request. */
+  /** The caller's idempotency key (requestAccountDeletion): unique, so one key never makes a second request; byte-wise on MySQL too (migration IdempotencyKeyBytewise). */
   @Index("uq_requests_idempotency_key", { unique: true })
   @Column({ type: "varchar", length: 100, nullable: true })
   idempotencyKey!: string | null;
