@@ -3,6 +3,15 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { decryptStream, ExportDecryptionError, ExportHeader } from "./crypto";
 import type { DataKeys } from "./keys";
+import { SealedFile } from "./sealedFile";
+
+/** The decrypting stream of a stored export: it refuses a file of another request than `expectedRequestId`. */
+function decryptingFor(keys: DataKeys, expectedRequestId?: string) {
+  return decryptStream(async (header) => {
+    if (expectedRequestId && header.requestId !== expectedRequestId) throw new ExportDecryptionError("the export belongs to another request");
+    return keys.unwrap(header);
+  });
+}
 
 /**
  * Decrypts a stored export into `outFile`. The plaintext goes to a temporary file that becomes `outFile`
@@ -11,10 +20,7 @@ import type { DataKeys } from "./keys";
  */
 export async function decryptToFile(keys: DataKeys, source: Readable, outFile: string, expectedRequestId?: string): Promise<ExportHeader> {
   const part = `${outFile}.${process.pid}.part`;
-  const decrypt = decryptStream(async (header) => {
-    if (expectedRequestId && header.requestId !== expectedRequestId) throw new ExportDecryptionError("the export belongs to another request");
-    return keys.unwrap(header);
-  });
+  const decrypt = decryptingFor(keys, expectedRequestId);
   try {
     await pipeline(source, decrypt, fs.createWriteStream(part, { mode: 0o600 }));
     await fs.promises.rename(part, outFile);
@@ -22,5 +28,22 @@ export async function decryptToFile(keys: DataKeys, source: Readable, outFile: s
   } finally {
     // A part left by a failure may be big (the service's PORTABILITY check runs this): off the event loop.
     await fs.promises.rm(part, { force: true });
+  }
+}
+
+/**
+ * Decrypts a stored export into a SealedFile at `file` (the service's own checks: the plaintext never
+ * rests on disk unencrypted, Invariant 7). Returned once the authentication tag checked out; on any
+ * failure the file is closed and removed. The caller closes and removes it after reading.
+ */
+export async function decryptToSealedFile(keys: DataKeys, source: Readable, file: string, expectedRequestId: string): Promise<SealedFile> {
+  const sealed = SealedFile.create(file);
+  try {
+    await pipeline(source, decryptingFor(keys, expectedRequestId), sealed.writer());
+    return sealed;
+  } catch (error) {
+    sealed.close();
+    await fs.promises.rm(file, { force: true });
+    throw error;
   }
 }
