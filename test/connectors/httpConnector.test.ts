@@ -178,6 +178,19 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.method !== "GET"), "no write").to.deep.equal([]);
     });
 
+    it("reads on past a page shorter than its size when the answer says more follow (an API capping its page size), and erases every one", async () => {
+      // Asked for 5 a page, the system answers 2 (its cap) with a Link to the next page: Ada has 3 invoices.
+      standIn.invoicePageCap = 2;
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "page", pageParam: "page", sizeParam: "per_page", size: 5 };
+      const connector = createHttpConnector(config, ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      expect(await connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext())).to.deep.equal({ erased: 3, erasedIn: { PAYMENTS: 3 }, redacted: 3, redactedIn: { PAYMENTS: 3 } });
+      // The system's own rows: no invoice of hers still names her.
+      expect(standIn.invoices.filter((i) => i.user === 1).map((i) => i.billing_name)).to.deep.equal([null, null, null]);
+      await connector.close();
+    });
+
     it("reads the usual signs that more pages follow, and nothing else", () => {
       expect(morePagesMarker({ items: [], has_more: true }, null)).to.equal("has_more: true");
       expect(morePagesMarker({ items: [], meta: { next_cursor: "abc" } }, null)).to.equal("meta.next_cursor");

@@ -191,7 +191,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       await ctx.heartbeat();
       if (p.type === "none") return;
       if (p.type === "page") {
-        if (list.length < p.size) return;
+        // A short page is the last, unless the answer says more follow: an API that caps its page size
+        // below `size` answers short pages throughout, and ending at the first would miss the rest.
+        if (list.length === 0 || (list.length < p.size && !morePagesMarker(body, link))) return;
         url = new URL(url);
         url.searchParams.set(p.pageParam, String(page + 1));
       } else if (p.type === "cursor") {

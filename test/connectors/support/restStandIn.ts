@@ -46,6 +46,8 @@ export class RestStandIn {
   faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
+  /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
+  invoicePageCap = Number.POSITIVE_INFINITY;
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -84,11 +86,7 @@ export class RestStandIn {
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
           const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
-          // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
-          const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
-          next.searchParams.set("page", String(page + 1));
-          const link: Record<string, string> = page * perPage < hits.length ? { link: `<${next.toString()}>; rel="next"` } : {};
-          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, link);
+          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, page * perPage < hits.length));
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
@@ -107,8 +105,8 @@ export class RestStandIn {
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
-          const size = Number(url.searchParams.get("per_page") ?? 2);
-          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } });
+          const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
+          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
@@ -131,6 +129,14 @@ export class RestStandIn {
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/api`;
     return this;
+  }
+
+  /** A Link header naming the next page while there is one (RFC 8288, as GitHub's and many search APIs answer). */
+  private nextLink(url: URL, page: number, more: boolean): Record<string, string> {
+    if (!more) return {};
+    const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
+    next.searchParams.set("page", String(page + 1));
+    return { link: `<${next.toString()}>; rel="next"` };
   }
 
   /** What collect yields for a user: their notes and invoices, but anonymised ones (nobody's). */
