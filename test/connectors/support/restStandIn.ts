@@ -48,6 +48,8 @@ export class RestStandIn {
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
   invoicePageCap = Number.POSITIVE_INFINITY;
+  /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
+  deleteIgnores: string[] = [];
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -99,7 +101,7 @@ export class RestStandIn {
         }
         if (req.method === "DELETE" && parts[1] === "notes") {
           const before = this.notes.length;
-          this.notes = this.notes.filter((n) => n.id !== parts[2]);
+          this.notes = this.notes.filter((n) => n.id !== parts[2] || this.deleteIgnores.includes(n.id));
           return answer(this.notes.length < before ? 204 : 404);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
