@@ -222,6 +222,28 @@ describe("declarative HTTP connector", () => {
       await enough.close();
     });
 
+    it("fails at once, naming the resource, when a cursor leads back to a page it read (a cursorParam the API does not read); erases nothing", async () => {
+      // The stand-in reads `cursor`: sent as `after`, it answers the first page and the same next cursor every time.
+      const config = restConfig(standIn);
+      config.resources[0].pagination = { type: "cursor", cursorParam: "after", nextCursor: "meta.next_cursor", sizeParam: "limit", size: 2 };
+      const looping = createHttpConnector(config, ENV);
+      for (const [op, run] of [["collect", () => collectAll(looping, ADA)], ["erase", () => looping.erase!(ADA, { categories: ["SUPPORT"] }, testContext())]] as const) {
+        const error = await (run as () => Promise<unknown>)().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, op).to.be.instanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).to.equal(false);
+        expect((error as ConnectorError).userMessage).to.equal(
+          `helpdesk: listing note records answered, on page 2, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
+        );
+      }
+      await looping.close();
+      // Two pages read for each run, not maxPages (10,000); nothing written.
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
+      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+    });
+
     it("passes a Retry-After longer than maxInlineWaitMs on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
       const connector = createHttpConnector(restConfig(standIn), ENV);
       standIn.faults.push({ status: 429, retryAfter: "30" });

@@ -171,6 +171,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const p = l.pagination;
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const { pages: maxPages, setting } = l.maxPages ?? { pages: c.maxPages ?? MAX_PAGES, setting: "maxPages" };
+    // Every page asked for so far by cursor or link: one asked for again is a loop (a cursor handed
+    // back, or a cursorParam the API does not read), which would yield the same records again until
+    // maxPages, and then fail anyway. Numbered pages never repeat, and are not kept.
+    const asked = new Set<string>([url.toString()]);
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
       if (status === 404 && l.pathHint) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
@@ -208,6 +212,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // A next link elsewhere would carry our credentials there.
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }
+      if (p.type !== "page" && asked.has(url.toString())) {
+        throw new ConnectorError(
+          `${name}: listing ${l.what} answered, on page ${page}, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
+          `${name} ${op}: ${l.what} pages loop at page ${page}`,
+          false,
+        );
+      }
+      if (p.type !== "page") asked.add(url.toString());
     }
     throw new ConnectorError(
       `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${DOING[op]} only some of them. Check the pagination (a next link or cursor that never ends), or raise ${setting}`,
