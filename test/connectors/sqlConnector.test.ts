@@ -253,7 +253,9 @@ describeEachSqlDialect("SQL connector", (db) => {
     });
 
     it("finds, resolves and erases a subject stored with an internationalised domain in ASCII capitals, from the Unicode matching form", async () => {
-      expect(identityMatcher("email", [BJORN.email!]).lookup.spellings).to.deep.equal(["bjorn@bücher.de", "BJORN@BÜCHER.DE", "bjorn@xn--bcher-kva.de", "BJORN@XN--BCHER-KVA.DE"]);
+      // Each also with a space before, after or both (a form that did not trim).
+      const spellings = ["bjorn@bücher.de", "BJORN@BÜCHER.DE", "bjorn@xn--bcher-kva.de", "BJORN@XN--BCHER-KVA.DE"];
+      expect(identityMatcher("email", [BJORN.email!]).lookup.spellings).to.deep.equal(spellings.flatMap((s) => [s, ` ${s}`, `${s} `, ` ${s} `]));
       const records = await collectAll(connector, BJORN);
       expect(records.map((r) => r.type)).to.deep.equal(["user"]);
       expect(records[0].data.email, "exported as stored").to.equal(BJORN_STORED);

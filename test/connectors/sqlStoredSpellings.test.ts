@@ -3,7 +3,7 @@ import { ConnectorError } from "../../src/connectors/sdk";
 import { createSqlConnector, SqlConnectorConfig } from "../../src/connectors/sql";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
-import { describeEachOf, TestDatabase } from "../support/databases";
+import { describeEachOf, describeEachSqlDialect, TestDatabase } from "../support/databases";
 import { testDataSource } from "./support/accountDb";
 
 /**
@@ -75,6 +75,39 @@ describeEachOf(["mariadb"], "SQL connector: an email column that compares letter
     expect(await connector.erase(ADA, { categories: ["ACCOUNT"] }, testContext())).to.deep.equal({ erased: 1, erasedIn: { ACCOUNT: 1 } });
     expect((await table.rows(`SELECT id FROM people ORDER BY id`)).map((r) => r.id)).to.deep.equal([2]);
     await connector.close();
+    await table.close();
+  });
+});
+
+/** People found by email, and phone numbers found by phone, in a database whose national spelling is British. */
+function spellingsConfig(): SqlConnectorConfig {
+  const config = peopleConfig();
+  config.defaultPhoneCountry = "GB";
+  config.tables.push({ table: "phones", identityColumn: "phone", identityKind: "phone", category: "ACCOUNT", recordType: "phone", primaryKey: "id", exportColumns: ["phone", "label"], erase: { strategy: "DELETE" } });
+  return config;
+}
+
+describeEachSqlDialect("SQL connector: identities stored as people type them", (db) => {
+  it("finds, erases and counts in the roster her address stored with a space around it, and her number with dashes, dots, brackets or (0)", async () => {
+    const table = await scratch(db(), ["DROP TABLE IF EXISTS phones", "CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320), name VARCHAR(200))", "CREATE TABLE phones (id INTEGER NOT NULL PRIMARY KEY, phone VARCHAR(64), label VARCHAR(200))"]);
+    await table.rows(`INSERT INTO people (id, email, name) VALUES (1, ' Ada.Lovelace@example.com', 'Ada, from a form'), (2, 'ada.lovelace@example.com ', 'Ada, from a CSV'), (3, 'grace.hopper@example.com', 'Grace')`);
+    const hers = ["+44 (0)20 7946 0958", "(020) 7946-0958", "+44-20-7946-0958", "020.7946.0958", "+44 20 7946 0958"];
+    for (const [i, phone] of [...hers, "+44 20 7946 0000"].entries()) await table.rows(`INSERT INTO phones (id, phone, label) VALUES (?, ?, ?)`, [i + 1, phone, `line ${i + 1}`]);
+    const connector = createSqlConnector(spellingsConfig(), { url: db().url });
+    const subject = { ...ADA, phone: "+442079460958" };
+    const records = await collectAll(connector, subject);
+    expect(records.filter((r) => r.type === "person").map((r) => r.id)).to.deep.equal(["1", "2"]);
+    expect(records.filter((r) => r.type === "phone").map((r) => r.data.phone)).to.deep.equal(hers);
+    const roster: unknown[] = [];
+    for await (const entry of connector.listSubjects(testContext())) roster.push(entry);
+    expect(roster).to.deep.include({ identities: { email: ADA.email }, records: 2 });
+    expect(roster).to.deep.include({ identities: { phone: "+442079460958" }, records: hers.length });
+    expect(await connector.erase(subject, { categories: ["ACCOUNT"] }, testContext())).to.deep.equal({ erased: 2 + hers.length, erasedIn: { ACCOUNT: 2 + hers.length } });
+    // The database's own rows: Grace's and the other number's only.
+    expect((await table.rows(`SELECT id FROM people ORDER BY id`)).map((r) => Number(r.id))).to.deep.equal([3]);
+    expect((await table.rows(`SELECT phone FROM phones ORDER BY id`)).map((r) => r.phone)).to.deep.equal(["+44 20 7946 0000"]);
+    await connector.close();
+    await table.rows("DROP TABLE phones");
     await table.close();
   });
 });
