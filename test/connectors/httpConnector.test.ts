@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { createHttpConnector } from "../../src/connectors/http";
+import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
 import { morePagesMarker } from "../../src/connectors/http/httpConnector";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
@@ -7,6 +7,19 @@ import { collectAll, describeConnectorConformance, listAll, testContext } from "
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
+
+/** The problems createHttpConnector lists for a stand-in's configuration as `change` leaves it (none: it was built). */
+function configProblemsOf(change: (config: HttpConnectorConfig) => void): string[] {
+  const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
+  change(config);
+  try {
+    createHttpConnector(config, ENV);
+    return [];
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConnectorConfigError);
+    return (error as ConnectorConfigError).problems;
+  }
+}
 
 describe("declarative HTTP connector", () => {
   describeConnectorConformance("helpdesk (REST stand-in)", async () => {
@@ -42,9 +55,17 @@ describe("declarative HTTP connector", () => {
       await standIn.stop();
     });
 
-    /** Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with `message`; nothing was written. */
-    async function refusedWithoutWrites(message: string, runs: Array<"collect" | "erase"> = ["collect", "erase"], categories = ["SUPPORT", "PAYMENTS"]): Promise<void> {
-      const connector = createHttpConnector(restConfig(standIn), ENV);
+    /**
+     * Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with
+     * `message` (or the message for the call); nothing was written. `config`: the connector's, else restConfig's.
+     */
+    async function refusedWithoutWrites(
+      message: string | ((run: "collect" | "erase") => string),
+      runs: Array<"collect" | "erase"> = ["collect", "erase"],
+      categories = ["SUPPORT", "PAYMENTS"],
+      config = restConfig(standIn),
+    ): Promise<void> {
+      const connector = createHttpConnector(config, ENV);
       for (const run of runs) {
         const work = run === "collect" ? collectAll(connector, ADA) : connector.erase!(ADA, { categories }, testContext());
         const error = await work.then(
@@ -53,7 +74,7 @@ describe("declarative HTTP connector", () => {
         );
         expect(error, run).to.be.instanceOf(ConnectorError);
         expect((error as ConnectorError).retryable, run).to.equal(false);
-        expect((error as ConnectorError).userMessage, run).to.equal(message);
+        expect((error as ConnectorError).userMessage, run).to.equal(typeof message === "string" ? message : message(run));
       }
       expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
       await connector.close();
@@ -226,22 +247,34 @@ describe("declarative HTTP connector", () => {
       // The stand-in reads `cursor`: sent as `after`, it answers the first page and the same next cursor every time.
       const config = restConfig(standIn);
       config.resources[0].pagination = { type: "cursor", cursorParam: "after", nextCursor: "meta.next_cursor", sizeParam: "limit", size: 2 };
-      const looping = createHttpConnector(config, ENV);
-      for (const [op, run] of [["collect", () => collectAll(looping, ADA)], ["erase", () => looping.erase!(ADA, { categories: ["SUPPORT"] }, testContext())]] as const) {
-        const error = await (run as () => Promise<unknown>)().then(
-          () => null,
-          (e: unknown) => e,
-        );
-        expect(error, op).to.be.instanceOf(ConnectorError);
-        expect((error as ConnectorError).retryable).to.equal(false);
-        expect((error as ConnectorError).userMessage).to.equal(
-          `helpdesk: listing note records answered, on page 2, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
-        );
-      }
-      await looping.close();
-      // Two pages read for each run, not maxPages (10,000); nothing written.
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing note records answered, on page 2, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
+        ["collect", "erase"],
+        ["SUPPORT"],
+        config,
+      );
+      // Two pages read for each run, not maxPages (10,000).
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
-      expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+    });
+
+    it("fails, before any write, when a listing confirmed by subjectField answers another account's record (a filter the API ignores)", async () => {
+      // GET /notes reads user_id, not user: asked for user=1 it answers everyone's notes.
+      const config = restConfig(standIn);
+      config.resources[0] = { ...config.resources[0], path: "/notes?user={subject}", pagination: { type: "none" }, subjectField: "user" };
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing note records of one account answered a record of another account (or of none) at user, so the ${op} stopped rather than ${op} other people's records. Check the resource's path (a filter the API does not read?)`,
+        ["collect", "erase"],
+        ["SUPPORT"],
+        config,
+      );
+      expect(standIn.notes).to.have.length(9);
+      // With the filter the API reads, every record is hers and confirmed as hers.
+      config.resources[0].path = "/notes?user_id={subject}";
+      const filtered = createHttpConnector(config, ENV);
+      expect((await collectAll(filtered, ADA)).filter((r) => r.type === "note").map((r) => r.id)).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5"]);
+      expect((await filtered.erase!(ADA, { categories: ["SUPPORT"] }, testContext())).erased).to.equal(5);
+      expect(standIn.notes.map((n) => n.user)).to.deep.equal([2, 2, 3, 4]);
+      await filtered.close();
     });
 
     it("passes a Retry-After longer than maxInlineWaitMs on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
@@ -475,18 +508,21 @@ describe("declarative HTTP connector", () => {
     ]);
   });
 
+  it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {
+    // GET /notes answers everyone's notes: as one person's, all 4 of the others' were exported to Ada and erased with hers.
+    const problemsOf = (path: string, subjectField?: string) =>
+      configProblemsOf((config) => (config.resources[0] = { ...config.resources[0], path, ...(subjectField === undefined ? {} : { subjectField }) }));
+    expect(problemsOf("/notes")).to.deep.equal(["resources[0].path must hold {subject}, the person's id: a path without it lists everyone's records, each of which would be exported to the person and erased with her"]);
+    expect(problemsOf("/notes?user={subject}")).to.deep.equal([
+      "resources[0].path holds {subject} only in its query, a filter the API may ignore and answer everyone's records: give subjectField, the field of a record holding its account's id, so each record is confirmed",
+    ]);
+    expect(problemsOf("/notes?user={subject}", "")).to.deep.equal(["resources[0].subjectField must be the dotted field of a record holding its account's id"]);
+    expect(problemsOf("/notes?user={subject}", "user")).to.deep.equal([]);
+    expect(problemsOf("/users/{subject}/notes")).to.deep.equal([]);
+  });
+
   it("refuses an ANONYMIZE that would leave a received field of the person's as it is, naming each field", () => {
-    const problemsOf = (erase: unknown) => {
-      const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
-      (config.resources[1] as unknown as Record<string, unknown>).erase = erase;
-      try {
-        createHttpConnector(config, ENV);
-        return [];
-      } catch (error) {
-        expect(error).to.be.instanceOf(ConnectorConfigError);
-        return (error as ConnectorConfigError).problems;
-      }
-    };
+    const problemsOf = (erase: unknown) => configProblemsOf((config) => ((config.resources[1] as unknown as Record<string, unknown>).erase = erase));
     const anonymize = { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}" };
     // The billing address left as it is: every anonymised invoice would still hold it, counted as erased.
     expect(problemsOf({ ...anonymize, fields: { billing_name: null } })).to.deep.equal([

@@ -153,9 +153,24 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     return [...found];
   };
 
-  /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
-  const items = (r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext) =>
-    listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
+  /**
+   * Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). With
+   * `subjectField`, an item of another account (or of none) fails the listing: the API answered more
+   * than the person's records (a filter it ignores), so none of them can be taken for hers.
+   */
+  async function* items(r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
+    for await (const item of listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx)) {
+      const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
+      if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records of one account answered a record of another account (or of none) at ${r.subjectField}, so the ${op} stopped rather than ${DOING[op]} other people's records. Check the resource's path (a filter the API does not read?)`,
+          `${name} ${op}: ${r.recordType} record outside the account at ${r.subjectField}`,
+          false,
+        );
+      }
+      yield item;
+    }
+  }
 
   /**
    * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the

@@ -99,6 +99,11 @@ export class RestStandIn {
           const more = from >= 0 && from + limit < mine.length;
           return answer(200, { notes: page, meta: { next_cursor: more ? page[page.length - 1].id : null } });
         }
+        if (req.method === "GET" && url.pathname === "/api/notes") {
+          // Every note, filtered by user_id only: an unknown filter (user=) is ignored, as many APIs do.
+          const user = url.searchParams.get("user_id");
+          return answer(200, { notes: this.notes.filter((n) => user === null || n.user === Number(user)) });
+        }
         if (req.method === "DELETE" && parts[1] === "notes") {
           const before = this.notes.length;
           this.notes = this.notes.filter((n) => n.id !== parts[2] || this.deleteIgnores.includes(n.id));
