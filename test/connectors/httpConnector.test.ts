@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
-import { morePagesMarker } from "../../src/connectors/http/httpConnector";
+import { errorMarker, morePagesMarker } from "../../src/connectors/http/httpConnector";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
@@ -210,6 +210,36 @@ describe("declarative HTTP connector", () => {
       // The system's own rows: no invoice of hers still names her.
       expect(standIn.invoices.filter((i) => i.user === 1).map((i) => i.billing_name)).to.deep.equal([null, null, null]);
       await connector.close();
+    });
+
+    it("takes a listing that answers 200 with an error beside an empty list for a failure, not for nobody: repeated, then retried", async () => {
+      const connector = createHttpConnector({ ...restConfig(standIn), readRetries: 0 }, ENV);
+      // The search answers no user beside an error: read as an answer, Ada had nothing here (collect 0, erase 0, her 5 notes left).
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], errors: [{ message: "search index unavailable" }] } });
+      const error = await collectAll(connector, ADA).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect((error as ConnectorError).userMessage).to.equal("helpdesk: 127.0.0.1:" + new URL(standIn.url).port + " answered HTTP 200 with an error (errors), so the collect stopped rather than take the answer for the records; the task will be retried");
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], ok: false, error: "search index unavailable" } });
+      expect(await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext()).catch((e: ConnectorError) => e.retryable)).to.equal(true);
+      expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+      // Once the system answers, the retry finds and erases her notes.
+      expect((await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext())).erased).to.equal(5);
+      await connector.close();
+    });
+
+    it("reads the signs of an error in a successful answer, and nothing else", () => {
+      expect(errorMarker({ users: [], errors: [{ message: "x" }] })).to.equal("errors");
+      expect(errorMarker({ users: [], error: "x" })).to.equal("error");
+      expect(errorMarker({ error: { code: 5 } })).to.equal("error");
+      expect(errorMarker({ ok: false })).to.equal("ok: false");
+      expect(errorMarker({ success: false, data: [] })).to.equal("success: false");
+      expect(errorMarker({ users: [], errors: [], error: null, ok: true })).to.equal(undefined);
+      expect(errorMarker({ users: [{ error: "x" }], data: { errors: ["y"] } })).to.equal(undefined);
+      expect(errorMarker([{ error: "x" }])).to.equal(undefined);
     });
 
     it("reads the usual signs that more pages follow, and nothing else", () => {

@@ -104,6 +104,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
         }
       }
+      // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
+      // of hers here". Writes are not read so: a record answered back may hold a field named error, and
+      // the check after erasing finds what a write left.
+      const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
+      if (failed) {
+        throw new ConnectorError(
+          `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
+          `${where} with ${failed}`,
+          true,
+        );
+      }
       return { status: response.status, body: parsed, link: response.headers.get("link") };
     });
 
@@ -372,6 +383,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
  */
 function anonymizedBody(erase: Extract<HttpErase, { strategy: "ANONYMIZE" }>, item: Record<string, unknown>): Record<string, unknown> {
   return withValues(erase.method === "PUT" ? item : {}, erase.fields);
+}
+
+/**
+ * The sign, if any, that a 2xx answer reports a failure: a top-level `error` holding something (a
+ * message, an object, true), `errors` holding a non-empty list or object (GraphQL and JSON:API style),
+ * or `ok`/`success` false (Slack style). Returned as it is named, undefined when there is none.
+ */
+export function errorMarker(body: unknown): string | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const o = body as Record<string, unknown>;
+  const holds = (v: unknown) => v === true || (typeof v === "string" && v !== "") || (typeof v === "object" && v !== null && Object.keys(v).length > 0);
+  if (holds(o.error)) return "error";
+  if (holds(o.errors)) return "errors";
+  for (const flag of ["ok", "success"]) if (o[flag] === false) return `${flag}: false`;
+  return undefined;
 }
 
 /** Fields by which a page says that more pages follow (a true flag, or a next cursor, token or link). */

@@ -43,7 +43,7 @@ export class RestStandIn {
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
   /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
@@ -77,7 +77,7 @@ export class RestStandIn {
         };
         const queued = this.faults.findIndex((f) => f.method === undefined || f.method === req.method);
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
-        if (fault) return answer(fault.status, { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+        if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
