@@ -1,7 +1,7 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import type { ExportTools } from "./context";
+import { privateTempDir } from "../tempDirs";
 import { decryptToSealedFile } from "./decrypt";
 import { verifyArchive } from "./verify";
 
@@ -12,7 +12,7 @@ import { verifyArchive } from "./verify";
  * temporary file: a SealedFile, encrypted under a key only this call holds, never the plaintext.
  */
 export async function checkStoredPortability(tools: ExportTools, objectKey: string, requestId: string): Promise<string[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-portability-"));
+  const dir = privateTempDir("portability");
   try {
     const zip = await decryptToSealedFile(tools.keys, await tools.storage.get(objectKey), path.join(dir, "export.zip.sealed"), requestId);
     try {
