@@ -26,6 +26,7 @@ import { buildDsrSchema } from "./graphql/schema";
 import { createLogger, logFormat, Logger } from "./logger";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
+import { removeOrphanTempDirs } from "./tempDirs";
 import type { Connector } from "./connectors/sdk";
 import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
@@ -207,6 +208,11 @@ export async function startWorker(services: Services, options: WorkerOptions): P
   const { config, logger } = services;
   const worker = new Worker(services, services.connectors, options);
   worker.start();
+  // What processes of this host killed mid-export or mid-roster left in the temporary folder (encrypted
+  // under keys that died with them): removed in the background, never in the way of the start.
+  void removeOrphanTempDirs()
+    .then((removed) => removed.length && logger.info({ folders: removed.length }, "removed temporary folders that stopped processes left behind"))
+    .catch((error) => logger.warn({ err: error }, "could not look for temporary folders stopped processes left behind"));
   // Rosters are rare: looked for every 2 s at most (and at once when this process starts one).
   const rosters = new RosterRunner(services, { pollIntervalMs: Math.max(options.pollIntervalMs, 2_000), leaseMs: options.leaseMs, backoff: options.backoff });
   rosters.start();

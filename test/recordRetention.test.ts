@@ -4,7 +4,8 @@ import { hashedEmailKey } from "../src/domain/identities";
 import { purgeExpiredExports } from "../src/export/purge";
 import { RECORD_PURGE_BATCH } from "../src/orchestrator/recordRetention";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TEST_START, TestService } from "./support/harness";
+import { submit, submitVerified, TEST_START, TestService } from "./support/harness";
+import { UNVERIFIED_REASON } from "../src/orchestrator/unverifiedRequests";
 import { ConnectorError, ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
@@ -133,6 +134,38 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     }, "the worker's purge cleared the record");
     expect([cleared.status, cleared.subject]).to.deep.equal(["CANCELLED", null]);
     expect(await traces()).to.deep.equal([]);
+  });
+
+  it("closes a request nobody verified at its due date (REJECTED, audited), leaves a verified or extended one open, and clears the closed one's record after the period", async function () {
+    this.timeout(60_000);
+    await start();
+    const unverified = await submit(t, { type: "ACCESS", subject: ADA });
+    const verified = await submitVerified(t, { type: "ACCESS", subject: GRACE });
+    const extended = await submit(t, { type: "ACCESS", subject: { email: "alan.turing@example.com" } });
+    await t.ok(`mutation($id: ID!) { extendDeadline(id: $id, days: 20, reason: "The subject asked for more time to find the code") { dueAt } }`, { id: extended.id });
+    expect([unverified.status, verified.status, extended.status]).to.deep.equal(["PENDING_VERIFICATION", "PENDING_APPROVAL", "PENDING_VERIFICATION"]);
+    // A day before the due date: nothing moves.
+    t.clock.set(new Date(Date.parse(unverified.dueAt) - DAY));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await show(unverified.id)).status).to.equal("PENDING_VERIFICATION");
+    t.clock.set(new Date(Date.parse(unverified.dueAt) + 60_000));
+    const closed = await t.waitFor(async () => {
+      const r = (await t.ok(`query($id: ID!) { request(id: $id) { status statusReason closedAt } }`, { id: unverified.id })).request;
+      return r.status === "PENDING_VERIFICATION" ? undefined : r;
+    }, "the worker's sweep closed the unverified request");
+    expect([closed.status, closed.statusReason]).to.deep.equal(["REJECTED", UNVERIFIED_REASON]);
+    const events = await t.ds.query(`SELECT action, actorId, details FROM audit_events WHERE requestId = ? ORDER BY seq`, [unverified.id]);
+    expect(events.map((e: any) => [e.action, e.actorId])).to.deep.include(["request.rejected", "system"]);
+    // The code no longer verifies anything.
+    const late = await t.gql(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id: unverified.id, code: t.inbox.code(unverified.id) });
+    expect(late.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect((await show(verified.id)).status, "verified, awaiting the privacy team").to.equal("PENDING_APPROVAL");
+    expect((await show(extended.id)).status, "its deadline extended by 20 days").to.equal("PENDING_VERIFICATION");
+
+    t.clock.advance((RETENTION_DAYS + 1) * DAY);
+    await purge();
+    expect(await traces()).to.deep.equal([]);
+    expect((await show(unverified.id)).subject).to.equal(null);
   });
 
   it("clears REJECTED and CANCELLED requests (a correction's values too), and leaves a request still within its period untouched", async function () {

@@ -152,18 +152,34 @@ export function normalizeIdentity(kind: string, raw: string, defaultCountry?: Co
   return nfc(raw);
 }
 
+/** What people put between a number's digit groups. */
+const PHONE_SEPARATORS = [" ", "-", "."];
+
 /**
- * Spellings of a phone number that a system may have stored (E.164, international, national, RFC 3966,
- * bare digits), for exact, index-using lookups; callers confirm each hit with normalizePhone. National
- * spellings are listed only for numbers of `defaultCountry` (elsewhere they would name another number).
+ * Spellings of a phone number that a system may have stored, for exact, index-using lookups; callers
+ * confirm each hit with normalizePhone. The digit groups as libphonenumber formats them, joined by a
+ * space, a dash or a dot: international (`+44 20 7946 0958`, `+44-20-7946-0958`, `+1 (202) 555-0143`,
+ * `+44 (0)20 7946 0958` where the national form starts with a trunk 0), E.164, RFC 3966 and bare
+ * digits (`442079460958`, `00442079460958`); and for numbers of `defaultCountry` only (elsewhere they
+ * would name another number) national ones (`020 7946 0958`, `020-7946-0958`, `(020) 7946-0958`,
+ * `02079460958`). Other groupings (`0207 946 0958`) are not among them.
  */
 export function phoneSpellings(e164: string, defaultCountry?: CountryCode): string[] {
   const parsed = parsePhoneNumberFromString(e164);
   if (!parsed) return [e164];
-  const forms = [parsed.number, parsed.format("INTERNATIONAL"), parsed.format("RFC3966"), parsed.number.slice(1), `00${parsed.number.slice(1)}`];
-  if (defaultCountry && parsed.country === defaultCountry) {
-    const national = parsed.format("NATIONAL");
-    forms.push(national, national.replace(/[^\d]/g, ""));
+  const cc = `+${parsed.countryCallingCode}`;
+  const groups = parsed.format("INTERNATIONAL").split(" ").slice(1);
+  const national = parsed.format("NATIONAL").match(/\d+/g) ?? [];
+  const trunk = national[0] === `0${groups[0]}`;
+  const forms = [parsed.number, parsed.format("RFC3966"), parsed.number.slice(1), `00${parsed.number.slice(1)}`];
+  for (const sep of PHONE_SEPARATORS) {
+    const rest = groups.slice(1).join(sep);
+    forms.push(`${cc}${sep}${groups.join(sep)}`, `${cc} (${groups[0]}) ${rest}`);
+    if (trunk) forms.push(`${cc} (0)${groups.join(sep)}`);
+  }
+  if (defaultCountry && parsed.country === defaultCountry && national.length) {
+    forms.push(national.join(""));
+    for (const sep of PHONE_SEPARATORS) forms.push(national.join(sep), `(${national[0]}) ${national.slice(1).join(sep)}`);
   }
   return [...new Set(forms)];
 }

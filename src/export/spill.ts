@@ -1,8 +1,8 @@
 import { CipherGCM, createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
+import { privateTempDir } from "../tempDirs";
 
 /** Where a finished spill is and how to read it (passed from the scanning thread to the writing one). */
 export type SpillRef =
@@ -87,7 +87,7 @@ export class SpillWriter {
 
 /** A private temporary folder for one category's spill. */
 export function spillDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "dsr-export-spill-"));
+  return privateTempDir("spill");
 }
 
 /** The plaintext of a finished spill, once (the key is forgotten); fails at its end when the file was changed. */

@@ -3,6 +3,7 @@ import readline from "node:readline";
 import { stringify } from "csv-stringify/sync";
 import { csvColumns } from "./content";
 import { FieldDoc, FieldType, Manifest, ManifestFile, RECORD_FIELDS } from "./format";
+import type { RandomAccessFile } from "./sealedFile";
 import { ZipReader } from "./zipReader";
 
 export interface VerifyResult {
@@ -73,7 +74,7 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
  * nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
  * the documented envelope and only documented fields, of documented types.
  */
-export async function verifyArchive(file: string, options: { portability?: boolean } = {}): Promise<VerifyResult> {
+export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean } = {}): Promise<VerifyResult> {
   const problems: string[] = [];
   const zip = ZipReader.open(file);
   let checked = 0;

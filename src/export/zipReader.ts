@@ -1,6 +1,6 @@
-import fs from "node:fs";
 import { Readable, Transform } from "node:stream";
 import zlib from "node:zlib";
+import { plainFile, RandomAccessFile } from "./sealedFile";
 
 export interface ZipEntry {
   name: string;
@@ -28,10 +28,11 @@ function readUInt64(buf: Buffer, at: number): number {
  * or, when that says the values did not fit (a ZIP64 archive: more than 65,535 entries, or a directory
  * past 4 GiB), from the ZIP64 end of central directory record its locator points at.
  */
-function directoryOf(fd: number, size: number): { count: number; cdSize: number; cdOffset: number } {
+function directoryOf(file: RandomAccessFile): { count: number; cdSize: number; cdOffset: number } {
+  const size = file.size;
   const tailSize = Math.min(size, 65_557);
   const tail = Buffer.alloc(tailSize);
-  fs.readSync(fd, tail, 0, tailSize, size - tailSize);
+  file.read(tail, size - tailSize);
   const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (eocd < 0) throw new ZipFormatError("not a ZIP archive (no end of central directory)");
   const count = tail.readUInt16LE(eocd + 10);
@@ -41,7 +42,7 @@ function directoryOf(fd: number, size: number): { count: number; cdSize: number;
   // The ZIP64 locator is the 20 bytes right before the end of central directory record.
   if (eocd < 20 || tail.readUInt32LE(eocd - 20) !== 0x07064b50) throw new ZipFormatError("corrupt ZIP64 end of central directory locator");
   const record = Buffer.alloc(56);
-  if (fs.readSync(fd, record, 0, 56, readUInt64(tail, eocd - 20 + 8)) !== 56 || record.readUInt32LE(0) !== 0x06064b50) throw new ZipFormatError("corrupt ZIP64 end of central directory");
+  if (file.read(record, readUInt64(tail, eocd - 20 + 8)) !== 56 || record.readUInt32LE(0) !== 0x06064b50) throw new ZipFormatError("corrupt ZIP64 end of central directory");
   return { count: readUInt64(record, 32), cdSize: readUInt64(record, 40), cdOffset: readUInt64(record, 48) };
 }
 
@@ -67,26 +68,31 @@ function zip64Fields(cd: Buffer, at: number, extraStart: number, extraLength: nu
 }
 
 /**
- * Reads the archives this service writes, from a file (random access through the central directory).
+ * Reads the archives this service writes, from a file (random access through the central directory):
+ * a plain one, or a SealedFile (the PORTABILITY check's decrypted export, encrypted at rest).
  * A deliberately small reader for `dsr export verify`, the PORTABILITY check and the tests: stored and
  * deflated entries, ZIP64 included (the ZIP writer switches an entry to it past 4 GiB: a subject with
  * some 20,000,000 auth events has a data file that big), CRC-32 checked on every read.
  */
 export class ZipReader {
   private constructor(
-    private readonly fd: number,
+    private readonly file: RandomAccessFile,
+    /** Whether close() closes the file (the reader opened it). */
+    private readonly owned: boolean,
     readonly entries: ZipEntry[],
   ) {}
 
-  static open(file: string): ZipReader {
-    const fd = fs.openSync(file, "r");
+  /** Opens a ZIP archive: a path (opened and closed by the reader), or a file the caller keeps and closes. */
+  static open(source: string | RandomAccessFile): ZipReader {
+    const owned = typeof source === "string";
+    const file = typeof source === "string" ? plainFile(source) : source;
     try {
-      const size = fs.fstatSync(fd).size;
-      const { count, cdSize, cdOffset } = directoryOf(fd, size);
+      const size = file.size;
+      const { count, cdSize, cdOffset } = directoryOf(file);
       // Checked before anything is allocated for it: a damaged or crafted file may claim any size.
       if (cdOffset + cdSize > size) throw new ZipFormatError("the central directory lies past the end of the file");
       const cd = Buffer.alloc(cdSize);
-      if (fs.readSync(fd, cd, 0, cdSize, cdOffset) !== cdSize) throw new ZipFormatError("the central directory is cut short");
+      if (file.read(cd, cdOffset) !== cdSize) throw new ZipFormatError("the central directory is cut short");
       const entries: ZipEntry[] = [];
       let at = 0;
       for (let i = 0; i < count; i++) {
@@ -107,9 +113,9 @@ export class ZipReader {
         });
         at += 46 + nameLength + extraLength + commentLength;
       }
-      return new ZipReader(fd, entries);
+      return new ZipReader(file, owned, entries);
     } catch (error) {
-      fs.closeSync(fd);
+      if (owned) file.close();
       throw error;
     }
   }
@@ -123,10 +129,10 @@ export class ZipReader {
     const entry = this.entry(name);
     if (!entry) throw new ZipFormatError(`no ${name} in the archive`);
     const local = Buffer.alloc(30);
-    fs.readSync(this.fd, local, 0, 30, entry.localHeaderOffset);
+    this.file.read(local, entry.localHeaderOffset);
     if (local.readUInt32LE(0) !== 0x04034b50) throw new ZipFormatError(`corrupt local header of ${name}`);
     const start = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-    const raw = entry.compressedSize === 0 ? Readable.from([]) : fs.createReadStream("", { fd: this.fd, autoClose: false, start, end: start + entry.compressedSize - 1 });
+    const raw = entry.compressedSize === 0 ? Readable.from([]) : this.file.stream(start, start + entry.compressedSize - 1);
     let crc = 0;
     let size = 0;
     const check = new Transform({
@@ -153,6 +159,6 @@ export class ZipReader {
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    if (this.owned) this.file.close();
   }
 }

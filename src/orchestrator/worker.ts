@@ -12,6 +12,7 @@ import type { HandOff } from "./sql/completeTask";
 import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
 import { schedulePurges } from "./sql/schedulePurges";
+import { closeUnverifiedRequests } from "./unverifiedRequests";
 
 /**
  * At most this many tasks per claim: a worker with free slots fills them a batch at a time, which keeps
@@ -111,6 +112,8 @@ export class Worker {
           if (reset) log.warn({ reset }, "expired leases taken back");
           const purges = skewed ? 0 : await schedulePurges(this.services.ds, this.services.clock.now(), this.options.maxAttempts);
           if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
+          const unverified = skewed ? 0 : await closeUnverifiedRequests(this.services, this.services.clock.now());
+          if (unverified) log.info({ requests: unverified }, "requests closed unverified at their due date");
         }
         if (!skewed && performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
           lastPurge = performance.now();

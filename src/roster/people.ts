@@ -1,9 +1,9 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import type { RosterEntry } from "../connectors/sdk";
+import { privateTempDir } from "../tempDirs";
 import { readSpill, SpillRef, SpillWriter } from "../export/spill";
 
 /** One person of a roster, once every entry naming them was joined (made as it is read: nothing keeps it). */
@@ -155,7 +155,7 @@ export class PeopleIndex {
   }
 
   private spill(memoryBytes: number): BufferedSpill {
-    return new BufferedSpill(new SpillWriter(() => fs.mkdtempSync(path.join((this.root ??= fs.mkdtempSync(path.join(os.tmpdir(), "dsr-roster-"))), "p")), memoryBytes), Math.min(FLUSH_BYTES, memoryBytes));
+    return new BufferedSpill(new SpillWriter(() => fs.mkdtempSync(path.join((this.root ??= privateTempDir("roster")), "p")), memoryBytes), Math.min(FLUSH_BYTES, memoryBytes));
   }
 
   private find(at: number): number {

@@ -1,12 +1,25 @@
 import { expect } from "chai";
-import { createHttpConnector } from "../../src/connectors/http";
-import { morePagesMarker } from "../../src/connectors/http/httpConnector";
+import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
+import { errorMarker, morePagesMarker } from "../../src/connectors/http/httpConnector";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
+
+/** The problems createHttpConnector lists for a stand-in's configuration as `change` leaves it (none: it was built). */
+function configProblemsOf(change: (config: HttpConnectorConfig) => void): string[] {
+  const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
+  change(config);
+  try {
+    createHttpConnector(config, ENV);
+    return [];
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConnectorConfigError);
+    return (error as ConnectorConfigError).problems;
+  }
+}
 
 describe("declarative HTTP connector", () => {
   describeConnectorConformance("helpdesk (REST stand-in)", async () => {
@@ -42,9 +55,17 @@ describe("declarative HTTP connector", () => {
       await standIn.stop();
     });
 
-    /** Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with `message`; nothing was written. */
-    async function refusedWithoutWrites(message: string, runs: Array<"collect" | "erase"> = ["collect", "erase"], categories = ["SUPPORT", "PAYMENTS"]): Promise<void> {
-      const connector = createHttpConnector(restConfig(standIn), ENV);
+    /**
+     * Collect and erase of Ada (as `runs` says; erase of `categories`) each fail, not retryably, with
+     * `message` (or the message for the call); nothing was written. `config`: the connector's, else restConfig's.
+     */
+    async function refusedWithoutWrites(
+      message: string | ((run: "collect" | "erase") => string),
+      runs: Array<"collect" | "erase"> = ["collect", "erase"],
+      categories = ["SUPPORT", "PAYMENTS"],
+      config = restConfig(standIn),
+    ): Promise<void> {
+      const connector = createHttpConnector(config, ENV);
       for (const run of runs) {
         const work = run === "collect" ? collectAll(connector, ADA) : connector.erase!(ADA, { categories }, testContext());
         const error = await work.then(
@@ -53,7 +74,7 @@ describe("declarative HTTP connector", () => {
         );
         expect(error, run).to.be.instanceOf(ConnectorError);
         expect((error as ConnectorError).retryable, run).to.equal(false);
-        expect((error as ConnectorError).userMessage, run).to.equal(message);
+        expect((error as ConnectorError).userMessage, run).to.equal(typeof message === "string" ? message : message(run));
       }
       expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
       await connector.close();
@@ -178,6 +199,49 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.method !== "GET"), "no write").to.deep.equal([]);
     });
 
+    it("reads on past a page shorter than its size when the answer says more follow (an API capping its page size), and erases every one", async () => {
+      // Asked for 5 a page, the system answers 2 (its cap) with a Link to the next page: Ada has 3 invoices.
+      standIn.invoicePageCap = 2;
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "page", pageParam: "page", sizeParam: "per_page", size: 5 };
+      const connector = createHttpConnector(config, ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      expect(await connector.erase!(ADA, { categories: ["PAYMENTS"] }, testContext())).to.deep.equal({ erased: 3, erasedIn: { PAYMENTS: 3 }, redacted: 3, redactedIn: { PAYMENTS: 3 } });
+      // The system's own rows: no invoice of hers still names her.
+      expect(standIn.invoices.filter((i) => i.user === 1).map((i) => i.billing_name)).to.deep.equal([null, null, null]);
+      await connector.close();
+    });
+
+    it("takes a listing that answers 200 with an error beside an empty list for a failure, not for nobody: repeated, then retried", async () => {
+      const connector = createHttpConnector({ ...restConfig(standIn), readRetries: 0 }, ENV);
+      // The search answers no user beside an error: read as an answer, Ada had nothing here (collect 0, erase 0, her 5 notes left).
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], errors: [{ message: "search index unavailable" }] } });
+      const error = await collectAll(connector, ADA).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect((error as ConnectorError).userMessage).to.equal("helpdesk: 127.0.0.1:" + new URL(standIn.url).port + " answered HTTP 200 with an error (errors), so the collect stopped rather than take the answer for the records; the task will be retried");
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], ok: false, error: "search index unavailable" } });
+      expect(await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext()).catch((e: ConnectorError) => e.retryable)).to.equal(true);
+      expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+      // Once the system answers, the retry finds and erases her notes.
+      expect((await connector.erase!(ADA, { categories: ["SUPPORT"] }, testContext())).erased).to.equal(5);
+      await connector.close();
+    });
+
+    it("reads the signs of an error in a successful answer, and nothing else", () => {
+      expect(errorMarker({ users: [], errors: [{ message: "x" }] })).to.equal("errors");
+      expect(errorMarker({ users: [], error: "x" })).to.equal("error");
+      expect(errorMarker({ error: { code: 5 } })).to.equal("error");
+      expect(errorMarker({ ok: false })).to.equal("ok: false");
+      expect(errorMarker({ success: false, data: [] })).to.equal("success: false");
+      expect(errorMarker({ users: [], errors: [], error: null, ok: true })).to.equal(undefined);
+      expect(errorMarker({ users: [{ error: "x" }], data: { errors: ["y"] } })).to.equal(undefined);
+      expect(errorMarker([{ error: "x" }])).to.equal(undefined);
+    });
+
     it("reads the usual signs that more pages follow, and nothing else", () => {
       expect(morePagesMarker({ items: [], has_more: true }, null)).to.equal("has_more: true");
       expect(morePagesMarker({ items: [], meta: { next_cursor: "abc" } }, null)).to.equal("meta.next_cursor");
@@ -207,6 +271,40 @@ describe("declarative HTTP connector", () => {
       const enough = createHttpConnector({ ...restConfig(standIn), maxPages: 3 }, ENV);
       expect((await collectAll(enough, ADA)).filter((r) => r.type === "note")).to.have.length(5);
       await enough.close();
+    });
+
+    it("fails at once, naming the resource, when a cursor leads back to a page it read (a cursorParam the API does not read); erases nothing", async () => {
+      // The stand-in reads `cursor`: sent as `after`, it answers the first page and the same next cursor every time.
+      const config = restConfig(standIn);
+      config.resources[0].pagination = { type: "cursor", cursorParam: "after", nextCursor: "meta.next_cursor", sizeParam: "limit", size: 2 };
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing note records answered, on page 2, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
+        ["collect", "erase"],
+        ["SUPPORT"],
+        config,
+      );
+      // Two pages read for each run, not maxPages (10,000).
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
+    });
+
+    it("fails, before any write, when a listing confirmed by subjectField answers another account's record (a filter the API ignores)", async () => {
+      // GET /notes reads user_id, not user: asked for user=1 it answers everyone's notes.
+      const config = restConfig(standIn);
+      config.resources[0] = { ...config.resources[0], path: "/notes?user={subject}", pagination: { type: "none" }, subjectField: "user" };
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing note records of one account answered a record of another account (or of none) at user, so the ${op} stopped rather than ${op} other people's records. Check the resource's path (a filter the API does not read?)`,
+        ["collect", "erase"],
+        ["SUPPORT"],
+        config,
+      );
+      expect(standIn.notes).to.have.length(9);
+      // With the filter the API reads, every record is hers and confirmed as hers.
+      config.resources[0].path = "/notes?user_id={subject}";
+      const filtered = createHttpConnector(config, ENV);
+      expect((await collectAll(filtered, ADA)).filter((r) => r.type === "note").map((r) => r.id)).to.deep.equal(["n-a1", "n-a2", "n-a3", "n-a4", "n-a5"]);
+      expect((await filtered.erase!(ADA, { categories: ["SUPPORT"] }, testContext())).erased).to.equal(5);
+      expect(standIn.notes.map((n) => n.user)).to.deep.equal([2, 2, 3, 4]);
+      await filtered.close();
     });
 
     it("passes a Retry-After longer than maxInlineWaitMs on as retryAfterMs, marks 429 and 503 retryable and 401 not, naming the variable", async () => {
@@ -440,18 +538,21 @@ describe("declarative HTTP connector", () => {
     ]);
   });
 
+  it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {
+    // GET /notes answers everyone's notes: as one person's, all 4 of the others' were exported to Ada and erased with hers.
+    const problemsOf = (path: string, subjectField?: string) =>
+      configProblemsOf((config) => (config.resources[0] = { ...config.resources[0], path, ...(subjectField === undefined ? {} : { subjectField }) }));
+    expect(problemsOf("/notes")).to.deep.equal(["resources[0].path must hold {subject}, the person's id: a path without it lists everyone's records, each of which would be exported to the person and erased with her"]);
+    expect(problemsOf("/notes?user={subject}")).to.deep.equal([
+      "resources[0].path holds {subject} only in its query, a filter the API may ignore and answer everyone's records: give subjectField, the field of a record holding its account's id, so each record is confirmed",
+    ]);
+    expect(problemsOf("/notes?user={subject}", "")).to.deep.equal(["resources[0].subjectField must be the dotted field of a record holding its account's id"]);
+    expect(problemsOf("/notes?user={subject}", "user")).to.deep.equal([]);
+    expect(problemsOf("/users/{subject}/notes")).to.deep.equal([]);
+  });
+
   it("refuses an ANONYMIZE that would leave a received field of the person's as it is, naming each field", () => {
-    const problemsOf = (erase: unknown) => {
-      const config = restConfig(Object.assign(new RestStandIn(), { url: "http://127.0.0.1:1/api" }));
-      (config.resources[1] as unknown as Record<string, unknown>).erase = erase;
-      try {
-        createHttpConnector(config, ENV);
-        return [];
-      } catch (error) {
-        expect(error).to.be.instanceOf(ConnectorConfigError);
-        return (error as ConnectorConfigError).problems;
-      }
-    };
+    const problemsOf = (erase: unknown) => configProblemsOf((config) => ((config.resources[1] as unknown as Record<string, unknown>).erase = erase));
     const anonymize = { strategy: "ANONYMIZE", method: "PATCH", path: "/invoices/{record}" };
     // The billing address left as it is: every anonymised invoice would still hold it, counted as erased.
     expect(problemsOf({ ...anonymize, fields: { billing_name: null } })).to.deep.equal([

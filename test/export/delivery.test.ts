@@ -4,8 +4,9 @@ import { Readable } from "node:stream";
 import { expect } from "chai";
 import { ExportDecryptionError } from "../../src/export/crypto";
 import { exportTools } from "../../src/export/context";
-import { decryptToFile } from "../../src/export/decrypt";
+import { decryptToFile, decryptToSealedFile } from "../../src/export/decrypt";
 import { ExportRow } from "../../src/entities";
+import { checkStoredPortability } from "../../src/export/portability";
 import { verifyArchive } from "../../src/export/verify";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
@@ -56,6 +57,88 @@ describeEachDatabase("export delivery", (db) => {
       }
       expect(error, `byte ${at}`).to.be.instanceOf(ExportDecryptionError);
       expect(fs.existsSync(target), `byte ${at}`).to.equal(false);
+    }
+  });
+
+  it("checks an export from a sealed temporary file: no plaintext on disk, the same archive read back, a tampered one refused", async () => {
+    const id = await completedRequest(t);
+    const { file } = await stored(id);
+    const { keys } = exportTools(t.service.services);
+    const plainZip = path.join(tempDir(), "plain.zip");
+    await decryptToFile(keys, fs.createReadStream(file), plainZip, id);
+    const plain = fs.readFileSync(plainZip);
+    const dir = tempDir();
+    const sealedPath = path.join(dir, "export.zip.sealed");
+    const sealed = await decryptToSealedFile(keys, fs.createReadStream(file), sealedPath, id);
+    try {
+      // What rests on disk is ciphertext: no file name, no record value, no ZIP signature.
+      const onDisk = fs.readFileSync(sealedPath);
+      expect(onDisk.length).to.equal(plain.length);
+      for (const needle of ["manifest.json", "Printer on fire", "row 1", "PK\u0003\u0004", "PK\u0001\u0002"]) expect(onDisk.includes(Buffer.from(needle)), needle).to.equal(false);
+      // Random reads and ranges, at block edges and between them, give the archive's own bytes.
+      for (const [at, length] of [[0, 1], [15, 2], [16, 16], [17, 100], [plain.length - 22, 22], [plain.length - 1, 5], [Math.floor(plain.length / 3), 4097]]) {
+        const got = Buffer.alloc(length);
+        const n = sealed.read(got, at);
+        expect(got.subarray(0, n).equals(plain.subarray(at, at + length)), `read at ${at}`).to.equal(true);
+        const chunks: Buffer[] = [];
+        for await (const c of sealed.stream(at, Math.min(at + length, plain.length) - 1)) chunks.push(c as Buffer);
+        expect(Buffer.concat(chunks).equals(plain.subarray(at, at + length)), `stream at ${at}`).to.equal(true);
+      }
+      const [fromSealed, fromPlain] = [await verifyArchive(sealed, { portability: true }), await verifyArchive(plainZip, { portability: true })];
+      expect(fromSealed.problems).to.deep.equal([]);
+      expect([fromSealed.ok, fromSealed.checked]).to.deep.equal([true, fromPlain.checked]);
+    } finally {
+      sealed.close();
+    }
+    // A flipped byte: refused, and no sealed file left.
+    const changed = fs.readFileSync(file);
+    changed[Math.floor(changed.length / 2)] ^= 0x01;
+    const target = path.join(dir, "tampered.sealed");
+    let error: unknown;
+    try {
+      await decryptToSealedFile(keys, Readable.from([changed]), target, id);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(ExportDecryptionError);
+    expect(fs.existsSync(target)).to.equal(false);
+  });
+
+  it("the service's own portability check leaves no plaintext in the temporary folder while it reads an export", async () => {
+    const id = await completedRequest(t);
+    const { row, file } = await stored(id);
+    const tools = exportTools(t.service.services);
+    const bytes = fs.readFileSync(file);
+    // The stored export arrives all but its last bytes, then waits while the temporary folder is read.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let delivered!: () => void;
+    const arrived = new Promise<void>((resolve) => (delivered = resolve));
+    async function* slow() {
+      yield bytes.subarray(0, bytes.length - 64);
+      delivered();
+      await held;
+      yield bytes.subarray(bytes.length - 64);
+    }
+    const tmp = tempDir();
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const check = checkStoredPortability({ ...tools, storage: { ...tools.storage, get: async () => Readable.from(slow()) } }, row.objectKey, id);
+      await arrived;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const files = fs.readdirSync(tmp, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      expect(files.length, "the check's temporary file").to.equal(1);
+      const onDisk = fs.readFileSync(path.join(files[0].parentPath, files[0].name));
+      expect(onDisk.length).to.be.greaterThan(1000);
+      for (const needle of ["manifest.json", "Printer on fire", "PK\u0003\u0004"]) expect(onDisk.includes(Buffer.from(needle)), needle).to.equal(false);
+      release();
+      expect(await check).to.deep.equal([]);
+      expect(fs.readdirSync(tmp), "removed after").to.deep.equal([]);
+    } finally {
+      release();
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
     }
   });
 

@@ -13,7 +13,7 @@ export type Pagination =
   | { type: "none" }
   /** The response carries the next cursor at `nextCursor` (a dotted path); it is sent back as query `cursorParam`. */
   | { type: "cursor"; cursorParam: string; nextCursor: string; sizeParam?: string; size?: number }
-  /** Numbered pages from 1 (query `pageParam`, page size `sizeParam`); a short page is the last. */
+  /** Numbered pages from 1 (query `pageParam`, page size `sizeParam`); a short page is the last unless the answer says more follow (a capped page size). */
   | { type: "page"; pageParam: string; sizeParam: string; size: number }
   /** The response carries the next page's full URL at `next` (a dotted path), as Zendesk's links.next. */
   | { type: "link"; next: string };
@@ -44,8 +44,18 @@ export interface HttpResourceConfig {
   /** Record type in the export, e.g. `ticket`. */
   recordType: string;
   category: string;
-  /** GET path listing the subject's records; `{subject}` is the subject's id in the system. */
+  /**
+   * GET path listing the subject's records; `{subject}` (required) is the subject's id in the system. A
+   * path that lists everyone's records would hand them all over, and erase them all, for each person.
+   */
   path: string;
+  /**
+   * Dotted field of each listed record holding the id of the account it belongs to (what `{subject}`
+   * is): a record of another account fails the listing, before any write. Required when `{subject}`
+   * is only in the query (`/notes?user={subject}`): an API ignores a filter it does not know and
+   * answers everyone's records.
+   */
+  subjectField?: string;
   /** Dotted path of the array of items in a list response, e.g. `tickets` or `data.items`. */
   items: string;
   pagination: Pagination;
@@ -173,6 +183,20 @@ function rosterProblems(r: unknown): string[] {
   return problems;
 }
 
+/**
+ * A resource lists one account's records: its path holds `{subject}`, in the path itself or, with a
+ * `subjectField` to confirm each record by, in the query (a filter an API may ignore, answering
+ * everyone's records: each would be exported to the person and erased with her).
+ */
+function subjectScopeProblems(at: string, r: Record<string, unknown>): string[] {
+  if (r.subjectField !== undefined && !str(r.subjectField)) return [`${at}.subjectField must be the dotted field of a record holding its account's id`];
+  if (!str(r.path)) return [];
+  const [path, query = ""] = String(r.path).split("?", 2);
+  if (!path.includes("{subject}") && !query.includes("{subject}")) return [`${at}.path must hold {subject}, the person's id: a path without it lists everyone's records, each of which would be exported to the person and erased with her`];
+  if (!path.includes("{subject}") && r.subjectField === undefined) return [`${at}.path holds {subject} only in its query, a filter the API may ignore and answer everyone's records: give subjectField, the field of a record holding its account's id, so each record is confirmed`];
+  return [];
+}
+
 const ANONYMIZE_FIELDS = ["strategy", "method", "path", "fields", "keep"];
 const shown = (fields: unknown[]) => fields.map((f) => `"${String(f)}"`).join(", ");
 
@@ -248,6 +272,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
       continue;
     }
     for (const f of ["recordType", "category", "path", "items", "idField"]) if (!str(r[f])) problems.push(`${at}.${f} is required`);
+    problems.push(...subjectScopeProblems(at, r));
     if (!Array.isArray(r.fields) || !r.fields.every(str)) problems.push(`${at}.fields must list the fields the person receives`);
     problems.push(...paginationProblems(r.pagination, at));
     const erase = r.erase as Record<string, unknown> | undefined;

@@ -110,6 +110,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
         }
       }
+      // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
+      // of hers here". Writes are not read so: a record answered back may hold a field named error, and
+      // the check after erasing finds what a write left.
+      const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
+      if (failed) {
+        throw new ConnectorError(
+          `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
+          `${where} with ${failed}`,
+          true,
+        );
+      }
       return { status: response.status, body: parsed, link: response.headers.get("link") };
     });
 
@@ -159,9 +170,24 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     return [...found];
   };
 
-  /** Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). */
-  const items = (r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext) =>
-    listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx);
+  /**
+   * Every item of a resource for one of the subject's ids, page by page (a heartbeat per page). With
+   * `subjectField`, an item of another account (or of none) fails the listing: the API answered more
+   * than the person's records (a filter it ignores), so none of them can be taken for hers.
+   */
+  async function* items(r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
+    for await (const item of listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx)) {
+      const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
+      if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records of one account answered a record of another account (or of none) at ${r.subjectField}, so the ${op} stopped rather than ${DOING[op]} other people's records. Check the resource's path (a filter the API does not read?)`,
+          `${name} ${op}: ${r.recordType} record outside the account at ${r.subjectField}`,
+          false,
+        );
+      }
+      yield item;
+    }
+  }
 
   /**
    * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
@@ -177,6 +203,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const p = l.pagination;
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const { pages: maxPages, setting } = l.maxPages ?? { pages: c.maxPages ?? MAX_PAGES, setting: "maxPages" };
+    // Every page asked for so far by cursor or link: one asked for again is a loop (a cursor handed
+    // back, or a cursorParam the API does not read), which would yield the same records again until
+    // maxPages, and then fail anyway. Numbered pages never repeat, and are not kept.
+    const asked = new Set<string>([url.toString()]);
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
       if (status === 404 && l.pathHint) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
@@ -197,7 +227,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       await ctx.heartbeat();
       if (p.type === "none") return;
       if (p.type === "page") {
-        if (list.length < p.size) return;
+        // A short page is the last, unless the answer says more follow: an API that caps its page size
+        // below `size` answers short pages throughout, and ending at the first would miss the rest.
+        if (list.length === 0 || (list.length < p.size && !morePagesMarker(body, link))) return;
         url = new URL(url);
         url.searchParams.set(p.pageParam, String(page + 1));
       } else if (p.type === "cursor") {
@@ -212,6 +244,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // A next link elsewhere would carry our credentials there.
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }
+      if (p.type !== "page" && asked.has(url.toString())) {
+        throw new ConnectorError(
+          `${name}: listing ${l.what} answered, on page ${page}, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
+          `${name} ${op}: ${l.what} pages loop at page ${page}`,
+          false,
+        );
+      }
+      if (p.type !== "page") asked.add(url.toString());
     }
     throw new ConnectorError(
       `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${DOING[op]} only some of them. Check the pagination (a next link or cursor that never ends), or raise ${setting}`,
@@ -349,6 +389,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
  */
 function anonymizedBody(erase: Extract<HttpErase, { strategy: "ANONYMIZE" }>, item: Record<string, unknown>): Record<string, unknown> {
   return withValues(erase.method === "PUT" ? item : {}, erase.fields);
+}
+
+/**
+ * The sign, if any, that a 2xx answer reports a failure: a top-level `error` holding something (a
+ * message, an object, true), `errors` holding a non-empty list or object (GraphQL and JSON:API style),
+ * or `ok`/`success` false (Slack style). Returned as it is named, undefined when there is none.
+ */
+export function errorMarker(body: unknown): string | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const o = body as Record<string, unknown>;
+  const holds = (v: unknown) => v === true || (typeof v === "string" && v !== "") || (typeof v === "object" && v !== null && Object.keys(v).length > 0);
+  if (holds(o.error)) return "error";
+  if (holds(o.errors)) return "errors";
+  for (const flag of ["ok", "success"]) if (o[flag] === false) return `${flag}: false`;
+  return undefined;
 }
 
 /** Fields by which a page says that more pages follow (a true flag, or a next cursor, token or link). */

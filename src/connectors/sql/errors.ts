@@ -14,7 +14,12 @@ export interface DbErrorKind {
   missing: "table" | "column" | null;
   /** The driver's message without SQL or values: for the log only. */
   detail: string;
+  /** A DELETE or UPDATE refused because rows of another table refer to the row (a foreign key). */
+  referenced: boolean;
 }
+
+/** Foreign-key refusals of a DELETE or UPDATE of a referenced row: MySQL/MariaDB, SQLite, PostgreSQL (foreign_key_violation). */
+const REFERENCED_CODES = new Set(["ER_ROW_IS_REFERENCED", "ER_ROW_IS_REFERENCED_2", "SQLITE_CONSTRAINT_FOREIGNKEY", "23503"]);
 
 const TRANSIENT_CODES = new Set([
   "ECONNREFUSED",
@@ -78,7 +83,7 @@ export function classifyDbError(error: unknown): DbErrorKind {
       : codes.includes("ER_BAD_FIELD_ERROR") || postgresMissing === "column" || /no such column|unknown column/i.test(text)
         ? "column"
         : null;
-  return { code, transient, missing, detail: redact(messages[0] ?? String(error)) };
+  return { code, transient, missing, detail: redact(messages[0] ?? String(error)), referenced: codes.some((c) => REFERENCED_CODES.has(c)) };
 }
 
 /**
@@ -94,6 +99,14 @@ export function toConnectorError(error: unknown, connector: string, op: Operatio
   if (kind.missing) {
     return new ConnectorError(
       `${connector}: ${table ? `table ${table} or one of its configured columns` : "a configured table or column"} does not exist; fix the connector configuration or the database schema`,
+      internal,
+      false,
+    );
+  }
+  if (kind.referenced && op === "erase") {
+    // Most often rows kept under retention or a hold (sessions of the last 90 days) that still name the account.
+    return new ConnectorError(
+      `${connector}: the database refused the erase${where} (${kind.code}): rows of another table still refer to the person's rows there (records kept under retention or a hold, or a table the configuration does not name), so its rows there stay; tables erased before it stay erased. Details are in the service log`,
       internal,
       false,
     );

@@ -7,7 +7,8 @@ import type { IdentityLookup } from "./statements";
  * stored it in: the lookup's spellings go to the database (an index-served IN), and `confirms` keeps
  * only rows whose stored value normalizes to one of the subject's values (src/domain/identities.ts).
  * - email: the address and its upper-case form, compared case-insensitively (IDENTITY_MATCH), and
- *   with an internationalised domain the same two of its ASCII spelling (emailCaseSpellings);
+ *   with an internationalised domain the same two of its ASCII spelling (emailCaseSpellings); each
+ *   also with a space before, after, or both (a form that did not trim: the person is the same);
  * - phone: the usual spellings of the E.164 number (international, national for numbers of the
  *   configured country, bare digits), each compared exactly;
  * - anything else: the value itself, exactly.
@@ -22,7 +23,7 @@ export function identityMatcher(kind: string, values: readonly string[], default
   const wanted = new Set(values.map((v) => normalizeIdentity(kind, v, defaultCountry)));
   const spellings =
     kind === "email"
-      ? [...wanted].flatMap((v) => emailCaseSpellings(v))
+      ? [...wanted].flatMap((v) => emailCaseSpellings(v)).flatMap((v) => [v, ` ${v}`, `${v} `, ` ${v} `])
       : kind === "phone"
         ? [...wanted].flatMap((v) => phoneSpellings(v, defaultCountry))
         : [...wanted];

@@ -24,7 +24,7 @@ import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
-import { anonymizeRows, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
+import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
@@ -67,6 +67,20 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
   };
+}
+
+/**
+ * Why a MySQL/MariaDB email column (its collation, generation expression and type, from
+ * information_schema) cannot be searched case-insensitively by IDENTITY_MATCH, or undefined when it can:
+ * a `_bin` or `_cs` collation, or a binary type (no collation), unless the column is generated as the
+ * lower case of another (then the lower-case spelling sent finds every stored spelling).
+ */
+export function caseProblem(t: SqlTableConfig, column: Record<string, unknown>): string | undefined {
+  const collation = column.collation === null || column.collation === undefined ? undefined : String(column.collation);
+  if (collation !== undefined && !/_(bin|cs)$/i.test(collation)) return undefined;
+  if (/^\s*(lcase|lower)\s*\(/i.test(String(column.generation ?? ""))) return undefined;
+  const how = collation ?? `a binary ${String(column.type)} column`;
+  return `table ${t.table}: column ${t.identityColumn} compares letter case (${how}), so an address stored as Ada@Example.com is not found by ada@example.com; give it a case-insensitive collation (utf8mb4_unicode_ci), or point identityColumn at a generated column of LOWER(${t.identityColumn}), indexed`;
 }
 
 /** Whether a stored value is the replacement ANONYMIZE wrote (as the driver reads it back: 1 for true, "12" or 12). */
@@ -113,10 +127,48 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   };
 
   /**
+   * MySQL/MariaDB compare an email column under its own collation (IDENTITY_MATCH): one that compares
+   * letter case (`utf8mb4_bin`, a `_cs` one, a binary column) finds `Ada@Example.com` by none of the
+   * spellings sent, so the person would be reported as holding nothing there, and an erasure as done
+   * with her row still in place. Such a column is a configuration problem, named, found by check()
+   * and refused by every call; a generated lower-case column (the documented remedy) is not. Read once
+   * per connector (again after a failure).
+   */
+  let caseChecked: Promise<string[]> | undefined;
+  const caseProblems = (op: Operation): Promise<string[]> => {
+    if (d !== "mysql") return Promise.resolve([]);
+    caseChecked ??= (async () => {
+      const problems: string[] = [];
+      for (const t of cfg.tables.filter((x) => x.identityKind === "email")) {
+        const { rows } = await exec(op, t.table, columnCollation(t.table, t.identityColumn));
+        const problem = rows[0] && caseProblem(t, rows[0]);
+        if (problem) problems.push(problem);
+      }
+      return problems;
+    })().catch((error: unknown) => {
+      caseChecked = undefined;
+      throw error;
+    });
+    return caseChecked;
+  };
+
+  /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
+  const refuseCaseSensitive = async (op: Operation): Promise<void> => {
+    const problems = await caseProblems(op);
+    if (!problems.length) return;
+    throw new ConnectorError(
+      `${name}: ${problems.join("; ")}; the ${op} stopped rather than miss a person stored in other letter case. Fix the connector configuration (see docs/connectors.md, "Matching identities")`,
+      `${name} ${op}: case-sensitive email column`,
+      false,
+    );
+  };
+
+  /**
    * The subject's identities, in matching form: those given, then those derived from this database's
    * own tables (a phone stored as `020 7946 0958` is derived as +442079460958 with defaultPhoneCountry GB).
    */
   const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<Map<string, string[]>> => {
+    await refuseCaseSensitive(op);
     const known = new Map<string, string[]>();
     for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
     for (const p of plan.derivations) {
@@ -300,6 +352,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         ctx.logger.warn({ connector: name, internal: failure.internalMessage, retryable: failure.retryable }, "check failed");
         return { ok: false, message: failure.userMessage };
       }
+      if (!problems.length) {
+        try {
+          problems.push(...(await caseProblems("check")));
+        } catch (error) {
+          return { ok: false, message: toConnectorError(error, name, "check").userMessage };
+        }
+      }
       if (problems.length) return { ok: false, message: `${name}: ${problems.join("; ")}; fix the connector configuration or the database schema` };
       const kind = { mysql: "MySQL/MariaDB", postgres: "PostgreSQL", sqlite: "SQLite" }[d];
       return { ok: true, message: `${name}: reached the ${kind} database; all ${cfg.tables.length} tables and their configured columns exist` };
@@ -390,11 +449,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       return { changed, notHeld };
     },
 
-    listSubjects: (ctx) =>
-      listSqlSubjects(
+    async *listSubjects(ctx) {
+      await refuseCaseSensitive("roster");
+      yield* listSqlSubjects(
         { name, tables: cfg.tables, plan, dialect: d, chunk, country, exec: (table, statement) => exec("roster", table, statement), maxDerived: MAX_DERIVED, maxDerivedPairs: MAX_DERIVED_PAIRS },
         ctx,
-      ),
+      );
+    },
 
     close: () => db.close(),
   };

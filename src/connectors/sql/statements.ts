@@ -152,3 +152,14 @@ export function holdersOf(d: DialectKind, t: SqlTableConfig, column: string, val
     params: [...values.spellings, limit],
   };
 }
+
+/**
+ * MySQL/MariaDB: the collation of a table's column in the connection's database, and the expression it
+ * is generated from (NULL for a stored column): whether the column compares letter case (see caseProblem).
+ */
+export function columnCollation(table: string, column: string): Statement {
+  return {
+    sql: "SELECT COLLATION_NAME AS `collation`, GENERATION_EXPRESSION AS `generation`, DATA_TYPE AS `type` FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+    params: [table, column],
+  };
+}

@@ -43,9 +43,13 @@ export class RestStandIn {
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
   /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string; method?: string }> = [];
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
+  /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
+  invoicePageCap = Number.POSITIVE_INFINITY;
+  /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
+  deleteIgnores: string[] = [];
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -73,7 +77,7 @@ export class RestStandIn {
         };
         const queued = this.faults.findIndex((f) => f.method === undefined || f.method === req.method);
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
-        if (fault) return answer(fault.status, { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+        if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
@@ -84,11 +88,7 @@ export class RestStandIn {
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
           const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
-          // A Link header names the next page while there is one (RFC 8288, as GitHub's and many search APIs do).
-          const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
-          next.searchParams.set("page", String(page + 1));
-          const link: Record<string, string> = page * perPage < hits.length ? { link: `<${next.toString()}>; rel="next"` } : {};
-          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, link);
+          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, page * perPage < hits.length));
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
@@ -99,16 +99,21 @@ export class RestStandIn {
           const more = from >= 0 && from + limit < mine.length;
           return answer(200, { notes: page, meta: { next_cursor: more ? page[page.length - 1].id : null } });
         }
+        if (req.method === "GET" && url.pathname === "/api/notes") {
+          // Every note, filtered by user_id only: an unknown filter (user=) is ignored, as many APIs do.
+          const user = url.searchParams.get("user_id");
+          return answer(200, { notes: this.notes.filter((n) => user === null || n.user === Number(user)) });
+        }
         if (req.method === "DELETE" && parts[1] === "notes") {
           const before = this.notes.length;
-          this.notes = this.notes.filter((n) => n.id !== parts[2]);
+          this.notes = this.notes.filter((n) => n.id !== parts[2] || this.deleteIgnores.includes(n.id));
           return answer(this.notes.length < before ? 204 : 404);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
-          const size = Number(url.searchParams.get("per_page") ?? 2);
-          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } });
+          const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
+          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
@@ -131,6 +136,14 @@ export class RestStandIn {
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/api`;
     return this;
+  }
+
+  /** A Link header naming the next page while there is one (RFC 8288, as GitHub's and many search APIs answer). */
+  private nextLink(url: URL, page: number, more: boolean): Record<string, string> {
+    if (!more) return {};
+    const next = new URL(url.toString().replace("http://x", this.url.replace(/\/api$/, "")));
+    next.searchParams.set("page", String(page + 1));
+    return { link: `<${next.toString()}>; rel="next"` };
   }
 
   /** What collect yields for a user: their notes and invoices, but anonymised ones (nobody's). */

@@ -1,0 +1,49 @@
+import { expect } from "chai";
+import { createHttpConnector } from "../../src/connectors/http";
+import { describeEachDatabase } from "../support/databases";
+import { TestService } from "../support/harness";
+import { runVerified } from "../identity/support";
+import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+
+const SHOW = `query($id: ID!) { request(id: $id) { status deletionPlan { connector category found toErase toKeep } deletionOutcome { connector category erased kept residual matchesPlan } residualRecords { connector category recordType records reason } tasks { connector step status lastError } } }`;
+
+describeEachDatabase("the declarative HTTP connector, through the service", (db) => {
+  let standIn: RestStandIn;
+  let t: TestService;
+  beforeEach(async () => {
+    standIn = await new RestStandIn().start();
+  });
+  afterEach(async () => {
+    await t?.stop();
+    await standIn.stop();
+  });
+
+  async function deletion(config = restConfig(standIn)): Promise<any> {
+    const connector = createHttpConnector(config, { REST_TEST_TOKEN: REST_TOKEN });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [connector]).start();
+    return runVerified(t, SHOW, "DELETION", ADA.email);
+  }
+
+  // Ada's notes: n-a1 and n-a2 are past the 5 years SUPPORT is kept, n-a3..n-a5 within them; her 3 invoices are within PAYMENTS' 7 years.
+  it("fails the erasure, never COMPLETED, when a DELETE answers 204 and the note is still there", async () => {
+    standIn.deleteIgnores = ["n-a2"];
+    const request = await deletion();
+    expect(request.status).to.equal("FAILED");
+    const erase = request.tasks.find((x: any) => x.step === "ERASE");
+    expect(erase.lastError).to.equal("Verification after erasure found 1 record(s) still present outside the retention exceptions (SUPPORT: 1)");
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a2", "n-a3", "n-a4", "n-a5"]);
+  });
+
+  it("plans and keeps all her invoices when the API caps its page size below the configured one", async () => {
+    // Asked for 5 a page, the system answers 2 with a Link to the next page.
+    standIn.invoicePageCap = 2;
+    const config = restConfig(standIn);
+    config.resources[1].pagination = { type: "page", pageParam: "page", sizeParam: "per_page", size: 5 };
+    const request = await deletion(config);
+    expect(request.status).to.equal("COMPLETED");
+    const payments = request.deletionPlan.find((l: any) => l.category === "PAYMENTS");
+    expect(payments).to.deep.include({ found: 3, toErase: 0, toKeep: 3 });
+    expect(request.deletionOutcome.find((l: any) => l.category === "PAYMENTS")).to.deep.include({ erased: 0, kept: 3, residual: 0, matchesPlan: true });
+    expect(standIn.invoices.filter((i) => i.user === 1).length).to.equal(3);
+  });
+});
