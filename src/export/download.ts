@@ -8,6 +8,7 @@ import type { Services } from "../services";
 import { exportTools } from "./context";
 import { decryptStream, ExportDecryptionError } from "./crypto";
 import { checkLink, LinkKind } from "./links";
+import { ExportNotStoredError } from "./storage/storage";
 
 const refuse = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
 
@@ -27,7 +28,7 @@ interface Served {
 /**
  * GET <kind's path>/:id?expires=&signature=: serves a signed link to an encrypted file. The file is
  * decrypted while it streams (never written in plain text); a tampered link is 403, an expired one 410,
- * a purged file 404. Every download is an audit event `<kind>.downloaded`, written before the first byte
+ * a purged file 404, storage that cannot be read now 503. Every download is an audit event `<kind>.downloaded`, written before the first byte
  * leaves; one that does not reach its end (the client went away, or the file failed authentication and
  * the connection was cut, so the client never holds a complete file) is followed by
  * `<kind>.download_interrupted`, so the trail never reads as a delivery that did not happen. HEAD
@@ -49,8 +50,11 @@ function signedDownloadHandler(services: Services, kind: LinkKind, find: (id: st
     try {
       source = await storage.get(served.objectKey);
     } catch (error) {
+      // Gone is 404; storage that did not answer (S3 down, a disk fault) is not "gone": 503, try again.
+      if (error instanceof ExportNotStoredError) return void res.status(404).json(refuse(404, "NOT_FOUND", gone).body);
       log.error({ err: error }, "stored file unreadable");
-      return void res.status(404).json(refuse(404, "NOT_FOUND", "This file is not available").body);
+      res.setHeader("Retry-After", "60");
+      return void res.status(503).json(refuse(503, "INTERNAL_SERVER_ERROR", "The file could not be read from storage just now; nothing was downloaded. Try the same link again later").body);
     }
     res.status(200);
     res.setHeader("Content-Type", served.contentType);

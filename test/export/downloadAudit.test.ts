@@ -1,7 +1,10 @@
+import fs from "node:fs";
 import http from "node:http";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { SubjectRecord } from "../../src/connectors/sdk";
+import { ExportRow } from "../../src/entities";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
@@ -49,6 +52,25 @@ describeEachDatabase("export download audit", (db) => {
     expect(got.status).to.equal(200);
     expect(got.body.length).to.be.greaterThan(4_000_000);
     expect(await linkEvents(id)).to.deep.equal(["export.downloaded"]);
+  });
+
+  it("answers 503 with Retry-After when the storage cannot be read, 404 only when the file is gone, and audits neither", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const { url } = await exportLink(t, id);
+    const row = await t.ds.getRepository(ExportRow).findOneByOrFail({ requestId: id });
+    const file = path.join(t.service.services.config.dataDir, "exports", row.objectKey);
+    const kept = `${file}.kept`;
+    fs.renameSync(file, kept);
+    fs.symlinkSync(path.basename(file), file); // a link to itself: opening it fails (ELOOP), as a storage fault would
+    const fault = await fetch(url);
+    expect([fault.status, fault.headers.get("retry-after"), ((await fault.json()) as { error: { code: string } }).error.code]).to.deep.equal([503, "60", "INTERNAL_SERVER_ERROR"]);
+    fs.rmSync(file);
+    const gone = await fetch(url);
+    expect([gone.status, ((await gone.json()) as { error: { code: string } }).error.code]).to.deep.equal([404, "NOT_FOUND"]);
+    expect(await linkEvents(id)).to.deep.equal([]);
+    fs.renameSync(kept, file);
+    expect((await download(url)).status).to.equal(200);
   });
 
   it("follows a download the client gave up midway with export.download_interrupted", async function () {
