@@ -117,14 +117,19 @@ describe("loadConfig", () => {
       expect(about(problems, "DSR_VERIFICATION_MAX_ATTEMPTS")).to.deep.equal(["DSR_VERIFICATION_MAX_ATTEMPTS must not be less than 1"]);
     });
 
-    it("keeps request records 730 days (the CCPA's 24 months) by default, and refuses a period that is not a whole number of days or is shorter than the retry grace", () => {
+    it("keeps request records 730 days (the CCPA's 24 months) by default, and refuses a period that is not a whole number of days or is shorter than the retry grace or an export's life", () => {
       expect(loadConfig({}).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(730);
-      expect(loadConfig({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1440" }).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(1);
+      expect(loadConfig({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1440", DSR_EXPORT_RETENTION_DAYS: "1" }).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(1);
       expect(about(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "two years" }), "DSR_REQUEST_RECORD_RETENTION_DAYS")).to.deep.equal(["DSR_REQUEST_RECORD_RETENTION_DAYS must be a whole number"]);
       expect(about(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "0" }), "DSR_REQUEST_RECORD_RETENTION_DAYS")).to.deep.equal(["DSR_REQUEST_RECORD_RETENTION_DAYS must not be less than 1"]);
-      expect(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1441" })).to.deep.equal([
+      expect(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "1", DSR_STAGED_GRACE_MINUTES: "1441", DSR_EXPORT_RETENTION_DAYS: "1" })).to.deep.equal([
         "DSR_REQUEST_RECORD_RETENTION_DAYS (1) is shorter than DSR_STAGED_GRACE_MINUTES (1441 minutes): a request's identities must outlast the window in which its failed tasks may be retried",
       ]);
+      // An export (all of the person's data) must not outlive the record that says whose it is.
+      expect(problemsOf({ DSR_REQUEST_RECORD_RETENTION_DAYS: "29" })).to.deep.equal([
+        "DSR_REQUEST_RECORD_RETENTION_DAYS (29) is shorter than DSR_EXPORT_RETENTION_DAYS (30): a request's export, all of the person's data, would outlive the record that says whose it is (and stay downloadable after the record no longer names them)",
+      ]);
+      expect(loadConfig({ DSR_REQUEST_RECORD_RETENTION_DAYS: "30" }).DSR_REQUEST_RECORD_RETENTION_DAYS).to.equal(30);
     });
 
     it("puts every problem in the error message, one per line, without echoing the values", () => {
