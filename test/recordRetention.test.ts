@@ -19,6 +19,18 @@ class FailingTwoStepDelete extends ScriptedConnector {
   }
 }
 
+/** A payment system whose dispute evidence cannot be erased: one record stays, reported residual. */
+class LeavesEvidence extends ScriptedConnector {
+  override async erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
+    const before = [...(this.data.get(ids.email) ?? [])];
+    const out = await super.erase(ids, instruction, ctx);
+    const evidence = before[0];
+    if (!evidence) return out;
+    this.data.set(ids.email, [...(this.data.get(ids.email) ?? []), evidence]);
+    return { ...out, erased: out.erased - 1, residual: [{ category: evidence.category, type: evidence.type, count: 1, fields: ["note"], reason: "a dispute's evidence cannot be edited" }] };
+  }
+}
+
 const DAY = 24 * 60 * 60_000;
 const RETENTION_DAYS = 30;
 const ENV = {
@@ -166,6 +178,25 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     await purge();
     expect(await traces()).to.deep.equal([]);
     expect((await show(unverified.id)).subject).to.equal(null);
+  });
+
+  it("keeps the subject of a deletion that reports residual records past the period: the only record of whose they are", async function () {
+    this.timeout(60_000);
+    accounts = new ScriptedConnector({ name: "accounts", categories: ["ACCOUNT"] }).seed(ADA.email.toLowerCase(), 2);
+    payments = new LeavesEvidence({ name: "payments", categories: ["PAYMENTS"] }).seed(ADA.email.toLowerCase(), 3);
+    t = await new TestService(db(), ENV, [accounts, payments]).start();
+    const r = await submit(t, { type: "DELETION", subject: ADA, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { status } }`, { id: r.id });
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { status statusReason residualRecords { connector records } } }`, { id: r.id })).request;
+      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+    }, "the deletion finished");
+    expect([done.status, done.residualRecords], done.statusReason).to.deep.equal(["COMPLETED", [{ connector: "payments", records: 1 }]]);
+    t.clock.advance((RETENTION_DAYS + 1) * DAY);
+    await purge();
+    const kept = await show(r.id);
+    expect([kept.subjectRemovedAt, kept.subject?.email]).to.deep.equal([null, ADA.email]);
+    expect(await traces()).to.include("requests.subjectEmail");
   });
 
   it("clears REJECTED and CANCELLED requests (a correction's values too), and leaves a request still within its period untouched", async function () {

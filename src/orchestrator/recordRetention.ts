@@ -6,6 +6,7 @@ import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { ErasureUnitRow, LegalHoldRow, LegalHoldStatus, RequestIdentityRow, RequestRow, RetentionExceptionStatus } from "../entities";
 import { breathe } from "../eventLoop";
+import { REPORTS_RESIDUE } from "../queries/deletionOutcomeFinder";
 import type { Services } from "../services";
 
 /** Records cleared per transaction: each batch commits (with its audit event) alone, and locks only its own rows. */
@@ -20,12 +21,16 @@ export function recordCutoff(now: Date, retentionDays: number): Date {
 
 /**
  * A request record past its retention, as SQL over the request's columns (`col`) and its id (`id`): ended
- * (any terminal state) by `:cutoff`, still holding its subject, and no retention exception of it OPEN
- * (the purge of its kept records erases through its identities, and finds the holds on its subject by
- * its email). The batch's read and each row's update both test it, so a record kept meanwhile is left alone.
+ * (any terminal state) by `:cutoff`, still holding its subject, no retention exception of it OPEN (the
+ * purge of its kept records erases through its identities, and finds the holds on its subject by its
+ * email), and no residual records reported (records a system still holds that erasure could not erase,
+ * such as a dispute's evidence: the system may no longer lead to the person, and this record is the only
+ * one of whose they are, which breach rosters and the person's later requests name). The batch's read
+ * and each row's update both test it, so a record kept meanwhile is left alone.
  */
 const requestPastRetention = (col: (name: string) => string, id: string) => `${col("subjectRemovedAt")} IS NULL AND ${col("status")} IN (:...ended) AND ${col("closedAt")} <= :cutoff
-  AND NOT EXISTS (SELECT 1 FROM retention_exceptions e WHERE e.requestId = ${id} AND e.status = :open)`;
+  AND NOT EXISTS (SELECT 1 FROM retention_exceptions e WHERE e.requestId = ${id} AND e.status = :open)
+  AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.requestId = ${id} AND ${REPORTS_RESIDUE})`;
 
 /** A released hold past its retention, over its columns (`col`). */
 const holdPastRetention = (col: (name: string) => string) => `${col("subjectRemovedAt")} IS NULL AND ${col("status")} = :released AND ${col("releasedAt")} <= :cutoff`;

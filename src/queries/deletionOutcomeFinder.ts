@@ -33,6 +33,13 @@ export async function findResidualRecords(ds: DataSource, requestId: string): Pr
   return tasks.flatMap(residualSetsOf);
 }
 
+/**
+ * SQL over a task aliased `t`: an ERASE or PURGE whose outcome reports at least one residual set (the
+ * simple-json text of its result). Breach rosters find residue with it, and a request record keeps its
+ * subject while it is true (recordRetention.ts).
+ */
+export const REPORTS_RESIDUE = `t.step IN ('${TaskStep.ERASE}', '${TaskStep.PURGE}') AND t.result LIKE '%"residualSets":[{%'`;
+
 /** The residual sets an ERASE or PURGE task reported, as the request (and an export) names them. */
 export function residualSetsOf(t: TaskRow): ResidualRecordSet[] {
   return (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }));

@@ -4,8 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import { Connector, ConnectorError, normalizeEmail, RosterContext, RosterEntry } from "../connectors/sdk";
 import { RequestRow, TaskRow, type BreachRosterRow, type RosterSystemResult } from "../entities";
-import { TaskStep } from "../domain/tasks";
-import { residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { REPORTS_RESIDUE, residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
@@ -120,9 +119,7 @@ async function addResidue(services: Services, index: PeopleIndex, connectors: re
     .getRepository(TaskRow)
     .createQueryBuilder("t")
     .where("t.connector IN (:...connectors)", { connectors })
-    .andWhere("t.step IN (:...steps)", { steps: [TaskStep.ERASE, TaskStep.PURGE] })
-    // simple-json text: a task whose outcome has at least one residual set.
-    .andWhere("t.result LIKE :residue", { residue: '%"residualSets":[{%' })
+    .andWhere(REPORTS_RESIDUE)
     .getMany();
   if (!tasks.length) return;
   const emails = new Map<string, string>();

@@ -109,6 +109,13 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     const after = await drawRoster(setup.t, ["payments"]);
     const lines = (await downloadRoster(setup.t, after.id)).lines.filter((l) => l.emails === buyer.email.toLowerCase());
     expect(lines.map((l) => [l.systems, l.records])).to.deep.equal([["payments", "1"]]);
+    // Past the record period the deletion's record keeps her still: it is the only record of whose the evidence is.
+    setup.t.clock.advance((setup.t.service.services.config.DSR_REQUEST_RECORD_RETENTION_DAYS + 1) * 86_400_000);
+    await purgeExpiredExports(setup.t.service.services);
+    const { request } = await setup.t.ok(`query($id: ID!) { request(id: $id) { subjectRemovedAt subject { email } } }`, { id: deletion.id });
+    expect([request.subjectRemovedAt, request.subject?.email]).to.deep.equal([null, buyer.email]);
+    const later = await drawRoster(setup.t, ["payments"]);
+    expect((await downloadRoster(setup.t, later.id)).lines.filter((l) => l.emails === buyer.email.toLowerCase()).map((l) => [l.systems, l.records])).to.deep.equal([["payments", "1"]]);
   });
 
   it("keeps the list encrypted at rest, audits every step, and removes the file when its retention ends", async () => {
