@@ -88,13 +88,14 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       return { events, next: rows.length === pageSize ? events[events.length - 1].key : undefined };
     },
 
-    async remove(userId, keys, _signal, heartbeat) {
+    async remove(userId, keys, _signal, heartbeat, deleted) {
       for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
         const chunk = keys.slice(i, i + DELETE_CHUNK);
         await run("erase", {
           sql: `DELETE FROM ${q(table)} WHERE ${isUser} AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
           params: [...userParams(userId), ...chunk],
         });
+        deleted(chunk.length);
         await heartbeat();
       }
       return 0;
