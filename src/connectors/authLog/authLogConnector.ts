@@ -130,11 +130,20 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
         if (!page.events.length) continue;
         // Each page is a unit of erasure: the orchestrator may withdraw the category between pages.
+        // A page that fails part-way (throttled deletes given up on) still ends its unit with what it
+        // deleted, so the task's retry (which no longer finds those events) starts from that count.
+        let failure: { error: unknown } | undefined;
         const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
-          throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat);
-          erased += page.events.length;
-          return page.events.length;
+          let deleted = 0;
+          try {
+            throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat, (n) => (deleted += n));
+          } catch (error) {
+            failure = { error };
+          }
+          erased += deleted;
+          return deleted;
         });
+        if (failure) throw failure.error;
         if (!ran) {
           ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
           return { erased };

@@ -20,7 +20,9 @@ export function* chunks<T>(items: Iterable<T>, size: number): Generator<T[]> {
 
 /**
  * Runs `work` on every item with at most `limit` in flight, pulling items lazily (a generator is never
- * drained ahead of the work); stops taking new items after a failure.
+ * drained ahead of the work); stops taking new items after a failure, and rejects with the first
+ * failure only once every item in flight has settled: a caller that counts or fences the work (a unit
+ * of erasure) must not end it while deletes of it are still being sent.
  */
 export async function inParallel<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
   const iterator = items[Symbol.iterator]();
@@ -38,7 +40,9 @@ export async function inParallel<T>(items: Iterable<T>, limit: number, work: (it
       }
     }
   };
-  await Promise.all(Array.from({ length: limit }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: limit }, lane));
+  const failure = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
+  if (failure) throw failure.reason;
 }
 
 /** How long one batch keeps retrying what DynamoDB left unprocessed. */
@@ -52,14 +56,17 @@ export interface UnprocessedPolicy {
 /**
  * Sends one BatchWriteItem (up to 25 requests, keys and items in DynamoDB's attribute-value form) and
  * resends its UnprocessedItems, waiting longer each round. Returns the rounds it retried and how many
- * requests were still unprocessed when it gave up. The signal goes to the SDK, which aborts the HTTP
+ * requests were still unprocessed when it gave up; `processed` hears after each answered call how many
+ * requests DynamoDB did in it, so a batch that gives up (or fails) still tells what it wrote. The signal goes to the SDK, which aborts the HTTP
  * request itself: a write is cancelled, not merely no longer awaited.
  */
-export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], policy: UnprocessedPolicy, signal?: AbortSignal): Promise<{ rounds: number; left: number }> {
+export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], policy: UnprocessedPolicy, signal?: AbortSignal, processed?: (n: number) => void): Promise<{ rounds: number; left: number }> {
   let pending = requests;
   for (let round = 0; ; round += 1) {
     const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), { abortSignal: signal });
+    const sent = pending.length;
     pending = out.UnprocessedItems?.[table] ?? [];
+    processed?.(sent - pending.length);
     if (!pending.length || round >= policy.retries) return { rounds: round, left: pending.length };
     await sleep(retryDelayMs(round + 1, policy.backoff), undefined, { signal });
   }

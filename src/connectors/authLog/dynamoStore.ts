@@ -75,9 +75,9 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   };
 
   /** Deletes up to 25 events, retrying what DynamoDB left unprocessed; returns the retry rounds it took. */
-  const deleteBatch = async (userId: string, keys: readonly string[], signal: AbortSignal): Promise<number> => {
+  const deleteBatch = async (userId: string, keys: readonly string[], signal: AbortSignal, deleted: (n: number) => void): Promise<number> => {
     const requests = keys.map((key) => ({ DeleteRequest: { Key: { [pk]: { S: userId }, [sk]: { S: key } } } }));
-    const { rounds, left } = await batchWrite(client, table, requests, unprocessed, signal);
+    const { rounds, left } = await batchWrite(client, table, requests, unprocessed, signal, deleted);
     if (!left) return rounds;
     throw new ConnectorError(
       `${connector}: DynamoDB kept throttling the deletes in table ${table}; the erasure resumes on the next attempt`,
@@ -118,12 +118,12 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
-    remove: (userId, keys, signal, heartbeat) =>
+    remove: (userId, keys, signal, heartbeat, deleted) =>
       call("erase", signal, async () => {
         let rounds = 0;
         await inParallel(chunks(keys, BATCH_LIMIT), o.deleteConcurrency ?? 4, async (batch) => {
           // Not `rounds += await ...`: that reads `rounds` before the await and loses the other lanes' counts.
-          const retried = await deleteBatch(userId, batch, signal);
+          const retried = await deleteBatch(userId, batch, signal, deleted);
           rounds += retried;
           await heartbeat();
         });

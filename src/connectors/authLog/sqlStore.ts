@@ -52,13 +52,14 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
   };
   const run = (op: Operation, statement: Statement) => guarded(op, () => db.run(statement));
 
-  // User ids are compared exactly (README, "Who a request is about"). On MySQL/MariaDB a column's usual
-  // collation (`_ci`, PAD SPACE) makes `usr_a` equal `USR_A` and `usr_a `: there the index's `=` finds
-  // the range and a byte comparison keeps the subject's rows alone. SQLite's `=` is exact already.
+  // User ids are compared exactly (README, "Who a request is about"). A column's collation may make
+  // `usr_a` equal `USR_A` (and `usr_a ` on MySQL): MySQL/MariaDB's usual `_ci` with PAD SPACE, or a
+  // SQLite column declared COLLATE NOCASE. So the index's `=` finds the range and a byte comparison
+  // keeps the subject's rows alone, on both (on SQLite's default BINARY column it changes nothing).
   const mysql = db.dialect === "mysql";
-  const bytes = (column: string) => `CAST(${q(column)} AS BINARY)`;
-  const isUser = mysql ? `${q(USER_COLUMN)} = ? AND ${bytes(USER_COLUMN)} = ?` : `${q(USER_COLUMN)} = ?`;
-  const userParams = (userId: string) => (mysql ? [userId, userId] : [userId]);
+  const bytes = (column: string) => (mysql ? `CAST(${q(column)} AS BINARY)` : `${q(column)} COLLATE BINARY`);
+  const isUser = `${q(USER_COLUMN)} = ? AND ${bytes(USER_COLUMN)} = ?`;
+  const userParams = (userId: string) => [userId, userId];
 
   return {
     description: `${db.dialect === "mysql" ? "MySQL/MariaDB" : "SQLite"} table ${table}`,
@@ -88,13 +89,15 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       return { events, next: rows.length === pageSize ? events[events.length - 1].key : undefined };
     },
 
-    async remove(userId, keys, _signal, heartbeat) {
+    async remove(userId, keys, _signal, heartbeat, deleted) {
       for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
         const chunk = keys.slice(i, i + DELETE_CHUNK);
-        await run("erase", {
+        const { affected } = await run("erase", {
           sql: `DELETE FROM ${q(table)} WHERE ${isUser} AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
           params: [...userParams(userId), ...chunk],
         });
+        // The rows this statement removed: a key the page listed may have gone meanwhile by another hand.
+        deleted(affected);
         await heartbeat();
       }
       return 0;
@@ -112,20 +115,21 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
     /**
      * `pageSize` users a statement, keyset on user_id (GROUP BY user_id ORDER BY user_id LIMIT n, served
      * by the primary key's order). A user with many events is counted in one statement: an index range
-     * read, no rows returned. On MySQL/MariaDB a group of a `_ci` column may hold ids that differ in case
-     * (or trailing spaces), which collect tells apart: such a group says so (its least and greatest id
-     * differ byte for byte) and is counted again per exact id, so each is listed as the user it is.
+     * read, no rows returned. A group of a column that ignores case (MySQL/MariaDB's `_ci`, SQLite's
+     * NOCASE) may hold ids that differ in case (or trailing spaces), which collect tells apart: such a
+     * group says so (its least and greatest id differ byte for byte) and is counted again per exact id,
+     * so each is listed as the user it is.
      */
     async *users(signal, heartbeat): AsyncGenerator<UserEvents> {
       let after: unknown;
-      const mixed = mysql ? `, MIN(${bytes(USER_COLUMN)}) <> MAX(${bytes(USER_COLUMN)}) AS ${q("mixed")}` : "";
+      const mixed = `, MIN(${bytes(USER_COLUMN)}) <> MAX(${bytes(USER_COLUMN)}) AS ${q("mixed")}`;
       for (;;) {
         if (signal.aborted) throw stopped(connector, "roster", signal);
         const statement = {
           sql: `SELECT ${q(USER_COLUMN)}, COUNT(*) AS ${q("n")}${mixed} FROM ${q(table)}${after === undefined ? "" : ` WHERE ${q(USER_COLUMN)} > ?`} GROUP BY ${q(USER_COLUMN)} ORDER BY ${q(USER_COLUMN)} LIMIT ?`,
           params: [...(after === undefined ? [] : [after]), pageSize],
         };
-        const rows = await guarded("roster", () => db.selectArrays(statement, mysql ? [USER_COLUMN, "n", "mixed"] : [USER_COLUMN, "n"]));
+        const rows = await guarded("roster", () => db.selectArrays(statement, [USER_COLUMN, "n", "mixed"]));
         for (const [userId, n, several] of rows) {
           if (Number(several) !== 1) {
             yield { userId: String(userId), events: Number(n) };

@@ -44,8 +44,12 @@ export interface AuthLogStore {
   /**
    * Deletes the listed events of a user (already-deleted ones are no error: erase is idempotent).
    * Returns how many rounds of retrying throttled deletes it took (0 when none were throttled).
+   * `deleted` hears each time the store knows more of the keys are gone, also when the call then
+   * fails: what a failed call deleted is still counted (the counting rule), and a retry cannot find it.
+   * A SQL store hears the rows each statement removed; DynamoDB's BatchWriteItem cannot tell a delete
+   * that found its item from one that did not, so there it is every processed delete.
    */
-  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>): Promise<number>;
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**
