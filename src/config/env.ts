@@ -492,15 +492,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...auditKeyProblems(env));
   // Only between two valid values: a bad one has its own message.
   const recordDays = env.DSR_REQUEST_RECORD_RETENTION_DAYS;
-  if (Number.isInteger(recordDays) && recordDays >= 1 && Number.isInteger(env.DSR_STAGED_GRACE_MINUTES) && recordDays * 1440 < env.DSR_STAGED_GRACE_MINUTES) {
-    problems.push(
-      `DSR_REQUEST_RECORD_RETENTION_DAYS (${env.DSR_REQUEST_RECORD_RETENTION_DAYS}) is shorter than DSR_STAGED_GRACE_MINUTES (${env.DSR_STAGED_GRACE_MINUTES} minutes): a request's identities must outlast the window in which its failed tasks may be retried`,
-    );
-  }
-  if (Number.isInteger(recordDays) && recordDays >= 1 && Number.isInteger(env.DSR_EXPORT_RETENTION_DAYS) && recordDays < env.DSR_EXPORT_RETENTION_DAYS) {
-    problems.push(
-      `DSR_REQUEST_RECORD_RETENTION_DAYS (${env.DSR_REQUEST_RECORD_RETENTION_DAYS}) is shorter than DSR_EXPORT_RETENTION_DAYS (${env.DSR_EXPORT_RETENTION_DAYS}): a request's export, all of the person's data, would outlive the record that says whose it is (and stay downloadable after the record no longer names them)`,
-    );
+  if (Number.isInteger(recordDays) && recordDays >= 1) {
+    if (Number.isInteger(env.DSR_STAGED_GRACE_MINUTES) && recordDays * 1440 < env.DSR_STAGED_GRACE_MINUTES) {
+      problems.push(
+        `DSR_REQUEST_RECORD_RETENTION_DAYS (${recordDays}) is shorter than DSR_STAGED_GRACE_MINUTES (${env.DSR_STAGED_GRACE_MINUTES} minutes): a request's identities must outlast the window in which its failed tasks may be retried`,
+      );
+    }
+    if (Number.isInteger(env.DSR_EXPORT_RETENTION_DAYS) && recordDays < env.DSR_EXPORT_RETENTION_DAYS) {
+      problems.push(
+        `DSR_REQUEST_RECORD_RETENTION_DAYS (${recordDays}) is shorter than DSR_EXPORT_RETENTION_DAYS (${env.DSR_EXPORT_RETENTION_DAYS}): a request's export, all of the person's data, would outlive the record that says whose it is (and stay downloadable after the record no longer names them)`,
+      );
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const sampleWorkspace = env.DSR_SAMPLE_WORKSPACE ?? (env.NODE_ENV === "development" && !env.DSR_CONNECTORS_FILE);

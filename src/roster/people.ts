@@ -76,11 +76,6 @@ export class PeopleIndex {
     return this.root;
   }
 
-  /** How many entries were added (those with at least one identity). */
-  get size(): number {
-    return this.entries;
-  }
-
   /** Adds one system's entry; `breached`: the system's data is in the breach (its records count). */
   add(connector: string, entry: RosterEntry, breached: boolean): void {
     if (this.consumed) throw new Error("the roster's people were already read");
