@@ -34,7 +34,14 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
   partitionKey?: string;
   /** Name of the sort-key attribute holding `<ISO instant>#<event id>` (default `sk`). */
   sortKey?: string;
-  /** Strongly consistent reads (twice the read capacity; default false). */
+  /**
+   * Strongly consistent reads for collect (an export, and the survey and the check around an erasure)
+   * and the roster's Scan: default true. An eventually consistent read may miss what was written in
+   * about the last second (DynamoDB's documentation), such as the sign-in that preceded a deletion from
+   * the settings page, and then a deletion's plan and its check after erasing both miss it. false halves
+   * the read capacity those reads use. The erasure's own reads (the keys it deletes, the count of what it
+   * keeps) are strongly consistent whatever this says: what they miss would stay, or be miscounted.
+   */
   consistentRead?: boolean;
   /** BatchWriteItem calls in flight during erase: 1-32, default 4. */
   deleteConcurrency?: number;

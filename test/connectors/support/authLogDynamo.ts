@@ -16,6 +16,9 @@ export interface DynamoFaultAnswer {
   type: string;
 }
 
+/** An item as DynamoDB's JSON protocol carries it (attribute name to typed value). */
+type Item = Record<string, { S?: string }>;
+
 const listen = (server: http.Server) => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 const close = (server: http.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 const read = async (stream: NodeJS.ReadableStream): Promise<Buffer> => {
@@ -39,6 +42,16 @@ export class AuthLogDynamo {
   partialBatches = 0;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
   stalled?: string;
+  /**
+   * While above 0, a Query or Scan that does not ask for strong consistency (`ConsistentRead: true`)
+   * is answered as an eventually consistent read served by a replica this many ms behind: items put
+   * through this proxy (proxyClient()) within the last `replicaLagMs` are left out, counts included.
+   * DynamoDB documents that such reads may miss a write of the last second or so; dynalite itself
+   * is always consistent, so without this no test could tell the two kinds of read apart.
+   */
+  replicaLagMs = 0;
+  /** When each sort key (the fixture's `sk`) was last put through the proxy. */
+  private readonly putAt = new Map<string, number>();
   private held: Array<() => void> = [];
 
   private constructor(
@@ -68,6 +81,11 @@ export class AuthLogDynamo {
   client(): DynamoDBClient {
     // A copy: the SDK marks the credentials object it is given (a `$source` field).
     return new DynamoDBClient({ endpoint: `http://127.0.0.1:${this.serverPort}`, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS } });
+  }
+
+  /** A client through the proxy: its puts are what a lagging replica has not seen yet (replicaLagMs). */
+  proxyClient(): DynamoDBClient {
+    return new DynamoDBClient({ endpoint: this.endpoint, region: LOCAL_REGION, credentials: { ...LOCAL_CREDENTIALS }, maxAttempts: 1 });
   }
 
   /** How many calls of `operation` the server saw. */
@@ -100,6 +118,9 @@ export class AuthLogDynamo {
       return;
     }
     let forward = body;
+    this.notePuts(operation, body);
+    const stale = this.staleRead(operation, body);
+    if (stale) forward = stale.forward;
     let withheld: { table: string; requests: unknown[] } | undefined;
     if (operation === "BatchWriteItem" && this.partialBatches > 0) {
       const parsed = JSON.parse(body.toString("utf8")) as { RequestItems: Record<string, unknown[]> };
@@ -122,8 +143,48 @@ export class AuthLogDynamo {
       // The SDK checks x-amz-crc32 when present: the rewritten body no longer matches dynalite's.
       delete headers["x-amz-crc32"];
     }
+    if (stale && upstream.status === 200) {
+      answer = stale.answer(answer);
+      delete headers["x-amz-crc32"];
+    }
     headers["content-length"] = String(answer.length);
     res.writeHead(upstream.status, headers).end(answer);
+  }
+
+  private notePuts(operation: string, body: Buffer): void {
+    if (operation !== "PutItem" && operation !== "BatchWriteItem") return;
+    const parsed = JSON.parse(body.toString("utf8")) as { Item?: Item; RequestItems?: Record<string, Array<{ PutRequest?: { Item: Item } }>> };
+    const items = operation === "PutItem" ? [parsed.Item] : Object.values(parsed.RequestItems ?? {}).flat().map((r) => r.PutRequest?.Item);
+    for (const item of items) if (item?.sk?.S !== undefined) this.putAt.set(item.sk.S, Date.now());
+  }
+
+  /**
+   * For an eventually consistent Query or Scan while replicaLagMs is set: the request to forward (a
+   * COUNT asks for the sort keys instead, so that recent items can be left out of the count) and how to
+   * rewrite dynalite's answer.
+   */
+  private staleRead(operation: string, body: Buffer): { forward: Buffer; answer(upstream: Buffer): Buffer } | undefined {
+    if (this.replicaLagMs <= 0 || (operation !== "Query" && operation !== "Scan")) return undefined;
+    const input = JSON.parse(body.toString("utf8")) as { ConsistentRead?: boolean; Select?: string; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string> };
+    if (input.ConsistentRead === true) return undefined;
+    const counting = input.Select === "COUNT";
+    if (counting) {
+      delete input.Select;
+      input.ProjectionExpression = "#staleSk";
+      input.ExpressionAttributeNames = { ...input.ExpressionAttributeNames, "#staleSk": "sk" };
+    }
+    const since = Date.now() - this.replicaLagMs;
+    return {
+      forward: counting ? Buffer.from(JSON.stringify(input)) : body,
+      answer: (upstream) => {
+        const out = JSON.parse(upstream.toString("utf8")) as { Items?: Item[]; Count?: number };
+        const seen = (out.Items ?? []).filter((item) => !((this.putAt.get(item.sk?.S ?? "") ?? 0) > since));
+        if (counting) delete out.Items;
+        else out.Items = seen;
+        out.Count = seen.length;
+        return Buffer.from(JSON.stringify(out));
+      },
+    };
   }
 
   private forward(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; headers: http.OutgoingHttpHeaders; body: Buffer }> {

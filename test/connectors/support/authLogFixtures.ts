@@ -52,7 +52,7 @@ function connectorsOf(base: () => AuthLogOptions): Pick<AuthLogFixture, "connect
 }
 
 /** A new table in dynalite, seeded with every sample person's events. */
-export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixture> {
+export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixture & { tableName: string }> {
   const tableName = uniqueTable("auth-events-");
   const client = dynamo.client();
   await createDynamoAuthLogTable(client, { tableName });
@@ -72,6 +72,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
   const made = connectorsOf(() => options(tableName));
   return {
     kind: "dynamodb",
+    tableName,
     connector: made.connector,
     missingTable: () => made.connector({ tableName: `${tableName}-missing` }),
     injectRetryableFault: async () => {
@@ -83,6 +84,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
     teardown: async () => {
       dynamo.fault = undefined;
       dynamo.partialBatches = 0;
+      dynamo.replicaLagMs = 0;
       await made.closeAll();
       await client.send(new DeleteTableCommand({ TableName: tableName }));
       client.destroy();
