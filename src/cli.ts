@@ -142,9 +142,10 @@ function program(): Command {
     .description("apply pending database migrations and exit")
     .option("--check", "only report whether migrations are pending (exit 1 if any)")
     .action(async (opts: { check?: boolean }) => {
-      const { createDataSource, migrate } = require("./db/dataSource") as typeof import("./db/dataSource");
-      const ds = createDataSource(config());
-      await ds.initialize();
+      const { createDataSource, migrate, openDataSource } = require("./db/dataSource") as typeof import("./db/dataSource");
+      const settings = config();
+      const ds = createDataSource(settings);
+      await openDataSource(ds, settings);
       try {
         if (opts.check) {
           const pending = await ds.showMigrations();

@@ -14,7 +14,7 @@ import { authenticateToken, bearerToken, ensureBootstrapToken } from "./auth/tok
 import { Clock, systemClock } from "./clock";
 import { Config, ConfigError } from "./config/env";
 import { resolveSecret } from "./config/secrets";
-import { createDataSource, migrate } from "./db/dataSource";
+import { createDataSource, migrate, openDataSource } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
@@ -128,7 +128,7 @@ function callbackDispatcher({ ds, clock, logger, config }: Services): CallbackDi
 /** Opens the database and brings its schema up to date (or refuses to go on when it is behind). */
 export async function openDatabase(config: Config, logger: Logger): Promise<DataSource> {
   const ds = createDataSource(config);
-  await ds.initialize();
+  await openDataSource(ds, config);
   if (config.DSR_MIGRATE_ON_START) {
     const applied = await migrate(ds);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");

@@ -77,16 +77,42 @@ describe("loadConfig", () => {
   });
 
   describe("DATABASE_URL", () => {
-    it("selects MySQL for mysql://, keeping the URL as given", () => {
-      const url = "mysql://dsr:pw@db.internal:3306/dsr?ssl=true";
-      expect(loadConfig({ DATABASE_URL: url }).database).to.deep.equal({ kind: "mysql", url });
+    it("selects MySQL for mysql://, keeping the URL as given, over TLS that checks the server's name when the host is not loopback", () => {
+      const url = "mysql://dsr:pw@db.internal:3306/dsr";
+      expect(loadConfig({ DATABASE_URL: url }).database).to.deep.equal({ kind: "mysql", url, tls: { mode: "VERIFY_IDENTITY" } });
     });
 
-    it("selects MySQL for mariadb://, rewriting the scheme to mysql:", () => {
+    it("selects MySQL for mariadb://, rewriting the scheme to mysql:, without TLS to a loopback host or a socket", () => {
       expect(loadConfig({ DATABASE_URL: "mariadb://root@127.0.0.1:3306/dsr" }).database).to.deep.equal({
         kind: "mysql",
         url: "mysql://root@127.0.0.1:3306/dsr",
+        tls: { mode: "DISABLED" },
       });
+      expect((loadConfig({ DATABASE_URL: "mysql://root@localhost/dsr?socketPath=/run/mysqld/mysqld.sock" }).database as { tls: unknown }).tls).to.deep.equal({ mode: "DISABLED" });
+    });
+
+    it("reads ssl-mode and ssl-ca, and refuses what the driver would ignore or what would cross a network in clear, naming no password", () => {
+      const ca = path.join(__dirname, "tls-ca.pem");
+      require("node:fs").writeFileSync(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+      try {
+        expect((loadConfig({ DATABASE_URL: `mysql://dsr:pw@db.internal/dsr?ssl-mode=verify_ca&ssl-ca=${ca}` }).database as { tls: unknown }).tls).to.deep.equal({ mode: "VERIFY_CA", caFile: ca });
+        const problems = problemsOf({ DATABASE_URL: "mysql://dsr:s3cret@db.internal/dsr?ssl=true&ssl-mode=DISABLED" });
+        expect(problems).to.deep.equal([
+          'DATABASE_URL has an unknown parameter "ssl" (allowed: socketPath, ssl-mode, ssl-ca); for TLS use ssl-mode and ssl-ca',
+          "DATABASE_URL's ssl-mode=DISABLED would send every person's data to db.internal unencrypted. Leave ssl-mode out (VERIFY_IDENTITY), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there",
+        ]);
+        expect(problemsOf({ DATABASE_URL: "mysql://dsr:s3cret@db.internal/dsr?ssl-mode=SOMETIMES" })).to.deep.equal(["DATABASE_URL's ssl-mode must be one of DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY"]);
+        expect(problemsOf({ DATABASE_URL: "mysql://dsr:s3cret@db.internal/dsr?ssl-ca=/nowhere/ca.pem" })).to.deep.equal(["DATABASE_URL's ssl-ca (/nowhere/ca.pem) cannot be read: ENOENT"]);
+        expect(problemsOf({ DATABASE_URL: `mysql://dsr:s3cret@db.internal/dsr?ssl-ca=${path.join(__dirname, "..", "..", "package.json")}` })[0]).to.match(/ssl-ca \(.*\) holds no PEM certificate$/);
+        expect(problemsOf({ DATABASE_URL: "mysql://dsr:s3cret@10.0.4.12/dsr" })).to.deep.equal([
+          "DATABASE_URL names the server by its address (10.0.4.12): ssl-mode=VERIFY_IDENTITY checks the certificate against a host name; connect by the name it is made out to, or set ssl-mode=VERIFY_CA",
+        ]);
+        expect((loadConfig({ DATABASE_URL: "mysql://dsr:pw@10.0.4.12/dsr?ssl-mode=VERIFY_CA" }).database as { tls: unknown }).tls).to.deep.equal({ mode: "VERIFY_CA" });
+        const mesh = loadConfig({ DATABASE_URL: "mysql://dsr:pw@db.internal/dsr?ssl-mode=DISABLED", DSR_PLAINTEXT_HOSTS: "DB.internal,mailer.mesh" });
+        expect((mesh.database as { tls: unknown }).tls).to.deep.equal({ mode: "DISABLED" });
+      } finally {
+        require("node:fs").rmSync(ca);
+      }
     });
 
     it("selects SQLite at the given file for sqlite:<path>, whatever DSR_DATA_DIR says", () => {
@@ -102,6 +128,40 @@ describe("loadConfig", () => {
 
     it("refuses a MySQL URL without a database name", () => {
       expect(about(problemsOf({ DATABASE_URL: "mysql://root@127.0.0.1:3306" }), "DATABASE_URL")).to.have.length(1);
+    });
+  });
+
+  describe("encryption in transit", () => {
+    const PLAIN = {
+      DSR_NOTIFIER_URL: "each person's address and verification code",
+      DSR_CALLBACK_URL: "each request's status changes",
+      DSR_PUBLIC_URL: "export links, and the person's data downloaded through them",
+    };
+    const settings = (scheme: string, host: string) => ({
+      DSR_NOTIFIER: "webhook",
+      DSR_NOTIFIER_URL: `${scheme}://${host}/notify`,
+      DSR_NOTIFIER_SECRET: "n".repeat(16),
+      DSR_CALLBACK_URL: `${scheme}://user:pw@${host}:8080/callbacks`,
+      DSR_CALLBACK_SECRET: "c".repeat(16),
+      DSR_PUBLIC_URL: `${scheme}://${host}`,
+    });
+
+    it("refuses plain http to another host for every URL that carries personal data, naming the host and not the URL", () => {
+      const problems = problemsOf(settings("http", "hooks.example.com"));
+      expect(problems).to.deep.equal(
+        Object.entries(PLAIN).map(
+          ([name, what]) =>
+            `${name} uses plain http to hooks.example.com: ${what} would cross the network unencrypted. Use https, or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there (a service mesh's mutual TLS)`,
+        ),
+      );
+      expect(problems.join("\n")).not.to.include("user:pw");
+    });
+
+    it("accepts https anywhere, plain http to loopback, and to hosts DSR_PLAINTEXT_HOSTS lists", () => {
+      for (const source of [settings("https", "hooks.example.com"), settings("http", "127.0.0.1"), settings("http", "localhost"), settings("http", "[::1]"), { ...settings("http", "hooks.mesh"), DSR_PLAINTEXT_HOSTS: "other.mesh,hooks.mesh" }]) {
+        expect(loadConfig(source).DSR_PUBLIC_URL).to.equal(source.DSR_PUBLIC_URL);
+      }
+      expect(about(problemsOf({ DSR_PLAINTEXT_HOSTS: "a b" }), "DSR_PLAINTEXT_HOSTS")).to.deep.equal(["DSR_PLAINTEXT_HOSTS must be host names or addresses separated by commas"]);
     });
   });
 
@@ -221,9 +281,10 @@ describe("loadConfig", () => {
       expect(problems).to.deep.equal(["DSR_NOTIFIER_URL must be an http(s) URL when DSR_NOTIFIER=webhook"]);
     });
 
-    it("accepts a plain-http URL on an internal host name", () => {
-      const config = loadConfig({ DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://mailer:8080/notify", DSR_NOTIFIER_SECRET: "n".repeat(16) });
-      expect(config.DSR_NOTIFIER_URL).to.equal("http://mailer:8080/notify");
+    it("accepts a plain-http URL on an internal host name only when DSR_PLAINTEXT_HOSTS lists it", () => {
+      const source = { DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://mailer:8080/notify", DSR_NOTIFIER_SECRET: "n".repeat(16) };
+      expect(problemsOf(source)[0]).to.match(/^DSR_NOTIFIER_URL uses plain http to mailer: /);
+      expect(loadConfig({ ...source, DSR_PLAINTEXT_HOSTS: "mailer" }).DSR_NOTIFIER_URL).to.equal("http://mailer:8080/notify");
     });
   });
 

@@ -2,6 +2,7 @@ import { createPrivateKey } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseRetentionRules, RetentionRule } from "../domain/retention";
+import { mysqlTls, type MysqlTls, plainHttpProblem, plaintextHosts } from "./transport";
 import { plainToInstance, Transform } from "class-transformer";
 import {
   IsBoolean,
@@ -429,6 +430,15 @@ export class Env {
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })
   DSR_PUBLIC_URL?: string;
+
+  /**
+   * Hosts (comma-separated) this service may reach without TLS because something else encrypts the way
+   * there (a service mesh's mutual TLS sidecar, an IPsec tunnel). Loopback needs no listing. Unset: every
+   * other host must be reached over TLS (src/config/transport.ts).
+   */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9.:[\]-]+(,[A-Za-z0-9.:[\]-]+)*$/, { message: "DSR_PLAINTEXT_HOSTS must be host names or addresses separated by commas" })
+  DSR_PLAINTEXT_HOSTS?: string;
 }
 
 /** Export settings without a default: read from the environment only when set. */
@@ -438,7 +448,7 @@ const EXPORT_OPTIONAL = ["DSR_EXPORT_MASTER_KEY", "DSR_KMS_KEY_ID", "DSR_S3_BUCK
 export interface Config extends Env {
   /** Absolute path of the data folder. */
   dataDir: string;
-  database: { kind: "sqlite"; file: string } | { kind: "mysql"; url: string };
+  database: { kind: "sqlite"; file: string } | { kind: "mysql"; url: string; /** Absent: no TLS (what loadConfig gives a loopback host). */ tls?: MysqlTls };
   /** Whether this process runs the sample workspace (DSR_SAMPLE_WORKSPACE, or its default). */
   sampleWorkspace: boolean;
   /** The retention rules in force: the defaults with DSR_RETENTION_RULES applied. */
@@ -490,6 +500,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...retention.problems);
   problems.push(...certificateKeyProblems(env.DSR_CERTIFICATE_PRIVATE_KEY));
   problems.push(...auditKeyProblems(env));
+  // Encryption in transit: what carries a person's data leaves this host over TLS (transport.ts).
+  const plain = plaintextHosts(env.DSR_PLAINTEXT_HOSTS);
+  for (const problem of [
+    plainHttpProblem("DSR_NOTIFIER_URL", env.DSR_NOTIFIER === "webhook" ? env.DSR_NOTIFIER_URL : undefined, "each person's address and verification code", plain),
+    plainHttpProblem("DSR_CALLBACK_URL", env.DSR_CALLBACK_URL, "each request's status changes", plain),
+    plainHttpProblem("DSR_PUBLIC_URL", env.DSR_PUBLIC_URL, "export links, and the person's data downloaded through them", plain),
+  ]) {
+    if (problem) problems.push(problem);
+  }
+  const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must")) ? env.DATABASE_URL : undefined;
+  const tls = mysqlUrl === undefined ? undefined : mysqlTls(mysqlUrl, plain);
+  problems.push(...(tls?.problems ?? []));
   // Only between two valid values: a bad one has its own message.
   const recordDays = env.DSR_REQUEST_RECORD_RETENTION_DAYS;
   if (Number.isInteger(recordDays) && recordDays >= 1) {
@@ -513,7 +535,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       ? { kind: "sqlite", file: path.join(dataDir, "dsr.sqlite") }
       : url.startsWith("sqlite:")
         ? { kind: "sqlite", file: path.resolve(url.slice("sqlite:".length)) }
-        : { kind: "mysql", url: url.replace(/^mariadb:/, "mysql:") };
+        : { kind: "mysql", url: url.replace(/^mariadb:/, "mysql:"), tls: tls!.tls };
   return Object.assign(env, { dataDir, database, sampleWorkspace, retentionRules: retention.rules });
 }
 
@@ -534,6 +556,7 @@ const OPTIONAL_SETTINGS = [
   "DSR_LOG_FORMAT",
   "DSR_AUDIT_SIGNING_KEY",
   "DSR_AUDIT_SIGNING_KEY_FILE",
+  "DSR_PLAINTEXT_HOSTS",
   ...EXPORT_OPTIONAL,
 ];
 

@@ -4,6 +4,7 @@ import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
 import { ENTITIES } from "../entities";
 import { MIGRATIONS } from "../migrations";
+import { mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
 
@@ -18,6 +19,8 @@ export function dataSourceOptions(config: Pick<Config, "database">): DataSourceO
     type: "mysql",
     url: config.database.url,
     ...mysqlSocket(config.database.url),
+    // TLS as DATABASE_URL's ssl-mode and ssl-ca say (src/config/transport.ts); TypeORM hands `ssl` to mysql2.
+    ssl: mysqlSslOptions(config.database.tls),
     // Dates are UTC on the wire and in the database, whatever the server's time zone.
     timezone: "Z",
     dateStrings: false,
@@ -47,6 +50,50 @@ export function createDataSource(config: Pick<Config, "database">): DataSource {
   const ds = new DataSource(dataSourceOptions(config));
   queueSqliteConnection(ds);
   return ds;
+}
+
+/** Node's codes for a TLS certificate it did not accept (the chain did not lead to a trusted CA, or it has lapsed). */
+const CERTIFICATE_REFUSED = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+]);
+
+/**
+ * Opens the DataSource. On MySQL a failure to connect says so under DATABASE_URL's name, with the host
+ * and, when TLS is why, what to change; never the URL itself (it may hold a password).
+ */
+export async function openDataSource(ds: DataSource, config: Pick<Config, "database">): Promise<void> {
+  try {
+    await ds.initialize();
+  } catch (error) {
+    if (config.database.kind !== "mysql") throw error;
+    throw new Error(mysqlConnectProblem(config.database, error as { code?: string; message?: string }), { cause: error });
+  }
+}
+
+function mysqlConnectProblem(database: Extract<Config["database"], { kind: "mysql" }>, error: { code?: string; message?: string }): string {
+  const url = new URL(database.url);
+  const where = url.searchParams.get("socketPath") ?? `${url.hostname}:${url.port || 3306}`;
+  const mode = database.tls?.mode ?? "DISABLED";
+  const code = error.code ?? "";
+  const message = error.message ?? String(error);
+  let why = "";
+  // mysql2 hands on Node's TLS error with its code replaced by HANDSHAKE_SSL_ERROR; the message stays Node's.
+  const tlsRefused = code === "HANDSHAKE_SSL_ERROR" || CERTIFICATE_REFUSED.has(code) || code === "ERR_TLS_CERT_ALTNAME_INVALID";
+  if (tlsRefused && (code === "ERR_TLS_CERT_ALTNAME_INVALID" || /does not match certificate's altnames/.test(message))) {
+    why = `the server's TLS certificate is not made out to ${url.hostname}: connect by a name it is made out to, or set ssl-mode=VERIFY_CA`;
+  } else if (tlsRefused) why = `the server's TLS certificate was not accepted (ssl-mode=${mode}): give the CA that issued it as ssl-ca`;
+  else if (code === "HANDSHAKE_NO_SSL_SUPPORT") why = `the server offers no TLS (ssl-mode=${mode}): turn TLS on there (ssl_cert, ssl_key)`;
+  else if (/insecure transport/i.test(message)) why = "the server accepts only TLS connections: set ssl-mode=VERIFY_IDENTITY (or VERIFY_CA) and ssl-ca";
+  // MariaDB with require_secure_transport answers a connection without TLS as a wrong password would.
+  else if (mode === "DISABLED" && code === "ER_ACCESS_DENIED_ERROR") why = "access denied, which is also how a server that accepts only TLS answers a connection without it: check the credentials, or set ssl-mode=VERIFY_IDENTITY (or VERIFY_CA) and ssl-ca";
+  return `DATABASE_URL: cannot connect to ${where}${why ? `: ${why}` : ""} (${code || "error"}: ${message})`;
 }
 
 export function isMysql(ds: DataSource): boolean {
