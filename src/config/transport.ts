@@ -66,33 +66,33 @@ const MYSQL_URL_PARAMETERS = ["socketPath", "ssl-mode", "ssl-ca"];
  * against the trusted authorities and its name against the host). DISABLED to another host is refused
  * unless DSR_PLAINTEXT_HOSTS lists it. Problems name DATABASE_URL and the host, never the URL.
  */
-export function mysqlTls(url: string, allowed: ReadonlySet<string>): { tls: MysqlTls; problems: string[] } {
+export function mysqlTls(url: string, allowed: ReadonlySet<string>, setting = "DATABASE_URL"): { tls: MysqlTls; problems: string[] } {
   const parsed = new URL(url);
   const problems: string[] = [];
   for (const key of new Set(parsed.searchParams.keys())) {
-    if (!MYSQL_URL_PARAMETERS.includes(key)) problems.push(`DATABASE_URL has an unknown parameter "${key}" (allowed: ${MYSQL_URL_PARAMETERS.join(", ")}); for TLS use ssl-mode and ssl-ca`);
+    if (!MYSQL_URL_PARAMETERS.includes(key)) problems.push(`${setting} has an unknown parameter "${key}" (allowed: ${MYSQL_URL_PARAMETERS.join(", ")}); for TLS use ssl-mode and ssl-ca`);
   }
   const local = parsed.searchParams.has("socketPath") || isLoopbackHost(parsed.hostname);
   const given = parsed.searchParams.get("ssl-mode");
   const mode = (given?.toUpperCase() ?? (local ? "DISABLED" : "VERIFY_IDENTITY")) as MysqlSslMode;
-  if (!SSL_MODES.includes(mode)) problems.push(`DATABASE_URL's ssl-mode must be one of ${SSL_MODES.join(", ")}`);
+  if (!SSL_MODES.includes(mode)) problems.push(`${setting}'s ssl-mode must be one of ${SSL_MODES.join(", ")}`);
   else if (mode === "DISABLED" && !local && !mayGoPlain(parsed.hostname, allowed)) {
     problems.push(
-      `DATABASE_URL's ssl-mode=DISABLED would send every person's data to ${parsed.hostname} unencrypted. Leave ssl-mode out (VERIFY_IDENTITY), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there`,
+      `${setting}'s ssl-mode=DISABLED would send every person's data to ${parsed.hostname} unencrypted. Leave ssl-mode out (VERIFY_IDENTITY), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there`,
     );
   }
   else if (mode === "VERIFY_IDENTITY" && isIP(parsed.hostname.replace(/^\[|\]$/g, ""))) {
     // mysql2 checks a certificate's name only against a host name, never an address.
-    problems.push(`DATABASE_URL names the server by its address (${parsed.hostname}): ssl-mode=VERIFY_IDENTITY checks the certificate against a host name; connect by the name it is made out to, or set ssl-mode=VERIFY_CA`);
+    problems.push(`${setting} names the server by its address (${parsed.hostname}): ssl-mode=VERIFY_IDENTITY checks the certificate against a host name; connect by the name it is made out to, or set ssl-mode=VERIFY_CA`);
   }
   const caFile = parsed.searchParams.get("ssl-ca") ?? undefined;
   if (caFile !== undefined) {
-    if (mode === "DISABLED") problems.push("DATABASE_URL gives ssl-ca with ssl-mode=DISABLED; give an ssl-mode that uses it (VERIFY_IDENTITY)");
+    if (mode === "DISABLED") problems.push(`${setting} gives ssl-ca with ssl-mode=DISABLED; give an ssl-mode that uses it (VERIFY_IDENTITY)`);
     else {
       try {
-        if (!fs.readFileSync(caFile, "utf8").includes("-----BEGIN CERTIFICATE-----")) problems.push(`DATABASE_URL's ssl-ca (${caFile}) holds no PEM certificate`);
+        if (!fs.readFileSync(caFile, "utf8").includes("-----BEGIN CERTIFICATE-----")) problems.push(`${setting}'s ssl-ca (${caFile}) holds no PEM certificate`);
       } catch (error) {
-        problems.push(`DATABASE_URL's ssl-ca (${caFile}) cannot be read: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
+        problems.push(`${setting}'s ssl-ca (${caFile}) cannot be read: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
       }
     }
   }
@@ -111,4 +111,20 @@ export function mysqlSslOptions(tls: MysqlTls | undefined): SslOptions | undefin
   if (!tls || tls.mode === "DISABLED") return undefined;
   const ca = tls.caFile === undefined ? undefined : fs.readFileSync(tls.caFile, "utf8");
   return { ca, rejectUnauthorized: tls.mode !== "REQUIRED", verifyIdentity: tls.mode === "VERIFY_IDENTITY" };
+}
+
+/** PostgreSQL's sslmode values (libpq's, which node-postgres reads from the URL) that never fall back to clear text. */
+const POSTGRES_ENCRYPTED = ["require", "verify-ca", "verify-full"];
+
+/**
+ * The problem with a postgres:// URL that would reach a host other than loopback without TLS, or null:
+ * without sslmode node-postgres does not encrypt, and `prefer` or `allow` fall back to clear text.
+ */
+export function postgresTlsProblem(url: string, allowed: ReadonlySet<string>, setting: string): string | null {
+  const parsed = new URL(url);
+  const host = parsed.searchParams.get("host") ?? parsed.hostname;
+  if (host.startsWith("/") || mayGoPlain(host, allowed)) return null;
+  const mode = parsed.searchParams.get("sslmode");
+  if (mode !== null && POSTGRES_ENCRYPTED.includes(mode)) return null;
+  return `${setting}'s ${mode === null ? "missing sslmode" : `sslmode=${mode}`} would let the person's data reach ${host} unencrypted: add ?sslmode=verify-full (and sslrootcert=<PEM file> for a CA Node does not bundle), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there`;
 }

@@ -5,6 +5,7 @@ import { Connector, ConnectorAction, ConnectorConfigError, COUNTRY_CODE, ManualS
 import { createAuthLogConnector } from "../connectors/authLog";
 import type { AuthLogOptions } from "../connectors/authLog";
 import { createSqlConnector, SqlConnectorConfig } from "../connectors/sql";
+import { plaintextHosts } from "../config/transport";
 import { createHttpConnector } from "../connectors/http";
 import type { HttpConnectorConfig } from "../connectors/http";
 import { createStripeConnector } from "../connectors/stripe";
@@ -14,7 +15,7 @@ import type { ZendeskConnectorOptions } from "../connectors/zendesk";
 import { ConnectorRegistryError, withProcessingLocation } from "./registry";
 
 /** Builds a built-in connector from the options of its entry (secrets already merged in from `env`). */
-type Factory = (options: Record<string, unknown>, fileDir: string) => Connector | Promise<Connector>;
+type Factory = (options: Record<string, unknown>, fileDir: string, plaintextHosts: string[]) => Connector | Promise<Connector>;
 
 /**
  * The connectors that ship with the service, by the `type` of their entry. Each factory validates its
@@ -22,8 +23,8 @@ type Factory = (options: Record<string, unknown>, fileDir: string) => Connector 
  */
 const BUILT_IN: Record<string, Factory> = {
   // { "type": "sql", "options": { <SqlConnectorConfig> }, "env": { "url": "ACCOUNT_DB_URL" } }
-  sql: ({ url, chunkSize, ...config }, fileDir) =>
-    createSqlConnector(config as unknown as SqlConnectorConfig, { url: sqliteRelativeTo(fileDir, url) as string | undefined, chunkSize: chunkSize as number | undefined }),
+  sql: ({ url, chunkSize, ...config }, fileDir, plaintextHosts) =>
+    createSqlConnector(config as unknown as SqlConnectorConfig, { url: sqliteRelativeTo(fileDir, url) as string | undefined, chunkSize: chunkSize as number | undefined, plaintextHosts }),
   // { "type": "stripe", "options": { "host": "api.stripe.com" }, "env": { "apiKey": "STRIPE_API_KEY" } }
   stripe: (options) => createStripeConnector(options as unknown as StripeConnectorOptions),
   // { "type": "zendesk", "options": { "baseUrl": "https://acme.zendesk.com", "email": "dsr@acme.com" }, "env": { "apiToken": "ZENDESK_API_TOKEN" } }
@@ -32,7 +33,8 @@ const BUILT_IN: Record<string, Factory> = {
   http: (options) => createHttpConnector(options as unknown as HttpConnectorConfig),
   // { "type": "auth-log", "options": { "store": "dynamodb", "tableName": "auth-events", "region": "ap-south-1" } }
   // or { "type": "auth-log", "options": { "store": "sql" }, "env": { "url": "AUTH_LOG_DATABASE_URL" } }
-  "auth-log": (options, fileDir) => createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url) } : {}) } as unknown as AuthLogOptions),
+  "auth-log": (options, fileDir, plaintextHosts) =>
+    createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url), plaintextHosts } : {}) } as unknown as AuthLogOptions),
 };
 
 /** `sqlite:relative/file` in the file is read relative to the file, like `module` paths. */
@@ -137,7 +139,8 @@ export async function loadConnectorsFile(file: string, env: NodeJS.ProcessEnv = 
         if (typeof mod.createConnector !== "function") problems.push(`${at}: ${modulePath} does not export createConnector(options)`);
         else connectors.push(await mod.createConnector(options));
       } else if (BUILT_IN[generic.type]) {
-        connectors.push(await BUILT_IN[generic.type](options, dir));
+        // A database url must reach a host that is not loopback over TLS, unless DSR_PLAINTEXT_HOSTS lists it.
+        connectors.push(await BUILT_IN[generic.type](options, dir, [...plaintextHosts(env.DSR_PLAINTEXT_HOSTS)]));
       } else {
         problems.push(`${at}: type must be one of ${["module", "manual", ...Object.keys(BUILT_IN)].map((t) => `"${t}"`).join(", ")}`);
       }

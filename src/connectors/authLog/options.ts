@@ -76,7 +76,7 @@ const DYNAMO = [
   ...["tableName", "region", "endpoint", "accessKeyId", "secretAccessKey", "sessionToken", "partitionKey", "sortKey", "consistentRead"],
   ...["deleteConcurrency", "maxAttempts", "timeoutMs", "unprocessedRetries", "backoffBaseMs", "backoffMaxMs"],
 ];
-const SQL = [...COMMON, "dataSource", "url", "timeoutMs", "table"];
+const SQL = [...COMMON, "dataSource", "url", "timeoutMs", "table", "plaintextHosts"];
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const REGION = /^[a-z0-9-]{2,32}$/;
 

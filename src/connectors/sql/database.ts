@@ -1,6 +1,7 @@
 import path from "node:path";
 import { DataSource } from "typeorm";
 import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
+import { mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { numberedParameters } from "./postgres";
@@ -31,6 +32,12 @@ export interface SqlConnection {
   url?: string;
   /** For `url` connections: SQLite's busy timeout, MySQL's and PostgreSQL's connect timeout, in ms (default 5000). */
   timeoutMs?: number;
+  /**
+   * Hosts a mysql:// or postgres:// `url` may reach without TLS (the service passes DSR_PLAINTEXT_HOSTS);
+   * loopback needs no listing. Any other host must be reached over TLS: MySQL's `ssl-mode` and `ssl-ca`
+   * as for the service's DATABASE_URL, PostgreSQL's `sslmode` of require, verify-ca or verify-full.
+   */
+  plaintextHosts?: readonly string[];
 }
 
 const SQLITE_TYPES = ["better-sqlite3", "sqlite"];
@@ -54,6 +61,14 @@ export function connectionProblems(connection: SqlConnection): string[] {
     if (![...SQLITE_TYPES, ...MYSQL_TYPES, ...POSTGRES_TYPES].includes(type)) return [`dataSource type ${type} is not supported (use better-sqlite3, sqlite, mysql, mariadb or postgres)`];
   }
   if (connection.timeoutMs !== undefined && !(Number.isInteger(connection.timeoutMs) && connection.timeoutMs > 0)) return ["timeoutMs must be a positive whole number of milliseconds"];
+  return connection.url === undefined ? [] : transportProblems(connection.url, connection.plaintextHosts);
+}
+
+/** Encryption in transit for a url (src/config/transport.ts): TLS to any host that is not loopback. */
+function transportProblems(url: string, plain: readonly string[] = []): string[] {
+  const allowed = plaintextHosts(plain.join(","));
+  if (/^(mysql|mariadb):/.test(url)) return mysqlTls(url, allowed, "url").problems;
+  if (/^postgres(ql)?:/.test(url)) return [postgresTlsProblem(url, allowed, "url")].filter((p): p is string => p !== null);
   return [];
 }
 
@@ -77,7 +92,7 @@ export class SqlDatabase {
 
   constructor(connection: SqlConnection) {
     this.owned = !connection.dataSource;
-    this.source = connection.dataSource ?? fromUrl(connection.url!, connection.timeoutMs ?? 5000);
+    this.source = connection.dataSource ?? fromUrl(connection.url!, connection.timeoutMs ?? 5000, connection.plaintextHosts);
     this.dialect = dialectOf(String(this.source.options.type));
   }
 
@@ -132,7 +147,7 @@ export class SqlDatabase {
   }
 }
 
-function fromUrl(url: string, timeoutMs: number): DataSource {
+function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []): DataSource {
   const common = { entities: [], migrations: [], synchronize: false, migrationsRun: false, logging: false };
   if (url.startsWith("sqlite:")) {
     // fileMustExist: a mistyped path must fail check(), not silently create an empty database.
@@ -150,6 +165,9 @@ function fromUrl(url: string, timeoutMs: number): DataSource {
     timezone: "Z",
     connectTimeout: timeoutMs,
     charset: "utf8mb4_unicode_ci",
+    // A server on this host through its Unix socket, and TLS as the url's ssl-mode and ssl-ca say: TypeORM reads neither from the url.
+    ...(new URL(url).searchParams.get("socketPath") ? { socketPath: new URL(url).searchParams.get("socketPath")! } : {}),
+    ssl: mysqlSslOptions(mysqlTls(url, plaintextHosts(plain.join(",")), "url").tls),
     extra: { connectionLimit: 4 },
   });
 }
