@@ -538,6 +538,23 @@ describe("declarative HTTP connector", () => {
     ]);
   });
 
+  it("refuses plain http to a host that is not loopback unless DSR_PLAINTEXT_HOSTS lists it: the person's identities and records would cross the network in clear", () => {
+    const at = (baseUrl: string, env: NodeJS.ProcessEnv = ENV) => {
+      const config = restConfig(Object.assign(new RestStandIn(), { url: baseUrl }));
+      try {
+        createHttpConnector(config, env);
+        return [];
+      } catch (error) {
+        return (error as ConnectorConfigError).problems;
+      }
+    };
+    expect(at("http://crm.example.com/api")).to.deep.equal([
+      "baseUrl uses plain http to crm.example.com: the subject's identities, their records and the API's credentials would cross the network unencrypted. Use https, or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there (a service mesh's mutual TLS)",
+    ]);
+    expect(at("https://crm.example.com/api")).to.deep.equal([]);
+    expect(at("http://crm.mesh/api", { ...ENV, DSR_PLAINTEXT_HOSTS: "crm.mesh" })).to.deep.equal([]);
+  });
+
   it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {
     // GET /notes answers everyone's notes: as one person's, all 4 of the others' were exported to Ada and erased with hers.
     const problemsOf = (path: string, subjectField?: string) =>

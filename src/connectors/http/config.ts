@@ -4,6 +4,7 @@
  * pushed), like the SaaS configurations of DSR products. Validated as a whole: every problem at once.
  */
 
+import { plainHttpProblem, plaintextHosts } from "../../config/transport";
 import { emailProblem } from "../../domain/identities";
 import { isReplacementValue, ReplacementValue } from "../replacement";
 import { kindProblem } from "../sdk";
@@ -243,6 +244,10 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (!NAME.test(String(c.name ?? ""))) problems.push(`name "${String(c.name)}" must be 2-40 lower-case letters, digits or dashes, starting with a letter`);
   if (!str(c.version)) problems.push("version is required");
   if (!str(c.baseUrl) || !/^https?:\/\/[^/]+/.test(String(c.baseUrl))) problems.push("baseUrl must be an http(s) URL");
+  else {
+    const plain = plainHttpProblem("baseUrl", String(c.baseUrl), "the subject's identities, their records and the API's credentials", plaintextHosts(env.DSR_PLAINTEXT_HOSTS));
+    if (plain) problems.push(plain);
+  }
   if (!str(c.checkPath) || !String(c.checkPath).startsWith("/")) problems.push("checkPath must be a path starting with / (a cheap authenticated GET)");
   const auth = c.auth as Record<string, unknown> | undefined;
   const needEnv = (field: string) => {
