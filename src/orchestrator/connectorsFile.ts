@@ -34,7 +34,7 @@ const BUILT_IN: Record<string, Factory> = {
   // { "type": "auth-log", "options": { "store": "dynamodb", "tableName": "auth-events", "region": "ap-south-1" } }
   // or { "type": "auth-log", "options": { "store": "sql" }, "env": { "url": "AUTH_LOG_DATABASE_URL" } }
   "auth-log": (options, fileDir, plaintextHosts) =>
-    createAuthLogConnector({ ...options, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url), plaintextHosts } : {}) } as unknown as AuthLogOptions),
+    createAuthLogConnector({ ...options, plaintextHosts, ...(options.url ? { url: sqliteRelativeTo(fileDir, options.url) } : {}) } as unknown as AuthLogOptions),
 };
 
 /** `sqlite:relative/file` in the file is read relative to the file, like `module` paths. */

@@ -56,7 +56,7 @@ describe("the SQL connector's database url: encrypted in transit", () => {
     expect(problemsFor("postgres://postgres@localhost:5432/test")).to.deep.equal([]);
   });
 
-  it("takes DSR_PLAINTEXT_HOSTS from the service's environment in a connectors file, for sql and auth-log entries", async () => {
+  it("takes DSR_PLAINTEXT_HOSTS from the service's environment in a connectors file, for sql and auth-log entries (SQL and DynamoDB stores)", async () => {
     const file = path.join(tempDir(), "connectors.json");
     fs.writeFileSync(
       file,
@@ -64,6 +64,7 @@ describe("the SQL connector's database url: encrypted in transit", () => {
         connectors: [
           { type: "sql", options: { ...CONFIG(), url: "postgres://app@pg.mesh/app" } },
           { type: "auth-log", options: { store: "sql", url: "mysql://app@logs.mesh/app?ssl-mode=DISABLED" } },
+          { type: "auth-log", options: { name: "auth-log-dynamo", store: "dynamodb", tableName: "auth-events", region: "ap-south-1", endpoint: "http://dynamo.mesh:8000" } },
         ],
       }),
     );
@@ -73,8 +74,9 @@ describe("the SQL connector's database url: encrypted in transit", () => {
     );
     expect(refused.join("\n")).to.match(/connectors\[0\].*pg\.mesh unencrypted/);
     expect(refused.join("\n")).to.match(/connectors\[1\].*logs\.mesh unencrypted/);
-    const connectors = await loadConnectorsFile(file, { DSR_PLAINTEXT_HOSTS: "pg.mesh,logs.mesh" });
-    expect(connectors.map((c) => c.spec.name)).to.deep.equal(["account-db", "auth-log"]);
+    expect(refused.join("\n")).to.match(/connectors\[2\].*endpoint uses plain http to dynamo\.mesh: the person's sign-in events and the signed requests would cross the network unencrypted/);
+    const connectors = await loadConnectorsFile(file, { DSR_PLAINTEXT_HOSTS: "pg.mesh,logs.mesh,dynamo.mesh" });
+    expect(connectors.map((c) => c.spec.name)).to.deep.equal(["account-db", "auth-log", "auth-log-dynamo"]);
     await Promise.all(connectors.map((c) => (c as { close?: () => Promise<void> }).close?.()));
   });
 

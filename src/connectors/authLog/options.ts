@@ -1,4 +1,5 @@
 import { IDENTIFIER } from "../sql/config";
+import { plainHttpProblem, plaintextHosts } from "../../config/transport";
 import { connectionProblems, type SqlConnection } from "../sql/database";
 
 /** Options every store shares. */
@@ -43,6 +44,8 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
    * keeps) are strongly consistent whatever this says: what they miss would stay, or be miscounted.
    */
   consistentRead?: boolean;
+  /** Hosts `endpoint` may reach over plain http besides loopback (the service passes DSR_PLAINTEXT_HOSTS). */
+  plaintextHosts?: readonly string[];
   /** BatchWriteItem calls in flight during erase: 1-32, default 4. */
   deleteConcurrency?: number;
   /** Attempts per call, the SDK's own retries of throttling and 5xx included: 1-10, default 3. */
@@ -74,7 +77,7 @@ const COMMON = ["store", "name", "pageSize", "heartbeatEveryMs"];
 const DYNAMO = [
   ...COMMON,
   ...["tableName", "region", "endpoint", "accessKeyId", "secretAccessKey", "sessionToken", "partitionKey", "sortKey", "consistentRead"],
-  ...["deleteConcurrency", "maxAttempts", "timeoutMs", "unprocessedRetries", "backoffBaseMs", "backoffMaxMs"],
+  ...["deleteConcurrency", "maxAttempts", "timeoutMs", "unprocessedRetries", "backoffBaseMs", "backoffMaxMs", "plaintextHosts"],
 ];
 const SQL = [...COMMON, "dataSource", "url", "timeoutMs", "table", "plaintextHosts"];
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
@@ -93,6 +96,10 @@ function dynamoProblems(o: Record<string, unknown>): string[] {
   if (typeof o.tableName !== "string" || !TABLE_NAME.test(o.tableName)) problems.push("tableName is required: 3-255 letters, digits, dots, dashes or underscores");
   if (typeof o.region !== "string" || !REGION.test(o.region)) problems.push("region is required, e.g. eu-west-1");
   if (o.endpoint !== undefined && (typeof o.endpoint !== "string" || !/^https?:\/\/[^/\s]+\/?$/.test(o.endpoint))) problems.push("endpoint must be an http(s) URL without a path, e.g. http://127.0.0.1:8000");
+  else {
+    const plain = plainHttpProblem("endpoint", o.endpoint as string | undefined, "the person's sign-in events and the signed requests", plaintextHosts(((o.plaintextHosts as string[] | undefined) ?? []).join(",")));
+    if (plain) problems.push(plain);
+  }
   const secrets = ["accessKeyId", "secretAccessKey", "sessionToken"].filter((f) => o[f] !== undefined);
   for (const f of secrets) if (typeof o[f] !== "string" || o[f] === "") problems.push(`${f} must be a non-empty string`);
   if (secrets.length && !(secrets.includes("accessKeyId") && secrets.includes("secretAccessKey"))) {
