@@ -133,7 +133,7 @@ describe("API limits: rate limit per token", () => {
 });
 
 describe("API limits: production mode", () => {
-  const s = serviceFor({ NODE_ENV: "production", DSR_SECRET: "production-secret-for-the-limits-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") });
+  const s = serviceFor({ NODE_ENV: "production", DSR_PUBLIC_URL: "https://dsr.example.com", DSR_SECRET: "production-secret-for-the-limits-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") });
 
   it("refuses introspection, also behind an operation or fragment named __schema", async () => {
     for (const shape of [`{ __schema { types { name } } }`, `query __schema { __type(name: "Query") { name } }`, `{ ...__schema } fragment __schema on Query { __schema { queryType { name } } }`]) {

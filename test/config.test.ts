@@ -10,6 +10,7 @@ const PRODUCTION = {
   DSR_NOTIFIER_URL: "https://mailer.internal/notify",
   DSR_NOTIFIER_SECRET: "n".repeat(16),
   DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
+  DSR_PUBLIC_URL: "https://dsr.example.com",
 };
 
 /** The problems loadConfig reports for `source`; fails the test when it accepts it. */
@@ -249,6 +250,14 @@ describe("loadConfig", () => {
       const problems = problemsOf(withoutSecret);
       expect(problems).to.include("DSR_SECRET is required in production (at least 32 characters)");
       expect(problems.every((p) => p.startsWith("DSR_SECRET")), JSON.stringify(problems)).to.equal(true);
+    });
+
+    it("refuses production without DSR_PUBLIC_URL: export links would follow the caller's Host header over plain http", () => {
+      const { DSR_PUBLIC_URL: _omitted, ...withoutPublicUrl } = PRODUCTION;
+      expect(problemsOf(withoutPublicUrl)).to.deep.equal([
+        "DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent, over plain http (this server speaks http; TLS ends in front of it), e.g. https://dsr.example.com",
+      ]);
+      expect(loadConfig({ ...withoutPublicUrl, NODE_ENV: "development" }).DSR_PUBLIC_URL).to.equal(undefined);
     });
 
     it("refuses a DSR_SECRET shorter than 32 characters, in production or not", () => {

@@ -496,6 +496,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (env.DSR_SAMPLE_WORKSPACE === true && env.DSR_CONNECTORS_FILE) problems.push("DSR_SAMPLE_WORKSPACE=true and DSR_CONNECTORS_FILE exclude each other: the sample workspace brings its own connectors");
   if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
+  if (env.NODE_ENV === "production" && env.DSR_PUBLIC_URL === undefined) {
+    problems.push("DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent, over plain http (this server speaks http; TLS ends in front of it), e.g. https://dsr.example.com");
+  }
   const retention = parseRetentionRules(env.DSR_RETENTION_RULES);
   problems.push(...retention.problems);
   problems.push(...certificateKeyProblems(env.DSR_CERTIFICATE_PRIVATE_KEY));

@@ -11,6 +11,7 @@ const PRODUCTION = {
   DSR_NOTIFIER: "webhook",
   DSR_NOTIFIER_URL: "https://mailer.internal/notify",
   DSR_NOTIFIER_SECRET: "n".repeat(16),
+  DSR_PUBLIC_URL: "https://dsr.example.com",
 };
 
 function problemsOf(env: Record<string, string>): string[] {
