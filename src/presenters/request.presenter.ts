@@ -30,6 +30,7 @@ export const REQUEST_FIELD_COLUMNS: Readonly<Record<string, readonly (keyof Requ
   extendedDays: ["extendedDays"],
   extensionReason: ["extensionReason"],
   statusReason: ["statusReason"],
+  verificationCodeDelivery: ["status"],
   verification: ["status", "verificationMethod", "verifiedAt", "verificationEvidence", "verificationCodeHash", "verificationExpiresAt", "verificationAttempts"],
   duplicateOf: ["duplicateOf"],
   concernsMinor: ["concernsMinor"],

@@ -1,4 +1,4 @@
-import { DataSource } from "typeorm";
+import { DataSource, In } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
@@ -181,6 +181,20 @@ export async function findRequest(ds: DataSource, id: string): Promise<RequestRo
 }
 
 /** The audit events of one request, oldest first. */
+/**
+ * Whether the notifier took the request's current code: its trail's last word on codes, which is
+ * request.submitted or request.verification_code_sent when a code went out, and
+ * request.verification_code_undelivered when the notifier refused it (verificationCodeIssuer.ts).
+ */
+export async function codeDelivered(ds: DataSource, requestId: string): Promise<boolean> {
+  const last = await ds.getRepository(AuditEventRow).findOne({
+    select: { action: true },
+    where: { requestId, action: In(["request.submitted", "request.verification_code_sent", "request.verification_code_undelivered"]) },
+    order: { seq: "DESC" },
+  });
+  return last?.action !== "request.verification_code_undelivered";
+}
+
 export async function findAuditEvents(ds: DataSource, requestId: string): Promise<AuditEventRow[]> {
   return ds.getRepository(AuditEventRow).find({ where: { requestId }, order: { seq: "ASC" } });
 }

@@ -11,7 +11,7 @@ import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
 import { selectedFields } from "../graphql/selection";
 import { presentAuditEvent, presentRequestFor, requestColumns } from "../presenters/request.presenter";
-import { findAuditEvents, findRequests } from "../queries/requestFinder";
+import { codeDelivered, findAuditEvents, findRequests } from "../queries/requestFinder";
 import { forbidden } from "../errors";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
@@ -24,7 +24,8 @@ import {
   SubmitRequestInput,
   VerifyRequestArgs,
 } from "../schema/request.input";
-import { NotSearchedRecordSet, Request } from "../schema/request.type";
+import { NotSearchedRecordSet, Request, VerificationCodeDelivery } from "../schema/request.type";
+import { RequestStatus } from "../domain/enums";
 import { findNotSearched } from "../queries/taskFinder";
 import type { RequestView } from "../presenters/request.presenter";
 
@@ -127,6 +128,17 @@ export class RequestResolver {
   })
   async auditEvents(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<AuditEvent[]> {
     return (await findAuditEvents(ctx.services.ds, request.id)).map(presentAuditEvent);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => VerificationCodeDelivery, {
+    nullable: true,
+    description:
+      "While the request waits for its one-time code (PENDING_VERIFICATION): whether the notifier took the current code, SENT, or refused it, UNDELIVERED (the person then has nothing to answer with: resendVerificationCode sends a new one). Null in any other status. submitRequest and resendVerificationCode answer it as it stands once the notifier has answered.",
+  })
+  async verificationCodeDelivery(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<VerificationCodeDelivery | null> {
+    if (request.status !== RequestStatus.PENDING_VERIFICATION) return null;
+    return (await codeDelivered(ctx.services.ds, request.id)) ? VerificationCodeDelivery.SENT : VerificationCodeDelivery.UNDELIVERED;
   }
 
   @Authorized(ANY_ROLE)

@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType, Authorized } from "type-graphql";
+import { Field, ID, Int, ObjectType, Authorized, registerEnumType } from "type-graphql";
 import { PERSONAL_DATA_READERS } from "../auth/roles";
 import { RequestSource, RequestStatus, RequestType, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
 import { Instant, isBefore } from "../graphql/scalars";
@@ -45,6 +45,21 @@ export class FieldChange {
   @Field({ description: "The value the subject asks for." })
   value!: string;
 }
+
+/** What became of the current one-time code at the notifier (Request.verificationCodeDelivery). */
+export enum VerificationCodeDelivery {
+  SENT = "SENT",
+  UNDELIVERED = "UNDELIVERED",
+}
+
+registerEnumType(VerificationCodeDelivery, {
+  name: "VerificationCodeDelivery",
+  description: "What became of the current one-time code at the notifier (DSR_NOTIFIER).",
+  valuesConfig: {
+    SENT: { description: "The notifier accepted it (not proof that the person read it)." },
+    UNDELIVERED: { description: "The notifier refused it: the person has no code to answer with; resendVerificationCode sends a new one." },
+  },
+});
 
 @ObjectType({ description: "How the subject's identity is being or was verified." })
 export class Verification {
