@@ -80,8 +80,7 @@ export function mysqlTls(url: string, allowed: ReadonlySet<string>, setting = "D
     problems.push(
       `${setting}'s ssl-mode=DISABLED would send every person's data to ${parsed.hostname} unencrypted. Leave ssl-mode out (VERIFY_IDENTITY), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there`,
     );
-  }
-  else if (mode === "VERIFY_IDENTITY" && isIP(parsed.hostname.replace(/^\[|\]$/g, ""))) {
+  } else if (mode === "VERIFY_IDENTITY" && isIP(parsed.hostname.replace(/^\[|\]$/g, ""))) {
     // mysql2 checks a certificate's name only against a host name, never an address.
     problems.push(`${setting} names the server by its address (${parsed.hostname}): ssl-mode=VERIFY_IDENTITY checks the certificate against a host name; connect by the name it is made out to, or set ssl-mode=VERIFY_CA`);
   }
