@@ -1,6 +1,7 @@
 import { clockSkewProblemNow, skewBoundMs, startClockWatch, stopClockWatch } from "./db/clockSkew";
 import "reflect-metadata";
 import http from "node:http";
+import https from "node:https";
 import { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import express, { ErrorRequestHandler } from "express";
@@ -14,6 +15,7 @@ import { authenticateToken, bearerToken, ensureBootstrapToken } from "./auth/tok
 import { Clock, systemClock } from "./clock";
 import { Config, ConfigError } from "./config/env";
 import { resolveSecret } from "./config/secrets";
+import { listenerTls } from "./config/transport";
 import { createDataSource, migrate, openDataSource } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
@@ -270,7 +272,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
   app.disable("etag");
   // GraphQL is served ahead of Express (see graphqlEndpoint); Express serves everything else.
   let serveGraphql: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
-  const httpServer = http.createServer((req, res) => (serveGraphql && isGraphqlPath(req.url) ? serveGraphql(req, res) : app(req, res)));
+  const route = (req: http.IncomingMessage, res: http.ServerResponse) => (serveGraphql && isGraphqlPath(req.url) ? serveGraphql(req, res) : app(req, res));
+  // https itself with DSR_TLS_CERT_FILE and DSR_TLS_KEY_FILE; plain http for TLS ended in front of it.
+  const tls = listenerTls(config.DSR_TLS_CERT_FILE, config.DSR_TLS_KEY_FILE);
+  const scheme = tls ? "https" : "http";
+  // An https.Server is an http.Server with TLS underneath: the same requests, the same drain.
+  const httpServer = (tls ? https.createServer(tls, route) : http.createServer(route)) as http.Server;
   const production = config.NODE_ENV === "production";
   const limits = apiLimits();
   const apollo = new ApolloServer<GraphQLContext>({
@@ -352,8 +359,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
         caller,
         actor: tokenActor(row.id, row.role),
         logger: logger.child({ correlationId: randomUUID(), tokenId: row.id, role: row.role }),
-        // This server speaks plain HTTP (TLS ends in front of it; DSR_PUBLIC_URL names the public address).
-        origin: req.headers.host ? `http://${req.headers.host}` : undefined,
+        // Without DSR_PUBLIC_URL (which production requires), links follow the address the caller reached.
+        origin: req.headers.host ? `${scheme}://${req.headers.host}` : undefined,
       };
     },
   });
@@ -379,7 +386,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   callbacks?.start();
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.DSR_HOST === "0.0.0.0" || config.DSR_HOST === "::" ? "127.0.0.1" : config.DSR_HOST;
-  const url = `http://${host}:${port}${GRAPHQL_PATH}`;
+  const url = `${scheme}://${host}:${port}${GRAPHQL_PATH}`;
   logger.info({ url, database: ds.options.type, connectors: registry.list().map((c) => c.spec.name), workerConcurrency: config.DSR_WORKER_CONCURRENCY }, "dsr service listening");
 
   let stopping: Promise<void> | undefined;

@@ -255,7 +255,7 @@ describe("loadConfig", () => {
     it("refuses production without DSR_PUBLIC_URL: export links would follow the caller's Host header over plain http", () => {
       const { DSR_PUBLIC_URL: _omitted, ...withoutPublicUrl } = PRODUCTION;
       expect(problemsOf(withoutPublicUrl)).to.deep.equal([
-        "DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent, over plain http (this server speaks http; TLS ends in front of it), e.g. https://dsr.example.com",
+        "DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent (over plain http, unless DSR_TLS_CERT_FILE makes this server speak https), e.g. https://dsr.example.com",
       ]);
       expect(loadConfig({ ...withoutPublicUrl, NODE_ENV: "development" }).DSR_PUBLIC_URL).to.equal(undefined);
     });

@@ -2,7 +2,7 @@ import { createPrivateKey } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseRetentionRules, RetentionRule } from "../domain/retention";
-import { mysqlTls, type MysqlTls, plainHttpProblem, plaintextHosts } from "./transport";
+import { listenerTlsProblems, mysqlTls, type MysqlTls, plainHttpProblem, plaintextHosts } from "./transport";
 import { plainToInstance, Transform } from "class-transformer";
 import {
   IsBoolean,
@@ -439,6 +439,19 @@ export class Env {
   @IsOptional()
   @Matches(/^[A-Za-z0-9.:[\]-]+(,[A-Za-z0-9.:[\]-]+)*$/, { message: "DSR_PLAINTEXT_HOSTS must be host names or addresses separated by commas" })
   DSR_PLAINTEXT_HOSTS?: string;
+
+  /**
+   * PEM certificate chain this server presents: with DSR_TLS_KEY_FILE it speaks https itself (GraphQL,
+   * export downloads, health, metrics). Unset: plain http, for TLS ended in front of it.
+   */
+  @IsOptional()
+  @IsString()
+  DSR_TLS_CERT_FILE?: string;
+
+  /** PEM private key of DSR_TLS_CERT_FILE (read at start; keep it 0600). */
+  @IsOptional()
+  @IsString()
+  DSR_TLS_KEY_FILE?: string;
 }
 
 /** Export settings without a default: read from the environment only when set. */
@@ -497,7 +510,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.DSR_SAMPLE_WORKSPACE === true && env.DSR_CONNECTORS_FILE) problems.push("DSR_SAMPLE_WORKSPACE=true and DSR_CONNECTORS_FILE exclude each other: the sample workspace brings its own connectors");
   if (env.DSR_SAMPLE_WORKSPACE === true && env.NODE_ENV === "production") problems.push("DSR_SAMPLE_WORKSPACE cannot run with NODE_ENV=production");
   if (env.NODE_ENV === "production" && env.DSR_PUBLIC_URL === undefined) {
-    problems.push("DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent, over plain http (this server speaks http; TLS ends in front of it), e.g. https://dsr.example.com");
+    problems.push("DSR_PUBLIC_URL is required with NODE_ENV=production: export links would otherwise be built from the Host header each caller sent (over plain http, unless DSR_TLS_CERT_FILE makes this server speak https), e.g. https://dsr.example.com");
   }
   const retention = parseRetentionRules(env.DSR_RETENTION_RULES);
   problems.push(...retention.problems);
@@ -512,6 +525,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   ]) {
     if (problem) problems.push(problem);
   }
+  problems.push(...listenerTlsProblems(env.DSR_TLS_CERT_FILE, env.DSR_TLS_KEY_FILE));
   const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must")) ? env.DATABASE_URL : undefined;
   const tls = mysqlUrl === undefined ? undefined : mysqlTls(mysqlUrl, plain);
   problems.push(...(tls?.problems ?? []));
@@ -560,6 +574,8 @@ const OPTIONAL_SETTINGS = [
   "DSR_AUDIT_SIGNING_KEY",
   "DSR_AUDIT_SIGNING_KEY_FILE",
   "DSR_PLAINTEXT_HOSTS",
+  "DSR_TLS_CERT_FILE",
+  "DSR_TLS_KEY_FILE",
   ...EXPORT_OPTIONAL,
 ];
 

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { isIP } from "node:net";
+import { createSecureContext } from "node:tls";
 import type { SslOptions } from "mysql2";
 
 /**
@@ -126,4 +127,35 @@ export function postgresTlsProblem(url: string, allowed: ReadonlySet<string>, se
   const mode = parsed.searchParams.get("sslmode");
   if (mode !== null && POSTGRES_ENCRYPTED.includes(mode)) return null;
   return `${setting}'s ${mode === null ? "missing sslmode" : `sslmode=${mode}`} would let the person's data reach ${host} unencrypted: add ?sslmode=verify-full (and sslrootcert=<PEM file> for a CA Node does not bundle), or list the host in DSR_PLAINTEXT_HOSTS if something else encrypts the way there`;
+}
+
+/** The certificate and key this server presents (DSR_TLS_CERT_FILE, DSR_TLS_KEY_FILE), or undefined: plain http. */
+export function listenerTls(certFile: string | undefined, keyFile: string | undefined): { cert: string; key: string } | undefined {
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  return { cert: fs.readFileSync(certFile, "utf8"), key: fs.readFileSync(keyFile, "utf8") };
+}
+
+/** Both files or neither, each readable, and a key that belongs to the certificate (never the key's content). */
+export function listenerTlsProblems(certFile: string | undefined, keyFile: string | undefined): string[] {
+  if (certFile === undefined && keyFile === undefined) return [];
+  if (certFile === undefined || keyFile === undefined) return ["DSR_TLS_CERT_FILE and DSR_TLS_KEY_FILE go together: give both (https) or neither (plain http, TLS ended in front)"];
+  const problems: string[] = [];
+  for (const [name, file] of [
+    ["DSR_TLS_CERT_FILE", certFile],
+    ["DSR_TLS_KEY_FILE", keyFile],
+  ]) {
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (error) {
+      problems.push(`${name} (${file}) cannot be read: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
+    }
+  }
+  if (problems.length) return problems;
+  try {
+    createSecureContext(listenerTls(certFile, keyFile));
+  } catch (error) {
+    const reason = /key values mismatch/i.test((error as Error).message) ? "the key does not belong to the certificate" : "they are not a PEM certificate chain and its private key";
+    problems.push(`DSR_TLS_CERT_FILE and DSR_TLS_KEY_FILE cannot serve https: ${reason}`);
+  }
+  return problems;
 }

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import mysql from "mysql2/promise";
+import { makeCertificates } from "./certificates";
 import { tempDir } from "./databases";
 
 const MARIADBD = "/usr/sbin/mariadbd";
@@ -38,16 +39,9 @@ export class TlsMariadb {
       const out = spawnSync(command, args, { cwd: dir, encoding: "utf8" });
       if (out.status !== 0) throw new Error(`${command} ${args[0]} failed (${out.status}): ${out.stderr.slice(-500)}`);
     };
-    const ca = (name: string) => run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${name}`, "-keyout", file(`${name}.key`), "-out", file(`${name}.pem`)]);
-    ca("test-ca");
-    ca("stranger-ca");
-    for (const name of ["localhost", "db.example.test"]) {
-      run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`)]);
-      fs.writeFileSync(file(`${name}.ext`), `subjectAltName=DNS:${name}\n`);
-      run("openssl", ["x509", "-req", "-in", file(`${name}.csr`), "-CA", file("test-ca.pem"), "-CAkey", file("test-ca.key"), "-CAcreateserial", "-days", "2", "-extfile", file(`${name}.ext`), "-out", file(`${name}.pem`)]);
-    }
-    fs.copyFileSync(file("localhost.pem"), file("server.pem"));
-    fs.copyFileSync(file("localhost.key"), file("server.key"));
+    const certificates = makeCertificates(dir, ["localhost", "db.example.test"]);
+    fs.copyFileSync(certificates.certFile("localhost"), file("server.pem"));
+    fs.copyFileSync(certificates.keyFile("localhost"), file("server.key"));
     run(INSTALL_DB, ["--no-defaults", `--datadir=${file("data")}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"]);
     const port = await freePort();
     const server = spawn(
@@ -61,7 +55,7 @@ export class TlsMariadb {
         `--socket=${file("mysqld.sock")}`,
         `--pid-file=${file("mysqld.pid")}`,
         "--skip-log-bin",
-        `--ssl-ca=${file("test-ca.pem")}`,
+        `--ssl-ca=${certificates.caFile}`,
         `--ssl-cert=${file("server.pem")}`,
         `--ssl-key=${file("server.key")}`,
         "--require-secure-transport=ON",
@@ -70,7 +64,7 @@ export class TlsMariadb {
     );
     let log = "";
     server.stderr!.on("data", (chunk: Buffer) => (log = (log + chunk.toString("utf8")).slice(-2000)));
-    const db = new TlsMariadb(port, file("test-ca.pem"), file("stranger-ca.pem"), server, dir);
+    const db = new TlsMariadb(port, certificates.caFile, certificates.strangerCaFile, server, dir);
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
