@@ -1,0 +1,78 @@
+import { expect } from "chai";
+import { Role } from "../src/domain/enums";
+import { describeEachOf } from "./support/databases";
+import { submit, TEST_START, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+import { idempotencyKey } from "../src/orchestrator/sql/insertPlan";
+
+/** Sweeps every 500 ms (half the lease), while purges run beside them: the window these tests aim at. */
+const FAST = { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1000", DSR_RATE_LIMIT_PER_SECOND: "0" };
+const DAY = 86_400_000;
+const PEOPLE = 24;
+const HELD = 3;
+const email = (i: number) => `person${i}@example.com`;
+const SHOW = `query($id: ID!) { request(id: $id) { status tasks { connector step status outcome { erased kept } } retentionExceptions { category holdId recordCount status } } }`;
+
+/**
+ * A PURGE is armed by the sweep every worker runs (schedulePurges), from a list of due exceptions it
+ * read before arming each one. A purge that ends between that read and the arming has closed the
+ * exceptions already: arming its task again would run the erasure once more under a new key, and its
+ * second, empty run would overwrite the first one's outcome (what it erased, residue it named).
+ */
+describeEachOf(["sqlite", "mariadb"], "purges armed while other purges end", (db) => {
+  const services: TestService[] = [];
+  afterEach(async () => {
+    for (const s of services.splice(0)) await s.stop();
+  });
+
+  it(`runs each released hold's purge once, and its outcome says what it erased (${PEOPLE} people, sweeps racing purges)`, async function () {
+    this.timeout(60_000);
+    const old = new Date(TEST_START.getTime() - 6 * 365 * DAY);
+    const tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"] });
+    for (let i = 0; i < PEOPLE; i++) tickets.seedDated(email(i), Array.from({ length: HELD }, () => old));
+    tickets.delayMs = 5;
+    const t = await new TestService(db(), FAST, [tickets]).start();
+    services.push(t);
+    if (db().kind === "mariadb") {
+      // A second instance on the same database: its start empties the shared tables, so its tokens serve both; its worker's sweeps race the first's purges.
+      const other = await new TestService(db(), FAST, [tickets]).start();
+      services.push(other);
+      Object.assign(t.tokens, other.tokens);
+    }
+
+    const holds: string[] = [];
+    const requests: string[] = [];
+    for (let i = 0; i < PEOPLE; i++) {
+      const { placeLegalHold } = await t.ok(
+        `mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id } }`,
+        { input: { subjectEmail: email(i), categories: ["SUPPORT"], reason: "litigation", caseReference: `CASE-${i}` } },
+        Role.PRIVACY_OFFICER,
+      );
+      holds.push(placeLegalHold.id);
+      const r = await submit(t, { type: "DELETION", subject: { email: email(i) }, identityVerified: true, verificationEvidence: "signed-in session" });
+      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+      requests.push(r.id);
+    }
+    const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+    for (const id of requests) await t.waitFor(async () => ((await show(id)).status === "COMPLETED" ? true : undefined), "deletion completed", 30_000);
+    expect(tickets.data.size, "every held record is still there").to.equal(PEOPLE);
+
+    for (const id of holds) await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id }, Role.PRIVACY_OFFICER);
+    const purged = await t.waitFor(async () => {
+      const all = await Promise.all(requests.map(show));
+      return all.every((r) => r.retentionExceptions.every((e: any) => e.status === "CLOSED")) ? all : undefined;
+    }, "every held set purged", 30_000);
+    expect(tickets.data.size, "the system holds nothing of them").to.equal(0);
+    // Sweeps go on: long enough for several of each instance's to see what the purges left.
+    const sweeps = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.purge_scheduled'`))[0].n);
+    await new Promise((r) => setTimeout(r, 1_200));
+
+    const eraseKeys = new Set(requests.map((id) => idempotencyKey(id, "tickets", "ERASE")));
+    const purgeKeys = tickets.calls.filter((c) => c.step === "erase" && !eraseKeys.has(c.idempotencyKey)).map((c) => c.idempotencyKey);
+    const report = purged.map((r, i) => ({ i, purge: r.tasks.find((x: any) => x.step === "PURGE") }));
+    const wrong = report.filter(({ purge }) => purge?.status !== "SUCCEEDED" || purge.outcome?.erased !== HELD);
+    expect(wrong.map(({ i, purge }) => `${email(i)}: ${purge?.status} erased ${purge?.outcome?.erased}`), "each purge's outcome counts the records it erased").to.deep.equal([]);
+    expect(await sweeps(), "one purge armed per released hold").to.equal(PEOPLE);
+    expect(new Set(purgeKeys).size, "one erasure per purge reached the system").to.equal(PEOPLE);
+  });
+});
