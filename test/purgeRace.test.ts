@@ -76,3 +76,38 @@ describeEachOf(["sqlite", "mariadb"], "purges armed while other purges end", (db
     expect(new Set(purgeKeys).size, "one erasure per purge reached the system").to.equal(PEOPLE);
   });
 });
+
+/**
+ * An export whose retention ended is deleted by the purge every worker runs every ten minutes
+ * (PURGE_INTERVAL_MS), in any process: until one gets to it, its row is still there. A link handed out
+ * in that window leads nowhere (it expired when it was made, or its file goes under it), yet the answer
+ * and the audit trail said a link was created.
+ */
+describeEachOf(["sqlite", "mariadb"], "export links asked for while an export's retention ends", (db) => {
+  let t: TestService | undefined;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("refuses a link to an export whose retention ended before the purge removed it, with the reason, writing no audit event", async function () {
+    this.timeout(30_000);
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed("ada.lovelace@example.com", 3);
+    t = await new TestService(db(), { ...FAST, DSR_WORKER_CONCURRENCY: "2" }, [account]).start();
+    const r = await submit(t, { type: "ACCESS", identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => ((await t!.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: r.id })).request.status === "COMPLETED" ? true : undefined), "access completed");
+    const LINK = `mutation($id: ID!) { createExportLink(requestId: $id) { url expiresAt } }`;
+    const before = await t.ok(LINK, { id: r.id }, Role.PRIVACY_OFFICER);
+    expect(Date.parse(before.createExportLink.expiresAt)).to.be.greaterThan(t.clock.now().getTime());
+
+    // The export's 30 days end; no purge has run since.
+    t.clock.advance(30 * DAY + 60_000);
+    const links = async () => Number((await t!.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE requestId = ? AND action = 'export.link_created'`, [r.id]))[0].n);
+    const made = await links();
+    const late = await t.gql(LINK, { id: r.id }, Role.PRIVACY_OFFICER);
+    expect(late.data?.createExportLink ?? null, `a link was handed out: ${JSON.stringify(late.data)}`).to.equal(null);
+    expect(late.errors?.[0].extensions?.code).to.equal("CONFLICT");
+    expect(late.errors?.[0].message).to.match(/no longer kept/);
+    expect(await links(), "no link was created").to.equal(made);
+  });
+});
