@@ -21,35 +21,44 @@ describeEachDatabase("retrying a failed purge", (db) => {
     await t?.stop();
   });
 
-  it("re-runs a failed PURGE long after its deletion ended, erasing the set and closing its exceptions, and leaves the request COMPLETED", async function () {
-    this.timeout(30_000);
-    const tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"] }).seedDated(ADA, [new Date(TEST_START.getTime() - 6 * 365 * DAY)]);
-    t = await new TestService(db(), FAST, [tickets]).start();
-    const svc = t;
-    const { placeLegalHold: hold } = await svc.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "litigation", caseReference: "CASE-9" }) { id } }`, {}, Role.PRIVACY_OFFICER);
-    const r = await submit(svc, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const show = async () => (await svc.ok(SHOW, { id: r.id })).request;
-    const done = await svc.waitFor(async () => ((await show()).status === "COMPLETED" ? show() : undefined), "deletion completed");
+  for (const ended of ["COMPLETED", "FAILED"] as const) {
+    it(`re-runs a failed PURGE long after its deletion ended, erasing the set and closing its exceptions, and leaves the request ${ended}`, async function () {
+      this.timeout(30_000);
+      const tickets = new ScriptedConnector({ name: "tickets", categories: ["SUPPORT"] }).seedDated(ADA, [new Date(TEST_START.getTime() - 6 * 365 * DAY)]);
+      const connectors = [tickets];
+      if (ended === "FAILED") {
+        // Another system refuses the erasure for good: the deletion FAILS, and what the hold kept stays its exception.
+        connectors.push(new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 1).script("erase", { kind: "fatal" }));
+      }
+      t = await new TestService(db(), FAST, connectors).start();
+      const svc = t;
+      const { placeLegalHold: hold } = await svc.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "litigation", caseReference: "CASE-9" }) { id } }`, {}, Role.PRIVACY_OFFICER);
+      const r = await submit(svc, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+      await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+      const show = async () => (await svc.ok(SHOW, { id: r.id })).request;
+      const done = await svc.waitFor(async () => ((await show()).status === ended ? show() : undefined), `deletion ${ended}`);
+      expect(done.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["OPEN"]);
 
-    // The case is settled a year later; the ticketing system refuses the purge once.
-    svc.clock.advance(365 * DAY);
-    tickets.script("erase", { kind: "fatal" });
-    await svc.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id: hold.id }, Role.PRIVACY_OFFICER);
-    const failed = await svc.waitFor(async () => (await show()).tasks.find((x: any) => x.step === "PURGE" && x.status === "FAILED"), "purge failed");
-    expect(tickets.data.get(ADA), "the failed purge erased nothing").to.have.length(1);
+      // The case is settled a year later; the ticketing system refuses the purge once.
+      svc.clock.advance(365 * DAY);
+      tickets.script("erase", { kind: "fatal" });
+      await svc.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id: hold.id }, Role.PRIVACY_OFFICER);
+      const failed = await svc.waitFor(async () => (await show()).tasks.find((x: any) => x.step === "PURGE" && x.status === "FAILED"), "purge failed");
+      expect(tickets.data.get(ADA), "the failed purge erased nothing").to.have.length(1);
 
-    const retried = await svc.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: failed.id });
-    expect(retried.errors?.map((e) => e.message) ?? [], "the operator's retry is taken").to.deep.equal([]);
-    const after = await svc.waitFor(async () => {
-      const x = await show();
-      return x.tasks.find((y: any) => y.step === "PURGE" && y.status === "SUCCEEDED") ? x : undefined;
-    }, "purge succeeded");
-    expect(tickets.data.get(ADA), "the held set is purged").to.equal(undefined);
-    expect(after.tasks.find((y: any) => y.step === "PURGE").outcome.erased).to.equal(1);
-    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
-    // A purge is no step of the request's: it stays as it ended, with no reopening in its trail.
-    expect([after.status, after.closedAt]).to.deep.equal(["COMPLETED", done.closedAt]);
-    expect(after.auditEvents.map((e: any) => e.action).filter((a: string) => a.startsWith("request."))).to.deep.equal(done.auditEvents.map((e: any) => e.action).filter((a: string) => a.startsWith("request.")));
-  });
+      const retried = await svc.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: failed.id });
+      expect(retried.errors?.map((e) => e.message) ?? [], "the operator's retry is taken").to.deep.equal([]);
+      const after = await svc.waitFor(async () => {
+        const x = await show();
+        return x.tasks.find((y: any) => y.step === "PURGE" && y.status === "SUCCEEDED") ? x : undefined;
+      }, "purge succeeded");
+      expect(tickets.data.get(ADA), "the held set is purged").to.equal(undefined);
+      expect(after.tasks.find((y: any) => y.step === "PURGE").outcome.erased).to.equal(1);
+      expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+      // A purge is no step of the request's: it stays as it ended, with no reopening in its trail.
+      const requestEvents = (x: any) => x.auditEvents.map((e: any) => e.action).filter((a: string) => a.startsWith("request."));
+      expect([after.status, after.closedAt]).to.deep.equal([ended, done.closedAt]);
+      expect(requestEvents(after)).to.deep.equal(requestEvents(done));
+    });
+  }
 });
