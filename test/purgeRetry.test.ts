@@ -3,10 +3,12 @@ import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
+import type { ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
 
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1000", DSR_TASK_MAX_ATTEMPTS: "1", DSR_RATE_LIMIT_PER_SECOND: "0" };
 const DAY = 86_400_000;
 const ADA = "ada.lovelace@example.com";
+const SHOW_KEPT = `query($id: ID!) { request(id: $id) { status tasks { step status outcome { erased } } retentionExceptions { status recordCount holdId retainUntil } } }`;
 const SHOW = `query($id: ID!) { request(id: $id) { status closedAt tasks { id step status lastError outcome { erased } } retentionExceptions { status holdId } auditEvents { action } } }`;
 
 /**
@@ -61,4 +63,59 @@ describeEachDatabase("retrying a failed purge", (db) => {
       expect(requestEvents(after)).to.deep.equal(requestEvents(done));
     });
   }
+});
+
+/** A ticketing system that erases in units; during a purge it lingers after its unit, until let go. */
+class LingeringTickets extends ScriptedConnector {
+  linger: { unitEnded: () => void; letGo: Promise<void> } | null = null;
+  override async erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
+    const linger = this.linger;
+    if (!linger) return super.erase(ids, instruction, ctx);
+    let out: ErasureOutcome = { erased: 0 };
+    await ctx.eraseUnit("SUPPORT", async () => {
+      out = await super.erase(ids, instruction, ctx);
+      return out.erased;
+    });
+    linger.unitEnded();
+    await linger.letGo;
+    return out;
+  }
+}
+
+describeEachDatabase("a hold placed while a purge runs, after its unit ended", (db) => {
+  let t: TestService | undefined;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("reports the purged set as gone, not as kept records the system no longer holds", async function () {
+    this.timeout(30_000);
+    // Kept by the 5-year rule at the deletion, due a year and a day later.
+    const tickets = new LingeringTickets({ name: "tickets", categories: ["SUPPORT"] }).seedDated(ADA, [new Date(TEST_START.getTime() - 4 * 365 * DAY)]);
+    t = await new TestService(db(), FAST, [tickets]).start();
+    const svc = t;
+    const r = await submit(svc, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const show = async () => (await svc.ok(SHOW_KEPT, { id: r.id })).request;
+    const done = await svc.waitFor(async () => ((await show()).status === "COMPLETED" ? show() : undefined), "deletion completed");
+    expect(done.retentionExceptions.map((e: any) => [e.status, e.recordCount, e.holdId])).to.deep.equal([["OPEN", 1, null]]);
+
+    let unitEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (unitEnded = resolve));
+    let letGo!: () => void;
+    tickets.linger = { unitEnded, letGo: new Promise<void>((resolve) => (letGo = resolve)) };
+    svc.clock.advance(366 * DAY + 60_000);
+    await ended;
+    expect(tickets.data.get(ADA), "the purge's unit erased the set").to.equal(undefined);
+    await svc.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "litigation", caseReference: "CASE-10" }) { id } }`, {}, Role.PRIVACY_OFFICER);
+    letGo();
+
+    const after = await svc.waitFor(async () => {
+      const x = await show();
+      return x.tasks.find((y: any) => y.step === "PURGE" && y.status === "SUCCEEDED") ? x : undefined;
+    }, "purge succeeded");
+    const kept = after.retentionExceptions.filter((e: any) => e.status === "OPEN").reduce((n: number, e: any) => n + e.recordCount, 0);
+    expect(after.tasks.find((y: any) => y.step === "PURGE").outcome.erased, "the purge erased the record").to.equal(1);
+    expect(kept, `records reported kept, while the system holds ${tickets.data.get(ADA)?.length ?? 0}: ${JSON.stringify(after.retentionExceptions)}`).to.equal(0);
+  });
 });

@@ -140,6 +140,13 @@ export async function runErasure(services: Services, connector: Connector, task:
     lines = outcomeLines(plan, soFar, kept, dctx);
   }
   const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
+  // A purge that a hold took a category from counts what is left of it (its unit may have ended before the
+  // hold came, and erased it all): the hold keeps that count, in place of the purged set's old exception.
+  const recounted = purge && heldSince.categories.length > 0 && connector.spec.supports.includes("access") && !connector.spec.manual;
+  if (recounted) {
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, []), signal);
+    kept.push(...heldSince.exceptions(check.byCategory));
+  }
   let closeExceptions: string[] = [];
   if (purge || closing) {
     // What the connector reports kept now replaces the open exceptions of the purged categories (of
@@ -148,8 +155,9 @@ export async function runErasure(services: Services, connector: Connector, task:
     const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
     const same = (e: RetentionExceptionRow, k: KeptException) =>
       (e.holdId ?? null) === (k.holdId ?? null) && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
-    // A category a hold took during the purge keeps its open exceptions as they were.
-    const inScope = closing ? open : open.filter((e) => heldSince.instruction.categories.includes(e.category));
+    // A category a hold took during the purge keeps its open exceptions as they were, unless counted again.
+    const purged = (recounted ? instruction.categories : heldSince.instruction.categories).map(String);
+    const inScope = closing ? open : open.filter((e) => purged.includes(e.category));
     const unchanged = inScope.filter((e) => kept.some((k) => same(e, k)));
     closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
