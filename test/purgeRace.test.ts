@@ -11,7 +11,7 @@ const DAY = 86_400_000;
 const PEOPLE = 24;
 const HELD = 3;
 const email = (i: number) => `person${i}@example.com`;
-const SHOW = `query($id: ID!) { request(id: $id) { status tasks { connector step status outcome { erased kept } } retentionExceptions { category holdId recordCount status } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { status tasks { connector step status attempts outcome { erased kept } } retentionExceptions { category holdId recordCount status } } }`;
 
 /**
  * A PURGE is armed by the sweep every worker runs (schedulePurges), from a list of due exceptions it
@@ -58,21 +58,24 @@ describeEachOf(["sqlite", "mariadb"], "purges armed while other purges end", (db
     expect(tickets.data.size, "every held record is still there").to.equal(PEOPLE);
 
     for (const id of holds) await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id }, Role.PRIVACY_OFFICER);
-    const purged = await t.waitFor(async () => {
+    await t.waitFor(async () => {
       const all = await Promise.all(requests.map(show));
       return all.every((r) => r.retentionExceptions.every((e: any) => e.status === "CLOSED")) ? all : undefined;
     }, "every held set purged", 30_000);
     expect(tickets.data.size, "the system holds nothing of them").to.equal(0);
-    // Sweeps go on: long enough for several of each instance's to see what the purges left.
-    const sweeps = async () => Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.purge_scheduled'`))[0].n);
-    await new Promise((r) => setTimeout(r, 1_200));
+    // Sweeps go on: long enough for several of each instance's to see what the purges left, and to run what they armed.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await t.waitFor(async () => (Number((await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE step = 'PURGE' AND status <> 'SUCCEEDED'`))[0].n) === 0 ? true : undefined), "purges ended");
 
+    const armed = Number((await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.purge_scheduled'`))[0].n);
+    expect(armed, "one purge armed per released hold").to.equal(PEOPLE);
     const eraseKeys = new Set(requests.map((id) => idempotencyKey(id, "tickets", "ERASE")));
     const purgeKeys = tickets.calls.filter((c) => c.step === "erase" && !eraseKeys.has(c.idempotencyKey)).map((c) => c.idempotencyKey);
-    const report = purged.map((r, i) => ({ i, purge: r.tasks.find((x: any) => x.step === "PURGE") }));
-    const wrong = report.filter(({ purge }) => purge?.status !== "SUCCEEDED" || purge.outcome?.erased !== HELD);
+    const purges = (await Promise.all(requests.map(show))).map((r, i) => ({ i, purge: r.tasks.find((x: any) => x.step === "PURGE") }));
+    // An attempt whose lease ran out on a busy machine may have erased before it stopped: its retry no
+    // longer finds those records (a unit under way when an attempt stops is not counted; see the README).
+    const wrong = purges.filter(({ purge }) => purge?.status !== "SUCCEEDED" || (purge.attempts === 1 && purge.outcome?.erased !== HELD));
     expect(wrong.map(({ i, purge }) => `${email(i)}: ${purge?.status} erased ${purge?.outcome?.erased}`), "each purge's outcome counts the records it erased").to.deep.equal([]);
-    expect(await sweeps(), "one purge armed per released hold").to.equal(PEOPLE);
     expect(new Set(purgeKeys).size, "one erasure per purge reached the system").to.equal(PEOPLE);
   });
 });
