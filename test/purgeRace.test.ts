@@ -1,6 +1,10 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect } from "chai";
+import mysql from "mysql2/promise";
 import { Role } from "../src/domain/enums";
-import { describeEachOf } from "./support/databases";
+import { describeEachOf, tempDir, TestDatabase } from "./support/databases";
+import { mariadbOrSkip, WorkerProcesses } from "./support/workerProcesses";
 import { submit, TEST_START, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 import { idempotencyKey } from "../src/orchestrator/sql/insertPlan";
@@ -112,5 +116,67 @@ describeEachOf(["sqlite", "mariadb"], "export links asked for while an export's 
     expect(late.errors?.[0].extensions?.code).to.equal("CONFLICT");
     expect(late.errors?.[0].message).to.match(/no longer kept/);
     expect(await links(), "no link was created").to.equal(made);
+  });
+});
+
+/**
+ * The same race between real `dsr worker` processes: every task, the purges included, runs in one of
+ * two workers, whose sweeps arm purges beside the other's running ones; the system is a MariaDB table
+ * behind the declarative SQL connector.
+ */
+describe("purges armed by two dsr worker processes [mariadb]", function () {
+  this.timeout(90_000);
+  let db: TestDatabase;
+  let dir: string;
+  let t: TestService | undefined;
+  const workers = new WorkerProcesses(() => ({ DATABASE_URL: db.url, TICKETS_DB_URL: db.url, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_DATA_DIR: dir }));
+  before(async function () {
+    db = await mariadbOrSkip(this);
+    dir = tempDir("dsr-purge-race-");
+    const conn = await mysql.createConnection({ uri: db.url });
+    await conn.query("CREATE TABLE held_tickets (id INT AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL, note VARCHAR(100) NOT NULL, created_at DATETIME NOT NULL, INDEX (email))");
+    // Six years old: past the 5-year rule, so only the holds keep them.
+    const old = new Date(Date.now() - 6 * 365 * DAY);
+    for (let i = 0; i < PEOPLE; i++) for (let n = 0; n < HELD; n++) await conn.query("INSERT INTO held_tickets (email, note, created_at) VALUES (?, ?, ?)", [email(i), `ticket ${n}`, old]);
+    await conn.end();
+    const table = { table: "held_tickets", identityColumn: "email", identityKind: "email", category: "SUPPORT", recordType: "ticket", primaryKey: "id", exportColumns: ["note"], recordedAtColumn: "created_at", erase: { strategy: "DELETE" } };
+    // The serving process builds the connectors too (it plans the tasks).
+    process.env.TICKETS_DB_URL = db.url;
+    fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors: [{ type: "sql", env: { url: "TICKETS_DB_URL" }, options: { name: "tickets", version: "1.0.0", tables: [table] } }] }));
+  });
+  after(async () => {
+    workers.killAll();
+    await t?.stop();
+    await db?.drop();
+    delete process.env.TICKETS_DB_URL;
+  });
+
+  it(`arms each released hold's purge once across processes, and each purge's outcome counts what it erased (${PEOPLE} people)`, async () => {
+    const svc = (t = await new TestService(db, { DSR_DATA_DIR: dir, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" }, null).start());
+    for (let i = 0; i < 2; i++) workers.start(4, { DSR_TASK_LEASE_MS: "1000", DSR_WORKER_POLL_MS: "10" });
+    const holds: string[] = [];
+    const requests: string[] = [];
+    for (let i = 0; i < PEOPLE; i++) {
+      const { placeLegalHold } = await svc.ok(`mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id } }`, { input: { subjectEmail: email(i), categories: ["SUPPORT"], reason: "litigation", caseReference: `CASE-${i}` } }, Role.PRIVACY_OFFICER);
+      holds.push(placeLegalHold.id);
+      const r = await submit(svc, { type: "DELETION", subject: { email: email(i) }, identityVerified: true, verificationEvidence: "signed-in session" });
+      await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+      requests.push(r.id);
+    }
+    const show = async (id: string) => (await svc.ok(SHOW, { id })).request;
+    const rows = async () => Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM held_tickets`))[0].n);
+    for (const id of requests) await svc.waitFor(async () => ((await show(id)).status === "COMPLETED" ? true : undefined), "deletion completed", 30_000);
+    expect(await rows(), "every held record is still there").to.equal(PEOPLE * HELD);
+
+    for (const id of holds) await svc.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id }, Role.PRIVACY_OFFICER);
+    await svc.waitFor(async () => ((await Promise.all(requests.map(show))).every((r) => r.retentionExceptions.every((e: any) => e.status === "CLOSED")) ? true : undefined), "every held set purged", 30_000);
+    expect(await rows(), "the system holds nothing of them").to.equal(0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await svc.waitFor(async () => (Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE step = 'PURGE' AND status <> 'SUCCEEDED'`))[0].n) === 0 ? true : undefined), "purges ended");
+    const armed = Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE action = 'task.purge_scheduled'`))[0].n);
+    const purges = (await Promise.all(requests.map(show))).map((r, i) => ({ i, purge: r.tasks.find((x: any) => x.step === "PURGE") }));
+    const wrong = purges.filter(({ purge }) => purge?.status !== "SUCCEEDED" || (purge.attempts === 1 && purge.outcome?.erased !== HELD));
+    expect(armed, "one purge armed per released hold").to.equal(PEOPLE);
+    expect(wrong.map(({ i, purge }) => `${email(i)}: ${purge?.status} erased ${purge?.outcome?.erased}`), "each purge's outcome counts the records it erased").to.deep.equal([]);
   });
 });
