@@ -1,6 +1,6 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
-import { inTransaction } from "../db/transaction";
+import { inTransaction, isUniqueViolation } from "../db/transaction";
 import { RequestSource, RequestType, VerificationMethod } from "../domain/enums";
 import { normalizeSubject } from "../domain/identities";
 import { RequestRow } from "../entities";
@@ -52,12 +52,6 @@ async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletion
     throw conflict("This idempotency key was already used for a different subject; use a new key for each deletion");
   }
   return row;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; driverError?: { code?: string } };
-  const code = e?.driverError?.code ?? e?.code;
-  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_UNIQUE";
 }
 
 /**

@@ -11,6 +11,13 @@ const MAX_DEADLOCK_RETRIES = 3;
 /** SQLite's answer when another connection held the file's write lock past the busy timeout. */
 const isSqliteBusy = (error: unknown): boolean => String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY");
 
+/** A write refused by a unique index (MySQL or SQLite): another transaction stored the same key first. */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
 /** Locks a row for the rest of the transaction (MySQL); SQLite transactions are already exclusive. */
 export async function lockRow(em: EntityManager, table: "requests" | "tasks" | "legal_holds", id: string): Promise<void> {
   if (isMysql(em.connection)) await em.query(`SELECT id FROM ${table} WHERE id = ? FOR UPDATE`, [id]);

@@ -5,7 +5,7 @@ import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { holdExceptions, keptAsVerified, ruleExceptions, verifyErasure } from "./deletion";
+import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
 import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
@@ -111,24 +111,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     if (connector.spec.supports.includes("access") && !connector.spec.manual) {
       const surveyed = (await ds.getRepository(SurveyedRecordRow).findBy({ requestId: task.requestId, connector: task.connector, disposition: "ERASE" })).map((r) => ({ category: r.category, type: r.recordType, id: r.recordId }));
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
-      const left = Object.entries(check.unexpected);
-      if (left.length) {
-        const total = left.reduce((n, [, c]) => n + c, 0);
-        ctx.logger.error({ unexpected: check.unexpected }, "verification after erasure found records outside the retention exceptions");
-        await failTask(
-          ds,
-          task,
-          options.workerId,
-          {
-            userMessage: `Verification after erasure found ${total} record(s) still present outside the retention exceptions (${left.map(([c, n]) => `${c}: ${n}`).join(", ")})`,
-            retryable: false,
-            retryInMs: 0,
-            ...settledOf(soFar),
-          },
-          now(),
-        );
-        return;
-      }
+      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
       if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
@@ -140,6 +123,15 @@ export async function runErasure(services: Services, connector: Connector, task:
     lines = outcomeLines(plan, soFar, kept, dctx);
   }
   const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
+  // A purge is verified as an erasure is: it closes its sets' exceptions only for what the system no
+  // longer holds, and what is left of them is kept by the rule or by a hold that took a category while it
+  // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
+  const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
+  if (recounted) {
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, []), signal);
+    if (await failedVerification(services, task, options, ctx, check, {})) return;
+    kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
+  }
   let closeExceptions: string[] = [];
   if (purge || closing) {
     // What the connector reports kept now replaces the open exceptions of the purged categories (of
@@ -148,8 +140,9 @@ export async function runErasure(services: Services, connector: Connector, task:
     const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
     const same = (e: RetentionExceptionRow, k: KeptException) =>
       (e.holdId ?? null) === (k.holdId ?? null) && e.category === k.category && e.recordType === k.recordType && e.recordCount === k.recordCount && e.retainUntil?.getTime() === k.retainUntil?.getTime();
-    // A category a hold took during the purge keeps its open exceptions as they were.
-    const inScope = closing ? open : open.filter((e) => heldSince.instruction.categories.includes(e.category));
+    // A category a hold took during the purge keeps its open exceptions as they were, unless counted again.
+    const purged = (recounted ? instruction.categories : heldSince.instruction.categories).map(String);
+    const inScope = closing ? open : open.filter((e) => purged.includes(e.category));
     const unchanged = inScope.filter((e) => kept.some((k) => same(e, k)));
     closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
@@ -178,6 +171,30 @@ export async function runErasure(services: Services, connector: Connector, task:
     // charge no longer carries the email) would be taken for gone.
     { kept, closeExceptions, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
   );
+}
+
+/**
+ * Fails the task, loudly and recording nothing as done, when the verification pass found records that
+ * nothing keeps and the connector did not name residual; true when it did.
+ */
+async function failedVerification(services: Services, task: TaskRow, options: RunOptions, ctx: TaskContext, check: Verification, extra: { result?: TaskResult }): Promise<boolean> {
+  const left = Object.entries(check.unexpected);
+  if (!left.length) return false;
+  const total = left.reduce((n, [, c]) => n + c, 0);
+  ctx.logger.error({ unexpected: check.unexpected }, "verification after erasure found records outside the retention exceptions");
+  await failTask(
+    services.ds,
+    task,
+    options.workerId,
+    {
+      userMessage: `Verification after erasure found ${total} record(s) still present outside the retention exceptions (${left.map(([c, n]) => `${c}: ${n}`).join(", ")})`,
+      retryable: false,
+      retryInMs: 0,
+      ...extra,
+    },
+    services.clock.now(),
+  );
+  return true;
 }
 
 /**

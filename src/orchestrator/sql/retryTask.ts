@@ -3,7 +3,7 @@ import { Actor } from "../../audit/actor";
 import { moveRequest } from "../../commands/requestTransition";
 import { lockedRequest } from "../../db/transaction";
 import { RequestStatus } from "../../domain/enums";
-import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
+import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { refuseRetryOutOfOrder } from "../correctionOrder";
@@ -13,7 +13,8 @@ import { dependentIds } from "./finishTask";
 
 /**
  * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
- * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction.
+ * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction. A PURGE (of
+ * kept sets whose time came after the request ended) is retried whenever it failed, and reopens nothing.
  */
 export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date, graceMinutes: number): Promise<TaskRow> {
   const found = await em.getRepository(TaskRow).findOneBy({ id: taskId });
@@ -27,7 +28,10 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
   // erase (an erasure's verification looks those up by id, and sees records cut off from the subject
   // only through them), and, once no exception it kept is open, the identities its tasks work from. A
   // retried task would run on less than its first attempts had, and could report a truth it cannot see.
-  if (endedBeforeGrace(request, now, graceMinutes)) {
+  // A PURGE is exempt: it runs years after its request ended, from the identities kept while its
+  // exceptions are open, and nothing else would ever purge its set (the sweep leaves a FAILED one alone).
+  const purge = task.step === TaskStep.PURGE;
+  if (!purge && endedBeforeGrace(request, now, graceMinutes)) {
     throw conflict(
       `Request ${request.id} ended more than DSR_STAGED_GRACE_MINUTES (${graceMinutes}) ago: what it collected and the records its survey planned to erase are removed, so its tasks can no longer be retried; submit a new request`,
       { status: request.status },
@@ -51,7 +55,8 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
     );
   }
   await auditTask(em, task, "retried", now, { requeued: requeue.size }, actor);
-  if (request.status === RequestStatus.FAILED) {
+  // A purge is no step of the request's work: the request stays as it ended.
+  if (request.status === RequestStatus.FAILED && !purge) {
     await moveRequest(em, request, RequestStatus.IN_PROGRESS, { actor, action: "request.reopened", details: { taskId: task.id } }, now, { closedAt: null, statusReason: null });
   }
   return em.getRepository(TaskRow).findOneByOrFail({ id: task.id });

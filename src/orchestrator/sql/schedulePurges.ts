@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from "typeorm";
-import { inTransaction } from "../../db/transaction";
+import { inTransaction, isUniqueViolation } from "../../db/transaction";
 import { TERMINAL_STATUSES } from "../../domain/enums";
 import { holdFor } from "../../domain/retention";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
@@ -50,13 +50,16 @@ export async function dueExceptions(ds: DataSource, now: Date, where: { requestI
  */
 export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: number): Promise<number> {
   const due = await dueExceptions(ds, now);
-  const groups = new Map<string, RetentionExceptionRow>();
-  for (const e of due) groups.set(`${e.requestId}\u0000${e.connector}`, e);
+  const groups = new Map<string, RetentionExceptionRow[]>();
+  for (const e of due) groups.set(`${e.requestId}\u0000${e.connector}`, [...(groups.get(`${e.requestId}\u0000${e.connector}`) ?? []), e]);
   let armed = 0;
-  for (const e of groups.values()) {
+  for (const [e, ...rest] of groups.values()) {
     armed += await inTransaction(ds, async (em) => {
       const tasks = em.getRepository(TaskRow);
       const existing = await tasks.findOneBy({ requestId: e.requestId, connector: e.connector, step: TaskStep.PURGE });
+      // Read after the task: a purge that ended since `due` was read has closed these exceptions (in the
+      // transaction that ended it), and arming it again would erase once more and overwrite its outcome.
+      if (!(await em.getRepository(RetentionExceptionRow).existsBy({ id: In([e, ...rest].map((x) => x.id)), status: RetentionExceptionStatus.OPEN }))) return 0;
       const key = idempotencyKey(e.requestId, e.connector, `${TaskStep.PURGE}:${now.toISOString()}`);
       let task: TaskRow;
       if (!existing) {
@@ -84,6 +87,10 @@ export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: num
       } else return 0;
       await auditTask(em, task, "purge_scheduled", now);
       return 1;
+    }).catch((error: unknown) => {
+      // Another worker's sweep inserted it first: that purge is the one, and this sweep goes on to the next.
+      if (isUniqueViolation(error)) return 0;
+      throw error;
     });
   }
   return armed;
