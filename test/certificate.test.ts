@@ -186,6 +186,34 @@ describeEachDatabase("deletion certificate", (db) => {
     expect((await t.gql(CERTIFICATE, { id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc" })).errors![0].extensions.code).to.equal("NOT_FOUND");
   });
 
+  it("names the legal hold that keeps a set past its retention, when the hold came after the erasure", async () => {
+    await start();
+    const id = await completedDeletion();
+    const before = (await t.ok(CERTIFICATE, { id })).deletionCertificate.kept;
+    expect(before.map((k: any) => [k.connector, k.records, k.holdId])).to.deep.equal([["payments", 2, null]]);
+    const { placeLegalHold: hold } = await t.ok(
+      `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Tax audit", caseReference: "AUD-9" }) { id } }`,
+      {},
+      Role.PRIVACY_OFFICER,
+    );
+    // Eight years on, the tax rule no longer keeps the two payments; the hold does.
+    t.clock.advance(8 * 365 * DAY);
+    const held = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].holdId ? kept : undefined;
+    }, "the certificate names the hold");
+    expect(payments.data.get(ADA), "the hold keeps both payments").to.have.length(2);
+    expect(held).to.deep.equal([{ connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "legal hold AUD-9", retainUntil: null, holdId: hold.id, status: "OPEN" }]);
+    // Released: the purge erases them and closes the set.
+    await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Audit closed") { status } }`, { id: hold.id }, Role.PRIVACY_OFFICER);
+    const closed = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].status === "CLOSED" ? kept : undefined;
+    }, "the held set purged once released");
+    expect(closed[0]).to.include({ holdId: hold.id, records: 2 });
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+  });
+
   it("gives one subject the same reference on every certificate, and a different subject another", async () => {
     await start();
     const first = await completedDeletion();
