@@ -2,6 +2,7 @@ import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRe
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { describeManualHold, manualHold } from "./manualHold";
 import { RequestType } from "../domain/enums";
+import { correctionGaps } from "../domain/corrections";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
@@ -233,7 +234,13 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       }
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-        const outcome = await untilAborted(connector.rectify!(ids, request.corrections ?? [], ctx), abort.signal);
+        const asked = request.corrections ?? [];
+        const outcome = await untilAborted(connector.rectify!(ids, asked, ctx), abort.signal);
+        const gaps = correctionGaps(asked.map((c) => c.field), outcome.changed, outcome.notHeld);
+        if (gaps.silent.length || gaps.notAsked.length) {
+          const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");
+          throw new ConnectorError(`${task.connector} ${said}: the correction cannot be reported done while a system may hold the old value`, `rectify outcome does not account for the fields asked`, false);
+        }
         await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now(), { handOff: options.handOff });
         break;
       }

@@ -197,7 +197,7 @@ export class CompleteManualTaskInput {
   @Max(1_000_000_000)
   erasedCount?: number | null;
 
-  @Field(() => [String], { nullable: true, description: "RECTIFY: the fields that were changed." })
+  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none)." })
   @IsOptional()
   @ArrayMaxSize(50)
   @IsIdentityText({ each: true })
