@@ -105,6 +105,40 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(Number(n)).to.equal(1);
   });
 
+  it("deletes a minor's data at once, keeping only what a legal obligation requires; a key first used without the minor flag is CONFLICT with it", async () => {
+    const logins = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
+    account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 3);
+    payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] });
+    receiver = new CallbackReceiver(() => t.clock.now());
+    await receiver.start();
+    t = await new TestService(db(), { ...FAST, DSR_CALLBACK_URL: receiver.url }, [account, payments, logins]).start();
+    const now = t.clock.now().getTime();
+    logins.seedDated(ADA, [new Date(now - 86_400_000), new Date(now - 2 * 86_400_000)]);
+    payments.seedDated(ADA, [new Date(now - 86_400_000)]);
+    const MINOR = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id status concernsMinor duplicateOf } }`;
+    const r = (await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-1", subject: { email: ADA }, concernsMinor: true } }, Role.SERVICE)).requestAccountDeletion;
+    expect(r).to.include({ concernsMinor: true, duplicateOf: null });
+    await until(r.id, "COMPLETED");
+    // The systems: the account is gone (terminated), the logins too (90 days of security monitoring is a
+    // legitimate interest, which does not keep a minor's data); the payment stays under tax law.
+    expect(account.data.get(ADA) ?? []).to.deep.equal([]);
+    expect(logins.data.get(ADA) ?? []).to.deep.equal([]);
+    expect(payments.data.get(ADA)).to.have.length(1);
+    const [{ priority }] = await t.ds.query(`SELECT MIN(priority) AS priority FROM tasks WHERE requestId = ?`, [r.id]);
+    expect(Number(priority), "claimed before other requests").to.equal(10);
+    // The same key answers the same request, with or without the flag.
+    expect((await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-1", subject: { email: ADA } } }, Role.SERVICE)).requestAccountDeletion.id).to.equal(r.id);
+    // A key whose deletion was not about a minor cannot answer for one: it kept what a minor's would erase.
+    const GRACE = "grace.hopper@example.com";
+    const adult = (await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-2", subject: { email: GRACE } } }, Role.SERVICE)).requestAccountDeletion;
+    expect(adult.concernsMinor).to.equal(false);
+    const refused = await t.gql(MINOR, { input: { idempotencyKey: "settings-minor-2", subject: { email: GRACE }, concernsMinor: true } }, Role.SERVICE);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).not.to.include(GRACE);
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM requests WHERE subjectEmail = ?`, [GRACE]);
+    expect(Number(n), "nothing stored").to.equal(1);
+  });
+
   it("POSTs a signed callback for each status change, in order, with no personal data", async () => {
     await start();
     const r = await trigger("settings-key-0004");

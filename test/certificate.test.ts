@@ -214,6 +214,27 @@ describeEachDatabase("deletion certificate", (db) => {
     expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
   });
 
+  it("shows a set an earlier deletion kept as closed once a later deletion (a minor's) erased it, and says which", async () => {
+    const logins = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 1);
+    t = await new TestService(db(), FAST, [logins, account]).start();
+    const now = t.clock.now().getTime();
+    logins.seedDated(ADA, [new Date(now - DAY), new Date(now - 2 * DAY)]);
+    const first = await completedDeletion();
+    const before = (await t.ok(CERTIFICATE, { id: first })).deletionCertificate.kept;
+    expect(before.map((k: any) => [k.connector, k.records, k.status])).to.deep.equal([["auth-log", 2, "OPEN"]]);
+    // Learned later: the person is under 18. A minor's deletion keeps no legitimate-interest data.
+    const minor = await submit(t, { type: "DELETION", subject: { email: ADA, userId: "u-ada-1" }, identityVerified: true, verificationEvidence: "signed-in session", concernsMinor: true });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: minor.id });
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: minor.id })).request.status === "COMPLETED" ? true : undefined), "minor's deletion COMPLETED");
+    expect(logins.data.get(ADA) ?? [], "the logins are gone").to.deep.equal([]);
+    const after = (await t.ok(CERTIFICATE, { id: first })).deletionCertificate.kept;
+    expect(after.map((k: any) => [k.connector, k.records, k.status])).to.deep.equal([["auth-log", 2, "CLOSED"]]);
+    const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: first });
+    const closed = auditEvents.find((e: any) => e.action === "retention.erased_by_later_request");
+    expect(closed?.details).to.deep.include({ byRequest: minor.id, connector: "auth-log", exceptions: 1 });
+  });
+
   it("gives one subject the same reference on every certificate, and a different subject another", async () => {
     await start();
     const first = await completedDeletion();
