@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { verifyDocument } from "../src/certificates/signing";
+import { keyFromPrivatePem, signDocument, verifyDocument } from "../src/certificates/signing";
 import { createManualConnector } from "../src/connectors/manual";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase, tempDir } from "./support/databases";
@@ -88,9 +88,31 @@ describeEachDatabase("deletion certificate", (db) => {
     const pinned = dsrVerify(file, "--public-key", key);
     expect(pinned.code, pinned.stderr).to.equal(0);
     expect(pinned.stdout).to.equal(`certificate valid: request ${id} completed ${cert.completedAt}, 4 record(s) erased, 2 kept; signed by the given key ${cert.keyId}\n`);
+    // Without the service's key the file is not called valid: the key it names could be anyone's.
     const unpinned = dsrVerify(file);
-    expect(unpinned.code).to.equal(0);
-    expect(unpinned.stdout).to.match(/named in the file \(pass --public-key to pin the service's key\)\n$/);
+    expect(unpinned.code).to.equal(1);
+    expect(unpinned.stdout).to.equal("");
+    expect(unpinned.stderr).to.equal(
+      `dsr: certificate INVALID: not checked against the service's key: the file is signed by key ${cert.keyId}, which it names itself (anyone can sign a file with a key of their own); pass --public-key with the service's published key\n`,
+    );
+  });
+
+  it("calls no certificate valid that another key signed, however well formed: a forgery signed with the forger's own key", async () => {
+    await start();
+    const id = await completedDeletion();
+    const { signed } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    const body = JSON.parse(signed).certificate;
+    // The forger claims the two kept payments were erased too, and signs with a key of their own.
+    const forged = { ...body, erased: body.erased.map((e: any) => (e.connector === "payments" ? { ...e, records: 3, kept: 0 } : e)), kept: [] };
+    const file = path.join(dir, "forged.json");
+    fs.writeFileSync(file, signDocument(forged, keyFromPrivatePem(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString())));
+    const offline = dsrVerify(file);
+    expect(offline.code, offline.stdout).to.equal(1);
+    expect(offline.stdout).to.equal("");
+    expect(offline.stderr).to.match(/^dsr: certificate INVALID: not checked against the service's key/);
+    const pinned = dsrVerify(file, "--public-key", await publishedKey());
+    expect(pinned.code).to.equal(1);
+    expect(pinned.stderr).to.match(/^dsr: certificate INVALID: signed by key ed25519:[0-9a-f]{16}, not by the given key/);
   });
 
   it("says how each erasure is known: read back, the connector's report, or a person's attestation (named)", async function () {
