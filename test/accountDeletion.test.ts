@@ -124,6 +124,9 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(account.data.get(ADA) ?? []).to.deep.equal([]);
     expect(logins.data.get(ADA) ?? []).to.deep.equal([]);
     expect(payments.data.get(ADA)).to.have.length(1);
+    // The settings page is told that something was kept (how many records, no more), so it does not say "all deleted".
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
+    expect(receiver.accepted.find((e) => e.requestId === r.id && e.status === "COMPLETED")).to.deep.include({ keptRecords: 1, residualRecords: 0 });
     const [{ priority }] = await t.ds.query(`SELECT MIN(priority) AS priority FROM tasks WHERE requestId = ?`, [r.id]);
     expect(Number(priority), "claimed before other requests").to.equal(10);
     // The same key answers the same request, with or without the flag.
@@ -146,7 +149,8 @@ describeEachDatabase("account deletion from settings", (db) => {
     await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
     expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
     const last = receiver.accepted[1];
-    expect(last).to.deep.include({ type: "request.status_changed", requestId: r.id, idempotencyKey: "settings-key-0004", requestType: "DELETION", statusReason: null });
+    expect(last).to.deep.include({ type: "request.status_changed", requestId: r.id, idempotencyKey: "settings-key-0004", requestType: "DELETION", statusReason: null, keptRecords: 0, residualRecords: 0 });
+    expect(receiver.accepted[0]).not.to.have.property("keptRecords");
     expect(receiver.deliveries.every((d) => !d.body.includes(ADA) && !d.body.includes("u-1"))).to.equal(true);
     expect(receiver.deliveries.map((d) => d.eventId)).to.deep.equal(receiver.accepted.map((e) => e.id));
     expect(receiver.refused).to.deep.equal([]);
