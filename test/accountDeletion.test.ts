@@ -142,6 +142,37 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(Number(n), "nothing stored").to.equal(1);
   });
 
+  it("erases nothing an access request received before it has still to collect: the copy holds what the deletion then erases", async () => {
+    await start();
+    payments.seed(ADA, 3);
+    // The access request's first collect from the payment system meets a busy system and is retried later.
+    payments.script("collect", { kind: "retryable", retryAfterMs: 1000 });
+    const access = (await t.ok(`mutation { submitRequest(input: { type: ACCESS, subject: { email: "${ADA}" }, identityVerified: true, verificationEvidence: "signed-in session" }) { id } }`)).submitRequest;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: access.id });
+    await t.waitFor(async () => (payments.callsOf("collect").length ? true : undefined), "the access request's first collect");
+    const r = await trigger("settings-key-access");
+    const TASKS = `query($id: ID!) { request(id: $id) { status tasks { connector step status lastError outcome { records erased } } } }`;
+    const ended = (id: string) =>
+      t.waitFor(async () => {
+        t.clock.advance(5_000);
+        const x = (await t.ok(TASKS, { id })).request;
+        return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+      }, "ended", 30_000);
+    const [copy, deletion] = [await ended(access.id), await ended(r.id)];
+    const step = (x: any, connector: string, name: string) => x.tasks.find((task: any) => task.connector === connector && task.step === name);
+    expect(copy.status).to.equal("COMPLETED");
+    expect(step(copy, "payments", "COLLECT").outcome.records, "the copy holds the 3 payments").to.equal(3);
+    expect(deletion.status).to.equal("COMPLETED");
+    expect(step(deletion, "payments", "ERASE").outcome.erased).to.equal(3);
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+    // The payment system was erased only after the access request's last collect from it.
+    const [{ idempotencyKey }] = await t.ds.query(`SELECT idempotencyKey FROM tasks WHERE requestId = ? AND connector = 'payments' AND step = 'COLLECT'`, [access.id]);
+    const lastCollect = payments.callsOf("collect").filter((c) => c.idempotencyKey === idempotencyKey).at(-1)!.wallMs;
+    expect(payments.callsOf("erase")[0].wallMs).to.be.greaterThan(lastCollect);
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE requestId = ? AND action = 'task.deferred'`, [r.id]);
+    expect(Number(n), "the wait is in the audit trail").to.be.greaterThan(0);
+  });
+
   it("POSTs a signed callback for each status change, in order, with no personal data", async () => {
     await start();
     const r = await trigger("settings-key-0004");

@@ -24,8 +24,12 @@ import { extendTaskUnits } from "./holdFence";
 import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
-import { returnTask } from "./sql/returnTask";
+import { deferTask, returnTask } from "./sql/returnTask";
+import { accessCollectingAhead } from "../queries/taskFinder";
 import { guardedBatchInsert } from "./sql/stageRecords";
+
+/** How long an erasure waits before it looks again at an access request still collecting from its system. */
+const ACCESS_WAIT_MS = 5_000;
 
 export interface RunOptions {
   workerId: string;
@@ -229,6 +233,14 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       }
       case TaskStep.ERASE:
       case TaskStep.PURGE: {
+        // An access request received first is answered with what the systems held: it collects before this erases.
+        const deletion = task.step === TaskStep.ERASE && !task.remoteReference ? await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId }) : null;
+        const ahead = deletion && (await accessCollectingAhead(ds, deletion, task.connector));
+        if (ahead) {
+          const reason = `Waits until access request ${ahead}, received first, has collected from ${task.connector}`;
+          if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
+          break;
+        }
         await runErasure(services, connector, task, ids, ctx, options, abort.signal);
         break;
       }
