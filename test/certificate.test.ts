@@ -257,6 +257,28 @@ describeEachDatabase("deletion certificate", (db) => {
     expect(closed?.details).to.deep.include({ byRequest: minor.id, connector: "auth-log", exceptions: 1 });
   });
 
+  it("lets an operator retry a purge that failed years after the deletion ended, so the kept set is purged and shown closed", async () => {
+    await start();
+    const id = await completedDeletion();
+    // Seven years on, the payment system refuses the purge of the two payments the tax rule kept.
+    payments.script("erase", { kind: "fatal" });
+    t.clock.advance(8 * 365 * DAY);
+    const TASKS = `query($id: ID!) { request(id: $id) { status tasks { id step status } } }`;
+    const failed = await t.waitFor(async () => (await t.ok(TASKS, { id })).request.tasks.find((x: any) => x.step === "PURGE" && x.status === "FAILED"), "the purge failed");
+    expect(payments.data.get(ADA)).to.have.length(2);
+    expect((await t.ok(CERTIFICATE, { id })).deletionCertificate.kept.map((k: any) => k.status)).to.deep.equal(["OPEN"]);
+    // The purge works from the identities an open exception keeps, not from what the grace removed.
+    const retried = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: failed.id });
+    expect(retried.errors, JSON.stringify(retried.errors)).to.equal(undefined);
+    const kept = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].status === "CLOSED" ? kept : undefined;
+    }, "the kept set purged");
+    expect(kept[0]).to.include({ connector: "payments", records: 2 });
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+    expect((await t.ok(TASKS, { id })).request.status, "the deletion stays COMPLETED").to.equal("COMPLETED");
+  });
+
   it("gives one subject the same reference on every certificate, and a different subject another", async () => {
     await start();
     const first = await completedDeletion();

@@ -28,7 +28,7 @@ export class TaskResolver {
   @Authorized(DECIDERS)
   @Mutation(() => Task, {
     description:
-      "Re-queues a FAILED task with fresh attempts (and the tasks its failure skipped); a FAILED request is reopened. CONFLICT unless the task is FAILED, for a correction once a later-received correction of one of its fields was approved, and once its request ended more than DSR_STAGED_GRACE_MINUTES ago (what it collected and the record ids its survey planned to erase are removed then, kept sets or not: submit a new request). ADMIN, PRIVACY_OFFICER.",
+      "Re-queues a FAILED task with fresh attempts (and the tasks its failure skipped); a FAILED request is reopened. CONFLICT unless the task is FAILED, for a correction once a later-received correction of one of its fields was approved, and once its request ended more than DSR_STAGED_GRACE_MINUTES ago (what it collected and the record ids its survey planned to erase are removed then, kept sets or not: submit a new request), except a PURGE, which works from the identities its open exceptions keep and is retried whenever it failed. ADMIN, PRIVACY_OFFICER.",
   })
   async retryTask(@Args() { id }: TaskIdArgs, @Ctx() ctx: GraphQLContext): Promise<Task> {
     return presentTask(await retryFailedTask(ctx.services, ctx.actor, id));

@@ -3,7 +3,7 @@ import { Actor } from "../../audit/actor";
 import { moveRequest } from "../../commands/requestTransition";
 import { lockedRequest } from "../../db/transaction";
 import { RequestStatus } from "../../domain/enums";
-import { FINISHED_TASK_STATUSES, TaskStatus } from "../../domain/tasks";
+import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { refuseRetryOutOfOrder } from "../correctionOrder";
@@ -27,7 +27,9 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
   // erase (an erasure's verification looks those up by id, and sees records cut off from the subject
   // only through them), and, once no exception it kept is open, the identities its tasks work from. A
   // retried task would run on less than its first attempts had, and could report a truth it cannot see.
-  if (endedBeforeGrace(request, now, graceMinutes)) {
+  // A PURGE is the exception: it erases through the identities its open exceptions keep (identityRetention),
+  // whenever its retainUntil comes, years after the end; refusing its retry would keep the set for ever.
+  if (task.step !== TaskStep.PURGE && endedBeforeGrace(request, now, graceMinutes)) {
     throw conflict(
       `Request ${request.id} ended more than DSR_STAGED_GRACE_MINUTES (${graceMinutes}) ago: what it collected and the records its survey planned to erase are removed, so its tasks can no longer be retried; submit a new request`,
       { status: request.status },
