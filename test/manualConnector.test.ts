@@ -85,6 +85,21 @@ describeEachDatabase("manual connector", (db) => {
     }
   });
 
+  it("takes found records only under the categories the connector declares, so the export says truly what the system holds", async () => {
+    const r = await submit(t, { type: "ACCESS", subject: { email: "katherine.johnson@example.com" }, identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const SHOW = `query($id: ID!) { request(id: $id) { status tasks { id connector step status outcome { records } } } }`;
+    const task = await t.waitFor(async () => (await t.ok(SHOW, { id: r.id })).request.tasks.find((x: any) => x.connector === "paper-archive" && x.status === "AWAITING_INPUT"), "the archive's collect awaits a person", 20_000);
+    const COMPLETE = `mutation($id: ID!, $records: [ManualRecordInput!]) { completeManualTask(input: { taskId: $id, records: $records }) { status } }`;
+    const record = (category: string) => ({ category, type: "letter", id: "box-7", data: { text: "hello" } });
+    const refused = await t.gql(COMPLETE, { id: task.id, records: [record("SUPPORT"), record("PAYMENTS")] }, Role.PRIVACY_OFFICER);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["BAD_USER_INPUT"]);
+    expect((await t.ok(SHOW, { id: r.id })).request.tasks.find((x: any) => x.id === task.id)).to.include({ status: "AWAITING_INPUT", outcome: null });
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE taskId = ?`, [task.id]);
+    expect(Number(n), "nothing staged").to.equal(0);
+    await t.ok(COMPLETE, { id: task.id, records: [record("SUPPORT")] }, Role.PRIVACY_OFFICER);
+  });
+
   it("reports its health under its own name", async () => {
     const { connectors } = await t.ok(`{ connectors { name manual health { ok message } } }`);
     const archive = connectors.find((c: any) => c.name === "paper-archive");

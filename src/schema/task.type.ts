@@ -184,7 +184,7 @@ export class CompleteManualTaskInput {
   @IsUUID("all", { message: "taskId must be a task id (a UUID)" })
   taskId!: string;
 
-  @Field(() => [ManualRecordInput], { nullable: true, description: "COLLECT: the records found (an empty list when none); at most 10,000." })
+  @Field(() => [ManualRecordInput], { nullable: true, description: "COLLECT: the records found (an empty list when none), each of one of the connector's categories; at most 10,000." })
   @IsOptional()
   @ArrayMaxSize(10_000)
   @ValidateNested({ each: true })

@@ -34,6 +34,9 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   let result: TaskResult;
   if (task.step === TaskStep.COLLECT) {
     if (input.records === undefined) throw badField("records", "attach the records found (an empty list when there are none)");
+    // The export names each file's category and system: a record filed under a category the system does not hold would misstate both.
+    const declared = categoriesOf(task.connector);
+    if (input.records.some((r) => !declared.includes(r.category))) throw badField("records", `records must be of ${task.connector}'s categories: ${declared.join(", ")}`);
     const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
     const writer = new StagingWriter(() => stagingKeyIn(em, keys, task.requestId, now), target, insertWith(em), () => now);
     for (const r of input.records) await writer.add({ category: r.category as never, type: r.type, id: r.id, data: r.data, recordedAt: r.recordedAt ?? undefined });
