@@ -140,6 +140,17 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(refused.errors![0].message).not.to.include(GRACE);
     const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM requests WHERE subjectEmail = ?`, [GRACE]);
     expect(Number(n), "nothing stored").to.equal(1);
+    // Racing calls with one key, some with the flag and some without: one request; a call with the flag
+    // is answered with it only when it is a minor's, otherwise CONFLICT.
+    const HOPPER = { email: "katherine.johnson@example.com" };
+    const raced = await Promise.all([true, false, true, false, true, false].map((concernsMinor) => t.gql(MINOR, { input: { idempotencyKey: "settings-minor-race", subject: HOPPER, concernsMinor } }, Role.SERVICE).then((a) => ({ concernsMinor, a }))));
+    const rows = await t.ds.query(`SELECT id, concernsMinor FROM requests WHERE idempotencyKey = 'settings-minor-race'`);
+    expect(rows).to.have.length(1);
+    const winnerMinor = Boolean(Number(rows[0].concernsMinor));
+    for (const { concernsMinor, a } of raced) {
+      if (concernsMinor && !winnerMinor) expect(a.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+      else expect(a.data!.requestAccountDeletion.id).to.equal(rows[0].id);
+    }
   });
 
   it("erases nothing an access request received before it has still to collect: the copy holds what the deletion then erases", async () => {
