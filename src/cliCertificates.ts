@@ -28,7 +28,7 @@ export function addCertificateCommands(cli: Command, failure: (message: string, 
     .command("verify")
     .description("check a deletion certificate; exit 0 when valid, 1 when not (one line either way). Whitespace around the file's JSON (jq -r's newline) is ignored; any other change is not")
     .argument("<file>", "the certificate file (deletionCertificate.signed, or what `dsr certificate get` saved)")
-    .option("--public-key <pem file or URL>", `the service's published key: a PEM file, or its URL (${KEY_PATH}, or the service's address); without it, the key named in the file`)
+    .option("--public-key <pem file or URL>", `the service's published key: a PEM file, or its URL (${KEY_PATH}, or the service's address); without it no file is valid (the key a file names could be anyone's)`)
     .action(async (file: string, opts: { publicKey?: string }) => {
       const { verifyCertificateFile, verifyCertificateWithKey } = require("./certificates/verifyFile") as typeof import("./certificates/verifyFile");
       const fromUrl = opts.publicKey !== undefined && /^https?:\/\//i.test(opts.publicKey);

@@ -105,6 +105,85 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(Number(n)).to.equal(1);
   });
 
+  it("deletes a minor's data at once, keeping only what a legal obligation requires; a key first used without the minor flag is CONFLICT with it", async () => {
+    const logins = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
+    account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 3);
+    payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] });
+    receiver = new CallbackReceiver(() => t.clock.now());
+    await receiver.start();
+    t = await new TestService(db(), { ...FAST, DSR_CALLBACK_URL: receiver.url }, [account, payments, logins]).start();
+    const now = t.clock.now().getTime();
+    logins.seedDated(ADA, [new Date(now - 86_400_000), new Date(now - 2 * 86_400_000)]);
+    payments.seedDated(ADA, [new Date(now - 86_400_000)]);
+    const MINOR = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id status concernsMinor duplicateOf } }`;
+    const r = (await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-1", subject: { email: ADA }, concernsMinor: true } }, Role.SERVICE)).requestAccountDeletion;
+    expect(r).to.include({ concernsMinor: true, duplicateOf: null });
+    await until(r.id, "COMPLETED");
+    // The systems: the account is gone (terminated), the logins too (90 days of security monitoring is a
+    // legitimate interest, which does not keep a minor's data); the payment stays under tax law.
+    expect(account.data.get(ADA) ?? []).to.deep.equal([]);
+    expect(logins.data.get(ADA) ?? []).to.deep.equal([]);
+    expect(payments.data.get(ADA)).to.have.length(1);
+    // The settings page is told that something was kept (how many records, no more), so it does not say "all deleted".
+    await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
+    expect(receiver.accepted.find((e) => e.requestId === r.id && e.status === "COMPLETED")).to.deep.include({ keptRecords: 1, residualRecords: 0 });
+    const [{ priority }] = await t.ds.query(`SELECT MIN(priority) AS priority FROM tasks WHERE requestId = ?`, [r.id]);
+    expect(Number(priority), "claimed before other requests").to.equal(10);
+    // The same key answers the same request, with or without the flag.
+    expect((await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-1", subject: { email: ADA } } }, Role.SERVICE)).requestAccountDeletion.id).to.equal(r.id);
+    // A key whose deletion was not about a minor cannot answer for one: it kept what a minor's would erase.
+    const GRACE = "grace.hopper@example.com";
+    const adult = (await t.ok(MINOR, { input: { idempotencyKey: "settings-minor-2", subject: { email: GRACE } } }, Role.SERVICE)).requestAccountDeletion;
+    expect(adult.concernsMinor).to.equal(false);
+    const refused = await t.gql(MINOR, { input: { idempotencyKey: "settings-minor-2", subject: { email: GRACE }, concernsMinor: true } }, Role.SERVICE);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).not.to.include(GRACE);
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM requests WHERE subjectEmail = ?`, [GRACE]);
+    expect(Number(n), "nothing stored").to.equal(1);
+    // Racing calls with one key, some with the flag and some without: one request; a call with the flag
+    // is answered with it only when it is a minor's, otherwise CONFLICT.
+    const HOPPER = { email: "katherine.johnson@example.com" };
+    const raced = await Promise.all([true, false, true, false, true, false].map((concernsMinor) => t.gql(MINOR, { input: { idempotencyKey: "settings-minor-race", subject: HOPPER, concernsMinor } }, Role.SERVICE).then((a) => ({ concernsMinor, a }))));
+    const rows = await t.ds.query(`SELECT id, concernsMinor FROM requests WHERE idempotencyKey = 'settings-minor-race'`);
+    expect(rows).to.have.length(1);
+    const winnerMinor = Boolean(Number(rows[0].concernsMinor));
+    for (const { concernsMinor, a } of raced) {
+      if (concernsMinor && !winnerMinor) expect(a.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+      else expect(a.data!.requestAccountDeletion.id).to.equal(rows[0].id);
+    }
+  });
+
+  it("erases nothing an access request received before it has still to collect: the copy holds what the deletion then erases", async () => {
+    await start();
+    payments.seed(ADA, 3);
+    // The access request's first collect from the payment system meets a busy system and is retried later.
+    payments.script("collect", { kind: "retryable", retryAfterMs: 1000 });
+    const access = (await t.ok(`mutation { submitRequest(input: { type: ACCESS, subject: { email: "${ADA}" }, identityVerified: true, verificationEvidence: "signed-in session" }) { id } }`)).submitRequest;
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: access.id });
+    await t.waitFor(async () => (payments.callsOf("collect").length ? true : undefined), "the access request's first collect");
+    const r = await trigger("settings-key-access");
+    const TASKS = `query($id: ID!) { request(id: $id) { status tasks { connector step status lastError outcome { records erased } } } }`;
+    const ended = (id: string) =>
+      t.waitFor(async () => {
+        t.clock.advance(5_000);
+        const x = (await t.ok(TASKS, { id })).request;
+        return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+      }, "ended", 30_000);
+    const [copy, deletion] = [await ended(access.id), await ended(r.id)];
+    const step = (x: any, connector: string, name: string) => x.tasks.find((task: any) => task.connector === connector && task.step === name);
+    expect(copy.status).to.equal("COMPLETED");
+    expect(step(copy, "payments", "COLLECT").outcome.records, "the copy holds the 3 payments").to.equal(3);
+    expect(deletion.status).to.equal("COMPLETED");
+    expect(step(deletion, "payments", "ERASE").outcome.erased).to.equal(3);
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+    // The payment system was erased only after the access request's last collect from it.
+    const [{ idempotencyKey }] = await t.ds.query(`SELECT idempotencyKey FROM tasks WHERE requestId = ? AND connector = 'payments' AND step = 'COLLECT'`, [access.id]);
+    const lastCollect = payments.callsOf("collect").filter((c) => c.idempotencyKey === idempotencyKey).at(-1)!.wallMs;
+    expect(payments.callsOf("erase")[0].wallMs).to.be.greaterThan(lastCollect);
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM audit_events WHERE requestId = ? AND action = 'task.deferred'`, [r.id]);
+    expect(Number(n), "the wait is in the audit trail").to.be.greaterThan(0);
+  });
+
   it("POSTs a signed callback for each status change, in order, with no personal data", async () => {
     await start();
     const r = await trigger("settings-key-0004");
@@ -112,7 +191,8 @@ describeEachDatabase("account deletion from settings", (db) => {
     await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "two callbacks");
     expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
     const last = receiver.accepted[1];
-    expect(last).to.deep.include({ type: "request.status_changed", requestId: r.id, idempotencyKey: "settings-key-0004", requestType: "DELETION", statusReason: null });
+    expect(last).to.deep.include({ type: "request.status_changed", requestId: r.id, idempotencyKey: "settings-key-0004", requestType: "DELETION", statusReason: null, keptRecords: 0, residualRecords: 0 });
+    expect(receiver.accepted[0]).not.to.have.property("keptRecords");
     expect(receiver.deliveries.every((d) => !d.body.includes(ADA) && !d.body.includes("u-1"))).to.equal(true);
     expect(receiver.deliveries.map((d) => d.eventId)).to.deep.equal(receiver.accepted.map((e) => e.id));
     expect(receiver.refused).to.deep.equal([]);

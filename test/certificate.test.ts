@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { verifyDocument } from "../src/certificates/signing";
+import { keyFromPrivatePem, signDocument, verifyDocument } from "../src/certificates/signing";
 import { createManualConnector } from "../src/connectors/manual";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase, tempDir } from "./support/databases";
@@ -88,9 +88,31 @@ describeEachDatabase("deletion certificate", (db) => {
     const pinned = dsrVerify(file, "--public-key", key);
     expect(pinned.code, pinned.stderr).to.equal(0);
     expect(pinned.stdout).to.equal(`certificate valid: request ${id} completed ${cert.completedAt}, 4 record(s) erased, 2 kept; signed by the given key ${cert.keyId}\n`);
+    // Without the service's key the file is not called valid: the key it names could be anyone's.
     const unpinned = dsrVerify(file);
-    expect(unpinned.code).to.equal(0);
-    expect(unpinned.stdout).to.match(/named in the file \(pass --public-key to pin the service's key\)\n$/);
+    expect(unpinned.code).to.equal(1);
+    expect(unpinned.stdout).to.equal("");
+    expect(unpinned.stderr).to.equal(
+      `dsr: certificate INVALID: not checked against the service's key: the file is signed by key ${cert.keyId}, which it names itself (anyone can sign a file with a key of their own); pass --public-key with the service's published key\n`,
+    );
+  });
+
+  it("calls no certificate valid that another key signed, however well formed: a forgery signed with the forger's own key", async () => {
+    await start();
+    const id = await completedDeletion();
+    const { signed } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    const body = JSON.parse(signed).certificate;
+    // The forger claims the two kept payments were erased too, and signs with a key of their own.
+    const forged = { ...body, erased: body.erased.map((e: any) => (e.connector === "payments" ? { ...e, records: 3, kept: 0 } : e)), kept: [] };
+    const file = path.join(dir, "forged.json");
+    fs.writeFileSync(file, signDocument(forged, keyFromPrivatePem(generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString())));
+    const offline = dsrVerify(file);
+    expect(offline.code, offline.stdout).to.equal(1);
+    expect(offline.stdout).to.equal("");
+    expect(offline.stderr).to.match(/^dsr: certificate INVALID: not checked against the service's key/);
+    const pinned = dsrVerify(file, "--public-key", await publishedKey());
+    expect(pinned.code).to.equal(1);
+    expect(pinned.stderr).to.match(/^dsr: certificate INVALID: signed by key ed25519:[0-9a-f]{16}, not by the given key/);
   });
 
   it("says how each erasure is known: read back, the connector's report, or a person's attestation (named)", async function () {
@@ -184,6 +206,77 @@ describeEachDatabase("deletion certificate", (db) => {
     const access = await submit(t, { type: "ACCESS", subject: { email: "grace.hopper@example.com" }, identityVerified: true, verificationEvidence: "x-check" });
     expect((await t.gql(CERTIFICATE, { id: access.id })).errors![0].extensions.code).to.equal("CONFLICT");
     expect((await t.gql(CERTIFICATE, { id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc" })).errors![0].extensions.code).to.equal("NOT_FOUND");
+  });
+
+  it("names the legal hold that keeps a set past its retention, when the hold came after the erasure", async () => {
+    await start();
+    const id = await completedDeletion();
+    const before = (await t.ok(CERTIFICATE, { id })).deletionCertificate.kept;
+    expect(before.map((k: any) => [k.connector, k.records, k.holdId])).to.deep.equal([["payments", 2, null]]);
+    const { placeLegalHold: hold } = await t.ok(
+      `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Tax audit", caseReference: "AUD-9" }) { id } }`,
+      {},
+      Role.PRIVACY_OFFICER,
+    );
+    // Eight years on, the tax rule no longer keeps the two payments; the hold does.
+    t.clock.advance(8 * 365 * DAY);
+    const held = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].holdId ? kept : undefined;
+    }, "the certificate names the hold");
+    expect(payments.data.get(ADA), "the hold keeps both payments").to.have.length(2);
+    expect(held).to.deep.equal([{ connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "legal hold AUD-9", retainUntil: null, holdId: hold.id, status: "OPEN" }]);
+    // Released: the purge erases them and closes the set.
+    await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Audit closed") { status } }`, { id: hold.id }, Role.PRIVACY_OFFICER);
+    const closed = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].status === "CLOSED" ? kept : undefined;
+    }, "the held set purged once released");
+    expect(closed[0]).to.include({ holdId: hold.id, records: 2 });
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+  });
+
+  it("shows a set an earlier deletion kept as closed once a later deletion (a minor's) erased it, and says which", async () => {
+    const logins = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 1);
+    t = await new TestService(db(), FAST, [logins, account]).start();
+    const now = t.clock.now().getTime();
+    logins.seedDated(ADA, [new Date(now - DAY), new Date(now - 2 * DAY)]);
+    const first = await completedDeletion();
+    const before = (await t.ok(CERTIFICATE, { id: first })).deletionCertificate.kept;
+    expect(before.map((k: any) => [k.connector, k.records, k.status])).to.deep.equal([["auth-log", 2, "OPEN"]]);
+    // Learned later: the person is under 18. A minor's deletion keeps no legitimate-interest data.
+    const minor = await submit(t, { type: "DELETION", subject: { email: ADA, userId: "u-ada-1" }, identityVerified: true, verificationEvidence: "signed-in session", concernsMinor: true });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: minor.id });
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: minor.id })).request.status === "COMPLETED" ? true : undefined), "minor's deletion COMPLETED");
+    expect(logins.data.get(ADA) ?? [], "the logins are gone").to.deep.equal([]);
+    const after = (await t.ok(CERTIFICATE, { id: first })).deletionCertificate.kept;
+    expect(after.map((k: any) => [k.connector, k.records, k.status])).to.deep.equal([["auth-log", 2, "CLOSED"]]);
+    const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: first });
+    const closed = auditEvents.find((e: any) => e.action === "retention.erased_by_later_request");
+    expect(closed?.details).to.deep.include({ byRequest: minor.id, connector: "auth-log", exceptions: 1 });
+  });
+
+  it("lets an operator retry a purge that failed years after the deletion ended, so the kept set is purged and shown closed", async () => {
+    await start();
+    const id = await completedDeletion();
+    // Seven years on, the payment system refuses the purge of the two payments the tax rule kept.
+    payments.script("erase", { kind: "fatal" });
+    t.clock.advance(8 * 365 * DAY);
+    const TASKS = `query($id: ID!) { request(id: $id) { status tasks { id step status } } }`;
+    const failed = await t.waitFor(async () => (await t.ok(TASKS, { id })).request.tasks.find((x: any) => x.step === "PURGE" && x.status === "FAILED"), "the purge failed");
+    expect(payments.data.get(ADA)).to.have.length(2);
+    expect((await t.ok(CERTIFICATE, { id })).deletionCertificate.kept.map((k: any) => k.status)).to.deep.equal(["OPEN"]);
+    // The purge works from the identities an open exception keeps, not from what the grace removed.
+    const retried = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: failed.id });
+    expect(retried.errors, JSON.stringify(retried.errors)).to.equal(undefined);
+    const kept = await t.waitFor(async () => {
+      const { kept } = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+      return kept[0].status === "CLOSED" ? kept : undefined;
+    }, "the kept set purged");
+    expect(kept[0]).to.include({ connector: "payments", records: 2 });
+    expect(payments.data.get(ADA) ?? []).to.deep.equal([]);
+    expect((await t.ok(TASKS, { id })).request.status, "the deletion stays COMPLETED").to.equal("COMPLETED");
   });
 
   it("gives one subject the same reference on every certificate, and a different subject another", async () => {

@@ -99,15 +99,17 @@ describe("dsr certificate get / verify", () => {
   it("verifies a certificate saved with jq -r's extra newline or with trailing whitespace, and still refuses any change inside", async () => {
     const { signed } = (await t.ok(`query($id: ID!) { deletionCertificate(requestId: $id) { signed } }`, { id })).deletionCertificate;
     const dir = tempDir();
+    const key = path.join(dir, "key.pem");
+    fs.writeFileSync(key, await (await fetch(new URL("/.well-known/dsr-certificate-key.pem", t.url))).text());
     const variants = { "jq -r": `${signed}\n`, "trailing spaces": `${signed.trimEnd()}   \t\n`, "CRLF": `${signed.trimEnd()}\r\n`, "no newline": signed.trimEnd() };
     for (const [what, text] of Object.entries(variants)) {
       fs.writeFileSync(path.join(dir, "c.json"), text);
-      const run = await dsr(["certificate", "verify", path.join(dir, "c.json")]);
+      const run = await dsr(["certificate", "verify", path.join(dir, "c.json"), "--public-key", key]);
       expect(run.code, `${what}: ${run.stderr}`).to.equal(0);
     }
     // A space inside the JSON is a change, as is any changed byte.
     fs.writeFileSync(path.join(dir, "c.json"), signed.replace('{"certificate":', '{ "certificate":'));
-    const spaced = await dsr(["certificate", "verify", path.join(dir, "c.json")]);
+    const spaced = await dsr(["certificate", "verify", path.join(dir, "c.json"), "--public-key", key]);
     expect(spaced.code).to.equal(1);
     expect(spaced.stderr).to.equal("dsr: certificate INVALID: the file was changed: it is not in the form it was issued in\n");
   });

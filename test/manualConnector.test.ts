@@ -85,6 +85,21 @@ describeEachDatabase("manual connector", (db) => {
     }
   });
 
+  it("takes found records only under the categories the connector declares, so the export says truly what the system holds", async () => {
+    const r = await submit(t, { type: "ACCESS", subject: { email: "katherine.johnson@example.com" }, identityVerified: true, verificationEvidence: "test" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const SHOW = `query($id: ID!) { request(id: $id) { status tasks { id connector step status outcome { records } } } }`;
+    const task = await t.waitFor(async () => (await t.ok(SHOW, { id: r.id })).request.tasks.find((x: any) => x.connector === "paper-archive" && x.status === "AWAITING_INPUT"), "the archive's collect awaits a person", 20_000);
+    const COMPLETE = `mutation($id: ID!, $records: [ManualRecordInput!]) { completeManualTask(input: { taskId: $id, records: $records }) { status } }`;
+    const record = (category: string) => ({ category, type: "letter", id: "box-7", data: { text: "hello" } });
+    const refused = await t.gql(COMPLETE, { id: task.id, records: [record("SUPPORT"), record("PAYMENTS")] }, Role.PRIVACY_OFFICER);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["BAD_USER_INPUT"]);
+    expect((await t.ok(SHOW, { id: r.id })).request.tasks.find((x: any) => x.id === task.id)).to.include({ status: "AWAITING_INPUT", outcome: null });
+    const [{ n }] = await t.ds.query(`SELECT COUNT(*) AS n FROM staged_batches WHERE taskId = ?`, [task.id]);
+    expect(Number(n), "nothing staged").to.equal(0);
+    await t.ok(COMPLETE, { id: task.id, records: [record("SUPPORT")] }, Role.PRIVACY_OFFICER);
+  });
+
   it("reports its health under its own name", async () => {
     const { connectors } = await t.ok(`{ connectors { name manual health { ok message } } }`);
     const archive = connectors.find((c: any) => c.name === "paper-archive");
@@ -110,5 +125,65 @@ describe("manual connector configuration", () => {
     expect(problems({ collect: "Search.", erase: "Shred.", rectify: "Fix." })).to.deep.equal(["instructions.rectify: not a step of this connector (its steps: collect, erase)"]);
     expect(problems({ collect: " ", erase: "Shred." })).to.deep.equal(["instructions.collect must say what the person does"]);
     expect(problems("Search the boxes.", ["access"])).to.deep.equal([]);
+  });
+});
+
+/** A CRM that corrects only the fields it has a column for, and says nothing of the others (a connector's bug). */
+class SilentCrm extends ScriptedConnector {
+  override async rectify(_ids: unknown, changes: readonly { field: string; value: string }[]) {
+    return { changed: changes.map((c) => c.field).filter((f) => f === "jobTitle"), notHeld: [] };
+  }
+}
+
+describeEachDatabase("manual and connector corrections", (db) => {
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+  });
+  const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { id connector step status lastError outcome { changed notHeld } } } }`;
+  const correction = async () => {
+    const r = await submit(t, {
+      type: "CORRECTION",
+      subject: { email: "ada.lovelace@example.com" },
+      corrections: [{ field: "jobTitle", value: "Analyst" }, { field: "phone", value: "+44 20 7946 0000" }],
+      identityVerified: true,
+      verificationEvidence: "test",
+    });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    return r.id as string;
+  };
+  const ended = (id: string) =>
+    t.waitFor(async () => {
+      const r = (await t.ok(SHOW, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+    }, "correction ended", 20_000);
+
+  it("takes from a person the fields they changed, each one the correction asks for, and names the others not held", async () => {
+    const archive = createManualConnector({ name: "paper-archive", categories: ["ACCOUNT"], supports: ["rectification"], instructions: "Correct the subject's paper file." });
+    t = await new TestService(db(), FAST, [archive]).start();
+    const id = await correction();
+    const task = await t.waitFor(async () => (await t.ok(SHOW, { id })).request.tasks.find((x: any) => x.step === "RECTIFY" && x.status === "AWAITING_INPUT"), "the archive's correction awaits a person", 20_000);
+    const COMPLETE = `mutation($id: ID!, $fields: [String!]) { completeManualTask(input: { taskId: $id, changedFields: $fields }) { status } }`;
+    // Nothing said about the fields, or a field the correction does not ask for: refused, nothing recorded.
+    for (const fields of [null, ["jobTitle", "secretField"]]) {
+      const refused = await t.gql(COMPLETE, { id: task.id, fields }, Role.PRIVACY_OFFICER);
+      expect(refused.errors?.map((e) => e.extensions.code), JSON.stringify(fields)).to.deep.equal(["BAD_USER_INPUT"]);
+      expect(JSON.stringify(refused.errors), "echoes nothing").not.to.include("secretField");
+    }
+    expect((await t.ok(SHOW, { id })).request.tasks[0]).to.include({ status: "AWAITING_INPUT", outcome: null });
+    await t.ok(COMPLETE, { id: task.id, fields: ["jobTitle"] }, Role.PRIVACY_OFFICER);
+    const done = await ended(id);
+    expect(done.status).to.equal("COMPLETED");
+    expect(done.tasks[0].outcome).to.deep.equal({ changed: ["jobTitle"], notHeld: ["phone"] });
+    const [event] = await t.ds.query(`SELECT details FROM audit_events WHERE action = 'task.completed_by_hand'`);
+    expect(JSON.parse(typeof event.details === "string" ? event.details : JSON.stringify(event.details))).to.deep.include({ changed: ["jobTitle"], notHeld: ["phone"] });
+  });
+
+  it("fails a correction whose connector neither changed a field it was asked to nor said it does not hold it", async () => {
+    t = await new TestService(db(), { ...FAST, DSR_TASK_MAX_ATTEMPTS: "1" }, [new SilentCrm({ name: "crm", supports: ["rectification"] })]).start();
+    const done = await ended(await correction());
+    expect(done.status).to.equal("FAILED");
+    expect(done.tasks[0]).to.include({ status: "FAILED" });
+    expect(done.tasks[0].lastError).to.include("phone");
   });
 });

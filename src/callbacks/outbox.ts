@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { EntityManager } from "typeorm";
-import { RequestSource, RequestStatus } from "../domain/enums";
-import { RequestRow, StatusCallbackRow, StatusCallbackStatus } from "../entities";
+import { RequestSource, RequestStatus, RequestType } from "../domain/enums";
+import { TaskStep } from "../domain/tasks";
+import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskRow } from "../entities";
+import { answeringRequestId } from "../queries/exportFinder";
 
 /** The JSON body of a status callback. Ids and statuses only: never the subject's identities. */
 export interface StatusCallbackEvent {
@@ -16,6 +18,13 @@ export interface StatusCallbackEvent {
   status: RequestStatus;
   /** Why it failed, was rejected or cancelled (user words, no internals). */
   statusReason: string | null;
+  /**
+   * A COMPLETED deletion only: records still kept (retention rules or legal holds, the request's
+   * retentionExceptions) and records left holding personal data that could not be erased (residualRecords).
+   * Anything above 0 means the person's data is not all gone: do not tell them it is.
+   */
+  keptRecords?: number;
+  residualRecords?: number;
   /** Orders one request's callbacks (they are also delivered in this order). */
   sequence: number;
   occurredAt: string;
@@ -23,6 +32,13 @@ export interface StatusCallbackEvent {
 
 /** Requests whose status changes are called back: those the settings page brought in. */
 export const wantsStatusCallbacks = (row: RequestRow): boolean => row.source === RequestSource.SETTINGS;
+
+/** What a completed deletion (or the one whose work answered it) left in the systems: counts only. */
+async function leftBehind(em: EntityManager, requestId: string): Promise<{ keptRecords: number; residualRecords: number }> {
+  const kept = await em.getRepository(RetentionExceptionRow).findBy({ requestId, status: RetentionExceptionStatus.OPEN });
+  const erasures = await em.getRepository(TaskRow).findBy({ requestId, step: TaskStep.ERASE });
+  return { keptRecords: kept.reduce((n, e) => n + e.recordCount, 0), residualRecords: erasures.reduce((n, t) => n + (t.result?.residual ?? 0), 0) };
+}
 
 /**
  * Puts a status change in the outbox. MUST run in the transaction that changed the status: the
@@ -40,6 +56,7 @@ export async function enqueueStatusCallback(em: EntityManager, moved: RequestRow
     previousStatus,
     status: moved.status,
     statusReason: moved.statusReason,
+    ...(moved.type === RequestType.DELETION && moved.status === RequestStatus.COMPLETED ? await leftBehind(em, answeringRequestId(moved)) : {}),
     sequence: moved.version,
     occurredAt: now.toISOString(),
   };

@@ -61,7 +61,7 @@ export interface CertifiedRetention {
   retainUntil: string | null;
   /** The legal hold that keeps the set, when a hold does. */
   holdId: string | null;
-  /** OPEN while kept, CLOSED once purged. */
+  /** OPEN while kept; CLOSED once purged, or erased by a later deletion of the person (its audit trail names which). */
   status: string;
 }
 

@@ -12,7 +12,7 @@ function read(file: string, what: string): string | { reason: string } {
   }
 }
 
-/** What `dsr certificate verify` says about a file, offline: one line, valid or why not. */
+/** What `dsr certificate verify` says about a file, offline: one line, valid (signed by the given key) or why not. */
 export function verifyCertificateFile(file: string, publicKeyFile?: string): FileVerification {
   const pem = publicKeyFile === undefined ? undefined : read(publicKeyFile, "public key");
   if (pem !== undefined && typeof pem !== "string") return { ok: false, unreadable: true, ...pem };
@@ -25,6 +25,11 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   if (typeof text !== "string") return { ok: false, unreadable: true, ...text };
   const outcome = verifyDocument<DeletionCertificateBody>(text, pem);
   if (!outcome.ok) return outcome;
+  // The key a file names proves only that the file was not changed since someone signed it: anyone can make
+  // a key and sign a certificate of their own with it. Valid means signed by the service's key.
+  if (!outcome.pinned) {
+    return { ok: false, reason: `not checked against the service's key: the file is signed by key ${outcome.keyId}, which it names itself (anyone can sign a file with a key of their own); pass --public-key with the service's published key` };
+  }
   const c = outcome.certificate;
   if (!KNOWN_CERTIFICATE_FORMATS.includes(c.format)) return { ok: false, reason: `unknown certificate format ${JSON.stringify(c.format)}` };
   const erased = (c.erased ?? []).reduce((n, e) => n + e.records, 0);
@@ -34,6 +39,5 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   // Records whose erasure nobody read back: the service has a connector's or a person's word for them.
   const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.records > 0);
   const taken = unchecked.length ? ` (${unchecked.map((e) => `${e.records} in ${e.connector} ${e.confirmation === "ATTESTED" ? `attested by ${e.attestedBy}` : "on the connector's report"}`).join(", ")}, not read back)` : "";
-  const by = outcome.pinned ? `the given key ${outcome.keyId}` : `key ${outcome.keyId} named in the file (pass --public-key to pin the service's key)`;
-  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by ${by}` };
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by the given key ${outcome.keyId}` };
 }

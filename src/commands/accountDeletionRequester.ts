@@ -15,6 +15,8 @@ export interface AccountDeletionCommand {
   subject: SubmitRequestCommand["subject"];
   /** What the settings session proved (no personal data); a default says "authenticated settings session". */
   verificationEvidence?: string | null;
+  /** The account holder is under 18: the deletion keeps only what a legal obligation requires. */
+  concernsMinor?: boolean | null;
 }
 
 const DEFAULT_EVIDENCE = "authenticated account settings session";
@@ -51,6 +53,10 @@ async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletion
   if (row && (!sameSubject(row, input.subject) || row.submittedBy !== submitterId(actor))) {
     throw conflict("This idempotency key was already used for a different subject; use a new key for each deletion");
   }
+  if (row && input.concernsMinor === true && !row.concernsMinor) {
+    // Answering with it would report a minor's deletion done while legitimate-interest retention kept part of their data.
+    throw conflict("This idempotency key belongs to a deletion not made for a person under 18, which keeps data that a minor's deletion erases; use a new key for the minor's deletion");
+  }
   return row;
 }
 
@@ -71,7 +77,7 @@ export async function requestAccountDeletion(services: Services, actor: Actor, i
       const { row } = newRequestRow(
         services,
         actor,
-        { type: RequestType.DELETION, subject: input.subject, identityVerified: true, verificationEvidence: input.verificationEvidence?.trim() || DEFAULT_EVIDENCE },
+        { type: RequestType.DELETION, subject: input.subject, identityVerified: true, verificationEvidence: input.verificationEvidence?.trim() || DEFAULT_EVIDENCE, concernsMinor: input.concernsMinor === true },
         now,
         { source: RequestSource.SETTINGS, verificationMethod: VerificationMethod.SESSION, idempotencyKey: input.idempotencyKey },
       );

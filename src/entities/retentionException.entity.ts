@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { TimestampColumn } from "./columns";
 
-/** OPEN while the records are kept; CLOSED once they were purged. */
+/** OPEN while the records are kept; CLOSED once they were purged, or a later deletion of the person erased them. */
 export enum RetentionExceptionStatus {
   OPEN = "OPEN",
   CLOSED = "CLOSED",

@@ -14,6 +14,10 @@ import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
+import { exceptionsErasedBy } from "../queries/retentionFinder";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { SYSTEM_ACTOR } from "../audit/actor";
+import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
@@ -147,6 +151,11 @@ export async function runErasure(services: Services, connector: Connector, task:
     closeExceptions = inScope.filter((e) => !unchanged.includes(e)).map((e) => e.id);
     kept = kept.filter((k) => !unchanged.some((e) => same(e, k)));
   }
+  // Read back, keeping nothing of a category it could erase: what earlier deletions of the person say
+  // they keep of it is gone (a minor's deletion erases what an adult's kept); their exceptions close.
+  const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !kept.some((k) => k.category === c) && !soFar.residual.some((r) => String(r.category) === c));
+  const erasedElsewhere = await exceptionsErasedBy(ds, request, task.connector, gone);
+  closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
   const residual = soFar.residual.reduce((n, r) => n + r.count, 0);
@@ -169,7 +178,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up
     // again: without them, residue the closing pass no longer meets by collecting (a dispute whose
     // charge no longer carries the email) would be taken for gone.
-    { kept, closeExceptions, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
+    { kept, closeExceptions, within: erasedElsewhere.length ? (em) => auditErasedElsewhere(em, erasedElsewhere, task, now()) : undefined, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
   );
 }
 
@@ -210,4 +219,17 @@ function settledOf(s: ErasureSoFar): { result?: TaskResult } {
 async function owesClosingPass(ds: Services["ds"], task: TaskRow): Promise<boolean> {
   const { erases, edges } = await eraseGraph(ds.manager, task.requestId);
   return erasesWaitedFor(erases, edges, (waiter) => waiter.status !== TaskStatus.SKIPPED).some((t) => t.id === task.id);
+}
+
+/** On each earlier request whose kept sets a later erasure removed: which request, which connector, how many sets. */
+async function auditErasedElsewhere(em: EntityManager, exceptions: readonly RetentionExceptionRow[], task: TaskRow, now: Date): Promise<void> {
+  const byRequest = new Map<string, RetentionExceptionRow[]>();
+  for (const e of exceptions) byRequest.set(e.requestId, [...(byRequest.get(e.requestId) ?? []), e]);
+  for (const [requestId, sets] of byRequest) {
+    await appendAuditEvent(
+      em,
+      { requestId, actor: SYSTEM_ACTOR, action: "retention.erased_by_later_request", details: { byRequest: task.requestId, connector: task.connector, exceptions: sets.length, records: sets.reduce((n, e) => n + e.recordCount, 0) } },
+      now,
+    );
+  }
 }

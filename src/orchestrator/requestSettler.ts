@@ -58,6 +58,7 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   if (target === RequestStatus.COMPLETED) {
     statusReason = await nothingDone(em, request, counts);
     if (statusReason) target = RequestStatus.FAILED;
+    else if (request.type === RequestType.CORRECTION) statusReason = await correctedOnlyIn(em, request);
     // A deletion is done once the systems erased before its identity sources were looked at again.
     else if (request.type === RequestType.DELETION && (await armClosingPasses(em, requestId, now)) > 0) return request;
   }
@@ -98,6 +99,28 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: work.step }, order: { connector: "ASC" } });
   if (!tasks.length) return `No connector in this installation can ${work.verb}: nothing was done (add connectors that support ${work.action})`.slice(0, 500);
   return `No connector could ${work.verb}: ${tasks.map((t) => `${t.connector} skipped${t.note ? ` (${t.note})` : ""}`).join("; ")}`.slice(0, 500);
+}
+
+/**
+ * What a correction that COMPLETED did not correct, or null when every field asked was changed and no
+ * system skipped: a system whose RECTIFY was skipped (it cannot correct data) may still hold the old
+ * values, and a field no system changed was changed nowhere. COMPLETED alone would say every system
+ * now holds the new value.
+ */
+async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<string | null> {
+  const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
+  const changed = [...new Set(tasks.flatMap((t) => t.result?.changed ?? []))].sort();
+  const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f)).sort();
+  const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
+  if (!nowhere.length && !skipped.length) return null;
+  return [
+    `Corrected: ${changed.join(", ")}.`,
+    nowhere.length ? `Held by no system that corrected data: ${nowhere.join(", ")}.` : "",
+    skipped.length ? `Not corrected in ${skipped.join("; ")}: these systems may still hold the old values.` : "",
+  ]
+    .filter(Boolean)
+    .join(" ")
+    .slice(0, 500);
 }
 
 function countsDetails(counts: TaskCounts): Record<string, number> {

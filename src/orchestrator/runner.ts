@@ -2,6 +2,7 @@ import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRe
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { describeManualHold, manualHold } from "./manualHold";
 import { RequestType } from "../domain/enums";
+import { correctionGaps } from "../domain/corrections";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
@@ -23,8 +24,12 @@ import { extendTaskUnits } from "./holdFence";
 import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
-import { returnTask } from "./sql/returnTask";
+import { deferTask, returnTask } from "./sql/returnTask";
+import { accessCollectingAhead } from "../queries/taskFinder";
 import { guardedBatchInsert } from "./sql/stageRecords";
+
+/** How long an erasure waits before it looks again at an access request still collecting from its system. */
+const ACCESS_WAIT_MS = 5_000;
 
 export interface RunOptions {
   workerId: string;
@@ -228,12 +233,26 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       }
       case TaskStep.ERASE:
       case TaskStep.PURGE: {
+        // An access request received first is answered with what the systems held: it collects before this erases.
+        const deletion = task.step === TaskStep.ERASE && !task.remoteReference ? await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId }) : null;
+        const ahead = deletion && (await accessCollectingAhead(ds, deletion, task.connector));
+        if (ahead) {
+          const reason = `Waits until access request ${ahead}, received first, has collected from ${task.connector}`;
+          if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
+          break;
+        }
         await runErasure(services, connector, task, ids, ctx, options, abort.signal);
         break;
       }
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-        const outcome = await untilAborted(connector.rectify!(ids, request.corrections ?? [], ctx), abort.signal);
+        const asked = request.corrections ?? [];
+        const outcome = await untilAborted(connector.rectify!(ids, asked, ctx), abort.signal);
+        const gaps = correctionGaps(asked.map((c) => c.field), outcome.changed, outcome.notHeld);
+        if (gaps.silent.length || gaps.notAsked.length) {
+          const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");
+          throw new ConnectorError(`${task.connector} ${said}: the correction cannot be reported done while a system may hold the old value`, `rectify outcome does not account for the fields asked`, false);
+        }
         await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now(), { handOff: options.handOff });
         break;
       }

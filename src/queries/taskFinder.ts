@@ -1,7 +1,8 @@
 import { DataSource, In } from "typeorm";
+import { RequestStatus, RequestType } from "../domain/enums";
 import type { NotSearchedRecords } from "../connectors/sdk";
-import { TaskStep } from "../domain/tasks";
-import { TaskDependencyRow, TaskRow } from "../entities";
+import { FINISHED_TASK_STATUSES, TaskStep } from "../domain/tasks";
+import { RequestRow, TaskDependencyRow, TaskRow } from "../entities";
 import type { NotSearchedRecordSet } from "../schema/request.type";
 
 /** Step order within a request, for display: identities first, then the work. */
@@ -28,4 +29,27 @@ export async function findNotSearched(ds: DataSource, requestId: string): Promis
 /** The kinds one connector's collect could not search for, as the request, the preview and the certificate name them. */
 export function notSearchedOf(connector: string, sets: readonly NotSearchedRecords[] | undefined): NotSearchedRecordSet[] {
   return (sets ?? []).map((n) => ({ connector, category: String(n.category), recordType: n.type, reason: n.reason }));
+}
+
+/**
+ * The id of an ACCESS or PORTABILITY request of the same person, received before `deletion` and at work,
+ * whose COLLECT from `connector` has not ended; or null. Its copy must hold what the deletion erases.
+ */
+export async function accessCollectingAhead(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<string | null> {
+  const row: { id: string } | undefined = await ds
+    .getRepository(RequestRow)
+    .createQueryBuilder("r")
+    .innerJoin(TaskRow, "t", "t.requestId = r.id")
+    .select("r.id", "id")
+    .where("r.subjectEmail = :email", { email: deletion.subjectEmail })
+    .andWhere("r.type IN (:...types)", { types: [RequestType.ACCESS, RequestType.PORTABILITY] })
+    .andWhere("r.status IN (:...open)", { open: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] })
+    .andWhere("r.receivedAt <= :at", { at: deletion.receivedAt })
+    .andWhere("r.id <> :id", { id: deletion.id })
+    .andWhere("t.connector = :connector AND t.step = :step", { connector, step: TaskStep.COLLECT })
+    .andWhere("t.status NOT IN (:...done)", { done: [...FINISHED_TASK_STATUSES] })
+    .orderBy("r.receivedAt", "ASC")
+    .limit(1)
+    .getRawOne();
+  return row?.id ?? null;
 }

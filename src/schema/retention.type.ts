@@ -70,7 +70,7 @@ export class RetentionException {
   @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold (not a rule) does." })
   holdId!: string | null;
 
-  @Field(() => RetentionExceptionStatus, { description: "OPEN while kept, CLOSED once purged." })
+  @Field(() => RetentionExceptionStatus, { description: "OPEN while kept; CLOSED once purged, or erased by a later deletion of the person (audit event retention.erased_by_later_request on this request names it)." })
   status!: RetentionExceptionStatus;
 
   @Field(() => Date, { description: "When the exception was recorded." })

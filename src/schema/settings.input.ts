@@ -1,5 +1,5 @@
 import { Type } from "class-transformer";
-import { IsOptional, Length, Matches, ValidateNested } from "class-validator";
+import { IsBoolean, IsOptional, Length, Matches, ValidateNested } from "class-validator";
 import { Field, InputType } from "type-graphql";
 import { SubjectInput } from "./request.input";
 import { IsFreeText } from "../domain/text";
@@ -17,6 +17,15 @@ export class RequestAccountDeletionInput {
   @ValidateNested()
   @Type(() => SubjectInput)
   subject!: SubjectInput;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      "True when the account holder is under 18 (POLICY.md: their data is deleted immediately once known, and the account terminated): the deletion's tasks run before others and it keeps only what a legal obligation requires. A key first used without it is CONFLICT with it (its deletion kept what this one erases): send a new key.",
+  })
+  @IsOptional()
+  @IsBoolean()
+  concernsMinor?: boolean | null;
 
   @Field(() => String, {
     nullable: true,

@@ -184,7 +184,7 @@ export class CompleteManualTaskInput {
   @IsUUID("all", { message: "taskId must be a task id (a UUID)" })
   taskId!: string;
 
-  @Field(() => [ManualRecordInput], { nullable: true, description: "COLLECT: the records found (an empty list when none); at most 10,000." })
+  @Field(() => [ManualRecordInput], { nullable: true, description: "COLLECT: the records found (an empty list when none), each of one of the connector's categories; at most 10,000." })
   @IsOptional()
   @ArrayMaxSize(10_000)
   @ValidateNested({ each: true })
@@ -197,7 +197,7 @@ export class CompleteManualTaskInput {
   @Max(1_000_000_000)
   erasedCount?: number | null;
 
-  @Field(() => [String], { nullable: true, description: "RECTIFY: the fields that were changed." })
+  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none)." })
   @IsOptional()
   @ArrayMaxSize(50)
   @IsIdentityText({ each: true })

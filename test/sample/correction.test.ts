@@ -64,6 +64,12 @@ describeEachDatabase("correction on the sample workspace", (db) => {
 
     const done = await correctedAndEnded(t, CHANGES);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // The ticketing system cannot correct data and still holds Ada's old name: the request says so.
+    const ticketing = ws.connectors.find((c) => c.spec.name === "ticketing")!;
+    expect((await collectAll(ticketing, { email: ADA })).filter((r) => r.type === "user").map((r) => r.data.name)).to.deep.equal(["Ada Lovelace"]);
+    expect(done.statusReason).to.equal(
+      "Corrected: jobTitle, name, phone. Held by no system that corrected data: favouriteColour. Not corrected in auth-log (auth-log does not support rectification); payments (payments does not support rectification); ticketing (ticketing does not support rectification): these systems may still hold the old values.",
+    );
 
     // The account database is the one system that rectifies: it changed what it holds and named the rest;
     // the systems that cannot rectify say so (SKIPPED) instead of staying silent.

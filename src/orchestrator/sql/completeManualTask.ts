@@ -1,6 +1,7 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { lockRow } from "../../db/transaction";
+import { correctionGaps } from "../../domain/corrections";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../../domain/tasks";
 import { keptSubjectEmail, RequestRow, TaskResult, TaskRow } from "../../entities";
 import { activeHoldsFor } from "../../queries/legalHoldFinder";
@@ -33,6 +34,9 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   let result: TaskResult;
   if (task.step === TaskStep.COLLECT) {
     if (input.records === undefined) throw badField("records", "attach the records found (an empty list when there are none)");
+    // The export names each file's category and system: a record filed under a category the system does not hold would misstate both.
+    const declared = categoriesOf(task.connector);
+    if (input.records.some((r) => !declared.includes(r.category))) throw badField("records", `records must be of ${task.connector}'s categories: ${declared.join(", ")}`);
     const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
     const writer = new StagingWriter(() => stagingKeyIn(em, keys, task.requestId, now), target, insertWith(em), () => now);
     for (const r of input.records) await writer.add({ category: r.category as never, type: r.type, id: r.id, data: r.data, recordedAt: r.recordedAt ?? undefined });
@@ -47,14 +51,19 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
     }
     result = { erased: input.erasedCount, confirmation: ErasureConfirmation.ATTESTED, attestedBy: actor.id };
   } else {
-    result = { changed: input.changedFields ?? [], notHeld: [] };
+    if (input.changedFields === undefined) throw badField("changedFields", "list the fields that were changed (an empty list when this system holds none of them)");
+    // A field the person does not list is one this system does not hold: they answer for every field asked.
+    const asked = ((await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId })).corrections ?? []).map((c) => c.field);
+    const changed = [...new Set(input.changedFields)];
+    if (correctionGaps(asked, changed, []).notAsked.length) throw badField("changedFields", "changedFields may only name fields this correction asks to change");
+    result = { changed, notHeld: correctionGaps(asked, changed, []).silent };
   }
   const updated = await em
     .getRepository(TaskRow)
     .update({ id: task.id, status: TaskStatus.AWAITING_INPUT }, { status: TaskStatus.SUCCEEDED, result, finishedAt: now, updatedAt: now });
   if (updated.affected !== 1) throw conflict(`Task ${task.id} was completed by someone else at the same time`);
   Object.assign(task, { status: TaskStatus.SUCCEEDED, result });
-  await auditTask(em, task, "completed_by_hand", now, { records: result.records ?? 0, erased: result.erased ?? 0 }, actor);
+  await auditTask(em, task, "completed_by_hand", now, { records: result.records ?? 0, erased: result.erased ?? 0, ...(result.changed ? { changed: result.changed, notHeld: result.notHeld } : {}) }, actor);
   await afterTaskFinished(em, task, now);
   return task;
 }

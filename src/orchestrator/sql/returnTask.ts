@@ -20,3 +20,15 @@ export async function returnTask(ds: DataSource, task: TaskRow, workerId: string
     return true;
   });
 }
+
+/**
+ * Hands a running task back to wait for something it must not run before: PENDING again at `runAfter`,
+ * the attempt it was on does not count, and `reason` (user words) is its lastError until it runs.
+ */
+export async function deferTask(ds: DataSource, task: TaskRow, workerId: string, now: Date, runAfter: Date, reason: string): Promise<boolean> {
+  return inTransaction(ds, async (em) => {
+    if (!(await releaseTask(em, task, workerId, { status: TaskStatus.PENDING, runAfter, attempts: Math.max(0, task.attempts - 1), lastError: reason }, now))) return false;
+    await auditTask(em, task, "deferred", now, { reason });
+    return true;
+  });
+}

@@ -33,11 +33,13 @@ export async function dueExceptions(ds: DataSource, now: Date, where: { requestI
     if (!holdsBySubject.has(subjectEmail)) holdsBySubject.set(subjectEmail, await activeHoldsFor(ds, subjectEmail));
     const still = holdFor(e.category, holdsBySubject.get(subjectEmail)!);
     if (!still) out.push(e);
-    else if (e.holdId && e.holdId !== still.id) {
-      // Its hold was released but another covers the category: the exception now names the one that keeps it.
+    else if (e.holdId !== still.id) {
+      // Its hold was released, or its period ended, while a hold covers the category: the exception now
+      // names the hold that keeps the set (and no end date, as a held set has none), so the certificate
+      // and the request say why the records are still there, and its release makes the set due.
       await ds
         .getRepository(RetentionExceptionRow)
-        .update({ id: e.id, status: RetentionExceptionStatus.OPEN }, { holdId: still.id, legalBasis: `legal hold ${still.caseReference}`.slice(0, 200) });
+        .update({ id: e.id, status: RetentionExceptionStatus.OPEN }, { holdId: still.id, legalBasis: `legal hold ${still.caseReference}`.slice(0, 200), retainUntil: null });
     }
   }
   return out;
