@@ -72,6 +72,29 @@ describeEachDatabase("a ticketing user holding the subject's address unverified"
     expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0, ticketSoftDeletes: 0, commentRedactions: 0, ccRemovals: 0 });
   });
 
+  it("exports none of Grace's records when Nadia's address is Grace's primary one, unverified, and her deletion leaves them", async function () {
+    // An agent put Nadia's address on Grace's profile as its primary email (or created the user with
+    // it), and nobody followed Zendesk's verification link: the user's `email` shows it all the same.
+    this.timeout(90_000);
+    grace.unverified_emails = [];
+    grace.email = "Nadia.New@Example.org";
+    grace.primary_email_verified = false;
+    grace.verified = false;
+    const before = graceAtZendesk();
+
+    const access = await finished("ACCESS", NADIA);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.tasks.find((x: any) => x.step === "COLLECT").outcome.records, "records collected for Nadia").to.equal(0);
+    const manifest = await exportedManifest(t, access.id);
+    expect(manifest.files.reduce((n: number, f: { records: number }) => n + f.records, 0), "records in Nadia's export").to.equal(0);
+    expect(access.notSearched.map((x: any) => x.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => r.includes("unverified email identity")));
+
+    const deletion = await finished("DELETION", NADIA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(graceAtZendesk(), "Grace's user and tickets at Zendesk").to.equal(before);
+    expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0, ticketSoftDeletes: 0, commentRedactions: 0, ccRemovals: 0 });
+  });
+
   it("still finds Grace by her address once it is a verified identity of hers", async function () {
     this.timeout(60_000);
     grace.unverified_emails = [];
