@@ -5,6 +5,7 @@ import { purgeExpiredExports } from "../../src/export/purge";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, TestService } from "../support/harness";
+import { sharedThreads } from "../connectors/support/zendeskStandIn";
 
 const ADA = "ada.lovelace@example.com";
 const YEAR = 365 * 86_400_000;
@@ -65,7 +66,9 @@ describeEachDatabase("retention on the sample workspace", (db) => {
     const afterRelease = await holding("ticketing");
     expect(afterRelease.length).to.be.greaterThan(0).and.lessThan(ticketsBefore.length);
     const fiveYearsAgo = t.clock.now().getTime() - 5 * YEAR - 2 * 86_400_000;
-    expect(afterRelease.filter((x) => x.type === "ticket").every((x) => (x.recordedAt?.getTime() ?? Infinity) >= fiveYearsAgo)).to.equal(true);
+    // Older threads left are those another customer wrote on: they stay for that person (named residual, sharedTickets.test.ts).
+    const shared = new Set(sharedThreads(ws.zendesk, Number(ids.ticketingUserId)).map((x) => String(x.id)));
+    expect(afterRelease.filter((x) => x.type === "ticket" && !shared.has(x.id)).every((x) => (x.recordedAt?.getTime() ?? Infinity) >= fiveYearsAgo)).to.equal(true);
     expect(byConnector(released).ticketing.every((e: any) => e.legalBasis === "service quality and dispute resolution" && e.retainUntil)).to.equal(true);
 
     // Eight years on, every period has ended: everything is purged and every exception closed.

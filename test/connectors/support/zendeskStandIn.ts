@@ -77,10 +77,13 @@ export function expectedRecordCount(standIn: ZendeskStandIn, userId: number): nu
 export const othersWroteOn = (standIn: ZendeskStandIn, ticket: ZendeskTicket, userId: number): boolean =>
   ticket.comments.some((c) => c.author_id !== userId && !isStaff(standIn, c.author_id) && !redactedToNothing(c));
 
-/** The threads the user requested that another customer wrote on: an erasure of the user redacts their words there and deletes none. */
-export const sharedThreads = (standIn: ZendeskStandIn, userId: number): ZendeskTicket[] =>
+/**
+ * The threads the user requested that another customer wrote on: an erasure of the user redacts their
+ * words there and deletes none. With `before`, only those whose last activity is older (outside the rule: a newer one is kept whole).
+ */
+export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: Date): ZendeskTicket[] =>
   ticketsOf(standIn, userId)
-    .filter(({ ticket, role }) => role === "requester" && othersWroteOn(standIn, ticket, userId))
+    .filter(({ ticket, role }) => role === "requester" && othersWroteOn(standIn, ticket, userId) && (!before || Date.parse(ticket.updated_at) < before.getTime()))
     .map(({ ticket }) => ticket);
 
 /** The user's own comments an erasure redacts (not deletes): on threads they were CC'd on, and on shared threads they requested. */
@@ -91,11 +94,14 @@ export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskT
     .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === userId && !redactedToNothing(c)));
 }
 
-/** What an erasure of the user names residual, by type: on each shared thread, the ticket and the staff's replies with their live attachments. */
-export function sharedResidue(standIn: ZendeskStandIn, userId: number): Record<string, number> {
+/**
+ * What an erasure of the user names residual, by type: on each shared thread (with `before`, outside the
+ * rule), the ticket and the staff's replies with their live attachments.
+ */
+export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: Date): Record<string, number> {
   const residue: Record<string, number> = {};
   const add = (type: string, n: number) => n && (residue[type] = (residue[type] ?? 0) + n);
-  for (const ticket of sharedThreads(standIn, userId)) {
+  for (const ticket of sharedThreads(standIn, userId, before)) {
     add("ticket", 1);
     for (const c of ticket.comments.filter((x) => isStaff(standIn, x.author_id) && !redactedToNothing(x))) {
       add("comment", 1);
