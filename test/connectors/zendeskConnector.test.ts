@@ -271,11 +271,12 @@ describe("Zendesk connector", () => {
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       const notes: string[] = [];
       expect(await connector.erase(subject, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
-      expect(notes).to.deep.equal([`user:${grace.id}`]);
+      const residue = sharedResidue(z, grace.id);
+      expect(notes).to.deep.equal([`user:${grace.id}:${residue.ticket ?? 0}:${residue.comment ?? 0}:${residue.attachment ?? 0}`]);
       expect(z.store.user(grace.id)?.active, "soft-deleted").to.equal(false);
       // Neither the search nor deleted_users' primary email leads to her now: the note does.
       const outcome = await connector.erase(subject, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
-      expect(outcome).to.deep.equal({ erased: 1 });
+      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1, residual: residue });
       expect(z.store.user(grace.id), "deleted for good, asked of the stand-in").to.equal(undefined);
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
@@ -285,10 +286,13 @@ describe("Zendesk connector", () => {
       const notes: string[] = [];
       const first = await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
       expect(first).to.be.instanceOf(ConnectorError);
-      expect(notes).to.deep.equal([`user:${ADA_ID}`]);
+      expect(notes).to.have.length(1).and.satisfy((n: string[]) => n[0].startsWith(`user:${ADA_ID}`));
       expect(z.store.user(ADA_ID), "deleted for good, asked of the stand-in").to.equal(undefined);
-      // The failed unit counted nothing: the next attempt, finishing it, counts the user.
-      expect(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }))).to.deep.equal({ erased: 1 });
+      // The failed unit counted nothing: the next attempt, finishing it, counts the user, and still names
+      // what stays on the threads another customer wrote on (it no longer finds the user to look).
+      const residue = sharedResidue(z, ADA_ID);
+      expect(residue.ticket, "another customer wrote on a thread of Ada's").to.be.greaterThan(0);
+      expect(outcomeCounts(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes })))).to.deep.equal({ erased: 1, residual: residue });
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
@@ -554,6 +558,16 @@ describe("Zendesk connector", () => {
       const entries = await listAll(connector);
       const theirs = entries.filter((e) => e.identities.ticketingUserId === subject.ticketingUserId || e.identities.email === subject.email);
       expect(theirs).to.deep.equal([{ identities: { ticketingUserId: subject.ticketingUserId, email: "g.hopper@navy.example" } }]);
+    });
+
+    it("lists a user by id alone, when no identity of theirs is verified (their primary address may be someone else's), as collect does not find them by it", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      // An agent put Nadia's address on Grace's profile as its primary email; nobody verified it.
+      Object.assign(grace, { email: "Nadia.New@Example.org", primary_email_verified: false, verified: false });
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id) } }]);
+      expect(entries.filter((e) => e.identities.email === "nadia.new@example.org"), "an entry joining Nadia's address to Grace's user").to.deep.equal([]);
+      expect(await collectAll(connector, { email: "nadia.new@example.org" })).to.deep.equal([]);
     });
 
     it("gives an address two users hold in different spellings to one of them, lists the other by id, and collect refuses to follow one", async () => {

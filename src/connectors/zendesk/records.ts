@@ -10,6 +10,8 @@ export interface WireUser {
   role: string;
   /** False once the user is soft-deleted. */
   active: boolean;
+  /** Whether any of the user's identities is verified (Zendesk's user field); false: none is. */
+  verified?: boolean;
   time_zone?: string;
   locale?: string;
   created_at: string;

@@ -49,12 +49,29 @@ const provenIdentity = (identity: { verified?: unknown; verification_method?: un
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
 
+const RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
+type ResidueType = (typeof RESIDUE_TYPES)[number];
+
 /** The subject's records that remain on threads they requested that other customers wrote on (SHARED_THREAD_REASON). */
 class SharedThreadResidue {
-  private readonly counts = new Map<"ticket" | "comment" | "attachment", number>();
+  private readonly counts = new Map<ResidueType, number>();
 
-  add(type: "ticket" | "comment" | "attachment", count: number): void {
+  add(type: ResidueType, count: number): void {
     if (count > 0) this.counts.set(type, (this.counts.get(type) ?? 0) + count);
+  }
+
+  /**
+   * The counts as a unit note's suffix (`:tickets:comments:attachments`, numbers only): the user's unit
+   * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
+   * the threads, to count them again.
+   */
+  get note(): string {
+    return RESIDUE_TYPES.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+  }
+
+  /** Adds the counts a note's suffix carries (see note). */
+  addNoted(counts: readonly string[]): void {
+    RESIDUE_TYPES.forEach((type, i) => this.add(type, Number(counts[i] ?? 0)));
   }
 
   /** The outcome's `residual`, only when there is something to name. */
@@ -374,10 +391,16 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
       // So is the user, by the id in its unit's note: a soft-deleted user is no longer found by the
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
+      const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        const userUnit = /^user:(\d{1,15})$/.exec(note);
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?$/.exec(note);
         if (userUnit) {
-          await unit(() => finishUser(Number(userUnit[1]), ctx), note);
+          await unit(async () => {
+            const n = await finishUser(Number(userUnit[1]), ctx);
+            // The user gone, this attempt will not find their threads: what stays on them is the note's to name.
+            if (n) residual.addNoted(userUnit.slice(2));
+            return n;
+          }, note);
           continue;
         }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
@@ -393,7 +416,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const found = await findUser(ids, "erase", ctx);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
-        return { erased };
+        return { erased, ...residual.outcome() };
       }
       // A soft-deleted user goes through the same pass: deleting a user (by hand, in Zendesk) leaves
       // their tickets, and so does deleting them for good. After a run of ours that stopped past the
@@ -401,7 +424,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { user } = found;
 
       const kept = new KeptTally();
-      const residual = new SharedThreadResidue();
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
@@ -447,14 +469,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, kept: kept.list(), ...residual.outcome() };
       }
-      // The note names the user: a restart after the soft delete finishes it by id (see above).
+      // The note names the user, and counts what stays on shared threads: a restart after the soft
+      // delete finishes it by id, and names that residue without finding the user (see above).
       await unit(async () => {
         if (found.state === "active") {
           const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
           if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
         }
         return deletePermanently(user.id, ctx);
-      }, `user:${user.id}`);
+      }, `user:${user.id}${residual.note}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased, ...residual.outcome() };
     },
