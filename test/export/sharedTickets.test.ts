@@ -3,9 +3,9 @@ import { LEFT_OUT_SHARED_REASON, SHARED_THREAD_REASON } from "../../src/connecto
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { ADA_PERSON, connectorFor, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, startStandIn, ticketsOf } from "../connectors/support/zendeskStandIn";
-import { archiveTexts, download, exportLink, FAST } from "./support";
+import { TestService } from "../support/harness";
+import { ADA_PERSON, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, ticketsOf } from "../connectors/support/zendeskStandIn";
+import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -22,29 +22,15 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
   let z: ZendeskStandIn;
   let connector: ZendeskConnector;
   let t: TestService;
+  let stop: () => Promise<void>;
   beforeEach(async function () {
     this.timeout(60_000);
-    z = await startStandIn();
-    connector = connectorFor(z);
     // Support threads kept 30 days: a deletion erases every thread rather than keep it for a later purge.
-    const rules = [{ category: "SUPPORT", period: "30 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST" }];
-    t = await new TestService(db(), { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    ({ z, connector, t, stop } = await zendeskService(db(), "30 days"));
   });
-  afterEach(async () => {
-    await t?.stop();
-    await connector?.close();
-    await z?.close();
-  });
+  afterEach(() => stop?.());
 
-  const finished = async (type: string) => {
-    const r = await submit(t, { type, subject: { email: ADA_PERSON.email }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(async () => {
-      const x = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
-    }, `${type} finished`, 30_000);
-    return { id: r.id as string, ...done };
-  };
+  const finished = (type: string) => finishedRequest(t, type, ADA_PERSON.email, SHOW);
   /** Ada's requested threads, and on them the comments of other customers (neither Ada nor staff). */
   const shared = () => {
     const requested = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").map(({ ticket }) => ticket);

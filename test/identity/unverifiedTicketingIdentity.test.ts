@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { connectorFor, expectedRecordCount, GRACE_PERSON, startStandIn, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
-import { exportedManifest, FAST } from "../export/support";
+import { TestService } from "../support/harness";
+import { expectedRecordCount, GRACE_PERSON, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
+import { exportedManifest, finishedRequest, zendeskService } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { recordType reason } tasks { connector step status outcome { records erased } } } }`;
 /** Someone who never wrote to support: Zendesk has no user of hers. */
@@ -20,34 +19,19 @@ const NADIA = "nadia.new@example.org";
  */
 describeEachDatabase("a ticketing user holding the subject's address unverified", (db) => {
   let z: ZendeskStandIn;
-  let connector: ZendeskConnector;
   let t: TestService;
+  let stop: () => Promise<void>;
   let grace: ZendeskUser;
   beforeEach(async function () {
     this.timeout(60_000);
-    z = await startStandIn();
-    connector = connectorFor(z);
     // Support threads kept 30 days: a deletion erases every one of these threads rather than keep them for a later purge.
-    const rules = [{ category: "SUPPORT", period: "30 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST" }];
-    t = await new TestService(db(), { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    ({ z, t, stop } = await zendeskService(db(), "30 days"));
     grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
     grace.unverified_emails = ["Nadia.New@Example.org"];
   });
-  afterEach(async () => {
-    await t?.stop();
-    await connector?.close();
-    await z?.close();
-  });
+  afterEach(() => stop?.());
 
-  const finished = async (type: string, email: string) => {
-    const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(async () => {
-      const x = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
-    }, `${type} finished`, 30_000);
-    return { id: r.id as string, ...done };
-  };
+  const finished = (type: string, email: string) => finishedRequest(t, type, email, SHOW);
   /** Grace as Zendesk holds her: her profile and every ticket that leads to her. */
   const graceAtZendesk = () => JSON.stringify({ user: z.store.user(grace.id), tickets: ticketsTiedTo(z, grace.id) });
 
