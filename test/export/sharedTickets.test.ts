@@ -4,14 +4,14 @@ import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { ADA_PERSON, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, ticketsOf } from "../connectors/support/zendeskStandIn";
+import { ADA_PERSON, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, sharedResidue, ticketsOf } from "../connectors/support/zendeskStandIn";
 import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   tasks { connector step status outcome { records erased } }
   deletionOutcome { connector erased kept residual plannedToErase differences { kind records } }
-  residualRecords { connector recordType records fields reason } } }`;
+  residualRecords { connector recordType records fields reason } retentionExceptions { status } } }`;
 
 /**
  * Ada opened support threads on which a customer she (or an agent) copied in wrote too. That person's
@@ -102,5 +102,18 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
     expect(line.erased + line.kept + line.residual, "erased, kept and residual add up to what the plan found").to.equal(planned);
     expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: residualCount });
     expect(JSON.stringify(deletion.residualRecords)).not.to.include("@");
+
+    // The 30 days pass: the purge erases the kept threads and Ada's user, and names what stays on the
+    // shared ones residual. The request names each such record once, whichever pass met it (the
+    // erasure named the old threads', the purge meets them again with the newer ones).
+    t.clock.advance(60 * 86_400_000);
+    const purged = await t.waitFor(async () => {
+      const now = (await t.ok(SHOW, { id: deletion.id })).request;
+      return now.retentionExceptions.length && now.retentionExceptions.every((e: any) => e.status === "CLOSED") ? now : undefined;
+    }, "every exception closed", 30_000);
+    expect(z.store.user(ADA_ID), "Ada's user deleted for good by the purge").to.equal(undefined);
+    const named: Record<string, number> = {};
+    for (const r of purged.residualRecords.filter((x: any) => x.connector === connector.spec.name)) named[r.recordType] = (named[r.recordType] ?? 0) + r.records;
+    expect(named, "residual records named on the request, each once").to.deep.equal(sharedResidue(z, ADA_ID));
   });
 });

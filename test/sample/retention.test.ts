@@ -5,13 +5,14 @@ import { purgeExpiredExports } from "../../src/export/purge";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, TestService } from "../support/harness";
-import { sharedThreads } from "../connectors/support/zendeskStandIn";
+import { sharedResidue, sharedThreads } from "../connectors/support/zendeskStandIn";
 
 const ADA = "ada.lovelace@example.com";
 const YEAR = 365 * 86_400_000;
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   tasks { connector step status outcome { erased kept remaining } }
-  retentionExceptions { connector category recordType recordCount legalBasis holdId retainUntil status } } }`;
+  retentionExceptions { connector category recordType recordCount legalBasis holdId retainUntil status }
+  residualRecords { connector recordType records } } }`;
 
 describeEachDatabase("retention on the sample workspace", (db) => {
   let ws: SampleWorkspace;
@@ -82,6 +83,12 @@ describeEachDatabase("retention on the sample workspace", (db) => {
     });
     expect(ended.status).to.equal("COMPLETED");
     for (const name of ["auth-log", "payments", "ticketing"]) expect(await holding(name), name).to.deep.equal([]);
+    // What stays on threads another customer wrote on is named residual, each record once, however many
+    // passes (the erasure, then the purges) met it.
+    const residue = sharedResidue(ws.zendesk, Number(ids.ticketingUserId));
+    const named: Record<string, number> = {};
+    for (const r of ended.residualRecords.filter((x: any) => x.connector === "ticketing")) named[r.recordType] = (named[r.recordType] ?? 0) + r.records;
+    expect(named, "residual records named on the request").to.deep.equal(residue);
     // The last exception closed: the identities have served their purpose and go with the next purge.
     expect((await purgeExpiredExports(t.service.services)).identities).to.equal(resolved);
     expect(await identities()).to.equal(0);
