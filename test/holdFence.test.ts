@@ -7,6 +7,7 @@ import { startSampleWorkspace, SampleWorkspace } from "../src/sample/workspace";
 import { describeEachDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
 import { mariadbOrSkip } from "./support/workerProcesses";
+import { isStaff } from "./connectors/support/zendeskStandIn";
 
 const ADA = "ada.lovelace@example.com";
 const ADA_TICKETING_ID = 360000000;
@@ -21,6 +22,16 @@ const ENV = { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LE
 function erasableThreads(ws: SampleWorkspace) {
   const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
   return ws.zendesk.store.ticketsRequestedBy(ADA_TICKETING_ID).filter((t) => new Date(t.updated_at).getTime() < cutoff);
+}
+
+/**
+ * Takes other customers' comments off Ada's threads, so that erasure deletes each of her old threads
+ * whole: these tests are about holds and units; a thread another customer wrote on, which erasure does
+ * not delete, is sharedTickets.test.ts's.
+ */
+function onlyAdaOnHerThreads(ws: SampleWorkspace): void {
+  for (const t of ws.zendesk.store.ticketsRequestedBy(ADA_TICKETING_ID)) t.comments = t.comments.filter((c) => c.author_id === ADA_TICKETING_ID || isStaff(ws.zendesk, c.author_id));
+  ws.zendesk.store.save();
 }
 
 /** Ada's records in the ticketing system, read through the connector (what an access request would find). */
@@ -100,6 +111,7 @@ describeEachDatabase("legal holds fence running erasures", (db) => {
   });
   const start = async (env: Record<string, string> = {}) => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 200, people: 12, redactionPollMs: 1 });
+    onlyAdaOnHerThreads(ws);
     t = await new TestService(db(), { ...ENV, ...env }, ws.connectors).start();
   };
 
@@ -171,6 +183,7 @@ describe("legal holds fence running erasures across two service instances [maria
 
   it("places the hold through one instance while the other's worker erases, and the hold still fences the erasure", async () => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 200, people: 12, redactionPollMs: 1 });
+    onlyAdaOnHerThreads(ws);
     const worker = await new TestService(db, ENV, ws.connectors).start();
     services.push(worker);
     // The second instance runs no worker; its start empties the shared tables, so its tokens serve both.

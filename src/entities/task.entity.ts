@@ -21,6 +21,11 @@ export interface TaskResult {
   residual?: number;
   /** The residual sets: which records, the fields that remain, why. */
   residualSets?: StoredResidual[];
+  /**
+   * A PURGE: the categories its last run erased. Its residual sets name all that is residual in them
+   * now (each pass names what it meets), so they replace the ERASE's sets of those categories.
+   */
+  purgedCategories?: string[];
   /** An ERASE's outcome per category beside its plan line, with every difference named. */
   lines?: OutcomeLine[];
   /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */

@@ -158,7 +158,16 @@ export async function runErasure(services: Services, connector: Connector, task:
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
-  const residual = soFar.residual.reduce((n, r) => n + r.count, 0);
+  let residual = soFar.residual.reduce((n, r) => n + r.count, 0);
+  let residualSets = soFar.residual;
+  // A purge run that met nothing (it erased and kept nothing, named no residue: the subject is gone from
+  // the system, a run before it took the last of them) keeps what the run before it named residual:
+  // that residue is still there, where no run can meet it any more (currentResidualSets).
+  const metNothing = purge && erased === 0 && residual === 0 && keptInAll === 0;
+  if (metNothing && task.result?.residualSets?.length) {
+    residualSets = task.result.residualSets;
+    residual = residualSets.reduce((n, r) => n + r.count, 0);
+  }
   await completeTask(
     ds,
     task,
@@ -167,10 +176,11 @@ export async function runErasure(services: Services, connector: Connector, task:
       erased,
       ...(soFar.redacted ? { redacted: soFar.redacted } : {}),
       ...(keptCount ? { kept: keptCount } : {}),
-      ...(residual ? { residual, residualSets: soFar.residual } : {}),
+      ...(residual ? { residual, residualSets } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
       ...(closing ? { closingPass: true } : {}),
+      ...(purge ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : instruction.categories.map(String) } : {}),
       // A purge is no claim of the request's: only the erasure's counts say how they are known.
       ...(purge ? {} : { confirmation: remaining !== undefined ? ErasureConfirmation.READ_BACK : ErasureConfirmation.CONNECTOR_REPORT }),
     },

@@ -30,7 +30,17 @@ export async function findDeletionOutcome(ds: DataSource, requestId: string): Pr
 /** The records a deletion (its erasure, or a later purge) left holding personal data, per connector, type and reason. */
 export async function findResidualRecords(ds: DataSource, requestId: string): Promise<ResidualRecordSet[]> {
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: In([TaskStep.ERASE, TaskStep.PURGE]) }, order: { step: "ASC", connector: "ASC" } });
-  return tasks.flatMap(residualSetsOf);
+  return currentResidualSets(tasks);
+}
+
+/**
+ * What one deletion's ERASE and PURGE tasks name residual now, each record once: every pass names all
+ * the residue it meets (a purge meets again what its erasure left, such as a shared ticket thread), so
+ * a purge's sets replace the erasure's for the categories it purged (`purgedCategories`).
+ */
+export function currentResidualSets(tasks: readonly TaskRow[]): ResidualRecordSet[] {
+  const purged = new Map(tasks.filter((t) => t.step === TaskStep.PURGE && t.result?.purgedCategories).map((t) => [t.connector, new Set(t.result!.purgedCategories)]));
+  return tasks.flatMap((t) => residualSetsOf(t).filter((r) => t.step !== TaskStep.ERASE || !purged.get(t.connector)?.has(r.category)));
 }
 
 /**

@@ -4,7 +4,8 @@ import { pipeline } from "node:stream/promises";
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import { Connector, ConnectorError, normalizeEmail, RosterContext, RosterEntry } from "../connectors/sdk";
 import { RequestRow, TaskRow, type BreachRosterRow, type RosterSystemResult } from "../entities";
-import { REPORTS_RESIDUE, residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { TaskStep } from "../domain/tasks";
+import { currentResidualSets, REPORTS_RESIDUE } from "../queries/deletionOutcomeFinder";
 import { exportTools } from "../export/context";
 import { encryptStream } from "../export/crypto";
 import type { Services } from "../services";
@@ -128,10 +129,17 @@ async function addResidue(services: Services, index: PeopleIndex, connectors: re
     // A request whose record's personal data was removed (DSR_REQUEST_RECORD_RETENTION_DAYS) no longer says whose its residue is.
     for (const r of await services.ds.getRepository(RequestRow).find({ where: { id: In(ids.slice(i, i + 500)) }, select: { id: true, subjectEmail: true } })) if (r.subjectEmail) emails.set(r.id, r.subjectEmail);
   }
-  for (const task of tasks) {
-    const records = residualSetsOf(task).reduce((n, set) => n + set.records, 0);
-    const email = emails.get(task.requestId);
-    if (records > 0 && email) index.add(task.connector, { identities: { email }, records }, true);
+  // A purge of such a request names what is residual now, residue or none: it replaces the erasure's sets (currentResidualSets).
+  const byRequest = new Map<string, TaskRow[]>();
+  const purges: TaskRow[] = [];
+  for (let i = 0; i < ids.length; i += 500) purges.push(...(await services.ds.getRepository(TaskRow).find({ where: { step: TaskStep.PURGE, connector: In([...connectors]), requestId: In(ids.slice(i, i + 500)) } })));
+  for (const t of [...tasks.filter((x) => x.step !== TaskStep.PURGE), ...purges]) byRequest.set(t.requestId, [...(byRequest.get(t.requestId) ?? []), t]);
+  for (const [id, ofRequest] of byRequest) {
+    const email = emails.get(id);
+    if (!email) continue;
+    const records = new Map<string, number>();
+    for (const set of currentResidualSets(ofRequest)) records.set(set.connector, (records.get(set.connector) ?? 0) + set.records);
+    for (const [connector, n] of records) if (n > 0) index.add(connector, { identities: { email }, records: n }, true);
   }
 }
 

@@ -5,22 +5,40 @@ import path from "node:path";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, RosterEntry, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector } from "../../src/connectors/zendesk";
-import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
+import { LEFT_OUT_REASON, LEFT_OUT_SHARED_REASON } from "../../src/connectors/zendesk/records";
 import { loadConnectorsFile } from "../../src/orchestrator/connectorsFile";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
-import { ADA, BJORN, BJORN_PERSON, connectorFor, EMAIL, expectedRecordCount, GRACE, GRACE_PERSON, RetryLog, startStandIn, ticketsOf, ticketsTiedTo, TOKEN, withRetries, ZOE } from "./support/zendeskStandIn";
+import {
+  ADA,
+  BJORN,
+  BJORN_PERSON,
+  connectorFor,
+  EMAIL,
+  expectedRecordCount,
+  GRACE,
+  GRACE_PERSON,
+  isStaff,
+  othersWroteOn,
+  outcomeCounts,
+  ownRedactable,
+  RetryLog,
+  sharedResidue,
+  sharedThreads,
+  startStandIn,
+  ticketsOf,
+  ticketsTiedTo,
+  TOKEN,
+  withRetries,
+  ZOE,
+} from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const FIVE_YEARS_AGO = new Date(Date.UTC(SAMPLE_EPOCH.getUTCFullYear() - 5, SAMPLE_EPOCH.getUTCMonth(), SAMPLE_EPOCH.getUTCDate()));
 const SUPPORT = { categories: ["SUPPORT"] };
 const byType = (records: SubjectRecord[], type: string) => records.filter((r) => r.type === type);
-/** Ada's own comments that still hold text, in the stand-in's data. */
-/** Ada's unredacted comments on threads she was only CC'd on (threads she requested are deleted whole, not redacted). */
-const adasLiveComments = (z: ZendeskStandIn) =>
-  ticketsOf(z, ADA_ID)
-    .filter(({ role }) => role === "cc")
-    .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === ADA_ID && /[^\s▇]/u.test(c.plain_body)));
+/** Ada's unredacted comments an erasure redacts: on threads she was only CC'd on, and on threads she requested that another customer wrote on. */
+const adasLiveComments = (z: ZendeskStandIn) => ownRedactable(z, ADA_ID);
 
 describe("Zendesk connector", () => {
   describeConnectorConformance("ticketing (Zendesk stand-in)", async () => {
@@ -97,7 +115,12 @@ describe("Zendesk connector", () => {
       }
       const others = ccd.filter((t) => t.requester_id !== ADA_ID).flatMap((t) => t.comments.filter((c) => c.author_id !== ADA_ID));
       expect(others.length, "the CC'd threads hold other people's comments").to.be.greaterThan(0);
-      expect(leftOut).to.deep.equal([{ category: "SUPPORT", type: "comment", count: others.length, reason: LEFT_OUT_REASON }]);
+      const customers = z.store.ticketsRequestedBy(ADA_ID).flatMap((t) => t.comments.filter((c) => c.author_id !== ADA_ID && !isStaff(z, c.author_id)));
+      expect(customers.length, "customers copied in wrote on Ada's own threads").to.be.greaterThan(0);
+      expect(leftOut).to.deep.equal([
+        { category: "SUPPORT", type: "comment", count: others.length, reason: LEFT_OUT_REASON },
+        { category: "SUPPORT", type: "comment", count: customers.length, reason: LEFT_OUT_SHARED_REASON },
+      ]);
       // Ada's own tickets that CC someone else still come once, as hers.
       const ccing = z.store.ticketsRequestedBy(ADA_ID).filter((t) => t.collaborator_ids.length);
       expect(ccing.length).to.be.greaterThan(0);
@@ -113,12 +136,17 @@ describe("Zendesk connector", () => {
       const old = mine.filter(({ ticket }) => Date.parse(ticket.updated_at) < FIVE_YEARS_AGO.getTime());
       expect(recent.length, "some of Ada's tickets are inside the rule").to.be.greaterThan(0);
       expect(old.length, "some are outside it").to.be.greaterThan(0);
-      const oldThreads = old.filter(({ role }) => role === "requester").map(({ ticket }) => ticket);
+      const oldRequested = old.filter(({ role }) => role === "requester").map(({ ticket }) => ticket);
+      // Another customer wrote on some: those are not deleted for Ada, only her words on them redacted.
+      const oldThreads = oldRequested.filter((t) => !othersWroteOn(z, t, ADA_ID));
+      const oldShared = oldRequested.filter((t) => othersWroteOn(z, t, ADA_ID));
+      expect(oldShared.length, "some old threads of Ada's carry another customer's words").to.be.greaterThan(0);
       const oldCcd = old.filter(({ role }) => role === "cc").map(({ ticket }) => ticket);
       expect(oldThreads.length, "some old threads are Ada's own").to.be.greaterThan(0);
       const live = (c: { attachments: { file_name: string }[] }) => c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
       const threadRecords = oldThreads.reduce((n, t) => n + 1 + t.comments.reduce((m, c) => m + 1 + live(c), 0), 0);
-      const oldOwn = oldCcd.flatMap((ticket) => ticket.comments.filter((c) => c.author_id === ADA_ID));
+      const oldOwn = [...oldCcd, ...oldShared].flatMap((ticket) => ticket.comments.filter((c) => c.author_id === ADA_ID));
+      const othersWords = JSON.stringify(oldShared.map((t) => t.comments.filter((c) => c.author_id !== ADA_ID)));
       const oldOwnAttachments = oldOwn.reduce((n, c) => n + live(c), 0);
       const recentSnapshot = JSON.stringify(recent.map(({ ticket }) => ticket));
 
@@ -127,12 +155,18 @@ describe("Zendesk connector", () => {
       expect(outcome.erased).to.equal(threadRecords + oldOwn.length + oldOwnAttachments + oldCcd.length);
       for (const t of oldThreads) expect(z.store.ticket(t.id) ?? z.store.deletedTicket(t.id), "an old thread of Ada's is still there").to.equal(undefined);
       for (const t of oldCcd) expect(t.collaborator_ids, "Ada is still CC'd on an old thread").not.to.include(ADA_ID);
+      for (const t of oldShared) expect(z.store.ticket(t.id), "a thread another customer wrote on is gone").to.not.equal(undefined);
+      expect(JSON.stringify(oldShared.map((t) => z.store.ticket(t.id)!.comments.filter((c) => c.author_id !== ADA_ID))), "the others' words on them").to.equal(othersWords);
+      expect(Object.fromEntries((outcome.residual ?? []).map((r) => [r.type, r.count]))).to.deep.equal({
+        ticket: oldShared.length,
+        comment: oldShared.reduce((n, t) => n + t.comments.filter((c) => isStaff(z, c.author_id)).length, 0),
+      });
       const kept = new Map(outcome.kept!.map((k) => [k.type, k]));
       expect(kept.get("ticket")!.count).to.equal(recent.length);
       const newest = new Date(Math.max(...recent.map(({ ticket }) => Date.parse(ticket.updated_at))));
       expect(kept.get("ticket")!.newestRecordedAt.toISOString()).to.equal(newest.toISOString());
       expect(kept.get("user")).to.deep.include({ category: "SUPPORT", count: 1 });
-      const keptComments = recent.flatMap(({ ticket, role }) => ticket.comments.filter((c) => role === "requester" || c.author_id === ADA_ID));
+      const keptComments = recent.flatMap(({ ticket, role }) => ticket.comments.filter((c) => c.author_id === ADA_ID || (role === "requester" && isStaff(z, c.author_id))));
       expect(kept.get("comment")!.count).to.equal(keptComments.length);
       expect(JSON.stringify(recent.map(({ ticket }) => ticket)), "kept threads are untouched").to.equal(recentSnapshot);
       for (const c of oldOwn) {
@@ -151,20 +185,23 @@ describe("Zendesk connector", () => {
 
     it("finishes after a crash between the soft and the permanent delete, each side effect once", async () => {
       const toRedact = adasLiveComments(z).length;
-      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length;
+      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length - sharedThreads(z, ADA_ID).length;
+      const residue = sharedResidue(z, ADA_ID);
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(ConnectorError);
       expect((error as ConnectorError).retryable).to.equal(true);
       expect(z.store.user(ADA_ID)?.active).to.equal(false);
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, ticketPermanentDeletes: threads, userSoftDeletes: 1, userPermanentDeletes: 0 });
-      // What Zendesk still holds: her profile (in deleted_users), no thread left.
+      // What Zendesk still holds: her profile (in deleted_users), and of the threads only what stays for the other customers.
       const left = await collectAll(connector, ADA);
-      expect(left.map((r) => `${r.type}:${r.id}`), "a soft-deleted user shows what Zendesk still holds").to.deep.equal([`user:${ADA_ID}`]);
+      expect(left[0].type, "a soft-deleted user shows what Zendesk still holds").to.equal("user");
+      expect(outcomeCounts({ erased: 0, residual: ["ticket", "comment"].map((type) => ({ type, count: byType(left, type).length })) }).residual).to.deep.equal(residue);
+      expect(left).to.have.length(1 + residue.ticket + residue.comment);
       expect(left[0].data).to.include({ deleted: true });
 
       const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));
-      expect(outcome).to.deep.equal({ erased: 1 });
+      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1, residual: residue });
       expect(z.store.user(ADA_ID)).to.equal(undefined);
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
       expect(await connector.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
@@ -195,7 +232,7 @@ describe("Zendesk connector", () => {
       const notes = await eraseUntilFirstPermanentDelete();
       const [, id] = /^ticket:(\d+):\d+$/.exec(notes[0]) ?? [];
       expect(Number(id)).to.equal(z.store.deletedTickets()[0].id);
-      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length + 1;
+      const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length - sharedThreads(z, ADA_ID).length + 1;
       await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
       expect(z.store.deletedTickets()).to.deep.equal([]);
       expect(z.store.effects).to.deep.include({ ticketSoftDeletes: threads, ticketPermanentDeletes: threads, ticketRestores: 0 });
@@ -234,11 +271,12 @@ describe("Zendesk connector", () => {
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       const notes: string[] = [];
       expect(await connector.erase(subject, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
-      expect(notes).to.deep.equal([`user:${grace.id}`]);
+      const residue = sharedResidue(z, grace.id);
+      expect(notes).to.deep.equal([`user:${grace.id}:${residue.ticket ?? 0}:${residue.comment ?? 0}:${residue.attachment ?? 0}`]);
       expect(z.store.user(grace.id)?.active, "soft-deleted").to.equal(false);
       // Neither the search nor deleted_users' primary email leads to her now: the note does.
       const outcome = await connector.erase(subject, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
-      expect(outcome).to.deep.equal({ erased: 1 });
+      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1, residual: residue });
       expect(z.store.user(grace.id), "deleted for good, asked of the stand-in").to.equal(undefined);
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
@@ -248,10 +286,13 @@ describe("Zendesk connector", () => {
       const notes: string[] = [];
       const first = await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
       expect(first).to.be.instanceOf(ConnectorError);
-      expect(notes).to.deep.equal([`user:${ADA_ID}`]);
+      expect(notes).to.have.length(1).and.satisfy((n: string[]) => n[0].startsWith(`user:${ADA_ID}`));
       expect(z.store.user(ADA_ID), "deleted for good, asked of the stand-in").to.equal(undefined);
-      // The failed unit counted nothing: the next attempt, finishing it, counts the user.
-      expect(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }))).to.deep.equal({ erased: 1 });
+      // The failed unit counted nothing: the next attempt, finishing it, counts the user, and still names
+      // what stays on the threads another customer wrote on (it no longer finds the user to look).
+      const residue = sharedResidue(z, ADA_ID);
+      expect(residue.ticket, "another customer wrote on a thread of Ada's").to.be.greaterThan(0);
+      expect(outcomeCounts(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes })))).to.deep.equal({ erased: 1, residual: residue });
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
@@ -261,7 +302,7 @@ describe("Zendesk connector", () => {
       const error = await quick.erase({ email: ADA.email }, SUPPORT, testContext()).catch((e: unknown) => e);
       await quick.close();
       expect((error as ConnectorError).retryable, String(error)).to.equal(true);
-      expect(await connector.erase({ email: ADA.email }, SUPPORT, testContext())).to.deep.equal({ erased: 1 });
+      expect(outcomeCounts(await connector.erase({ email: ADA.email }, SUPPORT, testContext()))).to.deep.equal({ erased: 1, residual: sharedResidue(z, ADA_ID) });
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
@@ -276,6 +317,9 @@ describe("Zendesk connector", () => {
           const user = grace();
           const expected = expectedRecordCount(z, user.id);
           const threads = ticketsOf(z, user.id);
+          const shared = sharedThreads(z, user.id);
+          const residue = sharedResidue(z, user.id);
+          expect(shared.length, "another customer wrote on a thread of Grace's").to.be.greaterThan(0);
           expect(threads.length, "the seed gives Grace threads").to.be.greaterThan(0);
           z.store.softDeleteUser(user, new Date());
           const collected = await collectAll(connector, subject(user.id));
@@ -284,11 +328,11 @@ describe("Zendesk connector", () => {
           expect(byType(collected, "ticket").map((r) => Number(r.id)).sort()).to.deep.equal(threads.map(({ ticket }) => ticket.id).sort());
 
           const outcome = await connector.erase(subject(user.id), SUPPORT, testContext());
-          expect(outcome).to.deep.equal({ erased: expected });
-          // Asked of the stand-in: no ticket leads to her, her words are redacted, and she is deleted for good.
-          expect(ticketsTiedTo(z, user.id)).to.deep.equal([]);
-          for (const { ticket, role } of threads.filter((x) => x.role === "cc")) {
-            expect(role).to.equal("cc");
+          const residual = Object.values(residue).reduce((n, c) => n + c, 0);
+          expect(outcomeCounts(outcome)).to.deep.equal({ erased: expected - residual, residual: residue });
+          // Asked of the stand-in: no ticket leads to her but those another customer wrote on, her words are redacted, and she is deleted for good.
+          expect(ticketsTiedTo(z, user.id).map((t) => t.id)).to.deep.equal(shared.map((t) => t.id));
+          for (const { ticket } of threads.filter((x) => x.role === "cc" || shared.includes(x.ticket))) {
             for (const c of z.store.ticket(ticket.id)!.comments.filter((x) => x.author_id === user.id)) expect(c.plain_body).to.match(/^[\s▇]*$/u);
           }
           expect(z.store.user(user.id)).to.equal(undefined);
@@ -376,7 +420,7 @@ describe("Zendesk connector", () => {
       const c2 = connectorFor(second);
       try {
         expect(second.store.user(ADA_ID)?.active).to.equal(false);
-        expect(await c2.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 1 });
+        expect(outcomeCounts(await c2.erase(ADA, SUPPORT, testContext()))).to.deep.equal({ erased: 1, residual: sharedResidue(second, ADA_ID) });
         expect(second.store.effects).to.deep.include({ commentRedactions: 0, userSoftDeletes: 0, userPermanentDeletes: 1 });
         expect(JSON.parse(fs.readFileSync(stateFile, "utf8")).users.some((u: { id: number }) => u.id === ADA_ID)).to.equal(false);
       } finally {
@@ -451,7 +495,8 @@ describe("Zendesk connector", () => {
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       expect(await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
       expect(z.store.user(ADA_ID)?.active, "soft-deleted, waiting in deleted_users").to.equal(false);
-      expect((await collectAll(connector, ADA)).map((r) => r.type)).to.deep.equal(["user"]);
+      const residue = sharedResidue(z, ADA_ID);
+      expect((await collectAll(connector, ADA)).map((r) => r.type)).to.have.length(1 + residue.ticket + residue.comment).and.satisfy((types: string[]) => types[0] === "user");
       const entries = await listAll(connector);
       expect(entries.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([{ identities: { ticketingUserId: ADA.ticketingUserId, email: ADA.email } }]);
       expect(listed(entries)).to.deep.equal(allIds());
@@ -513,6 +558,16 @@ describe("Zendesk connector", () => {
       const entries = await listAll(connector);
       const theirs = entries.filter((e) => e.identities.ticketingUserId === subject.ticketingUserId || e.identities.email === subject.email);
       expect(theirs).to.deep.equal([{ identities: { ticketingUserId: subject.ticketingUserId, email: "g.hopper@navy.example" } }]);
+    });
+
+    it("lists a user by id alone, when no identity of theirs is verified (their primary address may be someone else's), as collect does not find them by it", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      // An agent put Nadia's address on Grace's profile as its primary email; nobody verified it.
+      Object.assign(grace, { email: "Nadia.New@Example.org", primary_email_verified: false, verified: false });
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id) } }]);
+      expect(entries.filter((e) => e.identities.email === "nadia.new@example.org"), "an entry joining Nadia's address to Grace's user").to.deep.equal([]);
+      expect(await collectAll(connector, { email: "nadia.new@example.org" })).to.deep.equal([]);
     });
 
     it("gives an address two users hold in different spellings to one of them, lists the other by id, and collect refuses to follow one", async () => {

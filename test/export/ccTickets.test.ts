@@ -42,7 +42,8 @@ describeEachDatabase("access export of tickets the subject was only copied on", 
     expect(got.status).to.equal(200);
     const { manifest, data, html, readme } = await archiveTexts(got.file!);
 
-    expect(manifest.leftOut).to.deep.equal([{ connector: connector.spec.name, category: "SUPPORT", type: "comment", records: others.length, reason: LEFT_OUT_REASON }]);
+    // (Other customers' comments on Ada's own threads are left out too, under their own reason: sharedTickets.test.ts.)
+    expect(manifest.leftOut.filter((l) => l.reason === LEFT_OUT_REASON)).to.deep.equal([{ connector: connector.spec.name, category: "SUPPORT", type: "comment", records: others.length, reason: LEFT_OUT_REASON }]);
     for (const c of others) expect(data, `comment ${c.id} by user ${c.author_id} is in the export`).not.to.include(JSON.stringify(c.plain_body).slice(1, -1));
     for (const p of requesters) {
       expect(data, "another person's phone number is in the export").not.to.include(p.phone!);

@@ -6,9 +6,12 @@ import { Connector, SubjectRecord } from "../../src/connectors/sdk";
 import { Role } from "../../src/domain/enums";
 import { Manifest } from "../../src/export/format";
 import { ZipReader } from "../../src/export/zipReader";
-import { tempDir } from "../support/databases";
+import { tempDir, TestDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
+import { ZendeskConnector } from "../../src/connectors/zendesk";
+import { ZendeskStandIn } from "../../src/sample/zendesk";
+import { connectorFor, startStandIn } from "../connectors/support/zendeskStandIn";
 
 /** A worker that runs tasks at once, so requests reach their end within a test. */
 export const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_TASK_MAX_ATTEMPTS: "2" };
@@ -128,4 +131,24 @@ export async function archiveTexts(file: string): Promise<{ manifest: Manifest; 
   } finally {
     zip.close();
   }
+}
+
+/** A service whose one connector is a Zendesk one on a fresh stand-in, with support threads kept `supportPeriod` from their last activity. */
+export async function zendeskService(db: TestDatabase, supportPeriod: string): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService; stop: () => Promise<void> }> {
+  const z = await startStandIn();
+  const connector = connectorFor(z);
+  const rules = [{ category: "SUPPORT", period: supportPeriod, legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST" }];
+  const t = await new TestService(db, { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+  return { z, connector, t, stop: async () => (await t.stop(), await connector.close(), await z.close()) };
+}
+
+/** Submits a request about `email` (identity verified), approves it, and answers `show`'s request once it has ended, with its id. */
+export async function finishedRequest(t: TestService, type: string, email: string, show: string): Promise<any> {
+  const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  const done = await t.waitFor(async () => {
+    const x = (await t.ok(show, { id: r.id })).request;
+    return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+  }, `${type} finished`, 30_000);
+  return { id: r.id as string, ...done };
 }

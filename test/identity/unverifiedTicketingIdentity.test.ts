@@ -1,10 +1,9 @@
 import { expect } from "chai";
-import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { connectorFor, expectedRecordCount, GRACE_PERSON, startStandIn, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
-import { exportedManifest, FAST } from "../export/support";
+import { TestService } from "../support/harness";
+import { expectedRecordCount, GRACE_PERSON, ticketsTiedTo } from "../connectors/support/zendeskStandIn";
+import { exportedManifest, finishedRequest, zendeskService } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { recordType reason } tasks { connector step status outcome { records erased } } } }`;
 /** Someone who never wrote to support: Zendesk has no user of hers. */
@@ -20,34 +19,19 @@ const NADIA = "nadia.new@example.org";
  */
 describeEachDatabase("a ticketing user holding the subject's address unverified", (db) => {
   let z: ZendeskStandIn;
-  let connector: ZendeskConnector;
   let t: TestService;
+  let stop: () => Promise<void>;
   let grace: ZendeskUser;
   beforeEach(async function () {
     this.timeout(60_000);
-    z = await startStandIn();
-    connector = connectorFor(z);
     // Support threads kept 30 days: a deletion erases every one of these threads rather than keep them for a later purge.
-    const rules = [{ category: "SUPPORT", period: "30 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST" }];
-    t = await new TestService(db(), { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    ({ z, t, stop } = await zendeskService(db(), "30 days"));
     grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
     grace.unverified_emails = ["Nadia.New@Example.org"];
   });
-  afterEach(async () => {
-    await t?.stop();
-    await connector?.close();
-    await z?.close();
-  });
+  afterEach(() => stop?.());
 
-  const finished = async (type: string, email: string) => {
-    const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const done = await t.waitFor(async () => {
-      const x = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
-    }, `${type} finished`, 30_000);
-    return { id: r.id as string, ...done };
-  };
+  const finished = (type: string, email: string) => finishedRequest(t, type, email, SHOW);
   /** Grace as Zendesk holds her: her profile and every ticket that leads to her. */
   const graceAtZendesk = () => JSON.stringify({ user: z.store.user(grace.id), tickets: ticketsTiedTo(z, grace.id) });
 
@@ -65,6 +49,29 @@ describeEachDatabase("a ticketing user holding the subject's address unverified"
     // The request says a user was passed over, and why, naming no one.
     expect(access.notSearched.map((x: any) => x.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => r.includes("unverified email identity")));
     expect(JSON.stringify(access.notSearched)).not.to.include(grace.email).and.not.to.include(String(grace.id));
+
+    const deletion = await finished("DELETION", NADIA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(graceAtZendesk(), "Grace's user and tickets at Zendesk").to.equal(before);
+    expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0, ticketSoftDeletes: 0, commentRedactions: 0, ccRemovals: 0 });
+  });
+
+  it("exports none of Grace's records when Nadia's address is Grace's primary one, unverified, and her deletion leaves them", async function () {
+    // An agent put Nadia's address on Grace's profile as its primary email (or created the user with
+    // it), and nobody followed Zendesk's verification link: the user's `email` shows it all the same.
+    this.timeout(90_000);
+    grace.unverified_emails = [];
+    grace.email = "Nadia.New@Example.org";
+    grace.primary_email_verified = false;
+    grace.verified = false;
+    const before = graceAtZendesk();
+
+    const access = await finished("ACCESS", NADIA);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.tasks.find((x: any) => x.step === "COLLECT").outcome.records, "records collected for Nadia").to.equal(0);
+    const manifest = await exportedManifest(t, access.id);
+    expect(manifest.files.reduce((n: number, f: { records: number }) => n + f.records, 0), "records in Nadia's export").to.equal(0);
+    expect(access.notSearched.map((x: any) => x.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => r.includes("unverified email identity")));
 
     const deletion = await finished("DELETION", NADIA);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");

@@ -75,9 +75,12 @@ describeEachDatabase("an erasure retried after an attempt failed part-way", (db)
     expect(seen.erased, "erased: what left the system").to.equal(before - after);
     expect(erase.outcome.erased, "the task's outcome").to.equal(before - after);
     expect(seen.certificate, "the certificate").to.equal(before - after);
-    expect(seen.kept, "kept: what the system holds").to.equal(after);
-    expect(seen.differences, "nothing of the plan was gone before erasure ran").to.deep.equal([]);
-    expect(lines.every((o: any) => o.matchesPlan)).to.equal(true);
+    // What stays on threads the subject opened that another customer wrote on is named residual, not kept
+    // (sharedTickets.test.ts); collect still finds it while the user stays with kept threads, as here.
+    const residual = sum(lines, (o: any) => o.residual);
+    expect(seen.kept + residual, "kept and residual: what the system holds").to.equal(after);
+    expect(seen.differences, "nothing of the plan was gone before erasure ran").to.deep.equal(residual ? [`RESIDUAL:${residual}`] : []);
+    expect(lines.every((o: any) => o.matchesPlan || o.residual)).to.equal(true);
   }
 
   it("counts the payment methods the failed attempt detached, when Stripe refused the customer's last write", async function () {

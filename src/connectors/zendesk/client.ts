@@ -121,12 +121,16 @@ export class ZendeskClient {
     return this.once<T>(method, this.url(path, op), op, ctx, body);
   }
 
-  /** Every item of a cursor-paginated list, one page in memory at a time, with a heartbeat per page. */
-  async *list<T>(path: string, key: string, op: Operation, ctx: CallContext): AsyncGenerator<T> {
+  /**
+   * Every item of a cursor-paginated list, one page in memory at a time, with a heartbeat per page.
+   * `onPage` sees each page's whole answer before its items (what it sideloads, e.g. `users`).
+   */
+  async *list<T>(path: string, key: string, op: Operation, ctx: CallContext, onPage?: (page: Record<string, unknown>) => void): AsyncGenerator<T> {
     let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}page[size]=${this.o.pageSize}`;
     while (next) {
       const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx);
       if (status === 404) return;
+      onPage?.(body);
       yield* body[key] ?? [];
       next = body.meta?.has_more ? body.links?.next : null;
       await ctx.heartbeat?.();

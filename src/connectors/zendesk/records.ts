@@ -10,6 +10,8 @@ export interface WireUser {
   role: string;
   /** False once the user is soft-deleted. */
   active: boolean;
+  /** Whether any of the user's identities is verified (Zendesk's user field); false: none is. */
+  verified?: boolean;
   time_zone?: string;
   locale?: string;
   created_at: string;
@@ -74,15 +76,28 @@ export function redactAllText(html: string): string {
 }
 
 /**
- * Which comments of a ticket are the subject's communications: on a ticket they requested, all of them
- * (internal notes about them included); on one they were only CC'd on, what they wrote. Other people's
- * words on such a thread (their problems, their phone numbers) are theirs, not the subject's: collect
- * leaves them out and says so (LEFT_OUT_REASON), erasure leaves them alone.
+ * Which comments of a ticket are the subject's communications: on a ticket they requested, what they
+ * and the staff (agents, admins) wrote, internal notes about them included; on one they were only CC'd
+ * on, what they wrote. Other people's words (a customer the requester or an agent copied in, their
+ * problems, their phone numbers) are theirs, not the subject's, on either: collect leaves them out and
+ * says so (LEFT_OUT_REASON, LEFT_OUT_SHARED_REASON), erasure leaves them alone. `staff` holds the ids of
+ * the comments' authors Zendesk shows as agents or admins; an author it does not show is someone else.
  */
-export const isSubjects = (c: WireComment, role: TicketRole, userId: number) => role === "requester" || c.author_id === userId;
+export const isSubjects = (c: WireComment, role: TicketRole, userId: number, staff: ReadonlySet<number>) =>
+  c.author_id === userId || (role === "requester" && staff.has(c.author_id));
 
 /** Why other people's comments on a CC'd ticket are not in the subject's export. */
 export const LEFT_OUT_REASON = "written by other people on tickets you were only copied on (CC): they are those people's data";
+
+/** Why other customers' comments on a ticket the subject requested are not in the subject's export. */
+export const LEFT_OUT_SHARED_REASON = "written by other customers copied on tickets you opened: they are those people's data";
+
+/**
+ * Why a thread the subject requested, that another customer wrote on, is not deleted: deleting it would
+ * erase that person's words. The subject's own comments on it are redacted; these records remain.
+ */
+export const SHARED_THREAD_REASON =
+  "a ticket you opened that another customer also wrote on stays in the helpdesk for them (deleting it would erase their words): your own comments on it were redacted; its subject line and the staff's replies remain";
 
 const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
 

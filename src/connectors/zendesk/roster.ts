@@ -26,6 +26,10 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *   ticketingUserId, as the orchestrator passes it, matches the entry by the id whichever address they
  *   gave. Someone other systems know only by a secondary address may be listed twice in a roster (here,
  *   and there by that address): counted twice rather than missed.
+ * - A user Zendesk shows with no verified identity (`verified: false`) is listed by id alone: collect
+ *   finds no one by an unverified address, which may be someone else's (an agent typed it in). A user
+ *   with a verified secondary identity and an unverified primary one still gets the primary address:
+ *   telling those apart takes a call per user (their identities), which a listing does not make.
  * - No phone: collect never finds anyone by it, and people share phones.
  * - No `records`: counting them is a whole collect per person (every ticket's comments), not a listing.
  *
@@ -45,7 +49,9 @@ export async function* listZendeskSubjects(client: ZendeskClient, name: string, 
   };
   for await (const user of client.list<WireUser>("users.json", "users", "roster", ctx)) {
     if (!user.active) continue; // listed below, from deleted_users
-    const email = user.email ? normalizeEmail(user.email) : undefined;
+    // A user none of whose identities is verified (`verified: false`) holds their primary address
+    // unproven: collect does not find them by it, and it may be someone else's, so they are listed by id.
+    const email = user.email && user.verified !== false ? normalizeEmail(user.email) : undefined;
     const spelledTwoWays = email !== undefined && (emailSpellings(email).length > 1 || email !== user.email!.toLowerCase());
     yield entry(user, email !== undefined && (!spelledTwoWays || (await findByEmail(email, ctx))?.id === user.id));
   }

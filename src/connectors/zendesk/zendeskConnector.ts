@@ -10,6 +10,8 @@ import {
   isRedactedAttachment,
   isSubjects,
   LEFT_OUT_REASON,
+  LEFT_OUT_SHARED_REASON,
+  SHARED_THREAD_REASON,
   redactAllText,
   TicketRole,
   ticketRecord,
@@ -44,6 +46,42 @@ const UNVERIFIED_HOLDER =
 const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
   identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
 
+/** A comment's attachments that are not redacted yet: each one of the records collect shows. */
+const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
+
+const RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
+type ResidueType = (typeof RESIDUE_TYPES)[number];
+
+/** The subject's records that remain on threads they requested that other customers wrote on (SHARED_THREAD_REASON). */
+class SharedThreadResidue {
+  private readonly counts = new Map<ResidueType, number>();
+
+  add(type: ResidueType, count: number): void {
+    if (count > 0) this.counts.set(type, (this.counts.get(type) ?? 0) + count);
+  }
+
+  /**
+   * The counts as a unit note's suffix (`:tickets:comments:attachments`, numbers only): the user's unit
+   * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
+   * the threads, to count them again.
+   */
+  get note(): string {
+    return RESIDUE_TYPES.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+  }
+
+  /** Adds the counts a note's suffix carries (see note). */
+  addNoted(counts: readonly string[]): void {
+    RESIDUE_TYPES.forEach((type, i) => this.add(type, Number(counts[i] ?? 0)));
+  }
+
+  /** The outcome's `residual`, only when there is something to name. */
+  outcome(): Pick<ErasureOutcome, "residual"> {
+    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"] } as const;
+    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: SHARED_THREAD_REASON }));
+    return sets.length ? { residual: sets } : {};
+  }
+}
+
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
 
@@ -53,9 +91,11 @@ type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
  * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
- * their comments (on a ticket they were only CC'd on, only what they wrote: the other comments are
- * reported left out as other people's data) and the attachments' metadata. Erasure follows Zendesk's flow: outside retention,
- * threads the subject requested are deleted (then deleted for good through deleted_tickets), and on
+ * their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
+ * they and the staff wrote: other people's comments are reported left out as those people's data) and
+ * the attachments' metadata. Erasure follows Zendesk's flow: outside retention, threads the subject
+ * requested are deleted (then deleted for good through deleted_tickets) unless another customer wrote
+ * on one (then only the subject's own comments on it are redacted, and the rest is reported residual), and on
  * threads they were only CC'd on their comments are redacted (text and attachments) and they leave the
  * CCs; then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
  * anywhere (even after a soft delete) is finished by the next one.
@@ -106,13 +146,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     for (const spelling of emailSpellings(wanted)) {
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
         if (seen.has(u.id)) continue;
-        if (u.email && normalizeEmail(u.email) === wanted) {
-          seen.add(u.id);
-          yield u;
-          continue;
-        }
-        // The search also finds a user by an email that is not their primary one (`email` shows the
-        // primary only): the address is theirs if it is one of their email identities, verified.
+        // The address is the user's if it is one of their email identities, verified: the search also
+        // finds a user by an email that is not their primary one (`email` shows the primary only), and
+        // the primary one is no proof either (an agent can create a user with, or change the profile
+        // to, anyone's address, and `email` shows it verified or not).
         for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
           if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
           if (!provenIdentity(identity)) {
@@ -188,28 +225,33 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     }
   }
 
-  /** The ticket's comments that belong to the subject's communications (see isSubjects); `others` counts the rest. */
+  /**
+   * The ticket's comments that belong to the subject's communications (see isSubjects); `others` counts
+   * the rest, other people's words. A comment redacted to nothing (no text, no live attachment) holds
+   * no one's data and is neither. The authors' roles come sideloaded with each page (`include=users`).
+   */
   async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): AsyncGenerator<WireComment> {
-    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json`, "comments", op, ctx)) {
-      if (isSubjects(c, role, userId)) yield c;
+    const staff = new Set<number>();
+    const sideloaded = (page: Record<string, unknown>) => {
+      for (const u of Array.isArray(page.users) ? (page.users as Partial<WireUser>[]) : []) if (typeof u.id === "number" && (u.role === "agent" || u.role === "admin")) staff.add(u.id);
+    };
+    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users`, "comments", op, ctx, sideloaded)) {
+      if (isRedacted(c)) continue;
+      if (isSubjects(c, role, userId, staff)) yield c;
       else if (others) others.count += 1;
     }
   }
 
-  /** Redacts the text and live attachments of one comment; returns how many records that erased. */
+  /**
+   * Redacts the text and live attachments of one comment; returns how many records that erased (the
+   * comment and its attachments: a comment redacted to nothing is no longer one of anyone's records).
+   */
   const redact = async (ticket: WireTicket, c: WireComment, ctx: TaskContext): Promise<number> => {
-    const live = (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
+    const live = liveAttachments(c);
     const html = redactAllText(c.html_body);
     const body = { ticket_id: ticket.id, ...(html === c.html_body ? {} : { html_body: html }), external_attachment_urls: live.map((a) => a.content_url) };
     await client.send("PUT", `comment_redactions/${c.id}.json`, "erase", ctx, body);
     return 1 + live.length;
-  };
-
-  /** The records a requested thread holds: itself, its comments and their live attachments. */
-  const threadRecords = async (ticket: WireTicket, userId: number, ctx: TaskContext): Promise<number> => {
-    let records = 1;
-    for await (const c of commentsOf(ticket, "requester", userId, "erase", ctx)) records += 1 + (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
-    return records;
   };
 
   /** Deletes a soft-deleted ticket for good (a Zendesk job, waited for); false when it is not in deleted_tickets. */
@@ -306,11 +348,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
       yield userRecord(user);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
-      const others = { count: 0 };
+      // Other people's comments, by how the subject is on their threads.
+      const others = { cc: { count: 0 }, requester: { count: 0 } };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
         yield ticketRecord(ticket, role, user.id);
         counts.ticket += 1;
-        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, others)) {
+        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, others[role])) {
           yield commentRecord(c, ticket, user.id);
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
@@ -320,8 +363,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
         }
       }
-      if (others.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.count, reason: LEFT_OUT_REASON });
-      ctx.logger.debug({ connector: name, ...counts, leftOut: others.count }, "zendesk records collected");
+      if (others.cc.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.cc.count, reason: LEFT_OUT_REASON });
+      if (others.requester.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.requester.count, reason: LEFT_OUT_SHARED_REASON });
+      ctx.logger.debug({ connector: name, ...counts, leftOut: others.cc.count + others.requester.count }, "zendesk records collected");
     },
 
     async erase(ids, instruction, ctx) {
@@ -347,10 +391,16 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
       // So is the user, by the id in its unit's note: a soft-deleted user is no longer found by the
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
+      const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        const userUnit = /^user:(\d{1,15})$/.exec(note);
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?$/.exec(note);
         if (userUnit) {
-          await unit(() => finishUser(Number(userUnit[1]), ctx), note);
+          await unit(async () => {
+            const n = await finishUser(Number(userUnit[1]), ctx);
+            // The user gone, this attempt will not find their threads: what stays on them is the note's to name.
+            if (n) residual.addNoted(userUnit.slice(2));
+            return n;
+          }, note);
           continue;
         }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
@@ -366,7 +416,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const found = await findUser(ids, "erase", ctx);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
-        return { erased };
+        return { erased, ...residual.outcome() };
       }
       // A soft-deleted user goes through the same pass: deleting a user (by hand, in Zendesk) leaves
       // their tickets, and so does deleting them for good. After a run of ours that stopped past the
@@ -381,51 +431,55 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           kept.add("SUPPORT", "ticket", 1, lastActivity);
           for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
             kept.add("SUPPORT", "comment", 1, lastActivity);
-            kept.add("SUPPORT", "attachment", (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length, lastActivity);
+            kept.add("SUPPORT", "attachment", liveAttachments(c).length, lastActivity);
           }
           continue;
         }
-        // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
-        if (role === "requester") {
-          const records = await threadRecords(ticket, user.id, ctx);
+        // The subject's comments on the thread (on a CC'd one, their own), and how many are other people's.
+        const others = { count: 0 };
+        const theirs: WireComment[] = [];
+        for await (const c of commentsOf(ticket, role, user.id, "erase", ctx, others)) theirs.push(c);
+        if (role === "requester" && !others.count) {
+          // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
+          const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1);
           await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
-        }
-        else {
-          // Every record of the thread collect showed leaves the subject's records: their own comments
-          // are redacted, the others' stop leading to them once they are off the CC list. Each record is
-          // counted by the unit that takes it from what collect finds: an attachment by its comment's
-          // redaction (a redacted attachment is no longer theirs), the ticket and the comments by the
-          // CC removal, whose note lets a next attempt count a removal whose answer was lost.
-          let thread = 1;
-          for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
-            const live = (c.attachments ?? []).filter((a) => !isRedactedAttachment(a)).length;
-            if (c.author_id === user.id && !isRedacted(c)) {
-              thread += 1;
-              await unit(async () => (await redact(ticket, c, ctx)) - 1);
-            } else thread += 1 + live;
+        } else {
+          // Another person's words are on the thread: it is not deleted (that would erase their data
+          // too), the subject's own comments are redacted, each with its attachments, in one unit. On a
+          // thread they requested the rest of their records (the ticket, the staff's replies) remains
+          // for the other person, residual; off one they were only CC'd on they leave the CCs, and the
+          // ticket stops leading to them (counted by that removal, whose note lets a next attempt count
+          // a removal whose answer was lost).
+          for (const c of theirs) {
+            if (c.author_id === user.id) await unit(() => redact(ticket, c, ctx));
+            else {
+              residual.add("comment", 1);
+              residual.add("attachment", liveAttachments(c).length);
+            }
           }
-          const records = thread;
-          await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), records), `cc:${ticket.id}:${user.id}:${records}`);
+          if (role === "requester") residual.add("ticket", 1);
+          else await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
-        if (withdrawn) return { erased };
+        if (withdrawn) return { erased, ...residual.outcome() };
         await ctx.heartbeat();
       }
 
       if (!kept.empty) {
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
-        return { erased, kept: kept.list() };
+        return { erased, kept: kept.list(), ...residual.outcome() };
       }
-      // The note names the user: a restart after the soft delete finishes it by id (see above).
+      // The note names the user, and counts what stays on shared threads: a restart after the soft
+      // delete finishes it by id, and names that residue without finding the user (see above).
       await unit(async () => {
         if (found.state === "active") {
           const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
           if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
         }
         return deletePermanently(user.id, ctx);
-      }, `user:${user.id}`);
+      }, `user:${user.id}${residual.note}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
-      return { erased };
+      return { erased, ...residual.outcome() };
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.

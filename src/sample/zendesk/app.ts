@@ -24,7 +24,7 @@ const unauthenticated = { error: "Couldn't authenticate you" };
 const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
 
 function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
-  const { secondary_emails: _secondary, unverified_emails: _unverified, ...fields } = u as ZendeskUser;
+  const { secondary_emails: _secondary, unverified_emails: _unverified, primary_email_verified: _primary, ...fields } = u as ZendeskUser;
   return { url: `${originOf(req)}/api/v2/users/${u.id}.json`, ...fields };
 }
 
@@ -126,7 +126,11 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/users/:id/identities.json", (req, res) => {
     const user = store.user(idOf(req.params.id) ?? -1);
     if (!user) return void res.status(404).json(notFound);
-    const emails = [...[user.email, ...(user.secondary_emails ?? [])].map((value) => ({ value, verified: true })), ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false }))];
+    const emails = [
+      { value: user.email, verified: user.primary_email_verified !== false },
+      ...(user.secondary_emails ?? []).map((value) => ({ value, verified: true })),
+      ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false })),
+    ];
     // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
     const identities = emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" }));
     res.json(paginate(req, "identities", identities, (x) => x));
@@ -166,7 +170,12 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/tickets/:id/comments.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    res.json(paginate(req, "comments", ticket.comments, (c) => presentComment(req, c)));
+    const page = paginate(req, "comments", ticket.comments, (c) => presentComment(req, c));
+    // `include=users` sideloads the authors of the page's comments (Zendesk's sideloading), roles and all.
+    const include = typeof req.query.include === "string" ? req.query.include.split(",") : [];
+    if (!include.includes("users")) return void res.json(page);
+    const authors = [...new Set((page.comments as ZendeskComment[]).map((c) => c.author_id))].map((id) => store.user(id)).filter((u): u is ZendeskUser => u !== undefined);
+    res.json({ ...page, users: authors.map((u) => presentUser(req, u)) });
   });
 
   app.put("/api/v2/comment_redactions/:id.json", (req, res) => {

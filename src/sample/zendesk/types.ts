@@ -15,6 +15,12 @@ export interface ZendeskUser {
    * and found by the user search like any identity. Whose address it is, is unproven.
    */
   unverified_emails?: string[];
+  /**
+   * False when nobody verified the primary address either (an agent created the user with it, or put it
+   * on the profile, and no one followed Zendesk's verification link): its identity is listed with
+   * `verified: false`, and the user's `verified` is false unless another identity is verified. Absent: verified.
+   */
+  primary_email_verified?: boolean;
   phone: string | null;
   /** `end-user`, `agent` or `admin`. */
   role: "end-user" | "agent" | "admin";

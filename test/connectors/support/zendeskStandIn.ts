@@ -45,22 +45,77 @@ export function ticketsTiedTo(standIn: ZendeskStandIn, userId: number): ZendeskT
   return standIn.store.state.tickets.filter((t) => t.requester_id === userId || t.collaborator_ids.includes(userId));
 }
 
+/** Whether Zendesk shows the user as staff (an agent or admin): what staff write on a thread a person requested is that person's communication. */
+export function isStaff(standIn: ZendeskStandIn, userId: number): boolean {
+  const role = standIn.store.user(userId)?.role;
+  return role === "agent" || role === "admin";
+}
+
+/** Whether a comment is redacted to nothing (only redaction marks, no live attachment): no one's record any more. */
+export const redactedToNothing = (c: ZendeskTicket["comments"][number]) =>
+  [...c.plain_body].every((ch) => ch === "▇" || /\s/.test(ch)) && c.attachments.every((a) => a.file_name === "redacted.txt");
+
 /**
  * How many records collect should return for a user, counted from the stand-in's data: the user, their
- * tickets, every comment on tickets they requested, their own comments on tickets they were CC'd on,
- * and the live attachments of those comments.
+ * tickets, on tickets they requested the comments they and the staff wrote, on tickets they were CC'd on
+ * their own comments, and the live attachments of those comments. Other customers' comments are theirs.
  */
 export function expectedRecordCount(standIn: ZendeskStandIn, userId: number): number {
   let count = 1;
   for (const { ticket, role } of ticketsOf(standIn, userId)) {
     count += 1;
     for (const c of ticket.comments) {
-      if (role === "cc" && c.author_id !== userId) continue;
+      if (redactedToNothing(c)) continue;
+      if (c.author_id !== userId && (role === "cc" || !isStaff(standIn, c.author_id))) continue;
       count += 1 + c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
     }
   }
   return count;
 }
+
+/** Whether another customer (neither the user nor staff) wrote on a thread, in words not redacted: then the thread is theirs too. */
+export const othersWroteOn = (standIn: ZendeskStandIn, ticket: ZendeskTicket, userId: number): boolean =>
+  ticket.comments.some((c) => c.author_id !== userId && !isStaff(standIn, c.author_id) && !redactedToNothing(c));
+
+/**
+ * The threads the user requested that another customer wrote on: an erasure of the user redacts their
+ * words there and deletes none. With `before`, only those whose last activity is older (outside the rule: a newer one is kept whole).
+ */
+export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: Date): ZendeskTicket[] =>
+  ticketsOf(standIn, userId)
+    .filter(({ ticket, role }) => role === "requester" && othersWroteOn(standIn, ticket, userId) && (!before || Date.parse(ticket.updated_at) < before.getTime()))
+    .map(({ ticket }) => ticket);
+
+/** The user's own comments an erasure redacts (not deletes): on threads they were CC'd on, and on shared threads they requested. */
+export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskTicket["comments"] {
+  const shared = new Set(sharedThreads(standIn, userId));
+  return ticketsOf(standIn, userId)
+    .filter(({ ticket, role }) => role === "cc" || shared.has(ticket))
+    .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === userId && !redactedToNothing(c)));
+}
+
+/**
+ * What an erasure of the user names residual, by type: on each shared thread (with `before`, outside the
+ * rule), the ticket and the staff's replies with their live attachments.
+ */
+export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: Date): Record<string, number> {
+  const residue: Record<string, number> = {};
+  const add = (type: string, n: number) => n && (residue[type] = (residue[type] ?? 0) + n);
+  for (const ticket of sharedThreads(standIn, userId, before)) {
+    add("ticket", 1);
+    for (const c of ticket.comments.filter((x) => isStaff(standIn, x.author_id) && !redactedToNothing(x))) {
+      add("comment", 1);
+      add("attachment", c.attachments.filter((a) => a.file_name !== "redacted.txt").length);
+    }
+  }
+  return residue;
+}
+
+/** An erasure outcome as counts: erased, and residual records by type (reasons and fields are checked where they matter). */
+export const outcomeCounts = (o: { erased: number; residual?: readonly { type: string; count: number }[] }) => ({
+  erased: o.erased,
+  residual: Object.fromEntries((o.residual ?? []).map((r) => [r.type, r.count])),
+});
 
 /** What a retry loop saw: attempts, and each retryable error's retryAfterMs with the wait actually taken. */
 export interface RetryLog {
