@@ -1,4 +1,5 @@
 import { ConnectorConfigError, specProblems } from "../sdk";
+import { isLoopbackHost } from "../../config/transport";
 
 /**
  * How the Stripe connector reaches Stripe. `apiKey` is a secret: the connectors file maps it from an
@@ -58,7 +59,6 @@ export interface StripeConnectorOptions {
 export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">> & Pick<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">;
 
 const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "redactionPollMs", "redactionApiVersion", "accountMetadataKey"];
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
 const wholeIn = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
@@ -82,7 +82,7 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   if (protocol !== "https" && protocol !== "http") problems.push(`protocol must be "https" or "http"`);
   const host = o.host ?? "api.stripe.com";
   if (typeof host !== "string" || !HOST.test(host)) problems.push("host must be a host name or IP address, without scheme, port or path");
-  else if (protocol === "http" && !LOOPBACK.has(host)) problems.push(`protocol "http" is allowed only to a loopback host (127.0.0.1, localhost, ::1): the API key must not cross a network in clear`);
+  else if (protocol === "http" && !isLoopbackHost(host)) problems.push(`protocol "http" is allowed only to a loopback host (127.0.0.1, localhost, ::1): the API key must not cross a network in clear`);
   const port = numeric(o.port) ?? (protocol === "http" ? 80 : 443);
   if (!wholeIn(port, 1, 65535)) problems.push("port must be a whole number from 1 to 65535");
   const timeoutMs = numeric(o.timeoutMs) ?? 30_000;

@@ -1,4 +1,5 @@
 import { ConnectorConfigError, specProblems } from "../sdk";
+import { isLoopbackHost } from "../../config/transport";
 
 /** How to reach one Zendesk Support account. The API token is a secret: map it from an environment variable. */
 export interface ZendeskConnectorOptions {
@@ -31,7 +32,6 @@ export const ZENDESK_CONNECTOR_VERSION = "1.0.0";
 
 const DEFAULTS = { name: "ticketing", version: ZENDESK_CONNECTOR_VERSION, requestsPerMinute: 200, timeoutMs: 15_000, pageSize: 100, readRetries: 2, maxInlineWaitMs: 10_000 };
 const FIELDS = ["name", "version", "baseUrl", "email", "apiToken", ...Object.keys(DEFAULTS)];
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 function wholeNumber(problems: string[], field: string, value: unknown, min: number, max: number): void {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) problems.push(`${field} must be a whole number from ${min} to ${max}`);
@@ -50,7 +50,7 @@ export function zendeskOptionProblems(options: unknown): string[] {
     url = undefined;
   }
   if (!url) problems.push("baseUrl must be the account's URL, e.g. https://acme.zendesk.com");
-  else if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) problems.push("baseUrl must use https (plain http only for a loopback host): the API token travels in every call");
+  else if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) problems.push("baseUrl must use https (plain http only for a loopback host): the API token travels in every call");
   else if (url.username || url.password || url.search || url.hash) problems.push("baseUrl must not carry credentials, a query or a fragment");
   if (typeof o.email !== "string" || !/^[^\s@]+@[^\s@]+$/.test(o.email)) problems.push("email must be the email address of the agent the API token acts for");
   if (typeof o.apiToken !== "string" || o.apiToken.trim() === "") problems.push("apiToken is required (map it from an environment variable)");
