@@ -4,7 +4,7 @@ import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
 import { ENTITIES } from "../entities";
 import { MIGRATIONS } from "../migrations";
-import { mysqlSslOptions } from "../config/transport";
+import { mysqlSocket, mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
 
@@ -30,17 +30,6 @@ export function dataSourceOptions(config: Pick<Config, "database">): DataSourceO
     trace: false,
     extra: { connectionLimit: 10 },
   };
-}
-
-/**
- * `?socketPath=/run/mysqld/mysqld.sock` on DATABASE_URL: talk to a server on the same host through its
- * Unix socket instead of TCP (TypeORM reads host, port and credentials from the URL, not this option).
- * Each statement is a write and a read on the connection; over loopback TCP the kernel's TCP path was a
- * quarter of a worker's CPU in bench/orchestrator (CPU profile: mysql2's socket writes).
- */
-function mysqlSocket(url: string): { socketPath?: string } {
-  const socketPath = new URL(url).searchParams.get("socketPath");
-  return socketPath ? { socketPath } : {};
 }
 
 /** The service's DataSource. On SQLite its one connection is owned by the statement queue (connectionQueue.ts). */

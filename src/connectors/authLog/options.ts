@@ -97,7 +97,7 @@ function dynamoProblems(o: Record<string, unknown>): string[] {
   if (typeof o.region !== "string" || !REGION.test(o.region)) problems.push("region is required, e.g. eu-west-1");
   if (o.endpoint !== undefined && (typeof o.endpoint !== "string" || !/^https?:\/\/[^/\s]+\/?$/.test(o.endpoint))) problems.push("endpoint must be an http(s) URL without a path, e.g. http://127.0.0.1:8000");
   else {
-    const plain = plainHttpProblem("endpoint", o.endpoint as string | undefined, "the person's sign-in events and the signed requests", plaintextHosts(((o.plaintextHosts as string[] | undefined) ?? []).join(",")));
+    const plain = plainHttpProblem("endpoint", o.endpoint as string | undefined, "the person's sign-in events and the signed requests", plaintextHosts(o.plaintextHosts as string[] | undefined));
     if (plain) problems.push(plain);
   }
   const secrets = ["accessKeyId", "secretAccessKey", "sessionToken"].filter((f) => o[f] !== undefined);

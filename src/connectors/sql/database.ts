@@ -1,7 +1,7 @@
 import path from "node:path";
 import { DataSource } from "typeorm";
 import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
-import { mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
+import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { numberedParameters } from "./postgres";
@@ -66,7 +66,7 @@ export function connectionProblems(connection: SqlConnection): string[] {
 
 /** Encryption in transit for a url (src/config/transport.ts): TLS to any host that is not loopback. */
 function transportProblems(url: string, plain: readonly string[] = []): string[] {
-  const allowed = plaintextHosts(plain.join(","));
+  const allowed = plaintextHosts(plain);
   if (/^(mysql|mariadb):/.test(url)) return mysqlTls(url, allowed, "url").problems;
   if (/^postgres(ql)?:/.test(url)) return [postgresTlsProblem(url, allowed, "url")].filter((p): p is string => p !== null);
   return [];
@@ -166,8 +166,8 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
     connectTimeout: timeoutMs,
     charset: "utf8mb4_unicode_ci",
     // A server on this host through its Unix socket, and TLS as the url's ssl-mode and ssl-ca say: TypeORM reads neither from the url.
-    ...(new URL(url).searchParams.get("socketPath") ? { socketPath: new URL(url).searchParams.get("socketPath")! } : {}),
-    ssl: mysqlSslOptions(mysqlTls(url, plaintextHosts(plain.join(",")), "url").tls),
+    ...mysqlSocket(url),
+    ssl: mysqlSslOptions(mysqlTls(url, plaintextHosts(plain), "url").tls),
     extra: { connectionLimit: 4 },
   });
 }
