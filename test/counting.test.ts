@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { SubjectRecord } from "../src/connectors/sdk";
-import { compareWithPlan, DeletionCount } from "../src/domain/counting";
+import { compareWithPlan, DeletionCount, planLines } from "../src/domain/counting";
+import { DEFAULT_RETENTION_RULES } from "../src/domain/retention";
 
 const CUTOFF = new Date("2020-01-01T00:00:00Z");
 const OLD = new Date("2018-01-01T00:00:00Z");
@@ -63,5 +64,29 @@ describe("the counting rule (domain/counting)", () => {
       { kind: "RESIDUAL", records: 1, reason: "1 record still holds personal data: invoice x1 with customer_name (refused)" },
     ]);
     expect(compareWithPlan(plan, [{ ...same, erased: 4, kept: 1 }])[0].differences.map((d) => d.kind)).to.deep.equal(["RETENTION_MOVED"]);
+  });
+
+  it("counts a record the connector says erasure would leave as planned residue, not as erased, unless a rule keeps it", () => {
+    const SHARED = "a thread another customer wrote on stays";
+    const r = count([rec("ticket", "t1", { recordedAt: OLD, residualOnErasure: SHARED }), rec("ticket", "t2", { recordedAt: NEW, residualOnErasure: SHARED }), rec("ticket", "t3", { recordedAt: OLD })]);
+    expect(r.sets).to.deep.equal([{ category: "PAYMENTS", type: "ticket", found: 3, toErase: 2, toKeep: 1, toLeaveResidual: 1, residualReasons: [SHARED], newestKept: NEW }]);
+    const rule = DEFAULT_RETENTION_RULES.find((x) => x.category === "PAYMENTS")!;
+    const [line] = planLines(r.sets, { rules: [rule], holds: [], now: NEWER, minor: false });
+    expect(line).to.deep.include({ found: 3, toErase: 1, toKeep: 1, toLeaveResidual: 1, residualReason: SHARED });
+    const [held] = planLines(r.sets, { rules: [rule], holds: [{ id: "h1", caseReference: "FR-7", categories: [] }], now: NEWER, minor: false });
+    expect(held, "a hold keeps the category whole: nothing is left residual").to.deep.include({ found: 3, toErase: 0, toKeep: 3, toLeaveResidual: 0, residualReason: null });
+  });
+
+  it("compares residue with what the plan foresaw: beyond it, short of it, or a plan stored before plans foresaw any", () => {
+    const plan = [{ category: "SUPPORT", found: 6, toErase: 3, toKeep: 0, toLeaveResidual: 3, keptBy: null }];
+    const same = { category: "SUPPORT", erased: 3, redacted: 1, kept: 0, keptByHold: false, holdCase: null, residual: 3, residualReasons: ["ticket x3 with subject (shared)"] };
+    expect(compareWithPlan(plan, [same])[0].differences).to.deep.equal([]);
+    expect(compareWithPlan(plan, [{ ...same, erased: 1, residual: 5 }])[0].differences).to.deep.equal([
+      { kind: "RESIDUAL", records: 2, reason: "2 records still hold personal data beyond the 3 the plan foresaw: ticket x3 with subject (shared)" },
+    ]);
+    expect(compareWithPlan(plan, [{ ...same, erased: 5, residual: 1 }])[0].differences.map((d) => [d.kind, d.records])).to.deep.equal([["RESIDUAL_AVOIDED", 2]]);
+    const { toLeaveResidual: _, ...before } = plan[0];
+    expect(compareWithPlan([before], [same])[0].differences.map((d) => [d.kind, d.records])).to.deep.equal([["RESIDUAL", 3]]);
+    expect(compareWithPlan([before], [same])[0].planned).to.deep.include({ toLeaveResidual: 0 });
   });
 });

@@ -119,6 +119,14 @@ export interface SubjectRecord {
    * long as it, and erased with it (a cancelled subscription Stripe lists under its customer for good).
    */
   inseparable?: boolean;
+  /**
+   * Erasure would leave this record holding personal data, and why (words for people, no personal data):
+   * a ticket thread another customer also wrote on, which is not deleted for their sake. The plan
+   * counts such a record in `toLeaveResidual` instead of `toErase` when the rule does not keep it, so a
+   * privacy officer sees before approving what erasure will not remove. The erase must then name it
+   * residual (ErasureOutcome.residual). Read on records that are neither anchors nor inseparable.
+   */
+  residualOnErasure?: string;
 }
 
 /** A record by type and id, as a survey saw it: what a verification pass looks up again. */

@@ -13,7 +13,8 @@ import { DeletionContext, holdFor, keepingRule, keptSince, PlannedDeletion, shif
  *   kept while any of them is kept, or when it is recent itself, dated from the newest of those dates;
  *   otherwise it is erased. A record that cannot be erased apart from its anchor (`inseparable`) is kept
  *   with it when the anchor is kept (dated like it), and erased with it otherwise.
- * - Everything else is erased. A record erasure leaves with personal data is `residual`, never erased.
+ * - Everything else is erased. A record erasure leaves with personal data is `residual`, never erased;
+ *   one the connector foresees as such (`residualOnErasure`) is planned residual, not erased.
  *
  * Connectors' erase follows the same rule, so a plan's lines equal the erasure's outcome unless the
  * world changed between the two; `compareWithPlan` names every such difference.
@@ -29,6 +30,10 @@ export interface CountedSet {
   found: number;
   toErase: number;
   toKeep: number;
+  /** Of toErase, records erasure will leave holding personal data (the connector said so: residualOnErasure). */
+  toLeaveResidual: number;
+  /** Why, as the connector said it (each reason once). */
+  residualReasons: string[];
   /** The newest date the kept records count from (null when none is kept, or all are held). */
   newestKept: Date | null;
 }
@@ -80,7 +85,7 @@ export class DeletionCount {
   private set(category: string, type: string): CountedSet {
     const key = `${category}\u0000${type}`;
     let set = this.sets.get(key);
-    if (!set) this.sets.set(key, (set = { category, type, found: 0, toErase: 0, toKeep: 0, newestKept: null }));
+    if (!set) this.sets.set(key, (set = { category, type, found: 0, toErase: 0, toKeep: 0, toLeaveResidual: 0, residualReasons: [], newestKept: null }));
     return set;
   }
 
@@ -128,7 +133,13 @@ export class DeletionCount {
     if (recent) {
       set.toKeep += 1;
       set.newestKept = later(set.newestKept, recent);
-    } else set.toErase += 1;
+    } else {
+      set.toErase += 1;
+      if (record.residualOnErasure) {
+        set.toLeaveResidual += 1;
+        if (!set.residualReasons.includes(record.residualOnErasure)) set.residualReasons.push(record.residualOnErasure);
+      }
+    }
     if (this.keepRefs) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
   }
 
@@ -160,6 +171,9 @@ export class DeletionCount {
   }
 }
 
+/** The longest residualReason a plan line stores (its column's length). */
+export const RESIDUAL_REASON_LENGTH = 500;
+
 /** The plan's lines (one per category) from the counted sets, the holds and the rules. */
 export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): PlannedDeletion[] {
   const categories = [...new Set(sets.map((s) => String(s.category)))].sort();
@@ -169,15 +183,19 @@ export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): Pl
     const toKeep = of.reduce((n, s) => n + s.toKeep, 0);
     const hold = holdFor(category, ctx.holds);
     if (hold) {
-      return { category, found, toErase: 0, toKeep: found, keptBy: found ? "HOLD" : null, legalBasis: `legal hold ${hold.caseReference}`, holdId: hold.id, keepSince: null, retainUntil: null };
+      return { category, found, toErase: 0, toKeep: found, toLeaveResidual: 0, residualReason: null, keptBy: found ? "HOLD" : null, legalBasis: `legal hold ${hold.caseReference}`, holdId: hold.id, keepSince: null, retainUntil: null };
     }
     const rule = keepingRule(category, ctx);
     const newest = of.reduce<Date | null>((d, s) => later(d, s.newestKept), null);
+    const toLeaveResidual = of.reduce((n, s) => n + s.toLeaveResidual, 0);
+    const reasons = [...new Set(of.flatMap((s) => s.residualReasons))];
     return {
       category,
       found,
-      toErase: found - toKeep,
+      toErase: found - toKeep - toLeaveResidual,
       toKeep,
+      toLeaveResidual,
+      residualReason: reasons.length ? reasons.join("; ").slice(0, RESIDUAL_REASON_LENGTH) : null,
       keptBy: toKeep ? "RULE" : null,
       legalBasis: toKeep && rule ? rule.legalBasis : null,
       holdId: null,
@@ -187,6 +205,9 @@ export function planLines(sets: readonly CountedSet[], ctx: DeletionContext): Pl
   });
 }
 
+/** A plan line as compareWithPlan reads it (toLeaveResidual absent in plans stored before it existed). */
+export type PlanLineToCompare = Pick<PlannedDeletion, "category" | "found" | "toErase" | "toKeep" | "keptBy"> & { toLeaveResidual?: number | null };
+
 /** How the world differed from the plan when erasure ran, for one line. */
 export enum DifferenceKind {
   HELD_SINCE_PLAN = "HELD_SINCE_PLAN",
@@ -195,6 +216,7 @@ export enum DifferenceKind {
   FEWER_RECORDS = "FEWER_RECORDS",
   RETENTION_MOVED = "RETENTION_MOVED",
   RESIDUAL = "RESIDUAL",
+  RESIDUAL_AVOIDED = "RESIDUAL_AVOIDED",
 }
 
 export interface PlanDifference {
@@ -209,7 +231,7 @@ export interface PlanDifference {
 export interface OutcomeLine {
   category: string;
   /** The plan's line (null: the survey found nothing in this category). */
-  planned: { found: number; toErase: number; toKeep: number; keptBy: string | null } | null;
+  planned: { found: number; toErase: number; toKeep: number; toLeaveResidual: number; keptBy: string | null } | null;
   erased: number;
   /** Of erased, records redacted in place. */
   redacted: number;
@@ -239,12 +261,13 @@ const plural = (n: number) => `${n} record${n === 1 ? "" : "s"}`;
  * difference is named with its reason (a hold placed or released, records that appeared or were gone,
  * records that aged out of or into a retention period, residue).
  */
-export function compareWithPlan(plan: readonly Pick<PlannedDeletion, "category" | "found" | "toErase" | "toKeep" | "keptBy">[], outcome: readonly CategoryOutcome[]): OutcomeLine[] {
+export function compareWithPlan(plan: readonly PlanLineToCompare[], outcome: readonly CategoryOutcome[]): OutcomeLine[] {
   const categories = [...new Set([...plan.map((p) => String(p.category)), ...outcome.map((o) => o.category)])].sort();
   return categories.flatMap((category) => {
     const p = plan.find((x) => x.category === category);
     const o = outcome.find((x) => x.category === category) ?? { category, erased: 0, redacted: 0, kept: 0, keptByHold: false, holdCase: null, residual: 0, residualReasons: [] };
-    const planned = p ? { found: p.found, toErase: p.toErase, toKeep: p.toKeep, keptBy: p.keptBy } : null;
+    // A plan stored before plans foresaw residue has no toLeaveResidual: it foresaw none.
+    const planned = p ? { found: p.found, toErase: p.toErase, toKeep: p.toKeep, toLeaveResidual: p.toLeaveResidual ?? 0, keptBy: p.keptBy } : null;
     if (!p && o.erased + o.kept + o.residual === 0) return [];
     const differences: PlanDifference[] = [];
     const found = p?.found ?? 0;
@@ -263,7 +286,15 @@ export function compareWithPlan(plan: readonly Pick<PlannedDeletion, "category" 
       const moved = Math.abs(o.kept - (p?.toKeep ?? 0));
       differences.push({ kind: DifferenceKind.RETENTION_MOVED, records: moved, reason: `${plural(moved)} ${o.kept < (p?.toKeep ?? 0) ? "aged out of" : "came under"} the retention period between the plan and the erasure` });
     }
-    if (o.residual) differences.push({ kind: DifferenceKind.RESIDUAL, records: o.residual, reason: `${plural(o.residual)} still ${o.residual === 1 ? "holds" : "hold"} personal data: ${o.residualReasons.join("; ")}` });
+    const foreseen = planned?.toLeaveResidual ?? 0;
+    if (o.residual > foreseen) {
+      const n = o.residual - foreseen;
+      const beyond = foreseen ? ` beyond the ${foreseen} the plan foresaw` : "";
+      differences.push({ kind: DifferenceKind.RESIDUAL, records: n, reason: `${plural(n)} still ${n === 1 ? "holds" : "hold"} personal data${beyond}: ${o.residualReasons.join("; ")}` });
+    } else if (o.residual < foreseen) {
+      const n = foreseen - o.residual;
+      differences.push({ kind: DifferenceKind.RESIDUAL_AVOIDED, records: n, reason: `${plural(n)} the plan foresaw as residual ${n === 1 ? "was" : "were"} erased or kept instead (what would have left ${n === 1 ? "it" : "them"} holding personal data had changed)` });
+    }
     return [{ category, planned, erased: o.erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
   });
 }

@@ -173,6 +173,10 @@ export interface PlannedDeletion {
   found: number;
   toErase: number;
   toKeep: number;
+  /** Records erasure will leave holding personal data (not in toErase), as the connector foresees it. */
+  toLeaveResidual: number;
+  /** Why they stay (null when none is). */
+  residualReason: string | null;
   keptBy: "RULE" | "HOLD" | null;
   legalBasis: string | null;
   holdId: string | null;

@@ -42,6 +42,14 @@ export class DeletionPlanItemRow {
   @Column({ type: "int" })
   toKeep!: number;
 
+  /** Records erasure will leave holding personal data, as the connector foresees it (not in toErase). */
+  @Column({ type: "int", default: 0 })
+  toLeaveResidual!: number;
+
+  /** Why they stay, in the connector's words (no personal data). */
+  @Column({ type: "varchar", length: 500, nullable: true })
+  residualReason!: string | null;
+
   /** RULE or HOLD when something is kept. */
   @Column({ type: "varchar", length: 10, nullable: true })
   keptBy!: KeptBy | null;

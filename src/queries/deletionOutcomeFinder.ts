@@ -17,6 +17,7 @@ export async function findDeletionOutcome(ds: DataSource, requestId: string): Pr
       plannedFound: l.planned?.found ?? null,
       plannedToErase: l.planned?.toErase ?? null,
       plannedToKeep: l.planned?.toKeep ?? null,
+      plannedToLeaveResidual: l.planned ? (l.planned.toLeaveResidual ?? 0) : null,
       erased: l.erased,
       redacted: l.redacted,
       kept: l.kept,

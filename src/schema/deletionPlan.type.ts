@@ -16,11 +16,20 @@ export class DeletionPlanLine {
   @Field(() => Int, { description: "Records found about the subject." })
   found!: number;
 
-  @Field(() => Int, { description: "Records erasure takes." })
+  @Field(() => Int, { description: "Records erasure takes (deleted, anonymised, or redacted with nothing personal left)." })
   toErase!: number;
 
   @Field(() => Int, { description: "Records kept." })
   toKeep!: number;
+
+  @Field(() => Int, {
+    description:
+      "Records erasure will leave holding personal data, as the connector foresees it (a ticket thread another customer also wrote on stays for their sake; only the subject's own comments on it are redacted): neither erased nor kept, named in the request's residualRecords. found = toErase + toKeep + toLeaveResidual.",
+  })
+  toLeaveResidual!: number;
+
+  @Field(() => String, { nullable: true, description: "Why those records stay (null when none does). No personal data." })
+  residualReason!: string | null;
 
   @Field(() => String, { nullable: true, description: "RULE (a retention rule) or HOLD (a legal hold) when something is kept." })
   keptBy!: string | null;
@@ -83,7 +92,8 @@ registerEnumType(DifferenceKind, {
     MORE_RECORDS: { description: "Records appeared after the plan." },
     FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them)." },
     RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },
-    RESIDUAL: { description: "Records still hold personal data after erasure (see residualRecords); never counted as erased." },
+    RESIDUAL: { description: "Records still hold personal data after erasure beyond what the plan foresaw (toLeaveResidual; see residualRecords); never counted as erased." },
+    RESIDUAL_AVOIDED: { description: "Records the plan foresaw as residual were erased or kept instead: what would have left them holding personal data had changed (another customer's words on a thread were gone)." },
   },
 });
 
@@ -119,6 +129,9 @@ export class DeletionOutcomeLine {
   @Field(() => Int, { nullable: true, description: "The plan's toKeep." })
   plannedToKeep!: number | null;
 
+  @Field(() => Int, { nullable: true, description: "The plan's toLeaveResidual." })
+  plannedToLeaveResidual!: number | null;
+
   @Field(() => Int, { description: "Records erased: deleted, anonymised, or redacted in place with nothing personal left." })
   erased!: number;
 
@@ -131,7 +144,7 @@ export class DeletionOutcomeLine {
   @Field(() => Int, { description: "Records that still hold personal data although not kept (the request's residualRecords)." })
   residual!: number;
 
-  @Field({ description: "True when the line equals the plan's: erased = toErase, kept = toKeep, nothing residual." })
+  @Field({ description: "True when the line equals the plan's: erased = toErase, kept = toKeep, residual = toLeaveResidual." })
   matchesPlan!: boolean;
 
   @Field(() => [PlanDifference], { description: "Every difference from the plan's line, with its reason (empty when it matches)." })

@@ -3,14 +3,15 @@ import { LEFT_OUT_SHARED_REASON, SHARED_THREAD_REASON } from "../../src/connecto
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { TestService } from "../support/harness";
+import { submit, TestService } from "../support/harness";
 import { ADA_PERSON, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, sharedResidue, ticketsOf } from "../connectors/support/zendeskStandIn";
 import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   tasks { connector step status outcome { records erased } }
-  deletionOutcome { connector erased kept residual plannedToErase differences { kind records } }
+  deletionPlan { connector category found toErase toKeep toLeaveResidual residualReason }
+  deletionOutcome { connector erased kept residual plannedToErase plannedToLeaveResidual matchesPlan differences { kind records } }
   residualRecords { connector recordType records fields reason } retentionExceptions { status } } }`;
 
 /**
@@ -74,6 +75,14 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
     expect(threads.some(recent), "a shared thread inside the rule would be kept whole, not tested here").to.equal(false);
     expect(adaOwn.length, "Ada wrote on the shared threads").to.be.greaterThan(0);
     const planned = expectedRecordCount(z, ADA_ID);
+    const staffAttachments = staffReplies.reduce((n, c) => n + c.attachments.length, 0);
+    const residualCount = threads.length + staffReplies.length + staffAttachments;
+
+    // Before approving, the privacy officer's preview already says what erasure will leave, and why.
+    const preview = (await t.ok(`mutation($s: SubjectInput!) { previewDeletion(input: { subject: $s }) { lines { connector found toErase toKeep toLeaveResidual residualReason } } }`, { s: { email: ADA_PERSON.email } })).previewDeletion;
+    const previewed = preview.lines.find((l: any) => l.connector === connector.spec.name);
+    expect(previewed).to.deep.include({ connector: connector.spec.name, found: planned, toLeaveResidual: residualCount, residualReason: SHARED_THREAD_REASON });
+    expect(previewed.toErase + previewed.toKeep + previewed.toLeaveResidual).to.equal(planned);
 
     const deletion = await finished("DELETION");
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
@@ -89,7 +98,6 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
 
     // What the request reports is what Zendesk holds: the thread and the staff's replies remain, named residual.
     const residual = deletion.residualRecords.filter((r: any) => r.connector === connector.spec.name);
-    const staffAttachments = staffReplies.reduce((n, c) => n + c.attachments.length, 0);
     const expected = [
       { connector: connector.spec.name, recordType: "ticket", records: threads.length, fields: ["subject", "requester"], reason: SHARED_THREAD_REASON },
       { connector: connector.spec.name, recordType: "comment", records: staffReplies.length, fields: ["body"], reason: SHARED_THREAD_REASON },
@@ -97,10 +105,12 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
     ];
     expect(residual).to.have.deep.members(expected);
     const line = deletion.deletionOutcome.find((l: any) => l.connector === connector.spec.name);
-    const residualCount = threads.length + staffReplies.length + staffAttachments;
     expect(line.residual).to.equal(residualCount);
     expect(line.erased + line.kept + line.residual, "erased, kept and residual add up to what the plan found").to.equal(planned);
-    expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: residualCount });
+    // The plan foresaw that residue: the erasure did what it said.
+    const plan = deletion.deletionPlan.find((l: any) => l.connector === connector.spec.name);
+    expect(plan).to.deep.include({ found: planned, toErase: previewed.toErase, toKeep: previewed.toKeep, toLeaveResidual: residualCount, residualReason: SHARED_THREAD_REASON });
+    expect(line).to.deep.include({ plannedToErase: plan.toErase, plannedToLeaveResidual: residualCount, erased: plan.toErase, kept: plan.toKeep, matchesPlan: true, differences: [] });
     expect(JSON.stringify(deletion.residualRecords)).not.to.include("@");
 
     // The 30 days pass: the purge erases the kept threads and Ada's user, and names what stays on the
@@ -115,5 +125,41 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
     const named: Record<string, number> = {};
     for (const r of purged.residualRecords.filter((x: any) => x.connector === connector.spec.name)) named[r.recordType] = (named[r.recordType] ?? 0) + r.records;
     expect(named, "residual records named on the request, each once").to.deep.equal(sharedResidue(z, ADA_ID));
+  });
+  it("names the residue the plan foresaw and erasure avoided: the other customer's words were gone by the time it ran", async function () {
+    this.timeout(90_000);
+    const { threads } = shared();
+    expect(threads.length, "two shared threads at least: the erasure's first call is about another").to.be.greaterThan(1);
+    // The last shared thread (Zendesk lists threads by id): the other customer's comments go between the
+    // plan and the erasure's work on it, so erasure deletes it whole instead of leaving it residual.
+    const cleared = threads.reduce((a, b) => (b.id > a.id ? b : a));
+    const staffOn = cleared.comments.filter((c) => isStaff(z, c.author_id));
+    const clearedResidue = 1 + staffOn.length + staffOn.reduce((n, c) => n + c.attachments.length, 0);
+    const residualCount = Object.values(sharedResidue(z, ADA_ID)).reduce((n, v) => n + v, 0);
+
+    // Held at the erasure's first change to Zendesk (the plan is stored by then: the survey ran before).
+    const deleting = z.faults.pause({ method: "DELETE" });
+    const redacting = z.faults.pause({ method: "PUT" });
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA_PERSON.email }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await Promise.race([deleting.reached, redacting.reached]);
+    const plan = (await t.ok(SHOW, { id: r.id })).request.deletionPlan.find((l: any) => l.connector === connector.spec.name);
+    expect(plan.toLeaveResidual, "the plan foresaw every shared thread's residue").to.equal(residualCount);
+    const held = z.store.ticket(cleared.id)!;
+    held.comments = held.comments.filter((c) => c.author_id === ADA_ID || isStaff(z, c.author_id));
+    deleting.release();
+    redacting.release();
+
+    const done = await t.waitFor(async () => {
+      const x = (await t.ok(SHOW, { id: r.id })).request;
+      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+    }, "deletion finished", 30_000);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(z.store.ticket(cleared.id), "the thread no one else wrote on any more is deleted").to.equal(undefined);
+    const line = done.deletionOutcome.find((l: any) => l.connector === connector.spec.name);
+    expect(line.residual).to.equal(residualCount - clearedResidue);
+    expect(line.erased - line.plannedToErase).to.equal(clearedResidue);
+    expect(line.matchesPlan).to.equal(false);
+    expect(line.differences).to.deep.equal([{ kind: "RESIDUAL_AVOIDED", records: clearedResidue }]);
   });
 });

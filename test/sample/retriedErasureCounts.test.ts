@@ -9,7 +9,7 @@ import { submit, sum, TEST_START, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
-  deletionOutcome { connector category plannedFound erased redacted kept residual matchesPlan differences { kind records reason } }
+  deletionOutcome { connector category plannedFound plannedToLeaveResidual erased redacted kept residual matchesPlan differences { kind records reason } }
   tasks { id connector step status attempts lastError outcome { erased kept residual remaining } } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records kept residual } } }`;
 
@@ -79,8 +79,9 @@ describeEachDatabase("an erasure retried after an attempt failed part-way", (db)
     // (sharedTickets.test.ts); collect still finds it while the user stays with kept threads, as here.
     const residual = sum(lines, (o: any) => o.residual);
     expect(seen.kept + residual, "kept and residual: what the system holds").to.equal(after);
-    expect(seen.differences, "nothing of the plan was gone before erasure ran").to.deep.equal(residual ? [`RESIDUAL:${residual}`] : []);
-    expect(lines.every((o: any) => o.matchesPlan || o.residual)).to.equal(true);
+    // The plan foresaw that residue (toLeaveResidual): each line equals the plan's.
+    expect(seen.differences, "nothing of the plan was gone before erasure ran").to.deep.equal([]);
+    expect(lines.every((o: any) => o.matchesPlan && o.residual === (o.plannedToLeaveResidual ?? 0))).to.equal(true);
   }
 
   it("counts the payment methods the failed attempt detached, when Stripe refused the customer's last write", async function () {

@@ -351,14 +351,24 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Other people's comments, by how the subject is on their threads.
       const others = { cc: { count: 0 }, requester: { count: 0 } };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
-        yield ticketRecord(ticket, role, user.id);
+        // The thread's comments first: whether another customer wrote on it decides what erasure would
+        // leave of it (the plan's toLeaveResidual), as erase decides it below.
+        const onThread = { count: 0 };
+        const comments: WireComment[] = [];
+        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, onThread)) comments.push(c);
+        others[role].count += onThread.count;
+        const shared = role === "requester" && onThread.count > 0;
+        const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
+        yield staying(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
-        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, others[role])) {
-          yield commentRecord(c, ticket, user.id);
+        for (const c of comments) {
+          // On a shared thread the subject's own comments are redacted (erased); the staff's replies stay.
+          const stays = c.author_id !== user.id ? staying : (r: SubjectRecord) => r;
+          yield stays(commentRecord(c, ticket, user.id));
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
             if (isRedactedAttachment(a)) continue;
-            yield attachmentRecord(a, c, ticket, user.id);
+            yield stays(attachmentRecord(a, c, ticket, user.id));
             counts.attachment += 1;
           }
         }
