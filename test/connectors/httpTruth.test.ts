@@ -46,4 +46,22 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     expect(request.deletionOutcome.find((l: any) => l.category === "PAYMENTS")).to.deep.include({ erased: 0, kept: 3, residual: 0, matchesPlan: true });
     expect(standIn.invoices.filter((i) => i.user === 1).length).to.equal(3);
   });
+
+  // A path the API does not serve (a typo, or an API version retired) answers 404: read as "no one" or
+  // "no records", every deletion COMPLETED having erased nothing, her notes and invoices all in place.
+  for (const [what, broken] of [
+    ["subject.path", (config: ReturnType<typeof restConfig>) => void (config.subject.path = "/user")],
+    ["a resource's path", (config: ReturnType<typeof restConfig>) => void (config.resources[0].path = "/users/{subject}/note")],
+  ] as const) {
+    it(`fails the deletion, never COMPLETED, when ${what} answers 404 (a path the API does not serve)`, async () => {
+      const config = restConfig(standIn);
+      broken(config);
+      const request = await deletion(config);
+      expect(request.status).to.equal("FAILED");
+      const failed = request.tasks.filter((x: any) => x.status === "FAILED").map((x: any) => x.lastError);
+      expect(failed.join(" ")).to.include("(HTTP 404); check");
+      expect(standIn.notes.filter((n) => n.user === 1).length).to.equal(5);
+      expect(standIn.invoices.filter((i) => i.user === 1 && i.billing_name === "Ada Lovelace").length).to.equal(3);
+    });
+  }
 });

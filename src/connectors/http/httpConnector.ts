@@ -150,7 +150,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
       const filled: Record<string, string> = { ...values, email };
       const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
-      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
+      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
@@ -176,7 +176,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * than the person's records (a filter it ignores), so none of them can be taken for hers.
    */
   async function* items(r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
-    for await (const item of listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx)) {
+    const listing = { what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination, pathHint: `the path of the ${r.recordType} resource` };
+    for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
         throw new ConnectorError(
@@ -190,13 +191,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   }
 
   /**
-   * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
-   * listing must exist (`pathHint`: the roster's, where nothing would read as nobody). Past its page
+   * Every item of a listing, page by page (a heartbeat per page). A 404 fails it, naming `pathHint`: a
+   * path the API does not serve (a typo, a retired version) read as an empty list would be "no such
+   * person" or "no such records", and a deletion COMPLETED with everything in place. Past its page
    * limit (maxPages, or the roster's) it fails: ending there would hand back the pages read as if they
    * were all.
    */
   async function* listed(
-    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint?: string },
+    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint: string },
     op: Op,
     ctx: ListingContext,
   ): AsyncGenerator<Record<string, unknown>> {
@@ -209,8 +211,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const asked = new Set<string>([url.toString()]);
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
-      if (status === 404 && l.pathHint) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
-      if (status === 404) return;
+      if (status === 404) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
       const list = pick(body, l.items);
       if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
       // Configured as one page, yet the answer says more follow: reading on would be a guess, ending
