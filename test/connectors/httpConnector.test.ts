@@ -287,6 +287,21 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
     });
 
+    it("fails at once, naming the resource, when a numbered page answers the records of the page before (a pageParam the API does not read); erases nothing", async () => {
+      // The stand-in reads `page`: sent as `p`, it answers the first page (full, 2 of Ada's 3 invoices) every time.
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "page", pageParam: "p", sizeParam: "per_page", size: 2 };
+      config.maxPages = 50;
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing invoice records answered, on page 2, the same records as on page 1 (a pageParam the API does not read?), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
+        ["collect", "erase"],
+        ["PAYMENTS"],
+        config,
+      );
+      // Two pages read for each run, not maxPages.
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/invoices")).to.have.length(4);
+    });
+
     it("fails, before any write, when a listing confirmed by subjectField answers another account's record (a filter the API ignores)", async () => {
       // GET /notes reads user_id, not user: asked for user=1 it answers everyone's notes.
       const config = restConfig(standIn);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
@@ -209,6 +210,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // back, or a cursorParam the API does not read), which would yield the same records again until
     // maxPages, and then fail anyway. Numbered pages never repeat, and are not kept.
     const asked = new Set<string>([url.toString()]);
+    // A numbered page answering what the page before answered (an API that does not read pageParam)
+    // loops the same way: its records, as a digest, are kept for the next page only.
+    let previous: string | undefined;
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
       if (status === 404) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
@@ -223,6 +227,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           `${name} ${op}: ${l.what} has more pages (${more}) with pagination none`,
           false,
         );
+      }
+      if (p.type === "page" && list.length) {
+        const digest = createHash("sha256").update(JSON.stringify(list)).digest("hex");
+        if (digest === previous) {
+          throw new ConnectorError(
+            `${name}: listing ${l.what} answered, on page ${page}, the same records as on page ${page - 1} (a pageParam the API does not read?), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
+            `${name} ${op}: ${l.what} page ${page} repeats page ${page - 1}`,
+            false,
+          );
+        }
+        previous = digest;
       }
       for (const item of list) yield item as Record<string, unknown>;
       await ctx.heartbeat();
