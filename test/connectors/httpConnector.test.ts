@@ -570,6 +570,15 @@ describe("declarative HTTP connector", () => {
     expect(at("http://crm.mesh/api", { ...ENV, DSR_PLAINTEXT_HOSTS: "crm.mesh" })).to.deep.equal([]);
   });
 
+  it("needs every identity kind its subject search fills in, and refuses a placeholder that is no identity kind", () => {
+    const specOf = (query: Record<string, string>) => createHttpConnector({ ...restConfig(new RestStandIn()), baseUrl: "http://127.0.0.1:1/api", subject: { ...restConfig(new RestStandIn()).subject, query } }, ENV).spec;
+    expect(specOf({ email: "{email}" }).needs).to.deep.equal(["email"]);
+    expect(specOf({ user_id: "{userId}", q: "{email}" }).needs).to.deep.equal(["email", "userId"]);
+    expect(configProblemsOf((config) => (config.subject.query = { email: "{e-mail}" }))).to.deep.equal([
+      `subject.query.email: {e-mail} is not a placeholder of an identity kind: "e-mail" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`,
+    ]);
+  });
+
   it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {
     // GET /notes answers everyone's notes: as one person's, all 4 of the others' were exported to Ada and erased with hers.
     const problemsOf = (path: string, subjectField?: string) =>

@@ -64,4 +64,15 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
       expect(standIn.invoices.filter((i) => i.user === 1 && i.billing_name === "Ada Lovelace").length).to.equal(3);
     });
   }
+
+  it("does not search by a placeholder the request cannot fill (a typo, {emial}), nor COMPLETE saying the system holds nothing of hers", async () => {
+    const config = restConfig(standIn);
+    config.subject.query = { email: "{emial}" };
+    // The search needs a kind "emial" that nobody provides: the task is SKIPPED saying so, never run.
+    const request = await deletion(config);
+    expect(request.status).to.not.equal("COMPLETED");
+    expect(request.tasks.filter((x: any) => x.connector === "helpdesk").map((x: any) => `${x.step} ${x.status}`)).to.deep.equal(["ERASE SKIPPED"]);
+    expect(standIn.calls.filter((c) => c.path === "/api/users")).to.deep.equal([]);
+    expect(standIn.notes.filter((n) => n.user === 1).length).to.equal(5);
+  });
 });

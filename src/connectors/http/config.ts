@@ -268,6 +268,15 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (!isRecord(s)) problems.push("subject is required: how to find the person (path, query, items, idField, matchField)");
   else for (const f of ["path", "items", "idField", "matchField"]) if (!str(s[f])) problems.push(`subject.${f} is required`);
   if (isRecord(s) && !isRecord(s.query)) problems.push(`subject.query is required, e.g. {"email": "{email}"}`);
+  else if (isRecord(s)) {
+    for (const [param, value] of Object.entries(s.query as Record<string, unknown>)) {
+      if (typeof value !== "string") problems.push(`subject.query.${param} must be text, e.g. "{email}"`);
+      else for (const m of value.matchAll(/\{([^}]*)\}/g)) {
+        const wrong = kindProblem(m[1]);
+        if (wrong) problems.push(`subject.query.${param}: {${m[1]}} is not a placeholder of an identity kind: ${wrong}`);
+      }
+    }
+  }
   if (isRecord(s) && s.pagination !== undefined) problems.push(...paginationProblems(s.pagination, "subject"));
   if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
   for (const [i, r] of (Array.isArray(c.resources) ? c.resources : []).entries()) {

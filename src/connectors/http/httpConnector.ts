@@ -325,7 +325,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       name,
       version: c.version,
       supports: c.resources.some((r) => r.erase) ? ["access", "erasure"] : ["access"],
-      needs: ["email"],
+      // Every kind the search fills in: without one, the task is SKIPPED saying so, rather than search
+      // for the placeholder's own text and find nobody (a deletion COMPLETED with her records in place).
+      needs: searchKinds(c.subject.query),
       provides: [],
       categories: [...new Set(c.resources.map((r) => r.category))],
     },
@@ -447,4 +449,10 @@ export function morePagesMarker(body: unknown, link: string | null): string | un
     }
   }
   return undefined;
+}
+
+/** The identity kinds a subject search fills in (`{email}`, `{userId}`), email first: it confirms every hit. */
+export function searchKinds(query: Record<string, string>): string[] {
+  const named = Object.values(query).flatMap((v) => [...v.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]));
+  return [...new Set(["email", ...named])];
 }
