@@ -287,6 +287,25 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
     });
 
+    it("stops reading an answer past maxResponseBytes and fails, rather than hold it all in memory", async () => {
+      // 48 MiB in one answer of the subject search (a runaway page, or an API answering a file): the default cap is 32 MiB.
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], pad: "x".repeat(48 * 1024 * 1024) } });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const error = await collectAll(connector, ADA).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(false);
+      expect((error as ConnectorError).userMessage).to.equal(
+        `helpdesk: ${new URL(standIn.url).host} answered the collect with more than 33554432 bytes, so it was not read on; lower the page size, or raise maxResponseBytes`,
+      );
+      await connector.close();
+      const small = createHttpConnector({ ...restConfig(standIn), maxResponseBytes: 1024 }, ENV);
+      expect((await collectAll(small, GRACE)).length).to.equal(3);
+      await small.close();
+    });
+
     it("fails at once, naming the resource, when a numbered page answers the records of the page before (a pageParam the API does not read); erases nothing", async () => {
       // The stand-in reads `page`: sent as `p`, it answers the first page (full, 2 of Ada's 3 invoices) every time.
       const config = restConfig(standIn);

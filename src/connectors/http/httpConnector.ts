@@ -14,6 +14,31 @@ const MAX_PAGES = 10_000;
 /** Pages of the roster's listing of everyone at most, unless roster.maxPages says otherwise (10 million people in pages of 100). */
 const ROSTER_MAX_PAGES = 100_000;
 
+/** Bytes one answer may hold, unless the configuration's maxResponseBytes says otherwise. */
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * An answer's body as text, read chunk by chunk; undefined (the rest left unread, the connection
+ * dropped) once it passes `maxBytes`, whatever its Content-Length claimed.
+ */
+async function bodyText(response: Response, maxBytes: number): Promise<string | undefined> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** What a listing is read for: a subject's collect or erase, or a roster of everyone. */
 type Op = "collect" | "erase" | "roster";
 /** What stopping short would have done, for the errors that refuse to. */
@@ -57,6 +82,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const name = c.name;
   const base = new URL(c.baseUrl.endsWith("/") ? c.baseUrl : `${c.baseUrl}/`);
   const retryable = new Set(c.retryableStatuses ?? DEFAULT_RETRYABLE);
+  const maxBytes = c.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const limiter = new Bottleneck({ minTime: Math.ceil(1000 / (c.requestsPerSecond ?? 5)), maxConcurrent: 1 });
   const secretVariable = c.auth.type === "bearer" ? c.auth.tokenEnv : c.auth.type === "header" ? c.auth.valueEnv : `${c.auth.userEnv}/${c.auth.passwordEnv}`;
   const authHeader: [string, string] =
@@ -93,8 +119,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
         throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
       }
-      const text = await response.text();
       const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
+      let text: string | undefined;
+      try {
+        text = await bodyText(response, maxBytes);
+      } catch (error) {
+        // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+        throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
+      }
+      if (text === undefined) {
+        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
+      }
       if (retryable.has(response.status)) {
         throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
       }
