@@ -75,4 +75,16 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     expect(standIn.calls.filter((c) => c.path === "/api/users")).to.deep.equal([]);
     expect(standIn.notes.filter((n) => n.user === 1).length).to.equal(5);
   });
+
+  it("counts every note it deleted as erased, when a later DELETE of the same task fails and its retry finishes", async () => {
+    // Nothing kept: both notes older than 5 years and two more of hers; the third DELETE answers 503 once.
+    for (const n of standIn.notes.filter((x) => x.id === "n-a3" || x.id === "n-a4")) n.created_at = "2015-01-01T00:00:00.000Z";
+    standIn.faults.push({ status: 503, method: "DELETE", after: 2 });
+    const request = await deletion();
+    expect(request.status).to.equal("COMPLETED");
+    expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.status)).to.deep.equal([204, 204, 503, 204, 204]);
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a5"]);
+    const support = request.deletionOutcome.find((l: any) => l.category === "SUPPORT");
+    expect(support).to.deep.include({ erased: 4, kept: 1, residual: 0, matchesPlan: true });
+  });
 });

@@ -407,21 +407,27 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
           else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
         }
+        // Each write is one unit of erasure: a hold placed meanwhile stops the category between two
+        // records, and what a unit erased stays counted when a later write of the task fails (its retry
+        // no longer finds those records to count them).
         for (const { id, url, body } of doomed) {
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
-          const { status } =
-            r.erase.strategy === "DELETE"
-              ? await send({ method: "DELETE", url, op: "erase", ctx, key })
-              : await send({ method: r.erase.method, url, body, op: "erase", ctx, key });
-          if (status !== 404) {
+          const erase = r.erase;
+          const ran = await ctx.eraseUnit(r.category, async () => {
+            const { status } =
+              erase.strategy === "DELETE" ? await send({ method: "DELETE", url, op: "erase", ctx, key }) : await send({ method: erase.method, url, body, op: "erase", ctx, key });
+            if (status === 404) return 0;
             erased += 1;
-            if (r.erase.strategy === "ANONYMIZE") {
+            if (erase.strategy === "ANONYMIZE") {
               redacted += 1;
               redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
             }
             erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
-          }
+            return 1;
+          });
           await ctx.heartbeat();
+          // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
+          if (!ran) break;
         }
       }
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };

@@ -42,8 +42,8 @@ export class RestStandIn {
   notes: Note[] = [];
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
-  /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown }> = [];
+  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each. */
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
@@ -75,7 +75,8 @@ export class RestStandIn {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
-        const queued = this.faults.findIndex((f) => f.method === undefined || f.method === req.method);
+        // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
+        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && !(f.after && f.after-- > 0));
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
         if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
