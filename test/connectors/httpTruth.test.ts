@@ -87,4 +87,22 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     const support = request.deletionOutcome.find((l: any) => l.category === "SUPPORT");
     expect(support).to.deep.include({ erased: 4, kept: 1, residual: 0, matchesPlan: true });
   });
+
+  it("keeps a note retention keeps when the API gives its date as epoch seconds in text", async () => {
+    // n-a5, inside the 5 years, dated "1664236800" (its instant, as some APIs write it): read as no date, it was erased.
+    const note = standIn.notes.find((n) => n.id === "n-a5")!;
+    note.created_at = String(Date.parse(note.created_at) / 1000);
+    const request = await deletion();
+    expect(request.status).to.equal("COMPLETED");
+    expect(request.deletionOutcome.find((l: any) => l.category === "SUPPORT")).to.deep.include({ erased: 2, kept: 3 });
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a3", "n-a4", "n-a5"]);
+  });
+
+  it("fails, before any write, on a record date it cannot read, rather than take the record for undated and erase it", async () => {
+    standIn.notes.find((n) => n.id === "n-a5")!.created_at = "last Tuesday";
+    const request = await deletion();
+    expect(request.status).to.equal("FAILED");
+    expect(request.tasks.map((x: any) => x.lastError).join(" ")).to.include("helpdesk: a note record holds a value at created_at that is not a date; check the resource's recordedAtField");
+    expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+  });
 });

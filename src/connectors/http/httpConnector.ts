@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
+import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
@@ -58,12 +59,6 @@ function fill(connector: string, template: string, values: Record<string, string
     }
     return encodeURIComponent(values[key]);
   });
-}
-
-function dateOf(value: unknown): Date | undefined {
-  if (value === null || value === undefined || value === "") return undefined;
-  const ms = typeof value === "number" ? (value < 1e11 ? value * 1000 : value) : Date.parse(String(value));
-  return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
 type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "idempotencyKey">>; key?: string };
@@ -327,6 +322,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const data: Record<string, unknown> = {};
     for (const f of r.fields) data[f] = pick(item, f) ?? null;
     const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
+    // A date that cannot be read is no "undated" record: retention keeps no undated record, so it would be erased however recent.
+    if (recordedAt === null) {
+      throw new ConnectorError(`${name}: a ${r.recordType} record holds a value at ${r.recordedAtField} that is not a date; check the resource's recordedAtField`, `${name} ${op}: unreadable date at ${r.recordedAtField}`, false);
+    }
     const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
     return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
   };
