@@ -82,7 +82,11 @@ describe("dsr connector new / connector test", () => {
     expect(typo.stderr).to.include("--idn takes kind=value pairs");
     // With --erase the cases run against the one database: those that erase nothing come first, then the
     // first that erases Ada (checking Grace too); the next find nothing to prove and are skipped saying so.
-    const erasing = outcomes((await dsr([...args, "--erase", "--json"])).stdout);
+    const erasingRun = await dsr([...args, "--erase", "--json"]);
+    const erasing = outcomes(erasingRun.stdout);
+    // A correct connector passes: the roster is listed before anything is erased (not "listed 0 times" after).
+    expect(Object.entries(erasing).filter(([, o]) => o.outcome === "fail"), erasingRun.stdout).to.deep.equal([]);
+    expect(erasing["lists the subject once, by identities in matching form, and every person once"].outcome).to.equal("pass");
     expect(erasing["erases nothing, when no category is listed"].outcome).to.equal("pass");
     expect(erasing["keeps every dated record, when keepRecordedSince covers all time"].outcome).to.equal("pass");
     expect(erasing["leaves nothing collect finds but what may be kept, when the subject is erased"].outcome).to.equal("pass");

@@ -218,6 +218,55 @@ group("collect", () => {
   });
 });
 
+/** Everyone listSubjects lists (the suite's own buffering; connectors must stream). */
+export async function listAll(connector: Connector, ctx: TaskContext = testContext()): Promise<RosterEntry[]> {
+  assert.ok(connector.listSubjects, `${connector.spec.name} has no listSubjects()`);
+  const entries: RosterEntry[] = [];
+  for await (const entry of connector.listSubjects({ logger: ctx.logger, signal: ctx.signal, heartbeat: () => ctx.heartbeat() })) entries.push(entry);
+  return entries;
+}
+
+/** An entry's identities and more identities, as (kind, value) pairs. */
+const pairsOf = (entry: RosterEntry): Array<[string, unknown]> => [
+  ...Object.entries(entry.identities).filter(([, v]) => v !== undefined),
+  ...Object.entries(entry.moreIdentities ?? {}).flatMap(([kind, values]) => (values ?? []).map((v): [string, unknown] => [kind, v])),
+];
+
+/** Whether a roster entry names `person`: one identity of the same kind and value. */
+const names = (entry: RosterEntry, person: Identities): boolean => pairsOf(entry).some(([kind, value]) => (person as Record<string, string | undefined>)[kind] === value);
+
+function needsRoster(r: ConformanceRun): void {
+  if (!r.connector.listSubjects) throw new ConformanceSkip("the connector cannot list the people it holds (no listSubjects): rosters name it as not listable");
+}
+
+// Listed before any erase case: against one system never reset between cases, the subject is still there.
+group("roster", () => {
+  add("lists the subject once, by identities in matching form, and every person once", async (r) => {
+    needsRoster(r);
+    const { connector, subject, otherSubject, mixedCaseSubject } = r;
+    const entries = await listAll(connector);
+    const seen = new Map<string, number>();
+    entries.forEach((entry, i) => {
+      const ids = pairsOf(entry);
+      assert.ok(ids.length > 0, `entry ${i} holds no identity`);
+      for (const [kind, value] of ids) {
+        assert.equal(typeof value, "string", `entry ${i}: ${kind} is not a string`);
+        if (kind === "email") assert.equal(value, normalizeEmail(value as string), `entry ${i}: an email not in matching form (normalizeEmail)`);
+        const key = `${kind}:${value}`;
+        assert.ok(!seen.has(key), `entries ${seen.get(key)} and ${i} both list ${kind}: a person must be listed once`);
+        seen.set(key, i);
+      }
+      if (entry.records !== undefined) assert.ok(Number.isInteger(entry.records) && entry.records > 0, `entry ${i}: records must be a positive whole number when given`);
+    });
+    const theirs = entries.filter((e) => names(e, subject));
+    assert.equal(theirs.length, 1, `the subject is listed ${theirs.length} times, not once`);
+    assert.ok(!names(theirs[0], otherSubject), "one entry names both the subject and the other subject");
+    assert.equal(entries.filter((e) => names(e, otherSubject)).length, 1, "the other subject is not listed once");
+    if (mixedCaseSubject) assert.equal(entries.filter((e) => names(e, mixedCaseSubject)).length, 1, "the mixed-case subject is not listed once in matching form");
+    if (theirs[0].records !== undefined) assert.equal(theirs[0].records, (await collectAll(connector, subject)).length, "the subject's records count differs from what collect yields");
+  });
+});
+
 /**
  * The subject's records before an erase case, or a skip when there are none: a run against one system
  * that nothing resets between cases (`dsr connector test --erase`) meets a subject an earlier case
@@ -310,53 +359,7 @@ group("erase", () => {
   });
 });
 
-/** Everyone listSubjects lists (the suite's own buffering; connectors must stream). */
-export async function listAll(connector: Connector, ctx: TaskContext = testContext()): Promise<RosterEntry[]> {
-  assert.ok(connector.listSubjects, `${connector.spec.name} has no listSubjects()`);
-  const entries: RosterEntry[] = [];
-  for await (const entry of connector.listSubjects({ logger: ctx.logger, signal: ctx.signal, heartbeat: () => ctx.heartbeat() })) entries.push(entry);
-  return entries;
-}
-
-/** An entry's identities and more identities, as (kind, value) pairs. */
-const pairsOf = (entry: RosterEntry): Array<[string, unknown]> => [
-  ...Object.entries(entry.identities).filter(([, v]) => v !== undefined),
-  ...Object.entries(entry.moreIdentities ?? {}).flatMap(([kind, values]) => (values ?? []).map((v): [string, unknown] => [kind, v])),
-];
-
-/** Whether a roster entry names `person`: one identity of the same kind and value. */
-const names = (entry: RosterEntry, person: Identities): boolean => pairsOf(entry).some(([kind, value]) => (person as Record<string, string | undefined>)[kind] === value);
-
-function needsRoster(r: ConformanceRun): void {
-  if (!r.connector.listSubjects) throw new ConformanceSkip("the connector cannot list the people it holds (no listSubjects): rosters name it as not listable");
-}
-
 group("roster", () => {
-  add("lists the subject once, by identities in matching form, and every person once", async (r) => {
-    needsRoster(r);
-    const { connector, subject, otherSubject, mixedCaseSubject } = r;
-    const entries = await listAll(connector);
-    const seen = new Map<string, number>();
-    entries.forEach((entry, i) => {
-      const ids = pairsOf(entry);
-      assert.ok(ids.length > 0, `entry ${i} holds no identity`);
-      for (const [kind, value] of ids) {
-        assert.equal(typeof value, "string", `entry ${i}: ${kind} is not a string`);
-        if (kind === "email") assert.equal(value, normalizeEmail(value as string), `entry ${i}: an email not in matching form (normalizeEmail)`);
-        const key = `${kind}:${value}`;
-        assert.ok(!seen.has(key), `entries ${seen.get(key)} and ${i} both list ${kind}: a person must be listed once`);
-        seen.set(key, i);
-      }
-      if (entry.records !== undefined) assert.ok(Number.isInteger(entry.records) && entry.records > 0, `entry ${i}: records must be a positive whole number when given`);
-    });
-    const theirs = entries.filter((e) => names(e, subject));
-    assert.equal(theirs.length, 1, `the subject is listed ${theirs.length} times, not once`);
-    assert.ok(!names(theirs[0], otherSubject), "one entry names both the subject and the other subject");
-    assert.equal(entries.filter((e) => names(e, otherSubject)).length, 1, "the other subject is not listed once");
-    if (mixedCaseSubject) assert.equal(entries.filter((e) => names(e, mixedCaseSubject)).length, 1, "the mixed-case subject is not listed once in matching form");
-    if (theirs[0].records !== undefined) assert.equal(theirs[0].records, (await collectAll(connector, subject)).length, "the subject's records count differs from what collect yields");
-  });
-
   add("no longer lists the subject after erase, unless records were kept", async (r) => {
     needsRoster(r);
     needsErasure(r);
