@@ -287,6 +287,21 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
     });
 
+    it("reads a record date without a zone as UTC, whatever the process's zone", async () => {
+      standIn.notes.find((n) => n.id === "n-a5")!.created_at = "2024-06-01 12:00:00";
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const zone = process.env.TZ;
+      process.env.TZ = "Asia/Kolkata";
+      try {
+        const note = (await collectAll(connector, ADA)).find((r) => r.id === "n-a5")!;
+        expect(note.recordedAt!.toISOString()).to.equal("2024-06-01T12:00:00.000Z");
+      } finally {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+        await connector.close();
+      }
+    });
+
     it("stops reading an answer past maxResponseBytes and fails, rather than hold it all in memory", async () => {
       // 48 MiB in one answer of the subject search (a runaway page, or an API answering a file): the default cap is 32 MiB.
       standIn.faults.push({ status: 200, method: "GET", body: { users: [], pad: "x".repeat(48 * 1024 * 1024) } });
