@@ -122,7 +122,8 @@ describe("dsr connector new / connector test", () => {
 /**
  * A connector module over a JSON file (its own small system), wrong in one way chosen by `options.bug`:
  * "others" erases every row, whoever's; "categories" erases though no category is listed; "retention"
- * ignores keepRecordedSince. `dsr connector test` runs every case against that one file, never reset.
+ * ignores keepRecordedSince; "recount" reports records erased on every run, also when none are left.
+ * `dsr connector test` runs every case against that one file, never reset.
  */
 const CARELESS = `const fs = require("node:fs");
 exports.createConnector = ({ file, bug }) => {
@@ -138,7 +139,7 @@ exports.createConnector = ({ file, bug }) => {
       const all = rows();
       const gone = (r) => (bug === "others" || r.email === ids.email) && !(since && new Date(r.at) >= new Date(since));
       save(all.filter((r) => !gone(r)));
-      return { erased: all.filter((r) => gone(r) && r.email === ids.email).length };
+      return { erased: bug === "recount" ? all.filter((r) => r.email === ids.email).length + 1 : all.filter((r) => gone(r) && r.email === ids.email).length };
     },
   };
 };`;
@@ -148,8 +149,9 @@ describe("dsr connector test, against a system it does not reset between cases (
     ["others", "leaves the other subject's records untouched, when the subject is erased"],
     ["categories", "erases nothing, when no category is listed"],
     ["retention", "keeps every dated record, when keepRecordedSince covers all time"],
+    ["recount", "leaves nothing collect finds but what may be kept, when the subject is erased"],
   ] as const) {
-    it(`fails a connector that ${bug === "others" ? "erases another person's records" : bug === "categories" ? "erases though no category is listed" : "ignores keepRecordedSince"}`, async function () {
+    it(`fails a connector that ${bug === "others" ? "erases another person's records" : bug === "categories" ? "erases though no category is listed" : bug === "retention" ? "ignores keepRecordedSince" : "counts erased records on every run"}`, async function () {
       this.timeout(60_000);
       const dir = tempDir();
       fs.writeFileSync(path.join(dir, "careless.js"), CARELESS);
