@@ -287,6 +287,15 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
     });
 
+    it("follows a next link relative to the page it came on, as a browser would", async () => {
+      // links.next is "invoices?page=2&per_page=2": from /api/users/1/invoices, that is /api/users/1/invoices?page=2.
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "link", next: "links.next" };
+      const connector = createHttpConnector(config, ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      await connector.close();
+    });
+
     it("reads a record date without a zone as UTC, whatever the process's zone", async () => {
       standIn.notes.find((n) => n.id === "n-a5")!.created_at = "2024-06-01 12:00:00";
       const connector = createHttpConnector(restConfig(standIn), ENV);

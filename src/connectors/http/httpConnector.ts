@@ -287,7 +287,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       } else {
         const next = pick(body, p.next);
         if (typeof next !== "string" || !next) return;
-        url = new URL(next, base);
+        // Relative to the page it came on (as a Link or an HTML href is), not to baseUrl.
+        url = new URL(next, url);
         // A next link elsewhere would carry our credentials there.
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }

@@ -114,7 +114,9 @@ export class RestStandIn {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
           const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
-          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } }, this.nextLink(url, page, page * size < mine.length));
+          // The next page also in the body, as a reference relative to this page (as JSON:API's links.next may be).
+          const links = page * size < mine.length ? { links: { next: `invoices?page=${page + 1}&per_page=${size}` } } : {};
+          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) }, ...links }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
