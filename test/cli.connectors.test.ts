@@ -80,10 +80,18 @@ describe("dsr connector new / connector test", () => {
     const typo = await dsr([...args, "--idn", "bjorn@bücher.de"]);
     expect(typo.code).to.not.equal(0);
     expect(typo.stderr).to.include("--idn takes kind=value pairs");
-    // With --erase the cases run against the one database: the first erases Ada, so the next find nothing to prove and fail saying so.
-    const erasing = outcomes((await dsr([...args, "--erase", "--json"])).stdout);
+    // With --erase the cases run against the one database: those that erase nothing come first, then the
+    // first that erases Ada (checking Grace too); the next find nothing to prove and are skipped saying so.
+    const erasingRun = await dsr([...args, "--erase", "--json"]);
+    const erasing = outcomes(erasingRun.stdout);
+    // A correct connector passes: the roster is listed before anything is erased (not "listed 0 times" after).
+    expect(Object.entries(erasing).filter(([, o]) => o.outcome === "fail"), erasingRun.stdout).to.deep.equal([]);
+    expect(erasing["lists the subject once, by identities in matching form, and every person once"].outcome).to.equal("pass");
+    expect(erasing["erases nothing, when no category is listed"].outcome).to.equal("pass");
+    expect(erasing["keeps every dated record, when keepRecordedSince covers all time"].outcome).to.equal("pass");
     expect(erasing["leaves nothing collect finds but what may be kept, when the subject is erased"].outcome).to.equal("pass");
-    expect(erasing["erases nothing more, when run a second time"].outcome).to.equal("pass");
+    expect(erasing["erases nothing more, when run a second time"].outcome).to.equal("skipped");
+    expect(erasing["erases nothing more, when run a second time"].reason).to.match(/^the subject has no records left to erase: an earlier case of this run erased them/);
     const missing = await dsr(["connector", "test", "billing", ...args.slice(3)]);
     expect(missing.code).to.equal(4);
     expect(missing.stderr).to.equal(`dsr: ${path.join(dir, "connectors.json")} has no connector named billing (it has crm)\n`);
@@ -109,6 +117,63 @@ describe("dsr connector new / connector test", () => {
     expect(noSubject.code).to.equal(2);
     expect(noSubject.stderr).to.match(/^dsr: --subject is required for this target/);
   });
+});
+
+/**
+ * A connector module over a JSON file (its own small system), wrong in one way chosen by `options.bug`:
+ * "others" erases every row, whoever's; "categories" erases though no category is listed; "retention"
+ * ignores keepRecordedSince; "recount" reports records erased on every run, also when none are left.
+ * `dsr connector test` runs every case against that one file, never reset.
+ */
+const CARELESS = `const fs = require("node:fs");
+exports.createConnector = ({ file, bug }) => {
+  const rows = () => JSON.parse(fs.readFileSync(file, "utf8"));
+  const save = (r) => fs.writeFileSync(file, JSON.stringify(r));
+  return {
+    spec: { name: "careless", version: "1.0.0", supports: ["access", "erasure"], needs: ["email"], provides: [], categories: ["ACCOUNT"] },
+    check: async () => ({ ok: true, message: "file readable" }),
+    async *collect(ids) { for (const r of rows()) if (r.email === ids.email) yield { category: "ACCOUNT", type: "row", id: r.id, data: { name: r.name }, recordedAt: new Date(r.at) }; },
+    async erase(ids, instruction) {
+      if (!instruction.categories.includes("ACCOUNT") && bug !== "categories") return { erased: 0 };
+      const since = bug === "retention" ? undefined : instruction.keepRecordedSince && instruction.keepRecordedSince.ACCOUNT;
+      const all = rows();
+      const gone = (r) => (bug === "others" || r.email === ids.email) && !(since && new Date(r.at) >= new Date(since));
+      save(all.filter((r) => !gone(r)));
+      return { erased: bug === "recount" ? all.filter((r) => r.email === ids.email).length + 1 : all.filter((r) => gone(r) && r.email === ids.email).length };
+    },
+  };
+};`;
+
+describe("dsr connector test, against a system it does not reset between cases (--erase)", () => {
+  for (const [bug, title] of [
+    ["others", "leaves the other subject's records untouched, when the subject is erased"],
+    ["categories", "erases nothing, when no category is listed"],
+    ["retention", "keeps every dated record, when keepRecordedSince covers all time"],
+    ["recount", "leaves nothing collect finds but what may be kept, when the subject is erased"],
+  ] as const) {
+    it(`fails a connector that ${bug === "others" ? "erases another person's records" : bug === "categories" ? "erases though no category is listed" : bug === "retention" ? "ignores keepRecordedSince" : "counts erased records on every run"}`, async function () {
+      this.timeout(60_000);
+      const dir = tempDir();
+      fs.writeFileSync(path.join(dir, "careless.js"), CARELESS);
+      const file = path.join(dir, "system.json");
+      const seed = [
+        { id: "1", email: "ada@example.com", name: "Ada", at: "2024-01-02T10:00:00Z" },
+        { id: "2", email: "ada@example.com", name: "Ada L.", at: "2024-03-04T10:00:00Z" },
+        { id: "3", email: "grace@example.com", name: "Grace", at: "2024-05-06T10:00:00Z" },
+      ];
+      fs.writeFileSync(file, JSON.stringify(seed));
+      const args = ["connector", "test", path.join(dir, "careless.js"), "--options", JSON.stringify({ file, bug }), "--subject", "email=ada@example.com", "--other", "email=grace@example.com", "--erase", "--json"];
+      const run = await dsr(args);
+      expect(run.code, run.stderr).to.equal(1);
+      const got = outcomes(run.stdout);
+      const failed = Object.entries(got).filter(([, o]) => o.outcome === "fail");
+      expect(failed.length, JSON.stringify(got)).to.be.greaterThan(0);
+      if (bug !== "others") expect(got[title].outcome, JSON.stringify(got[title])).to.equal("fail");
+      else expect(failed.map(([, o]) => o.reason).join(" ")).to.include("otherSubject's records");
+      // A case that had nothing left to prove says so, rather than pass.
+      for (const o of Object.values(got)) if (o.outcome === "pass") expect(o.reason).to.equal(null);
+    });
+  }
 });
 
 describe("dsr connectors check", () => {

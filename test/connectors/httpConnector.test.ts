@@ -287,6 +287,64 @@ describe("declarative HTTP connector", () => {
       expect(standIn.calls.filter((c) => c.path === "/api/users/1/notes")).to.have.length(4);
     });
 
+    it("follows a next link relative to the page it came on, as a browser would", async () => {
+      // links.next is "invoices?page=2&per_page=2": from /api/users/1/invoices, that is /api/users/1/invoices?page=2.
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "link", next: "links.next" };
+      const connector = createHttpConnector(config, ENV);
+      expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
+      await connector.close();
+    });
+
+    it("reads a record date without a zone as UTC, whatever the process's zone", async () => {
+      standIn.notes.find((n) => n.id === "n-a5")!.created_at = "2024-06-01 12:00:00";
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const zone = process.env.TZ;
+      process.env.TZ = "Asia/Kolkata";
+      try {
+        const note = (await collectAll(connector, ADA)).find((r) => r.id === "n-a5")!;
+        expect(note.recordedAt!.toISOString()).to.equal("2024-06-01T12:00:00.000Z");
+      } finally {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+        await connector.close();
+      }
+    });
+
+    it("stops reading an answer past maxResponseBytes and fails, rather than hold it all in memory", async () => {
+      // 48 MiB in one answer of the subject search (a runaway page, or an API answering a file): the default cap is 32 MiB.
+      standIn.faults.push({ status: 200, method: "GET", body: { users: [], pad: "x".repeat(48 * 1024 * 1024) } });
+      const connector = createHttpConnector(restConfig(standIn), ENV);
+      const error = await collectAll(connector, ADA).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(false);
+      expect((error as ConnectorError).userMessage).to.equal(
+        `helpdesk: ${new URL(standIn.url).host} answered the collect with more than 33554432 bytes, so it was not read on; lower the page size, or raise maxResponseBytes`,
+      );
+      await connector.close();
+      const small = createHttpConnector({ ...restConfig(standIn), maxResponseBytes: 1024 }, ENV);
+      expect((await collectAll(small, GRACE)).length).to.equal(3);
+      await small.close();
+    });
+
+    it("fails at once, naming the resource, when a numbered page answers the records of the page before (a pageParam the API does not read); erases nothing", async () => {
+      // The stand-in reads `page`: sent as `p`, it answers the first page (full, 2 of Ada's 3 invoices) every time.
+      const config = restConfig(standIn);
+      config.resources[1].pagination = { type: "page", pageParam: "p", sizeParam: "per_page", size: 2 };
+      config.maxPages = 50;
+      await refusedWithoutWrites(
+        (op) => `helpdesk: listing invoice records answered, on page 2, the same records as on page 1 (a pageParam the API does not read?), so the ${op} stopped rather than ${op} the same records again. Check the pagination`,
+        ["collect", "erase"],
+        ["PAYMENTS"],
+        config,
+      );
+      // Two pages read for each run, not maxPages.
+      expect(standIn.calls.filter((c) => c.path === "/api/users/1/invoices")).to.have.length(4);
+    });
+
     it("fails, before any write, when a listing confirmed by subjectField answers another account's record (a filter the API ignores)", async () => {
       // GET /notes reads user_id, not user: asked for user=1 it answers everyone's notes.
       const config = restConfig(standIn);
@@ -553,6 +611,15 @@ describe("declarative HTTP connector", () => {
     ]);
     expect(at("https://crm.example.com/api")).to.deep.equal([]);
     expect(at("http://crm.mesh/api", { ...ENV, DSR_PLAINTEXT_HOSTS: "crm.mesh" })).to.deep.equal([]);
+  });
+
+  it("needs every identity kind its subject search fills in, and refuses a placeholder that is no identity kind", () => {
+    const specOf = (query: Record<string, string>) => createHttpConnector({ ...restConfig(new RestStandIn()), baseUrl: "http://127.0.0.1:1/api", subject: { ...restConfig(new RestStandIn()).subject, query } }, ENV).spec;
+    expect(specOf({ email: "{email}" }).needs).to.deep.equal(["email"]);
+    expect(specOf({ user_id: "{userId}", q: "{email}" }).needs).to.deep.equal(["email", "userId"]);
+    expect(configProblemsOf((config) => (config.subject.query = { email: "{e-mail}" }))).to.deep.equal([
+      `subject.query.email: {e-mail} is not a placeholder of an identity kind: "e-mail" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`,
+    ]);
   });
 
   it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {

@@ -46,4 +46,63 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     expect(request.deletionOutcome.find((l: any) => l.category === "PAYMENTS")).to.deep.include({ erased: 0, kept: 3, residual: 0, matchesPlan: true });
     expect(standIn.invoices.filter((i) => i.user === 1).length).to.equal(3);
   });
+
+  // A path the API does not serve (a typo, or an API version retired) answers 404: read as "no one" or
+  // "no records", every deletion COMPLETED having erased nothing, her notes and invoices all in place.
+  for (const [what, broken] of [
+    ["subject.path", (config: ReturnType<typeof restConfig>) => void (config.subject.path = "/user")],
+    ["a resource's path", (config: ReturnType<typeof restConfig>) => void (config.resources[0].path = "/users/{subject}/note")],
+  ] as const) {
+    it(`fails the deletion, never COMPLETED, when ${what} answers 404 (a path the API does not serve)`, async () => {
+      const config = restConfig(standIn);
+      broken(config);
+      const request = await deletion(config);
+      expect(request.status).to.equal("FAILED");
+      const failed = request.tasks.filter((x: any) => x.status === "FAILED").map((x: any) => x.lastError);
+      expect(failed.join(" ")).to.include("(HTTP 404); check");
+      expect(standIn.notes.filter((n) => n.user === 1).length).to.equal(5);
+      expect(standIn.invoices.filter((i) => i.user === 1 && i.billing_name === "Ada Lovelace").length).to.equal(3);
+    });
+  }
+
+  it("does not search by a placeholder the request cannot fill (a typo, {emial}), nor COMPLETE saying the system holds nothing of hers", async () => {
+    const config = restConfig(standIn);
+    config.subject.query = { email: "{emial}" };
+    // The search needs a kind "emial" that nobody provides: the task is SKIPPED saying so, never run.
+    const request = await deletion(config);
+    expect(request.status).to.not.equal("COMPLETED");
+    expect(request.tasks.filter((x: any) => x.connector === "helpdesk").map((x: any) => `${x.step} ${x.status}`)).to.deep.equal(["ERASE SKIPPED"]);
+    expect(standIn.calls.filter((c) => c.path === "/api/users")).to.deep.equal([]);
+    expect(standIn.notes.filter((n) => n.user === 1).length).to.equal(5);
+  });
+
+  it("counts every note it deleted as erased, when a later DELETE of the same task fails and its retry finishes", async () => {
+    // Nothing kept: both notes older than 5 years and two more of hers; the third DELETE answers 503 once.
+    for (const n of standIn.notes.filter((x) => x.id === "n-a3" || x.id === "n-a4")) n.created_at = "2015-01-01T00:00:00.000Z";
+    standIn.faults.push({ status: 503, method: "DELETE", after: 2 });
+    const request = await deletion();
+    expect(request.status).to.equal("COMPLETED");
+    expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.status)).to.deep.equal([204, 204, 503, 204, 204]);
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a5"]);
+    const support = request.deletionOutcome.find((l: any) => l.category === "SUPPORT");
+    expect(support).to.deep.include({ erased: 4, kept: 1, residual: 0, matchesPlan: true });
+  });
+
+  it("keeps a note retention keeps when the API gives its date as epoch seconds in text", async () => {
+    // n-a5, inside the 5 years, dated "1664236800" (its instant, as some APIs write it): read as no date, it was erased.
+    const note = standIn.notes.find((n) => n.id === "n-a5")!;
+    note.created_at = String(Date.parse(note.created_at) / 1000);
+    const request = await deletion();
+    expect(request.status).to.equal("COMPLETED");
+    expect(request.deletionOutcome.find((l: any) => l.category === "SUPPORT")).to.deep.include({ erased: 2, kept: 3 });
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a3", "n-a4", "n-a5"]);
+  });
+
+  it("fails, before any write, on a record date it cannot read, rather than take the record for undated and erase it", async () => {
+    standIn.notes.find((n) => n.id === "n-a5")!.created_at = "last Tuesday";
+    const request = await deletion();
+    expect(request.status).to.equal("FAILED");
+    expect(request.tasks.map((x: any) => x.lastError).join(" ")).to.include("helpdesk: a note record holds a value at created_at that is not a date; check the resource's recordedAtField");
+    expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+  });
 });

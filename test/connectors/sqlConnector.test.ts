@@ -509,6 +509,30 @@ describeEachOf(["postgres"], "SQL connector on PostgreSQL", (db) => {
     expect(await account.count("sessions", "user_id = 2")).to.equal(0);
   });
 
+  it("reads a timestamp without time zone as UTC, whatever the process's zone, and keeps what retention keeps by it", async () => {
+    // A table whose dates are `timestamp` (no zone), as many schemas have; the service runs in India.
+    await account.rows(`CREATE TABLE visits (id INTEGER PRIMARY KEY, email TEXT NOT NULL, page TEXT, at TIMESTAMP(3) NOT NULL)`);
+    await account.rows(`INSERT INTO visits VALUES (1, 'ada.lovelace@example.com', '/a', '2024-06-01 08:00:00'), (2, 'ada.lovelace@example.com', '/b', '2024-06-01 12:00:00')`);
+    const visits = createSqlConnector(
+      { name: "visits", version: "1", tables: [{ table: "visits", identityColumn: "email", identityKind: "email", category: "AUTH_LOGS", recordType: "visit", primaryKey: "id", exportColumns: ["page", "at"], recordedAtColumn: "at", erase: { strategy: "DELETE" } }] },
+      { url: db().url },
+    );
+    const zone = process.env.TZ;
+    process.env.TZ = "Asia/Kolkata";
+    try {
+      const found = await collectAll(visits, { email: ADA.email! });
+      expect(found.map((r) => r.recordedAt!.toISOString())).to.deep.equal(["2024-06-01T08:00:00.000Z", "2024-06-01T12:00:00.000Z"]);
+      // Retention keeps what was recorded from 10:00 UTC on: visit 2, two hours inside it.
+      const outcome = await visits.erase!({ email: ADA.email! }, { categories: ["AUTH_LOGS"], keepRecordedSince: { AUTH_LOGS: new Date("2024-06-01T10:00:00Z") } }, testContext());
+      expect(outcome.erased).to.equal(1);
+      expect((await account.rows(`SELECT id FROM visits ORDER BY id`)).map((r) => Number(r.id))).to.deep.equal([2]);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+      await visits.close();
+    }
+  });
+
   it("reads the subject's rows through the lower(email) index, not a scan, as EXPLAIN shows", async () => {
     const [users] = accountDbConfig().tables;
     const statement = selectPage("postgres", users, ["id", "email"], identityMatcher("email", [ADA.email!]).lookup, undefined, CHUNK);

@@ -122,6 +122,11 @@ export interface HttpConnectorConfig {
   /** Time one call may take, in ms (default 10000). */
   timeoutMs?: number;
   /**
+   * Bytes one answer may hold at most (default 32 MiB): past it the call fails, not retried, and the
+   * rest is not read, so a runaway page or an API answering a file never holds the process's memory.
+   */
+  maxResponseBytes?: number;
+  /**
    * Pages of one resource listed for one subject at most (default 10000). Past it the task fails,
    * naming the resource, rather than collect or erase only the pages read (a next link or cursor that
    * never ends, or a far bigger subject than planned for).
@@ -268,6 +273,15 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (!isRecord(s)) problems.push("subject is required: how to find the person (path, query, items, idField, matchField)");
   else for (const f of ["path", "items", "idField", "matchField"]) if (!str(s[f])) problems.push(`subject.${f} is required`);
   if (isRecord(s) && !isRecord(s.query)) problems.push(`subject.query is required, e.g. {"email": "{email}"}`);
+  else if (isRecord(s)) {
+    for (const [param, value] of Object.entries(s.query as Record<string, unknown>)) {
+      if (typeof value !== "string") problems.push(`subject.query.${param} must be text, e.g. "{email}"`);
+      else for (const m of value.matchAll(/\{([^}]*)\}/g)) {
+        const wrong = kindProblem(m[1]);
+        if (wrong) problems.push(`subject.query.${param}: {${m[1]}} is not a placeholder of an identity kind: ${wrong}`);
+      }
+    }
+  }
   if (isRecord(s) && s.pagination !== undefined) problems.push(...paginationProblems(s.pagination, "subject"));
   if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
   for (const [i, r] of (Array.isArray(c.resources) ? c.resources : []).entries()) {
@@ -290,6 +304,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
   if (c.roster !== undefined) problems.push(...rosterProblems(c.roster));
   if (c.requestsPerSecond !== undefined && !(typeof c.requestsPerSecond === "number" && c.requestsPerSecond > 0 && c.requestsPerSecond <= 1000)) problems.push("requestsPerSecond must be a number from 0 (exclusive) to 1000");
   if (c.timeoutMs !== undefined && !(Number.isInteger(c.timeoutMs) && c.timeoutMs > 0)) problems.push("timeoutMs must be a positive whole number");
+  if (c.maxResponseBytes !== undefined && !(Number.isInteger(c.maxResponseBytes) && c.maxResponseBytes >= 1024 && c.maxResponseBytes <= 1024 ** 3)) problems.push("maxResponseBytes must be a whole number of bytes from 1024 to 1073741824");
   if (c.maxPages !== undefined && !(Number.isInteger(c.maxPages) && (c.maxPages as number) >= 1 && (c.maxPages as number) <= 1_000_000)) problems.push("maxPages must be a whole number from 1 to 1000000");
   if (c.readRetries !== undefined && !(Number.isInteger(c.readRetries) && c.readRetries >= 0 && c.readRetries <= 10)) problems.push("readRetries must be a whole number from 0 to 10");
   if (c.maxInlineWaitMs !== undefined && !(Number.isInteger(c.maxInlineWaitMs) && c.maxInlineWaitMs >= 0 && c.maxInlineWaitMs <= 600_000)) problems.push("maxInlineWaitMs must be a whole number of milliseconds from 0 to 600000");

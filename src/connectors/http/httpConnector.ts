@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
+import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
 import { HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
@@ -12,6 +14,31 @@ const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
 const MAX_PAGES = 10_000;
 /** Pages of the roster's listing of everyone at most, unless roster.maxPages says otherwise (10 million people in pages of 100). */
 const ROSTER_MAX_PAGES = 100_000;
+
+/** Bytes one answer may hold, unless the configuration's maxResponseBytes says otherwise. */
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * An answer's body as text, read chunk by chunk; undefined (the rest left unread, the connection
+ * dropped) once it passes `maxBytes`, whatever its Content-Length claimed.
+ */
+async function bodyText(response: Response, maxBytes: number): Promise<string | undefined> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 /** What a listing is read for: a subject's collect or erase, or a roster of everyone. */
 type Op = "collect" | "erase" | "roster";
@@ -34,12 +61,6 @@ function fill(connector: string, template: string, values: Record<string, string
   });
 }
 
-function dateOf(value: unknown): Date | undefined {
-  if (value === null || value === undefined || value === "") return undefined;
-  const ms = typeof value === "number" ? (value < 1e11 ? value * 1000 : value) : Date.parse(String(value));
-  return Number.isNaN(ms) ? undefined : new Date(ms);
-}
-
 type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<TaskContext, "signal"> & Partial<Pick<TaskContext, "idempotencyKey">>; key?: string };
 
 /**
@@ -56,6 +77,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const name = c.name;
   const base = new URL(c.baseUrl.endsWith("/") ? c.baseUrl : `${c.baseUrl}/`);
   const retryable = new Set(c.retryableStatuses ?? DEFAULT_RETRYABLE);
+  const maxBytes = c.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const limiter = new Bottleneck({ minTime: Math.ceil(1000 / (c.requestsPerSecond ?? 5)), maxConcurrent: 1 });
   const secretVariable = c.auth.type === "bearer" ? c.auth.tokenEnv : c.auth.type === "header" ? c.auth.valueEnv : `${c.auth.userEnv}/${c.auth.passwordEnv}`;
   const authHeader: [string, string] =
@@ -92,8 +114,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
         throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
       }
-      const text = await response.text();
       const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
+      let text: string | undefined;
+      try {
+        text = await bodyText(response, maxBytes);
+      } catch (error) {
+        // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
+        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+        throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
+      }
+      if (text === undefined) {
+        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
+      }
       if (retryable.has(response.status)) {
         throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
       }
@@ -150,7 +182,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
       const filled: Record<string, string> = { ...values, email };
       const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
-      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const } };
+      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
@@ -176,7 +208,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * than the person's records (a filter it ignores), so none of them can be taken for hers.
    */
   async function* items(r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
-    for await (const item of listed({ what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination }, op, ctx)) {
+    const listing = { what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination, pathHint: `the path of the ${r.recordType} resource` };
+    for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
         throw new ConnectorError(
@@ -190,13 +223,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   }
 
   /**
-   * Every item of a listing, page by page (a heartbeat per page); a 404 lists nothing, unless the
-   * listing must exist (`pathHint`: the roster's, where nothing would read as nobody). Past its page
+   * Every item of a listing, page by page (a heartbeat per page). A 404 fails it, naming `pathHint`: a
+   * path the API does not serve (a typo, a retired version) read as an empty list would be "no such
+   * person" or "no such records", and a deletion COMPLETED with everything in place. Past its page
    * limit (maxPages, or the roster's) it fails: ending there would hand back the pages read as if they
    * were all.
    */
   async function* listed(
-    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint?: string },
+    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint: string },
     op: Op,
     ctx: ListingContext,
   ): AsyncGenerator<Record<string, unknown>> {
@@ -207,10 +241,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // back, or a cursorParam the API does not read), which would yield the same records again until
     // maxPages, and then fail anyway. Numbered pages never repeat, and are not kept.
     const asked = new Set<string>([url.toString()]);
+    // A numbered page answering what the page before answered (an API that does not read pageParam)
+    // loops the same way: its records, as a digest, are kept for the next page only.
+    let previous: string | undefined;
     for (let page = 1; page <= maxPages; page += 1) {
       const { status, body, link } = await read(url, op, ctx);
-      if (status === 404 && l.pathHint) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
-      if (status === 404) return;
+      if (status === 404) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
       const list = pick(body, l.items);
       if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
       // Configured as one page, yet the answer says more follow: reading on would be a guess, ending
@@ -222,6 +258,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           `${name} ${op}: ${l.what} has more pages (${more}) with pagination none`,
           false,
         );
+      }
+      if (p.type === "page" && list.length) {
+        const digest = createHash("sha256").update(JSON.stringify(list)).digest("hex");
+        if (digest === previous) {
+          throw new ConnectorError(
+            `${name}: listing ${l.what} answered, on page ${page}, the same records as on page ${page - 1} (a pageParam the API does not read?), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
+            `${name} ${op}: ${l.what} page ${page} repeats page ${page - 1}`,
+            false,
+          );
+        }
+        previous = digest;
       }
       for (const item of list) yield item as Record<string, unknown>;
       await ctx.heartbeat();
@@ -240,7 +287,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       } else {
         const next = pick(body, p.next);
         if (typeof next !== "string" || !next) return;
-        url = new URL(next, base);
+        // Relative to the page it came on (as a Link or an HTML href is), not to baseUrl.
+        url = new URL(next, url);
         // A next link elsewhere would carry our credentials there.
         if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
       }
@@ -275,6 +323,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const data: Record<string, unknown> = {};
     for (const f of r.fields) data[f] = pick(item, f) ?? null;
     const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
+    // A date that cannot be read is no "undated" record: retention keeps no undated record, so it would be erased however recent.
+    if (recordedAt === null) {
+      throw new ConnectorError(`${name}: a ${r.recordType} record holds a value at ${r.recordedAtField} that is not a date; check the resource's recordedAtField`, `${name} ${op}: unreadable date at ${r.recordedAtField}`, false);
+    }
     const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
     return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
   };
@@ -309,7 +361,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       name,
       version: c.version,
       supports: c.resources.some((r) => r.erase) ? ["access", "erasure"] : ["access"],
-      needs: ["email"],
+      // Every kind the search fills in: without one, the task is SKIPPED saying so, rather than search
+      // for the placeholder's own text and find nobody (a deletion COMPLETED with her records in place).
+      needs: searchKinds(c.subject.query),
       provides: [],
       categories: [...new Set(c.resources.map((r) => r.category))],
     },
@@ -353,21 +407,27 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
           else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
         }
+        // Each write is one unit of erasure: a hold placed meanwhile stops the category between two
+        // records, and what a unit erased stays counted when a later write of the task fails (its retry
+        // no longer finds those records to count them).
         for (const { id, url, body } of doomed) {
           const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
-          const { status } =
-            r.erase.strategy === "DELETE"
-              ? await send({ method: "DELETE", url, op: "erase", ctx, key })
-              : await send({ method: r.erase.method, url, body, op: "erase", ctx, key });
-          if (status !== 404) {
+          const erase = r.erase;
+          const ran = await ctx.eraseUnit(r.category, async () => {
+            const { status } =
+              erase.strategy === "DELETE" ? await send({ method: "DELETE", url, op: "erase", ctx, key }) : await send({ method: erase.method, url, body, op: "erase", ctx, key });
+            if (status === 404) return 0;
             erased += 1;
-            if (r.erase.strategy === "ANONYMIZE") {
+            if (erase.strategy === "ANONYMIZE") {
               redacted += 1;
               redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
             }
             erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
-          }
+            return 1;
+          });
           await ctx.heartbeat();
+          // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
+          if (!ran) break;
         }
       }
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
@@ -431,4 +491,10 @@ export function morePagesMarker(body: unknown, link: string | null): string | un
     }
   }
   return undefined;
+}
+
+/** The identity kinds a subject search fills in (`{email}`, `{userId}`), email first: it confirms every hit. */
+export function searchKinds(query: Record<string, string>): string[] {
+  const named = Object.values(query).flatMap((v) => [...v.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]));
+  return [...new Set(["email", ...named])];
 }

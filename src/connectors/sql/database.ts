@@ -4,7 +4,7 @@ import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
-import { numberedParameters } from "./postgres";
+import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
 
 /** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
 export type DialectKind = "sqlite" | "mysql" | "postgres";
@@ -155,7 +155,8 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
   }
   if (/^postgres(ql)?:/.test(url)) {
     // Four connections at most, like MySQL's pool: every statement is short and runs on its own.
-    return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4 } });
+    // Dates without a zone stay text (read as UTC, as on SQLite and MySQL), not pg's reading in the process's zone.
+    return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4, types: POSTGRES_TYPE_PARSERS } });
   }
   return new DataSource({
     ...common,

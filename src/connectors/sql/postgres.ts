@@ -1,6 +1,9 @@
+import { types } from "pg";
+
 /**
  * What PostgreSQL needs that SQLite and MySQL do not: numbered parameters, its own null-safe equality,
- * case-insensitive identity matching that keeps its index, and its error codes (SQLSTATE).
+ * case-insensitive identity matching that keeps its index, its error codes (SQLSTATE), and dates
+ * without a zone read as UTC.
  */
 
 /**
@@ -31,3 +34,16 @@ export const POSTGRES_TRANSIENT = new Set(["08000", "08001", "08003", "08004", "
 export const POSTGRES_MISSING: Record<string, "table" | "column"> = { "42P01": "table", "42703": "column" };
 /** pg reports a connection lost mid-statement, or a connect time-out, without a code: known by its words. */
 export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly| due to connection timeout)?$|^timeout expired$|^Client has encountered a connection error/;
+
+/** OIDs of `timestamp` (without time zone) and `date`: values with no zone, which pg reads in the process's zone. */
+const ZONELESS = new Set<number>([types.builtins.TIMESTAMP, types.builtins.DATE]);
+
+/**
+ * The pool's type parsers: `timestamp` and `date` stay text, so a recordedAtColumn without a zone is read
+ * as UTC (records.ts), as on SQLite and MySQL. pg would read them in the process's zone: under
+ * TZ=Asia/Kolkata a visit at 12:00 read as 06:30 UTC, and retention erased a row it keeps. Per pool,
+ * never pg's global parsers.
+ */
+export const POSTGRES_TYPE_PARSERS = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => (ZONELESS.has(oid) && format !== "binary" ? (value: string) => value : types.getTypeParser(oid, format as "text"))) as typeof types.getTypeParser,
+};

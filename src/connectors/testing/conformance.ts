@@ -218,76 +218,6 @@ group("collect", () => {
   });
 });
 
-group("erase", () => {
-  add("leaves nothing collect finds but what may be kept, when the subject is erased", async (r) => {
-    needsErasure(r);
-    const { connector, subject, otherSubject, kept = () => false } = r;
-    const ctx = testContext();
-    const before = await collectAll(connector, subject);
-    const erased = await eraseFully(connector, subject, { categories: connector.spec.categories }, ctx);
-    if (before.some((r) => !kept(r))) assert.ok(erased > 0, "erase reported 0 erased but records were there");
-    const left = (await collectAll(connector, subject)).filter((r) => !kept(r));
-    assert.deepEqual(keys(left), [], "records collect still finds after erase (and kept() does not allow)");
-    assertNothingLogged(ctx.lines, subject, otherSubject);
-  });
-
-  add("leaves no personal field on any record it had, looked up by id after the subject is erased (connectors with lookup)", async (r) => {
-    needsErasure(r);
-    const { connector, subject, kept = () => false } = r;
-    if (!connector.lookup) throw new ConformanceSkip("the connector cannot look records up by id (no lookup)");
-    const before = (await collectAll(connector, subject)).filter((x) => !kept(x));
-    await eraseFully(connector, subject, { categories: connector.spec.categories });
-    const still: string[] = [];
-    for await (const found of connector.lookup(before.map((x) => ({ category: x.category, type: x.type, id: x.id })), testContext())) {
-      if (found.personalFields.length) still.push(`${found.type}:${found.id} (${found.personalFields.join(", ")})`);
-    }
-    assert.deepEqual(still, [], "records that still hold personal data after erase, though not reported residual");
-  });
-
-  add("erases nothing more, when run a second time", async (r) => {
-    needsErasure(r);
-    const { connector, subject } = r;
-    const ctx = testContext();
-    const instruction = { categories: connector.spec.categories };
-    await eraseFully(connector, subject, instruction, ctx);
-    const afterFirst = byKey(await collectAll(connector, subject));
-    // A retried task reuses its idempotency key; a system that replays the first answer may repeat its count.
-    await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
-    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst, "a retry with the same idempotency key changed records");
-    // A later request (a new key) finds nothing left to erase.
-    assert.equal(await eraseFully(connector, subject, instruction, testContext()), 0, "a second erasure erased more");
-    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst);
-  });
-
-  add("leaves the other subject's records untouched, when the subject is erased", async (r) => {
-    needsErasure(r);
-    const { connector, subject, otherSubject } = r;
-    const before = byKey(await collectAll(connector, otherSubject));
-    await eraseFully(connector, subject, { categories: connector.spec.categories });
-    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before);
-  });
-
-  add("erases nothing, when no category is listed", async (r) => {
-    needsErasure(r);
-    const { connector, subject } = r;
-    const before = byKey(await collectAll(connector, subject));
-    assert.equal(await eraseFully(connector, subject, { categories: [] }), 0);
-    assert.deepEqual(byKey(await collectAll(connector, subject)), before);
-  });
-
-  add("keeps every dated record, when keepRecordedSince covers all time", async (r) => {
-    needsErasure(r);
-    const { connector, subject } = r;
-    const { categories } = connector.spec;
-    const dated = (await collectAll(connector, subject)).filter((r) => r.recordedAt);
-    if (!dated.length) throw new ConformanceSkip("the subject has no dated records (recordedAt)");
-    const since = Object.fromEntries(categories.map((c) => [c, new Date(0)]));
-    await eraseFully(connector, subject, { categories, keepRecordedSince: since });
-    const left = new Set(keys(await collectAll(connector, subject)));
-    assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
-  });
-});
-
 /** Everyone listSubjects lists (the suite's own buffering; connectors must stream). */
 export async function listAll(connector: Connector, ctx: TaskContext = testContext()): Promise<RosterEntry[]> {
   assert.ok(connector.listSubjects, `${connector.spec.name} has no listSubjects()`);
@@ -309,6 +239,7 @@ function needsRoster(r: ConformanceRun): void {
   if (!r.connector.listSubjects) throw new ConformanceSkip("the connector cannot list the people it holds (no listSubjects): rosters name it as not listable");
 }
 
+// Listed before any erase case: against one system never reset between cases, the subject is still there.
 group("roster", () => {
   add("lists the subject once, by identities in matching form, and every person once", async (r) => {
     needsRoster(r);
@@ -334,7 +265,103 @@ group("roster", () => {
     if (mixedCaseSubject) assert.equal(entries.filter((e) => names(e, mixedCaseSubject)).length, 1, "the mixed-case subject is not listed once in matching form");
     if (theirs[0].records !== undefined) assert.equal(theirs[0].records, (await collectAll(connector, subject)).length, "the subject's records count differs from what collect yields");
   });
+});
 
+/**
+ * The subject's records before an erase case, or a skip when there are none: a run against one system
+ * that nothing resets between cases (`dsr connector test --erase`) meets a subject an earlier case
+ * erased, and erasing nobody proves nothing, so the case must not pass.
+ */
+async function recordsToErase(r: ConformanceRun): Promise<SubjectRecord[]> {
+  const records = await collectAll(r.connector, r.subject);
+  if (!records.length) throw new ConformanceSkip("the subject has no records left to erase: an earlier case of this run erased them (the system is not reset between cases), so this case would prove nothing");
+  return records;
+}
+
+// The cases that erase nothing from a good connector come first: against one system never reset
+// between cases, they still meet the subject whole. The first that erases checks the other subject too,
+// so the last (which a shared system reaches with the subject gone) is covered in such a run.
+group("erase", () => {
+  add("erases nothing, when no category is listed", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject } = r;
+    const before = byKey(await recordsToErase(r));
+    const others = byKey(await collectAll(connector, otherSubject));
+    assert.equal(await eraseFully(connector, subject, { categories: [] }), 0);
+    assert.deepEqual(byKey(await collectAll(connector, subject)), before);
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "erase with no category listed changed otherSubject's records");
+  });
+
+  add("keeps every dated record, when keepRecordedSince covers all time", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject } = r;
+    const { categories } = connector.spec;
+    const dated = (await recordsToErase(r)).filter((r) => r.recordedAt);
+    if (!dated.length) throw new ConformanceSkip("the subject has no dated records (recordedAt)");
+    const others = byKey(await collectAll(connector, otherSubject));
+    const since = Object.fromEntries(categories.map((c) => [c, new Date(0)]));
+    await eraseFully(connector, subject, { categories, keepRecordedSince: since });
+    const left = new Set(keys(await collectAll(connector, subject)));
+    assert.deepEqual(keys(dated).filter((k) => !left.has(k)), [], "records recorded after keepRecordedSince were erased");
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "erasing the subject changed otherSubject's records");
+  });
+
+  add("leaves nothing collect finds but what may be kept, when the subject is erased", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject, kept = () => false } = r;
+    const ctx = testContext();
+    const before = await recordsToErase(r);
+    const others = byKey(await collectAll(connector, otherSubject));
+    const erased = await eraseFully(connector, subject, { categories: connector.spec.categories }, ctx);
+    if (before.some((r) => !kept(r))) assert.ok(erased > 0, "erase reported 0 erased but records were there");
+    const left = (await collectAll(connector, subject)).filter((r) => !kept(r));
+    assert.deepEqual(keys(left), [], "records collect still finds after erase (and kept() does not allow)");
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "erasing the subject changed otherSubject's records");
+    assertNothingLogged(ctx.lines, subject, otherSubject);
+    // The case after it that erases again meets nothing to erase on a system never reset: say it here too.
+    assert.equal(await eraseFully(connector, subject, { categories: connector.spec.categories }, testContext()), 0, "a second erasure (a new idempotency key) erased more");
+  });
+
+  add("leaves no personal field on any record it had, looked up by id after the subject is erased (connectors with lookup)", async (r) => {
+    needsErasure(r);
+    const { connector, subject, kept = () => false } = r;
+    if (!connector.lookup) throw new ConformanceSkip("the connector cannot look records up by id (no lookup)");
+    const before = (await recordsToErase(r)).filter((x) => !kept(x));
+    await eraseFully(connector, subject, { categories: connector.spec.categories });
+    const still: string[] = [];
+    for await (const found of connector.lookup(before.map((x) => ({ category: x.category, type: x.type, id: x.id })), testContext())) {
+      if (found.personalFields.length) still.push(`${found.type}:${found.id} (${found.personalFields.join(", ")})`);
+    }
+    assert.deepEqual(still, [], "records that still hold personal data after erase, though not reported residual");
+  });
+
+  add("erases nothing more, when run a second time", async (r) => {
+    needsErasure(r);
+    const { connector, subject } = r;
+    await recordsToErase(r);
+    const ctx = testContext();
+    const instruction = { categories: connector.spec.categories };
+    await eraseFully(connector, subject, instruction, ctx);
+    const afterFirst = byKey(await collectAll(connector, subject));
+    // A retried task reuses its idempotency key; a system that replays the first answer may repeat its count.
+    await eraseFully(connector, subject, instruction, testContext({ idempotencyKey: ctx.idempotencyKey, attempt: 2 }));
+    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst, "a retry with the same idempotency key changed records");
+    // A later request (a new key) finds nothing left to erase.
+    assert.equal(await eraseFully(connector, subject, instruction, testContext()), 0, "a second erasure erased more");
+    assert.deepEqual(byKey(await collectAll(connector, subject)), afterFirst);
+  });
+
+  add("leaves the other subject's records untouched, when the subject is erased", async (r) => {
+    needsErasure(r);
+    const { connector, subject, otherSubject } = r;
+    await recordsToErase(r);
+    const before = byKey(await collectAll(connector, otherSubject));
+    await eraseFully(connector, subject, { categories: connector.spec.categories });
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before, "erasing the subject changed otherSubject's records");
+  });
+});
+
+group("roster", () => {
   add("no longer lists the subject after erase, unless records were kept", async (r) => {
     needsRoster(r);
     needsErasure(r);

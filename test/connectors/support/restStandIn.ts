@@ -42,8 +42,8 @@ export class RestStandIn {
   notes: Note[] = [];
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
-  /** Answers for the next calls (of `method` only, when it is given): a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown }> = [];
+  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each. */
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
@@ -75,7 +75,8 @@ export class RestStandIn {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
-        const queued = this.faults.findIndex((f) => f.method === undefined || f.method === req.method);
+        // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
+        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && !(f.after && f.after-- > 0));
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
         if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
@@ -113,7 +114,9 @@ export class RestStandIn {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
           const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
-          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) } }, this.nextLink(url, page, page * size < mine.length));
+          // The next page also in the body, as a reference relative to this page (as JSON:API's links.next may be).
+          const links = page * size < mine.length ? { links: { next: `invoices?page=${page + 1}&per_page=${size}` } } : {};
+          return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) }, ...links }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
           const invoice = this.invoices.find((n) => n.id === parts[2]);
