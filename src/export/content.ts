@@ -86,13 +86,22 @@ export const csvColumns = (fields: FieldDoc[]) => [...CSV_LEADING_COLUMNS, ...fi
 
 const CSV_QUOTE_NEEDED = /[",\r\n]/;
 
-/** One CSV value as csv-stringify writes it by default (booleans as true/false): quoted only when it must be. */
+/**
+ * Text a spreadsheet program takes for a formula when a cell starts with it (OWASP's CSV injection
+ * list): `=HYPERLINK(...)` in a ticket would send the sheet's cells to whoever wrote it, and `+44...`
+ * would turn a phone number into a number. Such text is written behind an apostrophe (FORMAT: csvFormulaGuard).
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** A text value as a CSV cell holds it: behind an apostrophe when a spreadsheet would run it (see FORMULA_START). */
+export const spreadsheetText = (text: string) => (FORMULA_START.test(text) ? `'${text}` : text);
+
+/** One CSV value as csv-stringify writes it by default (booleans as true/false), text guarded by spreadsheetText: quoted only when it must be. */
 function csvValue(value: unknown): string {
   if (value === null || value === undefined) return "";
   // Numbers and booleans never hold a quote, comma or newline.
   if (typeof value === "number") return String(value);
   if (typeof value === "boolean") return value ? "true" : "false";
-  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const text = spreadsheetText(typeof value === "string" ? value : JSON.stringify(value));
   return CSV_QUOTE_NEEDED.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

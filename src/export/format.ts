@@ -57,6 +57,8 @@ export interface Manifest {
   recordFields: ReadonlyArray<{ name: string; description: string }>;
   /** The CSV columns before the category's own fields. */
   csvLeadingColumns: string[];
+  /** How the CSV files write text that a spreadsheet would run as a formula (CSV_FORMULA_GUARD). */
+  csvFormulaGuard: string;
   categories: ManifestCategory[];
   files: ManifestFile[];
   /** Where the service processes personal data (its primary location, ISO 3166-1 alpha-2). */
@@ -102,6 +104,10 @@ export const RETENTION_SCHEDULE: Record<string, { keptFor: string; legalBasis: s
 };
 
 export const CSV_LEADING_COLUMNS = ["connector", "type", "id", "recordedAt"];
+
+/** How the CSV files write text a spreadsheet program would run as a formula (content.ts's spreadsheetText). */
+export const CSV_FORMULA_GUARD =
+  "A text value (or column name) that starts with =, +, -, @, a tab or a carriage return is written in the CSV files behind an apostrophe ('), so that a spreadsheet program shows it as text instead of running it as a formula; the JSON files hold every value exactly as the system does.";
 
 /** data/<category>.<ext>: categories are upper-case words; the file name is their lower-case form. */
 export function dataPath(category: string, ext: "json" | "jsonl" | "csv"): string {

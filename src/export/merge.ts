@@ -7,6 +7,7 @@ import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { CategorySummary, csvContent, jsonContent } from "./content";
 import {
+  CSV_FORMULA_GUARD,
   CSV_LEADING_COLUMNS,
   dataPath,
   FORMAT_NAME,
@@ -161,6 +162,7 @@ function buildManifest(
     ...(locations ? { processingLocation: locations.primary } : {}),
     recordFields: RECORD_FIELDS,
     csvLeadingColumns: CSV_LEADING_COLUMNS,
+    csvFormulaGuard: CSV_FORMULA_GUARD,
     categories,
     files,
     connectors,

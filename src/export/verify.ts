@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import readline from "node:readline";
 import { stringify } from "csv-stringify/sync";
-import { csvColumns } from "./content";
+import { csvColumns, spreadsheetText } from "./content";
 import { FieldDoc, FieldType, Manifest, ManifestFile, RECORD_FIELDS } from "./format";
 import type { RandomAccessFile } from "./sealedFile";
 import { ZipReader } from "./zipReader";
@@ -61,7 +61,7 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
       if (note(recordProblem(parsed, fields))) return;
     }
   } else if (file.format === "csv") {
-    const expected = `\ufeff${stringify([csvColumns(docs)])}`;
+    const expected = `\ufeff${stringify([csvColumns(docs).map(spreadsheetText)])}`;
     const text = await zip.text(file.path);
     if (!text.startsWith(expected)) note("the CSV header does not match the documented fields");
     return;
