@@ -70,8 +70,8 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
 }
 
 /**
- * Checks a (decrypted) export archive: every file the manifest lists is there with its size and sha256,
- * nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
+ * Checks a (decrypted) export archive: every file the manifest lists is there once, under the same name
+ * in its local header, with its size and sha256, nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
  * the documented envelope and only documented fields, of documented types.
  */
 export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean } = {}): Promise<VerifyResult> {
@@ -82,7 +82,13 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
     if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked };
     const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
     const listed = new Set(manifest.files.map((f) => f.path));
-    for (const e of zip.entries) if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+    const seen = new Set<string>();
+    for (const e of zip.entries) {
+      // Extracting tools disagree on which of two same-named entries wins (unzip: the last); the checks below read the first.
+      if (seen.has(e.name)) problems.push(`${e.name} is in the archive more than once`);
+      else if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+      seen.add(e.name);
+    }
     for (const f of manifest.files) {
       if (!zip.entry(f.path)) {
         problems.push(`${f.path} is listed in the manifest but missing`);
