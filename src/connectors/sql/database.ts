@@ -1,4 +1,5 @@
 import path from "node:path";
+import { types as pgTypes } from "pg";
 import { DataSource } from "typeorm";
 import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
@@ -147,6 +148,24 @@ export class SqlDatabase {
   }
 }
 
+/** PostgreSQL's DATE and TIMESTAMP (without time zone), by type oid. */
+const PG_DATE = 1082;
+const PG_TIMESTAMP = 1114;
+
+/**
+ * Reads DATE and TIMESTAMP (without time zone) as UTC, as the MySQL reader (`timezone: "Z"`) and dateOf
+ * read zoneless dates: node-postgres reads them as the machine's local time, so on a machine in India a
+ * birth date came out as the day before. A value Date cannot read (infinity, BC) stays pg's.
+ */
+function postgresTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+  const standard = pgTypes.getTypeParser(oid, format as "text");
+  if ((oid !== PG_DATE && oid !== PG_TIMESTAMP) || format === "binary") return standard;
+  return (value: string) => {
+    const ms = Date.parse(`${value.replace(" ", "T")}Z`);
+    return Number.isNaN(ms) ? standard(value) : new Date(ms);
+  };
+}
+
 function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []): DataSource {
   const common = { entities: [], migrations: [], synchronize: false, migrationsRun: false, logging: false };
   if (url.startsWith("sqlite:")) {
@@ -155,7 +174,7 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
   }
   if (/^postgres(ql)?:/.test(url)) {
     // Four connections at most, like MySQL's pool: every statement is short and runs on its own.
-    return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4 } });
+    return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4, types: { getTypeParser: postgresTypeParser } } });
   }
   return new DataSource({
     ...common,
