@@ -69,6 +69,22 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
   if (records !== file.records) note(`holds ${records} records, the manifest says ${file.records}`);
 }
 
+/** The manifest in `text`, or null when it is not one (not JSON, or without the lists verify reads). */
+function manifestOf(text: string): Manifest | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const m = parsed as Partial<Manifest> | null;
+  const isObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObject(m) || !isObject(m!.request) || !Array.isArray(m!.files) || !Array.isArray(m!.categories)) return null;
+  if (!m!.files.every((f) => isObject(f) && typeof f.path === "string")) return null;
+  if (!m!.categories.every((c) => isObject(c) && typeof c.category === "string" && Array.isArray(c.fields))) return null;
+  return m as Manifest;
+}
+
 /**
  * Checks a (decrypted) export archive: every file the manifest lists is there once, under the same name
  * in its local header, with its size and sha256, nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
@@ -80,7 +96,8 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
   let checked = 0;
   try {
     if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked };
-    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
+    const manifest = manifestOf(await zip.text("manifest.json"));
+    if (!manifest) return { ok: false, problems: ["manifest.json is not a manifest of this format (a JSON object with files and categories)"], manifest: null, checked };
     const listed = new Set(manifest.files.map((f) => f.path));
     const seen = new Set<string>();
     for (const e of zip.entries) {

@@ -60,6 +60,9 @@ function withEntry(bytes: Buffer, name: string, content: string): Buffer {
   return Buffer.concat([bytes.subarray(0, cdOffset), added, bytes.subarray(cdOffset, cdOffset + cdSize), central.h, central.name, end]);
 }
 
+/** A ZIP archive with no entries (its end of central directory record alone). */
+const EMPTY_ZIP = Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]);
+
 /** A copy of ZIP `bytes` whose entry `name` says `other` (of the same length) in its local header, the central directory unchanged. */
 function renamedLocally(bytes: Buffer, name: string, other: string): Buffer {
   const copy = Buffer.from(bytes);
@@ -131,6 +134,24 @@ describeEachDatabase("export commands and retention", (db) => {
       expect(result.code, `${label}: ${result.stdout}`).to.equal(1);
       expect(result.stdout, label).to.match(/^problem: .*(index\.html|README\.txt)/m);
       expect(result.stdout, label).not.to.match(/^ok:/m);
+    }
+  });
+
+  it("dsr export verify and decrypt answer a file they cannot read, or an archive whose manifest is not one, in words and with their exit code", async () => {
+    const dir = tempDir();
+    const missing = path.join(dir, "missing.zip");
+    for (const args of [["verify", missing], ["verify", dir], ["decrypt", missing, "--out", path.join(dir, "out.zip")]]) {
+      const result = await dsr(["export", ...args], { DSR_DATA_DIR: tempDir() });
+      expect(result.code, result.stderr).to.equal(2);
+      expect(result.stderr).to.match(/^dsr: cannot read .* \((ENOENT|EISDIR)\): name an export file/);
+    }
+    for (const manifest of ["null", "{}", "{not json", '{"request":{},"files":[null],"categories":[]}']) {
+      const file = path.join(dir, "odd.zip");
+      fs.writeFileSync(file, withEntry(withEntry(EMPTY_ZIP, "manifest.json", manifest), "index.html", "<p>hi</p>"));
+      const result = await dsr(["export", "verify", file], { DSR_DATA_DIR: tempDir() });
+      expect(result.code, `${manifest}: ${result.stderr}`).to.equal(1);
+      expect(result.stdout, manifest).to.equal("problem: manifest.json is not a manifest of this format (a JSON object with files and categories)\n");
+      expect(result.stderr, manifest).to.equal("");
     }
   });
 
