@@ -14,7 +14,7 @@ import { ADA, AccountDb, accountDbConfig } from "../connectors/support/accountDb
 import { createSqliteDatabase, describeEachDatabase, tempDir, TestDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
-import { asCsvCell, completedRequest, download, exportLink, FAST, renderInChromium, ticketingConnector } from "./support";
+import { asCsvCell, completedRequest, download, downloadedExport, exportLink, FAST, renderInChromium, ticketingConnector } from "./support";
 
 /** What a connector holds for Ada, per category, asked directly (not through the service). */
 async function holdings(connector: Connector): Promise<Record<string, SubjectRecord[]>> {
@@ -43,13 +43,7 @@ describeEachDatabase("export of an access request", (db) => {
     tickets = withProcessingLocation(ticketingConnector(), "US");
     t = await new TestService(db(), FAST, [sql, tickets]).start();
     requestId = await completedRequest(t);
-    const link = await exportLink(t, requestId);
-    const got = await download(link.url);
-    expect(got.status).to.equal(200);
-    zipFile = got.file!;
-    const zip = ZipReader.open(zipFile);
-    manifest = JSON.parse(await zip.text("manifest.json"));
-    zip.close();
+    ({ file: zipFile, manifest } = await downloadedExport(t, requestId));
   });
   after(async () => {
     await t?.stop();

@@ -11,7 +11,7 @@ import { ZipReader } from "../../src/export/zipReader";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
-import { download, exportLink, finishedRequest, FORMULA_START, renderInChromium } from "./support";
+import { downloadedExport, finishedRequest, FORMULA_START, renderInChromium } from "./support";
 
 const ADA = "ada.lovelace@example.com";
 /** What other people (or the person) typed into the systems: markup, script and spreadsheet formulas. */
@@ -60,12 +60,7 @@ describeEachDatabase("export of hostile content held by the systems", (db) => {
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10" }, ws.connectors).start();
     const done = await finishedRequest(t, "PORTABILITY", ADA, `query($id: ID!) { request(id: $id) { status statusReason } }`);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
-    const got = await download((await exportLink(t, done.id)).url);
-    expect(got.status).to.equal(200);
-    zipFile = got.file!;
-    const zip = ZipReader.open(zipFile);
-    manifest = JSON.parse(await zip.text("manifest.json"));
-    zip.close();
+    ({ file: zipFile, manifest } = await downloadedExport(t, done.id));
   });
   after(async () => {
     await t?.stop();

@@ -99,16 +99,21 @@ export async function renderInChromium(htmlFile: string): Promise<string> {
   }
 }
 
-/** The manifest of a request's export, fetched through a fresh link. */
-export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
+/** A request's export, downloaded through a fresh link: the saved archive and its manifest. */
+export async function downloadedExport(t: TestService, requestId: string): Promise<{ file: string; manifest: Manifest }> {
   const got = await download((await exportLink(t, requestId)).url);
   if (!got.file) throw new Error(`download refused with ${got.status}`);
   const zip = ZipReader.open(got.file);
   try {
-    return JSON.parse(await zip.text("manifest.json")) as Manifest;
+    return { file: got.file, manifest: JSON.parse(await zip.text("manifest.json")) as Manifest };
   } finally {
     zip.close();
   }
+}
+
+/** The manifest of a request's export, fetched through a fresh link. */
+export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
+  return (await downloadedExport(t, requestId)).manifest;
 }
 
 /** An ACCOUNT connector whose COLLECT finds nothing and ends only when `until` settles: the request's EXPORT waits for it. */
