@@ -111,6 +111,19 @@ export async function downloadedExport(t: TestService, requestId: string): Promi
   }
 }
 
+/** An archive's index.html, opened as the person would (saved, then rendered offline in Debian's Chromium): its text and the DOM built. */
+export async function openIndexHtml(zipFile: string): Promise<{ source: string; dom: string }> {
+  if (!fs.existsSync("/usr/bin/chromium")) throw new Error("Debian's chromium is required: apt-get install -y chromium");
+  const zip = ZipReader.open(zipFile);
+  const html = path.join(tempDir(), "index.html");
+  try {
+    fs.writeFileSync(html, await zip.text("index.html"));
+  } finally {
+    zip.close();
+  }
+  return { source: fs.readFileSync(html, "utf8"), dom: await renderInChromium(html) };
+}
+
 /** The manifest of a request's export, fetched through a fresh link. */
 export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
   return (await downloadedExport(t, requestId)).manifest;
