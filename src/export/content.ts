@@ -81,8 +81,25 @@ export interface CategorySummary {
   name: string | null;
 }
 
-/** The CSV columns of a category: the record envelope, then the category's own fields. */
-export const csvColumns = (fields: FieldDoc[]) => [...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)];
+/**
+ * The CSV columns of a category: the record envelope, then the category's own fields, each under a
+ * name of its own. A field named like an envelope column (an MFA factor's `type`, an auth event's
+ * `recordedAt`) is headed `data.<name>` (prefixed again while that is taken): with two columns of one
+ * name, a program reading by header keeps one and loses the other.
+ */
+export function csvColumns(fields: FieldDoc[]): string[] {
+  const taken = new Set([...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)]);
+  return [
+    ...CSV_LEADING_COLUMNS,
+    ...fields.map((f) => {
+      if (!CSV_LEADING_COLUMNS.includes(f.name)) return f.name;
+      let name = `data.${f.name}`;
+      while (taken.has(name)) name = `data.${name}`;
+      taken.add(name);
+      return name;
+    }),
+  ];
+}
 
 const CSV_QUOTE_NEEDED = /[",\r\n]/;
 

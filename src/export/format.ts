@@ -47,6 +47,11 @@ export interface ManifestCategory {
   fields: FieldDoc[];
   /** Whether a CSV sits beside the JSON (every value a string, number, boolean or null). */
   tabular: boolean;
+  /**
+   * The CSV's columns in order (tabular categories only): csvLeadingColumns, then `fields`, a field
+   * named like a leading column headed `data.<name>` so that every column has a name of its own.
+   */
+  csvColumns?: string[];
 }
 
 export interface Manifest {

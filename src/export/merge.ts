@@ -5,7 +5,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
-import { CategorySummary, csvContent, jsonContent } from "./content";
+import { CategorySummary, csvColumns, csvContent, jsonContent } from "./content";
 import {
   CSV_FORMULA_GUARD,
   CSV_LEADING_COLUMNS,
@@ -92,7 +92,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       }
       if (category === "ACCOUNT" && stats.name) person = stats.name;
       else person ??= stats.name;
-      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
+      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular, ...(stats.tabular ? { csvColumns: csvColumns(stats.fields) } : {}) });
     }
     const subjectEmail = keptSubjectEmail(request);
     const earlier = { retentionExceptions: await openExceptions(ds, subjectEmail), residualRecords: await earlierResidue(ds, subjectEmail) };

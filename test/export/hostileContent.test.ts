@@ -31,7 +31,7 @@ async function sqlite(file: string): Promise<DataSource> {
 /** A CSV's rows (header first), as a spreadsheet or a CSV library reads them. */
 const csvRows = (text: string) => parse(text, { bom: true, relax_column_count: false }) as string[][];
 
-describeEachDatabase("export of hostile content held by the systems", (db) => {
+describeEachDatabase("export of what the sample systems hold, hostile content included", (db) => {
   let ws: SampleWorkspace;
   let t: TestService;
   let zipFile: string;
@@ -84,6 +84,26 @@ describeEachDatabase("export of hostile content held by the systems", (db) => {
       const events = (await zip.text("data/auth_logs.jsonl")).split("\n").filter(Boolean).map((l) => JSON.parse(l));
       expect(events).to.have.length(AUTH_EVENTS);
       expect(events.filter((e) => e.data.device === HOSTILE.device)).to.have.length(1);
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("heads every CSV column with its own name, so a program reading by header keeps each record's type and the system's own type field", async () => {
+    const zip = ZipReader.open(zipFile);
+    try {
+      for (const f of manifest.files.filter((x) => x.format === "csv")) {
+        const [header] = csvRows(await zip.text(f.path));
+        const doc = manifest.categories.find((c) => c.category === f.category)!;
+        expect(new Set(header).size, `${f.path}: ${header.join(",")}`).to.equal(header.length);
+        expect(header, f.path).to.deep.equal(doc.csvColumns);
+      }
+      // ACCOUNT's MFA factors have a field named type, beside every record's type (user, mfa_factor, device).
+      const json = JSON.parse(await zip.text("data/account.json")) as Array<{ type: string; data: Record<string, unknown> }>;
+      const rows = parse(await zip.text("data/account.csv"), { bom: true, columns: true }) as Record<string, string>[];
+      expect(rows.map((r) => r.type)).to.deep.equal(json.map((r) => r.type));
+      expect(rows.map((r) => r["data.type"])).to.deep.equal(json.map((r) => (r.data.type ?? "") as string));
+      expect(json.filter((r) => r.type === "mfa_factor").length).to.be.greaterThan(0);
     } finally {
       zip.close();
     }
