@@ -52,7 +52,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("verify")
     .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
     .argument("<file>", "the archive")
-    .option("--portability", "also check that every JSON file parses and matches the documented fields")
+    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count")
     .action(async (file: string, opts: { portability?: boolean }) => {
       let zip = file;
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-verify-"));

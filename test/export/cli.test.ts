@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import zlib from "node:zlib";
 import { expect } from "chai";
 import { ExportRow } from "../../src/entities";
@@ -153,6 +154,28 @@ describeEachDatabase("export commands and retention", (db) => {
       expect(result.stdout, manifest).to.equal("problem: manifest.json is not a manifest of this format (a JSON object with files and categories)\n");
       expect(result.stderr, manifest).to.equal("");
     }
+  });
+
+  it("dsr export verify --portability counts a CSV's records against the manifest, as it does a JSON file's", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    // Unpacked, one ticket's row dropped from data/support.csv, the manifest's size and sha256 made to match, packed again.
+    const dir = tempDir();
+    execFileSync("unzip", ["-q", got.file!, "-d", dir]);
+    const csvFile = path.join(dir, "data", "support.csv");
+    const rows = fs.readFileSync(csvFile, "utf8").split(/\n(?=ticketing,)/);
+    fs.writeFileSync(csvFile, rows.slice(0, -1).join("\n") + "\n");
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as { files: Array<{ path: string; bytes: number; sha256: string; records: number }> };
+    const entry = manifest.files.find((f) => f.path === "data/support.csv")!;
+    const bytes = fs.readFileSync(csvFile);
+    Object.assign(entry, { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    const edited = path.join(tempDir(), "edited.zip");
+    execFileSync("zip", ["-q", "-X", "-D", "-r", edited, "."], { cwd: dir });
+    const result = await dsr(["export", "verify", edited, "--portability"], { DSR_DATA_DIR: tempDir() });
+    expect(result.code, result.stdout).to.equal(1);
+    expect(result.stdout).to.equal(`problem: data/support.csv: holds ${entry.records - 1} records, the manifest says ${entry.records}\n`);
   });
 
   it("dsr export decrypt writes the ZIP only when the file authenticates", async function () {
