@@ -428,6 +428,8 @@ const NAME = /^[a-z][a-z0-9-]{1,39}$/;
  * lower-case form (data/<category>.json), so two categories must never differ by case alone.
  */
 export const CATEGORY_NAME = /^[A-Z][A-Z0-9_]{0,39}$/;
+/** Names Windows reserves for devices, with any extension: an archive's data/aux.json cannot be extracted there. */
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])$/;
 /** An identity kind: a plain name, so it can never be mistaken for an external id. */
 export const IDENTITY_KIND = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
 /** An external id's system, as the request input accepts it. */
@@ -458,6 +460,7 @@ export function specProblems(spec: ConnectorSpec): string[] {
   if (!spec.categories?.length) problems.push(`${spec.name}: declare at least one category`);
   for (const category of spec.categories ?? []) {
     if (!CATEGORY_NAME.test(String(category))) problems.push(`${spec.name}: category "${String(category)}" must be upper-case letters, digits and _, starting with a letter (e.g. ACCOUNT): the export names its files after it`);
+    else if (WINDOWS_DEVICE.test(String(category))) problems.push(`${spec.name}: category "${String(category)}" would name export files Windows cannot create (a device name): choose another`);
   }
   if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
   if (spec.processingLocation !== undefined && !COUNTRY_CODE.test(spec.processingLocation)) problems.push(`${spec.name}: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`);

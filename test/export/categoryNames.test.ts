@@ -32,6 +32,17 @@ describeEachDatabase("export file names of categories", (db) => {
     expect(refused?.message).to.match(/crm: category "Support" must be upper-case letters, digits and _/);
   });
 
+  it("refuses to start with a category whose files Windows cannot create (data/aux.json: AUX is a device name there)", async () => {
+    const crm = new ScriptedConnector({ name: "crm", categories: ["AUX"], supports: ["access"] });
+    let refused: Error | undefined;
+    try {
+      t = await new TestService(db(), FAST, [crm]).start();
+    } catch (error) {
+      refused = error as Error;
+    }
+    expect(refused?.message).to.match(/crm: category "AUX" would name export files Windows cannot create/);
+  });
+
   it("fails the COLLECT that returns a record of a category its connector does not declare, rather than export it under a shared file name", async function () {
     this.timeout(60_000);
     const crm = new ScriptedConnector({ name: "crm", categories: ["ACCOUNT"], supports: ["access"] });
