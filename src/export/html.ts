@@ -1,4 +1,5 @@
-import type { Manifest } from "./format";
+import { csvColumns } from "./content";
+import { CSV_LEADING_COLUMNS, type Manifest } from "./format";
 import type { ExportRecord } from "./records";
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -47,9 +48,11 @@ export function renderIndexHtml(manifest: Manifest, person: string, samples: Map
     .map((c) => {
       const rows = samples.get(c.category) ?? [];
       const fields = c.fields.map((f) => f.name);
+      // Headed as in the CSV, so a field named type or id is not a second "type" or "id" column.
+      const headings = csvColumns(c.fields).slice(CSV_LEADING_COLUMNS.length);
       const files = manifest.files.filter((f) => f.category === c.category).map((f) => `<code>${escape(f.path)}</code>`).join(", ");
       const table = rows.length
-        ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${fields.map((f) => `<th>${escape(f)}</th>`).join("")}</tr></thead><tbody>
+        ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${headings.map((h) => `<th>${escape(h)}</th>`).join("")}</tr></thead><tbody>
 ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>${cell(r.id)}</td><td>${cell(r.recordedAt)}</td>${fields.map((f) => `<td>${cell(Object.hasOwn(r.data, f) ? r.data[f] : undefined)}</td>`).join("")}</tr>`).join("\n")}
 </tbody></table>`
         : "";

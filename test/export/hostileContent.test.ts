@@ -113,6 +113,11 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
     this.timeout(90_000);
     const { dom } = await openIndexHtml(zipFile);
     expect(dom).to.include("<title>Your data</title>");
+    // Each table's headings name its columns once: the MFA factor's own type is not a second "type".
+    const headings = [...dom.matchAll(/<section id="([A-Z_]+)">[^]*?<thead><tr>([^]*?)<\/tr><\/thead>/g)].map(([, category, row]) => ({ category, names: [...row.matchAll(/<th>([^<]*)<\/th>/g)].map((m) => m[1]) }));
+    expect(headings.map((h) => h.category)).to.include("ACCOUNT");
+    for (const { category, names } of headings) expect(new Set(names).size, `${category}: ${names.join(",")}`).to.equal(names.length);
+    expect(headings.find((h) => h.category === "ACCOUNT")!.names).to.include("data.type");
     expect(dom).not.to.match(/<script|<img|<a href="javascript/i);
     expect(dom).to.include(`<span id="person">Ada &lt;img src=x onerror="document.title='pwned'"&gt;&lt;script&gt;`);
     expect(dom).to.include("&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;a href=\"javascript:document.title='pwned3'\"&gt;click&lt;/a&gt; &amp;amp; &amp;#60;b&amp;#62;");
