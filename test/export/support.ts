@@ -31,8 +31,8 @@ export const AWKWARD = [
 
 /** Text a spreadsheet program runs as a formula when a CSV cell starts with it (OWASP's CSV injection list). */
 export const FORMULA_START = /^[=+\-@\t\r]/;
-/** A JSON value as the export's CSV holds it: empty for null, text a spreadsheet would run behind an apostrophe (manifest.csvFormulaGuard). */
-export const asCsvCell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "string" && FORMULA_START.test(v) ? `'${v}` : String(v));
+/** A JSON value as the export's CSV holds it: empty for null, text a spreadsheet would run (after any apostrophes) behind one more apostrophe (manifest.csvFormulaGuard). */
+export const asCsvCell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "string" && /^'*[=+\-@\t\r]/.test(v) ? `'${v}` : String(v));
 
 /** Support tickets whose subjects and bodies hold the awkward values, plus numbers, booleans and nulls. */
 export function ticketingConnector(count = AWKWARD.length * 2): ScriptedConnector {
