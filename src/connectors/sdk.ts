@@ -431,6 +431,13 @@ export function retryAfterMs(header: string | null | undefined, now: Date = new 
 }
 
 const NAME = /^[a-z][a-z0-9-]{1,39}$/;
+/**
+ * A data category's name: upper-case letters, digits and _. The export names a category's files by its
+ * lower-case form (data/<category>.json), so two categories must never differ by case alone.
+ */
+export const CATEGORY_NAME = /^[A-Z][A-Z0-9_]{0,39}$/;
+/** Names Windows reserves for devices, with any extension: an archive's data/aux.json cannot be extracted there. */
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])$/;
 /** An identity kind: a plain name, so it can never be mistaken for an external id. */
 export const IDENTITY_KIND = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;
 /** An external id's system, as the request input accepts it. */
@@ -459,6 +466,10 @@ export function specProblems(spec: ConnectorSpec): string[] {
   if (!NAME.test(spec.name ?? "")) problems.push(`name "${spec.name}" must be 2-40 lower-case letters, digits or dashes, starting with a letter`);
   if (!spec.version) problems.push(`${spec.name}: version is required`);
   if (!spec.categories?.length) problems.push(`${spec.name}: declare at least one category`);
+  for (const category of spec.categories ?? []) {
+    if (!CATEGORY_NAME.test(String(category))) problems.push(`${spec.name}: category "${String(category)}" must be upper-case letters, digits and _, starting with a letter (e.g. ACCOUNT): the export names its files after it`);
+    else if (WINDOWS_DEVICE.test(String(category))) problems.push(`${spec.name}: category "${String(category)}" would name export files Windows cannot create (a device name): choose another`);
+  }
   if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
   if (spec.processingLocation !== undefined && !COUNTRY_CODE.test(spec.processingLocation)) problems.push(`${spec.name}: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`);
   for (const kind of spec.provides ?? []) if ((spec.needs ?? []).includes(kind)) problems.push(`${spec.name}: cannot both need and provide ${kind}`);

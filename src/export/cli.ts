@@ -7,6 +7,7 @@ import { Command } from "commander";
 import type { Config } from "../config/env";
 import { httpUrl, RemoteFailure } from "../cliRequests";
 import { refuseExistingOut, writeOutFile } from "../outFile";
+import { badInput } from "../errors";
 import { MAGIC } from "./crypto";
 
 // What each command needs is loaded when it runs, so `dsr --help` starts quickly.
@@ -14,9 +15,24 @@ const config = (): Config => (require("../config/env") as typeof import("../conf
 const keys = () => (require("./keys") as typeof import("./keys")).createDataKeys(config());
 const decryptToFile: typeof import("./decrypt").decryptToFile = (...args) => (require("./decrypt") as typeof import("./decrypt")).decryptToFile(...args);
 
+/** Opens `file` to read, or answers bad input (exit 2) saying why it cannot be read (not a stack trace or a raw errno message). */
+function openInput(file: string): number {
+  try {
+    const fd = fs.openSync(file, "r");
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+    }
+    return fd;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw badInput(`cannot read ${file} (${code}): name an export file (.zip or .dsrx)`);
+  }
+}
+
 const isEncrypted = (file: string) => {
   const head = Buffer.alloc(4);
-  const fd = fs.openSync(file, "r");
+  const fd = openInput(file);
   try {
     fs.readSync(fd, head, 0, 4, 0);
   } finally {
@@ -36,7 +52,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("verify")
     .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
     .argument("<file>", "the archive")
-    .option("--portability", "also check that every JSON file parses and matches the documented fields")
+    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count")
     .action(async (file: string, opts: { portability?: boolean }) => {
       let zip = file;
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-verify-"));
@@ -65,6 +81,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .option("--request <id>", "refuse the file unless it belongs to this request")
     .action(async (file: string, opts: { out: string; force?: boolean; request?: string }) => {
       refuseExistingOut(opts.out, opts.force);
+      fs.closeSync(openInput(file));
       const header = await decryptToFile(keys(), fs.createReadStream(file), opts.out, opts.request, !!opts.force);
       process.stdout.write(`decrypted export of request ${header.requestId} to ${opts.out}\n`);
     });

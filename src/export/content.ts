@@ -81,18 +81,48 @@ export interface CategorySummary {
   name: string | null;
 }
 
-/** The CSV columns of a category: the record envelope, then the category's own fields. */
-export const csvColumns = (fields: FieldDoc[]) => [...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)];
+/**
+ * The CSV columns of a category: the record envelope, then the category's own fields, each under a
+ * name of its own. A field named like an envelope column (an MFA factor's `type`, an auth event's
+ * `recordedAt`) is headed `data.<name>` (prefixed again while that is taken): with two columns of one
+ * name, a program reading by header keeps one and loses the other.
+ */
+export function csvColumns(fields: FieldDoc[]): string[] {
+  const taken = new Set([...CSV_LEADING_COLUMNS, ...fields.map((f) => f.name)]);
+  return [
+    ...CSV_LEADING_COLUMNS,
+    ...fields.map((f) => {
+      if (!CSV_LEADING_COLUMNS.includes(f.name)) return f.name;
+      let name = `data.${f.name}`;
+      while (taken.has(name)) name = `data.${name}`;
+      taken.add(name);
+      return name;
+    }),
+  ];
+}
 
 const CSV_QUOTE_NEEDED = /[",\r\n]/;
 
-/** One CSV value as csv-stringify writes it by default (booleans as true/false): quoted only when it must be. */
+/**
+ * Text a spreadsheet program takes for a formula when a cell starts with it (OWASP's CSV injection
+ * list): `=HYPERLINK(...)` in a ticket would send the sheet's cells to whoever wrote it, and `+44...`
+ * would turn a phone number into a number. Such text is written behind an apostrophe (FORMAT: csvFormulaGuard).
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+/**
+ * A text value as a CSV cell holds it: behind one more apostrophe when a spreadsheet would run it (see
+ * FORMULA_START); a value that already starts with apostrophes before such a character gets one more
+ * too, so that removing one apostrophe from every cell matching FORMULA_START gives back every value.
+ */
+export const spreadsheetText = (text: string) => (FORMULA_START.test(text) ? `'${text}` : text);
+
+/** One CSV value as csv-stringify writes it by default (booleans as true/false), text guarded by spreadsheetText: quoted only when it must be. */
 function csvValue(value: unknown): string {
   if (value === null || value === undefined) return "";
   // Numbers and booleans never hold a quote, comma or newline.
   if (typeof value === "number") return String(value);
   if (typeof value === "boolean") return value ? "true" : "false";
-  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const text = spreadsheetText(typeof value === "string" ? value : JSON.stringify(value));
   return CSV_QUOTE_NEEDED.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

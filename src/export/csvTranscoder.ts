@@ -26,6 +26,8 @@ const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 /** The record envelope as readJsonLines writes it, key by key; then the opening of `data`. */
 const ENVELOPE_KEYS = ['{"connector":', ',"type":', ',"id":', ',"recordedAt":'].map(ascii);
 const DATA_OPEN = ascii(',"data":{');
+/** First bytes of a string that spreadsheetText may guard (content.ts's FORMULA_START, but for the escaped tab and CR; an apostrophe, which may lead one). */
+const FORMULA_BYTES: Record<number, true> = { 0x3d: true, 0x2b: true, 0x2d: true, 0x40: true, 0x27: true };
 const LITERALS: Record<number, Uint8Array> = { 0x74: ascii("true"), 0x66: ascii("false"), 0x6e: ascii("null") };
 
 /** The UTF-8 text of b[from, to). */
@@ -146,6 +148,8 @@ export class CsvTranscoder {
     this.setIn[slot] = this.serial;
     if (c === QUOTE) {
       this.types[slot] |= STRING;
+      // Text a spreadsheet would run as a formula is written behind an apostrophe, by csvRow (tab and CR are escapes in JSON).
+      if (FORMULA_BYTES[b[at + 1]]) return -1;
       const close = this.stringEnd(b, at, end);
       this.from[slot] = at + 1;
       this.to[slot] = close - 1;

@@ -47,6 +47,11 @@ export interface ManifestCategory {
   fields: FieldDoc[];
   /** Whether a CSV sits beside the JSON (every value a string, number, boolean or null). */
   tabular: boolean;
+  /**
+   * The CSV's columns in order (tabular categories only): csvLeadingColumns, then `fields`, a field
+   * named like a leading column headed `data.<name>` so that every column has a name of its own.
+   */
+  csvColumns?: string[];
 }
 
 export interface Manifest {
@@ -57,6 +62,8 @@ export interface Manifest {
   recordFields: ReadonlyArray<{ name: string; description: string }>;
   /** The CSV columns before the category's own fields. */
   csvLeadingColumns: string[];
+  /** How the CSV files write text that a spreadsheet would run as a formula (CSV_FORMULA_GUARD). */
+  csvFormulaGuard: string;
   categories: ManifestCategory[];
   files: ManifestFile[];
   /** Where the service processes personal data (its primary location, ISO 3166-1 alpha-2). */
@@ -102,6 +109,10 @@ export const RETENTION_SCHEDULE: Record<string, { keptFor: string; legalBasis: s
 };
 
 export const CSV_LEADING_COLUMNS = ["connector", "type", "id", "recordedAt"];
+
+/** How the CSV files write text a spreadsheet program would run as a formula (content.ts's spreadsheetText). */
+export const CSV_FORMULA_GUARD =
+  "A text value (or column name) that starts with =, +, -, @, a tab or a carriage return, after any apostrophes, is written in the CSV files behind one more apostrophe ('), so that a spreadsheet program shows it as text instead of running it as a formula; to read the values back, remove one apostrophe from each cell that matches ^'+[=+\\-@\\t\\r]. The JSON files hold every value exactly as the system does.";
 
 /** data/<category>.<ext>: categories are upper-case words; the file name is their lower-case form. */
 export function dataPath(category: string, ext: "json" | "jsonl" | "csv"): string {

@@ -1,4 +1,5 @@
-import type { Manifest } from "./format";
+import { csvColumns } from "./content";
+import { CSV_LEADING_COLUMNS, type Manifest } from "./format";
 import type { ExportRecord } from "./records";
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -47,9 +48,11 @@ export function renderIndexHtml(manifest: Manifest, person: string, samples: Map
     .map((c) => {
       const rows = samples.get(c.category) ?? [];
       const fields = c.fields.map((f) => f.name);
+      // Headed as in the CSV, so a field named type or id is not a second "type" or "id" column.
+      const headings = csvColumns(c.fields).slice(CSV_LEADING_COLUMNS.length);
       const files = manifest.files.filter((f) => f.category === c.category).map((f) => `<code>${escape(f.path)}</code>`).join(", ");
       const table = rows.length
-        ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${fields.map((f) => `<th>${escape(f)}</th>`).join("")}</tr></thead><tbody>
+        ? `<table><thead><tr><th>system</th><th>type</th><th>id</th><th>date</th>${headings.map((h) => `<th>${escape(h)}</th>`).join("")}</tr></thead><tbody>
 ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>${cell(r.id)}</td><td>${cell(r.recordedAt)}</td>${fields.map((f) => `<td>${cell(Object.hasOwn(r.data, f) ? r.data[f] : undefined)}</td>`).join("")}</tr>`).join("\n")}
 </tbody></table>`
         : "";
@@ -110,7 +113,12 @@ export function renderReadme(manifest: Manifest): string {
     "  data/<category>.json   the records of a category as one JSON array (for up to 10,000 records)",
     "  data/<category>.jsonl  the same as JSON Lines, one record per line (for larger categories)",
     "  data/<category>.csv    the same as a table (UTF-8, comma-separated, RFC 4180 quoting), when the",
-    "                         records are flat; opens in any spreadsheet program",
+    "                         records are flat; opens in any spreadsheet program (text starting with",
+    "                         =, +, -, @, a tab or a carriage return, after any apostrophes, is",
+    "                         written behind one more apostrophe,",
+    "                         so that a spreadsheet shows it rather than runs it as a formula; the",
+    "                         JSON files hold it exactly); a field named connector, type, id or",
+    "                         recordedAt is headed data.<name> there (manifest.json lists the columns)",
     "  manifest.json          machine-readable list of every file with its record count, size and SHA-256",
     "                         checksum, the meaning of every field, and what is not included and why",
     "",

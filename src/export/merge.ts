@@ -5,8 +5,9 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
-import { CategorySummary, csvContent, jsonContent } from "./content";
+import { CategorySummary, csvColumns, csvContent, jsonContent } from "./content";
 import {
+  CSV_FORMULA_GUARD,
   CSV_LEADING_COLUMNS,
   dataPath,
   FORMAT_NAME,
@@ -91,7 +92,7 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
       }
       if (category === "ACCOUNT" && stats.name) person = stats.name;
       else person ??= stats.name;
-      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular });
+      docs.push({ category, records: stats.records, connectors, firstRecordedAt: stats.first, lastRecordedAt: stats.last, fields: stats.fields, tabular: stats.tabular, ...(stats.tabular ? { csvColumns: csvColumns(stats.fields) } : {}) });
     }
     const subjectEmail = keptSubjectEmail(request);
     const earlier = { retentionExceptions: await openExceptions(ds, subjectEmail), residualRecords: await earlierResidue(ds, subjectEmail) };
@@ -161,6 +162,7 @@ function buildManifest(
     ...(locations ? { processingLocation: locations.primary } : {}),
     recordFields: RECORD_FIELDS,
     csvLeadingColumns: CSV_LEADING_COLUMNS,
+    csvFormulaGuard: CSV_FORMULA_GUARD,
     categories,
     files,
     connectors,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import readline from "node:readline";
 import { stringify } from "csv-stringify/sync";
-import { csvColumns } from "./content";
+import { csvColumns, spreadsheetText } from "./content";
 import { FieldDoc, FieldType, Manifest, ManifestFile, RECORD_FIELDS } from "./format";
 import type { RandomAccessFile } from "./sealedFile";
 import { ZipReader } from "./zipReader";
@@ -34,6 +34,29 @@ function recordProblem(line: unknown, fields: Map<string, Set<string>>): string 
   return null;
 }
 
+/**
+ * Streams a CSV (never held whole: a large category's is hundreds of MB): whether it starts with
+ * `header`, and how many lines it has, a line break inside a quoted value not ending one (RFC 4180:
+ * a quote inside a value is doubled, so quotes toggle in pairs).
+ */
+async function csvLines(stream: AsyncIterable<Buffer>, header: Buffer): Promise<{ headerMatches: boolean; lines: number }> {
+  let head = Buffer.alloc(0);
+  let quoted = false;
+  let lines = 0;
+  for await (const chunk of stream) {
+    if (head.length < header.length) {
+      head = Buffer.concat([head, chunk.subarray(0, header.length - head.length)]);
+      if (!header.subarray(0, head.length).equals(head)) return { headerMatches: false, lines };
+    }
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c === 0x22) quoted = !quoted;
+      else if (c === 0x0a && !quoted) lines += 1;
+    }
+  }
+  return { headerMatches: head.length === header.length, lines };
+}
+
 async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[], problems: string[]): Promise<void> {
   const fields = new Map(docs.map((d) => [d.name, new Set<string>(d.types)]));
   let records = 0;
@@ -61,18 +84,35 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
       if (note(recordProblem(parsed, fields))) return;
     }
   } else if (file.format === "csv") {
-    const expected = `\ufeff${stringify([csvColumns(docs)])}`;
-    const text = await zip.text(file.path);
-    if (!text.startsWith(expected)) note("the CSV header does not match the documented fields");
-    return;
+    const header = Buffer.from(`\ufeff${stringify([csvColumns(docs).map(spreadsheetText)])}`, "utf8");
+    const counted = await csvLines(zip.stream(file.path), header);
+    if (!counted.headerMatches) return void note("the CSV header does not match the documented fields");
+    records = counted.lines - 1;
   }
   if (records !== file.records) note(`holds ${records} records, the manifest says ${file.records}`);
 }
 
+/** The manifest in `text`, or null when it is not one (not JSON, or without the lists verify reads). */
+function manifestOf(text: string): Manifest | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const m = parsed as Partial<Manifest> | null;
+  const isObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObject(m) || !isObject(m!.request) || !Array.isArray(m!.files) || !Array.isArray(m!.categories)) return null;
+  if (!m!.files.every((f) => isObject(f) && typeof f.path === "string")) return null;
+  if (!m!.categories.every((c) => isObject(c) && typeof c.category === "string" && Array.isArray(c.fields))) return null;
+  return m as Manifest;
+}
+
 /**
- * Checks a (decrypted) export archive: every file the manifest lists is there with its size and sha256,
- * nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
- * the documented envelope and only documented fields, of documented types.
+ * Checks a (decrypted) export archive: every file the manifest lists is there once, under the same name
+ * in its local header, with its size and sha256, nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
+ * the documented envelope and only documented fields, of documented types, and every data file (a CSV
+ * too) holds as many records as the manifest says.
  */
 export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean } = {}): Promise<VerifyResult> {
   const problems: string[] = [];
@@ -80,9 +120,16 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
   let checked = 0;
   try {
     if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked };
-    const manifest = JSON.parse(await zip.text("manifest.json")) as Manifest;
+    const manifest = manifestOf(await zip.text("manifest.json"));
+    if (!manifest) return { ok: false, problems: ["manifest.json is not a manifest of this format (a JSON object with files and categories)"], manifest: null, checked };
     const listed = new Set(manifest.files.map((f) => f.path));
-    for (const e of zip.entries) if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+    const seen = new Set<string>();
+    for (const e of zip.entries) {
+      // Extracting tools disagree on which of two same-named entries wins (unzip: the last); the checks below read the first.
+      if (seen.has(e.name)) problems.push(`${e.name} is in the archive more than once`);
+      else if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+      seen.add(e.name);
+    }
     for (const f of manifest.files) {
       if (!zip.entry(f.path)) {
         problems.push(`${f.path} is listed in the manifest but missing`);

@@ -131,7 +131,11 @@ export class ZipReader {
     const local = Buffer.alloc(30);
     this.file.read(local, entry.localHeaderOffset);
     if (local.readUInt32LE(0) !== 0x04034b50) throw new ZipFormatError(`corrupt local header of ${name}`);
-    const start = entry.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    // A reader that streams the archive (front to back) names the entry by its local header: it must say the same.
+    const localName = Buffer.alloc(local.readUInt16LE(26));
+    this.file.read(localName, entry.localHeaderOffset + 30);
+    if (localName.toString("utf8") !== name) throw new ZipFormatError(`the local header of ${name} names another file`);
+    const start = entry.localHeaderOffset + 30 + localName.length + local.readUInt16LE(28);
     const raw = entry.compressedSize === 0 ? Readable.from([]) : this.file.stream(start, start + entry.compressedSize - 1);
     let crc = 0;
     let size = 0;

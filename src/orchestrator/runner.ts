@@ -87,7 +87,7 @@ export function missingNeeds(connector: Connector, ids: Identities): string[] {
  * every few milliseconds and extending the lease while records keep coming. Each batch lands under the
  * lease guard (a zombie attempt stages nothing).
  */
-async function stageRecords(services: Services, task: TaskRow, workerId: string, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<{ records: number; held: StagedBatchRow[] }> {
+async function stageRecords(services: Services, task: TaskRow, workerId: string, connector: Connector, records: AsyncIterable<SubjectRecord>, ctx: TaskContext): Promise<{ records: number; held: StagedBatchRow[] }> {
   const { ds, clock } = services;
   const key = () => stagingKey(ds, exportTools(services).keys, task.requestId, clock.now());
   const target = { requestId: task.requestId, taskId: task.id, attempt: task.attempts, connector: task.connector };
@@ -96,8 +96,13 @@ async function stageRecords(services: Services, task: TaskRow, workerId: string,
   const beatEveryMs = heartbeatEveryMs(services.config.DSR_TASK_LEASE_MS);
   let lastBeat = performance.now();
   try {
+    const declared = new Set<string>(connector.spec.categories);
     for await (const r of records) {
       if (ctx.signal.aborted) throw new Stopped(ctx.signal.reason as StopReason);
+      // The export files a record under its category: one the spec does not declare could share another's file name.
+      if (!declared.has(r.category)) {
+        throw new ConnectorError(`${task.connector} returned a record of category "${String(r.category)}", which it does not declare: fix the connector`, `record category ${String(r.category)} not in spec.categories`, false);
+      }
       const sealing = writer.append(r);
       if (sealing) await sealing;
       if (turnDue()) await breathe();
@@ -223,7 +228,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           break;
         }
         const notes = new CollectNotes();
-        const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector.collect(ids, { ...ctx, ...notes.reporters }), ctx), abort.signal);
+        const { records, held } = await untilAborted(stageRecords(services, task, options.workerId, connector, connector.collect(ids, { ...ctx, ...notes.reporters }), ctx), abort.signal);
         const completed = await completeTask(ds, task, options.workerId, { records, ...notes.result() }, now(), { staged: held, handOff: options.handOff });
         // Batches carry their attempt's number and attempts only grow: a first attempt left none before it.
         if (completed && task.attempts > 1) {

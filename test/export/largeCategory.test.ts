@@ -11,7 +11,7 @@ import { ZipReader } from "../../src/export/zipReader";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
-import { ADA_EMAIL, AWKWARD, completedRequest, download, exportLink, FAST } from "./support";
+import { ADA_EMAIL, asCsvCell, AWKWARD, completedRequest, download, exportLink, FAST } from "./support";
 
 /** Above JSON_ARRAY_MAX_RECORDS, so both categories are JSON Lines scanned on a worker thread. */
 const RECORDS = 12_000;
@@ -19,7 +19,6 @@ const RECORDS = 12_000;
 const LATE = 11_000;
 
 type JsonRecord = { connector: string; type: string; id: string; recordedAt: string | null; data: Record<string, unknown> };
-const cell = (v: unknown) => (v === null || v === undefined ? "" : String(v));
 const spillDirs = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("dsr-export-spill-")).length;
 
 describeEachDatabase("export of large categories", (db) => {
@@ -74,7 +73,7 @@ describeEachDatabase("export of large categories", (db) => {
         expect(rows).to.have.length(RECORDS);
         rows.forEach((row, i) => {
           const r = json[i];
-          expect(row).to.deep.equal(Object.fromEntries([["connector", r.connector], ["type", r.type], ["id", r.id], ["recordedAt", cell(r.recordedAt)], ...fields.map((f) => [f, cell(r.data[f])])]));
+          expect(row).to.deep.equal(Object.fromEntries([["connector", asCsvCell(r.connector)], ["type", asCsvCell(r.type)], ["id", asCsvCell(r.id)], ["recordedAt", asCsvCell(r.recordedAt)], ...fields.map((f) => [f, asCsvCell(r.data[f])])]));
         });
       }
     } finally {

@@ -29,6 +29,11 @@ export const AWKWARD = [
   "",
 ];
 
+/** Text a spreadsheet program runs as a formula when a CSV cell starts with it (OWASP's CSV injection list). */
+export const FORMULA_START = /^[=+\-@\t\r]/;
+/** A JSON value as the export's CSV holds it: empty for null, text a spreadsheet would run (after any apostrophes) behind one more apostrophe (manifest.csvFormulaGuard). */
+export const asCsvCell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "string" && /^'*[=+\-@\t\r]/.test(v) ? `'${v}` : String(v));
+
 /** Support tickets whose subjects and bodies hold the awkward values, plus numbers, booleans and nulls. */
 export function ticketingConnector(count = AWKWARD.length * 2): ScriptedConnector {
   const tickets = new ScriptedConnector({ name: "ticketing", categories: ["SUPPORT"], supports: ["access", "erasure"] });
@@ -94,16 +99,34 @@ export async function renderInChromium(htmlFile: string): Promise<string> {
   }
 }
 
-/** The manifest of a request's export, fetched through a fresh link. */
-export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
+/** A request's export, downloaded through a fresh link: the saved archive and its manifest. */
+export async function downloadedExport(t: TestService, requestId: string): Promise<{ file: string; manifest: Manifest }> {
   const got = await download((await exportLink(t, requestId)).url);
   if (!got.file) throw new Error(`download refused with ${got.status}`);
   const zip = ZipReader.open(got.file);
   try {
-    return JSON.parse(await zip.text("manifest.json")) as Manifest;
+    return { file: got.file, manifest: JSON.parse(await zip.text("manifest.json")) as Manifest };
   } finally {
     zip.close();
   }
+}
+
+/** An archive's index.html, opened as the person would (saved, then rendered offline in Debian's Chromium): its text and the DOM built. */
+export async function openIndexHtml(zipFile: string): Promise<{ source: string; dom: string }> {
+  if (!fs.existsSync("/usr/bin/chromium")) throw new Error("Debian's chromium is required: apt-get install -y chromium");
+  const zip = ZipReader.open(zipFile);
+  const html = path.join(tempDir(), "index.html");
+  try {
+    fs.writeFileSync(html, await zip.text("index.html"));
+  } finally {
+    zip.close();
+  }
+  return { source: fs.readFileSync(html, "utf8"), dom: await renderInChromium(html) };
+}
+
+/** The manifest of a request's export, fetched through a fresh link. */
+export async function exportedManifest(t: TestService, requestId: string): Promise<Manifest> {
+  return (await downloadedExport(t, requestId)).manifest;
 }
 
 /** An ACCOUNT connector whose COLLECT finds nothing and ends only when `until` settles: the request's EXPORT waits for it. */

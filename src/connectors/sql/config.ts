@@ -1,6 +1,6 @@
 import { isSupportedCountry, type CountryCode } from "libphonenumber-js";
 import { isReplacementValue, type ReplacementValue } from "../replacement";
-import { ConnectorConfigError, kindProblem, needProblem, type DataCategory, type IdentityKind, type IdentityNeed } from "../sdk";
+import { CATEGORY_NAME, ConnectorConfigError, kindProblem, needProblem, type DataCategory, type IdentityKind, type IdentityNeed } from "../sdk";
 
 /**
  * The declarative SQL connector's configuration: plain, JSON-able data a platform team writes instead
@@ -95,7 +95,6 @@ export class SqlConnectorConfigError extends ConnectorConfigError {
 
 const TOP_FIELDS = ["name", "version", "tables", "provides", "rectifiable", "defaultPhoneCountry"];
 const TABLE_FIELDS = ["table", "identityColumn", "identityKind", "category", "recordType", "primaryKey", "exportColumns", "recordedAtColumn", "erase"];
-const CATEGORY = /^[A-Z][A-Z0-9_]{0,39}$/;
 const RECORD_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -119,7 +118,7 @@ function tableProblems(at: string, t: Record<string, unknown>): string[] {
   for (const field of ["table", "identityColumn", "primaryKey"]) problems.push(...identifierProblem(at, field, t[field]));
   const kindWrong = needProblem(t.identityKind);
   if (kindWrong) problems.push(`${at}: identityKind ${kindWrong}; e.g. email, userId, or external:crm for an id given in subject.externalIds`);
-  if (typeof t.category !== "string" || !CATEGORY.test(t.category)) problems.push(`${at}: category must be an upper-case data category such as ACCOUNT`);
+  if (typeof t.category !== "string" || !CATEGORY_NAME.test(t.category)) problems.push(`${at}: category must be an upper-case data category such as ACCOUNT`);
   if (typeof t.recordType !== "string" || !RECORD_TYPE.test(t.recordType)) problems.push(`${at}: recordType must be a short name such as session`);
   if (t.exportColumns === undefined) problems.push(`${at}: exportColumns is required (the columns the subject receives)`);
   else if (!Array.isArray(t.exportColumns) || t.exportColumns.length === 0) problems.push(`${at}: exportColumns must list at least one column`);

@@ -154,8 +154,8 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
     return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs, prepareDatabase: sqlitePageCache(CONNECTOR_CACHE_KIB) });
   }
   if (/^postgres(ql)?:/.test(url)) {
-    // Four connections at most, like MySQL's pool: every statement is short and runs on its own.
-    // Dates without a zone stay text (read as UTC, as on SQLite and MySQL), not pg's reading in the process's zone.
+    // Four connections at most, like MySQL's pool: every statement is short and runs on its own. Dates
+    // without a zone are read as UTC (POSTGRES_TYPE_PARSERS), as on SQLite and MySQL.
     return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4, types: POSTGRES_TYPE_PARSERS } });
   }
   return new DataSource({

@@ -39,11 +39,19 @@ export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly|
 const ZONELESS = new Set<number>([types.builtins.TIMESTAMP, types.builtins.DATE]);
 
 /**
- * The pool's type parsers: `timestamp` and `date` stay text, so a recordedAtColumn without a zone is read
- * as UTC (records.ts), as on SQLite and MySQL. pg would read them in the process's zone: under
- * TZ=Asia/Kolkata a visit at 12:00 read as 06:30 UTC, and retention erased a row it keeps. Per pool,
- * never pg's global parsers.
+ * The pool's type parsers: `timestamp` and `date` (no zone) are read as UTC, as the MySQL reader
+ * (`timezone: "Z"`) and SQLite's text are, so a recordedAtColumn and an exported birth date mean the same
+ * instant on every database. pg reads them in the process's zone: under TZ=Asia/Kolkata a visit at 12:00
+ * read as 06:30 UTC (retention erased a row it keeps) and DATE 1990-05-17 was exported as the day before.
+ * A value Date cannot read (infinity, BC) stays pg's. Per pool, never pg's global parsers.
  */
 export const POSTGRES_TYPE_PARSERS = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => (ZONELESS.has(oid) && format !== "binary" ? (value: string) => value : types.getTypeParser(oid, format as "text"))) as typeof types.getTypeParser,
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    const standard = types.getTypeParser(oid, format as "text");
+    if (!ZONELESS.has(oid) || format === "binary") return standard;
+    return (value: string) => {
+      const ms = Date.parse(`${value.replace(" ", "T")}Z`);
+      return Number.isNaN(ms) ? standard(value) : new Date(ms);
+    };
+  }) as typeof types.getTypeParser,
 };

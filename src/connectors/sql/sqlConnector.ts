@@ -102,7 +102,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   // Identity derivation can only be planned on a well-formed configuration; its problems join the rest.
   const plan = shape.length ? undefined : planIdentities(config);
   const problems = [
-    ...specProblems({ name: given?.name as string, version: given?.version as string, supports: ["access"], needs: [], provides: [], categories: ["-"] }),
+    // Name and version only: the tables' categories are checked with the rest of the shape.
+    ...specProblems({ name: given?.name as string, version: given?.version as string, supports: ["access"], needs: [], provides: [], categories: ["ACCOUNT"] }),
     ...shape,
     ...(plan?.problems ?? []),
     ...connectionProblems(options),
