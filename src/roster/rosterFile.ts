@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
+import { spreadsheetText } from "../export/content";
 import { readSpill, type SpillWriter } from "../export/spill";
 import { addRecords, type RosterPerson } from "./people";
 
@@ -24,8 +25,16 @@ export function rosterRow(person: RosterPerson): string[] {
 }
 
 /**
+ * A person's line as the file holds it: a cell a spreadsheet would run as a formula (an address such as
+ * `=1+2@example.com` is valid, and whoever signs up chooses it; every phone starts with +) is written
+ * behind an apostrophe, as the export's CSV files are (spreadsheetText): the roster is opened by the
+ * people who must act on a breach, in a spreadsheet more often than not.
+ */
+const fileRow = (person: RosterPerson): string[] => rosterRow(person).map(spreadsheetText);
+
+/**
  * The roster as RFC 4180 CSV in UTF-8 with a byte-order mark (spreadsheet programs then read accents
- * right): a header, then one line per person, those with an email first (they can be written to).
+ * right): a header, then one line per person (fileRow), those with an email first (they can be written to).
  * `people` is read once, a chunk at a time, with the event loop's turn between chunks; the lines of
  * people without an email wait in `later` (an encrypted spill: a roster may hold millions) and follow.
  */
@@ -35,8 +44,8 @@ export function rosterCsv(people: AsyncIterable<RosterPerson>, later: SpillWrite
     let rows: string[][] = [];
     let without: string[][] = [];
     for await (const person of people) {
-      if (person.identities.has("email")) rows.push(rosterRow(person));
-      else without.push(rosterRow(person));
+      if (person.identities.has("email")) rows.push(fileRow(person));
+      else without.push(fileRow(person));
       if (without.length >= CHUNK) (later.write(stringify(without)), (without = []));
       if (rows.length < CHUNK) continue;
       yield stringify(rows);

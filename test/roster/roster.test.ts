@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
+import { parse } from "csv-parse/sync";
 import { normalizeEmail, type Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { purgeExpiredExports } from "../../src/export/purge";
 import { describeEachDatabase } from "../support/databases";
-import { runVerified, sampleSetup } from "../identity/support";
+import { accountsFile, queryIn, runVerified, sampleSetup } from "../identity/support";
 import { downloadRoster, drawRoster, identitiesOf, LINK, RosterLine, SHOW, START } from "./support";
 
 const REQUEST_SHOW = `query Show($id: ID!) { request(id: $id) { id status } }`;
@@ -148,6 +149,21 @@ describeEachDatabase("breach roster: whose data a system holds, through GraphQL"
     const refused = await setup.t.gql(LINK, { id: roster.id });
     expect(refused.errors?.[0].extensions?.code).to.equal("CONFLICT");
     expect(refused.errors?.[0].message).to.match(/retention ended/);
+  });
+
+  it("writes no cell a spreadsheet would run as a formula: an address that starts with = and every phone, behind an apostrophe", async () => {
+    // A valid address whoever signs up may choose (= and + are letters of an address), and a phone in E.164.
+    await queryIn(accountsFile(setup.dir), `INSERT INTO users (id, email, name, phone, company, job_title, status, created_at) SELECT 'u-formula', '=1+2@example.com', 'Eve', '+442079460999', company, job_title, status, created_at FROM users LIMIT 1`, []);
+    const roster = await drawRoster(setup.t, ["account-db"]);
+    expect(roster.status, roster.lastError).to.equal("COMPLETED");
+    const { text, lines } = await downloadRoster(setup.t, roster.id);
+    const cells = (parse(text, { columns: false }) as string[][]).slice(1).flat();
+    expect(cells.filter((c) => /^[=+\-@\t\r]/.test(c)), "cells a spreadsheet would run").to.deep.equal([]);
+    expect(cells).to.include("'=1+2@example.com");
+    // Read as the README says (one apostrophe off such a cell), the line gives the values the system holds.
+    const eve = lines.filter((l) => identitiesOf(l).get("userId")?.includes("u-formula"));
+    expect(eve.map((l) => [l.emails, l.phones])).to.deep.equal([["=1+2@example.com", "+442079460999"]]);
+    expect(lines.filter((l) => l.phones).every((l) => l.phones.startsWith("+")), "every phone read back in E.164").to.equal(true);
   });
 
   it("refuses a roster of an unknown or repeated connector, or with no reason, and creates nothing; only deciders draw or download", async () => {

@@ -41,7 +41,9 @@ export async function downloadRoster(t: TestService, id: string): Promise<{ text
   // UTF-8 with a byte-order mark, so spreadsheet programs read accents right.
   expect([...bytes.subarray(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
   const text = bytes.subarray(3).toString("utf8");
-  return { text, lines: parse(text, { columns: true }) as RosterLine[] };
+  // A cell a spreadsheet would run as a formula is written behind an apostrophe (README): read back as the README says.
+  const lines = parse(text, { columns: true, cast: (value) => (/^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value) }) as RosterLine[];
+  return { text, lines };
 }
 
 /** The identities of a line, as kind -> values. */
