@@ -99,7 +99,7 @@ export function redactionTarget(kind: RedactedKind, o: StripeThing): ToRedact {
  * the API allows and handed to `toRedact` for a redaction job (their billing details cannot be edited);
  * old subscriptions are cancelled and blanked, and stay listed with the customer (kept with it, or
  * erased with it). The customer, the anchor of them all, is deleted when
- * nothing is kept, and otherwise kept (redacted) as long as its newest kept record. Objects already
+ * nothing is kept, and otherwise kept (redacted, but for its `accountMetadataKey` tag) as long as its newest kept record. Objects already
  * redacted are no longer the subject's records and are passed over, as collect does, but not their
  * disputes (eraseDispute), which a redaction of the charge leaves as they were. Returns the records
  * erased now (those handed to a redaction job are counted when it ends).
@@ -113,6 +113,7 @@ export async function eraseCustomer(
   ctx: TaskContext,
   toRedact: ToRedact[],
   startRedaction: (items: readonly ToRedact[]) => Promise<void>,
+  accountMetadataKey?: string,
 ): Promise<number> {
   const key = (write: string, id: string) => writeKey(ctx.idempotencyKey, write, id);
   let erased = 0;
@@ -169,7 +170,8 @@ export async function eraseCustomer(
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx, withCustomer.length + 1);
     return erased + withCustomer.length + 1;
   }
-  const redaction = redactionOf("customer", customer, true);
+  // A kept customer keeps the account's tag: collect tells by it whose the customer is, not by the address typed into it.
+  const redaction = redactionOf("customer", customer, true, accountMetadataKey);
   if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
   // The customer is held as long as the newest record kept with it (or itself, when it is the newer).
   const heldFrom = newestKept && (!customerInside || newestKept > customerAt!) ? newestKept : customerAt!;

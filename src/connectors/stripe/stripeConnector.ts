@@ -470,7 +470,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           detachedNow.set(ctx, 0);
           const leftovers: ToRedact[] = [];
           if (customer.deleted) leftovers.push(...(await leftoversOf(customer.id, ctx)));
-          else erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
+          else erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, leftovers, (items) => redactor.start(items, ctx), o.accountMetadataKey);
           if (customer.deleted) await redactor.start(leftovers, ctx);
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
