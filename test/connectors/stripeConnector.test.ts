@@ -629,6 +629,10 @@ describe("Stripe connector", function () {
       expect(standIn.store.effectCount("customer.delete", ADA_CUSTOMER)).to.equal(1);
       expect(first.erased).to.be.greaterThan(0);
       expect(second.erased).to.be.greaterThan(0);
+      // Her old charges and invoices are hers (under her deleted customer) until the jobs redact them.
+      expect(second.remote?.reference).to.equal(first.remote?.reference);
+      let polled = await connector.poll(first.remote!.reference, ctx);
+      while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
     });
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
 import type { ResidualRecords, TaskContext } from "../sdk";
-import { createdAt, CUSTOMER_LISTS, isRedacted, isRedactedKind, ListKind, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
+import { createdAt, isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
 import { redactionOf } from "./redaction";
 
 /** The Stripe writes erasure makes; each carries the idempotency key it is given. */
@@ -101,8 +101,10 @@ export function redactionTarget(kind: RedactedKind, o: StripeThing): ToRedact {
  * erased with it). The customer, the anchor of them all, is deleted when
  * nothing is kept, and otherwise kept (redacted, but for its `accountMetadataKey` tag) as long as its newest kept record. Objects already
  * redacted are no longer the subject's records and are passed over, as collect does, but not their
- * disputes (eraseDispute), which a redaction of the charge leaves as they were. Returns the records
- * erased now (those handed to a redaction job are counted when it ends).
+ * disputes (eraseDispute), which a redaction of the charge leaves as they were. A deleted customer
+ * (deleted by a run of this erasure before a restart, or by hand in the Dashboard) is read the same way
+ * through what it leaves (listsOf), under the same rule: what the tax rule keeps stays. Returns the
+ * records erased now (those handed to a redaction job are counted when it ends).
  */
 export async function eraseCustomer(
   customer: StripeThing,
@@ -111,7 +113,6 @@ export async function eraseCustomer(
   residue: ResidueTally,
   writer: StripeWriter,
   ctx: TaskContext,
-  toRedact: ToRedact[],
   startRedaction: (items: readonly ToRedact[]) => Promise<void>,
   accountMetadataKey?: string,
 ): Promise<number> {
@@ -122,7 +123,7 @@ export async function eraseCustomer(
   const redactLater: ToRedact[] = [];
   // Old subscriptions go with the customer or stay with it (the counting rule's inseparable records).
   const withCustomer: { fields: readonly string[] }[] = [];
-  for (const kind of CUSTOMER_LISTS) {
+  for (const kind of listsOf(customer)) {
     const detached = new Set<string>();
     const after = (page: StripeThing[]) => [...page].reverse().find((item) => !detached.has(item.id))?.id;
     for await (const item of writer.list(kind, customer.id, ctx, after)) {
@@ -162,9 +163,10 @@ export async function eraseCustomer(
       } else erased += 1;
     }
   }
-  toRedact.push(...redactLater);
   // The jobs start before the customer goes: a restart after the delete still finds these objects by it.
   if (redactLater.length) await startRedaction(redactLater);
+  // A deleted customer (by this erasure before a restart, or by hand) has nothing more to erase or keep.
+  if (customer.deleted) return erased;
   const { at: customerAt, kept: customerInside } = underRetention(customer, keepSince);
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx, withCustomer.length + 1);

@@ -16,6 +16,13 @@ export const JOB_OBJECTS = { charge: "charges", invoice: "invoices", checkout_se
 export type RedactedKind = keyof typeof JOB_OBJECTS;
 export const isRedactedKind = (kind: StripeKind): kind is RedactedKind => kind in JOB_OBJECTS;
 
+/**
+ * The lists a customer still has. A deleted one (an agent deleted it in the Dashboard) keeps its
+ * charges, invoices, Checkout Sessions and PaymentIntents, with the buyer's details, under its id;
+ * Stripe detached its payment methods and canceled its subscriptions with it.
+ */
+export const listsOf = (customer: StripeThing): readonly ListKind[] => (customer.deleted ? CUSTOMER_LISTS.filter((kind) => isRedactedKind(kind)) : CUSTOMER_LISTS);
+
 /** A Stripe object as the connector reads it: only `id` and `created` are relied upon. */
 export type StripeThing = { id: string; created?: number } & Record<string, unknown>;
 

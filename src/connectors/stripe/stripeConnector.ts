@@ -6,9 +6,9 @@ import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOu
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
-import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
+import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
+import { customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord } from "./records";
 import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
@@ -357,17 +357,6 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
   };
 
-  /** A deleted customer's objects that still hold personal data (those redaction jobs take): a restart after the delete finds them here. */
-  async function leftoversOf(customerId: string, ctx: TaskContext): Promise<ToRedact[]> {
-    const out: ToRedact[] = [];
-    for (const kind of Object.keys(JOB_OBJECTS) as RedactedKind[]) {
-      for await (const item of writer.list(kind, customerId, ctx, (page) => page.at(-1)?.id)) {
-        if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push(redactionTarget(kind, item));
-      }
-    }
-    return out;
-  }
-
   const noMore: Page = { data: [], has_more: false };
   const accountLists: Record<"customer" | GuestFoundKind, (cursor?: string) => Promise<Page>> = {
     customer: (cursor) => stripe.customers.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
@@ -423,10 +412,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     async *collect(ids, ctx): AsyncGenerator<SubjectRecord> {
       for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
-      for await (const customer of customersOf(ids, "collect", ctx, false, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
-        count += 1;
-        yield toRecord("customer", customer);
-        for (const kind of CUSTOMER_LISTS) {
+      for await (const customer of customersOf(ids, "collect", ctx, true, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
+        // A deleted customer is no record, but what it leaves under its id is.
+        if (!customer.deleted) {
+          count += 1;
+          yield toRecord("customer", customer);
+        }
+        for (const kind of listsOf(customer)) {
           for await (const item of paged("collect", ctx, (cursor) => lists[kind](customer.id, cursor))) {
             // A redacted charge's disputes keep their evidence: they are read all the same.
             if (kind === "charge") {
@@ -468,10 +460,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       try {
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
-          const leftovers: ToRedact[] = [];
-          if (customer.deleted) leftovers.push(...(await leftoversOf(customer.id, ctx)));
-          else erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, leftovers, (items) => redactor.start(items, ctx), o.accountMetadataKey);
-          if (customer.deleted) await redactor.start(leftovers, ctx);
+          erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, (items) => redactor.start(items, ctx), o.accountMetadataKey);
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);

@@ -1,0 +1,58 @@
+import { expect } from "chai";
+import { personalFields, StripeKind } from "../../src/connectors/stripe/records";
+import { shiftByPeriod } from "../../src/domain/retention";
+import { describeEachDatabase } from "../support/databases";
+import { TEST_START } from "../support/harness";
+import { runVerified, sampleSetup } from "../identity/support";
+
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
+  deletionOutcome { connector plannedFound plannedToErase plannedToKeep erased kept residual matchesPlan }
+  retentionExceptions { connector recordCount }
+  tasks { connector step status outcome { records } } } }`;
+
+/**
+ * An agent deleted Ada's customer in the Stripe Dashboard. Stripe deletes the customer only: her
+ * charges and invoices stay, under the customer's id, with her name, email and address, and the
+ * account database still gives that id. Checked against the Stripe stand-in's own data.
+ */
+describeEachDatabase("a payment customer deleted by hand, whose charges and invoices stay at Stripe", (db) => {
+  const setup = sampleSetup(db, SHOW);
+
+  /** Deletes the customer as Stripe's Dashboard does: its cards detached, its subscriptions canceled, its payments left. */
+  function deleteByHand(customer: string): void {
+    const store = setup.ws.stripe.store;
+    for (const pm of store.all("payment_method").filter((o) => o.customer === customer)) store.put({ ...pm, customer: null }, "payment_method.detach");
+    for (const sub of store.all("subscription").filter((o) => o.customer === customer)) store.put({ ...sub, status: "canceled" }, "subscription.cancel");
+    store.put({ id: customer, object: "customer", deleted: true }, "customer.delete");
+  }
+
+  /** Her charges and invoices that still hold personal data, read from the stand-in: those inside the 7-year rule, and the older ones. */
+  function withPersonalData(customer: string): { recent: number; old: number } {
+    const cutoff = shiftByPeriod(TEST_START, { years: 7, days: 0 }, -1).getTime() / 1000;
+    const objects = (["charge", "invoice"] as StripeKind[]).flatMap((kind) => setup.ws.stripe.store.all(kind).filter((o) => o.customer === customer && personalFields(kind, o).length > 0));
+    return { recent: objects.filter((o) => (o.created as number) >= cutoff).length, old: objects.filter((o) => (o.created as number) < cutoff).length };
+  }
+
+  it("exports her charges and invoices for an access request, and a deletion keeps those inside the 7-year rule and redacts the older ones", async () => {
+    const ada = setup.ws.people[0];
+    const customer = ada.paymentCustomerId!;
+    deleteByHand(customer);
+    const held = withPersonalData(customer);
+    expect(held, "Ada's charges and invoices at Stripe").to.deep.equal({ recent: 114, old: 6 });
+
+    // Before: the customer was found deleted and nothing under it was read (0 records, COMPLETED).
+    const access = await runVerified(setup.t, SHOW, "ACCESS", ada.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
+    expect(collect.outcome.records, "payment records exported").to.equal(held.recent + held.old);
+
+    // Before: the plan found none, and the erasure redacted all 120, the 114 the tax rule keeps with them.
+    const deletion = await runVerified(setup.t, SHOW, "DELETION", ada.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(withPersonalData(customer), "what Stripe still holds").to.deep.equal({ recent: held.recent, old: 0 });
+    const line = deletion.deletionOutcome.find((l: any) => l.connector === "payments");
+    expect(line).to.deep.include({ plannedFound: 120, plannedToKeep: held.recent, plannedToErase: held.old, kept: held.recent, erased: held.old, residual: 0, matchesPlan: true });
+    const kept = deletion.retentionExceptions.filter((e: any) => e.connector === "payments").reduce((n: number, e: any) => n + e.recordCount, 0);
+    expect(kept, "records the retention exceptions keep").to.equal(held.recent);
+  });
+});
