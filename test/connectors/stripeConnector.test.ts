@@ -282,7 +282,7 @@ describe("Stripe connector", function () {
       expect(old.billing_details).to.deep.include({ name: "[redacted]", email: "[redacted]", phone: "[redacted]" });
       expect((standIn.store.get("charge", "ch_guest_someone")!.billing_details as Record<string, unknown>).name, "another guest's charge is untouched").to.equal(GRACE_PERSON.name);
       expect(standIn.store.get("charge", "ch_guest_someone")!.receipt_email).to.equal("someone.else@example.com");
-      expect(outcome.kept!.find((k) => k.type === "charge")!.redactedFields).to.have.members(["metadata", "receipt_email"]);
+      expect(outcome.kept!.find((k) => k.type === "charge")!.redactedFields).to.have.members(["metadata", "receipt_email", "shipping"]);
       // What is left of her as a guest: the kept charge.
       expect(chargesIn(await collectAll(connector, GRACE))).to.deep.equal(["ch_guest_recent"]);
     });
@@ -550,7 +550,7 @@ describe("Stripe connector", function () {
       const newestOverall = new Date(Math.max(...LISTS.flatMap((k) => inside(k).map((o) => created(o).getTime()))));
       expect(kept.customer).to.deep.include({ count: 1, newestRecordedAt: newestOverall });
       expect(kept.customer.redactedFields).to.include.members(["phone", "shipping", "metadata"]);
-      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email"]);
+      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email", "shipping"]);
 
       const customer = standIn.store.get("customer", ADA_CUSTOMER)!;
       expect(customer.deleted, "the customer holds kept records").to.equal(undefined);

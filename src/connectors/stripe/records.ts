@@ -36,8 +36,8 @@ const TIMES = new Set(["created", "canceled_at"]);
 const EXPORTED: Record<StripeKind, readonly string[]> = {
   customer: ["email", "name", "phone", "address", "description", "shipping", "currency", "metadata", "created"],
   payment_method: ["type", "created"],
-  charge: ["amount", "currency", "status", "description", "receipt_email", "invoice", "metadata", "created"],
-  invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer", "metadata", "created"],
+  charge: ["amount", "currency", "status", "description", "receipt_email", "shipping", "invoice", "metadata", "created"],
+  invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping", "description", "footer", "metadata", "created"],
   subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
   checkout_session: ["status", "payment_status", "mode", "amount_total", "currency", "customer_email", "customer_details", "shipping_details", "payment_intent", "invoice", "metadata", "created"],
   payment_intent: ["amount", "currency", "status", "description", "receipt_email", "shipping", "latest_charge", "metadata", "created"],
@@ -62,8 +62,8 @@ export const REDACTED = "[redacted]";
 const PERSONAL: Record<StripeKind, readonly string[]> = {
   customer: ["email", "name", "phone", "address", "shipping", "description"],
   payment_method: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address"],
-  charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email"],
-  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "footer"],
+  charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email", "shipping.name", "shipping.phone", "shipping.address"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping.name", "customer_shipping.phone", "customer_shipping.address", "footer"],
   subscription: [],
   checkout_session: ["customer_details.name", "customer_details.email", "customer_details.phone", "customer_details.address", "customer_email", "shipping_details"],
   payment_intent: ["receipt_email", "shipping.name", "shipping.phone", "shipping.address"],

@@ -24,7 +24,8 @@ const isBlank = (v: unknown): boolean =>
 const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly string[] }> = {
   customer: { kept: ["phone", "shipping", "description", "metadata"], old: [] },
   payment_method: { kept: ["billing_details"], old: ["billing_details"] },
-  charge: { kept: ["metadata", "receipt_email"], old: ["metadata", "receipt_email", "description"] },
+  // Where the goods went is no tax record (the billing details are): a charge takes its blanking.
+  charge: { kept: ["metadata", "receipt_email", "shipping"], old: ["metadata", "receipt_email", "description", "shipping"] },
   invoice: { kept: ["metadata"], old: ["metadata", "description", "footer"] },
   subscription: { kept: ["metadata"], old: ["metadata", "description"] },
   // A Checkout Session takes no change to what the buyer typed: an old one goes to a redaction job.

@@ -148,7 +148,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   listByCustomer("charge", "charge"),
   { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: searchBy("charge", "billing_details.email", "/v1/charges/search") },
   retrieve("charge", "charge"),
-  update("charge", "charge", ["description", "metadata", "receipt_email"]),
+  update("charge", "charge", ["description", "metadata", "receipt_email", "shipping"]),
   listByCustomer("invoice", "invoice", ["status"], (o, p) => p.status === undefined || o.status === p.status),
   retrieve("invoice", "invoice"),
   update("invoice", "invoice", ["description", "footer", "metadata"]),
