@@ -118,11 +118,11 @@ describe("Stripe connector", function () {
       expect(ctx.heartbeats).to.be.greaterThan(0);
     });
 
-    it("exports a card's brand, last 4 digits and expiry only", async () => {
+    it("exports of a card its brand, last 4 digits and expiry only, beside the billing details typed for it", async () => {
       const cards = (await collectAll(connector, ADA)).filter((r) => r.type === "payment_method");
       expect(cards).to.have.length.greaterThan(0);
       for (const card of cards) {
-        expect(Object.keys(card.data).sort()).to.deep.equal(["card", "created", "type"]);
+        expect(Object.keys(card.data).sort()).to.deep.equal(["billing_details", "card", "created", "type"]);
         expect(Object.keys(card.data.card as object).sort()).to.deep.equal(["brand", "exp_month", "exp_year", "last4"]);
       }
     });

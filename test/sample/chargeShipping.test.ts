@@ -15,7 +15,7 @@ const WHERE = { line1: "12 St James's Square", line2: null, city: "London", stat
  * sent to her. Checked against the export and the
  * Stripe stand-in's own data.
  */
-describeEachDatabase("the shipping details of a person's charges", (db) => {
+describeEachDatabase("the shipping and billing details of a person's charges", (db) => {
   const setup = sampleSetup(db, SHOW);
 
   it("are in her access export, and after her deletion no charge holds them, nor an invoice but those the tax rule keeps", async () => {
@@ -46,5 +46,22 @@ describeEachDatabase("the shipping details of a person's charges", (db) => {
     // A finalized invoice takes no edit: those the tax rule keeps (57) keep it, the old ones were redacted.
     expect(billedShippingToHer(), "invoices still shipped to her by name").to.equal(57);
     expect(deletion.deletionOutcome.find((l: any) => l.connector === "payments")).to.deep.include({ residual: 0, matchesPlan: true });
+  });
+
+  it("carries, in her access export, the billing details each of her charges and cards holds", async () => {
+    const ada = setup.ws.people[0];
+    const store = setup.ws.stripe.store;
+    const held = (kind: "charge" | "payment_method") => store.all(kind).filter((o) => o.customer === ada.paymentCustomerId && (o.billing_details as Record<string, unknown>)?.name === ada.name).length;
+    expect([held("charge"), held("payment_method")]).to.deep.equal([60, 1]);
+    const access = await runVerified(setup.t, SHOW, "ACCESS", ada.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const zip = ZipReader.open((await download((await exportLink(setup.t, access.id)).url)).file!);
+    const payments = JSON.parse(await zip.text("data/payments.json")) as { type: string; data: Record<string, any> }[];
+    zip.close();
+    const exported = (type: string) => payments.filter((r) => r.type === type && r.data.billing_details?.name === ada.name && r.data.billing_details?.email === ada.email).length;
+    // Before: neither a charge nor a card carried its billing name, email, phone or address (0 and 0).
+    expect([exported("charge"), exported("payment_method")]).to.deep.equal([60, 1]);
+    // A card is still only its brand, last 4 digits and expiry beside them.
+    expect(Object.keys(payments.find((r) => r.type === "payment_method")!.data.card).sort()).to.deep.equal(["brand", "exp_month", "exp_year", "last4"]);
   });
 });

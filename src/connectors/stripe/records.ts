@@ -31,12 +31,12 @@ const TIMES = new Set(["created", "canceled_at"]);
 
 /**
  * What the subject receives of each kind. Payment methods carry the card's brand, last 4 digits and
- * expiry only: the rest of the card stays at Stripe.
+ * expiry only (the rest of the card stays at Stripe), with the billing details typed for it.
  */
 const EXPORTED: Record<StripeKind, readonly string[]> = {
   customer: ["email", "name", "phone", "address", "description", "shipping", "currency", "metadata", "created"],
-  payment_method: ["type", "created"],
-  charge: ["amount", "currency", "status", "description", "receipt_email", "shipping", "invoice", "metadata", "created"],
+  payment_method: ["type", "billing_details", "created"],
+  charge: ["amount", "currency", "status", "description", "billing_details", "receipt_email", "shipping", "invoice", "metadata", "created"],
   invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping", "description", "footer", "metadata", "created"],
   subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
   checkout_session: ["status", "payment_status", "mode", "amount_total", "currency", "customer_email", "customer_details", "shipping_details", "payment_intent", "invoice", "metadata", "created"],
