@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
 import type { ResidualRecords, TaskContext } from "../sdk";
 import { createdAt, isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
-import { redactionOf } from "./redaction";
+import { Redaction, redactionOf } from "./redaction";
+import { canonicalJson } from "../../audit/chain";
 
 /** The Stripe writes erasure makes; each carries the idempotency key it is given. */
 export interface StripeWriter {
@@ -51,7 +52,7 @@ export class ResidueTally {
 export async function eraseDispute(dispute: StripeThing, keepSince: Date | undefined, tally: KeptTally, residue: ResidueTally, writer: StripeWriter, ctx: TaskContext): Promise<{ erased: number; keptAt?: Date }> {
   const { at, kept } = underRetention(dispute, keepSince);
   const redaction = redactionOf("dispute", dispute, kept);
-  if (Object.keys(redaction.params).length) await writer.update("dispute", dispute.id, redaction.params, writeKey(ctx.idempotencyKey, `dispute.update.${kept ? "kept" : "old"}`, dispute.id), ctx);
+  await blank(writer, "dispute", dispute.id, redaction, kept, ctx);
   if (kept && at) {
     tally.add("PAYMENTS", "dispute", 1, at, redaction.fields);
     return { erased: 0, keptAt: at };
@@ -77,6 +78,18 @@ function underRetention(o: StripeThing, keepSince: Date | undefined): { at: Date
  */
 export function writeKey(taskKey: string, write: string, id: string): string {
   return `dsr_${createHash("sha256").update(`${taskKey}\n${write}\n${id}`).digest("hex")}`;
+}
+
+/**
+ * Blanks one object's fields (an update), when it has any left to blank; says whether it wrote. The
+ * key names the parameters too: a retry that finds the object as the first try left it sends the same
+ * update under the same key (Stripe replays it), and one that finds it changed since (a webhook handler
+ * tagging it again) sends a new update under a key of its own, which Stripe would otherwise refuse.
+ */
+async function blank(writer: StripeWriter, kind: StripeKind, id: string, redaction: Redaction, kept: boolean, ctx: TaskContext): Promise<boolean> {
+  if (!Object.keys(redaction.params).length) return false;
+  await writer.update(kind, id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"} ${canonicalJson(redaction.params)}`, id), ctx);
+  return true;
 }
 
 /** An object erasure leaves to a redaction job: the ordinary API cannot blank its personal fields. */
@@ -137,12 +150,7 @@ export async function eraseCustomer(
       if (isRedacted(kind, item)) continue;
       const { at, kept } = underRetention(item, keepSince);
       const redaction = redactionOf(kind, item, kept);
-      const variant = kept ? "kept" : "old";
-      let wrote = false;
-      if (Object.keys(redaction.params).length) {
-        await writer.update(kind, item.id, redaction.params, key(`${kind}.update.${variant}`, item.id), ctx);
-        wrote = true;
-      }
+      let wrote = await blank(writer, kind, item.id, redaction, kept, ctx);
       if (redaction.then === "detach") {
         await writer.detach(item.id, key("payment_method.detach", item.id), ctx);
         detached.add(item.id);
@@ -174,7 +182,7 @@ export async function eraseCustomer(
   }
   // A kept customer keeps the account's tag: collect tells by it whose the customer is, not by the address typed into it.
   const redaction = redactionOf("customer", customer, true, accountMetadataKey);
-  if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
+  await blank(writer, "customer", customer.id, redaction, true, ctx);
   // The customer is held as long as the newest record kept with it (or itself, when it is the newer).
   const heldFrom = newestKept && (!customerInside || newestKept > customerAt!) ? newestKept : customerAt!;
   tally.add("PAYMENTS", "customer", 1, heldFrom, redaction.fields);
@@ -204,7 +212,7 @@ export async function eraseGuestObjects(
   for (const [i, o] of objects.entries()) {
     const { at, kept } = underRetention(o, keepSince);
     const redaction = redactionOf(kind, o, kept);
-    if (Object.keys(redaction.params).length) await writer.update(kind, o.id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"}`, o.id), ctx);
+    await blank(writer, kind, o.id, redaction, kept, ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();
     if (kept && at) tally.add("PAYMENTS", kind, 1, at, redaction.fields);
     else if (personalFields(kind, blanked(o, redaction.params)).length) redactLater.push(redactionTarget(kind, o));
