@@ -4,6 +4,7 @@ import { shiftByPeriod } from "../../src/domain/retention";
 import { describeEachDatabase } from "../support/databases";
 import { TEST_START } from "../support/harness";
 import { runVerified, sampleSetup } from "../identity/support";
+import { downloadRoster, drawRoster, identitiesOf } from "../roster/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector plannedFound plannedToErase plannedToKeep erased kept residual matchesPlan }
@@ -54,5 +55,21 @@ describeEachDatabase("a payment customer deleted by hand, whose charges and invo
     expect(line).to.deep.include({ plannedFound: 120, plannedToKeep: held.recent, plannedToErase: held.old, kept: held.recent, erased: held.old, residual: 0, matchesPlan: true });
     const kept = deletion.retentionExceptions.filter((e: any) => e.connector === "payments").reduce((n: number, e: any) => n + e.recordCount, 0);
     expect(kept, "records the retention exceptions keep").to.equal(held.recent);
+  });
+
+  it("lists her in a breach roster of the payment system, by the customer id that finds her charges and invoices", async () => {
+    const [ada, grace] = setup.ws.people;
+    deleteByHand(ada.paymentCustomerId!);
+    expect(withPersonalData(ada.paymentCustomerId!).recent).to.be.greaterThan(0);
+    const roster = await drawRoster(setup.t, ["payments"]);
+    expect([roster.status, roster.complete], roster.lastError).to.deep.equal(["COMPLETED", true]);
+    const { lines } = await downloadRoster(setup.t, roster.id);
+    const hers = lines.filter((l) => identitiesOf(l).get("email")?.includes(ada.email));
+    // Before: the roster read live customers and guests only, and left her out (0 lines).
+    expect(hers, "Ada's lines").to.have.length(1);
+    expect(identitiesOf(hers[0]).get("paymentCustomerId")).to.deep.equal([ada.paymentCustomerId]);
+    // Nobody twice: Grace, a live customer, is still one line.
+    expect(lines.filter((l) => identitiesOf(l).get("email")?.includes(grace.email))).to.have.length(1);
+    expect(roster.people).to.equal(lines.length);
   });
 });

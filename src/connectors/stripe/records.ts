@@ -98,15 +98,19 @@ export function isRedacted(kind: StripeKind, o: StripeThing): boolean {
 const GUEST_EMAIL = { charge: "billing_details", checkout_session: "customer_details" } as const;
 export type GuestFoundKind = keyof typeof GUEST_EMAIL;
 
+/** The email, in matching form, typed on a charge (billing) or Checkout Session (customer details); undefined when blank or redacted. */
+export function typedEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
+  const typed = (o[GUEST_EMAIL[kind]] as { email?: unknown } | null | undefined)?.email;
+  return typeof typed === "string" && holdsData(typed) ? normalizeEmail(typed) : undefined;
+}
+
 /**
  * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
  * Checkout Session's customer_details email); undefined for an object with a customer (read under it),
  * a redacted one, or one whose email is blank or redacted (nothing finds it by email).
  */
 export function guestEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
-  if (o.customer || isRedacted(kind, o)) return undefined;
-  const typed = (o[GUEST_EMAIL[kind]] as { email?: unknown } | null | undefined)?.email;
-  return typeof typed === "string" && holdsData(typed) ? normalizeEmail(typed) : undefined;
+  return o.customer || isRedacted(kind, o) ? undefined : typedEmailOf(kind, o);
 }
 
 /** A customer's email in matching form, unless it has none (blank or redacted). */

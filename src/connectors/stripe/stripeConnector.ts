@@ -360,8 +360,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   const noMore: Page = { data: [], has_more: false };
   const accountLists: Record<"customer" | GuestFoundKind, (cursor?: string) => Promise<Page>> = {
     customer: (cursor) => stripe.customers.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
-    charge: (cursor) => stripe.charges.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
-    checkout_session: (cursor) => stripe.checkout.sessions.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
+    // Each with its customer: one deleted by hand leaves these with the buyer's details (roster.ts).
+    charge: (cursor) => stripe.charges.list({ limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+    checkout_session: (cursor) => stripe.checkout.sessions.list({ limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
   };
 
   /**
