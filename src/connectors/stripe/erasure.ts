@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
 import type { ResidualRecords, TaskContext } from "../sdk";
-import { createdAt, isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
+import { isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, retainedFromOf, StripeKind, StripeThing } from "./records";
 import { Redaction, redactionOf } from "./redaction";
 import { canonicalJson } from "../../audit/chain";
 
@@ -50,7 +50,7 @@ export class ResidueTally {
  * the count erased and, when kept, its date (the customer is kept as long as it).
  */
 export async function eraseDispute(dispute: StripeThing, keepSince: Date | undefined, tally: KeptTally, residue: ResidueTally, writer: StripeWriter, ctx: TaskContext): Promise<{ erased: number; keptAt?: Date }> {
-  const { at, kept } = underRetention(dispute, keepSince);
+  const { at, kept } = underRetention("dispute", dispute, keepSince);
   const redaction = redactionOf("dispute", dispute, kept);
   await blank(writer, "dispute", dispute.id, redaction, kept, ctx);
   if (kept && at) {
@@ -65,9 +65,9 @@ export async function eraseDispute(dispute: StripeThing, keepSince: Date | undef
   return { erased: 1 };
 }
 
-/** When the object came into being, and whether the 7-year rule keeps it (created at or after keepSince). */
-function underRetention(o: StripeThing, keepSince: Date | undefined): { at: Date | undefined; kept: boolean } {
-  const at = createdAt(o);
+/** The date the object's period counts from (retainedFromOf), and whether the 7-year rule keeps it (that date at or after keepSince). */
+function underRetention(kind: StripeKind, o: StripeThing, keepSince: Date | undefined): { at: Date | undefined; kept: boolean } {
+  const at = retainedFromOf(kind, o);
   return { at, kept: keepSince !== undefined && at !== undefined && at >= keepSince };
 }
 
@@ -148,7 +148,7 @@ export async function eraseCustomer(
         }
       }
       if (isRedacted(kind, item)) continue;
-      const { at, kept } = underRetention(item, keepSince);
+      const { at, kept } = underRetention(kind, item, keepSince);
       const redaction = redactionOf(kind, item, kept);
       let wrote = await blank(writer, kind, item.id, redaction, kept, ctx);
       if (redaction.then === "detach") {
@@ -175,7 +175,7 @@ export async function eraseCustomer(
   if (redactLater.length) await startRedaction(redactLater);
   // A deleted customer (by this erasure before a restart, or by hand) has nothing more to erase or keep.
   if (customer.deleted) return erased;
-  const { at: customerAt, kept: customerInside } = underRetention(customer, keepSince);
+  const { at: customerAt, kept: customerInside } = underRetention("customer", customer, keepSince);
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx, withCustomer.length + 1);
     return erased + withCustomer.length + 1;
@@ -210,7 +210,7 @@ export async function eraseGuestObjects(
   let erased = 0;
   const redactLater: ToRedact[] = [];
   for (const [i, o] of objects.entries()) {
-    const { at, kept } = underRetention(o, keepSince);
+    const { at, kept } = underRetention(kind, o, keepSince);
     const redaction = redactionOf(kind, o, kept);
     await blank(writer, kind, o.id, redaction, kept, ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();

@@ -50,6 +50,17 @@ export function createdAt(o: StripeThing): Date | undefined {
   return typeof o.created === "number" ? new Date(o.created * 1000) : undefined;
 }
 
+/**
+ * The date an object's retention period counts from: when it came into being, and for an invoice paid
+ * later (one sent with days to pay), when it was paid (`status_transitions.paid_at`): the charge that
+ * paid it is a tax record as young as that, and a redaction job given the invoice redacts that charge.
+ */
+export function retainedFromOf(kind: StripeKind, o: StripeThing): Date | undefined {
+  const created = createdAt(o);
+  const paidAt = kind === "invoice" ? (o.status_transitions as { paid_at?: unknown } | null | undefined)?.paid_at : undefined;
+  return typeof paidAt === "number" && created && paidAt * 1000 > created.getTime() ? new Date(paidAt * 1000) : created;
+}
+
 function card(o: StripeThing): Record<string, unknown> {
   const c = (o.card ?? {}) as Record<string, unknown>;
   return { brand: c.brand ?? null, last4: c.last4 ?? null, exp_month: c.exp_month ?? null, exp_year: c.exp_year ?? null };
@@ -131,5 +142,7 @@ export function toRecord(kind: StripeKind, o: StripeThing, customerId?: string):
   if (kind === "payment_method") data.card = card(o);
   // Stripe lists a subscription under its customer for good, cancelled or not: it goes only with the customer.
   const tie = kind === "customer" ? { anchor: true } : customerId ? { keptWith: customerId, ...(kind === "subscription" ? { inseparable: true } : {}) } : {};
-  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt: createdAt(o), ...tie };
+  const recordedAt = createdAt(o);
+  const retainedFrom = retainedFromOf(kind, o);
+  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt, ...(retainedFrom && retainedFrom.getTime() !== recordedAt?.getTime() ? { retainedFrom } : {}), ...tie };
 }
