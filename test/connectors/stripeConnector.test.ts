@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectorConfigError, ConnectorError, Identities, normalizeEmail, RosterEntry, SubjectRecord } from "../../src/connectors/sdk";
+import { ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, normalizeEmail, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
@@ -56,6 +56,14 @@ describe("Stripe connector", function () {
     await connector.close();
     await standIn.close();
   });
+
+  /**
+   * Polls an erasure's redaction jobs until they end: until then the objects they are to redact still
+   * hold the subject's data, under a deleted customer or none, and collect finds them.
+   */
+  async function redactionsEnded(outcome: ErasureOutcome, ctx: TaskContext = testContext(), by: StripeConnector = connector): Promise<void> {
+    for (let polled = outcome; polled.remote; ) polled = await by.poll(polled.remote.reference, ctx);
+  }
 
   describe("options", () => {
     it("lists every problem, when the options are wrong", () => {
@@ -195,7 +203,7 @@ describe("Stripe connector", function () {
       const all = LISTS.flatMap((kind) => heldFor(standIn, kind, GRACE_CUSTOMER));
       const keepSince = new Date(Math.max(...all.map((o) => created(o).getTime())) + 1000);
       const paged = connectorFor(standIn, { pageSize: 7 });
-      await paged.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      await redactionsEnded(await paged.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext()));
       await paged.close();
       // Asked of the stand-in's own store, not the connector: each of the 26 is deleted.
       for (const id of everyone) expect(standIn.store.get("customer", id), id).to.deep.equal({ id, object: "customer", deleted: true });
@@ -228,8 +236,7 @@ describe("Stripe connector", function () {
     const ctx = testContext();
     const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
     expect(outcome.remote, "redaction jobs for the old objects").to.not.equal(undefined);
-    let polled = await connector.poll(outcome.remote!.reference, ctx);
-    while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
+    await redactionsEnded(outcome, ctx);
     return { outcome, ctx };
   }
 
@@ -603,6 +610,7 @@ describe("Stripe connector", function () {
       expect(standIn.store.get("customer", GRACE_CUSTOMER)).to.deep.equal({ id: GRACE_CUSTOMER, object: "customer", deleted: true });
       expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
       expect(heldFor(standIn, "payment_method", GRACE_CUSTOMER)).to.deep.equal([]);
+      await redactionsEnded(outcome);
       expect(await collectAll(connector, GRACE)).to.deep.equal([]);
     });
 
@@ -631,8 +639,7 @@ describe("Stripe connector", function () {
       expect(second.erased).to.be.greaterThan(0);
       // Her old charges and invoices are hers (under her deleted customer) until the jobs redact them.
       expect(second.remote?.reference).to.equal(first.remote?.reference);
-      let polled = await connector.poll(first.remote!.reference, ctx);
-      while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
+      await redactionsEnded(first, ctx);
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
     });
 
@@ -767,6 +774,7 @@ describe("Stripe connector", function () {
         expect(assertRetryAfterRespected(), "429s served").to.be.greaterThan(0);
         console.log(`      ${standIn.calls.total} calls, ${standIn.calls.total - standIn.calls.count("ok") - standIn.calls.count("replayed")} of them faults; the erasure started ${run.attempts} time(s)`);
         standIn.faults.clear();
+        await redactionsEnded(run.value);
         expect(await collectAll(connector, GRACE)).to.deep.equal([]);
       });
     }
@@ -998,13 +1006,15 @@ describe("Stripe connector", function () {
       const stateFile = join(dir, "state.json");
       const first = await startStandIn(stateFile);
       const erasing = connectorFor(first);
-      await erasing.erase(GRACE, { categories: ["PAYMENTS"] }, testContext());
+      const erased = await erasing.erase(GRACE, { categories: ["PAYMENTS"] }, testContext());
       await erasing.close();
       await first.close();
       const restarted = await startStandIn(stateFile);
       const reading = connectorFor(restarted);
       try {
         expect(restarted.store.get("customer", GRACE_CUSTOMER)?.deleted).to.equal(true);
+        // Its redaction jobs, kept across the restart too, redact what the deleted customer left.
+        await redactionsEnded(erased, testContext(), reading);
         expect(await collectAll(reading, GRACE)).to.deep.equal([]);
         expect((await collectAll(reading, ADA)).length).to.equal(seedPerson(ADA_PERSON).length);
       } finally {

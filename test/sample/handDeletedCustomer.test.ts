@@ -72,4 +72,28 @@ describeEachDatabase("a payment customer deleted by hand, whose charges and invo
     expect(lines.filter((l) => identitiesOf(l).get("email")?.includes(grace.email))).to.have.length(1);
     expect(roster.people).to.equal(lines.length);
   });
+
+  it("reaches the charges of a guest checkout's customer deleted by hand, by the billing email they carry", async () => {
+    const grace = setup.ws.people[1];
+    const store = setup.ws.stripe.store;
+    const held = (await setup.heldBy({ email: grace.email, userId: grace.userId, paymentCustomerId: grace.paymentCustomerId })).payments;
+    // A guest checkout made a customer of its own (no account knows its id); an agent deleted it since.
+    const old = Date.UTC(2012, 2, 1) / 1000;
+    const recent = Math.floor(setup.t.clock.now().getTime() / 1000) - 365 * 86_400;
+    for (const [id, created] of [["ch_gone_old", old], ["ch_gone_recent", recent]] as const) {
+      store.put({ id, object: "charge", created, customer: "cus_gone", amount: 2500, currency: "gbp", status: "succeeded", description: "Guest checkout", receipt_email: grace.email, metadata: {}, billing_details: { name: grace.name, email: grace.email, phone: null, address: null }, invoice: null, livemode: false }, "test.seed");
+    }
+    store.put({ id: "cus_gone", object: "customer", deleted: true }, "customer.delete");
+
+    // Before: a charge with a customer was read only under that customer, and nobody finds a deleted
+    // one by email: Grace's access left both out, and her deletion left both as they were.
+    const access = await runVerified(setup.t, SHOW, "ACCESS", grace.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT").outcome.records).to.equal(held + 2);
+    const deletion = await runVerified(setup.t, SHOW, "DELETION", grace.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect((store.get("charge", "ch_gone_old")!.billing_details as Record<string, unknown>).email, "the old charge at Stripe").to.equal("[redacted]");
+    expect(store.get("charge", "ch_gone_recent")!, "the recent one, kept for the books").to.deep.include({ receipt_email: null });
+    expect(deletion.deletionOutcome.find((l: any) => l.connector === "payments")).to.deep.include({ residual: 0, matchesPlan: true });
+  });
 });

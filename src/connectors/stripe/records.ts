@@ -117,11 +117,21 @@ export function typedEmailOf(kind: GuestFoundKind, o: StripeThing): string | und
 
 /**
  * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
- * Checkout Session's customer_details email); undefined for an object with a customer (read under it),
- * a redacted one, or one whose email is blank or redacted (nothing finds it by email).
+ * Checkout Session's customer_details email); undefined for an object with a live customer (read under
+ * it), a redacted one, or one whose email is blank or redacted (nothing finds it by email). An object
+ * whose customer was deleted is found by it too, when it shows the customer expanded.
  */
 export function guestEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
-  return o.customer || isRedacted(kind, o) ? undefined : typedEmailOf(kind, o);
+  return (o.customer && !deletedCustomerOf(o)) || isRedacted(kind, o) ? undefined : typedEmailOf(kind, o);
+}
+
+/**
+ * The id of the object's customer when Stripe shows it deleted (a list or search that expanded
+ * `data.customer`): deleted by hand, it no longer leads to the object, which the email typed on it does.
+ */
+export function deletedCustomerOf(o: StripeThing): string | undefined {
+  const customer = o.customer as { id?: unknown; deleted?: unknown } | string | null | undefined;
+  return customer && typeof customer === "object" && customer.deleted === true && typeof customer.id === "string" ? customer.id : undefined;
 }
 
 /** A customer's email in matching form, unless it has none (blank or redacted). */

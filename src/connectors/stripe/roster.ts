@@ -1,6 +1,6 @@
 import { normalizeUserId } from "../../domain/identities";
 import type { RosterEntry } from "../sdk";
-import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, personalFields, StripeThing, typedEmailOf } from "./records";
+import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, personalFields, StripeThing, typedEmailOf, deletedCustomerOf } from "./records";
 
 /** What the roster reads of a Stripe account: streams of one page in memory at a time. */
 export interface RosterSource {
@@ -101,7 +101,8 @@ export async function* rosterOf(source: RosterSource, accountMetadataKey?: strin
   for (const kind of GUEST_FOUND) {
     for await (const item of source.everyOne(kind)) {
       const gone = deletedCustomerOf(item);
-      if (gone && !deleted.has(gone) && !isRedacted(kind, item) && personalFields(kind, item).length) {
+      if (gone) {
+        if (deleted.has(gone) || isRedacted(kind, item) || !personalFields(kind, item).length) continue;
         deleted.add(gone);
         counts.deletedCustomers += 1;
         const typed = typedEmailOf(kind, item);
@@ -118,12 +119,6 @@ export async function* rosterOf(source: RosterSource, accountMetadataKey?: strin
     }
   }
   return counts;
-}
-
-/** The id of the object's customer when Stripe shows it deleted (the list expanded it). */
-function deletedCustomerOf(item: StripeThing): string | undefined {
-  const customer = item.customer as { id?: unknown; deleted?: unknown } | string | null | undefined;
-  return customer && typeof customer === "object" && customer.deleted === true && typeof customer.id === "string" ? customer.id : undefined;
 }
 
 /** The user id the platform tagged a customer with (metadata[key]), in matching form; null when untagged. */

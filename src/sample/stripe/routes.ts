@@ -161,7 +161,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     },
   },
   listByCustomer("charge", "charge"),
-  { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: searchBy("charge", "billing_details.email", "/v1/charges/search") },
+  { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: (store, params) => customersExpanded(store, searchBy("charge", "billing_details.email", "/v1/charges/search")(store, params), params) },
   retrieve("charge", "charge"),
   update("charge", "charge", ["description", "metadata", "receipt_email", "shipping"]),
   listByCustomer("invoice", "invoice", ["status"], (o, p) => p.status === undefined || o.status === p.status),
