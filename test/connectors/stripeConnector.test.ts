@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectorConfigError, ConnectorError, Identities, normalizeEmail, RosterEntry, SubjectRecord } from "../../src/connectors/sdk";
+import { ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, normalizeEmail, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
@@ -56,6 +56,14 @@ describe("Stripe connector", function () {
     await connector.close();
     await standIn.close();
   });
+
+  /**
+   * Polls an erasure's redaction jobs until they end: until then the objects they are to redact still
+   * hold the subject's data, under a deleted customer or none, and collect finds them.
+   */
+  async function redactionsEnded(outcome: ErasureOutcome, ctx: TaskContext = testContext(), by: StripeConnector = connector): Promise<void> {
+    for (let polled = outcome; polled.remote; ) polled = await by.poll(polled.remote.reference, ctx);
+  }
 
   describe("options", () => {
     it("lists every problem, when the options are wrong", () => {
@@ -118,11 +126,11 @@ describe("Stripe connector", function () {
       expect(ctx.heartbeats).to.be.greaterThan(0);
     });
 
-    it("exports a card's brand, last 4 digits and expiry only", async () => {
+    it("exports of a card its brand, last 4 digits and expiry only, beside the billing details typed for it", async () => {
       const cards = (await collectAll(connector, ADA)).filter((r) => r.type === "payment_method");
       expect(cards).to.have.length.greaterThan(0);
       for (const card of cards) {
-        expect(Object.keys(card.data).sort()).to.deep.equal(["card", "created", "type"]);
+        expect(Object.keys(card.data).sort()).to.deep.equal(["billing_details", "card", "created", "type"]);
         expect(Object.keys(card.data.card as object).sort()).to.deep.equal(["brand", "exp_month", "exp_year", "last4"]);
       }
     });
@@ -195,7 +203,7 @@ describe("Stripe connector", function () {
       const all = LISTS.flatMap((kind) => heldFor(standIn, kind, GRACE_CUSTOMER));
       const keepSince = new Date(Math.max(...all.map((o) => created(o).getTime())) + 1000);
       const paged = connectorFor(standIn, { pageSize: 7 });
-      await paged.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext());
+      await redactionsEnded(await paged.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: keepSince } }, testContext()));
       await paged.close();
       // Asked of the stand-in's own store, not the connector: each of the 26 is deleted.
       for (const id of everyone) expect(standIn.store.get("customer", id), id).to.deep.equal({ id, object: "customer", deleted: true });
@@ -228,8 +236,7 @@ describe("Stripe connector", function () {
     const ctx = testContext();
     const outcome = await connector.erase(GRACE, { categories: ["PAYMENTS"], keepRecordedSince: { PAYMENTS: SEVEN_YEARS_BEFORE } }, ctx);
     expect(outcome.remote, "redaction jobs for the old objects").to.not.equal(undefined);
-    let polled = await connector.poll(outcome.remote!.reference, ctx);
-    while (polled.remote) polled = await connector.poll(polled.remote.reference, ctx);
+    await redactionsEnded(outcome, ctx);
     return { outcome, ctx };
   }
 
@@ -282,7 +289,7 @@ describe("Stripe connector", function () {
       expect(old.billing_details).to.deep.include({ name: "[redacted]", email: "[redacted]", phone: "[redacted]" });
       expect((standIn.store.get("charge", "ch_guest_someone")!.billing_details as Record<string, unknown>).name, "another guest's charge is untouched").to.equal(GRACE_PERSON.name);
       expect(standIn.store.get("charge", "ch_guest_someone")!.receipt_email).to.equal("someone.else@example.com");
-      expect(outcome.kept!.find((k) => k.type === "charge")!.redactedFields).to.have.members(["metadata", "receipt_email"]);
+      expect(outcome.kept!.find((k) => k.type === "charge")!.redactedFields).to.have.members(["metadata", "receipt_email", "shipping"]);
       // What is left of her as a guest: the kept charge.
       expect(chargesIn(await collectAll(connector, GRACE))).to.deep.equal(["ch_guest_recent"]);
     });
@@ -550,7 +557,7 @@ describe("Stripe connector", function () {
       const newestOverall = new Date(Math.max(...LISTS.flatMap((k) => inside(k).map((o) => created(o).getTime()))));
       expect(kept.customer).to.deep.include({ count: 1, newestRecordedAt: newestOverall });
       expect(kept.customer.redactedFields).to.include.members(["phone", "shipping", "metadata"]);
-      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email"]);
+      expect(kept.charge.redactedFields).to.have.members(["metadata", "receipt_email", "shipping"]);
 
       const customer = standIn.store.get("customer", ADA_CUSTOMER)!;
       expect(customer.deleted, "the customer holds kept records").to.equal(undefined);
@@ -603,6 +610,7 @@ describe("Stripe connector", function () {
       expect(standIn.store.get("customer", GRACE_CUSTOMER)).to.deep.equal({ id: GRACE_CUSTOMER, object: "customer", deleted: true });
       expect(standIn.store.effectCount("customer.delete", GRACE_CUSTOMER)).to.equal(1);
       expect(heldFor(standIn, "payment_method", GRACE_CUSTOMER)).to.deep.equal([]);
+      await redactionsEnded(outcome);
       expect(await collectAll(connector, GRACE)).to.deep.equal([]);
     });
 
@@ -629,6 +637,9 @@ describe("Stripe connector", function () {
       expect(standIn.store.effectCount("customer.delete", ADA_CUSTOMER)).to.equal(1);
       expect(first.erased).to.be.greaterThan(0);
       expect(second.erased).to.be.greaterThan(0);
+      // Her old charges and invoices are hers (under her deleted customer) until the jobs redact them.
+      expect(second.remote?.reference).to.equal(first.remote?.reference);
+      await redactionsEnded(first, ctx);
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
     });
 
@@ -763,6 +774,7 @@ describe("Stripe connector", function () {
         expect(assertRetryAfterRespected(), "429s served").to.be.greaterThan(0);
         console.log(`      ${standIn.calls.total} calls, ${standIn.calls.total - standIn.calls.count("ok") - standIn.calls.count("replayed")} of them faults; the erasure started ${run.attempts} time(s)`);
         standIn.faults.clear();
+        await redactionsEnded(run.value);
         expect(await collectAll(connector, GRACE)).to.deep.equal([]);
       });
     }
@@ -846,7 +858,7 @@ describe("Stripe connector", function () {
       expect(found).to.include.members([`customer:${GRACE_CUSTOMER}`, "customer:cus_grace_checkout", "charge:ch_guest_grace", "checkout_session:cs_guest_grace"]);
     });
 
-    it("leaves out deleted customers and those redacted with nothing personal left, and lists by id one whose dispute still names someone", async () => {
+    it("lists a deleted customer whose charges still name someone, leaves out those redacted with nothing personal left, and lists by id one whose dispute still names someone", async () => {
       const [joan, conway, diffie] = [PEOPLE[6], PEOPLE[7], PEOPLE[8]].map((p) => p.paymentCustomerId!);
       standIn.store.put({ id: joan, object: "customer", deleted: true }, "test.seed");
       redactCustomer(conway);
@@ -856,7 +868,8 @@ describe("Stripe connector", function () {
       standIn.store.put({ ...charge, disputed: true }, "test.seed");
       standIn.store.put({ id: "dp_diffie", object: "dispute", created: charge.created, charge: charge.id, payment_intent: null, amount: charge.amount, currency: charge.currency, reason: "fraudulent", status: "lost", evidence: { customer_name: PEOPLE[8].name, customer_email_address: PEOPLE[8].email }, metadata: {}, livemode: false }, "test.seed");
       const entries = await listAll(connector);
-      const gone = new Set([joan, conway, diffie]);
+      // Joan's customer was deleted by hand, her charges left as they were: she is still listed, by them.
+      const gone = new Set([conway, diffie]);
       const expected = [...seeded().filter((e) => !gone.has(e.identities.paymentCustomerId!)), entry({ paymentCustomerId: diffie })];
       expect(sorted(entries)).to.deep.equal(sorted(expected));
       // What the entry names is what collect finds: the dispute.
@@ -893,7 +906,8 @@ describe("Stripe connector", function () {
       expect((failed as ConnectorError).userMessage).to.match(/temporary error/);
       expect(standIn.calls.byRoute["GET /v1/charges"]).to.equal(3);
       standIn.faults.clear();
-      expect(await listAll(connector)).to.have.length(seeded().length - 1);
+      // The deleted customer's charges still name its owner: listed by them.
+      expect(await listAll(connector)).to.have.length(seeded().length);
     });
 
     it("stops with a retryable error at once, when the roster job is aborted during a hung call", async () => {
@@ -992,13 +1006,15 @@ describe("Stripe connector", function () {
       const stateFile = join(dir, "state.json");
       const first = await startStandIn(stateFile);
       const erasing = connectorFor(first);
-      await erasing.erase(GRACE, { categories: ["PAYMENTS"] }, testContext());
+      const erased = await erasing.erase(GRACE, { categories: ["PAYMENTS"] }, testContext());
       await erasing.close();
       await first.close();
       const restarted = await startStandIn(stateFile);
       const reading = connectorFor(restarted);
       try {
         expect(restarted.store.get("customer", GRACE_CUSTOMER)?.deleted).to.equal(true);
+        // Its redaction jobs, kept across the restart too, redact what the deleted customer left.
+        await redactionsEnded(erased, testContext(), reading);
         expect(await collectAll(reading, GRACE)).to.deep.equal([]);
         expect((await collectAll(reading, ADA)).length).to.equal(seedPerson(ADA_PERSON).length);
       } finally {

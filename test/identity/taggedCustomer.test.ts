@@ -39,6 +39,29 @@ describeEachDatabase("a payment customer of another account that carries the sub
     expect(graceAtStripe(), "Grace's customer and charges at Stripe").to.equal(before);
   });
 
+  it("still reads none of Grace's payment records for Ada once Grace's deletion kept her customer for the books", async () => {
+    const [ada, grace] = setup.ws.people;
+    const adaHolds = (await setup.heldBy({ email: ada.email, userId: ada.userId, paymentCustomerId: ada.paymentCustomerId })).payments;
+    const store = setup.ws.stripe.store;
+    store.get("customer", grace.paymentCustomerId!)!.email = ada.email;
+
+    // Grace's payments are all inside the 7-year rule: her customer stays at Stripe, blanked, with them.
+    const graceDeletion = await runVerified(setup.t, SHOW, "DELETION", grace.email);
+    expect(graceDeletion.status, graceDeletion.statusReason).to.equal("COMPLETED");
+    const kept = store.get("customer", grace.paymentCustomerId!)!;
+    expect(kept.deleted, "Grace's customer is kept").not.to.equal(true);
+    expect(kept.email).to.equal(ada.email);
+    // Before: the erasure blanked the whole metadata, the account's tag with it, and the kept customer
+    // became a guest checkout under Ada's address: Ada's access then exported it (139 records, not 123).
+    expect(kept.metadata, "the kept customer still says whose account it is").to.deep.equal({ user_id: grace.userId });
+
+    const access = await runVerified(setup.t, SHOW, "ACCESS", ada.email);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
+    expect(collect.outcome.records, "payment records exported for Ada").to.equal(adaHolds);
+    expect(access.notSearched.filter((n: any) => n.connector === "payments" && n.recordType === "customer")).to.have.length(1);
+  });
+
   it("lists Ada and Grace as two people in a breach roster of the payment system, each with their own customer", async () => {
     const [ada, grace] = setup.ws.people;
     const store = setup.ws.stripe.store;

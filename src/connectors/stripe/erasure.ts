@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
 import type { ResidualRecords, TaskContext } from "../sdk";
-import { createdAt, CUSTOMER_LISTS, isRedacted, isRedactedKind, ListKind, personalFields, RedactedKind, StripeKind, StripeThing } from "./records";
-import { redactionOf } from "./redaction";
+import { isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, retainedFromOf, StripeKind, StripeThing } from "./records";
+import { Redaction, redactionOf } from "./redaction";
+import { canonicalJson } from "../../audit/chain";
 
 /** The Stripe writes erasure makes; each carries the idempotency key it is given. */
 export interface StripeWriter {
@@ -49,9 +50,9 @@ export class ResidueTally {
  * the count erased and, when kept, its date (the customer is kept as long as it).
  */
 export async function eraseDispute(dispute: StripeThing, keepSince: Date | undefined, tally: KeptTally, residue: ResidueTally, writer: StripeWriter, ctx: TaskContext): Promise<{ erased: number; keptAt?: Date }> {
-  const { at, kept } = underRetention(dispute, keepSince);
+  const { at, kept } = underRetention("dispute", dispute, keepSince);
   const redaction = redactionOf("dispute", dispute, kept);
-  if (Object.keys(redaction.params).length) await writer.update("dispute", dispute.id, redaction.params, writeKey(ctx.idempotencyKey, `dispute.update.${kept ? "kept" : "old"}`, dispute.id), ctx);
+  await blank(writer, "dispute", dispute.id, redaction, kept, ctx);
   if (kept && at) {
     tally.add("PAYMENTS", "dispute", 1, at, redaction.fields);
     return { erased: 0, keptAt: at };
@@ -64,9 +65,9 @@ export async function eraseDispute(dispute: StripeThing, keepSince: Date | undef
   return { erased: 1 };
 }
 
-/** When the object came into being, and whether the 7-year rule keeps it (created at or after keepSince). */
-function underRetention(o: StripeThing, keepSince: Date | undefined): { at: Date | undefined; kept: boolean } {
-  const at = createdAt(o);
+/** The date the object's period counts from (retainedFromOf), and whether the 7-year rule keeps it (that date at or after keepSince). */
+function underRetention(kind: StripeKind, o: StripeThing, keepSince: Date | undefined): { at: Date | undefined; kept: boolean } {
+  const at = retainedFromOf(kind, o);
   return { at, kept: keepSince !== undefined && at !== undefined && at >= keepSince };
 }
 
@@ -77,6 +78,18 @@ function underRetention(o: StripeThing, keepSince: Date | undefined): { at: Date
  */
 export function writeKey(taskKey: string, write: string, id: string): string {
   return `dsr_${createHash("sha256").update(`${taskKey}\n${write}\n${id}`).digest("hex")}`;
+}
+
+/**
+ * Blanks one object's fields (an update), when it has any left to blank; says whether it wrote. The
+ * key names the parameters too: a retry that finds the object as the first try left it sends the same
+ * update under the same key (Stripe replays it), and one that finds it changed since (a webhook handler
+ * tagging it again) sends a new update under a key of its own, which Stripe would otherwise refuse.
+ */
+async function blank(writer: StripeWriter, kind: StripeKind, id: string, redaction: Redaction, kept: boolean, ctx: TaskContext): Promise<boolean> {
+  if (!Object.keys(redaction.params).length) return false;
+  await writer.update(kind, id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"} ${canonicalJson(redaction.params)}`, id), ctx);
+  return true;
 }
 
 /** An object erasure leaves to a redaction job: the ordinary API cannot blank its personal fields. */
@@ -99,10 +112,12 @@ export function redactionTarget(kind: RedactedKind, o: StripeThing): ToRedact {
  * the API allows and handed to `toRedact` for a redaction job (their billing details cannot be edited);
  * old subscriptions are cancelled and blanked, and stay listed with the customer (kept with it, or
  * erased with it). The customer, the anchor of them all, is deleted when
- * nothing is kept, and otherwise kept (redacted) as long as its newest kept record. Objects already
+ * nothing is kept, and otherwise kept (redacted, but for its `accountMetadataKey` tag) as long as its newest kept record. Objects already
  * redacted are no longer the subject's records and are passed over, as collect does, but not their
- * disputes (eraseDispute), which a redaction of the charge leaves as they were. Returns the records
- * erased now (those handed to a redaction job are counted when it ends).
+ * disputes (eraseDispute), which a redaction of the charge leaves as they were. A deleted customer
+ * (deleted by a run of this erasure before a restart, or by hand in the Dashboard) is read the same way
+ * through what it leaves (listsOf), under the same rule: what the tax rule keeps stays. Returns the
+ * records erased now (those handed to a redaction job are counted when it ends).
  */
 export async function eraseCustomer(
   customer: StripeThing,
@@ -111,8 +126,8 @@ export async function eraseCustomer(
   residue: ResidueTally,
   writer: StripeWriter,
   ctx: TaskContext,
-  toRedact: ToRedact[],
   startRedaction: (items: readonly ToRedact[]) => Promise<void>,
+  accountMetadataKey?: string,
 ): Promise<number> {
   const key = (write: string, id: string) => writeKey(ctx.idempotencyKey, write, id);
   let erased = 0;
@@ -121,7 +136,7 @@ export async function eraseCustomer(
   const redactLater: ToRedact[] = [];
   // Old subscriptions go with the customer or stay with it (the counting rule's inseparable records).
   const withCustomer: { fields: readonly string[] }[] = [];
-  for (const kind of CUSTOMER_LISTS) {
+  for (const kind of listsOf(customer)) {
     const detached = new Set<string>();
     const after = (page: StripeThing[]) => [...page].reverse().find((item) => !detached.has(item.id))?.id;
     for await (const item of writer.list(kind, customer.id, ctx, after)) {
@@ -133,14 +148,9 @@ export async function eraseCustomer(
         }
       }
       if (isRedacted(kind, item)) continue;
-      const { at, kept } = underRetention(item, keepSince);
+      const { at, kept } = underRetention(kind, item, keepSince);
       const redaction = redactionOf(kind, item, kept);
-      const variant = kept ? "kept" : "old";
-      let wrote = false;
-      if (Object.keys(redaction.params).length) {
-        await writer.update(kind, item.id, redaction.params, key(`${kind}.update.${variant}`, item.id), ctx);
-        wrote = true;
-      }
+      let wrote = await blank(writer, kind, item.id, redaction, kept, ctx);
       if (redaction.then === "detach") {
         await writer.detach(item.id, key("payment_method.detach", item.id), ctx);
         detached.add(item.id);
@@ -161,16 +171,18 @@ export async function eraseCustomer(
       } else erased += 1;
     }
   }
-  toRedact.push(...redactLater);
   // The jobs start before the customer goes: a restart after the delete still finds these objects by it.
   if (redactLater.length) await startRedaction(redactLater);
-  const { at: customerAt, kept: customerInside } = underRetention(customer, keepSince);
+  // A deleted customer (by this erasure before a restart, or by hand) has nothing more to erase or keep.
+  if (customer.deleted) return erased;
+  const { at: customerAt, kept: customerInside } = underRetention("customer", customer, keepSince);
   if (!newestKept && !customerInside) {
     await writer.deleteCustomer(customer.id, key("customer.delete", customer.id), ctx, withCustomer.length + 1);
     return erased + withCustomer.length + 1;
   }
-  const redaction = redactionOf("customer", customer, true);
-  if (Object.keys(redaction.params).length) await writer.update("customer", customer.id, redaction.params, key("customer.update.kept", customer.id), ctx);
+  // A kept customer keeps the account's tag: collect tells by it whose the customer is, not by the address typed into it.
+  const redaction = redactionOf("customer", customer, true, accountMetadataKey);
+  await blank(writer, "customer", customer.id, redaction, true, ctx);
   // The customer is held as long as the newest record kept with it (or itself, when it is the newer).
   const heldFrom = newestKept && (!customerInside || newestKept > customerAt!) ? newestKept : customerAt!;
   tally.add("PAYMENTS", "customer", 1, heldFrom, redaction.fields);
@@ -198,9 +210,9 @@ export async function eraseGuestObjects(
   let erased = 0;
   const redactLater: ToRedact[] = [];
   for (const [i, o] of objects.entries()) {
-    const { at, kept } = underRetention(o, keepSince);
+    const { at, kept } = underRetention(kind, o, keepSince);
     const redaction = redactionOf(kind, o, kept);
-    if (Object.keys(redaction.params).length) await writer.update(kind, o.id, redaction.params, writeKey(ctx.idempotencyKey, `${kind}.update.${kept ? "kept" : "old"}`, o.id), ctx);
+    await blank(writer, kind, o.id, redaction, kept, ctx);
     if ((i + 1) % 5 === 0) await ctx.heartbeat();
     if (kept && at) tally.add("PAYMENTS", kind, 1, at, redaction.fields);
     else if (personalFields(kind, blanked(o, redaction.params)).length) redactLater.push(redactionTarget(kind, o));

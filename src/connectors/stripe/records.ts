@@ -16,6 +16,13 @@ export const JOB_OBJECTS = { charge: "charges", invoice: "invoices", checkout_se
 export type RedactedKind = keyof typeof JOB_OBJECTS;
 export const isRedactedKind = (kind: StripeKind): kind is RedactedKind => kind in JOB_OBJECTS;
 
+/**
+ * The lists a customer still has. A deleted one (an agent deleted it in the Dashboard) keeps its
+ * charges, invoices, Checkout Sessions and PaymentIntents, with the buyer's details, under its id;
+ * Stripe detached its payment methods and canceled its subscriptions with it.
+ */
+export const listsOf = (customer: StripeThing): readonly ListKind[] => (customer.deleted ? CUSTOMER_LISTS.filter((kind) => isRedactedKind(kind)) : CUSTOMER_LISTS);
+
 /** A Stripe object as the connector reads it: only `id` and `created` are relied upon. */
 export type StripeThing = { id: string; created?: number } & Record<string, unknown>;
 
@@ -24,13 +31,13 @@ const TIMES = new Set(["created", "canceled_at"]);
 
 /**
  * What the subject receives of each kind. Payment methods carry the card's brand, last 4 digits and
- * expiry only: the rest of the card stays at Stripe.
+ * expiry only (the rest of the card stays at Stripe), with the billing details typed for it.
  */
 const EXPORTED: Record<StripeKind, readonly string[]> = {
   customer: ["email", "name", "phone", "address", "description", "shipping", "currency", "metadata", "created"],
-  payment_method: ["type", "created"],
-  charge: ["amount", "currency", "status", "description", "receipt_email", "invoice", "metadata", "created"],
-  invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer", "metadata", "created"],
+  payment_method: ["type", "billing_details", "created"],
+  charge: ["amount", "currency", "status", "description", "billing_details", "receipt_email", "shipping", "invoice", "metadata", "created"],
+  invoice: ["number", "status", "currency", "subtotal", "tax", "total", "amount_paid", "customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping", "description", "footer", "metadata", "created"],
   subscription: ["status", "plan", "description", "metadata", "created", "canceled_at"],
   checkout_session: ["status", "payment_status", "mode", "amount_total", "currency", "customer_email", "customer_details", "shipping_details", "payment_intent", "invoice", "metadata", "created"],
   payment_intent: ["amount", "currency", "status", "description", "receipt_email", "shipping", "latest_charge", "metadata", "created"],
@@ -41,6 +48,17 @@ const EXPORTED: Record<StripeKind, readonly string[]> = {
 /** When the object came into being (Stripe's `created`, in seconds). */
 export function createdAt(o: StripeThing): Date | undefined {
   return typeof o.created === "number" ? new Date(o.created * 1000) : undefined;
+}
+
+/**
+ * The date an object's retention period counts from: when it came into being, and for an invoice paid
+ * later (one sent with days to pay), when it was paid (`status_transitions.paid_at`): the charge that
+ * paid it is a tax record as young as that, and a redaction job given the invoice redacts that charge.
+ */
+export function retainedFromOf(kind: StripeKind, o: StripeThing): Date | undefined {
+  const created = createdAt(o);
+  const paidAt = kind === "invoice" ? (o.status_transitions as { paid_at?: unknown } | null | undefined)?.paid_at : undefined;
+  return typeof paidAt === "number" && created && paidAt * 1000 > created.getTime() ? new Date(paidAt * 1000) : created;
 }
 
 function card(o: StripeThing): Record<string, unknown> {
@@ -55,8 +73,8 @@ export const REDACTED = "[redacted]";
 const PERSONAL: Record<StripeKind, readonly string[]> = {
   customer: ["email", "name", "phone", "address", "shipping", "description"],
   payment_method: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address"],
-  charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email"],
-  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "footer"],
+  charge: ["billing_details.name", "billing_details.email", "billing_details.phone", "billing_details.address", "receipt_email", "shipping.name", "shipping.phone", "shipping.address"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping.name", "customer_shipping.phone", "customer_shipping.address", "footer"],
   subscription: [],
   checkout_session: ["customer_details.name", "customer_details.email", "customer_details.phone", "customer_details.address", "customer_email", "shipping_details"],
   payment_intent: ["receipt_email", "shipping.name", "shipping.phone", "shipping.address"],
@@ -91,15 +109,29 @@ export function isRedacted(kind: StripeKind, o: StripeThing): boolean {
 const GUEST_EMAIL = { charge: "billing_details", checkout_session: "customer_details" } as const;
 export type GuestFoundKind = keyof typeof GUEST_EMAIL;
 
-/**
- * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
- * Checkout Session's customer_details email); undefined for an object with a customer (read under it),
- * a redacted one, or one whose email is blank or redacted (nothing finds it by email).
- */
-export function guestEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
-  if (o.customer || isRedacted(kind, o)) return undefined;
+/** The email, in matching form, typed on a charge (billing) or Checkout Session (customer details); undefined when blank or redacted. */
+export function typedEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
   const typed = (o[GUEST_EMAIL[kind]] as { email?: unknown } | null | undefined)?.email;
   return typeof typed === "string" && holdsData(typed) ? normalizeEmail(typed) : undefined;
+}
+
+/**
+ * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
+ * Checkout Session's customer_details email); undefined for an object with a live customer (read under
+ * it), a redacted one, or one whose email is blank or redacted (nothing finds it by email). An object
+ * whose customer was deleted is found by it too, when it shows the customer expanded.
+ */
+export function guestEmailOf(kind: GuestFoundKind, o: StripeThing): string | undefined {
+  return (o.customer && !deletedCustomerOf(o)) || isRedacted(kind, o) ? undefined : typedEmailOf(kind, o);
+}
+
+/**
+ * The id of the object's customer when Stripe shows it deleted (a list or search that expanded
+ * `data.customer`): deleted by hand, it no longer leads to the object, which the email typed on it does.
+ */
+export function deletedCustomerOf(o: StripeThing): string | undefined {
+  const customer = o.customer as { id?: unknown; deleted?: unknown } | string | null | undefined;
+  return customer && typeof customer === "object" && customer.deleted === true && typeof customer.id === "string" ? customer.id : undefined;
 }
 
 /** A customer's email in matching form, unless it has none (blank or redacted). */
@@ -120,5 +152,7 @@ export function toRecord(kind: StripeKind, o: StripeThing, customerId?: string):
   if (kind === "payment_method") data.card = card(o);
   // Stripe lists a subscription under its customer for good, cancelled or not: it goes only with the customer.
   const tie = kind === "customer" ? { anchor: true } : customerId ? { keptWith: customerId, ...(kind === "subscription" ? { inseparable: true } : {}) } : {};
-  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt: createdAt(o), ...tie };
+  const recordedAt = createdAt(o);
+  const retainedFrom = retainedFromOf(kind, o);
+  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt, ...(retainedFrom && retainedFrom.getTime() !== recordedAt?.getTime() ? { retainedFrom } : {}), ...tie };
 }

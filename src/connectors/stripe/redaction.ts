@@ -24,7 +24,8 @@ const isBlank = (v: unknown): boolean =>
 const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly string[] }> = {
   customer: { kept: ["phone", "shipping", "description", "metadata"], old: [] },
   payment_method: { kept: ["billing_details"], old: ["billing_details"] },
-  charge: { kept: ["metadata", "receipt_email"], old: ["metadata", "receipt_email", "description"] },
+  // Where the goods went is no tax record (the billing details are): a charge takes its blanking.
+  charge: { kept: ["metadata", "receipt_email", "shipping"], old: ["metadata", "receipt_email", "description", "shipping"] },
   invoice: { kept: ["metadata"], old: ["metadata", "description", "footer"] },
   subscription: { kept: ["metadata"], old: ["metadata", "description"] },
   // A Checkout Session takes no change to what the buyer typed: an old one goes to a redaction job.
@@ -38,13 +39,33 @@ const BLANKED: Record<StripeKind, { kept: readonly string[]; old: readonly strin
 /** Billing details are blanked field by field (Stripe takes no empty value for the whole object). */
 const BILLING_DETAILS = { name: "", email: "", phone: "", address: "" };
 
-/** The redaction of one object, given whether retention keeps it. */
-export function redactionOf(kind: StripeKind, o: StripeThing, kept: boolean): Redaction {
+/**
+ * The metadata update that blanks every key but `keep` (an empty value unsets one key; an empty
+ * metadata unsets them all); undefined when nothing else is set.
+ */
+function metadataBlanked(metadata: unknown, keep: string | undefined): string | Record<string, string> | undefined {
+  const keys = metadata && typeof metadata === "object" ? Object.keys(metadata).filter((k) => !isBlank((metadata as Record<string, unknown>)[k])) : [];
+  if (keep === undefined || !keys.includes(keep)) return keys.length ? "" : undefined;
+  const others = keys.filter((k) => k !== keep);
+  return others.length ? Object.fromEntries(others.map((k) => [k, ""])) : undefined;
+}
+
+/**
+ * The redaction of one object, given whether retention keeps it. `keepMetadataKey` survives the
+ * metadata's blanking: a kept customer keeps the platform's account tag (accountMetadataKey), without
+ * which it would read as a guest checkout of whoever's address was typed into it.
+ */
+export function redactionOf(kind: StripeKind, o: StripeThing, kept: boolean, keepMetadataKey?: string): Redaction {
   const fields = kept ? BLANKED[kind].kept : BLANKED[kind].old;
   const params: Redaction["params"] = {};
   // A canceled subscription takes only metadata changes at Stripe.
   const allowed = kind === "subscription" && o.status === "canceled" ? fields.filter((f) => f === "metadata") : fields;
-  for (const field of allowed) if (!isBlank(o[field])) params[field] = field === "billing_details" ? BILLING_DETAILS : "";
+  for (const field of allowed) {
+    if (field === "metadata") {
+      const metadata = metadataBlanked(o.metadata, keepMetadataKey);
+      if (metadata !== undefined) params.metadata = metadata;
+    } else if (!isBlank(o[field])) params[field] = field === "billing_details" ? BILLING_DETAILS : "";
+  }
   const then = kind === "payment_method" && !kept ? "detach" : kind === "subscription" && o.status !== "canceled" ? "cancel" : undefined;
   return { fields, params, then };
 }

@@ -80,8 +80,8 @@ export function jobBatches(items: readonly ToRedact[]): JobObjects[] {
 
 /** The personal fields a job's object of each kind is expected to lose (named when it cannot). */
 const FIELDS_LEFT: Record<RedactedKind, readonly string[]> = {
-  charge: ["billing_details"],
-  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address"],
+  charge: ["billing_details", "shipping"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping"],
   checkout_session: ["customer_details", "customer_email", "shipping_details"],
   payment_intent: ["receipt_email", "shipping"],
 };

@@ -1,12 +1,12 @@
 import { normalizeUserId } from "../../domain/identities";
 import type { RosterEntry } from "../sdk";
-import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, personalFields, StripeThing } from "./records";
+import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, personalFields, StripeThing, typedEmailOf, deletedCustomerOf } from "./records";
 
 /** What the roster reads of a Stripe account: streams of one page in memory at a time. */
 export interface RosterSource {
   /** Every live customer, newest first (Stripe's list leaves deleted customers out). */
   customers(): AsyncIterable<StripeThing>;
-  /** Every object of one kind in the account, customers' and guests' alike. */
+  /** Every object of one kind in the account, customers' and guests' alike, each with its customer expanded (a deleted one as Stripe's `{ deleted: true }` stub). */
   everyOne(kind: GuestFoundKind): AsyncIterable<StripeThing>;
   /** One of a customer's lists. */
   list(kind: ListKind, customer: string): AsyncIterable<StripeThing>;
@@ -22,6 +22,8 @@ export interface RosterCounts {
   /** Customers listed by id alone: no email, but personal data in them or in their records. */
   customersWithoutEmail: number;
   guests: number;
+  /** Customers deleted (by hand) whose charges or Checkout Sessions still hold personal data. */
+  deletedCustomers: number;
 }
 
 /** The guests' objects collect finds by email, in the order listed (a guest's PaymentIntents and disputes are found through these). */
@@ -68,7 +70,8 @@ async function leadsToPersonalData(customer: StripeThing, source: RosterSource):
  */
 export async function* rosterOf(source: RosterSource, accountMetadataKey?: string): AsyncGenerator<RosterEntry, RosterCounts> {
   const listed = new Set<string>();
-  const counts: RosterCounts = { customers: 0, customersWithoutEmail: 0, guests: 0 };
+  const counts: RosterCounts = { customers: 0, customersWithoutEmail: 0, guests: 0, deletedCustomers: 0 };
+  const deleted = new Set<string>();
   for await (const customer of source.customers()) {
     if (customer.deleted) continue;
     const email = customerEmailOf(customer);
@@ -97,6 +100,17 @@ export async function* rosterOf(source: RosterSource, accountMetadataKey?: strin
   }
   for (const kind of GUEST_FOUND) {
     for await (const item of source.everyOne(kind)) {
+      const gone = deletedCustomerOf(item);
+      if (gone) {
+        if (deleted.has(gone) || isRedacted(kind, item) || !personalFields(kind, item).length) continue;
+        deleted.add(gone);
+        counts.deletedCustomers += 1;
+        const typed = typedEmailOf(kind, item);
+        const email = typed && !listed.has(typed) ? typed : undefined;
+        if (email) listed.add(email);
+        yield { identities: { paymentCustomerId: gone, ...(email ? { email } : {}) } };
+        continue;
+      }
       const email = guestEmailOf(kind, item);
       if (!email || listed.has(email)) continue;
       listed.add(email);

@@ -6,9 +6,9 @@ import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOu
 import { withInlineRetry } from "../inlineRetry";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
-import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact, redactionTarget } from "./erasure";
+import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { CUSTOMER_LISTS, customerEmailOf, GuestFoundKind, guestEmailOf, isRedacted, JOB_OBJECTS, ListKind, personalFields, RedactedKind, StripeKind, StripeThing, toRecord } from "./records";
+import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord } from "./records";
 import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
@@ -196,11 +196,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   const guestLookups = {
     charge: {
       spellings: (email: string) => (o.emailLookup === "search" ? emailSpellings(email) : []),
-      fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>,
+      fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
     },
     checkout_session: {
       spellings: emailCaseSpellings,
-      fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor }) as unknown as Promise<Page>,
+      fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
     },
   };
 
@@ -213,13 +213,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * customer list is. Every hit is confirmed in normalized form. Objects with a customer are read under
    * it.
    */
-  async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<StripeThing> {
+  async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
     const { spellings, fetch } = guestLookups[kind];
     const seen = new Set<string>();
     for (const spelling of spellings(email)) {
       for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
-        if (guestEmailOf(kind, item) !== email || seen.has(item.id)) continue;
+        if (guestEmailOf(kind, item) !== email || seen.has(item.id) || customers.has(deletedCustomerOf(item) ?? "")) continue;
         seen.add(item.id);
         yield item;
       }
@@ -231,19 +231,20 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
    * search by, so one that no charge or session names is not found; docs/connectors.md).
    */
-  async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
-    const intents = new Set<string>();
+  async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
+    // Each PaymentIntent named, with the deleted customer (if any) of what named it.
+    const intents = new Map<string, string | undefined>();
     for (const kind of ["charge", "checkout_session"] as const) {
-      for await (const item of guestObjectsOf(kind, ids, op, ctx)) {
-        if (typeof item.payment_intent === "string") intents.add(item.payment_intent);
+      for await (const item of guestObjectsOf(kind, ids, op, ctx, customers)) {
+        if (typeof item.payment_intent === "string") intents.set(item.payment_intent, deletedCustomerOf(item));
         yield { kind, item };
         if (kind === "charge") for await (const dispute of disputesOf(item, op, ctx)) yield { kind: "dispute", item: dispute };
       }
     }
-    for (const id of intents) {
+    for (const [id, gone] of intents) {
       const intent = await objectById("payment_intent", id, op, ctx);
       await ctx.heartbeat?.();
-      if (!intent || intent.customer || isRedacted("payment_intent", intent)) continue;
+      if (!intent || (intent.customer && intent.customer !== gone) || isRedacted("payment_intent", intent)) continue;
       yield { kind: "payment_intent", item: intent };
     }
   }
@@ -357,22 +358,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
   };
 
-  /** A deleted customer's objects that still hold personal data (those redaction jobs take): a restart after the delete finds them here. */
-  async function leftoversOf(customerId: string, ctx: TaskContext): Promise<ToRedact[]> {
-    const out: ToRedact[] = [];
-    for (const kind of Object.keys(JOB_OBJECTS) as RedactedKind[]) {
-      for await (const item of writer.list(kind, customerId, ctx, (page) => page.at(-1)?.id)) {
-        if (!isRedacted(kind, item) && personalFields(kind, item).length) out.push(redactionTarget(kind, item));
-      }
-    }
-    return out;
-  }
-
   const noMore: Page = { data: [], has_more: false };
   const accountLists: Record<"customer" | GuestFoundKind, (cursor?: string) => Promise<Page>> = {
     customer: (cursor) => stripe.customers.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
-    charge: (cursor) => stripe.charges.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
-    checkout_session: (cursor) => stripe.checkout.sessions.list({ limit, starting_after: cursor }) as unknown as Promise<Page>,
+    // Each with its customer: one deleted by hand leaves these with the buyer's details (roster.ts).
+    charge: (cursor) => stripe.charges.list({ limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+    checkout_session: (cursor) => stripe.checkout.sessions.list({ limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
   };
 
   /**
@@ -423,10 +414,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     async *collect(ids, ctx): AsyncGenerator<SubjectRecord> {
       for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
-      for await (const customer of customersOf(ids, "collect", ctx, false, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
-        count += 1;
-        yield toRecord("customer", customer);
-        for (const kind of CUSTOMER_LISTS) {
+      const customers = new Set<string>();
+      for await (const customer of customersOf(ids, "collect", ctx, true, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
+        customers.add(customer.id);
+        // A deleted customer is no record, but what it leaves under its id is.
+        if (!customer.deleted) {
+          count += 1;
+          yield toRecord("customer", customer);
+        }
+        for (const kind of listsOf(customer)) {
           for await (const item of paged("collect", ctx, (cursor) => lists[kind](customer.id, cursor))) {
             // A redacted charge's disputes keep their evidence: they are read all the same.
             if (kind === "charge") {
@@ -442,7 +438,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           }
         }
       }
-      for await (const { kind, item } of guestsOf(ids, "collect", ctx)) {
+      for await (const { kind, item } of guestsOf(ids, "collect", ctx, customers)) {
         count += 1;
         yield toRecord(kind, item);
       }
@@ -459,7 +455,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
       const guests = new Map<GuestKind, StripeThing[]>(GUEST_KINDS.map((kind) => [kind, []]));
-      for await (const { kind, item } of guestsOf(ids, "erase", ctx)) guests.get(kind)!.push(item);
+      for await (const { kind, item } of guestsOf(ids, "erase", ctx, new Set(customers.map((c) => c.id)))) guests.get(kind)!.push(item);
       const tally = new KeptTally();
       const residue = new ResidueTally();
       const redactor = new Redactor(redaction);
@@ -468,10 +464,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       try {
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
-          const leftovers: ToRedact[] = [];
-          if (customer.deleted) leftovers.push(...(await leftoversOf(customer.id, ctx)));
-          else erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, leftovers, (items) => redactor.start(items, ctx));
-          if (customer.deleted) await redactor.start(leftovers, ctx);
+          erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, (items) => redactor.start(items, ctx), o.accountMetadataKey);
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);

@@ -33,8 +33,8 @@ const TERMINAL = new Set(["succeeded", "canceled"]);
 const PERSONAL: Partial<Record<Collection, readonly string[]>> = {
   customer: ["email", "name", "phone", "address", "shipping", "description"],
   payment_method: ["billing_details"],
-  charge: ["billing_details", "receipt_email", "description"],
-  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "description", "footer"],
+  charge: ["billing_details", "receipt_email", "description", "shipping"],
+  invoice: ["customer_name", "customer_email", "customer_phone", "customer_address", "customer_shipping", "description", "footer"],
   checkout_session: ["customer_details", "customer_email", "shipping_details"],
   payment_intent: ["receipt_email", "shipping"],
 };

@@ -40,16 +40,31 @@ const update = (name: Collection, what: string, fields: readonly string[]): Endp
   handle: (store, params, { id }) => store.put(applyUpdate(live(store, name, id, what), params) as StripeObject, `${name}.update`),
 });
 
+/**
+ * A list page, with `expand[]=data.customer` answered as Stripe does: each object's customer id
+ * replaced by the customer (a deleted one as its `{ id, object, deleted: true }` stub).
+ */
+function customersExpanded(store: StripeStore, page: Record<string, unknown>, params: Params): Record<string, unknown> {
+  const expand = params.expand === undefined ? [] : Array.isArray(params.expand) ? params.expand : typeof params.expand === "object" ? Object.values(params.expand as object) : [params.expand];
+  if (!expand.includes("data.customer")) return page;
+  const data = (page.data as StripeObject[]).map((o) => (typeof o.customer === "string" ? { ...o, customer: store.get("customer", o.customer) ?? o.customer } : o));
+  return { ...page, data };
+}
+
 const listByCustomer = (name: Collection, what: string, extra: readonly string[] = [], filter = (_o: StripeObject, _p: Params) => true): Endpoint => ({
   method: "GET",
   path: `/v1/${name}s`,
   params: ["customer", ...PAGING, ...extra],
   handle: (store, params) =>
-    listPage(
-      `/v1/${name}s`,
-      ofCustomer(store, name, params).filter((o) => filter(o, params)),
+    customersExpanded(
+      store,
+      listPage(
+        `/v1/${name}s`,
+        ofCustomer(store, name, params).filter((o) => filter(o, params)),
+        params,
+        what,
+      ),
       params,
-      what,
     ),
 });
 
@@ -146,9 +161,9 @@ export const ENDPOINTS: readonly Endpoint[] = [
     },
   },
   listByCustomer("charge", "charge"),
-  { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: searchBy("charge", "billing_details.email", "/v1/charges/search") },
+  { method: "GET", path: "/v1/charges/search", params: ["query", "limit", "page"], handle: (store, params) => customersExpanded(store, searchBy("charge", "billing_details.email", "/v1/charges/search")(store, params), params) },
   retrieve("charge", "charge"),
-  update("charge", "charge", ["description", "metadata", "receipt_email"]),
+  update("charge", "charge", ["description", "metadata", "receipt_email", "shipping"]),
   listByCustomer("invoice", "invoice", ["status"], (o, p) => p.status === undefined || o.status === p.status),
   retrieve("invoice", "invoice"),
   update("invoice", "invoice", ["description", "footer", "metadata"]),
@@ -166,7 +181,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
       if (details !== undefined && (typeof details !== "object" || typeof details.email !== "string")) throw invalid("customer_details must be a hash with an email", "customer_details");
       const email = details?.email;
       const sessions = ofCustomer(store, "checkout_session", params).filter((o) => email === undefined || (o.customer_details as Params | null | undefined)?.email === email);
-      return listPage("/v1/checkout/sessions", sessions, params, "checkout.session");
+      return customersExpanded(store, listPage("/v1/checkout/sessions", sessions, params, "checkout.session"), params);
     },
   },
   listByCustomer("payment_intent", "payment_intent"),
