@@ -130,7 +130,7 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     // Asked of the payment processor: the evidence as it was (a change would go to the bank), the metadata blanked.
     for (const id of ["dp_guest_old", "dp_guest_recent"]) expect(setup.ws.stripe.store.get("dispute", id), id).to.deep.include({ evidence, metadata: {} });
     const { request } = await setup.t.ok(
-      `query($id: ID!) { request(id: $id) { residualRecords { connector recordType records fields reason } retentionExceptions { connector recordType recordCount } deletionOutcome { connector erased kept residual matchesPlan plannedFound differences { kind records } } } }`,
+      `query($id: ID!) { request(id: $id) { residualRecords { connector recordType records fields reason } retentionExceptions { connector recordType recordCount } deletionPlan { connector toLeaveResidual residualReason } deletionOutcome { connector erased kept residual matchesPlan plannedFound plannedToLeaveResidual differences { kind records } } } }`,
       { id: deletion.id },
     );
     expect(request.residualRecords.filter((r: any) => r.recordType === "dispute")).to.deep.equal([
@@ -138,10 +138,12 @@ describeEachDatabase("a subject with many Stripe customers (guest checkouts)", (
     ]);
     expect(request.residualRecords.find((r: any) => r.recordType === "dispute").reason).to.match(/Stripe support/);
     expect(request.retentionExceptions.filter((k: any) => k.recordType === "dispute")).to.deep.equal([{ connector: "payments", recordType: "dispute", recordCount: 1 }]);
-    // The outcome says the old dispute was not erased, as the plan wanted: residual, not erased.
+    // The plan foresaw that the old dispute would stay (its evidence cannot be changed), so the outcome
+    // matches it: residual, not erased, and said before anyone approved.
+    const reason = request.residualRecords.find((r: any) => r.recordType === "dispute").reason;
+    expect(request.deletionPlan.find((l: any) => l.connector === "payments")).to.deep.equal({ connector: "payments", toLeaveResidual: 1, residualReason: reason });
     const line = request.deletionOutcome.find((l: any) => l.connector === "payments");
-    expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ residual: 1, matchesPlan: false, plannedFound: collect.outcome.records });
-    expect(line.differences).to.deep.include({ kind: "RESIDUAL", records: 1 });
+    expect(line, JSON.stringify(request.deletionOutcome)).to.deep.include({ residual: 1, plannedToLeaveResidual: 1, matchesPlan: true, plannedFound: collect.outcome.records, differences: [] });
     // A breach of the payment processor: the roster names her at her email (her deletion reported the old
     // dispute's evidence residual, wherever the processor still leads), on one line, with those records.
     const roster = await drawRoster(setup.t, ["payments"]);

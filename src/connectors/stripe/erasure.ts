@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { KeptTally } from "../keptTally";
 import type { ResidualRecords, TaskContext } from "../sdk";
-import { isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, retainedFromOf, StripeKind, StripeThing } from "./records";
+import { DISPUTE_RESIDUE_REASON, isRedacted, isRedactedKind, ListKind, listsOf, personalFields, RedactedKind, retainedFromOf, StripeKind, StripeThing } from "./records";
 import { Redaction, redactionOf } from "./redaction";
 import { canonicalJson } from "../../audit/chain";
 
@@ -18,9 +18,6 @@ export interface StripeWriter {
   disputes(charge: StripeThing, ctx: TaskContext): AsyncIterable<StripeThing>;
 }
 
-/** Why an old dispute's evidence stays: said on the request's residual records and its certificate. */
-export const DISPUTE_RESIDUE_REASON =
-  "a dispute's evidence cannot be changed through Stripe's API once it was submitted to the bank, and Stripe's redaction jobs do not take disputes: ask Stripe support to redact it";
 
 /** One set of PAYMENTS records left holding personal data, as ErasureOutcome.residual reports it. */
 export const residualOf = (kind: StripeKind, count: number, fields: Iterable<string>, reason: string): ResidualRecords => ({ category: "PAYMENTS", type: kind, count, fields: [...fields].sort(), reason });

@@ -66,6 +66,10 @@ function card(o: StripeThing): Record<string, unknown> {
   return { brand: c.brand ?? null, last4: c.last4 ?? null, exp_month: c.exp_month ?? null, exp_year: c.exp_year ?? null };
 }
 
+/** Why an old dispute's evidence stays: said on the plan, the request's residual records and its certificate. */
+export const DISPUTE_RESIDUE_REASON =
+  "a dispute's evidence cannot be changed through Stripe's API once it was submitted to the bank, and Stripe's redaction jobs do not take disputes: ask Stripe support to redact it";
+
 /** What Stripe shows in place of a redacted value. */
 export const REDACTED = "[redacted]";
 
@@ -154,5 +158,7 @@ export function toRecord(kind: StripeKind, o: StripeThing, customerId?: string):
   const tie = kind === "customer" ? { anchor: true } : customerId ? { keptWith: customerId, ...(kind === "subscription" ? { inseparable: true } : {}) } : {};
   const recordedAt = createdAt(o);
   const retainedFrom = retainedFromOf(kind, o);
-  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt, ...(retainedFrom && retainedFrom.getTime() !== recordedAt?.getTime() ? { retainedFrom } : {}), ...tie };
+  // A dispute's evidence is never changed (eraseDispute): one that still names the buyer stays, residual, when not kept.
+  const stays = kind === "dispute" && personalFields(kind, o).length ? { residualOnErasure: DISPUTE_RESIDUE_REASON } : {};
+  return { category: "PAYMENTS", type: kind, id: o.id, data, recordedAt, ...(retainedFrom && retainedFrom.getTime() !== recordedAt?.getTime() ? { retainedFrom } : {}), ...tie, ...stays };
 }
