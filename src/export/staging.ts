@@ -76,10 +76,19 @@ export async function openBatch(key: Buffer, position: BatchPosition, sealed: Bu
   return packed.length <= IN_PLACE_PACKED ? zlib.inflateRawSync(packed) : inflate(packed);
 }
 
-/** The export's JSON Lines form of a record: exactly what the archive's data file carries. */
+/** U+2028 and U+2029, which JSON leaves raw in a string and many line readers take for line breaks. */
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+
+/**
+ * The export's JSON Lines form of a record: exactly what the archive's data file carries. A line
+ * separator or paragraph separator in a value is written as its JSON escape (the same string to any
+ * JSON parser): raw, Python's str.splitlines() and other Unicode-aware line readers cut the record in
+ * two there, and a JSON Lines reader must find one record per line.
+ */
 export function recordLine(connector: string, r: SubjectRecord): string {
   const at = r.recordedAt instanceof Date && !Number.isNaN(r.recordedAt.getTime()) ? r.recordedAt.toISOString() : null;
-  return `${JSON.stringify({ connector, type: String(r.type), id: String(r.id), recordedAt: at, data: r.data ?? {} })}\n`;
+  const json = JSON.stringify({ connector, type: String(r.type), id: String(r.id), recordedAt: at, data: r.data ?? {} });
+  return `${json.replace(LINE_SEPARATORS, (c) => (c === "\u2028" ? "\\u2028" : "\\u2029"))}\n`;
 }
 
 /** Who is staging: the batches' owner. */

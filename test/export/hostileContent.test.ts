@@ -22,6 +22,8 @@ const HOSTILE = {
   /** Already behind an apostrophe in the system: the CSV must still give it back exactly. */
   deviceName: "'=1+1",
   subject: `</td></tr></table><a href="javascript:document.title='pwned3'">click</a> &amp; &#60;b&#62;`,
+  /** Line and paragraph separators: JSON leaves them raw, and Unicode-aware line readers break lines there. */
+  browser: "Firefox\u2028on a kiosk\u2029(shared)",
 };
 /** Above JSON_ARRAY_MAX_RECORDS: the auth log goes through the JSON Lines path and its CSV through the transcoder thread. */
 const AUTH_EVENTS = 10_050;
@@ -54,6 +56,10 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
     await log.query(
       `UPDATE ${DEFAULT_SQL_TABLE} SET ${FIELD_COLUMNS.device} = ? WHERE ${USER_COLUMN} = 'usr_00000' AND ${KEY_COLUMN} = (SELECT MAX(${KEY_COLUMN}) FROM ${DEFAULT_SQL_TABLE} WHERE ${USER_COLUMN} = 'usr_00000')`,
       [HOSTILE.device],
+    );
+    await log.query(
+      `UPDATE ${DEFAULT_SQL_TABLE} SET ${FIELD_COLUMNS.browser} = ? WHERE ${USER_COLUMN} = 'usr_00000' AND ${KEY_COLUMN} = (SELECT MIN(${KEY_COLUMN}) FROM ${DEFAULT_SQL_TABLE} WHERE ${USER_COLUMN} = 'usr_00000')`,
+      [HOSTILE.browser],
     );
     await log.destroy();
     const zendeskUser = ws.zendesk.store.state.users.find((u) => u.email === ADA)!;
@@ -92,6 +98,22 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
       const events = (await zip.text("data/auth_logs.jsonl")).split("\n").filter(Boolean).map((l) => JSON.parse(l));
       expect(events).to.have.length(AUTH_EVENTS);
       expect(events.filter((e) => e.data.device === HOSTILE.device)).to.have.length(1);
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("writes one record per line of JSON Lines for any line reader: a line separator in a value is escaped, and reads back exactly", async () => {
+    const zip = ZipReader.open(zipFile);
+    try {
+      const text = await zip.text("data/auth_logs.jsonl");
+      expect(text.includes("\u2028"), "a raw U+2028").to.equal(false);
+      expect(text.includes("\u2029"), "a raw U+2029").to.equal(false);
+      // As Python's str.splitlines() reads it: every line one whole record.
+      const lines = text.split(/\r\n|[\n\r\u000b\u000c\u001c\u001d\u001e\u0085\u2028\u2029]/).filter(Boolean);
+      expect(lines).to.have.length(AUTH_EVENTS);
+      const events = lines.map((l) => JSON.parse(l) as { data: Record<string, unknown> });
+      expect(events.filter((e) => e.data.browser === HOSTILE.browser)).to.have.length(1);
     } finally {
       zip.close();
     }
