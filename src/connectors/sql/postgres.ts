@@ -1,4 +1,5 @@
 import { types } from "pg";
+import { dateOf } from "../recordedAt";
 
 /**
  * What PostgreSQL needs that SQLite and MySQL do not: numbered parameters, its own null-safe equality,
@@ -49,9 +50,7 @@ export const POSTGRES_TYPE_PARSERS = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     const standard = types.getTypeParser(oid, format as "text");
     if (!ZONELESS.has(oid) || format === "binary") return standard;
-    return (value: string) => {
-      const ms = Date.parse(`${value.replace(" ", "T")}Z`);
-      return Number.isNaN(ms) ? standard(value) : new Date(ms);
-    };
+    // The connectors' one reading of a date without a zone (recordedAt.ts): UTC.
+    return (value: string) => dateOf(value) ?? standard(value);
   }) as typeof types.getTypeParser,
 };
