@@ -49,6 +49,13 @@ const provenIdentity = (identity: { verified?: unknown; verification_method?: un
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
 
+/**
+ * A thread the subject requested that another customer wrote on: erase redacts only the subject's own
+ * comments on it and leaves the rest for that person (residual), and collect marks what stays so the
+ * deletion plan foresees it. One rule for both, so the plan and the erasure cannot part.
+ */
+const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role === "requester" && othersOnThread > 0;
+
 const RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
 
@@ -357,7 +364,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const comments: WireComment[] = [];
         for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, onThread)) comments.push(c);
         others[role].count += onThread.count;
-        const shared = role === "requester" && onThread.count > 0;
+        const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
         yield staying(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
@@ -449,7 +456,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const others = { count: 0 };
         const theirs: WireComment[] = [];
         for await (const c of commentsOf(ticket, role, user.id, "erase", ctx, others)) theirs.push(c);
-        if (role === "requester" && !others.count) {
+        if (role === "requester" && !sharedThread(role, others.count)) {
           // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
           const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1);
           await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
