@@ -31,6 +31,8 @@ export const AWKWARD = [
 
 /** Text a spreadsheet program runs as a formula when a CSV cell starts with it (OWASP's CSV injection list). */
 export const FORMULA_START = /^[=+\-@\t\r]/;
+/** A CSV cell read back as manifest.csvFormulaGuard (and the README, for breach rosters) says: one apostrophe off a guarded cell. */
+export const readCsvCell = (cell: string) => (/^'+[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 /** A JSON value as the export's CSV holds it: empty for null, text a spreadsheet would run (after any apostrophes) behind one more apostrophe (manifest.csvFormulaGuard). */
 export const asCsvCell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "string" && /^'*[=+\-@\t\r]/.test(v) ? `'${v}` : String(v));
 

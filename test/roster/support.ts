@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { parse } from "csv-parse/sync";
+import { readCsvCell } from "../export/support";
 import type { TestService } from "../support/harness";
 
 export const ROSTER_FIELDS = `id status complete people withoutEmail attempts lastError fileAvailable fileExpiresAt connectors reason caseReference
@@ -42,7 +43,7 @@ export async function downloadRoster(t: TestService, id: string): Promise<{ text
   expect([...bytes.subarray(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
   const text = bytes.subarray(3).toString("utf8");
   // A cell a spreadsheet would run as a formula is written behind an apostrophe (README): read back as the README says.
-  const lines = parse(text, { columns: true, cast: (value) => (/^'+[=+\-@\t\r]/.test(value) ? value.slice(1) : value) }) as RosterLine[];
+  const lines = parse(text, { columns: true, cast: readCsvCell }) as RosterLine[];
   return { text, lines };
 }
 
