@@ -20,7 +20,7 @@ import { createDataSource, migrate, openDataSource } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
-import { GRAPHQL_PATH, graphqlEndpoint, isGraphqlPath, sendNotFound, sendTransportError } from "./graphql/httpHandler";
+import { answerClientError, GRAPHQL_PATH, graphqlEndpoint, isGraphqlPath, sendNotFound, sendTransportError } from "./graphql/httpHandler";
 import { RateLimiter } from "./graphql/rateLimit";
 import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
@@ -278,6 +278,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const scheme = tls ? "https" : "http";
   // An https.Server is an http.Server with TLS underneath: the same requests, the same drain.
   const httpServer = (tls ? https.createServer(tls, route) : http.createServer(route)) as http.Server;
+  httpServer.on("clientError", answerClientError);
   const production = config.NODE_ENV === "production";
   const limits = apiLimits();
   const apollo = new ApolloServer<GraphQLContext>({

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { connect } from "node:net";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase } from "./support/databases";
 import { SUBMIT, submit, submitVerified, TestService } from "./support/harness";
@@ -241,6 +242,32 @@ describeEachDatabase("input validation and errors", (db) => {
       expect(body.errors[0].extensions.code).to.equal("BAD_USER_INPUT");
       expect(body.errors[0].message).to.match(/larger than the limit of 102400 bytes/);
     });
+  });
+
+  it("answers a URL or headers over Node's header limit, and a request that is not HTTP, with JSON and a code", async () => {
+    await untouched(async () => {
+      // A long operation sent in a GET's query string, the way the fuzz found it: Node's parser refuses it before any route.
+      const query = `mutation { submitRequest(input: { type: ACCESS, subject: { email: "${"a".repeat(20_000)}@example.com" } }) { id } }`;
+      const long = await fetch(`${t.url}?${new URLSearchParams({ query })}`, { headers: { authorization: `Bearer ${t.tokens[Role.ADMIN]}`, "apollo-require-preflight": "1" } });
+      expect(long.status).to.equal(431);
+      expect(long.headers.get("content-type")).to.equal("application/json; charset=utf-8");
+      const body = (await long.json()) as any;
+      expect(body.errors[0].extensions.code).to.equal("BAD_USER_INPUT");
+      expect(body.errors[0].message).to.match(/POST body/);
+      expect(JSON.stringify(body)).not.to.include("aaaa");
+    });
+    const { hostname, port } = new URL(t.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write("GARBAGE /graphql?secret=hunter22 HTTP/9\r\n\r\n"));
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(raw).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    const answer = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4));
+    expect(answer.errors[0].extensions.code).to.equal("BAD_USER_INPUT");
+    expect(raw).not.to.include("hunter22");
   });
 
   it("masks an internal failure: no SQL, no stack, an errorId to quote", async () => {

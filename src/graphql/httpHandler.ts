@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { ApolloServer, BaseContext } from "@apollo/server";
 import { HeaderMap } from "@apollo/server";
 import bodyParser from "body-parser";
@@ -59,6 +60,32 @@ export function sendTransportError(res: ServerResponse, error: unknown, bodyLimi
     return;
   }
   sendJson(res, status, { errors: [{ message, extensions: { code: status < 500 ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR" } }] });
+}
+
+/** Node's parser refusals, by error code: the status and what the caller should do instead. */
+const PARSER_REFUSALS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "The request line and headers together are larger than this server reads (16 KiB); send a long GraphQL operation in a POST body, not in the URL"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "The request was not received in time; send it again"],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, "A chunk extension of the request body is too large"],
+};
+
+/**
+ * A request Node's HTTP parser refused before any route saw it (a URL or headers over the header size
+ * limit, a malformed request line, a timeout): answered in the same JSON shape with a code as every other
+ * refusal, where Node's own default writes a bare status line with no body. Nothing of the request is
+ * repeated. Attach as the server's `clientError` listener.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = PARSER_REFUSALS[error.code ?? ""] ?? [400, "The request is not valid HTTP/1.1 and could not be read"];
+  const body = JSON.stringify({ errors: [{ message, extensions: { code: "BAD_USER_INPUT" } }] });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Paths this service does not serve: a JSON answer with a code (Express's own page repeats the path). */
