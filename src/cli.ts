@@ -247,8 +247,13 @@ function describeFailure(error: unknown): { message: string; exitCode: number } 
     return { message: error.message, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }
   const err = error as NodeJS.ErrnoException;
-  if (err?.code === "ECONNREFUSED" || err?.code === "ER_ACCESS_DENIED_ERROR" || err?.code === "ER_BAD_DB_ERROR") {
+  // Only MySQL answers these; a connection refused elsewhere (S3, KMS, a connector) is named by its address below.
+  if (err?.code === "ER_ACCESS_DENIED_ERROR" || err?.code === "ER_BAD_DB_ERROR") {
     return { message: `cannot reach the database (${err.code}): check DATABASE_URL`, exitCode: EXIT.FAILED };
+  }
+  const at = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if ((at?.code === "ECONNREFUSED" || at?.code === "ETIMEDOUT") && at.address) {
+    return { message: `cannot connect to ${at.address}${at.port ? `:${at.port}` : ""} (${at.code})`, exitCode: EXIT.FAILED };
   }
   if (err?.code === "EADDRINUSE") return { message: `the port is already in use (${err.message}); set PORT`, exitCode: EXIT.FAILED };
   return { message: err?.message ?? String(error), exitCode: EXIT.FAILED };

@@ -42,6 +42,7 @@ import { auditTools } from "./audit/tools";
 import { exportDownloadHandler, rosterDownloadHandler } from "./export/download";
 import { RosterRunner } from "./roster/rosterRunner";
 import { LINK_KINDS } from "./export/links";
+import { checkStorage } from "./export/storage";
 
 export interface StartOptions {
   config: Config;
@@ -157,6 +158,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
+  await checkStorage(config);
   const connectors = await buildRegistry(config, options.connectors, logger);
   let ds: DataSource | undefined;
   try {
