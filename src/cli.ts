@@ -142,15 +142,24 @@ function program(): Command {
     .description("apply pending database migrations and exit")
     .option("--check", "only report whether migrations are pending (exit 1 if any)")
     .action(async (opts: { check?: boolean }) => {
-      const { createDataSource, migrate, openDataSource } = require("./db/dataSource") as typeof import("./db/dataSource");
+      const { createDataSource, migrate, openDataSource, pendingMigrations } = require("./db/dataSource") as typeof import("./db/dataSource");
       const settings = config();
+      // --check only reads: opening an SQLite file that is not there would create it (and its folder),
+      // and a mistyped path would then read as a database waiting for its migrations.
+      if (opts.check && settings.database.kind === "sqlite" && !require("node:fs").existsSync(settings.database.file)) {
+        process.stderr.write(`dsr: there is no database at ${settings.database.file} yet (\`dsr migrate\` creates it)\n`);
+        process.stdout.write("migrations are pending\n");
+        process.exitCode = EXIT.FAILED;
+        return;
+      }
       const ds = createDataSource(settings);
       await openDataSource(ds, settings);
       try {
         if (opts.check) {
-          const pending = await ds.showMigrations();
-          process.stdout.write(pending ? "migrations are pending\n" : "schema is up to date\n");
-          if (pending) process.exitCode = EXIT.FAILED;
+          const pending = await pendingMigrations(ds);
+          process.stdout.write(pending.length ? "migrations are pending\n" : "schema is up to date\n");
+          if (pending.length) process.stderr.write(`pending: ${pending.join(", ")}\n`);
+          if (pending.length) process.exitCode = EXIT.FAILED;
           return;
         }
         const applied = await migrate(ds);

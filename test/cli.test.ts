@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
+import mysql from "mysql2/promise";
 import { MIGRATIONS } from "../src/migrations";
 import { listeningPort } from "./support/listening";
 import { createMariadbDatabase, MYSQL_URL, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
@@ -231,6 +232,9 @@ describe("dsr (command line)", function () {
       const pending = await dsr(["migrate", "--check"]);
       expect(pending.code).to.equal(1);
       expect(pending.stdout).to.equal("migrations are pending\n");
+      // Only a report: no data folder, no database file (a mistyped path would otherwise become an empty database).
+      expect(fs.existsSync(dataDir)).to.equal(false);
+      expect(pending.stderr).to.equal(`dsr: there is no database at ${path.join(dataDir, "dsr.sqlite")} yet (\`dsr migrate\` creates it)\n`);
       expect((await dsrOk(["migrate"])).stdout).to.equal(APPLIED);
       const upToDate = await dsr(["migrate", "--check"]);
       expect(upToDate.code).to.equal(0);
@@ -258,6 +262,10 @@ describe("dsr (command line)", function () {
       const pending = await dsr(["migrate", "--check"], env);
       expect(pending.code).to.equal(1);
       expect(pending.stdout).to.equal("migrations are pending\n");
+      // --check wrote nothing, not even TypeORM's migrations table.
+      const tables = await mysql.createConnection({ uri: db!.url }).then(async (c) => (await c.query("SHOW TABLES").finally(() => c.end()))[0] as unknown[]);
+      expect(tables).to.deep.equal([]);
+      expect(pending.stderr).to.equal(`pending: ${MIGRATIONS.map((m) => m.name).join(", ")}\n`);
       expect((await dsrOk(["migrate"], env)).stdout).to.equal(APPLIED);
       expect((await dsrOk(["migrate"], env)).stdout).to.equal("schema is up to date\n");
       const check = await dsr(["migrate", "--check"], env);

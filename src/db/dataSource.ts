@@ -93,6 +93,20 @@ export function isMysql(ds: DataSource): boolean {
  * Applies pending migrations. On MySQL a named lock makes concurrent starts of several processes take
  * turns, so only one of them changes the schema. Returns the names of the migrations it applied.
  */
+/**
+ * The migrations this database has not applied, by name, found by reading only: a database without the
+ * migrations table has applied none (TypeORM's showMigrations creates the table to answer).
+ */
+export async function pendingMigrations(ds: DataSource): Promise<string[]> {
+  const names = ds.migrations.map((m) => m.name ?? m.constructor.name);
+  const table = isMysql(ds)
+    ? await ds.query(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'migrations'`)
+    : await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`);
+  if (table.length === 0) return names;
+  const applied = new Set((await ds.query(`SELECT name FROM migrations`)).map((r: { name: string }) => r.name));
+  return names.filter((name) => !applied.has(name));
+}
+
 export async function migrate(ds: DataSource): Promise<string[]> {
   if (!isMysql(ds)) return (await exclusive(ds, () => ds.runMigrations({ transaction: "each" }))).map((m) => m.name);
   const runner = ds.createQueryRunner();
