@@ -16,7 +16,7 @@ import { Clock, systemClock } from "./clock";
 import { Config, ConfigError } from "./config/env";
 import { resolveSecret } from "./config/secrets";
 import { listenerTls } from "./config/transport";
-import { createDataSource, migrate, openDataSource } from "./db/dataSource";
+import { createDataSource, migrate, openDataSource, pendingMigrations } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
@@ -135,7 +135,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   if (config.DSR_MIGRATE_ON_START) {
     const applied = await migrate(ds);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");
-  } else if (await ds.showMigrations()) {
+  } else if ((await pendingMigrations(ds)).length > 0) {
     await ds.destroy();
     throw new Error("the database schema is behind this version: run `dsr migrate` (or set DSR_MIGRATE_ON_START=true)");
   }
