@@ -333,6 +333,19 @@ describe("dsr (command line)", function () {
       expect(result.stdout).to.equal("");
     });
 
+    it("exits 2 and creates nothing when --name would take more than its one line of `token list` (a forged row)", async () => {
+      await createToken("AUDITOR", "auditor");
+      const forged = "ops\n00000000-0000-4000-8000-000000000000  ADMIN            dsr_AAAAAAAA…  active  bootstrap admin";
+      for (const name of [forged, "ops\rrevoked", "ops\u2028admin", "ops\u202Enimda"]) {
+        const result = await dsr(["token", "create", "--role", "ADMIN", "--name", name]);
+        expect(result.code, JSON.stringify(name)).to.equal(2);
+        expect(result.stdout).to.equal("");
+        expect(lines(result.stderr)).to.deep.equal(["dsr: name may not contain invisible characters (control characters, zero-width characters, text-direction marks such as U+202E) or broken characters; letters of any script are fine"]);
+      }
+      expect((await listTokens()).map((t) => t.name)).to.deep.equal(["auditor"]);
+      expect(lines((await dsrOk(["token", "list"])).stdout)).to.have.length(1);
+    });
+
     it("exits 2 and creates nothing when --role is not a role", async () => {
       const result = await dsr(["token", "create", "--role", "NOPE", "--name", "mallory"]);
       expect(result.code).to.equal(2);
