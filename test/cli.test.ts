@@ -412,6 +412,19 @@ describe("dsr (command line)", function () {
       expect(fs.existsSync(path.join(dataDir, "sample")), "no second set of stand-ins was seeded").to.equal(false);
     });
 
+    it("exits 78 naming DATABASE_URL, without its password, when the URL cannot be read (a port that is not a number, a # in the password)", async () => {
+      for (const url of ["mysql://dsr:Hunter2pw@127.0.0.1:notaport/dsr", "mysql://dsr:Hunter2#pw@127.0.0.1:3306/dsr"]) {
+        const result = await dsr(["serve"], { DATABASE_URL: url });
+        expect(result.code, result.stderr).to.equal(78);
+        expect(lines(result.stderr)).to.deep.equal([
+          "dsr: invalid configuration:",
+          "  - DATABASE_URL cannot be read as a URL: check that the port is a number, and that the user name and password are percent-encoded (an @, :, /, ? or # in them written %40, %3A, %2F, %3F, %23)",
+        ]);
+        expect(result.stderr).to.not.include("Hunter2");
+        expect(fs.existsSync(dataDir)).to.equal(false);
+      }
+    });
+
     it("exits 78 naming every bad setting, and touches nothing, when the configuration is invalid", async () => {
       const result = await dsr(["serve"], { PORT: "abc", DSR_LOG_LEVEL: "loud" });
       expect(result.code).to.equal(78);

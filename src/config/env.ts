@@ -526,7 +526,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     if (problem) problems.push(problem);
   }
   problems.push(...listenerTlsProblems(env.DSR_TLS_CERT_FILE, env.DSR_TLS_KEY_FILE));
-  const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must")) ? env.DATABASE_URL : undefined;
+  if (env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && !URL.canParse(env.DATABASE_URL)) {
+    // The pattern above passes it, but every later reader (mysql2 included) would fail on it with "Invalid URL".
+    problems.push(
+      "DATABASE_URL cannot be read as a URL: check that the port is a number, and that the user name and password are percent-encoded (an @, :, /, ? or # in them written %40, %3A, %2F, %3F, %23)",
+    );
+  }
+  const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must") && !p.startsWith("DATABASE_URL cannot")) ? env.DATABASE_URL : undefined;
   const tls = mysqlUrl === undefined ? undefined : mysqlTls(mysqlUrl, plain);
   problems.push(...(tls?.problems ?? []));
   // Only between two valid values: a bad one has its own message.
