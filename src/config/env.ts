@@ -371,7 +371,7 @@ export class Env {
   @Max(365)
   DSR_ROSTER_RETENTION_DAYS = 30;
 
-  /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR. */
+  /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR; required in production. */
   @IsOptional()
   @IsString()
   DSR_AUDIT_SIGNING_KEY?: string;
@@ -608,6 +608,13 @@ function auditKeyProblems(env: Env): string[] {
     } catch (error) {
       return [...problems, `DSR_AUDIT_SIGNING_KEY_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`];
     }
+  }
+  if (pem === undefined && env.NODE_ENV === "production") {
+    // A key generated into one process's data folder differs between hosts and is lost with the folder:
+    // the next process could not extend the checkpoints, and every verification would call them altered.
+    problems.push(
+      "DSR_AUDIT_SIGNING_KEY or DSR_AUDIT_SIGNING_KEY_FILE is required in production: every serve and worker process must sign audit checkpoints with one key that outlives its data folder (openssl genpkey -algorithm ed25519)",
+    );
   }
   if (pem === undefined) return problems;
   const name = env.DSR_AUDIT_SIGNING_KEY_FILE === undefined ? "DSR_AUDIT_SIGNING_KEY" : "DSR_AUDIT_SIGNING_KEY_FILE";
