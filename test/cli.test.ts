@@ -425,6 +425,22 @@ describe("dsr (command line)", function () {
       }
     });
 
+    it("stops with the reason, not a hang at full CPU, when DSR_DATA_DIR cannot be created", async function () {
+      // The kernel answers ENOENT to a new folder in /proc, on which Node's recursive mkdir loops for ever.
+      if (!fs.existsSync("/proc/self")) this.skip();
+      for (const [folder, reason] of [
+        ["/proc/dsr-no-such-folder", "cannot create the folder /proc/dsr-no-such-folder (ENOENT)"],
+        [path.join(work, "file", "data"), `cannot create the folder ${path.join(work, "file", "data")}: ${path.join(work, "file")} is a file, not a folder`],
+      ]) {
+        fs.writeFileSync(path.join(work, "file"), "");
+        const started = Date.now();
+        const result = await dsr(["serve"], { DSR_DATA_DIR: folder, DSR_SAMPLE_WORKSPACE: "false", PORT: "0" }, 15_000);
+        expect(result.code, result.stderr).to.equal(1);
+        expect(lines(result.stderr)).to.deep.equal([`dsr: ${reason}`]);
+        expect(Date.now() - started).to.be.below(10_000);
+      }
+    });
+
     it("exits 78 naming every bad setting, and touches nothing, when the configuration is invalid", async () => {
       const result = await dsr(["serve"], { PORT: "abc", DSR_LOG_LEVEL: "loud" });
       expect(result.code).to.equal(78);

@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
@@ -7,6 +6,7 @@ import { MIGRATIONS } from "../migrations";
 import { mysqlSocket, mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
+import { makeFolder } from "../folders";
 
 /** TypeORM options for the configured database. synchronize is off: migrations own the schema. */
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
@@ -35,7 +35,7 @@ export function dataSourceOptions(config: Pick<Config, "database">): DataSourceO
 /** The service's DataSource. On SQLite its one connection is owned by the statement queue (connectionQueue.ts). */
 export function createDataSource(config: Pick<Config, "database">): DataSource {
   if (config.database.kind !== "sqlite") return new DataSource(dataSourceOptions(config));
-  fs.mkdirSync(path.dirname(config.database.file), { recursive: true });
+  makeFolder(path.dirname(config.database.file));
   const ds = new DataSource(dataSourceOptions(config));
   queueSqliteConnection(ds);
   return ds;
