@@ -209,7 +209,7 @@ function program(): Command {
 
   addCertificateCommands(cli, (message, exitCode) => new CliFailure(message, exitCode));
   registerExportCommands(cli, EXIT, openDatabase);
-  registerAuditCommands(cli, EXIT, openDatabase, (message, code) => new CliFailure(message, code));
+  registerAuditCommands(cli, EXIT, (settings) => server().openDatabase(settings, logger("warn"), { existing: true }), (message, code) => new CliFailure(message, code));
 
   cli
     .command("schema")

@@ -132,7 +132,9 @@ describe("audit checkpoints in S3: a bucket that cannot be used, at start", () =
 
   it("starts and verifies when the bucket is there", async function () {
     this.timeout(60_000);
-    const run = await dsr(["audit", "verify"], env({}));
+    const cwd = tempDir();
+    expect((await dsr(["migrate"], env({}), cwd)).code).to.equal(0);
+    const run = await dsr(["audit", "verify"], env({}), cwd);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/^The audit trail is intact/);
   });

@@ -242,6 +242,23 @@ describe("dsr (command line)", function () {
     });
   });
 
+  describe("dsr audit [sqlite]", () => {
+    it("refuses to verify where there is no installation (exit 78), instead of creating one and calling its trail intact", async () => {
+      for (const command of [["audit", "verify"], ["audit", "checkpoint"]]) {
+        const result = await dsr(command);
+        expect(result.code, result.stdout + result.stderr).to.equal(78);
+        expect(result.stdout).to.equal("");
+        expect(lines(result.stderr)).to.deep.equal([
+          "dsr: invalid configuration:",
+          `  - there is no database at ${path.join(dataDir, "dsr.sqlite")}: run the command with the service's DSR_DATA_DIR or DATABASE_URL`,
+        ]);
+        expect(fs.existsSync(dataDir), "no database, no signing key").to.equal(false);
+      }
+      await dsrOk(["migrate"]);
+      expect((await dsrOk(["audit", "verify"])).stdout).to.match(/^The audit trail is intact/);
+    });
+  });
+
   describe("dsr [mariadb]", () => {
     let db: TestDatabase | undefined;
     before(async function () {
