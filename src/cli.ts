@@ -31,9 +31,13 @@ class CliFailure extends Error {
   }
 }
 
-/** Runs `work` with the token store's functions and the configured database, closed afterwards. */
-async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds: DataSource) => Promise<T>): Promise<T> {
-  const ds = await openDatabase(config());
+/**
+ * Runs `work` with the token store's functions and the configured database, closed afterwards. Listing
+ * and revoking read an installation (`existing`): where there is none they say so rather than create an
+ * empty one and answer "no tokens yet" or "does not exist" about it.
+ */
+async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds: DataSource) => Promise<T>, existing = true): Promise<T> {
+  const ds = await server().openDatabase(config(), logger("warn"), { existing });
   try {
     return await work(require("./auth/tokens") as typeof import("./auth/tokens"), ds);
   } finally {
@@ -176,7 +180,7 @@ function program(): Command {
     .addOption(new Option("--role <role>", "what the token may do").choices(Object.values(Role)).makeOptionMandatory())
     .requiredOption("--name <name>", "who or what holds it")
     .action(async (opts: { role: Role; name: string }) => {
-      const created = await tokenCommand((tokens, ds) => tokens.createToken(ds, systemClock(), cliActor(), { name: opts.name, role: opts.role }));
+      const created = await tokenCommand((tokens, ds) => tokens.createToken(ds, systemClock(), cliActor(), { name: opts.name, role: opts.role }), false);
       process.stderr.write(`created ${created.row.role} token ${created.row.id} (${created.row.name}); it is shown only now:\n`);
       process.stdout.write(`${created.token}\n`);
     });
