@@ -25,7 +25,7 @@ describeEachDatabase("SignedVerification migration on an installation in use", (
     // The installation as the previous version left it: no signature column, a plain mark on checkpoint 1.
     await t.ds.undoLastMigration({ transaction: "none" });
     await t.ds.query(`UPDATE audit_checkpoints SET verifiedAt = ? WHERE number = 1`, [t.ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z")]);
-    expect(await migrate(t.ds)).to.deep.equal(["SignedVerification1765900000000"]);
+    expect(await migrate(t.ds)).to.deep.equal(["SignedVerification1766000000000"]);
 
     const first = (await t.ok(VERIFY, {}, Role.AUDITOR)).verifyAuditTrail;
     expect(first).to.deep.include({ ok: true, full: true, fromCheckpoint: null, latestCheckpoint: 1, problems: [] });

@@ -7,8 +7,8 @@ import { str } from "./columns";
  * write the database cannot choose where verifications start. Marks written before carry no signature
  * and are cleared: the first verification after the upgrade checks everything.
  */
-export class SignedVerification1765900000000 implements MigrationInterface {
-  name = "SignedVerification1765900000000";
+export class SignedVerification1766000000000 implements MigrationInterface {
+  name = "SignedVerification1766000000000";
 
   async up(q: QueryRunner): Promise<void> {
     await q.addColumn("audit_checkpoints", new TableColumn(str("verifiedSignature", 128, true)));
