@@ -4,6 +4,7 @@ import { errorMarker, morePagesMarker } from "../../src/connectors/http/httpConn
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
+import { ACCOUNT_RECORDS_REMAIN } from "../../src/connectors/http/httpConnector";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
@@ -421,6 +422,31 @@ describe("declarative HTTP connector", () => {
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
       expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address, i.amount])).to.deep.equal([[null, null, 100], [null, null, 200], [null, null, 300], [null, null, 5]]);
       await connector.close();
+    });
+
+    it("deletes the account last, and never while records under it are still there (kept, or access only), which would hide them", async () => {
+      const all = { categories: ["SUPPORT", "PAYMENTS", "ACCOUNT"] };
+      // Notes without erase (access only): they stay, so the account stays, named residual with why.
+      const accessOnlyNotes = restConfig(standIn);
+      delete accessOnlyNotes.resources[0].erase;
+      const partly = createHttpConnector(accessOnlyNotes, ENV);
+      const outcome = await partly.erase!(ADA, all, testContext());
+      expect(outcome).to.deep.equal({
+        erased: 3,
+        erasedIn: { PAYMENTS: 3 },
+        redacted: 3,
+        redactedIn: { PAYMENTS: 3 },
+        residual: [{ category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN }],
+      });
+      expect(standIn.users.some((u) => u.id === 1)).to.equal(true);
+      expect((await collectAll(partly, ADA)).map((r) => r.type)).to.deep.equal(["note", "note", "note", "note", "note", "account"]);
+      await partly.close();
+      // With erase: the notes go, then the account; Grace's stays.
+      const whole = createHttpConnector(restConfig(standIn), ENV);
+      expect(await whole.erase!(ADA, all, testContext())).to.deep.equal({ erased: 6, erasedIn: { SUPPORT: 5, ACCOUNT: 1 } });
+      expect(standIn.users.map((u) => u.id)).to.deep.equal([2, 3, 4]);
+      expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.path).slice(-1)).to.deep.equal(["/api/users/1"]);
+      await whole.close();
     });
 
     it("keeps records recorded at or after keepRecordedSince and reports them kept, and sends one idempotency key per record", async () => {

@@ -459,7 +459,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           let left = accountResidue(account, stays);
           // Deleted, the account hides what is still under it from every later look (the search no longer
           // finds it, so the check after erasing would see nothing): only once what was erased is gone.
-          if (!left) for (const r of c.resources) if (r.erase && instruction.categories.includes(r.category) && (await holdsAny(r, subject, ctx))) left = ACCOUNT_RECORDS_REMAIN;
+          // Records of a resource without erase (access only) are still there too, and would be hidden the same way.
+          if (!left) for (const r of c.resources) if (!left && instruction.categories.includes(r.category) && (await holdsAny(r, subject, ctx))) left = ACCOUNT_RECORDS_REMAIN;
           if (left) accountsLeft.set(left, (accountsLeft.get(left) ?? 0) + 1);
           else {
             const url = urlOf(fill(name, account.erase!.path, { subject }));
@@ -495,8 +496,8 @@ export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the
 /** Why a deletion leaves the account in place while records under it stay. */
 export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it stays while they do";
 
-/** Why a deletion leaves the account in place when records under it were to go and are still there. */
-export const ACCOUNT_RECORDS_REMAIN = "records under the account were still there after erasing them, and deleting the account would hide them from every later check, so it stays until they are gone";
+/** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
+export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
 
 /** The subject's account as collect yields it: the fields the person receives, planned residual when nothing can erase it. */
 function accountRecord(account: HttpAccountConfig, id: string, item: Record<string, unknown>): SubjectRecord {
