@@ -494,7 +494,7 @@ const ACCOUNT_TYPE = "account";
 /** Why a deletion leaves the account in place when the configuration gives it no way to erase it. */
 export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the account itself (subject.account.erase), so it stays in the system; delete it there";
 /** Why a deletion leaves the account in place while records under it stay. */
-export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it stays while they do";
+export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; no purge deletes it: delete it in the system once they are gone";
 
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
