@@ -271,6 +271,27 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     }
   });
 
+  it("check() names an anonymised table that keeps the column referring to a row erasure deletes", async () => {
+    await seed("CASCADE");
+    const config = shopConfig();
+    // Found by user id, the identity column must be overwritten: the configuration rule already asks for null there.
+    config.tables[1].erase = { strategy: "ANONYMIZE", columns: { user_id: null, billing_name: null }, keep: ["amount_cents", "issued_at"] };
+    const unlinking = createSqlConnector(config, { url: db().url, timeoutMs: 5000 });
+    // Found by another column, keeping user_id: every anonymised invoice would still refer to her user row.
+    await query(`ALTER TABLE invoices ADD COLUMN ref VARCHAR(64)`);
+    config.tables[1] = { ...config.tables[1], identityColumn: "ref", identityKind: "external:billing", erase: { strategy: "ANONYMIZE", columns: { ref: null, billing_name: null }, keep: ["amount_cents", "issued_at"] } };
+    const keeping = createSqlConnector(config, { url: db().url, timeoutMs: 5000 });
+    try {
+      expect(await unlinking.check(testContext())).to.include({ ok: true });
+      const health = await keeping.check(testContext());
+      expect(health).to.include({ ok: false });
+      expect(health.message).to.include("table invoices is anonymised but keeps user_id, which refers to users with ON DELETE CASCADE: its anonymised rows would keep the person's users row in place; overwrite user_id with null in erase.columns");
+    } finally {
+      await unlinking.close();
+      await keeping.close();
+    }
+  });
+
   it("check() passes once every table that cascades from a configured one is configured too", async () => {
     await seed("CASCADE");
     const config = shopConfig();

@@ -209,11 +209,20 @@ export async function referredRows(
   return referred;
 }
 
+/** Whether a table's ANONYMIZE writes NULL over every referring column of a key (so an anonymised row refers to nothing). */
+const unlinks = (t: SqlTableConfig, k: ForeignKey): boolean => {
+  const erase = t.erase;
+  if (erase.strategy !== "ANONYMIZE") return false;
+  const nulled = Object.entries(erase.columns).filter(([, v]) => v === null).map(([c]) => c.toLowerCase());
+  return k.childColumns.every((c) => nulled.includes(c.toLowerCase()));
+};
+
 /**
  * What check() reports about the keys: a table the configuration does not name that an erasure would
  * set off (its rows would go, or lose their link, unreported: the erasure leaves the referred row
- * instead, every time), and a configured table erased after a table it would be set off by (its rows
- * still there when that table is erased keep the referred rows, though they were to go themselves).
+ * instead, every time); a configured table erased after a table it would be set off by (its rows
+ * still there when that table is erased keep the referred rows, though they were to go themselves);
+ * and a configured table that ANONYMIZE leaves referring (its anonymised rows keep the referred row).
  */
 export function foreignKeyProblems(d: DialectKind, eraseOrder: readonly SqlTableConfig[], keys: readonly ForeignKey[]): string[] {
   const problems: string[] = [];
@@ -223,6 +232,9 @@ export function foreignKeyProblems(d: DialectKind, eraseOrder: readonly SqlTable
       if (!child) problems.push(`table ${childName(k)} (not in the configuration) refers to ${t.table} with ${clauseOf(t, k)}: a deletion leaves the person's ${t.table} row in place while rows of it refer to that row; add ${childName(k)} to the tables`);
       else if (child !== t && eraseOrder.indexOf(child) > at) {
         problems.push(`table ${child.table} refers to ${t.table} with ${clauseOf(t, k)} but is erased after it: list it before ${t.table} in tables (tables that provide identities are erased last)`);
+      } else if (child !== t && child.erase.strategy === "ANONYMIZE" && !unlinks(child, k)) {
+        const columns = k.childColumns.join(", ");
+        problems.push(`table ${child.table} is anonymised but keeps ${columns}, which refers to ${t.table} with ${clauseOf(t, k)}: its anonymised rows would keep the person's ${t.table} row in place; overwrite ${columns} with null in erase.columns`);
       }
     }
   }
