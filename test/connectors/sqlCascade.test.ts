@@ -23,7 +23,7 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector category plannedToErase erased plannedToKeep kept residual matchesPlan differences { kind records } }
   retentionExceptions { connector category recordType recordCount holdId }
   residualRecords { connector recordType records fields reason } } }`;
-const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector category recordType records } } }`;
+const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector category recordType records } residual { category recordType records reason } } }`;
 /** Ada's invoices: one older than the 7-year tax rule (from the service's clock, 2026-03-02), two within it. */
 const OLD = "2015-01-15T00:00:00.000Z";
 const RECENT = ["2024-01-15T00:00:00.000Z", "2025-06-01T00:00:00.000Z"];
@@ -138,6 +138,7 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
       expect(deletion.residualRecords[0].reason).to.match(action === "CASCADE" ? CASCADE_REASON : SET_NULL_REASON);
       const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
       expect(deletionCertificate.kept.map((k: any) => [k.category, k.recordType, k.records])).to.deep.equal([["PAYMENTS", "invoice", 2]]);
+      expect(deletionCertificate.residual.map((r: any) => [r.category, r.recordType, r.records, r.reason])).to.deep.equal([["ACCOUNT", "user", 1, deletion.residualRecords[0].reason]]);
       // Grace untouched.
       expect(await count(`SELECT COUNT(*) AS n FROM invoices WHERE user_id = 2 AND billing_name = 'Grace Hopper'`)).to.equal(1);
       expect(await count(`SELECT COUNT(*) AS n FROM users WHERE id = 2`)).to.equal(1);
