@@ -10,6 +10,7 @@ import {
   Identities,
   IdentityKind,
   RectifyOutcome,
+  ResidualRecords,
   RosterContext,
   RosterEntry,
   specProblems,
@@ -20,6 +21,7 @@ import { normalizeIdentity } from "../../domain/identities";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
+import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
@@ -153,6 +155,23 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     return caseChecked;
   };
 
+  /**
+   * The foreign keys referring to configured tables, from the database's own catalog (foreignKeys.ts):
+   * read once per connector by the first erase, and afresh by every check() (so a key added since is
+   * seen by the next erase); again after a failure. Never per row.
+   */
+  let keysRead: Promise<ForeignKey[]> | undefined;
+  const foreignKeys = (op: Operation, fresh = false): Promise<ForeignKey[]> => {
+    if (fresh) keysRead = undefined;
+    keysRead ??= exec(op, "", foreignKeyCatalog(d, cfg.tables.map((t) => t.table)))
+      .then(({ rows }) => foreignKeysOf(d, rows, cfg.tables))
+      .catch((error: unknown) => {
+        keysRead = undefined;
+        throw error;
+      });
+    return keysRead;
+  };
+
   /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
   const refuseCaseSensitive = async (op: Operation): Promise<void> => {
     const problems = await caseProblems(op);
@@ -267,13 +286,31 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
   }
 
+  /** Of `rows` of `t`, those rows refer to through `keys` (referredRows), each added to `residual` by its reason. */
+  const stillReferred = async (t: SqlTableConfig, keys: readonly ForeignKey[], rows: readonly Record<string, unknown>[], residual: Map<string, number>) => {
+    if (!keys.length) return new Map<Record<string, unknown>, string>();
+    const referred = await referredRows(d, cfg.tables, t, keys, rows, async (statement) => (await exec("erase", t.table, statement)).rows);
+    for (const reason of referred.values()) residual.set(reason, (residual.get(reason) ?? 0) + 1);
+    return referred;
+  };
+
   /**
    * Erases one table in primary-key chunks, each its own statement and its own unit of erasure, with a
-   * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way.
+   * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way. A row that
+   * rows left in place refer to through a key its erasure would set off (`keys`, foreignKeys.ts) stays,
+   * counted in `residual` by why: the database would otherwise delete those rows too, or unlink them.
    */
-  const eraseTable = async (t: SqlTableConfig, values: IdentityMatcher, keepSince: Date | undefined, ctx: TaskContext): Promise<{ erased: number; withdrawn: boolean }> => {
+  const eraseTable = async (
+    t: SqlTableConfig,
+    values: IdentityMatcher,
+    keepSince: Date | undefined,
+    keys: readonly ForeignKey[],
+    ctx: TaskContext,
+  ): Promise<{ erased: number; withdrawn: boolean; residual: Map<string, number> }> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
-    const columns = since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : [];
+    const columns = [...(since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : []), ...keys.flatMap((k) => k.parentColumns)];
+    const guard = unreferenced(d, t, keys);
+    const residual = new Map<string, number>();
     let erased = 0;
     let kept = 0;
     let undated = 0;
@@ -289,20 +326,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return false;
       });
       if (doomed.length) {
-        const keys = doomed.map((row) => row[t.primaryKey]);
-        const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values.lookup) : anonymizeRows(d, t, t.erase.columns, keys, values.lookup);
         const ran = await ctx.eraseUnit(t.category, async () => {
+          const referred = await stillReferred(t, keys, doomed, residual);
+          const free = doomed.filter((row) => !referred.has(row));
+          if (!free.length) return 0;
+          const ids = free.map((row) => row[t.primaryKey]);
+          const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
           const { affected } = await exec("erase", t.table, statement);
+          // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
+          if (affected < free.length) await stillReferred(t, keys, free, residual);
           erased += affected;
           return affected;
         });
-        if (!ran) return { erased, withdrawn: true };
+        if (!ran) return { erased, withdrawn: true, residual };
       }
       await ctx.heartbeat();
     }
     if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
+    if (residual.size) ctx.logger.info({ connector: name, table: t.table, residual: [...residual.values()].reduce((n, c) => n + c, 0) }, "rows left in place: rows that stay refer to them through a foreign key that would act on them");
     ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
-    return { erased, withdrawn: false };
+    return { erased, withdrawn: false, residual };
   };
 
   /** Every column the configuration names in a table, so check() proves them all. */
@@ -356,6 +399,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (!problems.length) {
         try {
           problems.push(...(await caseProblems("check")));
+          problems.push(...foreignKeyProblems(d, plan.eraseOrder, await foreignKeys("check", true)));
         } catch (error) {
           return { ok: false, message: toConnectorError(error, name, "check").userMessage };
         }
@@ -395,6 +439,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
     async erase(ids, instruction, ctx) {
       const known = await knownIdentities(ids, "erase", ctx);
+      const keys = await foreignKeys("erase");
+      // Rows left in place because rows that stay refer to them: one set per table and reason.
+      const residual: ResidualRecords[] = [];
       let erased = 0;
       // Of erased, the rows anonymised: still there, holding nothing of the person's.
       let redacted = 0;
@@ -405,7 +452,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
         if (!values) continue;
-        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], setOffBy(t, keys), ctx);
+        for (const [reason, count] of done.residual) residual.push({ category: t.category, type: t.recordType, count, fields: t.exportColumns, reason });
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
         if (t.erase.strategy === "ANONYMIZE") {
@@ -414,7 +462,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         }
         if (done.withdrawn) withdrawn.add(t.category);
       }
-      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}) };
+      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(residual.length ? { residual } : {}) };
     },
 
     async rectify(ids, changes, ctx) {
