@@ -145,7 +145,7 @@ export class Request {
   @Field(() => String, { nullable: true, description: "Why the deadline was last extended." })
   extensionReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values)." })
+  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so." })
   statusReason!: string | null;
 
   @Field(() => Verification, { description: "Identity verification state." })

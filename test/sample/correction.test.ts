@@ -128,6 +128,24 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(done.statusReason).to.match(/^No connector could correct the subject's data: auth-log skipped \(.+\); payments skipped \(.+\); ticketing skipped \(.+\)$/);
   });
 
+  it("fails a correction that changed nothing because no system that corrects data holds the person, and says so", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const nobody = "nobody@example.com";
+    expect(await collectAll(accountDb, { email: nobody }), "the account database holds no one by that address").to.deep.equal([]);
+    const r = await submit(t, { type: "CORRECTION", subject: { email: nobody }, corrections: [{ field: "name", value: "Augusta Ada King" }], identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await endedRequest(t, SHOW, r.id);
+    const rectify = done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY");
+    expect(rectify.outcome).to.deep.equal({ changed: [], notHeld: ["name"] });
+    // No system changed anything: COMPLETED would say the person's data was corrected.
+    expect(done.status, done.statusReason).to.equal("FAILED");
+    expect(done.statusReason).to.match(/^Nothing was corrected: no system that corrects data holds these fields for this person\. Held by no system that corrected data: name\. Not corrected in auth-log/);
+    expect(done.auditEvents.map((e: any) => e.action)).to.include("request.failed").and.not.include("request.completed");
+    expect(await collectAll(accountDb, { email: nobody })).to.deep.equal([]);
+  });
+
   it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
