@@ -146,6 +146,27 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(await collectAll(accountDb, { email: nobody })).to.deep.equal([]);
   });
 
+  it("refuses a phone number no one can read, written where other systems' phone identity comes from, and changes none of the request's fields", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const before = await userOf(ADA);
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, { field: "phone", value: "call me maybe" }]);
+    expect(done.status).to.equal("FAILED");
+    const rectify = done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY");
+    expect(rectify.lastError).to.equal(
+      "account-db: the corrected phone is not a phone number this database can read (table users finds people by it as phone); the rectify changed nothing. Submit a correction with the person's own, valid phone, or correct it by hand",
+    );
+    expect(JSON.stringify(done)).not.to.contain("call me maybe");
+    expect(await userOf(ADA), "neither the phone nor the name was written").to.deep.equal(before);
+    // A readable phone is corrected as before (received later: the test clock stands still otherwise).
+    t.clock.advance(1000);
+    const fixed = await correctedAndEnded(t, [{ field: "phone", value: "020 7946 9999" }]);
+    expect(fixed.status, fixed.statusReason).to.equal("COMPLETED");
+    expect(await userOf(ADA)).to.include({ phone: "020 7946 9999" });
+  });
+
   it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();

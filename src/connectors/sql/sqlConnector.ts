@@ -22,6 +22,7 @@ import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementRes
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
+import { identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
@@ -237,6 +238,39 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     );
   };
 
+  /**
+   * A correction that writes a column people are found by here (identityColumns) is refused, before any
+   * row is written and not retried, when the value is not an identity of its kind (an address no request
+   * can name, a phone no one can read: the person's rows would be cut off from every later request, their
+   * erasure included), or when another person's row already holds it (Grace's address written on Ada's
+   * row makes them one person: Grace's next access request would export Ada's row, her deletion erase it).
+   * A phone is the exception to the second, as in confirmOwn: a household's shared line is not followed
+   * for either person. Only a table holding rows of the subject is checked: nothing is written elsewhere.
+   */
+  const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
+    const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
+    if (!written.length || !subject) return;
+    let holds = false;
+    for await (const rows of subjectPages("rectify", t, [], subject, ctx)) if ((holds = rows.length > 0)) break;
+    if (!holds) return;
+    for (const [column, kind] of written) {
+      const value = corrected.get(column)!;
+      const field = Object.entries(cfg.rectifiable ?? {}).find(([, target]) => target.table === t.table && target.column === column)![0];
+      const refuse = (why: string) =>
+        new ConnectorError(
+          `${name}: the corrected ${field} ${why} (table ${t.table} finds people by it as ${kind}); the rectify changed nothing. Submit a correction with the person's own, valid ${field}, or correct it by hand`,
+          `${name} rectify: corrected ${t.table}.${column} refused (${why})`,
+          false,
+        );
+      const problem = identityValueProblem(kind, value, country);
+      if (problem) throw refuse(problem);
+      if (kind === "phone") continue;
+      const wanted = identityMatcher(kind, [value], country);
+      const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS));
+      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse("is held by another person's row already");
+    }
+  };
+
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
   const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
@@ -435,6 +469,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (!group.fields.includes(change.field)) group.fields.push(change.field);
         perTable.set(t, group);
       }
+      // Every value that decides whose rows are whose is checked before any row is written.
+      for (const [t, group] of perTable) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
       for (const [t, group] of perTable) {
         const values = identitiesFor(t, known, ctx);
         let affected = 0;
