@@ -465,6 +465,17 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         }
         const t = byTable.get(target.table)!;
         const group = perTable.get(t) ?? { values: new Map<string, string>(), fields: [] };
+        // Two fields stored in one column (names for the same thing) can hold one value only: the
+        // column would keep the last, and both fields would be reported changed.
+        const other = group.values.get(target.column);
+        if (other !== undefined && other !== change.value) {
+          const first = group.fields.find((f) => cfg.rectifiable![f].column === target.column)!;
+          throw new ConnectorError(
+            `${name}: fields ${first} and ${change.field} are both stored in ${t.table}.${target.column}, and the correction gives them different values; the rectify changed nothing. Submit a correction with one value for them`,
+            `${name} rectify: two values for ${t.table}.${target.column}`,
+            false,
+          );
+        }
         group.values.set(target.column, change.value);
         if (!group.fields.includes(change.field)) group.fields.push(change.field);
         perTable.set(t, group);
