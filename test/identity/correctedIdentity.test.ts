@@ -1,9 +1,8 @@
 import { expect } from "chai";
-import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { collectAll } from "../../src/connectors/testing/conformance";
-import { createSqliteDatabase, describeEachDatabase, TestDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { AccountDb, accountDbConfig, ADA, GRACE } from "../connectors/support/accountDb";
+import { describeEachDatabase } from "../support/databases";
+import { ADA, GRACE } from "../connectors/support/accountDb";
+import { accountDbService, AccountDbService } from "../connectors/support/accountDbService";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { records changed notHeld } } } }`;
 
@@ -13,39 +12,17 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { c
  * people one, one that is no address cuts the person off from every later request.
  */
 describeEachDatabase("a correction of a column people are found by", (db) => {
-  let accountFile: TestDatabase;
-  let account: AccountDb;
-  let accountDb: SqlConnector;
-  let t: TestService;
-  beforeEach(async () => {
-    accountFile = await createSqliteDatabase();
-    account = await AccountDb.create(accountFile);
-    accountDb = createSqlConnector(accountDbConfig(), { url: accountFile.url, timeoutMs: 2000 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [accountDb]).start();
-  });
+  let service: AccountDbService | undefined;
   afterEach(async () => {
-    await t?.stop();
-    await account?.close();
-    await accountFile?.drop();
+    await service?.stop();
+    service = undefined;
   });
-
-  const run = async (input: Record<string, unknown>) => {
-    // Received one after the other (the test clock stands still otherwise).
-    t.clock.advance(1000);
-    const r = await submit(t, { identityVerified: true, verificationEvidence: "signed-in session", ...input });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    return t.waitFor(
-      async () => {
-        const { request } = await t.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request ended",
-      30_000,
-    );
-  };
-  const users = () => account.rows(`SELECT id, email, name FROM users WHERE id IN (1, 2) ORDER BY id`);
+  const start = async () => (service = await accountDbService(db()));
+  const run = (input: Record<string, unknown>) => service!.run(input, SHOW);
+  const users = () => service!.account.rows(`SELECT id, email, name FROM users WHERE id IN (1, 2) ORDER BY id`);
 
   it("refuses an address another person's row holds (in any letter case), changing nothing, so the other person's access request gets only their own row", async () => {
+    await start();
     const before = await users();
     // The unique index of SQLite compares letter case, so the database itself lets it in; to every request it is Grace's address.
     const done = await run({ type: "CORRECTION", subject: { email: ADA.email }, corrections: [{ field: "name", value: "Augusta Ada King" }, { field: "email", value: "GRACE.HOPPER@example.com" }] });
@@ -59,12 +36,13 @@ describeEachDatabase("a correction of a column people are found by", (db) => {
     expect(await users(), "neither Ada's address nor her name was written").to.deep.equal(before);
     const grace = await run({ type: "ACCESS", subject: { email: GRACE.email } });
     expect(grace.status).to.equal("COMPLETED");
-    const hers = await collectAll(accountDb, { email: GRACE.email });
+    const hers = await collectAll(service!.connector, { email: GRACE.email });
     expect(hers.filter((r) => r.type === "user").map((r) => r.data.name), "Grace's user row alone").to.deep.equal(["Grace Hopper"]);
     expect(grace.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.equal(hers.length);
   });
 
   it("refuses a value that is no address, changing nothing, and still corrects an address to the person's own in other letter case", async () => {
+    await start();
     const before = await users();
     const bad = await run({ type: "CORRECTION", subject: { email: ADA.email }, corrections: [{ field: "name", value: "Augusta Ada King" }, { field: "email", value: "ada at home" }] });
     expect(bad.status).to.equal("FAILED");
