@@ -167,6 +167,21 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(await userOf(ADA)).to.include({ phone: "020 7946 9999" });
   });
 
+  it("fails a correction of a field the account database holds but cannot correct, rather than report it held by no system, and changes nothing", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
+    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const before = await userOf(ADA);
+    // users.email holds Ada's address; the sample's configuration does not make it rectifiable.
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, { field: "email", value: "ada@analytical.example" }]);
+    expect(done.status, done.statusReason).to.equal("FAILED");
+    expect(done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY").lastError).to.equal(
+      "account-db: it holds email (users.email) but is not configured to correct it (rectifiable); the rectify changed nothing. Correct it by hand, or make it rectifiable, and submit the correction again",
+    );
+    expect(await userOf(ADA)).to.deep.equal(before);
+  });
+
   it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();

@@ -23,3 +23,18 @@ export function identityValueProblem(kind: string, value: string, defaultCountry
   if (kind === "phone") return normalizePhone(value, defaultCountry) ? null : "is not a phone number this database can read";
   return normalizeIdentity(kind, value).trim() === "" ? "is empty" : null;
 }
+
+/**
+ * Where this database holds a field it is not configured to correct, or undefined: a column the
+ * person's records show (an export column or an identity column) named as the field, or as its
+ * snake_case (`jobTitle` is `job_title`). Reported as not held, the field would read as absent here
+ * while the old value stays in place.
+ */
+export function uncorrectableColumn(field: string, tables: readonly SqlTableConfig[]): { table: string; column: string } | undefined {
+  const names = new Set([field, field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]);
+  for (const t of tables) {
+    const column = [t.identityColumn, ...t.exportColumns].find((c) => names.has(c));
+    if (column) return { table: t.table, column };
+  }
+  return undefined;
+}

@@ -22,7 +22,7 @@ import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementRes
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
-import { identityColumns, identityValueProblem } from "./rectifyGuard";
+import { identityColumns, identityValueProblem, uncorrectableColumn } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
@@ -460,6 +460,15 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       for (const change of changes) {
         const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
         if (!target) {
+          // A field held here that cannot be corrected here is not "not held": the old value stays.
+          const held = uncorrectableColumn(change.field, cfg.tables);
+          if (held) {
+            throw new ConnectorError(
+              `${name}: it holds ${change.field} (${held.table}.${held.column}) but is not configured to correct it (rectifiable); the rectify changed nothing. Correct it by hand, or make it rectifiable, and submit the correction again`,
+              `${name} rectify: ${change.field} held in ${held.table}.${held.column}, not rectifiable`,
+              false,
+            );
+          }
           notHeld.push(change.field);
           continue;
         }
