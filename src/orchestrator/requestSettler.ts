@@ -118,15 +118,20 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
   const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f)).sort();
   const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
   if (!nowhere.length && !skipped.length) return { reason: null, nothing: false };
-  const reason = [
-    changed.length ? `Corrected: ${changed.join(", ")}.` : "Nothing was corrected: no system that corrects data holds these fields for this person.",
-    nowhere.length ? `Held by no system that corrected data: ${nowhere.join(", ")}.` : "",
-    skipped.length ? `Not corrected in ${skipped.join("; ")}: these systems may still hold the old values.` : "",
-  ]
-    .filter(Boolean)
-    .join(" ")
-    .slice(0, 500);
-  return { reason, nothing: !changed.length };
+  // Every part must survive the 500 characters: cut at the end, a long list of fields would drop the
+  // systems that may still hold the old values. Lists that do not fit are counted instead (the tasks' outcomes name them).
+  const write = (fields: (list: string[]) => string, systems: string[]) =>
+    [
+      changed.length ? `Corrected: ${fields(changed)}.` : "Nothing was corrected: no system that corrects data holds these fields for this person.",
+      nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
+      skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+  const named = write((list) => list.join(", "), skipped);
+  const counted = (list: string[]) => (list.join(", ").length <= 150 ? list.join(", ") : `${list.length} fields (named in the RECTIFY tasks' outcomes)`);
+  const reason = [named, write(counted, skipped), write(counted, tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => t.connector))].find((r) => r.length <= 500);
+  return { reason: (reason ?? write(counted, [`${skipped.length} systems (their RECTIFY tasks say why)`])).slice(0, 500), nothing: !changed.length };
 }
 
 function countsDetails(counts: TaskCounts): Record<string, number> {

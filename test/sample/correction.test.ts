@@ -182,6 +182,18 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(await userOf(ADA)).to.deep.equal(before);
   });
 
+  it("keeps the systems that may still hold the old values in the reason of a correction of many fields", async () => {
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    // Ada's name, and 40 fields with long names that no system holds: their list alone is over 500 characters.
+    const unheld = Array.from({ length: 40 }, (_, i) => ({ field: `preferredCorrespondenceLanguageForRegion${i}`, value: "en" }));
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, ...unheld]);
+    expect(done.status).to.equal("COMPLETED");
+    expect(done.statusReason.length).to.be.at.most(500);
+    expect(done.statusReason).to.match(/^Corrected: name\. Held by no system that corrected data: 40 fields \(named in the RECTIFY tasks' outcomes\)\. Not corrected in auth-log/);
+    expect(done.statusReason).to.match(/these systems may still hold the old values\.$/);
+  });
+
   it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
