@@ -271,6 +271,22 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     }
   };
 
+  /**
+   * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
+   * before it answered) finds no row by the old value: the rows the corrected value finds that hold
+   * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
+   * the fields not held while the database holds them. Only on a retry, and only rows holding all of it.
+   */
+  const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
+    const identity = corrected.get(t.identityColumn);
+    if (identity === undefined) return 0;
+    let found = 0;
+    for await (const rows of subjectPages("rectify", t, [...corrected.keys()], identityMatcher(t.identityKind, [identity], country), ctx)) {
+      found += rows.filter((r) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value)).length;
+    }
+    return found;
+  };
+
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
   const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
@@ -501,6 +517,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             if (rows.length) affected += (await exec("rectify", t.table, updateColumns(d, t, group.values, rows.map((r) => r[t.primaryKey]), values.lookup))).affected;
           }
         }
+        if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
         (affected > 0 ? changed : notHeld).push(...group.fields);
       }
       return { changed, notHeld };
