@@ -22,7 +22,7 @@ import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementRes
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
-import { identityColumns, identityValueProblem, uncorrectableColumn } from "./rectifyGuard";
+import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
@@ -469,42 +469,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
     async rectify(ids, changes, ctx) {
       const known = await knownIdentities(ids, "rectify", ctx);
-      const notHeld: string[] = [];
       const changed: string[] = [];
-      // One UPDATE per table, so correcting the column a table is found by cannot hide its other fields.
-      const perTable = new Map<SqlTableConfig, { values: Map<string, string>; fields: string[] }>();
-      for (const change of changes) {
-        const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
-        if (!target) {
-          // A field held here that cannot be corrected here is not "not held": the old value stays.
-          const held = uncorrectableColumn(change.field, cfg.tables);
-          if (held) {
-            throw new ConnectorError(
-              `${name}: it holds ${change.field} (${held.table}.${held.column}) but is not configured to correct it (rectifiable); the rectify changed nothing. Correct it by hand, or make it rectifiable, and submit the correction again`,
-              `${name} rectify: ${change.field} held in ${held.table}.${held.column}, not rectifiable`,
-              false,
-            );
-          }
-          notHeld.push(change.field);
-          continue;
-        }
-        const t = byTable.get(target.table)!;
-        const group = perTable.get(t) ?? { values: new Map<string, string>(), fields: [] };
-        // Two fields stored in one column (names for the same thing) can hold one value only: the
-        // column would keep the last, and both fields would be reported changed.
-        const other = group.values.get(target.column);
-        if (other !== undefined && other !== change.value) {
-          const first = group.fields.find((f) => cfg.rectifiable![f].column === target.column)!;
-          throw new ConnectorError(
-            `${name}: fields ${first} and ${change.field} are both stored in ${t.table}.${target.column}, and the correction gives them different values; the rectify changed nothing. Submit a correction with one value for them`,
-            `${name} rectify: two values for ${t.table}.${target.column}`,
-            false,
-          );
-        }
-        group.values.set(target.column, change.value);
-        if (!group.fields.includes(change.field)) group.fields.push(change.field);
-        perTable.set(t, group);
-      }
+      const { perTable, notHeld } = correctionsByTable(name, cfg, changes);
       // Every value that decides whose rows are whose is checked before any row is written.
       for (const [t, group] of perTable) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
       for (const [t, group] of perTable) {
