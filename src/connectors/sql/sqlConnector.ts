@@ -24,6 +24,7 @@ import { classifyDbError, Operation, stopped, toConnectorError } from "./errors"
 import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
+import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
@@ -256,6 +257,55 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     );
   };
 
+  /**
+   * A correction that writes a column people are found by here (identityColumns) is refused, before any
+   * row is written and not retried, when the value is not an identity of its kind (an address no request
+   * can name, a phone no one can read: the person's rows would be cut off from every later request, their
+   * erasure included), or when another person's row already holds it (Grace's address written on Ada's
+   * row makes them one person: Grace's next access request would export Ada's row, her deletion erase it).
+   * A phone is the exception to the second, as in confirmOwn: a household's shared line is not followed
+   * for either person. Only a table holding rows of the subject is checked: nothing is written elsewhere.
+   */
+  const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
+    const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
+    if (!written.length || !subject) return;
+    let holds = false;
+    for await (const rows of subjectPages("rectify", t, [], subject, ctx)) if ((holds = rows.length > 0)) break;
+    if (!holds) return;
+    for (const [column, kind] of written) {
+      const value = corrected.get(column)!;
+      const field = Object.entries(cfg.rectifiable ?? {}).find(([, target]) => target.table === t.table && target.column === column)![0];
+      const refuse = (why: string) =>
+        new ConnectorError(
+          `${name}: the corrected ${field} ${why} (table ${t.table} finds people by it as ${kind}); the rectify changed nothing. Submit a correction with the person's own, valid ${field}, or correct it by hand`,
+          `${name} rectify: corrected ${t.table}.${column} refused (${why})`,
+          false,
+        );
+      const problem = identityValueProblem(kind, value, country);
+      if (problem) throw refuse(problem);
+      if (kind === "phone") continue;
+      const wanted = identityMatcher(kind, [value], country);
+      const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS));
+      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse("is held by another person's row already");
+    }
+  };
+
+  /**
+   * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
+   * before it answered) finds no row by the old value: the rows the corrected value finds that hold
+   * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
+   * the fields not held while the database holds them. Only on a retry, and only rows holding all of it.
+   */
+  const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
+    const identity = corrected.get(t.identityColumn);
+    if (identity === undefined) return 0;
+    let found = 0;
+    for await (const rows of subjectPages("rectify", t, [...corrected.keys()], identityMatcher(t.identityKind, [identity], country), ctx)) {
+      found += rows.filter((r) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value)).length;
+    }
+    return found;
+  };
+
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
   const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
@@ -467,22 +517,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
     async rectify(ids, changes, ctx) {
       const known = await knownIdentities(ids, "rectify", ctx);
-      const notHeld: string[] = [];
       const changed: string[] = [];
-      // One UPDATE per table, so correcting the column a table is found by cannot hide its other fields.
-      const perTable = new Map<SqlTableConfig, { values: Map<string, string>; fields: string[] }>();
-      for (const change of changes) {
-        const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
-        if (!target) {
-          notHeld.push(change.field);
-          continue;
-        }
-        const t = byTable.get(target.table)!;
-        const group = perTable.get(t) ?? { values: new Map<string, string>(), fields: [] };
-        group.values.set(target.column, change.value);
-        if (!group.fields.includes(change.field)) group.fields.push(change.field);
-        perTable.set(t, group);
-      }
+      const { perTable, notHeld } = correctionsByTable(name, cfg, changes);
+      // Every value that decides whose rows are whose is checked before any row is written.
+      for (const [t, group] of perTable) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
       for (const [t, group] of perTable) {
         const values = identitiesFor(t, known, ctx);
         let affected = 0;
@@ -493,6 +531,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             if (rows.length) affected += (await exec("rectify", t.table, updateColumns(d, t, group.values, rows.map((r) => r[t.primaryKey]), values.lookup))).affected;
           }
         }
+        if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
         (affected > 0 ? changed : notHeld).push(...group.fields);
       }
       return { changed, notHeld };
