@@ -152,8 +152,8 @@ export class TaskRow {
   @Column({ type: "varchar", length: 1000, nullable: true })
   note!: string | null;
 
-  /** Reference of remote work being polled (REMOTE_PROCESSING), e.g. the ids of a processor's redaction jobs. */
-  @Column({ type: "varchar", length: 2000, nullable: true })
+  /** Reference of remote work being polled (REMOTE_PROCESSING), e.g. a processor's redaction jobs and the objects waiting for one; unbounded (MEDIUMTEXT on MySQL). */
+  @Column({ type: "text", nullable: true })
   remoteReference!: string | null;
 
   /** Counts of what the task did. */
