@@ -148,7 +148,7 @@ export class TaskRow {
   @Column({ type: "varchar", length: 1000, nullable: true })
   lastError!: string | null;
 
-  /** Why the task was skipped, or what a person must do while AWAITING_INPUT. */
+  /** Why the task was skipped, what a person must do while AWAITING_INPUT, or what remote work is still doing while REMOTE_PROCESSING. */
   @Column({ type: "varchar", length: 1000, nullable: true })
   note!: string | null;
 

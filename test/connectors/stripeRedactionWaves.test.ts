@@ -48,6 +48,10 @@ describe("Stripe redaction jobs in waves", function () {
     expect(outcome.residual ?? [], "nothing left for a retry that will not come").to.deep.equal([]);
     expect(jobCount(), "one wave of jobs at work").to.equal(MAX_JOBS);
     expect(outcome.remote!.reference).to.include("|");
+    expect(outcome.remote!.pending, "what is still under way, for people").to.equal(
+      `Stripe is redacting ${WAVE} payment object(s) in ${MAX_JOBS} redaction job(s), which can take days; ${toRedact - WAVE} more wait for a job (at most ${MAX_JOBS} jobs at work at once), given one as earlier jobs end. None of them is counted erased until its job has succeeded.`,
+    );
+    expect(outcome.remote!.pending, "and names nothing of the subject").to.not.match(/ch_|in_|@/);
 
     // A poll repeated (the worker died before it parked the task) creates no job twice.
     let polled: ErasureOutcome = outcome;

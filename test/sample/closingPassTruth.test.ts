@@ -65,6 +65,21 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
       return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
     }, "deletion finished", 120_000);
 
+  /**
+   * Stripe can redact from now on: the refusal is lifted and the canceled job has finished canceling
+   * (its objects are free again). Then the erasures go on, the closing passes come, and the deletion
+   * (read once it ended) COMPLETED.
+   */
+  async function redactableFromNowOn(id: string, deleting: { reached: Promise<unknown>; release(): void }): Promise<any> {
+    ws.stripe.redaction.refuse.clear();
+    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    await deleting.reached;
+    deleting.release();
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    return done;
+  }
+
   /** Ada's Stripe objects outside the 7-year rule that still hold personal data, read from the stand-in. */
   function oldObjectsWithPersonalData(customer: string): number {
     const cutoff = shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000;
@@ -85,14 +100,7 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     // Stripe refuses the first job (its oldest charge is in a state it will not redact).
     ws.stripe.redaction.refuse.add(oldest.id);
     const { id, deleting } = await deletionPastPaymentsFirstPass();
-    // Now Stripe can redact them: the refusal is lifted and the canceled job has finished canceling
-    // (its objects are free again). Then the erasures go on, and the closing passes come.
-    ws.stripe.redaction.refuse.clear();
-    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
-    await deleting.reached;
-    deleting.release();
-    const done = await finished(id);
-    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const done = await redactableFromNowOn(id, deleting);
     const jobs = [...ws.stripe.store.redactionJobs.values()].map((j) => j.status);
     expect(jobs, "a job failed (the first pass) and one succeeded (the closing pass)").to.include.members(["canceled", "succeeded"]);
 
@@ -121,12 +129,7 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     ws.stripe.redaction.refuse.add(oldest.id);
     const { id, deleting } = await deletionPastPaymentsFirstPass();
     expect(oldObjectsWithPersonalData(customer), "the first pass redacted some, Stripe refused some").to.be.within(1, before - 1);
-    ws.stripe.redaction.refuse.clear();
-    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
-    await deleting.reached;
-    deleting.release();
-    const done = await finished(id);
-    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const done = await redactableFromNowOn(id, deleting);
     expect(oldObjectsWithPersonalData(customer), "Stripe redacted every old charge and invoice").to.equal(0);
     // What Stripe's jobs that ran redacted, read from the stand-in.
     const byJobs = sum([...ws.stripe.store.redactionJobs.values()].filter((j) => j.status === "succeeded"), (j) => Object.values(j.objects).reduce((n, ids) => n + ids.length, 0));

@@ -11,7 +11,7 @@ const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   deletionOutcome { connector plannedToErase plannedToLeaveResidual erased redacted kept residual matchesPlan differences { kind records reason } }
   residualRecords { connector recordType records reason }
-  tasks { connector step status } } }`;
+  tasks { connector step status note } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted residual } residual { connector recordType records } } }`;
 const DAY_MS = 86_400_000;
 
@@ -47,9 +47,13 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
     const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
     const reading = () => t.ok(SHOW, { id: r.id }).then((x) => x.request);
+    // What the request says while Stripe works: each note the payments erasure showed.
+    const notes = new Set<string>();
     const done = await t.waitFor(async () => {
       t.clock.advance(2);
       const now = await reading();
+      const erase = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
+      if (erase?.status === "REMOTE_PROCESSING" && erase.note) notes.add(erase.note);
       return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
     }, "deletion finished", 240_000);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
@@ -63,6 +67,15 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
     expect({ residual: line.residual, matchesPlan: line.matchesPlan, erased: line.erased }).to.deep.equal({ residual: 0, matchesPlan: true, erased: line.plannedToErase });
     const byJobs = sum(jobs, (j) => Object.values(j.objects).reduce((n, ids) => n + ids.length, 0));
     expect(line.redacted, "what Stripe's jobs redacted").to.equal(byJobs);
+    // While it waited, the request said what Stripe was still doing, with the objects waiting for a job;
+    // once done, it says nothing more is under way, and the audit trail keeps each statement.
+    const waitingNote = [...notes].find((n) => /; \d+ more wait for a job/.test(n));
+    expect(waitingNote, [...notes].join(" / ")).to.match(/^Stripe is redacting 600 payment object\(s\) in 60 redaction job\(s\), which can take days; \d+ more wait for a job/);
+    expect(done.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE").note).to.equal(null);
+    const events = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: r.id })).auditEvents;
+    const parked = events.filter((e: any) => e.action === "task.remote_processing" && e.details.connector === "payments");
+    expect(parked.length, "each wait is an audit event").to.be.greaterThan(1);
+    expect(parked.map((e: any) => e.details.pending)).to.include(waitingNote);
     const certificate = (await t.ok(CERTIFICATE, { id: r.id })).deletionCertificate;
     expect(sum(certificate.residual.filter((x: any) => x.connector === "payments"), (x: any) => x.records), "the certificate names no residue").to.equal(0);
 

@@ -116,6 +116,13 @@ export function jobBatches(items: readonly ToRedact[]): JobObjects[] {
   });
 }
 
+/** What is still under way, for people: objects with Stripe's jobs, and those waiting for one. */
+function pendingStatement(atWork: number, jobs: number, waiting: readonly JobObjects[]): string {
+  const queued = waiting.reduce((n, objects) => n + sizeOf(objects), 0);
+  const wait = queued ? `; ${queued} more wait for a job (at most ${MAX_JOBS} jobs at work at once), given one as earlier jobs end` : "";
+  return `Stripe is redacting ${atWork} payment object(s) in ${jobs} redaction job(s), which can take days${wait}. None of them is counted erased until its job has succeeded.`;
+}
+
 /**
  * Creates one job for these objects. The idempotency key names the task and the objects, so a restart
  * (of the erase, or of the poll that gave them a job) gets the same job back instead of a second one.
@@ -146,13 +153,17 @@ export class Redactor {
         continue;
       }
       const id = await createJob(this.api, batch, ctx);
-      if (!this.jobs.includes(id)) this.jobs.push(id);
+      if (!this.jobs.includes(id)) (this.jobs.push(id), (this.atWork += sizeOf(batch)));
     }
   }
 
-  /** The task's remote reference, if any job is at work or waits. */
-  reference(): string | undefined {
-    return this.jobs.length || this.waiting.length ? referenceOf(this.jobs, this.waiting) : undefined;
+  /** Objects given to the jobs this erasure created. */
+  private atWork = 0;
+
+  /** The remote work to poll, if any job is at work or objects wait. */
+  remote(pollAfterMs: number): ErasureOutcome["remote"] {
+    if (!this.jobs.length && !this.waiting.length) return undefined;
+    return { reference: referenceOf(this.jobs, this.waiting), pollAfterMs, pending: pendingStatement(this.atWork, this.jobs.length, this.waiting) };
   }
 }
 
@@ -181,6 +192,8 @@ async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx:
 export async function pollRedaction(reference: string, api: RedactionApi, ctx: TaskContext, pollAfterMs: number): Promise<ErasureOutcome> {
   const { jobs, waiting } = parseReference(reference);
   const pending: string[] = [];
+  /** Objects of the jobs still at work. */
+  let atWork = 0;
   let redacted = 0;
   /** Objects of jobs a legal hold withdrew before they ran (canceled: the hold keeps them). */
   let withdrawn = 0;
@@ -195,7 +208,7 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
         // ends. A hold placed on PAYMENTS since the job was created withdraws it: the job is canceled and
         // its objects stay, the hold's.
         const ran = !heldBack && (await ctx.eraseUnit("PAYMENTS", async () => void (await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx)), undefined, { remote: true }));
-        if (ran) pending.push(id);
+        if (ran) (pending.push(id), (atWork += countOf(job)));
         else {
           heldBack = true;
           await api.cancel(id, writeKey(ctx.idempotencyKey, "redaction_job.cancel", id), ctx);
@@ -218,16 +231,18 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
         break;
       default:
         pending.push(id);
+        atWork += countOf(job);
     }
   }
   let started = 0;
   while (!heldBack && waiting.length && pending.length < MAX_JOBS) {
-    const id = await createJob(api, waiting.shift()!, ctx);
-    if (!pending.includes(id)) pending.push(id);
+    const batch = waiting.shift()!;
+    const id = await createJob(api, batch, ctx);
+    if (!pending.includes(id)) (pending.push(id), (atWork += sizeOf(batch)));
     started += 1;
   }
   const heldWaiting = heldBack ? waiting.splice(0).reduce((n, objects) => n + sizeOf(objects), 0) : 0;
   ctx.logger.info({ jobs: jobs.length, pending: pending.length, started, waiting: waiting.length, redacted, withdrawn: withdrawn + heldWaiting, residual: residual.reduce((n, r) => n + r.count, 0) }, "Stripe redaction jobs polled");
   const done = { erased: redacted, redacted, ...(residual.length ? { residual } : {}) };
-  return pending.length || waiting.length ? { ...done, remote: { reference: referenceOf(pending, waiting), pollAfterMs } } : done;
+  return pending.length || waiting.length ? { ...done, remote: { reference: referenceOf(pending, waiting), pollAfterMs, pending: pendingStatement(atWork, pending.length, waiting) } } : done;
 }

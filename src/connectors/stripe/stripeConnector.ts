@@ -461,8 +461,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const redactor = new Redactor(redaction);
       let erased = 0;
       const remote = () => {
-        const reference = redactor.reference();
-        return reference ? { remote: { reference, pollAfterMs: o.redactionPollMs } } : {};
+        const work = redactor.remote(o.redactionPollMs);
+        return work ? { remote: work } : {};
       };
       try {
         for (const customer of customers) {
