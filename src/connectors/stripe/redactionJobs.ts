@@ -194,6 +194,8 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
   const pending: string[] = [];
   /** Objects of the jobs still at work. */
   let atWork = 0;
+  /** Whether a job still at work was run: Stripe redacts it, and nobody can call it back. */
+  let running = false;
   let redacted = 0;
   /** Objects of jobs a legal hold withdrew before they ran (canceled: the hold keeps them). */
   let withdrawn = 0;
@@ -208,7 +210,7 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
         // ends. A hold placed on PAYMENTS since the job was created withdraws it: the job is canceled and
         // its objects stay, the hold's.
         const ran = !heldBack && (await ctx.eraseUnit("PAYMENTS", async () => void (await api.run(id, writeKey(ctx.idempotencyKey, "redaction_job.run", id), ctx)), undefined, { remote: true }));
-        if (ran) (pending.push(id), (atWork += countOf(job)));
+        if (ran) (pending.push(id), (atWork += countOf(job)), (running = true));
         else {
           heldBack = true;
           await api.cancel(id, writeKey(ctx.idempotencyKey, "redaction_job.cancel", id), ctx);
@@ -232,6 +234,7 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
       default:
         pending.push(id);
         atWork += countOf(job);
+        if (job.status === "redacting") running = true;
     }
   }
   let started = 0;
@@ -244,5 +247,5 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
   const heldWaiting = heldBack ? waiting.splice(0).reduce((n, objects) => n + sizeOf(objects), 0) : 0;
   ctx.logger.info({ jobs: jobs.length, pending: pending.length, started, waiting: waiting.length, redacted, withdrawn: withdrawn + heldWaiting, residual: residual.reduce((n, r) => n + r.count, 0) }, "Stripe redaction jobs polled");
   const done = { erased: redacted, redacted, ...(residual.length ? { residual } : {}) };
-  return pending.length || waiting.length ? { ...done, remote: { reference: referenceOf(pending, waiting), pollAfterMs, pending: pendingStatement(atWork, pending.length, waiting) } } : done;
+  return pending.length || waiting.length ? { ...done, remote: { reference: referenceOf(pending, waiting), pollAfterMs, pending: pendingStatement(atWork, pending.length, waiting), ...(running ? {} : { revocable: true }) } } : done;
 }
