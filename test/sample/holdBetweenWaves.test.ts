@@ -1,13 +1,9 @@
 import { expect } from "chai";
-import pino from "pino";
-import { personalFields } from "../../src/connectors/stripe/records";
 import { MAX_JOBS, MAX_OBJECTS_PER_JOB } from "../../src/connectors/stripe/redactionJobs";
-import { shiftByPeriod } from "../../src/domain/retention";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TEST_START, TestService } from "../support/harness";
+import { describeEachDatabase } from "../support/databases";
+import { sum } from "../support/harness";
+import { ADA, manyOldCharges } from "./redactionWaves";
 
-const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   deletionOutcome { connector erased redacted kept residual }
   retentionExceptions { connector recordCount holdId status }
@@ -20,25 +16,13 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
  * and the request says so. Checked against the stand-in's objects and jobs.
  */
 describeEachDatabase("a legal hold between waves of redaction jobs", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
-  afterEach(async () => {
-    await t?.stop();
-    await ws?.close();
-  });
+  const setup = manyOldCharges(db, { DSR_HOLD_WAIT_MS: "1000" });
 
   it("is placed at once, and keeps the objects the later waves had not redacted", async function () {
     this.timeout(300_000);
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_HOLD_WAIT_MS: "1000" }, ws.connectors).start();
+    const { ws, t, oldHolding, approvedDeletion } = await setup.start(MAX_JOBS * MAX_OBJECTS_PER_JOB + 25);
     const store = ws.stripe.store;
-    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
-    const cutoff = shiftByPeriod(TEST_START, { years: 7, days: 0 }, -1).getTime() / 1000;
-    const oldest = store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
-    for (let i = 0; i < MAX_JOBS * MAX_OBJECTS_PER_JOB + 25; i++) store.put({ ...oldest, id: `${oldest.id}h${i}`, invoice: null }, "seeded");
-    const oldHolding = () => (["charge", "invoice"] as const).reduce((n, kind) => n + store.all(kind).filter((o) => o.customer === customer && (o.created as number) < cutoff && personalFields(kind, o).length > 0).length, 0);
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const r = { id: await approvedDeletion() };
     const jobs = () => [...store.redactionJobs.values()];
     // Time passes until the first wave has ended and the second has been created; then Stripe takes its time.
     await t.waitFor(async () => {

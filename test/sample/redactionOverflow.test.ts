@@ -1,13 +1,9 @@
 import { expect } from "chai";
-import pino from "pino";
-import { personalFields } from "../../src/connectors/stripe/records";
 import { MAX_JOBS, MAX_OBJECTS_PER_JOB } from "../../src/connectors/stripe/redactionJobs";
-import { shiftByPeriod } from "../../src/domain/retention";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TEST_START, TestService } from "../support/harness";
+import { describeEachDatabase } from "../support/databases";
+import { sum } from "../support/harness";
+import { manyOldCharges } from "./redactionWaves";
 
-const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   deletionOutcome { connector plannedToErase plannedToLeaveResidual erased redacted kept residual matchesPlan differences { kind records reason } }
   residualRecords { connector recordType records reason }
@@ -22,30 +18,16 @@ const DAY_MS = 86_400_000;
  * cannot happen was to redact. Checked against the Stripe stand-in's own objects, then a week later.
  */
 describeEachDatabase("a deletion needing more redaction jobs than one wave holds", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
-  afterEach(async () => {
-    await t?.stop();
-    await ws?.close();
-  });
+  const setup = manyOldCharges(db);
 
   it("redacts every old object at Stripe in waves, and reports it erased, not residual", async function () {
     this.timeout(300_000);
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
-    const store = ws.stripe.store;
-    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
-    const cutoff = shiftByPeriod(TEST_START, { years: 7, days: 0 }, -1).getTime() / 1000;
-    const oldest = store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
-    expect(oldest.created as number).to.be.lessThan(cutoff);
     // Forty objects more than two waves of jobs take (the erasure's first pass and its closing pass).
     const extra = 2 * MAX_JOBS * MAX_OBJECTS_PER_JOB + 40;
-    for (let i = 0; i < extra; i++) store.put({ ...oldest, id: `${oldest.id}x${i}`, invoice: null }, "seeded");
-    const oldAtStripe = () => store.all("charge").filter((c) => c.customer === customer && (c.created as number) < cutoff && personalFields("charge", c).length > 0).length;
-    expect(oldAtStripe()).to.be.greaterThan(extra);
-
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const { ws, t, oldHolding, approvedDeletion } = await setup.start(extra);
+    const store = ws.stripe.store;
+    expect(oldHolding()).to.be.greaterThan(extra);
+    const r = { id: await approvedDeletion() };
     const reading = () => t.ok(SHOW, { id: r.id }).then((x) => x.request);
     // What the request says while Stripe works: each note the payments erasure showed.
     const notes = new Set<string>();
@@ -59,9 +41,9 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const jobs = [...store.redactionJobs.values()];
     const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
-    const seen = { leftAtStripe: oldAtStripe(), jobs: jobs.length, succeeded: jobs.filter((j) => j.status === "succeeded").length, line, residualRecords: done.residualRecords };
+    const seen = { leftAtStripe: oldHolding(), jobs: jobs.length, succeeded: jobs.filter((j) => j.status === "succeeded").length, line, residualRecords: done.residualRecords };
     console.log(`      ${db().kind} ${JSON.stringify(seen)}`);
-    expect(seen.leftAtStripe, "old charges still holding the subject's details at Stripe").to.equal(0);
+    expect(seen.leftAtStripe, "old charges and invoices still holding the subject's details at Stripe").to.equal(0);
     expect(seen.succeeded, "every job Stripe was given ran").to.equal(jobs.length);
     expect(jobs.length, "more jobs than one wave").to.be.greaterThan(MAX_JOBS);
     expect({ residual: line.residual, matchesPlan: line.matchesPlan, erased: line.erased }).to.deep.equal({ residual: 0, matchesPlan: true, erased: line.plannedToErase });
@@ -85,6 +67,6 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
     const later = await reading();
     expect(later.status).to.equal("COMPLETED");
     expect(later.deletionOutcome.find((o: any) => o.connector === "payments")).to.deep.equal(line);
-    expect(oldAtStripe()).to.equal(0);
+    expect(oldHolding()).to.equal(0);
   });
 });
