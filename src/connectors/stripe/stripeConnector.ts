@@ -462,7 +462,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const residue = new ResidueTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
-      const remote = () => (redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {});
+      const remote = () => {
+        const work = redactor.remote(o.redactionPollMs);
+        return work ? { remote: work } : {};
+      };
       try {
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
@@ -482,8 +485,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return { erased, ...remote() };
       }
       const kept = tally.list();
-      const residual = [...redactor.residual, ...residue.list()];
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      const residual = residue.list();
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),
