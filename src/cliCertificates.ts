@@ -6,7 +6,7 @@ import { refuseExistingOut, writeOutFile } from "./outFile";
 const KEY_PATH = "/.well-known/dsr-certificate-key.pem";
 
 /** Fetches the service's public key: from its key URL, or from the service's address (GraphQL URL or base). */
-async function fetchPublicKey(url: string): Promise<string> {
+export async function fetchPublicKey(url: string): Promise<string> {
   const at = httpUrl(url, "--public-key");
   if (at.pathname === "/" || at.pathname.endsWith("/graphql")) at.pathname = KEY_PATH;
   let response: Response;

@@ -17,7 +17,7 @@ const DAY = 86_400_000;
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) {
   requestId answeredWith subjectReference receivedAt completedAt issuedAt keyId signed
-  erased { connector status records kept note } kept { connector category recordType records legalBasis retainUntil holdId status } } }`;
+  erased { connector status records kept note } kept { connector category recordType records legalBasis retainUntil holdId extendedByHoldId status } } }`;
 
 /** Runs `dsr certificate verify` as an auditor would, with none of the service's settings. */
 function dsrVerify(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -75,7 +75,7 @@ describeEachDatabase("deletion certificate", (db) => {
     const retainUntil = new Date(t.clock.now().getTime() - DAY);
     retainUntil.setUTCFullYear(retainUntil.getUTCFullYear() + 7);
     expect(cert.kept).to.deep.equal([
-      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "tax and financial compliance", retainUntil: retainUntil.toISOString(), holdId: null, status: "OPEN" },
+      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "tax and financial compliance", retainUntil: retainUntil.toISOString(), holdId: null, extendedByHoldId: null, status: "OPEN" },
     ]);
     expect(cert.subjectReference).to.match(/^hmac-sha256:[0-9a-f]{64}$/);
     expect(cert.signed).not.to.include(ADA);
@@ -154,7 +154,7 @@ describeEachDatabase("deletion certificate", (db) => {
     ];
     expect(cert.erased).to.deep.equal(expected);
     const signed = JSON.parse(cert.signed).certificate;
-    expect(signed.format).to.equal("dsr-deletion-certificate/4");
+    expect(signed.format).to.equal("dsr-deletion-certificate/5");
     expect(signed.erased.map((e: any) => ({ connector: e.connector, records: e.records, confirmation: e.confirmation, attestedBy: e.attestedBy }))).to.deep.equal(expected);
     const file = path.join(dir, "certificate.json");
     fs.writeFileSync(file, cert.signed);
@@ -208,16 +208,25 @@ describeEachDatabase("deletion certificate", (db) => {
     expect((await t.gql(CERTIFICATE, { id: "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc" })).errors![0].extensions.code).to.equal("NOT_FOUND");
   });
 
-  it("names the legal hold that keeps a set past its retention, when the hold came after the erasure", async () => {
+  it("names the legal hold that keeps a set past its retention, when the hold came after the erasure, from the moment it is placed", async () => {
     await start();
     const id = await completedDeletion();
     const before = (await t.ok(CERTIFICATE, { id })).deletionCertificate.kept;
-    expect(before.map((k: any) => [k.connector, k.records, k.holdId])).to.deep.equal([["payments", 2, null]]);
+    expect(before.map((k: any) => [k.connector, k.records, k.holdId, k.extendedByHoldId])).to.deep.equal([["payments", 2, null, null]]);
+    const retainUntil = before[0].retainUntil;
     const { placeLegalHold: hold } = await t.ok(
       `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Tax audit", caseReference: "AUD-9" }) { id } }`,
       {},
       Role.PRIVACY_OFFICER,
     );
+    // At once, while the tax rule still keeps them: a certificate issued now must not promise their purge at retainUntil.
+    const extended = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    expect(extended.kept).to.deep.equal([
+      { connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: before[0].legalBasis, retainUntil, holdId: null, extendedByHoldId: hold.id, status: "OPEN" },
+    ]);
+    expect(JSON.parse(extended.signed).certificate.kept[0]).to.include({ retainUntil, extendedByHoldId: hold.id });
+    const { request } = await t.ok(`query($id: ID!) { request(id: $id) { retentionExceptions { retainUntil holdId extendedByHoldId } } }`, { id });
+    expect(request.retentionExceptions).to.deep.equal([{ retainUntil, holdId: null, extendedByHoldId: hold.id }]);
     // Eight years on, the tax rule no longer keeps the two payments; the hold does.
     t.clock.advance(8 * 365 * DAY);
     const held = await t.waitFor(async () => {
@@ -225,7 +234,7 @@ describeEachDatabase("deletion certificate", (db) => {
       return kept[0].holdId ? kept : undefined;
     }, "the certificate names the hold");
     expect(payments.data.get(ADA), "the hold keeps both payments").to.have.length(2);
-    expect(held).to.deep.equal([{ connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "legal hold AUD-9", retainUntil: null, holdId: hold.id, status: "OPEN" }]);
+    expect(held).to.deep.equal([{ connector: "payments", category: "PAYMENTS", recordType: "row", records: 2, legalBasis: "legal hold AUD-9", retainUntil: null, holdId: hold.id, extendedByHoldId: null, status: "OPEN" }]);
     // Released: the purge erases them and closes the set.
     await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Audit closed") { status } }`, { id: hold.id }, Role.PRIVACY_OFFICER);
     const closed = await t.waitFor(async () => {

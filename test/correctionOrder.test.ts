@@ -143,4 +143,48 @@ describeEachDatabase("corrections of one field", (db) => {
     expect(profiles.callsOf("rectify")).to.have.length(1);
     expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
   });
+  it("keep the order received for a correction that repeats one at work: it cannot jump a correction of its field received between them", async function () {
+    this.timeout(60_000);
+    const a = await correction("phone", "+441110000001");
+    expect((await approve(a)).errors).to.equal(undefined);
+    await profiles.firstEntered.opened;
+    // Received while A writes: C changes the phone to another number, then B asks again for A's number.
+    const c = await correction("phone", "+441110000002");
+    const b = await correction("phone", "+441110000001");
+    expect((await t.ok(`query($id: ID!) { request(id: $id) { duplicateOf } }`, { id: b })).request.duplicateOf, "B repeats A").to.equal(a);
+
+    // B, received after C, cannot go ahead of C by following A: C must be decided first.
+    const jump = await approve(b);
+    expect(jump.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(jump.errors?.[0]?.message).to.match(new RegExp(`^Correction ${c}, received earlier for the same person, also changes phone and is PENDING_APPROVAL`));
+    profiles.firstGate.open();
+    expect((await ended(a)).status).to.equal("COMPLETED");
+    expect((await approve(c)).errors).to.equal(undefined);
+    expect((await ended(c)).status).to.equal("COMPLETED");
+    expect((await approve(b)).errors).to.equal(undefined);
+    expect((await ended(b)).status).to.equal("COMPLETED");
+    // The system ends with the value of the last correction received, B's.
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000001");
+  });
+
+  it("refuse a correction once a later repeat of an earlier one, following it, was approved: its value would land over the later one", async function () {
+    this.timeout(60_000);
+    const a = await correction("phone", "+441110000001");
+    expect((await approve(a)).errors).to.equal(undefined);
+    await profiles.firstEntered.opened;
+    // C waits for its code (holding nothing back) while B, received after it, repeats A and follows it.
+    t.clock.advance(1);
+    const c = (await submit(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "phone", value: "+441110000002" }] })).id as string;
+    const b = await correction("phone", "+441110000001");
+    expect((await approve(b)).errors).to.equal(undefined);
+    expect((await t.ok(`query($id: ID!) { request(id: $id) { duplicateOf } }`, { id: b })).request.duplicateOf).to.equal(a);
+    await t.ok(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id: c, code: t.inbox.code(c) });
+    profiles.firstGate.open();
+    expect((await ended(a)).status).to.equal("COMPLETED");
+    const late = await approve(c);
+    expect(late.errors?.[0]?.extensions?.code).to.equal("CONFLICT");
+    expect(late.errors?.[0]?.message).to.match(new RegExp(`^Correction ${b}, received later for the same person, also changes phone and was approved`));
+    expect((await ended(b)).status).to.equal("COMPLETED");
+    expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000001");
+  });
 });

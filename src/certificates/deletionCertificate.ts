@@ -4,9 +4,9 @@ import { ErasureConfirmation } from "../domain/tasks";
  * Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual
  * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known.
  */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/4";
-/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations). */
-export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", CERTIFICATE_FORMAT];
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/5";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", "dsr-deletion-certificate/4", CERTIFICATE_FORMAT];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -61,6 +61,11 @@ export interface CertifiedRetention {
   retainUntil: string | null;
   /** The legal hold that keeps the set, when a hold does. */
   holdId: string | null;
+  /**
+   * A legal hold placed while the rule's period runs (absent before /5): the set is kept past
+   * retainUntil, until that hold is released. Null when none.
+   */
+  extendedByHoldId: string | null;
   /** OPEN while kept; CLOSED once purged, or erased by a later deletion of the person (its audit trail names which). */
   status: string;
 }

@@ -11,6 +11,7 @@ import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
 import { residualSetsOf } from "../queries/deletionOutcomeFinder";
 import { findNotSearched } from "../queries/taskFinder";
+import { holdsExtending } from "../queries/retentionFinder";
 import { loadRequest } from "./requestTransition";
 
 /** The subject as a keyed hash: the service can match it, a reader of the certificate learns nothing. */
@@ -30,6 +31,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
   const notSearched = await findNotSearched(ds, workedBy);
   const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
+  const extending = await holdsExtending(ds, request.subjectEmail, exceptions);
   return {
     format: CERTIFICATE_FORMAT,
     requestId: request.id,
@@ -51,7 +53,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
       confirmation: t.result?.confirmation ?? null,
       attestedBy: t.result?.attestedBy ?? null,
     })),
-    kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, status: e.status })),
+    kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, extendedByHoldId: extending.get(e.id) ?? null, status: e.status })),
     residual: tasks.flatMap(residualSetsOf),
     notSearched,
   };

@@ -4,7 +4,7 @@ import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { initialDueAt } from "../domain/deadlines";
 import { RequestSource, RequestStatus, RequestType, Role, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
-import { EntityManager, In, IsNull, Not } from "typeorm";
+import { EntityManager, In, IsNull, MoreThan, Not } from "typeorm";
 import { generateCode, hashCode } from "../domain/verificationCode";
 import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
@@ -45,6 +45,28 @@ export function answers(original: RequestRow, row: RequestRow): boolean {
   );
 }
 
+/** Requests that change what the systems hold about a person. */
+const CHANGING_TYPES: readonly RequestType[] = [RequestType.CORRECTION, RequestType.DELETION];
+
+/**
+ * Whether a correction or deletion of `original`'s person ended (COMPLETED or FAILED: it may have
+ * written) after `original` was received, for an ACCESS or PORTABILITY original: its copy may hold
+ * what the systems held before, so a request received since cannot be answered with it (an access
+ * request received after a completed correction would show the old values).
+ */
+export async function dataChangedSince(em: EntityManager, original: RequestRow): Promise<boolean> {
+  if (original.type !== RequestType.ACCESS && original.type !== RequestType.PORTABILITY) return false;
+  const changed = await em.getRepository(RequestRow).count({
+    where: { type: In([...CHANGING_TYPES]), subjectEmail: keptSubjectEmail(original), status: In([RequestStatus.COMPLETED, RequestStatus.FAILED]), closedAt: MoreThan(original.receivedAt) },
+  });
+  return changed > 0;
+}
+
+/** Whether `original`'s work answers `row` (answers) and its copy is not older than a change of the person's data since (dataChangedSince). */
+export async function stillAnswers(em: EntityManager, original: RequestRow, row: RequestRow): Promise<boolean> {
+  return answers(original, row) && !(await dataChangedSince(em, original));
+}
+
 /** Open requests looked at for an original (the earliest that answers the new one is taken). */
 export const ORIGINAL_CANDIDATES = 20;
 
@@ -58,7 +80,8 @@ async function findOpenOriginal(em: EntityManager, row: RequestRow): Promise<Req
     order: { receivedAt: "ASC" },
     take: ORIGINAL_CANDIDATES,
   });
-  return open.find((original) => answers(original, row)) ?? null;
+  for (const original of open) if (await stillAnswers(em, original, row)) return original;
+  return null;
 }
 
 /** The subject in matching form; BAD_USER_INPUT naming each field that cannot be read or conflicts. */

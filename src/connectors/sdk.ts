@@ -235,9 +235,14 @@ export interface ErasureOutcome {
   residual?: readonly ResidualRecords[];
   /**
    * The remote system accepted the work and is still doing it: poll again after pollAfterMs. The counts
-   * given with it are final for the work already done; poll's outcome adds to them.
+   * given with it are final for the work already done; poll's outcome adds to them. `pending` says what
+   * is still under way, in words for people and with no personal data ("1,246 objects with Stripe's
+   * redaction jobs: ..."): the task shows it (its note) until the work ends, and its audit event keeps it.
+   * `revocable: true` says none of the work under way is past calling back (a job only queued or being
+   * validated, that a hold would still withdraw at its eraseUnit): the task's remote unit then ends, and
+   * a hold can be placed meanwhile. Absent: some of it may be past calling back, and holds wait.
    */
-  remote?: { reference: string; pollAfterMs: number };
+  remote?: { reference: string; pollAfterMs: number; pending?: string; revocable?: boolean };
 }
 
 export interface FieldChange {

@@ -148,12 +148,12 @@ export class TaskRow {
   @Column({ type: "varchar", length: 1000, nullable: true })
   lastError!: string | null;
 
-  /** Why the task was skipped, or what a person must do while AWAITING_INPUT. */
+  /** Why the task was skipped, what a person must do while AWAITING_INPUT, or what remote work is still doing while REMOTE_PROCESSING. */
   @Column({ type: "varchar", length: 1000, nullable: true })
   note!: string | null;
 
-  /** Reference of remote work being polled (REMOTE_PROCESSING), e.g. the ids of a processor's redaction jobs. */
-  @Column({ type: "varchar", length: 2000, nullable: true })
+  /** Reference of remote work being polled (REMOTE_PROCESSING), e.g. a processor's redaction jobs and the objects waiting for one; unbounded (MEDIUMTEXT on MySQL). */
+  @Column({ type: "text", nullable: true })
   remoteReference!: string | null;
 
   /** Counts of what the task did. */

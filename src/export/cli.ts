@@ -6,6 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { Command } from "commander";
 import type { Config } from "../config/env";
 import { httpUrl, RemoteFailure } from "../cliRequests";
+import { fetchPublicKey } from "../cliCertificates";
 import { refuseExistingOut, writeOutFile } from "../outFile";
 import { badInput } from "../errors";
 import { MAGIC } from "./crypto";
@@ -16,7 +17,7 @@ const keys = () => (require("./keys") as typeof import("./keys")).createDataKeys
 const decryptToFile: typeof import("./decrypt").decryptToFile = (...args) => (require("./decrypt") as typeof import("./decrypt")).decryptToFile(...args);
 
 /** Opens `file` to read, or answers bad input (exit 2) saying why it cannot be read (not a stack trace or a raw errno message). */
-function openInput(file: string): number {
+function openInput(file: string, what = "an export file (.zip or .dsrx)"): number {
   try {
     const fd = fs.openSync(file, "r");
     if (!fs.fstatSync(fd).isFile()) {
@@ -26,8 +27,14 @@ function openInput(file: string): number {
     return fd;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw badInput(`cannot read ${file} (${code}): name an export file (.zip or .dsrx)`);
+    throw badInput(`cannot read ${file} (${code}): name ${what}`);
   }
+}
+
+/** A public key's PEM from a file, or bad input (exit 2) saying why it cannot be read. */
+function readPem(file: string): string {
+  fs.closeSync(openInput(file, "a PEM public key file, or the service's key URL"));
+  return fs.readFileSync(file, "utf8");
 }
 
 const isEncrypted = (file: string) => {
@@ -53,7 +60,12 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
     .argument("<file>", "the archive")
     .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count")
-    .action(async (file: string, opts: { portability?: boolean }) => {
+    .option(
+      "--public-key <pem file or URL>",
+      "the service's published key (a PEM file, its /.well-known/dsr-certificate-key.pem URL, or the service's address): also check signature.json, the service's signature of manifest.json; a missing or failing signature is a problem",
+    )
+    .action(async (file: string, opts: { portability?: boolean; publicKey?: string }) => {
+      const publicKeyPem = opts.publicKey === undefined ? undefined : /^https?:\/\//i.test(opts.publicKey) ? await fetchPublicKey(opts.publicKey) : readPem(opts.publicKey);
       let zip = file;
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-verify-"));
       try {
@@ -62,10 +74,18 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
           await decryptToFile(keys(), fs.createReadStream(file), zip);
         }
         const { verifyArchive } = require("./verify") as typeof import("./verify");
-        const result = await verifyArchive(zip, { portability: opts.portability });
+        const result = await verifyArchive(zip, { portability: opts.portability, publicKeyPem });
         for (const problem of result.problems) process.stdout.write(`problem: ${problem}\n`);
         const records = result.manifest?.categories.reduce((n, c) => n + c.records, 0) ?? 0;
-        if (result.ok) process.stdout.write(`ok: ${result.checked} files match their sha256 (${records} records, request ${result.manifest!.request.id})\n`);
+        const signed =
+          result.signature.state === "valid"
+            ? `; manifest.json signed by the given key ${result.signature.keyId}`
+            : result.signature.state === "unchecked"
+              ? "; signature.json not checked: pass --public-key with the service's published key"
+              : result.signature.state === "unsigned"
+                ? "; the archive is not signed (no signature.json)"
+                : "";
+        if (result.ok) process.stdout.write(`ok: ${result.checked} files match their sha256 (${records} records, request ${result.manifest!.request.id})${signed}\n`);
         else process.exitCode = exit.FAILED;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

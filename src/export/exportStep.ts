@@ -1,3 +1,4 @@
+import { resolveCertificateKey } from "../certificates/signing";
 import { createHash, randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
 import { PassThrough, Transform } from "node:stream";
@@ -97,7 +98,13 @@ async function writeExport(services: Services, task: TaskRow, ctx: TaskContext):
       primary: services.config.DSR_PROCESSING_LOCATION,
       byConnector: Object.fromEntries(services.connectors.list().map((c) => [c.spec.name, processingLocationOf(c) ?? null])),
     };
-    manifest = await writeArchive(ds, request, encrypted, { now, heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS), stagingKey, processingLocations });
+    manifest = await writeArchive(ds, request, encrypted, {
+      now,
+      heartbeat: pacedHeartbeat(ctx, services.config.DSR_TASK_LEASE_MS),
+      stagingKey,
+      processingLocations,
+      signingKey: resolveCertificateKey(services.config),
+    });
     await stored;
     if (request.type === RequestType.PORTABILITY) {
       const problems = await checkStoredPortability({ keys, storage }, objectKey, request.id);

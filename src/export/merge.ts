@@ -25,6 +25,8 @@ import { inlineScanner, workerScanner } from "./scan";
 import { readSpill } from "./spill";
 import { collectTasks, countSources, ExportRecord, readJsonLines, readPages } from "./records";
 import { ZipWriter } from "./zip";
+import { SIGNATURE_FILE, signManifest } from "./signature";
+import type { CertificateKey } from "../certificates/signing";
 
 const DEFAULT_LEVEL = 1;
 
@@ -40,6 +42,8 @@ export interface MergeOptions {
   heartbeat?: () => Promise<void>;
   /** The request's staging key (null when nothing was staged); the caller zeroes it afterwards. */
   stagingKey: Buffer | null;
+  /** The service's signing key (the certificates'): signature.json vouches for manifest.json with it. Absent: the archive is not signed. */
+  signingKey?: CertificateKey;
   /** Where data is processed: the service's primary location, and each connector's (null: not recorded). Absent: not stated in the manifest. */
   processingLocations?: { primary: string; byConnector: Record<string, string | null> };
 }
@@ -101,7 +105,9 @@ export async function writeArchive(ds: DataSource, request: RequestRow, out: Wri
     manifest.files.push({ path: "README.txt", category: null, format: "text", connectors: [], records: 0, ...readme });
     const html = await zip.add("index.html", renderIndexHtml(manifest, person ?? subjectEmail, samples));
     manifest.files.push({ path: "index.html", category: null, format: "html", connectors: [], records: 0, ...html });
-    await zip.add("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+    await zip.add("manifest.json", manifestText);
+    if (options.signingKey) await zip.add(SIGNATURE_FILE, signManifest(manifestText, request.id, options.signingKey));
     await zip.finish(out);
     return manifest;
   } catch (error) {

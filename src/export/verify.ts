@@ -5,6 +5,7 @@ import { csvColumns, spreadsheetText } from "./content";
 import { FieldDoc, FieldType, Manifest, ManifestFile, RECORD_FIELDS } from "./format";
 import type { RandomAccessFile } from "./sealedFile";
 import { ZipReader } from "./zipReader";
+import { checkManifestSignature, SIGNATURE_FILE } from "./signature";
 
 export interface VerifyResult {
   ok: boolean;
@@ -12,6 +13,11 @@ export interface VerifyResult {
   manifest: Manifest | null;
   /** Files whose checksum matched. */
   checked: number;
+  /**
+   * signature.json: `valid` (by the given key, naming it), `unchecked` (present, no key given), or
+   * `unsigned` (absent: an archive from before signatures, or one whose signature was removed).
+   */
+  signature: { state: "valid"; keyId: string } | { state: "unchecked" | "unsigned" | "invalid" };
 }
 
 const ENVELOPE = RECORD_FIELDS.map((f) => f.name).join(",");
@@ -114,20 +120,30 @@ function manifestOf(text: string): Manifest | null {
  * the documented envelope and only documented fields, of documented types, and every data file (a CSV
  * too) holds as many records as the manifest says.
  */
-export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean } = {}): Promise<VerifyResult> {
+export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean; publicKeyPem?: string } = {}): Promise<VerifyResult> {
   const problems: string[] = [];
   const zip = ZipReader.open(file);
   let checked = 0;
+  let signature: VerifyResult["signature"] = { state: "unsigned" };
   try {
-    if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked };
-    const manifest = manifestOf(await zip.text("manifest.json"));
-    if (!manifest) return { ok: false, problems: ["manifest.json is not a manifest of this format (a JSON object with files and categories)"], manifest: null, checked };
+    if (!zip.entry("manifest.json")) return { ok: false, problems: ["manifest.json is missing"], manifest: null, checked, signature };
+    const manifestText = await zip.text("manifest.json");
+    const manifest = manifestOf(manifestText);
+    if (!manifest) return { ok: false, problems: ["manifest.json is not a manifest of this format (a JSON object with files and categories)"], manifest: null, checked, signature };
+    if (zip.entry(SIGNATURE_FILE)) {
+      if (options.publicKeyPem === undefined) signature = { state: "unchecked" };
+      else {
+        const check = checkManifestSignature(await zip.text(SIGNATURE_FILE), Buffer.from(manifestText, "utf8"), manifest.request.id, options.publicKeyPem);
+        signature = check.ok ? { state: "valid", keyId: check.keyId } : { state: "invalid" };
+        if (!check.ok) problems.push(check.problem);
+      }
+    } else if (options.publicKeyPem !== undefined) problems.push(`${SIGNATURE_FILE} is missing: nothing vouches that the service made this archive`);
     const listed = new Set(manifest.files.map((f) => f.path));
     const seen = new Set<string>();
     for (const e of zip.entries) {
       // Extracting tools disagree on which of two same-named entries wins (unzip: the last); the checks below read the first.
       if (seen.has(e.name)) problems.push(`${e.name} is in the archive more than once`);
-      else if (e.name !== "manifest.json" && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
+      else if (e.name !== "manifest.json" && e.name !== SIGNATURE_FILE && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
       seen.add(e.name);
     }
     for (const f of manifest.files) {
@@ -151,7 +167,7 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
         else await checkDataFile(zip, f, docs, problems);
       }
     }
-    return { ok: problems.length === 0, problems, manifest, checked };
+    return { ok: problems.length === 0, problems, manifest, checked, signature };
   } finally {
     zip.close();
   }

@@ -1,4 +1,4 @@
-import { EntityManager, In, IsNull, Not } from "typeorm";
+import { EntityManager, In, Not } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { keptSubjectEmail, RequestRow } from "../entities";
 import { conflict } from "../errors";
@@ -10,7 +10,10 @@ import { conflict } from "../errors";
  * is approved only once every earlier verified one changing a field it changes has ended, and neither
  * approved nor retried once a later one changing such a field has been approved. Read under the
  * subject's lock (approval) or the request's (retry, after the approval that took the subject's lock
- * committed). A request that follows another (duplicateOf) runs nothing of its own.
+ * committed). A request that follows another (duplicateOf, the same values) writes them when its
+ * original does, yet in the order received it stands where it was received: a correction received
+ * between the two must not be jumped (approving the repeat while it is undecided), nor land last once
+ * the repeat was approved. Only a request and its own original (or its followers) pass each other.
  *
  * An earlier correction still waiting for its code does not hold a later one back: anyone can ask in a
  * person's name, and one who cannot answer the code would otherwise stop her own corrections until the
@@ -27,14 +30,16 @@ const before = (a: RequestRow, b: RequestRow) => a.receivedAt < b.receivedAt || 
 
 /** The person's other corrections in `statuses` received before (or after) `row` that change a field it changes, with those fields. */
 async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses: readonly RequestStatus[], side: "earlier" | "later"): Promise<Array<{ request: RequestRow; fields: string[] }>> {
-  if (row.type !== RequestType.CORRECTION || row.duplicateOf) return [];
+  if (row.type !== RequestType.CORRECTION) return [];
   const fields = new Set((row.corrections ?? []).map((c) => c.field));
   const others = await em.getRepository(RequestRow).find({
-    where: { type: RequestType.CORRECTION, subjectEmail: keptSubjectEmail(row), duplicateOf: IsNull(), status: In([...statuses]), id: Not(row.id) },
+    where: { type: RequestType.CORRECTION, subjectEmail: keptSubjectEmail(row), status: In([...statuses]), id: Not(row.id) },
     order: { receivedAt: "ASC", id: "ASC" },
   });
+  // A request's original and those that follow it write its own values: they never land over each other.
+  const sameWork = (o: RequestRow) => o.id === row.duplicateOf || o.duplicateOf === row.id || (row.duplicateOf !== null && o.duplicateOf === row.duplicateOf);
   return others
-    .filter((o) => (side === "earlier" ? before(o, row) : before(row, o)))
+    .filter((o) => !sameWork(o) && (side === "earlier" ? before(o, row) : before(row, o)))
     .map((o) => ({ request: o, fields: (o.corrections ?? []).map((c) => c.field).filter((f) => fields.has(f)) }))
     .filter((o) => o.fields.length > 0);
 }

@@ -65,7 +65,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
   // Remote work that cannot be called back stays fenced until a poll finds it ended: past the next poll
   // time by the poll interval and a lease, so a late poll does not open the fence while it still runs.
-  if (outcome.remote) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
+  // Work still revocable (jobs queued or validated but not run, which a hold withdraws at their
+  // eraseUnit) holds no fence: between waves of redaction jobs a hold can be placed.
+  if (outcome.remote && !outcome.remote.revocable) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
   await fence.end();
   let soFar = addOutcome(
@@ -81,7 +83,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) } }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 

@@ -38,7 +38,9 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
   // Without a breakdown, a connector's erased records are in the one category it erased (its redacted, of them, too).
   const category = String(instruction.categories[0] ?? connectorCategories[0]);
   const given = outcome.erasedIn ?? (outcome.erased ? { [category]: outcome.erased } : {});
-  const redactedGiven = outcome.redactedIn ?? {};
+  // Redacted records without a breakdown are in that category too, as a poll of redaction jobs reports
+  // them: a closing pass starts from its first pass's breakdown, which would otherwise hide them.
+  const redactedGiven = outcome.redactedIn ?? (outcome.redacted && !outcome.erasedIn ? { [category]: outcome.redacted } : {});
   const settled = p.settled ?? { erasedIn: {}, redacted: 0, redactedIn: {} };
   return {
     erased: p.erased + outcome.erased,

@@ -10,7 +10,7 @@ import { PlannedTask, planTasks } from "./planner";
 import { ConnectorRegistry } from "./registry";
 import { settleRequest } from "./requestSettler";
 import { insertPlan } from "./sql/insertPlan";
-import { answers, ORIGINAL_CANDIDATES } from "../commands/requestSubmitter";
+import { answers, dataChangedSince, ORIGINAL_CANDIDATES } from "../commands/requestSubmitter";
 
 /** The identities a request carries, in matching form: kinds, and external ids under `external:<system>`. */
 export function requestIdentities(row: RequestRow): Record<string, string> {
@@ -34,6 +34,7 @@ async function requestAtWork(em: EntityManager, request: RequestRow): Promise<Re
     take: ORIGINAL_CANDIDATES,
   });
   for (const candidate of candidates.filter((c) => answers(c, request))) {
+    if (await dataChangedSince(em, candidate)) continue;
     await lockRow(em, "requests", candidate.id);
     const locked = await em.getRepository(RequestRow).findOneBy({ id: candidate.id });
     if (locked && locked.duplicateOf === null && FOLLOWABLE.includes(locked.status)) return locked;
@@ -55,7 +56,8 @@ export async function planRequest(em: EntityManager, request: RequestRow, regist
     // Locked as settleRequest locks it: the original cannot end between this look and our commit.
     await lockRow(em, "requests", request.duplicateOf);
     const original = await em.getRepository(RequestRow).findOneBy({ id: request.duplicateOf });
-    if (original && FOLLOWABLE.includes(original.status)) {
+    // One whose copy predates a correction or deletion that ended since would answer with what the systems no longer hold.
+    if (original && FOLLOWABLE.includes(original.status) && !(await dataChangedSince(em, original))) {
       await appendAuditEvent(em, { requestId: request.id, actor, action: "request.following_duplicate", details: { duplicateOf: original.id } }, now);
       return { request, planned: [] };
     }

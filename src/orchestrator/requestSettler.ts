@@ -58,7 +58,11 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   if (target === RequestStatus.COMPLETED) {
     statusReason = await nothingDone(em, request, counts);
     if (statusReason) target = RequestStatus.FAILED;
-    else if (request.type === RequestType.CORRECTION) statusReason = await correctedOnlyIn(em, request);
+    else if (request.type === RequestType.CORRECTION) {
+      const corrected = await correctedOnlyIn(em, request);
+      statusReason = corrected.reason;
+      if (corrected.nothing) target = RequestStatus.FAILED;
+    }
     // A deletion is done once the systems erased before its identity sources were looked at again.
     else if (request.type === RequestType.DELETION && (await armClosingPasses(em, requestId, now)) > 0) return request;
   }
@@ -102,25 +106,32 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
 }
 
 /**
- * What a correction that COMPLETED did not correct, or null when every field asked was changed and no
- * system skipped: a system whose RECTIFY was skipped (it cannot correct data) may still hold the old
- * values, and a field no system changed was changed nowhere. COMPLETED alone would say every system
- * now holds the new value.
+ * What a correction whose tasks all ended well did not correct: the fields no system changed, and the
+ * systems whose RECTIFY was skipped (they cannot correct data and may still hold the old values).
+ * `reason` is null when every field asked was changed and no system skipped. `nothing` when no system
+ * changed any field (every one that corrects data holds none of them for this person): such a request
+ * FAILS, as COMPLETED would say the person's data was corrected when nothing was.
  */
-async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<string | null> {
+async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<{ reason: string | null; nothing: boolean }> {
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
   const changed = [...new Set(tasks.flatMap((t) => t.result?.changed ?? []))].sort();
   const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f)).sort();
   const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
-  if (!nowhere.length && !skipped.length) return null;
-  return [
-    `Corrected: ${changed.join(", ")}.`,
-    nowhere.length ? `Held by no system that corrected data: ${nowhere.join(", ")}.` : "",
-    skipped.length ? `Not corrected in ${skipped.join("; ")}: these systems may still hold the old values.` : "",
-  ]
-    .filter(Boolean)
-    .join(" ")
-    .slice(0, 500);
+  if (!nowhere.length && !skipped.length) return { reason: null, nothing: false };
+  // Every part must survive the 500 characters: cut at the end, a long list of fields would drop the
+  // systems that may still hold the old values. Lists that do not fit are counted instead (the tasks' outcomes name them).
+  const write = (fields: (list: string[]) => string, systems: string[]) =>
+    [
+      changed.length ? `Corrected: ${fields(changed)}.` : "Nothing was corrected: no system that corrects data holds these fields for this person.",
+      nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
+      skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+  const named = write((list) => list.join(", "), skipped);
+  const counted = (list: string[]) => (list.join(", ").length <= 150 ? list.join(", ") : `${list.length} fields (named in the RECTIFY tasks' outcomes)`);
+  const reason = [named, write(counted, skipped), write(counted, tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => t.connector))].find((r) => r.length <= 500);
+  return { reason: (reason ?? write(counted, [`${skipped.length} systems (their RECTIFY tasks say why)`])).slice(0, 500), nothing: !changed.length };
 }
 
 function countsDetails(counts: TaskCounts): Record<string, number> {

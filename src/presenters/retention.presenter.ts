@@ -17,7 +17,7 @@ export function presentRetentionRule(rule: RetentionRule): RetentionRuleInfo {
   };
 }
 
-export function presentRetentionException(row: RetentionExceptionRow): RetentionException {
+export function presentRetentionException(row: RetentionExceptionRow, extendedByHoldId: string | null = null): RetentionException {
   return {
     connector: row.connector,
     category: row.category,
@@ -27,6 +27,7 @@ export function presentRetentionException(row: RetentionExceptionRow): Retention
     redactedFields: row.redactedFields ? row.redactedFields.split(",") : [],
     retainUntil: row.retainUntil,
     holdId: row.holdId,
+    extendedByHoldId,
     status: row.status,
     createdAt: row.createdAt,
     closedAt: row.closedAt,

@@ -1,4 +1,6 @@
 import { DataSource, In, Not } from "typeorm";
+import { holdFor } from "../domain/retention";
+import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
 import { RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
@@ -6,6 +8,26 @@ import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRo
 /** A request's retention exceptions, soonest purge first. */
 export function findRetentionExceptions(ds: DataSource, requestId: string): Promise<RetentionExceptionRow[]> {
   return ds.getRepository(RetentionExceptionRow).find({ where: { requestId }, order: { retainUntil: "ASC", id: "ASC" } });
+}
+
+/**
+ * For each open set a retention rule keeps (it has a retainUntil and no hold), the active legal hold on
+ * the subject that covers its category, by the set's id: that hold keeps the set past retainUntil, until
+ * it is released (the purge then names it in the set itself, `holdId`). Placed while the rule's period
+ * runs, the hold would otherwise show nowhere on the set until then, and a certificate issued meanwhile
+ * would promise the purge at retainUntil.
+ */
+export async function holdsExtending(ds: DataSource, subjectEmail: string | null, rows: readonly RetentionExceptionRow[]): Promise<Map<string, string>> {
+  const ruled = rows.filter((r) => r.status === RetentionExceptionStatus.OPEN && r.holdId === null && r.retainUntil !== null);
+  const extending = new Map<string, string>();
+  // A request keeps its subject while any of its sets is open (DSR_REQUEST_RECORD_RETENTION_DAYS counts from the last one closed).
+  if (!ruled.length || subjectEmail === null) return extending;
+  const holds = await activeHoldsFor(ds, subjectEmail);
+  for (const row of ruled) {
+    const hold = holdFor(row.category, holds);
+    if (hold) extending.set(row.id, hold.id);
+  }
+  return extending;
 }
 
 /** A deletion's stored plan, by connector and category. */

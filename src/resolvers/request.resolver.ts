@@ -97,7 +97,7 @@ export class RequestResolver {
   }
 
   @Authorized(DECIDERS)
-  @Mutation(() => Request, { description: "Approves a verified request: PENDING_APPROVAL -> IN_PROGRESS. CONFLICT for a CORRECTION while an earlier-received, verified correction of the same person changing one of its fields has not ended, or once a later-received one changing such a field was approved (corrections of a field take effect in the order received; one still waiting for its code holds nothing back). ADMIN, PRIVACY_OFFICER." })
+  @Mutation(() => Request, { description: "Approves a verified request: PENDING_APPROVAL -> IN_PROGRESS. CONFLICT for a CORRECTION while an earlier-received, verified correction of the same person changing one of its fields has not ended, or once a later-received one changing such a field was approved (corrections of a field take effect in the order received, a repeat that follows an earlier one at work included; one still waiting for its code holds nothing back). ADMIN, PRIVACY_OFFICER." })
   async approveRequest(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
     return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "approve", id));
   }

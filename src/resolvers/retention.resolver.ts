@@ -2,7 +2,8 @@ import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-grap
 import { ANY_ROLE, READERS } from "../auth/roles";
 import type { GraphQLContext } from "../graphql/context";
 import { presentRetentionException, presentRetentionRule } from "../presenters/retention.presenter";
-import { findRetentionExceptions } from "../queries/retentionFinder";
+import { RequestRow } from "../entities";
+import { findRetentionExceptions, holdsExtending } from "../queries/retentionFinder";
 import { Request } from "../schema/request.type";
 import { RetentionException, RetentionRuleInfo } from "../schema/retention.type";
 
@@ -20,6 +21,9 @@ export class RequestRetentionResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [RetentionException], { description: "Record sets this deletion kept, and until when (outstanding and closed)." })
   async retentionExceptions(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<RetentionException[]> {
-    return (await findRetentionExceptions(ctx.services.ds, request.id)).map(presentRetentionException);
+    const rows = await findRetentionExceptions(ctx.services.ds, request.id);
+    const subject = await ctx.services.ds.getRepository(RequestRow).findOne({ where: { id: request.id }, select: { id: true, subjectEmail: true } });
+    const extending = await holdsExtending(ctx.services.ds, subject?.subjectEmail ?? null, rows);
+    return rows.map((row) => presentRetentionException(row, extending.get(row.id) ?? null));
   }
 }

@@ -59,6 +59,12 @@ export class CertifiedRetention {
   @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold does." })
   holdId!: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description: "A legal hold placed while the retention rule's period runs: they are kept past retainUntil, until that hold is released (then holdId names it). Null when none.",
+  })
+  extendedByHoldId!: string | null;
+
   @Field({ description: "OPEN while kept, CLOSED once purged." })
   status!: string;
 }

@@ -145,7 +145,7 @@ export class Request {
   @Field(() => String, { nullable: true, description: "Why the deadline was last extended." })
   extensionReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values)." })
+  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so." })
   statusReason!: string | null;
 
   @Field(() => Verification, { description: "Identity verification state." })
@@ -154,7 +154,7 @@ export class Request {
   @Field(() => ID, {
     nullable: true,
     description:
-      "The earlier open request of the same type about the same person; this one follows it instead of fanning out again. For a SERVICE token null unless that earlier request is one it submitted (it would tell that someone else asked about the same person).",
+      "The earlier open request of the same type about the same person; this one follows it instead of fanning out again (an access or portability request never follows one received before a correction or deletion of the person ended). For a SERVICE token null unless that earlier request is one it submitted (it would tell that someone else asked about the same person).",
   })
   duplicateOf!: string | null;
 

@@ -70,6 +70,12 @@ export class RetentionException {
   @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold (not a rule) does." })
   holdId!: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description: "A legal hold placed on the person while the rule's period runs: the records are kept past retainUntil, until that hold is released (from retainUntil on, holdId names it). Null when none.",
+  })
+  extendedByHoldId!: string | null;
+
   @Field(() => RetentionExceptionStatus, { description: "OPEN while kept; CLOSED once purged, or erased by a later deletion of the person (audit event retention.erased_by_later_request on this request names it)." })
   status!: RetentionExceptionStatus;
 

@@ -101,7 +101,7 @@ export class Task {
   @Field(() => String, { nullable: true, description: "The last failure, in words for people." })
   lastError!: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why it was skipped, or what a person must do." })
+  @Field(() => String, { nullable: true, description: "Why it was skipped, what a person must do, or (REMOTE_PROCESSING) what the remote system is still doing, e.g. objects with a payment processor's redaction jobs and those waiting for one." })
   note!: string | null;
 
   @Field(() => TaskOutcome, { nullable: true, description: "What it did, once it did something." })

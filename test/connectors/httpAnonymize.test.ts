@@ -1,18 +1,10 @@
 import { expect } from "chai";
-import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
 import { describeEachDatabase } from "../support/databases";
-import { TestService } from "../support/harness";
+import type { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
-import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./support/restStandIn";
+import { ADA, restConfig, RestStandIn } from "./support/restStandIn";
+import { dateAda, restServiceHooks } from "./support/restService";
 
-const ENV = { REST_TEST_TOKEN: REST_TOKEN };
-
-/** Ada's notes and invoices dated long past any retention: nothing of hers is kept under a rule. */
-function pastRetention(standIn: RestStandIn): void {
-  const old = "2001-02-03T00:00:00.000Z";
-  for (const note of standIn.notes) if (note.user === 1) note.created_at = old;
-  for (const invoice of standIn.invoices) if (invoice.user === 1) invoice.issued_at = old;
-}
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector category plannedToErase erased redacted plannedToKeep kept residual matchesPlan } residualRecords { connector } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records redacted kept } residual { connector } } }`;
@@ -24,22 +16,15 @@ const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { era
  * kept, and what the request reports (erased, residual, matchesPlan, the certificate) is that.
  */
 describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion through the API", (db) => {
+  const hooks = restServiceHooks(db);
   let standIn: RestStandIn;
-  let t: TestService | undefined;
-  beforeEach(async () => {
-    standIn = await new RestStandIn().start();
-  });
-  const serviceOver = (config: HttpConnectorConfig) =>
-    new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [createHttpConnector(config, ENV)]).start();
-  afterEach(async () => {
-    await t?.stop();
-    t = undefined;
-    await standIn.stop();
-  });
+  let t: TestService;
+  beforeEach(() => (standIn = hooks.standIn()));
+  const serviceOver = hooks.serviceOver;
 
   it("completes, with her invoices anonymised and counted as erased, her notes deleted, and nobody else's touched", async () => {
     t = await serviceOver(restConfig(standIn));
-    pastRetention(standIn);
+    dateAda(standIn, "old");
     const hers = standIn.invoices.filter((i) => i.user === 1).map((i) => ({ ...i }));
     const notes = standIn.notes.filter((n) => n.user === 1).length;
     const grace = JSON.stringify([standIn.invoices.filter((i) => i.user === 2), standIn.notes.filter((n) => n.user === 2)]);
@@ -53,13 +38,16 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const lines = done.deletionOutcome.filter((l: any) => l.connector === "helpdesk");
     expect(lines).to.deep.equal([
+      // Her account, deleted last, once nothing under it was left.
+      { connector: "helpdesk", category: "ACCOUNT", plannedToErase: 1, erased: 1, redacted: 0, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
       // The invoices, patched in place, are the redacted ones; the notes were deleted.
       { connector: "helpdesk", category: "PAYMENTS", plannedToErase: hers.length, erased: hers.length, redacted: hers.length, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
       { connector: "helpdesk", category: "SUPPORT", plannedToErase: notes, erased: notes, redacted: 0, plannedToKeep: 0, kept: 0, residual: 0, matchesPlan: true },
     ]);
     expect(done.residualRecords).to.deep.equal([]);
     const { deletionCertificate } = await t.ok(CERTIFICATE, { id: done.id });
-    expect(deletionCertificate).to.deep.equal({ erased: [{ connector: "helpdesk", records: hers.length + notes, redacted: hers.length, kept: 0 }], residual: [] });
+    expect(deletionCertificate).to.deep.equal({ erased: [{ connector: "helpdesk", records: hers.length + notes + 1, redacted: hers.length, kept: 0 }], residual: [] });
+    expect(standIn.users.map((u) => u.id), "the accounts the API holds").to.deep.equal([2, 3, 4]);
     // A second deletion finds nothing of hers: the anonymised invoices are nobody's, and are not patched again.
     const patches = standIn.calls.filter((c) => c.method === "PATCH").length;
     const again = await runVerified(t, SHOW, "DELETION", ADA.email);
@@ -69,7 +57,7 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
   });
 
   it("with PUT, which replaces the whole record, sends each invoice as listed: the amount and date the bookkeeping keeps stay", async () => {
-    pastRetention(standIn);
+    dateAda(standIn, "old");
     const config = restConfig(standIn);
     const invoices = config.resources.find((r) => r.recordType === "invoice")!;
     invoices.erase = { ...(invoices.erase as Extract<typeof invoices.erase, { strategy: "ANONYMIZE" }>), method: "PUT" };
@@ -85,7 +73,7 @@ describeEachDatabase("an HTTP resource erased by ANONYMIZE, in a deletion throug
   it("fails, counting nothing erased, when the API answers the patch but keeps a field of hers", async () => {
     // The API treats the billing address as read-only: it answers 200 and keeps it.
     standIn.patchIgnores = ["billing_address"];
-    pastRetention(standIn);
+    dateAda(standIn, "old");
     t = await serviceOver(restConfig(standIn));
     const done = await runVerified(t, SHOW, "DELETION", ADA.email);
     expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address])).to.deep.equal(Array(3).fill([null, "12 St James's Square"]));

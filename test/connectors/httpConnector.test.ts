@@ -4,6 +4,7 @@ import { errorMarker, morePagesMarker } from "../../src/connectors/http/httpConn
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
+import { ACCOUNT_RECORDS_REMAIN } from "../../src/connectors/http/httpConnector";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
@@ -33,7 +34,8 @@ describe("declarative HTTP connector", () => {
       subject: ADA,
       otherSubject: GRACE,
       internationalDomainSubject: BJORN,
-      expectedRecordCount: 5 + 3,
+      // Ada's 5 notes, 3 invoices and her account.
+      expectedRecordCount: 5 + 3 + 1,
       injectRetryableFault: async () => {
         standIn.failing = { status: 503, retryAfter: "1" };
         return async () => void (standIn.failing = undefined);
@@ -326,7 +328,7 @@ describe("declarative HTTP connector", () => {
       );
       await connector.close();
       const small = createHttpConnector({ ...restConfig(standIn), maxResponseBytes: 1024 }, ENV);
-      expect((await collectAll(small, GRACE)).length).to.equal(3);
+      expect((await collectAll(small, GRACE)).length).to.equal(4);
       await small.close();
     });
 
@@ -411,13 +413,40 @@ describe("declarative HTTP connector", () => {
       expect((await collectAll(connector, ADA)).filter((r) => r.type === "invoice").map((r) => r.id)).to.deep.equal(["in-a1", "in-a2", "in-a3"]);
       const outcome = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"], keepRecordedSince: { PAYMENTS: new Date("2020-01-01T00:00:00.000Z") } }, testContext());
       expect(outcome).to.deep.equal({ erased: 5, erasedIn: { SUPPORT: 5 }, kept: [{ category: "PAYMENTS", type: "invoice", count: 3, newestRecordedAt: new Date(standIn.invoices.find((i) => i.id === "in-a3")!.issued_at) }] });
-      const all = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS"] }, testContext());
-      expect(all).to.deep.equal({ erased: 3, erasedIn: { PAYMENTS: 3 }, redacted: 3, redactedIn: { PAYMENTS: 3 } });
+      const all = await connector.erase!(ADA, { categories: ["SUPPORT", "PAYMENTS", "ACCOUNT"] }, testContext());
+      // The three invoices anonymised, then her account deleted: nothing under it is kept any more.
+      expect(all).to.deep.equal({ erased: 4, erasedIn: { PAYMENTS: 3, ACCOUNT: 1 }, redacted: 3, redactedIn: { PAYMENTS: 3 } });
       expect(standIn.calls.filter((c) => c.method === "PATCH").map((c) => c.path)).to.deep.equal(["/api/invoices/in-a1", "/api/invoices/in-a2", "/api/invoices/in-a3"]);
-      // What an access request collects now: nothing of hers (the invoices hold only their amounts and dates).
+      expect(standIn.users.map((u) => u.id)).to.deep.equal([2, 3, 4]);
+      // What an access request collects now: nothing of hers (the invoices hold only their amounts and dates, and the account is gone).
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
       expect(standIn.invoices.filter((i) => i.user === 1).map((i) => [i.billing_name, i.billing_address, i.amount])).to.deep.equal([[null, null, 100], [null, null, 200], [null, null, 300], [null, null, 5]]);
       await connector.close();
+    });
+
+    it("deletes the account last, and never while records under it are still there (kept, or access only), which would hide them", async () => {
+      const all = { categories: ["SUPPORT", "PAYMENTS", "ACCOUNT"] };
+      // Notes without erase (access only): they stay, so the account stays, named residual with why.
+      const accessOnlyNotes = restConfig(standIn);
+      delete accessOnlyNotes.resources[0].erase;
+      const partly = createHttpConnector(accessOnlyNotes, ENV);
+      const outcome = await partly.erase!(ADA, all, testContext());
+      expect(outcome).to.deep.equal({
+        erased: 3,
+        erasedIn: { PAYMENTS: 3 },
+        redacted: 3,
+        redactedIn: { PAYMENTS: 3 },
+        residual: [{ category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN }],
+      });
+      expect(standIn.users.some((u) => u.id === 1)).to.equal(true);
+      expect((await collectAll(partly, ADA)).map((r) => r.type)).to.deep.equal(["note", "note", "note", "note", "note", "account"]);
+      await partly.close();
+      // With erase: the notes go, then the account; Grace's stays.
+      const whole = createHttpConnector(restConfig(standIn), ENV);
+      expect(await whole.erase!(ADA, all, testContext())).to.deep.equal({ erased: 6, erasedIn: { SUPPORT: 5, ACCOUNT: 1 } });
+      expect(standIn.users.map((u) => u.id)).to.deep.equal([2, 3, 4]);
+      expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.path).slice(-1)).to.deep.equal(["/api/users/1"]);
+      await whole.close();
     });
 
     it("keeps records recorded at or after keepRecordedSince and reports them kept, and sends one idempotency key per record", async () => {
@@ -450,12 +479,13 @@ describe("declarative HTTP connector", () => {
         const entries = await listAll(connector, ctx);
         expect(entries).to.deep.equal([
           // Stored as Ada.Lovelace@example.com and "+44 20 7946 0958".
-          { identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 8 },
-          { identities: { email: "grace.hopper@example.com", phone: "+12025550143" }, records: 3 },
-          { identities: { email: "ada.lovelace@example.com.au" }, records: 1 },
+          // The API's count of notes and invoices, and the account itself.
+          { identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 9 },
+          { identities: { email: "grace.hopper@example.com", phone: "+12025550143" }, records: 4 },
+          { identities: { email: "ada.lovelace@example.com.au" }, records: 2 },
           // Stored as bjorn@xn--bcher-kva.de: the domain in Unicode, as normalizeEmail gives it.
-          { identities: { email: "bjorn@bücher.de" }, records: 1 },
-          { identities: { phone: "+33123456789" }, records: 1 },
+          { identities: { email: "bjorn@bücher.de" }, records: 2 },
+          { identities: { phone: "+33123456789" }, records: 2 },
         ]);
         // Pages of 2: three, the last one short; a heartbeat after each.
         expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(3);
@@ -484,7 +514,7 @@ describe("declarative HTTP connector", () => {
         const connector = listable();
         const ctx = testContext();
         const entries = await listAll(connector, ctx);
-        expect(entries.filter((e) => e.identities.email === "ada.lovelace@example.com")).to.deep.equal([{ identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 8 }]);
+        expect(entries.filter((e) => e.identities.email === "ada.lovelace@example.com")).to.deep.equal([{ identities: { email: "ada.lovelace@example.com", phone: "+442079460958" }, records: 9 }]);
         // Listed twice rather than have the phone missed; the count belongs to the entry handed over already.
         expect(entries[entries.length - 1]).to.deep.equal({ identities: { phone: "+442079460999" } });
         expect(entries).to.have.length(5);
@@ -495,10 +525,24 @@ describe("declarative HTTP connector", () => {
 
       it("leaves out a person whose record count is 0 (collect finds nothing of them) and gives no count it cannot read", async () => {
         standIn.notes = standIn.notes.filter((n) => n.user !== 3);
+        // With subject.account, collect finds the account of a person with no notes or invoices: listed, with that one record.
         const connector = listable({ recordsField: "stats.records" });
         const entries = await listAll(connector);
-        expect(entries.map((e) => e.identities.email)).to.deep.equal(["ada.lovelace@example.com", "grace.hopper@example.com", "bjorn@bücher.de"]);
+        expect(entries.map((e) => [e.identities.email, e.records])).to.deep.equal([
+          ["ada.lovelace@example.com", 9],
+          ["grace.hopper@example.com", 4],
+          ["ada.lovelace@example.com.au", 1],
+          ["bjorn@bücher.de", 2],
+        ]);
+        expect((await collectAll(connector, { email: "ada.lovelace@example.com.au" })).map((r) => r.type)).to.deep.equal(["account"]);
         await connector.close();
+        // Without it (access only: no resource erases), collect finds nothing of them, and the roster leaves them out.
+        const accessOnly = restConfig(standIn);
+        delete accessOnly.subject.account;
+        for (const r of accessOnly.resources) delete r.erase;
+        const recordsOnly = createHttpConnector({ ...accessOnly, roster: { ...restRoster(), recordsField: "stats.records" } }, ENV);
+        expect((await listAll(recordsOnly)).map((e) => e.identities.email)).to.deep.equal(["ada.lovelace@example.com", "grace.hopper@example.com", "bjorn@bücher.de"]);
+        await recordsOnly.close();
         const uncounted = listable({ recordsField: "stats.none" });
         expect((await listAll(uncounted)).map((e) => e.records)).to.deep.equal([undefined, undefined, undefined, undefined]);
         await uncounted.close();
@@ -620,6 +664,29 @@ describe("declarative HTTP connector", () => {
     expect(configProblemsOf((config) => (config.subject.query = { email: "{e-mail}" }))).to.deep.equal([
       `subject.query.email: {e-mail} is not a placeholder of an identity kind: "e-mail" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`,
     ]);
+  });
+
+  it("refuses a connector that erases without saying what becomes of the account its search finds, and a malformed subject.account", () => {
+    // Without it, a deletion completed with the account (her address, name and phone) in the API and nothing reported.
+    const without = configProblemsOf((config) => delete config.subject.account);
+    expect(without).to.have.length(1);
+    expect(without[0]).to.match(/^subject\.account is required when a resource erases: /);
+    const accessOnly = configProblemsOf((config) => {
+      delete config.subject.account;
+      for (const r of config.resources) delete r.erase;
+    });
+    expect(accessOnly).to.deep.equal([]);
+    const problemsOf = (account: unknown) => configProblemsOf((config) => ((config.subject as Record<string, unknown>).account = account));
+    expect(problemsOf({ category: "ACCOUNT", fields: ["email"], erase: { strategy: "DELETE", path: "/users?id={subject}" } })).to.deep.equal([
+      "subject.account.erase.path is required and must hold {subject} in its path, the account's id",
+    ]);
+    expect(problemsOf({ category: "", fields: [], erase: { strategy: "ANONYMIZE", path: "/users/{subject}" }, typo: 1 })).to.deep.equal([
+      'subject.account: unknown field "typo" (allowed: category, recordType, fields, erase)',
+      "subject.account.category is required",
+      "subject.account.fields must list the fields of the search's item the person receives",
+      'subject.account.erase must be {"strategy": "DELETE", "path": "..."}',
+    ]);
+    expect(problemsOf({ category: "ACCOUNT", fields: ["email"] })).to.deep.equal([]);
   });
 
   it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {

@@ -668,5 +668,17 @@ describe("SQL connector errors", () => {
     expect(error.retryable).to.equal(false);
     expect(error.userMessage).to.equal("account-db: the database refused the rectify (table users) (ER_DUP_ENTRY); details are in the service log");
     expect(error.internalMessage).to.contain("ER_DUP_ENTRY").and.not.contain(ADA.email).and.not.contain("UPDATE");
+    // A corrected value its column refuses: MariaDB and PostgreSQL quote it in their messages (as measured on both).
+    const refused = [
+      { code: "ER_TRUNCATED_WRONG_VALUE", errno: 1292, sqlMessage: "Incorrect datetime value: 'born on a Tuesday' for column `test`.`users`.`created_at` at row 1" },
+      { code: "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD", errno: 1366, sqlMessage: "Incorrect integer value: 'born on a Tuesday' for column `test`.`users`.`age` at row 1" },
+      { code: "22007", message: 'invalid input syntax for type timestamp with time zone: "born on a Tuesday"' },
+      { code: "22003", message: 'value "born on a Tuesday" is out of range for type integer' },
+    ];
+    for (const driver of refused) {
+      const e = toConnectorError({ message: driver.sqlMessage ?? driver.message, driverError: driver }, "account-db", "rectify", "users");
+      expect(e.internalMessage, driver.code).to.contain(driver.code).and.not.contain("Tuesday");
+      expect(e.userMessage, driver.code).to.match(/^account-db: the database refused a corrected value \(table users\) \(\w+\): it does not fit its column/);
+    }
   });
 });

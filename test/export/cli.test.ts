@@ -1,11 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execFile, execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import zlib from "node:zlib";
 import { expect } from "chai";
 import { ExportRow } from "../../src/entities";
 import { purgeExpiredExports } from "../../src/export/purge";
+import { ZipReader } from "../../src/export/zipReader";
+import { ZipWriter } from "../../src/export/zip";
+import { keyFromPrivatePem, signDocument } from "../../src/certificates/signing";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
@@ -108,6 +111,62 @@ describeEachDatabase("export commands and retention", (db) => {
     expect(saved.code, saved.stderr).to.equal(0);
     const plain = await dsr(["export", "verify", out], { DSR_DATA_DIR: tempDir() });
     expect(plain.code, plain.stderr).to.equal(0);
+  });
+
+  it("dsr export verify --public-key checks signature.json: a rewritten manifest, a removed signature, another key's signature all fail", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    const keyFile = path.join(tempDir(), "service-key.pem");
+    fs.writeFileSync(keyFile, await (await fetch(new URL("/.well-known/dsr-certificate-key.pem", t.url))).text());
+    const quiet = { DSR_DATA_DIR: tempDir() };
+    // The service's key, from a file or from the service's address.
+    for (const key of [keyFile, t.url]) {
+      const signed = await dsr(["export", "verify", got.file!, "--public-key", key], quiet);
+      expect(signed.code, signed.stdout + signed.stderr).to.equal(0);
+      expect(signed.stdout).to.match(new RegExp(`^ok: 6 files match their sha256 \\(19 records, request ${id}\\); manifest.json signed by the given key ed25519:[0-9a-f]{16}\n$`));
+    }
+    const unchecked = await dsr(["export", "verify", got.file!], quiet);
+    expect(unchecked.code).to.equal(0);
+    expect(unchecked.stdout).to.match(/; signature.json not checked: pass --public-key/);
+
+    // Archives rebuilt as someone with the files would rebuild them: every entry as it was, but one change.
+    const rebuilt = async (change: (name: string, text: string) => string | null) => {
+      const reader = ZipReader.open(got.file!);
+      const file = path.join(tempDir(), "rebuilt.zip");
+      const out = fs.createWriteStream(file);
+      const zip = new ZipWriter(out, new Date());
+      try {
+        for (const e of reader.entries) {
+          const text = change(e.name, await reader.text(e.name));
+          if (text !== null) await zip.add(e.name, text);
+        }
+        await zip.finish(out);
+      } finally {
+        reader.close();
+      }
+      await new Promise((resolve) => out.close(resolve));
+      return file;
+    };
+    const forger = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const cases: Array<[string, (name: string, text: string) => string | null, RegExp]> = [
+      // One record fewer in ACCOUNT, claimed by the manifest alone: every checksum still matches.
+      ["a rewritten manifest", (name, text) => (name === "manifest.json" ? text.replace('"records": 3', '"records": 2') : text), /^problem: manifest\.json: changed since the service signed it/m],
+      ["a removed signature", (name, text) => (name === "signature.json" ? null : text), /^problem: signature\.json is missing/m],
+      ["another key's signature", (name, text) => (name === "signature.json" ? signDocument(JSON.parse(text).certificate, keyFromPrivatePem(forger)) : text), /^problem: signature\.json: signed by key ed25519:[0-9a-f]{16}, not by the given key/m],
+    ];
+    for (const [label, change, problem] of cases) {
+      const file = await rebuilt(change);
+      const without = await dsr(["export", "verify", file], quiet);
+      expect(without.code, `${label} without a key: ${without.stdout}`).to.equal(0);
+      const result = await dsr(["export", "verify", file, "--public-key", keyFile], quiet);
+      expect(result.code, `${label}: ${result.stdout}`).to.equal(1);
+      expect(result.stdout, label).to.match(problem);
+      expect(result.stdout, label).not.to.match(/^ok:/m);
+    }
+    const noKey = await dsr(["export", "verify", got.file!, "--public-key", path.join(tempDir(), "none.pem")], quiet);
+    expect(noKey.code).to.equal(2);
+    expect(noKey.stderr).to.match(/^dsr: cannot read .*none\.pem \(ENOENT\): name a PEM public key file/);
   });
 
   it("dsr export verify refuses an archive with an entry added under a name it lists, which unzip would open instead", async function () {

@@ -38,6 +38,7 @@ for (const kind of ["sqlite", "mariadb"] as const) {
         // Zoë's account was created as Zoe+dsr@Example.COM.
         mixedCaseSubject: { email: "zoe+dsr@example.com" },
         expectedRecordCount: 1 + Number(row.n),
+        correction: { field: "jobTitle", value: "Countess of Lovelace" },
         teardown: async () => {
           await connector.close();
           await bad.close();

@@ -65,6 +65,21 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
       return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
     }, "deletion finished", 120_000);
 
+  /**
+   * Stripe can redact from now on: the refusal is lifted and the canceled job has finished canceling
+   * (its objects are free again). Then the erasures go on, the closing passes come, and the deletion
+   * (read once it ended) COMPLETED.
+   */
+  async function redactableFromNowOn(id: string, deleting: { reached: Promise<unknown>; release(): void }): Promise<any> {
+    ws.stripe.redaction.refuse.clear();
+    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
+    await deleting.reached;
+    deleting.release();
+    const done = await finished(id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    return done;
+  }
+
   /** Ada's Stripe objects outside the 7-year rule that still hold personal data, read from the stand-in. */
   function oldObjectsWithPersonalData(customer: string): number {
     const cutoff = shiftByPeriod(TEST_START, SEVEN_YEARS, -1).getTime() / 1000;
@@ -85,14 +100,7 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     // Stripe refuses the first job (its oldest charge is in a state it will not redact).
     ws.stripe.redaction.refuse.add(oldest.id);
     const { id, deleting } = await deletionPastPaymentsFirstPass();
-    // Now Stripe can redact them: the refusal is lifted and the canceled job has finished canceling
-    // (its objects are free again). Then the erasures go on, and the closing passes come.
-    ws.stripe.redaction.refuse.clear();
-    for (const job of ws.stripe.store.redactionJobs.values()) if (job.status === "canceling") ws.stripe.store.putJob({ ...job, status: "canceled" }, "redaction_job.canceled");
-    await deleting.reached;
-    deleting.release();
-    const done = await finished(id);
-    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const done = await redactableFromNowOn(id, deleting);
     const jobs = [...ws.stripe.store.redactionJobs.values()].map((j) => j.status);
     expect(jobs, "a job failed (the first pass) and one succeeded (the closing pass)").to.include.members(["canceled", "succeeded"]);
 
@@ -108,6 +116,29 @@ describeEachDatabase("a deletion's closing passes, reported as the systems hold 
     const certificate = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
     expect(certificate.erased.find((e: any) => e.connector === "payments")).to.include({ records: before, redacted: before, residual: stillHeld });
     expect(sum(certificate.residual.filter((r: any) => r.connector === "payments"), (r: any) => r.records)).to.equal(stillHeld);
+  });
+
+  it("counts as redacted what the closing pass's job redacted beside what the first pass's jobs did", async function () {
+    this.timeout(180_000);
+    await start();
+    const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
+    const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
+    // Enough old charges for a second job, which Stripe runs in the first pass; it refuses the one with the oldest charge.
+    for (let i = 0; i < 10; i++) ws.stripe.store.put({ ...oldest, id: `${oldest.id}r${i}`, invoice: null }, "seeded");
+    const before = oldObjectsWithPersonalData(customer);
+    ws.stripe.redaction.refuse.add(oldest.id);
+    const { id, deleting } = await deletionPastPaymentsFirstPass();
+    expect(oldObjectsWithPersonalData(customer), "the first pass redacted some, Stripe refused some").to.be.within(1, before - 1);
+    const done = await redactableFromNowOn(id, deleting);
+    expect(oldObjectsWithPersonalData(customer), "Stripe redacted every old charge and invoice").to.equal(0);
+    // What Stripe's jobs that ran redacted, read from the stand-in.
+    const byJobs = sum([...ws.stripe.store.redactionJobs.values()].filter((j) => j.status === "succeeded"), (j) => Object.values(j.objects).reduce((n, ids) => n + ids.length, 0));
+    expect(byJobs).to.equal(before);
+    const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
+    // Before: 10 of the 16 counted redacted (the first pass's job); the closing pass's job went uncounted.
+    expect({ erased: line.erased, redacted: line.redacted, residual: line.residual }).to.deep.equal({ erased: before, redacted: byJobs, residual: 0 });
+    const certificate = (await t.ok(CERTIFICATE, { id })).deletionCertificate;
+    expect(certificate.erased.find((e: any) => e.connector === "payments")).to.include({ records: before, redacted: byJobs, residual: 0 });
   });
 
   it("still names what Stripe refused in both passes residual, once", async function () {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import pino from "pino";
+import type { Connector } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
@@ -54,11 +55,16 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     await ws?.close();
   });
 
-  it("applies the verified changes through the account database, says what no system holds, audits field names only, and is due in 15 business days", async () => {
+  /** The sample workspace and the service over its connectors (all, or those `pick` keeps); `userOf` reads a person's user record from the account database itself. */
+  const start = async (pick: (c: Connector) => boolean = () => true) => {
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors.filter(pick)).start();
     const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
-    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    return { t, ws, accountDb, userOf: async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data };
+  };
+
+  it("applies the verified changes through the account database, says what no system holds, audits field names only, and is due in 15 business days", async () => {
+    const { t, ws, accountDb, userOf } = await start();
     const before = await userOf(ADA);
     const graceBefore = await userOf(GRACE);
 
@@ -104,11 +110,10 @@ describeEachDatabase("correction on the sample workspace", (db) => {
   });
 
   it("fails a correction that no connector could make, with the reason, leaving what the systems hold as it was", async () => {
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
     // An installation of the sample's payment processor, ticketing system and auth log, none of which
     // corrects data: the account database, the one that does, is not connected.
-    const connectors = ws.connectors.filter((c) => c.spec.name !== "account-db");
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, connectors).start();
+    const { t, ws } = await start((c) => c.spec.name !== "account-db");
+    const connectors = ws.connectors;
     const ticketing = connectors.find((c) => c.spec.name === "ticketing")!;
     const payments = connectors.find((c) => c.spec.name === "payments")!;
     const held = async () => ({ ticketing: await collectAll(ticketing, { email: ADA }), payments: await collectAll(payments, { email: ADA }) });
@@ -128,11 +133,65 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(done.statusReason).to.match(/^No connector could correct the subject's data: auth-log skipped \(.+\); payments skipped \(.+\); ticketing skipped \(.+\)$/);
   });
 
+  it("fails a correction that changed nothing because no system that corrects data holds the person, and says so", async () => {
+    const { t, accountDb } = await start();
+    const nobody = "nobody@example.com";
+    expect(await collectAll(accountDb, { email: nobody }), "the account database holds no one by that address").to.deep.equal([]);
+    const r = await submit(t, { type: "CORRECTION", subject: { email: nobody }, corrections: [{ field: "name", value: "Augusta Ada King" }], identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const done = await endedRequest(t, SHOW, r.id);
+    const rectify = done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY");
+    expect(rectify.outcome).to.deep.equal({ changed: [], notHeld: ["name"] });
+    // No system changed anything: COMPLETED would say the person's data was corrected.
+    expect(done.status, done.statusReason).to.equal("FAILED");
+    expect(done.statusReason).to.match(/^Nothing was corrected: no system that corrects data holds these fields for this person\. Held by no system that corrected data: name\. Not corrected in auth-log/);
+    expect(done.auditEvents.map((e: any) => e.action)).to.include("request.failed").and.not.include("request.completed");
+    expect(await collectAll(accountDb, { email: nobody })).to.deep.equal([]);
+  });
+
+  it("refuses a phone number no one can read, written where other systems' phone identity comes from, and changes none of the request's fields", async () => {
+    const { t, accountDb, userOf } = await start();
+    const before = await userOf(ADA);
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, { field: "phone", value: "call me maybe" }]);
+    expect(done.status).to.equal("FAILED");
+    const rectify = done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY");
+    expect(rectify.lastError).to.equal(
+      "account-db: the corrected phone is not a phone number this database can read (table users finds people by it as phone); the rectify changed nothing. Submit a correction with the person's own, valid phone, or correct it by hand",
+    );
+    expect(JSON.stringify(done)).not.to.contain("call me maybe");
+    expect(await userOf(ADA), "neither the phone nor the name was written").to.deep.equal(before);
+    // A readable phone is corrected as before (received later: the test clock stands still otherwise).
+    t.clock.advance(1000);
+    const fixed = await correctedAndEnded(t, [{ field: "phone", value: "020 7946 9999" }]);
+    expect(fixed.status, fixed.statusReason).to.equal("COMPLETED");
+    expect(await userOf(ADA)).to.include({ phone: "020 7946 9999" });
+  });
+
+  it("fails a correction of a field the account database holds but cannot correct, rather than report it held by no system, and changes nothing", async () => {
+    const { t, accountDb, userOf } = await start();
+    const before = await userOf(ADA);
+    // users.email holds Ada's address; the sample's configuration does not make it rectifiable.
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, { field: "email", value: "ada@analytical.example" }]);
+    expect(done.status, done.statusReason).to.equal("FAILED");
+    expect(done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RECTIFY").lastError).to.equal(
+      "account-db: it holds email (users.email) but is not configured to correct it (rectifiable); the rectify changed nothing. Correct it by hand, or make it rectifiable, and submit the correction again",
+    );
+    expect(await userOf(ADA)).to.deep.equal(before);
+  });
+
+  it("keeps the systems that may still hold the old values in the reason of a correction of many fields", async () => {
+    const { t } = await start();
+    // Ada's name, and 40 fields with long names that no system holds: their list alone is over 500 characters.
+    const unheld = Array.from({ length: 40 }, (_, i) => ({ field: `preferredCorrespondenceLanguageForRegion${i}`, value: "en" }));
+    const done = await correctedAndEnded(t, [{ field: "name", value: "Augusta Ada King" }, ...unheld]);
+    expect(done.status).to.equal("COMPLETED");
+    expect(done.statusReason.length).to.be.at.most(500);
+    expect(done.statusReason).to.match(/^Corrected: name\. Held by no system that corrected data: 40 fields \(named in the RECTIFY tasks' outcomes\)\. Not corrected in auth-log/);
+    expect(done.statusReason).to.match(/these systems may still hold the old values\.$/);
+  });
+
   it("makes a second correction of other fields itself, rather than answer it with an earlier open correction's work", async () => {
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 10 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
-    const accountDb = ws.connectors.find((c) => c.spec.name === "account-db")!;
-    const userOf = async (email: string) => (await collectAll(accountDb, { email })).find((r) => r.type === "user")!.data;
+    const { t, accountDb, userOf } = await start();
     const correction = (corrections: { field: string; value: string }[]) =>
       submit(t!, { type: "CORRECTION", subject: { email: ADA }, corrections, identityVerified: true, verificationEvidence: "signed-in session" });
     // Ada asks for her name to be corrected, and, while that request is open, for her phone.

@@ -41,6 +41,25 @@ export type HttpErase =
       keep?: string[];
     };
 
+/**
+ * The account the subject search finds, as a record of its own: what it holds (the address it was found
+ * by, a name, a phone) is the person's data too, exported with the rest and erased with it.
+ */
+export interface HttpAccountConfig {
+  /** Category of the account record (upper case, as every category). */
+  category: string;
+  /** Record type in the export (default `account`). */
+  recordType?: string;
+  /** Fields of the search's item the person receives (dotted paths), the address among them. */
+  fields: string[];
+  /**
+   * How the account is deleted (`{subject}` in its path is the account's id), after the records under it,
+   * and only when none of them stays (kept by a rule or a hold): deleting an account may take its records
+   * with it. Absent: the account is never erased, and each deletion plans it and reports it as residual.
+   */
+  erase?: { strategy: "DELETE"; path: string };
+}
+
 export interface HttpResourceConfig {
   /** Record type in the export, e.g. `ticket`. */
   recordType: string;
@@ -110,8 +129,10 @@ export interface HttpConnectorConfig {
    * How to find the subject: GET `path` with the query (`{email}` and other identity kinds filled in);
    * every item whose `matchField` is the same address in matching form is them (two accounts under one
    * address are both theirs). `pagination` (default none) pages through a search that answers in pages.
+   * `account` makes the account found a record of its own (required when any resource erases: a deletion
+   * must say what becomes of the account, which holds the address the person was found by).
    */
-  subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string; pagination?: Pagination };
+  subject: { path: string; query: Record<string, string>; items: string; idField: string; matchField: string; pagination?: Pagination; account?: HttpAccountConfig };
   resources: HttpResourceConfig[];
   /** How to list everyone the system holds, for breach rosters; absent: not listable. */
   roster?: HttpRosterConfig;
@@ -203,6 +224,40 @@ function subjectScopeProblems(at: string, r: Record<string, unknown>): string[] 
   return [];
 }
 
+const ACCOUNT_FIELDS = ["category", "recordType", "fields", "erase"];
+
+/**
+ * The subject's account as a record: where it is exported and how it is erased. Required once a resource
+ * erases: without it a deletion would complete with the account, and what it holds, left in the system
+ * and nothing in the report saying so.
+ */
+function accountProblems(account: unknown, erases: boolean): string[] {
+  if (account === undefined) {
+    return erases
+      ? [
+          `subject.account is required when a resource erases: the account the search finds holds the person's address (and what else it holds), and a deletion must say what becomes of it. Give {"category": "ACCOUNT", "fields": ["email", ...], "erase": {"strategy": "DELETE", "path": "/users/{subject}"}}, or leave out erase to have every deletion report the account as left in place`,
+        ]
+      : [];
+  }
+  if (!isRecord(account)) return ['subject.account must be an object: {category, fields, recordType?, erase?}'];
+  const problems = Object.keys(account)
+    .filter((k) => !ACCOUNT_FIELDS.includes(k))
+    .map((k) => `subject.account: unknown field "${k}" (allowed: ${ACCOUNT_FIELDS.join(", ")})`);
+  if (!str(account.category)) problems.push("subject.account.category is required");
+  if (account.recordType !== undefined && !str(account.recordType)) problems.push("subject.account.recordType must be text (default account)");
+  if (!Array.isArray(account.fields) || account.fields.length === 0 || !account.fields.every(str)) problems.push("subject.account.fields must list the fields of the search's item the person receives");
+  const erase = account.erase;
+  if (erase !== undefined) {
+    if (!isRecord(erase) || erase.strategy !== "DELETE") problems.push('subject.account.erase must be {"strategy": "DELETE", "path": "..."}');
+    else if (!str(erase.path) || !String(erase.path).split("?")[0].includes("{subject}")) problems.push("subject.account.erase.path is required and must hold {subject} in its path, the account's id");
+    else {
+      const stray = Object.keys(erase).filter((k) => k !== "strategy" && k !== "path");
+      if (stray.length) problems.push(`subject.account.erase: unknown field${stray.length > 1 ? "s" : ""} ${shown(stray)} (allowed: strategy, path)`);
+    }
+  }
+  return problems;
+}
+
 const ANONYMIZE_FIELDS = ["strategy", "method", "path", "fields", "keep"];
 const shown = (fields: unknown[]) => fields.map((f) => `"${String(f)}"`).join(", ");
 
@@ -283,6 +338,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
     }
   }
   if (isRecord(s) && s.pagination !== undefined) problems.push(...paginationProblems(s.pagination, "subject"));
+  if (isRecord(s)) problems.push(...accountProblems(s.account, Array.isArray(c.resources) && c.resources.some((r) => isRecord(r) && r.erase !== undefined)));
   if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
   for (const [i, r] of (Array.isArray(c.resources) ? c.resources : []).entries()) {
     const at = `resources[${i}]`;

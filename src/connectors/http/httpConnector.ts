@@ -5,7 +5,7 @@ import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
-import { HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
+import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
 import { pick, withValues } from "./pick";
 import { listHttpSubjects } from "./roster";
 
@@ -168,17 +168,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     });
 
   /**
-   * The subject's ids in the system: every item of the subject search whose address is theirs (a
-   * system may hold two accounts under one address), across every page of the search when
-   * `subject.pagination` is given. None when it does not know them.
+   * The subject's accounts in the system, by id with the search's item: every item of the subject
+   * search whose address is theirs (a system may hold two accounts under one address), across every
+   * page of the search when `subject.pagination` is given. None when it does not know them.
    */
-  const findSubjects = async (ids: Identities, op: Op, ctx: TaskContext): Promise<string[]> => {
+  const findSubjects = async (ids: Identities, op: Op, ctx: TaskContext): Promise<Map<string, Record<string, unknown>>> => {
     const values = Object.fromEntries(Object.entries(ids).filter((e): e is [string, string] => typeof e[1] === "string"));
     const wanted = normalizeEmail(ids.email);
     // A search by email is made for each spelling of the address (an internationalised domain is stored
     // in Unicode or in ASCII); a search by anything else once.
     const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
-    const found = new Set<string>();
+    const found = new Map<string, Record<string, unknown>>();
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
       const filled: Record<string, string> = { ...values, email };
       const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
@@ -196,10 +196,11 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         if (normalizeEmail(String(address ?? "")) !== wanted) continue;
         // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
-        found.add(idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op));
+        const id = idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op);
+        if (!found.has(id)) found.set(id, item);
       }
     }
-    return [...found];
+    return found;
   };
 
   /**
@@ -340,6 +341,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const nobodys = (r: HttpResourceConfig, item: Record<string, unknown>) =>
     r.erase?.strategy === "ANONYMIZE" && Object.entries(r.erase.fields).every(([f, v]) => (pick(item, f) ?? null) === v);
 
+  const account = c.subject.account;
+  /** Whether one of the subject's accounts still holds a record of a resource (one holding every replacement is nobody's). */
+  const holdsAny = async (r: HttpResourceConfig, subject: string, ctx: TaskContext): Promise<boolean> => {
+    for await (const item of items(r, subject, "erase", ctx)) if (!nobodys(r, item)) return true;
+    return false;
+  };
   const roster = c.roster;
   /** Everyone the roster listing holds, page by page (listHttpSubjects makes them entries). */
   const listSubjects = roster
@@ -353,6 +360,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             ctx,
           ),
           ctx,
+          account !== undefined,
         )
     : undefined;
 
@@ -360,12 +368,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     spec: {
       name,
       version: c.version,
-      supports: c.resources.some((r) => r.erase) ? ["access", "erasure"] : ["access"],
+      supports: c.resources.some((r) => r.erase) || account?.erase ? ["access", "erasure"] : ["access"],
       // Every kind the search fills in: without one, the task is SKIPPED saying so, rather than search
       // for the placeholder's own text and find nobody (a deletion COMPLETED with her records in place).
       needs: searchKinds(c.subject.query),
       provides: [],
-      categories: [...new Set(c.resources.map((r) => r.category))],
+      categories: [...new Set([...c.resources.map((r) => r.category), ...(account ? [account.category] : [])])],
     },
 
     async check(ctx): Promise<CheckResult> {
@@ -381,8 +389,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     },
 
     async *collect(ids, ctx) {
-      for (const subject of await findSubjects(ids, "collect", ctx)) {
+      for (const [subject, found] of await findSubjects(ids, "collect", ctx)) {
         for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
+        if (account) yield accountRecord(account, subject, found);
       }
     },
 
@@ -394,43 +403,80 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const erasedIn: Record<string, number> = {};
       const redactedIn: Record<string, number> = {};
       const kept = new KeptTally();
-      for (const subject of await findSubjects(ids, "erase", ctx)) for (const r of c.resources) {
-        if (!r.erase || !instruction.categories.includes(r.category)) continue;
-        const since = instruction.keepRecordedSince?.[r.category];
-        // Listed first, erased after: deleting while paging would shift the pages under the cursor.
-        // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
-        const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
-        for await (const item of items(r, subject, "erase", ctx)) {
-          if (nobodys(r, item)) continue;
-          const record = recordOf(r, item, "erase");
-          // One set per kind of record, whichever of the subject's accounts kept it.
-          if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
-          else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
-        }
-        // Each write is one unit of erasure: a hold placed meanwhile stops the category between two
-        // records, and what a unit erased stays counted when a later write of the task fails (its retry
-        // no longer finds those records to count them).
-        for (const { id, url, body } of doomed) {
-          const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
-          const erase = r.erase;
-          const ran = await ctx.eraseUnit(r.category, async () => {
-            const { status } =
-              erase.strategy === "DELETE" ? await send({ method: "DELETE", url, op: "erase", ctx, key }) : await send({ method: erase.method, url, body, op: "erase", ctx, key });
-            if (status === 404) return 0;
-            erased += 1;
-            if (erase.strategy === "ANONYMIZE") {
-              redacted += 1;
-              redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
+      // The accounts left in place, by why (see accountResidue).
+      const accountsLeft = new Map<string, number>();
+      for (const subject of (await findSubjects(ids, "erase", ctx)).keys()) {
+        // Whether a record under this account stays (kept by a rule, a hold's, withdrawn mid-erasure): then so does the account.
+        let stays = false;
+        for (const r of c.resources) {
+          if (!instruction.categories.includes(r.category)) {
+            // Not to be erased (a hold keeps it): the account stays if it holds any such record.
+            if (account?.erase && !stays && (await holdsAny(r, subject, ctx))) stays = true;
+            continue;
+          }
+          if (!r.erase) continue;
+          const since = instruction.keepRecordedSince?.[r.category];
+          // Listed first, erased after: deleting while paging would shift the pages under the cursor.
+          // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
+          const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
+          for await (const item of items(r, subject, "erase", ctx)) {
+            if (nobodys(r, item)) continue;
+            const record = recordOf(r, item, "erase");
+            // One set per kind of record, whichever of the subject's accounts kept it.
+            if (since && record.recordedAt && record.recordedAt >= new Date(since)) {
+              kept.add(r.category, r.recordType, 1, record.recordedAt);
+              stays = true;
+            } else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
+          }
+          // Each write is one unit of erasure: a hold placed meanwhile stops the category between two
+          // records, and what a unit erased stays counted when a later write of the task fails (its retry
+          // no longer finds those records to count them).
+          for (const { id, url, body } of doomed) {
+            const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
+            const erase = r.erase;
+            const ran = await ctx.eraseUnit(r.category, async () => {
+              const { status } =
+                erase.strategy === "DELETE" ? await send({ method: "DELETE", url, op: "erase", ctx, key }) : await send({ method: erase.method, url, body, op: "erase", ctx, key });
+              if (status === 404) return 0;
+              erased += 1;
+              if (erase.strategy === "ANONYMIZE") {
+                redacted += 1;
+                redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
+              }
+              erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
+              return 1;
+            });
+            await ctx.heartbeat();
+            // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
+            if (!ran) {
+              stays = true;
+              break;
             }
-            erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
-            return 1;
-          });
-          await ctx.heartbeat();
-          // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
-          if (!ran) break;
+          }
+        }
+        // The account last, once nothing under it is left to erase; not at all while anything under it stays.
+        if (account && instruction.categories.includes(account.category)) {
+          let left = accountResidue(account, stays);
+          // Deleted, the account hides what is still under it from every later look (the search no longer
+          // finds it, so the check after erasing would see nothing): only once what was erased is gone.
+          // Records of a resource without erase (access only) are still there too, and would be hidden the same way.
+          if (!left) for (const r of c.resources) if (!left && instruction.categories.includes(r.category) && (await holdsAny(r, subject, ctx))) left = ACCOUNT_RECORDS_REMAIN;
+          if (left) accountsLeft.set(left, (accountsLeft.get(left) ?? 0) + 1);
+          else {
+            const url = urlOf(fill(name, account.erase!.path, { subject }));
+            const key = `${ctx.idempotencyKey}:${account.recordType ?? ACCOUNT_TYPE}:${subject}`;
+            await ctx.eraseUnit(account.category, async () => {
+              const { status } = await send({ method: "DELETE", url, op: "erase", ctx, key });
+              if (status === 404) return 0;
+              erased += 1;
+              erasedIn[account.category] = (erasedIn[account.category] ?? 0) + 1;
+              return 1;
+            });
+          }
         }
       }
-      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }) };
+      const residual = [...accountsLeft].map(([reason, count]) => ({ category: account!.category, type: account!.recordType ?? ACCOUNT_TYPE, count, fields: account!.fields, reason }));
+      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }), ...(residual.length ? { residual } : {}) };
     },
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.
@@ -440,6 +486,30 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       await limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
     },
   };
+}
+
+/** The record type of the subject's account unless subject.account.recordType says otherwise. */
+const ACCOUNT_TYPE = "account";
+
+/** Why a deletion leaves the account in place when the configuration gives it no way to erase it. */
+export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the account itself (subject.account.erase), so it stays in the system; delete it there";
+/** Why a deletion leaves the account in place while records under it stay. */
+export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; no purge deletes it: delete it in the system once they are gone";
+
+/** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
+export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
+
+/** The subject's account as collect yields it: the fields the person receives, planned residual when nothing can erase it. */
+function accountRecord(account: HttpAccountConfig, id: string, item: Record<string, unknown>): SubjectRecord {
+  const data: Record<string, unknown> = {};
+  for (const f of account.fields) data[f] = pick(item, f) ?? null;
+  return { category: account.category, type: account.recordType ?? ACCOUNT_TYPE, id, data, ...(account.erase ? {} : { residualOnErasure: ACCOUNT_NOT_ERASABLE }) };
+}
+
+/** Why erase leaves one account in place, or undefined when it deletes it. */
+function accountResidue(account: HttpAccountConfig, recordsStay: boolean): string | undefined {
+  if (!account.erase) return ACCOUNT_NOT_ERASABLE;
+  return recordsStay ? ACCOUNT_HOLDS_KEPT_RECORDS : undefined;
 }
 
 /**

@@ -1,2 +1,2 @@
 export { createHttpConnector } from "./httpConnector";
-export type { HttpConnectorConfig, HttpResourceConfig, HttpRosterConfig, HttpErase, Pagination } from "./config";
+export type { HttpAccountConfig, HttpConnectorConfig, HttpResourceConfig, HttpRosterConfig, HttpErase, Pagination } from "./config";

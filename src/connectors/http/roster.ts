@@ -33,12 +33,13 @@ function identityOf(kind: string, raw: unknown): string | null | undefined {
  *   identity (the second account under an address, with its own phone) is listed with the new ones
  *   only: listed twice rather than have that identity missed, as the Zendesk roster does.
  * - `records` comes from `recordsField`, given only when it is a positive whole number and the entry
- *   is the person's first. A count of 0 leaves the person out: collect finds nothing of them (an erased
+ *   is the person's first, plus one for the account itself when collect yields it (`accountIsRecord`,
+ *   from subject.account). A count of 0 leaves the person out: collect finds nothing of them (an erased
  *   person must no longer be listed). A repeat's records are not added to the entry already handed
  *   over, so that count is short: a warning says so.
  * - Only counts are logged, never a value.
  */
-export async function* listHttpSubjects(name: string, roster: HttpRosterConfig, items: AsyncIterable<Record<string, unknown>>, ctx: RosterContext): AsyncGenerator<RosterEntry> {
+export async function* listHttpSubjects(name: string, roster: HttpRosterConfig, items: AsyncIterable<Record<string, unknown>>, ctx: RosterContext, accountIsRecord = false): AsyncGenerator<RosterEntry> {
   const kinds = Object.entries(roster.identities);
   const listed = new Set<string>();
   const tally = { items: 0, listed: 0, withoutIdentity: 0, unreadableIdentities: 0, repeated: 0, withoutRecords: 0, uncounted: 0 };
@@ -62,7 +63,9 @@ export async function* listHttpSubjects(name: string, roster: HttpRosterConfig, 
     if (fresh === 0) continue;
     let records: number | undefined;
     if (roster.recordsField) {
-      const n = pick(item, roster.recordsField);
+      const counted = pick(item, roster.recordsField);
+      // The account itself is one more record of the person's when collect yields it (subject.account).
+      const n = accountIsRecord && Number.isInteger(counted) ? (counted as number) + 1 : counted;
       if (n === 0) {
         tally.withoutRecords += 1;
         continue;

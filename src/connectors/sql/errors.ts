@@ -16,7 +16,33 @@ export interface DbErrorKind {
   detail: string;
   /** A DELETE or UPDATE refused because rows of another table refer to the row (a foreign key). */
   referenced: boolean;
+  /** A value refused by its column: wrong type, too long, out of range, NULL where none is allowed, a CHECK constraint. */
+  invalidValue: boolean;
 }
+
+/**
+ * A value its column refuses: MySQL/MariaDB (incorrect value, too long, out of range, truncated, NULL,
+ * CHECK), SQLite (CHECK, NOT NULL, a STRICT table's type, too big), PostgreSQL (class 22, data
+ * exception; not_null_violation; check_violation).
+ */
+const INVALID_VALUE_CODES = new Set([
+  "ER_TRUNCATED_WRONG_VALUE",
+  "ER_TRUNCATED_WRONG_VALUE_FOR_FIELD",
+  "ER_DATA_TOO_LONG",
+  "ER_WARN_DATA_OUT_OF_RANGE",
+  "WARN_DATA_TRUNCATED",
+  "ER_BAD_NULL_ERROR",
+  "ER_CHECK_CONSTRAINT_VIOLATED",
+  "ER_CONSTRAINT_FAILED",
+  "SQLITE_CONSTRAINT_CHECK",
+  "SQLITE_CONSTRAINT_NOTNULL",
+  "SQLITE_CONSTRAINT_DATATYPE",
+  "SQLITE_MISMATCH",
+  "SQLITE_TOOBIG",
+  "23502",
+  "23514",
+]);
+const isInvalidValueCode = (code: string) => INVALID_VALUE_CODES.has(code) || /^22[0-9A-Z]{3}$/.test(code);
 
 /** Foreign-key refusals of a DELETE or UPDATE of a referenced row: MySQL/MariaDB, SQLite, PostgreSQL (foreign_key_violation). */
 const REFERENCED_CODES = new Set(["ER_ROW_IS_REFERENCED", "ER_ROW_IS_REFERENCED_2", "SQLITE_CONSTRAINT_FOREIGNKEY", "23503"]);
@@ -61,6 +87,11 @@ function redact(message: string): string {
   return message
     .replace(/near '[\s\S]*$/, "near <sql redacted>")
     .replace(/Duplicate entry '[\s\S]*?' for key/, "Duplicate entry <redacted> for key")
+    // A value its column refused: MySQL "Incorrect integer value: '...' for column", PostgreSQL
+    // 'invalid input syntax for type integer: "..."', 'value "..." is out of range'.
+    .replace(/value: '[\s\S]*?' for column/g, "value: <redacted> for column")
+    .replace(/(invalid input (?:syntax|value) for [^:]*): [\s\S]*$/, "$1: <redacted>")
+    .replace(/value "[\s\S]*?" is out of range/g, "value <redacted> is out of range")
     .slice(0, 300);
 }
 
@@ -83,7 +114,7 @@ export function classifyDbError(error: unknown): DbErrorKind {
       : codes.includes("ER_BAD_FIELD_ERROR") || postgresMissing === "column" || /no such column|unknown column/i.test(text)
         ? "column"
         : null;
-  return { code, transient, missing, detail: redact(messages[0] ?? String(error)), referenced: codes.some((c) => REFERENCED_CODES.has(c)) };
+  return { code, transient, missing, detail: redact(messages[0] ?? String(error)), referenced: codes.some((c) => REFERENCED_CODES.has(c)), invalidValue: codes.some(isInvalidValueCode) };
 }
 
 /**
@@ -107,6 +138,14 @@ export function toConnectorError(error: unknown, connector: string, op: Operatio
     // Most often rows kept under retention or a hold (sessions of the last 90 days) that still name the account.
     return new ConnectorError(
       `${connector}: the database refused the erase${where} (${kind.code}): rows of another table still refer to the person's rows there (records kept under retention or a hold, or a table the configuration does not name), so its rows there stay; tables erased before it stay erased. Details are in the service log`,
+      internal,
+      false,
+    );
+  }
+  if (kind.invalidValue && op === "rectify") {
+    // The correction asked for a value this system cannot hold: retrying would be refused the same way.
+    return new ConnectorError(
+      `${connector}: the database refused a corrected value${where} (${kind.code}): it does not fit its column (type, length, range or a constraint), so that table's fields were not changed; tables corrected before it stay corrected. Submit a correction with a value this system accepts`,
       internal,
       false,
     );

@@ -10,6 +10,7 @@ import {
   Identities,
   IdentityKind,
   RectifyOutcome,
+  ResidualRecords,
   RosterContext,
   RosterEntry,
   specProblems,
@@ -20,8 +21,10 @@ import { normalizeIdentity } from "../../domain/identities";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
+import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
+import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
@@ -153,6 +156,23 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     return caseChecked;
   };
 
+  /**
+   * The foreign keys referring to configured tables, from the database's own catalog (foreignKeys.ts):
+   * read once per connector by the first erase, and afresh by every check() (so a key added since is
+   * seen by the next erase); again after a failure. Never per row.
+   */
+  let keysRead: Promise<ForeignKey[]> | undefined;
+  const foreignKeys = (op: Operation, fresh = false): Promise<ForeignKey[]> => {
+    if (fresh) keysRead = undefined;
+    keysRead ??= exec(op, "", foreignKeyCatalog(d, cfg.tables.map((t) => t.table)))
+      .then(({ rows }) => foreignKeysOf(d, rows, cfg.tables))
+      .catch((error: unknown) => {
+        keysRead = undefined;
+        throw error;
+      });
+    return keysRead;
+  };
+
   /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
   const refuseCaseSensitive = async (op: Operation): Promise<void> => {
     const problems = await caseProblems(op);
@@ -237,6 +257,55 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     );
   };
 
+  /**
+   * A correction that writes a column people are found by here (identityColumns) is refused, before any
+   * row is written and not retried, when the value is not an identity of its kind (an address no request
+   * can name, a phone no one can read: the person's rows would be cut off from every later request, their
+   * erasure included), or when another person's row already holds it (Grace's address written on Ada's
+   * row makes them one person: Grace's next access request would export Ada's row, her deletion erase it).
+   * A phone is the exception to the second, as in confirmOwn: a household's shared line is not followed
+   * for either person. Only a table holding rows of the subject is checked: nothing is written elsewhere.
+   */
+  const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
+    const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
+    if (!written.length || !subject) return;
+    let holds = false;
+    for await (const rows of subjectPages("rectify", t, [], subject, ctx)) if ((holds = rows.length > 0)) break;
+    if (!holds) return;
+    for (const [column, kind] of written) {
+      const value = corrected.get(column)!;
+      const field = Object.entries(cfg.rectifiable ?? {}).find(([, target]) => target.table === t.table && target.column === column)![0];
+      const refuse = (why: string) =>
+        new ConnectorError(
+          `${name}: the corrected ${field} ${why} (table ${t.table} finds people by it as ${kind}); the rectify changed nothing. Submit a correction with the person's own, valid ${field}, or correct it by hand`,
+          `${name} rectify: corrected ${t.table}.${column} refused (${why})`,
+          false,
+        );
+      const problem = identityValueProblem(kind, value, country);
+      if (problem) throw refuse(problem);
+      if (kind === "phone") continue;
+      const wanted = identityMatcher(kind, [value], country);
+      const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS));
+      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse("is held by another person's row already");
+    }
+  };
+
+  /**
+   * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
+   * before it answered) finds no row by the old value: the rows the corrected value finds that hold
+   * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
+   * the fields not held while the database holds them. Only on a retry, and only rows holding all of it.
+   */
+  const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
+    const identity = corrected.get(t.identityColumn);
+    if (identity === undefined) return 0;
+    let found = 0;
+    for await (const rows of subjectPages("rectify", t, [...corrected.keys()], identityMatcher(t.identityKind, [identity], country), ctx)) {
+      found += rows.filter((r) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value)).length;
+    }
+    return found;
+  };
+
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
   const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
@@ -267,13 +336,31 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
   }
 
+  /** Of `rows` of `t`, those rows refer to through `keys` (referredRows), each added to `residual` by its reason. */
+  const stillReferred = async (t: SqlTableConfig, keys: readonly ForeignKey[], rows: readonly Record<string, unknown>[], residual: Map<string, number>) => {
+    if (!keys.length) return new Map<Record<string, unknown>, string>();
+    const referred = await referredRows(d, cfg.tables, t, keys, rows, async (statement) => (await exec("erase", t.table, statement)).rows);
+    for (const reason of referred.values()) residual.set(reason, (residual.get(reason) ?? 0) + 1);
+    return referred;
+  };
+
   /**
    * Erases one table in primary-key chunks, each its own statement and its own unit of erasure, with a
-   * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way.
+   * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way. A row that
+   * rows left in place refer to through a key its erasure would set off (`keys`, foreignKeys.ts) stays,
+   * counted in `residual` by why: the database would otherwise delete those rows too, or unlink them.
    */
-  const eraseTable = async (t: SqlTableConfig, values: IdentityMatcher, keepSince: Date | undefined, ctx: TaskContext): Promise<{ erased: number; withdrawn: boolean }> => {
+  const eraseTable = async (
+    t: SqlTableConfig,
+    values: IdentityMatcher,
+    keepSince: Date | undefined,
+    keys: readonly ForeignKey[],
+    ctx: TaskContext,
+  ): Promise<{ erased: number; withdrawn: boolean; residual: Map<string, number> }> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
-    const columns = since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : [];
+    const columns = [...(since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : []), ...keys.flatMap((k) => k.parentColumns)];
+    const guard = unreferenced(d, t, keys);
+    const residual = new Map<string, number>();
     let erased = 0;
     let kept = 0;
     let undated = 0;
@@ -289,20 +376,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return false;
       });
       if (doomed.length) {
-        const keys = doomed.map((row) => row[t.primaryKey]);
-        const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, keys, values.lookup) : anonymizeRows(d, t, t.erase.columns, keys, values.lookup);
         const ran = await ctx.eraseUnit(t.category, async () => {
+          const referred = await stillReferred(t, keys, doomed, residual);
+          const free = doomed.filter((row) => !referred.has(row));
+          if (!free.length) return 0;
+          const ids = free.map((row) => row[t.primaryKey]);
+          const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
           const { affected } = await exec("erase", t.table, statement);
+          // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
+          if (affected < free.length) await stillReferred(t, keys, free, residual);
           erased += affected;
           return affected;
         });
-        if (!ran) return { erased, withdrawn: true };
+        if (!ran) return { erased, withdrawn: true, residual };
       }
       await ctx.heartbeat();
     }
     if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
+    if (residual.size) ctx.logger.info({ connector: name, table: t.table, residual: [...residual.values()].reduce((n, c) => n + c, 0) }, "rows left in place: rows that stay refer to them through a foreign key that would act on them");
     ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
-    return { erased, withdrawn: false };
+    return { erased, withdrawn: false, residual };
   };
 
   /** Every column the configuration names in a table, so check() proves them all. */
@@ -356,6 +449,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (!problems.length) {
         try {
           problems.push(...(await caseProblems("check")));
+          problems.push(...foreignKeyProblems(d, plan.eraseOrder, await foreignKeys("check", true)));
         } catch (error) {
           return { ok: false, message: toConnectorError(error, name, "check").userMessage };
         }
@@ -395,6 +489,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
     async erase(ids, instruction, ctx) {
       const known = await knownIdentities(ids, "erase", ctx);
+      const keys = await foreignKeys("erase");
+      // Rows left in place because rows that stay refer to them: one set per table and reason.
+      const residual: ResidualRecords[] = [];
       let erased = 0;
       // Of erased, the rows anonymised: still there, holding nothing of the person's.
       let redacted = 0;
@@ -405,7 +502,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
         if (!values) continue;
-        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], ctx);
+        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], setOffBy(t, keys), ctx);
+        for (const [reason, count] of done.residual) residual.push({ category: t.category, type: t.recordType, count, fields: t.exportColumns, reason });
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
         if (t.erase.strategy === "ANONYMIZE") {
@@ -414,27 +512,15 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         }
         if (done.withdrawn) withdrawn.add(t.category);
       }
-      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}) };
+      return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(residual.length ? { residual } : {}) };
     },
 
     async rectify(ids, changes, ctx) {
       const known = await knownIdentities(ids, "rectify", ctx);
-      const notHeld: string[] = [];
       const changed: string[] = [];
-      // One UPDATE per table, so correcting the column a table is found by cannot hide its other fields.
-      const perTable = new Map<SqlTableConfig, { values: Map<string, string>; fields: string[] }>();
-      for (const change of changes) {
-        const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
-        if (!target) {
-          notHeld.push(change.field);
-          continue;
-        }
-        const t = byTable.get(target.table)!;
-        const group = perTable.get(t) ?? { values: new Map<string, string>(), fields: [] };
-        group.values.set(target.column, change.value);
-        if (!group.fields.includes(change.field)) group.fields.push(change.field);
-        perTable.set(t, group);
-      }
+      const { perTable, notHeld } = correctionsByTable(name, cfg, changes);
+      // Every value that decides whose rows are whose is checked before any row is written.
+      for (const [t, group] of perTable) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
       for (const [t, group] of perTable) {
         const values = identitiesFor(t, known, ctx);
         let affected = 0;
@@ -445,6 +531,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             if (rows.length) affected += (await exec("rectify", t.table, updateColumns(d, t, group.values, rows.map((r) => r[t.primaryKey]), values.lookup))).affected;
           }
         }
+        if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
         (affected > 0 ? changed : notHeld).push(...group.fields);
       }
       return { changed, notHeld };

@@ -54,20 +54,23 @@ export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string
   };
 }
 
-/** Deletes the listed rows, still only if they belong to the subject (a row may have changed since it was read). */
-export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unknown[], identities: IdentityLookup): Statement {
+/**
+ * Deletes the listed rows, still only if they belong to the subject (a row may have changed since it was
+ * read). `guard`: further conditions without parameters (foreignKeys.ts's unreferenced).
+ */
+export function deleteRows(d: DialectKind, t: SqlTableConfig, keys: readonly unknown[], identities: IdentityLookup, guard = ""): Statement {
   const q = (c: string) => quote(d, c);
   return {
-    sql: `DELETE FROM ${q(t.table)} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}`,
+    sql: `DELETE FROM ${q(t.table)} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}${guard}`,
     params: [...keys, ...identities.spellings],
   };
 }
 
 /**
  * Overwrites the listed rows' personal columns. Rows already holding every replacement are left alone,
- * so a second erasure affects (and counts) nothing.
+ * so a second erasure affects (and counts) nothing. `guard` as for deleteRows.
  */
-export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record<string, ReplacementValue>, keys: readonly unknown[], identities: IdentityLookup): Statement {
+export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record<string, ReplacementValue>, keys: readonly unknown[], identities: IdentityLookup, guard = ""): Statement {
   const q = (c: string) => quote(d, c);
   const entries = Object.entries(columns);
   const same = d === "mysql" ? "<=>" : d === "postgres" ? POSTGRES_SAME : "IS";
@@ -75,7 +78,7 @@ export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record
     sql:
       `UPDATE ${q(t.table)} SET ${entries.map(([c]) => `${q(c)} = ?`).join(", ")}` +
       ` WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}` +
-      ` AND NOT (${entries.map(([c]) => `${q(c)} ${same} ?`).join(" AND ")})`,
+      ` AND NOT (${entries.map(([c]) => `${q(c)} ${same} ?`).join(" AND ")})${guard}`,
     params: [...entries.map(([, v]) => v), ...keys, ...identities.spellings, ...entries.map(([, v]) => v)],
   };
 }

@@ -149,20 +149,22 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     }
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
     // address as normalized and in upper case (what systems that change case store). Either is asked
-    // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Every hit is
-    // confirmed in normalized form: the subject is whoever has the same address, and nobody else.
+    // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Search lags
+    // behind writes (Stripe: usually under a minute; not for read-after-write), so a customer a
+    // checkout made just before the request would go unfound by it, and a deletion's check after
+    // erasing would not find it either: with search, the list filter is asked too, which reads the
+    // customers themselves. Every hit is confirmed in normalized form: the subject is whoever has the
+    // same address, and nobody else.
     // Every such customer is the subject's (a guest checkout makes one each time): past
     // maxCustomersPerEmail the look-up fails rather than hand back only some of them, which would
     // export part of the person or leave customers behind an erasure reported done.
     const email = normalizeEmail(ids.email);
-    const lookups =
+    const listed = emailCaseSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit, starting_after: cursor }) as unknown as Promise<Page>);
+    const searched =
       o.emailLookup === "search"
-        ? emailSpellings(email).map(
-            (spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>,
-          )
-        : emailCaseSpellings(email).map(
-            (spelling) => (cursor?: string) => stripe.customers.list({ email: spelling, limit, starting_after: cursor }) as unknown as Promise<Page>,
-          );
+        ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
+        : [];
+    const lookups = [...searched, ...listed];
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
@@ -460,7 +462,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const residue = new ResidueTally();
       const redactor = new Redactor(redaction);
       let erased = 0;
-      const remote = () => (redactor.jobs.length ? { remote: { reference: redactor.jobs.join(","), pollAfterMs: o.redactionPollMs } } : {});
+      const remote = () => {
+        const work = redactor.remote(o.redactionPollMs);
+        return work ? { remote: work } : {};
+      };
       try {
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
@@ -480,8 +485,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return { erased, ...remote() };
       }
       const kept = tally.list();
-      const residual = [...redactor.residual, ...residue.list()];
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length }, "Stripe erasure done");
+      const residual = residue.list();
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { normalizeEmail } from "../../domain/identities";
-import { CheckResult, Connector, ConnectorError, ErasureInstruction, Identities, RosterEntry, specProblems, SubjectRecord, TaskContext } from "../sdk";
+import { correctionGaps } from "../../domain/corrections";
+import { CheckResult, Connector, ConnectorError, ErasureInstruction, FieldChange, Identities, RosterEntry, specProblems, SubjectRecord, TaskContext } from "../sdk";
 import { LogLine, testContext } from "./testContext";
 
 export { testContext } from "./testContext";
@@ -38,6 +39,11 @@ export interface ConformanceRun {
   kept?: (record: SubjectRecord) => boolean;
   /** Makes the connector's calls fail transiently (until the returned undo runs); omit if you cannot. */
   injectRetryableFault?: () => Promise<() => Promise<void>>;
+  /**
+   * A field your connector corrects that it holds for `subject`, and a new value for it (as a CORRECTION
+   * asks), whose record collect then shows. Without it the rectify cases are skipped (they change data).
+   */
+  correction?: FieldChange;
   /** Why the erase cases must not run against this system (they change its data): they are skipped with it. */
   skipErase?: string;
   /** Releases what setup made (connections, files, servers). */
@@ -91,7 +97,7 @@ async function expectRetryable(work: Promise<unknown>, what: string): Promise<vo
 /** Thrown by a case that cannot run against this connector or run: reported as skipped, with the reason. */
 export class ConformanceSkip extends Error {}
 
-export const CONFORMANCE_GROUPS = ["spec", "check", "collect", "erase", "roster", "transient faults"] as const;
+export const CONFORMANCE_GROUPS = ["spec", "check", "collect", "erase", "rectify", "roster", "transient faults"] as const;
 export type ConformanceGroup = (typeof CONFORMANCE_GROUPS)[number];
 
 /** One case of the suite: it gets a fresh run from setup() and throws (an assertion) when the connector fails it. */
@@ -358,6 +364,48 @@ group("erase", () => {
     const before = byKey(await collectAll(connector, otherSubject));
     await eraseFully(connector, subject, { categories: connector.spec.categories });
     assert.deepEqual(byKey(await collectAll(connector, otherSubject)), before, "erasing the subject changed otherSubject's records");
+  });
+});
+
+/** The correction to make, or a skip (with what to give) when the connector does not correct data or no correction was given. */
+function correctionOf(r: ConformanceRun): FieldChange {
+  if (!r.connector.spec.supports.includes("rectification")) throw new ConformanceSkip("the connector does not support rectification");
+  if (!r.correction) throw new ConformanceSkip("no correction was given (correction: a field the connector holds for subject and a new value; these cases change the system's data)");
+  return r.correction;
+}
+
+/** A field no connector holds: every rectify must name it as not held. */
+const UNHELD_FIELD = "conformanceFieldNoSystemHolds";
+
+group("rectify", () => {
+  add("names every field asked as changed or not held, and no other; collect shows the new value; otherSubject is untouched", async (r) => {
+    const correction = correctionOf(r);
+    const { connector, subject, otherSubject } = r;
+    const ctx = testContext();
+    const others = byKey(await collectAll(connector, otherSubject));
+    const asked = [correction, { field: UNHELD_FIELD, value: "not held anywhere" }];
+    const outcome = await connector.rectify!(subject, asked, ctx);
+    const gaps = correctionGaps(asked.map((c) => c.field), outcome.changed, outcome.notHeld);
+    assert.deepEqual(gaps.silent, [], "rectify was silent about fields asked (neither changed nor notHeld)");
+    assert.deepEqual(gaps.notAsked, [], "rectify reported fields the correction did not ask for");
+    assert.ok(outcome.changed.includes(correction.field), `rectify did not report ${correction.field} changed for the subject, who holds it`);
+    assert.ok(outcome.notHeld.includes(UNHELD_FIELD), `rectify did not report ${UNHELD_FIELD} not held`);
+    assert.ok(JSON.stringify(await collectAll(connector, subject)).includes(JSON.stringify(correction.value)), "collect does not show the corrected value");
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "correcting the subject changed otherSubject's records");
+    assertNothingLogged(ctx.lines, subject, otherSubject);
+    if (correction.value.length >= 6) for (const l of ctx.lines) assert.ok(!`${l.msg} ${JSON.stringify(l.obj)}`.includes(correction.value), `a ${l.level} log line carries the corrected value: "${l.msg}"`);
+  });
+
+  add("reports the same when run again (a retried task), and changes no one for a person it does not hold", async (r) => {
+    const correction = correctionOf(r);
+    const { connector, subject, otherSubject } = r;
+    const first = await connector.rectify!(subject, [correction], testContext());
+    assert.deepEqual(await connector.rectify!(subject, [correction], testContext()), first, "a second rectify reported differently");
+    const others = byKey(await collectAll(connector, otherSubject));
+    // The subject's kinds of identity, with values no one holds.
+    const nobody = Object.fromEntries(Object.keys(subject).map((kind) => [kind, kind === "email" ? "conformance.nobody@example.invalid" : `conformance-nobody-${kind}`])) as Identities;
+    assert.deepEqual(await connector.rectify!(nobody, [correction], testContext()), { changed: [], notHeld: [correction.field] }, "rectify for a person the system does not hold reported a change");
+    assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "correcting a person the system does not hold changed otherSubject's records");
   });
 });
 

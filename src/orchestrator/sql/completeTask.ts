@@ -284,7 +284,8 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   // at all while a dependent of this task still waits (afterTaskFinished says why). Only
   // a RESOLVE, whose identities are first-finder-wins across the request's tasks, takes it up front.
   if (Object.keys(found).length) await lockRow(em, "requests", task.requestId);
-  const release = { task, workerId, patch: { status: TaskStatus.SUCCEEDED, result, lastError: null }, now };
+  // What remote work was still doing (the note a poll left) ended with it.
+  const release = { task, workerId, patch: { status: TaskStatus.SUCCEEDED, result, lastError: null, ...(task.remoteReference ? { note: null } : {}) }, now };
   // In a group, a plain completion (a COLLECT's: its batches, its audit events, its count-down) is
   // released with the others in one statement, after their work: its writes before that are undone with
   // the group's transaction if any guard did not hold (releaseTogether), and each member then completes

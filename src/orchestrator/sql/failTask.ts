@@ -26,7 +26,7 @@ export async function failTask(ds: DataSource, task: TaskRow, workerId: string, 
     const kept = failure.result ? { result: failure.result } : {};
     const patch = retry
       ? { status: TaskStatus.PENDING, lastError: failure.userMessage, runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
-      : { status: TaskStatus.FAILED, lastError: failure.userMessage, ...kept };
+      : { status: TaskStatus.FAILED, lastError: failure.userMessage, ...kept, ...(task.remoteReference ? { note: null } : {}) };
     if (!(await releaseTask(em, task, workerId, patch, now))) return "LOST";
     if (retry) {
       await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage });

@@ -18,18 +18,18 @@ export async function parkTask(
   parking:
     | { status: TaskStatus.SKIPPED; note: string }
     | { status: TaskStatus.AWAITING_INPUT; note: string }
-    | { status: TaskStatus.REMOTE_PROCESSING; reference: string; pollAt: Date; result?: TaskResult },
+    | { status: TaskStatus.REMOTE_PROCESSING; reference: string; pollAt: Date; result?: TaskResult; note?: string },
   now: Date,
 ): Promise<boolean> {
   return inTransaction(ds, async (em) => {
     await lockRow(em, "requests", task.requestId);
     const patch =
       parking.status === TaskStatus.REMOTE_PROCESSING
-        ? { status: parking.status, remoteReference: parking.reference, runAfter: parking.pollAt, ...(parking.result ? { result: parking.result } : {}) }
+        ? { status: parking.status, remoteReference: parking.reference, runAfter: parking.pollAt, note: parking.note ?? null, ...(parking.result ? { result: parking.result } : {}) }
         : { status: parking.status, note: parking.note };
     if (!(await releaseTask(em, task, workerId, patch, now))) return false;
     const action = parking.status.toLowerCase();
-    await auditTask(em, task, action, now, parking.status === TaskStatus.REMOTE_PROCESSING ? { pollAt: parking.pollAt.toISOString() } : { note: parking.note });
+    await auditTask(em, task, action, now, parking.status === TaskStatus.REMOTE_PROCESSING ? { pollAt: parking.pollAt.toISOString(), ...(parking.note ? { pending: parking.note } : {}) } : { note: parking.note });
     if (parking.status === TaskStatus.SKIPPED) await afterTaskFinished(em, task, now);
     else await settleRequest(em, task.requestId, now);
     return true;

@@ -61,6 +61,14 @@ export class StripeStore {
   readonly effects: SideEffect[] = [];
   /** Redaction jobs by id (see redactionJobs.ts for their states). */
   readonly redactionJobs = new Map<string, StoredRedactionJob>();
+  /**
+   * How long a created or changed object stays out of Search API results, in ms (0, the default: at
+   * once). Stripe documents its search index as lagging behind writes, usually by under a minute, and
+   * warns against search in read-after-write flows; list filters read the objects themselves.
+   */
+  searchLagMs = 0;
+  /** When each object written since the store started becomes searchable (Date.now() ms). */
+  private readonly indexedAt = new Map<string, number>();
 
   constructor(
     people: readonly SamplePerson[],
@@ -88,10 +96,16 @@ export class StripeStore {
   /** Replaces an object, records the side effect and saves. */
   put(o: StripeObject, effect: string): StripeObject {
     this.collection(collectionOf(o)).set(o.id, o);
+    if (this.searchLagMs > 0) this.indexedAt.set(o.id, Date.now() + this.searchLagMs);
     this.changed.set(o.id, o);
     this.effects.push({ kind: effect, id: o.id });
     this.save();
     return o;
+  }
+
+  /** Whether the Search API finds the object yet (see searchLagMs); an object not written since the start is indexed. */
+  searchable(o: StripeObject): boolean {
+    return (this.indexedAt.get(o.id) ?? 0) <= Date.now();
   }
 
   /** Saves a redaction job's new state. */

@@ -91,6 +91,13 @@ export class RestStandIn {
           const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, page * perPage < hits.length));
         }
+        if (req.method === "DELETE" && parts[1] === "users" && parts.length === 3) {
+          // The account only: its notes and invoices stay, under an id nobody holds any more (as an API without cascading deletes).
+          const at = this.users.findIndex((u) => String(u.id) === parts[2]);
+          if (at < 0) return answer(404);
+          this.users.splice(at, 1);
+          return answer(204);
+        }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
           const after = url.searchParams.get("cursor");
@@ -168,7 +175,14 @@ export function restConfig(standIn: RestStandIn): HttpConnectorConfig {
     baseUrl: standIn.url,
     auth: { type: "bearer", tokenEnv: "REST_TEST_TOKEN" },
     checkPath: "/me",
-    subject: { path: "/users", query: { email: "{email}" }, items: "users", idField: "id", matchField: "email" },
+    subject: {
+      path: "/users",
+      query: { email: "{email}" },
+      items: "users",
+      idField: "id",
+      matchField: "email",
+      account: { category: "ACCOUNT", fields: ["email", "name", "phone"], erase: { strategy: "DELETE", path: "/users/{subject}" } },
+    },
     resources: [
       {
         recordType: "note",
