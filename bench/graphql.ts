@@ -14,7 +14,7 @@
  */
 import "./production";
 import "reflect-metadata";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -54,7 +54,7 @@ async function load(url: string, token: string | null, seconds = SECONDS): Promi
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dsr-bench-graphql-"));
-  const config = loadConfig({ NODE_ENV: "production", DSR_PUBLIC_URL: "https://dsr.example.com", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0", DSR_EXPORT_MASTER_KEY: randomBytes(32).toString("base64") });
+  const config = loadConfig({ NODE_ENV: "production", DSR_PUBLIC_URL: "https://dsr.example.com", PORT: "0", DSR_HOST: "127.0.0.1", DSR_DATA_DIR: dir, DSR_SECRET: "bench-secret-0123456789-0123456789", DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/", DSR_NOTIFIER_SECRET: "bench-notifier-secret", DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0", DSR_EXPORT_MASTER_KEY: randomBytes(32).toString("base64"), DSR_AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString() });
   // Logs go to a file through the same kind of destination `dsr serve` writes stdout with (pino's sonic-boom,
   // one write per line), not to the terminal: a collector reads them, the terminal is not what is measured.
   const logFile = pino.destination({ dest: path.join(dir, "service.log"), sync: true });

@@ -31,9 +31,13 @@ class CliFailure extends Error {
   }
 }
 
-/** Runs `work` with the token store's functions and the configured database, closed afterwards. */
-async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds: DataSource) => Promise<T>): Promise<T> {
-  const ds = await openDatabase(config());
+/**
+ * Runs `work` with the token store's functions and the configured database, closed afterwards. Listing
+ * and revoking read an installation (`existing`): where there is none they say so rather than create an
+ * empty one and answer "no tokens yet" or "does not exist" about it.
+ */
+async function tokenCommand<T>(work: (tokens: typeof import("./auth/tokens"), ds: DataSource) => Promise<T>, existing = true): Promise<T> {
+  const ds = await server().openDatabase(config(), logger("warn"), { existing });
   try {
     return await work(require("./auth/tokens") as typeof import("./auth/tokens"), ds);
   } finally {
@@ -142,15 +146,24 @@ function program(): Command {
     .description("apply pending database migrations and exit")
     .option("--check", "only report whether migrations are pending (exit 1 if any)")
     .action(async (opts: { check?: boolean }) => {
-      const { createDataSource, migrate, openDataSource } = require("./db/dataSource") as typeof import("./db/dataSource");
+      const { createDataSource, migrate, openDataSource, pendingMigrations } = require("./db/dataSource") as typeof import("./db/dataSource");
       const settings = config();
+      // --check only reads: opening an SQLite file that is not there would create it (and its folder),
+      // and a mistyped path would then read as a database waiting for its migrations.
+      if (opts.check && settings.database.kind === "sqlite" && !require("node:fs").existsSync(settings.database.file)) {
+        process.stderr.write(`dsr: there is no database at ${settings.database.file} yet (\`dsr migrate\` creates it)\n`);
+        process.stdout.write("migrations are pending\n");
+        process.exitCode = EXIT.FAILED;
+        return;
+      }
       const ds = createDataSource(settings);
       await openDataSource(ds, settings);
       try {
         if (opts.check) {
-          const pending = await ds.showMigrations();
-          process.stdout.write(pending ? "migrations are pending\n" : "schema is up to date\n");
-          if (pending) process.exitCode = EXIT.FAILED;
+          const pending = await pendingMigrations(ds);
+          process.stdout.write(pending.length ? "migrations are pending\n" : "schema is up to date\n");
+          if (pending.length) process.stderr.write(`pending: ${pending.join(", ")}\n`);
+          if (pending.length) process.exitCode = EXIT.FAILED;
           return;
         }
         const applied = await migrate(ds);
@@ -167,7 +180,7 @@ function program(): Command {
     .addOption(new Option("--role <role>", "what the token may do").choices(Object.values(Role)).makeOptionMandatory())
     .requiredOption("--name <name>", "who or what holds it")
     .action(async (opts: { role: Role; name: string }) => {
-      const created = await tokenCommand((tokens, ds) => tokens.createToken(ds, systemClock(), cliActor(), { name: opts.name, role: opts.role }));
+      const created = await tokenCommand((tokens, ds) => tokens.createToken(ds, systemClock(), cliActor(), { name: opts.name, role: opts.role }), false);
       process.stderr.write(`created ${created.row.role} token ${created.row.id} (${created.row.name}); it is shown only now:\n`);
       process.stdout.write(`${created.token}\n`);
     });
@@ -200,7 +213,7 @@ function program(): Command {
 
   addCertificateCommands(cli, (message, exitCode) => new CliFailure(message, exitCode));
   registerExportCommands(cli, EXIT, openDatabase);
-  registerAuditCommands(cli, EXIT, openDatabase, (message, code) => new CliFailure(message, code));
+  registerAuditCommands(cli, EXIT, (settings) => server().openDatabase(settings, logger("warn"), { existing: true }), (message, code) => new CliFailure(message, code));
 
   cli
     .command("schema")
@@ -247,8 +260,13 @@ function describeFailure(error: unknown): { message: string; exitCode: number } 
     return { message: error.message, exitCode: error.code === "NOT_FOUND" ? EXIT.NOT_FOUND : error.code === "BAD_USER_INPUT" ? EXIT.USAGE : EXIT.FAILED };
   }
   const err = error as NodeJS.ErrnoException;
-  if (err?.code === "ECONNREFUSED" || err?.code === "ER_ACCESS_DENIED_ERROR" || err?.code === "ER_BAD_DB_ERROR") {
+  // Only MySQL answers these; a connection refused elsewhere (S3, KMS, a connector) is named by its address below.
+  if (err?.code === "ER_ACCESS_DENIED_ERROR" || err?.code === "ER_BAD_DB_ERROR") {
     return { message: `cannot reach the database (${err.code}): check DATABASE_URL`, exitCode: EXIT.FAILED };
+  }
+  const at = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if ((at?.code === "ECONNREFUSED" || at?.code === "ETIMEDOUT") && at.address) {
+    return { message: `cannot connect to ${at.address}${at.port ? `:${at.port}` : ""} (${at.code})`, exitCode: EXIT.FAILED };
   }
   if (err?.code === "EADDRINUSE") return { message: `the port is already in use (${err.message}); set PORT`, exitCode: EXIT.FAILED };
   return { message: err?.message ?? String(error), exitCode: EXIT.FAILED };

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { DataSource } from "typeorm";
 import type { Clock } from "./clock";
 import { TERMINAL_STATUSES } from "./domain/enums";
-import { RequestRow, StatusCallbackRow, StatusCallbackStatus } from "./entities";
+import { AuditCheckpointRow, RequestRow, StatusCallbackRow, StatusCallbackStatus } from "./entities";
 
 /**
  * Prometheus metrics. Counters and histograms that code increments live in one process-wide registry
@@ -138,6 +138,27 @@ export function databaseRegistry(ds: DataSource, clock: Clock): Registry {
       // Read through the entity, so the time comes back as each database's driver stores it (no raw text to parse).
       const oldest = await ds.getRepository(StatusCallbackRow).findOne({ select: { id: true, createdAt: true }, where: { status: StatusCallbackStatus.PENDING }, order: { createdAt: "ASC" } });
       this.set(oldest ? Math.max(0, (clock.now().getTime() - oldest.createdAt.getTime()) / 1000) : 0);
+    },
+  });
+  // The audit trail is tamper-evident only once sealed (invariant 5): a checkpointer that stopped sealing
+  // (S3 credentials expired, a key that differs between processes) shows here, not only in a log line.
+  new Gauge({
+    name: "dsr_audit_unsealed_events",
+    help: "Audit events written after the newest signed checkpoint, protected by their hash chain only until one seals them",
+    registers: [registry],
+    async collect() {
+      // Heads with unsealed events are few and indexed (idx_audit_stream_heads_unsealed).
+      const [row] = await ds.query(`SELECT COALESCE(SUM(seq - sealedSeq), 0) AS n FROM audit_stream_heads WHERE unsealed = 1`);
+      this.set(Number(row?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: "dsr_audit_last_checkpoint_age_seconds",
+    help: "Age of the newest signed audit checkpoint (-1: none yet); alert when it grows while dsr_audit_unsealed_events is above 0",
+    registers: [registry],
+    async collect() {
+      const newest = await ds.getRepository(AuditCheckpointRow).findOne({ select: { number: true, sealedAt: true }, where: {}, order: { number: "DESC" } });
+      this.set(newest ? Math.max(0, (clock.now().getTime() - newest.sealedAt.getTime()) / 1000) : -1);
     },
   });
   return registry;

@@ -1,5 +1,6 @@
 import { clockSkewProblemNow, skewBoundMs, startClockWatch, stopClockWatch } from "./db/clockSkew";
 import "reflect-metadata";
+import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { AddressInfo } from "node:net";
@@ -16,7 +17,7 @@ import { Clock, systemClock } from "./clock";
 import { Config, ConfigError } from "./config/env";
 import { resolveSecret } from "./config/secrets";
 import { listenerTls } from "./config/transport";
-import { createDataSource, migrate, openDataSource } from "./db/dataSource";
+import { createDataSource, migrate, openDataSource, pendingMigrations } from "./db/dataSource";
 import { makeFormatError } from "./graphql/formatError";
 import { apiLimits } from "./graphql/limits";
 import { observeOperations } from "./graphql/observe";
@@ -42,6 +43,7 @@ import { auditTools } from "./audit/tools";
 import { exportDownloadHandler, rosterDownloadHandler } from "./export/download";
 import { RosterRunner } from "./roster/rosterRunner";
 import { LINK_KINDS } from "./export/links";
+import { checkStorage } from "./export/storage";
 
 export interface StartOptions {
   config: Config;
@@ -128,13 +130,26 @@ function callbackDispatcher({ ds, clock, logger, config }: Services): CallbackDi
 }
 
 /** Opens the database and brings its schema up to date (or refuses to go on when it is behind). */
-export async function openDatabase(config: Config, logger: Logger): Promise<DataSource> {
+export async function openDatabase(config: Config, logger: Logger, options: { existing?: boolean } = {}): Promise<DataSource> {
+  // A command that reads an installation (dsr audit verify) must not make one where there is none: it
+  // would then report on the empty database it had just created, as if it were the service's.
+  const none = () =>
+    new ConfigError([
+      config.database.kind === "sqlite"
+        ? `there is no database at ${config.database.file}: run the command with the service's DSR_DATA_DIR or DATABASE_URL`
+        : "DATABASE_URL names a database in which the service was never installed (no migration applied): give the service's DATABASE_URL",
+    ]);
+  if (options.existing && config.database.kind === "sqlite" && !fs.existsSync(config.database.file)) throw none();
   const ds = createDataSource(config);
   await openDataSource(ds, config);
+  if (options.existing && (await pendingMigrations(ds)).length === ds.migrations.length) {
+    await ds.destroy();
+    throw none();
+  }
   if (config.DSR_MIGRATE_ON_START) {
     const applied = await migrate(ds);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");
-  } else if (await ds.showMigrations()) {
+  } else if ((await pendingMigrations(ds)).length > 0) {
     await ds.destroy();
     throw new Error("the database schema is behind this version: run `dsr migrate` (or set DSR_MIGRATE_ON_START=true)");
   }
@@ -157,6 +172,7 @@ export async function createServices(options: StartOptions & { wakeWorkers?: () 
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.DSR_LOG_LEVEL, {}, { format: logFormat(config) });
+  await checkStorage(config);
   const connectors = await buildRegistry(config, options.connectors, logger);
   let ds: DataSource | undefined;
   try {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { expect } from "chai";
 import { Role } from "../src/domain/enums";
 import { API_LIMITS } from "../src/graphql/limits";
@@ -133,7 +134,7 @@ describe("API limits: rate limit per token", () => {
 });
 
 describe("API limits: production mode", () => {
-  const s = serviceFor({ NODE_ENV: "production", DSR_PUBLIC_URL: "https://dsr.example.com", DSR_SECRET: "production-secret-for-the-limits-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") });
+  const s = serviceFor({ NODE_ENV: "production", DSR_AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(), DSR_PUBLIC_URL: "https://dsr.example.com", DSR_SECRET: "production-secret-for-the-limits-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") });
 
   it("refuses introspection, also behind an operation or fragment named __schema", async () => {
     for (const shape of [`{ __schema { types { name } } }`, `query __schema { __type(name: "Query") { name } }`, `{ ...__schema } fragment __schema on Query { __schema { queryType { name } } }`]) {

@@ -12,6 +12,8 @@ import { Role } from "../src/domain/enums";
 import { createLogger } from "../src/logger";
 import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases";
 import { submitVerified, TestService } from "./support/harness";
+import { dsr } from "./support/cliBinary";
+import { createServer } from "node:net";
 
 // s3rver ships no type declarations; this is the part of its API the test uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -81,6 +83,60 @@ describe("audit checkpoints in S3 (s3rver on loopback), with Object Lock", () =>
     const v = (await t.ok(`{ verifyAuditTrail(full: true) { ok problems { kind checkpoint description } } }`, {}, Role.AUDITOR)).verifyAuditTrail;
     expect(v.ok).to.equal(false);
     expect(v.problems[0]).to.deep.include({ kind: "CHECKPOINT_ALTERED", checkpoint: 1 });
+  });
+});
+
+describe("audit checkpoints in S3: a bucket that cannot be used, at start", () => {
+  let server: InstanceType<typeof S3rver>;
+  let endpoint: string;
+  const SECRET = "s3rver-secret-never-printed";
+  before(async function () {
+    this.timeout(60_000);
+    server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("dsr-s3rver-"), configureBuckets: [{ name: BUCKET }] });
+    endpoint = `http://127.0.0.1:${(await server.run()).port}`;
+  });
+  after(async () => {
+    await server?.close();
+  });
+  const env = (over: Record<string, string>) => ({ DSR_EXPORT_STORAGE: "s3", DSR_S3_BUCKET: BUCKET, DSR_S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: SECRET, DSR_SAMPLE_WORKSPACE: "false", PORT: "0", ...over });
+  /** A port nothing listens on: one the kernel gave out and took back. */
+  const closedPort = () =>
+    new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+
+  it("refuses to serve or work (exit 78, naming DSR_S3_BUCKET) when the bucket does not exist, instead of answering ready while no checkpoint is sealed", async function () {
+    this.timeout(60_000);
+    for (const command of [["serve"], ["worker"], ["audit", "verify"], ["audit", "checkpoint"]]) {
+      const run = await dsr(command, env({ DSR_S3_BUCKET: "no-such-bucket" }));
+      expect(run.code, `dsr ${command.join(" ")}: ${run.stderr}`).to.equal(78);
+      expect(run.stderr).to.include(`DSR_S3_BUCKET: the bucket "no-such-bucket" does not exist at ${new URL(endpoint).host}`);
+      expect(run.stdout).to.not.include("listening");
+      expect(run.stderr + run.stdout).to.not.include(SECRET);
+    }
+  });
+
+  it("names DSR_S3_ENDPOINT, not DATABASE_URL, when S3 refuses the connection", async function () {
+    this.timeout(60_000);
+    const port = await closedPort();
+    for (const command of [["audit", "verify"], ["serve"]]) {
+      const run = await dsr(command, env({ DSR_S3_ENDPOINT: `http://127.0.0.1:${port}` }));
+      expect(run.code, `dsr ${command.join(" ")}: ${run.stderr}`).to.equal(1);
+      expect(run.stderr).to.include(`DSR_S3_ENDPOINT: cannot connect to S3 at 127.0.0.1:${port} (ECONNREFUSED)`);
+      expect(run.stderr).to.not.include("DATABASE_URL");
+    }
+  });
+
+  it("starts and verifies when the bucket is there", async function () {
+    this.timeout(60_000);
+    const cwd = tempDir();
+    expect((await dsr(["migrate"], env({}), cwd)).code).to.equal(0);
+    const run = await dsr(["audit", "verify"], env({}), cwd);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/^The audit trail is intact/);
   });
 });
 

@@ -5,6 +5,7 @@ import { sealCheckpoint } from "../src/audit/checkpointer";
 import { eventHash } from "../src/audit/chain";
 import { checkpointName, CHECKPOINT_PREFIX } from "../src/audit/checkpointStore";
 import { Role } from "../src/domain/enums";
+import { AuditCheckpointRow } from "../src/entities";
 import { describeEachDatabase } from "./support/databases";
 import { dsrAgainst, insertRaw, rewriteStream, streamEvents } from "./support/auditTools";
 import { submitVerified, TestService } from "./support/harness";
@@ -150,6 +151,21 @@ describeEachDatabase("audit trail tampering", (db) => {
     const cli = await dsrAgainst(t, ["audit", "verify", "--full"]);
     expect(cli.code).to.equal(1);
     expect(cli.stdout).to.include(`problem EVENT_CHANGED stream=${request} seq=2`);
+  });
+
+  it("does not start from a mark of an intact verification that someone wrote into the database, and names it", async () => {
+    expect((await t.ok(VERIFY, {}, Role.AUDITOR)).verifyAuditTrail).to.deep.include({ ok: true, latestCheckpoint: 1 });
+    const later = await history();
+    expect(await sealCheckpoint(t.service.services)).to.deep.include({ sealed: true, number: 2 });
+    // An insider edits an event sealed by checkpoint 2, which no verification has seen yet, and marks
+    // checkpoint 2 as verified so that the next verification would start after it.
+    await t.ds.query(`UPDATE audit_events SET details = '{}' WHERE stream = ? AND seq = 2`, [later]);
+    await t.ds.getRepository(AuditCheckpointRow).update({ number: 2 }, { verifiedAt: new Date() });
+    await expectDetected("EVENT_CHANGED", { stream: later, seq: 2 }, /event 2 \(request.verified\) was changed after it was written/);
+    const v = (await t.ok(VERIFY, {}, Role.AUDITOR)).verifyAuditTrail;
+    expect(v).to.deep.include({ ok: false, full: false, fromCheckpoint: 1 });
+    expect(v.problems[1]).to.deep.include({ kind: "CHECKPOINT_ALTERED", checkpoint: 2 });
+    expect(v.problems[1].description).to.match(/a verification found the trail intact up to checkpoint 2 .* but no verification signed that with key ed25519:[0-9a-f]{16}: it was written by someone with database access/);
   });
 
   it("refuses a checkpoint signed by another key, and verifies with the published key", async () => {

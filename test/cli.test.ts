@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
+import mysql from "mysql2/promise";
 import { MIGRATIONS } from "../src/migrations";
 import { listeningPort } from "./support/listening";
 import { createMariadbDatabase, MYSQL_URL, REQUIRE_MYSQL, tempDir, TestDatabase } from "./support/databases";
@@ -231,10 +232,30 @@ describe("dsr (command line)", function () {
       const pending = await dsr(["migrate", "--check"]);
       expect(pending.code).to.equal(1);
       expect(pending.stdout).to.equal("migrations are pending\n");
+      // Only a report: no data folder, no database file (a mistyped path would otherwise become an empty database).
+      expect(fs.existsSync(dataDir)).to.equal(false);
+      expect(pending.stderr).to.equal(`dsr: there is no database at ${path.join(dataDir, "dsr.sqlite")} yet (\`dsr migrate\` creates it)\n`);
       expect((await dsrOk(["migrate"])).stdout).to.equal(APPLIED);
       const upToDate = await dsr(["migrate", "--check"]);
       expect(upToDate.code).to.equal(0);
       expect(upToDate.stdout).to.equal("schema is up to date\n");
+    });
+  });
+
+  describe("dsr audit [sqlite]", () => {
+    it("refuses to verify where there is no installation (exit 78), instead of creating one and calling its trail intact", async () => {
+      for (const command of [["audit", "verify"], ["audit", "checkpoint"], ["token", "list"], ["token", "revoke", "00000000-0000-4000-8000-000000000000"]]) {
+        const result = await dsr(command);
+        expect(result.code, result.stdout + result.stderr).to.equal(78);
+        expect(result.stdout).to.equal("");
+        expect(lines(result.stderr)).to.deep.equal([
+          "dsr: invalid configuration:",
+          `  - there is no database at ${path.join(dataDir, "dsr.sqlite")}: run the command with the service's DSR_DATA_DIR or DATABASE_URL`,
+        ]);
+        expect(fs.existsSync(dataDir), "no database, no signing key").to.equal(false);
+      }
+      await dsrOk(["migrate"]);
+      expect((await dsrOk(["audit", "verify"])).stdout).to.match(/^The audit trail is intact/);
     });
   });
 
@@ -258,6 +279,10 @@ describe("dsr (command line)", function () {
       const pending = await dsr(["migrate", "--check"], env);
       expect(pending.code).to.equal(1);
       expect(pending.stdout).to.equal("migrations are pending\n");
+      // --check wrote nothing, not even TypeORM's migrations table.
+      const tables = await mysql.createConnection({ uri: db!.url }).then(async (c) => (await c.query("SHOW TABLES").finally(() => c.end()))[0] as unknown[]);
+      expect(tables).to.deep.equal([]);
+      expect(pending.stderr).to.equal(`pending: ${MIGRATIONS.map((m) => m.name).join(", ")}\n`);
       expect((await dsrOk(["migrate"], env)).stdout).to.equal(APPLIED);
       expect((await dsrOk(["migrate"], env)).stdout).to.equal("schema is up to date\n");
       const check = await dsr(["migrate", "--check"], env);
@@ -317,6 +342,7 @@ describe("dsr (command line)", function () {
 
     it("exits 4 with one line on stderr, and no stack trace, when revoking an unknown id", async () => {
       const id = "00000000-0000-4000-8000-000000000000";
+      await dsrOk(["migrate"]);
       const result = await dsr(["token", "revoke", id]);
       expect(result.code).to.equal(4);
       expect(lines(result.stderr)).to.have.length(1);
@@ -325,12 +351,25 @@ describe("dsr (command line)", function () {
       expect(result.stdout).to.equal("");
     });
 
+    it("exits 2 and creates nothing when --name would take more than its one line of `token list` (a forged row)", async () => {
+      await createToken("AUDITOR", "auditor");
+      const forged = "ops\n00000000-0000-4000-8000-000000000000  ADMIN            dsr_AAAAAAAA…  active  bootstrap admin";
+      for (const name of [forged, "ops\rrevoked", "ops\u2028admin", "ops\u202Enimda"]) {
+        const result = await dsr(["token", "create", "--role", "ADMIN", "--name", name]);
+        expect(result.code, JSON.stringify(name)).to.equal(2);
+        expect(result.stdout).to.equal("");
+        expect(lines(result.stderr)).to.deep.equal(["dsr: name may not contain invisible characters (control characters, zero-width characters, text-direction marks such as U+202E) or broken characters; letters of any script are fine"]);
+      }
+      expect((await listTokens()).map((t) => t.name)).to.deep.equal(["auditor"]);
+      expect(lines((await dsrOk(["token", "list"])).stdout)).to.have.length(1);
+    });
+
     it("exits 2 and creates nothing when --role is not a role", async () => {
       const result = await dsr(["token", "create", "--role", "NOPE", "--name", "mallory"]);
       expect(result.code).to.equal(2);
       expect(result.stderr).to.include("'NOPE' is invalid");
       expect(result.stdout).to.equal("");
-      expect(await listTokens()).to.deep.equal([]);
+      expect(fs.existsSync(dataDir), "not even a database").to.equal(false);
     });
   });
 
@@ -389,6 +428,35 @@ describe("dsr (command line)", function () {
       expect(result.code).to.equal(78);
       expect(result.stderr).to.equal("dsr: worker processes need DSR_CONNECTORS_FILE: the sample workspace runs inside `dsr serve` only (set DSR_SAMPLE_WORKSPACE=false or give a connectors file)\n");
       expect(fs.existsSync(path.join(dataDir, "sample")), "no second set of stand-ins was seeded").to.equal(false);
+    });
+
+    it("exits 78 naming DATABASE_URL, without its password, when the URL cannot be read (a port that is not a number, a # in the password)", async () => {
+      for (const url of ["mysql://dsr:Hunter2pw@127.0.0.1:notaport/dsr", "mysql://dsr:Hunter2#pw@127.0.0.1:3306/dsr"]) {
+        const result = await dsr(["serve"], { DATABASE_URL: url });
+        expect(result.code, result.stderr).to.equal(78);
+        expect(lines(result.stderr)).to.deep.equal([
+          "dsr: invalid configuration:",
+          "  - DATABASE_URL cannot be read as a URL: check that the port is a number, and that the user name and password are percent-encoded (an @, :, /, ? or # in them written %40, %3A, %2F, %3F, %23)",
+        ]);
+        expect(result.stderr).to.not.include("Hunter2");
+        expect(fs.existsSync(dataDir)).to.equal(false);
+      }
+    });
+
+    it("stops with the reason, not a hang at full CPU, when DSR_DATA_DIR cannot be created", async function () {
+      // The kernel answers ENOENT to a new folder in /proc, on which Node's recursive mkdir loops for ever.
+      if (!fs.existsSync("/proc/self")) this.skip();
+      for (const [folder, reason] of [
+        ["/proc/dsr-no-such-folder", "cannot create the folder /proc/dsr-no-such-folder (ENOENT)"],
+        [path.join(work, "file", "data"), `cannot create the folder ${path.join(work, "file", "data")}: ${path.join(work, "file")} is a file, not a folder`],
+      ]) {
+        fs.writeFileSync(path.join(work, "file"), "");
+        const started = Date.now();
+        const result = await dsr(["serve"], { DSR_DATA_DIR: folder, DSR_SAMPLE_WORKSPACE: "false", PORT: "0" }, 15_000);
+        expect(result.code, result.stderr).to.equal(1);
+        expect(lines(result.stderr)).to.deep.equal([`dsr: ${reason}`]);
+        expect(Date.now() - started).to.be.below(10_000);
+      }
     });
 
     it("exits 78 naming every bad setting, and touches nothing, when the configuration is invalid", async () => {

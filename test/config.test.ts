@@ -1,8 +1,10 @@
+import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { expect } from "chai";
 import { ConfigError, loadConfig } from "../src/config/env";
 
 /** Settings that make NODE_ENV=production acceptable, so a test can take exactly one of them away. */
+const AUDIT_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const PRODUCTION = {
   NODE_ENV: "production",
   DSR_SECRET: "s".repeat(32),
@@ -11,6 +13,7 @@ const PRODUCTION = {
   DSR_NOTIFIER_SECRET: "n".repeat(16),
   DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
   DSR_PUBLIC_URL: "https://dsr.example.com",
+  DSR_AUDIT_SIGNING_KEY: AUDIT_KEY,
 };
 
 /** The problems loadConfig reports for `source`; fails the test when it accepts it. */
@@ -243,6 +246,13 @@ describe("loadConfig", () => {
       expect(config.NODE_ENV).to.equal("production");
       expect(config.DSR_NOTIFIER).to.equal("webhook");
       expect(config.DSR_SECRET).to.equal(PRODUCTION.DSR_SECRET);
+    });
+
+    it("refuses production without an audit signing key: a generated one differs between hosts and goes with the data folder", () => {
+      const { DSR_AUDIT_SIGNING_KEY: _key, ...withoutKey } = PRODUCTION;
+      expect(problemsOf(withoutKey)).to.deep.equal([
+        "DSR_AUDIT_SIGNING_KEY or DSR_AUDIT_SIGNING_KEY_FILE is required in production: every serve and worker process must sign audit checkpoints with one key that outlives its data folder (openssl genpkey -algorithm ed25519)",
+      ]);
     });
 
     it("refuses production without DSR_SECRET", () => {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { sealCheckpoint } from "../src/audit/checkpointer";
 import { recordExportBytes } from "../src/metrics";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
@@ -113,6 +114,19 @@ describeEachDatabase("metrics", (db) => {
     expect(delta('dsr_tasks_claimed_total{by="hand-off"}')).to.equal(1);
     expect(delta(exportAttempts)).to.equal(1);
     expect((await t.ok(`{ verifyAuditTrail(full: true) { ok } }`)).verifyAuditTrail.ok).to.equal(true);
+  });
+
+  it("shows the audit events no checkpoint has sealed yet, and the age of the newest checkpoint", async () => {
+    await sealCheckpoint(t.service.services);
+    const sealed = await scrapeMetrics(t);
+    expect(value(sealed, "dsr_audit_unsealed_events")).to.equal(0);
+    expect(value(sealed, "dsr_audit_last_checkpoint_age_seconds")).to.be.within(0, 30);
+    const r = await submit(t, { type: "ACCESS", subject: { email: "unsealed@example.com" } });
+    const written = (await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { seq } }`, { id: r.id })).auditEvents.length;
+    expect(written).to.be.greaterThan(0);
+    expect(value(await scrapeMetrics(t), "dsr_audit_unsealed_events")).to.equal(written);
+    await sealCheckpoint(t.service.services);
+    expect(value(await scrapeMetrics(t), "dsr_audit_unsealed_events")).to.equal(0);
   });
 
   it("counts export bytes reported by the export code", async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import path from "node:path";
 import { expect } from "chai";
 import { describeEachDatabase, tempDir } from "./support/databases";
@@ -58,7 +58,7 @@ describeEachDatabase("no work, no COMPLETED", (db) => {
 
 describe("production without connectors", () => {
   it("refuses to start, exit 78, saying which setting to give", () => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NODE_ENV: "production", DSR_DATA_DIR: path.join(tempDir(), "data"), DSR_SECRET: randomBytes(24).toString("hex") };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NODE_ENV: "production", DSR_DATA_DIR: path.join(tempDir(), "data"), DSR_SECRET: randomBytes(24).toString("hex"), DSR_AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
     Object.assign(env, { DSR_NOTIFIER: "webhook", DSR_NOTIFIER_URL: "http://127.0.0.1:9/notify", DSR_NOTIFIER_SECRET: "s".repeat(32), DSR_EXPORT_MASTER_KEY: randomBytes(32).toString("base64"), PORT: "0", DSR_PUBLIC_URL: "https://dsr.example.com" });
     const result = spawnSync(process.execPath, [BIN, "serve"], { env, encoding: "utf8", timeout: 30_000 });
     expect(result.status, result.stderr).to.equal(78);

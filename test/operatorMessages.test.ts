@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -121,7 +122,7 @@ describe("operator messages: the service", () => {
 
   it("refuses introspection in production saying where the schema is, not how to reconfigure Apollo", async () => {
     db = await createSqliteDatabase();
-    const t = await new TestService(db, { NODE_ENV: "production", DSR_PUBLIC_URL: "https://dsr.example.com", DSR_SECRET: "production-secret-for-the-messages-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") }).start();
+    const t = await new TestService(db, { NODE_ENV: "production", DSR_AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(), DSR_PUBLIC_URL: "https://dsr.example.com", DSR_SECRET: "production-secret-for-the-messages-test-0123", DSR_EXPORT_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") }).start();
     try {
       const res = await t.gql(`{ __schema { types { name } } }`);
       expect(res.errors!.map((e) => [e.extensions.code, e.message])).to.deep.equal([["BAD_USER_INPUT", INTROSPECTION_MESSAGE]]);

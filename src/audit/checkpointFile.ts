@@ -68,3 +68,18 @@ export function readCheckpoint(text: string, number: number, publicKey: KeyObjec
   if (c.format !== CHECKPOINT_FORMAT || c.number !== number) return { ok: false, reason: `it is stored as checkpoint ${number} but is checkpoint ${String(c.number)}` };
   return { ok: true, checkpoint: c };
 }
+
+/** What a verification that found the trail intact up to a checkpoint signs (the checkpoint's number and file hash, and when). */
+const markBytes = (number: number, sha256: string, at: Date) =>
+  Buffer.from(canonicalJson({ format: "dsr-audit-verified/1", number, sha256, verifiedAt: at.toISOString() }), "utf8");
+
+/** The signature of a verification's mark (hex), under the audit key: only a process holding the key can say where verifications may start. */
+export function signVerifiedMark(number: number, sha256: string, at: Date, key: AuditSigningKey): string {
+  return sign(null, markBytes(number, sha256, at), key.privateKey).toString("hex");
+}
+
+/** Whether a checkpoint row's mark of an intact verification was signed by the key (and not written into the database by someone else). */
+export function verifiedMarkHolds(row: { number: number; sha256: string; verifiedAt: Date | null; verifiedSignature: string | null }, publicKey: KeyObject): boolean {
+  if (!row.verifiedAt || !row.verifiedSignature || !/^[0-9a-f]{128}$/.test(row.verifiedSignature)) return false;
+  return verify(null, markBytes(row.number, row.sha256, row.verifiedAt), publicKey, Buffer.from(row.verifiedSignature, "hex"));
+}

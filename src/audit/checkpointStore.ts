@@ -4,6 +4,7 @@ import path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../config/env";
 import { S3ExportStorage } from "../export/storage/s3";
+import { makeFolder } from "../folders";
 
 /** Where checkpoint files live, under this folder or key prefix of the export storage. */
 export const CHECKPOINT_PREFIX = "audit-checkpoints/";
@@ -35,7 +36,7 @@ export class LocalCheckpointStore implements CheckpointStore {
   }
 
   async putNew(n: number, text: string): Promise<boolean> {
-    await fs.promises.mkdir(this.root, { recursive: true, mode: 0o700 });
+    makeFolder(this.root, 0o700);
     const file = path.join(this.root, checkpointName(n));
     const part = `${file}.${process.pid}.part`;
     await fs.promises.writeFile(part, text, { mode: 0o400 });

@@ -57,7 +57,7 @@ async function record(ds: DataSource, checkpoint: Checkpoint, sha256: string): P
   for (let i = 0; i === 0 || i < seals.length; i += SEAL_CHUNK) {
     await inTransaction(ds, async (em) => {
       if (i === 0 && !(await em.getRepository(AuditCheckpointRow).existsBy({ number: checkpoint.number }))) {
-        await em.getRepository(AuditCheckpointRow).insert({ number: checkpoint.number, sha256, sealedAt: new Date(checkpoint.sealedAt), streams: seals.length, events: checkpoint.events, verifiedAt: null });
+        await em.getRepository(AuditCheckpointRow).insert({ number: checkpoint.number, sha256, sealedAt: new Date(checkpoint.sealedAt), streams: seals.length, events: checkpoint.events, verifiedAt: null, verifiedSignature: null });
       }
       const chunk = seals.slice(i, i + SEAL_CHUNK);
       for (let j = 0; j < chunk.length; j += SEAL_ROWS) await markSealed(em, chunk.slice(j, j + SEAL_ROWS));

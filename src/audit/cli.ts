@@ -12,6 +12,7 @@ const load = () => ({
   sealCheckpoint: (require("./checkpointer") as typeof import("./checkpointer")).sealCheckpoint,
   publicKeyFromPem: (require("./signingKey") as typeof import("./signingKey")).publicKeyFromPem,
   verifyAuditTrail: (require("./verifyCommand") as typeof import("./verifyCommand")).verifyAuditTrail,
+  checkStorage: (require("../export/storage") as typeof import("../export/storage")).checkStorage,
 });
 
 type Exit = { FAILED: number; USAGE: number };
@@ -21,6 +22,8 @@ export function registerAuditCommands(cli: Command, exit: Exit, openDatabase: (c
   const group = cli.command("audit").description("verify the audit trail and seal it into signed checkpoints");
   const withServices = async <T>(work: (services: { ds: DataSource; config: Config; clock: typeof systemClock }) => Promise<T>): Promise<T> => {
     const config = load().loadConfig();
+    // The checkpoints are read from the export storage: a bucket that cannot be used is named as such.
+    await load().checkStorage(config);
     const ds = await openDatabase(config);
     try {
       return await work({ ds, config, clock: load().clock });

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject } fro
 import fs from "node:fs";
 import path from "node:path";
 import { keyIdOf } from "../certificates/signing";
+import { makeFolder } from "../folders";
 
 /** The key that signs audit checkpoints. It lives in configuration or a file, never in the database. */
 export interface AuditSigningKey {
@@ -42,7 +43,7 @@ export function resolveAuditKey(settings: AuditKeySettings): AuditSigningKey {
   if (cached) return cached;
   let pem = settings.DSR_AUDIT_SIGNING_KEY;
   if (pem === undefined && settings.DSR_AUDIT_SIGNING_KEY_FILE === undefined) {
-    fs.mkdirSync(settings.dataDir, { recursive: true });
+    makeFolder(settings.dataDir);
     const generated = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     try {
       fs.writeFileSync(source, generated, { flag: "wx", mode: 0o600 });

@@ -5,7 +5,8 @@ import { inTransaction } from "../db/transaction";
 import { AuditCheckpointRow, AuditEventRow } from "../entities";
 import { GENESIS_HASH } from "./chain";
 import type { CheckpointStore } from "./checkpointStore";
-import { Checkpoint, readCheckpoint, sha256Of } from "./checkpointFile";
+import { Checkpoint, readCheckpoint, sha256Of, signVerifiedMark, verifiedMarkHolds } from "./checkpointFile";
+import type { AuditSigningKey } from "./signingKey";
 import { AuditProblem, checkStream, SealRef, StreamOutcome } from "./streamCheck";
 
 export type { AuditProblem, AuditProblemKind } from "./streamCheck";
@@ -158,15 +159,28 @@ async function checkNewerStreams(ds: DataSource, seals: Map<string, SealRef[]>, 
  * signed by the service's key and linked to the one before; that every event is unchanged, in its
  * place, and that each stream still ends where its checkpoints sealed it. By default it starts from the
  * newest checkpoint an earlier verification found intact (cost: what was written since); `full` checks
- * everything from the beginning. A verification that finds nothing wrong records how far it got.
+ * everything from the beginning. A verification that finds nothing wrong records how far it got, signed by
+ * `signer` (the service key; none given: nothing is recorded).
  */
 export async function verifyTrail(
   ds: DataSource,
   store: CheckpointStore,
   publicKey: KeyObject,
-  options: { full: boolean; now: Date },
+  options: { full: boolean; now: Date; signer?: AuditSigningKey },
 ): Promise<TrailVerification> {
-  const verified = options.full ? null : await ds.getRepository(AuditCheckpointRow).createQueryBuilder("c").where("c.verifiedAt IS NOT NULL").orderBy("c.number", "DESC").getOne();
+  // Where to start is read from the database, which is what the trail guards against: only a mark the
+  // key signed counts, and one it did not sign is tampering (it would move the start past edited events).
+  const marks = (await ds.getRepository(AuditCheckpointRow).createQueryBuilder("c").where("c.verifiedAt IS NOT NULL").orderBy("c.number", "DESC").getMany()).map((r) => ({ ...r, number: Number(r.number) }));
+  const markProblems: AuditProblem[] = marks
+    .filter((m) => !verifiedMarkHolds(m, publicKey))
+    .map((m) =>
+      checkpointProblem(
+        "CHECKPOINT_ALTERED",
+        m.number,
+        `the database says a verification found the trail intact up to checkpoint ${m.number} on ${m.verifiedAt!.toISOString()}, but no verification signed that with key ${keyIdOf(publicKey)}: it was written by someone with database access, so verification does not start there`,
+      ),
+    );
+  const verified = options.full ? null : (marks.find((m) => verifiedMarkHolds(m, publicKey)) ?? null);
   const problems: AuditProblem[] = [];
   if (verified) {
     const text = await store.get(verified.number);
@@ -192,10 +206,15 @@ export async function verifyTrail(
   };
   if (verified) await checkNewerStreams(ds, walk.seals, each);
   else await checkAllStreams(ds, walk.seals, each);
+  problems.push(...markProblems);
 
   const latestNumber = walk.latest?.number ?? verified?.number ?? null;
-  if (problems.length === 0 && latestNumber !== null) {
-    await inTransaction(ds, (em) => em.getRepository(AuditCheckpointRow).update({ number: latestNumber }, { verifiedAt: options.now }));
+  const latestSha = walk.latestSha ?? verified?.sha256 ?? null;
+  // Only the holder of the signing key records how far it got: a verification with a published key alone cannot sign the mark.
+  if (problems.length === 0 && latestNumber !== null && latestSha !== null && options.signer) {
+    const at = new Date(Math.floor(options.now.getTime()));
+    const verifiedSignature = signVerifiedMark(latestNumber, latestSha, at, options.signer);
+    await inTransaction(ds, (em) => em.getRepository(AuditCheckpointRow).update({ number: latestNumber }, { verifiedAt: at, verifiedSignature }));
   }
   const keyId = keyIdOf(publicKey);
   const result: TrailVerification = {

@@ -10,5 +10,7 @@ import { TrailVerification, verifyTrail } from "./verifier";
  */
 export function verifyAuditTrail(services: { ds: DataSource; config: Config; clock: { now(): Date } }, options: { full?: boolean; publicKey?: KeyObject } = {}): Promise<TrailVerification> {
   const tools = auditTools(services);
-  return verifyTrail(services.ds, tools.store, options.publicKey ?? tools.key().publicKey, { full: options.full ?? false, now: services.clock.now() });
+  // With a published key given, the service's own key is neither needed nor (on an auditor's machine) generated: nothing is recorded.
+  const signer = options.publicKey ? undefined : tools.key();
+  return verifyTrail(services.ds, tools.store, options.publicKey ?? signer!.publicKey, { full: options.full ?? false, now: services.clock.now(), signer });
 }

@@ -7,7 +7,7 @@ import { inTransaction } from "../db/transaction";
 import { Role } from "../domain/enums";
 import { ApiTokenRow } from "../entities";
 import { badField, notFound } from "../errors";
-import { isFreeText, TEXT_MESSAGES } from "../domain/text";
+import { isIdentityText, TEXT_MESSAGES } from "../domain/text";
 
 const TOKEN_PREFIX = "dsr_";
 
@@ -41,7 +41,8 @@ export async function createToken(
 ): Promise<CreatedToken> {
   const name = input.name.trim();
   if (name.length < 1 || name.length > 100) throw badField("name", "name must be 1 to 100 characters");
-  if (!isFreeText(name)) throw badField("name", TEXT_MESSAGES.freeText("name"));
+  // A name is a label on one line of `dsr token list`: a line break in it would print a row of its own.
+  if (!isIdentityText(name)) throw badField("name", TEXT_MESSAGES.identity("name"));
   if (!Object.values(Role).includes(input.role)) throw badField("role", `role must be one of ${Object.values(Role).join(", ")}`);
   const token = input.token ?? generateToken();
   const row = ds.getRepository(ApiTokenRow).create({

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, verify } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { makeFolder } from "../folders";
 
 /** The service's certificate-signing key pair, and how receivers name it. */
 export interface CertificateKey {
@@ -48,7 +49,7 @@ export function resolveCertificateKey(config: { DSR_CERTIFICATE_PRIVATE_KEY?: st
   if (cached) return cached;
   let pem = config.DSR_CERTIFICATE_PRIVATE_KEY;
   if (pem === undefined) {
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    makeFolder(config.dataDir);
     const generated = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     try {
       fs.writeFileSync(source, generated, { flag: "wx", mode: 0o600 });

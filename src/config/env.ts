@@ -371,7 +371,7 @@ export class Env {
   @Max(365)
   DSR_ROSTER_RETENTION_DAYS = 30;
 
-  /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR. */
+  /** Ed25519 private key (PEM, PKCS#8) signing audit checkpoints; never stored in the database. Unset (and no DSR_AUDIT_SIGNING_KEY_FILE): one generated into DSR_DATA_DIR; required in production. */
   @IsOptional()
   @IsString()
   DSR_AUDIT_SIGNING_KEY?: string;
@@ -526,7 +526,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     if (problem) problems.push(problem);
   }
   problems.push(...listenerTlsProblems(env.DSR_TLS_CERT_FILE, env.DSR_TLS_KEY_FILE));
-  const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must")) ? env.DATABASE_URL : undefined;
+  if (env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && !URL.canParse(env.DATABASE_URL)) {
+    // The pattern above passes it, but every later reader (mysql2 included) would fail on it with "Invalid URL".
+    problems.push(
+      "DATABASE_URL cannot be read as a URL: check that the port is a number, and that the user name and password are percent-encoded (an @, :, /, ? or # in them written %40, %3A, %2F, %3F, %23)",
+    );
+  }
+  const mysqlUrl = env.DATABASE_URL !== undefined && /^(mysql|mariadb):\/\//.test(env.DATABASE_URL) && problems.every((p) => !p.startsWith("DATABASE_URL must") && !p.startsWith("DATABASE_URL cannot")) ? env.DATABASE_URL : undefined;
   const tls = mysqlUrl === undefined ? undefined : mysqlTls(mysqlUrl, plain);
   problems.push(...(tls?.problems ?? []));
   // Only between two valid values: a bad one has its own message.
@@ -602,6 +608,13 @@ function auditKeyProblems(env: Env): string[] {
     } catch (error) {
       return [...problems, `DSR_AUDIT_SIGNING_KEY_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`];
     }
+  }
+  if (pem === undefined && env.NODE_ENV === "production") {
+    // A key generated into one process's data folder differs between hosts and is lost with the folder:
+    // the next process could not extend the checkpoints, and every verification would call them altered.
+    problems.push(
+      "DSR_AUDIT_SIGNING_KEY or DSR_AUDIT_SIGNING_KEY_FILE is required in production: every serve and worker process must sign audit checkpoints with one key that outlives its data folder (openssl genpkey -algorithm ed25519)",
+    );
   }
   if (pem === undefined) return problems;
   const name = env.DSR_AUDIT_SIGNING_KEY_FILE === undefined ? "DSR_AUDIT_SIGNING_KEY" : "DSR_AUDIT_SIGNING_KEY_FILE";

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Config } from "./env";
+import { makeFolder } from "../folders";
 
 /**
  * The server secret: DSR_SECRET when set; otherwise a random one kept in `<data dir>/secret.key`
@@ -10,7 +11,7 @@ import type { Config } from "./env";
 export function resolveSecret(config: Pick<Config, "DSR_SECRET" | "dataDir">): string {
   if (config.DSR_SECRET) return config.DSR_SECRET;
   const file = path.join(config.dataDir, "secret.key");
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  makeFolder(config.dataDir);
   try {
     fs.writeFileSync(file, randomBytes(32).toString("hex"), { flag: "wx", mode: 0o600 });
   } catch (error) {

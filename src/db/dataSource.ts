@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
@@ -7,6 +6,7 @@ import { MIGRATIONS } from "../migrations";
 import { mysqlSocket, mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
+import { makeFolder } from "../folders";
 
 /** TypeORM options for the configured database. synchronize is off: migrations own the schema. */
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
@@ -35,7 +35,7 @@ export function dataSourceOptions(config: Pick<Config, "database">): DataSourceO
 /** The service's DataSource. On SQLite its one connection is owned by the statement queue (connectionQueue.ts). */
 export function createDataSource(config: Pick<Config, "database">): DataSource {
   if (config.database.kind !== "sqlite") return new DataSource(dataSourceOptions(config));
-  fs.mkdirSync(path.dirname(config.database.file), { recursive: true });
+  makeFolder(path.dirname(config.database.file));
   const ds = new DataSource(dataSourceOptions(config));
   queueSqliteConnection(ds);
   return ds;
@@ -93,6 +93,20 @@ export function isMysql(ds: DataSource): boolean {
  * Applies pending migrations. On MySQL a named lock makes concurrent starts of several processes take
  * turns, so only one of them changes the schema. Returns the names of the migrations it applied.
  */
+/**
+ * The migrations this database has not applied, by name, found by reading only: a database without the
+ * migrations table has applied none (TypeORM's showMigrations creates the table to answer).
+ */
+export async function pendingMigrations(ds: DataSource): Promise<string[]> {
+  const names = ds.migrations.map((m) => m.name ?? m.constructor.name);
+  const table = isMysql(ds)
+    ? await ds.query(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'migrations'`)
+    : await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`);
+  if (table.length === 0) return names;
+  const applied = new Set((await ds.query(`SELECT name FROM migrations`)).map((r: { name: string }) => r.name));
+  return names.filter((name) => !applied.has(name));
+}
+
 export async function migrate(ds: DataSource): Promise<string[]> {
   if (!isMysql(ds)) return (await exclusive(ds, () => ds.runMigrations({ transaction: "each" }))).map((m) => m.name);
   const runner = ds.createQueryRunner();

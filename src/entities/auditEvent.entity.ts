@@ -113,4 +113,8 @@ export class AuditCheckpointRow {
   /** When a verification last found the trail intact up to this checkpoint (null: not yet). */
   @TimestampColumn({ nullable: true })
   verifiedAt!: Date | null;
+
+  /** Ed25519 signature (hex, audit key) over the mark above: a mark it does not verify was written by someone else. */
+  @Column({ type: "varchar", length: 128, nullable: true })
+  verifiedSignature!: string | null;
 }

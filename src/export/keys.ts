@@ -5,6 +5,7 @@ import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/clie
 import type { Config } from "../config/env";
 import type { Logger } from "../logger";
 import { ExportDecryptionError, ExportHeader, KEY_BYTES, KeyWrapping, unwrapWithMasterKey, wrapWithMasterKey } from "./crypto";
+import { makeFolder } from "../folders";
 
 /** Makes a fresh data key per export and unwraps the keys of stored exports. Key material never leaves it except into a cipher. */
 export interface DataKeys {
@@ -29,7 +30,7 @@ export const masterKeyRef = (masterKey: Buffer) => `local:${createHash("sha256")
 export function resolveMasterKey(config: Pick<Config, "DSR_EXPORT_MASTER_KEY" | "dataDir">, logger?: Logger): Buffer {
   if (config.DSR_EXPORT_MASTER_KEY) return Buffer.from(config.DSR_EXPORT_MASTER_KEY, "base64");
   const file = path.join(config.dataDir, MASTER_KEY_FILE);
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  makeFolder(config.dataDir);
   try {
     fs.writeFileSync(file, randomBytes(KEY_BYTES).toString("base64"), { flag: "wx", mode: 0o600 });
     logger?.warn({ file }, "DSR_EXPORT_MASTER_KEY is not set: generated an export master key in the data folder (set DSR_EXPORT_MASTER_KEY in production)");

@@ -18,6 +18,7 @@ import { RequestRecordRetention1765600000000 } from "./1765600000000-RequestReco
 import { IdempotencyKeyBytewise1765700000000 } from "./1765700000000-IdempotencyKeyBytewise";
 import { PlannedResidue1765800000000 } from "./1765800000000-PlannedResidue";
 import { RedactionWaves1765900000000 } from "./1765900000000-RedactionWaves";
+import { SignedVerification1766000000000 } from "./1766000000000-SignedVerification";
 
 /** Every migration, oldest first. The schema changes only through these (synchronize stays off). */
-export const MIGRATIONS = [ServiceCore1764000000000, Orchestrator1764100000000, Retention1764200000000, Exports1764300000000, SettingsTrigger1764400000000, SubjectIdentities1764500000000, HoldFence1764600000000, Counting1764700000000, EncryptedStaging1764800000000, ClaimOrder1764900000000, AuditStreams1765000000000, ErasureProgress1765100000000, DuplicateIndex1765200000000, EmailDomainForm1765300000000, WakeEndpoints1765400000000, BreachRosters1765500000000, RequestRecordRetention1765600000000, IdempotencyKeyBytewise1765700000000, PlannedResidue1765800000000, RedactionWaves1765900000000];
+export const MIGRATIONS = [ServiceCore1764000000000, Orchestrator1764100000000, Retention1764200000000, Exports1764300000000, SettingsTrigger1764400000000, SubjectIdentities1764500000000, HoldFence1764600000000, Counting1764700000000, EncryptedStaging1764800000000, ClaimOrder1764900000000, AuditStreams1765000000000, ErasureProgress1765100000000, DuplicateIndex1765200000000, EmailDomainForm1765300000000, WakeEndpoints1765400000000, BreachRosters1765500000000, RequestRecordRetention1765600000000, IdempotencyKeyBytewise1765700000000, PlannedResidue1765800000000, RedactionWaves1765900000000, SignedVerification1766000000000];

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
 import { DataSource } from "typeorm";
 import type { Logger } from "../logger";
@@ -14,6 +13,7 @@ import { seedSampleAuthLog } from "./authLog";
 import { samplePeople, SamplePerson } from "./people";
 import { startStripeStandIn, StripeStandIn } from "./stripe";
 import { startZendeskStandIn, ZendeskStandIn } from "./zendesk";
+import { makeFolder } from "../folders";
 
 /**
  * The sample workspace: the four systems of an MFA platform (POLICY.md, "Data held"), seeded with the
@@ -67,7 +67,7 @@ export async function seedSampleDatabases(dir: string, people: readonly SamplePe
 
 export async function startSampleWorkspace(options: SampleWorkspaceOptions): Promise<SampleWorkspace> {
   const dir = path.join(options.dataDir, "sample");
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   const log = options.logger.child({ sample: true });
   const people = samplePeople(options.people ?? 300, { authEventsForAda: options.authEventsForAda });
   const closers: (() => Promise<void>)[] = [];

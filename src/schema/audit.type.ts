@@ -62,7 +62,7 @@ registerEnumType(AuditProblemKind, {
     CHAIN_BROKEN: { description: "An event does not follow the one before it: one was deleted in between, or replaced and its hash recomputed." },
     CHAIN_REWRITTEN: { description: "A trail is consistent in itself but no longer ends where a signed checkpoint sealed it: it was recomputed by someone with database access." },
     CHECKPOINT_MISSING: { description: "A signed checkpoint was removed from storage." },
-    CHECKPOINT_ALTERED: { description: "A checkpoint's signature fails, or it is not the file the next checkpoint was linked to." },
+    CHECKPOINT_ALTERED: { description: "A checkpoint's signature fails, or it is not the file the next checkpoint was linked to, or the database marks it as verified intact without a verification's signature." },
   },
 });
 

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -5,6 +6,7 @@ import { ConfigError, loadConfig } from "../../src/config/env";
 import { MASTER_KEY_FILE, masterKeyRef, resolveMasterKey } from "../../src/export/keys";
 import { tempDir } from "../support/databases";
 
+const AUDIT_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const PRODUCTION = {
   NODE_ENV: "production",
   DSR_SECRET: "s".repeat(32),
@@ -12,6 +14,7 @@ const PRODUCTION = {
   DSR_NOTIFIER_URL: "https://mailer.internal/notify",
   DSR_NOTIFIER_SECRET: "n".repeat(16),
   DSR_PUBLIC_URL: "https://dsr.example.com",
+  DSR_AUDIT_SIGNING_KEY: AUDIT_KEY,
 };
 
 function problemsOf(env: Record<string, string>): string[] {

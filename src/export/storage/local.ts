@@ -3,6 +3,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ExportNotStoredError, ExportStorage } from "./storage";
+import { makeFolder } from "../../folders";
 
 /**
  * Exports in a local folder (DSR_DATA_DIR/exports by default). A write goes to a temporary file that is
@@ -21,7 +22,7 @@ export class LocalExportStorage implements ExportStorage {
 
   async put(key: string, body: Readable): Promise<void> {
     const file = this.pathOf(key);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    makeFolder(path.dirname(file), 0o700);
     const part = `${file}.${process.pid}.part`;
     try {
       await pipeline(body, fs.createWriteStream(part, { mode: 0o600 }));

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ExportNotStoredError, ExportStorage } from "./storage";
 
@@ -66,4 +66,35 @@ export class S3ExportStorage implements ExportStorage {
   close(): void {
     this.client.destroy();
   }
+
+  /**
+   * Asks S3 whether the bucket is there and this process may use it (HeadBucket, at most `timeoutMs`),
+   * and says in words what is wrong if not; null when it is usable.
+   */
+  async unusable(timeoutMs = 10_000): Promise<StorageProblem | null> {
+    const where = this.options.endpoint ? `at ${new URL(this.options.endpoint).host}` : `in AWS region ${this.options.region}`;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      return null;
+    } catch (error) {
+      const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      const bucket = `the bucket "${this.options.bucket}"`;
+      if (status === 404) return { setting: "DSR_S3_BUCKET", configuration: true, reason: `${bucket} does not exist ${where}` };
+      if (status === 403) return { setting: "DSR_S3_BUCKET", configuration: true, reason: `${bucket} ${where} refused this process (HTTP 403): check the AWS credentials and the bucket's policy` };
+      if (status === 301) return { setting: "DSR_S3_REGION", configuration: true, reason: `${bucket} is in another region than ${this.options.region}` };
+      if (status !== undefined) return { setting: "DSR_S3_BUCKET", configuration: false, reason: `${bucket} ${where} could not be checked (HTTP ${status})` };
+      const code = e.code ?? e.name ?? "error";
+      const setting = this.options.endpoint ? "DSR_S3_ENDPOINT" : "DSR_S3_REGION";
+      if (e.name === "TimeoutError" || e.name === "AbortError") return { setting, configuration: false, reason: `S3 ${where} did not answer within ${Math.round(timeoutMs / 1000)} s` };
+      return { setting, configuration: code === "ENOTFOUND", reason: `cannot connect to S3 ${where} (${code})` };
+    }
+  }
+}
+
+/** Why the export storage cannot be used: the setting to look at, whether it is a wrong setting or a failure now, in words. */
+export interface StorageProblem {
+  setting: string;
+  configuration: boolean;
+  reason: string;
 }

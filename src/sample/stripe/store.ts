@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { SamplePerson } from "../people";
 import { Collection, collectionOf, COLLECTIONS, seedPerson, StripeObject } from "./seed";
+import { makeFolder } from "../../folders";
 
 /** An answer the stand-in gave to a POST or DELETE with an Idempotency-Key, replayed on a repeat. */
 export interface StoredAnswer {
@@ -153,7 +154,7 @@ export class StripeStore {
   private save(): void {
     if (!this.stateFile) return;
     const state: StateFile = { format: 1, changed: [...this.changed.values()], idempotency: [...this.idempotency], redactionJobs: [...this.redactionJobs.values()] };
-    mkdirSync(dirname(this.stateFile), { recursive: true });
+    makeFolder(dirname(this.stateFile));
     // Write beside, then rename: a crash mid-write leaves the previous state, never half a file.
     const tmp = `${this.stateFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(state));

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ZendeskComment, ZendeskState, ZendeskTicket, ZendeskUser } from "./types";
+import { makeFolder } from "../../folders";
 
 /** What the stand-in did that a test may count: each side effect, once per time it happened. */
 export interface ZendeskEffects {
@@ -65,7 +66,7 @@ export class ZendeskStore {
   /** Writes the whole state to a temporary file beside the state file, then renames it into place. */
   save(): void {
     if (!this.stateFile) return;
-    fs.mkdirSync(path.dirname(this.stateFile), { recursive: true });
+    makeFolder(path.dirname(this.stateFile));
     const temporary = `${this.stateFile}.${process.pid}.tmp`;
     fs.writeFileSync(temporary, JSON.stringify(this.state));
     fs.renameSync(temporary, this.stateFile);
