@@ -2,7 +2,6 @@ import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-grap
 import { ANY_ROLE, READERS } from "../auth/roles";
 import type { GraphQLContext } from "../graphql/context";
 import { presentRetentionException, presentRetentionRule } from "../presenters/retention.presenter";
-import { RequestRow } from "../entities";
 import { findRetentionExceptions, holdsExtending } from "../queries/retentionFinder";
 import { Request } from "../schema/request.type";
 import { RetentionException, RetentionRuleInfo } from "../schema/retention.type";
@@ -22,8 +21,8 @@ export class RequestRetentionResolver {
   @FieldResolver(() => [RetentionException], { description: "Record sets this deletion kept, and until when (outstanding and closed)." })
   async retentionExceptions(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<RetentionException[]> {
     const rows = await findRetentionExceptions(ctx.services.ds, request.id);
-    const subject = await ctx.services.ds.getRepository(RequestRow).findOne({ where: { id: request.id }, select: { id: true, subjectEmail: true } });
-    const extending = await holdsExtending(ctx.services.ds, subject?.subjectEmail ?? null, rows);
+    // The subject in matching form is what the request row keeps (null once removed), as holds are keyed.
+    const extending = await holdsExtending(ctx.services.ds, request.subject?.emailNormalized ?? null, rows);
     return rows.map((row) => presentRetentionException(row, extending.get(row.id) ?? null));
   }
 }

@@ -342,6 +342,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     r.erase?.strategy === "ANONYMIZE" && Object.entries(r.erase.fields).every(([f, v]) => (pick(item, f) ?? null) === v);
 
   const account = c.subject.account;
+  /** The account's record type in exports and outcomes. */
+  const accountType = account?.recordType ?? ACCOUNT_TYPE;
   /** Whether one of the subject's accounts still holds a record of a resource (one holding every replacement is nobody's). */
   const holdsAny = async (r: HttpResourceConfig, subject: string, ctx: TaskContext): Promise<boolean> => {
     for await (const item of items(r, subject, "erase", ctx)) if (!nobodys(r, item)) return true;
@@ -391,7 +393,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     async *collect(ids, ctx) {
       for (const [subject, found] of await findSubjects(ids, "collect", ctx)) {
         for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
-        if (account) yield accountRecord(account, subject, found);
+        if (account) yield accountRecord(account, accountType, subject, found);
       }
     },
 
@@ -403,18 +405,45 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const erasedIn: Record<string, number> = {};
       const redactedIn: Record<string, number> = {};
       const kept = new KeptTally();
-      // The accounts left in place, by why (see accountResidue).
+      // The accounts left in place, by why (see accountLeftBecause).
       const accountsLeft = new Map<string, number>();
+      /**
+       * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
+       * and what a unit erased stays counted when a later write of the task fails (its retry no longer
+       * finds those records to count them). 404 is a record already gone. False: the category was withdrawn.
+       */
+      const writeUnit = (category: string, key: string, call: Omit<Call, "op" | "ctx" | "key">, anonymized = false) =>
+        ctx.eraseUnit(category, async () => {
+          const { status } = await send({ ...call, op: "erase", ctx, key });
+          if (status === 404) return 0;
+          erased += 1;
+          erasedIn[category] = (erasedIn[category] ?? 0) + 1;
+          if (anonymized) {
+            redacted += 1;
+            redactedIn[category] = (redactedIn[category] ?? 0) + 1;
+          }
+          return 1;
+        });
+      /**
+       * Why the account stays, or undefined when it may be deleted: no way to delete it; a record under it
+       * kept (by a rule or a hold, `stays`) or still there after the erasure (not erased, or access only).
+       * Deleted, the account would take a kept record with it, or hide a record still there from every
+       * later look (the search no longer finds it, so the check after erasing would see nothing).
+       */
+      const accountLeftBecause = async (a: HttpAccountConfig, subject: string, stays: boolean): Promise<string | undefined> => {
+        if (!a.erase) return ACCOUNT_NOT_ERASABLE;
+        if (stays) return ACCOUNT_HOLDS_KEPT_RECORDS;
+        // First a record of a category not to be erased (a hold keeps it), then one to be erased and still there.
+        const erasing = (r: HttpResourceConfig) => instruction.categories.includes(r.category);
+        for (const r of c.resources) if (!erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_HOLDS_KEPT_RECORDS;
+        for (const r of c.resources) if (erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_RECORDS_REMAIN;
+        return undefined;
+      };
       for (const subject of (await findSubjects(ids, "erase", ctx)).keys()) {
-        // Whether a record under this account stays (kept by a rule, a hold's, withdrawn mid-erasure): then so does the account.
+        // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
-          if (!instruction.categories.includes(r.category)) {
-            // Not to be erased (a hold keeps it): the account stays if it holds any such record.
-            if (account?.erase && !stays && (await holdsAny(r, subject, ctx))) stays = true;
-            continue;
-          }
-          if (!r.erase) continue;
+          if (!r.erase || !instruction.categories.includes(r.category)) continue;
           const since = instruction.keepRecordedSince?.[r.category];
           // Listed first, erased after: deleting while paging would shift the pages under the cursor.
           // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
@@ -428,24 +457,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               stays = true;
             } else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
           }
-          // Each write is one unit of erasure: a hold placed meanwhile stops the category between two
-          // records, and what a unit erased stays counted when a later write of the task fails (its retry
-          // no longer finds those records to count them).
+          const erase = r.erase;
           for (const { id, url, body } of doomed) {
-            const key = `${ctx.idempotencyKey}:${r.recordType}:${id}`;
-            const erase = r.erase;
-            const ran = await ctx.eraseUnit(r.category, async () => {
-              const { status } =
-                erase.strategy === "DELETE" ? await send({ method: "DELETE", url, op: "erase", ctx, key }) : await send({ method: erase.method, url, body, op: "erase", ctx, key });
-              if (status === 404) return 0;
-              erased += 1;
-              if (erase.strategy === "ANONYMIZE") {
-                redacted += 1;
-                redactedIn[r.category] = (redactedIn[r.category] ?? 0) + 1;
-              }
-              erasedIn[r.category] = (erasedIn[r.category] ?? 0) + 1;
-              return 1;
-            });
+            const call = erase.strategy === "DELETE" ? { method: "DELETE", url } : { method: erase.method, url, body };
+            const ran = await writeUnit(r.category, `${ctx.idempotencyKey}:${r.recordType}:${id}`, call, erase.strategy === "ANONYMIZE");
             await ctx.heartbeat();
             // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
             if (!ran) {
@@ -456,26 +471,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         // The account last, once nothing under it is left to erase; not at all while anything under it stays.
         if (account && instruction.categories.includes(account.category)) {
-          let left = accountResidue(account, stays);
-          // Deleted, the account hides what is still under it from every later look (the search no longer
-          // finds it, so the check after erasing would see nothing): only once what was erased is gone.
-          // Records of a resource without erase (access only) are still there too, and would be hidden the same way.
-          if (!left) for (const r of c.resources) if (!left && instruction.categories.includes(r.category) && (await holdsAny(r, subject, ctx))) left = ACCOUNT_RECORDS_REMAIN;
+          const left = await accountLeftBecause(account, subject, stays);
           if (left) accountsLeft.set(left, (accountsLeft.get(left) ?? 0) + 1);
-          else {
-            const url = urlOf(fill(name, account.erase!.path, { subject }));
-            const key = `${ctx.idempotencyKey}:${account.recordType ?? ACCOUNT_TYPE}:${subject}`;
-            await ctx.eraseUnit(account.category, async () => {
-              const { status } = await send({ method: "DELETE", url, op: "erase", ctx, key });
-              if (status === 404) return 0;
-              erased += 1;
-              erasedIn[account.category] = (erasedIn[account.category] ?? 0) + 1;
-              return 1;
-            });
-          }
+          else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
-      const residual = [...accountsLeft].map(([reason, count]) => ({ category: account!.category, type: account!.recordType ?? ACCOUNT_TYPE, count, fields: account!.fields, reason }));
+      const residual = [...accountsLeft].map(([reason, count]) => ({ category: account!.category, type: accountType, count, fields: account!.fields, reason }));
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }), ...(residual.length ? { residual } : {}) };
     },
 
@@ -500,16 +501,10 @@ export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (b
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
 
 /** The subject's account as collect yields it: the fields the person receives, planned residual when nothing can erase it. */
-function accountRecord(account: HttpAccountConfig, id: string, item: Record<string, unknown>): SubjectRecord {
+function accountRecord(account: HttpAccountConfig, type: string, id: string, item: Record<string, unknown>): SubjectRecord {
   const data: Record<string, unknown> = {};
   for (const f of account.fields) data[f] = pick(item, f) ?? null;
-  return { category: account.category, type: account.recordType ?? ACCOUNT_TYPE, id, data, ...(account.erase ? {} : { residualOnErasure: ACCOUNT_NOT_ERASABLE }) };
-}
-
-/** Why erase leaves one account in place, or undefined when it deletes it. */
-function accountResidue(account: HttpAccountConfig, recordsStay: boolean): string | undefined {
-  if (!account.erase) return ACCOUNT_NOT_ERASABLE;
-  return recordsStay ? ACCOUNT_HOLDS_KEPT_RECORDS : undefined;
+  return { category: account.category, type, id, data, ...(account.erase ? {} : { residualOnErasure: ACCOUNT_NOT_ERASABLE }) };
 }
 
 /**
