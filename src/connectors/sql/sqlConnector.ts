@@ -347,8 +347,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   /**
    * Erases one table in primary-key chunks, each its own statement and its own unit of erasure, with a
    * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way. A row that
-   * rows left in place refer to through a key its erasure would set off (`keys`, foreignKeys.ts) stays,
-   * counted in `residual` by why: the database would otherwise delete those rows too, or unlink them.
+   * rows left in place refer to through a foreign key (`keys`, foreignKeys.ts) stays, counted in
+   * `residual` by why: the database would otherwise delete those rows too, unlink them, or refuse.
    */
   const eraseTable = async (
     t: SqlTableConfig,
