@@ -52,6 +52,23 @@ export interface WireComment {
   created_at: string;
 }
 
+/**
+ * An email Zendesk held back (a suspended ticket): the sender's name and address as the email gave
+ * them, with no user behind it, and the whole text, until an agent recovers or deletes it (or 14 days pass).
+ */
+export interface WireSuspendedTicket {
+  id: number;
+  author?: { id?: number | null; name?: string | null; email?: string | null } | null;
+  subject?: string | null;
+  content?: string | null;
+  cause?: string | null;
+  recipient?: string | null;
+  ticket_id?: number | null;
+  attachments?: WireAttachment[];
+  via?: { channel?: string };
+  created_at: string;
+}
+
 /** How the subject is on a ticket. */
 export type TicketRole = "requester" | "cc";
 
@@ -153,5 +170,29 @@ export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicke
     id: String(a.id),
     data: { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at },
     recordedAt: date(c.created_at),
+  };
+}
+
+/**
+ * An email of the subject's that Zendesk suspended (held back): no user or thread holds it, so it is
+ * kept or erased on its own, from the day it arrived. Its attachments' metadata travels with it.
+ */
+export function suspendedTicketRecord(s: WireSuspendedTicket): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "suspended_ticket",
+    id: String(s.id),
+    data: {
+      subject: s.subject ?? null,
+      content: s.content ?? null,
+      sender_name: s.author?.name ?? null,
+      sender_email: s.author?.email ?? null,
+      cause: s.cause ?? null,
+      recipient: s.recipient ?? null,
+      ticket_id: s.ticket_id ?? null,
+      attachments: (s.attachments ?? []).map((a) => ({ file_name: a.file_name, content_type: a.content_type, size: a.size })),
+      created_at: s.created_at,
+    },
+    recordedAt: date(s.created_at),
   };
 }
