@@ -18,6 +18,7 @@ import {
   ticketRecord,
   userRecord,
   WireComment,
+  WireIdentity,
   WireSuspendedTicket,
   WireTicket,
   WireUser,
@@ -184,7 +185,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // finds a user by an email that is not their primary one (`email` shows the primary only), and
         // the primary one is no proof either (an agent can create a user with, or change the profile
         // to, anyone's address, and `email` shows it verified or not).
-        for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
+        for await (const identity of client.list<WireIdentity>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
           if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
           if (!provenIdentity(identity)) {
             unproven?.();
@@ -402,7 +403,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // A soft-deleted user is shown with everything still tied to them: Zendesk holds it until the
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
-      yield userRecord(user);
+      const identities: WireIdentity[] = [];
+      for await (const identity of client.list<WireIdentity>(`users/${user.id}/identities.json`, "identities", "collect", ctx)) identities.push(identity);
+      yield userRecord(user, identities);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       // Other people's comments, by how the subject is on their threads.
       const others = { cc: { count: 0 }, requester: { count: 0 } };

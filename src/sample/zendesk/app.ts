@@ -136,7 +136,11 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false })),
     ];
     // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
-    const identities = emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" }));
+    const identities = [
+      ...emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" })),
+      // The profile's phone is a phone_number identity too (Zendesk does not verify those).
+      ...(user.phone ? [{ id: user.id * 100 + 99, user_id: user.id, type: "phone_number", value: user.phone, primary: true, verified: false, verification_method: "none" }] : []),
+    ];
     res.json(paginate(req, "identities", identities, (x) => x));
   });
 

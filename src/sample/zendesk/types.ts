@@ -27,6 +27,12 @@ export interface ZendeskUser {
   /** False once the user is (soft-)deleted: Zendesk still shows it, and lists it under deleted_users. */
   active: boolean;
   verified: boolean;
+  /** Profile fields agents fill in about the user (absent: empty), served as Zendesk serves them. */
+  notes?: string;
+  details?: string;
+  tags?: string[];
+  user_fields?: Record<string, string | null>;
+  organization_id?: number | null;
   /** The account database's user id, as a Zendesk integration would set it. */
   external_id: string | null;
   time_zone: string;

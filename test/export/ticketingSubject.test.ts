@@ -3,7 +3,7 @@ import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskSuspendedTicket, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TEST_START, TestService } from "../support/harness";
-import { ADA_PERSON, expectedRecordCount } from "../connectors/support/zendeskStandIn";
+import { ADA_PERSON, expectedRecordCount, ticketsOf } from "../connectors/support/zendeskStandIn";
 import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
@@ -32,7 +32,7 @@ const LOOKALIKES = [
  * name, address and whole text, with no user behind them: neither the ticketing user id nor the user
  * search reaches them. They are the subject's data when the subject sent them, and nobody else's.
  */
-describeEachDatabase("suspended tickets and lookalike addresses in the ticketing system", (db) => {
+describeEachDatabase("the subject's data in the ticketing system: all of it, and nothing of anyone else's", (db) => {
   let z: ZendeskStandIn;
   let connector: ZendeskConnector;
   let t: TestService;
@@ -106,6 +106,37 @@ describeEachDatabase("suspended tickets and lookalike addresses in the ticketing
     const unsearched = manifest.notSearched.filter((n) => n.connector === connector.spec.name).map((n) => n.type);
     expect(unsearched).to.include.members(["side_conversation", "comment", "deleted_ticket"]);
     expect(access.notSearched.map((n: any) => n.recordType)).to.include.members(["side_conversation", "comment", "deleted_ticket"]);
+  });
+
+  it("exports Ada's whole profile (every identity, agents' notes, details, tags, custom fields, organization), and of a ticket she was only CC'd on nothing of the requester's matter", async function () {
+    this.timeout(60_000);
+    const user = z.store.user(ADA_ID)!;
+    Object.assign(user, {
+      secondary_emails: ["ada.l@analytical.example"],
+      notes: "NOTE: prefers calls after 6pm",
+      details: "DETAILS: 12 St James's Square",
+      tags: ["tag-vip-ada"],
+      user_fields: { employer: "EMPLOYER Analytical Engines" },
+      organization_id: 4242,
+    });
+    const ccd = ticketsOf(z, ADA_ID).filter(({ role }) => role === "cc").map(({ ticket }) => ticket);
+    expect(ccd.length, "the seed copies Ada on another person's threads").to.be.greaterThan(0);
+    for (const ticket of ccd) {
+      ticket.subject = `REQUESTERS-MATTER-${ticket.id}`;
+      ticket.tags = [`requesters-tag-${ticket.id}`];
+    }
+
+    const access = await finishedRequest(t, "ACCESS", ADA_PERSON.email, SHOW);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    const { data } = await archiveTexts((await download((await exportLink(t, access.id)).url)).file!);
+    for (const held of ["ada.l@analytical.example", ADA_PERSON.phone!, "NOTE: prefers calls after 6pm", "DETAILS: 12 St James", "tag-vip-ada", "EMPLOYER Analytical Engines", "4242"]) {
+      expect(data, `Ada's profile at Zendesk holds ${held}`).to.include(held);
+    }
+    for (const ticket of ccd) {
+      expect(data, `ticket ${ticket.id} Ada was CC'd on is in her export`).to.include(`"${ticket.id}"`);
+      expect(data, "the requester's subject line").not.to.include(`REQUESTERS-MATTER-${ticket.id}`);
+      expect(data, "the requester's tags").not.to.include(`requesters-tag-${ticket.id}`);
+    }
   });
 
   it("deletes Ada's old suspended emails, keeps the recent one under the rule (then purges it), and leaves every lookalike's data as it was", async function () {
