@@ -11,6 +11,7 @@ import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { REDACTED, SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import {
   ADA,
+  addSuspendedTicket,
   BJORN,
   BJORN_PERSON,
   connectorFor,
@@ -473,6 +474,17 @@ describe("Zendesk connector", () => {
       const pages = z.calls.count("GET", /^\/api\/v2\/users\.json$/);
       expect(pages, "one call per page of two: the last says has_more false").to.equal(Math.ceil(users.length / 2));
       expect(ctx.heartbeats).to.be.at.least(pages);
+    });
+
+    it("lists the sender of suspended tickets no user holds the address of, by address, with how many they sent, and no one twice", async () => {
+      const stranger = "Walk.In@Example.NET";
+      addSuspendedTicket(z, stranger, "one", new Date());
+      addSuspendedTicket(z, stranger.toLowerCase(), "two", new Date());
+      addSuspendedTicket(z, ADA.email.toUpperCase(), "ada", new Date());
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.email === normalizeEmail(stranger))).to.deep.equal([{ identities: { email: "walk.in@example.net" }, records: 2 }]);
+      expect(entries.filter((e) => e.identities.email === ADA.email), "Ada is listed once, by her user").to.deep.equal([{ identities: { ticketingUserId: ADA.ticketingUserId, email: ADA.email } }]);
+      expect(entries.length).to.equal(activeIds().length + 1);
     });
 
     it("reads pages of 100 and lists all of them, when the account holds more than 100 users", async () => {

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
-import { ZendeskStandIn, ZendeskSuspendedTicket, ZendeskUser } from "../../src/sample/zendesk";
+import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TEST_START, TestService } from "../support/harness";
-import { ADA_PERSON, expectedRecordCount, ticketsOf } from "../connectors/support/zendeskStandIn";
+import { ADA_PERSON, addSuspendedTicket, expectedRecordCount, ticketsOf } from "../connectors/support/zendeskStandIn";
 import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
@@ -44,24 +44,7 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
   });
   afterEach(() => stop?.());
 
-  const suspended = (email: string, text: string, at: Date): ZendeskSuspendedTicket => {
-    const id = z.store.state.nextId++;
-    const s: ZendeskSuspendedTicket = {
-      id,
-      author: { id: null, name: "Sender", email },
-      subject: `Suspended ${text}`,
-      content: `Body ${text}`,
-      cause: "Detected as spam",
-      recipient: "support@example.com",
-      ticket_id: null,
-      attachments: [{ id: z.store.state.nextId++, file_name: `${text}.pdf`, content_type: "application/pdf", size: 1234, inline: false, content_path: `/attachments/token/s${id}/?name=${text}.pdf` }],
-      via: { channel: "email" },
-      created_at: at.toISOString(),
-      updated_at: at.toISOString(),
-    };
-    z.store.state.suspended_tickets = [...z.store.suspendedTickets(), s];
-    return s;
-  };
+  const suspended = (email: string, text: string, at: Date) => addSuspendedTicket(z, email, text, at);
   /** Ada's suspended emails (one typed in another case), and one from each lookalike address. */
   const seed = () => {
     const old = new Date(TEST_START.getTime() - 5 * DAY);
