@@ -275,6 +275,14 @@ describe("Stripe connector", function () {
       expect(record.data).to.deep.include({ amount: 1999, receipt_email: GRACE_PERSON.email.toUpperCase() });
     });
 
+    it("collects them for an address with an apostrophe (escaped in the search query), and not a longer lookalike's", async () => {
+      const guest = "o'hara.guest@example.com";
+      guestCharge("ch_guest_apostrophe", guest.toUpperCase(), new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      guestCharge("ch_guest_lookalike", `${guest}.evil.org`, new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      guestCharge("ch_guest_unescaped", "o\\'hara.guest@example.com", new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      expect(chargesIn(await collectAll(connector, { email: guest }))).to.deep.equal(["ch_guest_apostrophe"]);
+    });
+
     it("erases them under the 7-year rule: a recent one kept with what tax records do not need blanked, an old one redacted", async () => {
       guestCharge("ch_guest_recent", GRACE_PERSON.email, new Date(SAMPLE_EPOCH.getTime() - YEAR));
       guestCharge("ch_guest_old", GRACE_PERSON.email, new Date(SEVEN_YEARS_BEFORE.getTime() - YEAR));
