@@ -45,14 +45,17 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
   afterEach(() => stop?.());
 
   const suspended = (email: string, text: string, at: Date) => addSuspendedTicket(z, email, text, at);
-  /** Ada's suspended emails (one typed in another case), and one from each lookalike address. */
+  /** Ada's suspended emails (one typed in another case, one from another address of hers), and one from each lookalike address. */
   const seed = () => {
     const old = new Date(TEST_START.getTime() - 5 * DAY);
     const ada = [
       suspended(ADA_PERSON.email, "ADA-OLD-1", old),
       suspended(ADA_PERSON.email.toUpperCase(), "ADA-OLD-2", old),
       suspended(ADA_PERSON.email, "ADA-RECENT", new Date(TEST_START.getTime() - 3_600_000)),
+      // Sent from an address of hers the platform does not know, which Zendesk tied to her user.
+      suspended("ada.l@analytical.example", "ADA-OTHER-ADDRESS", old),
     ];
+    ada[3].author.id = ADA_ID;
     const others = LOOKALIKES.map((email, i) => suspended(email, `OTHER-${i}`, old));
     // A verified helpdesk user at each lookalike address, with a ticket of their own.
     const template = z.store.user(ADA_ID)!;
@@ -72,7 +75,7 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
 
     const access = await finishedRequest(t, "ACCESS", ADA_PERSON.email, SHOW);
     expect(access.status, access.statusReason).to.equal("COMPLETED");
-    // Counted in the stand-in's own store: her user, threads and comments, and her 3 suspended emails.
+    // Counted in the stand-in's own store: her user, threads and comments, and her 4 suspended emails.
     expect(access.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.equal(expectedRecordCount(z, ADA_ID) + ada.length);
     const { data, manifest } = await archiveTexts((await download((await exportLink(t, access.id)).url)).file!);
     for (const s of ada) {
@@ -131,13 +134,13 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
     const held = () => z.store.suspendedTickets().map((s) => s.id);
     // What Zendesk holds now: the old two gone, the recent one there, and the lookalikes' untouched.
-    expect(held()).to.not.include.members([ada[0].id, ada[1].id]);
+    expect(held()).to.not.include.members([ada[0].id, ada[1].id, ada[3].id]);
     expect(held()).to.include(ada[2].id);
-    expect(z.store.effects.suspendedTicketDeletes).to.equal(2);
+    expect(z.store.effects.suspendedTicketDeletes).to.equal(3);
     const othersNow = JSON.stringify({ others: z.store.suspendedTickets().filter((s) => others.some((o) => o.id === s.id)), users: users.map((u) => z.store.user(u.id)), tickets: z.store.state.tickets.filter((x) => users.some((u) => u.id === x.requester_id)) });
     expect(othersNow, "the lookalikes' suspended emails, users and tickets").to.equal(othersBefore);
 
-    // The request says exactly that: the plan counted the three, the outcome erased two and kept one.
+    // The request says exactly that: the plan counted the four, the outcome erased three and kept one.
     const exception = deletion.retentionExceptions.filter((e: any) => e.connector === connector.spec.name && e.recordType === "suspended_ticket");
     expect(exception).to.deep.equal([{ connector: connector.spec.name, recordType: "suspended_ticket", recordCount: 1, status: "OPEN" }]);
     const line = deletion.deletionOutcome.find((l: any) => l.connector === connector.spec.name);

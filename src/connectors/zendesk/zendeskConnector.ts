@@ -250,14 +250,16 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   /**
    * The emails Zendesk suspended (held back) whose sender is the subject, under any spelling of the
-   * address: a suspended ticket has no user, so neither the ticketing user id nor the user search
+   * address, or that Zendesk tied to the subject's user: a suspended ticket has no user, so neither the ticketing user id nor the user search
    * reaches it, and Zendesk has no filter by sender: the queue (at most 14 days of held-back mail) is
    * read whole, and only an exact address is the subject's.
    */
-  async function* suspendedFrom(email: string, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireSuspendedTicket> {
+  async function* suspendedFrom(email: string, userId: number | undefined, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireSuspendedTicket> {
     const wanted = normalizeEmail(email);
     for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx)) {
-      if (typeof s.author?.email === "string" && normalizeEmail(s.author.email) === wanted) yield s;
+      // Zendesk names the sender's user when it knew the address (`author.id`): sent from another of the subject's identities.
+      const fromUser = userId !== undefined && s.author?.id === userId;
+      if (fromUser || (typeof s.author?.email === "string" && normalizeEmail(s.author.email) === wanted)) yield s;
     }
   }
 
@@ -392,9 +394,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     async *collect(ids, ctx) {
       for (const kind of NEVER_SEARCHED) ctx.notSearched?.({ category: "SUPPORT", ...kind });
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
-      // The subject's suspended emails first: no user holds them, so they are found whether or not a user is.
-      if (ids.email) for await (const s of suspendedFrom(ids.email, "collect", ctx)) yield suspendedTicketRecord(s);
       const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
+      // The subject's suspended emails: no user holds them, so they are found whether or not a user is.
+      if (ids.email) for await (const s of suspendedFrom(ids.email, found?.user.id, "collect", ctx)) yield suspendedTicketRecord(s);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
@@ -494,14 +496,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const list = [...(threads?.list() ?? []), ...suspendedKept.list()];
         return list.length ? { kept: list } : {};
       };
+      const found = await findUser(ids, "erase", ctx);
       if (ids.email) {
-        for await (const s of suspendedFrom(ids.email, "erase", ctx)) {
+        for await (const s of suspendedFrom(ids.email, found?.user.id, "erase", ctx)) {
           const arrived = new Date(s.created_at);
           if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
           else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
         }
       }
-      const found = await findUser(ids, "erase", ctx);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
         return { erased, ...keptOf(), ...residual.outcome() };
