@@ -4,7 +4,7 @@ import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TEST_START, TestService } from "../support/harness";
 import { ADA_PERSON, addSuspendedTicket, expectedRecordCount, ticketsOf } from "../connectors/support/zendeskStandIn";
-import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
+import { archiveTexts, download, exportLink, finishedRequest, zendeskServiceEach } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const DAY = 86_400_000;
@@ -36,13 +36,8 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
   let z: ZendeskStandIn;
   let connector: ZendeskConnector;
   let t: TestService;
-  let stop: () => Promise<void>;
-  beforeEach(async function () {
-    this.timeout(60_000);
-    // Support kept 2 days: the older suspended emails go, the one of the last hour is kept.
-    ({ z, connector, t, stop } = await zendeskService(db(), "2 days"));
-  });
-  afterEach(() => stop?.());
+  // Support kept 2 days: the older suspended emails go, the one of the last hour is kept.
+  zendeskServiceEach(db, "2 days", (s) => ({ z, connector, t } = s));
 
   const suspended = (email: string, text: string, at: Date) => addSuspendedTicket(z, email, text, at);
   /** Ada's suspended emails (one typed in another case, one from another address of hers), and one from each lookalike address. */
