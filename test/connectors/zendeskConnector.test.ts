@@ -297,6 +297,29 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
+    it("counts a suspended ticket once when its delete's answer was lost, and not one an agent recovered while the erasure ran", async () => {
+      // Someone with no helpdesk user: only their suspended emails hold them.
+      const walkIn = { email: "walk.in@example.net" };
+      const lost = addSuspendedTicket(z, walkIn.email, "lost", new Date(0));
+      const recovered = addSuspendedTicket(z, walkIn.email.toUpperCase(), "recovered", new Date(0));
+      const someoneElse = addSuspendedTicket(z, `${walkIn.email}.evil.org`, "other", new Date(0));
+      z.faults.add({ kind: "500", method: "DELETE", path: `/suspended_tickets/${lost.id}`, times: 1, afterEffect: true });
+      const notes: string[] = [];
+      const first = await connector.erase(walkIn, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
+      expect(first).to.be.instanceOf(ConnectorError);
+      expect(notes).to.deep.equal([`suspended:${lost.id}`]);
+      // An agent recovers the other one (Zendesk makes a ticket of it) between the listing and the delete.
+      const deleting = z.faults.pause({ method: "DELETE", path: `/suspended_tickets/${recovered.id}` });
+      const second = connector.erase(walkIn, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+      await deleting.reached;
+      z.store.state.suspended_tickets = z.store.suspendedTickets().filter((x) => x.id !== recovered.id);
+      deleting.release();
+      // The lost answer's delete is this erasure's (once); the recovered one is not.
+      expect(await second).to.deep.equal({ erased: 1 });
+      expect(z.store.effects.suspendedTicketDeletes).to.equal(1);
+      expect(z.store.suspendedTickets().map((x) => x.id)).to.deep.equal([someoneElse.id]);
+    });
+
     it("finds a soft-deleted user by email among deleted_users and finishes, when only the email is known", async () => {
       z.faults.add({ kind: "hang", method: "DELETE", path: "/deleted_users/", times: 1 });
       const quick = connectorFor(z, { timeoutMs: 300 });

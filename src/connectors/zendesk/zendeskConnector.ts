@@ -263,10 +263,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     }
   }
 
-  /** Deletes a suspended ticket (nothing of it stays in Zendesk); counted also when it is gone already (an earlier attempt's delete whose answer was lost). */
-  const deleteSuspended = async (id: number, ctx: TaskContext): Promise<number> => {
-    await client.send("DELETE", `suspended_tickets/${id}.json`, "erase", ctx);
-    return 1;
+  /**
+   * Deletes a suspended ticket (nothing of it stays in Zendesk). Gone already (404), it is counted only
+   * when `noted`: it is then the delete of an earlier attempt whose answer was lost. Otherwise someone
+   * else took it meanwhile (an agent who recovered it made a ticket of it): not erased by this erasure.
+   */
+  const deleteSuspended = async (id: number, ctx: TaskContext, noted = false): Promise<number> => {
+    const { status } = await client.send("DELETE", `suspended_tickets/${id}.json`, "erase", ctx);
+    return status === 404 && !noted ? 0 : 1;
   };
 
   /** The tickets the user requested, then those they were CC'd on, each once. */
@@ -476,7 +480,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
         if (suspendedUnit) {
-          await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx), note);
+          await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx, true), note);
           continue;
         }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);

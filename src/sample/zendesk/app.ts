@@ -98,11 +98,15 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       entry.fault = fault.kind;
       return serveFault(res, fault);
     }
-    // The handler runs (its side effect happens) but its answer is replaced: a write whose reply was lost.
-    res.json = () => {
-      serveFault(Object.assign(res, { json: express.response.json }), fault);
+    // The handler runs (its side effect happens) but its answer is replaced: a write whose reply was lost,
+    // whether it answers with a body (json) or none (a 204's end).
+    const end = res.end;
+    const lost = () => {
+      serveFault(Object.assign(res, { json: express.response.json, end }), fault);
       return res;
     };
+    res.json = lost;
+    res.end = lost as unknown as Response["end"];
     next();
   }
   app.use(express.json({ limit: "1mb" }));
