@@ -108,4 +108,34 @@ describeEachDatabase("exactly her records in an HTTP system, as the API holds th
     const support = deletion.deletionOutcome.find((l: any) => l.category === "SUPPORT");
     expect(support).to.include({ plannedToErase: 5, erased: 4, residual: 0 });
   });
+
+  it("fails, never COMPLETED with nothing of hers, when subject.matchField names a field the search's items do not hold", async function () {
+    this.timeout(60_000);
+    dateAda(standIn, "old");
+    const config = restConfig(standIn);
+    // The API's users hold email; the configuration says email_address.
+    config.subject.matchField = "email_address";
+    t = await hooks.serviceOver(config);
+    for (const type of ["ACCESS", "DELETION"]) {
+      const request = await runVerified(t, SHOW, type, ADA.email);
+      expect(request.status, type).to.equal("FAILED");
+      expect(request.statusReason, type).to.include("none holding email_address, so whose each is cannot be told");
+    }
+    expect(adas()).to.have.length(5);
+    expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+  });
+
+  it("fails before any write, never erasing invoices the tax rule keeps, when recordedAtField names a field her invoices do not hold", async function () {
+    this.timeout(60_000);
+    // Her invoices, 90 days old, are inside the 7 years PAYMENTS are kept.
+    dateAda(standIn, "recent");
+    const config = restConfig(standIn);
+    config.resources[1].recordedAtField = "issued";
+    t = await hooks.serviceOver(config);
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.status, deletion.statusReason).to.equal("FAILED");
+    expect(deletion.statusReason).to.include("listing invoice records answered 3, none holding issued, so none could be dated for retention");
+    // The API's own invoices: hers as they were.
+    expect(standIn.invoices.filter((i) => i.user === 1 && i.billing_name === "Ada Lovelace")).to.have.length(3);
+  });
 });

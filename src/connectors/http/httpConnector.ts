@@ -183,6 +183,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     const found = new Map<string, Record<string, unknown>>();
     const queryOf = (filled: Record<string, string>) => Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
     // Whether the search was asked, once, for someone nobody is (see searchReadsItsQuery).
+    // Items the search answered, and those holding matchField at all: a field none of them holds is
+    // a misnamed one (email_address configured as email), which would pass her by as nobody's.
+    let answered = 0;
+    let holdingMatchField = 0;
     // A query without placeholders lists everyone by design: nothing to ask of it.
     let probed = !Object.values(c.subject.query).some((v) => /\{[A-Za-z0-9_]+\}/.test(v));
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
@@ -190,6 +194,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
+        answered += 1;
+        if (address !== undefined) holdingMatchField += 1;
         // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
         if (typeof address === "object" && address !== null) {
           throw new ConnectorError(
@@ -208,6 +214,13 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         const id = idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op);
         if (!found.has(id)) found.set(id, item);
       }
+    }
+    if (answered > 0 && holdingMatchField === 0) {
+      throw new ConnectorError(
+        `${name}: the subject search answered ${answered} item(s), none holding ${c.subject.matchField}, so whose each is cannot be told and the ${op} stopped rather than report nothing of the person's held there; check subject.matchField`,
+        `${name} ${op}: no subject item holds ${c.subject.matchField}`,
+        false,
+      );
     }
     return found;
   };
@@ -250,6 +263,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // Ids listed so far: one answered again means the pages moved while they were read (records added
     // or removed meanwhile, or an order that is not stable), so others may have been skipped.
     const seen = new Set<string>();
+    let dated = 0;
     for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
@@ -268,7 +282,17 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         );
       }
       seen.add(id);
+      if (r.recordedAtField !== undefined && pick(item, r.recordedAtField) !== undefined) dated += 1;
       yield item;
+    }
+    // Not one record holding the date field: a misnamed one (issued for issued_at) makes every record
+    // undated, and retention keeps no undated record, so a deletion would erase what the law keeps.
+    if (r.recordedAtField !== undefined && seen.size > 0 && dated === 0) {
+      throw new ConnectorError(
+        `${name}: listing ${r.recordType} records answered ${seen.size}, none holding ${r.recordedAtField}, so none could be dated for retention and the ${op} stopped rather than ${DOING[op]} them as undated; check the resource's recordedAtField`,
+        `${name} ${op}: no ${r.recordType} record holds ${r.recordedAtField}`,
+        false,
+      );
     }
   }
 
