@@ -667,6 +667,22 @@ describe("declarative HTTP connector", () => {
     ]);
   });
 
+  it("refuses a placeholder in a path that is never filled in there, which would send its own text to the API", () => {
+    expect(
+      configProblemsOf((config) => {
+        config.subject.path = "/users/by-email/{email}";
+        config.subject.account!.erase!.path = "/users/{subject}?tenant={tenant}";
+        config.resources[0].path = "/users/{subject}/notes?since={recordedSince}";
+        config.resources[0].erase = { strategy: "DELETE", path: "/users/{user}/notes/{record}" };
+      }),
+    ).to.deep.equal([
+      "subject.path holds {email}, which is never filled in: nothing is filled in there (identities go in subject.query)",
+      "subject.account.erase.path holds {tenant}, which is never filled in: only {subject} is filled in there",
+      "resources[0].path holds {recordedSince}, which is never filled in: only {subject} is filled in there",
+      "resources[0].erase.path holds {user}, which is never filled in: only {subject} and {record} are filled in there",
+    ]);
+  });
+
   it("refuses a connector that erases without saying what becomes of the account its search finds, and a malformed subject.account", () => {
     // Without it, a deletion completed with the account (her address, name and phone) in the API and nothing reported.
     const without = configProblemsOf((config) => delete config.subject.account);
