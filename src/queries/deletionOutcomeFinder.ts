@@ -1,7 +1,7 @@
 import { DataSource, In } from "typeorm";
 import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
-import type { DeletionOutcomeLine, ResidualRecordSet } from "../schema/deletionPlan.type";
+import type { DeletionOutcomeLine, ErasedResidueSet, ResidualRecordSet } from "../schema/deletionPlan.type";
 
 /** A deletion's ERASE tasks that have an outcome, by connector. */
 async function eraseTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
@@ -54,4 +54,14 @@ export const REPORTS_RESIDUE = `t.step IN ('${TaskStep.ERASE}', '${TaskStep.PURG
 /** The residual sets an ERASE or PURGE task reported, as the request (and an export) names them. */
 export function residualSetsOf(t: TaskRow): ResidualRecordSet[] {
   return (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }));
+}
+
+/** Residue held back by kept records that the deletion's purges erased later, with when (PURGE tasks' residueErased). */
+export async function findErasedResidue(ds: DataSource, requestId: string): Promise<ErasedResidueSet[]> {
+  return erasedResidueOf(await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.PURGE }, order: { connector: "ASC" } }));
+}
+
+/** The residue PURGE tasks erased, as the request (and its certificate) names it. */
+export function erasedResidueOf(tasks: readonly TaskRow[]): ErasedResidueSet[] {
+  return tasks.flatMap((t) => (t.result?.residueErased ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, reason: r.reason, erasedAt: new Date(r.erasedAt) })));
 }

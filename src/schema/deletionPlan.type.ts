@@ -171,3 +171,24 @@ export class ResidualRecordSet {
   @Field({ description: "Why they remain, in words for people." })
   reason!: string;
 }
+
+@ObjectType({ description: "Records a deletion left residual because kept records held them back (an account the kept records hang off, a row they refer to), erased by id by the purge that erased what held them back." })
+export class ErasedResidueSet {
+  @Field({ description: "Connector." })
+  connector!: string;
+
+  @Field({ description: "Data category." })
+  category!: string;
+
+  @Field({ description: "Record type within the system." })
+  recordType!: string;
+
+  @Field(() => Int, { description: "How many records were erased." })
+  records!: number;
+
+  @Field({ description: "Why they had been left residual, in words for people." })
+  reason!: string;
+
+  @Field(() => Date, { description: "When the purge erased them." })
+  erasedAt!: Date;
+}

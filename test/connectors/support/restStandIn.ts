@@ -50,6 +50,8 @@ export class RestStandIn {
   invoicePageCap = Number.POSITIVE_INFINITY;
   /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
   deleteIgnores: string[] = [];
+  /** Called with each call as it is answered (before the answer leaves): a test arms a fault for the calls after it. */
+  onCall?: (call: { method: string; path: string; status: number }) => void;
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -73,6 +75,7 @@ export class RestStandIn {
         const url = new URL(req.url ?? "/", "http://x");
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+          this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
