@@ -145,6 +145,32 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     });
   }
 
+  it("deletes her user row by its key once the purge erased the invoices that held it back, and leaves the account she opened since", async function () {
+    this.timeout(90_000);
+    await seed("CASCADE");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(await adaInDatabase()).to.deep.include({ users: 1, invoicesOfAda: 2 });
+    // She signs up again with the same address; then the tax rule's 7 years pass for her kept invoices (the newest from 2025-06-01).
+    await query(`INSERT INTO users (id, email, name) VALUES (3, ?, 'Ada again')`, [ADA]);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status lastError } residualRecords { recordType records reason } erasedResidue { connector category recordType records reason erasedAt } retentionExceptions { status } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(after.tasks.find((y: any) => y.step === "PURGE")).to.include({ status: "SUCCEEDED" });
+    expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+    expect(await query(`SELECT id, name FROM users WHERE email = ? ORDER BY id`, [ADA]), "the account opened since stays").to.deep.equal([{ id: 3, name: "Ada again" }]);
+    expect(await count(`SELECT COUNT(*) AS n FROM invoices WHERE user_id = 2 AND billing_name = 'Grace Hopper'`)).to.equal(1);
+    expect(after.residualRecords).to.deep.equal([]);
+    expect(after.erasedResidue.map((r: any) => [r.connector, r.category, r.recordType, r.records])).to.deep.equal([["shop-db", "ACCOUNT", "user", 1]]);
+    expect(after.erasedResidue[0].reason).to.match(CASCADE_REASON);
+    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+    const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
+    expect(deletionCertificate.residual).to.deep.equal([]);
+  });
+
   it("keeps every invoice a legal hold on PAYMENTS keeps, and her user row with them, when they refer to it ON DELETE CASCADE", async function () {
     this.timeout(60_000);
     await seed("CASCADE");
