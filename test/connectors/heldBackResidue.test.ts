@@ -81,6 +81,23 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(body.residualErased.map((r: any) => [r.connector, r.recordType, r.records])).to.deep.equal([["helpdesk", "account", 1]]);
   });
 
+  it("deletes the account once the tax rule's period for the invoices under it has passed and the purge anonymised them", async function () {
+    this.timeout(90_000);
+    dateAda(standIn, "recent");
+    t = await hooks.serviceOver(restConfig(standIn));
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(accountOf(1), "kept invoices hold the account back").to.not.equal(undefined);
+    standIn.users.push({ id: 5, email: "Ada.Lovelace@example.com", name: "Ada again", phone: null });
+    t.clock.advance(7 * 366 * 86_400_000);
+    const after = await purged(deletion.id);
+    expect(standIn.invoices.filter((i) => i.user === 1 && (i.billing_name !== null || i.billing_address !== null))).to.deep.equal([]);
+    expect([accountOf(1), accountOf(5)?.name]).to.deep.equal([undefined, "Ada again"]);
+    expect(after.residualRecords).to.deep.equal([]);
+    expect(after.erasedResidue.map((r: any) => [r.category, r.recordType, r.records])).to.deep.equal([["ACCOUNT", "account", 1]]);
+    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+  });
+
   it("keeps the account, still named residual, while a hold on part of what it holds stays, and deletes it once the last is released", async function () {
     this.timeout(90_000);
     dateAda(standIn, "old");
