@@ -40,8 +40,13 @@ export async function findResidualRecords(ds: DataSource, requestId: string): Pr
  * a purge's sets replace the erasure's for the categories it purged (`purgedCategories`).
  */
 export function currentResidualSets(tasks: readonly TaskRow[]): ResidualRecordSet[] {
+  return currentResidue(tasks).map((r) => r.set);
+}
+
+/** currentResidualSets, each set with the task that names it (when it was said: its finishedAt). Tasks of one request. */
+export function currentResidue(tasks: readonly TaskRow[]): { task: TaskRow; set: ResidualRecordSet }[] {
   const purged = new Map(tasks.filter((t) => t.step === TaskStep.PURGE && t.result?.purgedCategories).map((t) => [t.connector, new Set(t.result!.purgedCategories)]));
-  return tasks.flatMap((t) => residualSetsOf(t).filter((r) => t.step !== TaskStep.ERASE || !purged.get(t.connector)?.has(r.category)));
+  return tasks.flatMap((t) => residualSetsOf(t).filter((r) => t.step !== TaskStep.ERASE || !purged.get(t.connector)?.has(r.category)).map((set) => ({ task: t, set })));
 }
 
 /**

@@ -6,6 +6,7 @@ import type { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
 import { ADA, restConfig, RestStandIn } from "./support/restStandIn";
 import { dateAda, restServiceHooks } from "./support/restService";
+import { archiveTexts, download, exportLink } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { id step status lastError outcome { erased residual } }
@@ -17,6 +18,7 @@ const PLACE = `mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $i
 const RELEASE = `mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { signed } }`;
 const ACCOUNT_FIELDS = ["email", "name", "phone"];
+const ACCESS = `query($id: ID!) { request(id: $id) { id status statusReason } }`;
 
 /**
  * Residue left on purpose must not outlive its reason. A deletion leaves the person's helpdesk account
@@ -114,6 +116,13 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(accountOf(1), "the invoices under it still hold the account back").to.not.equal(undefined);
     expect(first.residualRecords).to.deep.equal([{ connector: "helpdesk", recordType: "account", records: 1, fields: ACCOUNT_FIELDS, reason: ACCOUNT_HOLDS_KEPT_RECORDS }]);
     expect(first.erasedResidue).to.deep.equal([]);
+    // What an access export tells her of earlier deletions: the account once, as still there.
+    const residueInExport = async () => {
+      const access = await runVerified(t, ACCESS, "ACCESS", ADA.email);
+      expect(access.status, access.statusReason).to.equal("COMPLETED");
+      return (await archiveTexts((await download((await exportLink(t, access.id)).url)).file!)).manifest.residualRecords.map((r) => [r.connector, r.recordType, r.records]);
+    };
+    expect(await residueInExport()).to.deep.equal([["helpdesk", "account", 1]]);
 
     await t.ok(RELEASE, { id: payments }, Role.PRIVACY_OFFICER);
     const second = await purged(deletion.id, 2);
@@ -122,6 +131,7 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(second.residualRecords).to.deep.equal([]);
     expect(second.erasedResidue.map((r: any) => [r.recordType, r.records])).to.deep.equal([["account", 1]]);
     expect(second.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED", "CLOSED"]);
+    expect(await residueInExport(), "the export no longer names the erased account as left").to.deep.equal([]);
   });
 
   it("counts the account once when the purge that deleted it fails after the delete and is retried", async function () {
