@@ -45,7 +45,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
   // Residue the deletion left because kept records held it back: the purge erases it by id once they are gone.
   const heldBack = purge && connector.eraseHeldBack ? await heldBackResidue(ds, task) : null;
-  const residueCategories = [...new Set((heldBack?.refs ?? []).map((r) => String(r.category)))];
+  // Every category such residue was left in, erased since or not: the purge names what is residual there now.
+  const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
@@ -66,9 +67,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
-    const refs = (heldBack?.refs ?? []).filter((r) => residueInstruction.categories.includes(r.category));
-    if (heldBack && refs.length && !outcome.remote) {
-      const held = await untilAborted(connector.eraseHeldBack!(refs, residueInstruction, fence.ctx), signal);
+    if (heldBack && residueInstruction.categories.length && !outcome.remote) {
+      const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
+      const held = refs.length ? await untilAborted(connector.eraseHeldBack!(refs, residueInstruction, fence.ctx), signal) : { erased: [] };
       const purgedNow = instruction.categories.map(String);
       residueErased = residueErasedNow({ sets: heldBack.sets, refs }, held, earlier, purgedNow, now());
       // The deletion's other residue of those categories (nothing held it back) is still there: named again.
@@ -200,7 +201,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(lines ? { lines } : {}),
       ...(closing ? { closingPass: true } : {}),
       ...(purge
-        ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...(heldBack?.refs.length ? residueInstruction.categories : [])].map(String))] }
+        ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
         : {}),
       ...(purge && (task.result?.residueErased?.length || residueErased.length) ? { residueErased: [...(task.result?.residueErased ?? []), ...residueErased] } : {}),
       // A purge is no claim of the request's: only the erasure's counts say how they are known.

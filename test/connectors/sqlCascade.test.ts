@@ -171,6 +171,46 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     expect(deletionCertificate.residual).to.deep.equal([]);
   });
 
+  it("goes on reporting her user row erased, not residual, when a later purge of another kept set runs", async function () {
+    this.timeout(90_000);
+    // Her invoices all older than the tax rule, but held; a ticket (not linked to her user row) kept 5 years by the support rule.
+    await seed("CASCADE", [OLD, "2016-05-01T00:00:00.000Z"]);
+    await query(`DROP TABLE IF EXISTS tickets`);
+    await query(`CREATE TABLE tickets (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, body VARCHAR(200), created_at ${db().kind === "postgres" ? "TIMESTAMPTZ" : db().kind === "mariadb" ? "DATETIME(3)" : "TEXT"} NOT NULL)`);
+    await query(`INSERT INTO tickets (id, email, body, created_at) VALUES (1, ?, 'about my invoice', ?)`, [ADA, date("2025-01-01T00:00:00.000Z")]);
+    const config = shopConfig();
+    config.tables.unshift({ table: "tickets", identityColumn: "email", identityKind: "email", category: "SUPPORT", recordType: "ticket", primaryKey: "id", exportColumns: ["body"], recordedAtColumn: "created_at", erase: { strategy: "DELETE" } });
+    await connector.close();
+    connector = createSqlConnector(config, { url: db().url, timeoutMs: 5000 });
+    try {
+      const t = await start();
+      const hold = (await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "tax audit", caseReference: "C-43", categories: ["PAYMENTS"] }) { id } }`)).placeLegalHold.id;
+      const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+      const afterPurge = (runs: number) =>
+        t.waitFor(async () => {
+          const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records } erasedResidue { recordType records } auditEvents { action } } }`, { id: deletion.id })).request;
+          const scheduled = x.auditEvents.filter((e: any) => e.action === "task.purge_scheduled").length;
+          return scheduled >= runs && x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+        }, `purge ${runs} ended`, 30_000);
+      // The hold is released: its invoices go, and with them her user row.
+      await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "audit closed") { status } }`, { id: hold });
+      const first = await afterPurge(1);
+      expect(first.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+      expect([first.residualRecords, first.erasedResidue]).to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+      // The ticket's 5 years end: a second purge of the request's sets, which meets nothing of her user row.
+      t.clock.advance(Date.parse("2030-01-02T00:00:00.000Z") - t.clock.now().getTime());
+      const second = await afterPurge(2);
+      expect(second.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await count(`SELECT COUNT(*) AS n FROM tickets`)).to.equal(0);
+      expect([second.residualRecords, second.erasedResidue], "the row erased by the first purge is not residual again").to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+    } finally {
+      await query(`DROP TABLE IF EXISTS tickets`);
+    }
+  });
+
   it("keeps every invoice a legal hold on PAYMENTS keeps, and her user row with them, when they refer to it ON DELETE CASCADE", async function () {
     this.timeout(60_000);
     await seed("CASCADE");
