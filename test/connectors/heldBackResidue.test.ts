@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Role } from "../../src/domain/enums";
-import { ACCOUNT_HOLDS_KEPT_RECORDS } from "../../src/connectors/http/httpConnector";
+import { ACCOUNT_HOLDS_KEPT_RECORDS, ACCOUNT_NOT_LISTED } from "../../src/connectors/http/httpConnector";
 import { describeEachDatabase } from "../support/databases";
 import type { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
@@ -132,6 +132,26 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(second.erasedResidue.map((r: any) => [r.recordType, r.records])).to.deep.equal([["account", 1]]);
     expect(second.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED", "CLOSED"]);
     expect(await residueInExport(), "the export no longer names the erased account as left").to.deep.equal([]);
+  });
+
+  it("names the account residual, saying why, instead of failing the purge, when it can no longer be listed (deleted by hand meanwhile)", async function () {
+    this.timeout(90_000);
+    dateAda(standIn, "old");
+    standIn.notesOfMissingUser404 = true;
+    t = await hooks.serviceOver(restConfig(standIn));
+    const hold = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "C-5" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // Someone deletes her account and its notes in the system by hand, before the hold is released.
+    standIn.users.splice(standIn.users.findIndex((u) => u.id === 1), 1);
+    standIn.notes = standIn.notes.filter((n) => n.user !== 1);
+    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+    const after = await purged(deletion.id, 1, ["SUCCEEDED", "FAILED"]);
+    const purge = after.tasks.find((x: any) => x.step === "PURGE");
+    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+    expect(after.residualRecords).to.deep.equal([{ connector: "helpdesk", recordType: "account", records: 1, fields: ACCOUNT_FIELDS, reason: ACCOUNT_NOT_LISTED }]);
+    expect(after.erasedResidue).to.deep.equal([]);
   });
 
   it("counts the account once when the purge that deleted it fails after the delete and is retried", async function () {

@@ -506,16 +506,24 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
               const since = (r: HttpResourceConfig) => instruction.keepRecordedSince?.[r.category];
-              let stays = false;
-              for (const r of c.resources) {
-                const from = since(r);
-                if (!from || !instruction.categories.includes(r.category)) continue;
-                for await (const item of items(r, ref.id, "erase", ctx)) {
-                  const at = nobodys(r, item) ? undefined : recordOf(r, item, "erase").recordedAt;
-                  if (at && at >= new Date(from)) stays = true;
+              let why: string | undefined;
+              try {
+                let stays = false;
+                for (const r of c.resources) {
+                  const from = since(r);
+                  if (!from || !instruction.categories.includes(r.category)) continue;
+                  for await (const item of items(r, ref.id, "erase", ctx)) {
+                    const at = nobodys(r, item) ? undefined : recordOf(r, item, "erase").recordedAt;
+                    if (at && at >= new Date(from)) stays = true;
+                  }
                 }
+                why = await accountLeft(account, ref.id, stays, instruction, ctx);
+              } catch (error) {
+                // The paths listed its records at the deletion: one answering 404 now most likely means the
+                // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
+                if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
+                why = ACCOUNT_NOT_LISTED;
               }
-              const why = await accountLeft(account, ref.id, stays, instruction, ctx);
               if (why) {
                 left.set(why, [...(left.get(why) ?? []), ref.id]);
                 continue;
@@ -551,6 +559,10 @@ const ACCOUNT_TYPE = "account";
 export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the account itself (subject.account.erase), so it stays in the system; delete it there";
 /** Why a deletion leaves the account in place while records under it stay. */
 export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; the purge that erases them deletes it then";
+
+/** Why a purge did not delete an account held back by kept records once they were purged: its records can no longer be listed. */
+export const ACCOUNT_NOT_LISTED =
+  "the records under the account could no longer be listed (HTTP 404: the account may have been deleted in the system meanwhile), so the purge did not delete it; check it in the system";
 
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
