@@ -47,13 +47,19 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
       30_000,
     );
 
-  it("deletes the account by its id once the hold on the records under it is released, and a new account of the person stays", async function () {
-    this.timeout(90_000);
+  /** Ada's deletion on a fresh service, her notes dated long ago and held by a hold on SUPPORT (case `reference`): the hold's id and the ended request. */
+  const deletedUnderHold = async (reference: string) => {
     dateAda(standIn, "old");
     t = await hooks.serviceOver(restConfig(standIn));
-    const hold = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "C-1" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+    const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: reference } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
     const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    return { hold, deletion };
+  };
+
+  it("deletes the account by its id once the hold on the records under it is released, and a new account of the person stays", async function () {
+    this.timeout(90_000);
+    const { hold, deletion } = await deletedUnderHold("C-1");
     expect(accountOf(1), "the account stays while the hold keeps her notes").to.not.equal(undefined);
     expect(deletion.residualRecords).to.deep.equal([{ connector: "helpdesk", recordType: "account", records: 1, fields: ACCOUNT_FIELDS, reason: ACCOUNT_HOLDS_KEPT_RECORDS }]);
 
@@ -136,12 +142,8 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
 
   it("names the account residual, saying why, instead of failing the purge, when it can no longer be listed (deleted by hand meanwhile)", async function () {
     this.timeout(90_000);
-    dateAda(standIn, "old");
     standIn.notesOfMissingUser404 = true;
-    t = await hooks.serviceOver(restConfig(standIn));
-    const hold = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "C-5" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
-    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
-    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    const { hold, deletion } = await deletedUnderHold("C-5");
     // Someone deletes her account and its notes in the system by hand, before the hold is released.
     standIn.users.splice(standIn.users.findIndex((u) => u.id === 1), 1);
     standIn.notes = standIn.notes.filter((n) => n.user !== 1);
@@ -156,11 +158,7 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
 
   it("counts the account once when the purge that deleted it fails after the delete and is retried", async function () {
     this.timeout(90_000);
-    dateAda(standIn, "old");
-    t = await hooks.serviceOver(restConfig(standIn));
-    const hold = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "C-4" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
-    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
-    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    const { hold, deletion } = await deletedUnderHold("C-4");
     // The account's DELETE goes through; the call after it (the purge's check) is refused for good, so the attempt fails.
     const deletes = () => standIn.calls.filter((c) => c.method === "DELETE" && c.path === "/api/users/1" && c.status === 204).length;
     standIn.onCall = (call) => {
