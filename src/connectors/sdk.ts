@@ -377,9 +377,10 @@ export interface Connector {
    * inside the same hold fence (each write one eraseUnit of the record's category), with the instruction
    * for the records' categories. A record that kept records still hold back stays, named residual again
    * with its id; one no longer in the system is left out (not erased by this call). It never looks the
-   * subject up: what the person created since the deletion (a new account) is not touched. Idempotent.
+   * subject up: what the person created since the deletion (a new account) is not touched. `ids` are the
+   * deletion's identities, to confirm a record still is the subject's (one changed since stays, residual). Idempotent.
    */
-  eraseHeldBack?(refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome>;
+  eraseHeldBack?(ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome>;
   /**
    * Lists everyone the system holds personal data about, each person once (see RosterEntry): what a
    * breach roster needs to notify the people a breach of this system affects (POLICY: within 72 hours).

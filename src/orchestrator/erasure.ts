@@ -69,7 +69,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
-      const held = refs.length ? await untilAborted(connector.eraseHeldBack!(refs, residueInstruction, fence.ctx), signal) : { erased: [] };
+      const held = refs.length ? await untilAborted(connector.eraseHeldBack!(ids, refs, residueInstruction, fence.ctx), signal) : { erased: [] };
       const purgedNow = instruction.categories.map(String);
       residueErased = residueErasedNow({ sets: heldBack.sets, refs }, held, earlier, purgedNow, now());
       // The deletion's other residue of those categories (nothing held it back) is still there: named again.

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { DataSource } from "typeorm";
 import { createSqlConnector, SqlConnector, SqlConnectorConfig } from "../../src/connectors/sql";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
+import { HELD_BACK_ROW_CHANGED } from "../../src/connectors/sql/foreignKeys";
 import { testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
 import { createSqliteDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
@@ -169,6 +170,25 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
     const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
     expect(deletionCertificate.residual).to.deep.equal([]);
+  });
+
+  it("leaves another person's row alone when her row's key is someone else's by the purge, and names the key residual saying why", async function () {
+    this.timeout(90_000);
+    await seed("SET NULL");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+    // Her row is deleted by hand, and its key given to someone else.
+    await query(`DELETE FROM users WHERE id = 1`);
+    await query(`INSERT INTO users (id, email, name) VALUES (1, 'someone@example.com', 'Someone Else')`);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records reason } erasedResidue { recordType records } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(await query(`SELECT name FROM users WHERE id = 1`), "the other person's row stays").to.deep.equal([{ name: "Someone Else" }]);
+    expect(after.erasedResidue).to.deep.equal([]);
+    expect(after.residualRecords).to.deep.equal([{ recordType: "user", records: 1, reason: HELD_BACK_ROW_CHANGED }]);
   });
 
   it("goes on reporting her user row erased, not residual, when a later purge of another kept set runs", async function () {

@@ -499,7 +499,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
      */
     ...(account?.erase
       ? {
-          async eraseHeldBack(refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
+          async eraseHeldBack(_ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
             const erased: RecordRef[] = [];
             const left = new Map<string, string[]>();
             for (const ref of refs) {

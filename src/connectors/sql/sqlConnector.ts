@@ -23,7 +23,7 @@ import { normalizeIdentity } from "../../domain/identities";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
-import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, referredRows, setOffBy, unreferenced } from "./foreignKeys";
+import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, HELD_BACK_ROW_CHANGED, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
@@ -528,11 +528,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     /**
      * Rows an erasure left in place while rows that stay referred to them, by primary key, once the
      * purge erased those: each is erased (deleted or anonymised, as its table's erase says) when nothing
-     * refers to it any more, and named residual again while something still does. A row no longer
-     * there, or no longer holding the value it was found by, is left out. The subject is never looked
-     * up again: rows the person created since the deletion are not the deletion's.
+     * refers to it any more, and named residual again while something still does. A row no longer there
+     * is left out; one no longer holding the subject's identity it was found by (`ids`) stays, named
+     * residual saying so. The subject is never looked up: rows the person created since are not the deletion's.
      */
-    async eraseHeldBack(refs, instruction, ctx): Promise<HeldBackOutcome> {
+    async eraseHeldBack(ids, refs, instruction, ctx): Promise<HeldBackOutcome> {
       const keys = await foreignKeys("erase");
       const erased: RecordRef[] = [];
       const residual: ResidualRecords[] = [];
@@ -542,6 +542,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const setOff = setOffBy(t, keys);
         const guard = unreferenced(d, t, setOff);
         const columns = [...new Set([t.primaryKey, t.identityColumn, ...setOff.flatMap((k) => k.parentColumns)])];
+        const value = ids[t.identityKind as keyof Identities];
+        const subject = typeof value === "string" ? identityMatcher(t.identityKind, [value], country) : undefined;
         const left = new Map<string, string[]>();
         for (let at = 0; at < wanted.length; at += chunk) {
           const { rows } = await exec("erase", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + chunk)));
@@ -549,7 +551,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           const ran = await ctx.eraseUnit(t.category, async () => {
             const referred = await stillReferred(t, setOff, rows, left);
             let n = 0;
-            for (const row of rows.filter((r) => !referred.has(r) && r[t.identityColumn] !== null && r[t.identityColumn] !== undefined)) {
+            for (const row of rows.filter((r) => !referred.has(r))) {
+              // No longer the subject's by the identity it was found by (changed since the deletion): whose it is now is not the deletion's to decide.
+              if (!subject?.confirms(row[t.identityColumn])) {
+                left.set(HELD_BACK_ROW_CHANGED, [...(left.get(HELD_BACK_ROW_CHANGED) ?? []), String(row[t.primaryKey])]);
+                continue;
+              }
               const own = { spellings: [String(row[t.identityColumn])], caseless: false };
               const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, [row[t.primaryKey]], own, guard) : anonymizeRows(d, t, t.erase.columns, [row[t.primaryKey]], own, guard);
               if ((await exec("erase", t.table, statement)).affected) {
