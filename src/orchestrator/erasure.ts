@@ -220,7 +220,11 @@ export async function runErasure(services: Services, connector: Connector, task:
               if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
               await auditResidueErased(em, task, residueErased, now());
             }
-          : undefined, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
+          : undefined,
+      dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),
+      dropProgress: true,
+      handOff: options.handOff,
+    },
   );
 }
 
