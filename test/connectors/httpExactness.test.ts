@@ -93,7 +93,7 @@ describeEachDatabase("exactly her records in an HTTP system, as the API holds th
 
   it("completes a deletion with a note deleted meanwhile (its DELETE answering 410 Gone) not counted erased, and nothing of hers left", async function () {
     this.timeout(60_000);
-    standIn.noteGoneStatus = 410;
+    standIn.goneStatus = 410;
     dateAda(standIn, "old");
     // Someone deletes n-a2 in the system after the erasure listed it.
     standIn.afterAnswer = (c) => {

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { DataSource } from "typeorm";
 import { createSqlConnector, SqlConnector, SqlConnectorConfig } from "../../src/connectors/sql";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
+import { HELD_BACK_ROW_CHANGED } from "../../src/connectors/sql/foreignKeys";
 import { testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
 import { createSqliteDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
@@ -147,6 +148,91 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
       expect(await count(`SELECT COUNT(*) AS n FROM users WHERE id = 2`)).to.equal(1);
     });
   }
+
+  it("deletes her user row by its key once the purge erased the invoices that held it back, and leaves the account she opened since", async function () {
+    this.timeout(90_000);
+    await seed("CASCADE");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(await adaInDatabase()).to.deep.include({ users: 1, invoicesOfAda: 2 });
+    // She signs up again with the same address; then the tax rule's 7 years pass for her kept invoices (the newest from 2025-06-01).
+    await query(`INSERT INTO users (id, email, name) VALUES (3, ?, 'Ada again')`, [ADA]);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status lastError } residualRecords { recordType records reason } erasedResidue { connector category recordType records reason erasedAt } retentionExceptions { status } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(after.tasks.find((y: any) => y.step === "PURGE")).to.include({ status: "SUCCEEDED" });
+    expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+    expect(await query(`SELECT id, name FROM users WHERE email = ? ORDER BY id`, [ADA]), "the account opened since stays").to.deep.equal([{ id: 3, name: "Ada again" }]);
+    expect(await count(`SELECT COUNT(*) AS n FROM invoices WHERE user_id = 2 AND billing_name = 'Grace Hopper'`)).to.equal(1);
+    expect(after.residualRecords).to.deep.equal([]);
+    expect(after.erasedResidue.map((r: any) => [r.connector, r.category, r.recordType, r.records])).to.deep.equal([["shop-db", "ACCOUNT", "user", 1]]);
+    expect(after.erasedResidue[0].reason).to.match(CASCADE_REASON);
+    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+    const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
+    expect(deletionCertificate.residual).to.deep.equal([]);
+  });
+
+  it("leaves another person's row alone when her row's key is someone else's by the purge, and names the key residual saying why", async function () {
+    this.timeout(90_000);
+    await seed("SET NULL");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+    // Her row is deleted by hand, and its key given to someone else.
+    await query(`DELETE FROM users WHERE id = 1`);
+    await query(`INSERT INTO users (id, email, name) VALUES (1, 'someone@example.com', 'Someone Else')`);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records reason } erasedResidue { recordType records } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(await query(`SELECT name FROM users WHERE id = 1`), "the other person's row stays").to.deep.equal([{ name: "Someone Else" }]);
+    expect(after.erasedResidue).to.deep.equal([]);
+    expect(after.residualRecords).to.deep.equal([{ recordType: "user", records: 1, reason: HELD_BACK_ROW_CHANGED }]);
+  });
+
+  it("goes on reporting her user row erased, not residual, when a later purge of another kept set runs", async function () {
+    this.timeout(90_000);
+    // Her invoices all older than the tax rule, but held; a ticket (not linked to her user row) kept 5 years by the support rule.
+    await seed("CASCADE", [OLD, "2016-05-01T00:00:00.000Z"]);
+    await query(`DROP TABLE IF EXISTS tickets`);
+    await query(`CREATE TABLE tickets (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, body VARCHAR(200), created_at ${db().kind === "postgres" ? "TIMESTAMPTZ" : db().kind === "mariadb" ? "DATETIME(3)" : "TEXT"} NOT NULL)`);
+    await query(`INSERT INTO tickets (id, email, body, created_at) VALUES (1, ?, 'about my invoice', ?)`, [ADA, date("2025-01-01T00:00:00.000Z")]);
+    const config = shopConfig();
+    config.tables.unshift({ table: "tickets", identityColumn: "email", identityKind: "email", category: "SUPPORT", recordType: "ticket", primaryKey: "id", exportColumns: ["body"], recordedAtColumn: "created_at", erase: { strategy: "DELETE" } });
+    await connector.close();
+    connector = createSqlConnector(config, { url: db().url, timeoutMs: 5000 });
+    try {
+      const t = await start();
+      const hold = (await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "tax audit", caseReference: "C-43", categories: ["PAYMENTS"] }) { id } }`)).placeLegalHold.id;
+      const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+      const afterPurge = (runs: number) =>
+        t.waitFor(async () => {
+          const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records } erasedResidue { recordType records } auditEvents { action } } }`, { id: deletion.id })).request;
+          const scheduled = x.auditEvents.filter((e: any) => e.action === "task.purge_scheduled").length;
+          return scheduled >= runs && x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+        }, `purge ${runs} ended`, 30_000);
+      // The hold is released: its invoices go, and with them her user row.
+      await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "audit closed") { status } }`, { id: hold });
+      const first = await afterPurge(1);
+      expect(first.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+      expect([first.residualRecords, first.erasedResidue]).to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+      // The ticket's 5 years end: a second purge of the request's sets, which meets nothing of her user row.
+      t.clock.advance(Date.parse("2030-01-02T00:00:00.000Z") - t.clock.now().getTime());
+      const second = await afterPurge(2);
+      expect(second.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await count(`SELECT COUNT(*) AS n FROM tickets`)).to.equal(0);
+      expect([second.residualRecords, second.erasedResidue], "the row erased by the first purge is not residual again").to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+    } finally {
+      await query(`DROP TABLE IF EXISTS tickets`);
+    }
+  });
 
   it("keeps every invoice a legal hold on PAYMENTS keeps, and her user row with them, when they refer to it ON DELETE CASCADE", async function () {
     this.timeout(60_000);

@@ -181,6 +181,12 @@ export function unreferenced(d: DialectKind, t: SqlTableConfig, keys: readonly F
     .join("");
 }
 
+/** Why a row held back by rows that stay was still not erased by the purge that erased them: a hold took its category meanwhile. */
+export const HELD_BACK_BY_HOLD = "a legal hold placed on its category while the purge ran keeps it in place";
+
+/** Why a row held back by rows that stay was not erased by the purge that erased them: it no longer holds the subject's identity it was found by. */
+export const HELD_BACK_ROW_CHANGED = "it no longer holds the identity it was found by (changed since the deletion), so the purge did not erase it; check it in the system";
+
 /** A tuple of values as one comparable text, so a number read from one table meets the same number read from another. */
 export const tupleKey = (values: readonly unknown[]): string => JSON.stringify(values.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : String(v))));
 

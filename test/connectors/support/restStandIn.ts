@@ -50,6 +50,10 @@ export class RestStandIn {
   invoicePageCap = Number.POSITIVE_INFINITY;
   /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
   deleteIgnores: string[] = [];
+  /** Called with each call as it is answered (before the answer leaves): a test arms a fault for the calls after it. */
+  onCall?: (call: { method: string; path: string; status: number }) => void;
+  /** When true, listing the notes of a user the system no longer holds answers 404 (as APIs whose sub-resources need their parent). */
+  notesOfMissingUser404 = false;
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   /** Called after each answer, with the call (to change the system between two pages, as its other users do). */
@@ -58,8 +62,8 @@ export class RestStandIn {
   usersLinks = true;
   /** The order everyone is listed in: by id, or newest (highest id) first. */
   usersOrder: "id" | "newest" = "id";
-  /** What a DELETE of a note no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
-  noteGoneStatus: 404 | 410 = 404;
+  /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
+  goneStatus: 404 | 410 = 404;
   private server?: http.Server;
   url = "";
 
@@ -82,6 +86,7 @@ export class RestStandIn {
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           this.afterAnswer?.({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
+          this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
@@ -103,11 +108,12 @@ export class RestStandIn {
         if (req.method === "DELETE" && parts[1] === "users" && parts.length === 3) {
           // The account only: its notes and invoices stay, under an id nobody holds any more (as an API without cascading deletes).
           const at = this.users.findIndex((u) => String(u.id) === parts[2]);
-          if (at < 0) return answer(404);
+          if (at < 0) return answer(this.goneStatus);
           this.users.splice(at, 1);
           return answer(204);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
+          if (this.notesOfMissingUser404 && !this.users.some((u) => String(u.id) === parts[2])) return answer(404, { error: "no such user" });
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
           const after = url.searchParams.get("cursor");
           const limit = Number(url.searchParams.get("limit") ?? 2);
@@ -124,7 +130,7 @@ export class RestStandIn {
         if (req.method === "DELETE" && parts[1] === "notes") {
           const before = this.notes.length;
           this.notes = this.notes.filter((n) => n.id !== parts[2] || this.deleteIgnores.includes(n.id));
-          return answer(this.notes.length < before ? 204 : this.noteGoneStatus);
+          return answer(this.notes.length < before ? 204 : this.goneStatus);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
