@@ -156,6 +156,26 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(after.erasedResidue).to.deep.equal([]);
   });
 
+  // An API that remembers deletions answers 410 Gone where others answer 404: the same thing, the purge deleted nothing.
+  for (const gone of [404, 410] as const) {
+    it(`does not count as erased an account deleted by hand while the purge ran (its DELETE answering ${gone})`, async function () {
+      this.timeout(90_000);
+      standIn.goneStatus = gone;
+      const { hold, deletion } = await deletedUnderHold(`C-6-${gone}`);
+      // Someone deletes her account in the system while the purge erases the notes under it.
+      standIn.afterAnswer = (call) => {
+        const at = standIn.users.findIndex((u) => u.id === 1);
+        if (call.method === "DELETE" && call.path.startsWith("/api/notes/") && at >= 0) standIn.users.splice(at, 1);
+      };
+      await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+      const after = await purged(deletion.id, 1, ["SUCCEEDED", "FAILED"]);
+      const purge = after.tasks.find((x: any) => x.step === "PURGE");
+      expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+      expect(standIn.calls.filter((c) => c.method === "DELETE" && c.path === "/api/users/1").map((c) => c.status)).to.deep.equal([gone]);
+      expect(after.erasedResidue, "the purge erased no account").to.deep.equal([]);
+    });
+  }
+
   it("counts the account once when the purge that deleted it fails after the delete and is retried", async function () {
     this.timeout(90_000);
     const { hold, deletion } = await deletedUnderHold("C-4");

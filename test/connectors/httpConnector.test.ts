@@ -168,7 +168,8 @@ describe("declarative HTTP connector", () => {
       const paged = createHttpConnector({ ...restConfig(standIn), subject: { ...restConfig(standIn).subject, pagination: { type: "page", pageParam: "page", sizeParam: "per_page", size: 10 } } }, ENV);
       expect((await collectAll(paged, ADA)).filter((r) => r.type === "note")).to.have.length(5);
       await paged.close();
-      expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(4);
+      // Four pages, and once for a made-up address (the search answered others: does it read its query?).
+      expect(standIn.calls.filter((c) => c.path === "/api/users")).to.have.length(4 + 1);
     });
 
     it("fails, rather than take the first page for the whole answer, when a listing configured without pagination says more pages follow; erases nothing", async () => {
@@ -663,6 +664,22 @@ describe("declarative HTTP connector", () => {
     expect(specOf({ user_id: "{userId}", q: "{email}" }).needs).to.deep.equal(["email", "userId"]);
     expect(configProblemsOf((config) => (config.subject.query = { email: "{e-mail}" }))).to.deep.equal([
       `subject.query.email: {e-mail} is not a placeholder of an identity kind: "e-mail" is not an identity kind (letters, digits and _, e.g. userId), nor external:<system> for an external id`,
+    ]);
+  });
+
+  it("refuses a placeholder in a path that is never filled in there, which would send its own text to the API", () => {
+    expect(
+      configProblemsOf((config) => {
+        config.subject.path = "/users/by-email/{email}";
+        config.subject.account!.erase!.path = "/users/{subject}?tenant={tenant}";
+        config.resources[0].path = "/users/{subject}/notes?since={recordedSince}";
+        config.resources[0].erase = { strategy: "DELETE", path: "/users/{user}/notes/{record}" };
+      }),
+    ).to.deep.equal([
+      "subject.path holds {email}, which is never filled in: nothing is filled in there (identities go in subject.query)",
+      "subject.account.erase.path holds {tenant}, which is never filled in: only {subject} is filled in there",
+      "resources[0].path holds {recordedSince}, which is never filled in: only {subject} is filled in there",
+      "resources[0].erase.path holds {user}, which is never filled in: only {subject} and {record} are filled in there",
     ]);
   });
 

@@ -224,6 +224,18 @@ function subjectScopeProblems(at: string, r: Record<string, unknown>): string[] 
   return [];
 }
 
+/**
+ * The placeholders of a path that are never filled in: the call would carry the text itself
+ * (`/users/%7Bemail%7D`), which the API answers 404 or, worse, with whatever matches it.
+ */
+function strayPlaceholders(at: string, path: unknown, filled: readonly string[]): string[] {
+  if (typeof path !== "string") return [];
+  const stray = [...new Set([...path.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((key) => !filled.includes(key)))];
+  if (!stray.length) return [];
+  const only = filled.length ? `only ${filled.map((f) => `{${f}}`).join(" and ")} ${filled.length > 1 ? "are" : "is"} filled in there` : "nothing is filled in there (identities go in subject.query)";
+  return [`${at} holds ${stray.map((k) => `{${k}}`).join(", ")}, which is never filled in: ${only}`];
+}
+
 const ACCOUNT_FIELDS = ["category", "recordType", "fields", "erase"];
 
 /**
@@ -251,6 +263,7 @@ function accountProblems(account: unknown, erases: boolean): string[] {
     if (!isRecord(erase) || erase.strategy !== "DELETE") problems.push('subject.account.erase must be {"strategy": "DELETE", "path": "..."}');
     else if (!str(erase.path) || !String(erase.path).split("?")[0].includes("{subject}")) problems.push("subject.account.erase.path is required and must hold {subject} in its path, the account's id");
     else {
+      problems.push(...strayPlaceholders("subject.account.erase.path", erase.path, ["subject"]));
       const stray = Object.keys(erase).filter((k) => k !== "strategy" && k !== "path");
       if (stray.length) problems.push(`subject.account.erase: unknown field${stray.length > 1 ? "s" : ""} ${shown(stray)} (allowed: strategy, path)`);
     }
@@ -337,6 +350,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
       }
     }
   }
+  if (isRecord(s)) problems.push(...strayPlaceholders("subject.path", s.path, []));
   if (isRecord(s) && s.pagination !== undefined) problems.push(...paginationProblems(s.pagination, "subject"));
   if (isRecord(s)) problems.push(...accountProblems(s.account, Array.isArray(c.resources) && c.resources.some((r) => isRecord(r) && r.erase !== undefined)));
   if (!Array.isArray(c.resources) || c.resources.length === 0) problems.push("resources must list at least one kind of record");
@@ -347,14 +361,17 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
       continue;
     }
     for (const f of ["recordType", "category", "path", "items", "idField"]) if (!str(r[f])) problems.push(`${at}.${f} is required`);
-    problems.push(...subjectScopeProblems(at, r));
+    problems.push(...subjectScopeProblems(at, r), ...strayPlaceholders(`${at}.path`, r.path, ["subject"]));
     if (!Array.isArray(r.fields) || !r.fields.every(str)) problems.push(`${at}.fields must list the fields the person receives`);
     problems.push(...paginationProblems(r.pagination, at));
     const erase = r.erase as Record<string, unknown> | undefined;
     if (erase !== undefined) {
       if (!isRecord(erase) || !str(erase.path) || !String(erase.path).includes("{record}")) problems.push(`${at}.erase.path is required and must contain {record}`);
-      else if (erase.strategy === "ANONYMIZE") problems.push(...anonymizeProblems(at, r, erase));
-      else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
+      else {
+        problems.push(...strayPlaceholders(`${at}.erase.path`, erase.path, ["subject", "record"]));
+        if (erase.strategy === "ANONYMIZE") problems.push(...anonymizeProblems(at, r, erase));
+        else if (erase.strategy !== "DELETE") problems.push(`${at}.erase.strategy must be DELETE or ANONYMIZE`);
+      }
     }
   }
   if (c.roster !== undefined) problems.push(...rosterProblems(c.roster));

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
@@ -40,6 +40,9 @@ async function bodyText(response: Response, maxBytes: number): Promise<string | 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** Whether a write's answer says the record is no longer there (404, or 410 Gone): nothing erased by this call. */
+const alreadyGone = (status: number) => status === 404 || status === 410;
+
 /** What a listing is read for: a subject's collect or erase, or a roster of everyone. */
 type Op = "collect" | "erase" | "roster";
 /** What stopping short would have done, for the errors that refuse to. */
@@ -68,7 +71,7 @@ type Call = { method: string; url: URL; body?: unknown; op: string; ctx: Pick<Ta
  * docs/connectors.md). Calls are spaced to requestsPerSecond; a retryable status or a network failure is
  * a retryable ConnectorError carrying Retry-After (a read is first repeated inline, readRetries times);
  * erasure deletes or anonymises record by record with an idempotency key per record, after listing
- * them, and counts a record already gone (404) as nothing.
+ * them, and counts a record already gone (404 or 410) as nothing.
  */
 export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.ProcessEnv = process.env): Connector & { close(): Promise<void> } {
   const problems = httpConfigProblems(config, env);
@@ -95,7 +98,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   /** The task must stop (lease lost, shutdown): the work resumes on the next attempt. */
   const stopped = (op: string) => new ConnectorError(`${name}: the ${op} was stopped before it finished; it resumes on the next attempt`, "aborted", true);
 
-  /** One call through the rate limiter; answers 2xx and 404, throws a ConnectorError for anything else. */
+  /** One call through the rate limiter; answers 2xx and 404 (and 410 to a write), throws a ConnectorError for anything else. */
   const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown; link: string | null }> =>
     limiter.schedule(async () => {
       if (ctx.signal.aborted) throw stopped(op);
@@ -133,7 +136,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       if (response.status >= 300 && response.status <= 399) {
         throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
       }
-      if (response.status !== 404 && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
+      // 410 Gone answers a write of a record deleted meanwhile, as 404 does; a read answering it fails (a path no longer served).
+      const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
+      if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
       let parsed: unknown = null;
       if (text) {
         try {
@@ -179,13 +184,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // in Unicode or in ASCII); a search by anything else once.
     const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
     const found = new Map<string, Record<string, unknown>>();
+    const queryOf = (filled: Record<string, string>) => Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
+    // Whether the search was asked, once, for someone nobody is (see searchReadsItsQuery).
+    // Items the search answered, and those holding matchField at all: a field none of them holds is
+    // a misnamed one (email_address configured as email), which would pass her by as nobody's.
+    let answered = 0;
+    let holdingMatchField = 0;
+    // A query without placeholders lists everyone by design: nothing to ask of it.
+    let probed = !Object.values(c.subject.query).some((v) => /\{[A-Za-z0-9_]+\}/.test(v));
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
-      const filled: Record<string, string> = { ...values, email };
-      const query = Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
-      const search = { what: "the subject search's results", path: c.subject.path, query, items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
+      const search = { what: "the subject search's results", path: c.subject.path, query: queryOf({ ...values, email }), items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
       for await (const item of listed(search, op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
+        answered += 1;
+        if (address !== undefined) holdingMatchField += 1;
         // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
         if (typeof address === "object" && address !== null) {
           throw new ConnectorError(
@@ -194,13 +207,53 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             false,
           );
         }
-        if (normalizeEmail(String(address ?? "")) !== wanted) continue;
+        if (normalizeEmail(String(address ?? "")) !== wanted) {
+          // Someone else answered: a loose search, or one that does not read its query and answers everyone.
+          if (!probed) await searchReadsItsQuery(queryOf, op, ctx);
+          probed = true;
+          continue;
+        }
         // Her account without a usable id would be searched as "undefined" and found empty: the request would end with nothing of hers.
         const id = idOf(item, c.subject.idField, "the subject search answered an item of the person's address", "subject.idField", op);
         if (!found.has(id)) found.set(id, item);
       }
     }
+    if (answered > 0 && holdingMatchField === 0) {
+      throw new ConnectorError(
+        `${name}: the subject search answered ${answered} item(s), none holding ${c.subject.matchField}, so whose each is cannot be told and the ${op} stopped rather than report nothing of the person's held there; check subject.matchField`,
+        `${name} ${op}: no subject item holds ${c.subject.matchField}`,
+        false,
+      );
+    }
     return found;
+  };
+
+  /**
+   * Fails the task unless the subject search reads its query: asked for a made-up person (every
+   * placeholder filled with a value nobody holds), it must answer nobody. One that answers people
+   * ignores the parameter (a typo, a name the API does not know) and lists everyone, and a person past
+   * its first page, with no sign that more follow, would go unfound: an access export empty and a
+   * deletion COMPLETED with everything of hers in place. A refusal (4xx) of the made-up value shows the
+   * parameter is read.
+   */
+  const searchReadsItsQuery = async (queryOf: (filled: Record<string, string>) => Record<string, string>, op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = randomBytes(8).toString("hex");
+    const filled = Object.fromEntries(searchKinds(c.subject.query).map((kind) => [kind, kind === "email" ? `dsr-nobody-${nobody}@${nobody}.invalid` : `dsr-nobody-${nobody}`]));
+    let answered: unknown;
+    try {
+      const { status, body } = await read(urlOf(c.subject.path, queryOf(filled)), op, ctx);
+      answered = status === 404 ? [] : pick(body, c.subject.items);
+    } catch (error) {
+      if (error instanceof ConnectorError && !error.retryable && /: HTTP 4\d\d$/.test(error.internalMessage)) return;
+      throw error;
+    }
+    if (Array.isArray(answered) && answered.length > 0) {
+      throw new ConnectorError(
+        `${name}: the subject search answered ${answered.length} ${answered.length === 1 ? "person" : "people"} when asked for a made-up address nobody holds, so it does not search by subject.query (a parameter the API does not read?) and a person past its first page would go unfound; the ${op} stopped. Check subject.query`,
+        `${name} ${op}: subject search ignores its query (${answered.length} items for a made-up subject)`,
+        false,
+      );
+    }
   };
 
   /**
@@ -210,6 +263,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    */
   async function* items(r: HttpResourceConfig, subject: string, op: Op, ctx: TaskContext): AsyncGenerator<Record<string, unknown>> {
     const listing = { what: `${r.recordType} records`, path: fill(name, r.path, { subject }), query: {}, items: r.items, itemsHint: "resources' items", pagination: r.pagination, pathHint: `the path of the ${r.recordType} resource` };
+    // Ids listed so far: one answered again means the pages moved while they were read (records added
+    // or removed meanwhile, or an order that is not stable), so others may have been skipped.
+    const seen = new Set<string>();
+    let dated = 0;
     for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
@@ -219,7 +276,26 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           false,
         );
       }
+      const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
+      if (seen.has(id)) {
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records answered one record twice: its pages moved while they were read (records added or removed meanwhile, or an order that is not stable), so others may have been skipped and the ${op} stopped rather than ${DOING[op]} part of them as all; the task will be retried. If it goes on, page by cursor or in a stable order`,
+          `${name} ${op}: ${r.recordType} listing repeats a record`,
+          true,
+        );
+      }
+      seen.add(id);
+      if (r.recordedAtField !== undefined && pick(item, r.recordedAtField) !== undefined) dated += 1;
       yield item;
+    }
+    // Not one record holding the date field: a misnamed one (issued for issued_at) makes every record
+    // undated, and retention keeps no undated record, so a deletion would erase what the law keeps.
+    if (r.recordedAtField !== undefined && seen.size > 0 && dated === 0) {
+      throw new ConnectorError(
+        `${name}: listing ${r.recordType} records answered ${seen.size}, none holding ${r.recordedAtField}, so none could be dated for retention and the ${op} stopped rather than ${DOING[op]} them as undated; check the resource's recordedAtField`,
+        `${name} ${op}: no ${r.recordType} record holds ${r.recordedAtField}`,
+        false,
+      );
     }
   }
 
@@ -236,6 +312,43 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     ctx: ListingContext,
   ): AsyncGenerator<Record<string, unknown>> {
     const p = l.pagination;
+    // The configured field gave no next page: the end, unless the answer says more follow (a field
+    // misnamed in the configuration), where ending would hand back the first pages as the whole list.
+    const lastPage = (body: unknown, link: string | null, setting: string): undefined => {
+      const more = morePagesMarker(body, link);
+      if (!more) return undefined;
+      throw new ConnectorError(
+        `${name}: listing ${l.what} answered that more pages follow (${more}), but ${setting} holds no next page, so the ${op} stopped rather than ${DOING[op]} only the pages read. Check the pagination (see docs/connectors.md)`,
+        `${name} ${op}: ${l.what} has more pages (${more}) with nothing at ${setting}`,
+        false,
+      );
+    };
+    /** The URL of the page after `url`, undefined when `url` was the last. */
+    const nextPage = (p: Pagination, url: URL, page: number, count: number, body: unknown, link: string | null): URL | undefined => {
+      if (p.type === "none") return undefined;
+      if (p.type === "page") {
+        // A short page is the last, unless the answer says more follow: an API that caps its page size
+        // below `size` answers short pages throughout, and ending at the first would miss the rest.
+        if (count === 0 || (count < p.size && !morePagesMarker(body, link))) return undefined;
+        const next = new URL(url);
+        next.searchParams.set(p.pageParam, String(page + 1));
+        return next;
+      }
+      if (p.type === "cursor") {
+        const cursor = pick(body, p.nextCursor);
+        if (cursor === null || cursor === undefined || cursor === "") return lastPage(body, link, `pagination.nextCursor (${p.nextCursor})`);
+        const next = new URL(url);
+        next.searchParams.set(p.cursorParam, String(cursor));
+        return next;
+      }
+      const href = pick(body, p.next);
+      if (typeof href !== "string" || !href) return lastPage(body, link, `pagination.next (${p.next})`);
+      // Relative to the page it came on (as a Link or an HTML href is), not to baseUrl.
+      const next = new URL(href, url);
+      // A next link elsewhere would carry our credentials there.
+      if (next.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${next.origin}`, false);
+      return next;
+    };
     let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
     const { pages: maxPages, setting } = l.maxPages ?? { pages: c.maxPages ?? MAX_PAGES, setting: "maxPages" };
     // Every page asked for so far by cursor or link: one asked for again is a loop (a cursor handed
@@ -271,35 +384,20 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         previous = digest;
       }
-      for (const item of list) yield item as Record<string, unknown>;
-      await ctx.heartbeat();
-      if (p.type === "none") return;
-      if (p.type === "page") {
-        // A short page is the last, unless the answer says more follow: an API that caps its page size
-        // below `size` answers short pages throughout, and ending at the first would miss the rest.
-        if (list.length === 0 || (list.length < p.size && !morePagesMarker(body, link))) return;
-        url = new URL(url);
-        url.searchParams.set(p.pageParam, String(page + 1));
-      } else if (p.type === "cursor") {
-        const next = pick(body, p.nextCursor);
-        if (next === null || next === undefined || next === "") return;
-        url = new URL(url);
-        url.searchParams.set(p.cursorParam, String(next));
-      } else {
-        const next = pick(body, p.next);
-        if (typeof next !== "string" || !next) return;
-        // Relative to the page it came on (as a Link or an HTML href is), not to baseUrl.
-        url = new URL(next, url);
-        // A next link elsewhere would carry our credentials there.
-        if (url.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${url.origin}`, false);
-      }
-      if (p.type !== "page" && asked.has(url.toString())) {
+      // The next page is found (and a loop refused) before this page's items are handed on: a page
+      // answered again would otherwise hand them on twice before the loop shows.
+      const next = nextPage(p, url, page, list.length, body, link);
+      if (next && p.type !== "page" && asked.has(next.toString())) {
         throw new ConnectorError(
           `${name}: listing ${l.what} answered, on page ${page}, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
           `${name} ${op}: ${l.what} pages loop at page ${page}`,
           false,
         );
       }
+      for (const item of list) yield item as Record<string, unknown>;
+      await ctx.heartbeat();
+      if (!next) return;
+      url = next;
       if (p.type !== "page") asked.add(url.toString());
     }
     throw new ConnectorError(
@@ -434,12 +532,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       /**
        * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
        * and what a unit erased stays counted when a later write of the task fails (its retry no longer
-       * finds those records to count them). 404 is a record already gone. False: the category was withdrawn.
+       * finds those records to count them). 404 or 410 is a record already gone. False: the category was withdrawn.
        */
       const writeUnit = (category: string, key: string, call: Omit<Call, "op" | "ctx" | "key">, anonymized = false) =>
         ctx.eraseUnit(category, async () => {
           const { status } = await send({ ...call, op: "erase", ctx, key });
-          if (status === 404) return 0;
+          if (alreadyGone(status)) return 0;
           erased += 1;
           erasedIn[category] = (erasedIn[category] ?? 0) + 1;
           if (anonymized) {
@@ -531,7 +629,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               let gone = false;
               const ran = await ctx.eraseUnit(account.category, async () => {
                 const { status } = await send({ method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject: ref.id })), op: "erase", ctx, key: `${ctx.idempotencyKey}:${accountType}:${ref.id}` });
-                gone = status === 404;
+                gone = alreadyGone(status);
                 return gone ? 0 : 1;
               });
               if (!ran) left.set(ACCOUNT_HOLDS_KEPT_RECORDS, [...(left.get(ACCOUNT_HOLDS_KEPT_RECORDS) ?? []), ref.id]);

@@ -56,6 +56,14 @@ export class RestStandIn {
   notesOfMissingUser404 = false;
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
+  /** Called after each answer, with the call (to change the system between two pages, as its other users do). */
+  afterAnswer?: (call: { method: string; path: string; query: URLSearchParams }) => void;
+  /** Whether the listing of everyone (a search the API does not read) names its next page in a Link header; false: it gives no sign. */
+  usersLinks = true;
+  /** The order everyone is listed in: by id, or newest (highest id) first. */
+  usersOrder: "id" | "newest" = "id";
+  /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
+  goneStatus: 404 | 410 = 404;
   private server?: http.Server;
   url = "";
 
@@ -77,6 +85,7 @@ export class RestStandIn {
         const url = new URL(req.url ?? "/", "http://x");
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+          this.afterAnswer?.({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
           this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
@@ -93,13 +102,13 @@ export class RestStandIn {
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          const hits = (q === undefined ? [...this.users].sort((a, b) => a.id - b.id) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
-          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, page * perPage < hits.length));
+          const hits = (q === undefined ? [...this.users].sort((a, b) => (this.usersOrder === "id" ? a.id - b.id : b.id - a.id)) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
+          return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, (q !== undefined || this.usersLinks) && page * perPage < hits.length));
         }
         if (req.method === "DELETE" && parts[1] === "users" && parts.length === 3) {
           // The account only: its notes and invoices stay, under an id nobody holds any more (as an API without cascading deletes).
           const at = this.users.findIndex((u) => String(u.id) === parts[2]);
-          if (at < 0) return answer(404);
+          if (at < 0) return answer(this.goneStatus);
           this.users.splice(at, 1);
           return answer(204);
         }
@@ -121,7 +130,7 @@ export class RestStandIn {
         if (req.method === "DELETE" && parts[1] === "notes") {
           const before = this.notes.length;
           this.notes = this.notes.filter((n) => n.id !== parts[2] || this.deleteIgnores.includes(n.id));
-          return answer(this.notes.length < before ? 204 : 404);
+          return answer(this.notes.length < before ? 204 : this.goneStatus);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "invoices") {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
