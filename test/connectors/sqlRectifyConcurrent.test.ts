@@ -1,0 +1,92 @@
+import { expect } from "chai";
+import type { DataSource, QueryRunner } from "typeorm";
+import { ConnectorError } from "../../src/connectors/sdk";
+import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
+import { testContext } from "../../src/connectors/testing/testContext";
+import { describeEachSqlDialect } from "../support/databases";
+import { AccountDb, accountDbConfig, ADA, GRACE, testDataSource } from "./support/accountDb";
+
+/** The address both people ask for, in the two spellings they type: one person's, whoever gets it. */
+const WANTED = ["Shared.Person@Example.com", "shared.person@example.COM"];
+
+/**
+ * Holds every UPDATE of `users` sent through the DataSources until each of them has sent one, or
+ * `patienceMs` passed: two corrections that both got past their checks write at the same moment, as two
+ * worker processes can. A correction that waits for the other before its checks is let go after the wait.
+ */
+function meetAtUpdates(sources: DataSource[], patienceMs = 1500): void {
+  const arrived = new Set<DataSource>();
+  let meet!: () => void;
+  const together = new Promise<void>((resolve) => (meet = resolve));
+  for (const ds of sources) {
+    const create = ds.createQueryRunner.bind(ds);
+    const wrapped = new WeakSet<QueryRunner>();
+    ds.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
+      const runner = create(...args);
+      // SQLite drivers hand out one shared runner: wrap it once.
+      if (wrapped.has(runner)) return runner;
+      wrapped.add(runner);
+      const query = runner.query.bind(runner);
+      runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
+        if (/^UPDATE\s+\W?users\W?\s+SET/i.test(sql)) {
+          arrived.add(ds);
+          if (arrived.size === sources.length) meet();
+          await Promise.race([together, new Promise((r) => setTimeout(r, patienceMs))]);
+        }
+        return query(sql, params, structured as true);
+      }) as QueryRunner["query"];
+      return runner;
+    };
+  }
+}
+
+/**
+ * Two people correct their address to one new address at once, each through their own connection (two
+ * worker processes). Each correction's check that no other person's row holds the address passed
+ * before either wrote it, and both wrote: one address on two people's rows, whose next requests each
+ * reach the other's data. At most one may win; the other is refused, changing nothing.
+ */
+describeEachSqlDialect("two corrections to one new address at once", (db) => {
+  let account: AccountDb;
+  const sources: DataSource[] = [];
+  const connectors: SqlConnector[] = [];
+  beforeEach(async () => {
+    account = await AccountDb.create(db());
+    // Many account databases do not declare the address unique (the sample's does not): the connector's check is all there is.
+    if (db().kind === "mariadb") await account.rows(`ALTER TABLE users DROP INDEX users_email`);
+    if (db().kind === "postgres") await account.rows(`ALTER TABLE users DROP CONSTRAINT users_email_key`);
+  });
+  afterEach(async () => {
+    for (const c of connectors.splice(0)) await c.close();
+    for (const ds of sources.splice(0)) if (ds.isInitialized) await ds.destroy();
+    await account.close();
+  });
+
+  it("lets one correction write the address and refuses the other with the identity clash, changing nothing of its person", async () => {
+    for (let i = 0; i < 2; i++) {
+      const ds = testDataSource(db());
+      await ds.initialize();
+      sources.push(ds);
+      connectors.push(createSqlConnector(accountDbConfig(), { dataSource: ds }));
+    }
+    meetAtUpdates(sources);
+    const people = [ADA, GRACE];
+    const outcomes = await Promise.allSettled(people.map((who, i) => connectors[i].rectify({ email: who.email }, [{ field: "email", value: WANTED[i] }], testContext())));
+
+    const holders = await account.rows(`SELECT id FROM users WHERE lower(email) = ?`, ["shared.person@example.com"]);
+    expect(holders, "rows holding the new address").to.have.length(1);
+    const won = outcomes.findIndex((o) => o.status === "fulfilled");
+    expect(won, "one correction wrote the address").to.be.at.least(0);
+    const lost = 1 - won;
+    expect(outcomes[won]).to.deep.equal({ status: "fulfilled", value: { changed: ["email"], notHeld: [] } });
+    const refused = outcomes[lost] as PromiseRejectedResult;
+    expect(refused.status).to.equal("rejected");
+    expect(refused.reason).to.be.instanceOf(ConnectorError);
+    expect((refused.reason as ConnectorError).retryable).to.equal(false);
+    expect((refused.reason as ConnectorError).userMessage).to.equal(
+      "account-db: the corrected email is held by another person's row already (table users finds people by it as email); the rectify changed nothing. Submit a correction with the person's own, valid email, or correct it by hand",
+    );
+    expect(String(holders[0].id)).to.equal(people[won].userId);
+    expect(await account.rows(`SELECT email FROM users WHERE id = ?`, [Number(people[lost].userId)])).to.deep.equal([{ email: people[lost].email }]);
+  });
+});
