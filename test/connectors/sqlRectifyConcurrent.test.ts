@@ -1,21 +1,24 @@
 import { expect } from "chai";
 import type { DataSource, QueryRunner } from "typeorm";
-import { ConnectorError } from "../../src/connectors/sdk";
+import { Connector, ConnectorError } from "../../src/connectors/sdk";
 import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { testContext } from "../../src/connectors/testing/testContext";
-import { describeEachSqlDialect } from "../support/databases";
+import { createSqliteDatabase, describeEachDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
+import { submit } from "../support/harness";
+import { accountDbService, AccountDbService } from "./support/accountDbService";
 import { AccountDb, accountDbConfig, ADA, GRACE, testDataSource } from "./support/accountDb";
 
 /** The address both people ask for, in the two spellings they type: one person's, whoever gets it. */
 const WANTED = ["Shared.Person@Example.com", "shared.person@example.COM"];
 
 /**
- * Holds every UPDATE of `users` sent through the DataSources until each of them has sent one, or
- * `patienceMs` passed: two corrections that both got past their checks write at the same moment, as two
- * worker processes can. A correction that waits for the other before its checks is let go after the wait.
+ * Holds every UPDATE of `users` sent through the DataSources until two have been sent, or `patienceMs`
+ * passed: two corrections that both got past their checks write at the same moment, as two worker
+ * processes (or two tasks of one) can. A correction that waits for the other before its checks is let
+ * go after the wait.
  */
 function meetAtUpdates(sources: DataSource[], patienceMs = 1500): void {
-  const arrived = new Set<DataSource>();
+  let arrived = 0;
   let meet!: () => void;
   const together = new Promise<void>((resolve) => (meet = resolve));
   for (const ds of sources) {
@@ -29,8 +32,7 @@ function meetAtUpdates(sources: DataSource[], patienceMs = 1500): void {
       const query = runner.query.bind(runner);
       runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
         if (/^UPDATE\s+\W?users\W?\s+SET/i.test(sql)) {
-          arrived.add(ds);
-          if (arrived.size === sources.length) meet();
+          if (++arrived === 2) meet();
           await Promise.race([together, new Promise((r) => setTimeout(r, patienceMs))]);
         }
         return query(sql, params, structured as true);
@@ -87,6 +89,58 @@ describeEachSqlDialect("two corrections to one new address at once", (db) => {
       "account-db: the corrected email is held by another person's row already (table users finds people by it as email); the rectify changed nothing. Submit a correction with the person's own, valid email, or correct it by hand",
     );
     expect(String(holders[0].id)).to.equal(people[won].userId);
+    expect(await account.rows(`SELECT email FROM users WHERE id = ?`, [Number(people[lost].userId)])).to.deep.equal([{ email: people[lost].email }]);
+  });
+});
+
+/** The same race as people meet it: two CORRECTION requests through GraphQL, their RECTIFY tasks run at once. */
+describeEachDatabase("two corrections to one new address approved at once", (db) => {
+  let service: AccountDbService | undefined;
+  let accountFile: TestDatabase;
+  let source: DataSource;
+  let connector: SqlConnector;
+  afterEach(async () => {
+    await service?.stop();
+    await connector?.close();
+    if (source?.isInitialized) await source.destroy();
+    await accountFile?.drop();
+  });
+
+  it("completes one, fails the other naming the clash, and the account database holds the address on one row", async () => {
+    accountFile = await createSqliteDatabase();
+    // The service's account-db connector, on a connection whose UPDATEs meet (the two RECTIFY tasks write at once).
+    const onMeetingConnection = (): Connector => {
+      source = testDataSource(accountFile);
+      meetAtUpdates([source]);
+      connector = createSqlConnector(accountDbConfig(), { dataSource: source });
+      return connector;
+    };
+    service = await accountDbService(db(), undefined, accountFile, onMeetingConnection);
+    const { t, account } = service;
+    const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status lastError outcome { changed } } } }`;
+    const people = [ADA, GRACE];
+    const ids: string[] = [];
+    for (const [i, who] of people.entries()) {
+      const r = await submit(t, { type: "CORRECTION", subject: { email: who.email }, corrections: [{ field: "email", value: WANTED[i] }], identityVerified: true, verificationEvidence: "signed-in session" });
+      ids.push(r.id);
+    }
+    await Promise.all(ids.map((id) => t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id })));
+    const done = await Promise.all(
+      ids.map((id) => t.waitFor(async () => {
+        const { request } = await t.ok(SHOW, { id });
+        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+      }, "correction ended", 30_000)),
+    );
+
+    const holders = await account.rows(`SELECT id FROM users WHERE lower(email) = ?`, ["shared.person@example.com"]);
+    expect(holders, "rows holding the new address").to.have.length(1);
+    expect(done.map((r) => r.status).sort()).to.deep.equal(["COMPLETED", "FAILED"]);
+    const won = done.findIndex((r) => r.status === "COMPLETED");
+    const lost = 1 - won;
+    expect(String(holders[0].id)).to.equal(people[won].userId);
+    const refused = done[lost].tasks.find((x: any) => x.step === "RECTIFY");
+    expect(refused.status).to.equal("FAILED");
+    expect(refused.lastError).to.match(/^account-db: the corrected email is held by another person's row already \(table users finds people by it as email\); the rectify changed nothing/);
     expect(await account.rows(`SELECT email FROM users WHERE id = ?`, [Number(people[lost].userId)])).to.deep.equal([{ email: people[lost].email }]);
   });
 });
