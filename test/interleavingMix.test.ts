@@ -14,7 +14,7 @@ import { seedSampleDatabases } from "../src/sample/workspace";
 import { startZendeskStandIn, ZendeskStandIn } from "../src/sample/zendesk";
 import { dsrAgainst } from "./support/auditTools";
 import { describeEachDatabase, tempDir } from "./support/databases";
-import { download, exportLink } from "./export/support";
+import { download } from "./export/support";
 import { submit, TestService } from "./support/harness";
 import { WorkerProcesses } from "./support/workerProcesses";
 
@@ -40,7 +40,7 @@ const ENV = { INTERLEAVE_ACCOUNTS_URL: "", INTERLEAVE_AUTH_LOG_URL: "", INTERLEA
 const SHOW = `query($id: ID!) { request(id: $id) { id type status statusReason duplicateOf
   tasks { connector step status lastError outcome { erased kept remaining changed notHeld } }
   deletionOutcome { connector differences { kind records } }
-  retentionExceptions { connector category recordCount holdId status } residualRecords { connector records } } }`;
+  retentionExceptions { connector category recordCount holdId status retainUntil } residualRecords { connector records } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records } } }`;
 const CLASH = /the corrected email is held by another person's row already/;
 
@@ -340,7 +340,12 @@ describeEachDatabase("a randomized mix of concurrent requests, holds, correction
           }
           // An export holds the person's records only: each one the systems held for them, none of anyone else's.
           for (const a of mine.filter((r) => r.type === "ACCESS" && r.status === "COMPLETED")) {
-            const got = await download((await exportLink(t, a.id)).url);
+            const link = await t.gql(`mutation($id: ID!) { createExportLink(requestId: $id) { url } }`, { id: a.id }, Role.PRIVACY_OFFICER);
+            // Past the clock's jump, an export is older than its 30 days: refused, saying so, rather than a link to nothing.
+            if (link.errors && plan.includes("retentionPasses") && /is no longer kept/.test(link.errors[0].message)) continue;
+            check(!link.errors, `export link of ${a.id}: ${JSON.stringify(link.errors)}`);
+            if (link.errors) continue;
+            const got = await download(link.data.createExportLink.url);
             check(got.status === 200, `export of ${a.id} answered ${got.status}`);
             if (!got.file) continue;
             const { records, manifestRecords, text } = await exportedRecords(got.file);
@@ -359,6 +364,8 @@ describeEachDatabase("a randomized mix of concurrent requests, holds, correction
 
         if (problems.length) {
           for (const r of requests) log.push(`\n        ${r.id.slice(0, 8)} ${r.kind} ${r.email} ${r.value ?? ""}: ${ended.get(r.id)?.status} ${(ended.get(r.id)?.tasks ?? []).map((x: any) => `${x.connector}:${x.step}:${x.status}`).join(" ")}`);
+          for (const r of requests.filter((x) => x.kind === "deletion")) log.push(`\n        ${JSON.stringify(ended.get(r.id))}`);
+          log.push(`\n        clock ${t.clock.now().toISOString()}; audit: ${JSON.stringify(await t.ds.query(`SELECT requestId, action, occurredAt FROM audit_events WHERE action LIKE 'task.%' OR action LIKE 'retention.%' ORDER BY occurredAt`))}`);
           throw new Error(problems.join("\n      "));
         }
       } catch (error) {
