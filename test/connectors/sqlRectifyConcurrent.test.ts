@@ -1,11 +1,12 @@
 import { expect } from "chai";
-import type { DataSource, QueryRunner } from "typeorm";
+import type { DataSource } from "typeorm";
 import { Connector, ConnectorError } from "../../src/connectors/sdk";
 import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { testContext } from "../../src/connectors/testing/testContext";
 import { createSqliteDatabase, describeEachDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
 import { submit } from "../support/harness";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
+import { aroundQueries } from "./support/statementSpy";
 import { AccountDb, accountDbConfig, ADA, GRACE, testDataSource } from "./support/accountDb";
 
 /** The address both people ask for, in the two spellings they type: one person's, whoever gets it. */
@@ -22,23 +23,13 @@ function meetAtUpdates(sources: DataSource[], patienceMs = 1500): void {
   let meet!: () => void;
   const together = new Promise<void>((resolve) => (meet = resolve));
   for (const ds of sources) {
-    const create = ds.createQueryRunner.bind(ds);
-    const wrapped = new WeakSet<QueryRunner>();
-    ds.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>): QueryRunner => {
-      const runner = create(...args);
-      // SQLite drivers hand out one shared runner: wrap it once.
-      if (wrapped.has(runner)) return runner;
-      wrapped.add(runner);
-      const query = runner.query.bind(runner);
-      runner.query = (async (sql: string, params?: unknown[], structured?: boolean) => {
-        if (/^UPDATE\s+\W?users\W?\s+SET/i.test(sql)) {
-          if (++arrived === 2) meet();
-          await Promise.race([together, new Promise((r) => setTimeout(r, patienceMs))]);
-        }
-        return query(sql, params, structured as true);
-      }) as QueryRunner["query"];
-      return runner;
-    };
+    aroundQueries(ds, async (sql, run) => {
+      if (/^UPDATE\s+\W?users\W?\s+SET/i.test(sql)) {
+        if (++arrived === 2) meet();
+        await Promise.race([together, new Promise((r) => setTimeout(r, patienceMs))]);
+      }
+      return run();
+    });
   }
 }
 
