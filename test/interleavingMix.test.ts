@@ -262,8 +262,14 @@ describeEachDatabase("a randomized mix of concurrent requests, holds, correction
           ended.set(r.id, last);
           if (last.status === "FAILED") check(!!last.statusReason, `${r.kind} ${r.id} FAILED without a reason`);
         }
-        // Purges run once requests ended (and holds were released): let them settle.
-        await t.waitFor(async () => (Number((await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'SKIPPED')`))[0].n) === 0 ? true : undefined), "tasks settled", 60_000);
+        // Purges run once requests ended (and holds were released, or retention ran out): the clock stops, and
+        // the sweeps that arm purges (every half lease) run twice more with nothing left to start, so that what
+        // the requests say and what the systems hold are read in one state.
+        if (ticking) clearInterval(ticking);
+        const settled = () => t.waitFor(async () => (Number((await t.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'SKIPPED')`))[0].n) === 0 ? true : undefined), "tasks settled", 60_000);
+        await settled();
+        await sleep(6000);
+        await settled();
         for (const r of requests) ended.set(r.id, (await t.ok(SHOW, { id: r.id })).request);
 
         // An approval racing a cancellation: exactly one wins; a cancelled request did no work.
