@@ -18,6 +18,8 @@
  *   BENCH_SQLITE_STORE=/tmp/ada-2m.sqlite npm run bench:subject   # seeds that file once, reuses it after
  *   BENCH_DYNALITE_DIR=/tmp/ada-2m.dynalite npm run bench:subject  # dynalite on disk (LevelDB), seeded once
  *   BENCH_NODE_FLAGS="--max-semi-space-size=16" npm run bench:subject  # the service's flags, and these after them
+ *   BENCH_NODE_FLAGS="--trace-gc-nvp" BENCH_SERVICE_STDOUT=/tmp/gc.log npm run bench:subject  # the service's GC, scavenge by scavenge
+ *   BENCH_HEAP_PROFILE=/tmp/p.heapprofile BENCH_HEAP_PROFILE_WINDOW=4,14 BENCH_NODE_FLAGS=--expose-gc npm run bench:subject  # what was promoted, by allocation site
  *
  * MariaDB: BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306/test); a scratch schema is made and dropped.
  */
@@ -30,10 +32,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { Session } from "node:inspector/promises";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import readline from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
+import v8 from "node:v8";
 import zlib from "node:zlib";
 import mysql from "mysql2/promise";
 import { DataSource } from "typeorm";
@@ -199,21 +203,50 @@ async function serve(databaseUrl: string, store: string, authLogFile: string, dy
   // What the resident memory is made of at its highest sample (V8 heap, buffers outside it, the rest).
   let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let peakAt = 0;
-  // BENCH_MEMORY_TRACE=<file>: every sample as a line (seconds, RSS, heap allocated, heap used, external, in MB).
+  // BENCH_MEMORY_TRACE=<file>: every sample as a line (seconds, RSS, heap allocated, heap used, external,
+  // then V8's old space used and committed and its new space committed, in MB).
   const trace = process.env.BENCH_MEMORY_TRACE ? fs.openSync(process.env.BENCH_MEMORY_TRACE, "a") : null;
+  const spaces = () => {
+    const of = (name: string) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name);
+    return [of("old_space")?.space_used_size ?? 0, of("old_space")?.space_size ?? 0, of("new_space")?.space_size ?? 0];
+  };
+  // BENCH_HEAP_PROFILE=<file>: V8's sampling heap profile of what the run allocated and a scavenge did not
+  // free (promoted to the old generation, garbage or not), by allocation site, for DevTools or a script.
+  // BENCH_HEAP_PROFILE_WINDOW=<from>,<to> (seconds into the run): sampled only then, and ended after a
+  // scavenge (needs BENCH_NODE_FLAGS=--expose-gc), so it holds what lived through one: live or promoted.
+  // BENCH_HEAP_PROFILE_ALL=1: every allocation instead (where the young generation's churn comes from).
+  const profiling = process.env.BENCH_HEAP_PROFILE ? new Session() : null;
+  const [profileFrom, profileTo] = (process.env.BENCH_HEAP_PROFILE_WINDOW ?? "").split(",").map(Number);
+  const startProfile = () => profiling!.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !!process.env.BENCH_HEAP_PROFILE_ALL } as never);
+  const endProfile = async () => {
+    const { profile } = await profiling!.post("HeapProfiler.stopSampling");
+    fs.writeFileSync(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
+    profiling!.disconnect();
+  };
   const loop = monitorEventLoopDelay({ resolution: 10 });
   let sampler: NodeJS.Timeout | undefined;
   let cpuBefore = process.cpuUsage();
   let started = 0;
   process.on("message", async (m: ToService) => {
     if (m.type === "start") {
+      if (profiling) {
+        profiling.connect();
+        if (!profileTo) await startProfile();
+        else {
+          setTimeout(() => void startProfile(), profileFrom * 1000);
+          setTimeout(() => {
+            (globalThis as { gc?: (o: object) => void }).gc?.({ type: "minor" });
+            void endProfile();
+          }, profileTo * 1000);
+        }
+      }
       cpuBefore = process.cpuUsage();
       started = performance.now();
       loop.enable();
       sampler = setInterval(() => {
         const u = process.memoryUsage();
         if (u.rss > peak.rss) (peak = u), (peakAt = performance.now());
-        if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[u.rss, u.heapTotal, u.heapUsed, u.external].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
+        if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[u.rss, u.heapTotal, u.heapUsed, u.external, ...spaces()].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
       }, 100);
       send({ type: "started" });
       return;
@@ -222,6 +255,7 @@ async function serve(databaseUrl: string, store: string, authLogFile: string, dy
     loop.disable();
     clearInterval(sampler);
     if (trace !== null) fs.closeSync(trace);
+    if (profiling && !profileTo) await endProfile();
     send({
       type: "result",
       result: {
@@ -265,7 +299,8 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
   // The service runs with its runtime flags, as `npm start` and `dsr serve` run it (and BENCH_NODE_FLAGS).
   const child = spawn(process.execPath, [...serviceNodeFlags(), "--no-warnings", __filename, "--serve", databaseUrl, store, authLogFile, String(dynamoPort), String(inbox.port)], {
     // Its log lines are not this bench's output; its errors are.
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    // BENCH_SERVICE_STDOUT=<file> keeps them (and what BENCH_NODE_FLAGS="--trace-gc" prints).
+    stdio: ["ignore", process.env.BENCH_SERVICE_STDOUT ? fs.openSync(process.env.BENCH_SERVICE_STDOUT, "a") : "ignore", "inherit", "ipc"],
     env: { ...process.env, ...SERVICE_ENV, BENCH_ADMIN_TOKEN: ADMIN_TOKEN },
   });
   const exited = once(child, "exit");

@@ -17,7 +17,8 @@ import { registerAuditCommands } from "./audit/cli";
 const config = () => (require("./config/env") as typeof import("./config/env")).loadConfig();
 const server = () => require("./server") as typeof import("./server");
 const logger = (level: string) => (require("./logger") as typeof import("./logger")).createLogger(level);
-const openDatabase = (settings: Config): Promise<DataSource> => server().openDatabase(settings, logger("warn"));
+/** Opens the installation the settings name; where there is none, says so (ConfigError, exit 78) rather than create an empty one and report on it. */
+const openDatabase = (settings: Config): Promise<DataSource> => server().openDatabase(settings, logger("warn"), { existing: true });
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage or input, 4 not found, 78 bad configuration (EX_CONFIG). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NOT_FOUND: 4, CONFIG: 78 } as const;
@@ -213,7 +214,7 @@ function program(): Command {
 
   addCertificateCommands(cli, (message, exitCode) => new CliFailure(message, exitCode));
   registerExportCommands(cli, EXIT, openDatabase);
-  registerAuditCommands(cli, EXIT, (settings) => server().openDatabase(settings, logger("warn"), { existing: true }), (message, code) => new CliFailure(message, code));
+  registerAuditCommands(cli, EXIT, openDatabase, (message, code) => new CliFailure(message, code));
 
   cli
     .command("schema")

@@ -243,8 +243,11 @@ describe("dsr (command line)", function () {
   });
 
   describe("dsr audit [sqlite]", () => {
-    it("refuses to verify where there is no installation (exit 78), instead of creating one and calling its trail intact", async () => {
-      for (const command of [["audit", "verify"], ["audit", "checkpoint"], ["token", "list"], ["token", "revoke", "00000000-0000-4000-8000-000000000000"]]) {
+    it("refuses to verify or purge where there is no installation (exit 78), instead of creating one and calling its trail intact or its purge done", async function () {
+      this.timeout(90_000);
+      // `export purge` in the wrong folder (a cron job's working directory) made a database, an export
+      // key and a secret there, and said "purged 0 export(s), ..." with exit 0, every night.
+      for (const command of [["audit", "verify"], ["audit", "checkpoint"], ["token", "list"], ["token", "revoke", "00000000-0000-4000-8000-000000000000"], ["export", "purge"]]) {
         const result = await dsr(command);
         expect(result.code, result.stdout + result.stderr).to.equal(78);
         expect(result.stdout).to.equal("");

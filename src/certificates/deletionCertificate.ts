@@ -2,11 +2,13 @@ import { ErasureConfirmation } from "../domain/tasks";
 
 /**
  * Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual
- * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known.
+ * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known, /5
+ * holds extending a rule's period, /6 residue erased later by a purge (`residualErased`; `residual`
+ * then names what is residual when the certificate is issued).
  */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/5";
-/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period). */
-export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", "dsr-deletion-certificate/4", CERTIFICATE_FORMAT];
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/6";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period, /5 no residue erased later). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", "dsr-deletion-certificate/4", "dsr-deletion-certificate/5", CERTIFICATE_FORMAT];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -40,6 +42,18 @@ export interface CertifiedResidual {
   /** The personal fields that remain (names only). */
   fields: string[];
   reason: string;
+}
+
+/** Residue a purge erased once the kept records that held it back were gone. */
+export interface CertifiedResidualErased {
+  connector: string;
+  category: string;
+  recordType: string;
+  records: number;
+  /** Why it had been left residual. */
+  reason: string;
+  /** ISO 8601. */
+  erasedAt: string;
 }
 
 /** A kind of record a connector could not search for: the deletion cannot say it erased any of it. */
@@ -84,8 +98,13 @@ export interface DeletionCertificateBody {
   issuedAt: string;
   erased: CertifiedErasure[];
   kept: CertifiedRetention[];
-  /** Residual records (empty when none): never counted as erased. */
+  /** Residual records (empty when none): never counted as erased. From /6, what is residual when the certificate is issued. */
   residual: CertifiedResidual[];
+  /**
+   * Records the deletion left residual only because kept records held them back, erased by id by the
+   * purge that erased those (when, in `erasedAt`); absent before /6.
+   */
+  residualErased?: CertifiedResidualErased[];
   /** Kinds of record a connector could not search for (empty when every kind was searched; absent before /3). */
   notSearched?: CertifiedNotSearched[];
 }

@@ -9,7 +9,7 @@ import { keptSubjectEmail, RetentionExceptionRow, TaskRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
-import { residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { currentResidualSets, erasedResidueOf } from "../queries/deletionOutcomeFinder";
 import { findNotSearched } from "../queries/taskFinder";
 import { holdsExtending } from "../queries/retentionFinder";
 import { loadRequest } from "./requestTransition";
@@ -29,6 +29,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
   // A request that followed an earlier duplicate was answered by that one's work.
   const workedBy = answeringRequestId(request);
   const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
+  const purges = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.PURGE }, order: { connector: "ASC" } });
   const notSearched = await findNotSearched(ds, workedBy);
   const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
   const extending = await holdsExtending(ds, request.subjectEmail, exceptions);
@@ -54,7 +55,9 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
       attestedBy: t.result?.attestedBy ?? null,
     })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, extendedByHoldId: extending.get(e.id) ?? null, status: e.status })),
-    residual: tasks.flatMap(residualSetsOf),
+    // What is residual now (a purge names what it met, and erases residue kept records held back), and what purges erased of it.
+    residual: currentResidualSets([...tasks, ...purges]).map((r) => ({ ...r, fields: [...r.fields] })),
+    residualErased: erasedResidueOf(purges).map((r) => ({ ...r, erasedAt: r.erasedAt.toISOString() })),
     notSearched,
   };
 }

@@ -214,6 +214,22 @@ export interface ResidualRecords {
   fields: readonly string[];
   /** Why they remain, in words for people (no personal data). */
   reason: string;
+  /**
+   * The set stays only because records that are kept (by a retention rule or a legal hold) hold it back
+   * (an account the kept records hang off, a row they refer to through a foreign key the database would
+   * act on): its records' ids, one per record (`count` of them). The purge that later erases what held
+   * them back gives them to `Connector.eraseHeldBack`, which erases them by id: residue must not outlive
+   * its reason, and a look-up by the subject would also reach what the person created since.
+   */
+  heldBackIds?: readonly string[];
+}
+
+/** What eraseHeldBack did with the records it was given. */
+export interface HeldBackOutcome {
+  /** The records it erased (deleted or anonymised), each once; one already gone is not listed. */
+  erased: readonly RecordRef[];
+  /** Those still held back (by records kept now), named again with their heldBackIds, or left for another reason. */
+  residual?: readonly ResidualRecords[];
 }
 
 /**
@@ -355,6 +371,16 @@ export interface Connector {
    * verification pass after an erasure asks it for every record the survey found.
    */
   lookup?(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
+  /**
+   * Erases, by id, records an earlier erasure left residual only because kept records held them back
+   * (ResidualRecords.heldBackIds): the purge that erases those kept records calls it once they are gone,
+   * inside the same hold fence (each write one eraseUnit of the record's category), with the instruction
+   * for the records' categories. A record that kept records still hold back stays, named residual again
+   * with its id; one no longer in the system is left out (not erased by this call). It never looks the
+   * subject up: what the person created since the deletion (a new account) is not touched. `ids` are the
+   * deletion's identities, to confirm a record still is the subject's (one changed since stays, residual). Idempotent.
+   */
+  eraseHeldBack?(ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome>;
   /**
    * Lists everyone the system holds personal data about, each person once (see RosterEntry): what a
    * breach roster needs to notify the people a breach of this system affects (POLICY: within 72 hours).

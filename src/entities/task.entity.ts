@@ -26,6 +26,11 @@ export interface TaskResult {
    * now (each pass names what it meets), so they replace the ERASE's sets of those categories.
    */
   purgedCategories?: string[];
+  /**
+   * A PURGE: residue the deletion left because kept records held it back (ids in StoredResidual.ids),
+   * erased by id once they were purged, with when. Carried over when the purge is armed again.
+   */
+  residueErased?: ErasedResidue[];
   /** An ERASE's outcome per category beside its plan line, with every difference named. */
   lines?: OutcomeLine[];
   /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */
@@ -49,6 +54,21 @@ export interface StoredResidual {
   count: number;
   fields: string[];
   reason: string;
+  /** Records held back by kept records only: their ids (ResidualRecords.heldBackIds), for the purge that erases them. */
+  ids?: string[];
+}
+
+/** Residue erased by a purge once what held it back was gone: which, why it had stayed, when. */
+export interface ErasedResidue {
+  category: string;
+  type: string;
+  count: number;
+  /** Why it had been left residual. */
+  reason: string;
+  /** ISO 8601. */
+  erasedAt: string;
+  /** The records' ids (never shown): a later run of the purge does not erase or count them again. */
+  ids?: string[];
 }
 
 /** What an erasure did before its remote work ends (dates as ISO text: the row is JSON). */

@@ -4,7 +4,7 @@ import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
 import { keptSetSummary } from "../presenters/retention.presenter";
-import { residualSetsOf } from "../queries/deletionOutcomeFinder";
+import { currentResidue } from "../queries/deletionOutcomeFinder";
 import { CategorySummary, csvColumns, csvContent, jsonContent } from "./content";
 import {
   CSV_FORMULA_GUARD,
@@ -144,7 +144,10 @@ async function earlierResidue(ds: DataSource, email: string): Promise<Manifest["
     .orderBy("t.finishedAt", "ASC")
     .addOrderBy("t.connector", "ASC")
     .getMany();
-  return tasks.flatMap((t) => residualSetsOf(t).map((r) => ({ ...r, fields: [...r.fields], deletionRequest: t.requestId, reportedAt: t.finishedAt?.toISOString() ?? null })));
+  // What each deletion names residual now: a purge's sets replace its erasure's for what it purged (and residue kept records held back, which it erased).
+  const byRequest = new Map<string, TaskRow[]>();
+  for (const t of tasks) byRequest.set(t.requestId, [...(byRequest.get(t.requestId) ?? []), t]);
+  return [...byRequest.values()].flatMap((ofRequest) => currentResidue(ofRequest).map(({ task, set }) => ({ ...set, fields: [...set.fields], deletionRequest: task.requestId, reportedAt: task.finishedAt?.toISOString() ?? null })));
 }
 
 function buildManifest(

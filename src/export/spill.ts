@@ -1,7 +1,7 @@
-import { CipherGCM, createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { CipherGCM, createCipheriv, createDecipheriv, type Decipher, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { privateTempDir } from "../tempDirs";
 
 /** Where a finished spill is and how to read it (passed from the scanning thread to the writing one). */
@@ -95,22 +95,34 @@ export function readSpill(ref: SpillRef): Readable {
   if ("memory" in ref) return Readable.from(ref.memory.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)), { objectMode: false });
   const decipher = createDecipheriv("aes-256-gcm", ref.key, ref.iv).setAuthTag(ref.tag);
   ref.key.fill(0);
-  // 256 KiB reads: each read and its plaintext are a new buffer apiece, held down the pipe to the
-  // compressor. With 1 MiB reads the CSV phase was the export's peak (bench:subject, 2,000,000 events,
-  // service and auth log on SQLite: 263-266 MB against 250-252 MB; 200,000 events: 257 against 228-232).
-  const file = fs.createReadStream(path.join(ref.dir, FILE), { highWaterMark: SPILL_READ_BYTES });
-  const plain = new Transform({
-    transform: (chunk: Buffer, _enc, done) => done(null, decipher.update(chunk)),
-    flush: (done) => {
-      try {
-        done(null, decipher.final());
-      } catch {
-        done(new Error("the export's temporary file was changed while the export ran"));
-      }
-    },
-  });
-  file.on("error", (error) => plain.destroy(error));
-  return file.pipe(plain);
+  return Readable.from(decrypted(path.join(ref.dir, FILE), decipher), { objectMode: false });
+}
+
+/**
+ * A spill file's plaintext, SPILL_READ_BYTES at a time, read into one buffer that every read reuses:
+ * the decipher copies what it is given, so only its output is new. A read stream makes a buffer per
+ * read, garbage as soon as it is deciphered, and a long CSV's reads outran the collector: bench:subject's
+ * RSS grew through the CSV phase with the size of the CSV (see README, Benchmarks).
+ */
+async function* decrypted(file: string, decipher: Decipher): AsyncGenerator<Buffer> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const buffer = Buffer.allocUnsafeSlow(SPILL_READ_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, SPILL_READ_BYTES, null);
+      if (bytesRead === 0) break;
+      yield decipher.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+  let last: Buffer;
+  try {
+    last = decipher.final();
+  } catch {
+    throw new Error("the export's temporary file was changed while the export ran");
+  }
+  if (last.length) yield last;
 }
 
 /**

@@ -3,7 +3,7 @@ import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
+import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
@@ -21,6 +21,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
+import { auditResidueErased, heldBackResidue, otherResidue, residueErasedNow, withHeldBack } from "./heldBackResidue";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -42,10 +43,16 @@ export async function runErasure(services: Services, connector: Connector, task:
   const closing = !purge && (task.result?.partial?.closingPass === true || (!task.remoteReference && task.result?.lines !== undefined));
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
+  // Residue the deletion left because kept records held it back: the purge erases it by id once they are gone.
+  const heldBack = purge && connector.eraseHeldBack ? await heldBackResidue(ds, task) : null;
+  // Every category such residue was left in, erased since or not: the purge names what is residual there now.
+  const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
-  const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, categories, ctx, options.leaseMs, signal);
+  const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);
+  // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
+  const residueInstruction = deletionInstruction(residueCategories, dctx);
   if (purge && instruction.categories.length === 0) {
     await fence.end();
     await completeTask(ds, task, options.workerId, { erased: 0 }, now(), { handOff: options.handOff });
@@ -56,8 +63,19 @@ export async function runErasure(services: Services, connector: Connector, task:
   // find those records to count them, so they are carried over. A poll carries its own (task.result).
   const earlier = task.remoteReference ? null : await erasedByEarlierUnits(ds, task.id);
   let outcome: ErasureOutcome;
+  let residueErased: ErasedResidue[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
+    // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
+    if (heldBack && residueInstruction.categories.length && !outcome.remote) {
+      const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
+      const held = refs.length ? await untilAborted(connector.eraseHeldBack!(ids, refs, residueInstruction, fence.ctx), signal) : { erased: [] };
+      const purgedNow = instruction.categories.map(String);
+      residueErased = residueErasedNow({ sets: heldBack.sets, refs }, held, earlier, purgedNow, now());
+      // The deletion's other residue of those categories (nothing held it back) is still there: named again.
+      const others = await otherResidue(ds, task, residueInstruction.categories.map(String).filter((c) => !purgedNow.includes(c)));
+      outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...others] }, instruction, connector.spec.categories);
+    }
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
     if (!signal.aborted) await fence.end(true);
@@ -182,7 +200,10 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
       ...(closing ? { closingPass: true } : {}),
-      ...(purge ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : instruction.categories.map(String) } : {}),
+      ...(purge
+        ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
+        : {}),
+      ...(purge && (task.result?.residueErased?.length || residueErased.length) ? { residueErased: [...(task.result?.residueErased ?? []), ...residueErased] } : {}),
       // A purge is no claim of the request's: only the erasure's counts say how they are known.
       ...(purge ? {} : { confirmation: remaining !== undefined ? ErasureConfirmation.READ_BACK : ErasureConfirmation.CONNECTOR_REPORT }),
     },
@@ -190,7 +211,20 @@ export async function runErasure(services: Services, connector: Connector, task:
     // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up
     // again: without them, residue the closing pass no longer meets by collecting (a dispute whose
     // charge no longer carries the email) would be taken for gone.
-    { kept, closeExceptions, within: erasedElsewhere.length ? (em) => auditErasedElsewhere(em, erasedElsewhere, task, now()) : undefined, dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))), dropProgress: true, handOff: options.handOff },
+    {
+      kept,
+      closeExceptions,
+      within:
+        erasedElsewhere.length || residueErased.length
+          ? async (em) => {
+              if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
+              await auditResidueErased(em, task, residueErased, now());
+            }
+          : undefined,
+      dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),
+      dropProgress: true,
+      handOff: options.handOff,
+    },
   );
 }
 

@@ -1,4 +1,4 @@
-import type { ErasureInstruction, ErasureOutcome, KeptRecords } from "../connectors/sdk";
+import type { ErasureInstruction, ErasureOutcome, KeptRecords, ResidualRecords } from "../connectors/sdk";
 import { CategoryOutcome, compareWithPlan, OutcomeLine } from "../domain/counting";
 import type { DeletionContext } from "../domain/retention";
 import { holdFor } from "../domain/retention";
@@ -48,10 +48,15 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
     erasedIn: addIn(p.erasedIn, given),
     redactedIn: addIn(p.redactedIn ?? {}, redactedGiven),
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
-    residual: [...p.residual, ...(outcome.residual ?? []).map((r) => ({ category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason }))],
+    residual: [...p.residual, ...(outcome.residual ?? []).map(storedResidual)],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
     settled: polled ? { erasedIn: addIn(settled.erasedIn, given), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
   };
+}
+
+/** A residual set as the task row keeps it: with the ids of records only kept records hold back. */
+export function storedResidual(r: ResidualRecords): StoredResidual {
+  return { category: String(r.category), type: r.type, count: r.count, fields: [...r.fields], reason: r.reason, ...(r.heldBackIds?.length ? { ids: [...r.heldBackIds] } : {}) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { DataSource, In } from "typeorm";
 import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
-import type { DeletionOutcomeLine, ResidualRecordSet } from "../schema/deletionPlan.type";
+import type { DeletionOutcomeLine, ErasedResidueSet, ResidualRecordSet } from "../schema/deletionPlan.type";
 
 /** A deletion's ERASE tasks that have an outcome, by connector. */
 async function eraseTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
@@ -40,8 +40,13 @@ export async function findResidualRecords(ds: DataSource, requestId: string): Pr
  * a purge's sets replace the erasure's for the categories it purged (`purgedCategories`).
  */
 export function currentResidualSets(tasks: readonly TaskRow[]): ResidualRecordSet[] {
+  return currentResidue(tasks).map((r) => r.set);
+}
+
+/** currentResidualSets, each set with the task that names it (when it was said: its finishedAt). Tasks of one request. */
+export function currentResidue(tasks: readonly TaskRow[]): { task: TaskRow; set: ResidualRecordSet }[] {
   const purged = new Map(tasks.filter((t) => t.step === TaskStep.PURGE && t.result?.purgedCategories).map((t) => [t.connector, new Set(t.result!.purgedCategories)]));
-  return tasks.flatMap((t) => residualSetsOf(t).filter((r) => t.step !== TaskStep.ERASE || !purged.get(t.connector)?.has(r.category)));
+  return tasks.flatMap((t) => residualSetsOf(t).filter((r) => t.step !== TaskStep.ERASE || !purged.get(t.connector)?.has(r.category)).map((set) => ({ task: t, set })));
 }
 
 /**
@@ -54,4 +59,14 @@ export const REPORTS_RESIDUE = `t.step IN ('${TaskStep.ERASE}', '${TaskStep.PURG
 /** The residual sets an ERASE or PURGE task reported, as the request (and an export) names them. */
 export function residualSetsOf(t: TaskRow): ResidualRecordSet[] {
   return (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }));
+}
+
+/** Residue held back by kept records that the deletion's purges erased later, with when (PURGE tasks' residueErased). */
+export async function findErasedResidue(ds: DataSource, requestId: string): Promise<ErasedResidueSet[]> {
+  return erasedResidueOf(await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.PURGE }, order: { connector: "ASC" } }));
+}
+
+/** The residue PURGE tasks erased, as the request (and its certificate) names it. */
+export function erasedResidueOf(tasks: readonly TaskRow[]): ErasedResidueSet[] {
+  return tasks.flatMap((t) => (t.result?.residueErased ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, reason: r.reason, erasedAt: new Date(r.erasedAt) })));
 }

@@ -3,8 +3,8 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { previewDeletion } from "../commands/deletionPreviewer";
 import type { GraphQLContext } from "../graphql/context";
 import { findDeletionPlan } from "../queries/retentionFinder";
-import { findDeletionOutcome, findResidualRecords } from "../queries/deletionOutcomeFinder";
-import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
+import { findDeletionOutcome, findErasedResidue, findResidualRecords } from "../queries/deletionOutcomeFinder";
+import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, ErasedResidueSet, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
 import { Request } from "../schema/request.type";
 
 @Resolver(() => Request)
@@ -28,6 +28,15 @@ export class RequestDeletionPlanResolver {
   @FieldResolver(() => [ResidualRecordSet], { description: "For a DELETION: records its erasure (or a later purge of kept sets) left holding personal data, with the fields that remain and why. Never counted as erased." })
   async residualRecords(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ResidualRecordSet[]> {
     return findResidualRecords(ctx.services.ds, request.id);
+  }
+
+  @Authorized(ANY_ROLE)
+  @FieldResolver(() => [ErasedResidueSet], {
+    description:
+      "For a DELETION: records its erasure left residual only because kept records held them back (an account kept records hang off, a row they refer to), that a later purge erased by id once those were gone, with when. They are no longer in residualRecords.",
+  })
+  async erasedResidue(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ErasedResidueSet[]> {
+    return findErasedResidue(ctx.services.ds, request.id);
   }
 }
 

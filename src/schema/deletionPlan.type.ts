@@ -151,8 +151,9 @@ export class DeletionOutcomeLine {
   differences!: PlanDifference[];
 }
 
-@ObjectType({ description: "Records a deletion left holding personal data: which, the fields that remain, why. Never counted as erased." })
-export class ResidualRecordSet {
+/** What a residual set and an erased residue set name alike: the connector, the records' kind, how many, why they stayed. */
+@ObjectType({ description: "Records a deletion left in place: connector, category, record type, how many, why." })
+abstract class ResidueSet {
   @Field({ description: "Connector." })
   connector!: string;
 
@@ -165,9 +166,18 @@ export class ResidualRecordSet {
   @Field(() => Int, { description: "How many records." })
   records!: number;
 
+  @Field({ description: "Why they were left in place, in words for people." })
+  reason!: string;
+}
+
+@ObjectType({ description: "Records a deletion left holding personal data: which, the fields that remain, why. Never counted as erased." })
+export class ResidualRecordSet extends ResidueSet {
   @Field(() => [String], { description: "The personal fields that remain (names only)." })
   fields!: string[];
+}
 
-  @Field({ description: "Why they remain, in words for people." })
-  reason!: string;
+@ObjectType({ description: "Records a deletion left residual because kept records held them back (an account the kept records hang off, a row they refer to), erased by id by the purge that erased what held them back." })
+export class ErasedResidueSet extends ResidueSet {
+  @Field(() => Date, { description: "When the purge erased them." })
+  erasedAt!: Date;
 }

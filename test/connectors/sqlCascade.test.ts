@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { DataSource } from "typeorm";
 import { createSqlConnector, SqlConnector, SqlConnectorConfig } from "../../src/connectors/sql";
 import { numberedParameters } from "../../src/connectors/sql/postgres";
+import { HELD_BACK_ROW_CHANGED } from "../../src/connectors/sql/foreignKeys";
 import { testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
 import { createSqliteDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
@@ -30,8 +31,11 @@ const RECENT = ["2024-01-15T00:00:00.000Z", "2025-06-01T00:00:00.000Z"];
 /** What the parent row is left in place for, per action (the reason names the table and the action). */
 const CASCADE_REASON = /^rows of table invoices that stay refer to it with ON DELETE CASCADE/;
 const SET_NULL_REASON = /^rows of table invoices that stay refer to it with ON DELETE SET NULL/;
+/** Keys that refuse (RESTRICT; NO ACTION, a plain REFERENCES): before, the erase failed, and every deletion of her with it while the rule kept invoices. */
+const refusingReason = (action: string) => new RegExp(`^rows of table invoices that stay refer to it with ON DELETE ${action} \\(.*\\): the database refuses deleting it, so it stays while they do$`);
+const reasonFor = (action: Action) => (action === "CASCADE" ? CASCADE_REASON : action === "SET NULL" ? SET_NULL_REASON : refusingReason(action));
 
-type Action = "CASCADE" | "SET NULL";
+type Action = "CASCADE" | "SET NULL" | "RESTRICT" | "NO ACTION";
 
 function shopConfig(): SqlConnectorConfig {
   return {
@@ -46,20 +50,20 @@ function shopConfig(): SqlConnectorConfig {
 }
 
 /** The shop's two tables, with the invoices' foreign key acting `action` on a delete of their user. */
-function ddl(kind: TestDatabase["kind"], action: Action, extra = ""): string[] {
+function ddl(kind: TestDatabase["kind"], action: Action, extra = "", extraAction: Action = "CASCADE"): string[] {
   if (kind === "sqlite") {
     return [
       `CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT)`,
       `CREATE INDEX users_email ON users (email COLLATE NOCASE)`,
       `CREATE TABLE invoices (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE ${action}, billing_name TEXT, amount_cents INTEGER NOT NULL, issued_at TEXT NOT NULL)`,
-      ...(extra ? [`CREATE TABLE ${extra} (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE CASCADE, body TEXT)`] : []),
+      ...(extra ? [`CREATE TABLE ${extra} (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE ${extraAction}, body TEXT)`] : []),
     ];
   }
   if (kind === "mariadb") {
     return [
       `CREATE TABLE users (id INT NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, name VARCHAR(200) NULL, KEY users_email (email)) ENGINE=InnoDB`,
       `CREATE TABLE invoices (id INT NOT NULL PRIMARY KEY, user_id INT NULL, billing_name VARCHAR(200) NULL, amount_cents INT NOT NULL, issued_at DATETIME(3) NOT NULL, KEY invoices_user (user_id), CONSTRAINT invoices_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE ${action}) ENGINE=InnoDB`,
-      ...(extra ? [`CREATE TABLE ${extra} (id INT NOT NULL PRIMARY KEY, user_id INT NULL, body TEXT, CONSTRAINT ${extra}_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE) ENGINE=InnoDB`] : []),
+      ...(extra ? [`CREATE TABLE ${extra} (id INT NOT NULL PRIMARY KEY, user_id INT NULL, body TEXT, CONSTRAINT ${extra}_user_fk FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE ${extraAction}) ENGINE=InnoDB`] : []),
     ];
   }
   return [
@@ -67,7 +71,7 @@ function ddl(kind: TestDatabase["kind"], action: Action, extra = ""): string[] {
     `CREATE INDEX users_email_lower ON users (lower(email))`,
     `CREATE TABLE invoices (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE ${action}, billing_name VARCHAR(200), amount_cents INTEGER NOT NULL, issued_at TIMESTAMPTZ(3) NOT NULL)`,
     `CREATE INDEX invoices_user ON invoices (user_id)`,
-    ...(extra ? [`CREATE TABLE ${extra} (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE CASCADE, body TEXT)`] : []),
+    ...(extra ? [`CREATE TABLE ${extra} (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id) ON DELETE ${extraAction}, body TEXT)`] : []),
   ];
 }
 
@@ -81,9 +85,9 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
   const date = (iso: string) => (db().kind === "sqlite" ? iso : new Date(iso));
 
   /** Creates the tables afresh and seeds Ada (user 1, three invoices: `dates`) and Grace (user 2, one invoice). */
-  async function seed(action: Action, dates: readonly string[] = [OLD, ...RECENT], extra = ""): Promise<void> {
+  async function seed(action: Action, dates: readonly string[] = [OLD, ...RECENT], extra = "", extraAction: Action = "CASCADE"): Promise<void> {
     for (const table of ["notes", "invoices", "users"]) await query(`DROP TABLE IF EXISTS ${table}`);
-    for (const statement of ddl(db().kind, action, extra)) await query(statement);
+    for (const statement of ddl(db().kind, action, extra, extraAction)) await query(statement);
     await query(`INSERT INTO users (id, email, name) VALUES (1, ?, 'Ada Lovelace'), (2, ?, 'Grace Hopper')`, [ADA, GRACE]);
     for (const [i, at] of dates.entries()) await query(`INSERT INTO invoices (id, user_id, billing_name, amount_cents, issued_at) VALUES (?, 1, 'Ada Lovelace', 1200, ?)`, [i + 1, date(at)]);
     await query(`INSERT INTO invoices (id, user_id, billing_name, amount_cents, issued_at) VALUES (100, 2, 'Grace Hopper', 800, ?)`, [date(RECENT[0])]);
@@ -120,7 +124,7 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
 
   const start = async () => (t = await new TestService(serviceDb, FAST, [connector]).start());
 
-  for (const action of ["CASCADE", "SET NULL"] as const) {
+  for (const action of ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"] as const) {
     it(`keeps the invoices the tax rule keeps, and leaves her user row named residual, when they refer to it ON DELETE ${action}`, async function () {
       this.timeout(60_000);
       await seed(action);
@@ -135,7 +139,7 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
       expect(deletion.residualRecords).to.have.length(1);
       expect(deletion.residualRecords[0]).to.include({ connector: "shop-db", recordType: "user", records: 1 });
       expect(deletion.residualRecords[0].fields).to.deep.equal(["email", "name"]);
-      expect(deletion.residualRecords[0].reason).to.match(action === "CASCADE" ? CASCADE_REASON : SET_NULL_REASON);
+      expect(deletion.residualRecords[0].reason).to.match(reasonFor(action));
       const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
       expect(deletionCertificate.kept.map((k: any) => [k.category, k.recordType, k.records])).to.deep.equal([["PAYMENTS", "invoice", 2]]);
       expect(deletionCertificate.residual.map((r: any) => [r.category, r.recordType, r.records, r.reason])).to.deep.equal([["ACCOUNT", "user", 1, deletion.residualRecords[0].reason]]);
@@ -144,6 +148,91 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
       expect(await count(`SELECT COUNT(*) AS n FROM users WHERE id = 2`)).to.equal(1);
     });
   }
+
+  it("deletes her user row by its key once the purge erased the invoices that held it back, and leaves the account she opened since", async function () {
+    this.timeout(90_000);
+    await seed("CASCADE");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(await adaInDatabase()).to.deep.include({ users: 1, invoicesOfAda: 2 });
+    // She signs up again with the same address; then the tax rule's 7 years pass for her kept invoices (the newest from 2025-06-01).
+    await query(`INSERT INTO users (id, email, name) VALUES (3, ?, 'Ada again')`, [ADA]);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status lastError } residualRecords { recordType records reason } erasedResidue { connector category recordType records reason erasedAt } retentionExceptions { status } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(after.tasks.find((y: any) => y.step === "PURGE")).to.include({ status: "SUCCEEDED" });
+    expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+    expect(await query(`SELECT id, name FROM users WHERE email = ? ORDER BY id`, [ADA]), "the account opened since stays").to.deep.equal([{ id: 3, name: "Ada again" }]);
+    expect(await count(`SELECT COUNT(*) AS n FROM invoices WHERE user_id = 2 AND billing_name = 'Grace Hopper'`)).to.equal(1);
+    expect(after.residualRecords).to.deep.equal([]);
+    expect(after.erasedResidue.map((r: any) => [r.connector, r.category, r.recordType, r.records])).to.deep.equal([["shop-db", "ACCOUNT", "user", 1]]);
+    expect(after.erasedResidue[0].reason).to.match(CASCADE_REASON);
+    expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
+    const { deletionCertificate } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
+    expect(deletionCertificate.residual).to.deep.equal([]);
+  });
+
+  it("leaves another person's row alone when her row's key is someone else's by the purge, and names the key residual saying why", async function () {
+    this.timeout(90_000);
+    await seed("SET NULL");
+    const t = await start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+    // Her row is deleted by hand, and its key given to someone else.
+    await query(`DELETE FROM users WHERE id = 1`);
+    await query(`INSERT INTO users (id, email, name) VALUES (1, 'someone@example.com', 'Someone Else')`);
+    t.clock.advance(Date.parse("2032-06-02T00:00:00.000Z") - t.clock.now().getTime());
+    const after = await t.waitFor(async () => {
+      const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records reason } erasedResidue { recordType records } } }`, { id: deletion.id })).request;
+      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+    }, "purge ended", 30_000);
+    expect(await query(`SELECT name FROM users WHERE id = 1`), "the other person's row stays").to.deep.equal([{ name: "Someone Else" }]);
+    expect(after.erasedResidue).to.deep.equal([]);
+    expect(after.residualRecords).to.deep.equal([{ recordType: "user", records: 1, reason: HELD_BACK_ROW_CHANGED }]);
+  });
+
+  it("goes on reporting her user row erased, not residual, when a later purge of another kept set runs", async function () {
+    this.timeout(90_000);
+    // Her invoices all older than the tax rule, but held; a ticket (not linked to her user row) kept 5 years by the support rule.
+    await seed("CASCADE", [OLD, "2016-05-01T00:00:00.000Z"]);
+    await query(`DROP TABLE IF EXISTS tickets`);
+    await query(`CREATE TABLE tickets (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, body VARCHAR(200), created_at ${db().kind === "postgres" ? "TIMESTAMPTZ" : db().kind === "mariadb" ? "DATETIME(3)" : "TEXT"} NOT NULL)`);
+    await query(`INSERT INTO tickets (id, email, body, created_at) VALUES (1, ?, 'about my invoice', ?)`, [ADA, date("2025-01-01T00:00:00.000Z")]);
+    const config = shopConfig();
+    config.tables.unshift({ table: "tickets", identityColumn: "email", identityKind: "email", category: "SUPPORT", recordType: "ticket", primaryKey: "id", exportColumns: ["body"], recordedAtColumn: "created_at", erase: { strategy: "DELETE" } });
+    await connector.close();
+    connector = createSqlConnector(config, { url: db().url, timeoutMs: 5000 });
+    try {
+      const t = await start();
+      const hold = (await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", reason: "tax audit", caseReference: "C-43", categories: ["PAYMENTS"] }) { id } }`)).placeLegalHold.id;
+      const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      expect(deletion.residualRecords.map((r: any) => r.recordType)).to.deep.equal(["user"]);
+      const afterPurge = (runs: number) =>
+        t.waitFor(async () => {
+          const x = (await t.ok(`query($id: ID!) { request(id: $id) { tasks { step status } residualRecords { recordType records } erasedResidue { recordType records } auditEvents { action } } }`, { id: deletion.id })).request;
+          const scheduled = x.auditEvents.filter((e: any) => e.action === "task.purge_scheduled").length;
+          return scheduled >= runs && x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
+        }, `purge ${runs} ended`, 30_000);
+      // The hold is released: its invoices go, and with them her user row.
+      await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "audit closed") { status } }`, { id: hold });
+      const first = await afterPurge(1);
+      expect(first.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await adaInDatabase()).to.deep.equal({ users: 0, invoicesOfAda: 0, invoicesNamingAda: 0, unlinked: 0 });
+      expect([first.residualRecords, first.erasedResidue]).to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+      // The ticket's 5 years end: a second purge of the request's sets, which meets nothing of her user row.
+      t.clock.advance(Date.parse("2030-01-02T00:00:00.000Z") - t.clock.now().getTime());
+      const second = await afterPurge(2);
+      expect(second.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+      expect(await count(`SELECT COUNT(*) AS n FROM tickets`)).to.equal(0);
+      expect([second.residualRecords, second.erasedResidue], "the row erased by the first purge is not residual again").to.deep.equal([[], [{ recordType: "user", records: 1 }]]);
+    } finally {
+      await query(`DROP TABLE IF EXISTS tickets`);
+    }
+  });
 
   it("keeps every invoice a legal hold on PAYMENTS keeps, and her user row with them, when they refer to it ON DELETE CASCADE", async function () {
     this.timeout(60_000);
@@ -173,19 +262,21 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
   });
 
   describe("a referencing table the configuration does not name", () => {
-    it("leaves the user row in place, named residual, while rows of it refer to her with ON DELETE CASCADE, and check() names the table", async () => {
-      await seed("CASCADE", [OLD], "notes");
-      await query(`INSERT INTO notes (id, user_id, body) VALUES (1, 1, 'called about her invoice')`);
-      const health = await connector.check(testContext());
-      expect(health.ok).to.equal(false);
-      expect(health.message).to.match(/table notes \(not in the configuration\) refers to users with ON DELETE CASCADE/);
-      expect(health.message).not.to.include("called about");
-      const outcome = await connector.erase({ email: ADA }, { categories: ["ACCOUNT", "PAYMENTS"] }, testContext());
-      expect(outcome.erasedIn).to.deep.equal({ PAYMENTS: 1, ACCOUNT: 0 });
-      expect(outcome.residual?.map((r) => [r.category, r.type, r.count])).to.deep.equal([["ACCOUNT", "user", 1]]);
-      expect(outcome.residual?.[0].reason).to.match(/^rows of table notes, which the connector configuration does not name, refer to it with ON DELETE CASCADE/);
-      expect({ users: await count(`SELECT COUNT(*) AS n FROM users WHERE id = 1`), notes: await count(`SELECT COUNT(*) AS n FROM notes`) }).to.deep.equal({ users: 1, notes: 1 });
-    });
+    for (const action of ["CASCADE", "NO ACTION"] as const) {
+      it(`leaves the user row in place, named residual, while rows of it refer to her with ON DELETE ${action}, and check() names the table`, async () => {
+        await seed("CASCADE", [OLD], "notes", action);
+        await query(`INSERT INTO notes (id, user_id, body) VALUES (1, 1, 'called about her invoice')`);
+        const health = await connector.check(testContext());
+        expect(health.ok).to.equal(false);
+        expect(health.message).to.include(`table notes (not in the configuration) refers to users with ON DELETE ${action}`);
+        expect(health.message).not.to.include("called about");
+        const outcome = await connector.erase({ email: ADA }, { categories: ["ACCOUNT", "PAYMENTS"] }, testContext());
+        expect(outcome.erasedIn).to.deep.equal({ PAYMENTS: 1, ACCOUNT: 0 });
+        expect(outcome.residual?.map((r) => [r.category, r.type, r.count])).to.deep.equal([["ACCOUNT", "user", 1]]);
+        expect(outcome.residual?.[0].reason).to.include(`rows of table notes, which the connector configuration does not name, refer to it with ON DELETE ${action}`);
+        expect({ users: await count(`SELECT COUNT(*) AS n FROM users WHERE id = 1`), notes: await count(`SELECT COUNT(*) AS n FROM notes`) }).to.deep.equal({ users: 1, notes: 1 });
+      });
+    }
   });
 
   it("check() names a configured table erased after the table it cascades from, and the erasure leaves that table's rows named residual", async () => {

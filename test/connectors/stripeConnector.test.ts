@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, normalizeEmail, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
+import { ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, normalizeEmail, NotSearchedRecords, RosterEntry, SubjectRecord, TaskContext } from "../../src/connectors/sdk";
 import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
@@ -273,6 +273,29 @@ describe("Stripe connector", function () {
       const record = (await collectAll(connector, GRACE)).find((r) => r.id === "ch_guest_recent")!;
       expect(record).to.deep.include({ category: "PAYMENTS", type: "charge" });
       expect(record.data).to.deep.include({ amount: 1999, receipt_email: GRACE_PERSON.email.toUpperCase() });
+    });
+
+    it("collects them for an address with an apostrophe (escaped in the search query), and not a longer lookalike's", async () => {
+      const guest = "o'hara.guest@example.com";
+      guestCharge("ch_guest_apostrophe", guest.toUpperCase(), new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      guestCharge("ch_guest_lookalike", `${guest}.evil.org`, new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      guestCharge("ch_guest_unescaped", "o\\'hara.guest@example.com", new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      expect(chargesIn(await collectAll(connector, { email: guest }))).to.deep.equal(["ch_guest_apostrophe"]);
+    });
+
+    it("says so, and exports nothing of it, when a charge carries her billing email under a customer that is not hers", async () => {
+      const other = PEOPLE.find((p) => p.paymentCustomerId && p !== GRACE_PERSON && p !== ADA_PERSON)!.paymentCustomerId!;
+      guestCharge("ch_guest_under_other", GRACE_PERSON.email, new Date(SAMPLE_EPOCH.getTime() - YEAR));
+      standIn.store.get("charge", "ch_guest_under_other")!.customer = other;
+      const sets: NotSearchedRecords[] = [];
+      const records = await collectAll(connector, GRACE, testContext({ notSearched: (set) => void sets.push(set) }));
+      expect(records.map((r) => r.id)).not.to.include("ch_guest_under_other");
+      expect(sets.filter((set) => set.type === "charge" && set.reason.includes("not found as theirs"))).to.have.length(1);
+      // And not when there is no such charge.
+      standIn.store.get("charge", "ch_guest_under_other")!.billing_details = { email: "someone.else@example.com" };
+      const none: NotSearchedRecords[] = [];
+      await collectAll(connector, GRACE, testContext({ notSearched: (set) => void none.push(set) }));
+      expect(none.filter((set) => set.reason.includes("not found as theirs"))).to.deep.equal([]);
     });
 
     it("erases them under the 7-year rule: a recent one kept with what tax records do not need blanked, an old one redacted", async () => {

@@ -5,7 +5,7 @@ import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { ADA_PERSON, expectedRecordCount, isStaff, PEOPLE, redactedToNothing, sharedResidue, ticketsOf } from "../connectors/support/zendeskStandIn";
-import { archiveTexts, download, exportLink, finishedRequest, zendeskService } from "./support";
+import { archiveTexts, download, exportLink, finishedRequest, zendeskServiceEach } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -23,13 +23,8 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
   let z: ZendeskStandIn;
   let connector: ZendeskConnector;
   let t: TestService;
-  let stop: () => Promise<void>;
-  beforeEach(async function () {
-    this.timeout(60_000);
-    // Support threads kept 30 days: a deletion erases every thread rather than keep it for a later purge.
-    ({ z, connector, t, stop } = await zendeskService(db(), "30 days"));
-  });
-  afterEach(() => stop?.());
+  // Support threads kept 30 days: a deletion erases every thread rather than keep it for a later purge.
+  zendeskServiceEach(db, "30 days", (s) => ({ z, connector, t } = s));
 
   const finished = (type: string) => finishedRequest(t, type, ADA_PERSON.email, SHOW);
   /** Ada's requested threads, and on them the comments of other customers (neither Ada nor staff). */

@@ -167,6 +167,18 @@ export async function zendeskService(db: TestDatabase, supportPeriod: string): P
   return { z, connector, t, stop: async () => (await t.stop(), await connector.close(), await z.close()) };
 }
 
+/** A fresh zendeskService for each test of the suite (started beforeEach, stopped afterEach), handed to `use`. */
+export function zendeskServiceEach(db: () => TestDatabase, supportPeriod: string, use: (s: { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }) => void): void {
+  let stop: (() => Promise<void>) | undefined;
+  beforeEach(async function () {
+    this.timeout(60_000);
+    const started = await zendeskService(db(), supportPeriod);
+    stop = started.stop;
+    use(started);
+  });
+  afterEach(() => stop?.());
+}
+
 /** Submits a request about `email` (identity verified), approves it, and answers `show`'s request once it has ended, with its id. */
 export async function finishedRequest(t: TestService, type: string, email: string, show: string): Promise<any> {
   const r = await submit(t, { type, subject: { email }, identityVerified: true, verificationEvidence: "signed-in session" });

@@ -4,7 +4,7 @@ import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
-import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureOutcome, Identities, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
+import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, HeldBackOutcome, Identities, RecordRef, ResidualRecords, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
 import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
 import { pick, withValues } from "./pick";
 import { listHttpSubjects } from "./roster";
@@ -349,6 +349,30 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     for await (const item of items(r, subject, "erase", ctx)) if (!nobodys(r, item)) return true;
     return false;
   };
+  /**
+   * Why an account stays, or undefined when it may be deleted: no way to delete it; a record under it
+   * kept (by a rule or a hold, `stays`) or still there after the erasure (not erased, or access only).
+   * Deleted, the account would take a kept record with it, or hide a record still there from every
+   * later look (the search no longer finds it, so the check after erasing would see nothing).
+   */
+  const accountLeft = async (a: HttpAccountConfig, subject: string, stays: boolean, instruction: ErasureInstruction, ctx: TaskContext): Promise<string | undefined> => {
+    if (!a.erase) return ACCOUNT_NOT_ERASABLE;
+    if (stays) return ACCOUNT_HOLDS_KEPT_RECORDS;
+    // First a record of a category not to be erased (a hold keeps it), then one to be erased and still there.
+    const erasing = (r: HttpResourceConfig) => instruction.categories.includes(r.category);
+    for (const r of c.resources) if (!erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_HOLDS_KEPT_RECORDS;
+    for (const r of c.resources) if (erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_RECORDS_REMAIN;
+    return undefined;
+  };
+  /** Accounts left in place for one reason, as a residual set; held back by kept records only, with their ids (eraseHeldBack deletes them once those are gone). */
+  const accountResidual = (reason: string, subjects: readonly string[]): ResidualRecords => ({
+    category: account!.category,
+    type: accountType,
+    count: subjects.length,
+    fields: account!.fields,
+    reason,
+    ...(reason === ACCOUNT_HOLDS_KEPT_RECORDS ? { heldBackIds: [...subjects] } : {}),
+  });
   const roster = c.roster;
   /** Everyone the roster listing holds, page by page (listHttpSubjects makes them entries). */
   const listSubjects = roster
@@ -405,8 +429,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const erasedIn: Record<string, number> = {};
       const redactedIn: Record<string, number> = {};
       const kept = new KeptTally();
-      // The accounts left in place, by why (see accountLeftBecause).
-      const accountsLeft = new Map<string, number>();
+      // The accounts left in place, by why (see accountLeftBecause): their ids.
+      const accountsLeft = new Map<string, string[]>();
       /**
        * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
        * and what a unit erased stays counted when a later write of the task fails (its retry no longer
@@ -424,21 +448,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           }
           return 1;
         });
-      /**
-       * Why the account stays, or undefined when it may be deleted: no way to delete it; a record under it
-       * kept (by a rule or a hold, `stays`) or still there after the erasure (not erased, or access only).
-       * Deleted, the account would take a kept record with it, or hide a record still there from every
-       * later look (the search no longer finds it, so the check after erasing would see nothing).
-       */
-      const accountLeftBecause = async (a: HttpAccountConfig, subject: string, stays: boolean): Promise<string | undefined> => {
-        if (!a.erase) return ACCOUNT_NOT_ERASABLE;
-        if (stays) return ACCOUNT_HOLDS_KEPT_RECORDS;
-        // First a record of a category not to be erased (a hold keeps it), then one to be erased and still there.
-        const erasing = (r: HttpResourceConfig) => instruction.categories.includes(r.category);
-        for (const r of c.resources) if (!erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_HOLDS_KEPT_RECORDS;
-        for (const r of c.resources) if (erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_RECORDS_REMAIN;
-        return undefined;
-      };
+      /** Why the account stays, or undefined when it may be deleted (accountLeft). */
+      const accountLeftBecause = (a: HttpAccountConfig, subject: string, stays: boolean) => accountLeft(a, subject, stays, instruction, ctx);
       for (const subject of (await findSubjects(ids, "erase", ctx)).keys()) {
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
@@ -472,13 +483,65 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // The account last, once nothing under it is left to erase; not at all while anything under it stays.
         if (account && instruction.categories.includes(account.category)) {
           const left = await accountLeftBecause(account, subject, stays);
-          if (left) accountsLeft.set(left, (accountsLeft.get(left) ?? 0) + 1);
+          if (left) accountsLeft.set(left, [...(accountsLeft.get(left) ?? []), subject]);
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
-      const residual = [...accountsLeft].map(([reason, count]) => ({ category: account!.category, type: accountType, count, fields: account!.fields, reason }));
+      const residual = [...accountsLeft].map(([reason, subjects]) => accountResidual(reason, subjects));
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }), ...(residual.length ? { residual } : {}) };
     },
+
+    /**
+     * Accounts a deletion left in place while records under it were kept, by id once the purge erased
+     * those: deleted when nothing under them stays (a record a rule, or a hold, still keeps holds the
+     * account back again), an account already gone (404) left out. Never searched for by address: an
+     * account the person opened since is not the deletion's.
+     */
+    ...(account?.erase
+      ? {
+          async eraseHeldBack(_ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
+            const erased: RecordRef[] = [];
+            const left = new Map<string, string[]>();
+            for (const ref of refs) {
+              if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
+              // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
+              const since = (r: HttpResourceConfig) => instruction.keepRecordedSince?.[r.category];
+              let why: string | undefined;
+              try {
+                let stays = false;
+                for (const r of c.resources) {
+                  const from = since(r);
+                  if (!from || !instruction.categories.includes(r.category)) continue;
+                  for await (const item of items(r, ref.id, "erase", ctx)) {
+                    const at = nobodys(r, item) ? undefined : recordOf(r, item, "erase").recordedAt;
+                    if (at && at >= new Date(from)) stays = true;
+                  }
+                }
+                why = await accountLeft(account, ref.id, stays, instruction, ctx);
+              } catch (error) {
+                // The paths listed its records at the deletion: one answering 404 now most likely means the
+                // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
+                if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
+                why = ACCOUNT_NOT_LISTED;
+              }
+              if (why) {
+                left.set(why, [...(left.get(why) ?? []), ref.id]);
+                continue;
+              }
+              let gone = false;
+              const ran = await ctx.eraseUnit(account.category, async () => {
+                const { status } = await send({ method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject: ref.id })), op: "erase", ctx, key: `${ctx.idempotencyKey}:${accountType}:${ref.id}` });
+                gone = status === 404;
+                return gone ? 0 : 1;
+              });
+              if (!ran) left.set(ACCOUNT_HOLDS_KEPT_RECORDS, [...(left.get(ACCOUNT_HOLDS_KEPT_RECORDS) ?? []), ref.id]);
+              else if (!gone) erased.push({ category: account.category, type: accountType, id: ref.id });
+              await ctx.heartbeat();
+            }
+            return { erased, residual: [...left].map(([reason, subjects]) => accountResidual(reason, subjects)) };
+          },
+        }
+      : {}),
 
     // Only when configured: a connector without listSubjects is named NOT_LISTABLE in every roster.
     ...(listSubjects ? { listSubjects } : {}),
@@ -495,7 +558,11 @@ const ACCOUNT_TYPE = "account";
 /** Why a deletion leaves the account in place when the configuration gives it no way to erase it. */
 export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the account itself (subject.account.erase), so it stays in the system; delete it there";
 /** Why a deletion leaves the account in place while records under it stay. */
-export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; no purge deletes it: delete it in the system once they are gone";
+export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; the purge that erases them deletes it then";
+
+/** Why a purge did not delete an account held back by kept records once they were purged: its records can no longer be listed. */
+export const ACCOUNT_NOT_LISTED =
+  "the records under the account could no longer be listed (HTTP 404: the account may have been deleted in the system meanwhile), so the purge did not delete it; check it in the system";
 
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";

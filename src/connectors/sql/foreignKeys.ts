@@ -2,21 +2,22 @@ import type { SqlTableConfig } from "./config";
 import { DialectKind, quote, Statement } from "./database";
 
 /**
- * Foreign keys the database acts on by itself. A key declared `ON DELETE CASCADE` (or `SET NULL`,
- * `SET DEFAULT`; `ON UPDATE ...` for a referenced column ANONYMIZE overwrites) does not refuse the
- * connector's DELETE or UPDATE of a row that other rows still refer to: it deletes those rows too, or
- * cuts them off from the person. Rows a retention rule or a legal hold keeps would then go (or be
- * orphaned, holding personal data nothing can find again) behind the connector's back. So the
- * connector reads the keys from the database's own catalog, once, and leaves a row in place, named
- * residual, while rows it did not erase refer to it through such a key. Keys that refuse (RESTRICT,
- * NO ACTION) are the database's to enforce: the erase then fails naming the table (errors.ts).
+ * Foreign keys that meet an erasure. A key declared `ON DELETE CASCADE` (or `SET NULL`, `SET DEFAULT`;
+ * `ON UPDATE ...` for a referenced column ANONYMIZE overwrites) does not refuse the connector's DELETE
+ * or UPDATE of a row that other rows still refer to: it deletes those rows too, or cuts them off from
+ * the person. Rows a retention rule or a legal hold keeps would then go (or be orphaned, holding
+ * personal data nothing can find again) behind the connector's back. A key that refuses (RESTRICT, NO
+ * ACTION: the default of a plain `REFERENCES`) fails the statement instead, and with it every deletion
+ * of the person for as long as the rows referring to theirs are kept (sessions for 90 days, invoices for
+ * 7 years). So the connector reads the keys from the database's own catalog, once, and leaves a row in
+ * place, named residual with why, while rows it did not erase refer to it through any key.
  */
 
 /** What a foreign key does to the referring rows when the row they refer to is deleted or its key changed. */
 export type ReferentialAction = "CASCADE" | "SET NULL" | "SET DEFAULT" | "RESTRICT" | "NO ACTION";
 
-/** Actions the database carries out on the referring rows instead of refusing. */
-const ACTING: ReadonlySet<ReferentialAction> = new Set(["CASCADE", "SET NULL", "SET DEFAULT"]);
+/** Actions that refuse the erase of a referred row rather than act on the rows referring to it. */
+const REFUSING: ReadonlySet<ReferentialAction> = new Set(["RESTRICT", "NO ACTION"]);
 
 /** One foreign key that refers to a configured table. */
 export interface ForeignKey {
@@ -113,15 +114,13 @@ export function configures(d: DialectKind, tables: readonly SqlTableConfig[], ke
 }
 
 /**
- * The keys referring to `t` that its erasure sets off: DELETE, those acting ON DELETE; ANONYMIZE, those
- * acting ON UPDATE on a referred column it overwrites. (A key that refuses is not set off: it refuses.)
+ * The keys referring to `t` that its erasure meets, whatever they do (act or refuse): DELETE, every key
+ * referring to it; ANONYMIZE, those on a referred column it overwrites.
  */
 export function setOffBy(t: SqlTableConfig, keys: readonly ForeignKey[]): ForeignKey[] {
   const erase = t.erase;
   const overwritten = erase.strategy === "ANONYMIZE" ? Object.keys(erase.columns).map((c) => c.toLowerCase()) : [];
-  return keys.filter(
-    (k) => k.parent === t.table && (erase.strategy === "DELETE" ? ACTING.has(k.onDelete) : ACTING.has(k.onUpdate) && k.parentColumns.some((c) => overwritten.includes(c.toLowerCase()))),
-  );
+  return keys.filter((k) => k.parent === t.table && (erase.strategy === "DELETE" || k.parentColumns.some((c) => overwritten.includes(c.toLowerCase()))));
 }
 
 /** How a key reads in words: `ON DELETE CASCADE`, `ON UPDATE SET NULL`. */
@@ -133,17 +132,19 @@ const childName = (k: ForeignKey) => (k.childSchema === undefined ? k.child : `$
 
 /**
  * Why a row of `t` stays: rows that refer to it through `k` stay, and erasing it would have the database
- * delete them or cut them off from the person. Words for people; table and column names only.
+ * delete them or cut them off from the person, or the database refuses it. Words for people; table and
+ * column names only.
  */
 export function residualReason(t: SqlTableConfig, k: ForeignKey, configured: boolean): string {
   const what = t.erase.strategy === "DELETE" ? "deleting it" : `overwriting its ${k.parentColumns.join(", ")}`;
   const clause = clauseOf(t, k);
   const action = t.erase.strategy === "DELETE" ? k.onDelete : k.onUpdate;
   const effect = action === "CASCADE" ? (t.erase.strategy === "DELETE" ? "delete them too" : "rewrite their link to it") : "cut them off from the person while they still hold their data, where no later request could find them";
+  const consequence = REFUSING.has(action) ? `the database refuses ${what}` : `${what} would have the database ${effect}`;
   if (!configured) {
-    return `rows of table ${childName(k)}, which the connector configuration does not name, refer to it with ${clause}: ${what} would have the database ${effect}, unreported, so it stays while they do; add the table to the configuration`;
+    return `rows of table ${childName(k)}, which the connector configuration does not name, refer to it with ${clause}: ${consequence}${REFUSING.has(action) ? "" : ", unreported"}, so it stays while they do; add the table to the configuration`;
   }
-  return `rows of table ${childName(k)} that stay refer to it with ${clause} (rows kept by a retention rule or a legal hold, or another person's): ${what} would have the database ${effect}, so it stays while they do`;
+  return `rows of table ${childName(k)} that stay refer to it with ${clause} (rows kept by a retention rule or a legal hold, or another person's): ${consequence}, so it stays while they do`;
 }
 
 /** Quotes a name read from the catalog (not from configuration, so not held to IDENTIFIER): the quote character doubled. */
@@ -179,6 +180,12 @@ export function unreferenced(d: DialectKind, t: SqlTableConfig, keys: readonly F
     })
     .join("");
 }
+
+/** Why a row held back by rows that stay was still not erased by the purge that erased them: a hold took its category meanwhile. */
+export const HELD_BACK_BY_HOLD = "a legal hold placed on its category while the purge ran keeps it in place";
+
+/** Why a row held back by rows that stay was not erased by the purge that erased them: it no longer holds the subject's identity it was found by. */
+export const HELD_BACK_ROW_CHANGED = "it no longer holds the identity it was found by (changed since the deletion), so the purge did not erase it; check it in the system";
 
 /** A tuple of values as one comparable text, so a number read from one table meets the same number read from another. */
 export const tupleKey = (values: readonly unknown[]): string => JSON.stringify(values.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : String(v))));
@@ -218,9 +225,9 @@ const unlinks = (t: SqlTableConfig, k: ForeignKey): boolean => {
 };
 
 /**
- * What check() reports about the keys: a table the configuration does not name that an erasure would
- * set off (its rows would go, or lose their link, unreported: the erasure leaves the referred row
- * instead, every time); a configured table erased after a table it would be set off by (its rows
+ * What check() reports about the keys: a table the configuration does not name that refers to a table
+ * an erasure meets (its rows would go, lose their link unreported, or refuse the erase: the erasure
+ * leaves the referred row instead, every time); a configured table erased after a table it refers to (its rows
  * still there when that table is erased keep the referred rows, though they were to go themselves);
  * and a configured table that ANONYMIZE leaves referring (its anonymised rows keep the referred row).
  */

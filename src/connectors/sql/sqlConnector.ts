@@ -7,8 +7,10 @@ import {
   ErasureInstruction,
   ErasureOutcome,
   FieldChange,
+  HeldBackOutcome,
   Identities,
   IdentityKind,
+  RecordRef,
   RectifyOutcome,
   ResidualRecords,
   RosterContext,
@@ -21,13 +23,13 @@ import { normalizeIdentity } from "../../domain/identities";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
-import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, referredRows, setOffBy, unreferenced } from "./foreignKeys";
+import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, HELD_BACK_ROW_CHANGED, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
-import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectIdentity, selectPage, updateColumns } from "./statements";
+import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectByKeys, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
@@ -373,19 +375,27 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     ctx.logger.debug({ connector: name, table: t.table, records: count }, "table collected");
   }
 
-  /** Of `rows` of `t`, those rows refer to through `keys` (referredRows), each added to `residual` by its reason. */
-  const stillReferred = async (t: SqlTableConfig, keys: readonly ForeignKey[], rows: readonly Record<string, unknown>[], residual: Map<string, number>) => {
+  /** Of `rows` of `t`, those rows refer to through `keys` (referredRows), each added to `residual` by its reason (their primary keys). */
+  const stillReferred = async (t: SqlTableConfig, keys: readonly ForeignKey[], rows: readonly Record<string, unknown>[], residual: Map<string, string[]>) => {
     if (!keys.length) return new Map<Record<string, unknown>, string>();
     const referred = await referredRows(d, cfg.tables, t, keys, rows, async (statement) => (await exec("erase", t.table, statement)).rows);
-    for (const reason of referred.values()) residual.set(reason, (residual.get(reason) ?? 0) + 1);
+    for (const [row, reason] of referred) residual.set(reason, [...(residual.get(reason) ?? []), String(row[t.primaryKey])]);
     return referred;
   };
 
   /**
+   * A table's rows left in place because rows that stay refer to them, as residual sets: one per
+   * reason, with the rows' primary keys (heldBackIds), so the purge that erases what refers to them
+   * erases them then, by key (eraseHeldBack).
+   */
+  const residualSets = (t: SqlTableConfig, left: ReadonlyMap<string, string[]>): ResidualRecords[] =>
+    [...left].map(([reason, keys]) => ({ category: t.category, type: t.recordType, count: keys.length, fields: t.exportColumns, reason, heldBackIds: keys }));
+
+  /**
    * Erases one table in primary-key chunks, each its own statement and its own unit of erasure, with a
    * heartbeat after each; `withdrawn` when the orchestrator withdrew the category mid-way. A row that
-   * rows left in place refer to through a key its erasure would set off (`keys`, foreignKeys.ts) stays,
-   * counted in `residual` by why: the database would otherwise delete those rows too, or unlink them.
+   * rows left in place refer to through a foreign key (`keys`, foreignKeys.ts) stays, counted in
+   * `residual` by why: the database would otherwise delete those rows too, unlink them, or refuse.
    */
   const eraseTable = async (
     t: SqlTableConfig,
@@ -393,11 +403,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     keepSince: Date | undefined,
     keys: readonly ForeignKey[],
     ctx: TaskContext,
-  ): Promise<{ erased: number; withdrawn: boolean; residual: Map<string, number> }> => {
+  ): Promise<{ erased: number; withdrawn: boolean; residual: Map<string, string[]> }> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
     const columns = [...(since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : []), ...keys.flatMap((k) => k.parentColumns)];
     const guard = unreferenced(d, t, keys);
-    const residual = new Map<string, number>();
+    const residual = new Map<string, string[]>();
     let erased = 0;
     let kept = 0;
     let undated = 0;
@@ -430,7 +440,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       await ctx.heartbeat();
     }
     if (kept) ctx.logger.info({ connector: name, table: t.table, kept, undated }, "rows kept for retention");
-    if (residual.size) ctx.logger.info({ connector: name, table: t.table, residual: [...residual.values()].reduce((n, c) => n + c, 0) }, "rows left in place: rows that stay refer to them through a foreign key that would act on them");
+    if (residual.size) ctx.logger.info({ connector: name, table: t.table, residual: [...residual.values()].reduce((n, c) => n + c.length, 0) }, "rows left in place: rows that stay refer to them through a foreign key that would act on them");
     ctx.logger.debug({ connector: name, table: t.table, erased }, "table erased");
     return { erased, withdrawn: false, residual };
   };
@@ -540,7 +550,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const values = identitiesFor(t, known, ctx);
         if (!values) continue;
         const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], setOffBy(t, keys), ctx);
-        for (const [reason, count] of done.residual) residual.push({ category: t.category, type: t.recordType, count, fields: t.exportColumns, reason });
+        residual.push(...residualSets(t, done.residual));
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;
         if (t.erase.strategy === "ANONYMIZE") {
@@ -550,6 +560,58 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (done.withdrawn) withdrawn.add(t.category);
       }
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(residual.length ? { residual } : {}) };
+    },
+
+    /**
+     * Rows an erasure left in place while rows that stay referred to them, by primary key, once the
+     * purge erased those: each is erased (deleted or anonymised, as its table's erase says) when nothing
+     * refers to it any more, and named residual again while something still does. A row no longer there
+     * is left out; one no longer holding the subject's identity it was found by (`ids`) stays, named
+     * residual saying so. The subject is never looked up: rows the person created since are not the deletion's.
+     */
+    async eraseHeldBack(ids, refs, instruction, ctx): Promise<HeldBackOutcome> {
+      const keys = await foreignKeys("erase");
+      const erased: RecordRef[] = [];
+      const residual: ResidualRecords[] = [];
+      for (const t of plan.eraseOrder) {
+        const wanted = refs.filter((r) => r.category === t.category && r.type === t.recordType).map((r) => r.id);
+        if (!wanted.length || !instruction.categories.includes(t.category)) continue;
+        const setOff = setOffBy(t, keys);
+        const guard = unreferenced(d, t, setOff);
+        const columns = [...new Set([t.primaryKey, t.identityColumn, ...setOff.flatMap((k) => k.parentColumns)])];
+        const value = ids[t.identityKind as keyof Identities];
+        const subject = typeof value === "string" ? identityMatcher(t.identityKind, [value], country) : undefined;
+        const left = new Map<string, string[]>();
+        for (let at = 0; at < wanted.length; at += chunk) {
+          const { rows } = await exec("erase", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + chunk)));
+          // Each row guarded by the very value it holds now (it stays its row's) and by the keys' condition.
+          const ran = await ctx.eraseUnit(t.category, async () => {
+            const referred = await stillReferred(t, setOff, rows, left);
+            let n = 0;
+            for (const row of rows.filter((r) => !referred.has(r))) {
+              // No longer the subject's by the identity it was found by (changed since the deletion): whose it is now is not the deletion's to decide.
+              if (!subject?.confirms(row[t.identityColumn])) {
+                left.set(HELD_BACK_ROW_CHANGED, [...(left.get(HELD_BACK_ROW_CHANGED) ?? []), String(row[t.primaryKey])]);
+                continue;
+              }
+              const own = { spellings: [String(row[t.identityColumn])], caseless: false };
+              const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, [row[t.primaryKey]], own, guard) : anonymizeRows(d, t, t.erase.columns, [row[t.primaryKey]], own, guard);
+              if ((await exec("erase", t.table, statement)).affected) {
+                erased.push({ category: t.category, type: t.recordType, id: String(row[t.primaryKey]) });
+                n += 1;
+              } else await stillReferred(t, setOff, [row], left);
+            }
+            return n;
+          });
+          if (!ran) {
+            left.set(HELD_BACK_BY_HOLD, [...(left.get(HELD_BACK_BY_HOLD) ?? []), ...wanted.slice(at)]);
+            break;
+          }
+          await ctx.heartbeat();
+        }
+        residual.push(...residualSets(t, left));
+      }
+      return { erased, residual };
     },
 
     async rectify(ids, changes, ctx) {

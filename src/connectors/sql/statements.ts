@@ -44,6 +44,15 @@ export function selectPage(d: DialectKind, t: SqlTableConfig, columns: readonly 
   };
 }
 
+/**
+ * Reads the listed rows by primary key, whosever they are now: residue an erasure left is erased by id
+ * once what held it back is gone (eraseHeldBack), never by looking the subject up again.
+ */
+export function selectByKeys(d: DialectKind, t: SqlTableConfig, columns: readonly string[], keys: readonly unknown[]): Statement {
+  const q = (c: string) => quote(d, c);
+  return { sql: `SELECT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${q(t.primaryKey)} IN (${marks(keys)})`, params: [...keys] };
+}
+
 /** The distinct pairs (the value the row was found by, a non-null value of `column`) the table holds for the subject, at most `limit`. */
 export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: IdentityLookup, limit: number): Statement {
   const q = (c: string) => quote(d, c);

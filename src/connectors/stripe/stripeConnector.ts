@@ -8,7 +8,7 @@ import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord } from "./records";
+import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord, typedEmailOf } from "./records";
 import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
@@ -37,6 +37,10 @@ type GuestKind = (typeof GUEST_KINDS)[number];
 /** Why collect passed over a customer with the subject's address (accountMetadataKey). */
 const OTHER_ACCOUNT =
   "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
+
+/** Why collect passed over a charge or Checkout Session that carries the subject's address under someone else's customer. */
+const UNDER_OTHER_CUSTOMER =
+  "a payment or checkout that carries the subject's address (billing or buyer email) under a customer not found as theirs (its email is another address or none, or it is tagged for another account): read as that customer's, so neither exported nor erased; check it in Stripe";
 
 /** Escapes a value for Stripe's search query language (single-quoted strings). */
 const quoted = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
@@ -215,12 +219,15 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * customer list is. Every hit is confirmed in normalized form. Objects with a customer are read under
    * it.
    */
-  async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>): AsyncGenerator<StripeThing> {
+  async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
     const { spellings, fetch } = guestLookups[kind];
     const seen = new Set<string>();
     for (const spelling of spellings(email)) {
       for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
+        // The subject's address under a live customer that is not one of theirs: passed over, and said.
+        const owner = typeof item.customer === "string" ? item.customer : (item.customer as { id?: unknown } | null | undefined)?.id;
+        if (elsewhere && typeof owner === "string" && !deletedCustomerOf(item) && !customers.has(owner) && typedEmailOf(kind, item) === email && !isRedacted(kind, item)) elsewhere(kind);
         if (guestEmailOf(kind, item) !== email || seen.has(item.id) || customers.has(deletedCustomerOf(item) ?? "")) continue;
         seen.add(item.id);
         yield item;
@@ -233,11 +240,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
    * search by, so one that no charge or session names is not found; docs/connectors.md).
    */
-  async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
+  async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
     // Each PaymentIntent named, with the deleted customer (if any) of what named it.
     const intents = new Map<string, string | undefined>();
     for (const kind of ["charge", "checkout_session"] as const) {
-      for await (const item of guestObjectsOf(kind, ids, op, ctx, customers)) {
+      for await (const item of guestObjectsOf(kind, ids, op, ctx, customers, elsewhere)) {
         if (typeof item.payment_intent === "string") intents.set(item.payment_intent, deletedCustomerOf(item));
         yield { kind, item };
         if (kind === "charge") for await (const dispute of disputesOf(item, op, ctx)) yield { kind: "dispute", item: dispute };
@@ -440,7 +447,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           }
         }
       }
-      for await (const { kind, item } of guestsOf(ids, "collect", ctx, customers)) {
+      const elsewhere = (kind: GuestFoundKind) => ctx.notSearched?.({ category: "PAYMENTS", type: kind, reason: UNDER_OTHER_CUSTOMER });
+      for await (const { kind, item } of guestsOf(ids, "collect", ctx, customers, elsewhere)) {
         count += 1;
         yield toRecord(kind, item);
       }

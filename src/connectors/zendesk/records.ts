@@ -14,8 +14,26 @@ export interface WireUser {
   verified?: boolean;
   time_zone?: string;
   locale?: string;
+  /** What agents wrote about the user, and more about them (Zendesk's profile fields). */
+  notes?: string | null;
+  details?: string | null;
+  alias?: string | null;
+  tags?: string[];
+  user_fields?: Record<string, unknown> | null;
+  organization_id?: number | null;
+  external_id?: string | null;
+  last_login_at?: string | null;
   created_at: string;
   updated_at?: string;
+}
+
+/** One of a user's identities (/users/{id}/identities): an email address, a phone number, a social account. */
+export interface WireIdentity {
+  type?: string;
+  value?: string;
+  primary?: boolean;
+  verified?: unknown;
+  verification_method?: unknown;
 }
 
 export interface WireTicket {
@@ -47,6 +65,23 @@ export interface WireComment {
   html_body: string;
   plain_body?: string;
   public: boolean;
+  attachments?: WireAttachment[];
+  via?: { channel?: string };
+  created_at: string;
+}
+
+/**
+ * An email Zendesk held back (a suspended ticket): the sender's name and address as the email gave
+ * them, with no user behind it, and the whole text, until an agent recovers or deletes it (or 14 days pass).
+ */
+export interface WireSuspendedTicket {
+  id: number;
+  author?: { id?: number | null; name?: string | null; email?: string | null } | null;
+  subject?: string | null;
+  content?: string | null;
+  cause?: string | null;
+  recipient?: string | null;
+  ticket_id?: number | null;
   attachments?: WireAttachment[];
   via?: { channel?: string };
   created_at: string;
@@ -108,27 +143,56 @@ const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
 const inThread = (t: WireTicket, userId: number) => ({ retainedFrom: new Date(t.updated_at), keptWith: String(userId) });
 
 /**
- * The user's profile. Undated on purpose: the anchor of their threads, kept exactly as long as any of
- * them is. `deleted` is true for a soft-deleted user: Zendesk still holds the profile (and its threads)
- * until it is deleted for good.
+ * The user's profile, with every identity Zendesk holds for them (secondary addresses, phone numbers;
+ * `verified` says whether it was proven theirs) and what the profile says of them (agents' notes,
+ * details, tags, custom fields, organization). Undated on purpose: the anchor of their threads, kept
+ * exactly as long as any of them is. `deleted` is true for a soft-deleted user: Zendesk still holds the
+ * profile (and its threads) until it is deleted for good.
  */
-export function userRecord(u: WireUser): SubjectRecord {
+export function userRecord(u: WireUser, identities: readonly WireIdentity[]): SubjectRecord {
   return {
     category: "SUPPORT",
     type: "user",
     id: String(u.id),
     anchor: true,
-    data: { name: u.name, email: u.email, phone: u.phone ?? null, deleted: !u.active, time_zone: u.time_zone ?? null, locale: u.locale ?? null, created_at: u.created_at, updated_at: u.updated_at ?? null },
+    data: {
+      name: u.name,
+      email: u.email,
+      phone: u.phone ?? null,
+      identities: identities.map((i) => ({ type: i.type ?? null, value: i.value ?? null, primary: i.primary === true, verified: i.verified === true })),
+      alias: u.alias ?? null,
+      notes: u.notes ?? null,
+      details: u.details ?? null,
+      tags: u.tags ?? [],
+      user_fields: u.user_fields ?? {},
+      organization_id: u.organization_id ?? null,
+      external_id: u.external_id ?? null,
+      deleted: !u.active,
+      time_zone: u.time_zone ?? null,
+      locale: u.locale ?? null,
+      last_login_at: u.last_login_at ?? null,
+      created_at: u.created_at,
+      updated_at: u.updated_at ?? null,
+    },
   };
 }
 
+/**
+ * A ticket as the subject's record. On one they requested, its subject line and how it was handled; on
+ * one they were only CC'd on, only that they were on it and when: the subject line, type, priority,
+ * status and tags there describe the requester's matter (another person's data, as their comments are).
+ */
 export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): SubjectRecord {
+  const about =
+    role === "requester"
+      ? { subject: t.subject, your_role: role, status: t.status, type: t.type, priority: t.priority, channel: t.via?.channel ?? null, tags: t.tags ?? [] }
+      : { subject: null, your_role: role, status: null, type: null, priority: null, channel: null, tags: [] };
   return {
     ...inThread(t, userId),
     category: "SUPPORT",
     type: "ticket",
     id: String(t.id),
-    data: { subject: t.subject, your_role: role, status: t.status, type: t.type, priority: t.priority, channel: t.via?.channel ?? null, tags: t.tags ?? [], created_at: t.created_at, updated_at: t.updated_at },
+    data: { ...about, created_at: t.created_at, updated_at: t.updated_at },
     recordedAt: date(t.created_at),
   };
 }
@@ -153,5 +217,29 @@ export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicke
     id: String(a.id),
     data: { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at },
     recordedAt: date(c.created_at),
+  };
+}
+
+/**
+ * An email of the subject's that Zendesk suspended (held back): no user or thread holds it, so it is
+ * kept or erased on its own, from the day it arrived. Its attachments' metadata travels with it.
+ */
+export function suspendedTicketRecord(s: WireSuspendedTicket): SubjectRecord {
+  return {
+    category: "SUPPORT",
+    type: "suspended_ticket",
+    id: String(s.id),
+    data: {
+      subject: s.subject ?? null,
+      content: s.content ?? null,
+      sender_name: s.author?.name ?? null,
+      sender_email: s.author?.email ?? null,
+      cause: s.cause ?? null,
+      recipient: s.recipient ?? null,
+      ticket_id: s.ticket_id ?? null,
+      attachments: (s.attachments ?? []).map((a) => ({ file_name: a.file_name, content_type: a.content_type, size: a.size })),
+      created_at: s.created_at,
+    },
+    recordedAt: date(s.created_at),
   };
 }

@@ -1,7 +1,7 @@
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import type { RosterContext, RosterEntry } from "../sdk";
 import type { ZendeskClient } from "./client";
-import type { WireUser } from "./records";
+import type { WireSuspendedTicket, WireUser } from "./records";
 
 /** The user collect finds by an address (the connector's search, primary or secondary identity), if any. */
 export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUser | undefined>;
@@ -32,6 +32,8 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *   telling those apart takes a call per user (their identities), which a listing does not make.
  * - No phone: collect never finds anyone by it, and people share phones.
  * - No `records`: counting them is a whole collect per person (every ticket's comments), not a listing.
+ * - The senders of suspended tickets (held-back emails: an address, a name and the text, no user) whose
+ *   address no listed user holds, by that address, with how many suspended tickets each sent.
  *
  * An address can be spelt two ways that normalize alike (an internationalised domain in Unicode or in
  * ASCII), so two users may hold what is one address in matching form. Such an address goes on the entry
@@ -41,7 +43,7 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  * before them does (collect looks among live users first, then down deleted_users in order).
  */
 export async function* listZendeskSubjects(client: ZendeskClient, name: string, findByEmail: FindByEmail, ctx: RosterContext): AsyncGenerator<RosterEntry> {
-  const counts = { listed: 0, withoutEmail: 0, softDeleted: 0, deletedForGood: 0 };
+  const counts = { listed: 0, withoutEmail: 0, softDeleted: 0, deletedForGood: 0, suspendedSenders: 0 };
   const entry = (user: WireUser, owns: boolean): RosterEntry => {
     counts.listed += 1;
     if (!owns) counts.withoutEmail += 1;
@@ -66,6 +68,21 @@ export async function* listZendeskSubjects(client: ZendeskClient, name: string, 
     const owns = email !== undefined && !deletedAddresses.has(email) && !(await findByEmail(email, ctx));
     if (email !== undefined) deletedAddresses.add(email);
     yield entry(user, owns);
+  }
+  // The senders of suspended tickets (emails Zendesk held back, which no user holds), by address, with
+  // how many each sent (what collect yields for them): those a listed user holds the address of are
+  // theirs already. The queue holds at most 14 days of mail, so its senders fit in memory.
+  const senders = new Map<string, number>();
+  for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", "roster", ctx)) {
+    if (typeof s.author?.email !== "string" || !s.author.email.includes("@")) continue;
+    const email = normalizeEmail(s.author.email);
+    senders.set(email, (senders.get(email) ?? 0) + 1);
+  }
+  for (const [email, records] of senders) {
+    if (deletedAddresses.has(email) || (await findByEmail(email, ctx))) continue;
+    counts.listed += 1;
+    counts.suspendedSenders += 1;
+    yield { identities: { email }, records };
   }
   ctx.logger.info({ connector: name, ...counts }, "zendesk users listed for a roster");
 }

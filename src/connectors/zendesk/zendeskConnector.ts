@@ -13,10 +13,13 @@ import {
   LEFT_OUT_SHARED_REASON,
   SHARED_THREAD_REASON,
   redactAllText,
+  suspendedTicketRecord,
   TicketRole,
   ticketRecord,
   userRecord,
   WireComment,
+  WireIdentity,
+  WireSuspendedTicket,
   WireTicket,
   WireUser,
 } from "./records";
@@ -36,6 +39,31 @@ const SECONDARY_OF_DELETED =
 /** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
 const UNVERIFIED_HOLDER =
   "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
+
+/**
+ * Kinds of record Zendesk may hold of the subject that this connector has no call to find, named by
+ * every collect (the request's, the export's and the certificate's notSearched), whoever the subject is.
+ */
+const NEVER_SEARCHED = [
+  {
+    type: "side_conversation",
+    reason:
+      "side conversations (emails, Slack messages or child tickets an agent started from a ticket, which may quote the subject or be addressed to them): this connector does not read them; look through the side conversations of the subject's tickets in Zendesk",
+  },
+  {
+    type: "comment",
+    reason:
+      "comments the subject wrote on tickets they neither requested nor are copied on now (taken off the CCs, replaced as requester, or a follower): Zendesk lists a user's tickets by requester and CC only; search Zendesk for tickets with the subject as commenter",
+  },
+  {
+    type: "deleted_ticket",
+    reason: "tickets an agent deleted in the last 30 days: Zendesk's list of deleted tickets names no requester, so the subject's cannot be told apart from anyone's",
+  },
+  {
+    type: "user",
+    reason: "a helpdesk user known by the subject's phone number only (made by a call or a text message) and not by their address: this connector finds users by address and ticketing user id",
+  },
+] as const;
 
 /**
  * Whether an email identity was proven its user's: `verified` (the older field) or `verification_method`
@@ -157,7 +185,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // finds a user by an email that is not their primary one (`email` shows the primary only), and
         // the primary one is no proof either (an agent can create a user with, or change the profile
         // to, anyone's address, and `email` shows it verified or not).
-        for await (const identity of client.list<{ type?: string; value?: string; verified?: unknown; verification_method?: unknown }>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
+        for await (const identity of client.list<WireIdentity>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
           if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
           if (!provenIdentity(identity)) {
             unproven?.();
@@ -218,6 +246,31 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
     }
     return undefined;
+  };
+
+  /**
+   * The emails Zendesk suspended (held back) whose sender is the subject, under any spelling of the
+   * address, or that Zendesk tied to the subject's user: a suspended ticket has no user, so neither the ticketing user id nor the user search
+   * reaches it, and Zendesk has no filter by sender: the queue (at most 14 days of held-back mail) is
+   * read whole, and only an exact address is the subject's.
+   */
+  async function* suspendedFrom(email: string, userId: number | undefined, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireSuspendedTicket> {
+    const wanted = normalizeEmail(email);
+    for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx)) {
+      // Zendesk names the sender's user when it knew the address (`author.id`): sent from another of the subject's identities.
+      const fromUser = userId !== undefined && s.author?.id === userId;
+      if (fromUser || (typeof s.author?.email === "string" && normalizeEmail(s.author.email) === wanted)) yield s;
+    }
+  }
+
+  /**
+   * Deletes a suspended ticket (nothing of it stays in Zendesk). Gone already (404), it is counted only
+   * when `noted`: it is then the delete of an earlier attempt whose answer was lost. Otherwise someone
+   * else took it meanwhile (an agent who recovered it made a ticket of it): not erased by this erasure.
+   */
+  const deleteSuspended = async (id: number, ctx: TaskContext, noted = false): Promise<number> => {
+    const { status } = await client.send("DELETE", `suspended_tickets/${id}.json`, "erase", ctx);
+    return status === 404 && !noted ? 0 : 1;
   };
 
   /** The tickets the user requested, then those they were CC'd on, each once. */
@@ -343,8 +396,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     async *collect(ids, ctx) {
+      for (const kind of NEVER_SEARCHED) ctx.notSearched?.({ category: "SUPPORT", ...kind });
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
       const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
+      // The subject's suspended emails: no user holds them, so they are found whether or not a user is.
+      if (ids.email) for await (const s of suspendedFrom(ids.email, found?.user.id, "collect", ctx)) yield suspendedTicketRecord(s);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
@@ -353,7 +409,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // A soft-deleted user is shown with everything still tied to them: Zendesk holds it until the
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
-      yield userRecord(user);
+      const identities: WireIdentity[] = [];
+      for await (const identity of client.list<WireIdentity>(`users/${user.id}/identities.json`, "identities", "collect", ctx)) identities.push(identity);
+      yield userRecord(user, identities);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       // Other people's comments, by how the subject is on their threads.
       const others = { cc: { count: 0 }, requester: { count: 0 } };
@@ -420,6 +478,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }, note);
           continue;
         }
+        const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
+        if (suspendedUnit) {
+          await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx, true), note);
+          continue;
+        }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
         if (ccUnit) {
           await unit(() => finishCc(Number(ccUnit[1]), Number(ccUnit[2]), Number(ccUnit[3]), ctx), note);
@@ -430,10 +493,24 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
         await client.send("PUT", `deleted_tickets/${thread[1]}/restore.json`, "erase", ctx);
       }
+      // The subject's suspended emails, each on its own: kept under the rule from the day it arrived, otherwise deleted (one unit each).
+      const suspendedKept = new KeptTally();
+      /** The outcome's `kept`: the threads' (with the user) and the suspended emails', only when there is something to name. */
+      const keptOf = (threads?: KeptTally) => {
+        const list = [...(threads?.list() ?? []), ...suspendedKept.list()];
+        return list.length ? { kept: list } : {};
+      };
       const found = await findUser(ids, "erase", ctx);
+      if (ids.email) {
+        for await (const s of suspendedFrom(ids.email, found?.user.id, "erase", ctx)) {
+          const arrived = new Date(s.created_at);
+          if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
+          else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
+        }
+      }
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
-        return { erased, ...residual.outcome() };
+        return { erased, ...keptOf(), ...residual.outcome() };
       }
       // A soft-deleted user goes through the same pass: deleting a user (by hand, in Zendesk) leaves
       // their tickets, and so does deleting them for good. After a run of ours that stopped past the
@@ -477,14 +554,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           if (role === "requester") residual.add("ticket", 1);
           else await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
-        if (withdrawn) return { erased, ...residual.outcome() };
+        if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };
         await ctx.heartbeat();
       }
 
       if (!kept.empty) {
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
-        return { erased, kept: kept.list(), ...residual.outcome() };
+        return { erased, ...keptOf(kept), ...residual.outcome() };
       }
       // The note names the user, and counts what stays on shared threads: a restart after the soft
       // delete finishes it by id, and names that residue without finding the user (see above).
@@ -496,7 +573,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return deletePermanently(user.id, ctx);
       }, `user:${user.id}${residual.note}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
-      return { erased, ...residual.outcome() };
+      return { erased, ...keptOf(), ...residual.outcome() };
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.

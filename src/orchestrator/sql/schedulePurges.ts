@@ -82,7 +82,8 @@ export async function schedulePurges(ds: DataSource, now: Date, maxAttempts: num
       } else if (existing.status === TaskStatus.SUCCEEDED) {
         const updated = await tasks.update(
           { id: existing.id, status: TaskStatus.SUCCEEDED },
-          { status: TaskStatus.PENDING, attempts: 0, runAfter: now, idempotencyKey: key, finishedAt: null, lastError: null, result: null, remoteReference: null, updatedAt: now },
+          // What earlier runs erased of the residue held back by kept records stays said (and is never erased or counted again).
+          { status: TaskStatus.PENDING, attempts: 0, runAfter: now, idempotencyKey: key, finishedAt: null, lastError: null, result: existing.result?.residueErased?.length ? { residueErased: existing.result.residueErased } : null, remoteReference: null, updatedAt: now },
         );
         if (updated.affected !== 1) return 0;
         task = Object.assign(existing, { status: TaskStatus.PENDING, attempts: 0 });

@@ -87,7 +87,8 @@ function searchBy(collection: "customer" | "charge", field: string, path: string
   return (store: StripeStore, params: Params): Record<string, unknown> => {
     const match = typeof params.query === "string" ? pattern.exec(params.query) : null;
     if (!match) throw invalid(`This stand-in searches ${collection}s by ${field} only: query=${field}:'someone@example.com'`, "query", "search_query_invalid");
-    const wanted = match[2].toLowerCase();
+    // Inside quotes a backslash escapes the next character (`\'` a quote, `\\` a backslash), as in Stripe's search syntax.
+    const wanted = match[2].replace(/\\(.)/g, "$1").toLowerCase();
     const found = store.all(collection).filter((o) => !o.deleted && store.searchable(o) && typeof valueOf(o) === "string" && (valueOf(o) as string).toLowerCase() === wanted);
     const limit = params.limit === undefined ? 10 : Number(params.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalid("Invalid integer: limit must be between 1 and 100", "limit");

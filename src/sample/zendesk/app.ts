@@ -3,7 +3,7 @@ import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
 import { JobStatus, ZendeskJobs } from "./jobs";
 import { originOf, paginate, PaginationError } from "./paging";
 import { PurgedUser, ZendeskStore } from "./store";
-import type { ZendeskAttachment, ZendeskComment, ZendeskTicket, ZendeskUser } from "./types";
+import type { ZendeskAttachment, ZendeskComment, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 
 /** What the app needs: the credentials it accepts, its data, its faults and where it logs calls. */
 export interface ZendeskAppOptions {
@@ -40,6 +40,10 @@ function presentJob(req: Request, job: JobStatus) {
 function presentAttachment(req: Request, a: ZendeskAttachment) {
   const { content_path, ...fields } = a;
   return { url: `${originOf(req)}/api/v2/attachments/${a.id}.json`, ...fields, content_url: `${originOf(req)}${content_path}`, mapped_content_url: `${originOf(req)}${content_path}`, thumbnails: [] };
+}
+
+function presentSuspended(req: Request, s: ZendeskSuspendedTicket) {
+  return { url: `${originOf(req)}/api/v2/suspended_tickets/${s.id}.json`, ...s, attachments: s.attachments.map((a) => presentAttachment(req, a)) };
 }
 
 function presentComment(req: Request, c: ZendeskComment) {
@@ -94,11 +98,15 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       entry.fault = fault.kind;
       return serveFault(res, fault);
     }
-    // The handler runs (its side effect happens) but its answer is replaced: a write whose reply was lost.
-    res.json = () => {
-      serveFault(Object.assign(res, { json: express.response.json }), fault);
+    // The handler runs (its side effect happens) but its answer is replaced: a write whose reply was lost,
+    // whether it answers with a body (json) or none (a 204's end).
+    const end = res.end;
+    const lost = () => {
+      serveFault(Object.assign(res, { json: express.response.json, end }), fault);
       return res;
     };
+    res.json = lost;
+    res.end = lost as unknown as Response["end"];
     next();
   }
   app.use(express.json({ limit: "1mb" }));
@@ -132,7 +140,11 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
       ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false })),
     ];
     // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
-    const identities = emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" }));
+    const identities = [
+      ...emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" })),
+      // The profile's phone is a phone_number identity too (Zendesk does not verify those).
+      ...(user.phone ? [{ id: user.id * 100 + 99, user_id: user.id, type: "phone_number", value: user.phone, primary: true, verified: false, verification_method: "none" }] : []),
+    ];
     res.json(paginate(req, "identities", identities, (x) => x));
   });
 
@@ -239,6 +251,22 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     }
     for (const c of ccs) store.removeCc(ticket, c.user_id);
     res.json({ ticket: presentTicket(req, ticket) });
+  });
+
+  // Suspended tickets: the held-back emails, each with its sender's name and address (no user), text and attachments.
+  app.get("/api/v2/suspended_tickets.json", (req, res) => {
+    res.json(paginate(req, "suspended_tickets", store.suspendedTickets(), (s) => presentSuspended(req, s)));
+  });
+
+  app.get("/api/v2/suspended_tickets/:id.json", (req, res) => {
+    const found = store.suspendedTickets().find((s) => s.id === idOf(req.params.id));
+    if (!found) return void res.status(404).json(notFound);
+    res.json({ suspended_ticket: presentSuspended(req, found) });
+  });
+
+  app.delete("/api/v2/suspended_tickets/:id.json", (req, res) => {
+    if (!store.deleteSuspendedTicket(idOf(req.params.id) ?? -1)) return void res.status(404).json(notFound);
+    res.status(204).end();
   });
 
   app.get("/api/v2/deleted_users.json", (req, res) => {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { ZendeskComment, ZendeskState, ZendeskTicket, ZendeskUser } from "./types";
+import type { ZendeskComment, ZendeskState, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 import { makeFolder } from "../../folders";
 
 /** What the stand-in did that a test may count: each side effect, once per time it happened. */
@@ -13,6 +13,7 @@ export interface ZendeskEffects {
   ticketPermanentDeletes: number;
   ticketRestores: number;
   ccRemovals: number;
+  suspendedTicketDeletes: number;
 }
 
 /** The name Zendesk gives a permanently deleted user in deleted_users. */
@@ -48,6 +49,7 @@ export class ZendeskStore {
     ticketPermanentDeletes: 0,
     ticketRestores: 0,
     ccRemovals: 0,
+    suspendedTicketDeletes: 0,
   };
 
   constructor(
@@ -76,10 +78,15 @@ export class ZendeskStore {
     return this.state.users.find((u) => u.id === id);
   }
 
-  /** Active users with an email identity equal to `email`, primary or not, verified or not (case-insensitive, as Zendesk's search). */
+  /**
+   * Active users with an email identity that contains `email`, primary or not, verified or not,
+   * case-insensitive: Zendesk's user search matches "a partial or full value", so a search for
+   * `ada@example.com` also finds `ada@example.com.evil.org` and `mada@example.com` (whoever searches
+   * must compare the addresses it gets back).
+   */
   usersByEmail(email: string): ZendeskUser[] {
     const wanted = email.toLowerCase();
-    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase() === wanted));
+    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase().includes(wanted)));
   }
 
   /** Soft-deleted users, those deleted for good after them (as Zendesk lists them: nothing personal left). */
@@ -165,6 +172,20 @@ export class ZendeskStore {
       const id = this.state.nextId++;
       return { id, file_name: "redacted.txt", content_type: "text/plain", size: 0, inline: false, content_path: `/attachments/token/tok${id}/?name=redacted.txt` };
     });
+    this.save();
+    return true;
+  }
+
+  suspendedTickets(): ZendeskSuspendedTicket[] {
+    return this.state.suspended_tickets ?? [];
+  }
+
+  /** Deletes a suspended ticket (Zendesk keeps nothing of it); false when there is none with that id. */
+  deleteSuspendedTicket(id: number): boolean {
+    const before = this.suspendedTickets();
+    if (!before.some((s) => s.id === id)) return false;
+    this.state.suspended_tickets = before.filter((s) => s.id !== id);
+    this.effects.suspendedTicketDeletes += 1;
     this.save();
     return true;
   }

@@ -27,6 +27,12 @@ export interface ZendeskUser {
   /** False once the user is (soft-)deleted: Zendesk still shows it, and lists it under deleted_users. */
   active: boolean;
   verified: boolean;
+  /** Profile fields agents fill in about the user (absent: empty), served as Zendesk serves them. */
+  notes?: string;
+  details?: string;
+  tags?: string[];
+  user_fields?: Record<string, string | null>;
+  organization_id?: number | null;
   /** The account database's user id, as a Zendesk integration would set it. */
   external_id: string | null;
   time_zone: string;
@@ -81,6 +87,28 @@ export interface ZendeskTicket {
   deleted_at?: string;
 }
 
+/**
+ * An email Zendesk held back instead of making a ticket or comment of it (spam, a sender it does not
+ * trust, a loop): it keeps the sender's name and address and the whole text, with no user behind it,
+ * until an agent recovers or deletes it, or for 14 days. Listed under /suspended_tickets.
+ */
+export interface ZendeskSuspendedTicket {
+  id: number;
+  /** The sender as the email gave them: `id` is null, as no user was made. */
+  author: { id: number | null; name: string; email: string };
+  subject: string;
+  /** The email's text. */
+  content: string;
+  cause: string;
+  recipient: string;
+  /** The ticket the email would have added a comment to, if any. */
+  ticket_id: number | null;
+  attachments: ZendeskAttachment[];
+  via: { channel: string };
+  created_at: string;
+  updated_at: string;
+}
+
 /** Everything the stand-in holds; JSON-serialisable, so it can live in a state file. */
 export interface ZendeskState {
   users: ZendeskUser[];
@@ -90,6 +118,8 @@ export interface ZendeskState {
    * email and phone null and the name "Permanently Deleted User", but shows none of them by id.
    */
   purged_user_ids?: number[];
+  /** Emails held back as suspended tickets (absent in state files from before they were served). */
+  suspended_tickets?: ZendeskSuspendedTicket[];
   /** The next id handed out to something new (attachments replaced by a redaction). */
   nextId: number;
 }

@@ -50,6 +50,10 @@ export class RestStandIn {
   invoicePageCap = Number.POSITIVE_INFINITY;
   /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
   deleteIgnores: string[] = [];
+  /** Called with each call as it is answered (before the answer leaves): a test arms a fault for the calls after it. */
+  onCall?: (call: { method: string; path: string; status: number }) => void;
+  /** When true, listing the notes of a user the system no longer holds answers 404 (as APIs whose sub-resources need their parent). */
+  notesOfMissingUser404 = false;
   /** While set, every call answers this. */
   failing?: { status: number; retryAfter?: string };
   private server?: http.Server;
@@ -73,6 +77,7 @@ export class RestStandIn {
         const url = new URL(req.url ?? "/", "http://x");
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+          this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
@@ -99,6 +104,7 @@ export class RestStandIn {
           return answer(204);
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
+          if (this.notesOfMissingUser404 && !this.users.some((u) => String(u.id) === parts[2])) return answer(404, { error: "no such user" });
           const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
           const after = url.searchParams.get("cursor");
           const limit = Number(url.searchParams.get("limit") ?? 2);

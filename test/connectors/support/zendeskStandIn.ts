@@ -1,7 +1,7 @@
 import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
 import { samplePeople } from "../../../src/sample/people";
-import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskTicket } from "../../../src/sample/zendesk";
+import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
 
 export const EMAIL = "dsr-bot@support.example.com";
 export const TOKEN = "zd_test_token_3f9a";
@@ -28,6 +28,26 @@ export function startStandIn(options: Partial<ZendeskStandInOptions> = {}): Prom
 /** A connector for `standIn`, fast enough for tests (no rate limit to speak of, short time-outs). */
 export function connectorFor(standIn: ZendeskStandIn, options: Partial<ZendeskConnectorOptions> = {}): ZendeskConnector {
   return createZendeskConnector({ baseUrl: standIn.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 60_000, timeoutMs: 2_000, ...options });
+}
+
+/** An email the stand-in holds as suspended, from `email`, with `text` in its subject, body and attachment's name. */
+export function addSuspendedTicket(standIn: ZendeskStandIn, email: string, text: string, at: Date): ZendeskSuspendedTicket {
+  const id = standIn.store.state.nextId++;
+  const held: ZendeskSuspendedTicket = {
+    id,
+    author: { id: null, name: "Sender", email },
+    subject: `Suspended ${text}`,
+    content: `Body ${text}`,
+    cause: "Detected as spam",
+    recipient: "support@example.com",
+    ticket_id: null,
+    attachments: [{ id: standIn.store.state.nextId++, file_name: `${text}.pdf`, content_type: "application/pdf", size: 1234, inline: false, content_path: `/attachments/token/s${id}/?name=${text}.pdf` }],
+    via: { channel: "email" },
+    created_at: at.toISOString(),
+    updated_at: at.toISOString(),
+  };
+  standIn.store.state.suspended_tickets = [...standIn.store.suspendedTickets(), held];
+  return held;
 }
 
 /** The subject's tickets in the stand-in's own data: requested, then CC'd on, each once. */

@@ -1,0 +1,92 @@
+import type { DataSource, EntityManager } from "typeorm";
+import type { ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
+import { TaskStep } from "../domain/tasks";
+import { ErasedResidue, StoredResidual, TaskRow } from "../entities";
+import { appendAuditEvent } from "../audit/auditTrail";
+import { SYSTEM_ACTOR } from "../audit/actor";
+
+/**
+ * Residue a deletion left on purpose because kept records held it back (an account the kept records
+ * hang off, a row they refer to through a foreign key the database acts on) must not outlive its
+ * reason: the purge that erases those kept records erases it too, by id (Connector.eraseHeldBack),
+ * never by looking the subject up again (what the person created since the deletion is not the
+ * deletion's). What it erased is kept on the PURGE task (`residueErased`, with when), the residue it
+ * still finds held back is named residual again, and each erasure is an audit event.
+ */
+
+/** The residue of one request x connector still to erase by id: its sets (with ids), and those sets' refs. */
+export interface HeldBack {
+  sets: StoredResidual[];
+  refs: RecordRef[];
+}
+
+/**
+ * What the connector's ERASE left residual only because kept records held it back, less what a purge
+ * of this task already erased (`task.result.residueErased`, whose ids are never looked at again).
+ */
+export async function heldBackResidue(ds: DataSource, purge: TaskRow): Promise<HeldBack> {
+  const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+  const done = new Set((purge.result?.residueErased ?? []).flatMap((r) => (r.ids ?? []).map((id) => `${r.type}\u0000${id}`)));
+  const sets = (erase?.result?.residualSets ?? []).filter((r) => r.ids?.length);
+  const refs = sets.flatMap((r) => r.ids!.filter((id) => !done.has(`${r.type}\u0000${id}`)).map((id) => ({ category: r.category, type: r.type, id })));
+  return { sets, refs };
+}
+
+/**
+ * The ERASE's residual sets of `categories` that nothing holds back (no ids): the purge names them
+ * again, since its own sets replace the ERASE's for every category it purged (currentResidualSets).
+ */
+export async function otherResidue(ds: DataSource, purge: TaskRow, categories: readonly string[]): Promise<StoredResidual[]> {
+  const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+  return (erase?.result?.residualSets ?? []).filter((r) => !r.ids?.length && categories.includes(r.category));
+}
+
+/**
+ * Adds what eraseHeldBack did to the purge's own erase outcome: its erased records counted in their
+ * categories, what is still held back named residual.
+ */
+export function withHeldBack(outcome: ErasureOutcome, held: HeldBackOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[]): ErasureOutcome {
+  // Without a breakdown, the connector's erased records are in the one category it erased (as addOutcome reads them).
+  const category = String(instruction.categories[0] ?? connectorCategories[0]);
+  const erasedIn: Record<string, number> = {};
+  for (const [c, n] of Object.entries(outcome.erasedIn ?? (outcome.erased ? { [category]: outcome.erased } : {}))) if (n) erasedIn[c] = n;
+  for (const ref of held.erased) erasedIn[String(ref.category)] = (erasedIn[String(ref.category)] ?? 0) + 1;
+  const redactedIn = outcome.redactedIn ?? (outcome.redacted && !outcome.erasedIn ? { [category]: outcome.redacted } : undefined);
+  return { ...outcome, erased: outcome.erased + held.erased.length, erasedIn, ...(redactedIn ? { redactedIn } : {}), residual: [...(outcome.residual ?? []), ...(held.residual ?? [])] };
+}
+
+/**
+ * What this run erased of the held-back residue, per set, with when: the records eraseHeldBack erased,
+ * and of those it no longer found, as many as this task's earlier attempts' units erased in a category
+ * the purge erased nothing else in (`earlier`, erasure_progress): an attempt that erased the account
+ * and then failed is counted once, by its retry. Records gone for another reason are not claimed.
+ */
+export function residueErasedNow(h: HeldBack, held: HeldBackOutcome, earlier: Readonly<Record<string, number>> | null, purgedCategories: readonly string[], now: Date): ErasedResidue[] {
+  const key = (type: string, id: string) => `${type}\u0000${id}`;
+  const erased = new Set(held.erased.map((r) => key(r.type, r.id)));
+  const still = new Set((held.residual ?? []).flatMap((r) => (r.heldBackIds ?? []).map((id) => key(r.type, id))));
+  const byEarlier: Record<string, number> = Object.fromEntries(Object.entries(earlier ?? {}).filter(([c]) => !purgedCategories.includes(c)));
+  const out: ErasedResidue[] = [];
+  for (const set of h.sets) {
+    const ids = (set.ids ?? []).filter((id) => h.refs.some((r) => r.type === set.type && r.id === id));
+    const mine = ids.filter((id) => erased.has(key(set.type, id)));
+    for (const id of ids.filter((x) => !erased.has(key(set.type, x)) && !still.has(key(set.type, x)))) {
+      if ((byEarlier[set.category] ?? 0) <= 0) break;
+      byEarlier[set.category] -= 1;
+      mine.push(id);
+    }
+    if (mine.length) out.push({ category: set.category, type: set.type, count: mine.length, reason: set.reason, erasedAt: now.toISOString(), ids: mine });
+  }
+  return out;
+}
+
+/** One audit event per set of residue a purge erased: which connector, category, record type, how many, why it had stayed. */
+export async function auditResidueErased(em: EntityManager, task: TaskRow, sets: readonly ErasedResidue[], now: Date): Promise<void> {
+  for (const s of sets) {
+    await appendAuditEvent(
+      em,
+      { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "residue.erased", details: { connector: task.connector, taskId: task.id, category: s.category, recordType: s.type, records: s.count, reason: s.reason } },
+      now,
+    );
+  }
+}
