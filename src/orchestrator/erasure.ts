@@ -174,7 +174,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Read back, keeping nothing of a category it could erase: what earlier deletions of the person say
   // they keep of it is gone (a minor's deletion erases what an adult's kept); their exceptions close.
   const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !kept.some((k) => k.category === c) && !soFar.residual.some((r) => String(r.category) === c));
-  const erasedElsewhere = await exceptionsErasedBy(ds, request, task.connector, gone);
+  const erasedElsewhere = await exceptionsErasedBy(ds, request, task.connector, gone, ids, connector.spec.needs);
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;

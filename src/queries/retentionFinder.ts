@@ -3,7 +3,8 @@ import { holdFor } from "../domain/retention";
 import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
 import { RequestType, TERMINAL_STATUSES } from "../domain/enums";
-import { DeletionPlanItemRow, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import type { Identities } from "../connectors/sdk";
+import { DeletionPlanItemRow, keptSubjectEmail, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
 /** A request's retention exceptions, soonest purge first. */
 export function findRetentionExceptions(ds: DataSource, requestId: string): Promise<RetentionExceptionRow[]> {
@@ -37,13 +38,28 @@ export function findDeletionPlan(ds: DataSource, requestId: string): Promise<Del
 
 /**
  * The open exceptions of the person's ended deletions, of `connector` and `categories`, that `request`'s
- * erasure reached with every identity they were kept under (its work answers theirs): once it read the
- * system back and keeps nothing of those categories, the records they say are kept are gone.
+ * erasure reached with every identity they were kept under (its work answers theirs, and each identity
+ * the connector finds people by, `needs`, that their erasure worked from is one `reachedWith` holds):
+ * once it read the system back and keeps nothing of those categories, the records they say are kept are
+ * gone. An erasure that lacked one (the account database, which provided the payment customer id, erased
+ * by the earlier deletion) read back nothing because it could not look, not because nothing is there.
  */
-export async function exceptionsErasedBy(ds: DataSource, request: RequestRow, connector: string, categories: readonly string[]): Promise<RetentionExceptionRow[]> {
+export async function exceptionsErasedBy(
+  ds: DataSource,
+  request: RequestRow,
+  connector: string,
+  categories: readonly string[],
+  reachedWith: Identities,
+  needs: readonly string[],
+): Promise<RetentionExceptionRow[]> {
   if (!categories.length) return [];
   const earlier = await ds.getRepository(RequestRow).findBy({ type: RequestType.DELETION, subjectEmail: keptSubjectEmail(request), status: In([...TERMINAL_STATUSES]), id: Not(request.id) });
-  const reached = earlier.filter((e) => answers(request, e)).map((e) => e.id);
+  const answered = earlier.filter((e) => answers(request, e)).map((e) => e.id);
+  if (!answered.length) return [];
+  const theirs = needs.length ? await ds.getRepository(RequestIdentityRow).findBy({ requestId: In(answered), kind: In([...needs]) }) : [];
+  const own = reachedWith as Record<string, string | undefined>;
+  const missed = new Set(theirs.filter((i) => own[i.kind] !== i.value).map((i) => i.requestId));
+  const reached = answered.filter((id) => !missed.has(id));
   if (!reached.length) return [];
   return ds.getRepository(RetentionExceptionRow).findBy({ requestId: In(reached), connector, category: In([...categories]), status: RetentionExceptionStatus.OPEN });
 }

@@ -1,5 +1,7 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
 import path from "node:path";
-import { DataSource } from "typeorm";
+import { DataSource, QueryRunner } from "typeorm";
 import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
@@ -89,6 +91,8 @@ export class SqlDatabase {
   private readonly owned: boolean;
   private readonly source: DataSource;
   private opening?: Promise<DataSource>;
+  /** The connection of the exclusive() section a statement runs in, if any: its statements run where its lock is held. */
+  private readonly pinned = new AsyncLocalStorage<QueryRunner>();
 
   constructor(connection: SqlConnection) {
     this.owned = !connection.dataSource;
@@ -99,16 +103,66 @@ export class SqlDatabase {
   /** Runs one statement on its own (autocommit): never a long transaction. */
   async run(statement: Statement): Promise<StatementResult> {
     const ds = await this.open();
-    const runner = ds.createQueryRunner();
+    const pinned = this.pinned.getStore();
+    const runner = pinned ?? ds.createQueryRunner();
     try {
       const sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const result = await runner.query(sql, statement.params, true);
       return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
     } finally {
-      await runner.release();
+      if (!pinned) await runner.release();
       // better-sqlite3 answers synchronously: a loop of statements would otherwise never let the event loop turn.
       if (this.dialect === "sqlite") await breathe();
     }
+  }
+
+  /**
+   * Runs `work` while holding the database's named locks `keys` (MySQL/MariaDB `GET_LOCK`, PostgreSQL
+   * session advisory locks), taken in one order by every process sharing the database; `work`'s
+   * statements run, each still on its own, on the connection holding them, so a check and the write it
+   * allows are never split by another holder's. Answers `onTimeout()`'s error when the locks are not
+   * had within `waitMs`. SQLite has no named locks: there `work` runs as it is, and a write that must
+   * not follow another's has to decide it in its own statement (one statement reads and writes under
+   * the database's write lock).
+   */
+  async exclusive<T>(keys: readonly string[], waitMs: number, onTimeout: () => Error, work: () => Promise<T>): Promise<T> {
+    if (this.dialect === "sqlite" || !keys.length) return work();
+    const ds = await this.open();
+    const runner = ds.createQueryRunner();
+    const names = [...new Set(keys.map((k) => createHash("sha256").update(k).digest("hex")))].sort();
+    const held: string[] = [];
+    try {
+      const until = Date.now() + waitMs;
+      for (const name of names) {
+        if (!(await this.lock(runner, name, until))) throw onTimeout();
+        held.push(name);
+      }
+      return await this.pinned.run(runner, work);
+    } finally {
+      for (const name of held.reverse()) await this.unlock(runner, name).catch(() => undefined);
+      await runner.release();
+    }
+  }
+
+  /** Takes one named lock on `runner`'s connection, waiting until `until` at most; false when it did not come. */
+  private async lock(runner: QueryRunner, name: string, until: number): Promise<boolean> {
+    if (this.dialect === "mysql") {
+      // GET_LOCK names are at most 64 characters; its wait is in whole seconds (at least one).
+      const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000));
+      const [row] = await runner.query(`SELECT GET_LOCK(?, ?) AS got`, [`dsr:${name.slice(0, 56)}`, seconds]);
+      return Number(row?.got) === 1;
+    }
+    for (;;) {
+      const [row] = await runner.query(`SELECT pg_try_advisory_lock($1::bigint) AS got`, [advisoryKey(name)]);
+      if (row?.got === true) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 10 + Math.floor(Math.random() * 20)));
+    }
+  }
+
+  private async unlock(runner: QueryRunner, name: string): Promise<void> {
+    if (this.dialect === "mysql") await runner.query(`SELECT RELEASE_LOCK(?)`, [`dsr:${name.slice(0, 56)}`]);
+    else await runner.query(`SELECT pg_advisory_unlock($1::bigint)`, [advisoryKey(name)]);
   }
 
   /**
@@ -145,6 +199,11 @@ export class SqlDatabase {
     });
     return this.opening;
   }
+}
+
+/** PostgreSQL's advisory locks are keyed by a bigint: the first 8 bytes of a lock name's hash, signed. */
+function advisoryKey(hexName: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${hexName.slice(0, 16)}`)).toString();
 }
 
 function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []): DataSource {

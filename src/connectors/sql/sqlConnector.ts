@@ -58,6 +58,8 @@ const MAX_DERIVED_PAIRS = 1000;
 /** Why records found by phone were not searched for, when the subject's phone is other people's too. */
 const SHARED_PHONE = "found by a phone number other accounts hold too (a household's line): what it leads to cannot be told apart as the subject's, so it was not searched";
 const DEFAULT_CHUNK = 500;
+/** How long a correction waits for another correction giving the same identity to end (then retried). */
+const CLAIM_WAIT_MS = 10_000;
 
 /** Builds the spec a configuration declares; exported so tooling can show it without connecting. */
 export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan = planIdentities(config)): ConnectorSpec {
@@ -268,6 +270,25 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * A phone is the exception to the second, as in confirmOwn: a household's shared line is not followed
    * for either person. Only a table holding rows of the subject is checked: nothing is written elsewhere.
    */
+  const identityRefused = (t: SqlTableConfig, column: string, kind: string, why: string) => {
+    const field = Object.entries(cfg.rectifiable ?? {}).find(([, target]) => target.table === t.table && target.column === column)![0];
+    return new ConnectorError(
+      `${name}: the corrected ${field} ${why} (table ${t.table} finds people by it as ${kind}); the rectify changed nothing. Submit a correction with the person's own, valid ${field}, or correct it by hand`,
+      `${name} rectify: corrected ${t.table}.${column} refused (${why})`,
+      false,
+    );
+  };
+  const HELD_BY_ANOTHER = "is held by another person's row already";
+
+  /**
+   * The identities a correction gives a table's rows that no other person's row may hold (phones
+   * excepted, as in refuseIdentityClash): each is checked and written by one correction at a time.
+   */
+  const claimsOf = (t: SqlTableConfig, corrected: ReadonlyMap<string, string>) =>
+    [...identityColumns(t, cfg.provides)]
+      .filter(([column, kind]) => corrected.has(column) && kind !== "phone")
+      .map(([column, kind]) => ({ column, kind, value: normalizeIdentity(kind, corrected.get(column)!, country) }));
+
   const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
     const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
     if (!written.length || !subject) return;
@@ -276,20 +297,36 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     if (!holds) return;
     for (const [column, kind] of written) {
       const value = corrected.get(column)!;
-      const field = Object.entries(cfg.rectifiable ?? {}).find(([, target]) => target.table === t.table && target.column === column)![0];
-      const refuse = (why: string) =>
-        new ConnectorError(
-          `${name}: the corrected ${field} ${why} (table ${t.table} finds people by it as ${kind}); the rectify changed nothing. Submit a correction with the person's own, valid ${field}, or correct it by hand`,
-          `${name} rectify: corrected ${t.table}.${column} refused (${why})`,
-          false,
-        );
+      const refuse = (why: string) => identityRefused(t, column, kind, why);
       const problem = identityValueProblem(kind, value, country);
       if (problem) throw refuse(problem);
       if (kind === "phone") continue;
       const wanted = identityMatcher(kind, [value], country);
       const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS));
-      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse("is held by another person's row already");
+      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse(HELD_BY_ANOTHER);
     }
+  };
+
+  /**
+   * Writes the corrected values on the subject's rows of a table; how many it wrote. On SQLite, where a
+   * write that gives the rows an identity (claimsOf) cannot take a lock first, each UPDATE writes only
+   * while no other row holds it: one that wrote nothing because another correction got there first is
+   * refused by refuseIdentityClash, asked again (and, the table's rows written first, changed nothing).
+   */
+  const correctRows = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, values: IdentityMatcher, ctx: TaskContext): Promise<number> => {
+    const claims = d === "sqlite" ? claimsOf(t, corrected) : [];
+    const pages: unknown[][] = [];
+    for await (const rows of subjectPages("rectify", t, [], values, ctx)) if (rows.length) pages.push(rows.map((r) => r[t.primaryKey]));
+    const own = pages.flat();
+    const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
+    let affected = 0;
+    for (const keys of pages) {
+      const wrote = (await exec("rectify", t.table, updateColumns(d, t, corrected, keys, values.lookup, unclaimed))).affected;
+      // Nothing written: another person's row took the value since the check (refused here), or the rows went.
+      if (unclaimed && wrote === 0) await refuseIdentityClash(t, corrected, values, ctx);
+      affected += wrote;
+    }
+    return affected;
   };
 
   /**
@@ -581,22 +618,27 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const known = await knownIdentities(ids, "rectify", ctx);
       const changed: string[] = [];
       const { perTable, notHeld } = correctionsByTable(name, cfg, changes);
-      // Every value that decides whose rows are whose is checked before any row is written.
-      for (const [t, group] of perTable) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
-      for (const [t, group] of perTable) {
-        const values = identitiesFor(t, known, ctx);
-        let affected = 0;
-        // The subject's confirmed rows first, then an update of exactly those: a collation that matches
-        // more than the subject (accents, on MariaDB) never corrects another person's row.
-        if (values) {
-          for await (const rows of subjectPages("rectify", t, [], values, ctx)) {
-            if (rows.length) affected += (await exec("rectify", t.table, updateColumns(d, t, group.values, rows.map((r) => r[t.primaryKey]), values.lookup))).affected;
-          }
+      // Tables whose rows take an identity first: a refusal at their write leaves every table as it was.
+      const tables = [...perTable].sort(([a, x], [b, y]) => Number(claimsOf(b, y.values).length > 0) - Number(claimsOf(a, x.values).length > 0));
+      const claims = tables.flatMap(([t, group]) => claimsOf(t, group.values).map((c) => `${name}\0${t.table}.${c.column}\0${c.value}`));
+      // Two corrections giving one identity to two people both pass the check below unless they take
+      // turns: the check and the write run under the identity's lock (SQLite: the write itself checks).
+      const busy = () =>
+        new ConnectorError(`${name}: another correction to the same value was under way; the rectify changed nothing and will be retried`, `${name} rectify: identity lock not had in ${CLAIM_WAIT_MS} ms`, true, 1000);
+      return db.exclusive(claims, CLAIM_WAIT_MS, busy, async () => {
+        // Every value that decides whose rows are whose is checked before any row is written.
+        for (const [t, group] of tables) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
+        for (const [t, group] of tables) {
+          const values = identitiesFor(t, known, ctx);
+          let affected = 0;
+          // The subject's confirmed rows first, then an update of exactly those: a collation that matches
+          // more than the subject (accents, on MariaDB) never corrects another person's row.
+          if (values) affected = await correctRows(t, group.values, values, ctx);
+          if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
+          (affected > 0 ? changed : notHeld).push(...group.fields);
         }
-        if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
-        (affected > 0 ? changed : notHeld).push(...group.fields);
-      }
-      return { changed, notHeld };
+        return { changed, notHeld };
+      });
     },
 
     async *listSubjects(ctx) {

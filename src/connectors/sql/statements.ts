@@ -92,12 +92,33 @@ export function anonymizeRows(d: DialectKind, t: SqlTableConfig, columns: Record
   };
 }
 
-/** Sets corrected values on the listed rows of the subject in one table (rows the connector matched and confirmed). */
-export function updateColumns(d: DialectKind, t: SqlTableConfig, values: ReadonlyMap<string, string>, keys: readonly unknown[], identities: IdentityLookup): Statement {
+/** A column a correction writes that people are found by, with the value it is given, looked up as that identity. */
+export interface ClaimedIdentity {
+  column: string;
+  lookup: IdentityLookup;
+}
+
+/**
+ * Sets corrected values on the listed rows of the subject in one table (rows the connector matched and
+ * confirmed). `unclaimed` (SQLite): only while no row outside `own` (every row of the subject in the
+ * table) holds a claimed value, decided in the UPDATE itself, so of two connections' corrections to
+ * one value the second writes nothing.
+ */
+export function updateColumns(
+  d: DialectKind,
+  t: SqlTableConfig,
+  values: ReadonlyMap<string, string>,
+  keys: readonly unknown[],
+  identities: IdentityLookup,
+  unclaimed?: { claims: readonly ClaimedIdentity[]; own: readonly unknown[] },
+): Statement {
   const q = (c: string) => quote(d, c);
+  const free = (unclaimed?.claims ?? []).map(
+    (c) => ` AND NOT EXISTS (SELECT 1 FROM ${q(t.table)} AS other WHERE ${IDENTITY_MATCH[d](`other.${q(c.column)}`, c.lookup.spellings.length, c.lookup.caseless)} AND other.${q(t.primaryKey)} NOT IN (${marks(unclaimed!.own)}))`,
+  );
   return {
-    sql: `UPDATE ${q(t.table)} SET ${[...values.keys()].map((c) => `${q(c)} = ?`).join(", ")} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}`,
-    params: [...values.values(), ...keys, ...identities.spellings],
+    sql: `UPDATE ${q(t.table)} SET ${[...values.keys()].map((c) => `${q(c)} = ?`).join(", ")} WHERE ${q(t.primaryKey)} IN (${marks(keys)}) AND ${matches(d, t, identities)}${free.join("")}`,
+    params: [...values.values(), ...keys, ...identities.spellings, ...(unclaimed?.claims ?? []).flatMap((c) => [...c.lookup.spellings, ...unclaimed!.own])],
   };
 }
 
