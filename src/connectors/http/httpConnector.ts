@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { appendTo } from "../../domain/multiMap";
 import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
@@ -581,7 +582,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // The account last, once nothing under it is left to erase; not at all while anything under it stays.
         if (account && instruction.categories.includes(account.category)) {
           const left = await accountLeftBecause(account, subject, stays);
-          if (left) accountsLeft.set(left, [...(accountsLeft.get(left) ?? []), subject]);
+          if (left) appendTo(accountsLeft, left, subject);
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
@@ -623,7 +624,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
                 why = ACCOUNT_NOT_LISTED;
               }
               if (why) {
-                left.set(why, [...(left.get(why) ?? []), ref.id]);
+                appendTo(left, why, ref.id);
                 continue;
               }
               let gone = false;
@@ -632,7 +633,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
                 gone = alreadyGone(status);
                 return gone ? 0 : 1;
               });
-              if (!ran) left.set(ACCOUNT_HOLDS_KEPT_RECORDS, [...(left.get(ACCOUNT_HOLDS_KEPT_RECORDS) ?? []), ref.id]);
+              if (!ran) appendTo(left, ACCOUNT_HOLDS_KEPT_RECORDS, ref.id);
               else if (!gone) erased.push({ category: account.category, type: accountType, id: ref.id });
               await ctx.heartbeat();
             }

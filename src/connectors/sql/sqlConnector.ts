@@ -20,6 +20,7 @@ import {
   TaskContext,
 } from "../sdk";
 import { normalizeIdentity } from "../../domain/identities";
+import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
@@ -379,7 +380,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const stillReferred = async (t: SqlTableConfig, keys: readonly ForeignKey[], rows: readonly Record<string, unknown>[], residual: Map<string, string[]>) => {
     if (!keys.length) return new Map<Record<string, unknown>, string>();
     const referred = await referredRows(d, cfg.tables, t, keys, rows, async (statement) => (await exec("erase", t.table, statement)).rows);
-    for (const [row, reason] of referred) residual.set(reason, [...(residual.get(reason) ?? []), String(row[t.primaryKey])]);
+    for (const [row, reason] of referred) appendTo(residual, reason, String(row[t.primaryKey]));
     return referred;
   };
 
@@ -591,7 +592,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             for (const row of rows.filter((r) => !referred.has(r))) {
               // No longer the subject's by the identity it was found by (changed since the deletion): whose it is now is not the deletion's to decide.
               if (!subject?.confirms(row[t.identityColumn])) {
-                left.set(HELD_BACK_ROW_CHANGED, [...(left.get(HELD_BACK_ROW_CHANGED) ?? []), String(row[t.primaryKey])]);
+                appendTo(left, HELD_BACK_ROW_CHANGED, String(row[t.primaryKey]));
                 continue;
               }
               const own = { spellings: [String(row[t.identityColumn])], caseless: false };
@@ -604,7 +605,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             return n;
           });
           if (!ran) {
-            left.set(HELD_BACK_BY_HOLD, [...(left.get(HELD_BACK_BY_HOLD) ?? []), ...wanted.slice(at)]);
+            appendTo(left, HELD_BACK_BY_HOLD, ...wanted.slice(at));
             break;
           }
           await ctx.heartbeat();
