@@ -71,9 +71,9 @@ export async function runErasure(services: Services, connector: Connector, task:
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
       const held = refs.length ? await untilAborted(connector.eraseHeldBack!(ids, refs, residueInstruction, fence.ctx), signal) : { erased: [] };
       const purgedNow = instruction.categories.map(String);
-      residueErased = residueErasedNow({ sets: heldBack.sets, refs }, held, earlier, purgedNow, now());
+      residueErased = residueErasedNow({ ...heldBack, refs }, held, earlier, purgedNow, now());
       // The deletion's other residue of those categories (nothing held it back) is still there: named again.
-      const others = await otherResidue(ds, task, residueInstruction.categories.map(String).filter((c) => !purgedNow.includes(c)));
+      const others = otherResidue(heldBack, residueInstruction.categories.map(String).filter((c) => !purgedNow.includes(c)));
       outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...others] }, instruction, connector.spec.categories);
     }
   } catch (error) {

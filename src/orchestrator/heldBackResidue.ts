@@ -18,6 +18,8 @@ import { SYSTEM_ACTOR } from "../audit/actor";
 export interface HeldBack {
   sets: StoredResidual[];
   refs: RecordRef[];
+  /** Every residual set of the connector's ERASE, held back or not (otherResidue reads the others). */
+  all: StoredResidual[];
 }
 
 /**
@@ -27,18 +29,18 @@ export interface HeldBack {
 export async function heldBackResidue(ds: DataSource, purge: TaskRow): Promise<HeldBack> {
   const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
   const done = new Set((purge.result?.residueErased ?? []).flatMap((r) => (r.ids ?? []).map((id) => `${r.type}\u0000${id}`)));
-  const sets = (erase?.result?.residualSets ?? []).filter((r) => r.ids?.length);
+  const all = erase?.result?.residualSets ?? [];
+  const sets = all.filter((r) => r.ids?.length);
   const refs = sets.flatMap((r) => r.ids!.filter((id) => !done.has(`${r.type}\u0000${id}`)).map((id) => ({ category: r.category, type: r.type, id })));
-  return { sets, refs };
+  return { sets, refs, all };
 }
 
 /**
  * The ERASE's residual sets of `categories` that nothing holds back (no ids): the purge names them
  * again, since its own sets replace the ERASE's for every category it purged (currentResidualSets).
  */
-export async function otherResidue(ds: DataSource, purge: TaskRow, categories: readonly string[]): Promise<StoredResidual[]> {
-  const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
-  return (erase?.result?.residualSets ?? []).filter((r) => !r.ids?.length && categories.includes(r.category));
+export function otherResidue(h: HeldBack, categories: readonly string[]): StoredResidual[] {
+  return h.all.filter((r) => !r.ids?.length && categories.includes(r.category));
 }
 
 /**
