@@ -317,7 +317,9 @@ describe("declarative HTTP connector", () => {
     it("stops reading an answer past maxResponseBytes and fails, rather than hold it all in memory", async () => {
       // 48 MiB in one answer of the subject search (a runaway page, or an API answering a file): the default cap is 32 MiB.
       standIn.faults.push({ status: 200, method: "GET", body: { users: [], pad: "x".repeat(48 * 1024 * 1024) } });
-      const connector = createHttpConnector(restConfig(standIn), ENV);
+      // The stand-in serialises 48 MiB in this process: on a loaded machine that outlasts the stand-in
+      // config's 2 s timeout, which would fail the collect for another reason than the one under test.
+      const connector = createHttpConnector({ ...restConfig(standIn), timeoutMs: 60_000 }, ENV);
       const error = await collectAll(connector, ADA).then(
         () => null,
         (e: unknown) => e,

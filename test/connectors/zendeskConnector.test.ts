@@ -765,9 +765,12 @@ describe("Zendesk connector", () => {
       expect(rate).to.be.at.most(10.2);
       // Timers fire a millisecond early or late: a window may catch one call more at its edges.
       expect(busiest).to.be.at.most(11);
-      // Calls leave 100 ms apart; on a loaded machine one can arrive late and the next on time, so a
-      // single gap may shrink: the rate and the busiest second above are the limit, this only rules out bursts.
-      expect(Math.min(...gaps)).to.be.at.least(50);
+      // Calls leave at least 100 ms apart, but the stand-in runs in this process and sees a call when the
+      // event loop gets to it: on a loaded machine one can arrive late and the next on time, so a single
+      // gap says little. Ten calls in a row still span 900 ms less one late arrival; a burst spans nothing.
+      const tightest = Math.min(...times.slice(9).map((t, i) => t - times[i]));
+      console.log(`      ten calls in a row span at least ${tightest} ms`);
+      expect(tightest).to.be.at.least(600);
     });
   });
 
