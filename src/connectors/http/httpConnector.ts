@@ -185,7 +185,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // in Unicode or in ASCII); a search by anything else once.
     const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
     const found = new Map<string, Record<string, unknown>>();
-    const queryOf = (filled: Record<string, string>) => Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
+    // An address the search answered that reads otherwise in other case: asked for again so, it tells whether the search ignores case.
+    let known: string | undefined;
     // Whether the search was asked, once, for someone nobody is (see searchReadsItsQuery).
     // Items the search answered, and those holding matchField at all: a field none of them holds is
     // a misnamed one (email_address configured as email), which would pass her by as nobody's.
@@ -194,12 +195,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // A query without placeholders lists everyone by design: nothing to ask of it.
     let probed = !Object.values(c.subject.query).some((v) => /\{[A-Za-z0-9_]+\}/.test(v));
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
-      const search = { what: "the subject search's results", path: c.subject.path, query: queryOf({ ...values, email }), items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
-      for await (const item of listed(search, op, ctx)) {
+      for await (const item of listed(searchFor({ ...values, email }), op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
         answered += 1;
         if (address !== undefined) holdingMatchField += 1;
+        if (byEmail && typeof address === "string") {
+          if (ignoresCase(address, email)) searchIgnoresCase = true;
+          else if (known === undefined && swapCase(address) !== address) known = address;
+        }
         // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
         if (typeof address === "object" && address !== null) {
           throw new ConnectorError(
@@ -210,7 +214,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         if (normalizeEmail(String(address ?? "")) !== wanted) {
           // Someone else answered: a loose search, or one that does not read its query and answers everyone.
-          if (!probed) await searchReadsItsQuery(queryOf, op, ctx);
+          if (!probed) await searchReadsItsQuery(op, ctx);
           probed = true;
           continue;
         }
@@ -226,7 +230,52 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         false,
       );
     }
+    if (byEmail && !searchIgnoresCase) await searchCaseChecked(values, known, op, ctx);
     return found;
+  };
+
+  /** The subject search with its placeholders filled in from `filled` (a placeholder without a value left as it is). */
+  const searchFor = (filled: Record<string, string>) => ({
+    what: "the subject search's results",
+    path: c.subject.path,
+    query: Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)])),
+    items: c.subject.items,
+    itemsHint: "subject.items",
+    pagination: c.subject.pagination ?? { type: "none" as const },
+    pathHint: "subject.path",
+  });
+
+  /**
+   * Whether the subject search has been seen to ignore case (an address answered that holds what was
+   * asked only without regard to case, or one answered again when asked in other case). Once seen, for
+   * the connector's life: the API's search does not change its comparison between two requests.
+   */
+  let searchIgnoresCase = false;
+
+  /**
+   * Settles whether a search by address that did not show it ignores case does so: the address `known`
+   * (one the system holds) is asked for again in other case, and must be answered again. A search that
+   * compares case exactly fails the task (HTTP_SEARCH_MATCHES_CASE): the person stored as she typed it
+   * (`Ada@Example.COM`) is found by no lower-case spelling sent, and the request would end with nothing
+   * of hers. With no address at hand (the search answered nobody), whether it would have found her
+   * stored in another case cannot be told: each kind of record is reported not searched, saying so.
+   */
+  const searchCaseChecked = async (values: Record<string, string>, known: string | undefined, op: Op, ctx: TaskContext): Promise<void> => {
+    if (known === undefined) {
+      for (const kind of recordKinds) ctx.notSearched?.({ ...kind, reason: CASE_NOT_SHOWN });
+      return;
+    }
+    for await (const item of listed(searchFor({ ...values, email: swapCase(known) }), op, ctx)) {
+      if (pick(item, c.subject.matchField) === known) {
+        searchIgnoresCase = true;
+        return;
+      }
+    }
+    throw new ConnectorError(
+      `${name}: the subject search compares addresses case exactly (asked for an address it holds in other case, it answered nothing of it), so a person stored as typed, in capitals, is found by no spelling sent and the ${op} stopped rather than report nothing of hers held; make subject.query compare without case (a filter such as email__iexact) [${SEARCH_MATCHES_CASE}]`,
+      `${name} ${op}: subject search matches case [${SEARCH_MATCHES_CASE}]`,
+      false,
+    );
   };
 
   /**
@@ -237,23 +286,54 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * deletion COMPLETED with everything of hers in place. A refusal (4xx) of the made-up value shows the
    * parameter is read.
    */
-  const searchReadsItsQuery = async (queryOf: (filled: Record<string, string>) => Record<string, string>, op: Op, ctx: TaskContext): Promise<void> => {
-    const nobody = randomBytes(8).toString("hex");
-    const filled = Object.fromEntries(searchKinds(c.subject.query).map((kind) => [kind, kind === "email" ? `dsr-nobody-${nobody}@${nobody}.invalid` : `dsr-nobody-${nobody}`]));
-    let answered: unknown;
-    try {
-      const { status, body } = await read(urlOf(c.subject.path, queryOf(filled)), op, ctx);
-      answered = status === 404 ? [] : pick(body, c.subject.items);
-    } catch (error) {
-      if (error instanceof ConnectorError && !error.retryable && /: HTTP 4\d\d$/.test(error.internalMessage)) return;
-      throw error;
-    }
-    if (Array.isArray(answered) && answered.length > 0) {
+  const searchReadsItsQuery = async (op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = nobodysId();
+    const filled = Object.fromEntries(searchKinds(c.subject.query).map((kind) => [kind, kind === "email" ? `${nobody}@${nobody}.invalid` : nobody]));
+    const search = searchFor(filled);
+    const answered = await answersForNobody(urlOf(search.path, search.query), search.items, op, ctx);
+    if (answered > 0) {
       throw new ConnectorError(
-        `${name}: the subject search answered ${answered.length} ${answered.length === 1 ? "person" : "people"} when asked for a made-up address nobody holds, so it does not search by subject.query (a parameter the API does not read?) and a person past its first page would go unfound; the ${op} stopped. Check subject.query`,
-        `${name} ${op}: subject search ignores its query (${answered.length} items for a made-up subject)`,
+        `${name}: the subject search answered ${answered} ${answered === 1 ? "person" : "people"} when asked for a made-up address nobody holds, so it does not search by subject.query (a parameter the API does not read?) and a person past its first page would go unfound; the ${op} stopped. Check subject.query`,
+        `${name} ${op}: subject search ignores its query (${answered} items for a made-up subject)`,
         false,
       );
+    }
+  };
+
+  /**
+   * How many items a listing answers when asked for someone nobody is: 0 also when it answers 404 or
+   * refuses the made-up value (another 4xx), which shows it reads who it is asked for.
+   */
+  const answersForNobody = async (url: URL, items: string, op: Op, ctx: TaskContext): Promise<number> => {
+    try {
+      const { status, body } = await read(url, op, ctx);
+      const answered = status === 404 ? [] : pick(body, items);
+      return Array.isArray(answered) ? answered.length : 0;
+    } catch (error) {
+      if (error instanceof ConnectorError && !error.retryable && /: HTTP 4\d\d$/.test(error.internalMessage)) return 0;
+      throw error;
+    }
+  };
+
+  /**
+   * Fails the task unless each resource listed by its path alone (no subjectField to confirm each record
+   * by) reads whose records it is asked for: asked for an account nobody holds, it must answer none (or
+   * refuse). One that answers records ignores the account in its path (or the scope behind it), and
+   * would hand everyone's records over to the person and erase them with hers (HTTP_SCOPE_IGNORED).
+   * Asked before the first listing, so before any write.
+   */
+  const scopesRead = async (op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = nobodysId();
+    for (const r of c.resources) {
+      if (r.subjectField !== undefined) continue;
+      const answered = await answersForNobody(urlOf(fill(name, r.path, { subject: nobody })), r.items, op, ctx);
+      if (answered > 0) {
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records of an account nobody holds answered ${answered} record(s), so the API does not scope the listing by the account in its path and the ${op} stopped rather than ${DOING[op]} other people's records as the person's. Give the resource subjectField (the field of a record holding its account's id), or a path the API scopes [${SCOPE_IGNORED}]`,
+          `${name} ${op}: ${r.recordType} listing answers ${answered} records for a made-up account [${SCOPE_IGNORED}]`,
+          false,
+        );
+      }
     }
   };
 
@@ -443,6 +523,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const account = c.subject.account;
   /** The account's record type in exports and outcomes. */
   const accountType = account?.recordType ?? ACCOUNT_TYPE;
+  /** Every kind of record collect yields, by category and type (the account's too). */
+  const recordKinds = [...(account ? [{ category: account.category, type: accountType }] : []), ...c.resources.map((r) => ({ category: r.category, type: r.recordType }))];
   /** Whether one of the subject's accounts still holds a record of a resource (one holding every replacement is nobody's). */
   const holdsAny = async (r: HttpResourceConfig, subject: string, ctx: TaskContext): Promise<boolean> => {
     for await (const item of items(r, subject, "erase", ctx)) if (!nobodys(r, item)) return true;
@@ -514,7 +596,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     },
 
     async *collect(ids, ctx) {
-      for (const [subject, found] of await findSubjects(ids, "collect", ctx)) {
+      const subjects = await findSubjects(ids, "collect", ctx);
+      if (subjects.size) await scopesRead("collect", ctx);
+      for (const [subject, found] of subjects) {
         for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
         if (account) yield accountRecord(account, accountType, subject, found);
       }
@@ -549,7 +633,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         });
       /** Why the account stays, or undefined when it may be deleted (accountLeft). */
       const accountLeftBecause = (a: HttpAccountConfig, subject: string, stays: boolean) => accountLeft(a, subject, stays, instruction, ctx);
-      for (const subject of (await findSubjects(ids, "erase", ctx)).keys()) {
+      const subjects = await findSubjects(ids, "erase", ctx);
+      if (subjects.size) await scopesRead("erase", ctx);
+      for (const subject of subjects.keys()) {
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
@@ -601,6 +687,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           async eraseHeldBack(_ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
             const erased: RecordRef[] = [];
             const left = new Map<string, string[]>();
+            if (refs.some((ref) => ref.type === accountType && ref.category === account.category)) await scopesRead("erase", ctx);
             for (const ref of refs) {
               if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
@@ -650,6 +737,27 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     },
   };
 }
+
+/** Stable code of the failure of a listing scoped by its path that answers records of an account nobody holds. */
+export const SCOPE_IGNORED = "HTTP_SCOPE_IGNORED";
+/** Stable code of the failure of a subject search that compares addresses case exactly. */
+export const SEARCH_MATCHES_CASE = "HTTP_SEARCH_MATCHES_CASE";
+
+/** Why a kind of record is reported not searched when the subject search answered nobody to show that it ignores case. */
+export const CASE_NOT_SHOWN =
+  "The search by address answered no one, and whether it ignores case could not be shown (no address it holds to ask for in other case): a person stored in capitals (Name@Example.COM) would go unfound. Make the search compare without case, then look there by hand";
+
+/** A made-up value nobody holds, for asking a search or listing about nobody. */
+const nobodysId = () => `dsr-nobody-${randomBytes(8).toString("hex")}`;
+
+/** `text` with its letters' case swapped: `Ada@Example.com` is `aDA@eXAMPLE.COM`. */
+export const swapCase = (text: string): string => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join("");
+
+/**
+ * Whether an address a search answered shows that it ignores case: it holds what was asked for only
+ * when case is ignored (`Ada.Lovelace@example.com` answered for `ada.lovelace@example.com`).
+ */
+export const ignoresCase = (answered: string, asked: string): boolean => !answered.includes(asked) && answered.toLowerCase().includes(asked.toLowerCase());
 
 /** The record type of the subject's account unless subject.account.recordType says otherwise. */
 const ACCOUNT_TYPE = "account";
