@@ -4,7 +4,7 @@ import type { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
 import { download, exportLink } from "../export/support";
 import { ZipReader } from "../../src/export/zipReader";
-import { ADA, restConfig, RestStandIn } from "./support/restStandIn";
+import { ADA, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 import { dateAda, restServiceHooks } from "./support/restService";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -96,5 +96,31 @@ describeEachDatabase("exactly the subject in an HTTP system: the listing's scope
     }
     // What the report says is left unsearched is there: her notes, under her account as stored.
     expect(notesOf(1)).to.have.length(5);
+  });
+
+  it("asks the search, in other case, for an address the roster lists when it answered no one: fails with HTTP_SEARCH_MATCHES_CASE when it compares case", async function () {
+    this.timeout(60_000);
+    dateAda(standIn, "old");
+    standIn.searchMatchesCase = true;
+    standIn.users.splice(standIn.users.findIndex((u) => u.id === 3), 1);
+    t = await hooks.serviceOver({ ...restConfig(standIn), roster: restRoster() });
+    for (const type of ["ACCESS", "DELETION"]) {
+      const request = await runVerified(t, SHOW, type, ADA.email);
+      expect(request.status, type).to.equal("FAILED");
+      expect(request.statusReason, type).to.include("[HTTP_SEARCH_MATCHES_CASE]");
+    }
+    expect(notesOf(1)).to.have.length(5);
+    expect(standIn.calls.filter((c) => c.method !== "GET")).to.deep.equal([]);
+  });
+
+  it("completes with nothing unsearched for someone the system does not hold, when an address the roster lists shows the search ignores case", async function () {
+    this.timeout(60_000);
+    t = await hooks.serviceOver({ ...restConfig(standIn), roster: restRoster() });
+    const access = await runVerified(t, SHOW, "ACCESS", "nobody.here@example.net");
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.notSearched).to.deep.equal([]);
+    // Asked for the roster's first address with its case swapped, the search answered it again.
+    const asked = standIn.calls.filter((c) => c.path === "/api/users");
+    expect(asked.length).to.be.greaterThan(1);
   });
 });

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import Bottleneck from "bottleneck";
-import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, HeldBackOutcome, Identities, RecordRef, ResidualRecords, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
-import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
+import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, HttpRosterConfig, httpConfigProblems, Pagination } from "./config";
 import { pick, withValues } from "./pick";
 import { listHttpSubjects } from "./roster";
 
@@ -15,6 +15,21 @@ const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
 const MAX_PAGES = 10_000;
 /** Pages of the roster's listing of everyone at most, unless roster.maxPages says otherwise (10 million people in pages of 100). */
 const ROSTER_MAX_PAGES = 100_000;
+
+/** Items of the roster's listing looked through, at most, for an address to ask the subject search for in other case. */
+const ROSTER_ADDRESS_LOOKS = 100;
+
+/** The roster's listing of everyone, as `listed` reads it. */
+const rosterListing = (roster: HttpRosterConfig) => ({
+  what: "everyone (roster)",
+  path: roster.path,
+  query: roster.query ?? {},
+  items: roster.items,
+  itemsHint: "roster.items",
+  pagination: roster.pagination,
+  maxPages: { pages: roster.maxPages ?? ROSTER_MAX_PAGES, setting: "roster.maxPages" },
+  pathHint: "roster.path",
+});
 
 /** Bytes one answer may hold, unless the configuration's maxResponseBytes says otherwise. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -260,7 +275,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * of hers. With no address at hand (the search answered nobody), whether it would have found her
    * stored in another case cannot be told: each kind of record is reported not searched, saying so.
    */
-  const searchCaseChecked = async (values: Record<string, string>, known: string | undefined, op: Op, ctx: TaskContext): Promise<void> => {
+  const searchCaseChecked = async (values: Record<string, string>, answered: string | undefined, op: Op, ctx: TaskContext): Promise<void> => {
+    const known = answered ?? (await rosterAddress(op, ctx));
     if (known === undefined) {
       for (const kind of recordKinds) ctx.notSearched?.({ ...kind, reason: CASE_NOT_SHOWN });
       return;
@@ -276,6 +292,22 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       `${name} ${op}: subject search matches case [${SEARCH_MATCHES_CASE}]`,
       false,
     );
+  };
+
+  /**
+   * An address the roster lists first (one that reads otherwise in other case), for asking the search
+   * whether it ignores case when it answered no one; undefined without a roster listing addresses.
+   */
+  const rosterAddress = async (op: Op, ctx: TaskContext): Promise<string | undefined> => {
+    const field = roster?.identities.email;
+    if (!roster || !field) return undefined;
+    let looked = 0;
+    for await (const item of listed(rosterListing(roster), op, ctx)) {
+      const address = pick(item, field);
+      if (typeof address === "string" && !emailProblem(address) && swapCase(address) !== address) return address;
+      if (++looked >= ROSTER_ADDRESS_LOOKS) return undefined;
+    }
+    return undefined;
   };
 
   /**
@@ -561,11 +593,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         listHttpSubjects(
           name,
           roster,
-          listed(
-            { what: "everyone (roster)", path: roster.path, query: roster.query ?? {}, items: roster.items, itemsHint: "roster.items", pagination: roster.pagination, maxPages: { pages: roster.maxPages ?? ROSTER_MAX_PAGES, setting: "roster.maxPages" }, pathHint: "roster.path" },
-            "roster",
-            ctx,
-          ),
+          listed(rosterListing(roster), "roster", ctx),
           ctx,
           account !== undefined,
         )
