@@ -467,6 +467,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     for (const r of c.resources) if (erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_RECORDS_REMAIN;
     return undefined;
   };
+  /**
+   * Whether the system says an account is gone: a GET of its erase path answers 404 or 410 (its DELETE
+   * then counts nothing). Any other answer, a refusal included, says it is there or cannot say.
+   */
+  const accountGone = async (id: string, ctx: TaskContext): Promise<boolean> => {
+    try {
+      return (await read(urlOf(fill(name, account!.erase!.path, { subject: id })), "erase", ctx)).status === 404;
+    } catch (error) {
+      if (error instanceof ConnectorError && !error.retryable) return error.internalMessage.endsWith(": HTTP 410");
+      throw error;
+    }
+  };
   /** Accounts left in place for one reason, as a residual set; held back by kept records only, with their ids (eraseHeldBack deletes them once those are gone). */
   const accountResidual = (reason: string, subjects: readonly string[]): ResidualRecords => ({
     category: account!.category,
@@ -597,15 +609,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     /**
      * Accounts a deletion left in place while records under it were kept, by id once the purge erased
      * those: deleted when nothing under them stays (a record a rule, or a hold, still keeps holds the
-     * account back again), an account already gone (404) left out. Never searched for by address: an
-     * account the person opened since is not the deletion's.
+     * account back again), an account already gone (404) left out, one no longer holding the deletion's
+     * address left in place (ACCOUNT_NOT_HERS). Never found by address: an account the person opened
+     * since is not the deletion's, so the search only confirms the ids the deletion held back.
      */
     ...(account?.erase
       ? {
-          async eraseHeldBack(_ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
+          async eraseHeldBack(ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
             const erased: RecordRef[] = [];
             const left = new Map<string, string[]>();
             if (refs.some((ref) => ref.type === accountType && ref.category === account.category)) await scopesRead("erase", ctx);
+            // The ids of the accounts that hold the deletion's address now, once one is about to be deleted.
+            let stillHers: Set<string> | undefined;
             for (const ref of refs) {
               if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
@@ -627,6 +642,13 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
                 // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
                 if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
                 why = ACCOUNT_NOT_LISTED;
+              }
+              // Deleted by its id long after the deletion, the account must still be the person's: an id the
+              // system gave to someone else since, or an account that changed hands, is theirs, not residue.
+              // One the search no longer answers and a GET finds gone goes on to its DELETE, counting nothing.
+              if (!why) {
+                stillHers ??= new Set((await findSubjects(ids, "erase", ctx)).keys());
+                if (!stillHers.has(ref.id) && !(await accountGone(ref.id, ctx))) why = ACCOUNT_NOT_HERS;
               }
               if (why) {
                 appendTo(left, why, ref.id);
@@ -688,6 +710,10 @@ export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (b
 /** Why a purge did not delete an account held back by kept records once they were purged: its records can no longer be listed. */
 export const ACCOUNT_NOT_LISTED =
   "the records under the account could no longer be listed (HTTP 404: the account may have been deleted in the system meanwhile), so the purge did not delete it; check it in the system";
+
+/** Why a purge did not delete an account held back by kept records: it no longer holds the address the deletion was made for. */
+export const ACCOUNT_NOT_HERS =
+  "the search no longer answers the account under the address the deletion was made for, yet the system still holds it (its address changed, or its id given to someone else since), so the purge did not delete it; check it in the system";
 
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";

@@ -111,6 +111,10 @@ export class RestStandIn {
           const hits = (q === undefined ? [...this.users].sort((a, b) => (this.usersOrder === "id" ? a.id - b.id : b.id - a.id)) : this.users.filter((u) => q && held(u.email).includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, (q !== undefined || this.usersLinks) && page * perPage < hits.length));
         }
+        if (req.method === "GET" && parts[1] === "users" && parts.length === 3) {
+          const user = this.users.find((u) => String(u.id) === parts[2]);
+          return user ? answer(200, user) : answer(this.goneStatus, { error: "no such user" });
+        }
         if (req.method === "DELETE" && parts[1] === "users" && parts.length === 3) {
           // The account only: its notes and invoices stay, under an id nobody holds any more (as an API without cascading deletes).
           const at = this.users.findIndex((u) => String(u.id) === parts[2]);
