@@ -70,6 +70,14 @@ describeEachDatabase("exactly the subject in an HTTP system: the listing's scope
     expect(notesOf(3)).to.deep.equal(["n-x1"]);
   });
 
+  it("fails with HTTP_SCOPE_IGNORED when such a listing refuses an id of another shape than its own (400 for a made-up id that is not a number)", async function () {
+    this.timeout(60_000);
+    dateAda(standIn, "old");
+    standIn.notesScopeIgnored = "for numbers";
+    await bothFailWithoutWrites(restConfig(standIn), "[HTTP_SCOPE_IGNORED]", "listing note records of an account nobody holds answered 2 record(s)");
+    expect(notesOf(2)).to.deep.equal(["n-g1", "n-g2"]);
+  });
+
   it("fails with HTTP_SEARCH_MATCHES_CASE, never COMPLETED with nothing of hers, when the search compares case and she is stored as Ada.Lovelace@", async function () {
     this.timeout(60_000);
     dateAda(standIn, "old");

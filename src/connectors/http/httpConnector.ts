@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import Bottleneck from "bottleneck";
 import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
@@ -352,8 +352,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * would hand everyone's records over to the person and erase them with hers (HTTP_SCOPE_IGNORED).
    * Asked before the first listing, so before any write.
    */
-  const scopesRead = async (op: Op, ctx: TaskContext): Promise<void> => {
-    const nobody = nobodysId();
+  const scopesRead = async (like: string, op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = nobodyLike(like);
     for (const r of c.resources) {
       if (r.subjectField !== undefined) continue;
       const answered = await answersForNobody(urlOf(fill(name, r.path, { subject: nobody })), r.items, op, ctx);
@@ -527,7 +527,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
 
     async *collect(ids, ctx) {
       const subjects = await findSubjects(ids, "collect", ctx);
-      if (subjects.size) await scopesRead("collect", ctx);
+      if (subjects.size) await scopesRead(subjects.keys().next().value!, "collect", ctx);
       for (const [subject, found] of subjects) {
         for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
         if (account) yield accountRecord(account, accountType, subject, found);
@@ -564,7 +564,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       /** Why the account stays, or undefined when it may be deleted (accountLeft). */
       const accountLeftBecause = (a: HttpAccountConfig, subject: string, stays: boolean) => accountLeft(a, subject, stays, instruction, ctx);
       const subjects = await findSubjects(ids, "erase", ctx);
-      if (subjects.size) await scopesRead("erase", ctx);
+      if (subjects.size) await scopesRead(subjects.keys().next().value!, "erase", ctx);
       for (const subject of subjects.keys()) {
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
@@ -618,7 +618,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           async eraseHeldBack(ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
             const erased: RecordRef[] = [];
             const left = new Map<string, string[]>();
-            if (refs.some((ref) => ref.type === accountType && ref.category === account.category)) await scopesRead("erase", ctx);
+            const accounts = refs.filter((ref) => ref.type === accountType && ref.category === account.category);
+            if (accounts.length) await scopesRead(accounts[0].id, "erase", ctx);
             // The ids of the accounts that hold the deletion's address now, once one is about to be deleted.
             let stillHers: Set<string> | undefined;
             for (const ref of refs) {
@@ -689,6 +690,17 @@ export const CASE_NOT_SHOWN =
 
 /** A made-up value nobody holds, for asking a search or listing about nobody. */
 const nobodysId = () => `dsr-nobody-${randomBytes(8).toString("hex")}`;
+
+/**
+ * A made-up account id nobody holds, in the shape of `like`, one the system holds: digits (in the range
+ * of a 32-bit id) for a number, a UUID for a UUID. An API that refuses an id of another shape (400 for
+ * `dsr-nobody-...` where ids are numbers) would otherwise never have to show whose records it lists.
+ */
+export const nobodyLike = (like: string): string => {
+  if (/^\d{1,10}$/.test(like)) return String(randomInt(2_000_000_000, 2_147_483_647));
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(like)) return randomUUID();
+  return nobodysId();
+};
 
 /** `text` with its letters' case swapped: `Ada@Example.com` is `aDA@eXAMPLE.COM`. */
 export const swapCase = (text: string): string => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join("");

@@ -62,8 +62,11 @@ export class RestStandIn {
   usersLinks = true;
   /** The order everyone is listed in: by id, or newest (highest id) first. */
   usersOrder: "id" | "newest" = "id";
-  /** When true, listing one user's notes answers every user's (an API that ignores the user in the path, or its scope). */
-  notesScopeIgnored = false;
+  /**
+   * When true, listing one user's notes answers every user's (an API that ignores the user in the path,
+   * or its scope); "for numbers", the same for a numeric user id, and 400 for any other.
+   */
+  notesScopeIgnored: boolean | "for numbers" = false;
   /** When true, the search compares addresses case exactly (`Ada@Example.COM` is not found by `ada@example.com`). */
   searchMatchesCase = false;
   /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
@@ -124,6 +127,7 @@ export class RestStandIn {
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           if (this.notesOfMissingUser404 && !this.users.some((u) => String(u.id) === parts[2])) return answer(404, { error: "no such user" });
+          if (this.notesScopeIgnored === "for numbers" && !/^\d+$/.test(parts[2])) return answer(400, { error: "user id must be a number" });
           const mine = this.notes.filter((n) => this.notesScopeIgnored || n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
           const after = url.searchParams.get("cursor");
           const limit = Number(url.searchParams.get("limit") ?? 2);
