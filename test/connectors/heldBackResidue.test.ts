@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Role } from "../../src/domain/enums";
-import { ACCOUNT_HOLDS_KEPT_RECORDS, ACCOUNT_NOT_LISTED } from "../../src/connectors/http/httpConnector";
+import { ACCOUNT_HOLDS_KEPT_RECORDS, ACCOUNT_NOT_HERS, ACCOUNT_NOT_LISTED } from "../../src/connectors/http/httpConnector";
 import { describeEachDatabase } from "../support/databases";
 import type { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
@@ -154,6 +154,23 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
     expect(after.residualRecords).to.deep.equal([{ connector: "helpdesk", recordType: "account", records: 1, fields: ACCOUNT_FIELDS, reason: ACCOUNT_NOT_LISTED }]);
     expect(after.erasedResidue).to.deep.equal([]);
+  });
+
+  it("leaves in place, named residual saying why, an account whose id the system gave to someone else before the purge", async function () {
+    this.timeout(90_000);
+    const { hold, deletion } = await deletedUnderHold("C-7");
+    // By hand, her account and its notes are deleted in the system, and its id goes to a new customer.
+    standIn.notes = standIn.notes.filter((n) => n.user !== 1);
+    standIn.users.splice(standIn.users.findIndex((u) => u.id === 1), 1, { id: 1, email: "new.customer@example.org", name: "New customer", phone: null });
+    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+    const after = await purged(deletion.id, 1, ["SUCCEEDED", "FAILED"]);
+    const purge = after.tasks.find((x: any) => x.step === "PURGE");
+    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+    // The system's own store: the new customer's account is there, and was never asked to be deleted.
+    expect(accountOf(1)).to.deep.include({ email: "new.customer@example.org", name: "New customer" });
+    expect(standIn.calls.filter((c) => c.method === "DELETE" && c.path.startsWith("/api/users/"))).to.deep.equal([]);
+    expect(after.erasedResidue).to.deep.equal([]);
+    expect(after.residualRecords).to.deep.equal([{ connector: "helpdesk", recordType: "account", records: 1, fields: ACCOUNT_FIELDS, reason: ACCOUNT_NOT_HERS }]);
   });
 
   // An API that remembers deletions answers 410 Gone where others answer 404: the same thing, the purge deleted nothing.

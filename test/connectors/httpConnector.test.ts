@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
-import { errorMarker, morePagesMarker } from "../../src/connectors/http/httpConnector";
+import { errorMarker } from "../../src/connectors/http/httpConnector";
+import { morePagesMarker } from "../../src/connectors/http/pagination";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";

@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import Bottleneck from "bottleneck";
-import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, HeldBackOutcome, Identities, RecordRef, ResidualRecords, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
-import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, httpConfigProblems, Pagination } from "./config";
+import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, HttpRosterConfig, httpConfigProblems } from "./config";
+import { DOING, listPages, Listing, ListingContext, Op } from "./pagination";
 import { pick, withValues } from "./pick";
 import { listHttpSubjects } from "./roster";
 
@@ -15,6 +16,21 @@ const DEFAULT_RETRYABLE = [408, 425, 429, 500, 502, 503, 504];
 const MAX_PAGES = 10_000;
 /** Pages of the roster's listing of everyone at most, unless roster.maxPages says otherwise (10 million people in pages of 100). */
 const ROSTER_MAX_PAGES = 100_000;
+
+/** Items of the roster's listing looked through, at most, for an address to ask the subject search for in other case. */
+const ROSTER_ADDRESS_LOOKS = 100;
+
+/** The roster's listing of everyone, as `listed` reads it. */
+const rosterListing = (roster: HttpRosterConfig) => ({
+  what: "everyone (roster)",
+  path: roster.path,
+  query: roster.query ?? {},
+  items: roster.items,
+  itemsHint: "roster.items",
+  pagination: roster.pagination,
+  maxPages: { pages: roster.maxPages ?? ROSTER_MAX_PAGES, setting: "roster.maxPages" },
+  pathHint: "roster.path",
+});
 
 /** Bytes one answer may hold, unless the configuration's maxResponseBytes says otherwise. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -43,13 +59,6 @@ async function bodyText(response: Response, maxBytes: number): Promise<string | 
 
 /** Whether a write's answer says the record is no longer there (404, or 410 Gone): nothing erased by this call. */
 const alreadyGone = (status: number) => status === 404 || status === 410;
-
-/** What a listing is read for: a subject's collect or erase, or a roster of everyone. */
-type Op = "collect" | "erase" | "roster";
-/** What stopping short would have done, for the errors that refuse to. */
-const DOING: Record<Op, string> = { collect: "collect", erase: "erase", roster: "list" };
-/** What a listing needs of its caller's context: a task's, or a roster job's. */
-type ListingContext = Pick<TaskContext, "signal" | "heartbeat" | "logger">;
 
 /**
  * `{name}` placeholders filled with URL-encoded values. An id of `.` or `..` (which encoding leaves as
@@ -173,6 +182,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       onRetry: (attempt, waitMs, error) => ctx.logger.debug({ connector: name, op, attempt, waitMs, internal: error.internalMessage }, "read repeated"),
     });
 
+  /** Every item of a listing, page by page (pagination.ts). */
+  const pages = { name, base, maxPages: c.maxPages ?? MAX_PAGES, urlOf, read };
+  const listed = (l: Listing, op: Op, ctx: ListingContext) => listPages(pages, l, op, ctx);
+
   /**
    * The subject's accounts in the system, by id with the search's item: every item of the subject
    * search whose address is theirs (a system may hold two accounts under one address), across every
@@ -185,7 +198,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // in Unicode or in ASCII); a search by anything else once.
     const byEmail = Object.values(c.subject.query).some((v) => v.includes("{email}"));
     const found = new Map<string, Record<string, unknown>>();
-    const queryOf = (filled: Record<string, string>) => Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)]));
+    // An address the search answered that reads otherwise in other case: asked for again so, it tells whether the search ignores case.
+    let known: string | undefined;
     // Whether the search was asked, once, for someone nobody is (see searchReadsItsQuery).
     // Items the search answered, and those holding matchField at all: a field none of them holds is
     // a misnamed one (email_address configured as email), which would pass her by as nobody's.
@@ -194,12 +208,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // A query without placeholders lists everyone by design: nothing to ask of it.
     let probed = !Object.values(c.subject.query).some((v) => /\{[A-Za-z0-9_]+\}/.test(v));
     for (const email of byEmail ? emailSpellings(wanted) : [ids.email]) {
-      const search = { what: "the subject search's results", path: c.subject.path, query: queryOf({ ...values, email }), items: c.subject.items, itemsHint: "subject.items", pagination: c.subject.pagination ?? { type: "none" as const }, pathHint: "subject.path" };
-      for await (const item of listed(search, op, ctx)) {
+      for await (const item of listed(searchFor({ ...values, email }), op, ctx)) {
         // A search may match loosely: only the same address (in matching form: any case, either spelling of the domain) is the subject.
         const address = pick(item, c.subject.matchField);
         answered += 1;
         if (address !== undefined) holdingMatchField += 1;
+        if (byEmail && typeof address === "string") {
+          if (ignoresCase(address, email)) searchIgnoresCase = true;
+          else if (known === undefined && swapCase(address) !== address) known = address;
+        }
         // A list or an object read as text matches no one: her account would be passed by, and the request end with nothing of hers.
         if (typeof address === "object" && address !== null) {
           throw new ConnectorError(
@@ -210,7 +227,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         if (normalizeEmail(String(address ?? "")) !== wanted) {
           // Someone else answered: a loose search, or one that does not read its query and answers everyone.
-          if (!probed) await searchReadsItsQuery(queryOf, op, ctx);
+          if (!probed) await searchReadsItsQuery(op, ctx);
           probed = true;
           continue;
         }
@@ -226,7 +243,69 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         false,
       );
     }
+    if (byEmail && !searchIgnoresCase) await searchCaseChecked(values, known, op, ctx);
     return found;
+  };
+
+  /** The subject search with its placeholders filled in from `filled` (a placeholder without a value left as it is). */
+  const searchFor = (filled: Record<string, string>) => ({
+    what: "the subject search's results",
+    path: c.subject.path,
+    query: Object.fromEntries(Object.entries(c.subject.query).map(([k, v]) => [k, v.replace(/\{([A-Za-z0-9_]+)\}/g, (w, key: string) => filled[key] ?? w)])),
+    items: c.subject.items,
+    itemsHint: "subject.items",
+    pagination: c.subject.pagination ?? { type: "none" as const },
+    pathHint: "subject.path",
+  });
+
+  /**
+   * Whether the subject search has been seen to ignore case (an address answered that holds what was
+   * asked only without regard to case, or one answered again when asked in other case). Once seen, for
+   * the connector's life: the API's search does not change its comparison between two requests.
+   */
+  let searchIgnoresCase = false;
+
+  /**
+   * Settles whether a search by address that did not show it ignores case does so: the address `known`
+   * (one the system holds) is asked for again in other case, and must be answered again. A search that
+   * compares case exactly fails the task (HTTP_SEARCH_MATCHES_CASE): the person stored as she typed it
+   * (`Ada@Example.COM`) is found by no lower-case spelling sent, and the request would end with nothing
+   * of hers. With no address at hand (the search answered nobody), whether it would have found her
+   * stored in another case cannot be told: each kind of record is reported not searched, saying so.
+   */
+  const searchCaseChecked = async (values: Record<string, string>, answered: string | undefined, op: Op, ctx: TaskContext): Promise<void> => {
+    const known = answered ?? (await rosterAddress(op, ctx));
+    if (known === undefined) {
+      for (const kind of recordKinds) ctx.notSearched?.({ ...kind, reason: CASE_NOT_SHOWN });
+      return;
+    }
+    for await (const item of listed(searchFor({ ...values, email: swapCase(known) }), op, ctx)) {
+      if (pick(item, c.subject.matchField) === known) {
+        searchIgnoresCase = true;
+        return;
+      }
+    }
+    throw new ConnectorError(
+      `${name}: the subject search compares addresses case exactly (asked for an address it holds in other case, it answered nothing of it), so a person stored as typed, in capitals, is found by no spelling sent and the ${op} stopped rather than report nothing of hers held; make subject.query compare without case (a filter such as email__iexact) [${SEARCH_MATCHES_CASE}]`,
+      `${name} ${op}: subject search matches case [${SEARCH_MATCHES_CASE}]`,
+      false,
+    );
+  };
+
+  /**
+   * An address the roster lists first (one that reads otherwise in other case), for asking the search
+   * whether it ignores case when it answered no one; undefined without a roster listing addresses.
+   */
+  const rosterAddress = async (op: Op, ctx: TaskContext): Promise<string | undefined> => {
+    const field = roster?.identities.email;
+    if (!roster || !field) return undefined;
+    let looked = 0;
+    for await (const item of listed(rosterListing(roster), op, ctx)) {
+      const address = pick(item, field);
+      if (typeof address === "string" && !emailProblem(address) && swapCase(address) !== address) return address;
+      if (++looked >= ROSTER_ADDRESS_LOOKS) return undefined;
+    }
+    return undefined;
   };
 
   /**
@@ -237,23 +316,54 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * deletion COMPLETED with everything of hers in place. A refusal (4xx) of the made-up value shows the
    * parameter is read.
    */
-  const searchReadsItsQuery = async (queryOf: (filled: Record<string, string>) => Record<string, string>, op: Op, ctx: TaskContext): Promise<void> => {
-    const nobody = randomBytes(8).toString("hex");
-    const filled = Object.fromEntries(searchKinds(c.subject.query).map((kind) => [kind, kind === "email" ? `dsr-nobody-${nobody}@${nobody}.invalid` : `dsr-nobody-${nobody}`]));
-    let answered: unknown;
-    try {
-      const { status, body } = await read(urlOf(c.subject.path, queryOf(filled)), op, ctx);
-      answered = status === 404 ? [] : pick(body, c.subject.items);
-    } catch (error) {
-      if (error instanceof ConnectorError && !error.retryable && /: HTTP 4\d\d$/.test(error.internalMessage)) return;
-      throw error;
-    }
-    if (Array.isArray(answered) && answered.length > 0) {
+  const searchReadsItsQuery = async (op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = nobodysId();
+    const filled = Object.fromEntries(searchKinds(c.subject.query).map((kind) => [kind, kind === "email" ? `${nobody}@${nobody}.invalid` : nobody]));
+    const search = searchFor(filled);
+    const answered = await answersForNobody(urlOf(search.path, search.query), search.items, op, ctx);
+    if (answered > 0) {
       throw new ConnectorError(
-        `${name}: the subject search answered ${answered.length} ${answered.length === 1 ? "person" : "people"} when asked for a made-up address nobody holds, so it does not search by subject.query (a parameter the API does not read?) and a person past its first page would go unfound; the ${op} stopped. Check subject.query`,
-        `${name} ${op}: subject search ignores its query (${answered.length} items for a made-up subject)`,
+        `${name}: the subject search answered ${answered} ${answered === 1 ? "person" : "people"} when asked for a made-up address nobody holds, so it does not search by subject.query (a parameter the API does not read?) and a person past its first page would go unfound; the ${op} stopped. Check subject.query`,
+        `${name} ${op}: subject search ignores its query (${answered} items for a made-up subject)`,
         false,
       );
+    }
+  };
+
+  /**
+   * How many items a listing answers when asked for someone nobody is: 0 also when it answers 404 or
+   * refuses the made-up value (another 4xx), which shows it reads who it is asked for.
+   */
+  const answersForNobody = async (url: URL, items: string, op: Op, ctx: TaskContext): Promise<number> => {
+    try {
+      const { status, body } = await read(url, op, ctx);
+      const answered = status === 404 ? [] : pick(body, items);
+      return Array.isArray(answered) ? answered.length : 0;
+    } catch (error) {
+      if (error instanceof ConnectorError && !error.retryable && /: HTTP 4\d\d$/.test(error.internalMessage)) return 0;
+      throw error;
+    }
+  };
+
+  /**
+   * Fails the task unless each resource listed by its path alone (no subjectField to confirm each record
+   * by) reads whose records it is asked for: asked for an account nobody holds, it must answer none (or
+   * refuse). One that answers records ignores the account in its path (or the scope behind it), and
+   * would hand everyone's records over to the person and erase them with hers (HTTP_SCOPE_IGNORED).
+   * Asked before the first listing, so before any write.
+   */
+  const scopesRead = async (like: string, op: Op, ctx: TaskContext): Promise<void> => {
+    const nobody = nobodyLike(like);
+    for (const r of c.resources) {
+      if (r.subjectField !== undefined) continue;
+      const answered = await answersForNobody(urlOf(fill(name, r.path, { subject: nobody })), r.items, op, ctx);
+      if (answered > 0) {
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records of an account nobody holds answered ${answered} record(s), so the API does not scope the listing by the account in its path and the ${op} stopped rather than ${DOING[op]} other people's records as the person's. Give the resource subjectField (the field of a record holding its account's id), or a path the API scopes [${SCOPE_IGNORED}]`,
+          `${name} ${op}: ${r.recordType} listing answers ${answered} records for a made-up account [${SCOPE_IGNORED}]`,
+          false,
+        );
+      }
     }
   };
 
@@ -301,114 +411,6 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   }
 
   /**
-   * Every item of a listing, page by page (a heartbeat per page). A 404 fails it, naming `pathHint`: a
-   * path the API does not serve (a typo, a retired version) read as an empty list would be "no such
-   * person" or "no such records", and a deletion COMPLETED with everything in place. Past its page
-   * limit (maxPages, or the roster's) it fails: ending there would hand back the pages read as if they
-   * were all.
-   */
-  async function* listed(
-    l: { what: string; path: string; query: Record<string, string>; items: string; itemsHint: string; pagination: Pagination; maxPages?: { pages: number; setting: string }; pathHint: string },
-    op: Op,
-    ctx: ListingContext,
-  ): AsyncGenerator<Record<string, unknown>> {
-    const p = l.pagination;
-    // The configured field gave no next page: the end, unless the answer says more follow (a field
-    // misnamed in the configuration), where ending would hand back the first pages as the whole list.
-    const lastPage = (body: unknown, link: string | null, setting: string): undefined => {
-      const more = morePagesMarker(body, link);
-      if (!more) return undefined;
-      throw new ConnectorError(
-        `${name}: listing ${l.what} answered that more pages follow (${more}), but ${setting} holds no next page, so the ${op} stopped rather than ${DOING[op]} only the pages read. Check the pagination (see docs/connectors.md)`,
-        `${name} ${op}: ${l.what} has more pages (${more}) with nothing at ${setting}`,
-        false,
-      );
-    };
-    /** The URL of the page after `url`, undefined when `url` was the last. */
-    const nextPage = (p: Pagination, url: URL, page: number, count: number, body: unknown, link: string | null): URL | undefined => {
-      if (p.type === "none") return undefined;
-      if (p.type === "page") {
-        // A short page is the last, unless the answer says more follow: an API that caps its page size
-        // below `size` answers short pages throughout, and ending at the first would miss the rest.
-        if (count === 0 || (count < p.size && !morePagesMarker(body, link))) return undefined;
-        const next = new URL(url);
-        next.searchParams.set(p.pageParam, String(page + 1));
-        return next;
-      }
-      if (p.type === "cursor") {
-        const cursor = pick(body, p.nextCursor);
-        if (cursor === null || cursor === undefined || cursor === "") return lastPage(body, link, `pagination.nextCursor (${p.nextCursor})`);
-        const next = new URL(url);
-        next.searchParams.set(p.cursorParam, String(cursor));
-        return next;
-      }
-      const href = pick(body, p.next);
-      if (typeof href !== "string" || !href) return lastPage(body, link, `pagination.next (${p.next})`);
-      // Relative to the page it came on (as a Link or an HTML href is), not to baseUrl.
-      const next = new URL(href, url);
-      // A next link elsewhere would carry our credentials there.
-      if (next.origin !== base.origin) throw new ConnectorError(`${name}: a next-page link leads away from ${base.host}; refused`, `${name}: next link to ${next.origin}`, false);
-      return next;
-    };
-    let url = urlOf(l.path, { ...l.query, ...(p.type === "page" ? { [p.pageParam]: 1, [p.sizeParam]: p.size } : p.type === "cursor" && p.sizeParam && p.size ? { [p.sizeParam]: p.size } : {}) });
-    const { pages: maxPages, setting } = l.maxPages ?? { pages: c.maxPages ?? MAX_PAGES, setting: "maxPages" };
-    // Every page asked for so far by cursor or link: one asked for again is a loop (a cursor handed
-    // back, or a cursorParam the API does not read), which would yield the same records again until
-    // maxPages, and then fail anyway. Numbered pages never repeat, and are not kept.
-    const asked = new Set<string>([url.toString()]);
-    // A numbered page answering what the page before answered (an API that does not read pageParam)
-    // loops the same way: its records, as a digest, are kept for the next page only.
-    let previous: string | undefined;
-    for (let page = 1; page <= maxPages; page += 1) {
-      const { status, body, link } = await read(url, op, ctx);
-      if (status === 404) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
-      const list = pick(body, l.items);
-      if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);
-      // Configured as one page, yet the answer says more follow: reading on would be a guess, ending
-      // here would hand back part of the list as all of it.
-      const more = p.type === "none" ? morePagesMarker(body, link) : undefined;
-      if (more) {
-        throw new ConnectorError(
-          `${name}: listing ${l.what} answered that more pages follow (${more}), but no pagination is configured for it, so the ${op} stopped rather than ${DOING[op]} only the first page. Set its pagination (see docs/connectors.md)`,
-          `${name} ${op}: ${l.what} has more pages (${more}) with pagination none`,
-          false,
-        );
-      }
-      if (p.type === "page" && list.length) {
-        const digest = createHash("sha256").update(JSON.stringify(list)).digest("hex");
-        if (digest === previous) {
-          throw new ConnectorError(
-            `${name}: listing ${l.what} answered, on page ${page}, the same records as on page ${page - 1} (a pageParam the API does not read?), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
-            `${name} ${op}: ${l.what} page ${page} repeats page ${page - 1}`,
-            false,
-          );
-        }
-        previous = digest;
-      }
-      // The next page is found (and a loop refused) before this page's items are handed on: a page
-      // answered again would otherwise hand them on twice before the loop shows.
-      const next = nextPage(p, url, page, list.length, body, link);
-      if (next && p.type !== "page" && asked.has(next.toString())) {
-        throw new ConnectorError(
-          `${name}: listing ${l.what} answered, on page ${page}, a next page it had answered before (a cursor or link that loops), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
-          `${name} ${op}: ${l.what} pages loop at page ${page}`,
-          false,
-        );
-      }
-      for (const item of list) yield item as Record<string, unknown>;
-      await ctx.heartbeat();
-      if (!next) return;
-      url = next;
-      if (p.type !== "page") asked.add(url.toString());
-    }
-    throw new ConnectorError(
-      `${name}: listing ${l.what} went past ${maxPages} pages, so the ${op} stopped rather than ${DOING[op]} only some of them. Check the pagination (a next link or cursor that never ends), or raise ${setting}`,
-      `${name} ${op}: ${l.what} past ${setting} (${maxPages})`,
-      false,
-    );
-  }
-
-  /**
    * An item's id, as text. Without one (a string or a number) the item would be called "undefined":
    * a subject's account searched and found empty, a record erased at a URL that answers 404 (counted
    * as already gone), every such record exported under one id.
@@ -443,6 +445,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const account = c.subject.account;
   /** The account's record type in exports and outcomes. */
   const accountType = account?.recordType ?? ACCOUNT_TYPE;
+  /** Every kind of record collect yields, by category and type (the account's too). */
+  const recordKinds = [...(account ? [{ category: account.category, type: accountType }] : []), ...c.resources.map((r) => ({ category: r.category, type: r.recordType }))];
   /** Whether one of the subject's accounts still holds a record of a resource (one holding every replacement is nobody's). */
   const holdsAny = async (r: HttpResourceConfig, subject: string, ctx: TaskContext): Promise<boolean> => {
     for await (const item of items(r, subject, "erase", ctx)) if (!nobodys(r, item)) return true;
@@ -463,6 +467,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     for (const r of c.resources) if (erasing(r) && (await holdsAny(r, subject, ctx))) return ACCOUNT_RECORDS_REMAIN;
     return undefined;
   };
+  /**
+   * Whether the system says an account is gone: a GET of its erase path answers 404 or 410 (its DELETE
+   * then counts nothing). Any other answer, a refusal included, says it is there or cannot say.
+   */
+  const accountGone = async (id: string, ctx: TaskContext): Promise<boolean> => {
+    try {
+      return (await read(urlOf(fill(name, account!.erase!.path, { subject: id })), "erase", ctx)).status === 404;
+    } catch (error) {
+      if (error instanceof ConnectorError && !error.retryable) return error.internalMessage.endsWith(": HTTP 410");
+      throw error;
+    }
+  };
   /** Accounts left in place for one reason, as a residual set; held back by kept records only, with their ids (eraseHeldBack deletes them once those are gone). */
   const accountResidual = (reason: string, subjects: readonly string[]): ResidualRecords => ({
     category: account!.category,
@@ -479,11 +495,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         listHttpSubjects(
           name,
           roster,
-          listed(
-            { what: "everyone (roster)", path: roster.path, query: roster.query ?? {}, items: roster.items, itemsHint: "roster.items", pagination: roster.pagination, maxPages: { pages: roster.maxPages ?? ROSTER_MAX_PAGES, setting: "roster.maxPages" }, pathHint: "roster.path" },
-            "roster",
-            ctx,
-          ),
+          listed(rosterListing(roster), "roster", ctx),
           ctx,
           account !== undefined,
         )
@@ -514,7 +526,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     },
 
     async *collect(ids, ctx) {
-      for (const [subject, found] of await findSubjects(ids, "collect", ctx)) {
+      const subjects = await findSubjects(ids, "collect", ctx);
+      if (subjects.size) await scopesRead(subjects.keys().next().value!, "collect", ctx);
+      for (const [subject, found] of subjects) {
         for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
         if (account) yield accountRecord(account, accountType, subject, found);
       }
@@ -549,7 +563,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         });
       /** Why the account stays, or undefined when it may be deleted (accountLeft). */
       const accountLeftBecause = (a: HttpAccountConfig, subject: string, stays: boolean) => accountLeft(a, subject, stays, instruction, ctx);
-      for (const subject of (await findSubjects(ids, "erase", ctx)).keys()) {
+      const subjects = await findSubjects(ids, "erase", ctx);
+      if (subjects.size) await scopesRead(subjects.keys().next().value!, "erase", ctx);
+      for (const subject of subjects.keys()) {
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
@@ -593,14 +609,19 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     /**
      * Accounts a deletion left in place while records under it were kept, by id once the purge erased
      * those: deleted when nothing under them stays (a record a rule, or a hold, still keeps holds the
-     * account back again), an account already gone (404) left out. Never searched for by address: an
-     * account the person opened since is not the deletion's.
+     * account back again), an account already gone (404) left out, one no longer holding the deletion's
+     * address left in place (ACCOUNT_NOT_HERS). Never found by address: an account the person opened
+     * since is not the deletion's, so the search only confirms the ids the deletion held back.
      */
     ...(account?.erase
       ? {
-          async eraseHeldBack(_ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
+          async eraseHeldBack(ids: Identities, refs: readonly RecordRef[], instruction: ErasureInstruction, ctx: TaskContext): Promise<HeldBackOutcome> {
             const erased: RecordRef[] = [];
             const left = new Map<string, string[]>();
+            const accounts = refs.filter((ref) => ref.type === accountType && ref.category === account.category);
+            if (accounts.length) await scopesRead(accounts[0].id, "erase", ctx);
+            // The ids of the accounts that hold the deletion's address now, once one is about to be deleted.
+            let stillHers: Set<string> | undefined;
             for (const ref of refs) {
               if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
@@ -622,6 +643,13 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
                 // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
                 if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
                 why = ACCOUNT_NOT_LISTED;
+              }
+              // Deleted by its id long after the deletion, the account must still be the person's: an id the
+              // system gave to someone else since, or an account that changed hands, is theirs, not residue.
+              // One the search no longer answers and a GET finds gone goes on to its DELETE, counting nothing.
+              if (!why) {
+                stillHers ??= new Set((await findSubjects(ids, "erase", ctx)).keys());
+                if (!stillHers.has(ref.id) && !(await accountGone(ref.id, ctx))) why = ACCOUNT_NOT_HERS;
               }
               if (why) {
                 appendTo(left, why, ref.id);
@@ -651,6 +679,38 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   };
 }
 
+/** Stable code of the failure of a listing scoped by its path that answers records of an account nobody holds. */
+export const SCOPE_IGNORED = "HTTP_SCOPE_IGNORED";
+/** Stable code of the failure of a subject search that compares addresses case exactly. */
+export const SEARCH_MATCHES_CASE = "HTTP_SEARCH_MATCHES_CASE";
+
+/** Why a kind of record is reported not searched when the subject search answered nobody to show that it ignores case. */
+export const CASE_NOT_SHOWN =
+  "The search by address answered no one, and whether it ignores case could not be shown (no address it holds to ask for in other case): a person stored in capitals (Name@Example.COM) would go unfound. Make the search compare without case, then look there by hand";
+
+/** A made-up value nobody holds, for asking a search or listing about nobody. */
+const nobodysId = () => `dsr-nobody-${randomBytes(8).toString("hex")}`;
+
+/**
+ * A made-up account id nobody holds, in the shape of `like`, one the system holds: digits (in the range
+ * of a 32-bit id) for a number, a UUID for a UUID. An API that refuses an id of another shape (400 for
+ * `dsr-nobody-...` where ids are numbers) would otherwise never have to show whose records it lists.
+ */
+export const nobodyLike = (like: string): string => {
+  if (/^\d{1,10}$/.test(like)) return String(randomInt(2_000_000_000, 2_147_483_647));
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(like)) return randomUUID();
+  return nobodysId();
+};
+
+/** `text` with its letters' case swapped: `Ada@Example.com` is `aDA@eXAMPLE.COM`. */
+export const swapCase = (text: string): string => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join("");
+
+/**
+ * Whether an address a search answered shows that it ignores case: it holds what was asked for only
+ * when case is ignored (`Ada.Lovelace@example.com` answered for `ada.lovelace@example.com`).
+ */
+export const ignoresCase = (answered: string, asked: string): boolean => !answered.includes(asked) && answered.toLowerCase().includes(asked.toLowerCase());
+
 /** The record type of the subject's account unless subject.account.recordType says otherwise. */
 const ACCOUNT_TYPE = "account";
 
@@ -662,6 +722,10 @@ export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (b
 /** Why a purge did not delete an account held back by kept records once they were purged: its records can no longer be listed. */
 export const ACCOUNT_NOT_LISTED =
   "the records under the account could no longer be listed (HTTP 404: the account may have been deleted in the system meanwhile), so the purge did not delete it; check it in the system";
+
+/** Why a purge did not delete an account held back by kept records: it no longer holds the address the deletion was made for. */
+export const ACCOUNT_NOT_HERS =
+  "the search no longer answers the account under the address the deletion was made for, yet the system still holds it (its address changed, or its id given to someone else since), so the purge did not delete it; check it in the system";
 
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
@@ -694,33 +758,6 @@ export function errorMarker(body: unknown): string | undefined {
   if (holds(o.error)) return "error";
   if (holds(o.errors)) return "errors";
   for (const flag of ["ok", "success"]) if (o[flag] === false) return `${flag}: false`;
-  return undefined;
-}
-
-/** Fields by which a page says that more pages follow (a true flag, or a next cursor, token or link). */
-const MORE_FLAGS = ["has_more", "hasMore", "more"];
-const NEXT_FIELDS = ["next", "next_page", "nextPage", "next_cursor", "nextCursor", "next_page_token", "nextPageToken", "next_url", "nextUrl", "@odata.nextLink"];
-/** Where APIs put them: on the answer itself, or in one of these objects. */
-const MARKER_HOLDERS = ["", "meta", "links", "pagination", "paging", "page_info", "pageInfo"];
-
-/**
- * The sign, if any, that an answer is one page of several: a Link header with rel="next", or a field
- * of MORE_FLAGS that is true, or of NEXT_FIELDS that holds a cursor or link, on the answer or in one
- * of MARKER_HOLDERS. Returned as it is named (for the error), undefined when there is none.
- */
-export function morePagesMarker(body: unknown, link: string | null): string | undefined {
-  if (link && /<[^>]*>\s*;[^,]*\brel\s*=\s*"?next"?/i.test(link)) return 'a Link header with rel="next"';
-  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
-  for (const holder of MARKER_HOLDERS) {
-    const o = holder ? (body as Record<string, unknown>)[holder] : body;
-    if (!o || typeof o !== "object" || Array.isArray(o)) continue;
-    const at = (field: string) => (holder ? `${holder}.${field}` : field);
-    for (const flag of MORE_FLAGS) if ((o as Record<string, unknown>)[flag] === true) return `${at(flag)}: true`;
-    for (const field of NEXT_FIELDS) {
-      const v = (o as Record<string, unknown>)[field];
-      if ((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isFinite(v))) return at(field);
-    }
-  }
   return undefined;
 }
 

@@ -62,6 +62,13 @@ export class RestStandIn {
   usersLinks = true;
   /** The order everyone is listed in: by id, or newest (highest id) first. */
   usersOrder: "id" | "newest" = "id";
+  /**
+   * When true, listing one user's notes answers every user's (an API that ignores the user in the path,
+   * or its scope); "for numbers", the same for a numeric user id, and 400 for any other.
+   */
+  notesScopeIgnored: boolean | "for numbers" = false;
+  /** When true, the search compares addresses case exactly (`Ada@Example.COM` is not found by `ada@example.com`). */
+  searchMatchesCase = false;
   /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
   goneStatus: 404 | 410 = 404;
   private server?: http.Server;
@@ -98,12 +105,18 @@ export class RestStandIn {
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
         if (req.method === "GET" && url.pathname === "/api/users") {
           // With ?email= a loose search (through whatever the address field holds, a list too); without it, everyone in order of id (a listing, as user APIs have).
-          const q = url.searchParams.get("email")?.toLowerCase();
+          const asked = url.searchParams.get("email") ?? undefined;
+          const q = this.searchMatchesCase ? asked : asked?.toLowerCase();
+          const held = (email: unknown) => (this.searchMatchesCase ? JSON.stringify(email ?? "") : JSON.stringify(email ?? "").toLowerCase());
           // Pages of 25 unless per_page says otherwise, as search APIs answer.
           const perPage = Number(url.searchParams.get("per_page") ?? 25);
           const page = Number(url.searchParams.get("page") ?? 1);
-          const hits = (q === undefined ? [...this.users].sort((a, b) => (this.usersOrder === "id" ? a.id - b.id : b.id - a.id)) : this.users.filter((u) => q && JSON.stringify(u.email ?? "").toLowerCase().includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
+          const hits = (q === undefined ? [...this.users].sort((a, b) => (this.usersOrder === "id" ? a.id - b.id : b.id - a.id)) : this.users.filter((u) => q && held(u.email).includes(q))).map((u) => ({ ...u, stats: { records: this.recordsOf(u.id) } }));
           return answer(200, { users: hits.slice((page - 1) * perPage, page * perPage) }, this.nextLink(url, page, (q !== undefined || this.usersLinks) && page * perPage < hits.length));
+        }
+        if (req.method === "GET" && parts[1] === "users" && parts.length === 3) {
+          const user = this.users.find((u) => String(u.id) === parts[2]);
+          return user ? answer(200, user) : answer(this.goneStatus, { error: "no such user" });
         }
         if (req.method === "DELETE" && parts[1] === "users" && parts.length === 3) {
           // The account only: its notes and invoices stay, under an id nobody holds any more (as an API without cascading deletes).
@@ -114,7 +127,8 @@ export class RestStandIn {
         }
         if (req.method === "GET" && parts[1] === "users" && parts[3] === "notes") {
           if (this.notesOfMissingUser404 && !this.users.some((u) => String(u.id) === parts[2])) return answer(404, { error: "no such user" });
-          const mine = this.notes.filter((n) => n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
+          if (this.notesScopeIgnored === "for numbers" && !/^\d+$/.test(parts[2])) return answer(400, { error: "user id must be a number" });
+          const mine = this.notes.filter((n) => this.notesScopeIgnored || n.user === Number(parts[2])).sort((a, b) => a.id.localeCompare(b.id));
           const after = url.searchParams.get("cursor");
           const limit = Number(url.searchParams.get("limit") ?? 2);
           const from = after ? mine.findIndex((n) => n.id > after) : 0;
