@@ -264,6 +264,23 @@ describe("Zendesk connector", () => {
       expect(z.store.user(grace.id)?.active ?? false).to.equal(false);
     });
 
+    it("lists the user's identities once per collect, by id and address or by address alone, and exports every one Zendesk holds", async () => {
+      const ada = z.store.user(ADA_ID)!;
+      ada.secondary_emails = ["ada.l@analytical.example"];
+      ada.unverified_emails = ["typed.in@elsewhere.example"];
+      for (const subject of [ADA, { email: ADA.email }]) {
+        const from = z.calls.entries.length;
+        const records = await collectAll(connector, subject);
+        const listings = z.calls.entries.slice(from).filter((e) => e.path === `/api/v2/users/${ADA_ID}/identities.json`);
+        expect(listings, JSON.stringify(subject)).to.have.length(1);
+        expect(records).to.have.length(expectedRecordCount(z, ADA_ID));
+        // Every identity the stand-in holds for her, as its own listing shows them.
+        const held = [ada.email, ...ada.secondary_emails, ...ada.unverified_emails, ada.phone].filter(Boolean);
+        const exported = byType(records, "user")[0].data.identities as { value: string }[];
+        expect(exported.map((i) => i.value)).to.deep.equal(held);
+      }
+    });
+
     it("finishes a soft-deleted user by the id in its unit's note, when the subject's address is a secondary email", async () => {
       const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
       grace.secondary_emails = [grace.email];

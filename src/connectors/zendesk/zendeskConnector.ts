@@ -40,6 +40,10 @@ const SECONDARY_OF_DELETED =
 const UNVERIFIED_HOLDER =
   "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
 
+/** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
+const UNPROVEN_SENDER =
+  "emails Zendesk held back (suspended) from an address on the subject's helpdesk profile that nobody verified: not proven theirs (an agent may have typed in someone else's), so they were neither read nor erased. Verify the identity in Zendesk to include them";
+
 /**
  * Kinds of record Zendesk may hold of the subject that this connector has no call to find, named by
  * every collect (the request's, the export's and the certificate's notSearched), whoever the subject is.
@@ -117,11 +121,37 @@ class SharedThreadResidue {
   }
 }
 
+/** The addresses held-back mail may come from to be the subject's (see senderAddresses). */
+interface SenderAddresses {
+  proven: ReadonlySet<string>;
+  unproven: ReadonlySet<string>;
+}
+
+/**
+ * The subject's addresses, in matching form: the request's (verified before anything is disclosed)
+ * and each email identity of their Zendesk user that Zendesk shows proven; apart, those the user holds
+ * unverified (an agent may have typed in someone else's).
+ */
+function senderAddresses(email: string | undefined, identities: readonly WireIdentity[]): SenderAddresses {
+  const proven = new Set<string>(email ? [normalizeEmail(email)] : []);
+  const unproven = new Set<string>();
+  for (const i of identities) {
+    if (i.type !== "email" || typeof i.value !== "string") continue;
+    (provenIdentity(i) ? proven : unproven).add(normalizeEmail(i.value));
+  }
+  for (const address of proven) unproven.delete(address);
+  return { proven, unproven };
+}
+
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
 
-/** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
-type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
+/**
+ * Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone; with the
+ * user's identities when finding them read those already (a search hit is confirmed through them), so
+ * that a collect or erase lists them once.
+ */
+type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: WireIdentity[] } | undefined;
 
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
@@ -168,12 +198,20 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
+  /** Every identity Zendesk lists for the user (all pages). */
+  const identitiesOf = async (userId: number, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireIdentity[]> => {
+    const identities: WireIdentity[] = [];
+    for await (const identity of client.list<WireIdentity>(`users/${userId}/identities.json`, "identities", op, ctx)) identities.push(identity);
+    return identities;
+  };
+
   /**
-   * Every live user who holds the address, each once: Zendesk keeps one address per user, but an
-   * internationalised one may be held in Unicode by one user and in ASCII by another, and both are the
-   * subject's. `unproven` hears of each user passed over because they hold the address only unverified.
+   * Every live user who holds the address, each once, with the identities that proved it: Zendesk keeps
+   * one address per user, but an internationalised one may be held in Unicode by one user and in ASCII
+   * by another, and both are the subject's. `unproven` hears of each user passed over because they hold
+   * the address only unverified.
    */
-  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<WireUser> {
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
     const wanted = normalizeEmail(email);
     const seen = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
@@ -185,23 +223,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // finds a user by an email that is not their primary one (`email` shows the primary only), and
         // the primary one is no proof either (an agent can create a user with, or change the profile
         // to, anyone's address, and `email` shows it verified or not).
-        for await (const identity of client.list<WireIdentity>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
-          if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
-          if (!provenIdentity(identity)) {
-            unproven?.();
-            continue;
-          }
+        const identities = await identitiesOf(u.id, op, ctx);
+        const held = identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
+        if (held.some(provenIdentity)) {
           seen.add(u.id);
-          yield u;
-          break;
-        }
+          yield { user: u, identities };
+        } else if (held.length) unproven?.();
       }
     }
   }
 
   /** The first live user who holds the address (the one the roster puts it on). */
   const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
-    for await (const u of usersByEmail(email, op, ctx)) return u;
+    for await (const { user } of usersByEmail(email, op, ctx)) return user;
     return undefined;
   };
 
@@ -229,8 +263,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
     const byId = ids.ticketingUserId ? await userWithId(ids.ticketingUserId, op, ctx) : undefined;
     let found = byId;
-    for await (const user of usersByEmail(ids.email, op, ctx, unproven)) {
-      if (user.id === found?.user.id) continue;
+    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
+      if (user.id === found?.user.id) {
+        found.identities = identities;
+        continue;
+      }
       if (found) {
         throw new ConnectorError(
           `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
@@ -238,7 +275,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           false,
         );
       }
-      found = { user, state: "active" };
+      found = { user, state: "active", identities };
     }
     if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
@@ -249,18 +286,41 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   /**
-   * The emails Zendesk suspended (held back) whose sender is the subject, under any spelling of the
-   * address, or that Zendesk tied to the subject's user: a suspended ticket has no user, so neither the ticketing user id nor the user search
-   * reaches it, and Zendesk has no filter by sender: the queue (at most 14 days of held-back mail) is
-   * read whole, and only an exact address is the subject's.
+   * The emails Zendesk suspended (held back) sent from one of the subject's addresses (see
+   * senderAddresses), under any spelling: a suspended ticket has no user, so neither the ticketing user
+   * id nor the user search reaches it, and Zendesk has no filter by sender (only a sort by it, in an
+   * order it does not document for case and domain spellings, so no page can be skipped and the result
+   * stay exact): the queue (at most 14 days of held-back mail) is read whole, and only an exact address
+   * is the subject's. `author.id` is not taken as proof: Zendesk ties held-back mail to whichever user
+   * holds its From address, verified or not. `unproven` hears of mail from an address the user holds
+   * unverified, which is passed over.
    */
-  async function* suspendedFrom(email: string, userId: number | undefined, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireSuspendedTicket> {
-    const wanted = normalizeEmail(email);
+  async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): AsyncGenerator<WireSuspendedTicket> {
     for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx)) {
-      // Zendesk names the sender's user when it knew the address (`author.id`): sent from another of the subject's identities.
-      const fromUser = userId !== undefined && s.author?.id === userId;
-      if (fromUser || (typeof s.author?.email === "string" && normalizeEmail(s.author.email) === wanted)) yield s;
+      const from = typeof s.author?.email === "string" ? normalizeEmail(s.author.email) : undefined;
+      if (from === undefined) continue;
+      if (addresses.proven.has(from)) yield s;
+      else if (addresses.unproven.has(from)) unproven?.();
     }
+  }
+
+  /** The found user's identities, read once: those findUser read already, or a listing now. */
+  const identitiesFound = async (found: Found, op: "collect" | "erase", ctx: CallContext): Promise<WireIdentity[]> =>
+    found ? (found.identities ?? (await identitiesOf(found.user.id, op, ctx))) : [];
+
+  /**
+   * The subject's held-back mail (suspendedFrom); mail from an address their user
+   * holds unverified is passed over and said once, through ctx.notSearched.
+   */
+  async function* heldBackMail(ids: Identities, identities: readonly WireIdentity[], op: "collect" | "erase", ctx: TaskContext): AsyncGenerator<WireSuspendedTicket> {
+    const addresses = senderAddresses(ids.email, identities);
+    if (!addresses.proven.size) return;
+    let said = false;
+    const unproven = () => {
+      if (!said) ctx.notSearched?.({ category: "SUPPORT", type: "suspended_ticket", reason: UNPROVEN_SENDER });
+      said = true;
+    };
+    yield* suspendedFrom(addresses, op, ctx, unproven);
   }
 
   /**
@@ -399,8 +459,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for (const kind of NEVER_SEARCHED) ctx.notSearched?.({ category: "SUPPORT", ...kind });
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
       const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
+      const identities = await identitiesFound(found, "collect", ctx);
       // The subject's suspended emails: no user holds them, so they are found whether or not a user is.
-      if (ids.email) for await (const s of suspendedFrom(ids.email, found?.user.id, "collect", ctx)) yield suspendedTicketRecord(s);
+      for await (const s of heldBackMail(ids, identities, "collect", ctx)) yield suspendedTicketRecord(s);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
@@ -409,8 +470,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // A soft-deleted user is shown with everything still tied to them: Zendesk holds it until the
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
-      const identities: WireIdentity[] = [];
-      for await (const identity of client.list<WireIdentity>(`users/${user.id}/identities.json`, "identities", "collect", ctx)) identities.push(identity);
       yield userRecord(user, identities);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       // Other people's comments, by how the subject is on their threads.
@@ -501,12 +560,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return list.length ? { kept: list } : {};
       };
       const found = await findUser(ids, "erase", ctx);
-      if (ids.email) {
-        for await (const s of suspendedFrom(ids.email, found?.user.id, "erase", ctx)) {
-          const arrived = new Date(s.created_at);
-          if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
-          else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
-        }
+      for await (const s of heldBackMail(ids, await identitiesFound(found, "erase", ctx), "erase", ctx)) {
+        const arrived = new Date(s.created_at);
+        if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
+        else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
       }
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
