@@ -281,6 +281,27 @@ describe("Zendesk connector", () => {
       }
     });
 
+    it("finds and erases a subject by address alone through the user search, which pages by offset only (as Zendesk's refuses page[size]), over several pages", async () => {
+      // Users whose addresses contain Grace's (the search matches partial values) fill more than one page of two.
+      const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      const template = { ...grace, secondary_emails: undefined, external_id: null };
+      z.store.state.users.push(...[1, 2, 3].map((i): ZendeskUser => ({ ...template, id: 7_100_000 + i, email: `x${i}${grace.email}`, name: `Longer ${i}` })));
+      const small = connectorFor(z, { pageSize: 2 });
+      try {
+        const from = z.calls.entries.length;
+        const records = await collectAll(small, GRACE);
+        const searches = z.calls.entries.slice(from).filter((e) => e.path === "/api/v2/users/search.json");
+        expect(searches.map((e) => e.status)).to.deep.equal([200, 200]);
+        expect(records).to.have.length(expectedRecordCount(z, grace.id));
+        await small.erase(GRACE, SUPPORT, testContext());
+      } finally {
+        await small.close();
+      }
+      // Asked of the stand-in: Grace gone, the users whose addresses merely contain hers still there.
+      expect(z.store.user(grace.id)).to.equal(undefined);
+      for (const i of [1, 2, 3]) expect(z.store.user(7_100_000 + i)?.active).to.equal(true);
+    });
+
     it("finishes a soft-deleted user by the id in its unit's note, when the subject's address is a secondary email", async () => {
       const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
       grace.secondary_emails = [grace.email];

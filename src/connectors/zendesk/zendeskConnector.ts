@@ -217,7 +217,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
-      for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
+      // The user search pages by offset only (Zendesk answers 400 to page[size]); an address finds a handful of users, one page.
+      for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx, undefined, "offset")) {
         if (seen.has(u.id)) continue;
         // The address is the user's if it is one of their email identities, verified: the search also
         // finds a user by an email that is not their primary one (`email` shows the primary only), and
