@@ -404,6 +404,21 @@ describe("Zendesk connector", () => {
         });
       }
 
+      it("neither collects nor erases a deleted user whose primary address is the subject's but nobody verified it, and says so", async () => {
+        // Someone else's user: an agent created it with Grace's address typed in, then deleted it by hand; Grace has no user of her own now.
+        const user = grace();
+        user.primary_email_verified = false;
+        user.verified = false;
+        z.store.softDeleteUser(user, new Date());
+        const before = JSON.stringify({ user, tickets: ticketsTiedTo(z, user.id) });
+        const notSearched: NotSearchedRecords[] = [];
+        expect(await collectAll(connector, GRACE, testContext({ notSearched: (set) => void notSearched.push(set) }))).to.deep.equal([]);
+        expect(notSearched.filter((n) => n.type === "user").map((n) => n.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => /unverified/.test(r)));
+        expect(await connector.erase(GRACE, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
+        // Asked of the stand-in: the user and every ticket tied to them as they were.
+        expect(JSON.stringify({ user: z.store.user(user.id), tickets: ticketsTiedTo(z, user.id) })).to.equal(before);
+      });
+
       it("says what it cannot search for by email alone (a deleted user's secondary address), and reaches that user by id", async () => {
         const user = grace();
         user.secondary_emails = [user.email];

@@ -78,6 +78,10 @@ const NEVER_SEARCHED = [
 const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
   identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
 
+/** The user's email identities that hold `wanted` (an address in matching form), proven or not. */
+const holdersOf = (identities: readonly WireIdentity[], wanted: string): WireIdentity[] =>
+  identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
+
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
 
@@ -225,7 +229,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // the primary one is no proof either (an agent can create a user with, or change the profile
         // to, anyone's address, and `email` shows it verified or not).
         const identities = await identitiesOf(u.id, op, ctx);
-        const held = identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
+        const held = holdersOf(identities, wanted);
         if (held.some(provenIdentity)) {
           seen.add(u.id);
           yield { user: u, identities };
@@ -281,7 +285,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
-      if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
+      if (!u.email || normalizeEmail(u.email) !== wanted) continue;
+      // Proven as a live user's is: an agent may have created the user with, or typed onto them, someone else's address.
+      const identities = await identitiesOf(u.id, op, ctx);
+      if (holdersOf(identities, wanted).some(provenIdentity)) return { user: u, state: "soft-deleted", identities };
+      unproven?.();
     }
     return undefined;
   };
