@@ -661,6 +661,16 @@ describe("Zendesk connector", () => {
       expect(await collectAll(connector, { email: "nadia.new@example.org" })).to.deep.equal([]);
     });
 
+    it("lists a soft-deleted user by id alone too, when no identity of theirs is verified, as collect does not find them by it", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      Object.assign(grace, { email: "Nadia.New@Example.org", primary_email_verified: false, verified: false });
+      z.store.softDeleteUser(grace, new Date());
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id) } }]);
+      expect(entries.filter((e) => e.identities.email === "nadia.new@example.org"), "an entry joining Nadia's address to Grace's user").to.deep.equal([]);
+      expect(await collectAll(connector, { email: "nadia.new@example.org" })).to.deep.equal([]);
+    });
+
     it("gives an address two users hold in different spellings to one of them, lists the other by id, and collect refuses to follow one", async () => {
       // Björn is stored with the ASCII spelling of his domain; a second user now holds the Unicode one.
       const bjorn = z.store.state.users.find((u) => u.email === BJORN_PERSON.email)!;
