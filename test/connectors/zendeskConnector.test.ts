@@ -264,15 +264,17 @@ describe("Zendesk connector", () => {
       expect(z.store.user(grace.id)?.active ?? false).to.equal(false);
     });
 
-    it("lists the user's identities once per collect, by id and address or by address alone, and exports every one Zendesk holds", async () => {
+    it("reads the user and lists their identities once per collect, by id and address or by address alone, and exports every one Zendesk holds", async () => {
       const ada = z.store.user(ADA_ID)!;
       ada.secondary_emails = ["ada.l@analytical.example"];
       ada.unverified_emails = ["typed.in@elsewhere.example"];
       for (const subject of [ADA, { email: ADA.email }]) {
         const from = z.calls.entries.length;
         const records = await collectAll(connector, subject);
-        const listings = z.calls.entries.slice(from).filter((e) => e.path === `/api/v2/users/${ADA_ID}/identities.json`);
-        expect(listings, JSON.stringify(subject)).to.have.length(1);
+        const calls = z.calls.entries.slice(from);
+        expect(calls.filter((e) => e.path === `/api/v2/users/${ADA_ID}/identities.json`), JSON.stringify(subject)).to.have.length(1);
+        // The search found her: her id leads to the same user, so it is not looked up again.
+        expect(calls.filter((e) => e.path === `/api/v2/users/${ADA_ID}.json` || e.path === "/api/v2/users/search.json").map((e) => e.path)).to.deep.equal(["/api/v2/users/search.json"]);
         expect(records).to.have.length(expectedRecordCount(z, ADA_ID));
         // Every identity the stand-in holds for her, as its own listing shows them.
         const held = [ada.email, ...ada.secondary_emails, ...ada.unverified_emails, ada.phone].filter(Boolean);

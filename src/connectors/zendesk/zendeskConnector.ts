@@ -261,26 +261,28 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * address: one call per 100 deleted users, made only when no user was found by id or live by address.
    *
    * The address is searched for even when the id is known: a person who changed their address on the
-   * platform and wrote in again is a second user under it, whom the id does not reach. Two users (by id
+   * platform and wrote in again is a second user under it, whom the id does not reach. The id is looked
+   * up only when the search did not find that very user (then it is the same live user either way). Two users (by id
    * and by address, or under two spellings of the address) stop the call: collect and erase follow one
    * user, and following one would export or erase part of the person and report it whole.
    */
   const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
-    const byId = ids.ticketingUserId ? await userWithId(ids.ticketingUserId, op, ctx) : undefined;
-    let found = byId;
+    const several = () =>
+      new ConnectorError(
+        `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
+        `${name} ${op}: several users for one subject`,
+        false,
+      );
+    let found: Found;
     for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
-      if (user.id === found?.user.id) {
-        found.identities = identities;
-        continue;
-      }
-      if (found) {
-        throw new ConnectorError(
-          `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
-          `${name} ${op}: several users for one subject`,
-          false,
-        );
-      }
+      if (found) throw several();
       found = { user, state: "active", identities };
+    }
+    // The id is looked up unless the address found that very user (live, as the search finds only those).
+    if (ids.ticketingUserId && String(found?.user.id) !== ids.ticketingUserId) {
+      const byId = await userWithId(ids.ticketingUserId, op, ctx);
+      if (byId && found && byId.user.id !== found.user.id) throw several();
+      found = found ?? byId;
     }
     if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
