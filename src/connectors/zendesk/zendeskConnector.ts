@@ -262,9 +262,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    *
    * The address is searched for even when the id is known: a person who changed their address on the
    * platform and wrote in again is a second user under it, whom the id does not reach. The id is looked
-   * up only when the search did not find that very user (then it is the same live user either way). Two users (by id
-   * and by address, or under two spellings of the address) stop the call: collect and erase follow one
-   * user, and following one would export or erase part of the person and report it whole.
+   * up only when the search did not find that very user (then it is the same live user either way).
+   * Two users (by id and by address, or under two spellings of the address) stop the call: collect and
+   * erase follow one user, and following one would export or erase part of the person and report it whole.
    */
   const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
     const several = () =>
@@ -320,8 +320,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     found ? (found.identities ?? (await identitiesOf(found.user.id, op, ctx))) : [];
 
   /**
-   * The subject's held-back mail (suspendedFrom); mail from an address their user
-   * holds unverified is passed over and said once, through ctx.notSearched.
+   * The subject's held-back mail (suspendedFrom); mail from an address their user holds unverified is
+   * passed over and said once, through ctx.notSearched.
    */
   async function* heldBackMail(ids: Identities, identities: readonly WireIdentity[], op: "collect" | "erase", ctx: TaskContext): AsyncGenerator<WireSuspendedTicket> {
     const addresses = senderAddresses(ids.email, identities);
