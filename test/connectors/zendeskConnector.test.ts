@@ -264,6 +264,46 @@ describe("Zendesk connector", () => {
       expect(z.store.user(grace.id)?.active ?? false).to.equal(false);
     });
 
+    it("reads the user and lists their identities once per collect, by id and address or by address alone, and exports every one Zendesk holds", async () => {
+      const ada = z.store.user(ADA_ID)!;
+      ada.secondary_emails = ["ada.l@analytical.example"];
+      ada.unverified_emails = ["typed.in@elsewhere.example"];
+      for (const subject of [ADA, { email: ADA.email }]) {
+        const from = z.calls.entries.length;
+        const records = await collectAll(connector, subject);
+        const calls = z.calls.entries.slice(from);
+        expect(calls.filter((e) => e.path === `/api/v2/users/${ADA_ID}/identities.json`), JSON.stringify(subject)).to.have.length(1);
+        // The search found her: her id leads to the same user, so it is not looked up again.
+        expect(calls.filter((e) => e.path === `/api/v2/users/${ADA_ID}.json` || e.path === "/api/v2/users/search.json").map((e) => e.path)).to.deep.equal(["/api/v2/users/search.json"]);
+        expect(records).to.have.length(expectedRecordCount(z, ADA_ID));
+        // Every identity the stand-in holds for her, as its own listing shows them.
+        const held = [ada.email, ...ada.secondary_emails, ...ada.unverified_emails, ada.phone].filter(Boolean);
+        const exported = byType(records, "user")[0].data.identities as { value: string }[];
+        expect(exported.map((i) => i.value)).to.deep.equal(held);
+      }
+    });
+
+    it("finds and erases a subject by address alone through the user search, which pages by offset only (as Zendesk's refuses page[size]), over several pages", async () => {
+      // Users whose addresses contain Grace's (the search matches partial values) fill more than one page of two.
+      const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      const template = { ...grace, secondary_emails: undefined, external_id: null };
+      z.store.state.users.push(...[1, 2, 3].map((i): ZendeskUser => ({ ...template, id: 7_100_000 + i, email: `x${i}${grace.email}`, name: `Longer ${i}` })));
+      const small = connectorFor(z, { pageSize: 2 });
+      try {
+        const from = z.calls.entries.length;
+        const records = await collectAll(small, GRACE);
+        const searches = z.calls.entries.slice(from).filter((e) => e.path === "/api/v2/users/search.json");
+        expect(searches.map((e) => e.status)).to.deep.equal([200, 200]);
+        expect(records).to.have.length(expectedRecordCount(z, grace.id));
+        await small.erase(GRACE, SUPPORT, testContext());
+      } finally {
+        await small.close();
+      }
+      // Asked of the stand-in: Grace gone, the users whose addresses merely contain hers still there.
+      expect(z.store.user(grace.id)).to.equal(undefined);
+      for (const i of [1, 2, 3]) expect(z.store.user(7_100_000 + i)?.active).to.equal(true);
+    });
+
     it("finishes a soft-deleted user by the id in its unit's note, when the subject's address is a secondary email", async () => {
       const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
       grace.secondary_emails = [grace.email];
@@ -365,6 +405,21 @@ describe("Zendesk connector", () => {
           expect(await connector.erase(subject(user.id), SUPPORT, testContext())).to.deep.equal({ erased: 0 });
         });
       }
+
+      it("neither collects nor erases a deleted user whose primary address is the subject's but nobody verified it, and says so", async () => {
+        // Someone else's user: an agent created it with Grace's address typed in, then deleted it by hand; Grace has no user of her own now.
+        const user = grace();
+        user.primary_email_verified = false;
+        user.verified = false;
+        z.store.softDeleteUser(user, new Date());
+        const before = JSON.stringify({ user, tickets: ticketsTiedTo(z, user.id) });
+        const notSearched: NotSearchedRecords[] = [];
+        expect(await collectAll(connector, GRACE, testContext({ notSearched: (set) => void notSearched.push(set) }))).to.deep.equal([]);
+        expect(notSearched.filter((n) => n.type === "user").map((n) => n.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => /unverified/.test(r)));
+        expect(await connector.erase(GRACE, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
+        // Asked of the stand-in: the user and every ticket tied to them as they were.
+        expect(JSON.stringify({ user: z.store.user(user.id), tickets: ticketsTiedTo(z, user.id) })).to.equal(before);
+      });
 
       it("says what it cannot search for by email alone (a deleted user's secondary address), and reaches that user by id", async () => {
         const user = grace();
@@ -602,6 +657,16 @@ describe("Zendesk connector", () => {
       const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
       // An agent put Nadia's address on Grace's profile as its primary email; nobody verified it.
       Object.assign(grace, { email: "Nadia.New@Example.org", primary_email_verified: false, verified: false });
+      const entries = await listAll(connector);
+      expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id) } }]);
+      expect(entries.filter((e) => e.identities.email === "nadia.new@example.org"), "an entry joining Nadia's address to Grace's user").to.deep.equal([]);
+      expect(await collectAll(connector, { email: "nadia.new@example.org" })).to.deep.equal([]);
+    });
+
+    it("lists a soft-deleted user by id alone too, when no identity of theirs is verified, as collect does not find them by it", async () => {
+      const grace = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+      Object.assign(grace, { email: "Nadia.New@Example.org", primary_email_verified: false, verified: false });
+      z.store.softDeleteUser(grace, new Date());
       const entries = await listAll(connector);
       expect(entries.filter((e) => e.identities.ticketingUserId === String(grace.id))).to.deep.equal([{ identities: { ticketingUserId: String(grace.id) } }]);
       expect(entries.filter((e) => e.identities.email === "nadia.new@example.org"), "an entry joining Nadia's address to Grace's user").to.deep.equal([]);

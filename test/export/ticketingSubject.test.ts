@@ -4,7 +4,8 @@ import { ZendeskStandIn, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TEST_START, TestService } from "../support/harness";
 import { ADA_PERSON, addSuspendedTicket, expectedRecordCount, ticketsOf } from "../connectors/support/zendeskStandIn";
-import { archiveTexts, download, exportLink, finishedRequest, zendeskServiceEach } from "./support";
+import { ZipReader } from "../../src/export/zipReader";
+import { archiveTexts, download, downloadedExport, exportLink, finishedRequest, zendeskServiceEach } from "./support";
 
 const ADA_ID = Number(ADA_PERSON.ticketingUserId);
 const DAY = 86_400_000;
@@ -50,6 +51,8 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
       // Sent from an address of hers the platform does not know, which Zendesk tied to her user.
       suspended("ada.l@analytical.example", "ADA-OTHER-ADDRESS", old),
     ];
+    // Zendesk ties held-back mail to the user holding its From address: here a verified one of Ada's.
+    z.store.user(ADA_ID)!.secondary_emails = ["ada.l@analytical.example"];
     ada[3].author.id = ADA_ID;
     const others = LOOKALIKES.map((email, i) => suspended(email, `OTHER-${i}`, old));
     // A verified helpdesk user at each lookalike address, with a ticket of their own.
@@ -87,6 +90,41 @@ describeEachDatabase("the subject's data in the ticketing system: all of it, and
     const unsearched = manifest.notSearched.filter((n) => n.connector === connector.spec.name).map((n) => n.type);
     expect(unsearched).to.include.members(["side_conversation", "comment", "deleted_ticket"]);
     expect(access.notSearched.map((n: any) => n.recordType)).to.include.members(["side_conversation", "comment", "deleted_ticket"]);
+  });
+
+  it("exports mail held back under Ada's address as not proven hers, and neither exports nor erases mail from an address on her profile nobody verified, though Zendesk tied it to her user", async function () {
+    this.timeout(90_000);
+    const old = new Date(TEST_START.getTime() - 5 * DAY);
+    // Anyone can put Ada's address in an email's From; Zendesk held this one back as failing authentication.
+    const forged = suspended(ADA_PERSON.email, "FORGED-IN-ADAS-NAME", old);
+    forged.cause = "Email failed authentication";
+    // An agent typed someone else's address onto Ada's profile; Zendesk ties that person's held-back mail to her user.
+    z.store.user(ADA_ID)!.unverified_emails = ["mallory@elsewhere.example"];
+    const theirs = suspended("mallory@elsewhere.example", "MALLORYS-OWN-WORDS", old);
+    theirs.author.id = ADA_ID;
+    const theirsBefore = JSON.stringify(theirs);
+
+    const access = await finishedRequest(t, "ACCESS", ADA_PERSON.email, SHOW);
+    expect(access.status, access.statusReason).to.equal("COMPLETED");
+    expect(access.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.equal(expectedRecordCount(z, ADA_ID) + 1);
+    const { file, manifest } = await downloadedExport(t, access.id);
+    const zip = ZipReader.open(file);
+    const records = JSON.parse(await zip.text("data/support.json").finally(() => zip.close())) as { type: string; id: string; data: Record<string, unknown> }[];
+    const held = records.filter((r) => r.type === "suspended_ticket");
+    expect(held.map((r) => r.id)).to.deep.equal([String(forged.id)]);
+    expect(held[0].data).to.include({ content: forged.content, sender_email: ADA_PERSON.email, sender_verified: false, cause: forged.cause });
+    expect(held[0].data.about_sender).to.match(/not proof of who sent it/);
+    expect(JSON.stringify(records), "Mallory's held-back mail").not.to.include("MALLORYS-OWN-WORDS");
+    // That it passed something over is said, as for every kind it does not read.
+    expect(manifest.notSearched.filter((n) => n.connector === connector.spec.name).map((n) => n.type)).to.include("suspended_ticket");
+
+    const deletion = await finishedRequest(t, "DELETION", ADA_PERSON.email, SHOW);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // Zendesk holds: the mail sent in Ada's name gone (issued in her name, hers to have erased), Mallory's as it was.
+    const now = z.store.suspendedTickets();
+    expect(now.map((x) => x.id)).not.to.include(forged.id);
+    expect(JSON.stringify(now.find((x) => x.id === theirs.id))).to.equal(theirsBefore);
+    expect(deletion.deletionOutcome.find((l: any) => l.connector === connector.spec.name).matchesPlan).to.equal(true);
   });
 
   it("exports Ada's whole profile (every identity, agents' notes, details, tags, custom fields, organization), and of a ticket she was only CC'd on nothing of the requester's matter", async function () {

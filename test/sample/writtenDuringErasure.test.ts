@@ -112,12 +112,12 @@ describeEachDatabase("records written while a deletion erases", (db) => {
     expect(erasable.length, "Ada has a thread outside the 5-year rule").to.be.at.least(1);
     expect(kept.length, "and one inside it").to.be.at.least(1);
 
-    // The erasure deletes an old thread; while it does, the next look at Ada's user (the one after
-    // erase's own) is held too, so the reply lands after the connector went through the kept threads.
+    // The erasure deletes an old thread; while it does, the next look for Ada's user (the search by her
+    // address after erase's own) is held too, so the reply lands after the connector went through the kept threads.
     const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: `/api/v2/tickets/${erasable[erasable.length - 1].id}.json` });
     const id = await approvedDeletion();
     await within(deleting.reached, 30_000, "the erasure reached the old thread");
-    const afterErase = ws.zendesk.faults.pause({ method: "GET", path: `/api/v2/users/${ADA_TICKETING_ID}.json` });
+    const afterErase = ws.zendesk.faults.pause({ method: "GET", path: "/api/v2/users/search.json" });
     deleting.release();
     await within(afterErase.reached, 30_000, "the connector's erase ended");
 

@@ -22,11 +22,18 @@ export interface JobState {
   status?: string;
 }
 
-/** Cursor pagination, as Zendesk documents it for its list endpoints. */
+/** Cursor pagination, as Zendesk documents it for its list endpoints; `next_page` is offset pagination's link. */
 interface CursorPage {
   meta?: { has_more?: boolean };
   links?: { next?: string | null };
+  next_page?: string | null;
 }
+
+/**
+ * How a list endpoint pages: by cursor (`page[size]`, `links.next`), which most offer, or by offset
+ * (`per_page`, `next_page`), the only way some do (the user search answers 400 to `page[size]`).
+ */
+export type Paging = "cursor" | "offset";
 
 /**
  * Zendesk Support API calls with basic token auth, a request rate spread evenly by bottleneck, a time
@@ -122,17 +129,18 @@ export class ZendeskClient {
   }
 
   /**
-   * Every item of a cursor-paginated list, one page in memory at a time, with a heartbeat per page.
-   * `onPage` sees each page's whole answer before its items (what it sideloads, e.g. `users`).
+   * Every item of a paginated list (by cursor unless `paging` says offset), one page in memory at a
+   * time, with a heartbeat per page. `onPage` sees each page's whole answer before its items (what it
+   * sideloads, e.g. `users`).
    */
-  async *list<T>(path: string, key: string, op: Operation, ctx: CallContext, onPage?: (page: Record<string, unknown>) => void): AsyncGenerator<T> {
-    let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}page[size]=${this.o.pageSize}`;
+  async *list<T>(path: string, key: string, op: Operation, ctx: CallContext, onPage?: (page: Record<string, unknown>) => void, paging: Paging = "cursor"): AsyncGenerator<T> {
+    let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}${paging === "cursor" ? "page[size]" : "per_page"}=${this.o.pageSize}`;
     while (next) {
       const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx);
       if (status === 404) return;
       onPage?.(body);
       yield* body[key] ?? [];
-      next = body.meta?.has_more ? body.links?.next : null;
+      next = paging === "offset" ? body.next_page : body.meta?.has_more ? body.links?.next : null;
       await ctx.heartbeat?.();
       if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
     }

@@ -80,6 +80,8 @@ export interface WireSuspendedTicket {
   subject?: string | null;
   content?: string | null;
   cause?: string | null;
+  /** The cause as a number (Zendesk's list: e.g. 0 spam, a failed sender authentication, an unregistered sender). */
+  cause_id?: number | null;
   recipient?: string | null;
   ticket_id?: number | null;
   attachments?: WireAttachment[];
@@ -221,8 +223,19 @@ export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicke
 }
 
 /**
- * An email of the subject's that Zendesk suspended (held back): no user or thread holds it, so it is
- * kept or erased on its own, from the day it arrived. Its attachments' metadata travels with it.
+ * What the export says of every held-back email: its From address is the subject's, which is why it is
+ * theirs to see and to have erased, but nothing proves they wrote it (see suspendedTicketRecord).
+ */
+export const UNVERIFIED_SENDER_NOTE =
+  "This email came in with your address as its sender and was held back by the helpdesk (see cause). An email's sender address is not proof of who sent it: it may have been sent by someone else in your name.";
+
+/**
+ * An email that Zendesk suspended (held back) whose From address is the subject's: no user or thread
+ * holds it, so it is kept or erased on its own, from the day it arrived. Its attachments' metadata
+ * travels with it. It is shown as sent under the subject's address, never as written by them
+ * (`sender_verified: false`): anyone can put an address in an email's From, and Zendesk held the
+ * email back without proving it (it was often held for that very reason, a failed authentication or
+ * a spam score). It is still the subject's to see and to have erased: it was issued in their name.
  */
 export function suspendedTicketRecord(s: WireSuspendedTicket): SubjectRecord {
   return {
@@ -234,7 +247,10 @@ export function suspendedTicketRecord(s: WireSuspendedTicket): SubjectRecord {
       content: s.content ?? null,
       sender_name: s.author?.name ?? null,
       sender_email: s.author?.email ?? null,
+      sender_verified: false,
+      about_sender: UNVERIFIED_SENDER_NOTE,
       cause: s.cause ?? null,
+      cause_id: s.cause_id ?? null,
       recipient: s.recipient ?? null,
       ticket_id: s.ticket_id ?? null,
       attachments: (s.attachments ?? []).map((a) => ({ file_name: a.file_name, content_type: a.content_type, size: a.size })),

@@ -26,8 +26,9 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  *   ticketingUserId, as the orchestrator passes it, matches the entry by the id whichever address they
  *   gave. Someone other systems know only by a secondary address may be listed twice in a roster (here,
  *   and there by that address): counted twice rather than missed.
- * - A user Zendesk shows with no verified identity (`verified: false`) is listed by id alone: collect
- *   finds no one by an unverified address, which may be someone else's (an agent typed it in). A user
+ * - A user Zendesk shows with no verified identity (`verified: false`), live or soft-deleted, is listed
+ *   by id alone: collect finds no one by an unverified address, which may be someone else's (an agent
+ *   typed it in). A user
  *   with a verified secondary identity and an unverified primary one still gets the primary address:
  *   telling those apart takes a call per user (their identities), which a listing does not make.
  * - No phone: collect never finds anyone by it, and people share phones.
@@ -64,7 +65,8 @@ export async function* listZendeskSubjects(client: ZendeskClient, name: string, 
       continue;
     }
     counts.softDeleted += 1;
-    const email = user.email ? normalizeEmail(user.email) : undefined;
+    // As for a live user: no verified identity, no address (collect does not find them by it).
+    const email = user.email && user.verified !== false ? normalizeEmail(user.email) : undefined;
     const owns = email !== undefined && !deletedAddresses.has(email) && !(await findByEmail(email, ctx));
     if (email !== undefined) deletedAddresses.add(email);
     yield entry(user, owns);

@@ -40,6 +40,10 @@ const SECONDARY_OF_DELETED =
 const UNVERIFIED_HOLDER =
   "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
 
+/** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
+const UNPROVEN_SENDER =
+  "emails Zendesk held back (suspended) from an address on the subject's helpdesk profile that nobody verified: not proven theirs (an agent may have typed in someone else's), so they were neither read nor erased. Verify the identity in Zendesk to include them";
+
 /**
  * Kinds of record Zendesk may hold of the subject that this connector has no call to find, named by
  * every collect (the request's, the export's and the certificate's notSearched), whoever the subject is.
@@ -73,6 +77,10 @@ const NEVER_SEARCHED = [
  */
 const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
   identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
+
+/** The user's email identities that hold `wanted` (an address in matching form), proven or not. */
+const holdersOf = (identities: readonly WireIdentity[], wanted: string): WireIdentity[] =>
+  identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
 
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
@@ -117,11 +125,37 @@ class SharedThreadResidue {
   }
 }
 
+/** The addresses held-back mail may come from to be the subject's (see senderAddresses). */
+interface SenderAddresses {
+  proven: ReadonlySet<string>;
+  unproven: ReadonlySet<string>;
+}
+
+/**
+ * The subject's addresses, in matching form: the request's (verified before anything is disclosed)
+ * and each email identity of their Zendesk user that Zendesk shows proven; apart, those the user holds
+ * unverified (an agent may have typed in someone else's).
+ */
+function senderAddresses(email: string | undefined, identities: readonly WireIdentity[]): SenderAddresses {
+  const proven = new Set<string>(email ? [normalizeEmail(email)] : []);
+  const unproven = new Set<string>();
+  for (const i of identities) {
+    if (i.type !== "email" || typeof i.value !== "string") continue;
+    (provenIdentity(i) ? proven : unproven).add(normalizeEmail(i.value));
+  }
+  for (const address of proven) unproven.delete(address);
+  return { proven, unproven };
+}
+
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
 
-/** Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone. */
-type Found = { user: WireUser; state: "active" | "soft-deleted" } | undefined;
+/**
+ * Where the subject's Zendesk user stands: live, soft-deleted (erasure half done), or gone; with the
+ * user's identities when finding them read those already (a search hit is confirmed through them), so
+ * that a collect or erase lists them once.
+ */
+type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: WireIdentity[] } | undefined;
 
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
@@ -168,40 +202,45 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 ? undefined : body.user;
   };
 
+  /** Every identity Zendesk lists for the user (all pages). */
+  const identitiesOf = async (userId: number, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireIdentity[]> => {
+    const identities: WireIdentity[] = [];
+    for await (const identity of client.list<WireIdentity>(`users/${userId}/identities.json`, "identities", op, ctx)) identities.push(identity);
+    return identities;
+  };
+
   /**
-   * Every live user who holds the address, each once: Zendesk keeps one address per user, but an
-   * internationalised one may be held in Unicode by one user and in ASCII by another, and both are the
-   * subject's. `unproven` hears of each user passed over because they hold the address only unverified.
+   * Every live user who holds the address, each once, with the identities that proved it: Zendesk keeps
+   * one address per user, but an internationalised one may be held in Unicode by one user and in ASCII
+   * by another, and both are the subject's. `unproven` hears of each user passed over because they hold
+   * the address only unverified.
    */
-  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<WireUser> {
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
     const wanted = normalizeEmail(email);
     const seen = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
-      for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx)) {
+      // The user search pages by offset only (Zendesk answers 400 to page[size]); an address finds a handful of users, one page.
+      for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx, undefined, "offset")) {
         if (seen.has(u.id)) continue;
         // The address is the user's if it is one of their email identities, verified: the search also
         // finds a user by an email that is not their primary one (`email` shows the primary only), and
         // the primary one is no proof either (an agent can create a user with, or change the profile
         // to, anyone's address, and `email` shows it verified or not).
-        for await (const identity of client.list<WireIdentity>(`users/${u.id}/identities.json`, "identities", op, ctx)) {
-          if (identity.type !== "email" || typeof identity.value !== "string" || normalizeEmail(identity.value) !== wanted) continue;
-          if (!provenIdentity(identity)) {
-            unproven?.();
-            continue;
-          }
+        const identities = await identitiesOf(u.id, op, ctx);
+        const held = holdersOf(identities, wanted);
+        if (held.some(provenIdentity)) {
           seen.add(u.id);
-          yield u;
-          break;
-        }
+          yield { user: u, identities };
+        } else if (held.length) unproven?.();
       }
     }
   }
 
   /** The first live user who holds the address (the one the roster puts it on). */
   const userByEmail = async (email: string, op: Exclude<Operation, "check">, ctx: CallContext): Promise<WireUser | undefined> => {
-    for await (const u of usersByEmail(email, op, ctx)) return u;
+    for await (const { user } of usersByEmail(email, op, ctx)) return user;
     return undefined;
   };
 
@@ -222,45 +261,77 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * address: one call per 100 deleted users, made only when no user was found by id or live by address.
    *
    * The address is searched for even when the id is known: a person who changed their address on the
-   * platform and wrote in again is a second user under it, whom the id does not reach. Two users (by id
-   * and by address, or under two spellings of the address) stop the call: collect and erase follow one
-   * user, and following one would export or erase part of the person and report it whole.
+   * platform and wrote in again is a second user under it, whom the id does not reach. The id is looked
+   * up only when the search did not find that very user (then it is the same live user either way).
+   * Two users (by id and by address, or under two spellings of the address) stop the call: collect and
+   * erase follow one user, and following one would export or erase part of the person and report it whole.
    */
   const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
-    const byId = ids.ticketingUserId ? await userWithId(ids.ticketingUserId, op, ctx) : undefined;
-    let found = byId;
-    for await (const user of usersByEmail(ids.email, op, ctx, unproven)) {
-      if (user.id === found?.user.id) continue;
-      if (found) {
-        throw new ConnectorError(
-          `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
-          `${name} ${op}: several users for one subject`,
-          false,
-        );
-      }
-      found = { user, state: "active" };
+    const several = () =>
+      new ConnectorError(
+        `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
+        `${name} ${op}: several users for one subject`,
+        false,
+      );
+    let found: Found;
+    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
+      if (found) throw several();
+      found = { user, state: "active", identities };
+    }
+    // The id is looked up unless the address found that very user (live, as the search finds only those).
+    if (ids.ticketingUserId && String(found?.user.id) !== ids.ticketingUserId) {
+      const byId = await userWithId(ids.ticketingUserId, op, ctx);
+      if (byId && found && byId.user.id !== found.user.id) throw several();
+      found = found ?? byId;
     }
     if (found || ids.ticketingUserId) return found;
     const wanted = normalizeEmail(ids.email);
     for await (const u of client.list<WireUser>("deleted_users.json", "deleted_users", op, ctx)) {
-      if (u.email && normalizeEmail(u.email) === wanted) return { user: u, state: "soft-deleted" };
+      if (!u.email || normalizeEmail(u.email) !== wanted) continue;
+      // Proven as a live user's is: an agent may have created the user with, or typed onto them, someone else's address.
+      const identities = await identitiesOf(u.id, op, ctx);
+      if (holdersOf(identities, wanted).some(provenIdentity)) return { user: u, state: "soft-deleted", identities };
+      unproven?.();
     }
     return undefined;
   };
 
   /**
-   * The emails Zendesk suspended (held back) whose sender is the subject, under any spelling of the
-   * address, or that Zendesk tied to the subject's user: a suspended ticket has no user, so neither the ticketing user id nor the user search
-   * reaches it, and Zendesk has no filter by sender: the queue (at most 14 days of held-back mail) is
-   * read whole, and only an exact address is the subject's.
+   * The emails Zendesk suspended (held back) sent from one of the subject's addresses (see
+   * senderAddresses), under any spelling: a suspended ticket has no user, so neither the ticketing user
+   * id nor the user search reaches it, and Zendesk has no filter by sender (only a sort by it, in an
+   * order it does not document for case and domain spellings, so no page can be skipped and the result
+   * stay exact): the queue (at most 14 days of held-back mail) is read whole, and only an exact address
+   * is the subject's. `author.id` is not taken as proof: Zendesk ties held-back mail to whichever user
+   * holds its From address, verified or not. `unproven` hears of mail from an address the user holds
+   * unverified, which is passed over.
    */
-  async function* suspendedFrom(email: string, userId: number | undefined, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<WireSuspendedTicket> {
-    const wanted = normalizeEmail(email);
+  async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): AsyncGenerator<WireSuspendedTicket> {
     for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx)) {
-      // Zendesk names the sender's user when it knew the address (`author.id`): sent from another of the subject's identities.
-      const fromUser = userId !== undefined && s.author?.id === userId;
-      if (fromUser || (typeof s.author?.email === "string" && normalizeEmail(s.author.email) === wanted)) yield s;
+      const from = typeof s.author?.email === "string" ? normalizeEmail(s.author.email) : undefined;
+      if (from === undefined) continue;
+      if (addresses.proven.has(from)) yield s;
+      else if (addresses.unproven.has(from)) unproven?.();
     }
+  }
+
+  /** The found user's identities, read once: those findUser read already, or a listing now. */
+  const identitiesFound = async (found: Found, op: "collect" | "erase", ctx: CallContext): Promise<WireIdentity[]> =>
+    found ? (found.identities ?? (await identitiesOf(found.user.id, op, ctx))) : [];
+
+  /**
+   * The subject's held-back mail (suspendedFrom); mail from an address their user holds unverified is
+   * passed over and said once, through ctx.notSearched.
+   */
+  async function* heldBackMail(ids: Identities, identities: readonly WireIdentity[], op: "collect" | "erase", ctx: TaskContext): AsyncGenerator<WireSuspendedTicket> {
+    const addresses = senderAddresses(ids.email, identities);
+    if (!addresses.proven.size) return;
+    let said = false;
+    const unproven = () => {
+      if (!said) ctx.notSearched?.({ category: "SUPPORT", type: "suspended_ticket", reason: UNPROVEN_SENDER });
+      said = true;
+    };
+    yield* suspendedFrom(addresses, op, ctx, unproven);
   }
 
   /**
@@ -399,8 +470,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for (const kind of NEVER_SEARCHED) ctx.notSearched?.({ category: "SUPPORT", ...kind });
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
       const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
+      const identities = await identitiesFound(found, "collect", ctx);
       // The subject's suspended emails: no user holds them, so they are found whether or not a user is.
-      if (ids.email) for await (const s of suspendedFrom(ids.email, found?.user.id, "collect", ctx)) yield suspendedTicketRecord(s);
+      for await (const s of heldBackMail(ids, identities, "collect", ctx)) yield suspendedTicketRecord(s);
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject");
         return;
@@ -409,8 +481,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // A soft-deleted user is shown with everything still tied to them: Zendesk holds it until the
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
-      const identities: WireIdentity[] = [];
-      for await (const identity of client.list<WireIdentity>(`users/${user.id}/identities.json`, "identities", "collect", ctx)) identities.push(identity);
       yield userRecord(user, identities);
       const counts = { ticket: 0, comment: 0, attachment: 0 };
       // Other people's comments, by how the subject is on their threads.
@@ -501,12 +571,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return list.length ? { kept: list } : {};
       };
       const found = await findUser(ids, "erase", ctx);
-      if (ids.email) {
-        for await (const s of suspendedFrom(ids.email, found?.user.id, "erase", ctx)) {
-          const arrived = new Date(s.created_at);
-          if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
-          else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
-        }
+      for await (const s of heldBackMail(ids, await identitiesFound(found, "erase", ctx), "erase", ctx)) {
+        const arrived = new Date(s.created_at);
+        if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
+        else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
       }
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");

@@ -123,7 +123,9 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json(paginate(req, "users", users, (u) => presentUser(req, u)));
   });
 
+  // Offset pagination only, as Zendesk's user search: a call with page[size] or page[after] is refused with 400.
   app.get("/api/v2/users/search.json", (req, res) => {
+    if (req.query["page[size]"] !== undefined || req.query["page[after]"] !== undefined) throw new PaginationError("the user search pages by offset only: page must be an integer, with per_page");
     const email = searchedEmail(req.query.query);
     const external = typeof req.query.external_id === "string" ? req.query.external_id : undefined;
     const found = email ? store.usersByEmail(email) : external ? store.state.users.filter((u) => u.active && u.external_id === external) : [];
