@@ -2,7 +2,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
 import { submitVerified } from "../support/harness";
-import { accountsFile, queryIn, runVerified, sampleSetup } from "./support";
+import { accountsFile, approvedToEnd, queryIn, runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason export { id } tasks { connector step status lastError outcome { records } } } }`;
 const UNCONFIRMED = /^account-db: the userId the request gives is not the subject's here \(no users row of theirs holds one, found by their email\)/;
@@ -21,16 +21,7 @@ describeEachDatabase("a user id given for an address the account database holds 
   /** Submits for Mallory, verifies with the code sent to her own address, approves, and waits for the end. */
   async function asMallory(type: string, userId: string, concernsMinor = false): Promise<any> {
     const r = await submitVerified(setup.t, { type, subject: { email: "mallory@example.org", userId }, ...(concernsMinor ? { concernsMinor } : {}) });
-    await setup.t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    return setup.t.waitFor(
-      async () => {
-        setup.t.clock.advance(1000);
-        const { request } = await setup.t.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request finished",
-      60_000,
-    );
+    return approvedToEnd(setup.t, SHOW, r.id);
   }
 
   it("fails Mallory's access and deletion naming Grace's user id after Grace's account was deleted, reading and erasing none of her kept auth events", async () => {
