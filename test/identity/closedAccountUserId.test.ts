@@ -2,6 +2,8 @@ import path from "node:path";
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
 import { submitVerified } from "../support/harness";
+import { GRACE } from "../connectors/support/accountDb";
+import { accountDbService, AccountDbService } from "../connectors/support/accountDbService";
 import { accountsFile, approvedToEnd, queryIn, runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason export { id } tasks { connector step status lastError outcome { records } } } }`;
@@ -48,5 +50,39 @@ describeEachDatabase("a user id given for an address the account database holds 
     expect(deletion.status).to.equal("FAILED");
     expect(deletion.tasks.filter((x: any) => x.step === "ERASE" && x.status === "SUCCEEDED")).to.deep.equal([]);
     expect(await authEvents(grace.userId), "Grace's kept auth events are still in the auth log").to.equal(kept);
+  });
+});
+
+/**
+ * The account database alone: no other system needs what it provides, so nothing waited for its RESOLVE
+ * and its own COLLECT and ERASE took a given user id as it was. Grace's account was closed by the
+ * platform (her users row deleted, her sessions kept for security).
+ */
+describeEachDatabase("a user id given to the account database alone, for an address it holds no row for", (db) => {
+  let service: AccountDbService | undefined;
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  it("fails Mallory's access and deletion naming Grace's user id, reading and erasing none of Grace's sessions", async () => {
+    service = await accountDbService(db());
+    await service.account.rows(`PRAGMA foreign_keys = OFF`);
+    await service.account.rows(`DELETE FROM users WHERE id = ?`, [Number(GRACE.userId)]);
+    const sessions = () => service!.account.count("sessions", "user_id = ?", [Number(GRACE.userId)]);
+    const kept = await sessions();
+    expect(kept, "Grace's sessions are kept").to.be.greaterThan(0);
+    for (const type of ["ACCESS", "DELETION"]) {
+      const r = await submitVerified(service.t, { type, subject: { email: "mallory@example.org", userId: GRACE.userId } });
+      const done = await approvedToEnd(service.t, SHOW, r.id);
+      expect(done.status, type).to.equal("FAILED");
+      expect(done.export, type).to.equal(null);
+      expect(done.tasks.find((x: any) => x.step === "RESOLVE").lastError).to.match(UNCONFIRMED);
+      for (const task of done.tasks.filter((x: any) => x.step !== "RESOLVE")) {
+        expect(task.status, `${type}: ${task.step} never ran with the unconfirmed id`).to.be.oneOf(["PENDING", "SKIPPED"]);
+        expect(task.outcome?.records ?? null).to.equal(null);
+      }
+    }
+    expect(await sessions(), "Grace's sessions are all still there").to.equal(kept);
   });
 });
