@@ -93,6 +93,10 @@ export function subjectOf(subject: SubmitRequestCommand["subject"]): NormalizedS
 
 const fieldProblems = (problems: { field: string; message: string }[]): FieldProblem[] => problems.map((p) => ({ field: p.field, messages: [p.message] }));
 
+/** Why external ids need a caller who vouches for the subject (identityVerified). */
+export const EXTERNAL_IDS_UNVOUCHED =
+  "external ids are taken only with identityVerified: true, from a caller who checked that they are the subject's: the code sent to the email proves the email alone, and nothing confirms an id in another system; submit without them, or have the privacy team vouch for them";
+
 function checkShape(input: SubmitRequestCommand): void {
   const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);
   const isCorrection = input.type === RequestType.CORRECTION;
@@ -106,6 +110,10 @@ function checkShape(input: SubmitRequestCommand): void {
   if (new Set(fields).size !== fields.length) problems.push({ field: "corrections", messages: ["each field may be corrected once per request"] });
   if (input.identityVerified && !input.verificationEvidence?.trim()) {
     problems.push({ field: "verificationEvidence", messages: ["say how the identity was verified when identityVerified is true"] });
+  }
+  if (!input.identityVerified && input.subject.externalIds?.length) {
+    // The code proves the email alone, and no system confirms an id in another: Mallory's address with Ada's billing id read Ada's invoices.
+    problems.push({ field: "subject.externalIds", messages: [EXTERNAL_IDS_UNVOUCHED] });
   }
   if (!input.identityVerified && input.verificationEvidence) {
     problems.push({ field: "verificationEvidence", messages: ["verificationEvidence goes with identityVerified: true"] });

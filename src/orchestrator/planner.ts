@@ -30,6 +30,7 @@ export const taskKey = (connector: string, step: TaskStep) => `${connector}:${st
  * - A connector runs its main step once the identities it needs are known, and those the request
  *   carries confirmed: it waits for the RESOLVE task of every connector that provides a kind it needs
  *   (which refuses a given value that is not the subject's); kinds nobody provides (email) wait for nothing.
+ *   A provider's own main step waits for its own RESOLVE when the request carries a kind it provides.
  * - Independent connectors have no dependencies between them, so they run in parallel.
  * - Erasure runs in reverse: a provider's ERASE waits for the ERASE of every connector that used its
  *   identities, so the identity source is erased last.
@@ -81,7 +82,11 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
       add({ connector: spec.name, step, status: TaskStatus.SKIPPED, note: `${spec.name} does not support ${action}`, dependsOn: [] });
       continue;
     }
-    const deps = resolversFor(spec.name, spec.needs, spec.needsAny ?? false, new Set());
+    const found = resolversFor(spec.name, spec.needs, spec.needsAny ?? false, new Set());
+    // A provider reads its own tables by what it provides too: a kind the request carries is confirmed
+    // by its own RESOLVE first (a user id no row of the subject's holds), as for every other connector.
+    const confirmsOwn = found !== null && spec.provides.some((kind) => known.has(kind)) && ensureResolve(spec.name, new Set());
+    const deps = confirmsOwn ? [...found, taskKey(spec.name, TaskStep.RESOLVE)] : found;
     if (deps === null) {
       const missing = spec.needs.filter((k) => !known.has(k));
       // Before external ids had their own namespace, a need named after a system ("crm") was met by the
@@ -106,6 +111,7 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
       if (t.step !== TaskStep.ERASE || t.status !== TaskStatus.PENDING) continue;
       for (const dep of t.dependsOn) {
         const provider = dep.slice(0, dep.lastIndexOf(":"));
+        if (provider === t.connector) continue;
         const providerErase = tasks.get(taskKey(provider, TaskStep.ERASE));
         if (providerErase?.status === TaskStatus.PENDING) providerErase.dependsOn.push(taskKey(t.connector, TaskStep.ERASE));
       }

@@ -57,7 +57,7 @@ export class SubjectInput {
   @IsIdentityText()
   phone?: string | null;
 
-  @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20, each system once)." })
+  @Field(() => [ExternalIdInput], { nullable: true, description: "Ids of the subject in other systems (at most 20, each system once). Nothing confirms such an id, and the emailed code proves the email alone: submitRequest takes them only with identityVerified: true (the caller checked them), and answers BAD_USER_INPUT otherwise." })
   @IsOptional()
   @ArrayMaxSize(20, { message: "at most 20 external ids" })
   @ValidateNested({ each: true })

@@ -386,6 +386,9 @@ describeEachSqlDialect("SQL connector", (db) => {
       expect(await collectAll(connector, { email: ADA.email, userId: "1" })).to.have.length(ADA_RECORDS);
       expect(await connector.resolve({ email: ADA.email, userId: "1" }, testContext())).to.deep.equal({ userId: "1", paymentCustomerId: ADA.paymentCustomerId });
       expect(await collectAll(connector, { email: "nobody@example.com", userId: "999" })).to.deep.equal([]);
+      // Yet resolve, which every other system waits for, confirms no id for an address no account holds.
+      const unconfirmed = await connector.resolve({ email: "nobody@example.com", userId: "999" }, testContext()).then(() => null, (e: unknown) => e);
+      expect((unconfirmed as ConnectorError).userMessage).to.match(/^account-db: the userId the request gives is not the subject's here \(no users row of theirs holds one, found by their email\); the resolve stopped/);
     });
 
     it("refuses, in every call, an identity it would derive that another person's row holds too, and serves the other person alone no more either", async () => {

@@ -85,7 +85,7 @@ describeEachDatabase("a request acts on exactly its subject", (db) => {
     for (const [query, variables, as] of [
       [
         `mutation($input: SubmitRequestInput!) { submitRequest(input: $input) { id } }`,
-        { input: { type: "DELETION", subject: { email: "mallory@example.org", externalIds: [{ system: "crm", id: "1" }, { system: "crm", id: "2" }] } } },
+        { input: { type: "DELETION", subject: { email: "mallory@example.org", externalIds: [{ system: "crm", id: "1" }, { system: "crm", id: "2" }] }, identityVerified: true, verificationEvidence: "signed-in session" } },
         Role.ADMIN,
       ],
       [DELETE, { input: { idempotencyKey: "settings-conflict-01", subject: { email: "mallory@example.org", externalIds: [{ system: "crm", id: "1" }, { system: "crm", id: "2" }] } } }, Role.SERVICE],

@@ -59,11 +59,16 @@ export function sampleSetup(db: () => TestDatabase, show: string, authEventsForA
  */
 export async function runVerified(t: TestService, show: string, type: string, email: string | Record<string, string>): Promise<any> {
   const r = await submit(t, { type, subject: typeof email === "string" ? { email } : email, identityVerified: true, verificationEvidence: "signed-in session" });
-  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return approvedToEnd(t, show, r.id);
+}
+
+/** Approves request `id` and reads it (with `show`) once it has ended, moving the service clock as runVerified does. */
+export async function approvedToEnd(t: TestService, show: string, id: string): Promise<any> {
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
   return t.waitFor(
     async () => {
       t.clock.advance(1000);
-      const { request } = await t.ok(show, { id: r.id });
+      const { request } = await t.ok(show, { id });
       return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
     },
     "request finished",

@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
 import { downloadRoster, drawRoster, identitiesOf } from "../roster/support";
-import { runVerified, sampleSetup } from "./support";
+import { accountsFile, queryIn, runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { connector recordType reason }
-  tasks { connector step status outcome { records erased } } } }`;
+  tasks { connector step status lastError outcome { records erased } } } }`;
 
 /**
  * Stripe finds customers by email, and a customer's email is whatever was typed into it: here Grace's
@@ -60,6 +60,30 @@ describeEachDatabase("a payment customer of another account that carries the sub
     const collect = access.tasks.find((x: any) => x.connector === "payments" && x.step === "COLLECT");
     expect(collect.outcome.records, "payment records exported for Ada").to.equal(adaHolds);
     expect(access.notSearched.filter((n: any) => n.connector === "payments" && n.recordType === "customer")).to.have.length(1);
+  });
+
+  it("fails Ada's access and deletion, reading and erasing none of Grace's payment records, when Ada's account row holds the id of Grace's tagged customer", async () => {
+    const [ada, grace] = setup.ws.people;
+    // A data error in the account database: Ada's row points at Grace's customer, Grace's row at none.
+    const accounts = accountsFile(setup.dir);
+    await queryIn(accounts, `UPDATE users SET payment_customer_id = NULL WHERE id = ?`, [grace.userId]);
+    await queryIn(accounts, `UPDATE users SET payment_customer_id = ? WHERE id = ?`, [grace.paymentCustomerId, ada.userId]);
+    const store = setup.ws.stripe.store;
+    expect(store.get("customer", grace.paymentCustomerId!)!.metadata).to.deep.include({ user_id: grace.userId });
+    const graceAtStripe = () => JSON.stringify({ customer: store.get("customer", grace.paymentCustomerId!), charges: store.all("charge").filter((c) => c.customer === grace.paymentCustomerId) });
+    const before = graceAtStripe();
+    expect(JSON.parse(before).charges).not.to.deep.equal([]);
+
+    for (const type of ["ACCESS", "DELETION"]) {
+      const done = await runVerified(setup.t, SHOW, type, ada.email);
+      expect(done.status, type).to.equal("FAILED");
+      const payments = done.tasks.filter((x: any) => x.connector === "payments");
+      expect(payments.filter((x: any) => x.status === "SUCCEEDED"), `${type}: no payments task read or erased Grace's customer`).to.deep.equal([]);
+      const failed = payments.find((x: any) => x.status === "FAILED");
+      expect(failed.lastError).to.match(/^payments: the payment customer the account database holds for the subject is tagged at Stripe as another account's/);
+      expect(failed.lastError).not.to.include(grace.paymentCustomerId).and.not.to.include(grace.userId);
+    }
+    expect(graceAtStripe(), "Grace's customer and charges at Stripe").to.equal(before);
   });
 
   it("lists Ada and Grace as two people in a breach roster of the payment system, each with their own customer", async () => {

@@ -251,6 +251,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]) && !anonymised(r));
       if (shared) conflict = `another person's ${t.table} row holds it`;
     }
+    // Before anything is read by it, a given value must be one the subject's own row holds: with none
+    // (a closed account's user id, kept auth events still filed under it) nothing ties it to the
+    // subject. Only RESOLVE asks: later steps may run after their own erasure removed the row.
+    if (!conflict && op === "resolve" && given !== undefined && derived.length === 0) conflict = `no ${t.table} row of theirs holds one`;
     if (!conflict) return "own";
     if (p.kind === "phone" && shared) return "shared";
     const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : `the ${p.kind} the request gives is not the subject's here`;

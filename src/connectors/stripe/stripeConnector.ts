@@ -38,6 +38,10 @@ type GuestKind = (typeof GUEST_KINDS)[number];
 const OTHER_ACCOUNT =
   "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
 
+/** Why a call stopped when the customer the account database gives is tagged as another account's (accountMetadataKey). */
+const OTHER_ACCOUNT_BY_ID = (op: Operation) =>
+  `the payment customer the account database holds for the subject is tagged at Stripe as another account's (its accountMetadataKey names another user id); the ${op} stopped rather than reach another person's payments. Check the account database's customer id by hand`;
+
 /** Why collect passed over a charge or Checkout Session that carries the subject's address under someone else's customer. */
 const UNDER_OTHER_CUSTOMER =
   "a payment or checkout that carries the subject's address (billing or buyer email) under a customer not found as theirs (its email is another address or none, or it is tagged for another account): read as that customer's, so neither exported nor erased; check it in Stripe";
@@ -146,6 +150,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     const id = ids.paymentCustomerId;
     if (id) {
       const customer = (await call(op, ctx, () => stripe.customers.retrieve(id) as Promise<unknown>, () => undefined)) as StripeThing | undefined;
+      // The account database says the customer is the subject's, the platform's tag at Stripe that it is
+      // another account's: neither can be taken over the other, so nothing is read or erased by it.
+      if (customer && !customer.deleted && typeof ids.userId === "string" && !ownAccount(customer, ids)) throw new ConnectorError(`${name}: ${OTHER_ACCOUNT_BY_ID(op)}`, `${name} ${op}: paymentCustomerId is tagged for another account`, false);
       if (customer && (deletedToo || !customer.deleted)) {
         seen.add(customer.id);
         yield customer;
