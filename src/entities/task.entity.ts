@@ -89,6 +89,12 @@ export interface PartialErasure {
    * records a new erase of the task (retryTask after it failed) no longer finds to count.
    */
   settled?: SettledErasure;
+  /**
+   * When the erase call that started the remote work was told what to keep (ISO): its polls verify
+   * against the retention cutoffs of that instant, not of the poll's (a period that ended while the
+   * work ran is the closing pass's or the purge's to act on, never a failed erasure).
+   */
+  instructedAt?: string;
 }
 
 /** What an erasure's remote work erased (and, of it, redacted) once it ended, per category (redacted: in all, and per category where the connector said it). */
