@@ -28,6 +28,7 @@ export enum ErasureConfirmation {
   READ_BACK = "READ_BACK",
   CONNECTOR_REPORT = "CONNECTOR_REPORT",
   ATTESTED = "ATTESTED",
+  NOT_REACHED = "NOT_REACHED",
 }
 
 export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED];

@@ -45,6 +45,23 @@ export interface TaskResult {
   confirmation?: ErasureConfirmation;
   /** ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`). */
   attestedBy?: string;
+  /** An ERASE (NOT_REACHED): what earlier deletions of the person keep in the system under identities it could not look with. */
+  keptByEarlier?: KeptByEarlier;
+}
+
+/**
+ * Records earlier deletions of the person keep in a system (their open retention exceptions) that a later
+ * erasure could not look for: it lacked an identity they were kept under (the payment customer id the
+ * account row they erased had provided). Its read-back says nothing of them; they stand.
+ */
+export interface KeptByEarlier {
+  records: number;
+  /** The earlier requests keeping them. */
+  requests: string[];
+  /** Their open retention exceptions. */
+  exceptions: string[];
+  /** The identity kinds this erasure lacked (never the values). */
+  identityKinds: string[];
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */

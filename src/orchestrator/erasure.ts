@@ -14,7 +14,7 @@ import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
-import { exceptionsErasedBy } from "../queries/retentionFinder";
+import { earlierExceptions, exceptionsErasedBy, keptUnreached } from "../queries/retentionFinder";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import type { EntityManager } from "typeorm";
@@ -176,7 +176,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Read back, keeping nothing of a category it could erase: what earlier deletions of the person say
   // they keep of it is gone (a minor's deletion erases what an adult's kept); their exceptions close.
   const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !kept.some((k) => k.category === c) && !soFar.residual.some((r) => String(r.category) === c));
-  const erasedElsewhere = await exceptionsErasedBy(ds, request, task.connector, gone, ids, connector.spec.needs);
+  const othersKept = remaining === undefined ? [] : await earlierExceptions(ds, request, task.connector, ids, connector.spec.needs);
+  const erasedElsewhere = exceptionsErasedBy(othersKept, gone);
+  // What earlier deletions of the person keep here under identities this erasure could not look with stands, unseen by its read-back.
+  const unreached = keptUnreached(othersKept);
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
@@ -207,7 +210,8 @@ export async function runErasure(services: Services, connector: Connector, task:
         : {}),
       ...(purge && (task.result?.residueErased?.length || residueErased.length) ? { residueErased: [...(task.result?.residueErased ?? []), ...residueErased] } : {}),
       // A purge is no claim of the request's: only the erasure's counts say how they are known.
-      ...(purge ? {} : { confirmation: remaining !== undefined ? ErasureConfirmation.READ_BACK : ErasureConfirmation.CONNECTOR_REPORT }),
+      ...(purge ? {} : { confirmation: remaining === undefined ? ErasureConfirmation.CONNECTOR_REPORT : unreached ? ErasureConfirmation.NOT_REACHED : ErasureConfirmation.READ_BACK }),
+      ...(unreached ? { keptByEarlier: unreached } : {}),
     },
     now(),
     // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up

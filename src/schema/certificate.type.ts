@@ -28,12 +28,28 @@ export class CertifiedErasure {
 
   @Field(() => ErasureConfirmation, {
     nullable: true,
-    description: "How the counts are known: READ_BACK (read again after erasing), CONNECTOR_REPORT (the connector's word, nothing read back) or ATTESTED (a person's, see attestedBy); null when skipped, or ended before the service recorded it.",
+    description:
+      "How the counts are known: READ_BACK (read again after erasing), NOT_REACHED (read again, but without an identity an earlier deletion kept records under: see keptByEarlier), CONNECTOR_REPORT (the connector's word, nothing read back) or ATTESTED (a person's, see attestedBy); null when skipped, or ended before the service recorded it.",
   })
   confirmation!: ErasureConfirmation | null;
 
   @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
   attestedBy!: string | null;
+
+  @Field(() => CertifiedKeptByEarlier, { nullable: true, description: "NOT_REACHED: records earlier deletions of the person keep in this system that this erasure could not look for; they stand (null otherwise)." })
+  keptByEarlier!: CertifiedKeptByEarlier | null;
+}
+
+@ObjectType({ description: "Records earlier deletions of the person keep in a system that a later erasure could not look for (it lacked an identity they were kept under)." })
+export class CertifiedKeptByEarlier {
+  @Field(() => Int, { description: "How many records their open retention exceptions there kept when the erasure ended." })
+  records!: number;
+
+  @Field(() => [ID], { description: "The earlier deletions keeping them (see their retentionExceptions)." })
+  requests!: string[];
+
+  @Field(() => [String], { description: "Kinds of identity the erasure lacked (e.g. paymentCustomerId), never their values." })
+  identityKinds!: string[];
 }
 
 @ObjectType({ description: "A record set a deletion kept, until when and why." })
