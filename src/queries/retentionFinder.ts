@@ -41,26 +41,28 @@ export interface EarlierException {
   exception: RetentionExceptionRow;
   /** Kinds the earlier erasure worked from (among those the connector finds people by) that this one did not hold with the same value. */
   missing: string[];
-  /** The later request's work answers the earlier one's (answers): its erasure speaks for the earlier's too. */
+  /** The later request's work answers the earlier one's (answers) and the earlier one has ended: its erasure speaks for the earlier's too. */
   answered: boolean;
 }
 
 /**
- * The open exceptions of `connector` that the person's other ended deletions keep, each with the
- * identities it was kept under (each identity the connector finds people by, `needs`, that their erasure
- * worked from) that `reachedWith` lacks. An erasure that lacked one (the account database, which
- * provided the payment customer id, erased by the earlier deletion) read back nothing of those sets
- * because it could not look, not because nothing is there.
+ * The open exceptions of `connector` that the person's other deletions keep (ended, or still at work:
+ * one in its closing passes has written what its first pass kept), each with the identities it was kept
+ * under (each identity the connector finds people by, `needs`, that their erasure worked from) that
+ * `reachedWith` lacks. An erasure that lacked one (the account database, which provided the payment
+ * customer id, erased by the other deletion) read back nothing of those sets because it could not look,
+ * not because nothing is there.
  */
 export async function earlierExceptions(ds: DataSource, request: RequestRow, connector: string, reachedWith: Identities, needs: readonly string[]): Promise<EarlierException[]> {
-  const earlier = await ds.getRepository(RequestRow).findBy({ type: RequestType.DELETION, subjectEmail: keptSubjectEmail(request), status: In([...TERMINAL_STATUSES]), id: Not(request.id) });
+  const earlier = await ds.getRepository(RequestRow).findBy({ type: RequestType.DELETION, subjectEmail: keptSubjectEmail(request), id: Not(request.id) });
   if (!earlier.length) return [];
   const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: In(earlier.map((e) => e.id)), connector, status: RetentionExceptionStatus.OPEN });
   if (!open.length) return [];
   const holding = [...new Set(open.map((e) => e.requestId))];
   const theirs = needs.length ? await ds.getRepository(RequestIdentityRow).findBy({ requestId: In(holding), kind: In([...needs]) }) : [];
   const own = reachedWith as Record<string, string | undefined>;
-  const answered = new Set(earlier.filter((e) => answers(request, e)).map((e) => e.id));
+  // Only an ended deletion's sets may be closed by another's erasure: one at work settles its own.
+  const answered = new Set(earlier.filter((e) => TERMINAL_STATUSES.includes(e.status) && answers(request, e)).map((e) => e.id));
   return open.map((exception) => ({
     exception,
     missing: [...new Set(theirs.filter((i) => i.requestId === exception.requestId && own[i.kind] !== i.value).map((i) => i.kind))].sort(),

@@ -45,7 +45,7 @@ export class CertifiedKeptByEarlier {
   @Field(() => Int, { description: "How many records their open retention exceptions there kept when the erasure ended." })
   records!: number;
 
-  @Field(() => [ID], { description: "The earlier deletions keeping them (see their retentionExceptions)." })
+  @Field(() => [ID], { description: "The other deletions of the person keeping them, ended or still at work (see their retentionExceptions)." })
   requests!: string[];
 
   @Field(() => [String], { description: "Kinds of identity the erasure lacked (e.g. paymentCustomerId), never their values." })

@@ -46,12 +46,12 @@ registerEnumType(TaskStatus, {
   },
 });
 
-@ObjectType({ description: "Records earlier deletions of the person keep in a system that a later erasure could not look for (it lacked an identity they were kept under): they stand, named by those requests' retentionExceptions." })
+@ObjectType({ description: "Records other deletions of the person (earlier ones, ended or still at work) keep in a system that an erasure could not look for (it lacked an identity they were kept under): they stand, named by those requests' retentionExceptions." })
 export class KeptByEarlier {
   @Field(() => Int, { description: "How many records the earlier deletions' open retention exceptions in this system keep." })
   records!: number;
 
-  @Field(() => [ID], { description: "The earlier deletions keeping them." })
+  @Field(() => [ID], { description: "The other deletions of the person keeping them (ended, or still at work)." })
   requests!: string[];
 
   @Field(() => [ID], { description: "Their open retention exceptions." })
