@@ -107,11 +107,12 @@ export interface PartialErasure {
    */
   settled?: SettledErasure;
   /**
-   * When the erase call that started the remote work was told what to keep (ISO): its polls verify
-   * against the retention cutoffs of that instant, not of the poll's (a period that ended while the
-   * work ran is the closing pass's or the purge's to act on, never a failed erasure).
+   * What the erase call that started the remote work was told: the instant its retention cutoffs were
+   * computed at (ISO) and the holds that withheld categories from it. Its polls verify against the same
+   * (a period that ended, or a hold released, while the work ran is the closing pass's or the purge's to
+   * act on, never a failed erasure).
    */
-  instructedAt?: string;
+  instructed?: { at: string; holds: { id: string; categories: string[]; caseReference: string }[] };
 }
 
 /** What an erasure's remote work erased (and, of it, redacted) once it ended, per category (redacted: in all, and per category where the connector said it). */

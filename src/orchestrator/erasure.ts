@@ -49,9 +49,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
-  // A poll keeps the cutoffs its erase call was given: what that call kept is what it was told to keep.
-  const instructedAt = task.remoteReference && task.result?.partial?.instructedAt ? new Date(task.result.partial.instructedAt) : now();
-  const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: instructedAt, minor: request.concernsMinor };
+  // A poll keeps the cutoffs and holds its erase call was told (and holds placed since): what that call kept is what it was told to keep.
+  const told = task.remoteReference ? task.result?.partial?.instructed : undefined;
+  const holds = told ? [...told.holds.filter((h) => !fence.holds.some((x) => x.id === h.id)), ...fence.holds] : fence.holds;
+  const dctx: DeletionContext = { rules: services.retentionRules, holds, now: told ? new Date(told.at) : now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = deletionInstruction(residueCategories, dctx);
@@ -103,7 +104,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructedAt: instructedAt.toISOString() } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: { at: dctx.now.toISOString(), holds: dctx.holds.map((h) => ({ id: h.id, categories: [...h.categories], caseReference: h.caseReference })) } } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 
