@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
+import { approved, ended, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
 const ADA = "ada.lovelace@example.com";
@@ -33,15 +33,10 @@ describeEachDatabase("an erasure's remote work, polled with what its erase call 
     // A short lease: the sweep that schedules purges runs every half lease.
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1000" }, [crm]).start();
     const hold = (await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["SUPPORT"], reason: "Dispute", caseReference: "CASE-1" }) { id } }`)).placeLegalHold;
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const r = { id: await approved(t, { type: "DELETION", subject: { email: ADA } }) };
     await t.waitFor(async () => ((await t.ok(SHOW, { id: r.id })).request.tasks.some((x: any) => x.step === "ERASE" && x.status === "REMOTE_PROCESSING") ? true : undefined), "the erasure waits for its remote work", 30_000);
     await t.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "Dispute settled") { id } }`, { id: hold.id });
-    const done = await t.waitFor(async () => {
-      t.clock.advance(500);
-      const now = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
-    }, "deletion ended", 30_000);
+    const done = await ended(t, SHOW, r.id, { tickMs: 500, timeoutMs: 30_000 });
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     // The system itself: the call erased the account row and was never given the held notes.
     const support = () => (crm.data.get(ADA) ?? []).filter((x) => x.category === "SUPPORT").length;

@@ -48,10 +48,11 @@ export interface CertifiedErasure {
   keptByEarlier: CertifiedKeptByEarlier | null;
 }
 
-/** Records earlier deletions keep where a later erasure could not look: how many, which requests, which identity kinds it lacked. */
+/** Records other deletions keep where an erasure could not look: how many, which requests and exceptions, which identity kinds it lacked. */
 export interface CertifiedKeptByEarlier {
   records: number;
   requests: string[];
+  exceptions: string[];
   identityKinds: string[];
 }
 

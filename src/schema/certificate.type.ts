@@ -2,6 +2,7 @@ import { ArgsType, Field, ID, Int, ObjectType } from "type-graphql";
 import { IsUUID } from "class-validator";
 import { ErasureConfirmation } from "../domain/tasks";
 import { NotSearchedRecordSet } from "./request.type";
+import { KeptByEarlier } from "./task.type";
 
 @ObjectType({ description: "What one connector erased for a deletion." })
 export class CertifiedErasure {
@@ -36,20 +37,8 @@ export class CertifiedErasure {
   @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
   attestedBy!: string | null;
 
-  @Field(() => CertifiedKeptByEarlier, { nullable: true, description: "NOT_REACHED: records earlier deletions of the person keep in this system that this erasure could not look for; they stand (null otherwise)." })
-  keptByEarlier!: CertifiedKeptByEarlier | null;
-}
-
-@ObjectType({ description: "Records earlier deletions of the person keep in a system that a later erasure could not look for (it lacked an identity they were kept under)." })
-export class CertifiedKeptByEarlier {
-  @Field(() => Int, { description: "How many records their open retention exceptions there kept when the erasure ended." })
-  records!: number;
-
-  @Field(() => [ID], { description: "The other deletions of the person keeping them, ended or still at work (see their retentionExceptions)." })
-  requests!: string[];
-
-  @Field(() => [String], { description: "Kinds of identity the erasure lacked (e.g. paymentCustomerId), never their values." })
-  identityKinds!: string[];
+  @Field(() => KeptByEarlier, { nullable: true, description: "NOT_REACHED: records earlier deletions of the person keep in this system that this erasure could not look for; they stand (null otherwise)." })
+  keptByEarlier!: KeptByEarlier | null;
 }
 
 @ObjectType({ description: "A record set a deletion kept, until when and why." })

@@ -3,7 +3,7 @@ import pino from "pino";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TestService } from "../support/harness";
+import { approved, ended, sum, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -35,8 +35,7 @@ describeEachDatabase("a deletion while another deletion of the person is still a
     const oldest = ws.stripe.store.all("charge").filter((c) => c.customer === customer).sort((a, b) => (a.created as number) - (b.created as number))[0];
     ws.stripe.redaction.refuse.add(oldest.id);
     const deleting = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
-    const first = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: first.id });
+    const first = { id: await approved(t, { type: "DELETION", subject: { email: ADA } }) };
     const erase = (r: any, connector: string) => r.tasks.find((x: any) => x.connector === connector && x.step === "ERASE");
     await t.waitFor(async () => {
       t.clock.advance(2);
@@ -54,13 +53,8 @@ describeEachDatabase("a deletion while another deletion of the person is still a
     expect(inFlight.status).to.equal("IN_PROGRESS");
 
     // The second names Ada's phone, which the first did not: it does its own work.
-    const second = await submit(t, { type: "DELETION", subject: { email: ADA, phone: ada.phone }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: second.id });
-    const done = await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = (await t.ok(SHOW, { id: second.id })).request;
-      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
-    }, "the second deletion ended", 60_000);
+    const second = await approved(t, { type: "DELETION", subject: { email: ADA, phone: ada.phone } });
+    const done = await ended(t, SHOW, second, { what: "the second deletion ended" });
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const firstNow = (await t.ok(SHOW, { id: first.id })).request;
     expect(firstNow.status, "the first deletion is still at work").to.equal("IN_PROGRESS");

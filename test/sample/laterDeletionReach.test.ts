@@ -7,7 +7,7 @@ import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspac
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import type { Identities } from "../../src/connectors/sdk";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TestService } from "../support/harness";
+import { approved, ended, sum, TestService } from "../support/harness";
 
 const KEN = "ken.conway.7@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason retentionExceptions { id connector category recordCount status } } }`;
@@ -45,13 +45,8 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     const ids: Identities = { email: KEN, ...(await ws.connectors[0].resolve!({ email: KEN }, testContext())) };
     deletion = async () => {
       t.clock.advance(1000);
-      const r = await submit(t, { type: "DELETION", subject: { email: KEN }, identityVerified: true, verificationEvidence: "signed-in session" });
-      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-      return t.waitFor(async () => {
-        t.clock.advance(1000);
-        const { request } = await t.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? { id: r.id, ...request } : undefined;
-      }, "deletion ended", 60_000);
+      const id = await approved(t, { type: "DELETION", subject: { email: KEN } });
+      return { id, ...(await ended(t, SHOW, id, { tickMs: 1000, timeoutMs: 60_000, what: "deletion ended" })) };
     };
     open = (r: any, connector: string) => sum(r.retentionExceptions.filter((e: any) => e.connector === connector && e.status === "OPEN"), (e: any) => e.recordCount);
     held = async (connector: string) => (await collectAll(ws.connectors.find((c) => c.spec.name === connector)!, ids, testContext())).length;

@@ -5,7 +5,7 @@ import { collectAll } from "../../src/connectors/testing/conformance";
 import { personalFields, retainedFromOf, StripeKind } from "../../src/connectors/stripe/records";
 import { shiftByPeriod } from "../../src/domain/retention";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TestService } from "../support/harness";
+import { approved, ended, sum, TestService } from "../support/harness";
 
 const ADA = "ada.lovelace@example.com";
 const DAY = 86_400_000;
@@ -38,8 +38,7 @@ describeEachDatabase("a retention period that ends while a deletion is under way
     const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
     // Stripe takes its time with the payments erasure's redaction jobs.
     ws.stripe.redaction.paused = true;
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const r = { id: await approved(t, { type: "DELETION", subject: { email: ADA } }) };
     await t.waitFor(async () => {
       t.clock.advance(2);
       const now = (await t.ok(SHOW, { id: r.id })).request;
@@ -49,11 +48,7 @@ describeEachDatabase("a retention period that ends while a deletion is under way
     t.clock.advance(100 * DAY);
     const cutoff = shiftByPeriod(t.clock.now(), { years: 7, days: 0 }, -1).getTime();
     ws.stripe.redaction.paused = false;
-    const done = await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
-    }, "deletion finished", 120_000);
+    const done = await ended(t, SHOW, r.id);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
 
     // Stripe itself: what the payments connector still finds of Ada, and how much of it is past the rule now.
