@@ -36,8 +36,8 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
   const residual = (c.residual ?? []).reduce((n, r) => n + r.records, 0);
   const unsearched = (c.notSearched ?? []).length;
-  // Records whose erasure nobody read back: the service has a connector's or a person's word for them.
-  const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.records > 0);
+  // Records whose erasure nobody read back: the service has a connector's or a person's word for them (NOT_REACHED read back what it could reach).
+  const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.confirmation !== "NOT_REACHED" && e.records > 0);
   const taken = unchecked.length ? ` (${unchecked.map((e) => `${e.records} in ${e.connector} ${e.confirmation === "ATTESTED" ? `attested by ${e.attestedBy}` : "on the connector's report"}`).join(", ")}, not read back)` : "";
   // Records earlier deletions keep where this one could not look: its read-back says nothing of them.
   const unreached = (c.erased ?? []).filter((e) => e.keptByEarlier?.records);
