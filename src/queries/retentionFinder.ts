@@ -2,7 +2,7 @@ import { DataSource, In, Not } from "typeorm";
 import { holdFor } from "../domain/retention";
 import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
-import { RequestType, TERMINAL_STATUSES } from "../domain/enums";
+import { RequestType } from "../domain/enums";
 import type { Identities } from "../connectors/sdk";
 import { DeletionPlanItemRow, keptSubjectEmail, KeptByEarlier, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
@@ -41,7 +41,7 @@ export interface EarlierException {
   exception: RetentionExceptionRow;
   /** Kinds the earlier erasure worked from (among those the connector finds people by) that this one did not hold with the same value. */
   missing: string[];
-  /** The later request's work answers the earlier one's (answers) and the earlier one has ended: its erasure speaks for the earlier's too. */
+  /** The later request's work answers the earlier one's (answers): its erasure speaks for the earlier's too. */
   answered: boolean;
 }
 
@@ -61,8 +61,9 @@ export async function earlierExceptions(ds: DataSource, request: RequestRow, con
   const holding = [...new Set(open.map((e) => e.requestId))];
   const theirs = needs.length ? await ds.getRepository(RequestIdentityRow).findBy({ requestId: In(holding), kind: In([...needs]) }) : [];
   const own = reachedWith as Record<string, string | undefined>;
-  // Only an ended deletion's sets may be closed by another's erasure: one at work settles its own.
-  const answered = new Set(earlier.filter((e) => TERMINAL_STATUSES.includes(e.status) && answers(request, e)).map((e) => e.id));
+  // A deletion still at work has written what each of its passes kept: another's erasure that reached the
+  // system and keeps nothing there closes those sets too (a later pass of its own would count them anew).
+  const answered = new Set(earlier.filter((e) => answers(request, e)).map((e) => e.id));
   return open.map((exception) => ({
     exception,
     missing: [...new Set(theirs.filter((i) => i.requestId === exception.requestId && own[i.kind] !== i.value).map((i) => i.kind))].sort(),
