@@ -1,9 +1,8 @@
 import { expect } from "chai";
-import pino from "pino";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { approved, ended, sum, TestService } from "../support/harness";
+import { describeEachDatabase } from "../support/databases";
+import { approved, ended, sum } from "../support/harness";
+import { sampleService } from "./sampleService";
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -17,18 +16,11 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
  * remaining 0, while Stripe held every record the first keeps; only ended deletions were looked at.
  */
 describeEachDatabase("a deletion while another deletion of the person is still at work", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
-  afterEach(async () => {
-    ws.stripe.redaction.paused = false;
-    await t?.stop();
-    await ws?.close();
-  });
+  const sample = sampleService(db);
 
   it("says on its payments line that it could not look where the other one keeps records", async function () {
     this.timeout(180_000);
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const { ws, t } = await sample.start();
     const ada = ws.people.find((p) => p.email === ADA)!;
     const customer = ada.paymentCustomerId!;
     // Stripe refuses the first pass's job (its oldest charge), so the payments closing pass starts a job of its own, which waits.

@@ -1,11 +1,10 @@
 import { expect } from "chai";
-import pino from "pino";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { personalFields, retainedFromOf, StripeKind } from "../../src/connectors/stripe/records";
 import { shiftByPeriod } from "../../src/domain/retention";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { approved, ended, sum, TestService } from "../support/harness";
+import { describeEachDatabase } from "../support/databases";
+import { approved, ended, sum } from "../support/harness";
+import { sampleService } from "./sampleService";
 
 const ADA = "ada.lovelace@example.com";
 const DAY = 86_400_000;
@@ -24,17 +23,11 @@ const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { era
  * erasure found 6 record(s) still present") for records the service itself had chosen to keep.
  */
 describeEachDatabase("a retention period that ends while a deletion is under way", (db) => {
-  let ws: SampleWorkspace;
-  let t: TestService;
-  afterEach(async () => {
-    await t?.stop();
-    await ws?.close();
-  });
+  const sample = sampleService(db);
 
   it("does not fail the deletion: what aged out is erased by the closing pass, and the report equals what Stripe holds", async function () {
     this.timeout(180_000);
-    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 50, people: 12, redactionPollMs: 1 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const { ws, t } = await sample.start();
     const customer = ws.people.find((p) => p.email === ADA)!.paymentCustomerId!;
     // Stripe takes its time with the payments erasure's redaction jobs.
     ws.stripe.redaction.paused = true;
