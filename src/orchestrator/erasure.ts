@@ -8,7 +8,7 @@ import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
+import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -104,7 +104,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: { at: dctx.now.toISOString(), holds: dctx.holds.map((h) => ({ id: h.id, categories: [...h.categories], caseReference: h.caseReference })) } } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 
