@@ -7,7 +7,7 @@ import { keyFromPrivatePem, signDocument, verifyDocument } from "../src/certific
 import { createManualConnector } from "../src/connectors/manual";
 import { Role } from "../src/domain/enums";
 import { describeEachDatabase, tempDir } from "./support/databases";
-import { submit, TestService } from "./support/harness";
+import { approved, submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
 /** The real `dsr` binary (this file runs from dist/test/). */
@@ -154,7 +154,7 @@ describeEachDatabase("deletion certificate", (db) => {
     ];
     expect(cert.erased).to.deep.equal(expected);
     const signed = JSON.parse(cert.signed).certificate;
-    expect(signed.format).to.equal("dsr-deletion-certificate/6");
+    expect(signed.format).to.equal("dsr-deletion-certificate/7");
     expect(signed.erased.map((e: any) => ({ connector: e.connector, records: e.records, confirmation: e.confirmation, attestedBy: e.attestedBy }))).to.deep.equal(expected);
     const file = path.join(dir, "certificate.json");
     fs.writeFileSync(file, cert.signed);
@@ -264,6 +264,36 @@ describeEachDatabase("deletion certificate", (db) => {
     const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: first });
     const closed = auditEvents.find((e: any) => e.action === "retention.erased_by_later_request");
     expect(closed?.details).to.deep.include({ byRequest: minor.id, connector: "auth-log", exceptions: 1 });
+  });
+
+  /**
+   * The earlier deletion was still at work (another system's erasure waiting for its remote work) when the
+   * minor's erased the logins it kept: only ended deletions' sets were closed, so once it completed its
+   * certificate said 2 logins kept while the auth log held none, until a purge years later.
+   */
+  it("closes a set a deletion still at work kept, once a later deletion (a minor's) erased it", async () => {
+    const logins = new ScriptedConnector({ name: "auth-log", categories: ["AUTH_LOGS"] });
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA, 1);
+    account.script("erase", { kind: "remote", pollAfterMs: 3_600_000, polls: 1 });
+    t = await new TestService(db(), FAST, [logins, account]).start();
+    const now = t.clock.now().getTime();
+    logins.seedDated(ADA, [new Date(now - DAY), new Date(now - 2 * DAY)]);
+    const STATUS = `query($id: ID!) { request(id: $id) { status tasks { connector step status } retentionExceptions { connector recordCount status } } }`;
+    const first = await approved(t, { type: "DELETION", subject: { email: ADA, userId: "u-ada-1" } });
+    await t.waitFor(async () => {
+      const { request } = await t.ok(STATUS, { id: first });
+      return request.tasks.some((x: any) => x.connector === "account-db" && x.step === "ERASE" && x.status === "REMOTE_PROCESSING") && request.retentionExceptions.length ? true : undefined;
+    }, "the first deletion kept the logins and waits for the account database");
+    const minor = await approved(t, { type: "DELETION", subject: { email: ADA, userId: "u-ada-1" }, concernsMinor: true });
+    await t.waitFor(async () => ((await t.ok(STATUS, { id: minor })).request.status === "COMPLETED" ? true : undefined), "minor's deletion COMPLETED");
+    expect(logins.data.get(ADA) ?? [], "the logins are gone").to.deep.equal([]);
+    expect((await t.ok(STATUS, { id: first })).request.status, "the first deletion is still at work").to.equal("IN_PROGRESS");
+    t.clock.advance(2 * 3_600_000);
+    await t.waitFor(async () => ((await t.ok(STATUS, { id: first })).request.status === "COMPLETED" ? true : undefined), "first deletion COMPLETED");
+    const kept = (await t.ok(CERTIFICATE, { id: first })).deletionCertificate.kept;
+    expect(kept.map((k: any) => [k.connector, k.records, k.status]), "the first deletion's certificate: nothing kept that the auth log no longer holds").to.deep.equal([["auth-log", 2, "CLOSED"]]);
+    const { auditEvents } = await t.ok(`query($id: ID!) { auditEvents(requestId: $id) { action details } }`, { id: first });
+    expect(auditEvents.find((e: any) => e.action === "retention.erased_by_later_request")?.details).to.deep.include({ byRequest: minor, connector: "auth-log", exceptions: 1 });
   });
 
   it("lets an operator retry a purge that failed years after the deletion ended, so the kept set is purged and shown closed", async () => {

@@ -4,11 +4,20 @@ import { ErasureConfirmation } from "../domain/tasks";
  * Format tag of the certificate; a verifier refuses formats it does not know. /2 names residual
  * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known, /5
  * holds extending a rule's period, /6 residue erased later by a purge (`residualErased`; `residual`
- * then names what is residual when the certificate is issued).
+ * then names what is residual when the certificate is issued), /7 what earlier deletions keep where an
+ * erasure could not look (`keptByEarlier`, confirmation NOT_REACHED).
  */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/6";
-/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period, /5 no residue erased later). */
-export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = ["dsr-deletion-certificate/1", "dsr-deletion-certificate/2", "dsr-deletion-certificate/3", "dsr-deletion-certificate/4", "dsr-deletion-certificate/5", CERTIFICATE_FORMAT];
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/7";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period, /5 no residue erased later, /6 no records kept by earlier deletions). */
+export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = [
+  "dsr-deletion-certificate/1",
+  "dsr-deletion-certificate/2",
+  "dsr-deletion-certificate/3",
+  "dsr-deletion-certificate/4",
+  "dsr-deletion-certificate/5",
+  "dsr-deletion-certificate/6",
+  CERTIFICATE_FORMAT,
+];
 
 /** What one connector erased (counts from its ERASE task's outcome). */
 export interface CertifiedErasure {
@@ -25,12 +34,26 @@ export interface CertifiedErasure {
   residual: number;
   note: string | null;
   /**
-   * How the counts are known (ErasureConfirmation): READ_BACK, CONNECTOR_REPORT or ATTESTED; null when
-   * the task ended before the service recorded it, or was skipped. Absent before /4.
+   * How the counts are known (ErasureConfirmation): READ_BACK, NOT_REACHED, CONNECTOR_REPORT or ATTESTED;
+   * null when the task ended before the service recorded it, or was skipped. Absent before /4.
    */
   confirmation: ErasureConfirmation | null;
   /** ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`); otherwise null. Absent before /4. */
   attestedBy: string | null;
+  /**
+   * NOT_REACHED: records earlier deletions of the person keep in the system (their open exceptions when
+   * the erasure ended) that it could not look for, lacking an identity they were kept under; otherwise
+   * null. Absent before /7.
+   */
+  keptByEarlier: CertifiedKeptByEarlier | null;
+}
+
+/** Records other deletions keep where an erasure could not look: how many, which requests and exceptions, which identity kinds it lacked. */
+export interface CertifiedKeptByEarlier {
+  records: number;
+  requests: string[];
+  exceptions: string[];
+  identityKinds: string[];
 }
 
 /** Records a deletion left holding personal data: which, the fields that remain, why. */

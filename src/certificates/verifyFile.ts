@@ -36,8 +36,11 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   const kept = (c.kept ?? []).reduce((n, k) => n + k.records, 0);
   const residual = (c.residual ?? []).reduce((n, r) => n + r.records, 0);
   const unsearched = (c.notSearched ?? []).length;
-  // Records whose erasure nobody read back: the service has a connector's or a person's word for them.
-  const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.records > 0);
+  // Records whose erasure nobody read back: the service has a connector's or a person's word for them (NOT_REACHED read back what it could reach).
+  const unchecked = (c.erased ?? []).filter((e) => e.confirmation && e.confirmation !== "READ_BACK" && e.confirmation !== "NOT_REACHED" && e.records > 0);
   const taken = unchecked.length ? ` (${unchecked.map((e) => `${e.records} in ${e.connector} ${e.confirmation === "ATTESTED" ? `attested by ${e.attestedBy}` : "on the connector's report"}`).join(", ")}, not read back)` : "";
-  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by the given key ${outcome.keyId}` };
+  // Records earlier deletions keep where this one could not look: its read-back says nothing of them.
+  const unreached = (c.erased ?? []).filter((e) => e.keptByEarlier?.records);
+  const standing = unreached.length ? `, ${unreached.map((e) => `${e.keptByEarlier!.records} kept in ${e.connector} by earlier deletion(s) ${e.keptByEarlier!.requests.join(", ")}, not looked for (no ${e.keptByEarlier!.identityKinds.join(", ")})`).join("; ")}` : "";
+  return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${standing}${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by the given key ${outcome.keyId}` };
 }

@@ -53,6 +53,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
       note: t.note,
       confirmation: t.result?.confirmation ?? null,
       attestedBy: t.result?.attestedBy ?? null,
+      keptByEarlier: t.result?.keptByEarlier ? { ...t.result.keptByEarlier } : null,
     })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, extendedByHoldId: extending.get(e.id) ?? null, status: e.status })),
     // What is residual now (a purge names what it met, and erases residue kept records held back), and what purges erased of it.

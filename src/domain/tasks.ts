@@ -22,12 +22,15 @@ export enum TaskStatus {
  * How an erasure's counts are known, for the people who rely on them (the certificate says it per
  * connector): READ_BACK, the service read the system again after erasing and found only what is kept
  * or named residual; CONNECTOR_REPORT, the connector's own report (it cannot list the person's records,
- * so nothing was read back); ATTESTED, a person confirmed the count (a manual connector's task).
+ * so nothing was read back); ATTESTED, a person confirmed the count (a manual connector's task);
+ * NOT_REACHED, read back as READ_BACK is, but without an identity another deletion of the person kept
+ * records there under: those records stand, unseen (TaskResult.keptByEarlier).
  */
 export enum ErasureConfirmation {
   READ_BACK = "READ_BACK",
   CONNECTOR_REPORT = "CONNECTOR_REPORT",
   ATTESTED = "ATTESTED",
+  NOT_REACHED = "NOT_REACHED",
 }
 
 export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = [TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.SKIPPED];

@@ -45,6 +45,23 @@ export interface TaskResult {
   confirmation?: ErasureConfirmation;
   /** ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`). */
   attestedBy?: string;
+  /** An ERASE (NOT_REACHED): what earlier deletions of the person keep in the system under identities it could not look with. */
+  keptByEarlier?: KeptByEarlier;
+}
+
+/**
+ * Records earlier deletions of the person keep in a system (their open retention exceptions) that a later
+ * erasure could not look for: it lacked an identity they were kept under (the payment customer id the
+ * account row they erased had provided). Its read-back says nothing of them; they stand.
+ */
+export interface KeptByEarlier {
+  records: number;
+  /** The earlier requests keeping them. */
+  requests: string[];
+  /** Their open retention exceptions. */
+  exceptions: string[];
+  /** The identity kinds this erasure lacked (never the values). */
+  identityKinds: string[];
 }
 
 /** A residual set as stored (ErasureOutcome.residual). */
@@ -89,6 +106,13 @@ export interface PartialErasure {
    * records a new erase of the task (retryTask after it failed) no longer finds to count.
    */
   settled?: SettledErasure;
+  /**
+   * What the erase call that started the remote work was told: the instant its retention cutoffs were
+   * computed at (ISO) and the holds that withheld categories from it. Its polls verify against the same
+   * (a period that ended, or a hold released, while the work ran is the closing pass's or the purge's to
+   * act on, never a failed erasure).
+   */
+  instructed?: { at: string; holds: { id: string; categories: string[]; caseReference: string }[] };
 }
 
 /** What an erasure's remote work erased (and, of it, redacted) once it ended, per category (redacted: in all, and per category where the connector said it). */

@@ -8,13 +8,13 @@ import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
+import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
-import { exceptionsErasedBy } from "../queries/retentionFinder";
+import { earlierExceptions, exceptionsErasedBy, keptUnreached } from "../queries/retentionFinder";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import type { EntityManager } from "typeorm";
@@ -49,7 +49,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
-  const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
+  // A poll keeps the cutoffs and holds its erase call was told (and holds placed since): what that call kept is what it was told to keep.
+  const told = task.remoteReference ? task.result?.partial?.instructed : undefined;
+  const holds = told ? [...told.holds.filter((h) => !fence.holds.some((x) => x.id === h.id)), ...fence.holds] : fence.holds;
+  const dctx: DeletionContext = { rules: services.retentionRules, holds, now: told ? new Date(told.at) : now(), minor: request.concernsMinor };
   const instruction = deletionInstruction(categories, dctx);
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = deletionInstruction(residueCategories, dctx);
@@ -101,7 +104,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: partialOf(soFar) }, note: outcome.remote.pending?.slice(0, 1000) }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 
@@ -174,7 +177,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Read back, keeping nothing of a category it could erase: what earlier deletions of the person say
   // they keep of it is gone (a minor's deletion erases what an adult's kept); their exceptions close.
   const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !kept.some((k) => k.category === c) && !soFar.residual.some((r) => String(r.category) === c));
-  const erasedElsewhere = await exceptionsErasedBy(ds, request, task.connector, gone, ids, connector.spec.needs);
+  const othersKept = remaining === undefined ? [] : await earlierExceptions(ds, request, task.connector, ids, connector.spec.needs);
+  const erasedElsewhere = exceptionsErasedBy(othersKept, gone);
+  // What earlier deletions of the person keep here under identities this erasure could not look with stands, unseen by its read-back.
+  const unreached = keptUnreached(othersKept);
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
@@ -205,7 +211,8 @@ export async function runErasure(services: Services, connector: Connector, task:
         : {}),
       ...(purge && (task.result?.residueErased?.length || residueErased.length) ? { residueErased: [...(task.result?.residueErased ?? []), ...residueErased] } : {}),
       // A purge is no claim of the request's: only the erasure's counts say how they are known.
-      ...(purge ? {} : { confirmation: remaining !== undefined ? ErasureConfirmation.READ_BACK : ErasureConfirmation.CONNECTOR_REPORT }),
+      ...(purge ? {} : { confirmation: remaining === undefined ? ErasureConfirmation.CONNECTOR_REPORT : unreached ? ErasureConfirmation.NOT_REACHED : ErasureConfirmation.READ_BACK }),
+      ...(unreached ? { keptByEarlier: unreached } : {}),
     },
     now(),
     // The surveyed ids stay for the closing pass this erasure owes, whose verification looks them up

@@ -131,6 +131,11 @@ export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, s
   return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}) } };
 }
 
+/** What an erase call was told (its cutoffs' instant, the holds then), kept for the polls of its remote work. */
+export function instructedBy(dctx: Pick<DeletionContext, "now" | "holds">): NonNullable<PartialErasure["instructed"]> {
+  return { at: dctx.now.toISOString(), holds: dctx.holds.map((h) => ({ id: h.id, categories: [...h.categories], caseReference: h.caseReference })) };
+}
+
 /** What a task row keeps while the remote work goes on. */
 export function partialOf(s: ErasureSoFar): PartialErasure {
   return {

@@ -19,6 +19,7 @@ export function presentRetentionRule(rule: RetentionRule): RetentionRuleInfo {
 
 export function presentRetentionException(row: RetentionExceptionRow, extendedByHoldId: string | null = null): RetentionException {
   return {
+    id: row.id,
     connector: row.connector,
     category: row.category,
     recordType: row.recordType,

@@ -28,6 +28,7 @@ export function presentTask(row: TaskRow): Task {
           residual: row.result.residual ?? null,
           confirmation: row.result.confirmation ?? null,
           attestedBy: row.result.attestedBy ?? null,
+          keptByEarlier: row.result.keptByEarlier ?? null,
         }
       : null,
     nextAttemptAt: waitingToRetry ? row.runAfter : null,

@@ -2,9 +2,9 @@ import { DataSource, In, Not } from "typeorm";
 import { holdFor } from "../domain/retention";
 import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
-import { RequestType, TERMINAL_STATUSES } from "../domain/enums";
+import { RequestType } from "../domain/enums";
 import type { Identities } from "../connectors/sdk";
-import { DeletionPlanItemRow, keptSubjectEmail, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import { DeletionPlanItemRow, keptSubjectEmail, KeptByEarlier, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
 /** A request's retention exceptions, soonest purge first. */
 export function findRetentionExceptions(ds: DataSource, requestId: string): Promise<RetentionExceptionRow[]> {
@@ -36,30 +36,58 @@ export function findDeletionPlan(ds: DataSource, requestId: string): Promise<Del
   return ds.getRepository(DeletionPlanItemRow).find({ where: { requestId }, order: { connector: "ASC", category: "ASC" } });
 }
 
+/** An earlier deletion's open exception, and the identity kinds it was kept under that an erasure lacked (empty: it reached it). */
+export interface EarlierException {
+  exception: RetentionExceptionRow;
+  /** Kinds the earlier erasure worked from (among those the connector finds people by) that this one did not hold with the same value. */
+  missing: string[];
+  /** The later request's work answers the earlier one's (answers): its erasure speaks for the earlier's too. */
+  answered: boolean;
+}
+
 /**
- * The open exceptions of the person's ended deletions, of `connector` and `categories`, that `request`'s
- * erasure reached with every identity they were kept under (its work answers theirs, and each identity
- * the connector finds people by, `needs`, that their erasure worked from is one `reachedWith` holds):
- * once it read the system back and keeps nothing of those categories, the records they say are kept are
- * gone. An erasure that lacked one (the account database, which provided the payment customer id, erased
- * by the earlier deletion) read back nothing because it could not look, not because nothing is there.
+ * The open exceptions of `connector` that the person's other deletions keep (ended, or still at work:
+ * one in its closing passes has written what its first pass kept), each with the identities it was kept
+ * under (each identity the connector finds people by, `needs`, that their erasure worked from) that
+ * `reachedWith` lacks. An erasure that lacked one (the account database, which provided the payment
+ * customer id, erased by the other deletion) read back nothing of those sets because it could not look,
+ * not because nothing is there.
  */
-export async function exceptionsErasedBy(
-  ds: DataSource,
-  request: RequestRow,
-  connector: string,
-  categories: readonly string[],
-  reachedWith: Identities,
-  needs: readonly string[],
-): Promise<RetentionExceptionRow[]> {
-  if (!categories.length) return [];
-  const earlier = await ds.getRepository(RequestRow).findBy({ type: RequestType.DELETION, subjectEmail: keptSubjectEmail(request), status: In([...TERMINAL_STATUSES]), id: Not(request.id) });
-  const answered = earlier.filter((e) => answers(request, e)).map((e) => e.id);
-  if (!answered.length) return [];
-  const theirs = needs.length ? await ds.getRepository(RequestIdentityRow).findBy({ requestId: In(answered), kind: In([...needs]) }) : [];
+export async function earlierExceptions(ds: DataSource, request: RequestRow, connector: string, reachedWith: Identities, needs: readonly string[]): Promise<EarlierException[]> {
+  const earlier = await ds.getRepository(RequestRow).findBy({ type: RequestType.DELETION, subjectEmail: keptSubjectEmail(request), id: Not(request.id) });
+  if (!earlier.length) return [];
+  const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: In(earlier.map((e) => e.id)), connector, status: RetentionExceptionStatus.OPEN });
+  if (!open.length) return [];
+  const holding = [...new Set(open.map((e) => e.requestId))];
+  const theirs = needs.length ? await ds.getRepository(RequestIdentityRow).findBy({ requestId: In(holding), kind: In([...needs]) }) : [];
   const own = reachedWith as Record<string, string | undefined>;
-  const missed = new Set(theirs.filter((i) => own[i.kind] !== i.value).map((i) => i.requestId));
-  const reached = answered.filter((id) => !missed.has(id));
-  if (!reached.length) return [];
-  return ds.getRepository(RetentionExceptionRow).findBy({ requestId: In(reached), connector, category: In([...categories]), status: RetentionExceptionStatus.OPEN });
+  // A deletion still at work has written what each of its passes kept: another's erasure that reached the
+  // system and keeps nothing there closes those sets too (a later pass of its own would count them anew).
+  const answered = new Set(earlier.filter((e) => answers(request, e)).map((e) => e.id));
+  return open.map((exception) => ({
+    exception,
+    missing: [...new Set(theirs.filter((i) => i.requestId === exception.requestId && own[i.kind] !== i.value).map((i) => i.kind))].sort(),
+    answered: answered.has(exception.requestId),
+  }));
+}
+
+/**
+ * Of earlierExceptions, those of `categories` that `request`'s erasure reached with every identity they
+ * were kept under and whose work it answers: once it read the system back and keeps nothing of those
+ * categories, the records they say are kept are gone.
+ */
+export function exceptionsErasedBy(earlier: readonly EarlierException[], categories: readonly string[]): RetentionExceptionRow[] {
+  return earlier.filter((e) => e.answered && !e.missing.length && categories.includes(e.exception.category)).map((e) => e.exception);
+}
+
+/** Of earlierExceptions, those the erasure could not look for, summed up (null when it reached them all). */
+export function keptUnreached(earlier: readonly EarlierException[]): KeptByEarlier | null {
+  const unreached = earlier.filter((e) => e.missing.length);
+  if (!unreached.length) return null;
+  return {
+    records: unreached.reduce((n, e) => n + e.exception.recordCount, 0),
+    requests: [...new Set(unreached.map((e) => e.exception.requestId))],
+    exceptions: unreached.map((e) => e.exception.id),
+    identityKinds: [...new Set(unreached.flatMap((e) => e.missing))].sort(),
+  };
 }

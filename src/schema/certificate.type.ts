@@ -2,6 +2,7 @@ import { ArgsType, Field, ID, Int, ObjectType } from "type-graphql";
 import { IsUUID } from "class-validator";
 import { ErasureConfirmation } from "../domain/tasks";
 import { NotSearchedRecordSet } from "./request.type";
+import { KeptByEarlier } from "./task.type";
 
 @ObjectType({ description: "What one connector erased for a deletion." })
 export class CertifiedErasure {
@@ -28,12 +29,16 @@ export class CertifiedErasure {
 
   @Field(() => ErasureConfirmation, {
     nullable: true,
-    description: "How the counts are known: READ_BACK (read again after erasing), CONNECTOR_REPORT (the connector's word, nothing read back) or ATTESTED (a person's, see attestedBy); null when skipped, or ended before the service recorded it.",
+    description:
+      "How the counts are known: READ_BACK (read again after erasing), NOT_REACHED (read again, but without an identity an earlier deletion kept records under: see keptByEarlier), CONNECTOR_REPORT (the connector's word, nothing read back) or ATTESTED (a person's, see attestedBy); null when skipped, or ended before the service recorded it.",
   })
   confirmation!: ErasureConfirmation | null;
 
   @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
   attestedBy!: string | null;
+
+  @Field(() => KeptByEarlier, { nullable: true, description: "NOT_REACHED: records earlier deletions of the person keep in this system that this erasure could not look for; they stand (null otherwise)." })
+  keptByEarlier!: KeptByEarlier | null;
 }
 
 @ObjectType({ description: "A record set a deletion kept, until when and why." })

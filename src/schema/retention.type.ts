@@ -1,4 +1,4 @@
-import { Field, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { RetentionStart } from "../domain/retention";
 import { RetentionExceptionStatus } from "../entities";
 
@@ -46,6 +46,9 @@ export class RetentionRuleInfo {
 
 @ObjectType({ description: "A record set a deletion kept: which, under which basis, until when. Counts only." })
 export class RetentionException {
+  @Field(() => ID, { description: "Exception id (a later deletion that could not look for these records names it: TaskOutcome.keptByEarlier)." })
+  id!: string;
+
   @Field({ description: "Connector that holds the records." })
   connector!: string;
 

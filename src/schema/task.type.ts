@@ -25,6 +25,10 @@ registerEnumType(ErasureConfirmation, {
     READ_BACK: { description: "The service read the system again after erasing and found only records kept or named residual." },
     CONNECTOR_REPORT: { description: "The connector's own report: it cannot list the person's records, so nothing was read back." },
     ATTESTED: { description: "A person confirmed the count (a manual connector's task, completeManualTask); see attestedBy." },
+    NOT_REACHED: {
+      description:
+        "The service read the system again after erasing, but without an identity an earlier deletion of the person kept records under (the payment customer id the account row it erased had provided): its counts say nothing of those records, which stand (see keptByEarlier).",
+    },
   },
 });
 
@@ -41,6 +45,21 @@ registerEnumType(TaskStatus, {
     REMOTE_PROCESSING: { description: "The remote system is still working; polled again at nextAttemptAt." },
   },
 });
+
+@ObjectType({ description: "Records other deletions of the person (earlier ones, ended or still at work) keep in a system that an erasure could not look for (it lacked an identity they were kept under): they stand, named by those requests' retentionExceptions." })
+export class KeptByEarlier {
+  @Field(() => Int, { description: "How many records the earlier deletions' open retention exceptions in this system keep." })
+  records!: number;
+
+  @Field(() => [ID], { description: "The other deletions of the person keeping them (ended, or still at work)." })
+  requests!: string[];
+
+  @Field(() => [ID], { description: "Their open retention exceptions." })
+  exceptions!: string[];
+
+  @Field(() => [String], { description: "Kinds of identity the later erasure lacked (e.g. paymentCustomerId), never their values." })
+  identityKinds!: string[];
+}
 
 @ObjectType({ description: "Counts of what a task did (never records or identity values)." })
 export class TaskOutcome {
@@ -62,7 +81,7 @@ export class TaskOutcome {
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
   kept!: number | null;
 
-  @Field(() => Int, { nullable: true, description: "Records the verification pass still found after erasure, every one of them kept or named residual." })
+  @Field(() => Int, { nullable: true, description: "Records the verification pass still found after erasure, every one of them kept or named residual (NOT_REACHED: of what it could look for; see keptByEarlier)." })
   remaining!: number | null;
 
   @Field(() => Int, { nullable: true, description: "Of erased, records redacted in place (e.g. by a payment processor's redaction job)." })
@@ -76,6 +95,9 @@ export class TaskOutcome {
 
   @Field(() => String, { nullable: true, description: "ATTESTED: the actor who confirmed the count (`token:<id>`, `cli`)." })
   attestedBy!: string | null;
+
+  @Field(() => KeptByEarlier, { nullable: true, description: "NOT_REACHED: what earlier deletions of the person keep in this system that this erasure could not look for (remaining counts only what it could); null otherwise." })
+  keptByEarlier!: KeptByEarlier | null;
 }
 
 @ObjectType({ description: "One connector x one step of a request: durable, leased, retried." })

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { MAX_JOBS, MAX_OBJECTS_PER_JOB } from "../../src/connectors/stripe/redactionJobs";
 import { describeEachDatabase } from "../support/databases";
-import { sum } from "../support/harness";
+import { ended, sum } from "../support/harness";
 import { ADA, manyOldCharges } from "./redactionWaves";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -42,11 +42,7 @@ describeEachDatabase("a legal hold between waves of redaction jobs", (db) => {
     const placed = await t.gql(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["PAYMENTS"], reason: "Chargeback dispute", caseReference: "CASE-12" }) { id } }`);
     expect(placed.errors, JSON.stringify(placed.errors)).to.equal(undefined);
     ws.stripe.redaction.paused = false;
-    const done = await t.waitFor(async () => {
-      t.clock.advance(2);
-      const now = (await t.ok(SHOW, { id: r.id })).request;
-      return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
-    }, "deletion finished", 120_000);
+    const done = await ended(t, SHOW, r.id, { what: "deletion finished" });
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const later = jobs().slice(MAX_JOBS);
     expect(later.every((j) => ["canceling", "canceled"].includes(j.status)), "the later wave withdrawn, none run").to.equal(true);

@@ -1,14 +1,22 @@
 import { expect } from "chai";
+import fs from "node:fs";
+import path from "node:path";
+import { verifyCertificateWithKey } from "../../src/certificates/verifyFile";
 import pino from "pino";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import type { Identities } from "../../src/connectors/sdk";
 import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, sum, TestService } from "../support/harness";
+import { approved, ended, sum, TestService } from "../support/harness";
 
 const KEN = "ken.conway.7@example.com";
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason retentionExceptions { connector category recordCount status } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { status statusReason retentionExceptions { id connector category recordCount status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector records status } } }`;
+const ERASES = `query($id: ID!) { request(id: $id) { tasks { connector step outcome { erased kept remaining confirmation } } } }`;
+const UNREACHED = `query($id: ID!) {
+  request(id: $id) { tasks { connector step outcome { keptByEarlier { records requests exceptions identityKinds } } } }
+  deletionCertificate(requestId: $id) { signed erased { connector records kept confirmation keptByEarlier { records requests identityKinds } } }
+  certificatePublicKey { pem } }`;
 
 /**
  * A second deletion of a person whose first deletion kept payments and tickets (the 7- and 5-year
@@ -26,24 +34,26 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     await ws?.close();
   });
 
-  it("leaves the earlier deletion's exceptions open while the systems hold what they keep", async function () {
+  let deletion: () => Promise<any>;
+  let open: (r: any, connector: string) => number;
+  let held: (connector: string) => Promise<number>;
+
+  beforeEach(async function () {
     this.timeout(120_000);
     ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 20, people: 10, redactionPollMs: 1 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
     const ids: Identities = { email: KEN, ...(await ws.connectors[0].resolve!({ email: KEN }, testContext())) };
-    const deletion = async () => {
+    deletion = async () => {
       t.clock.advance(1000);
-      const r = await submit(t, { type: "DELETION", subject: { email: KEN }, identityVerified: true, verificationEvidence: "signed-in session" });
-      await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-      return t.waitFor(async () => {
-        t.clock.advance(1000);
-        const { request } = await t.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? { id: r.id, ...request } : undefined;
-      }, "deletion ended", 60_000);
+      const id = await approved(t, { type: "DELETION", subject: { email: KEN } });
+      return { id, ...(await ended(t, SHOW, id, { tickMs: 1000, timeoutMs: 60_000, what: "deletion ended" })) };
     };
-    const open = (r: any, connector: string) => sum(r.retentionExceptions.filter((e: any) => e.connector === connector && e.status === "OPEN"), (e: any) => e.recordCount);
-    const held = async (connector: string) => (await collectAll(ws.connectors.find((c) => c.spec.name === connector)!, ids, testContext())).length;
+    open = (r: any, connector: string) => sum(r.retentionExceptions.filter((e: any) => e.connector === connector && e.status === "OPEN"), (e: any) => e.recordCount);
+    held = async (connector: string) => (await collectAll(ws.connectors.find((c) => c.spec.name === connector)!, ids, testContext())).length;
+  });
 
+  it("leaves the earlier deletion's exceptions open while the systems hold what they keep", async function () {
+    this.timeout(120_000);
     const first = await deletion();
     expect(first.status, first.statusReason).to.equal("COMPLETED");
     const kept = { payments: await held("payments"), ticketing: await held("ticketing") };
@@ -58,5 +68,43 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     const certificate = (await t.ok(CERTIFICATE, { id: first.id })).deletionCertificate;
     const certified = (connector: string) => sum(certificate.kept.filter((e: any) => e.connector === connector && e.status === "OPEN"), (e: any) => e.records);
     expect({ payments: certified("payments"), ticketing: certified("ticketing") }, "the first deletion's certificate").to.deep.equal(kept);
+  });
+
+  /**
+   * The later deletion's own line for the payment processor said it read Stripe back and found nothing
+   * (remaining 0, READ_BACK; its certificate: 0 erased, 0 kept, READ_BACK) while Stripe held the 8 records
+   * the first deletion kept: it could not look for them, lacking the customer id. Now it says so.
+   */
+  it("says, on its own line, that it could not look where the earlier one keeps records, naming them", async function () {
+    this.timeout(120_000);
+    const first = await deletion();
+    expect(first.status, first.statusReason).to.equal("COMPLETED");
+    const second = await deletion();
+    expect(second.status, second.statusReason).to.equal("COMPLETED");
+    const stripeHolds = await held("payments");
+    expect(stripeHolds, "Stripe still holds what the first deletion kept").to.equal(open(first, "payments")).and.to.be.greaterThan(0);
+    const erase = (r: any, connector: string) => r.tasks.find((x: any) => x.connector === connector && x.step === "ERASE");
+    const line = erase((await t.ok(ERASES, { id: second.id })).request, "payments").outcome;
+    expect(line.confirmation, `the later erasure's payments line (${JSON.stringify(line)})`).to.equal("NOT_REACHED");
+    const report = await t.ok(UNREACHED, { id: second.id });
+    const exceptions = first.retentionExceptions.filter((e: any) => e.connector === "payments" && e.status === "OPEN").map((e: any) => e.id).sort();
+    const outcome = erase(report.request, "payments").outcome.keptByEarlier;
+    expect({ ...outcome, exceptions: [...outcome.exceptions].sort() }, "what the first deletion keeps at Stripe, named").to.deep.equal({
+      records: stripeHolds,
+      requests: [first.id],
+      exceptions,
+      identityKinds: ["paymentCustomerId"],
+    });
+    const certified = report.deletionCertificate.erased.find((e: any) => e.connector === "payments");
+    expect(certified).to.deep.equal({ connector: "payments", records: 0, kept: 0, confirmation: "NOT_REACHED", keptByEarlier: { records: stripeHolds, requests: [first.id], identityKinds: ["paymentCustomerId"] } });
+    // The account database's line is read back whole: the row is gone, nothing was kept there.
+    expect(erase(report.request, "account-db").outcome.keptByEarlier).to.equal(null);
+    expect(report.deletionCertificate.erased.find((e: any) => e.connector === "account-db").confirmation).to.equal("READ_BACK");
+    // What `dsr certificate verify` says of the signed file.
+    const file = path.join(tempDir("dsr-reach-"), "certificate.json");
+    fs.writeFileSync(file, report.deletionCertificate.signed);
+    const verified = verifyCertificateWithKey(file, report.certificatePublicKey.pem);
+    expect(verified.ok).to.equal(true);
+    expect((verified as { line: string }).line).to.include(`${stripeHolds} kept in payments by earlier deletion(s) ${first.id}, not looked for (no paymentCustomerId)`);
   });
 });

@@ -250,3 +250,22 @@ export async function submitVerified(t: TestService, input: Record<string, unkno
 
 /** The sum of `f` over `items` (record counts across outcome lines, certificates, a system's sets). */
 export const sum = <T>(items: readonly T[], f: (x: T) => number): number => items.reduce((n, x) => n + f(x), 0);
+
+/** Submits a request (verified by other means) and approves it, as ADMIN; returns its id. */
+export async function approved(t: TestService, input: Record<string, unknown>): Promise<string> {
+  const request = await submit(t, { identityVerified: true, verificationEvidence: "signed-in session", ...input });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: request.id });
+  return request.id;
+}
+
+/**
+ * Reads `query`'s `request` for `id` until the request has ended (COMPLETED or FAILED), moving the clock
+ * by `tickMs` before each reading (remote work is polled, retries wait on it); returns that reading.
+ */
+export function ended(t: TestService, query: string, id: string, options: { tickMs?: number; timeoutMs?: number; what?: string } = {}): Promise<any> {
+  return t.waitFor(async () => {
+    t.clock.advance(options.tickMs ?? 2);
+    const now = (await t.ok(query, { id })).request;
+    return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
+  }, options.what ?? "the request ended", options.timeoutMs ?? 120_000);
+}
