@@ -21,7 +21,7 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
   const setup = manyOldCharges(db);
 
   it("redacts every old object at Stripe in waves, and reports it erased, not residual", async function () {
-    this.timeout(300_000);
+    this.timeout(400_000);
     // Forty objects more than two waves of jobs take (the erasure's first pass and its closing pass).
     const extra = 2 * MAX_JOBS * MAX_OBJECTS_PER_JOB + 40;
     const { ws, t, oldHolding, approvedDeletion } = await setup.start(extra);
@@ -37,7 +37,7 @@ describeEachDatabase("a deletion needing more redaction jobs than one wave holds
       const erase = now.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE");
       if (erase?.status === "REMOTE_PROCESSING" && erase.note) notes.add(erase.note);
       return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
-    }, "deletion finished", 240_000);
+    }, "deletion finished", 360_000);
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     const jobs = [...store.redactionJobs.values()];
     const line = done.deletionOutcome.find((o: any) => o.connector === "payments");
