@@ -67,6 +67,11 @@ export class DeletionCount {
   constructor(
     private readonly instruction: ErasureInstruction,
     private readonly keepRefs = false,
+    /**
+     * A purge's recount: records recorded at or after this instant (the deletion's count of what it
+     * kept) are not the deletion's, and are not counted; one hanging off an anchor still keeps it.
+     */
+    private readonly createdSince?: Date,
   ) {}
 
   /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
@@ -97,6 +102,15 @@ export class DeletionCount {
 
   add(record: SubjectRecord): void {
     const category = String(record.category);
+    if (this.createdSince && record.recordedAt && new Date(record.recordedAt).getTime() >= this.createdSince.getTime()) {
+      // Its set is known, empty: what a connector reports kept of it is the person's since, not the deletion's (keptAsVerified).
+      this.set(category, String(record.type));
+      if (record.keptWith !== undefined) {
+        const a = this.anchor(`${category}\u0000${record.keptWith}`, category);
+        a.newestDependent = later(a.newestDependent, new Date(record.recordedAt));
+      }
+      return;
+    }
     const ref = { category, type: String(record.type), id: String(record.id) };
     if (this.held(category)) {
       const set = this.set(category, ref.type);

@@ -108,6 +108,7 @@ export function keptAsVerified(reported: readonly KeptRecords[], counted: readon
  * must be one the rule keeps (held, recent, or an anchor of a recent one) or one the connector reported
  * residual. A connector that can look records up by id is also asked for every record the survey planned
  * to erase, so records cut off from the subject (a deleted customer's invoices) are still seen. Counts only.
+ * A purge passes `createdSince` (its deletion's bound, keptBound): what the person recorded since is left out.
  */
 export async function verifyErasure(
   connector: Connector,
@@ -116,8 +117,9 @@ export async function verifyErasure(
   instruction: ErasureInstruction,
   residual: readonly ResidualRecords[],
   surveyed: readonly RecordRef[],
+  createdSince?: Date,
 ): Promise<Verification> {
-  const count = new DeletionCount(instruction, connector.lookup !== undefined);
+  const count = new DeletionCount(instruction, connector.lookup !== undefined, createdSince);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);

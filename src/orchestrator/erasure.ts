@@ -21,7 +21,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { auditResidueErased, heldBackResidue, otherResidue, residueErasedNow, withHeldBack } from "./heldBackResidue";
+import { auditResidueErased, boundedToDeletion, deletionErase, heldBackResidue, keptBound, otherResidue, residueErasedNow, withHeldBack } from "./heldBackResidue";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -44,15 +44,19 @@ export async function runErasure(services: Services, connector: Connector, task:
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
   // Residue the deletion left because kept records held it back: the purge erases it by id once they are gone.
-  const heldBack = purge && connector.eraseHeldBack ? await heldBackResidue(ds, task) : null;
+  const erase = purge ? await deletionErase(ds, task) : null;
+  const heldBack = purge && connector.eraseHeldBack ? heldBackResidue(erase, task) : null;
+  // A purge erases what its deletion kept, never what the person recorded since (found again by identity).
+  const bound = purge ? keptBound(erase, request) : undefined;
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
-  const instruction = deletionInstruction(categories, dctx);
+  const bounded = (cs: readonly string[]) => (bound ? boundedToDeletion(deletionInstruction(cs, dctx), bound) : deletionInstruction(cs, dctx));
+  const instruction = bounded(categories);
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
-  const residueInstruction = deletionInstruction(residueCategories, dctx);
+  const residueInstruction = bounded(residueCategories);
   if (purge && instruction.categories.length === 0) {
     await fence.end();
     await completeTask(ds, task, options.workerId, { erased: 0 }, now(), { handOff: options.handOff });
@@ -152,7 +156,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
   const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
   if (recounted) {
-    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, []), signal);
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, [], bound), signal);
     if (await failedVerification(services, task, options, ctx, check, {})) return;
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
-import type { ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
+import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
-import { ErasedResidue, StoredResidual, TaskRow } from "../entities";
+import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 
@@ -22,12 +22,37 @@ export interface HeldBack {
   all: StoredResidual[];
 }
 
+/** The deletion's ERASE of a purge's connector: what it left residual, and when it counted what it kept. */
+export async function deletionErase(ds: DataSource, purge: TaskRow): Promise<TaskRow | null> {
+  return ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+}
+
+/**
+ * The instant the deletion counted what it kept in this connector: its ERASE's end (its last pass's),
+ * else the request's. What the system holds recorded at or after it is the person's since, not the
+ * deletion's: its purge neither erases nor counts it (boundedToDeletion, verifyErasure's createdSince).
+ */
+export function keptBound(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">): Date {
+  return erase?.finishedAt ?? request.closedAt ?? request.updatedAt;
+}
+
+/**
+ * A purge's instruction bounded to what its deletion kept: in each category it erases, records recorded
+ * at or after `bound` stay (keepRecordedSince, which every connector honours), whatever the rule says.
+ * A record without a date cannot be told apart this way: the purge erases those by id (keptUndated).
+ */
+export function boundedToDeletion(instruction: ErasureInstruction, bound: Date): ErasureInstruction {
+  if (!instruction.categories.length) return instruction;
+  const keep: Partial<Record<DataCategory, Date>> = { ...instruction.keepRecordedSince };
+  for (const c of instruction.categories) keep[c] = keep[c] && keep[c]!.getTime() < bound.getTime() ? keep[c] : bound;
+  return { categories: instruction.categories, keepRecordedSince: keep };
+}
+
 /**
  * What the connector's ERASE left residual only because kept records held it back, less what a purge
  * of this task already erased (`task.result.residueErased`, whose ids are never looked at again).
  */
-export async function heldBackResidue(ds: DataSource, purge: TaskRow): Promise<HeldBack> {
-  const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+export function heldBackResidue(erase: TaskRow | null, purge: TaskRow): HeldBack {
   const done = new Set((purge.result?.residueErased ?? []).flatMap((r) => (r.ids ?? []).map((id) => `${r.type}\u0000${id}`)));
   const all = erase?.result?.residualSets ?? [];
   const sets = all.filter((r) => r.ids?.length);
