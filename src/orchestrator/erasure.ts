@@ -1,8 +1,8 @@
-import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
+import type { Connector, ErasureOutcome, Identities, RecordRef, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import type { OutcomeLine } from "../domain/counting";
+import type { KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
@@ -21,7 +21,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { auditResidueErased, boundedToDeletion, deletionErase, heldBackResidue, keptBound, otherResidue, residueErasedNow, withHeldBack } from "./heldBackResidue";
+import { auditResidueErased, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, otherResidue, residueErasedNow, undatedRefs, withHeldBack } from "./heldBackResidue";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -46,14 +46,16 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Residue the deletion left because kept records held it back: the purge erases it by id once they are gone.
   const erase = purge ? await deletionErase(ds, task) : null;
   const heldBack = purge && connector.eraseHeldBack ? heldBackResidue(erase, task) : null;
-  // A purge erases what its deletion kept, never what the person recorded since (found again by identity).
-  const bound = purge ? keptBound(erase, request) : undefined;
+  // A purge erases what its deletion kept, never what the person recorded since (found again by identity):
+  // dated records by the deletion's time, those without a date by id, where the connector can (eraseHeldBack).
+  const keptBy = purge ? keptByDeletionOf(erase, request) : undefined;
+  const byId = keptBy?.undated != null && connector.eraseHeldBack !== undefined;
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
   const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal);
   const dctx: DeletionContext = { rules: services.retentionRules, holds: fence.holds, now: now(), minor: request.concernsMinor };
-  const bounded = (cs: readonly string[]) => (bound ? boundedToDeletion(deletionInstruction(cs, dctx), bound) : deletionInstruction(cs, dctx));
+  const bounded = (cs: readonly string[]) => (keptBy ? boundedToDeletion(deletionInstruction(cs, dctx), keptBy, byId) : deletionInstruction(cs, dctx));
   const instruction = bounded(categories);
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = bounded(residueCategories);
@@ -68,8 +70,14 @@ export async function runErasure(services: Services, connector: Connector, task:
   const earlier = task.remoteReference ? null : await erasedByEarlierUnits(ds, task.id);
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
+  // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
+  let byIdentity: RecordRef[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
+    // The kept records without a date, by id: the erase above left every such record alone (keepUndated).
+    const undated = purge && !outcome.remote ? undatedRefs(erase, instruction.categories) : [];
+    if (byId && undated.length) outcome = withHeldBack(outcome, await untilAborted(connector.eraseHeldBack!(ids, undated, instruction, fence.ctx), signal), instruction, connector.spec.categories);
+    else byIdentity = undated;
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
@@ -133,6 +141,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
   let remaining: number | undefined;
   let lines: OutcomeLine[] | undefined;
+  let keptUndated: KeptIds[] | null = null;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
@@ -141,6 +150,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
+      keptUndated = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
       if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
@@ -156,7 +166,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
   const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
   if (recounted) {
-    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, [], bound), signal);
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, [], keptBy), signal);
     if (await failedVerification(services, task, options, ctx, check, {})) return;
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }
@@ -203,6 +213,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(residual ? { residual, residualSets } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
+      ...(keptUndated ? { keptUndated } : {}),
       ...(closing ? { closingPass: true } : {}),
       ...(purge
         ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
@@ -219,10 +230,11 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept,
       closeExceptions,
       within:
-        erasedElsewhere.length || residueErased.length
+        erasedElsewhere.length || residueErased.length || byIdentity.length
           ? async (em) => {
               if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
               await auditResidueErased(em, task, residueErased, now());
+              await auditUndatedByIdentity(em, task, byIdentity, now());
             }
           : undefined,
       dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
+import type { KeptByDeletion } from "../domain/counting";
 import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
@@ -28,24 +29,30 @@ export async function deletionErase(ds: DataSource, purge: TaskRow): Promise<Tas
 }
 
 /**
- * The instant the deletion counted what it kept in this connector: its ERASE's end (its last pass's),
- * else the request's. What the system holds recorded at or after it is the person's since, not the
- * deletion's: its purge neither erases nor counts it (boundedToDeletion, verifyErasure's createdSince).
+ * What the deletion kept in this connector, as its purge tells it apart from what the person recorded
+ * since (KeptByDeletion): records dated before its ERASE ended (its last pass; else the request's end),
+ * when it counted them, and those without a date by the ids it stored (TaskResult.keptUndated).
  */
-export function keptBound(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">): Date {
-  return erase?.finishedAt ?? request.closedAt ?? request.updatedAt;
+export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">): KeptByDeletion {
+  const undated = erase?.result?.keptUndated;
+  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated: undated ? new Set(undated.flatMap((k) => k.ids.map((id) => `${k.type}\u0000${id}`))) : null };
+}
+
+/** The deletion's kept records without a date in `categories`, by id, for eraseHeldBack. */
+export function undatedRefs(erase: TaskRow | null, categories: readonly DataCategory[]): RecordRef[] {
+  return (erase?.result?.keptUndated ?? []).filter((k) => categories.includes(k.category)).flatMap((k) => k.ids.map((id) => ({ category: k.category, type: k.type, id })));
 }
 
 /**
  * A purge's instruction bounded to what its deletion kept: in each category it erases, records recorded
- * at or after `bound` stay (keepRecordedSince, which every connector honours), whatever the rule says.
- * A record without a date cannot be told apart this way: the purge erases those by id (keptUndated).
+ * at or after `kept.before` stay (keepRecordedSince, which every connector honours), whatever the rule
+ * says. Records without a date stay too (keepUndated) when the purge erases the deletion's by id.
  */
-export function boundedToDeletion(instruction: ErasureInstruction, bound: Date): ErasureInstruction {
+export function boundedToDeletion(instruction: ErasureInstruction, kept: KeptByDeletion, byId: boolean): ErasureInstruction {
   if (!instruction.categories.length) return instruction;
   const keep: Partial<Record<DataCategory, Date>> = { ...instruction.keepRecordedSince };
-  for (const c of instruction.categories) keep[c] = keep[c] && keep[c]!.getTime() < bound.getTime() ? keep[c] : bound;
-  return { categories: instruction.categories, keepRecordedSince: keep };
+  for (const c of instruction.categories) keep[c] = keep[c] && keep[c]!.getTime() < kept.before.getTime() ? keep[c] : kept.before;
+  return { categories: instruction.categories, keepRecordedSince: keep, ...(byId ? { keepUndated: true } : {}) };
 }
 
 /**
@@ -115,5 +122,22 @@ export async function auditResidueErased(em: EntityManager, task: TaskRow, sets:
       { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "residue.erased", details: { connector: task.connector, taskId: task.id, category: s.category, recordType: s.type, records: s.count, reason: s.reason } },
       now,
     );
+  }
+}
+
+/**
+ * A purge whose connector cannot erase by id (no eraseHeldBack) while its deletion kept records without
+ * a date: the connector's erase found them by the person's identities, so it may also have reached such
+ * records the person made since. The trail says so, per set, rather than let the count read as exact.
+ */
+export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, refs: readonly RecordRef[], now: Date): Promise<void> {
+  const sets = new Map<string, { category: string; recordType: string; records: number }>();
+  for (const r of refs) {
+    const key = `${r.category}\u0000${r.type}`;
+    if (!sets.has(key)) sets.set(key, { category: String(r.category), recordType: r.type, records: 0 });
+    sets.get(key)!.records += 1;
+  }
+  for (const s of sets.values()) {
+    await appendAuditEvent(em, { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "purge.undated_by_identity", details: { connector: task.connector, taskId: task.id, ...s } }, now);
   }
 }
