@@ -48,6 +48,8 @@ interface Anchor {
   /** Newest date among the kept records hanging off it. */
   newestDependent: Date | null;
   ref?: RecordRef;
+  /** Its ref when it carries no date: kept, it is one of the undated records a purge erases by id. */
+  undatedRef?: RecordRef;
   /** Inseparable records waiting for its fate, by type (with their refs when kept). */
   followers: Map<string, { count: number; refs: RecordRef[] }>;
 }
@@ -143,6 +145,7 @@ export class DeletionCount {
       a.type = ref.type;
       a.ownRecent = recent;
       if (this.keepRefs) a.ref = ref;
+      if (!record.recordedAt) a.undatedRef = ref;
       return;
     }
     const set = this.set(category, ref.type);
@@ -188,6 +191,7 @@ export class DeletionCount {
         if (keptSince) {
           set.toKeep += 1;
           set.newestKept = later(set.newestKept, keptSince);
+          if (a.undatedRef) this.keepUndated(a.undatedRef);
         } else set.toErase += 1;
         if (a.ref) this.refs.push({ ref: a.ref, disposition: keptSince ? "KEEP" : "ERASE" });
       }
