@@ -187,9 +187,11 @@ export interface ErasureInstruction {
    */
   keepRecordedSince?: Readonly<Partial<Record<DataCategory, Date>>>;
   /**
-   * Leave every record without a date as it is (neither erase nor report it): a purge sets it when it
-   * erases the ones its deletion kept by id (eraseHeldBack), since nothing else tells them apart from
-   * what the person recorded since.
+   * A purge's word on records without a date. true: leave every one as it is (neither erase nor report
+   * it): the purge erases those its deletion kept by id (eraseHeldBack), since nothing else tells them
+   * apart from what the person recorded since. false: the purge cannot (no eraseHeldBack, or no ids
+   * kept): erase them as found by the subject's identities, whatever keepRecordedSince says. Absent
+   * (an ERASE): as the connector documents for undated records under keepRecordedSince.
    */
   keepUndated?: boolean;
 }

@@ -46,13 +46,14 @@ export function undatedRefs(erase: TaskRow | null, categories: readonly DataCate
 /**
  * A purge's instruction bounded to what its deletion kept: in each category it erases, records recorded
  * at or after `kept.before` stay (keepRecordedSince, which every connector honours), whatever the rule
- * says. Records without a date stay too (keepUndated) when the purge erases the deletion's by id.
+ * says. Records without a date stay too (keepUndated) when the purge erases the deletion's by id;
+ * otherwise the connector erases them as it finds them (keepUndated false), as purges always did.
  */
 export function boundedToDeletion(instruction: ErasureInstruction, kept: KeptByDeletion, byId: boolean): ErasureInstruction {
   if (!instruction.categories.length) return instruction;
   const keep: Partial<Record<DataCategory, Date>> = { ...instruction.keepRecordedSince };
   for (const c of instruction.categories) keep[c] = keep[c] && keep[c]!.getTime() < kept.before.getTime() ? keep[c] : kept.before;
-  return { categories: instruction.categories, keepRecordedSince: keep, ...(byId ? { keepUndated: true } : {}) };
+  return { categories: instruction.categories, keepRecordedSince: keep, keepUndated: byId };
 }
 
 /**

@@ -51,34 +51,34 @@ describeEachDatabase("a purge erases exactly what the deletion kept", (db) => {
 
   // SUPPORT has a rule of its own (5 years from the record), COMMUNITY none: its purge used to erase by address whatever it found.
   for (const category of ["SUPPORT", "COMMUNITY"]) {
-  it(`leaves the note she wrote since the deletion when a hold's release purges the ${category} notes it kept, and counts 6 erased, not 7`, async function () {
-    this.timeout(90_000);
-    dateAda(standIn, "old");
-    const config = restConfig(standIn);
-    config.resources[0].category = category;
-    t = await hooks.serviceOver(config);
-    const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: [category], reason: "litigation", caseReference: "K-1" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
-    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
-    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
-    expect(deletion.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([[category, 5]]);
+    it(`leaves the note she wrote since the deletion when a hold's release purges the ${category} notes it kept, and counts 6 erased, not 7`, async function () {
+      this.timeout(90_000);
+      dateAda(standIn, "old");
+      const config = restConfig(standIn);
+      config.resources[0].category = category;
+      t = await hooks.serviceOver(config);
+      const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: [category], reason: "litigation", caseReference: "K-1" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+      const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      expect(deletion.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([[category, 5]]);
 
-    t.clock.advance(60_000);
-    signsUpAgain(t.clock.now());
-    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
-    const after = await purged(deletion.id);
-    const purge = after.tasks.find((x: any) => x.step === "PURGE");
-    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+      t.clock.advance(60_000);
+      signsUpAgain(t.clock.now());
+      await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+      const after = await purged(deletion.id);
+      const purge = after.tasks.find((x: any) => x.step === "PURGE");
+      expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
 
-    expect(standIn.notes.filter((n) => n.user === 1), "the kept notes are purged").to.deep.equal([]);
-    expect(standIn.notes.filter((n) => n.user === 5).map((n) => n.id), "the note she wrote since stays").to.deep.equal(["n-new"]);
-    expect(standIn.users.find((u) => u.id === 5)?.name, "so does her new account").to.equal("Ada again");
-    expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.path).sort()).to.deep.equal(["/api/notes/n-a1", "/api/notes/n-a2", "/api/notes/n-a3", "/api/notes/n-a4", "/api/notes/n-a5", "/api/users/1"]);
-    // The 5 kept notes and the account they held back: 6, as the deletion kept them.
-    expect(purge.outcome.erased).to.equal(6);
-    expect(purge.outcome.kept ?? 0, "the new note is not the deletion's to keep").to.equal(0);
-    expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([[category, 5, "CLOSED"]]);
-    expect((await certificate(deletion.id)).kept.map((k: any) => [k.category, k.records, k.status])).to.deep.equal([[category, 5, "CLOSED"]]);
-  });
+      expect(standIn.notes.filter((n) => n.user === 1), "the kept notes are purged").to.deep.equal([]);
+      expect(standIn.notes.filter((n) => n.user === 5).map((n) => n.id), "the note she wrote since stays").to.deep.equal(["n-new"]);
+      expect(standIn.users.find((u) => u.id === 5)?.name, "so does her new account").to.equal("Ada again");
+      expect(standIn.calls.filter((c) => c.method === "DELETE").map((c) => c.path).sort()).to.deep.equal(["/api/notes/n-a1", "/api/notes/n-a2", "/api/notes/n-a3", "/api/notes/n-a4", "/api/notes/n-a5", "/api/users/1"]);
+      // The 5 kept notes and the account they held back: 6, as the deletion kept them.
+      expect(purge.outcome.erased).to.equal(6);
+      expect(purge.outcome.kept ?? 0, "the new note is not the deletion's to keep").to.equal(0);
+      expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([[category, 5, "CLOSED"]]);
+      expect((await certificate(deletion.id)).kept.map((k: any) => [k.category, k.records, k.status])).to.deep.equal([[category, 5, "CLOSED"]]);
+    });
   }
 
   it("does not count invoices she paid since the deletion into its kept sets when the tax rule's period ends", async function () {

@@ -1,13 +1,11 @@
 import { expect } from "chai";
-import { DataSource } from "typeorm";
 import { createSqlConnector, SqlConnector, SqlConnectorConfig } from "../../src/connectors/sql";
-import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { HELD_BACK_ROW_CHANGED } from "../../src/connectors/sql/foreignKeys";
 import { Role } from "../../src/domain/enums";
-import { createSqliteDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
+import { describeEachSqlDialect } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
-import { testDataSource } from "./support/accountDb";
+import { sqlSuiteHooks } from "./support/accountDb";
 
 const ADA = "ada.lovelace@example.com";
 const GRACE = "grace.hopper@example.com";
@@ -41,25 +39,13 @@ function config(): SqlConnectorConfig {
  * by the deletion's time, and what she made since stays, uncounted. Checked in the tables themselves.
  */
 describeEachSqlDialect("SQL connector: a purge erases the rows its deletion kept, by key", (db) => {
-  let ds: DataSource;
-  let serviceDb: TestDatabase;
+  const suite = sqlSuiteHooks(db, ["pk_notes", "pk_members"]);
+  const { query } = suite;
   let connector: SqlConnector;
   let t: TestService | undefined;
-  const query = (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => ds.query(db().kind === "postgres" ? numberedParameters(sql) : sql, params);
   const date = (at: Date | string) => (db().kind === "sqlite" ? new Date(at).toISOString() : new Date(at));
   const rows = async (table: string) => (await query(`SELECT id, email FROM ${table} ORDER BY id`)).map((r) => [Number(r.id), r.email]);
 
-  before(async function () {
-    this.timeout(60_000);
-    ds = testDataSource(db());
-    await ds.initialize();
-    serviceDb = await createSqliteDatabase();
-  });
-  after(async () => {
-    for (const table of ["pk_notes", "pk_members"]) await query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await ds?.destroy();
-    await serviceDb?.drop();
-  });
   beforeEach(async () => {
     for (const table of ["pk_notes", "pk_members"]) await query(`DROP TABLE IF EXISTS ${table}`);
     const stamp = db().kind === "sqlite" ? "TEXT" : db().kind === "mariadb" ? "DATETIME(3)" : "TIMESTAMPTZ(3)";
@@ -77,7 +63,7 @@ describeEachSqlDialect("SQL connector: a purge erases the rows its deletion kept
 
   /** Ada's deletion under a hold on both categories, ended: the hold's id and the request. */
   const deletedUnderHold = async () => {
-    t = await new TestService(serviceDb, FAST, [connector]).start();
+    t = await new TestService(suite.serviceDb(), FAST, [connector]).start();
     const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA, categories: ["ACCOUNT", "SUPPORT"], reason: "litigation", caseReference: `S-${db().kind}` } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
     const deletion = await runVerified(t, SHOW, "DELETION", ADA);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
