@@ -164,7 +164,8 @@ export class DeletionCount {
   }
 
   private keepUndated(ref: RecordRef): void {
-    this.undatedChars += ref.type.length + ref.id.length;
+    // As stored: each id quoted, and a comma (grouped by type, whose name is stored once per set).
+    this.undatedChars += ref.id.length + 3;
     if (this.undatedChars > MAX_UNDATED_KEPT_CHARS) this.undatedOver = true;
     else this.undated.push(ref);
   }
@@ -211,11 +212,11 @@ export class DeletionCount {
 }
 
 /**
- * The most characters of ids a deletion stores of the records it keeps without a date, per connector
- * (they go on its ERASE task's row, beside the rest of its result): beyond it, its purge finds such
- * records by the person's identities, and says so. Dated records need no ids (KeptByDeletion.before).
+ * The most characters of ids (as JSON) a deletion stores of the records it keeps without a date, per
+ * connector: they go on its ERASE task's row, beside the rest of its result, in a column MySQL caps at
+ * 64 KiB. Beyond it, its purge finds such records by the person's identities, as purges did before. Dated records need no ids (KeptByDeletion.before).
  */
-export const MAX_UNDATED_KEPT_CHARS = 20_000;
+export const MAX_UNDATED_KEPT_CHARS = 16_000;
 
 /** Kept records of one category x type, by id (TaskResult.keptUndated). */
 export interface KeptIds {
