@@ -83,6 +83,27 @@ describeEachDatabase("a purge erases exactly what the deletion kept", (db) => {
     });
   }
 
+  it("deletes the account a hold on accounts kept, by its id, and not the account she opened since under the same address", async function () {
+    this.timeout(90_000);
+    dateAda(standIn, "old");
+    t = await hooks.serviceOver(restConfig(standIn));
+    const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["ACCOUNT"], reason: "litigation", caseReference: "K-2" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(deletion.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["ACCOUNT", 1]]);
+    // An account carries no date here: only its id tells the deletion's from the one she opens now.
+    standIn.users.push({ id: 5, email: "ada.lovelace@example.com", name: "Ada again", phone: null });
+    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+    const after = await purged(deletion.id);
+    const purge = after.tasks.find((x: any) => x.step === "PURGE");
+    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+    expect(standIn.users.map((u) => u.id)).to.deep.equal([2, 3, 4, 5]);
+    expect(standIn.calls.filter((c) => c.method === "DELETE" && c.path.startsWith("/api/users/")).map((c) => c.path)).to.deep.equal(["/api/users/1"]);
+    expect(purge.outcome.erased, "the one account the deletion kept").to.equal(1);
+    expect(purge.outcome.kept ?? 0).to.equal(0);
+    expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([["ACCOUNT", 1, "CLOSED"]]);
+  });
+
   it("does not count invoices she paid since the deletion into its kept sets when the tax rule's period ends", async function () {
     this.timeout(90_000);
     dateAda(standIn, "recent");

@@ -581,7 +581,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           }
         }
         // The account last, once nothing under it is left to erase; not at all while anything under it stays.
-        if (account && instruction.categories.includes(account.category)) {
+        // It carries no date: a purge (keepUndated) deletes the deletion's by id, never one opened since.
+        if (account && instruction.categories.includes(account.category) && !instruction.keepUndated) {
           const left = await accountLeftBecause(account, subject, stays);
           if (left) appendTo(accountsLeft, left, subject);
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
