@@ -34,9 +34,10 @@ function config(): SqlConnectorConfig {
 
 /**
  * A purge of what a legal hold kept, on a database whose account rows carry no date: it used to erase
- * the person's rows by address, so the account and the note she made after the deletion went too (5
- * erased where the deletion kept 3). Now the rows the deletion kept are erased by their keys, the notes
- * by the deletion's time, and what she made since stays, uncounted. Checked in the tables themselves.
+ * the person's rows by address, so the account she opened after the deletion went too, and the note
+ * she wrote since was counted into the old request's kept sets (4 erased and 1 kept, a new exception,
+ * where the deletion kept 3). Now the rows the deletion kept are erased by their keys, the notes by
+ * the deletion's time, and what she made since stays, uncounted. Checked in the tables themselves.
  */
 describeEachSqlDialect("SQL connector: a purge erases the rows its deletion kept, by key", (db) => {
   const suite = sqlSuiteHooks(db, ["pk_notes", "pk_members"]);
