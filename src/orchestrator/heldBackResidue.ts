@@ -13,6 +13,11 @@ import { SYSTEM_ACTOR } from "../audit/actor";
  * never by looking the subject up again (what the person created since the deletion is not the
  * deletion's). What it erased is kept on the PURGE task (`residueErased`, with when), the residue it
  * still finds held back is named residual again, and each erasure is an audit event.
+ *
+ * The kept records themselves are purged the same way: what the deletion kept, never what the person
+ * recorded since. Dated ones by the deletion's time (boundedToDeletion), undated ones by the ids the
+ * deletion kept of them (undatedRefs, through the same eraseHeldBack); the purge's recount counts only
+ * those (keptByDeletionOf).
  */
 
 /** The residue of one request x connector still to erase by id: its sets (with ids), and those sets' refs. */
