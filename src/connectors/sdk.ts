@@ -180,8 +180,20 @@ export interface CheckResult {
 export interface ErasureInstruction {
   /** Categories to erase; a connector never erases a category not listed. */
   categories: readonly DataCategory[];
-  /** Records created at or after this instant are kept (retention), per category; absent: erase all. */
+  /**
+   * Records created at or after this instant are kept (retention), per category; absent: erase all. A
+   * purge sets it, in every category it erases, to at most the instant its deletion counted what it
+   * kept: what the person recorded since is not the deletion's (leave it; the orchestrator does not count it).
+   */
   keepRecordedSince?: Readonly<Partial<Record<DataCategory, Date>>>;
+  /**
+   * A purge's word on records without a date. true: leave every one as it is (neither erase nor report
+   * it): the purge erases those its deletion kept by id (eraseHeldBack), since nothing else tells them
+   * apart from what the person recorded since. false: the purge cannot (no eraseHeldBack, or no ids
+   * kept): erase them as found by the subject's identities, whatever keepRecordedSince says. Absent
+   * (an ERASE): as the connector documents for undated records under keepRecordedSince.
+   */
+  keepUndated?: boolean;
 }
 
 /**

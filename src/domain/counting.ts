@@ -48,6 +48,8 @@ interface Anchor {
   /** Newest date among the kept records hanging off it. */
   newestDependent: Date | null;
   ref?: RecordRef;
+  /** Its ref when it carries no date: kept, it is one of the undated records a purge erases by id. */
+  undatedRef?: RecordRef;
   /** Inseparable records waiting for its fate, by type (with their refs when kept). */
   followers: Map<string, { count: number; refs: RecordRef[] }>;
 }
@@ -67,7 +69,14 @@ export class DeletionCount {
   constructor(
     private readonly instruction: ErasureInstruction,
     private readonly keepRefs = false,
+    /** A purge's recount: only what its deletion kept is counted (one hanging off an anchor still keeps it). */
+    private readonly keptBy?: KeptByDeletion,
   ) {}
+
+  /** Kept records without a date (held), by ref, while they fit: what the deletion's purge erases by id. */
+  private readonly undated: RecordRef[] = [];
+  private undatedChars = 0;
+  private undatedOver = false;
 
   /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
   private held(category: string): boolean {
@@ -97,11 +106,21 @@ export class DeletionCount {
 
   add(record: SubjectRecord): void {
     const category = String(record.category);
+    if (this.keptBy && !keptByDeletion(this.keptBy, record)) {
+      // Its set is known, empty: what a connector reports kept of it is the person's since, not the deletion's (keptAsVerified).
+      this.set(category, String(record.type));
+      if (record.keptWith !== undefined && record.recordedAt) {
+        const a = this.anchor(`${category}\u0000${record.keptWith}`, category);
+        a.newestDependent = later(a.newestDependent, new Date(record.recordedAt));
+      }
+      return;
+    }
     const ref = { category, type: String(record.type), id: String(record.id) };
     if (this.held(category)) {
       const set = this.set(category, ref.type);
       set.found += 1;
       set.toKeep += 1;
+      if (!record.recordedAt) this.keepUndated(ref);
       if (this.keepRefs) this.refs.push({ ref, disposition: "KEEP" });
       return;
     }
@@ -126,6 +145,7 @@ export class DeletionCount {
       a.type = ref.type;
       a.ownRecent = recent;
       if (this.keepRefs) a.ref = ref;
+      if (!record.recordedAt) a.undatedRef = ref;
       return;
     }
     const set = this.set(category, ref.type);
@@ -143,6 +163,25 @@ export class DeletionCount {
     if (this.keepRefs) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
   }
 
+  private keepUndated(ref: RecordRef): void {
+    // As stored: each id quoted, and a comma (grouped by type, whose name is stored once per set).
+    this.undatedChars += ref.id.length + 3;
+    if (this.undatedChars > MAX_UNDATED_KEPT_CHARS) this.undatedOver = true;
+    else this.undated.push(ref);
+  }
+
+  /** The held records without a date, grouped by set; null when there were more than MAX_UNDATED_KEPT_CHARS of ids. */
+  undatedKept(): KeptIds[] | null {
+    if (this.undatedOver) return null;
+    const sets = new Map<string, KeptIds>();
+    for (const r of this.undated) {
+      const key = `${r.category}\u0000${r.type}`;
+      if (!sets.has(key)) sets.set(key, { category: String(r.category), type: r.type, ids: [] });
+      sets.get(key)!.ids.push(r.id);
+    }
+    return [...sets.values()];
+  }
+
   /** Every record counted: per category x type, and the refs with their disposition when asked for. */
   result(): { sets: CountedSet[]; refs: { ref: RecordRef; disposition: Disposition }[] } {
     for (const a of this.anchors.values()) {
@@ -153,6 +192,7 @@ export class DeletionCount {
         if (keptSince) {
           set.toKeep += 1;
           set.newestKept = later(set.newestKept, keptSince);
+          if (a.undatedRef) this.keepUndated(a.undatedRef);
         } else set.toErase += 1;
         if (a.ref) this.refs.push({ ref: a.ref, disposition: keptSince ? "KEEP" : "ERASE" });
       }
@@ -169,6 +209,38 @@ export class DeletionCount {
     const sets = [...this.sets.values()].sort((x, y) => (x.category === y.category ? (x.type < y.type ? -1 : 1) : x.category < y.category ? -1 : 1));
     return { sets, refs: this.refs };
   }
+}
+
+/**
+ * The most characters of ids (as JSON) a deletion stores of the records it keeps without a date, per
+ * connector: they go on its ERASE task's row, beside the rest of its result, in a column MySQL caps at
+ * 64 KiB. Beyond it, its purge finds such records by the person's identities, as purges did before. Dated records need no ids (KeptByDeletion.before).
+ */
+export const MAX_UNDATED_KEPT_CHARS = 16_000;
+
+/** Kept records of one category x type, by id (TaskResult.keptUndated). */
+export interface KeptIds {
+  category: string;
+  type: string;
+  ids: string[];
+}
+
+/**
+ * What a deletion kept in one connector, as its purge tells it apart from what the person recorded
+ * since: records recorded before `before` (when the deletion counted them), and of those without a
+ * date, the ones it kept by id. A record the person made since is neither erased nor counted.
+ */
+export interface KeptByDeletion {
+  /** When the deletion counted what it kept (its ERASE's end). */
+  before: Date;
+  /** `type\0id` of the kept records without a date; null when the deletion stored none (too many, or before it stored them): any is taken for its. */
+  undated: ReadonlySet<string> | null;
+}
+
+/** Whether a record is one the deletion kept (see KeptByDeletion). */
+export function keptByDeletion(k: KeptByDeletion, record: Pick<SubjectRecord, "type" | "id" | "recordedAt">): boolean {
+  if (record.recordedAt) return new Date(record.recordedAt).getTime() < k.before.getTime();
+  return k.undated === null || k.undated.has(`${record.type}\u0000${record.id}`);
 }
 
 /** The longest residualReason a plan line stores (its column's length). */

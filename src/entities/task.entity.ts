@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { LeftOutRecords, NotSearchedRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
-import type { OutcomeLine } from "../domain/counting";
+import type { KeptIds, OutcomeLine } from "../domain/counting";
 
 /** What a finished task produced, in counts (never records or identities). */
 export interface TaskResult {
@@ -31,6 +31,12 @@ export interface TaskResult {
    * erased by id once they were purged, with when. Carried over when the purge is armed again.
    */
   residueErased?: ErasedResidue[];
+  /**
+   * An ERASE: the records it kept that carry no date, by id (up to MAX_UNDATED_KEPT_CHARS; absent when
+   * there were more, or on tasks that ended before it was recorded): its purge erases them by id
+   * (Connector.eraseHeldBack), as nothing dates what the person recorded since. Ids only, never data.
+   */
+  keptUndated?: KeptIds[];
   /** An ERASE's outcome per category beside its plan line, with every difference named. */
   lines?: OutcomeLine[];
   /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */

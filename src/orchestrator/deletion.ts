@@ -1,5 +1,5 @@
 import type { Connector, ErasureInstruction, Identities, KeptRecords, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
-import { CountedSet, DeletionCount, Disposition, planLines } from "../domain/counting";
+import { CountedSet, DeletionCount, Disposition, KeptByDeletion, KeptIds, planLines } from "../domain/counting";
 import { DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, RetentionRule } from "../domain/retention";
 import { DeletionPlanItemRow, keptSubjectEmail, KeptBy, RequestRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
@@ -81,6 +81,8 @@ export interface Verification {
   sets: CountedSet[];
   /** Records still there that the rule does not keep, per category x type (residual, or unexpected). */
   notKept: { category: string; type: string; count: number }[];
+  /** The kept records without a date, by id (null: too many to store): what a purge erases by id. */
+  undatedKept: KeptIds[] | null;
 }
 
 const setKey = (category: string, type: string) => `${category}\u0000${type}`;
@@ -108,6 +110,7 @@ export function keptAsVerified(reported: readonly KeptRecords[], counted: readon
  * must be one the rule keeps (held, recent, or an anchor of a recent one) or one the connector reported
  * residual. A connector that can look records up by id is also asked for every record the survey planned
  * to erase, so records cut off from the subject (a deleted customer's invoices) are still seen. Counts only.
+ * A purge passes what its deletion kept (`keptBy`): what the person recorded since is left out.
  */
 export async function verifyErasure(
   connector: Connector,
@@ -116,8 +119,9 @@ export async function verifyErasure(
   instruction: ErasureInstruction,
   residual: readonly ResidualRecords[],
   surveyed: readonly RecordRef[],
+  keptBy?: KeptByDeletion,
 ): Promise<Verification> {
-  const count = new DeletionCount(instruction, connector.lookup !== undefined);
+  const count = new DeletionCount(instruction, connector.lookup !== undefined, keptBy);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
@@ -152,5 +156,5 @@ export async function verifyErasure(
     const [category, type] = k.split("\u0000");
     return { category, type, count };
   });
-  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept };
+  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept, undatedKept: count.undatedKept() };
 }

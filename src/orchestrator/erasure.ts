@@ -1,8 +1,8 @@
-import type { Connector, ErasureOutcome, Identities, TaskContext } from "../connectors/sdk";
+import type { Connector, ErasureOutcome, Identities, RecordRef, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import type { OutcomeLine } from "../domain/counting";
+import type { KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
@@ -21,7 +21,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { auditResidueErased, heldBackResidue, otherResidue, residueErasedNow, withHeldBack } from "./heldBackResidue";
+import { auditResidueErased, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, otherResidue, residueErasedNow, undatedRefs, withHeldBack } from "./heldBackResidue";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -44,7 +44,12 @@ export async function runErasure(services: Services, connector: Connector, task:
   const due = purge ? await dueExceptions(ds, now(), { requestId: task.requestId, connector: task.connector }) : [];
   const categories = purge ? [...new Set(due.map((e) => e.category))] : connector.spec.categories;
   // Residue the deletion left because kept records held it back: the purge erases it by id once they are gone.
-  const heldBack = purge && connector.eraseHeldBack ? await heldBackResidue(ds, task) : null;
+  const erase = purge ? await deletionErase(ds, task) : null;
+  const heldBack = purge && connector.eraseHeldBack ? heldBackResidue(erase, task) : null;
+  // A purge erases what its deletion kept, never what the person recorded since (found again by identity):
+  // dated records by the deletion's time, those without a date by id, where the connector can (eraseHeldBack).
+  const keptBy = purge ? keptByDeletionOf(erase, request) : undefined;
+  const byId = keptBy?.undated != null && connector.eraseHeldBack !== undefined;
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
@@ -53,9 +58,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   const told = task.remoteReference ? task.result?.partial?.instructed : undefined;
   const holds = told ? [...told.holds.filter((h) => !fence.holds.some((x) => x.id === h.id)), ...fence.holds] : fence.holds;
   const dctx: DeletionContext = { rules: services.retentionRules, holds, now: told ? new Date(told.at) : now(), minor: request.concernsMinor };
-  const instruction = deletionInstruction(categories, dctx);
+  const bounded = (cs: readonly string[]) => (keptBy ? boundedToDeletion(deletionInstruction(cs, dctx), keptBy, byId) : deletionInstruction(cs, dctx));
+  const instruction = bounded(categories);
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
-  const residueInstruction = deletionInstruction(residueCategories, dctx);
+  const residueInstruction = bounded(residueCategories);
   if (purge && instruction.categories.length === 0) {
     await fence.end();
     await completeTask(ds, task, options.workerId, { erased: 0 }, now(), { handOff: options.handOff });
@@ -67,8 +73,14 @@ export async function runErasure(services: Services, connector: Connector, task:
   const earlier = task.remoteReference ? null : await erasedByEarlierUnits(ds, task.id);
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
+  // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
+  let byIdentity: RecordRef[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
+    // The kept records without a date, by id: the erase above left every such record alone (keepUndated).
+    const undated = purge && !outcome.remote ? undatedRefs(erase, instruction.categories) : [];
+    if (byId && undated.length) outcome = withHeldBack(outcome, await untilAborted(connector.eraseHeldBack!(ids, undated, instruction, fence.ctx), signal), instruction, connector.spec.categories);
+    else byIdentity = undated;
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
@@ -132,6 +144,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
   let remaining: number | undefined;
   let lines: OutcomeLine[] | undefined;
+  let keptUndated: KeptIds[] | null = null;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
@@ -140,6 +153,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
+      keptUndated = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
       if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
@@ -155,7 +169,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
   const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
   if (recounted) {
-    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, []), signal);
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, [], keptBy), signal);
     if (await failedVerification(services, task, options, ctx, check, {})) return;
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }
@@ -205,6 +219,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(residual ? { residual, residualSets } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
+      ...(keptUndated ? { keptUndated } : {}),
       ...(closing ? { closingPass: true } : {}),
       ...(purge
         ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
@@ -222,10 +237,11 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept,
       closeExceptions,
       within:
-        erasedElsewhere.length || residueErased.length
+        erasedElsewhere.length || residueErased.length || byIdentity.length
           ? async (em) => {
               if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
               await auditResidueErased(em, task, residueErased, now());
+              await auditUndatedByIdentity(em, task, byIdentity, now());
             }
           : undefined,
       dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),

@@ -1,7 +1,8 @@
 import type { DataSource, EntityManager } from "typeorm";
-import type { ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
+import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
-import { ErasedResidue, StoredResidual, TaskRow } from "../entities";
+import type { KeptByDeletion } from "../domain/counting";
+import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 
@@ -12,6 +13,11 @@ import { SYSTEM_ACTOR } from "../audit/actor";
  * never by looking the subject up again (what the person created since the deletion is not the
  * deletion's). What it erased is kept on the PURGE task (`residueErased`, with when), the residue it
  * still finds held back is named residual again, and each erasure is an audit event.
+ *
+ * The kept records themselves are purged the same way: what the deletion kept, never what the person
+ * recorded since. Dated ones by the deletion's time (boundedToDeletion), undated ones by the ids the
+ * deletion kept of them (undatedRefs, through the same eraseHeldBack); the purge's recount counts only
+ * those (keptByDeletionOf).
  */
 
 /** The residue of one request x connector still to erase by id: its sets (with ids), and those sets' refs. */
@@ -22,12 +28,44 @@ export interface HeldBack {
   all: StoredResidual[];
 }
 
+/** The deletion's ERASE of a purge's connector: what it left residual, and when it counted what it kept. */
+export async function deletionErase(ds: DataSource, purge: TaskRow): Promise<TaskRow | null> {
+  return ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+}
+
+/**
+ * What the deletion kept in this connector, as its purge tells it apart from what the person recorded
+ * since (KeptByDeletion): records dated before its ERASE ended (its last pass; else the request's end),
+ * when it counted them, and those without a date by the ids it stored (TaskResult.keptUndated).
+ */
+export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">): KeptByDeletion {
+  const undated = erase?.result?.keptUndated;
+  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated: undated ? new Set(undated.flatMap((k) => k.ids.map((id) => `${k.type}\u0000${id}`))) : null };
+}
+
+/** The deletion's kept records without a date in `categories`, by id, for eraseHeldBack. */
+export function undatedRefs(erase: TaskRow | null, categories: readonly DataCategory[]): RecordRef[] {
+  return (erase?.result?.keptUndated ?? []).filter((k) => categories.includes(k.category)).flatMap((k) => k.ids.map((id) => ({ category: k.category, type: k.type, id })));
+}
+
+/**
+ * A purge's instruction bounded to what its deletion kept: in each category it erases, records recorded
+ * at or after `kept.before` stay (keepRecordedSince, which every connector honours), whatever the rule
+ * says. Records without a date stay too (keepUndated) when the purge erases the deletion's by id;
+ * otherwise the connector erases them as it finds them (keepUndated false), as purges always did.
+ */
+export function boundedToDeletion(instruction: ErasureInstruction, kept: KeptByDeletion, byId: boolean): ErasureInstruction {
+  if (!instruction.categories.length) return instruction;
+  const keep: Partial<Record<DataCategory, Date>> = { ...instruction.keepRecordedSince };
+  for (const c of instruction.categories) keep[c] = keep[c] && keep[c]!.getTime() < kept.before.getTime() ? keep[c] : kept.before;
+  return { categories: instruction.categories, keepRecordedSince: keep, keepUndated: byId };
+}
+
 /**
  * What the connector's ERASE left residual only because kept records held it back, less what a purge
  * of this task already erased (`task.result.residueErased`, whose ids are never looked at again).
  */
-export async function heldBackResidue(ds: DataSource, purge: TaskRow): Promise<HeldBack> {
-  const erase = await ds.getRepository(TaskRow).findOneBy({ requestId: purge.requestId, connector: purge.connector, step: TaskStep.ERASE });
+export function heldBackResidue(erase: TaskRow | null, purge: TaskRow): HeldBack {
   const done = new Set((purge.result?.residueErased ?? []).flatMap((r) => (r.ids ?? []).map((id) => `${r.type}\u0000${id}`)));
   const all = erase?.result?.residualSets ?? [];
   const sets = all.filter((r) => r.ids?.length);
@@ -90,5 +128,22 @@ export async function auditResidueErased(em: EntityManager, task: TaskRow, sets:
       { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "residue.erased", details: { connector: task.connector, taskId: task.id, category: s.category, recordType: s.type, records: s.count, reason: s.reason } },
       now,
     );
+  }
+}
+
+/**
+ * A purge whose connector cannot erase by id (no eraseHeldBack) while its deletion kept records without
+ * a date: the connector's erase found them by the person's identities, so it may also have reached such
+ * records the person made since. The trail says so, per set, rather than let the count read as exact.
+ */
+export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, refs: readonly RecordRef[], now: Date): Promise<void> {
+  const sets = new Map<string, { category: string; recordType: string; records: number }>();
+  for (const r of refs) {
+    const key = `${r.category}\u0000${r.type}`;
+    if (!sets.has(key)) sets.set(key, { category: String(r.category), recordType: r.type, records: 0 });
+    sets.get(key)!.records += 1;
+  }
+  for (const s of sets.values()) {
+    await appendAuditEvent(em, { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "purge.undated_by_identity", details: { connector: task.connector, taskId: task.id, ...s } }, now);
   }
 }

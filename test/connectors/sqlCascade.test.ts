@@ -5,10 +5,10 @@ import { numberedParameters } from "../../src/connectors/sql/postgres";
 import { HELD_BACK_ROW_CHANGED } from "../../src/connectors/sql/foreignKeys";
 import { testContext } from "../../src/connectors/testing/conformance";
 import { Role } from "../../src/domain/enums";
-import { createSqliteDatabase, describeEachSqlDialect, TestDatabase } from "../support/databases";
+import { describeEachSqlDialect, TestDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
-import { testDataSource } from "./support/accountDb";
+import { sqlSuiteHooks } from "./support/accountDb";
 
 /**
  * Foreign keys the database acts on by itself. `invoices.user_id REFERENCES users (id) ON DELETE
@@ -76,11 +76,10 @@ function ddl(kind: TestDatabase["kind"], action: Action, extra = "", extraAction
 }
 
 describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db) => {
-  let ds: DataSource;
-  let serviceDb: TestDatabase;
+  const suite = sqlSuiteHooks(db, ["notes", "order_lines", "orders", "invoices", "users"]);
+  const { query } = suite;
   let connector: SqlConnector;
   let t: TestService | undefined;
-  const query = (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => ds.query(db().kind === "postgres" ? numberedParameters(sql) : sql, params);
   const count = async (sql: string, params: unknown[] = []) => Number((await query(sql, params))[0].n);
   const date = (iso: string) => (db().kind === "sqlite" ? iso : new Date(iso));
 
@@ -102,17 +101,6 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
   });
   const line = (request: any, category: string) => request.deletionOutcome.find((l: any) => l.category === category);
 
-  before(async function () {
-    this.timeout(60_000);
-    ds = testDataSource(db());
-    await ds.initialize();
-    serviceDb = await createSqliteDatabase();
-  });
-  after(async () => {
-    for (const table of ["notes", "order_lines", "orders", "invoices", "users"]) await query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
-    await ds?.destroy();
-    await serviceDb?.drop();
-  });
   beforeEach(() => {
     connector = createSqlConnector(shopConfig(), { url: db().url, timeoutMs: 5000 });
   });
@@ -122,7 +110,7 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     await connector.close();
   });
 
-  const start = async () => (t = await new TestService(serviceDb, FAST, [connector]).start());
+  const start = async () => (t = await new TestService(suite.serviceDb(), FAST, [connector]).start());
 
   for (const action of ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"] as const) {
     it(`keeps the invoices the tax rule keeps, and leaves her user row named residual, when they refer to it ON DELETE ${action}`, async function () {
@@ -337,6 +325,7 @@ describeEachSqlDialect("SQL connector: foreign keys that cascade a delete", (db)
     await seed("CASCADE", [OLD]);
     // The connector on the test's own DataSource, with a new invoice written just before users' DELETE runs.
     let written = false;
+    const ds = suite.ds();
     const create = ds.createQueryRunner.bind(ds);
     ds.createQueryRunner = (...args: Parameters<DataSource["createQueryRunner"]>) => {
       const runner = create(...args);

@@ -581,7 +581,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             if (since && record.recordedAt && record.recordedAt >= new Date(since)) {
               kept.add(r.category, r.recordType, 1, record.recordedAt);
               stays = true;
-            } else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
+            } else if (!record.recordedAt && instruction.keepUndated) stays = true;
+            else doomed.push({ id: record.id, url: urlOf(fill(name, r.erase.path, { subject, record: record.id })), ...(r.erase.strategy === "ANONYMIZE" ? { body: anonymizedBody(r.erase, item) } : {}) });
           }
           const erase = r.erase;
           for (const { id, url, body } of doomed) {
@@ -596,7 +597,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           }
         }
         // The account last, once nothing under it is left to erase; not at all while anything under it stays.
-        if (account && instruction.categories.includes(account.category)) {
+        // It carries no date: a purge (keepUndated) deletes the deletion's by id, never one opened since.
+        if (account && instruction.categories.includes(account.category) && !instruction.keepUndated) {
           const left = await accountLeftBecause(account, subject, stays);
           if (left) appendTo(accountsLeft, left, subject);
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
@@ -622,6 +624,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             if (accounts.length) await scopesRead(accounts[0].id, "erase", ctx);
             // The ids of the accounts that hold the deletion's address now, once one is about to be deleted.
             let stillHers: Set<string> | undefined;
+            // Records under an account are reached through it: one given by its id alone cannot be.
+            const notById: ResidualRecords[] = [];
+            for (const r of c.resources) {
+              const ids = refs.filter((ref) => ref.type === r.recordType && ref.category === r.category && instruction.categories.includes(r.category)).map((ref) => ref.id);
+              if (ids.length) notById.push({ category: r.category, type: r.recordType, count: ids.length, fields: r.fields, reason: RECORD_NOT_BY_ID });
+            }
             for (const ref of refs) {
               if (ref.type !== accountType || ref.category !== account.category || !instruction.categories.includes(account.category)) continue;
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
@@ -665,7 +673,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               else if (!gone) erased.push({ category: account.category, type: accountType, id: ref.id });
               await ctx.heartbeat();
             }
-            return { erased, residual: [...left].map(([reason, subjects]) => accountResidual(reason, subjects)) };
+            return { erased, residual: [...notById, ...[...left].map(([reason, subjects]) => accountResidual(reason, subjects))] };
           },
         }
       : {}),
@@ -716,6 +724,13 @@ const ACCOUNT_TYPE = "account";
 
 /** Why a deletion leaves the account in place when the configuration gives it no way to erase it. */
 export const ACCOUNT_NOT_ERASABLE = "the connector is given no way to delete the account itself (subject.account.erase), so it stays in the system; delete it there";
+/**
+ * Why a purge leaves a record its deletion kept without a date: this connector reaches records only
+ * through the person's accounts, which would also reach what they recorded since, and it cannot tell
+ * an undated record's age (configure the resource's recordedAtField to let it).
+ */
+export const RECORD_NOT_BY_ID =
+  "kept without a date, and this connector cannot erase a record by its id alone (it reaches records through the person's accounts, which would reach what they recorded since): erase it in the system, or give the resource a recordedAtField";
 /** Why a deletion leaves the account in place while records under it stay. */
 export const ACCOUNT_HOLDS_KEPT_RECORDS = "records under the account are kept (by a retention rule or a legal hold), and deleting the account could take them with it, so it was left in place; the purge that erases them deletes it then";
 

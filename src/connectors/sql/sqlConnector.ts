@@ -408,6 +408,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     keepSince: Date | undefined,
     keys: readonly ForeignKey[],
     ctx: TaskContext,
+    eraseUndated = false,
   ): Promise<{ erased: number; withdrawn: boolean; residual: Map<string, string[]> }> => {
     const since = keepSince === undefined ? undefined : new Date(keepSince).getTime();
     const columns = [...(since !== undefined && t.recordedAtColumn ? [t.recordedAtColumn] : []), ...keys.flatMap((k) => k.parentColumns)];
@@ -418,10 +419,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let undated = 0;
     for await (const rows of subjectPages("erase", t, columns, values, ctx)) {
       // Retention: rows recorded at or after `since` stay; so do rows whose date is unknown, because
-      // erasing cannot be undone and a later purge (without keepRecordedSince) can still erase them.
+      // erasing cannot be undone and a later purge can still erase them (by key, or, told so
+      // with keepUndated false, by identity).
       const doomed = rows.filter((row) => {
         if (since === undefined) return true;
         const at = recordedAtOf(name, t, row);
+        if (!at && eraseUndated) return true;
         if (!at) undated += 1;
         else if (at.getTime() < since) return true;
         kept += 1;
@@ -554,7 +557,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (!instruction.categories.includes(t.category) || withdrawn.has(t.category)) continue;
         const values = identitiesFor(t, known, ctx);
         if (!values) continue;
-        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], setOffBy(t, keys), ctx);
+        const done = await eraseTable(t, values, instruction.keepRecordedSince?.[t.category], setOffBy(t, keys), ctx, instruction.keepUndated === false);
         residual.push(...residualSets(t, done.residual));
         erased += done.erased;
         erasedIn[t.category] = (erasedIn[t.category] ?? 0) + done.erased;

@@ -312,6 +312,20 @@ group("erase", () => {
     assert.deepEqual(byKey(await collectAll(connector, otherSubject)), others, "erasing the subject changed otherSubject's records");
   });
 
+  // A purge erases the undated records its deletion kept by id (eraseHeldBack), and asks erase to leave
+  // every undated record alone: one the person made since cannot be told apart by its date.
+  add("keeps every record without a date, when keepUndated (a connector with eraseHeldBack)", async (r) => {
+    needsErasure(r);
+    const { connector, subject } = r;
+    if (!connector.eraseHeldBack) throw new ConformanceSkip("the connector has no eraseHeldBack: its purges erase undated records by identity, and say so");
+    const undated = (await recordsToErase(r)).filter((x) => !x.recordedAt);
+    if (!undated.length) throw new ConformanceSkip("the subject has no records without a date");
+    const { categories } = connector.spec;
+    await eraseFully(connector, subject, { categories, keepRecordedSince: Object.fromEntries(categories.map((c) => [c, new Date(0)])), keepUndated: true });
+    const left = new Set(keys(await collectAll(connector, subject)));
+    assert.deepEqual(keys(undated).filter((k) => !left.has(k)), [], "records without a date were erased under keepUndated");
+  });
+
   add("leaves nothing collect finds but what may be kept, when the subject is erased", async (r) => {
     needsErasure(r);
     const { connector, subject, otherSubject, kept = () => false } = r;

@@ -2,7 +2,7 @@ import { DataSource } from "typeorm";
 import { numberedParameters } from "../../../src/connectors/sql/postgres";
 import type { Identities } from "../../../src/connectors/sdk";
 import type { SqlConnectorConfig } from "../../../src/connectors/sql";
-import type { TestDatabase } from "../../support/databases";
+import { createSqliteDatabase, type TestDatabase } from "../../support/databases";
 
 /**
  * A realistic account database for connector tests: users (found by email, the source of userId and
@@ -123,6 +123,28 @@ export function testDataSource(db: TestDatabase): DataSource {
   if (db.kind === "sqlite") return new DataSource({ type: "better-sqlite3", database: db.url.slice("sqlite:".length) });
   if (db.kind === "postgres") return new DataSource({ type: "postgres", url: db.url });
   return new DataSource({ type: "mysql", url: db.url, timezone: "Z", charset: "utf8mb4_unicode_ci" });
+}
+
+/**
+ * Mocha hooks for a suite of a SQL connector over `db`: the test's own DataSource on it (`query` takes
+ * `?` placeholders on every dialect), a fresh SQLite service database, and `tables` dropped at the end.
+ */
+export function sqlSuiteHooks(db: () => TestDatabase, tables: readonly string[]): { ds(): DataSource; serviceDb(): TestDatabase; query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> } {
+  let ds: DataSource;
+  let serviceDb: TestDatabase;
+  const query = (sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> => ds.query(db().kind === "postgres" ? numberedParameters(sql) : sql, params);
+  before(async function () {
+    this.timeout(60_000);
+    ds = testDataSource(db());
+    await ds.initialize();
+    serviceDb = await createSqliteDatabase();
+  });
+  after(async () => {
+    for (const table of tables) await query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await ds?.destroy();
+    await serviceDb?.drop();
+  });
+  return { ds: () => ds, serviceDb: () => serviceDb, query };
 }
 
 /** The seeded account database of one test, reached through its own DataSource (the test's, not the connector's). */
