@@ -9,6 +9,7 @@ import { generateCode, hashCode } from "../domain/verificationCode";
 import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
+import { correctsEmail } from "../domain/corrections";
 import { Services } from "../services";
 import { lockSubject } from "../orchestrator/holdFence";
 import { sendVerificationCode } from "./verificationCodeIssuer";
@@ -100,14 +101,6 @@ export const EXTERNAL_IDS_UNVOUCHED =
 /** Why a correction of the email needs a caller who vouches for the new address (identityVerified). */
 export const EMAIL_CORRECTION_UNVOUCHED =
   "a correction of email is taken only with identityVerified: true, from a caller who checked that the new address is the subject's: the code sent to the email proves that address alone, and every later request of the person is looked up by the corrected one; submit the other changes without it, or have the privacy team vouch for the new address";
-
-/**
- * Whether a correction writes the email, the identity every later request of the person (the settings
- * page's too) is looked up by in every system: in any letter case, as a database's field names may be.
- */
-export function correctsEmail(corrections: readonly StoredFieldChange[] | null | undefined): boolean {
-  return (corrections ?? []).some((c) => c.field.toLowerCase() === "email");
-}
 
 function checkShape(input: SubmitRequestCommand): void {
   const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import pino from "pino";
 import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
+import { EMAIL_CORRECTION_UNVOUCHED } from "../../src/commands/requestSubmitter";
 import { Role } from "../../src/domain/enums";
 import { withProcessingLocation } from "../../src/orchestrator/registry";
 import { sampleAccountDbConfig } from "../../src/sample/accountDb";
@@ -126,5 +127,21 @@ describeEachDatabase("a correction of the email to an address the person never p
     // An unvouched one, the field in other letter case, is refused alike.
     const spelled = await t.gql(SUBMIT, { input: { type: "CORRECTION", subject: { email: other.email }, corrections: [{ field: "EMAIL", value: moved }] } }, Role.ADMIN);
     expect(spelled.errors?.map((e) => e.extensions.code)).to.deep.equal(["BAD_USER_INPUT"]);
+  });
+
+  it("is not approved when stored before submissions refused it (verified by the code to the old address), and the account row keeps that address", async () => {
+    const t = setup.t;
+    const mallory = setup.ws.people.find((p) => p.status === "ACTIVE" && !p.paymentCustomerId && !p.ticketingUserId)!;
+    const r = await submit(t, { type: "CORRECTION", subject: { email: mallory.email }, corrections: [{ field: "name", value: "Mallory Renamed" }] });
+    await t.ok(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { id } }`, { id: r.id, code: t.inbox.code(r.id) });
+    // As a request submitted before this rule was stored: its code proved Mallory's address, its change writes Vera's.
+    await t.ds.query(`UPDATE requests SET corrections = ? WHERE id = ?`, [JSON.stringify([{ field: "name", value: "Mallory Renamed" }, { field: "email", value: VERA }]), r.id]);
+    const approved = await t.gql(`mutation($id: ID!) { approveRequest(id: $id) { id status } }`, { id: r.id });
+    if (!approved.errors) await approvedToEnd(t, SHOW, r.id).catch(() => undefined);
+    expect(await accountEmail(mallory.userId), "the account row keeps the address Mallory proved").to.equal(mallory.email);
+    expect(approved.errors?.map((e) => [e.extensions.code, e.extensions.fields])).to.deep.equal([["BAD_USER_INPUT", [{ field: "corrections", messages: [EMAIL_CORRECTION_UNVOUCHED] }]]]);
+    expect(JSON.stringify(approved.errors)).not.to.contain("vera");
+    const { request } = await t.ok(`query($id: ID!) { request(id: $id) { status tasks { id } } }`, { id: r.id });
+    expect(request, "still waiting for a decision, nothing planned").to.deep.equal({ status: "PENDING_APPROVAL", tasks: [] });
   });
 });
