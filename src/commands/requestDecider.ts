@@ -1,7 +1,9 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
-import { RequestStatus } from "../domain/enums";
+import { correctsEmail } from "../domain/corrections";
+import { RequestStatus, VerificationMethod } from "../domain/enums";
+import { badInput } from "../errors";
 import { TaskStep } from "../domain/tasks";
 import { exportTools } from "../export/context";
 import { makeStagingKey } from "../export/stagingKeys";
@@ -10,6 +12,7 @@ import { refuseApprovalOutOfOrder } from "../orchestrator/correctionOrder";
 import { lockSubject } from "../orchestrator/holdFence";
 import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
+import { EMAIL_CORRECTION_UNVOUCHED } from "./requestSubmitter";
 import { loadRequest, moveRequest } from "./requestTransition";
 
 /** The privacy team's decisions on a request: each is one status move with its audit event. */
@@ -42,6 +45,10 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   if (decision === "approve") await lockSubject(em, keptSubjectEmail(row), now);
   // Corrections of a field take effect in the order they were received (correctionOrder.ts).
   if (decision === "approve") await refuseApprovalOutOfOrder(em, row);
+  // One stored before submissions refused it: the code proved the old address, not the one it writes.
+  if (decision === "approve" && row.verificationMethod === VerificationMethod.CODE && correctsEmail(row.corrections)) {
+    throw badInput("The request cannot be approved", [{ field: "corrections", messages: [EMAIL_CORRECTION_UNVOUCHED] }]);
+  }
   const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
     ...(statusReason ? { statusReason } : {}),
     // A decided request no longer needs a code: forget it.

@@ -9,6 +9,7 @@ import { generateCode, hashCode } from "../domain/verificationCode";
 import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
+import { correctsEmail } from "../domain/corrections";
 import { Services } from "../services";
 import { lockSubject } from "../orchestrator/holdFence";
 import { sendVerificationCode } from "./verificationCodeIssuer";
@@ -97,6 +98,10 @@ const fieldProblems = (problems: { field: string; message: string }[]): FieldPro
 export const EXTERNAL_IDS_UNVOUCHED =
   "external ids are taken only with identityVerified: true, from a caller who checked that they are the subject's: the code sent to the email proves the email alone, and nothing confirms an id in another system; submit without them, or have the privacy team vouch for them";
 
+/** Why a correction of the email needs a caller who vouches for the new address (identityVerified). */
+export const EMAIL_CORRECTION_UNVOUCHED =
+  "a correction of email is taken only with identityVerified: true, from a caller who checked that the new address is the subject's: the code sent to the email proves that address alone, and every later request of the person is looked up by the corrected one; submit the other changes without it, or have the privacy team vouch for the new address";
+
 function checkShape(input: SubmitRequestCommand): void {
   const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);
   const isCorrection = input.type === RequestType.CORRECTION;
@@ -114,6 +119,10 @@ function checkShape(input: SubmitRequestCommand): void {
   if (!input.identityVerified && input.subject.externalIds?.length) {
     // The code proves the email alone, and no system confirms an id in another: Mallory's address with Ada's billing id read Ada's invoices.
     problems.push({ field: "subject.externalIds", messages: [EXTERNAL_IDS_UNVOUCHED] });
+  }
+  if (!input.identityVerified && isCorrection && correctsEmail(input.corrections)) {
+    // The code proves the address submitted under; a corrected one nobody proved led Mallory's later requests to Vera's Stripe customer and Zendesk user.
+    problems.push({ field: "corrections", messages: [EMAIL_CORRECTION_UNVOUCHED] });
   }
   if (!input.identityVerified && input.verificationEvidence) {
     problems.push({ field: "verificationEvidence", messages: ["verificationEvidence goes with identityVerified: true"] });

@@ -88,7 +88,11 @@ export class SubmitRequestInput {
   @Type(() => SubjectInput)
   subject!: SubjectInput;
 
-  @Field(() => [FieldChangeInput], { nullable: true, description: "For CORRECTION (required there, refused elsewhere): the changes asked for, at most 50." })
+  @Field(() => [FieldChangeInput], {
+    nullable: true,
+    description:
+      "For CORRECTION (required there, refused elsewhere): the changes asked for, at most 50. A change of `email` (any letter case) is taken only with identityVerified: true (a caller who checked the new address is the subject's): the emailed code proves the address submitted under alone, and every later request of the person is looked up by the corrected one; without it, BAD_USER_INPUT on `corrections`.",
+  })
   @IsOptional()
   @ArrayMaxSize(50, { message: "at most 50 corrections per request" })
   @ValidateNested({ each: true })
