@@ -13,7 +13,8 @@ import { isEmail, ValidateBy, type ValidationOptions } from "class-validator";
  *   IDNA (UTS #46) form, written in Unicode: `ada@XN--BCHER-KVA.de` and `ada@Bücher.de` are both
  *   `ada@bücher.de`, as DNS delivers them to one mailbox. The typed form is kept apart for display and
  *   for sending mail; emailSpellings lists the forms a system may have stored.
- * - phone: E.164 (`+442079460958`) through libphonenumber-js; a number it cannot read is refused.
+ * - phone: E.164 (`+442079460958`) through libphonenumber-js; a number it cannot read, or one with an
+ *   extension (a switchboard's, see normalizePhone), is refused.
  * - userId: trimmed and NFC; compared exactly (platform ids are case-sensitive).
  * Character-level safety (control, format, bidi characters) is checked where input is validated.
  */
@@ -86,8 +87,13 @@ export function normalizeUserId(raw: string): string {
  */
 export function normalizePhone(raw: string, defaultCountry?: CountryCode): string | null {
   const parsed = parsePhoneNumberFromString(nfc(raw), defaultCountry ? { defaultCountry } : undefined);
-  return parsed?.isPossible() ? parsed.number : null;
+  // A number with an extension (`+44 20 7946 0958 ext. 12`) is a switchboard's: its E.164 form drops the
+  // extension, and would make everyone behind that switchboard one subject. It is no one's number alone.
+  return parsed?.isPossible() && !parsed.ext ? parsed.number : null;
 }
+
+/** What a phone number's extension (see normalizePhone) asks the person to type instead. */
+const PHONE_EXTENSION = "without an extension (a number with one is a switchboard's, shared by everyone behind it)";
 
 /** Why a typed email cannot be a subject's address, or null when it can. Internationalised domains are read as IDNA. */
 export function emailProblem(raw: string): string | null {
@@ -135,7 +141,8 @@ export function IsEmailAddress(message: string, options: ValidationOptions = {})
 
 /** Why a typed phone number cannot be used, or null when it can. */
 export function phoneProblem(raw: string): string | null {
-  return normalizePhone(raw) ? null : `must be ${PHONE_RULE}`;
+  if (normalizePhone(raw)) return null;
+  return parsePhoneNumberFromString(nfc(raw))?.ext ? `must be ${PHONE_RULE}, ${PHONE_EXTENSION}` : `must be ${PHONE_RULE}`;
 }
 
 /** The identity kinds a request itself carries. */

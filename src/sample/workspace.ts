@@ -93,7 +93,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const timeoutMs = options.callTimeoutMs ?? 10_000;
     const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000, accountMetadataKey: "user_id" });
     closers.push(() => payments.close());
-    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs });
+    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs, accountExternalId: true });
     closers.push(() => ticketing.close());
 
     // Where each system processes data, as an installation records it in its connectors file: the

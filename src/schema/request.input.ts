@@ -53,7 +53,7 @@ export class SubjectInput {
   @Field(() => String, { nullable: true, description: `Phone number with its country code, in any common spelling, e.g. \`${PHONE_EXAMPLE}\` or \`+442079460958\`; stored in E.164.` })
   @IsOptional()
   @MaxLength(40, { message: "phone must be at most 40 characters" })
-  @ValidateBy({ name: "isPhone", validator: { validate: (v: unknown) => typeof v === "string" && phoneProblem(v) === null, defaultMessage: () => `phone must be ${PHONE_RULE}` } })
+  @ValidateBy({ name: "isPhone", validator: { validate: (v: unknown) => typeof v === "string" && phoneProblem(v) === null, defaultMessage: (args) => `phone ${phoneProblem(String(args?.value)) ?? `must be ${PHONE_RULE}`}` } })
   @IsIdentityText()
   phone?: string | null;
 

@@ -56,6 +56,17 @@ describeEachDatabase("identity normalization", (db) => {
     expect(JSON.stringify(refused)).not.to.contain("07946 123456");
   });
 
+  it("refuses a phone number with an extension, saying so, rather than read it as the switchboard's bare number", async () => {
+    // Before: "+44 20 7946 0958 ext. 12" was stored as +442079460958, so everyone behind the switchboard was one subject.
+    for (const phone of ["+44 20 7946 0958 ext. 12", "+44 20 7946 0958 x12", "tel:+44-20-7946-0958;ext=12"]) {
+      const refused = await t.gql(SUBMIT, { input: { type: "ACCESS", subject: { email: ADA, phone } } });
+      expect(refused.errors?.[0].extensions.code, phone).to.equal("BAD_USER_INPUT");
+      expect(refused.errors?.[0].extensions.fields, phone).to.deep.equal([
+        { field: "subject.phone", messages: ['phone must be an international phone number: + and the country code, then the number, e.g. "+44 20 7946 0958", without an extension (a number with one is a switchboard\'s, shared by everyone behind it)'] },
+      ]);
+    }
+  });
+
   it("takes a pasted address or user id with spaces around it without them (submission, holds, filters, previews), and still refuses one with a space inside", async () => {
     const pasted = (await t.ok(SUBMIT.replace("phone }", "phone userId }"), { input: { type: "ACCESS", subject: { email: "  Ada@Example.com ", userId: " ada-42\u00a0" } } })).submitRequest;
     // Shown, mailed and matched without the spaces.

@@ -88,3 +88,12 @@ export async function queryIn(file: string, sql: string, params: unknown[]): Pro
     await ds.destroy();
   }
 }
+
+/**
+ * A data error in the sample account database (under data folder `dir`): `to`'s row holds `from`'s id in
+ * `column` (payment_customer_id or ticketing_user_id), and `from`'s row holds none.
+ */
+export async function misplacedId(dir: string, column: "payment_customer_id" | "ticketing_user_id", from: { userId: string }, to: { userId: string }, id: string): Promise<void> {
+  await queryIn(accountsFile(dir), `UPDATE users SET ${column} = NULL WHERE id = ?`, [from.userId]);
+  await queryIn(accountsFile(dir), `UPDATE users SET ${column} = ? WHERE id = ?`, [id, to.userId]);
+}

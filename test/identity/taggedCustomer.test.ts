@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
 import { downloadRoster, drawRoster, identitiesOf } from "../roster/support";
-import { accountsFile, queryIn, runVerified, sampleSetup } from "./support";
+import { misplacedId, runVerified, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason notSearched { connector recordType reason }
   tasks { connector step status lastError outcome { records erased } } } }`;
@@ -65,9 +65,7 @@ describeEachDatabase("a payment customer of another account that carries the sub
   it("fails Ada's access and deletion, reading and erasing none of Grace's payment records, when Ada's account row holds the id of Grace's tagged customer", async () => {
     const [ada, grace] = setup.ws.people;
     // A data error in the account database: Ada's row points at Grace's customer, Grace's row at none.
-    const accounts = accountsFile(setup.dir);
-    await queryIn(accounts, `UPDATE users SET payment_customer_id = NULL WHERE id = ?`, [grace.userId]);
-    await queryIn(accounts, `UPDATE users SET payment_customer_id = ? WHERE id = ?`, [grace.paymentCustomerId, ada.userId]);
+    await misplacedId(setup.dir, "payment_customer_id", grace, ada, grace.paymentCustomerId!);
     const store = setup.ws.stripe.store;
     expect(store.get("customer", grace.paymentCustomerId!)!.metadata).to.deep.include({ user_id: grace.userId });
     const graceAtStripe = () => JSON.stringify({ customer: store.get("customer", grace.paymentCustomerId!), charges: store.all("charge").filter((c) => c.customer === grace.paymentCustomerId) });

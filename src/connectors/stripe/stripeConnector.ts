@@ -4,6 +4,7 @@ import Stripe from "stripe";
 import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, NotSearchedRecords, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
+import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
@@ -38,9 +39,8 @@ type GuestKind = (typeof GUEST_KINDS)[number];
 const OTHER_ACCOUNT =
   "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
 
-/** Why a call stopped when the customer the account database gives is tagged as another account's (accountMetadataKey). */
-const OTHER_ACCOUNT_BY_ID = (op: Operation) =>
-  `the payment customer the account database holds for the subject is tagged at Stripe as another account's (its accountMetadataKey names another user id); the ${op} stopped rather than reach another person's payments. Check the account database's customer id by hand`;
+/** The customer the account database gives, when the platform tagged it as another account's (accountMetadataKey). */
+const CUSTOMER_BY_ID: ReachedById = { thing: "payment customer", system: "Stripe", link: "its accountMetadataKey", id: "customer id", data: "payments", kind: "paymentCustomerId" };
 
 /** Why collect passed over a charge or Checkout Session that carries the subject's address under someone else's customer. */
 const UNDER_OTHER_CUSTOMER =
@@ -152,7 +152,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const customer = (await call(op, ctx, () => stripe.customers.retrieve(id) as Promise<unknown>, () => undefined)) as StripeThing | undefined;
       // The account database says the customer is the subject's, the platform's tag at Stripe that it is
       // another account's: neither can be taken over the other, so nothing is read or erased by it.
-      if (customer && !customer.deleted && typeof ids.userId === "string" && !ownAccount(customer, ids)) throw new ConnectorError(`${name}: ${OTHER_ACCOUNT_BY_ID(op)}`, `${name} ${op}: paymentCustomerId is tagged for another account`, false);
+      if (customer && !customer.deleted) refuseOtherAccountById(tagOf(customer), ids, name, op, CUSTOMER_BY_ID);
       if (customer && (deletedToo || !customer.deleted)) {
         seen.add(customer.id);
         yield customer;
@@ -200,10 +200,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * Whether a customer found by the subject's address may be theirs: untagged (a guest checkout's), or
    * tagged with the subject's own user id (accountMetadataKey). Without the option, every one may.
    */
-  const ownAccount = (customer: StripeThing, ids: Identities): boolean => {
-    const tag = o.accountMetadataKey ? accountTag(customer, o.accountMetadataKey) : null;
-    return tag === null || (typeof ids.userId === "string" && tag === ids.userId);
-  };
+  const ownAccount = (customer: StripeThing, ids: Identities): boolean => linkedToSubject(tagOf(customer), ids);
+
+  /** The user id the platform tagged the customer with (accountMetadataKey); null when untagged or without the option. */
+  const tagOf = (customer: StripeThing): string | null => (o.accountMetadataKey ? accountTag(customer, o.accountMetadataKey) : null);
 
   /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
   const guestLookups = {

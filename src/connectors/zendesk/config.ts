@@ -23,6 +23,12 @@ export interface ZendeskConnectorOptions {
   readRetries?: number;
   /** A read's Retry-After (or backoff) up to this long is waited out in the call; longer ends the task with retryAfterMs. Default 10000. */
   maxInlineWaitMs?: number;
+  /**
+   * True when the platform sets each Zendesk user's external_id to its account's user id: a user reached by
+   * the ticketing user id the account database gives whose external_id names another user id stops the
+   * collect or erase (the subject's user id known). Default false: external_id is not read.
+   */
+  accountExternalId?: boolean;
 }
 
 /** The options with every default filled in. */
@@ -30,7 +36,7 @@ export type ResolvedZendeskOptions = Required<ZendeskConnectorOptions>;
 
 export const ZENDESK_CONNECTOR_VERSION = "1.0.0";
 
-const DEFAULTS = { name: "ticketing", version: ZENDESK_CONNECTOR_VERSION, requestsPerMinute: 200, timeoutMs: 15_000, pageSize: 100, readRetries: 2, maxInlineWaitMs: 10_000 };
+const DEFAULTS = { name: "ticketing", version: ZENDESK_CONNECTOR_VERSION, requestsPerMinute: 200, timeoutMs: 15_000, pageSize: 100, readRetries: 2, maxInlineWaitMs: 10_000, accountExternalId: false };
 const FIELDS = ["name", "version", "baseUrl", "email", "apiToken", ...Object.keys(DEFAULTS)];
 
 function wholeNumber(problems: string[], field: string, value: unknown, min: number, max: number): void {
@@ -59,6 +65,7 @@ export function zendeskOptionProblems(options: unknown): string[] {
   wholeNumber(problems, "pageSize", o.pageSize, 1, 100);
   wholeNumber(problems, "readRetries", o.readRetries, 0, 10);
   wholeNumber(problems, "maxInlineWaitMs", o.maxInlineWaitMs, 0, 600_000);
+  if (typeof o.accountExternalId !== "boolean") problems.push("accountExternalId must be true or false");
   return problems;
 }
 

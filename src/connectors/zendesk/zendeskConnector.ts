@@ -1,4 +1,5 @@
-import { emailSpellings, normalizeEmail } from "../../domain/identities";
+import { emailSpellings, normalizeEmail, normalizeUserId } from "../../domain/identities";
+import { ReachedById, refuseOtherAccountById } from "../accountLink";
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { KeptTally } from "../keptTally";
 import { CallContext, JobState, Operation, ZendeskClient } from "./client";
@@ -35,6 +36,9 @@ export interface ZendeskConnector extends Connector {
 /** Why collect by email alone cannot reach a soft-deleted user through a secondary address (see findUser). */
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
+
+/** The user the account database gives by id, when its external_id names another account (accountExternalId). */
+const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", link: "its external_id", id: "ticketing user id", data: "tickets", kind: "ticketingUserId" };
 
 /** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
 const UNVERIFIED_HOLDER =
@@ -196,6 +200,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     categories: ["SUPPORT"],
   };
 
+  /** The account user id the platform set as the user's external_id (accountExternalId), in matching form; null when none. */
+  const accountLink = (user: WireUser): string | null => (typeof user.external_id === "string" && user.external_id.trim() !== "" ? normalizeUserId(user.external_id) : null);
+
   const userById = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
     if (!ZENDESK_ID.test(id)) return undefined;
     const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx);
@@ -281,6 +288,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     // The id is looked up unless the address found that very user (live, as the search finds only those).
     if (ids.ticketingUserId && String(found?.user.id) !== ids.ticketingUserId) {
       const byId = await userWithId(ids.ticketingUserId, op, ctx);
+      if (byId && o.accountExternalId) refuseOtherAccountById(accountLink(byId.user), ids, name, op, USER_BY_ID);
       if (byId && found && byId.user.id !== found.user.id) throw several();
       found = found ?? byId;
     }
