@@ -1,3 +1,4 @@
+import type { EntityManager } from "typeorm";
 import type { Caller } from "../graphql/context";
 import type { Services } from "../services";
 import { notFound } from "../errors";
@@ -13,10 +14,10 @@ export function seesOwnRequestsOnly(caller: Caller): boolean {
 /**
  * The request `id` names, as far as the caller may know of it: for an OWN_REQUESTS_ONLY token another
  * token's request is NOT_FOUND with the very message of an id that does not exist. `id` is passed as the
- * caller wrote it, since that message repeats it.
+ * caller wrote it, since that message repeats it. Read on `db` when given (a read snapshot's).
  */
-export async function requestVisibleTo(services: Services, caller: Caller, id: string): Promise<RequestRow> {
-  const row = await findRequest(services.ds, id);
+export async function requestVisibleTo(services: Services, caller: Caller, id: string, db: EntityManager | Services["ds"] = services.ds): Promise<RequestRow> {
+  const row = await findRequest(db, id);
   if (seesOwnRequestsOnly(caller) && row.submittedBy !== caller.tokenId) throw notFound("Request", id);
   return row;
 }

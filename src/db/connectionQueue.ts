@@ -8,7 +8,8 @@ import type { DataSource, QueryRunner } from "typeorm";
  * transaction is open runs inside it, whoever issued it, and is rolled back with it (a staged chunk of
  * records once vanished that way when an unrelated command ended in CONFLICT). So on SQLite every
  * statement runs in a turn of this queue:
- * - a transaction (inTransaction) is one turn: its statements run, nobody else's do;
+ * - a transaction (inTransaction) is one turn: its statements run, nobody else's do; so is a read
+ *   snapshot (inReadSnapshot: one GraphQL read of requests, their tasks and exceptions);
  * - a statement issued outside any transaction is a turn of its own (its own implicit transaction),
  *   queued behind the open one, so it neither joins another's transaction nor reads uncommitted state;
  * - a transaction opened any other way than inTransaction (ds.transaction, repository.save, a query

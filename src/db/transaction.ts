@@ -112,3 +112,39 @@ export async function writeAlone(ds: DataSource, sql: string, parameters: unknow
     await runner.release();
   }
 }
+
+/**
+ * Runs the reads of `work` in one snapshot: every statement sees the database as of one moment, whatever
+ * commits meanwhile (one GraphQL read of a request: its row, its tasks, its exceptions). `work` only
+ * reads. MySQL: a pooled connection of its own, in a READ ONLY transaction started WITH CONSISTENT
+ * SNAPSHOT at REPEATABLE READ (that transaction only: the session stays READ COMMITTED for writers).
+ * SQLite: one turn of the connection's queue (connectionQueue.ts), in a read transaction: no write of
+ * this process runs between its statements or inside its transaction (writes queue behind the turn, and
+ * its statements are reads), and another process's commit is not seen halfway.
+ */
+export async function inReadSnapshot<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  if (!isMysql(ds)) {
+    // Inside a turn (a command's transaction) its reads are already alone.
+    if (inTurn(ds)) return work(ds.manager);
+    return exclusive(ds, () => readOnly(ds, "BEGIN", work));
+  }
+  return readOnly(ds, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", work, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+}
+
+async function readOnly<T>(ds: DataSource, begin: string, work: (em: EntityManager) => Promise<T>, before?: string): Promise<T> {
+  const runner = ds.createQueryRunner();
+  try {
+    if (before) await runner.query(before);
+    await runner.query(begin);
+    try {
+      const result = await work(runner.manager);
+      await runner.query("COMMIT");
+      return result;
+    } catch (error) {
+      await runner.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await runner.release();
+  }
+}

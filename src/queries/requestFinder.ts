@@ -1,4 +1,4 @@
-import { DataSource, In } from "typeorm";
+import { DataSource, EntityManager, In } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
@@ -109,7 +109,7 @@ function conditions(filter: RequestFilter, now: Date, cursor: { dueAt: Date; id:
  * through its own hydration (dates, JSON, booleans), exactly as the builder would do on each database.
  */
 export async function findRequests(
-  ds: DataSource,
+  db: DataSource | EntityManager,
   now: Date,
   filter: RequestFilter,
   first: number,
@@ -117,12 +117,13 @@ export async function findRequests(
   options: PageOptions = {},
 ): Promise<RequestPage> {
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badField("first", `first must be between 1 and ${MAX_PAGE_SIZE}`);
+  const ds = db instanceof EntityManager ? db.connection : db;
   const { driver } = ds;
   const meta = ds.getMetadata(RequestRow);
   const c = (column: string) => driver.escape(column);
   const loaded = options.columns ? meta.columns.filter((col) => col.propertyName === "id" || col.propertyName === "dueAt" || options.columns!.includes(col.propertyName as keyof RequestRow)) : meta.columns;
   const { filtered, paged, params } = conditions(filter, now, after ? decodeCursor(after) : null, c);
-  const run = (sql: string) => ds.query(...driver.escapeQueryWithParameters(sql, params));
+  const run = (sql: string) => db.query(...driver.escapeQueryWithParameters(sql, params));
   const table = c(meta.tableName);
   const columns = loaded.map((col) => c(col.databaseName)).join(", ");
   const pageSql = `SELECT ${columns} FROM ${table}${paged} ORDER BY ${c("dueAt")} ASC, ${c("id")} ASC LIMIT ${first + 1}`;
@@ -176,8 +177,8 @@ function hydrator(ds: DataSource, col: ColumnMetadata, sqlite: boolean): (value:
   return prepare;
 }
 
-export async function findRequest(ds: DataSource, id: string): Promise<RequestRow> {
-  return loadRequest(ds.manager, id);
+export async function findRequest(db: DataSource | EntityManager, id: string): Promise<RequestRow> {
+  return loadRequest(db instanceof EntityManager ? db : db.manager, id);
 }
 
 /** The audit events of one request, oldest first. */

@@ -1,4 +1,4 @@
-import { DataSource, In, Not } from "typeorm";
+import { DataSource, EntityManager, In, Not } from "typeorm";
 import { holdFor } from "../domain/retention";
 import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
@@ -6,9 +6,9 @@ import { RequestType } from "../domain/enums";
 import type { Identities } from "../connectors/sdk";
 import { DeletionPlanItemRow, keptSubjectEmail, KeptByEarlier, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
-/** A request's retention exceptions, soonest purge first. */
-export function findRetentionExceptions(ds: DataSource, requestId: string): Promise<RetentionExceptionRow[]> {
-  return ds.getRepository(RetentionExceptionRow).find({ where: { requestId }, order: { retainUntil: "ASC", id: "ASC" } });
+/** A request's retention exceptions (or those of several, in one statement), soonest purge first. */
+export function findRetentionExceptions(ds: DataSource | EntityManager, requestId: string | readonly string[]): Promise<RetentionExceptionRow[]> {
+  return ds.getRepository(RetentionExceptionRow).find({ where: { requestId: typeof requestId === "string" ? requestId : In([...requestId]) }, order: { retainUntil: "ASC", id: "ASC" } });
 }
 
 /**
@@ -18,7 +18,7 @@ export function findRetentionExceptions(ds: DataSource, requestId: string): Prom
  * runs, the hold would otherwise show nowhere on the set until then, and a certificate issued meanwhile
  * would promise the purge at retainUntil.
  */
-export async function holdsExtending(ds: DataSource, subjectEmail: string | null, rows: readonly RetentionExceptionRow[]): Promise<Map<string, string>> {
+export async function holdsExtending(ds: DataSource | EntityManager, subjectEmail: string | null, rows: readonly RetentionExceptionRow[]): Promise<Map<string, string>> {
   const ruled = rows.filter((r) => r.status === RetentionExceptionStatus.OPEN && r.holdId === null && r.retainUntil !== null);
   const extending = new Map<string, string>();
   // A request keeps its subject while any of its sets is open (DSR_REQUEST_RECORD_RETENTION_DAYS counts from the last one closed).

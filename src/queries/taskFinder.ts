@@ -1,4 +1,4 @@
-import { DataSource, In } from "typeorm";
+import { DataSource, EntityManager, In } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import type { NotSearchedRecords } from "../connectors/sdk";
 import { FINISHED_TASK_STATUSES, TaskStep } from "../domain/tasks";
@@ -8,14 +8,14 @@ import type { NotSearchedRecordSet } from "../schema/request.type";
 /** Step order within a request, for display: identities first, then the work. */
 const STEP_ORDER = ["RESOLVE", "COLLECT", "RECTIFY", "ERASE", "EXPORT", "PURGE"];
 
-/** A request's tasks in the order they run: step, then connector name. */
-export async function findTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
-  const rows = await ds.getRepository(TaskRow).find({ where: { requestId } });
+/** A request's tasks (or those of several, in one statement) in the order they run: step, then connector name. */
+export async function findTasks(ds: DataSource | EntityManager, requestId: string | readonly string[]): Promise<TaskRow[]> {
+  const rows = await ds.getRepository(TaskRow).find({ where: { requestId: typeof requestId === "string" ? requestId : In([...requestId]) } });
   return rows.sort((a, b) => STEP_ORDER.indexOf(a.step) - STEP_ORDER.indexOf(b.step) || a.createdAt.getTime() - b.createdAt.getTime() || a.connector.localeCompare(b.connector));
 }
 
 /** What a request's tasks wait for, among themselves (the closing passes a deletion's progress counts follow from it). */
-export async function findTaskDependencies(ds: DataSource, tasks: readonly Pick<TaskRow, "id">[]): Promise<TaskDependencyRow[]> {
+export async function findTaskDependencies(ds: DataSource | EntityManager, tasks: readonly Pick<TaskRow, "id">[]): Promise<TaskDependencyRow[]> {
   if (!tasks.length) return [];
   return ds.getRepository(TaskDependencyRow).findBy({ taskId: In(tasks.map((t) => t.id)) });
 }

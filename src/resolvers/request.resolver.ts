@@ -27,9 +27,16 @@ import {
 import { NotSearchedRecordSet, Request, VerificationCodeDelivery } from "../schema/request.type";
 import { RequestStatus } from "../domain/enums";
 import { findNotSearched } from "../queries/taskFinder";
+import { findRequestParts, type RequestParts } from "../queries/requestPartsFinder";
+import { inReadSnapshot } from "../db/transaction";
 import type { RequestView } from "../presenters/request.presenter";
 
 const present = (ctx: GraphQLContext, row: RequestView, now?: Date) => presentRequestFor(ctx.services, row, now);
+/** A request presented with the parts read beside its row. */
+const withParts = (request: Request, parts: ReadonlyMap<string, RequestParts>): Request => {
+  request.parts = parts.get(request.id);
+  return request;
+};
 /** One request for its caller (see withoutOthersRequests). */
 const presentOne = async (ctx: GraphQLContext, row: RequestRow) => present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
 
@@ -39,8 +46,13 @@ export class RequestResolver {
   @Query(() => Request, {
     description: "One request by id. All roles; NOT_FOUND when there is none. A SERVICE token reads only the requests it submitted (NOT_FOUND for any other).",
   })
-  async request(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return presentOne(ctx, await requestVisibleTo(ctx.services, ctx.caller, id));
+  async request(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
+    // The row and what its fields show of its tasks and exceptions, as of one moment (invariant 3).
+    const { row, parts } = await inReadSnapshot(ctx.services.ds, async (em) => {
+      const row = await requestVisibleTo(ctx.services, ctx.caller, id, em);
+      return { row, parts: await findRequestParts(em, [row], selectedFields(info)) };
+    });
+    return withParts(await presentOne(ctx, row), parts);
   }
 
   @Authorized(READERS)
@@ -53,12 +65,14 @@ export class RequestResolver {
     }
     // Only what the operation reads: the columns of the selected node fields, the count if totalCount is asked for.
     const now = ctx.services.clock.now();
-    const page = await findRequests(ctx.services.ds, now, filter ?? {}, first, after, {
-      columns: requestColumns(selectedFields(info, ["edges", "node"])),
-      withTotal: selectedFields(info).has("totalCount"),
+    const fields = selectedFields(info, ["edges", "node"]);
+    // The page and its requests' tasks and exceptions, as of one moment (invariant 3), a statement per part.
+    const { page, parts } = await inReadSnapshot(ctx.services.ds, async (em) => {
+      const page = await findRequests(em, now, filter ?? {}, first, after, { columns: requestColumns(fields), withTotal: selectedFields(info).has("totalCount") });
+      return { page, parts: await findRequestParts(em, page.rows, fields) };
     });
     return {
-      edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: present(ctx, row, now) })),
+      edges: page.rows.map((row, i) => ({ cursor: page.cursors[i], node: withParts(present(ctx, row, now), parts) })),
       pageInfo: {
         hasNextPage: page.hasNextPage,
         hasPreviousPage: page.hasPreviousPage,

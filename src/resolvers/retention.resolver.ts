@@ -20,9 +20,9 @@ export class RequestRetentionResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [RetentionException], { description: "Record sets this deletion kept, and until when (outstanding and closed)." })
   async retentionExceptions(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<RetentionException[]> {
-    const rows = await findRetentionExceptions(ctx.services.ds, request.id);
+    const rows = request.parts?.exceptions ?? (await findRetentionExceptions(ctx.services.ds, request.id));
     // The subject in matching form is what the request row keeps (null once removed), as holds are keyed.
-    const extending = await holdsExtending(ctx.services.ds, request.subject?.emailNormalized ?? null, rows);
+    const extending = request.parts?.extending ?? (await holdsExtending(ctx.services.ds, request.subject?.emailNormalized ?? null, rows));
     return rows.map((row) => presentRetentionException(row, extending.get(row.id) ?? null));
   }
 }

@@ -12,14 +12,14 @@ export class RequestTasksResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved." })
   async tasks(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Task[]> {
-    return (await findTasks(ctx.services.ds, request.id)).map(presentTask);
+    return (request.parts?.tasks ?? (await findTasks(ctx.services.ds, request.id))).map(presentTask);
   }
 
   @Authorized(ANY_ROLE)
   @FieldResolver(() => Progress, { description: "How far the connectors are, in steps: each task, and each closing pass of a deletion's erasures." })
   async progress(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Progress> {
-    const tasks = await findTasks(ctx.services.ds, request.id);
-    return presentProgress(tasks, await findTaskDependencies(ctx.services.ds, tasks));
+    const tasks = request.parts?.tasks ?? (await findTasks(ctx.services.ds, request.id));
+    return presentProgress(tasks, request.parts?.dependencies ?? (await findTaskDependencies(ctx.services.ds, tasks)));
   }
 }
 

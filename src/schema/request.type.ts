@@ -3,6 +3,7 @@ import { PERSONAL_DATA_READERS } from "../auth/roles";
 import { RequestSource, RequestStatus, RequestType, TERMINAL_STATUSES, VerificationMethod } from "../domain/enums";
 import { Instant, isBefore } from "../graphql/scalars";
 import "./enums";
+import type { RequestParts } from "../queries/requestPartsFinder";
 
 @ObjectType({ description: "An identifier of the subject in another system." })
 export class ExternalId {
@@ -172,6 +173,9 @@ export class Request {
 
   /** The moment `overdue` is judged at (set by the presenter; not part of the API). */
   asOf!: Date;
+
+  /** Its tasks and exceptions, read in the same snapshot as its row by a query (not part of the API; absent after a mutation). */
+  parts?: RequestParts;
 
   // A getter, not a field resolver: read by graphql-js's default resolver, without a resolver call per row.
   @Field(() => Boolean, { description: "Past its due date and still open." })
