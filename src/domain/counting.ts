@@ -76,7 +76,8 @@ export class DeletionCount {
   /** Kept records without a date (held), by ref, while they fit: what the deletion's purge erases by id. */
   private readonly undated: RecordRef[] = [];
   private undatedChars = 0;
-  private undatedOver = false;
+  /** Those past MAX_UNDATED_KEPT_CHARS, counted per set: their purge cannot tell them from the person's since, and names them. */
+  private readonly undatedBeyond = new Map<string, KeptCount>();
 
   /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
   private held(category: string): boolean {
@@ -165,14 +166,18 @@ export class DeletionCount {
 
   private keepUndated(ref: RecordRef): void {
     // As stored: each id quoted, and a comma (grouped by type, whose name is stored once per set).
-    this.undatedChars += ref.id.length + 3;
-    if (this.undatedChars > MAX_UNDATED_KEPT_CHARS) this.undatedOver = true;
-    else this.undated.push(ref);
+    if (this.undatedChars + ref.id.length + 3 <= MAX_UNDATED_KEPT_CHARS) {
+      this.undatedChars += ref.id.length + 3;
+      this.undated.push(ref);
+      return;
+    }
+    const key = `${ref.category}\u0000${ref.type}`;
+    if (!this.undatedBeyond.has(key)) this.undatedBeyond.set(key, { category: String(ref.category), type: ref.type, count: 0 });
+    this.undatedBeyond.get(key)!.count += 1;
   }
 
-  /** The held records without a date, grouped by set; null when there were more than MAX_UNDATED_KEPT_CHARS of ids. */
-  undatedKept(): KeptIds[] | null {
-    if (this.undatedOver) return null;
+  /** The held records without a date whose ids fit in MAX_UNDATED_KEPT_CHARS, grouped by set. */
+  undatedKept(): KeptIds[] {
     const sets = new Map<string, KeptIds>();
     for (const r of this.undated) {
       const key = `${r.category}\u0000${r.type}`;
@@ -180,6 +185,11 @@ export class DeletionCount {
       sets.get(key)!.ids.push(r.id);
     }
     return [...sets.values()];
+  }
+
+  /** The held records without a date past MAX_UNDATED_KEPT_CHARS of ids, counted per set (no ids). */
+  undatedKeptBeyond(): KeptCount[] {
+    return [...this.undatedBeyond.values()];
   }
 
   /** Every record counted: per category x type, and the refs with their disposition when asked for. */
@@ -214,7 +224,9 @@ export class DeletionCount {
 /**
  * The most characters of ids (as JSON) a deletion stores of the records it keeps without a date, per
  * connector: they go on its ERASE task's row, beside the rest of its result, in a column MySQL caps at
- * 64 KiB. Beyond it, its purge finds such records by the person's identities, as purges did before. Dated records need no ids (KeptByDeletion.before).
+ * 64 KiB. Beyond it only their count is stored (TaskResult.keptUndatedBeyond): the purge cannot tell them from
+ * what the person made since, so it leaves them, named residual and in the trail (purge.undated_beyond_ids),
+ * rather than find them again by identity. Dated records need no ids (KeptByDeletion.before).
  */
 export const MAX_UNDATED_KEPT_CHARS = 16_000;
 
@@ -225,6 +237,13 @@ export interface KeptIds {
   ids: string[];
 }
 
+/** Kept records of one category x type past MAX_UNDATED_KEPT_CHARS of ids: how many (TaskResult.keptUndatedBeyond). */
+export interface KeptCount {
+  category: string;
+  type: string;
+  count: number;
+}
+
 /**
  * What a deletion kept in one connector, as its purge tells it apart from what the person recorded
  * since: records recorded before `before` (when the deletion counted them), and of those without a
@@ -233,7 +252,7 @@ export interface KeptIds {
 export interface KeptByDeletion {
   /** When the deletion counted what it kept (its ERASE's end). */
   before: Date;
-  /** `type\0id` of the kept records without a date; null when the deletion stored none (too many, or before it stored them): any is taken for its. */
+  /** `type\0id` of the kept records without a date whose ids it stored; null when it stored none (it ended before they were stored): any is taken for its. */
   undated: ReadonlySet<string> | null;
 }
 

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { LeftOutRecords, NotSearchedRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
-import type { KeptIds, OutcomeLine } from "../domain/counting";
+import type { KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
 
 /** What a finished task produced, in counts (never records or identities). */
 export interface TaskResult {
@@ -32,11 +32,16 @@ export interface TaskResult {
    */
   residueErased?: ErasedResidue[];
   /**
-   * An ERASE: the records it kept that carry no date, by id (up to MAX_UNDATED_KEPT_CHARS; absent when
-   * there were more, or on tasks that ended before it was recorded): its purge erases them by id
-   * (Connector.eraseHeldBack), as nothing dates what the person recorded since. Ids only, never data.
+   * An ERASE: the records it kept that carry no date, by id (up to MAX_UNDATED_KEPT_CHARS; absent on
+   * tasks that ended before it was recorded): its purge erases them by id (Connector.eraseHeldBack), as
+   * nothing dates what the person recorded since. Ids only, never data.
    */
   keptUndated?: KeptIds[];
+  /**
+   * An ERASE: how many more it kept without a date than keptUndated has room for, per set. Its purge
+   * leaves them (it cannot tell them from what the person made since), named residual and in the trail.
+   */
+  keptUndatedBeyond?: KeptCount[];
   /** An ERASE's outcome per category beside its plan line, with every difference named. */
   lines?: OutcomeLine[];
   /** While REMOTE_PROCESSING: what the erasure did so far, added to when the remote work ends. */

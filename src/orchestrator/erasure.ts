@@ -1,8 +1,8 @@
-import type { Connector, ErasureOutcome, Identities, RecordRef, TaskContext } from "../connectors/sdk";
+import type { Connector, ErasureOutcome, Identities, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import type { KeptIds, OutcomeLine } from "../domain/counting";
+import type { KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
@@ -21,7 +21,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { auditResidueErased, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, otherResidue, residueErasedNow, undatedRefs, withHeldBack } from "./heldBackResidue";
+import { auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -75,12 +75,22 @@ export async function runErasure(services: Services, connector: Connector, task:
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
   let byIdentity: RecordRef[] = [];
+  let byIdentityBeyond: KeptCount[] = [];
+  // Kept records without a date whose ids the deletion did not store: left, named residual and in the trail.
+  let beyondIds: ResidualRecords[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
     // The kept records without a date, by id: the erase above left every such record alone (keepUndated).
     const undated = purge && !outcome.remote ? undatedRefs(erase, instruction.categories) : [];
-    if (byId && undated.length) outcome = withHeldBack(outcome, await untilAborted(connector.eraseHeldBack!(ids, undated, instruction, fence.ctx), signal), instruction, connector.spec.categories);
-    else byIdentity = undated;
+    const beyond = purge && !outcome.remote ? undatedBeyondIds(erase, instruction.categories) : [];
+    if (byId && (undated.length || beyond.length)) {
+      const held = undated.length ? await untilAborted(connector.eraseHeldBack!(ids, undated, instruction, fence.ctx), signal) : { erased: [] };
+      outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...beyond] }, instruction, connector.spec.categories);
+      beyondIds = beyond;
+    } else {
+      byIdentity = undated;
+      byIdentityBeyond = beyond.map((b) => ({ category: String(b.category), type: b.type, count: b.count }));
+    }
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
@@ -145,6 +155,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   let remaining: number | undefined;
   let lines: OutcomeLine[] | undefined;
   let keptUndated: KeptIds[] | null = null;
+  let keptUndatedBeyond: KeptCount[] = [];
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
@@ -154,6 +165,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
       keptUndated = check.undatedKept;
+      keptUndatedBeyond = check.undatedKeptBeyond;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
       if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
@@ -220,6 +232,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
       ...(keptUndated ? { keptUndated } : {}),
+      ...(keptUndatedBeyond.length ? { keptUndatedBeyond } : {}),
       ...(closing ? { closingPass: true } : {}),
       ...(purge
         ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
@@ -237,11 +250,12 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept,
       closeExceptions,
       within:
-        erasedElsewhere.length || residueErased.length || byIdentity.length
+        erasedElsewhere.length || residueErased.length || byIdentity.length || byIdentityBeyond.length || beyondIds.length
           ? async (em) => {
               if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
               await auditResidueErased(em, task, residueErased, now());
-              await auditUndatedByIdentity(em, task, byIdentity, now());
+              await auditUndatedByIdentity(em, task, byIdentity, byIdentityBeyond, now());
+              await auditUndatedBeyondIds(em, task, beyondIds, now());
             }
           : undefined,
       dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),

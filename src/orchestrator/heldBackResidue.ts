@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
-import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef } from "../connectors/sdk";
+import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef, ResidualRecords } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
-import type { KeptByDeletion } from "../domain/counting";
+import { MAX_UNDATED_KEPT_CHARS, type KeptByDeletion, type KeptCount } from "../domain/counting";
 import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
@@ -46,6 +46,18 @@ export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow
 /** The deletion's kept records without a date in `categories`, by id, for eraseHeldBack. */
 export function undatedRefs(erase: TaskRow | null, categories: readonly DataCategory[]): RecordRef[] {
   return (erase?.result?.keptUndated ?? []).filter((k) => categories.includes(k.category)).flatMap((k) => k.ids.map((id) => ({ category: k.category, type: k.type, id })));
+}
+
+/** Why a purge leaves the kept records without a date whose ids its deletion had no room for. */
+export const UNDATED_BEYOND_IDS_REASON = `kept without a date beyond the ${MAX_UNDATED_KEPT_CHARS} characters of ids the deletion stores: the purge cannot tell them from records the person made since, so it leaves them; erase them by hand`;
+
+/**
+ * The deletion's kept records without a date in `categories` whose ids it did not store (too many): the
+ * purge leaves them (it erases undated records only by id), named residual rather than found again by
+ * identity, which would reach what the person made since and count it under this request.
+ */
+export function undatedBeyondIds(erase: TaskRow | null, categories: readonly DataCategory[]): ResidualRecords[] {
+  return (erase?.result?.keptUndatedBeyond ?? []).filter((k) => categories.includes(k.category)).map((k) => ({ category: k.category, type: k.type, count: k.count, fields: [], reason: UNDATED_BEYOND_IDS_REASON }));
 }
 
 /**
@@ -136,14 +148,23 @@ export async function auditResidueErased(em: EntityManager, task: TaskRow, sets:
  * a date: the connector's erase found them by the person's identities, so it may also have reached such
  * records the person made since. The trail says so, per set, rather than let the count read as exact.
  */
-export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, refs: readonly RecordRef[], now: Date): Promise<void> {
+export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, refs: readonly RecordRef[], beyond: readonly KeptCount[], now: Date): Promise<void> {
+  await auditUndatedSets(em, task, "purge.undated_by_identity", [...refs.map((r) => ({ category: String(r.category), type: r.type, count: 1 })), ...beyond], now);
+}
+
+/** One audit event per set of kept records without a date a purge left for want of their ids (undatedBeyondIds). */
+export async function auditUndatedBeyondIds(em: EntityManager, task: TaskRow, sets: readonly ResidualRecords[], now: Date): Promise<void> {
+  await auditUndatedSets(em, task, "purge.undated_beyond_ids", sets.map((s) => ({ category: String(s.category), type: s.type, count: s.count })), now);
+}
+
+async function auditUndatedSets(em: EntityManager, task: TaskRow, action: string, counts: readonly KeptCount[], now: Date): Promise<void> {
   const sets = new Map<string, { category: string; recordType: string; records: number }>();
-  for (const r of refs) {
+  for (const r of counts) {
     const key = `${r.category}\u0000${r.type}`;
-    if (!sets.has(key)) sets.set(key, { category: String(r.category), recordType: r.type, records: 0 });
-    sets.get(key)!.records += 1;
+    if (!sets.has(key)) sets.set(key, { category: r.category, recordType: r.type, records: 0 });
+    sets.get(key)!.records += r.count;
   }
   for (const s of sets.values()) {
-    await appendAuditEvent(em, { requestId: task.requestId, actor: SYSTEM_ACTOR, action: "purge.undated_by_identity", details: { connector: task.connector, taskId: task.id, ...s } }, now);
+    await appendAuditEvent(em, { requestId: task.requestId, actor: SYSTEM_ACTOR, action, details: { connector: task.connector, taskId: task.id, ...s } }, now);
   }
 }
