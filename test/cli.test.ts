@@ -354,7 +354,9 @@ describe("dsr (command line)", function () {
       expect(result.stdout).to.equal("");
     });
 
-    it("exits 2 and creates nothing when --name would take more than its one line of `token list` (a forged row)", async () => {
+    it("exits 2 and creates nothing when --name would take more than its one line of `token list` (a forged row)", async function () {
+      // Seven CLI processes, about 2 s each alone: beside other suites they outlasted the default 30 s.
+      this.timeout(120_000);
       await createToken("AUDITOR", "auditor");
       const forged = "ops\n00000000-0000-4000-8000-000000000000  ADMIN            dsr_AAAAAAAA…  active  bootstrap admin";
       for (const name of [forged, "ops\rrevoked", "ops\u2028admin", "ops\u202Enimda"]) {
