@@ -44,6 +44,7 @@ import { exportDownloadHandler, rosterDownloadHandler } from "./export/download"
 import { RosterRunner } from "./roster/rosterRunner";
 import { LINK_KINDS } from "./export/links";
 import { checkStorage } from "./export/storage";
+import { exportTools } from "./export/context";
 
 export interface StartOptions {
   config: Config;
@@ -162,6 +163,11 @@ function unauthenticatedError(message: string): GraphQLError {
 
 /** Each open database's wake sender (wake.ts), closed with it. */
 const wakeSenders = new WeakMap<object, { close(): void }>();
+
+/** How long /readyz waits for the export storage to take a write (probes are usually timed out at a few seconds). */
+const READY_STORAGE_TIMEOUT_MS = 2_000;
+/** What /readyz may say is wrong; anything else it reports as the database. */
+const READY_REASONS = ["shutting down", "clock skew", "export storage unavailable"];
 
 /**
  * What every process of the service needs (serve and worker alike): validated connectors, the migrated
@@ -337,10 +343,16 @@ export async function startService(options: StartOptions): Promise<RunningServic
       if (!ready) throw new Error("shutting down");
       await ds.query("SELECT 1");
       if (await clockSkewProblemNow(ds)) throw new Error("clock skew");
+      const storage = await exportTools(services).storage.unusable(READY_STORAGE_TIMEOUT_MS);
+      if (storage) {
+        // The answer is public, so it names the kind only; the log says what and where.
+        logger.warn({ setting: storage.setting, reason: storage.reason }, "not ready: the export storage cannot be written");
+        throw new Error("export storage unavailable");
+      }
       res.json({ status: "ready", database: ds.options.type });
     } catch (error) {
       const reason = (error as Error).message;
-      res.status(503).json({ status: "unavailable", reason: reason === "shutting down" || reason === "clock skew" ? reason : "database unreachable" });
+      res.status(503).json({ status: "unavailable", reason: READY_REASONS.includes(reason) ? reason : "database unreachable" });
     }
   });
   const database = databaseRegistry(ds, clock);

@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
+import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ExportNotStoredError, ExportStorage } from "./storage";
+import { ExportNotStoredError, ExportStorage, StorageProblem } from "./storage";
 import { makeFolder } from "../../folders";
 
 /**
@@ -48,5 +49,38 @@ export class LocalExportStorage implements ExportStorage {
 
   async delete(key: string): Promise<void> {
     await fs.promises.rm(this.pathOf(key), { force: true });
+  }
+
+  /**
+   * Writes, syncs and removes a small file in the folder, as `put` would: permissions alone say little
+   * (root passes them), while a folder that became a file, a read-only or full disk fail here as they
+   * would fail the next export. `timeoutMs` bounds a disk that hangs.
+   */
+  async unusable(timeoutMs = 10_000): Promise<StorageProblem | null> {
+    const probe = path.join(this.root, `.ready.${process.pid}.${randomUUID()}`);
+    const attempt = (async () => {
+      makeFolder(this.root, 0o700);
+      const handle = await fs.promises.open(probe, "wx", 0o600);
+      try {
+        await handle.writeFile("ready");
+        await handle.sync();
+      } finally {
+        await handle.close();
+        await fs.promises.rm(probe, { force: true });
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+    try {
+      const outcome = await Promise.race([attempt, late]);
+      if (outcome === "late") return { setting: "DSR_DATA_DIR", configuration: false, reason: `the export folder ${this.root} did not take a write within ${Math.round(timeoutMs / 1000)} s` };
+      return null;
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      return { setting: "DSR_DATA_DIR", configuration: false, reason: `the export folder ${this.root} cannot be written (${e.code ?? e.message})` };
+    } finally {
+      clearTimeout(timer);
+      attempt.catch(() => undefined);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ExportNotStoredError, ExportStorage } from "./storage";
+import { ExportNotStoredError, ExportStorage, StorageProblem } from "./storage";
 
 export interface S3StorageOptions {
   bucket: string;
@@ -90,11 +90,4 @@ export class S3ExportStorage implements ExportStorage {
       return { setting, configuration: code === "ENOTFOUND", reason: `cannot connect to S3 ${where} (${code})` };
     }
   }
-}
-
-/** Why the export storage cannot be used: the setting to look at, whether it is a wrong setting or a failure now, in words. */
-export interface StorageProblem {
-  setting: string;
-  configuration: boolean;
-  reason: string;
 }
