@@ -75,6 +75,47 @@ export function emailCaseSpellings(email: string): string[] {
   return [...new Set(emailSpellings(email).flatMap((s) => [s, s.toUpperCase()]))];
 }
 
+/** Case spellings of one address at most (each spelling of emailSpellings) for a look-up that folds ASCII letters only. */
+export const FOLDED_CASE_LIMIT = 256;
+
+/** Whether a character is a letter outside ASCII whose other case is one character (`É`/`é`, `Ł`/`ł`; not `ß`). */
+const otherCased = (c: string): boolean =>
+  c.charCodeAt(0) > 0x7f && c.toLowerCase() !== c.toUpperCase() && [...c.toLowerCase()].length === 1 && [...c.toUpperCase()].length === 1;
+
+/**
+ * The spellings of `spelling` (in matching form) that a comparison folding only ASCII letters tells
+ * apart: SQLite's COLLATE NOCASE, PostgreSQL's lower() under the C collation. `Éléonore.Dupont@Example.fr`
+ * as typed is neither the lower nor the upper case of the address under them, so each letter outside
+ * ASCII is spelled in both cases (ASCII letters stay lower: the comparison folds them, and a lower() of
+ * the column leaves them so): 2^k spellings
+ * for k such letters, while that is at most FOLDED_CASE_LIMIT. Past it (a long local part in Greek or
+ * Cyrillic letters), only the ways people type whole words: each part between `.`, `-`, `_`, `+` and
+ * `@` in lower case, upper case or capitalised, and `complete` is false so the caller says it.
+ */
+export function foldedCaseSpellings(spelling: string): { spellings: string[]; complete: boolean } {
+  const chars = [...spelling];
+  const cased = chars.flatMap((c, i) => (otherCased(c) ? [i] : []));
+  if (2 ** cased.length <= FOLDED_CASE_LIMIT) {
+    const spellings: string[] = [];
+    for (let mask = 0; mask < 2 ** cased.length; mask++) {
+      const copy = [...chars];
+      cased.forEach((at, bit) => (copy[at] = mask & (1 << bit) ? copy[at].toUpperCase() : copy[at].toLowerCase()));
+      spellings.push(copy.join(""));
+    }
+    return { spellings, complete: true };
+  }
+  const parts = spelling.split(/([.\-_+@])/);
+  const ways = (part: string) => (/^[.\-_+@]$/.test(part) ? [part] : [...new Set([part.toLowerCase(), part.toUpperCase(), part.charAt(0).toUpperCase() + part.slice(1).toLowerCase()])]);
+  let spellings = [""];
+  for (const part of parts) {
+    const next = spellings.flatMap((head) => ways(part).map((way) => head + way));
+    spellings = next.length <= FOLDED_CASE_LIMIT ? next : spellings.map((head) => head + part);
+  }
+  // The comparison folds ASCII letters itself; spelled in lower case, they suit a lower() of the column too.
+  const asciiLower = (value: string) => value.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return { spellings: [...new Set([...spellings, spelling, spelling.toUpperCase()].map(asciiLower))], complete: false };
+}
+
 /** The form a user id is matched by: trimmed and NFC (case is kept: platform ids are case-sensitive). */
 export function normalizeUserId(raw: string): string {
   return nfc(raw);

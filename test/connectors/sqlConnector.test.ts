@@ -266,7 +266,8 @@ describeEachSqlDialect("SQL connector", (db) => {
 
     it("finds, resolves and erases a subject stored with an internationalised domain in ASCII capitals, from the Unicode matching form", async () => {
       // Each also with a space before, after or both (a form that did not trim).
-      const spellings = ["bjorn@bücher.de", "BJORN@BÜCHER.DE", "bjorn@xn--bcher-kva.de", "BJORN@XN--BCHER-KVA.DE"];
+      // The case variants of ü are there for a comparison that folds ASCII letters only (SQLite NOCASE, PostgreSQL under "C").
+      const spellings = ["bjorn@bücher.de", "BJORN@BÜCHER.DE", "bjorn@xn--bcher-kva.de", "BJORN@XN--BCHER-KVA.DE", "bjorn@bÜcher.de"];
       expect(identityMatcher("email", [BJORN.email!]).lookup.spellings).to.deep.equal(spellings.flatMap((s) => [s, ` ${s}`, `${s} `, ` ${s} `]));
       const records = await collectAll(connector, BJORN);
       expect(records.map((r) => r.type)).to.deep.equal(["user"]);
@@ -535,7 +536,7 @@ describeEachOf(["postgres"], "SQL connector on PostgreSQL", (db) => {
   it("reads the subject's rows through the lower(email) index, not a scan, as EXPLAIN shows", async () => {
     const [users] = accountDbConfig().tables;
     const statement = selectPage("postgres", users, ["id", "email"], identityMatcher("email", [ADA.email!]).lookup, undefined, CHUNK);
-    expect(statement.sql).to.match(/lower\("email"\) IN \(lower\(\?::text\)(, lower\(\?::text\))*\)/);
+    expect(statement.sql).to.match(/lower\("email"\) IN \(\?::text(, \?::text)*\)/);
     // A few thousand other users, so a sequential scan would be the planner's choice were the index unusable.
     await account.rows(`INSERT INTO users (id, email, name, created_at) SELECT g, 'user' || g || '@example.com', 'U', now() FROM generate_series(100, 5099) g`);
     await account.rows("ANALYZE users");

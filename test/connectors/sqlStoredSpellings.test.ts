@@ -110,4 +110,49 @@ describeEachSqlDialect("SQL connector: identities stored as people type them", (
     await table.rows("DROP TABLE phones");
     await table.close();
   });
+
+  it("finds and erases a person whose address holds accented capitals as typed (Éléonore, Åsa, Łukasz), in every mix of case", async () => {
+    // PostgreSQL under the C collation folds ASCII letters only, as SQLite's NOCASE does.
+    const collation = db().kind === "postgres" ? ' COLLATE "C"' : "";
+    const table = await scratch(db(), [`CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320)${collation}, name VARCHAR(200))`]);
+    const stored = [
+      [1, "Éléonore.Dupont@Example.fr", "Éléonore, as typed"],
+      [2, "ÉLÉONORE.DUPONT@EXAMPLE.FR", "Éléonore, upper case"],
+      [3, "éléonore.dupont@example.fr", "Éléonore, lower case"],
+      [4, "Åsa.Öberg@example.se", "Åsa, as typed"],
+      [5, "łukasz.Żak@example.pl", "Łukasz, as typed"],
+      [6, "eleonore.dupont@example.fr", "Eleonore without accents: someone else"],
+    ] as const;
+    for (const row of stored) await table.rows(`INSERT INTO people (id, email, name) VALUES (?, ?, ?)`, [...row]);
+    const connector = createSqlConnector(peopleConfig(), { url: db().url });
+    const ids = async (email: string) => (await collectAll(connector, { email })).map((r) => Number(r.id)).sort((a, b) => a - b);
+    expect(await ids("éléonore.dupont@example.fr"), "Éléonore").to.deep.equal([1, 2, 3]);
+    expect(await ids("ÅSA.öberg@EXAMPLE.se"), "Åsa").to.deep.equal([4]);
+    expect(await ids("Łukasz.Żak@example.pl"), "Łukasz").to.deep.equal([5]);
+    expect(await connector.erase({ email: "Éléonore.Dupont@example.fr" }, { categories: ["ACCOUNT"] }, testContext())).to.deep.equal({ erased: 3, erasedIn: { ACCOUNT: 3 } });
+    expect((await table.rows(`SELECT id FROM people ORDER BY id`)).map((r) => Number(r.id))).to.deep.equal([4, 5, 6]);
+    await connector.close();
+    await table.close();
+  });
+
+  it("says which kinds were not searched in every mix of case when an address has too many letters outside ASCII to spell them all (SQLite)", async function () {
+    if (db().kind !== "sqlite") this.skip(); // MariaDB's _ci collations and PostgreSQL's lower() under this database's C.UTF-8 fold every letter.
+    const table = await scratch(db(), ["CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320), name VARCHAR(200))"]);
+    // Seventeen Greek letters: 2^17 mixes of case. As typed (each word capitalised), in upper case, in lower
+    // case; and in a mix nobody types, which goes unfound and is said so.
+    await table.rows(`INSERT INTO people (id, email, name) VALUES (1, 'Ελένη.Παπαδοπούλου@example.gr', 'as typed'), (2, 'ΕΛΈΝΗ.ΠΑΠΑΔΟΠΟΎΛΟΥ@EXAMPLE.GR', 'upper case'), (3, 'ελένη.παπαδοπούλου@example.gr', 'lower case'), (4, 'ελΈνη.παπαδοπούλου@example.gr', 'a mix')`);
+    const connector = createSqlConnector(peopleConfig(), { url: db().url });
+    const notSearched: Array<{ category: string; type: string; reason: string }> = [];
+    const found = await collectAll(connector, { email: "ελένη.παπαδοπούλου@example.gr" }, testContext({ notSearched: (set) => void notSearched.push(set) }));
+    expect(found.map((r) => Number(r.id)).sort()).to.deep.equal([1, 2, 3]);
+    expect(notSearched.map((n) => [n.category, n.type])).to.deep.equal([["ACCOUNT", "person"]]);
+    expect(notSearched[0].reason).to.match(/^the address has more letters outside ASCII than every mix of their case can be asked for \(256 spellings\)/);
+    expect(notSearched[0].reason).not.to.contain("παπαδοπούλου");
+    // An ASCII-heavy address with a few accents is searched in every mix: nothing is reported.
+    const quiet: unknown[] = [];
+    await collectAll(connector, { email: "éléonore.dupont@example.fr" }, testContext({ notSearched: (set) => void quiet.push(set) }));
+    expect(quiet).to.deep.equal([]);
+    await connector.close();
+    await table.close();
+  });
 });

@@ -21,12 +21,16 @@ export const POSTGRES_SAME = "IS NOT DISTINCT FROM";
 
 /**
  * Matches a column against the subject's values. Emails compare case-insensitively as
- * `lower(column) IN (lower(?::text), ...)`: an expression index on `lower(column)` (or a citext column
- * with a plain index) serves it, so the lookup stays an index scan. Other kinds compare exactly.
+ * `lower(column) IN (?::text, ...)`: an expression index on `lower(column)` (or a citext column with a
+ * plain index) serves it, so the lookup stays an index scan. The values are not lowered here: lower()
+ * folds what the column's collation says (under "C", ASCII letters only), and a value lowered under
+ * another collation than the column's would miss `Éléonore` stored as typed; the spellings sent are
+ * already each mix of case of the letters the column's lower() may leave (foldedCaseSpellings).
+ * Other kinds compare exactly.
  */
 export function postgresIdentityMatch(column: string, caseInsensitive: boolean, count: number): string {
   if (!caseInsensitive) return `${column} IN (${Array(count).fill("?").join(", ")})`;
-  return `lower(${column}) IN (${Array(count).fill("lower(?::text)").join(", ")})`;
+  return `lower(${column}) IN (${Array(count).fill("?::text").join(", ")})`;
 }
 
 /** SQLSTATEs worth retrying: connection failures, deadlocks, lock and statement time-outs, shutdowns, too many clients. */

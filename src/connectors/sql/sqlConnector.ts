@@ -19,7 +19,7 @@ import {
   SubjectRecord,
   TaskContext,
 } from "../sdk";
-import { normalizeIdentity } from "../../domain/identities";
+import { FOLDED_CASE_LIMIT, normalizeIdentity } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
@@ -58,6 +58,7 @@ const MAX_DERIVED_PAIRS = 1000;
 
 /** Why records found by phone were not searched for, when the subject's phone is other people's too. */
 const SHARED_PHONE = "found by a phone number other accounts hold too (a household's line): what it leads to cannot be told apart as the subject's, so it was not searched";
+const EVERY_CASE = `the address has more letters outside ASCII than every mix of their case can be asked for (${FOLDED_CASE_LIMIT} spellings), and this database folds the case of ASCII letters only (SQLite's NOCASE, PostgreSQL's lower() under the C character type): rows holding it in another mix of case than lower, upper or capitalised words were not searched for. A generated, indexed column of the address in lower case, made by the application, reaches them (docs/connectors.md, "Matching identities")`;
 const DEFAULT_CHUNK = 500;
 /** How long a correction waits for another correction giving the same identity to end (then retried). */
 const CLAIM_WAIT_MS = 10_000;
@@ -178,6 +179,25 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     return keysRead;
   };
 
+  /**
+   * Whether the email look-up folds ASCII letters only: SQLite's NOCASE always; PostgreSQL's lower() when
+   * the database's character type is C or POSIX (asked once); MySQL/MariaDB's _ci collations fold every
+   * letter (caseProblems refuses the others). Then an address with more letters outside ASCII than
+   * foldedCaseSpellings can spell in every mix of case is reported not searched in its other spellings.
+   */
+  let asciiFoldRead: Promise<boolean> | undefined;
+  const foldsAsciiOnly = (op: Operation): Promise<boolean> => {
+    if (d !== "postgres") return Promise.resolve(d === "sqlite");
+    asciiFoldRead ??= exec(op, "", { sql: "SELECT lower('É') AS folded", params: [] })
+      .then(({ rows }) => rows[0]?.folded !== "é")
+      .catch((error: unknown) => {
+        asciiFoldRead = undefined;
+        throw error;
+      });
+    return asciiFoldRead;
+  };
+  let asciiOnly = d === "sqlite";
+
   /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
   const refuseCaseSensitive = async (op: Operation): Promise<void> => {
     const problems = await caseProblems(op);
@@ -195,6 +215,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    */
   const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<Map<string, string[]>> => {
     await refuseCaseSensitive(op);
+    asciiOnly = await foldsAsciiOnly(op);
     const known = new Map<string, string[]>();
     for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
     for (const p of plan.derivations) {
@@ -353,8 +374,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
   const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
     const values = known.get(t.identityKind);
-    if (!values) ctx.logger.info({ connector: name, table: t.table, identityKind: t.identityKind }, "table skipped: the subject has no identity of its kind");
-    return values && identityMatcher(t.identityKind, values, country);
+    if (!values) {
+      ctx.logger.info({ connector: name, table: t.table, identityKind: t.identityKind }, "table skipped: the subject has no identity of its kind");
+      return undefined;
+    }
+    const matcher = identityMatcher(t.identityKind, values, country);
+    if (!matcher.everyCase && asciiOnly) ctx.notSearched?.({ category: t.category, type: t.recordType, reason: EVERY_CASE });
+    return matcher;
   };
 
   /** The subject's rows of a table, page by page (the rows the database matched, confirmed in matching form). */
