@@ -30,14 +30,7 @@ describeEachDatabase("a purge erases exactly what the deletion kept", (db) => {
   const show = async (id: string) => (await t.ok(SHOW, { id })).request;
   /** The request once its purge ended, read again after: one read's tasks and exceptions are two queries, and the purge's commit may fall between them. */
   const purged = async (id: string) => {
-    await t.waitFor(
-      async () => {
-        const task = (await show(id)).tasks.find((y: any) => y.step === "PURGE");
-        return task && ["SUCCEEDED", "FAILED"].includes(task.status) ? task : undefined;
-      },
-      "purge ended",
-      30_000,
-    );
+    await t.purgeEnded(SHOW, id);
     return show(id);
   };
   const certificate = async (id: string) => {

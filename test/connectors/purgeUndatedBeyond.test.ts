@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
+import type { SqlConnector } from "../../src/connectors/sql";
 import { MAX_UNDATED_KEPT_CHARS } from "../../src/domain/counting";
 import { Role } from "../../src/domain/enums";
 import { describeEachSqlDialect } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
-import { sqlSuiteHooks } from "./support/accountDb";
+import { forumProfiles, sqlSuiteHooks } from "./support/accountDb";
 
 const ADA = "ada.lovelace@example.com";
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000" };
@@ -37,19 +37,7 @@ describeEachSqlDialect("a purge of more records without a date than the deletion
   let t: TestService | undefined;
 
   beforeEach(async () => {
-    await query(`DROP TABLE IF EXISTS profiles`);
-    await query(`CREATE TABLE profiles (id VARCHAR(80) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, bio VARCHAR(200))`);
-    const values = Array.from({ length: KEPT }, (_, i) => `('${profileId(i)}', '${ADA}', 'bio ${i}')`);
-    await query(`INSERT INTO profiles (id, email, bio) VALUES ${values.join(", ")}`);
-    await query(`INSERT INTO profiles (id, email, bio) VALUES ('grace-1', 'grace.hopper@example.com', 'Grace')`);
-    connector = createSqlConnector(
-      {
-        name: "forum-db",
-        version: "1.0.0",
-        tables: [{ table: "profiles", identityColumn: "email", identityKind: "email", category: "COMMUNITY", recordType: "profile", primaryKey: "id", exportColumns: ["email", "bio"], erase: { strategy: "DELETE" } }],
-      },
-      { url: db().url, timeoutMs: 10_000 },
-    );
+    connector = await forumProfiles(db(), query, Array.from({ length: KEPT }, (_, i) => profileId(i)), { idLength: 80 });
   });
   afterEach(async () => {
     await t?.stop();
@@ -69,14 +57,7 @@ describeEachSqlDialect("a purge of more records without a date than the deletion
     // She makes a new profile under the same address; then the hold is released.
     await query(`INSERT INTO profiles (id, email, bio) VALUES ('ada-new', ?, 'Ada again')`, [ADA]);
     await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
-    const after = await t.waitFor(
-      async () => {
-        const x = (await t!.ok(SHOW, { id: deletion.id })).request;
-        return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
-      },
-      "purge ended",
-      60_000,
-    );
+    const after = await t.purgeEnded(SHOW, deletion.id, 60_000);
     const purge = after.tasks.find((y: any) => y.step === "PURGE");
     expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
 

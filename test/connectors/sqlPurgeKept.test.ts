@@ -76,16 +76,8 @@ describeEachSqlDialect("SQL connector: a purge erases the rows its deletion kept
   };
   /** The request once its purge ended, read again after: one read's tasks and exceptions are two queries, and the purge's commit may fall between them. */
   const purged = async (id: string) => {
-    const show = async () => (await t!.ok(SHOW, { id })).request;
-    await t!.waitFor(
-      async () => {
-        const task = (await show()).tasks.find((y: any) => y.step === "PURGE");
-        return task && ["SUCCEEDED", "FAILED"].includes(task.status) ? task : undefined;
-      },
-      "purge ended",
-      30_000,
-    );
-    return show();
+    await t!.purgeEnded(SHOW, id);
+    return (await t!.ok(SHOW, { id })).request;
   };
 
   it("erases the member row and notes the hold kept, and leaves the account and note she made since, uncounted", async function () {

@@ -220,6 +220,21 @@ export class TestService {
     }
   }
 
+  /**
+   * The request as `query` (taking `$id`, selecting `tasks { step status }`) reads it once its PURGE
+   * ended, SUCCEEDED or FAILED.
+   */
+  async purgeEnded(query: string, id: string, timeoutMs = 30_000): Promise<any> {
+    return this.waitFor(
+      async () => {
+        const request = (await this.ok(query, { id })).request;
+        return request.tasks.some((task: { step: string; status: string }) => task.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(task.status)) ? request : undefined;
+      },
+      "purge ended",
+      timeoutMs,
+    );
+  }
+
   async count(table: string): Promise<number> {
     const [row] = await this.ds.query(`SELECT COUNT(*) AS n FROM ${table}`);
     return Number(row.n);

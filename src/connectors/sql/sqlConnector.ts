@@ -60,6 +60,13 @@ const MAX_DERIVED_PAIRS = 1000;
 const SHARED_PHONE = "found by a phone number other accounts hold too (a household's line): what it leads to cannot be told apart as the subject's, so it was not searched";
 const EVERY_CASE = `the address has more letters outside ASCII than every mix of their case can be asked for (${FOLDED_CASE_LIMIT} spellings), and this database folds the case of ASCII letters only (SQLite's NOCASE, PostgreSQL's lower() under the C character type): rows holding it in another mix of case than lower, upper or capitalised words were not searched for. A generated, indexed column of the address in lower case, made by the application, reaches them (docs/connectors.md, "Matching identities")`;
 const DEFAULT_CHUNK = 500;
+/**
+ * Rows eraseHeldBack erases in one unit of erasure, one statement each (each guarded by the value that
+ * row holds). A unit must end within the task's lease (a hold placement waits for live units only):
+ * 500 statements of a chunk took over 2 s on a busy machine, the lease was lost mid-unit, the attempt
+ * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
+ */
+const HELD_BACK_ROWS_PER_UNIT = 25;
 /** How long a correction waits for another correction giving the same identity to end (then retried). */
 const CLAIM_WAIT_MS = 10_000;
 
@@ -616,13 +623,16 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const value = ids[t.identityKind as keyof Identities];
         const subject = typeof value === "string" ? identityMatcher(t.identityKind, [value], country) : undefined;
         const left = new Map<string, string[]>();
-        for (let at = 0; at < wanted.length; at += chunk) {
-          const { rows } = await exec("erase", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + chunk)));
+        for (let at = 0; at < wanted.length; at += HELD_BACK_ROWS_PER_UNIT) {
+          if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
+          const { rows } = await exec("erase", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + HELD_BACK_ROWS_PER_UNIT)));
           // Each row guarded by the very value it holds now (it stays its row's) and by the keys' condition.
           const ran = await ctx.eraseUnit(t.category, async () => {
             const referred = await stillReferred(t, setOff, rows, left);
             let n = 0;
             for (const row of rows.filter((r) => !referred.has(r))) {
+              // Stopped (the lease lost, the worker stopping): what this unit erased so far is counted, nothing more is erased.
+              if (ctx.signal.aborted) break;
               // No longer the subject's by the identity it was found by (changed since the deletion): whose it is now is not the deletion's to decide.
               if (!subject?.confirms(row[t.identityColumn])) {
                 appendTo(left, HELD_BACK_ROW_CHANGED, String(row[t.primaryKey]));
@@ -637,6 +647,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             }
             return n;
           });
+          if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
           if (!ran) {
             appendTo(left, HELD_BACK_BY_HOLD, ...wanted.slice(at));
             break;

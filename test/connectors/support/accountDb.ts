@@ -1,7 +1,7 @@
 import { DataSource } from "typeorm";
 import { numberedParameters } from "../../../src/connectors/sql/postgres";
 import type { Identities } from "../../../src/connectors/sdk";
-import type { SqlConnectorConfig } from "../../../src/connectors/sql";
+import { createSqlConnector, type SqlConnector, type SqlConnectorConfig } from "../../../src/connectors/sql";
 import { createSqliteDatabase, type TestDatabase } from "../../support/databases";
 
 /**
@@ -145,6 +145,31 @@ export function sqlSuiteHooks(db: () => TestDatabase, tables: readonly string[])
     await serviceDb?.drop();
   });
   return { ds: () => ds, serviceDb: () => serviceDb, query };
+}
+
+/**
+ * A forum's `profiles` table (ids of up to `idLength` characters, no date) holding `ids` as Ada's and one
+ * profile of Grace's, and a SQL connector for it: the purge suites' kept records without a date.
+ */
+export async function forumProfiles(
+  db: TestDatabase,
+  query: (sql: string, params?: unknown[]) => Promise<unknown>,
+  ids: readonly string[],
+  options: { idLength: number; ddl?: readonly string[] },
+): Promise<SqlConnector> {
+  await query(`DROP TABLE IF EXISTS profiles`);
+  await query(`CREATE TABLE profiles (id VARCHAR(${options.idLength}) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, bio VARCHAR(200))`);
+  for (const statement of options.ddl ?? []) await query(statement);
+  await query(`INSERT INTO profiles (id, email, bio) VALUES ${ids.map((id, i) => `('${id}', '${ADA.email}', 'bio ${i}')`).join(", ")}`);
+  await query(`INSERT INTO profiles (id, email, bio) VALUES ('grace-1', '${GRACE.email}', 'Grace')`);
+  return createSqlConnector(
+    {
+      name: "forum-db",
+      version: "1.0.0",
+      tables: [{ table: "profiles", identityColumn: "email", identityKind: "email", category: "COMMUNITY", recordType: "profile", primaryKey: "id", exportColumns: ["email", "bio"], erase: { strategy: "DELETE" } }],
+    },
+    { url: db.url, timeoutMs: 10_000 },
+  );
 }
 
 /** The seeded account database of one test, reached through its own DataSource (the test's, not the connector's). */
