@@ -7,7 +7,7 @@ import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, Reten
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
-import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
+import { endRemoteUnit, extendRemoteUnit } from "./holdFence";
 import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
@@ -68,9 +68,11 @@ export async function runErasure(services: Services, connector: Connector, task:
     return;
   }
 
-  // What earlier attempts' units erased (an attempt killed or handed back part-way): its retry will not
-  // find those records to count them, so they are carried over. A poll carries its own (task.result).
-  const earlier = task.remoteReference ? null : await erasedByEarlierUnits(ds, task.id);
+  // What other attempts' units erased (an attempt killed, handed back part-way, or that lost its lease
+  // mid-unit and ended the unit meanwhile): this attempt will not find those records to count them, so
+  // they are carried over, read once its own calls ended. A poll carries its own (task.result).
+  let earlier: Record<string, number> | null = null;
+  const othersNow = async () => (earlier = task.remoteReference ? null : await fence.erasedByOthers());
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
@@ -96,7 +98,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const refs = heldBack.refs.filter((r) => residueInstruction.categories.includes(r.category));
       const held = refs.length ? await untilAborted(connector.eraseHeldBack!(ids, refs, residueInstruction, fence.ctx), signal) : { erased: [] };
       const purgedNow = instruction.categories.map(String);
-      residueErased = residueErasedNow({ ...heldBack, refs }, held, earlier, purgedNow, now());
+      residueErased = residueErasedNow({ ...heldBack, refs }, held, await othersNow(), purgedNow, now());
       // The deletion's other residue of those categories (nothing held it back) is still there: named again.
       const others = otherResidue(heldBack, residueInstruction.categories.map(String).filter((c) => !purgedNow.includes(c)));
       outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...others] }, instruction, connector.spec.categories);
@@ -112,6 +114,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // eraseUnit) holds no fence: between waves of redaction jobs a hold can be placed.
   if (outcome.remote && !outcome.remote.revocable) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
+  await othersNow();
   await fence.end();
   let soFar = addOutcome(
     task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),

@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, unfinishedNotes, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
@@ -12,6 +12,13 @@ export interface FencedErasure {
   ctx: TaskContext;
   /** Ends every unit of the task: all when the call returned, unfinished notes included; only those without a note when it failed. */
   end(failed?: boolean): Promise<void>;
+  /**
+   * What the task's units of other attempts erased, per category, read now: those that ended before
+   * this attempt began, and those of an attempt that lost its lease mid-unit and ended the unit while
+   * this one ran (its records are gone before this attempt could find them, and counted by that unit
+   * only). This attempt's own counted units are left out: its outcome counts them.
+   */
+  erasedByOthers(): Promise<Record<string, number>>;
 }
 
 /**
@@ -25,6 +32,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
   let outer = start.unitId;
+  // The units this attempt began (erasedByOthers waits for the others').
+  const mine = new Set<string>(start.unitId ? [start.unitId] : []);
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
@@ -40,6 +49,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     }
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
     const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
+    if (unit.unitId) mine.add(unit.unitId);
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
@@ -55,12 +65,26 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
     // placement finds the category free in between (the orchestrator moves its end on at each poll).
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
-    if (typeof erased === "number" && erased > 0) await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
-    else await endErasureUnit(services.ds, unit.unitId);
+    if (typeof erased === "number" && erased > 0) {
+      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
+      own[String(category)] = (own[String(category)] ?? 0) + erased;
+    } else await endErasureUnit(services.ds, unit.unitId);
     if (performance.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;
   };
-  return { holds: start.holds, ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished }, end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined) };
+  // What this attempt's own units counted (erasure_progress holds every attempt's).
+  const own: Record<string, number> = {};
+  const erasedByOthers = async () => {
+    await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
+    const all = await erasedByEarlierUnits(services.ds, owner.taskId);
+    return Object.fromEntries(Object.entries(all).flatMap(([c, n]) => (n - (own[c] ?? 0) > 0 ? [[c, n - (own[c] ?? 0)]] : [])));
+  };
+  return {
+    holds: start.holds,
+    ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished },
+    end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
+    erasedByOthers,
+  };
 }
 
 /** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */

@@ -243,6 +243,27 @@ export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Prom
   return Object.fromEntries(rows.filter((r) => r.erased > 0).map((r) => [r.category, Number(r.erased)]));
 }
 
+/**
+ * Waits, at most `maxMs`, while units of the task not in `own` are under way (no note: a unit with one
+ * was kept for a retry; not the task's remote unit). An attempt that lost its lease mid-unit goes on
+ * until its statement returns and counts what it erased only as its unit ends, so a retry that counted
+ * before then would report what that unit erased as never erased. A unit whose process died stays
+ * until the task's units end (endTaskUnits): that is waited for `maxMs`, then the count goes on.
+ */
+export async function otherUnitsEnded(ds: DataSource, taskId: string, own: ReadonlySet<string>, maxMs: number, heartbeat: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const until = performance.now() + maxMs;
+  let beatAt = performance.now();
+  for (;;) {
+    const open = await ds.getRepository(ErasureUnitRow).find({ select: { id: true }, where: { taskId, id: Not(taskId), note: IsNull() } });
+    if (!open.some((u) => !own.has(u.id)) || performance.now() >= until || signal?.aborted) return;
+    if (performance.now() - beatAt > maxMs / 3) {
+      beatAt = performance.now();
+      await heartbeat();
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
 /** Notes of the units earlier attempts of a task began and never finished, oldest first. */
 export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<string[]> {
   const rows = await ds.getRepository(ErasureUnitRow).find({ where: { taskId, note: Not(IsNull()) }, order: { startedAt: "ASC" } });

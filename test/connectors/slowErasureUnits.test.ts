@@ -26,7 +26,7 @@ const ROW_MS = 10;
  * still found (the purge said 73 erased where 372 were). Units now end well within the lease. The
  * database here makes every DELETE slow on purpose, so the old units outlive the lease on any machine.
  */
-describeEachOf(["mariadb"], "a purge of records kept without a date, on a slow database", (db) => {
+describeEachOf(["mariadb"], "erasure on a database slow to delete", (db) => {
   const suite = sqlSuiteHooks(db, ["profiles"]);
   const { query } = suite;
   let connector: SqlConnector;
@@ -60,5 +60,18 @@ describeEachOf(["mariadb"], "a purge of records kept without a date, on a slow d
     expect(purge.outcome.erased, "erased, as the purge reports it").to.equal(KEPT);
     expect(purge.attempts, "attempts of the purge").to.equal(1);
     expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([["COMMUNITY", KEPT, "CLOSED"]]);
+  });
+  // One DELETE of 300 rows takes 3 s, past the 2 s lease: the first attempt loses its lease mid-statement,
+  // and its retry finds nothing left. The rows that statement erased used to be counted by neither (the
+  // deletion reported 0 erased of 300); the retry now waits for the other attempt's unit to end, and counts it.
+  it("counts exactly what the database lost when an attempt lost its lease mid-statement", async function () {
+    this.timeout(120_000);
+    t = await new TestService(suite.serviceDb(), FAST, [connector]).start();
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect((await query(`SELECT id FROM profiles ORDER BY id`)).map((r) => String(r.id))).to.deep.equal(["grace-1"]);
+    const erase = deletion.tasks.find((y: any) => y.step === "ERASE");
+    expect(erase.outcome.erased, "erased, as the deletion reports it").to.equal(KEPT);
+    expect(erase.attempts, "the first attempt lost its lease").to.be.at.least(2);
   });
 });
