@@ -14,7 +14,8 @@ import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
-import { earlierExceptions, exceptionsErasedBy, keptUnreached } from "../queries/retentionFinder";
+import { earlierExceptions, exceptionsErasedBy } from "../queries/retentionFinder";
+import { keptUnreached } from "./earlierReach";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import type { EntityManager } from "typeorm";
@@ -206,7 +207,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const othersKept = remaining === undefined ? [] : await earlierExceptions(ds, request, task.connector, ids, connector.spec.needs);
   const erasedElsewhere = exceptionsErasedBy(othersKept, gone);
   // What earlier deletions of the person keep here under identities this erasure could not look with stands, unseen by its read-back.
-  const unreached = keptUnreached(othersKept);
+  const unreached = await untilAborted(keptUnreached(connector, ids, othersKept, ctx, now()), signal);
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;
