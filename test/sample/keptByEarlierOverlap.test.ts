@@ -50,4 +50,25 @@ describeEachDatabase("a later deletion that keeps, by its own rule, records an e
     const certified = (await t.ok(CERTIFICATE, { id: second.id })).deletionCertificate.erased.find((e: any) => e.connector === "ticketing");
     expect(certified.kept + (certified.keptByEarlier?.records ?? 0), `its certificate line (${JSON.stringify(certified)})`).to.equal(zendeskHolds);
   });
+
+  it("closes the earlier deletion's exceptions when it reached and erased what they keep, lacking an identity they were kept under", async function () {
+    this.timeout(180_000);
+    ws = await startSampleWorkspace({ dataDir: tempDir(), logger: pino({ level: "silent" }), authEventsForAda: 20, people: 10, redactionPollMs: 1 });
+    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, ws.connectors).start();
+    const ids: Identities = { email: KEN, ...(await ws.connectors[0].resolve!({ email: KEN }, testContext())) };
+    const deletion = async (concernsMinor: boolean) => {
+      t.clock.advance(1000);
+      const id = await approved(t, { type: "DELETION", subject: { email: KEN }, concernsMinor });
+      return { id, ...(await ended(t, SHOW, id, { tickMs: 1000, timeoutMs: 60_000, what: "deletion ended" })) };
+    };
+    const first = await deletion(false);
+    expect(first.status, first.statusReason).to.equal("COMPLETED");
+    // A minor's deletion keeps nothing the adult rules keep: it erases the tickets, found by his address.
+    const second = await deletion(true);
+    expect(second.status, second.statusReason).to.equal("COMPLETED");
+    const zendeskHolds = (await collectAll(ws.connectors.find((c) => c.spec.name === "ticketing")!, ids, testContext())).length;
+    const after = (await t.ok(SHOW, { id: first.id })).request;
+    const open = after.retentionExceptions.filter((e: any) => e.connector === "ticketing" && e.status === "OPEN").reduce((n: number, e: any) => n + e.recordCount, 0);
+    expect(open, `the first deletion's open ticketing exceptions, Zendesk holding ${zendeskHolds}: ${JSON.stringify(after.retentionExceptions)}`).to.equal(zendeskHolds);
+  });
 });
