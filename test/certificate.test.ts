@@ -154,7 +154,7 @@ describeEachDatabase("deletion certificate", (db) => {
     ];
     expect(cert.erased).to.deep.equal(expected);
     const signed = JSON.parse(cert.signed).certificate;
-    expect(signed.format).to.equal("dsr-deletion-certificate/7");
+    expect(signed.format).to.equal("dsr-deletion-certificate/8");
     expect(signed.erased.map((e: any) => ({ connector: e.connector, records: e.records, confirmation: e.confirmation, attestedBy: e.attestedBy }))).to.deep.equal(expected);
     const file = path.join(dir, "certificate.json");
     fs.writeFileSync(file, cert.signed);

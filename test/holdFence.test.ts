@@ -165,6 +165,53 @@ describeEachDatabase("legal holds fence running erasures", (db) => {
     for (const thread of threads) expect(ws.zendesk.store.state.tickets.find((x) => x.id === thread.id), `thread ${thread.id}`).to.equal(undefined);
     expect(done.retentionExceptions.filter((e: any) => e.connector === "ticketing" && e.holdId)).to.deep.equal([]);
   });
+
+  /**
+   * A hold placed while a purge (its kept threads' 5 years over) deletes them: the thread under way ends,
+   * no other is touched, and the exceptions say the hold keeps exactly what Zendesk still holds.
+   */
+  it("keeps what a purge had not yet erased when a hold arrives mid-purge, and its exceptions count what the system holds", async function () {
+    this.timeout(120_000);
+    await start();
+    const cutoff = shiftByPeriod(TEST_START, { years: 5, days: 0 }, -1).getTime();
+    const kept = ws.zendesk.store.ticketsRequestedBy(ADA_TICKETING_ID).filter((x) => new Date(x.updated_at).getTime() >= cutoff);
+    expect(kept.length, "the deletion keeps at least 2 of Ada's threads").to.be.at.least(2);
+    const id = await approveDeletion(t);
+    const done = await finished(t, id);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const keptSet = done.retentionExceptions.filter((e: any) => e.connector === "ticketing" && e.status === "OPEN");
+    const before = await ticketingRecords(ws);
+    expect(keptSet.reduce((n: number, e: any) => n + e.recordCount, 0), "the deletion's exceptions count what Zendesk holds").to.equal(before);
+
+    const pause = ws.zendesk.faults.pause({ method: "DELETE", path: "/api/v2/tickets/" });
+    t.clock.advance(Math.max(...keptSet.map((e: any) => new Date(e.retainUntil).getTime())) - t.clock.now().getTime() + 60_000);
+    await within(pause.reached, 30_000, "the purge reached its first thread");
+    let settled = false;
+    const placing = t.gql(HOLD, { categories: ["SUPPORT"] }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 400));
+    expect(settled, "the hold waits for the purge's thread under way").to.equal(false);
+    pause.release();
+    const placed = await placing;
+    expect(placed.errors, JSON.stringify(placed.errors)).to.equal(undefined);
+    const holdId = placed.data.placeLegalHold.id;
+    const after = await t.waitFor(async () => {
+      t.clock.advance(2);
+      const r = (await t.ok(SHOW, { id })).request;
+      return ["SUCCEEDED", "FAILED"].includes(r.tasks.find((x: any) => x.connector === "ticketing" && x.step === "PURGE")?.status) ? r : undefined;
+    }, "the ticketing purge ended", 60_000);
+    const purge = after.tasks.find((x: any) => x.connector === "ticketing" && x.step === "PURGE");
+    expect(purge.status).to.equal("SUCCEEDED");
+    // The store itself: one thread went (the one under way), every other kept thread is there.
+    const state = ws.zendesk.store.state;
+    const left = kept.filter((k) => state.tickets.some((x) => x.id === k.id && !x.deleted_at));
+    expect(left.length, "only the thread under way when the hold came was deleted").to.equal(kept.length - 1);
+    expect(ws.zendesk.store.user(ADA_TICKETING_ID)?.active, "the user stays with the held threads").to.equal(true);
+    const holds = await ticketingRecords(ws);
+    expect(purge.outcome.erased, "erased = what left the system").to.equal(before - holds);
+    const open = after.retentionExceptions.filter((e: any) => e.connector === "ticketing" && e.status === "OPEN");
+    expect(open.map((e: any) => [e.holdId, e.retainUntil]), JSON.stringify(after.retentionExceptions)).to.deep.equal(open.map(() => [holdId, null]));
+    expect(open.reduce((n: number, e: any) => n + e.recordCount, 0), "the hold keeps what Zendesk holds").to.equal(holds);
+  });
 });
 
 describe("legal holds fence running erasures across two service instances [mariadb]", function () {

@@ -182,4 +182,73 @@ describe("purges armed by two dsr worker processes [mariadb]", function () {
     expect(armed, "one purge armed per released hold").to.equal(PEOPLE);
     expect(wrong.map(({ i, purge }) => `${email(i)}: ${purge?.status} erased ${purge?.outcome?.erased}`), "each purge's outcome counts the records it erased").to.deep.equal([]);
   });
+
+  /**
+   * Holds placed again while the two workers purge the released sets: once a placement returns, no row
+   * of that person leaves the table (invariant 2, across processes), and each request's open exceptions
+   * count exactly the rows the table still holds of its person, naming the hold that keeps them.
+   */
+  it(`erases nothing of a person once a hold placed mid-purge returns, and each request's exceptions count what the table holds (${PEOPLE} people)`, async () => {
+    const conn = await mysql.createConnection({ uri: db.url });
+    try {
+      await conn.query("DELETE FROM held_tickets");
+      const old = new Date(Date.now() - 6 * 365 * DAY);
+      for (let i = 0; i < PEOPLE; i++) for (let n = 0; n < HELD; n++) await conn.query("INSERT INTO held_tickets (email, note, created_at) VALUES (?, ?, ?)", [email(i), `ticket ${n}`, old]);
+      const svc = (t = await new TestService(db, { DSR_DATA_DIR: dir, DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0", DSR_RATE_LIMIT_PER_SECOND: "0" }, null).start());
+      // A placement refused (CONFLICT: a purge's step under way outlasted the wait) placed nothing: placed again, as its message says.
+      const place = async (i: number): Promise<string> => {
+        for (let tries = 0; ; tries++) {
+          const r = await svc.gql(`mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id } }`, { input: { subjectEmail: email(i), categories: ["SUPPORT"], reason: "litigation", caseReference: `CASE-${i}` } }, Role.PRIVACY_OFFICER);
+          if (!r.errors) return r.data.placeLegalHold.id;
+          if (r.errors[0].extensions?.code !== "CONFLICT" || tries === 20) throw new Error(JSON.stringify(r.errors));
+        }
+      };
+      const holds: string[] = [];
+      const requests: string[] = [];
+      for (let i = 0; i < PEOPLE; i++) {
+        holds.push(await place(i));
+        const r = await submit(svc, { type: "DELETION", subject: { email: email(i) }, identityVerified: true, verificationEvidence: "signed-in session" });
+        await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+        requests.push(r.id);
+      }
+      if (workers.running.size < 2) for (let i = workers.running.size; i < 2; i++) workers.start(4, { DSR_TASK_LEASE_MS: "1000", DSR_WORKER_POLL_MS: "10" });
+      const show = async (id: string) => (await svc.ok(SHOW, { id })).request;
+      const rowsOf = async (i: number) => Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM held_tickets WHERE email = ?`, [email(i)]))[0].n);
+      for (const id of requests) await svc.waitFor(async () => ((await show(id)).status === "COMPLETED" ? true : undefined), "deletion completed", 30_000);
+
+      // Every hold released, and a new one placed on every other person while the purges run.
+      for (const id of holds) await svc.ok(`mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`, { id }, Role.PRIVACY_OFFICER);
+      const again = new Map<number, { hold: string; rows: number }>();
+      await Promise.all(
+        Array.from({ length: PEOPLE / 2 }, async (_, k) => {
+          const i = 2 * k;
+          const hold = await place(i);
+          again.set(i, { hold, rows: await rowsOf(i) });
+        }),
+      );
+      await svc.waitFor(
+        async () => ((await Promise.all(requests.map(show))).every((r, i) => r.retentionExceptions.every((e: any) => e.status === "CLOSED" || (again.has(i) && e.holdId === again.get(i)!.hold))) ? true : undefined),
+        "every set purged or kept by the new hold",
+        60_000,
+      );
+      await new Promise((r) => setTimeout(r, 1_500));
+      await svc.waitFor(async () => (Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM tasks WHERE step = 'PURGE' AND status NOT IN ('SUCCEEDED', 'FAILED')`))[0].n) === 0 ? true : undefined), "purges ended");
+      const wrong: string[] = [];
+      for (let i = 0; i < PEOPLE; i++) {
+        const r = await show(requests[i]);
+        const rows = await rowsOf(i);
+        const open = r.retentionExceptions.filter((e: any) => e.status === "OPEN");
+        const held = again.get(i);
+        if (held && rows !== held.rows) wrong.push(`${email(i)}: ${held.rows} rows when the hold returned, ${rows} now`);
+        if (!held && rows !== 0) wrong.push(`${email(i)}: ${rows} rows left without a hold`);
+        if (open.reduce((n: number, e: any) => n + e.recordCount, 0) !== rows) wrong.push(`${email(i)}: exceptions ${JSON.stringify(open)} for ${rows} rows`);
+        if (open.some((e: any) => e.holdId !== held?.hold)) wrong.push(`${email(i)}: an open exception not naming the new hold`);
+        const purge = r.tasks.find((x: any) => x.step === "PURGE");
+        if (purge && purge.status !== "SUCCEEDED") wrong.push(`${email(i)}: purge ${purge.status}`);
+      }
+      expect(wrong).to.deep.equal([]);
+    } finally {
+      await conn.end();
+    }
+  });
 });

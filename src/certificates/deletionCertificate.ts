@@ -5,10 +5,11 @@ import { ErasureConfirmation } from "../domain/tasks";
  * records, /3 the kinds of record a connector could not search for, /4 how each erasure is known, /5
  * holds extending a rule's period, /6 residue erased later by a purge (`residualErased`; `residual`
  * then names what is residual when the certificate is issued), /7 what earlier deletions keep where an
- * erasure could not look (`keptByEarlier`, confirmation NOT_REACHED).
+ * erasure could not look (`keptByEarlier`, confirmation NOT_REACHED), /8 when those were counted and
+ * which of their exceptions are still open when the certificate is issued (`countedAt`, `stillOpen`).
  */
-export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/7";
-/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period, /5 no residue erased later, /6 no records kept by earlier deletions). */
+export const CERTIFICATE_FORMAT = "dsr-deletion-certificate/8";
+/** Every format the verifier reads (/1 had no residual records, /2 no kinds not searched, /3 no confirmations, /4 no holds extending a rule's period, /5 no residue erased later, /6 no records kept by earlier deletions, /7 no time they were counted). */
 export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = [
   "dsr-deletion-certificate/1",
   "dsr-deletion-certificate/2",
@@ -16,6 +17,7 @@ export const KNOWN_CERTIFICATE_FORMATS: readonly string[] = [
   "dsr-deletion-certificate/4",
   "dsr-deletion-certificate/5",
   "dsr-deletion-certificate/6",
+  "dsr-deletion-certificate/7",
   CERTIFICATE_FORMAT,
 ];
 
@@ -50,9 +52,15 @@ export interface CertifiedErasure {
 
 /** Records other deletions keep where an erasure could not look: how many, which requests and exceptions, which identity kinds it lacked. */
 export interface CertifiedKeptByEarlier {
+  /** As counted at countedAt. */
   records: number;
+  /** ISO 8601: when the erasure counted them (null: before it was recorded). Absent before /8. */
+  countedAt: string | null;
   requests: string[];
+  /** Their exceptions, open at countedAt. */
   exceptions: string[];
+  /** Of `exceptions`, those still open when the certificate was issued: the others closed since (purged, or superseded). Absent before /8. */
+  stillOpen: string[];
   identityKinds: string[];
 }
 

@@ -1,11 +1,12 @@
 import { createHmac } from "node:crypto";
 import { keptSetSummary } from "../presenters/retention.presenter";
-import { DataSource } from "typeorm";
+import { DataSource, In } from "typeorm";
 import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/deletionCertificate";
 import { resolveCertificateKey, signDocument } from "../certificates/signing";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { TaskStep } from "../domain/tasks";
-import { keptSubjectEmail, RetentionExceptionRow, TaskRow } from "../entities";
+import { keptSubjectEmail, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import { keptByEarlierOf } from "../presenters/task.presenter";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
@@ -33,6 +34,9 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
   const notSearched = await findNotSearched(ds, workedBy);
   const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
   const extending = await holdsExtending(ds, request.subjectEmail, exceptions);
+  // The exceptions of other deletions that erasures named as keeping records where they could not look: open now, or closed since they counted.
+  const named = tasks.flatMap((t) => t.result?.keptByEarlier?.exceptions ?? []);
+  const stillOpen = new Set(named.length ? (await ds.getRepository(RetentionExceptionRow).findBy({ id: In(named), status: RetentionExceptionStatus.OPEN })).map((e) => e.id) : []);
   return {
     format: CERTIFICATE_FORMAT,
     requestId: request.id,
@@ -53,7 +57,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
       note: t.note,
       confirmation: t.result?.confirmation ?? null,
       attestedBy: t.result?.attestedBy ?? null,
-      keptByEarlier: t.result?.keptByEarlier ? { ...t.result.keptByEarlier } : null,
+      keptByEarlier: t.result?.keptByEarlier ? { ...keptByEarlierOf(t.result.keptByEarlier), stillOpen: t.result.keptByEarlier.exceptions.filter((id) => stillOpen.has(id)) } : null,
     })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, extendedByHoldId: extending.get(e.id) ?? null, status: e.status })),
     // What is residual now (a purge names what it met, and erases residue kept records held back), and what purges erased of it.

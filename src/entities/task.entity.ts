@@ -66,7 +66,10 @@ export interface TaskResult {
  * account row they erased had provided). Its read-back says nothing of them; they stand.
  */
 export interface KeptByEarlier {
+  /** Records the system held, when counted, under the earlier deletions' identities and not under this erasure's, at most what their exceptions keep. */
   records: number;
+  /** ISO 8601: when they were counted (the exceptions named may close, the records go, after it). Absent on rows written before it was recorded. */
+  countedAt?: string;
   /** The earlier requests keeping them. */
   requests: string[];
   /** Their open retention exceptions. */

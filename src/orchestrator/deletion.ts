@@ -7,7 +7,7 @@ import type { Services } from "../services";
 import type { KeptException } from "./sql/completeTask";
 
 /** Heartbeat while streaming, at least every this many records. */
-const HEARTBEAT_EVERY = 2000;
+export const HEARTBEAT_EVERY = 2000;
 
 /** Holds, rules and the minor flag of a deletion, read now (holds placed after approval still count). */
 export async function deletionContextFor(services: Services, request: Pick<RequestRow, "id" | "subjectEmail" | "concernsMinor">): Promise<DeletionContext> {

@@ -14,7 +14,8 @@ import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
-import { earlierExceptions, exceptionsErasedBy, keptUnreached } from "../queries/retentionFinder";
+import { earlierExceptions, exceptionsErasedBy } from "../queries/retentionFinder";
+import { earlierReach } from "./earlierReach";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import type { EntityManager } from "typeorm";
@@ -189,6 +190,8 @@ export async function runErasure(services: Services, connector: Connector, task:
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }
   let closeExceptions: string[] = [];
+  // Every category this run keeps records of, those its open exceptions already say included (dropped from `kept` below).
+  const keepsOf = new Set(kept.map((k) => String(k.category)));
   if (purge || closing) {
     // What the connector reports kept now replaces the open exceptions of the purged categories (of
     // every category, after a closing pass): those reported again unchanged stay open as they are; the
@@ -205,11 +208,11 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
   // Read back, keeping nothing of a category it could erase: what earlier deletions of the person say
   // they keep of it is gone (a minor's deletion erases what an adult's kept); their exceptions close.
-  const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !kept.some((k) => k.category === c) && !soFar.residual.some((r) => String(r.category) === c));
-  const othersKept = remaining === undefined ? [] : await earlierExceptions(ds, request, task.connector, ids, connector.spec.needs);
-  const erasedElsewhere = exceptionsErasedBy(othersKept, gone);
+  const gone = remaining === undefined ? [] : heldSince.instruction.categories.filter((c) => !keepsOf.has(String(c)) && !soFar.residual.some((r) => String(r.category) === c));
   // What earlier deletions of the person keep here under identities this erasure could not look with stands, unseen by its read-back.
-  const unreached = keptUnreached(othersKept);
+  const othersKept = remaining === undefined ? { reached: [], keptByEarlier: null } : await untilAborted(earlierReach(connector, ids, await earlierExceptions(ds, request, task.connector, ids, connector.spec.needs), ctx, now()), signal);
+  const erasedElsewhere = exceptionsErasedBy(othersKept.reached, gone);
+  const unreached = othersKept.keptByEarlier;
   closeExceptions.push(...erasedElsewhere.map((e) => e.id));
   // A purge counts what it newly keeps; an erasure (a closing pass too) everything it keeps.
   const keptCount = purge ? kept.reduce((n, k) => n + k.recordCount, 0) : keptInAll;

@@ -1,7 +1,8 @@
 import { FINISHED_TASK_STATUSES, TaskStatus } from "../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../entities";
 import { closingPassRan, firstPassEnded, owedClosingPasses } from "../orchestrator/closingPasses";
-import { Progress, Task } from "../schema/task.type";
+import { KeptByEarlier as KeptByEarlierRow } from "../entities";
+import { KeptByEarlier, Progress, Task } from "../schema/task.type";
 
 /** Storage row -> API shape. Lease columns and idempotency keys stay behind. */
 export function presentTask(row: TaskRow): Task {
@@ -28,7 +29,7 @@ export function presentTask(row: TaskRow): Task {
           residual: row.result.residual ?? null,
           confirmation: row.result.confirmation ?? null,
           attestedBy: row.result.attestedBy ?? null,
-          keptByEarlier: row.result.keptByEarlier ?? null,
+          keptByEarlier: row.result.keptByEarlier ? keptByEarlierOf(row.result.keptByEarlier) : null,
         }
       : null,
     nextAttemptAt: waitingToRetry ? row.runAfter : null,
@@ -58,4 +59,9 @@ export function presentProgress(tasks: TaskRow[], dependencies: readonly TaskDep
     remoteProcessing: count(TaskStatus.REMOTE_PROCESSING),
     failed: count(TaskStatus.FAILED),
   };
+}
+
+/** What earlier deletions keep where an erasure could not look, as counted then: the certificate adds which exceptions are still open (stillOpen). */
+export function keptByEarlierOf(k: KeptByEarlierRow, stillOpen: string[] | null = null): KeptByEarlier {
+  return { records: k.records, countedAt: k.countedAt ?? null, requests: [...k.requests], exceptions: [...k.exceptions], identityKinds: [...k.identityKinds], stillOpen };
 }

@@ -4,7 +4,7 @@ import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
 import { RequestType } from "../domain/enums";
 import type { Identities } from "../connectors/sdk";
-import { DeletionPlanItemRow, keptSubjectEmail, KeptByEarlier, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import { DeletionPlanItemRow, keptSubjectEmail, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
 /** A request's retention exceptions (or those of several, in one statement), soonest purge first. */
 export function findRetentionExceptions(ds: DataSource | EntityManager, requestId: string | readonly string[]): Promise<RetentionExceptionRow[]> {
@@ -41,6 +41,8 @@ export interface EarlierException {
   exception: RetentionExceptionRow;
   /** Kinds the earlier erasure worked from (among those the connector finds people by) that this one did not hold with the same value. */
   missing: string[];
+  /** The values of the `missing` kinds the earlier erasure worked from, in matching form: personal data, never logged or reported. */
+  missingValues: Record<string, string>;
   /** The later request's work answers the earlier one's (answers): its erasure speaks for the earlier's too. */
   answered: boolean;
 }
@@ -64,11 +66,15 @@ export async function earlierExceptions(ds: DataSource, request: RequestRow, con
   // A deletion still at work has written what each of its passes kept: another's erasure that reached the
   // system and keeps nothing there closes those sets too (a later pass of its own would count them anew).
   const answered = new Set(earlier.filter((e) => answers(request, e)).map((e) => e.id));
-  return open.map((exception) => ({
-    exception,
-    missing: [...new Set(theirs.filter((i) => i.requestId === exception.requestId && own[i.kind] !== i.value).map((i) => i.kind))].sort(),
-    answered: answered.has(exception.requestId),
-  }));
+  return open.map((exception) => {
+    const lacked = theirs.filter((i) => i.requestId === exception.requestId && own[i.kind] !== i.value);
+    return {
+      exception,
+      missing: [...new Set(lacked.map((i) => i.kind))].sort(),
+      missingValues: Object.fromEntries(lacked.map((i) => [i.kind, i.value])),
+      answered: answered.has(exception.requestId),
+    };
+  });
 }
 
 /**
@@ -78,16 +84,4 @@ export async function earlierExceptions(ds: DataSource, request: RequestRow, con
  */
 export function exceptionsErasedBy(earlier: readonly EarlierException[], categories: readonly string[]): RetentionExceptionRow[] {
   return earlier.filter((e) => e.answered && !e.missing.length && categories.includes(e.exception.category)).map((e) => e.exception);
-}
-
-/** Of earlierExceptions, those the erasure could not look for, summed up (null when it reached them all). */
-export function keptUnreached(earlier: readonly EarlierException[]): KeptByEarlier | null {
-  const unreached = earlier.filter((e) => e.missing.length);
-  if (!unreached.length) return null;
-  return {
-    records: unreached.reduce((n, e) => n + e.exception.recordCount, 0),
-    requests: [...new Set(unreached.map((e) => e.exception.requestId))],
-    exceptions: unreached.map((e) => e.exception.id),
-    identityKinds: [...new Set(unreached.flatMap((e) => e.missing))].sort(),
-  };
 }

@@ -48,13 +48,22 @@ registerEnumType(TaskStatus, {
 
 @ObjectType({ description: "Records other deletions of the person (earlier ones, ended or still at work) keep in a system that an erasure could not look for (it lacked an identity they were kept under): they stand, named by those requests' retentionExceptions." })
 export class KeptByEarlier {
-  @Field(() => Int, { description: "How many records the earlier deletions' open retention exceptions in this system keep." })
+  @Field(() => Int, {
+    description:
+      "How many records the system held, when counted (countedAt), under the earlier deletions' identities and not under this erasure's: at most what their open retention exceptions in this system keep. A missing identity alone is no proof (a system may find the person by address too).",
+  })
   records!: number;
+
+  @Field(() => String, { nullable: true, description: "When they were counted (ISO 8601): the exceptions named were open then, and may have closed since (read them in retentionExceptions); null on outcomes recorded before it was." })
+  countedAt!: string | null;
+
+  @Field(() => [ID], { nullable: true, description: "On a deletion certificate: of exceptions, those still open when it was issued (the others closed since countedAt: purged, or superseded). Null on a task's outcome." })
+  stillOpen!: string[] | null;
 
   @Field(() => [ID], { description: "The other deletions of the person keeping them (ended, or still at work)." })
   requests!: string[];
 
-  @Field(() => [ID], { description: "Their open retention exceptions." })
+  @Field(() => [ID], { description: "Their retention exceptions, open when counted (countedAt)." })
   exceptions!: string[];
 
   @Field(() => [String], { description: "Kinds of identity the later erasure lacked (e.g. paymentCustomerId), never their values." })

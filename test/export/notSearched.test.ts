@@ -92,7 +92,7 @@ describeEachDatabase("kinds of record a connector could not search for", (db) =>
         const { deletionCertificate: cert, certificatePublicKey } = await t.ok(CERTIFICATE, { id: deletion.id }, Role.AUDITOR);
         expect(cert.notSearched).to.deep.equal(deletion.notSearched);
         const signed = JSON.parse(cert.signed).certificate;
-        expect(signed.format).to.equal("dsr-deletion-certificate/7");
+        expect(signed.format).to.equal("dsr-deletion-certificate/8");
         expect(signed.notSearched).to.deep.equal(deletion.notSearched);
         const dir = tempDir("dsr-not-searched-");
         const file = path.join(dir, "certificate.json");

@@ -13,8 +13,11 @@ const KEN = "ken.conway.7@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason retentionExceptions { id connector category recordCount status } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector records status } } }`;
 const ERASES = `query($id: ID!) { request(id: $id) { tasks { connector step outcome { erased kept remaining confirmation } } } }`;
+const DAY = 86_400_000;
+const PURGES = `query($id: ID!) { request(id: $id) { retentionExceptions { connector status retainUntil } tasks { connector step status } } }`;
+const CERTIFIED = `query($id: ID!) { deletionCertificate(requestId: $id) { signed issuedAt erased { connector keptByEarlier { records countedAt exceptions stillOpen } } } certificatePublicKey { pem } }`;
 const UNREACHED = `query($id: ID!) {
-  request(id: $id) { tasks { connector step outcome { keptByEarlier { records requests exceptions identityKinds } } } }
+  request(id: $id) { tasks { connector step outcome { keptByEarlier { records requests exceptions identityKinds countedAt } } } }
   deletionCertificate(requestId: $id) { signed erased { connector records kept confirmation keptByEarlier { records requests identityKinds } } }
   certificatePublicKey { pem } }`;
 
@@ -89,7 +92,8 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     const report = await t.ok(UNREACHED, { id: second.id });
     const exceptions = first.retentionExceptions.filter((e: any) => e.connector === "payments" && e.status === "OPEN").map((e: any) => e.id).sort();
     const outcome = erase(report.request, "payments").outcome.keptByEarlier;
-    expect({ ...outcome, exceptions: [...outcome.exceptions].sort() }, "what the first deletion keeps at Stripe, named").to.deep.equal({
+    expect({ ...outcome, exceptions: [...outcome.exceptions].sort(), countedAt: undefined }, "what the first deletion keeps at Stripe, named").to.deep.equal({
+      countedAt: undefined,
       records: stripeHolds,
       requests: [first.id],
       exceptions,
@@ -105,6 +109,45 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     fs.writeFileSync(file, report.deletionCertificate.signed);
     const verified = verifyCertificateWithKey(file, report.certificatePublicKey.pem);
     expect(verified.ok).to.equal(true);
-    expect((verified as { line: string }).line).to.include(`${stripeHolds} kept in payments by earlier deletion(s) ${first.id}, not looked for (no paymentCustomerId)`);
+    const countedAt = erase(report.request, "payments").outcome.keptByEarlier.countedAt;
+    expect((verified as { line: string }).line).to.include(`${stripeHolds} kept in payments by earlier deletion(s) ${first.id} as counted at ${countedAt}, not looked for (no paymentCustomerId)`);
+  });
+
+  /**
+   * The later deletion's certificate, issued after the earlier deletion's purge erased what it kept at
+   * Stripe, still said "8 kept in payments by earlier deletion(s) ..., not looked for": Stripe held none
+   * of them, and every exception it named was closed. It now says when it counted them, and which of
+   * those exceptions were still open when it was issued.
+   */
+  it("says when it counted them, and that their exceptions closed since, in a certificate issued after the earlier one's purge", async function () {
+    this.timeout(180_000);
+    const first = await deletion();
+    const second = await deletion();
+    expect(second.status, second.statusReason).to.equal("COMPLETED");
+    const stripeHeld = await held("payments");
+    expect(stripeHeld, "Stripe holds what the first deletion keeps").to.be.greaterThan(0);
+    const until = Math.max(...(await t.ok(PURGES, { id: first.id })).request.retentionExceptions.filter((e: any) => e.connector === "payments").map((e: any) => new Date(e.retainUntil).getTime()));
+    t.clock.advance(until - t.clock.now().getTime() + DAY);
+    const purged = await t.waitFor(async () => {
+      t.clock.advance(1000);
+      const r = (await t.ok(PURGES, { id: first.id })).request;
+      const purge = r.tasks.find((x: any) => x.connector === "payments" && x.step === "PURGE");
+      return purge?.status === "SUCCEEDED" && r.retentionExceptions.filter((e: any) => e.connector === "payments").every((e: any) => e.status === "CLOSED") ? r : undefined;
+    }, "the first deletion's payments purge ended", 90_000);
+    expect(purged.tasks.find((x: any) => x.connector === "payments" && x.step === "PURGE").status).to.equal("SUCCEEDED");
+    expect(await held("payments"), "Stripe no longer holds what the first deletion kept").to.equal(0);
+
+    const report = await t.ok(CERTIFIED, { id: second.id });
+    const line = report.deletionCertificate.erased.find((e: any) => e.connector === "payments").keptByEarlier;
+    expect(line.records, "as counted then").to.equal(stripeHeld);
+    expect(line.stillOpen, "none of the exceptions it names is open when it is issued").to.deep.equal([]);
+    expect(new Date(line.countedAt).getTime()).to.be.below(until);
+    const file = path.join(tempDir("dsr-reach-"), "certificate.json");
+    fs.writeFileSync(file, report.deletionCertificate.signed);
+    const verified = verifyCertificateWithKey(file, report.certificatePublicKey.pem);
+    expect(verified.ok).to.equal(true);
+    expect((verified as { line: string }).line).to.include(
+      `${stripeHeld} kept in payments by earlier deletion(s) ${first.id} as counted at ${line.countedAt} (${line.exceptions.length} of their ${line.exceptions.length} exception(s) closed since: those records may be gone)`,
+    );
   });
 });
