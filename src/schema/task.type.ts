@@ -78,6 +78,16 @@ export class TaskOutcome {
   @Field(() => [String], { nullable: true, description: "Fields asked for that this system does not hold." })
   notHeld!: string[] | null;
 
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. Submit the correction again once the hold is released.",
+  })
+  keptByHold!: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data." })
+  holdCases!: string[] | null;
+
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
   kept!: number | null;
 
