@@ -2,7 +2,7 @@ import { Connector, Identities, TaskContext } from "../connectors/sdk";
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { beginErasureUnit, endErasureUnit } from "./holdFence";
-import { manualHold } from "./manualHold";
+import { keptByHoldResult, manualHold } from "./manualHold";
 import { untilAborted } from "./stopping";
 
 /**
@@ -28,7 +28,7 @@ export async function rectifyUnlessHeld(
   const hold = manualHold(categories, unit.holds);
   if (hold) {
     if (unit.unitId) await endErasureUnit(services.ds, unit.unitId);
-    return { changed: [], notHeld: [], keptByHold: [...new Set(asked.map((c) => c.field))].sort(), holdCases: hold.cases, heldCategories: hold.categories };
+    return keptByHoldResult(asked.map((c) => c.field), hold);
   }
   try {
     return await untilAborted(connector.rectify!(ids, asked, ctx), ctx.signal);

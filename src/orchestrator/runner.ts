@@ -1,6 +1,6 @@
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
-import { describeManualHold, manualHold } from "./manualHold";
+import { describeManualHold, describeManualRectifyHold, manualHold } from "./manualHold";
 import { RequestType } from "../domain/enums";
 import { correctionGaps } from "../domain/corrections";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
@@ -207,8 +207,15 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       const step = MANUAL_STEP[task.step];
       const instructions = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
       // A person erases: the hold fence cannot stop them, so the task tells them what a hold keeps.
-      const hold = step === "erase" ? manualHold(connector.spec.categories.map(String), await activeHoldsFor(ds, ids.email)) : null;
-      const note = !hold ? instructions : hold.whole ? describeManualHold(connector.spec.name, hold) : `${instructions} ${describeManualHold(connector.spec.name, hold)}`;
+      // So can a person's correction: the task tells them a hold keeps the system's data as it is.
+      const hold = step === "erase" || step === "rectify" ? manualHold(connector.spec.categories.map(String), await activeHoldsFor(ds, ids.email)) : null;
+      const note = !hold
+        ? instructions
+        : step === "rectify"
+          ? `${instructions} ${describeManualRectifyHold(connector.spec.name, hold)}`
+          : hold.whole
+            ? describeManualHold(connector.spec.name, hold)
+            : `${instructions} ${describeManualHold(connector.spec.name, hold)}`;
       await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note: note + manualSpellingsHint(ids) }, now());
       return;
     }

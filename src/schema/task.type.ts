@@ -229,7 +229,7 @@ export class CompleteManualTaskInput {
   @Max(1_000_000_000)
   erasedCount?: number | null;
 
-  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none)." })
+  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none). While a legal hold keeps any of the connector's categories for the subject, only an empty list is taken (CONFLICT otherwise, nothing recorded), and every field asked for is recorded as keptByHold." })
   @IsOptional()
   @ArrayMaxSize(50)
   @IsIdentityText({ each: true })
