@@ -121,8 +121,14 @@ describeEachDatabase("corrections of one field", (db) => {
     const id = await correction("name", "Augusta Ada King");
     expect((await approve(id)).errors).to.equal(undefined);
     await profiles.firstEntered.opened;
+    const HOLD = `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["ACCOUNT"], reason: "Litigation", caseReference: "LIT-3" }) { id } }`;
+    // A correction that does not end within the hold's wait (5 s): the hold is refused, saying what it met, and nothing is placed.
+    const refused = await t.gql(HOLD);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).to.include(`records of this subject are being corrected right now (ACCOUNT through connector profiles for correction request ${id})`);
+    expect((await t.ok(`{ legalHolds { id } }`)).legalHolds).to.deep.equal([]);
     // The hold is placed while the system is being corrected: what it answers must already be what the system holds.
-    const placing = t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["ACCOUNT"], reason: "Litigation", caseReference: "LIT-3" }) { id } }`).then(() => new Map(profiles.fields));
+    const placing = t.ok(HOLD).then(() => new Map(profiles.fields));
     await new Promise((r) => setTimeout(r, 300));
     profiles.firstGate.open();
     const heldAt = await placing;
