@@ -32,7 +32,7 @@ export class DsrError extends Error {
   }
 }
 
-export const badInput = (message: string, fields: FieldProblem[] = []) => new DsrError("BAD_USER_INPUT", message, { fields });
+export const badInput = (message: string, fields: FieldProblem[] = [], extra: Record<string, unknown> = {}) => new DsrError("BAD_USER_INPUT", message, { fields, ...extra });
 export const badField = (field: string, message: string, extra: Record<string, unknown> = {}) =>
   new DsrError("BAD_USER_INPUT", message, { fields: [{ field, messages: [message] }], ...extra });
 export const unauthenticated = (message = "A valid bearer token is required (Authorization: Bearer <token>)") =>

@@ -116,6 +116,31 @@ describeEachDatabase("corrections of one field", (db) => {
     expect(profiles.fields.get(`${ADA}:phone`)).to.equal("+441110000002");
   });
 
+  it("and a legal hold take turns: a hold placed while a correction writes waits for the write, and the next correction leaves the held data as it was", async function () {
+    this.timeout(60_000);
+    const id = await correction("name", "Augusta Ada King");
+    expect((await approve(id)).errors).to.equal(undefined);
+    await profiles.firstEntered.opened;
+    const HOLD = `mutation { placeLegalHold(input: { subjectEmail: "${ADA}", categories: ["ACCOUNT"], reason: "Litigation", caseReference: "LIT-3" }) { id } }`;
+    // A correction that does not end within the hold's wait (5 s): the hold is refused, saying what it met, and nothing is placed.
+    const refused = await t.gql(HOLD);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).to.include(`records of this subject are being corrected right now (ACCOUNT through connector profiles for correction request ${id})`);
+    expect((await t.ok(`{ legalHolds { id } }`)).legalHolds).to.deep.equal([]);
+    // The hold is placed while the system is being corrected: what it answers must already be what the system holds.
+    const placing = t.ok(HOLD).then(() => new Map(profiles.fields));
+    await new Promise((r) => setTimeout(r, 300));
+    profiles.firstGate.open();
+    const heldAt = await placing;
+    // Before: the hold was placed at once, and the correction wrote the name into the held account after it.
+    expect(heldAt.get(`${ADA}:name`), "the name the system held when the hold was answered").to.equal("Augusta Ada King");
+    expect((await ended(id)).status).to.equal("COMPLETED");
+    const next = await correction("name", "Ada King");
+    expect((await approve(next)).errors).to.equal(undefined);
+    expect((await ended(next)).status).to.equal("FAILED");
+    expect(profiles.fields.get(`${ADA}:name`), "the held name stays").to.equal("Augusta Ada King");
+  });
+
   it("are not held back by an earlier one still waiting for its code; verified after the later was approved, it is refused and the later value stays", async function () {
     this.timeout(60_000);
     profiles.firstGate.open();

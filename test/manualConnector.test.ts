@@ -179,6 +179,30 @@ describeEachDatabase("manual and connector corrections", (db) => {
     expect(JSON.parse(typeof event.details === "string" ? event.details : JSON.stringify(event.details))).to.deep.include({ changed: ["jobTitle"], notHeld: ["phone"] });
   });
 
+  it("tells the person a legal hold keeps the system's data, records no change of it by hand, and the request names the hold", async () => {
+    const archive = createManualConnector({ name: "paper-archive", categories: ["ACCOUNT"], supports: ["rectification"], instructions: "Correct the subject's paper file." });
+    t = await new TestService(db(), FAST, [archive]).start();
+    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "ada.lovelace@example.com", categories: ["ACCOUNT"], reason: "Litigation", caseReference: "CASE-9" }) { id } }`);
+    const id = await correction();
+    const SHOWN = `query($id: ID!) { request(id: $id) { status statusReason tasks { id step status note outcome { changed notHeld keptByHold holdCases } } } }`;
+    const task = await t.waitFor(async () => (await t.ok(SHOWN, { id })).request.tasks.find((x: any) => x.step === "RECTIFY" && x.status === "AWAITING_INPUT"), "the archive's correction awaits a person", 20_000);
+    // Before: the note said only "Correct the subject's paper file.", and the person's change was recorded (COMPLETED, "Corrected: jobTitle").
+    expect(task.note).to.equal(
+      "Correct the subject's paper file. Legal hold CASE-9 keeps ACCOUNT of the subject in paper-archive: change nothing of it (held data is evidence), and complete this task with changedFields [].",
+    );
+    const COMPLETE = `mutation($id: ID!, $fields: [String!]) { completeManualTask(input: { taskId: $id, changedFields: $fields }) { status } }`;
+    const refused = await t.gql(COMPLETE, { id: task.id, fields: ["jobTitle"] }, Role.PRIVACY_OFFICER);
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect((await t.ok(SHOWN, { id })).request.tasks[0]).to.include({ status: "AWAITING_INPUT", outcome: null });
+    await t.ok(COMPLETE, { id: task.id, fields: [] }, Role.PRIVACY_OFFICER);
+    const done = await ended(id);
+    expect(done.status).to.equal("FAILED");
+    expect((await t.ok(SHOWN, { id })).request.tasks[0].outcome).to.deep.equal({ changed: [], notHeld: [], keptByHold: ["jobTitle", "phone"], holdCases: ["CASE-9"] });
+    expect(done.statusReason).to.equal(
+      "Nothing was corrected: a legal hold keeps the data that holds these fields. Kept as they were under legal hold: paper-archive (jobTitle, phone; hold CASE-9 on ACCOUNT), until the hold is released.",
+    );
+  });
+
   it("fails a correction whose connector neither changed a field it was asked to nor said it does not hold it", async () => {
     t = await new TestService(db(), { ...FAST, DSR_TASK_MAX_ATTEMPTS: "1" }, [new SilentCrm({ name: "crm", supports: ["rectification"] })]).start();
     const done = await ended(await correction());

@@ -4,7 +4,9 @@ import { Actor } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction, lockRow } from "../db/transaction";
 import { emailProblem, normalizeEmail } from "../domain/identities";
-import { LegalHoldRow, LegalHoldStatus } from "../entities";
+import { In } from "typeorm";
+import { TaskStep } from "../domain/tasks";
+import { LegalHoldRow, LegalHoldStatus, TaskRow } from "../entities";
 import { badField, conflict, notFound } from "../errors";
 import { describeUnits, placeUnderFence, remoteUnits } from "../orchestrator/holdFence";
 import { Services } from "../services";
@@ -70,8 +72,10 @@ export async function placeLegalHold(services: Services, actor: Actor, input: Pl
     const again = remoteUnits(outcome.busy).length
       ? "Place the hold again once that deletion's task has left REMOTE_PROCESSING: it then keeps everything not erased by then."
       : "Place the hold again in a moment: it then keeps everything not erased by then.";
+    const corrections = await services.ds.getRepository(TaskRow).find({ select: { id: true }, where: { id: In(outcome.busy.map((u) => u.taskId)), step: TaskStep.RECTIFY } });
+    const met = describeUnits(outcome.busy, new Set(corrections.map((c) => c.id)));
     throw conflict(
-      `The hold was not placed: records of this subject are being erased right now (${describeUnits(outcome.busy)}) and that step did not end within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. ${again}`,
+      `The hold was not placed: records of this subject are being ${met.doing} right now (${met.units}) and that step did not end within ${Math.ceil(services.config.DSR_HOLD_WAIT_MS / 1000)} s. ${again}`,
     );
   }
   return outcome.placed;

@@ -1,7 +1,6 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
 import { inTransaction } from "../db/transaction";
-import { correctsEmail } from "../domain/corrections";
 import { RequestStatus, VerificationMethod } from "../domain/enums";
 import { badInput } from "../errors";
 import { TaskStep } from "../domain/tasks";
@@ -12,7 +11,7 @@ import { refuseApprovalOutOfOrder } from "../orchestrator/correctionOrder";
 import { lockSubject } from "../orchestrator/holdFence";
 import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
-import { EMAIL_CORRECTION_UNVOUCHED } from "./requestSubmitter";
+import { IDENTITY_CORRECTION_UNVOUCHED, unvouchedIdentityProblem } from "./requestSubmitter";
 import { loadRequest, moveRequest } from "./requestTransition";
 
 /** The privacy team's decisions on a request: each is one status move with its audit event. */
@@ -45,10 +44,9 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   if (decision === "approve") await lockSubject(em, keptSubjectEmail(row), now);
   // Corrections of a field take effect in the order they were received (correctionOrder.ts).
   if (decision === "approve") await refuseApprovalOutOfOrder(em, row);
-  // One stored before submissions refused it: the code proved the old address, not the one it writes.
-  if (decision === "approve" && row.verificationMethod === VerificationMethod.CODE && correctsEmail(row.corrections)) {
-    throw badInput("The request cannot be approved", [{ field: "corrections", messages: [EMAIL_CORRECTION_UNVOUCHED] }]);
-  }
+  // One stored before submissions refused it, or before the connectors found people by what it writes: the code proved the old address alone.
+  const identity = decision === "approve" && row.verificationMethod === VerificationMethod.CODE ? unvouchedIdentityProblem(row.corrections, services.connectors.list().map((c) => c.spec)) : null;
+  if (identity) throw badInput("The request cannot be approved", [identity], { reason: IDENTITY_CORRECTION_UNVOUCHED });
   const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
     ...(statusReason ? { statusReason } : {}),
     // A decided request no longer needs a code: forget it.

@@ -9,7 +9,7 @@ import { generateCode, hashCode } from "../domain/verificationCode";
 import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
-import { correctsEmail } from "../domain/corrections";
+import { identityCorrections, IdentitySpec } from "../domain/corrections";
 import { Services } from "../services";
 import { lockSubject } from "../orchestrator/holdFence";
 import { sendVerificationCode } from "./verificationCodeIssuer";
@@ -102,7 +102,36 @@ export const EXTERNAL_IDS_UNVOUCHED =
 export const EMAIL_CORRECTION_UNVOUCHED =
   "a correction of email is taken only with identityVerified: true, from a caller who checked that the new address is the subject's: the code sent to the email proves that address alone, and every later request of the person is looked up by the corrected one; submit the other changes without it, or have the privacy team vouch for the new address";
 
-function checkShape(input: SubmitRequestCommand): void {
+/** The stable reason (`extensions.reason`) of a refused correction of an identity, the email's included. */
+export const IDENTITY_CORRECTION_UNVOUCHED = "IDENTITY_CORRECTION_UNVOUCHED";
+
+/** Why a correction of another identity needs a caller who vouches for the new value (identityVerified). */
+export function identityCorrectionUnvouched(fields: readonly string[], findBy: readonly string[]): string {
+  const one = fields.length === 1;
+  return (
+    `a correction of ${fields.join(", ")} is taken only with identityVerified: true, from a caller who checked that the new value is the subject's: ` +
+    `people are found by ${one ? "it" : "them"} (${findBy.join(", ")}), the code sent to the email proves that address alone, and every later request of the person ` +
+    `would reach whoever holds the corrected value; submit the other changes without ${one ? "it" : "them"}, or have the privacy team vouch for ${one ? "it" : "them"}`
+  );
+}
+
+/**
+ * What is wrong with a correction that writes identities (identityCorrections) for a caller who does not
+ * vouch, or null: checked at submission and again at approval (the connectors may have changed since).
+ * Names the fields as the connectors do and the systems, never a value.
+ */
+export function unvouchedIdentityProblem(corrections: readonly { field: string }[] | null | undefined, specs: readonly IdentitySpec[]): FieldProblem | null {
+  const found = identityCorrections(corrections, specs);
+  if (!found.length) return null;
+  const others = found.filter((f) => !f.email);
+  const messages = [
+    ...(found.some((f) => f.email) ? [EMAIL_CORRECTION_UNVOUCHED] : []),
+    ...(others.length ? [identityCorrectionUnvouched([...new Set(others.map((f) => f.known))], [...new Set(others.flatMap((f) => f.findBy))].sort())] : []),
+  ];
+  return { field: "corrections", messages };
+}
+
+function checkShape(input: SubmitRequestCommand, specs: readonly IdentitySpec[]): void {
   const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);
   const isCorrection = input.type === RequestType.CORRECTION;
   if (isCorrection && !input.corrections?.length) {
@@ -120,14 +149,14 @@ function checkShape(input: SubmitRequestCommand): void {
     // The code proves the email alone, and no system confirms an id in another: Mallory's address with Ada's billing id read Ada's invoices.
     problems.push({ field: "subject.externalIds", messages: [EXTERNAL_IDS_UNVOUCHED] });
   }
-  if (!input.identityVerified && isCorrection && correctsEmail(input.corrections)) {
-    // The code proves the address submitted under; a corrected one nobody proved led Mallory's later requests to Vera's Stripe customer and Zendesk user.
-    problems.push({ field: "corrections", messages: [EMAIL_CORRECTION_UNVOUCHED] });
-  }
+  const identity = !input.identityVerified && isCorrection ? unvouchedIdentityProblem(input.corrections, specs) : null;
+  // The code proves the address submitted under; a corrected address nobody proved led Mallory's later requests to Vera's Stripe customer
+  // and Zendesk user, and a corrected `mobile` (the phone an SMS log finds people by) put Vera's messages in her export, then erased them.
+  if (identity) problems.push(identity);
   if (!input.identityVerified && input.verificationEvidence) {
     problems.push({ field: "verificationEvidence", messages: ["verificationEvidence goes with identityVerified: true"] });
   }
-  if (problems.length) throw badInput("The request input is not valid", problems);
+  if (problems.length) throw badInput("The request input is not valid", problems, identity ? { reason: IDENTITY_CORRECTION_UNVOUCHED } : {});
 }
 
 /** What a request records as its submitter (RequestRow.submittedBy): the token id, or `cli` / `system`. */
@@ -148,7 +177,7 @@ export interface SubmitOrigin {
  * verifying. Validates the input's shape; BAD_USER_INPUT lists every problem.
  */
 export function newRequestRow(services: Services, actor: Actor, input: SubmitRequestCommand, now: Date, origin?: SubmitOrigin): { row: RequestRow; code: string | null } {
-  checkShape(input);
+  checkShape(input, services.connectors.list().map((c) => c.spec));
   const { config, secret } = services;
   const id = randomUUID();
   const verified = input.identityVerified === true;

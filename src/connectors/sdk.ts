@@ -75,6 +75,13 @@ export interface ConnectorSpec {
   readonly provides: readonly IdentityKind[];
   /** Categories of the records it returns. */
   readonly categories: readonly DataCategory[];
+  /**
+   * The correction fields (named as a CORRECTION request names them) that its rectify writes into a value
+   * people are found by, with the identity that value is: one it finds people by, or one it provides to
+   * other connectors. A correction of one decides whom the person's later requests reach, so it is taken
+   * only from a caller who vouches for the subject (the emailed code proves the email alone).
+   */
+  readonly identityFields?: readonly { field: string; kind: IdentityNeed }[];
   /** A person does the work (no API): tasks wait in AWAITING_INPUT for a privacy officer. */
   readonly manual?: boolean;
   /** What a person must do in each step's task, for manual connectors. */
@@ -524,6 +531,10 @@ export function specProblems(spec: ConnectorSpec): string[] {
     const problem = kindProblem(kind);
     if (problem) problems.push(`${spec.name}: provides ${problem}`);
     else if (kind === "email") problems.push(`${spec.name}: cannot provide email (every request carries the subject's email)`);
+  }
+  for (const declared of spec.identityFields ?? []) {
+    const problem = typeof declared?.field === "string" && declared.field.trim() ? needProblem(declared.kind) : "must name its field";
+    if (problem) problems.push(`${spec.name}: identityFields ${problem}`);
   }
   return problems;
 }

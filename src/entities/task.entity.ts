@@ -11,6 +11,11 @@ export interface TaskResult {
   identitiesFound?: string[];
   changed?: string[];
   notHeld?: string[];
+  /** A RECTIFY: the fields asked for that it left as they were because a legal hold keeps the system's data (never written while held). */
+  keptByHold?: string[];
+  /** With keptByHold: the case references of the holds, and the connector's categories they keep. */
+  holdCases?: string[];
+  heldCategories?: string[];
   /** Records an ERASE kept under retention or a hold (their sets are retention exceptions). */
   kept?: number;
   /** Records the verification pass found after an ERASE, all of them allowed to stay. */

@@ -312,11 +312,17 @@ export async function endRemoteUnit(ds: DataSource, taskId: string): Promise<voi
 /** Whether units a hold placement met include remote work, which does not end in a moment. */
 export const remoteUnits = (units: readonly Pick<ErasureUnitRow, "id" | "taskId">[]) => units.filter((u) => u.id === u.taskId);
 
-/** A unit a hold placement met, in words for the person placing the hold. */
-export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskId" | "connector" | "categories" | "requestId">[]): string {
-  return units
-    .map((u) => `${u.categories.split(",").join(", ")} through connector ${u.connector} for deletion request ${u.requestId}${u.id === u.taskId ? " (the remote system is erasing them and cannot be called back)" : ""}`)
+/**
+ * The units a hold placement met, in words for the person placing the hold: what is being done (erased;
+ * corrected, for the units of a correction's RECTIFY, whose task ids are `corrections`) and the units.
+ */
+export function describeUnits(units: readonly Pick<ErasureUnitRow, "id" | "taskId" | "connector" | "categories" | "requestId">[], corrections: ReadonlySet<string> = new Set()): { doing: string; units: string } {
+  const corrected = (u: { taskId: string }) => corrections.has(u.taskId);
+  const doing = [units.some((u) => !corrected(u)) ? "erased" : "", units.some(corrected) ? "corrected" : ""].filter(Boolean).join(" and ");
+  const described = units
+    .map((u) => `${u.categories.split(",").join(", ")} through connector ${u.connector} for ${corrected(u) ? "correction" : "deletion"} request ${u.requestId}${u.id === u.taskId ? " (the remote system is erasing them and cannot be called back)" : ""}`)
     .join("; ");
+  return { doing, units: described };
 }
 
 /** What a hold placement met: done (placed), or the units under way after waiting `waitMs`. */

@@ -22,6 +22,19 @@ export function manualHold(categories: readonly string[], holds: readonly Active
   return { categories: held, cases, whole: held.length === categories.length };
 }
 
+/**
+ * What a hold means for a person correcting the system by hand, in words (no personal data): a hold on
+ * any of its categories keeps all of it as it was, as for a connector (heldCorrection.ts).
+ */
+export function describeManualRectifyHold(connector: string, hold: ManualHold): string {
+  return `Legal hold ${hold.cases.join(", ")} keeps ${hold.categories.join(", ")} of the subject in ${connector}: change nothing of it (held data is evidence), and complete this task with changedFields [].`;
+}
+
+/** What a correction kept as it was under `hold`: every field asked for, with the holds' cases and the categories they keep (TaskResult). */
+export function keptByHoldResult(asked: readonly string[], hold: ManualHold) {
+  return { changed: [] as string[], notHeld: [] as string[], keptByHold: [...new Set(asked)].sort(), holdCases: hold.cases, heldCategories: hold.categories };
+}
+
 /** What the hold means for the person, in words (no personal data). */
 export function describeManualHold(connector: string, hold: ManualHold): string {
   const by = `Legal hold ${hold.cases.join(", ")} keeps`;

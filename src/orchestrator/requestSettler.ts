@@ -106,23 +106,34 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
 }
 
 /**
- * What a correction whose tasks all ended well did not correct: the fields no system changed, and the
- * systems whose RECTIFY was skipped (they cannot correct data and may still hold the old values).
- * `reason` is null when every field asked was changed and no system skipped. `nothing` when no system
- * changed any field (every one that corrects data holds none of them for this person): such a request
- * FAILS, as COMPLETED would say the person's data was corrected when nothing was.
+ * What a correction whose tasks all ended well did not correct: the fields no system changed, the
+ * systems that kept fields as they were under a legal hold (named with the hold's case and categories:
+ * held data is evidence), and the systems whose RECTIFY was skipped (they cannot correct data and may
+ * still hold the old values). `reason` is null when every field asked was changed and no system kept or
+ * skipped any. `nothing` when no system changed any field (every one that corrects data holds none of
+ * them for this person, or a hold keeps them): such a request FAILS, as COMPLETED would say the person's
+ * data was corrected when nothing was.
  */
 async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<{ reason: string | null; nothing: boolean }> {
   const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
   const changed = [...new Set(tasks.flatMap((t) => t.result?.changed ?? []))].sort();
-  const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f)).sort();
+  const held = tasks.filter((t) => t.result?.keptByHold?.length);
+  const keptByHold = new Set(held.flatMap((t) => t.result!.keptByHold!));
+  const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f) && !keptByHold.has(f)).sort();
   const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
-  if (!nowhere.length && !skipped.length) return { reason: null, nothing: false };
+  if (!nowhere.length && !skipped.length && !held.length) return { reason: null, nothing: false };
+  const keptIn = (fields: (list: string[]) => string) =>
+    held.map((t) => `${t.connector} (${fields(t.result!.keptByHold!)}; hold ${(t.result!.holdCases ?? []).join(", ")} on ${(t.result!.heldCategories ?? []).join(", ")})`).join("; ");
   // Every part must survive the 500 characters: cut at the end, a long list of fields would drop the
   // systems that may still hold the old values. Lists that do not fit are counted instead (the tasks' outcomes name them).
   const write = (fields: (list: string[]) => string, systems: string[]) =>
     [
-      changed.length ? `Corrected: ${fields(changed)}.` : "Nothing was corrected: no system that corrects data holds these fields for this person.",
+      changed.length
+        ? `Corrected: ${fields(changed)}.`
+        : held.length
+          ? "Nothing was corrected: a legal hold keeps the data that holds these fields."
+          : "Nothing was corrected: no system that corrects data holds these fields for this person.",
+      held.length ? `Kept as they were under legal hold: ${keptIn(fields)}, until the hold is released.` : "",
       nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
       skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
     ]

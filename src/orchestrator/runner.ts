@@ -1,6 +1,6 @@
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
-import { describeManualHold, manualHold } from "./manualHold";
+import { describeManualHold, describeManualRectifyHold, manualHold } from "./manualHold";
 import { RequestType } from "../domain/enums";
 import { correctionGaps } from "../domain/corrections";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
@@ -21,6 +21,7 @@ import { deletionContextFor, planRows, surveyConnector } from "./deletion";
 import { runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
 import { extendTaskUnits } from "./holdFence";
+import { rectifyUnlessHeld } from "./heldCorrection";
 import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
@@ -166,7 +167,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       extendedAt = performance.now();
       if (await extendLease(ds, task, options.workerId, now(), options.leaseMs)) {
         // Units of erasure under way live as long as the lease: a hold waits for them, not for ever.
-        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE) await extendTaskUnits(ds, task.id, now(), new Date(now().getTime() + options.leaseMs));
+        if (task.step === TaskStep.ERASE || task.step === TaskStep.PURGE || task.step === TaskStep.RECTIFY) await extendTaskUnits(ds, task.id, now(), new Date(now().getTime() + options.leaseMs));
         clearTimeout(leaseWatch);
         leaseWatch = setTimeout(() => abort.abort("lease-lost"), options.leaseMs);
       } else abort.abort("lease-lost");
@@ -206,8 +207,15 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       const step = MANUAL_STEP[task.step];
       const instructions = (step && connector.spec.instructions?.[step]) || `Do the ${task.step} step in ${connector.spec.name} by hand, then complete this task`;
       // A person erases: the hold fence cannot stop them, so the task tells them what a hold keeps.
-      const hold = step === "erase" ? manualHold(connector.spec.categories.map(String), await activeHoldsFor(ds, ids.email)) : null;
-      const note = !hold ? instructions : hold.whole ? describeManualHold(connector.spec.name, hold) : `${instructions} ${describeManualHold(connector.spec.name, hold)}`;
+      // So can a person's correction: the task tells them a hold keeps the system's data as it is.
+      const hold = step === "erase" || step === "rectify" ? manualHold(connector.spec.categories.map(String), await activeHoldsFor(ds, ids.email)) : null;
+      const note = !hold
+        ? instructions
+        : step === "rectify"
+          ? `${instructions} ${describeManualRectifyHold(connector.spec.name, hold)}`
+          : hold.whole
+            ? describeManualHold(connector.spec.name, hold)
+            : `${instructions} ${describeManualHold(connector.spec.name, hold)}`;
       await parkTask(ds, task, options.workerId, { status: TaskStatus.AWAITING_INPUT, note: note + manualSpellingsHint(ids) }, now());
       return;
     }
@@ -252,13 +260,14 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         const asked = request.corrections ?? [];
-        const outcome = await untilAborted(connector.rectify!(ids, asked, ctx), abort.signal);
-        const gaps = correctionGaps(asked.map((c) => c.field), outcome.changed, outcome.notHeld);
+        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs);
+        const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);
         if (gaps.silent.length || gaps.notAsked.length) {
           const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");
           throw new ConnectorError(`${task.connector} ${said}: the correction cannot be reported done while a system may hold the old value`, `rectify outcome does not account for the fields asked`, false);
         }
-        await completeTask(ds, task, options.workerId, { changed: outcome.changed, notHeld: outcome.notHeld }, now(), { handOff: options.handOff });
+        const { changed, notHeld, keptByHold, holdCases, heldCategories } = outcome;
+        await completeTask(ds, task, options.workerId, { changed, notHeld, ...(keptByHold ? { keptByHold, holdCases, heldCategories } : {}) }, now(), { handOff: options.handOff });
         break;
       }
       default:

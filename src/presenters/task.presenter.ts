@@ -23,6 +23,8 @@ export function presentTask(row: TaskRow): Task {
           identitiesFound: row.result.identitiesFound ?? null,
           changed: row.result.changed ?? null,
           notHeld: row.result.notHeld ?? null,
+          keptByHold: row.result.keptByHold ?? null,
+          holdCases: row.result.holdCases ?? null,
           kept: row.result.kept ?? null,
           remaining: row.result.remaining ?? null,
           redacted: row.result.redacted ?? null,

@@ -91,7 +91,7 @@ export class SubmitRequestInput {
   @Field(() => [FieldChangeInput], {
     nullable: true,
     description:
-      "For CORRECTION (required there, refused elsewhere): the changes asked for, at most 50. A change of `email` (any letter case) is taken only with identityVerified: true (a caller who checked the new address is the subject's): the emailed code proves the address submitted under alone, and every later request of the person is looked up by the corrected one; without it, BAD_USER_INPUT on `corrections`.",
+      "For CORRECTION (required there, refused elsewhere): the changes asked for, at most 50. A change of an identity is taken only with identityVerified: true (a caller who checked the new value is the subject's): of `email`, and of any field a connector writes into a value people are found by (its `identityFields`, e.g. a SQL connector's rectifiable column that a table is found by or an identity is provided from, whatever the field is called) or named as an identity kind a connector needs or provides (`phone`, `userId`, in any letter case, `_` or `-` aside). The emailed code proves the address submitted under alone, and every later request of the person reaches whoever holds the corrected value; without it, BAD_USER_INPUT on `corrections` with `extensions.reason` IDENTITY_CORRECTION_UNVOUCHED (checked again at approval).",
   })
   @IsOptional()
   @ArrayMaxSize(50, { message: "at most 50 corrections per request" })

@@ -87,6 +87,16 @@ export class TaskOutcome {
   @Field(() => [String], { nullable: true, description: "Fields asked for that this system does not hold." })
   notHeld!: string[] | null;
 
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. Submit the correction again once the hold is released.",
+  })
+  keptByHold!: string[] | null;
+
+  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data." })
+  holdCases!: string[] | null;
+
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
   kept!: number | null;
 
@@ -228,7 +238,7 @@ export class CompleteManualTaskInput {
   @Max(1_000_000_000)
   erasedCount?: number | null;
 
-  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none)." })
+  @Field(() => [String], { nullable: true, description: "RECTIFY (required): the fields that were changed, each one the correction asks for; a field asked for and not listed is recorded as not held by this system (an empty list: it holds none). While a legal hold keeps any of the connector's categories for the subject, only an empty list is taken (CONFLICT otherwise, nothing recorded), and every field asked for is recorded as keptByHold." })
   @IsOptional()
   @ArrayMaxSize(50)
   @IsIdentityText({ each: true })

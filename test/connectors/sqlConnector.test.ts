@@ -558,7 +558,7 @@ describe("createSqlConnector configuration", () => {
     throw new Error("the configuration was accepted");
   };
 
-  it("derives needs, provides, categories and supported actions from the configuration", () => {
+  it("derives needs, provides, categories, supported actions and the identity fields it corrects from the configuration", () => {
     expect(sqlConnectorSpec(accountDbConfig())).to.deep.equal({
       name: "account-db",
       version: "1.0.0",
@@ -567,6 +567,8 @@ describe("createSqlConnector configuration", () => {
       needsAny: true,
       provides: ["userId", "paymentCustomerId"],
       categories: ["ACCOUNT", "AUTH_LOGS", "PAYMENTS"],
+      // users.email is the column its users table is found by; name decides nothing.
+      identityFields: [{ field: "email", kind: "email" }],
     });
     const { rectifiable: _, ...plain } = accountDbConfig();
     expect(sqlConnectorSpec(plain).supports).to.deep.equal(["access", "erasure"]);

@@ -4,6 +4,7 @@ import { DataSource } from "typeorm";
 import type { Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
+import type { ZendeskUser } from "../../src/sample/zendesk/types";
 import { tempDir, TestDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 
@@ -96,4 +97,25 @@ export async function queryIn(file: string, sql: string, params: unknown[]): Pro
 export async function misplacedId(dir: string, column: "payment_customer_id" | "ticketing_user_id", from: { userId: string }, to: { userId: string }, id: string): Promise<void> {
   await queryIn(accountsFile(dir), `UPDATE users SET ${column} = NULL WHERE id = ?`, [from.userId]);
   await queryIn(accountsFile(dir), `UPDATE users SET ${column} = ? WHERE id = ?`, [id, to.userId]);
+}
+
+/** Vera's address: a Stripe customer and a Zendesk user hold it (seedVera), and no account row does. */
+export const VERA = "vera.nobody@elsewhere.example";
+
+/** Vera, as the workspace's payment and ticketing stand-ins hold her: a customer and a user. */
+export function seedVera(ws: SampleWorkspace): { customer: string; userId: number } {
+  const { stripe, zendesk } = ws;
+  const customer = "cus_vera_nobody";
+  stripe.store.put({ id: customer, object: "customer", created: Math.floor(Date.now() / 1000) - 86_400, email: VERA, name: "Vera Nobody", metadata: {}, livemode: false }, "test.checkout");
+  const template = zendesk.store.state.users.find((u) => u.role === "end-user")!;
+  const user: ZendeskUser = { ...template, id: 390_000_001, name: "Vera Nobody", email: VERA, secondary_emails: [], unverified_emails: [], phone: null, active: true };
+  zendesk.store.state.users.push(user);
+  return { customer, userId: user.id };
+}
+
+/** Vera's customer and user (seedVera) as the stand-ins themselves hold them. */
+export function veraHeld(ws: SampleWorkspace, v: { customer: string; userId: number }) {
+  const customer = ws.stripe.store.all("customer").find((c) => c.id === v.customer);
+  const user = ws.zendesk.store.user(v.userId);
+  return { customer: customer ? { deleted: customer.deleted ?? false, email: customer.email ?? null } : null, user: user ? { active: user.active, email: user.email } : null };
 }

@@ -6,15 +6,12 @@ import { Role } from "../../src/domain/enums";
 import { withProcessingLocation } from "../../src/orchestrator/registry";
 import { sampleAccountDbConfig } from "../../src/sample/accountDb";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import type { ZendeskUser } from "../../src/sample/zendesk/types";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { submit, SUBMIT, TestService } from "../support/harness";
-import { accountsFile, approvedToEnd, queryIn } from "./support";
+import { accountsFile, approvedToEnd, queryIn, seedVera, VERA, veraHeld } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status outcome { records erased kept changed } } } }`;
 const SETTINGS_DELETION = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
-/** Vera's address: a Stripe customer and a Zendesk user hold it, and no account row does. */
-const VERA = "vera.nobody@elsewhere.example";
 
 /**
  * The emailed code proves the address a request was submitted under, nothing else. A correction of the
@@ -40,22 +37,6 @@ describeEachDatabase("a correction of the email to an address the person never p
     await setup.ws?.close();
   });
 
-  /** Vera, as the payment and ticketing stand-ins hold her: a customer and a user with one ticket. */
-  function seedVera(): { customer: string; userId: number } {
-    const { stripe, zendesk } = setup.ws;
-    const customer = "cus_vera_nobody";
-    stripe.store.put({ id: customer, object: "customer", created: Math.floor(Date.now() / 1000) - 86_400, email: VERA, name: "Vera Nobody", metadata: {}, livemode: false }, "test.checkout");
-    const template = zendesk.store.state.users.find((u) => u.role === "end-user")!;
-    const user: ZendeskUser = { ...template, id: 390_000_001, name: "Vera Nobody", email: VERA, secondary_emails: [], unverified_emails: [], phone: null, active: true };
-    zendesk.store.state.users.push(user);
-    return { customer, userId: user.id };
-  }
-  /** Vera's data as the stand-ins themselves hold it. */
-  const veraHeld = (v: { customer: string; userId: number }) => {
-    const customer = setup.ws.stripe.store.all("customer").find((c) => c.id === v.customer);
-    const user = setup.ws.zendesk.store.user(v.userId);
-    return { customer: customer ? { deleted: customer.deleted ?? false, email: customer.email ?? null } : null, user: user ? { active: user.active, email: user.email } : null };
-  };
   const accountEmail = async (userId: string) => (await queryIn(accountsFile(setup.dir), `SELECT email FROM users WHERE id = ?`, [userId]))[0].email as string;
 
   /** The correction Mallory asks for under her own address, and its code, as an unvouched caller submits it. */
@@ -67,8 +48,8 @@ describeEachDatabase("a correction of the email to an address the person never p
     const t = setup.t;
     // Mallory never paid nor wrote in: nothing of hers at Stripe or Zendesk stands in the way of what her address finds there.
     const mallory = setup.ws.people.find((p) => p.status === "ACTIVE" && !p.paymentCustomerId && !p.ticketingUserId)!;
-    const vera = seedVera();
-    const before = veraHeld(vera);
+    const vera = seedVera(setup.ws);
+    const before = veraHeld(setup.ws, vera);
     expect(before).to.deep.equal({ customer: { deleted: false, email: VERA }, user: { active: true, email: VERA } });
 
     const submitted = await unvouchedCorrection(t, mallory.email, VERA);
@@ -88,7 +69,7 @@ describeEachDatabase("a correction of the email to an address the person never p
     }, "deletion ended", 60_000);
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
     // Before: the account row held Vera's address and the deletion deleted her Zendesk user (active: false) and reached her Stripe customer.
-    expect(veraHeld(vera), "Vera's customer and user, as Stripe and Zendesk hold them").to.deep.equal(before);
+    expect(veraHeld(setup.ws, vera), "Vera's customer and user, as Stripe and Zendesk hold them").to.deep.equal(before);
     const collected = (connector: string) => ended.tasks.filter((x: any) => x.connector === connector && x.step === "COLLECT").reduce((n: number, x: any) => n + x.outcome.records, 0);
     expect({ payments: collected("payments"), ticketing: collected("ticketing") }, "records the deletion found of Mallory's at Stripe and Zendesk").to.deep.equal({ payments: 0, ticketing: 0 });
     expect(address, "the account row keeps the address Mallory proved").to.equal(mallory.email);

@@ -82,6 +82,11 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     needsAny: true,
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
+    identityFields: Object.entries(config.rectifiable ?? {}).flatMap(([field, target]) => {
+      const t = config.tables.find((x) => x.table === target.table);
+      const kind = t && identityColumns(t, config.provides).get(target.column);
+      return kind ? [{ field, kind }] : [];
+    }),
   };
 }
 

@@ -5,7 +5,7 @@ import { correctionGaps } from "../../domain/corrections";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../../domain/tasks";
 import { keptSubjectEmail, RequestRow, TaskResult, TaskRow } from "../../entities";
 import { activeHoldsFor } from "../../queries/legalHoldFinder";
-import { describeManualHold, manualHold } from "../manualHold";
+import { describeManualHold, describeManualRectifyHold, keptByHoldResult, manualHold } from "../manualHold";
 import type { DataKeys } from "../../export/keys";
 import { insertWith, StagingWriter } from "../../export/staging";
 import { stagingKeyIn } from "../../export/stagingKeys";
@@ -53,17 +53,21 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   } else {
     if (input.changedFields === undefined) throw badField("changedFields", "list the fields that were changed (an empty list when this system holds none of them)");
     // A field the person does not list is one this system does not hold: they answer for every field asked.
-    const asked = ((await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId })).corrections ?? []).map((c) => c.field);
+    const request = await em.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+    const asked = (request.corrections ?? []).map((c) => c.field);
     const changed = [...new Set(input.changedFields)];
     if (correctionGaps(asked, changed, []).notAsked.length) throw badField("changedFields", "changedFields may only name fields this correction asks to change");
-    result = { changed, notHeld: correctionGaps(asked, changed, []).silent };
+    // Read under the request's lock: a hold on any of the connector's categories keeps what it holds as it was.
+    const hold = manualHold(categoriesOf(task.connector), await activeHoldsFor(em, keptSubjectEmail(request)));
+    if (hold && changed.length) throw conflict(`${describeManualRectifyHold(task.connector, hold)} Nothing was recorded.`, { status: task.status });
+    result = hold ? keptByHoldResult(asked, hold) : { changed, notHeld: correctionGaps(asked, changed, []).silent };
   }
   const updated = await em
     .getRepository(TaskRow)
     .update({ id: task.id, status: TaskStatus.AWAITING_INPUT }, { status: TaskStatus.SUCCEEDED, result, finishedAt: now, updatedAt: now });
   if (updated.affected !== 1) throw conflict(`Task ${task.id} was completed by someone else at the same time`);
   Object.assign(task, { status: TaskStatus.SUCCEEDED, result });
-  await auditTask(em, task, "completed_by_hand", now, { records: result.records ?? 0, erased: result.erased ?? 0, ...(result.changed ? { changed: result.changed, notHeld: result.notHeld } : {}) }, actor);
+  await auditTask(em, task, "completed_by_hand", now, { records: result.records ?? 0, erased: result.erased ?? 0, ...(result.changed ? { changed: result.changed, notHeld: result.notHeld } : {}), ...(result.keptByHold ? { keptByHold: result.keptByHold, holdCases: result.holdCases } : {}) }, actor);
   await afterTaskFinished(em, task, now);
   return task;
 }

@@ -357,6 +357,8 @@ function countsOnly(result: TaskResult): Record<string, number | string[]> {
   if (result.erased !== undefined) out.erased = result.erased;
   if (result.changed) out.changed = result.changed;
   if (result.notHeld) out.notHeld = result.notHeld;
+  if (result.keptByHold) out.keptByHold = result.keptByHold;
+  if (result.holdCases) out.holdCases = result.holdCases;
   if (result.kept !== undefined) out.kept = result.kept;
   if (result.remaining !== undefined) out.remaining = result.remaining;
   return out;
