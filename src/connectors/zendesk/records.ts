@@ -89,8 +89,12 @@ export interface WireSuspendedTicket {
   created_at: string;
 }
 
-/** How the subject is on a ticket. */
-export type TicketRole = "requester" | "cc";
+/**
+ * How the subject is on a ticket: its requester, copied on it (CC), or neither any more but the author
+ * of comments on it (found through the search's `commenter:`: a ticket they were taken off the CCs of,
+ * one they follow as an agent, or one whose requester was replaced).
+ */
+export type TicketRole = "requester" | "cc" | "commenter";
 
 const REDACTION_MARK = "▇";
 /** Zendesk replaces a redacted attachment with an empty file of this name. */
@@ -123,8 +127,8 @@ export function redactAllText(html: string): string {
 export const isSubjects = (c: WireComment, role: TicketRole, userId: number, staff: ReadonlySet<number>) =>
   c.author_id === userId || (role === "requester" && staff.has(c.author_id));
 
-/** Why other people's comments on a CC'd ticket are not in the subject's export. */
-export const LEFT_OUT_REASON = "written by other people on tickets you were only copied on (CC): they are those people's data";
+/** Why other people's comments on a ticket someone else opened (the subject CC'd on it, or a commenter) are not in the subject's export. */
+export const LEFT_OUT_REASON = "written by other people on tickets someone else opened that you were copied on (CC) or wrote on: they are those people's data";
 
 /** Why other customers' comments on a ticket the subject requested are not in the subject's export. */
 export const LEFT_OUT_SHARED_REASON = "written by other customers copied on tickets you opened: they are those people's data";
@@ -181,7 +185,7 @@ export function userRecord(u: WireUser, identities: readonly WireIdentity[]): Su
 
 /**
  * A ticket as the subject's record. On one they requested, its subject line and how it was handled; on
- * one they were only CC'd on, only that they were on it and when: the subject line, type, priority,
+ * one they were only CC'd on or wrote on, only that they were on it and when: the subject line, type, priority,
  * status and tags there describe the requester's matter (another person's data, as their comments are).
  */
 export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): SubjectRecord {

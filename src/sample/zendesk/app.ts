@@ -174,6 +174,16 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     });
   }
 
+  // The search's export (cursor pagination only, `filter[type]` required, results under `results`), for the
+  // one query the connector sends: `commenter:<user id>`, the live tickets that user wrote a comment on.
+  app.get("/api/v2/search/export.json", (req, res) => {
+    if (req.query["filter[type]"] !== "ticket") return void res.status(400).json({ error: "InvalidSearchParameter", description: "filter[type] is required: ticket, user, organization or group" });
+    if (req.query.page !== undefined || req.query.per_page !== undefined) throw new PaginationError("the search export pages by cursor only: page[size] and page[after]");
+    const commenter = /^commenter:(\d{1,15})$/.exec(typeof req.query.query === "string" ? req.query.query.trim() : "");
+    const found = commenter ? store.ticketsCommentedBy(Number(commenter[1])) : [];
+    res.json(paginate(req, "results", found, (t) => ({ ...presentTicket(req, t), result_type: "ticket" })));
+  });
+
   // One ticket, as Zendesk shows it; a deleted one (in deleted_tickets, or gone for good) is not found.
   app.get("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);

@@ -50,14 +50,21 @@ export function addSuspendedTicket(standIn: ZendeskStandIn, email: string, text:
   return held;
 }
 
-/** The subject's tickets in the stand-in's own data: requested, then CC'd on, each once. */
-export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: ZendeskTicket; role: "requester" | "cc" }[] {
+/**
+ * The subject's tickets in the stand-in's own data: requested, then CC'd on, then neither but carrying
+ * a comment of theirs not redacted to nothing, each once.
+ */
+export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: ZendeskTicket; role: "requester" | "cc" | "commenter" }[] {
   const requested = standIn.store.ticketsRequestedBy(userId).map((ticket) => ({ ticket, role: "requester" as const }));
   const ccd = standIn.store
     .ticketsCcing(userId)
     .filter((t) => t.requester_id !== userId)
     .map((ticket) => ({ ticket, role: "cc" as const }));
-  return [...requested, ...ccd];
+  const commented = standIn.store.state.tickets
+    .filter((t) => !t.deleted_at && t.requester_id !== userId && !t.collaborator_ids.includes(userId))
+    .filter((t) => t.comments.some((c) => c.author_id === userId && !redactedToNothing(c)))
+    .map((ticket) => ({ ticket, role: "commenter" as const }));
+  return [...requested, ...ccd, ...commented];
 }
 
 /** Every ticket the stand-in still holds that leads to the user (requested by them or CC'ing them), soft-deleted tickets too. */
@@ -86,7 +93,7 @@ export function expectedRecordCount(standIn: ZendeskStandIn, userId: number): nu
     count += 1;
     for (const c of ticket.comments) {
       if (redactedToNothing(c)) continue;
-      if (c.author_id !== userId && (role === "cc" || !isStaff(standIn, c.author_id))) continue;
+      if (c.author_id !== userId && (role !== "requester" || !isStaff(standIn, c.author_id))) continue;
       count += 1 + c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
     }
   }
@@ -110,7 +117,7 @@ export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: 
 export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskTicket["comments"] {
   const shared = new Set(sharedThreads(standIn, userId));
   return ticketsOf(standIn, userId)
-    .filter(({ ticket, role }) => role === "cc" || shared.has(ticket))
+    .filter(({ ticket, role }) => role !== "requester" || shared.has(ticket))
     .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === userId && !redactedToNothing(c)));
 }
 
