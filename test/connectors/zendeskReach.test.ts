@@ -2,9 +2,10 @@ import { expect } from "chai";
 import { NotSearchedRecords, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, eraseFully, testContext } from "../../src/connectors/testing/conformance";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
-import { LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
-import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
-import { ADA, ADA_PERSON, addSuspendedTicket, connectorFor, GRACE_PERSON, redactedToNothing, startStandIn } from "./support/zendeskStandIn";
+import { LEFT_OUT_REASON, SIDE_CONVERSATION_REASON, SIDE_LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
+import { ZendeskSideConversation, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
+import { ConnectorError } from "../../src/connectors/sdk";
+import { ADA, ADA_PERSON, addSuspendedTicket, connectorFor, GRACE_PERSON, notingContext, outcomeCounts, redactedToNothing, startStandIn } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const GRACE_ID = Number(GRACE_PERSON.ticketingUserId);
@@ -132,6 +133,75 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       const kept = Object.fromEntries((outcome.kept ?? []).map((k) => [k.type, k.count]));
       expect(kept.comment).to.be.at.least(2);
       expect(kept.user).to.equal(1);
+    });
+  });
+
+  describe("side conversations of her tickets", () => {
+    const VENDOR = { user_id: null, name: "Parts Vendor", email: "orders@vendor.example" };
+    const AGENT = { user_id: 9_000_001, name: "Sam Support", email: "sam.support@support.example.com" };
+    let own: ZendeskTicket;
+    let ccd: ZendeskTicket;
+    /** A side conversation on `ticket` with one message per [sender, text]. */
+    const converse = (ticket: ZendeskTicket, id: string, messages: [ZendeskSideConversation["participants"][number], string][]): ZendeskSideConversation => {
+      const participants = [...new Map(messages.map(([p]) => [p.email, p])).values()];
+      const sc: ZendeskSideConversation = {
+        id,
+        subject: `About ticket ${ticket.id}`,
+        state: "open",
+        participants: [AGENT, ...participants.filter((p) => p !== AGENT)],
+        events: messages.map(([from, text], i) => ({ id: `${id}-e${i}`, type: i ? "reply" : "create", actor: from, message: { subject: null, body: text, html_body: `<p>${text}</p>`, from, to: [AGENT] }, created_at: ticket.updated_at })),
+        created_at: ticket.updated_at,
+        updated_at: ticket.updated_at,
+      };
+      ticket.side_conversations = [...(ticket.side_conversations ?? []), sc];
+      return sc;
+    };
+    beforeEach(async () => {
+      z = await startStandIn();
+      connector = connectorFor(z);
+      const adaUser = { user_id: ADA_ID, name: ADA_PERSON.name, email: ADA_PERSON.email };
+      // A thread Ada requested that no other customer wrote on (deleted whole), and one of Grace's she is CC'd on.
+      own = z.store.ticketsRequestedBy(ADA_ID).find((t) => t.comments.every((c) => c.author_id === ADA_ID || c.author_id === 9_000_001))!;
+      ccd = z.store.ticketsCcing(ADA_ID).find((t) => t.requester_id !== ADA_ID)!;
+      for (const t of [own, ccd]) t.updated_at = LONG_AGO;
+      converse(own, "sc-own", [[AGENT, "Ada, the vendor asks for your serial number."], [adaUser, "Serial AX-1234, bought in May."], [VENDOR, "Replacement shipped to Ada."]]);
+      converse(own, "sc-vendor", [[AGENT, "Any stock left?"], [VENDOR, "Yes, two units."]]);
+      // On Grace's thread Ada answered from her address as an outside participant.
+      converse(ccd, "sc-ccd", [[AGENT, "Can you confirm what Grace said?"], [{ user_id: null, name: "Ada", email: ADA_PERSON.email.toUpperCase() }, "Yes, I saw it happen."]]);
+    });
+
+    it("exports the messages she sent (and only those), and leaves the others' out", async () => {
+      const { ctx, leftOut } = watched();
+      const records = await collectAll(connector, ADA, ctx);
+      const side = records.filter((r) => r.type === "side_conversation_message");
+      // Before: none (0 of her 2 messages).
+      expect(side.map((r) => [r.id, r.data.body, r.residualOnErasure ?? null])).to.deep.equal([
+        ["sc-own-e1", "Serial AX-1234, bought in May.", null],
+        ["sc-ccd-e1", "Yes, I saw it happen.", SIDE_CONVERSATION_REASON],
+      ]);
+      expect(leftOut.filter((l) => l.reason === SIDE_LEFT_OUT_REASON).map((l) => l.count)).to.deep.equal([3]);
+      // The side conversation she is not on is not read message by message.
+      expect(z.calls.entries.filter((e) => e.path.includes("sc-vendor"))).to.deep.equal([]);
+    });
+
+    it("deletes hers with a thread deleted whole, and names the one Zendesk cannot erase residual, never erased", async () => {
+      const planned = (await collectAll(connector, ADA)).filter((r) => !r.residualOnErasure).length;
+      const outcome = await connector.erase(ADA, SUPPORT, testContext());
+      expect(outcome.erased).to.equal(planned);
+      expect(z.store.state.tickets.find((t) => t.id === own.id), "her own thread, with its side conversations").to.equal(undefined);
+      // What Zendesk still holds on Grace's thread: Ada's message, which no call can redact.
+      expect(z.store.ticket(ccd.id)!.side_conversations![0].events[1].message.body).to.equal("Yes, I saw it happen.");
+      expect(outcomeCounts(outcome).residual.side_conversation_message).to.equal(1);
+      expect(outcome.residual!.find((r) => r.type === "side_conversation_message")!.reason).to.equal(SIDE_CONVERSATION_REASON);
+    });
+
+    it("still names that message residual when a retry finishes the user's permanent delete (whose answer was lost) by its note", async () => {
+      z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1, afterEffect: true });
+      const notes: string[] = [];
+      expect(await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+      expect(z.store.user(ADA_ID), "deleted for good").to.equal(undefined);
+      const again = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+      expect(outcomeCounts(again).residual.side_conversation_message).to.equal(1);
     });
   });
 

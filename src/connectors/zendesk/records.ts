@@ -70,6 +70,43 @@ export interface WireComment {
   created_at: string;
 }
 
+/** Someone on a side conversation: a Zendesk user, or an outside address (`user_id` null). */
+export interface WireParticipant {
+  user_id?: number | null;
+  email?: string | null;
+}
+
+/** A side conversation of a ticket (its messages are its events). */
+export interface WireSideConversation {
+  id: string;
+  subject?: string | null;
+  participants?: WireParticipant[];
+}
+
+/** One event of a side conversation; those of type create and reply carry a message. */
+export interface WireSideEvent {
+  id: string;
+  type?: string;
+  message?: { subject?: string | null; body?: string | null; from?: WireParticipant | null } | null;
+  created_at: string;
+}
+
+/**
+ * Why the subject's messages in side conversations of a ticket that is not deleted stay: Zendesk has no
+ * call that deletes or redacts a side conversation, or one of its messages, short of deleting the ticket.
+ */
+export const SIDE_CONVERSATION_REASON =
+  "messages you sent in side conversations of a ticket that stays in the helpdesk (someone else's, or one another customer also wrote on): Zendesk offers no way to delete or redact a side conversation message other than deleting its whole ticket";
+
+/** Why other people's messages in side conversations the subject was on are not in the subject's export. */
+export const SIDE_LEFT_OUT_REASON = "written by other people in side conversations you were on: they are those people's data";
+
+/** A message the subject sent in a side conversation of a ticket: its subject line and text. */
+export function sideMessageRecord(e: WireSideEvent, sc: WireSideConversation, t: WireTicket, userId: number): SubjectRecord {
+  const data = { ticket_id: t.id, side_conversation_id: sc.id, subject: e.message?.subject ?? sc.subject ?? null, body: e.message?.body ?? null, created_at: e.created_at };
+  return threadRecord(t, userId, "side_conversation_message", e.id, data, e.created_at);
+}
+
 /**
  * An email Zendesk held back (a suspended ticket): the sender's name and address as the email gave
  * them, with no user behind it, and the whole text, until an agent recovers or deletes it (or 14 days pass).
@@ -148,6 +185,16 @@ const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
  */
 const inThread = (t: WireTicket, userId: number) => ({ retainedFrom: new Date(t.updated_at), keptWith: String(userId) });
 
+/** A record of the subject's on a thread (inThread), dated when it was written. */
+const threadRecord = (t: WireTicket, userId: number, type: string, id: number | string, data: Record<string, unknown>, at: string): SubjectRecord => ({
+  ...inThread(t, userId),
+  category: "SUPPORT",
+  type,
+  id: String(id),
+  data,
+  recordedAt: date(at),
+});
+
 /**
  * The user's profile, with every identity Zendesk holds for them (secondary addresses, phone numbers;
  * `verified` says whether it was proven theirs) and what the profile says of them (agents' notes,
@@ -204,26 +251,14 @@ export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): S
 }
 
 export function commentRecord(c: WireComment, t: WireTicket, userId: number): SubjectRecord {
-  return {
-    ...inThread(t, userId),
-    category: "SUPPORT",
-    type: "comment",
-    id: String(c.id),
-    data: { ticket_id: t.id, written_by_you: c.author_id === userId, public: c.public, body: textOf(c), channel: c.via?.channel ?? null, created_at: c.created_at },
-    recordedAt: date(c.created_at),
-  };
+  const data = { ticket_id: t.id, written_by_you: c.author_id === userId, public: c.public, body: textOf(c), channel: c.via?.channel ?? null, created_at: c.created_at };
+  return threadRecord(t, userId, "comment", c.id, data, c.created_at);
 }
 
 /** Attachment metadata only: the file itself is never fetched. */
 export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicket, userId: number): SubjectRecord {
-  return {
-    ...inThread(t, userId),
-    category: "SUPPORT",
-    type: "attachment",
-    id: String(a.id),
-    data: { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at },
-    recordedAt: date(c.created_at),
-  };
+  const data = { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at };
+  return threadRecord(t, userId, "attachment", a.id, data, c.created_at);
 }
 
 /**

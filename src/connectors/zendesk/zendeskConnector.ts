@@ -13,6 +13,9 @@ import {
   LEFT_OUT_REASON,
   LEFT_OUT_SHARED_REASON,
   SHARED_THREAD_REASON,
+  SIDE_CONVERSATION_REASON,
+  SIDE_LEFT_OUT_REASON,
+  sideMessageRecord,
   redactAllText,
   suspendedTicketRecord,
   TicketRole,
@@ -20,6 +23,9 @@ import {
   userRecord,
   WireComment,
   WireIdentity,
+  WireParticipant,
+  WireSideConversation,
+  WireSideEvent,
   WireSuspendedTicket,
   WireTicket,
   WireUser,
@@ -69,7 +75,7 @@ const NEVER_SEARCHED = [
   {
     type: "side_conversation",
     reason:
-      "side conversations (emails, Slack messages or child tickets an agent started from a ticket, which may quote the subject or be addressed to them): this connector does not read them; look through the side conversations of the subject's tickets in Zendesk",
+      "side conversations on tickets the subject neither requested, is copied on, nor wrote a comment on (an agent may have emailed them from someone else's ticket): Zendesk has no call that lists side conversations by participant; those of the subject's own tickets were read",
   },
   {
     type: "comment",
@@ -109,10 +115,14 @@ const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => 
  */
 const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role === "requester" && othersOnThread > 0;
 
-const RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
+const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
 
-/** The subject's records that remain on threads they requested that other customers wrote on (SHARED_THREAD_REASON). */
+/**
+ * The subject's records that remain on threads they requested that other customers wrote on
+ * (SHARED_THREAD_REASON), and their side conversation messages on any thread that is not deleted
+ * (SIDE_CONVERSATION_REASON).
+ */
 class SharedThreadResidue {
   private readonly counts = new Map<ResidueType, number>();
 
@@ -121,12 +131,14 @@ class SharedThreadResidue {
   }
 
   /**
-   * The counts as a unit note's suffix (`:tickets:comments:attachments`, numbers only): the user's unit
+   * The counts as a unit note's suffix (`:tickets:comments:attachments[:side messages]`, numbers only): the user's unit
    * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
    * the threads, to count them again.
    */
   get note(): string {
-    return RESIDUE_TYPES.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+    // The side messages' count only when there are any: the note stays as it was written before they were read.
+    const types = this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
   }
 
   /** Adds the counts a note's suffix carries (see note). */
@@ -136,8 +148,9 @@ class SharedThreadResidue {
 
   /** The outcome's `residual`, only when there is something to name. */
   outcome(): Pick<ErasureOutcome, "residual"> {
-    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"] } as const;
-    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: SHARED_THREAD_REASON }));
+    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
+    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
+    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
     return sets.length ? { residual: sets } : {};
   }
 }
@@ -176,8 +189,8 @@ type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: Wi
 
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
- * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
- * their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
+ * ticketingUserId or email; collects the user, the tickets they requested, were CC'd on or wrote a
+ * comment on (each once), the messages they sent in those tickets' side conversations, their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
  * they and the staff wrote: other people's comments are reported left out as those people's data) and
  * the attachments' metadata. Erasure follows Zendesk's flow: outside retention, threads the subject
  * requested are deleted (then deleted for good through deleted_tickets) unless another customer wrote
@@ -440,6 +453,32 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   /**
+   * The messages the subject sent in the ticket's side conversations: from their Zendesk user, or from
+   * one of their proven addresses as an outside participant (`proven`, senderAddresses). Only the side
+   * conversations they are on are read message by message; `others` counts the other people's messages
+   * there (their words: left out).
+   */
+  async function* sideMessagesOf(ticket: WireTicket, userId: number, proven: ReadonlySet<string>, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): AsyncGenerator<{ sc: WireSideConversation; event: WireSideEvent }> {
+    const hers = (p?: WireParticipant | null): boolean =>
+      !!p && (p.user_id === userId || (p.user_id == null && typeof p.email === "string" && proven.has(normalizeEmail(p.email))));
+    for await (const sc of client.list<WireSideConversation>(`tickets/${ticket.id}/side_conversations.json`, "side_conversations", op, ctx)) {
+      if (!(sc.participants ?? []).some(hers)) continue;
+      for await (const event of client.list<WireSideEvent>(`tickets/${ticket.id}/side_conversations/${encodeURIComponent(sc.id)}/events.json`, "events", op, ctx)) {
+        if (!event.message) continue;
+        if (hers(event.message.from)) yield { sc, event };
+        else if (others) others.count += 1;
+      }
+    }
+  }
+
+  /** How many messages the subject sent in the ticket's side conversations (sideMessagesOf). */
+  const sideMessageCount = async (ticket: WireTicket, userId: number, proven: ReadonlySet<string>, ctx: CallContext): Promise<number> => {
+    let n = 0;
+    for await (const _ of sideMessagesOf(ticket, userId, proven, "erase", ctx)) n += 1;
+    return n;
+  };
+
+  /**
    * Redacts the text and live attachments of one comment; returns how many records that erased (the
    * comment and its attachments: a comment redacted to nothing is no longer one of anyone's records).
    */
@@ -548,7 +587,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
       yield userRecord(user, identities);
-      const counts = { ticket: 0, comment: 0, attachment: 0 };
+      const counts = { ticket: 0, comment: 0, attachment: 0, side_conversation_message: 0 };
+      const proven = senderAddresses(ids.email, identities).proven;
+      const sideOthers = { count: 0 };
       // Other people's comments, by how the subject is on their threads.
       const others = { cc: { count: 0 }, commenter: { count: 0 }, requester: { count: 0 } };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
@@ -573,7 +614,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
             counts.attachment += 1;
           }
         }
+        // Their side conversation messages go only with a thread deleted whole: Zendesk cannot redact them.
+        const deletedWhole = role === "requester" && !shared;
+        for await (const { sc, event } of sideMessagesOf(ticket, user.id, proven, "collect", ctx, sideOthers)) {
+          const record = sideMessageRecord(event, sc, ticket, user.id);
+          yield deletedWhole ? record : { ...record, residualOnErasure: SIDE_CONVERSATION_REASON };
+          counts.side_conversation_message += 1;
+        }
       }
+      if (sideOthers.count) ctx.leftOut?.({ category: "SUPPORT", type: "side_conversation_message", count: sideOthers.count, reason: SIDE_LEFT_OUT_REASON });
       const offOwn = others.cc.count + others.commenter.count;
       if (offOwn) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: offOwn, reason: LEFT_OUT_REASON });
       if (others.requester.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.requester.count, reason: LEFT_OUT_SHARED_REASON });
@@ -605,7 +654,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?$/.exec(note);
+        // Notes written before side conversations were read carry three counts, not four.
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9}))?)?$/.exec(note);
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
@@ -638,7 +688,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return list.length ? { kept: list } : {};
       };
       const found = await findUser(ids, "erase", ctx);
-      for await (const s of heldBackMail(ids, await identitiesFound(found, "erase", ctx), "erase", ctx)) {
+      const identities = await identitiesFound(found, "erase", ctx);
+      for await (const s of heldBackMail(ids, identities, "erase", ctx)) {
         const arrived = new Date(s.created_at);
         if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
         else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
@@ -653,15 +704,18 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { user } = found;
 
       const kept = new KeptTally();
+      const proven = senderAddresses(ids.email, identities).proven;
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         // The subject's comments on the thread (off one they requested, their own), and how many are other people's.
         const others = { count: 0 };
         const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others);
         if (!theirs) continue;
+        const side = await sideMessageCount(ticket, user.id, proven, ctx);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
           kept.add("SUPPORT", "ticket", 1, lastActivity);
+          kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
           for (const c of theirs) {
             kept.add("SUPPORT", "comment", 1, lastActivity);
             kept.add("SUPPORT", "attachment", liveAttachments(c).length, lastActivity);
@@ -670,7 +724,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         if (role === "requester" && !sharedThread(role, others.count)) {
           // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
-          const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1);
+          // Their side conversation messages go with the ticket.
+          const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1 + side);
           await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
         } else {
           // Another person's words are on the thread: it is not deleted (that would erase their data
@@ -689,6 +744,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
               residual.add("attachment", liveAttachments(c).length);
             }
           }
+          residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
           else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }

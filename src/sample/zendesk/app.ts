@@ -29,7 +29,7 @@ function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
 }
 
 function presentTicket(req: Request, t: ZendeskTicket) {
-  const { comments: _comments, ...fields } = t;
+  const { comments: _comments, side_conversations: _side, ...fields } = t;
   return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
 }
 
@@ -200,6 +200,23 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     if (!include.includes("users")) return void res.json(page);
     const authors = [...new Set((page.comments as ZendeskComment[]).map((c) => c.author_id))].map((id) => store.user(id)).filter((u): u is ZendeskUser => u !== undefined);
     res.json({ ...page, users: authors.map((u) => presentUser(req, u)) });
+  });
+
+  // A ticket's side conversations (participants, no messages), then one's messages as events: Zendesk
+  // has no call that deletes or redacts either (they go with the ticket).
+  app.get("/api/v2/tickets/:id/side_conversations.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    const list = (ticket.side_conversations ?? []).map(({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc }));
+    res.json({ side_conversations: list, next_page: null, previous_page: null, count: list.length });
+  });
+
+  app.get("/api/v2/tickets/:id/side_conversations/:sc/events.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    const sc = ticket?.side_conversations?.find((x) => x.id === req.params.sc);
+    if (!ticket || !sc) return void res.status(404).json(notFound);
+    const events = sc.events.map((e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id }));
+    res.json({ events, next_page: null, previous_page: null, count: events.length });
   });
 
   app.put("/api/v2/comment_redactions/:id.json", (req, res) => {

@@ -1,4 +1,5 @@
 import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
+import { testContext } from "../../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
 import { samplePeople } from "../../../src/sample/people";
 import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
@@ -167,3 +168,15 @@ export async function withRetries<T>(work: (attempt: number) => Promise<T>, log:
     }
   }
 }
+
+/** A context whose units run at once and put the note of each unit whose work threw into `notes` (what the orchestrator hands the next attempt). */
+export const notingContext = (notes: string[]) =>
+  testContext({
+    eraseUnit: async (_category, work, note) => {
+      await work().catch((error: unknown) => {
+        if (note) notes.push(note);
+        throw error;
+      });
+      return true;
+    },
+  });
