@@ -67,11 +67,17 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       const records = await collectAll(connector, subject, ctx);
       // Before: Grace's profile, her tickets and comments (24 records) went into Ada's collect.
       expect(records.filter((r) => r.type !== "suspended_ticket").map((r) => `${r.type}:${r.id}`), "records of Grace's user").to.deep.equal([]);
-      expect(notSearched.filter((n) => n.type === "user" && /external id names another account/.test(n.reason))).to.have.length(1);
+      expect(notSearched.filter((n) => n.type === "user" && /external id names an account on the platform not known to be the subject's/.test(n.reason))).to.have.length(1);
       const erased = await eraseFully(connector, subject, SUPPORT);
       // Before: the erase deleted Grace's threads and her user.
       expect(erased).to.equal(0);
       expect(grace(), "Grace's user and tickets at Zendesk").to.equal(before);
+    });
+
+    it("is passed over too when the subject's own user id is not known (no account to match it against)", async () => {
+      const { ctx, notSearched } = watched();
+      expect(await collectAll(connector, { email: ADA_PERSON.email }, ctx)).to.deep.equal([]);
+      expect(notSearched.filter((n) => n.type === "user" && /not known to be the subject's/.test(n.reason))).to.have.length(1);
     });
 
     it("is still taken when its external_id is the subject's own user id", async () => {

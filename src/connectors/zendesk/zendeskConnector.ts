@@ -53,7 +53,7 @@ const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", li
  * that person's tickets. As the payment connector passes over a customer tagged as another account's.
  */
 const OTHER_ACCOUNT_HOLDER =
-  "a helpdesk user holding the subject's address whose external id names another account on the platform: that user may be someone else, so they were neither read nor erased. Check the user's external id in Zendesk, or give the subject's ticketing user id";
+  "a helpdesk user holding the subject's address whose external id names an account on the platform not known to be the subject's (another account, or any account when the subject's own user id is not known): that user may be someone else, so they were neither read nor erased. Check the user's external id in Zendesk, or give the subject's ticketing user id";
 
 /** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
 const UNVERIFIED_HOLDER =
