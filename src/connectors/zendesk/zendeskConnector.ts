@@ -23,14 +23,12 @@ import {
   userRecord,
   WireComment,
   WireIdentity,
-  WireParticipant,
-  WireSideConversation,
-  WireSideEvent,
   WireSuspendedTicket,
   WireTicket,
   WireUser,
 } from "./records";
 import { listZendeskSubjects } from "./roster";
+import { sideMessageCount, sideMessagesOf } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
 export interface ZendeskConnector extends Connector {
@@ -453,32 +451,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   /**
-   * The messages the subject sent in the ticket's side conversations: from their Zendesk user, or from
-   * one of their proven addresses as an outside participant (`proven`, senderAddresses). Only the side
-   * conversations they are on are read message by message; `others` counts the other people's messages
-   * there (their words: left out).
-   */
-  async function* sideMessagesOf(ticket: WireTicket, userId: number, proven: ReadonlySet<string>, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): AsyncGenerator<{ sc: WireSideConversation; event: WireSideEvent }> {
-    const hers = (p?: WireParticipant | null): boolean =>
-      !!p && (p.user_id === userId || (p.user_id == null && typeof p.email === "string" && proven.has(normalizeEmail(p.email))));
-    for await (const sc of client.list<WireSideConversation>(`tickets/${ticket.id}/side_conversations.json`, "side_conversations", op, ctx)) {
-      if (!(sc.participants ?? []).some(hers)) continue;
-      for await (const event of client.list<WireSideEvent>(`tickets/${ticket.id}/side_conversations/${encodeURIComponent(sc.id)}/events.json`, "events", op, ctx)) {
-        if (!event.message) continue;
-        if (hers(event.message.from)) yield { sc, event };
-        else if (others) others.count += 1;
-      }
-    }
-  }
-
-  /** How many messages the subject sent in the ticket's side conversations (sideMessagesOf). */
-  const sideMessageCount = async (ticket: WireTicket, userId: number, proven: ReadonlySet<string>, ctx: CallContext): Promise<number> => {
-    let n = 0;
-    for await (const _ of sideMessagesOf(ticket, userId, proven, "erase", ctx)) n += 1;
-    return n;
-  };
-
-  /**
    * Redacts the text and live attachments of one comment; returns how many records that erased (the
    * comment and its attachments: a comment redacted to nothing is no longer one of anyone's records).
    */
@@ -616,7 +588,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         // Their side conversation messages go only with a thread deleted whole: Zendesk cannot redact them.
         const deletedWhole = role === "requester" && !shared;
-        for await (const { sc, event } of sideMessagesOf(ticket, user.id, proven, "collect", ctx, sideOthers)) {
+        for await (const { sc, event } of sideMessagesOf(client, ticket, user.id, proven, "collect", ctx, sideOthers)) {
           const record = sideMessageRecord(event, sc, ticket, user.id);
           yield deletedWhole ? record : { ...record, residualOnErasure: SIDE_CONVERSATION_REASON };
           counts.side_conversation_message += 1;
@@ -710,7 +682,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const others = { count: 0 };
         const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others);
         if (!theirs) continue;
-        const side = await sideMessageCount(ticket, user.id, proven, ctx);
+        const side = await sideMessageCount(client, ticket, user.id, proven, ctx);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
