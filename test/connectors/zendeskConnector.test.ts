@@ -20,6 +20,7 @@ import {
   GRACE,
   GRACE_PERSON,
   isStaff,
+  notingContext,
   othersWroteOn,
   outcomeCounts,
   ownRedactable,
@@ -207,18 +208,6 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
       expect(await connector.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
     });
-
-    /** A context whose units run at once and put the note of each unit whose work threw into `notes` (what the orchestrator hands the next attempt). */
-    const notingContext = (notes: string[]) =>
-      testContext({
-        eraseUnit: async (_category, work, note) => {
-          await work().catch((error: unknown) => {
-            if (note) notes.push(note);
-            throw error;
-          });
-          return true;
-        },
-      });
 
     /** Runs an erase that fails on the first permanent ticket delete, and returns the notes of the units it left unfinished. */
     const eraseUntilFirstPermanentDelete = async (): Promise<string[]> => {

@@ -70,6 +70,43 @@ export interface WireComment {
   created_at: string;
 }
 
+/** Someone on a side conversation: a Zendesk user, or an outside address (`user_id` null). */
+export interface WireParticipant {
+  user_id?: number | null;
+  email?: string | null;
+}
+
+/** A side conversation of a ticket (its messages are its events). */
+export interface WireSideConversation {
+  id: string;
+  subject?: string | null;
+  participants?: WireParticipant[];
+}
+
+/** One event of a side conversation; those of type create and reply carry a message. */
+export interface WireSideEvent {
+  id: string;
+  type?: string;
+  message?: { subject?: string | null; body?: string | null; from?: WireParticipant | null } | null;
+  created_at: string;
+}
+
+/**
+ * Why the subject's messages in side conversations of a ticket that is not deleted stay: Zendesk has no
+ * call that deletes or redacts a side conversation, or one of its messages, short of deleting the ticket.
+ */
+export const SIDE_CONVERSATION_REASON =
+  "messages you sent in side conversations of a ticket that stays in the helpdesk (someone else's, or one another customer also wrote on): Zendesk offers no way to delete or redact a side conversation message other than deleting its whole ticket";
+
+/** Why other people's messages in side conversations the subject was on are not in the subject's export. */
+export const SIDE_LEFT_OUT_REASON = "written by other people in side conversations you were on: they are those people's data";
+
+/** A message the subject sent in a side conversation of a ticket: its subject line and text. */
+export function sideMessageRecord(e: WireSideEvent, sc: WireSideConversation, t: WireTicket, userId: number): SubjectRecord {
+  const data = { ticket_id: t.id, side_conversation_id: sc.id, subject: e.message?.subject ?? sc.subject ?? null, body: e.message?.body ?? null, created_at: e.created_at };
+  return threadRecord(t, userId, "side_conversation_message", e.id, data, e.created_at);
+}
+
 /**
  * An email Zendesk held back (a suspended ticket): the sender's name and address as the email gave
  * them, with no user behind it, and the whole text, until an agent recovers or deletes it (or 14 days pass).
@@ -89,8 +126,12 @@ export interface WireSuspendedTicket {
   created_at: string;
 }
 
-/** How the subject is on a ticket. */
-export type TicketRole = "requester" | "cc";
+/**
+ * How the subject is on a ticket: its requester, copied on it (CC), or neither any more but the author
+ * of comments on it (found through the search's `commenter:`: a ticket they were taken off the CCs of,
+ * one they follow as an agent, or one whose requester was replaced).
+ */
+export type TicketRole = "requester" | "cc" | "commenter";
 
 const REDACTION_MARK = "▇";
 /** Zendesk replaces a redacted attachment with an empty file of this name. */
@@ -123,8 +164,8 @@ export function redactAllText(html: string): string {
 export const isSubjects = (c: WireComment, role: TicketRole, userId: number, staff: ReadonlySet<number>) =>
   c.author_id === userId || (role === "requester" && staff.has(c.author_id));
 
-/** Why other people's comments on a CC'd ticket are not in the subject's export. */
-export const LEFT_OUT_REASON = "written by other people on tickets you were only copied on (CC): they are those people's data";
+/** Why other people's comments on a ticket someone else opened (the subject CC'd on it, or a commenter) are not in the subject's export. */
+export const LEFT_OUT_REASON = "written by other people on tickets someone else opened that you were copied on (CC) or wrote on: they are those people's data";
 
 /** Why other customers' comments on a ticket the subject requested are not in the subject's export. */
 export const LEFT_OUT_SHARED_REASON = "written by other customers copied on tickets you opened: they are those people's data";
@@ -143,6 +184,16 @@ const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
  * subject's user (the counting rule in src/domain/counting.ts; erase follows it).
  */
 const inThread = (t: WireTicket, userId: number) => ({ retainedFrom: new Date(t.updated_at), keptWith: String(userId) });
+
+/** A record of the subject's on a thread (inThread), dated when it was written. */
+const threadRecord = (t: WireTicket, userId: number, type: string, id: number | string, data: Record<string, unknown>, at: string): SubjectRecord => ({
+  ...inThread(t, userId),
+  category: "SUPPORT",
+  type,
+  id: String(id),
+  data,
+  recordedAt: date(at),
+});
 
 /**
  * The user's profile, with every identity Zendesk holds for them (secondary addresses, phone numbers;
@@ -181,7 +232,7 @@ export function userRecord(u: WireUser, identities: readonly WireIdentity[]): Su
 
 /**
  * A ticket as the subject's record. On one they requested, its subject line and how it was handled; on
- * one they were only CC'd on, only that they were on it and when: the subject line, type, priority,
+ * one they were only CC'd on or wrote on, only that they were on it and when: the subject line, type, priority,
  * status and tags there describe the requester's matter (another person's data, as their comments are).
  */
 export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): SubjectRecord {
@@ -200,26 +251,14 @@ export function ticketRecord(t: WireTicket, role: TicketRole, userId: number): S
 }
 
 export function commentRecord(c: WireComment, t: WireTicket, userId: number): SubjectRecord {
-  return {
-    ...inThread(t, userId),
-    category: "SUPPORT",
-    type: "comment",
-    id: String(c.id),
-    data: { ticket_id: t.id, written_by_you: c.author_id === userId, public: c.public, body: textOf(c), channel: c.via?.channel ?? null, created_at: c.created_at },
-    recordedAt: date(c.created_at),
-  };
+  const data = { ticket_id: t.id, written_by_you: c.author_id === userId, public: c.public, body: textOf(c), channel: c.via?.channel ?? null, created_at: c.created_at };
+  return threadRecord(t, userId, "comment", c.id, data, c.created_at);
 }
 
 /** Attachment metadata only: the file itself is never fetched. */
 export function attachmentRecord(a: WireAttachment, c: WireComment, t: WireTicket, userId: number): SubjectRecord {
-  return {
-    ...inThread(t, userId),
-    category: "SUPPORT",
-    type: "attachment",
-    id: String(a.id),
-    data: { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at },
-    recordedAt: date(c.created_at),
-  };
+  const data = { ticket_id: t.id, comment_id: c.id, file_name: a.file_name, content_type: a.content_type, size: a.size, created_at: c.created_at };
+  return threadRecord(t, userId, "attachment", a.id, data, c.created_at);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { emailSpellings, normalizeEmail, normalizeUserId } from "../../domain/identities";
-import { ReachedById, refuseOtherAccountById } from "../accountLink";
+import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
 import { CheckResult, Connector, ConnectorError, ConnectorSpec, ErasureOutcome, Identities, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { KeptTally } from "../keptTally";
 import { CallContext, JobState, Operation, ZendeskClient } from "./client";
@@ -13,6 +13,9 @@ import {
   LEFT_OUT_REASON,
   LEFT_OUT_SHARED_REASON,
   SHARED_THREAD_REASON,
+  SIDE_CONVERSATION_REASON,
+  SIDE_LEFT_OUT_REASON,
+  sideMessageRecord,
   redactAllText,
   suspendedTicketRecord,
   TicketRole,
@@ -25,6 +28,7 @@ import {
   WireUser,
 } from "./records";
 import { listZendeskSubjects } from "./roster";
+import { sideMessageCount, sideMessagesOf } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
 export interface ZendeskConnector extends Connector {
@@ -40,6 +44,15 @@ const SECONDARY_OF_DELETED =
 /** The user the account database gives by id, when its external_id names another account (accountExternalId). */
 const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", link: "its external_id", id: "ticketing user id", data: "tickets", kind: "ticketingUserId" };
 
+/**
+ * Why collect and erase passed over a user who holds the subject's address, verified, but whose external_id
+ * names another account (accountExternalId): the platform says the user is another person's (or, when the
+ * subject's user id is not known, some account's), and taking them by the address would read and erase
+ * that person's tickets. As the payment connector passes over a customer tagged as another account's.
+ */
+const OTHER_ACCOUNT_HOLDER =
+  "a helpdesk user holding the subject's address whose external id names an account on the platform not known to be the subject's (another account, or any account when the subject's own user id is not known): that user may be someone else, so they were neither read nor erased. Check the user's external id in Zendesk, or give the subject's ticketing user id";
+
 /** Why collect passed over a user who holds the subject's address as an email identity nobody verified. */
 const UNVERIFIED_HOLDER =
   "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
@@ -47,6 +60,10 @@ const UNVERIFIED_HOLDER =
 /** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
 const UNPROVEN_SENDER =
   "emails Zendesk held back (suspended) from an address on the subject's helpdesk profile that nobody verified: not proven theirs (an agent may have typed in someone else's), so they were neither read nor erased. Verify the identity in Zendesk to include them";
+
+/** Why collect and erase read only the start of a long held-back queue (suspendedScanLimit). */
+const BEYOND_SCAN = (limit: number) =>
+  `emails Zendesk held back (suspended) past the first ${limit} of its queue: Zendesk offers no way to ask for one sender's, so only that many were searched for the subject's address (each 100 cost a call). Look through the suspended queue in Zendesk for the subject's address, or raise suspendedScanLimit`;
 
 /**
  * Kinds of record Zendesk may hold of the subject that this connector has no call to find, named by
@@ -56,12 +73,12 @@ const NEVER_SEARCHED = [
   {
     type: "side_conversation",
     reason:
-      "side conversations (emails, Slack messages or child tickets an agent started from a ticket, which may quote the subject or be addressed to them): this connector does not read them; look through the side conversations of the subject's tickets in Zendesk",
+      "side conversations on tickets the subject neither requested, is copied on, nor wrote a comment on (an agent may have emailed them from someone else's ticket): Zendesk has no call that lists side conversations by participant; those of the subject's own tickets were read",
   },
   {
     type: "comment",
     reason:
-      "comments the subject wrote on tickets they neither requested nor are copied on now (taken off the CCs, replaced as requester, or a follower): Zendesk lists a user's tickets by requester and CC only; search Zendesk for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; search Zendesk again for tickets with the subject as commenter",
   },
   {
     type: "deleted_ticket",
@@ -96,10 +113,14 @@ const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => 
  */
 const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role === "requester" && othersOnThread > 0;
 
-const RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
+const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
 
-/** The subject's records that remain on threads they requested that other customers wrote on (SHARED_THREAD_REASON). */
+/**
+ * The subject's records that remain on threads they requested that other customers wrote on
+ * (SHARED_THREAD_REASON), and their side conversation messages on any thread that is not deleted
+ * (SIDE_CONVERSATION_REASON).
+ */
 class SharedThreadResidue {
   private readonly counts = new Map<ResidueType, number>();
 
@@ -108,12 +129,14 @@ class SharedThreadResidue {
   }
 
   /**
-   * The counts as a unit note's suffix (`:tickets:comments:attachments`, numbers only): the user's unit
+   * The counts as a unit note's suffix (`:tickets:comments:attachments[:side messages]`, numbers only): the user's unit
    * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
    * the threads, to count them again.
    */
   get note(): string {
-    return RESIDUE_TYPES.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+    // The side messages' count only when there are any: the note stays as it was written before they were read.
+    const types = this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
   }
 
   /** Adds the counts a note's suffix carries (see note). */
@@ -123,8 +146,9 @@ class SharedThreadResidue {
 
   /** The outcome's `residual`, only when there is something to name. */
   outcome(): Pick<ErasureOutcome, "residual"> {
-    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"] } as const;
-    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: SHARED_THREAD_REASON }));
+    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
+    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
+    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
     return sets.length ? { residual: sets } : {};
   }
 }
@@ -163,8 +187,8 @@ type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: Wi
 
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
- * ticketingUserId or email; collects the user, the tickets they requested or were CC'd on (each once),
- * their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
+ * ticketingUserId or email; collects the user, the tickets they requested, were CC'd on or wrote a
+ * comment on (each once), the messages they sent in those tickets' side conversations, their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
  * they and the staff wrote: other people's comments are reported left out as those people's data) and
  * the attachments' metadata. Erasure follows Zendesk's flow: outside retention, threads the subject
  * requested are deleted (then deleted for good through deleted_tickets) unless another customer wrote
@@ -273,7 +297,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * Two users (by id and by address, or under two spellings of the address) stop the call: collect and
    * erase follow one user, and following one would export or erase part of the person and report it whole.
    */
-  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): Promise<Found> => {
+  const findUser = async (ids: Identities, op: "collect" | "erase", ctx: CallContext, passedOver?: (reason: string) => void): Promise<Found> => {
+    const unproven = () => passedOver?.(UNVERIFIED_HOLDER);
+    /** Whether a user found by the address may be the subject's: with accountExternalId, not one linked to another account. */
+    const ownAccount = (user: WireUser): boolean => {
+      if (!o.accountExternalId || linkedToSubject(accountLink(user), ids)) return true;
+      passedOver?.(OTHER_ACCOUNT_HOLDER);
+      return false;
+    };
     const several = () =>
       new ConnectorError(
         `${name}: the subject is more than one user here (found by their ticketing user id and by their address, or under two spellings of it), and the ${op} follows one; it stopped rather than reach only some of them. Merge the users in Zendesk, then retry`,
@@ -282,6 +313,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       );
     let found: Found;
     for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
+      if (!ownAccount(user)) continue;
       if (found) throw several();
       found = { user, state: "active", identities };
     }
@@ -298,8 +330,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (!u.email || normalizeEmail(u.email) !== wanted) continue;
       // Proven as a live user's is: an agent may have created the user with, or typed onto them, someone else's address.
       const identities = await identitiesOf(u.id, op, ctx);
-      if (holdersOf(identities, wanted).some(provenIdentity)) return { user: u, state: "soft-deleted", identities };
-      unproven?.();
+      if (!holdersOf(identities, wanted).some(provenIdentity)) unproven();
+      else if (ownAccount(u)) return { user: u, state: "soft-deleted", identities };
     }
     return undefined;
   };
@@ -309,17 +341,30 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * senderAddresses), under any spelling: a suspended ticket has no user, so neither the ticketing user
    * id nor the user search reaches it, and Zendesk has no filter by sender (only a sort by it, in an
    * order it does not document for case and domain spellings, so no page can be skipped and the result
-   * stay exact): the queue (at most 14 days of held-back mail) is read whole, and only an exact address
+   * stay exact): the queue (at most 14 days of held-back mail) is read from its start, up to
+   * suspendedScanLimit emails (`beyond` hears when more were left unread), and only an exact address
    * is the subject's. `author.id` is not taken as proof: Zendesk ties held-back mail to whichever user
    * holds its From address, verified or not. `unproven` hears of mail from an address the user holds
    * unverified, which is passed over.
    */
-  async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void): AsyncGenerator<WireSuspendedTicket> {
-    for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx)) {
+  async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void, beyond?: () => void): AsyncGenerator<WireSuspendedTicket> {
+    // The queue is read up to suspendedScanLimit emails; `beyond` hears when some were left unread.
+    let read = 0;
+    let served = 0;
+    let more = false;
+    const counted = (page: Record<string, unknown>) => {
+      served += Array.isArray(page.suspended_tickets) ? page.suspended_tickets.length : 0;
+      more = (page.meta as { has_more?: unknown } | undefined)?.has_more === true;
+    };
+    for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx, counted)) {
+      read += 1;
       const from = typeof s.author?.email === "string" ? normalizeEmail(s.author.email) : undefined;
-      if (from === undefined) continue;
-      if (addresses.proven.has(from)) yield s;
-      else if (addresses.unproven.has(from)) unproven?.();
+      if (from !== undefined && addresses.proven.has(from)) yield s;
+      else if (from !== undefined && addresses.unproven.has(from)) unproven?.();
+      if (read < o.suspendedScanLimit) continue;
+      // At the limit: what is left on this page, or on the next, is not read (the next page is not asked for).
+      if (served > read || more) beyond?.();
+      return;
     }
   }
 
@@ -329,7 +374,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   /**
    * The subject's held-back mail (suspendedFrom); mail from an address their user holds unverified is
-   * passed over and said once, through ctx.notSearched.
+   * passed over, and a queue longer than suspendedScanLimit read only so far: each said once, through ctx.notSearched.
    */
   async function* heldBackMail(ids: Identities, identities: readonly WireIdentity[], op: "collect" | "erase", ctx: TaskContext): AsyncGenerator<WireSuspendedTicket> {
     const addresses = senderAddresses(ids.email, identities);
@@ -339,7 +384,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (!said) ctx.notSearched?.({ category: "SUPPORT", type: "suspended_ticket", reason: UNPROVEN_SENDER });
       said = true;
     };
-    yield* suspendedFrom(addresses, op, ctx, unproven);
+    const beyond = () => ctx.notSearched?.({ category: "SUPPORT", type: "suspended_ticket", reason: BEYOND_SCAN(o.suspendedScanLimit) });
+    yield* suspendedFrom(addresses, op, ctx, unproven, beyond);
   }
 
   /**
@@ -352,11 +398,20 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 && !noted ? 0 : 1;
   };
 
-  /** The tickets the user requested, then those they were CC'd on, each once. */
+  /**
+   * The tickets the user requested, then those they were CC'd on, then those they wrote a comment on
+   * and are neither (the search's `commenter:`, through its export: cursor pages, no 1,000-result cap),
+   * each once. Zendesk lists a user's tickets by requester and CC only; the search reaches the rest.
+   */
   async function* ticketsOf(userId: number, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<{ ticket: WireTicket; role: TicketRole }> {
     const seen = new Set<number>();
-    for (const [route, role] of [["requested", "requester"], ["ccd", "cc"]] as const) {
-      for await (const ticket of client.list<WireTicket>(`users/${userId}/tickets/${route}.json`, "tickets", op, ctx)) {
+    const lists = [
+      [`users/${userId}/tickets/requested.json`, "tickets", "requester"],
+      [`users/${userId}/tickets/ccd.json`, "tickets", "cc"],
+      [`search/export.json?query=${encodeURIComponent(`commenter:${userId}`)}&filter%5Btype%5D=ticket`, "results", "commenter"],
+    ] as const;
+    for (const [path, key, role] of lists) {
+      for await (const ticket of client.list<WireTicket>(path, key, op, ctx)) {
         if (seen.has(ticket.id)) continue;
         seen.add(ticket.id);
         yield { ticket, role };
@@ -380,6 +435,20 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       else if (others) others.count += 1;
     }
   }
+
+  /**
+   * The subject's comments on a thread (commentsOf), in memory: one thread's worth. Undefined for a
+   * thread found only through their comments when none of them is left (all redacted): nothing of
+   * theirs is on it any more, though the search still finds it by the redacted comments' author.
+   */
+  const theirComments = async (ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): Promise<WireComment[] | undefined> => {
+    const onThread = { count: 0 };
+    const comments: WireComment[] = [];
+    for await (const c of commentsOf(ticket, role, userId, op, ctx, onThread)) comments.push(c);
+    if (role === "commenter" && !comments.length) return undefined;
+    if (others) others.count += onThread.count;
+    return comments;
+  };
 
   /**
    * Redacts the text and live attachments of one comment; returns how many records that erased (the
@@ -477,7 +546,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     async *collect(ids, ctx) {
       for (const kind of NEVER_SEARCHED) ctx.notSearched?.({ category: "SUPPORT", ...kind });
       if (!ids.ticketingUserId) ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: SECONDARY_OF_DELETED });
-      const found = await findUser(ids, "collect", ctx, () => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason: UNVERIFIED_HOLDER }));
+      const found = await findUser(ids, "collect", ctx, (reason) => ctx.notSearched?.({ category: "SUPPORT", type: "user", reason }));
       const identities = await identitiesFound(found, "collect", ctx);
       // The subject's suspended emails: no user holds them, so they are found whether or not a user is.
       for await (const s of heldBackMail(ids, identities, "collect", ctx)) yield suspendedTicketRecord(s);
@@ -490,15 +559,17 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // permanent delete, whoever deleted the user (an agent by hand, or an erasure that stopped midway).
       if (found.state === "soft-deleted") ctx.logger.info({ connector: name }, "the subject's Zendesk user is soft-deleted; collecting what Zendesk still holds");
       yield userRecord(user, identities);
-      const counts = { ticket: 0, comment: 0, attachment: 0 };
+      const counts = { ticket: 0, comment: 0, attachment: 0, side_conversation_message: 0 };
+      const proven = senderAddresses(ids.email, identities).proven;
+      const sideOthers = { count: 0 };
       // Other people's comments, by how the subject is on their threads.
-      const others = { cc: { count: 0 }, requester: { count: 0 } };
+      const others = { cc: { count: 0 }, commenter: { count: 0 }, requester: { count: 0 } };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
         // The thread's comments first: whether another customer wrote on it decides what erasure would
         // leave of it (the plan's toLeaveResidual), as erase decides it below.
         const onThread = { count: 0 };
-        const comments: WireComment[] = [];
-        for await (const c of commentsOf(ticket, role, user.id, "collect", ctx, onThread)) comments.push(c);
+        const comments = await theirComments(ticket, role, user.id, "collect", ctx, onThread);
+        if (!comments) continue;
         others[role].count += onThread.count;
         const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
@@ -515,10 +586,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
             counts.attachment += 1;
           }
         }
+        // Their side conversation messages go only with a thread deleted whole: Zendesk cannot redact them.
+        const deletedWhole = role === "requester" && !shared;
+        for await (const { sc, event } of sideMessagesOf(client, ticket, user.id, proven, "collect", ctx, sideOthers)) {
+          const record = sideMessageRecord(event, sc, ticket, user.id);
+          yield deletedWhole ? record : { ...record, residualOnErasure: SIDE_CONVERSATION_REASON };
+          counts.side_conversation_message += 1;
+        }
       }
-      if (others.cc.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.cc.count, reason: LEFT_OUT_REASON });
+      if (sideOthers.count) ctx.leftOut?.({ category: "SUPPORT", type: "side_conversation_message", count: sideOthers.count, reason: SIDE_LEFT_OUT_REASON });
+      const offOwn = others.cc.count + others.commenter.count;
+      if (offOwn) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: offOwn, reason: LEFT_OUT_REASON });
       if (others.requester.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.requester.count, reason: LEFT_OUT_SHARED_REASON });
-      ctx.logger.debug({ connector: name, ...counts, leftOut: others.cc.count + others.requester.count }, "zendesk records collected");
+      ctx.logger.debug({ connector: name, ...counts, leftOut: offOwn + others.requester.count }, "zendesk records collected");
     },
 
     async erase(ids, instruction, ctx) {
@@ -546,7 +626,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?$/.exec(note);
+        // Notes written before side conversations were read carry three counts, not four.
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9}))?)?$/.exec(note);
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
@@ -579,7 +660,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return list.length ? { kept: list } : {};
       };
       const found = await findUser(ids, "erase", ctx);
-      for await (const s of heldBackMail(ids, await identitiesFound(found, "erase", ctx), "erase", ctx)) {
+      const identities = await identitiesFound(found, "erase", ctx);
+      for await (const s of heldBackMail(ids, identities, "erase", ctx)) {
         const arrived = new Date(s.created_at);
         if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
         else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
@@ -594,24 +676,28 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { user } = found;
 
       const kept = new KeptTally();
+      const proven = senderAddresses(ids.email, identities).proven;
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
+        // The subject's comments on the thread (off one they requested, their own), and how many are other people's.
+        const others = { count: 0 };
+        const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others);
+        if (!theirs) continue;
+        const side = await sideMessageCount(client, ticket, user.id, proven, ctx);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
           kept.add("SUPPORT", "ticket", 1, lastActivity);
-          for await (const c of commentsOf(ticket, role, user.id, "erase", ctx)) {
+          kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
+          for (const c of theirs) {
             kept.add("SUPPORT", "comment", 1, lastActivity);
             kept.add("SUPPORT", "attachment", liveAttachments(c).length, lastActivity);
           }
           continue;
         }
-        // The subject's comments on the thread (on a CC'd one, their own), and how many are other people's.
-        const others = { count: 0 };
-        const theirs: WireComment[] = [];
-        for await (const c of commentsOf(ticket, role, user.id, "erase", ctx, others)) theirs.push(c);
         if (role === "requester" && !sharedThread(role, others.count)) {
           // Both steps of a thread's deletion are one unit: a hold never finds it half deleted.
-          const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1);
+          // Their side conversation messages go with the ticket.
+          const records = theirs.reduce((n, c) => n + 1 + liveAttachments(c).length, 1 + side);
           await unit(() => deleteThread(ticket, records, ctx), `ticket:${ticket.id}:${records}`);
         } else {
           // Another person's words are on the thread: it is not deleted (that would erase their data
@@ -620,15 +706,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           // for the other person, residual; off one they were only CC'd on they leave the CCs, and the
           // ticket stops leading to them (counted by that removal, whose note lets a next attempt count
           // a removal whose answer was lost).
+          // On a thread found only through their comments, the ticket record (that they wrote there) goes
+          // with the last of them: redacted, the thread no longer leads to them (theirComments).
+          const last = theirs.filter((c) => c.author_id === user.id).at(-1);
           for (const c of theirs) {
-            if (c.author_id === user.id) await unit(() => redact(ticket, c, ctx));
+            if (c.author_id === user.id) await unit(async () => (await redact(ticket, c, ctx)) + (role === "commenter" && c === last ? 1 : 0));
             else {
               residual.add("comment", 1);
               residual.add("attachment", liveAttachments(c).length);
             }
           }
+          residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
-          else await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
+          else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
         if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };
         await ctx.heartbeat();

@@ -29,7 +29,7 @@ function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
 }
 
 function presentTicket(req: Request, t: ZendeskTicket) {
-  const { comments: _comments, ...fields } = t;
+  const { comments: _comments, side_conversations: _side, ...fields } = t;
   return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
 }
 
@@ -174,6 +174,16 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     });
   }
 
+  // The search's export (cursor pagination only, `filter[type]` required, results under `results`), for the
+  // one query the connector sends: `commenter:<user id>`, the live tickets that user wrote a comment on.
+  app.get("/api/v2/search/export.json", (req, res) => {
+    if (req.query["filter[type]"] !== "ticket") return void res.status(400).json({ error: "InvalidSearchParameter", description: "filter[type] is required: ticket, user, organization or group" });
+    if (req.query.page !== undefined || req.query.per_page !== undefined) throw new PaginationError("the search export pages by cursor only: page[size] and page[after]");
+    const commenter = /^commenter:(\d{1,15})$/.exec(typeof req.query.query === "string" ? req.query.query.trim() : "");
+    const found = commenter ? store.ticketsCommentedBy(Number(commenter[1])) : [];
+    res.json(paginate(req, "results", found, (t) => ({ ...presentTicket(req, t), result_type: "ticket" })));
+  });
+
   // One ticket, as Zendesk shows it; a deleted one (in deleted_tickets, or gone for good) is not found.
   app.get("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
@@ -190,6 +200,23 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     if (!include.includes("users")) return void res.json(page);
     const authors = [...new Set((page.comments as ZendeskComment[]).map((c) => c.author_id))].map((id) => store.user(id)).filter((u): u is ZendeskUser => u !== undefined);
     res.json({ ...page, users: authors.map((u) => presentUser(req, u)) });
+  });
+
+  // A ticket's side conversations (participants, no messages), then one's messages as events: Zendesk
+  // has no call that deletes or redacts either (they go with the ticket).
+  app.get("/api/v2/tickets/:id/side_conversations.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    if (!ticket) return void res.status(404).json(notFound);
+    const list = (ticket.side_conversations ?? []).map(({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc }));
+    res.json({ side_conversations: list, next_page: null, previous_page: null, count: list.length });
+  });
+
+  app.get("/api/v2/tickets/:id/side_conversations/:sc/events.json", (req, res) => {
+    const ticket = store.ticket(idOf(req.params.id) ?? -1);
+    const sc = ticket?.side_conversations?.find((x) => x.id === req.params.sc);
+    if (!ticket || !sc) return void res.status(404).json(notFound);
+    const events = sc.events.map((e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id }));
+    res.json({ events, next_page: null, previous_page: null, count: events.length });
   });
 
   app.put("/api/v2/comment_redactions/:id.json", (req, res) => {

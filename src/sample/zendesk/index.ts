@@ -14,7 +14,7 @@ export { ZendeskCalls, ZendeskFaults } from "./faults";
 export { ZendeskJobs } from "./jobs";
 export type { JobStatus } from "./jobs";
 export type { CallEntry, FaultDecision, FaultKind, FaultRule, Pause } from "./faults";
-export type { ZendeskAttachment, ZendeskComment, ZendeskState, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
+export type { ZendeskAttachment, ZendeskComment, ZendeskSideConversation, ZendeskState, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 
 export interface ZendeskStandInOptions {
   /** Port to listen on; 0 (the default) picks a free one. */

@@ -103,6 +103,11 @@ export class ZendeskStore {
     return this.state.tickets.filter((t) => !t.deleted_at && t.collaborator_ids.includes(id));
   }
 
+  /** Live tickets with a comment the user wrote (redacted or not: Zendesk keeps the comment's author), as the search's `commenter:` finds them. */
+  ticketsCommentedBy(id: number): ZendeskTicket[] {
+    return this.state.tickets.filter((t) => !t.deleted_at && t.comments.some((c) => c.author_id === id));
+  }
+
   ticket(id: number): ZendeskTicket | undefined {
     return this.state.tickets.find((t) => t.id === id && !t.deleted_at);
   }

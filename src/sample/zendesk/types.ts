@@ -83,8 +83,40 @@ export interface ZendeskTicket {
   updated_at: string;
   /** Not a field of Zendesk's ticket: comments are served by /tickets/{id}/comments. */
   comments: ZendeskComment[];
+  /** Not a field of Zendesk's ticket: side conversations are served by /tickets/{id}/side_conversations (absent: none). */
+  side_conversations?: ZendeskSideConversation[];
   /** Set when the ticket was deleted (listed under /deleted_tickets until deleted permanently). */
   deleted_at?: string;
+}
+
+/** Someone on a side conversation: a Zendesk user (`user_id`) or an outside address (`user_id` null). */
+export interface ZendeskSideConversationParticipant {
+  user_id: number | null;
+  name: string;
+  email: string;
+}
+
+/** One message of a side conversation (Zendesk records them as events of type `create` or `reply`). */
+export interface ZendeskSideConversationEvent {
+  id: string;
+  type: "create" | "reply";
+  actor: ZendeskSideConversationParticipant;
+  message: { subject: string | null; body: string; html_body: string; from: ZendeskSideConversationParticipant; to: ZendeskSideConversationParticipant[] };
+  created_at: string;
+}
+
+/**
+ * A side conversation an agent started from a ticket (an email thread with someone outside it): its
+ * participants and messages. Zendesk offers no call to delete or redact one; it goes with its ticket.
+ */
+export interface ZendeskSideConversation {
+  id: string;
+  subject: string;
+  state: "open" | "closed";
+  participants: ZendeskSideConversationParticipant[];
+  events: ZendeskSideConversationEvent[];
+  created_at: string;
+  updated_at: string;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
+import { testContext } from "../../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
 import { samplePeople } from "../../../src/sample/people";
 import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
@@ -50,14 +51,21 @@ export function addSuspendedTicket(standIn: ZendeskStandIn, email: string, text:
   return held;
 }
 
-/** The subject's tickets in the stand-in's own data: requested, then CC'd on, each once. */
-export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: ZendeskTicket; role: "requester" | "cc" }[] {
+/**
+ * The subject's tickets in the stand-in's own data: requested, then CC'd on, then neither but carrying
+ * a comment of theirs not redacted to nothing, each once.
+ */
+export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: ZendeskTicket; role: "requester" | "cc" | "commenter" }[] {
   const requested = standIn.store.ticketsRequestedBy(userId).map((ticket) => ({ ticket, role: "requester" as const }));
   const ccd = standIn.store
     .ticketsCcing(userId)
     .filter((t) => t.requester_id !== userId)
     .map((ticket) => ({ ticket, role: "cc" as const }));
-  return [...requested, ...ccd];
+  const commented = standIn.store.state.tickets
+    .filter((t) => !t.deleted_at && t.requester_id !== userId && !t.collaborator_ids.includes(userId))
+    .filter((t) => t.comments.some((c) => c.author_id === userId && !redactedToNothing(c)))
+    .map((ticket) => ({ ticket, role: "commenter" as const }));
+  return [...requested, ...ccd, ...commented];
 }
 
 /** Every ticket the stand-in still holds that leads to the user (requested by them or CC'ing them), soft-deleted tickets too. */
@@ -86,7 +94,7 @@ export function expectedRecordCount(standIn: ZendeskStandIn, userId: number): nu
     count += 1;
     for (const c of ticket.comments) {
       if (redactedToNothing(c)) continue;
-      if (c.author_id !== userId && (role === "cc" || !isStaff(standIn, c.author_id))) continue;
+      if (c.author_id !== userId && (role !== "requester" || !isStaff(standIn, c.author_id))) continue;
       count += 1 + c.attachments.filter((a) => a.file_name !== "redacted.txt").length;
     }
   }
@@ -110,7 +118,7 @@ export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: 
 export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskTicket["comments"] {
   const shared = new Set(sharedThreads(standIn, userId));
   return ticketsOf(standIn, userId)
-    .filter(({ ticket, role }) => role === "cc" || shared.has(ticket))
+    .filter(({ ticket, role }) => role !== "requester" || shared.has(ticket))
     .flatMap(({ ticket }) => ticket.comments.filter((c) => c.author_id === userId && !redactedToNothing(c)));
 }
 
@@ -160,3 +168,15 @@ export async function withRetries<T>(work: (attempt: number) => Promise<T>, log:
     }
   }
 }
+
+/** A context whose units run at once and put the note of each unit whose work threw into `notes` (what the orchestrator hands the next attempt). */
+export const notingContext = (notes: string[]) =>
+  testContext({
+    eraseUnit: async (_category, work, note) => {
+      await work().catch((error: unknown) => {
+        if (note) notes.push(note);
+        throw error;
+      });
+      return true;
+    },
+  });
