@@ -1,17 +1,18 @@
 import { createHmac } from "node:crypto";
 import { keptSetSummary } from "../presenters/retention.presenter";
-import { DataSource, In } from "typeorm";
+import { EntityManager, In } from "typeorm";
 import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/deletionCertificate";
 import { resolveCertificateKey, signDocument } from "../certificates/signing";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { TaskStep } from "../domain/tasks";
-import { keptSubjectEmail, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
+import { keptSubjectEmail, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 import { keptByEarlierOf } from "../presenters/task.presenter";
+import { inReadSnapshot } from "../db/transaction";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { answeringRequestId } from "../queries/exportFinder";
-import { currentResidualSets, erasedResidueOf } from "../queries/deletionOutcomeFinder";
-import { findNotSearched } from "../queries/taskFinder";
+import { currentResidualSets, erasedResidueOf, tasksOf } from "../queries/deletionOutcomeFinder";
+import { findTasks, notSearchedIn } from "../queries/taskFinder";
 import { holdsExtending } from "../queries/retentionFinder";
 import { loadRequest } from "./requestTransition";
 
@@ -20,23 +21,25 @@ export function subjectReference(secret: string, email: string): string {
   return `hmac-sha256:${createHmac("sha256", secret).update(`dsr-certificate-subject\n${email}`, "utf8").digest("hex")}`;
 }
 
-/** The certificate's content, read from the request, its ERASE tasks and its retention exceptions. */
-async function certificateBody(ds: DataSource, services: Services, requestId: string): Promise<DeletionCertificateBody> {
-  const request = await loadRequest(ds.manager, requestId);
+/**
+ * The certificate's content, read from the request, its tasks and its retention exceptions in one
+ * snapshot (`em`, inReadSnapshot): never a purge's outcome beside the exceptions it closed still open.
+ */
+async function certificateBody(em: EntityManager, services: Services, requestId: string): Promise<DeletionCertificateBody> {
+  const request = await loadRequest(em, requestId);
   if (request.type !== RequestType.DELETION) throw conflict(`Request ${request.id} is a ${request.type} request; only deletions have a certificate`);
   if (request.status !== RequestStatus.COMPLETED) {
     throw conflict(`Request ${request.id} is ${request.status}; a deletion certificate exists once the request is COMPLETED`, { status: request.status });
   }
   // A request that followed an earlier duplicate was answered by that one's work.
   const workedBy = answeringRequestId(request);
-  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.ERASE }, order: { connector: "ASC" } });
-  const purges = await ds.getRepository(TaskRow).find({ where: { requestId: workedBy, step: TaskStep.PURGE }, order: { connector: "ASC" } });
-  const notSearched = await findNotSearched(ds, workedBy);
-  const exceptions = await ds.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
-  const extending = await holdsExtending(ds, request.subjectEmail, exceptions);
+  const all = await findTasks(em, workedBy);
+  const tasks = tasksOf(all, TaskStep.ERASE);
+  const exceptions = await em.getRepository(RetentionExceptionRow).find({ where: { requestId: workedBy }, order: { connector: "ASC", category: "ASC", recordType: "ASC", id: "ASC" } });
+  const extending = await holdsExtending(em, request.subjectEmail, exceptions);
   // The exceptions of other deletions that erasures named as keeping records where they could not look: open now, or closed since they counted.
   const named = tasks.flatMap((t) => t.result?.keptByEarlier?.exceptions ?? []);
-  const stillOpen = new Set(named.length ? (await ds.getRepository(RetentionExceptionRow).findBy({ id: In(named), status: RetentionExceptionStatus.OPEN })).map((e) => e.id) : []);
+  const stillOpen = new Set(named.length ? (await em.getRepository(RetentionExceptionRow).findBy({ id: In(named), status: RetentionExceptionStatus.OPEN })).map((e) => e.id) : []);
   return {
     format: CERTIFICATE_FORMAT,
     requestId: request.id,
@@ -61,9 +64,9 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
     })),
     kept: exceptions.map((e) => ({ ...keptSetSummary(e), holdId: e.holdId, extendedByHoldId: extending.get(e.id) ?? null, status: e.status })),
     // What is residual now (a purge names what it met, and erases residue kept records held back), and what purges erased of it.
-    residual: currentResidualSets([...tasks, ...purges]).map((r) => ({ ...r, fields: [...r.fields] })),
-    residualErased: erasedResidueOf(purges).map((r) => ({ ...r, erasedAt: r.erasedAt.toISOString() })),
-    notSearched,
+    residual: currentResidualSets(all).map((r) => ({ ...r, fields: [...r.fields] })),
+    residualErased: erasedResidueOf(all).map((r) => ({ ...r, erasedAt: r.erasedAt.toISOString() })),
+    notSearched: notSearchedIn(all),
   };
 }
 
@@ -72,7 +75,7 @@ async function certificateBody(ds: DataSource, services: Services, requestId: st
  * checks with `dsr certificate verify`) and its content. Anything but a completed deletion is CONFLICT.
  */
 export async function issueDeletionCertificate(services: Services, requestId: string): Promise<{ body: DeletionCertificateBody; signed: string; keyId: string }> {
-  const body = await certificateBody(services.ds, services, requestId);
+  const body = await inReadSnapshot(services.ds, (em) => certificateBody(em, services, requestId));
   const key = resolveCertificateKey(services.config);
   return { body, signed: signDocument(body, key), keyId: key.keyId };
 }

@@ -1,16 +1,18 @@
-import { DataSource, In } from "typeorm";
 import { TaskStep } from "../domain/tasks";
 import { TaskRow } from "../entities";
 import type { DeletionOutcomeLine, ErasedResidueSet, ResidualRecordSet } from "../schema/deletionPlan.type";
 
-/** A deletion's ERASE tasks that have an outcome, by connector. */
-async function eraseTasks(ds: DataSource, requestId: string): Promise<TaskRow[]> {
-  return ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.ERASE }, order: { connector: "ASC" } });
+/**
+ * Of one request's tasks, those of `steps`, by step (in the order given) and then connector: the order its
+ * outcome, its residue, its unsearched kinds and its certificate list them in.
+ */
+export function tasksOf(tasks: readonly TaskRow[], ...steps: TaskStep[]): TaskRow[] {
+  return tasks.filter((t) => steps.includes(t.step)).sort((a, b) => steps.indexOf(a.step) - steps.indexOf(b.step) || (a.connector < b.connector ? -1 : a.connector > b.connector ? 1 : 0));
 }
 
-/** What each finished ERASE did, per connector and category, beside the plan (empty until one finished). */
-export async function findDeletionOutcome(ds: DataSource, requestId: string): Promise<DeletionOutcomeLine[]> {
-  return (await eraseTasks(ds, requestId)).flatMap((t) =>
+/** What each finished ERASE of a request's tasks did, per connector and category, beside the plan (empty until one finished). */
+export function deletionOutcomeOf(tasks: readonly TaskRow[]): DeletionOutcomeLine[] {
+  return tasksOf(tasks, TaskStep.ERASE).flatMap((t) =>
     (t.result?.lines ?? []).map((l) => ({
       connector: t.connector,
       category: l.category,
@@ -28,19 +30,13 @@ export async function findDeletionOutcome(ds: DataSource, requestId: string): Pr
   );
 }
 
-/** The records a deletion (its erasure, or a later purge) left holding personal data, per connector, type and reason. */
-export async function findResidualRecords(ds: DataSource, requestId: string): Promise<ResidualRecordSet[]> {
-  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: In([TaskStep.ERASE, TaskStep.PURGE]) }, order: { step: "ASC", connector: "ASC" } });
-  return currentResidualSets(tasks);
-}
-
 /**
  * What one deletion's ERASE and PURGE tasks name residual now, each record once: every pass names all
  * the residue it meets (a purge meets again what its erasure left, such as a shared ticket thread), so
  * a purge's sets replace the erasure's for the categories it purged (`purgedCategories`).
  */
 export function currentResidualSets(tasks: readonly TaskRow[]): ResidualRecordSet[] {
-  return currentResidue(tasks).map((r) => r.set);
+  return currentResidue(tasksOf(tasks, TaskStep.ERASE, TaskStep.PURGE)).map((r) => r.set);
 }
 
 /** currentResidualSets, each set with the task that names it (when it was said: its finishedAt). Tasks of one request. */
@@ -61,12 +57,7 @@ export function residualSetsOf(t: TaskRow): ResidualRecordSet[] {
   return (t.result?.residualSets ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, fields: r.fields, reason: r.reason }));
 }
 
-/** Residue held back by kept records that the deletion's purges erased later, with when (PURGE tasks' residueErased). */
-export async function findErasedResidue(ds: DataSource, requestId: string): Promise<ErasedResidueSet[]> {
-  return erasedResidueOf(await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.PURGE }, order: { connector: "ASC" } }));
-}
-
 /** The residue PURGE tasks erased, as the request (and its certificate) names it. */
 export function erasedResidueOf(tasks: readonly TaskRow[]): ErasedResidueSet[] {
-  return tasks.flatMap((t) => (t.result?.residueErased ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, reason: r.reason, erasedAt: new Date(r.erasedAt) })));
+  return tasksOf(tasks, TaskStep.PURGE).flatMap((t) => (t.result?.residueErased ?? []).map((r) => ({ connector: t.connector, category: r.category, recordType: r.type, records: r.count, reason: r.reason, erasedAt: new Date(r.erasedAt) })));
 }

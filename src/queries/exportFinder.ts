@@ -15,12 +15,6 @@ export async function findRequestExport(em: EntityManager, request: RequestFacts
   return em.getRepository(ExportRow).findOneBy({ requestId: answeringRequestId(request) });
 }
 
-/** The export that answers the request with this id, or null (also for a request that does not exist). */
-export async function findExportOfRequestId(em: EntityManager, requestId: string): Promise<ExportRow | null> {
-  const request = await em.getRepository(RequestRow).findOne({ where: { id: requestId }, select: { id: true, type: true, status: true, duplicateOf: true } });
-  return request ? findRequestExport(em, request) : null;
-}
-
 /** Why a request has no export, in one sentence that agrees with its type and status. */
 export function noExportReason(request: RequestFacts, retentionDays: number): string {
   if (request.type !== RequestType.ACCESS && request.type !== RequestType.PORTABILITY) {

@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, In } from "typeorm";
+import { DataSource, EntityManager } from "typeorm";
 import type { ColumnMetadata } from "typeorm/metadata/ColumnMetadata";
 import { loadRequest } from "../commands/requestTransition";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
@@ -181,21 +181,17 @@ export async function findRequest(db: DataSource | EntityManager, id: string): P
   return loadRequest(db instanceof EntityManager ? db : db.manager, id);
 }
 
-/** The audit events of one request, oldest first. */
-/**
- * Whether the notifier took the request's current code: its trail's last word on codes, which is
- * request.submitted or request.verification_code_sent when a code went out, and
- * request.verification_code_undelivered when the notifier refused it (verificationCodeIssuer.ts).
- */
-export async function codeDelivered(ds: DataSource, requestId: string): Promise<boolean> {
-  const last = await ds.getRepository(AuditEventRow).findOne({
-    select: { action: true },
-    where: { requestId, action: In(["request.submitted", "request.verification_code_sent", "request.verification_code_undelivered"]) },
-    order: { seq: "DESC" },
-  });
-  return last?.action !== "request.verification_code_undelivered";
-}
+/** The audit events that say what became of a request's one-time code (verificationCodeIssuer.ts). */
+export const CODE_ACTIONS = ["request.submitted", "request.verification_code_sent", "request.verification_code_undelivered"];
 
+/**
+ * Whether the notifier took the request's current code, from the last of its CODE_ACTIONS events:
+ * request.submitted or request.verification_code_sent when a code went out, and
+ * request.verification_code_undelivered when the notifier refused it.
+ */
+export const deliveredBy = (last: Pick<AuditEventRow, "action"> | undefined): boolean => last?.action !== "request.verification_code_undelivered";
+
+/** The audit events of one request, oldest first. */
 export async function findAuditEvents(ds: DataSource, requestId: string): Promise<AuditEventRow[]> {
   return ds.getRepository(AuditEventRow).find({ where: { requestId }, order: { seq: "ASC" } });
 }

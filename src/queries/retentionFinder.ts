@@ -4,7 +4,7 @@ import { activeHoldsFor } from "./legalHoldFinder";
 import { answers } from "../commands/requestSubmitter";
 import { RequestType } from "../domain/enums";
 import type { Identities } from "../connectors/sdk";
-import { DeletionPlanItemRow, keptSubjectEmail, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import { DeletionPlanItemRow, keptSubjectEmail, KeptByEarlier, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 
 /** A request's retention exceptions (or those of several, in one statement), soonest purge first. */
 export function findRetentionExceptions(ds: DataSource | EntityManager, requestId: string | readonly string[]): Promise<RetentionExceptionRow[]> {
@@ -29,11 +29,6 @@ export async function holdsExtending(ds: DataSource | EntityManager, subjectEmai
     if (hold) extending.set(row.id, hold.id);
   }
   return extending;
-}
-
-/** A deletion's stored plan, by connector and category. */
-export function findDeletionPlan(ds: DataSource, requestId: string): Promise<DeletionPlanItemRow[]> {
-  return ds.getRepository(DeletionPlanItemRow).find({ where: { requestId }, order: { connector: "ASC", category: "ASC" } });
 }
 
 /** An earlier deletion's open exception, and the identity kinds it was kept under that an erasure lacked (empty: it reached it). */

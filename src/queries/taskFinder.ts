@@ -4,6 +4,7 @@ import type { NotSearchedRecords } from "../connectors/sdk";
 import { FINISHED_TASK_STATUSES, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskDependencyRow, TaskRow } from "../entities";
 import type { NotSearchedRecordSet } from "../schema/request.type";
+import { tasksOf } from "./deletionOutcomeFinder";
 
 /** Step order within a request, for display: identities first, then the work. */
 const STEP_ORDER = ["RESOLVE", "COLLECT", "RECTIFY", "ERASE", "EXPORT", "PURGE"];
@@ -20,10 +21,9 @@ export async function findTaskDependencies(ds: DataSource | EntityManager, tasks
   return ds.getRepository(TaskDependencyRow).findBy({ taskId: In(tasks.map((t) => t.id)) });
 }
 
-/** The kinds of record a request's COLLECT tasks could not search for, per connector (ACCESS, PORTABILITY and DELETION collect). */
-export async function findNotSearched(ds: DataSource, requestId: string): Promise<NotSearchedRecordSet[]> {
-  const tasks = await ds.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.COLLECT }, order: { connector: "ASC" } });
-  return tasks.flatMap((t) => notSearchedOf(t.connector, t.result?.notSearched));
+/** The kinds of record a request's COLLECT tasks (of its tasks) could not search for, per connector (ACCESS, PORTABILITY and DELETION collect). */
+export function notSearchedIn(tasks: readonly TaskRow[]): NotSearchedRecordSet[] {
+  return tasksOf(tasks, TaskStep.COLLECT).flatMap((t) => notSearchedOf(t.connector, t.result?.notSearched));
 }
 
 /** The kinds one connector's collect could not search for, as the request, the preview and the certificate name them. */

@@ -2,8 +2,8 @@ import { Arg, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "t
 import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { previewDeletion } from "../commands/deletionPreviewer";
 import type { GraphQLContext } from "../graphql/context";
-import { findDeletionPlan } from "../queries/retentionFinder";
-import { findDeletionOutcome, findErasedResidue, findResidualRecords } from "../queries/deletionOutcomeFinder";
+import { requestPart } from "../queries/requestPartsFinder";
+import { currentResidualSets, deletionOutcomeOf, erasedResidueOf } from "../queries/deletionOutcomeFinder";
 import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, ErasedResidueSet, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
 import { Request } from "../schema/request.type";
 
@@ -11,8 +11,8 @@ import { Request } from "../schema/request.type";
 export class RequestDeletionPlanResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [DeletionPlanLine], { description: "For a DELETION: the plan it executes, computed from its surveys before any erasure. Empty until the surveys ran, and for other types." })
-  async deletionPlan(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<DeletionPlanLine[]> {
-    return findDeletionPlan(ctx.services.ds, request.id);
+  deletionPlan(@Root() request: Request): DeletionPlanLine[] {
+    return requestPart(request, "plan");
   }
 
   @Authorized(ANY_ROLE)
@@ -20,14 +20,14 @@ export class RequestDeletionPlanResolver {
     description:
       "For a DELETION: what each connector's erasure did, per category, beside the plan's line: equal to it, or with every difference named (a hold placed or released since, records that appeared or were gone, records that aged out, residue). Empty until an erasure finished.",
   })
-  async deletionOutcome(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<DeletionOutcomeLine[]> {
-    return findDeletionOutcome(ctx.services.ds, request.id);
+  deletionOutcome(@Root() request: Request): DeletionOutcomeLine[] {
+    return deletionOutcomeOf(requestPart(request, "tasks"));
   }
 
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [ResidualRecordSet], { description: "For a DELETION: records its erasure (or a later purge of kept sets) left holding personal data, with the fields that remain and why. Never counted as erased." })
-  async residualRecords(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ResidualRecordSet[]> {
-    return findResidualRecords(ctx.services.ds, request.id);
+  residualRecords(@Root() request: Request): ResidualRecordSet[] {
+    return currentResidualSets(requestPart(request, "tasks"));
   }
 
   @Authorized(ANY_ROLE)
@@ -35,8 +35,8 @@ export class RequestDeletionPlanResolver {
     description:
       "For a DELETION: records its erasure left residual only because kept records held them back (an account kept records hang off, a row they refer to), that a later purge erased by id once those were gone, with when. They are no longer in residualRecords.",
   })
-  async erasedResidue(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<ErasedResidueSet[]> {
-    return findErasedResidue(ctx.services.ds, request.id);
+  erasedResidue(@Root() request: Request): ErasedResidueSet[] {
+    return erasedResidueOf(requestPart(request, "tasks"));
   }
 }
 

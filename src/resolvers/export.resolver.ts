@@ -3,7 +3,7 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { createExportLink } from "../commands/exportLinkCreator";
 import { linkBase, type GraphQLContext } from "../graphql/context";
 import { presentExport } from "../presenters/export.presenter";
-import { findExportOfRequestId } from "../queries/exportFinder";
+import { requestPart } from "../queries/requestPartsFinder";
 import { CreateExportLinkArgs, Export, ExportLink } from "../schema/export.type";
 import { Request } from "../schema/request.type";
 
@@ -11,8 +11,8 @@ import { Request } from "../schema/request.type";
 export class RequestExportResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => Export, { nullable: true, description: "The request's portable export, once its EXPORT task has written it (null before, and after its retention ends). A request that followed an earlier duplicate (duplicateOf) shows that one's export." })
-  async export(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Export | null> {
-    const row = await findExportOfRequestId(ctx.services.ds.manager, request.id);
+  export(@Root() request: Request): Export | null {
+    const row = requestPart(request, "export");
     return row ? presentExport(row) : null;
   }
 }

@@ -11,7 +11,7 @@ import { verifyRequest } from "../commands/requestVerifier";
 import type { GraphQLContext } from "../graphql/context";
 import { selectedFields } from "../graphql/selection";
 import { presentAuditEvent, presentRequestFor, requestColumns } from "../presenters/request.presenter";
-import { codeDelivered, findAuditEvents, findRequests } from "../queries/requestFinder";
+import { findRequest, findRequests } from "../queries/requestFinder";
 import { forbidden } from "../errors";
 import { AuditEvent } from "../schema/audit.type";
 import { RequestConnection } from "../schema/connection.type";
@@ -26,9 +26,10 @@ import {
 } from "../schema/request.input";
 import { NotSearchedRecordSet, Request, VerificationCodeDelivery } from "../schema/request.type";
 import { RequestStatus } from "../domain/enums";
-import { findNotSearched } from "../queries/taskFinder";
-import { findRequestParts, type RequestParts } from "../queries/requestPartsFinder";
+import { notSearchedIn } from "../queries/taskFinder";
+import { findRequestParts, partsFor, requestPart, type RequestParts } from "../queries/requestPartsFinder";
 import { inReadSnapshot } from "../db/transaction";
+import type { EntityManager } from "typeorm";
 import type { RequestView } from "../presenters/request.presenter";
 
 const present = (ctx: GraphQLContext, row: RequestView, now?: Date) => presentRequestFor(ctx.services, row, now);
@@ -40,6 +41,30 @@ const withParts = (request: Request, parts: ReadonlyMap<string, RequestParts>): 
 /** One request for its caller (see withoutOthersRequests). */
 const presentOne = async (ctx: GraphQLContext, row: RequestRow) => present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
 
+/**
+ * The request `load` reads and the parts the selected `fields` read of it, in one snapshot (invariant 3):
+ * its fields are resolved after the snapshot ended, from what was read in it.
+ */
+async function inOneSnapshot(ctx: GraphQLContext, fields: ReadonlySet<string>, load: (em: EntityManager) => Promise<RequestRow>): Promise<Request> {
+  const { row, parts } = await inReadSnapshot(ctx.services.ds, async (em) => {
+    const row = await load(em);
+    return { row, parts: await findRequestParts(em, [row], fields) };
+  });
+  return withParts(await presentOne(ctx, row), parts);
+}
+
+/**
+ * A mutation's answer about the request it changed. When the selection reads the row alone, the row as
+ * its own transaction committed it; when it reads more (tasks, plan, trail, export...), the request and
+ * all of that in one snapshot right after the commit: it may show a later change (a worker's), never a
+ * row of one moment beside tasks or a trail of another.
+ */
+export async function answerWith(ctx: GraphQLContext, info: GraphQLResolveInfo, row: RequestRow): Promise<Request> {
+  const fields = selectedFields(info);
+  if (!Object.values(partsFor(fields)).some(Boolean)) return withParts(await presentOne(ctx, row), new Map([[row.id, {}]]));
+  return inOneSnapshot(ctx, fields, (em) => findRequest(em, row.id));
+}
+
 @Resolver(() => Request)
 export class RequestResolver {
   @Authorized(ANY_ROLE)
@@ -47,12 +72,7 @@ export class RequestResolver {
     description: "One request by id. All roles; NOT_FOUND when there is none. A SERVICE token reads only the requests it submitted (NOT_FOUND for any other).",
   })
   async request(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
-    // The row and what its fields show of its tasks and exceptions, as of one moment (invariant 3).
-    const { row, parts } = await inReadSnapshot(ctx.services.ds, async (em) => {
-      const row = await requestVisibleTo(ctx.services, ctx.caller, id, em);
-      return { row, parts: await findRequestParts(em, [row], selectedFields(info)) };
-    });
-    return withParts(await presentOne(ctx, row), parts);
+    return inOneSnapshot(ctx, selectedFields(info), (em) => requestVisibleTo(ctx.services, ctx.caller, id, em));
   }
 
   @Authorized(READERS)
@@ -66,7 +86,7 @@ export class RequestResolver {
     // Only what the operation reads: the columns of the selected node fields, the count if totalCount is asked for.
     const now = ctx.services.clock.now();
     const fields = selectedFields(info, ["edges", "node"]);
-    // The page and its requests' tasks and exceptions, as of one moment (invariant 3), a statement per part.
+    // The page and what its fields read beside the rows, as of one moment (invariant 3), a statement per part.
     const { page, parts } = await inReadSnapshot(ctx.services.ds, async (em) => {
       const page = await findRequests(em, now, filter ?? {}, first, after, { columns: requestColumns(fields), withTotal: selectedFields(info).has("totalCount") });
       return { page, parts: await findRequestParts(em, page.rows, fields) };
@@ -89,8 +109,8 @@ export class RequestResolver {
     description:
       "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject. ADMIN, PRIVACY_OFFICER, SERVICE.",
   })
-  async submitRequest(@Arg("input", () => SubmitRequestInput, { description: "The request: type, subject and (for CORRECTION) the changes." }) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return presentOne(ctx, await submitRequest(ctx.services, ctx.actor, input));
+  async submitRequest(@Arg("input", () => SubmitRequestInput, { description: "The request: type, subject and (for CORRECTION) the changes." }) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
+    return answerWith(ctx, info, await submitRequest(ctx.services, ctx.actor, input));
   }
 
   @Authorized(SUBMITTERS)
@@ -98,41 +118,41 @@ export class RequestResolver {
     description:
       "Checks the subject's one-time code: PENDING_VERIFICATION -> PENDING_APPROVAL. A wrong code is BAD_USER_INPUT and counts against the attempt limit; an expired or locked code, or a request not awaiting verification, is CONFLICT. ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only).",
   })
-  async verifyRequest(@Args() { id, code }: VerifyRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+  async verifyRequest(@Args() { id, code }: VerifyRequestArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
     await assertRequestVisible(ctx.services, ctx.caller, id);
-    return presentOne(ctx, await verifyRequest(ctx.services, ctx.actor, id, code));
+    return answerWith(ctx, info, await verifyRequest(ctx.services, ctx.actor, id, code));
   }
 
   @Authorized(SUBMITTERS)
   @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
-  async resendVerificationCode(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+  async resendVerificationCode(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
     await assertRequestVisible(ctx.services, ctx.caller, id);
-    return presentOne(ctx, await resendVerificationCode(ctx.services, ctx.actor, id));
+    return answerWith(ctx, info, await resendVerificationCode(ctx.services, ctx.actor, id));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Approves a verified request: PENDING_APPROVAL -> IN_PROGRESS. CONFLICT for a CORRECTION while an earlier-received, verified correction of the same person changing one of its fields has not ended, or once a later-received one changing such a field was approved (corrections of a field take effect in the order received, a repeat that follows an earlier one at work included; one still waiting for its code holds nothing back). ADMIN, PRIVACY_OFFICER." })
-  async approveRequest(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "approve", id));
+  async approveRequest(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
+    return answerWith(ctx, info, await decideRequest(ctx.services, ctx.actor, "approve", id));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Refuses a request that has not started, with a reason: -> REJECTED. ADMIN, PRIVACY_OFFICER." })
-  async rejectRequest(@Args() { id, reason }: RejectRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "reject", id, reason));
+  async rejectRequest(@Args() { id, reason }: RejectRequestArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
+    return answerWith(ctx, info, await decideRequest(ctx.services, ctx.actor, "reject", id, reason));
   }
 
   @Authorized(SUBMITTERS)
   @Mutation(() => Request, { description: "Withdraws a request before work starts: -> CANCELLED. ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
-  async cancelRequest(@Args() { id, reason }: CancelRequestArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
+  async cancelRequest(@Args() { id, reason }: CancelRequestArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
     await assertRequestVisible(ctx.services, ctx.caller, id);
-    return presentOne(ctx, await decideRequest(ctx.services, ctx.actor, "cancel", id, reason));
+    return answerWith(ctx, info, await decideRequest(ctx.services, ctx.actor, "cancel", id, reason));
   }
 
   @Authorized(DECIDERS)
   @Mutation(() => Request, { description: "Moves an open request's due date later, with a reason (at most 60 days in total). ADMIN, PRIVACY_OFFICER." })
-  async extendDeadline(@Args() { id, days, reason }: ExtendDeadlineArgs, @Ctx() ctx: GraphQLContext): Promise<Request> {
-    return presentOne(ctx, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
+  async extendDeadline(@Args() { id, days, reason }: ExtendDeadlineArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
+    return answerWith(ctx, info, await extendDeadline(ctx.services, ctx.actor, id, days, reason));
   }
 
   @Authorized(READERS)
@@ -140,8 +160,8 @@ export class RequestResolver {
     nullable: true,
     description: "This request's audit events, oldest first. ADMIN, PRIVACY_OFFICER, AUDITOR (others get null and a FORBIDDEN error for this field).",
   })
-  async auditEvents(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<AuditEvent[]> {
-    return (await findAuditEvents(ctx.services.ds, request.id)).map(presentAuditEvent);
+  auditEvents(@Root() request: Request): AuditEvent[] {
+    return requestPart(request, "auditEvents").map(presentAuditEvent);
   }
 
   @Authorized(ANY_ROLE)
@@ -150,9 +170,9 @@ export class RequestResolver {
     description:
       "While the request waits for its one-time code (PENDING_VERIFICATION): whether the notifier took the current code, SENT, or refused it, UNDELIVERED (the person then has nothing to answer with: resendVerificationCode sends a new one). Null in any other status. submitRequest and resendVerificationCode answer it as it stands once the notifier has answered.",
   })
-  async verificationCodeDelivery(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<VerificationCodeDelivery | null> {
+  verificationCodeDelivery(@Root() request: Request): VerificationCodeDelivery | null {
     if (request.status !== RequestStatus.PENDING_VERIFICATION) return null;
-    return (await codeDelivered(ctx.services.ds, request.id)) ? VerificationCodeDelivery.SENT : VerificationCodeDelivery.UNDELIVERED;
+    return requestPart(request, "codeDelivered") ? VerificationCodeDelivery.SENT : VerificationCodeDelivery.UNDELIVERED;
   }
 
   @Authorized(ANY_ROLE)
@@ -160,7 +180,7 @@ export class RequestResolver {
     description:
       "Kinds of record a system may hold about the subject that its connector could not search for (reported by the request's collects; empty until they ran, and when every kind was searched). The export and the deletion certificate name them too: a COMPLETED request says what it did not look at.",
   })
-  async notSearched(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<NotSearchedRecordSet[]> {
-    return findNotSearched(ctx.services.ds, request.id);
+  notSearched(@Root() request: Request): NotSearchedRecordSet[] {
+    return notSearchedIn(requestPart(request, "tasks"));
   }
 }

@@ -2,7 +2,7 @@ import { Authorized, Ctx, FieldResolver, Query, Resolver, Root } from "type-grap
 import { ANY_ROLE, READERS } from "../auth/roles";
 import type { GraphQLContext } from "../graphql/context";
 import { presentRetentionException, presentRetentionRule } from "../presenters/retention.presenter";
-import { findRetentionExceptions, holdsExtending } from "../queries/retentionFinder";
+import { requestPart } from "../queries/requestPartsFinder";
 import { Request } from "../schema/request.type";
 import { RetentionException, RetentionRuleInfo } from "../schema/retention.type";
 
@@ -19,10 +19,8 @@ export class RetentionResolver {
 export class RequestRetentionResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [RetentionException], { description: "Record sets this deletion kept, and until when (outstanding and closed)." })
-  async retentionExceptions(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<RetentionException[]> {
-    const rows = request.parts?.exceptions ?? (await findRetentionExceptions(ctx.services.ds, request.id));
-    // The subject in matching form is what the request row keeps (null once removed), as holds are keyed.
-    const extending = request.parts?.extending ?? (await holdsExtending(ctx.services.ds, request.subject?.emailNormalized ?? null, rows));
-    return rows.map((row) => presentRetentionException(row, extending.get(row.id) ?? null));
+  retentionExceptions(@Root() request: Request): RetentionException[] {
+    const extending = requestPart(request, "extending");
+    return requestPart(request, "exceptions").map((row) => presentRetentionException(row, extending.get(row.id) ?? null));
   }
 }

@@ -3,7 +3,7 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { completeTaskByHand, retryFailedTask } from "../commands/taskOperator";
 import type { GraphQLContext } from "../graphql/context";
 import { presentProgress, presentTask } from "../presenters/task.presenter";
-import { findTaskDependencies, findTasks } from "../queries/taskFinder";
+import { requestPart } from "../queries/requestPartsFinder";
 import { Request } from "../schema/request.type";
 import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/task.type";
 
@@ -11,15 +11,14 @@ import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/t
 export class RequestTasksResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved." })
-  async tasks(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Task[]> {
-    return (request.parts?.tasks ?? (await findTasks(ctx.services.ds, request.id))).map(presentTask);
+  tasks(@Root() request: Request): Task[] {
+    return requestPart(request, "tasks").map(presentTask);
   }
 
   @Authorized(ANY_ROLE)
   @FieldResolver(() => Progress, { description: "How far the connectors are, in steps: each task, and each closing pass of a deletion's erasures." })
-  async progress(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Progress> {
-    const tasks = request.parts?.tasks ?? (await findTasks(ctx.services.ds, request.id));
-    return presentProgress(tasks, request.parts?.dependencies ?? (await findTaskDependencies(ctx.services.ds, tasks)));
+  progress(@Root() request: Request): Progress {
+    return presentProgress(requestPart(request, "tasks"), requestPart(request, "dependencies"));
   }
 }
 

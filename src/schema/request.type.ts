@@ -174,7 +174,7 @@ export class Request {
   /** The moment `overdue` is judged at (set by the presenter; not part of the API). */
   asOf!: Date;
 
-  /** Its tasks and exceptions, read in the same snapshot as its row by a query (not part of the API; absent after a mutation). */
+  /** What its fields show beside its row, read in the same snapshot as the row (not part of the API; see requestPartsFinder.ts). */
   parts?: RequestParts;
 
   // A getter, not a field resolver: read by graphql-js's default resolver, without a resolver call per row.
