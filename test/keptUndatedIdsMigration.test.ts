@@ -1,0 +1,100 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { DataSource } from "typeorm";
+import { KeyWrapping, unwrapWithMasterKey, wrapWithMasterKey } from "../src/export/crypto";
+import { DataKeys, masterKeyRef } from "../src/export/keys";
+import { MIGRATIONS } from "../src/migrations";
+import { keptUndatedPages } from "../src/orchestrator/keptUndatedIds";
+import { describeEachDatabase } from "./support/databases";
+import { migrated } from "./support/migrated";
+
+const BEFORE = MIGRATIONS.findIndex((m) => new m().name === "KeptUndatedIds1767800000000");
+const REQUEST = "00000000-0000-4000-8000-0000000000f3";
+const ERASE = "00000000-0000-4000-8000-0000000000f4";
+/** Another deletion's, stored after the first test's undo. */
+const LATER = "00000000-0000-4000-8000-0000000000f5";
+const LATER_ERASE = "00000000-0000-4000-8000-0000000000f6";
+const ACCOUNTS = ["ada@lovelace.example", "ada.l@lovelace.example"];
+
+/** The configured key source's master-key form, over a key of the test's own. */
+function masterKeys(): DataKeys {
+  const master = randomBytes(32);
+  return {
+    wrapping: KeyWrapping.MASTER_KEY,
+    keyRef: masterKeyRef(master),
+    async newDataKey(requestId) {
+      const plain = randomBytes(32);
+      return { plain: Buffer.from(plain), wrapped: wrapWithMasterKey(master, plain, requestId) };
+    },
+    unwrap: async (h) => unwrapWithMasterKey(master, h.wrappedKey, h.requestId),
+  };
+}
+
+/**
+ * The KeptUndatedIds migration on a database used before it: a deletion's ERASE kept the ids of its
+ * undated kept records in its result, in the clear (here addresses). They move into kept_undated_ids,
+ * encrypted, where the purge reads them; those of a category whose exception is closed go (their
+ * purpose ended); no id is left in the task row. down() puts them back as they were.
+ */
+describeEachDatabase("KeptUndatedIds migration", (db) => {
+  let ds: DataSource;
+  afterEach(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+  });
+
+  it("moves the kept ids of open exceptions into the table, encrypted, drops the others, and is undone", async () => {
+    expect(BEFORE, "the migration is registered").to.be.greaterThan(0);
+    const keys = masterKeys();
+    ds = await migrated(db(), BEFORE);
+    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
+    const result = { erased: 3, kept: 3, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }, { category: "SUPPORT", type: "user", ids: ["zd-user-ada"] }] };
+    await ds.query(
+      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-e', ?, ?, 0)`,
+      [ERASE, REQUEST, at, JSON.stringify(result), at, at],
+    );
+    const exception = (id: string, category: string, status: string) =>
+      ds.query(
+        `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES (?, ?, ?, 'accounts', ?, 'account', 2, 'hold', NULL, NULL, NULL, ?, ?, NULL)`,
+        [id, REQUEST, ERASE, category, status, at],
+      );
+    await exception("x1", "ACCOUNT", "OPEN");
+    await exception("x2", "SUPPORT", "CLOSED");
+    await ds.destroy();
+
+    ds = await migrated(db(), BEFORE + 1, keys);
+    const rows = await ds.query(`SELECT requestId, connector, taskId, category, recordType, records, payload FROM kept_undated_ids`);
+    expect(rows.map((r: any) => [r.requestId, r.connector, r.taskId, r.category, r.recordType, Number(r.records)])).to.deep.equal([[REQUEST, "accounts", ERASE, "ACCOUNT", "account", 2]]);
+    expect(Buffer.from(rows[0].payload).toString("latin1")).to.not.include("lovelace");
+    const text = String((await ds.query(`SELECT result FROM tasks WHERE id = ?`, [ERASE]))[0].result);
+    expect(text, "no id left in the task row").to.not.match(/lovelace|zd-user-ada/);
+    expect(JSON.parse(text)).to.deep.equal({ erased: 3, kept: 3, keptUndatedIds: 2 });
+    // What the purge reads back.
+    const pages = await keptUndatedPages(ds.manager, keys, { requestId: REQUEST, connector: "accounts" });
+    expect(pages).to.deep.equal([ACCOUNTS.map((id) => ({ category: "ACCOUNT", type: "account", id }))]);
+
+    await ds.undoLastMigration();
+    expect(JSON.parse(String((await ds.query(`SELECT result FROM tasks WHERE id = ?`, [ERASE]))[0].result))).to.deep.equal({ erased: 3, kept: 3, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] });
+    expect(await ds.createQueryRunner().hasTable("kept_undated_ids")).to.equal(false);
+  });
+
+  it("stops, naming why, when ids are to be encrypted and no keys were lent", async () => {
+    ds = await migrated(db(), BEFORE);
+    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
+    await ds.query(
+      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-f', ?, ?, 0)`,
+      [LATER_ERASE, LATER, at, JSON.stringify({ erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }), at, at],
+    );
+    await ds.query(
+      `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES ('y1', ?, ?, 'accounts', 'ACCOUNT', 'account', 2, 'hold', NULL, NULL, NULL, 'OPEN', ?, NULL)`,
+      [LATER, LATER_ERASE, at],
+    );
+    await ds.destroy();
+    let error: Error | undefined;
+    try {
+      ds = await migrated(db(), BEFORE + 1);
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).to.match(/encrypts personal data/);
+  });
+});
