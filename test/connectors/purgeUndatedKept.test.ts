@@ -23,9 +23,9 @@ const profileId = (i: number) => `ada+${String(i).padStart(5, "0")}@lovelace.exa
 
 /**
  * A deletion that kept many records without a date. Their ids used to go in the ERASE task's result, as
- * plain JSON capped at 16,000 characters: past the cap the purge left the rest, named residual (of 400
- * profiles with 40-character ids, 372 stayed in the system after their purpose had ended), and the ids
- * it stored, addresses here, sat unencrypted in the service's database. Now they are stored encrypted
+ * plain JSON capped at 16,000 characters: past the cap the purge left the rest, named residual (of these
+ * 5,000 it erased 551 and left 4,449 in the system after their purpose had ended), and the 551 ids it
+ * stored, addresses here, sat unencrypted in the service's database. Now they are stored encrypted
  * in their own table, uncapped, read back page by page by the purge and removed when it closes the
  * exception. Checked against the account database's own rows and the service database's table.
  */
