@@ -1,11 +1,14 @@
 import { expect } from "chai";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { promisify } from "node:util";
 import { DataSource } from "typeorm";
 import { KeyWrapping, unwrapWithMasterKey, wrapWithMasterKey } from "../src/export/crypto";
 import { DataKeys, masterKeyRef } from "../src/export/keys";
 import { MIGRATIONS } from "../src/migrations";
 import { keptUndatedPages } from "../src/orchestrator/keptUndatedIds";
-import { describeEachDatabase } from "./support/databases";
+import { describeEachDatabase, tempDir } from "./support/databases";
 import { migrated } from "./support/migrated";
 
 const BEFORE = MIGRATIONS.findIndex((m) => new m().name === "KeptUndatedIds1767800000000");
@@ -14,11 +17,14 @@ const ERASE = "00000000-0000-4000-8000-0000000000f4";
 /** Another deletion's, stored after the first test's undo. */
 const LATER = "00000000-0000-4000-8000-0000000000f5";
 const LATER_ERASE = "00000000-0000-4000-8000-0000000000f6";
+/** One more, upgraded by `dsr migrate`. */
+const UPGRADED = "00000000-0000-4000-8000-0000000000f7";
+const UPGRADED_ERASE = "00000000-0000-4000-8000-0000000000f8";
+const BIN = path.resolve(__dirname, "../../bin/dsr.js");
 const ACCOUNTS = ["ada@lovelace.example", "ada.l@lovelace.example"];
 
 /** The configured key source's master-key form, over a key of the test's own. */
-function masterKeys(): DataKeys {
-  const master = randomBytes(32);
+function masterKeys(master = randomBytes(32)): DataKeys {
   return {
     wrapping: KeyWrapping.MASTER_KEY,
     keyRef: masterKeyRef(master),
@@ -77,7 +83,7 @@ describeEachDatabase("KeptUndatedIds migration", (db) => {
     expect(await ds.createQueryRunner().hasTable("kept_undated_ids")).to.equal(false);
   });
 
-  it("stops, naming why, when ids are to be encrypted and no keys were lent", async () => {
+  it("stops, naming why and making nothing, when ids are to be encrypted and no keys were lent", async () => {
     ds = await migrated(db(), BEFORE);
     const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
     await ds.query(
@@ -96,5 +102,32 @@ describeEachDatabase("KeptUndatedIds migration", (db) => {
       error = e as Error;
     }
     expect(error?.message).to.match(/encrypts personal data/);
+    // Nothing made that a run with keys would trip over (a CREATE TABLE commits at once on MySQL).
+    ds = await migrated(db(), BEFORE);
+    expect(await ds.createQueryRunner().hasTable("kept_undated_ids")).to.equal(false);
+  });
+
+  it("is lent the configured keys by `dsr migrate`, which the purge then reads the ids with", async function () {
+    this.timeout(60_000);
+    ds = await migrated(db(), BEFORE);
+    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
+    await ds.query(
+      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-g', ?, ?, 0)`,
+      [UPGRADED_ERASE, UPGRADED, at, JSON.stringify({ erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }), at, at],
+    );
+    await ds.query(
+      `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES ('z1', ?, ?, 'accounts', 'ACCOUNT', 'account', 2, 'hold', NULL, NULL, NULL, 'OPEN', ?, NULL)`,
+      [UPGRADED, UPGRADED_ERASE, at],
+    );
+    await ds.destroy();
+
+    const master = randomBytes(32);
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, DATABASE_URL: db().url, DSR_DATA_DIR: tempDir(), DSR_LOG_LEVEL: "warn", DSR_EXPORT_MASTER_KEY: master.toString("base64") };
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, "migrate"], { env });
+    expect(stdout).to.include("KeptUndatedIds1767800000000");
+
+    ds = await migrated(db(), BEFORE + 1);
+    expect(await keptUndatedPages(ds.manager, masterKeys(master), { requestId: UPGRADED, connector: "accounts" })).to.deep.equal([ACCOUNTS.map((id) => ({ category: "ACCOUNT", type: "account", id }))]);
+    expect(String((await ds.query(`SELECT result FROM tasks WHERE id = ?`, [UPGRADED_ERASE]))[0].result)).to.not.include("lovelace");
   });
 });

@@ -28,6 +28,21 @@ export class KeptUndatedIds1767800000000 implements MigrationInterface {
   name = "KeptUndatedIds1767800000000";
 
   async up(q: QueryRunner): Promise<void> {
+    // Everything that can fail (no keys lent, a KMS refusal) before the table is made: on MySQL a
+    // CREATE TABLE commits at once, and a migration that failed after it could not be run again.
+    const erases: ErasedRow[] = await q.query(`SELECT id, requestId, connector, result FROM tasks WHERE step = 'ERASE' AND result LIKE '%"keptUndated":%'`);
+    const moves: { erase: ErasedRow; result: { keptUndated?: KeptIds[]; keptUndatedIds?: number }; rows: KeptUndatedRow[] }[] = [];
+    for (const erase of erases) {
+      const result = JSON.parse(erase.result) as { keptUndated?: KeptIds[]; keptUndatedIds?: number };
+      const open = new Set(
+        ((await q.query(`SELECT DISTINCT category FROM retention_exceptions WHERE requestId = ? AND connector = ? AND status = 'OPEN'`, [erase.requestId, erase.connector])) as { category: string }[]).map((r) => r.category),
+      );
+      const sets = (result.keptUndated ?? []).filter((k) => open.has(k.category) && k.ids.length);
+      const rows = sets.length ? await sealKeptUndated(dataKeysOf(q.connection), { requestId: erase.requestId, connector: erase.connector, taskId: erase.id }, sets, new Date()) : [];
+      delete result.keptUndated;
+      result.keptUndatedIds = sets.reduce((n, k) => n + k.ids.length, 0);
+      moves.push({ erase, result, rows });
+    }
     await q.createTable(
       new Table({
         name: "kept_undated_ids",
@@ -49,19 +64,8 @@ export class KeptUndatedIds1767800000000 implements MigrationInterface {
         indices: [{ name: "uq_kept_undated_ids_position", columnNames: ["requestId", "connector", "seq"], isUnique: true }],
       }),
     );
-    const erases: ErasedRow[] = await q.query(`SELECT id, requestId, connector, result FROM tasks WHERE step = 'ERASE' AND result LIKE '%"keptUndated":%'`);
-    for (const erase of erases) {
-      const result = JSON.parse(erase.result) as { keptUndated?: KeptIds[]; keptUndatedIds?: number };
-      const open = new Set(
-        ((await q.query(`SELECT DISTINCT category FROM retention_exceptions WHERE requestId = ? AND connector = ? AND status = 'OPEN'`, [erase.requestId, erase.connector])) as { category: string }[]).map((r) => r.category),
-      );
-      const sets = (result.keptUndated ?? []).filter((k) => open.has(k.category) && k.ids.length);
-      if (sets.length) {
-        const rows = await sealKeptUndated(dataKeysOf(q.connection), { requestId: erase.requestId, connector: erase.connector, taskId: erase.id }, sets, new Date());
-        for (let i = 0; i < rows.length; i += 8) await q.manager.getRepository(KeptUndatedRow).insert(rows.slice(i, i + 8));
-      }
-      delete result.keptUndated;
-      result.keptUndatedIds = sets.reduce((n, k) => n + k.ids.length, 0);
+    for (const { erase, result, rows } of moves) {
+      for (let i = 0; i < rows.length; i += 8) await q.manager.getRepository(KeptUndatedRow).insert(rows.slice(i, i + 8));
       await q.query(`UPDATE tasks SET result = ? WHERE id = ?`, [JSON.stringify(result), erase.id]);
     }
   }
@@ -84,7 +88,7 @@ export class KeptUndatedIds1767800000000 implements MigrationInterface {
         (r) => ({ category: String(r.category), type: r.type, count: 0 }),
         (set) => void (set.count += 1),
       );
-      if (beyond.length) result.keptUndatedBeyond = beyond;
+      if (beyond.length) result.keptUndatedBeyond = [...(result.keptUndatedBeyond ?? []), ...beyond];
       delete result.keptUndatedIds;
       await q.query(`UPDATE tasks SET result = ? WHERE id = ?`, [JSON.stringify(result), erase.id]);
     }
