@@ -48,23 +48,27 @@ describeEachDatabase("KeptUndatedIds migration", (db) => {
     if (ds?.isInitialized) await ds.destroy();
   });
 
+  /** An ERASE of the schema before, whose result holds `result` (its kept ids in the clear), and its exceptions by category. */
+  async function seedErase(requestId: string, eraseId: string, result: object, exceptions: Record<string, "OPEN" | "CLOSED">): Promise<void> {
+    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
+    await ds.query(
+      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, ?, ?, ?, 0)`,
+      [eraseId, requestId, at, JSON.stringify(result), `key-${eraseId}`, at, at],
+    );
+    for (const [category, status] of Object.entries(exceptions)) {
+      await ds.query(
+        `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES (?, ?, ?, 'accounts', ?, 'account', 2, 'hold', NULL, NULL, NULL, ?, ?, NULL)`,
+        [`${eraseId.slice(-4)}-${category}`, requestId, eraseId, category, status, at],
+      );
+    }
+  }
+
   it("moves the kept ids of open exceptions into the table, encrypted, drops the others, and is undone", async () => {
     expect(BEFORE, "the migration is registered").to.be.greaterThan(0);
     const keys = masterKeys();
     ds = await migrated(db(), BEFORE);
-    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
     const result = { erased: 3, kept: 3, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }, { category: "SUPPORT", type: "user", ids: ["zd-user-ada"] }] };
-    await ds.query(
-      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-e', ?, ?, 0)`,
-      [ERASE, REQUEST, at, JSON.stringify(result), at, at],
-    );
-    const exception = (id: string, category: string, status: string) =>
-      ds.query(
-        `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES (?, ?, ?, 'accounts', ?, 'account', 2, 'hold', NULL, NULL, NULL, ?, ?, NULL)`,
-        [id, REQUEST, ERASE, category, status, at],
-      );
-    await exception("x1", "ACCOUNT", "OPEN");
-    await exception("x2", "SUPPORT", "CLOSED");
+    await seedErase(REQUEST, ERASE, result, { ACCOUNT: "OPEN", SUPPORT: "CLOSED" });
     await ds.destroy();
 
     ds = await migrated(db(), BEFORE + 1, keys);
@@ -85,15 +89,7 @@ describeEachDatabase("KeptUndatedIds migration", (db) => {
 
   it("stops, naming why and making nothing, when ids are to be encrypted and no keys were lent", async () => {
     ds = await migrated(db(), BEFORE);
-    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
-    await ds.query(
-      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-f', ?, ?, 0)`,
-      [LATER_ERASE, LATER, at, JSON.stringify({ erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }), at, at],
-    );
-    await ds.query(
-      `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES ('y1', ?, ?, 'accounts', 'ACCOUNT', 'account', 2, 'hold', NULL, NULL, NULL, 'OPEN', ?, NULL)`,
-      [LATER, LATER_ERASE, at],
-    );
+    await seedErase(LATER, LATER_ERASE, { erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }, { ACCOUNT: "OPEN" });
     await ds.destroy();
     let error: Error | undefined;
     try {
@@ -110,15 +106,7 @@ describeEachDatabase("KeptUndatedIds migration", (db) => {
   it("is lent the configured keys by `dsr migrate`, which the purge then reads the ids with", async function () {
     this.timeout(60_000);
     ds = await migrated(db(), BEFORE);
-    const at = ds.options.type === "better-sqlite3" ? "2026-01-02 03:04:05.000" : new Date("2026-01-02T03:04:05Z");
-    await ds.query(
-      `INSERT INTO tasks (id, requestId, connector, step, status, attempts, maxAttempts, runAfter, leaseToken, result, idempotencyKey, createdAt, updatedAt, waitingFor) VALUES (?, ?, 'accounts', 'ERASE', 'SUCCEEDED', 1, 5, ?, 0, ?, 'key-g', ?, ?, 0)`,
-      [UPGRADED_ERASE, UPGRADED, at, JSON.stringify({ erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }), at, at],
-    );
-    await ds.query(
-      `INSERT INTO retention_exceptions (id, requestId, taskId, connector, category, recordType, recordCount, legalBasis, holdId, redactedFields, retainUntil, status, createdAt, closedAt) VALUES ('z1', ?, ?, 'accounts', 'ACCOUNT', 'account', 2, 'hold', NULL, NULL, NULL, 'OPEN', ?, NULL)`,
-      [UPGRADED, UPGRADED_ERASE, at],
-    );
+    await seedErase(UPGRADED, UPGRADED_ERASE, { erased: 0, keptUndated: [{ category: "ACCOUNT", type: "account", ids: ACCOUNTS }] }, { ACCOUNT: "OPEN" });
     await ds.destroy();
 
     const master = randomBytes(32);
