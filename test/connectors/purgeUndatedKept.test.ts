@@ -30,7 +30,7 @@ const profileId = (i: number) => `ada+${String(i).padStart(5, "0")}@lovelace.exa
  * exception. Checked against the account database's own rows and the service database's table.
  */
 describeEachSqlDialect("a purge of many kept records without a date", (db) => {
-  const suite = sqlSuiteHooks(db, ["profiles"]);
+  const suite = sqlSuiteHooks(db, ["profiles", "badges"]);
   const { query } = suite;
   let connector: SqlConnector;
   let t: TestService | undefined;
@@ -100,5 +100,62 @@ describeEachSqlDialect("a purge of many kept records without a date", (db) => {
     expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([["COMMUNITY", KEPT, "CLOSED"]]);
     // Their purpose ended with the exception: no id is left in the service's database.
     expect(await t.ds.query(`SELECT id FROM kept_undated_ids`)).to.deep.equal([]);
+  });
+
+  it("keeps the ids of a category a hold still keeps when the purge of another ends, and removes them with their own exception", async function () {
+    this.timeout(240_000);
+    await query(`DELETE FROM profiles WHERE id > ? AND id LIKE 'ada+%'`, [profileId(2)]);
+    await query(`DROP TABLE IF EXISTS badges`);
+    await query(`CREATE TABLE badges (id VARCHAR(80) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL)`);
+    await query(`INSERT INTO badges (id, email) VALUES ('badge-1', ?), ('badge-2', ?)`, [ADA, ADA]);
+    const both = createSqlConnector(
+      {
+        name: "forum-db",
+        version: "1.0.0",
+        tables: [
+          { table: "profiles", identityColumn: "email", identityKind: "email", category: "COMMUNITY", recordType: "profile", primaryKey: "id", exportColumns: ["email", "bio"], erase: { strategy: "DELETE" } },
+          { table: "badges", identityColumn: "email", identityKind: "email", category: "SUPPORT", recordType: "badge", primaryKey: "id", exportColumns: ["email"], erase: { strategy: "DELETE" } },
+        ],
+      },
+      { url: db().url, timeoutMs: 10_000 },
+    );
+    try {
+      t = await new TestService(suite.serviceDb(), FAST, [both]).start();
+      const hold = async (category: string): Promise<string> =>
+        (await t!.ok(PLACE, { input: { subjectEmail: ADA, categories: [category], reason: "litigation", caseReference: `K-${category}` } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+      const community = await hold("COMMUNITY");
+      const support = await hold("SUPPORT");
+      const deletion = await runVerified(t, SHOW, "DELETION", ADA);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      const stored = async () =>
+        (await t!.ds.query(`SELECT category, records FROM kept_undated_ids WHERE requestId = ?`, [deletion.id])).reduce((m: Record<string, number>, r: any) => ({ ...m, [r.category]: (m[r.category] ?? 0) + Number(r.records) }), {});
+      expect(await stored()).to.deep.equal({ COMMUNITY: 3, SUPPORT: 2 });
+
+      const purged = (closed: number) =>
+        t!.waitFor(
+          async () => {
+            const x = (await t!.ok(SHOW, { id: deletion.id })).request;
+            const done = x.retentionExceptions.filter((e: any) => e.status === "CLOSED").length >= closed && x.tasks.some((y: any) => y.step === "PURGE" && y.status === "SUCCEEDED");
+            return done ? x : undefined;
+          },
+          `${closed} exception(s) closed`,
+          120_000,
+        );
+      await t.ok(RELEASE, { id: support }, Role.PRIVACY_OFFICER);
+      await purged(1);
+      expect((await query(`SELECT id FROM badges`)).length, "badges left").to.equal(0);
+      expect((await query(`SELECT id FROM profiles WHERE id LIKE 'ada+%'`)).length, "held profiles left").to.equal(3);
+      // The SUPPORT ids' purpose ended with their exception; the COMMUNITY ones wait for theirs.
+      expect(await stored()).to.deep.equal({ COMMUNITY: 3 });
+
+      await t.ok(RELEASE, { id: community }, Role.PRIVACY_OFFICER);
+      await purged(2);
+      expect((await query(`SELECT id FROM profiles WHERE id LIKE 'ada+%'`)).length, "held profiles left").to.equal(0);
+      expect(await t.ds.query(`SELECT id FROM kept_undated_ids`)).to.deep.equal([]);
+    } finally {
+      await t?.stop();
+      t = undefined;
+      await both.close();
+    }
   });
 });
