@@ -167,7 +167,7 @@ function program(): Command {
           if (pending.length) process.exitCode = EXIT.FAILED;
           return;
         }
-        const applied = await migrate(ds);
+        const applied = await migrate(ds, () => (require("./export/keys") as typeof import("./export/keys")).createDataKeys(settings));
         process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "schema is up to date\n");
       } finally {
         await ds.destroy();

@@ -27,6 +27,7 @@ import { databaseRegistry, METRICS_CONTENT_TYPE, scrape } from "./metrics";
 import type { GraphQLContext } from "./graphql/context";
 import { buildDsrSchema } from "./graphql/schema";
 import { createLogger, logFormat, Logger } from "./logger";
+import { exportTools } from "./export/context";
 import { LogNotifier, Notifier, WebhookNotifier } from "./notifier/notifier";
 import type { Services } from "./services";
 import { removeOrphanTempDirs } from "./tempDirs";
@@ -148,7 +149,7 @@ export async function openDatabase(config: Config, logger: Logger, options: { ex
     throw none();
   }
   if (config.DSR_MIGRATE_ON_START) {
-    const applied = await migrate(ds);
+    const applied = await migrate(ds, () => exportTools({ config, logger }).keys);
     if (applied.length) logger.info({ migrations: applied }, "migrations applied");
   } else if ((await pendingMigrations(ds)).length > 0) {
     await ds.destroy();

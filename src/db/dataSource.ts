@@ -3,6 +3,8 @@ import { DataSource, DataSourceOptions } from "typeorm";
 import type { Config } from "../config/env";
 import { ENTITIES } from "../entities";
 import { MIGRATIONS } from "../migrations";
+import { lendDataKeys } from "../migrations/dataKeys";
+import type { DataKeys } from "../export/keys";
 import { mysqlSocket, mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
@@ -107,7 +109,12 @@ export async function pendingMigrations(ds: DataSource): Promise<string[]> {
   return names.filter((name) => !applied.has(name));
 }
 
-export async function migrate(ds: DataSource): Promise<string[]> {
+/**
+ * Applies the pending migrations (one process at a time on MySQL). `keys` is the configured key source,
+ * made only if a migration has personal data to encrypt (KeptUndatedIds1767800000000).
+ */
+export async function migrate(ds: DataSource, keys?: () => DataKeys): Promise<string[]> {
+  if (keys) lendDataKeys(ds, keys);
   if (!isMysql(ds)) return (await exclusive(ds, () => ds.runMigrations({ transaction: "each" }))).map((m) => m.name);
   const runner = ds.createQueryRunner();
   try {

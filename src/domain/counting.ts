@@ -1,4 +1,5 @@
 import type { DataCategory, ErasureInstruction, RecordRef, SubjectRecord } from "../connectors/sdk";
+import { perSet } from "./multiMap";
 import { DeletionContext, holdFor, keepingRule, keptSince, PlannedDeletion, shiftByPeriod } from "./retention";
 
 /**
@@ -73,11 +74,8 @@ export class DeletionCount {
     private readonly keptBy?: KeptByDeletion,
   ) {}
 
-  /** Kept records without a date (held), by ref, while they fit: what the deletion's purge erases by id. */
+  /** Kept records without a date, by ref: what the deletion's purge erases by id. */
   private readonly undated: RecordRef[] = [];
-  private undatedChars = 0;
-  /** Those past MAX_UNDATED_KEPT_CHARS, counted per set: their purge cannot tell them from the person's since, and names them. */
-  private readonly undatedBeyond = new Map<string, KeptCount>();
 
   /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
   private held(category: string): boolean {
@@ -121,7 +119,7 @@ export class DeletionCount {
       const set = this.set(category, ref.type);
       set.found += 1;
       set.toKeep += 1;
-      if (!record.recordedAt) this.keepUndated(ref);
+      if (!record.recordedAt) this.undated.push(ref);
       if (this.keepRefs) this.refs.push({ ref, disposition: "KEEP" });
       return;
     }
@@ -164,32 +162,13 @@ export class DeletionCount {
     if (this.keepRefs) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
   }
 
-  private keepUndated(ref: RecordRef): void {
-    // As stored: each id quoted, and a comma (grouped by type, whose name is stored once per set).
-    if (this.undatedChars + ref.id.length + 3 <= MAX_UNDATED_KEPT_CHARS) {
-      this.undatedChars += ref.id.length + 3;
-      this.undated.push(ref);
-      return;
-    }
-    const key = `${ref.category}\u0000${ref.type}`;
-    if (!this.undatedBeyond.has(key)) this.undatedBeyond.set(key, { category: String(ref.category), type: ref.type, count: 0 });
-    this.undatedBeyond.get(key)!.count += 1;
-  }
-
-  /** The held records without a date whose ids fit in MAX_UNDATED_KEPT_CHARS, grouped by set. */
+  /** The kept records without a date, grouped by set: all of them (kept_undated_ids has no cap). */
   undatedKept(): KeptIds[] {
-    const sets = new Map<string, KeptIds>();
-    for (const r of this.undated) {
-      const key = `${r.category}\u0000${r.type}`;
-      if (!sets.has(key)) sets.set(key, { category: String(r.category), type: r.type, ids: [] });
-      sets.get(key)!.ids.push(r.id);
-    }
-    return [...sets.values()];
-  }
-
-  /** The held records without a date past MAX_UNDATED_KEPT_CHARS of ids, counted per set (no ids). */
-  undatedKeptBeyond(): KeptCount[] {
-    return [...this.undatedBeyond.values()];
+    return perSet(
+      this.undated,
+      (r) => ({ category: String(r.category), type: r.type, ids: [] as string[] }),
+      (set, r) => void set.ids.push(r.id),
+    );
   }
 
   /** Every record counted: per category x type, and the refs with their disposition when asked for. */
@@ -202,7 +181,7 @@ export class DeletionCount {
         if (keptSince) {
           set.toKeep += 1;
           set.newestKept = later(set.newestKept, keptSince);
-          if (a.undatedRef) this.keepUndated(a.undatedRef);
+          if (a.undatedRef) this.undated.push(a.undatedRef);
         } else set.toErase += 1;
         if (a.ref) this.refs.push({ ref: a.ref, disposition: keptSince ? "KEEP" : "ERASE" });
       }
@@ -221,23 +200,14 @@ export class DeletionCount {
   }
 }
 
-/**
- * The most characters of ids (as JSON) a deletion stores of the records it keeps without a date, per
- * connector: they go on its ERASE task's row, beside the rest of its result, in a column MySQL caps at
- * 64 KiB. Beyond it only their count is stored (TaskResult.keptUndatedBeyond): the purge cannot tell them from
- * what the person made since, so it leaves them, named residual and in the trail (purge.undated_beyond_ids),
- * rather than find them again by identity. Dated records need no ids (KeptByDeletion.before).
- */
-export const MAX_UNDATED_KEPT_CHARS = 16_000;
-
-/** Kept records of one category x type, by id (TaskResult.keptUndated). */
+/** Kept records of one category x type, by id (stored encrypted in kept_undated_ids). */
 export interface KeptIds {
   category: string;
   type: string;
   ids: string[];
 }
 
-/** Kept records of one category x type past MAX_UNDATED_KEPT_CHARS of ids: how many (TaskResult.keptUndatedBeyond). */
+/** How many records of one category x type (TaskResult.keptUndatedBeyond, audit events of kept sets). */
 export interface KeptCount {
   category: string;
   type: string;

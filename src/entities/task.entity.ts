@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { LeftOutRecords, NotSearchedRecords } from "../connectors/sdk";
 import { TimestampColumn } from "./columns";
-import type { KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
+import type { KeptCount, OutcomeLine } from "../domain/counting";
 
 /** What a finished task produced, in counts (never records or identities). */
 export interface TaskResult {
@@ -37,14 +37,15 @@ export interface TaskResult {
    */
   residueErased?: ErasedResidue[];
   /**
-   * An ERASE: the records it kept that carry no date, by id (up to MAX_UNDATED_KEPT_CHARS; absent on
-   * tasks that ended before it was recorded): its purge erases them by id (Connector.eraseHeldBack), as
-   * nothing dates what the person recorded since. Ids only, never data.
+   * An ERASE: how many records it kept that carry no date, their ids stored encrypted in
+   * kept_undated_ids (absent on tasks that ended before it was recorded): its purge erases them by id
+   * (Connector.eraseHeldBack), as nothing dates what the person recorded since. A count, never the ids.
    */
-  keptUndated?: KeptIds[];
+  keptUndatedIds?: number;
   /**
-   * An ERASE: how many more it kept without a date than keptUndated has room for, per set. Its purge
-   * leaves them (it cannot tell them from what the person made since), named residual and in the trail.
+   * An ERASE that ended while the ids were capped (before kept_undated_ids): how many more it kept
+   * without a date than it stored ids of, per set. Its purge leaves them (it cannot tell them from
+   * what the person made since), named residual and in the trail. No ERASE writes it any more.
    */
   keptUndatedBeyond?: KeptCount[];
   /** An ERASE's outcome per category beside its plan line, with every difference named. */

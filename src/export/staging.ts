@@ -55,10 +55,15 @@ const IN_PLACE_PACKED = 1024;
  * is deflated on libuv's pool, off the event loop. A 9-15 bit window: any inflater with the default
  * 15 opens it.
  */
-export async function sealBatch(key: Buffer, position: BatchPosition, lines: Buffer): Promise<Buffer> {
-  const packed = lines.length <= IN_PLACE_BYTES ? zlib.deflateRawSync(lines, { level: 1, windowBits: windowBitsFor(lines.length) }) : await deflate(lines, { level: 1 });
+export function sealBatch(key: Buffer, position: BatchPosition, lines: Buffer): Promise<Buffer> {
+  return sealBytes(key, aadOf(position), lines);
+}
+
+/** Bytes -> IV || AES-256-GCM(deflate level 1) || tag, bound to `aad`: how the service keeps personal data at rest in its database (staged records, kept ids). */
+export async function sealBytes(key: Buffer, aad: Buffer, bytes: Buffer): Promise<Buffer> {
+  const packed = bytes.length <= IN_PLACE_BYTES ? zlib.deflateRawSync(bytes, { level: 1, windowBits: windowBitsFor(bytes.length) }) : await deflate(bytes, { level: 1 });
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(aadOf(position));
+  const cipher = createCipheriv("aes-256-gcm", key, iv).setAAD(aad);
   return Buffer.concat([iv, cipher.update(packed), cipher.final(), cipher.getAuthTag()]);
 }
 
@@ -69,15 +74,8 @@ function windowBitsFor(bytes: number): number {
 
 /** The JSON Lines of a sealed batch; throws when it was changed, moved, or sealed under another key. */
 export async function openBatch(key: Buffer, position: BatchPosition, sealed: Buffer): Promise<Buffer> {
-  const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_BYTES)).setAAD(aadOf(position));
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  let packed: Buffer;
-  try {
-    packed = decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES));
-    // GCM gives everything from update(): final() only checks the tag (a copy of both would be garbage).
-    const rest = decipher.final();
-    if (rest.length) packed = Buffer.concat([packed, rest]);
-  } catch {
+  const packed = unseal(key, aadOf(position), sealed);
+  if (!packed) {
     // Not retried: reading it again gives the same bytes. The request fails with a reason a person can act on.
     throw new ConnectorError(
       "Records collected for this request could not be read back: they were altered or damaged after they were collected. Submit a new request",
@@ -86,6 +84,26 @@ export async function openBatch(key: Buffer, position: BatchPosition, sealed: Bu
     );
   }
   return packed.length <= IN_PLACE_PACKED ? zlib.inflateRawSync(packed) : inflate(packed, { chunkSize: BATCH_BUFFER_BYTES });
+}
+
+/** The bytes `sealBytes` sealed under `key` and `aad`; null when they were changed, moved, or sealed under another key. */
+export async function openSealed(key: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer | null> {
+  const packed = unseal(key, aad, sealed);
+  return packed && (packed.length <= IN_PLACE_PACKED ? zlib.inflateRawSync(packed) : inflate(packed, { chunkSize: BATCH_BUFFER_BYTES }));
+}
+
+/** The deflated bytes of a sealed payload, or null when it fails authentication. */
+function unseal(key: Buffer, aad: Buffer, sealed: Buffer): Buffer | null {
+  const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_BYTES)).setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  try {
+    const packed = decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES));
+    // GCM gives everything from update(): final() only checks the tag (a copy of both would be garbage).
+    const rest = decipher.final();
+    return rest.length ? Buffer.concat([packed, rest]) : packed;
+  } catch {
+    return null;
+  }
 }
 
 /**

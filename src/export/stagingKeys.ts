@@ -5,8 +5,8 @@ import { StagedKeyRow } from "../entities";
 import { ExportHeader, KeyWrapping } from "./crypto";
 import type { DataKeys } from "./keys";
 
-/** The wrapped key as the export's unwrapping reads it (the same wrapping, bound to the same request id). */
-function asHeader(row: StagedKeyRow): ExportHeader {
+/** A wrapped key (a request's staging key, a batch of kept ids') as the export's unwrapping reads it (the same wrapping, bound to the same request id). */
+export function asHeader(row: Pick<StagedKeyRow, "wrapping" | "requestId" | "keyRef" | "wrappedKey">): ExportHeader {
   return { version: 1, wrapping: row.wrapping as KeyWrapping, requestId: row.requestId, keyRef: row.keyRef, wrappedKey: Buffer.from(row.wrappedKey), iv: Buffer.alloc(0), raw: Buffer.alloc(0) };
 }
 

@@ -1,8 +1,6 @@
 import { MigrationInterface, QueryRunner, Table } from "typeorm";
-import { id36, int, isMysql, str, text, ts } from "./columns";
+import { blob, id36, int, str, text, ts } from "./columns";
 
-/** Binary large enough for a staged batch (about 1 MiB of JSON Lines, deflated): LONGBLOB on MySQL, BLOB on SQLite. */
-const blob = (q: QueryRunner, name: string) => ({ name, type: isMysql(q) ? "longblob" : "blob", isNullable: false });
 
 /**
  * Staged records become encrypted batches (staged_batches) under a per-request wrapped key

@@ -9,3 +9,6 @@ export const text = (name: string, nullable = false): TableColumnOptions => ({ n
 
 /** Whether a migration runs on MySQL/MariaDB (where column collations and SQL spellings differ from SQLite's). */
 export const isMysql = (q: QueryRunner): boolean => q.connection.options.type === "mysql" || q.connection.options.type === "mariadb";
+
+/** Binary large enough for an encrypted batch (a staged batch's deflated JSON Lines, a batch of kept ids): LONGBLOB on MySQL, BLOB on SQLite. */
+export const blob = (q: QueryRunner, name: string): TableColumnOptions => ({ name, type: isMysql(q) ? "longblob" : "blob", isNullable: false });

@@ -1,5 +1,5 @@
 import type { Connector, ErasureInstruction, Identities, KeptRecords, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
-import { CountedSet, DeletionCount, Disposition, KeptByDeletion, KeptCount, KeptIds, planLines } from "../domain/counting";
+import { CountedSet, DeletionCount, Disposition, KeptByDeletion, KeptIds, planLines } from "../domain/counting";
 import { DeletionContext, deletionInstruction, exceptionFor, holdFor, PlannedDeletion, RetentionRule } from "../domain/retention";
 import { DeletionPlanItemRow, keptSubjectEmail, KeptBy, RequestRow } from "../entities";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
@@ -81,10 +81,8 @@ export interface Verification {
   sets: CountedSet[];
   /** Records still there that the rule does not keep, per category x type (residual, or unexpected). */
   notKept: { category: string; type: string; count: number }[];
-  /** The kept records without a date, by id, while they fit (MAX_UNDATED_KEPT_CHARS): what a purge erases by id. */
+  /** The kept records without a date, by id: what a purge erases by id (kept_undated_ids). */
   undatedKept: KeptIds[];
-  /** Those that did not fit, counted per set: what a purge names residual rather than find by identity. */
-  undatedKeptBeyond: KeptCount[];
 }
 
 const setKey = (category: string, type: string) => `${category}\u0000${type}`;
@@ -158,5 +156,5 @@ export async function verifyErasure(
     const [category, type] = k.split("\u0000");
     return { category, type, count };
   });
-  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept, undatedKept: count.undatedKept(), undatedKeptBeyond: count.undatedKeptBeyond() };
+  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept, undatedKept: count.undatedKept() };
 }

@@ -22,7 +22,9 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
+import { asResidual, auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, keptUndatedOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
+import { sealKeptUndated } from "./keptUndatedIds";
+import { exportTools } from "../export/context";
 
 /**
  * Runs an ERASE (a deletion) or a PURGE (kept sets whose time has come) against one connector.
@@ -49,7 +51,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldBack = purge && connector.eraseHeldBack ? heldBackResidue(erase, task) : null;
   // A purge erases what its deletion kept, never what the person recorded since (found again by identity):
   // dated records by the deletion's time, those without a date by id, where the connector can (eraseHeldBack).
-  const keptBy = purge ? keptByDeletionOf(erase, request) : undefined;
+  // The undated ones' ids (kept_undated_ids, encrypted), read page by page, however many.
+  const keptUndated = purge ? await keptUndatedOf(ds, exportTools(services).keys, erase) : null;
+  const keptBy = purge ? keptByDeletionOf(erase, request, keptUndated) : undefined;
   const byId = keptBy?.undated != null && connector.eraseHeldBack !== undefined;
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
@@ -79,20 +83,26 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
   let byIdentity: RecordRef[] = [];
   let byIdentityBeyond: KeptCount[] = [];
-  // Kept records without a date whose ids the deletion did not store: left, named residual and in the trail.
-  let beyondIds: ResidualRecords[] = [];
+  // Kept records without a date whose ids the deletion did not store (an ERASE from when they were capped): left, named residual and in the trail.
+  let beyondIds: KeptCount[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
-    // The kept records without a date, by id: the erase above left every such record alone (keepUndated).
-    const undated = purge && !outcome.remote ? undatedRefs(erase, instruction.categories) : [];
+    // The kept records without a date, by id, a page at a time: the erase above left every such record alone (keepUndated).
+    const undated = purge && !outcome.remote ? undatedRefs(keptUndated, instruction.categories) : [];
     const beyond = purge && !outcome.remote ? undatedBeyondIds(erase, instruction.categories) : [];
     if (byId && (undated.length || beyond.length)) {
-      const held = undated.length ? await untilAborted(connector.eraseHeldBack!(ids, undated, instruction, fence.ctx), signal) : { erased: [] };
-      outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...beyond] }, instruction, connector.spec.categories);
+      const held: { erased: RecordRef[]; residual: ResidualRecords[] } = { erased: [], residual: [] };
+      for (const page of undated) {
+        const done = await untilAborted(connector.eraseHeldBack!(ids, page, instruction, fence.ctx), signal);
+        held.erased.push(...done.erased);
+        held.residual.push(...(done.residual ?? []));
+        await fence.ctx.heartbeat();
+      }
+      outcome = withHeldBack(outcome, { ...held, residual: [...held.residual, ...asResidual(beyond)] }, instruction, connector.spec.categories);
       beyondIds = beyond;
     } else {
-      byIdentity = undated;
-      byIdentityBeyond = beyond.map((b) => ({ category: String(b.category), type: b.type, count: b.count }));
+      byIdentity = undated.flat();
+      byIdentityBeyond = beyond;
     }
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
@@ -158,8 +168,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   }
   let remaining: number | undefined;
   let lines: OutcomeLine[] | undefined;
-  let keptUndated: KeptIds[] | null = null;
-  let keptUndatedBeyond: KeptCount[] = [];
+  let undatedKept: KeptIds[] | null = null;
   if (!purge) {
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
@@ -168,8 +177,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
-      keptUndated = check.undatedKept;
-      keptUndatedBeyond = check.undatedKeptBeyond;
+      undatedKept = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
       if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
@@ -226,6 +234,8 @@ export async function runErasure(services: Services, connector: Connector, task:
     residualSets = task.result.residualSets;
     residual = residualSets.reduce((n, r) => n + r.count, 0);
   }
+  // The ids of the kept undated records, encrypted before the completion (a KMS call may wrap their keys), stored with it.
+  const keptUndatedRows = undatedKept ? await sealKeptUndated(exportTools(services).keys, { requestId: task.requestId, connector: task.connector, taskId: task.id }, undatedKept, now()) : undefined;
   await completeTask(
     ds,
     task,
@@ -237,8 +247,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       ...(residual ? { residual, residualSets } : {}),
       ...(remaining !== undefined ? { remaining } : {}),
       ...(lines ? { lines } : {}),
-      ...(keptUndated ? { keptUndated } : {}),
-      ...(keptUndatedBeyond.length ? { keptUndatedBeyond } : {}),
+      ...(undatedKept ? { keptUndatedIds: undatedKept.reduce((n, k) => n + k.ids.length, 0) } : {}),
       ...(closing ? { closingPass: true } : {}),
       ...(purge
         ? { purgedCategories: metNothing && task.result?.purgedCategories ? task.result.purgedCategories : [...new Set([...instruction.categories, ...residueInstruction.categories].map(String))] }
@@ -264,6 +273,7 @@ export async function runErasure(services: Services, connector: Connector, task:
               await auditUndatedBeyondIds(em, task, beyondIds, now());
             }
           : undefined,
+      ...(keptUndatedRows ? { keptUndated: keptUndatedRows } : {}),
       dropSurveyed: !purge && (closing || !(await owesClosingPass(ds, task))),
       dropProgress: true,
       handOff: options.handOff,

@@ -1,7 +1,10 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef, ResidualRecords } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
-import { MAX_UNDATED_KEPT_CHARS, type KeptByDeletion, type KeptCount } from "../domain/counting";
+import type { KeptByDeletion, KeptCount } from "../domain/counting";
+import { perSet } from "../domain/multiMap";
+import type { DataKeys } from "../export/keys";
+import { keptUndatedPages } from "./keptUndatedIds";
 import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
@@ -16,7 +19,7 @@ import { SYSTEM_ACTOR } from "../audit/actor";
  *
  * The kept records themselves are purged the same way: what the deletion kept, never what the person
  * recorded since. Dated ones by the deletion's time (boundedToDeletion), undated ones by the ids the
- * deletion kept of them (undatedRefs, through the same eraseHeldBack); the purge's recount counts only
+ * deletion kept of them (undatedRefs: kept_undated_ids, page by page, through the same eraseHeldBack); the purge's recount counts only
  * those (keptByDeletionOf).
  */
 
@@ -34,30 +37,45 @@ export async function deletionErase(ds: DataSource, purge: TaskRow): Promise<Tas
 }
 
 /**
- * What the deletion kept in this connector, as its purge tells it apart from what the person recorded
- * since (KeptByDeletion): records dated before its ERASE ended (its last pass; else the request's end),
- * when it counted them, and those without a date by the ids it stored (TaskResult.keptUndated).
+ * The ids of the kept records without a date the deletion's ERASE stored (kept_undated_ids), page by
+ * page; null when it stored none (it ended before they were stored).
  */
-export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">): KeptByDeletion {
-  const undated = erase?.result?.keptUndated;
-  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated: undated ? new Set(undated.flatMap((k) => k.ids.map((id) => `${k.type}\u0000${id}`))) : null };
+export async function keptUndatedOf(ds: DataSource, keys: DataKeys, erase: TaskRow | null): Promise<RecordRef[][] | null> {
+  if (erase?.result?.keptUndatedIds === undefined) return null;
+  return keptUndatedPages(ds.manager, keys, erase);
 }
-
-/** The deletion's kept records without a date in `categories`, by id, for eraseHeldBack. */
-export function undatedRefs(erase: TaskRow | null, categories: readonly DataCategory[]): RecordRef[] {
-  return (erase?.result?.keptUndated ?? []).filter((k) => categories.includes(k.category)).flatMap((k) => k.ids.map((id) => ({ category: k.category, type: k.type, id })));
-}
-
-/** Why a purge leaves the kept records without a date whose ids its deletion had no room for. */
-export const UNDATED_BEYOND_IDS_REASON = `kept without a date beyond the ${MAX_UNDATED_KEPT_CHARS} characters of ids the deletion stores: the purge cannot tell them from records the person made since, so it leaves them; erase them by hand`;
 
 /**
- * The deletion's kept records without a date in `categories` whose ids it did not store (too many): the
- * purge leaves them (it erases undated records only by id), named residual rather than found again by
+ * What the deletion kept in this connector, as its purge tells it apart from what the person recorded
+ * since (KeptByDeletion): records dated before its ERASE ended (its last pass; else the request's end),
+ * when it counted them, and those without a date by the ids it stored (keptUndatedOf).
+ */
+export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">, undated: readonly RecordRef[][] | null): KeptByDeletion {
+  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated: undated ? new Set(undated.flatMap((page) => page.map((r) => `${r.type}\u0000${r.id}`))) : null };
+}
+
+/** The deletion's kept records without a date in `categories`, by id, page by page for eraseHeldBack. */
+export function undatedRefs(undated: readonly RecordRef[][] | null, categories: readonly DataCategory[]): RecordRef[][] {
+  return (undated ?? []).map((page) => page.filter((r) => categories.includes(r.category))).filter((page) => page.length);
+}
+
+/** Why a purge leaves the kept records without a date whose ids its deletion had no room for (an ERASE from before kept_undated_ids). */
+export const UNDATED_BEYOND_IDS_REASON =
+  "kept without a date beyond the 16000 characters of ids the deletion stores: the purge cannot tell them from records the person made since, so it leaves them; erase them by hand";
+
+/**
+ * The deletion's kept records without a date in `categories` whose ids it did not store: only an ERASE
+ * that ended while the ids were capped (TaskResult.keptUndatedBeyond) has them. The purge leaves them
+ * (it erases undated records only by id), named residual (asResidual) rather than found again by
  * identity, which would reach what the person made since and count it under this request.
  */
-export function undatedBeyondIds(erase: TaskRow | null, categories: readonly DataCategory[]): ResidualRecords[] {
-  return (erase?.result?.keptUndatedBeyond ?? []).filter((k) => categories.includes(k.category)).map((k) => ({ category: k.category, type: k.type, count: k.count, fields: [], reason: UNDATED_BEYOND_IDS_REASON }));
+export function undatedBeyondIds(erase: TaskRow | null, categories: readonly DataCategory[]): KeptCount[] {
+  return (erase?.result?.keptUndatedBeyond ?? []).filter((k) => categories.includes(k.category));
+}
+
+/** Kept sets without stored ids, as the residual sets the purge names them. */
+export function asResidual(beyond: readonly KeptCount[]): ResidualRecords[] {
+  return beyond.map((k) => ({ category: k.category, type: k.type, count: k.count, fields: [], reason: UNDATED_BEYOND_IDS_REASON }));
 }
 
 /**
@@ -153,18 +171,17 @@ export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, r
 }
 
 /** One audit event per set of kept records without a date a purge left for want of their ids (undatedBeyondIds). */
-export async function auditUndatedBeyondIds(em: EntityManager, task: TaskRow, sets: readonly ResidualRecords[], now: Date): Promise<void> {
-  await auditUndatedSets(em, task, "purge.undated_beyond_ids", sets.map((s) => ({ category: String(s.category), type: s.type, count: s.count })), now);
+export async function auditUndatedBeyondIds(em: EntityManager, task: TaskRow, sets: readonly KeptCount[], now: Date): Promise<void> {
+  await auditUndatedSets(em, task, "purge.undated_beyond_ids", sets, now);
 }
 
 async function auditUndatedSets(em: EntityManager, task: TaskRow, action: string, counts: readonly KeptCount[], now: Date): Promise<void> {
-  const sets = new Map<string, { category: string; recordType: string; records: number }>();
-  for (const r of counts) {
-    const key = `${r.category}\u0000${r.type}`;
-    if (!sets.has(key)) sets.set(key, { category: r.category, recordType: r.type, records: 0 });
-    sets.get(key)!.records += r.count;
-  }
-  for (const s of sets.values()) {
+  const sets = perSet(
+    counts,
+    (r) => ({ category: r.category, recordType: r.type, records: 0 }),
+    (set, r) => void (set.records += r.count),
+  );
+  for (const s of sets) {
     await appendAuditEvent(em, { requestId: task.requestId, actor: SYSTEM_ACTOR, action, details: { connector: task.connector, taskId: task.id, ...s } }, now);
   }
 }

@@ -2,7 +2,7 @@ import { DataSource, EntityManager, In } from "typeorm";
 import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { DeletionPlanItemRow, ErasureProgressRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
+import { DeletionPlanItemRow, ErasureProgressRow, KeptUndatedRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
 import type { RecordRef } from "../../connectors/sdk";
 import type { Disposition } from "../../domain/counting";
 import { randomUUID } from "node:crypto";
@@ -10,6 +10,7 @@ import { tasksClaimed } from "../../metrics";
 import { auditClaim, claimReleased } from "./claimTask";
 import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, DeferredRelease, releaseTask, releaseTogether } from "./finishTask";
 import { auditTask } from "./taskAudit";
+import { dropKeptUndatedOfClosed, storeKeptUndated } from "../keptUndatedIds";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
 export type KeptException = Pick<RetentionExceptionRow, "category" | "recordType" | "recordCount" | "legalBasis" | "redactedFields" | "retainUntil" | "holdId">;
@@ -30,6 +31,8 @@ export interface CompletionExtras {
   dropSurveyed?: boolean;
   /** An ERASE or PURGE counted its units' progress into its result: the progress rows go. */
   dropProgress?: boolean;
+  /** An ERASE's kept ids of records without a date, sealed: they replace what an earlier pass stored. */
+  keptUndated?: readonly KeptUndatedRow[];
   /** A COLLECT's last sealed batches, stored with its completion. */
   staged?: readonly StagedBatchRow[];
   /** More writes of the step's own (an EXPORT records its archive), once the lease guard let the completion through. */
@@ -278,7 +281,7 @@ async function commitWaiting(ds: DataSource, queues: Map<string, Queue>, request
 
 /** completeTask's writes, in `em`'s transaction. */
 async function completeIn(em: EntityManager, task: TaskRow, workerId: string, result: TaskResult, now: Date, extras: CompletionExtras, group?: GroupWrites): Promise<boolean> {
-  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [] } = extras;
+  const { found = {}, kept = [], planItems, closeExceptions = [], surveyed, dropSurveyed, dropProgress, within, staged = [], keptUndated } = extras;
   // The request row is the one lock a request's tasks share: it is taken as late as correctness allows,
   // by settleRequest at the end (its task count then reads every sibling that committed first), and not
   // at all while a dependent of this task still waits (afterTaskFinished says why). Only
@@ -291,7 +294,7 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   // the group's transaction if any guard did not hold (releaseTogether), and each member then completes
   // alone. A completion with writes of its own kind (an EXPORT's archive, a RESOLVE's identities, an
   // ERASE's exceptions) is released here first, one statement, as alone.
-  const deferrable = group?.releases && !Object.keys(found).length && !within && !kept.length && !planItems && !closeExceptions.length && !surveyed && !dropSurveyed && !dropProgress;
+  const deferrable = group?.releases && !Object.keys(found).length && !within && !kept.length && !planItems && !closeExceptions.length && !surveyed && !dropSurveyed && !dropProgress && !keptUndated;
   if (deferrable) {
     group.releases!.push(release);
     await auditClaim(em, task);
@@ -340,6 +343,9 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
       kept.map((k) => ({ ...k, id: randomUUID(), requestId: task.requestId, taskId: task.id, connector: task.connector, status: RetentionExceptionStatus.OPEN, createdAt: now, closedAt: null })),
     );
   }
+  if (keptUndated) await storeKeptUndated(em, task, keptUndated);
+  // Kept ids whose category has no open exception left are done with (the purge erased what they name).
+  if (closeExceptions.length) await dropKeptUndatedOfClosed(em, closeExceptions);
   await auditTask(em, task, "succeeded", now, {
     ...countsOnly(result),
     identitiesFound: fresh.map(([k]) => k).sort(),

@@ -160,7 +160,10 @@ export async function forumProfiles(
   await query(`DROP TABLE IF EXISTS profiles`);
   await query(`CREATE TABLE profiles (id VARCHAR(${options.idLength}) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, bio VARCHAR(200))`);
   for (const statement of options.ddl ?? []) await query(statement);
-  await query(`INSERT INTO profiles (id, email, bio) VALUES ${ids.map((id, i) => `('${id}', '${ADA.email}', 'bio ${i}')`).join(", ")}`);
+  // 500 rows per INSERT: SQLite takes at most 500 rows in one VALUES list.
+  for (let at = 0; at < ids.length; at += 500) {
+    await query(`INSERT INTO profiles (id, email, bio) VALUES ${ids.slice(at, at + 500).map((id, i) => `('${id}', '${ADA.email}', 'bio ${at + i}')`).join(", ")}`);
+  }
   await query(`INSERT INTO profiles (id, email, bio) VALUES ('grace-1', '${GRACE.email}', 'Grace')`);
   return createSqlConnector(
     {
