@@ -45,7 +45,6 @@ import { exportDownloadHandler, rosterDownloadHandler } from "./export/download"
 import { RosterRunner } from "./roster/rosterRunner";
 import { LINK_KINDS } from "./export/links";
 import { checkStorage } from "./export/storage";
-import { exportTools } from "./export/context";
 
 export interface StartOptions {
   config: Config;
