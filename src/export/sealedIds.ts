@@ -1,5 +1,6 @@
 import type { EntityManager, EntityTarget, FindOptionsWhere, ObjectLiteral } from "typeorm";
-import { In } from "typeorm";
+import { In, MoreThan } from "typeorm";
+import type { SealedIdsColumns } from "../entities/columns";
 import type { DataKeys } from "./keys";
 import { openSealed, sealBytes } from "./staging";
 import { asHeader } from "./stagingKeys";
@@ -60,4 +61,20 @@ export async function insertSealed<E extends ObjectLiteral>(em: EntityManager, e
 export async function deleteSealed<E extends ObjectLiteral & { id: string }>(em: EntityManager, entity: EntityTarget<E>, where: FindOptionsWhere<E>): Promise<void> {
   const ids = (await em.getRepository(entity).find({ select: { id: true } as never, where })).map((r) => r.id);
   for (let i = 0; i < ids.length; i += 100) await em.getRepository(entity).delete({ id: In(ids.slice(i, i + 100)) } as FindOptionsWhere<E>);
+}
+
+/** Batches read per statement while a reader pages through a request x connector's. */
+const PAGE_ROWS = 8;
+
+/** A request x connector's sealed batches in order (seq), PAGE_ROWS read per statement: never all in memory. */
+export async function* sealedBatches<E extends SealedIdsColumns>(em: EntityManager, entity: EntityTarget<E>, owner: { requestId: string; connector: string }): AsyncGenerator<E> {
+  for (let after = -1; ; ) {
+    const where = { requestId: owner.requestId, connector: owner.connector, seq: MoreThan(after) } as FindOptionsWhere<E>;
+    const rows = await em.getRepository(entity).find({ where, order: { seq: "ASC" } as never, take: PAGE_ROWS });
+    for (const row of rows) {
+      yield row;
+      after = row.seq;
+    }
+    if (rows.length < PAGE_ROWS) return;
+  }
 }

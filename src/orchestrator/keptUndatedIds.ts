@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import { In, MoreThan } from "typeorm";
+import { In } from "typeorm";
 import { ConnectorError, type RecordRef } from "../connectors/sdk";
 import type { KeptIds } from "../domain/counting";
 import { KeptUndatedRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 import type { DataKeys } from "../export/keys";
-import { deleteSealed, insertSealed, openJson, sealJson } from "../export/sealedIds";
+import { deleteSealed, insertSealed, openJson, sealedBatches, sealJson } from "../export/sealedIds";
 
 /**
  * The ids of the records a deletion kept that carry no date (kept_undated_ids): written with its
@@ -15,9 +15,6 @@ import { deleteSealed, insertSealed, openJson, sealJson } from "../export/sealed
 
 /** Ids per batch: a page of the purge's (one eraseHeldBack call), and a row a few tens of KiB at most. */
 export const KEPT_UNDATED_BATCH = 1000;
-
-/** Batches read per statement while the purge pages through them. */
-const PAGE_ROWS = 8;
 
 /** Whose kept ids they are. */
 export interface KeptUndatedOwner {
@@ -59,22 +56,18 @@ export async function storeKeptUndated(em: EntityManager, owner: Pick<KeptUndate
  */
 export async function keptUndatedPages(em: EntityManager, keys: DataKeys, owner: Pick<KeptUndatedOwner, "requestId" | "connector">): Promise<RecordRef[][]> {
   const pages: RecordRef[][] = [];
-  for (let after = -1; ; ) {
-    const rows = await em.getRepository(KeptUndatedRow).find({ where: { requestId: owner.requestId, connector: owner.connector, seq: MoreThan(after) }, order: { seq: "ASC" }, take: PAGE_ROWS });
-    for (const row of rows) {
-      const ids = (await openJson(keys, row, aadOf(row))) as string[] | null;
-      if (!ids) {
-        throw new ConnectorError(
-          "The ids of the records the deletion kept without a date could not be read back: they were altered or damaged. Erase them by hand",
-          `a kept_undated_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
-          false,
-        );
-      }
-      pages.push(ids.map((id) => ({ category: row.category, type: row.recordType, id })));
-      after = row.seq;
+  for await (const row of sealedBatches(em, KeptUndatedRow, owner)) {
+    const ids = (await openJson(keys, row, aadOf(row))) as string[] | null;
+    if (!ids) {
+      throw new ConnectorError(
+        "The ids of the records the deletion kept without a date could not be read back: they were altered or damaged. Erase them by hand",
+        `a kept_undated_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
+        false,
+      );
     }
-    if (rows.length < PAGE_ROWS) return pages;
+    pages.push(ids.map((id) => ({ category: row.category, type: row.recordType, id })));
   }
+  return pages;
 }
 
 /**

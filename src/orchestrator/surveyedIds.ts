@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import { MoreThan } from "typeorm";
 import { ConnectorError, type RecordRef } from "../connectors/sdk";
 import { SurveyedIdsRow } from "../entities";
 import type { DataKeys } from "../export/keys";
-import { deleteSealed, insertSealed, openJson, sealJson } from "../export/sealedIds";
+import { deleteSealed, insertSealed, openJson, sealedBatches, sealJson } from "../export/sealedIds";
 
 /**
  * The ids of the records a deletion's survey planned to erase (surveyed_ids): written with the survey's
@@ -14,9 +13,6 @@ import { deleteSealed, insertSealed, openJson, sealJson } from "../export/sealed
 
 /** Ids per batch: a page of the verification's look-ups, and a row a few tens of KiB at most. */
 export const SURVEYED_BATCH = 1000;
-
-/** Batches read per statement while the verification pages through them. */
-const PAGE_ROWS = 8;
 
 /** Whose surveyed ids they are. */
 export interface SurveyedOwner {
@@ -56,21 +52,16 @@ export function dropSurveyed(em: EntityManager, owner: SurveyedOwner): Promise<v
  * look-up by ids it cannot trust would count someone else's records, or miss hers.
  */
 export async function* surveyedPages(em: EntityManager, keys: DataKeys, owner: SurveyedOwner): AsyncGenerator<RecordRef[]> {
-  for (let after = -1; ; ) {
-    const rows = await em.getRepository(SurveyedIdsRow).find({ where: { requestId: owner.requestId, connector: owner.connector, seq: MoreThan(after) }, order: { seq: "ASC" }, take: PAGE_ROWS });
-    for (const row of rows) {
-      const refs = (await openJson(keys, row, aadOf(row))) as [string, string, string][] | null;
-      if (!refs) {
-        throw new ConnectorError(
-          "The ids of the records the deletion's survey found could not be read back: they were altered or damaged. Submit a new deletion request",
-          `a surveyed_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
-          false,
-        );
-      }
-      yield refs.map(([category, type, id]) => ({ category, type, id }) as RecordRef);
-      after = row.seq;
+  for await (const row of sealedBatches(em, SurveyedIdsRow, owner)) {
+    const refs = (await openJson(keys, row, aadOf(row))) as [string, string, string][] | null;
+    if (!refs) {
+      throw new ConnectorError(
+        "The ids of the records the deletion's survey found could not be read back: they were altered or damaged. Submit a new deletion request",
+        `a surveyed_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
+        false,
+      );
     }
-    if (rows.length < PAGE_ROWS) return;
+    yield refs.map(([category, type, id]) => ({ category, type, id }) as RecordRef);
   }
 }
 
