@@ -169,7 +169,7 @@ describeEachDatabase("a failed deletion with kept records, past the grace", (db)
     const purged = await purgeExpiredExports(t.service.services);
     expect(purged.identities, "kept while the exception is open").to.equal(0);
     expect(await count("request_identities")).to.be.greaterThan(0);
-    expect(await count("surveyed_records"), "the survey's ids, removed at the grace, kept sets or not").to.equal(0);
+    expect(await count("surveyed_ids"), "the survey's ids, removed at the grace, kept sets or not").to.equal(0);
     const events = await count("audit_events");
     const calls = tickets.calls.length;
     const refused = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: task.id });

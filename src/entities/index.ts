@@ -8,16 +8,16 @@ import { heldCategories, LegalHoldRow, LegalHoldStatus } from "./legalHold.entit
 import { DeletionPlanItemRow, KeptBy } from "./deletionPlanItem.entity";
 import { StatusCallbackRow, StatusCallbackStatus } from "./statusCallback.entity";
 import { ErasureFenceRow, ErasureProgressRow, ErasureUnitRow } from "./erasureFence.entity";
-import { SurveyedRecordRow } from "./surveyedRecord.entity";
+import { SurveyedIdsRow } from "./surveyedIds.entity";
 import { StagedBatchRow, StagedKeyRow } from "./stagedBatch.entity";
 import { KeptUndatedRow } from "./keptUndated.entity";
 import { RequestIdentityRow, TaskDependencyRow, TaskRow } from "./task.entity";
 
-export { BreachRosterRow, BreachRosterStatus, notListed, DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedRecordRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
+export { BreachRosterRow, BreachRosterStatus, notListed, DeletionPlanItemRow, ErasureFenceRow, ErasureProgressRow, ErasureUnitRow, SurveyedIdsRow, heldCategories, KeptBy, LegalHoldRow, LegalHoldStatus };
 export { KeptUndatedRow };
 export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
 export type { RosterSystemResult } from "./breachRoster.entity";
 export type { ErasedResidue, KeptByEarlier, PartialErasure, SettledErasure, StoredResidual, TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
 export { keptSubjectEmail } from "./request.entity";
-export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedRecordRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow, BreachRosterRow, KeptUndatedRow];
+export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedIdsRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow, BreachRosterRow, KeptUndatedRow];

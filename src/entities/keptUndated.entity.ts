@@ -1,5 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from "typeorm";
-import { TimestampColumn } from "./columns";
+import { Column, Entity, Index } from "typeorm";
+import { SealedIdsColumns } from "./columns";
 
 /**
  * A batch of the ids of records a deletion kept that carry no date (an ERASE's verification counted
@@ -12,19 +12,7 @@ import { TimestampColumn } from "./columns";
  */
 @Entity({ name: "kept_undated_ids" })
 @Index("uq_kept_undated_ids_position", ["requestId", "connector", "seq"], { unique: true })
-export class KeptUndatedRow {
-  /** Row id. */
-  @PrimaryColumn({ type: "varchar", length: 36 })
-  id!: string;
-
-  /** The deletion request. */
-  @Column({ type: "varchar", length: 36 })
-  requestId!: string;
-
-  /** Connector name. */
-  @Column({ type: "varchar", length: 40 })
-  connector!: string;
-
+export class KeptUndatedRow extends SealedIdsColumns {
   /** The ERASE task that counted the records kept. */
   @Column({ type: "varchar", length: 36 })
   taskId!: string;
@@ -36,32 +24,4 @@ export class KeptUndatedRow {
   /** Record type of every record in the batch. */
   @Column({ type: "varchar", length: 64 })
   recordType!: string;
-
-  /** Position of the batch among the request x connector's, from 0: the purge reads them in this order, page by page. */
-  @Column({ type: "int" })
-  seq!: number;
-
-  /** Ids in the batch. */
-  @Column({ type: "int" })
-  records!: number;
-
-  /** How the batch's data key is wrapped: 1 = master key, 2 = AWS KMS (KeyWrapping). */
-  @Column({ type: "int" })
-  wrapping!: number;
-
-  /** Names the wrapping key without revealing it (`local:<fingerprint>` or `kms:<key id>`). */
-  @Column({ type: "varchar", length: 255 })
-  keyRef!: string;
-
-  /** The batch's wrapped data key. */
-  @Column({ type: "blob" })
-  wrappedKey!: Buffer;
-
-  /** IV (12 bytes) || AES-256-GCM ciphertext of the deflated JSON array of ids || tag (16). Personal data, encrypted. */
-  @Column({ type: "blob" })
-  payload!: Buffer;
-
-  /** When it was written. */
-  @TimestampColumn()
-  createdAt!: Date;
 }

@@ -141,7 +141,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
       try {
         const done = await purgeExpiredExports({ ds, clock: systemClock, config: settings, logger: createLogger("warn"), secret: resolveSecret(settings) });
         process.stdout.write(
-          `purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} surveyed record id(s) of ended requests, ${done.rosters} breach roster file(s), ${done.identities} identities of requests past their purpose, ${done.fences} idle hold-fence row(s), and the subject from ${done.requestRecords} request record(s) and ${done.holdRecords} released hold(s) past DSR_REQUEST_RECORD_RETENTION_DAYS\n`,
+          `purged ${done.exports} export(s), ${done.stagedRecords} leftover staged record batch(es), ${done.surveyedRecords} batch(es) of surveyed record ids of ended requests, ${done.rosters} breach roster file(s), ${done.identities} identities of requests past their purpose, ${done.fences} idle hold-fence row(s), and the subject from ${done.requestRecords} request record(s) and ${done.holdRecords} released hold(s) past DSR_REQUEST_RECORD_RETENTION_DAYS\n`,
         );
       } finally {
         await ds.destroy();

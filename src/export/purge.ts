@@ -5,7 +5,7 @@ import { deleteMatching } from "../db/deleteMatching";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
-import { ExportRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, StagedKeyRow, SurveyedRecordRow, TaskRow } from "../entities";
+import { ExportRow, RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, StagedKeyRow, SurveyedIdsRow, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { exportTools } from "./context";
 import { deleteStaged } from "./staging";
@@ -67,7 +67,7 @@ async function endedBy(ds: Services["ds"], ids: readonly string[], cutoff: Date)
  * The requests that hold rows of `entity` (keyed by requestId) and ended by the grace's cutoff, a
  * group of up to 100 at a time (endedBy), with that cutoff.
  */
-async function* endedHolding(services: Pick<Services, "ds" | "clock" | "config">, entity: typeof SurveyedRecordRow | typeof RequestIdentityRow): AsyncGenerator<{ ended: string[]; cutoff: Date }> {
+async function* endedHolding(services: Pick<Services, "ds" | "clock" | "config">, entity: typeof SurveyedIdsRow | typeof RequestIdentityRow): AsyncGenerator<{ ended: string[]; cutoff: Date }> {
   const { ds, clock, config } = services;
   const cutoff = graceCutoff(clock.now(), config.DSR_STAGED_GRACE_MINUTES);
   const requests: Array<{ requestId: string }> = await ds.getRepository(entity).createQueryBuilder("x").select("DISTINCT x.requestId", "requestId").getRawMany();
@@ -78,17 +78,18 @@ async function* endedHolding(services: Pick<Services, "ds" | "clock" | "config">
 }
 
 /**
- * Removes the surveyed record ids (a deletion's survey keeps them for its verification pass) of every
- * request that ended DSR_STAGED_GRACE_MINUTES ago or more without its ERASE tasks removing them (it
- * FAILED or was CANCELLED; a retryTask within the grace still finds them). Returns the rows removed.
+ * Removes the surveyed record ids (a deletion's survey keeps them, encrypted, for its verification
+ * pass) of every request that ended DSR_STAGED_GRACE_MINUTES ago or more without its ERASE tasks
+ * removing them (it FAILED or was CANCELLED; a retryTask within the grace still finds them). Returns
+ * the batches removed.
  */
 export async function purgeSurveyedRecords(services: Pick<Services, "ds" | "clock" | "config">): Promise<number> {
   let removed = 0;
-  for await (const { ended } of endedHolding(services, SurveyedRecordRow)) {
+  for await (const { ended } of endedHolding(services, SurveyedIdsRow)) {
     for (const requestId of ended) {
       // By primary key, 100 at a time, each delete alone (deleteMatching): a delete by the request index
       // would take InnoDB gap locks that stall other requests' surveys.
-      removed += await deleteMatching(services.ds, SurveyedRecordRow, { requestId }, 100);
+      removed += await deleteMatching(services.ds, SurveyedIdsRow, { requestId }, 100);
     }
   }
   return removed;

@@ -3,7 +3,7 @@ import type { KeptIds } from "../domain/counting";
 import { perSet } from "../domain/multiMap";
 import { KeptUndatedRow } from "../entities";
 import { keptUndatedPages, sealKeptUndated } from "../orchestrator/keptUndatedIds";
-import { blob, id36, int, str, ts } from "./columns";
+import { id36, sealedIdsColumns, str } from "./columns";
 import { dataKeysOf } from "./dataKeys";
 
 
@@ -46,21 +46,7 @@ export class KeptUndatedIds1767800000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: "kept_undated_ids",
-        columns: [
-          { ...id36("id"), isPrimary: true },
-          id36("requestId"),
-          str("connector", 40),
-          id36("taskId"),
-          str("category", 40),
-          str("recordType", 64),
-          int("seq"),
-          int("records"),
-          int("wrapping"),
-          str("keyRef", 255),
-          blob(q, "wrappedKey"),
-          blob(q, "payload"),
-          ts("createdAt"),
-        ],
+        columns: sealedIdsColumns(q, [id36("taskId"), str("category", 40), str("recordType", 64)]),
         indices: [{ name: "uq_kept_undated_ids_position", columnNames: ["requestId", "connector", "seq"], isUnique: true }],
       }),
     );

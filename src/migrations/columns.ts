@@ -12,3 +12,18 @@ export const isMysql = (q: QueryRunner): boolean => q.connection.options.type ==
 
 /** Binary large enough for an encrypted batch (a staged batch's deflated JSON Lines, a batch of kept ids): LONGBLOB on MySQL, BLOB on SQLite. */
 export const blob = (q: QueryRunner, name: string): TableColumnOptions => ({ name, type: isMysql(q) ? "longblob" : "blob", isNullable: false });
+
+/** The columns of a table of sealed id batches (entities/columns.ts SealedIdsColumns), `own` placed after the connector. */
+export const sealedIdsColumns = (q: QueryRunner, own: TableColumnOptions[]): TableColumnOptions[] => [
+  { ...id36("id"), isPrimary: true },
+  id36("requestId"),
+  str("connector", 40),
+  ...own,
+  int("seq"),
+  int("records"),
+  int("wrapping"),
+  str("keyRef", 255),
+  blob(q, "wrappedKey"),
+  blob(q, "payload"),
+  ts("createdAt"),
+];

@@ -118,7 +118,7 @@ export async function verifyErasure(
   ctx: TaskContext,
   instruction: ErasureInstruction,
   residual: readonly ResidualRecords[],
-  surveyed: readonly RecordRef[],
+  surveyed: AsyncIterable<readonly RecordRef[]>,
   keptBy?: KeptByDeletion,
 ): Promise<Verification> {
   const count = new DeletionCount(instruction, connector.lookup !== undefined, keptBy);
@@ -133,12 +133,18 @@ export async function verifyErasure(
   let remaining = sets.reduce((n, s) => n + s.found, 0);
   const byCategory: Record<string, number> = {};
   for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
-  if (connector.lookup && surveyed.length) {
-    const collected = new Set(refs.map((r) => setKey(r.ref.type, r.ref.id)));
-    for await (const found of connector.lookup(surveyed.filter((r) => !collected.has(setKey(r.type, r.id))), ctx)) {
-      if (!found.personalFields.length) continue;
-      remaining += 1;
-      left.set(setKey(String(found.category), found.type), (left.get(setKey(String(found.category), found.type)) ?? 0) + 1);
+  if (connector.lookup) {
+    let collected: Set<string> | undefined;
+    // A page of surveyed ids at a time: a big survey's are never all in memory.
+    for await (const page of surveyed) {
+      collected ??= new Set(refs.map((r) => setKey(r.ref.type, r.ref.id)));
+      const missed = page.filter((r) => !collected!.has(setKey(r.type, r.id)));
+      if (!missed.length) continue;
+      for await (const found of connector.lookup(missed, ctx)) {
+        if (!found.personalFields.length) continue;
+        remaining += 1;
+        left.set(setKey(String(found.category), found.type), (left.get(setKey(String(found.category), found.type)) ?? 0) + 1);
+      }
     }
   }
   const unexpected: Record<string, number> = {};

@@ -3,7 +3,7 @@ import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
 import type { KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
-import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, SurveyedRecordRow, TaskResult, TaskRow } from "../entities";
+import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
@@ -24,6 +24,7 @@ import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
 import { asResidual, auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, keptUndatedOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
 import { sealKeptUndated } from "./keptUndatedIds";
+import { noPages, surveyedPages } from "./surveyedIds";
 import { exportTools } from "../export/context";
 
 /**
@@ -173,7 +174,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
     kept.push(...holdExceptions(plan, dctx, instruction));
     if (connector.spec.supports.includes("access") && !connector.spec.manual) {
-      const surveyed = (await ds.getRepository(SurveyedRecordRow).findBy({ requestId: task.requestId, connector: task.connector, disposition: "ERASE" })).map((r) => ({ category: r.category, type: r.recordType, id: r.recordId }));
+      const surveyed = surveyedPages(ds.manager, exportTools(services).keys, task);
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
       remaining = check.remaining;
@@ -193,7 +194,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
   const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
   if (recounted) {
-    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, [], keptBy), signal);
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, noPages(), keptBy), signal);
     if (await failedVerification(services, task, options, ctx, check, {})) return;
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import { In, MoreThan } from "typeorm";
+import { In } from "typeorm";
 import { ConnectorError, type RecordRef } from "../connectors/sdk";
 import type { KeptIds } from "../domain/counting";
 import { KeptUndatedRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
 import type { DataKeys } from "../export/keys";
-import { openSealed, sealBytes } from "../export/staging";
-import { asHeader } from "../export/stagingKeys";
+import { deleteSealed, insertSealed, openJson, sealedBatches, sealJson } from "../export/sealedIds";
 
 /**
  * The ids of the records a deletion kept that carry no date (kept_undated_ids): written with its
@@ -16,9 +15,6 @@ import { asHeader } from "../export/stagingKeys";
 
 /** Ids per batch: a page of the purge's (one eraseHeldBack call), and a row a few tens of KiB at most. */
 export const KEPT_UNDATED_BATCH = 1000;
-
-/** Batches read per statement while the purge pages through them. */
-const PAGE_ROWS = 8;
 
 /** Whose kept ids they are. */
 export interface KeptUndatedOwner {
@@ -40,25 +36,17 @@ export async function sealKeptUndated(keys: DataKeys, owner: KeptUndatedOwner, s
     for (let i = 0; i < set.ids.length; i += KEPT_UNDATED_BATCH) {
       const ids = set.ids.slice(i, i + KEPT_UNDATED_BATCH);
       const place = { requestId: owner.requestId, connector: owner.connector, category: set.category, recordType: set.type, seq: rows.length };
-      const key = await keys.newDataKey(owner.requestId);
-      try {
-        const payload = await sealBytes(key.plain, aadOf(place), Buffer.from(JSON.stringify(ids), "utf8"));
-        rows.push(Object.assign(new KeptUndatedRow(), { ...place, id: randomUUID(), taskId: owner.taskId, records: ids.length, wrapping: keys.wrapping, keyRef: keys.keyRef, wrappedKey: key.wrapped, payload, createdAt: now }));
-      } finally {
-        key.plain.fill(0);
-      }
+      const sealed = await sealJson(keys, owner.requestId, aadOf(place), ids);
+      rows.push(Object.assign(new KeptUndatedRow(), { ...place, ...sealed, id: randomUUID(), taskId: owner.taskId, records: ids.length, createdAt: now }));
     }
   }
   return rows;
 }
 
-/** Rows per INSERT of kept-id batches (each at most a few tens of KiB): every packet stays small. */
-const INSERT_ROWS = 8;
-
 /** Stores an ERASE's kept ids in `em`'s transaction, in place of what an earlier pass of it stored. */
 export async function storeKeptUndated(em: EntityManager, owner: Pick<KeptUndatedOwner, "requestId" | "connector">, rows: readonly KeptUndatedRow[]): Promise<void> {
   await dropKeptUndated(em, { requestId: owner.requestId, connector: owner.connector });
-  for (let i = 0; i < rows.length; i += INSERT_ROWS) await em.getRepository(KeptUndatedRow).insert(rows.slice(i, i + INSERT_ROWS));
+  await insertSealed(em, KeptUndatedRow, rows);
 }
 
 /**
@@ -68,27 +56,18 @@ export async function storeKeptUndated(em: EntityManager, owner: Pick<KeptUndate
  */
 export async function keptUndatedPages(em: EntityManager, keys: DataKeys, owner: Pick<KeptUndatedOwner, "requestId" | "connector">): Promise<RecordRef[][]> {
   const pages: RecordRef[][] = [];
-  for (let after = -1; ; ) {
-    const rows = await em.getRepository(KeptUndatedRow).find({ where: { requestId: owner.requestId, connector: owner.connector, seq: MoreThan(after) }, order: { seq: "ASC" }, take: PAGE_ROWS });
-    for (const row of rows) {
-      const key = await keys.unwrap(asHeader(row));
-      try {
-        const ids = await openSealed(key, aadOf(row), Buffer.from(row.payload));
-        if (!ids) {
-          throw new ConnectorError(
-            "The ids of the records the deletion kept without a date could not be read back: they were altered or damaged. Erase them by hand",
-            `a kept_undated_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
-            false,
-          );
-        }
-        pages.push((JSON.parse(ids.toString("utf8")) as string[]).map((id) => ({ category: row.category, type: row.recordType, id })));
-      } finally {
-        key.fill(0);
-      }
-      after = row.seq;
+  for await (const row of sealedBatches(em, KeptUndatedRow, owner)) {
+    const ids = (await openJson(keys, row, aadOf(row))) as string[] | null;
+    if (!ids) {
+      throw new ConnectorError(
+        "The ids of the records the deletion kept without a date could not be read back: they were altered or damaged. Erase them by hand",
+        `a kept_undated_ids batch failed authentication (request ${row.requestId}, ${row.connector}, #${row.seq})`,
+        false,
+      );
     }
-    if (rows.length < PAGE_ROWS) return pages;
+    pages.push(ids.map((id) => ({ category: row.category, type: row.recordType, id })));
   }
+  return pages;
 }
 
 /**
@@ -108,8 +87,7 @@ export async function dropKeptUndatedOfClosed(em: EntityManager, exceptionIds: r
   }
 }
 
-/** Deletes kept-id batches by primary key (read first: a delete by a secondary index takes InnoDB gap locks other requests' writes wait on). */
-async function dropKeptUndated(em: EntityManager, where: Pick<KeptUndatedRow, "requestId" | "connector"> & Partial<Pick<KeptUndatedRow, "category">>): Promise<void> {
-  const ids = (await em.getRepository(KeptUndatedRow).find({ select: { id: true }, where })).map((r) => r.id);
-  for (let i = 0; i < ids.length; i += 100) await em.getRepository(KeptUndatedRow).delete({ id: In(ids.slice(i, i + 100)) });
+/** Deletes kept-id batches by primary key (deleteSealed says why). */
+function dropKeptUndated(em: EntityManager, where: Pick<KeptUndatedRow, "requestId" | "connector"> & Partial<Pick<KeptUndatedRow, "category">>): Promise<void> {
+  return deleteSealed(em, KeptUndatedRow, where);
 }

@@ -8,6 +8,7 @@ import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestIdentityRow, RequestRow, StagedBatchRow, TaskRow } from "../entities";
 import { breathe, turnDue } from "../eventLoop";
 import { exportTools } from "../export/context";
+import { sealSurveyed } from "./surveyedIds";
 import { dropEarlierAttempts, StagingWriter } from "../export/staging";
 import { readStagingKey, stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
@@ -232,7 +233,10 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
           const notes = new CollectNotes();
           const survey = await untilAborted(surveyConnector(connector, ids, { ...ctx, ...notes.reporters }, await deletionContextFor(services, request)), abort.signal);
-          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0), ...notes.result() }, now(), { planItems: planRows(survey.lines), surveyed: survey.refs, handOff: options.handOff });
+          // Only what it plans to erase: the verification looks up nothing else. Sealed before the completion's transaction.
+          const erasing = survey.refs.filter((r) => r.disposition === "ERASE").map((r) => r.ref);
+          const surveyed = await sealSurveyed(exportTools(services).keys, task, erasing, now());
+          await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0), ...notes.result() }, now(), { planItems: planRows(survey.lines), surveyed, handOff: options.handOff });
           break;
         }
         const notes = new CollectNotes();

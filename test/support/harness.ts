@@ -22,7 +22,7 @@ const Database = require("better-sqlite3") as new (file: string, options: { time
 };
 
 /** The service's tables, children first, that a test's installation starts without rows in. */
-const WIPED_TABLES = ["breach_rosters", "wake_endpoints", "erasure_units", "erasure_fences", "erasure_progress", "exports", "status_callbacks", "deletion_plan_items", "surveyed_records", "legal_holds", "retention_exceptions", "kept_undated_ids", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"];
+const WIPED_TABLES = ["breach_rosters", "wake_endpoints", "erasure_units", "erasure_fences", "erasure_progress", "exports", "status_callbacks", "deletion_plan_items", "surveyed_ids", "legal_holds", "retention_exceptions", "kept_undated_ids", "staged_batches", "staged_keys", "request_identities", "task_dependencies", "tasks", "audit_events", "audit_stream_heads", "audit_checkpoints", "requests", "api_tokens"];
 
 /** Empties WIPED_TABLES on a connection of its own, with no service running; a suite's first test finds no tables yet. */
 async function emptyTables(db: TestDatabase): Promise<void> {

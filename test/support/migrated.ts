@@ -2,7 +2,9 @@ import { DataSource } from "typeorm";
 import { dataSourceOptions } from "../../src/db/dataSource";
 import { MIGRATIONS } from "../../src/migrations";
 import type { TestDatabase } from "./databases";
-import type { DataKeys } from "../../src/export/keys";
+import { randomBytes } from "node:crypto";
+import { KeyWrapping, unwrapWithMasterKey, wrapWithMasterKey } from "../../src/export/crypto";
+import { type DataKeys, masterKeyRef } from "../../src/export/keys";
 import { lendDataKeys } from "../../src/migrations/dataKeys";
 
 /** A data source on `db` with its first `count` migrations run: the schema of an installation from before the next one (`keys` lent to them, as `dsr migrate` lends the configured ones). */
@@ -16,4 +18,27 @@ export async function migrated(db: TestDatabase, count: number, keys?: DataKeys)
     throw error;
   });
   return ds;
+}
+
+/** The configured key source's master-key form, over a key of the test's own. */
+export function masterKeys(master = randomBytes(32)): DataKeys {
+  return {
+    wrapping: KeyWrapping.MASTER_KEY,
+    keyRef: masterKeyRef(master),
+    async newDataKey(requestId) {
+      const plain = randomBytes(32);
+      return { plain: Buffer.from(plain), wrapped: wrapWithMasterKey(master, plain, requestId) };
+    },
+    unwrap: async (h) => unwrapWithMasterKey(master, h.wrappedKey, h.requestId),
+  };
+}
+
+/** Why running the first `count` migrations on `db` without keys failed (undefined: it did not). */
+export async function migrationRefusal(db: TestDatabase, count: number): Promise<Error | undefined> {
+  try {
+    await (await migrated(db, count)).destroy();
+    return undefined;
+  } catch (e) {
+    return e as Error;
+  }
 }

@@ -2,15 +2,14 @@ import { DataSource, EntityManager, In } from "typeorm";
 import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
-import { DeletionPlanItemRow, ErasureProgressRow, KeptUndatedRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedRecordRow, TaskResult, TaskRow } from "../../entities";
-import type { RecordRef } from "../../connectors/sdk";
-import type { Disposition } from "../../domain/counting";
+import { DeletionPlanItemRow, ErasureProgressRow, KeptUndatedRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedIdsRow, TaskResult, TaskRow } from "../../entities";
 import { randomUUID } from "node:crypto";
 import { tasksClaimed } from "../../metrics";
 import { auditClaim, claimReleased } from "./claimTask";
 import { afterTaskFinished, afterTasksFinished, claimedDependentsOf, DeferredRelease, releaseTask, releaseTogether } from "./finishTask";
 import { auditTask } from "./taskAudit";
 import { dropKeptUndatedOfClosed, storeKeptUndated } from "../keptUndatedIds";
+import { dropSurveyed as dropSurveyedIds, storeSurveyed } from "../surveyedIds";
 
 /** A kept record set, ready to be stored as a retention exception of the task's request. */
 export type KeptException = Pick<RetentionExceptionRow, "category" | "recordType" | "recordCount" | "legalBasis" | "redactedFields" | "retainUntil" | "holdId">;
@@ -25,8 +24,8 @@ export interface CompletionExtras {
   planItems?: readonly Omit<DeletionPlanItemRow, "id" | "requestId" | "connector" | "computedAt">[];
   /** Retention exceptions a PURGE settled. */
   closeExceptions?: readonly string[];
-  /** A survey's record refs, for the verification pass (replaces an earlier attempt's). */
-  surveyed?: readonly { ref: RecordRef; disposition: Disposition }[];
+  /** A survey's sealed batches of the ids it plans to erase, for the verification pass (replace an earlier attempt's). */
+  surveyed?: readonly SurveyedIdsRow[];
   /** An ERASE is done with its connector's surveyed refs: they go. */
   dropSurveyed?: boolean;
   /** An ERASE or PURGE counted its units' progress into its result: the progress rows go. */
@@ -84,9 +83,6 @@ async function insertBatches(em: EntityManager, batches: readonly StagedBatchRow
 function rowOf(b: StagedBatchRow): StagedBatchRow {
   return Object.assign(new StagedBatchRow(), { id: b.id, requestId: b.requestId, taskId: b.taskId, attempt: b.attempt, connector: b.connector, category: b.category, seq: b.seq, records: b.records, payload: b.payload, createdAt: b.createdAt });
 }
-
-/** Rows per INSERT of surveyed refs (well under SQLite's bound-parameter limit). */
-const SURVEYED_CHUNK = 100;
 
 /**
  * Marks a task SUCCEEDED if `workerId` still holds it. In the same transaction: identities a RESOLVE
@@ -315,24 +311,8 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
       await em.getRepository(DeletionPlanItemRow).insert(planItems.map((p) => ({ ...p, id: randomUUID(), requestId: task.requestId, connector: task.connector, computedAt: now })));
     }
   }
-  if (surveyed || dropSurveyed) {
-    // Read, then delete by primary key: a DELETE by a secondary index takes InnoDB gap locks that make
-    // concurrent completions of other requests wait on each other (most have no surveyed rows at all).
-    const stale = await em.getRepository(SurveyedRecordRow).find({ select: { id: true }, where: { requestId: task.requestId, connector: task.connector } });
-    for (let i = 0; i < stale.length; i += SURVEYED_CHUNK) await em.getRepository(SurveyedRecordRow).delete({ id: In(stale.slice(i, i + SURVEYED_CHUNK).map((r) => r.id)) });
-  }
-  for (let i = 0; surveyed && i < surveyed.length; i += SURVEYED_CHUNK) {
-    const rows = surveyed.slice(i, i + SURVEYED_CHUNK).map(({ ref, disposition }) => ({
-      id: randomUUID(),
-      requestId: task.requestId,
-      connector: task.connector,
-      category: String(ref.category).slice(0, 40),
-      recordType: ref.type.slice(0, 64),
-      recordId: ref.id.slice(0, 255),
-      disposition,
-    }));
-    await em.getRepository(SurveyedRecordRow).insert(rows);
-  }
+  if (surveyed) await storeSurveyed(em, task, surveyed);
+  else if (dropSurveyed) await dropSurveyedIds(em, task);
   // By primary key prefix (taskId, category): no gap locks beyond this task's rows.
   if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
   if (closeExceptions.length) {
