@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { DataSource } from "typeorm";
 import type { SqlConnector } from "../../src/connectors/sql";
 import { Role } from "../../src/domain/enums";
 import { describeEachOf } from "../support/databases";
@@ -119,5 +120,79 @@ describeEachOf(["mariadb", "postgres"], "erasure on a database slow to delete", 
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
     expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["COMMUNITY", KEPT]]);
     expect(ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased).to.equal(0);
+  });
+});
+
+/**
+ * SQLite has no statement timeout, and needs none in one process: better-sqlite3 runs a statement
+ * synchronously, so while it runs nothing else of the process does (no heartbeat, no sweeper, no hold
+ * placement), and it has committed before a placement of that process reads the units. Here a profile's
+ * DELETE costs 10 ms of the process and of the service's clock (a function the trigger calls), so the
+ * 300-row statement takes 3 s on both, past the 2 s lease and the unit's end; a hold placement is sent
+ * as the statement starts. It is answered only after the statement committed: the profiles were erased
+ * before the hold, not after it was answered, and the deletion counts them erased.
+ */
+describeEachOf(["sqlite"], "erasure on a database slow to delete, in-process", (db) => {
+  const suite = sqlSuiteHooks(db, ["profiles"]);
+  const { query } = suite;
+  let connector: SqlConnector;
+  let own: DataSource;
+  let t: TestService | undefined;
+  let placing: Promise<unknown> | undefined;
+  let placedWith: number | undefined;
+  /** The service's clock when the statement's first row was deleted and when its last one was. */
+  let span: [number, number] | undefined;
+
+  beforeEach(async () => {
+    const file = db().url.slice("sqlite:".length);
+    own = new DataSource({
+      type: "better-sqlite3",
+      database: file,
+      prepareDatabase: (raw: { function(name: string, fn: () => number): void }) =>
+        raw.function("slow_row", () => {
+          placing ??= t!.ok(PLACE, { input: { subjectEmail: ADA, categories: ["COMMUNITY"], reason: "litigation", caseReference: "K-13" } }, Role.PRIVACY_OFFICER);
+          const until = performance.now() + ROW_MS;
+          while (performance.now() < until);
+          t!.clock.advance(ROW_MS);
+          span = [span?.[0] ?? t!.clock.now().getTime() - ROW_MS, t!.clock.now().getTime()];
+          return 0;
+        }),
+    });
+    await own.initialize();
+    const ids = Array.from({ length: KEPT }, (_, i) => `p-${i}`);
+    connector = await forumProfiles(db(), query, ids, { idLength: 20, ddl: [`CREATE TRIGGER profiles_slow_delete BEFORE DELETE ON profiles BEGIN SELECT slow_row(); END`], dataSource: own });
+  });
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    placing = undefined;
+    span = undefined;
+    await connector.close();
+    await own.destroy();
+  });
+
+  it("answers a hold sent while a unit's statement runs only after the statement committed", async function () {
+    this.timeout(120_000);
+    t = await new TestService(suite.serviceDb(), FAST, [connector]).start();
+    const ada = async () => Number((await query(`SELECT COUNT(*) AS n FROM profiles WHERE email = ?`, [ADA]))[0].n);
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => (placing ? true : undefined), "the DELETE running", 60_000);
+    await placing;
+    placedWith = await ada();
+    const ended = await t.waitFor(
+      async () => {
+        const { request } = await t!.ok(SHOW, { id: r.id });
+        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+      },
+      "deletion ended",
+      60_000,
+    );
+    expect(span![1] - span![0], "the statement outlasted the lease on the service's clock").to.be.greaterThan(LEASE_MS);
+    // The hold was answered with every profile already gone: erased before it, by a statement that had committed.
+    expect(placedWith, "Ada's profiles when the hold was answered").to.equal(0);
+    expect(ended.status, ended.statusReason).to.equal("COMPLETED");
+    expect(ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased).to.equal(KEPT);
+    expect(ended.retentionExceptions).to.deep.equal([]);
   });
 });
