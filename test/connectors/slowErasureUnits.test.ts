@@ -27,6 +27,25 @@ const ROW_MS = 10;
  * still found (the purge said 73 erased where 372 were). Units now end well within the lease. The
  * database here makes every DELETE slow on purpose, so the old units outlive the lease on any machine.
  */
+/** Ada's deletion, submitted and approved (the test then watches it run, the service's clock as the test keeps it). */
+async function approvedDeletion(t: TestService): Promise<{ id: string }> {
+  const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  return r;
+}
+
+/** Request `id` (read with SHOW) once it has ended, without moving the service's clock. */
+function endOf(t: TestService, id: string): Promise<any> {
+  return t.waitFor(
+    async () => {
+      const { request } = await t.ok(SHOW, { id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "deletion ended",
+    60_000,
+  );
+}
+
 /** A trigger that makes every DELETE of a profile sleep ROW_MS in the database itself. */
 const SLOW_DELETE = {
   mariadb: [`CREATE TRIGGER profiles_slow_delete BEFORE DELETE ON profiles FOR EACH ROW DO SLEEP(${ROW_MS / 1000})`],
@@ -102,24 +121,20 @@ describeEachOf(["mariadb", "postgres"], "erasure on a database slow to delete", 
     // The service's clock runs as a real one does: units expire on it, as in production.
     ticking = setInterval(() => t?.clock.advance(20), 20);
     const ada = async () => Number((await query(`SELECT COUNT(*) AS n FROM profiles WHERE email = ?`, [ADA]))[0].n);
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const r = await approvedDeletion(t);
     await t.waitFor(async () => (Number((await query(DELETING[db().kind as "mariadb" | "postgres"]))[0].n) > 0 ? true : undefined), "the DELETE running", 60_000);
     await t.ok(PLACE, { input: { subjectEmail: ADA, categories: ["COMMUNITY"], reason: "litigation", caseReference: "K-12" } }, Role.PRIVACY_OFFICER);
     const atPlacement = await ada();
-    const ended = await t.waitFor(
-      async () => {
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "deletion ended",
-      60_000,
-    );
-    // The database itself: every one of Ada's profiles the hold keeps is still there.
-    expect({ atPlacement, now: await ada() }, "Ada's profiles when the hold was answered, and after the deletion ended").to.deep.equal({ atPlacement: KEPT, now: KEPT });
+    const ended = await endOf(t, r.id);
+    // The database itself: every profile of Ada's there when the hold was answered is still there. (The
+    // placement may come after the first statement was cut and a smaller chunk erased before it: those
+    // went before the hold.)
+    const now = await ada();
+    expect(atPlacement, "Ada's profiles when the hold was answered").to.be.greaterThan(0);
+    expect(now, "Ada's profiles after the deletion ended (the hold keeps those it met)").to.equal(atPlacement);
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
-    expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["COMMUNITY", KEPT]]);
-    expect(ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased).to.equal(0);
+    expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["COMMUNITY", atPlacement]]);
+    expect(ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased, "erased, as the deletion reports it").to.equal(KEPT - atPlacement);
   });
 });
 
@@ -175,19 +190,11 @@ describeEachOf(["sqlite"], "erasure on a database slow to delete, in-process", (
     this.timeout(120_000);
     t = await new TestService(suite.serviceDb(), FAST, [connector]).start();
     const ada = async () => Number((await query(`SELECT COUNT(*) AS n FROM profiles WHERE email = ?`, [ADA]))[0].n);
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const r = await approvedDeletion(t);
     await t.waitFor(async () => (placing ? true : undefined), "the DELETE running", 60_000);
     await placing;
     placedWith = await ada();
-    const ended = await t.waitFor(
-      async () => {
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "deletion ended",
-      60_000,
-    );
+    const ended = await endOf(t, r.id);
     expect(span![1] - span![0], "the statement outlasted the lease on the service's clock").to.be.greaterThan(LEASE_MS);
     // The hold was answered with every profile already gone: erased before it, by a statement that had committed.
     expect(placedWith, "Ada's profiles when the hold was answered").to.equal(0);
