@@ -333,6 +333,16 @@ export interface TaskContext {
   eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
+  /**
+   * Erasure, inside a unit's `work`: the milliseconds within which a write started now must have
+   * committed, or undefined (outside a unit's work, or an orchestrator that sets no bound). A hold
+   * placement waits for a unit only until the unit's end (its lease, on the service's clock): a write
+   * still running after that could erase what the hold keeps. Bound every write by it (a statement
+   * timeout the database enforces, so that a cut write is rolled back and erased nothing), and when
+   * it is cut, fail the unit (throw) and try smaller, or throw a retryable ConnectorError.
+   * Already less a reserve for the commit, the round trip and the hosts' clocks.
+   */
+  unitTimeLeft?(): number | undefined;
   /** Reports records collect left out as other people's data (see LeftOutRecords); sets add up. */
   leftOut?(set: LeftOutRecords): void;
   /** Reports a kind of record collect could not search for (see NotSearchedRecords); each kind once. */

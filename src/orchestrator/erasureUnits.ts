@@ -42,6 +42,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     beatAt = performance.now();
     await ctx.heartbeat();
   };
+  // The unit whose work runs now: its writes must commit before it ends (unitTimeLeft).
+  let running: (() => number) | null = null;
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note, unitOptions) => {
     if (outer) {
       await endErasureUnit(services.ds, outer);
@@ -56,11 +58,14 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       return false;
     }
     let erased: void | number;
+    running = unitClock(services.clock, unit.expiresAt, leaseMs);
     try {
       erased = await work();
     } catch (error) {
       await endErasureUnit(services.ds, unit.unitId, services.clock.now());
       throw error;
+    } finally {
+      running = null;
     }
     // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
     // placement finds the category free in between (the orchestrator moves its end on at each poll).
@@ -81,10 +86,23 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   };
   return {
     holds: start.holds,
-    ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished },
+    ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished, unitTimeLeft: () => running?.() },
     end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
     erasedByOthers,
   };
+}
+
+/**
+ * The time a unit's writes have left, in ms: until the unit's end as a hold placement reads it (its
+ * `expiresAt`, on the service's clock; heartbeats only move it later, so the end read at its start is
+ * safe), and no longer than that much real time from now either (a clock moved by hand, or stepped),
+ * less a quarter lease kept for the commit, the round trip and the hosts' clocks. A unit's work is
+ * not interrupted by heartbeats, so nothing extends it while its statement runs anyway.
+ */
+function unitClock(clock: { now(): Date }, expiresAt: Date, leaseMs: number): () => number {
+  const realEnd = performance.now() + (expiresAt.getTime() - clock.now().getTime());
+  const reserve = leaseMs / 4;
+  return () => Math.min(expiresAt.getTime() - clock.now().getTime(), realEnd - performance.now()) - reserve;
 }
 
 /** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */

@@ -167,6 +167,8 @@ export interface UnitOwner {
 /** A unit that may start: the categories it may touch (none: no unit was recorded), and the holds read with them. */
 export interface UnitStart {
   unitId: string | null;
+  /** When the unit ends unless extended (on the service's clock), as a hold placement reads it. */
+  expiresAt: Date;
   allowed: string[];
   holds: ActiveHold[];
 }
@@ -201,13 +203,13 @@ export async function beginErasureUnit(
       return { placing: pending, holds: pending ? [] : await activeHoldsFor(em, owner.subjectEmail) };
     });
     const allowed = categories.filter((c) => !holdFor(c, holds));
-    if (!placing && allowed.length === categories.length) return { unitId, allowed, holds };
+    if (!placing && allowed.length === categories.length) return { unitId, allowed, holds, expiresAt: unit.expiresAt };
     if (!placing && allowed.length) {
       await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).update({ id: unitId }, { categories: allowed.join(",").slice(0, 400) }));
-      return { unitId, allowed, holds };
+      return { unitId, allowed, holds, expiresAt: unit.expiresAt };
     }
     await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: unitId }));
-    if (!placing) return { unitId: null, allowed, holds };
+    if (!placing) return { unitId: null, allowed, holds, expiresAt: unit.expiresAt };
     // A hold placement is waiting for the units under way: wait for it (it bounds its own wait).
     if (heartbeat && round % 10 === 0) await heartbeat();
     await sleep(POLL_MS, signal);

@@ -117,6 +117,55 @@ export class SqlDatabase {
   }
 
   /**
+   * Runs one write that must commit within `timeLeft()` ms (TaskContext.unitTimeLeft; undefined: no
+   * bound, as run()). The database enforces it where it can: MariaDB's max_statement_time, PostgreSQL's
+   * statement_timeout; a statement it cuts is rolled back. MySQL has no timeout for writes: there the
+   * write runs in a transaction that is rolled back when it returns too late to commit in time. Either
+   * way a write cut erased nothing, and WriteOutOfTime says so. SQLite runs as run(): a statement there
+   * holds the process (see docs/connectors.md, "Units of erasure").
+   */
+  async runWithin(statement: Statement, timeLeft: () => number | undefined): Promise<StatementResult> {
+    const first = timeLeft();
+    if (first === undefined || this.dialect === "sqlite") return this.run(statement);
+    if (first < MIN_WRITE_MS) throw new WriteOutOfTime();
+    const ds = await this.open();
+    const pinned = this.pinned.getStore();
+    const runner = pinned ?? ds.createQueryRunner();
+    try {
+      let sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
+      const mariadb = this.dialect === "mysql" && (await this.isMariaDb(runner));
+      await runner.startTransaction();
+      const ms = Math.floor(timeLeft() ?? first);
+      if (ms < MIN_WRITE_MS) throw new WriteOutOfTime();
+      if (this.dialect === "postgres") await runner.query(`SET LOCAL statement_timeout = ${ms}`);
+      else if (mariadb) sql = `SET STATEMENT max_statement_time=${(ms / 1000).toFixed(3)} FOR ${sql}`;
+      const result = await runner.query(sql, statement.params, true);
+      // Too late to commit before the unit ends (MySQL, or a slow answer): undone.
+      if ((timeLeft() ?? 0) <= 0) throw new WriteOutOfTime();
+      await runner.commitTransaction();
+      return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw statementTimedOut(error) ? new WriteOutOfTime() : error;
+    } finally {
+      if (!pinned) await runner.release();
+    }
+  }
+
+  /** Whether a mysql-dialect server is MariaDB (it has SET STATEMENT max_statement_time), asked once. */
+  private mariadb?: Promise<boolean>;
+  private isMariaDb(runner: QueryRunner): Promise<boolean> {
+    this.mariadb ??= runner.query(`SELECT VERSION() AS v`).then(
+      (rows: { v: unknown }[]) => /mariadb/i.test(String(rows[0]?.v)),
+      (error: unknown) => {
+        this.mariadb = undefined;
+        throw error;
+      },
+    );
+    return this.mariadb;
+  }
+
+  /**
    * Runs `work` while holding the database's named locks `keys` (MySQL/MariaDB `GET_LOCK`, PostgreSQL
    * session advisory locks), taken in one order by every process sharing the database; `work`'s
    * statements run, each still on its own, on the connection holding them, so a check and the write it
@@ -199,6 +248,24 @@ export class SqlDatabase {
     });
     return this.opening;
   }
+}
+
+/** A write not started, or cut and rolled back, because it could not commit within its unit: it changed nothing. */
+export class WriteOutOfTime extends Error {
+  constructor() {
+    super("the write could not commit before its unit of erasure ends: it was rolled back");
+  }
+}
+
+/** Below this many ms left, a write is not started: it could not commit in time. */
+const MIN_WRITE_MS = 50;
+
+/** Whether the database cut a statement at its timeout: MariaDB's ER_STATEMENT_TIMEOUT, PostgreSQL's query_canceled. */
+function statementTimedOut(error: unknown): boolean {
+  const e = error as { errno?: unknown; code?: unknown; driverError?: { errno?: unknown; code?: unknown } };
+  const errno = e?.errno ?? e?.driverError?.errno;
+  const code = e?.code ?? e?.driverError?.code;
+  return errno === 1969 || code === "ER_STATEMENT_TIMEOUT" || code === "57014";
 }
 
 /** PostgreSQL's advisory locks are keyed by a bigint: the first 8 bytes of a lock name's hash, signed. */

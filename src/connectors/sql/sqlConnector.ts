@@ -22,7 +22,7 @@ import {
 import { FOLDED_CASE_LIMIT, normalizeIdentity } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
-import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult } from "./database";
+import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult, WriteOutOfTime } from "./database";
 import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
 import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, HELD_BACK_ROW_CHANGED, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
@@ -34,7 +34,7 @@ import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectByK
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
-  /** Rows per page (collect, and listSubjects' walk) and per chunk (erase): 1-5000, default 500. Each chunk is one short statement. */
+  /** Rows per page (collect, and listSubjects' walk) and per chunk (erase): 1-5000, default 500. Each chunk is one short statement; a chunk whose statement cannot end within its unit of erasure is halved. */
   chunkSize?: number;
 }
 
@@ -67,6 +67,15 @@ const DEFAULT_CHUNK = 500;
  * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
  */
 const HELD_BACK_ROWS_PER_UNIT = 25;
+/** A write of one row that cannot end within its unit of erasure: the database is too slow for the lease. */
+function outOfTime(table: string): ConnectorError {
+  return new ConnectorError(
+    `Erasing one row of ${table} took longer than a unit of erasure may last (the task's lease): nothing of it was erased; the task will be retried`,
+    `${table}: a one-row write was cut at its unit's deadline`,
+    true,
+  );
+}
+
 /** How long a correction waits for another correction giving the same identity to end (then retried). */
 const CLAIM_WAIT_MS = 10_000;
 
@@ -145,6 +154,20 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       return await db.run(statement);
     } catch (error) {
       throw toConnectorError(error, name, op, table);
+    }
+  };
+
+  /**
+   * A write inside a unit of erasure: bounded by the unit's time (ctx.unitTimeLeft), so no statement
+   * erases after its unit ended and a hold placement stopped waiting for it. WriteOutOfTime (nothing
+   * changed) goes to the caller as it is, to try smaller.
+   */
+  const write = async (table: string, statement: Statement, ctx: TaskContext): Promise<StatementResult> => {
+    try {
+      return await db.runWithin(statement, () => ctx.unitTimeLeft?.());
+    } catch (error) {
+      if (error instanceof WriteOutOfTime) throw error;
+      throw toConnectorError(error, name, "erase", table);
     }
   };
 
@@ -455,6 +478,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let erased = 0;
     let kept = 0;
     let undated = 0;
+    let size = chunk;
     for await (const rows of subjectPages("erase", t, columns, values, ctx)) {
       // Retention: rows recorded at or after `since` stay; so do rows whose date is unknown, because
       // erasing cannot be undone and a later purge can still erase them (by key, or, told so
@@ -468,20 +492,34 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         kept += 1;
         return false;
       });
-      if (doomed.length) {
-        const ran = await ctx.eraseUnit(t.category, async () => {
-          const referred = await stillReferred(t, keys, doomed, residual);
-          const free = doomed.filter((row) => !referred.has(row));
-          if (!free.length) return 0;
-          const ids = free.map((row) => row[t.primaryKey]);
-          const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
-          const { affected } = await exec("erase", t.table, statement);
-          // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
-          if (affected < free.length) await stillReferred(t, keys, free, residual);
-          erased += affected;
-          return affected;
-        });
+      // A chunk whose statement could not end within its unit (cut, so it erased nothing) is tried again
+      // in halves, down to one row; the smaller size holds for the rest of the table.
+      for (let at = 0; at < doomed.length; ) {
+        const part = doomed.slice(at, at + size);
+        let ran: boolean;
+        try {
+          ran = await ctx.eraseUnit(t.category, async () => {
+            const referred = await stillReferred(t, keys, part, residual);
+            const free = part.filter((row) => !referred.has(row));
+            if (!free.length) return 0;
+            const ids = free.map((row) => row[t.primaryKey]);
+            const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
+            const { affected } = await write(t.table, statement, ctx);
+            // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
+            if (affected < free.length) await stillReferred(t, keys, free, residual);
+            erased += affected;
+            return affected;
+          });
+        } catch (error) {
+          if (!(error instanceof WriteOutOfTime)) throw error;
+          if (size === 1) throw outOfTime(t.table);
+          size = Math.ceil(size / 2);
+          ctx.logger.info({ connector: name, table: t.table, rows: size }, "a chunk's statement could not end within its unit of erasure: nothing erased, trying smaller chunks");
+          await ctx.heartbeat();
+          continue;
+        }
         if (!ran) return { erased, withdrawn: true, residual };
+        at += part.length;
       }
       await ctx.heartbeat();
     }
@@ -632,6 +670,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
           const { rows } = await exec("erase", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + HELD_BACK_ROWS_PER_UNIT)));
           // Each row guarded by the very value it holds now (it stays its row's) and by the keys' condition.
+          let late = false;
           const ran = await ctx.eraseUnit(t.category, async () => {
             const referred = await stillReferred(t, setOff, rows, left);
             let n = 0;
@@ -645,13 +684,23 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
               }
               const own = { spellings: [String(row[t.identityColumn])], caseless: false };
               const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, [row[t.primaryKey]], own, guard) : anonymizeRows(d, t, t.erase.columns, [row[t.primaryKey]], own, guard);
-              if ((await exec("erase", t.table, statement)).affected) {
+              let affected: number;
+              try {
+                ({ affected } = await write(t.table, statement, ctx));
+              } catch (error) {
+                // Cut at the unit's end, erasing nothing: what the unit erased before is counted with it.
+                if (!(error instanceof WriteOutOfTime)) throw error;
+                late = true;
+                break;
+              }
+              if (affected) {
                 erased.push({ category: t.category, type: t.recordType, id: String(row[t.primaryKey]) });
                 n += 1;
               } else await stillReferred(t, setOff, [row], left);
             }
             return n;
           });
+          if (late) throw outOfTime(t.table);
           if (ctx.signal.aborted) throw stopped(name, "erase", ctx.signal);
           if (!ran) {
             appendTo(left, HELD_BACK_BY_HOLD, ...wanted.slice(at));
