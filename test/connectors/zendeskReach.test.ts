@@ -3,6 +3,7 @@ import { NotSearchedRecords, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, eraseFully, testContext } from "../../src/connectors/testing/conformance";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { LEFT_OUT_REASON, SIDE_CONVERSATION_REASON, SIDE_LEFT_OUT_REASON, SIDE_REFUSED_REASON } from "../../src/connectors/zendesk/records";
+import { SENDERS_BEYOND_SCAN } from "../../src/connectors/zendesk/roster";
 import { ZendeskSideConversation, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { ConnectorError } from "../../src/connectors/sdk";
 import { ADA, ADA_PERSON, addSuspendedTicket, connectorFor, GRACE_PERSON, notingContext, outcomeCounts, redactedToNothing, startStandIn } from "./support/zendeskStandIn";
@@ -267,6 +268,22 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       await connector.erase(ADA, SUPPORT, testContext());
       expect(calls() - collectCalls, "erase's reads of the queue, and its one delete").to.equal(11);
       expect(z.store.suspendedTickets().map((s) => s.id)).to.include(late.id);
+    });
+
+    it("is read by the roster up to suspendedScanLimit too, and the senders past it are named not listed", async () => {
+      const at = new Date(Date.now() - 86_400_000);
+      addSuspendedTicket(z, "early.sender@elsewhere.example", "early", at);
+      for (let i = 0; i < 5_000; i += 1) addSuspendedTicket(z, `sender${i}@elsewhere.example`, `s${i}`, at);
+      addSuspendedTicket(z, "late.sender@elsewhere.example", "late", at);
+      const notListed: string[] = [];
+      const ctx = { logger: testContext().logger, signal: new AbortController().signal, heartbeat: async () => {}, notListed: (what: string) => void notListed.push(what) };
+      const emails: string[] = [];
+      for await (const entry of connector.listSubjects(ctx)) if (entry.identities.email) emails.push(entry.identities.email);
+      // Before: the whole queue, 51 calls (5,002 emails, 100 a page), the late sender listed, and no word of a limit.
+      expect(z.calls.entries.filter((c) => c.path.startsWith("/api/v2/suspended_tickets")).length).to.equal(10);
+      expect(emails).to.include("early.sender@elsewhere.example");
+      expect(emails).not.to.include("late.sender@elsewhere.example");
+      expect(notListed).to.deep.equal([SENDERS_BEYOND_SCAN(1000)]);
     });
 
     it("says nothing of a limit when the queue ends at it", async () => {

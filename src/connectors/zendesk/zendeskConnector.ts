@@ -29,6 +29,7 @@ import {
   WireUser,
 } from "./records";
 import { listZendeskSubjects } from "./roster";
+import { suspendedQueue } from "./suspendedQueue";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
@@ -349,23 +350,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * unverified, which is passed over.
    */
   async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void, beyond?: () => void): AsyncGenerator<WireSuspendedTicket> {
-    // The queue is read up to suspendedScanLimit emails; `beyond` hears when some were left unread.
-    let read = 0;
-    let served = 0;
-    let more = false;
-    const counted = (page: Record<string, unknown>) => {
-      served += Array.isArray(page.suspended_tickets) ? page.suspended_tickets.length : 0;
-      more = (page.meta as { has_more?: unknown } | undefined)?.has_more === true;
-    };
-    for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx, counted)) {
-      read += 1;
+    for await (const s of suspendedQueue(client, op, ctx, o.suspendedScanLimit, beyond)) {
       const from = typeof s.author?.email === "string" ? normalizeEmail(s.author.email) : undefined;
       if (from !== undefined && addresses.proven.has(from)) yield s;
       else if (from !== undefined && addresses.unproven.has(from)) unproven?.();
-      if (read < o.suspendedScanLimit) continue;
-      // At the limit: what is left on this page, or on the next, is not read (the next page is not asked for).
-      if (served > read || more) beyond?.();
-      return;
     }
   }
 
@@ -748,7 +736,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.
-    listSubjects: (ctx) => listZendeskSubjects(client, name, (email, c) => userByEmail(email, "roster", c), ctx),
+    listSubjects: (ctx) => listZendeskSubjects(client, { name, suspendedScanLimit: o.suspendedScanLimit }, (email, c) => userByEmail(email, "roster", c), ctx),
 
     close: () => client.close(),
   };
