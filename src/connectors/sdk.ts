@@ -374,6 +374,11 @@ export interface RosterContext {
   signal: AbortSignal;
   /** Keeps the roster job's lease; call it during long listings (at least every few seconds). */
   heartbeat(): Promise<void>;
+  /**
+   * Says, in words for people, whom the listing could not reach (a bounded read of part of the system):
+   * the roster then names the system PARTIAL with those words, and is not complete. Once per kind.
+   */
+  notListed?(what: string): void;
 }
 
 /** eraseUnit outside an erasure: nothing may be erased there. */

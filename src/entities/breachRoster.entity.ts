@@ -14,13 +14,16 @@ export interface RosterSystemResult {
   connector: string;
   /** BREACHED: named in the roster's request; CONTACTS: an identity source consulted only for contact addresses. */
   role: "BREACHED" | "CONTACTS";
-  /** LISTED: every person it holds is in the roster; NOT_LISTABLE: it cannot list (no listSubjects); FAILED: its listing failed. */
-  outcome: "LISTED" | "NOT_LISTABLE" | "FAILED";
-  /** BREACHED: people it holds data about; CONTACTS: roster people it knows. Null when not listed. */
+  /**
+   * LISTED: every person it holds is in the roster; PARTIAL: those it listed are, and `problem` says whom
+   * it could not reach (ctx.notListed); NOT_LISTABLE: it cannot list (no listSubjects); FAILED: its listing failed.
+   */
+  outcome: "LISTED" | "PARTIAL" | "NOT_LISTABLE" | "FAILED";
+  /** BREACHED: people it holds data about; CONTACTS: roster people it knows. Null when not listed (NOT_LISTABLE, FAILED). */
   people: number | null;
   /** Records it holds about them, when it counted every one of them. */
   records: number | null;
-  /** Why it was not listed, in words for people. */
+  /** Why it was not listed, or whom a PARTIAL listing did not reach, in words for people. */
   problem: string | null;
 }
 

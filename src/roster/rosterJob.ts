@@ -97,7 +97,7 @@ export async function drawRoster(services: Services, row: BreachRosterRow, lease
     const stored = storage.put(objectKey, body);
     await Promise.all([pipeline(rosterCsv(counted(), later), encryptStream(dataKey.plain, { wrapping: keys.wrapping, requestId: rosterBinding(row.id), keyRef: keys.keyRef, wrappedKey: dataKey.wrapped }), body), stored]);
     const systems = [...outcomes].map(([connector, o]): RosterSystemResult => {
-      if (o.outcome !== "LISTED") return { connector, ...o, people: null, records: null };
+      if (o.outcome !== "LISTED" && o.outcome !== "PARTIAL") return { connector, ...o, people: null, records: null };
       const tally = perSystem.get(connector) ?? { people: 0, records: 0 };
       return { connector, ...o, people: tally.people, records: o.role === "CONTACTS" ? null : tally.records };
     });
@@ -165,7 +165,9 @@ function notListable(connector: Connector): string {
 async function listInto(services: Services, index: PeopleIndex, connector: Connector, breached: boolean, rosterId: string, lease: RosterLease): Promise<Pick<RosterSystemResult, "outcome" | "problem">> {
   const name = connector.spec.name;
   const logger = services.logger.child({ rosterId, connector: name });
-  const ctx: RosterContext = { logger, signal: lease.signal, heartbeat: lease.heartbeat };
+  // What the listing could not reach (each said once): the system is then PARTIAL, and the roster not complete.
+  const unreached = new Set<string>();
+  const ctx: RosterContext = { logger, signal: lease.signal, heartbeat: lease.heartbeat, notListed: (what) => void unreached.add(what) };
   let entries = 0;
   try {
     for await (const entry of connector.listSubjects!(ctx)) {
@@ -183,6 +185,6 @@ async function listInto(services: Services, index: PeopleIndex, connector: Conne
     }
     throw error;
   }
-  logger.info({ entries }, "listed for a breach roster");
-  return { outcome: "LISTED", problem: null };
+  logger.info({ entries, partial: unreached.size > 0 }, "listed for a breach roster");
+  return unreached.size ? { outcome: "PARTIAL", problem: `not listed: ${[...unreached].join("; ")}` } : { outcome: "LISTED", problem: null };
 }

@@ -23,16 +23,16 @@ export class RosterSystem {
   @Field({ description: "BREACHED: named in the roster's request, its people are in the roster. CONTACTS: an identity source (it provides identity kinds) consulted only for the contact addresses of the breached systems' people." })
   role!: string;
 
-  @Field({ description: "LISTED: every person it holds was listed. NOT_LISTABLE: the connector cannot list the people it holds (a manual connector, or one without listSubjects): list them from the system itself. FAILED: its listing failed for good (see problem)." })
+  @Field({ description: "LISTED: every person it holds was listed. PARTIAL: the people it could reach were listed, and problem says whom it could not (the roster is not complete). NOT_LISTABLE: the connector cannot list the people it holds (a manual connector, or one without listSubjects): list them from the system itself. FAILED: its listing failed for good (see problem)." })
   outcome!: string;
 
-  @Field(() => Int, { nullable: true, description: "BREACHED: the people it holds data about. CONTACTS: the roster's people it knows. Null unless LISTED." })
+  @Field(() => Int, { nullable: true, description: "BREACHED: the people it holds data about. CONTACTS: the roster's people it knows. Null unless LISTED or PARTIAL." })
   people!: number | null;
 
-  @Field(() => Int, { nullable: true, description: "BREACHED: the records it holds about them, counted as an ACCESS would; null when the connector does not count them, or unless LISTED." })
+  @Field(() => Int, { nullable: true, description: "BREACHED: the records it holds about them, counted as an ACCESS would; null when the connector does not count them, or unless LISTED or PARTIAL." })
   records!: number | null;
 
-  @Field(() => String, { nullable: true, description: "Why it was not listed, in words for people." })
+  @Field(() => String, { nullable: true, description: "Why it was not listed, or whom a PARTIAL listing did not reach, in words for people." })
   problem!: string | null;
 }
 

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { NotSearchedRecords, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, eraseFully, testContext } from "../../src/connectors/testing/conformance";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
-import { LEFT_OUT_REASON, SIDE_CONVERSATION_REASON, SIDE_LEFT_OUT_REASON } from "../../src/connectors/zendesk/records";
+import { LEFT_OUT_REASON, SIDE_CONVERSATION_REASON, SIDE_LEFT_OUT_REASON, SIDE_REFUSED_REASON } from "../../src/connectors/zendesk/records";
+import { SENDERS_BEYOND_SCAN } from "../../src/connectors/zendesk/roster";
 import { ZendeskSideConversation, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { ConnectorError } from "../../src/connectors/sdk";
 import { ADA, ADA_PERSON, addSuspendedTicket, connectorFor, GRACE_PERSON, notingContext, outcomeCounts, redactedToNothing, startStandIn } from "./support/zendeskStandIn";
@@ -147,15 +148,16 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
     const AGENT = { user_id: 9_000_001, name: "Sam Support", email: "sam.support@support.example.com" };
     let own: ZendeskTicket;
     let ccd: ZendeskTicket;
-    /** A side conversation on `ticket` with one message per [sender, text]. */
-    const converse = (ticket: ZendeskTicket, id: string, messages: [ZendeskSideConversation["participants"][number], string][]): ZendeskSideConversation => {
-      const participants = [...new Map(messages.map(([p]) => [p.email, p])).values()];
+    type Participant = ZendeskSideConversation["participants"][number];
+    /** A side conversation on `ticket` with one message per [sender, text, recipients (the agent unless told)]. */
+    const converse = (ticket: ZendeskTicket, id: string, messages: [Participant, string, Participant[]?][]): ZendeskSideConversation => {
+      const participants = [...new Map(messages.flatMap(([p, , to]) => [p, ...(to ?? [])]).map((p) => [p.email, p])).values()];
       const sc: ZendeskSideConversation = {
         id,
         subject: `About ticket ${ticket.id}`,
         state: "open",
         participants: [AGENT, ...participants.filter((p) => p !== AGENT)],
-        events: messages.map(([from, text], i) => ({ id: `${id}-e${i}`, type: i ? "reply" : "create", actor: from, message: { subject: null, body: text, html_body: `<p>${text}</p>`, from, to: [AGENT] }, created_at: ticket.updated_at })),
+        events: messages.map(([from, text, to], i) => ({ id: `${id}-e${i}`, type: i ? "reply" : "create", actor: from, message: { subject: null, body: text, html_body: `<p>${text}</p>`, from, to: to ?? [AGENT] }, created_at: ticket.updated_at })),
         created_at: ticket.updated_at,
         updated_at: ticket.updated_at,
       };
@@ -170,22 +172,28 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       own = z.store.ticketsRequestedBy(ADA_ID).find((t) => t.comments.every((c) => c.author_id === ADA_ID || c.author_id === 9_000_001))!;
       ccd = z.store.ticketsCcing(ADA_ID).find((t) => t.requester_id !== ADA_ID)!;
       for (const t of [own, ccd]) t.updated_at = LONG_AGO;
-      converse(own, "sc-own", [[AGENT, "Ada, the vendor asks for your serial number."], [adaUser, "Serial AX-1234, bought in May."], [VENDOR, "Replacement shipped to Ada."]]);
+      // The agent writes to Ada, she answers, and the vendor tells the agent (not Ada) what it did.
+      converse(own, "sc-own", [[AGENT, "Ada, the vendor asks for your serial number.", [adaUser]], [adaUser, "Serial AX-1234, bought in May."], [VENDOR, "Replacement shipped to Ada."]]);
       converse(own, "sc-vendor", [[AGENT, "Any stock left?"], [VENDOR, "Yes, two units."]]);
       // On Grace's thread Ada answered from her address as an outside participant.
-      converse(ccd, "sc-ccd", [[AGENT, "Can you confirm what Grace said?"], [{ user_id: null, name: "Ada", email: ADA_PERSON.email.toUpperCase() }, "Yes, I saw it happen."]]);
+      const adaOutside = { user_id: null, name: "Ada", email: ADA_PERSON.email.toUpperCase() };
+      converse(ccd, "sc-ccd", [[AGENT, "Can you confirm what Grace said?", [adaOutside]], [adaOutside, "Yes, I saw it happen."]]);
     });
 
-    it("exports the messages she sent (and only those), and leaves the others' out", async () => {
+    it("exports the messages she sent and those sent to her (and only those), and leaves the others' out", async () => {
       const { ctx, leftOut } = watched();
       const records = await collectAll(connector, ADA, ctx);
       const side = records.filter((r) => r.type === "side_conversation_message");
-      // Before: none (0 of her 2 messages).
-      expect(side.map((r) => [r.id, r.data.body, r.residualOnErasure ?? null])).to.deep.equal([
-        ["sc-own-e1", "Serial AX-1234, bought in May.", null],
-        ["sc-ccd-e1", "Yes, I saw it happen.", SIDE_CONVERSATION_REASON],
+      // Before: only the 2 she sent; the agent's 2 messages to her were counted left out (3 with the vendor's).
+      expect(side.map((r) => [r.id, r.data.sent_by_you, r.data.body, r.residualOnErasure ?? null])).to.deep.equal([
+        ["sc-own-e0", false, "Ada, the vendor asks for your serial number.", null],
+        ["sc-own-e1", true, "Serial AX-1234, bought in May.", null],
+        ["sc-ccd-e0", false, "Can you confirm what Grace said?", SIDE_CONVERSATION_REASON],
+        ["sc-ccd-e1", true, "Yes, I saw it happen.", SIDE_CONVERSATION_REASON],
       ]);
-      expect(leftOut.filter((l) => l.reason === SIDE_LEFT_OUT_REASON).map((l) => l.count)).to.deep.equal([3]);
+      // The vendor's message to the agent is between other people: never exported, counted left out.
+      expect(records.filter((r) => r.data.body === "Replacement shipped to Ada.")).to.deep.equal([]);
+      expect(leftOut.filter((l) => l.reason === SIDE_LEFT_OUT_REASON).map((l) => l.count)).to.deep.equal([1]);
       // The side conversation she is not on is not read message by message.
       expect(z.calls.entries.filter((e) => e.path.includes("sc-vendor"))).to.deep.equal([]);
     });
@@ -195,19 +203,46 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       const outcome = await connector.erase(ADA, SUPPORT, testContext());
       expect(outcome.erased).to.equal(planned);
       expect(z.store.state.tickets.find((t) => t.id === own.id), "her own thread, with its side conversations").to.equal(undefined);
-      // What Zendesk still holds on Grace's thread: Ada's message, which no call can redact.
-      expect(z.store.ticket(ccd.id)!.side_conversations![0].events[1].message.body).to.equal("Yes, I saw it happen.");
-      expect(outcomeCounts(outcome).residual.side_conversation_message).to.equal(1);
+      // What Zendesk still holds on Grace's thread: the agent's message to Ada and her answer, which no call can redact.
+      expect(z.store.ticket(ccd.id)!.side_conversations![0].events.map((e) => e.message.body)).to.deep.equal(["Can you confirm what Grace said?", "Yes, I saw it happen."]);
+      expect(outcomeCounts(outcome).residual.side_conversation_message).to.equal(2);
       expect(outcome.residual!.find((r) => r.type === "side_conversation_message")!.reason).to.equal(SIDE_CONVERSATION_REASON);
     });
 
-    it("still names that message residual when a retry finishes the user's permanent delete (whose answer was lost) by its note", async () => {
+    it("still names those messages residual when a retry finishes the user's permanent delete (whose answer was lost) by its note", async () => {
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1, afterEffect: true });
       const notes: string[] = [];
       expect(await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
       expect(z.store.user(ADA_ID), "deleted for good").to.equal(undefined);
       const again = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
-      expect(outcomeCounts(again).residual.side_conversation_message).to.equal(1);
+      expect(outcomeCounts(again).residual.side_conversation_message).to.equal(2);
+    });
+
+    describe("on an account without the Collaboration add-on (Zendesk answers 403 to side conversations)", () => {
+      beforeEach(() => {
+        z.store.state.collaboration_add_on = false;
+      });
+      const sideListCalls = () => z.calls.entries.filter((e) => /\/side_conversations\.json$/.test(e.path));
+
+      it("collects everything else and names side conversation messages not searched, asking once", async () => {
+        const { ctx, notSearched } = watched();
+        // Before: the 403 failed the whole collect ("Zendesk refused the credentials"), not retried.
+        const records = await collectAll(connector, ADA, ctx);
+        expect(records.filter((r) => r.type === "ticket").map((r) => r.id)).to.include.members([String(own.id), String(ccd.id)]);
+        expect(records.filter((r) => r.type === "side_conversation_message")).to.deep.equal([]);
+        expect(notSearched.filter((n) => n.type === "side_conversation_message").map((n) => n.reason)).to.deep.equal([SIDE_REFUSED_REASON]);
+        expect(sideListCalls().map((e) => e.status)).to.deep.equal([403]);
+      });
+
+      it("erases what it can, names them not searched, and counts none of them erased or residual", async () => {
+        const { ctx, notSearched } = watched();
+        const planned = (await collectAll(connector, ADA)).filter((r) => !r.residualOnErasure).length;
+        const outcome = await connector.erase(ADA, SUPPORT, Object.assign(testContext(), { notSearched: ctx.notSearched }));
+        expect(outcome.erased).to.equal(planned);
+        expect(outcomeCounts(outcome).residual.side_conversation_message ?? 0).to.equal(0);
+        expect(notSearched.filter((n) => n.type === "side_conversation_message")).to.have.length(1);
+        expect(z.store.ticket(ccd.id)!.side_conversations![0].events, "Zendesk still holds them").to.have.length(2);
+      });
     });
   });
 
@@ -233,6 +268,22 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       await connector.erase(ADA, SUPPORT, testContext());
       expect(calls() - collectCalls, "erase's reads of the queue, and its one delete").to.equal(11);
       expect(z.store.suspendedTickets().map((s) => s.id)).to.include(late.id);
+    });
+
+    it("is read by the roster up to suspendedScanLimit too, and the senders past it are named not listed", async () => {
+      const at = new Date(Date.now() - 86_400_000);
+      addSuspendedTicket(z, "early.sender@elsewhere.example", "early", at);
+      for (let i = 0; i < 5_000; i += 1) addSuspendedTicket(z, `sender${i}@elsewhere.example`, `s${i}`, at);
+      addSuspendedTicket(z, "late.sender@elsewhere.example", "late", at);
+      const notListed: string[] = [];
+      const ctx = { logger: testContext().logger, signal: new AbortController().signal, heartbeat: async () => {}, notListed: (what: string) => void notListed.push(what) };
+      const emails: string[] = [];
+      for await (const entry of connector.listSubjects(ctx)) if (entry.identities.email) emails.push(entry.identities.email);
+      // Before: the whole queue, 51 calls (5,002 emails, 100 a page), the late sender listed, and no word of a limit.
+      expect(z.calls.entries.filter((c) => c.path.startsWith("/api/v2/suspended_tickets")).length).to.equal(10);
+      expect(emails).to.include("early.sender@elsewhere.example");
+      expect(emails).not.to.include("late.sender@elsewhere.example");
+      expect(notListed).to.deep.equal([SENDERS_BEYOND_SCAN(1000)]);
     });
 
     it("says nothing of a limit when the queue ends at it", async () => {

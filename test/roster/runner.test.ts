@@ -57,6 +57,24 @@ describeEachDatabase("breach roster runner: truth about what was listed, retries
     expect(JSON.parse(completed.details)).to.deep.include({ complete: false, notListed: ["ledger", "newsletter"], people: 3 });
   });
 
+  it("names a system whose listing could not reach some people PARTIAL, with whom, and counts those it listed: the roster is not complete", async () => {
+    newsletter.unreached = "the senders of held-back emails past the first 1000 of the queue";
+    const roster = await drawRoster(t, ["crm", "newsletter"]);
+    expect(roster.status).to.equal("COMPLETED");
+    // Before: newsletter LISTED, problem null, and the roster complete.
+    expect(roster.complete).to.equal(false);
+    expect(roster.systems.find((s: any) => s.connector === "newsletter")).to.deep.equal({
+      connector: "newsletter",
+      role: "BREACHED",
+      outcome: "PARTIAL",
+      people: 1,
+      records: 1,
+      problem: "not listed: the senders of held-back emails past the first 1000 of the queue",
+    });
+    const [completed] = await t.ds.query("SELECT details FROM audit_events WHERE action = 'roster.completed'");
+    expect(JSON.parse(completed.details)).to.deep.include({ complete: false, notListed: ["newsletter"] });
+  });
+
   it("draws again after a retryable failure, showing the reason meanwhile", async () => {
     crm.script("list", { kind: "retryable", retryAfterMs: 1500 });
     const { startBreachRoster } = await t.ok(START, { input: { connectors: ["crm"], reason: "breach at the CRM" } });

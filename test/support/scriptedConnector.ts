@@ -151,6 +151,8 @@ export class ListingConnector extends ScriptedConnector {
   gate?: Promise<void>;
   /** Listings that yielded their last entry. */
   finished = 0;
+  /** When set, each listing says, after its entries, that it could not reach these people (ctx.notListed). */
+  unreached?: string;
 
   async *listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry> {
     await this.act("list", { attempt: 0, now: () => new Date(), idempotencyKey: "", signal: ctx.signal });
@@ -159,6 +161,7 @@ export class ListingConnector extends ScriptedConnector {
       await ctx.heartbeat();
       yield { identities: { email }, records: records.length };
     }
+    if (this.unreached) ctx.notListed?.(this.unreached);
     this.finished += 1;
   }
 }

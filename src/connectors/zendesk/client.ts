@@ -10,7 +10,7 @@ export type Operation = "check" | "collect" | "erase" | "roster";
 /** What a call needs from its caller: where to stop, where to log, and (while paging) a heartbeat. */
 export type CallContext = Pick<TaskContext, "signal" | "logger"> & { heartbeat?: () => Promise<void> };
 
-/** A parsed JSON answer; 404 comes back (callers decide what absence means), every other failure throws. */
+/** A parsed JSON answer; 404 comes back (callers decide what absence means), every other failure throws (see ZendeskClient.get's `answered`). */
 export interface ZendeskReply<T> {
   status: number;
   body: T;
@@ -65,7 +65,7 @@ export class ZendeskClient {
   }
 
   /** One HTTP exchange, through the rate limiter, with the per-call time limit. */
-  private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown): Promise<ZendeskReply<T>> {
+  private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown, answered: readonly number[] = NOT_FOUND): Promise<ZendeskReply<T>> {
     // Paths carry the subject's user id: internal messages (logged) name the route, never the id.
     const where = `${op} ${method} ${url.pathname.replace(/\d+/g, "{id}")}`;
     return this.limiter.schedule(async () => {
@@ -96,10 +96,10 @@ export class ZendeskClient {
         const what = status === 429 ? "is limiting the request rate" : `answered ${status}`;
         throw new ConnectorError(`${this.o.name}: Zendesk ${what}; the task will be retried`, `${where}: HTTP ${status}${wait === undefined ? "" : `, retry after ${wait} ms`}`, true, wait);
       }
-      if (status === 401 || status === 403) {
+      if ((status === 401 || status === 403) && !answered.includes(status)) {
         throw new ConnectorError(`${this.o.name}: Zendesk refused the credentials (HTTP ${status}); check the connector's email and API token, and that token access is enabled`, `${where}: HTTP ${status}`, false);
       }
-      if (status !== 404 && (status < 200 || status >= 300)) {
+      if (!answered.includes(status) && (status < 200 || status >= 300)) {
         throw new ConnectorError(`${this.o.name}: Zendesk refused the ${op} (HTTP ${status}); details are in the service log`, `${where}: HTTP ${status} ${errorCode(text)}`, false);
       }
       try {
@@ -110,10 +110,13 @@ export class ZendeskClient {
     });
   }
 
-  /** A GET, retried inline (after Retry-After, or a short backoff) while the wait stays short. */
-  async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries): Promise<ZendeskReply<T>> {
+  /**
+   * A GET, retried inline (after Retry-After, or a short backoff) while the wait stays short. The
+   * statuses in `answered` (404 unless told) come back as replies; every other failure throws.
+   */
+  async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries, answered: readonly number[] = NOT_FOUND): Promise<ZendeskReply<T>> {
     const url = this.url(pathOrLink, op);
-    return withInlineRetry(() => this.once<T>("GET", url, op, ctx), {
+    return withInlineRetry(() => this.once<T>("GET", url, op, ctx, undefined, answered), {
       retries,
       maxWaitMs: this.o.maxInlineWaitMs,
       signal: ctx.signal,
@@ -131,14 +134,28 @@ export class ZendeskClient {
   /**
    * Every item of a paginated list (by cursor unless `paging` says offset), one page in memory at a
    * time, with a heartbeat per page. `onPage` sees each page's whole answer before its items (what it
-   * sideloads, e.g. `users`).
+   * sideloads, e.g. `users`). A list Zendesk does not find (404) is empty.
    */
   async *list<T>(path: string, key: string, op: Operation, ctx: CallContext, onPage?: (page: Record<string, unknown>) => void, paging: Paging = "cursor"): AsyncGenerator<T> {
+    yield* this.pages<T>(path, key, op, ctx, { onPage, paging });
+  }
+
+  /**
+   * Every item of a list Zendesk refuses (403) when the account lacks what serves it (an add-on such
+   * as Collaboration, for side conversations): `refused` hears of it, and the list is empty.
+   */
+  async *listUnlessRefused<T>(path: string, key: string, op: Operation, ctx: CallContext, refused: () => void): AsyncGenerator<T> {
+    yield* this.pages<T>(path, key, op, ctx, { refused });
+  }
+
+  private async *pages<T>(path: string, key: string, op: Operation, ctx: CallContext, how: { onPage?: (page: Record<string, unknown>) => void; paging?: Paging; refused?: () => void }): AsyncGenerator<T> {
+    const paging = how.paging ?? "cursor";
     let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}${paging === "cursor" ? "page[size]" : "per_page"}=${this.o.pageSize}`;
     while (next) {
-      const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx);
-      if (status === 404) return;
-      onPage?.(body);
+      const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx, this.o.readRetries, how.refused ? NOT_FOUND_OR_REFUSED : NOT_FOUND);
+      if (status === 403) how.refused?.();
+      if (status === 404 || status === 403) return;
+      how.onPage?.(body);
       yield* body[key] ?? [];
       next = paging === "offset" ? body.next_page : body.meta?.has_more ? body.links?.next : null;
       await ctx.heartbeat?.();
@@ -176,6 +193,11 @@ export class ZendeskClient {
     await this.limiter.stop({ dropWaitingJobs: true });
   }
 }
+
+/** The statuses a read answers with rather than throws: absence (callers decide what it means). */
+const NOT_FOUND: readonly number[] = [404];
+/** And a refusal, for lists that exist only with an add-on (see listUnlessRefused). */
+const NOT_FOUND_OR_REFUSED: readonly number[] = [403, 404];
 
 /** Zendesk's error code from an error body (e.g. RecordInvalid); its details can echo values, so they are left out. */
 function errorCode(text: string): string {

@@ -30,9 +30,9 @@ export interface ZendeskConnectorOptions {
    */
   accountExternalId?: boolean;
   /**
-   * How many emails of the held-back (suspended) queue one collect or erase reads at most, looking for the
-   * subject's: Zendesk offers no filter by sender, so each 100 cost a call. Past it, collect names the
-   * rest not searched. Default 1000.
+   * How many emails of the held-back (suspended) queue one collect, erase or roster listing reads at most
+   * (looking for the subject's, or listing their senders): Zendesk offers no filter by sender, so each 100
+   * cost a call. Past it, collect names the rest not searched and the roster not listed. Default 1000.
    */
   suspendedScanLimit?: number;
 }

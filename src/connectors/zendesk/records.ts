@@ -87,7 +87,7 @@ export interface WireSideConversation {
 export interface WireSideEvent {
   id: string;
   type?: string;
-  message?: { subject?: string | null; body?: string | null; from?: WireParticipant | null } | null;
+  message?: { subject?: string | null; body?: string | null; from?: WireParticipant | null; to?: WireParticipant[] | null } | null;
   created_at: string;
 }
 
@@ -96,14 +96,21 @@ export interface WireSideEvent {
  * call that deletes or redacts a side conversation, or one of its messages, short of deleting the ticket.
  */
 export const SIDE_CONVERSATION_REASON =
-  "messages you sent in side conversations of a ticket that stays in the helpdesk (someone else's, or one another customer also wrote on): Zendesk offers no way to delete or redact a side conversation message other than deleting its whole ticket";
+  "messages you sent or were sent in side conversations of a ticket that stays in the helpdesk (someone else's, or one another customer also wrote on): Zendesk offers no way to delete or redact a side conversation message other than deleting its whole ticket";
 
 /** Why other people's messages in side conversations the subject was on are not in the subject's export. */
-export const SIDE_LEFT_OUT_REASON = "written by other people in side conversations you were on: they are those people's data";
+export const SIDE_LEFT_OUT_REASON = "written by other people to other people (not to you) in side conversations you were on: they are those people's data";
 
-/** A message the subject sent in a side conversation of a ticket: its subject line and text. */
-export function sideMessageRecord(e: WireSideEvent, sc: WireSideConversation, t: WireTicket, userId: number): SubjectRecord {
-  const data = { ticket_id: t.id, side_conversation_id: sc.id, subject: e.message?.subject ?? sc.subject ?? null, body: e.message?.body ?? null, created_at: e.created_at };
+/** Why a collect or erase read no side conversation message: Zendesk refused to list side conversations. */
+export const SIDE_REFUSED_REASON =
+  "messages in side conversations (the emails agents exchange from a ticket with people outside it): Zendesk refused to list side conversations (HTTP 403), as it does when the account has no Collaboration add-on, which side conversations need, or when the API user may not see them. Side conversations held from before the add-on lapsed stay in Zendesk. Enable the add-on (or give the API user access) and run the request again";
+
+/**
+ * A message of a side conversation of a ticket that the subject sent, or that was sent to them (POLICY:
+ * their communication history; they were its recipient): its subject line and text, and who sent it.
+ */
+export function sideMessageRecord(e: WireSideEvent, sc: WireSideConversation, t: WireTicket, userId: number, fromThem: boolean): SubjectRecord {
+  const data = { ticket_id: t.id, side_conversation_id: sc.id, sent_by_you: fromThem, subject: e.message?.subject ?? sc.subject ?? null, body: e.message?.body ?? null, created_at: e.created_at };
   return threadRecord(t, userId, "side_conversation_message", e.id, data, e.created_at);
 }
 

@@ -1,7 +1,8 @@
 import { emailSpellings, normalizeEmail } from "../../domain/identities";
 import type { RosterContext, RosterEntry } from "../sdk";
 import type { ZendeskClient } from "./client";
-import type { WireSuspendedTicket, WireUser } from "./records";
+import type { WireUser } from "./records";
+import { suspendedQueue } from "./suspendedQueue";
 
 /** The user collect finds by an address (the connector's search, primary or secondary identity), if any. */
 export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUser | undefined>;
@@ -34,7 +35,9 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  * - No phone: collect never finds anyone by it, and people share phones.
  * - No `records`: counting them is a whole collect per person (every ticket's comments), not a listing.
  * - The senders of suspended tickets (held-back emails: an address, a name and the text, no user) whose
- *   address no listed user holds, by that address, with how many suspended tickets each sent.
+ *   address no listed user holds, by that address, with how many suspended tickets each sent. The queue
+ *   is read as collect reads it, up to suspendedScanLimit emails: the senders of the rest are not listed,
+ *   and the roster is told so (ctx.notListed), as collect names them not searched.
  *
  * An address can be spelt two ways that normalize alike (an internationalised domain in Unicode or in
  * ASCII), so two users may hold what is one address in matching form. Such an address goes on the entry
@@ -43,7 +46,8 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  * soft-deleted user's address is theirs only when no live user has it and no soft-deleted user listed
  * before them does (collect looks among live users first, then down deleted_users in order).
  */
-export async function* listZendeskSubjects(client: ZendeskClient, name: string, findByEmail: FindByEmail, ctx: RosterContext): AsyncGenerator<RosterEntry> {
+export async function* listZendeskSubjects(client: ZendeskClient, o: { name: string; suspendedScanLimit: number }, findByEmail: FindByEmail, ctx: RosterContext): AsyncGenerator<RosterEntry> {
+  const { name } = o;
   const counts = { listed: 0, withoutEmail: 0, softDeleted: 0, deletedForGood: 0, suspendedSenders: 0 };
   const entry = (user: WireUser, owns: boolean): RosterEntry => {
     counts.listed += 1;
@@ -73,9 +77,10 @@ export async function* listZendeskSubjects(client: ZendeskClient, name: string, 
   }
   // The senders of suspended tickets (emails Zendesk held back, which no user holds), by address, with
   // how many each sent (what collect yields for them): those a listed user holds the address of are
-  // theirs already. The queue holds at most 14 days of mail, so its senders fit in memory.
+  // theirs already. At most suspendedScanLimit emails are read, so their senders fit in memory.
   const senders = new Map<string, number>();
-  for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", "roster", ctx)) {
+  const beyond = () => ctx.notListed?.(SENDERS_BEYOND_SCAN(o.suspendedScanLimit));
+  for await (const s of suspendedQueue(client, "roster", ctx, o.suspendedScanLimit, beyond)) {
     if (typeof s.author?.email !== "string" || !s.author.email.includes("@")) continue;
     const email = normalizeEmail(s.author.email);
     senders.set(email, (senders.get(email) ?? 0) + 1);
@@ -88,6 +93,10 @@ export async function* listZendeskSubjects(client: ZendeskClient, name: string, 
   }
   ctx.logger.info({ connector: name, ...counts }, "zendesk users listed for a roster");
 }
+
+/** What a roster is told it lacks when the held-back queue is longer than suspendedScanLimit. */
+export const SENDERS_BEYOND_SCAN = (limit: number) =>
+  `the senders of emails Zendesk held back (suspended) past the first ${limit} of its queue, which no helpdesk user holds the address of: only that many were read (each 100 cost a call). Look through the suspended queue in Zendesk for the rest, or raise suspendedScanLimit`;
 
 /** The name deleted_users gives a user deleted for good (email and phone are null then). */
 const PERMANENTLY_DELETED = "Permanently Deleted User";

@@ -15,6 +15,7 @@ import {
   SHARED_THREAD_REASON,
   SIDE_CONVERSATION_REASON,
   SIDE_LEFT_OUT_REASON,
+  SIDE_REFUSED_REASON,
   sideMessageRecord,
   redactAllText,
   suspendedTicketRecord,
@@ -28,7 +29,8 @@ import {
   WireUser,
 } from "./records";
 import { listZendeskSubjects } from "./roster";
-import { sideMessageCount, sideMessagesOf } from "./sideConversations";
+import { suspendedQueue } from "./suspendedQueue";
+import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
 export interface ZendeskConnector extends Connector {
@@ -188,7 +190,7 @@ type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: Wi
 /**
  * The ticketing connector on the Zendesk Support API. Finds the subject's Zendesk user by
  * ticketingUserId or email; collects the user, the tickets they requested, were CC'd on or wrote a
- * comment on (each once), the messages they sent in those tickets' side conversations, their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
+ * comment on (each once), the side conversation messages they sent or were sent in those tickets, their comments (on a ticket they were only CC'd on, only what they wrote; on one they requested, what
  * they and the staff wrote: other people's comments are reported left out as those people's data) and
  * the attachments' metadata. Erasure follows Zendesk's flow: outside retention, threads the subject
  * requested are deleted (then deleted for good through deleted_tickets) unless another customer wrote
@@ -348,23 +350,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * unverified, which is passed over.
    */
   async function* suspendedFrom(addresses: SenderAddresses, op: "collect" | "erase", ctx: CallContext, unproven?: () => void, beyond?: () => void): AsyncGenerator<WireSuspendedTicket> {
-    // The queue is read up to suspendedScanLimit emails; `beyond` hears when some were left unread.
-    let read = 0;
-    let served = 0;
-    let more = false;
-    const counted = (page: Record<string, unknown>) => {
-      served += Array.isArray(page.suspended_tickets) ? page.suspended_tickets.length : 0;
-      more = (page.meta as { has_more?: unknown } | undefined)?.has_more === true;
-    };
-    for await (const s of client.list<WireSuspendedTicket>("suspended_tickets.json", "suspended_tickets", op, ctx, counted)) {
-      read += 1;
+    for await (const s of suspendedQueue(client, op, ctx, o.suspendedScanLimit, beyond)) {
       const from = typeof s.author?.email === "string" ? normalizeEmail(s.author.email) : undefined;
       if (from !== undefined && addresses.proven.has(from)) yield s;
       else if (from !== undefined && addresses.unproven.has(from)) unproven?.();
-      if (read < o.suspendedScanLimit) continue;
-      // At the limit: what is left on this page, or on the next, is not read (the next page is not asked for).
-      if (served > read || more) beyond?.();
-      return;
     }
   }
 
@@ -526,6 +515,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return ccs.includes(userId) ? 0 : records;
   };
 
+  /** How one collect or erase reads side conversations (SideReach): a refusal is named not searched, once. */
+  const sideSearch = (ctx: TaskContext): SideReach => sideReach(() => ctx.notSearched?.({ category: "SUPPORT", type: "side_conversation_message", reason: SIDE_REFUSED_REASON }));
+
   return {
     spec,
 
@@ -561,7 +553,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       yield userRecord(user, identities);
       const counts = { ticket: 0, comment: 0, attachment: 0, side_conversation_message: 0 };
       const proven = senderAddresses(ids.email, identities).proven;
-      const sideOthers = { count: 0 };
+      const side = sideSearch(ctx);
       // Other people's comments, by how the subject is on their threads.
       const others = { cc: { count: 0 }, commenter: { count: 0 }, requester: { count: 0 } };
       for await (const { ticket, role } of ticketsOf(user.id, "collect", ctx)) {
@@ -588,13 +580,13 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         // Their side conversation messages go only with a thread deleted whole: Zendesk cannot redact them.
         const deletedWhole = role === "requester" && !shared;
-        for await (const { sc, event } of sideMessagesOf(client, ticket, user.id, proven, "collect", ctx, sideOthers)) {
-          const record = sideMessageRecord(event, sc, ticket, user.id);
+        for await (const { sc, event, fromThem } of sideMessagesOf(client, ticket, user.id, proven, "collect", ctx, side)) {
+          const record = sideMessageRecord(event, sc, ticket, user.id, fromThem);
           yield deletedWhole ? record : { ...record, residualOnErasure: SIDE_CONVERSATION_REASON };
           counts.side_conversation_message += 1;
         }
       }
-      if (sideOthers.count) ctx.leftOut?.({ category: "SUPPORT", type: "side_conversation_message", count: sideOthers.count, reason: SIDE_LEFT_OUT_REASON });
+      if (side.others) ctx.leftOut?.({ category: "SUPPORT", type: "side_conversation_message", count: side.others, reason: SIDE_LEFT_OUT_REASON });
       const offOwn = others.cc.count + others.commenter.count;
       if (offOwn) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: offOwn, reason: LEFT_OUT_REASON });
       if (others.requester.count) ctx.leftOut?.({ category: "SUPPORT", type: "comment", count: others.requester.count, reason: LEFT_OUT_SHARED_REASON });
@@ -677,12 +669,13 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
       const kept = new KeptTally();
       const proven = senderAddresses(ids.email, identities).proven;
+      const sideRead = sideSearch(ctx);
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         // The subject's comments on the thread (off one they requested, their own), and how many are other people's.
         const others = { count: 0 };
         const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others);
         if (!theirs) continue;
-        const side = await sideMessageCount(client, ticket, user.id, proven, ctx);
+        const side = await sideMessageCount(client, ticket, user.id, proven, ctx, sideRead);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
@@ -743,7 +736,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.
-    listSubjects: (ctx) => listZendeskSubjects(client, name, (email, c) => userByEmail(email, "roster", c), ctx),
+    listSubjects: (ctx) => listZendeskSubjects(client, { name, suspendedScanLimit: o.suspendedScanLimit }, (email, c) => userByEmail(email, "roster", c), ctx),
 
     close: () => client.close(),
   };

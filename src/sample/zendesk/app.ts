@@ -21,6 +21,7 @@ const API_USER_ID = 9_000_000;
 // Zendesk's error bodies, by status.
 const notFound = { error: "RecordNotFound", description: "Not found" };
 const unauthenticated = { error: "Couldn't authenticate you" };
+const forbidden = { error: "Forbidden", description: "You do not have access to this page. Please contact the account owner of this help desk for further help." };
 const invalid = (field: string, description: string) => ({ error: "RecordInvalid", description: "Record validation errors", details: { [field]: [{ description }] } });
 
 function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
@@ -203,7 +204,9 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   });
 
   // A ticket's side conversations (participants, no messages), then one's messages as events: Zendesk
-  // has no call that deletes or redacts either (they go with the ticket).
+  // has no call that deletes or redacts either (they go with the ticket). Without the Collaboration
+  // add-on (collaboration_add_on: false) both are refused with Zendesk's 403, whatever the ticket.
+  app.all(/^\/api\/v2\/tickets\/[^/]+\/side_conversations[/.]/, (_req, res, next) => (store.state.collaboration_add_on === false ? void res.status(403).json(forbidden) : next()));
   app.get("/api/v2/tickets/:id/side_conversations.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);

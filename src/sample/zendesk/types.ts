@@ -152,6 +152,11 @@ export interface ZendeskState {
   purged_user_ids?: number[];
   /** Emails held back as suspended tickets (absent in state files from before they were served). */
   suspended_tickets?: ZendeskSuspendedTicket[];
+  /**
+   * False when the account has no Collaboration add-on, which side conversations need: Zendesk then
+   * refuses their calls with 403 (and still holds those made before the add-on lapsed). Absent: it has it.
+   */
+  collaboration_add_on?: boolean;
   /** The next id handed out to something new (attachments replaced by a redaction). */
   nextId: number;
 }
