@@ -73,7 +73,9 @@ describeEachDatabase("a subject stored in mixed case", (db) => {
     expect((await collectAll(payments, { email: ZOE, userId: setup.ws.people[2].userId })).length).to.be.greaterThan(0);
     expect((await collectAll(payments, { email: ZOE })).length, "tagged as an account's, and the subject's user id unknown").to.equal(0);
     const ticketing = setup.ws.connectors.find((c) => c.spec.name === "ticketing")!;
-    expect((await collectAll(ticketing, { email: ZOE })).length).to.be.greaterThan(0);
+    // Her Zendesk user likewise (accountExternalId): found by address, it is hers only with her user id.
+    expect((await collectAll(ticketing, { email: ZOE, userId: setup.ws.people[2].userId })).length).to.be.greaterThan(0);
+    expect((await collectAll(ticketing, { email: ZOE })).length, "linked to an account, and the subject's user id unknown").to.equal(0);
     expect(await setup.ws.connectors[0].resolve!({ email: ZOE }, testContext())).to.include({ userId: setup.ws.people[2].userId, phone: "+442079460123" });
   });
 });

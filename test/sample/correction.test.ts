@@ -72,7 +72,9 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     expect(done.status, done.statusReason).to.equal("COMPLETED");
     // The ticketing system cannot correct data and still holds Ada's old name: the request says so.
     const ticketing = ws.connectors.find((c) => c.spec.name === "ticketing")!;
-    expect((await collectAll(ticketing, { email: ADA })).filter((r) => r.type === "user").map((r) => r.data.name)).to.deep.equal(["Ada Lovelace"]);
+    // Her Zendesk user is tagged with her user id (accountExternalId): found by address, it is hers only with that id.
+    const adaUserId = ws.people.find((p) => p.email === ADA)!.userId;
+    expect((await collectAll(ticketing, { email: ADA, userId: adaUserId })).filter((r) => r.type === "user").map((r) => r.data.name)).to.deep.equal(["Ada Lovelace"]);
     expect(done.statusReason).to.equal(
       "Corrected: jobTitle, name, phone. Held by no system that corrected data: favouriteColour. Not corrected in auth-log (auth-log does not support rectification); payments (payments does not support rectification); ticketing (ticketing does not support rectification): these systems may still hold the old values.",
     );
@@ -116,7 +118,9 @@ describeEachDatabase("correction on the sample workspace", (db) => {
     const connectors = ws.connectors;
     const ticketing = connectors.find((c) => c.spec.name === "ticketing")!;
     const payments = connectors.find((c) => c.spec.name === "payments")!;
-    const held = async () => ({ ticketing: await collectAll(ticketing, { email: ADA }), payments: await collectAll(payments, { email: ADA }) });
+    // Read with her user id: her Zendesk user (accountExternalId) and Stripe customer (accountMetadataKey) are tagged with it.
+    const ada = { email: ADA, userId: ws.people.find((p) => p.email === ADA)!.userId };
+    const held = async () => ({ ticketing: await collectAll(ticketing, ada), payments: await collectAll(payments, ada) });
     const before = await held();
     const named = (records: { type: string; data: Record<string, unknown> }[], type: string) => records.filter((r) => r.type === type).map((r) => r.data.name);
     expect(named(before.ticketing, "user"), "Zendesk holds Ada's name").to.deep.equal(["Ada Lovelace"]);

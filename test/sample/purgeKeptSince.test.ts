@@ -53,13 +53,15 @@ const SYSTEMS: SinceDeletion[] = [
     recordType: "ticket",
     write: (ws, at) => {
       const store = ws.zendesk.store;
-      const user = store.usersByEmail(ADA)[0].id;
+      const [owner] = store.usersByEmail(ADA);
+      const user = owner.id;
       const model = store.ticketsRequestedBy(user)[0];
       const id = Math.max(...store.state.tickets.map((x) => x.id)) + 1;
       const when = at.toISOString();
       const comment = { ...model.comments[0], id: id * 100, author_id: user, attachments: [], created_at: when };
       store.state.tickets.push({ ...model, id, subject: "new question", requester_id: user, submitter_id: user, collaborator_ids: [], created_at: when, updated_at: when, comments: [comment] });
-      return { id: String(id), ids: { email: ADA }, stays: () => store.ticket(id)?.subject === "new question" };
+      // Her Zendesk user is tagged with her user id (accountExternalId): found by address, it is hers only with that id.
+      return { id: String(id), ids: { email: ADA, userId: owner.external_id! }, stays: () => store.ticket(id)?.subject === "new question" };
     },
   },
   {
