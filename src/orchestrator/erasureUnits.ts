@@ -99,7 +99,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
  * less a quarter lease kept for the commit, the round trip and the hosts' clocks. A unit's work is
  * not interrupted by heartbeats, so nothing extends it while its statement runs anyway.
  */
-function unitClock(clock: { now(): Date }, expiresAt: Date, leaseMs: number): () => number {
+export function unitClock(clock: { now(): Date }, expiresAt: Date, leaseMs: number): () => number {
   const realEnd = performance.now() + (expiresAt.getTime() - clock.now().getTime());
   const reserve = leaseMs / 4;
   return () => Math.min(expiresAt.getTime() - clock.now().getTime(), realEnd - performance.now()) - reserve;

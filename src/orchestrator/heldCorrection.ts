@@ -1,6 +1,7 @@
 import { Connector, Identities, TaskContext } from "../connectors/sdk";
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
+import { unitClock } from "./erasureUnits";
 import { beginErasureUnit, endErasureUnit } from "./holdFence";
 import { keptByHoldResult, manualHold } from "./manualHold";
 import { untilAborted } from "./stopping";
@@ -11,7 +12,8 @@ import { untilAborted } from "./stopping";
  * asked, and every field asked for is reported kept by the hold, with its case references. A connector
  * knows no field's category, so a hold on any of its categories keeps all of its fields. The check and
  * the write take turns with a hold placement as an erasure's do (a unit of the hold fence over the
- * connector's categories): a hold placed while the connector corrects waits for it to end.
+ * connector's categories): a hold placement waits for it to end, so no write of the connector's may
+ * outlive it (ctx.unitTimeLeft, as an erasure's units give).
  */
 export async function rectifyUnlessHeld(
   services: Pick<Services, "ds" | "clock">,
@@ -31,7 +33,8 @@ export async function rectifyUnlessHeld(
     return keptByHoldResult(asked.map((c) => c.field), hold);
   }
   try {
-    return await untilAborted(connector.rectify!(ids, asked, ctx), ctx.signal);
+    const unitTimeLeft = unit.unitId ? unitClock(services.clock, unit.expiresAt, leaseMs) : undefined;
+    return await untilAborted(connector.rectify!(ids, asked, { ...ctx, unitTimeLeft }), ctx.signal);
   } finally {
     if (unit.unitId) await endErasureUnit(services.ds, unit.unitId);
   }

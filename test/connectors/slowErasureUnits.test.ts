@@ -6,14 +6,12 @@ import { describeEachOf } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
 import { forumProfiles, sqlSuiteHooks } from "./support/accountDb";
+import { endOf, FAST, LEASE_MS, PLACE, runningLike, ServerKind, slowTrigger } from "./support/slowWrites";
 
 const ADA = "ada.lovelace@example.com";
-const LEASE_MS = 2_000;
-const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: String(LEASE_MS) };
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { step status attempts lastError outcome { erased kept residual } }
   retentionExceptions { category recordCount status } } }`;
-const PLACE = `mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id } }`;
 const RELEASE = `mutation($id: ID!) { releaseLegalHold(id: $id, reason: "case settled") { status } }`;
 /** Ada's profiles, without a date: a hold keeps them, and its release has the purge erase them by id. */
 const KEPT = 300;
@@ -34,42 +32,17 @@ async function approvedDeletion(t: TestService): Promise<{ id: string }> {
   return r;
 }
 
-/** Request `id` (read with SHOW) once it has ended, without moving the service's clock. */
-function endOf(t: TestService, id: string): Promise<any> {
-  return t.waitFor(
-    async () => {
-      const { request } = await t.ok(SHOW, { id });
-      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-    },
-    "deletion ended",
-    60_000,
-  );
-}
-
-/** A trigger that makes every DELETE of a profile sleep ROW_MS in the database itself. */
-const SLOW_DELETE = {
-  mariadb: [`CREATE TRIGGER profiles_slow_delete BEFORE DELETE ON profiles FOR EACH ROW DO SLEEP(${ROW_MS / 1000})`],
-  postgres: [
-    `CREATE OR REPLACE FUNCTION profiles_slow_delete() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(${ROW_MS / 1000}); RETURN OLD; END $$ LANGUAGE plpgsql`,
-    `CREATE TRIGGER profiles_slow_delete BEFORE DELETE ON profiles FOR EACH ROW EXECUTE FUNCTION profiles_slow_delete()`,
-  ],
-};
-/** Whether a DELETE of profiles is running in the database now (another session's). */
-const DELETING = {
-  mariadb: `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE '%DELETE FROM%profiles%' AND INFO NOT LIKE '%PROCESSLIST%'`,
-  postgres: `SELECT COUNT(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query ILIKE '%DELETE FROM%profiles%' AND query NOT ILIKE '%pg_stat_activity%'`,
-};
-
 describeEachOf(["mariadb", "postgres"], "erasure on a database slow to delete", (db) => {
   const suite = sqlSuiteHooks(db, ["profiles"]);
   const { query } = suite;
+  const kind = () => db().kind as ServerKind;
   let connector: SqlConnector;
   let t: TestService | undefined;
   let ticking: NodeJS.Timeout | undefined;
 
   beforeEach(async () => {
     const ids = Array.from({ length: KEPT }, (_, i) => `p-${i}`);
-    connector = await forumProfiles(db(), query, ids, { idLength: 20, ddl: SLOW_DELETE[db().kind as "mariadb" | "postgres"] });
+    connector = await forumProfiles(db(), query, ids, { idLength: 20, ddl: slowTrigger(kind(), "DELETE", ROW_MS / 1000) });
   });
   afterEach(async () => {
     clearInterval(ticking);
@@ -122,10 +95,10 @@ describeEachOf(["mariadb", "postgres"], "erasure on a database slow to delete", 
     ticking = setInterval(() => t?.clock.advance(20), 20);
     const ada = async () => Number((await query(`SELECT COUNT(*) AS n FROM profiles WHERE email = ?`, [ADA]))[0].n);
     const r = await approvedDeletion(t);
-    await t.waitFor(async () => (Number((await query(DELETING[db().kind as "mariadb" | "postgres"]))[0].n) > 0 ? true : undefined), "the DELETE running", 60_000);
+    await t.waitFor(async () => (Number((await query(runningLike(kind(), "%DELETE FROM%profiles%", ROW_MS / 1000)))[0].n) > 0 ? true : undefined), "the DELETE running", 60_000);
     await t.ok(PLACE, { input: { subjectEmail: ADA, categories: ["COMMUNITY"], reason: "litigation", caseReference: "K-12" } }, Role.PRIVACY_OFFICER);
     const atPlacement = await ada();
-    const ended = await endOf(t, r.id);
+    const ended = await endOf(t, SHOW, r.id);
     // The database itself: every profile of Ada's there when the hold was answered is still there. (The
     // placement may come after the first statement was cut and a smaller chunk erased before it: those
     // went before the hold.)
@@ -194,7 +167,7 @@ describeEachOf(["sqlite"], "erasure on a database slow to delete, in-process", (
     await t.waitFor(async () => (placing ? true : undefined), "the DELETE running", 60_000);
     await placing;
     placedWith = await ada();
-    const ended = await endOf(t, r.id);
+    const ended = await endOf(t, SHOW, r.id);
     expect(span![1] - span![0], "the statement outlasted the lease on the service's clock").to.be.greaterThan(LEASE_MS);
     // The hold was answered with every profile already gone: erased before it, by a statement that had committed.
     expect(placedWith, "Ada's profiles when the hold was answered").to.equal(0);

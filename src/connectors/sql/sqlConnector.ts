@@ -67,11 +67,12 @@ const DEFAULT_CHUNK = 500;
  * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
  */
 const HELD_BACK_ROWS_PER_UNIT = 25;
-/** A write of one row that cannot end within its unit of erasure: the database is too slow for the lease. */
-function outOfTime(table: string): ConnectorError {
+/** A write that cannot end within its unit (erasure: of one row; correction: of one page of rows): the database is too slow for the lease. */
+function outOfTime(table: string, op: "erase" | "rectify" = "erase"): ConnectorError {
+  const what = op === "erase" ? `Erasing one row of ${table}` : `Correcting rows of ${table}`;
   return new ConnectorError(
-    `Erasing one row of ${table} took longer than a unit of erasure may last (the task's lease): nothing of it was erased; the task will be retried`,
-    `${table}: a one-row write was cut at its unit's deadline`,
+    `${what} took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing; the task will be retried`,
+    `${table}: a ${op} write was cut at its unit's deadline`,
     true,
   );
 }
@@ -158,16 +159,16 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   };
 
   /**
-   * A write inside a unit of erasure: bounded by the unit's time (ctx.unitTimeLeft), so no statement
-   * erases after its unit ended and a hold placement stopped waiting for it. WriteOutOfTime (nothing
-   * changed) goes to the caller as it is, to try smaller.
+   * A write inside a unit of the hold fence (an erasure's, a correction's): bounded by the unit's time
+   * (ctx.unitTimeLeft), so no statement writes after its unit ended and a hold placement stopped waiting
+   * for it. WriteOutOfTime (nothing changed) goes to the caller as it is, to try smaller or give up.
    */
-  const write = async (table: string, statement: Statement, ctx: TaskContext): Promise<StatementResult> => {
+  const write = async (table: string, statement: Statement, ctx: TaskContext, op: Operation = "erase"): Promise<StatementResult> => {
     try {
       return await db.runWithin(statement, () => ctx.unitTimeLeft?.());
     } catch (error) {
       if (error instanceof WriteOutOfTime) throw error;
-      throw toConnectorError(error, name, "erase", table);
+      throw toConnectorError(error, name, op, table);
     }
   };
 
@@ -382,7 +383,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
     let affected = 0;
     for (const keys of pages) {
-      const wrote = (await exec("rectify", t.table, updateColumns(d, t, corrected, keys, values.lookup, unclaimed))).affected;
+      // Cut at the unit's end (rolled back): the attempt fails, retried; its retry finds a hold placed meanwhile.
+      const wrote = (
+        await write(t.table, updateColumns(d, t, corrected, keys, values.lookup, unclaimed), ctx, "rectify").catch((error: unknown) => {
+          throw error instanceof WriteOutOfTime ? outOfTime(t.table, "rectify") : error;
+        })
+      ).affected;
       // Nothing written: another person's row took the value since the check (refused here), or the rows went.
       if (unclaimed && wrote === 0) await refuseIdentityClash(t, corrected, values, ctx);
       affected += wrote;
