@@ -10,7 +10,7 @@
  * - `streamed`: what it does now (keptUndatedOf / undatedRefs a page at a time, counted; the recount's
  *   DeletionCount checking the undated records it found against the ids a page at a time).
  *
- *   npx tsc -p . && node --expose-gc dist/bench/purgeKept.js
+ *   npm run bench:purgekept                    # (script: "tsc -p . && node --expose-gc dist/bench/purgeKept.js")
  *   BENCH_LIVE=1 BENCH_KEPT=1000000 node --expose-gc dist/bench/purgeKept.js   # live heap only, a million ids
  */
 import { fork } from "node:child_process";
