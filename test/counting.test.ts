@@ -89,4 +89,26 @@ describe("the counting rule (domain/counting)", () => {
     expect(compareWithPlan([before], [same])[0].differences.map((d) => [d.kind, d.records])).to.deep.equal([["RESIDUAL", 3]]);
     expect(compareWithPlan([before], [same])[0].planned).to.deep.include({ toLeaveResidual: 0 });
   });
+
+  it("counts in a purge's recount only the records its deletion kept: dated before it, undated among its ids read a page at a time", async () => {
+    const pages = [[{ category: "PAYMENTS", type: "customer", id: "c1" }], [{ category: "PAYMENTS", type: "charge", id: "u1" }, { category: "PAYMENTS", type: "charge", id: "u2" }]];
+    let reads = 0;
+    const c = new DeletionCount({ categories: [], keepRecordedSince: {} }, true, {
+      before: NEW,
+      undated: async function* () {
+        for (const page of pages) {
+          reads += 1;
+          yield page;
+        }
+      },
+    });
+    let beats = 0;
+    for (const r of [rec("charge", "u1"), rec("charge", "u3"), rec("charge", "d1", { recordedAt: OLD }), rec("charge", "d2", { recordedAt: NEWER }), rec("customer", "c1", { anchor: true }), rec("customer", "c2")]) c.add(r);
+    await c.settleKept(async () => void (beats += 1));
+    const r = c.result();
+    // Kept by the deletion: u1 and c1 (by id), d1 (by date); u3, c2 and d2 are hers since, not counted.
+    expect(byType(r)).to.deep.equal({ charge: { found: 2, toErase: 0, toKeep: 2, newestKept: null }, customer: { found: 1, toErase: 0, toKeep: 1, newestKept: null } });
+    expect(r.refs.map((x) => x.ref.id).sort()).to.deep.equal(["c1", "d1", "u1"]);
+    expect([reads, beats]).to.deep.equal([2, 2]);
+  });
 });

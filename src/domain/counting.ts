@@ -77,6 +77,13 @@ export class DeletionCount {
   /** Kept records without a date, by ref: what the deletion's purge erases by id. */
   private readonly undated: RecordRef[] = [];
 
+  /**
+   * A purge's recount: the records without a date it found, by `type\0id`, until settleKept reads the
+   * deletion's kept ids a page at a time and counts those among them (what it holds grows with the
+   * undated records found now, never with the ids the deletion kept).
+   */
+  private readonly undatedFound = new Map<string, SubjectRecord[]>();
+
   /** Whether the rule keeps a record's category whole (held: the connector never sees it). */
   private held(category: string): boolean {
     return !this.instruction.categories.includes(category);
@@ -105,6 +112,14 @@ export class DeletionCount {
 
   add(record: SubjectRecord): void {
     const category = String(record.category);
+    if (this.keptBy?.undated && !record.recordedAt) {
+      // Its set is known, whether the deletion kept it or not (settleKept tells).
+      this.set(category, String(record.type));
+      const key = `${record.type}\u0000${record.id}`;
+      const { data: _data, ...kept } = record;
+      this.undatedFound.set(key, [...(this.undatedFound.get(key) ?? []), { ...kept, data: {} }]);
+      return;
+    }
     if (this.keptBy && !keptByDeletion(this.keptBy, record)) {
       // Its set is known, empty: what a connector reports kept of it is the person's since, not the deletion's (keptAsVerified).
       this.set(category, String(record.type));
@@ -114,6 +129,30 @@ export class DeletionCount {
       }
       return;
     }
+    this.count(record);
+  }
+
+  /**
+   * A purge's recount, once every record was added: counts the undated records found that are among
+   * the ids its deletion kept (KeptByDeletion.undated), read a page at a time (`onPage` after each);
+   * the others are the person's since, not counted.
+   */
+  async settleKept(onPage?: () => Promise<void>): Promise<void> {
+    if (!this.keptBy?.undated || !this.undatedFound.size) return;
+    for await (const page of this.keptBy.undated()) {
+      for (const r of page) {
+        const key = `${r.type}\u0000${r.id}`;
+        for (const record of this.undatedFound.get(key) ?? []) this.count(record);
+        this.undatedFound.delete(key);
+      }
+      if (!this.undatedFound.size) return;
+      await onPage?.();
+    }
+  }
+
+  /** Counts a record the rule sees (a purge's: one its deletion kept). */
+  private count(record: SubjectRecord): void {
+    const category = String(record.category);
     const ref = { category, type: String(record.type), id: String(record.id) };
     if (this.held(category)) {
       const set = this.set(category, ref.type);
@@ -222,14 +261,20 @@ export interface KeptCount {
 export interface KeptByDeletion {
   /** When the deletion counted what it kept (its ERASE's end). */
   before: Date;
-  /** `type\0id` of the kept records without a date whose ids it stored; null when it stored none (it ended before they were stored): any is taken for its. */
-  undated: ReadonlySet<string> | null;
+  /**
+   * The ids of the kept records without a date it stored, read again a page at a time on each call
+   * (never all in memory: a deletion may keep millions); null when it stored none (it ended before
+   * they were stored): any is taken for its.
+   */
+  undated: KeptPages | null;
 }
 
-/** Whether a record is one the deletion kept (see KeptByDeletion). */
-export function keptByDeletion(k: KeptByDeletion, record: Pick<SubjectRecord, "type" | "id" | "recordedAt">): boolean {
-  if (record.recordedAt) return new Date(record.recordedAt).getTime() < k.before.getTime();
-  return k.undated === null || k.undated.has(`${record.type}\u0000${record.id}`);
+/** Pages of record refs, read afresh on each call. */
+export type KeptPages = () => AsyncIterable<readonly RecordRef[]>;
+
+/** Whether a record is one the deletion kept, where its date tells (see KeptByDeletion; an undated one, by id: DeletionCount.settleKept). */
+function keptByDeletion(k: KeptByDeletion, record: Pick<SubjectRecord, "recordedAt">): boolean {
+  return !record.recordedAt || new Date(record.recordedAt).getTime() < k.before.getTime();
 }
 
 /** The longest residualReason a plan line stores (its column's length). */

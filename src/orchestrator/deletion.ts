@@ -127,6 +127,8 @@ export async function verifyErasure(
     count.add(record);
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
   }
+  // A purge's: which undated records found are its deletion's, by its kept ids a page at a time.
+  await count.settleKept(() => ctx.heartbeat());
   const { sets, refs } = count.result();
   const left = new Map<string, number>();
   for (const s of sets) if (s.toErase) left.set(setKey(String(s.category), s.type), s.toErase);

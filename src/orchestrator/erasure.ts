@@ -1,4 +1,4 @@
-import type { Connector, ErasureOutcome, Identities, RecordRef, ResidualRecords, TaskContext } from "../connectors/sdk";
+import type { Connector, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
@@ -22,7 +22,7 @@ import type { EntityManager } from "typeorm";
 import { untilAborted } from "./stopping";
 import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
-import { asResidual, auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, deletionErase, heldBackResidue, keptByDeletionOf, keptUndatedOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
+import { asResidual, auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, countIn, countPerSet, deletionErase, heldBackResidue, keptByDeletionOf, keptUndatedOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
 import { sealKeptUndated } from "./keptUndatedIds";
 import { noPages, surveyedPages } from "./surveyedIds";
 import { exportTools } from "../export/context";
@@ -52,8 +52,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldBack = purge && connector.eraseHeldBack ? heldBackResidue(erase, task) : null;
   // A purge erases what its deletion kept, never what the person recorded since (found again by identity):
   // dated records by the deletion's time, those without a date by id, where the connector can (eraseHeldBack).
-  // The undated ones' ids (kept_undated_ids, encrypted), read page by page, however many.
-  const keptUndated = purge ? await keptUndatedOf(ds, exportTools(services).keys, erase) : null;
+  // The undated ones' ids (kept_undated_ids, encrypted), read a page at a time wherever used, however many.
+  const keptUndated = purge ? keptUndatedOf(ds, exportTools(services).keys, erase) : null;
   const keptBy = purge ? keptByDeletionOf(erase, request, keptUndated) : undefined;
   const byId = keptBy?.undated != null && connector.eraseHeldBack !== undefined;
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
@@ -82,28 +82,30 @@ export async function runErasure(services: Services, connector: Connector, task:
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
-  let byIdentity: RecordRef[] = [];
-  let byIdentityBeyond: KeptCount[] = [];
+  let byIdentity: KeptCount[] = [];
   // Kept records without a date whose ids the deletion did not store (an ERASE from when they were capped): left, named residual and in the trail.
   let beyondIds: KeptCount[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
     // The kept records without a date, by id, a page at a time: the erase above left every such record alone (keepUndated).
-    const undated = purge && !outcome.remote ? undatedRefs(keptUndated, instruction.categories) : [];
+    // Counted as they go, never kept: a deletion may have kept millions.
+    const undated = undatedRefs(purge && !outcome.remote ? keptUndated : null, instruction.categories);
     const beyond = purge && !outcome.remote ? undatedBeyondIds(erase, instruction.categories) : [];
-    if (byId && (undated.length || beyond.length)) {
-      const held: { erased: RecordRef[]; residual: ResidualRecords[] } = { erased: [], residual: [] };
-      for (const page of undated) {
+    if (byId) {
+      const held = { erasedIn: {} as Record<string, number>, residual: [] as ResidualRecords[] };
+      let pages = 0;
+      for await (const page of undated) {
         const done = await untilAborted(connector.eraseHeldBack!(ids, page, instruction, fence.ctx), signal);
-        held.erased.push(...done.erased);
+        countIn(held.erasedIn, done.erased);
         held.residual.push(...(done.residual ?? []));
+        pages += 1;
         await fence.ctx.heartbeat();
       }
-      outcome = withHeldBack(outcome, { ...held, residual: [...held.residual, ...asResidual(beyond)] }, instruction, connector.spec.categories);
+      if (pages || beyond.length) outcome = withHeldBack(outcome, { ...held, residual: [...held.residual, ...asResidual(beyond)] }, instruction, connector.spec.categories);
       beyondIds = beyond;
     } else {
-      byIdentity = undated.flat();
-      byIdentityBeyond = beyond;
+      for await (const page of undated) countPerSet(byIdentity, page);
+      byIdentity.push(...beyond);
     }
     // After what held it back was erased (and its remote work ended): whatever a kept record still holds back stays, named again.
     if (heldBack && residueInstruction.categories.length && !outcome.remote) {
@@ -113,7 +115,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       residueErased = residueErasedNow({ ...heldBack, refs }, held, await othersNow(), purgedNow, now());
       // The deletion's other residue of those categories (nothing held it back) is still there: named again.
       const others = otherResidue(heldBack, residueInstruction.categories.map(String).filter((c) => !purgedNow.includes(c)));
-      outcome = withHeldBack(outcome, { ...held, residual: [...(held.residual ?? []), ...others] }, instruction, connector.spec.categories);
+      outcome = withHeldBack(outcome, { erasedIn: countIn({}, held.erased), residual: [...(held.residual ?? []), ...others] }, instruction, connector.spec.categories);
     }
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
@@ -266,11 +268,11 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept,
       closeExceptions,
       within:
-        erasedElsewhere.length || residueErased.length || byIdentity.length || byIdentityBeyond.length || beyondIds.length
+        erasedElsewhere.length || residueErased.length || byIdentity.length || beyondIds.length
           ? async (em) => {
               if (erasedElsewhere.length) await auditErasedElsewhere(em, erasedElsewhere, task, now());
               await auditResidueErased(em, task, residueErased, now());
-              await auditUndatedByIdentity(em, task, byIdentity, byIdentityBeyond, now());
+              await auditUndatedByIdentity(em, task, byIdentity, now());
               await auditUndatedBeyondIds(em, task, beyondIds, now());
             }
           : undefined,

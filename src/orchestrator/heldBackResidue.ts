@@ -1,10 +1,10 @@
 import type { DataSource, EntityManager } from "typeorm";
 import type { DataCategory, ErasureInstruction, ErasureOutcome, HeldBackOutcome, RecordRef, ResidualRecords } from "../connectors/sdk";
 import { TaskStep } from "../domain/tasks";
-import type { KeptByDeletion, KeptCount } from "../domain/counting";
+import type { KeptByDeletion, KeptCount, KeptPages } from "../domain/counting";
 import { perSet } from "../domain/multiMap";
 import type { DataKeys } from "../export/keys";
-import { keptUndatedPages } from "./keptUndatedIds";
+import { keptUndatedBatches } from "./keptUndatedIds";
 import { ErasedResidue, RequestRow, StoredResidual, TaskRow } from "../entities";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { SYSTEM_ACTOR } from "../audit/actor";
@@ -20,7 +20,7 @@ import { SYSTEM_ACTOR } from "../audit/actor";
  * The kept records themselves are purged the same way: what the deletion kept, never what the person
  * recorded since. Dated ones by the deletion's time (boundedToDeletion), undated ones by the ids the
  * deletion kept of them (undatedRefs: kept_undated_ids, page by page, through the same eraseHeldBack); the purge's recount counts only
- * those (keptByDeletionOf).
+ * those (keptByDeletionOf), checking the undated records it finds against those ids a page at a time.
  */
 
 /** The residue of one request x connector still to erase by id: its sets (with ids), and those sets' refs. */
@@ -37,12 +37,12 @@ export async function deletionErase(ds: DataSource, purge: TaskRow): Promise<Tas
 }
 
 /**
- * The ids of the kept records without a date the deletion's ERASE stored (kept_undated_ids), page by
- * page; null when it stored none (it ended before they were stored).
+ * The ids of the kept records without a date the deletion's ERASE stored (kept_undated_ids), read a
+ * page at a time on each call, never all in memory; null when it stored none (it ended before they were stored).
  */
-export async function keptUndatedOf(ds: DataSource, keys: DataKeys, erase: TaskRow | null): Promise<RecordRef[][] | null> {
+export function keptUndatedOf(ds: DataSource, keys: DataKeys, erase: TaskRow | null): KeptPages | null {
   if (erase?.result?.keptUndatedIds === undefined) return null;
-  return keptUndatedPages(ds.manager, keys, erase);
+  return () => keptUndatedBatches(ds.manager, keys, erase);
 }
 
 /**
@@ -50,13 +50,32 @@ export async function keptUndatedOf(ds: DataSource, keys: DataKeys, erase: TaskR
  * since (KeptByDeletion): records dated before its ERASE ended (its last pass; else the request's end),
  * when it counted them, and those without a date by the ids it stored (keptUndatedOf).
  */
-export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">, undated: readonly RecordRef[][] | null): KeptByDeletion {
-  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated: undated ? new Set(undated.flatMap((page) => page.map((r) => `${r.type}\u0000${r.id}`))) : null };
+export function keptByDeletionOf(erase: TaskRow | null, request: Pick<RequestRow, "closedAt" | "updatedAt">, undated: KeptPages | null): KeptByDeletion {
+  return { before: erase?.finishedAt ?? request.closedAt ?? request.updatedAt, undated };
 }
 
-/** The deletion's kept records without a date in `categories`, by id, page by page for eraseHeldBack. */
-export function undatedRefs(undated: readonly RecordRef[][] | null, categories: readonly DataCategory[]): RecordRef[][] {
-  return (undated ?? []).map((page) => page.filter((r) => categories.includes(r.category))).filter((page) => page.length);
+/** The deletion's kept records without a date in `categories`, by id, a page at a time for eraseHeldBack (empty pages left out). */
+export async function* undatedRefs(undated: KeptPages | null, categories: readonly DataCategory[]): AsyncGenerator<RecordRef[]> {
+  for await (const page of undated?.() ?? []) {
+    const mine = page.filter((r) => categories.includes(r.category));
+    if (mine.length) yield mine;
+  }
+}
+
+/** Adds `refs` to per-category counts (`into`), as withHeldBack counts erased records. */
+export function countIn(into: Record<string, number>, refs: readonly RecordRef[]): Record<string, number> {
+  for (const ref of refs) into[String(ref.category)] = (into[String(ref.category)] ?? 0) + 1;
+  return into;
+}
+
+/** Adds `refs` to per-set counts (`into`), as the audit events of kept sets count them. */
+export function countPerSet(into: KeptCount[], refs: readonly RecordRef[]): KeptCount[] {
+  for (const ref of refs) {
+    const set = into.find((k) => k.category === String(ref.category) && k.type === ref.type);
+    if (set) set.count += 1;
+    else into.push({ category: String(ref.category), type: ref.type, count: 1 });
+  }
+  return into;
 }
 
 /** Why a purge leaves the kept records without a date whose ids its deletion had no room for (an ERASE from before kept_undated_ids). */
@@ -111,18 +130,28 @@ export function otherResidue(h: HeldBack, categories: readonly string[]): Stored
   return h.all.filter((r) => !r.ids?.length && categories.includes(r.category));
 }
 
+/** What eraseHeldBack calls did, counted: erased records per category (never their ids, which may be millions), and what they left residual. */
+export interface HeldBackCounts {
+  erasedIn: Record<string, number>;
+  residual?: readonly ResidualRecords[];
+}
+
 /**
  * Adds what eraseHeldBack did to the purge's own erase outcome: its erased records counted in their
  * categories, what is still held back named residual.
  */
-export function withHeldBack(outcome: ErasureOutcome, held: HeldBackOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[]): ErasureOutcome {
+export function withHeldBack(outcome: ErasureOutcome, held: HeldBackCounts, instruction: ErasureInstruction, connectorCategories: readonly string[]): ErasureOutcome {
   // Without a breakdown, the connector's erased records are in the one category it erased (as addOutcome reads them).
   const category = String(instruction.categories[0] ?? connectorCategories[0]);
   const erasedIn: Record<string, number> = {};
   for (const [c, n] of Object.entries(outcome.erasedIn ?? (outcome.erased ? { [category]: outcome.erased } : {}))) if (n) erasedIn[c] = n;
-  for (const ref of held.erased) erasedIn[String(ref.category)] = (erasedIn[String(ref.category)] ?? 0) + 1;
+  let erased = 0;
+  for (const [c, n] of Object.entries(held.erasedIn)) {
+    erasedIn[c] = (erasedIn[c] ?? 0) + n;
+    erased += n;
+  }
   const redactedIn = outcome.redactedIn ?? (outcome.redacted && !outcome.erasedIn ? { [category]: outcome.redacted } : undefined);
-  return { ...outcome, erased: outcome.erased + held.erased.length, erasedIn, ...(redactedIn ? { redactedIn } : {}), residual: [...(outcome.residual ?? []), ...(held.residual ?? [])] };
+  return { ...outcome, erased: outcome.erased + erased, erasedIn, ...(redactedIn ? { redactedIn } : {}), residual: [...(outcome.residual ?? []), ...(held.residual ?? [])] };
 }
 
 /**
@@ -166,8 +195,8 @@ export async function auditResidueErased(em: EntityManager, task: TaskRow, sets:
  * a date: the connector's erase found them by the person's identities, so it may also have reached such
  * records the person made since. The trail says so, per set, rather than let the count read as exact.
  */
-export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, refs: readonly RecordRef[], beyond: readonly KeptCount[], now: Date): Promise<void> {
-  await auditUndatedSets(em, task, "purge.undated_by_identity", [...refs.map((r) => ({ category: String(r.category), type: r.type, count: 1 })), ...beyond], now);
+export async function auditUndatedByIdentity(em: EntityManager, task: TaskRow, sets: readonly KeptCount[], now: Date): Promise<void> {
+  await auditUndatedSets(em, task, "purge.undated_by_identity", sets, now);
 }
 
 /** One audit event per set of kept records without a date a purge left for want of their ids (undatedBeyondIds). */

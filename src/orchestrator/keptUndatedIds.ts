@@ -50,12 +50,11 @@ export async function storeKeptUndated(em: EntityManager, owner: Pick<KeptUndate
 }
 
 /**
- * The kept ids of a request x connector, page by page (a batch each, in order), decrypted. A batch
- * that fails authentication (altered, moved, or under another key) stops the purge loudly: erasing
- * by ids it cannot trust could reach someone else's records.
+ * The kept ids of a request x connector, a batch at a time, in order, decrypted: never all in memory.
+ * A batch that fails authentication (altered, moved, or under another key) stops the purge loudly:
+ * erasing by ids it cannot trust could reach someone else's records.
  */
-export async function keptUndatedPages(em: EntityManager, keys: DataKeys, owner: Pick<KeptUndatedOwner, "requestId" | "connector">): Promise<RecordRef[][]> {
-  const pages: RecordRef[][] = [];
+export async function* keptUndatedBatches(em: EntityManager, keys: DataKeys, owner: Pick<KeptUndatedOwner, "requestId" | "connector">): AsyncGenerator<RecordRef[]> {
   for await (const row of sealedBatches(em, KeptUndatedRow, owner)) {
     const ids = (await openJson(keys, row, aadOf(row))) as string[] | null;
     if (!ids) {
@@ -65,8 +64,14 @@ export async function keptUndatedPages(em: EntityManager, keys: DataKeys, owner:
         false,
       );
     }
-    pages.push(ids.map((id) => ({ category: row.category, type: row.recordType, id })));
+    yield ids.map((id) => ({ category: row.category, type: row.recordType, id }));
   }
+}
+
+/** All the kept ids of a request x connector, page by page, in memory: for the migration back to ids in the result (capped there anyway). */
+export async function keptUndatedPages(em: EntityManager, keys: DataKeys, owner: Pick<KeptUndatedOwner, "requestId" | "connector">): Promise<RecordRef[][]> {
+  const pages: RecordRef[][] = [];
+  for await (const page of keptUndatedBatches(em, keys, owner)) pages.push(page);
   return pages;
 }
 
