@@ -45,6 +45,12 @@ export interface SampleWorkspaceOptions {
   callTimeoutMs?: number;
   /** Between polls of the Stripe stand-in's redaction jobs (1 s by default: each poll moves a job one step). */
   redactionPollMs?: number;
+  /**
+   * Whether the ticketing connector takes a Zendesk user found by address as the subject's only when its
+   * `external_id` is the subject's user id (`accountExternalId`; true by default, as an installation that
+   * tags its users should run it). False: found by address alone, as a Zendesk without tags is searched.
+   */
+  ticketingAccountExternalId?: boolean;
 }
 
 async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>): Promise<void> {
@@ -93,7 +99,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const timeoutMs = options.callTimeoutMs ?? 10_000;
     const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000, accountMetadataKey: "user_id" });
     closers.push(() => payments.close());
-    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs, accountExternalId: true });
+    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs, accountExternalId: options.ticketingAccountExternalId ?? true });
     closers.push(() => ticketing.close());
 
     // Where each system processes data, as an installation records it in its connectors file: the
