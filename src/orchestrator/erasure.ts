@@ -77,8 +77,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   // What other attempts' units erased (an attempt killed, handed back part-way, or that lost its lease
   // mid-unit and ended the unit meanwhile): this attempt will not find those records to count them, so
   // they are carried over, read once its own calls ended. A poll carries its own (task.result).
-  let earlier: Record<string, number> | null = null;
-  const othersNow = async () => (earlier = task.remoteReference ? null : await fence.erasedByOthers());
+  // Read once (it may wait for another attempt's unit to end): the residue pass, if any, reads it first.
+  let othersRead: Promise<Record<string, number> | null> | undefined;
+  const othersNow = () => (othersRead ??= task.remoteReference ? Promise.resolve(null) : fence.erasedByOthers());
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
@@ -128,7 +129,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // eraseUnit) holds no fence: between waves of redaction jobs a hold can be placed.
   if (outcome.remote && !outcome.remote.revocable) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
-  await othersNow();
+  const earlier = await othersNow();
   await fence.end();
   let soFar = addOutcome(
     task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),

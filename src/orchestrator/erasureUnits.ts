@@ -34,6 +34,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   let outer = start.unitId;
   // The units this attempt began (erasedByOthers waits for the others').
   const mine = new Set<string>(start.unitId ? [start.unitId] : []);
+  // What this attempt's own units counted (erasure_progress holds every attempt's).
+  const own: Record<string, number> = {};
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
@@ -77,8 +79,6 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (performance.now() - beatAt > leaseMs / 3) await heartbeat();
     return true;
   };
-  // What this attempt's own units counted (erasure_progress holds every attempt's).
-  const own: Record<string, number> = {};
   const erasedByOthers = async () => {
     await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
     const all = await erasedByEarlierUnits(services.ds, owner.taskId);

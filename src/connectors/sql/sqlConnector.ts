@@ -38,6 +38,12 @@ export interface SqlConnectorOptions extends SqlConnection {
   chunkSize?: number;
 }
 
+/** The subject's identities in matching form, by kind, and whether the look-up folds ASCII letters only (one call's, never shared between calls). */
+interface KnownIdentities {
+  values: Map<string, string[]>;
+  asciiOnly: boolean;
+}
+
 /** The declarative SQL connector: a Connector whose optional calls are all present, plus close(). */
 export interface SqlConnector extends Connector {
   resolve(ids: Identities, ctx: TaskContext): Promise<Partial<Record<IdentityKind, string>>>;
@@ -232,7 +238,6 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       });
     return asciiFoldRead;
   };
-  let asciiOnly = d === "sqlite";
 
   /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
   const refuseCaseSensitive = async (op: Operation): Promise<void> => {
@@ -247,11 +252,12 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
   /**
    * The subject's identities, in matching form: those given, then those derived from this database's
-   * own tables (a phone stored as `020 7946 0958` is derived as +442079460958 with defaultPhoneCountry GB).
+   * own tables (a phone stored as `020 7946 0958` is derived as +442079460958 with defaultPhoneCountry GB),
+   * with whether this database's look-up folds ASCII letters only.
    */
-  const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<Map<string, string[]>> => {
+  const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<KnownIdentities> => {
     await refuseCaseSensitive(op);
-    asciiOnly = await foldsAsciiOnly(op);
+    const asciiOnly = await foldsAsciiOnly(op);
     const known = new Map<string, string[]>();
     for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
     for (const p of plan.derivations) {
@@ -281,7 +287,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       }
       if (given === undefined && values.length) known.set(p.kind, values);
     }
-    return known;
+    return { values: known, asciiOnly };
   };
 
   /**
@@ -413,14 +419,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   };
 
   /** How a table is searched for the subject, or undefined (logged) when the subject has no identity of its kind. */
-  const identitiesFor = (t: SqlTableConfig, known: Map<string, string[]>, ctx: TaskContext): IdentityMatcher | undefined => {
-    const values = known.get(t.identityKind);
+  const identitiesFor = (t: SqlTableConfig, known: KnownIdentities, ctx: TaskContext): IdentityMatcher | undefined => {
+    const values = known.values.get(t.identityKind);
     if (!values) {
       ctx.logger.info({ connector: name, table: t.table, identityKind: t.identityKind }, "table skipped: the subject has no identity of its kind");
       return undefined;
     }
     const matcher = identityMatcher(t.identityKind, values, country);
-    if (!matcher.everyCase && asciiOnly) ctx.notSearched?.({ category: t.category, type: t.recordType, reason: EVERY_CASE });
+    if (!matcher.everyCase && known.asciiOnly) ctx.notSearched?.({ category: t.category, type: t.recordType, reason: EVERY_CASE });
     return matcher;
   };
 
@@ -600,7 +606,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const known = await knownIdentities(ids, "resolve", ctx);
       const found: Partial<Record<IdentityKind, string>> = {};
       for (const kind of plan.provides) {
-        const values = known.get(kind);
+        const values = known.values.get(kind);
         if (!values) continue;
         // Other connectors take one value of a kind: handing them one of several (two accounts under
         // one address) would reach one account's data and report the person's as whole.
