@@ -96,6 +96,27 @@ describeEachDatabase("account deletion from settings", (db) => {
     expect(await t.count("requests")).to.equal(3);
   });
 
+  it("refuses a retry of a key whose identities cannot be read as BAD_USER_INPUT naming the field, as a first call with them, never answering with the stored request", async () => {
+    await start({ DSR_WORKER_CONCURRENCY: "0" });
+    const first = await trigger("settings-key-0005");
+    const before = [await t.count("requests"), await t.count("audit_events")];
+    for (const [subject, field] of [
+      [{ email: ADA, userId: "u-1", phone: "call me maybe" }, "subject.phone"],
+      [{ email: ADA, userId: "u-1", externalIds: [{ system: "crm", id: "c-1" }, { system: "crm", id: "c-2" }] }, "subject.externalIds"],
+    ] as const) {
+      const fresh = await t.gql(DELETE, { input: { idempotencyKey: "settings-key-0006", subject } }, Role.SERVICE);
+      const retry = await t.gql(DELETE, { input: { idempotencyKey: "settings-key-0005", subject } }, Role.SERVICE);
+      for (const res of [fresh, retry]) {
+        expect(res.data?.requestAccountDeletion ?? null, `${field}: no request answered`).to.equal(null);
+        expect(res.errors!.map((e) => e.extensions.code), field).to.deep.equal(["BAD_USER_INPUT"]);
+        expect((res.errors![0].extensions.fields as { field: string }[]).map((f) => f.field), field).to.include(field);
+        expect(JSON.stringify(res.errors), "echoes nothing").not.to.include("call me maybe");
+      }
+    }
+    expect([await t.count("requests"), await t.count("audit_events")], "changed nothing").to.deep.equal(before);
+    expect((await trigger("settings-key-0005")).id).to.equal(first.id);
+  });
+
   it("gives concurrent calls with one key one request", async () => {
     await start({ DSR_WORKER_CONCURRENCY: "0" });
     const answers = await Promise.all(Array.from({ length: 8 }, () => trigger("settings-key-race")));

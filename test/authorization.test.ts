@@ -7,6 +7,8 @@ import { Role } from "../src/domain/enums";
 import { buildDsrSchema } from "../src/graphql/schema";
 import { describeEachDatabase } from "./support/databases";
 import { submit, submitVerified, TestService } from "./support/harness";
+import { ScriptedConnector } from "./support/scriptedConnector";
+import { createManualConnector } from "../src/connectors/manual";
 
 const { ADMIN, PRIVACY_OFFICER: PO, AUDITOR, SERVICE } = Role;
 const UNKNOWN_ID = "6f1c2d7e-5b8a-4c3d-9e0f-123456789abc";
@@ -327,5 +329,43 @@ describeEachDatabase("authorization", (db) => {
       expect([afterRowChange.status, afterRowChange.errors![0].extensions.code]).to.deep.equal([401, "UNAUTHENTICATED"]);
       expect((await t.gql(viewer, {}, Role.ADMIN)).status).to.equal(200);
     });
+  });
+});
+
+describeEachDatabase("a SERVICE token's deletion that followed another token's", (db) => {
+  let t: TestService;
+  const HOLDER = "account.holder@example.com";
+  const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" };
+  before(async () => {
+    const archive = createManualConnector({ name: "paper-archive", categories: ["SUPPORT"], supports: ["erasure"], instructions: "Shred the subject's files." });
+    t = await new TestService(db(), FAST, [new ScriptedConnector({ name: "crm" }).seed(HOLDER, 2), archive]).start();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it("names on its certificate no request of another token (answeredWith), in the fields or the signed file; ADMIN still sees the link", async () => {
+    // The privacy team's deletion of the holder, at work: its erasure by hand waits for a person.
+    const theirs = await submit(t, { type: "DELETION", subject: { email: HOLDER }, identityVerified: true, verificationEvidence: "ticket" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: theirs.id });
+    const SHOW = `query($id: ID!) { request(id: $id) { status tasks { id connector step status } } }`;
+    const manual = await t.waitFor(async () => (await t.ok(SHOW, { id: theirs.id })).request.tasks.find((x: any) => x.connector === "paper-archive" && x.step === "ERASE" && x.status === "AWAITING_INPUT"), "the archive's erasure awaits a person", 20_000);
+    // The holder deletes the account from the settings page meanwhile: that deletion follows the one at work.
+    const { requestAccountDeletion: own } = await t.ok(`mutation { requestAccountDeletion(input: { idempotencyKey: "follow-key-0001", subject: { email: "${HOLDER}" } }) { id duplicateOf } }`, {}, SERVICE);
+    const [{ duplicateOf }] = await t.ds.query(`SELECT duplicateOf FROM requests WHERE id = ?`, [own.id]);
+    expect(duplicateOf, "it follows the privacy team's deletion").to.equal(theirs.id);
+    expect(own.duplicateOf).to.equal(null);
+    await t.ok(`mutation($id: ID!) { completeManualTask(input: { taskId: $id, erasedCount: 1 }) { status } }`, { id: manual.id });
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: own.id }, SERVICE)).request.status === "COMPLETED" ? true : undefined), "the holder's deletion COMPLETED", 20_000);
+
+    const CERT = `query($id: ID!) { deletionCertificate(requestId: $id) { requestId answeredWith signed erased { connector records } } }`;
+    const asService = (await t.ok(CERT, { id: own.id }, SERVICE)).deletionCertificate;
+    expect(asService.answeredWith, "another token's request is not named").to.equal(null);
+    expect(asService.signed, "nor in the signed file").not.to.include(theirs.id);
+    expect(JSON.parse(asService.signed).certificate.answeredWith).to.equal(null);
+    // The erasure it reports is still the work that answered it.
+    expect(asService.erased.find((e: any) => e.connector === "crm").records).to.equal(2);
+    const asAdmin = (await t.ok(CERT, { id: own.id }, ADMIN)).deletionCertificate;
+    expect(asAdmin.answeredWith).to.equal(theirs.id);
   });
 });

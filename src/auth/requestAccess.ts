@@ -1,4 +1,4 @@
-import type { EntityManager } from "typeorm";
+import { In, type EntityManager } from "typeorm";
 import type { Caller } from "../graphql/context";
 import type { Services } from "../services";
 import { notFound } from "../errors";
@@ -36,6 +36,19 @@ export async function withoutOthersRequests(services: Services, caller: Caller, 
   if (!row.duplicateOf || !seesOwnRequestsOnly(caller)) return row;
   const original = await services.ds.getRepository(RequestRow).findOne({ select: { id: true, submittedBy: true }, where: { id: row.duplicateOf } });
   return original?.submittedBy === caller.tokenId ? row : Object.assign(new RequestRow(), row, { duplicateOf: null });
+}
+
+/**
+ * Of request ids an answer would name beside the caller's own request (the one a certificate was
+ * answered with, the earlier deletions that keep records where an erasure could not look): those the
+ * caller may be told of. All of them for most roles; for an OWN_REQUESTS_ONLY token only the requests
+ * it submitted, as with `duplicateOf` (withoutOthersRequests): another token's request id would tell it
+ * that someone else asked about the same person.
+ */
+export async function requestIdsVisibleTo(services: Services, caller: Caller, ids: readonly string[]): Promise<ReadonlySet<string>> {
+  if (!seesOwnRequestsOnly(caller) || ids.length === 0) return new Set(ids);
+  const rows = await services.ds.getRepository(RequestRow).find({ select: { id: true, submittedBy: true }, where: { id: In([...new Set(ids)]) } });
+  return new Set(rows.filter((r) => r.submittedBy === caller.tokenId).map((r) => r.id));
 }
 
 /** Whether the caller may look requests up by a person (PERSON_SEARCHERS). */

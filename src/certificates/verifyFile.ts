@@ -41,7 +41,7 @@ export function verifyCertificateWithKey(file: string, pem: string | undefined):
   const taken = unchecked.length ? ` (${unchecked.map((e) => `${e.records} in ${e.connector} ${e.confirmation === "ATTESTED" ? `attested by ${e.attestedBy}` : "on the connector's report"}`).join(", ")}, not read back)` : "";
   // Records earlier deletions keep where this one could not look: its read-back says nothing of them.
   const unreached = (c.erased ?? []).filter((e) => e.keptByEarlier?.records);
-  const standing = unreached.length ? `, ${unreached.map((e) => `${e.keptByEarlier!.records} kept in ${e.connector} by earlier deletion(s) ${e.keptByEarlier!.requests.join(", ")}${asCounted(e.keptByEarlier!)}, not looked for (no ${e.keptByEarlier!.identityKinds.join(", ")})`).join("; ")}` : "";
+  const standing = unreached.length ? `, ${unreached.map((e) => `${e.keptByEarlier!.records} kept in ${e.connector} by earlier deletion(s)${e.keptByEarlier!.requests.map((id) => ` ${id}`).join(",")}${asCounted(e.keptByEarlier!)}, not looked for (no ${e.keptByEarlier!.identityKinds.join(", ")})`).join("; ")}` : "";
   return { ok: true, line: `certificate valid: request ${c.requestId} completed ${c.completedAt}, ${erased} record(s) erased${taken}, ${kept} kept${standing}${residual ? `, ${residual} residual (still holding personal data)` : ""}${unsearched ? `, ${unsearched} kind(s) of record not searched (${c.notSearched!.map((n) => `${n.connector} ${n.recordType}`).join(", ")})` : ""}; signed by the given key ${outcome.keyId}` };
 }
 

@@ -7,7 +7,7 @@ import { RequestRow } from "../entities";
 import { conflict } from "../errors";
 import { Services } from "../services";
 import { decideWithin } from "./requestDecider";
-import { insertRequest, newRequestRow, SubmitRequestCommand, submitterId } from "./requestSubmitter";
+import { insertRequest, newRequestRow, SubmitRequestCommand, subjectOf, submitterId } from "./requestSubmitter";
 
 export interface AccountDeletionCommand {
   /** The caller's key for this deletion: the same key always answers with the same request. */
@@ -67,6 +67,9 @@ async function findByKey(em: EntityManager, actor: Actor, input: AccountDeletion
  * requests.idempotencyKey lets one insert win, and the loser answers with the winner's request.
  */
 export async function requestAccountDeletion(services: Services, actor: Actor, input: AccountDeletionCommand): Promise<RequestRow> {
+  // Identities that cannot be read are BAD_USER_INPUT, naming the field, on a retry too: compared with
+  // the stored request they would read as another subject (CONFLICT), or the unreadable part be dropped.
+  subjectOf(input.subject);
   const existing = await findByKey(services.ds.manager, actor, input);
   if (existing) return existing;
   try {

@@ -71,11 +71,32 @@ async function certificateBody(em: EntityManager, services: Services, requestId:
 }
 
 /**
+ * The certificate with only the other requests `visible` lets its reader be told of (requestIdsVisibleTo):
+ * `answeredWith` null and `keptByEarlier.requests` without the others, before it is signed, so the signed
+ * file names none of them either. Counts and exceptions stay: they say what was done and kept, not who asked.
+ */
+async function withOtherRequestsShown(body: DeletionCertificateBody, visible: (ids: readonly string[]) => Promise<ReadonlySet<string>>): Promise<DeletionCertificateBody> {
+  const named = [...(body.answeredWith ? [body.answeredWith] : []), ...body.erased.flatMap((e) => e.keptByEarlier?.requests ?? [])];
+  if (!named.length) return body;
+  const shown = await visible(named);
+  return {
+    ...body,
+    answeredWith: body.answeredWith && shown.has(body.answeredWith) ? body.answeredWith : null,
+    erased: body.erased.map((e) => (e.keptByEarlier ? { ...e, keptByEarlier: { ...e.keptByEarlier, requests: e.keptByEarlier.requests.filter((id) => shown.has(id)) } } : e)),
+  };
+}
+
+/**
  * Issues the signed receipt of a COMPLETED deletion: the signed file's text (what an auditor saves and
  * checks with `dsr certificate verify`) and its content. Anything but a completed deletion is CONFLICT.
  */
-export async function issueDeletionCertificate(services: Services, requestId: string): Promise<{ body: DeletionCertificateBody; signed: string; keyId: string }> {
-  const body = await inReadSnapshot(services.ds, (em) => certificateBody(em, services, requestId));
+export async function issueDeletionCertificate(
+  services: Services,
+  requestId: string,
+  visible?: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
+): Promise<{ body: DeletionCertificateBody; signed: string; keyId: string }> {
+  const read = await inReadSnapshot(services.ds, (em) => certificateBody(em, services, requestId));
+  const body = visible ? await withOtherRequestsShown(read, visible) : read;
   const key = resolveCertificateKey(services.config);
   return { body, signed: signDocument(body, key), keyId: key.keyId };
 }

@@ -11,7 +11,7 @@ import { refuseApprovalOutOfOrder } from "../orchestrator/correctionOrder";
 import { lockSubject } from "../orchestrator/holdFence";
 import { planRequest } from "../orchestrator/requestPlanner";
 import { Services } from "../services";
-import { IDENTITY_CORRECTION_UNVOUCHED, unvouchedIdentityProblem } from "./requestSubmitter";
+import { IDENTITY_CORRECTION_UNVOUCHED, unconfirmedIdentityProblems, unvouchedIdentityProblem } from "./requestSubmitter";
 import { loadRequest, moveRequest } from "./requestTransition";
 
 /** The privacy team's decisions on a request: each is one status move with its audit event. */
@@ -47,6 +47,9 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   // One stored before submissions refused it, or before the connectors found people by what it writes: the code proved the old address alone.
   const identity = decision === "approve" && row.verificationMethod === VerificationMethod.CODE ? unvouchedIdentityProblem(row.corrections, services.connectors.list().map((c) => c.spec)) : null;
   if (identity) throw badInput("The request cannot be approved", [identity], { reason: IDENTITY_CORRECTION_UNVOUCHED });
+  // One stored before submissions refused it, or before the connector that confirmed its user id or phone was taken away.
+  const unconfirmed = decision === "approve" && row.verificationMethod === VerificationMethod.CODE ? unconfirmedIdentityProblems({ userId: row.subjectUserId, phone: row.subjectPhone }, services.connectors.list().map((c) => c.spec)) : [];
+  if (unconfirmed.length) throw badInput("The request cannot be approved", unconfirmed);
   const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
     ...(statusReason ? { statusReason } : {}),
     // A decided request no longer needs a code: forget it.

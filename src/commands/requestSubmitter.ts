@@ -131,6 +131,31 @@ export function unvouchedIdentityProblem(corrections: readonly { field: string }
   return { field: "corrections", messages };
 }
 
+/**
+ * The request identities (userId, phone) that a connector would read by and none can confirm as the
+ * subject's, for a caller who does not vouch: one field problem each, or none. The account database
+ * confirms a given user id or phone against the row it holds for the email before any system reads by
+ * it (confirmOwn); with no connector that provides the kind, nothing does, and the code sent to the email
+ * proves that address alone. Checked at submission and again at approval (the connectors may have
+ * changed since). Names the kind and the connectors, never a value.
+ */
+export function unconfirmedIdentityProblems(subject: { userId?: string | null; phone?: string | null }, specs: readonly IdentitySpec[]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const kind of ["userId", "phone"] as const) {
+    if (!subject[kind]?.trim()) continue;
+    const readers = specs.filter((s) => (s.needs as readonly string[]).includes(kind)).map((s) => s.name);
+    if (!readers.length || specs.some((s) => (s.provides as readonly string[]).includes(kind))) continue;
+    problems.push({
+      field: `subject.${kind}`,
+      messages: [
+        `${kind} is taken without identityVerified only where a connector confirms it as the email's (one that provides ${kind}): none does here, and ${readers.sort().join(", ")} would read by it. ` +
+          `The code sent to the email proves that address alone: submit without it, or have the privacy team vouch for it (identityVerified: true)`,
+      ],
+    });
+  }
+  return problems;
+}
+
 function checkShape(input: SubmitRequestCommand, specs: readonly IdentitySpec[]): void {
   const problems: FieldProblem[] = fieldProblems(normalizeSubject(input.subject).problems);
   const isCorrection = input.type === RequestType.CORRECTION;
@@ -149,6 +174,8 @@ function checkShape(input: SubmitRequestCommand, specs: readonly IdentitySpec[])
     // The code proves the email alone, and no system confirms an id in another: Mallory's address with Ada's billing id read Ada's invoices.
     problems.push({ field: "subject.externalIds", messages: [EXTERNAL_IDS_UNVOUCHED] });
   }
+  // Mallory's address with Ada's user id, where no connector ties user ids to addresses: Ada's sessions were erased.
+  if (!input.identityVerified) problems.push(...unconfirmedIdentityProblems(input.subject, specs));
   const identity = !input.identityVerified && isCorrection ? unvouchedIdentityProblem(input.corrections, specs) : null;
   // The code proves the address submitted under; a corrected address nobody proved led Mallory's later requests to Vera's Stripe customer
   // and Zendesk user, and a corrected `mobile` (the phone an SMS log finds people by) put Vera's messages in her export, then erased them.

@@ -1,6 +1,6 @@
 import { Args, Authorized, Ctx, Query, Resolver } from "type-graphql";
 import { ANY_ROLE } from "../auth/roles";
-import { assertRequestVisible } from "../auth/requestAccess";
+import { assertRequestVisible, requestIdsVisibleTo } from "../auth/requestAccess";
 import { resolveCertificateKey } from "../certificates/signing";
 import { issueDeletionCertificate } from "../commands/certificateIssuer";
 import type { GraphQLContext } from "../graphql/context";
@@ -10,11 +10,11 @@ import { CertificateArgs, CertificatePublicKey, DeletionCertificate } from "../s
 export class CertificateResolver {
   @Authorized(ANY_ROLE)
   @Query(() => DeletionCertificate, {
-    description: "The signed receipt of a COMPLETED deletion: erased per connector, kept until when and why. CONFLICT for any other request. All roles (it holds no personal data); a SERVICE token only for requests it submitted (NOT_FOUND for others).",
+    description: "The signed receipt of a COMPLETED deletion: erased per connector, kept until when and why. CONFLICT for any other request. All roles (it holds no personal data); a SERVICE token only for requests it submitted (NOT_FOUND for others), and the certificate it gets names no other token's request (answeredWith null, keptByEarlier.requests without them).",
   })
   async deletionCertificate(@Args() { requestId }: CertificateArgs, @Ctx() ctx: GraphQLContext): Promise<DeletionCertificate> {
     await assertRequestVisible(ctx.services, ctx.caller, requestId);
-    const { body, signed, keyId } = await issueDeletionCertificate(ctx.services, requestId);
+    const { body, signed, keyId } = await issueDeletionCertificate(ctx.services, requestId, (ids) => requestIdsVisibleTo(ctx.services, ctx.caller, ids));
     return { ...body, notSearched: body.notSearched ?? [], keyId, signed };
   }
 

@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "type-graphql";
 import { ANY_ROLE, DECIDERS } from "../auth/roles";
+import { requestIdsVisibleTo } from "../auth/requestAccess";
 import { completeTaskByHand, retryFailedTask } from "../commands/taskOperator";
 import type { GraphQLContext } from "../graphql/context";
 import { presentProgress, presentTask } from "../presenters/task.presenter";
@@ -11,8 +12,14 @@ import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/t
 export class RequestTasksResolver {
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved." })
-  tasks(@Root() request: Request): Task[] {
-    return requestPart(request, "tasks").map(presentTask);
+  async tasks(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Task[]> {
+    const tasks = requestPart(request, "tasks").map(presentTask);
+    // Earlier deletions keeping records are other requests: a SERVICE token is told only of its own (requestIdsVisibleTo).
+    const named = tasks.flatMap((t) => t.outcome?.keptByEarlier?.requests ?? []);
+    if (!named.length) return tasks;
+    const shown = await requestIdsVisibleTo(ctx.services, ctx.caller, named);
+    for (const t of tasks) if (t.outcome?.keptByEarlier) t.outcome.keptByEarlier.requests = t.outcome.keptByEarlier.requests.filter((id) => shown.has(id));
+    return tasks;
   }
 
   @Authorized(ANY_ROLE)

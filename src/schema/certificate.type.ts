@@ -100,7 +100,7 @@ export class DeletionCertificate {
   @Field(() => ID, { description: "The deletion request." })
   requestId!: string;
 
-  @Field(() => ID, { nullable: true, description: "The earlier request whose work answered this one, when it followed a duplicate." })
+  @Field(() => ID, { nullable: true, description: "The earlier request whose work answered this one, when it followed a duplicate. For a SERVICE token, null unless that request is its own (as Request.duplicateOf)." })
   answeredWith!: string | null;
 
   @Field({ description: "`hmac-sha256:<hex>` of the subject's email under the service secret." })

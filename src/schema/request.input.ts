@@ -43,14 +43,14 @@ export class SubjectInput {
   @IsIdentityText()
   email!: string;
 
-  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`; spaces around it are dropped). Compared exactly." })
+  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`; spaces around it are dropped). Compared exactly. Without identityVerified, submitRequest takes it only where a connector confirms it as the email's (one provides userId) or none reads by it: the emailed code proves the email alone (BAD_USER_INPUT otherwise, also at approval)." })
   @IsOptional()
   @Length(1, 128, { message: "userId must be 1 to 128 characters" })
   @Matches(/^\s*[\w.:@-]+\s*$/, { message: "userId may hold letters, digits and . _ : @ - only" })
   @IsIdentityText()
   userId?: string | null;
 
-  @Field(() => String, { nullable: true, description: `Phone number with its country code, in any common spelling, e.g. \`${PHONE_EXAMPLE}\` or \`+442079460958\`; stored in E.164.` })
+  @Field(() => String, { nullable: true, description: `Phone number with its country code, in any common spelling, e.g. \`${PHONE_EXAMPLE}\` or \`+442079460958\`; stored in E.164. Without identityVerified, submitRequest takes it only where a connector confirms it as the email's (one provides phone) or none reads by it (BAD_USER_INPUT otherwise, also at approval).` })
   @IsOptional()
   @MaxLength(40, { message: "phone must be at most 40 characters" })
   @ValidateBy({ name: "isPhone", validator: { validate: (v: unknown) => typeof v === "string" && phoneProblem(v) === null, defaultMessage: (args) => `phone ${phoneProblem(String(args?.value)) ?? `must be ${PHONE_RULE}`}` } })

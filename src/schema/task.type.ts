@@ -60,7 +60,7 @@ export class KeptByEarlier {
   @Field(() => [ID], { nullable: true, description: "On a deletion certificate: of exceptions, those still open when it was issued (the others closed since countedAt: purged, or superseded). Null on a task's outcome." })
   stillOpen!: string[] | null;
 
-  @Field(() => [ID], { description: "The other deletions of the person keeping them (ended, or still at work)." })
+  @Field(() => [ID], { description: "The other deletions of the person keeping them (ended, or still at work). A SERVICE token is told only of its own (as Request.duplicateOf): the counts and exceptions stand." })
   requests!: string[];
 
   @Field(() => [ID], { description: "Their retention exceptions, open when counted (countedAt)." })

@@ -8,6 +8,7 @@ import { collectAll, testContext } from "../../src/connectors/testing/conformanc
 import type { Identities } from "../../src/connectors/sdk";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { approved, ended, sum, TestService } from "../support/harness";
+import { Role } from "../../src/domain/enums";
 
 const KEN = "ken.conway.7@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason retentionExceptions { id connector category recordCount status } } }`;
@@ -149,5 +150,38 @@ describeEachDatabase("a later deletion of a person that cannot reach what an ear
     expect((verified as { line: string }).line).to.include(
       `${stripeHeld} kept in payments by earlier deletion(s) ${first.id} as counted at ${line.countedAt} (${line.exceptions.length} of their ${line.exceptions.length} exception(s) closed since: those records may be gone)`,
     );
+  });
+
+  /**
+   * The holder's second deletion, from the settings page (a SERVICE token), named the privacy team's
+   * earlier deletion of the same person by id in its task outcome and on its certificate, though a
+   * SERVICE token is never told of another token's request (README "Roles": duplicateOf is null for it).
+   */
+  it("tells a SERVICE token, on its deletion's tasks and certificate, no other token's request keeping records, and still the count", async function () {
+    this.timeout(120_000);
+    const first = await deletion();
+    expect(first.status, first.statusReason).to.equal("COMPLETED");
+    t.clock.advance(1000);
+    const { requestAccountDeletion: own } = await t.ok(`mutation { requestAccountDeletion(input: { idempotencyKey: "settings-ken-0002", subject: { email: "${KEN}" } }) { id } }`, {}, Role.SERVICE);
+    const second = await ended(t, SHOW, own.id, { tickMs: 1000, timeoutMs: 60_000, what: "settings deletion ended" });
+    expect(second.status, second.statusReason).to.equal("COMPLETED");
+    const stripeHolds = await held("payments");
+    expect(stripeHolds, "Stripe holds what the first deletion kept").to.be.greaterThan(0);
+    const payments = (report: any) => ({
+      task: report.request.tasks.find((x: any) => x.connector === "payments" && x.step === "ERASE").outcome.keptByEarlier,
+      certified: report.deletionCertificate.erased.find((e: any) => e.connector === "payments").keptByEarlier,
+    });
+    const asAdmin = payments(await t.ok(UNREACHED, { id: own.id }, Role.ADMIN));
+    expect([asAdmin.task.requests, asAdmin.certified.requests], "the privacy team sees which deletion keeps them").to.deep.equal([[first.id], [first.id]]);
+    const report = await t.ok(UNREACHED, { id: own.id }, Role.SERVICE);
+    const asService = payments(report);
+    expect([asService.task.requests, asService.certified.requests], "the settings backend is not told of it").to.deep.equal([[], []]);
+    expect(report.deletionCertificate.signed, "nor in the signed file").not.to.include(first.id);
+    expect([asService.task.records, asService.certified.records], "the count stands").to.deep.equal([stripeHolds, stripeHolds]);
+    const file = path.join(tempDir("dsr-reach-"), "certificate.json");
+    fs.writeFileSync(file, report.deletionCertificate.signed);
+    const verified = verifyCertificateWithKey(file, report.certificatePublicKey.pem);
+    expect(verified.ok).to.equal(true);
+    expect((verified as { line: string }).line).to.include(`${stripeHolds} kept in payments by earlier deletion(s) as counted at ${asService.task.countedAt}, not looked for (no paymentCustomerId)`);
   });
 });
