@@ -84,7 +84,7 @@ export async function requestAccountDeletion(services: Services, actor: Actor, i
         now,
         { source: RequestSource.SETTINGS, verificationMethod: VerificationMethod.SESSION, idempotencyKey: input.idempotencyKey },
       );
-      await insertRequest(em, row, actor, now);
+      await insertRequest(em, row, actor, now, services.config.DSR_VERIFICATION_CODES_PER_DAY);
       return { row: await decideWithin(em, services, actor, "approve", row), fresh: true };
     });
     if (created.fresh) services.wakeWorkers();

@@ -12,7 +12,7 @@ import { normalizeSubject, NormalizedSubject } from "../domain/identities";
 import { identityCorrections, IdentitySpec } from "../domain/corrections";
 import { Services } from "../services";
 import { lockSubject } from "../orchestrator/holdFence";
-import { sendVerificationCode } from "./verificationCodeIssuer";
+import { refuseCodeFlood, sendVerificationCode } from "./verificationCodeIssuer";
 
 export interface SubmitRequestCommand {
   type: RequestType;
@@ -246,10 +246,13 @@ export function newRequestRow(services: Services, actor: Actor, input: SubmitReq
 
 /**
  * Stores a new request (linked to an open original of the same type and subject) with its audit event.
- * Under the subject's lock: of two identical requests submitted at once, the second sees the first.
+ * Under the subject's lock: of two identical requests submitted at once, the second sees the first, and
+ * of two sent codes at once, the second counts the first (refuseCodeFlood).
  */
-export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date): Promise<void> {
+export async function insertRequest(em: EntityManager, row: RequestRow, actor: Actor, now: Date, codesPerDay: number): Promise<void> {
   await lockSubject(em, keptSubjectEmail(row), now);
+  // A request sent a code counts toward the address's codes of the day; one a caller vouched for sends none.
+  if (row.verificationCodeHash) await refuseCodeFlood(em, keptSubjectEmail(row), now, codesPerDay);
   row.duplicateOf = (await findOpenOriginal(em, row))?.id ?? null;
   await em.getRepository(RequestRow).insert(row);
   await appendAuditEvent(
@@ -278,7 +281,7 @@ export async function insertRequest(em: EntityManager, row: RequestRow, actor: A
 export async function submitRequest(services: Services, actor: Actor, input: SubmitRequestCommand): Promise<RequestRow> {
   const now = services.clock.now();
   const { row, code } = newRequestRow(services, actor, input, now);
-  await inTransaction(services.ds, (em) => insertRequest(em, row, actor, now));
+  await inTransaction(services.ds, (em) => insertRequest(em, row, actor, now, services.config.DSR_VERIFICATION_CODES_PER_DAY));
   if (code) await sendVerificationCode(services, row, code);
   return row;
 }

@@ -1,10 +1,12 @@
 import { Actor, SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
-import { RequestStatus } from "../domain/enums";
+import { EntityManager } from "typeorm";
+import { RequestStatus, VerificationMethod } from "../domain/enums";
 import { generateCode, hashCode } from "../domain/verificationCode";
-import { keptSubjectEmail, RequestRow } from "../entities";
-import { conflict } from "../errors";
+import { AuditEventRow, keptSubjectEmail, RequestRow } from "../entities";
+import { conflict, DsrError } from "../errors";
+import { lockSubject } from "../orchestrator/holdFence";
 import { Services } from "../services";
 import { loadRequest, updateRequest } from "./requestTransition";
 
@@ -32,6 +34,47 @@ export async function sendVerificationCode(services: Services, row: RequestRow, 
       services.logger.error({ requestId: row.id, err: auditError }, "verification code undelivered, and its audit event could not be written"),
     );
   }
+}
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * Refuses to send one more code to `email` when DSR_VERIFICATION_CODES_PER_DAY went to it in the last
+ * 24 hours, across its requests: each request submitted for a code (its receivedAt) and each resend (its
+ * request.verification_code_sent event). Read from what the database holds, so every process counts
+ * alike; the caller holds the subject's lock (lockSubject), so two at once take turns. RATE_LIMITED
+ * with reason VERIFICATION_CODE_LIMIT, and the seconds until the oldest code counted leaves the window.
+ */
+export async function refuseCodeFlood(em: EntityManager, email: string, now: Date, perDay: number): Promise<void> {
+  const since = new Date(now.getTime() - DAY_MS);
+  const submitted = await em
+    .getRepository(RequestRow)
+    .createQueryBuilder("r")
+    .select(["r.id", "r.receivedAt"])
+    .where("r.subjectEmail = :email AND r.receivedAt > :since", { email, since })
+    // A code went out at submission unless a caller vouched (TRUSTED_CALLER, SESSION); verified by the code later, CODE.
+    .andWhere("(r.verificationMethod IS NULL OR r.verificationMethod = :code)", { code: VerificationMethod.CODE })
+    .orderBy("r.receivedAt", "ASC")
+    .limit(perDay)
+    .getMany();
+  const resent = await em
+    .getRepository(AuditEventRow)
+    .createQueryBuilder("e")
+    .select(["e.stream", "e.seq", "e.occurredAt"])
+    .innerJoin(RequestRow, "r", "r.id = e.requestId")
+    .where("r.subjectEmail = :email AND e.action = :sent AND e.occurredAt > :since", { email, sent: "request.verification_code_sent", since })
+    .orderBy("e.occurredAt", "ASC")
+    .limit(perDay)
+    .getMany();
+  const sentAt = [...submitted.map((r) => r.receivedAt), ...resent.map((e) => e.occurredAt)].sort((a, b) => a.getTime() - b.getTime());
+  if (sentAt.length < perDay) return;
+  // A slot frees when the oldest of the newest perDay codes leaves the window.
+  const freedAt = sentAt[sentAt.length - perDay].getTime() + DAY_MS;
+  const retryAfterSeconds = Math.max(1, Math.ceil((freedAt - now.getTime()) / 1000));
+  throw new DsrError("RATE_LIMITED", `This address has been sent ${perDay} verification codes in the last 24 hours, the most it may get (DSR_VERIFICATION_CODES_PER_DAY); no code was sent and nothing changed. Retry in ${retryAfterSeconds} s, or have a trusted caller verify the person another way (identityVerified).`, {
+    reason: "VERIFICATION_CODE_LIMIT",
+    retryAfterSeconds,
+  });
 }
 
 /** Per database, per request id: the resend this process is running (see resendVerificationCode). */
@@ -64,6 +107,8 @@ async function issueNewCode(services: Services, actor: Actor, id: string): Promi
       throw conflict(`Request ${current.id} is ${current.status}; only a request in PENDING_VERIFICATION gets a new code`);
     }
     const now = clock.now();
+    await lockSubject(em, keptSubjectEmail(current), now);
+    await refuseCodeFlood(em, keptSubjectEmail(current), now, config.DSR_VERIFICATION_CODES_PER_DAY);
     return updateRequest(
       em,
       current,

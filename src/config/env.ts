@@ -92,6 +92,19 @@ export class Env {
   @Max(20)
   DSR_VERIFICATION_MAX_ATTEMPTS = 5;
 
+  /**
+   * One-time codes sent to one address within 24 hours, across all its requests (each request submitted
+   * for a code, each resend). A 6-digit code with DSR_VERIFICATION_MAX_ATTEMPTS guesses is safe only
+   * while codes are few: without a cap, resending and guessing at the API's rate limit verifies a
+   * stranger's address within days. Past it, submitRequest and resendVerificationCode answer
+   * RATE_LIMITED (reason VERIFICATION_CODE_LIMIT); a request a trusted caller vouches for needs no code.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  DSR_VERIFICATION_CODES_PER_DAY = 10;
+
   /** How verification codes reach the data subject: log (development only) or webhook (POST to DSR_NOTIFIER_URL). */
   @IsIn(["log", "webhook"])
   @ValidateIf((env: Env) => env.NODE_ENV !== "production" || env.DSR_NOTIFIER !== "log")

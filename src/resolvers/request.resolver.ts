@@ -107,7 +107,7 @@ export class RequestResolver {
   @Authorized(SUBMITTERS)
   @Mutation(() => Request, {
     description:
-      "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject. ADMIN, PRIVACY_OFFICER, SERVICE.",
+      "Takes a new request. Unless identityVerified is set, it waits in PENDING_VERIFICATION and a one-time code is sent to the subject; RATE_LIMITED (reason VERIFICATION_CODE_LIMIT, retryAfterSeconds), storing nothing, once the address has been sent DSR_VERIFICATION_CODES_PER_DAY codes in 24 hours. ADMIN, PRIVACY_OFFICER, SERVICE.",
   })
   async submitRequest(@Arg("input", () => SubmitRequestInput, { description: "The request: type, subject and (for CORRECTION) the changes." }) input: SubmitRequestInput, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
     return answerWith(ctx, info, await submitRequest(ctx.services, ctx.actor, input));
@@ -124,7 +124,7 @@ export class RequestResolver {
   }
 
   @Authorized(SUBMITTERS)
-  @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
+  @Mutation(() => Request, { description: "Sends a fresh one-time code and resets the attempt count (PENDING_VERIFICATION only). RATE_LIMITED (reason VERIFICATION_CODE_LIMIT, retryAfterSeconds), the current code unchanged, once the address has been sent DSR_VERIFICATION_CODES_PER_DAY codes in 24 hours, across its requests. ADMIN, PRIVACY_OFFICER, SERVICE (its own requests only)." })
   async resendVerificationCode(@Args() { id }: RequestIdArgs, @Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<Request> {
     await assertRequestVisible(ctx.services, ctx.caller, id);
     return answerWith(ctx, info, await resendVerificationCode(ctx.services, ctx.actor, id));
