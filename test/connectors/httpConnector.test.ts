@@ -5,7 +5,7 @@ import { morePagesMarker } from "../../src/connectors/http/pagination";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
-import { ACCOUNT_RECORDS_REMAIN } from "../../src/connectors/http/httpConnector";
+import { ACCOUNT_RECORDS_REMAIN, RECORD_NOT_ERASABLE } from "../../src/connectors/http/httpConnector";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
@@ -440,7 +440,11 @@ describe("declarative HTTP connector", () => {
         erasedIn: { PAYMENTS: 3 },
         redacted: 3,
         redactedIn: { PAYMENTS: 3 },
-        residual: [{ category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN }],
+        residual: [
+          // The notes themselves, which nothing erases, as the plan counted them (residualOnErasure).
+          { category: "SUPPORT", type: "note", count: 5, fields: ["text", "created_at"], reason: RECORD_NOT_ERASABLE },
+          { category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN },
+        ],
       });
       expect(standIn.users.some((u) => u.id === 1)).to.equal(true);
       expect((await collectAll(partly, ADA)).map((r) => r.type)).to.deep.equal(["note", "note", "note", "note", "note", "account"]);

@@ -85,7 +85,10 @@ export interface HttpResourceConfig {
   fields: string[];
   /** Field holding when the record came into being (ISO 8601 or epoch), for retention. */
   recordedAtField?: string;
-  /** `{record}` in its path is the record's id. Absent: the records are never erased (access only). */
+  /**
+   * `{record}` in its path is the record's id. Absent: the records are never erased (access only); a
+   * deletion plans and reports them residual (RECORD_NOT_ERASABLE), and the account over them too.
+   */
   erase?: HttpErase;
 }
 

@@ -430,7 +430,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       throw new ConnectorError(`${name}: a ${r.recordType} record holds a value at ${r.recordedAtField} that is not a date; check the resource's recordedAtField`, `${name} ${op}: unreadable date at ${r.recordedAtField}`, false);
     }
     const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
-    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
+    // Access only: no erasure removes it, so a deletion plans it residual (and erase names it so).
+    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}), ...(r.erase ? {} : { residualOnErasure: RECORD_NOT_ERASABLE }) };
   };
 
   /**
@@ -529,8 +530,19 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const subjects = await findSubjects(ids, "collect", ctx);
       if (subjects.size) await scopesRead(subjects.keys().next().value!, "collect", ctx);
       for (const [subject, found] of subjects) {
-        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
-        if (account) yield accountRecord(account, accountType, subject, found);
+        // A record of an access-only resource under the account holds it in place (accountLeft): the plan foresees that.
+        let accessOnlyHeld = false;
+        for (const r of c.resources) {
+          for await (const item of items(r, subject, "collect", ctx)) {
+            if (nobodys(r, item)) continue;
+            if (!r.erase) accessOnlyHeld = true;
+            yield recordOf(r, item, "collect");
+          }
+        }
+        if (account) {
+          const record = accountRecord(account, accountType, subject, found);
+          yield accessOnlyHeld && account.erase ? { ...record, residualOnErasure: ACCOUNT_RECORDS_REMAIN } : record;
+        }
       }
     },
 
@@ -544,6 +556,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const kept = new KeptTally();
       // The accounts left in place, by why (see accountLeftBecause): their ids.
       const accountsLeft = new Map<string, string[]>();
+      // Records of access-only resources left in place, by resource, across the subject's accounts.
+      const notErasable = new Map<HttpResourceConfig, number>();
       /**
        * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
        * and what a unit erased stays counted when a later write of the task fails (its retry no longer
@@ -569,8 +583,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
-          if (!r.erase || !instruction.categories.includes(r.category)) continue;
+          if (!instruction.categories.includes(r.category)) continue;
           const since = instruction.keepRecordedSince?.[r.category];
+          if (!r.erase) {
+            // Access only: nothing erases them. Kept by the rule as any record, the rest named residual, as
+            // the plan counted them (RECORD_NOT_ERASABLE); the account stays over them (accountLeft).
+            let left = 0;
+            for await (const item of items(r, subject, "erase", ctx)) {
+              const record = recordOf(r, item, "erase");
+              if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
+              else if (!record.recordedAt && instruction.keepUndated) continue;
+              else left += 1;
+            }
+            if (left) notErasable.set(r, (notErasable.get(r) ?? 0) + left);
+            continue;
+          }
           // Listed first, erased after: deleting while paging would shift the pages under the cursor.
           // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
           const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
@@ -604,7 +631,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
-      const residual = [...accountsLeft].map(([reason, subjects]) => accountResidual(reason, subjects));
+      const residual = [
+        ...[...notErasable].map(([r, count]): ResidualRecords => ({ category: r.category, type: r.recordType, count, fields: r.fields, reason: RECORD_NOT_ERASABLE })),
+        ...[...accountsLeft].map(([reason, subjects]) => accountResidual(reason, subjects)),
+      ];
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }), ...(residual.length ? { residual } : {}) };
     },
 
@@ -742,6 +772,11 @@ export const ACCOUNT_NOT_LISTED =
 export const ACCOUNT_NOT_HERS =
   "the search no longer answers the account under the address the deletion was made for, yet the system still holds it (its address changed, or its id given to someone else since), so the purge did not delete it; check it in the system";
 
+/**
+ * Why a deletion leaves a record of a resource without `erase` (access only) in place: the connector
+ * never erases it, so the plan counts it residual (not erased) and the erasure names it so.
+ */
+export const RECORD_NOT_ERASABLE = "the connector is given no way to erase records of this kind (its resource has no erase: access only), so they stay in the system; erase them there";
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
 
