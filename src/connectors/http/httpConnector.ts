@@ -150,11 +150,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
       if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
       let parsed: unknown = null;
+      // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
+      // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
+      // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
+      const readsBody = method === "GET" && !gone;
       if (text) {
         try {
           parsed = JSON.parse(text);
         } catch {
-          throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
         }
       }
       // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing

@@ -71,6 +71,11 @@ export class RestStandIn {
   searchMatchesCase = false;
   /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
   goneStatus: 404 | 410 = 404;
+  /**
+   * When set, a DELETE or PATCH of a note, an invoice or a user answers with this text and this status
+   * instead of JSON (as APIs answering a write `200 OK` in plain text, or a 404 with an HTML page).
+   */
+  writeText?: { ok: number; gone?: number; text: string; contentType?: string };
   private server?: http.Server;
   url = "";
 
@@ -91,9 +96,13 @@ export class RestStandIn {
       req.on("end", () => {
         const url = new URL(req.url ?? "/", "http://x");
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+          const text = this.writeText && req.method !== "GET" ? this.writeText : undefined;
+          // A write answered in text (writeText): its own status for a success, and for a record no longer there.
+          if (text) status = status < 300 ? text.ok : (text.gone ?? status);
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           this.afterAnswer?.({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
           this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
+          if (text) return void res.writeHead(status, { "content-type": text.contentType ?? "text/plain", ...headers }).end(text.text);
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
