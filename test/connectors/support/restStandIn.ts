@@ -71,6 +71,8 @@ export class RestStandIn {
   searchMatchesCase = false;
   /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
   goneStatus: 404 | 410 = 404;
+  /** When set, the invoices' links.next is a full URL under this origin (a next link to another host) instead of relative. */
+  invoiceNextAt?: string;
   /**
    * When set, a DELETE or PATCH of a note, an invoice or a user answers with this text and this status
    * instead of JSON (as APIs answering a write `200 OK` in plain text, or a 404 with an HTML page).
@@ -160,7 +162,8 @@ export class RestStandIn {
           const page = Number(url.searchParams.get("page") ?? 1);
           const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
           // The next page also in the body, as a reference relative to this page (as JSON:API's links.next may be).
-          const links = page * size < mine.length ? { links: { next: `invoices?page=${page + 1}&per_page=${size}` } } : {};
+          const next = `invoices?page=${page + 1}&per_page=${size}`;
+          const links = page * size < mine.length ? { links: { next: this.invoiceNextAt ? `${this.invoiceNextAt}${url.pathname.replace(/invoices$/, next)}` : next } } : {};
           return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) }, ...links }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
