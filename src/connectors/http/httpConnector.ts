@@ -384,6 +384,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     let dated = 0;
     for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
+      if (typeof owner === "number") unsafeIdRefused(owner, r.subjectField!, `listing ${r.recordType} records answered one`, op);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
         throw new ConnectorError(
           `${name}: listing ${r.recordType} records of one account answered a record of another account (or of none) at ${r.subjectField}, so the ${op} stopped rather than ${DOING[op]} other people's records. Check the resource's path (a filter the API does not read?)`,
@@ -415,12 +416,28 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   }
 
   /**
+   * Refuses an id given as a JSON number past 2^53 (a 64-bit id: a snowflake, a Java long): JSON.parse
+   * rounds it to the nearest double, which is another account's or record's id (1234567890123456789
+   * reads as 1234567890123456800), and every call made by it (a listing, a DELETE) would act on that
+   * one. Refused before any call by it; the API must answer such ids as strings.
+   */
+  const unsafeIdRefused = (id: number, field: string, what: string, op: Op): void => {
+    if (!Number.isInteger(id) || Number.isSafeInteger(id)) return;
+    throw new ConnectorError(
+      `${name}: ${what} with an id past 2^53 as a JSON number at ${field}, which cannot be read exactly (it would be taken for another's id, and that one acted on), so the ${op} stopped; the API must answer such ids as strings`,
+      `${name} ${op}: id past 2^53 at ${field}`,
+      false,
+    );
+  };
+
+  /**
    * An item's id, as text. Without one (a string or a number) the item would be called "undefined":
    * a subject's account searched and found empty, a record erased at a URL that answers 404 (counted
    * as already gone), every such record exported under one id.
    */
   const idOf = (item: Record<string, unknown>, field: string, what: string, setting: string, op: Op): string => {
     const id = pick(item, field);
+    if (typeof id === "number") unsafeIdRefused(id, field, what, op);
     if ((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id))) return String(id);
     throw new ConnectorError(`${name}: ${what} without an id at ${field} (a string or a number); check ${setting}`, `${name} ${op}: item without ${field}`, false);
   };
