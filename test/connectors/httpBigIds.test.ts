@@ -3,7 +3,7 @@ import { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
 import { ConnectorError } from "../../src/connectors/sdk";
-import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { collectAll, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { ADA, REST_TOKEN } from "./support/restStandIn";
 
 /**
@@ -16,7 +16,7 @@ describe("an HTTP system whose ids are integers past 2^53", () => {
   // Ada's id and Mallory's: Mallory's is what Ada's reads as once rounded to a double.
   const ADA_ID = "1234567890123456789";
   const MALLORY_ID = "1234567890123456800";
-  let users: Array<{ id: string; email: string }>;
+  let users: Array<{ id: string; email: string; platform_id?: string }>;
   let notes: Array<{ id: string; user: string; text: string }>;
   let calls: string[];
   let server: http.Server;
@@ -39,6 +39,8 @@ describe("an HTTP system whose ids are integers past 2^53", () => {
       const send = (status: number, body?: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(body === undefined ? "" : JSON.stringify(body).replace(/"(\d{16,})"/g, "$1"));
       if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return send(401, { error: "unauthorized" });
       const parts = at.pathname.split("/").filter(Boolean);
+      // Without a search, everyone (the roster's listing).
+      if (req.method === "GET" && at.pathname === "/api/users" && !at.searchParams.has("email")) return send(200, { users });
       if (req.method === "GET" && at.pathname === "/api/users") {
         const q = (at.searchParams.get("email") ?? "").toLowerCase();
         return send(200, { users: users.filter((u) => u.email.toLowerCase() === q) });
@@ -107,5 +109,21 @@ describe("an HTTP system whose ids are integers past 2^53", () => {
     expect(calls.filter((c) => !c.startsWith("GET"))).to.deep.equal([]);
     expect(notes.map((n) => n.text)).to.deep.equal(["Ada's note", "Mallory's note"]);
     expect(users.map((u) => u.id)).to.deep.equal(["7", MALLORY_ID]);
+  });
+
+  it("lists no one in a breach roster by an identity past 2^53 read rounded (another person's userId): leaves it out, counted", async () => {
+    // The platform's user id, kept in this system as a number: Ada's, read rounded, is Mallory's.
+    users[0].platform_id = ADA_ID;
+    users[1].platform_id = "1234567890123456900";
+    const connector = createHttpConnector(
+      { ...config(), roster: { path: "/users", items: "users", pagination: { type: "none" }, identities: { email: "email", userId: "platform_id" } } },
+      { REST_TEST_TOKEN: REST_TOKEN },
+    );
+    const ctx = testContext();
+    const entries = await listAll(connector, ctx);
+    await connector.close();
+    expect(entries.flatMap((e) => (e.identities.userId ? [e.identities.userId] : []))).to.deep.equal([]);
+    expect(entries.map((e) => e.identities.email)).to.deep.equal(["ada.lovelace@example.com", "mallory@example.com"]);
+    expect(ctx.lines.find((l) => l.msg === "http listing read for a roster")?.obj).to.include({ items: 2, listed: 2, unreadableIdentities: 2 });
   });
 });
