@@ -48,6 +48,8 @@ export class RestStandIn {
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
   invoicePageCap = Number.POSITIVE_INFINITY;
+  /** When true, a numbered page of invoices past the last answers 404 (as Django REST framework's "Invalid page."). */
+  pastLastPage404 = false;
   /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
   deleteIgnores: string[] = [];
   /** Called with each call as it is answered (before the answer leaves): a test arms a fault for the calls after it. */
@@ -161,6 +163,7 @@ export class RestStandIn {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
           const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
+          if (this.pastLastPage404 && page > 1 && (page - 1) * size >= mine.length) return answer(404, { detail: "Invalid page." });
           // The next page also in the body, as a reference relative to this page (as JSON:API's links.next may be).
           const next = `invoices?page=${page + 1}&per_page=${size}`;
           const links = page * size < mine.length ? { links: { next: this.invoiceNextAt ? `${this.invoiceNextAt}${url.pathname.replace(/invoices$/, next)}` : next } } : {};
