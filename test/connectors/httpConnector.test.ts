@@ -1,11 +1,12 @@
+import http from "node:http";
+import { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
-import { errorMarker } from "../../src/connectors/http/httpConnector";
+import { ACCOUNT_RECORDS_REMAIN, errorMarker, RECORD_NOT_ERASABLE } from "../../src/connectors/http/httpConnector";
 import { morePagesMarker } from "../../src/connectors/http/pagination";
 import { withValues } from "../../src/connectors/http/pick";
 import { ConnectorConfigError, ConnectorError, normalizeEmail, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, describeConnectorConformance, listAll, testContext } from "../../src/connectors/testing/conformance";
-import { ACCOUNT_RECORDS_REMAIN } from "../../src/connectors/http/httpConnector";
 import { ADA, BJORN, GRACE, REST_TOKEN, restConfig, restRoster, RestStandIn } from "./support/restStandIn";
 
 const ENV = { REST_TEST_TOKEN: REST_TOKEN };
@@ -300,6 +301,22 @@ describe("declarative HTTP connector", () => {
       await connector.close();
     });
 
+    it("refuses a next link to another host before calling it: no call there, no credentials, nothing of hers patched", async () => {
+      const arrivals: string[] = [];
+      const elsewhere = http.createServer((req, res) => (arrivals.push(`${req.method} ${req.url} ${req.headers.authorization}`), res.writeHead(200, { "content-type": "application/json" }).end('{"data":{"invoices":[]}}')));
+      await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+      try {
+        standIn.invoiceNextAt = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+        const config = restConfig(standIn);
+        config.resources[1].pagination = { type: "link", next: "links.next" };
+        await refusedWithoutWrites(`helpdesk: a next-page link leads away from ${new URL(standIn.url).host}; refused`, ["collect", "erase"], ["PAYMENTS"], config);
+        expect(arrivals).to.deep.equal([]);
+        expect(standIn.invoices.filter((i) => i.user === 1 && i.billing_name === "Ada Lovelace")).to.have.length(3);
+      } finally {
+        await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
+      }
+    });
+
     it("reads a record date without a zone as UTC, whatever the process's zone", async () => {
       standIn.notes.find((n) => n.id === "n-a5")!.created_at = "2024-06-01 12:00:00";
       const connector = createHttpConnector(restConfig(standIn), ENV);
@@ -440,7 +457,11 @@ describe("declarative HTTP connector", () => {
         erasedIn: { PAYMENTS: 3 },
         redacted: 3,
         redactedIn: { PAYMENTS: 3 },
-        residual: [{ category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN }],
+        residual: [
+          // The notes themselves, which nothing erases, as the plan counted them (residualOnErasure).
+          { category: "SUPPORT", type: "note", count: 5, fields: ["text", "created_at"], reason: RECORD_NOT_ERASABLE },
+          { category: "ACCOUNT", type: "account", count: 1, fields: ["email", "name", "phone"], reason: ACCOUNT_RECORDS_REMAIN },
+        ],
       });
       expect(standIn.users.some((u) => u.id === 1)).to.equal(true);
       expect((await collectAll(partly, ADA)).map((r) => r.type)).to.deep.equal(["note", "note", "note", "note", "note", "account"]);

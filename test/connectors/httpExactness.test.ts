@@ -109,6 +109,39 @@ describeEachDatabase("exactly her records in an HTTP system, as the API holds th
     expect(support).to.include({ plannedToErase: 5, erased: 4, residual: 0 });
   });
 
+  it("counts each note and invoice it erased, and completes, when the API answers its writes in plain text (200 OK), not JSON", async function () {
+    this.timeout(60_000);
+    // A write's answer is not read (the check after erasing is), so text there is no failure: taken for
+    // one (\"not JSON\"), the first DELETE had erased a note and the task failed counting nothing.
+    standIn.writeText = { ok: 200, text: "OK" };
+    dateAda(standIn, "old");
+    t = await hooks.serviceOver(restConfig(standIn));
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(adas()).to.deep.equal([]);
+    expect(standIn.invoices.filter((i) => i.user === 1).map((i) => i.billing_name)).to.deep.equal([null, null, null]);
+    expect(standIn.users.some((u) => u.id === 1), "Ada's account").to.equal(false);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    const line = (category: string) => deletion.deletionOutcome.find((l: any) => l.category === category);
+    expect(line("SUPPORT")).to.include({ plannedToErase: 5, erased: 5, residual: 0, matchesPlan: true });
+    expect(line("PAYMENTS")).to.include({ plannedToErase: 3, erased: 3, residual: 0, matchesPlan: true });
+    expect(line("ACCOUNT")).to.include({ plannedToErase: 1, erased: 1, matchesPlan: true });
+  });
+
+  it("takes a DELETE answering 404 with an HTML page for a note gone meanwhile, not for a failure, and counts it not erased", async function () {
+    this.timeout(60_000);
+    standIn.writeText = { ok: 204, gone: 404, text: "<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>", contentType: "text/html" };
+    dateAda(standIn, "old");
+    standIn.afterAnswer = (c) => {
+      if (c.method === "DELETE" && c.path === "/api/notes/n-a1") standIn.notes = standIn.notes.filter((n) => n.id !== "n-a2");
+    };
+    t = await hooks.serviceOver(restConfig(standIn));
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(standIn.calls.filter((c) => c.method === "DELETE" && c.path === "/api/notes/n-a2").map((c) => c.status)).to.deep.equal([404]);
+    expect(adas()).to.deep.equal([]);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    expect(deletion.deletionOutcome.find((l: any) => l.category === "SUPPORT")).to.include({ plannedToErase: 5, erased: 4, residual: 0 });
+  });
+
   it("fails, never COMPLETED with nothing of hers, when subject.matchField names a field the search's items do not hold", async function () {
     this.timeout(60_000);
     dateAda(standIn, "old");

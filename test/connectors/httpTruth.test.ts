@@ -47,6 +47,19 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     expect(standIn.invoices.filter((i) => i.user === 1).length).to.equal(3);
   });
 
+  it("ends a numbered listing at a page past the last that answers 404 (\"Invalid page.\"), having read the full page before it, and completes", async () => {
+    // Her 3 invoices fill page 1 of 3; page 2 answers 404, as Django REST framework does past the last page.
+    standIn.pastLastPage404 = true;
+    for (const i of standIn.invoices) if (i.user === 1) i.issued_at = "2001-02-03T00:00:00.000Z";
+    const config = restConfig(standIn);
+    config.resources[1].pagination = { type: "page", pageParam: "page", sizeParam: "per_page", size: 3 };
+    const request = await deletion(config);
+    expect(standIn.calls.filter((c) => c.path === "/api/users/1/invoices").map((c) => c.status)).to.include(404);
+    expect(standIn.invoices.filter((i) => i.user === 1).map((i) => i.billing_name)).to.deep.equal([null, null, null]);
+    expect(request.status, request.tasks.map((x: any) => x.lastError).join(" ")).to.equal("COMPLETED");
+    expect(request.deletionOutcome.find((l: any) => l.category === "PAYMENTS")).to.deep.include({ erased: 3, residual: 0, matchesPlan: true });
+  });
+
   // A path the API does not serve (a typo, or an API version retired) answers 404: read as "no one" or
   // "no records", every deletion COMPLETED having erased nothing, her notes and invoices all in place.
   for (const [what, broken] of [

@@ -14,7 +14,7 @@ export type Pagination =
   | { type: "none" }
   /** The response carries the next cursor at `nextCursor` (a dotted path); it is sent back as query `cursorParam`. */
   | { type: "cursor"; cursorParam: string; nextCursor: string; sizeParam?: string; size?: number }
-  /** Numbered pages from 1 (query `pageParam`, page size `sizeParam`); a short page is the last unless the answer says more follow (a capped page size). */
+  /** Numbered pages from 1 (query `pageParam`, page size `sizeParam`); a short page is the last unless the answer says more follow (a capped page size); a page after the first answering 404 is past the last. */
   | { type: "page"; pageParam: string; sizeParam: string; size: number }
   /** The response carries the next page's full URL at `next` (a dotted path), as Zendesk's links.next. */
   | { type: "link"; next: string };
@@ -85,7 +85,10 @@ export interface HttpResourceConfig {
   fields: string[];
   /** Field holding when the record came into being (ISO 8601 or epoch), for retention. */
   recordedAtField?: string;
-  /** `{record}` in its path is the record's id. Absent: the records are never erased (access only). */
+  /**
+   * `{record}` in its path is the record's id. Absent: the records are never erased (access only); a
+   * deletion plans and reports them residual (RECORD_NOT_ERASABLE), and the account over them too.
+   */
   erase?: HttpErase;
 }
 

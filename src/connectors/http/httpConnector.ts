@@ -150,11 +150,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
       if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
       let parsed: unknown = null;
+      // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
+      // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
+      // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
+      const readsBody = method === "GET" && !gone;
       if (text) {
         try {
           parsed = JSON.parse(text);
         } catch {
-          throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
         }
       }
       // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
@@ -380,6 +384,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     let dated = 0;
     for await (const item of listed(listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
+      if (typeof owner === "number") unsafeIdRefused(owner, r.subjectField!, `listing ${r.recordType} records answered one`, op);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
         throw new ConnectorError(
           `${name}: listing ${r.recordType} records of one account answered a record of another account (or of none) at ${r.subjectField}, so the ${op} stopped rather than ${DOING[op]} other people's records. Check the resource's path (a filter the API does not read?)`,
@@ -411,12 +416,28 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   }
 
   /**
+   * Refuses an id given as a JSON number past 2^53 (a 64-bit id: a snowflake, a Java long): JSON.parse
+   * rounds it to the nearest double, which is another account's or record's id (1234567890123456789
+   * reads as 1234567890123456800), and every call made by it (a listing, a DELETE) would act on that
+   * one. Refused before any call by it; the API must answer such ids as strings.
+   */
+  const unsafeIdRefused = (id: number, field: string, what: string, op: Op): void => {
+    if (!Number.isInteger(id) || Number.isSafeInteger(id)) return;
+    throw new ConnectorError(
+      `${name}: ${what} with an id past 2^53 as a JSON number at ${field}, which cannot be read exactly (it would be taken for another's id, and that one acted on), so the ${op} stopped; the API must answer such ids as strings`,
+      `${name} ${op}: id past 2^53 at ${field}`,
+      false,
+    );
+  };
+
+  /**
    * An item's id, as text. Without one (a string or a number) the item would be called "undefined":
    * a subject's account searched and found empty, a record erased at a URL that answers 404 (counted
    * as already gone), every such record exported under one id.
    */
   const idOf = (item: Record<string, unknown>, field: string, what: string, setting: string, op: Op): string => {
     const id = pick(item, field);
+    if (typeof id === "number") unsafeIdRefused(id, field, what, op);
     if ((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id))) return String(id);
     throw new ConnectorError(`${name}: ${what} without an id at ${field} (a string or a number); check ${setting}`, `${name} ${op}: item without ${field}`, false);
   };
@@ -430,7 +451,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       throw new ConnectorError(`${name}: a ${r.recordType} record holds a value at ${r.recordedAtField} that is not a date; check the resource's recordedAtField`, `${name} ${op}: unreadable date at ${r.recordedAtField}`, false);
     }
     const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
-    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}) };
+    // Access only: no erasure removes it, so a deletion plans it residual (and erase names it so).
+    return { category: r.category, type: r.recordType, id, data, ...(recordedAt ? { recordedAt } : {}), ...(r.erase ? {} : { residualOnErasure: RECORD_NOT_ERASABLE }) };
   };
 
   /**
@@ -529,8 +551,19 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const subjects = await findSubjects(ids, "collect", ctx);
       if (subjects.size) await scopesRead(subjects.keys().next().value!, "collect", ctx);
       for (const [subject, found] of subjects) {
-        for (const r of c.resources) for await (const item of items(r, subject, "collect", ctx)) if (!nobodys(r, item)) yield recordOf(r, item, "collect");
-        if (account) yield accountRecord(account, accountType, subject, found);
+        // A record of an access-only resource under the account holds it in place (accountLeft): the plan foresees that.
+        let accessOnlyHeld = false;
+        for (const r of c.resources) {
+          for await (const item of items(r, subject, "collect", ctx)) {
+            if (nobodys(r, item)) continue;
+            if (!r.erase) accessOnlyHeld = true;
+            yield recordOf(r, item, "collect");
+          }
+        }
+        if (account) {
+          const record = accountRecord(account, accountType, subject, found);
+          yield accessOnlyHeld && account.erase ? { ...record, residualOnErasure: ACCOUNT_RECORDS_REMAIN } : record;
+        }
       }
     },
 
@@ -544,6 +577,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const kept = new KeptTally();
       // The accounts left in place, by why (see accountLeftBecause): their ids.
       const accountsLeft = new Map<string, string[]>();
+      // Records of access-only resources left in place, by resource, across the subject's accounts.
+      const notErasable = new Map<HttpResourceConfig, number>();
       /**
        * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
        * and what a unit erased stays counted when a later write of the task fails (its retry no longer
@@ -569,8 +604,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
-          if (!r.erase || !instruction.categories.includes(r.category)) continue;
+          if (!instruction.categories.includes(r.category)) continue;
           const since = instruction.keepRecordedSince?.[r.category];
+          if (!r.erase) {
+            // Access only: nothing erases them. Kept by the rule as any record, the rest named residual, as
+            // the plan counted them (RECORD_NOT_ERASABLE); the account stays over them (accountLeft).
+            let left = 0;
+            for await (const item of items(r, subject, "erase", ctx)) {
+              const record = recordOf(r, item, "erase");
+              if (since && record.recordedAt && record.recordedAt >= new Date(since)) kept.add(r.category, r.recordType, 1, record.recordedAt);
+              else if (!record.recordedAt && instruction.keepUndated) continue;
+              else left += 1;
+            }
+            if (left) notErasable.set(r, (notErasable.get(r) ?? 0) + left);
+            continue;
+          }
           // Listed first, erased after: deleting while paging would shift the pages under the cursor.
           // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
           const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
@@ -604,7 +652,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
-      const residual = [...accountsLeft].map(([reason, subjects]) => accountResidual(reason, subjects));
+      const residual = [
+        ...[...notErasable].map(([r, count]): ResidualRecords => ({ category: r.category, type: r.recordType, count, fields: r.fields, reason: RECORD_NOT_ERASABLE })),
+        ...[...accountsLeft].map(([reason, subjects]) => accountResidual(reason, subjects)),
+      ];
       return { erased, erasedIn, ...(redacted ? { redacted, redactedIn } : {}), ...(kept.empty ? {} : { kept: kept.list() }), ...(residual.length ? { residual } : {}) };
     },
 
@@ -742,6 +793,11 @@ export const ACCOUNT_NOT_LISTED =
 export const ACCOUNT_NOT_HERS =
   "the search no longer answers the account under the address the deletion was made for, yet the system still holds it (its address changed, or its id given to someone else since), so the purge did not delete it; check it in the system";
 
+/**
+ * Why a deletion leaves a record of a resource without `erase` (access only) in place: the connector
+ * never erases it, so the plan counts it residual (not erased) and the erasure names it so.
+ */
+export const RECORD_NOT_ERASABLE = "the connector is given no way to erase records of this kind (its resource has no erase: access only), so they stay in the system; erase them there";
 /** Why a deletion leaves the account in place when records under it are still there (not erased, or not erasable: access only). */
 export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there after the erasure (it could not erase them, or they are access only), and deleting the account would hide them from every later check, so it stays until they are gone";
 

@@ -49,7 +49,8 @@ export interface PageSource {
 /**
  * Every item of a listing, page by page (a heartbeat per page). A 404 fails it, naming `pathHint`: a
  * path the API does not serve (a typo, a retired version) read as an empty list would be "no such
- * person" or "no such records", and a deletion COMPLETED with everything in place. Past its page
+ * person" or "no such records", and a deletion COMPLETED with everything in place. But for a numbered
+ * page after the first: the path answered before, so that 404 says the page is past the last. Past its page
  * limit (maxPages, or the roster's) it fails: ending there would hand back the pages read as if they
  * were all.
  */
@@ -104,6 +105,9 @@ export async function* listPages(source: PageSource, l: Listing, op: Op, ctx: Li
   let previous: string | undefined;
   for (let page = 1; page <= maxPages; page += 1) {
     const { status, body, link } = await read(url, op, ctx);
+    // A numbered page after a full one answering 404 is past the last ("Invalid page.", as Django REST
+    // framework answers): the path answered page 1, so the 404 is about the page, not the path.
+    if (status === 404 && p.type === "page" && page > 1) return;
     if (status === 404) throw new ConnectorError(`${name}: ${base.host} has no ${url.pathname} (HTTP 404); check ${l.pathHint}`, `${name} ${op}: ${l.what} answered 404`, false);
     const list = pick(body, l.items);
     if (!Array.isArray(list)) throw new ConnectorError(`${name}: listing ${l.what} answered without ${l.items}; check ${l.itemsHint}`, `${name}: no array at ${l.items}`, false);

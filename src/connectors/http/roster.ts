@@ -6,11 +6,14 @@ import { pick } from "./pick";
 /**
  * An identity of an item in matching form: undefined when the item holds none there, null when it holds
  * something no request could ever match (an email emailProblem refuses, a phone libphonenumber cannot
- * read in international form, an object): such a value would only mislead whoever reads the roster.
+ * read in international form, an object) or that cannot be read exactly (a JSON number past 2^53, read
+ * rounded to another value): such a value would only mislead whoever reads the roster.
  */
 function identityOf(kind: string, raw: unknown): string | null | undefined {
   if (raw === null || raw === undefined) return undefined;
   if (typeof raw !== "string" && typeof raw !== "number") return null;
+  // A whole number past 2^53 was rounded when the answer was read: it is someone else's (1234567890123456789 reads as ...800).
+  if (typeof raw === "number" && Number.isInteger(raw) && !Number.isSafeInteger(raw)) return null;
   const text = String(raw).trim();
   if (text === "") return undefined;
   // The normalization requests get (src/domain/identities.ts), so a listed person matches a subject.

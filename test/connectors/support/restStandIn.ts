@@ -48,6 +48,8 @@ export class RestStandIn {
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
   invoicePageCap = Number.POSITIVE_INFINITY;
+  /** When true, a numbered page of invoices past the last answers 404 (as Django REST framework's "Invalid page."). */
+  pastLastPage404 = false;
   /** Note ids a DELETE answers 204 for, yet leaves in place (as a system whose delete is queued, or lost). */
   deleteIgnores: string[] = [];
   /** Called with each call as it is answered (before the answer leaves): a test arms a fault for the calls after it. */
@@ -71,6 +73,13 @@ export class RestStandIn {
   searchMatchesCase = false;
   /** What a DELETE of a note or user no longer there answers: 404, or 410 Gone (as APIs that remember deletions do). */
   goneStatus: 404 | 410 = 404;
+  /** When set, the invoices' links.next is a full URL under this origin (a next link to another host) instead of relative. */
+  invoiceNextAt?: string;
+  /**
+   * When set, a DELETE or PATCH of a note, an invoice or a user answers with this text and this status
+   * instead of JSON (as APIs answering a write `200 OK` in plain text, or a 404 with an HTML page).
+   */
+  writeText?: { ok: number; gone?: number; text: string; contentType?: string };
   private server?: http.Server;
   url = "";
 
@@ -91,9 +100,13 @@ export class RestStandIn {
       req.on("end", () => {
         const url = new URL(req.url ?? "/", "http://x");
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+          const text = this.writeText && req.method !== "GET" ? this.writeText : undefined;
+          // A write answered in text (writeText): its own status for a success, and for a record no longer there.
+          if (text) status = status < 300 ? text.ok : (text.gone ?? status);
           this.calls.push({ method: req.method ?? "", path: url.pathname, status, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
           this.afterAnswer?.({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
           this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
+          if (text) return void res.writeHead(status, { "content-type": text.contentType ?? "text/plain", ...headers }).end(text.text);
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
@@ -150,8 +163,10 @@ export class RestStandIn {
           const mine = this.invoices.filter((n) => n.user === Number(parts[2]));
           const page = Number(url.searchParams.get("page") ?? 1);
           const size = Math.min(Number(url.searchParams.get("per_page") ?? 2), this.invoicePageCap);
+          if (this.pastLastPage404 && page > 1 && (page - 1) * size >= mine.length) return answer(404, { detail: "Invalid page." });
           // The next page also in the body, as a reference relative to this page (as JSON:API's links.next may be).
-          const links = page * size < mine.length ? { links: { next: `invoices?page=${page + 1}&per_page=${size}` } } : {};
+          const next = `invoices?page=${page + 1}&per_page=${size}`;
+          const links = page * size < mine.length ? { links: { next: this.invoiceNextAt ? `${this.invoiceNextAt}${url.pathname.replace(/invoices$/, next)}` : next } } : {};
           return answer(200, { data: { invoices: mine.slice((page - 1) * size, page * size) }, ...links }, this.nextLink(url, page, page * size < mine.length));
         }
         if (req.method === "PATCH" && parts[1] === "invoices") {
