@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
@@ -308,6 +308,37 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
       } finally {
         await custom.close();
         await wrong.close();
+        client.destroy();
+      }
+    });
+
+    it("fails check, naming the key, when the partition key is not a string (user ids are matched as strings)", async () => {
+      const client = dynamo.client();
+      const tableName = `auth-numeric-${process.pid}`;
+      await client.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: "userId", AttributeType: "N" },
+            { AttributeName: "sk", AttributeType: "S" },
+          ],
+          KeySchema: [
+            { AttributeName: "userId", KeyType: "HASH" },
+            { AttributeName: "sk", KeyType: "RANGE" },
+          ],
+        }),
+      );
+      const connector = createAuthLogConnector({ store: "dynamodb", tableName, region: LOCAL_REGION, endpoint: dynamo.endpoint, ...LOCAL_CREDENTIALS, maxAttempts: 1 });
+      try {
+        // Every Query of the subject's partition (a string) is refused by such a table: check must say so, not "shaped as expected".
+        const result = await connector.check(testContext());
+        expect(result, result.message).to.deep.include({ ok: false });
+        expect(result.message).to.match(/partition key userId of table .* must be a string \(S\)/);
+        expect((await rejection(collectAll(connector, { email: "n@example.com", userId: "42" }))).retryable).to.equal(false);
+      } finally {
+        await connector.close();
+        await client.send(new DeleteTableCommand({ TableName: tableName }));
         client.destroy();
       }
     });
