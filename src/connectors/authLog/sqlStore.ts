@@ -65,8 +65,10 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
   // `usr_a` equal `USR_A` (and `usr_a ` on MySQL): MySQL/MariaDB's usual `_ci` with PAD SPACE, or a
   // SQLite column declared COLLATE NOCASE. So the index's `=` finds the range and a byte comparison
   // keeps the subject's rows alone, on both (on SQLite's default BINARY column it changes nothing).
+  // On MySQL/MariaDB the bytes compared are utf8mb4's, as the connection sends the id: a column in
+  // another character set (latin1, MariaDB's default before 11.6) holds `é` as E9, not C3 A9.
   const mysql = db.dialect === "mysql";
-  const bytes = (column: string) => (mysql ? `CAST(${q(column)} AS BINARY)` : `${q(column)} COLLATE BINARY`);
+  const bytes = (column: string) => (mysql ? `CAST(CONVERT(${q(column)} USING utf8mb4) AS BINARY)` : `${q(column)} COLLATE BINARY`);
   const isUser = `${q(USER_COLUMN)} = ? AND ${bytes(USER_COLUMN)} = ?`;
   const userParams = (userId: string) => [userId, userId];
 
