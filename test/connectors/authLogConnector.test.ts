@@ -440,4 +440,21 @@ describe("createAuthLogConnector configuration", () => {
       .that.satisfies((p: string[]) => p.some((x) => /exactly one of the options dataSource or url/.test(x)) && p.some((x) => /table must be a plain identifier/.test(x)));
     expect(() => createAuthLogConnector({ store: "s3" } as unknown as AuthLogOptions)).to.throw(/store must be "dynamodb" or "sql"/);
   });
+
+  it("refuses a SQL store on PostgreSQL, which it does not speak, without echoing the url", () => {
+    // It took the url, and its check then said "reached the SQLite table auth_events, shaped as expected"
+    // while every collect and erase was refused with a syntax error (42601).
+    for (const url of ["postgres://dsr:s3cret@127.0.0.1:5432/platform", "postgresql://dsr:s3cret@127.0.0.1:5432/platform"]) {
+      let error: unknown;
+      try {
+        createAuthLogConnector({ store: "sql", url, table: "auth_events" });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).to.be.instanceOf(ConnectorConfigError);
+      const problems = (error as ConnectorConfigError).problems;
+      expect(problems.some((x) => /SQLite, MySQL or MariaDB/.test(x)), problems.join("; ")).to.equal(true);
+      expect(JSON.stringify(problems)).to.not.include("s3cret");
+    }
+  });
 });
