@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
@@ -311,6 +311,37 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
         client.destroy();
       }
     });
+
+    it("fails check, naming the key, when the partition key is not a string (user ids are matched as strings)", async () => {
+      const client = dynamo.client();
+      const tableName = `auth-numeric-${process.pid}`;
+      await client.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: "userId", AttributeType: "N" },
+            { AttributeName: "sk", AttributeType: "S" },
+          ],
+          KeySchema: [
+            { AttributeName: "userId", KeyType: "HASH" },
+            { AttributeName: "sk", KeyType: "RANGE" },
+          ],
+        }),
+      );
+      const connector = createAuthLogConnector({ store: "dynamodb", tableName, region: LOCAL_REGION, endpoint: dynamo.endpoint, ...LOCAL_CREDENTIALS, maxAttempts: 1 });
+      try {
+        // Every Query of the subject's partition (a string) is refused by such a table: check must say so, not "shaped as expected".
+        const result = await connector.check(testContext());
+        expect(result, result.message).to.deep.include({ ok: false });
+        expect(result.message).to.match(/partition key userId of table .* must be a string \(S\)/);
+        expect((await rejection(collectAll(connector, { email: "n@example.com", userId: "42" }))).retryable).to.equal(false);
+      } finally {
+        await connector.close();
+        await client.send(new DeleteTableCommand({ TableName: tableName }));
+        client.destroy();
+      }
+    });
   });
 });
 
@@ -408,5 +439,22 @@ describe("createAuthLogConnector configuration", () => {
       .with.property("problems")
       .that.satisfies((p: string[]) => p.some((x) => /exactly one of the options dataSource or url/.test(x)) && p.some((x) => /table must be a plain identifier/.test(x)));
     expect(() => createAuthLogConnector({ store: "s3" } as unknown as AuthLogOptions)).to.throw(/store must be "dynamodb" or "sql"/);
+  });
+
+  it("refuses a SQL store on PostgreSQL, which it does not speak, without echoing the url", () => {
+    // It took the url, and its check then said "reached the SQLite table auth_events, shaped as expected"
+    // while every collect and erase was refused with a syntax error (42601).
+    for (const url of ["postgres://dsr:s3cret@127.0.0.1:5432/platform", "postgresql://dsr:s3cret@127.0.0.1:5432/platform"]) {
+      let error: unknown;
+      try {
+        createAuthLogConnector({ store: "sql", url, table: "auth_events" });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).to.be.instanceOf(ConnectorConfigError);
+      const problems = (error as ConnectorConfigError).problems;
+      expect(problems.some((x) => /SQLite, MySQL or MariaDB/.test(x)), problems.join("; ")).to.equal(true);
+      expect(JSON.stringify(problems)).to.not.include("s3cret");
+    }
   });
 });

@@ -14,6 +14,7 @@ import {
 } from "../sdk";
 import { breathe, paced, turnDue } from "../../eventLoop";
 import { normalizeUserId } from "../../domain/identities";
+import { WriteOutOfTime } from "../sql/database";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
 import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./events";
@@ -83,6 +84,14 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     throw new ConnectorError(`${name}: the subject's user id is not known, so their auth log cannot be found`, `${name}: called without ids.userId`, false);
   };
 
+  /** One event's DELETE could not end within a unit of erasure (the task's lease): cut, it erased nothing. */
+  const outOfTime = () =>
+    new ConnectorError(
+      `${name}: deleting one auth event took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing; the task will be retried`,
+      `${name}: a one-key DELETE was cut at its unit's deadline`,
+      true,
+    );
+
   /** Retention: the bound below which events may be erased, or undefined to erase all. */
   const boundOf = (instruction: ErasureInstruction): string | undefined => {
     const since = instruction.keepRecordedSince?.AUTH_LOGS;
@@ -126,27 +135,42 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       const beat = pacer(ctx, heartbeatEveryMs);
       let erased = 0;
       let throttledRounds = 0;
+      // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
+      // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end).
+      let size = pageSize;
       // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
       for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
-        if (!page.events.length) continue;
-        // Each page is a unit of erasure: the orchestrator may withdraw the category between pages.
-        // A page that fails part-way (throttled deletes given up on) still ends its unit with what it
-        // deleted, so the task's retry (which no longer finds those events) starts from that count.
-        let failure: { error: unknown } | undefined;
-        const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
-          let deleted = 0;
-          try {
-            throttledRounds += await store.remove(userId, page.events.map((e) => e.key), ctx.signal, beat, (n) => (deleted += n));
-          } catch (error) {
-            failure = { error };
+        const keys = page.events.map((e) => e.key);
+        for (let at = 0; at < keys.length; ) {
+          const part = keys.slice(at, at + size);
+          // Each part is a unit of erasure: the orchestrator may withdraw the category between units.
+          // A unit that fails part-way (throttled deletes given up on, a later statement cut) still ends
+          // with what it deleted, so the task's retry (which no longer finds those events) starts from that count.
+          let failure: { error: unknown } | undefined;
+          const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
+            let deleted = 0;
+            try {
+              throttledRounds += await store.remove(userId, part, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.());
+            } catch (error) {
+              failure = { error };
+            }
+            erased += deleted;
+            return deleted;
+          });
+          if (failure) {
+            if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
+            if (size === 1) throw outOfTime();
+            // Its keys already deleted are gone from the next try's DELETE, which counts only what it removes.
+            size = Math.ceil(size / 2);
+            ctx.logger.info({ connector: name, keys: size }, "a DELETE could not end within its unit of erasure: nothing more erased, trying fewer keys");
+            await ctx.heartbeat();
+            continue;
           }
-          erased += deleted;
-          return deleted;
-        });
-        if (failure) throw failure.error;
-        if (!ran) {
-          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-          return { erased };
+          if (!ran) {
+            ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+            return { erased };
+          }
+          at += part.length;
         }
         await beat();
       }

@@ -96,8 +96,10 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         const hash = Table?.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
         const range = Table?.KeySchema?.find((k) => k.KeyType === "RANGE")?.AttributeName;
         if (hash !== pk || range !== sk) return `table ${table} is keyed by ${hash ?? "?"}/${range ?? "(no sort key)"}, not ${pk}/${sk}; fix partitionKey and sortKey`;
-        const type = Table?.AttributeDefinitions?.find((a) => a.AttributeName === sk)?.AttributeType;
-        if (type !== "S") return `the sort key ${sk} of table ${table} must be a string (S) holding <ISO instant>#<event id>`;
+        const typeOf = (name: string) => Table?.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType;
+        // User ids are sent as strings: a table keyed otherwise refuses every Query and Scan of them.
+        if (typeOf(pk) !== "S") return `the partition key ${pk} of table ${table} must be a string (S) holding the user id`;
+        if (typeOf(sk) !== "S") return `the sort key ${sk} of table ${table} must be a string (S) holding <ISO instant>#<event id>`;
         if (Table?.TableStatus !== "ACTIVE" && Table?.TableStatus !== "UPDATING") return `table ${table} is ${Table?.TableStatus ?? "in an unknown state"}, not ACTIVE`;
         return null;
       }),

@@ -60,7 +60,7 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
   backoffMaxMs?: number;
 }
 
-/** The embedded store: a table in a SQL database (SQLite, MySQL, MariaDB), see src/sample/authLog.ts. */
+/** The embedded store: a table in a SQL database (SQLite, MySQL, MariaDB; PostgreSQL is refused), see src/sample/authLog.ts. */
 export interface SqlAuthLogOptions extends AuthLogCommonOptions, SqlConnection {
   store: "sql";
   /** The table's name (default `auth_events`); its columns are listed in sqlStore.ts. */
@@ -121,6 +121,10 @@ function dynamoProblems(o: Record<string, unknown>): string[] {
 
 function sqlProblems(o: Record<string, unknown>): string[] {
   const problems = connectionProblems(o as SqlConnection);
+  // The store's exact user-id match and its statements are SQLite's and MySQL's: on PostgreSQL every
+  // collect and erase would be refused (a syntax error) after a check that passed.
+  const type = (o.dataSource as { options?: { type?: unknown } } | undefined)?.options?.type;
+  if ((typeof o.url === "string" && /^postgres(ql)?:/i.test(o.url)) || type === "postgres") problems.push("the sql store runs on SQLite, MySQL or MariaDB, not PostgreSQL");
   if (o.table !== undefined && (typeof o.table !== "string" || !IDENTIFIER.test(o.table))) problems.push("table must be a plain identifier (letters, digits, underscore)");
   return problems;
 }

@@ -1,4 +1,4 @@
-import { quote, SqlDatabase, type Statement } from "../sql/database";
+import { quote, SqlDatabase, type Statement, WriteOutOfTime } from "../sql/database";
 import { classifyDbError, type Operation, stopped, toConnectorError } from "../sql/errors";
 import { probe } from "../sql/statements";
 import type { AuthEventField } from "./events";
@@ -51,13 +51,24 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
     }
   };
   const run = (op: Operation, statement: Statement) => guarded(op, () => db.run(statement));
+  /** A delete that must commit within `timeLeft()` ms (the unit of erasure's); a cut one changed nothing and throws WriteOutOfTime as it is. */
+  const write = async (statement: Statement, timeLeft?: () => number | undefined) => {
+    try {
+      return await db.runWithin(statement, () => timeLeft?.());
+    } catch (error) {
+      if (error instanceof WriteOutOfTime) throw error;
+      throw toConnectorError(error, connector, "erase", table);
+    }
+  };
 
   // User ids are compared exactly (README, "Who a request is about"). A column's collation may make
   // `usr_a` equal `USR_A` (and `usr_a ` on MySQL): MySQL/MariaDB's usual `_ci` with PAD SPACE, or a
   // SQLite column declared COLLATE NOCASE. So the index's `=` finds the range and a byte comparison
   // keeps the subject's rows alone, on both (on SQLite's default BINARY column it changes nothing).
+  // On MySQL/MariaDB the bytes compared are utf8mb4's, as the connection sends the id: a column in
+  // another character set (latin1, MariaDB's default before 11.6) holds `é` as E9, not C3 A9.
   const mysql = db.dialect === "mysql";
-  const bytes = (column: string) => (mysql ? `CAST(${q(column)} AS BINARY)` : `${q(column)} COLLATE BINARY`);
+  const bytes = (column: string) => (mysql ? `CAST(CONVERT(${q(column)} USING utf8mb4) AS BINARY)` : `${q(column)} COLLATE BINARY`);
   const isUser = `${q(USER_COLUMN)} = ? AND ${bytes(USER_COLUMN)} = ?`;
   const userParams = (userId: string) => [userId, userId];
 
@@ -89,13 +100,16 @@ export function createSqlStore(o: SqlAuthLogOptions, connector: string, pageSize
       return { events, next: rows.length === pageSize ? events[events.length - 1].key : undefined };
     },
 
-    async remove(userId, keys, _signal, heartbeat, deleted) {
+    async remove(userId, keys, _signal, heartbeat, deleted, timeLeft) {
       for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
         const chunk = keys.slice(i, i + DELETE_CHUNK);
-        const { affected } = await run("erase", {
+        const statement = {
           sql: `DELETE FROM ${q(table)} WHERE ${isUser} AND ${q(KEY_COLUMN)} IN (${chunk.map(() => "?").join(", ")})`,
           params: [...userParams(userId), ...chunk],
-        });
+        };
+        // Bounded by the unit of erasure (a hold placement waits for the unit only until its end): a
+        // statement cut is rolled back, and WriteOutOfTime goes to the connector as it is, to try fewer keys.
+        const { affected } = await write(statement, timeLeft);
         // The rows this statement removed: a key the page listed may have gone meanwhile by another hand.
         deleted(affected);
         await heartbeat();

@@ -32,7 +32,7 @@ export interface UserEvents {
 /**
  * Where the events live (DynamoDB or a SQL table). The connector's loops (paging, prefetch, heartbeat,
  * retention) sit above this interface, so both stores behave alike. Every method throws ConnectorError
- * only, and holds at most one page in memory.
+ * only (but remove's WriteOutOfTime), and holds at most one page in memory.
  */
 export interface AuthLogStore {
   /** For check messages, e.g. `DynamoDB table auth-events`; never secrets. */
@@ -48,8 +48,11 @@ export interface AuthLogStore {
    * fails: what a failed call deleted is still counted (the counting rule), and a retry cannot find it.
    * A SQL store hears the rows each statement removed; DynamoDB's BatchWriteItem cannot tell a delete
    * that found its item from one that did not, so there it is every processed delete.
+   * `timeLeft` is the unit of erasure's (TaskContext.unitTimeLeft): a SQL store bounds each DELETE by it
+   * (a statement cut at it is rolled back) and then throws WriteOutOfTime, the one error not a
+   * ConnectorError: the caller tries fewer keys. DynamoDB cannot undo a write, so it cannot honour it.
    */
-  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void): Promise<number>;
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**
