@@ -161,11 +161,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
     // address as normalized and in upper case (what systems that change case store). Either is asked
     // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Search lags
-    // behind writes (Stripe: usually under a minute; not for read-after-write), so a customer a
-    // checkout made just before the request would go unfound by it, and a deletion's check after
-    // erasing would not find it either: with search, the list filter is asked too, which reads the
-    // customers themselves. Every hit is confirmed in normalized form: the subject is whoever has the
-    // same address, and nobody else.
+    // behind writes (Stripe: usually under a minute, up to an hour in an outage; not for
+    // read-after-write), so a customer a checkout made just before the request would go unfound by it,
+    // and a deletion's check after erasing would not find it either: with search, the list filter is
+    // asked too, which reads the customers themselves, and so are the customers created within
+    // searchLagMs (the filter matches case exactly, and a fresh `Ada@Example.com` is in neither).
+    // Every hit is confirmed in normalized form: the subject is whoever has the same address, and
+    // nobody else.
     // Every such customer is the subject's (a guest checkout makes one each time): past
     // maxCustomersPerEmail the look-up fails rather than hand back only some of them, which would
     // export part of the person or leave customers behind an erasure reported done.
@@ -175,7 +177,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       o.emailLookup === "search"
         ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
         : [];
-    const lookups = [...searched, ...listed];
+    const lookups = [...searched, ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>), ...listed];
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
@@ -205,16 +207,29 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   /** The user id the platform tagged the customer with (accountMetadataKey); null when untagged or without the option. */
   const tagOf = (customer: StripeThing): string | null => (o.accountMetadataKey ? accountTag(customer, o.accountMetadataKey) : null);
 
-  /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
-  const guestLookups = {
-    charge: {
-      spellings: (email: string) => (o.emailLookup === "search" ? emailSpellings(email) : []),
-      fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
-    },
-    checkout_session: {
-      spellings: emailCaseSpellings,
-      fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
-    },
+  /**
+   * With search, one look-up (a page fetcher) of every object of a kind created within searchLagMs:
+   * what the lagging search index may not hold yet, read from the objects themselves. Its bound is set
+   * once, so its pages follow one list. None without search (or with searchLagMs 0).
+   */
+  const recentlyCreated = (fetch: (since: number, cursor?: string) => Promise<Page>): ((cursor?: string) => Promise<Page>)[] => {
+    if (o.emailLookup !== "search" || o.searchLagMs === 0) return [];
+    const since = Math.floor((Date.now() - o.searchLagMs) / 1000);
+    return [(cursor) => fetch(since, cursor)];
+  };
+
+  /** The look-ups (page fetchers) a guest's objects of each kind are found by. */
+  const guestLookups: Record<GuestFoundKind, (email: string) => ((cursor?: string) => Promise<Page>)[]> = {
+    charge: (email) => [
+      ...(o.emailLookup === "search" ? emailSpellings(email) : []).map(
+        (spelling) => (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+      ),
+      ...recentlyCreated((since, cursor) => stripe.charges.list({ created: { gte: since }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>),
+    ],
+    checkout_session: (email) =>
+      emailCaseSpellings(email).map(
+        (spelling) => (cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+      ),
   };
 
   /**
@@ -228,13 +243,17 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    */
   async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
-    const { spellings, fetch } = guestLookups[kind];
     const seen = new Set<string>();
-    for (const spelling of spellings(email)) {
-      for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
+    /** Objects under someone else's customer already said (several look-ups can return one). */
+    const passed = new Set<string>();
+    for (const fetch of guestLookups[kind](email)) {
+      for await (const item of paged(op, ctx, fetch)) {
         // The subject's address under a live customer that is not one of theirs: passed over, and said.
         const owner = typeof item.customer === "string" ? item.customer : (item.customer as { id?: unknown } | null | undefined)?.id;
-        if (elsewhere && typeof owner === "string" && !deletedCustomerOf(item) && !customers.has(owner) && typedEmailOf(kind, item) === email && !isRedacted(kind, item)) elsewhere(kind);
+        if (elsewhere && typeof owner === "string" && !deletedCustomerOf(item) && !customers.has(owner) && typedEmailOf(kind, item) === email && !isRedacted(kind, item) && !passed.has(item.id)) {
+          passed.add(item.id);
+          elsewhere(kind);
+        }
         if (guestEmailOf(kind, item) !== email || seen.has(item.id) || customers.has(deletedCustomerOf(item) ?? "")) continue;
         seen.add(item.id);
         yield item;
