@@ -7,9 +7,9 @@ import { withInlineRetry } from "../inlineRetry";
 import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
-import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
+import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord, typedEmailOf } from "./records";
+import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, invoiceEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord, typedEmailOf } from "./records";
 import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
@@ -32,7 +32,7 @@ class Withdrawn extends Error {}
 type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
 
 /** What a guest leaves at Stripe without a customer, in the order collect and erase read them. */
-const GUEST_KINDS = ["charge", "dispute", "checkout_session", "payment_intent"] as const;
+const GUEST_KINDS = ["charge", "dispute", "invoice", "checkout_session", "payment_intent"] as const;
 type GuestKind = (typeof GUEST_KINDS)[number];
 
 /** Why collect passed over a customer with the subject's address (accountMetadataKey). */
@@ -263,17 +263,32 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
 
   /**
    * Everything the subject left as a guest: charges (each followed by its disputes), Checkout Sessions,
+   * the invoices made out to the subject's address under a deleted customer those were found under,
    * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
    * search by, so one that no charge or session names is not found; docs/connectors.md).
    */
   async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
     // Each PaymentIntent named, with the deleted customer (if any) of what named it.
     const intents = new Map<string, string | undefined>();
+    /** Deleted customers (by hand) the guest look-ups met: the ids no search by email leads to. */
+    const gone = new Set<string>();
     for (const kind of ["charge", "checkout_session"] as const) {
       for await (const item of guestObjectsOf(kind, ids, op, ctx, customers, elsewhere)) {
         if (typeof item.payment_intent === "string") intents.set(item.payment_intent, deletedCustomerOf(item));
+        const deleted = deletedCustomerOf(item);
+        if (deleted) gone.add(deleted);
         yield { kind, item };
         if (kind === "charge") for await (const dispute of disputesOf(item, op, ctx)) yield { kind: "dispute", item: dispute };
+      }
+    }
+    // A deleted customer's invoices name the buyer (name, email, address) as its charges do, and no
+    // search finds them: those made out to the subject's address are theirs, as a charge billed to it
+    // is. Another address's invoice under the same customer is not read.
+    const email = normalizeEmail(ids.email);
+    for (const customer of gone) {
+      for await (const invoice of paged(op, ctx, (cursor) => lists.invoice(customer, cursor))) {
+        if (invoiceEmailOf(invoice) !== email || isRedacted("invoice", invoice)) continue;
+        yield { kind: "invoice", item: invoice };
       }
     }
     for (const [id, gone] of intents) {
@@ -507,9 +522,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);
+        // A guest's charges and the invoices they paid go to redaction jobs together (a job redacting one touches the other).
+        const billed: ToRedact[] = [];
         for (const [kind, items] of guests) {
           if (kind === "dispute") for (const dispute of items) erased += (await eraseDispute(dispute, keepSince, tally, residue, writer, ctx)).erased;
+          else if (kind === "charge" || kind === "invoice") erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, async (batch) => void billed.push(...batch));
           else erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, (batch) => redactor.start(batch, ctx));
+          if (kind === "invoice" && billed.length) await redactor.start(billed.splice(0), ctx);
         }
       } catch (error) {
         if (!(error instanceof Withdrawn)) throw error;
@@ -520,7 +539,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       }
       const kept = tally.list();
       const residual = residue.list();
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestInvoices: guests.get("invoice")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),
