@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { SubjectRecord } from "../../src/connectors/sdk";
-import { StripeConnector } from "../../src/connectors/stripe";
+import { ConnectorConfigError, SubjectRecord } from "../../src/connectors/sdk";
+import { createStripeConnector, StripeConnector } from "../../src/connectors/stripe";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { SAMPLE_EPOCH } from "../../src/sample/people";
 import { StripeStandIn } from "../../src/sample/stripe";
@@ -61,6 +61,12 @@ describe("Stripe objects made moments before the request, the address in mixed c
     expect(charge.receipt_email, "the fresh guest charge's receipt email at Stripe").to.equal(null);
     expect(charge.shipping).to.equal(null);
     expect(standIn.store.get("customer", "cus_fresh_other")!.phone).to.equal("+442079460002");
+  });
+
+  it("refuses a searchLagMs that is not a whole number of milliseconds up to a day, naming the option", () => {
+    for (const searchLagMs of [-1, 86_400_001, 1.5]) {
+      expect(() => createStripeConnector({ apiKey: "sk_test_x", searchLagMs }), String(searchLagMs)).to.throw(ConnectorConfigError, /searchLagMs must be a whole number/);
+    }
   });
 
   it("deletes the fresh customer, when no rule keeps payment records", async () => {
