@@ -189,14 +189,14 @@ export async function eraseCustomer(
 
 /**
  * Erases what a guest left without a customer (charges and Checkout Sessions, found by the email they
- * carry, and their PaymentIntents) under the 7-year rule, as eraseCustomer does a customer's: one
+ * carry, their PaymentIntents, and the invoices a deleted customer of theirs left) under the 7-year rule, as eraseCustomer does a customer's: one
  * created at or after `keepSince` is kept with the fields tax records do not need blanked; an older one
  * is blanked as far as the API allows and handed to a redaction job for the rest (a charge's billing
  * details, a session's customer details, a PaymentIntent's receipt address and shipping). Returns the
  * records erased now (those handed to a job are counted when it ends).
  */
 export async function eraseGuestObjects(
-  kind: "charge" | "checkout_session" | "payment_intent",
+  kind: "charge" | "invoice" | "checkout_session" | "payment_intent",
   objects: readonly StripeThing[],
   keepSince: Date | undefined,
   tally: KeptTally,

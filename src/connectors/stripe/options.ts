@@ -41,6 +41,15 @@ export interface StripeConnectorOptions {
   retries?: number;
   /** The longest wait for an inline repeat, in milliseconds; a longer Retry-After leaves it to the orchestrator. 0-600000; default 10000. */
   maxInlineWaitMs?: number;
+  /**
+   * How far Stripe's Search API may lag behind writes, in milliseconds (Stripe: under a minute as a
+   * rule, up to an hour in an outage; not for read-after-write). With emailLookup "search", the
+   * customers and charges created within this long before a look-up are read through the list API as
+   * well (by creation time, each confirmed by its address): a checkout made just before the request,
+   * the address typed in mixed case, is found by neither search (not indexed yet) nor the case-sensitive
+   * email filter. 0 turns this off. 0-86400000; default 3600000 (1 h).
+   */
+  searchLagMs?: number;
   /** How long to wait between polls of Stripe redaction jobs (they can take days), in milliseconds; default 3600000 (1 h). */
   redactionPollMs?: number;
   /** Stripe-Version sent with redaction-job calls (a preview API at Stripe); default: the account's version. */
@@ -58,7 +67,7 @@ export interface StripeConnectorOptions {
 /** The options with every default filled in (redactionApiVersion and accountMetadataKey stay optional). */
 export type ResolvedStripeOptions = Required<Omit<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">> & Pick<StripeConnectorOptions, "redactionApiVersion" | "accountMetadataKey">;
 
-const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "redactionPollMs", "redactionApiVersion", "accountMetadataKey"];
+const FIELDS = ["name", "apiKey", "host", "port", "protocol", "timeoutMs", "pageSize", "emailLookup", "maxCustomersPerEmail", "retries", "maxInlineWaitMs", "searchLagMs", "redactionPollMs", "redactionApiVersion", "accountMetadataKey"];
 const HOST = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}|[0-9a-fA-F:]+)$/;
 
 const wholeIn = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
@@ -97,6 +106,8 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
   if (!wholeIn(retries, 0, 10)) problems.push("retries must be a whole number from 0 to 10");
   const maxInlineWaitMs = numeric(o.maxInlineWaitMs) ?? 10_000;
   if (!wholeIn(maxInlineWaitMs, 0, 600_000)) problems.push("maxInlineWaitMs must be a whole number of milliseconds from 0 to 600000");
+  const searchLagMs = numeric(o.searchLagMs) ?? 3_600_000;
+  if (!wholeIn(searchLagMs, 0, 86_400_000)) problems.push("searchLagMs must be a whole number of milliseconds from 0 to 86400000 (1 day)");
   const redactionPollMs = numeric(o.redactionPollMs) ?? 3_600_000;
   if (!wholeIn(redactionPollMs, 1, 604_800_000)) problems.push("redactionPollMs must be a whole number of milliseconds from 1 to 604800000 (7 days)");
   const redactionApiVersion = o.redactionApiVersion;
@@ -109,5 +120,5 @@ export function resolveStripeOptions(given: StripeConnectorOptions): ResolvedStr
     problems.push("accountMetadataKey must be a Stripe metadata key: 1 to 40 letters, digits, _ . or -");
   }
   if (problems.length) throw new ConnectorConfigError(typeof name === "string" ? name : "", problems, "Stripe connector");
-  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, retries, maxInlineWaitMs, redactionPollMs, redactionApiVersion, accountMetadataKey } as ResolvedStripeOptions;
+  return { name, apiKey: o.apiKey, host, port, protocol, timeoutMs, pageSize, emailLookup, maxCustomersPerEmail, retries, maxInlineWaitMs, searchLagMs, redactionPollMs, redactionApiVersion, accountMetadataKey } as ResolvedStripeOptions;
 }

@@ -119,6 +119,11 @@ export function typedEmailOf(kind: GuestFoundKind, o: StripeThing): string | und
   return typeof typed === "string" && holdsData(typed) ? normalizeEmail(typed) : undefined;
 }
 
+/** The email, in matching form, an invoice was made out to (`customer_email`); undefined when blank or redacted. */
+export function invoiceEmailOf(o: StripeThing): string | undefined {
+  return typeof o.customer_email === "string" && holdsData(o.customer_email) ? normalizeEmail(o.customer_email) : undefined;
+}
+
 /**
  * The email, in matching form, that collect finds a guest's object by (a charge's billing email, a
  * Checkout Session's customer_details email); undefined for an object with a live customer (read under

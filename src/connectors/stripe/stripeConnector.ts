@@ -7,9 +7,9 @@ import { withInlineRetry } from "../inlineRetry";
 import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
 import { isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
-import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter } from "./erasure";
+import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
-import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord, typedEmailOf } from "./records";
+import { customerEmailOf, deletedCustomerOf, GuestFoundKind, guestEmailOf, invoiceEmailOf, isRedacted, ListKind, listsOf, personalFields, StripeKind, StripeThing, toRecord, typedEmailOf } from "./records";
 import { accountTag, rosterOf, RosterSource } from "./roster";
 import { pollRedaction, RedactionApi, RedactionJob, Redactor } from "./redactionJobs";
 
@@ -32,7 +32,7 @@ class Withdrawn extends Error {}
 type Page = { data: StripeThing[]; has_more: boolean; next_page?: string | null };
 
 /** What a guest leaves at Stripe without a customer, in the order collect and erase read them. */
-const GUEST_KINDS = ["charge", "dispute", "checkout_session", "payment_intent"] as const;
+const GUEST_KINDS = ["charge", "dispute", "invoice", "checkout_session", "payment_intent"] as const;
 type GuestKind = (typeof GUEST_KINDS)[number];
 
 /** Why collect passed over a customer with the subject's address (accountMetadataKey). */
@@ -161,11 +161,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     // Search matches email case-insensitively; the list filter is case-sensitive, so it is asked for the
     // address as normalized and in upper case (what systems that change case store). Either is asked
     // for each spelling of the domain (an internationalised one in Unicode and in ASCII). Search lags
-    // behind writes (Stripe: usually under a minute; not for read-after-write), so a customer a
-    // checkout made just before the request would go unfound by it, and a deletion's check after
-    // erasing would not find it either: with search, the list filter is asked too, which reads the
-    // customers themselves. Every hit is confirmed in normalized form: the subject is whoever has the
-    // same address, and nobody else.
+    // behind writes (Stripe: usually under a minute, up to an hour in an outage; not for
+    // read-after-write), so a customer a checkout made just before the request would go unfound by it,
+    // and a deletion's check after erasing would not find it either: with search, the list filter is
+    // asked too, which reads the customers themselves, and so are the customers created within
+    // searchLagMs (the filter matches case exactly, and a fresh `Ada@Example.com` is in neither).
+    // Every hit is confirmed in normalized form: the subject is whoever has the same address, and
+    // nobody else.
     // Every such customer is the subject's (a guest checkout makes one each time): past
     // maxCustomersPerEmail the look-up fails rather than hand back only some of them, which would
     // export part of the person or leave customers behind an erasure reported done.
@@ -175,7 +177,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       o.emailLookup === "search"
         ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
         : [];
-    const lookups = [...searched, ...listed];
+    const lookups = [...searched, ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>), ...listed];
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
@@ -205,16 +207,29 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
   /** The user id the platform tagged the customer with (accountMetadataKey); null when untagged or without the option. */
   const tagOf = (customer: StripeThing): string | null => (o.accountMetadataKey ? accountTag(customer, o.accountMetadataKey) : null);
 
-  /** How a guest's objects of each kind are found: the spellings asked for, and one page of the answer. */
-  const guestLookups = {
-    charge: {
-      spellings: (email: string) => (o.emailLookup === "search" ? emailSpellings(email) : []),
-      fetch: (spelling: string, cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
-    },
-    checkout_session: {
-      spellings: emailCaseSpellings,
-      fetch: (spelling: string, cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
-    },
+  /**
+   * With search, one look-up (a page fetcher) of every object of a kind created within searchLagMs:
+   * what the lagging search index may not hold yet, read from the objects themselves. Its bound is set
+   * once, so its pages follow one list. None without search (or with searchLagMs 0).
+   */
+  const recentlyCreated = (fetch: (since: number, cursor?: string) => Promise<Page>): ((cursor?: string) => Promise<Page>)[] => {
+    if (o.emailLookup !== "search" || o.searchLagMs === 0) return [];
+    const since = Math.floor((Date.now() - o.searchLagMs) / 1000);
+    return [(cursor) => fetch(since, cursor)];
+  };
+
+  /** The look-ups (page fetchers) a guest's objects of each kind are found by. */
+  const guestLookups: Record<GuestFoundKind, (email: string) => ((cursor?: string) => Promise<Page>)[]> = {
+    charge: (email) => [
+      ...(o.emailLookup === "search" ? emailSpellings(email) : []).map(
+        (spelling) => (cursor?: string) => stripe.charges.search({ query: `billing_details.email:${quoted(spelling)}`, limit, page: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+      ),
+      ...recentlyCreated((since, cursor) => stripe.charges.list({ created: { gte: since }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>),
+    ],
+    checkout_session: (email) =>
+      emailCaseSpellings(email).map(
+        (spelling) => (cursor?: string) => stripe.checkout.sessions.list({ customer_details: { email: spelling }, limit, starting_after: cursor, expand: ["data.customer"] }) as unknown as Promise<Page>,
+      ),
   };
 
   /**
@@ -228,13 +243,17 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    */
   async function* guestObjectsOf(kind: GuestFoundKind, ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<StripeThing> {
     const email = normalizeEmail(ids.email);
-    const { spellings, fetch } = guestLookups[kind];
     const seen = new Set<string>();
-    for (const spelling of spellings(email)) {
-      for await (const item of paged(op, ctx, (cursor) => fetch(spelling, cursor))) {
+    /** Objects under someone else's customer already said (several look-ups can return one). */
+    const passed = new Set<string>();
+    for (const fetch of guestLookups[kind](email)) {
+      for await (const item of paged(op, ctx, fetch)) {
         // The subject's address under a live customer that is not one of theirs: passed over, and said.
         const owner = typeof item.customer === "string" ? item.customer : (item.customer as { id?: unknown } | null | undefined)?.id;
-        if (elsewhere && typeof owner === "string" && !deletedCustomerOf(item) && !customers.has(owner) && typedEmailOf(kind, item) === email && !isRedacted(kind, item)) elsewhere(kind);
+        if (elsewhere && typeof owner === "string" && !deletedCustomerOf(item) && !customers.has(owner) && typedEmailOf(kind, item) === email && !isRedacted(kind, item) && !passed.has(item.id)) {
+          passed.add(item.id);
+          elsewhere(kind);
+        }
         if (guestEmailOf(kind, item) !== email || seen.has(item.id) || customers.has(deletedCustomerOf(item) ?? "")) continue;
         seen.add(item.id);
         yield item;
@@ -244,17 +263,32 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
 
   /**
    * Everything the subject left as a guest: charges (each followed by its disputes), Checkout Sessions,
+   * the invoices made out to the subject's address under a deleted customer those were found under,
    * then the PaymentIntents those name that have no customer (a PaymentIntent carries no email to
    * search by, so one that no charge or session names is not found; docs/connectors.md).
    */
   async function* guestsOf(ids: Identities, op: Operation, ctx: Ctx, customers: ReadonlySet<string>, elsewhere?: (kind: GuestFoundKind) => void): AsyncGenerator<{ kind: GuestKind; item: StripeThing }> {
     // Each PaymentIntent named, with the deleted customer (if any) of what named it.
     const intents = new Map<string, string | undefined>();
+    /** Deleted customers (by hand) the guest look-ups met: the ids no search by email leads to. */
+    const gone = new Set<string>();
     for (const kind of ["charge", "checkout_session"] as const) {
       for await (const item of guestObjectsOf(kind, ids, op, ctx, customers, elsewhere)) {
         if (typeof item.payment_intent === "string") intents.set(item.payment_intent, deletedCustomerOf(item));
+        const deleted = deletedCustomerOf(item);
+        if (deleted) gone.add(deleted);
         yield { kind, item };
         if (kind === "charge") for await (const dispute of disputesOf(item, op, ctx)) yield { kind: "dispute", item: dispute };
+      }
+    }
+    // A deleted customer's invoices name the buyer (name, email, address) as its charges do, and no
+    // search finds them: those made out to the subject's address are theirs, as a charge billed to it
+    // is. Another address's invoice under the same customer is not read.
+    const email = normalizeEmail(ids.email);
+    for (const customer of gone) {
+      for await (const invoice of paged(op, ctx, (cursor) => lists.invoice(customer, cursor))) {
+        if (invoiceEmailOf(invoice) !== email || isRedacted("invoice", invoice)) continue;
+        yield { kind: "invoice", item: invoice };
       }
     }
     for (const [id, gone] of intents) {
@@ -488,9 +522,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         }
         // No customer is being erased now: a withdrawal among a guest's objects detached nothing.
         detachedNow.set(ctx, 0);
+        // A guest's charges and the invoices they paid go to redaction jobs together (a job redacting one touches the other).
+        const billed: ToRedact[] = [];
         for (const [kind, items] of guests) {
           if (kind === "dispute") for (const dispute of items) erased += (await eraseDispute(dispute, keepSince, tally, residue, writer, ctx)).erased;
+          else if (kind === "charge" || kind === "invoice") erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, async (batch) => void billed.push(...batch));
           else erased += await eraseGuestObjects(kind, items, keepSince, tally, writer, ctx, (batch) => redactor.start(batch, ctx));
+          if (kind === "invoice" && billed.length) await redactor.start(billed.splice(0), ctx);
         }
       } catch (error) {
         if (!(error instanceof Withdrawn)) throw error;
@@ -501,7 +539,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       }
       const kept = tally.list();
       const residual = residue.list();
-      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
+      ctx.logger.info({ connector: name, customers: customers.length, guestCharges: guests.get("charge")!.length, guestDisputes: guests.get("dispute")!.length, guestInvoices: guests.get("invoice")!.length, guestSessions: guests.get("checkout_session")!.length, guestPaymentIntents: guests.get("payment_intent")!.length, erased, kept: kept.map((k) => `${k.type}:${k.count}`), redactionJobs: redactor.jobs.length, waitingForJobs: redactor.waiting.length }, "Stripe erasure done");
       return {
         erased,
         ...(kept.length ? { kept } : {}),

@@ -1,6 +1,6 @@
 import { Collection, StripeObject } from "./seed";
 import { StripeStore } from "./store";
-import { applyUpdate, invalid, listPage, missing, Params } from "./wire";
+import { applyUpdate, createdFilter, invalid, listPage, missing, Params } from "./wire";
 
 /** One endpoint of the stand-in: Express path, whether it writes, and what it answers. */
 export interface Endpoint {
@@ -20,9 +20,10 @@ function live(store: StripeStore, name: Collection, id: string, what: string): S
   return o;
 }
 
-/** Objects of a collection belonging to one customer (all of them when no customer is given). */
+/** Objects of a collection belonging to one customer (all of them when no customer is given), created when `created` says. */
 function ofCustomer(store: StripeStore, name: Collection, params: Params): StripeObject[] {
-  const all = store.all(name);
+  const when = createdFilter(params);
+  const all = store.all(name).filter(when);
   return params.customer === undefined ? all : all.filter((o) => o.customer === params.customer);
 }
 
@@ -54,7 +55,7 @@ function customersExpanded(store: StripeStore, page: Record<string, unknown>, pa
 const listByCustomer = (name: Collection, what: string, extra: readonly string[] = [], filter = (_o: StripeObject, _p: Params) => true): Endpoint => ({
   method: "GET",
   path: `/v1/${name}s`,
-  params: ["customer", ...PAGING, ...extra],
+  params: ["customer", "created", ...PAGING, ...extra],
   handle: (store, params) =>
     customersExpanded(
       store,
@@ -115,11 +116,11 @@ export const ENDPOINTS: readonly Endpoint[] = [
   {
     method: "GET",
     path: "/v1/customers",
-    params: ["email", ...PAGING],
+    params: ["email", "created", ...PAGING],
     handle: (store, params) =>
       listPage(
         "/v1/customers",
-        store.all("customer").filter((c) => !c.deleted && (params.email === undefined || c.email === params.email)),
+        store.all("customer").filter(createdFilter(params)).filter((c) => !c.deleted && (params.email === undefined || c.email === params.email)),
         params,
         "customer",
       ),
@@ -176,7 +177,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     // exactly: the stand-in takes the strict reading of Stripe's filter).
     method: "GET",
     path: "/v1/checkout/sessions",
-    params: ["customer", "customer_details", ...PAGING],
+    params: ["customer", "customer_details", "created", ...PAGING],
     handle: (store, params) => {
       const details = params.customer_details as Params | undefined;
       if (details !== undefined && (typeof details !== "object" || typeof details.email !== "string")) throw invalid("customer_details must be a hash with an email", "customer_details");

@@ -53,6 +53,31 @@ export function listPage(url: string, items: StripeObject[], params: Params, wha
   return { object: "list", data, has_more: hasMore, url };
 }
 
+/**
+ * Stripe's `created` filter of a list: a Unix time (exactly then), or a range of `gt`, `gte`, `lt`,
+ * `lte` (seconds); none given lets every object through.
+ */
+export function createdFilter(params: Params): (o: StripeObject) => boolean {
+  const given = params.created;
+  if (given === undefined) return () => true;
+  const seconds = (v: unknown, param: string) => {
+    const n = typeof v === "string" && /^\d{1,12}$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n)) throw invalid("Invalid timestamp: must be an integer Unix timestamp", param);
+    return n;
+  };
+  if (typeof given !== "object" || given === null || Array.isArray(given)) {
+    const at = seconds(given, "created");
+    return (o) => o.created === at;
+  }
+  const bounds = given as Record<string, unknown>;
+  for (const k of Object.keys(bounds)) if (!["gt", "gte", "lt", "lte"].includes(k)) throw invalid(`Received unknown parameter: created[${k}]`, `created[${k}]`, "parameter_unknown");
+  const b = Object.fromEntries(Object.entries(bounds).map(([k, v]) => [k, seconds(v, `created[${k}]`)]));
+  return (o) => {
+    const c = o.created ?? 0;
+    return (b.gt === undefined || c > b.gt) && (b.gte === undefined || c >= b.gte) && (b.lt === undefined || c < b.lt) && (b.lte === undefined || c <= b.lte);
+  };
+}
+
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Applies a form-encoded update: "" unsets (metadata keys are removed, `metadata=""` clears all). */
