@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DeleteTableCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { createAuthLogConnector, type AuthLogOptions } from "../../src/connectors/authLog";
@@ -26,6 +26,24 @@ function conformanceRun(f: AuthLogFixture): ConformanceRun {
     injectRetryableFault: () => f.injectRetryableFault(),
     teardown: () => f.teardown(),
   };
+}
+
+/** A table on dynalite keyed by `partition` and `sort`, each of its attribute type. */
+async function createTable(client: DynamoDBClient, tableName: string, partition: { name: string; type: "S" | "N" }, sort: { name: string; type: "S" | "N" }): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: partition.name, AttributeType: partition.type },
+        { AttributeName: sort.name, AttributeType: sort.type },
+      ],
+      KeySchema: [
+        { AttributeName: partition.name, KeyType: "HASH" },
+        { AttributeName: sort.name, KeyType: "RANGE" },
+      ],
+    }),
+  );
 }
 
 async function rejection(work: Promise<unknown>): Promise<ConnectorError> {
@@ -277,20 +295,7 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
     it("is read through partitionKey and sortKey, exporting every other attribute JSON-safe; check names wrong keys", async () => {
       const client = dynamo.client();
       const tableName = `auth-custom-${process.pid}`;
-      await client.send(
-        new CreateTableCommand({
-          TableName: tableName,
-          BillingMode: "PAY_PER_REQUEST",
-          AttributeDefinitions: [
-            { AttributeName: "uid", AttributeType: "S" },
-            { AttributeName: "at", AttributeType: "S" },
-          ],
-          KeySchema: [
-            { AttributeName: "uid", KeyType: "HASH" },
-            { AttributeName: "at", KeyType: "RANGE" },
-          ],
-        }),
-      );
+      await createTable(client, tableName, { name: "uid", type: "S" }, { name: "at", type: "S" });
       const item = { uid: ADA.userId, at: "2025-01-02T03:04:05.006Z#e1", tags: new Set(["new-device"]), attempts: 2, geo: { country: "GB" } };
       await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName: tableName, Item: item }));
       const base: AuthLogOptions = { store: "dynamodb", tableName, region: LOCAL_REGION, endpoint: dynamo.endpoint, ...LOCAL_CREDENTIALS, maxAttempts: 1 };
@@ -315,20 +320,7 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
     it("fails check, naming the key, when the partition key is not a string (user ids are matched as strings)", async () => {
       const client = dynamo.client();
       const tableName = `auth-numeric-${process.pid}`;
-      await client.send(
-        new CreateTableCommand({
-          TableName: tableName,
-          BillingMode: "PAY_PER_REQUEST",
-          AttributeDefinitions: [
-            { AttributeName: "userId", AttributeType: "N" },
-            { AttributeName: "sk", AttributeType: "S" },
-          ],
-          KeySchema: [
-            { AttributeName: "userId", KeyType: "HASH" },
-            { AttributeName: "sk", KeyType: "RANGE" },
-          ],
-        }),
-      );
+      await createTable(client, tableName, { name: "userId", type: "N" }, { name: "sk", type: "S" });
       const connector = createAuthLogConnector({ store: "dynamodb", tableName, region: LOCAL_REGION, endpoint: dynamo.endpoint, ...LOCAL_CREDENTIALS, maxAttempts: 1 });
       try {
         // Every Query of the subject's partition (a string) is refused by such a table: check must say so, not "shaped as expected".
