@@ -376,7 +376,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * a subject with more pages than one unit can write is corrected whole, and a hold placed between
    * pages keeps the rest. A page whose statement cannot end within a unit (cut, rolled back) is tried
    * again in halves, down to one row, as an erasure's chunks are. Rows that hold every corrected value
-   * already (an earlier attempt's, cut later) are counted and not written again: a retry resumes. On
+   * already (an earlier attempt's, cut later) are counted and not written again: a retry resumes. A
+   * table whose corrected columns include one people are found by is written whole, in one statement
+   * and one unit (cut: nothing written, retried). On
    * SQLite, where a write that gives the rows an identity (claimsOf) cannot take a lock first, each
    * UPDATE writes only while no other row holds it: one that wrote nothing because another correction
    * got there first is refused by refuseIdentityClash, asked again (and, the table's rows written
@@ -389,9 +391,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     const own = pages.flat().map((r) => r[t.primaryKey]);
     const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
     const holdsAll = (r: Record<string, unknown>) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value);
+    // A column people are found by moves all of the person's rows in one statement, or none: split over
+    // pages, a retry after a cut or a crash finds the rows written by the new value and not the old, and
+    // cannot tell them from another person's (refuseIdentityClash refused, the person left in two).
+    const whole = [...identityColumns(t, cfg.provides)].some(([column]) => corrected.has(column));
     let affected = 0;
-    let size = chunk;
-    for (const page of pages) {
+    let size = whole ? Number.MAX_SAFE_INTEGER : chunk;
+    for (const page of whole ? [pages.flat()] : pages) {
       affected += page.filter(holdsAll).length;
       const keys = page.filter((r) => !holdsAll(r)).map((r) => r[t.primaryKey]);
       for (let at = 0; at < keys.length; ) {
@@ -405,7 +411,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         } catch (error) {
           if (!(error instanceof WriteOutOfTime)) throw error;
           // Cut at the unit's end (rolled back): smaller, or, at one row, the attempt fails and is retried.
-          if (part.length === 1) throw outOfTime(t.table, "rectify");
+          if (whole || part.length === 1) throw outOfTime(t.table, "rectify");
           size = Math.ceil(part.length / 2);
           ctx.logger.info({ connector: name, table: t.table, rows: size }, "a page of a correction could not be written within its unit: nothing written, trying smaller pages");
           await ctx.heartbeat();
