@@ -74,3 +74,24 @@ describeEachOf(["mariadb"], "a correction whose one page cannot be written in on
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
   });
 });
+
+describeEachOf(["mariadb"], "a correction one row of which cannot be written in a unit", (db) => {
+  // p-3's UPDATE sleeps 3 s (over a unit), every other row's is quick.
+  const ddl = [`CREATE TRIGGER profiles_slow_p3 BEFORE UPDATE ON profiles FOR EACH ROW BEGIN IF NEW.id = 'p-3' THEN DO SLEEP(3); END IF; END`];
+  const suite = slowForumSuite(db, (query) => forumProfiles(db(), query, IDS.slice(0, 4), { idLength: 20, ddl, rectifiableBio: true, chunkSize: 2 }));
+  const { query } = suite;
+
+  it("FAILS saying how many of the person's rows it corrected, which the database holds", async function () {
+    this.timeout(120_000);
+    const t = await suite.service(true);
+    const id = await approved(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "bio", value: "corrected" }] });
+    const ended = await endOf(t, SHOW, id);
+    await t.waitFor(async () => (Number((await query(runningLike("mariadb", "%UPDATE%profiles%SET%bio%", 3)))[0].n) === 0 ? true : undefined), "no UPDATE running", 60_000);
+    const rows = (await query(`SELECT id, bio FROM profiles ORDER BY id`)).map((r: any) => `${r.id}=${r.bio}`);
+    expect(rows).to.deep.equal(["grace-1=Grace", "p-0=corrected", "p-1=corrected", "p-2=corrected", "p-3=bio 3"]);
+    expect(ended.status).to.equal("FAILED");
+    // It used to say only that "the statement cut changed nothing", with 2 of the rows corrected.
+    expect(ended.statusReason).to.include("3 of the person's rows of profiles hold the corrected values");
+  });
+});
+

@@ -67,11 +67,13 @@ const DEFAULT_CHUNK = 500;
  * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
  */
 const HELD_BACK_ROWS_PER_UNIT = 25;
-/** A write that cannot end within its unit (erasure: of one row; correction: of one page of rows): the database is too slow for the lease. */
-function outOfTime(table: string, op: "erase" | "rectify" = "erase"): ConnectorError {
-  const what = op === "erase" ? `Erasing one row of ${table}` : `Correcting rows of ${table}`;
+/** A write that cannot end within its unit (erasure: of one row; correction: of one row, or of a table written whole): the database is too slow for the lease. */
+function outOfTime(table: string, op: "erase" | "rectify" | "rectify-whole" = "erase", corrected = 0): ConnectorError {
+  const what = op === "erase" ? `Erasing one row of ${table}` : op === "rectify" ? `Correcting one row of ${table}` : `Correcting the rows of ${table} (a column people are found by: all in one statement)`;
+  // A correction's earlier pages committed in units of their own: the message must not say the correction changed nothing.
+  const before = op === "rectify" ? ` (${corrected} of the person's rows of ${table} hold the corrected values and stay so; the retry goes on from them)` : "";
   return new ConnectorError(
-    `${what} took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing; the task will be retried`,
+    `${what} took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing${before}; the task will be retried`,
     `${table}: a ${op} write was cut at its unit's deadline`,
     true,
   );
@@ -411,7 +413,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         } catch (error) {
           if (!(error instanceof WriteOutOfTime)) throw error;
           // Cut at the unit's end (rolled back): smaller, or, at one row, the attempt fails and is retried.
-          if (whole || part.length === 1) throw outOfTime(t.table, "rectify");
+          if (whole || part.length === 1) throw outOfTime(t.table, whole ? "rectify-whole" : "rectify", affected);
           size = Math.ceil(part.length / 2);
           ctx.logger.info({ connector: name, table: t.table, rows: size }, "a page of a correction could not be written within its unit: nothing written, trying smaller pages");
           await ctx.heartbeat();
