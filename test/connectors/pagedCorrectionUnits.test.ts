@@ -7,8 +7,8 @@ import { endOf, PLACE, runningLike, slowForumSuite, slowTrigger } from "./suppor
 
 const ADA = "ada.lovelace@example.com";
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { step status attempts lastError outcome { changed notHeld keptByHold holdCases } } } }`;
-/** Ada's profiles: eight rows, corrected two to a page (chunkSize 2). */
-const IDS = Array.from({ length: 8 }, (_, i) => `p-${i}`);
+/** Ada's profiles: twelve rows, corrected two to a page (chunkSize 2). */
+const IDS = Array.from({ length: 12 }, (_, i) => `p-${String(i).padStart(2, "0")}`);
 /** What an UPDATE of one profile costs (a trigger sleeps): a page of two takes 0.8 s, under a unit (2 s lease, less its reserve), four pages well over one. */
 const ROW_S = 0.4;
 
@@ -19,7 +19,7 @@ const ROW_S = 0.4;
  * retry doing the same, until the request FAILED with Ada's profiles half-corrected. Each page is now
  * written in a unit of its own, and a hold placed between pages stops the rest.
  */
-describeEachOf(["mariadb"], "a correction whose pages cannot all be written in one unit", (db) => {
+describeEachOf(["mariadb", "postgres"], "a correction whose pages cannot all be written in one unit", (db) => {
   const suite = slowForumSuite(db, (query) => forumProfiles(db(), query, IDS, { idLength: 20, ddl: slowTrigger(suite.kind(), "UPDATE", ROW_S), rectifiableBio: true, chunkSize: 2 }));
   const { query } = suite;
   const bios = async () => (await query(`SELECT id, bio FROM profiles ORDER BY id`)).map((r: any) => `${r.id}=${r.bio}`);
@@ -31,7 +31,7 @@ describeEachOf(["mariadb"], "a correction whose pages cannot all be written in o
     const id = await approved(t, { type: "CORRECTION", subject: { email: ADA }, corrections: [{ field: "bio", value: "corrected" }] });
     const ended = await endOf(t, SHOW, id);
     await t.waitFor(async () => ((await updating()) === 0 ? true : undefined), "no UPDATE running", 60_000);
-    // The database itself: every one of Ada's rows corrected, Grace's as it was (it used to read 2 of 8 corrected, the request FAILED).
+    // The database itself: every one of Ada's rows corrected, Grace's as it was (it used to read 2 of 12 corrected, the request FAILED).
     expect(await bios()).to.deep.equal(["grace-1=Grace", ...IDS.map((p) => `${p}=corrected`)]);
     const rectify = ended.tasks.find((x: any) => x.step === "RECTIFY");
     expect(rectify.outcome, rectify.lastError).to.deep.equal({ changed: ["bio"], notHeld: [], keptByHold: null, holdCases: null });
@@ -78,7 +78,7 @@ describeEachOf(["mariadb"], "a correction whose one page cannot be written in on
 describeEachOf(["mariadb"], "a correction one row of which cannot be written in a unit", (db) => {
   // p-3's UPDATE sleeps 3 s (over a unit), every other row's is quick.
   const ddl = [`CREATE TRIGGER profiles_slow_p3 BEFORE UPDATE ON profiles FOR EACH ROW BEGIN IF NEW.id = 'p-3' THEN DO SLEEP(3); END IF; END`];
-  const suite = slowForumSuite(db, (query) => forumProfiles(db(), query, IDS.slice(0, 4), { idLength: 20, ddl, rectifiableBio: true, chunkSize: 2 }));
+  const suite = slowForumSuite(db, (query) => forumProfiles(db(), query, ["p-0", "p-1", "p-2", "p-3"], { idLength: 20, ddl, rectifiableBio: true, chunkSize: 2 }));
   const { query } = suite;
 
   it("FAILS saying how many of the person's rows it corrected, which the database holds", async function () {
