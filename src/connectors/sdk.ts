@@ -341,6 +341,13 @@ export interface TaskContext {
    * its retry still counts those records as erased (your retry will not find them to count).
    */
   eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
+  /**
+   * Correction, on a retry: whether an earlier attempt of this task may have written records of
+   * `category` (one of its units resolved to a count above 0, or began and never ended). A record that
+   * holds the corrected value and is no longer found by the old one is that attempt's write only if
+   * this says true: otherwise it is another person's. Undefined outside the orchestrator.
+   */
+  writtenBefore?(category: DataCategory): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
   /**

@@ -2,7 +2,7 @@ import { Connector, ConnectorError, Identities, TaskContext } from "../connector
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { unitClock } from "./erasureUnits";
-import { beginErasureUnit, endErasureUnit } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, writtenByEarlierUnits } from "./holdFence";
 import { keptByHoldResult, ManualHold, manualHold } from "./manualHold";
 import { untilAborted } from "./stopping";
 
@@ -31,6 +31,8 @@ export async function rectifyUnlessHeld(
 ): Promise<TaskResult> {
   const categories = connector.spec.categories.map(String);
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
+  // Read before this attempt's own units exist: what earlier attempts may have written.
+  const earlier = ctx.attempt > 1 ? await writtenByEarlierUnits(services.ds, task.id) : new Set<string>();
   const unit = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
   const hold = manualHold(categories, unit.holds);
   if (hold) {
@@ -43,7 +45,7 @@ export async function rectifyUnlessHeld(
   // The hold that refused a unit: nothing more is written in this call.
   let refused: ManualHold | null = null;
   let beatAt = performance.now();
-  const eraseUnit: TaskContext["eraseUnit"] = async (_category, work) => {
+  const eraseUnit: TaskContext["eraseUnit"] = async (category, work) => {
     if (outer) {
       running = null;
       await endErasureUnit(services.ds, outer);
@@ -59,12 +61,18 @@ export async function rectifyUnlessHeld(
       return false;
     }
     running = unitClock(services.clock, next.expiresAt, leaseMs);
+    let wrote: void | number;
     try {
-      await work();
+      wrote = await work();
+    } catch (error) {
+      await endErasureUnit(services.ds, next.unitId);
+      throw error;
     } finally {
       running = null;
-      await endErasureUnit(services.ds, next.unitId);
     }
+    // A count is kept with the unit's end: a retry tells its own earlier writes from another person's by it (writtenBefore).
+    if (typeof wrote === "number" && wrote > 0) await endCountedUnit(services.ds, next.unitId, { taskId: task.id, category: String(category), erased: wrote });
+    else await endErasureUnit(services.ds, next.unitId);
     if (performance.now() - beatAt > leaseMs / 3) {
       beatAt = performance.now();
       await ctx.heartbeat();
@@ -73,7 +81,7 @@ export async function rectifyUnlessHeld(
   };
   try {
     // Outside a unit (between the connector's own units) no write has time: it could outlive no fence.
-    const outcome = await untilAborted(connector.rectify!(ids, asked, { ...ctx, eraseUnit, unitTimeLeft: () => (running ? running() : unit.unitId ? 0 : undefined) }), ctx.signal);
+    const outcome = await untilAborted(connector.rectify!(ids, asked, { ...ctx, eraseUnit, writtenBefore: async (category) => earlier.has(String(category)), unitTimeLeft: () => (running ? running() : unit.unitId ? 0 : undefined) }), ctx.signal);
     if (!outcome.unfinished?.length) return { changed: outcome.changed, notHeld: outcome.notHeld };
     if (!refused) throw new ConnectorError(`${connector.spec.name} said it left fields unfinished while no legal hold stopped its correction: the correction cannot be reported done`, `rectify outcome names unfinished fields without a refused unit`, false);
     const stopped: ManualHold = refused;

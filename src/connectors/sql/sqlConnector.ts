@@ -409,6 +409,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         try {
           ran = await ctx.eraseUnit(t.category, async () => {
             wrote = (await write(t.table, updateColumns(d, t, corrected, part, values.lookup, unclaimed), ctx, "rectify")).affected;
+            return wrote;
           });
         } catch (error) {
           if (!(error instanceof WriteOutOfTime)) throw error;
@@ -433,7 +434,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
    * before it answered) finds no row by the old value: the rows the corrected value finds that hold
    * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
-   * the fields not held while the database holds them. Only on a retry, and only rows holding all of it.
+   * the fields not held while the database holds them. Only on a retry, only rows holding all of it, and
+   * only when an earlier attempt may have written the table's category (ctx.writtenBefore): with none,
+   * they are another person's (the person has no row here, and asked for a value someone else holds).
    */
   const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
     const identity = corrected.get(t.identityColumn);
@@ -786,7 +789,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
               continue;
             }
           }
-          if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
+          // Only when an earlier attempt may have written this table's category: otherwise the rows the new value finds are another person's.
+          if (affected === 0 && ctx.attempt > 1 && (ctx.writtenBefore ? await ctx.writtenBefore(t.category) : true)) affected = await correctedBefore(t, group.values, ctx);
           (affected > 0 ? changed : notHeld).push(...group.fields);
         }
         return unfinished.length ? { changed, notHeld, unfinished } : { changed, notHeld };
