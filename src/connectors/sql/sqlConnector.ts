@@ -67,6 +67,8 @@ const DEFAULT_CHUNK = 500;
  * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
  */
 const HELD_BACK_ROWS_PER_UNIT = 25;
+/** The most rows of one person a correction of a column people are found by moves in one statement (see correctRows). */
+const WHOLE_ROWS = 5000;
 /** A write that cannot end within its unit (erasure: of one row; correction: of one row, or of a table written whole): the database is too slow for the lease. */
 function outOfTime(table: string, op: "erase" | "rectify" | "rectify-whole" = "erase", corrected = 0): ConnectorError {
   const what = op === "erase" ? `Erasing one row of ${table}` : op === "rectify" ? `Correcting one row of ${table}` : `Correcting the rows of ${table} (a column people are found by: all in one statement)`;
@@ -396,7 +398,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     // A column people are found by moves all of the person's rows in one statement, or none: split over
     // pages, a retry after a cut or a crash finds the rows written by the new value and not the old, and
     // cannot tell them from another person's (refuseIdentityClash refused, the person left in two).
-    const whole = [...identityColumns(t, cfg.provides)].some(([column]) => corrected.has(column));
+    // Past WHOLE_ROWS keys (PostgreSQL takes at most 65,535 parameters in a statement) it is written page by page, as before.
+    const whole = own.length <= WHOLE_ROWS && [...identityColumns(t, cfg.provides)].some(([column]) => corrected.has(column));
     let affected = 0;
     let size = whole ? Number.MAX_SAFE_INTEGER : chunk;
     for (const page of whole ? [pages.flat()] : pages) {
