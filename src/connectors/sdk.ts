@@ -290,6 +290,13 @@ export interface RectifyOutcome {
   changed: string[];
   /** Fields this system does not hold (not an error: another connector may hold them). */
   notHeld: string[];
+  /**
+   * Fields whose writes stopped because a unit was refused (ctx.eraseUnit answered false: a legal hold
+   * was placed while the correction ran); what is left of them stays as it was, and the orchestrator
+   * reports them kept by the hold. A field some of whose records were written before is in `changed`
+   * too. Only after a refused unit.
+   */
+  unfinished?: string[];
 }
 
 /** Structured, scoped logger. Never give it record payloads or raw identities. */
@@ -320,8 +327,11 @@ export interface TaskContext {
    * if that category may still be erased, and answers true; answers false without running it when it
    * may not any more (the orchestrator withdrew the category while the erasure ran). After false, touch
    * that category no more in this call and return what was erased so far. Until a connector's first
-   * unit, its whole erase call counts as one unit that nothing can interrupt; outside erase and purge
-   * every unit is refused. `note` (up to 500 characters, no personal data) says what to finish if the
+   * unit, its whole erase call counts as one unit that nothing can interrupt; outside erase, purge and
+   * rectify every unit is refused. A rectify's units are writes of corrections (a page of rows, one
+   * remote update): each is fenced over all of the connector's categories (a hold on any keeps every
+   * field), and after false, write nothing more and name the fields left in RectifyOutcome.unfinished.
+   * `note` and `remote` are for erasures only. `note` (up to 500 characters, no personal data) says what to finish if the
    * unit never ends well (the process died, or `work` threw): the task's next attempt gets it back
    * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once. `remote: true` says
    * that `work` starts erasure the remote system carries on after it returns and that cannot be called
@@ -331,10 +341,17 @@ export interface TaskContext {
    * its retry still counts those records as erased (your retry will not find them to count).
    */
   eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
+  /**
+   * Correction, on a retry: whether an earlier attempt of this task may have written records of
+   * `category` (one of its units resolved to a count above 0, or began and never ended). A record that
+   * holds the corrected value and is no longer found by the old one is that attempt's write only if
+   * this says true: otherwise it is another person's. Undefined outside the orchestrator.
+   */
+  writtenBefore?(category: DataCategory): Promise<boolean>;
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
   /**
-   * Erasure, inside a unit's `work`: the milliseconds within which a write started now must have
+   * Erasure and correction, inside a unit's `work` (a correction: or before its first unit): the milliseconds within which a write started now must have
    * committed, or undefined (outside a unit's work, or an orchestrator that sets no bound). A hold
    * placement waits for a unit only until the unit's end (its lease, on the service's clock): a write
    * still running after that could erase what the hold keeps. Bound every write by it (a statement

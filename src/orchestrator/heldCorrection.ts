@@ -1,9 +1,9 @@
-import { Connector, Identities, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { unitClock } from "./erasureUnits";
-import { beginErasureUnit, endErasureUnit } from "./holdFence";
-import { keptByHoldResult, manualHold } from "./manualHold";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, writtenByEarlierUnits } from "./holdFence";
+import { keptByHoldResult, ManualHold, manualHold } from "./manualHold";
 import { untilAborted } from "./stopping";
 
 /**
@@ -11,9 +11,14 @@ import { untilAborted } from "./stopping";
  * evidence and stays as it was (a correction is a write, as an erasure is), so the connector is not
  * asked, and every field asked for is reported kept by the hold, with its case references. A connector
  * knows no field's category, so a hold on any of its categories keeps all of its fields. The check and
- * the write take turns with a hold placement as an erasure's do (a unit of the hold fence over the
- * connector's categories): a hold placement waits for it to end, so no write of the connector's may
- * outlive it (ctx.unitTimeLeft, as an erasure's units give).
+ * the writes take turns with a hold placement as an erasure's do: units of the hold fence over the
+ * connector's categories, whose ends a hold placement waits for, so no write of the connector's may
+ * outlive its unit (ctx.unitTimeLeft). Until the connector's first own unit (ctx.eraseUnit) its whole
+ * call is one unit; from then on each of its writes is a unit of its own, started only while no hold
+ * keeps any of the categories, each with the full time of a unit (a big subject's pages cannot all be
+ * written in one). After a unit is refused the connector writes nothing more and names what it left
+ * (RectifyOutcome.unfinished): those fields are reported kept by the hold, and the fields it wrote
+ * some records of before are reported changed as well.
  */
 export async function rectifyUnlessHeld(
   services: Pick<Services, "ds" | "clock">,
@@ -26,16 +31,62 @@ export async function rectifyUnlessHeld(
 ): Promise<TaskResult> {
   const categories = connector.spec.categories.map(String);
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
+  // Read before this attempt's own units exist: what earlier attempts may have written.
+  const earlier = ctx.attempt > 1 ? await writtenByEarlierUnits(services.ds, task.id) : new Set<string>();
   const unit = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
   const hold = manualHold(categories, unit.holds);
   if (hold) {
     if (unit.unitId) await endErasureUnit(services.ds, unit.unitId);
     return keptByHoldResult(asked.map((c) => c.field), hold);
   }
+  // The unit whose work runs now (the whole call's until the connector's first own unit), and its clock.
+  let outer = unit.unitId;
+  let running: (() => number) | null = outer ? unitClock(services.clock, unit.expiresAt, leaseMs) : null;
+  // The hold that refused a unit: nothing more is written in this call.
+  let refused: ManualHold | null = null;
+  let beatAt = performance.now();
+  const eraseUnit: TaskContext["eraseUnit"] = async (category, work) => {
+    if (outer) {
+      running = null;
+      await endErasureUnit(services.ds, outer);
+      outer = null;
+    }
+    if (refused) return false;
+    const next = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
+    const held = manualHold(categories, next.holds);
+    if (held || !next.unitId) {
+      if (next.unitId) await endErasureUnit(services.ds, next.unitId);
+      refused = held ?? { categories, cases: [], whole: true };
+      ctx.logger.info({ categories: refused.categories }, "a legal hold placed while the correction ran keeps what it had not written");
+      return false;
+    }
+    running = unitClock(services.clock, next.expiresAt, leaseMs);
+    let wrote: void | number;
+    try {
+      wrote = await work();
+    } catch (error) {
+      await endErasureUnit(services.ds, next.unitId);
+      throw error;
+    } finally {
+      running = null;
+    }
+    // A count is kept with the unit's end: a retry tells its own earlier writes from another person's by it (writtenBefore).
+    if (typeof wrote === "number" && wrote > 0) await endCountedUnit(services.ds, next.unitId, { taskId: task.id, category: String(category), erased: wrote });
+    else await endErasureUnit(services.ds, next.unitId);
+    if (performance.now() - beatAt > leaseMs / 3) {
+      beatAt = performance.now();
+      await ctx.heartbeat();
+    }
+    return true;
+  };
   try {
-    const unitTimeLeft = unit.unitId ? unitClock(services.clock, unit.expiresAt, leaseMs) : undefined;
-    return await untilAborted(connector.rectify!(ids, asked, { ...ctx, unitTimeLeft }), ctx.signal);
+    // Outside a unit (between the connector's own units) no write has time: it could outlive no fence.
+    const outcome = await untilAborted(connector.rectify!(ids, asked, { ...ctx, eraseUnit, writtenBefore: async (category) => earlier.has(String(category)), unitTimeLeft: () => (running ? running() : unit.unitId ? 0 : undefined) }), ctx.signal);
+    if (!outcome.unfinished?.length) return { changed: outcome.changed, notHeld: outcome.notHeld };
+    if (!refused) throw new ConnectorError(`${connector.spec.name} said it left fields unfinished while no legal hold stopped its correction: the correction cannot be reported done`, `rectify outcome names unfinished fields without a refused unit`, false);
+    const stopped: ManualHold = refused;
+    return { changed: outcome.changed, notHeld: outcome.notHeld, keptByHold: [...new Set(outcome.unfinished)].sort(), holdCases: stopped.cases, heldCategories: stopped.categories };
   } finally {
-    if (unit.unitId) await endErasureUnit(services.ds, unit.unitId);
+    if (outer) await endErasureUnit(services.ds, outer);
   }
 }

@@ -272,6 +272,16 @@ export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<s
   return rows.map((r) => r.note!);
 }
 
+/**
+ * The categories earlier attempts of a task may have written records of: those their units counted
+ * (erasure_progress), and those of units they began and never ended (the process died mid-unit, its
+ * write may have committed). Read before this attempt's first unit.
+ */
+export async function writtenByEarlierUnits(ds: DataSource, taskId: string): Promise<Set<string>> {
+  const open = await ds.getRepository(ErasureUnitRow).find({ select: { categories: true }, where: { taskId, id: Not(taskId) } });
+  return new Set([...Object.keys(await erasedByEarlierUnits(ds, taskId)), ...open.flatMap((u) => list(u.categories))]);
+}
+
 /** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. The task's remote unit is not one of them: it ends with the remote work (endRemoteUnit). */
 export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);

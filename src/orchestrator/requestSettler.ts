@@ -109,7 +109,8 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
  * What a correction whose tasks all ended well did not correct: the fields no system changed, the
  * systems that kept fields as they were under a legal hold (named with the hold's case and categories:
  * held data is evidence), and the systems whose RECTIFY was skipped (they cannot correct data and may
- * still hold the old values). `reason` is null when every field asked was changed and no system kept or
+ * still hold the old values), and the systems a hold stopped mid-way (fields written on some records
+ * before it). `reason` is null when every field asked was changed and no system kept or
  * skipped any. `nothing` when no system changed any field (every one that corrects data holds none of
  * them for this person, or a hold keeps them): such a request FAILS, as COMPLETED would say the person's
  * data was corrected when nothing was.
@@ -121,6 +122,11 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
   const keptByHold = new Set(held.flatMap((t) => t.result!.keptByHold!));
   const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f) && !keptByHold.has(f)).sort();
   const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
+  // A hold placed while a system's correction ran: some of its records hold the new value, the rest the old.
+  const inPart = held.flatMap((t) => {
+    const both = t.result!.keptByHold!.filter((f) => t.result!.changed?.includes(f));
+    return both.length ? [{ connector: t.connector, both }] : [];
+  });
   if (!nowhere.length && !skipped.length && !held.length) return { reason: null, nothing: false };
   const keptIn = (fields: (list: string[]) => string) =>
     held.map((t) => `${t.connector} (${fields(t.result!.keptByHold!)}; hold ${(t.result!.holdCases ?? []).join(", ")} on ${(t.result!.heldCategories ?? []).join(", ")})`).join("; ");
@@ -134,6 +140,7 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
           ? "Nothing was corrected: a legal hold keeps the data that holds these fields."
           : "Nothing was corrected: no system that corrects data holds these fields for this person.",
       held.length ? `Kept as they were under legal hold: ${keptIn(fields)}, until the hold is released.` : "",
+      inPart.length ? `Corrected in part before the hold was placed (some records hold the new value, the rest the old): ${inPart.map((p) => `${p.connector} (${fields(p.both)})`).join("; ")}.` : "",
       nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
       skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
     ]

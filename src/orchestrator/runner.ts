@@ -271,7 +271,8 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           throw new ConnectorError(`${task.connector} ${said}: the correction cannot be reported done while a system may hold the old value`, `rectify outcome does not account for the fields asked`, false);
         }
         const { changed, notHeld, keptByHold, holdCases, heldCategories } = outcome;
-        await completeTask(ds, task, options.workerId, { changed, notHeld, ...(keptByHold ? { keptByHold, holdCases, heldCategories } : {}) }, now(), { handOff: options.handOff });
+        // The units' counts (writtenBefore) served the retries: gone with the completion.
+        await completeTask(ds, task, options.workerId, { changed, notHeld, ...(keptByHold ? { keptByHold, holdCases, heldCategories } : {}) }, now(), { handOff: options.handOff, dropProgress: true });
         break;
       }
       default:

@@ -90,7 +90,7 @@ export class TaskOutcome {
   @Field(() => [String], {
     nullable: true,
     description:
-      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. Submit the correction again once the hold is released.",
+      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. A field also in changed was corrected in part: the hold was placed while this system's correction ran, and its records written before keep the new value, the rest the old. Submit the correction again once the hold is released.",
   })
   keptByHold!: string[] | null;
 

@@ -73,11 +73,15 @@ const DEFAULT_CHUNK = 500;
  * went on erasing beside its retry, and what it erased was counted by neither (purge said 73 of 372).
  */
 const HELD_BACK_ROWS_PER_UNIT = 25;
-/** A write that cannot end within its unit (erasure: of one row; correction: of one page of rows): the database is too slow for the lease. */
-function outOfTime(table: string, op: "erase" | "rectify" = "erase"): ConnectorError {
-  const what = op === "erase" ? `Erasing one row of ${table}` : `Correcting rows of ${table}`;
+/** The most rows of one person a correction of a column people are found by moves in one statement (see correctRows). */
+const WHOLE_ROWS = 5000;
+/** A write that cannot end within its unit (erasure: of one row; correction: of one row, or of a table written whole): the database is too slow for the lease. */
+function outOfTime(table: string, op: "erase" | "rectify" | "rectify-whole" = "erase", corrected = 0): ConnectorError {
+  const what = op === "erase" ? `Erasing one row of ${table}` : op === "rectify" ? `Correcting one row of ${table}` : `Correcting the rows of ${table} (a column people are found by: all in one statement)`;
+  // A correction's earlier pages committed in units of their own: the message must not say the correction changed nothing.
+  const before = op === "rectify" ? ` (${corrected} of the person's rows of ${table} hold the corrected values and stay so; the retry goes on from them)` : "";
   return new ConnectorError(
-    `${what} took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing; the task will be retried`,
+    `${what} took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing${before}; the task will be retried`,
     `${table}: a ${op} write was cut at its unit's deadline`,
     true,
   );
@@ -376,37 +380,72 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   };
 
   /**
-   * Writes the corrected values on the subject's rows of a table; how many it wrote. On SQLite, where a
-   * write that gives the rows an identity (claimsOf) cannot take a lock first, each UPDATE writes only
-   * while no other row holds it: one that wrote nothing because another correction got there first is
-   * refused by refuseIdentityClash, asked again (and, the table's rows written first, changed nothing).
+   * Writes the corrected values on the subject's rows of a table: how many rows hold them now, and
+   * whether a hold stopped it (`withdrawn`: a unit was refused; rows written before stay written). Each
+   * page is written in a unit of the hold fence of its own (ctx.eraseUnit), bounded by that unit's time:
+   * a subject with more pages than one unit can write is corrected whole, and a hold placed between
+   * pages keeps the rest. A page whose statement cannot end within a unit (cut, rolled back) is tried
+   * again in halves, down to one row, as an erasure's chunks are. Rows that hold every corrected value
+   * already (an earlier attempt's, cut later) are counted and not written again: a retry resumes. A
+   * table whose corrected columns include one people are found by is written whole, in one statement
+   * and one unit (cut: nothing written, retried). On
+   * SQLite, where a write that gives the rows an identity (claimsOf) cannot take a lock first, each
+   * UPDATE writes only while no other row holds it: one that wrote nothing because another correction
+   * got there first is refused by refuseIdentityClash, asked again (and, the table's rows written
+   * first, changed nothing).
    */
-  const correctRows = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, values: IdentityMatcher, ctx: TaskContext): Promise<number> => {
+  const correctRows = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, values: IdentityMatcher, ctx: TaskContext): Promise<{ affected: number; withdrawn: boolean }> => {
     const claims = d === "sqlite" ? claimsOf(t, corrected) : [];
-    const pages: unknown[][] = [];
-    for await (const rows of subjectPages("rectify", t, [], values, ctx)) if (rows.length) pages.push(rows.map((r) => r[t.primaryKey]));
-    const own = pages.flat();
+    const pages: Record<string, unknown>[][] = [];
+    for await (const rows of subjectPages("rectify", t, [...corrected.keys()], values, ctx)) if (rows.length) pages.push(rows);
+    const own = pages.flat().map((r) => r[t.primaryKey]);
     const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
+    const holdsAll = (r: Record<string, unknown>) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value);
+    // A column people are found by moves all of the person's rows in one statement, or none: split over
+    // pages, a retry after a cut or a crash finds the rows written by the new value and not the old, and
+    // cannot tell them from another person's (refuseIdentityClash refused, the person left in two).
+    // Past WHOLE_ROWS keys (PostgreSQL takes at most 65,535 parameters in a statement) it is written page by page, as before.
+    const whole = own.length <= WHOLE_ROWS && [...identityColumns(t, cfg.provides)].some(([column]) => corrected.has(column));
     let affected = 0;
-    for (const keys of pages) {
-      // Cut at the unit's end (rolled back): the attempt fails, retried; its retry finds a hold placed meanwhile.
-      const wrote = (
-        await write(t.table, updateColumns(d, t, corrected, keys, values.lookup, unclaimed), ctx, "rectify").catch((error: unknown) => {
-          throw error instanceof WriteOutOfTime ? outOfTime(t.table, "rectify") : error;
-        })
-      ).affected;
-      // Nothing written: another person's row took the value since the check (refused here), or the rows went.
-      if (unclaimed && wrote === 0) await refuseIdentityClash(t, corrected, values, ctx);
-      affected += wrote;
+    let size = whole ? Number.MAX_SAFE_INTEGER : chunk;
+    for (const page of whole ? [pages.flat()] : pages) {
+      affected += page.filter(holdsAll).length;
+      const keys = page.filter((r) => !holdsAll(r)).map((r) => r[t.primaryKey]);
+      for (let at = 0; at < keys.length; ) {
+        const part = keys.slice(at, at + size);
+        let wrote = 0;
+        let ran: boolean;
+        try {
+          ran = await ctx.eraseUnit(t.category, async () => {
+            wrote = (await write(t.table, updateColumns(d, t, corrected, part, values.lookup, unclaimed), ctx, "rectify")).affected;
+            return wrote;
+          });
+        } catch (error) {
+          if (!(error instanceof WriteOutOfTime)) throw error;
+          // Cut at the unit's end (rolled back): smaller, or, at one row, the attempt fails and is retried.
+          if (whole || part.length === 1) throw outOfTime(t.table, whole ? "rectify-whole" : "rectify", affected);
+          size = Math.ceil(part.length / 2);
+          ctx.logger.info({ connector: name, table: t.table, rows: size }, "a page of a correction could not be written within its unit: nothing written, trying smaller pages");
+          await ctx.heartbeat();
+          continue;
+        }
+        if (!ran) return { affected, withdrawn: true };
+        // Nothing written: another person's row took the value since the check (refused here), or the rows went.
+        if (unclaimed && wrote === 0) await refuseIdentityClash(t, corrected, values, ctx);
+        affected += wrote;
+        at += part.length;
+      }
     }
-    return affected;
+    return { affected, withdrawn: false };
   };
 
   /**
    * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
    * before it answered) finds no row by the old value: the rows the corrected value finds that hold
    * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
-   * the fields not held while the database holds them. Only on a retry, and only rows holding all of it.
+   * the fields not held while the database holds them. Only on a retry, only rows holding all of it, and
+   * only when an earlier attempt may have written the table's category (ctx.writtenBefore): with none,
+   * they are another person's (the person has no row here, and asked for a value someone else holds).
    */
   const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
     const identity = corrected.get(t.identityColumn);
@@ -739,16 +778,31 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       return db.exclusive(claims, CLAIM_WAIT_MS, busy, async () => {
         // Every value that decides whose rows are whose is checked before any row is written.
         for (const [t, group] of tables) await refuseIdentityClash(t, group.values, identitiesFor(t, known, ctx), ctx);
+        // Fields a hold placed meanwhile stopped (a unit refused): the table's written, and every later one's.
+        const unfinished: string[] = [];
         for (const [t, group] of tables) {
+          if (unfinished.length) {
+            unfinished.push(...group.fields);
+            continue;
+          }
           const values = identitiesFor(t, known, ctx);
           let affected = 0;
           // The subject's confirmed rows first, then an update of exactly those: a collation that matches
           // more than the subject (accents, on MariaDB) never corrects another person's row.
-          if (values) affected = await correctRows(t, group.values, values, ctx);
-          if (affected === 0 && ctx.attempt > 1) affected = await correctedBefore(t, group.values, ctx);
+          if (values) {
+            const done = await correctRows(t, group.values, values, ctx);
+            affected = done.affected;
+            if (done.withdrawn) {
+              unfinished.push(...group.fields);
+              if (affected > 0) changed.push(...group.fields);
+              continue;
+            }
+          }
+          // Only when an earlier attempt may have written this table's category: otherwise the rows the new value finds are another person's.
+          if (affected === 0 && ctx.attempt > 1 && (ctx.writtenBefore ? await ctx.writtenBefore(t.category) : true)) affected = await correctedBefore(t, group.values, ctx);
           (affected > 0 ? changed : notHeld).push(...group.fields);
         }
-        return { changed, notHeld };
+        return unfinished.length ? { changed, notHeld, unfinished } : { changed, notHeld };
       });
     },
 

@@ -155,7 +155,7 @@ export async function forumProfiles(
   db: TestDatabase,
   query: (sql: string, params?: unknown[]) => Promise<unknown>,
   ids: readonly string[],
-  options: { idLength: number; ddl?: readonly string[]; dataSource?: DataSource; /** Whether a correction may write profiles.bio (field `bio`). */ rectifiableBio?: boolean },
+  options: { idLength: number; ddl?: readonly string[]; dataSource?: DataSource; /** Whether a correction may write profiles.bio (field `bio`). */ rectifiableBio?: boolean; /** The connector's page size (default its own). */ chunkSize?: number },
 ): Promise<SqlConnector> {
   await query(`DROP TABLE IF EXISTS profiles`);
   await query(`CREATE TABLE profiles (id VARCHAR(${options.idLength}) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL, bio VARCHAR(200))`);
@@ -172,7 +172,7 @@ export async function forumProfiles(
       tables: [{ table: "profiles", identityColumn: "email", identityKind: "email", category: "COMMUNITY", recordType: "profile", primaryKey: "id", exportColumns: ["email", "bio"], erase: { strategy: "DELETE" } }],
       ...(options.rectifiableBio ? { rectifiable: { bio: { table: "profiles", column: "bio" } } } : {}),
     },
-    options.dataSource ? { dataSource: options.dataSource } : { url: db.url, timeoutMs: 10_000 },
+    { ...(options.dataSource ? { dataSource: options.dataSource } : { url: db.url, timeoutMs: 10_000 }), ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}) },
   );
 }
 
