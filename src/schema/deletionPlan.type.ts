@@ -89,6 +89,9 @@ registerEnumType(DifferenceKind, {
   valuesConfig: {
     HELD_SINCE_PLAN: { description: "A legal hold placed after the plan kept the category whole." },
     RELEASED_SINCE_PLAN: { description: "The legal hold the plan counted was released before erasure." },
+    KEPT_FOR_LEGAL_REASONS_SINCE_PLAN: {
+      description: "What a SERVICE token is told in place of HELD_SINCE_PLAN and RELEASED_SINCE_PLAN: what is kept for legal reasons changed between the plan and the erasure (no hold is named to the subject's side).",
+    },
     MORE_RECORDS: { description: "Records appeared after the plan." },
     FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them)." },
     RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },
