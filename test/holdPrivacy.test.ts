@@ -163,4 +163,30 @@ describeEachDatabase("what a SERVICE token learns of legal holds", (db) => {
     expect(asService.statusReason).to.include("Kept as they were for legal reasons: crm (nickname).");
     expect(asService.tasks.find((x: any) => x.connector === "crm" && x.step === "RECTIFY").outcome).to.deep.include({ changed: [], keptByHold: null, holdCases: null });
   });
+
+  it("a set a retention rule keeps that a hold placed since extends: the SERVICE token is told no hold and no date the hold overrides; ADMIN sees the hold", async () => {
+    const DAY = 86_400_000;
+    const payments = new ScriptedConnector({ name: "payments", categories: ["PAYMENTS"] });
+    receiver = new CallbackReceiver(() => t.clock.now());
+    await receiver.start();
+    t = await new TestService(db(), { ...FAST, DSR_CALLBACK_URL: receiver.url }, [payments]).start();
+    const now = t.clock.now().getTime();
+    payments.seedDated(HOLDER, [new Date(now - DAY), new Date(now - 2 * DAY)]);
+    const { requestAccountDeletion: own } = await t.ok(`mutation { requestAccountDeletion(input: { idempotencyKey: "hold-privacy-0002", subject: { email: "${HOLDER}" } }) { id } }`, {}, SERVICE);
+    await t.waitFor(async () => ((await t.ok(`query($id: ID!) { request(id: $id) { status } }`, { id: own.id }, SERVICE)).request.status === "COMPLETED" ? true : undefined), "the deletion COMPLETED", 20_000);
+    const rule = (await t.ok(EVERYTHING, { id: own.id }, SERVICE)).request.retentionExceptions;
+    expect(rule.map((e: any) => [e.connector, e.recordCount, e.holdId, e.extendedByHoldId, e.retainUntil === null])).to.deep.equal([["payments", 2, null, null, false]]);
+    const hold = await place(["PAYMENTS"], CASE_AFTER, REASON_AFTER);
+
+    const asService = (await t.ok(EVERYTHING, { id: own.id }, SERVICE)).request;
+    const certService = await t.ok(CERT, { id: own.id }, SERVICE);
+    expect(holdTraces(asService, [hold]), JSON.stringify(asService.retentionExceptions)).to.deep.equal([]);
+    expect(holdTraces(certService, [hold]), certService.deletionCertificate.signed).to.deep.equal([]);
+    // Kept past the rule's date while the hold lasts: no date is promised, the count is what the system keeps.
+    expect(asService.retentionExceptions.map((e: any) => [e.recordCount, e.legalBasis, e.retainUntil, e.extendedByHoldId])).to.deep.equal([[2, rule[0].legalBasis, null, null]]);
+    expect(certService.deletionCertificate.kept.map((k: any) => [k.records, k.retainUntil, k.extendedByHoldId])).to.deep.equal([[2, null, null]]);
+    expect(payments.data.get(HOLDER)).to.have.length(2);
+    const asAdmin = (await t.ok(EVERYTHING, { id: own.id }, ADMIN)).request;
+    expect(asAdmin.retentionExceptions.map((e: any) => [e.recordCount, e.retainUntil, e.extendedByHoldId])).to.deep.equal([[2, rule[0].retainUntil, hold]]);
+  });
 });
