@@ -31,13 +31,13 @@ export class DeletionPlanLine {
   @Field(() => String, { nullable: true, description: "Why those records stay (null when none does). No personal data." })
   residualReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "RULE (a retention rule) or HOLD (a legal hold) when something is kept." })
+  @Field(() => String, { nullable: true, description: "RULE (a retention rule) or HOLD (a legal hold) when something is kept; a SERVICE token is told LEGAL_REASONS in place of HOLD (no hold named to the subject's side)." })
   keptBy!: string | null;
 
   @Field(() => String, { nullable: true, description: "The legal basis of the rule or hold that keeps them." })
   legalBasis!: string | null;
 
-  @Field(() => String, { nullable: true, description: "The legal hold that keeps them." })
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them (null for a SERVICE token)." })
   holdId!: string | null;
 
   @Field(() => Date, { nullable: true, description: "Records dated at or after this are kept by the rule." })

@@ -90,11 +90,11 @@ export class TaskOutcome {
   @Field(() => [String], {
     nullable: true,
     description:
-      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. Submit the correction again once the hold is released.",
+      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. Submit the correction again once the hold is released. Null for a SERVICE token (the request's statusReason names them as kept for legal reasons).",
   })
   keptByHold!: string[] | null;
 
-  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data." })
+  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data. Null for a SERVICE token." })
   holdCases!: string[] | null;
 
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
