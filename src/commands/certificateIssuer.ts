@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { keptSetSummary } from "../presenters/retention.presenter";
+import { certificateForSubject } from "../presenters/holdPrivacy";
 import { EntityManager, In } from "typeorm";
 import { CERTIFICATE_FORMAT, DeletionCertificateBody } from "../certificates/deletionCertificate";
 import { resolveCertificateKey, signDocument } from "../certificates/signing";
@@ -94,9 +95,12 @@ export async function issueDeletionCertificate(
   services: Services,
   requestId: string,
   visible?: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
+  holdsShown = true,
 ): Promise<{ body: DeletionCertificateBody; signed: string; keyId: string }> {
   const read = await inReadSnapshot(services.ds, (em) => certificateBody(em, services, requestId));
-  const body = visible ? await withOtherRequestsShown(read, visible) : read;
+  const shown = visible ? await withOtherRequestsShown(read, visible) : read;
+  // For the subject's side (holdsShown false): no hold named, before it is signed (certificateForSubject).
+  const body = holdsShown ? shown : certificateForSubject(shown);
   const key = resolveCertificateKey(services.config);
   return { body, signed: signDocument(body, key), keyId: key.keyId };
 }

@@ -318,6 +318,8 @@ export type PlanLineToCompare = Pick<PlannedDeletion, "category" | "found" | "to
 export enum DifferenceKind {
   HELD_SINCE_PLAN = "HELD_SINCE_PLAN",
   RELEASED_SINCE_PLAN = "RELEASED_SINCE_PLAN",
+  /** HELD_SINCE_PLAN or RELEASED_SINCE_PLAN as the subject's side (a SERVICE token) is told it: no hold named (presenters/holdPrivacy.ts). Never computed. */
+  KEPT_FOR_LEGAL_REASONS_SINCE_PLAN = "KEPT_FOR_LEGAL_REASONS_SINCE_PLAN",
   MORE_RECORDS = "MORE_RECORDS",
   FEWER_RECORDS = "FEWER_RECORDS",
   RETENTION_MOVED = "RETENTION_MOVED",

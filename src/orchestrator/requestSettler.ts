@@ -116,7 +116,19 @@ async function nothingDone(em: EntityManager, request: RequestRow, counts: TaskC
  * data was corrected when nothing was.
  */
 async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<{ reason: string | null; nothing: boolean }> {
-  const tasks = await em.getRepository(TaskRow).find({ where: { requestId: request.id, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
+  return correctionOutcome(request, await rectifyTasksOf(em, request.id));
+}
+
+/** A correction's RECTIFY tasks, by connector (correctionOutcome reads them). */
+export function rectifyTasksOf(em: EntityManager, requestId: string): Promise<TaskRow[]> {
+  return em.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
+}
+
+/**
+ * correctedOnlyIn's words from the RECTIFY `tasks`. `forSubject`: as the subject's side (a SERVICE token)
+ * is told it, fields kept "for legal reasons" with no hold, case or held category named (presenters/holdPrivacy.ts).
+ */
+export function correctionOutcome(request: Pick<RequestRow, "corrections">, tasks: readonly TaskRow[], forSubject = false): { reason: string | null; nothing: boolean } {
   const changed = [...new Set(tasks.flatMap((t) => t.result?.changed ?? []))].sort();
   const held = tasks.filter((t) => t.result?.keptByHold?.length);
   const keptByHold = new Set(held.flatMap((t) => t.result!.keptByHold!));
@@ -129,7 +141,9 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
   });
   if (!nowhere.length && !skipped.length && !held.length) return { reason: null, nothing: false };
   const keptIn = (fields: (list: string[]) => string) =>
-    held.map((t) => `${t.connector} (${fields(t.result!.keptByHold!)}; hold ${(t.result!.holdCases ?? []).join(", ")} on ${(t.result!.heldCategories ?? []).join(", ")})`).join("; ");
+    held
+      .map((t) => (forSubject ? `${t.connector} (${fields(t.result!.keptByHold!)})` : `${t.connector} (${fields(t.result!.keptByHold!)}; hold ${(t.result!.holdCases ?? []).join(", ")} on ${(t.result!.heldCategories ?? []).join(", ")})`))
+      .join("; ");
   // Every part must survive the 500 characters: cut at the end, a long list of fields would drop the
   // systems that may still hold the old values. Lists that do not fit are counted instead (the tasks' outcomes name them).
   const write = (fields: (list: string[]) => string, systems: string[]) =>
@@ -137,10 +151,14 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
       changed.length
         ? `Corrected: ${fields(changed)}.`
         : held.length
-          ? "Nothing was corrected: a legal hold keeps the data that holds these fields."
+          ? forSubject
+            ? "Nothing was corrected: the data that holds these fields is kept for legal reasons."
+            : "Nothing was corrected: a legal hold keeps the data that holds these fields."
           : "Nothing was corrected: no system that corrects data holds these fields for this person.",
-      held.length ? `Kept as they were under legal hold: ${keptIn(fields)}, until the hold is released.` : "",
-      inPart.length ? `Corrected in part before the hold was placed (some records hold the new value, the rest the old): ${inPart.map((p) => `${p.connector} (${fields(p.both)})`).join("; ")}.` : "",
+      held.length ? (forSubject ? `Kept as they were for legal reasons: ${keptIn(fields)}.` : `Kept as they were under legal hold: ${keptIn(fields)}, until the hold is released.`) : "",
+      inPart.length
+        ? `${forSubject ? "Corrected in part (some records hold the new value, the rest the old, kept for legal reasons)" : "Corrected in part before the hold was placed (some records hold the new value, the rest the old)"}: ${inPart.map((p) => `${p.connector} (${fields(p.both)})`).join("; ")}.`
+        : "",
       nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
       skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
     ]

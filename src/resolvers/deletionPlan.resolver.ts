@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, Mutation, Resolver, Root } from "t
 import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { previewDeletion } from "../commands/deletionPreviewer";
 import type { GraphQLContext } from "../graphql/context";
+import { outcomeLineForSubject, planLineForSubject, seesLegalHolds } from "../presenters/holdPrivacy";
 import { requestPart } from "../queries/requestPartsFinder";
 import { currentResidualSets, deletionOutcomeOf, erasedResidueOf } from "../queries/deletionOutcomeFinder";
 import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, ErasedResidueSet, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
@@ -10,18 +11,20 @@ import { Request } from "../schema/request.type";
 @Resolver(() => Request)
 export class RequestDeletionPlanResolver {
   @Authorized(ANY_ROLE)
-  @FieldResolver(() => [DeletionPlanLine], { description: "For a DELETION: the plan it executes, computed from its surveys before any erasure. Empty until the surveys ran, and for other types." })
-  deletionPlan(@Root() request: Request): DeletionPlanLine[] {
-    return requestPart(request, "plan");
+  @FieldResolver(() => [DeletionPlanLine], { description: "For a DELETION: the plan it executes, computed from its surveys before any erasure. Empty until the surveys ran, and for other types. A SERVICE token is told a line a legal hold keeps as kept for legal reasons (keptBy LEGAL_REASONS, legalBasis `kept for legal reasons`, holdId null); the counts stand." })
+  deletionPlan(@Root() request: Request, @Ctx() ctx: GraphQLContext): DeletionPlanLine[] {
+    const lines = requestPart(request, "plan");
+    return seesLegalHolds(ctx.caller) ? lines : lines.map(planLineForSubject);
   }
 
   @Authorized(ANY_ROLE)
   @FieldResolver(() => [DeletionOutcomeLine], {
     description:
-      "For a DELETION: what each connector's erasure did, per category, beside the plan's line: equal to it, or with every difference named (a hold placed or released since, records that appeared or were gone, records that aged out, residue). Empty until an erasure finished.",
+      "For a DELETION: what each connector's erasure did, per category, beside the plan's line: equal to it, or with every difference named (a hold placed or released since, records that appeared or were gone, records that aged out, residue). Empty until an erasure finished. A SERVICE token is told a hold placed or released since the plan as KEPT_FOR_LEGAL_REASONS_SINCE_PLAN, naming no hold.",
   })
-  deletionOutcome(@Root() request: Request): DeletionOutcomeLine[] {
-    return deletionOutcomeOf(requestPart(request, "tasks"));
+  deletionOutcome(@Root() request: Request, @Ctx() ctx: GraphQLContext): DeletionOutcomeLine[] {
+    const lines = deletionOutcomeOf(requestPart(request, "tasks"));
+    return seesLegalHolds(ctx.caller) ? lines : lines.map(outcomeLineForSubject);
   }
 
   @Authorized(ANY_ROLE)

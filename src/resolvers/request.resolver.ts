@@ -29,6 +29,9 @@ import { RequestStatus } from "../domain/enums";
 import { notSearchedIn } from "../queries/taskFinder";
 import { findRequestParts, partsFor, requestPart, type RequestParts } from "../queries/requestPartsFinder";
 import { inReadSnapshot } from "../db/transaction";
+import { seesLegalHolds } from "../presenters/holdPrivacy";
+import { RequestType } from "../domain/enums";
+import { correctionOutcome, rectifyTasksOf } from "../orchestrator/requestSettler";
 import type { EntityManager } from "typeorm";
 import type { RequestView } from "../presenters/request.presenter";
 
@@ -39,7 +42,23 @@ const withParts = (request: Request, parts: ReadonlyMap<string, RequestParts>): 
   return request;
 };
 /** One request for its caller (see withoutOthersRequests). */
-const presentOne = async (ctx: GraphQLContext, row: RequestRow) => present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
+const presentOne = async (ctx: GraphQLContext, row: RequestRow) => {
+  const request = present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
+  if (!seesLegalHolds(ctx.caller)) request.statusReason = await statusReasonForSubject(ctx.services, row);
+  return request;
+};
+
+/**
+ * The statusReason the subject's side (a SERVICE token) is told: a correction's names the fields a
+ * legal hold kept as kept for legal reasons, without the hold's case or categories (correctionOutcome).
+ */
+async function statusReasonForSubject(services: GraphQLContext["services"], row: RequestRow): Promise<string | null> {
+  if (row.type !== RequestType.CORRECTION || !row.statusReason) return row.statusReason;
+  const tasks = await rectifyTasksOf(services.ds.manager, row.id);
+  // Only the reason the correction's outcome wrote (not a failure's, nor a follower's), said again without the hold.
+  if (!tasks.some((t) => t.result?.keptByHold?.length) || correctionOutcome(row, tasks).reason !== row.statusReason) return row.statusReason;
+  return correctionOutcome(row, tasks, true).reason;
+}
 
 /**
  * The request `load` reads and the parts the selected `fields` read of it, in one snapshot (invariant 3):

@@ -3,6 +3,7 @@ import { ANY_ROLE, DECIDERS } from "../auth/roles";
 import { requestIdsVisibleTo } from "../auth/requestAccess";
 import { completeTaskByHand, retryFailedTask } from "../commands/taskOperator";
 import type { GraphQLContext } from "../graphql/context";
+import { seesLegalHolds, taskForSubject } from "../presenters/holdPrivacy";
 import { presentProgress, presentTask } from "../presenters/task.presenter";
 import { requestPart } from "../queries/requestPartsFinder";
 import { Request } from "../schema/request.type";
@@ -11,9 +12,11 @@ import { CompleteManualTaskInput, Progress, Task, TaskIdArgs } from "../schema/t
 @Resolver(() => Request)
 export class RequestTasksResolver {
   @Authorized(ANY_ROLE)
-  @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved." })
+  @FieldResolver(() => [Task], { description: "The request's tasks, in the order they run. Empty until it is approved. A SERVICE token is told no legal hold: outcome.keptByHold and holdCases are null, and a manual task's note says only that some data is kept for legal reasons." })
   async tasks(@Root() request: Request, @Ctx() ctx: GraphQLContext): Promise<Task[]> {
-    const tasks = requestPart(request, "tasks").map(presentTask);
+    const presented = requestPart(request, "tasks").map(presentTask);
+    // The subject's side (a SERVICE token) is told no hold: no case, no fields kept by one, no hold in a note.
+    const tasks = seesLegalHolds(ctx.caller) ? presented : presented.map(taskForSubject);
     // Earlier deletions keeping records are other requests: a SERVICE token is told only of its own (requestIdsVisibleTo).
     const named = tasks.flatMap((t) => t.outcome?.keptByEarlier?.requests ?? []);
     if (!named.length) return tasks;

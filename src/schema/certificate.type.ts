@@ -61,7 +61,7 @@ export class CertifiedRetention {
   @Field(() => String, { nullable: true, description: "When they may be purged (ISO 8601); null while a legal hold keeps them." })
   retainUntil!: string | null;
 
-  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold does." })
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold does (null on a SERVICE token's certificate, whose legalBasis then says `kept for legal reasons`)." })
   holdId!: string | null;
 
   @Field(() => String, {

@@ -31,13 +31,13 @@ export class DeletionPlanLine {
   @Field(() => String, { nullable: true, description: "Why those records stay (null when none does). No personal data." })
   residualReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "RULE (a retention rule) or HOLD (a legal hold) when something is kept." })
+  @Field(() => String, { nullable: true, description: "RULE (a retention rule) or HOLD (a legal hold) when something is kept; a SERVICE token is told LEGAL_REASONS in place of HOLD (no hold named to the subject's side)." })
   keptBy!: string | null;
 
   @Field(() => String, { nullable: true, description: "The legal basis of the rule or hold that keeps them." })
   legalBasis!: string | null;
 
-  @Field(() => String, { nullable: true, description: "The legal hold that keeps them." })
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them (null for a SERVICE token)." })
   holdId!: string | null;
 
   @Field(() => Date, { nullable: true, description: "Records dated at or after this are kept by the rule." })
@@ -89,6 +89,9 @@ registerEnumType(DifferenceKind, {
   valuesConfig: {
     HELD_SINCE_PLAN: { description: "A legal hold placed after the plan kept the category whole." },
     RELEASED_SINCE_PLAN: { description: "The legal hold the plan counted was released before erasure." },
+    KEPT_FOR_LEGAL_REASONS_SINCE_PLAN: {
+      description: "What a SERVICE token is told in place of HELD_SINCE_PLAN and RELEASED_SINCE_PLAN: what is kept for legal reasons changed between the plan and the erasure (no hold is named to the subject's side).",
+    },
     MORE_RECORDS: { description: "Records appeared after the plan." },
     FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them)." },
     RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },

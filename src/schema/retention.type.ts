@@ -70,7 +70,7 @@ export class RetentionException {
   @Field(() => Date, { nullable: true, description: "When the records may be purged; null under a legal hold (until it is released)." })
   retainUntil!: Date | null;
 
-  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold (not a rule) does." })
+  @Field(() => String, { nullable: true, description: "The legal hold that keeps them, when a hold (not a rule) does (null for a SERVICE token, whose legalBasis then says `kept for legal reasons`)." })
   holdId!: string | null;
 
   @Field(() => String, {

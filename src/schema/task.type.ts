@@ -90,11 +90,11 @@ export class TaskOutcome {
   @Field(() => [String], {
     nullable: true,
     description:
-      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. A field also in changed was corrected in part: the hold was placed while this system's correction ran, and its records written before keep the new value, the rest the old. Submit the correction again once the hold is released.",
+      "A RECTIFY: fields asked for that this system left as they were because a legal hold keeps its data (holdCases names the holds): held data is evidence, not corrected while held. A field also in changed was corrected in part: the hold was placed while this system's correction ran, and its records written before keep the new value, the rest the old. Submit the correction again once the hold is released. Null for a SERVICE token (the request's statusReason names them as kept for legal reasons).",
   })
   keptByHold!: string[] | null;
 
-  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data." })
+  @Field(() => [String], { nullable: true, description: "With keptByHold: the case references of the legal holds that keep this system's data. Null for a SERVICE token." })
   holdCases!: string[] | null;
 
   @Field(() => Int, { nullable: true, description: "Records an erasure kept under a retention rule or legal hold (see the request's retentionExceptions)." })
