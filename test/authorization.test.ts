@@ -367,5 +367,15 @@ describeEachDatabase("a SERVICE token's deletion that followed another token's",
     expect(asService.erased.find((e: any) => e.connector === "crm").records).to.equal(2);
     const asAdmin = (await t.ok(CERT, { id: own.id }, ADMIN)).deletionCertificate;
     expect(asAdmin.answeredWith).to.equal(theirs.id);
+
+    // Nor in its statusReason, read or sent to the settings page (its status callbacks, as they wait in the outbox).
+    const REASON = `query($id: ID!) { request(id: $id) { statusReason } }`;
+    const told = (await t.ok(REASON, { id: own.id }, SERVICE)).request.statusReason;
+    expect(told).to.match(/^answered together with an earlier request of the same person/);
+    expect(told).not.to.include(theirs.id);
+    expect((await t.ok(REASON, { id: own.id }, ADMIN)).request.statusReason).to.include(theirs.id);
+    const sent: Array<{ payload: string }> = await t.ds.query(`SELECT payload FROM status_callbacks WHERE requestId = ?`, [own.id]);
+    expect(sent.map((c) => JSON.parse(c.payload).status)).to.include("COMPLETED");
+    for (const c of sent) expect(c.payload, "a status callback").not.to.include(theirs.id);
   });
 });

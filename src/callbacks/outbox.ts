@@ -3,6 +3,7 @@ import { EntityManager } from "typeorm";
 import { RequestSource, RequestStatus, RequestType } from "../domain/enums";
 import { TaskStep } from "../domain/tasks";
 import { RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskRow } from "../entities";
+import { statusReasonForSubject } from "../orchestrator/correctionReason";
 import { answeringRequestId } from "../queries/exportFinder";
 
 /** The JSON body of a status callback. Ids and statuses only: never the subject's identities. */
@@ -55,7 +56,8 @@ export async function enqueueStatusCallback(em: EntityManager, moved: RequestRow
     requestType: moved.type,
     previousStatus,
     status: moved.status,
-    statusReason: moved.statusReason,
+    // The settings page is the subject's side: told no hold, and no other token's request (statusReasonForSubject).
+    statusReason: await statusReasonForSubject(em, moved),
     ...(moved.type === RequestType.DELETION && moved.status === RequestStatus.COMPLETED ? await leftBehind(em, answeringRequestId(moved)) : {}),
     sequence: moved.version,
     occurredAt: now.toISOString(),

@@ -5,6 +5,7 @@ import { lockedRequest } from "../db/transaction";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
+import { answeredTogether, correctionOutcome, rectifyTasksOf } from "./correctionReason";
 import { armClosingPasses } from "./sql/armClosingPasses";
 
 export interface TaskCounts {
@@ -119,57 +120,6 @@ async function correctedOnlyIn(em: EntityManager, request: RequestRow): Promise<
   return correctionOutcome(request, await rectifyTasksOf(em, request.id));
 }
 
-/** A correction's RECTIFY tasks, by connector (correctionOutcome reads them). */
-export function rectifyTasksOf(em: EntityManager, requestId: string): Promise<TaskRow[]> {
-  return em.getRepository(TaskRow).find({ where: { requestId, step: TaskStep.RECTIFY }, order: { connector: "ASC" } });
-}
-
-/**
- * correctedOnlyIn's words from the RECTIFY `tasks`. `forSubject`: as the subject's side (a SERVICE token)
- * is told it, fields kept "for legal reasons" with no hold, case or held category named (presenters/holdPrivacy.ts).
- */
-export function correctionOutcome(request: Pick<RequestRow, "corrections">, tasks: readonly TaskRow[], forSubject = false): { reason: string | null; nothing: boolean } {
-  const changed = [...new Set(tasks.flatMap((t) => t.result?.changed ?? []))].sort();
-  const held = tasks.filter((t) => t.result?.keptByHold?.length);
-  const keptByHold = new Set(held.flatMap((t) => t.result!.keptByHold!));
-  const nowhere = [...new Set((request.corrections ?? []).map((c) => c.field))].filter((f) => !changed.includes(f) && !keptByHold.has(f)).sort();
-  const skipped = tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => (t.note ? `${t.connector} (${t.note})` : t.connector));
-  // A hold placed while a system's correction ran: some of its records hold the new value, the rest the old.
-  const inPart = held.flatMap((t) => {
-    const both = t.result!.keptByHold!.filter((f) => t.result!.changed?.includes(f));
-    return both.length ? [{ connector: t.connector, both }] : [];
-  });
-  if (!nowhere.length && !skipped.length && !held.length) return { reason: null, nothing: false };
-  const keptIn = (fields: (list: string[]) => string) =>
-    held
-      .map((t) => (forSubject ? `${t.connector} (${fields(t.result!.keptByHold!)})` : `${t.connector} (${fields(t.result!.keptByHold!)}; hold ${(t.result!.holdCases ?? []).join(", ")} on ${(t.result!.heldCategories ?? []).join(", ")})`))
-      .join("; ");
-  // Every part must survive the 500 characters: cut at the end, a long list of fields would drop the
-  // systems that may still hold the old values. Lists that do not fit are counted instead (the tasks' outcomes name them).
-  const write = (fields: (list: string[]) => string, systems: string[]) =>
-    [
-      changed.length
-        ? `Corrected: ${fields(changed)}.`
-        : held.length
-          ? forSubject
-            ? "Nothing was corrected: the data that holds these fields is kept for legal reasons."
-            : "Nothing was corrected: a legal hold keeps the data that holds these fields."
-          : "Nothing was corrected: no system that corrects data holds these fields for this person.",
-      held.length ? (forSubject ? `Kept as they were for legal reasons: ${keptIn(fields)}.` : `Kept as they were under legal hold: ${keptIn(fields)}, until the hold is released.`) : "",
-      inPart.length
-        ? `${forSubject ? "Corrected in part (some records hold the new value, the rest the old, kept for legal reasons)" : "Corrected in part before the hold was placed (some records hold the new value, the rest the old)"}: ${inPart.map((p) => `${p.connector} (${fields(p.both)})`).join("; ")}.`
-        : "",
-      nowhere.length ? `Held by no system that corrected data: ${fields(nowhere)}.` : "",
-      skipped.length ? `Not corrected in ${systems.join("; ")}: these systems may still hold the old values.` : "",
-    ]
-      .filter(Boolean)
-      .join(" ");
-  const named = write((list) => list.join(", "), skipped);
-  const counted = (list: string[]) => (list.join(", ").length <= 150 ? list.join(", ") : `${list.length} fields (named in the RECTIFY tasks' outcomes)`);
-  const reason = [named, write(counted, skipped), write(counted, tasks.filter((t) => t.status === TaskStatus.SKIPPED).map((t) => t.connector))].find((r) => r.length <= 500);
-  return { reason: (reason ?? write(counted, [`${skipped.length} systems (their RECTIFY tasks say why)`])).slice(0, 500), nothing: !changed.length };
-}
-
 function countsDetails(counts: TaskCounts): Record<string, number> {
   return Object.fromEntries(Object.entries(counts.byStatus).map(([s, n]) => [s.toLowerCase(), n ?? 0]));
 }
@@ -190,7 +140,7 @@ export function followersQuery(em: EntityManager, originalId: string) {
 async function settleDuplicates(em: EntityManager, original: RequestRow, now: Date): Promise<void> {
   for (const follower of await followersQuery(em, original.id).getMany()) {
     await moveRequest(em, follower, original.status, { actor: SYSTEM_ACTOR, action: `request.${original.status.toLowerCase()}`, details: { duplicateOf: original.id } }, now, {
-      statusReason: `answered together with request ${original.id}${original.statusReason ? `: ${original.statusReason}` : ""}`.slice(0, 500),
+      statusReason: answeredTogether(original.id, original.statusReason),
     });
   }
 }

@@ -31,7 +31,7 @@ import { findRequestParts, partsFor, requestPart, type RequestParts } from "../q
 import { inReadSnapshot } from "../db/transaction";
 import { seesLegalHolds } from "../presenters/holdPrivacy";
 import { RequestType } from "../domain/enums";
-import { correctionOutcome, rectifyTasksOf } from "../orchestrator/requestSettler";
+import { statusReasonForSubject } from "../orchestrator/correctionReason";
 import type { EntityManager } from "typeorm";
 import type { RequestView } from "../presenters/request.presenter";
 
@@ -44,21 +44,10 @@ const withParts = (request: Request, parts: ReadonlyMap<string, RequestParts>): 
 /** One request for its caller (see withoutOthersRequests). */
 const presentOne = async (ctx: GraphQLContext, row: RequestRow) => {
   const request = present(ctx, await withoutOthersRequests(ctx.services, ctx.caller, row));
-  if (!seesLegalHolds(ctx.caller)) request.statusReason = await statusReasonForSubject(ctx.services, row);
+  if (!seesLegalHolds(ctx.caller)) request.statusReason = await statusReasonForSubject(ctx.services.ds.manager, row);
   return request;
 };
 
-/**
- * The statusReason the subject's side (a SERVICE token) is told: a correction's names the fields a
- * legal hold kept as kept for legal reasons, without the hold's case or categories (correctionOutcome).
- */
-async function statusReasonForSubject(services: GraphQLContext["services"], row: RequestRow): Promise<string | null> {
-  if (row.type !== RequestType.CORRECTION || !row.statusReason) return row.statusReason;
-  const tasks = await rectifyTasksOf(services.ds.manager, row.id);
-  // Only the reason the correction's outcome wrote (not a failure's, nor a follower's), said again without the hold.
-  if (!tasks.some((t) => t.result?.keptByHold?.length) || correctionOutcome(row, tasks).reason !== row.statusReason) return row.statusReason;
-  return correctionOutcome(row, tasks, true).reason;
-}
 
 /**
  * The request `load` reads and the parts the selected `fields` read of it, in one snapshot (invariant 3):
