@@ -17,7 +17,7 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
  */
 const KEPT_HEADING = "Kept after an earlier deletion request (and included above where the system still returns them)";
 /** One record set an earlier deletion kept, in words. */
-const keptLine = (e: Manifest["retentionExceptions"][number]) => `${e.connector} ${e.recordType}: ${e.records} record(s), ${e.legalBasis}, until ${e.retainUntil ?? "a legal hold is released"}`;
+const keptLine = (e: Manifest["retentionExceptions"][number]) => `${e.connector} ${e.recordType}: ${e.records} record(s), ${e.legalBasis}, ${e.retainUntil ? `until ${e.retainUntil}` : "for as long as legal reasons require"}`;
 const RESIDUE_HEADING = "Still holding your data after an earlier deletion request, which could not erase it (it may not appear above)";
 /** One residual set an earlier deletion reported, in words (no personal data: names of fields only). */
 const residueLine = (r: Manifest["residualRecords"][number]) =>

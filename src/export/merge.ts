@@ -3,7 +3,7 @@ import { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from "typ
 import { ConnectorError } from "../connectors/sdk";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskRow } from "../entities";
-import { keptSetSummary } from "../presenters/retention.presenter";
+import { keptSetForSubject } from "../presenters/holdPrivacy";
 import { currentResidue } from "../queries/deletionOutcomeFinder";
 import { CategorySummary, csvColumns, csvContent, jsonContent } from "./content";
 import {
@@ -129,7 +129,8 @@ async function openExceptions(ds: DataSource, email: string): Promise<Manifest["
     .addOrderBy("e.category", "ASC")
     .addOrderBy("e.recordType", "ASC")
     .getMany();
-  return rows.map((e) => ({ ...keptSetSummary(e), deletionRequest: e.requestId }));
+  // The archive is the person's: a hold's set is "kept for legal reasons", never its case or reason (holdPrivacy.ts).
+  return rows.map((e) => ({ ...keptSetForSubject(e), deletionRequest: e.requestId }));
 }
 
 /**

@@ -5,6 +5,8 @@ import type { DeletionCertificateBody } from "../certificates/deletionCertificat
 import type { DeletionOutcomeLine, DeletionPlanLine } from "../schema/deletionPlan.type";
 import type { RetentionException } from "../schema/retention.type";
 import type { Task } from "../schema/task.type";
+import type { RetentionExceptionRow } from "../entities";
+import { keptSetSummary } from "./retention.presenter";
 
 /**
  * What a legal hold is to the subject's side (docs/settings-trigger.md): records "kept for legal
@@ -35,6 +37,15 @@ export function noteForSubject(note: string | null): string | null {
   const at = note.startsWith("Legal hold ") ? 0 : note.indexOf(" Legal hold ");
   if (at < 0) return note;
   return `${note.slice(0, at)}${at ? " " : ""}Some of the subject's data in this system is kept for legal reasons.`;
+}
+
+/**
+ * A kept set as the person's own export states it (the subject's side too: the archive is handed to
+ * them): a hold's set "kept for legal reasons", never its case or reason (its legalBasis names both).
+ */
+export function keptSetForSubject(row: RetentionExceptionRow): ReturnType<typeof keptSetSummary> {
+  const set = keptSetSummary(row);
+  return row.holdId ? { ...set, legalBasis: KEPT_FOR_LEGAL_REASONS } : set;
 }
 
 /** A retention exception as the subject's side sees it: a hold's set kept "for legal reasons", a rule's set a hold extends without a date. */
