@@ -1,9 +1,18 @@
 import { csvColumns } from "./content";
-import { CSV_LEADING_COLUMNS, type Manifest } from "./format";
+import { CSV_LEADING_COLUMNS, HTML_CELL_MAX_CHARS, HTML_SAMPLE_RECORDS, type Manifest } from "./format";
 import type { ExportRecord } from "./records";
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-const cell = (v: unknown) => escape(v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+/**
+ * A value as a table cell: its first HTML_CELL_MAX_CHARS characters (not splitting a surrogate pair),
+ * then how many more there are; the data files hold it whole.
+ */
+function cell(v: unknown): string {
+  const text = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  if (text.length <= HTML_CELL_MAX_CHARS) return escape(text);
+  const end = /[\ud800-\udbff]/.test(text[HTML_CELL_MAX_CHARS - 1]) ? HTML_CELL_MAX_CHARS - 1 : HTML_CELL_MAX_CHARS;
+  return `${escape(text.slice(0, end))}… (${(text.length - end).toLocaleString("en")} more characters, in full in the data files)`;
+}
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "unknown");
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
@@ -13,7 +22,7 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
 
 /**
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
- * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
+ * of each category (a value cut at HTML_CELL_MAX_CHARS). No scripts and no external assets; a Content-Security-Policy forbids fetching any.
  */
 const KEPT_HEADING = "Kept after an earlier deletion request (and included above where the system still returns them)";
 /** One record set an earlier deletion kept, in words. */
@@ -106,6 +115,8 @@ export function renderReadme(manifest: Manifest): string {
     `This archive answers request ${manifest.request.id} (${manifest.request.type}), generated ${manifest.generatedAt}.`,
     "",
     "Open index.html in a web browser to read it; it works offline and loads nothing from the internet.",
+    `It shows the first ${HTML_SAMPLE_RECORDS} records of each category, and of a value longer than ${HTML_CELL_MAX_CHARS.toLocaleString("en")} characters its`,
+    "beginning (marked so); the data files below hold every record and every value whole.",
     "",
     "What is inside:",
     ...lines,
