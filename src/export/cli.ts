@@ -59,7 +59,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("verify")
     .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
     .argument("<file>", "the archive")
-    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count")
+    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count, per connector too, and each category's and connector's total")
     .option(
       "--public-key <pem file or URL>",
       "the service's published key (a PEM file, its /.well-known/dsr-certificate-key.pem URL, or the service's address): also check signature.json, the service's signature of manifest.json; a missing or failing signature is a problem",

@@ -237,6 +237,35 @@ describeEachDatabase("export commands and retention", (db) => {
     expect(result.stdout).to.equal(`problem: data/support.csv: holds ${entry.records - 1} records, the manifest says ${entry.records}\n`);
   });
 
+  it("dsr export verify --portability counts each system's records in a data file, each category's and each connector's, against the manifest", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    const dir = tempDir();
+    execFileSync("unzip", ["-q", got.file!, "-d", dir]);
+    const original = fs.readFileSync(path.join(dir, "manifest.json"), "utf8");
+    type Counts = { name: string; records: number };
+    type Edited = { files: Array<{ path: string; records: number; connectors: Counts[] }>; categories: Array<{ category: string; records: number; connectors: Counts[] }>; connectors: Counts[] };
+    // Each a manifest that tells who held what otherwise than the files do, every checksum still matching (an unsigned archive, or one checked without --public-key).
+    const cases: Array<[string, (m: Edited) => void, string]> = [
+      ["support tickets put down to the account database", (m) => m.files.filter((f) => f.path.startsWith("data/support.")).forEach((f) => (f.connectors[0].name = "account-db")), "problem: data/support.json: holds 16 records from ticketing, the manifest says 0\nproblem: data/support.json: holds 0 records from account-db, the manifest says 16\n"],
+      ["a category counted short", (m) => (m.categories.find((c) => c.category === "ACCOUNT")!.records = 2), "problem: category ACCOUNT: its data files hold 3 records, the manifest says 2\n"],
+      ["a category's systems changed", (m) => (m.categories.find((c) => c.category === "SUPPORT")!.connectors = [{ name: "account-db", records: 16 }]), "problem: category SUPPORT: its data files hold ticketing: 16, the manifest says account-db: 16\n"],
+      ["a connector's total changed", (m) => (m.connectors.find((c) => c.name === "account-db")!.records = 0), "problem: connector account-db: the data files hold 3 of its records, the manifest says 0\n"],
+    ];
+    for (const [label, change, problems] of cases) {
+      const manifest = JSON.parse(original) as Edited;
+      change(manifest);
+      fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+      fs.rmSync(path.join(dir, "signature.json"), { force: true });
+      const edited = path.join(tempDir(), "edited.zip");
+      execFileSync("zip", ["-q", "-X", "-D", "-r", edited, "."], { cwd: dir });
+      const result = await dsr(["export", "verify", edited, "--portability"], { DSR_DATA_DIR: tempDir() });
+      expect(result.stdout, label).to.equal(problems);
+      expect(result.code, label).to.equal(1);
+    }
+  });
+
   it("dsr export decrypt writes the ZIP only when the file authenticates", async function () {
     this.timeout(60_000);
     const id = await completedRequest(t);
