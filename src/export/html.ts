@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { csvColumns } from "./content";
 import { CSV_LEADING_COLUMNS, HTML_CELL_MAX_CHARS, HTML_SAMPLE_RECORDS, type Manifest } from "./format";
 import type { ExportRecord } from "./records";
@@ -19,6 +20,13 @@ const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-widt
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align:top;white-space:pre-wrap}th{background:#f3f3f3}
 .summary td,.summary th{white-space:nowrap}.note{color:#555}`;
+
+/**
+ * index.html's policy: nothing loaded or run (no script, image, font, frame or fetch), the one style
+ * sheet its own (by its hash: no style attribute or other sheet applies), no <base> moving its links,
+ * no form sending anything. Every value is escaped; this holds should one ever slip through.
+ */
+const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; base-uri 'none'; form-action 'none'`;
 
 /**
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
@@ -84,7 +92,7 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const located = where.length ? `<h2 id="processing">Where it is processed</h2><ul>${where.map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Your data</title><style>${STYLE}</style></head>
 <body>
