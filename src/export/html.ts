@@ -14,7 +14,7 @@ function cell(v: unknown): string {
   const end = /[\ud800-\udbff]/.test(text[HTML_CELL_MAX_CHARS - 1]) ? HTML_CELL_MAX_CHARS - 1 : HTML_CELL_MAX_CHARS;
   return `${escape(text.slice(0, end))}… (${(text.length - end).toLocaleString("en")} more characters, in full in the data files)`;
 }
-const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "unknown");
+const day = (iso: string | null) => (iso ? escape(iso.slice(0, 10)) : "unknown");
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}
@@ -96,7 +96,7 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Your data</title><style>${STYLE}</style></head>
 <body>
-<h1>The data we hold about <span id="person">${escape(person)}</span></h1>
+<h1>The data we hold about <span id="person">${cell(person)}</span></h1>
 <p class="note">Request ${escape(manifest.request.id)} (${escape(manifest.request.type)}), generated ${escape(manifest.generatedAt)}.</p>
 <table class="summary"><thead><tr><th>category</th><th>records</th><th>systems</th><th>earliest</th><th>latest</th></tr></thead><tbody>
 ${summary}

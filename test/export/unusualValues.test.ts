@@ -30,6 +30,8 @@ const ODD = {
 /** A pasted log in a ticket: several MB of text. */
 const LONG = `${"0123456789".repeat(300_000)}<script>document.title='pwned'</script>🙂`;
 const LONG_RECORDS = 8;
+/** A name field holding far more than a name (index.html greets the person with it). */
+const NAME = `Ada ${"L".repeat(2_000_000)}`;
 /** Past JSON_ARRAY_MAX_RECORDS: the category is JSON Lines, its CSV written by the transcoder thread. */
 const MANY = 10_020;
 
@@ -57,7 +59,7 @@ describeEachDatabase("export of unusual values", (db) => {
     const forms = new ScriptedConnector({ name: "forms", categories: ["SUPPORT"], supports: ["access"] });
     const own: SubjectRecord[] = [];
     for (let i = 0; i < LONG_RECORDS; i++) own.push({ category: "SUPPORT", type: "ticket", id: `t${i}`, recordedAt: new Date(Date.UTC(2024, 0, 1 + i)), data: { ...ODD, body: LONG, n: i } });
-    own.push({ category: "ACCOUNT", type: "user", id: "u1", data: { name: "Ada", profile: { tags: ["a", { deep: null }], since: new Date(Date.UTC(2020, 1, 2)) }, born: new Date(Date.UTC(1815, 11, 10)), unknown: new Date(NaN) } });
+    own.push({ category: "ACCOUNT", type: "user", id: "u1", data: { name: NAME, profile: { tags: ["a", { deep: null }], since: new Date(Date.UTC(2020, 1, 2)) }, born: new Date(Date.UTC(1815, 11, 10)), unknown: new Date(NaN) } });
     tickets.data.set(ADA_EMAIL, own);
     forms.data.set(ADA_EMAIL, Array.from({ length: 3 }, (_, i) => ({ category: "SUPPORT", type: "form", id: `f${i}`, data: { ...ODD, n: i, answer: `=${i}+1` } })));
     logs.data.set(
@@ -138,6 +140,7 @@ describeEachDatabase("export of unusual values", (db) => {
     expect(dom).to.include("<title>Your data</title>");
     const cut = `${LONG.slice(0, HTML_CELL_MAX_CHARS)}… (${(LONG.length - HTML_CELL_MAX_CHARS).toLocaleString("en")} more characters, in full in the data files)`;
     expect(dom.split(cut).length - 1, "cut values").to.equal(LONG_RECORDS);
+    expect(dom).to.include(`<span id="person">${NAME.slice(0, HTML_CELL_MAX_CHARS)}… (${(NAME.length - HTML_CELL_MAX_CHARS).toLocaleString("en")} more characters, in full in the data files)</span>`);
     expect(dom).to.include("👩🏽‍💻 🇮🇳 e\u0301 مرحبا");
   });
 });
