@@ -14,7 +14,8 @@ function cell(v: unknown): string {
   const end = /[\ud800-\udbff]/.test(text[HTML_CELL_MAX_CHARS - 1]) ? HTML_CELL_MAX_CHARS - 1 : HTML_CELL_MAX_CHARS;
   return `${escape(text.slice(0, end))}… (${(text.length - end).toLocaleString("en")} more characters, in full in the data files)`;
 }
-const day = (iso: string | null) => (iso ? escape(iso.slice(0, 10)) : "unknown");
+/** The date of an ISO 8601 time (a year past 9999 has more digits and a sign: +010000-01-01). */
+const day = (iso: string | null) => (iso ? escape(iso.split("T")[0]) : "unknown");
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}

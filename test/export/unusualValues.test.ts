@@ -61,7 +61,9 @@ describeEachDatabase("export of unusual values", (db) => {
     for (let i = 0; i < LONG_RECORDS; i++) own.push({ category: "SUPPORT", type: "ticket", id: `t${i}`, recordedAt: new Date(Date.UTC(2024, 0, 1 + i)), data: { ...ODD, body: LONG, n: i } });
     own.push({ category: "ACCOUNT", type: "user", id: "u1", data: { name: NAME, profile: { tags: ["a", { deep: null }], since: new Date(Date.UTC(2020, 1, 2)) }, born: new Date(Date.UTC(1815, 11, 10)), unknown: new Date(NaN) } });
     tickets.data.set(ADA_EMAIL, own);
-    forms.data.set(ADA_EMAIL, Array.from({ length: 3 }, (_, i) => ({ category: "SUPPORT", type: "form", id: `f${i}`, data: { ...ODD, n: i, answer: `=${i}+1` } })));
+    // Dated past year 9999 (a system's "never" sentinel), in 2023, and not at all.
+    const formDates = [new Date(Date.UTC(10_000, 0, 1)), new Date(Date.UTC(2023, 5, 1)), undefined];
+    forms.data.set(ADA_EMAIL, formDates.map((recordedAt, i) => ({ category: "SUPPORT", type: "form", id: `f${i}`, recordedAt, data: { ...ODD, n: i, answer: `=${i}+1` } })));
     logs.data.set(
       ADA_EMAIL,
       Array.from({ length: MANY }, (_, i) => ({ category: "AUTH_LOGS", type: "event", id: `e${i}`, recordedAt: new Date(Date.UTC(2025, 0, 1, 0, 0, i)), data: i % 1000 ? { nul: "plain", n: i } : { ...ODD, n: i } })),
@@ -100,6 +102,9 @@ describeEachDatabase("export of unusual values", (db) => {
         const doc = manifest.categories.find((c) => c.category === f.category)!;
         expect(doc.connectors).to.deep.equal(f.connectors);
         expect(doc.records).to.equal(records.length);
+        // In time order (an ISO 8601 year past 9999 is written +010000, and sorts as text before 2024).
+        const dates = records.map((r) => r.recordedAt).filter((d): d is string => d !== null).sort((a, b) => Date.parse(a) - Date.parse(b));
+        expect([doc.firstRecordedAt, doc.lastRecordedAt], f.path).to.deep.equal([dates[0] ?? null, dates.at(-1) ?? null]);
         if (!csv) {
           expect(doc.tabular, f.path).to.equal(false);
           continue;
