@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { parse } from "csv-parse/sync";
@@ -10,9 +11,7 @@ import { ZipReader } from "../../src/export/zipReader";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
-import fs from "node:fs";
 import { chromiumRender, downloadedExport, finishedRequest, FORMULA_START, openIndexHtml, readCsvCell } from "./support";
-import { tempDir as scratchDir } from "../support/databases";
 
 const ADA = "ada.lovelace@example.com";
 /** What other people (or the person) typed into the systems: markup, script and spreadsheet formulas. */
@@ -165,7 +164,7 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
     }
     // As if one value had reached the page unescaped: what the policy alone must then hold back.
     const slipped = `<base href="https://evil.invalid/"><div style="background:url(https://evil.invalid/bg.png)" id="styled">x</div><img src="https://evil.invalid/i.png" onerror="document.title='pwned'"><script>document.title='pwned2'</script><link rel="stylesheet" href="https://evil.invalid/s.css">`;
-    const page = path.join(scratchDir(), "index.html");
+    const page = path.join(tempDir(), "index.html");
     fs.writeFileSync(page, html.replace("<body>", `<body>${slipped}`));
     const { dom, console } = await chromiumRender(page);
     expect(dom).to.include("<title>Your data</title>");
