@@ -52,6 +52,13 @@ const isEncrypted = (file: string) => {
  * `dsr export verify|decrypt|download|purge`. Encrypted files are opened with the configured keys
  * (DSR_EXPORT_MASTER_KEY, or the generated one in DSR_DATA_DIR, or KMS); a downloaded ZIP needs none.
  */
+/**
+ * Text an archive chose (an entry's name, a field's, a connector's) as it may be written to a terminal:
+ * control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides as \uXXXX.
+ * Raw, an entry named `ESC[1A ESC[2K CR ok: ...` redraws the problem line into the ok line of a good archive.
+ */
+const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 export function registerExportCommands(cli: Command, exit: { FAILED: number }, openDatabase: (config: Config) => Promise<import("typeorm").DataSource>): void {
   const group = cli.command("export").description("check, decrypt, download and purge portable exports");
 
@@ -59,7 +66,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
     .command("verify")
     .description("check an export's checksums (a downloaded ZIP, or an encrypted .dsrx with the configured key); exit 1 on any problem")
     .argument("<file>", "the archive")
-    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count")
+    .option("--portability", "also check that every JSON file parses and matches the documented fields, and every data file's record count, per connector too, and each category's and connector's total")
     .option(
       "--public-key <pem file or URL>",
       "the service's published key (a PEM file, its /.well-known/dsr-certificate-key.pem URL, or the service's address): also check signature.json, the service's signature of manifest.json; a missing or failing signature is a problem",
@@ -75,7 +82,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
         }
         const { verifyArchive } = require("./verify") as typeof import("./verify");
         const result = await verifyArchive(zip, { portability: opts.portability, publicKeyPem });
-        for (const problem of result.problems) process.stdout.write(`problem: ${problem}\n`);
+        for (const problem of result.problems) process.stdout.write(`problem: ${printable(problem)}\n`);
         const records = result.manifest?.categories.reduce((n, c) => n + c.records, 0) ?? 0;
         const signed =
           result.signature.state === "valid"
@@ -85,7 +92,7 @@ export function registerExportCommands(cli: Command, exit: { FAILED: number }, o
               : result.signature.state === "unsigned"
                 ? "; the archive is not signed (no signature.json)"
                 : "";
-        if (result.ok) process.stdout.write(`ok: ${result.checked} files match their sha256 (${records} records, request ${result.manifest!.request.id})${signed}\n`);
+        if (result.ok) process.stdout.write(`ok: ${result.checked} files match their sha256 (${records} records, request ${printable(String(result.manifest!.request.id))})${signed}\n`);
         else process.exitCode = exit.FAILED;
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,13 @@ const NAME_LIKE = /^(name|full_?name|display_?name)$/i;
 /** Whether a field holds a person's name (its first string value greets them in index.html). */
 export const isNameLike = (field: string) => NAME_LIKE.test(field);
 
+/**
+ * Whether ISO 8601 time `a` is before `b`. Years 0-9999 compare as text; a year past them is written
+ * with a sign (+010000-01-01T..., -000001-...), which sorts as text before every 4-digit year.
+ */
+const fourDigitYear = (iso: string) => iso.charCodeAt(0) >= 0x30 && iso.charCodeAt(0) <= 0x39;
+const beforeIso = (a: string, b: string) => (fourDigitYear(a) && fourDigitYear(b) ? a < b : Date.parse(a) < Date.parse(b));
+
 /** What one pass over a category learns: fields and their types, dates, whether it is a table. */
 export class CategoryStats {
   records = 0;
@@ -38,8 +45,8 @@ export class CategoryStats {
   }
 
   observeDate(recordedAt: string): void {
-    if (!this.first || recordedAt < this.first) this.first = recordedAt;
-    if (!this.last || recordedAt > this.last) this.last = recordedAt;
+    if (!this.first || beforeIso(recordedAt, this.first)) this.first = recordedAt;
+    if (!this.last || beforeIso(this.last, recordedAt)) this.last = recordedAt;
   }
 
   /** Notes that `field` held a value of `type` (records are counted by the caller). */

@@ -6,6 +6,12 @@ export const FORMAT_VERSION = 1;
 export const JSON_ARRAY_MAX_RECORDS = 10_000;
 /** Records per category shown in index.html; the rest are in the data files. */
 export const HTML_SAMPLE_RECORDS = 100;
+/**
+ * Characters of one value shown in index.html; a longer value (a pasted log in a ticket) is cut there,
+ * marked as cut, and is whole in the data files. Shown whole, a hundred samples of a few MB each made
+ * index.html past V8's longest string (2^29 characters), and the export failed.
+ */
+export const HTML_CELL_MAX_CHARS = 2_000;
 /** A category with more distinct fields than this is not offered as CSV (it would not be a table a person can read). */
 export const CSV_MAX_FIELDS = 200;
 

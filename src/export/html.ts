@@ -1,10 +1,21 @@
+import { createHash } from "node:crypto";
 import { csvColumns } from "./content";
-import { CSV_LEADING_COLUMNS, type Manifest } from "./format";
+import { CSV_LEADING_COLUMNS, HTML_CELL_MAX_CHARS, HTML_SAMPLE_RECORDS, type Manifest } from "./format";
 import type { ExportRecord } from "./records";
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-const cell = (v: unknown) => escape(v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
-const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "unknown");
+/**
+ * A value as a table cell: its first HTML_CELL_MAX_CHARS characters (not splitting a surrogate pair),
+ * then how many more there are; the data files hold it whole.
+ */
+function cell(v: unknown): string {
+  const text = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  if (text.length <= HTML_CELL_MAX_CHARS) return escape(text);
+  const end = /[\ud800-\udbff]/.test(text[HTML_CELL_MAX_CHARS - 1]) ? HTML_CELL_MAX_CHARS - 1 : HTML_CELL_MAX_CHARS;
+  return `${escape(text.slice(0, end))}… (${(text.length - end).toLocaleString("en")} more characters, in full in the data files)`;
+}
+/** The date of an ISO 8601 time (a year past 9999 has more digits and a sign: +010000-01-01). */
+const day = (iso: string | null) => (iso ? escape(iso.split("T")[0]) : "unknown");
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:13px;display:block;overflow-x:auto}
@@ -12,8 +23,15 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:start;vertical-align
 .summary td,.summary th{white-space:nowrap}.note{color:#555}`;
 
 /**
+ * index.html's policy: nothing loaded or run (no script, image, font, frame or fetch), the one style
+ * sheet its own (by its hash: no style attribute or other sheet applies), no <base> moving its links,
+ * no form sending anything. Every value is escaped; this holds should one ever slip through.
+ */
+const CONTENT_SECURITY_POLICY = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; base-uri 'none'; form-action 'none'`;
+
+/**
  * index.html, opened offline by the person: a summary (categories, counts, dates) and the first records
- * of each category. No scripts and no external assets; a Content-Security-Policy forbids fetching any.
+ * of each category (a value cut at HTML_CELL_MAX_CHARS). No scripts and no external assets; a Content-Security-Policy forbids fetching any.
  */
 const KEPT_HEADING = "Kept after an earlier deletion request (and included above where the system still returns them)";
 /** One record set an earlier deletion kept, in words. */
@@ -75,11 +93,11 @@ ${rows.map((r) => `<tr><td>${cell(r.connector)}</td><td>${cell(r.type)}</td><td>
   const located = where.length ? `<h2 id="processing">Where it is processed</h2><ul>${where.map((l) => `<li>${escape(l)}</li>`).join("")}</ul>` : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Your data</title><style>${STYLE}</style></head>
 <body>
-<h1>The data we hold about <span id="person">${escape(person)}</span></h1>
+<h1>The data we hold about <span id="person">${cell(person)}</span></h1>
 <p class="note">Request ${escape(manifest.request.id)} (${escape(manifest.request.type)}), generated ${escape(manifest.generatedAt)}.</p>
 <table class="summary"><thead><tr><th>category</th><th>records</th><th>systems</th><th>earliest</th><th>latest</th></tr></thead><tbody>
 ${summary}
@@ -106,6 +124,8 @@ export function renderReadme(manifest: Manifest): string {
     `This archive answers request ${manifest.request.id} (${manifest.request.type}), generated ${manifest.generatedAt}.`,
     "",
     "Open index.html in a web browser to read it; it works offline and loads nothing from the internet.",
+    `It shows the first ${HTML_SAMPLE_RECORDS} records of each category, and of a value longer than ${HTML_CELL_MAX_CHARS.toLocaleString("en")} characters its`,
+    "beginning (marked so); the data files below hold every record and every value whole.",
     "",
     "What is inside:",
     ...lines,

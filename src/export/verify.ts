@@ -63,19 +63,35 @@ async function csvLines(stream: AsyncIterable<Buffer>, header: Buffer): Promise<
   return { headerMatches: head.length === header.length, lines };
 }
 
-async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[], problems: string[]): Promise<void> {
+/** Records per connector, in the order first met. */
+type Tally = Map<string, number>;
+const add = (tally: Tally, name: string, n = 1) => tally.set(name, (tally.get(name) ?? 0) + n);
+/** A tally in words: `ticketing: 16, account-db: 3` (`none` when empty). */
+const tallyText = (tally: Tally) => [...tally].map(([name, n]) => `${name}: ${n}`).join(", ") || "none";
+const tallyOf = (list: unknown): Tally => new Map(Array.isArray(list) ? list.map((c: { name?: unknown; records?: unknown }) => [String(c?.name), Number(c?.records)] as [string, number]) : []);
+const sameTally = (a: Tally, b: Tally) => a.size === b.size && [...a].every(([name, n]) => b.get(name) === n);
+
+/**
+ * Checks one data file against its documented fields and its counts; returns the records it holds per
+ * connector (a JSON or JSON Lines file whose every record was read), or null.
+ */
+async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[], problems: string[]): Promise<Tally | null> {
   const fields = new Map(docs.map((d) => [d.name, new Set<string>(d.types)]));
   let records = 0;
+  const tally: Tally = new Map();
   const note = (p: string | null) => p && problems.push(`${file.path}: ${p}`);
   if (file.format === "json") {
     let parsed: unknown;
     try {
       parsed = JSON.parse(await zip.text(file.path));
     } catch {
-      return void note("does not parse as JSON");
+      return (note("does not parse as JSON"), null);
     }
-    if (!Array.isArray(parsed)) return void note("is not a JSON array");
-    for (const r of parsed) if (note(recordProblem(r, fields))) return;
+    if (!Array.isArray(parsed)) return (note("is not a JSON array"), null);
+    for (const r of parsed) {
+      if (note(recordProblem(r, fields))) return null;
+      add(tally, String((r as { connector: unknown }).connector));
+    }
     records = parsed.length;
   } else if (file.format === "jsonl") {
     for await (const line of readline.createInterface({ input: zip.stream(file.path), crlfDelay: Infinity })) {
@@ -85,17 +101,44 @@ async function checkDataFile(zip: ZipReader, file: ManifestFile, docs: FieldDoc[
       try {
         parsed = JSON.parse(line);
       } catch {
-        return void note(`line ${records} does not parse as JSON`);
+        return (note(`line ${records} does not parse as JSON`), null);
       }
-      if (note(recordProblem(parsed, fields))) return;
+      if (note(recordProblem(parsed, fields))) return null;
+      add(tally, String((parsed as { connector: unknown }).connector));
     }
   } else if (file.format === "csv") {
     const header = Buffer.from(`\ufeff${stringify([csvColumns(docs).map(spreadsheetText)])}`, "utf8");
     const counted = await csvLines(zip.stream(file.path), header);
-    if (!counted.headerMatches) return void note("the CSV header does not match the documented fields");
+    if (!counted.headerMatches) return (note("the CSV header does not match the documented fields"), null);
     records = counted.lines - 1;
   }
   if (records !== file.records) note(`holds ${records} records, the manifest says ${file.records}`);
+  if (file.format !== "json" && file.format !== "jsonl") return null;
+  // Whose records they are: each system's count as the file holds it.
+  const claimed = tallyOf(file.connectors);
+  for (const name of new Set([...tally.keys(), ...claimed.keys()])) {
+    if ((tally.get(name) ?? 0) !== (claimed.get(name) ?? 0)) note(`holds ${tally.get(name) ?? 0} records from ${name}, the manifest says ${claimed.get(name) ?? 0}`);
+  }
+  return tally;
+}
+
+/**
+ * Each category's and each connector's counts in the manifest against what its data files hold
+ * (`held`: per category, the records per connector its JSON or JSON Lines files hold).
+ */
+function checkTotals(manifest: Manifest, held: Map<string, Tally>, problems: string[]): void {
+  const byConnector: Tally = new Map();
+  for (const c of manifest.categories) {
+    const tally = held.get(c.category) ?? new Map<string, number>();
+    const total = [...tally.values()].reduce((n, x) => n + x, 0);
+    if (total !== c.records) problems.push(`category ${c.category}: its data files hold ${total} records, the manifest says ${c.records}`);
+    else if (!sameTally(tally, tallyOf(c.connectors))) problems.push(`category ${c.category}: its data files hold ${tallyText(tally)}, the manifest says ${tallyText(tallyOf(c.connectors))}`);
+    for (const [name, n] of tally) add(byConnector, name, n);
+  }
+  for (const c of Array.isArray(manifest.connectors) ? manifest.connectors : []) {
+    const n = byConnector.get(c.name) ?? 0;
+    if (n !== c.records) problems.push(`connector ${c.name}: the data files hold ${n} of its records, the manifest says ${c.records}`);
+  }
 }
 
 /** The manifest in `text`, or null when it is not one (not JSON, or without the lists verify reads). */
@@ -118,7 +161,8 @@ function manifestOf(text: string): Manifest | null {
  * Checks a (decrypted) export archive: every file the manifest lists is there once, under the same name
  * in its local header, with its size and sha256, nothing unlisted is there, and (`portability`) every JSON file parses and its records have exactly
  * the documented envelope and only documented fields, of documented types, and every data file (a CSV
- * too) holds as many records as the manifest says.
+ * too) holds as many records as the manifest says: each JSON file as many of each connector as its
+ * `connectors` say, and each category and each connector in all as many as the manifest counts.
  */
 export async function verifyArchive(file: string | RandomAccessFile, options: { portability?: boolean; publicKeyPem?: string } = {}): Promise<VerifyResult> {
   const problems: string[] = [];
@@ -146,6 +190,8 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
       else if (e.name !== "manifest.json" && e.name !== SIGNATURE_FILE && !listed.has(e.name)) problems.push(`${e.name} is in the archive but not in the manifest`);
       seen.add(e.name);
     }
+    // Per category, what its JSON and JSON Lines files hold per connector; null once one could not be read whole.
+    let held: Map<string, Tally> | null = new Map();
     for (const f of manifest.files) {
       if (!zip.entry(f.path)) {
         problems.push(`${f.path} is listed in the manifest but missing`);
@@ -164,9 +210,14 @@ export async function verifyArchive(file: string | RandomAccessFile, options: { 
       if (options.portability && f.category) {
         const docs = manifest.categories.find((c) => c.category === f.category)?.fields;
         if (!docs) problems.push(`${f.path}: category ${f.category} is not documented`);
-        else await checkDataFile(zip, f, docs, problems);
+        else {
+          const tally = await checkDataFile(zip, f, docs, problems);
+          if (tally && held) for (const [name, n] of tally) add(held.get(f.category) ?? held.set(f.category, new Map()).get(f.category)!, name, n);
+          else if (f.format === "json" || f.format === "jsonl") held = null;
+        }
       }
     }
+    if (options.portability && held) checkTotals(manifest, held, problems);
     return { ok: problems.length === 0, problems, manifest, checked, signature };
   } finally {
     zip.close();

@@ -197,6 +197,31 @@ describeEachDatabase("export commands and retention", (db) => {
     }
   });
 
+  it("dsr export verify writes what an archive names with its control characters escaped: an entry's name cannot redraw the terminal into an ok", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    // Up a line, clear it, back to its start, and a line the tool would print for a good archive.
+    const forged = `\x1b[1A\x1b[2K\rok: 6 files match their sha256 (19 records, request ${id}); manifest.json signed by the given key ed25519:0123456789abcdef\x1b[8m`;
+    const file = path.join(tempDir(), "crafted.zip");
+    fs.writeFileSync(file, withEntry(fs.readFileSync(got.file!), forged, "x"));
+    const result = await dsr(["export", "verify", file], { DSR_DATA_DIR: tempDir() });
+    expect(result.code).to.equal(1);
+    expect(result.stdout).not.to.match(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(result.stdout).to.equal(`problem: \\u001b[1A\\u001b[2K\\u000dok: 6 files match their sha256 (19 records, request ${id}); manifest.json signed by the given key ed25519:0123456789abcdef\\u001b[8m is in the archive but not in the manifest\n`);
+    // A good archive's manifest with a request id that conceals what follows it: that signature.json was not checked.
+    const dir = tempDir();
+    execFileSync("unzip", ["-q", got.file!, "-d", dir]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as { request: { id: string } };
+    manifest.request.id = `${id}); manifest.json signed by the given key ed25519:0123456789abcdef\x1b[8m`;
+    fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+    const edited = path.join(tempDir(), "edited.zip");
+    execFileSync("zip", ["-q", "-X", "-D", "-r", edited, "."], { cwd: dir });
+    const unchecked = await dsr(["export", "verify", edited], { DSR_DATA_DIR: tempDir() });
+    expect(unchecked.code).to.equal(0);
+    expect(unchecked.stdout).to.equal(`ok: 6 files match their sha256 (19 records, request ${id}); manifest.json signed by the given key ed25519:0123456789abcdef\\u001b[8m); signature.json not checked: pass --public-key with the service's published key\n`);
+  });
+
   it("dsr export verify and decrypt answer a file they cannot read, or an archive whose manifest is not one, in words and with their exit code", async () => {
     const dir = tempDir();
     const missing = path.join(dir, "missing.zip");
@@ -235,6 +260,35 @@ describeEachDatabase("export commands and retention", (db) => {
     const result = await dsr(["export", "verify", edited, "--portability"], { DSR_DATA_DIR: tempDir() });
     expect(result.code, result.stdout).to.equal(1);
     expect(result.stdout).to.equal(`problem: data/support.csv: holds ${entry.records - 1} records, the manifest says ${entry.records}\n`);
+  });
+
+  it("dsr export verify --portability counts each system's records in a data file, each category's and each connector's, against the manifest", async function () {
+    this.timeout(60_000);
+    const id = await completedRequest(t);
+    const got = await download((await exportLink(t, id)).url);
+    const dir = tempDir();
+    execFileSync("unzip", ["-q", got.file!, "-d", dir]);
+    const original = fs.readFileSync(path.join(dir, "manifest.json"), "utf8");
+    type Counts = { name: string; records: number };
+    type Edited = { files: Array<{ path: string; records: number; connectors: Counts[] }>; categories: Array<{ category: string; records: number; connectors: Counts[] }>; connectors: Counts[] };
+    // Each a manifest that tells who held what otherwise than the files do, every checksum still matching (an unsigned archive, or one checked without --public-key).
+    const cases: Array<[string, (m: Edited) => void, string]> = [
+      ["support tickets put down to the account database", (m) => m.files.filter((f) => f.path.startsWith("data/support.")).forEach((f) => (f.connectors[0].name = "account-db")), "problem: data/support.json: holds 16 records from ticketing, the manifest says 0\nproblem: data/support.json: holds 0 records from account-db, the manifest says 16\n"],
+      ["a category counted short", (m) => (m.categories.find((c) => c.category === "ACCOUNT")!.records = 2), "problem: category ACCOUNT: its data files hold 3 records, the manifest says 2\n"],
+      ["a category's systems changed", (m) => (m.categories.find((c) => c.category === "SUPPORT")!.connectors = [{ name: "account-db", records: 16 }]), "problem: category SUPPORT: its data files hold ticketing: 16, the manifest says account-db: 16\n"],
+      ["a connector's total changed", (m) => (m.connectors.find((c) => c.name === "account-db")!.records = 0), "problem: connector account-db: the data files hold 3 of its records, the manifest says 0\n"],
+    ];
+    for (const [label, change, problems] of cases) {
+      const manifest = JSON.parse(original) as Edited;
+      change(manifest);
+      fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+      fs.rmSync(path.join(dir, "signature.json"), { force: true });
+      const edited = path.join(tempDir(), "edited.zip");
+      execFileSync("zip", ["-q", "-X", "-D", "-r", edited, "."], { cwd: dir });
+      const result = await dsr(["export", "verify", edited, "--portability"], { DSR_DATA_DIR: tempDir() });
+      expect(result.stdout, label).to.equal(problems);
+      expect(result.code, label).to.equal(1);
+    }
   });
 
   it("dsr export decrypt writes the ZIP only when the file authenticates", async function () {

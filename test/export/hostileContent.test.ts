@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { parse } from "csv-parse/sync";
@@ -10,7 +11,7 @@ import { ZipReader } from "../../src/export/zipReader";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import { describeEachDatabase, tempDir } from "../support/databases";
 import { TestService } from "../support/harness";
-import { downloadedExport, finishedRequest, FORMULA_START, openIndexHtml, readCsvCell } from "./support";
+import { chromiumRender, downloadedExport, finishedRequest, FORMULA_START, openIndexHtml, readCsvCell } from "./support";
 
 const ADA = "ada.lovelace@example.com";
 /** What other people (or the person) typed into the systems: markup, script and spreadsheet formulas. */
@@ -150,5 +151,32 @@ describeEachDatabase("export of what the sample systems hold, hostile content in
     expect(dom).not.to.match(/<script|<img|<a href="javascript/i);
     expect(dom).to.include(`<span id="person">Ada &lt;img src=x onerror="document.title='pwned'"&gt;&lt;script&gt;`);
     expect(dom).to.include("&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;a href=\"javascript:document.title='pwned3'\"&gt;click&lt;/a&gt; &amp;amp; &amp;#60;b&amp;#62;");
+  });
+
+  it("keeps index.html under a strict Content-Security-Policy: markup slipped past the escaping would run no script, load nothing, move no link and style nothing", async function () {
+    this.timeout(90_000);
+    const zip = ZipReader.open(zipFile);
+    let html: string;
+    try {
+      html = await zip.text("index.html");
+    } finally {
+      zip.close();
+    }
+    // As if one value had reached the page unescaped: what the policy alone must then hold back.
+    const slipped = `<base href="https://evil.invalid/"><div style="background:url(https://evil.invalid/bg.png)" id="styled">x</div><img src="https://evil.invalid/i.png" onerror="document.title='pwned'"><script>document.title='pwned2'</script><link rel="stylesheet" href="https://evil.invalid/s.css">`;
+    const page = path.join(tempDir(), "index.html");
+    fs.writeFileSync(page, html.replace("<body>", `<body>${slipped}`));
+    const { dom, console } = await chromiumRender(page);
+    expect(dom).to.include("<title>Your data</title>");
+    const refused = (what: RegExp) => console.some((l) => what.test(l) && /violates the following Content Security Policy/.test(l));
+    expect(refused(/inline script/), "script").to.equal(true);
+    expect(refused(/inline event handler/), "event handler").to.equal(true);
+    expect(refused(/Loading the image 'https:\/\/evil\.invalid\/i\.png'/), "image").to.equal(true);
+    expect(refused(/stylesheet 'https:\/\/evil\.invalid\/s\.css'/), "stylesheet").to.equal(true);
+    expect(refused(/base URI to 'https:\/\/evil\.invalid\/'/), `base: ${console.join("\n")}`).to.equal(true);
+    expect(refused(/inline style/), `style attribute: ${console.join("\n")}`).to.equal(true);
+    // The page's own style still applies (the policy names its hash): the one inline style refused is the slipped attribute's.
+    expect(console.filter((l) => /inline style/.test(l)), console.join("\n")).to.have.length(1);
+    expect(html).to.match(/<meta http-equiv="Content-Security-Policy" content="[^"]*form-action 'none'/);
   });
 });

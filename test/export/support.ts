@@ -77,11 +77,18 @@ export async function download(url: string): Promise<{ status: number; file: str
 
 /** Renders a page in Debian's headless Chromium and returns the DOM it built. */
 export async function renderInChromium(htmlFile: string): Promise<string> {
+  return (await chromiumRender(htmlFile)).dom;
+}
+
+/** Renders a page in Debian's headless Chromium: the DOM it built, and what the page's console said (Content-Security-Policy refusals among it). */
+export async function chromiumRender(htmlFile: string): Promise<{ dom: string; console: string[] }> {
   const profile = tempDir("dsr-chromium-");
   try {
-    const { stdout } = await promisify(execFile)(
+    const { stdout, stderr } = await promisify(execFile)(
       "/usr/bin/chromium",
       [
+        "--enable-logging=stderr",
+        "--v=0",
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
@@ -95,7 +102,7 @@ export async function renderInChromium(htmlFile: string): Promise<string> {
       ],
       { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
     );
-    return stdout;
+    return { dom: stdout, console: stderr.split("\n").filter((l) => l.includes(":CONSOLE")) };
   } finally {
     fs.rmSync(profile, { recursive: true, force: true });
   }
