@@ -11,6 +11,8 @@ export interface TaskFailure {
   retryable: boolean;
   /** When retryable: how long to wait before the next attempt. */
   retryInMs: number;
+  /** Said after userMessage when the task is retried (why the wait is what it is: a Retry-After cut short). */
+  retryNote?: string;
   /** What the attempt did that a later one must still count (an erasure's ended remote work), kept on the task row. */
   result?: TaskResult;
 }
@@ -25,11 +27,11 @@ export async function failTask(ds: DataSource, task: TaskRow, workerId: string, 
     const retry = failure.retryable && task.attempts < task.maxAttempts;
     const kept = failure.result ? { result: failure.result } : {};
     const patch = retry
-      ? { status: TaskStatus.PENDING, lastError: failure.userMessage, runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
+      ? { status: TaskStatus.PENDING, lastError: `${failure.userMessage}${failure.retryNote ?? ""}`.slice(0, 1000), runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
       : { status: TaskStatus.FAILED, lastError: failure.userMessage, ...kept, ...(task.remoteReference ? { note: null } : {}) };
     if (!(await releaseTask(em, task, workerId, patch, now))) return "LOST";
     if (retry) {
-      await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage });
+      await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage, ...(failure.retryNote ? { note: failure.retryNote.trim() } : {}) });
       return "RETRY";
     }
     await auditTask(em, task, "failed", now, { error: failure.userMessage, retryable: failure.retryable });
