@@ -30,10 +30,13 @@ export const taskDuration = new Histogram({
   registers: [processRegistry],
 });
 
-/** Failed attempts, by connector, step and whether they will be retried. */
+/**
+ * Failed attempts, by connector, step and whether they will be retried (`retryable`): "false" for a
+ * final failure, a retryable error whose attempts (DSR_TASK_MAX_ATTEMPTS) are spent included.
+ */
 export const taskFailures = new Counter({
   name: "dsr_task_failures_total",
-  help: "Task attempts that ended in an error (retried or final)",
+  help: "Task attempts that ended in an error, by whether the task is retried (retryable=\"true\") or failed for good (\"false\")",
   labelNames: ["connector", "step", "retryable"] as const,
   registers: [processRegistry],
 });

@@ -10,6 +10,20 @@ import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./connectors/support/r
 const SHOW = `query($id: ID!) { request(id: $id) { id status dueAt tasks { connector step status attempts lastError nextAttemptAt } } }`;
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_RETRY_BASE_MS: "1000", DSR_RETRY_MAX_MS: "8000", DSR_RETRY_AFTER_MAX_MS: "60000" };
 
+const METRICS_TOKEN = "metrics-scraper-token-0123456789";
+/** The failed attempts of the helpdesk's ERASE, by whether they are retried. */
+const FAILURES = (retried: string) => `dsr_task_failures_total{connector="helpdesk",step="ERASE",retryable="${retried}"}`;
+/** Prometheus text format, parsed: `name{a="x",b="y"}` -> value. */
+async function scrape(t: TestService): Promise<Map<string, number>> {
+  const res = await fetch(t.url.replace(/\/graphql$/, "/metrics"), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const values = new Map<string, number>();
+  for (const line of (await res.text()).split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) values.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return values;
+}
+
 /**
  * A remote system's Retry-After is its ask, not a command: one of 10^15 seconds (or a date in the year
  * 9999) would schedule a retry no Date can hold, or one nobody alive will see. The service honours it up
@@ -99,6 +113,32 @@ describeEachDatabase("a remote system's Retry-After, through the service", (db) 
     const erase = await retryScheduled(id, "ERASE");
     expect(Date.parse(erase.nextAttemptAt) - t.clock.now().getTime()).to.equal(42_500);
     expect(erase.lastError).to.match(/answered HTTP 503; the task will be retried$/);
+  });
+
+  it("fails the task once DSR_TASK_MAX_ATTEMPTS retryable failures are spent, its lastError and the request's reason no longer promising a retry, and counts the last failure as not retried", async () => {
+    for (let i = 0; i < 10; i++) standIn.faults.push({ status: 503, method: "DELETE", retryAfter: "2" });
+    await start({ DSR_TASK_MAX_ATTEMPTS: "3", DSR_METRICS_TOKEN: METRICS_TOKEN });
+    const before = await scrape(t);
+    const id = await deletion();
+    await approve(id);
+    const done = await t.waitFor(async () => {
+      t.clock.advance(2_000);
+      const r = (await t.ok(`query($id: ID!) { request(id: $id) { status statusReason tasks { step status attempts lastError nextAttemptAt } } }`, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+    }, "request ended", 30_000);
+    expect(done.status).to.equal("FAILED");
+    expect(deletes()).to.equal(3);
+    const erase = step(done, "ERASE");
+    expect(erase).to.include({ status: "FAILED", attempts: 3, nextAttemptAt: null });
+    expect(erase.lastError).to.match(/^helpdesk: 127\.0\.0\.1:\d+ answered HTTP 503; not retried: all 3 attempts \(DSR_TASK_MAX_ATTEMPTS\) failed, retryTask runs it again$/);
+    expect(done.statusReason).to.equal(`1 task(s) failed: helpdesk ERASE: ${erase.lastError}`);
+    expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+    const after = await t.waitFor(async () => {
+      const m = await scrape(t);
+      return (m.get(FAILURES("false")) ?? 0) > (before.get(FAILURES("false")) ?? 0) ? m : undefined;
+    }, "the last failure counted");
+    const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    expect([delta(FAILURES("true")), delta(FAILURES("false"))]).to.deep.equal([2, 1]);
   });
 
   for (const [what, retryAfterMs] of [

@@ -331,7 +331,6 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     retryable = true;
     logger.error({ err: error }, "unexpected connector failure");
   }
-  taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(retryable) });
   const now = clock.now();
   const wait = retryWait(task.attempts, options.backoff, retryAfter, retryAfter === undefined ? undefined : await untilDue(services, task, now));
   let retryNote: string | undefined;
@@ -340,6 +339,8 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     retryNote = ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, ${by})`;
   }
   const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: wait.delayMs, retryNote }, now);
+  // Counted once recorded, by whether the task is retried: a retryable error with no attempt left is a final failure.
+  if (outcome !== "LOST") taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(outcome === "RETRY") });
   if (outcome === "RETRY" && retryNote) logger.warn({ retryAfterAskedMs: wait.askedMs, retryInMs: wait.delayMs, cutBy: wait.cutBy }, "Retry-After cut short: the task is retried sooner than the system asked");
   if (outcome === "LOST") logger.warn("lease lost before the failure could be recorded");
   return outcome === "RETRY" ? "retry" : outcome === "FAILED" ? "failed" : "lease-lost";

@@ -17,6 +17,14 @@ export interface TaskFailure {
   result?: TaskResult;
 }
 
+/** A promise of a retry that ends a connector's message ("; the task will be retried"), which no longer holds. */
+const RETRY_PROMISE = /[;,.]?\s*(the task )?will (be )?retr(ied|y)\.?$/i;
+
+/** What a task FAILED for good after a retryable error says: the error, and that its attempts are spent. */
+function spent(userMessage: string, maxAttempts: number): string {
+  return `${userMessage.replace(RETRY_PROMISE, "")}; not retried: all ${maxAttempts} attempts (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again`;
+}
+
 /**
  * A failed attempt. Retryable and attempts left: back to PENDING after the delay. Otherwise FAILED:
  * tasks that depend on it can no longer run and are SKIPPED, and the request follows. False: lease lost.
@@ -26,15 +34,17 @@ export async function failTask(ds: DataSource, task: TaskRow, workerId: string, 
     await lockRow(em, "requests", task.requestId);
     const retry = failure.retryable && task.attempts < task.maxAttempts;
     const kept = failure.result ? { result: failure.result } : {};
+    // A retryable error with no attempt left ends the task: its message no longer promises a retry.
+    const error = failure.retryable && !retry ? spent(failure.userMessage, task.maxAttempts) : failure.userMessage;
     const patch = retry
-      ? { status: TaskStatus.PENDING, lastError: `${failure.userMessage}${failure.retryNote ?? ""}`.slice(0, 1000), runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
-      : { status: TaskStatus.FAILED, lastError: failure.userMessage, ...kept, ...(task.remoteReference ? { note: null } : {}) };
+      ? { status: TaskStatus.PENDING, lastError: `${error}${failure.retryNote ?? ""}`.slice(0, 1000), runAfter: new Date(now.getTime() + failure.retryInMs), ...kept }
+      : { status: TaskStatus.FAILED, lastError: error.slice(0, 1000), ...kept, ...(task.remoteReference ? { note: null } : {}) };
     if (!(await releaseTask(em, task, workerId, patch, now))) return "LOST";
     if (retry) {
       await auditTask(em, task, "retry_scheduled", now, { retryInMs: failure.retryInMs, error: failure.userMessage, ...(failure.retryNote ? { note: failure.retryNote.trim() } : {}) });
       return "RETRY";
     }
-    await auditTask(em, task, "failed", now, { error: failure.userMessage, retryable: failure.retryable });
+    await auditTask(em, task, "failed", now, { error, retryable: failure.retryable });
     await skipDependents(em, task, now);
     await afterTaskFinished(em, task, now);
     return "FAILED";
