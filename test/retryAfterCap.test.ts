@@ -141,6 +141,21 @@ describeEachDatabase("a remote system's Retry-After, through the service", (db) 
     expect([delta(FAILURES("true")), delta(FAILURES("false"))]).to.deep.equal([2, 1]);
   });
 
+  it("fails a task whose worker stopped answering on its last attempt, its lastError saying it is not taken back to run again", async () => {
+    const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA.email, 2);
+    account.script("erase", { kind: "hang" });
+    await start({ DSR_TASK_MAX_ATTEMPTS: "1", DSR_TASK_LEASE_MS: "600" }, [account]);
+    const id = await deletion();
+    await approve(id);
+    const done = await t.waitFor(async () => {
+      const r = (await t.ok(`query($id: ID!) { request(id: $id) { status statusReason tasks { step status attempts lastError } } }`, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(r.status) ? r : undefined;
+    }, "request ended", 30_000);
+    expect(done.status).to.equal("FAILED");
+    expect(step(done, "ERASE")).to.deep.include({ status: "FAILED", attempts: 1, lastError: "The worker running this task stopped answering; not retried: its only attempt (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again" });
+    expect(account.callsOf("erase")).to.have.length(1);
+  });
+
   for (const [what, retryAfterMs] of [
     ["NaN", Number.NaN],
     ["Infinity", Number.POSITIVE_INFINITY],

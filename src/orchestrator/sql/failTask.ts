@@ -21,8 +21,9 @@ export interface TaskFailure {
 const RETRY_PROMISE = /[;,.]?\s*(the task )?will (be )?retr(ied|y)\.?$/i;
 
 /** What a task FAILED for good after a retryable error says: the error, and that its attempts are spent. */
-function spent(userMessage: string, maxAttempts: number): string {
-  return `${userMessage.replace(RETRY_PROMISE, "")}; not retried: all ${maxAttempts} attempts (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again`;
+export function spent(userMessage: string, maxAttempts: number): string {
+  const which = maxAttempts === 1 ? "its only attempt" : `all ${maxAttempts} attempts`;
+  return `${userMessage.replace(RETRY_PROMISE, "")}; not retried: ${which} (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again`;
 }
 
 /**
