@@ -156,6 +156,33 @@ describeEachDatabase("a remote system's Retry-After, through the service", (db) 
     expect(account.callsOf("erase")).to.have.length(1);
   });
 
+  for (const [what, pollAfterMs, expected] of [
+    ["NaN", Number.NaN, "fails"],
+    ["-1", -1, "fails"],
+    ["Infinity", Number.POSITIVE_INFINITY, 7 * 86_400_000],
+    ["10^18", 1e18, 7 * 86_400_000],
+  ] as const) {
+    it(`${expected === "fails" ? "fails the erasure with a clear error" : "polls within 7 days"} when a connector's remote work asks to be polled after ${what} ms`, async () => {
+      const account = new ScriptedConnector({ name: "account-db", categories: ["ACCOUNT"] }).seed(ADA.email, 2);
+      account.script("erase", { kind: "remote", pollAfterMs, polls: 1 });
+      await start({}, [account]);
+      const id = await deletion();
+      await approve(id);
+      const erase = await t.waitFor(async () => {
+        const x = step(await show(id), "ERASE");
+        return x && ["FAILED", "REMOTE_PROCESSING"].includes(x.status) ? x : undefined;
+      }, "erase parked or failed", 20_000);
+      if (expected === "fails") {
+        expect(erase).to.include({ status: "FAILED", attempts: 1, lastError: `account-db answered its erasure with a poll time that is not a number of ms from 0 (${what}): a fault of the connector; its remote work was not followed` });
+        expect((await show(id)).status).to.equal("FAILED");
+      } else {
+        expect(erase.status).to.equal("REMOTE_PROCESSING");
+        expect(Date.parse(erase.nextAttemptAt) - t.clock.now().getTime()).to.equal(expected);
+        expect(await storedRunAfter("ERASE")).to.equal(t.clock.now().getTime() + expected);
+      }
+    });
+  }
+
   for (const [what, retryAfterMs] of [
     ["NaN", Number.NaN],
     ["Infinity", Number.POSITIVE_INFINITY],
