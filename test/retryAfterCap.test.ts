@@ -4,6 +4,7 @@ import type { Connector } from "../src/connectors/sdk";
 import { CALLBACK_SECRET, CallbackReceiver } from "./support/callbackReceiver";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
+import { parseMetrics } from "./support/metrics";
 import { ScriptedConnector } from "./support/scriptedConnector";
 import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./connectors/support/restStandIn";
 
@@ -13,15 +14,15 @@ const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_L
 const METRICS_TOKEN = "metrics-scraper-token-0123456789";
 /** The failed attempts of the helpdesk's ERASE, by whether they are retried. */
 const FAILURES = (retried: string) => `dsr_task_failures_total{connector="helpdesk",step="ERASE",retryable="${retried}"}`;
-/** Prometheus text format, parsed: `name{a="x",b="y"}` -> value. */
+/** The service's metrics, as its scraper reads them. */
 async function scrape(t: TestService): Promise<Map<string, number>> {
   const res = await fetch(t.url.replace(/\/graphql$/, "/metrics"), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-  const values = new Map<string, number>();
-  for (const line of (await res.text()).split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) values.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
-  }
-  return values;
+  return parseMetrics(await res.text());
+}
+/** A time column as the database gives it back (SQLite: text without a zone, meaning UTC; MariaDB: a Date), in ms. */
+function storedTime(raw: unknown): number {
+  const text = raw instanceof Date ? raw.toISOString() : String(raw);
+  return new Date(/Z$/.test(text) ? text : `${text.replace(" ", "T")}Z`).getTime();
 }
 
 /**
@@ -56,11 +57,7 @@ describeEachDatabase("a remote system's Retry-After, through the service", (db) 
       return task?.status === "PENDING" && task.attempts === 1 ? task : undefined;
     }, `${name} retry scheduled`, 20_000);
   /** runAfter as the database holds it, read as a date (SQLite keeps text, MariaDB a DATETIME). */
-  const storedRunAfter = async (taskStep: string) => {
-    const [row] = await t.ds.query(`SELECT runAfter FROM tasks WHERE step = ?`, [taskStep]);
-    const raw = row.runAfter instanceof Date ? row.runAfter.toISOString() : String(row.runAfter);
-    return new Date(/Z$/.test(raw) ? raw : `${raw.replace(" ", "T")}Z`).getTime();
-  };
+  const storedRunAfter = async (taskStep: string) => storedTime((await t.ds.query(`SELECT runAfter FROM tasks WHERE step = ?`, [taskStep]))[0].runAfter);
   const deletes = () => standIn.calls.filter((c) => c.method === "DELETE").length;
 
   for (const [what, header] of [
@@ -229,8 +226,7 @@ describeEachDatabase("a callback receiver's Retry-After", (db) => {
       return rows[0]?.attempts === 1 && rows[0].claimedBy === null ? rows : undefined;
     }, "first callback refused once", 20_000);
     expect(head.lastError).to.equal("receiver answered HTTP 503; it asked to wait more than 100 years, retried in 60 s (DSR_RETRY_AFTER_MAX_MS)");
-    const raw = head.nextAttemptAt instanceof Date ? head.nextAttemptAt.toISOString() : String(head.nextAttemptAt);
-    expect(new Date(/Z$/.test(raw) ? raw : `${raw.replace(" ", "T")}Z`).getTime() - t.clock.now().getTime()).to.equal(60_000);
+    expect(storedTime(head.nextAttemptAt) - t.clock.now().getTime()).to.equal(60_000);
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.deliveries).to.have.length(1);
     t.clock.advance(60_000);
