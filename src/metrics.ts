@@ -13,7 +13,11 @@ import { AuditCheckpointRow, RequestRow, StatusCallbackRow, StatusCallbackStatus
 export const processRegistry = new Registry();
 collectDefaultMetrics({ register: processRegistry, prefix: "dsr_" });
 
-/** Task attempts, by connector, step and outcome (succeeded, failed, retry, parked, returned, lost). */
+/**
+ * Task attempts, by connector and step. The outcome label is declared but never set (every series
+ * lacks it): each attempt's outcome is in its log line ("task attempt ended"), its failures in
+ * dsr_task_failures_total.
+ */
 export const taskAttempts = new Counter({
   name: "dsr_task_attempts_total",
   help: "Task attempts run by this process's workers",
