@@ -5,7 +5,8 @@ import { CALLBACK_SECRET, CallbackReceiver } from "./support/callbackReceiver";
 import { describeEachDatabase } from "./support/databases";
 import { submit, TestService } from "./support/harness";
 import { parseMetrics } from "./support/metrics";
-import { ScriptedConnector } from "./support/scriptedConnector";
+import { ListingConnector, ScriptedConnector } from "./support/scriptedConnector";
+import { SHOW as ROSTER_SHOW, START as ROSTER_START } from "./roster/support";
 import { ADA, REST_TOKEN, restConfig, RestStandIn } from "./connectors/support/restStandIn";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status dueAt tasks { connector step status attempts lastError nextAttemptAt } } }`;
@@ -235,3 +236,29 @@ describeEachDatabase("a callback receiver's Retry-After", (db) => {
   });
 });
 
+
+describeEachDatabase("a listing's Retry-After, for a breach roster", (db) => {
+  let t: TestService;
+  afterEach(async () => {
+    await t?.stop();
+  });
+
+  it("draws a roster again after DSR_RETRY_AFTER_MAX_MS, not the 10^18 ms a listing asked, saying so, and completes it", async () => {
+    const crm = new ListingConnector({ name: "crm", categories: ["ACCOUNT"] }).seed("ada@example.com", 3).seed("grace@example.com", 2);
+    crm.script("list", { kind: "retryable", retryAfterMs: 1e18 });
+    t = await new TestService(db(), { ...FAST, DSR_WORKER_POLL_MS: "20", DSR_RETRY_AFTER_MAX_MS: "1000" }, [crm]).start();
+    const { startBreachRoster } = await t.ok(ROSTER_START, { input: { connectors: ["crm"], reason: "breach at the CRM" } });
+    const waiting = await t.waitFor(async () => {
+      const { breachRoster } = await t.ok(ROSTER_SHOW, { id: startBreachRoster.id });
+      return breachRoster.lastError ? breachRoster : undefined;
+    }, "the failed attempt", 20_000);
+    expect([waiting.status, waiting.attempts, waiting.lastError]).to.deep.equal(["QUEUED", 1, "The system is busy; will retry (the system asked to wait more than 100 years; retried in 1 s, the most DSR_RETRY_AFTER_MAX_MS allows)"]);
+    // Rosters wait on the database's clock: the second attempt comes about a second later.
+    const done = await t.waitFor(async () => {
+      const { breachRoster } = await t.ok(ROSTER_SHOW, { id: startBreachRoster.id });
+      return breachRoster.status === "COMPLETED" ? breachRoster : undefined;
+    }, "the second attempt", 20_000);
+    expect([done.attempts, done.people, done.complete, done.lastError]).to.deep.equal([2, 2, true, null]);
+    expect(crm.callsOf("list")).to.have.length(2);
+  });
+});
