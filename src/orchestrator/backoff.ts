@@ -67,3 +67,11 @@ export function describeWait(ms: number): string {
   const d = Math.round(h / 24);
   return d < 730 ? `${d} days` : `${Math.round(d / 365)} years`;
 }
+
+/** A promise of a retry that ends a connector's message ("; the task will be retried", "; will retry"). */
+const RETRY_PROMISE = /[;,.]?\s*(the (task|roster) )?will (be )?retr(ied|y)\.?$/i;
+
+/** A connector's message for a failure that is not retried any more: its promise of a retry dropped. */
+export function withoutRetryPromise(message: string): string {
+  return message.replace(RETRY_PROMISE, "");
+}

@@ -3,7 +3,7 @@ import os from "node:os";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { ConnectorError } from "../connectors/sdk";
-import { BackoffPolicy, describeWait, retryWait } from "../orchestrator/backoff";
+import { BackoffPolicy, describeWait, retryWait, withoutRetryPromise } from "../orchestrator/backoff";
 import { dbTimeSql } from "../db/dbClock";
 import { transactionRunner } from "../db/hotStatements";
 import { inTransaction, writeAlone } from "../db/transaction";
@@ -119,7 +119,9 @@ export class RosterRunner {
       if (lost.signal.aborted) return void log.warn("breach roster claim lost; this attempt's outcome is discarded");
       const reason = error instanceof ConnectorError ? error.userMessage : "the listing failed (see the service log)";
       log.warn({ err: error instanceof ConnectorError ? error.internalMessage : error }, "breach roster attempt failed");
-      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, reason, `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`, [this.id]));
+      // The last attempt: its message no longer promises a retry.
+      const final = `${withoutRetryPromise(reason)}; not retried: all ${ROSTER_MAX_ATTEMPTS} attempts failed, start a new roster`;
+      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, final, `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`, [this.id]));
       // A Retry-After past DSR_RETRY_AFTER_MAX_MS is cut to it, and lastError says so.
       const wait = retryWait(attempt, this.options.backoff, error instanceof ConnectorError ? error.retryAfterMs : undefined);
       const cut = wait.askedMs !== undefined ? ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, the most DSR_RETRY_AFTER_MAX_MS allows)` : "";

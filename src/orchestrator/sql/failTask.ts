@@ -3,6 +3,7 @@ import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskResult, TaskRow } from "../../entities";
 import { afterTaskFinished, releaseTask, skipDependents } from "./finishTask";
+import { withoutRetryPromise } from "../backoff";
 import { auditTask } from "./taskAudit";
 
 export interface TaskFailure {
@@ -17,13 +18,10 @@ export interface TaskFailure {
   result?: TaskResult;
 }
 
-/** A promise of a retry that ends a connector's message ("; the task will be retried"), which no longer holds. */
-const RETRY_PROMISE = /[;,.]?\s*(the task )?will (be )?retr(ied|y)\.?$/i;
-
 /** What a task FAILED for good after a retryable error says: the error, and that its attempts are spent. */
 export function spent(userMessage: string, maxAttempts: number): string {
   const which = maxAttempts === 1 ? "its only attempt" : `all ${maxAttempts} attempts`;
-  return `${userMessage.replace(RETRY_PROMISE, "")}; not retried: ${which} (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again`;
+  return `${withoutRetryPromise(userMessage)}; not retried: ${which} (DSR_TASK_MAX_ATTEMPTS) failed, retryTask runs it again`;
 }
 
 /**
