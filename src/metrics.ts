@@ -13,7 +13,11 @@ import { AuditCheckpointRow, RequestRow, StatusCallbackRow, StatusCallbackStatus
 export const processRegistry = new Registry();
 collectDefaultMetrics({ register: processRegistry, prefix: "dsr_" });
 
-/** Task attempts, by connector, step and outcome (succeeded, failed, retry, parked, returned, lost). */
+/**
+ * Task attempts, by connector and step. The outcome label is declared but never set (every series
+ * lacks it): each attempt's outcome is in its log line ("task attempt ended"), its failures in
+ * dsr_task_failures_total.
+ */
 export const taskAttempts = new Counter({
   name: "dsr_task_attempts_total",
   help: "Task attempts run by this process's workers",
@@ -30,10 +34,13 @@ export const taskDuration = new Histogram({
   registers: [processRegistry],
 });
 
-/** Failed attempts, by connector, step and whether they will be retried. */
+/**
+ * Failed attempts, by connector, step and whether they will be retried (`retryable`): "false" for a
+ * final failure, a retryable error whose attempts (DSR_TASK_MAX_ATTEMPTS) are spent included.
+ */
 export const taskFailures = new Counter({
   name: "dsr_task_failures_total",
-  help: "Task attempts that ended in an error (retried or final)",
+  help: "Task attempts that ended in an error, by whether the task is retried (retryable=\"true\") or failed for good (\"false\")",
   labelNames: ["connector", "step", "retryable"] as const,
   registers: [processRegistry],
 });

@@ -112,7 +112,7 @@ export function workerOptions(config: Config, concurrency = config.DSR_WORKER_CO
     pollIntervalMs: config.DSR_WORKER_POLL_MS,
     sweepIntervalMs: Math.max(config.DSR_WORKER_POLL_MS, Math.floor(config.DSR_TASK_LEASE_MS / 2)),
     taskTimeoutMs: config.DSR_TASK_TIMEOUT_SECONDS * 1000,
-    backoff: { baseMs: config.DSR_RETRY_BASE_MS, maxMs: config.DSR_RETRY_MAX_MS },
+    backoff: { baseMs: config.DSR_RETRY_BASE_MS, maxMs: config.DSR_RETRY_MAX_MS, retryAfterMaxMs: config.DSR_RETRY_AFTER_MAX_MS },
     stopGraceMs: config.DSR_SHUTDOWN_GRACE_SECONDS * 1000,
     maxAttempts: config.DSR_TASK_MAX_ATTEMPTS,
   };
@@ -125,7 +125,7 @@ function callbackDispatcher({ ds, clock, logger, config }: Services): CallbackDi
     url: config.DSR_CALLBACK_URL,
     secret: config.DSR_CALLBACK_SECRET!,
     pollIntervalMs: config.DSR_CALLBACK_POLL_MS,
-    backoff: { baseMs: config.DSR_CALLBACK_RETRY_BASE_MS, maxMs: config.DSR_CALLBACK_RETRY_MAX_MS },
+    backoff: { baseMs: config.DSR_CALLBACK_RETRY_BASE_MS, maxMs: config.DSR_CALLBACK_RETRY_MAX_MS, retryAfterMaxMs: config.DSR_RETRY_AFTER_MAX_MS },
     timeoutMs: 10_000,
   });
 }

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { sealCheckpoint } from "../src/audit/checkpointer";
 import { recordExportBytes } from "../src/metrics";
 import { describeEachDatabase } from "./support/databases";
+import { parseMetrics } from "./support/metrics";
 import { submit, TestService } from "./support/harness";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
@@ -13,12 +14,7 @@ async function scrapeMetrics(t: TestService, token: string | null = METRICS_TOKE
   const res = await fetch(t.url.replace(/\/graphql$/, "/metrics"), { headers: token ? { authorization: `Bearer ${token}` } : {} });
   expect(res.status).to.equal(200);
   expect(res.headers.get("content-type")).to.match(/^text\/plain; version=0\.0\.4/);
-  const values = new Map<string, number>();
-  for (const line of (await res.text()).split("\n")) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) values.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
-  }
-  return values;
+  return parseMetrics(await res.text());
 }
 
 const value = (metrics: Map<string, number>, key: string) => metrics.get(key) ?? 0;

@@ -4,7 +4,8 @@ import { DataSource, LessThanOrEqual } from "typeorm";
 import type { Clock } from "../clock";
 import { StatusCallbackRow, StatusCallbackStatus } from "../entities";
 import type { Logger } from "../logger";
-import { BackoffPolicy, retryDelayMs } from "../orchestrator/backoff";
+import { retryAfterMs } from "../connectors/sdk";
+import { BackoffPolicy, describeWait, retryWait } from "../orchestrator/backoff";
 import { PollingLoop } from "../pollingLoop";
 import { signPayload } from "../signing";
 
@@ -19,15 +20,6 @@ export interface DispatcherOptions {
   timeoutMs: number;
   /** Callbacks delivered at once (each request's callbacks still go one at a time, in order). */
   batchSize?: number;
-}
-
-/** A 429/503 answer's Retry-After, in ms (seconds or an HTTP date). */
-function retryAfterMs(header: string | null, now: Date): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 
 /**
@@ -127,8 +119,14 @@ export class CallbackDispatcher {
       return;
     }
     // Stopped mid-delivery: hand it back untouched, to be sent at once by whoever runs next.
-    const next = this.stopping ? now : new Date(now.getTime() + retryDelayMs(attempts, this.options.backoff, failure.retryAfterMs));
-    await repo.update(mine, { attempts: this.stopping ? row.attempts : attempts, nextAttemptAt: next, claimedBy: null, lastError: failure.error });
-    this.logger.warn({ requestId: row.requestId, callbackId: row.id, attempts, nextAttemptAt: next.toISOString(), reason: failure.error }, "status callback not delivered; will retry");
+    // A Retry-After past DSR_RETRY_AFTER_MAX_MS is cut to it: the callback is retried then, and its lastError says so.
+    const wait = retryWait(attempts, this.options.backoff, failure.retryAfterMs);
+    const next = this.stopping ? now : new Date(now.getTime() + wait.delayMs);
+    const cut = !this.stopping && wait.askedMs !== undefined ? `; it asked to wait ${describeWait(wait.askedMs)}, retried in ${describeWait(wait.delayMs)} (DSR_RETRY_AFTER_MAX_MS)` : "";
+    await repo.update(mine, { attempts: this.stopping ? row.attempts : attempts, nextAttemptAt: next, claimedBy: null, lastError: `${failure.error}${cut}`.slice(0, 500) });
+    this.logger.warn(
+      { requestId: row.requestId, callbackId: row.id, attempts, nextAttemptAt: next.toISOString(), reason: failure.error, ...(cut ? { retryAfterAskedMs: wait.askedMs, retryAfterCut: true } : {}) },
+      "status callback not delivered; will retry",
+    );
   }
 }

@@ -233,6 +233,18 @@ export class Env {
   @Max(24 * 3_600_000)
   DSR_RETRY_MAX_MS = 300_000;
 
+  /**
+   * The longest wait a remote system's Retry-After (429, 503; a connector's retryAfterMs) imposes on a
+   * task, a breach roster or a status callback, in ms. A longer one is cut to this (and, for a task of an
+   * open request, to the request's due date): the retry comes then, and the task's lastError, the
+   * callback's lastError and the log say the system asked for longer. Default one hour.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1_000)
+  @Max(7 * 24 * 3_600_000)
+  DSR_RETRY_AFTER_MAX_MS = 3_600_000;
+
   /** A task attempt that runs longer than this is stopped and retried, in seconds. */
   @Transform(toInt)
   @IsInt()

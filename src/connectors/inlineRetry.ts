@@ -33,7 +33,9 @@ export async function withInlineRetry<T>(call: () => Promise<T>, o: InlineRetry)
       return await call();
     } catch (error) {
       if (!(error instanceof ConnectorError) || !error.retryable || o.signal.aborted || attempt >= o.retries) throw error;
-      const wait = error.retryAfterMs ?? Math.round(200 * 2 ** attempt * (0.5 + Math.random()));
+      // A NaN or negative retryAfterMs asks for no wait in particular: the backoff applies, never a repeat at once.
+      const asked = typeof error.retryAfterMs === "number" && error.retryAfterMs >= 0 ? error.retryAfterMs : undefined;
+      const wait = asked ?? Math.round(200 * 2 ** attempt * (0.5 + Math.random()));
       if (wait > o.maxWaitMs) throw error;
       o.onRetry?.(attempt + 1, wait, error);
       for (let left = wait; left > 0; left -= HEARTBEAT_MS) {

@@ -503,12 +503,23 @@ export function raceAbort<T>(work: () => Promise<T>, signal: AbortSignal, stoppe
   });
 }
 
-/** Reads a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
+/**
+ * Reads a Retry-After header into milliseconds from `now`: delay-seconds (digits, a fraction tolerated)
+ * or an HTTP-date (0 once past). Anything else, a negative number or words that are no date, is no
+ * wait asked (undefined), never read as a date by the parser's guesses ("-5" is a day in 2001 to V8).
+ * The value may be huge (a date in the year 9999, 10^15 seconds): it is the system's ask, and the
+ * orchestrator cuts what it honours to DSR_RETRY_AFTER_MAX_MS. Infinity when it passes every number.
+ */
 export function retryAfterMs(header: string | null | undefined, now: Date = new Date()): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) {
+    const ms = Math.ceil(Number(value) * 1000);
+    return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
+  }
+  // An HTTP-date names its day or month in letters (IMF-fixdate, RFC 850, asctime).
+  if (!/[A-Za-z]{3}/.test(value)) return undefined;
+  const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 

@@ -1,4 +1,5 @@
 import type { Connector, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
+import { ConnectorError } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
@@ -88,6 +89,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   let beyondIds: KeptCount[] = [];
   try {
     outcome = await untilAborted(task.remoteReference ? connector.poll!(task.remoteReference, fence.ctx) : connector.erase!(ids, instruction, fence.ctx), signal);
+    if (outcome.remote) outcome = { ...outcome, remote: { ...outcome.remote, pollAfterMs: pollAfterMs(connector.spec.name, outcome.remote.pollAfterMs, ctx) } };
     // The kept records without a date, by id, a page at a time: the erase above left every such record alone (keepUndated).
     // Counted as they go, never kept: a deletion may have kept millions.
     const undated = undatedRefs(purge && !outcome.remote ? keptUndated : null, instruction.categories);
@@ -335,4 +337,21 @@ async function auditErasedElsewhere(em: EntityManager, exceptions: readonly Rete
       now,
     );
   }
+}
+
+/** The longest a task waits for its next poll of remote work (as Stripe's redactionPollMs allows). */
+const MAX_POLL_MS = 7 * 86_400_000;
+
+/**
+ * A remote outcome's pollAfterMs, checked: not a number of ms from 0 (NaN, negative) is a fault of the
+ * connector, which fails the task (a poll time no Date can hold crashed the parking; a negative one
+ * polled without pause); past 7 days (Infinity included) it is cut to 7 days, and the log says so.
+ */
+function pollAfterMs(connector: string, ms: unknown, ctx: TaskContext): number {
+  if (typeof ms !== "number" || !(ms >= 0)) {
+    throw new ConnectorError(`${connector} answered its erasure with a poll time that is not a number of ms from 0 (${String(ms).slice(0, 40)}): a fault of the connector; its remote work was not followed`, `remote.pollAfterMs ${String(ms).slice(0, 40)}`, false);
+  }
+  if (ms <= MAX_POLL_MS) return ms;
+  ctx.logger.warn({ pollAfterMs: ms, cutTo: MAX_POLL_MS }, "remote work asked to be polled after more than 7 days: polled in 7 days");
+  return MAX_POLL_MS;
 }

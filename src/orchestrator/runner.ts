@@ -1,7 +1,7 @@
 import { Connector, ConnectorError, Identities, ManualStep, noErasure, SubjectRecord, TaskContext } from "../connectors/sdk";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { describeManualHold, describeManualRectifyHold, manualHold } from "./manualHold";
-import { RequestType } from "../domain/enums";
+import { RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { correctionGaps } from "../domain/corrections";
 import { acceptedFinds, emailSpellings } from "../domain/identities";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -12,7 +12,7 @@ import { sealSurveyed } from "./surveyedIds";
 import { dropEarlierAttempts, StagingWriter } from "../export/staging";
 import { readStagingKey, stagingKey } from "../export/stagingKeys";
 import type { Services } from "../services";
-import { BackoffPolicy, retryDelayMs } from "./backoff";
+import { BackoffPolicy, describeWait, retryWait } from "./backoff";
 import { heartbeatEveryMs, runExportStep } from "../export/exportStep";
 import { ConnectorRegistry } from "./registry";
 import { taskAttempts, taskDuration, taskFailures } from "../metrics";
@@ -293,6 +293,17 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
   }
 }
 
+/**
+ * How long until the due date of the task's request, while the request is open and that date ahead
+ * (a retry waiting out a Retry-After comes by then); undefined otherwise (a PURGE of an ended request).
+ */
+async function untilDue(services: Services, task: TaskRow, now: Date): Promise<number | undefined> {
+  const request = await services.ds.getRepository(RequestRow).findOne({ select: { id: true, status: true, dueAt: true }, where: { id: task.requestId } });
+  if (!request || TERMINAL_STATUSES.includes(request.status)) return undefined;
+  const left = request.dueAt.getTime() - now.getTime();
+  return left > 0 ? left : undefined;
+}
+
 /** Records the failure through the lease guard; returns what became of the attempt (for its log line). */
 async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<string> {
   const { ds, clock } = services;
@@ -321,8 +332,17 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     retryable = true;
     logger.error({ err: error }, "unexpected connector failure");
   }
-  taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(retryable) });
-  const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: retryDelayMs(task.attempts, options.backoff, retryAfter) }, clock.now());
+  const now = clock.now();
+  const wait = retryWait(task.attempts, options.backoff, retryAfter, retryAfter === undefined ? undefined : await untilDue(services, task, now));
+  let retryNote: string | undefined;
+  if (wait.askedMs !== undefined) {
+    const by = wait.cutBy === "due" ? "by the request's due date" : "the most DSR_RETRY_AFTER_MAX_MS allows";
+    retryNote = ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, ${by})`;
+  }
+  const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: wait.delayMs, retryNote }, now);
+  // Counted once recorded, by whether the task is retried: a retryable error with no attempt left is a final failure.
+  if (outcome !== "LOST") taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(outcome === "RETRY") });
+  if (outcome === "RETRY" && retryNote) logger.warn({ retryAfterAskedMs: wait.askedMs, retryInMs: wait.delayMs, cutBy: wait.cutBy }, "Retry-After cut short: the task is retried sooner than the system asked");
   if (outcome === "LOST") logger.warn("lease lost before the failure could be recorded");
   return outcome === "RETRY" ? "retry" : outcome === "FAILED" ? "failed" : "lease-lost";
 }

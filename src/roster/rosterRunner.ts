@@ -3,7 +3,7 @@ import os from "node:os";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { ConnectorError } from "../connectors/sdk";
-import { BackoffPolicy, retryDelayMs } from "../orchestrator/backoff";
+import { BackoffPolicy, describeWait, retryWait, withoutRetryPromise } from "../orchestrator/backoff";
 import { dbTimeSql } from "../db/dbClock";
 import { transactionRunner } from "../db/hotStatements";
 import { inTransaction, writeAlone } from "../db/transaction";
@@ -119,8 +119,13 @@ export class RosterRunner {
       if (lost.signal.aborted) return void log.warn("breach roster claim lost; this attempt's outcome is discarded");
       const reason = error instanceof ConnectorError ? error.userMessage : "the listing failed (see the service log)";
       log.warn({ err: error instanceof ConnectorError ? error.internalMessage : error }, "breach roster attempt failed");
-      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, reason, `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`, [this.id]));
-      await writeAlone(ds, `UPDATE breach_rosters SET status = '${QUEUED}', claimedBy = NULL, lastError = ?, leaseExpiresAt = ${dbTimeSql(ds, retryDelayMs(attempt, this.options.backoff, error instanceof ConnectorError ? error.retryAfterMs : undefined))} WHERE ${fence}`, [reason.slice(0, 500), row.id, this.id]);
+      // The last attempt: its message no longer promises a retry.
+      const final = `${withoutRetryPromise(reason)}; not retried: all ${ROSTER_MAX_ATTEMPTS} attempts failed, start a new roster`;
+      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, final, `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`, [this.id]));
+      // A Retry-After past DSR_RETRY_AFTER_MAX_MS is cut to it, and lastError says so.
+      const wait = retryWait(attempt, this.options.backoff, error instanceof ConnectorError ? error.retryAfterMs : undefined);
+      const cut = wait.askedMs !== undefined ? ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, the most DSR_RETRY_AFTER_MAX_MS allows)` : "";
+      await writeAlone(ds, `UPDATE breach_rosters SET status = '${QUEUED}', claimedBy = NULL, lastError = ?, leaseExpiresAt = ${dbTimeSql(ds, wait.delayMs)} WHERE ${fence}`, [`${reason}${cut}`.slice(0, 500), row.id, this.id]);
       return;
     }
     clearInterval(timer);

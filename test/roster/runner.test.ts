@@ -92,10 +92,10 @@ describeEachDatabase("breach roster runner: truth about what was listed, retries
     expect(filesOf(t, done.id)).to.deep.equal(["2.csv.dsrx"]);
   });
 
-  it("fails after 3 attempts, says why, and leaves no file", async () => {
+  it("fails after 3 attempts, says why (no longer promising a retry), and leaves no file", async () => {
     crm.script("list", { kind: "retryable" }, { kind: "retryable" }, { kind: "retryable" });
     const roster = await drawRoster(t, ["crm"], 30_000);
-    expect([roster.status, roster.attempts, roster.lastError, roster.fileAvailable, roster.people]).to.deep.equal(["FAILED", 3, "The system is busy; will retry", false, null]);
+    expect([roster.status, roster.attempts, roster.lastError, roster.fileAvailable, roster.people]).to.deep.equal(["FAILED", 3, "The system is busy; not retried: all 3 attempts failed, start a new roster", false, null]);
     expect(filesOf(t, roster.id)).to.deep.equal([]);
     expect(await rosterActions(t)).to.deep.equal(["roster.requested", "roster.failed"]);
     expect((await t.gql(`mutation { createBreachRosterLink(id: "${roster.id}") { url } }`)).errors?.[0].extensions?.code).to.equal("CONFLICT");

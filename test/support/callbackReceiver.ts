@@ -24,6 +24,8 @@ export class CallbackReceiver {
   readonly refused: string[] = [];
   /** The next this-many POSTs answer 503. */
   failNext = 0;
+  /** The Retry-After header those 503s carry, when set (as sent, valid or not). */
+  retryAfter?: string;
   /** While true, connections are dropped without an answer, as if the receiver were down. */
   down = false;
   /** While true, POSTs are read but never answered (a receiver that hangs). */
@@ -54,7 +56,7 @@ export class CallbackReceiver {
           this.accepted.push(verdict.event);
           delivery.answered = 204;
         }
-        res.writeHead(delivery.answered).end();
+        res.writeHead(delivery.answered, delivery.answered === 503 && this.retryAfter !== undefined ? { "retry-after": this.retryAfter } : {}).end();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));

@@ -3,11 +3,13 @@ import { dbTimeSql } from "../../db/dbClock";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
+import { spent } from "./failTask";
 import { afterTaskFinished, skipDependents } from "./finishTask";
 import { leaseGuard } from "./leaseGuard";
 import { auditTask } from "./taskAudit";
 
-const USER_MESSAGE = "The worker running this task stopped answering; it was taken back";
+const STOPPED = "The worker running this task stopped answering";
+const USER_MESSAGE = `${STOPPED}; it was taken back`;
 
 /**
  * The sweeper: RUNNING tasks whose lease ran out on the database's clock (a worker crashed or hung) go
@@ -26,7 +28,7 @@ export async function resetExpiredLeases(ds: DataSource, now: Date, limit = 100)
       const status = last ? TaskStatus.FAILED : task.remoteReference !== null ? TaskStatus.REMOTE_PROCESSING : TaskStatus.PENDING;
       const result = await em.getRepository(TaskRow).update(
         { ...leaseGuard(task, task.lockedBy!), leaseExpiresAt: expired },
-        { status, lockedBy: null, leaseExpiresAt: null, runAfter: now, lastError: USER_MESSAGE, updatedAt: now, ...(last ? { finishedAt: now } : {}) },
+        { status, lockedBy: null, leaseExpiresAt: null, runAfter: now, lastError: last ? spent(STOPPED, task.maxAttempts) : USER_MESSAGE, updatedAt: now, ...(last ? { finishedAt: now } : {}) },
       );
       if (result.affected !== 1) return false;
       await auditTask(em, task, "lease_expired", now, { worker: task.lockedBy, outcome: status });
