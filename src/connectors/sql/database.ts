@@ -93,11 +93,14 @@ export class SqlDatabase {
   private opening?: Promise<DataSource>;
   /** The connection of the exclusive() section a statement runs in, if any: its statements run where its lock is held. */
   private readonly pinned = new AsyncLocalStorage<QueryRunner>();
+  /** A SQLite database the connector opened itself reads integers as BigInts (fromUrl): rows are made exact (exactInteger). */
+  private readonly safeIntegers: boolean;
 
   constructor(connection: SqlConnection) {
     this.owned = !connection.dataSource;
     this.source = connection.dataSource ?? fromUrl(connection.url!, connection.timeoutMs ?? 5000, connection.plaintextHosts);
     this.dialect = dialectOf(String(this.source.options.type));
+    this.safeIntegers = this.owned && this.dialect === "sqlite";
   }
 
   /** Runs one statement on its own (autocommit): never a long transaction. */
@@ -108,7 +111,9 @@ export class SqlDatabase {
     try {
       const sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const result = await runner.query(sql, statement.params, true);
-      return { rows: Array.isArray(result.records) ? result.records : [], affected: result.affected ?? 0 };
+      const rows: Record<string, unknown>[] = Array.isArray(result.records) ? result.records : [];
+      if (this.safeIntegers) for (const row of rows) for (const key of Object.keys(row)) row[key] = exactInteger(row[key]);
+      return { rows, affected: Number(result.affected ?? 0) };
     } finally {
       if (!pinned) await runner.release();
       // better-sqlite3 answers synchronously: a loop of statements would otherwise never let the event loop turn.
@@ -225,7 +230,9 @@ export class SqlDatabase {
     const raw = this.owned ? rawSqlite(ds) : null;
     if (!raw) return (await this.run(statement)).rows.map((row) => columns.map((c) => row[c]));
     try {
-      return raw.prepared(statement.sql).all(...statement.params);
+      const rows = raw.prepared(statement.sql).all(...statement.params);
+      for (const row of rows) for (let i = 0; i < row.length; i++) row[i] = exactInteger(row[i]);
+      return rows;
     } finally {
       await breathe();
     }
@@ -248,6 +255,20 @@ export class SqlDatabase {
     });
     return this.opening;
   }
+}
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * An integer better-sqlite3 read as a BigInt (a connector's own SQLite database reads every one so):
+ * a number when a double holds it exactly, else its digits, as mysql2 and pg give a BIGINT. Read as a
+ * double, 1234567890123456789 is 1234567890123456800: another row's id, or nobody's, and a user id
+ * derived from it reaches another person's records or misses hers. The digits bind back exactly (an
+ * INTEGER column compares a text parameter as the integer it spells).
+ */
+export function exactInteger(value: unknown): unknown {
+  if (typeof value !== "bigint") return value;
+  return value <= MAX_EXACT && value >= -MAX_EXACT ? Number(value) : value.toString();
 }
 
 /** A write not started, or cut and rolled back, because it could not commit within its unit: it changed nothing. */
@@ -277,7 +298,13 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
   const common = { entities: [], migrations: [], synchronize: false, migrationsRun: false, logging: false };
   if (url.startsWith("sqlite:")) {
     // fileMustExist: a mistyped path must fail check(), not silently create an empty database.
-    return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs, prepareDatabase: sqlitePageCache(CONNECTOR_CACHE_KIB) });
+    const pageCache = sqlitePageCache(CONNECTOR_CACHE_KIB);
+    const prepareDatabase = (db: { pragma(source: string): unknown; defaultSafeIntegers(toggle: boolean): unknown }) => {
+      pageCache(db);
+      // Every INTEGER as a BigInt, made exact by exactInteger: read as a double, one past 2^53 is another number.
+      db.defaultSafeIntegers(true);
+    };
+    return new DataSource({ ...common, type: "better-sqlite3", database: path.resolve(url.slice("sqlite:".length)), fileMustExist: true, timeout: timeoutMs, prepareDatabase });
   }
   if (/^postgres(ql)?:/.test(url)) {
     // Four connections at most, like MySQL's pool: every statement is short and runs on its own. Dates
