@@ -4,6 +4,7 @@ import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
 import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
+import { pacedHeartbeat } from "./pacedHeartbeat";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
 export interface FencedErasure {
@@ -39,11 +40,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
-  let beatAt = performance.now();
-  const heartbeat = async () => {
-    beatAt = performance.now();
-    await ctx.heartbeat();
-  };
+  const paced = pacedHeartbeat(() => ctx.heartbeat(), leaseMs);
+  const heartbeat = paced.now;
   // The unit whose work runs now: its writes must commit before it ends (unitTimeLeft).
   let running: (() => number) | null = null;
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note, unitOptions) => {
@@ -76,7 +74,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
       own[String(category)] = (own[String(category)] ?? 0) + erased;
     } else await endErasureUnit(services.ds, unit.unitId);
-    if (performance.now() - beatAt > leaseMs / 3) await heartbeat();
+    await paced.due();
     return true;
   };
   const erasedByOthers = async () => {

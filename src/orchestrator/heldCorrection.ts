@@ -5,6 +5,7 @@ import { unitClock } from "./erasureUnits";
 import { beginErasureUnit, endCountedUnit, endErasureUnit, writtenByEarlierUnits } from "./holdFence";
 import { keptByHoldResult, ManualHold, manualHold } from "./manualHold";
 import { untilAborted } from "./stopping";
+import { pacedHeartbeat } from "./pacedHeartbeat";
 
 /**
  * A correction through a connector, unless a legal hold keeps any of its categories: held data is
@@ -44,7 +45,7 @@ export async function rectifyUnlessHeld(
   let running: (() => number) | null = outer ? unitClock(services.clock, unit.expiresAt, leaseMs) : null;
   // The hold that refused a unit: nothing more is written in this call.
   let refused: ManualHold | null = null;
-  let beatAt = performance.now();
+  const paced = pacedHeartbeat(() => ctx.heartbeat(), leaseMs);
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work) => {
     if (outer) {
       running = null;
@@ -73,10 +74,7 @@ export async function rectifyUnlessHeld(
     // A count is kept with the unit's end: a retry tells its own earlier writes from another person's by it (writtenBefore).
     if (typeof wrote === "number" && wrote > 0) await endCountedUnit(services.ds, next.unitId, { taskId: task.id, category: String(category), erased: wrote });
     else await endErasureUnit(services.ds, next.unitId);
-    if (performance.now() - beatAt > leaseMs / 3) {
-      beatAt = performance.now();
-      await ctx.heartbeat();
-    }
+    await paced.due();
     return true;
   };
   try {

@@ -11,6 +11,7 @@ import { ErasureFenceRow, ErasureProgressRow, ErasureUnitRow } from "../entities
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import { StopReason, Stopped } from "./stopping";
+import { pacedHeartbeat } from "./pacedHeartbeat";
 
 /**
  * The hold fence: placing a legal hold and erasing a held category serialize, in one process on SQLite
@@ -254,14 +255,11 @@ export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Prom
  */
 export async function otherUnitsEnded(ds: DataSource, taskId: string, own: ReadonlySet<string>, maxMs: number, heartbeat: () => Promise<void>, signal?: AbortSignal): Promise<void> {
   const until = performance.now() + maxMs;
-  let beatAt = performance.now();
+  const paced = pacedHeartbeat(heartbeat, maxMs);
   for (;;) {
     const open = await ds.getRepository(ErasureUnitRow).find({ select: { id: true }, where: { taskId, id: Not(taskId), note: IsNull() } });
     if (!open.some((u) => !own.has(u.id)) || performance.now() >= until || signal?.aborted) return;
-    if (performance.now() - beatAt > maxMs / 3) {
-      beatAt = performance.now();
-      await heartbeat();
-    }
+    await paced.due();
     await sleep(POLL_MS, signal);
   }
 }
