@@ -327,10 +327,11 @@ async function run(databaseUrl: string, store: string, authLogFile: string, dyna
       return body.data;
     };
     const person = ada();
-    const { submitRequest } = await gql(`mutation($s: SubjectInput!) { submitRequest(input: { type: ACCESS, subject: $s }) { id } }`, { s: { email: person.email, userId: person.userId } });
+    // The user id is vouched for: no connector of this workspace confirms it (the auth log only reads by
+    // it), and a code sent to the address proves the address alone.
+    const { submitRequest } = await gql(`mutation($s: SubjectInput!) { submitRequest(input: { type: ACCESS, subject: $s, identityVerified: true, verificationEvidence: "bench: the user id is the bench subject's" }) { id status } }`, { s: { email: person.email, userId: person.userId } });
     const id = submitRequest.id as string;
-    for (let i = 0; !inbox.codes.has(id) && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
-    await gql(`mutation($id: ID!, $code: String!) { verifyRequest(id: $id, code: $code) { status } }`, { id, code: inbox.codes.get(id) });
+    if (submitRequest.status !== "PENDING_APPROVAL") throw new Error(`the request was submitted ${submitRequest.status}, not PENDING_APPROVAL`);
 
     const probes = { health: { n: 0, maxMs: 0, failed: 0 }, graphql: { n: 0, maxMs: 0, failed: 0 } };
     const healthUrl = new URL("/healthz", url).toString();
