@@ -38,8 +38,17 @@ export class AuthLogDynamo {
   readonly operations: string[] = [];
   /** While set, every call is answered with this fault. */
   fault?: DynamoFaultAnswer;
-  /** How many more BatchWriteItem calls leave half their requests in UnprocessedItems. */
+  /**
+   * How many more delete calls are throttled: a BatchWriteItem leaves half its requests in
+   * UnprocessedItems, a DeleteItem is refused with ProvisionedThroughputExceededException.
+   */
   partialBatches = 0;
+  /**
+   * While above 0, every delete call (BatchWriteItem, DeleteItem) reaches dynalite this many ms after
+   * it arrived, and is then done even if the client has given up on it meanwhile: a slow DynamoDB (or
+   * network) does a write it received whether or not anyone still waits for the answer.
+   */
+  slowDeletesMs = 0;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
   stalled?: string;
   /**
@@ -112,6 +121,13 @@ export class AuthLogDynamo {
     const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
     this.operations.push(operation);
     if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.slowDeletesMs > 0 && (operation === "BatchWriteItem" || operation === "DeleteItem")) await new Promise((resolve) => setTimeout(resolve, this.slowDeletesMs));
+    if (operation === "DeleteItem" && this.partialBatches > 0) {
+      this.partialBatches -= 1;
+      const answer = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "throttled by the test proxy" });
+      res.writeHead(400, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
+      return;
+    }
     if (this.fault) {
       const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${this.fault.type}`, message: "injected by the test proxy" });
       res.writeHead(this.fault.status, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
