@@ -12,7 +12,7 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   retentionExceptions { category recordCount status } } }`;
 
 /**
- * The auth log on a slow DynamoDB: every delete reaches the table 600 ms after it was sent, and is
+ * The auth log on a slow DynamoDB: every delete reaches the table 900 ms after it was sent, and is
  * done then even if the connector gave up on it. A unit of erasure ends (on the service's clock) at its
  * lease; a hold placed meanwhile is answered once it has ended, and no delete may land after that.
  */
@@ -61,7 +61,7 @@ describeEachOf(["sqlite"], "auth-log erasure on a slow DynamoDB (dynalite behind
     const connector = f.connector({ pageSize: 500, deleteConcurrency: 1, heartbeatEveryMs: 60_000 });
     t = await new TestService(db(), FAST, [connector]).start();
     ticking = setInterval(() => t?.clock.advance(20), 20);
-    dynamo.slowDeletesMs = 600;
+    dynamo.slowDeletesMs = 900;
     dynamo.operations.length = 0;
     const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });

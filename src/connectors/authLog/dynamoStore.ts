@@ -2,7 +2,9 @@ import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
-import { BATCH_LIMIT, batchWrite, chunks, inParallel, type UnprocessedPolicy } from "./dynamoBatch";
+import { WriteOutOfTime } from "../sql/database";
+import type { UnprocessedPolicy } from "./dynamoBatch";
+import { type DeleteTarget, deleteKeys } from "./dynamoDeletes";
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
@@ -47,6 +49,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     try {
       return await work();
     } catch (error) {
+      // Not a failure: the unit of erasure's time ran out (see dynamoDeletes.ts); the caller goes on in a new one.
+      if (error instanceof WriteOutOfTime) throw error;
       throw toDynamoConnectorError(error, connector, op, table, signal);
     }
   };
@@ -75,16 +79,15 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     return { key, data };
   };
 
-  /** Deletes up to 25 events, retrying what DynamoDB left unprocessed; returns the retry rounds it took. */
-  const deleteBatch = async (userId: string, keys: readonly string[], signal: AbortSignal, deleted: (n: number) => void): Promise<number> => {
-    const requests = keys.map((key) => ({ DeleteRequest: { Key: { [pk]: { S: userId }, [sk]: { S: key } } } }));
-    const { rounds, left } = await batchWrite(client, table, requests, unprocessed, signal, deleted);
-    if (!left) return rounds;
-    throw new ConnectorError(
-      `${connector}: DynamoDB kept throttling the deletes in table ${table}; the erasure resumes on the next attempt`,
-      `${connector}: ${left} of ${keys.length} deletes still unprocessed after ${rounds} retry rounds`,
-      true,
-    );
+  const deletes: DeleteTarget = {
+    client,
+    table,
+    connector,
+    partitionKey: pk,
+    sortKey: sk,
+    concurrency: o.deleteConcurrency ?? 16,
+    timeoutMs,
+    throttled: unprocessed,
   };
 
   return {
@@ -122,17 +125,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
-    remove: (userId, keys, signal, heartbeat, deleted) =>
-      call("erase", signal, async () => {
-        let rounds = 0;
-        await inParallel(chunks(keys, BATCH_LIMIT), o.deleteConcurrency ?? 4, async (batch) => {
-          // Not `rounds += await ...`: that reads `rounds` before the await and loses the other lanes' counts.
-          const retried = await deleteBatch(userId, batch, signal, deleted);
-          rounds += retried;
-          await heartbeat();
-        });
-        return rounds;
-      }),
+    remove: (userId, keys, signal, heartbeat, deleted, timeLeft) =>
+      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft)),
 
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {

@@ -49,6 +49,8 @@ export class AuthLogDynamo {
    * network) does a write it received whether or not anyone still waits for the answer.
    */
   slowDeletesMs = 0;
+  /** While true, every second DeleteItem is refused with ProvisionedThroughputExceededException (a table throttled, yet progressing). */
+  throttleEveryOtherDelete = false;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
   stalled?: string;
   /**
@@ -122,8 +124,9 @@ export class AuthLogDynamo {
     this.operations.push(operation);
     if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.slowDeletesMs > 0 && (operation === "BatchWriteItem" || operation === "DeleteItem")) await new Promise((resolve) => setTimeout(resolve, this.slowDeletesMs));
-    if (operation === "DeleteItem" && this.partialBatches > 0) {
-      this.partialBatches -= 1;
+    const everyOther = this.throttleEveryOtherDelete && operation === "DeleteItem" && this.count("DeleteItem") % 2 === 0;
+    if (everyOther || (operation === "DeleteItem" && this.partialBatches > 0)) {
+      if (!everyOther) this.partialBatches -= 1;
       const answer = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "throttled by the test proxy" });
       res.writeHead(400, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
       return;

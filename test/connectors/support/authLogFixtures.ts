@@ -86,6 +86,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.partialBatches = 0;
       dynamo.replicaLagMs = 0;
       dynamo.slowDeletesMs = 0;
+      dynamo.throttleEveryOtherDelete = false;
       await made.closeAll();
       await client.send(new DeleteTableCommand({ TableName: tableName }));
       client.destroy();
