@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeleteItemCommand, GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { retryDelayMs } from "../../orchestrator/backoff";
-import { ConnectorError } from "../sdk";
+import { ConnectorError, raceAbort } from "../sdk";
 import { WriteOutOfTime } from "../sql/database";
 import { inParallel, type UnprocessedPolicy } from "./dynamoBatch";
 import { isThrottled } from "./dynamoErrors";
@@ -64,7 +64,7 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
   /** Whether the key's item is in the table now (a strongly consistent read of its key alone). */
   const present = async (i: number): Promise<boolean> => {
     const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
-    return (await t.client.send(read, { abortSignal: AbortSignal.timeout(t.timeoutMs) })).Item !== undefined;
+    return (await t.client.send(read)).Item !== undefined;
   };
   function* indices() {
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
@@ -78,8 +78,10 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
       try {
         const command = new DeleteItemCommand({ TableName: t.table, Key: itemKey(i), ConditionExpression: "attribute_exists(#sk)", ExpressionAttributeNames: { "#sk": t.sortKey } });
         // Not the task's signal: a delete sent is waited for (or waited out), so that when this returns,
-        // even on a stop, no delete of it is still on its way and each one done is counted.
-        await t.client.send(command, { abortSignal: cut });
+        // even on a stop, no delete of it is still on its way and each one done is counted. Raced, not
+        // given the signal: per-call options turn off the SDK's handler cache (see dynamoStore.ts), and a
+        // call's HTTP request is ended by the client's requestTimeout (timeoutMs) anyway.
+        await raceAbort(() => t.client.send(command), cut, () => cut.reason);
         deleted(1);
         break;
       } catch (error) {

@@ -13,8 +13,7 @@ import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from
 /**
  * The auth log in a DynamoDB table (AWS SDK v3, the plain client: items are unmarshalled here). Reads
  * are Query calls on the user's partition, paged with ExclusiveStartKey / LastEvaluatedKey; deletes are
- * BatchWriteItem calls of 25, whose UnprocessedItems are retried with capped exponential backoff and
- * jitter. Deletes pass the abort signal to the SDK, so a stopped erasure cancels its HTTP requests.
+ * one conditional DeleteItem per event, bounded by the unit of erasure (dynamoDeletes.ts).
  *
  * Reads are not given the signal ({ abortSignal } in send's options) but raced against it (`read`):
  * any per-call options turn off the SDK's handler cache (the client's cacheMiddleware), and then every
