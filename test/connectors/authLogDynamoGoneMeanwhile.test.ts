@@ -57,4 +57,37 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
       direct.destroy();
     }
   });
+
+  for (const maxAttempts of [1, 3]) {
+    it(`counts a delete DynamoDB did but answered with a 500 once, across attempts (maxAttempts ${maxAttempts})`, async () => {
+      // The 10th delete is done, then answered InternalServerError: with one attempt per call the erase
+      // fails retryably; with three, the SDK sends it again and finds the item gone. Either way it was
+      // this erasure's delete, and the attempts together count every event once.
+      dynamo.doneThenFailed = 1;
+      const connector = f.connector({ maxAttempts });
+      let erased = 0;
+      let attempts = 0;
+      for (;;) {
+        attempts += 1;
+        const ctx = testContext({
+          eraseUnit: async (_category, work) => {
+            const n = await work();
+            if (typeof n === "number") erased += n;
+            return true;
+          },
+        });
+        const done = await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, ctx).then(
+          () => true,
+          (error: { retryable?: boolean }) => {
+            expect(error.retryable, "the failure is retryable").to.equal(true);
+            return false;
+          },
+        );
+        if (done || attempts === 3) break;
+      }
+      expect(dynamo.doneThenFailed, "the fault was met").to.equal(0);
+      expect(await collectAll(f.connector(), ADA), "Ada's items left").to.deep.equal([]);
+      expect(erased, `erased over ${attempts} attempt(s)`).to.equal(ADA_EVENTS.length);
+    });
+  }
 });

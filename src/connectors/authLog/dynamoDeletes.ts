@@ -4,7 +4,7 @@ import { retryDelayMs } from "../../orchestrator/backoff";
 import { ConnectorError, raceAbort } from "../sdk";
 import { WriteOutOfTime } from "../sql/database";
 import { inParallel, type UnprocessedPolicy } from "./dynamoBatch";
-import { isThrottled } from "./dynamoErrors";
+import { classifyDynamoError, isThrottled } from "./dynamoErrors";
 
 /**
  * A delete is sent only when it can be given this long (or timeoutMs, if less) to be answered, and as
@@ -15,6 +15,7 @@ export const MIN_CALL_MS = 500;
 
 /** What one store's deletes are sent with. */
 export interface DeleteTarget {
+  /** A client that tries each call once (maxAttempts 1): a resend is this file's to decide and count. */
   client: DynamoDBClient;
   table: string;
   connector: string;
@@ -45,6 +46,9 @@ export interface DeleteTarget {
  * call, most likely: TTL or another hand removing that very item in that second would be counted too);
  * there, it is left to a later unit. WriteOutOfTime then says how many keys, from the first, are done;
  * the caller goes on after them in a new unit.
+ * A delete answered with a 5xx or lost with its connection may have been done: the item is read back,
+ * and gone counts as deleted (the SDK's own retry would find it gone and count nothing), there is
+ * resent like a throttled one (DynamoDB does nothing of a throttled call).
  * Returns the rounds of resending throttled deletes.
  */
 export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number> {
@@ -97,11 +101,19 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
           if (ms < t.timeoutMs) return stop(i);
           throw new ConnectorError(`${t.connector}: DynamoDB did not answer a delete in time; the erasure resumes on the next attempt`, `${t.connector}: a DeleteItem unanswered after ${ms} ms (timeoutMs)`, true);
         }
-        if (!isThrottled(error)) throw error;
+        if (!isThrottled(error)) {
+          if (!classifyDynamoError(error, t.table).retryable) throw error;
+          // A 5xx or a broken connection: DynamoDB may have done the delete. Gone now: it was this
+          // one (a resend would find nothing, and neither this attempt nor the next would count it).
+          if (!(await present(i))) {
+            deleted(1);
+            break;
+          }
+        }
         if (round >= t.throttled.retries) {
           throw new ConnectorError(
             `${t.connector}: DynamoDB kept throttling the deletes in table ${t.table}; the erasure resumes on the next attempt`,
-            `${t.connector}: a delete still throttled after ${round} retry rounds`,
+            `${t.connector}: a delete still throttled (or failing) after ${round} retry rounds`,
             true,
           );
         }

@@ -1,4 +1,4 @@
-import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
@@ -31,14 +31,15 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   const timeoutMs = o.timeoutMs ?? 10_000;
   const consistent = o.consistentRead ?? true;
   const unprocessed: UnprocessedPolicy = { retries: o.unprocessedRetries ?? 8, backoff: { baseMs: o.backoffBaseMs ?? 50, maxMs: o.backoffMaxMs ?? 5000 } };
-  const client = new DynamoDBClient({
+  const config = (maxAttempts: number): DynamoDBClientConfig => ({
     region: o.region,
     endpoint: o.endpoint,
     credentials: o.accessKeyId && o.secretAccessKey ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken } : undefined,
-    maxAttempts: o.maxAttempts ?? 3,
+    maxAttempts,
     requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
     cacheMiddleware: true,
   });
+  const client = new DynamoDBClient(config(o.maxAttempts ?? 3));
 
   /** A read with the client's cached handler, stopped at once when `signal` aborts (see above). */
   const read = <T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> => raceAbort(send, signal, () => signal.reason);
@@ -78,8 +79,10 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     return { key, data };
   };
 
+  // Deletes get a client of their own that never resends by itself (see DeleteTarget.client).
+  const deleteClient = new DynamoDBClient(config(1));
   const deletes: DeleteTarget = {
-    client,
+    client: deleteClient,
     table,
     connector,
     partitionKey: pk,
@@ -185,6 +188,9 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
       if (current !== undefined) yield { userId: current, events };
     },
 
-    close: async () => client.destroy(),
+    close: async () => {
+      client.destroy();
+      deleteClient.destroy();
+    },
   };
 }

@@ -49,6 +49,11 @@ export class AuthLogDynamo {
    * network) does a write it received whether or not anyone still waits for the answer.
    */
   slowDeletesMs = 0;
+  /**
+   * How many more DeleteItem calls dynalite does and the proxy then answers 500 InternalServerError, as
+   * DynamoDB may after a write it applied (the response lost, or an error after the write).
+   */
+  doneThenFailed = 0;
   /** While true, every second DeleteItem is refused with ProvisionedThroughputExceededException (a table throttled, yet progressing). */
   throttleEveryOtherDelete = false;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
@@ -153,6 +158,12 @@ export class AuthLogDynamo {
       }
     }
     const upstream = await this.forward(req, forward);
+    if (operation === "DeleteItem" && this.doneThenFailed > 0 && upstream.status === 200) {
+      this.doneThenFailed -= 1;
+      const failed = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "done, then failed, by the test proxy" });
+      res.writeHead(500, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(failed) }).end(failed);
+      return;
+    }
     let answer = upstream.body;
     const headers = { ...upstream.headers };
     if (withheld && upstream.status === 200) {

@@ -87,6 +87,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.replicaLagMs = 0;
       dynamo.slowDeletesMs = 0;
       dynamo.throttleEveryOtherDelete = false;
+      dynamo.doneThenFailed = 0;
       await made.closeAll();
       await client.send(new DeleteTableCommand({ TableName: tableName }));
       client.destroy();
