@@ -48,7 +48,7 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
   plaintextHosts?: readonly string[];
   /** DeleteItem calls in flight during erase (one per event, see dynamoDeletes.ts): 1-32, default 16. */
   deleteConcurrency?: number;
-  /** Attempts per call, the SDK's own retries of throttling and 5xx included: 1-10, default 3. */
+  /** Attempts per read, the SDK's own retries of throttling and 5xx included: 1-10, default 3 (deletes are sent once a call, and resent by the store: unprocessedRetries). */
   maxAttempts?: number;
   /** Connect and per-request time limit in ms (default 10000). */
   timeoutMs?: number;
