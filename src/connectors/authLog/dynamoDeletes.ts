@@ -9,7 +9,8 @@ import { classifyDynamoError, isThrottled } from "./dynamoErrors";
 /**
  * A delete is sent only when it can be given this long (or timeoutMs, if less) to be answered, and as
  * long again to land if it is not: a DynamoDB write cannot be called back, so a unit must not end
- * while one it sent may still be done. Units shorter than twice this send nothing.
+ * while one it sent may still be done. Units shorter than twice this send nothing (with timeoutMs
+ * above it, a task lease under about 1.4 s: a unit's time is three quarters of the lease).
  */
 export const MIN_CALL_MS = 500;
 
@@ -40,8 +41,8 @@ export interface DeleteTarget {
  *
  * Bounded by the unit of erasure (`timeLeft`): a DynamoDB write cannot be undone, and one that reaches
  * the table after its unit ended could erase what a hold placed meanwhile keeps. So a call is sent
- * only when it can be given half the unit's time left (and at most timeoutMs), and aborted when that
- * runs out. A call cut so was sent, and DynamoDB may still do it: the lane waits as long again before
+ * only when it can be given half the unit's time left (and at most timeoutMs), and given up on when
+ * that runs out (its HTTP request ends at the client's requestTimeout). A call cut so was sent, and DynamoDB may still do it: the lane waits as long again before
  * the unit may end, then reads the item (strongly consistent): gone, it counts as deleted (by this
  * call, most likely: TTL or another hand removing that very item in that second would be counted too);
  * there, it is left to a later unit. WriteOutOfTime then says how many keys, from the first, are done;
@@ -49,7 +50,7 @@ export interface DeleteTarget {
  * A delete answered with a 5xx or lost with its connection may have been done: the item is read back,
  * and gone counts as deleted (the SDK's own retry would find it gone and count nothing), there is
  * resent like a throttled one (DynamoDB does nothing of a throttled call).
- * Returns the rounds of resending throttled deletes.
+ * Returns the rounds of resending deletes (throttled, or failed and still there).
  */
 export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number> {
   let retried = 0;
