@@ -11,8 +11,9 @@ import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture } from "./support/a
  * A context whose eraseUnit keeps what each unit's work returned, as the orchestrator does (a counted
  * unit carries its count to the task's next attempt); a unit whose work throws counts nothing.
  */
-function countingContext(counted: number[]): TaskContext {
+function countingContext(counted: number[], heartbeat?: () => Promise<void>): TaskContext {
   return testContext({
+    heartbeat,
     eraseUnit: async (_category, work) => {
       const n = await work();
       if (typeof n === "number" && n > 0) counted.push(n);
@@ -40,13 +41,16 @@ describe("auth-log erasure that fails part-way (dynalite on loopback)", function
   });
 
   it("counts in its unit the events a throttled attempt deleted before it failed, so the attempts together count every event once", async () => {
-    // Every batch leaves half its deletes unprocessed; after two retry rounds the first batch gives up,
-    // having deleted 13 + 6 + 3 = 22 of its 25 events.
-    dynamo.partialBatches = 1_000_000;
-    const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 1, backoffBaseMs: 1, backoffMaxMs: 5 });
+    // 22 deletes go through (a heartbeat follows each), then DynamoDB throttles every delete: after two
+    // retry rounds the 23rd gives up, and the attempt with it.
+    const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 1, backoffBaseMs: 1, backoffMaxMs: 5, heartbeatEveryMs: 0 });
     const counted: number[] = [];
     let failure: unknown;
-    await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted)).catch((e: unknown) => (failure = e));
+    let beats = 0;
+    const throttleAfter22 = async () => {
+      if ((beats += 1) === 22) dynamo.partialBatches = 1_000_000;
+    };
+    await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted, throttleAfter22)).catch((e: unknown) => (failure = e));
     expect(failure).to.be.instanceOf(ConnectorError);
     expect((failure as ConnectorError).retryable).to.equal(true);
     const left = (await collectAll(connector, ADA)).length;
@@ -54,7 +58,7 @@ describe("auth-log erasure that fails part-way (dynalite on loopback)", function
     expect(counted.reduce((a, b) => a + b, 0), "events the failed attempt counted").to.equal(22);
 
     dynamo.partialBatches = 0;
-    const outcome = await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted));
+    const outcome = await f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted));
     expect(outcome.erased).to.equal(left);
     expect(counted.reduce((a, b) => a + b, 0), "events both attempts counted").to.equal(ADA_EVENTS.length);
     expect(await collectAll(connector, ADA)).to.deep.equal([]);
@@ -66,9 +70,9 @@ describe("auth-log erasure that fails part-way (dynalite on loopback)", function
     // up must not end the unit while the others still send deletes.
     const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 4, backoffBaseMs: 20, backoffMaxMs: 200 });
     await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, testContext()).catch(() => undefined);
-    const whenFailed = dynamo.count("BatchWriteItem");
+    const whenFailed = dynamo.count("DeleteItem");
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(dynamo.count("BatchWriteItem"), "deletes sent after the erase call failed").to.equal(whenFailed);
+    expect(dynamo.count("DeleteItem"), "deletes sent after the erase call failed").to.equal(whenFailed);
     expect(whenFailed).to.equal(4 * 3);
   });
 });
@@ -96,7 +100,7 @@ describeEachDatabase("a DynamoDB auth-log erasure retried after throttled delete
   it("reports as erased every event that left the table, none as gone before erasure ran", async function () {
     this.timeout(240_000);
     f = await dynamoFixture(dynamo);
-    const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 1, backoffBaseMs: 1, backoffMaxMs: 5 });
+    const connector = f.connector({ unprocessedRetries: 2, backoffBaseMs: 1, backoffMaxMs: 5 });
     t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [connector]).start();
     const before = (await collectAll(connector, ADA)).length;
     dynamo.partialBatches = 1_000_000;

@@ -104,8 +104,8 @@ describeEachOf(["mariadb"], "auth-log erasure on a table slow to delete", (db) =
 });
 
 /**
- * The auth log on DynamoDB throttling the deletes: each BatchWriteItem leaves half its deletes
- * unprocessed, and the store retries them after a backoff. The rounds of one batch outlast the lease,
+ * The auth log on DynamoDB throttling the deletes: every second DeleteItem is refused, and the store
+ * resends it after a backoff. Its backoffs outlast the lease,
  * so its unit of erasure ends (on the service's clock) while rounds are still to come: a hold placed
  * meanwhile is answered at the unit's end, and no round may delete after that.
  */
@@ -138,14 +138,14 @@ describeEachOf(["sqlite"], "auth-log erasure on a DynamoDB table throttling its 
     t = await new TestService(db(), FAST, [connector]).start();
     ticking = setInterval(() => t?.clock.advance(20), 20);
     dynamo.operations.length = 0;
-    dynamo.partialBatches = 1_000_000;
+    dynamo.throttleEveryOtherDelete = true;
     const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    await t.waitFor(async () => (dynamo.count("BatchWriteItem") > 0 ? true : undefined), "the first delete sent", 60_000);
+    await t.waitFor(async () => (dynamo.count("DeleteItem") > 0 ? true : undefined), "the first delete sent", 60_000);
     await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["AUTH_LOGS"], reason: "litigation", caseReference: "K-22" } }, Role.PRIVACY_OFFICER);
     const atPlacement = await ada();
     const ended = await endOf(t, SHOW, r.id);
-    dynamo.partialBatches = 0;
+    dynamo.throttleEveryOtherDelete = false;
     const now = await ada();
     expect(atPlacement, "Ada's events when the hold was answered").to.be.within(1, before - 1);
     expect(now, "Ada's events after the deletion ended (the hold keeps those it met)").to.equal(atPlacement);

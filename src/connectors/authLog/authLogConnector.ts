@@ -84,11 +84,11 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     throw new ConnectorError(`${name}: the subject's user id is not known, so their auth log cannot be found`, `${name}: called without ids.userId`, false);
   };
 
-  /** One event's DELETE could not end within a unit of erasure (the task's lease): cut, it erased nothing. */
+  /** One event's delete could not end within a unit of erasure (the task's lease): cut, it was not counted. */
   const outOfTime = () =>
     new ConnectorError(
-      `${name}: deleting one auth event took longer than a unit of erasure may last (the task's lease): the statement cut changed nothing; the task will be retried`,
-      `${name}: a one-key DELETE was cut at its unit's deadline`,
+      `${name}: deleting one auth event took longer than a unit of erasure may last (the task's lease); the task will be retried`,
+      `${name}: a one-key delete was cut at its unit's deadline`,
       true,
     );
 
@@ -136,7 +136,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       let erased = 0;
       let throttledRounds = 0;
       // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
-      // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end).
+      // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
+      // or when DynamoDB could not delete even one key within a unit.
       let size = pageSize;
       // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
       for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
@@ -159,6 +160,12 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
           });
           if (failure) {
             if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
+            // DynamoDB: the unit's time ran out after its first `done` keys: the rest go in a new unit.
+            if (failure.error.done > 0) {
+              at += failure.error.done;
+              await ctx.heartbeat();
+              continue;
+            }
             if (size === 1) throw outOfTime();
             // Its keys already deleted are gone from the next try's DELETE, which counts only what it removes.
             size = Math.ceil(size / 2);

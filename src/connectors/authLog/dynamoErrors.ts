@@ -17,6 +17,9 @@ const CREDENTIALS = new Set([
   "InvalidClientTokenId",
 ]);
 
+/** Whether DynamoDB refused a call to slow the caller down (worth sending again after a wait). */
+export const isThrottled = (error: unknown): boolean => THROTTLED.has(String((error as { name?: unknown } | null)?.name));
+
 /** What failed, in words for people, and whether it may pass; read from the error's name and status only. */
 export interface DynamoFault {
   /** Error name or network code, safe to show (e.g. ThrottlingException, ECONNREFUSED). */

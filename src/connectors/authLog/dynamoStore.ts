@@ -1,8 +1,10 @@
-import { type AttributeValue, DescribeTableCommand, DynamoDBClient, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
-import { BATCH_LIMIT, batchWrite, chunks, inParallel, type UnprocessedPolicy } from "./dynamoBatch";
+import { WriteOutOfTime } from "../sql/database";
+import type { UnprocessedPolicy } from "./dynamoBatch";
+import { type DeleteTarget, deleteKeys } from "./dynamoDeletes";
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
@@ -11,8 +13,7 @@ import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from
 /**
  * The auth log in a DynamoDB table (AWS SDK v3, the plain client: items are unmarshalled here). Reads
  * are Query calls on the user's partition, paged with ExclusiveStartKey / LastEvaluatedKey; deletes are
- * BatchWriteItem calls of 25, whose UnprocessedItems are retried with capped exponential backoff and
- * jitter. Deletes pass the abort signal to the SDK, so a stopped erasure cancels its HTTP requests.
+ * one conditional DeleteItem per event, bounded by the unit of erasure (dynamoDeletes.ts).
  *
  * Reads are not given the signal ({ abortSignal } in send's options) but raced against it (`read`):
  * any per-call options turn off the SDK's handler cache (the client's cacheMiddleware), and then every
@@ -30,14 +31,15 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   const timeoutMs = o.timeoutMs ?? 10_000;
   const consistent = o.consistentRead ?? true;
   const unprocessed: UnprocessedPolicy = { retries: o.unprocessedRetries ?? 8, backoff: { baseMs: o.backoffBaseMs ?? 50, maxMs: o.backoffMaxMs ?? 5000 } };
-  const client = new DynamoDBClient({
+  const config = (maxAttempts: number): DynamoDBClientConfig => ({
     region: o.region,
     endpoint: o.endpoint,
     credentials: o.accessKeyId && o.secretAccessKey ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken } : undefined,
-    maxAttempts: o.maxAttempts ?? 3,
+    maxAttempts,
     requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
     cacheMiddleware: true,
   });
+  const client = new DynamoDBClient(config(o.maxAttempts ?? 3));
 
   /** A read with the client's cached handler, stopped at once when `signal` aborts (see above). */
   const read = <T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> => raceAbort(send, signal, () => signal.reason);
@@ -47,6 +49,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     try {
       return await work();
     } catch (error) {
+      // Not a failure: the unit of erasure's time ran out (see dynamoDeletes.ts); the caller goes on in a new one.
+      if (error instanceof WriteOutOfTime) throw error;
       throw toDynamoConnectorError(error, connector, op, table, signal);
     }
   };
@@ -75,16 +79,17 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     return { key, data };
   };
 
-  /** Deletes up to 25 events, retrying what DynamoDB left unprocessed; returns the retry rounds it took. */
-  const deleteBatch = async (userId: string, keys: readonly string[], signal: AbortSignal, deleted: (n: number) => void): Promise<number> => {
-    const requests = keys.map((key) => ({ DeleteRequest: { Key: { [pk]: { S: userId }, [sk]: { S: key } } } }));
-    const { rounds, left } = await batchWrite(client, table, requests, unprocessed, signal, deleted);
-    if (!left) return rounds;
-    throw new ConnectorError(
-      `${connector}: DynamoDB kept throttling the deletes in table ${table}; the erasure resumes on the next attempt`,
-      `${connector}: ${left} of ${keys.length} deletes still unprocessed after ${rounds} retry rounds`,
-      true,
-    );
+  // Deletes get a client of their own that never resends by itself (see DeleteTarget.client).
+  const deleteClient = new DynamoDBClient(config(1));
+  const deletes: DeleteTarget = {
+    client: deleteClient,
+    table,
+    connector,
+    partitionKey: pk,
+    sortKey: sk,
+    concurrency: o.deleteConcurrency ?? 16,
+    timeoutMs,
+    throttled: unprocessed,
   };
 
   return {
@@ -122,17 +127,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
-    remove: (userId, keys, signal, heartbeat, deleted) =>
-      call("erase", signal, async () => {
-        let rounds = 0;
-        await inParallel(chunks(keys, BATCH_LIMIT), o.deleteConcurrency ?? 4, async (batch) => {
-          // Not `rounds += await ...`: that reads `rounds` before the await and loses the other lanes' counts.
-          const retried = await deleteBatch(userId, batch, signal, deleted);
-          rounds += retried;
-          await heartbeat();
-        });
-        return rounds;
-      }),
+    remove: (userId, keys, signal, heartbeat, deleted, timeLeft) =>
+      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft)),
 
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {
@@ -192,6 +188,9 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
       if (current !== undefined) yield { userId: current, events };
     },
 
-    close: async () => client.destroy(),
+    close: async () => {
+      client.destroy();
+      deleteClient.destroy();
+    },
   };
 }

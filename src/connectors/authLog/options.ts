@@ -46,13 +46,13 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
   consistentRead?: boolean;
   /** Hosts `endpoint` may reach over plain http besides loopback (the service passes DSR_PLAINTEXT_HOSTS). */
   plaintextHosts?: readonly string[];
-  /** BatchWriteItem calls in flight during erase: 1-32, default 4. */
+  /** DeleteItem calls in flight during erase (one per event, see dynamoDeletes.ts): 1-32, default 16. */
   deleteConcurrency?: number;
-  /** Attempts per call, the SDK's own retries of throttling and 5xx included: 1-10, default 3. */
+  /** Attempts per read, the SDK's own retries of throttling and 5xx included: 1-10, default 3 (deletes are sent once a call, and resent by the store: unprocessedRetries). */
   maxAttempts?: number;
   /** Connect and per-request time limit in ms (default 10000). */
   timeoutMs?: number;
-  /** Rounds of retrying UnprocessedItems of one batch before the erase fails retryably: 0-20, default 8. */
+  /** Rounds of resending a throttled delete before the erase fails retryably: 0-20, default 8. */
   unprocessedRetries?: number;
   /** Backoff between those rounds: first delay in ms (default 50), doubling with jitter... */
   backoffBaseMs?: number;

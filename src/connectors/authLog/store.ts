@@ -46,11 +46,14 @@ export interface AuthLogStore {
    * Returns how many rounds of retrying throttled deletes it took (0 when none were throttled).
    * `deleted` hears each time the store knows more of the keys are gone, also when the call then
    * fails: what a failed call deleted is still counted (the counting rule), and a retry cannot find it.
-   * A SQL store hears the rows each statement removed; DynamoDB's BatchWriteItem cannot tell a delete
-   * that found its item from one that did not, so there it is every processed delete.
+   * It hears only what this call's own deletes removed: SQL from each statement's row count, DynamoDB
+   * from a delete conditional on the item being there (a key gone meanwhile, by TTL or another hand, is
+   * not claimed).
    * `timeLeft` is the unit of erasure's (TaskContext.unitTimeLeft): a SQL store bounds each DELETE by it
-   * (a statement cut at it is rolled back) and then throws WriteOutOfTime, the one error not a
-   * ConnectorError: the caller tries fewer keys. DynamoDB cannot undo a write, so it cannot honour it.
+   * (a statement cut at it is rolled back); DynamoDB, which cannot undo a write, sends a delete only when
+   * it can be answered (or waited out) within it. Either then throws WriteOutOfTime, the one error not a
+   * ConnectorError, saying how many keys from the first it finished: the caller goes on after them, or
+   * (none finished) tries fewer keys.
    */
   remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */

@@ -273,7 +273,11 @@ export function exactInteger(value: unknown): unknown {
 
 /** A write not started, or cut and rolled back, because it could not commit within its unit: it changed nothing. */
 export class WriteOutOfTime extends Error {
-  constructor() {
+  /**
+   * @param done how many of the keys given, from the first, are known handled (deleted or found gone)
+   * before time ran out: the caller goes on after them in a new unit. 0: none (a SQL statement cut).
+   */
+  constructor(readonly done = 0) {
     super("the write could not commit before its unit of erasure ends: it was rolled back");
   }
 }

@@ -38,8 +38,24 @@ export class AuthLogDynamo {
   readonly operations: string[] = [];
   /** While set, every call is answered with this fault. */
   fault?: DynamoFaultAnswer;
-  /** How many more BatchWriteItem calls leave half their requests in UnprocessedItems. */
+  /**
+   * How many more delete calls are throttled: a BatchWriteItem leaves half its requests in
+   * UnprocessedItems, a DeleteItem is refused with ProvisionedThroughputExceededException.
+   */
   partialBatches = 0;
+  /**
+   * While above 0, every delete call (BatchWriteItem, DeleteItem) reaches dynalite this many ms after
+   * it arrived, and is then done even if the client has given up on it meanwhile: a slow DynamoDB (or
+   * network) does a write it received whether or not anyone still waits for the answer.
+   */
+  slowDeletesMs = 0;
+  /**
+   * How many more DeleteItem calls dynalite does and the proxy then answers 500 InternalServerError, as
+   * DynamoDB may after a write it applied (the response lost, or an error after the write).
+   */
+  doneThenFailed = 0;
+  /** While true, every second DeleteItem is refused with ProvisionedThroughputExceededException (a table throttled, yet progressing). */
+  throttleEveryOtherDelete = false;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
   stalled?: string;
   /**
@@ -112,6 +128,14 @@ export class AuthLogDynamo {
     const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
     this.operations.push(operation);
     if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.slowDeletesMs > 0 && (operation === "BatchWriteItem" || operation === "DeleteItem")) await new Promise((resolve) => setTimeout(resolve, this.slowDeletesMs));
+    const everyOther = this.throttleEveryOtherDelete && operation === "DeleteItem" && this.count("DeleteItem") % 2 === 0;
+    if (everyOther || (operation === "DeleteItem" && this.partialBatches > 0)) {
+      if (!everyOther) this.partialBatches -= 1;
+      const answer = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException", message: "throttled by the test proxy" });
+      res.writeHead(400, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
+      return;
+    }
     if (this.fault) {
       const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${this.fault.type}`, message: "injected by the test proxy" });
       res.writeHead(this.fault.status, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(answer) }).end(answer);
@@ -134,6 +158,12 @@ export class AuthLogDynamo {
       }
     }
     const upstream = await this.forward(req, forward);
+    if (operation === "DeleteItem" && this.doneThenFailed > 0 && upstream.status === 200) {
+      this.doneThenFailed -= 1;
+      const failed = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "done, then failed, by the test proxy" });
+      res.writeHead(500, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(failed) }).end(failed);
+      return;
+    }
     let answer = upstream.body;
     const headers = { ...upstream.headers };
     if (withheld && upstream.status === 200) {

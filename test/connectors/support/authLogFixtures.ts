@@ -85,6 +85,9 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.fault = undefined;
       dynamo.partialBatches = 0;
       dynamo.replicaLagMs = 0;
+      dynamo.slowDeletesMs = 0;
+      dynamo.throttleEveryOtherDelete = false;
+      dynamo.doneThenFailed = 0;
       await made.closeAll();
       await client.send(new DeleteTableCommand({ TableName: tableName }));
       client.destroy();

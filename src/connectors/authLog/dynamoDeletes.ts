@@ -1,0 +1,130 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { DeleteItemCommand, GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { retryDelayMs } from "../../orchestrator/backoff";
+import { ConnectorError, raceAbort } from "../sdk";
+import { WriteOutOfTime } from "../sql/database";
+import { inParallel, type UnprocessedPolicy } from "./dynamoBatch";
+import { classifyDynamoError, isThrottled } from "./dynamoErrors";
+
+/**
+ * A delete is sent only when it can be given this long (or timeoutMs, if less) to be answered, and as
+ * long again to land if it is not: a DynamoDB write cannot be called back, so a unit must not end
+ * while one it sent may still be done. Units shorter than twice this send nothing (with timeoutMs
+ * above it, a task lease under about 1.4 s: a unit's time is three quarters of the lease).
+ */
+export const MIN_CALL_MS = 500;
+
+/** What one store's deletes are sent with. */
+export interface DeleteTarget {
+  /** A client that tries each call once (maxAttempts 1): a resend is this file's to decide and count. */
+  client: DynamoDBClient;
+  table: string;
+  connector: string;
+  /** The partition-key attribute's name (it holds the user id). */
+  partitionKey: string;
+  /** The sort-key attribute's name: a delete is conditional on it, so it tells whether the item was there. */
+  sortKey: string;
+  /** DeleteItem calls in flight. */
+  concurrency: number;
+  /** The longest a call may take (the client's timeoutMs). */
+  timeoutMs: number;
+  /** Rounds of resending a throttled delete, and the waits between them. */
+  throttled: UnprocessedPolicy;
+}
+
+/**
+ * Deletes the listed keys, one DeleteItem each, conditional on the item being there
+ * (`attribute_exists`): DynamoDB then says of each whether it found it, so `deleted` hears only what
+ * this call removed, never an item TTL or another hand removed meanwhile (BatchWriteItem cannot tell).
+ * It costs a call per key instead of one per 25, but the same write capacity: DynamoDB bills a delete
+ * per item either way, and a delete that finds nothing 1 WCU as well.
+ *
+ * Bounded by the unit of erasure (`timeLeft`): a DynamoDB write cannot be undone, and one that reaches
+ * the table after its unit ended could erase what a hold placed meanwhile keeps. So a call is sent
+ * only when it can be given half the unit's time left (and at most timeoutMs), and given up on when
+ * that runs out (its HTTP request ends at the client's requestTimeout). A call cut so was sent, and DynamoDB may still do it: the lane waits as long again before
+ * the unit may end, then reads the item (strongly consistent): gone, it counts as deleted (by this
+ * call, most likely: TTL or another hand removing that very item in that second would be counted too);
+ * there, it is left to a later unit. WriteOutOfTime then says how many keys, from the first, are done;
+ * the caller goes on after them in a new unit.
+ * A delete answered with a 5xx or lost with its connection may have been done: the item is read back,
+ * and gone counts as deleted (the SDK's own retry would find it gone and count nothing), there is
+ * resent like a throttled one (DynamoDB does nothing of a throttled call).
+ * Returns the rounds of resending deletes (throttled, or failed and still there).
+ */
+export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number> {
+  let retried = 0;
+  const itemKey = (i: number) => ({ [t.partitionKey]: { S: userId }, [t.sortKey]: { S: keys[i] } });
+  let unfinished = keys.length;
+  const stop = (index: number) => {
+    unfinished = Math.min(unfinished, index);
+  };
+  /** The time the next call may take, or undefined when none may be sent in this unit any more. */
+  const budget = (): number | undefined => {
+    const left = timeLeft?.();
+    if (left === undefined) return t.timeoutMs;
+    const half = Math.floor(left / 2);
+    return half < Math.min(MIN_CALL_MS, t.timeoutMs) ? undefined : Math.min(t.timeoutMs, half);
+  };
+  /** Whether the key's item is in the table now (a strongly consistent read of its key alone). */
+  const present = async (i: number): Promise<boolean> => {
+    const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
+    return (await t.client.send(read)).Item !== undefined;
+  };
+  function* indices() {
+    for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
+  }
+  await inParallel(indices(), t.concurrency, async (i) => {
+    for (let round = 0; ; round += 1) {
+      const ms = budget();
+      if (ms === undefined) return stop(i);
+      if (signal.aborted) return;
+      const cut = AbortSignal.timeout(ms);
+      try {
+        const command = new DeleteItemCommand({ TableName: t.table, Key: itemKey(i), ConditionExpression: "attribute_exists(#sk)", ExpressionAttributeNames: { "#sk": t.sortKey } });
+        // Not the task's signal: a delete sent is waited for (or waited out), so that when this returns,
+        // even on a stop, no delete of it is still on its way and each one done is counted. Raced, not
+        // given the signal: per-call options turn off the SDK's handler cache (see dynamoStore.ts), and a
+        // call's HTTP request is ended by the client's requestTimeout (timeoutMs) anyway.
+        await raceAbort(() => t.client.send(command), cut, () => cut.reason);
+        deleted(1);
+        break;
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") break;
+        if (cut.aborted) {
+          // Sent, unanswered: it may still land. The unit stays open as long again, then looks: an item
+          // gone is counted as this delete's (the consistent page read listed it just before).
+          await sleep(ms);
+          if (!(await present(i))) {
+            deleted(1);
+            break;
+          }
+          if (ms < t.timeoutMs) return stop(i);
+          throw new ConnectorError(`${t.connector}: DynamoDB did not answer a delete in time; the erasure resumes on the next attempt`, `${t.connector}: a DeleteItem unanswered after ${ms} ms (timeoutMs)`, true);
+        }
+        if (!isThrottled(error)) {
+          if (!classifyDynamoError(error, t.table).retryable) throw error;
+          // A 5xx or a broken connection: DynamoDB may have done the delete. Gone now: it was this
+          // one (a resend would find nothing, and neither this attempt nor the next would count it).
+          if (!(await present(i))) {
+            deleted(1);
+            break;
+          }
+        }
+        if (round >= t.throttled.retries) {
+          throw new ConnectorError(
+            `${t.connector}: DynamoDB kept throttling the deletes in table ${t.table}; the erasure resumes on the next attempt`,
+            `${t.connector}: a delete still throttled (or failing) after ${round} retry rounds`,
+            true,
+          );
+        }
+        retried += 1;
+        await sleep(retryDelayMs(round + 1, t.throttled.backoff), undefined, { signal });
+      }
+    }
+    await heartbeat();
+  });
+  if (signal.aborted) throw new Error("stopped: no more deletes sent");
+  if (unfinished < keys.length) throw new WriteOutOfTime(unfinished);
+  return retried;
+}
