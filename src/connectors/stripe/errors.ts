@@ -45,7 +45,7 @@ export function toConnectorError(error: unknown, connector: string, op: Operatio
     return new ConnectorError(`${connector}: Stripe rejected the API key; check the connector's apiKey`, internal, false);
   }
   if (status === 403 || error.type === "StripePermissionError") {
-    return new ConnectorError(`${connector}: the API key may not make this ${op} call; grant the restricted key read and write access to customers, payment methods, charges, invoices, subscriptions, Checkout Sessions and PaymentIntents`, internal, false);
+    return new ConnectorError(`${connector}: the API key may not make this ${op} call; grant the restricted key read and write access to customers, payment methods, charges, invoices, subscriptions, Checkout Sessions and PaymentIntents, and read access to events (the customers changed within searchLagMs are found through them)`, internal, false);
   }
   if (error.type === "StripeIdempotencyError") {
     return new ConnectorError(`${connector}: Stripe refused a repeated write whose parameters changed; details are in the service log`, internal, false);

@@ -115,7 +115,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     for (;;) {
       const page = await call(op, ctx, () => fetch(cursor));
       for (const item of page.data) yield item;
-      if (!page.has_more || page.data.length === 0) return;
+      // A page may hold none of the subject's and still have more after it (the events of other customers' changes).
+      if (!page.has_more || (page.data.length === 0 && !page.next_page)) return;
       cursor = page.next_page ?? after(page.data) ?? cursor;
       await ctx.heartbeat?.();
     }
@@ -166,6 +167,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     // and a deletion's check after erasing would not find it either: with search, the list filter is
     // asked too, which reads the customers themselves, and so are the customers created within
     // searchLagMs (the filter matches case exactly, and a fresh `Ada@Example.com` is in neither).
+    // Nor is an older customer whose address was changed to the subject's within searchLagMs (the index
+    // still holds the old one, and the list has no filter by when a customer changed): the events of
+    // customer updates in that window name them (recentlyChanged).
     // Every hit is confirmed in normalized form: the subject is whoever has the same address, and
     // nobody else.
     // Every such customer is the subject's (a guest checkout makes one each time): past
@@ -177,7 +181,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       o.emailLookup === "search"
         ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
         : [];
-    const lookups = [...searched, ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>), ...listed];
+    const lookups = [
+      ...searched,
+      ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>),
+      ...recentlyCreated((since, cursor) => recentlyChanged(email, since, cursor)),
+      ...listed,
+    ];
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
@@ -217,6 +226,24 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     const since = Math.floor((Date.now() - o.searchLagMs) / 1000);
     return [(cursor) => fetch(since, cursor)];
   };
+
+  /**
+   * One page of the customers changed since `since` (Unix seconds) whose address is now the subject's:
+   * Stripe writes a `customer.updated` event with every change (listed for 30 days, not through the
+   * lagging search index), each carrying the customer as it was then. A customer some event shows with
+   * the address is read again as it is now (a later change may have moved it on, or it was deleted);
+   * the page's cursor is its last event's id.
+   */
+  async function recentlyChanged(email: string, since: number, cursor?: string): Promise<Page> {
+    const events = (await stripe.events.list({ types: ["customer.updated"], created: { gte: since }, limit, starting_after: cursor })) as unknown as { data: { id: string; data: { object: StripeThing } }[]; has_more: boolean };
+    const named = [...new Set(events.data.map((e) => e.data.object).filter((c) => customerEmailOf(c) === email).map((c) => c.id))];
+    const now: StripeThing[] = [];
+    for (const id of named) {
+      const customer = (await stripe.customers.retrieve(id).catch((error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)))) as StripeThing | undefined;
+      if (customer && !customer.deleted) now.push(customer);
+    }
+    return { data: now, has_more: events.has_more && events.data.length > 0, next_page: events.data.at(-1)?.id ?? null };
+  }
 
   /** The look-ups (page fetchers) a guest's objects of each kind are found by. */
   const guestLookups: Record<GuestFoundKind, (email: string) => ((cursor?: string) => Promise<Page>)[]> = {
