@@ -349,6 +349,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     ];
   };
 
+  /** The note of a customer's delete unit (no personal data: Stripe's id of the customer, and how many records its delete erases). */
+  const deleteNote = (id: string, records: number) => `stripe-customer-delete:${id}:${records}`;
+  /** A delete unit's note (`counted` once a later attempt counted it, keeping the customer's id for the attempts after). */
+  const DELETE_NOTE = /^stripe-customer-(delete|counted):([A-Za-z0-9_]{1,255}):(\d{1,9})$/;
+
   /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
   const detachedNow = new WeakMap<TaskContext, number>();
   /**
@@ -358,20 +363,20 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * no longer finds them to count them. Writes that leave the object listed count nothing here: a
    * retry finds the object again and counts it itself.
    */
-  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>, erases = 0): Promise<T> => {
+  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>, erases = 0, note?: string, supersedes?: string): Promise<T> => {
     let result!: T;
     const done = async () => {
       result = await work();
       return erases;
     };
-    if (!(await ctx.eraseUnit("PAYMENTS", done))) throw new Withdrawn();
+    if (!(await ctx.eraseUnit("PAYMENTS", done, note, supersedes ? { supersedes } : undefined))) throw new Withdrawn();
     return result;
   };
   /**
    * One write: a unit of its own for each try, so a hold placed while a failed try waits to be repeated
    * stops the erasure there, and no unit holds a hold placement back through the waits.
    */
-  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void, erases = 0): Promise<T> => {
+  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void, erases = 0, note?: string): Promise<T> => {
     const tryOnce = () =>
       unit(
         ctx,
@@ -381,6 +386,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           return result;
         },
         erases,
+        note,
       );
     return repeated("erase", ctx, tryOnce);
   };
@@ -402,7 +408,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     },
     detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1), 1),
     cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
-    deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records),
+    // The unit's note names the customer: if the process dies before the
+    // unit ends, the next attempt reads the deleted customer by it (no search by email finds one) and finishes it.
+    deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records, deleteNote(id, records)),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
     disputes: (charge, ctx) => disputesOf(charge, "erase", ctx),
   };
@@ -532,6 +540,23 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
+      // Customers an earlier attempt deleted and died before it could say so (its unit's note): found
+      // by email no longer, they are read through their id, so the redaction jobs given their objects
+      // before the delete are asked for again (the same key: the same jobs) and polled to their end.
+      // What the delete erased (the note says how many records) is counted once, by a unit whose note
+      // supersedes the dead attempt's: it says "counted" to the attempts after, and still names the customer.
+      const uncounted = new Map<string, { records: number; note: string }>();
+      for (const note of await ctx.unfinishedUnits()) {
+        const [, state, id, records] = DELETE_NOTE.exec(note) ?? [];
+        if (!id) continue;
+        if (state === "counted") uncounted.delete(id);
+        else if (!uncounted.has(id)) uncounted.set(id, { records: Number(records), note });
+        if (customers.some((c) => c.id === id)) continue;
+        const customer = await objectById("customer", id, "erase", ctx);
+        // Not deleted after all (the call never reached Stripe): found as before, it is deleted as before.
+        if (customer?.deleted) customers.push(customer);
+        else uncounted.delete(id);
+      }
       const guests = new Map<GuestKind, StripeThing[]>(GUEST_KINDS.map((kind) => [kind, []]));
       for await (const { kind, item } of guestsOf(ids, "erase", ctx, new Set(customers.map((c) => c.id)))) guests.get(kind)!.push(item);
       const tally = new KeptTally();
@@ -543,6 +568,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return work ? { remote: work } : {};
       };
       try {
+        for (const [id, { records, note }] of uncounted) {
+          // Counted only when deleted (a live one is deleted, and counted, by eraseCustomer as before).
+          if (!customers.find((c) => c.id === id)?.deleted) continue;
+          erased += await unit(ctx, async () => records, records, note.replace("stripe-customer-delete:", "stripe-customer-counted:"), note);
+        }
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
           erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, (items) => redactor.start(items, ctx), o.accountMetadataKey);
