@@ -21,7 +21,7 @@ export const isMissing = (e: unknown): boolean => isStripeError(e) && (e.statusC
 /**
  * Turns anything a Stripe call threw into a ConnectorError. Rate limits, 5xx, 409 conflicts,
  * connection failures and time-outs are retryable (a 429 after its Retry-After); a rejected key and
- * refused requests are not. User messages name the call, never ids or Stripe's own message.
+ * refused requests are not. A Stripe-Should-Retry header decides first, either way. User messages name the call, never ids or Stripe's own message.
  */
 export function toConnectorError(error: unknown, connector: string, op: Operation): ConnectorError {
   if (error instanceof ConnectorError) return error;
@@ -31,6 +31,15 @@ export function toConnectorError(error: unknown, connector: string, op: Operatio
   }
   const status = error.statusCode;
   const internal = `${connector} ${op}: ${error.type}${status ? ` HTTP ${status}` : ""}${error.code ? ` code ${error.code}` : ""}${error.param ? ` param ${error.param}` : ""}${error.requestId ? ` request ${error.requestId}` : ""}`;
+  // Stripe's own word on a repeat (Stripe-Should-Retry, as its SDKs read it) goes before the status:
+  // "false" on a write's saved answer means the same key replays the same failure for a day.
+  const shouldRetry = error.headers?.["stripe-should-retry"];
+  if (shouldRetry === "false") {
+    return new ConnectorError(`${connector}: Stripe answered the ${op} with an error it says repeating will not mend${status ? ` (HTTP ${status})` : ""}; details are in the service log`, `${internal} (Stripe-Should-Retry: false)`, false);
+  }
+  if (shouldRetry === "true" && status !== 429 && !(status !== undefined && status >= 500)) {
+    return new ConnectorError(`${connector}: Stripe asked for the ${op} call to be repeated; the task will be retried`, `${internal} (Stripe-Should-Retry: true)`, true, retryAfterMs(error.headers?.["retry-after"]));
+  }
   if (status === 429 || error.type === "StripeRateLimitError") {
     return new ConnectorError(`${connector}: Stripe is limiting the request rate; the task will be retried`, internal, true, retryAfterMs(error.headers?.["retry-after"]));
   }

@@ -62,14 +62,15 @@ export function stripeApp(parts: StandInParts): express.Express {
       return answer(res, 401, { error: { type: "invalid_request_error", message: "Invalid API Key provided.", code: "api_key_invalid" } });
     }
     const fault = faults.pick(route);
+    const retryHint: Record<string, string> = faults.shouldRetry ? { "Stripe-Should-Retry": faults.shouldRetry } : {};
     if (fault === "500") {
       done("500");
-      return answer(res, 500, { error: { type: "api_error", message: "An unknown error occurred (injected fault)." } });
+      return answer(res, 500, { error: { type: "api_error", message: "An unknown error occurred (injected fault)." } }, retryHint);
     }
     if (fault === "429") {
       done("429", faults.retryAfterSeconds * 1000);
       const error = { type: "invalid_request_error", code: "rate_limit", message: "Too many requests hit the API too quickly (injected fault)." };
-      return answer(res, 429, { error }, { "Retry-After": String(faults.retryAfterSeconds) });
+      return answer(res, 429, { error }, { "Retry-After": String(faults.retryAfterSeconds), ...retryHint });
     }
     // A hung call is carried out, then its answer is withheld past any client's timeout.
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
