@@ -407,7 +407,16 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       return write(ctx, work);
     },
     detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1), 1),
-    cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
+    // A cancel is a DELETE, which Stripe binds to no idempotency key: repeated after its answer was
+    // lost, it meets the subscription canceled and is refused. One that reads canceled now is done.
+    cancel: (id, key, ctx) =>
+      write(ctx, () =>
+        stripe.subscriptions.cancel(id, {}, { idempotencyKey: key }).catch(async (error: unknown) => {
+          const now = await stripe.subscriptions.retrieve(id).catch(() => undefined);
+          if (now?.status === "canceled") return now;
+          throw error;
+        }),
+      ),
     // The unit's note names the customer: if the process dies before the
     // unit ends, the next attempt reads the deleted customer by it (no search by email finds one) and finishes it.
     deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records, deleteNote(id, records)),

@@ -35,7 +35,7 @@ function sameKey(given: string | undefined, expected: string): boolean {
 
 /**
  * The Stripe-compatible app. Every call is authenticated (Bearer secret key; 401 otherwise), may meet
- * a fault, and is counted. POST and DELETE with an Idempotency-Key replay the first answer
+ * a fault, and is counted. A POST with an Idempotency-Key replays the first answer
  * (`Idempotent-Replayed: true`); the same key with other parameters is a 400 idempotency_error.
  */
 export function stripeApp(parts: StandInParts): express.Express {
@@ -82,7 +82,9 @@ export function stripeApp(parts: StandInParts): express.Express {
       parts.hung.add(timer);
     };
     const params: Params = { ...(req.query as Params), ...((req.body ?? {}) as Params) };
-    const key = endpoint.method === "GET" ? undefined : req.get("idempotency-key");
+    // As at Stripe, only a POST is bound to its Idempotency-Key: GET and DELETE are idempotent by
+    // definition and their key has no effect (a repeated DELETE meets what the first one left).
+    const key = endpoint.method === "POST" ? req.get("idempotency-key") : undefined;
     const fingerprint = `${endpoint.method} ${req.path} ${canonical(params)}`;
     const stored = key ? store.idempotency.get(key) : undefined;
     if (key && stored) {
