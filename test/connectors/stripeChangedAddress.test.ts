@@ -65,6 +65,15 @@ describe("a Stripe customer whose address was changed to the subject's within th
     expect(standIn.store.get("customer", "cus_changed_back")!.email).to.equal("g.hopper.work@newmail.example");
   });
 
+  it("says it could not look for such customers, rather than fail or stay silent, when the API key may not read events", async () => {
+    standIn.faults.forbidden = /^GET \/v1\/events$/;
+    const notSearched: { type: string; reason: string }[] = [];
+    const records = await collectAll(connector, GRACE, testContext({ notSearched: (set) => void notSearched.push(set) }));
+    expect(records.filter((r) => r.type === "customer").map((r) => r.id)).to.deep.equal([GRACE_PERSON.paymentCustomerId]);
+    expect(notSearched.filter((s) => s.type === "customer").map((s) => s.reason)).to.satisfy((reasons: string[]) => reasons.some((r) => /may not read the events/.test(r)));
+    expect(standIn.calls.byRoute["GET /v1/events"], "events asked").to.be.at.least(1);
+  });
+
   it("pages through every event of the window, the subject's change behind a page of other customers' changes", async () => {
     for (let i = 0; i < 30; i++) {
       standIn.store.put({ id: `cus_busy${i}`, object: "customer", created: now() - YEAR_SECONDS, email: `busy${i}@example.net`, name: "Busy", metadata: {}, livemode: false }, "test.seed");

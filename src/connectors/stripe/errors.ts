@@ -18,6 +18,9 @@ const isStripeError = (e: unknown): e is StripeErrorLike => typeof e === "object
 /** Stripe said the object does not exist (resource_missing). */
 export const isMissing = (e: unknown): boolean => isStripeError(e) && (e.statusCode === 404 || e.code === "resource_missing");
 
+/** Stripe said the API key may not make the call (a restricted key without that permission). */
+export const isForbidden = (e: unknown): boolean => isStripeError(e) && (e.statusCode === 403 || e.type === "StripePermissionError");
+
 /**
  * Turns anything a Stripe call threw into a ConnectorError. Rate limits, 5xx, 409 conflicts,
  * connection failures and time-outs are retryable (a 429 after its Retry-After); a rejected key and

@@ -5,7 +5,7 @@ import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, NotSearchedRecords, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
-import { isMissing, Operation, stopped, toConnectorError } from "./errors";
+import { isForbidden, isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
@@ -38,6 +38,10 @@ type GuestKind = (typeof GUEST_KINDS)[number];
 /** Why collect passed over a customer with the subject's address (accountMetadataKey). */
 const OTHER_ACCOUNT =
   "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
+
+/** Why collect could not look for customers changed lately (the events a restricted key may not read). */
+const EVENTS_REFUSED =
+  "a customer whose address was changed to the subject's within searchLagMs: Stripe's search index may not have the new address yet, and the API key may not read the events that name such customers (grant the restricted key read access to events)";
 
 /** The customer the account database gives, when the platform tagged it as another account's (accountMetadataKey). */
 const CUSTOMER_BY_ID: ReachedById = { thing: "payment customer", system: "Stripe", link: "its accountMetadataKey", id: "customer id", data: "payments", kind: "paymentCustomerId" };
@@ -146,7 +150,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * email (a guest checkout makes a customer of its own, linked to no account). With `deletedToo`, a
    * deleted customer with the given id is yielded as well (erase finishes its leftovers).
    */
-  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false, otherAccount?: () => void): AsyncGenerator<StripeThing> {
+  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false, otherAccount?: () => void, eventsRefused?: () => void): AsyncGenerator<StripeThing> {
     const seen = new Set<string>();
     const id = ids.paymentCustomerId;
     if (id) {
@@ -184,7 +188,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     const lookups = [
       ...searched,
       ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>),
-      ...recentlyCreated((since, cursor) => recentlyChanged(email, since, cursor)),
+      ...recentlyCreated((since, cursor) => recentlyChanged(email, since, cursor, eventsRefused)),
       ...listed,
     ];
     for (const byEmail of lookups) {
@@ -234,8 +238,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * the address is read again as it is now (a later change may have moved it on, or it was deleted);
    * the page's cursor is its last event's id.
    */
-  async function recentlyChanged(email: string, since: number, cursor?: string): Promise<Page> {
-    const events = (await stripe.events.list({ types: ["customer.updated"], created: { gte: since }, limit, starting_after: cursor })) as unknown as { data: { id: string; data: { object: StripeThing } }[]; has_more: boolean };
+  async function recentlyChanged(email: string, since: number, cursor?: string, refused?: () => void): Promise<Page> {
+    // A restricted key without read access to events: these customers go unfound, and collect says so.
+    const events = (await stripe.events.list({ types: ["customer.updated"], created: { gte: since }, limit, starting_after: cursor }).catch((error: unknown) => {
+      if (!isForbidden(error)) throw error;
+      refused?.();
+      return { data: [], has_more: false };
+    })) as unknown as { data: { id: string; data: { object: StripeThing } }[]; has_more: boolean };
     const named = [...new Set(events.data.map((e) => e.data.object).filter((c) => customerEmailOf(c) === email).map((c) => c.id))];
     const now: StripeThing[] = [];
     for (const id of named) {
@@ -509,7 +518,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
       const customers = new Set<string>();
-      for await (const customer of customersOf(ids, "collect", ctx, true, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
+      const otherAccount = () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT });
+      const eventsRefused = () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: EVENTS_REFUSED });
+      for await (const customer of customersOf(ids, "collect", ctx, true, otherAccount, eventsRefused)) {
         customers.add(customer.id);
         // A deleted customer is no record, but what it leaves under its id is.
         if (!customer.deleted) {

@@ -61,6 +61,10 @@ export function stripeApp(parts: StandInParts): express.Express {
       done("unauthorized");
       return answer(res, 401, { error: { type: "invalid_request_error", message: "Invalid API Key provided.", code: "api_key_invalid" } });
     }
+    if (faults.forbidden?.test(route)) {
+      done("error");
+      return answer(res, 403, { error: { type: "invalid_request_error", message: "The provided key does not have the required permissions for this endpoint." } });
+    }
     const fault = faults.pick(route);
     const retryHint: Record<string, string> = faults.shouldRetry ? { "Stripe-Should-Retry": faults.shouldRetry } : {};
     if (fault === "500") {
