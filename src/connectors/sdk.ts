@@ -339,8 +339,12 @@ export interface TaskContext {
    * the remote work has ended (poll returns no `remote`). `work` may resolve to the number of records
    * the unit erased: the orchestrator keeps it with the unit's end, so if this attempt is killed later
    * its retry still counts those records as erased (your retry will not find them to count).
+   * `supersedes` (erasures only): the note of an earlier attempt's unfinished unit whose work this unit
+   * finishes; when this unit ends well, that unit's note becomes this unit's `note`, in the same
+   * transaction as the count, so later attempts get the new note back (say "counted", keep a pointer)
+   * and never finish, or count, the old one again.
    */
-  eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean }): Promise<boolean>;
+  eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean; supersedes?: string }): Promise<boolean>;
   /**
    * Correction, on a retry: whether an earlier attempt of this task may have written records of
    * `category` (one of its units resolved to a count above 0, or began and never ended). A record that

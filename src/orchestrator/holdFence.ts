@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
+import { DataSource, EntityManager, IsNull, MoreThan, Not, Repository } from "typeorm";
 import { flushAuditEvents } from "../audit/auditTrail";
 import { ConnectorError } from "../connectors/sdk";
 import { clockSkewProblem } from "../db/clockSkew";
@@ -227,18 +227,36 @@ export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: 
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
 }
 
+/** An earlier attempt's unfinished unit that a unit finished: its note (`from`) becomes `to`. */
+export interface Superseded {
+  taskId: string;
+  from: string;
+  to: string | null;
+}
+
 /**
  * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
- * has ended.
+ * has ended. With `superseded`, the earlier attempts' units left under that note take the new one in
+ * the same transaction: a later attempt reads that their work was finished and counted.
  */
-export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }): Promise<void> {
+export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, superseded?: Superseded): Promise<void> {
   await inTransaction(ds, async (em) => {
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
     await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+    if (superseded) await supersede(em.getRepository(ErasureUnitRow), superseded);
   });
 }
+
+/** Gives the units of a task left under one note another, or ends them when there is none (see endCountedUnit). */
+async function supersede(units: Repository<ErasureUnitRow>, s: Superseded): Promise<void> {
+  if (s.to) await units.update({ taskId: s.taskId, note: s.from }, { note: s.to });
+  else await units.delete({ taskId: s.taskId, note: s.from });
+}
+
+/** supersede, for a unit that counted nothing (no transaction to share). */
+export const supersedeUnits = (ds: DataSource, s: Superseded): Promise<void> => supersede(ds.getRepository(ErasureUnitRow), s);
 
 /** What the task's units erased in attempts before this one, per category (read before this attempt's first unit). */
 export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Promise<Record<string, number>> {

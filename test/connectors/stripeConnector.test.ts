@@ -737,6 +737,19 @@ describe("Stripe connector", function () {
       expect(standIn.calls.total).to.equal(1);
     });
 
+    it("does not repeat a call Stripe says repeating will not mend (Stripe-Should-Retry: false), and fails it for good", async () => {
+      standIn.faults.shouldRetry = "false";
+      standIn.faults.next.push("500");
+      const failure = await collectAll(connector, GRACE).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).to.be.instanceOf(ConnectorError);
+      expect((failure as ConnectorError).retryable).to.equal(false);
+      expect((failure as ConnectorError).userMessage).to.match(/repeating will not mend \(HTTP 500\)/);
+      expect(standIn.calls.log.map((call) => call.outcome), "calls made").to.deep.equal(["500"]);
+    });
+
     it("repeats at most `retries` times, then fails the task", async () => {
       const c = connectorFor(standIn, { retries: 1 });
       standIn.faults.next.push("500", "500");

@@ -8,7 +8,7 @@ import { isLoopbackHost } from "../../config/transport";
 export interface StripeConnectorOptions {
   /** Connector name (it keys tasks and idempotency; never rename a live one); default "payments". */
   name?: string;
-  /** Secret or restricted API key (sk_... / rk_...): read customers, payment methods, charges, invoices, subscriptions, Checkout Sessions, PaymentIntents; write them for erasure (and redaction jobs). */
+  /** Secret or restricted API key (sk_... / rk_...): read customers, payment methods, charges, invoices, subscriptions, Checkout Sessions, PaymentIntents; write them for erasure (and redaction jobs); read events (with emailLookup "search": the customers changed within searchLagMs). */
   apiKey: string;
   /** API host; default api.stripe.com (a stand-in's host in the sample workspace and tests). */
   host?: string;
@@ -47,7 +47,9 @@ export interface StripeConnectorOptions {
    * customers and charges created within this long before a look-up are read through the list API as
    * well (by creation time, each confirmed by its address): a checkout made just before the request,
    * the address typed in mixed case, is found by neither search (not indexed yet) nor the case-sensitive
-   * email filter. 0 turns this off. 0-86400000; default 3600000 (1 h).
+   * email filter. So are the customers changed within it (Stripe's `customer.updated` events, which it
+   * lists for 30 days): an older customer whose address was changed to the subject's is still indexed
+   * under the old one. 0 turns this off. 0-86400000; default 3600000 (1 h).
    */
   searchLagMs?: number;
   /** How long to wait between polls of Stripe redaction jobs (they can take days), in milliseconds; default 3600000 (1 h). */

@@ -5,7 +5,7 @@ import { emailCaseSpellings, emailSpellings, normalizeEmail } from "../../domain
 import { Connector, ConnectorError, ConnectorSpec, ErasureInstruction, ErasureOutcome, Identities, LookedUpRecord, NotSearchedRecords, raceAbort, RecordRef, RosterContext, RosterEntry, SubjectRecord, TaskContext } from "../sdk";
 import { withInlineRetry } from "../inlineRetry";
 import { linkedToSubject, ReachedById, refuseOtherAccountById } from "../accountLink";
-import { isMissing, Operation, stopped, toConnectorError } from "./errors";
+import { isForbidden, isMissing, Operation, stopped, toConnectorError } from "./errors";
 import { KeptTally } from "../keptTally";
 import { eraseCustomer, eraseDispute, eraseGuestObjects, ResidueTally, StripeWriter, ToRedact } from "./erasure";
 import { resolveStripeOptions, StripeConnectorOptions } from "./options";
@@ -38,6 +38,10 @@ type GuestKind = (typeof GUEST_KINDS)[number];
 /** Why collect passed over a customer with the subject's address (accountMetadataKey). */
 const OTHER_ACCOUNT =
   "a customer with the subject's address that the platform tagged as another account's (its accountMetadataKey names another user id, or the subject's user id is not known): a customer's email is whatever was typed into it, so that customer was not read";
+
+/** Why collect could not look for customers changed lately (the events a restricted key may not read). */
+const EVENTS_REFUSED =
+  "a customer whose address was changed to the subject's within searchLagMs: Stripe's search index may not have the new address yet, and the API key may not read the events that name such customers (grant the restricted key read access to events)";
 
 /** The customer the account database gives, when the platform tagged it as another account's (accountMetadataKey). */
 const CUSTOMER_BY_ID: ReachedById = { thing: "payment customer", system: "Stripe", link: "its accountMetadataKey", id: "customer id", data: "payments", kind: "paymentCustomerId" };
@@ -115,7 +119,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     for (;;) {
       const page = await call(op, ctx, () => fetch(cursor));
       for (const item of page.data) yield item;
-      if (!page.has_more || page.data.length === 0) return;
+      // A page may hold none of the subject's and still have more after it (the events of other customers' changes).
+      if (!page.has_more || (page.data.length === 0 && !page.next_page)) return;
       cursor = page.next_page ?? after(page.data) ?? cursor;
       await ctx.heartbeat?.();
     }
@@ -145,7 +150,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * email (a guest checkout makes a customer of its own, linked to no account). With `deletedToo`, a
    * deleted customer with the given id is yielded as well (erase finishes its leftovers).
    */
-  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false, otherAccount?: () => void): AsyncGenerator<StripeThing> {
+  async function* customersOf(ids: Identities, op: Operation, ctx: Ctx, deletedToo = false, otherAccount?: () => void, eventsRefused?: () => void): AsyncGenerator<StripeThing> {
     const seen = new Set<string>();
     const id = ids.paymentCustomerId;
     if (id) {
@@ -166,6 +171,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     // and a deletion's check after erasing would not find it either: with search, the list filter is
     // asked too, which reads the customers themselves, and so are the customers created within
     // searchLagMs (the filter matches case exactly, and a fresh `Ada@Example.com` is in neither).
+    // Nor is an older customer whose address was changed to the subject's within searchLagMs (the index
+    // still holds the old one, and the list has no filter by when a customer changed): the events of
+    // customer updates in that window name them (recentlyChanged).
     // Every hit is confirmed in normalized form: the subject is whoever has the same address, and
     // nobody else.
     // Every such customer is the subject's (a guest checkout makes one each time): past
@@ -177,7 +185,12 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       o.emailLookup === "search"
         ? emailSpellings(email).map((spelling) => (cursor?: string) => stripe.customers.search({ query: `email:${quoted(spelling)}`, limit, page: cursor }) as unknown as Promise<Page>)
         : [];
-    const lookups = [...searched, ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>), ...listed];
+    const lookups = [
+      ...searched,
+      ...recentlyCreated((since, cursor) => stripe.customers.list({ created: { gte: since }, limit, starting_after: cursor }) as unknown as Promise<Page>),
+      ...recentlyCreated((since, cursor) => recentlyChanged(email, since, cursor, eventsRefused)),
+      ...listed,
+    ];
     for (const byEmail of lookups) {
       for await (const customer of paged(op, ctx, byEmail)) {
         if (customerEmailOf(customer) !== email || seen.has(customer.id)) continue;
@@ -217,6 +230,29 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     const since = Math.floor((Date.now() - o.searchLagMs) / 1000);
     return [(cursor) => fetch(since, cursor)];
   };
+
+  /**
+   * One page of the customers changed since `since` (Unix seconds) whose address is now the subject's:
+   * Stripe writes a `customer.updated` event with every change (listed for 30 days, not through the
+   * lagging search index), each carrying the customer as it was then. A customer some event shows with
+   * the address is read again as it is now (a later change may have moved it on, or it was deleted);
+   * the page's cursor is its last event's id.
+   */
+  async function recentlyChanged(email: string, since: number, cursor?: string, refused?: () => void): Promise<Page> {
+    // A restricted key without read access to events: these customers go unfound, and collect says so.
+    const events = (await stripe.events.list({ types: ["customer.updated"], created: { gte: since }, limit, starting_after: cursor }).catch((error: unknown) => {
+      if (!isForbidden(error)) throw error;
+      refused?.();
+      return { data: [], has_more: false };
+    })) as unknown as { data: { id: string; data: { object: StripeThing } }[]; has_more: boolean };
+    const named = [...new Set(events.data.map((e) => e.data.object).filter((c) => customerEmailOf(c) === email).map((c) => c.id))];
+    const now: StripeThing[] = [];
+    for (const id of named) {
+      const customer = (await stripe.customers.retrieve(id).catch((error: unknown) => (isMissing(error) ? undefined : Promise.reject(error)))) as StripeThing | undefined;
+      if (customer && !customer.deleted) now.push(customer);
+    }
+    return { data: now, has_more: events.has_more && events.data.length > 0, next_page: events.data.at(-1)?.id ?? null };
+  }
 
   /** The look-ups (page fetchers) a guest's objects of each kind are found by. */
   const guestLookups: Record<GuestFoundKind, (email: string) => ((cursor?: string) => Promise<Page>)[]> = {
@@ -322,6 +358,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     ];
   };
 
+  /** The note of a customer's delete unit (no personal data: Stripe's id of the customer, and how many records its delete erases). */
+  const deleteNote = (id: string, records: number) => `stripe-customer-delete:${id}:${records}`;
+  /** A delete unit's note (`counted` once a later attempt counted it, keeping the customer's id for the attempts after). */
+  const DELETE_NOTE = /^stripe-customer-(delete|counted):([A-Za-z0-9_]{1,255}):(\d{1,9})$/;
+
   /** Per erase call: payment methods detached in the customer being erased (what a withdrawn erasure of it did erase). */
   const detachedNow = new WeakMap<TaskContext, number>();
   /**
@@ -331,20 +372,20 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * no longer finds them to count them. Writes that leave the object listed count nothing here: a
    * retry finds the object again and counts it itself.
    */
-  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>, erases = 0): Promise<T> => {
+  const unit = async <T>(ctx: TaskContext, work: () => Promise<T>, erases = 0, note?: string, supersedes?: string): Promise<T> => {
     let result!: T;
     const done = async () => {
       result = await work();
       return erases;
     };
-    if (!(await ctx.eraseUnit("PAYMENTS", done))) throw new Withdrawn();
+    if (!(await ctx.eraseUnit("PAYMENTS", done, note, supersedes ? { supersedes } : undefined))) throw new Withdrawn();
     return result;
   };
   /**
    * One write: a unit of its own for each try, so a hold placed while a failed try waits to be repeated
    * stops the erasure there, and no unit holds a hold placement back through the waits.
    */
-  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void, erases = 0): Promise<T> => {
+  const write = <T>(ctx: TaskContext, work: () => Promise<T>, onMissing?: () => T, then?: () => void, erases = 0, note?: string): Promise<T> => {
     const tryOnce = () =>
       unit(
         ctx,
@@ -354,6 +395,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
           return result;
         },
         erases,
+        note,
       );
     return repeated("erase", ctx, tryOnce);
   };
@@ -374,8 +416,19 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       return write(ctx, work);
     },
     detach: (id, key, ctx) => write(ctx, () => stripe.paymentMethods.detach(id, {}, { idempotencyKey: key }), undefined, () => detachedNow.set(ctx, (detachedNow.get(ctx) ?? 0) + 1), 1),
-    cancel: (id, key, ctx) => write(ctx, () => stripe.subscriptions.cancel(id, {}, { idempotencyKey: key })),
-    deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records),
+    // A cancel is a DELETE, which Stripe binds to no idempotency key: repeated after its answer was
+    // lost, it meets the subscription canceled and is refused. One that reads canceled now is done.
+    cancel: (id, key, ctx) =>
+      write(ctx, () =>
+        stripe.subscriptions.cancel(id, {}, { idempotencyKey: key }).catch(async (error: unknown) => {
+          const now = await stripe.subscriptions.retrieve(id).catch(() => undefined);
+          if (now?.status === "canceled") return now;
+          throw error;
+        }),
+      ),
+    // The unit's note names the customer: if the process dies before the
+    // unit ends, the next attempt reads the deleted customer by it (no search by email finds one) and finishes it.
+    deleteCustomer: (id, key, ctx, records) => write(ctx, () => stripe.customers.del(id, {}, { idempotencyKey: key }) as Promise<unknown>, () => undefined, undefined, records, deleteNote(id, records)),
     list: (kind, customer, ctx, after) => paged("erase", ctx, (cursor) => lists[kind](customer, cursor), after),
     disputes: (charge, ctx) => disputesOf(charge, "erase", ctx),
   };
@@ -465,7 +518,9 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for (const set of notSearchedFor(ids)) ctx.notSearched?.(set);
       let count = 0;
       const customers = new Set<string>();
-      for await (const customer of customersOf(ids, "collect", ctx, true, () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT }))) {
+      const otherAccount = () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: OTHER_ACCOUNT });
+      const eventsRefused = () => ctx.notSearched?.({ category: "PAYMENTS", type: "customer", reason: EVENTS_REFUSED });
+      for await (const customer of customersOf(ids, "collect", ctx, true, otherAccount, eventsRefused)) {
         customers.add(customer.id);
         // A deleted customer is no record, but what it leaves under its id is.
         if (!customer.deleted) {
@@ -505,6 +560,23 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       // The customers are read first: deleting one while paging a search would shift the pages.
       const customers: StripeThing[] = [];
       for await (const customer of customersOf(ids, "erase", ctx, true)) customers.push(customer);
+      // Customers an earlier attempt deleted and died before it could say so (its unit's note): found
+      // by email no longer, they are read through their id, so the redaction jobs given their objects
+      // before the delete are asked for again (the same key: the same jobs) and polled to their end.
+      // What the delete erased (the note says how many records) is counted once, by a unit whose note
+      // supersedes the dead attempt's: it says "counted" to the attempts after, and still names the customer.
+      const uncounted = new Map<string, { records: number; note: string }>();
+      for (const note of await ctx.unfinishedUnits()) {
+        const [, state, id, records] = DELETE_NOTE.exec(note) ?? [];
+        if (!id) continue;
+        if (state === "counted") uncounted.delete(id);
+        else if (!uncounted.has(id)) uncounted.set(id, { records: Number(records), note });
+        if (customers.some((c) => c.id === id)) continue;
+        const customer = await objectById("customer", id, "erase", ctx);
+        // Not deleted after all (the call never reached Stripe): found as before, it is deleted as before.
+        if (customer?.deleted) customers.push(customer);
+        else uncounted.delete(id);
+      }
       const guests = new Map<GuestKind, StripeThing[]>(GUEST_KINDS.map((kind) => [kind, []]));
       for await (const { kind, item } of guestsOf(ids, "erase", ctx, new Set(customers.map((c) => c.id)))) guests.get(kind)!.push(item);
       const tally = new KeptTally();
@@ -516,6 +588,11 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
         return work ? { remote: work } : {};
       };
       try {
+        for (const [id, { records, note }] of uncounted) {
+          // Counted only when deleted (a live one is deleted, and counted, by eraseCustomer as before).
+          if (!customers.find((c) => c.id === id)?.deleted) continue;
+          erased += await unit(ctx, async () => records, records, note.replace("stripe-customer-delete:", "stripe-customer-counted:"), note);
+        }
         for (const customer of customers) {
           detachedNow.set(ctx, 0);
           erased += await eraseCustomer(customer, keepSince, tally, residue, writer, ctx, (items) => redactor.start(items, ctx), o.accountMetadataKey);

@@ -35,7 +35,7 @@ function sameKey(given: string | undefined, expected: string): boolean {
 
 /**
  * The Stripe-compatible app. Every call is authenticated (Bearer secret key; 401 otherwise), may meet
- * a fault, and is counted. POST and DELETE with an Idempotency-Key replay the first answer
+ * a fault, and is counted. A POST with an Idempotency-Key replays the first answer
  * (`Idempotent-Replayed: true`); the same key with other parameters is a 400 idempotency_error.
  */
 export function stripeApp(parts: StandInParts): express.Express {
@@ -61,15 +61,20 @@ export function stripeApp(parts: StandInParts): express.Express {
       done("unauthorized");
       return answer(res, 401, { error: { type: "invalid_request_error", message: "Invalid API Key provided.", code: "api_key_invalid" } });
     }
+    if (faults.forbidden?.test(route)) {
+      done("error");
+      return answer(res, 403, { error: { type: "invalid_request_error", message: "The provided key does not have the required permissions for this endpoint." } });
+    }
     const fault = faults.pick(route);
+    const retryHint: Record<string, string> = faults.shouldRetry ? { "Stripe-Should-Retry": faults.shouldRetry } : {};
     if (fault === "500") {
       done("500");
-      return answer(res, 500, { error: { type: "api_error", message: "An unknown error occurred (injected fault)." } });
+      return answer(res, 500, { error: { type: "api_error", message: "An unknown error occurred (injected fault)." } }, retryHint);
     }
     if (fault === "429") {
       done("429", faults.retryAfterSeconds * 1000);
       const error = { type: "invalid_request_error", code: "rate_limit", message: "Too many requests hit the API too quickly (injected fault)." };
-      return answer(res, 429, { error }, { "Retry-After": String(faults.retryAfterSeconds) });
+      return answer(res, 429, { error }, { "Retry-After": String(faults.retryAfterSeconds), ...retryHint });
     }
     // A hung call is carried out, then its answer is withheld past any client's timeout.
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -81,7 +86,9 @@ export function stripeApp(parts: StandInParts): express.Express {
       parts.hung.add(timer);
     };
     const params: Params = { ...(req.query as Params), ...((req.body ?? {}) as Params) };
-    const key = endpoint.method === "GET" ? undefined : req.get("idempotency-key");
+    // As at Stripe, only a POST is bound to its Idempotency-Key: GET and DELETE are idempotent by
+    // definition and their key has no effect (a repeated DELETE meets what the first one left).
+    const key = endpoint.method === "POST" ? req.get("idempotency-key") : undefined;
     const fingerprint = `${endpoint.method} ${req.path} ${canonical(params)}`;
     const stored = key ? store.idempotency.get(key) : undefined;
     if (key && stored) {

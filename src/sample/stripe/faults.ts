@@ -17,6 +17,10 @@ export class StripeFaults {
   retryAfterSeconds = 1;
   /** How long a hung call is held before its (late) answer; longer than any client's timeout. */
   hangMs = 60_000;
+  /** Routes (e.g. `GET /v1/events`) the API key may not call: answered 403, as Stripe answers a restricted key without the permission. */
+  forbidden?: RegExp;
+  /** Stripe-Should-Retry sent with an injected 500 or 429 ("true" or "false"); none when unset. */
+  shouldRetry?: "true" | "false";
   /** Every call waits this long before it is handled (a remote system's round trip); 0: none. */
   latencyMs = 0;
   /** Faults for the next calls, used first. */
@@ -40,6 +44,8 @@ export class StripeFaults {
     this.rate = 0;
     this.next.length = 0;
     this.match = undefined;
+    this.shouldRetry = undefined;
+    this.forbidden = undefined;
   }
 
   /** The fault for this call to `route`, if any. */

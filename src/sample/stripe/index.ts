@@ -11,7 +11,7 @@ export type { CallEntry, CallOutcome, FaultKind } from "./faults";
 export { seedPerson } from "./seed";
 export type { StripeObject } from "./seed";
 export { StripeStore } from "./store";
-export type { SideEffect, StoredRedactionJob } from "./store";
+export type { SideEffect, StoredEvent, StoredRedactionJob } from "./store";
 export type { RedactionDesk } from "./redactionJobs";
 
 /** How to start the Stripe-compatible stand-in. */

@@ -111,8 +111,28 @@ function deleteCustomer(store: StripeStore, id: string): Record<string, unknown>
   return store.put({ id, object: "customer", deleted: true }, "customer.delete");
 }
 
+/**
+ * Events, newest first (Stripe lists 30 days of them), by `type` or `types` (up to 20; not both) and
+ * `created`. Stripe's events are written with the change itself: unlike search, no index lags.
+ */
+const listEvents: Endpoint = {
+  method: "GET",
+  path: "/v1/events",
+  params: ["type", "types", "created", "delivery_success", ...PAGING],
+  handle: (store, params) => {
+    if (params.type !== undefined && params.types !== undefined) throw invalid("You may pass either type or types, but not both.", "types");
+    const types = params.types === undefined ? undefined : Array.isArray(params.types) ? params.types.map(String) : typeof params.types === "object" && params.types ? Object.values(params.types).map(String) : [String(params.types)];
+    if (types && types.length > 20) throw invalid("types takes at most 20 event types", "types");
+    const wanted = (type: string) => (types ? types.includes(type) : params.type === undefined || params.type === type);
+    const when = createdFilter(params);
+    const events = [...store.events].reverse().filter((e) => wanted(e.type) && when(e as unknown as StripeObject));
+    return listPage("/v1/events", events as unknown as StripeObject[], params, "event");
+  },
+};
+
 /** Every endpoint, in matching order (`/v1/customers/search` before `/v1/customers/:id`). */
 export const ENDPOINTS: readonly Endpoint[] = [
+  listEvents,
   {
     method: "GET",
     path: "/v1/customers",

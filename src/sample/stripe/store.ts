@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { SamplePerson } from "../people";
@@ -38,6 +39,18 @@ export interface StoredRedactionJob {
   validationErrors: { id: string; object: "privacy.redaction_job_validation_error"; code: string; message: string; erroring_object: { id: string; object_type: string } | null }[];
 }
 
+/**
+ * An event (Stripe's `event`): what changed, with the object as it was then. Stripe records one for
+ * every change and lists them for 30 days (GET /v1/events); the stand-in records customer updates.
+ */
+export interface StoredEvent {
+  id: string;
+  object: "event";
+  type: string;
+  created: number;
+  data: { object: StripeObject; previous_attributes?: Record<string, unknown> };
+}
+
 interface StateFile {
   format: 1;
   /** Objects changed since the seed (deleted customers as `{ id, object, deleted: true }`). */
@@ -59,6 +72,8 @@ export class StripeStore {
   private readonly changed = new Map<string, StripeObject>();
   readonly idempotency = new Map<string, StoredAnswer>();
   readonly effects: SideEffect[] = [];
+  /** Events, oldest first (customer.updated, as customers are changed through the API). */
+  readonly events: StoredEvent[] = [];
   /** Redaction jobs by id (see redactionJobs.ts for their states). */
   readonly redactionJobs = new Map<string, StoredRedactionJob>();
   /**
@@ -93,8 +108,13 @@ export class StripeStore {
     return [...this.collection(name).values()].sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   }
 
-  /** Replaces an object, records the side effect and saves. */
+  /** Replaces an object, records the side effect (and, for a customer's update, its event) and saves. */
   put(o: StripeObject, effect: string): StripeObject {
+    const before = this.collection(collectionOf(o)).get(o.id);
+    if (effect === "customer.update" && before) {
+      const previous = Object.fromEntries(Object.keys(o).filter((k) => JSON.stringify(o[k]) !== JSON.stringify(before[k])).map((k) => [k, before[k] ?? null]));
+      this.events.push({ id: `evt_${randomBytes(12).toString("hex")}`, object: "event", type: "customer.updated", created: Math.floor(Date.now() / 1000), data: { object: o, previous_attributes: previous } });
+    }
     this.collection(collectionOf(o)).set(o.id, o);
     if (this.searchLagMs > 0) this.indexedAt.set(o.id, Date.now() + this.searchLagMs);
     this.changed.set(o.id, o);
