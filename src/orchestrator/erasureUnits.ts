@@ -70,10 +70,11 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
     // placement finds the category free in between (the orchestrator moves its end on at each poll).
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
+    // Ended well, the unit finishes its note: earlier attempts' units left with it are not finished (nor counted) again.
     if (typeof erased === "number" && erased > 0) {
-      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased });
+      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased }, note ?? undefined);
       own[String(category)] = (own[String(category)] ?? 0) + erased;
-    } else await endErasureUnit(services.ds, unit.unitId);
+    } else await endErasureUnit(services.ds, unit.unitId, undefined, note ? { taskId: owner.taskId, note } : undefined);
     await paced.due();
     return true;
   };

@@ -221,10 +221,27 @@ export async function beginErasureUnit(
  * Ends one unit: a hold waiting for it may now be placed. A unit that failed keeps its note (if any)
  * for the task's next attempt, expired so that it blocks no hold.
  */
-export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date): Promise<void> {
+export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date, finished?: FinishedNote): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
+  if (finished) return inTransaction(ds, async (em) => void (await endNoted(em, unitId, finished)));
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+}
+
+/**
+ * The note of a unit that ended well, and its task: earlier attempts' units left with the same note are
+ * finished by it. Left in place, a later attempt would get the note back and finish it (and count what
+ * it erased) a second time.
+ */
+export interface FinishedNote {
+  taskId: string;
+  note: string;
+}
+
+/** Deletes a unit that ended well and, when it carried a note, the task's units left with that note. */
+async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNote): Promise<void> {
+  await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+  if (finished) await em.getRepository(ErasureUnitRow).delete({ taskId: finished.taskId, note: finished.note.slice(0, 500), id: Not(finished.taskId) });
 }
 
 /**
@@ -232,11 +249,11 @@ export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: 
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
  * has ended.
  */
-export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }): Promise<void> {
+export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, note?: string): Promise<void> {
   await inTransaction(ds, async (em) => {
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
-    await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+    await endNoted(em, unitId, note === undefined ? undefined : { taskId: progress.taskId, note });
   });
 }
 
