@@ -925,7 +925,10 @@ function anonymizedBody(erase: Extract<HttpErase, { strategy: "ANONYMIZE" }>, it
 /**
  * The sign, if any, that a 2xx answer reports a failure: a top-level `error` holding something (a
  * message, an object, true), `errors` holding a non-empty list or object (GraphQL and JSON:API style),
- * or `ok`/`success` false (Slack style). Returned as it is named, undefined when there is none.
+ * `ok`/`success` false (Slack style), `status` "error" or "fail" (JSend); or that it is not the whole
+ * answer: `incomplete_results` true (GitHub's search, timed out), `timed_out`/`timedOut` true
+ * (Elasticsearch, with the hits it had). Taken for the listing, either would hand over (and erase)
+ * part of her records as all. Returned as it is named, undefined when there is none.
  */
 export function errorMarker(body: unknown): string | undefined {
   if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
@@ -934,6 +937,8 @@ export function errorMarker(body: unknown): string | undefined {
   if (holds(o.error)) return "error";
   if (holds(o.errors)) return "errors";
   for (const flag of ["ok", "success"]) if (o[flag] === false) return `${flag}: false`;
+  if (typeof o.status === "string" && /^(error|fail)$/i.test(o.status)) return `status: ${o.status}`;
+  for (const flag of ["incomplete_results", "timed_out", "timedOut"]) if (o[flag] === true) return `${flag}: true`;
   return undefined;
 }
 

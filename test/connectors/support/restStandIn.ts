@@ -42,8 +42,8 @@ export class RestStandIn {
   notes: Note[] = [];
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
-  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each; `through`: the call takes effect first (a DELETE deletes), then is answered the status ("answer") or its connection dropped unanswered ("drop"). */
-  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number; through?: "answer" | "drop" }> = [];
+  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each; `path`: of that path only; `through`: the call takes effect first (a DELETE deletes), then is answered the status ("answer") or its connection dropped unanswered ("drop"). */
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number; through?: "answer" | "drop"; path?: string }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
@@ -127,7 +127,7 @@ export class RestStandIn {
           res.writeHead(status, { "content-type": "application/json", ...headers }).end(this.bareBigIntegers ? json.replace(/"(-?\d{16,})"/g, "$1") : json);
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
-        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && !(f.after && f.after-- > 0));
+        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && (f.path === undefined || f.path === url.pathname) && !(f.after && f.after-- > 0));
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
         if (fault && "through" in fault && fault.through) through = fault as (typeof this.faults)[number];
         else if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
