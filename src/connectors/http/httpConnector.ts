@@ -175,68 +175,77 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown; link: string | null }> =>
     limiter.schedule(async () => {
       if (ctx.signal.aborted) throw stopped(op);
-      let response: Response;
+      // timeoutMs bounds the whole call, its body included, by a timer of its own: AbortSignal.timeout
+      // inside AbortSignal.any is held only weakly (Node 20), so once garbage-collected it never fired,
+      // and a body that never ended (a trickle, a proxy holding the connection) was waited on for good.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DOMException(`no full answer within ${c.timeoutMs ?? 10_000} ms`, "TimeoutError")), c.timeoutMs ?? 10_000);
       try {
-        response = await fetch(url, {
-          method,
-          headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
-          // A record sent back whole (an ANONYMIZE by PUT) keeps its integers past 2^53 exact (read as BigInts).
-          body: body === undefined ? undefined : stringifyLossless(body),
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(c.timeoutMs ?? 10_000)]),
-          // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
-          // and the subject's identities in the URL or body along: it is an answer like any other.
-          redirect: "manual",
-        });
-      } catch (error) {
-        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-        throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
-      }
-      const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
-      let text: string | undefined;
-      try {
-        text = await bodyText(response, maxBytes);
-      } catch (error) {
-        // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
-        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-        throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
-      }
-      if (text === undefined) {
-        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
-      }
-      if (retryable.has(response.status)) {
-        throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
-      }
-      if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
-      if (response.status >= 300 && response.status <= 399) {
-        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
-      }
-      // 410 Gone answers a write of a record deleted meanwhile, as 404 does; a read answering it fails (a path no longer served).
-      const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
-      if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
-      let parsed: unknown = null;
-      // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
-      // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
-      // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
-      const readsBody = method === "GET" && !gone;
-      if (text) {
+        let response: Response;
         try {
-          parsed = readJson(text);
-        } catch {
-          if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          response = await fetch(url, {
+            method,
+            headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
+            // A record sent back whole (an ANONYMIZE by PUT) keeps its integers past 2^53 exact (read as BigInts).
+            body: body === undefined ? undefined : stringifyLossless(body),
+            signal: AbortSignal.any([ctx.signal, deadline.signal]),
+            // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
+            // and the subject's identities in the URL or body along: it is an answer like any other.
+            redirect: "manual",
+          });
+        } catch (error) {
+          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+          throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
         }
+        const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
+        let text: string | undefined;
+        try {
+          text = await bodyText(response, maxBytes);
+        } catch (error) {
+          // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
+          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+          throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
+        }
+        if (text === undefined) {
+          throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
+        }
+        if (retryable.has(response.status)) {
+          throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
+        }
+        if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
+        if (response.status >= 300 && response.status <= 399) {
+          throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
+        }
+        // 410 Gone answers a write of a record deleted meanwhile, as 404 does; a read answering it fails (a path no longer served).
+        const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
+        if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
+        let parsed: unknown = null;
+        // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
+        // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
+        // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
+        const readsBody = method === "GET" && !gone;
+        if (text) {
+          try {
+            parsed = readJson(text);
+          } catch {
+            if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          }
+        }
+        // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
+        // of hers here". Writes are not read so: a record answered back may hold a field named error, and
+        // the check after erasing finds what a write left.
+        const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
+        if (failed) {
+          throw new ConnectorError(
+            `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
+            `${where} with ${failed}`,
+            true,
+          );
+        }
+        return { status: response.status, body: parsed, link: response.headers.get("link") };
+      } finally {
+        clearTimeout(timer);
       }
-      // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
-      // of hers here". Writes are not read so: a record answered back may hold a field named error, and
-      // the check after erasing finds what a write left.
-      const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
-      if (failed) {
-        throw new ConnectorError(
-          `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
-          `${where} with ${failed}`,
-          true,
-        );
-      }
-      return { status: response.status, body: parsed, link: response.headers.get("link") };
     });
 
   /** A GET, repeated inline while it fails for a passing reason (readRetries, maxInlineWaitMs). */
