@@ -455,7 +455,10 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // or removed meanwhile, or an order that is not stable), so others may have been skipped.
     const seen = new Set<string>();
     let dated = 0;
-    for await (const item of listed(listing, op, ctx)) {
+    // Pages read: numbered pages read more than one are listed again at the end (see below).
+    let pagesRead = 0;
+    const counted = { ...pages, read: (url: URL, o: Op, x: ListingContext) => ((pagesRead += 1), read(url, o, x)) };
+    for await (const item of listPages(counted, listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
       if (typeof owner === "number" || typeof owner === "bigint") unsafeIdRefused(owner, r.subjectField!, `listing ${r.recordType} records answered one`, op);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
@@ -476,6 +479,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       seen.add(id);
       if (r.recordedAtField !== undefined && pick(item, r.recordedAtField) !== undefined) dated += 1;
       yield item;
+    }
+    // Numbered pages shift when a record before them goes while they are read (someone deletes one
+    // after page 1 was answered): the first record of the next page moves onto the page already read,
+    // and is on no page read, with nothing repeated to show it (an export short by a record of hers
+    // held all along, an erasure that leaves it). Listed again, such a record shows up: the task is
+    // retried. A record added meanwhile is retried the same way: it cannot be told from a skipped one.
+    if (r.pagination.type === "page" && pagesRead > 1) {
+      for await (const item of listed(listing, op, ctx)) {
+        if (seen.has(idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op))) continue;
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records again answered one its pages had not: they moved while they were read (records removed or added meanwhile), so one may have been skipped and the ${op} stopped rather than ${DOING[op]} part of them as all; the task will be retried. If it goes on, page by cursor`,
+          `${name} ${op}: ${r.recordType} numbered pages moved while read`,
+          true,
+        );
+      }
     }
     // Not one record holding the date field: a misnamed one (issued for issued_at) makes every record
     // undated, and retention keeps no undated record, so a deletion would erase what the law keeps.
