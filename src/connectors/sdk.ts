@@ -333,7 +333,8 @@ export interface TaskContext {
    * field), and after false, write nothing more and name the fields left in RectifyOutcome.unfinished.
    * `note` and `remote` are for erasures only. `note` (up to 500 characters, no personal data) says what to finish if the
    * unit never ends well (the process died, or `work` threw): the task's next attempt gets it back
-   * from unfinishedUnits(). Two-step remote deletes use it to finish exactly once. `remote: true` says
+   * from unfinishedUnits(); a later unit given the same note that ends well finishes it, so no attempt
+   * after that gets it back. Two-step remote deletes use it to finish exactly once. `remote: true` says
    * that `work` starts erasure the remote system carries on after it returns and that cannot be called
    * back (running a redaction job): the category then stays fenced, and a hold on it is refused, until
    * the remote work has ended (poll returns no `remote`). `work` may resolve to the number of records

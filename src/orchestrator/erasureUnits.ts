@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, supersedeUnits, unfinishedNotes, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitOwner } from "./holdFence";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
 
@@ -70,14 +70,13 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Remote work that goes on after this unit: its fence is written before this unit's ends, so no hold
     // placement finds the category free in between (the orchestrator moves its end on at each poll).
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
-    const superseded = unitOptions?.supersedes ? { taskId: owner.taskId, from: unitOptions.supersedes, to: note ?? null } : undefined;
+    // Ended well, the unit finishes its note, and the note it supersedes: earlier attempts' units left
+    // with them are not finished (nor counted) again.
+    const finished = note || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
     if (typeof erased === "number" && erased > 0) {
-      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased }, superseded);
+      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased }, finished);
       own[String(category)] = (own[String(category)] ?? 0) + erased;
-    } else {
-      await endErasureUnit(services.ds, unit.unitId);
-      if (superseded) await supersedeUnits(services.ds, superseded);
-    }
+    } else await endErasureUnit(services.ds, unit.unitId, undefined, finished);
     await paced.due();
     return true;
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DataSource, EntityManager, IsNull, MoreThan, Not, Repository } from "typeorm";
+import { DataSource, EntityManager, IsNull, MoreThan, Not } from "typeorm";
 import { flushAuditEvents } from "../audit/auditTrail";
 import { ConnectorError } from "../connectors/sdk";
 import { clockSkewProblem } from "../db/clockSkew";
@@ -221,42 +221,49 @@ export async function beginErasureUnit(
  * Ends one unit: a hold waiting for it may now be placed. A unit that failed keeps its note (if any)
  * for the task's next attempt, expired so that it blocks no hold.
  */
-export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date): Promise<void> {
+export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date, finished?: FinishedNote): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
+  if (finished) return inTransaction(ds, async (em) => void (await endNoted(em, unitId, finished)));
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
 }
 
-/** An earlier attempt's unfinished unit that a unit finished: its note (`from`) becomes `to`. */
-export interface Superseded {
+/**
+ * What a unit that ended well finishes of the earlier attempts' units of its task (kept with their
+ * notes for a retry): those left under its own `note` are deleted (left in place, a later attempt would
+ * get the note back and finish it, and count what it erased, a second time); those left under
+ * `supersedes` take its note, or are deleted when it has none (so later attempts read that their work
+ * was finished and counted).
+ */
+export interface FinishedNote {
   taskId: string;
-  from: string;
-  to: string | null;
+  note: string | null;
+  supersedes?: string;
+}
+
+/** Deletes a unit that ended well and finishes the earlier units its note names (FinishedNote), in the caller's transaction. */
+async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNote): Promise<void> {
+  const units = em.getRepository(ErasureUnitRow);
+  await units.delete({ id: unitId });
+  if (!finished) return;
+  const note = finished.note?.slice(0, 500) ?? null;
+  if (note) await units.delete({ taskId: finished.taskId, note });
+  if (finished.supersedes && note) await units.update({ taskId: finished.taskId, note: finished.supersedes }, { note });
+  else if (finished.supersedes) await units.delete({ taskId: finished.taskId, note: finished.supersedes });
 }
 
 /**
  * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
- * has ended. With `superseded`, the earlier attempts' units left under that note take the new one in
- * the same transaction: a later attempt reads that their work was finished and counted.
+ * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction.
  */
-export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, superseded?: Superseded): Promise<void> {
+export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote): Promise<void> {
   await inTransaction(ds, async (em) => {
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
-    await em.getRepository(ErasureUnitRow).delete({ id: unitId });
-    if (superseded) await supersede(em.getRepository(ErasureUnitRow), superseded);
+    await endNoted(em, unitId, finished);
   });
 }
-
-/** Gives the units of a task left under one note another, or ends them when there is none (see endCountedUnit). */
-async function supersede(units: Repository<ErasureUnitRow>, s: Superseded): Promise<void> {
-  if (s.to) await units.update({ taskId: s.taskId, note: s.from }, { note: s.to });
-  else await units.delete({ taskId: s.taskId, note: s.from });
-}
-
-/** supersede, for a unit that counted nothing (no transaction to share). */
-export const supersedeUnits = (ds: DataSource, s: Superseded): Promise<void> => supersede(ds.getRepository(ErasureUnitRow), s);
 
 /** What the task's units erased in attempts before this one, per category (read before this attempt's first unit). */
 export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Promise<Record<string, number>> {

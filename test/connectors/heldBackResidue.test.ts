@@ -215,3 +215,44 @@ describeEachDatabase("residue held back by kept records, once they are purged", 
     expect(deletes(), "one DELETE of the account").to.equal(1);
   });
 });
+
+describeEachDatabase("residue held back by kept records, when the purge's DELETE of it loses its answer", (db) => {
+  const hooks = restServiceHooks(db);
+  let standIn: RestStandIn;
+  let t: TestService;
+  beforeEach(() => (standIn = hooks.standIn()));
+  const show = async (id: string) => (await t.ok(SHOW, { id })).request;
+
+  it("counts the account erased when the purge's DELETE of it went through and answered 503, and its retry finds it gone", async function () {
+    this.timeout(90_000);
+    dateAda(standIn, "old");
+    t = await hooks.serviceOver(restConfig(standIn));
+    const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "C-7" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // The account's DELETE deletes it, and a proxy answers 503 (the answer lost); the purge is retried.
+    let armed = false;
+    standIn.afterAnswer = (call) => {
+      if (armed || call.method !== "DELETE" || !call.path.startsWith("/api/notes/") || standIn.notes.some((n) => n.user === 1)) return;
+      armed = true;
+      standIn.faults.push({ status: 503, method: "DELETE", through: "answer" });
+    };
+    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+    const after = await t.waitFor(
+      async () => {
+        const x = await show(deletion.id);
+        const task = x.tasks.find((y: any) => y.step === "PURGE");
+        // Time passes on the service clock, so the purge's retry comes due.
+        t.clock.advance(1000);
+        return task && ["SUCCEEDED", "FAILED"].includes(task.status) ? x : undefined;
+      },
+      "purge ended",
+      30_000,
+    );
+    expect(standIn.users.find((u) => u.id === 1), "the account is gone from the system").to.equal(undefined);
+    expect(standIn.calls.filter((c) => c.method === "DELETE" && c.path === "/api/users/1").map((c) => c.status)[0]).to.equal(503);
+    expect(after.tasks.find((y: any) => y.step === "PURGE").status).to.equal("SUCCEEDED");
+    expect(after.residualRecords).to.deep.equal([]);
+    expect(after.erasedResidue.map((r: any) => [r.recordType, r.records])).to.deep.equal([["account", 1]]);
+  });
+});

@@ -143,7 +143,7 @@ export interface HttpConnectorConfig {
   requestsPerSecond?: number;
   /** Statuses worth retrying (default 408, 425, 429, 500, 502, 503, 504); their Retry-After is passed on. */
   retryableStatuses?: number[];
-  /** Time one call may take, in ms (default 10000). */
+  /** Time one call may take, in ms, its answer's body included (default 10000). */
   timeoutMs?: number;
   /**
    * Bytes one answer may hold at most (default 32 MiB): past it the call fails, not retried, and the

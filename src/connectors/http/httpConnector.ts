@@ -1,5 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import Bottleneck from "bottleneck";
+import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { withInlineRetry } from "../inlineRetry";
@@ -57,8 +58,70 @@ async function bodyText(response: Response, maxBytes: number): Promise<string | 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * An answer's JSON, its integers exact: one past 2^53 (a 64-bit id, an amount in micro-units) is a
+ * BigInt, where JSON.parse rounds it to the nearest double (9007199254740993 reads as ...992) and the
+ * person's export would show a value the system does not hold. Every other number is a number, as
+ * JSON.parse reads it (lossless-json's parseNumberAndBigInt makes every integer a BigInt: 200 too).
+ * Such an integer has at least 16 digits: an answer without a run of 16 is read by JSON.parse, the same
+ * values, several times faster.
+ */
+export const readJson = (text: string): unknown => (/\d{16}/.test(text) ? parseLossless(text, null, exactNumber) : JSON.parse(text));
+
+/** A JSON number's text as a value: a BigInt for an integer a double cannot hold, otherwise a number (as JSON.parse). */
+const exactNumber = (text: string): number | bigint => (!isSafeNumber(text) && isInteger(text) ? BigInt(text) : Number.parseFloat(text));
+
+/**
+ * A value as the person receives it: an integer read as a BigInt (past 2^53) as its exact digits, in
+ * text (as the SQL connector passes one a double cannot hold: exactInteger), however deep it lies.
+ */
+export function exactValue(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(exactValue);
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, exactValue(v)]));
+  return value;
+}
+
 /** Whether a write's answer says the record is no longer there (404, or 410 Gone): nothing erased by this call. */
 const alreadyGone = (status: number) => status === 404 || status === 410;
+
+/**
+ * LOST_WRITE_GONE: what a 404 (or 410) to a DELETE sent again means. Each write is one unit of erasure
+ * whose note names its record (writeNote); a write whose answer never came (a 503 from a proxy after the
+ * system deleted, a connection dropped after the delete, a time limit) fails its unit and leaves the note
+ * to the task's next attempt, which sends the same DELETE again (same idempotency key). Gone then, the
+ * record is counted erased: this request listed it as the person's and due for erasure, and sent its
+ * DELETE; the system no longer holds it. Most likely that DELETE did it; if someone removed it in the
+ * moment between, the system still lost it while this request erased it, and it holds nothing of hers,
+ * so it is no residue. Counting it nothing would report fewer erased than the system lost (erased 3 of
+ * the 4 deleted, matchesPlan false, yet COMPLETED). A 404 to a first DELETE (no note) still counts
+ * nothing: the record went between the listing and a call this request had not yet made. Each note is
+ * counted once: a unit that ends well finishes the earlier attempts' units of its note (holdFence).
+ */
+const writeKey = (type: string, id: string) => JSON.stringify([type, id]);
+const WRITE_NOTE = "http-write:";
+/** A write's unit note (no personal data: a record type and ids), or none when it would pass the 500 characters a note holds. */
+const writeNote = (type: string, subject: string, id: string): string | undefined => {
+  const note = `${WRITE_NOTE}${JSON.stringify([type, subject, id])}`;
+  return note.length <= 500 ? note : undefined;
+};
+/** The writes earlier attempts' unit notes name (writeNote), by writeKey. */
+const lostWrites = (notes: readonly string[]): Map<string, { type: string; subject: string; id: string }> => {
+  const lost = new Map<string, { type: string; subject: string; id: string }>();
+  for (const note of notes) {
+    if (!note.startsWith(WRITE_NOTE)) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(note.slice(WRITE_NOTE.length));
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((v) => typeof v === "string")) continue;
+    const [type, subject, id] = parsed as string[];
+    lost.set(writeKey(type, id), { type, subject, id });
+  }
+  return lost;
+};
 
 /**
  * `{name}` placeholders filled with URL-encoded values. An id of `.` or `..` (which encoding leaves as
@@ -112,67 +175,77 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown; link: string | null }> =>
     limiter.schedule(async () => {
       if (ctx.signal.aborted) throw stopped(op);
-      let response: Response;
+      // timeoutMs bounds the whole call, its body included, by a timer of its own: AbortSignal.timeout
+      // inside AbortSignal.any is held only weakly (Node 20), so once garbage-collected it never fired,
+      // and a body that never ended (a trickle, a proxy holding the connection) was waited on for good.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DOMException(`no full answer within ${c.timeoutMs ?? 10_000} ms`, "TimeoutError")), c.timeoutMs ?? 10_000);
       try {
-        response = await fetch(url, {
-          method,
-          headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(c.timeoutMs ?? 10_000)]),
-          // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
-          // and the subject's identities in the URL or body along: it is an answer like any other.
-          redirect: "manual",
-        });
-      } catch (error) {
-        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-        throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
-      }
-      const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
-      let text: string | undefined;
-      try {
-        text = await bodyText(response, maxBytes);
-      } catch (error) {
-        // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
-        const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-        throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
-      }
-      if (text === undefined) {
-        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
-      }
-      if (retryable.has(response.status)) {
-        throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
-      }
-      if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
-      if (response.status >= 300 && response.status <= 399) {
-        throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
-      }
-      // 410 Gone answers a write of a record deleted meanwhile, as 404 does; a read answering it fails (a path no longer served).
-      const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
-      if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
-      let parsed: unknown = null;
-      // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
-      // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
-      // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
-      const readsBody = method === "GET" && !gone;
-      if (text) {
+        let response: Response;
         try {
-          parsed = JSON.parse(text);
-        } catch {
-          if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          response = await fetch(url, {
+            method,
+            headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
+            // A record sent back whole (an ANONYMIZE by PUT) keeps its integers past 2^53 exact (read as BigInts).
+            body: body === undefined ? undefined : stringifyLossless(body),
+            signal: AbortSignal.any([ctx.signal, deadline.signal]),
+            // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
+            // and the subject's identities in the URL or body along: it is an answer like any other.
+            redirect: "manual",
+          });
+        } catch (error) {
+          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+          throw new ConnectorError(`${name}: ${base.host} did not answer (${cause}); the task will be retried`, `${name} ${op} ${method} ${url.pathname}: ${cause}`, true);
         }
+        const where = `${name} ${op} ${method} ${url.pathname}: HTTP ${response.status}`;
+        let text: string | undefined;
+        try {
+          text = await bodyText(response, maxBytes);
+        } catch (error) {
+          // The answer stopped part-way: the time limit, the task's signal, or a connection dropped.
+          const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+          throw new ConnectorError(`${name}: ${base.host} did not finish its answer (${cause}); the task will be retried`, `${where}: body ${cause}`, true);
+        }
+        if (text === undefined) {
+          throw new ConnectorError(`${name}: ${base.host} answered the ${op} with more than ${maxBytes} bytes, so it was not read on; lower the page size, or raise maxResponseBytes`, `${where}: answer past ${maxBytes} bytes`, false);
+        }
+        if (retryable.has(response.status)) {
+          throw new ConnectorError(`${name}: ${base.host} answered HTTP ${response.status}; the task will be retried`, where, true, retryAfterMs(response.headers.get("retry-after")));
+        }
+        if (response.status === 401 || response.status === 403) throw new ConnectorError(`${name}: ${base.host} refused the credentials (HTTP ${response.status}); check ${secretVariable}`, where, false);
+        if (response.status >= 300 && response.status <= 399) {
+          throw new ConnectorError(`${name}: ${base.host} answered the ${op} with a redirect (HTTP ${response.status}), which is not followed; set baseUrl to the address that answers`, where, false);
+        }
+        // 410 Gone answers a write of a record deleted meanwhile, as 404 does; a read answering it fails (a path no longer served).
+        const gone = method === "GET" ? response.status === 404 : alreadyGone(response.status);
+        if (!gone && (response.status < 200 || response.status > 299)) throw new ConnectorError(`${name}: ${base.host} refused the ${op} (HTTP ${response.status})`, where, false);
+        let parsed: unknown = null;
+        // Only a read's answer is read: a write's (and a 404's or 410's) says all by its status. A write that
+        // succeeded answered in text (`200 OK`, an HTML page) has still written: failing then would leave
+        // the record erased and counted nowhere, and a record gone answered with a 404 page is still gone.
+        const readsBody = method === "GET" && !gone;
+        if (text) {
+          try {
+            parsed = readJson(text);
+          } catch {
+            if (readsBody) throw new ConnectorError(`${name}: ${base.host} answered something that is not JSON; check baseUrl`, `${where}: not JSON`, false);
+          }
+        }
+        // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
+        // of hers here". Writes are not read so: a record answered back may hold a field named error, and
+        // the check after erasing finds what a write left.
+        const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
+        if (failed) {
+          throw new ConnectorError(
+            `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
+            `${where} with ${failed}`,
+            true,
+          );
+        }
+        return { status: response.status, body: parsed, link: response.headers.get("link") };
+      } finally {
+        clearTimeout(timer);
       }
-      // A read that succeeded yet says it failed (an empty search beside `errors`) would read as "nothing
-      // of hers here". Writes are not read so: a record answered back may hold a field named error, and
-      // the check after erasing finds what a write left.
-      const failed = method === "GET" && response.status !== 404 ? errorMarker(parsed) : undefined;
-      if (failed) {
-        throw new ConnectorError(
-          `${name}: ${base.host} answered HTTP ${response.status} with an error (${failed}), so the ${op} stopped rather than take the answer for the records; the task will be retried`,
-          `${where} with ${failed}`,
-          true,
-        );
-      }
-      return { status: response.status, body: parsed, link: response.headers.get("link") };
     });
 
   /** A GET, repeated inline while it fails for a passing reason (readRetries, maxInlineWaitMs). */
@@ -382,9 +455,12 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
     // or removed meanwhile, or an order that is not stable), so others may have been skipped.
     const seen = new Set<string>();
     let dated = 0;
-    for await (const item of listed(listing, op, ctx)) {
+    // Pages read: numbered pages read more than one are listed again at the end (see below).
+    let pagesRead = 0;
+    const counted = { ...pages, read: (url: URL, o: Op, x: ListingContext) => ((pagesRead += 1), read(url, o, x)) };
+    for await (const item of listPages(counted, listing, op, ctx)) {
       const owner = r.subjectField === undefined ? subject : pick(item, r.subjectField);
-      if (typeof owner === "number") unsafeIdRefused(owner, r.subjectField!, `listing ${r.recordType} records answered one`, op);
+      if (typeof owner === "number" || typeof owner === "bigint") unsafeIdRefused(owner, r.subjectField!, `listing ${r.recordType} records answered one`, op);
       if ((typeof owner !== "string" && typeof owner !== "number") || String(owner) !== subject) {
         throw new ConnectorError(
           `${name}: listing ${r.recordType} records of one account answered a record of another account (or of none) at ${r.subjectField}, so the ${op} stopped rather than ${DOING[op]} other people's records. Check the resource's path (a filter the API does not read?)`,
@@ -404,6 +480,21 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       if (r.recordedAtField !== undefined && pick(item, r.recordedAtField) !== undefined) dated += 1;
       yield item;
     }
+    // Numbered pages shift when a record before them goes while they are read (someone deletes one
+    // after page 1 was answered): the first record of the next page moves onto the page already read,
+    // and is on no page read, with nothing repeated to show it (an export short by a record of hers
+    // held all along, an erasure that leaves it). Listed again, such a record shows up: the task is
+    // retried. A record added meanwhile is retried the same way: it cannot be told from a skipped one.
+    if (r.pagination.type === "page" && pagesRead > 1) {
+      for await (const item of listed(listing, op, ctx)) {
+        if (seen.has(idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op))) continue;
+        throw new ConnectorError(
+          `${name}: listing ${r.recordType} records again answered one its pages had not: they moved while they were read (records removed or added meanwhile), so one may have been skipped and the ${op} stopped rather than ${DOING[op]} part of them as all; the task will be retried. If it goes on, page by cursor`,
+          `${name} ${op}: ${r.recordType} numbered pages moved while read`,
+          true,
+        );
+      }
+    }
     // Not one record holding the date field: a misnamed one (issued for issued_at) makes every record
     // undated, and retention keeps no undated record, so a deletion would erase what the law keeps.
     if (r.recordedAtField !== undefined && seen.size > 0 && dated === 0) {
@@ -419,10 +510,11 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    * Refuses an id given as a JSON number past 2^53 (a 64-bit id: a snowflake, a Java long): JSON.parse
    * rounds it to the nearest double, which is another account's or record's id (1234567890123456789
    * reads as 1234567890123456800), and every call made by it (a listing, a DELETE) would act on that
-   * one. Refused before any call by it; the API must answer such ids as strings.
+   * one. Refused before any call by it; the API must answer such ids as strings. (Answers are now read
+   * exactly, such an id as a BigInt: it is still refused, as before, rather than taken on untested.)
    */
-  const unsafeIdRefused = (id: number, field: string, what: string, op: Op): void => {
-    if (!Number.isInteger(id) || Number.isSafeInteger(id)) return;
+  const unsafeIdRefused = (id: number | bigint, field: string, what: string, op: Op): void => {
+    if (typeof id === "number" && (!Number.isInteger(id) || Number.isSafeInteger(id))) return;
     throw new ConnectorError(
       `${name}: ${what} with an id past 2^53 as a JSON number at ${field}, which cannot be read exactly (it would be taken for another's id, and that one acted on), so the ${op} stopped; the API must answer such ids as strings`,
       `${name} ${op}: id past 2^53 at ${field}`,
@@ -437,14 +529,14 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
    */
   const idOf = (item: Record<string, unknown>, field: string, what: string, setting: string, op: Op): string => {
     const id = pick(item, field);
-    if (typeof id === "number") unsafeIdRefused(id, field, what, op);
+    if (typeof id === "number" || typeof id === "bigint") unsafeIdRefused(id, field, what, op);
     if ((typeof id === "string" && id.trim() !== "") || (typeof id === "number" && Number.isFinite(id))) return String(id);
     throw new ConnectorError(`${name}: ${what} without an id at ${field} (a string or a number); check ${setting}`, `${name} ${op}: item without ${field}`, false);
   };
 
   const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>, op: Op): SubjectRecord => {
     const data: Record<string, unknown> = {};
-    for (const f of r.fields) data[f] = pick(item, f) ?? null;
+    for (const f of r.fields) data[f] = exactValue(pick(item, f) ?? null);
     const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
     // A date that cannot be read is no "undated" record: retention keeps no undated record, so it would be erased however recent.
     if (recordedAt === null) {
@@ -579,28 +671,52 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
       const accountsLeft = new Map<string, string[]>();
       // Records of access-only resources left in place, by resource, across the subject's accounts.
       const notErasable = new Map<HttpResourceConfig, number>();
-      /**
-       * One write as one unit of erasure: a hold placed meanwhile stops the category between two records,
-       * and what a unit erased stays counted when a later write of the task fails (its retry no longer
-       * finds those records to count them). 404 or 410 is a record already gone. False: the category was withdrawn.
-       */
-      const writeUnit = (category: string, key: string, call: Omit<Call, "op" | "ctx" | "key">, anonymized = false) =>
-        ctx.eraseUnit(category, async () => {
-          const { status } = await send({ ...call, op: "erase", ctx, key });
-          if (alreadyGone(status)) return 0;
-          erased += 1;
+      /** Adds one record erased (anonymised: redacted too) to the outcome; 1, for its unit. */
+      const counted = (category: string, anonymized: boolean) => {
+        erased += 1;
           erasedIn[category] = (erasedIn[category] ?? 0) + 1;
           if (anonymized) {
             redacted += 1;
             redactedIn[category] = (redactedIn[category] ?? 0) + 1;
           }
           return 1;
-        });
+      };
+      // Writes of earlier attempts whose answer was lost (a 503 after the system wrote, a connection dropped).
+      const lost = lostWrites(await ctx.unfinishedUnits());
+      /**
+       * One write of one record as one unit of erasure, noted (writeNote): a hold placed meanwhile stops
+       * the category between two records, and what a unit erased stays counted when a later write of the
+       * task fails (its retry no longer finds those records to count them). 404 or 410 is a record already
+       * gone, counted only for a DELETE in `lost` (see LOST_WRITE_GONE). False: the category was withdrawn.
+       */
+      const writeUnit = (category: string, type: string, subject: string, id: string, call: Omit<Call, "op" | "ctx" | "key">, anonymized = false) =>
+        ctx.eraseUnit(
+          category,
+          async () => {
+            const { status } = await send({ ...call, op: "erase", ctx, key: `${ctx.idempotencyKey}:${type}:${id}` });
+            if (alreadyGone(status) && !(call.method === "DELETE" && lost.has(writeKey(type, id)))) return 0;
+            return counted(category, anonymized);
+          },
+          writeNote(type, subject, id),
+        );
+      // First the DELETEs an earlier attempt sent and never heard back from: gone, the record is no longer
+      // listed (or is, by a listing that lags), so each is sent again as it was (same idempotency key).
+      const finished = new Set<string>();
+      for (const [k, w] of lost) {
+        const r = c.resources.find((x) => x.recordType === w.type && x.erase?.strategy === "DELETE");
+        const isAccount = w.type === accountType && w.subject === w.id && account?.erase !== undefined;
+        if (!isAccount && !r) continue;
+        const category = isAccount ? account!.category : r!.category;
+        if (!instruction.categories.includes(category) || (isAccount && instruction.keepUndated)) continue;
+        const path = isAccount ? fill(name, account!.erase!.path, { subject: w.id }) : fill(name, r!.erase!.path, { subject: w.subject, record: w.id });
+        if (await writeUnit(category, w.type, w.subject, w.id, { method: "DELETE", url: urlOf(path) })) finished.add(k);
+      }
       /** Why the account stays, or undefined when it may be deleted (accountLeft). */
       const accountLeftBecause = (a: HttpAccountConfig, subject: string, stays: boolean) => accountLeft(a, subject, stays, instruction, ctx);
       const subjects = await findSubjects(ids, "erase", ctx);
       if (subjects.size) await scopesRead(subjects.keys().next().value!, "erase", ctx);
       for (const subject of subjects.keys()) {
+        if (finished.has(writeKey(accountType, subject))) continue;
         // Whether a record under this account is kept (by a rule, or by a hold that withdrew its category mid-erasure).
         let stays = false;
         for (const r of c.resources) {
@@ -623,8 +739,18 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           // Each with its URL, made while listing: an id that cannot be sent (fill) stops the erase before any write.
           const doomed: { id: string; url: URL; body?: Record<string, unknown> }[] = [];
           for await (const item of items(r, subject, "erase", ctx)) {
-            if (nobodys(r, item)) continue;
+            if (nobodys(r, item)) {
+              // Anonymised by an earlier attempt's write whose answer was lost: erased by this request, counted now.
+              const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", "erase");
+              const k = writeKey(r.recordType, id);
+              if (r.erase.strategy === "ANONYMIZE" && lost.has(k) && !finished.has(k)) {
+                finished.add(k);
+                await ctx.eraseUnit(r.category, async () => counted(r.category, true), writeNote(r.recordType, subject, id));
+              }
+              continue;
+            }
             const record = recordOf(r, item, "erase");
+            if (finished.has(writeKey(r.recordType, record.id))) continue;
             // One set per kind of record, whichever of the subject's accounts kept it.
             if (since && record.recordedAt && record.recordedAt >= new Date(since)) {
               kept.add(r.category, r.recordType, 1, record.recordedAt);
@@ -635,7 +761,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
           const erase = r.erase;
           for (const { id, url, body } of doomed) {
             const call = erase.strategy === "DELETE" ? { method: "DELETE", url } : { method: erase.method, url, body };
-            const ran = await writeUnit(r.category, `${ctx.idempotencyKey}:${r.recordType}:${id}`, call, erase.strategy === "ANONYMIZE");
+            const ran = await writeUnit(r.category, r.recordType, subject, id, call, erase.strategy === "ANONYMIZE");
             await ctx.heartbeat();
             // Withdrawn (a hold): the rest of this category stays, counted as the hold's by the orchestrator.
             if (!ran) {
@@ -649,7 +775,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         if (account && instruction.categories.includes(account.category) && !instruction.keepUndated) {
           const left = await accountLeftBecause(account, subject, stays);
           if (left) appendTo(accountsLeft, left, subject);
-          else await writeUnit(account.category, `${ctx.idempotencyKey}:${accountType}:${subject}`, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
+          else await writeUnit(account.category, accountType, subject, subject, { method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject })) });
         }
       }
       const residual = [
@@ -677,6 +803,8 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             let stillHers: Set<string> | undefined;
             // Records under an account are reached through it: one given by its id alone cannot be.
             const notById: ResidualRecords[] = [];
+            // Account DELETEs of earlier attempts whose answer was lost (LOST_WRITE_GONE).
+            const lost = lostWrites(await ctx.unfinishedUnits());
             for (const r of c.resources) {
               const ids = refs.filter((ref) => ref.type === r.recordType && ref.category === r.category && instruction.categories.includes(r.category)).map((ref) => ref.id);
               if (ids.length) notById.push({ category: r.category, type: r.recordType, count: ids.length, fields: r.fields, reason: RECORD_NOT_BY_ID });
@@ -686,27 +814,31 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               // Records under it of a category the instruction keeps, or kept by a rule within it, still hold it back.
               const since = (r: HttpResourceConfig) => instruction.keepRecordedSince?.[r.category];
               let why: string | undefined;
-              try {
-                let stays = false;
-                for (const r of c.resources) {
-                  const from = since(r);
-                  if (!from || !instruction.categories.includes(r.category)) continue;
-                  for await (const item of items(r, ref.id, "erase", ctx)) {
-                    const at = nobodys(r, item) ? undefined : recordOf(r, item, "erase").recordedAt;
-                    if (at && at >= new Date(from)) stays = true;
+              // Its DELETE sent by an earlier attempt that never heard back, and gone now: that DELETE, sent again below, is counted.
+              const resent = lost.has(writeKey(accountType, ref.id)) && (await accountGone(ref.id, ctx));
+              if (!resent) {
+                try {
+                  let stays = false;
+                  for (const r of c.resources) {
+                    const from = since(r);
+                    if (!from || !instruction.categories.includes(r.category)) continue;
+                    for await (const item of items(r, ref.id, "erase", ctx)) {
+                      const at = nobodys(r, item) ? undefined : recordOf(r, item, "erase").recordedAt;
+                      if (at && at >= new Date(from)) stays = true;
+                    }
                   }
+                  why = await accountLeft(account, ref.id, stays, instruction, ctx);
+                } catch (error) {
+                  // The paths listed its records at the deletion: one answering 404 now most likely means the
+                  // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
+                  if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
+                  why = ACCOUNT_NOT_LISTED;
                 }
-                why = await accountLeft(account, ref.id, stays, instruction, ctx);
-              } catch (error) {
-                // The paths listed its records at the deletion: one answering 404 now most likely means the
-                // account went meanwhile (deleted by hand), but nothing proves nothing under it stays.
-                if (!(error instanceof ConnectorError) || !error.internalMessage.endsWith("answered 404")) throw error;
-                why = ACCOUNT_NOT_LISTED;
               }
               // Deleted by its id long after the deletion, the account must still be the person's: an id the
               // system gave to someone else since, or an account that changed hands, is theirs, not residue.
               // One the search no longer answers and a GET finds gone goes on to its DELETE, counting nothing.
-              if (!why) {
+              if (!why && !resent) {
                 stillHers ??= new Set((await findSubjects(ids, "erase", ctx)).keys());
                 if (!stillHers.has(ref.id) && !(await accountGone(ref.id, ctx))) why = ACCOUNT_NOT_HERS;
               }
@@ -717,9 +849,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
               let gone = false;
               const ran = await ctx.eraseUnit(account.category, async () => {
                 const { status } = await send({ method: "DELETE", url: urlOf(fill(name, account.erase!.path, { subject: ref.id })), op: "erase", ctx, key: `${ctx.idempotencyKey}:${accountType}:${ref.id}` });
-                gone = alreadyGone(status);
+                gone = alreadyGone(status) && !resent;
                 return gone ? 0 : 1;
-              });
+              }, writeNote(accountType, ref.id, ref.id));
               if (!ran) appendTo(left, ACCOUNT_HOLDS_KEPT_RECORDS, ref.id);
               else if (!gone) erased.push({ category: account.category, type: accountType, id: ref.id });
               await ctx.heartbeat();
@@ -804,7 +936,7 @@ export const ACCOUNT_RECORDS_REMAIN = "records under the account are still there
 /** The subject's account as collect yields it: the fields the person receives, planned residual when nothing can erase it. */
 function accountRecord(account: HttpAccountConfig, type: string, id: string, item: Record<string, unknown>): SubjectRecord {
   const data: Record<string, unknown> = {};
-  for (const f of account.fields) data[f] = pick(item, f) ?? null;
+  for (const f of account.fields) data[f] = exactValue(pick(item, f) ?? null);
   return { category: account.category, type, id, data, ...(account.erase ? {} : { residualOnErasure: ACCOUNT_NOT_ERASABLE }) };
 }
 
@@ -820,7 +952,10 @@ function anonymizedBody(erase: Extract<HttpErase, { strategy: "ANONYMIZE" }>, it
 /**
  * The sign, if any, that a 2xx answer reports a failure: a top-level `error` holding something (a
  * message, an object, true), `errors` holding a non-empty list or object (GraphQL and JSON:API style),
- * or `ok`/`success` false (Slack style). Returned as it is named, undefined when there is none.
+ * `ok`/`success` false (Slack style), `status` "error" or "fail" (JSend); or that it is not the whole
+ * answer: `incomplete_results` true (GitHub's search, timed out), `timed_out`/`timedOut` true
+ * (Elasticsearch, with the hits it had). Taken for the listing, either would hand over (and erase)
+ * part of her records as all. Returned as it is named, undefined when there is none.
  */
 export function errorMarker(body: unknown): string | undefined {
   if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
@@ -829,6 +964,8 @@ export function errorMarker(body: unknown): string | undefined {
   if (holds(o.error)) return "error";
   if (holds(o.errors)) return "errors";
   for (const flag of ["ok", "success"]) if (o[flag] === false) return `${flag}: false`;
+  if (typeof o.status === "string" && /^(error|fail)$/i.test(o.status)) return `status: ${o.status}`;
+  for (const flag of ["incomplete_results", "timed_out", "timedOut"]) if (o[flag] === true) return `${flag}: true`;
   return undefined;
 }
 

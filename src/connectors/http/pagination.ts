@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { stringify as stringifyLossless } from "lossless-json";
 import { ConnectorError, TaskContext } from "../sdk";
 import type { Pagination } from "./config";
 import { pick } from "./pick";
@@ -122,7 +123,7 @@ export async function* listPages(source: PageSource, l: Listing, op: Op, ctx: Li
       );
     }
     if (p.type === "page" && list.length) {
-      const digest = createHash("sha256").update(JSON.stringify(list)).digest("hex");
+      const digest = createHash("sha256").update(stringifyLossless(list) ?? "").digest("hex");
       if (digest === previous) {
         throw new ConnectorError(
           `${name}: listing ${l.what} answered, on page ${page}, the same records as on page ${page - 1} (a pageParam the API does not read?), so the ${op} stopped rather than ${DOING[op]} the same records again. Check the pagination`,
@@ -176,7 +177,7 @@ export function morePagesMarker(body: unknown, link: string | null): string | un
     for (const flag of MORE_FLAGS) if ((o as Record<string, unknown>)[flag] === true) return `${at(flag)}: true`;
     for (const field of NEXT_FIELDS) {
       const v = (o as Record<string, unknown>)[field];
-      if ((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isFinite(v))) return at(field);
+      if ((typeof v === "string" && v !== "") || (typeof v === "number" && Number.isFinite(v)) || typeof v === "bigint") return at(field);
     }
   }
   return undefined;

@@ -42,8 +42,8 @@ export class RestStandIn {
   notes: Note[] = [];
   invoices: Invoice[] = [];
   readonly calls: Array<{ method: string; path: string; status: number; at: number; idempotencyKey?: string }> = [];
-  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each. */
-  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number }> = [];
+  /** Answers for the next calls (of `method` only, when it is given, and past the first `after` of them): a status and a Retry-After (seconds) each; `path`: of that path only; `through`: the call takes effect first (a DELETE deletes), then is answered the status ("answer") or its connection dropped unanswered ("drop"). */
+  faults: Array<{ status: number; retryAfter?: string; method?: string; body?: unknown; after?: number; through?: "answer" | "drop"; path?: string }> = [];
   /** Fields a PATCH of an invoice leaves as they are, yet answers 200 (as APIs do with fields they treat as read-only). */
   patchIgnores: string[] = [];
   /** The most invoices one page holds, whatever per_page asks (as APIs cap their page size); the answer's Link names the next page. */
@@ -80,6 +80,11 @@ export class RestStandIn {
    * instead of JSON (as APIs answering a write `200 OK` in plain text, or a 404 with an HTML page).
    */
   writeText?: { ok: number; gone?: number; text: string; contentType?: string };
+  /**
+   * When true, a value held as a string of 16 digits or more is answered as a bare JSON number, and one
+   * sent so is kept as its digits (as an API with 64-bit integers does): the digits, exactly, either way.
+   */
+  bareBigIntegers = false;
   private server?: http.Server;
   url = "";
 
@@ -98,8 +103,19 @@ export class RestStandIn {
       let raw = "";
       req.on("data", (c) => (raw += c));
       req.on("end", () => {
+        if (this.bareBigIntegers) raw = raw.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"');
         const url = new URL(req.url ?? "/", "http://x");
+        // A fault `through` lets its call take effect first, then answers the fault ("answer") or drops the connection unanswered ("drop").
+        let through: (typeof this.faults)[number] | undefined;
         const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+          if (through?.through === "drop") {
+            this.calls.push({ method: req.method ?? "", path: url.pathname, status: 0, at: Date.now(), idempotencyKey: req.headers["idempotency-key"] as string | undefined });
+            return void req.socket.destroy();
+          }
+          if (through) {
+            status = through.status;
+            body = { error: "injected" };
+          }
           const text = this.writeText && req.method !== "GET" ? this.writeText : undefined;
           // A write answered in text (writeText): its own status for a success, and for a record no longer there.
           if (text) status = status < 300 ? text.ok : (text.gone ?? status);
@@ -107,12 +123,14 @@ export class RestStandIn {
           this.afterAnswer?.({ method: req.method ?? "", path: url.pathname, query: url.searchParams });
           this.onCall?.({ method: req.method ?? "", path: url.pathname, status });
           if (text) return void res.writeHead(status, { "content-type": text.contentType ?? "text/plain", ...headers }).end(text.text);
-          res.writeHead(status, { "content-type": "application/json", ...headers }).end(body === undefined ? "" : JSON.stringify(body));
+          const json = body === undefined ? "" : JSON.stringify(body);
+          res.writeHead(status, { "content-type": "application/json", ...headers }).end(this.bareBigIntegers ? json.replace(/"(-?\d{16,})"/g, "$1") : json);
         };
         // A fault with `after` lets that many of its calls through first (the third DELETE fails, not the first).
-        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && !(f.after && f.after-- > 0));
+        const queued = this.faults.findIndex((f) => (f.method === undefined || f.method === req.method) && (f.path === undefined || f.path === url.pathname) && !(f.after && f.after-- > 0));
         const fault = this.failing ?? (queued >= 0 ? this.faults.splice(queued, 1)[0] : undefined);
-        if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+        if (fault && "through" in fault && fault.through) through = fault as (typeof this.faults)[number];
+        else if (fault) return answer(fault.status, "body" in fault ? fault.body : { error: "injected" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
         if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return answer(401, { error: "unauthorized" });
         const parts = url.pathname.split("/").filter(Boolean);
         if (req.method === "GET" && url.pathname === "/api/me") return answer(200, { me: "dsr-bot" });
