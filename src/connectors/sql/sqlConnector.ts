@@ -544,7 +544,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return false;
       });
       // A chunk whose statement could not end within its unit (cut, so it erased nothing) is tried again
-      // in halves, down to one row; the smaller size holds for the rest of the table.
+      // in halves of itself, down to one row; the smaller size holds for the rest of the table.
       for (let at = 0; at < doomed.length; ) {
         const part = doomed.slice(at, at + size);
         let ran: boolean;
@@ -563,8 +563,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           });
         } catch (error) {
           if (!(error instanceof WriteOutOfTime)) throw error;
-          if (size === 1) throw outOfTime(t.table);
-          size = Math.ceil(size / 2);
+          // Halved from the chunk cut, not from the chunk size: a chunk of one row (the person's only row,
+          // or a table's last) fails at once rather than be tried again some nine times, a unit each.
+          if (part.length === 1) throw outOfTime(t.table);
+          size = Math.ceil(part.length / 2);
           ctx.logger.info({ connector: name, table: t.table, rows: size }, "a chunk's statement could not end within its unit of erasure: nothing erased, trying smaller chunks");
           await ctx.heartbeat();
           continue;
