@@ -1,13 +1,11 @@
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import type { CountryCode } from "libphonenumber-js";
-import { normalizeIdentity } from "../../domain/identities";
 import type { RosterContext, RosterEntry } from "../sdk";
 import type { SqlProvidedIdentity, SqlTableConfig } from "./config";
 import type { DialectKind, Statement, StatementResult } from "./database";
 import { stopped } from "./errors";
-import { identityMatcher } from "./identityMatch";
+import { identityForm, identityMatcher } from "./identityMatch";
 import type { IdentityPlan } from "./identityPlan";
-import { jsonValue } from "./records";
 import { countRows, heldBy, holdersOf, selectIdentity, selectKeys } from "./statements";
 
 /**
@@ -67,7 +65,8 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
   };
   const src: RosterSource = { ...source, exec };
   const { name, plan, tables } = src;
-  const norm = (kind: string, stored: unknown): string => (stored === null || stored === undefined ? "" : normalizeIdentity(kind, String(jsonValue(stored)), src.country));
+  // A user id exactly as stored (identityForm): trimmed, `usr_a ` was listed as `usr_a`, counted as that person's and never as its own.
+  const norm = (kind: string, stored: unknown): string => identityForm(kind, stored, src.country);
   const lookup = (kind: string, values: readonly string[]) => identityMatcher(kind, values, src.country).lookup;
   const tally = { people: 0, empty: 0, unreached: 0, withheld: 0 };
 

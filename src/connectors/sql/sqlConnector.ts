@@ -19,7 +19,7 @@ import {
   SubjectRecord,
   TaskContext,
 } from "../sdk";
-import { FOLDED_CASE_LIMIT, normalizeIdentity } from "../../domain/identities";
+import { FOLDED_CASE_LIMIT } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult, WriteOutOfTime } from "./database";
@@ -28,7 +28,7 @@ import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
-import { identityMatcher, IdentityMatcher } from "./identityMatch";
+import { identityForm, identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectByKeys, selectIdentity, selectPage, updateColumns } from "./statements";
 
@@ -273,7 +273,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
       const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
-      const values = [...new Set(confirmed.map((r) => normalizeIdentity(p.kind, String(r[p.column]), country)))].filter((v) => v !== "");
+      const values = [...new Set(confirmed.map((r) => identityForm(p.kind, r[p.column], country)))].filter((v) => v !== "");
       if (values.length > MAX_DERIVED || rows.length >= MAX_DERIVED_PAIRS) {
         // Following only some would export or erase part of the person and report it whole; following all, other people.
         throw new ConnectorError(
@@ -359,7 +359,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const claimsOf = (t: SqlTableConfig, corrected: ReadonlyMap<string, string>) =>
     [...identityColumns(t, cfg.provides)]
       .filter(([column, kind]) => corrected.has(column) && kind !== "phone")
-      .map(([column, kind]) => ({ column, kind, value: normalizeIdentity(kind, corrected.get(column)!, country) }));
+      .map(([column, kind]) => ({ column, kind, value: identityForm(kind, corrected.get(column)!, country) }));
 
   const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
     const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
