@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createSqlConnector, type SqlConnector, type SqlConnectorConfig } from "../../src/connectors/sql";
-import { collectAll, listAll } from "../../src/connectors/testing/conformance";
+import { collectAll, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { describeEachSqlDialect } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
@@ -102,5 +102,30 @@ describeEachSqlDialect("SQL connector: user ids carried exactly as stored", (db)
     // Before, on MariaDB: [] (the orphan's sessions erased as Grace's).
     expect(await sessionsLeft()).to.deep.equal([4, 5]);
     expect((await query(`SELECT id FROM rt_users`)).length).to.equal(0);
+  });
+
+  it("a numeric user id reaches only the text ids that are its digits exactly (MySQL compares '7abc' = 7 as true)", async function () {
+    // PostgreSQL refuses '7abc' for the INTEGER rt_users.id the roster asks about (22P02): the system's
+    // listing FAILS, loudly, rather than list anyone wrong. Known, not fixed here.
+    if (db().kind === "postgres") this.skip();
+    await query(`DROP TABLE IF EXISTS rt_sessions`);
+    await query(`DROP TABLE IF EXISTS rt_users`);
+    await query(`CREATE TABLE rt_users (id INTEGER NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL)`);
+    await query(`CREATE TABLE rt_sessions (id INTEGER NOT NULL PRIMARY KEY, user_id VARCHAR(40) NOT NULL, ip VARCHAR(40))`);
+    await query(`INSERT INTO rt_users (id, email) VALUES (7, '${ADA}')`);
+    await query(`INSERT INTO rt_sessions (id, user_id, ip) VALUES (1, '7', 'ada'), (2, '07', 'other 07'), (3, '7abc', 'other 7abc'), (4, ' 7', 'other space'), (5, '7.0', 'other 7.0')`);
+    expect((await collectAll(connector, { email: ADA })).map((r) => String(r.data.ip ?? r.data.email)).sort()).to.deep.equal(["ada", ADA]);
+    const entries = (await listAll(connector)).map((e) => [e.identities.email ?? null, e.identities.userId ?? null, e.records ?? null]);
+    expect(entries).to.have.deep.members([
+      [ADA, "7", 2],
+      [null, "07", 1],
+      [null, "7abc", 1],
+      [null, " 7", 1],
+      [null, "7.0", 1],
+    ]);
+    expect(entries).to.have.length(5);
+    const done = await connector.erase({ email: ADA }, { categories: ["ACCOUNT"] }, testContext());
+    expect(done.erased).to.equal(2);
+    expect(await sessionsLeft()).to.deep.equal([2, 3, 4, 5]);
   });
 });
