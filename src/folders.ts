@@ -17,14 +17,15 @@ export function makeFolder(dir: string, mode?: number): void {
     at = parent;
   }
   if (missing.length === 0 || at !== missing.at(-1)) {
-    if (!fs.statSync(at).isDirectory()) throw new Error(`cannot create the folder ${path.resolve(dir)}: ${at} is a file, not a folder`);
+    // With the errno's code, so a caller can tell it will not pass by itself (the roster runner does not retry it).
+    if (!fs.statSync(at).isDirectory()) throw Object.assign(new Error(`cannot create the folder ${path.resolve(dir)}: ${at} is a file, not a folder`), { code: "ENOTDIR" });
   }
   for (const folder of missing.reverse()) {
     try {
       fs.mkdirSync(folder, mode === undefined ? {} : { mode });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? "error";
-      if (code !== "EEXIST") throw new Error(`cannot create the folder ${folder} (${code})`);
+      if (code !== "EEXIST") throw Object.assign(new Error(`cannot create the folder ${folder} (${code})`), { code });
     }
   }
 }

@@ -296,15 +296,18 @@ export function subjectIdentityMap(subject: Pick<NormalizedSubject, "email" | "u
 
 /**
  * What a connector's resolve() may add: only the kinds it declared it provides (never `email`, never an
- * external id, whatever it returned), non-empty, at most 320 characters, in matching form.
+ * external id, whatever it returned), non-empty, at most 320 characters, in matching form: a phone in
+ * E.164, any other kind exactly as the connector found it. A system's id is carried as it holds it: a
+ * user id `usr_a ` trimmed to `usr_a` names another account (or none), and the next connector would
+ * reach that account's data and miss the subject's.
  */
 export function acceptedFinds(provides: readonly string[], found: Readonly<Record<string, unknown>>): Record<string, string> {
   const accepted: Record<string, string> = {};
   for (const kind of provides) {
     const value = Object.hasOwn(found, kind) ? found[kind] : undefined;
     if (kind === "email" || kind.includes(":") || typeof value !== "string") continue;
-    const normalized = normalizeIdentity(kind, value);
-    if (normalized.length > 0 && normalized.length <= 320) accepted[kind] = normalized;
+    const normalized = kind === "phone" ? normalizeIdentity(kind, value) : value;
+    if (normalized.trim().length > 0 && normalized.length <= 320) accepted[kind] = normalized;
   }
   return accepted;
 }

@@ -3,6 +3,7 @@ import os from "node:os";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { ConnectorError } from "../connectors/sdk";
+import { rosterFailure } from "./rosterFailure";
 import { BackoffPolicy, describeWait, retryWait, withoutRetryPromise } from "../orchestrator/backoff";
 import { dbTimeSql } from "../db/dbClock";
 import { transactionRunner } from "../db/hotStatements";
@@ -102,11 +103,13 @@ export class RosterRunner {
       if (kept !== 1) lost.abort(new Error("the roster's claim was lost: another attempt took it over"));
     };
     const timer = setInterval(() => void heartbeat().catch((error) => log.warn({ err: error }, "could not renew the roster's claim")), Math.max(50, Math.floor(this.options.leaseMs / 3)));
-    // An earlier attempt that died after writing its file left it behind: it holds personal data.
-    await removeRosterFiles(this.services, row.id, attempt - 1);
     log.info({ connectors: row.connectors }, "drawing breach roster");
     let drawn: DrawnRoster | undefined;
     try {
+      // An earlier attempt that died after writing its file left it behind: it holds personal data.
+      // In the try: storage that refuses the removal fails this attempt as any failure does (outside
+      // it, the round failed with the roster left RUNNING, to be claimed again at each lease's end).
+      await removeRosterFiles(this.services, row.id, attempt - 1);
       drawn = await drawRoster(this.services, row, { attempt, signal, heartbeat });
     } catch (error) {
       clearInterval(timer);
@@ -117,13 +120,17 @@ export class RosterRunner {
         return;
       }
       if (lost.signal.aborted) return void log.warn("breach roster claim lost; this attempt's outcome is discarded");
-      const reason = error instanceof ConnectorError ? error.userMessage : "the listing failed (see the service log)";
-      log.warn({ err: error instanceof ConnectorError ? error.internalMessage : error }, "breach roster attempt failed");
+      const failure = rosterFailure(error);
+      const reason = failure.reason;
+      log.warn({ err: error instanceof ConnectorError ? error.internalMessage : error, retryable: failure.retryable }, "breach roster attempt failed");
+      const guard = `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`;
+      // What cannot succeed on another attempt (a permission error, a statement refused) fails now, saying why.
+      if (!failure.retryable) return void (await this.failForGood(row.id, reason, guard, [this.id]));
       // The last attempt: its message no longer promises a retry.
       const final = `${withoutRetryPromise(reason)}; not retried: all ${ROSTER_MAX_ATTEMPTS} attempts failed, start a new roster`;
-      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, final, `AND claimedBy = ? AND attempts = ${attempt} AND status = '${RUNNING}'`, [this.id]));
+      if (attempt >= ROSTER_MAX_ATTEMPTS) return void (await this.failForGood(row.id, final, guard, [this.id]));
       // A Retry-After past DSR_RETRY_AFTER_MAX_MS is cut to it, and lastError says so.
-      const wait = retryWait(attempt, this.options.backoff, error instanceof ConnectorError ? error.retryAfterMs : undefined);
+      const wait = retryWait(attempt, this.options.backoff, failure.retryAfterMs);
       const cut = wait.askedMs !== undefined ? ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, the most DSR_RETRY_AFTER_MAX_MS allows)` : "";
       await writeAlone(ds, `UPDATE breach_rosters SET status = '${QUEUED}', claimedBy = NULL, lastError = ?, leaseExpiresAt = ${dbTimeSql(ds, wait.delayMs)} WHERE ${fence}`, [`${reason}${cut}`.slice(0, 500), row.id, this.id]);
       return;

@@ -1,5 +1,6 @@
 import type { CountryCode } from "libphonenumber-js";
 import { emailCaseSpellings, emailSpellings, foldedCaseSpellings, normalizeIdentity, phoneSpellings } from "../../domain/identities";
+import { jsonValue } from "./records";
 import type { IdentityLookup } from "./statements";
 
 /**
@@ -13,7 +14,9 @@ import type { IdentityLookup } from "./statements";
  *   each also with a space before, after, or both (a form that did not trim: the person is the same);
  * - phone: the usual spellings of the E.164 number (international, national for numbers of the
  *   configured country, bare digits), each compared exactly;
- * - anything else: the value itself, exactly.
+ * - anything else (user ids, customer ids): the value itself, exactly, as the column stores it: not
+ *   trimmed, not NFC (identityForm). `usr_a ` is another account than `usr_a`; trimmed, the one found
+ *   by `usr_a ` was looked up as `usr_a` (another person's rows, or none of theirs).
  */
 export interface IdentityMatcher {
   lookup: IdentityLookup;
@@ -26,8 +29,20 @@ export interface IdentityMatcher {
   confirms(stored: unknown): boolean;
 }
 
+/**
+ * The form the connector compares and carries one identity in: an email or phone normalized
+ * (normalizeIdentity), any other kind exactly as stored (a number or big integer as its digits); ""
+ * for a value that is nobody's (NULL, or only white space).
+ */
+export function identityForm(kind: string, stored: unknown, defaultCountry?: CountryCode): string {
+  if (stored === null || stored === undefined) return "";
+  const text = String(jsonValue(stored));
+  if (text.trim() === "") return "";
+  return kind === "email" || kind === "phone" ? normalizeIdentity(kind, text, defaultCountry) : text;
+}
+
 export function identityMatcher(kind: string, values: readonly string[], defaultCountry?: CountryCode): IdentityMatcher {
-  const wanted = new Set(values.map((v) => normalizeIdentity(kind, v, defaultCountry)));
+  const wanted = new Set(values.map((v) => identityForm(kind, v, defaultCountry)).filter((v) => v !== ""));
   const folded = kind === "email" ? [...wanted].flatMap((v) => emailSpellings(v)).map(foldedCaseSpellings) : [];
   const spellings =
     kind === "email"
@@ -38,6 +53,6 @@ export function identityMatcher(kind: string, values: readonly string[], default
   return {
     lookup: { spellings: [...new Set(spellings)], caseless: kind === "email" },
     everyCase: folded.every((f) => f.complete),
-    confirms: (stored) => stored !== null && stored !== undefined && wanted.has(normalizeIdentity(kind, String(stored), defaultCountry)),
+    confirms: (stored) => wanted.has(identityForm(kind, stored, defaultCountry)),
   };
 }

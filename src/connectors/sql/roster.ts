@@ -1,13 +1,11 @@
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import type { CountryCode } from "libphonenumber-js";
-import { normalizeIdentity } from "../../domain/identities";
-import type { RosterContext, RosterEntry } from "../sdk";
+import { ConnectorError, type RosterContext, type RosterEntry } from "../sdk";
 import type { SqlProvidedIdentity, SqlTableConfig } from "./config";
 import type { DialectKind, Statement, StatementResult } from "./database";
 import { stopped } from "./errors";
-import { identityMatcher } from "./identityMatch";
+import { identityForm, identityMatcher } from "./identityMatch";
 import type { IdentityPlan } from "./identityPlan";
-import { jsonValue } from "./records";
 import { countRows, heldBy, holdersOf, selectIdentity, selectKeys } from "./statements";
 
 /**
@@ -67,7 +65,8 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
   };
   const src: RosterSource = { ...source, exec };
   const { name, plan, tables } = src;
-  const norm = (kind: string, stored: unknown): string => (stored === null || stored === undefined ? "" : normalizeIdentity(kind, String(jsonValue(stored)), src.country));
+  // A user id exactly as stored (identityForm): trimmed, `usr_a ` was listed as `usr_a`, counted as that person's and never as its own.
+  const norm = (kind: string, stored: unknown): string => identityForm(kind, stored, src.country);
   const lookup = (kind: string, values: readonly string[]) => identityMatcher(kind, values, src.country).lookup;
   const tally = { people: 0, empty: 0, unreached: 0, withheld: 0 };
 
@@ -87,12 +86,32 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
     return counts;
   };
 
+  /**
+   * PostgreSQL refuses a value its column's type cannot read (`7abc`, met in a text column, asked of an
+   * INTEGER users.id: 22P02; digits past its range: 22003), failing the statement: no row holds such a
+   * value, so the part is asked again a value at a time and those are left out (MySQL and SQLite convert).
+   */
+  const unreadable = (error: unknown) => src.dialect === "postgres" && error instanceof ConnectorError && /: (22P02|22003):/.test(error.internalMessage);
+  const eachReadable = async (part: readonly string[], run: (values: readonly string[]) => Promise<Record<string, unknown>[]>): Promise<Record<string, unknown>[]> => {
+    try {
+      return await run(part);
+    } catch (error) {
+      if (!unreadable(error) || part.length === 1) {
+        if (unreadable(error)) return [];
+        throw error;
+      }
+      const rows: Record<string, unknown>[] = [];
+      for (const v of part) rows.push(...(await eachReadable([v], run)));
+      return rows;
+    }
+  };
+
   /** The values of a provided kind that some row of its source table holds for a person (the rest are orphans). */
   const covered = async (p: SqlProvidedIdentity, values: readonly string[]): Promise<Set<string>> => {
     const source = tables.find((t) => t.table === p.table)!;
     const held = new Set<string>();
     for (const part of slices(values, VALUES_PER_STATEMENT)) {
-      const { rows } = await src.exec(source.table, heldBy(src.dialect, source, p.column, lookup(p.kind, part)));
+      const rows = await eachReadable(part, async (asked) => (await src.exec(source.table, heldBy(src.dialect, source, p.column, lookup(p.kind, asked)))).rows);
       for (const row of rows) if (norm(source.identityKind, row.holder) !== "") held.add(norm(p.kind, row.value));
     }
     return held;

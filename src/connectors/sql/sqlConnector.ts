@@ -19,7 +19,7 @@ import {
   SubjectRecord,
   TaskContext,
 } from "../sdk";
-import { FOLDED_CASE_LIMIT, normalizeIdentity } from "../../domain/identities";
+import { FOLDED_CASE_LIMIT } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult, WriteOutOfTime } from "./database";
@@ -28,7 +28,7 @@ import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
 import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
-import { identityMatcher, IdentityMatcher } from "./identityMatch";
+import { identityForm, identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
 import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectByKeys, selectIdentity, selectPage, updateColumns } from "./statements";
 
@@ -273,7 +273,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
       const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
-      const values = [...new Set(confirmed.map((r) => normalizeIdentity(p.kind, String(r[p.column]), country)))].filter((v) => v !== "");
+      const values = [...new Set(confirmed.map((r) => identityForm(p.kind, r[p.column], country)))].filter((v) => v !== "");
       if (values.length > MAX_DERIVED || rows.length >= MAX_DERIVED_PAIRS) {
         // Following only some would export or erase part of the person and report it whole; following all, other people.
         throw new ConnectorError(
@@ -359,7 +359,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const claimsOf = (t: SqlTableConfig, corrected: ReadonlyMap<string, string>) =>
     [...identityColumns(t, cfg.provides)]
       .filter(([column, kind]) => corrected.has(column) && kind !== "phone")
-      .map(([column, kind]) => ({ column, kind, value: normalizeIdentity(kind, corrected.get(column)!, country) }));
+      .map(([column, kind]) => ({ column, kind, value: identityForm(kind, corrected.get(column)!, country) }));
 
   const refuseIdentityClash = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, subject: IdentityMatcher | undefined, ctx: TaskContext): Promise<void> => {
     const written = [...identityColumns(t, cfg.provides)].filter(([column]) => corrected.has(column));
@@ -544,7 +544,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return false;
       });
       // A chunk whose statement could not end within its unit (cut, so it erased nothing) is tried again
-      // in halves, down to one row; the smaller size holds for the rest of the table.
+      // in halves of itself, down to one row; the smaller size holds for the rest of the table.
       for (let at = 0; at < doomed.length; ) {
         const part = doomed.slice(at, at + size);
         let ran: boolean;
@@ -563,8 +563,10 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
           });
         } catch (error) {
           if (!(error instanceof WriteOutOfTime)) throw error;
-          if (size === 1) throw outOfTime(t.table);
-          size = Math.ceil(size / 2);
+          // Halved from the chunk cut, not from the chunk size: a chunk of one row (the person's only row,
+          // or a table's last) fails at once rather than be tried again some nine times, a unit each.
+          if (part.length === 1) throw outOfTime(t.table);
+          size = Math.ceil(part.length / 2);
           ctx.logger.info({ connector: name, table: t.table, rows: size }, "a chunk's statement could not end within its unit of erasure: nothing erased, trying smaller chunks");
           await ctx.heartbeat();
           continue;

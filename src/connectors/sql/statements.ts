@@ -129,13 +129,16 @@ export function probe(d: DialectKind, table: string, columns: readonly string[])
 
 /**
  * A column compared byte for byte, whatever its collation: counts grouped by it keep every stored
- * spelling apart (a `_ci` column would merge `abc` and `ABC`, which the connector tells apart), and
+ * spelling apart (a `_ci` column would merge `abc` and `ABC`, which the connector tells apart, and
+ * `josé` and `jose`, two people), and
  * the connector then adds up the spellings that normalize to one identity.
  */
 const EXACT: Record<DialectKind, (column: string) => string> = {
   sqlite: (column) => `${column} COLLATE BINARY`,
   mysql: (column) => `CAST(${column} AS BINARY)`,
-  postgres: (column) => column,
+  // As text under "C": a citext column, or one under a nondeterministic ICU collation (one ignoring
+  // accents takes `josé@` for `jose@`, and `straße@` for `strasse@`), would merge two people's groups.
+  postgres: (column) => `${column}::text COLLATE "C"`,
 };
 
 /** One page of a table's keys and identities, in primary-key order after `after` (the roster's walk). */
