@@ -13,7 +13,6 @@ import {
   type TaskContext,
 } from "../sdk";
 import { breathe, paced, turnDue } from "../../eventLoop";
-import { normalizeUserId } from "../../domain/identities";
 import { WriteOutOfTime } from "../sql/database";
 import { stopped, type Operation } from "../sql/errors";
 import { createDynamoStore } from "./dynamoStore";
@@ -200,7 +199,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       let people = 0;
       let empty = 0;
       for await (const user of store.users(ctx.signal, beat)) {
-        const userId = normalizeUserId(user.userId);
+        // As stored (not trimmed): `usr_a ` is another user than `usr_a`, whom collect finds by those exact bytes.
+        const userId = user.userId.trim() === "" ? "" : user.userId;
         // An empty user id is nobody's: collect refuses it.
         if (userId === "") empty += 1;
         else {
