@@ -15,7 +15,7 @@ import { isEmail, ValidateBy, type ValidationOptions } from "class-validator";
  *   for sending mail; emailSpellings lists the forms a system may have stored.
  * - phone: E.164 (`+442079460958`) through libphonenumber-js; a number it cannot read, or one with an
  *   extension (a switchboard's, see normalizePhone), is refused.
- * - userId: trimmed and NFC; compared exactly (platform ids are case-sensitive).
+ * - userId: exactly as given, compared exactly: not trimmed, not NFC, case kept (normalizeUserId).
  * Character-level safety (control, format, bidi characters) is checked where input is validated.
  */
 
@@ -116,9 +116,15 @@ export function foldedCaseSpellings(spelling: string): { spellings: string[]; co
   return { spellings: [...new Set([...spellings, spelling, spelling.toUpperCase()].map(asciiLower))], complete: false };
 }
 
-/** The form a user id is matched by: trimmed and NFC (case is kept: platform ids are case-sensitive). */
+/**
+ * The form a user id is matched by: the id itself, exactly. Systems store and compare user ids byte for
+ * byte (a DynamoDB partition key, a BINARY column): `usr_a ` (a trailing space) and `usr_a`, or an id
+ * in NFD and its NFC form, are other ids there. Trimmed or composed, the id a roster listed or a caller
+ * typed reached another account's data (or none), and never its own. A value of spaces only is nobody's
+ * (callers treat it as absent).
+ */
 export function normalizeUserId(raw: string): string {
-  return nfc(raw);
+  return raw;
 }
 
 /**
@@ -192,11 +198,13 @@ export type RequestIdentityKind = (typeof REQUEST_IDENTITY_KINDS)[number];
 
 /**
  * The matching form of an identity of any kind: email and phone as above (a phone nobody can read stays
- * as it was, trimmed, so it still matches itself exactly), everything else trimmed and NFC.
+ * as it was, trimmed, so it still matches itself exactly), a user id exactly as given, everything else
+ * trimmed and NFC.
  */
 export function normalizeIdentity(kind: string, raw: string, defaultCountry?: CountryCode): string {
   if (kind === "email") return normalizeEmail(raw);
   if (kind === "phone") return normalizePhone(raw, defaultCountry) ?? nfc(raw);
+  if (kind === "userId") return normalizeUserId(raw);
   return nfc(raw);
 }
 

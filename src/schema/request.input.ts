@@ -43,10 +43,10 @@ export class SubjectInput {
   @IsIdentityText()
   email!: string;
 
-  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters of letters, digits and `._:@-`; spaces around it are dropped). Compared exactly. Without identityVerified, submitRequest takes it only where a connector confirms it as the email's (one provides userId) or none reads by it: the emailed code proves the email alone (BAD_USER_INPUT otherwise, also at approval)." })
+  @Field(() => String, { nullable: true, description: "User id in the platform (1-128 characters: ASCII letters, digits and `._:@-`, with plain spaces before or after them if the id holds them). Taken and compared exactly as typed, never trimmed: systems hold `usr_a ` and `usr_a` as two users, so a space typed around an id names another user (or none). Without identityVerified, submitRequest takes it only where a connector confirms it as the email's (one provides userId) or none reads by it: the emailed code proves the email alone (BAD_USER_INPUT otherwise, also at approval)." })
   @IsOptional()
   @Length(1, 128, { message: "userId must be 1 to 128 characters" })
-  @Matches(/^\s*[\w.:@-]+\s*$/, { message: "userId may hold letters, digits and . _ : @ - only" })
+  @Matches(/^ *[\w.:@-]+ *$/, { message: "userId may hold ASCII letters, digits and . _ : @ - only (with plain spaces before or after them, kept: user ids are compared exactly)" })
   @IsIdentityText()
   userId?: string | null;
 
