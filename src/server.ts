@@ -126,7 +126,7 @@ function callbackDispatcher({ ds, clock, logger, config }: Services): CallbackDi
     secret: config.DSR_CALLBACK_SECRET!,
     pollIntervalMs: config.DSR_CALLBACK_POLL_MS,
     backoff: { baseMs: config.DSR_CALLBACK_RETRY_BASE_MS, maxMs: config.DSR_CALLBACK_RETRY_MAX_MS, retryAfterMaxMs: config.DSR_RETRY_AFTER_MAX_MS },
-    timeoutMs: 10_000,
+    timeoutMs: config.DSR_CALLBACK_TIMEOUT_MS,
   });
 }
 

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import { forcedGc } from "./support/forcedGc";
 import { expect } from "chai";
 import { ConfigError, loadConfig } from "../src/config/env";
 import { verifyStatusCallback } from "../src/callbacks/verify";
@@ -299,6 +300,29 @@ describeEachDatabase("account deletion from settings", (db) => {
     await until(r.id, "COMPLETED");
     await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks after the claim expired");
     expect(acceptedFor(r.id)).to.deep.equal(["PENDING_APPROVAL->IN_PROGRESS", "IN_PROGRESS->COMPLETED"]);
+  });
+
+  it("gives up on a receiver that never answers after DSR_CALLBACK_TIMEOUT_MS, even when the garbage collector runs meanwhile, and delivers later", async () => {
+    // Node 20 holds a timeout signal inside AbortSignal.any only weakly: collected, it never fired, and
+    // the delivery (and its claim) waited for good. Full collections every 20 ms make that certain.
+    const collect = forcedGc();
+    await start({ DSR_CALLBACK_TIMEOUT_MS: "300" });
+    receiver.hang = true;
+    const collecting = setInterval(collect, 20);
+    try {
+      const r = await trigger("settings-key-0010");
+      const [gaveUp] = await t.waitFor(async () => {
+        const rows = await outbox(r.id);
+        return rows[0]?.attempts >= 1 ? rows : undefined;
+      }, "a delivery given up on", 5_000);
+      expect(gaveUp).to.include({ status: "PENDING", claimedBy: null, lastError: "delivery failed: the receiver did not answer within 300 ms (DSR_CALLBACK_TIMEOUT_MS)" });
+      receiver.hang = false;
+      await until(r.id, "COMPLETED");
+      t.clock.advance(60_000);
+      await t.waitFor(async () => (acceptedFor(r.id).length === 2 ? true : undefined), "callbacks once the receiver answers");
+    } finally {
+      clearInterval(collecting);
+    }
   });
 
   it("gives receivers a verifier that refuses a wrong secret, a changed byte and an old timestamp", async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { DataSource, LessThanOrEqual } from "typeorm";
 import type { Clock } from "../clock";
+import { deadline } from "../deadline";
 import { StatusCallbackRow, StatusCallbackStatus } from "../entities";
 import type { Logger } from "../logger";
 import { retryAfterMs } from "../connectors/sdk";
@@ -92,6 +93,7 @@ export class CallbackDispatcher {
   private async attempt(row: StatusCallbackRow): Promise<void> {
     const attempts = row.attempts + 1;
     let failure: { error: string; retryAfterMs?: number } | null = null;
+    const limit = deadline(this.options.timeoutMs, `the receiver did not answer within ${this.options.timeoutMs} ms (DSR_CALLBACK_TIMEOUT_MS)`);
     try {
       const response = await fetch(this.options.url, {
         method: "POST",
@@ -103,12 +105,15 @@ export class CallbackDispatcher {
         body: row.payload,
         // An answer like any other non-2xx (kept as lastError): followed, it would take the signed body elsewhere.
         redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.inFlight.signal]),
+        signal: AbortSignal.any([limit.signal, this.inFlight.signal]),
       });
       await response.body?.cancel();
       if (!response.ok) failure = { error: `receiver answered HTTP ${response.status}`, retryAfterMs: retryAfterMs(response.headers.get("retry-after"), this.clock.now()) };
     } catch (error) {
-      failure = { error: this.stopping ? "dispatcher stopped during delivery" : `delivery failed: ${(error as Error).message}`.slice(0, 500) };
+      const why = limit.signal.aborted ? (limit.signal.reason as Error).message : (error as Error).message;
+      failure = { error: this.stopping ? "dispatcher stopped during delivery" : `delivery failed: ${why}`.slice(0, 500) };
+    } finally {
+      limit.clear();
     }
     const now = this.clock.now();
     const repo = this.ds.getRepository(StatusCallbackRow);

@@ -301,6 +301,13 @@ export class Env {
   @Max(60_000)
   DSR_CALLBACK_POLL_MS = 1000;
 
+  /** How long one callback delivery may take, in ms (the receiver's answer); past it the delivery is retried later. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  DSR_CALLBACK_TIMEOUT_MS = 10_000;
+
   /** First callback retry delay, in ms; doubles per failed attempt (with jitter) up to DSR_CALLBACK_RETRY_MAX_MS, retried until delivered. */
   @Transform(toInt)
   @IsInt()

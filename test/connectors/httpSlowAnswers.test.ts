@@ -1,11 +1,10 @@
 import http from "node:http";
 import { AddressInfo } from "node:net";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { expect } from "chai";
 import { createHttpConnector, HttpConnectorConfig } from "../../src/connectors/http";
 import { ConnectorError } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
+import { forcedGc } from "../support/forcedGc";
 import { ADA, REST_TOKEN } from "./support/restStandIn";
 
 /**
@@ -16,8 +15,7 @@ import { ADA, REST_TOKEN } from "./support/restStandIn";
  * heartbeat, the lease lost, the worker's slot held), however short timeoutMs was. The stand-in runs a
  * collection once it has answered the headers, as a busy service does at any time.
  */
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
+const gc = forcedGc();
 
 describe("the declarative HTTP connector, against an answer whose body never ends", () => {
   let server: http.Server;

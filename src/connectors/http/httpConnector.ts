@@ -3,6 +3,7 @@ import Bottleneck from "bottleneck";
 import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
+import { deadline } from "../../deadline";
 import { withInlineRetry } from "../inlineRetry";
 import { dateOf } from "../recordedAt";
 import { KeptTally } from "../keptTally";
@@ -175,11 +176,9 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const send = ({ method, url, body, op, ctx, key }: Call): Promise<{ status: number; body: unknown; link: string | null }> =>
     limiter.schedule(async () => {
       if (ctx.signal.aborted) throw stopped(op);
-      // timeoutMs bounds the whole call, its body included, by a timer of its own: AbortSignal.timeout
-      // inside AbortSignal.any is held only weakly (Node 20), so once garbage-collected it never fired,
-      // and a body that never ended (a trickle, a proxy holding the connection) was waited on for good.
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(new DOMException(`no full answer within ${c.timeoutMs ?? 10_000} ms`, "TimeoutError")), c.timeoutMs ?? 10_000);
+      // timeoutMs bounds the whole call, its body included (a body that never ends: a trickle, a proxy
+      // holding the connection), by a deadline that fires whatever the garbage collector does (deadline.ts).
+      const limit = deadline(c.timeoutMs ?? 10_000, `no full answer within ${c.timeoutMs ?? 10_000} ms`);
       try {
         let response: Response;
         try {
@@ -188,7 +187,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
             headers: { accept: "application/json", [authHeader[0]]: authHeader[1], ...(body === undefined ? {} : { "content-type": "application/json" }), ...(key ? { "idempotency-key": key } : {}) },
             // A record sent back whole (an ANONYMIZE by PUT) keeps its integers past 2^53 exact (read as BigInts).
             body: body === undefined ? undefined : stringifyLossless(body),
-            signal: AbortSignal.any([ctx.signal, deadline.signal]),
+            signal: AbortSignal.any([ctx.signal, limit.signal]),
             // Followed, a redirect to another host takes the auth header (fetch drops only Authorization)
             // and the subject's identities in the URL or body along: it is an answer like any other.
             redirect: "manual",
@@ -244,7 +243,7 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
         }
         return { status: response.status, body: parsed, link: response.headers.get("link") };
       } finally {
-        clearTimeout(timer);
+        limit.clear();
       }
     });
 

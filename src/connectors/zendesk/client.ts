@@ -1,5 +1,6 @@
 import Bottleneck from "bottleneck";
 import { setTimeout as delay } from "node:timers/promises";
+import { deadline } from "../../deadline";
 import { withInlineRetry } from "../inlineRetry";
 import { ConnectorError, retryAfterMs, TaskContext } from "../sdk";
 import type { ResolvedZendeskOptions } from "./config";
@@ -70,8 +71,9 @@ export class ZendeskClient {
     const where = `${op} ${method} ${url.pathname.replace(/\d+/g, "{id}")}`;
     return this.limiter.schedule(async () => {
       if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
-      const timeout = AbortSignal.timeout(this.o.timeoutMs);
-      const signal = AbortSignal.any([ctx.signal, timeout]);
+      // A deadline of its own: a timeout signal inside AbortSignal.any can be garbage-collected unfired (deadline.ts).
+      const limit = deadline(this.o.timeoutMs);
+      const signal = AbortSignal.any([ctx.signal, limit.signal]);
       let response: Response;
       let text: string;
       try {
@@ -86,9 +88,11 @@ export class ZendeskClient {
         text = await response.text();
       } catch (error) {
         if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
-        if (timeout.aborted) throw new ConnectorError(`${this.o.name}: Zendesk did not answer within ${this.o.timeoutMs} ms; the task will be retried`, `${where}: timed out`, true);
+        if (limit.signal.aborted) throw new ConnectorError(`${this.o.name}: Zendesk did not answer within ${this.o.timeoutMs} ms; the task will be retried`, `${where}: timed out`, true);
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
         throw new ConnectorError(`${this.o.name}: Zendesk is unreachable (${cause}); the task will be retried`, `${where}: ${cause}`, true);
+      } finally {
+        limit.clear();
       }
       const { status } = response;
       if (status === 429 || status >= 500) {
