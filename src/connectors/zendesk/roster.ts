@@ -103,5 +103,5 @@ const PERMANENTLY_DELETED = "Permanently Deleted User";
 
 /** True while Zendesk still holds the user as soft-deleted (deleted_users/{id} answers only for those). */
 async function isSoftDeleted(client: ZendeskClient, id: number, ctx: RosterContext): Promise<boolean> {
-  return (await client.get(`deleted_users/${id}.json`, "roster", ctx)).status !== 404;
+  return (await client.get(`deleted_users/${id}.json`, "roster", ctx, undefined, undefined, { key: "deleted_user" })).status !== 404;
 }

@@ -6,7 +6,9 @@ import { CallContext, JobState, Operation, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
+  CLOSED_CC_REASON,
   commentRecord,
+  isClosed,
   isRedacted,
   isRedactedAttachment,
   isSubjects,
@@ -115,13 +117,14 @@ const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => 
  */
 const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role === "requester" && othersOnThread > 0;
 
-const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message"] as const;
+/** What stays, by kind: `closed_cc_ticket` is a ticket record (CLOSED_CC_REASON), counted apart for its reason. */
+const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message", "closed_cc_ticket"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
 
 /**
  * The subject's records that remain on threads they requested that other customers wrote on
- * (SHARED_THREAD_REASON), and their side conversation messages on any thread that is not deleted
- * (SIDE_CONVERSATION_REASON).
+ * (SHARED_THREAD_REASON), their side conversation messages on any thread that is not deleted
+ * (SIDE_CONVERSATION_REASON), and the closed tickets they stay CC'd on (CLOSED_CC_REASON).
  */
 class SharedThreadResidue {
   private readonly counts = new Map<ResidueType, number>();
@@ -136,8 +139,8 @@ class SharedThreadResidue {
    * the threads, to count them again.
    */
   get note(): string {
-    // The side messages' count only when there are any: the note stays as it was written before they were read.
-    const types = this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    // The later counts only when there are any: the note stays as it was written before they were read.
+    const types = this.counts.get("closed_cc_ticket") ? RESIDUE_TYPES : this.counts.get("side_conversation_message") ? RESIDUE_TYPES.slice(0, 4) : RESIDUE_TYPES.slice(0, 3);
     return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
   }
 
@@ -148,9 +151,9 @@ class SharedThreadResidue {
 
   /** The outcome's `residual`, only when there is something to name. */
   outcome(): Pick<ErasureOutcome, "residual"> {
-    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
-    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
-    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
+    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"], closed_cc_ticket: ["email_cc_ids"] } as const;
+    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : type === "closed_cc_ticket" ? CLOSED_CC_REASON : SHARED_THREAD_REASON);
+    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type: type === "closed_cc_ticket" ? "ticket" : type, count, fields: fields[type], reason: reason(type) }));
     return sets.length ? { residual: sets } : {};
   }
 }
@@ -231,7 +234,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   const userById = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
     if (!ZENDESK_ID.test(id)) return undefined;
-    const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx);
+    const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx, undefined, undefined, { key: "user" });
     return status === 404 ? undefined : body.user;
   };
 
@@ -282,7 +285,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const user = await userById(id, op, ctx);
     if (user?.active) return { user, state: "active" };
     if (!ZENDESK_ID.test(id)) return undefined;
-    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx);
+    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx, undefined, undefined, { key: "deleted_user" });
     return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
   };
 
@@ -477,7 +480,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
     if (await deleteForGood(ticketId, ctx)) return records;
-    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx);
+    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
     return status === 404 ? records : 0;
   };
 
@@ -494,7 +497,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishUser = async (userId: number, ctx: TaskContext): Promise<number> => {
     if (await deletePermanently(userId, ctx)) return 1;
-    const { status } = await client.get(`users/${userId}.json`, "erase", ctx);
+    const { status } = await client.get(`users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "user" });
     return status === 404 ? 1 : 0;
   };
 
@@ -509,7 +512,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * the main pass (0) while they are still CC'd.
    */
   const finishCc = async (ticketId: number, userId: number, records: number, ctx: TaskContext): Promise<number> => {
-    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx);
+    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
     if (status === 404) return records;
     const ccs = [...(body.ticket?.email_cc_ids ?? []), ...(body.ticket?.collaborator_ids ?? [])];
     return ccs.includes(userId) ? 0 : records;
@@ -565,7 +568,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         others[role].count += onThread.count;
         const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
-        yield staying(ticketRecord(ticket, role, user.id));
+        // Off a closed ticket they were CC'd on, erasure cannot take them (CLOSED_CC_REASON): the plan foresees it.
+        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, residualOnErasure: CLOSED_CC_REASON }) : staying;
+        yield ticketStays(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
         for (const c of comments) {
           // On a shared thread the subject's own comments are redacted (erased); the staff's replies stay.
@@ -618,8 +623,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        // Notes written before side conversations were read carry three counts, not four.
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9}))?)?$/.exec(note);
+        // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}))?)?)?$/.exec(note);
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
@@ -711,6 +716,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
+          // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and it is said.
+          else if (role === "cc" && isClosed(ticket)) residual.add("closed_cc_ticket", 1);
           else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
         if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };

@@ -61,10 +61,11 @@ function searchedEmail(query: unknown): string | undefined {
   return match?.[1];
 }
 
-/** Serves the fault decided for this call: a 500, a 429 with Retry-After, or a hang (no answer at all). */
+/** Serves the fault decided for this call: a 500, a 429 with Retry-After, a hang (no answer at all), or a 200 with an error body. */
 function serveFault(res: Response, fault: FaultDecision): void {
   res.locals.fault = fault.kind;
   if (fault.kind === "hang") return;
+  if (fault.kind === "200-error") return void res.status(200).json({ error: "TemporarilyUnavailable", description: "The service is busy; try again" });
   if (fault.kind === "429") {
     res.status(429).set("Retry-After", String(fault.retryAfterSeconds)).json({ error: "APIRateLimitExceeded", description: "Number of allowed API requests per minute exceeded" });
   } else res.status(500).json({ error: "InternalServerError", description: "Something went wrong; try again" });
@@ -95,6 +96,13 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   function handle(req: Request, res: Response, next: NextFunction, entry: { fault?: FaultDecision["kind"] }): void {
     const fault = faults.decide(req.method, req.path);
     if (!fault) return next();
+    if (fault.kind === "cut-cursor") {
+      entry.fault = fault.kind;
+      res.locals.fault = fault.kind;
+      const json = res.json.bind(res);
+      res.json = (body: { links?: Record<string, unknown> }) => json(body?.links ? { ...body, links: { ...body.links, next: null } } : body);
+      return next();
+    }
     if (!fault.afterEffect) {
       entry.fault = fault.kind;
       return serveFault(res, fault);
@@ -274,9 +282,11 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   });
 
   // Only the CC removal of Zendesk's ticket update: { ticket: { email_ccs: [{ user_id, action: "delete" }] } }.
+  // A closed ticket cannot be updated at all (Zendesk answers 422; only a follow-up ticket can be made).
   app.put("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
+    if (ticket.status === "closed") return void res.status(422).json(invalid("status", "Status: closed prevents ticket update"));
     const ccs = (req.body as { ticket?: { email_ccs?: unknown } } | undefined)?.ticket?.email_ccs;
     if (!Array.isArray(ccs) || !ccs.every((c) => typeof c?.user_id === "number" && c?.action === "delete")) {
       return void res.status(422).json(invalid("email_ccs", "this stand-in updates tickets only to remove CCs: email_ccs: [{ user_id, action: \"delete\" }]"));

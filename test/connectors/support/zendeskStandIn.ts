@@ -114,6 +114,16 @@ export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: 
     .filter(({ ticket, role }) => role === "requester" && othersWroteOn(standIn, ticket, userId) && (!before || Date.parse(ticket.updated_at) < before.getTime()))
     .map(({ ticket }) => ticket);
 
+/**
+ * The closed tickets someone else opened that the user is CC'd on: Zendesk takes no update of a closed
+ * ticket, so an erasure cannot take them off its CCs (it names each residual). With `before`, only those
+ * whose last activity is older (outside the rule).
+ */
+export const closedCcThreads = (standIn: ZendeskStandIn, userId: number, before?: Date): ZendeskTicket[] =>
+  ticketsOf(standIn, userId)
+    .filter(({ ticket, role }) => role === "cc" && ticket.status === "closed" && (!before || Date.parse(ticket.updated_at) < before.getTime()))
+    .map(({ ticket }) => ticket);
+
 /** The user's own comments an erasure redacts (not deletes): on threads they were CC'd on, and on shared threads they requested. */
 export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskTicket["comments"] {
   const shared = new Set(sharedThreads(standIn, userId));
@@ -124,11 +134,13 @@ export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskT
 
 /**
  * What an erasure of the user names residual, by type: on each shared thread (with `before`, outside the
- * rule), the ticket and the staff's replies with their live attachments.
+ * rule), the ticket and the staff's replies with their live attachments; and each closed ticket they
+ * stay CC'd on (closedCcThreads).
  */
 export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: Date): Record<string, number> {
   const residue: Record<string, number> = {};
   const add = (type: string, n: number) => n && (residue[type] = (residue[type] ?? 0) + n);
+  add("ticket", closedCcThreads(standIn, userId, before).length);
   for (const ticket of sharedThreads(standIn, userId, before)) {
     add("ticket", 1);
     for (const c of ticket.comments.filter((x) => isStaff(standIn, x.author_id) && !redactedToNothing(x))) {
@@ -139,10 +151,10 @@ export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: 
   return residue;
 }
 
-/** An erasure outcome as counts: erased, and residual records by type (reasons and fields are checked where they matter). */
+/** An erasure outcome as counts: erased, and residual records by type, summed over reasons (reasons and fields are checked where they matter). */
 export const outcomeCounts = (o: { erased: number; residual?: readonly { type: string; count: number }[] }) => ({
   erased: o.erased,
-  residual: Object.fromEntries((o.residual ?? []).map((r) => [r.type, r.count])),
+  residual: (o.residual ?? []).reduce<Record<string, number>>((by, r) => ({ ...by, [r.type]: (by[r.type] ?? 0) + r.count }), {}),
 });
 
 /** What a retry loop saw: attempts, and each retryable error's retryAfterMs with the wait actually taken. */

@@ -1,0 +1,150 @@
+import { expect } from "chai";
+import { ConnectorError } from "../../src/connectors/sdk";
+import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { ZendeskConnector } from "../../src/connectors/zendesk";
+import { CLOSED_CC_REASON } from "../../src/connectors/zendesk/records";
+import { SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
+import { ADA, closedCcThreads, connectorFor, GRACE_PERSON, sharedThreads, startStandIn, ticketsOf } from "./support/zendeskStandIn";
+
+const ADA_ID = Number(ADA.ticketingUserId);
+const GRACE_ID = Number(GRACE_PERSON.ticketingUserId);
+const SUPPORT = { categories: ["SUPPORT" as const] };
+const LONG_AGO = "2016-01-04T10:00:00.000Z";
+
+/** A ticket Grace opened, in the stand-in's own data, with Ada CC'd on it, a private word of Grace's, a reply of the staff and a comment of Ada's. */
+function gracesTicketCcingAda(z: ZendeskStandIn, status: ZendeskTicket["status"]): ZendeskTicket {
+  const id = z.store.state.nextId++;
+  const comment = (authorId: number, text: string): ZendeskTicket["comments"][number] => {
+    const cid = z.store.state.nextId++;
+    return { id: cid, type: "Comment", author_id: authorId, body: text, html_body: `<p>${text}</p>`, plain_body: text, public: true, attachments: [], via: { channel: "email" }, created_at: LONG_AGO };
+  };
+  const ticket: ZendeskTicket = {
+    id,
+    subject: "Grace's divorce paperwork",
+    description: "My card ends 4242",
+    type: "question",
+    priority: "normal",
+    status,
+    requester_id: GRACE_ID,
+    submitter_id: GRACE_ID,
+    assignee_id: SAMPLE_AGENT_ID,
+    collaborator_ids: [ADA_ID],
+    tags: [],
+    via: { channel: "email" },
+    created_at: LONG_AGO,
+    updated_at: LONG_AGO,
+    comments: [comment(GRACE_ID, "My card ends 4242"), comment(SAMPLE_AGENT_ID, "We have your papers"), comment(ADA_ID, "Ada vouches for Grace")],
+  };
+  z.store.state.tickets.push(ticket);
+  return ticket;
+}
+
+describe("Zendesk connector truth: what it reads is all there is, and what it reports is what Zendesk holds", () => {
+  let z: ZendeskStandIn;
+  let connector: ZendeskConnector;
+  afterEach(async () => {
+    await connector?.close();
+    await z?.close();
+  });
+
+  describe("a closed ticket Grace opened that Ada is CC'd on (Zendesk takes no update of a closed ticket)", () => {
+    beforeEach(async () => {
+      z = await startStandIn();
+      connector = connectorFor(z);
+    });
+
+    it("erases Ada, redacts her comment there, leaves Grace's words and names the CC that stays residual", async () => {
+      const ticket = gracesTicketCcingAda(z, "closed");
+      const collected = await collectAll(connector, ADA);
+      const onIt = collected.filter((r) => r.type !== "user" && (r.id === String(ticket.id) || (r.data as { ticket_id?: number }).ticket_id === ticket.id));
+      // Ada's part: that she was on it, and her own words; none of Grace's.
+      expect(onIt.map((r) => r.type).sort()).to.deep.equal(["comment", "ticket"]);
+      expect(JSON.stringify(onIt)).not.to.match(/4242|divorce|We have your papers/);
+      expect(onIt.find((r) => r.type === "ticket")!.residualOnErasure, "the plan foresees the CC staying").to.equal(CLOSED_CC_REASON);
+      const closed = closedCcThreads(z, ADA_ID);
+      expect(closed.map((t) => t.id)).to.include(ticket.id);
+      const openCc = ticketsOf(z, ADA_ID).filter(({ role, ticket: t }) => role === "cc" && t.status !== "closed").length;
+
+      // Before: Zendesk's 422 on the CC removal failed the erasure for good (not retryable), after her comments were redacted.
+      const outcome = await connector.erase(ADA, SUPPORT, testContext());
+      const closedResidue = (outcome.residual ?? []).filter((r) => r.reason === CLOSED_CC_REASON);
+      expect(closedResidue).to.deep.equal([{ category: "SUPPORT", type: "ticket", count: closed.length, fields: ["email_cc_ids"], reason: CLOSED_CC_REASON }]);
+      // Every record collect found is counted once: erased or residual.
+      const residual = (outcome.residual ?? []).reduce((n, r) => n + r.count, 0);
+      expect(outcome.erased + residual).to.equal(collected.length);
+
+      // Asked of the stand-in: Grace's ticket and words are whole, Ada's words are gone, the CC stays, Ada's user is deleted for good.
+      const after = z.store.ticket(ticket.id)!;
+      expect(after.subject).to.equal("Grace's divorce paperwork");
+      expect(after.comments.map((c) => c.plain_body).slice(0, 2)).to.deep.equal(["My card ends 4242", "We have your papers"]);
+      expect(after.comments[2].plain_body).to.match(/^[\s▇]+$/u);
+      expect(after.collaborator_ids).to.deep.equal([ADA_ID]);
+      expect(z.store.user(ADA_ID)).to.equal(undefined);
+      expect(z.store.effects.ccRemovals, "only open tickets' CCs were removed").to.equal(openCc);
+    });
+
+    it("takes Ada off the CCs of an open one, as before", async () => {
+      const ticket = gracesTicketCcingAda(z, "open");
+      await connector.erase(ADA, SUPPORT, testContext());
+      expect(z.store.ticket(ticket.id)!.collaborator_ids).to.deep.equal([]);
+      expect(z.store.ticket(ticket.id)!.comments[0].plain_body).to.equal("My card ends 4242");
+    });
+  });
+
+  describe("an answer that is not what was asked for", () => {
+    beforeEach(async () => {
+      z = await startStandIn();
+    });
+
+    it("stops the erasure, retryable, when the list of Ada's tickets answers 200 with an error body, and touches nothing", async () => {
+      connector = connectorFor(z);
+      const requested = z.store.ticketsRequestedBy(ADA_ID).map((t) => t.id);
+      expect(requested.length).to.be.greaterThan(0);
+      z.faults.add({ kind: "200-error", method: "GET", path: "/tickets/requested", times: 10 });
+      // Before: the error body read as "no tickets": the erasure deleted Ada's user for good and reported done, her 4 threads untouched.
+      const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      expect(z.store.user(ADA_ID)?.active, "Ada's user, asked of the stand-in").to.equal(true);
+      expect(z.store.ticketsRequestedBy(ADA_ID).map((t) => t.id)).to.deep.equal(requested);
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 0, userPermanentDeletes: 0, ticketSoftDeletes: 0 });
+    });
+
+    it("stops the erasure, retryable, when the user read by ticketing user id answers 200 with an error body", async () => {
+      connector = connectorFor(z);
+      // Ada wrote in under an address Zendesk does not hold: only her ticketing user id leads to her user.
+      const subject = { email: "ada.new@example.org", ticketingUserId: ADA.ticketingUserId };
+      z.faults.add({ kind: "200-error", method: "GET", path: `/users/${ADA_ID}.json`, times: 10 });
+      // Before: the error body read as "no such user": the erasure erased 0 and reported done.
+      const error = await connector.erase(subject, SUPPORT, testContext()).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect((error as ConnectorError).retryable).to.equal(true);
+      z.faults.clear();
+      const outcome = await connector.erase(subject, SUPPORT, testContext());
+      expect(outcome.erased).to.be.greaterThan(0);
+      expect(z.store.user(ADA_ID)).to.equal(undefined);
+    });
+
+    it("stops collect and erase, retryable, when a cursor page says more follow and gives no link to them", async () => {
+      connector = connectorFor(z, { pageSize: 1 });
+      const requested = z.store.ticketsRequestedBy(ADA_ID).map((t) => t.id);
+      expect(requested.length, "more than one page of Ada's tickets").to.be.greaterThan(1);
+      z.faults.add({ kind: "cut-cursor", method: "GET", path: "/tickets/requested", times: 1 });
+      // Before: collect returned the first of her threads only, as if it were all.
+      const collected = await collectAll(connector, ADA).catch((e: unknown) => e);
+      expect(collected).to.be.instanceOf(ConnectorError);
+      expect((collected as ConnectorError).retryable).to.equal(true);
+      z.faults.add({ kind: "cut-cursor", method: "GET", path: "/tickets/requested", times: 1 });
+      // Before: the erasure deleted one of her threads and her user for good, and reported done.
+      const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectorError);
+      expect(z.store.user(ADA_ID)?.active, "not deleted while threads of hers were not read").to.equal(true);
+      expect(z.store.effects).to.deep.include({ userSoftDeletes: 0 });
+      // The next attempt reads every page and finishes: of her threads only those another customer wrote on stay.
+      const shared = sharedThreads(z, ADA_ID).map((t) => t.id);
+      await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));
+      expect(z.store.ticketsRequestedBy(ADA_ID).map((t) => t.id)).to.deep.equal(shared);
+      expect(z.store.user(ADA_ID)).to.equal(undefined);
+    });
+  });
+});
