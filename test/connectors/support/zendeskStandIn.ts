@@ -31,12 +31,17 @@ export function connectorFor(standIn: ZendeskStandIn, options: Partial<ZendeskCo
   return createZendeskConnector({ baseUrl: standIn.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 60_000, timeoutMs: 2_000, ...options });
 }
 
-/** An email the stand-in holds as suspended, from `email`, with `text` in its subject, body and attachment's name. */
+/**
+ * An email the stand-in holds as suspended, from `email`, with `text` in its subject, body and attachment's
+ * name. Its author is the live user who holds the address (any identity, verified or not), as Zendesk ties
+ * held-back mail; none (id null) when no one does.
+ */
 export function addSuspendedTicket(standIn: ZendeskStandIn, email: string, text: string, at: Date): ZendeskSuspendedTicket {
   const id = standIn.store.state.nextId++;
+  const holder = standIn.store.state.users.find((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase() === email.toLowerCase()));
   const held: ZendeskSuspendedTicket = {
     id,
-    author: { id: null, name: "Sender", email },
+    author: { id: holder?.id ?? null, name: "Sender", email },
     subject: `Suspended ${text}`,
     content: `Body ${text}`,
     cause: "Detected as spam",
