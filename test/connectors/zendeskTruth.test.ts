@@ -4,7 +4,7 @@ import { collectAll, testContext } from "../../src/connectors/testing/conformanc
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { CLOSED_CC_REASON } from "../../src/connectors/zendesk/records";
 import { SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
-import { ADA, addSuspendedTicket, closedCcThreads, connectorFor, GRACE_PERSON, sharedThreads, startStandIn, ticketsOf } from "./support/zendeskStandIn";
+import { ADA, addSuspendedTicket, closedCcThreads, connectorFor, EMAIL, GRACE_PERSON, sharedThreads, startStandIn, ticketsOf, TOKEN } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const GRACE_ID = Number(GRACE_PERSON.ticketingUserId);
@@ -87,6 +87,51 @@ describe("Zendesk connector truth: what it reads is all there is, and what it re
       const ticket = gracesTicketCcingAda(z, "open");
       await connector.erase(ADA, SUPPORT, testContext());
       expect(z.store.ticket(ticket.id)!.collaborator_ids).to.deep.equal([]);
+      expect(z.store.ticket(ticket.id)!.comments[0].plain_body).to.equal("My card ends 4242");
+    });
+  });
+
+  describe("an inline image and a mailto: link in Ada's comment on a ticket Grace opened", () => {
+    beforeEach(async () => {
+      z = await startStandIn();
+      connector = connectorFor(z);
+    });
+
+    it("exports the image, and erasure stops Zendesk serving it and takes the address out of the link", async () => {
+      const ticket = gracesTicketCcingAda(z, "open");
+      const id = z.store.state.nextId++;
+      const path = `/attachments/token/inl${id}/?name=passport.png`;
+      const html = `<p>My passport, and write to <a href="mailto:${ADA.email}">me</a></p><p><img src="${z.url}${path}" alt="passport.png"></p>`;
+      ticket.comments.push({
+        id,
+        type: "Comment",
+        author_id: ADA_ID,
+        body: "My passport, and write to me",
+        html_body: html,
+        plain_body: "My passport, and write to me",
+        public: true,
+        attachments: [{ id: z.store.state.nextId++, file_name: "passport.png", content_type: "image/png", size: 90_000, inline: true, content_path: path }],
+        via: { channel: "web" },
+        created_at: LONG_AGO,
+      });
+      const served = async () => (await fetch(`${z.url}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` } })).status;
+      expect(await served(), "Zendesk serves the image").to.equal(200);
+
+      // Before: Zendesk lists inline images only with include_inline_images=true: the image was neither exported nor redacted.
+      const collected = await collectAll(connector, ADA);
+      expect(collected.filter((r) => r.type === "attachment" && (r.data as { comment_id: number }).comment_id === id).map((r) => r.data)).to.deep.include.members([
+        { ticket_id: ticket.id, comment_id: id, file_name: "passport.png", content_type: "image/png", size: 90_000, created_at: LONG_AGO },
+      ]);
+
+      await connector.erase(ADA, SUPPORT, testContext());
+      const after = z.store.ticket(ticket.id)!.comments.find((c) => c.id === id)!;
+      // Before: the image went on being served (200), and the html kept <img> and the mailto: with Ada's address.
+      expect(await served(), "Zendesk serves the image after Ada's erasure").to.equal(404);
+      expect(after.html_body).not.to.include(ADA.email);
+      expect(after.html_body).not.to.match(/<img|<a\b/);
+      expect(after.plain_body).to.match(/^[\s▇]+$/u);
+      expect(after.attachments.map((a) => a.file_name)).to.deep.equal(["redacted.txt"]);
+      // Grace's words stay.
       expect(z.store.ticket(ticket.id)!.comments[0].plain_body).to.equal("My card ends 4242");
     });
   });

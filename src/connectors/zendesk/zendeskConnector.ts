@@ -421,7 +421,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const sideloaded = (page: Record<string, unknown>) => {
       for (const u of Array.isArray(page.users) ? (page.users as Partial<WireUser>[]) : []) if (typeof u.id === "number" && (u.role === "agent" || u.role === "admin")) staff.add(u.id);
     };
-    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users`, "comments", op, ctx, sideloaded)) {
+    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users&include_inline_images=true`, "comments", op, ctx, sideloaded)) {
       if (isRedacted(c)) continue;
       if (isSubjects(c, role, userId, staff)) yield c;
       else if (others) others.count += 1;

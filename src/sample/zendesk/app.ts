@@ -47,8 +47,9 @@ function presentSuspended(req: Request, s: ZendeskSuspendedTicket) {
   return { url: `${originOf(req)}/api/v2/suspended_tickets/${s.id}.json`, ...s, attachments: s.attachments.map((a) => presentAttachment(req, a)) };
 }
 
-function presentComment(req: Request, c: ZendeskComment) {
-  return { ...c, attachments: c.attachments.map((a) => presentAttachment(req, a)), metadata: { system: {} } };
+/** A comment as Zendesk serves it: its inline images among its attachments only when asked (`include_inline_images=true`). */
+function presentComment(req: Request, c: ZendeskComment, inlineImages = true) {
+  return { ...c, attachments: c.attachments.filter((a) => inlineImages || !a.inline).map((a) => presentAttachment(req, a)), metadata: { system: {} } };
 }
 
 /** The numeric id of a path parameter, or undefined (Zendesk answers 404 for anything else). */
@@ -203,7 +204,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/tickets/:id/comments.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    const page = paginate(req, "comments", ticket.comments, (c) => presentComment(req, c));
+    const page = paginate(req, "comments", ticket.comments, (c) => presentComment(req, c, req.query.include_inline_images === "true"));
     // `include=users` sideloads the authors of the page's comments (Zendesk's sideloading), roles and all.
     const include = typeof req.query.include === "string" ? req.query.include.split(",") : [];
     if (!include.includes("users")) return void res.json(page);
@@ -309,6 +310,16 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.delete("/api/v2/suspended_tickets/:id.json", (req, res) => {
     if (!store.deleteSuspendedTicket(idOf(req.params.id) ?? -1)) return void res.status(404).json(notFound);
     res.status(204).end();
+  });
+
+  // An attachment's file, by its content_url, while Zendesk holds it (a redacted one is an empty
+  // redacted.txt under a new token; its old token serves nothing).
+  app.get("/attachments/token/:token/", (req, res) => {
+    const prefix = `/attachments/token/${req.params.token}/`;
+    const all = [...store.state.tickets.filter((t) => !t.deleted_at).flatMap((t) => t.comments.flatMap((c) => c.attachments)), ...store.suspendedTickets().flatMap((x) => x.attachments)];
+    const found = all.find((a) => a.content_path.startsWith(prefix));
+    if (!found) return void res.status(404).json(notFound);
+    res.type(found.content_type).send(`content of ${found.file_name}`);
   });
 
   app.get("/api/v2/deleted_users.json", (req, res) => {
