@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { ConnectorError, RosterEntry } from "../../src/connectors/sdk";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
-import { CLOSED_CC_REASON } from "../../src/connectors/zendesk/records";
 import { SAMPLE_AGENT_ID, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { ADA, addSuspendedTicket, closedCcThreads, connectorFor, EMAIL, GRACE_PERSON, sharedThreads, startStandIn, ticketsOf, TOKEN } from "./support/zendeskStandIn";
 
@@ -53,23 +52,22 @@ describe("Zendesk connector truth: what it reads is all there is, and what it re
       connector = connectorFor(z);
     });
 
-    it("erases Ada, redacts her comment there, leaves Grace's words and names the CC that stays residual", async () => {
+    it("erases Ada, redacts her comment there, leaves Grace's words, and counts the ticket's record with her user deleted for good", async () => {
       const ticket = gracesTicketCcingAda(z, "closed");
       const collected = await collectAll(connector, ADA);
       const onIt = collected.filter((r) => r.type !== "user" && (r.id === String(ticket.id) || (r.data as { ticket_id?: number }).ticket_id === ticket.id));
       // Ada's part: that she was on it, and her own words; none of Grace's.
       expect(onIt.map((r) => r.type).sort()).to.deep.equal(["comment", "ticket"]);
       expect(JSON.stringify(onIt)).not.to.match(/4242|divorce|We have your papers/);
-      expect(onIt.find((r) => r.type === "ticket")!.residualOnErasure, "the plan foresees the CC staying").to.equal(CLOSED_CC_REASON);
+      expect(onIt.find((r) => r.type === "ticket")!.inseparable, "the record goes with her user, or stays with it").to.equal(true);
       const closed = closedCcThreads(z, ADA_ID);
       expect(closed.map((t) => t.id)).to.include(ticket.id);
       const openCc = ticketsOf(z, ADA_ID).filter(({ role, ticket: t }) => role === "cc" && t.status !== "closed").length;
 
       // Before: Zendesk's 422 on the CC removal failed the erasure for good (not retryable), after her comments were redacted.
       const outcome = await connector.erase(ADA, SUPPORT, testContext());
-      const closedResidue = (outcome.residual ?? []).filter((r) => r.reason === CLOSED_CC_REASON);
-      expect(closedResidue).to.deep.equal([{ category: "SUPPORT", type: "ticket", count: closed.length, fields: ["email_cc_ids"], reason: CLOSED_CC_REASON }]);
-      // Every record collect found is counted once: erased or residual.
+      expect((outcome.residual ?? []).filter((r) => r.type === "ticket").reduce((n, r) => n + r.count, 0), "tickets residual: only the shared threads'").to.equal(sharedThreads(z, ADA_ID).length);
+      // Every record collect found is counted once: erased (the closed tickets' with her user) or residual.
       const residual = (outcome.residual ?? []).reduce((n, r) => n + r.count, 0);
       expect(outcome.erased + residual).to.equal(collected.length);
 
@@ -78,9 +76,26 @@ describe("Zendesk connector truth: what it reads is all there is, and what it re
       expect(after.subject).to.equal("Grace's divorce paperwork");
       expect(after.comments.map((c) => c.plain_body).slice(0, 2)).to.deep.equal(["My card ends 4242", "We have your papers"]);
       expect(after.comments[2].plain_body).to.match(/^[\s▇]+$/u);
+      // The CC stays, naming a user Zendesk deleted for good (nothing of her left behind it).
       expect(after.collaborator_ids).to.deep.equal([ADA_ID]);
       expect(z.store.user(ADA_ID)).to.equal(undefined);
+      expect(z.store.deletedUsers().find((u) => u.id === ADA_ID)).to.deep.include({ email: null, name: "Permanently Deleted User" });
       expect(z.store.effects.ccRemovals, "only open tickets' CCs were removed").to.equal(openCc);
+    });
+
+    it("keeps the ticket's record with Ada's user, when retention keeps her user (another thread inside the rule)", async () => {
+      const ticket = gracesTicketCcingAda(z, "closed");
+      const since = new Date(Date.now() - 30 * 86_400_000);
+      // One of Ada's own threads is active today: it is kept, and her user with it.
+      const own = z.store.ticketsRequestedBy(ADA_ID)[0];
+      own.updated_at = new Date().toISOString();
+      const outcome = await connector.erase(ADA, { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: since } }, testContext());
+      const keptTickets = (outcome.kept ?? []).find((k) => k.type === "ticket")!;
+      // Kept: her own active thread and the closed tickets she is CC'd on, dated like her user (the newest kept).
+      expect(keptTickets.count).to.equal(1 + closedCcThreads(z, ADA_ID, since).length);
+      expect(z.store.user(ADA_ID)?.active, "her user, kept").to.equal(true);
+      expect(z.store.ticket(ticket.id)!.collaborator_ids).to.deep.equal([ADA_ID]);
+      expect(z.store.ticket(ticket.id)!.comments[2].plain_body, "her words on it, redacted").to.match(/^[\s▇]+$/u);
     });
 
     it("takes Ada off the CCs of an open one, as before", async () => {

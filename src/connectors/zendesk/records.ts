@@ -197,13 +197,9 @@ export const SHARED_THREAD_REASON =
   "a ticket you opened that another customer also wrote on stays in the helpdesk for them (deleting it would erase their words): your own comments on it were redacted; its subject line and the staff's replies remain";
 
 /**
- * Why the subject stays on the CCs of a closed ticket someone else opened: Zendesk refuses every update
- * of a closed ticket (only a follow-up ticket can be made), so they cannot be taken off it.
+ * Whether Zendesk refuses updates of the ticket: a closed one (only a follow-up ticket can be made), so
+ * the subject cannot be taken off its CCs. The ticket's record of them goes with their user.
  */
-export const CLOSED_CC_REASON =
-  "a closed ticket someone else opened that you were copied on: Zendesk allows no change to a closed ticket, so you stay on its CC list (your own comments on it were redacted); once your helpdesk profile is deleted for good that entry names no one";
-
-/** Whether Zendesk refuses updates of the ticket (a closed one: see CLOSED_CC_REASON). */
 export const isClosed = (t: { status?: string }) => t.status === "closed";
 
 const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);

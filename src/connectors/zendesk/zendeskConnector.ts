@@ -6,7 +6,6 @@ import { CallContext, JobState, Operation, ZendeskClient } from "./client";
 import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
-  CLOSED_CC_REASON,
   commentRecord,
   isClosed,
   isRedacted,
@@ -117,14 +116,13 @@ const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => 
  */
 const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role === "requester" && othersOnThread > 0;
 
-/** What stays, by kind: `closed_cc_ticket` is a ticket record (CLOSED_CC_REASON), counted apart for its reason. */
-const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message", "closed_cc_ticket"] as const;
+const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
 
 /**
  * The subject's records that remain on threads they requested that other customers wrote on
- * (SHARED_THREAD_REASON), their side conversation messages on any thread that is not deleted
- * (SIDE_CONVERSATION_REASON), and the closed tickets they stay CC'd on (CLOSED_CC_REASON).
+ * (SHARED_THREAD_REASON), and their side conversation messages on any thread that is not deleted
+ * (SIDE_CONVERSATION_REASON).
  */
 class SharedThreadResidue {
   private readonly counts = new Map<ResidueType, number>();
@@ -138,10 +136,11 @@ class SharedThreadResidue {
    * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
    * the threads, to count them again.
    */
-  get note(): string {
+  note(withUser: number): string {
     // The later counts only when there are any: the note stays as it was written before they were read.
-    const types = this.counts.get("closed_cc_ticket") ? RESIDUE_TYPES : this.counts.get("side_conversation_message") ? RESIDUE_TYPES.slice(0, 4) : RESIDUE_TYPES.slice(0, 3);
-    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+    // The last (withUser): the closed tickets they stay CC'd on, erased with the user (see erase).
+    const types = withUser || this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("") + (withUser ? `:${withUser}` : "");
   }
 
   /** Adds the counts a note's suffix carries (see note). */
@@ -151,9 +150,9 @@ class SharedThreadResidue {
 
   /** The outcome's `residual`, only when there is something to name. */
   outcome(): Pick<ErasureOutcome, "residual"> {
-    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"], closed_cc_ticket: ["email_cc_ids"] } as const;
-    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : type === "closed_cc_ticket" ? CLOSED_CC_REASON : SHARED_THREAD_REASON);
-    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type: type === "closed_cc_ticket" ? "ticket" : type, count, fields: fields[type], reason: reason(type) }));
+    const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
+    const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
+    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
     return sets.length ? { residual: sets } : {};
   }
 }
@@ -568,8 +567,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         others[role].count += onThread.count;
         const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
-        // Off a closed ticket they were CC'd on, erasure cannot take them (CLOSED_CC_REASON): the plan foresees it.
-        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, residualOnErasure: CLOSED_CC_REASON }) : staying;
+        // Off a closed ticket they were CC'd on, erasure cannot take them (Zendesk takes no update of it):
+        // the record (that they were on it) goes with their user, deleted for good, or stays with it.
+        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, inseparable: true }) : staying;
         yield ticketStays(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
         for (const c of comments) {
@@ -628,9 +628,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
-            // The user gone, this attempt will not find their threads: what stays on them is the note's to name.
-            if (n) residual.addNoted(userUnit.slice(2));
-            return n;
+            // The user gone, this attempt will not find their threads: what stays on them is the note's to name,
+            // and the closed tickets that went with the user the note's to count.
+            if (n) residual.addNoted(userUnit.slice(2, 6));
+            return n ? n + Number(userUnit[6] ?? 0) : 0;
           }, note);
           continue;
         }
@@ -673,6 +674,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { user } = found;
 
       const kept = new KeptTally();
+      /** Records of closed tickets they stay CC'd on: erased with the user, or kept with it. */
+      let withUser = 0;
       const proven = senderAddresses(ids.email, identities).proven;
       const sideRead = sideSearch(ctx);
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
@@ -716,8 +719,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
-          // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and it is said.
-          else if (role === "cc" && isClosed(ticket)) residual.add("closed_cc_ticket", 1);
+          // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and the ticket
+          // record (that they were on it) goes with their user, or stays with it.
+          else if (role === "cc" && isClosed(ticket)) withUser += 1;
           else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
         if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };
@@ -725,6 +729,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       }
 
       if (!kept.empty) {
+        // The user stays, and the closed tickets they are CC'd on with it, dated like it (inseparable).
+        kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, ...keptOf(kept), ...residual.outcome() };
@@ -736,8 +742,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
           if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
         }
-        return deletePermanently(user.id, ctx);
-      }, `user:${user.id}${residual.note}`);
+        // Deleted for good, the user takes with it what the closed tickets still said of them (their CC names no one).
+        const n = await deletePermanently(user.id, ctx);
+        return n ? n + withUser : 0;
+      }, `user:${user.id}${residual.note(withUser)}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased, ...keptOf(), ...residual.outcome() };
     },

@@ -121,8 +121,8 @@ export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: 
 
 /**
  * The closed tickets someone else opened that the user is CC'd on: Zendesk takes no update of a closed
- * ticket, so an erasure cannot take them off its CCs (it names each residual). With `before`, only those
- * whose last activity is older (outside the rule).
+ * ticket, so an erasure cannot take them off its CCs; each ticket's record goes with the user (deleted for
+ * good, their CC names no one) or stays with it. With `before`, only those whose last activity is older (outside the rule).
  */
 export const closedCcThreads = (standIn: ZendeskStandIn, userId: number, before?: Date): ZendeskTicket[] =>
   ticketsOf(standIn, userId)
@@ -139,13 +139,11 @@ export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskT
 
 /**
  * What an erasure of the user names residual, by type: on each shared thread (with `before`, outside the
- * rule), the ticket and the staff's replies with their live attachments; and each closed ticket they
- * stay CC'd on (closedCcThreads).
+ * rule), the ticket and the staff's replies with their live attachments.
  */
 export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: Date): Record<string, number> {
   const residue: Record<string, number> = {};
   const add = (type: string, n: number) => n && (residue[type] = (residue[type] ?? 0) + n);
-  add("ticket", closedCcThreads(standIn, userId, before).length);
   for (const ticket of sharedThreads(standIn, userId, before)) {
     add("ticket", 1);
     for (const c of ticket.comments.filter((x) => isStaff(standIn, x.author_id) && !redactedToNothing(x))) {
