@@ -26,6 +26,7 @@ import {
   ownRedactable,
   RetryLog,
   sharedResidue,
+  closedCcThreads,
   sharedThreads,
   startStandIn,
   ticketsOf,
@@ -189,6 +190,8 @@ describe("Zendesk connector", () => {
       const toRedact = adasLiveComments(z).length;
       const threads = ticketsOf(z, ADA_ID).filter(({ role }) => role === "requester").length - sharedThreads(z, ADA_ID).length;
       const residue = sharedResidue(z, ADA_ID);
+      // Closed tickets she is CC'd on: Zendesk takes no update of them; their records go with her user.
+      const closed = closedCcThreads(z, ADA_ID).length;
       z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1 });
       const error = await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(ConnectorError);
@@ -198,12 +201,12 @@ describe("Zendesk connector", () => {
       // What Zendesk still holds: her profile (in deleted_users), and of the threads only what stays for the other customers.
       const left = await collectAll(connector, ADA);
       expect(left[0].type, "a soft-deleted user shows what Zendesk still holds").to.equal("user");
-      expect(outcomeCounts({ erased: 0, residual: ["ticket", "comment"].map((type) => ({ type, count: byType(left, type).length })) }).residual).to.deep.equal(residue);
-      expect(left).to.have.length(1 + residue.ticket + residue.comment);
+      expect(outcomeCounts({ erased: 0, residual: ["ticket", "comment"].map((type) => ({ type, count: byType(left, type).length })) }).residual).to.deep.equal({ ...residue, ticket: (residue.ticket ?? 0) + closed });
+      expect(left).to.have.length(1 + residue.ticket + closed + residue.comment);
       expect(left[0].data).to.include({ deleted: true });
 
       const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2 }));
-      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1, residual: residue });
+      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1 + closed, residual: residue });
       expect(z.store.user(ADA_ID)).to.equal(undefined);
       expect(z.store.effects).to.deep.include({ commentRedactions: toRedact, userSoftDeletes: 1, userPermanentDeletes: 1 });
       expect(await connector.erase(ADA, SUPPORT, testContext())).to.deep.equal({ erased: 0 });
@@ -302,11 +305,14 @@ describe("Zendesk connector", () => {
       const notes: string[] = [];
       expect(await connector.erase(subject, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
       const residue = sharedResidue(z, grace.id);
-      expect(notes).to.deep.equal([`user:${grace.id}:${residue.ticket ?? 0}:${residue.comment ?? 0}:${residue.attachment ?? 0}`]);
+      // The closed tickets she stays CC'd on are counted last (after the side messages'): their records go with her user.
+      const closed = closedCcThreads(z, grace.id).length;
+      expect(closed, "the seed CCs Grace on a closed ticket").to.be.greaterThan(0);
+      expect(notes).to.deep.equal([`user:${grace.id}:${residue.ticket ?? 0}:${residue.comment ?? 0}:${residue.attachment ?? 0}:0:${closed}`]);
       expect(z.store.user(grace.id)?.active, "soft-deleted").to.equal(false);
       // Neither the search nor deleted_users' primary email leads to her now: the note does.
       const outcome = await connector.erase(subject, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
-      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1, residual: residue });
+      expect(outcomeCounts(outcome)).to.deep.equal({ erased: 1 + closed, residual: residue });
       expect(z.store.user(grace.id), "deleted for good, asked of the stand-in").to.equal(undefined);
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
@@ -322,7 +328,7 @@ describe("Zendesk connector", () => {
       // what stays on the threads another customer wrote on (it no longer finds the user to look).
       const residue = sharedResidue(z, ADA_ID);
       expect(residue.ticket, "another customer wrote on a thread of Ada's").to.be.greaterThan(0);
-      expect(outcomeCounts(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes })))).to.deep.equal({ erased: 1, residual: residue });
+      expect(outcomeCounts(await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes })))).to.deep.equal({ erased: 1 + closedCcThreads(z, ADA_ID).length, residual: residue });
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
@@ -355,7 +361,7 @@ describe("Zendesk connector", () => {
       const error = await quick.erase({ email: ADA.email }, SUPPORT, testContext()).catch((e: unknown) => e);
       await quick.close();
       expect((error as ConnectorError).retryable, String(error)).to.equal(true);
-      expect(outcomeCounts(await connector.erase({ email: ADA.email }, SUPPORT, testContext()))).to.deep.equal({ erased: 1, residual: sharedResidue(z, ADA_ID) });
+      expect(outcomeCounts(await connector.erase({ email: ADA.email }, SUPPORT, testContext()))).to.deep.equal({ erased: 1 + closedCcThreads(z, ADA_ID).length, residual: sharedResidue(z, ADA_ID) });
       expect(z.store.effects).to.deep.include({ userSoftDeletes: 1, userPermanentDeletes: 1 });
     });
 
@@ -384,7 +390,8 @@ describe("Zendesk connector", () => {
           const residual = Object.values(residue).reduce((n, c) => n + c, 0);
           expect(outcomeCounts(outcome)).to.deep.equal({ erased: expected - residual, residual: residue });
           // Asked of the stand-in: no ticket leads to her but those another customer wrote on, her words are redacted, and she is deleted for good.
-          expect(ticketsTiedTo(z, user.id).map((t) => t.id)).to.deep.equal(shared.map((t) => t.id));
+          // ... and the closed tickets she stays CC'd on (Zendesk takes no update of a closed ticket).
+          expect(ticketsTiedTo(z, user.id).map((t) => t.id).sort((a, b) => a - b)).to.deep.equal([...shared, ...closedCcThreads(z, user.id)].map((t) => t.id).sort((a, b) => a - b));
           for (const { ticket } of threads.filter((x) => x.role === "cc" || shared.includes(x.ticket))) {
             for (const c of z.store.ticket(ticket.id)!.comments.filter((x) => x.author_id === user.id)) expect(c.plain_body).to.match(/^[\s▇]*$/u);
           }
@@ -491,7 +498,7 @@ describe("Zendesk connector", () => {
       const c2 = connectorFor(second);
       try {
         expect(second.store.user(ADA_ID)?.active).to.equal(false);
-        expect(outcomeCounts(await c2.erase(ADA, SUPPORT, testContext()))).to.deep.equal({ erased: 1, residual: sharedResidue(second, ADA_ID) });
+        expect(outcomeCounts(await c2.erase(ADA, SUPPORT, testContext()))).to.deep.equal({ erased: 1 + closedCcThreads(second, ADA_ID).length, residual: sharedResidue(second, ADA_ID) });
         expect(second.store.effects).to.deep.include({ commentRedactions: 0, userSoftDeletes: 0, userPermanentDeletes: 1 });
         expect(JSON.parse(fs.readFileSync(stateFile, "utf8")).users.some((u: { id: number }) => u.id === ADA_ID)).to.equal(false);
       } finally {
@@ -578,7 +585,7 @@ describe("Zendesk connector", () => {
       expect(await connector.erase(ADA, SUPPORT, testContext()).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
       expect(z.store.user(ADA_ID)?.active, "soft-deleted, waiting in deleted_users").to.equal(false);
       const residue = sharedResidue(z, ADA_ID);
-      expect((await collectAll(connector, ADA)).map((r) => r.type)).to.have.length(1 + residue.ticket + residue.comment).and.satisfy((types: string[]) => types[0] === "user");
+      expect((await collectAll(connector, ADA)).map((r) => r.type)).to.have.length(1 + residue.ticket + closedCcThreads(z, ADA_ID).length + residue.comment).and.satisfy((types: string[]) => types[0] === "user");
       const entries = await listAll(connector);
       expect(entries.filter((e) => e.identities.ticketingUserId === ADA.ticketingUserId || e.identities.email === ADA.email)).to.deep.equal([{ identities: { ticketingUserId: ADA.ticketingUserId, email: ADA.email } }]);
       expect(listed(entries)).to.deep.equal(allIds());

@@ -25,6 +25,11 @@ describeEachDatabase("threads the subject opened that another customer wrote on"
   let t: TestService;
   // Support threads kept 30 days: a deletion erases every thread rather than keep it for a later purge.
   zendeskServiceEach(db, "30 days", (s) => ({ z, connector, t } = s));
+  // Here every residue is the shared threads': the closed tickets Ada is CC'd on (which Zendesk takes no
+  // update of, so she stays on their CCs, residual) are solved instead. test/connectors/zendeskTruth.test.ts covers those.
+  beforeEach(() => {
+    for (const ticket of z.store.state.tickets) if (ticket.status === "closed" && ticket.collaborator_ids.includes(ADA_ID)) ticket.status = "solved";
+  });
 
   const finished = (type: string) => finishedRequest(t, type, ADA_PERSON.email, SHOW);
   /** Ada's requested threads, and on them the comments of other customers (neither Ada nor staff). */

@@ -31,6 +31,16 @@ interface CursorPage {
 }
 
 /**
+ * What a successful answer must hold to be the one asked for: the object (or, with `list`, the array)
+ * under `key`. A 200 without it (an error body, a proxy's page) is not "none": taken as empty it would
+ * read as the subject having no tickets, and an erasure would report done with them untouched.
+ */
+export interface Expect {
+  key: string;
+  list?: boolean;
+}
+
+/**
  * How a list endpoint pages: by cursor (`page[size]`, `links.next`), which most offer, or by offset
  * (`per_page`, `next_page`), the only way some do (the user search answers 400 to `page[size]`).
  */
@@ -66,7 +76,7 @@ export class ZendeskClient {
   }
 
   /** One HTTP exchange, through the rate limiter, with the per-call time limit. */
-  private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown, answered: readonly number[] = NOT_FOUND): Promise<ZendeskReply<T>> {
+  private async once<T>(method: string, url: URL, op: Operation, ctx: CallContext, body?: unknown, answered: readonly number[] = NOT_FOUND, expect?: Expect): Promise<ZendeskReply<T>> {
     // Paths carry the subject's user id: internal messages (logged) name the route, never the id.
     const where = `${op} ${method} ${url.pathname.replace(/\d+/g, "{id}")}`;
     return this.limiter.schedule(async () => {
@@ -106,11 +116,20 @@ export class ZendeskClient {
       if (!answered.includes(status) && (status < 200 || status >= 300)) {
         throw new ConnectorError(`${this.o.name}: Zendesk refused the ${op} (HTTP ${status}); details are in the service log`, `${where}: HTTP ${status} ${errorCode(text)}`, false);
       }
+      let parsed: unknown;
       try {
-        return { status, body: (text ? JSON.parse(text) : {}) as T };
+        parsed = text ? JSON.parse(text) : {};
       } catch {
         throw new ConnectorError(`${this.o.name}: Zendesk sent an answer that could not be read; the task will be retried`, `${where}: HTTP ${status} with a body that is not JSON`, true);
       }
+      if (expect && status >= 200 && status < 300 && !holds(parsed, expect)) {
+        throw new ConnectorError(
+          `${this.o.name}: Zendesk answered the ${op} without what was asked for (an error in a successful answer); the task will be retried`,
+          `${where}: HTTP ${status} without ${expect.list ? "a list" : "an object"} "${expect.key}" ${errorCode(text)}`,
+          true,
+        );
+      }
+      return { status, body: parsed as T };
     });
   }
 
@@ -118,9 +137,9 @@ export class ZendeskClient {
    * A GET, retried inline (after Retry-After, or a short backoff) while the wait stays short. The
    * statuses in `answered` (404 unless told) come back as replies; every other failure throws.
    */
-  async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries, answered: readonly number[] = NOT_FOUND): Promise<ZendeskReply<T>> {
+  async get<T>(pathOrLink: string, op: Operation, ctx: CallContext, retries = this.o.readRetries, answered: readonly number[] = NOT_FOUND, expect?: Expect): Promise<ZendeskReply<T>> {
     const url = this.url(pathOrLink, op);
-    return withInlineRetry(() => this.once<T>("GET", url, op, ctx, undefined, answered), {
+    return withInlineRetry(() => this.once<T>("GET", url, op, ctx, undefined, answered, expect), {
       retries,
       maxWaitMs: this.o.maxInlineWaitMs,
       signal: ctx.signal,
@@ -156,12 +175,16 @@ export class ZendeskClient {
     const paging = how.paging ?? "cursor";
     let next: string | null | undefined = `${path}${path.includes("?") ? "&" : "?"}${paging === "cursor" ? "page[size]" : "per_page"}=${this.o.pageSize}`;
     while (next) {
-      const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx, this.o.readRetries, how.refused ? NOT_FOUND_OR_REFUSED : NOT_FOUND);
+      const { status, body }: ZendeskReply<CursorPage & Record<string, T[] | undefined>> = await this.get(next, op, ctx, this.o.readRetries, how.refused ? NOT_FOUND_OR_REFUSED : NOT_FOUND, { key, list: true });
       if (status === 403) how.refused?.();
       if (status === 404 || status === 403) return;
       how.onPage?.(body);
       yield* body[key] ?? [];
       next = paging === "offset" ? body.next_page : body.meta?.has_more ? body.links?.next : null;
+      // More promised and no way to it: stopping here would pass the rest over as if there were none.
+      if (paging === "cursor" && body.meta?.has_more && !next) {
+        throw new ConnectorError(`${this.o.name}: Zendesk said a list goes on but gave no link to the rest; the task will be retried`, `${op}: has_more without links.next`, true);
+      }
       await ctx.heartbeat?.();
       if (ctx.signal.aborted) throw this.stopped(op, ctx.signal);
     }
@@ -202,6 +225,12 @@ export class ZendeskClient {
 const NOT_FOUND: readonly number[] = [404];
 /** And a refusal, for lists that exist only with an add-on (see listUnlessRefused). */
 const NOT_FOUND_OR_REFUSED: readonly number[] = [403, 404];
+
+/** Whether a parsed answer holds what `expect` names (see Expect). */
+function holds(parsed: unknown, expect: Expect): boolean {
+  const value = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>)[expect.key] : undefined;
+  return expect.list ? Array.isArray(value) : typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 /** Zendesk's error code from an error body (e.g. RecordInvalid); its details can echo values, so they are left out. */
 function errorCode(text: string): string {

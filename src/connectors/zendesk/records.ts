@@ -56,6 +56,8 @@ export interface WireAttachment {
   content_type: string;
   size: number;
   content_url: string;
+  /** An image shown inside the comment's text (listed only with include_inline_images=true). */
+  inline?: boolean;
 }
 
 export interface WireComment {
@@ -147,17 +149,27 @@ const REDACTED_FILE = "redacted.txt";
 export const isRedactedAttachment = (a: WireAttachment) => a.file_name === REDACTED_FILE && a.size === 0;
 const textOf = (c: WireComment) => c.plain_body ?? c.body;
 
-/** True when nothing of the comment is left to redact: only redaction marks and blanks, no live attachment. */
+/**
+ * Elements of a comment's html that carry data outside its text: an image (an inline image's file, by its
+ * src) and a link (its href: a mailto: with an address, a URL with a token). Zendesk redacts them only
+ * when they carry the `redact` attribute; <redact> tags reach text alone.
+ */
+const DATA_ELEMENT = /<(img|a)\b(?![^>]*\sredact\b)/gi;
+
+/** True when nothing of the comment is left to redact: only redaction marks and blanks, no live attachment, no image or link. */
 export function isRedacted(c: WireComment): boolean {
-  return [...textOf(c)].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) && (c.attachments ?? []).every(isRedactedAttachment);
+  return [...textOf(c)].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) && (c.attachments ?? []).every(isRedactedAttachment) && !/<(img|a)\b/i.test(c.html_body ?? "");
 }
 
 /**
  * The comment's html_body with every text run wrapped in <redact> tags (runs that are only blanks or
- * redaction marks are left as they are): Zendesk replaces what the tags enclose with ▇ and keeps the markup.
+ * redaction marks are left as they are): Zendesk replaces what the tags enclose with ▇ and keeps the
+ * markup; and every image and link marked with the `redact` attribute, which Zendesk removes (the
+ * markup's data: an inline image, an address in a mailto: link).
  */
 export function redactAllText(html: string): string {
-  return html.replace(/(^|>)([^<]+)/g, (whole, open: string, text: string) => ([...text].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) ? whole : `${open}<redact>${text}</redact>`));
+  const text = html.replace(/(^|>)([^<]+)/g, (whole, open: string, run: string) => ([...run].every((ch) => ch === REDACTION_MARK || /\s/.test(ch)) ? whole : `${open}<redact>${run}</redact>`));
+  return text.replace(DATA_ELEMENT, (tag) => `${tag} redact`);
 }
 
 /**
@@ -183,6 +195,12 @@ export const LEFT_OUT_SHARED_REASON = "written by other customers copied on tick
  */
 export const SHARED_THREAD_REASON =
   "a ticket you opened that another customer also wrote on stays in the helpdesk for them (deleting it would erase their words): your own comments on it were redacted; its subject line and the staff's replies remain";
+
+/**
+ * Whether Zendesk refuses updates of the ticket: a closed one (only a follow-up ticket can be made), so
+ * the subject cannot be taken off its CCs. The ticket's record of them goes with their user.
+ */
+export const isClosed = (t: { status?: string }) => t.status === "closed";
 
 const date = (iso: string | undefined) => (iso ? new Date(iso) : undefined);
 

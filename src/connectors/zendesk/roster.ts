@@ -37,7 +37,11 @@ export type FindByEmail = (email: string, ctx: RosterContext) => Promise<WireUse
  * - The senders of suspended tickets (held-back emails: an address, a name and the text, no user) whose
  *   address no listed user holds, by that address, with how many suspended tickets each sent. The queue
  *   is read as collect reads it, up to suspendedScanLimit emails: the senders of the rest are not listed,
- *   and the roster is told so (ctx.notListed), as collect names them not searched.
+ *   and the roster is told so (ctx.notListed), as collect names them not searched. A sender whose
+ *   address is on a listed user's entry costs no call; nor does one whose mail Zendesk tied to no user
+ *   (author.id null: no user held the address when it came). The rest are searched for, one call each
+ *   (the user search takes one address). A user made with such an address after its mail came is listed
+ *   and the address too: counted twice rather than missed.
  *
  * An address can be spelt two ways that normalize alike (an internationalised domain in Unicode or in
  * ASCII), so two users may hold what is one address in matching form. Such an address goes on the entry
@@ -54,13 +58,31 @@ export async function* listZendeskSubjects(client: ZendeskClient, o: { name: str
     if (!owns) counts.withoutEmail += 1;
     return { identities: { ticketingUserId: String(user.id), ...(owns ? { email: normalizeEmail(user.email!) } : {}) } };
   };
+  // The senders of suspended tickets (emails Zendesk held back, which no user holds), by address, with
+  // how many each sent (what collect yields for them), read first: a sender whose address a listed user
+  // holds is theirs already. At most suspendedScanLimit emails are read, so their senders fit in memory.
+  // `known`: Zendesk tied some of the mail to a user (author.id), as it does when a user holds the From
+  // address; mail it tied to no one came from an address no user held when it arrived.
+  const senders = new Map<string, { records: number; known: boolean }>();
+  const beyond = () => ctx.notListed?.(SENDERS_BEYOND_SCAN(o.suspendedScanLimit));
+  for await (const s of suspendedQueue(client, "roster", ctx, o.suspendedScanLimit, beyond)) {
+    if (typeof s.author?.email !== "string" || !s.author.email.includes("@")) continue;
+    const email = normalizeEmail(s.author.email);
+    const sender = senders.get(email) ?? { records: 0, known: false };
+    sender.records += 1;
+    sender.known ||= typeof s.author.id === "number";
+    senders.set(email, sender);
+  }
   for await (const user of client.list<WireUser>("users.json", "users", "roster", ctx)) {
     if (!user.active) continue; // listed below, from deleted_users
     // A user none of whose identities is verified (`verified: false`) holds their primary address
     // unproven: collect does not find them by it, and it may be someone else's, so they are listed by id.
     const email = user.email && user.verified !== false ? normalizeEmail(user.email) : undefined;
     const spelledTwoWays = email !== undefined && (emailSpellings(email).length > 1 || email !== user.email!.toLowerCase());
-    yield entry(user, email !== undefined && (!spelledTwoWays || (await findByEmail(email, ctx))?.id === user.id));
+    const owns = email !== undefined && (!spelledTwoWays || (await findByEmail(email, ctx))?.id === user.id);
+    // Their mail is on their entry: no sender entry, and no search for it.
+    if (owns) senders.delete(email);
+    yield entry(user, owns);
   }
   const deletedAddresses = new Set<string>();
   for await (const user of client.list<WireUser>("deleted_users.json", "deleted_users", "roster", ctx)) {
@@ -75,18 +97,10 @@ export async function* listZendeskSubjects(client: ZendeskClient, o: { name: str
     if (email !== undefined) deletedAddresses.add(email);
     yield entry(user, owns);
   }
-  // The senders of suspended tickets (emails Zendesk held back, which no user holds), by address, with
-  // how many each sent (what collect yields for them): those a listed user holds the address of are
-  // theirs already. At most suspendedScanLimit emails are read, so their senders fit in memory.
-  const senders = new Map<string, number>();
-  const beyond = () => ctx.notListed?.(SENDERS_BEYOND_SCAN(o.suspendedScanLimit));
-  for await (const s of suspendedQueue(client, "roster", ctx, o.suspendedScanLimit, beyond)) {
-    if (typeof s.author?.email !== "string" || !s.author.email.includes("@")) continue;
-    const email = normalizeEmail(s.author.email);
-    senders.set(email, (senders.get(email) ?? 0) + 1);
-  }
-  for (const [email, records] of senders) {
-    if (deletedAddresses.has(email) || (await findByEmail(email, ctx))) continue;
+  // Only mail Zendesk tied to a user is searched for (a user may hold the address as a secondary
+  // identity): one search per such sender, none for mail from addresses no user held (spam, mostly).
+  for (const [email, { records, known }] of senders) {
+    if (deletedAddresses.has(email) || (known && (await findByEmail(email, ctx)))) continue;
     counts.listed += 1;
     counts.suspendedSenders += 1;
     yield { identities: { email }, records };
@@ -103,5 +117,5 @@ const PERMANENTLY_DELETED = "Permanently Deleted User";
 
 /** True while Zendesk still holds the user as soft-deleted (deleted_users/{id} answers only for those). */
 async function isSoftDeleted(client: ZendeskClient, id: number, ctx: RosterContext): Promise<boolean> {
-  return (await client.get(`deleted_users/${id}.json`, "roster", ctx)).status !== 404;
+  return (await client.get(`deleted_users/${id}.json`, "roster", ctx, undefined, undefined, { key: "deleted_user" })).status !== 404;
 }

@@ -7,6 +7,7 @@ import { resolveZendeskOptions, ZendeskConnectorOptions } from "./config";
 import {
   attachmentRecord,
   commentRecord,
+  isClosed,
   isRedacted,
   isRedactedAttachment,
   isSubjects,
@@ -135,10 +136,11 @@ class SharedThreadResidue {
    * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
    * the threads, to count them again.
    */
-  get note(): string {
-    // The side messages' count only when there are any: the note stays as it was written before they were read.
-    const types = this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
-    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("");
+  note(withUser: number): string {
+    // The later counts only when there are any: the note stays as it was written before they were read.
+    // The last (withUser): the closed tickets they stay CC'd on, erased with the user (see erase).
+    const types = withUser || this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("") + (withUser ? `:${withUser}` : "");
   }
 
   /** Adds the counts a note's suffix carries (see note). */
@@ -231,7 +233,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   const userById = async (id: string, op: "collect" | "erase", ctx: CallContext): Promise<WireUser | undefined> => {
     if (!ZENDESK_ID.test(id)) return undefined;
-    const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx);
+    const { status, body } = await client.get<{ user: WireUser }>(`users/${id}.json`, op, ctx, undefined, undefined, { key: "user" });
     return status === 404 ? undefined : body.user;
   };
 
@@ -282,7 +284,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const user = await userById(id, op, ctx);
     if (user?.active) return { user, state: "active" };
     if (!ZENDESK_ID.test(id)) return undefined;
-    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx);
+    const { status, body } = await client.get<{ deleted_user: WireUser }>(`deleted_users/${id}.json`, op, ctx, undefined, undefined, { key: "deleted_user" });
     return status === 404 ? undefined : { user: body.deleted_user, state: "soft-deleted" };
   };
 
@@ -418,7 +420,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const sideloaded = (page: Record<string, unknown>) => {
       for (const u of Array.isArray(page.users) ? (page.users as Partial<WireUser>[]) : []) if (typeof u.id === "number" && (u.role === "agent" || u.role === "admin")) staff.add(u.id);
     };
-    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users`, "comments", op, ctx, sideloaded)) {
+    for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users&include_inline_images=true`, "comments", op, ctx, sideloaded)) {
       if (isRedacted(c)) continue;
       if (isSubjects(c, role, userId, staff)) yield c;
       else if (others) others.count += 1;
@@ -477,7 +479,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
     if (await deleteForGood(ticketId, ctx)) return records;
-    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx);
+    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
     return status === 404 ? records : 0;
   };
 
@@ -494,7 +496,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishUser = async (userId: number, ctx: TaskContext): Promise<number> => {
     if (await deletePermanently(userId, ctx)) return 1;
-    const { status } = await client.get(`users/${userId}.json`, "erase", ctx);
+    const { status } = await client.get(`users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "user" });
     return status === 404 ? 1 : 0;
   };
 
@@ -509,7 +511,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * the main pass (0) while they are still CC'd.
    */
   const finishCc = async (ticketId: number, userId: number, records: number, ctx: TaskContext): Promise<number> => {
-    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx);
+    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
     if (status === 404) return records;
     const ccs = [...(body.ticket?.email_cc_ids ?? []), ...(body.ticket?.collaborator_ids ?? [])];
     return ccs.includes(userId) ? 0 : records;
@@ -565,7 +567,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         others[role].count += onThread.count;
         const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
-        yield staying(ticketRecord(ticket, role, user.id));
+        // Off a closed ticket they were CC'd on, erasure cannot take them (Zendesk takes no update of it):
+        // the record (that they were on it) goes with their user, deleted for good, or stays with it.
+        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, inseparable: true }) : staying;
+        yield ticketStays(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
         for (const c of comments) {
           // On a shared thread the subject's own comments are redacted (erased); the staff's replies stay.
@@ -618,14 +623,15 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        // Notes written before side conversations were read carry three counts, not four.
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9}))?)?$/.exec(note);
+        // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}))?)?)?$/.exec(note);
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
-            // The user gone, this attempt will not find their threads: what stays on them is the note's to name.
-            if (n) residual.addNoted(userUnit.slice(2));
-            return n;
+            // The user gone, this attempt will not find their threads: what stays on them is the note's to name,
+            // and the closed tickets that went with the user the note's to count.
+            if (n) residual.addNoted(userUnit.slice(2, 6));
+            return n ? n + Number(userUnit[6] ?? 0) : 0;
           }, note);
           continue;
         }
@@ -668,6 +674,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const { user } = found;
 
       const kept = new KeptTally();
+      /** Records of closed tickets they stay CC'd on: erased with the user, or kept with it. */
+      let withUser = 0;
       const proven = senderAddresses(ids.email, identities).proven;
       const sideRead = sideSearch(ctx);
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
@@ -711,6 +719,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }
           residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
+          // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and the ticket
+          // record (that they were on it) goes with their user, or stays with it.
+          else if (role === "cc" && isClosed(ticket)) withUser += 1;
           else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
         if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };
@@ -718,6 +729,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       }
 
       if (!kept.empty) {
+        // The user stays, and the closed tickets they are CC'd on with it, dated like it (inseparable).
+        kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
         return { erased, ...keptOf(kept), ...residual.outcome() };
@@ -729,8 +742,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
           if (status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
         }
-        return deletePermanently(user.id, ctx);
-      }, `user:${user.id}${residual.note}`);
+        // Deleted for good, the user takes with it what the closed tickets still said of them (their CC names no one).
+        const n = await deletePermanently(user.id, ctx);
+        return n ? n + withUser : 0;
+      }, `user:${user.id}${residual.note(withUser)}`);
       ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
       return { erased, ...keptOf(), ...residual.outcome() };
     },

@@ -47,8 +47,9 @@ function presentSuspended(req: Request, s: ZendeskSuspendedTicket) {
   return { url: `${originOf(req)}/api/v2/suspended_tickets/${s.id}.json`, ...s, attachments: s.attachments.map((a) => presentAttachment(req, a)) };
 }
 
-function presentComment(req: Request, c: ZendeskComment) {
-  return { ...c, attachments: c.attachments.map((a) => presentAttachment(req, a)), metadata: { system: {} } };
+/** A comment as Zendesk serves it: its inline images among its attachments only when asked (`include_inline_images=true`). */
+function presentComment(req: Request, c: ZendeskComment, inlineImages = true) {
+  return { ...c, attachments: c.attachments.filter((a) => inlineImages || !a.inline).map((a) => presentAttachment(req, a)), metadata: { system: {} } };
 }
 
 /** The numeric id of a path parameter, or undefined (Zendesk answers 404 for anything else). */
@@ -61,10 +62,11 @@ function searchedEmail(query: unknown): string | undefined {
   return match?.[1];
 }
 
-/** Serves the fault decided for this call: a 500, a 429 with Retry-After, or a hang (no answer at all). */
+/** Serves the fault decided for this call: a 500, a 429 with Retry-After, a hang (no answer at all), or a 200 with an error body. */
 function serveFault(res: Response, fault: FaultDecision): void {
   res.locals.fault = fault.kind;
   if (fault.kind === "hang") return;
+  if (fault.kind === "200-error") return void res.status(200).json({ error: "TemporarilyUnavailable", description: "The service is busy; try again" });
   if (fault.kind === "429") {
     res.status(429).set("Retry-After", String(fault.retryAfterSeconds)).json({ error: "APIRateLimitExceeded", description: "Number of allowed API requests per minute exceeded" });
   } else res.status(500).json({ error: "InternalServerError", description: "Something went wrong; try again" });
@@ -95,6 +97,13 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   function handle(req: Request, res: Response, next: NextFunction, entry: { fault?: FaultDecision["kind"] }): void {
     const fault = faults.decide(req.method, req.path);
     if (!fault) return next();
+    if (fault.kind === "cut-cursor") {
+      entry.fault = fault.kind;
+      res.locals.fault = fault.kind;
+      const json = res.json.bind(res);
+      res.json = (body: { links?: Record<string, unknown> }) => json(body?.links ? { ...body, links: { ...body.links, next: null } } : body);
+      return next();
+    }
     if (!fault.afterEffect) {
       entry.fault = fault.kind;
       return serveFault(res, fault);
@@ -195,7 +204,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/tickets/:id/comments.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    const page = paginate(req, "comments", ticket.comments, (c) => presentComment(req, c));
+    const page = paginate(req, "comments", ticket.comments, (c) => presentComment(req, c, req.query.include_inline_images === "true"));
     // `include=users` sideloads the authors of the page's comments (Zendesk's sideloading), roles and all.
     const include = typeof req.query.include === "string" ? req.query.include.split(",") : [];
     if (!include.includes("users")) return void res.json(page);
@@ -274,9 +283,11 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   });
 
   // Only the CC removal of Zendesk's ticket update: { ticket: { email_ccs: [{ user_id, action: "delete" }] } }.
+  // A closed ticket cannot be updated at all (Zendesk answers 422; only a follow-up ticket can be made).
   app.put("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
+    if (ticket.status === "closed") return void res.status(422).json(invalid("status", "Status: closed prevents ticket update"));
     const ccs = (req.body as { ticket?: { email_ccs?: unknown } } | undefined)?.ticket?.email_ccs;
     if (!Array.isArray(ccs) || !ccs.every((c) => typeof c?.user_id === "number" && c?.action === "delete")) {
       return void res.status(422).json(invalid("email_ccs", "this stand-in updates tickets only to remove CCs: email_ccs: [{ user_id, action: \"delete\" }]"));
@@ -299,6 +310,16 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.delete("/api/v2/suspended_tickets/:id.json", (req, res) => {
     if (!store.deleteSuspendedTicket(idOf(req.params.id) ?? -1)) return void res.status(404).json(notFound);
     res.status(204).end();
+  });
+
+  // An attachment's file, by its content_url, while Zendesk holds it (a redacted one is an empty
+  // redacted.txt under a new token; its old token serves nothing).
+  app.get("/attachments/token/:token/", (req, res) => {
+    const prefix = `/attachments/token/${req.params.token}/`;
+    const all = [...store.state.tickets.filter((t) => !t.deleted_at).flatMap((t) => t.comments.flatMap((c) => c.attachments)), ...store.suspendedTickets().flatMap((x) => x.attachments)];
+    const found = all.find((a) => a.content_path.startsWith(prefix));
+    if (!found) return void res.status(404).json(notFound);
+    res.type(found.content_type).send(`content of ${found.file_name}`);
   });
 
   app.get("/api/v2/deleted_users.json", (req, res) => {

@@ -1,7 +1,11 @@
 import { seededRandom } from "../people";
 
-/** How a failing call fails: HTTP 500, HTTP 429 with Retry-After, or no answer at all. */
-export type FaultKind = "500" | "429" | "hang";
+/**
+ * How a failing call fails: HTTP 500, HTTP 429 with Retry-After, no answer at all, HTTP 200 whose body
+ * is an error and not what was asked for (`200-error`: what a proxy or an overloaded front end can answer),
+ * or a cursor page that says more follow (`meta.has_more`) without the link to them (`cut-cursor`).
+ */
+export type FaultKind = "500" | "429" | "hang" | "200-error" | "cut-cursor";
 
 /** A fault for the calls that match; `times` calls fail (then the rule is spent), or all when absent. */
 export interface FaultRule {

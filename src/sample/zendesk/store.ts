@@ -34,6 +34,12 @@ export const REDACTED = "▇";
 
 const stripTags = (html: string) => html.replace(/<[^>]*>/g, "");
 
+/** An <img> marked with the `redact` attribute (Zendesk's way to redact an inline image, a link, any element). */
+const MARKED_IMAGE = /<img\b[^>]*\sredact\b[^>]*>/gi;
+
+/** A redaction's html without its marks (<redact> tags, `redact` attributes): what must equal the comment's html. */
+const unmarked = (html: string) => html.replace(/<\/?redact>/g, "").replace(/(<[a-z]+\b[^>]*?)\s+redact(?=[\s/>])/gi, "$1");
+
 /**
  * The stand-in's data and every change it can make. Each change is saved at once (atomically, through a
  * temporary file and a rename) when the store has a state file, so a restarted stand-in serves what the
@@ -164,9 +170,14 @@ export class ZendeskStore {
    * without its redact tags is not the comment's current html_body.
    */
   redactComment(ticket: ZendeskTicket, comment: ZendeskComment, html: string | undefined, attachmentIds: number[]): boolean {
-    if (html !== undefined && html.replace(/<\/?redact>/g, "") !== comment.html_body) return false;
+    if (html !== undefined && unmarked(html) !== comment.html_body) return false;
     if (html !== undefined) {
-      comment.html_body = html.replace(/<redact>([\s\S]*?)<\/redact>/g, (_, inner: string) => REDACTED.repeat([...stripTags(inner)].length));
+      // An element marked with the `redact` attribute goes (an <a>'s inner text stays, for its own tags);
+      // an inline image's file goes with its <img>.
+      const images = [...html.matchAll(MARKED_IMAGE)].map((m) => /\ssrc="([^"]*)"/.exec(m[0])?.[1] ?? "");
+      for (const a of comment.attachments) if (images.some((src) => src.endsWith(a.content_path)) && !attachmentIds.includes(a.id)) attachmentIds = [...attachmentIds, a.id];
+      const unlinked = html.replace(MARKED_IMAGE, "").replace(/<a\b[^>]*\sredact\b[^>]*>([\s\S]*?)<\/a>/gi, "$1");
+      comment.html_body = unlinked.replace(/<redact>([\s\S]*?)<\/redact>/g, (_, inner: string) => REDACTED.repeat([...stripTags(inner)].length));
       comment.plain_body = comment.body = stripTags(comment.html_body);
       if (ticket.comments[0] === comment) ticket.description = comment.plain_body;
       this.effects.commentRedactions += 1;

@@ -31,12 +31,17 @@ export function connectorFor(standIn: ZendeskStandIn, options: Partial<ZendeskCo
   return createZendeskConnector({ baseUrl: standIn.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 60_000, timeoutMs: 2_000, ...options });
 }
 
-/** An email the stand-in holds as suspended, from `email`, with `text` in its subject, body and attachment's name. */
+/**
+ * An email the stand-in holds as suspended, from `email`, with `text` in its subject, body and attachment's
+ * name. Its author is the live user who holds the address (any identity, verified or not), as Zendesk ties
+ * held-back mail; none (id null) when no one does.
+ */
 export function addSuspendedTicket(standIn: ZendeskStandIn, email: string, text: string, at: Date): ZendeskSuspendedTicket {
   const id = standIn.store.state.nextId++;
+  const holder = standIn.store.state.users.find((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase() === email.toLowerCase()));
   const held: ZendeskSuspendedTicket = {
     id,
-    author: { id: null, name: "Sender", email },
+    author: { id: holder?.id ?? null, name: "Sender", email },
     subject: `Suspended ${text}`,
     content: `Body ${text}`,
     cause: "Detected as spam",
@@ -114,6 +119,16 @@ export const sharedThreads = (standIn: ZendeskStandIn, userId: number, before?: 
     .filter(({ ticket, role }) => role === "requester" && othersWroteOn(standIn, ticket, userId) && (!before || Date.parse(ticket.updated_at) < before.getTime()))
     .map(({ ticket }) => ticket);
 
+/**
+ * The closed tickets someone else opened that the user is CC'd on: Zendesk takes no update of a closed
+ * ticket, so an erasure cannot take them off its CCs; each ticket's record goes with the user (deleted for
+ * good, their CC names no one) or stays with it. With `before`, only those whose last activity is older (outside the rule).
+ */
+export const closedCcThreads = (standIn: ZendeskStandIn, userId: number, before?: Date): ZendeskTicket[] =>
+  ticketsOf(standIn, userId)
+    .filter(({ ticket, role }) => role === "cc" && ticket.status === "closed" && (!before || Date.parse(ticket.updated_at) < before.getTime()))
+    .map(({ ticket }) => ticket);
+
 /** The user's own comments an erasure redacts (not deletes): on threads they were CC'd on, and on shared threads they requested. */
 export function ownRedactable(standIn: ZendeskStandIn, userId: number): ZendeskTicket["comments"] {
   const shared = new Set(sharedThreads(standIn, userId));
@@ -139,10 +154,10 @@ export function sharedResidue(standIn: ZendeskStandIn, userId: number, before?: 
   return residue;
 }
 
-/** An erasure outcome as counts: erased, and residual records by type (reasons and fields are checked where they matter). */
+/** An erasure outcome as counts: erased, and residual records by type, summed over reasons (reasons and fields are checked where they matter). */
 export const outcomeCounts = (o: { erased: number; residual?: readonly { type: string; count: number }[] }) => ({
   erased: o.erased,
-  residual: Object.fromEntries((o.residual ?? []).map((r) => [r.type, r.count])),
+  residual: (o.residual ?? []).reduce<Record<string, number>>((by, r) => ({ ...by, [r.type]: (by[r.type] ?? 0) + r.count }), {}),
 });
 
 /** What a retry loop saw: attempts, and each retryable error's retryAfterMs with the wait actually taken. */
