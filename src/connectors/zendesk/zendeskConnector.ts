@@ -85,7 +85,7 @@ const NEVER_SEARCHED = [
   {
     type: "comment",
     reason:
-      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; search Zendesk again for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not: search Zendesk again for tickets with the subject as commenter",
   },
   {
     type: "deleted_ticket",
