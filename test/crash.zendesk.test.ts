@@ -52,7 +52,7 @@ describe("crash between the two steps of a remote delete [mariadb]", function ()
   const startWorker = () => workers.start(2);
 
   it("deletes each thread for good exactly once after a worker dies between the soft and the permanent delete, and reports what the system shows", async () => {
-    const connector = createZendeskConnector({ baseUrl: zendesk.url, email: "bot@example.com", apiToken: TOKEN, requestsPerMinute: 6000 });
+    const connector = createZendeskConnector({ baseUrl: zendesk.url, email: "bot@example.com", apiToken: TOKEN, requestsPerMinute: 6000, searchLagMs: 0 });
     const ids = { email: ADA, ticketingUserId: String(ADA_TICKETING_ID) };
     const before = (await collectAll(connector, ids, testContext())).length;
     const requested = zendesk.store.ticketsRequestedBy(ADA_TICKETING_ID).map((x) => x.id);

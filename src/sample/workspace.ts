@@ -51,6 +51,8 @@ export interface SampleWorkspaceOptions {
    * tags its users should run it). False: found by address alone, as a Zendesk without tags is searched.
    */
   ticketingAccountExternalId?: boolean;
+  /** The ticketing connector's searchLagMs; default 0, as the stand-in's search shows a comment at once unless its store's searchLagMs says otherwise. */
+  ticketingSearchLagMs?: number;
 }
 
 async function seedOnce(file: string, seed: (ds: DataSource) => Promise<unknown>): Promise<void> {
@@ -99,7 +101,7 @@ export async function startSampleWorkspace(options: SampleWorkspaceOptions): Pro
     const timeoutMs = options.callTimeoutMs ?? 10_000;
     const payments = createStripeConnector({ apiKey: stripeKey, host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs, redactionPollMs: options.redactionPollMs ?? 1000, accountMetadataKey: "user_id" });
     closers.push(() => payments.close());
-    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs, accountExternalId: options.ticketingAccountExternalId ?? true });
+    const ticketing = createZendeskConnector({ baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", apiToken: zendeskToken, requestsPerMinute: 6000, timeoutMs, accountExternalId: options.ticketingAccountExternalId ?? true, searchLagMs: options.ticketingSearchLagMs ?? 0 });
     closers.push(() => ticketing.close());
 
     // Where each system processes data, as an installation records it in its connectors file: the

@@ -35,6 +35,13 @@ export interface ZendeskConnectorOptions {
    * cost a call. Past it, collect names the rest not searched and the roster not listed. Default 1000.
    */
   suspendedScanLimit?: number;
+  /**
+   * How long Zendesk's search may take to show a new comment, in ms: an erasure soft-deletes the user (so
+   * nothing more is written as them), waits this long (the task in REMOTE_PROCESSING), searches again for
+   * tickets they wrote on and redacts what it finds, then deletes the user for good. 0 deletes the user at
+   * once and leaves what the search did not show yet. Default 600000 (10 minutes).
+   */
+  searchLagMs?: number;
 }
 
 /** The options with every default filled in. */
@@ -42,7 +49,7 @@ export type ResolvedZendeskOptions = Required<ZendeskConnectorOptions>;
 
 export const ZENDESK_CONNECTOR_VERSION = "1.0.0";
 
-const DEFAULTS = { name: "ticketing", version: ZENDESK_CONNECTOR_VERSION, requestsPerMinute: 200, timeoutMs: 15_000, pageSize: 100, readRetries: 2, maxInlineWaitMs: 10_000, accountExternalId: false, suspendedScanLimit: 1_000 };
+const DEFAULTS = { name: "ticketing", version: ZENDESK_CONNECTOR_VERSION, requestsPerMinute: 200, timeoutMs: 15_000, pageSize: 100, readRetries: 2, maxInlineWaitMs: 10_000, accountExternalId: false, suspendedScanLimit: 1_000, searchLagMs: 600_000 };
 const FIELDS = ["name", "version", "baseUrl", "email", "apiToken", ...Object.keys(DEFAULTS)];
 
 function wholeNumber(problems: string[], field: string, value: unknown, min: number, max: number): void {
@@ -72,6 +79,7 @@ export function zendeskOptionProblems(options: unknown): string[] {
   wholeNumber(problems, "readRetries", o.readRetries, 0, 10);
   wholeNumber(problems, "maxInlineWaitMs", o.maxInlineWaitMs, 0, 600_000);
   wholeNumber(problems, "suspendedScanLimit", o.suspendedScanLimit, 1, 1_000_000);
+  wholeNumber(problems, "searchLagMs", o.searchLagMs, 0, 86_400_000);
   if (typeof o.accountExternalId !== "boolean") problems.push("accountExternalId must be true or false");
   return problems;
 }

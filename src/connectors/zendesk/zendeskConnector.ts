@@ -60,6 +60,10 @@ const OTHER_ACCOUNT_HOLDER =
 const UNVERIFIED_HOLDER =
   "a helpdesk user holding the subject's address as an unverified email identity (typed in by an agent, or never confirmed): not proven theirs, so that user, who may be someone else, was not read. Verify the identity in Zendesk, or give the subject's ticketing user id";
 
+/** What an erasure waits for after its first pass (see searchLagMs): said on the task, no personal data. */
+const SEARCHED_AGAIN = (lagMs: number) =>
+  `the helpdesk user is soft-deleted; Zendesk's search may take up to ${Math.ceil(lagMs / 60_000)} minute(s) to show comments written just before, on tickets the subject neither requested nor is copied on: searched again then, their comments redacted, and the user deleted for good`;
+
 /** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
 const UNPROVEN_SENDER =
   "emails Zendesk held back (suspended) from an address on the subject's helpdesk profile that nobody verified: not proven theirs (an agent may have typed in someone else's), so they were neither read nor erased. Verify the identity in Zendesk to include them";
@@ -81,7 +85,7 @@ const NEVER_SEARCHED = [
   {
     type: "comment",
     reason:
-      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; search Zendesk again for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not: search Zendesk again for tickets with the subject as commenter",
   },
   {
     type: "deleted_ticket",
@@ -399,7 +403,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const lists = [
       [`users/${userId}/tickets/requested.json`, "tickets", "requester"],
       [`users/${userId}/tickets/ccd.json`, "tickets", "cc"],
-      [`search/export.json?query=${encodeURIComponent(`commenter:${userId}`)}&filter%5Btype%5D=ticket`, "results", "commenter"],
     ] as const;
     for (const [path, key, role] of lists) {
       for await (const ticket of client.list<WireTicket>(path, key, op, ctx)) {
@@ -408,7 +411,40 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         yield { ticket, role };
       }
     }
+    for await (const found of commentedOn(userId, op, ctx)) if (!seen.has(found.ticket.id)) yield found;
   }
+
+  /** The tickets the user wrote a comment on (the search's `commenter:`, through its export), as far as its index shows them yet. */
+  async function* commentedOn(userId: number, op: "collect" | "erase", ctx: CallContext): AsyncGenerator<{ ticket: WireTicket; role: TicketRole }> {
+    const path = `search/export.json?query=${encodeURIComponent(`commenter:${userId}`)}&filter%5Btype%5D=ticket`;
+    for await (const ticket of client.list<WireTicket>(path, "results", op, ctx)) yield { ticket, role: "commenter" };
+  }
+
+  /**
+   * One erase's or poll's units of erasure (see TaskContext.eraseUnit): `unit` answers false once the
+   * orchestrator withdrew SUPPORT (a hold), and every unit after it is refused too.
+   */
+  const unitsOf = (ctx: TaskContext) => {
+    const state = {
+      erased: 0,
+      withdrawn: false,
+      unit: async (work: () => Promise<number>, note?: string): Promise<boolean> => {
+        if (state.withdrawn) return false;
+        state.withdrawn = !(await ctx.eraseUnit(
+          "SUPPORT",
+          async () => {
+            const n = await work();
+            state.erased += n;
+            return n;
+          },
+          note,
+        ));
+        if (state.withdrawn) ctx.logger.info({ connector: name, erased: state.erased }, "the erasure was withdrawn; stopping here");
+        return !state.withdrawn;
+      },
+    };
+    return state;
+  };
 
   /**
    * The ticket's comments that belong to the subject's communications (see isSubjects); `others` counts
@@ -601,23 +637,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     async erase(ids, instruction, ctx) {
       if (!instruction.categories.includes("SUPPORT")) return { erased: 0 };
       const since = instruction.keepRecordedSince?.SUPPORT ? new Date(instruction.keepRecordedSince.SUPPORT).getTime() : undefined;
-      let erased = 0;
-      let withdrawn = false;
-      /** One unit of erasure (see TaskContext.eraseUnit): false once the orchestrator withdrew SUPPORT. */
-      const unit = async (work: () => Promise<number>, note?: string): Promise<boolean> => {
-        if (withdrawn) return false;
-        withdrawn = !(await ctx.eraseUnit(
-          "SUPPORT",
-          async () => {
-            const n = await work();
-            erased += n;
-            return n;
-          },
-          note,
-        ));
-        if (withdrawn) ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-        return !withdrawn;
-      };
+      const units = unitsOf(ctx);
+      const { unit } = units;
       // Threads an earlier attempt soft-deleted and may not have deleted for good: finished first, once.
       // So is the user, by the id in its unit's note: a soft-deleted user is no longer found by the
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
@@ -662,11 +683,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const s of heldBackMail(ids, identities, "erase", ctx)) {
         const arrived = new Date(s.created_at);
         if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
-        else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased, ...keptOf(), ...residual.outcome() };
+        else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
       }
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
-        return { erased, ...keptOf(), ...residual.outcome() };
+        return { erased: units.erased, ...keptOf(), ...residual.outcome() };
       }
       // A soft-deleted user goes through the same pass: deleting a user (by hand, in Zendesk) leaves
       // their tickets, and so does deleting them for good. After a run of ours that stopped past the
@@ -724,7 +745,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           else if (role === "cc" && isClosed(ticket)) withUser += 1;
           else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
         }
-        if (withdrawn) return { erased, ...keptOf(), ...residual.outcome() };
+        if (units.withdrawn) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
         await ctx.heartbeat();
       }
 
@@ -732,8 +753,20 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // The user stays, and the closed tickets they are CC'd on with it, dated like it (inseparable).
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
-        ctx.logger.info({ connector: name, erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
-        return { erased, ...keptOf(kept), ...residual.outcome() };
+        ctx.logger.info({ connector: name, erased: units.erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
+        return { erased: units.erased, ...keptOf(kept), ...residual.outcome() };
+      }
+      if (o.searchLagMs > 0) {
+        // Zendesk's search may not show yet what they wrote minutes ago on someone else's ticket: the user is
+        // soft-deleted now (nothing more is written as them), and poll searches again once the index has
+        // caught up, then deletes them for good. No note: a restart finds the soft-deleted user and comes here again.
+        await unit(async () => {
+          if (found.state === "active" && (await client.send("DELETE", `users/${user.id}.json`, "erase", ctx)).status === 404) ctx.logger.info({ connector: name }, "the user was soft-deleted meanwhile");
+          return 0;
+        });
+        if (units.withdrawn) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
+        const remote = { reference: `commenter:${user.id}:${withUser}:${since ?? ""}`, pollAfterMs: o.searchLagMs, pending: SEARCHED_AGAIN(o.searchLagMs), revocable: true };
+        return { erased: units.erased, ...keptOf(), ...residual.outcome(), remote };
       }
       // The note names the user, and counts what stays on shared threads: a restart after the soft
       // delete finishes it by id, and names that residue without finding the user (see above).
@@ -746,8 +779,45 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const n = await deletePermanently(user.id, ctx);
         return n ? n + withUser : 0;
       }, `user:${user.id}${residual.note(withUser)}`);
-      ctx.logger.info({ connector: name, erased }, "zendesk erasure done");
-      return { erased, ...keptOf(), ...residual.outcome() };
+      ctx.logger.info({ connector: name, erased: units.erased }, "zendesk erasure done");
+      return { erased: units.erased, ...keptOf(), ...residual.outcome() };
+    },
+
+    /**
+     * After searchLagMs (see erase): the tickets the soft-deleted user wrote on, searched again; their
+     * comments there not yet redacted are redacted (kept whole with their thread under the retention rule,
+     * the user then kept with them), then the user is deleted for good, taking the closed tickets' CCs.
+     */
+    async poll(reference, ctx) {
+      const ref = /^commenter:(\d{1,15}):(\d{1,9}):(\d{0,16})$/.exec(reference);
+      if (!ref) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
+      const [userId, withUser, since] = [Number(ref[1]), Number(ref[2]), ref[3] ? Number(ref[3]) : undefined];
+      const units = unitsOf(ctx);
+      const kept = new KeptTally();
+      for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
+        const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
+        if (!theirs) continue;
+        const lastActivity = new Date(ticket.updated_at);
+        if (since !== undefined && lastActivity.getTime() >= since) {
+          kept.add("SUPPORT", "comment", theirs.length, lastActivity);
+          kept.add("SUPPORT", "attachment", theirs.reduce((n, c) => n + liveAttachments(c).length, 0), lastActivity);
+          continue;
+        }
+        // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
+        for (const c of theirs) await units.unit(() => redact(ticket, c, ctx));
+        if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
+        await ctx.heartbeat();
+      }
+      if (!kept.empty) {
+        kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
+        kept.add("SUPPORT", "user", 1, kept.newest()!);
+        return { erased: units.erased, kept: kept.list() };
+      }
+      await units.unit(async () => {
+        const n = await finishUser(userId, ctx);
+        return n ? n + withUser : 0;
+      }, `user:${userId}`);
+      return { erased: units.erased };
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.

@@ -58,6 +58,12 @@ export class ZendeskStore {
     suspendedTicketDeletes: 0,
   };
 
+  /**
+   * How long a new comment stays out of the search's `commenter:` results, in ms (0, the default: at once).
+   * Zendesk's search index lags behind writes by a few minutes; lists and reads by id show the data at once.
+   */
+  searchLagMs = 0;
+
   constructor(
     readonly state: ZendeskState,
     private readonly stateFile?: string,
@@ -109,9 +115,13 @@ export class ZendeskStore {
     return this.state.tickets.filter((t) => !t.deleted_at && t.collaborator_ids.includes(id));
   }
 
-  /** Live tickets with a comment the user wrote (redacted or not: Zendesk keeps the comment's author), as the search's `commenter:` finds them. */
+  /**
+   * Live tickets with a comment the user wrote (redacted or not: Zendesk keeps the comment's author), as the
+   * search's `commenter:` finds them: a comment written within searchLagMs is not indexed yet.
+   */
   ticketsCommentedBy(id: number): ZendeskTicket[] {
-    return this.state.tickets.filter((t) => !t.deleted_at && t.comments.some((c) => c.author_id === id));
+    const indexedBefore = Date.now() - this.searchLagMs;
+    return this.state.tickets.filter((t) => !t.deleted_at && t.comments.some((c) => c.author_id === id && Date.parse(c.created_at) <= indexedBefore));
   }
 
   ticket(id: number): ZendeskTicket | undefined {

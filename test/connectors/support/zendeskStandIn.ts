@@ -28,7 +28,7 @@ export function startStandIn(options: Partial<ZendeskStandInOptions> = {}): Prom
 
 /** A connector for `standIn`, fast enough for tests (no rate limit to speak of, short time-outs). */
 export function connectorFor(standIn: ZendeskStandIn, options: Partial<ZendeskConnectorOptions> = {}): ZendeskConnector {
-  return createZendeskConnector({ baseUrl: standIn.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 60_000, timeoutMs: 2_000, ...options });
+  return createZendeskConnector({ baseUrl: standIn.url, email: EMAIL, apiToken: TOKEN, requestsPerMinute: 60_000, timeoutMs: 2_000, searchLagMs: 0, ...options });
 }
 
 /**
