@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { createSqlConnector, type SqlConnector } from "../../src/connectors/sql";
+import { collectAll, eraseFully } from "../../src/connectors/testing/conformance";
 import { describeEachOf } from "../support/databases";
 import { TestService } from "../support/harness";
 import { runVerified } from "../identity/support";
@@ -17,7 +18,7 @@ const TYPED = "usr_a7";
  * can hold (7) still reaches exactly its rows.
  */
 describeEachOf(["postgres"], "SQL connector on PostgreSQL: a user id its INTEGER column cannot hold", (db) => {
-  const suite = sqlSuiteHooks(db, ["rt_events"]);
+  const suite = sqlSuiteHooks(db, ["rt_events", "rt_typed_sessions", "rt_typed_users"]);
   const { query } = suite;
   let connector: SqlConnector;
   let t: TestService | undefined;
@@ -48,5 +49,35 @@ describeEachOf(["postgres"], "SQL connector on PostgreSQL: a user id its INTEGER
     const seven = await runVerified(t!, SHOW, "DELETION", { email: "grace@example.com", userId: "7" });
     expect(seven.status, JSON.stringify(seven.tasks)).to.equal("COMPLETED");
     expect((await query(`SELECT id FROM rt_events ORDER BY id`)).map((row) => Number(row.id))).to.deep.equal([3]);
+  });
+
+  it("erases by the user ids a person's rows provide (7 and 7abc, a text users.id): 7's sessions, once 7abc is read as nobody's there", async () => {
+    for (const table of ["rt_typed_sessions", "rt_typed_users"]) await query(`DROP TABLE IF EXISTS ${table}`);
+    await query(`CREATE TABLE rt_typed_users (id VARCHAR(40) NOT NULL PRIMARY KEY, email VARCHAR(320) NOT NULL)`);
+    await query(`CREATE TABLE rt_typed_sessions (id INTEGER NOT NULL PRIMARY KEY, user_id INTEGER NOT NULL, ip VARCHAR(40))`);
+    await query(`INSERT INTO rt_typed_users (id, email) VALUES ('7', 'ada@example.com'), ('7abc', 'ada@example.com'), ('8', 'grace@example.com')`);
+    await query(`INSERT INTO rt_typed_sessions (id, user_id, ip) VALUES (1, 7, 'ada 1'), (2, 7, 'ada 2'), (3, 8, 'grace')`);
+    const app = createSqlConnector(
+      {
+        name: "app-db",
+        version: "1.0.0",
+        tables: [
+          { table: "rt_typed_users", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "user", primaryKey: "id", exportColumns: ["email"], erase: { strategy: "DELETE" } },
+          { table: "rt_typed_sessions", identityColumn: "user_id", identityKind: "userId", category: "ACCOUNT", recordType: "session", primaryKey: "id", exportColumns: ["ip"], erase: { strategy: "DELETE" } },
+        ],
+        provides: [{ kind: "userId", table: "rt_typed_users", column: "id" }],
+      },
+      { url: db().url },
+    );
+    try {
+      const ada = { email: "ada@example.com" };
+      expect((await collectAll(app, ada)).map((r) => String(r.data.ip ?? r.data.email)).sort()).to.deep.equal(["ada 1", "ada 2", "ada@example.com", "ada@example.com"]);
+      // Before: the DELETE guarded by user_id IN (7, '7abc') was refused (22P02), and 7's sessions stayed.
+      expect(await eraseFully(app, ada, { categories: ["ACCOUNT"] })).to.equal(4);
+      expect((await query(`SELECT id FROM rt_typed_sessions ORDER BY id`)).map((row) => Number(row.id))).to.deep.equal([3]);
+      expect((await query(`SELECT id FROM rt_typed_users ORDER BY id`)).map((row) => String(row.id))).to.deep.equal(["8"]);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -570,7 +570,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             const free = part.filter((row) => !referred.has(row));
             if (!free.length) return 0;
             const ids = free.map((row) => row[t.primaryKey]);
-            const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
+            // On PostgreSQL a user id (or other exact kind) is guarded by the values these rows hold: one of
+            // the subject's their column cannot hold (subjectPages) would fail the write (22P02), rows unerased.
+            const exact = d === "postgres" && t.identityKind !== "email" && t.identityKind !== "phone";
+            const held = exact ? identityMatcher(t.identityKind, free.map((row) => identityForm(t.identityKind, row[t.identityColumn], country)), country).lookup : values.lookup;
+            const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, held, guard) : anonymizeRows(d, t, t.erase.columns, ids, held, guard);
             const { affected } = await write(t.table, statement, ctx);
             // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
             if (affected < free.length) await stillReferred(t, keys, free, residual);
