@@ -22,7 +22,9 @@ const usage = (message: string) => new RemoteFailure(message, "BAD_USER_INPUT");
 /**
  * `email=ada@example.com,userId=42` as identities (email required), the email in matching form: a
  * connector gets what the service would pass it (`Zoe@Example.COM` is `zoe@example.com`, and an
- * internationalised domain is in Unicode whichever spelling was typed).
+ * internationalised domain is in Unicode whichever spelling was typed). Every other value exactly as
+ * given, as the service carries it: `userId=usr_a ` is the account `usr_a ` (trimmed, the suite ran
+ * against `usr_a`, another account, and --erase erased that one's records).
  */
 function identities(flag: string, value: string | undefined): Identities {
   if (!value) throw usage(`${flag} is required for this target: give the identities of a person the system holds, e.g. ${flag} email=ada@example.com`);
@@ -30,7 +32,9 @@ function identities(flag: string, value: string | undefined): Identities {
   for (const pair of value.split(",")) {
     const at = pair.indexOf("=");
     if (at < 1) throw usage(`${flag} takes kind=value pairs separated by commas, e.g. ${flag} email=ada@example.com,userId=42`);
-    ids[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+    const given = pair.slice(at + 1);
+    // A value of spaces only is nobody's, as the service treats it (absent).
+    if (given.trim() !== "") ids[pair.slice(0, at).trim()] = given;
   }
   if (!ids.email) throw usage(`${flag} needs an email=... pair`);
   return { ...ids, email: normalizeEmail(ids.email) } as Identities;

@@ -1,4 +1,4 @@
-import { emailProblem, normalizeEmail, normalizeIdentity, normalizePhone } from "../../domain/identities";
+import { emailProblem, normalizeEmail, normalizePhone } from "../../domain/identities";
 import type { RosterContext, RosterEntry } from "../sdk";
 import type { HttpRosterConfig } from "./config";
 import { pick } from "./pick";
@@ -7,19 +7,22 @@ import { pick } from "./pick";
  * An identity of an item in matching form: undefined when the item holds none there, null when it holds
  * something no request could ever match (an email emailProblem refuses, a phone libphonenumber cannot
  * read in international form, an object) or that cannot be read exactly (a JSON number past 2^53, read
- * rounded to another value): such a value would only mislead whoever reads the roster.
+ * rounded to another value): such a value would only mislead whoever reads the roster. An email or a
+ * phone is normalized as requests' are; any other kind (a user id, a customer id) is listed exactly as
+ * the system holds it, not trimmed, not NFC (as the SQL and auth-log rosters list theirs): `usr_a `
+ * trimmed named `usr_a`, another account (or none), which collect of that line then reached instead.
  */
 function identityOf(kind: string, raw: unknown): string | null | undefined {
   if (raw === null || raw === undefined) return undefined;
   if (typeof raw !== "string" && typeof raw !== "number") return null;
   // A whole number past 2^53 was rounded when the answer was read: it is someone else's (1234567890123456789 reads as ...800).
   if (typeof raw === "number" && Number.isInteger(raw) && !Number.isSafeInteger(raw)) return null;
-  const text = String(raw).trim();
-  if (text === "") return undefined;
+  const exact = String(raw);
+  if (exact.trim() === "") return undefined;
   // The normalization requests get (src/domain/identities.ts), so a listed person matches a subject.
-  if (kind === "email") return emailProblem(text) ? null : normalizeEmail(text);
-  if (kind === "phone") return normalizePhone(text);
-  return normalizeIdentity(kind, text);
+  if (kind === "email") return emailProblem(exact.trim()) ? null : normalizeEmail(exact);
+  if (kind === "phone") return normalizePhone(exact.trim());
+  return exact;
 }
 
 /**

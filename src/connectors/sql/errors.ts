@@ -150,8 +150,26 @@ export function toConnectorError(error: unknown, connector: string, op: Operatio
       false,
     );
   }
+  if (kind.code === "22P02" || kind.code === "22003") {
+    // A look-up by a value the column's type cannot hold: asked again it is refused again. The value is named nowhere.
+    return new ConnectorError(
+      `${connector}: the ${op} looked rows up${where} by a value its column cannot hold (${kind.code}: not of the column's type, such as a user id with letters for an INTEGER column, or past its range); no row there can hold it. Check the request's identities, or the identityKind configured for that column [${IDENTITY_TYPE}]`,
+      internal,
+      false,
+    );
+  }
   return new ConnectorError(`${connector}: the database refused the ${op}${where} (${kind.code}); details are in the service log`, internal, false);
 }
+
+/** Code of the error a look-up fails with when a column's type cannot hold the value asked of it. */
+export const IDENTITY_TYPE = "SQL_IDENTITY_TYPE";
+
+/**
+ * PostgreSQL's refusal of a value its column's type cannot read, asked of it (`usr_a7` of an INTEGER
+ * column: 22P02; digits past its range: 22003), as toConnectorError made it. MySQL and SQLite convert
+ * instead, and find no row: no row can hold such a value.
+ */
+export const unreadableByColumn = (error: unknown): boolean => error instanceof ConnectorError && /: (22P02|22003):/.test(error.internalMessage);
 
 /** Thrown between chunks when the task must stop (lease lost, shutdown): the work resumes on the next attempt. */
 export function stopped(connector: string, op: Operation, signal: AbortSignal): ConnectorError {

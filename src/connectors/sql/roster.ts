@@ -1,9 +1,9 @@
 import { setImmediate as yieldTurn } from "node:timers/promises";
 import type { CountryCode } from "libphonenumber-js";
-import { ConnectorError, type RosterContext, type RosterEntry } from "../sdk";
+import type { RosterContext, RosterEntry } from "../sdk";
 import type { SqlProvidedIdentity, SqlTableConfig } from "./config";
 import type { DialectKind, Statement, StatementResult } from "./database";
-import { stopped } from "./errors";
+import { stopped, unreadableByColumn } from "./errors";
 import { identityForm, identityMatcher } from "./identityMatch";
 import type { IdentityPlan } from "./identityPlan";
 import { countRows, heldBy, holdersOf, selectIdentity, selectKeys } from "./statements";
@@ -91,7 +91,7 @@ export async function* listSqlSubjects(source: RosterSource, ctx: RosterContext)
    * INTEGER users.id: 22P02; digits past its range: 22003), failing the statement: no row holds such a
    * value, so the part is asked again a value at a time and those are left out (MySQL and SQLite convert).
    */
-  const unreadable = (error: unknown) => src.dialect === "postgres" && error instanceof ConnectorError && /: (22P02|22003):/.test(error.internalMessage);
+  const unreadable = (error: unknown) => src.dialect === "postgres" && unreadableByColumn(error);
   const eachReadable = async (part: readonly string[], run: (values: readonly string[]) => Promise<Record<string, unknown>[]>): Promise<Record<string, unknown>[]> => {
     try {
       return await run(part);

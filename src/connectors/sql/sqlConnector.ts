@@ -23,7 +23,7 @@ import { FOLDED_CASE_LIMIT } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { configProblems, ReplacementValue, SqlConnectorConfig, SqlConnectorConfigError, SqlProvidedIdentity, SqlTableConfig } from "./config";
 import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementResult, WriteOutOfTime } from "./database";
-import { classifyDbError, Operation, stopped, toConnectorError } from "./errors";
+import { classifyDbError, Operation, stopped, toConnectorError, unreadableByColumn } from "./errors";
 import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, HELD_BACK_ROW_CHANGED, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
 import { recordedAtOf, toRecord } from "./records";
@@ -469,13 +469,29 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     return matcher;
   };
 
-  /** The subject's rows of a table, page by page (the rows the database matched, confirmed in matching form). */
+  /**
+   * The subject's rows of a table, page by page (the rows the database matched, confirmed in matching
+   * form). A value PostgreSQL refuses to compare with the column (`usr_a7` asked of an INTEGER user_id,
+   * unreadableByColumn) is held by no row there, as MySQL and SQLite answer and the roster counts it:
+   * alone, it finds nothing; beside other values of a user id or other exact kind, each is asked alone
+   * and it is left out. A look-up by an email or phone it fails, with IDENTITY_TYPE (a misconfigured column).
+   */
   async function* subjectPages(op: Operation, t: SqlTableConfig, columns: readonly string[], values: IdentityMatcher, ctx: TaskContext): AsyncGenerator<Record<string, unknown>[]> {
     const read = [...new Set([t.primaryKey, t.identityColumn, ...columns])];
     let after: unknown;
     for (;;) {
       if (ctx.signal.aborted) throw stopped(name, op, ctx.signal);
-      const { rows } = await exec(op, t.table, selectPage(d, t, read, values.lookup, after, chunk));
+      let page: StatementResult;
+      try {
+        page = await exec(op, t.table, selectPage(d, t, read, values.lookup, after, chunk));
+      } catch (error) {
+        const exact = t.identityKind !== "email" && t.identityKind !== "phone";
+        if (d !== "postgres" || !exact || after !== undefined || !unreadableByColumn(error)) throw error;
+        if (values.lookup.spellings.length === 1) return;
+        for (const value of values.lookup.spellings) yield* subjectPages(op, t, columns, identityMatcher(t.identityKind, [value], country), ctx);
+        return;
+      }
+      const { rows } = page;
       yield rows.filter((row) => values.confirms(row[t.identityColumn]));
       if (rows.length < chunk) return;
       after = rows[rows.length - 1][t.primaryKey];
@@ -554,7 +570,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             const free = part.filter((row) => !referred.has(row));
             if (!free.length) return 0;
             const ids = free.map((row) => row[t.primaryKey]);
-            const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, values.lookup, guard) : anonymizeRows(d, t, t.erase.columns, ids, values.lookup, guard);
+            // On PostgreSQL a user id (or other exact kind) is guarded by the values these rows hold: one of
+            // the subject's their column cannot hold (subjectPages) would fail the write (22P02), rows unerased.
+            const exact = d === "postgres" && t.identityKind !== "email" && t.identityKind !== "phone";
+            const held = exact ? identityMatcher(t.identityKind, free.map((row) => identityForm(t.identityKind, row[t.identityColumn], country)), country).lookup : values.lookup;
+            const statement = t.erase.strategy === "DELETE" ? deleteRows(d, t, ids, held, guard) : anonymizeRows(d, t, t.erase.columns, ids, held, guard);
             const { affected } = await write(t.table, statement, ctx);
             // Fewer than asked: a referring row may have been written since the look, and the guard kept its row.
             if (affected < free.length) await stillReferred(t, keys, free, residual);
