@@ -274,7 +274,10 @@ export function normalizeSubject(given: SubjectGiven, at = "subject"): { subject
   const phoneGiven = given.phone?.trim() ? given.phone : null;
   const phone = phoneGiven === null ? null : normalizePhone(phoneGiven);
   if (phoneGiven !== null && !phone) problems.push({ field: `${at}.phone`, message: `phone ${phoneProblem(phoneGiven)}` });
-  const externalIds = (given.externalIds ?? []).map((e) => ({ system: e.system.trim(), id: nfc(e.id) }));
+  // An external id is another system's key, compared there byte for byte (as a user id is: normalizeUserId):
+  // taken exactly as typed. Trimmed, `cus_1 ` (another account's) reached `cus_1`'s records.
+  const externalIds = (given.externalIds ?? []).map((e) => ({ system: e.system.trim(), id: e.id }));
+  if (externalIds.some((e) => e.id.trim() === "")) problems.push({ field: `${at}.externalIds`, message: "an external id must hold more than spaces" });
   const systems = externalIds.map((e) => e.system);
   const twice = [...new Set(systems.filter((s, i) => systems.indexOf(s) !== i))];
   if (twice.length) problems.push({ field: `${at}.externalIds`, message: `each system may appear once (${twice.join(", ")} appears more than once): one person has one id per system` });

@@ -29,7 +29,7 @@ export class ExternalIdInput {
   @IsIdentityText()
   system!: string;
 
-  @Field({ description: "The subject's id in that system (1-256 characters)." })
+  @Field({ description: "The subject's id in that system (1-256 characters, not only spaces). Taken and compared exactly as typed, never trimmed or recomposed: systems hold `cus_1 ` and `cus_1` as two keys." })
   @Length(1, 256, { message: "id must be 1 to 256 characters" })
   @IsIdentityText()
   id!: string;

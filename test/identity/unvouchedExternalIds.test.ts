@@ -49,4 +49,29 @@ describeEachDatabase("an external id given with a request verified only by the c
     expect(vouched.status, vouched.statusReason).to.equal("COMPLETED");
     expect(vouched.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.be.greaterThanOrEqual(3);
   });
+  it("follows a vouched external id exactly as typed: the billing id of another account that ends in a space is not Ada's", async () => {
+    service = await accountDbService(db(), (config) => {
+      const invoices = config.tables.find((t) => t.table === "invoices")!;
+      invoices.identityKind = "external:billing";
+      config.provides = config.provides!.filter((p) => p.kind !== "paymentCustomerId");
+    });
+    // Another account's billing id is Ada's with a trailing space: the billing system tells them apart.
+    const theirs = `${ADA.paymentCustomerId} `;
+    await service.account.rows(`INSERT INTO invoices (id, customer_ref, billing_name, billing_address, amount_cents, issued_at) VALUES (?, ?, ?, ?, ?, ?)`, [
+      "inv_theirs_1",
+      theirs,
+      "Someone Else",
+      "1 Elsewhere Road",
+      500,
+      service.account.date(new Date("2026-01-05T00:00:00Z")),
+    ]);
+    const ofAda = (await invoicesOfAda()).length;
+    expect(ofAda).to.equal(3);
+    const ACCESS = `query($id: ID!) { request(id: $id) { status statusReason subject { externalIds { system id } } tasks { connector step status outcome { records } } } }`;
+    const done = await service.run({ type: "ACCESS", subject: { email: "someone.else@example.org", externalIds: [{ system: "billing", id: theirs }] } }, ACCESS);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // Their one invoice, none of Ada's 3 (trimmed, the id was Ada's: her 3 invoices went into a stranger's export).
+    expect(done.tasks.find((x: any) => x.step === "COLLECT").outcome.records).to.equal(1);
+    expect(done.subject.externalIds).to.deep.equal([{ system: "billing", id: theirs }]);
+  });
 });
