@@ -65,6 +65,11 @@ describeEachDatabase("an external id given with a request verified only by the c
       500,
       service.account.date(new Date("2026-01-05T00:00:00Z")),
     ]);
+    const blank = await service.t.gql(`mutation($input: SubmitRequestInput!) { submitRequest(input: $input) { id } }`, {
+      input: { type: "ACCESS", subject: { email: "someone.else@example.org", externalIds: [{ system: "billing", id: "   " }] }, identityVerified: true, verificationEvidence: "checked" },
+    });
+    expect(blank.errors?.[0].extensions.code).to.equal("BAD_USER_INPUT");
+    expect((blank.errors?.[0].extensions.fields as { field: string; messages: string[] }[]).map((f) => [f.field, f.messages.join()])).to.deep.equal([["subject.externalIds", "an external id must hold more than spaces"]]);
     const ofAda = (await invoicesOfAda()).length;
     expect(ofAda).to.equal(3);
     const ACCESS = `query($id: ID!) { request(id: $id) { status statusReason subject { externalIds { system id } } tasks { connector step status outcome { records } } } }`;
