@@ -4,6 +4,7 @@ import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
 import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
+import { inTransaction } from "../db/transaction";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
 
@@ -53,6 +54,13 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
     const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
     if (unit.unitId) mine.add(unit.unitId);
+    // A noted unit begins only while this attempt holds the task (UnitGuard): recorded first, then
+    // checked, so a retry that claims the task after the check reads its note, and no retry that
+    // claimed it before (its notes read) is met by work it never hears of and whose end is refused.
+    if (unit.unitId && note && !(await inTransaction(services.ds, guard))) {
+      await endErasureUnit(services.ds, unit.unitId);
+      throw new Stopped("lease-lost");
+    }
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
