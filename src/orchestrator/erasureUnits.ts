@@ -2,7 +2,9 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitOwner } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { Stopped } from "./stopping";
+import { inTransaction } from "../db/transaction";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
 
@@ -28,7 +30,7 @@ export interface FencedErasure {
  * then on each unit starts only if no hold took its category meanwhile, and a category withdrawn once
  * stays withdrawn for the rest of the call (its records are then counted as the hold's).
  */
-export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal): Promise<FencedErasure> {
+export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, guard: UnitGuard): Promise<FencedErasure> {
   // Read before this attempt's own units exist: what earlier attempts left unfinished.
   const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
@@ -52,6 +54,13 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
     const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
     if (unit.unitId) mine.add(unit.unitId);
+    // A noted unit begins only while this attempt holds the task (UnitGuard): recorded first, then
+    // checked, so a retry that claims the task after the check reads its note, and no retry that
+    // claimed it before (its notes read) is met by work it never hears of and whose end is refused.
+    if (unit.unitId && note && !(await inTransaction(services.ds, guard))) {
+      await endErasureUnit(services.ds, unit.unitId);
+      throw new Stopped("lease-lost");
+    }
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
@@ -72,11 +81,18 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
     // Ended well, the unit finishes its note, and the note it supersedes: earlier attempts' units left
     // with them are not finished (nor counted) again.
+    // Only while this attempt holds the task (UnitGuard): a retry that got the note back counts it.
     const finished = note || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
-    if (typeof erased === "number" && erased > 0) {
-      await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased }, finished);
-      own[String(category)] = (own[String(category)] ?? 0) + erased;
-    } else await endErasureUnit(services.ds, unit.unitId, undefined, finished);
+    const counted = typeof erased === "number" && erased > 0;
+    const ended = counted
+      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, guard)
+      : await endErasureUnit(services.ds, unit.unitId, undefined, finished, guard);
+    if (!ended) {
+      // Left as a failed unit's: its note stays for the attempt that has the task, blocking no hold.
+      await endErasureUnit(services.ds, unit.unitId, services.clock.now());
+      throw new Stopped("lease-lost");
+    }
+    if (counted) own[String(category)] = (own[String(category)] ?? 0) + (erased as number);
     await paced.due();
     return true;
   };

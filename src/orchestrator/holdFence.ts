@@ -219,14 +219,26 @@ export async function beginErasureUnit(
 
 /**
  * Ends one unit: a hold waiting for it may now be placed. A unit that failed keeps its note (if any)
- * for the task's next attempt, expired so that it blocks no hold.
+ * for the task's next attempt, expired so that it blocks no hold. One that finishes notes does so only
+ * while `guard` holds (false, changing nothing, once the attempt lost its task: UnitGuard).
  */
-export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date, finished?: FinishedNote): Promise<void> {
+export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
-  if (finished) return inTransaction(ds, async (em) => void (await endNoted(em, unitId, finished)));
+  if (finished) return inTransaction(ds, async (em) => (guard && !(await guard(em)) ? false : (await endNoted(em, unitId, finished), true)));
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+  return true;
 }
+
+/**
+ * Whether the attempt still holds its task (the lease guard), read in a noted unit's end transaction.
+ * A noted unit hands its work to the task's next attempt through its note: once that attempt has the
+ * task, it got the note back (or the zombie's unit row, to finish by its note) and counts the work
+ * itself, so the zombie's late end must neither count it again nor finish (delete, rewrite) the notes
+ * the retry now owns. Units without a note are not fenced: no retry finishes them, it waits for the
+ * zombie to count them (otherUnitsEnded).
+ */
+export type UnitGuard = (em: EntityManager) => Promise<boolean>;
 
 /**
  * What a unit that ended well finishes of the earlier attempts' units of its task (kept with their
@@ -255,13 +267,17 @@ async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNo
 /**
  * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
- * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction.
+ * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction,
+ * and only while `guard` holds (false, changing nothing, once the attempt lost its task: UnitGuard).
  */
-export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote): Promise<void> {
-  await inTransaction(ds, async (em) => {
+export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
+  return inTransaction(ds, async (em) => {
+    // A noted unit of an attempt that lost its task: the attempt holding it now counts it (UnitGuard).
+    if (finished && guard && !(await guard(em))) return false;
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
     await endNoted(em, unitId, finished);
+    return true;
   });
 }
 
