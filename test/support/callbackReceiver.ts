@@ -30,6 +30,8 @@ export class CallbackReceiver {
   down = false;
   /** While true, POSTs are read but never answered (a receiver that hangs). */
   hang = false;
+  /** POSTs left unanswered so far (while `hang`). */
+  hung = 0;
   url = "";
 
   /** `now`: the service's clock, which the signatures are checked against. */
@@ -42,7 +44,7 @@ export class CallbackReceiver {
       req.on("data", (c) => (body += c));
       req.on("end", () => {
         if (this.down) return void req.socket.destroy();
-        if (this.hang) return;
+        if (this.hang) return void (this.hung += 1);
         const delivery = { body, signature: String(req.headers["dsr-signature"] ?? ""), eventId: String(req.headers["dsr-event-id"] ?? ""), answered: 0 };
         this.deliveries.push(delivery);
         const verdict = verifyStatusCallback(CALLBACK_SECRET, delivery.signature, body, this.now());
