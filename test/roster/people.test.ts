@@ -143,7 +143,9 @@ describe("breach roster: the join on disk agrees with the plain one", () => {
       expect(files.length, `seed ${seed}`).to.be.greaterThan(1);
       for (const f of files) {
         const bytes = fs.readFileSync(`${f.parentPath}/${f.name}`);
-        for (const [, entry] of entries) for (const [, value] of identityPairs(entry)) expect(bytes.includes(Buffer.from(`"${value}"`)), `seed ${seed}: ${value} in plain text`).to.equal(false);
+        // Values of 6 characters or more: a shorter one quoted (`"9"`, 3 bytes) turns up in a file's random
+        // ciphertext by chance (it did, once in a CI run: "9 in plain text"), which proves nothing.
+        for (const [, entry] of entries) for (const [, value] of identityPairs(entry)) if (value.length >= 6) expect(bytes.includes(Buffer.from(`"${value}"`)), `seed ${seed}: ${value} in plain text`).to.equal(false);
       }
       const joined = (await rows(index)).map((r) => JSON.stringify(r)).sort();
       expect(joined, `seed ${seed}`).to.deep.equal(plainRows(entries));
