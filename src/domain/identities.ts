@@ -198,14 +198,13 @@ export type RequestIdentityKind = (typeof REQUEST_IDENTITY_KINDS)[number];
 
 /**
  * The matching form of an identity of any kind: email and phone as above (a phone nobody can read stays
- * as it was, trimmed, so it still matches itself exactly), a user id exactly as given, everything else
- * trimmed and NFC.
+ * as it was, trimmed, so it still matches itself exactly); every other kind (a user id, a customer or
+ * ticketing id, an external id) exactly as given, as the system holding it compares it (normalizeUserId).
  */
 export function normalizeIdentity(kind: string, raw: string, defaultCountry?: CountryCode): string {
   if (kind === "email") return normalizeEmail(raw);
   if (kind === "phone") return normalizePhone(raw, defaultCountry) ?? nfc(raw);
-  if (kind === "userId") return normalizeUserId(raw);
-  return nfc(raw);
+  return normalizeUserId(raw);
 }
 
 /** What people put between a number's digit groups. */

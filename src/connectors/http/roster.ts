@@ -1,4 +1,4 @@
-import { emailProblem, normalizeEmail, normalizePhone } from "../../domain/identities";
+import { emailProblem, normalizeEmail, normalizeIdentity, normalizePhone } from "../../domain/identities";
 import type { RosterContext, RosterEntry } from "../sdk";
 import type { HttpRosterConfig } from "./config";
 import { pick } from "./pick";
@@ -22,7 +22,7 @@ function identityOf(kind: string, raw: unknown): string | null | undefined {
   // The normalization requests get (src/domain/identities.ts), so a listed person matches a subject.
   if (kind === "email") return emailProblem(exact.trim()) ? null : normalizeEmail(exact);
   if (kind === "phone") return normalizePhone(exact.trim());
-  return exact;
+  return normalizeIdentity(kind, exact);
 }
 
 /**

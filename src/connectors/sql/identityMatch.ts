@@ -38,7 +38,7 @@ export function identityForm(kind: string, stored: unknown, defaultCountry?: Cou
   if (stored === null || stored === undefined) return "";
   const text = String(jsonValue(stored));
   if (text.trim() === "") return "";
-  return kind === "email" || kind === "phone" ? normalizeIdentity(kind, text, defaultCountry) : text;
+  return normalizeIdentity(kind, text, defaultCountry);
 }
 
 export function identityMatcher(kind: string, values: readonly string[], defaultCountry?: CountryCode): IdentityMatcher {
