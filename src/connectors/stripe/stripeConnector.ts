@@ -458,6 +458,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const page = (await call("erase", ctx, () => stripe.rawRequest("GET", `${jobs}/${encodeURIComponent(id)}/validation_errors?limit=100`, null as never, versioned))) as { data: RedactionJob[] };
       return page.data as never;
     },
+    list: (ctx) =>
+      paged("erase", ctx, (cursor) => stripe.rawRequest("GET", `${jobs}?limit=100&expand[]=data.objects${cursor ? `&starting_after=${encodeURIComponent(cursor)}` : ""}`, null as never, versioned) as Promise<Page>) as AsyncIterable<RedactionJob>,
     object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
   };
 
@@ -581,7 +583,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for await (const { kind, item } of guestsOf(ids, "erase", ctx, new Set(customers.map((c) => c.id)))) guests.get(kind)!.push(item);
       const tally = new KeptTally();
       const residue = new ResidueTally();
-      const redactor = new Redactor(redaction);
+      const redactor = new Redactor(redaction, ctx);
       let erased = 0;
       const remote = () => {
         const work = redactor.remote(o.redactionPollMs);
