@@ -74,6 +74,19 @@ describe("a Stripe customer whose address was changed to the subject's within th
     expect(standIn.calls.byRoute["GET /v1/events"], "events asked").to.be.at.least(1);
   });
 
+  it("fails check, saying what goes unfound and what to grant, when the API key may not read events; passes it when nothing reads them", async () => {
+    expect((await connector.check(testContext())).ok, "a key that may read events").to.equal(true);
+    standIn.faults.forbidden = /^GET \/v1\/events$/;
+    const check = await connector.check(testContext());
+    expect(check.ok).to.equal(false);
+    expect(check.message).to.match(/may not read events/).and.match(/changed to a subject's within searchLagMs/).and.match(/Grant the restricted key read access to events/);
+    for (const options of [{ searchLagMs: 0 }, { emailLookup: "list" as const }]) {
+      const other = connectorFor(standIn, options);
+      expect((await other.check(testContext())).ok, JSON.stringify(options)).to.equal(true);
+      await other.close();
+    }
+  });
+
   it("pages through every event of the window, the subject's change behind a page of other customers' changes", async () => {
     for (let i = 0; i < 30; i++) {
       standIn.store.put({ id: `cus_busy${i}`, object: "customer", created: now() - YEAR_SECONDS, email: `busy${i}@example.net`, name: "Busy", metadata: {}, livemode: false }, "test.seed");

@@ -19,6 +19,8 @@ export type RedactionJobStatus = "created" | "validating" | "ready" | "failed" |
 export interface RedactionJob {
   id: string;
   status: RedactionJobStatus;
+  /** Unix seconds. */
+  created?: number;
   /** The objects to redact, by type (expanded on retrieve). */
   objects?: { charges?: string[] | null; invoices?: string[] | null; checkout_sessions?: string[] | null; payment_intents?: string[] | null; customers?: string[] | null } | null;
 }
@@ -42,6 +44,8 @@ export interface RedactionApi {
   run(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
   cancel(id: string, key: string, ctx: TaskContext): Promise<RedactionJob>;
   validationErrors(id: string, ctx: TaskContext): Promise<RedactionValidationError[]>;
+  /** The account's jobs, newest first, with their objects. */
+  list(ctx: TaskContext): AsyncIterable<RedactionJob>;
   /** The object now (undefined: gone), to name what a failed job left. */
   object(kind: RedactedKind, id: string, ctx: TaskContext): Promise<StripeThing | undefined>;
 }
@@ -124,12 +128,47 @@ function pendingStatement(atWork: number, jobs: number, waiting: readonly JobObj
 }
 
 /**
- * Creates one job for these objects. The idempotency key names the task and the objects, so a restart
- * (of the erase, or of the poll that gave them a job) gets the same job back instead of a second one.
+ * How far back a job an earlier attempt of the erasure created may be: the longest a request runs (a
+ * month, extended by two more).
  */
-async function createJob(api: RedactionApi, objects: JobObjects, ctx: TaskContext): Promise<string> {
-  const ids = KINDS.flatMap((kind) => idsIn(objects, kind)).sort();
-  const job = await api.create(objects, writeKey(ctx.idempotencyKey, "redaction_job.create", ids.join(",")), ctx);
+export const JOB_LOOKBACK_MS = 93 * 86_400_000;
+
+/** Job statuses that will not redact: a job in one of them is no job to follow. */
+const ENDED = new Set<RedactionJobStatus>(["succeeded", "canceling", "canceled"]);
+const setKey = (objects: JobObjects | null | undefined) => KINDS.flatMap((kind) => idsIn(objects, kind)).sort().join(",");
+
+/**
+ * The jobs still at work (or failed, not yet canceled) created within JOB_LOOKBACK_MS, newest first,
+ * by their objects: what an earlier attempt of the erasure may have created. Stripe keeps an
+ * idempotency key 24 hours only; a retry after that (an operator's, days later) would otherwise create
+ * a second job for the same objects, which fails validation (locked_by_other_job) and leaves the first
+ * at Stripe, never run.
+ */
+function liveJobs(api: RedactionApi, ctx: TaskContext): () => Promise<Map<string, string>> {
+  let found: Promise<Map<string, string>> | undefined;
+  const read = async () => {
+    // Stripe dates its jobs on the wall clock, not the orchestrator's (which tests move by years).
+    const since = Math.floor((Date.now() - JOB_LOOKBACK_MS) / 1000);
+    const jobs = new Map<string, string>();
+    for await (const job of api.list(ctx)) {
+      if (job.created !== undefined && job.created < since) break;
+      const key = setKey(job.objects as JobObjects | null | undefined);
+      if (!ENDED.has(job.status) && key && !jobs.has(key)) jobs.set(key, job.id);
+    }
+    return jobs;
+  };
+  return () => (found ??= read());
+}
+
+/**
+ * The job for these objects: one at work for exactly them (liveJobs), else a new one. The idempotency
+ * key names the task and the objects, so a restart within Stripe's 24 hours gets the same job back too.
+ */
+async function createJob(api: RedactionApi, objects: JobObjects, ctx: TaskContext, live: () => Promise<Map<string, string>>): Promise<string> {
+  const ids = setKey(objects);
+  const existing = (await live()).get(ids);
+  if (existing) return existing;
+  const job = await api.create(objects, writeKey(ctx.idempotencyKey, "redaction_job.create", ids), ctx);
   await ctx.heartbeat();
   return job.id;
 }
@@ -140,7 +179,14 @@ export class Redactor {
   /** Objects beyond MAX_JOBS jobs: the polls give them jobs as earlier ones end. */
   readonly waiting: JobObjects[] = [];
 
-  constructor(private readonly api: RedactionApi) {}
+  private readonly live: () => Promise<Map<string, string>>;
+
+  constructor(
+    private readonly api: RedactionApi,
+    ctx: TaskContext,
+  ) {
+    this.live = liveJobs(api, ctx);
+  }
 
   /**
    * Creates the jobs for these objects (before their customer is deleted: a restart then finds them
@@ -152,7 +198,7 @@ export class Redactor {
         this.waiting.push(batch);
         continue;
       }
-      const id = await createJob(this.api, batch, ctx);
+      const id = await createJob(this.api, batch, ctx, this.live);
       if (!this.jobs.includes(id)) (this.jobs.push(id), (this.atWork += sizeOf(batch)));
     }
   }
@@ -172,14 +218,89 @@ const countOf = (job: RedactionJob) => sizeOf(job.objects as JobObjects | null |
 /** Names what a job that will not redact left behind, with each object's remaining personal fields. */
 async function leftBy(job: RedactionJob, reason: string, api: RedactionApi, ctx: TaskContext): Promise<ResidualRecords[]> {
   const residue = new ResidueTally();
-  for (const kind of KINDS) {
-    for (const id of idsIn(job.objects as JobObjects | null | undefined, kind)) {
-      const o = await api.object(kind, id, ctx);
-      const left = o ? personalFields(kind, o) : [];
-      if (left.length) residue.add(kind, left, reason);
-    }
+  for (const { kind, o } of await objectsOf(job, api, ctx)) {
+    const left = o ? personalFields(kind, o) : [];
+    if (left.length) residue.add(kind, left, reason);
   }
   return residue.list();
+}
+
+/** A job's objects as they are now (undefined: gone). */
+async function objectsOf(job: RedactionJob, api: RedactionApi, ctx: TaskContext): Promise<{ kind: RedactedKind; id: string; o: StripeThing | undefined }[]> {
+  const out: { kind: RedactedKind; id: string; o: StripeThing | undefined }[] = [];
+  for (const kind of KINDS) for (const id of idsIn(job.objects as JobObjects | null | undefined, kind)) out.push({ kind, id, o: await api.object(kind, id, ctx) });
+  return out;
+}
+
+/** What the privacy team can do about an object Stripe's validation refused, by the error's code. */
+const REMEDY: Record<string, string> = {
+  invalid_state: "its own state keeps Stripe from redacting it (a payment not final, an open dispute): settle it in the Stripe Dashboard",
+  invalid_cascading_source: "a related object's state keeps Stripe from redacting it: settle that object in the Stripe Dashboard",
+  invalid_file_purpose: "a file attached to it cannot be redacted: remove the file in the Stripe Dashboard",
+  locked_by_other_job: "another redaction job holds it: let that job end, or cancel it",
+};
+
+/**
+ * Why objects Stripe's validation refused stay, and what to do: `codes` are the errors' codes; `how`
+ * says whether an error named the object, the invoice or charge it goes with (a job redacts the two
+ * together), or no object (the whole job stays).
+ */
+function refusedReason(codes: ReadonlySet<string>, how: "object" | "partner" | "job"): string {
+  const list = [...codes].sort();
+  const remedies = [...new Set(list.map((code) => REMEDY[code] ?? "see the job's validation errors in the Stripe Dashboard"))].join("; ");
+  const which = {
+    object: "for this object, so it was left out and stays unredacted; the job's other objects were given a new job",
+    partner: "for the invoice or charge this one goes with (a job redacts the two together), so both were left out and stay unredacted; the job's other objects were given a new job",
+    job: "and was canceled: none of its objects was redacted",
+  }[how];
+  return `Stripe's redaction job failed validation (${list.join(", ") || "no reason given"}) ${which}. To erase ${{ object: "it", partner: "it, first the other one", job: "them" }[how]}: ${remedies || "see the job in the Stripe Dashboard"}; then run the deletion again`;
+}
+
+/**
+ * What a job that failed validation leaves: each object a validation error names stays (residual, with
+ * what to do about it), and with it the invoice or charge it goes with (a job redacts the two together);
+ * the job's other objects still holding personal data are handed back for a new job (`retry`). Stripe
+ * runs no job with an error (validation_behavior "error"), so before this one refused object kept every
+ * other object of its job unredacted. An error that names no object of the job (too_many_objects)
+ * leaves them all.
+ */
+async function refusedBy(job: RedactionJob, errors: readonly RedactionValidationError[], api: RedactionApi, ctx: TaskContext): Promise<{ residual: ResidualRecords[]; retry?: JobObjects }> {
+  const objects = await objectsOf(job, api, ctx);
+  const codes = new Map<string, Set<string>>();
+  const allCodes = new Set(errors.map((e) => e.code));
+  let whole = !errors.length;
+  for (const e of errors) {
+    const id = e.erroring_object?.id;
+    if (!id || !objects.some((x) => x.id === id)) whole = true;
+    else codes.set(id, (codes.get(id) ?? new Set()).add(e.code));
+  }
+  if (whole) return { residual: await leftBy(job, refusedReason(allCodes, "job"), api, ctx) };
+  // The invoice a refused charge paid, or the charge that paid a refused invoice.
+  const partnerOf = (x: (typeof objects)[number]) => (x.kind === "charge" ? x.o?.invoice : x.kind === "invoice" ? x.o?.charge : undefined);
+  const partners = new Map<string, Set<string>>();
+  for (const x of objects) {
+    const p = partnerOf(x);
+    if (codes.has(x.id) && typeof p === "string" && !codes.has(p) && objects.some((y) => y.id === p)) partners.set(p, codes.get(x.id)!);
+  }
+  const byKind = new Map<RedactedKind, { codes: Set<string>; partner: boolean }>();
+  for (const x of objects) {
+    const named = codes.get(x.id) ?? partners.get(x.id);
+    if (!named) continue;
+    const k = byKind.get(x.kind) ?? { codes: new Set<string>(), partner: false };
+    for (const c of named) k.codes.add(c);
+    k.partner ||= !codes.has(x.id);
+    byKind.set(x.kind, k);
+  }
+  const residue = new ResidueTally();
+  const retry: JobObjects = {};
+  for (const x of objects) {
+    const left = x.o ? personalFields(x.kind, x.o) : [];
+    if (!left.length) continue;
+    const held = byKind.get(x.kind);
+    if (codes.has(x.id) || partners.has(x.id)) residue.add(x.kind, left, refusedReason(held!.codes, held!.partner ? "partner" : "object"));
+    else (retry[JOB_OBJECTS[x.kind]] ??= []).push(x.id);
+  }
+  return { residual: residue.list(), ...(sizeOf(retry) ? { retry } : {}) };
 }
 
 /**
@@ -201,6 +322,9 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
   let withdrawn = 0;
   let heldBack = false;
   const residual: ResidualRecords[] = [];
+  /** Objects of failed jobs that Stripe did not refuse: given a new job first. */
+  const retried: JobObjects[] = [];
+  const live = liveJobs(api, ctx);
   for (const id of jobs) {
     const job = await api.retrieve(id, ctx);
     await ctx.heartbeat();
@@ -221,26 +345,36 @@ export async function pollRedaction(reference: string, api: RedactionApi, ctx: T
       case "succeeded":
         redacted += countOf(job);
         break;
-      case "failed": {
-        const codes = [...new Set((await api.validationErrors(id, ctx)).map((e) => e.code))].sort();
+      case "failed":
+        // Its objects are locked while it stands: canceled, and split once Stripe says it is (next poll).
         await api.cancel(id, writeKey(ctx.idempotencyKey, "redaction_job.cancel", id), ctx);
-        residual.push(...(await leftBy(job, `Stripe's redaction job failed validation (${codes.join(", ") || "no reason given"}) and was canceled`, api, ctx)));
+        pending.push(id);
+        break;
+      case "canceling":
+      case "canceled": {
+        // One that failed validation: what Stripe refused stays, the rest get a new job once it is
+        // canceled (before, its objects are still the job's). One canceled before it ran leaves every object.
+        const errors = await api.validationErrors(id, ctx);
+        if (!errors.length) residual.push(...(await leftBy(job, "Stripe's redaction job was canceled before it ran", api, ctx)));
+        else if (job.status === "canceling") pending.push(id);
+        else {
+          const split = await refusedBy(job, errors, api, ctx);
+          residual.push(...split.residual);
+          if (split.retry) retried.push(split.retry);
+        }
         break;
       }
-      case "canceled":
-      case "canceling":
-        residual.push(...(await leftBy(job, "Stripe's redaction job was canceled before it ran", api, ctx)));
-        break;
       default:
         pending.push(id);
         atWork += countOf(job);
         if (job.status === "redacting") running = true;
     }
   }
+  waiting.unshift(...retried);
   let started = 0;
   while (!heldBack && waiting.length && pending.length < MAX_JOBS) {
     const batch = waiting.shift()!;
-    const id = await createJob(api, batch, ctx);
+    const id = await createJob(api, batch, ctx, live);
     if (!pending.includes(id)) (pending.push(id), (atWork += sizeOf(batch)));
     started += 1;
   }

@@ -43,6 +43,10 @@ const OTHER_ACCOUNT =
 const EVENTS_REFUSED =
   "a customer whose address was changed to the subject's within searchLagMs: Stripe's search index may not have the new address yet, and the API key may not read the events that name such customers (grant the restricted key read access to events)";
 
+/** What check says of a key that may not read events (collect would name such customers in notSearched at every request). */
+const EVENTS_CHECK =
+  "Stripe API reachable and the API key is accepted, but it may not read events: customers whose address was changed to a subject's within searchLagMs would go unfound (Stripe's search index lags behind changes, and their customer.updated events name them). Grant the restricted key read access to events, or set searchLagMs to 0 to accept the gap";
+
 /** The customer the account database gives, when the platform tagged it as another account's (accountMetadataKey). */
 const CUSTOMER_BY_ID: ReachedById = { thing: "payment customer", system: "Stripe", link: "its accountMetadataKey", id: "customer id", data: "payments", kind: "paymentCustomerId" };
 
@@ -225,8 +229,10 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
    * what the lagging search index may not hold yet, read from the objects themselves. Its bound is set
    * once, so its pages follow one list. None without search (or with searchLagMs 0).
    */
+  /** Whether collect reads what searchLagMs covers (objects created, customers changed lately): with search only. */
+  const readsRecent = o.emailLookup === "search" && o.searchLagMs > 0;
   const recentlyCreated = (fetch: (since: number, cursor?: string) => Promise<Page>): ((cursor?: string) => Promise<Page>)[] => {
-    if (o.emailLookup !== "search" || o.searchLagMs === 0) return [];
+    if (!readsRecent) return [];
     const since = Math.floor((Date.now() - o.searchLagMs) / 1000);
     return [(cursor) => fetch(since, cursor)];
   };
@@ -458,6 +464,8 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       const page = (await call("erase", ctx, () => stripe.rawRequest("GET", `${jobs}/${encodeURIComponent(id)}/validation_errors?limit=100`, null as never, versioned))) as { data: RedactionJob[] };
       return page.data as never;
     },
+    list: (ctx) =>
+      paged("erase", ctx, (cursor) => stripe.rawRequest("GET", `${jobs}?limit=100&expand[]=data.objects${cursor ? `&starting_after=${encodeURIComponent(cursor)}` : ""}`, null as never, versioned) as Promise<Page>) as AsyncIterable<RedactionJob>,
     object: (kind, id, ctx) => objectById(kind, id, "erase", ctx),
   };
 
@@ -506,6 +514,13 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
     async check(ctx) {
       try {
         await call("check", ctx, () => stripe.customers.list({ limit: 1 }));
+        // Collect reads customer.updated events to find customers changed within searchLagMs: a restricted
+        // key without read access to events would pass here and miss them at every collect.
+        if (readsRecent) {
+          const events = () => stripe.events.list({ types: ["customer.updated"], limit: 1 }).then(() => false, (error: unknown) => (isForbidden(error) ? true : Promise.reject(error)));
+          const refused = await call("check", ctx, events);
+          if (refused) return { ok: false, message: `${name}: ${EVENTS_CHECK}` };
+        }
         return { ok: true, message: `${name}: Stripe API reachable at ${o.host}:${o.port} and the API key is accepted` };
       } catch (error) {
         const failure = toConnectorError(error, name, "check");
@@ -581,7 +596,7 @@ export function createStripeConnector(options: StripeConnectorOptions): StripeCo
       for await (const { kind, item } of guestsOf(ids, "erase", ctx, new Set(customers.map((c) => c.id)))) guests.get(kind)!.push(item);
       const tally = new KeptTally();
       const residue = new ResidueTally();
-      const redactor = new Redactor(redaction);
+      const redactor = new Redactor(redaction, ctx);
       let erased = 0;
       const remote = () => {
         const work = redactor.remote(o.redactionPollMs);

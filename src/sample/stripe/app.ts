@@ -90,7 +90,7 @@ export function stripeApp(parts: StandInParts): express.Express {
     // definition and their key has no effect (a repeated DELETE meets what the first one left).
     const key = endpoint.method === "POST" ? req.get("idempotency-key") : undefined;
     const fingerprint = `${endpoint.method} ${req.path} ${canonical(params)}`;
-    const stored = key ? store.idempotency.get(key) : undefined;
+    const stored = key ? store.replayable(key) : undefined;
     if (key && stored) {
       if (stored.fingerprint !== fingerprint) {
         done(fault ?? "error");
@@ -113,7 +113,7 @@ export function stripeApp(parts: StandInParts): express.Express {
       body = error.toJSON();
     }
     // Stripe saves the answer of every call that started executing (errors included), not of one it refused to start.
-    if (key && executed) store.remember(key, { fingerprint, status, body, at: Math.floor(at / 1000) });
+    if (key && executed) store.remember(key, { fingerprint, status, body, at: Math.floor(store.clock.now().getTime() / 1000) });
     done(fault ?? (status === 200 ? "ok" : "error"));
     send(status, body, key ? { "Idempotency-Key": key } : {});
   };

@@ -5,6 +5,7 @@ import { stripeApp } from "./app";
 import { StripeCalls, StripeFaults } from "./faults";
 import { RedactionDesk } from "./redactionJobs";
 import { StripeStore } from "./store";
+import type { Clock } from "../../clock";
 
 export { StripeCalls, StripeFaults } from "./faults";
 export type { CallEntry, CallOutcome, FaultKind } from "./faults";
@@ -26,6 +27,8 @@ export interface StripeStandInOptions {
   people?: readonly SamplePerson[];
   /** JSON file the changes are loaded from and saved to after each one; none: state lives in memory. */
   stateFile?: string;
+  /** Stripe's clock (idempotency keys' age, redaction jobs' `created`); the system's by default. */
+  clock?: Clock;
 }
 
 /** A running stand-in. */
@@ -49,6 +52,7 @@ export interface StripeStandIn {
 export async function startStripeStandIn(options: StripeStandInOptions): Promise<StripeStandIn> {
   if (!options.apiKey) throw new Error("the Stripe stand-in needs an apiKey");
   const store = new StripeStore(options.people ?? samplePeople(), options.stateFile);
+  if (options.clock) store.clock = options.clock;
   const faults = new StripeFaults();
   const calls = new StripeCalls();
   const hung = new Set<NodeJS.Timeout>();

@@ -26,7 +26,6 @@ export interface RedactionDesk {
 /** Stripe's limit of object ids per job. */
 const MAX_IDS = 10;
 const REDACTED = "[redacted]";
-const now = () => Math.floor(Date.now() / 1000);
 const TERMINAL = new Set(["succeeded", "canceled"]);
 
 /** The personal fields of each kind the stand-in redacts. */
@@ -139,7 +138,7 @@ export function redactionEndpoints(desk: RedactionDesk): Endpoint[] {
         const created: StoredRedactionJob = {
           id: `prj_${randomBytes(12).toString("hex")}`,
           object: "privacy.redaction_job",
-          created: now(),
+          created: Math.floor(store.clock.now().getTime() / 1000),
           livemode: false,
           status: "validating",
           validation_behavior: behavior,

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { SamplePerson } from "../people";
 import { Collection, collectionOf, COLLECTIONS, seedPerson, StripeObject } from "./seed";
 import { makeFolder } from "../../folders";
+import { Clock, systemClock } from "../../clock";
 
 /** An answer the stand-in gave to a POST or DELETE with an Idempotency-Key, replayed on a repeat. */
 export interface StoredAnswer {
@@ -82,6 +83,8 @@ export class StripeStore {
    * warns against search in read-after-write flows; list filters read the objects themselves.
    */
   searchLagMs = 0;
+  /** Stripe's clock, for idempotency keys' age and redaction jobs' `created` (tests move it). */
+  clock: Clock = systemClock;
   /** When each object written since the store started becomes searchable (Date.now() ms). */
   private readonly indexedAt = new Map<string, number>();
 
@@ -134,6 +137,15 @@ export class StripeStore {
     this.effects.push({ kind: effect, id: job.id });
     this.save();
     return job;
+  }
+
+  /**
+   * The answer a key replays, if Stripe still keeps it: keys are pruned once 24 hours old, and a key
+   * used after that starts a new request (docs.stripe.com/api/idempotent_requests).
+   */
+  replayable(key: string): StoredAnswer | undefined {
+    const answer = this.idempotency.get(key);
+    return answer && answer.at > Math.floor(this.clock.now().getTime() / 1000) - DAY_SECONDS ? answer : undefined;
   }
 
   /** Keeps the answer to an idempotent request (saved with the next change or now). */
