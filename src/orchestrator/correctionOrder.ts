@@ -78,9 +78,13 @@ export async function deletionAtWork(em: EntityManager, row: RequestRow): Promis
   });
 }
 
-/** Why a correction is not made while `deletion` of its person is at work (deletionAtWork). */
-export const correctionBesideDeletion = (deletion: Pick<RequestRow, "id">) =>
-  `Deletion ${deletion.id} of the same person is at work: a correction is not made while their data is being erased (a corrected address would take the rest of it out of the deletion's reach); let the deletion end, then submit or retry the correction if its data is still held`;
+/**
+ * Why a correction is not made while a deletion of its person is at work (deletionAtWork). `deletion`
+ * is named to those who decide requests only: a RECTIFY's error reaches the submitter, who may be a
+ * SERVICE token that must not learn of another token's request (auth/requestAccess.ts).
+ */
+export const correctionBesideDeletion = (deletion?: Pick<RequestRow, "id">) =>
+  `${deletion ? `Deletion ${deletion.id}` : "A deletion"} of the same person is at work: a correction is not made while their data is being erased (a corrected address would take the rest of it out of the deletion's reach); let the deletion end, then submit or retry the correction if its data is still held`;
 
 /** CONFLICT (changing nothing) when a deletion of the person is at work (deletionAtWork). */
 export async function refuseCorrectionBesideDeletion(em: EntityManager, row: RequestRow): Promise<void> {

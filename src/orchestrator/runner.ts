@@ -266,7 +266,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts).
         const deletion = await deletionAtWork(ds.manager, request);
-        if (deletion) throw new ConnectorError(correctionBesideDeletion(deletion), "rectify refused: a deletion of the subject is at work", false);
+        if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
         const asked = request.corrections ?? [];
         const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);

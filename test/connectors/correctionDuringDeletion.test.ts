@@ -81,7 +81,8 @@ describeEachDatabase("a correction of the address while a deletion of the person
     await t.ok(APPROVE, { id: del.id });
     const [fixed, done] = [await ended(fix.id), await ended(del.id)];
     expect(fixed.status).to.equal("FAILED");
-    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.include(`Deletion ${del.id} of the same person is at work`);
+    // Its submitter may be a SERVICE token, not told of another token's request: the deletion is not named.
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/).and.not.include(del.id);
     erasedAll(done);
     expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
     expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
