@@ -5,7 +5,7 @@ import { submit } from "../support/harness";
 import { ADA, ADA_SESSIONS } from "./support/accountDb";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
 
-const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status lastError attempts } deletionOutcome { connector plannedToErase erased matchesPlan } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { id connector step status lastError attempts } deletionOutcome { connector plannedToErase erased matchesPlan } } }`;
 const APPROVE = `mutation($id: ID!) { approveRequest(id: $id) { id status } }`;
 const NEW = "ada.renamed@example.net";
 
@@ -62,10 +62,12 @@ describeEachDatabase("a correction of the address while a deletion of the person
     expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
   });
 
-  it("writes nothing when its RECTIFY runs once a deletion approved after it is at work, and the deletion erases the account", async () => {
+  it("writes nothing when its RECTIFY runs once a deletion approved after it is at work, is not retried while it is, and the deletion erases the account", async () => {
     let first = true;
+    const gate = new Promise<void>((resolve) => (open = resolve));
     service = await accountDbService(db(), undefined, undefined, (c): Connector => ({
       ...c,
+      erase: async (...a) => (await gate, c.erase(...a)),
       rectify: async (...a) => {
         // The first attempt meets a busy database: the retry comes after the deletion was approved.
         if (first) throw ((first = false), new ConnectorError("account-db: busy", "busy", true, 1500));
@@ -79,8 +81,14 @@ describeEachDatabase("a correction of the address while a deletion of the person
     t.clock.advance(1000);
     const del = await submit(t, deletion());
     await t.ok(APPROVE, { id: del.id });
-    const [fixed, done] = [await ended(fix.id), await ended(del.id)];
+    const fixed = await ended(fix.id);
     expect(fixed.status).to.equal("FAILED");
+    const rectify = fixed.tasks.find((x: any) => x.step === "RECTIFY");
+    const retried = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: rectify.id });
+    expect(retried.errors?.map((e) => e.extensions.code), "retried while the deletion is at work").to.deep.equal(["CONFLICT"]);
+    expect(retried.errors![0].message).to.include(`Deletion ${del.id} of the same person is at work`);
+    open();
+    const done = await ended(del.id);
     // Its submitter may be a SERVICE token, not told of another token's request: the deletion is not named.
     expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/).and.not.include(del.id);
     erasedAll(done);
