@@ -49,6 +49,7 @@ async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses
  * ended, or a later one changing such a field was approved (approving this one would write the older value over it).
  */
 export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
+  await refuseCorrectionBesideDeletion(em, row);
   const [later] = await sameFieldCorrections(em, row, APPROVED, "later");
   if (later) {
     throw conflict(
@@ -64,8 +65,36 @@ export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRo
   );
 }
 
+/**
+ * A deletion of the same person at work (approved, not ended), or null. A correction does not run beside
+ * one: what it writes is being erased, and one that moves a value the deletion finds the person by (the
+ * address) takes the rest of their rows out of its reach, the deletion COMPLETED with them still held.
+ */
+export async function deletionAtWork(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
+  if (row.type !== RequestType.CORRECTION) return null;
+  return em.getRepository(RequestRow).findOne({
+    where: { type: RequestType.DELETION, subjectEmail: keptSubjectEmail(row), status: In([RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT]) },
+    order: { receivedAt: "ASC", id: "ASC" },
+  });
+}
+
+/**
+ * Why a correction is not made while a deletion of its person is at work (deletionAtWork). `deletion`
+ * is named to those who decide requests only: a RECTIFY's error reaches the submitter, who may be a
+ * SERVICE token that must not learn of another token's request (auth/requestAccess.ts).
+ */
+export const correctionBesideDeletion = (deletion?: Pick<RequestRow, "id">) =>
+  `${deletion ? `Deletion ${deletion.id}` : "A deletion"} of the same person is at work: a correction is not made while their data is being erased (a corrected address would take the rest of it out of the deletion's reach); let the deletion end, then submit or retry the correction if its data is still held`;
+
+/** CONFLICT (changing nothing) when a deletion of the person is at work (deletionAtWork). */
+export async function refuseCorrectionBesideDeletion(em: EntityManager, row: RequestRow): Promise<void> {
+  const deletion = await deletionAtWork(em, row);
+  if (deletion) throw conflict(correctionBesideDeletion(deletion), { status: row.status, deletionRequestId: deletion.id, deletionStatus: deletion.status });
+}
+
 /** CONFLICT (changing nothing) when a later correction of a field `row` changes was approved: a retry would write the older value over it. */
 export async function refuseRetryOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
+  await refuseCorrectionBesideDeletion(em, row);
   const [first] = await sameFieldCorrections(em, row, APPROVED, "later");
   if (!first) return;
   throw conflict(

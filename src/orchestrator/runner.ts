@@ -28,6 +28,7 @@ import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
 import { accessCollectingAhead } from "../queries/taskFinder";
+import { correctionBesideDeletion, deletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
 /** How long an erasure waits before it looks again at an access request still collecting from its system. */
@@ -263,6 +264,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       }
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+        // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts).
+        const deletion = await deletionAtWork(ds.manager, request);
+        if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
         const asked = request.corrections ?? [];
         const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);

@@ -1,0 +1,98 @@
+import { expect } from "chai";
+import { ConnectorError, type Connector } from "../../src/connectors/sdk";
+import { describeEachDatabase } from "../support/databases";
+import { submit } from "../support/harness";
+import { ADA, ADA_SESSIONS } from "./support/accountDb";
+import { accountDbService, AccountDbService } from "./support/accountDbService";
+
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { id connector step status lastError attempts } deletionOutcome { connector plannedToErase erased matchesPlan } } }`;
+const APPROVE = `mutation($id: ID!) { approveRequest(id: $id) { id status } }`;
+const NEW = "ada.renamed@example.net";
+
+/**
+ * A correction of the address made while a deletion of the person was at work took the account out of
+ * the deletion's reach: the deletion COMPLETED having erased 0 of the 1,203 records it planned, and the
+ * account database still held Ada's row (under the new address) and her sessions.
+ */
+describeEachDatabase("a correction of the address while a deletion of the person is at work", (db) => {
+  let service: AccountDbService | undefined;
+  let open: () => void = () => undefined;
+  afterEach(async () => {
+    open();
+    await service?.stop();
+    service = undefined;
+  });
+
+  const correction = () => ({ type: "CORRECTION", subject: { email: ADA.email }, corrections: [{ field: "email", value: NEW }], identityVerified: true, verificationEvidence: "signed-in session" });
+  const deletion = () => ({ type: "DELETION", subject: { email: ADA.email }, identityVerified: true, verificationEvidence: "signed-in session" });
+  const ended = (id: string) =>
+    service!.t.waitFor(async () => {
+      service!.t.clock.advance(500);
+      const { request } = await service!.t.ok(SHOW, { id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    }, "request ended", 30_000);
+  const adaHeld = async () => {
+    const [{ n }] = await service!.account.rows(`SELECT (SELECT COUNT(*) FROM users WHERE id = ?) + (SELECT COUNT(*) FROM sessions WHERE user_id = ?) AS n`, [Number(ADA.userId), Number(ADA.userId)]);
+    return Number(n);
+  };
+  const erasedAll = (done: any) => {
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    const planned = done.deletionOutcome.reduce((n: number, l: any) => n + l.plannedToErase, 0);
+    expect(planned, "planned to erase: her row, factors and sessions").to.be.greaterThan(ADA_SESSIONS);
+    expect(done.deletionOutcome.reduce((n: number, l: any) => n + l.erased, 0), "erased").to.equal(planned);
+  };
+
+  it("is refused at approval (CONFLICT naming the deletion, nothing written), and the deletion erases the account", async () => {
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    service = await accountDbService(db(), undefined, undefined, (c): Connector => ({ ...c, erase: async (...a) => (await gate, c.erase(...a)) }));
+    const { t, account } = service;
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    await t.waitFor(async () => ((await t.ok(SHOW, { id: del.id })).request.tasks.some((x: any) => x.step === "ERASE" && x.status === "RUNNING") ? true : undefined), "ERASE running");
+    t.clock.advance(1000);
+    const fix = await submit(t, correction());
+    const refused = await t.gql(APPROVE, { id: fix.id });
+    expect(refused.errors?.map((e) => e.extensions.code)).to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).to.include(`Deletion ${del.id} of the same person is at work`).and.not.include(NEW);
+    expect((await t.ok(SHOW, { id: fix.id })).request.status).to.equal("PENDING_APPROVAL");
+    expect(await account.rows(`SELECT email FROM users WHERE id = ?`, [Number(ADA.userId)])).to.deep.equal([{ email: ADA.email }]);
+    open();
+    erasedAll(await ended(del.id));
+    expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
+    expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
+  });
+
+  it("writes nothing when its RECTIFY runs once a deletion approved after it is at work, is not retried while it is, and the deletion erases the account", async () => {
+    let first = true;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    service = await accountDbService(db(), undefined, undefined, (c): Connector => ({
+      ...c,
+      erase: async (...a) => (await gate, c.erase(...a)),
+      rectify: async (...a) => {
+        // The first attempt meets a busy database: the retry comes after the deletion was approved.
+        if (first) throw ((first = false), new ConnectorError("account-db: busy", "busy", true, 1500));
+        return c.rectify!(...a);
+      },
+    }));
+    const { t, account } = service;
+    const fix = await submit(t, correction());
+    await t.ok(APPROVE, { id: fix.id });
+    await t.waitFor(async () => ((await t.ok(SHOW, { id: fix.id })).request.tasks.some((x: any) => x.step === "RECTIFY" && x.attempts === 1 && x.status === "PENDING") ? true : undefined), "RECTIFY waits to retry");
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    const fixed = await ended(fix.id);
+    expect(fixed.status).to.equal("FAILED");
+    const rectify = fixed.tasks.find((x: any) => x.step === "RECTIFY");
+    const retried = await t.gql(`mutation($id: ID!) { retryTask(id: $id) { id status } }`, { id: rectify.id });
+    expect(retried.errors?.map((e) => e.extensions.code), "retried while the deletion is at work").to.deep.equal(["CONFLICT"]);
+    expect(retried.errors![0].message).to.include(`Deletion ${del.id} of the same person is at work`);
+    open();
+    const done = await ended(del.id);
+    // Its submitter may be a SERVICE token, not told of another token's request: the deletion is not named.
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/).and.not.include(del.id);
+    erasedAll(done);
+    expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
+    expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
+  });
+});
