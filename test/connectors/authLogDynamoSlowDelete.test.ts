@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { Role } from "../../src/domain/enums";
 import { describeEachOf } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { AuthLogDynamo } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture } from "./support/authLogFixtures";
+import { submit, type TestService } from "../support/harness";
+import { ADA, ADA_EVENTS } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 import { endOf, FAST, PLACE } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -17,34 +17,16 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
  * lease; a hold placed meanwhile is answered once it has ended, and no delete may land after that.
  */
 describeEachOf(["sqlite"], "auth-log erasure on a slow DynamoDB (dynalite behind a delaying proxy)", (db) => {
-  let dynamo: AuthLogDynamo;
-  let f: AuthLogFixture & { tableName: string };
-  let t: TestService | undefined;
-  let ticking: NodeJS.Timeout | undefined;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  beforeEach(async () => {
-    f = await dynamoFixture(dynamo);
-  });
-  afterEach(async () => {
-    clearInterval(ticking);
-    await t?.stop();
-    t = undefined;
-    await f.teardown();
-  });
+  const s = dynamoSuite(db);
 
   /** Ada's items in the table itself (straight to dynalite, strongly consistent). */
   const itemsOfAda = async () => {
-    const client = dynamo.client();
+    const client = s.dynamo.client();
     try {
       let n = 0;
       let start: Record<string, any> | undefined;
       do {
-        const out = await client.send(new QueryCommand({ TableName: f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: ADA.userId! } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
+        const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: ADA.userId! } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
         n += out.Count ?? 0;
         start = out.LastEvaluatedKey;
       } while (start);
@@ -54,28 +36,51 @@ describeEachOf(["sqlite"], "auth-log erasure on a slow DynamoDB (dynalite behind
     }
   };
 
+  /** Ada's deletion, approved; a hold on her auth logs placed once its first delete was sent: her items then, and the request once ended. */
+  const holdMidErasure = async (t: TestService, caseReference: string) => {
+    const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    await t.waitFor(async () => (s.dynamo.count("DeleteItem") > 0 ? true : undefined), "the first delete sent", 30_000);
+    await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["AUTH_LOGS"], reason: "litigation", caseReference } }, Role.PRIVACY_OFFICER);
+    const atPlacement = await itemsOfAda();
+    return { atPlacement, ended: await endOf(t, SHOW, r.id) };
+  };
+
   it("deletes nothing after a hold placed while deletes were slow was answered: no delete is sent that could outlive its unit", async function () {
     this.timeout(60_000);
     // Pages of 500 keys, one delete call at a time, no heartbeat from the connector within a page: a
     // page's deletes outlast the 2 s lease unless the store bounds them by their unit.
-    const connector = f.connector({ pageSize: 500, deleteConcurrency: 1, heartbeatEveryMs: 60_000 });
-    t = await new TestService(db(), FAST, [connector]).start();
-    ticking = setInterval(() => t?.clock.advance(20), 20);
-    dynamo.slowDeletesMs = 900;
-    dynamo.operations.length = 0;
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    await t.waitFor(async () => (dynamo.count("BatchWriteItem") + dynamo.count("DeleteItem") > 0 ? true : undefined), "the first delete sent", 30_000);
-    await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["AUTH_LOGS"], reason: "litigation", caseReference: "K-31" } }, Role.PRIVACY_OFFICER);
-    const atPlacement = await itemsOfAda();
-    const ended = await endOf(t, SHOW, r.id);
+    const connector = s.f.connector({ pageSize: 500, deleteConcurrency: 1, heartbeatEveryMs: 60_000 });
+    const t = await s.service(FAST, [connector], true);
+    s.dynamo.slowDeletesMs = 900;
+    const { atPlacement, ended } = await holdMidErasure(t, "K-31");
     // Any delete still on its way has landed by now.
-    await new Promise((resolve) => setTimeout(resolve, 2 * dynamo.slowDeletesMs));
+    await new Promise((resolve) => setTimeout(resolve, 2 * s.dynamo.slowDeletesMs));
     const now = await itemsOfAda();
     expect(atPlacement, "Ada's items when the hold was answered").to.be.within(1, ADA_EVENTS.length - 1);
     expect(now, "Ada's items after the deletion ended (the hold keeps those it met)").to.equal(atPlacement);
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
     expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["AUTH_LOGS", atPlacement]]);
     expect(ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased, "erased, as the deletion reports it").to.equal(ADA_EVENTS.length - atPlacement);
+  });
+
+  it("lands no delete it gave up on after the unit ended: the call's connection is closed at its deadline", async function () {
+    this.timeout(60_000);
+    // Every delete waits 2.5 s at the proxy, as long as its connection is open: past its unit (a 2 s
+    // lease gives 1.5 s), and short of the client's timeoutMs (10 s by default), which the SDK only
+    // warns about. A delete given up on but left open would land after the hold was answered.
+    const connector = s.f.connector({ pageSize: 500, deleteConcurrency: 1, heartbeatEveryMs: 60_000 });
+    const t = await s.service(FAST, [connector], true);
+    s.dynamo.holdDeletesMs = 2_500;
+    const { atPlacement, ended } = await holdMidErasure(t, "K-32");
+    await new Promise((resolve) => setTimeout(resolve, 2 * s.dynamo.holdDeletesMs));
+    const now = await itemsOfAda();
+    const erased = ended.tasks.find((y: any) => y.step === "ERASE").outcome.erased;
+    const seen = { atPlacement, now, erased, sent: s.dynamo.count("DeleteItem"), dropped: s.dynamo.droppedDeletes };
+    expect(now, `Ada's items after the deletion ended (the hold keeps those it met) ${JSON.stringify(seen)}`).to.equal(atPlacement);
+    expect(seen.dropped, "every delete sent was taken back before it could land").to.equal(seen.sent);
+    expect(ended.status, ended.statusReason).to.equal("COMPLETED");
+    expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["AUTH_LOGS", now]]);
+    expect(erased, "erased, as the deletion reports it").to.equal(ADA_EVENTS.length - now);
   });
 });

@@ -86,6 +86,8 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.partialBatches = 0;
       dynamo.replicaLagMs = 0;
       dynamo.slowDeletesMs = 0;
+      dynamo.holdDeletesMs = 0;
+      dynamo.droppedDeletes = 0;
       dynamo.throttleEveryOtherDelete = false;
       dynamo.doneThenFailed = 0;
       await made.closeAll();
