@@ -1,15 +1,32 @@
 import { expect } from "chai";
 import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { Role } from "../../src/domain/enums";
-import { describeEachOf } from "../support/databases";
+import { describeEachDatabase, describeEachOf } from "../support/databases";
 import { submit, type TestService } from "../support/harness";
-import { ADA, ADA_EVENTS } from "./support/authLogFixtures";
-import { dynamoSuite } from "./support/dynamoSuite";
+import { ADA, ADA_EVENTS, GRACE } from "./support/authLogFixtures";
+import { type DynamoSuite, dynamoSuite } from "./support/dynamoSuite";
 import { endOf, FAST, PLACE } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { step status attempts lastError outcome { erased kept residual } }
   retentionExceptions { category recordCount status } } }`;
+
+/** A person's items in the suite's table itself (straight to dynalite, strongly consistent). */
+async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
+  const client = s.dynamo.client();
+  try {
+    let n = 0;
+    let start: Record<string, any> | undefined;
+    do {
+      const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: userId } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
+      n += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return n;
+  } finally {
+    client.destroy();
+  }
+}
 
 /**
  * The auth log on a slow DynamoDB: every delete reaches the table 900 ms after it was sent, and is
@@ -19,22 +36,7 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
 describeEachOf(["sqlite"], "auth-log erasure on a slow DynamoDB (dynalite behind a delaying proxy)", (db) => {
   const s = dynamoSuite(db);
 
-  /** Ada's items in the table itself (straight to dynalite, strongly consistent). */
-  const itemsOfAda = async () => {
-    const client = s.dynamo.client();
-    try {
-      let n = 0;
-      let start: Record<string, any> | undefined;
-      do {
-        const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: ADA.userId! } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
-        n += out.Count ?? 0;
-        start = out.LastEvaluatedKey;
-      } while (start);
-      return n;
-    } finally {
-      client.destroy();
-    }
-  };
+  const itemsOfAda = () => itemsOf(s, ADA.userId!);
 
   /** Ada's deletion, approved; a hold on her auth logs placed once its first delete was sent: her items then, and the request once ended. */
   const holdMidErasure = async (t: TestService, caseReference: string) => {
@@ -82,5 +84,40 @@ describeEachOf(["sqlite"], "auth-log erasure on a slow DynamoDB (dynalite behind
     expect(ended.status, ended.statusReason).to.equal("COMPLETED");
     expect(ended.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["AUTH_LOGS", now]]);
     expect(erased, "erased, as the deletion reports it").to.equal(ADA_EVENTS.length - now);
+  });
+});
+
+/**
+ * A unit of erasure lasts three quarters of the task's lease, and a DynamoDB delete is sent only with
+ * 500 ms to be answered and as long again to be waited out: a shorter lease would fail every erasure
+ * having sent nothing, so the service refuses it at start.
+ */
+describeEachDatabase("auth-log on DynamoDB under a short task lease", (db) => {
+  const s = dynamoSuite(db);
+  const env = (leaseMs: number) => ({ ...FAST, DSR_TASK_LEASE_MS: String(leaseMs) });
+
+  it("refuses to start with a lease whose units cannot hold one delete, naming DSR_TASK_LEASE_MS and the least it needs", async () => {
+    const failure = await s.service(env(1466), [s.f.connector()]).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(failure?.message).to.equal(
+      "invalid configuration:\n  - DSR_TASK_LEASE_MS is 1466 ms, too short for connector auth-log: a unit of erasure lasts three quarters of the lease, and its erase needs 1100 ms of one to write anything; set DSR_TASK_LEASE_MS to 1467 or more",
+    );
+  });
+
+  it("erases what the policy does not keep at the least lease it accepts", async function () {
+    this.timeout(60_000);
+    const t = await s.service(env(1467), [s.f.connector({ deleteConcurrency: 1 })], true);
+    const before = await itemsOf(s, GRACE.userId!);
+    const r = await submit(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
+    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const ended = await endOf(t, SHOW, r.id);
+    const erase = ended.tasks.find((y: any) => y.step === "ERASE");
+    expect(ended.status, ended.statusReason).to.equal("COMPLETED");
+    // The retention policy keeps her events of the last 90 days: the rest leave the table.
+    const left = await itemsOf(s, GRACE.userId!);
+    expect({ erased: erase.outcome.erased, kept: erase.outcome.kept }, "as the deletion reports it").to.deep.equal({ erased: before - left, kept: left });
+    expect(left, "Grace's items kept").to.be.within(1, before / 2);
   });
 });

@@ -10,10 +10,18 @@ import { classifyDynamoError, isThrottled } from "./dynamoErrors";
 /**
  * A delete is sent only when it can be given this long (or timeoutMs, if less) to be answered, and as
  * long again to land if it is not: a DynamoDB write cannot be called back, so a unit must not end
- * while one it sent may still be done. Units shorter than twice this send nothing (with timeoutMs
- * above it, a task lease under about 1.4 s: a unit's time is three quarters of the lease).
+ * while one it sent may still be done. Units shorter than twice this send nothing.
  */
 export const MIN_CALL_MS = 500;
+
+/** What a unit spends before its first delete (the page's keys are read before it begins): its own start. */
+const UNIT_START_MS = 100;
+
+/**
+ * The least time a unit of erasure needs to send one delete (ConnectorSpec.minUnitMs): with timeoutMs
+ * of 500 ms or more, 1,100 ms, so a task lease of at least 1,467 ms (a unit is three quarters of it).
+ */
+export const minUnitMs = (timeoutMs: number): number => 2 * Math.min(MIN_CALL_MS, timeoutMs) + UNIT_START_MS;
 
 /** The deadline of the delete being sent in this async context (see cutAtDeadline). */
 const cuts = new AsyncLocalStorage<AbortSignal>();

@@ -4,7 +4,7 @@ import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
 import { WriteOutOfTime } from "../sql/database";
 import type { UnprocessedPolicy } from "./dynamoBatch";
-import { cutAtDeadline, type DeleteTarget, deleteKeys } from "./dynamoDeletes";
+import { cutAtDeadline, type DeleteTarget, deleteKeys, minUnitMs } from "./dynamoDeletes";
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
@@ -96,6 +96,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
 
   return {
     description: `DynamoDB table ${table}`,
+    minUnitMs: minUnitMs(timeoutMs),
 
     check: (signal) =>
       call("check", signal, async () => {

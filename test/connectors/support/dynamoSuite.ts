@@ -54,7 +54,9 @@ export function dynamoSuite(db?: () => TestDatabase): DynamoSuite {
     },
     async service(env, connectors, realClock = false) {
       if (!db) throw new Error("dynamoSuite(db): give the service's database to start the service");
-      t = await new TestService(db(), env, connectors).start();
+      // Kept before it starts: one that fails to start is stopped all the same (its notifier inbox).
+      t = new TestService(db(), env, connectors);
+      await t.start();
       if (realClock) ticking = setInterval(() => t?.clock.advance(20), 20);
       return t;
     },
