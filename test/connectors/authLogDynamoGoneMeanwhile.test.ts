@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
 import { testContext } from "../../src/connectors/testing/conformance";
-import { AuthLogDynamo } from "./support/authLogDynamo";
 import { sampleAuthEvents } from "../../src/sample/authLog";
-import { ADA, type AuthLogFixture, dynamoFixture, GRACE, PEOPLE } from "./support/authLogFixtures";
+import { ADA, GRACE, PEOPLE } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 
 /** Grace's 40 events (Ada's 1,234 would only make the test slower): pages of 10 make 4 units. */
 const GRACE_EVENTS = [...sampleAuthEvents(PEOPLE[1])];
@@ -16,47 +16,33 @@ import { collectAll } from "../../src/connectors/testing/conformance";
  * that did not; a conditional DeleteItem can.
  */
 describe("auth-log erasure on DynamoDB while another hand deletes some of the subject's events", () => {
-  let dynamo: AuthLogDynamo;
-  let f: AuthLogFixture & { tableName: string };
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  beforeEach(async () => {
-    f = await dynamoFixture(dynamo);
-    dynamo.operations.length = 0;
-  });
-  afterEach(async () => {
-    await f.teardown();
-  });
+  const s = dynamoSuite();
 
   it("counts as erased only the items its own deletes removed, at one DeleteItem per event", async () => {
     // Pages of 10: the second unit's keys were read (strongly consistent) before it began; three of
     // them go by another hand between that read and the unit's deletes.
     const gone = GRACE_EVENTS.slice(12, 15);
     let units = 0;
-    const direct = dynamo.client();
+    const direct = s.dynamo.client();
     const ctx = testContext({
       eraseUnit: async (_category, work) => {
         if ((units += 1) === 2) {
           const requests = gone.map((e) => ({ DeleteRequest: { Key: { userId: { S: GRACE.userId! }, sk: { S: e.key } } } }));
-          await direct.send(new BatchWriteItemCommand({ RequestItems: { [f.tableName]: requests } }));
+          await direct.send(new BatchWriteItemCommand({ RequestItems: { [s.f.tableName]: requests } }));
         }
         await work();
         return true;
       },
     });
     try {
-      const outcome = await f.connector({ pageSize: 10 }).erase(GRACE, { categories: ["AUTH_LOGS"] }, ctx);
+      const outcome = await s.f.connector({ pageSize: 10 }).erase(GRACE, { categories: ["AUTH_LOGS"] }, ctx);
       expect(units, "units of erasure").to.equal(4);
-      expect(await collectAll(f.connector(), GRACE), "Grace's items left").to.deep.equal([]);
-      expect((await collectAll(f.connector(), ADA)).length, "Ada's items").to.equal(1234);
+      expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.deep.equal([]);
+      expect((await collectAll(s.f.connector(), ADA)).length, "Ada's items").to.equal(1234);
       expect(outcome.erased, "erased by this call").to.equal(GRACE_EVENTS.length - gone.length);
       // The cost: one delete call per event listed (the three gone included), no batches.
-      expect(dynamo.count("DeleteItem"), "DeleteItem calls").to.equal(GRACE_EVENTS.length);
-      expect(dynamo.count("BatchWriteItem"), "BatchWriteItem calls").to.equal(0);
+      expect(s.dynamo.count("DeleteItem"), "DeleteItem calls").to.equal(GRACE_EVENTS.length);
+      expect(s.dynamo.count("BatchWriteItem"), "BatchWriteItem calls").to.equal(0);
     } finally {
       direct.destroy();
     }
@@ -67,8 +53,8 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
       // The 10th delete is done, then answered InternalServerError: with one attempt per call the erase
       // fails retryably; with three, the SDK sends it again and finds the item gone. Either way it was
       // this erasure's delete, and the attempts together count every event once.
-      dynamo.doneThenFailed = 1;
-      const connector = f.connector({ maxAttempts, pageSize: 10 });
+      s.dynamo.doneThenFailed = 1;
+      const connector = s.f.connector({ maxAttempts, pageSize: 10 });
       let erased = 0;
       let attempts = 0;
       for (;;) {
@@ -89,8 +75,8 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
         );
         if (done || attempts === 3) break;
       }
-      expect(dynamo.doneThenFailed, "the fault was met").to.equal(0);
-      expect(await collectAll(f.connector(), GRACE), "Grace's items left").to.deep.equal([]);
+      expect(s.dynamo.doneThenFailed, "the fault was met").to.equal(0);
+      expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.deep.equal([]);
       expect(erased, `erased over ${attempts} attempt(s)`).to.equal(GRACE_EVENTS.length);
     });
   }
