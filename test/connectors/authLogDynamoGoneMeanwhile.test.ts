@@ -80,4 +80,37 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
       expect(erased, `erased over ${attempts} attempt(s)`).to.equal(GRACE_EVENTS.length);
     });
   }
+
+  it("fails retryably within timeoutMs, counting what it knows, when the read-back of a delete answered 500 gets no answer", async function () {
+    this.timeout(20_000);
+    // Pages of 10: the first unit deletes its 10; in the second, the first delete is done, then answered
+    // 500, and the GetItem that would tell whether it was done hangs.
+    let erased = 0;
+    let units = 0;
+    const ctx = testContext({
+      eraseUnit: async (_category, work) => {
+        if ((units += 1) === 2) {
+          s.dynamo.doneThenFailed = 1;
+          s.dynamo.stalled = "GetItem";
+        }
+        const n = await work();
+        if (typeof n === "number") erased += n;
+        return true;
+      },
+    });
+    const started = Date.now();
+    const failure = await s.f
+      .connector({ pageSize: 10, deleteConcurrency: 1, timeoutMs: 300 })
+      .erase(GRACE, { categories: ["AUTH_LOGS"] }, ctx)
+      .then(
+        () => undefined,
+        (error: { retryable?: boolean; userMessage?: string }) => error,
+      );
+    expect(Date.now() - started, "ms until the erase gave up").to.be.below(5_000);
+    expect(failure?.retryable, "the failure is retryable").to.equal(true);
+    expect(failure?.userMessage).to.equal("auth-log: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt");
+    // The delete answered 500 was done, but the read-back could not tell: it is not counted.
+    expect(erased, "counted: the first unit's deletes").to.equal(10);
+    expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.have.length(GRACE_EVENTS.length - 11);
+  });
 });

@@ -93,10 +93,19 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
     const half = Math.floor(left / 2);
     return half < Math.min(MIN_CALL_MS, t.timeoutMs) ? undefined : Math.min(t.timeoutMs, half);
   };
-  /** Whether the key's item is in the table now (a strongly consistent read of its key alone). */
+  /**
+   * Whether the key's item is in the table now (a strongly consistent read of its key alone), within
+   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good.
+   */
   const present = async (i: number): Promise<boolean> => {
     const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
-    return (await t.client.send(read)).Item !== undefined;
+    const cut = AbortSignal.timeout(t.timeoutMs);
+    try {
+      return (await cuts.run(cut, () => t.client.send(read))).Item !== undefined;
+    } catch (error) {
+      if (!cut.aborted) throw error;
+      throw new ConnectorError(`${t.connector}: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt`, `${t.connector}: a GetItem read-back unanswered after ${t.timeoutMs} ms (timeoutMs)`, true);
+    }
   };
   function* indices() {
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
