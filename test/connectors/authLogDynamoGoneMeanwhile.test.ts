@@ -1,13 +1,29 @@
 import { expect } from "chai";
 import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
-import { testContext } from "../../src/connectors/testing/conformance";
+import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { sampleAuthEvents } from "../../src/sample/authLog";
 import { ADA, GRACE, PEOPLE } from "./support/authLogFixtures";
 import { dynamoSuite } from "./support/dynamoSuite";
 
 /** Grace's 40 events (Ada's 1,234 would only make the test slower): pages of 10 make 4 units. */
 const GRACE_EVENTS = [...sampleAuthEvents(PEOPLE[1])];
-import { collectAll } from "../../src/connectors/testing/conformance";
+
+/**
+ * A context whose units add up what their work returned, as the orchestrator keeps each unit's count
+ * (`counted.erased`, over `counted.units` units); `atUnit` runs before each unit's work, given its number.
+ */
+function counting(atUnit?: (unit: number) => Promise<void> | void) {
+  const counted = { erased: 0, units: 0 };
+  const ctx = testContext({
+    eraseUnit: async (_category, work) => {
+      await atUnit?.((counted.units += 1));
+      const n = await work();
+      if (typeof n === "number") counted.erased += n;
+      return true;
+    },
+  });
+  return { ctx, counted };
+}
 
 /**
  * Events that leave the DynamoDB table while the erasure runs, by another hand (TTL, or the platform's
@@ -22,21 +38,15 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
     // Pages of 10: the second unit's keys were read (strongly consistent) before it began; three of
     // them go by another hand between that read and the unit's deletes.
     const gone = GRACE_EVENTS.slice(12, 15);
-    let units = 0;
     const direct = s.dynamo.client();
-    const ctx = testContext({
-      eraseUnit: async (_category, work) => {
-        if ((units += 1) === 2) {
-          const requests = gone.map((e) => ({ DeleteRequest: { Key: { userId: { S: GRACE.userId! }, sk: { S: e.key } } } }));
-          await direct.send(new BatchWriteItemCommand({ RequestItems: { [s.f.tableName]: requests } }));
-        }
-        await work();
-        return true;
-      },
+    const { ctx, counted } = counting(async (unit) => {
+      if (unit !== 2) return;
+      const requests = gone.map((e) => ({ DeleteRequest: { Key: { userId: { S: GRACE.userId! }, sk: { S: e.key } } } }));
+      await direct.send(new BatchWriteItemCommand({ RequestItems: { [s.f.tableName]: requests } }));
     });
     try {
       const outcome = await s.f.connector({ pageSize: 10 }).erase(GRACE, { categories: ["AUTH_LOGS"] }, ctx);
-      expect(units, "units of erasure").to.equal(4);
+      expect(counted.units, "units of erasure").to.equal(4);
       expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.deep.equal([]);
       expect((await collectAll(s.f.connector(), ADA)).length, "Ada's items").to.equal(1234);
       expect(outcome.erased, "erased by this call").to.equal(GRACE_EVENTS.length - gone.length);
@@ -59,13 +69,7 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
       let attempts = 0;
       for (;;) {
         attempts += 1;
-        const ctx = testContext({
-          eraseUnit: async (_category, work) => {
-            const n = await work();
-            if (typeof n === "number") erased += n;
-            return true;
-          },
-        });
+        const { ctx, counted } = counting();
         const done = await connector.erase(GRACE, { categories: ["AUTH_LOGS"] }, ctx).then(
           () => true,
           (error: { retryable?: boolean }) => {
@@ -73,6 +77,7 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
             return false;
           },
         );
+        erased += counted.erased;
         if (done || attempts === 3) break;
       }
       expect(s.dynamo.doneThenFailed, "the fault was met").to.equal(0);
@@ -85,18 +90,10 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
     this.timeout(20_000);
     // Pages of 10: the first unit deletes its 10; in the second, the first delete is done, then answered
     // 500, and the GetItem that would tell whether it was done hangs.
-    let erased = 0;
-    let units = 0;
-    const ctx = testContext({
-      eraseUnit: async (_category, work) => {
-        if ((units += 1) === 2) {
-          s.dynamo.doneThenFailed = 1;
-          s.dynamo.stalled = "GetItem";
-        }
-        const n = await work();
-        if (typeof n === "number") erased += n;
-        return true;
-      },
+    const { ctx, counted } = counting((unit) => {
+      if (unit !== 2) return;
+      s.dynamo.doneThenFailed = 1;
+      s.dynamo.stalled = "GetItem";
     });
     const started = Date.now();
     const failure = await s.f
@@ -110,7 +107,7 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
     expect(failure?.retryable, "the failure is retryable").to.equal(true);
     expect(failure?.userMessage).to.equal("auth-log: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt");
     // The delete answered 500 was done, but the read-back could not tell: it is not counted.
-    expect(erased, "counted: the first unit's deletes").to.equal(10);
+    expect(counted.erased, "counted: the first unit's deletes").to.equal(10);
     expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.have.length(GRACE_EVENTS.length - 11);
   });
 });
