@@ -35,6 +35,7 @@ import type { Connector } from "./connectors/sdk";
 import { startSampleWorkspace } from "./sample/workspace";
 import { loadConnectorsFile } from "./orchestrator/connectorsFile";
 import { ConnectorRegistry, processingLocationOf } from "./orchestrator/registry";
+import { leaseProblems } from "./orchestrator/erasureUnits";
 import { WakeListener, wakeSender } from "./orchestrator/wake";
 import { Worker, WorkerOptions } from "./orchestrator/worker";
 import { CallbackDispatcher } from "./callbacks/dispatcher";
@@ -74,11 +75,17 @@ function notifierFor(config: Config, clock: Clock, logger: Logger): Notifier {
 
 /** The connectors given, or those of DSR_CONNECTORS_FILE, or the sample workspace's; validated together. */
 export async function buildRegistry(config: Config, given?: Connector[], logger?: Logger): Promise<ConnectorRegistry> {
-  if (given) return new ConnectorRegistry(given);
+  // A lease whose units of erasure are too short for a connector's writes would fail its every erasure.
+  const registry = (connectors: readonly Connector[], release?: () => Promise<void>) => {
+    const problems = leaseProblems(connectors, config.DSR_TASK_LEASE_MS);
+    if (problems.length) throw new ConfigError(problems);
+    return new ConnectorRegistry(connectors, release);
+  };
+  if (given) return registry(given);
   if (config.sampleWorkspace) {
     const workspace = await startSampleWorkspace({ dataDir: config.dataDir, logger: logger ?? createLogger(config.DSR_LOG_LEVEL), authEventsForAda: config.DSR_SAMPLE_ADA_AUTH_EVENTS });
     try {
-      return new ConnectorRegistry(workspace.connectors, workspace.close);
+      return registry(workspace.connectors, workspace.close);
     } catch (error) {
       await workspace.close();
       throw error;
@@ -97,7 +104,7 @@ export async function buildRegistry(config: Config, given?: Connector[], logger?
   const unrecorded = built.filter((c) => !processingLocationOf(c)).map((c) => c.spec.name);
   if (unrecorded.length) logger?.warn({ connectors: unrecorded }, "no processing location is recorded for these connectors: set processingLocation (e.g. \"US\") on their entries in the connectors file; until then they count as outside DSR_PROCESSING_LOCATION");
   try {
-    return new ConnectorRegistry(built, closeAll);
+    return registry(built, closeAll);
   } catch (error) {
     await closeAll();
     throw error;

@@ -92,6 +92,12 @@ export interface ConnectorSpec {
    * and the service says so (Connector.processingLocation null, a warning at start).
    */
   readonly processingLocation?: string;
+  /**
+   * The least time, in ms, a unit of erasure must have for its erase to write anything in one (a write
+   * and the wait for its answer). The service refuses to start with a task lease whose units are
+   * shorter (DSR_TASK_LEASE_MS): such an erasure would fail every attempt having erased nothing.
+   */
+  readonly minUnitMs?: number;
 }
 
 /** An ISO 3166-1 alpha-2 country code, as processing locations are recorded. */
@@ -569,6 +575,7 @@ export function specProblems(spec: ConnectorSpec): string[] {
     else if (WINDOWS_DEVICE.test(String(category))) problems.push(`${spec.name}: category "${String(category)}" would name export files Windows cannot create (a device name): choose another`);
   }
   if (!spec.supports?.length) problems.push(`${spec.name}: declare at least one supported action`);
+  if (spec.minUnitMs !== undefined && !(Number.isInteger(spec.minUnitMs) && spec.minUnitMs > 0)) problems.push(`${spec.name}: minUnitMs must be a whole number of ms above 0`);
   if (spec.processingLocation !== undefined && !COUNTRY_CODE.test(spec.processingLocation)) problems.push(`${spec.name}: processingLocation must be an ISO 3166-1 alpha-2 country code in capitals, e.g. IN or US`);
   for (const kind of spec.provides ?? []) if ((spec.needs ?? []).includes(kind)) problems.push(`${spec.name}: cannot both need and provide ${kind}`);
   for (const need of spec.needs ?? []) {

@@ -1,4 +1,4 @@
-import type { DataCategory, ErasureInstruction, TaskContext } from "../connectors/sdk";
+import type { ConnectorSpec, DataCategory, ErasureInstruction, TaskContext } from "../connectors/sdk";
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
@@ -118,8 +118,23 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
  */
 export function unitClock(clock: { now(): Date }, expiresAt: Date, leaseMs: number): () => number {
   const realEnd = performance.now() + (expiresAt.getTime() - clock.now().getTime());
-  const reserve = leaseMs / 4;
+  const reserve = leaseMs - unitMsOf(leaseMs);
   return () => Math.min(expiresAt.getTime() - clock.now().getTime(), realEnd - performance.now()) - reserve;
+}
+
+/** The time a unit of erasure has for its writes under a task lease (unitClock at the unit's start): three quarters of it. */
+export const unitMsOf = (leaseMs: number): number => leaseMs - leaseMs / 4;
+
+/**
+ * The connectors whose units of erasure would be too short under this lease for their erase to write
+ * anything (ConnectorSpec.minUnitMs), each as a problem naming DSR_TASK_LEASE_MS and the least lease.
+ */
+export function leaseProblems(connectors: readonly { spec: Pick<ConnectorSpec, "name" | "minUnitMs"> }[], leaseMs: number): string[] {
+  return connectors.flatMap(({ spec }) => {
+    if (spec.minUnitMs === undefined || unitMsOf(leaseMs) >= spec.minUnitMs) return [];
+    const least = Math.ceil((spec.minUnitMs * 4) / 3);
+    return [`DSR_TASK_LEASE_MS is ${leaseMs} ms, too short for connector ${spec.name}: a unit of erasure lasts three quarters of the lease, and its erase needs ${spec.minUnitMs} ms of one to write anything; set DSR_TASK_LEASE_MS to ${least} or more`];
+  });
 }
 
 /** The categories of an instruction that a hold keeps now, what is left to verify, and the hold's exceptions. */

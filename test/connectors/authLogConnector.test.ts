@@ -11,6 +11,7 @@ import { samplePeople } from "../../src/sample/people";
 import { describeEachDatabase } from "../support/databases";
 import { AuthLogDynamo, LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
 import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, openTestDataSource, PAGE, PEOPLE, sqlFixture } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 
 const ADA_PAGES = Math.ceil(ADA_EVENTS.length / PAGE);
 
@@ -158,53 +159,46 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
   describeStoreBehaviour(() => dynamoFixture(dynamo));
 
   describe("DynamoDB calls", () => {
-    let f: AuthLogFixture;
-    beforeEach(async () => {
-      f = await dynamoFixture(dynamo);
-      dynamo.operations.length = 0;
-    });
-    afterEach(async () => {
-      await f.teardown();
-    });
+    const s = dynamoSuite();
 
     it(`hands over the first record after at most two Query calls of the ${ADA_PAGES} pages`, async () => {
-      const iterator = f.connector().collect(ADA, testContext())[Symbol.asyncIterator]();
+      const iterator = s.f.connector().collect(ADA, testContext())[Symbol.asyncIterator]();
       expect((await iterator.next()).done).to.equal(false);
       // The first page, and at most the prefetch of the second.
-      expect(dynamo.count("Query")).to.be.within(1, 2);
+      expect(s.dynamo.count("Query")).to.be.within(1, 2);
       let n = 1;
       while (!(await iterator.next()).done) n += 1;
       expect(n).to.equal(ADA_EVENTS.length);
-      expect(dynamo.count("Query")).to.equal(ADA_PAGES);
+      expect(s.dynamo.count("Query")).to.equal(ADA_PAGES);
     });
 
     it("lists users with Scan calls of one page each and no Query per user", async () => {
       const total = PEOPLE.reduce((n, p) => n + p.authEventCount, 0);
-      expect(await listAll(f.connector())).to.have.length(PEOPLE.length);
+      expect(await listAll(s.f.connector())).to.have.length(PEOPLE.length);
       // A page is PAGE items; the last full page is followed by one that finds the table's end.
-      expect(dynamo.count("Scan")).to.be.within(Math.ceil(total / PAGE), Math.ceil(total / PAGE) + 1);
-      expect(dynamo.count("Query")).to.equal(0);
+      expect(s.dynamo.count("Scan")).to.be.within(Math.ceil(total / PAGE), Math.ceil(total / PAGE) + 1);
+      expect(s.dynamo.count("Query")).to.equal(0);
     });
 
     it("stops fetching pages, when the consumer stops early", async () => {
-      const iterator = f.connector().collect(ADA, testContext())[Symbol.asyncIterator]();
+      const iterator = s.f.connector().collect(ADA, testContext())[Symbol.asyncIterator]();
       for (let i = 0; i < PAGE + 1; i += 1) await iterator.next();
       await iterator.return?.();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(dynamo.count("Query")).to.be.within(2, 3);
+      expect(s.dynamo.count("Query")).to.be.within(2, 3);
     });
 
     it("stops a read as soon as the signal aborts, though DynamoDB has not answered it", async () => {
-      dynamo.stalled = "Query";
+      s.dynamo.stalled = "Query";
       const ctx = testContext();
-      const work = rejection(collectAll(f.connector(), ADA, ctx));
-      while (dynamo.count("Query") === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const work = rejection(collectAll(s.f.connector(), ADA, ctx));
+      while (s.dynamo.count("Query") === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       const abortedAt = performance.now();
       ctx.abort("lease lost");
       const error = await work;
       expect(performance.now() - abortedAt, "ms from abort to the rejection").to.be.below(500);
       expect(error.retryable).to.equal(true);
-      dynamo.release();
+      s.dynamo.release();
     });
 
     it("resolves the Query handler once per client, however many pages (the SDK's cacheMiddleware)", async () => {
@@ -218,36 +212,36 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
         return resolve.apply(this, args);
       };
       try {
-        const connector = f.connector();
+        const connector = s.f.connector();
         expect((await collectAll(connector, ADA)).length).to.equal(ADA_EVENTS.length);
         expect(await collectAll(connector, GRACE)).to.have.length(40);
       } finally {
         QueryCommand.prototype.resolveMiddleware = resolve;
       }
-      expect(dynamo.count("Query")).to.be.above(ADA_PAGES);
+      expect(s.dynamo.count("Query")).to.be.above(ADA_PAGES);
       expect(resolved).to.equal(1);
     });
 
     it("resends throttled deletes with backoff until every delete is done, one DeleteItem per event", async () => {
-      dynamo.partialBatches = 20;
+      s.dynamo.partialBatches = 20;
       const ctx = testContext();
-      const outcome = await f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, ctx);
+      const outcome = await s.f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, ctx);
       expect(outcome).to.deep.equal({ erased: ADA_EVENTS.length });
-      expect(await collectAll(f.connector(), ADA)).to.deep.equal([]);
-      expect(dynamo.count("DeleteItem")).to.equal(ADA_EVENTS.length + 20);
-      expect(dynamo.count("BatchWriteItem")).to.equal(0);
+      expect(await collectAll(s.f.connector(), ADA)).to.deep.equal([]);
+      expect(s.dynamo.count("DeleteItem")).to.equal(ADA_EVENTS.length + 20);
+      expect(s.dynamo.count("BatchWriteItem")).to.equal(0);
       expect(ctx.lines.find((l) => l.msg === "auth events erased")?.obj).to.include({ throttledRounds: 20 });
     });
 
     it("fails retryably, when DynamoDB keeps throttling the deletes, and a retry finishes", async () => {
-      dynamo.partialBatches = 1_000_000;
-      const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 1 });
+      s.dynamo.partialBatches = 1_000_000;
+      const connector = s.f.connector({ unprocessedRetries: 2, deleteConcurrency: 1 });
       const error = await rejection(connector.erase(ADA, { categories: ["AUTH_LOGS"] }, testContext()));
       expect(error.retryable).to.equal(true);
       expect(error.userMessage).to.match(/throttling the deletes/);
       // One delete: the first call and two retry rounds, nothing more.
-      expect(dynamo.count("DeleteItem")).to.equal(3);
-      dynamo.partialBatches = 0;
+      expect(s.dynamo.count("DeleteItem")).to.equal(3);
+      s.dynamo.partialBatches = 0;
       const outcome = await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, testContext());
       expect(outcome.erased).to.equal(ADA_EVENTS.length);
       expect(await collectAll(connector, ADA)).to.deep.equal([]);
@@ -261,8 +255,8 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
       [503, "ServiceUnavailable"],
     ] as const) {
       it(`marks ${type} (HTTP ${status}) retryable, in collect and erase`, async () => {
-        dynamo.fault = { status, type };
-        for (const work of [collectAll(f.connector(), ADA), f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, testContext())]) {
+        s.dynamo.fault = { status, type };
+        for (const work of [collectAll(s.f.connector(), ADA), s.f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, testContext())]) {
           const error = await rejection(work);
           expect(error.retryable, type).to.equal(true);
           expect(error.internalMessage).to.include(type);
@@ -271,11 +265,11 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
     }
 
     it("says the credentials were rejected, and does not retry, when DynamoDB refuses the key", async () => {
-      dynamo.fault = { status: 400, type: "UnrecognizedClientException" };
-      const result = await f.connector().check(testContext());
+      s.dynamo.fault = { status: 400, type: "UnrecognizedClientException" };
+      const result = await s.f.connector().check(testContext());
       expect(result).to.deep.include({ ok: false });
       expect(result.message).to.match(/rejected the credentials/);
-      expect((await rejection(collectAll(f.connector(), ADA))).retryable).to.equal(false);
+      expect((await rejection(collectAll(s.f.connector(), ADA))).retryable).to.equal(false);
     });
 
     it("reports an unreachable endpoint from check, and fails calls retryably", async () => {
@@ -283,7 +277,7 @@ describe("auth-log connector on DynamoDB (dynalite on loopback)", function () {
       await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
       const port = (closed.address() as AddressInfo).port;
       await new Promise((resolve) => closed.close(resolve));
-      const connector = f.connector({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
+      const connector = s.f.connector({ endpoint: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
       const result = await connector.check(testContext());
       expect(result.ok).to.equal(false);
       expect(result.message).to.match(/unreachable \(ECONNREFUSED\)/);

@@ -5,9 +5,9 @@ import { eventKey } from "../../src/connectors/authLog/events";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { seedDynamoAuthLog } from "../../src/sample/authLog";
 import { describeEachDatabase } from "../support/databases";
-import { submit, sum, TEST_START, TestService } from "../support/harness";
-import { AuthLogDynamo } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, dynamoFixture } from "./support/authLogFixtures";
+import { submit, sum, TEST_START } from "../support/harness";
+import { ADA, ADA_EVENTS } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 
 const DAY = 86_400_000;
 /** The policy's 90 days: a deletion keeps the events recorded since then. */
@@ -43,22 +43,16 @@ async function keysInTable(client: DynamoDBClient, tableName: string): Promise<s
 }
 
 describe("auth-log reads behind a lagging DynamoDB replica (dynalite on loopback)", function () {
-  let dynamo: AuthLogDynamo;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
+  const s = dynamoSuite();
 
   for (const consistentRead of [undefined, false]) {
     it(`erases the late events and counts the fresh ones it keeps, with consistentRead ${consistentRead === undefined ? "unset" : "false"}`, async () => {
-      const f = await dynamoFixture(dynamo);
-      const client = dynamo.client();
-      const writer = dynamo.proxyClient();
+      const f = s.f;
+      const client = s.dynamo.client();
+      const writer = s.dynamo.proxyClient();
       try {
         const connector = f.connector(consistentRead === undefined ? {} : { consistentRead });
-        dynamo.replicaLagMs = 600_000;
+        s.dynamo.replicaLagMs = 600_000;
         const { late, fresh } = lateEvents(consistentRead === undefined ? "u" : "f");
         await seedDynamoAuthLog(writer, { tableName: f.tableName }, [...late, ...fresh]);
         const collected = (await collectAll(connector, ADA)).length;
@@ -75,7 +69,6 @@ describe("auth-log reads behind a lagging DynamoDB replica (dynalite on loopback
       } finally {
         writer.destroy();
         client.destroy();
-        await f.teardown();
       }
     });
   }
@@ -85,34 +78,24 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
   deletionOutcome { connector erased kept matchesPlan differences { kind records } } } }`;
 
 describeEachDatabase("a deletion behind a lagging DynamoDB replica (through the service)", (db) => {
-  let dynamo: AuthLogDynamo;
-  let t: TestService | undefined;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  afterEach(async () => {
-    await t?.stop();
-  });
+  const s = dynamoSuite(db);
 
   it("reports erased and kept what the table lost and holds, with the events written just before", async function () {
     this.timeout(120_000);
-    const f = await dynamoFixture(dynamo);
-    const client = dynamo.client();
-    const writer = dynamo.proxyClient();
+    const f = s.f;
+    const client = s.dynamo.client();
+    const writer = s.dynamo.proxyClient();
     try {
-      t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [f.connector()]).start();
+      const t = await s.service({ DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [f.connector()]);
       const before = (await keysInTable(client, f.tableName)).length;
-      dynamo.replicaLagMs = 600_000;
+      s.dynamo.replicaLagMs = 600_000;
       const { late, fresh } = lateEvents(`s${db().kind}`);
       await seedDynamoAuthLog(writer, { tableName: f.tableName }, [...late, ...fresh]);
       const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
       await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
       const done = await t.waitFor(async () => {
-        t!.clock.advance(1000);
-        const now = (await t!.ok(SHOW, { id: r.id })).request;
+        t.clock.advance(1000);
+        const now = (await t.ok(SHOW, { id: r.id })).request;
         return ["COMPLETED", "FAILED"].includes(now.status) ? now : undefined;
       }, "deletion finished", 60_000);
       const after = await keysInTable(client, f.tableName);
@@ -124,7 +107,6 @@ describeEachDatabase("a deletion behind a lagging DynamoDB replica (through the 
     } finally {
       writer.destroy();
       client.destroy();
-      await f.teardown();
     }
   });
 });

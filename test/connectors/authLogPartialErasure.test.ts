@@ -3,9 +3,9 @@ import { inParallel } from "../../src/connectors/authLog/dynamoBatch";
 import { ConnectorError, type TaskContext } from "../../src/connectors/sdk";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { describeEachDatabase } from "../support/databases";
-import { submit, sum, TestService } from "../support/harness";
-import { AuthLogDynamo } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture } from "./support/authLogFixtures";
+import { submit, sum } from "../support/harness";
+import { ADA, ADA_EVENTS } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 
 /**
  * A context whose eraseUnit keeps what each unit's work returned, as the orchestrator does (a counted
@@ -23,32 +23,17 @@ function countingContext(counted: number[], heartbeat?: () => Promise<void>): Ta
 }
 
 describe("auth-log erasure that fails part-way (dynalite on loopback)", function () {
-  let dynamo: AuthLogDynamo;
-  let f: AuthLogFixture;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  beforeEach(async () => {
-    f = await dynamoFixture(dynamo);
-    dynamo.operations.length = 0;
-  });
-  afterEach(async () => {
-    dynamo.partialBatches = 0;
-    await f.teardown();
-  });
+  const s = dynamoSuite();
 
   it("counts in its unit the events a throttled attempt deleted before it failed, so the attempts together count every event once", async () => {
     // 22 deletes go through (a heartbeat follows each), then DynamoDB throttles every delete: after two
     // retry rounds the 23rd gives up, and the attempt with it.
-    const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 1, backoffBaseMs: 1, backoffMaxMs: 5, heartbeatEveryMs: 0 });
+    const connector = s.f.connector({ unprocessedRetries: 2, deleteConcurrency: 1, backoffBaseMs: 1, backoffMaxMs: 5, heartbeatEveryMs: 0 });
     const counted: number[] = [];
     let failure: unknown;
     let beats = 0;
     const throttleAfter22 = async () => {
-      if ((beats += 1) === 22) dynamo.partialBatches = 1_000_000;
+      if ((beats += 1) === 22) s.dynamo.partialBatches = 1_000_000;
     };
     await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted, throttleAfter22)).catch((e: unknown) => (failure = e));
     expect(failure).to.be.instanceOf(ConnectorError);
@@ -57,22 +42,22 @@ describe("auth-log erasure that fails part-way (dynalite on loopback)", function
     expect(ADA_EVENTS.length - left, "events the failed attempt deleted").to.equal(22);
     expect(counted.reduce((a, b) => a + b, 0), "events the failed attempt counted").to.equal(22);
 
-    dynamo.partialBatches = 0;
-    const outcome = await f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted));
+    s.dynamo.partialBatches = 0;
+    const outcome = await s.f.connector().erase(ADA, { categories: ["AUTH_LOGS"] }, countingContext(counted));
     expect(outcome.erased).to.equal(left);
     expect(counted.reduce((a, b) => a + b, 0), "events both attempts counted").to.equal(ADA_EVENTS.length);
     expect(await collectAll(connector, ADA)).to.deep.equal([]);
   });
 
   it("ends the failed unit only once no delete of it is still in flight", async () => {
-    dynamo.partialBatches = 1_000_000;
+    s.dynamo.partialBatches = 1_000_000;
     // Four lanes, each giving up after two rounds with jittered waits between: the first lane to give
     // up must not end the unit while the others still send deletes.
-    const connector = f.connector({ unprocessedRetries: 2, deleteConcurrency: 4, backoffBaseMs: 20, backoffMaxMs: 200 });
+    const connector = s.f.connector({ unprocessedRetries: 2, deleteConcurrency: 4, backoffBaseMs: 20, backoffMaxMs: 200 });
     await connector.erase(ADA, { categories: ["AUTH_LOGS"] }, testContext()).catch(() => undefined);
-    const whenFailed = dynamo.count("DeleteItem");
+    const whenFailed = s.dynamo.count("DeleteItem");
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(dynamo.count("DeleteItem"), "deletes sent after the erase call failed").to.equal(whenFailed);
+    expect(s.dynamo.count("DeleteItem"), "deletes sent after the erase call failed").to.equal(whenFailed);
     expect(whenFailed).to.equal(4 * 3);
   });
 });
@@ -83,27 +68,14 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
 
 /** Through the service: the request's counts are what left the DynamoDB table, across the failed attempt and its retry. */
 describeEachDatabase("a DynamoDB auth-log erasure retried after throttled deletes (through the service)", (db) => {
-  let dynamo: AuthLogDynamo;
-  let f: AuthLogFixture;
-  let t: TestService | undefined;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  afterEach(async () => {
-    await t?.stop();
-    await f?.teardown();
-  });
+  const s = dynamoSuite(db);
 
   it("reports as erased every event that left the table, none as gone before erasure ran", async function () {
     this.timeout(240_000);
-    f = await dynamoFixture(dynamo);
-    const connector = f.connector({ unprocessedRetries: 2, backoffBaseMs: 1, backoffMaxMs: 5 });
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [connector]).start();
+    const connector = s.f.connector({ unprocessedRetries: 2, backoffBaseMs: 1, backoffMaxMs: 5 });
+    const t = await s.service({ DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, [connector]);
     const before = (await collectAll(connector, ADA)).length;
-    dynamo.partialBatches = 1_000_000;
+    s.dynamo.partialBatches = 1_000_000;
     const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
     const show = async () => (await t!.ok(SHOW, { id: r.id })).request;
@@ -111,7 +83,7 @@ describeEachDatabase("a DynamoDB auth-log erasure retried after throttled delete
       const erase = (await show()).tasks.find((x: any) => x.step === "ERASE");
       return erase?.attempts >= 1 && erase.lastError ? erase : undefined;
     }, "the erasure failed an attempt", 60_000);
-    dynamo.partialBatches = 0;
+    s.dynamo.partialBatches = 0;
     const done = await t.waitFor(async () => {
       t!.clock.advance(1000);
       const now = await show();

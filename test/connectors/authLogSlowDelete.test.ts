@@ -7,8 +7,8 @@ import { createSampleAuthLogTable, insertAuthEvents } from "../../src/sample/aut
 import { createMariadbDatabase, describeEachOf, type TestDatabase } from "../support/databases";
 import { submit, TEST_START, TestService } from "../support/harness";
 import { collectAll } from "../../src/connectors/testing/conformance";
-import { AuthLogDynamo } from "./support/authLogDynamo";
-import { ADA, ADA_EVENTS, type AuthLogFixture, dynamoFixture, GRACE, openTestDataSource } from "./support/authLogFixtures";
+import { ADA, ADA_EVENTS, GRACE, openTestDataSource } from "./support/authLogFixtures";
+import { dynamoSuite } from "./support/dynamoSuite";
 import { endOf, FAST, PLACE, runningLike } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -110,42 +110,22 @@ describeEachOf(["mariadb"], "auth-log erasure on a table slow to delete", (db) =
  * meanwhile is answered at the unit's end, and no round may delete after that.
  */
 describeEachOf(["sqlite"], "auth-log erasure on a DynamoDB table throttling its deletes", (db) => {
-  let dynamo: AuthLogDynamo;
-  let f: AuthLogFixture;
-  let t: TestService | undefined;
-  let ticking: NodeJS.Timeout | undefined;
-  before(async () => {
-    dynamo = await AuthLogDynamo.start();
-  });
-  after(async () => {
-    await dynamo.stop();
-  });
-  beforeEach(async () => {
-    f = await dynamoFixture(dynamo);
-  });
-  afterEach(async () => {
-    clearInterval(ticking);
-    await t?.stop();
-    t = undefined;
-    await f.teardown();
-  });
+  const s = dynamoSuite(db);
 
   it("deletes nothing after the unit a hold placed meanwhile waited for has ended", async function () {
     this.timeout(120_000);
-    const connector = f.connector({ unprocessedRetries: 8, backoffBaseMs: 800, backoffMaxMs: 800, deleteConcurrency: 1, timeoutMs: 500 });
-    const ada = async () => (await collectAll(f.connector(), ADA)).length;
+    const connector = s.f.connector({ unprocessedRetries: 8, backoffBaseMs: 800, backoffMaxMs: 800, deleteConcurrency: 1, timeoutMs: 500 });
+    const ada = async () => (await collectAll(s.f.connector(), ADA)).length;
     const before = await ada();
-    t = await new TestService(db(), FAST, [connector]).start();
-    ticking = setInterval(() => t?.clock.advance(20), 20);
-    dynamo.operations.length = 0;
-    dynamo.throttleEveryOtherDelete = true;
+    const t = await s.service(FAST, [connector], true);
+    s.dynamo.throttleEveryOtherDelete = true;
     const r = await submit(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId }, identityVerified: true, verificationEvidence: "signed-in session" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    await t.waitFor(async () => (dynamo.count("DeleteItem") > 0 ? true : undefined), "the first delete sent", 60_000);
+    await t.waitFor(async () => (s.dynamo.count("DeleteItem") > 0 ? true : undefined), "the first delete sent", 60_000);
     await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["AUTH_LOGS"], reason: "litigation", caseReference: "K-22" } }, Role.PRIVACY_OFFICER);
     const atPlacement = await ada();
     const ended = await endOf(t, SHOW, r.id);
-    dynamo.throttleEveryOtherDelete = false;
+    s.dynamo.throttleEveryOtherDelete = false;
     const now = await ada();
     expect(atPlacement, "Ada's events when the hold was answered").to.be.within(1, before - 1);
     expect(now, "Ada's events after the deletion ended (the hold keeps those it met)").to.equal(atPlacement);

@@ -101,7 +101,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
   };
 
   return {
-    spec,
+    spec: store.minUnitMs === undefined ? spec : { ...spec, minUnitMs: store.minUnitMs },
 
     async check(ctx): Promise<CheckResult> {
       try {

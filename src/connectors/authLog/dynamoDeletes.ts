@@ -1,7 +1,8 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DeleteItemCommand, GetItemCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { retryDelayMs } from "../../orchestrator/backoff";
-import { ConnectorError, raceAbort } from "../sdk";
+import { ConnectorError } from "../sdk";
 import { WriteOutOfTime } from "../sql/database";
 import { inParallel, type UnprocessedPolicy } from "./dynamoBatch";
 import { classifyDynamoError, isThrottled } from "./dynamoErrors";
@@ -9,14 +10,39 @@ import { classifyDynamoError, isThrottled } from "./dynamoErrors";
 /**
  * A delete is sent only when it can be given this long (or timeoutMs, if less) to be answered, and as
  * long again to land if it is not: a DynamoDB write cannot be called back, so a unit must not end
- * while one it sent may still be done. Units shorter than twice this send nothing (with timeoutMs
- * above it, a task lease under about 1.4 s: a unit's time is three quarters of the lease).
+ * while one it sent may still be done. Units shorter than twice this send nothing.
  */
 export const MIN_CALL_MS = 500;
 
+/** What a unit spends before its first delete (the page's keys are read before it begins): its own start. */
+const UNIT_START_MS = 100;
+
+/**
+ * The least time a unit of erasure needs to send one delete (ConnectorSpec.minUnitMs): with timeoutMs
+ * of 500 ms or more, 1,100 ms, so a task lease of at least 1,467 ms (a unit is three quarters of it).
+ */
+export const minUnitMs = (timeoutMs: number): number => 2 * Math.min(MIN_CALL_MS, timeoutMs) + UNIT_START_MS;
+
+/** The deadline of the delete being sent in this async context (see cutAtDeadline). */
+const cuts = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Makes a delete client end each call's HTTP request at the deadline it was sent with (`cuts`): the
+ * request is destroyed then, not merely no longer awaited. The SDK's requestTimeout does not do that
+ * (@smithy/node-http-handler only logs a warning when it passes, unless throwOnRequestTimeout), so a
+ * delete the connector gave up on stayed open, and a slow DynamoDB (or network) could still do it after
+ * its unit had ended and a hold had been answered. The signal goes through the handler, not send()'s
+ * options: per-call options turn off the SDK's handler cache (see dynamoStore.ts).
+ */
+export function cutAtDeadline(client: DynamoDBClient): void {
+  const handler = client.config.requestHandler as unknown as { handle(request: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> };
+  const handle = handler.handle.bind(handler);
+  handler.handle = (request, options) => handle(request, { ...options, abortSignal: cuts.getStore() ?? options?.abortSignal });
+}
+
 /** What one store's deletes are sent with. */
 export interface DeleteTarget {
-  /** A client that tries each call once (maxAttempts 1): a resend is this file's to decide and count. */
+  /** A client that tries each call once (maxAttempts 1): a resend is this file's to decide and count. Made with cutAtDeadline. */
   client: DynamoDBClient;
   table: string;
   connector: string;
@@ -41,9 +67,10 @@ export interface DeleteTarget {
  *
  * Bounded by the unit of erasure (`timeLeft`): a DynamoDB write cannot be undone, and one that reaches
  * the table after its unit ended could erase what a hold placed meanwhile keeps. So a call is sent
- * only when it can be given half the unit's time left (and at most timeoutMs), and given up on when
- * that runs out (its HTTP request ends at the client's requestTimeout). A call cut so was sent, and DynamoDB may still do it: the lane waits as long again before
- * the unit may end, then reads the item (strongly consistent): gone, it counts as deleted (by this
+ * only when it can be given half the unit's time left (and at most timeoutMs), and cut when that runs
+ * out: its HTTP request is destroyed then (cutAtDeadline), and the call settles only once it is. A
+ * delete cut so may already have reached DynamoDB, which then still does it: the lane waits as long
+ * again before the unit may end, then reads the item (strongly consistent): gone, it counts as deleted (by this
  * call, most likely: TTL or another hand removing that very item in that second would be counted too);
  * there, it is left to a later unit. WriteOutOfTime then says how many keys, from the first, are done;
  * the caller goes on after them in a new unit.
@@ -66,10 +93,19 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
     const half = Math.floor(left / 2);
     return half < Math.min(MIN_CALL_MS, t.timeoutMs) ? undefined : Math.min(t.timeoutMs, half);
   };
-  /** Whether the key's item is in the table now (a strongly consistent read of its key alone). */
+  /**
+   * Whether the key's item is in the table now (a strongly consistent read of its key alone), within
+   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good.
+   */
   const present = async (i: number): Promise<boolean> => {
     const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
-    return (await t.client.send(read)).Item !== undefined;
+    const cut = AbortSignal.timeout(t.timeoutMs);
+    try {
+      return (await cuts.run(cut, () => t.client.send(read))).Item !== undefined;
+    } catch (error) {
+      if (!cut.aborted) throw error;
+      throw new ConnectorError(`${t.connector}: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt`, `${t.connector}: a GetItem read-back unanswered after ${t.timeoutMs} ms (timeoutMs)`, true);
+    }
   };
   function* indices() {
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
@@ -82,18 +118,17 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
       const cut = AbortSignal.timeout(ms);
       try {
         const command = new DeleteItemCommand({ TableName: t.table, Key: itemKey(i), ConditionExpression: "attribute_exists(#sk)", ExpressionAttributeNames: { "#sk": t.sortKey } });
-        // Not the task's signal: a delete sent is waited for (or waited out), so that when this returns,
-        // even on a stop, no delete of it is still on its way and each one done is counted. Raced, not
-        // given the signal: per-call options turn off the SDK's handler cache (see dynamoStore.ts), and a
-        // call's HTTP request is ended by the client's requestTimeout (timeoutMs) anyway.
-        await raceAbort(() => t.client.send(command), cut, () => cut.reason);
+        // Not the task's signal: a delete sent is waited for (or cut and waited out), so that when this
+        // returns, even on a stop, no delete of it is still on its way and each one done is counted.
+        await cuts.run(cut, () => t.client.send(command));
         deleted(1);
         break;
       } catch (error) {
         if ((error as { name?: string }).name === "ConditionalCheckFailedException") break;
         if (cut.aborted) {
-          // Sent, unanswered: it may still land. The unit stays open as long again, then looks: an item
-          // gone is counted as this delete's (the consistent page read listed it just before).
+          // Sent, unanswered, its request destroyed: if it reached DynamoDB it may still land. The unit
+          // stays open as long again, then looks: an item gone is counted as this delete's (the
+          // consistent page read listed it just before).
           await sleep(ms);
           if (!(await present(i))) {
             deleted(1);

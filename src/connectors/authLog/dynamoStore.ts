@@ -4,7 +4,7 @@ import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
 import { WriteOutOfTime } from "../sql/database";
 import type { UnprocessedPolicy } from "./dynamoBatch";
-import { type DeleteTarget, deleteKeys } from "./dynamoDeletes";
+import { cutAtDeadline, type DeleteTarget, deleteKeys, minUnitMs } from "./dynamoDeletes";
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
@@ -20,7 +20,8 @@ import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from
  * call resolves the whole middleware stack anew. In a 2,000,000-event collect from DynamoDB (2,000
  * pages) those per-call closures and objects, alive while their call was in flight, were the largest
  * part of what young-generation collections promoted to the old generation (a sampling heap profile).
- * An abandoned read runs on until it answers or times out (requestTimeout); close() destroys its socket.
+ * An abandoned read runs on until it answers (the SDK's requestTimeout only logs a warning); close()
+ * destroys its socket. Reads erase nothing, so one that outlives its task changes no count.
  * test/connectors/authLogConnector.test.ts pins both: one handler resolution per client, and a read
  * that stops at once on abort while DynamoDB has not answered.
  */
@@ -79,8 +80,9 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     return { key, data };
   };
 
-  // Deletes get a client of their own that never resends by itself (see DeleteTarget.client).
+  // Deletes get a client of their own that never resends by itself and ends each call at its deadline (see DeleteTarget.client).
   const deleteClient = new DynamoDBClient(config(1));
+  cutAtDeadline(deleteClient);
   const deletes: DeleteTarget = {
     client: deleteClient,
     table,
@@ -94,6 +96,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
 
   return {
     description: `DynamoDB table ${table}`,
+    minUnitMs: minUnitMs(timeoutMs),
 
     check: (signal) =>
       call("check", signal, async () => {

@@ -37,6 +37,8 @@ export interface UserEvents {
 export interface AuthLogStore {
   /** For check messages, e.g. `DynamoDB table auth-events`; never secrets. */
   readonly description: string;
+  /** The least time a unit of erasure must have for remove() to delete anything (ConnectorSpec.minUnitMs); undefined: no bound. */
+  readonly minUnitMs?: number;
   /** Proves the store is reachable and shaped as expected: null when it is, else what is wrong. */
   check(signal: AbortSignal): Promise<string | null>;
   /** Reads one page of a user's events. */

@@ -56,6 +56,14 @@ export class AuthLogDynamo {
   doneThenFailed = 0;
   /** While true, every second DeleteItem is refused with ProvisionedThroughputExceededException (a table throttled, yet progressing). */
   throttleEveryOtherDelete = false;
+  /**
+   * While above 0, every DeleteItem waits this long at the proxy before it goes to dynalite, and is
+   * dropped if the client closed its connection meanwhile: a request DynamoDB had not begun when the
+   * client took it back is never done, one whose connection is still open is done however late.
+   */
+  holdDeletesMs = 0;
+  /** DeleteItem calls held (holdDeletesMs) that were dropped, their connection closed by the client. */
+  droppedDeletes = 0;
   /** While set, calls of this operation get no answer until release() (a server that hangs). */
   stalled?: string;
   /**
@@ -128,6 +136,10 @@ export class AuthLogDynamo {
     const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
     this.operations.push(operation);
     if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.holdDeletesMs > 0 && operation === "DeleteItem" && !(await this.stillConnected(req, this.holdDeletesMs))) {
+      this.droppedDeletes += 1;
+      return;
+    }
     if (this.slowDeletesMs > 0 && (operation === "BatchWriteItem" || operation === "DeleteItem")) await new Promise((resolve) => setTimeout(resolve, this.slowDeletesMs));
     const everyOther = this.throttleEveryOtherDelete && operation === "DeleteItem" && this.count("DeleteItem") % 2 === 0;
     if (everyOther || (operation === "DeleteItem" && this.partialBatches > 0)) {
@@ -179,6 +191,17 @@ export class AuthLogDynamo {
     }
     headers["content-length"] = String(answer.length);
     res.writeHead(upstream.status, headers).end(answer);
+  }
+
+  /** Waits `ms`, then says whether the client has kept the request's connection open meanwhile. */
+  private async stillConnected(req: http.IncomingMessage, ms: number): Promise<boolean> {
+    const socket = req.socket;
+    let closed = socket.destroyed;
+    const gone = () => (closed = true);
+    socket.once("close", gone).once("end", gone);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    socket.off("close", gone).off("end", gone);
+    return !closed;
   }
 
   private notePuts(operation: string, body: Buffer): void {

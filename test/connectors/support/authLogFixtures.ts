@@ -86,8 +86,11 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.partialBatches = 0;
       dynamo.replicaLagMs = 0;
       dynamo.slowDeletesMs = 0;
+      dynamo.holdDeletesMs = 0;
+      dynamo.droppedDeletes = 0;
       dynamo.throttleEveryOtherDelete = false;
       dynamo.doneThenFailed = 0;
+      dynamo.release();
       await made.closeAll();
       await client.send(new DeleteTableCommand({ TableName: tableName }));
       client.destroy();

@@ -1,0 +1,64 @@
+import type { Connector } from "../../../src/connectors/sdk";
+import type { TestDatabase } from "../../support/databases";
+import { TestService } from "../../support/harness";
+import { AuthLogDynamo } from "./authLogDynamo";
+import { type AuthLogFixture, dynamoFixture } from "./authLogFixtures";
+
+/** What a suite on dynalite hands its tests. */
+export interface DynamoSuite {
+  /** The suite's dynalite, behind its proxy (AuthLogDynamo), its record of calls emptied before each test. */
+  readonly dynamo: AuthLogDynamo;
+  /** The test's own table, seeded with every sample person's events. */
+  readonly f: AuthLogFixture & { tableName: string };
+  /**
+   * Starts the service on `db` with these connectors. `realClock`: its clock then runs as a real one
+   * does (a unit of erasure expires on it, as in production).
+   */
+  service(env: Record<string, string>, connectors: Connector[], realClock?: boolean): Promise<TestService>;
+}
+
+/**
+ * The mocha hooks of a suite on dynalite: one server for the suite, a new seeded table before each test,
+ * and after each test the service stopped first (its worker may still be erasing from the table), then
+ * the table removed. `db`: the service's database, for suites that start it.
+ */
+export function dynamoSuite(db?: () => TestDatabase): DynamoSuite {
+  let dynamo: AuthLogDynamo | undefined;
+  let f: (AuthLogFixture & { tableName: string }) | undefined;
+  let t: TestService | undefined;
+  let ticking: NodeJS.Timeout | undefined;
+  before(async () => {
+    dynamo = await AuthLogDynamo.start();
+  });
+  after(async () => {
+    await dynamo?.stop();
+  });
+  beforeEach(async () => {
+    f = await dynamoFixture(dynamo!);
+    dynamo!.operations.length = 0;
+  });
+  afterEach(async () => {
+    clearInterval(ticking);
+    ticking = undefined;
+    await t?.stop();
+    t = undefined;
+    await f?.teardown();
+    f = undefined;
+  });
+  return {
+    get dynamo() {
+      return dynamo!;
+    },
+    get f() {
+      return f!;
+    },
+    async service(env, connectors, realClock = false) {
+      if (!db) throw new Error("dynamoSuite(db): give the service's database to start the service");
+      // Kept before it starts: one that fails to start is stopped all the same (its notifier inbox).
+      t = new TestService(db(), env, connectors);
+      await t.start();
+      if (realClock) ticking = setInterval(() => t?.clock.advance(20), 20);
+      return t;
+    },
+  };
+}
