@@ -29,6 +29,8 @@ import {
   WireTicket,
   WireUser,
 } from "./records";
+import { holdersOf, provenIdentity } from "./identities";
+import { RECENT_USER_PAGES, RecentReach, recentUsers } from "./recentUsers";
 import { listZendeskSubjects } from "./roster";
 import { suspendedQueue } from "./suspendedQueue";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
@@ -43,6 +45,12 @@ export interface ZendeskConnector extends Connector {
 /** Why collect by email alone cannot reach a soft-deleted user through a secondary address (see findUser). */
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
+
+/** Why collect may have missed a user made or given the subject's address within searchLagMs (recentUsers). */
+const RECENT_REFUSED = (lagMs: number) =>
+  `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s): Zendesk's search may not show them yet, and its incremental user export, which would, answers only to an admin's API token (this one's was refused). Give the connector an admin's token, or search Zendesk again for the subject's address in a few minutes`;
+const RECENT_UNREAD = (lagMs: number) =>
+  `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s), past the first ${RECENT_USER_PAGES * 1000} users Zendesk changed in that time: its search may not show them yet, and only that many were looked through. Search Zendesk again for the subject's address in a few minutes`;
 
 /** The user the account database gives by id, when its external_id names another account (accountExternalId). */
 const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", link: "its external_id", id: "ticketing user id", data: "tickets", kind: "ticketingUserId" };
@@ -88,6 +96,11 @@ const NEVER_SEARCHED = [
       "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not: search Zendesk again for tickets with the subject as commenter",
   },
   {
+    type: "user",
+    reason:
+      "a helpdesk user made in the minute before this search, or given the subject's address then: Zendesk's search takes minutes to show a new user and its incremental user export (read for the users of the last searchLagMs) leaves out the last minute. A user given the address as a further identity is found only if Zendesk counted that a change of the user: search Zendesk for the subject's address if someone was added or changed just now",
+  },
+  {
     type: "deleted_ticket",
     reason: "tickets an agent deleted in the last 30 days: Zendesk's list of deleted tickets names no requester, so the subject's cannot be told apart from anyone's",
   },
@@ -96,19 +109,6 @@ const NEVER_SEARCHED = [
     reason: "a helpdesk user known by the subject's phone number only (made by a call or a text message) and not by their address: this connector finds users by address and ticketing user id",
   },
 ] as const;
-
-/**
- * Whether an email identity was proven its user's: `verified` (the older field) or `verification_method`
- * (its successor: `none` and `low` are not proof). The search finds a user by an unverified address
- * too, and anyone's profile can be given one: taking it as proof would hand that user's tickets to
- * whoever asks with the address, and erase them for them.
- */
-const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
-  identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
-
-/** The user's email identities that hold `wanted` (an address in matching form), proven or not. */
-const holdersOf = (identities: readonly WireIdentity[], wanted: string): WireIdentity[] =>
-  identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
 
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
@@ -252,28 +252,42 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * Every live user who holds the address, each once, with the identities that proved it: Zendesk keeps
    * one address per user, but an internationalised one may be held in Unicode by one user and in ASCII
    * by another, and both are the subject's. `unproven` hears of each user passed over because they hold
-   * the address only unverified.
+   * the address only unverified. A collect or erase (`recent`) also looks through the users changed within
+   * searchLagMs (recentUsers), whom the search may not show yet; `recent` hears what it could not read.
    */
-  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void, recent?: RecentReach): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
     const wanted = normalizeEmail(email);
     const seen = new Set<number>();
+    for await (const { user, identities } of candidatesFor(wanted, op, ctx, recent)) {
+      if (seen.has(user.id)) continue;
+      // The address is the user's if it is one of their email identities, verified: the search also
+      // finds a user by an email that is not their primary one (`email` shows the primary only), and
+      // the primary one is no proof either (an agent can create a user with, or change the profile
+      // to, anyone's address, and `email` shows it verified or not).
+      const held = holdersOf(identities, wanted);
+      if (held.some(provenIdentity)) {
+        seen.add(user.id);
+        yield { user, identities };
+      } else if (held.length) unproven?.();
+    }
+  }
+
+  /** The users who may hold the address (see usersByEmail), each with all their identities. */
+  async function* candidatesFor(wanted: string, op: Exclude<Operation, "check">, ctx: CallContext, recent?: RecentReach): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
+    const searched = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
       // The user search pages by offset only (Zendesk answers 400 to page[size]); an address finds a handful of users, one page.
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx, undefined, "offset")) {
-        if (seen.has(u.id)) continue;
-        // The address is the user's if it is one of their email identities, verified: the search also
-        // finds a user by an email that is not their primary one (`email` shows the primary only), and
-        // the primary one is no proof either (an agent can create a user with, or change the profile
-        // to, anyone's address, and `email` shows it verified or not).
-        const identities = await identitiesOf(u.id, op, ctx);
-        const held = holdersOf(identities, wanted);
-        if (held.some(provenIdentity)) {
-          seen.add(u.id);
-          yield { user: u, identities };
-        } else if (held.length) unproven?.();
+        if (searched.has(u.id)) continue;
+        searched.add(u.id);
+        yield { user: u, identities: await identitiesOf(u.id, op, ctx) };
       }
+    }
+    // Users made or changed within searchLagMs, whom the search may not show yet: their identities come with them.
+    if (recent && o.searchLagMs > 0) {
+      for await (const found of recentUsers(client, { name, windowMs: o.searchLagMs }, op, ctx, recent)) if (!searched.has(found.user.id) && holdersOf(found.identities, wanted).length) yield found;
     }
   }
 
@@ -319,8 +333,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         `${name} ${op}: several users for one subject`,
         false,
       );
+    const recent: RecentReach = { refused: () => passedOver?.(RECENT_REFUSED(o.searchLagMs)), unread: () => passedOver?.(RECENT_UNREAD(o.searchLagMs)) };
     let found: Found;
-    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
+    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven, recent)) {
       if (!ownAccount(user)) continue;
       if (found) throw several();
       found = { user, state: "active", identities };
