@@ -1,7 +1,7 @@
 import express, { NextFunction, Request, Response } from "express";
 import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
 import { JobStatus, ZendeskJobs } from "./jobs";
-import { originOf, paginate, PaginationError } from "./paging";
+import { offsetPage, originOf, paginate, PaginationError } from "./paging";
 import { PurgedUser, ZendeskStore } from "./store";
 import type { ZendeskAttachment, ZendeskComment, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 
@@ -251,16 +251,15 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/tickets/:id/side_conversations.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    const list = (ticket.side_conversations ?? []).map(({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc }));
-    res.json({ side_conversations: list, next_page: null, previous_page: null, count: list.length });
+    // By offset, as Zendesk documents these answers (next_page, previous_page, count), page[size] or not.
+    res.json(offsetPage(req, "side_conversations", ticket.side_conversations ?? [], ({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc })));
   });
 
   app.get("/api/v2/tickets/:id/side_conversations/:sc/events.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     const sc = ticket?.side_conversations?.find((x) => x.id === req.params.sc);
     if (!ticket || !sc) return void res.status(404).json(notFound);
-    const events = sc.events.map((e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id }));
-    res.json({ events, next_page: null, previous_page: null, count: events.length });
+    res.json(offsetPage(req, "events", sc.events, (e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id })));
   });
 
   app.put("/api/v2/comment_redactions/:id.json", (req, res) => {
