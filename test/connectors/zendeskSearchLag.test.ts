@@ -4,7 +4,9 @@ import { ZendeskStandIn, ZendeskTicket, ZendeskUser } from "../../src/sample/zen
 import { describeEachDatabase } from "../support/databases";
 import { submit, TestService } from "../support/harness";
 import { FAST } from "../export/support";
-import { connectorFor, GRACE_PERSON, startStandIn } from "./support/zendeskStandIn";
+import { ConnectorError } from "../../src/connectors/sdk";
+import { testContext } from "../../src/connectors/testing/conformance";
+import { closedCcThreads, connectorFor, GRACE_PERSON, notingContext, startStandIn } from "./support/zendeskStandIn";
 
 const LAG_MS = 600_000;
 const REPORT = `query($id: ID!) { request(id: $id) { status statusReason
@@ -75,5 +77,46 @@ describeEachDatabase("a comment Zendesk's search does not show yet, when a delet
     // The report: one comment more than the plan foresaw, erased.
     const line = done.deletionOutcome.find((o: { connector: string }) => o.connector === "ticketing");
     expect(line.differences).to.deep.include({ kind: "MORE_RECORDS", records: 1 });
+  });
+});
+
+/**
+ * The poll after searchLagMs redacts what the search shows now. A redaction Zendesk applied whose answer
+ * was lost failed the poll, and its next attempt no longer found the comment among hers (redacted): it was
+ * erased and counted nowhere (the outcome 1 record short). Each redaction is now a unit noting the comment,
+ * and the next attempt counts it from the note, once.
+ */
+describe("a poll of a Zendesk erasure, when a redaction's answer is lost", () => {
+  let z: ZendeskStandIn;
+  let connector: ZendeskConnector;
+  afterEach(async () => {
+    await connector?.close();
+    await z?.close();
+  });
+
+  it("counts that comment on the poll's next attempt, once", async () => {
+    z = await startStandIn();
+    z.store.searchLagMs = LAG_MS;
+    connector = connectorFor(z, { searchLagMs: LAG_MS });
+    const grace: ZendeskUser = z.store.state.users.find((u) => u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
+    const ticket: ZendeskTicket = z.store.state.tickets.find((x) => x.requester_id !== grace.id && !x.collaborator_ids.includes(grace.id) && !x.comments.some((c) => c.author_id === grace.id))!;
+    const words = "Grace's new phone is 07700 900123";
+    ticket.comments.push({ ...ticket.comments[0], id: z.store.state.nextId++, author_id: grace.id, body: words, html_body: `<p>${words}</p>`, plain_body: words, attachments: [], created_at: new Date().toISOString() });
+    z.store.save();
+    const first = await connector.erase({ email: GRACE_PERSON.email }, { categories: ["SUPPORT"] }, testContext());
+    expect(first.remote, "waits for the search").not.to.equal(undefined);
+    // The closed tickets she stays CC'd on go with her user (their record counted with it).
+    const withUser = closedCcThreads(z, grace.id).length;
+
+    z.store.searchLagMs = 0;
+    z.faults.add({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1, afterEffect: true });
+    const notes: string[] = [];
+    expect(await connector.poll!(first.remote!.reference, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+    expect(z.store.ticket(ticket.id)!.comments.at(-1)!.plain_body, "redacted, its answer lost").to.match(/^[\s▇]+$/u);
+
+    const again = await connector.poll!(first.remote!.reference, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+    // Her comment and her user (with those tickets), each counted once.
+    expect(again.erased).to.equal(1 + 1 + withUser);
+    expect(z.store.user(grace.id)).to.equal(undefined);
   });
 });

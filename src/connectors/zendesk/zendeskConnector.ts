@@ -504,6 +504,31 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return 1 + live.length;
   };
 
+  /**
+   * Redacts one comment of the subject's as a unit of erasure noting it (`comment:<ticket>:<comment>:<records>`,
+   * `extra` records more: the thread's, which goes with its last comment of theirs): a redaction whose answer
+   * was lost, or whose attempt stopped before the unit ended, is counted by the next attempt
+   * (finishRedaction), which no longer finds the comment among theirs (it is redacted).
+   */
+  const redactNoted = (units: ReturnType<typeof unitsOf>, ticket: WireTicket, c: WireComment, extra: number, ctx: TaskContext): Promise<boolean> =>
+    units.unit(async () => (await redact(ticket, c, ctx)) + extra, `comment:${ticket.id}:${c.id}:${1 + liveAttachments(c).length + extra}`);
+
+  /**
+   * Finishes a redaction an earlier attempt began (a `comment:` note; false for any other note): counted
+   * when Zendesk shows the comment redacted now; left to the main pass (0) while it is not, or when the
+   * comment or its thread is gone (someone else deleted it).
+   */
+  const finishRedaction = async (units: ReturnType<typeof unitsOf>, note: string, ctx: TaskContext): Promise<boolean> => {
+    const noted = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+    if (!noted) return false;
+    const [ticketId, commentId, records] = [Number(noted[1]), Number(noted[2]), Number(noted[3])];
+    await units.unit(async () => {
+      for await (const c of client.list<WireComment>(`tickets/${ticketId}/comments.json`, "comments", "erase", ctx)) if (c.id === commentId) return isRedacted(c) ? records : 0;
+      return 0;
+    }, note);
+    return true;
+  };
+
   /** Deletes a soft-deleted ticket for good (a Zendesk job, waited for); false when it is not in deleted_tickets. */
   const deleteForGood = async (ticketId: number, ctx: TaskContext): Promise<boolean> => {
     const { status, body } = await client.send<{ job_status?: JobState }>("DELETE", `deleted_tickets/${ticketId}.json`, "erase", ctx);
@@ -671,6 +696,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }, note);
           continue;
         }
+        if (await finishRedaction(units, note, ctx)) continue;
         const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
         if (suspendedUnit) {
           await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx, true), note);
@@ -747,7 +773,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           // with the last of them: redacted, the thread no longer leads to them (theirComments).
           const last = theirs.filter((c) => c.author_id === user.id).at(-1);
           for (const c of theirs) {
-            if (c.author_id === user.id) await unit(async () => (await redact(ticket, c, ctx)) + (role === "commenter" && c === last ? 1 : 0));
+            if (c.author_id === user.id) await redactNoted(units, ticket, c, role === "commenter" && c === last ? 1 : 0, ctx);
             else {
               residual.add("comment", 1);
               residual.add("attachment", liveAttachments(c).length);
@@ -808,6 +834,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       if (!ref) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
       const [userId, withUser, since] = [Number(ref[1]), Number(ref[2]), ref[3] ? Number(ref[3]) : undefined];
       const units = unitsOf(ctx);
+      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
+      for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
@@ -819,7 +847,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
-        for (const c of theirs) await units.unit(() => redact(ticket, c, ctx));
+        for (const c of theirs) await redactNoted(units, ticket, c, 0, ctx);
         if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
         await ctx.heartbeat();
       }
