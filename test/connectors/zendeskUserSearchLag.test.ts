@@ -4,9 +4,8 @@ import { NotSearchedRecords } from "../../src/connectors/sdk";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskTicket, ZendeskUser } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { FAST } from "../export/support";
-import { connectorFor, startStandIn } from "./support/zendeskStandIn";
+import { TestService } from "../support/harness";
+import { connectorFor, deleteAcrossSearchLag, overLaggingSearch, startStandIn } from "./support/zendeskStandIn";
 
 const LAG_MS = 600_000;
 const REPORT = `query($id: ID!) { request(id: $id) { status statusReason tasks { connector step status } } }`;
@@ -78,29 +77,10 @@ describeEachDatabase("a helpdesk user Zendesk's search does not show yet", (db) 
 
   it("is erased by a deletion, user and ticket, before the request is COMPLETED", async function () {
     this.timeout(60_000);
-    z = await startStandIn();
-    z.store.searchLagMs = LAG_MS;
-    connector = connectorFor(z, { searchLagMs: LAG_MS });
-    const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion: false }];
-    t = await new TestService(db(), { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    ({ z, connector, t } = await overLaggingSearch(db(), LAG_MS));
     const nia = newUser(z, "nia.new@example.org", 120_000);
 
-    const r = await submit(t, { type: "DELETION", subject: { email: "nia.new@example.org" }, identityVerified: true, verificationEvidence: "test" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const state = () => t!.ok(REPORT, { id: r.id }).then((x) => x.request);
-    const ended = (x: { status: string }) => ["COMPLETED", "FAILED"].includes(x.status);
-    const waiting = await t.waitFor(async () => {
-      const x = await state();
-      return ended(x) || x.tasks.some((k: { step: string; status: string }) => k.step === "ERASE" && k.status === "REMOTE_PROCESSING") ? x : undefined;
-    }, "the first pass ended", 30_000);
-    if (!ended(waiting)) {
-      z.store.searchLagMs = 0;
-      t.clock.advance(LAG_MS + 1_000);
-    }
-    const done = await t.waitFor(async () => {
-      const x = await state();
-      return ended(x) ? x : undefined;
-    }, "the deletion ended", 30_000);
+    const done = await deleteAcrossSearchLag(t, z, "nia.new@example.org", LAG_MS, REPORT);
 
     // Asked of the stand-in: her user is deleted for good, her ticket with its comment gone.
     expect(z.store.user(nia.user.id), "her user").to.equal(undefined);

@@ -93,7 +93,7 @@ const NEVER_SEARCHED = [
   {
     type: "comment",
     reason:
-      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not: search Zendesk again for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not, nor does a deletion that keeps a thread under the retention rule (it keeps the user, and its kept counts leave out such comments and their threads, which the purge finds with the user): search Zendesk again for tickets with the subject as commenter",
   },
   {
     type: "user",
