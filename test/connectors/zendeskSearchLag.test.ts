@@ -100,3 +100,39 @@ describe("a poll of a Zendesk erasure, when a redaction's answer is lost", () =>
     expect(z.store.user(grace.id)).to.equal(undefined);
   });
 });
+
+/**
+ * An erasure that keeps threads under the retention rule keeps the user with them and did not wait: a
+ * comment the search did not show yet, on a ticket she neither requested nor is on, was left out of the
+ * kept counts (its thread and comment counted nowhere) while Zendesk holds both. Now it waits searchLagMs
+ * as the other erasures do, and its poll counts the thread it did not see kept.
+ */
+describe("a Zendesk erasure that keeps threads, when the search does not show a new comment yet", () => {
+  let z: ZendeskStandIn;
+  let connector: ZendeskConnector;
+  afterEach(async () => {
+    await connector?.close();
+    await z?.close();
+  });
+
+  it("searches again after searchLagMs and counts that thread and comment kept, once", async () => {
+    z = await startStandIn();
+    z.store.searchLagMs = LAG_MS;
+    connector = connectorFor(z, { searchLagMs: LAG_MS });
+    const { grace, ticket } = graceWritesOnAnothers(z);
+    const keepAll = { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date(0).toISOString() } } as never;
+    const first = await connector.erase({ email: GRACE_PERSON.email }, keepAll, testContext());
+    expect(first.remote, "waits for the search").not.to.equal(undefined);
+
+    z.store.searchLagMs = 0;
+    const again = await connector.poll!(first.remote!.reference, testContext());
+    const counts = Object.fromEntries((again.kept ?? []).filter((k) => k.count > 0).map((k) => [k.type, k.count]));
+    // Asked of the stand-in: that thread holds one comment of hers, kept (not redacted), and her user stays.
+    const hers = z.store.ticket(ticket.id)!.comments.filter((c) => c.author_id === grace.id);
+    expect(hers.map((c) => c.plain_body)).to.deep.equal(["Grace's new phone is 07700 900123"]);
+    expect(counts).to.deep.equal({ ticket: 1, comment: hers.length });
+    expect(z.store.user(grace.id)?.active).to.equal(true);
+    // The threads the erase counted are not counted again: a second poll finds the same one thread only.
+    expect((await connector.poll!(first.remote!.reference, testContext())).kept?.find((k) => k.type === "ticket")?.count).to.equal(1);
+  });
+});

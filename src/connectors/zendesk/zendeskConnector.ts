@@ -72,6 +72,10 @@ const UNVERIFIED_HOLDER =
 const SEARCHED_AGAIN = (lagMs: number) =>
   `the helpdesk user is soft-deleted; Zendesk's search may take up to ${Math.ceil(lagMs / 60_000)} minute(s) to show comments written just before, on tickets the subject neither requested nor is copied on: searched again then, their comments redacted, and the user deleted for good`;
 
+/** What an erasure that keeps threads (and the user) waits for after its pass: said on the task, no personal data. */
+const KEPT_SEARCHED_AGAIN = (lagMs: number) =>
+  `threads are kept under the retention rule, and the helpdesk user with them; Zendesk's search may take up to ${Math.ceil(lagMs / 60_000)} minute(s) to show comments written just before, on tickets the subject neither requested nor is copied on: searched again then, and counted kept (or redacted, outside the rule)`;
+
 /** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
 const UNPROVEN_SENDER =
   "emails Zendesk held back (suspended) from an address on the subject's helpdesk profile that nobody verified: not proven theirs (an agent may have typed in someone else's), so they were neither read nor erased. Verify the identity in Zendesk to include them";
@@ -93,7 +97,7 @@ const NEVER_SEARCHED = [
   {
     type: "comment",
     reason:
-      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not, nor does a deletion that keeps a thread under the retention rule (it keeps the user, and its kept counts leave out such comments and their threads, which the purge finds with the user): search Zendesk again for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs (before it deletes the user, or, when it keeps threads and the user, to count such threads kept), an access request does not: search Zendesk again for tickets with the subject as commenter",
   },
   {
     type: "user",
@@ -738,6 +742,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const kept = new KeptTally();
       /** Records of closed tickets they stay CC'd on: erased with the user, or kept with it. */
       let withUser = 0;
+      /** The kept threads found only through the search (commenter): a search again after searchLagMs leaves them out. */
+      const keptCommenter: number[] = [];
       const proven = senderAddresses(ids.email, identities).proven;
       const sideRead = sideSearch(ctx);
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
@@ -749,6 +755,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
+          if (role === "commenter") keptCommenter.push(ticket.id);
           kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
           for (const c of theirs) {
@@ -795,7 +802,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased: units.erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
-        return { erased: units.erased, ...keptOf(kept), ...residual.outcome() };
+        // What they wrote minutes ago on threads they neither requested nor are CC'd on may not show in the search
+        // yet: searched again after searchLagMs (poll), and counted kept (or redacted) then. The user stays.
+        const remote = o.searchLagMs > 0 ? { remote: { reference: `kept:${user.id}:${since}:${keptCommenter.join(",")}`, pollAfterMs: o.searchLagMs, pending: KEPT_SEARCHED_AGAIN(o.searchLagMs), revocable: true } } : {};
+        return { erased: units.erased, ...keptOf(kept), ...residual.outcome(), ...remote };
       }
       if (o.searchLagMs > 0) {
         // Zendesk's search may not show yet what they wrote minutes ago on someone else's ticket: the user is
@@ -830,18 +840,26 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
      * the user then kept with them), then the user is deleted for good, taking the closed tickets' CCs.
      */
     async poll(reference, ctx) {
-      const ref = /^commenter:(\d{1,15}):(\d{1,9}):(\d{0,16})$/.exec(reference);
-      if (!ref) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
-      const [userId, withUser, since] = [Number(ref[1]), Number(ref[2]), ref[3] ? Number(ref[3]) : undefined];
+      // `kept:`: the erase kept threads, and the user with them (not soft-deleted); the threads it counted through the search are listed.
+      const keptRef = /^kept:(\d{1,15}):(\d{1,16}):([\d,]*)$/.exec(reference);
+      const ref = keptRef ? undefined : /^commenter:(\d{1,15}):(\d{1,9}):(\d{0,16})$/.exec(reference);
+      if (!ref && !keptRef) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
+      const userId = Number((keptRef ?? ref)![1]);
+      const [withUser, since] = keptRef ? [0, Number(keptRef[2])] : [Number(ref![2]), ref![3] ? Number(ref![3]) : undefined];
+      const counted = new Set((keptRef?.[3] ?? "").split(",").filter(Boolean).map(Number));
       const units = unitsOf(ctx);
       // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
       for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
+        // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
+        if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
         if (!theirs) continue;
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
+          // A thread the erase did not see is kept whole here, its record too (the erase counts those it saw).
+          if (keptRef) kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "comment", theirs.length, lastActivity);
           kept.add("SUPPORT", "attachment", theirs.reduce((n, c) => n + liveAttachments(c).length, 0), lastActivity);
           continue;
@@ -851,6 +869,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
         await ctx.heartbeat();
       }
+      // The user was kept (and counted) by the erase, with what it saw.
+      if (keptRef) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
       if (!kept.empty) {
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
