@@ -41,6 +41,21 @@ describeEachDatabase("a comment Zendesk's search does not show yet, when a delet
     await z?.close();
   });
 
+  it("is counted kept once the index caught up, when the deletion keeps threads under the rule", async function () {
+    this.timeout(60_000);
+    ({ z, connector, t } = await overLaggingSearch(db(), LAG_MS, true));
+    const { grace, ticket } = graceWritesOnAnothers(z);
+    let waited = false;
+    const done = await deleteAcrossSearchLag(t, z, GRACE_PERSON.email, LAG_MS, REPORT, () => void (waited = true));
+    expect(waited, "the erasure waited for the search").to.equal(true);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // Asked of the stand-in: her comment is there, unredacted, her user too; the report counts the thread and comment kept beyond the plan.
+    expect(z.store.ticket(ticket.id)!.comments.at(-1)!.author_id).to.equal(grace.id);
+    expect(z.store.user(grace.id)?.active).to.equal(true);
+    const line = done.deletionOutcome.find((o: { connector: string }) => o.connector === "ticketing");
+    expect(line.differences, "the thread and her comment on it, kept").to.deep.include({ kind: "MORE_RECORDS", records: 2 });
+  });
+
   it("is searched for again once the index caught up, and redacted before the request is COMPLETED", async function () {
     this.timeout(60_000);
     ({ z, connector, t } = await overLaggingSearch(db(), LAG_MS));

@@ -226,13 +226,13 @@ export async function deleteAcrossSearchLag(t: TestService, z: ZendeskStandIn, e
 
 /**
  * A stand-in whose search lags `lagMs`, a connector that waits as long, and the service running it, whose
- * rule keeps no thread on deletion (what the erasure finds, it erases).
+ * rule keeps threads of the last 730 days on deletion only when told (otherwise what the erasure finds, it erases).
  */
-export async function overLaggingSearch(db: TestDatabase, lagMs: number): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
+export async function overLaggingSearch(db: TestDatabase, lagMs: number, keepsOnDeletion = false): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
   const z = await startStandIn();
   z.store.searchLagMs = lagMs;
   const connector = connectorFor(z, { searchLagMs: lagMs });
-  const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion: false }];
+  const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion }];
   const t = await new TestService(db, { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
   return { z, connector, t };
 }
