@@ -34,8 +34,9 @@ describe("crash between the two steps of a remote delete [mariadb]", function ()
     dir = tempDir("dsr-crash-zendesk-");
     zendesk = await startZendeskStandIn({ email: "bot@example.com", apiToken: TOKEN, people: samplePeople(12, { authEventsForAda: 10 }), stateFile: path.join(dir, "zendesk.json") });
     // The built-in connector's package exports createConnector, so a connectors file can name it as a module.
+    // The stand-in's search does not lag here: no erasure waits for it (searchLagMs 0).
     const module = path.resolve(__dirname, "..", "src", "connectors", "zendesk", "index.js");
-    const connectors = [{ type: "module", module, options: { baseUrl: zendesk.url, email: "bot@example.com", requestsPerMinute: 6000, timeoutMs: 5000 }, env: { apiToken: "CRASH_ZENDESK_TOKEN" } }];
+    const connectors = [{ type: "module", module, options: { baseUrl: zendesk.url, email: "bot@example.com", requestsPerMinute: 6000, timeoutMs: 5000, searchLagMs: 0 }, env: { apiToken: "CRASH_ZENDESK_TOKEN" } }];
     fs.writeFileSync(path.join(dir, "connectors.json"), JSON.stringify({ connectors }, null, 2));
     process.env.CRASH_ZENDESK_TOKEN = TOKEN;
     t = await new TestService(db, { DSR_CONNECTORS_FILE: path.join(dir, "connectors.json"), DSR_WORKER_CONCURRENCY: "0" }, null).start();

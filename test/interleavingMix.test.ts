@@ -75,7 +75,7 @@ async function startSystems(): Promise<Systems> {
     { type: "sql", env: { url: "INTERLEAVE_ACCOUNTS_URL" }, options: accountConfig },
     { type: "auth-log", options: { store: "sql" }, env: { url: "INTERLEAVE_AUTH_LOG_URL" } },
     { type: "stripe", options: { name: "payments", host: "127.0.0.1", port: stripe.port, protocol: "http", timeoutMs: 10_000, redactionPollMs: 1000, accountMetadataKey: "user_id" }, env: { apiKey: "INTERLEAVE_STRIPE_KEY" } },
-    { type: "zendesk", options: { name: "ticketing", baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", requestsPerMinute: 6000, timeoutMs: 10_000 }, env: { apiToken: "INTERLEAVE_ZENDESK_TOKEN" } },
+    { type: "zendesk", options: { name: "ticketing", baseUrl: zendesk.url, email: "dsr-bot@sample.invalid", requestsPerMinute: 6000, timeoutMs: 10_000, searchLagMs: 0 }, env: { apiToken: "INTERLEAVE_ZENDESK_TOKEN" } },
   ];
   fs.writeFileSync(file, JSON.stringify({ connectors }, null, 2));
   const own = await loadConnectorsFile(file);

@@ -180,6 +180,16 @@ describe("Zendesk connector reach: exactly the subject, and all of her", () => {
       converse(ccd, "sc-ccd", [[AGENT, "Can you confirm what Grace said?", [adaOutside]], [adaOutside, "Yes, I saw it happen."]]);
     });
 
+    it("reads every page of a ticket's side conversations and of their messages (Zendesk answers them by offset)", async () => {
+      // 120 side conversations without her, then one with 130 messages she sent: each list is past one page of 100.
+      for (let i = 0; i < 120; i += 1) converse(own, `sc-other-${i}`, [[AGENT, "Any stock left?"], [VENDOR, "No."]]);
+      const adaUser = { user_id: ADA_ID, name: ADA_PERSON.name, email: ADA_PERSON.email };
+      converse(own, "sc-long", Array.from({ length: 130 }, (_, i): [Participant, string] => [adaUser, `Reply ${i} from Ada`]));
+      const records = await collectAll(connector, ADA, testContext());
+      // Before: only the first page of each list was read (0 of these 130 found: the side conversation is on the list's second page).
+      expect(records.filter((r) => r.type === "side_conversation_message" && r.id.startsWith("sc-long-")).map((r) => r.data.body)).to.deep.equal(Array.from({ length: 130 }, (_, i) => `Reply ${i} from Ada`));
+    });
+
     it("exports the messages she sent and those sent to her (and only those), and leaves the others' out", async () => {
       const { ctx, leftOut } = watched();
       const records = await collectAll(connector, ADA, ctx);

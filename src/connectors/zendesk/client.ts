@@ -180,7 +180,9 @@ export class ZendeskClient {
       if (status === 404 || status === 403) return;
       how.onPage?.(body);
       yield* body[key] ?? [];
-      next = paging === "offset" ? body.next_page : body.meta?.has_more ? body.links?.next : null;
+      // An answer by offset to a cursor call (side conversations and their events answer so, as Zendesk
+      // documents them) goes on through next_page: read as a cursor answer it would end at its first page.
+      next = paging === "offset" || !body.meta ? body.next_page : body.meta.has_more ? body.links?.next : null;
       // More promised and no way to it: stopping here would pass the rest over as if there were none.
       if (paging === "cursor" && body.meta?.has_more && !next) {
         throw new ConnectorError(`${this.o.name}: Zendesk said a list goes on but gave no link to the rest; the task will be retried`, `${op}: has_more without links.next`, true);

@@ -39,7 +39,9 @@ export interface ZendeskConnectorOptions {
    * How long Zendesk's search may take to show a new comment, in ms: an erasure soft-deletes the user (so
    * nothing more is written as them), waits this long (the task in REMOTE_PROCESSING), searches again for
    * tickets they wrote on and redacts what it finds, then deletes the user for good. 0 deletes the user at
-   * once and leaves what the search did not show yet. Default 600000 (10 minutes).
+   * once and leaves what the search did not show yet. Also how far back collect and erase read the users
+   * Zendesk changed (its incremental user export), for a new user the search does not show yet; 0 reads
+   * none. Default 600000 (10 minutes).
    */
   searchLagMs?: number;
 }

@@ -43,6 +43,9 @@ export interface WireTicket {
   priority: string | null;
   status: string;
   requester_id: number;
+  /** Its CCs (Zendesk gives both fields; the older `collaborator_ids` also holds followers). */
+  email_cc_ids?: number[];
+  collaborator_ids?: number[];
   via?: { channel?: string };
   tags?: string[];
   created_at: string;

@@ -29,6 +29,8 @@ import {
   WireTicket,
   WireUser,
 } from "./records";
+import { holdersOf, provenIdentity } from "./identities";
+import { RECENT_USER_PAGES, RecentReach, recentUsers } from "./recentUsers";
 import { listZendeskSubjects } from "./roster";
 import { suspendedQueue } from "./suspendedQueue";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
@@ -43,6 +45,12 @@ export interface ZendeskConnector extends Connector {
 /** Why collect by email alone cannot reach a soft-deleted user through a secondary address (see findUser). */
 const SECONDARY_OF_DELETED =
   "a deleted (not yet permanently deleted) helpdesk user whose address is one of their secondary ones: deleted users are found by their primary address only; the subject's ticketing user id would find them";
+
+/** Why collect may have missed a user made or given the subject's address within searchLagMs (recentUsers). */
+const RECENT_REFUSED = (lagMs: number) =>
+  `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s): Zendesk's search may not show them yet, and its incremental user export, which would, answers only to an admin's API token (this one's was refused). Give the connector an admin's token, or search Zendesk again for the subject's address in a few minutes`;
+const RECENT_UNREAD = (lagMs: number) =>
+  `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s), past the first ${RECENT_USER_PAGES * 1000} users Zendesk changed in that time: its search may not show them yet, and only that many were looked through. Search Zendesk again for the subject's address in a few minutes`;
 
 /** The user the account database gives by id, when its external_id names another account (accountExternalId). */
 const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", link: "its external_id", id: "ticketing user id", data: "tickets", kind: "ticketingUserId" };
@@ -63,6 +71,10 @@ const UNVERIFIED_HOLDER =
 /** What an erasure waits for after its first pass (see searchLagMs): said on the task, no personal data. */
 const SEARCHED_AGAIN = (lagMs: number) =>
   `the helpdesk user is soft-deleted; Zendesk's search may take up to ${Math.ceil(lagMs / 60_000)} minute(s) to show comments written just before, on tickets the subject neither requested nor is copied on: searched again then, their comments redacted, and the user deleted for good`;
+
+/** What an erasure that keeps threads (and the user) waits for after its pass: said on the task, no personal data. */
+const KEPT_SEARCHED_AGAIN = (lagMs: number) =>
+  `threads are kept under the retention rule, and the helpdesk user with them; Zendesk's search may take up to ${Math.ceil(lagMs / 60_000)} minute(s) to show comments written just before, on tickets the subject neither requested nor is copied on: searched again then, and counted kept (or redacted, outside the rule)`;
 
 /** Why collect and erase passed over held-back mail from an address the subject's user holds unverified. */
 const UNPROVEN_SENDER =
@@ -85,7 +97,12 @@ const NEVER_SEARCHED = [
   {
     type: "comment",
     reason:
-      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs before it deletes the user, an access request does not: search Zendesk again for tickets with the subject as commenter",
+      "comments the subject wrote in the last few minutes on tickets they neither requested nor are copied on: those tickets are found through Zendesk's search (commenter), whose index takes a few minutes to show a new comment; a deletion searches again after searchLagMs (before it deletes the user, or, when it keeps threads and the user, to count such threads kept), an access request does not: search Zendesk again for tickets with the subject as commenter",
+  },
+  {
+    type: "user",
+    reason:
+      "a helpdesk user made in the minute before this search, or given the subject's address then: Zendesk's search takes minutes to show a new user and its incremental user export (read for the users of the last searchLagMs) leaves out the last minute. A user given the address as a further identity is found only if Zendesk counted that a change of the user: search Zendesk for the subject's address if someone was added or changed just now",
   },
   {
     type: "deleted_ticket",
@@ -96,19 +113,6 @@ const NEVER_SEARCHED = [
     reason: "a helpdesk user known by the subject's phone number only (made by a call or a text message) and not by their address: this connector finds users by address and ticketing user id",
   },
 ] as const;
-
-/**
- * Whether an email identity was proven its user's: `verified` (the older field) or `verification_method`
- * (its successor: `none` and `low` are not proof). The search finds a user by an unverified address
- * too, and anyone's profile can be given one: taking it as proof would hand that user's tickets to
- * whoever asks with the address, and erase them for them.
- */
-const provenIdentity = (identity: { verified?: unknown; verification_method?: unknown }): boolean =>
-  identity.verified === true || (typeof identity.verification_method === "string" && ["full", "sso", "embed"].includes(identity.verification_method));
-
-/** The user's email identities that hold `wanted` (an address in matching form), proven or not. */
-const holdersOf = (identities: readonly WireIdentity[], wanted: string): WireIdentity[] =>
-  identities.filter((i) => i.type === "email" && typeof i.value === "string" && normalizeEmail(i.value) === wanted);
 
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
@@ -252,28 +256,42 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * Every live user who holds the address, each once, with the identities that proved it: Zendesk keeps
    * one address per user, but an internationalised one may be held in Unicode by one user and in ASCII
    * by another, and both are the subject's. `unproven` hears of each user passed over because they hold
-   * the address only unverified.
+   * the address only unverified. A collect or erase (`recent`) also looks through the users changed within
+   * searchLagMs (recentUsers), whom the search may not show yet; `recent` hears what it could not read.
    */
-  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
+  async function* usersByEmail(email: string, op: Exclude<Operation, "check">, ctx: CallContext, unproven?: () => void, recent?: RecentReach): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
     const wanted = normalizeEmail(email);
     const seen = new Set<number>();
+    for await (const { user, identities } of candidatesFor(wanted, op, ctx, recent)) {
+      if (seen.has(user.id)) continue;
+      // The address is the user's if it is one of their email identities, verified: the search also
+      // finds a user by an email that is not their primary one (`email` shows the primary only), and
+      // the primary one is no proof either (an agent can create a user with, or change the profile
+      // to, anyone's address, and `email` shows it verified or not).
+      const held = holdersOf(identities, wanted);
+      if (held.some(provenIdentity)) {
+        seen.add(user.id);
+        yield { user, identities };
+      } else if (held.length) unproven?.();
+    }
+  }
+
+  /** The users who may hold the address (see usersByEmail), each with all their identities. */
+  async function* candidatesFor(wanted: string, op: Exclude<Operation, "check">, ctx: CallContext, recent?: RecentReach): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
+    const searched = new Set<number>();
     // Search matches loosely; only an exact address is the subject. Each spelling of the domain is
     // searched for (an internationalised one is stored in Unicode or in ASCII).
     for (const spelling of emailSpellings(wanted)) {
       // The user search pages by offset only (Zendesk answers 400 to page[size]); an address finds a handful of users, one page.
       for await (const u of client.list<WireUser>(`users/search.json?query=${encodeURIComponent(`email:"${spelling}"`)}`, "users", op, ctx, undefined, "offset")) {
-        if (seen.has(u.id)) continue;
-        // The address is the user's if it is one of their email identities, verified: the search also
-        // finds a user by an email that is not their primary one (`email` shows the primary only), and
-        // the primary one is no proof either (an agent can create a user with, or change the profile
-        // to, anyone's address, and `email` shows it verified or not).
-        const identities = await identitiesOf(u.id, op, ctx);
-        const held = holdersOf(identities, wanted);
-        if (held.some(provenIdentity)) {
-          seen.add(u.id);
-          yield { user: u, identities };
-        } else if (held.length) unproven?.();
+        if (searched.has(u.id)) continue;
+        searched.add(u.id);
+        yield { user: u, identities: await identitiesOf(u.id, op, ctx) };
       }
+    }
+    // Users made or changed within searchLagMs, whom the search may not show yet: their identities come with them.
+    if (recent && o.searchLagMs > 0) {
+      for await (const found of recentUsers(client, { name, windowMs: o.searchLagMs }, op, ctx, recent)) if (!searched.has(found.user.id) && holdersOf(found.identities, wanted).length) yield found;
     }
   }
 
@@ -319,8 +337,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         `${name} ${op}: several users for one subject`,
         false,
       );
+    const recent: RecentReach = { refused: () => passedOver?.(RECENT_REFUSED(o.searchLagMs)), unread: () => passedOver?.(RECENT_UNREAD(o.searchLagMs)) };
     let found: Found;
-    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven)) {
+    for await (const { user, identities } of usersByEmail(ids.email, op, ctx, unproven, recent)) {
       if (!ownAccount(user)) continue;
       if (found) throw several();
       found = { user, state: "active", identities };
@@ -487,6 +506,31 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const body = { ticket_id: ticket.id, ...(html === c.html_body ? {} : { html_body: html }), external_attachment_urls: live.map((a) => a.content_url) };
     await client.send("PUT", `comment_redactions/${c.id}.json`, "erase", ctx, body);
     return 1 + live.length;
+  };
+
+  /**
+   * Redacts one comment of the subject's as a unit of erasure noting it (`comment:<ticket>:<comment>:<records>`,
+   * `extra` records more: the thread's, which goes with its last comment of theirs): a redaction whose answer
+   * was lost, or whose attempt stopped before the unit ended, is counted by the next attempt
+   * (finishRedaction), which no longer finds the comment among theirs (it is redacted).
+   */
+  const redactNoted = (units: ReturnType<typeof unitsOf>, ticket: WireTicket, c: WireComment, extra: number, ctx: TaskContext): Promise<boolean> =>
+    units.unit(async () => (await redact(ticket, c, ctx)) + extra, `comment:${ticket.id}:${c.id}:${1 + liveAttachments(c).length + extra}`);
+
+  /**
+   * Finishes a redaction an earlier attempt began (a `comment:` note; false for any other note): counted
+   * when Zendesk shows the comment redacted now; left to the main pass (0) while it is not, or when the
+   * comment or its thread is gone (someone else deleted it).
+   */
+  const finishRedaction = async (units: ReturnType<typeof unitsOf>, note: string, ctx: TaskContext): Promise<boolean> => {
+    const noted = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+    if (!noted) return false;
+    const [ticketId, commentId, records] = [Number(noted[1]), Number(noted[2]), Number(noted[3])];
+    await units.unit(async () => {
+      for await (const c of client.list<WireComment>(`tickets/${ticketId}/comments.json`, "comments", "erase", ctx)) if (c.id === commentId) return isRedacted(c) ? records : 0;
+      return 0;
+    }, note);
+    return true;
   };
 
   /** Deletes a soft-deleted ticket for good (a Zendesk job, waited for); false when it is not in deleted_tickets. */
@@ -656,6 +700,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           }, note);
           continue;
         }
+        if (await finishRedaction(units, note, ctx)) continue;
         const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
         if (suspendedUnit) {
           await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx, true), note);
@@ -697,6 +742,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const kept = new KeptTally();
       /** Records of closed tickets they stay CC'd on: erased with the user, or kept with it. */
       let withUser = 0;
+      /** The kept threads found only through the search (commenter): a search again after searchLagMs leaves them out. */
+      const keptCommenter: number[] = [];
       const proven = senderAddresses(ids.email, identities).proven;
       const sideRead = sideSearch(ctx);
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
@@ -708,6 +755,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // The whole thread is kept, every record of it from its last activity (the counting rule).
+          if (role === "commenter") keptCommenter.push(ticket.id);
           kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
           for (const c of theirs) {
@@ -732,7 +780,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           // with the last of them: redacted, the thread no longer leads to them (theirComments).
           const last = theirs.filter((c) => c.author_id === user.id).at(-1);
           for (const c of theirs) {
-            if (c.author_id === user.id) await unit(async () => (await redact(ticket, c, ctx)) + (role === "commenter" && c === last ? 1 : 0));
+            if (c.author_id === user.id) await redactNoted(units, ticket, c, role === "commenter" && c === last ? 1 : 0, ctx);
             else {
               residual.add("comment", 1);
               residual.add("attachment", liveAttachments(c).length);
@@ -754,7 +802,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         ctx.logger.info({ connector: name, erased: units.erased, kept: kept.list().map((k) => `${k.type}:${k.count}`).join(",") }, "zendesk records kept for retention; the user stays with them");
-        return { erased: units.erased, ...keptOf(kept), ...residual.outcome() };
+        // What they wrote minutes ago on threads they neither requested nor are CC'd on may not show in the search
+        // yet: searched again after searchLagMs (poll), and counted kept (or redacted) then. The user stays.
+        const remote = o.searchLagMs > 0 ? { remote: { reference: `kept:${user.id}:${since}:${keptCommenter.join(",")}`, pollAfterMs: o.searchLagMs, pending: KEPT_SEARCHED_AGAIN(o.searchLagMs), revocable: true } } : {};
+        return { erased: units.erased, ...keptOf(kept), ...residual.outcome(), ...remote };
       }
       if (o.searchLagMs > 0) {
         // Zendesk's search may not show yet what they wrote minutes ago on someone else's ticket: the user is
@@ -789,25 +840,37 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
      * the user then kept with them), then the user is deleted for good, taking the closed tickets' CCs.
      */
     async poll(reference, ctx) {
-      const ref = /^commenter:(\d{1,15}):(\d{1,9}):(\d{0,16})$/.exec(reference);
-      if (!ref) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
-      const [userId, withUser, since] = [Number(ref[1]), Number(ref[2]), ref[3] ? Number(ref[3]) : undefined];
+      // `kept:`: the erase kept threads, and the user with them (not soft-deleted); the threads it counted through the search are listed.
+      const keptRef = /^kept:(\d{1,15}):(\d{1,16}):([\d,]*)$/.exec(reference);
+      const ref = keptRef ? undefined : /^commenter:(\d{1,15}):(\d{1,9}):(\d{0,16})$/.exec(reference);
+      if (!ref && !keptRef) throw new ConnectorError(`${name}: a remote reference this connector did not give (${reference.slice(0, 40)})`, `unknown reference ${reference.slice(0, 40)}`, false);
+      const userId = Number((keptRef ?? ref)![1]);
+      const [withUser, since] = keptRef ? [0, Number(keptRef[2])] : [Number(ref![2]), ref![3] ? Number(ref![3]) : undefined];
+      const counted = new Set((keptRef?.[3] ?? "").split(",").filter(Boolean).map(Number));
       const units = unitsOf(ctx);
+      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
+      for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
+        // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
+        if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
         if (!theirs) continue;
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
+          // A thread the erase did not see is kept whole here, its record too (the erase counts those it saw).
+          if (keptRef) kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "comment", theirs.length, lastActivity);
           kept.add("SUPPORT", "attachment", theirs.reduce((n, c) => n + liveAttachments(c).length, 0), lastActivity);
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
-        for (const c of theirs) await units.unit(() => redact(ticket, c, ctx));
+        for (const c of theirs) await redactNoted(units, ticket, c, 0, ctx);
         if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
         await ctx.heartbeat();
       }
+      // The user was kept (and counted) by the erase, with what it saw.
+      if (keptRef) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
       if (!kept.empty) {
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);

@@ -1,7 +1,7 @@
 import express, { NextFunction, Request, Response } from "express";
 import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
 import { JobStatus, ZendeskJobs } from "./jobs";
-import { originOf, paginate, PaginationError } from "./paging";
+import { offsetPage, originOf, paginate, PaginationError } from "./paging";
 import { PurgedUser, ZendeskStore } from "./store";
 import type { ZendeskAttachment, ZendeskComment, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 
@@ -50,6 +50,21 @@ function presentSuspended(req: Request, s: ZendeskSuspendedTicket) {
 /** A comment as Zendesk serves it: its inline images among its attachments only when asked (`include_inline_images=true`). */
 function presentComment(req: Request, c: ZendeskComment, inlineImages = true) {
   return { ...c, attachments: c.attachments.filter((a) => inlineImages || !a.inline).map((a) => presentAttachment(req, a)), metadata: { system: {} } };
+}
+
+/** A user's identities as Zendesk lists them: the primary email first, then the others (ids derived from the user's). */
+function identitiesOf(user: ZendeskUser) {
+  const emails = [
+    { value: user.email, verified: user.primary_email_verified !== false },
+    ...(user.secondary_emails ?? []).map((value) => ({ value, verified: true })),
+    ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false })),
+  ];
+  // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
+  return [
+    ...emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" })),
+    // The profile's phone is a phone_number identity too (Zendesk does not verify those).
+    ...(user.phone ? [{ id: user.id * 100 + 99, user_id: user.id, type: "phone_number", value: user.phone, primary: true, verified: false, verification_method: "none" }] : []),
+  ];
 }
 
 /** The numeric id of a path parameter, or undefined (Zendesk answers 404 for anything else). */
@@ -122,7 +137,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.use(express.json({ limit: "1mb" }));
 
   app.get("/api/v2/users/me.json", (req, res) => {
-    res.json({ user: { url: `${originOf(req)}/api/v2/users/${API_USER_ID}.json`, id: API_USER_ID, name: "API user", email: options.email, role: "admin", active: true } });
+    res.json({ user: { url: `${originOf(req)}/api/v2/users/${API_USER_ID}.json`, id: API_USER_ID, name: "API user", email: options.email, role: store.state.api_user_role ?? "admin", active: true } });
   });
 
   // Every user, or those of the roles asked for (`role=end-user`, or several as `role[]=agent&role[]=admin`).
@@ -146,18 +161,35 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/users/:id/identities.json", (req, res) => {
     const user = store.user(idOf(req.params.id) ?? -1);
     if (!user) return void res.status(404).json(notFound);
-    const emails = [
-      { value: user.email, verified: user.primary_email_verified !== false },
-      ...(user.secondary_emails ?? []).map((value) => ({ value, verified: true })),
-      ...(user.unverified_emails ?? []).map((value) => ({ value, verified: false })),
-    ];
-    // `verified` (the older field) and `verification_method` (its successor) both say whether the address was proven the user's.
-    const identities = [
-      ...emails.map(({ value, verified }, i) => ({ id: user.id * 100 + i, user_id: user.id, type: "email", value, primary: i === 0, verified, verification_method: verified ? "full" : "none" })),
-      // The profile's phone is a phone_number identity too (Zendesk does not verify those).
-      ...(user.phone ? [{ id: user.id * 100 + 99, user_id: user.id, type: "phone_number", value: user.phone, primary: true, verified: false, verification_method: "none" }] : []),
-    ];
-    res.json(paginate(req, "identities", identities, (x) => x));
+    res.json(paginate(req, "identities", identitiesOf(user), (x) => x));
+  });
+
+  // The incremental user export, by cursor (admins only, as in Zendesk): the users changed since start_time
+  // (Unix seconds), oldest change first, up to a minute before the call (Zendesk leaves out what changed in
+  // the last minute); `per_page` up to 1,000 (its default); `include=identities` sideloads their identities.
+  // `after_url` leads on from the last user served; `end_of_stream` says nothing more changed up to then.
+  app.get("/api/v2/incremental/users/cursor.json", (req, res) => {
+    if (store.state.api_user_role === "agent") return void res.status(403).json(forbidden);
+    const cursor = typeof req.query.cursor === "string" ? /^(\d{1,16}):(\d{1,15})$/.exec(Buffer.from(req.query.cursor, "base64url").toString()) : undefined;
+    const start = typeof req.query.start_time === "string" && /^\d{1,12}$/.test(req.query.start_time) ? Number(req.query.start_time) * 1000 : undefined;
+    if (req.query.cursor !== undefined ? !cursor : start === undefined) return void res.status(400).json({ error: "InvalidPaginationParameter", description: "start_time (Unix seconds) or a cursor this export handed out is required" });
+    const perPage = req.query.per_page === undefined ? 1000 : Number(req.query.per_page);
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) throw new PaginationError("per_page must be a whole number from 1 to 1000");
+    const changed = store.usersChangedBetween(cursor ? Number(cursor[1]) : start!, Date.now() - 60_000);
+    const rest = cursor ? changed.filter((u) => Date.parse(u.updated_at) > Number(cursor[1]) || (Date.parse(u.updated_at) === Number(cursor[1]) && u.id > Number(cursor[2]))) : changed;
+    const page = rest.slice(0, perPage);
+    const last = page.at(-1);
+    const after = last ? Buffer.from(`${Date.parse(last.updated_at)}:${last.id}`).toString("base64url") : null;
+    const include = typeof req.query.include === "string" ? req.query.include.split(",") : [];
+    res.json({
+      users: page.map((u) => presentUser(req, u)),
+      ...(include.includes("identities") ? { identities: page.flatMap((u) => identitiesOf(u)) } : {}),
+      after_cursor: after,
+      after_url: after ? `${originOf(req)}/api/v2/incremental/users/cursor.json?cursor=${after}&per_page=${perPage}${include.length ? `&include=${include.join(",")}` : ""}` : null,
+      before_cursor: null,
+      before_url: null,
+      end_of_stream: rest.length <= perPage,
+    });
   });
 
   app.get("/api/v2/users/:id.json", (req, res) => {
@@ -219,16 +251,15 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   app.get("/api/v2/tickets/:id/side_conversations.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    const list = (ticket.side_conversations ?? []).map(({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc }));
-    res.json({ side_conversations: list, next_page: null, previous_page: null, count: list.length });
+    // By offset, as Zendesk documents these answers (next_page, previous_page, count), page[size] or not.
+    res.json(offsetPage(req, "side_conversations", ticket.side_conversations ?? [], ({ events: _events, ...sc }) => ({ url: `${originOf(req)}/api/v2/tickets/${ticket.id}/side_conversations/${sc.id}`, ticket_id: ticket.id, ...sc })));
   });
 
   app.get("/api/v2/tickets/:id/side_conversations/:sc/events.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     const sc = ticket?.side_conversations?.find((x) => x.id === req.params.sc);
     if (!ticket || !sc) return void res.status(404).json(notFound);
-    const events = sc.events.map((e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id }));
-    res.json({ events, next_page: null, previous_page: null, count: events.length });
+    res.json(offsetPage(req, "events", sc.events, (e) => ({ ...e, side_conversation_id: sc.id, ticket_id: ticket.id })));
   });
 
   app.put("/api/v2/comment_redactions/:id.json", (req, res) => {

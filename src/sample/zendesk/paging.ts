@@ -59,15 +59,24 @@ export function paginate<T extends { id: number }>(req: Request, key: string, it
       links: { next: hasMore && afterCursor ? linkTo(req, { "page[size]": String(limit), "page[after]": afterCursor }) : null, prev: null },
     };
   }
+  return offsetPage(req, key, sorted, present);
+}
+
+/**
+ * One page of `items`, in their order, by offset (`page`, `per_page`, at most 100, its default; `next_page`,
+ * `previous_page`, `count`), whatever else the call asks: how the lists that know no cursor answer.
+ */
+export function offsetPage<T>(req: Request, key: string, items: readonly T[], present: (item: T) => unknown): Record<string, unknown> {
+  const q = req.query as Record<string, string | undefined>;
   const perPage = size(q.per_page, "per_page");
   const number = q.page === undefined ? 1 : Number(q.page);
   if (!Number.isInteger(number) || number < 1) throw new PaginationError("page must be a whole number from 1");
-  const page = sorted.slice((number - 1) * perPage, number * perPage);
-  const more = number * perPage < sorted.length;
+  const page = items.slice((number - 1) * perPage, number * perPage);
+  const more = number * perPage < items.length;
   return {
     [key]: page.map(present),
     next_page: more ? linkTo(req, { page: String(number + 1), per_page: String(perPage) }) : null,
     previous_page: number > 1 ? linkTo(req, { page: String(number - 1), per_page: String(perPage) }) : null,
-    count: sorted.length,
+    count: items.length,
   };
 }

@@ -59,8 +59,10 @@ export class ZendeskStore {
   };
 
   /**
-   * How long a new comment stays out of the search's `commenter:` results, in ms (0, the default: at once).
-   * Zendesk's search index lags behind writes by a few minutes; lists and reads by id show the data at once.
+   * How long a new comment stays out of the search's `commenter:` results, and a new user out of the user
+   * search, in ms (0, the default: at once). Zendesk's search index lags behind writes by a few minutes
+   * ("it can take up to a few minutes for new tickets, users, and other resources to be indexed"); lists,
+   * reads by id and the incremental exports show the data at once (the exports all but its last minute).
    */
   searchLagMs = 0;
 
@@ -94,11 +96,23 @@ export class ZendeskStore {
    * Active users with an email identity that contains `email`, primary or not, verified or not,
    * case-insensitive: Zendesk's user search matches "a partial or full value", so a search for
    * `ada@example.com` also finds `ada@example.com.evil.org` and `mada@example.com` (whoever searches
-   * must compare the addresses it gets back).
+   * must compare the addresses it gets back). A user made within searchLagMs is not indexed yet.
    */
   usersByEmail(email: string): ZendeskUser[] {
     const wanted = email.toLowerCase();
-    return this.state.users.filter((u) => u.active && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase().includes(wanted)));
+    const indexedBefore = Date.now() - this.searchLagMs;
+    return this.state.users.filter(
+      (u) => u.active && Date.parse(u.created_at) <= indexedBefore && [u.email, ...(u.secondary_emails ?? []), ...(u.unverified_emails ?? [])].some((e) => e.toLowerCase().includes(wanted)),
+    );
+  }
+
+  /**
+   * Users, live or soft-deleted, whose last change (`updated_at`) is at or after `fromMs` and at or before
+   * `toMs`, oldest change first (ties by id): what Zendesk's incremental user export reads.
+   */
+  usersChangedBetween(fromMs: number, toMs: number): ZendeskUser[] {
+    const at = (u: ZendeskUser) => Date.parse(u.updated_at);
+    return this.state.users.filter((u) => at(u) >= fromMs && at(u) <= toMs).sort((a, b) => at(a) - at(b) || a.id - b.id);
   }
 
   /** Soft-deleted users, those deleted for good after them (as Zendesk lists them: nothing personal left). */

@@ -157,6 +157,8 @@ export interface ZendeskState {
    * refuses their calls with 403 (and still holds those made before the add-on lapsed). Absent: it has it.
    */
   collaboration_add_on?: boolean;
+  /** The role of the user the API token acts for (absent: admin); some calls, such as the incremental exports, are for admins only. */
+  api_user_role?: "agent" | "admin";
   /** The next id handed out to something new (attachments replaced by a redaction). */
   nextId: number;
 }

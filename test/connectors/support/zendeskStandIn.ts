@@ -2,6 +2,9 @@ import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
 import { testContext } from "../../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
 import { samplePeople } from "../../../src/sample/people";
+import { FAST } from "../../export/support";
+import type { TestDatabase } from "../../support/databases";
+import { submit, TestService } from "../../support/harness";
 import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
 
 export const EMAIL = "dsr-bot@support.example.com";
@@ -195,3 +198,41 @@ export const notingContext = (notes: string[]) =>
       return true;
     },
   });
+
+/**
+ * Runs a DELETION of `email` through the service, approved, to its end, letting Zendesk's search catch up
+ * while the erasure waits (REMOTE_PROCESSING): the stand-in's lag is lifted and the service's clock moved
+ * past `lagMs`. `waiting` sees the stand-in then. Returns the request as `report` shows it at the end.
+ */
+export async function deleteAcrossSearchLag(t: TestService, z: ZendeskStandIn, email: string, lagMs: number, report: string, waiting?: () => void): Promise<any> {
+  const r = await submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "test" });
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  const state = () => t.ok(report, { id: r.id }).then((x) => x.request);
+  const ended = (x: { status: string }) => ["COMPLETED", "FAILED"].includes(x.status);
+  const first = await t.waitFor(async () => {
+    const x = await state();
+    return ended(x) || x.tasks.some((k: { step: string; status: string }) => k.step === "ERASE" && k.status === "REMOTE_PROCESSING") ? x : undefined;
+  }, "the first pass ended", 30_000);
+  if (!ended(first)) {
+    waiting?.();
+    z.store.searchLagMs = 0;
+    t.clock.advance(lagMs + 1_000);
+  }
+  return t.waitFor(async () => {
+    const x = await state();
+    return ended(x) ? x : undefined;
+  }, "the deletion ended", 30_000);
+}
+
+/**
+ * A stand-in whose search lags `lagMs`, a connector that waits as long, and the service running it, whose
+ * rule keeps threads of the last 730 days on deletion only when told (otherwise what the erasure finds, it erases).
+ */
+export async function overLaggingSearch(db: TestDatabase, lagMs: number, keepsOnDeletion = false): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
+  const z = await startStandIn();
+  z.store.searchLagMs = lagMs;
+  const connector = connectorFor(z, { searchLagMs: lagMs });
+  const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion }];
+  const t = await new TestService(db, { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+  return { z, connector, t };
+}
