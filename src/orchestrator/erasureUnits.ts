@@ -2,7 +2,7 @@ import type { DataCategory, ErasureInstruction, TaskContext } from "../connector
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
 import { inTransaction } from "../db/transaction";
 import type { KeptException } from "./sql/completeTask";
@@ -98,7 +98,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   };
   const erasedByOthers = async () => {
     await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
-    const all = await erasedByEarlierUnits(services.ds, owner.taskId);
+    const all = await countedByOthers(services.ds, owner.taskId, mine);
     return Object.fromEntries(Object.entries(all).flatMap(([c, n]) => (n - (own[c] ?? 0) > 0 ? [[c, n - (own[c] ?? 0)]] : [])));
   };
   return {

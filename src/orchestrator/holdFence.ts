@@ -190,6 +190,8 @@ export async function beginErasureUnit(
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
   for (let round = 1; ; round++) {
+    // An attempt that lost its lease (or was stopped) begins nothing: its retry may have ended the task.
+    if (signal?.aborted) throw new Stopped(signal.reason as StopReason);
     // A unit's times are compared on other hosts' clocks: none starts while this one's is off (db/clockSkew.ts).
     const skew = clockSkewProblem(services.ds);
     if (skew) throw new ConnectorError(`The erasure paused: ${skew}; it is retried`, `clock skew: ${skew}`, true);
@@ -203,6 +205,11 @@ export async function beginErasureUnit(
       const pending = Boolean(fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories));
       return { placing: pending, holds: pending ? [] : await activeHoldsFor(em, owner.subjectEmail) };
     });
+    // Checked again once recorded: a lease lost meanwhile leaves no unit behind to erase under.
+    if (signal?.aborted) {
+      await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: unitId }));
+      throw new Stopped(signal.reason as StopReason);
+    }
     const allowed = categories.filter((c) => !holdFor(c, holds));
     if (!placing && allowed.length === categories.length) return { unitId, allowed, holds, expiresAt: unit.expiresAt };
     if (!placing && allowed.length) {
@@ -274,6 +281,10 @@ export async function endCountedUnit(ds: DataSource, unitId: string, progress: {
   return inTransaction(ds, async (em) => {
     // A noted unit of an attempt that lost its task: the attempt holding it now counts it (UnitGuard).
     if (finished && guard && !(await guard(em))) return false;
+    // A unit whose row is gone was closed by the attempt that counted the task's units without it
+    // (countedByOthers) or ended with the task: counted now, it would land after that count was taken.
+    const { affected } = await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+    if (!affected) return false;
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
     await endNoted(em, unitId, finished);
@@ -285,6 +296,20 @@ export async function endCountedUnit(ds: DataSource, unitId: string, progress: {
 export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Promise<Record<string, number>> {
   const rows = await ds.getRepository(ErasureProgressRow).findBy({ taskId });
   return Object.fromEntries(rows.filter((r) => r.erased > 0).map((r) => [r.category, Number(r.erased)]));
+}
+
+/**
+ * What other attempts' units of the task counted, per category, read once their units still open
+ * without a note are closed: each such unit either counted before the close (read here) or finds its
+ * row gone and counts nothing (endCountedUnit), so no count lands after this read, nor after the task
+ * completed. Their notes, if any, stay for the retries (UnitGuard fences those).
+ */
+export async function countedByOthers(ds: DataSource, taskId: string, own: ReadonlySet<string>): Promise<Record<string, number>> {
+  await alone(ds, (em) => {
+    const close = em.getRepository(ErasureUnitRow).createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere("note IS NULL");
+    return (own.size ? close.andWhere("id NOT IN (:...own)", { own: [...own] }) : close).execute();
+  });
+  return erasedByEarlierUnits(ds, taskId);
 }
 
 /**
