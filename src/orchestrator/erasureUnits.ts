@@ -4,9 +4,9 @@ import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
 import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
-import { inTransaction } from "../db/transaction";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
+import { Claim, holdsLease } from "./sql/leaseGuard";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
 export interface FencedErasure {
@@ -30,10 +30,11 @@ export interface FencedErasure {
  * then on each unit starts only if no hold took its category meanwhile, and a category withdrawn once
  * stays withdrawn for the rest of the call (its records are then counted as the hold's).
  */
-export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, guard: UnitGuard): Promise<FencedErasure> {
+export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, claim: Claim): Promise<FencedErasure> {
+  const guard: UnitGuard = (em) => holdsLease(em, claim.task, claim.workerId);
   // Read before this attempt's own units exist: what earlier attempts left unfinished.
   const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
-  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
+  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat(), null, claim);
   let outer = start.unitId;
   // The units this attempt began (erasedByOthers waits for the others').
   const mine = new Set<string>(start.unitId ? [start.unitId] : []);
@@ -52,15 +53,11 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       outer = null;
     }
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
-    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
+    // A unit begins only while this attempt holds the task (beginErasureUnit's claim): a retry that
+    // claims the task after it reads its note, and no retry that claimed it before (its notes read) is
+    // met by work it never hears of, counted after its own count, or done after it completed the task.
+    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null, claim);
     if (unit.unitId) mine.add(unit.unitId);
-    // A noted unit begins only while this attempt holds the task (UnitGuard): recorded first, then
-    // checked, so a retry that claims the task after the check reads its note, and no retry that
-    // claimed it before (its notes read) is met by work it never hears of and whose end is refused.
-    if (unit.unitId && note && !(await inTransaction(services.ds, guard))) {
-      await endErasureUnit(services.ds, unit.unitId);
-      throw new Stopped("lease-lost");
-    }
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");

@@ -12,6 +12,7 @@ import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import { StopReason, Stopped } from "./stopping";
 import { pacedHeartbeat } from "./pacedHeartbeat";
+import { Claim, guardedInsert } from "./sql/leaseGuard";
 
 /**
  * The hold fence: placing a legal hold and erasing a held category serialize, in one process on SQLite
@@ -177,7 +178,10 @@ export interface UnitStart {
 /**
  * Starts a unit of erasure over `categories`: records it, then reads the active holds and keeps it over
  * the categories no hold keeps (until `expiresInMs` unless extended). While a hold placement on these
- * categories is pending, it withdraws and waits (bounded by that placement's own wait).
+ * categories is pending, it withdraws and waits (bounded by that placement's own wait). With `claim`,
+ * the unit is recorded only while that claim holds the task (guardedInsert): an attempt that lost its
+ * lease, its signal aborted or not yet (a process stalled past its lease), begins nothing, and a retry
+ * that claims the task afterwards reads the unit's note (unfinishedNotes).
  */
 export async function beginErasureUnit(
   services: Pick<Services, "ds" | "clock">,
@@ -187,8 +191,11 @@ export async function beginErasureUnit(
   signal?: AbortSignal,
   heartbeat?: () => Promise<void>,
   note: string | null = null,
+  claim?: Claim,
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
+  // Recorded only while the attempt's claim holds the task, in the insert itself (no transaction more).
+  const insert = claim ? guardedInsert(services.ds, ErasureUnitRow, claim) : (row: ErasureUnitRow) => alone(services.ds, async (em) => (await em.getRepository(ErasureUnitRow).insert(row), true));
   for (let round = 1; ; round++) {
     // An attempt that lost its lease (or was stopped) begins nothing: its retry may have ended the task.
     if (signal?.aborted) throw new Stopped(signal.reason as StopReason);
@@ -197,9 +204,9 @@ export async function beginErasureUnit(
     if (skew) throw new ConnectorError(`The erasure paused: ${skew}; it is retried`, `clock skew: ${skew}`, true);
     const now = services.clock.now();
     const unitId = randomUUID();
-    const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
+    const unit: ErasureUnitRow = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
     // Write first, then read: a placement that started before this sees the unit and waits for it.
-    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).insert(unit));
+    if (!(await insert(unit))) throw new Stopped("lease-lost");
     const { placing, holds } = await alone(services.ds, async (em) => {
       const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
       const pending = Boolean(fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories));
