@@ -41,6 +41,9 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   // What this attempt's own units counted (erasure_progress holds every attempt's).
   const own: Record<string, number> = {};
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
+  // Whether units of the task may be left under a note a unit of this attempt ends with: earlier
+  // attempts' (read above; none begins once this attempt has the task), or this attempt's failed ones.
+  let notesLeft = unfinished.length > 0;
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
   const paced = pacedHeartbeat(() => ctx.heartbeat(), leaseMs);
@@ -68,6 +71,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     try {
       erased = await work();
     } catch (error) {
+      if (note) notesLeft = true;
       await endErasureUnit(services.ds, unit.unitId, services.clock.now());
       throw error;
     } finally {
@@ -79,10 +83,11 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Ended well, the unit finishes its note, and the note it supersedes: earlier attempts' units left
     // with them are not finished (nor counted) again.
     // Only while this attempt holds the task (UnitGuard): a retry that got the note back counts it.
-    const finished = note || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
+    // With no unit left under its note, a unit finishes none (one statement less each).
+    const finished = (note && notesLeft) || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
     const counted = typeof erased === "number" && erased > 0;
     const ended = counted
-      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, guard)
+      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, note ? guard : undefined)
       : await endErasureUnit(services.ds, unit.unitId, undefined, finished, guard);
     if (!ended) {
       // Left as a failed unit's: its note stays for the attempt that has the task, blocking no hold.

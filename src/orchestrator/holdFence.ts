@@ -269,8 +269,13 @@ export interface FinishedNote {
 
 /** Deletes a unit that ended well and finishes the earlier units its note names (FinishedNote), in the caller's transaction. */
 async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNote): Promise<void> {
+  await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+  await finishNotes(em, finished);
+}
+
+/** Finishes the earlier units a unit's note names (FinishedNote), in the caller's transaction. */
+async function finishNotes(em: EntityManager, finished?: FinishedNote): Promise<void> {
   const units = em.getRepository(ErasureUnitRow);
-  await units.delete({ id: unitId });
   if (!finished) return;
   const note = finished.note?.slice(0, 500) ?? null;
   if (note) await units.delete({ taskId: finished.taskId, note });
@@ -281,20 +286,20 @@ async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNo
 /**
  * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
- * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction,
- * and only while `guard` holds (false, changing nothing, once the attempt lost its task: UnitGuard).
+ * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction.
+ * With `guard` (a noted unit's), only while it holds (false, changing nothing, once the attempt lost its task: UnitGuard).
  */
 export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
   return inTransaction(ds, async (em) => {
     // A noted unit of an attempt that lost its task: the attempt holding it now counts it (UnitGuard).
-    if (finished && guard && !(await guard(em))) return false;
+    if (guard && !(await guard(em))) return false;
     // A unit whose row is gone was closed by the attempt that counted the task's units without it
     // (countedByOthers) or ended with the task: counted now, it would land after that count was taken.
     const { affected } = await em.getRepository(ErasureUnitRow).delete({ id: unitId });
     if (!affected) return false;
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
-    await endNoted(em, unitId, finished);
+    await finishNotes(em, finished);
     return true;
   });
 }
