@@ -1,12 +1,12 @@
 import { expect } from "chai";
-import type { ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
+import type { ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
-import { ScriptedConnector } from "./support/scriptedConnector";
+import type { TestService } from "./support/harness";
+import { deletionPastZombie, HeldFirstAttempt } from "./support/heldZombie";
 
 const ADA = "ada.lovelace@example.com";
 const ROWS = 3;
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   deletionOutcome { connector plannedToErase erased matchesPlan differences { kind records } }
   tasks { step status attempts outcome { erased } } } }`;
 
@@ -16,46 +16,17 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
  * first delete ("delete": the row deleted at the system, the answer held back), or before any unit
  * ("prepare"). It is let go once the request has ended.
  */
-class UnnotedRows extends ScriptedConnector {
-  /** Each row the system deleted, as often as it did. */
-  readonly deleted: string[] = [];
-  private release!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
-  private zombie?: Promise<void>;
-  private heldOnce = false;
-
+class UnnotedRows extends HeldFirstAttempt {
   constructor(private readonly heldAt: "delete" | "prepare") {
-    super({ name: "rows", categories: ["ACCOUNT"] });
+    super("rows");
   }
 
-  override erase(ids: Identities, _instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
-    const run = this.run(ids, ctx);
-    if (ctx.attempt === 1) this.zombie ??= run.then(() => undefined, () => undefined);
-    return run;
-  }
-
-  /** Lets the first attempt go on, and waits for its call to end. */
-  async letZombieGo(): Promise<void> {
-    this.release();
-    await this.zombie;
-  }
-
-  private async run(ids: Identities, ctx: TaskContext): Promise<ErasureOutcome> {
+  protected async run(ids: Identities, ctx: TaskContext): Promise<ErasureOutcome> {
     const first = ctx.attempt === 1;
     if (first && this.heldAt === "prepare") await this.gate;
-    const rows = () => this.data.get(ids.email!) ?? [];
     let erased = 0;
-    for (const row of [...rows()]) {
-      const done = await ctx.eraseUnit("ACCOUNT", async () => {
-        if (!rows().some((r) => r.id === row.id)) return 0;
-        this.data.set(ids.email!, rows().filter((r) => r.id !== row.id));
-        this.deleted.push(row.id);
-        if (first && this.heldAt === "delete" && !this.heldOnce) {
-          this.heldOnce = true;
-          await this.gate;
-        }
-        return 1;
-      });
+    for (const row of [...(this.data.get(ids.email!) ?? [])]) {
+      const done = await ctx.eraseUnit("ACCOUNT", () => this.deleteRow(ids.email!, row.id, first && this.heldAt === "delete"));
       if (done) erased += 1;
     }
     return { erased };
@@ -76,21 +47,10 @@ describeEachDatabase("a unit without a note, of an attempt that lost its lease",
   /** Runs Ada's deletion on `rows` to its end (the zombie still held), then lets the zombie go; returns the request as read before and after. */
   async function deletion(rows: UnnotedRows, afterEnd?: () => void): Promise<{ before: any; after: any }> {
     rows.seed(ADA, ROWS);
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1200" }, [rows]).start();
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const before = await t.waitFor(
-      async () => {
-        t!.clock.advance(500);
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request ended",
-      40_000,
-    );
+    const { request: before } = await deletionPastZombie(db(), rows, ADA, SHOW, (started) => (t = started));
     afterEnd?.();
     await rows.letZombieGo();
-    const { request: after } = await t.ok(SHOW, { id: r.id });
+    const { request: after } = await t!.ok(SHOW, { id: before.id });
     const erase = before.tasks.find((x: any) => x.step === "ERASE");
     expect(erase.attempts, "the first attempt lost its lease").to.equal(2);
     expect(before.status, before.statusReason).to.equal("COMPLETED");
