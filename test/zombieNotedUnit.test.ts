@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import type { ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
+import type { ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
 import { describeEachDatabase } from "./support/databases";
-import { submit, TestService } from "./support/harness";
-import { ScriptedConnector } from "./support/scriptedConnector";
+import type { TestService } from "./support/harness";
+import { deletionPastZombie, HeldFirstAttempt } from "./support/heldZombie";
 
 const ADA = "ada.lovelace@example.com";
 const ROWS = 3;
@@ -18,31 +18,12 @@ const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
  * system, its answer held back) or at a unit without a note before its deletes; it is let go while its
  * retry runs: after the retry's deletes, or before them.
  */
-class NotedRows extends ScriptedConnector {
-  /** Each row the system deleted, as often as it did. */
-  readonly deleted: string[] = [];
-  private release!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
-  /** The first attempt's erase call, settled. */
-  private zombie?: Promise<void>;
-  private heldOnce = false;
-
+class NotedRows extends HeldFirstAttempt {
   constructor(private readonly heldAt: "delete" | "prepare") {
-    super({ name: "rows", categories: ["ACCOUNT"] });
+    super("rows");
   }
 
-  override erase(ids: Identities, _instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome> {
-    const run = this.run(ids, ctx);
-    if (ctx.attempt === 1) this.zombie ??= run.then(() => undefined, () => undefined);
-    return run;
-  }
-
-  private async letZombieGo(): Promise<void> {
-    this.release();
-    await this.zombie;
-  }
-
-  private async run(ids: Identities, ctx: TaskContext): Promise<ErasureOutcome> {
+  protected async run(ids: Identities, ctx: TaskContext): Promise<ErasureOutcome> {
     const first = ctx.attempt === 1;
     if (!first && this.heldAt === "prepare") await this.letZombieGo();
     const rows = () => this.data.get(ids.email!) ?? [];
@@ -59,20 +40,7 @@ class NotedRows extends ScriptedConnector {
       });
     }
     for (const row of [...rows()]) {
-      const done = await ctx.eraseUnit(
-        "ACCOUNT",
-        async () => {
-          if (!rows().some((r) => r.id === row.id)) return 0;
-          this.data.set(ids.email!, rows().filter((r) => r.id !== row.id));
-          this.deleted.push(row.id);
-          if (first && this.heldAt === "delete" && !this.heldOnce) {
-            this.heldOnce = true;
-            await this.gate;
-          }
-          return 1;
-        },
-        `row-delete:${row.id}`,
-      );
+      const done = await ctx.eraseUnit("ACCOUNT", () => this.deleteRow(ids.email!, row.id, first && this.heldAt === "delete"), `row-delete:${row.id}`);
       if (done) erased += 1;
     }
     if (!first && this.heldAt === "delete") await this.letZombieGo();
@@ -96,18 +64,7 @@ describeEachDatabase("a noted unit whose attempt lost its lease ends after its r
   /** Runs Ada's deletion on `rows` to its end and checks it against what the system lost. */
   async function deletion(rows: NotedRows): Promise<void> {
     rows.seed(ADA, ROWS);
-    t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1200" }, [rows]).start();
-    const r = await submit(t, { type: "DELETION", subject: { email: ADA }, identityVerified: true, verificationEvidence: "signed-in session" });
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const request = await t.waitFor(
-      async () => {
-        t!.clock.advance(500);
-        const { request } = await t!.ok(SHOW, { id: r.id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "request ended",
-      40_000,
-    );
+    const { request } = await deletionPastZombie(db(), rows, ADA, SHOW, (started) => (t = started));
     // The system itself: every row gone, each deleted once.
     expect(rows.data.get(ADA) ?? [], "rows left").to.deep.equal([]);
     expect(rows.deleted.slice().sort(), "deletes at the system").to.deep.equal(["rows-0", "rows-1", "rows-2"]);
@@ -118,7 +75,7 @@ describeEachDatabase("a noted unit whose attempt lost its lease ends after its r
     expect([line.erased, line.plannedToErase, line.matchesPlan], JSON.stringify(line)).to.deep.equal([ROWS, ROWS, true]);
     expect(erase.outcome.erased, "the task's outcome").to.equal(ROWS);
     // Nothing of the zombie's left to count in a later pass.
-    expect(await t.count("erasure_progress"), "progress rows left").to.equal(0);
+    expect(await t!.count("erasure_progress"), "progress rows left").to.equal(0);
   }
 
   it("counts the row once: the retry's count, not the zombie's late one", async function () {

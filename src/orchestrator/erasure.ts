@@ -13,7 +13,6 @@ import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, in
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
-import { holdsLease } from "./sql/leaseGuard";
 import { parkTask } from "./sql/parkTask";
 import { dueExceptions } from "./sql/schedulePurges";
 import { earlierExceptions, exceptionsErasedBy } from "../queries/retentionFinder";
@@ -61,7 +60,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // Every category such residue was left in, erased since or not: the purge names what is residual there now.
   const residueCategories = [...new Set((heldBack?.sets ?? []).map((r) => r.category))];
   // The holds are read through the hold fence, and the whole call is one unit until the connector starts its own.
-  const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal, (em) => holdsLease(em, task, options.workerId));
+  const fence = await fencedErasure(services, { subjectEmail: keptSubjectEmail(request), taskId: task.id, requestId: task.requestId, connector: task.connector }, [...new Set([...categories, ...residueCategories])], ctx, options.leaseMs, signal, { task, workerId: options.workerId });
   // A poll keeps the cutoffs and holds its erase call was told (and holds placed since): what that call kept is what it was told to keep.
   const told = task.remoteReference ? task.result?.partial?.instructed : undefined;
   const holds = told ? [...told.holds.filter((h) => !fence.holds.some((x) => x.id === h.id)), ...fence.holds] : fence.holds;

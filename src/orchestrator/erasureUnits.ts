@@ -2,11 +2,11 @@ import type { ConnectorSpec, DataCategory, ErasureInstruction, TaskContext } fro
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, endTaskUnits, erasedByEarlierUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
-import { inTransaction } from "../db/transaction";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
+import { Claim, holdsLease } from "./sql/leaseGuard";
 
 /** An erase call inside the hold fence: the holds read when it started, the context to give the connector, and its end. */
 export interface FencedErasure {
@@ -30,16 +30,20 @@ export interface FencedErasure {
  * then on each unit starts only if no hold took its category meanwhile, and a category withdrawn once
  * stays withdrawn for the rest of the call (its records are then counted as the hold's).
  */
-export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, guard: UnitGuard): Promise<FencedErasure> {
+export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, claim: Claim): Promise<FencedErasure> {
+  const guard: UnitGuard = (em) => holdsLease(em, claim.task, claim.workerId);
   // Read before this attempt's own units exist: what earlier attempts left unfinished.
   const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
-  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat());
+  const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat(), null, claim);
   let outer = start.unitId;
   // The units this attempt began (erasedByOthers waits for the others').
   const mine = new Set<string>(start.unitId ? [start.unitId] : []);
   // What this attempt's own units counted (erasure_progress holds every attempt's).
   const own: Record<string, number> = {};
   const withdrawn = new Set<string>(categories.map(String).filter((c) => !start.allowed.includes(c)));
+  // Whether units of the task may be left under a note a unit of this attempt ends with: earlier
+  // attempts' (read above; none begins once this attempt has the task), or this attempt's failed ones.
+  let notesLeft = unfinished.length > 0;
   // Units cost two short transactions each: a connector that heartbeats every N units could now miss
   // its lease, so the fence heartbeats itself once a third of the lease has passed.
   const paced = pacedHeartbeat(() => ctx.heartbeat(), leaseMs);
@@ -52,15 +56,11 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       outer = null;
     }
     if (withdrawn.has(String(category)) || !categories.map(String).includes(String(category))) return false;
-    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null);
+    // A unit begins only while this attempt holds the task (beginErasureUnit's claim): a retry that
+    // claims the task after it reads its note, and no retry that claimed it before (its notes read) is
+    // met by work it never hears of, counted after its own count, or done after it completed the task.
+    const unit = await beginErasureUnit(services, owner, [String(category)], leaseMs, signal, heartbeat, note ?? null, claim);
     if (unit.unitId) mine.add(unit.unitId);
-    // A noted unit begins only while this attempt holds the task (UnitGuard): recorded first, then
-    // checked, so a retry that claims the task after the check reads its note, and no retry that
-    // claimed it before (its notes read) is met by work it never hears of and whose end is refused.
-    if (unit.unitId && note && !(await inTransaction(services.ds, guard))) {
-      await endErasureUnit(services.ds, unit.unitId);
-      throw new Stopped("lease-lost");
-    }
     if (!unit.unitId) {
       withdrawn.add(String(category));
       ctx.logger.info({ category: String(category) }, "a legal hold withdrew the category from the running erasure");
@@ -71,6 +71,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     try {
       erased = await work();
     } catch (error) {
+      if (note) notesLeft = true;
       await endErasureUnit(services.ds, unit.unitId, services.clock.now());
       throw error;
     } finally {
@@ -82,10 +83,11 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // Ended well, the unit finishes its note, and the note it supersedes: earlier attempts' units left
     // with them are not finished (nor counted) again.
     // Only while this attempt holds the task (UnitGuard): a retry that got the note back counts it.
-    const finished = note || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
+    // With no unit left under its note, a unit finishes none (one statement less each).
+    const finished = (note && notesLeft) || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
     const counted = typeof erased === "number" && erased > 0;
     const ended = counted
-      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, guard)
+      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, note ? guard : undefined)
       : await endErasureUnit(services.ds, unit.unitId, undefined, finished, guard);
     if (!ended) {
       // Left as a failed unit's: its note stays for the attempt that has the task, blocking no hold.
@@ -98,7 +100,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   };
   const erasedByOthers = async () => {
     await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
-    const all = await erasedByEarlierUnits(services.ds, owner.taskId);
+    const all = await countedByOthers(services.ds, owner.taskId, mine);
     return Object.fromEntries(Object.entries(all).flatMap(([c, n]) => (n - (own[c] ?? 0) > 0 ? [[c, n - (own[c] ?? 0)]] : [])));
   };
   return {

@@ -12,6 +12,7 @@ import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import { StopReason, Stopped } from "./stopping";
 import { pacedHeartbeat } from "./pacedHeartbeat";
+import { Claim, guardedInsert } from "./sql/leaseGuard";
 
 /**
  * The hold fence: placing a legal hold and erasing a held category serialize, in one process on SQLite
@@ -177,7 +178,10 @@ export interface UnitStart {
 /**
  * Starts a unit of erasure over `categories`: records it, then reads the active holds and keeps it over
  * the categories no hold keeps (until `expiresInMs` unless extended). While a hold placement on these
- * categories is pending, it withdraws and waits (bounded by that placement's own wait).
+ * categories is pending, it withdraws and waits (bounded by that placement's own wait). With `claim`,
+ * the unit is recorded only while that claim holds the task (guardedInsert): an attempt that lost its
+ * lease, its signal aborted or not yet (a process stalled past its lease), begins nothing, and a retry
+ * that claims the task afterwards reads the unit's note (unfinishedNotes).
  */
 export async function beginErasureUnit(
   services: Pick<Services, "ds" | "clock">,
@@ -187,22 +191,32 @@ export async function beginErasureUnit(
   signal?: AbortSignal,
   heartbeat?: () => Promise<void>,
   note: string | null = null,
+  claim?: Claim,
 ): Promise<UnitStart> {
   const key = subjectKey(owner.subjectEmail);
+  // Recorded only while the attempt's claim holds the task, in the insert itself (no transaction more).
+  const insert = claim ? guardedInsert(services.ds, ErasureUnitRow, claim) : (row: ErasureUnitRow) => alone(services.ds, async (em) => (await em.getRepository(ErasureUnitRow).insert(row), true));
   for (let round = 1; ; round++) {
+    // An attempt that lost its lease (or was stopped) begins nothing: its retry may have ended the task.
+    if (signal?.aborted) throw new Stopped(signal.reason as StopReason);
     // A unit's times are compared on other hosts' clocks: none starts while this one's is off (db/clockSkew.ts).
     const skew = clockSkewProblem(services.ds);
     if (skew) throw new ConnectorError(`The erasure paused: ${skew}; it is retried`, `clock skew: ${skew}`, true);
     const now = services.clock.now();
     const unitId = randomUUID();
-    const unit = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
+    const unit: ErasureUnitRow = { id: unitId, subjectKey: key, taskId: owner.taskId, requestId: owner.requestId, connector: owner.connector, categories: categories.join(",").slice(0, 400), note: note?.slice(0, 500) ?? null, startedAt: now, expiresAt: new Date(now.getTime() + expiresInMs) };
     // Write first, then read: a placement that started before this sees the unit and waits for it.
-    await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).insert(unit));
+    if (!(await insert(unit))) throw new Stopped("lease-lost");
     const { placing, holds } = await alone(services.ds, async (em) => {
       const fence = await em.getRepository(ErasureFenceRow).findOneBy({ subjectKey: key });
       const pending = Boolean(fence?.placingUntil && fence.placingUntil > now && meet(list(fence.placingCategories), categories));
       return { placing: pending, holds: pending ? [] : await activeHoldsFor(em, owner.subjectEmail) };
     });
+    // Checked again once recorded: a lease lost meanwhile leaves no unit behind to erase under.
+    if (signal?.aborted) {
+      await alone(services.ds, (em) => em.getRepository(ErasureUnitRow).delete({ id: unitId }));
+      throw new Stopped(signal.reason as StopReason);
+    }
     const allowed = categories.filter((c) => !holdFor(c, holds));
     if (!placing && allowed.length === categories.length) return { unitId, allowed, holds, expiresAt: unit.expiresAt };
     if (!placing && allowed.length) {
@@ -255,8 +269,13 @@ export interface FinishedNote {
 
 /** Deletes a unit that ended well and finishes the earlier units its note names (FinishedNote), in the caller's transaction. */
 async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNote): Promise<void> {
+  await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+  await finishNotes(em, finished);
+}
+
+/** Finishes the earlier units a unit's note names (FinishedNote), in the caller's transaction. */
+async function finishNotes(em: EntityManager, finished?: FinishedNote): Promise<void> {
   const units = em.getRepository(ErasureUnitRow);
-  await units.delete({ id: unitId });
   if (!finished) return;
   const note = finished.note?.slice(0, 500) ?? null;
   if (note) await units.delete({ taskId: finished.taskId, note });
@@ -267,16 +286,20 @@ async function endNoted(em: EntityManager, unitId: string, finished?: FinishedNo
 /**
  * Ends a unit that went well and adds what it erased to its task's progress, in one transaction: a
  * unit whose note a retry would finish (and count) is never also counted here, and a unit counted here
- * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction,
- * and only while `guard` holds (false, changing nothing, once the attempt lost its task: UnitGuard).
+ * has ended; with `finished`, so are the earlier units its note finishes (FinishedNote), in the same transaction.
+ * With `guard` (a noted unit's), only while it holds (false, changing nothing, once the attempt lost its task: UnitGuard).
  */
 export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
   return inTransaction(ds, async (em) => {
     // A noted unit of an attempt that lost its task: the attempt holding it now counts it (UnitGuard).
-    if (finished && guard && !(await guard(em))) return false;
+    if (guard && !(await guard(em))) return false;
+    // A unit whose row is gone was closed by the attempt that counted the task's units without it
+    // (countedByOthers) or ended with the task: counted now, it would land after that count was taken.
+    const { affected } = await em.getRepository(ErasureUnitRow).delete({ id: unitId });
+    if (!affected) return false;
     const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
     await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
-    await endNoted(em, unitId, finished);
+    await finishNotes(em, finished);
     return true;
   });
 }
@@ -285,6 +308,20 @@ export async function endCountedUnit(ds: DataSource, unitId: string, progress: {
 export async function erasedByEarlierUnits(ds: DataSource, taskId: string): Promise<Record<string, number>> {
   const rows = await ds.getRepository(ErasureProgressRow).findBy({ taskId });
   return Object.fromEntries(rows.filter((r) => r.erased > 0).map((r) => [r.category, Number(r.erased)]));
+}
+
+/**
+ * What other attempts' units of the task counted, per category, read once their units still open
+ * without a note are closed: each such unit either counted before the close (read here) or finds its
+ * row gone and counts nothing (endCountedUnit), so no count lands after this read, nor after the task
+ * completed. Their notes, if any, stay for the retries (UnitGuard fences those).
+ */
+export async function countedByOthers(ds: DataSource, taskId: string, own: ReadonlySet<string>): Promise<Record<string, number>> {
+  await alone(ds, (em) => {
+    const close = em.getRepository(ErasureUnitRow).createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere("note IS NULL");
+    return (own.size ? close.andWhere("id NOT IN (:...own)", { own: [...own] }) : close).execute();
+  });
+  return erasedByEarlierUnits(ds, taskId);
 }
 
 /**

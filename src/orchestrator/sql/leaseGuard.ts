@@ -1,4 +1,5 @@
-import { EntityManager } from "typeorm";
+import { DataSource, EntityManager, EntityTarget, ObjectLiteral } from "typeorm";
+import { writeAlone } from "../../db/transaction";
 import { isMysql } from "../../db/dataSource";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskRow } from "../../entities";
@@ -22,4 +23,33 @@ export async function holdsLease(em: EntityManager, task: Pick<TaskRow, "id" | "
   const qb = em.getRepository(TaskRow).createQueryBuilder("t").select("t.id").where(leaseGuard(task, workerId));
   if (isMysql(em.connection)) qb.setLock("pessimistic_write");
   return (await qb.getOne()) !== null;
+}
+
+/** An attempt's claim on its task: what its guarded writes carry (leaseGuard). */
+export interface Claim {
+  task: Pick<TaskRow, "id" | "leaseToken">;
+  workerId: string;
+}
+
+/**
+ * Inserts one row of `entity` under the lease guard, in ONE statement that commits alone: INSERT ...
+ * SELECT from the task row WHERE the claim still holds it (leaseGuard's condition, column by column).
+ * On MySQL the SELECT is a locking read (FOR UPDATE): it reads the task row's latest version, not a
+ * snapshot, and holds it until the row commits, so the lease cannot be taken back in between; SQLite
+ * runs one statement at a time. Resolves true when the row landed, false (nothing written) once the
+ * claim lost its task.
+ */
+export function guardedInsert<T extends ObjectLiteral>(ds: DataSource, entity: EntityTarget<T>, claim: Claim): (row: T) => Promise<boolean> {
+  const metadata = ds.getMetadata(entity);
+  const columns = metadata.columns;
+  const guard = Object.entries(leaseGuard(claim.task, claim.workerId));
+  const sql =
+    `INSERT INTO ${ds.driver.escape(metadata.tableName)} (${columns.map((c) => ds.driver.escape(c.databaseName)).join(", ")}) ` +
+    `SELECT ${columns.map(() => "?").join(", ")} FROM tasks WHERE ${guard.map(([column]) => `${ds.driver.escape(column)} = ?`).join(" AND ")}` +
+    (isMysql(ds) ? " FOR UPDATE" : "");
+  return async (row) => {
+    // Each value in its stored form, as the driver writes it for an insert (dates as UTC text on SQLite).
+    const values = columns.map((c) => ds.driver.preparePersistentValue(c.getEntityValue(row), c));
+    return (await writeAlone(ds, sql, [...values, ...guard.map(([, value]) => value)])) === 1;
+  };
 }
