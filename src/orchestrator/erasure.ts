@@ -187,7 +187,8 @@ export async function runErasure(services: Services, connector: Connector, task:
       remaining = check.remaining;
       undatedKept = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
-      if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
+      // Only where lookup finds every type: residue of a type it does not find, cut off from the subject, would be taken for gone.
+      if (closing && connector.lookup && !connector.lookupTypes) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
       const held = [...new Set([...plan.map((p) => p.category), ...Object.keys(check.byCategory)])].map((category) => ({ category, found: check.byCategory[category] ?? 0 }));
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
