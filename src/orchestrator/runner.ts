@@ -27,7 +27,7 @@ import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
-import { accessCollectingAhead, correctionWritingBeside } from "../queries/taskFinder";
+import { accessCollectingAhead, correctionWritingBeside, identityMovedSince } from "../queries/taskFinder";
 import { correctionBesideDeletion, deletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
@@ -261,6 +261,14 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           const reason = ahead ? `Waits until access request ${ahead}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
           if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
           break;
+        }
+        const moved = deletion ? await identityMovedSince(ds, deletion, task.connector, (connector.spec.identityFields ?? []).map((f) => f.field), task.createdAt) : [];
+        if (moved.length) {
+          throw new ConnectorError(
+            `A correction of the same person changed ${moved.join(", ")} in ${task.connector} while this deletion was at work (its write had begun before the deletion was approved): ${task.connector} finds the person's rows by the corrected value now, which this deletion was not given, so nothing was erased there. Submit a deletion with the corrected value, or erase the rows by hand`,
+            `erase refused: a correction moved ${moved.join(", ")} of the subject in ${task.connector} after the deletion was approved`,
+            false,
+          );
         }
         await runErasure(services, connector, task, ids, ctx, options, abort.signal);
         break;

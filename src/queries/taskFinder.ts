@@ -71,3 +71,21 @@ export async function correctionWritingBeside(ds: DataSource, deletion: Pick<Req
     .getRawOne();
   return row?.id ?? null;
 }
+
+/**
+ * Of `fields` (those `connector` finds people by), the ones a CORRECTION of `deletion`'s person changed
+ * there with a RECTIFY that ended since `since` (the deletion's approval): a write already under way then
+ * (the ERASE waited for it). The person's rows there are found by the corrected value now, not the deletion's.
+ */
+export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestRow, "subjectEmail">, connector: string, fields: readonly string[], since: Date): Promise<string[]> {
+  if (!fields.length) return [];
+  const rectified = await ds
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .innerJoin(RequestRow, "r", "r.id = t.requestId")
+    .where("r.subjectEmail = :email AND r.type = :type", { email: deletion.subjectEmail, type: RequestType.CORRECTION })
+    .andWhere("t.connector = :connector AND t.step = :step AND t.status = :done", { connector, step: TaskStep.RECTIFY, done: TaskStatus.SUCCEEDED })
+    .andWhere("t.finishedAt >= :since", { since })
+    .getMany();
+  return [...new Set(rectified.flatMap((t) => (t.result?.changed ?? []).filter((f) => fields.includes(f))))].sort();
+}

@@ -134,14 +134,35 @@ describeEachDatabase("a correction of the address while a deletion of the person
     return { fix, del, erasing, heldMeanwhile: await adaHeld() };
   };
 
-  it("erases nothing while a correction's write that began before the deletion runs, and names the account row it moved out of reach (not COMPLETED)", async () => {
+  it("erases nothing while a correction's write that began before the deletion runs, then fails naming the field it moved instead of COMPLETED", async () => {
     const { fix, del, erasing, heldMeanwhile } = await approvedDuring("write");
     expect(erasing, "the erase ran while the correction wrote").to.equal(false);
     expect(heldMeanwhile, "Ada's account and sessions while the correction writes").to.equal(1 + ADA_SESSIONS);
     open();
     expect((await ended(fix.id)).status).to.equal("COMPLETED");
     const done = await ended(del.id);
-    // Her row, under the corrected address, is no longer found by the deletion's identities: named, not COMPLETED.
+    // Her row is under the corrected address now: the deletion, given the old one, erases nothing and says why.
+    expect(done.status, "the deletion of a person whose rows are left").to.equal("FAILED");
+    expect(done.statusReason).to.include("A correction of the same person changed email in account-db while this deletion was at work").and.not.include(NEW).and.not.include(fix.id);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([{ id: Number(ADA.userId) }]);
+    expect(await adaHeld(), "Ada's row (under the new address) and sessions").to.equal(1 + ADA_SESSIONS);
+  });
+
+  it("names the planned account row the application moved to another address before the erase (not COMPLETED): planned, erased, and how many no longer found", async () => {
+    let moved = false;
+    service = await accountDbService(db(), undefined, await accountOn(), (c): Connector => ({
+      ...c,
+      erase: async (...a) => {
+        // The application changes her address between the plan and the erase.
+        if (!moved) await service!.account.rows(`UPDATE users SET email = ? WHERE id = ?`, [NEW, Number(ADA.userId)]);
+        moved = true;
+        return c.erase(...a);
+      },
+    }));
+    const { t } = service;
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    const done = await ended(del.id);
     expect(done.status, "the deletion of a person whose row is left").to.equal("FAILED");
     expect(done.statusReason).to.match(/still present outside the retention exceptions \(ACCOUNT: 1\); 1 of them no longer found by the person's identities/).and.not.include(NEW);
     // Her address was all it knew her by: her factors and sessions, found through her row, went out of reach with it.
