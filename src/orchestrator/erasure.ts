@@ -301,9 +301,9 @@ async function failedVerification(services: Services, task: TaskRow, options: Ru
   // Those the person's identities no longer reach: an erase by identity cannot find them, a retry neither.
   const byIdOnly = left.reduce((n, [c, k]) => n + Math.min(k, check.byIdOnly[c] ?? 0), 0);
   const moved = byIdOnly
-    ? `; ${byIdOnly} of them no longer found by the person's identities, only by the ids the plan recorded (moved since the plan, as by an address corrected or changed meanwhile): they still hold the person's data, erase them by hand`
+    ? `; ${byIdOnly} of them no longer found by the person's identities, only by the ids the plan recorded (moved since the plan, as by an address changed meanwhile, or cut off by the erasure): they still hold the person's data`
     : "";
-  const tally = counts ? `; planned to erase ${counts.planned}, erased ${counts.erased}` : "";
+  const tally = counts ? `; the connector reported erasing ${counts.erased} of the ${counts.planned} planned` : "";
   ctx.logger.error({ unexpected: check.unexpected }, "verification after erasure found records outside the retention exceptions");
   await failTask(
     services.ds,

@@ -166,7 +166,7 @@ describeEachDatabase("a correction of the address while a deletion of the person
     expect(done.status, "the deletion of a person whose row is left").to.equal("FAILED");
     expect(done.statusReason).to.match(/still present outside the retention exceptions \(ACCOUNT: 1\); 1 of them no longer found by the person's identities/).and.not.include(NEW);
     // Her address was all it knew her by: her factors and sessions, found through her row, went out of reach with it.
-    const [, planned, erased] = /planned to erase (\d+), erased (\d+)/.exec(done.statusReason) ?? [];
+    const [, erased, planned] = /the connector reported erasing (\d+) of the (\d+) planned/.exec(done.statusReason) ?? [];
     expect(Number(planned), "planned to erase: her row, factors and sessions").to.be.greaterThan(ADA_SESSIONS);
     expect(Number(erased)).to.equal(0);
     expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([{ id: Number(ADA.userId) }]);
