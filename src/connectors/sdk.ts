@@ -434,6 +434,11 @@ export interface Connector {
    */
   lookup?(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
   /**
+   * The record types lookup finds (absent: every type). A survey keeps the ids of these only: records
+   * that cannot lose their way to the subject (a big table found by a user id) need not be held.
+   */
+  readonly lookupTypes?: readonly string[];
+  /**
    * Erases, by id, records an earlier erasure left residual only because kept records held them back
    * (ResidualRecords.heldBackIds): the purge that erases those kept records calls it once they are gone,
    * inside the same hold fence (each write one eraseUnit of the record's category), with the instruction

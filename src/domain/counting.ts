@@ -69,10 +69,15 @@ export class DeletionCount {
 
   constructor(
     private readonly instruction: ErasureInstruction,
-    private readonly keepRefs = false,
+    /** Whether to remember the refs of records of a type (true: every type): a connector's lookup may find some types only (Connector.lookupTypes). */
+    private readonly keepRefs: boolean | ((type: string) => boolean) = false,
     /** A purge's recount: only what its deletion kept is counted (one hanging off an anchor still keeps it). */
     private readonly keptBy?: KeptByDeletion,
   ) {}
+
+  private keeps(type: string): boolean {
+    return typeof this.keepRefs === "function" ? this.keepRefs(type) : this.keepRefs;
+  }
 
   /** Kept records without a date, by ref: what the deletion's purge erases by id. */
   private readonly undated: RecordRef[] = [];
@@ -159,7 +164,7 @@ export class DeletionCount {
       set.found += 1;
       set.toKeep += 1;
       if (!record.recordedAt) this.undated.push(ref);
-      if (this.keepRefs) this.refs.push({ ref, disposition: "KEEP" });
+      if (this.keeps(ref.type)) this.refs.push({ ref, disposition: "KEEP" });
       return;
     }
     const recent = this.recent(record);
@@ -172,7 +177,7 @@ export class DeletionCount {
       const f = this.anchor(`${category}\u0000${record.keptWith}`, category).followers;
       const entry = f.get(ref.type) ?? { count: 0, refs: [] };
       entry.count += 1;
-      if (this.keepRefs) entry.refs.push(ref);
+      if (this.keeps(ref.type)) entry.refs.push(ref);
       f.set(ref.type, entry);
       return;
     }
@@ -182,7 +187,7 @@ export class DeletionCount {
       a.seen = true;
       a.type = ref.type;
       a.ownRecent = recent;
-      if (this.keepRefs) a.ref = ref;
+      if (this.keeps(ref.type)) a.ref = ref;
       if (!record.recordedAt) a.undatedRef = ref;
       return;
     }
@@ -198,7 +203,7 @@ export class DeletionCount {
         if (!set.residualReasons.includes(record.residualOnErasure)) set.residualReasons.push(record.residualOnErasure);
       }
     }
-    if (this.keepRefs) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
+    if (this.keeps(ref.type)) this.refs.push({ ref, disposition: recent ? "KEEP" : "ERASE" });
   }
 
   /** The kept records without a date, grouped by set: all of them (kept_undated_ids has no cap). */

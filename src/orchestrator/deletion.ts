@@ -27,7 +27,7 @@ export interface Survey {
  * connector that can look records up by id, for the verification pass).
  */
 export async function surveyConnector(connector: Connector, ids: Identities, ctx: TaskContext, dctx: DeletionContext, keepRefs = true): Promise<Survey> {
-  const count = new DeletionCount(deletionInstruction(connector.spec.categories, dctx), keepRefs && connector.lookup !== undefined);
+  const count = new DeletionCount(deletionInstruction(connector.spec.categories, dctx), keepRefs && lookedUp(connector));
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
@@ -36,6 +36,13 @@ export async function surveyConnector(connector: Connector, ids: Identities, ctx
   }
   const { sets, refs } = count.result();
   return { lines: planLines(sets, dctx), refs };
+}
+
+/** The record types a connector's lookup finds, as DeletionCount keeps their refs (false: it has none). */
+function lookedUp(connector: Connector): boolean | ((type: string) => boolean) {
+  if (!connector.lookup) return false;
+  const types = connector.lookupTypes;
+  return types ? (type) => types.includes(type) : true;
 }
 
 /** Plan lines as stored with the request. */
@@ -75,6 +82,11 @@ export interface Verification {
   remaining: number;
   /** Records still there that nothing allows, per category. */
   unexpected: Record<string, number>;
+  /**
+   * Records still there, per category, that only the surveyed ids found: the person's identities no
+   * longer lead to them (moved since the plan, as by an address corrected or changed meanwhile, or cut off by the erasure).
+   */
+  byIdOnly: Record<string, number>;
   /** Every record still there, per category (what a hold placed during the erasure keeps). */
   byCategory: Record<string, number>;
   /** What is still there, per category x type, counted by the rule (what it keeps, and since when). */
@@ -121,7 +133,7 @@ export async function verifyErasure(
   surveyed: AsyncIterable<readonly RecordRef[]>,
   keptBy?: KeptByDeletion,
 ): Promise<Verification> {
-  const count = new DeletionCount(instruction, connector.lookup !== undefined, keptBy);
+  const count = new DeletionCount(instruction, lookedUp(connector), keptBy);
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
@@ -135,6 +147,7 @@ export async function verifyErasure(
   let remaining = sets.reduce((n, s) => n + s.found, 0);
   const byCategory: Record<string, number> = {};
   for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
+  const byIdOnly: Record<string, number> = {};
   if (connector.lookup) {
     let collected: Set<string> | undefined;
     // A page of surveyed ids at a time: a big survey's are never all in memory.
@@ -145,6 +158,7 @@ export async function verifyErasure(
       for await (const found of connector.lookup(missed, ctx)) {
         if (!found.personalFields.length) continue;
         remaining += 1;
+        byIdOnly[String(found.category)] = (byIdOnly[String(found.category)] ?? 0) + 1;
         left.set(setKey(String(found.category), found.type), (left.get(setKey(String(found.category), found.type)) ?? 0) + 1);
       }
     }
@@ -164,5 +178,5 @@ export async function verifyErasure(
     const [category, type] = k.split("\u0000");
     return { category, type, count };
   });
-  return { remaining: remaining - bad, unexpected, byCategory, sets, notKept, undatedKept: count.undatedKept() };
+  return { remaining: remaining - bad, unexpected, byIdOnly, byCategory, sets, notKept, undatedKept: count.undatedKept() };
 }

@@ -181,11 +181,13 @@ export async function runErasure(services: Services, connector: Connector, task:
     if (connector.spec.supports.includes("access") && !connector.spec.manual) {
       const surveyed = surveyedPages(ds.manager, exportTools(services).keys, task);
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
-      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar))) return;
+      const counts = { planned: plan.reduce((n, l) => n + l.toErase, 0), erased: soFar.erased };
+      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar), counts)) return;
       remaining = check.remaining;
       undatedKept = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
-      if (closing && connector.lookup) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
+      // Only where lookup finds every type: residue of a type it does not find, cut off from the subject, would be taken for gone.
+      if (closing && connector.lookup && !connector.lookupTypes) soFar = { ...soFar, residual: residualStillHeld(soFar.residual, ownResidual, check.notKept) };
       // What the rules and holds keep is what the system holds now, written meanwhile or not.
       const held = [...new Set([...plan.map((p) => p.category), ...Object.keys(check.byCategory)])].map((category) => ({ category, found: check.byCategory[category] ?? 0 }));
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
@@ -291,17 +293,23 @@ export async function runErasure(services: Services, connector: Connector, task:
  * Fails the task, loudly and recording nothing as done, when the verification pass found records that
  * nothing keeps and the connector did not name residual; true when it did.
  */
-async function failedVerification(services: Services, task: TaskRow, options: RunOptions, ctx: TaskContext, check: Verification, extra: { result?: TaskResult }): Promise<boolean> {
+async function failedVerification(services: Services, task: TaskRow, options: RunOptions, ctx: TaskContext, check: Verification, extra: { result?: TaskResult }, counts?: { planned: number; erased: number }): Promise<boolean> {
   const left = Object.entries(check.unexpected);
   if (!left.length) return false;
   const total = left.reduce((n, [, c]) => n + c, 0);
+  // Those the person's identities no longer reach: an erase by identity cannot find them, a retry neither.
+  const byIdOnly = left.reduce((n, [c, k]) => n + Math.min(k, check.byIdOnly[c] ?? 0), 0);
+  const moved = byIdOnly
+    ? `; ${byIdOnly} of them no longer found by the person's identities, only by the ids the plan recorded (moved since the plan, as by an address changed meanwhile, or cut off by the erasure): they still hold the person's data`
+    : "";
+  const tally = counts ? `; the connector reported erasing ${counts.erased} of the ${counts.planned} planned` : "";
   ctx.logger.error({ unexpected: check.unexpected }, "verification after erasure found records outside the retention exceptions");
   await failTask(
     services.ds,
     task,
     options.workerId,
     {
-      userMessage: `Verification after erasure found ${total} record(s) still present outside the retention exceptions (${left.map(([c, n]) => `${c}: ${n}`).join(", ")})`,
+      userMessage: `Verification after erasure found ${total} record(s) still present outside the retention exceptions (${left.map(([c, n]) => `${c}: ${n}`).join(", ")})${moved}${tally}`,
       retryable: false,
       retryInMs: 0,
       ...extra,

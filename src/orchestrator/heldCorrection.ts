@@ -19,7 +19,8 @@ import { pacedHeartbeat } from "./pacedHeartbeat";
  * keeps any of the categories, each with the full time of a unit (a big subject's pages cannot all be
  * written in one). After a unit is refused the connector writes nothing more and names what it left
  * (RectifyOutcome.unfinished): those fields are reported kept by the hold, and the fields it wrote
- * some records of before are reported changed as well.
+ * some records of before are reported changed as well. A unit `mayWrite` refuses fails the call (what
+ * earlier units wrote stays written): a deletion approved while the correction ran stops its next write.
  */
 export async function rectifyUnlessHeld(
   services: Pick<Services, "ds" | "clock">,
@@ -29,6 +30,8 @@ export async function rectifyUnlessHeld(
   asked: readonly StoredFieldChange[],
   ctx: TaskContext,
   leaseMs: number,
+  /** Throws when no more may be written (a deletion of the person at work): asked before each of the connector's own units. */
+  mayWrite: () => Promise<void> = async () => undefined,
 ): Promise<TaskResult> {
   const categories = connector.spec.categories.map(String);
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
@@ -53,6 +56,7 @@ export async function rectifyUnlessHeld(
       outer = null;
     }
     if (refused) return false;
+    await mayWrite();
     const next = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
     const held = manualHold(categories, next.holds);
     if (held || !next.unitId) {

@@ -27,11 +27,11 @@ import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
-import { accessCollectingAhead } from "../queries/taskFinder";
+import { accessCollectingAhead, correctionWritingBeside, identityMovedSince } from "../queries/taskFinder";
 import { correctionBesideDeletion, deletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
-/** How long an erasure waits before it looks again at an access request still collecting from its system. */
+/** How long an erasure waits before it looks again at an access request still collecting from its system (or a correction writing to it). */
 const ACCESS_WAIT_MS = 5_000;
 
 export interface RunOptions {
@@ -254,21 +254,36 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         // An access request received first is answered with what the systems held: it collects before this erases.
         const deletion = task.step === TaskStep.ERASE && !task.remoteReference ? await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId }) : null;
         const ahead = deletion && (await accessCollectingAhead(ds, deletion, task.connector));
-        if (ahead) {
-          const reason = `Waits until access request ${ahead}, received first, has collected from ${task.connector}`;
+        // A correction of the person already writing here: erased beside it, a row it moves (an address)
+        // leaves the erase's reach. Not named: the deletion's submitter may be another token (correctionOrder.ts).
+        const writing = deletion && !ahead && (await correctionWritingBeside(ds, deletion, task.connector));
+        if (ahead || writing) {
+          const reason = ahead ? `Waits until access request ${ahead}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
           if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
           break;
+        }
+        const moved = deletion ? await identityMovedSince(ds, deletion, task.connector, (connector.spec.identityFields ?? []).map((f) => f.field), task.createdAt) : [];
+        if (moved.length) {
+          throw new ConnectorError(
+            `A correction of the same person changed ${moved.join(", ")} in ${task.connector} while this deletion was at work (its write had begun before the deletion was approved): ${task.connector} finds the person's rows by the corrected value now, which this deletion was not given, so nothing was erased there. Submit a deletion with the corrected value, or erase the rows by hand`,
+            `erase refused: a correction moved ${moved.join(", ")} of the subject in ${task.connector} after the deletion was approved`,
+            false,
+          );
         }
         await runErasure(services, connector, task, ids, ctx, options, abort.signal);
         break;
       }
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
-        // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts).
-        const deletion = await deletionAtWork(ds.manager, request);
-        if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
+        // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts),
+        // neither at its start nor at any later unit of its writes; one unit already writing ends first (the ERASE waits for it).
+        const besideDeletion = async () => {
+          const deletion = await deletionAtWork(ds.manager, request);
+          if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
+        };
+        await besideDeletion();
         const asked = request.corrections ?? [];
-        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs);
+        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, besideDeletion);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);
         if (gaps.silent.length || gaps.notAsked.length) {
           const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");

@@ -1,7 +1,7 @@
 import { DataSource, EntityManager, In } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import type { NotSearchedRecords } from "../connectors/sdk";
-import { FINISHED_TASK_STATUSES, TaskStep } from "../domain/tasks";
+import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskDependencyRow, TaskRow } from "../entities";
 import type { NotSearchedRecordSet } from "../schema/request.type";
 import { tasksOf } from "./deletionOutcomeFinder";
@@ -31,25 +31,61 @@ export function notSearchedOf(connector: string, sets: readonly NotSearchedRecor
   return (sets ?? []).map((n) => ({ connector, category: String(n.category), recordType: n.type, reason: n.reason }));
 }
 
-/**
- * The id of an ACCESS or PORTABILITY request of the same person, received before `deletion` and at work,
- * whose COLLECT from `connector` has not ended; or null. Its copy must hold what the deletion erases.
- */
-export async function accessCollectingAhead(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<string | null> {
-  const row: { id: string } | undefined = await ds
+/** Requests of `deletion`'s person (other than it) of `types`, at work, joined with their tasks (`t`) of `step` on `connector`. */
+function samePersonAtWork(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, types: readonly RequestType[], step: TaskStep, connector: string) {
+  return ds
     .getRepository(RequestRow)
     .createQueryBuilder("r")
     .innerJoin(TaskRow, "t", "t.requestId = r.id")
     .select("r.id", "id")
     .where("r.subjectEmail = :email", { email: deletion.subjectEmail })
-    .andWhere("r.type IN (:...types)", { types: [RequestType.ACCESS, RequestType.PORTABILITY] })
+    .andWhere("r.type IN (:...types)", { types: [...types] })
     .andWhere("r.status IN (:...open)", { open: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] })
-    .andWhere("r.receivedAt <= :at", { at: deletion.receivedAt })
     .andWhere("r.id <> :id", { id: deletion.id })
-    .andWhere("t.connector = :connector AND t.step = :step", { connector, step: TaskStep.COLLECT })
+    .andWhere("t.connector = :connector AND t.step = :step", { connector, step });
+}
+
+/**
+ * The id of an ACCESS or PORTABILITY request of the same person, received before `deletion` and at work,
+ * whose COLLECT from `connector` has not ended; or null. Its copy must hold what the deletion erases.
+ */
+export async function accessCollectingAhead(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<string | null> {
+  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.ACCESS, RequestType.PORTABILITY], TaskStep.COLLECT, connector)
+    .andWhere("r.receivedAt <= :at", { at: deletion.receivedAt })
     .andWhere("t.status NOT IN (:...done)", { done: [...FINISHED_TASK_STATUSES] })
     .orderBy("r.receivedAt", "ASC")
     .limit(1)
     .getRawOne();
   return row?.id ?? null;
+}
+
+/**
+ * The id of a CORRECTION of the same person whose RECTIFY of `connector` is writing (RUNNING), or null.
+ * It began before the deletion was at work (one that begins after writes nothing: correctionOrder.ts);
+ * an erase beside it could miss rows it moves (a corrected address) or erase what it then writes again.
+ */
+export async function correctionWritingBeside(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, connector: string): Promise<string | null> {
+  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.CORRECTION], TaskStep.RECTIFY, connector)
+    .andWhere("t.status = :running", { running: TaskStatus.RUNNING })
+    .limit(1)
+    .getRawOne();
+  return row?.id ?? null;
+}
+
+/**
+ * Of `fields` (those `connector` finds people by), the ones a CORRECTION of `deletion`'s person changed
+ * there with a RECTIFY that ended since `since` (the deletion's approval): a write already under way then
+ * (the ERASE waited for it). The person's rows there are found by the corrected value now, not the deletion's.
+ */
+export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestRow, "subjectEmail">, connector: string, fields: readonly string[], since: Date): Promise<string[]> {
+  if (!fields.length) return [];
+  const rectified = await ds
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .innerJoin(RequestRow, "r", "r.id = t.requestId")
+    .where("r.subjectEmail = :email AND r.type = :type", { email: deletion.subjectEmail, type: RequestType.CORRECTION })
+    .andWhere("t.connector = :connector AND t.step = :step AND t.status = :done", { connector, step: TaskStep.RECTIFY, done: TaskStatus.SUCCEEDED })
+    .andWhere("t.finishedAt >= :since", { since })
+    .getMany();
+  return [...new Set(rectified.flatMap((t) => (t.result?.changed ?? []).filter((f) => fields.includes(f))))].sort();
 }

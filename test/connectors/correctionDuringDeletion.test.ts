@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ConnectorError, type Connector } from "../../src/connectors/sdk";
-import { describeEachDatabase } from "../support/databases";
+import { createMariadbDatabase, describeEachDatabase, TestDatabase } from "../support/databases";
 import { submit } from "../support/harness";
 import { ADA, ADA_SESSIONS } from "./support/accountDb";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
@@ -17,11 +17,16 @@ const NEW = "ada.renamed@example.net";
 describeEachDatabase("a correction of the address while a deletion of the person is at work", (db) => {
   let service: AccountDbService | undefined;
   let open: () => void = () => undefined;
+  let accountDb: TestDatabase | undefined;
   afterEach(async () => {
     open();
     await service?.stop();
     service = undefined;
+    await accountDb?.drop();
+    accountDb = undefined;
   });
+  /** The account database on the service's kind of database (SQLite: a file of its own, made by accountDbService). */
+  const accountOn = async () => (accountDb = db().kind === "mariadb" ? await createMariadbDatabase() : undefined);
 
   const correction = () => ({ type: "CORRECTION", subject: { email: ADA.email }, corrections: [{ field: "email", value: NEW }], identityVerified: true, verificationEvidence: "signed-in session" });
   const deletion = () => ({ type: "DELETION", subject: { email: ADA.email }, identityVerified: true, verificationEvidence: "signed-in session" });
@@ -94,5 +99,90 @@ describeEachDatabase("a correction of the address while a deletion of the person
     erasedAll(done);
     expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
     expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
+  });
+
+  /**
+   * The deletion approved while the correction's RECTIFY is already under way (past the check at its
+   * start); `at` is where the correction waits: before its first write ("start") or inside the unit of
+   * the write that moves the address ("write"). Answers the two requests once the deletion's ERASE waited
+   * (or erased), with Ada's rows as they were then.
+   */
+  const approvedDuring = async (at: "start" | "write") => {
+    let reached: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (reached = resolve));
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let erasing = false;
+    service = await accountDbService(db(), undefined, await accountOn(), (c): Connector => ({
+      ...c,
+      erase: async (...a) => ((erasing = true), c.erase(...a)),
+      rectify: async (ids, changes, ctx) => {
+        if (at === "start") return reached(), await gate, c.rectify(ids, changes, ctx);
+        return c.rectify(ids, changes, { ...ctx, eraseUnit: (category, work) => ctx.eraseUnit(category, async () => (reached(), await gate, work())) });
+      },
+    }));
+    const { t } = service;
+    const fix = await submit(t, correction());
+    await t.ok(APPROVE, { id: fix.id });
+    await waiting;
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    await t.waitFor(async () => {
+      const erase = (await t.ok(SHOW, { id: del.id })).request.tasks.find((x: any) => x.step === "ERASE");
+      return erasing || /^Waits until a correction of the same person has finished writing to account-db/.test(erase?.lastError ?? "") ? true : undefined;
+    }, "ERASE waits or erases");
+    return { fix, del, erasing, heldMeanwhile: await adaHeld() };
+  };
+
+  it("erases nothing while a correction's write that began before the deletion runs, then fails naming the field it moved instead of COMPLETED", async () => {
+    const { fix, del, erasing, heldMeanwhile } = await approvedDuring("write");
+    expect(erasing, "the erase ran while the correction wrote").to.equal(false);
+    expect(heldMeanwhile, "Ada's account and sessions while the correction writes").to.equal(1 + ADA_SESSIONS);
+    open();
+    expect((await ended(fix.id)).status).to.equal("COMPLETED");
+    const done = await ended(del.id);
+    // Her row is under the corrected address now: the deletion, given the old one, erases nothing and says why.
+    expect(done.status, "the deletion of a person whose rows are left").to.equal("FAILED");
+    expect(done.statusReason).to.include("A correction of the same person changed email in account-db while this deletion was at work").and.not.include(NEW).and.not.include(fix.id);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([{ id: Number(ADA.userId) }]);
+    expect(await adaHeld(), "Ada's row (under the new address) and sessions").to.equal(1 + ADA_SESSIONS);
+  });
+
+  it("names the planned account row the application moved to another address before the erase (not COMPLETED): planned, erased, and how many no longer found", async () => {
+    let moved = false;
+    service = await accountDbService(db(), undefined, await accountOn(), (c): Connector => ({
+      ...c,
+      erase: async (...a) => {
+        // The application changes her address between the plan and the erase.
+        if (!moved) await service!.account.rows(`UPDATE users SET email = ? WHERE id = ?`, [NEW, Number(ADA.userId)]);
+        moved = true;
+        return c.erase(...a);
+      },
+    }));
+    const { t } = service;
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    const done = await ended(del.id);
+    expect(done.status, "the deletion of a person whose row is left").to.equal("FAILED");
+    expect(done.statusReason).to.match(/still present outside the retention exceptions \(ACCOUNT: 1\); 1 of them no longer found by the person's identities/).and.not.include(NEW);
+    // Her address was all it knew her by: her factors and sessions, found through her row, went out of reach with it.
+    const [, erased, planned] = /the connector reported erasing (\d+) of the (\d+) planned/.exec(done.statusReason) ?? [];
+    expect(Number(planned), "planned to erase: her row, factors and sessions").to.be.greaterThan(ADA_SESSIONS);
+    expect(Number(erased)).to.equal(0);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([{ id: Number(ADA.userId) }]);
+    expect(await adaHeld(), "Ada's row (under the new address) and sessions").to.equal(1 + ADA_SESSIONS);
+  });
+
+  it("writes nothing when the deletion is approved after its RECTIFY began but before its first write, and the deletion erases the account", async () => {
+    const { fix, del, erasing, heldMeanwhile } = await approvedDuring("start");
+    expect(erasing, "the erase ran while the correction was under way").to.equal(false);
+    expect(heldMeanwhile).to.equal(1 + ADA_SESSIONS);
+    open();
+    const fixed = await ended(fix.id);
+    expect(fixed.status).to.equal("FAILED");
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/);
+    erasedAll(await ended(del.id));
+    expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
   });
 });

@@ -10,6 +10,7 @@ import {
   HeldBackOutcome,
   Identities,
   IdentityKind,
+  LookedUpRecord,
   RecordRef,
   RectifyOutcome,
   ResidualRecords,
@@ -50,6 +51,7 @@ export interface SqlConnector extends Connector {
   erase(ids: Identities, instruction: ErasureInstruction, ctx: TaskContext): Promise<ErasureOutcome>;
   rectify(ids: Identities, changes: readonly FieldChange[], ctx: TaskContext): Promise<RectifyOutcome>;
   listSubjects(ctx: RosterContext): AsyncIterable<RosterEntry>;
+  lookup(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
   /** Ends the connections it opened from `url`; a DataSource passed in is left to its owner. */
   close(): Promise<void>;
 }
@@ -154,6 +156,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   if (problems.length || !plan) throw new SqlConnectorConfigError(String(given?.name ?? ""), problems);
 
   const cfg: SqlConnectorConfig = structuredClone(config);
+  // Tables whose rows a correction or the application can take away from the person's identities (an
+  // address, a phone, a column rectifiable): their rows are looked up by id after an erasure.
+  const movable = cfg.tables.filter((t) => t.identityKind === "email" || t.identityKind === "phone" || Object.values(cfg.rectifiable ?? {}).some((r) => r.table === t.table && r.column === t.identityColumn));
   const name = cfg.name;
   const byTable = new Map(cfg.tables.map((t) => [t.table, t]));
   const db = new SqlDatabase(options);
@@ -834,6 +839,31 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         { name, tables: cfg.tables, plan, dialect: d, chunk, country, exec: (table, statement) => exec("roster", table, statement), maxDerived: MAX_DERIVED, maxDerivedPairs: MAX_DERIVED_PAIRS },
         ctx,
       );
+    },
+
+    lookupTypes: movable.map((t) => t.recordType),
+
+    /**
+     * The rows of tables found by a value a person's rows can move away from (movable) still there, by
+     * primary key, with the personal columns they still hold: the verification after an erasure sees a
+     * row the plan found that an address corrected or changed meanwhile took out of the erase's reach.
+     * Only those tables: a survey keeps the ids of what lookup finds, and a big table found by a user id is not held.
+     */
+    async *lookup(refs, ctx) {
+      for (const t of movable) {
+        const wanted = refs.filter((r) => r.category === t.category && r.type === t.recordType).map((r) => r.id);
+        const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
+        const columns = [...new Set([t.primaryKey, t.identityColumn, ...t.exportColumns, ...replaced.map(([c]) => c)])];
+        for (let at = 0; at < wanted.length; at += chunk) {
+          if (ctx.signal.aborted) throw stopped(name, "collect", ctx.signal);
+          const { rows } = await exec("collect", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + chunk)));
+          for (const row of rows) {
+            // An anonymised row holds what its columns were replaced by; a deleted one is gone.
+            const personalFields = replaced.length ? replaced.filter(([c, v]) => !holdsReplacement(row[c], v)).map(([c]) => c) : [t.identityColumn, ...t.exportColumns.filter((c) => c !== t.identityColumn && row[c] !== null && row[c] !== undefined)];
+            yield { category: t.category, type: t.recordType, id: String(row[t.primaryKey]), personalFields };
+          }
+        }
+      }
     },
 
     close: () => db.close(),
