@@ -1,10 +1,13 @@
 import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
+import { EntityManager, Not } from "typeorm";
+import { TaskStatus } from "../domain/tasks";
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { unitClock } from "./erasureUnits";
 import { beginErasureUnit, endCountedUnit, endErasureUnit, writtenByEarlierUnits } from "./holdFence";
 import { keptByHoldResult, ManualHold, manualHold } from "./manualHold";
-import { untilAborted } from "./stopping";
+import { Stopped, untilAborted } from "./stopping";
+import { Claim, taskRowIs } from "./sql/leaseGuard";
 import { pacedHeartbeat } from "./pacedHeartbeat";
 
 /**
@@ -30,6 +33,8 @@ export async function rectifyUnlessHeld(
   asked: readonly StoredFieldChange[],
   ctx: TaskContext,
   leaseMs: number,
+  /** The attempt's claim: a unit begins only while it holds the task (an attempt past its lease writes nothing). */
+  claim: Claim,
   /** Throws when no more may be written (a deletion of the person at work): asked before each of the connector's own units. */
   mayWrite: () => Promise<void> = async () => undefined,
 ): Promise<TaskResult> {
@@ -37,7 +42,7 @@ export async function rectifyUnlessHeld(
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
   // Read before this attempt's own units exist: what earlier attempts may have written.
   const earlier = ctx.attempt > 1 ? await writtenByEarlierUnits(services.ds, task.id) : new Set<string>();
-  const unit = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
+  const unit = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat, null, claim);
   const hold = manualHold(categories, unit.holds);
   if (hold) {
     if (unit.unitId) await endErasureUnit(services.ds, unit.unitId);
@@ -57,7 +62,9 @@ export async function rectifyUnlessHeld(
     }
     if (refused) return false;
     await mayWrite();
-    const next = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat);
+    // Only while this attempt holds the task (beginErasureUnit's claim): a zombie (its process stalled
+    // past the lease) writes no older value over a retry's or a later correction's, nor after its request ended.
+    const next = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat, null, claim);
     const held = manualHold(categories, next.holds);
     if (held || !next.unitId) {
       if (next.unitId) await endErasureUnit(services.ds, next.unitId);
@@ -75,9 +82,14 @@ export async function rectifyUnlessHeld(
     } finally {
       running = null;
     }
-    // A count is kept with the unit's end: a retry tells its own earlier writes from another person's by it (writtenBefore).
-    if (typeof wrote === "number" && wrote > 0) await endCountedUnit(services.ds, next.unitId, { taskId: task.id, category: String(category), erased: wrote });
-    else await endErasureUnit(services.ds, next.unitId);
+    // A count is kept with the unit's end: a retry tells its own earlier writes from another person's by it
+    // (writtenBefore). Not once the task completed: its completion dropped the counts, none may land after.
+    if (typeof wrote === "number" && wrote > 0) {
+      if (!(await endCountedUnit(services.ds, next.unitId, { taskId: task.id, category: String(category), erased: wrote }, undefined, (em) => unfinished(em, task.id)))) {
+        await endErasureUnit(services.ds, next.unitId);
+        throw new Stopped("lease-lost");
+      }
+    } else await endErasureUnit(services.ds, next.unitId);
     await paced.due();
     return true;
   };
@@ -91,4 +103,14 @@ export async function rectifyUnlessHeld(
   } finally {
     if (outer) await endErasureUnit(services.ds, outer);
   }
+}
+
+/**
+ * Whether the task has not completed, read in a correction unit's end transaction (UnitGuard; the task
+ * row locked on MySQL until commit, so the completion, which drops the task's counts, comes before or
+ * after, never between). A unit begun under its attempt's claim may end after the claim was lost: its
+ * count still serves a retry yet to read it (writtenBefore), not a task already done.
+ */
+function unfinished(em: EntityManager, taskId: string): Promise<boolean> {
+  return taskRowIs(em, { id: taskId, status: Not(TaskStatus.SUCCEEDED) });
 }

@@ -283,7 +283,7 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
         };
         await besideDeletion();
         const asked = request.corrections ?? [];
-        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, besideDeletion);
+        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, { task, workerId: options.workerId }, besideDeletion);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);
         if (gaps.silent.length || gaps.notAsked.length) {
           const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");

@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, EntityTarget, ObjectLiteral } from "typeorm";
+import { DataSource, EntityManager, EntityTarget, FindOptionsWhere, ObjectLiteral } from "typeorm";
 import { writeAlone } from "../../db/transaction";
 import { isMysql } from "../../db/dataSource";
 import { TaskStatus } from "../../domain/tasks";
@@ -19,8 +19,13 @@ export function leaseGuard(task: Pick<TaskRow, "id" | "leaseToken">, workerId: s
  * batches carry the same condition in their one INSERT ... SELECT; the export row is written by the
  * EXPORT's completion, behind releaseTask's guarded update.)
  */
-export async function holdsLease(em: EntityManager, task: Pick<TaskRow, "id" | "leaseToken">, workerId: string): Promise<boolean> {
-  const qb = em.getRepository(TaskRow).createQueryBuilder("t").select("t.id").where(leaseGuard(task, workerId));
+export function holdsLease(em: EntityManager, task: Pick<TaskRow, "id" | "leaseToken">, workerId: string): Promise<boolean> {
+  return taskRowIs(em, leaseGuard(task, workerId));
+}
+
+/** Inside a transaction: whether the task row matches `where`, the row then locked (MySQL) until commit. */
+export async function taskRowIs(em: EntityManager, where: FindOptionsWhere<TaskRow>): Promise<boolean> {
+  const qb = em.getRepository(TaskRow).createQueryBuilder("t").select("t.id").where(where);
   if (isMysql(em.connection)) qb.setLock("pessimistic_write");
   return (await qb.getOne()) !== null;
 }
