@@ -46,11 +46,15 @@ export function classifyDynamoError(error: unknown, table: string): DynamoFault 
   return { code: name === "Error" ? network.code : name, retryable: false, what: `DynamoDB refused the request (${name}); details are in the service log` };
 }
 
-/** Turns anything a DynamoDB call threw into a ConnectorError (an abort becomes a retryable stop). */
-export function toDynamoConnectorError(error: unknown, connector: string, op: Operation, table: string, signal: AbortSignal): ConnectorError {
+/**
+ * Turns anything a DynamoDB call threw into a ConnectorError (an abort becomes a retryable stop). A
+ * TimeoutError is the client's own limit (connect, or answer, within `timeoutMs`), named as such.
+ */
+export function toDynamoConnectorError(error: unknown, connector: string, op: Operation, table: string, signal: AbortSignal, timeoutMs: number): ConnectorError {
   if (error instanceof ConnectorError) return error;
   if (signal.aborted) return stopped(connector, op, signal);
   const fault = classifyDynamoError(error, table);
   const message = error instanceof Error ? error.message.slice(0, 300) : String(error);
-  return new ConnectorError(`${connector}: ${fault.what}`, `${connector} ${op} (DynamoDB table ${table}): ${fault.code}: ${message}`, fault.retryable);
+  const what = fault.code === "TimeoutError" ? `DynamoDB did not answer within timeoutMs (${timeoutMs} ms); the task will be retried` : fault.what;
+  return new ConnectorError(`${connector}: ${what}`, `${connector} ${op} (DynamoDB table ${table}): ${fault.code}: ${message}`, fault.retryable);
 }

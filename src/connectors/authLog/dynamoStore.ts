@@ -20,10 +20,15 @@ import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from
  * call resolves the whole middleware stack anew. In a 2,000,000-event collect from DynamoDB (2,000
  * pages) those per-call closures and objects, alive while their call was in flight, were the largest
  * part of what young-generation collections promoted to the old generation (a sampling heap profile).
- * An abandoned read runs on until it answers (the SDK's requestTimeout only logs a warning); close()
- * destroys its socket. Reads erase nothing, so one that outlives its task changes no count.
- * test/connectors/authLogConnector.test.ts pins both: one handler resolution per client, and a read
- * that stops at once on abort while DynamoDB has not answered.
+ * An abandoned read runs on until it answers or timeoutMs passes; reads erase nothing, so one that
+ * outlives its task changes no count. test/connectors/authLogConnector.test.ts pins both: one handler
+ * resolution per client, and a read that stops at once on abort while DynamoDB has not answered.
+ *
+ * Reads end at timeoutMs (`throwOnRequestTimeout`), retryably: the SDK's requestTimeout alone only
+ * logs a warning, and a read DynamoDB never answered stayed open for good: check() hung (and `dsr
+ * connector test` with it), a task got out only when its lease ran out, and each read given up on kept
+ * one of the client's 50 sockets, so after 50 every read failed as if DynamoDB were unreachable, until
+ * a restart (test/connectors/authLogDynamoUnansweredRead.test.ts).
  */
 export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pageSize: number): AuthLogStore {
   const table = o.tableName;
@@ -32,15 +37,15 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   const timeoutMs = o.timeoutMs ?? 10_000;
   const consistent = o.consistentRead ?? true;
   const unprocessed: UnprocessedPolicy = { retries: o.unprocessedRetries ?? 8, backoff: { baseMs: o.backoffBaseMs ?? 50, maxMs: o.backoffMaxMs ?? 5000 } };
-  const config = (maxAttempts: number): DynamoDBClientConfig => ({
+  const config = (maxAttempts: number, throwOnRequestTimeout: boolean): DynamoDBClientConfig => ({
     region: o.region,
     endpoint: o.endpoint,
     credentials: o.accessKeyId && o.secretAccessKey ? { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken } : undefined,
     maxAttempts,
-    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+    requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout },
     cacheMiddleware: true,
   });
-  const client = new DynamoDBClient(config(o.maxAttempts ?? 3));
+  const client = new DynamoDBClient(config(o.maxAttempts ?? 3, true));
 
   /** A read with the client's cached handler, stopped at once when `signal` aborts (see above). */
   const read = <T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> => raceAbort(send, signal, () => signal.reason);
@@ -52,7 +57,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
     } catch (error) {
       // Not a failure: the unit of erasure's time ran out (see dynamoDeletes.ts); the caller goes on in a new one.
       if (error instanceof WriteOutOfTime) throw error;
-      throw toDynamoConnectorError(error, connector, op, table, signal);
+      throw toDynamoConnectorError(error, connector, op, table, signal, timeoutMs);
     }
   };
 
@@ -81,7 +86,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   };
 
   // Deletes get a client of their own that never resends by itself and ends each call at its deadline (see DeleteTarget.client).
-  const deleteClient = new DynamoDBClient(config(1));
+  const deleteClient = new DynamoDBClient(config(1, false));
   cutAtDeadline(deleteClient);
   const deletes: DeleteTarget = {
     client: deleteClient,

@@ -50,7 +50,7 @@ export interface DynamoAuthLogOptions extends AuthLogCommonOptions {
   deleteConcurrency?: number;
   /** Attempts per read, the SDK's own retries of throttling and 5xx included: 1-10, default 3 (deletes are sent once a call, and resent by the store: unprocessedRetries). */
   maxAttempts?: number;
-  /** Connect and per-request time limit in ms (default 10000). */
+  /** Time a call may take to connect, and to be answered, in ms (default 10000): a read past it fails retryably (dynamoStore.ts). */
   timeoutMs?: number;
   /** Rounds of resending a throttled delete before the erase fails retryably: 0-20, default 8. */
   unprocessedRetries?: number;

@@ -74,6 +74,9 @@ export class AuthLogDynamo {
    * is always consistent, so without this no test could tell the two kinds of read apart.
    */
   replicaLagMs = 0;
+  /** Read calls held by holdReads(), and of those, how many the client took back by closing their connection. */
+  readonly heldReads = { held: 0, closedByClient: 0 };
+  private readHold?: { operations: readonly string[]; pass: number; calls: number; matching: (input: Record<string, unknown>) => boolean };
   /** When each sort key (the fixture's `sk`) was last put through the proxy. */
   private readonly putAt = new Map<string, number>();
   private held: Array<() => void> = [];
@@ -117,6 +120,18 @@ export class AuthLogDynamo {
     return this.operations.filter((o) => o === operation).length;
   }
 
+  /**
+   * Holds the next `calls` read calls (of `operations`, `matching` their input, after letting `pass`
+   * such calls through) unanswered, their connection open, until the client closes it: a DynamoDB (or a
+   * proxy before it) that never answers. Unlike `stalled`, a held call is never answered; the calls
+   * after them are. `holdReads(0)` stops holding and empties heldReads.
+   */
+  holdReads(calls: number, o: { operations?: readonly string[]; pass?: number; matching?: (input: Record<string, unknown>) => boolean } = {}): void {
+    this.readHold = calls > 0 ? { operations: o.operations ?? ["Query", "Scan", "GetItem", "DescribeTable"], pass: o.pass ?? 0, calls, matching: o.matching ?? (() => true) } : undefined;
+    this.heldReads.held = 0;
+    this.heldReads.closedByClient = 0;
+  }
+
   /** Answers the calls held while `stalled` was set (and stops holding new ones). */
   release(): void {
     this.stalled = undefined;
@@ -136,6 +151,12 @@ export class AuthLogDynamo {
     const operation = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
     this.operations.push(operation);
     if (operation === this.stalled) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.holdsRead(operation, body)) {
+      this.heldReads.held += 1;
+      await new Promise((resolve) => (req.socket.destroyed ? resolve(undefined) : req.socket.once("close", resolve)));
+      this.heldReads.closedByClient += 1;
+      return;
+    }
     if (this.holdDeletesMs > 0 && operation === "DeleteItem" && !(await this.stillConnected(req, this.holdDeletesMs))) {
       this.droppedDeletes += 1;
       return;
@@ -191,6 +212,19 @@ export class AuthLogDynamo {
     }
     headers["content-length"] = String(answer.length);
     res.writeHead(upstream.status, headers).end(answer);
+  }
+
+  /** Whether this call is one holdReads() holds (counting it against the hold). */
+  private holdsRead(operation: string, body: Buffer): boolean {
+    const hold = this.readHold;
+    if (!hold || !hold.operations.includes(operation) || !hold.matching(JSON.parse(body.toString("utf8")) as Record<string, unknown>)) return false;
+    if (hold.pass > 0) {
+      hold.pass -= 1;
+      return false;
+    }
+    if (hold.calls <= 0) return false;
+    hold.calls -= 1;
+    return true;
   }
 
   /** Waits `ms`, then says whether the client has kept the request's connection open meanwhile. */
