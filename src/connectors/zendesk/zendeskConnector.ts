@@ -851,36 +851,47 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
       for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
+      const residual = new SharedThreadResidue();
+      /** The outcome so far: what was kept, and their side conversation messages left on threads that stay. */
+      const outcome = () => ({ erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }), ...residual.outcome() });
+      // Their side conversation messages on the threads found now, as the erase counts them: by user id, or from an address of theirs Zendesk shows proven.
+      const sideRead = sideSearch(ctx);
+      let proven: ReadonlySet<string> | undefined;
+      const sideOn = async (ticket: WireTicket) => sideMessageCount(client, ticket, userId, (proven ??= senderAddresses(undefined, await identitiesOf(userId, "erase", ctx)).proven), ctx, sideRead);
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
         // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
         if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
         if (!theirs) continue;
+        const side = await sideOn(ticket);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // A thread the erase did not see is kept whole here, its record too (the erase counts those it saw).
           if (keptRef) kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "comment", theirs.length, lastActivity);
           kept.add("SUPPORT", "attachment", theirs.reduce((n, c) => n + liveAttachments(c).length, 0), lastActivity);
+          kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
         for (const c of theirs) await redactNoted(units, ticket, c, 0, ctx);
-        if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
+        // The thread stays (someone else's): Zendesk cannot redact its side conversation messages.
+        residual.add("side_conversation_message", side);
+        if (units.withdrawn) return outcome();
         await ctx.heartbeat();
       }
       // The user was kept (and counted) by the erase, with what it saw.
-      if (keptRef) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
+      if (keptRef) return outcome();
       if (!kept.empty) {
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
-        return { erased: units.erased, kept: kept.list() };
+        return outcome();
       }
       await units.unit(async () => {
         const n = await finishUser(userId, ctx);
         return n ? n + withUser : 0;
       }, `user:${userId}`);
-      return { erased: units.erased };
+      return outcome();
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.
