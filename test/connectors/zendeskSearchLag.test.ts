@@ -6,7 +6,7 @@ import { TestService } from "../support/harness";
 import { ConnectorError } from "../../src/connectors/sdk";
 import { testContext } from "../../src/connectors/testing/conformance";
 import { SIDE_CONVERSATION_REASON } from "../../src/connectors/zendesk/records";
-import { closedCcThreads, connectorFor, outcomeCounts, deleteAcrossSearchLag, overLaggingSearch, GRACE_PERSON, notingContext, startStandIn } from "./support/zendeskStandIn";
+import { closedCcThreads, connectorFor, outcomeCounts, sharedResidue, deleteAcrossSearchLag, overLaggingSearch, GRACE_PERSON, notingContext, startStandIn } from "./support/zendeskStandIn";
 
 const LAG_MS = 600_000;
 const REPORT = `query($id: ID!) { request(id: $id) { status statusReason
@@ -94,6 +94,23 @@ describeEachDatabase("a comment Zendesk's search does not show yet, when a delet
     // verifying collect recounts what Zendesk holds, so this held before the poll counted those messages
     // too (the poll's own outcome left them out: the connector cases below); a guard on the whole path.
     expect(line.differences).to.deep.include({ kind: "MORE_RECORDS", records: 2 + hers.length });
+  });
+
+  it("names her side conversation messages on that thread residual once the index caught up, her comment redacted", async function () {
+    this.timeout(60_000);
+    ({ z, connector, t } = await overLaggingSearch(db(), LAG_MS));
+    const { grace, ticket } = graceWritesOnAnothers(z);
+    const hers = sideConversationWithGrace(z, ticket, grace);
+    // What stays of her on threads she requested that another customer wrote on, from the stand-in's data (before the deletion).
+    const onShared = Object.values(sharedResidue(z, grace.id)).reduce((n, c) => n + c, 0);
+    const done = await deleteAcrossSearchLag(t, z, GRACE_PERSON.email, LAG_MS, REPORT);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // Asked of the stand-in: her comment redacted, the 2 messages to and from her still there (no call redacts them).
+    expect(z.store.ticket(ticket.id)!.comments.at(-1)!.plain_body).to.match(/^[\s▇]+$/u);
+    expect(z.store.ticket(ticket.id)!.side_conversations![0].events.map((e) => e.message.body)).to.include.members(hers);
+    const line = done.deletionOutcome.find((o: { connector: string }) => o.connector === "ticketing");
+    // Before: the shared threads' residue only, her 2 messages there named nowhere while Zendesk holds them.
+    expect(line.residual).to.equal(onShared + hers.length);
   });
 
   it("is searched for again once the index caught up, and redacted before the request is COMPLETED", async function () {
