@@ -208,12 +208,17 @@ describe("a Zendesk erasure that keeps threads, when the search does not show a 
     expect((await connector.poll!(first.remote!.reference, testContext())).kept?.find((k) => k.type === "ticket")?.count).to.equal(1);
   });
 
-  it("counts her side conversation messages on that thread kept too (Zendesk holds them with it)", async () => {
+  /** A stand-in whose search lags, Grace's comment it does not show yet, and a side conversation with her on that ticket. */
+  const lagging = async () => {
     z = await startStandIn();
     z.store.searchLagMs = LAG_MS;
     connector = connectorFor(z, { searchLagMs: LAG_MS });
     const { grace, ticket } = graceWritesOnAnothers(z);
-    const hers = sideConversationWithGrace(z, ticket, grace);
+    return { ticket, hers: sideConversationWithGrace(z, ticket, grace) };
+  };
+
+  it("counts her side conversation messages on that thread kept too (Zendesk holds them with it)", async () => {
+    const { ticket, hers } = await lagging();
     const keepAll = { categories: ["SUPPORT"], keepRecordedSince: { SUPPORT: new Date(0).toISOString() } } as never;
     const first = await connector.erase({ email: GRACE_PERSON.email }, keepAll, testContext());
     z.store.searchLagMs = 0;
@@ -226,11 +231,7 @@ describe("a Zendesk erasure that keeps threads, when the search does not show a 
   });
 
   it("names her side conversation messages on that thread residual when it is outside the rule and her comment is redacted", async () => {
-    z = await startStandIn();
-    z.store.searchLagMs = LAG_MS;
-    connector = connectorFor(z, { searchLagMs: LAG_MS });
-    const { grace, ticket } = graceWritesOnAnothers(z);
-    const hers = sideConversationWithGrace(z, ticket, grace);
+    const { ticket, hers } = await lagging();
     const first = await connector.erase({ email: GRACE_PERSON.email }, { categories: ["SUPPORT"] }, testContext());
     const firstSide = outcomeCounts(first).residual.side_conversation_message ?? 0;
     z.store.searchLagMs = 0;
