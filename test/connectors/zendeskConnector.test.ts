@@ -858,6 +858,33 @@ describe("Zendesk connector", () => {
       expect(result.message).not.to.include("wrong");
     });
 
+    it("fails an agent's token, naming the users a collect would miss, since Zendesk refuses it the incremental user export", async () => {
+      const z = await startStandIn();
+      z.store.state.api_user_role = "agent";
+      const waiting = connectorFor(z, { searchLagMs: 600_000 });
+      const atOnce = connectorFor(z, { searchLagMs: 0 });
+      try {
+        // Asked of the stand-in as the connector does: the export refuses this token.
+        const refused = await fetch(`${z.url}/api/v2/incremental/users/cursor.json?start_time=0`, { headers: { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` } });
+        expect(refused.status).to.equal(403);
+        // Before: { ok: true, "... as an agent" }, and every collect then named such users not searched.
+        const result = await waiting.check(testContext());
+        expect(result.ok).to.equal(false);
+        expect(result.message).to.match(/agent/).and.to.match(/incremental user export/).and.to.match(/would go unfound/).and.to.match(/searchLagMs to 0/);
+        // With searchLagMs 0 no export is read, and the gap is accepted: the agent's token passes.
+        expect(await atOnce.check(testContext())).to.deep.include({ ok: true });
+        // An admin's token passes, and its check spends none of the export's calls (10 a minute).
+        z.store.state.api_user_role = "admin";
+        const before = z.calls.entries.length;
+        expect(await waiting.check(testContext())).to.deep.include({ ok: true });
+        expect(z.calls.entries.slice(before).map((e) => e.path)).to.deep.equal(["/api/v2/users/me.json"]);
+      } finally {
+        await waiting.close();
+        await atOnce.close();
+        await z.close();
+      }
+    });
+
     it("registers through a connectors file today, as a module entry with the token from the environment", async () => {
       const z = await startStandIn();
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zendesk-connectors-"));

@@ -27,6 +27,18 @@ export interface RecentReach {
   unread?: () => void;
 }
 
+/** The export's first page: the users changed since `windowMs` ago, `perPage` of them, identities sideloaded. */
+const firstPage = (windowMs: number, perPage: number) => `incremental/users/cursor.json?start_time=${Math.floor((Date.now() - windowMs) / 1000)}&per_page=${perPage}&include=identities`;
+
+/**
+ * Whether the API token may read the incremental user export (one user's worth, for a check): Zendesk
+ * answers it only to an admin's token, and refuses an agent's (403).
+ */
+export async function recentUsersReadable(client: ZendeskClient, windowMs: number, ctx: CallContext): Promise<boolean> {
+  const { status } = await client.get(firstPage(windowMs, 1), "check", ctx, 0, [403, 404]);
+  return status !== 403 && status !== 404;
+}
+
 /**
  * The live users Zendesk shows changed within the last `o.windowMs` (made, or changed since), each with its
  * identities: Zendesk's user search may take minutes to show a new user ("it can take up to a few minutes
@@ -36,8 +48,7 @@ export interface RecentReach {
  * address), from the identities sideloaded with the page, so no call per user.
  */
 export async function* recentUsers(client: ZendeskClient, o: { name: string; windowMs: number }, op: Exclude<Operation, "check">, ctx: CallContext, reach: RecentReach = {}): AsyncGenerator<{ user: WireUser; identities: WireIdentity[] }> {
-  const start = Math.floor((Date.now() - o.windowMs) / 1000);
-  let next: string | null | undefined = `incremental/users/cursor.json?start_time=${start}&per_page=${EXPORT_PAGE}&include=identities`;
+  let next: string | null | undefined = firstPage(o.windowMs, EXPORT_PAGE);
   for (let page = 0; next; page += 1) {
     if (page === RECENT_USER_PAGES) return reach.unread?.();
     const { status, body }: { status: number; body: ExportPage } = await client.get<ExportPage>(next, op, ctx, undefined, [403, 404], { key: "users", list: true });

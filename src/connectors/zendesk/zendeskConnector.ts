@@ -30,7 +30,7 @@ import {
   WireUser,
 } from "./records";
 import { holdersOf, provenIdentity } from "./identities";
-import { RECENT_USER_PAGES, RecentReach, recentUsers } from "./recentUsers";
+import { RECENT_USER_PAGES, RecentReach, recentUsers, recentUsersReadable } from "./recentUsers";
 import { listZendeskSubjects } from "./roster";
 import { suspendedQueue } from "./suspendedQueue";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
@@ -51,6 +51,10 @@ const RECENT_REFUSED = (lagMs: number) =>
   `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s): Zendesk's search may not show them yet, and its incremental user export, which would, answers only to an admin's API token (this one's was refused). Give the connector an admin's token, or search Zendesk again for the subject's address in a few minutes`;
 const RECENT_UNREAD = (lagMs: number) =>
   `a helpdesk user made, or given the subject's address, in the last ${Math.ceil(lagMs / 60_000)} minute(s), past the first ${RECENT_USER_PAGES * 1000} users Zendesk changed in that time: its search may not show them yet, and only that many were looked through. Search Zendesk again for the subject's address in a few minutes`;
+
+/** What check says of a token Zendesk refuses its incremental user export (an agent's): what every collect and erase would miss. */
+const EXPORT_CHECK = (role: string) =>
+  `reached Zendesk and the API token is accepted, but it acts for an ${role}, and Zendesk refused it the incremental user export, which answers only to an admin's token: a helpdesk user made, or given a subject's address, within searchLagMs (before Zendesk's search shows them) would go unfound by access requests and deletions (each would name them not searched). Use an admin's API token, or set searchLagMs to 0 to accept the gap`;
 
 /** The user the account database gives by id, when its external_id names another account (accountExternalId). */
 const USER_BY_ID: ReachedById = { thing: "ticketing user", system: "Zendesk", link: "its external_id", id: "ticketing user id", data: "tickets", kind: "ticketingUserId" };
@@ -609,6 +613,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         const role = body.user?.role;
         if (status === 404 || !body.user?.id) return { ok: false, message: `${name}: ${o.baseUrl} did not answer as a Zendesk Support API (no /api/v2/users/me); check baseUrl` };
         if (role !== "agent" && role !== "admin") return { ok: false, message: `${name}: the API token acts for an ${role ?? "unknown"} user; it must belong to an agent or admin` };
+        // Collect and erase read the incremental user export for users the search does not show yet: an
+        // agent's token would pass here and miss them at every request (each collect would name them not searched).
+        if (o.searchLagMs > 0 && role !== "admin" && !(await recentUsersReadable(client, o.searchLagMs, ctx))) return { ok: false, message: `${name}: ${EXPORT_CHECK(role)}` };
         return { ok: true, message: `${name}: reached Zendesk at ${new URL(o.baseUrl).host} as an ${role}` };
       } catch (error) {
         if (!(error instanceof ConnectorError)) throw error;
@@ -851,36 +858,47 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
       for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
+      const residual = new SharedThreadResidue();
+      /** The outcome so far: what was kept, and their side conversation messages left on threads that stay. */
+      const outcome = () => ({ erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }), ...residual.outcome() });
+      // Their side conversation messages on the threads found now, as the erase counts them: by user id, or from an address of theirs Zendesk shows proven.
+      const sideRead = sideSearch(ctx);
+      let proven: ReadonlySet<string> | undefined;
+      const sideOn = async (ticket: WireTicket) => sideMessageCount(client, ticket, userId, (proven ??= senderAddresses(undefined, await identitiesOf(userId, "erase", ctx)).proven), ctx, sideRead);
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
         // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
         if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
         if (!theirs) continue;
+        const side = await sideOn(ticket);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
           // A thread the erase did not see is kept whole here, its record too (the erase counts those it saw).
           if (keptRef) kept.add("SUPPORT", "ticket", 1, lastActivity);
           kept.add("SUPPORT", "comment", theirs.length, lastActivity);
           kept.add("SUPPORT", "attachment", theirs.reduce((n, c) => n + liveAttachments(c).length, 0), lastActivity);
+          kept.add("SUPPORT", "side_conversation_message", side, lastActivity);
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
         for (const c of theirs) await redactNoted(units, ticket, c, 0, ctx);
-        if (units.withdrawn) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
+        // The thread stays (someone else's): Zendesk cannot redact its side conversation messages.
+        residual.add("side_conversation_message", side);
+        if (units.withdrawn) return outcome();
         await ctx.heartbeat();
       }
       // The user was kept (and counted) by the erase, with what it saw.
-      if (keptRef) return { erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }) };
+      if (keptRef) return outcome();
       if (!kept.empty) {
         kept.add("SUPPORT", "ticket", withUser, kept.newest()!);
         kept.add("SUPPORT", "user", 1, kept.newest()!);
-        return { erased: units.erased, kept: kept.list() };
+        return outcome();
       }
       await units.unit(async () => {
         const n = await finishUser(userId, ctx);
         return n ? n + withUser : 0;
       }, `user:${userId}`);
-      return { erased: units.erased };
+      return outcome();
     },
 
     // Everyone collect would find, each once (roster.ts): a breach roster of the helpdesk.

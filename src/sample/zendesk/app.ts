@@ -30,7 +30,7 @@ function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
 }
 
 function presentTicket(req: Request, t: ZendeskTicket) {
-  const { comments: _comments, side_conversations: _side, ...fields } = t;
+  const { comments: _comments, side_conversations: _side, archived: _archived, ...fields } = t;
   return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
 }
 
@@ -277,11 +277,12 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json({ comment: presentComment(req, found.comment) });
   });
 
-  // Ticket deletion: DELETE moves it to deleted_tickets; DELETE there removes it for good.
+  // Ticket deletion: DELETE moves it to deleted_tickets; DELETE there removes it for good. An archived
+  // ticket is removed for good at once (Zendesk neither lists nor restores a deleted archived ticket).
   app.delete("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
-    store.softDeleteTicket(ticket, new Date());
+    store.deleteTicket(ticket, new Date());
     res.status(204).end();
   });
 

@@ -151,6 +151,27 @@ export class ZendeskStore {
     return this.state.tickets.filter((t) => t.deleted_at);
   }
 
+  /**
+   * Archives every closed ticket whose last change is at least `afterDays` before `now` (Zendesk's
+   * archiving: about 120 days after a ticket is closed); returns those archived now.
+   */
+  archiveClosedTickets(now: Date, afterDays = 120): ZendeskTicket[] {
+    const before = now.getTime() - afterDays * 86_400_000;
+    const archived = this.state.tickets.filter((t) => !t.deleted_at && !t.archived && t.status === "closed" && Date.parse(t.updated_at) <= before);
+    for (const t of archived) t.archived = true;
+    this.save();
+    return archived;
+  }
+
+  /**
+   * Deletes a ticket: it moves to /deleted_tickets, where Zendesk keeps it 30 days; an archived one is
+   * removed for good at once (Zendesk neither lists nor restores a deleted archived ticket).
+   */
+  deleteTicket(ticket: ZendeskTicket, now: Date): void {
+    if (ticket.archived) this.permanentlyDeleteTicket(ticket);
+    else this.softDeleteTicket(ticket, now);
+  }
+
   /** Deletes a ticket (it moves to /deleted_tickets, where Zendesk keeps it 30 days). */
   softDeleteTicket(ticket: ZendeskTicket, now: Date): void {
     ticket.deleted_at = now.toISOString();

@@ -85,6 +85,13 @@ export interface ZendeskTicket {
   comments: ZendeskComment[];
   /** Not a field of Zendesk's ticket: side conversations are served by /tickets/{id}/side_conversations (absent: none). */
   side_conversations?: ZendeskSideConversation[];
+  /**
+   * True once Zendesk archived the ticket (it does so about 120 days after a ticket is closed). An archived
+   * ticket is still served by id, in the per-user lists (requested, ccd), by the search, with its comments,
+   * and its comments may be redacted; it is left out of the account-wide lists (/tickets, /deleted_tickets),
+   * and deleting it removes it for good at once (it never enters /deleted_tickets, and cannot be restored).
+   */
+  archived?: boolean;
   /** Set when the ticket was deleted (listed under /deleted_tickets until deleted permanently). */
   deleted_at?: string;
 }
