@@ -104,6 +104,7 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     needsAny: true,
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
+    correctionFields: Object.keys(config.rectifiable ?? {}),
     identityFields: Object.entries(config.rectifiable ?? {}).flatMap(([field, target]) => {
       const t = config.tables.find((x) => x.table === target.table);
       const kind = t && identityColumns(t, config.provides).get(target.column);
