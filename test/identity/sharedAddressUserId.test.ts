@@ -7,7 +7,7 @@ import { accountsFile, approvedToEnd, queryIn, sampleSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason export { id } tasks { connector step status lastError outcome { records erased } } } }`;
 const DELETE = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
-const SEVERAL = /^account-db: the userId the request gives is one of the subject's accounts here \(their users rows hold 2 values of userId: more than one account, found by their email\); the resolve stopped/;
+const SEVERAL = /^account-db: the userId the request gives is one of several the subject has here \(their users rows hold 2 values of userId, more than one account\?, found by their email\); the resolve stopped/;
 /** A second account of the sample's account database, under Ada's address in other letter case, with no payment customer or ticketing user. */
 const SECOND = "usr_99999";
 

@@ -316,7 +316,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     // rows found by the address would still reach the other's (a settings deletion of usr_A erased usr_B's users row, COMPLETED,
     // and left usr_B's devices), as a request giving none fails at RESOLVE (more than one account).
     const several = given !== undefined && derived.includes(given) && derived.length > 1;
-    let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}: more than one account` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
+    let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}, more than one account?` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
     let shared = false;
     if (!conflict && theirs.length) {
       const value = identityMatcher(p.kind, theirs, country);
@@ -334,7 +334,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     if (!conflict && op === "resolve" && given !== undefined && derived.length === 0) conflict = `no ${t.table} row of theirs holds one`;
     if (!conflict) return "own";
     if (p.kind === "phone" && shared) return "shared";
-    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : several ? `the ${p.kind} the request gives is one of the subject's accounts here` : `the ${p.kind} the request gives is not the subject's here`;
+    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : several ? `the ${p.kind} the request gives is one of several the subject has here` : `the ${p.kind} the request gives is not the subject's here`;
     const todo = given === undefined || several ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
     throw new ConnectorError(
       `${name}: ${what} (${conflict}, found by their ${t.identityKind}); the ${op} stopped rather than reach another person's data or miss the subject's. ${todo}`,
