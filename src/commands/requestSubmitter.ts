@@ -9,7 +9,7 @@ import { generateCode, hashCode } from "../domain/verificationCode";
 import { keptSubjectEmail, RequestRow, StoredExternalId, StoredFieldChange } from "../entities";
 import { badInput, FieldProblem } from "../errors";
 import { normalizeSubject, NormalizedSubject } from "../domain/identities";
-import { identityCorrections, IdentitySpec } from "../domain/corrections";
+import { folded, identityCorrections, IdentitySpec, respelledCorrections } from "../domain/corrections";
 import { Services } from "../services";
 import { lockSubject } from "../orchestrator/holdFence";
 import { refuseCodeFlood, sendVerificationCode } from "./verificationCodeIssuer";
@@ -131,6 +131,11 @@ export function unvouchedIdentityProblem(corrections: readonly { field: string }
   return { field: "corrections", messages };
 }
 
+/** Why a correction field spelled otherwise than the connectors that correct it (respelledCorrections) is refused; names their spelling, not the request's. */
+const respelledMessage = (r: { at: number; known: string; by: string[] }): string =>
+  `corrections[${r.at}].field: field names are matched exactly, and ${r.by.join(", ")} ${r.by.length === 1 ? "corrects" : "correct"} this field as ${r.known}; ` +
+  `submit it under that name (spelled otherwise it would be reported held by no system while the old value stays)`;
+
 /**
  * The request identities (userId, phone) that a connector would read by and none can confirm as the
  * subject's, for a caller who does not vouch: one field problem each, or none. The account database
@@ -166,7 +171,13 @@ function checkShape(input: SubmitRequestCommand, specs: readonly IdentitySpec[])
     problems.push({ field: "corrections", messages: [`corrections are only accepted on CORRECTION requests, not ${input.type}`] });
   }
   const fields = (input.corrections ?? []).map((c) => c.field);
-  if (new Set(fields).size !== fields.length) problems.push({ field: "corrections", messages: ["each field may be corrected once per request"] });
+  const twice = new Set(fields.map(folded)).size !== fields.length;
+  // Connectors match field names exactly: `Email` where they correct `email` was reported held by no system, the address unchanged, COMPLETED.
+  const spelling = [
+    ...(twice ? ["each field may be corrected once per request, in one spelling (names that differ only in letter case, _ or - are one field)"] : []),
+    ...respelledCorrections(input.corrections, specs).map(respelledMessage),
+  ];
+  if (spelling.length) problems.push({ field: "corrections", messages: spelling });
   if (input.identityVerified && !input.verificationEvidence?.trim()) {
     problems.push({ field: "verificationEvidence", messages: ["say how the identity was verified when identityVerified is true"] });
   }

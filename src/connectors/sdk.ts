@@ -82,6 +82,12 @@ export interface ConnectorSpec {
    * only from a caller who vouches for the subject (the emailed code proves the email alone).
    */
   readonly identityFields?: readonly { field: string; kind: IdentityNeed }[];
+  /**
+   * The correction fields its rectify corrects, named exactly as a CORRECTION request must name them:
+   * field names are matched exactly, so the service refuses a correction naming one in another spelling
+   * (`Email` for `email`) rather than have it reported held by no system. Unset: not declared (any name).
+   */
+  readonly correctionFields?: readonly string[];
   /** A person does the work (no API): tasks wait in AWAITING_INPUT for a privacy officer. */
   readonly manual?: boolean;
   /** What a person must do in each step's task, for manual connectors. */

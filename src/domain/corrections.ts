@@ -11,10 +11,27 @@ export function correctionGaps(asked: readonly string[], changed: readonly strin
 }
 
 /** A field name in one spelling: letter case, `_`, `-` and spaces aside (`user_id`, `userId` and `USER-ID` are one). */
-const folded = (name: string): string => name.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
+export const folded = (name: string): string => name.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
+
+/**
+ * The corrections asked for under another spelling of a field a connector corrects (`Email` or `EMAIL`
+ * where it corrects `email`, `job_title` where it corrects `jobTitle`), each with the connectors' own
+ * spelling: connectors match field names exactly, so such a field would be reported held by no system
+ * while the old value stays. A field some connector corrects under exactly that name is not among them.
+ */
+export function respelledCorrections(corrections: readonly { field: string }[] | null | undefined, specs: readonly Pick<ConnectorSpec, "name" | "correctionFields">[]): { at: number; known: string; by: string[] }[] {
+  const declared = specs.flatMap((s) => (s.correctionFields ?? []).map((field) => ({ field, by: s.name })));
+  const found: { at: number; known: string; by: string[] }[] = [];
+  (corrections ?? []).forEach(({ field }, at) => {
+    if (declared.some((d) => d.field === field)) return;
+    const alike = declared.filter((d) => folded(d.field) === folded(field));
+    if (alike.length) found.push({ at, known: [...new Set(alike.map((d) => d.field))].sort().join(" or "), by: [...new Set(alike.map((d) => d.by))].sort() });
+  });
+  return found;
+}
 
 /** What the identity rule reads of a connector's spec: how it finds people and which correction fields write such a value. */
-export type IdentitySpec = Pick<ConnectorSpec, "name" | "needs" | "provides" | "identityFields">;
+export type IdentitySpec = Pick<ConnectorSpec, "name" | "needs" | "provides" | "identityFields" | "correctionFields">;
 
 /** A corrected field that decides whom later requests reach, and the systems that find people by what it writes. */
 export interface IdentityCorrection {

@@ -67,7 +67,7 @@ export class SubjectInput {
 
 @InputType({ description: "One change a CORRECTION request asks for." })
 export class FieldChangeInput {
-  @Field({ description: "The field to correct: a letter, then letters, digits, `_` or `.` (at most 64), e.g. `name`." })
+  @Field({ description: "The field to correct: a letter, then letters, digits, `_` or `.` (at most 64), e.g. `name`. Matched exactly, as the connectors name it: another spelling of a field a connector corrects (`Email` for `email`), or two fields that differ only in letter case or `_`, is BAD_USER_INPUT on `corrections`, naming the connector's spelling." })
   @Matches(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/, { message: "field must start with a letter and hold letters, digits, _ or . (at most 64 characters)" })
   field!: string;
 

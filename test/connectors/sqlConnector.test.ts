@@ -567,6 +567,7 @@ describe("createSqlConnector configuration", () => {
       needsAny: true,
       provides: ["userId", "paymentCustomerId"],
       categories: ["ACCOUNT", "AUTH_LOGS", "PAYMENTS"],
+      correctionFields: ["name", "email"],
       // users.email is the column its users table is found by; name decides nothing.
       identityFields: [{ field: "email", kind: "email" }],
     });

@@ -1,5 +1,6 @@
 import type { CountryCode } from "libphonenumber-js";
 import { emailProblem, normalizeIdentity, normalizePhone } from "../../domain/identities";
+import { folded } from "../../domain/corrections";
 import { ConnectorError, FieldChange } from "../sdk";
 import type { SqlConnectorConfig, SqlProvidedIdentity, SqlTableConfig } from "./config";
 
@@ -27,14 +28,13 @@ export function identityValueProblem(kind: string, value: string, defaultCountry
 
 /**
  * Where this database holds a field it is not configured to correct, or undefined: a column the
- * person's records show (an export column or an identity column) named as the field, or as its
- * snake_case (`jobTitle` is `job_title`). Reported as not held, the field would read as absent here
- * while the old value stays in place.
+ * person's records show (an export column or an identity column) named as the field in any spelling
+ * (letter case, `_` and `-` aside: `jobTitle`, `JOB_TITLE` and `job_title` are one). Reported as not
+ * held, the field would read as absent here while the old value stays in place.
  */
 function uncorrectableColumn(field: string, tables: readonly SqlTableConfig[]): { table: string; column: string } | undefined {
-  const names = new Set([field, field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]);
   for (const t of tables) {
-    const column = [t.identityColumn, ...t.exportColumns].find((c) => names.has(c));
+    const column = [t.identityColumn, ...t.exportColumns].find((c) => folded(c) === folded(field));
     if (column) return { table: t.table, column };
   }
   return undefined;
@@ -57,6 +57,16 @@ export function correctionsByTable(
   for (const change of changes) {
     const target = cfg.rectifiable && Object.hasOwn(cfg.rectifiable, change.field) ? cfg.rectifiable[change.field] : undefined;
     if (!target) {
+      // Field names are matched exactly: `Email` where `email` is configured would otherwise be reported not held, the address unchanged.
+      const configured = Object.keys(cfg.rectifiable ?? {}).filter((f) => folded(f) === folded(change.field));
+      if (configured.length) {
+        const where = configured.map((f) => `${cfg.rectifiable![f].table}.${cfg.rectifiable![f].column}`).join(", ");
+        throw new ConnectorError(
+          `${name}: it corrects this field as ${configured.join(" or ")} (${where}), and field names are matched exactly (letter case, _ and - included); the rectify changed nothing. Submit the correction again with the field named ${configured.join(" or ")}`,
+          `${name} rectify: a field spelled otherwise than rectifiable ${configured.join(", ")}`,
+          false,
+        );
+      }
       const held = uncorrectableColumn(change.field, cfg.tables);
       if (held) {
         throw new ConnectorError(

@@ -104,6 +104,7 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     needsAny: true,
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
+    correctionFields: Object.keys(config.rectifiable ?? {}),
     identityFields: Object.entries(config.rectifiable ?? {}).flatMap(([field, target]) => {
       const t = config.tables.find((x) => x.table === target.table);
       const kind = t && identityColumns(t, config.provides).get(target.column);
@@ -311,7 +312,11 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    */
   const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<"own" | "shared"> => {
     const theirs = given === undefined ? derived : [given];
-    let conflict = given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
+    // A given value beside others of the subject's (two accounts under one address) names one account: followed alone, the
+    // rows found by the address would still reach the other's (a settings deletion of usr_A erased usr_B's users row, COMPLETED,
+    // and left usr_B's devices), as a request giving none fails at RESOLVE (more than one account).
+    const several = given !== undefined && derived.includes(given) && derived.length > 1;
+    let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}, more than one account?` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
     let shared = false;
     if (!conflict && theirs.length) {
       const value = identityMatcher(p.kind, theirs, country);
@@ -329,8 +334,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     if (!conflict && op === "resolve" && given !== undefined && derived.length === 0) conflict = `no ${t.table} row of theirs holds one`;
     if (!conflict) return "own";
     if (p.kind === "phone" && shared) return "shared";
-    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : `the ${p.kind} the request gives is not the subject's here`;
-    const todo = given === undefined ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
+    const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : several ? `the ${p.kind} the request gives is one of several the subject has here` : `the ${p.kind} the request gives is not the subject's here`;
+    const todo = given === undefined || several ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
     throw new ConnectorError(
       `${name}: ${what} (${conflict}, found by their ${t.identityKind}); the ${op} stopped rather than reach another person's data or miss the subject's. ${todo}`,
       `${name} ${op}: ${given === undefined ? "derived" : "given"} ${p.kind} conflicts in ${t.table}.${p.column}`,
