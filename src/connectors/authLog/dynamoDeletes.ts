@@ -77,9 +77,17 @@ export interface DeleteTarget {
  * A delete answered with a 5xx or lost with its connection may have been done: the item is read back,
  * and gone counts as deleted (the SDK's own retry would find it gone and count nothing), there is
  * resent like a throttled one (DynamoDB does nothing of a throttled call).
+ *
+ * `unsettled` holds the keys whose delete was sent without learning whether it landed (cut, a 5xx, a
+ * connection lost) and that are not counted yet: a later look that finds such a key gone counts it,
+ * once, and takes it out. That look may be the read-back, or the key's delete sent again (in the same
+ * unit, a later unit of the call, or the task's next attempt: see the erase's notes) failing its
+ * condition: a DynamoDB still working on the first delete, or a gateway that answered 502 while
+ * DynamoDB did it, may do it after the read-back found the item there. A read-back that gets no answer
+ * leaves the key in it. A key not in it that fails the condition is still no delete of this request's.
  * Returns the rounds of resending deletes (throttled, or failed and still there).
  */
-export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number> {
+export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set()): Promise<number> {
   let retried = 0;
   const itemKey = (i: number) => ({ [t.partitionKey]: { S: userId }, [t.sortKey]: { S: keys[i] } });
   let unfinished = keys.length;
@@ -111,6 +119,11 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
   }
   await inParallel(indices(), t.concurrency, async (i) => {
+    /** The key's delete is known to have landed: counted once. */
+    const landed = () => {
+      unsettled.delete(keys[i]);
+      deleted(1);
+    };
     for (let round = 0; ; round += 1) {
       const ms = budget();
       if (ms === undefined) return stop(i);
@@ -121,17 +134,22 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
         // Not the task's signal: a delete sent is waited for (or cut and waited out), so that when this
         // returns, even on a stop, no delete of it is still on its way and each one done is counted.
         await cuts.run(cut, () => t.client.send(command));
-        deleted(1);
+        landed();
         break;
       } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") break;
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
+          // Gone before this send: an earlier send of this request's did it if one may have landed.
+          if (unsettled.has(keys[i])) landed();
+          break;
+        }
         if (cut.aborted) {
           // Sent, unanswered, its request destroyed: if it reached DynamoDB it may still land. The unit
           // stays open as long again, then looks: an item gone is counted as this delete's (the
           // consistent page read listed it just before).
+          unsettled.add(keys[i]);
           await sleep(ms);
           if (!(await present(i))) {
-            deleted(1);
+            landed();
             break;
           }
           if (ms < t.timeoutMs) return stop(i);
@@ -141,8 +159,9 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
           if (!classifyDynamoError(error, t.table).retryable) throw error;
           // A 5xx or a broken connection: DynamoDB may have done the delete. Gone now: it was this
           // one (a resend would find nothing, and neither this attempt nor the next would count it).
+          unsettled.add(keys[i]);
           if (!(await present(i))) {
-            deleted(1);
+            landed();
             break;
           }
         }

@@ -135,8 +135,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
-    remove: (userId, keys, signal, heartbeat, deleted, timeLeft) =>
-      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft)),
+    remove: (userId, keys, signal, heartbeat, deleted, timeLeft, unsettled) =>
+      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft, unsettled)),
 
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {

@@ -56,8 +56,12 @@ export interface AuthLogStore {
    * it can be answered (or waited out) within it. Either then throws WriteOutOfTime, the one error not a
    * ConnectorError, saying how many keys from the first it finished: the caller goes on after them, or
    * (none finished) tries fewer keys.
+   * `unsettled` (DynamoDB; a SQL statement either commits or not): the keys whose delete was sent
+   * without learning whether it landed, not counted yet. remove adds to it and takes out what it counts;
+   * a key in it found gone counts as deleted (see deleteKeys). The caller keeps it over the call's
+   * units, and hands what is left when the call fails to the task's next attempt.
    */
-  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number>;
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled?: Set<string>): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**
