@@ -136,7 +136,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     const removeInUnit = async (keys: readonly string[]): Promise<{ deleted: number; failure?: { error: unknown } }> => {
       let deleted = 0;
       try {
-        throttledRounds += await store.remove(userId, keys, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.(), unsettled);
+        throttledRounds += await store.remove(userId, keys, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.(), unsettled, () => ctx.heartbeat());
         return { deleted };
       } catch (error) {
         return { deleted, failure: { error } };
@@ -172,7 +172,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     // or when DynamoDB could not delete even one key within a unit.
     let size = pageSize;
     // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
-    for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
+    for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal, () => ctx.heartbeat()))) {
       const keys = page.events.map((e) => e.key);
       for (let at = 0; at < keys.length; ) {
         const part = keys.slice(at, at + size);
@@ -211,7 +211,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     }
     const outcome: ErasureOutcome = { erased };
     if (before !== undefined) {
-      const kept = await store.keptFrom(userId, before, ctx.signal, beat);
+      const kept = await store.keptFrom(userId, before, ctx.signal, () => ctx.heartbeat());
       const newest = kept.newestKey === undefined ? undefined : recordedAtOfKey(kept.newestKey);
       if (kept.count && !newest) {
         throw new ConnectorError(`${name}: a kept event's key does not start with its time (<ISO instant>#<event id>); fix the data or the sortKey option`, `${name}: unparsable newest kept key`, false);
@@ -241,7 +241,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       const userId = userIdOf(ids);
       const beat = pacer(ctx, heartbeatEveryMs);
       let count = 0;
-      for await (const page of pages(name, "collect", ctx, (after, signal) => store.page(userId, { after, keysOnly: false }, signal))) {
+      for await (const page of pages(name, "collect", ctx, (after, signal) => store.page(userId, { after, keysOnly: false }, signal, () => ctx.heartbeat()))) {
         for (const event of page.events) yield toAuthRecord(event);
         count += page.events.length;
         await beat();

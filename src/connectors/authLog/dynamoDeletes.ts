@@ -23,6 +23,25 @@ const UNIT_START_MS = 100;
  */
 export const minUnitMs = (timeoutMs: number): number => 2 * Math.min(MIN_CALL_MS, timeoutMs) + UNIT_START_MS;
 
+/** How often a read that waits keeps the task's lease (the runner writes a heartbeat at most every quarter lease). */
+const KEEP_LEASE_MS = 250;
+
+/**
+ * Runs a read, calling `keepLease` every KEEP_LEASE_MS while it waits: a read ends by itself at
+ * timeoutMs (10 s by default), which may be longer than the task's lease (DSR_TASK_LEASE_MS). Unkept,
+ * the lease ran out 2 s into an unanswered read: the runner discarded the attempt and the sweeper took
+ * the task back blaming the worker, though it was waiting on a bounded read. The task timeout still
+ * bounds the whole.
+ */
+export async function keepingLease<T>(read: () => Promise<T>, keepLease?: () => Promise<void>): Promise<T> {
+  const keeping = keepLease && setInterval(() => void keepLease().catch(() => undefined), KEEP_LEASE_MS);
+  try {
+    return await read();
+  } finally {
+    clearInterval(keeping);
+  }
+}
+
 /** The deadline of the delete being sent in this async context (see cutAtDeadline). */
 const cuts = new AsyncLocalStorage<AbortSignal>();
 
@@ -85,9 +104,10 @@ export interface DeleteTarget {
  * condition: a DynamoDB still working on the first delete, or a gateway that answered 502 while
  * DynamoDB did it, may do it after the read-back found the item there. A read-back that gets no answer
  * leaves the key in it. A key not in it that fails the condition is still no delete of this request's.
+ * `keepLease`: see keepingLease.
  * Returns the rounds of resending deletes (throttled, or failed and still there).
  */
-export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set()): Promise<number> {
+export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set(), keepLease?: () => Promise<void>): Promise<number> {
   let retried = 0;
   const itemKey = (i: number) => ({ [t.partitionKey]: { S: userId }, [t.sortKey]: { S: keys[i] } });
   let unfinished = keys.length;
@@ -103,13 +123,14 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
   };
   /**
    * Whether the key's item is in the table now (a strongly consistent read of its key alone), within
-   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good.
+   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good. It
+   * keeps the task's lease meanwhile (keepingLease).
    */
   const present = async (i: number): Promise<boolean> => {
     const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
     const cut = AbortSignal.timeout(t.timeoutMs);
     try {
-      return (await cuts.run(cut, () => t.client.send(read))).Item !== undefined;
+      return (await keepingLease(() => cuts.run(cut, () => t.client.send(read)), keepLease)).Item !== undefined;
     } catch (error) {
       if (!cut.aborted) throw error;
       throw new ConnectorError(`${t.connector}: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt`, `${t.connector}: a GetItem read-back unanswered after ${t.timeoutMs} ms (timeoutMs)`, true);
