@@ -1,32 +1,14 @@
 import { expect } from "chai";
-import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { describeEachDatabase } from "../support/databases";
 import { approved } from "../support/harness";
 import { GRACE } from "./support/authLogFixtures";
 import type { DeleteFault } from "./support/authLogDynamo";
-import { type DynamoSuite, dynamoSuite } from "./support/dynamoSuite";
+import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
 import { FAST } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { connector step status attempts lastError outcome { erased kept } }
   deletionOutcome { connector erased kept matchesPlan differences { kind records } } } }`;
-
-/** A person's items in the suite's table itself (straight to dynalite, strongly consistent). */
-async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
-  const client = s.dynamo.client();
-  try {
-    let n = 0;
-    let start: Record<string, any> | undefined;
-    do {
-      const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: userId } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
-      n += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return n;
-  } finally {
-    client.destroy();
-  }
-}
 
 /**
  * Deletes whose answer did not say what DynamoDB did: done, then answered with a 5xx or not at all, or
