@@ -106,7 +106,8 @@ describe("auth-log erasure on DynamoDB while another hand deletes some of the su
     expect(Date.now() - started, "ms until the erase gave up").to.be.below(5_000);
     expect(failure?.retryable, "the failure is retryable").to.equal(true);
     expect(failure?.userMessage).to.equal("auth-log: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt");
-    // The delete answered 500 was done, but the read-back could not tell: it is not counted.
+    // The delete answered 500 was done, but the read-back could not tell: this attempt does not count
+    // it (it leaves it to the next under a unit note: test/connectors/authLogDynamoLanded.test.ts).
     expect(counted.erased, "counted: the first unit's deletes").to.equal(10);
     expect(await collectAll(s.f.connector(), GRACE), "Grace's items left").to.have.length(GRACE_EVENTS.length - 11);
   });

@@ -1,32 +1,14 @@
 import { expect } from "chai";
-import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { Role } from "../../src/domain/enums";
 import { describeEachDatabase } from "../support/databases";
 import { submit, type TestService } from "../support/harness";
 import { ADA, ADA_EVENTS, GRACE } from "./support/authLogFixtures";
-import { type DynamoSuite, dynamoSuite } from "./support/dynamoSuite";
+import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
 import { endOf, FAST, PLACE } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { step status attempts lastError outcome { erased kept residual } }
   retentionExceptions { category recordCount status } } }`;
-
-/** A person's items in the suite's table itself (straight to dynalite, strongly consistent). */
-async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
-  const client = s.dynamo.client();
-  try {
-    let n = 0;
-    let start: Record<string, any> | undefined;
-    do {
-      const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: userId } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
-      n += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return n;
-  } finally {
-    client.destroy();
-  }
-}
 
 /**
  * The auth log on a slow DynamoDB: every delete reaches the table 900 ms after it was sent, and is

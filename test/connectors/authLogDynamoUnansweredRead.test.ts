@@ -123,6 +123,51 @@ describeEachDatabase("auth-log reads DynamoDB never answers (dynalite behind a h
   });
 });
 
+/**
+ * The same with the connector's defaults (timeoutMs 10 s, maxAttempts 3) under a 2 s task lease: a read
+ * unanswered ends only after 10 s. Nothing beat the task's heartbeat meanwhile: its lease ran out 2 s
+ * in, the runner discarded the attempt and the sweeper took the task back blaming the worker ("The
+ * worker running this task stopped answering"), though it was waiting on a read bounded by its own timeout.
+ */
+describeEachDatabase("auth-log reads DynamoDB leaves unanswered, with the default timeoutMs, under a short task lease", (db) => {
+  const s = dynamoSuite(db);
+
+  it("an access request whose fourth collect page is never answered keeps its task's lease until timeoutMs fails the attempt, naming it", async function () {
+    this.timeout(90_000);
+    const t = await s.service(FAST, [s.f.connector()], true);
+    s.dynamo.holdReads(1, { operations: ["Query"], pass: 3 });
+    const started = Date.now();
+    const id = await approved(t, { type: "ACCESS", subject: { email: ADA.email, userId: ADA.userId } });
+    const { request: ended, errors } = await endOrAfter(t, id, 40_000, "COLLECT");
+    const seen = `ended after ${Date.now() - started} ms, held ${JSON.stringify(s.dynamo.heldReads)}, errors ${JSON.stringify(errors)}: ${tasksOf(ended)}`;
+    expect(ended.status, seen).to.equal("COMPLETED");
+    const collect = ended.tasks.find((y: any) => y.step === "COLLECT");
+    // Before: the lease ran out 2 s into the held read; the sweeper took the task back ("The worker
+    // running this task stopped answering"), and the attempt's own failure was never recorded.
+    expect({ attempts: collect.attempts, errors: errors.map((e) => e.slice(0, UNANSWERED(10_000).length)) }, seen).to.deep.equal({ attempts: 2, errors: [UNANSWERED(10_000)] });
+    expect(Date.now() - started, "the held read was waited out (timeoutMs)").to.be.above(10_000);
+    expect(await heldReads(s), "the held Query was taken back by the client at timeoutMs").to.deep.equal({ held: 1, closedByClient: 1 });
+    expect(ended.export.records, "records exported").to.equal(ADA_EVENTS.length);
+  });
+
+  it("a deletion whose erasure page read is never answered keeps its task's lease until timeoutMs fails the attempt, and erases what the table lost, counted once", async function () {
+    this.timeout(90_000);
+    const t = await s.service(FAST, [s.f.connector({ deleteConcurrency: 4 })], true);
+    const before = (await keysOf(s, ADA.userId!)).length;
+    s.dynamo.holdReads(1, { operations: ["Query"], matching: (input) => input.ProjectionExpression === "#sk" && input.ExclusiveStartKey !== undefined && input.Select === undefined });
+    const started = Date.now();
+    const id = await approved(t, { type: "DELETION", subject: { email: ADA.email, userId: ADA.userId } });
+    const { request: ended, errors } = await endOrAfter(t, id, 60_000, "ERASE");
+    const seen = `ended after ${Date.now() - started} ms, held ${JSON.stringify(s.dynamo.heldReads)}, errors ${JSON.stringify(errors)}: ${tasksOf(ended)} ${ended.statusReason}`;
+    expect(ended.status, seen).to.equal("COMPLETED");
+    const erase = ended.tasks.find((y: any) => y.step === "ERASE");
+    expect({ attempts: erase.attempts, errors: errors.map((e) => e.slice(0, UNANSWERED(10_000).length)) }, seen).to.deep.equal({ attempts: 2, errors: [UNANSWERED(10_000)] });
+    expect(await heldReads(s)).to.deep.equal({ held: 1, closedByClient: 1 });
+    const left = (await keysOf(s, ADA.userId!)).length;
+    expect({ erased: erase.outcome.erased, kept: erase.outcome.kept }, "as the erase reports it").to.deep.equal({ erased: before - left, kept: left });
+  });
+});
+
 describe("auth-log check, roster and `dsr connector test` on a DynamoDB that answers no read", () => {
   const s = dynamoSuite();
 

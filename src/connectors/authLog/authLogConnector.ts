@@ -62,6 +62,31 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
 }
 
 /**
+ * A delete sent without learning whether it landed, left to the task's next attempt: the note of a
+ * unit that fails with the call (no personal data: the event's sort key, <ISO instant>#<event id>, in
+ * the subject's partition). The next attempt sends that key's delete again first, in a unit given the
+ * same note: gone by then (the condition fails), the item is counted as this request's delete, the
+ * listing no longer finding it to count it; there, this unit deletes and counts it. Ending well, the unit
+ * finishes the note in the transaction that counts it (holdFence), so no later attempt counts it again.
+ * A key whose note would pass the 500 characters a note holds is not noted.
+ */
+const SENT_NOTE = "auth-log-delete:";
+const sentNote = (key: string): string | undefined => {
+  const note = `${SENT_NOTE}${JSON.stringify(key)}`;
+  return note.length <= 500 ? note : undefined;
+};
+/** The sort key a sentNote names, or undefined for any other note. */
+const keyOfNote = (note: string): string | undefined => {
+  if (!note.startsWith(SENT_NOTE)) return undefined;
+  try {
+    const key: unknown = JSON.parse(note.slice(SENT_NOTE.length));
+    return typeof key === "string" ? key : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
  * The auth-log connector over either store: DynamoDB (production) or a SQL table (the embedded
  * default). Throws ConnectorConfigError listing every problem of the options; connects on first use.
  */
@@ -100,6 +125,103 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     return keyBound(at);
   };
 
+  /**
+   * The erase itself: first the deletes an earlier attempt left noted (SENT_NOTE), each in a unit of its
+   * note, then the listed keys, a unit at a time. `unsettled` and `noted`: see erase.
+   */
+  const eraseNotedThenListed = async (userId: string, before: string | undefined, ctx: TaskContext, beat: () => Promise<void>, unsettled: Set<string>, noted: Set<string>): Promise<ErasureOutcome> => {
+    let erased = 0;
+    let throttledRounds = 0;
+    /** Deletes `keys` in the running unit, `unsettled` kept over units; what they deleted, or the failure with it. */
+    const removeInUnit = async (keys: readonly string[]): Promise<{ deleted: number; failure?: { error: unknown } }> => {
+      let deleted = 0;
+      try {
+        throttledRounds += await store.remove(userId, keys, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.(), unsettled, () => ctx.heartbeat());
+        return { deleted };
+      } catch (error) {
+        return { deleted, failure: { error } };
+      }
+    };
+    for (const note of new Set(await ctx.unfinishedUnits())) {
+      const key = keyOfNote(note);
+      if (key === undefined) continue;
+      unsettled.add(key);
+      const ran = await ctx
+        .eraseUnit(
+          "AUTH_LOGS",
+          async () => {
+            const { deleted, failure } = await removeInUnit([key]);
+            // Failed, the unit keeps its note for the next attempt (a one-key unit counts nothing then).
+            if (failure) throw failure.error instanceof WriteOutOfTime ? outOfTime() : failure.error;
+            erased += deleted;
+            return deleted;
+          },
+          note,
+        )
+        .catch((error: unknown) => {
+          noted.add(key);
+          throw error;
+        });
+      if (!ran) {
+        ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+        return { erased };
+      }
+    }
+    // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
+    // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
+    // or when DynamoDB could not delete even one key within a unit.
+    let size = pageSize;
+    // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
+    for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal, () => ctx.heartbeat()))) {
+      const keys = page.events.map((e) => e.key);
+      for (let at = 0; at < keys.length; ) {
+        const part = keys.slice(at, at + size);
+        // Each part is a unit of erasure: the orchestrator may withdraw the category between units.
+        // A unit that fails part-way (throttled deletes given up on, a later statement cut) still ends
+        // with what it deleted, so the task's retry (which no longer finds those events) starts from that count.
+        let failure: { error: unknown } | undefined;
+        const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
+          const removed = await removeInUnit(part);
+          failure = removed.failure;
+          erased += removed.deleted;
+          return removed.deleted;
+        });
+        if (failure) {
+          if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
+          // DynamoDB: the unit's time ran out after its first `done` keys: the rest go in a new unit.
+          if (failure.error.done > 0) {
+            at += failure.error.done;
+            await ctx.heartbeat();
+            continue;
+          }
+          if (size === 1) throw outOfTime();
+          // Its keys already deleted are gone from the next try's DELETE, which counts only what it removes.
+          size = Math.ceil(size / 2);
+          ctx.logger.info({ connector: name, keys: size }, "a DELETE could not end within its unit of erasure: nothing more erased, trying fewer keys");
+          await ctx.heartbeat();
+          continue;
+        }
+        if (!ran) {
+          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+          return { erased };
+        }
+        at += part.length;
+      }
+      await beat();
+    }
+    const outcome: ErasureOutcome = { erased };
+    if (before !== undefined) {
+      const kept = await store.keptFrom(userId, before, ctx.signal, () => ctx.heartbeat());
+      const newest = kept.newestKey === undefined ? undefined : recordedAtOfKey(kept.newestKey);
+      if (kept.count && !newest) {
+        throw new ConnectorError(`${name}: a kept event's key does not start with its time (<ISO instant>#<event id>); fix the data or the sortKey option`, `${name}: unparsable newest kept key`, false);
+      }
+      if (kept.count && newest) outcome.kept = [{ category: "AUTH_LOGS", type: AUTH_EVENT_TYPE, count: kept.count, newestRecordedAt: newest }];
+    }
+    ctx.logger.info({ connector: name, erased, kept: outcome.kept?.[0]?.count ?? 0, throttledRounds }, "auth events erased");
+    return outcome;
+  };
+
   return {
     spec: store.minUnitMs === undefined ? spec : { ...spec, minUnitMs: store.minUnitMs },
 
@@ -119,7 +241,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       const userId = userIdOf(ids);
       const beat = pacer(ctx, heartbeatEveryMs);
       let count = 0;
-      for await (const page of pages(name, "collect", ctx, (after, signal) => store.page(userId, { after, keysOnly: false }, signal))) {
+      for await (const page of pages(name, "collect", ctx, (after, signal) => store.page(userId, { after, keysOnly: false }, signal, () => ctx.heartbeat()))) {
         for (const event of page.events) yield toAuthRecord(event);
         count += page.events.length;
         await beat();
@@ -132,67 +254,27 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       const userId = userIdOf(ids);
       const before = boundOf(instruction);
       const beat = pacer(ctx, heartbeatEveryMs);
-      let erased = 0;
-      let throttledRounds = 0;
-      // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
-      // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
-      // or when DynamoDB could not delete even one key within a unit.
-      let size = pageSize;
-      // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
-      for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal))) {
-        const keys = page.events.map((e) => e.key);
-        for (let at = 0; at < keys.length; ) {
-          const part = keys.slice(at, at + size);
-          // Each part is a unit of erasure: the orchestrator may withdraw the category between units.
-          // A unit that fails part-way (throttled deletes given up on, a later statement cut) still ends
-          // with what it deleted, so the task's retry (which no longer finds those events) starts from that count.
-          let failure: { error: unknown } | undefined;
-          const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
-            let deleted = 0;
-            try {
-              throttledRounds += await store.remove(userId, part, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.());
-            } catch (error) {
-              failure = { error };
-            }
-            erased += deleted;
-            return deleted;
-          });
-          if (failure) {
-            if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
-            // DynamoDB: the unit's time ran out after its first `done` keys: the rest go in a new unit.
-            if (failure.error.done > 0) {
-              at += failure.error.done;
-              await ctx.heartbeat();
-              continue;
-            }
-            if (size === 1) throw outOfTime();
-            // Its keys already deleted are gone from the next try's DELETE, which counts only what it removes.
-            size = Math.ceil(size / 2);
-            ctx.logger.info({ connector: name, keys: size }, "a DELETE could not end within its unit of erasure: nothing more erased, trying fewer keys");
-            await ctx.heartbeat();
-            continue;
+      // Deletes sent without learning whether they landed, not counted yet (AuthLogStore.remove), and
+      // those of them whose noted unit failed in this call (its note is left already).
+      const unsettled = new Set<string>();
+      const noted = new Set<string>();
+      try {
+        return await eraseNotedThenListed(userId, before, ctx, beat, unsettled, noted);
+      } catch (error) {
+        // Each delete that may have landed uncounted goes to the next attempt under a note (SENT_NOTE):
+        // a unit that fails with this call keeps it. Not once the task is lost: no unit begins then.
+        if (!ctx.signal.aborted) {
+          for (const key of unsettled) {
+            const note = sentNote(key);
+            if (note === undefined || noted.has(key)) continue;
+            await ctx
+              .eraseUnit("AUTH_LOGS", () => Promise.reject(error), note)
+              .catch(() => undefined);
           }
-          if (!ran) {
-            ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-            return { erased };
-          }
-          at += part.length;
         }
-        await beat();
+        throw error;
       }
-      const outcome: ErasureOutcome = { erased };
-      if (before !== undefined) {
-        const kept = await store.keptFrom(userId, before, ctx.signal, beat);
-        const newest = kept.newestKey === undefined ? undefined : recordedAtOfKey(kept.newestKey);
-        if (kept.count && !newest) {
-          throw new ConnectorError(`${name}: a kept event's key does not start with its time (<ISO instant>#<event id>); fix the data or the sortKey option`, `${name}: unparsable newest kept key`, false);
-        }
-        if (kept.count && newest) outcome.kept = [{ category: "AUTH_LOGS", type: AUTH_EVENT_TYPE, count: kept.count, newestRecordedAt: newest }];
-      }
-      ctx.logger.info({ connector: name, erased, kept: outcome.kept?.[0]?.count ?? 0, throttledRounds }, "auth events erased");
-      return outcome;
     },
-
     /** Each user id the log holds, with their event count: collect yields one record per event. */
     async *listSubjects(ctx) {
       const beat = pacer(ctx, heartbeatEveryMs);

@@ -23,6 +23,25 @@ const UNIT_START_MS = 100;
  */
 export const minUnitMs = (timeoutMs: number): number => 2 * Math.min(MIN_CALL_MS, timeoutMs) + UNIT_START_MS;
 
+/** How often a read that waits keeps the task's lease (the runner writes a heartbeat at most every quarter lease). */
+const KEEP_LEASE_MS = 250;
+
+/**
+ * Runs a read, calling `keepLease` every KEEP_LEASE_MS while it waits: a read ends by itself at
+ * timeoutMs (10 s by default), which may be longer than the task's lease (DSR_TASK_LEASE_MS). Unkept,
+ * the lease ran out 2 s into an unanswered read: the runner discarded the attempt and the sweeper took
+ * the task back blaming the worker, though it was waiting on a bounded read. The task timeout still
+ * bounds the whole.
+ */
+export async function keepingLease<T>(read: () => Promise<T>, keepLease?: () => Promise<void>): Promise<T> {
+  const keeping = keepLease && setInterval(() => void keepLease().catch(() => undefined), KEEP_LEASE_MS);
+  try {
+    return await read();
+  } finally {
+    clearInterval(keeping);
+  }
+}
+
 /** The deadline of the delete being sent in this async context (see cutAtDeadline). */
 const cuts = new AsyncLocalStorage<AbortSignal>();
 
@@ -77,9 +96,18 @@ export interface DeleteTarget {
  * A delete answered with a 5xx or lost with its connection may have been done: the item is read back,
  * and gone counts as deleted (the SDK's own retry would find it gone and count nothing), there is
  * resent like a throttled one (DynamoDB does nothing of a throttled call).
+ *
+ * `unsettled` holds the keys whose delete was sent without learning whether it landed (cut, a 5xx, a
+ * connection lost) and that are not counted yet: a later look that finds such a key gone counts it,
+ * once, and takes it out. That look may be the read-back, or the key's delete sent again (in the same
+ * unit, a later unit of the call, or the task's next attempt: see the erase's notes) failing its
+ * condition: a DynamoDB still working on the first delete, or a gateway that answered 502 while
+ * DynamoDB did it, may do it after the read-back found the item there. A read-back that gets no answer
+ * leaves the key in it. A key not in it that fails the condition is still no delete of this request's.
+ * `keepLease`: see keepingLease.
  * Returns the rounds of resending deletes (throttled, or failed and still there).
  */
-export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number> {
+export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set(), keepLease?: () => Promise<void>): Promise<number> {
   let retried = 0;
   const itemKey = (i: number) => ({ [t.partitionKey]: { S: userId }, [t.sortKey]: { S: keys[i] } });
   let unfinished = keys.length;
@@ -95,13 +123,14 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
   };
   /**
    * Whether the key's item is in the table now (a strongly consistent read of its key alone), within
-   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good.
+   * timeoutMs: unbounded, a read DynamoDB never answered held its lane, and the erase, for good. It
+   * keeps the task's lease meanwhile (keepingLease).
    */
   const present = async (i: number): Promise<boolean> => {
     const read = new GetItemCommand({ TableName: t.table, Key: itemKey(i), ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": t.sortKey } });
     const cut = AbortSignal.timeout(t.timeoutMs);
     try {
-      return (await cuts.run(cut, () => t.client.send(read))).Item !== undefined;
+      return (await keepingLease(() => cuts.run(cut, () => t.client.send(read)), keepLease)).Item !== undefined;
     } catch (error) {
       if (!cut.aborted) throw error;
       throw new ConnectorError(`${t.connector}: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt`, `${t.connector}: a GetItem read-back unanswered after ${t.timeoutMs} ms (timeoutMs)`, true);
@@ -111,6 +140,11 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
   }
   await inParallel(indices(), t.concurrency, async (i) => {
+    /** The key's delete is known to have landed: counted once. */
+    const landed = () => {
+      unsettled.delete(keys[i]);
+      deleted(1);
+    };
     for (let round = 0; ; round += 1) {
       const ms = budget();
       if (ms === undefined) return stop(i);
@@ -121,17 +155,22 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
         // Not the task's signal: a delete sent is waited for (or cut and waited out), so that when this
         // returns, even on a stop, no delete of it is still on its way and each one done is counted.
         await cuts.run(cut, () => t.client.send(command));
-        deleted(1);
+        landed();
         break;
       } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") break;
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") {
+          // Gone before this send: an earlier send of this request's did it if one may have landed.
+          if (unsettled.has(keys[i])) landed();
+          break;
+        }
         if (cut.aborted) {
           // Sent, unanswered, its request destroyed: if it reached DynamoDB it may still land. The unit
           // stays open as long again, then looks: an item gone is counted as this delete's (the
           // consistent page read listed it just before).
+          unsettled.add(keys[i]);
           await sleep(ms);
           if (!(await present(i))) {
-            deleted(1);
+            landed();
             break;
           }
           if (ms < t.timeoutMs) return stop(i);
@@ -141,8 +180,9 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
           if (!classifyDynamoError(error, t.table).retryable) throw error;
           // A 5xx or a broken connection: DynamoDB may have done the delete. Gone now: it was this
           // one (a resend would find nothing, and neither this attempt nor the next would count it).
+          unsettled.add(keys[i]);
           if (!(await present(i))) {
-            deleted(1);
+            landed();
             break;
           }
         }

@@ -4,7 +4,7 @@ import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
 import { WriteOutOfTime } from "../sql/database";
 import type { UnprocessedPolicy } from "./dynamoBatch";
-import { cutAtDeadline, type DeleteTarget, deleteKeys, minUnitMs } from "./dynamoDeletes";
+import { cutAtDeadline, type DeleteTarget, deleteKeys, keepingLease, minUnitMs } from "./dynamoDeletes";
 import { toDynamoConnectorError } from "./dynamoErrors";
 import type { StoredEvent } from "./events";
 import type { DynamoAuthLogOptions } from "./options";
@@ -29,6 +29,10 @@ import type { AuthLogStore, EventPage, KeptSummary, PageQuery, UserEvents } from
  * connector test` with it), a task got out only when its lease ran out, and each read given up on kept
  * one of the client's 50 sockets, so after 50 every read failed as if DynamoDB were unreachable, until
  * a restart (test/connectors/authLogDynamoUnansweredRead.test.ts).
+ *
+ * A read keeps the task's lease while it waits (keepingLease, in dynamoDeletes.ts): ended at timeoutMs
+ * (10 s by default), one unanswered read outlasted a short task lease (DSR_TASK_LEASE_MS 2 s) and the
+ * task was taken back blaming the worker (test/connectors/authLogDynamoUnansweredRead.test.ts).
  */
 export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pageSize: number): AuthLogStore {
   const table = o.tableName;
@@ -47,8 +51,8 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
   });
   const client = new DynamoDBClient(config(o.maxAttempts ?? 3, true));
 
-  /** A read with the client's cached handler, stopped at once when `signal` aborts (see above). */
-  const read = <T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> => raceAbort(send, signal, () => signal.reason);
+  /** A read with the client's cached handler, stopped at once when `signal` aborts, keeping the task's lease meanwhile (see above). */
+  const read = <T>(send: () => Promise<T>, signal: AbortSignal, keepLease?: () => Promise<void>): Promise<T> => keepingLease(() => raceAbort(send, signal, () => signal.reason), keepLease);
 
   /** Every call goes through here, so every failure becomes a ConnectorError the same way. */
   const call = async <T>(op: Operation, signal: AbortSignal, work: () => Promise<T>): Promise<T> => {
@@ -117,7 +121,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
         return null;
       }),
 
-    page: (userId, q: PageQuery, signal) =>
+    page: (userId, q: PageQuery, signal, keepLease) =>
       call(q.keysOnly ? "erase" : "collect", signal, async (): Promise<EventPage> => {
         const condition = keyCondition(userId, q.before === undefined ? undefined : { op: "<", bound: q.before });
         const query = new QueryCommand({
@@ -130,25 +134,25 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
           ConsistentRead: q.keysOnly || consistent,
           Limit: pageSize,
         });
-        const out = await read(() => client.send(query), signal);
+        const out = await read(() => client.send(query), signal, keepLease);
         const events = (out.Items ?? []).map((item) => toEvent(item, q.keysOnly));
         return { events, next: out.LastEvaluatedKey ? sortKeyOf(out.LastEvaluatedKey) : undefined };
       }),
 
-    remove: (userId, keys, signal, heartbeat, deleted, timeLeft) =>
-      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft)),
+    remove: (userId, keys, signal, heartbeat, deleted, timeLeft, unsettled, keepLease) =>
+      call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft, unsettled, keepLease)),
 
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {
         const condition = keyCondition(userId, { op: ">=", bound });
-        const newest = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, ScanIndexForward: false, Limit: 1, ProjectionExpression: "#sk", ConsistentRead: true })), signal);
+        const newest = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, ScanIndexForward: false, Limit: 1, ProjectionExpression: "#sk", ConsistentRead: true })), signal, heartbeat);
         const newestItem = newest.Items?.[0];
         if (!newestItem) return { count: 0 };
         const newestKey = sortKeyOf(newestItem);
         let count = 0;
         let start: Record<string, AttributeValue> | undefined;
         do {
-          const out = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, Select: "COUNT", ExclusiveStartKey: start, ConsistentRead: true })), signal);
+          const out = await read(() => client.send(new QueryCommand({ TableName: table, ...condition, Select: "COUNT", ExclusiveStartKey: start, ConsistentRead: true })), signal, heartbeat);
           count += out.Count ?? 0;
           start = out.LastEvaluatedKey;
           await heartbeat();
@@ -179,7 +183,7 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
           ConsistentRead: consistent,
           Limit: pageSize,
         });
-        const out = await call("roster", signal, () => read(() => client.send(scan), signal));
+        const out = await call("roster", signal, () => read(() => client.send(scan), signal, heartbeat));
         for (const item of out.Items ?? []) {
           const userId = item[pk]?.S;
           if (userId === undefined) throw new ConnectorError(`${connector}: the table's partition key ${pk} is not a string; it must hold the user id`, `${connector}: non-string partition key in ${table}`, false);

@@ -41,8 +41,11 @@ export interface AuthLogStore {
   readonly minUnitMs?: number;
   /** Proves the store is reachable and shaped as expected: null when it is, else what is wrong. */
   check(signal: AbortSignal): Promise<string | null>;
-  /** Reads one page of a user's events. */
-  page(userId: string, query: PageQuery, signal: AbortSignal): Promise<EventPage>;
+  /**
+   * Reads one page of a user's events. `keepLease` (and the heartbeat of keptFrom and users): called
+   * while a read waits long, so that one bounded by the store's own time limits does not outlast the task's lease.
+   */
+  page(userId: string, query: PageQuery, signal: AbortSignal, keepLease?: () => Promise<void>): Promise<EventPage>;
   /**
    * Deletes the listed events of a user (already-deleted ones are no error: erase is idempotent).
    * Returns how many rounds of retrying throttled deletes it took (0 when none were throttled).
@@ -56,8 +59,13 @@ export interface AuthLogStore {
    * it can be answered (or waited out) within it. Either then throws WriteOutOfTime, the one error not a
    * ConnectorError, saying how many keys from the first it finished: the caller goes on after them, or
    * (none finished) tries fewer keys.
+   * `unsettled` (DynamoDB; a SQL statement either commits or not): the keys whose delete was sent
+   * without learning whether it landed, not counted yet. remove adds to it and takes out what it counts;
+   * a key in it found gone counts as deleted (see deleteKeys). The caller keeps it over the call's
+   * units, and hands what is left when the call fails to the task's next attempt.
+   * `keepLease`: as page's, while a read (DynamoDB's read-back of a delete) waits.
    */
-  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined): Promise<number>;
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled?: Set<string>, keepLease?: () => Promise<void>): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**

@@ -16,6 +16,17 @@ export interface DynamoFaultAnswer {
   type: string;
 }
 
+/**
+ * A fault for one DeleteItem (AuthLogDynamo.deleteFaults): when dynalite does it (`lands`: now, before
+ * the answer; later, only once the next DeleteItem arrives, as a DynamoDB still working on it after the
+ * read-back did; never) and what the client hears (`answer`): nothing (the connection held open until the
+ * client closes it), its connection dropped, or an HTTP status with a gateway's plain-text body.
+ */
+export interface DeleteFault {
+  lands: "now" | "later" | "never";
+  answer: "none" | "drop" | number;
+}
+
 /** An item as DynamoDB's JSON protocol carries it (attribute name to typed value). */
 type Item = Record<string, { S?: string }>;
 
@@ -54,6 +65,10 @@ export class AuthLogDynamo {
    * DynamoDB may after a write it applied (the response lost, or an error after the write).
    */
   doneThenFailed = 0;
+  /** Faults for the next DeleteItem calls, one each, in order (DeleteFault; null: none for that call). */
+  readonly deleteFaults: Array<DeleteFault | null> = [];
+  /** DeleteItem calls with a DeleteFault landing later, not yet done (each is done before the next DeleteItem goes on). */
+  private lateDeletes: Array<() => Promise<unknown>> = [];
   /** While true, every second DeleteItem is refused with ProvisionedThroughputExceededException (a table throttled, yet progressing). */
   throttleEveryOtherDelete = false;
   /**
@@ -157,6 +172,12 @@ export class AuthLogDynamo {
       this.heldReads.closedByClient += 1;
       return;
     }
+    if (operation === "DeleteItem") {
+      // A delete DynamoDB was still working on when the client heard back is done before the next one.
+      for (const late of this.lateDeletes.splice(0)) await late().catch(() => undefined);
+      const fault = this.deleteFaults.shift();
+      if (fault) return this.faultDelete(fault, req, res, body);
+    }
     if (this.holdDeletesMs > 0 && operation === "DeleteItem" && !(await this.stillConnected(req, this.holdDeletesMs))) {
       this.droppedDeletes += 1;
       return;
@@ -212,6 +233,20 @@ export class AuthLogDynamo {
     }
     headers["content-length"] = String(answer.length);
     res.writeHead(upstream.status, headers).end(answer);
+  }
+
+  /** Does (now or later) and answers one DeleteItem as `fault` says. */
+  private async faultDelete(fault: DeleteFault, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> {
+    if (fault.lands === "now") await this.forward(req, body);
+    else if (fault.lands === "later") this.lateDeletes.push(() => this.forward(req, body));
+    if (fault.answer === "drop") {
+      req.socket.destroy();
+    } else if (fault.answer === "none") {
+      await new Promise((resolve) => (req.socket.destroyed ? resolve(undefined) : req.socket.once("close", resolve)));
+    } else {
+      const answer = `<html><body><h1>${fault.answer} Bad Gateway</h1></body></html>`;
+      res.writeHead(fault.answer, { "content-type": "text/html", "content-length": Buffer.byteLength(answer) }).end(answer);
+    }
   }
 
   /** Whether this call is one holdReads() holds (counting it against the hold). */

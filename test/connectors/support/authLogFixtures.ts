@@ -90,6 +90,7 @@ export async function dynamoFixture(dynamo: AuthLogDynamo): Promise<AuthLogFixtu
       dynamo.droppedDeletes = 0;
       dynamo.throttleEveryOtherDelete = false;
       dynamo.doneThenFailed = 0;
+      dynamo.deleteFaults.length = 0;
       dynamo.holdReads(0);
       dynamo.release();
       await made.closeAll();

@@ -1,3 +1,4 @@
+import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import type { Connector } from "../../../src/connectors/sdk";
 import type { TestDatabase } from "../../support/databases";
 import { TestService } from "../../support/harness";
@@ -61,4 +62,21 @@ export function dynamoSuite(db?: () => TestDatabase): DynamoSuite {
       return t;
     },
   };
+}
+
+/** A person's items in the suite's table itself (straight to dynalite, strongly consistent). */
+export async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
+  const client = s.dynamo.client();
+  try {
+    let n = 0;
+    let start: Record<string, any> | undefined;
+    do {
+      const out = await client.send(new QueryCommand({ TableName: s.f.tableName, KeyConditionExpression: "userId = :u", ExpressionAttributeValues: { ":u": { S: userId } }, Select: "COUNT", ConsistentRead: true, ExclusiveStartKey: start }));
+      n += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return n;
+  } finally {
+    client.destroy();
+  }
 }

@@ -1,0 +1,118 @@
+import { expect } from "chai";
+import { describeEachDatabase } from "../support/databases";
+import { approved } from "../support/harness";
+import { GRACE } from "./support/authLogFixtures";
+import type { DeleteFault } from "./support/authLogDynamo";
+import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
+import { FAST } from "./support/slowWrites";
+
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
+  tasks { connector step status attempts lastError outcome { erased kept } }
+  deletionOutcome { connector erased kept matchesPlan differences { kind records } } } }`;
+
+/**
+ * Deletes whose answer did not say what DynamoDB did: done, then answered with a 5xx or not at all, or
+ * done only after the connector had read the item back. Each delete that landed is counted exactly once,
+ * by the attempt and the unit that learnt it: what the deletion reports as erased is what the table lost.
+ */
+describeEachDatabase("auth-log on DynamoDB: every delete that landed is counted once (dynalite behind a faulty proxy)", (db) => {
+  const s = dynamoSuite(db);
+
+  /**
+   * Grace's deletion, one delete at a time, the third meeting `fault` (and, with `holdReadBack`, the
+   * read-back of it held unanswered); checks that it completes and reports as erased what the table lost.
+   */
+  const deletion = async (fault: DeleteFault, o: { holdReadBack?: boolean; timeoutMs?: number } = {}) => {
+    const t = await s.service(FAST, [s.f.connector({ pageSize: 10, deleteConcurrency: 1, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) })], true);
+    const before = await itemsOf(s, GRACE.userId!);
+    s.dynamo.deleteFaults.push(null, null, fault);
+    if (o.holdReadBack) s.dynamo.holdReads(1, { operations: ["GetItem"] });
+    const id = await approved(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId } });
+    // Every lastError the erase showed on the way (a success clears it).
+    const errors = new Set<string>();
+    const ended = await t.waitFor(
+      async () => {
+        const { request } = await t.ok(SHOW, { id });
+        const error = request.tasks.find((y: any) => y.step === "ERASE")?.lastError;
+        if (error) errors.add(error);
+        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+      },
+      "the deletion ended",
+      80_000,
+    );
+    const left = await itemsOf(s, GRACE.userId!);
+    const erase = ended.tasks.find((y: any) => y.step === "ERASE");
+    const seen = `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason}`;
+    expect(s.dynamo.deleteFaults, "the fault was met").to.deep.equal([]);
+    expect(ended.status, seen).to.equal("COMPLETED");
+    expect(left, `Grace's items kept (the last 90 days) ${seen}`).to.be.within(1, before - 3);
+    expect({ erased: erase.outcome.erased, kept: erase.outcome.kept }, `as the erase reports it, against the table's loss ${seen}`).to.deep.equal({ erased: before - left, kept: left });
+    const line = ended.deletionOutcome.find((l: any) => l.connector === "auth-log");
+    expect(line, JSON.stringify(ended.deletionOutcome)).to.deep.include({ erased: before - left, kept: left, matchesPlan: true, differences: [] });
+    return { erase, held: { ...s.dynamo.heldReads }, errors: [...errors] };
+  };
+
+  describe("a delete done whose read-back gets no answer", () => {
+    it("done, answered 500, its read-back unanswered: the next attempt finds it gone and counts it, through the unit it noted", async function () {
+      this.timeout(60_000);
+      const { erase, held } = await deletion({ lands: "now", answer: 500 }, { holdReadBack: true, timeoutMs: 400 });
+      expect(erase.attempts, "the attempt whose read-back was held, then the one that finished").to.equal(2);
+      expect(held).to.deep.equal({ held: 1, closedByClient: 1 });
+    });
+
+    it("done, unanswered until cut at its deadline, its read-back unanswered: counted once, by the next attempt", async function () {
+      this.timeout(60_000);
+      const { erase, held } = await deletion({ lands: "now", answer: "none" }, { holdReadBack: true, timeoutMs: 400 });
+      expect(erase.attempts).to.equal(2);
+      expect(held).to.deep.equal({ held: 1, closedByClient: 1 });
+    });
+
+    it("done, answered 500, its read-back unanswered until the default timeoutMs (10 s, longer than the 2 s lease): the task keeps its lease, and the next attempt counts it", async function () {
+      this.timeout(90_000);
+      const { erase, held, errors } = await deletion({ lands: "now", answer: 500 }, { holdReadBack: true });
+      // Before: the lease ran out 2 s into the read-back, the attempt was discarded with what it knew (no
+      // note left), and the sweeper blamed the worker; the retry no longer found the item to count.
+      expect({ attempts: erase.attempts, errors }).to.deep.equal({ attempts: 2, errors: ["auth-log: DynamoDB did not answer in time whether a delete was done; the erasure resumes on the next attempt"] });
+      expect(held).to.deep.equal({ held: 1, closedByClient: 1 });
+    });
+
+    it("not done, answered 500, its read-back unanswered: the next attempt deletes it in the unit it noted, counted once", async function () {
+      this.timeout(60_000);
+      const { erase } = await deletion({ lands: "never", answer: 500 }, { holdReadBack: true, timeoutMs: 400 });
+      expect(erase.attempts).to.equal(2);
+    });
+  });
+
+  describe("a delete done, its connection dropped or answered by a gateway", () => {
+    it("done, then its connection dropped: read back gone, counted in the same attempt", async function () {
+      this.timeout(60_000);
+      const { erase } = await deletion({ lands: "now", answer: "drop" });
+      expect(erase.attempts).to.equal(1);
+    });
+
+    it("done, then answered 502 by a gateway: read back gone, counted in the same attempt", async function () {
+      this.timeout(60_000);
+      const { erase } = await deletion({ lands: "now", answer: 502 });
+      expect(erase.attempts).to.equal(1);
+    });
+
+    it("answered 502 by a gateway while DynamoDB still works on it (done after the read-back): the resend finds it gone and counts it", async function () {
+      this.timeout(60_000);
+      const { erase } = await deletion({ lands: "later", answer: 502 });
+      expect(erase.attempts).to.equal(1);
+    });
+
+    it("cut at its deadline (half the unit's time), done after the read-back: the next unit's resend finds it gone and counts it", async function () {
+      this.timeout(60_000);
+      // timeoutMs 10 s: the delete is given half the unit's time left, and is sent again in a new unit.
+      const { erase } = await deletion({ lands: "later", answer: "none" });
+      expect(erase.attempts).to.equal(1);
+    });
+
+    it("cut at timeoutMs, done after the read-back: the next attempt's resend finds it gone and counts it, through the unit it noted", async function () {
+      this.timeout(60_000);
+      const { erase } = await deletion({ lands: "later", answer: "none" }, { timeoutMs: 400 });
+      expect(erase.attempts).to.equal(2);
+    });
+  });
+});
