@@ -1,7 +1,10 @@
-import { EntityManager, In, Not } from "typeorm";
+import { DataSource, EntityManager, In, Not } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import { keptSubjectEmail, RequestRow } from "../entities";
 import { conflict } from "../errors";
+import { ConnectorError } from "../connectors/sdk";
+import { lockSubject } from "./holdFence";
+import type { AlsoGuard } from "./sql/leaseGuard";
 
 /**
  * Corrections of one person that change the same field take effect in the order they were received.
@@ -72,10 +75,36 @@ export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRo
  */
 export async function deletionAtWork(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
   if (row.type !== RequestType.CORRECTION) return null;
-  return em.getRepository(RequestRow).findOne({
-    where: { type: RequestType.DELETION, subjectEmail: keptSubjectEmail(row), status: In([RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT]) },
-    order: { receivedAt: "ASC", id: "ASC" },
-  });
+  return deletionsAtWork(em, row).orderBy("d.receivedAt", "ASC").addOrderBy("d.id", "ASC").getOne();
+}
+
+/** The deletions of `row`'s person at work (approved, not ended), as `d`. */
+const deletionsAtWork = (em: EntityManager, row: RequestRow) =>
+  em
+    .getRepository(RequestRow)
+    .createQueryBuilder("d")
+    .where("d.type = :deletion AND d.subjectEmail = :email", { deletion: RequestType.DELETION, email: keptSubjectEmail(row) })
+    .andWhere("d.status IN (:...atWork)", { atWork: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] });
+
+/**
+ * What a unit of a correction's writes carries beside its lease guard (Claim.also): no deletion of the
+ * person is at work, read in the unit's own insert under the subject's lock, which an approval holds
+ * from before it reads to its commit (requestDecider.ts). So a unit begins either before a deletion's
+ * approval took that lock (and its writes end before the ERASE begins: correctionWritingBeside) or
+ * after the approval committed, when it sees the deletion and writes nothing. A check read before the
+ * insert, apart from it, let a unit begin after an approval that committed in between.
+ */
+export function noDeletionAtWork(ds: DataSource, row: RequestRow, now: () => Date): AlsoGuard {
+  const [sql, params] = deletionsAtWork(ds.manager, row).select("1").getQueryAndParameters();
+  return {
+    where: `NOT EXISTS (${sql})`,
+    params,
+    lock: (em) => lockSubject(em, keptSubjectEmail(row), now()),
+    refused: async () => {
+      const deletion = await deletionAtWork(ds.manager, row);
+      if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
+    },
+  };
 }
 
 /**

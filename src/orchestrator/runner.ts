@@ -28,7 +28,7 @@ import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
 import { accessCollectingAhead, correctionWritingBeside, identityMovedSince } from "../queries/taskFinder";
-import { correctionBesideDeletion, deletionAtWork } from "./correctionOrder";
+import { noDeletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
 /** How long an erasure waits before it looks again at an access request still collecting from its system (or a correction writing to it). */
@@ -276,14 +276,11 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts),
-        // neither at its start nor at any later unit of its writes; one unit already writing ends first (the ERASE waits for it).
-        const besideDeletion = async () => {
-          const deletion = await deletionAtWork(ds.manager, request);
-          if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
-        };
-        await besideDeletion();
+        // neither at its start nor at any later unit of its writes; one unit already writing ends first (the ERASE
+        // waits for it). Read in each unit's own guarded insert, under the subject's lock an approval takes.
+        const claim = { task, workerId: options.workerId, also: noDeletionAtWork(ds, request, now) };
         const asked = request.corrections ?? [];
-        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, { task, workerId: options.workerId }, besideDeletion);
+        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, claim);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);
         if (gaps.silent.length || gaps.notAsked.length) {
           const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");
