@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, In } from "typeorm";
+import { Brackets, DataSource, EntityManager, In } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import type { NotSearchedRecords } from "../connectors/sdk";
 import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../domain/tasks";
@@ -74,8 +74,11 @@ export async function correctionWritingBeside(ds: DataSource, deletion: Pick<Req
 
 /**
  * Of `fields` (those `connector` finds people by), the ones a CORRECTION of `deletion`'s person changed
- * there with a RECTIFY that ended since `since` (the deletion's approval): a write already under way then
- * (the ERASE waited for it). The person's rows there are found by the corrected value now, not the deletion's.
+ * there, or may have, with a RECTIFY that ended since `since` (the deletion's approval): a write already
+ * under way then (the ERASE waited for it). The person's rows there are found by the corrected value now,
+ * not the deletion's. A RECTIFY that succeeded says what it changed; one that did not (failed, refused at
+ * a later unit, waiting to retry, its request cancelled) counts every field its request asked for once it
+ * wrote: a unit of it counted records (erasure_progress) or never ended (its write may have committed).
  */
 export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestRow, "subjectEmail">, connector: string, fields: readonly string[], since: Date): Promise<string[]> {
   if (!fields.length) return [];
@@ -84,8 +87,17 @@ export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestR
     .createQueryBuilder("t")
     .innerJoin(RequestRow, "r", "r.id = t.requestId")
     .where("r.subjectEmail = :email AND r.type = :type", { email: deletion.subjectEmail, type: RequestType.CORRECTION })
-    .andWhere("t.connector = :connector AND t.step = :step AND t.status = :done", { connector, step: TaskStep.RECTIFY, done: TaskStatus.SUCCEEDED })
-    .andWhere("t.finishedAt >= :since", { since })
+    .andWhere("t.connector = :connector AND t.step = :step", { connector, step: TaskStep.RECTIFY })
+    .andWhere(
+      new Brackets((q) =>
+        q
+          .where("t.status = :done AND t.finishedAt >= :since", { done: TaskStatus.SUCCEEDED, since })
+          .orWhere("t.status <> :done AND t.updatedAt >= :since AND (EXISTS (SELECT 1 FROM erasure_progress p WHERE p.taskId = t.id AND p.erased > 0) OR EXISTS (SELECT 1 FROM erasure_units u WHERE u.taskId = t.id))"),
+      ),
+    )
     .getMany();
-  return [...new Set(rectified.flatMap((t) => (t.result?.changed ?? []).filter((f) => fields.includes(f))))].sort();
+  const unsure = rectified.filter((t) => t.status !== TaskStatus.SUCCEEDED);
+  const asked = unsure.length ? await ds.getRepository(RequestRow).find({ select: { id: true, corrections: true }, where: { id: In(unsure.map((t) => t.requestId)) } }) : [];
+  const changed = [...rectified.flatMap((t) => (t.status === TaskStatus.SUCCEEDED ? (t.result?.changed ?? []) : [])), ...asked.flatMap((r) => (r.corrections ?? []).map((c) => c.field))];
+  return [...new Set(changed.filter((f) => fields.includes(f)))].sort();
 }

@@ -207,7 +207,8 @@ describeEachDatabase("a correction of the address while a deletion of the person
     service = await accountDbService(db(), undefined, await accountOn(), unitByUnit(20_000));
     const { t, account } = service;
     await account.rows(`CREATE TABLE correction_writes (unit INTEGER NOT NULL)`);
-    const fix = await submit(t, correction());
+    // Of her name: a field the account database does not find her by (no address moves out of the deletion's reach).
+    const fix = await submit(t, { ...correction(), corrections: [{ field: "name", value: "Ada King" }] });
     await t.ok(APPROVE, { id: fix.id });
     await t.waitFor(async () => ((await written()) >= 5 ? true : undefined), "the correction writes unit by unit");
     t.clock.advance(1000);
@@ -242,5 +243,44 @@ describeEachDatabase("a correction of the address while a deletion of the person
     if (during !== null) expect(await written(), "units written after the approval committed").to.equal(during);
     erasedAll(await ended(del.id));
     expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
+  });
+
+  it("fails naming the field a correction moved in a unit begun before the approval when that correction then failed at its next unit, instead of COMPLETED with the moved rows held", async () => {
+    let reached: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (reached = resolve));
+    let wrote: () => void = () => undefined;
+    const moved = new Promise<void>((resolve) => (wrote = resolve));
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    service = await accountDbService(db(), undefined, await accountOn(), (c): Connector => ({
+      ...c,
+      // The deletion's survey reads the account database once the correction's first unit has moved her address.
+      collect: (ids, ctx) => (async function* () {
+        await moved;
+        yield* c.collect(ids, ctx);
+      })(),
+      rectify: async (ids, changes, ctx) => {
+        const outcome = await c.rectify(ids, changes, { ...ctx, eraseUnit: (category, work) => ctx.eraseUnit(category, async () => (reached(), await gate, (await work()) ?? 0)) });
+        wrote();
+        // A second unit of its writes (say, a table of its own): refused, the deletion now at work.
+        await ctx.eraseUnit("ACCOUNT" as never, async () => 0);
+        return outcome;
+      },
+    }));
+    const { t } = service;
+    const fix = await submit(t, correction());
+    await t.ok(APPROVE, { id: fix.id });
+    await waiting;
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    open();
+    const fixed = await ended(fix.id);
+    expect(fixed.status, "the correction, its second unit refused").to.equal("FAILED");
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW]), "her row, moved by the first unit").to.deep.equal([{ id: Number(ADA.userId) }]);
+    const done = await ended(del.id);
+    expect(done.status, "the deletion of a person whose rows are left").to.equal("FAILED");
+    expect(done.statusReason).to.include("A correction of the same person changed email in account-db while this deletion was at work").and.not.include(NEW);
+    expect(await adaHeld(), "Ada's row (under the new address) and sessions").to.equal(1 + ADA_SESSIONS);
   });
 });
