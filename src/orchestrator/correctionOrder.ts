@@ -90,7 +90,7 @@ const deletionsAtWork = (em: EntityManager, row: RequestRow) =>
  * What a unit of a correction's writes carries beside its lease guard (Claim.also): no deletion of the
  * person is at work, read in the unit's own insert under the subject's lock, which an approval holds
  * from before it reads to its commit (requestDecider.ts). So a unit begins either before a deletion's
- * approval took that lock (and its writes end before the ERASE begins: correctionWritingBeside) or
+ * approval took that lock (and its writes end before the ERASE begins: eraseWaitsFor) or
  * after the approval committed, when it sees the deletion and writes nothing. A check read before the
  * insert, apart from it, let a unit begin after an approval that committed in between.
  */

@@ -27,7 +27,7 @@ import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
-import { accessCollectingAhead, correctionWritingBeside, identityMovedSince } from "../queries/taskFinder";
+import { eraseWaitsFor, identityMovedSince } from "../queries/taskFinder";
 import { noDeletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
@@ -253,12 +253,11 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.PURGE: {
         // An access request received first is answered with what the systems held: it collects before this erases.
         const deletion = task.step === TaskStep.ERASE && !task.remoteReference ? await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId }) : null;
-        const ahead = deletion && (await accessCollectingAhead(ds, deletion, task.connector));
         // A correction of the person already writing here: erased beside it, a row it moves (an address)
-        // leaves the erase's reach. Not named: the deletion's submitter may be another token (correctionOrder.ts).
-        const writing = deletion && !ahead && (await correctionWritingBeside(ds, deletion, task.connector));
-        if (ahead || writing) {
-          const reason = ahead ? `Waits until access request ${ahead}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
+        // leaves the erase's reach (correctionOrder.ts).
+        const waits = deletion && (await eraseWaitsFor(ds, deletion, task.connector));
+        if (waits) {
+          const reason = "access" in waits ? `Waits until access request ${waits.access}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
           if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
           break;
         }

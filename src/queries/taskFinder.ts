@@ -31,45 +31,37 @@ export function notSearchedOf(connector: string, sets: readonly NotSearchedRecor
   return (sets ?? []).map((n) => ({ connector, category: String(n.category), recordType: n.type, reason: n.reason }));
 }
 
-/** Requests of `deletion`'s person (other than it) of `types`, at work, joined with their tasks (`t`) of `step` on `connector`. */
-function samePersonAtWork(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, types: readonly RequestType[], step: TaskStep, connector: string) {
-  return ds
+/**
+ * What the ERASE of `deletion` on `connector` waits for, in one read of the person's other requests at
+ * work there; or null. First an ACCESS or PORTABILITY request received before the deletion whose COLLECT
+ * there has not ended (the earliest, named): its copy must hold what the deletion erases. Else a
+ * CORRECTION whose RECTIFY there is writing (RUNNING), not named (its submitter may be another token):
+ * it began before the deletion was at work (one that begins after writes nothing: correctionOrder.ts),
+ * and an erase beside it could miss rows it moves (a corrected address) or erase what it then writes again.
+ */
+export async function eraseWaitsFor(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<{ access: string } | { correction: true } | null> {
+  const access = [RequestType.ACCESS, RequestType.PORTABILITY];
+  const rows: Array<{ id: string; type: RequestType }> = await ds
     .getRepository(RequestRow)
     .createQueryBuilder("r")
     .innerJoin(TaskRow, "t", "t.requestId = r.id")
     .select("r.id", "id")
+    .addSelect("r.type", "type")
     .where("r.subjectEmail = :email", { email: deletion.subjectEmail })
-    .andWhere("r.type IN (:...types)", { types: [...types] })
     .andWhere("r.status IN (:...open)", { open: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] })
     .andWhere("r.id <> :id", { id: deletion.id })
-    .andWhere("t.connector = :connector AND t.step = :step", { connector, step });
-}
-
-/**
- * The id of an ACCESS or PORTABILITY request of the same person, received before `deletion` and at work,
- * whose COLLECT from `connector` has not ended; or null. Its copy must hold what the deletion erases.
- */
-export async function accessCollectingAhead(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<string | null> {
-  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.ACCESS, RequestType.PORTABILITY], TaskStep.COLLECT, connector)
-    .andWhere("r.receivedAt <= :at", { at: deletion.receivedAt })
-    .andWhere("t.status NOT IN (:...done)", { done: [...FINISHED_TASK_STATUSES] })
+    .andWhere("t.connector = :connector", { connector })
+    .andWhere(
+      new Brackets((q) =>
+        q
+          .where("r.type IN (:...access) AND t.step = :collect AND r.receivedAt <= :at AND t.status NOT IN (:...done)", { access, collect: TaskStep.COLLECT, at: deletion.receivedAt, done: [...FINISHED_TASK_STATUSES] })
+          .orWhere("r.type = :correction AND t.step = :rectify AND t.status = :running", { correction: RequestType.CORRECTION, rectify: TaskStep.RECTIFY, running: TaskStatus.RUNNING }),
+      ),
+    )
     .orderBy("r.receivedAt", "ASC")
-    .limit(1)
-    .getRawOne();
-  return row?.id ?? null;
-}
-
-/**
- * The id of a CORRECTION of the same person whose RECTIFY of `connector` is writing (RUNNING), or null.
- * It began before the deletion was at work (one that begins after writes nothing: correctionOrder.ts);
- * an erase beside it could miss rows it moves (a corrected address) or erase what it then writes again.
- */
-export async function correctionWritingBeside(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, connector: string): Promise<string | null> {
-  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.CORRECTION], TaskStep.RECTIFY, connector)
-    .andWhere("t.status = :running", { running: TaskStatus.RUNNING })
-    .limit(1)
-    .getRawOne();
-  return row?.id ?? null;
+    .getRawMany();
+  const first = rows.find((r) => access.includes(r.type));
+  return first ? { access: first.id } : rows.length ? { correction: true } : null;
 }
 
 /**
