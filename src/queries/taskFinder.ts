@@ -69,7 +69,7 @@ export async function eraseWaitsFor(ds: DataSource, deletion: Pick<RequestRow, "
  * there, or may have, with a RECTIFY that ended since `since` (the deletion's approval): a write already
  * under way then (the ERASE waited for it). The person's rows there are found by the corrected value now,
  * not the deletion's. A RECTIFY that succeeded says what it changed; one that did not (failed, refused at
- * a later unit, waiting to retry, its request cancelled) counts every field its request asked for once it
+ * a later unit, waiting to retry) counts every field its request asked for once it
  * wrote: a unit of it counted records (erasure_progress) or never ended (its write may have committed).
  */
 export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestRow, "subjectEmail">, connector: string, fields: readonly string[], since: Date): Promise<string[]> {
