@@ -102,6 +102,18 @@ describeEachDatabase("a correction of the address while a deletion of the person
     expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
   });
 
+  /** Submits and approves the correction, then, once it reached `waiting`, the deletion (a second later); answers both. */
+  const deletionApprovedOnce = async (waiting: Promise<void>) => {
+    const { t } = service!;
+    const fix = await submit(t, correction());
+    await t.ok(APPROVE, { id: fix.id });
+    await waiting;
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    return { fix, del };
+  };
+
   /**
    * The deletion approved while the correction's RECTIFY is already under way (past the check at its
    * start); `at` is where the correction waits: before its first write ("start") or inside the unit of
@@ -122,12 +134,7 @@ describeEachDatabase("a correction of the address while a deletion of the person
       },
     }));
     const { t } = service;
-    const fix = await submit(t, correction());
-    await t.ok(APPROVE, { id: fix.id });
-    await waiting;
-    t.clock.advance(1000);
-    const del = await submit(t, deletion());
-    await t.ok(APPROVE, { id: del.id });
+    const { fix, del } = await deletionApprovedOnce(waiting);
     await t.waitFor(async () => {
       const erase = (await t.ok(SHOW, { id: del.id })).request.tasks.find((x: any) => x.step === "ERASE");
       return erasing || /^Waits until a correction of the same person has finished writing to account-db/.test(erase?.lastError ?? "") ? true : undefined;
@@ -266,13 +273,7 @@ describeEachDatabase("a correction of the address while a deletion of the person
         return outcome;
       },
     }));
-    const { t } = service;
-    const fix = await submit(t, correction());
-    await t.ok(APPROVE, { id: fix.id });
-    await waiting;
-    t.clock.advance(1000);
-    const del = await submit(t, deletion());
-    await t.ok(APPROVE, { id: del.id });
+    const { fix, del } = await deletionApprovedOnce(waiting);
     open();
     const fixed = await ended(fix.id);
     expect(fixed.status, "the correction, its second unit refused").to.equal("FAILED");
