@@ -43,7 +43,7 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   // so that of two requests of one person approved at once the later sees the earlier at work.
   if (decision === "approve") await lockSubject(em, keptSubjectEmail(row), now);
   // Corrections of a field take effect in the order they were received (correctionOrder.ts).
-  if (decision === "approve") await refuseApprovalOutOfOrder(em, row);
+  if (decision === "approve") await refuseApprovalOutOfOrder(em, row, now);
   // One stored before submissions refused it, or before the connectors found people by what it writes: the code proved the old address alone.
   const identity = decision === "approve" && row.verificationMethod === VerificationMethod.CODE ? unvouchedIdentityProblem(row.corrections, services.connectors.list().map((c) => c.spec)) : null;
   if (identity) throw badInput("The request cannot be approved", [identity], { reason: IDENTITY_CORRECTION_UNVOUCHED });

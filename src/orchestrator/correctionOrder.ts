@@ -1,7 +1,10 @@
-import { EntityManager, In, Not } from "typeorm";
+import { DataSource, EntityManager, In, MoreThan, Not } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
-import { keptSubjectEmail, RequestRow } from "../entities";
+import { ErasureUnitRow, keptSubjectEmail, RequestRow } from "../entities";
 import { conflict } from "../errors";
+import { ConnectorError } from "../connectors/sdk";
+import { lockSubject } from "./holdFence";
+import type { AlsoGuard } from "./sql/leaseGuard";
 
 /**
  * Corrections of one person that change the same field take effect in the order they were received.
@@ -44,11 +47,18 @@ async function sameFieldCorrections(em: EntityManager, row: RequestRow, statuses
     .filter((o) => o.fields.length > 0);
 }
 
+/** Statuses of a correction that ended after it was approved. */
+const ENDED: readonly RequestStatus[] = [RequestStatus.COMPLETED, RequestStatus.FAILED];
+
 /**
  * CONFLICT (changing nothing) when an earlier verified correction of a field `row` changes has not
- * ended, or a later one changing such a field was approved (approving this one would write the older value over it).
+ * ended, or has ended with a unit of its writes still under way at `now`, or a later one changing such a
+ * field was approved (approving this one would write the older value over it). A unit outlives its
+ * request when the attempt that began it lost its task (a process stalled past its lease) and a retry, or
+ * the sweeper, ended the task: its write still lands within the unit's time (unitClock), so this one waits
+ * for the unit to end or run out, or the older value could land last.
  */
-export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRow): Promise<void> {
+export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRow, now: Date): Promise<void> {
   await refuseCorrectionBesideDeletion(em, row);
   const [later] = await sameFieldCorrections(em, row, APPROVED, "later");
   if (later) {
@@ -58,10 +68,20 @@ export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRo
     );
   }
   const [first] = await sameFieldCorrections(em, row, VERIFIED_OPEN, "earlier");
-  if (!first) return;
+  if (first) {
+    throw conflict(
+      `Correction ${first.request.id}, received earlier for the same person, also changes ${first.fields.join(", ")} and is ${first.request.status}: corrections of a field take effect in the order they were received, so decide that one (approve, reject or cancel) and let it end before approving this one`,
+      { status: row.status, earlierRequestId: first.request.id, earlierStatus: first.request.status },
+    );
+  }
+  const ended = await sameFieldCorrections(em, row, ENDED, "earlier");
+  if (!ended.length) return;
+  const unit = await em.getRepository(ErasureUnitRow).findOne({ where: { requestId: In(ended.map((e) => e.request.id)), expiresAt: MoreThan(now) }, order: { expiresAt: "DESC" } });
+  if (!unit) return;
+  const writing = ended.find((e) => e.request.id === unit.requestId)!;
   throw conflict(
-    `Correction ${first.request.id}, received earlier for the same person, also changes ${first.fields.join(", ")} and is ${first.request.status}: corrections of a field take effect in the order they were received, so decide that one (approve, reject or cancel) and let it end before approving this one`,
-    { status: row.status, earlierRequestId: first.request.id, earlierStatus: first.request.status },
+    `Correction ${writing.request.id}, received earlier for the same person, also changes ${writing.fields.join(", ")}: it ended, yet a write of it begun before is still under way in ${unit.connector} (an attempt that lost its task) until ${unit.expiresAt.toISOString()} at the latest: approve this one once it has ended, or the older value could land last`,
+    { status: row.status, earlierRequestId: writing.request.id, earlierStatus: writing.request.status, writingUntil: unit.expiresAt.toISOString() },
   );
 }
 
@@ -72,10 +92,36 @@ export async function refuseApprovalOutOfOrder(em: EntityManager, row: RequestRo
  */
 export async function deletionAtWork(em: EntityManager, row: RequestRow): Promise<RequestRow | null> {
   if (row.type !== RequestType.CORRECTION) return null;
-  return em.getRepository(RequestRow).findOne({
-    where: { type: RequestType.DELETION, subjectEmail: keptSubjectEmail(row), status: In([RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT]) },
-    order: { receivedAt: "ASC", id: "ASC" },
-  });
+  return deletionsAtWork(em, row).orderBy("d.receivedAt", "ASC").addOrderBy("d.id", "ASC").getOne();
+}
+
+/** The deletions of `row`'s person at work (approved, not ended), as `d`. */
+const deletionsAtWork = (em: EntityManager, row: RequestRow) =>
+  em
+    .getRepository(RequestRow)
+    .createQueryBuilder("d")
+    .where("d.type = :deletion AND d.subjectEmail = :email", { deletion: RequestType.DELETION, email: keptSubjectEmail(row) })
+    .andWhere("d.status IN (:...atWork)", { atWork: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] });
+
+/**
+ * What a unit of a correction's writes carries beside its lease guard (Claim.also): no deletion of the
+ * person is at work, read in the unit's own insert under the subject's lock, which an approval holds
+ * from before it reads to its commit (requestDecider.ts). So a unit begins either before a deletion's
+ * approval took that lock (and its writes end before the ERASE begins: eraseWaitsFor) or
+ * after the approval committed, when it sees the deletion and writes nothing. A check read before the
+ * insert, apart from it, let a unit begin after an approval that committed in between.
+ */
+export function noDeletionAtWork(ds: DataSource, row: RequestRow, now: () => Date): AlsoGuard {
+  const [sql, params] = deletionsAtWork(ds.manager, row).select("1").getQueryAndParameters();
+  return {
+    where: `NOT EXISTS (${sql})`,
+    params,
+    lock: (em) => lockSubject(em, keptSubjectEmail(row), now()),
+    refused: async () => {
+      const deletion = await deletionAtWork(ds.manager, row);
+      if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
+    },
+  };
 }
 
 /**

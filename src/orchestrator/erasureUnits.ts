@@ -127,6 +127,9 @@ export function unitClock(clock: { now(): Date }, expiresAt: Date, leaseMs: numb
 /** The time a unit of erasure has for its writes under a task lease (unitClock at the unit's start): three quarters of it. */
 export const unitMsOf = (leaseMs: number): number => leaseMs - leaseMs / 4;
 
+/** The least whole-ms lease whose units have `minUnitMs` for their writes (unitMsOf's inverse). */
+export const leastLeaseFor = (minUnitMs: number): number => Math.ceil((minUnitMs * 4) / 3);
+
 /**
  * The connectors whose units of erasure would be too short under this lease for their erase to write
  * anything (ConnectorSpec.minUnitMs), each as a problem naming DSR_TASK_LEASE_MS and the least lease.
@@ -134,7 +137,7 @@ export const unitMsOf = (leaseMs: number): number => leaseMs - leaseMs / 4;
 export function leaseProblems(connectors: readonly { spec: Pick<ConnectorSpec, "name" | "minUnitMs"> }[], leaseMs: number): string[] {
   return connectors.flatMap(({ spec }) => {
     if (spec.minUnitMs === undefined || unitMsOf(leaseMs) >= spec.minUnitMs) return [];
-    const least = Math.ceil((spec.minUnitMs * 4) / 3);
+    const least = leastLeaseFor(spec.minUnitMs);
     return [`DSR_TASK_LEASE_MS is ${leaseMs} ms, too short for connector ${spec.name}: a unit of erasure lasts three quarters of the lease, and its erase needs ${spec.minUnitMs} ms of one to write anything; set DSR_TASK_LEASE_MS to ${least} or more`];
   });
 }

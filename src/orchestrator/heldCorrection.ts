@@ -22,7 +22,7 @@ import { pacedHeartbeat } from "./pacedHeartbeat";
  * keeps any of the categories, each with the full time of a unit (a big subject's pages cannot all be
  * written in one). After a unit is refused the connector writes nothing more and names what it left
  * (RectifyOutcome.unfinished): those fields are reported kept by the hold, and the fields it wrote
- * some records of before are reported changed as well. A unit `mayWrite` refuses fails the call (what
+ * some records of before are reported changed as well. A unit the claim's `also` refuses fails the call (what
  * earlier units wrote stays written): a deletion approved while the correction ran stops its next write.
  */
 export async function rectifyUnlessHeld(
@@ -33,10 +33,11 @@ export async function rectifyUnlessHeld(
   asked: readonly StoredFieldChange[],
   ctx: TaskContext,
   leaseMs: number,
-  /** The attempt's claim: a unit begins only while it holds the task (an attempt past its lease writes nothing). */
+  /**
+   * The attempt's claim: a unit begins only while it holds the task (an attempt past its lease writes
+   * nothing) and its `also` holds (a deletion of the person at work: it throws, and nothing more is written).
+   */
   claim: Claim,
-  /** Throws when no more may be written (a deletion of the person at work): asked before each of the connector's own units. */
-  mayWrite: () => Promise<void> = async () => undefined,
 ): Promise<TaskResult> {
   const categories = connector.spec.categories.map(String);
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
@@ -61,7 +62,6 @@ export async function rectifyUnlessHeld(
       outer = null;
     }
     if (refused) return false;
-    await mayWrite();
     // Only while this attempt holds the task (beginErasureUnit's claim): a zombie (its process stalled
     // past the lease) writes no older value over a retry's or a later correction's, nor after its request ended.
     const next = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat, null, claim);

@@ -27,8 +27,8 @@ import { CollectNotes } from "./collectNotes";
 import { failTask } from "./sql/failTask";
 import { parkTask } from "./sql/parkTask";
 import { deferTask, returnTask } from "./sql/returnTask";
-import { accessCollectingAhead, correctionWritingBeside, identityMovedSince } from "../queries/taskFinder";
-import { correctionBesideDeletion, deletionAtWork } from "./correctionOrder";
+import { eraseWaitsFor, identityMovedSince } from "../queries/taskFinder";
+import { noDeletionAtWork } from "./correctionOrder";
 import { guardedBatchInsert } from "./sql/stageRecords";
 
 /** How long an erasure waits before it looks again at an access request still collecting from its system (or a correction writing to it). */
@@ -253,12 +253,11 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.PURGE: {
         // An access request received first is answered with what the systems held: it collects before this erases.
         const deletion = task.step === TaskStep.ERASE && !task.remoteReference ? await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId }) : null;
-        const ahead = deletion && (await accessCollectingAhead(ds, deletion, task.connector));
         // A correction of the person already writing here: erased beside it, a row it moves (an address)
-        // leaves the erase's reach. Not named: the deletion's submitter may be another token (correctionOrder.ts).
-        const writing = deletion && !ahead && (await correctionWritingBeside(ds, deletion, task.connector));
-        if (ahead || writing) {
-          const reason = ahead ? `Waits until access request ${ahead}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
+        // leaves the erase's reach (correctionOrder.ts).
+        const waits = deletion && (await eraseWaitsFor(ds, deletion, task.connector));
+        if (waits) {
+          const reason = "access" in waits ? `Waits until access request ${waits.access}, received first, has collected from ${task.connector}` : `Waits until a correction of the same person has finished writing to ${task.connector}`;
           if (!(await deferTask(ds, task, options.workerId, now(), new Date(now().getTime() + ACCESS_WAIT_MS), reason))) throw new Stopped("lease-lost");
           break;
         }
@@ -276,14 +275,11 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       case TaskStep.RECTIFY: {
         const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
         // Approved before the deletion was: it writes nothing once the deletion is at work (correctionOrder.ts),
-        // neither at its start nor at any later unit of its writes; one unit already writing ends first (the ERASE waits for it).
-        const besideDeletion = async () => {
-          const deletion = await deletionAtWork(ds.manager, request);
-          if (deletion) throw new ConnectorError(correctionBesideDeletion(), `rectify refused: deletion ${deletion.id} of the subject is at work`, false);
-        };
-        await besideDeletion();
+        // neither at its start nor at any later unit of its writes; one unit already writing ends first (the ERASE
+        // waits for it). Read in each unit's own guarded insert, under the subject's lock an approval takes.
+        const claim = { task, workerId: options.workerId, also: noDeletionAtWork(ds, request, now) };
         const asked = request.corrections ?? [];
-        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, { task, workerId: options.workerId }, besideDeletion);
+        const outcome = await rectifyUnlessHeld(services, connector, task, ids, asked, ctx, options.leaseMs, claim);
         const gaps = correctionGaps(asked.map((c) => c.field), [...(outcome.changed ?? []), ...(outcome.keptByHold ?? [])], outcome.notHeld ?? []);
         if (gaps.silent.length || gaps.notAsked.length) {
           const said = [gaps.silent.length ? `did not say whether it changed ${gaps.silent.join(", ")}` : "", gaps.notAsked.length ? `reported fields the correction does not ask for (${gaps.notAsked.length})` : ""].filter(Boolean).join(" and ");

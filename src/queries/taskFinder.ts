@@ -1,4 +1,4 @@
-import { DataSource, EntityManager, In } from "typeorm";
+import { Brackets, DataSource, EntityManager, In } from "typeorm";
 import { RequestStatus, RequestType } from "../domain/enums";
 import type { NotSearchedRecords } from "../connectors/sdk";
 import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../domain/tasks";
@@ -31,51 +31,46 @@ export function notSearchedOf(connector: string, sets: readonly NotSearchedRecor
   return (sets ?? []).map((n) => ({ connector, category: String(n.category), recordType: n.type, reason: n.reason }));
 }
 
-/** Requests of `deletion`'s person (other than it) of `types`, at work, joined with their tasks (`t`) of `step` on `connector`. */
-function samePersonAtWork(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, types: readonly RequestType[], step: TaskStep, connector: string) {
-  return ds
+/**
+ * What the ERASE of `deletion` on `connector` waits for, in one read of the person's other requests at
+ * work there; or null. First an ACCESS or PORTABILITY request received before the deletion whose COLLECT
+ * there has not ended (the earliest, named): its copy must hold what the deletion erases. Else a
+ * CORRECTION whose RECTIFY there is writing (RUNNING), not named (its submitter may be another token):
+ * it began before the deletion was at work (one that begins after writes nothing: correctionOrder.ts),
+ * and an erase beside it could miss rows it moves (a corrected address) or erase what it then writes again.
+ */
+export async function eraseWaitsFor(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<{ access: string } | { correction: true } | null> {
+  const access = [RequestType.ACCESS, RequestType.PORTABILITY];
+  const rows: Array<{ id: string; type: RequestType }> = await ds
     .getRepository(RequestRow)
     .createQueryBuilder("r")
     .innerJoin(TaskRow, "t", "t.requestId = r.id")
     .select("r.id", "id")
+    .addSelect("r.type", "type")
     .where("r.subjectEmail = :email", { email: deletion.subjectEmail })
-    .andWhere("r.type IN (:...types)", { types: [...types] })
     .andWhere("r.status IN (:...open)", { open: [RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_INPUT] })
     .andWhere("r.id <> :id", { id: deletion.id })
-    .andWhere("t.connector = :connector AND t.step = :step", { connector, step });
-}
-
-/**
- * The id of an ACCESS or PORTABILITY request of the same person, received before `deletion` and at work,
- * whose COLLECT from `connector` has not ended; or null. Its copy must hold what the deletion erases.
- */
-export async function accessCollectingAhead(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail" | "receivedAt">, connector: string): Promise<string | null> {
-  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.ACCESS, RequestType.PORTABILITY], TaskStep.COLLECT, connector)
-    .andWhere("r.receivedAt <= :at", { at: deletion.receivedAt })
-    .andWhere("t.status NOT IN (:...done)", { done: [...FINISHED_TASK_STATUSES] })
+    .andWhere("t.connector = :connector", { connector })
+    .andWhere(
+      new Brackets((q) =>
+        q
+          .where("r.type IN (:...access) AND t.step = :collect AND r.receivedAt <= :at AND t.status NOT IN (:...done)", { access, collect: TaskStep.COLLECT, at: deletion.receivedAt, done: [...FINISHED_TASK_STATUSES] })
+          .orWhere("r.type = :correction AND t.step = :rectify AND t.status = :running", { correction: RequestType.CORRECTION, rectify: TaskStep.RECTIFY, running: TaskStatus.RUNNING }),
+      ),
+    )
     .orderBy("r.receivedAt", "ASC")
-    .limit(1)
-    .getRawOne();
-  return row?.id ?? null;
-}
-
-/**
- * The id of a CORRECTION of the same person whose RECTIFY of `connector` is writing (RUNNING), or null.
- * It began before the deletion was at work (one that begins after writes nothing: correctionOrder.ts);
- * an erase beside it could miss rows it moves (a corrected address) or erase what it then writes again.
- */
-export async function correctionWritingBeside(ds: DataSource, deletion: Pick<RequestRow, "id" | "subjectEmail">, connector: string): Promise<string | null> {
-  const row: { id: string } | undefined = await samePersonAtWork(ds, deletion, [RequestType.CORRECTION], TaskStep.RECTIFY, connector)
-    .andWhere("t.status = :running", { running: TaskStatus.RUNNING })
-    .limit(1)
-    .getRawOne();
-  return row?.id ?? null;
+    .getRawMany();
+  const first = rows.find((r) => access.includes(r.type));
+  return first ? { access: first.id } : rows.length ? { correction: true } : null;
 }
 
 /**
  * Of `fields` (those `connector` finds people by), the ones a CORRECTION of `deletion`'s person changed
- * there with a RECTIFY that ended since `since` (the deletion's approval): a write already under way then
- * (the ERASE waited for it). The person's rows there are found by the corrected value now, not the deletion's.
+ * there, or may have, with a RECTIFY that ended since `since` (the deletion's approval): a write already
+ * under way then (the ERASE waited for it). The person's rows there are found by the corrected value now,
+ * not the deletion's. A RECTIFY that succeeded says what it changed; one that did not (failed, refused at
+ * a later unit, waiting to retry) counts every field its request asked for once it
+ * wrote: a unit of it counted records (erasure_progress) or never ended (its write may have committed).
  */
 export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestRow, "subjectEmail">, connector: string, fields: readonly string[], since: Date): Promise<string[]> {
   if (!fields.length) return [];
@@ -84,8 +79,17 @@ export async function identityMovedSince(ds: DataSource, deletion: Pick<RequestR
     .createQueryBuilder("t")
     .innerJoin(RequestRow, "r", "r.id = t.requestId")
     .where("r.subjectEmail = :email AND r.type = :type", { email: deletion.subjectEmail, type: RequestType.CORRECTION })
-    .andWhere("t.connector = :connector AND t.step = :step AND t.status = :done", { connector, step: TaskStep.RECTIFY, done: TaskStatus.SUCCEEDED })
-    .andWhere("t.finishedAt >= :since", { since })
+    .andWhere("t.connector = :connector AND t.step = :step", { connector, step: TaskStep.RECTIFY })
+    .andWhere(
+      new Brackets((q) =>
+        q
+          .where("t.status = :done AND t.finishedAt >= :since", { done: TaskStatus.SUCCEEDED, since })
+          .orWhere("t.status <> :done AND t.updatedAt >= :since AND (EXISTS (SELECT 1 FROM erasure_progress p WHERE p.taskId = t.id AND p.erased > 0) OR EXISTS (SELECT 1 FROM erasure_units u WHERE u.taskId = t.id))"),
+      ),
+    )
     .getMany();
-  return [...new Set(rectified.flatMap((t) => (t.result?.changed ?? []).filter((f) => fields.includes(f))))].sort();
+  const unsure = rectified.filter((t) => t.status !== TaskStatus.SUCCEEDED);
+  const asked = unsure.length ? await ds.getRepository(RequestRow).find({ select: { id: true, corrections: true }, where: { id: In(unsure.map((t) => t.requestId)) } }) : [];
+  const changed = [...rectified.flatMap((t) => (t.status === TaskStatus.SUCCEEDED ? (t.result?.changed ?? []) : [])), ...asked.flatMap((r) => (r.corrections ?? []).map((c) => c.field))];
+  return [...new Set(changed.filter((f) => fields.includes(f)))].sort();
 }

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import mysql from "mysql2/promise";
 import { ConnectorError, type Connector } from "../../src/connectors/sdk";
 import { createMariadbDatabase, describeEachDatabase, TestDatabase } from "../support/databases";
 import { submit } from "../support/harness";
@@ -101,6 +102,18 @@ describeEachDatabase("a correction of the address while a deletion of the person
     expect(await account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
   });
 
+  /** Submits and approves the correction, then, once it reached `waiting`, the deletion (a second later); answers both. */
+  const deletionApprovedOnce = async (waiting: Promise<void>) => {
+    const { t } = service!;
+    const fix = await submit(t, correction());
+    await t.ok(APPROVE, { id: fix.id });
+    await waiting;
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    await t.ok(APPROVE, { id: del.id });
+    return { fix, del };
+  };
+
   /**
    * The deletion approved while the correction's RECTIFY is already under way (past the check at its
    * start); `at` is where the correction waits: before its first write ("start") or inside the unit of
@@ -121,12 +134,7 @@ describeEachDatabase("a correction of the address while a deletion of the person
       },
     }));
     const { t } = service;
-    const fix = await submit(t, correction());
-    await t.ok(APPROVE, { id: fix.id });
-    await waiting;
-    t.clock.advance(1000);
-    const del = await submit(t, deletion());
-    await t.ok(APPROVE, { id: del.id });
+    const { fix, del } = await deletionApprovedOnce(waiting);
     await t.waitFor(async () => {
       const erase = (await t.ok(SHOW, { id: del.id })).request.tasks.find((x: any) => x.step === "ERASE");
       return erasing || /^Waits until a correction of the same person has finished writing to account-db/.test(erase?.lastError ?? "") ? true : undefined;
@@ -184,5 +192,96 @@ describeEachDatabase("a correction of the address while a deletion of the person
     erasedAll(await ended(del.id));
     expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
     expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW])).to.deep.equal([]);
+  });
+
+  /**
+   * A connector whose correction writes in many small units, one row of `correction_writes` in the account
+   * database each, until a unit is refused (or `cap` units). Its rectify says it changed every field asked.
+   * Each unit gives the event loop a turn, as a connector whose system is across a network does.
+   */
+  const unitByUnit = (cap: number) => (c: Connector): Connector => ({
+    ...c,
+    rectify: async (_ids, changes, ctx) => {
+      for (let unit = 1; unit <= cap; unit++) {
+        if (!(await ctx.eraseUnit("ACCOUNT" as never, async () => (await new Promise((resolve) => setImmediate(resolve)), await service!.account.rows(`INSERT INTO correction_writes (unit) VALUES (?)`, [unit]), 1)))) break;
+      }
+      return { changed: changes.map((x) => x.field), notHeld: [] };
+    },
+  });
+  const written = async () => Number((await service!.account.rows(`SELECT COUNT(*) AS n FROM correction_writes`))[0].n);
+
+  it("begins no unit of its writes once a deletion's approval is under way (held open before its commit on MariaDB): none lands after it committed, and the deletion erases the account", async () => {
+    service = await accountDbService(db(), undefined, await accountOn(), unitByUnit(20_000));
+    const { t, account } = service;
+    await account.rows(`CREATE TABLE correction_writes (unit INTEGER NOT NULL)`);
+    // Of her name: a field the account database does not find her by (no address moves out of the deletion's reach).
+    const fix = await submit(t, { ...correction(), corrections: [{ field: "name", value: "Ada King" }] });
+    await t.ok(APPROVE, { id: fix.id });
+    await t.waitFor(async () => ((await written()) >= 5 ? true : undefined), "the correction writes unit by unit");
+    t.clock.advance(1000);
+    const del = await submit(t, deletion());
+    // MariaDB: the approval is held before its commit (its audit event waits on the request's audit head,
+    // locked here), the person's lock taken and every write made: units meanwhile must not begin.
+    const held = db().kind === "mariadb" ? await mysql.createConnection({ uri: db().url }) : null;
+    let during: number | null = null;
+    try {
+      await held?.query("START TRANSACTION");
+      await held?.query("SELECT stream FROM audit_stream_heads WHERE stream = ? FOR UPDATE", [del.id]);
+      const approving = t.ok(APPROVE, { id: del.id });
+      if (held) {
+        await t.waitFor(async () => {
+          const [rows] = await held.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE 'SELECT stream, seq, hash FROM audit_stream_heads%'`);
+          return Number((rows as Array<{ n: number }>)[0].n) > 0 ? true : undefined;
+        }, "the approval waits to commit");
+        const before = await written();
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        during = await written();
+        // At most the unit already writing when the approval took the person's lock.
+        expect(during - before, "units written while the approval was under way").to.be.at.most(1);
+        await held.query("ROLLBACK");
+      }
+      await approving;
+    } finally {
+      await held?.end();
+    }
+    const fixed = await ended(fix.id);
+    expect(fixed.status).to.equal("FAILED");
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/);
+    if (during !== null) expect(await written(), "units written after the approval committed").to.equal(during);
+    erasedAll(await ended(del.id));
+    expect(await adaHeld(), "Ada's account and sessions left").to.equal(0);
+  });
+
+  it("fails naming the field a correction moved in a unit begun before the approval when that correction then failed at its next unit, instead of COMPLETED with the moved rows held", async () => {
+    let reached: () => void = () => undefined;
+    const waiting = new Promise<void>((resolve) => (reached = resolve));
+    let wrote: () => void = () => undefined;
+    const moved = new Promise<void>((resolve) => (wrote = resolve));
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    service = await accountDbService(db(), undefined, await accountOn(), (c): Connector => ({
+      ...c,
+      // The deletion's survey reads the account database once the correction's first unit has moved her address.
+      collect: (ids, ctx) => (async function* () {
+        await moved;
+        yield* c.collect(ids, ctx);
+      })(),
+      rectify: async (ids, changes, ctx) => {
+        const outcome = await c.rectify(ids, changes, { ...ctx, eraseUnit: (category, work) => ctx.eraseUnit(category, async () => (reached(), await gate, (await work()) ?? 0)) });
+        wrote();
+        // A second unit of its writes (say, a table of its own): refused, the deletion now at work.
+        await ctx.eraseUnit("ACCOUNT" as never, async () => 0);
+        return outcome;
+      },
+    }));
+    const { fix, del } = await deletionApprovedOnce(waiting);
+    open();
+    const fixed = await ended(fix.id);
+    expect(fixed.status, "the correction, its second unit refused").to.equal("FAILED");
+    expect(fixed.tasks.find((x: any) => x.step === "RECTIFY").lastError).to.match(/^A deletion of the same person is at work: a correction is not made/);
+    expect(await service!.account.rows(`SELECT id FROM users WHERE email = ?`, [NEW]), "her row, moved by the first unit").to.deep.equal([{ id: Number(ADA.userId) }]);
+    const done = await ended(del.id);
+    expect(done.status, "the deletion of a person whose rows are left").to.equal("FAILED");
+    expect(done.statusReason).to.include("A correction of the same person changed email in account-db while this deletion was at work").and.not.include(NEW);
+    expect(await adaHeld(), "Ada's row (under the new address) and sessions").to.equal(1 + ADA_SESSIONS);
   });
 });

@@ -19,7 +19,8 @@ function gate() {
 
 /**
  * The account database, whose first rectify call is held past its lease at its first unit: before the
- * unit begins ("begin"), or inside it once its UPDATE committed ("end": the unit's end held back). It
+ * unit begins ("begin"), inside it before its UPDATE ("write"), or inside it once its UPDATE committed
+ * ("end": the unit's end held back). It
  * goes on when the test lets it go; its signal is not aborted then (a process stalled past the lease
  * notices nothing until its next write).
  */
@@ -29,7 +30,7 @@ class HeldRectify {
   /** The held call, settled. */
   private call?: Promise<unknown>;
 
-  constructor(private readonly at: "begin" | "end") {}
+  constructor(private readonly at: "begin" | "write" | "end") {}
 
   readonly wrap = (inner: SqlConnector): Connector => ({
     ...inner,
@@ -41,6 +42,7 @@ class HeldRectify {
         held = true;
         const hold = async () => (this.entered.open(), await this.release.opened);
         if (this.at === "begin") return hold().then(() => ctx.eraseUnit(category, work, ...rest));
+        if (this.at === "write") return ctx.eraseUnit(category, async () => (await hold(), work()), ...rest);
         return ctx.eraseUnit(
           category,
           async () => {
@@ -98,7 +100,7 @@ describeEachDatabase("a correction's attempt that lost its lease, going on after
    * Holds correction `OLDER`'s first attempt at `at`, takes its lease back (backdated: its process
    * notices nothing), and waits for its retry to complete it; answers the correction's id and its request.
    */
-  const zombieAfterRetry = async (at: "begin" | "end") => {
+  const zombieAfterRetry = async (at: "begin" | "write" | "end") => {
     held = new HeldRectify(at);
     // A lease longer than the test takes (leases are swept every half lease): the zombie's own timer
     // never tells it the lease is gone.
@@ -132,6 +134,8 @@ describeEachDatabase("a correction's attempt that lost its lease, going on after
   it("begins no unit once a later correction of the field completed: the newer value stays", async function () {
     this.timeout(90_000);
     const { first, done } = await zombieAfterRetry("begin");
+    // Its whole call is a unit until its first own unit: the later correction is approved once that ran out.
+    service!.t.clock.advance(20_000);
     const second = await correct(NEWER);
     expect((await ended(second)).status).to.equal("COMPLETED");
     await zombieGoesOn(first, done, NEWER);
@@ -144,5 +148,24 @@ describeEachDatabase("a correction's attempt that lost its lease, going on after
     this.timeout(90_000);
     const { first, done } = await zombieAfterRetry("end");
     await zombieGoesOn(first, done, OLDER);
+  });
+
+  // The zombie's unit began under its claim, its UPDATE not yet sent, and its retry completed the
+  // correction: a later correction of the field was approved (the earlier one had ended), wrote its value
+  // and COMPLETED; the zombie's UPDATE then landed, within its unit's time: name OLDER, the later
+  // correction COMPLETED with NEWER.
+  it("is not approved while an earlier correction of the field that ended still has a write under way (CONFLICT naming it), and once that ended the newer value stays", async function () {
+    this.timeout(90_000);
+    await zombieAfterRetry("write");
+    service!.t.clock.advance(1000);
+    const r = await submit(service!.t, { type: "CORRECTION", subject: { email: ADA.email }, corrections: [{ field: "name", value: NEWER }], identityVerified: true, verificationEvidence: "signed-in session" });
+    const approve = () => service!.t.gql(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+    const refused = await approve();
+    expect(refused.errors?.map((e) => e.extensions.code), "approved while the earlier correction still writes").to.deep.equal(["CONFLICT"]);
+    expect(refused.errors![0].message).to.match(/received earlier for the same person, also changes name: it ended, yet a write of it begun before is still under way in account-db/);
+    await held!.letGo();
+    expect((await approve()).errors).to.equal(undefined);
+    expect((await ended(r.id)).status).to.equal("COMPLETED");
+    expect(await name(), "the account database after both").to.equal(NEWER);
   });
 });
