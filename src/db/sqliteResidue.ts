@@ -1,0 +1,29 @@
+import type { DataSource } from "typeorm";
+
+/**
+ * What the service removes from its SQLite file leaves no readable trace there (Invariant 7).
+ *
+ * SQLite frees a deleted row's bytes without erasing them: they stay in the page's free space, in a
+ * freed page, and in the write-ahead log's older frames, until something happens to overwrite them. A
+ * person's address, phone and the hold fence's SHA-256 of her address were read back from dsr.sqlite
+ * and dsr.sqlite-wal years after every row holding them was purged (test/residueSweep.test.ts).
+ */
+
+/**
+ * TypeORM's prepareDatabase step for the service's own connection: `secure_delete`, so SQLite
+ * overwrites with zeros what a DELETE or an UPDATE removes (a request's identities past their purpose,
+ * a fence's hashed address, staged batches, a subject cleared from a request's record).
+ */
+export function overwriteRemoved(db: { pragma(source: string): unknown }): void {
+  db.pragma("secure_delete = ON");
+}
+
+/**
+ * On SQLite, copies the write-ahead log into the database file and truncates the log to nothing: its
+ * older frames still hold page images from before the purge's deletions (SQLite reuses the log from its
+ * start and never shortens it). A reader elsewhere that holds an old snapshot makes it a no-op (SQLite
+ * answers busy); the next purge run, ten minutes on, tries again. A no-op on MySQL.
+ */
+export async function truncateSqliteLog(ds: DataSource): Promise<void> {
+  if (ds.options.type === "better-sqlite3") await ds.query("PRAGMA wal_checkpoint(TRUNCATE)");
+}
