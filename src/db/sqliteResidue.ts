@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import { exclusive } from "./connectionQueue";
 
 /**
  * What the service removes from its SQLite file leaves no readable trace there (Invariant 7).
@@ -21,9 +22,20 @@ export function overwriteRemoved(db: { pragma(source: string): unknown }): void 
 /**
  * On SQLite, copies the write-ahead log into the database file and truncates the log to nothing: its
  * older frames still hold page images from before the purge's deletions (SQLite reuses the log from its
- * start and never shortens it). A reader elsewhere that holds an old snapshot makes it a no-op (SQLite
- * answers busy); the next purge run, ten minutes on, tries again. A no-op on MySQL.
+ * start and never shortens it). One turn of the connection, with no busy wait: a reader in another
+ * process (a CLI command) that holds an old snapshot would otherwise hold the event loop for the whole
+ * busy timeout; then SQLite answers busy, nothing changes, and the next purge run, ten minutes on, tries
+ * again. A no-op on MySQL.
  */
 export async function truncateSqliteLog(ds: DataSource): Promise<void> {
-  if (ds.options.type === "better-sqlite3") await ds.query("PRAGMA wal_checkpoint(TRUNCATE)");
+  if (ds.options.type !== "better-sqlite3") return;
+  await exclusive(ds, async () => {
+    const [{ timeout }] = (await ds.query("PRAGMA busy_timeout")) as Array<{ timeout: number }>;
+    await ds.query("PRAGMA busy_timeout = 0");
+    try {
+      await ds.query("PRAGMA wal_checkpoint(TRUNCATE)");
+    } finally {
+      await ds.query(`PRAGMA busy_timeout = ${Number(timeout)}`);
+    }
+  });
 }
