@@ -2,13 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { DataSource } from "typeorm";
 import { hashedEmailKey } from "../src/domain/identities";
 import { Role } from "../src/domain/enums";
 import { purgeExpiredExports } from "../src/export/purge";
 import { CALLBACK_SECRET, CallbackReceiver } from "./support/callbackReceiver";
 import { createSqliteDatabase, describeEachDatabase, type TestDatabase } from "./support/databases";
 import { submit, TEST_START, TestService } from "./support/harness";
+import { columnsHolding, needlesIn } from "./support/residue";
 import { ScriptedConnector } from "./support/scriptedConnector";
 import { download, exportLink } from "./export/support";
 
@@ -39,30 +39,8 @@ const WHILE_THEY_SERVE = [
   "requests.subjectPhone",
 ];
 
-/** The needles `bytes` holds, read as text whatever they are. */
-const needlesIn = (bytes: Buffer | string): string[] => {
-  const text = (typeof bytes === "string" ? bytes : bytes.toString("latin1")).toLowerCase();
-  return NEEDLES.filter((n) => text.includes(n));
-};
-
-/** Every table and column of the service's database that holds one of the needles, as `table.column`: each row read raw. */
-async function columnsHolding(ds: DataSource): Promise<string[]> {
-  const mysql = ds.options.type === "mysql" || ds.options.type === "mariadb";
-  const tables: string[] = mysql
-    ? (await ds.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`)).map((r: any) => r.name ?? r.NAME)
-    : (await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table'`)).map((r: any) => r.name);
-  expect(tables).to.include.members(["requests", "request_identities", "staged_batches", "kept_undated_ids", "erasure_fences", "status_callbacks", "exports"]);
-  const found = new Set<string>();
-  for (const table of tables) {
-    for (const row of await ds.query(`SELECT * FROM ${mysql ? `\`${table}\`` : `"${table}"`}`)) {
-      for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
-        if (value === null || value === undefined || value instanceof Date) continue;
-        if (needlesIn(Buffer.isBuffer(value) ? value : String(value)).length) found.add(`${table}.${column}`);
-      }
-    }
-  }
-  return [...found].sort();
-}
+/** The needles `bytes` holds. */
+const needlesOf = (bytes: Buffer) => needlesIn(bytes, NEEDLES);
 
 /** Every file under `dir`, relative, with the needles it holds in the clear. */
 function filesUnder(dir: string): Array<{ file: string; holds: string[] }> {
@@ -70,7 +48,7 @@ function filesUnder(dir: string): Array<{ file: string; holds: string[] }> {
     .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
-    .map((file) => ({ file: path.relative(dir, file), holds: needlesIn(fs.readFileSync(file)) }))
+    .map((file) => ({ file: path.relative(dir, file), holds: needlesOf(fs.readFileSync(file)) }))
     .sort((a, b) => a.file.localeCompare(b.file));
 }
 
@@ -152,7 +130,7 @@ describeEachDatabase("what a person leaves in the service's keeping once every p
     expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM kept_undated_ids`))[0].n), "the ids of what the hold keeps undated").to.be.greaterThan(0);
 
     // While they serve: his identities in their own columns, his records nowhere in the clear (staged, exported).
-    expect(await columnsHolding(t.ds)).to.deep.equal(WHILE_THEY_SERVE);
+    expect(await columnsHolding(t.ds, NEEDLES)).to.deep.equal(WHILE_THEY_SERVE);
     const exported = filesUnder(dataDir).filter((f) => f.file.startsWith("exports"));
     expect(exported.map((f) => f.holds)).to.deep.equal([[], []]);
 
@@ -172,7 +150,7 @@ describeEachDatabase("what a person leaves in the service's keeping once every p
     await purge();
     expect([...accounts.data.keys(), ...payments.data.keys(), ...tickets.data.keys()], "the systems hold nothing of his").to.deep.equal([]);
 
-    expect(await columnsHolding(t.ds), "columns of the service's database holding him").to.deep.equal([]);
+    expect(await columnsHolding(t.ds, NEEDLES), "columns of the service's database holding him").to.deep.equal([]);
     // Nor anything encrypted (its keys are wrapped by the master key in the data folder): each kind of row gone with its purpose.
     const left: Record<string, number> = {};
     for (const table of ["staged_batches", "staged_keys", "surveyed_ids", "kept_undated_ids", "request_identities", "erasure_fences", "erasure_units", "exports"]) {
@@ -184,7 +162,7 @@ describeEachDatabase("what a person leaves in the service's keeping once every p
     if (db().kind === "sqlite") {
       // The database file itself, and its write-ahead log, read byte by byte.
       const file = db().url.slice("sqlite:".length);
-      const raw = [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => ({ file: path.basename(f), holds: needlesIn(fs.readFileSync(f)) }));
+      const raw = [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => ({ file: path.basename(f), holds: needlesOf(fs.readFileSync(f)) }));
       expect(raw).to.deep.equal([{ file: "dsr.sqlite", holds: [] }, { file: "dsr.sqlite-wal", holds: [] }]);
     }
   });
