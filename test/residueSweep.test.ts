@@ -26,7 +26,7 @@ const NAME = "Zebulon Quixfeather";
  */
 const NEEDLES = [ZED.toLowerCase(), PHONE_TYPED, "+442079460999", NAME, hashedEmailKey(ZED.toLowerCase())].map((n) => n.toLowerCase());
 const DAY = 86_400_000;
-const ENV = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000", DSR_TASK_MAX_ATTEMPTS: "1", DSR_CALLBACK_SECRET: CALLBACK_SECRET, DSR_CALLBACK_POLL_MS: "20" };
+const ENV = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "2000", DSR_TASK_MAX_ATTEMPTS: "1", DSR_CALLBACK_SECRET: CALLBACK_SECRET, DSR_CALLBACK_POLL_MS: "20", DSR_AUDIT_CHECKPOINT_SECONDS: "1" };
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason retentionExceptions { status } } }`;
 /** The columns that hold his identities while they serve (each cleared when its purpose ends). */
 const WHILE_THEY_SERVE = [
@@ -157,7 +157,11 @@ describeEachDatabase("what a person leaves in the service's keeping once every p
       left[table] = Number((await t.ds.query(`SELECT COUNT(*) AS n FROM ${table}`))[0].n);
     }
     expect(left).to.deep.equal({ staged_batches: 0, staged_keys: 0, surveyed_ids: 0, kept_undated_ids: 0, request_identities: 0, erasure_fences: 0, erasure_units: 0, exports: 0 });
-    expect(filesUnder(dataDir), "the data folder and export storage").to.deep.equal(["certificate-key.pem", "export-master.key", "secret.key"].map((file) => ({ file, holds: [] })));
+    // The data folder and export storage: the service's keys, and the audit trail's signed checkpoints (stream heads: ids and hashes).
+    const files = filesUnder(dataDir);
+    expect(files.filter((f) => f.holds.length), "files holding him").to.deep.equal([]);
+    expect(files.filter((f) => !f.file.startsWith("audit-checkpoints/")).map((f) => f.file)).to.deep.equal(["audit-signing-key.pem", "certificate-key.pem", "export-master.key", "secret.key"]);
+    expect(files.length, "checkpoints were written, and searched").to.be.greaterThan(4);
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("dsr-tmp-") && n.includes(`-${process.pid}-`)), "temporary folders").to.deep.equal([]);
     if (db().kind === "sqlite") {
       // The database file itself, and its write-ahead log, read byte by byte.
