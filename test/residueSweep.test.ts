@@ -168,6 +168,8 @@ describeEachDatabase("what a person leaves in the service's keeping once every p
       const file = db().url.slice("sqlite:".length);
       const raw = [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => ({ file: path.basename(f), holds: needlesOf(fs.readFileSync(f)) }));
       expect(raw).to.deep.equal([{ file: "dsr.sqlite", holds: [] }, { file: "dsr.sqlite-wal", holds: [] }]);
+      // Staged batches (ciphertext) were freed without zeroing; everything else is zeroed again after.
+      expect(await t.ds.query("PRAGMA secure_delete")).to.deep.equal([{ secure_delete: 1 }]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { exclusive } from "./connectionQueue";
+import { exclusive, inTurn } from "./connectionQueue";
 
 /**
  * What the service removes from its SQLite file leaves no readable trace there (Invariant 7).
@@ -17,6 +17,27 @@ import { exclusive } from "./connectionQueue";
  */
 export function overwriteRemoved(db: { pragma(source: string): unknown }): void {
   db.pragma("secure_delete = ON");
+}
+
+/**
+ * Runs `work` (statements that remove ciphertext alone, its key removed before it) with SQLite's
+ * secure_delete at FAST: zeros only where no page is written for it. Zeroing every page a staged batch
+ * frees made each 20-batch DELETE take 50-90 ms instead of 8 (the event loop held for it), to erase what
+ * nobody can read without the key. One turn of the connection (or the caller's), secure_delete back on
+ * after; on MySQL, just `work`.
+ */
+export async function freeingCiphertext<T>(ds: DataSource, work: () => Promise<T>): Promise<T> {
+  if (ds.options.type !== "better-sqlite3") return work();
+  const fast = async () => {
+    await ds.query("PRAGMA secure_delete = FAST");
+    try {
+      return await work();
+    } finally {
+      await ds.query("PRAGMA secure_delete = ON");
+    }
+  };
+  // Inside a turn already (a transaction), queuing another would wait for this one.
+  return inTurn(ds) ? fast() : exclusive(ds, fast);
 }
 
 /**
