@@ -5,6 +5,7 @@ import { TestService } from "../support/harness";
 import { ScriptedConnector } from "../support/scriptedConnector";
 import { VersionedS3 } from "../support/versionedS3";
 import { ADA_EMAIL, completedRequest, download, exportLink, FAST } from "./support";
+import { awsCredentials } from "../support/awsCredentials";
 
 const BUCKET = "dsr-exports-locked";
 
@@ -17,20 +18,16 @@ const BUCKET = "dsr-exports-locked";
 describeEachDatabase("exports in a versioned S3 bucket past their retention", (db) => {
   let s3: VersionedS3;
   let t: TestService;
-  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  let restoreCredentials: (() => void) | undefined;
   beforeEach(async () => {
     s3 = new VersionedS3(BUCKET);
     await s3.start();
-    process.env.AWS_ACCESS_KEY_ID = "VERSIONED";
-    process.env.AWS_SECRET_ACCESS_KEY = "VERSIONED";
+    restoreCredentials = awsCredentials("VERSIONED");
   });
   afterEach(async () => {
     await t?.stop();
     await s3.stop();
-    process.env.AWS_ACCESS_KEY_ID = saved.id;
-    process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
-    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
-    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    restoreCredentials?.();
   });
 
   it("removes every version of the export, not only the current one", async function () {
