@@ -14,6 +14,7 @@ import { createSqliteDatabase, tempDir, TestDatabase } from "./support/databases
 import { submitVerified, TestService } from "./support/harness";
 import { dsr } from "./support/cliBinary";
 import { createServer } from "node:net";
+import { awsCredentials } from "./support/awsCredentials";
 
 // s3rver ships no type declarations; this is the part of its API the test uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -27,15 +28,14 @@ describe("audit checkpoints in S3 (s3rver on loopback), with Object Lock", () =>
   let db: TestDatabase;
   let t: TestService;
   let client: S3Client;
-  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  let restoreCredentials: (() => void) | undefined;
   const puts: Array<Record<string, string>> = [];
 
   before(async function () {
     this.timeout(60_000);
     server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("dsr-s3rver-"), configureBuckets: [{ name: BUCKET }] });
     const endpoint = `http://127.0.0.1:${(await server.run()).port}`;
-    process.env.AWS_ACCESS_KEY_ID = "S3RVER";
-    process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
+    restoreCredentials = awsCredentials("S3RVER");
     client = new S3Client({ region: "eu-west-1", endpoint, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
     db = await createSqliteDatabase();
     t = await new TestService(db, { DSR_EXPORT_STORAGE: "s3", DSR_S3_BUCKET: BUCKET, DSR_S3_ENDPOINT: endpoint, DSR_AUDIT_OBJECT_LOCK: "COMPLIANCE", DSR_AUDIT_RETENTION_DAYS: "3650" }).start();
@@ -54,10 +54,7 @@ describe("audit checkpoints in S3 (s3rver on loopback), with Object Lock", () =>
     await db?.drop();
     client?.destroy();
     await server?.close();
-    process.env.AWS_ACCESS_KEY_ID = saved.id;
-    process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
-    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
-    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    restoreCredentials?.();
   });
 
   it("writes each checkpoint once, under retention, beside the exports; verification reads them back and notices a replaced one", async function () {

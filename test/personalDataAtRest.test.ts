@@ -4,6 +4,7 @@ import { ConnectorError, type Connector, type LookedUpRecord, type RecordRef } f
 import { createSqlConnector, type SqlConnector } from "../src/connectors/sql";
 import { createSqliteDatabase, describeEachDatabase, type TestDatabase } from "./support/databases";
 import { TestService } from "./support/harness";
+import { columnsHolding } from "./support/residue";
 import { runVerified } from "./identity/support";
 import { testDataSource } from "./connectors/support/accountDb";
 
@@ -12,27 +13,6 @@ const ADA = "ada.lovelace@example.com";
 const STORED = "Ada.Lovelace@Example.COM";
 const FAST = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10" };
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { id step status lastError } } }`;
-
-/**
- * Every column of the service's own database holding `needle` in the clear (case-insensitively), as
- * `table.column`: each table read whole (the test's database is small), text and binary alike.
- */
-async function clearTextColumns(ds: DataSource, needle: string): Promise<string[]> {
-  const mysql = ds.options.type !== "better-sqlite3";
-  const tables: string[] = (
-    await ds.query(mysql ? `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()` : `SELECT name FROM sqlite_master WHERE type = 'table'`)
-  ).map((r: { name: string }) => r.name);
-  const found = new Set<string>();
-  for (const table of tables) {
-    for (const row of await ds.query(`SELECT * FROM ${table}`)) {
-      for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
-        const text = Buffer.isBuffer(value) ? value.toString("latin1") : value instanceof Date || value === null ? "" : String(value);
-        if (text.toLowerCase().includes(needle)) found.add(`${table}.${column}`);
-      }
-    }
-  }
-  return [...found].sort();
-}
 
 /** The columns that still hold her address after an access and a deletion: each named in the report, none of them a record id's. */
 const KNOWN_CLEAR = ["request_identities.value", "requests.subjectEmail", "requests.subjectEmailAsTyped"];
@@ -127,7 +107,7 @@ describeEachDatabase("personal data at rest in the service's database", (db) => 
     // What the survey stored for the verification pass is there, encrypted.
     const surveyed = await t.ds.query(`SELECT records, payload FROM surveyed_ids WHERE requestId = ?`, [deletion.id]);
     expect(surveyed.map((r: { records: number }) => Number(r.records)), "ids kept for a retry, per batch").to.deep.equal([1]);
-    const found = await clearTextColumns(t.ds, ADA.toLowerCase());
+    const found = await columnsHolding(t.ds, [ADA]);
     expect(found.filter((c) => !KNOWN_CLEAR.includes(c)), "columns holding her address in the clear").to.deep.equal([]);
     // Those that do are the request's own identities, kept for its purpose and purged after it.
     expect(found).to.deep.equal(KNOWN_CLEAR);

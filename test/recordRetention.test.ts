@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { DataSource } from "typeorm";
 import { hashedEmailKey } from "../src/domain/identities";
 import { purgeExpiredExports } from "../src/export/purge";
 import { RECORD_PURGE_BATCH } from "../src/orchestrator/recordRetention";
@@ -7,6 +6,7 @@ import { describeEachDatabase } from "./support/databases";
 import { submit, submitVerified, TEST_START, TestService } from "./support/harness";
 import { UNVERIFIED_REASON } from "../src/orchestrator/unverifiedRequests";
 import { ConnectorError, ErasureInstruction, ErasureOutcome, Identities, TaskContext } from "../src/connectors/sdk";
+import { columnsHolding } from "./support/residue";
 import { ScriptedConnector } from "./support/scriptedConnector";
 
 /** A ticketing system whose two-step delete is asked for and then fails: the unit of erasure keeps its note for a retry. */
@@ -49,29 +49,6 @@ const ADA_TRACES = ["ada.lovelace@example.com", "+442079460123", "usr_ada_1815",
 const ADA_BY_CODE = { email: ADA.email, phone: ADA.phone, userId: ADA.userId };
 const GRACE = { email: "grace.hopper@example.com" };
 
-/**
- * Every table of the service's database, every column, read raw: the places among them that still hold
- * one of `needles` (case-insensitive), as `table.column`. What a person with database access would find.
- */
-async function tracesOf(ds: DataSource, needles: readonly string[]): Promise<string[]> {
-  const mysql = ds.options.type === "mysql" || ds.options.type === "mariadb";
-  const tables: string[] = mysql
-    ? (await ds.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()`)).map((r: any) => r.name ?? r.NAME)
-    : (await ds.query(`SELECT name FROM sqlite_master WHERE type = 'table'`)).map((r: any) => r.name);
-  expect(tables).to.include.members(["requests", "legal_holds", "audit_events", "request_identities", "status_callbacks"]);
-  const found = new Set<string>();
-  for (const table of tables) {
-    for (const row of await ds.query(`SELECT * FROM ${mysql ? `\`${table}\`` : `"${table}"`}`)) {
-      for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
-        if (value === null || value === undefined) continue;
-        const text = (Buffer.isBuffer(value) ? value.toString("utf8") : value instanceof Date ? value.toISOString() : String(value)).toLowerCase();
-        for (const needle of needles) if (text.includes(needle.toLowerCase())) found.add(`${table}.${column}`);
-      }
-    }
-  }
-  return [...found].sort();
-}
-
 describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETENTION_DAYS", (db) => {
   let t: TestService;
   let accounts: ScriptedConnector;
@@ -89,7 +66,7 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
   const SHOW = `query($id: ID!) { request(id: $id) { id type status closedAt subjectRemovedAt subject { email phone userId externalIds { system id } } corrections { field value } tasks { connector step status } retentionExceptions { status } } }`;
   const show = async (id: string) => (await t.ok(SHOW, { id })).request;
   const purge = () => purgeExpiredExports(t.service.services);
-  const traces = () => tracesOf(t.ds, ADA_TRACES);
+  const traces = () => columnsHolding(t.ds, ADA_TRACES);
   const clearedEvents = async (action: string): Promise<Array<{ count: number; ids: string[] }>> =>
     (await t.ds.query(`SELECT details FROM audit_events WHERE action = ? ORDER BY seq`, [action])).map((r: { details: string }) => JSON.parse(r.details));
 
@@ -225,11 +202,11 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     expect((await show(access.id)).status).to.equal("CANCELLED");
     const kept = await show(graces.id);
     expect([kept.subject.email, kept.subjectRemovedAt]).to.deep.equal([GRACE.email, null]);
-    expect(await tracesOf(t.ds, [GRACE.email])).to.include("requests.subjectEmail");
+    expect(await columnsHolding(t.ds, [GRACE.email])).to.include("requests.subjectEmail");
 
     t.clock.advance(10 * DAY);
     expect((await purge()).requestRecords).to.equal(1);
-    expect(await tracesOf(t.ds, [GRACE.email])).to.deep.equal([]);
+    expect(await columnsHolding(t.ds, [GRACE.email])).to.deep.equal([]);
   });
 
   it("keeps the identities of a deletion whose kept records are still open, and clears them once those are purged", async function () {
@@ -293,7 +270,7 @@ describeEachDatabase("records of requests and holds past DSR_REQUEST_RECORD_RETE
     expect((await clearedEvents("legal_holds.cleared")).map((e) => [e.count, e.ids])).to.deep.equal([[1, [released]]]);
     t.clock.advance(365 * DAY);
     expect((await purge()).holdRecords).to.equal(0);
-    expect(await tracesOf(t.ds, [GRACE.email])).to.deep.equal(["legal_holds.subjectEmail"]);
+    expect(await columnsHolding(t.ds, [GRACE.email])).to.deep.equal(["legal_holds.subjectEmail"]);
   });
 
   it(`clears at most ${RECORD_PURGE_BATCH} records per transaction, each batch with its own audit event`, async function () {

@@ -8,13 +8,20 @@ import type { DataKeys } from "../export/keys";
 import { mysqlSocket, mysqlSslOptions } from "../config/transport";
 import { exclusive, queueSqliteConnection } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
+import { overwriteRemoved } from "./sqliteResidue";
 import { makeFolder } from "../folders";
+
+/** How the service opens its SQLite file: a small page cache, and what it removes overwritten (sqliteResidue.ts). */
+function prepareServiceSqlite(db: { pragma(source: string): unknown }): void {
+  sqlitePageCache(SERVICE_CACHE_KIB)(db);
+  overwriteRemoved(db);
+}
 
 /** TypeORM options for the configured database. synchronize is off: migrations own the schema. */
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
   if (config.database.kind === "sqlite") {
-    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: 5000, prepareDatabase: sqlitePageCache(SERVICE_CACHE_KIB) };
+    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: 5000, prepareDatabase: prepareServiceSqlite };
   }
   return {
     ...common,

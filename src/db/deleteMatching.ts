@@ -1,5 +1,6 @@
 import { DataSource, EntityTarget, FindOptionsSelect, FindOptionsWhere, In, ObjectLiteral } from "typeorm";
 import { breathe } from "../eventLoop";
+import { freeingCiphertext } from "./sqliteResidue";
 
 /** Ids read per page by deleteMatching: a big request's rows are never all in memory, nor read in one stretch. */
 const READ_PAGE = 1000;
@@ -12,16 +13,24 @@ const READ_PAGE = 1000;
  * stretch of microtasks (a big subject's staged batches, about 100 statements at 2,000,000 events,
  * stalled the loop 95-125 ms; bench/subject), and reading 30,000 surveyed ids at once held it 98 ms.
  * By primary key, not by `where` itself: on InnoDB a delete by a secondary index takes gap locks that
- * stall other requests' writes. Returns the rows removed.
+ * stall other requests' writes. `ciphertext`: the rows hold only what their removed key encrypted, so
+ * SQLite need not zero the pages they free (sqliteResidue.ts). Returns the rows removed.
  */
-export async function deleteMatching<E extends ObjectLiteral & { id: string }>(ds: DataSource, entity: EntityTarget<E>, where: FindOptionsWhere<E>, perStatement: number): Promise<number> {
+export async function deleteMatching<E extends ObjectLiteral & { id: string }>(
+  ds: DataSource,
+  entity: EntityTarget<E>,
+  where: FindOptionsWhere<E>,
+  perStatement: number,
+  ciphertext = false,
+): Promise<number> {
   const repository = ds.getRepository(entity);
   let removed = 0;
   for (;;) {
     const ids = (await repository.find({ where, select: { id: true } as FindOptionsSelect<E>, take: READ_PAGE })).map((r) => r.id);
     let deleted = 0;
     for (let i = 0; i < ids.length; i += perStatement) {
-      deleted += (await repository.delete({ id: In(ids.slice(i, i + perStatement)) } as FindOptionsWhere<E>)).affected ?? 0;
+      const statement = () => repository.delete({ id: In(ids.slice(i, i + perStatement)) } as FindOptionsWhere<E>);
+      deleted += (await (ciphertext ? freeingCiphertext(ds, statement) : statement())).affected ?? 0;
       await breathe();
     }
     removed += deleted;

@@ -2,6 +2,7 @@ import { In, LessThanOrEqual } from "typeorm";
 import { SYSTEM_ACTOR } from "../audit/actor";
 import { appendAuditEvent } from "../audit/auditTrail";
 import { deleteMatching } from "../db/deleteMatching";
+import { truncateSqliteLog } from "../db/sqliteResidue";
 import { inTransaction } from "../db/transaction";
 import { TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
@@ -53,6 +54,8 @@ export async function purgeExpiredExports(
   const fences = await purgeIdleFences(services);
   const { requests: requestRecords, holds: holdRecords } = await purgeExpiredRecords(services);
   const counts = { exports, stagedRecords, surveyedRecords, rosters, identities, fences, requestRecords, holdRecords };
+  // What those deletions removed must not stay readable in the log's older frames either.
+  await truncateSqliteLog(ds);
   if (Object.values(counts).some((n) => n > 0)) services.logger.info(counts, "export retention purge");
   return counts;
 }

@@ -305,5 +305,6 @@ export async function dropEarlierAttempts(ds: DataSource, taskId: string, attemp
 }
 
 function deleteBatches(ds: DataSource, where: FindOptionsWhere<StagedBatchRow>): Promise<number> {
-  return deleteMatching(ds, StagedBatchRow, where, DELETE_ROWS);
+  // Ciphertext: deleteStaged removes the request's key first (zeroed); an earlier attempt's batches are under the key its later ones use, which goes with them.
+  return deleteMatching(ds, StagedBatchRow, where, DELETE_ROWS, true);
 }

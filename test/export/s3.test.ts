@@ -15,6 +15,7 @@ import { TestService } from "../support/harness";
 import { ListingConnector } from "../support/scriptedConnector";
 import { downloadRoster, drawRoster } from "../roster/support";
 import { ADA_EMAIL, completedRequest, download, exportLink, FAST } from "./support";
+import { awsCredentials } from "../support/awsCredentials";
 
 // s3rver ships no type declarations; this is the part of its API the test uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,7 +34,7 @@ describe("export storage on S3 (s3rver on loopback)", () => {
   let endpoint: string;
   let db: TestDatabase;
   let t: TestService;
-  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  let restoreCredentials: (() => void) | undefined;
   let client: S3Client;
   const events: string[] = [];
   const sseHeaders: string[] = [];
@@ -45,8 +46,7 @@ describe("export storage on S3 (s3rver on loopback)", () => {
     const address = await server.run();
     endpoint = `http://127.0.0.1:${address.port}`;
     // s3rver's well-known credentials, read by the SDK's default chain as real AWS credentials would be.
-    process.env.AWS_ACCESS_KEY_ID = "S3RVER";
-    process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
+    restoreCredentials = awsCredentials("S3RVER");
     client = new S3Client({ region: "eu-west-1", endpoint, forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
     const logs = new ListingConnector({ name: "auth-log", categories: ["AUTH_LOGS"], supports: ["access"] });
     logs.data.set(
@@ -71,10 +71,7 @@ describe("export storage on S3 (s3rver on loopback)", () => {
     await db?.drop();
     client?.destroy();
     await server?.close();
-    process.env.AWS_ACCESS_KEY_ID = saved.id;
-    process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
-    if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
-    if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+    restoreCredentials?.();
   });
 
   it("uploads the encrypted export in parts with server-side encryption requested, and serves it decrypted", async function () {

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectVersionsCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ExportNotStoredError, ExportStorage, StorageProblem } from "./storage";
 
@@ -59,8 +59,33 @@ export class S3ExportStorage implements ExportStorage {
     }
   }
 
+  /**
+   * Deletes the object, and on a versioned bucket every version of it. A delete without a version id
+   * there (Object Lock turns versioning on) only adds a delete marker: the file, encrypted with its data
+   * key wrapped in its header (so readable with the master key), stayed as a noncurrent version for
+   * ever. Each version and marker of exactly this key goes by its id; a server that keeps no versions
+   * (it does not implement the listing) has nothing more to delete.
+   */
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(key) }));
+    const Bucket = this.options.bucket;
+    const Key = this.keyOf(key);
+    await this.client.send(new DeleteObjectCommand({ Bucket, Key }));
+    let marker: { KeyMarker?: string; VersionIdMarker?: string } = {};
+    for (;;) {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectVersionsCommand({ Bucket, Prefix: Key, ...marker }));
+      } catch (error) {
+        const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 405 || status === 501) return;
+        throw error;
+      }
+      for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+        if (v.Key === Key && v.VersionId) await this.client.send(new DeleteObjectCommand({ Bucket, Key, VersionId: v.VersionId }));
+      }
+      if (!page.IsTruncated) return;
+      marker = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+    }
   }
 
   close(): void {
