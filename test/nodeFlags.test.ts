@@ -11,7 +11,8 @@ describe("the service's Node.js flags", () => {
   it("are the same in npm start, in bin/dsr.js's shebang and in src/nodeFlags.ts (which the benches use), environment included", () => {
     expect(SERVICE_ENV_ASSIGNMENTS).to.equal("MALLOC_ARENA_MAX=1");
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-    expect(pkg.scripts.start).to.equal(`${SERVICE_ENV_ASSIGNMENTS} node ${SERVICE_NODE_FLAGS.join(" ")} bin/dsr.js serve`);
+    // exec: npm signals the shell it runs the script in, which then is node itself (test/npmStart.test.ts).
+    expect(pkg.scripts.start).to.equal(`${SERVICE_ENV_ASSIGNMENTS} exec node ${SERVICE_NODE_FLAGS.join(" ")} bin/dsr.js serve`);
     const shebang = fs.readFileSync(path.join(ROOT, "bin", "dsr.js"), "utf8").split("\n")[0];
     expect(shebang).to.equal(`#!/usr/bin/env -S ${SERVICE_ENV_ASSIGNMENTS} node ${SERVICE_NODE_FLAGS.join(" ")}`);
   });
