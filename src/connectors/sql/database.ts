@@ -6,6 +6,7 @@ import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
+import { exactJson } from "../exactJson";
 import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
 
 /** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
@@ -326,8 +327,26 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
     // A server on this host through its Unix socket, and TLS as the url's ssl-mode and ssl-ca say: TypeORM reads neither from the url.
     ...mysqlSocket(url),
     ssl: mysqlSslOptions(mysqlTls(url, plaintextHosts(plain), "url").tls),
-    extra: { connectionLimit: 4 },
+    extra: { connectionLimit: 4, typeCast: exactJsonColumns },
   });
+}
+
+/** The part of a mysql2 column that typeCast sees (mysql2's documented typeCast field). */
+interface MysqlField {
+  type: string;
+  extendedFormat?: string;
+  string(encoding?: string): string | null;
+}
+
+/**
+ * mysql2's typeCast: a JSON column (MySQL's JSON type, MariaDB's JSON alias of LONGTEXT, which it names
+ * in its extended metadata) is read exactly (exactJson), every other column as mysql2 reads it. mysql2
+ * reads JSON with JSON.parse: an integer past 2^53 in it reached the person rounded
+ * (12345678901234567891 as 12345678901234567000), where a BIGINT column is exact (bigNumberStrings).
+ */
+function exactJsonColumns(field: MysqlField, next: () => unknown): unknown {
+  // JSON text is UTF-8 (MySQL sends the JSON type as binary).
+  return field.type === "JSON" || field.extendedFormat === "json" ? exactJson(field.string("utf8")) : next();
 }
 
 /** The part of a better-sqlite3 Database and Statement that selectArrays uses (public API of better-sqlite3). */

@@ -1,4 +1,5 @@
 import { types } from "pg";
+import { exactJson } from "../exactJson";
 import { dateOf } from "../recordedAt";
 
 /**
@@ -42,18 +43,24 @@ export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly|
 
 /** OIDs of `timestamp` (without time zone) and `date`: values with no zone, which pg reads in the process's zone. */
 const ZONELESS = new Set<number>([types.builtins.TIMESTAMP, types.builtins.DATE]);
+/** OIDs of `json` and `jsonb`, which pg reads with JSON.parse (rounding an integer past 2^53). */
+const JSON_TYPES = new Set<number>([types.builtins.JSON, types.builtins.JSONB]);
 
 /**
  * The pool's type parsers: `timestamp` and `date` (no zone) are read as UTC, as the MySQL reader
  * (`timezone: "Z"`) and SQLite's text are, so a recordedAtColumn and an exported birth date mean the same
  * instant on every database. pg reads them in the process's zone: under TZ=Asia/Kolkata a visit at 12:00
  * read as 06:30 UTC (retention erased a row it keeps) and DATE 1990-05-17 was exported as the day before.
- * A value Date cannot read (infinity, BC) stays pg's. Per pool, never pg's global parsers.
+ * A year past 9999 or BC is read as UTC too (dateOf); a value Date cannot read (infinity) stays pg's.
+ * `json` and `jsonb` are read exactly (exactJson): an integer past 2^53 as its digits, as in a bigint
+ * column, where JSON.parse handed the person a rounded number. Per pool, never pg's global parsers.
  */
 export const POSTGRES_TYPE_PARSERS = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     const standard = types.getTypeParser(oid, format as "text");
-    if (!ZONELESS.has(oid) || format === "binary") return standard;
+    if (format === "binary") return standard;
+    if (JSON_TYPES.has(oid)) return exactJson;
+    if (!ZONELESS.has(oid)) return standard;
     // The connectors' one reading of a date without a zone (recordedAt.ts): UTC.
     return (value: string) => dateOf(value) ?? standard(value);
   }) as typeof types.getTypeParser,
