@@ -7,7 +7,8 @@ import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { Manifest } from "../../src/export/format";
 import { ZipReader } from "../../src/export/zipReader";
 import { dsr } from "../support/cliBinary";
-import { createMariadbDatabase, createPostgresDatabase, describeEachDatabase, tempDir, TestDatabase } from "../support/databases";
+import { createMariadbDatabase, createPostgresDatabase, describeEachDatabase, REQUIRE_MYSQL, tempDir, TestDatabase } from "../support/databases";
+import { TlsMariadb } from "../support/tlsMariadb";
 import { TestService } from "../support/harness";
 import { ADA_EMAIL, completedRequest, exportLink, FAST } from "./support";
 
@@ -16,6 +17,16 @@ const GRACE = "grace.hopper@example.com";
 const BIG = "12345678901234567891";
 const BIG_53 = "9007199254740993";
 const NEGATIVE = "-9223372036854775808";
+
+/** Downloads a request's export with `dsr export download` into `dir`, checks it with `dsr export verify --portability`; returns the archive. */
+async function downloadedAndVerified(t: TestService, id: string, dir: string): Promise<string> {
+  const file = path.join(dir, `${id}.zip`);
+  const got = await dsr(["export", "download", (await exportLink(t, id)).url, "--out", file]);
+  expect(got.code, got.stderr).to.equal(0);
+  const verified = await dsr(["export", "verify", file, "--portability"]);
+  expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
+  return file;
+}
 
 /**
  * JSON columns and zoneless dates past year 9999 or before year 1, in a PostgreSQL and a MariaDB system,
@@ -82,12 +93,7 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
     this.timeout(120_000);
     // The zone took effect: otherwise this test could not tell a local reading from a UTC one.
     expect(new Date(2024, 0, 1).getTimezoneOffset()).to.equal(-330);
-    const id = await completedRequest(t, "PORTABILITY");
-    const file = path.join(dir, "export.zip");
-    const got = await dsr(["export", "download", (await exportLink(t, id)).url, "--out", file]);
-    expect(got.code, got.stderr).to.equal(0);
-    const verified = await dsr(["export", "verify", file, "--portability"]);
-    expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
+    const file = await downloadedAndVerified(t, await completedRequest(t, "PORTABILITY"), dir);
 
     const zip = ZipReader.open(file);
     let manifest: Manifest;
@@ -152,5 +158,64 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
       ["crm", "SUCCEEDED", customers.length],
       ["shop", "SUCCEEDED", orders.length],
     ]);
+  });
+});
+
+/**
+ * A MariaDB system whose server runs on India's time (`--default-time-zone=+05:30`, as a server on
+ * SYSTEM time in India does): it hands TIMESTAMP values over in the session's zone, and the connector
+ * read them as UTC. Before: a visit at 10:00 UTC was exported, and dated for retention, as 15:30Z.
+ */
+describeEachDatabase("export of a MariaDB system's TIMESTAMP columns, its server not on UTC", (db) => {
+  let server: TlsMariadb | undefined;
+  let visits: SqlConnector;
+  let t: TestService;
+  let dir: string;
+
+  before(async function () {
+    this.timeout(90_000);
+    if (!TlsMariadb.available()) {
+      if (REQUIRE_MYSQL) throw new Error("mariadbd and mariadb-install-db are required (DSR_TEST_REQUIRE_MYSQL): install mariadb-server");
+      this.skip();
+    }
+    dir = tempDir();
+    server = await TlsMariadb.start(["--default-time-zone=+05:30"]);
+    const my = await mysql.createConnection({ host: "localhost", port: server.port, user: "root", database: "dsr", ssl: { ca: fs.readFileSync(server.caFile, "utf8") } });
+    // Written on UTC, so the rows hold these instants whatever the server's zone.
+    await my.query(`SET time_zone = '+00:00'`);
+    await my.query(`CREATE TABLE visits (id VARCHAR(10) PRIMARY KEY, email VARCHAR(200) NOT NULL, seen TIMESTAMP(3) NOT NULL, last TIMESTAMP NULL)`);
+    await my.query(`INSERT INTO visits VALUES ('v-1', ?, '2024-01-01 10:00:00.250', '2024-03-31 01:30:00'), ('v-2', ?, '1970-01-01 00:00:01', NULL), ('v-3', ?, '2024-01-01 10:00:00', NULL)`, [ADA_EMAIL, ADA_EMAIL, GRACE]);
+    await my.end();
+    visits = createSqlConnector(
+      { name: "visits", version: "1.0.0", tables: [{ table: "visits", identityColumn: "email", identityKind: "email", category: "AUTH_LOGS", recordType: "visit", primaryKey: "id", exportColumns: ["seen", "last"], recordedAtColumn: "seen", erase: { strategy: "DELETE" } }] },
+      { url: server.url("localhost", `ssl-mode=VERIFY_IDENTITY&ssl-ca=${server.caFile}`), timeoutMs: 5000 },
+    );
+    t = await new TestService(db(), FAST, [visits]).start();
+  });
+  after(async () => {
+    await t?.stop();
+    await visits?.close();
+    await server?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("exports each TIMESTAMP at the instant the server holds (UNIX_TIMESTAMP), in the data and as recordedAt", async function () {
+    this.timeout(120_000);
+    const file = await downloadedAndVerified(t, await completedRequest(t, "PORTABILITY"), dir);
+    const zip = ZipReader.open(file);
+    let records: any[];
+    try {
+      records = JSON.parse(await zip.text("data/auth_logs.json"));
+    } finally {
+      zip.close();
+    }
+    const my = await mysql.createConnection({ host: "localhost", port: server!.port, user: "root", database: "dsr", ssl: { ca: fs.readFileSync(server!.caFile, "utf8") } });
+    const [rows] = (await my.query(`SELECT id, UNIX_TIMESTAMP(seen) * 1000 AS seen, UNIX_TIMESTAMP(last) * 1000 AS last FROM visits WHERE email = ? ORDER BY id`, [ADA_EMAIL])) as [any[], unknown];
+    await my.end();
+    expect(rows.map((r) => r.id)).to.deep.equal(["v-1", "v-2"]);
+    expect(records.map((r) => [r.id, Date.parse(r.recordedAt), Date.parse(r.data.seen), r.data.last === null ? null : Date.parse(r.data.last)])).to.deep.equal(
+      rows.map((r) => [r.id, Number(r.seen), Number(r.seen), r.last === null ? null : Number(r.last)]),
+    );
+    expect(records[0].data.seen).to.equal("2024-01-01T10:00:00.250Z");
   });
 });

@@ -108,7 +108,7 @@ export class SqlDatabase {
   async run(statement: Statement): Promise<StatementResult> {
     const ds = await this.open();
     const pinned = this.pinned.getStore();
-    const runner = pinned ?? ds.createQueryRunner();
+    const runner = pinned ?? (await this.runner(ds));
     try {
       const sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const result = await runner.query(sql, statement.params, true);
@@ -136,7 +136,7 @@ export class SqlDatabase {
     if (first < MIN_WRITE_MS) throw new WriteOutOfTime();
     const ds = await this.open();
     const pinned = this.pinned.getStore();
-    const runner = pinned ?? ds.createQueryRunner();
+    const runner = pinned ?? (await this.runner(ds));
     try {
       let sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const mariadb = this.dialect === "mysql" && (await this.isMariaDb(runner));
@@ -155,6 +155,30 @@ export class SqlDatabase {
       throw statementTimedOut(error) ? new WriteOutOfTime() : error;
     } finally {
       if (!pinned) await runner.release();
+    }
+  }
+
+  /**
+   * A query runner on a connection whose session is on UTC. On MySQL and MariaDB the server hands
+   * TIMESTAMP values over in the session's time zone, which is the server's (`time_zone`, often
+   * SYSTEM) unless set, while the pool reads them as UTC (`timezone: "Z"`): on a server on +05:30 a
+   * visit at 10:00 UTC was exported as 15:30Z and dated so for retention, and a Date sent to compare
+   * with such a column was taken for local time. So each connection of the connector's own pool is put
+   * on UTC once, before its first statement. A DataSource passed in belongs to its owner, as do its sessions.
+   */
+  private async runner(ds: DataSource): Promise<QueryRunner> {
+    const runner = ds.createQueryRunner();
+    if (this.dialect !== "mysql" || !this.owned) return runner;
+    try {
+      const connection: object = await runner.connect();
+      if (!utcSessions.has(connection)) {
+        await runner.query(`SET time_zone = '+00:00'`);
+        utcSessions.add(connection);
+      }
+      return runner;
+    } catch (error) {
+      await runner.release();
+      throw error;
     }
   }
 
@@ -183,7 +207,7 @@ export class SqlDatabase {
   async exclusive<T>(keys: readonly string[], waitMs: number, onTimeout: () => Error, work: () => Promise<T>): Promise<T> {
     if (this.dialect === "sqlite" || !keys.length) return work();
     const ds = await this.open();
-    const runner = ds.createQueryRunner();
+    const runner = await this.runner(ds);
     const names = [...new Set(keys.map((k) => createHash("sha256").update(k).digest("hex")))].sort();
     const held: string[] = [];
     try {
@@ -282,6 +306,9 @@ export class WriteOutOfTime extends Error {
     super("the write could not commit before its unit of erasure ends: it was rolled back");
   }
 }
+
+/** mysql2 connections (reused by the pool) whose session time zone is set to UTC (SqlDatabase.runner). */
+const utcSessions = new WeakSet<object>();
 
 /** Below this many ms left, a write is not started: it could not commit in time. */
 const MIN_WRITE_MS = 50;
