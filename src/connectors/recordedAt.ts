@@ -39,3 +39,31 @@ export function dateOf(value: unknown): Date | undefined | null {
   } else ms = Number.NaN;
   return Number.isNaN(ms) ? null : new Date(ms);
 }
+
+/**
+ * A Date that keeps the digits of its second past milliseconds, which a Date cannot hold (PostgreSQL's
+ * and MySQL's microseconds): its ISO text, so the export's value, shows them. Compared and dated as the
+ * Date it is (its milliseconds).
+ */
+export class PreciseDate extends Date {
+  constructor(
+    ms: number,
+    /** The fraction of the second, its digits after the point (more than three). */
+    readonly fraction: string,
+  ) {
+    super(ms);
+  }
+
+  override toISOString(): string {
+    return super.toISOString().replace(/\.\d{3}Z$/, `.${this.fraction}Z`);
+  }
+}
+
+/**
+ * `at` read from `text`, with the digits of its second past milliseconds that `text` holds: a value of
+ * 01:30:00.123456 was exported as 01:30:00.123Z. A Date as it is when there are none (or only zeros).
+ */
+export function withFraction(at: Date, text: string): Date {
+  const digits = /:\d{2}\.(\d{4,})/.exec(text)?.[1]?.replace(/0+$/, "");
+  return digits && digits.length > 3 && !Number.isNaN(at.getTime()) ? new PreciseDate(at.getTime(), digits) : at;
+}

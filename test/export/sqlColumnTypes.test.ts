@@ -18,6 +18,9 @@ const BIG = "12345678901234567891";
 const BIG_53 = "9007199254740993";
 const NEGATIVE = "-9223372036854775808";
 
+/** An ISO 8601 instant as the export writes it from a database's text with microseconds: three fraction digits at least, no zeros past them. */
+const isoDigits = (text: string | null) => text && text.replace(/\.(\d{3}\d*?)0*Z$/, ".$1Z");
+
 /** Downloads a request's export with `dsr export download` into `dir`, checks it with `dsr export verify --portability`; returns the archive. */
 async function downloadedAndVerified(t: TestService, id: string, dir: string): Promise<string> {
   const file = path.join(dir, `${id}.zip`);
@@ -33,9 +36,10 @@ async function downloadedAndVerified(t: TestService, id: string, dir: string): P
  * exported by a service on India's time, downloaded and verified with the CLI, and compared with what
  * each system computes from its own rows. Before: the integers in JSON came out rounded
  * (12345678901234567891 as 12345678901234567000), TIMESTAMP 10000-01-01 00:00 as 9999-12-31T18:30Z,
- * DATE 0044-03-15 BC as -000043-03-14T18:06:32Z.
+ * DATE 0044-03-15 BC as -000043-03-14T18:06:32Z, and microseconds cut to milliseconds (PostgreSQL's
+ * TIMESTAMP(6) and timestamptz, MariaDB's DATETIME(6): 01:30:00.123456 as 01:30:00.123Z).
  */
-describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 or BC", (db) => {
+describeEachDatabase("export of a SQL system's JSON columns, dates past 9999 or BC, and microseconds", (db) => {
   let crmDb: TestDatabase;
   let shopDb: TestDatabase;
   let crm: SqlConnector;
@@ -51,16 +55,16 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
     crmDb = await createPostgresDatabase();
     const pg = new Client({ connectionString: crmDb.url });
     await pg.connect();
-    await pg.query(`CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, doc JSONB, raw JSON, far TIMESTAMP, born DATE, seen TIMESTAMP NOT NULL)`);
-    const insert = `INSERT INTO customers VALUES ($1, $2, $3, $4, $5, $6, $7)`;
-    await pg.query(insert, ["c-1", ADA_EMAIL, `{"ref": ${BIG}, "list": [${BIG_53}, 1.5, "x"], "deep": {"min": ${NEGATIVE}}}`, `{"ref": ${BIG_53}}`, "10000-01-01 00:00:00", "0044-03-15 BC", "10000-06-01 12:00:00"]);
-    await pg.query(insert, ["c-2", ADA_EMAIL, `{"ref": 7}`, `[]`, "1815-12-10 10:11:12.5", "1969-12-31", "0001-01-01 00:00:00 BC"]);
-    await pg.query(insert, ["c-3", GRACE, `{"ref": ${BIG}}`, `{}`, "2024-01-01 00:00:00", "1906-12-09", "2024-01-01 00:00:00"]);
+    await pg.query(`CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL, doc JSONB, raw JSON, far TIMESTAMP, born DATE, seen TIMESTAMP NOT NULL, fine TIMESTAMP(6), finetz TIMESTAMPTZ(6))`);
+    const insert = `INSERT INTO customers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+    await pg.query(insert, ["c-1", ADA_EMAIL, `{"ref": ${BIG}, "list": [${BIG_53}, 1.5, "x"], "deep": {"min": ${NEGATIVE}}}`, `{"ref": ${BIG_53}}`, "10000-01-01 00:00:00", "0044-03-15 BC", "10000-06-01 12:00:00", "2024-03-31 01:30:00.123456", "1969-07-20 20:17:40.000001+00"]);
+    await pg.query(insert, ["c-2", ADA_EMAIL, `{"ref": 7}`, `[]`, "1815-12-10 10:11:12.5", "1969-12-31", "0001-01-01 00:00:00 BC", "1900-01-01 00:00:00.5", null]);
+    await pg.query(insert, ["c-3", GRACE, `{"ref": ${BIG}}`, `{}`, "2024-01-01 00:00:00", "1906-12-09", "2024-01-01 00:00:00", null, null]);
     await pg.end();
     shopDb = await createMariadbDatabase();
     const my = await mysql.createConnection(shopDb.url);
-    await my.query(`CREATE TABLE orders (id VARCHAR(10) PRIMARY KEY, email VARCHAR(200) NOT NULL, details JSON, placed DATETIME NOT NULL)`);
-    await my.query(`INSERT INTO orders VALUES ('o-1', ?, ?, '1815-12-10 10:11:12'), ('o-2', ?, '{"total": 3}', '9999-12-31 23:59:59'), ('o-3', ?, ?, '2024-01-01 00:00:00')`, [
+    await my.query(`CREATE TABLE orders (id VARCHAR(10) PRIMARY KEY, email VARCHAR(200) NOT NULL, details JSON, placed DATETIME(6) NOT NULL)`);
+    await my.query(`INSERT INTO orders VALUES ('o-1', ?, ?, '1815-12-10 10:11:12.000001'), ('o-2', ?, '{"total": 3}', '9999-12-31 23:59:59.999999'), ('o-3', ?, ?, '2024-01-01 00:00:00')`, [
       ADA_EMAIL,
       `{"total": ${BIG}, "lines": [{"sku": ${BIG_53}}], "min": ${NEGATIVE}}`,
       ADA_EMAIL,
@@ -69,11 +73,11 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
     ]);
     await my.end();
     crm = createSqlConnector(
-      { name: "crm", version: "1.0.0", tables: [{ table: "customers", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "customer", primaryKey: "id", exportColumns: ["doc", "raw", "far", "born"], recordedAtColumn: "seen", erase: { strategy: "DELETE" } }] },
+      { name: "crm", version: "1.0.0", tables: [{ table: "customers", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "customer", primaryKey: "id", exportColumns: ["doc", "raw", "far", "born", "fine", "finetz"], recordedAtColumn: "seen", erase: { strategy: "DELETE" } }] },
       { url: crmDb.url, timeoutMs: 5000 },
     );
     shop = createSqlConnector(
-      { name: "shop", version: "1.0.0", tables: [{ table: "orders", identityColumn: "email", identityKind: "email", category: "PAYMENTS", recordType: "order", primaryKey: "id", exportColumns: ["details"], recordedAtColumn: "placed", erase: { strategy: "DELETE" } }] },
+      { name: "shop", version: "1.0.0", tables: [{ table: "orders", identityColumn: "email", identityKind: "email", category: "PAYMENTS", recordType: "order", primaryKey: "id", exportColumns: ["details", "placed"], recordedAtColumn: "placed", erase: { strategy: "DELETE" } }] },
       { url: shopDb.url, timeoutMs: 5000 },
     );
     t = await new TestService(db(), FAST, [crm, shop]).start();
@@ -114,7 +118,8 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
       await pg.query(
         `SELECT id, doc->>'ref' AS ref, doc->'list'->>0 AS first, doc->'deep'->>'min' AS min, raw::text AS raw,
                 (extract(epoch FROM far) * 1000)::text AS far, (extract(epoch FROM born::timestamp) * 1000)::text AS born,
-                (extract(epoch FROM seen) * 1000)::text AS seen
+                (extract(epoch FROM seen) * 1000)::text AS seen,
+                to_char(fine, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS fine, to_char(finetz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS finetz
            FROM customers WHERE email = $1 ORDER BY id`,
         [ADA_EMAIL],
       )
@@ -127,15 +132,17 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
       if (c.first !== null) expect([String(r.data.doc.list[0]), r.data.doc.list.slice(1), String(r.data.doc.deep.min)], c.id).to.deep.equal([c.first, [1.5, "x"], c.min]);
       expect(JSON.stringify(r.data.raw).replace(/"(\d+)"/g, "$1"), c.id).to.equal(c.raw.replace(/\s/g, ""));
       expect([Date.parse(r.data.far), Date.parse(r.data.born), Date.parse(r.recordedAt)], c.id).to.deep.equal([Number(c.far), Number(c.born), Number(c.seen)]);
+      // To the microsecond, as the system writes it (ISO 8601 keeps three digits at least, and no zeros past them).
+      expect([r.data.fine, r.data.finetz], c.id).to.deep.equal([c.fine, c.finetz].map(isoDigits));
     }
     expect(account[0].data.far).to.equal("+010000-01-01T00:00:00.000Z");
     expect(account[0].data.born).to.equal("-000043-03-15T00:00:00.000Z");
 
-    // MariaDB's own reading: JSON_EXTRACT's text, and the instant as epoch seconds.
-    // jsonStrings: the JSON values as MariaDB writes them, not as JSON.parse reads them.
-    const my = await mysql.createConnection({ uri: shopDb.url, jsonStrings: true });
+    // MariaDB's own reading: JSON_EXTRACT's text, and the instant as epoch microseconds and as text.
+    // The JSON values and big integers as MariaDB writes them, not as JSON.parse and doubles read them.
+    const my = await mysql.createConnection({ uri: shopDb.url, jsonStrings: true, supportBigNumbers: true, bigNumberStrings: true });
     const [orders] = (await my.query(
-      `SELECT id, JSON_EXTRACT(details, '$.total') AS total, JSON_EXTRACT(details, '$.lines[0].sku') AS sku, JSON_EXTRACT(details, '$.min') AS min, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', placed) AS placed
+      `SELECT id, JSON_EXTRACT(details, '$.total') AS total, JSON_EXTRACT(details, '$.lines[0].sku') AS sku, JSON_EXTRACT(details, '$.min') AS min, TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', placed) AS placed, DATE_FORMAT(placed, '%Y-%m-%dT%H:%i:%s.%fZ') AS exact
          FROM orders WHERE email = ? ORDER BY id`,
       [ADA_EMAIL],
     )) as [any[], unknown];
@@ -148,7 +155,9 @@ describeEachDatabase("export of a SQL system's JSON columns and dates past 9999 
         o.sku === null ? undefined : String(o.sku),
         o.min === null ? undefined : String(o.min),
       ]);
-      expect(Date.parse(r.recordedAt), o.id).to.equal(Number(o.placed) * 1000);
+      const us = BigInt(o.placed);
+      expect(Date.parse(r.recordedAt), o.id).to.equal(Number(us / 1000n - (us % 1000n < 0n ? 1n : 0n)));
+      expect(r.data.placed, o.id).to.equal(isoDigits(o.exact));
     }
     expect(payments[0].data.details).to.deep.equal({ total: BIG, lines: [{ sku: BIG_53 }], min: NEGATIVE });
 

@@ -7,6 +7,7 @@ import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProb
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { exactJson } from "../exactJson";
+import { dateOf, withFraction } from "../recordedAt";
 import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
 
 /** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
@@ -366,14 +367,21 @@ interface MysqlField {
 }
 
 /**
- * mysql2's typeCast: a JSON column (MySQL's JSON type, MariaDB's JSON alias of LONGTEXT, which it names
+ * mysql2's typeCast: a DATETIME or TIMESTAMP with its microseconds (a Date holds milliseconds: 01:30:00.123456
+ * was exported as 01:30:00.123Z); a JSON column (MySQL's JSON type, MariaDB's JSON alias of LONGTEXT, which it names
  * in its extended metadata) is read exactly (exactJson), every other column as mysql2 reads it. mysql2
  * reads JSON with JSON.parse: an integer past 2^53 in it reached the person rounded
  * (12345678901234567891 as 12345678901234567000), where a BIGINT column is exact (bigNumberStrings).
  */
 function exactJsonColumns(field: MysqlField, next: () => unknown): unknown {
   // JSON text is UTF-8 (MySQL sends the JSON type as binary).
-  return field.type === "JSON" || field.extendedFormat === "json" ? exactJson(field.string("utf8")) : next();
+  if (field.type === "JSON" || field.extendedFormat === "json") return exactJson(field.string("utf8"));
+  if (field.type !== "DATETIME" && field.type !== "TIMESTAMP") return next();
+  // As mysql2 reads it with timezone Z (UTC; a zero date is an invalid Date), its microseconds kept (withFraction).
+  const text = field.string();
+  if (text === null) return null;
+  const at = dateOf(text);
+  return at ? withFraction(at, text) : new Date(Number.NaN);
 }
 
 /** The part of a better-sqlite3 Database and Statement that selectArrays uses (public API of better-sqlite3). */

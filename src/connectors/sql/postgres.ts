@@ -1,6 +1,6 @@
 import { types } from "pg";
 import { exactJson } from "../exactJson";
-import { dateOf } from "../recordedAt";
+import { dateOf, withFraction } from "../recordedAt";
 
 /**
  * What PostgreSQL needs that SQLite and MySQL do not: numbered parameters, its own null-safe equality,
@@ -60,8 +60,13 @@ export const POSTGRES_TYPE_PARSERS = {
     const standard = types.getTypeParser(oid, format as "text");
     if (format === "binary") return standard;
     if (JSON_TYPES.has(oid)) return exactJson;
+    // Microseconds kept (withFraction): a Date holds milliseconds only.
+    if (oid === types.builtins.TIMESTAMPTZ) return (value: string) => withFraction(standard(value), value);
     if (!ZONELESS.has(oid)) return standard;
     // The connectors' one reading of a date without a zone (recordedAt.ts): UTC.
-    return (value: string) => dateOf(value) ?? standard(value);
+    return (value: string) => {
+      const at = dateOf(value);
+      return at ? withFraction(at, value) : standard(value);
+    };
   }) as typeof types.getTypeParser,
 };
