@@ -32,7 +32,8 @@ export class TlsMariadb {
     return fs.existsSync(MARIADBD) && fs.existsSync(INSTALL_DB);
   }
 
-  static async start(): Promise<TlsMariadb> {
+  /** `serverArgs`: more of mariadbd's options (a `--default-time-zone` other than UTC). */
+  static async start(serverArgs: readonly string[] = []): Promise<TlsMariadb> {
     const dir = tempDir("dsr-tls-db-");
     const file = (name: string) => path.join(dir, name);
     const run = (command: string, args: string[]) => {
@@ -59,6 +60,7 @@ export class TlsMariadb {
         `--ssl-cert=${file("server.pem")}`,
         `--ssl-key=${file("server.key")}`,
         "--require-secure-transport=ON",
+        ...serverArgs,
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );

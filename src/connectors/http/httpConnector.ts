@@ -1,6 +1,7 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import Bottleneck from "bottleneck";
-import { isInteger, isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import { stringify as stringifyLossless } from "lossless-json";
+import { exactValue, readJson } from "../exactJson";
 import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/identities";
 import { appendTo } from "../../domain/multiMap";
 import { deadline } from "../../deadline";
@@ -57,30 +58,6 @@ async function bodyText(response: Response, maxBytes: number): Promise<string | 
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString("utf8");
-}
-
-/**
- * An answer's JSON, its integers exact: one past 2^53 (a 64-bit id, an amount in micro-units) is a
- * BigInt, where JSON.parse rounds it to the nearest double (9007199254740993 reads as ...992) and the
- * person's export would show a value the system does not hold. Every other number is a number, as
- * JSON.parse reads it (lossless-json's parseNumberAndBigInt makes every integer a BigInt: 200 too).
- * Such an integer has at least 16 digits: an answer without a run of 16 is read by JSON.parse, the same
- * values, several times faster.
- */
-export const readJson = (text: string): unknown => (/\d{16}/.test(text) ? parseLossless(text, null, exactNumber) : JSON.parse(text));
-
-/** A JSON number's text as a value: a BigInt for an integer a double cannot hold, otherwise a number (as JSON.parse). */
-const exactNumber = (text: string): number | bigint => (!isSafeNumber(text) && isInteger(text) ? BigInt(text) : Number.parseFloat(text));
-
-/**
- * A value as the person receives it: an integer read as a BigInt (past 2^53) as its exact digits, in
- * text (as the SQL connector passes one a double cannot hold: exactInteger), however deep it lies.
- */
-export function exactValue(value: unknown): unknown {
-  if (typeof value === "bigint") return value.toString();
-  if (Array.isArray(value)) return value.map(exactValue);
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, exactValue(v)]));
-  return value;
 }
 
 /** Whether a write's answer says the record is no longer there (404, or 410 Gone): nothing erased by this call. */

@@ -6,6 +6,8 @@ import { CONNECTOR_CACHE_KIB, sqlitePageCache } from "../../db/sqliteCache";
 import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProblem } from "../../config/transport";
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
+import { exactJson } from "../exactJson";
+import { dateOf, withFraction } from "../recordedAt";
 import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
 
 /** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
@@ -107,7 +109,7 @@ export class SqlDatabase {
   async run(statement: Statement): Promise<StatementResult> {
     const ds = await this.open();
     const pinned = this.pinned.getStore();
-    const runner = pinned ?? ds.createQueryRunner();
+    const runner = pinned ?? (await this.runner(ds));
     try {
       const sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const result = await runner.query(sql, statement.params, true);
@@ -135,7 +137,7 @@ export class SqlDatabase {
     if (first < MIN_WRITE_MS) throw new WriteOutOfTime();
     const ds = await this.open();
     const pinned = this.pinned.getStore();
-    const runner = pinned ?? ds.createQueryRunner();
+    const runner = pinned ?? (await this.runner(ds));
     try {
       let sql = this.dialect === "postgres" ? numberedParameters(statement.sql) : statement.sql;
       const mariadb = this.dialect === "mysql" && (await this.isMariaDb(runner));
@@ -154,6 +156,30 @@ export class SqlDatabase {
       throw statementTimedOut(error) ? new WriteOutOfTime() : error;
     } finally {
       if (!pinned) await runner.release();
+    }
+  }
+
+  /**
+   * A query runner on a connection whose session is on UTC. On MySQL and MariaDB the server hands
+   * TIMESTAMP values over in the session's time zone, which is the server's (`time_zone`, often
+   * SYSTEM) unless set, while the pool reads them as UTC (`timezone: "Z"`): on a server on +05:30 a
+   * visit at 10:00 UTC was exported as 15:30Z and dated so for retention, and a Date sent to compare
+   * with such a column was taken for local time. So each connection of the connector's own pool is put
+   * on UTC once, before its first statement. A DataSource passed in belongs to its owner, as do its sessions.
+   */
+  private async runner(ds: DataSource): Promise<QueryRunner> {
+    const runner = ds.createQueryRunner();
+    if (this.dialect !== "mysql" || !this.owned) return runner;
+    try {
+      const connection: object = await runner.connect();
+      if (!utcSessions.has(connection)) {
+        await runner.query(`SET time_zone = '+00:00'`);
+        utcSessions.add(connection);
+      }
+      return runner;
+    } catch (error) {
+      await runner.release();
+      throw error;
     }
   }
 
@@ -182,7 +208,7 @@ export class SqlDatabase {
   async exclusive<T>(keys: readonly string[], waitMs: number, onTimeout: () => Error, work: () => Promise<T>): Promise<T> {
     if (this.dialect === "sqlite" || !keys.length) return work();
     const ds = await this.open();
-    const runner = ds.createQueryRunner();
+    const runner = await this.runner(ds);
     const names = [...new Set(keys.map((k) => createHash("sha256").update(k).digest("hex")))].sort();
     const held: string[] = [];
     try {
@@ -282,6 +308,9 @@ export class WriteOutOfTime extends Error {
   }
 }
 
+/** mysql2 connections (reused by the pool) whose session time zone is set to UTC (SqlDatabase.runner). */
+const utcSessions = new WeakSet<object>();
+
 /** Below this many ms left, a write is not started: it could not commit in time. */
 const MIN_WRITE_MS = 50;
 
@@ -326,8 +355,33 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
     // A server on this host through its Unix socket, and TLS as the url's ssl-mode and ssl-ca say: TypeORM reads neither from the url.
     ...mysqlSocket(url),
     ssl: mysqlSslOptions(mysqlTls(url, plaintextHosts(plain), "url").tls),
-    extra: { connectionLimit: 4 },
+    extra: { connectionLimit: 4, typeCast: exactJsonColumns },
   });
+}
+
+/** The part of a mysql2 column that typeCast sees (mysql2's documented typeCast field). */
+interface MysqlField {
+  type: string;
+  extendedFormat?: string;
+  string(encoding?: string): string | null;
+}
+
+/**
+ * mysql2's typeCast: a DATETIME or TIMESTAMP with its microseconds (a Date holds milliseconds: 01:30:00.123456
+ * was exported as 01:30:00.123Z); a JSON column (MySQL's JSON type, MariaDB's JSON alias of LONGTEXT, which it names
+ * in its extended metadata) is read exactly (exactJson), every other column as mysql2 reads it. mysql2
+ * reads JSON with JSON.parse: an integer past 2^53 in it reached the person rounded
+ * (12345678901234567891 as 12345678901234567000), where a BIGINT column is exact (bigNumberStrings).
+ */
+function exactJsonColumns(field: MysqlField, next: () => unknown): unknown {
+  // JSON text is UTF-8 (MySQL sends the JSON type as binary).
+  if (field.type === "JSON" || field.extendedFormat === "json") return exactJson(field.string("utf8"));
+  if (field.type !== "DATETIME" && field.type !== "TIMESTAMP") return next();
+  // As mysql2 reads it with timezone Z (UTC; a zero date is an invalid Date), its microseconds kept (withFraction).
+  const text = field.string();
+  if (text === null) return null;
+  const at = dateOf(text);
+  return at ? withFraction(at, text) : new Date(Number.NaN);
 }
 
 /** The part of a better-sqlite3 Database and Statement that selectArrays uses (public API of better-sqlite3). */

@@ -1,5 +1,6 @@
 import { types } from "pg";
-import { dateOf } from "../recordedAt";
+import { exactJson } from "../exactJson";
+import { dateOf, withFraction } from "../recordedAt";
 
 /**
  * What PostgreSQL needs that SQLite and MySQL do not: numbered parameters, its own null-safe equality,
@@ -42,19 +43,30 @@ export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly|
 
 /** OIDs of `timestamp` (without time zone) and `date`: values with no zone, which pg reads in the process's zone. */
 const ZONELESS = new Set<number>([types.builtins.TIMESTAMP, types.builtins.DATE]);
+/** OIDs of `json` and `jsonb`, which pg reads with JSON.parse (rounding an integer past 2^53). */
+const JSON_TYPES = new Set<number>([types.builtins.JSON, types.builtins.JSONB]);
 
 /**
  * The pool's type parsers: `timestamp` and `date` (no zone) are read as UTC, as the MySQL reader
  * (`timezone: "Z"`) and SQLite's text are, so a recordedAtColumn and an exported birth date mean the same
  * instant on every database. pg reads them in the process's zone: under TZ=Asia/Kolkata a visit at 12:00
  * read as 06:30 UTC (retention erased a row it keeps) and DATE 1990-05-17 was exported as the day before.
- * A value Date cannot read (infinity, BC) stays pg's. Per pool, never pg's global parsers.
+ * A year past 9999 or BC is read as UTC too (dateOf); a value Date cannot read (infinity) stays pg's.
+ * `json` and `jsonb` are read exactly (exactJson): an integer past 2^53 as its digits, as in a bigint
+ * column, where JSON.parse handed the person a rounded number. Per pool, never pg's global parsers.
  */
 export const POSTGRES_TYPE_PARSERS = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     const standard = types.getTypeParser(oid, format as "text");
-    if (!ZONELESS.has(oid) || format === "binary") return standard;
+    if (format === "binary") return standard;
+    if (JSON_TYPES.has(oid)) return exactJson;
+    // Microseconds kept (withFraction): a Date holds milliseconds only.
+    if (oid === types.builtins.TIMESTAMPTZ) return (value: string) => withFraction(standard(value), value);
+    if (!ZONELESS.has(oid)) return standard;
     // The connectors' one reading of a date without a zone (recordedAt.ts): UTC.
-    return (value: string) => dateOf(value) ?? standard(value);
+    return (value: string) => {
+      const at = dateOf(value);
+      return at ? withFraction(at, value) : standard(value);
+    };
   }) as typeof types.getTypeParser,
 };
