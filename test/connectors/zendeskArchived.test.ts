@@ -1,8 +1,9 @@
 import { expect } from "chai";
+import { ConnectorError, SubjectRecord } from "../../src/connectors/sdk";
 import { collectAll, testContext } from "../../src/connectors/testing/conformance";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
-import { ADA, connectorFor, EMAIL, othersWroteOn, redactedToNothing, startStandIn, TOKEN } from "./support/zendeskStandIn";
+import { ADA, connectorFor, EMAIL, notingContext, othersWroteOn, redactedToNothing, startStandIn, TOKEN } from "./support/zendeskStandIn";
 
 const ADA_ID = Number(ADA.ticketingUserId);
 const SUPPORT = { categories: ["SUPPORT" as const] };
@@ -73,5 +74,42 @@ describe("an archived Zendesk ticket (closed more than 120 days ago)", () => {
       expect(after.comments.filter((c) => c.author_id === ADA_ID).every(redactedToNothing), `her words on ${t.id}`).to.equal(true);
     }
     expect((outcome.residual ?? []).filter((r) => r.type === "ticket").reduce((n, r) => n + r.count, 0)).to.equal(shared.length);
+  });
+
+  /** The records of one thread among those collected: the ticket's and those on it (comments, attachments, side messages). */
+  const onThread = (records: SubjectRecord[], id: number) => records.filter((r) => (r.type === "ticket" && r.id === String(id)) || (r.type !== "ticket" && r.type !== "user" && (r.data as { ticket_id?: number }).ticket_id === id));
+
+  /**
+   * Runs an erase that fails after its delete of one of Ada's archived threads and before that unit ends
+   * (Zendesk answers 500 to the call that follows the delete), as a killed attempt leaves it. Returns the
+   * thread, how many records of hers it held, and the notes of the units left unfinished.
+   */
+  const eraseUntilArchivedDeleted = async () => {
+    const thread = own[0];
+    const records = onThread(await collectAll(connector, ADA), thread.id).length;
+    z.faults.add({ kind: "500", method: "DELETE", path: `/deleted_tickets/${thread.id}.json`, times: 1 });
+    const notes: string[] = [];
+    expect(await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+    expect(notes).to.deep.equal([`ticket:${thread.id}:${records}`]);
+    // Asked of the stand-in: the thread went for good already, and cannot come back.
+    expect(z.store.state.tickets.some((x) => x.id === thread.id)).to.equal(false);
+    return { thread, records, notes };
+  };
+
+  // Before: the retry's restore answered 404 and the thread was counted nowhere (erased 0 of the records it held).
+  it("is counted erased once when a legal hold withdraws the unit that deleted it for good (a hold placed while the retry runs)", async () => {
+    const { records, notes } = await eraseUntilArchivedDeleted();
+    const outcome = await connector.erase(ADA, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes, eraseUnit: async () => false }));
+    expect(outcome.erased).to.equal(records);
+    expect(z.store.effects.ticketRestores).to.equal(0);
+  });
+
+  it("is counted erased once when a legal hold on SUPPORT was placed before the retry (its instruction no longer names SUPPORT)", async () => {
+    const { records, notes } = await eraseUntilArchivedDeleted();
+    // The live threads the hold keeps stay as they are: nothing more is deleted.
+    const live = z.store.state.tickets.filter((t) => !t.deleted_at).length;
+    const outcome = await connector.erase(ADA, { categories: [] }, testContext({ attempt: 2, unfinishedUnits: async () => notes, eraseUnit: async () => false }));
+    expect(outcome).to.deep.equal({ erased: records });
+    expect(z.store.state.tickets.filter((t) => !t.deleted_at).length).to.equal(live);
   });
 });

@@ -242,6 +242,17 @@ describe("Zendesk connector", () => {
       expect(z.store.effects).to.deep.include({ ticketPermanentDeletes: 0, ticketRestores: 1 });
     });
 
+    // Before: the retry of an instruction without SUPPORT returned at once, leaving the thread in deleted_tickets (Zendesk scrubs it after 30 days).
+    it("brings a half-deleted thread back when a legal hold on SUPPORT was placed before the next attempt (its instruction no longer names SUPPORT)", async () => {
+      const notes = await eraseUntilFirstPermanentDelete();
+      const id = z.store.deletedTickets()[0].id;
+      const outcome = await connector.erase(ADA, { categories: [] }, testContext({ attempt: 2, unfinishedUnits: async () => notes, eraseUnit: async () => false }));
+      expect(outcome).to.deep.equal({ erased: 0 });
+      expect(z.store.deletedTickets()).to.deep.equal([]);
+      expect(z.store.ticket(id), "the thread is live again").to.not.equal(undefined);
+      expect(z.store.effects).to.deep.include({ ticketPermanentDeletes: 0, ticketRestores: 1 });
+    });
+
     it("finds a user by an email that is not their primary one, through their identities, and erases them by it", async () => {
       const grace = z.store.state.users.find((u) => u.active && u.email.toLowerCase() === GRACE_PERSON.email.toLowerCase())!;
       // Her address is now a secondary identity; her primary one is another.

@@ -87,6 +87,35 @@ const keyOfNote = (note: string): string | undefined => {
 };
 
 /**
+ * A DynamoDB unit of erasure's keys, noted before it sends a delete (no personal data: sort keys, as
+ * SENT_NOTE's): the listing's key just before its first (null: from the oldest) and its last, and how many
+ * keys between them, both included, were there to delete (those not already counted gone). A delete
+ * cannot be called back, so a unit that never ends well (the process killed, the attempt stopped with a
+ * delete still in doubt: see eraseNotedThenListed) leaves this note, and with it counted none of its
+ * deletes. The next attempt counts as that unit's the keys of the range no longer there, in a unit of the
+ * same note (finished when it ends well, so counted once), and takes the keys still there as in doubt (a
+ * delete DynamoDB was still working on may land on them later, and is then counted by their resend).
+ * Before, a delete that landed after the attempt's signal aborted (lease lost, task timeout, shutdown: no
+ * unit can begin then to note it) was counted by no one: the next attempt's listing no longer found it.
+ */
+const RANGE_NOTE = "auth-log-range:";
+const rangeNote = (after: string | undefined, last: string, count: number): string | undefined => {
+  const note = `${RANGE_NOTE}${JSON.stringify([after ?? null, last, count])}`;
+  return note.length <= 500 ? note : undefined;
+};
+/** The range a rangeNote names, or undefined for any other note. */
+const rangeOfNote = (note: string): { after: string | undefined; last: string; count: number } | undefined => {
+  if (!note.startsWith(RANGE_NOTE)) return undefined;
+  try {
+    const [after, last, count]: unknown[] = JSON.parse(note.slice(RANGE_NOTE.length));
+    if ((after !== null && typeof after !== "string") || typeof last !== "string" || !Number.isSafeInteger(count) || (count as number) < 0) return undefined;
+    return { after: after ?? undefined, last, count: count as number };
+  } catch {
+    return undefined;
+  }
+};
+
+/**
  * The auth-log connector over either store: DynamoDB (production) or a SQL table (the embedded
  * default). Throws ConnectorConfigError listing every problem of the options; connects on first use.
  */
@@ -132,17 +161,44 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
   const eraseNotedThenListed = async (userId: string, before: string | undefined, ctx: TaskContext, beat: () => Promise<void>, unsettled: Set<string>, noted: Set<string>): Promise<ErasureOutcome> => {
     let erased = 0;
     let throttledRounds = 0;
+    /** DynamoDB: the keys this call's units counted deleted (a later unit's RANGE_NOTE leaves them out of its count). */
+    const gone = new Set<string>();
     /** Deletes `keys` in the running unit, `unsettled` kept over units; what they deleted, or the failure with it. */
     const removeInUnit = async (keys: readonly string[]): Promise<{ deleted: number; failure?: { error: unknown } }> => {
       let deleted = 0;
       try {
-        throttledRounds += await store.remove(userId, keys, ctx.signal, beat, (n) => (deleted += n), () => ctx.unitTimeLeft?.(), unsettled, () => ctx.heartbeat());
+        const counted = (n: number, key?: string) => {
+          deleted += n;
+          if (key !== undefined) gone.add(key);
+        };
+        throttledRounds += await store.remove(userId, keys, ctx.signal, beat, counted, () => ctx.unitTimeLeft?.(), unsettled, () => ctx.heartbeat());
         return { deleted };
       } catch (error) {
         return { deleted, failure: { error } };
       }
     };
     for (const note of new Set(await ctx.unfinishedUnits())) {
+      const range = rangeOfNote(note);
+      if (range) {
+        // A unit of an earlier attempt that never ended well: what of its range is gone is its deletes.
+        const ran = await ctx.eraseUnit(
+          "AUTH_LOGS",
+          async () => {
+            let there = 0;
+            const bound = `${range.last}\u0000`;
+            for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after: after ?? range.after, before: bound, keysOnly: true }, signal, () => ctx.heartbeat()))) {
+              for (const e of page.events) unsettled.add(e.key);
+              there += page.events.length;
+            }
+            const n = Math.max(0, range.count - there);
+            erased += n;
+            return n;
+          },
+          note,
+        );
+        if (!ran) return { erased };
+        continue;
+      }
       const key = keyOfNote(note);
       if (key === undefined) continue;
       unsettled.add(key);
@@ -171,6 +227,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
     // or when DynamoDB could not delete even one key within a unit.
     let size = pageSize;
+    /** The last key of the pages before this one (a RANGE_NOTE's start). */
+    let previous: string | undefined;
     // Deleted keys stay valid cursors, so paging on while deleting neither skips nor repeats an event.
     for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after, before, keysOnly: true }, signal, () => ctx.heartbeat()))) {
       const keys = page.events.map((e) => e.key);
@@ -180,12 +238,22 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         // A unit that fails part-way (throttled deletes given up on, a later statement cut) still ends
         // with what it deleted, so the task's retry (which no longer finds those events) starts from that count.
         let failure: { error: unknown } | undefined;
-        const ran = await ctx.eraseUnit("AUTH_LOGS", async () => {
-          const removed = await removeInUnit(part);
-          failure = removed.failure;
-          erased += removed.deleted;
-          return removed.deleted;
-        });
+        // DynamoDB: the unit notes its keys before it sends a delete (RANGE_NOTE).
+        const left = part.filter((k) => !gone.has(k));
+        const note = dynamo ? rangeNote(at > 0 ? keys[at - 1] : previous, part[part.length - 1], left.length) : undefined;
+        const ran = await ctx.eraseUnit(
+          "AUTH_LOGS",
+          async () => {
+            const removed = await removeInUnit(part);
+            // Stopped with a delete of it in doubt, the unit must not end well: no unit can begin now to
+            // note that delete, so this unit's note hands its whole range to the next attempt to count.
+            if (ctx.signal.aborted && part.some((k) => unsettled.has(k))) throw stopped(name, "erase", ctx.signal);
+            failure = removed.failure;
+            erased += removed.deleted;
+            return removed.deleted;
+          },
+          note,
+        );
         if (failure) {
           if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
           // DynamoDB: the unit's time ran out after its first `done` keys: the rest go in a new unit.
@@ -207,6 +275,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         }
         at += part.length;
       }
+      previous = keys.at(-1) ?? previous;
       await beat();
     }
     const outcome: ErasureOutcome = { erased };
@@ -262,7 +331,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         return await eraseNotedThenListed(userId, before, ctx, beat, unsettled, noted);
       } catch (error) {
         // Each delete that may have landed uncounted goes to the next attempt under a note (SENT_NOTE):
-        // a unit that fails with this call keeps it. Not once the task is lost: no unit begins then.
+        // a unit that fails with this call keeps it. Not once the task is lost: no unit begins then (the
+        // unit that sent it keeps its RANGE_NOTE instead).
         if (!ctx.signal.aborted) {
           for (const key of unsettled) {
             const note = sentNote(key);

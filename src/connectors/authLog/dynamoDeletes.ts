@@ -107,7 +107,7 @@ export interface DeleteTarget {
  * `keepLease`: see keepingLease.
  * Returns the rounds of resending deletes (throttled, or failed and still there).
  */
-export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set(), keepLease?: () => Promise<void>): Promise<number> {
+export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number, key?: string) => void, timeLeft?: () => number | undefined, unsettled: Set<string> = new Set(), keepLease?: () => Promise<void>): Promise<number> {
   let retried = 0;
   const itemKey = (i: number) => ({ [t.partitionKey]: { S: userId }, [t.sortKey]: { S: keys[i] } });
   let unfinished = keys.length;
@@ -140,10 +140,10 @@ export async function deleteKeys(t: DeleteTarget, userId: string, keys: readonly
     for (let i = 0; i < keys.length && unfinished === keys.length && !signal.aborted; i++) yield i;
   }
   await inParallel(indices(), t.concurrency, async (i) => {
-    /** The key's delete is known to have landed: counted once. */
+    /** The key's delete is known to have landed: counted once (`deleted` hears the key with it). */
     const landed = () => {
       unsettled.delete(keys[i]);
-      deleted(1);
+      deleted(1, keys[i]);
     };
     for (let round = 0; ; round += 1) {
       const ms = budget();

@@ -53,7 +53,7 @@ export interface AuthLogStore {
    * fails: what a failed call deleted is still counted (the counting rule), and a retry cannot find it.
    * It hears only what this call's own deletes removed: SQL from each statement's row count, DynamoDB
    * from a delete conditional on the item being there (a key gone meanwhile, by TTL or another hand, is
-   * not claimed).
+   * not claimed). DynamoDB names the key of each delete it counts (one at a time); SQL names none.
    * `timeLeft` is the unit of erasure's (TaskContext.unitTimeLeft): a SQL store bounds each DELETE by it
    * (a statement cut at it is rolled back); DynamoDB, which cannot undo a write, sends a delete only when
    * it can be answered (or waited out) within it. Either then throws WriteOutOfTime, the one error not a
@@ -65,7 +65,7 @@ export interface AuthLogStore {
    * units, and hands what is left when the call fails to the task's next attempt.
    * `keepLease`: as page's, while a read (DynamoDB's read-back of a delete) waits.
    */
-  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number) => void, timeLeft?: () => number | undefined, unsettled?: Set<string>, keepLease?: () => Promise<void>): Promise<number>;
+  remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number, key?: string) => void, timeLeft?: () => number | undefined, unsettled?: Set<string>, keepLease?: () => Promise<void>): Promise<number>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**

@@ -563,8 +563,26 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
     if (await deleteForGood(ticketId, ctx)) return records;
-    const { status } = await client.get(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
-    return status === 404 ? records : 0;
+    return (await ticketGone(ticketId, ctx)) ? records : 0;
+  };
+
+  /** Whether Zendesk no longer has the ticket at all (neither live nor in deleted_tickets, which the caller asked first). */
+  const ticketGone = async (ticketId: number, ctx: TaskContext): Promise<boolean> =>
+    (await client.get(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" })).status === 404;
+
+  /**
+   * A thread deletion an earlier attempt began, whose unit a hold now refuses (its note): a thread left in
+   * deleted_tickets would go with Zendesk's 30-day scrub, so it is restored (0: the hold keeps it). One
+   * Zendesk no longer has went for good before the hold (in that attempt's unit, which the hold's
+   * placement waited for): an archived ticket's delete is for good at once and never waits in
+   * deleted_tickets, and a permanent delete may have ended before the attempt did. It is counted erased
+   * here (its records, from the note): no unit ends with the note, so nothing else counts it.
+   */
+  const withdrawThread = async (ticketId: number, records: number, ctx: TaskContext): Promise<number> => {
+    const { status } = await client.send("PUT", `deleted_tickets/${ticketId}/restore.json`, "erase", ctx);
+    if (status !== 404 || !(await ticketGone(ticketId, ctx))) return 0;
+    ctx.logger.info({ connector: name, ticket: ticketId }, "a thread an earlier attempt deleted for good before the hold: counted erased");
+    return records;
   };
 
   /** Deletes a soft-deleted user for good; 0 when someone else already did (or the user is not soft-deleted). */
@@ -686,7 +704,6 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     },
 
     async erase(ids, instruction, ctx) {
-      if (!instruction.categories.includes("SUPPORT")) return { erased: 0 };
       const since = instruction.keepRecordedSince?.SUPPORT ? new Date(instruction.keepRecordedSince.SUPPORT).getTime() : undefined;
       const units = unitsOf(ctx);
       const { unit } = units;
@@ -720,9 +737,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
         if (!thread || (await unit(() => finishThread(Number(thread[1]), Number(thread[2]), ctx), note))) continue;
-        // Withdrawn meanwhile: a thread left in deleted_tickets would go with Zendesk's 30-day scrub, so it comes back.
-        await client.send("PUT", `deleted_tickets/${thread[1]}/restore.json`, "erase", ctx);
+        // Withdrawn meanwhile (a hold): the thread comes back, or is counted if it went for good before the hold.
+        units.erased += await withdrawThread(Number(thread[1]), Number(thread[2]), ctx);
       }
+      // A hold keeps SUPPORT (placed since an earlier attempt began): nothing more is erased, and that
+      // attempt's half-deleted threads came back above (an instruction without SUPPORT withdraws every unit).
+      if (!instruction.categories.includes("SUPPORT")) return { erased: units.erased };
       // The subject's suspended emails, each on its own: kept under the rule from the day it arrived, otherwise deleted (one unit each).
       const suspendedKept = new KeptTally();
       /** The outcome's `kept`: the threads' (with the user) and the suspended emails', only when there is something to name. */
