@@ -168,5 +168,8 @@ describeEachDatabase("the free text people type, and requests nobody decides", (
     expect(await columnsHolding(t.ds, needles), "columns holding the person").to.deep.equal([]);
     expect(rawFileNeedles(db().url, needles), "the SQLite file and its log").to.deep.equal([]);
     expect(await t.count("request_identities")).to.equal(0);
+    // Nor, at any step, in the service's log or metrics.
+    expect(needlesIn(await (await fetch(new URL("/metrics", t.url))).text(), needles), "the metrics").to.deep.equal([]);
+    expect(log.lines.filter((l) => needlesIn(l, [...needles, "+44 20 7946 0321"]).length), "log lines holding the person").to.deep.equal([]);
   });
 });
