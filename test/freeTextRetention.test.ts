@@ -121,6 +121,11 @@ describeEachDatabase("the free text people type, and requests nobody decides", (
     // The trail still verifies, whole.
     expect((await t.ok(VERIFY_TRAIL, {}, Role.AUDITOR)).verifyAuditTrail).to.include({ ok: true, problem: null });
 
+    // Its data folder (keys, signed audit checkpoints), at no step either.
+    const dataDir = t.service.services.config.dataDir;
+    const files = fs.readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    expect(files.length, "checkpoints were written, and searched").to.be.greaterThan(4);
+    expect(files.filter((f) => needlesIn(fs.readFileSync(f), NEEDLES).length), "files holding what people typed").to.deep.equal([]);
     // The service's own log, and its metrics, at no step.
     const metrics = await (await fetch(new URL("/metrics", t.url))).text();
     expect(needlesIn(metrics, NEEDLES), "the metrics").to.deep.equal([]);
