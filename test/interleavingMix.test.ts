@@ -43,6 +43,8 @@ const SHOW = `query($id: ID!) { request(id: $id) { id type status statusReason d
   retentionExceptions { connector category recordCount holdId status retainUntil } residualRecords { connector records } } }`;
 const CERTIFICATE = `query($id: ID!) { deletionCertificate(requestId: $id) { erased { connector records } } }`;
 const CLASH = /the corrected email is held by another person's row already/;
+/** A correction refused approval and left waiting: the worker closes it DSR_UNDECIDED_GRACE_DAYS after its due date (retentionPasses move the clock 100 days). */
+const UNDECIDED = /^No one approved or rejected the request within/;
 
 type Snapshot = Map<string, Set<string>>;
 
@@ -301,7 +303,7 @@ describeEachDatabase("a randomized mix of concurrent requests, holds, correction
             else {
               // Or a legal hold on the person's account kept the row as it was (the RECTIFY names the fields it kept).
               const held = final.tasks.some((x: any) => x.outcome?.keptByHold?.length);
-              check(final.tasks.some((x: any) => CLASH.test(x.lastError ?? "")) || held || final.status === "PENDING_APPROVAL", `${r.email}: correction ${final.status} without the clash or a hold: ${final.statusReason}`);
+              check(final.tasks.some((x: any) => CLASH.test(x.lastError ?? "")) || held || final.status === "PENDING_APPROVAL" || UNDECIDED.test(final.statusReason ?? ""), `${r.email}: correction ${final.status} without the clash or a hold: ${final.statusReason}`);
               const [row] = await sys.accounts.query(`SELECT email FROM users WHERE id = ?`, [person.userId]);
               check(row?.email === person.email, `${r.email}: a refused correction changed the row to ${row?.email}`);
             }

@@ -2,13 +2,24 @@ import { EntityManager } from "typeorm";
 import { isMysql } from "../db/dataSource";
 import { HotStatements, transactionRunner } from "../db/hotStatements";
 import { AuditEventRow, AuditStreamHeadRow } from "../entities";
-import type { Actor } from "./actor";
+import { SYSTEM_ACTOR, type Actor } from "./actor";
 import { canonicalJson, eventHash, GENESIS_HASH, streamOf } from "./chain";
 
 export { canonicalJson, GENESIS_HASH } from "./chain";
 
 /** Details an event may carry: ids, statuses, counts, reasons. Never personal data. */
 export type AuditDetails = Record<string, string | number | boolean | null | string[]>;
+
+/**
+ * What an event says of a reason: the service's own words (a SYSTEM actor's) as they are, a person's only
+ * that one was given. A person's words may name anyone ("called from +44 7700 900123"), and the trail is
+ * kept for good and changed by no one (an event's hash covers its details), so they stay on the record
+ * they explain (a request's statusReason or extensionReason, a hold's releaseReason) and are removed with
+ * it (orchestrator/recordRetention.ts); the event says who gave one, and when.
+ */
+export function reasonDetails(actor: Actor, reason: string): AuditDetails {
+  return actor.id === SYSTEM_ACTOR.id ? { reason } : { reasonGiven: true };
+}
 
 export interface NewAuditEvent {
   requestId: string | null;

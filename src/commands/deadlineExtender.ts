@@ -1,4 +1,5 @@
 import { Actor } from "../audit/actor";
+import { reasonDetails } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { addCalendarDays, MAX_EXTENSION_DAYS } from "../domain/deadlines";
 import { TERMINAL_STATUSES } from "../domain/enums";
@@ -23,7 +24,7 @@ export async function extendDeadline(services: Services, actor: Actor, id: strin
       em,
       row,
       { dueAt, extendedDays: row.extendedDays + days, extensionReason: reason.trim() },
-      { actor, action: "request.deadline_extended", details: { days, dueAt: dueAt.toISOString(), reason: reason.trim() } },
+      { actor, action: "request.deadline_extended", details: { days, dueAt: dueAt.toISOString(), ...reasonDetails(actor, reason.trim()) } },
       services.clock.now(),
     );
   });

@@ -1,7 +1,7 @@
 import { clockSkewProblemNow } from "../db/clockSkew";
 import { randomUUID } from "node:crypto";
 import { Actor } from "../audit/actor";
-import { appendAuditEvent } from "../audit/auditTrail";
+import { appendAuditEvent, reasonDetails } from "../audit/auditTrail";
 import { inTransaction, lockRow } from "../db/transaction";
 import { emailProblem, normalizeEmail } from "../domain/identities";
 import { In } from "typeorm";
@@ -91,7 +91,7 @@ export async function releaseLegalHold(services: Services, actor: Actor, id: str
     if (row.status !== LegalHoldStatus.ACTIVE) throw conflict(`Legal hold ${id} was already released`);
     Object.assign(row, { status: LegalHoldStatus.RELEASED, releasedBy: actor.id, releasedAt: now, releaseReason: reason.trim() });
     await em.getRepository(LegalHoldRow).update({ id }, { status: row.status, releasedBy: row.releasedBy, releasedAt: now, releaseReason: row.releaseReason });
-    await appendAuditEvent(em, { requestId: null, actor, action: "legal_hold.released", details: { holdId: id, caseReference: row.caseReference, reason: row.releaseReason } }, now);
+    await appendAuditEvent(em, { requestId: null, actor, action: "legal_hold.released", details: { holdId: id, caseReference: row.caseReference, ...reasonDetails(actor, row.releaseReason!) } }, now);
     return row;
   });
   services.wakeWorkers();

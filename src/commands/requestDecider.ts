@@ -1,5 +1,6 @@
 import { EntityManager } from "typeorm";
 import { Actor } from "../audit/actor";
+import { reasonDetails } from "../audit/auditTrail";
 import { inTransaction } from "../db/transaction";
 import { RequestStatus, VerificationMethod } from "../domain/enums";
 import { badInput } from "../errors";
@@ -50,7 +51,7 @@ export async function decideWithin(em: EntityManager, services: Services, actor:
   // One stored before submissions refused it, or before the connector that confirmed its user id or phone was taken away.
   const unconfirmed = decision === "approve" && row.verificationMethod === VerificationMethod.CODE ? unconfirmedIdentityProblems({ userId: row.subjectUserId, phone: row.subjectPhone }, services.connectors.list().map((c) => c.spec)) : [];
   if (unconfirmed.length) throw badInput("The request cannot be approved", unconfirmed);
-  const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? { reason: statusReason } : {} }, now, {
+  const moved = await moveRequest(em, row, to, { actor, action, details: statusReason ? reasonDetails(actor, statusReason) : {} }, now, {
     ...(statusReason ? { statusReason } : {}),
     // A decided request no longer needs a code: forget it.
     verificationCodeHash: null,

@@ -458,6 +458,19 @@ export class Env {
   @Max(36_500)
   DSR_REQUEST_RECORD_RETENTION_DAYS = 730;
 
+  /**
+   * Days after its due date (as extended) that a verified request nobody approved or rejected
+   * (PENDING_APPROVAL) waits; then the worker closes it, REJECTED by the system with a reason saying so
+   * (orchestrator/unverifiedRequests.ts), and its record's personal data goes after
+   * DSR_REQUEST_RECORD_RETENTION_DAYS like any ended request's. Waiting for ever, it kept the person's
+   * identities for ever. Past its due date it is overdue (dsr_requests_overdue) the whole time.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_650)
+  DSR_UNDECIDED_GRACE_DAYS = 30;
+
   /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })

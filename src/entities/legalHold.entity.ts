@@ -26,11 +26,11 @@ export class LegalHoldRow {
   @Column({ type: "varchar", length: 400 })
   categories!: string;
 
-  /** Why the data must be kept (free text for the privacy team; no personal data expected). */
+  /** Why the data must be kept (free text, which may name the person): emptied with subjectEmail after the release, never in the audit trail. */
   @Column({ type: "varchar", length: 500 })
   reason!: string;
 
-  /** The case, matter or authority request it belongs to. */
+  /** The case, matter or authority request it belongs to: a reference, kept for good (the audit trail names it). */
   @Column({ type: "varchar", length: 100 })
   caseReference!: string;
 
@@ -54,7 +54,7 @@ export class LegalHoldRow {
   @TimestampColumn({ nullable: true })
   releasedAt!: Date | null;
 
-  /** Why it was released. */
+  /** Why it was released (free text): cleared with subjectEmail, never in the audit trail. */
   @Column({ type: "varchar", length: 500, nullable: true })
   releaseReason!: string | null;
 

@@ -76,11 +76,11 @@ export class RequestRow {
   @Column({ type: "int", default: 0 })
   extendedDays!: number;
 
-  /** Why the deadline was last extended (told to the subject, so no internal notes). */
+  /** Why the deadline was last extended (told to the subject, so no internal notes); free text: cleared with the subject (subjectRemovedAt), and never in the audit trail. */
   @Column({ type: "varchar", length: 500, nullable: true })
   extensionReason!: string | null;
 
-  /** Why the request was rejected or cancelled. */
+  /** Why the request was rejected, cancelled or failed; a person's words may name anyone: cleared with the subject (subjectRemovedAt), and never in the audit trail. */
   @Column({ type: "varchar", length: 500, nullable: true })
   statusReason!: string | null;
 
@@ -92,7 +92,7 @@ export class RequestRow {
   @Column({ type: "varchar", length: 16, nullable: true })
   verificationMethod!: VerificationMethod | null;
 
-  /** What a trusted caller said it checked (for TRUSTED_CALLER); no personal data. */
+  /** What a trusted caller said it checked (for TRUSTED_CALLER); free text that may name the person anyway: cleared with the subject (subjectRemovedAt). */
   @Column({ type: "varchar", length: 500, nullable: true })
   verificationEvidence!: string | null;
 

@@ -83,6 +83,11 @@ const requestRecords: RecordKind = {
           subjectPhone: null,
           subjectExternalIds: null,
           corrections: null,
+          // What people typed about the request (how they checked who asked, why they refused, cancelled or
+          // took longer) may name the person as well as any identity does: it goes with them.
+          verificationEvidence: null,
+          statusReason: null,
+          extensionReason: null,
           verificationCodeHash: null,
           subjectReference: subjectEmail === null ? null : subjectReference(secret, subjectEmail),
           subjectRemovedAt: now,
@@ -112,7 +117,9 @@ const releasedHolds: RecordKind = {
       const { affected } = await em
         .createQueryBuilder()
         .update(LegalHoldRow)
-        .set({ subjectEmail: null, subjectRemovedAt: now })
+        // Its reasons too (free text, which may name the person); its case reference stays, as the trail's
+        // link to the matter (legal_hold.placed names it).
+        .set({ subjectEmail: null, reason: "", releaseReason: null, subjectRemovedAt: now })
         .where("id = :id", { id })
         .andWhere(holdPastRetention(bare), { released: LegalHoldStatus.RELEASED, cutoff })
         .execute();
@@ -157,7 +164,8 @@ async function clearPastRetention(services: Pick<Services, "ds" | "clock" | "con
  * ended (Invariant 7): DSR_REQUEST_RECORD_RETENTION_DAYS after a request ended in any state (and after
  * the last retention exception it kept closed), its subject's identities, a correction's values and any
  * identities its tasks still hold; that long after a hold's release, its subject's email. What was done
- * (type, status, dates, tasks, counts, the certificate's keyed hash, the audit trail) stays. Idempotent:
+ * (type, status, dates, tasks, counts, the certificate's keyed hash, the audit trail) stays; the free
+ * text people wrote on those records (verification evidence, reasons) goes with the subject. Idempotent:
  * any number of workers may run it. Returns the records cleared of each kind.
  */
 export async function purgeExpiredRecords(services: Pick<Services, "ds" | "clock" | "config" | "secret">, batch = RECORD_PURGE_BATCH): Promise<{ requests: number; holds: number }> {

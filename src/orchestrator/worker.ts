@@ -12,7 +12,7 @@ import type { HandOff } from "./sql/completeTask";
 import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
 import { schedulePurges } from "./sql/schedulePurges";
-import { closeUnverifiedRequests } from "./unverifiedRequests";
+import { closeUndecidedRequests, closeUnverifiedRequests } from "./unverifiedRequests";
 
 /**
  * At most this many tasks per claim: a worker with free slots fills them a batch at a time, which keeps
@@ -114,6 +114,8 @@ export class Worker {
           if (purges) log.info({ purges }, "purges scheduled for kept records whose time has come");
           const unverified = skewed ? 0 : await closeUnverifiedRequests(this.services, this.services.clock.now());
           if (unverified) log.info({ requests: unverified }, "requests closed unverified at their due date");
+          const undecided = skewed ? 0 : await closeUndecidedRequests(this.services, this.services.clock.now());
+          if (undecided) log.warn({ requests: undecided }, "verified requests nobody decided closed, DSR_UNDECIDED_GRACE_DAYS after their due date");
         }
         if (!skewed && performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
           lastPurge = performance.now();

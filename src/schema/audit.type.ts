@@ -27,7 +27,7 @@ export class AuditEvent {
   @Field({ description: "What happened, as `noun.verb` (request.submitted, request.approved, ...)." })
   action!: string;
 
-  @Field(() => GraphQLJSONObject, { description: "Statuses, counts and reasons of the event." })
+  @Field(() => GraphQLJSONObject, { description: "Statuses, counts and reasons of the event: the service's own reasons as they are; of a reason a person typed (a rejection, cancellation, extension or hold release) only `reasonGiven: true`, the words staying on the record they explain until it is cleared." })
   details!: Record<string, unknown>;
 
   @Field(() => Date, { description: "When it happened." })

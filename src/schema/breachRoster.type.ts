@@ -47,7 +47,7 @@ export class BreachRoster {
   @Field(() => [String], { description: "The connectors whose data the breach touched, as asked." })
   connectors!: string[];
 
-  @Field({ description: "Why it was drawn up." })
+  @Field({ description: "Why it was drawn up. Kept for good with the counts (the record of the breach): name no one here." })
   reason!: string;
 
   @Field(() => String, { nullable: true, description: "The incident's reference." })
@@ -97,7 +97,7 @@ export class StartBreachRosterInput {
   @Matches(/^[a-z][a-z0-9-]{1,39}$/, { each: true, message: "connectors are connector names such as account-db" })
   connectors!: string[];
 
-  @Field({ description: "What happened (3-500 characters)." })
+  @Field({ description: "What happened (3-500 characters). Kept with the roster's counts for good, as the record of the breach (GDPR Art. 33(5)): describe the incident, name no one." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
   reason!: string;

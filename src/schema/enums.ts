@@ -22,7 +22,7 @@ registerEnumType(RequestStatus, {
     AWAITING_INPUT: { description: "Waiting for a person (a manual connector step)." },
     COMPLETED: { description: "Done (terminal)." },
     FAILED: { description: "Could not be completed; see its tasks (terminal)." },
-    REJECTED: { description: "Refused by the privacy team, with a reason (terminal)." },
+    REJECTED: { description: "Refused by the privacy team, with a reason; or closed by the system, saying why, when the identity was not verified by the due date or no one decided a verified request within DSR_UNDECIDED_GRACE_DAYS after it (terminal)." },
     CANCELLED: { description: "Withdrawn before work started (terminal)." },
   },
 });

@@ -28,10 +28,10 @@ export class LegalHold {
   @Field(() => [String], { description: "Held categories; empty: every category." })
   categories!: string[];
 
-  @Field({ description: "Why the data must be kept." })
+  @Field({ description: "Why the data must be kept. Empty once the subject's email is removed from the released hold (`subjectRemovedAt`): free text may name the person." })
   reason!: string;
 
-  @Field({ description: "The case, matter or authority request it belongs to." })
+  @Field({ description: "The case, matter or authority request it belongs to. Kept for good, in the audit trail too (legal_hold.placed): a reference, never a name." })
   caseReference!: string;
 
   @Field(() => LegalHoldStatus, { description: "ACTIVE or RELEASED." })
@@ -46,7 +46,7 @@ export class LegalHold {
   @Field(() => Date, { nullable: true, description: "When it was released." })
   releasedAt!: Date | null;
 
-  @Field(() => String, { nullable: true, description: "Why it was released." })
+  @Field(() => String, { nullable: true, description: "Why it was released. Null once the subject's email is removed (`subjectRemovedAt`)." })
   releaseReason!: string | null;
 
   @Field(() => Date, {
@@ -71,12 +71,12 @@ export class PlaceLegalHoldInput {
   @Matches(/^[A-Z][A-Z0-9_]{1,39}$/, { each: true, message: "categories are upper-case names such as PAYMENTS" })
   categories?: string[] | null;
 
-  @Field({ description: "Why the data must be kept (3-500 characters)." })
+  @Field({ description: "Why the data must be kept (3-500 characters); kept with the hold until its subject's email is removed (DSR_REQUEST_RECORD_RETENTION_DAYS after its release)." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
   reason!: string;
 
-  @Field({ description: "The case or matter reference (1-100 characters)." })
+  @Field({ description: "The case or matter reference (1-100 characters). Kept for good, in the audit trail too: a reference, never a name." })
   @Length(1, 100, { message: "caseReference must be 1 to 100 characters" })
   @IsFreeText()
   caseReference!: string;
@@ -88,7 +88,7 @@ export class ReleaseLegalHoldArgs {
   @IsUUID("all", { message: "id must be a legal hold id (a UUID)" })
   id!: string;
 
-  @Field({ description: "Why it is released (3-500 characters)." })
+  @Field({ description: "Why it is released (3-500 characters); kept with the hold until its subject's email is removed, not in the audit trail." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
   reason!: string;

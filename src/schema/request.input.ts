@@ -115,7 +115,7 @@ export class SubmitRequestInput {
   @IsOptional()
   concernsMinor?: boolean | null;
 
-  @Field(() => String, { nullable: true, description: "How the identity was verified (3-500 characters, no personal data), e.g. `authenticated settings session`." })
+  @Field(() => String, { nullable: true, description: "How the identity was verified (3-500 characters; better without personal data), e.g. `authenticated settings session`. Kept with the request until its record's personal data is removed (DSR_REQUEST_RECORD_RETENTION_DAYS after it ended), never in the audit trail." })
   @IsOptional()
   @Length(3, 500, { message: "verificationEvidence must be 3 to 500 characters" })
   @IsFreeText()
@@ -182,7 +182,7 @@ export class VerifyRequestArgs extends RequestIdArgs {
 
 @ArgsType()
 export class RejectRequestArgs extends RequestIdArgs {
-  @Field({ description: "Why the request is refused (3-500 characters); kept with the request and in the audit trail." })
+  @Field({ description: "Why the request is refused (3-500 characters); kept with the request (statusReason) until its record's personal data is removed. The audit trail records that a reason was given, not its words." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
   reason!: string;
@@ -190,7 +190,7 @@ export class RejectRequestArgs extends RequestIdArgs {
 
 @ArgsType()
 export class CancelRequestArgs extends RequestIdArgs {
-  @Field(() => String, { nullable: true, description: "Why it is withdrawn (3-500 characters)." })
+  @Field(() => String, { nullable: true, description: "Why it is withdrawn (3-500 characters); kept with the request (statusReason) until its record's personal data is removed, not in the audit trail." })
   @IsOptional()
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
@@ -204,7 +204,7 @@ export class ExtendDeadlineArgs extends RequestIdArgs {
   @Max(MAX_EXTENSION_DAYS, { message: `days must be at most ${MAX_EXTENSION_DAYS}` })
   days!: number;
 
-  @Field({ description: "Why more time is needed (3-500 characters); the subject must be told." })
+  @Field({ description: "Why more time is needed (3-500 characters); the subject must be told. Kept with the request (extensionReason) until its record's personal data is removed, not in the audit trail." })
   @Length(3, 500, { message: "reason must be 3 to 500 characters" })
   @IsFreeText()
   reason!: string;

@@ -70,7 +70,7 @@ export class Verification {
   @Field(() => Date, { nullable: true, description: "When it was verified; null while pending." })
   verifiedAt!: Instant | null;
 
-  @Field(() => String, { nullable: true, description: "What a trusted caller said it checked (TRUSTED_CALLER only)." })
+  @Field(() => String, { nullable: true, description: "What a trusted caller said it checked (TRUSTED_CALLER only); removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
   evidence!: string | null;
 
   @Field(() => Date, { nullable: true, description: "When the current one-time code expires; null when no code is outstanding." })
@@ -143,10 +143,10 @@ export class Request {
   @Field(() => Int, { description: "Days the deadline was extended by, in total (at most 60)." })
   extendedDays!: number;
 
-  @Field(() => String, { nullable: true, description: "Why the deadline was last extended." })
+  @Field(() => String, { nullable: true, description: "Why the deadline was last extended; removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
   extensionReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so." })
+  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so. Removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
   statusReason!: string | null;
 
   @Field(() => Verification, { description: "Identity verification state." })

@@ -11,6 +11,7 @@ import { Role } from "../../src/domain/enums";
 import { RunningService, startService } from "../../src/server";
 import { verifySignature } from "../../src/signing";
 import type { Connector } from "../../src/connectors/sdk";
+import type { Logger } from "../../src/logger";
 import { ScriptedConnector } from "./scriptedConnector";
 import { tempDir, TestDatabase } from "./databases";
 
@@ -117,6 +118,8 @@ export class TestService {
      * stay IN_PROGRESS). null: those of DSR_CONNECTORS_FILE.
      */
     private readonly connectors: Connector[] | null = [new ScriptedConnector({ name: "idle" })],
+    /** The service's logger (default: one made from DSR_LOG_LEVEL); a test that reads the log passes its own. */
+    private readonly logger?: Logger,
   ) {}
 
   get ds(): DataSource {
@@ -130,7 +133,7 @@ export class TestService {
   /** Stops the service and starts a new one on the same database and clock, keeping every row (a restart). */
   async restart(): Promise<void> {
     await this.service.stop();
-    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined });
+    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined, logger: this.logger });
   }
 
   /**
@@ -144,7 +147,7 @@ export class TestService {
     const dead = this.service;
     await dead.services.ds.destroy().catch(() => undefined);
     await dead.stop().catch(() => undefined);
-    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined });
+    this.service = await startService({ config: this.config!, clock: this.clock, connectors: this.connectors ?? undefined, logger: this.logger });
   }
 
   private config?: ReturnType<typeof loadConfig>;
@@ -171,7 +174,7 @@ export class TestService {
     // What an earlier test of the suite left (tasks, callbacks due) goes before the service starts: its
     // worker and dispatcher would otherwise take it up while wipe() deletes it (a deadlock on MariaDB).
     await emptyTables(this.db);
-    this.service = await startService({ config, clock: this.clock, connectors: this.connectors ?? undefined });
+    this.service = await startService({ config, clock: this.clock, connectors: this.connectors ?? undefined, logger: this.logger });
     try {
       await this.wipe();
       for (const role of Object.values(Role)) {
