@@ -5,7 +5,7 @@ import { SAMPLE_AGENT_ID } from "../../src/sample/zendesk/seed";
 import { ZendeskStandIn } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { ADA_PERSON, redactedToNothing } from "../connectors/support/zendeskStandIn";
+import { ADA_PERSON, deleteAcrossSearchLag, overLaggingSearch, redactedToNothing } from "../connectors/support/zendeskStandIn";
 import { finishedRequest, zendeskServiceEach } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -72,6 +72,34 @@ describeEachDatabase("a subject who is a helpdesk agent, with replies on custome
     // Ada's threads still hold what the agent told her (the agent's user is gone, the words are not).
     const adaNow = z.store.ticketsRequestedBy(ADA_ID).flatMap((ticket) => ticket.comments.filter((c) => onAdas.some((x) => x.id === c.id)));
     expect(adaNow.map((c) => c.plain_body)).to.deep.equal(onAdas.map((c) => c.plain_body));
+  });
+
+  describe("with Zendesk's search lagging (the erasure searches again after searchLagMs)", () => {
+    let lagging: { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService };
+    beforeEach(async () => {
+      lagging = await overLaggingSearch(db(), 60_000);
+      for (const ticket of lagging.z.store.state.tickets) ticket.updated_at = LONG_AGO;
+    });
+    afterEach(async () => {
+      await lagging?.t.stop();
+      await lagging?.connector.close();
+      await lagging?.z.close();
+    });
+
+    it("leaves the replies after the search again too, and names each once", async function () {
+      this.timeout(120_000);
+      const { z: lz, t: lt, connector: lc } = lagging;
+      const before = lz.store.state.tickets.filter((ticket) => ticket.requester_id !== SAMPLE_AGENT_ID).flatMap((ticket) => ticket.comments.filter((c) => c.author_id === SAMPLE_AGENT_ID));
+      const beforeText = JSON.stringify(before);
+      const deletion = await deleteAcrossSearchLag(lt, lz, lz.store.user(SAMPLE_AGENT_ID)!.email, 60_000, SHOW);
+      expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+      const now = before.map((c) => lz.store.state.tickets.flatMap((ticket) => ticket.comments).find((x) => x.id === c.id));
+      expect(JSON.stringify(now), "the agent's replies at Zendesk").to.equal(beforeText);
+      const named = deletion.residualRecords.filter((r: any) => r.reason === STAFF_REPLY_REASON && r.recordType === "comment").reduce((n: number, r: any) => n + r.records, 0);
+      expect(named, "each reply named residual once").to.equal(before.length);
+      const line = deletion.deletionOutcome.find((l: any) => l.connector === lc.spec.name);
+      expect(line).to.deep.include({ matchesPlan: true, differences: [] });
+    });
   });
 
   it("still erases what the agent wrote on a ticket they requested themselves", async function () {

@@ -926,7 +926,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
         const forRequester = new Set<number>();
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx, undefined, forRequester);
-        if (!theirs) continue;
+        // What they wrote as staff stays for the requester, unredacted, so the search finds those threads
+        // again: the erase named them residual already (one written in the minutes before it, on a thread the
+        // search did not show it yet, stays too, unnamed).
+        if (!theirs || theirs.every((c) => forRequester.has(c.id))) continue;
         const side = await sideOn(ticket);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
@@ -938,14 +941,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
-        // What they wrote there as staff stays for the requester (STAFF_REPLY_REASON), as in the erase.
-        for (const c of theirs) {
-          if (!forRequester.has(c.id)) await redactNoted(units, ticket, c, 0, ctx);
-          else {
-            residual.addStaff("comment", 1);
-            residual.addStaff("attachment", liveAttachments(c).length);
-          }
-        }
+        for (const c of theirs) if (!forRequester.has(c.id)) await redactNoted(units, ticket, c, 0, ctx);
         // The thread stays (someone else's): Zendesk cannot redact its side conversation messages.
         residual.add("side_conversation_message", side);
         if (units.withdrawn) return outcome();
