@@ -5,7 +5,9 @@ import { SAMPLE_AGENT_ID } from "../../src/sample/zendesk/seed";
 import { ZendeskStandIn } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
 import { TestService } from "../support/harness";
-import { ADA_PERSON, deleteAcrossSearchLag, overLaggingSearch, redactedToNothing } from "../connectors/support/zendeskStandIn";
+import { ConnectorError } from "../../src/connectors/sdk";
+import { testContext } from "../../src/connectors/testing/conformance";
+import { ADA_PERSON, connectorFor, deleteAcrossSearchLag, notingContext, overLaggingSearch, redactedToNothing, startStandIn } from "../connectors/support/zendeskStandIn";
 import { finishedRequest, zendeskServiceEach } from "../export/support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -112,5 +114,33 @@ describeEachDatabase("a subject who is a helpdesk agent, with replies on custome
     const deletion = await finishedRequest(t, "DELETION", agent().email, SHOW);
     expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
     expect(z.store.state.tickets.some((ticket) => ticket.id === own.id), "the agent's own ticket").to.equal(false);
+  });
+});
+
+describe("a helpdesk agent's erasure retried after the user's permanent delete lost its answer", () => {
+  let z: ZendeskStandIn;
+  let connector: ZendeskConnector;
+  beforeEach(async () => {
+    z = await startStandIn();
+    connector = connectorFor(z);
+    for (const ticket of z.store.state.tickets) ticket.updated_at = LONG_AGO;
+  });
+  afterEach(async () => {
+    await connector?.close();
+    await z?.close();
+  });
+
+  it("still names the replies residual, from the user unit's note (the retry no longer finds the user)", async () => {
+    const subject = { email: z.store.user(SAMPLE_AGENT_ID)!.email };
+    const replies = z.store.state.tickets.flatMap((ticket) => ticket.comments.filter((c) => c.author_id === SAMPLE_AGENT_ID));
+    const threads = z.store.state.tickets.filter((ticket) => ticket.comments.some((c) => c.author_id === SAMPLE_AGENT_ID)).length;
+    z.faults.add({ kind: "500", method: "DELETE", path: "/deleted_users/", times: 1, afterEffect: true });
+    const notes: string[] = [];
+    expect(await connector.erase(subject, { categories: ["SUPPORT"] }, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
+    expect(z.store.user(SAMPLE_AGENT_ID), "deleted for good").to.equal(undefined);
+    const again = await connector.erase(subject, { categories: ["SUPPORT"] }, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
+    const staff = (again.residual ?? []).filter((r) => r.reason === STAFF_REPLY_REASON);
+    expect(Object.fromEntries(staff.map((r) => [r.type, r.count]))).to.deep.equal({ ticket: threads, comment: replies.length });
+    expect(again.erased, "the user, counted once by the retry").to.equal(1);
   });
 });
