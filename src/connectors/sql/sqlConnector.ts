@@ -309,6 +309,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * The call stops, naming the kind, never the values. A phone other people's rows hold too is the
    * exception: households share a landline, and two accounts under one number are not a data error, so
    * it answers "shared" and the number is not followed (nor handed to other systems) for either person.
+   * Only a phone derived here: one the request gives goes to every other system with the request, so a
+   * given phone another person's row holds too stops the call like any other given value not theirs alone.
    */
   const confirmOwn = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, subject: IdentityMatcher, derived: readonly string[], given: string | undefined): Promise<"own" | "shared"> => {
     const theirs = given === undefined ? derived : [given];
@@ -333,7 +335,17 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     // subject. Only RESOLVE asks: later steps may run after their own erasure removed the row.
     if (!conflict && op === "resolve" && given !== undefined && derived.length === 0) conflict = `no ${t.table} row of theirs holds one`;
     if (!conflict) return "own";
-    if (p.kind === "phone" && shared) return "shared";
+    if (p.kind === "phone" && shared && given === undefined) return "shared";
+    if (p.kind === "phone" && shared) {
+      // A phone the request gives reaches every other system as it is: this database cannot keep it from
+      // them as it keeps one it derived, so what they hold under a household's line would be read and
+      // erased as the subject's (Ada's settings deletion erased the codes an SMS log sent for Hedy).
+      throw new ConnectorError(
+        `${name}: the phone the request gives is held by another person's account here too (a household's line?, found by their ${t.identityKind}); other systems find people by it and cannot tell the two apart, so the ${op} stopped rather than reach the other person's data. Submit the request without the phone: the subject is still found by their other identities`,
+        `${name} ${op}: given phone is shared in ${t.table}.${p.column}`,
+        false,
+      );
+    }
     const what = given === undefined ? `the subject's ${p.kind} here is not theirs alone` : several ? `the ${p.kind} the request gives is one of several the subject has here` : `the ${p.kind} the request gives is not the subject's here`;
     const todo = given === undefined || several ? `Handle it by hand` : `Check the request's identities: give the ${p.kind} this database holds for the subject, or none`;
     throw new ConnectorError(

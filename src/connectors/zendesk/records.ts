@@ -200,6 +200,14 @@ export const SHARED_THREAD_REASON =
   "a ticket you opened that another customer also wrote on stays in the helpdesk for them (deleting it would erase their words): your own comments on it were redacted; its subject line and the staff's replies remain";
 
 /**
+ * Why a comment the subject wrote as helpdesk staff (an agent or admin) on a ticket someone else requested
+ * stays: what staff write on a person's ticket is that person's communication history too (their access
+ * request exports it, isSubjects), so redacting it for the subject would erase the other person's data.
+ */
+export const STAFF_REPLY_REASON =
+  "a reply you wrote as helpdesk staff (an agent or admin) on a ticket another person opened is part of that person's communication history too, and stays for them (their access request includes it): it was not redacted, nor the fact that you wrote there";
+
+/**
  * Whether Zendesk refuses updates of the ticket: a closed one (only a follow-up ticket can be made), so
  * the subject cannot be taken off its CCs. The ticket's record of them goes with their user.
  */

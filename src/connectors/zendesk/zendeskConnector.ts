@@ -18,6 +18,7 @@ import {
   SIDE_LEFT_OUT_REASON,
   SIDE_REFUSED_REASON,
   sideMessageRecord,
+  STAFF_REPLY_REASON,
   redactAllText,
   suspendedTicketRecord,
   TicketRole,
@@ -130,6 +131,9 @@ const sharedThread = (role: TicketRole, othersOnThread: number): boolean => role
 
 const RESIDUE_TYPES = ["ticket", "comment", "attachment", "side_conversation_message"] as const;
 type ResidueType = (typeof RESIDUE_TYPES)[number];
+/** What stays of the subject's staff replies on other people's tickets (STAFF_REPLY_REASON): the replies, their attachments, the tickets' records. */
+const STAFF_RESIDUE_TYPES = ["ticket", "comment", "attachment"] as const;
+type StaffResidueType = (typeof STAFF_RESIDUE_TYPES)[number];
 
 /**
  * The subject's records that remain on threads they requested that other customers wrote on
@@ -138,9 +142,16 @@ type ResidueType = (typeof RESIDUE_TYPES)[number];
  */
 class SharedThreadResidue {
   private readonly counts = new Map<ResidueType, number>();
+  /** The subject's staff replies on other people's tickets, and those tickets' records (STAFF_REPLY_REASON). */
+  private readonly staff = new Map<StaffResidueType, number>();
 
   add(type: ResidueType, count: number): void {
     if (count > 0) this.counts.set(type, (this.counts.get(type) ?? 0) + count);
+  }
+
+  /** Records of the subject's that stay for another person, who requested the ticket they wrote on as staff. */
+  addStaff(type: StaffResidueType, count: number): void {
+    if (count > 0) this.staff.set(type, (this.staff.get(type) ?? 0) + count);
   }
 
   /**
@@ -150,14 +161,18 @@ class SharedThreadResidue {
    */
   note(withUser: number): string {
     // The later counts only when there are any: the note stays as it was written before they were read.
-    // The last (withUser): the closed tickets they stay CC'd on, erased with the user (see erase).
-    const types = withUser || this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
-    return types.map((type) => `:${this.counts.get(type) ?? 0}`).join("") + (withUser ? `:${withUser}` : "");
+    // Then withUser: the closed tickets they stay CC'd on, erased with the user (see erase); then, when
+    // there are any, the staff replies' three counts (STAFF_RESIDUE_TYPES).
+    const staff = [...this.staff.values()].some((n) => n > 0);
+    const types = staff || withUser || this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
+    const counts = types.map((type) => `:${this.counts.get(type) ?? 0}`).join("") + (staff || withUser ? `:${withUser}` : "");
+    return counts + (staff ? STAFF_RESIDUE_TYPES.map((type) => `:${this.staff.get(type) ?? 0}`).join("") : "");
   }
 
-  /** Adds the counts a note's suffix carries (see note). */
-  addNoted(counts: readonly string[]): void {
+  /** Adds the counts a note's suffix carries (see note): the shared threads' four, and the staff replies' three. */
+  addNoted(counts: readonly (string | undefined)[], staff: readonly (string | undefined)[] = []): void {
     RESIDUE_TYPES.forEach((type, i) => this.add(type, Number(counts[i] ?? 0)));
+    STAFF_RESIDUE_TYPES.forEach((type, i) => this.addStaff(type, Number(staff[i] ?? 0)));
   }
 
   /** The outcome's `residual`, only when there is something to name. */
@@ -165,7 +180,8 @@ class SharedThreadResidue {
     const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
     const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
     const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
-    return sets.length ? { residual: sets } : {};
+    const staff = [...this.staff].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: STAFF_REPLY_REASON }));
+    return sets.length || staff.length ? { residual: [...sets, ...staff] } : {};
   }
 }
 
@@ -210,7 +226,8 @@ type Found = { user: WireUser; state: "active" | "soft-deleted"; identities?: Wi
  * requested are deleted (then deleted for good through deleted_tickets) unless another customer wrote
  * on one (then only the subject's own comments on it are redacted, and the rest is reported residual), and on
  * threads they were only CC'd on their comments are redacted (text and attachments) and they leave the
- * CCs; then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
+ * CCs (except what they wrote there as staff, an agent or admin: that is the requester's communication
+ * too, and stays for them, residual); then the user is soft-deleted and deleted permanently through deleted_users. Every step is read back before it is taken, so a run that stopped
  * anywhere (even after a soft delete) is finished by the next one.
  *
  * A soft-deleted user (one an agent deleted by hand, or one an erasure left before its permanent delete)
@@ -471,18 +488,23 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   /**
    * The ticket's comments that belong to the subject's communications (see isSubjects); `others` counts
-   * the rest, other people's words. A comment redacted to nothing (no text, no live attachment) holds
+   * the rest, other people's words. `forRequester` hears the ids of those that are also the communication
+   * of the person who requested the ticket, not the subject: what the subject wrote there as staff
+   * (STAFF_REPLY_REASON), which erasure leaves for that person. A comment redacted to nothing (no text, no live attachment) holds
    * no one's data and is neither. The authors' roles come sideloaded with each page (`include=users`).
    */
-  async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): AsyncGenerator<WireComment> {
+  async function* commentsOf(ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }, forRequester?: Set<number>): AsyncGenerator<WireComment> {
     const staff = new Set<number>();
     const sideloaded = (page: Record<string, unknown>) => {
       for (const u of Array.isArray(page.users) ? (page.users as Partial<WireUser>[]) : []) if (typeof u.id === "number" && (u.role === "agent" || u.role === "admin")) staff.add(u.id);
     };
     for await (const c of client.list<WireComment>(`tickets/${ticket.id}/comments.json?include=users&include_inline_images=true`, "comments", op, ctx, sideloaded)) {
       if (isRedacted(c)) continue;
-      if (isSubjects(c, role, userId, staff)) yield c;
-      else if (others) others.count += 1;
+      if (isSubjects(c, role, userId, staff)) {
+        // Written as staff on a ticket someone else requested: that person's communication too (their collect's isSubjects).
+        if (role !== "requester" && ticket.requester_id !== userId && isSubjects(c, "requester", ticket.requester_id, staff)) forRequester?.add(c.id);
+        yield c;
+      } else if (others) others.count += 1;
     }
   }
 
@@ -491,10 +513,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * thread found only through their comments when none of them is left (all redacted): nothing of
    * theirs is on it any more, though the search still finds it by the redacted comments' author.
    */
-  const theirComments = async (ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }): Promise<WireComment[] | undefined> => {
+  const theirComments = async (ticket: WireTicket, role: TicketRole, userId: number, op: "collect" | "erase", ctx: CallContext, others?: { count: number }, forRequester?: Set<number>): Promise<WireComment[] | undefined> => {
     const onThread = { count: 0 };
     const comments: WireComment[] = [];
-    for await (const c of commentsOf(ticket, role, userId, op, ctx, onThread)) comments.push(c);
+    for await (const c of commentsOf(ticket, role, userId, op, ctx, onThread, forRequester)) comments.push(c);
     if (role === "commenter" && !comments.length) return undefined;
     if (others) others.count += onThread.count;
     return comments;
@@ -667,19 +689,24 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // The thread's comments first: whether another customer wrote on it decides what erasure would
         // leave of it (the plan's toLeaveResidual), as erase decides it below.
         const onThread = { count: 0 };
-        const comments = await theirComments(ticket, role, user.id, "collect", ctx, onThread);
+        const forRequester = new Set<number>();
+        const comments = await theirComments(ticket, role, user.id, "collect", ctx, onThread, forRequester);
         if (!comments) continue;
         others[role].count += onThread.count;
         const shared = sharedThread(role, onThread.count);
         const staying = (r: SubjectRecord): SubjectRecord => (shared ? { ...r, residualOnErasure: SHARED_THREAD_REASON } : r);
         // Off a closed ticket they were CC'd on, erasure cannot take them (Zendesk takes no update of it):
         // the record (that they were on it) goes with their user, deleted for good, or stays with it.
-        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, inseparable: true }) : staying;
+        // What they wrote there as staff stays for the requester (STAFF_REPLY_REASON); on a thread found only
+        // through such comments, the ticket record (that they wrote there) stays with them, as erase leaves it.
+        const forOther = (r: SubjectRecord): SubjectRecord => ({ ...r, residualOnErasure: STAFF_REPLY_REASON });
+        const onlyForOther = role === "commenter" && comments.every((c) => forRequester.has(c.id));
+        const ticketStays = role === "cc" && isClosed(ticket) ? (r: SubjectRecord): SubjectRecord => ({ ...r, inseparable: true }) : onlyForOther ? forOther : staying;
         yield ticketStays(ticketRecord(ticket, role, user.id));
         counts.ticket += 1;
         for (const c of comments) {
           // On a shared thread the subject's own comments are redacted (erased); the staff's replies stay.
-          const stays = c.author_id !== user.id ? staying : (r: SubjectRecord) => r;
+          const stays = c.author_id !== user.id ? staying : forRequester.has(c.id) ? forOther : (r: SubjectRecord) => r;
           yield stays(commentRecord(c, ticket, user.id));
           counts.comment += 1;
           for (const a of c.attachments ?? []) {
@@ -713,13 +740,14 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
         // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}))?)?)?$/.exec(note);
+        // Then, with staff replies left on other people's tickets, their three counts (SharedThreadResidue.note).
+        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?)?)?)?$/.exec(note);
         if (userUnit) {
           await unit(async () => {
             const n = await finishUser(Number(userUnit[1]), ctx);
             // The user gone, this attempt will not find their threads: what stays on them is the note's to name,
             // and the closed tickets that went with the user the note's to count.
-            if (n) residual.addNoted(userUnit.slice(2, 6));
+            if (n) residual.addNoted(userUnit.slice(2, 6), userUnit.slice(7, 10));
             return n ? n + Number(userUnit[6] ?? 0) : 0;
           }, note);
           continue;
@@ -776,7 +804,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const { ticket, role } of ticketsOf(user.id, "erase", ctx)) {
         // The subject's comments on the thread (off one they requested, their own), and how many are other people's.
         const others = { count: 0 };
-        const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others);
+        const forRequester = new Set<number>();
+        const theirs = await theirComments(ticket, role, user.id, "erase", ctx, others, forRequester);
         if (!theirs) continue;
         const side = await sideMessageCount(client, ticket, user.id, proven, ctx, sideRead);
         const lastActivity = new Date(ticket.updated_at);
@@ -805,14 +834,21 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           // a removal whose answer was lost).
           // On a thread found only through their comments, the ticket record (that they wrote there) goes
           // with the last of them: redacted, the thread no longer leads to them (theirComments).
-          const last = theirs.filter((c) => c.author_id === user.id).at(-1);
+          // What they wrote there as staff is the requester's communication too: it stays for that person
+          // (STAFF_REPLY_REASON), and with none of theirs redacted, so does the thread's record of them.
+          const redactable = (c: WireComment) => c.author_id === user.id && !forRequester.has(c.id);
+          const last = theirs.filter(redactable).at(-1);
           for (const c of theirs) {
-            if (c.author_id === user.id) await redactNoted(units, ticket, c, role === "commenter" && c === last ? 1 : 0, ctx);
-            else {
+            if (redactable(c)) await redactNoted(units, ticket, c, role === "commenter" && c === last ? 1 : 0, ctx);
+            else if (forRequester.has(c.id)) {
+              residual.addStaff("comment", 1);
+              residual.addStaff("attachment", liveAttachments(c).length);
+            } else {
               residual.add("comment", 1);
               residual.add("attachment", liveAttachments(c).length);
             }
           }
+          if (role === "commenter" && !last) residual.addStaff("ticket", 1);
           residual.add("side_conversation_message", side);
           if (role === "requester") residual.add("ticket", 1);
           // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and the ticket
@@ -888,8 +924,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
         // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
         if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
-        const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx);
-        if (!theirs) continue;
+        const forRequester = new Set<number>();
+        const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx, undefined, forRequester);
+        // What they wrote as staff stays for the requester, unredacted, so the search finds those threads
+        // again: the erase named them residual already (one written in the minutes before it, on a thread the
+        // search did not show it yet, stays too, unnamed).
+        if (!theirs || theirs.every((c) => forRequester.has(c.id))) continue;
         const side = await sideOn(ticket);
         const lastActivity = new Date(ticket.updated_at);
         if (since !== undefined && lastActivity.getTime() >= since) {
@@ -901,7 +941,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           continue;
         }
         // Their comments and attachments are counted; the thread's record is not (erase may have counted it, leaving the CCs).
-        for (const c of theirs) await redactNoted(units, ticket, c, 0, ctx);
+        for (const c of theirs) if (!forRequester.has(c.id)) await redactNoted(units, ticket, c, 0, ctx);
         // The thread stays (someone else's): Zendesk cannot redact its side conversation messages.
         residual.add("side_conversation_message", side);
         if (units.withdrawn) return outcome();
