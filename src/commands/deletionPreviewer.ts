@@ -32,11 +32,12 @@ export interface DeletionPreviewResult {
 }
 
 /**
- * An earlier deletion of the subject that ended (COMPLETED or FAILED) and still keeps identities the
- * person's current ones no longer lead to (a user id, a payment customer id its RESOLVE found before the
- * account was erased: kept while a retention exception of it is open), and what the systems hold now
- * when asked with them: the records it kept (a rule's 7 years, a hold), and what is past its period and
- * awaits the purge. A new deletion would not reach these (its own look-up starts from the account, gone).
+ * An earlier deletion of the subject that ended (COMPLETED or FAILED) and still keeps something: its
+ * OPEN retention exceptions (what it recorded as kept), and what the systems hold now when asked with
+ * the identities it keeps that the person's current ones no longer lead to (a user id, a payment
+ * customer id its RESOLVE found before the account was erased: kept while an exception is open): the
+ * records it kept (a rule's 7 years, a hold), and what is past its period and awaits the purge. A new
+ * deletion would not reach these (its own look-up starts from the account, gone).
  */
 export interface EarlierDeletionHeld {
   requestId: string;
@@ -144,9 +145,10 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
       await surveyAll(earlier.ids, held.lines, held.notSurveyed);
       held.lines = held.lines.filter((l) => l.found > 0);
     } else if (open.length) {
-      for (const connector of [...new Set(open.map((e) => e.connector))]) {
-        held.notSurveyed.push({ connector, reason: `the deletion kept no identity of the subject but the address, which no longer leads to what it kept here: its retention exceptions (kept) say what it kept` });
-      }
+      const reason = earlier.current
+        ? "the person's current identities are the ones it kept: the preview's own lines count what it kept here"
+        : "it keeps no identity of the subject but the address: the preview's own lines count what the address still reaches here, and its retention exceptions (kept) say what it kept";
+      for (const connector of [...new Set(open.map((e) => e.connector))]) held.notSurveyed.push({ connector, reason });
     }
     if (held.kept.length || held.lines.length) earlierDeletions.push(held);
   }
@@ -167,7 +169,7 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
  * by: the subject's email and the deletion's other kept identities. A deletion whose identities the
  * record purge removed keeps nothing this could find (its exceptions closed long before).
  */
-async function earlierDeletionsOf(services: Services, ids: Record<string, string>): Promise<{ request: RequestRow; ids: Record<string, string> | null }[]> {
+async function earlierDeletionsOf(services: Services, ids: Record<string, string>): Promise<{ request: RequestRow; ids: Record<string, string> | null; current: boolean }[]> {
   const requests = await services.ds.getRepository(RequestRow).find({
     where: { type: RequestType.DELETION, subjectEmail: ids.email, status: In([RequestStatus.COMPLETED, RequestStatus.FAILED]) },
     order: { closedAt: "DESC" },
@@ -178,8 +180,8 @@ async function earlierDeletionsOf(services: Services, ids: Record<string, string
   return requests.map((request) => {
     const own = kept.filter((k) => k.requestId === request.id && k.kind !== "email");
     // Nothing the current look-up lacks: the preview's own lines reach whatever it reaches.
-    if (!own.some((k) => ids[k.kind] !== k.value)) return { request, ids: null };
-    return { request, ids: { email: ids.email, ...Object.fromEntries(own.map((k) => [k.kind, k.value])) } };
+    if (!own.some((k) => ids[k.kind] !== k.value)) return { request, ids: null, current: own.length > 0 };
+    return { request, ids: { email: ids.email, ...Object.fromEntries(own.map((k) => [k.kind, k.value])) }, current: false };
   });
 }
 

@@ -95,7 +95,7 @@ export class EarlierDeletionHeld {
 
   @Field(() => [DeletionPlanLine], {
     description:
-      "Per connector and category, the records the systems hold now when asked with the identities it keeps (found > 0 only): toKeep under the rule or hold that keeps them (with retainUntil), toErase for those past their period, which its purge erases. Empty when it keeps no identity the current look-up lacks (notSurveyed then names each system of `kept`), or when the systems hold nothing of it any more.",
+      "Per connector and category, the records the systems hold now when asked with the identities it keeps (found > 0 only): toKeep under the rule or hold that keeps them (with retainUntil), toErase for those past their period, which its purge erases. Empty when it keeps no identity the current look-up lacks (notSurveyed then names each system of `kept`, saying that the preview's own lines count what the current identities reach), or when the systems hold nothing of it any more.",
   })
   lines!: DeletionPlanLine[];
 

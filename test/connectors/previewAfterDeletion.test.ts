@@ -57,6 +57,27 @@ describeEachDatabase("a deletion preview after a deletion of the person ran", (d
     expect(earlier.kept[0].retainUntil).to.equal(earlier.lines[0].retainUntil);
   });
 
+  it("does not count twice what an earlier deletion kept that the person's current identities reach (a hold kept the account)", async () => {
+    const { t, account, run } = await start();
+    await t.ok(`mutation($input: PlaceLegalHoldInput!) { placeLegalHold(input: $input) { id } }`, { input: { subjectEmail: ADA.email, categories: ["ACCOUNT"], caseReference: "FR-7", reason: "fraud review" } });
+    const deletion = await run({ type: "DELETION", subject: { email: ADA.email } }, SHOW);
+    expect(deletion.status, deletion.statusReason).to.equal("COMPLETED");
+    // The database's own rows: the held account (and its 2 MFA factors) and the 3 invoices are there.
+    expect(await account.count("users", "email = ?", [ADA.email])).to.equal(1);
+    expect(await account.count("invoices", "customer_ref = ? AND billing_name IS NOT NULL", [ADA.paymentCustomerId])).to.equal(3);
+    const { previewDeletion } = await t.ok(PREVIEW, { input: { subject: { email: ADA.email } } });
+    const found = (lines: any[]) => lines.filter((l) => l.found > 0).map((l) => [l.connector, l.category, l.found, l.toKeep, l.keptBy]);
+    expect(found(previewDeletion.lines)).to.deep.equal([
+      ["account-db", "ACCOUNT", 3, 3, "HOLD"],
+      ["account-db", "PAYMENTS", 3, 3, "RULE"],
+    ]);
+    const [earlier] = previewDeletion.earlierDeletions;
+    expect(earlier.kept.map((k: any) => [k.category, k.recordCount]).sort()).to.deep.equal([["ACCOUNT", 3], ["PAYMENTS", 3]]);
+    // Surveyed again with the same identities, they would be counted twice: said instead.
+    expect(earlier.lines).to.deep.equal([]);
+    expect(earlier.notSurveyed).to.deep.equal([{ connector: "account-db", reason: "the person's current identities are the ones it kept: the preview's own lines count what it kept here" }]);
+  });
+
   it("names no earlier deletion for a person none was run for, and counts her invoices in its own lines", async () => {
     const { t } = await start();
     const { previewDeletion } = await t.ok(PREVIEW, { input: { subject: { email: ADA.email } } });
