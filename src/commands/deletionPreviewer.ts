@@ -12,6 +12,10 @@ import type { NotSearchedRecordSet } from "../schema/request.type";
 import { missingNeeds } from "../orchestrator/runner";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { Services } from "../services";
+import { In } from "typeorm";
+import { RequestStatus, RequestType } from "../domain/enums";
+import { RequestIdentityRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus } from "../entities";
+import { holdsExtending } from "../queries/retentionFinder";
 import { subjectOf } from "./requestSubmitter";
 
 /** A dry run's time limit: it runs connectors inside one API call. */
@@ -23,7 +27,31 @@ export interface DeletionPreviewResult {
   notSurveyed: { connector: string; reason: string }[];
   /** Kinds of record a surveyed connector could not search for (NotSearchedRecords), per connector. */
   notSearched: NotSearchedRecordSet[];
+  /** What the systems still hold that earlier deletions of the subject kept, surveyed with their identities (EarlierDeletionHeld). */
+  earlierDeletions: EarlierDeletionHeld[];
 }
+
+/**
+ * An earlier deletion of the subject that ended (COMPLETED or FAILED) and still keeps something: its
+ * OPEN retention exceptions (what it recorded as kept), and what the systems hold now when asked with
+ * the identities it keeps that the person's current ones no longer lead to (a user id, a payment
+ * customer id its RESOLVE found before the account was erased: kept while an exception is open): the
+ * records it kept (a rule's 7 years, a hold), and what is past its period and awaits the purge. A new
+ * deletion would not reach these (its own look-up starts from the account, gone).
+ */
+export interface EarlierDeletionHeld {
+  requestId: string;
+  status: RequestStatus;
+  closedAt: Date | null;
+  /** Its retention exceptions still OPEN (what it recorded as kept), with the hold that extends each, if any. */
+  kept: { row: RetentionExceptionRow; extendedBy: string | null }[];
+  /** Only lines of records found: a set the systems no longer hold is left out. */
+  lines: (PlannedDeletion & { connector: string })[];
+  notSurveyed: { connector: string; reason: string }[];
+}
+
+/** The most earlier deletions a preview surveys (the latest first): one person rarely has more than one or two. */
+const EARLIER_DELETIONS = 5;
 
 export interface PreviewSubject {
   email: string;
@@ -87,28 +115,74 @@ export async function previewDeletion(services: Services, actor: Actor, subject:
   const dctx: DeletionContext = { rules: services.retentionRules, holds: await activeHoldsFor(services.ds, ids.email), now: clock.now(), minor };
   const lines: DeletionPreviewResult["lines"] = [];
   const notSearched: NotSearchedRecordSet[] = [];
-  for (const c of connectors.list()) {
-    const { spec } = c;
-    if (!spec.supports.includes("erasure") || failed.has(spec.name)) continue;
-    if (spec.manual) notSurveyed.push({ connector: spec.name, reason: "a person surveys this system when erasing" });
-    else if (!spec.supports.includes("access")) notSurveyed.push({ connector: spec.name, reason: `${spec.name} cannot be surveyed (no access support)` });
-    else if (missingNeeds(c, ids as Identities).length) notSurveyed.push({ connector: spec.name, reason: `needs ${missingNeeds(c, ids as Identities).join(" or ")}, which no connector found` });
-    else if (unconfirmed(spec).length) notSurveyed.push({ connector: spec.name, reason: unconfirmedReason(spec) });
-    else {
-      try {
-        const notes = new CollectNotes();
-        for (const line of (await surveyConnector(c, ids as Identities, { ...ctxFor(c), ...notes.reporters }, dctx, false)).lines) lines.push({ ...line, connector: spec.name });
-        notSearched.push(...notSearchedOf(spec.name, notes.result().notSearched));
-      } catch (error) {
-        notSurveyed.push({ connector: spec.name, reason: userWords(error) });
+  /** Surveys every erasing connector with `with` (a connector whose needs it lacks, or that a failed provider could not confirm, is named in `skipped`). */
+  const surveyAll = async (with_: Record<string, string>, into: DeletionPreviewResult["lines"], skipped: DeletionPreviewResult["notSurveyed"], searched?: NotSearchedRecordSet[]) => {
+    for (const c of connectors.list()) {
+      const { spec } = c;
+      if (!spec.supports.includes("erasure") || failed.has(spec.name)) continue;
+      if (spec.manual) skipped.push({ connector: spec.name, reason: "a person surveys this system when erasing" });
+      else if (!spec.supports.includes("access")) skipped.push({ connector: spec.name, reason: `${spec.name} cannot be surveyed (no access support)` });
+      else if (missingNeeds(c, with_ as Identities).length) skipped.push({ connector: spec.name, reason: `needs ${missingNeeds(c, with_ as Identities).join(" or ")}, which no connector found` });
+      else if (unconfirmed(spec).length) skipped.push({ connector: spec.name, reason: unconfirmedReason(spec) });
+      else {
+        try {
+          const notes = new CollectNotes();
+          for (const line of (await surveyConnector(c, with_ as Identities, { ...ctxFor(c), ...notes.reporters }, dctx, false)).lines) into.push({ ...line, connector: spec.name });
+          searched?.push(...notSearchedOf(spec.name, notes.result().notSearched));
+        } catch (error) {
+          skipped.push({ connector: spec.name, reason: userWords(error) });
+        }
       }
     }
+  };
+  await surveyAll(ids, lines, notSurveyed, notSearched);
+  const earlierDeletions: EarlierDeletionHeld[] = [];
+  for (const earlier of await earlierDeletionsOf(services, ids)) {
+    const open = await services.ds.getRepository(RetentionExceptionRow).find({ where: { requestId: earlier.request.id, status: RetentionExceptionStatus.OPEN }, order: { connector: "ASC", category: "ASC", recordType: "ASC" } });
+    const extending = await holdsExtending(services.ds, ids.email, open);
+    const held: EarlierDeletionHeld = { requestId: earlier.request.id, status: earlier.request.status, closedAt: earlier.request.closedAt, kept: open.map((row) => ({ row, extendedBy: extending.get(row.id) ?? null })), lines: [], notSurveyed: [] };
+    if (earlier.ids) {
+      await surveyAll(earlier.ids, held.lines, held.notSurveyed);
+      held.lines = held.lines.filter((l) => l.found > 0);
+    } else if (open.length) {
+      const reason = earlier.current
+        ? "the person's current identities are the ones it kept: the preview's own lines count what it kept here"
+        : "it keeps no identity of the subject but the address: the preview's own lines count what the address still reaches here, and its retention exceptions (kept) say what it kept";
+      for (const connector of [...new Set(open.map((e) => e.connector))]) held.notSurveyed.push({ connector, reason });
+    }
+    if (held.kept.length || held.lines.length) earlierDeletions.push(held);
   }
   const computedAt = clock.now();
   await inTransaction(services.ds, (em) =>
-    appendAuditEvent(em, { requestId: null, actor, action: "deletion.previewed", details: { lines: lines.length, notSurveyed: notSurveyed.map((n) => n.connector), minor } }, computedAt),
+    appendAuditEvent(
+      em,
+      { requestId: null, actor, action: "deletion.previewed", details: { lines: lines.length, notSurveyed: notSurveyed.map((n) => n.connector), minor, earlierDeletions: earlierDeletions.map((e) => e.requestId) } },
+      computedAt,
+    ),
   );
-  return { computedAt, lines, notSurveyed, notSearched };
+  return { computedAt, lines, notSurveyed, notSearched, earlierDeletions };
+}
+
+/**
+ * The subject's earlier deletions that ended and still keep identities the preview's own look-up did
+ * not find now (or found with another value: the person's new account), with the identities to survey
+ * by: the subject's email and the deletion's other kept identities. A deletion whose identities the
+ * record purge removed keeps nothing this could find (its exceptions closed long before).
+ */
+async function earlierDeletionsOf(services: Services, ids: Record<string, string>): Promise<{ request: RequestRow; ids: Record<string, string> | null; current: boolean }[]> {
+  const requests = await services.ds.getRepository(RequestRow).find({
+    where: { type: RequestType.DELETION, subjectEmail: ids.email, status: In([RequestStatus.COMPLETED, RequestStatus.FAILED]) },
+    order: { closedAt: "DESC" },
+    take: EARLIER_DELETIONS,
+  });
+  if (!requests.length) return [];
+  const kept = await services.ds.getRepository(RequestIdentityRow).findBy({ requestId: In(requests.map((r) => r.id)) });
+  return requests.map((request) => {
+    const own = kept.filter((k) => k.requestId === request.id && k.kind !== "email");
+    // Nothing the current look-up lacks: the preview's own lines reach whatever it reaches.
+    if (!own.some((k) => ids[k.kind] !== k.value)) return { request, ids: null, current: own.length > 0 };
+    return { request, ids: { email: ids.email, ...Object.fromEntries(own.map((k) => [k.kind, k.value])) }, current: false };
+  });
 }
 
 function userWords(error: unknown): string {

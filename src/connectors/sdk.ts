@@ -104,6 +104,13 @@ export interface ConnectorSpec {
    * shorter (DSR_TASK_LEASE_MS): such an erasure would fail every attempt having erased nothing.
    */
   readonly minUnitMs?: number;
+  /**
+   * True when `rectify` writes only inside its own units (ctx.eraseUnit), never before its first: a call
+   * that throws before its first unit then wrote nothing. Otherwise such a throw (anything but a refusal
+   * or a WriteUndone) may come after a write the system applied, and the call is kept in doubt (see
+   * TaskContext.writtenBefore). The SQL connector declares it.
+   */
+  readonly rectifiesInUnits?: boolean;
 }
 
 /** An ISO 3166-1 alpha-2 country code, as processing locations are recorded. */
@@ -298,7 +305,7 @@ export interface FieldChange {
 }
 
 export interface RectifyOutcome {
-  /** Fields changed. */
+  /** Fields the system holds the new value of now (a write accepted to be applied later is not a change yet: see WriteUndone and writtenBefore). */
   changed: string[];
   /** Fields this system does not hold (not an error: another connector may hold them). */
   notHeld: string[];
@@ -360,7 +367,8 @@ export interface TaskContext {
   eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean; supersedes?: string }): Promise<boolean>;
   /**
    * Correction, on a retry: whether an earlier attempt of this task may have written records of
-   * `category` (one of its units resolved to a count above 0, or began and never ended). A record that
+   * `category` (one of its units resolved to a count above 0, began and never ended, or threw anything but
+   * a refusal or a WriteUndone: its write may have committed, its answer lost). A record that
    * holds the corrected value and is no longer found by the old one is that attempt's write only if
    * this says true: otherwise it is another person's. Undefined outside the orchestrator.
    */
@@ -489,6 +497,28 @@ export class ConnectorError extends Error {
     super(userMessage);
     this.name = "ConnectorError";
     Object.defineProperty(this, CONNECTOR_ERROR, { value: true });
+  }
+}
+
+/** Marks WriteUndone errors across copies of this SDK, as CONNECTOR_ERROR does. */
+const WRITE_UNDONE = Symbol.for("dsr.sdk.WriteUndone");
+
+/**
+ * What a correction's `work` (inside ctx.eraseUnit) throws when its write is known to have changed
+ * nothing: never sent, refused, or cut and rolled back by the system (a statement timeout). Any other
+ * throw from a correction's unit (a retryable ConnectorError, a time-out, a lost answer) is taken to
+ * have perhaps written: the unit is kept in doubt, the retry's writtenBefore answers true for its
+ * categories, and a correction that then fails says the system may hold the new values.
+ */
+export class WriteUndone extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[WRITE_UNDONE] === true;
+  }
+
+  constructor(message: string) {
+    super(message);
+    this.name = "WriteUndone";
+    Object.defineProperty(this, WRITE_UNDONE, { value: true });
   }
 }
 

@@ -54,6 +54,32 @@ export function correctionOutcome(request: Pick<RequestRow, "corrections">, task
   return { reason: (reason ?? write(counted, [`${skipped.length} systems (their RECTIFY tasks say why)`])).slice(0, 500), nothing: !changed.length };
 }
 
+/**
+ * The systems a FAILED correction may have changed all the same: a RECTIFY task that ended FAILED after
+ * a unit of its writes counted records (erasure_progress), or was left in doubt (RECTIFY_IN_DOUBT: it
+ * threw where the write may have committed), or never ended (the process died in it). Without this the
+ * request read "N task(s) failed" while the system held the new value, as if nothing had been corrected.
+ */
+export async function writtenBeforeFailing(em: EntityManager, requestId: string): Promise<string[]> {
+  const rows: Array<{ connector: string }> = await em
+    .getRepository(TaskRow)
+    .createQueryBuilder("t")
+    .select("t.connector", "connector")
+    .where("t.requestId = :requestId AND t.step = :step AND t.status = :failed", { requestId, step: TaskStep.RECTIFY, failed: TaskStatus.FAILED })
+    .andWhere("(EXISTS (SELECT 1 FROM erasure_progress p WHERE p.taskId = t.id AND p.erased > 0) OR EXISTS (SELECT 1 FROM erasure_units u WHERE u.taskId = t.id))")
+    .orderBy("t.connector", "ASC")
+    .getRawMany();
+  return rows.map((r) => r.connector);
+}
+
+/** A FAILED correction's statusReason (`failed`: its tasks' failures), naming the systems that may hold the new values anyway (writtenBeforeFailing). */
+export function failedCorrectionReason(failed: string, request: Pick<RequestRow, "corrections">, written: readonly string[]): string {
+  if (!written.length) return failed.slice(0, 500);
+  const fields = [...new Set((request.corrections ?? []).map((c) => c.field))].sort().join(", ");
+  const said = ` Yet ${written.join(", ")} may hold the new values already (${fields.length <= 150 ? fields : "the fields asked"}): a write of this correction there committed, or its answer was lost, before the task failed. Retry the task (retryTask) or check the system.`;
+  return `${failed.slice(0, Math.max(0, 500 - said.length))}${said}`.slice(0, 500);
+}
+
 /** The statusReason of a request that followed `originalId` to its end (settleDuplicates). */
 export function answeredTogether(originalId: string | null, reason: string | null): string {
   return `answered together with ${originalId ? `request ${originalId}` : "an earlier request of the same person"}${reason ? `: ${reason}` : ""}`.slice(0, 500);

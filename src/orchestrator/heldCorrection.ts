@@ -1,10 +1,10 @@
-import { Connector, ConnectorError, Identities, TaskContext } from "../connectors/sdk";
+import { Connector, ConnectorError, Identities, TaskContext, WriteUndone } from "../connectors/sdk";
 import { EntityManager, Not } from "typeorm";
 import { TaskStatus } from "../domain/tasks";
 import { StoredFieldChange, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { unitClock } from "./erasureUnits";
-import { beginErasureUnit, endCountedUnit, endErasureUnit, writtenByEarlierUnits } from "./holdFence";
+import { beginErasureUnit, endCountedUnit, endErasureUnit, leaveUnitInDoubt, writtenByEarlierUnits } from "./holdFence";
 import { keptByHoldResult, ManualHold, manualHold } from "./manualHold";
 import { Stopped, untilAborted } from "./stopping";
 import { Claim, taskRowIs } from "./sql/leaseGuard";
@@ -77,7 +77,9 @@ export async function rectifyUnlessHeld(
     try {
       wrote = await work();
     } catch (error) {
-      await endErasureUnit(services.ds, next.unitId);
+      // Its write may have committed before the throw (an answer lost): the retry and the report must know.
+      if (mayHaveWritten(error)) await leaveUnitInDoubt(services.ds, next.unitId, services.clock.now());
+      else await endErasureUnit(services.ds, next.unitId);
       throw error;
     } finally {
       running = null;
@@ -100,9 +102,29 @@ export async function rectifyUnlessHeld(
     if (!refused) throw new ConnectorError(`${connector.spec.name} said it left fields unfinished while no legal hold stopped its correction: the correction cannot be reported done`, `rectify outcome names unfinished fields without a refused unit`, false);
     const stopped: ManualHold = refused;
     return { changed: outcome.changed, notHeld: outcome.notHeld, keptByHold: [...new Set(outcome.unfinished)].sort(), holdCases: stopped.cases, heldCategories: stopped.categories };
+  } catch (error) {
+    // A call that threw inside its one outer unit may have written too, unless it writes in units of its own only.
+    if (outer && !connector.spec.rectifiesInUnits && mayHaveWritten(error)) {
+      const inDoubt = outer;
+      outer = null;
+      await leaveUnitInDoubt(services.ds, inDoubt, services.clock.now());
+    }
+    throw error;
   } finally {
     if (outer) await endErasureUnit(services.ds, outer);
   }
+}
+
+/**
+ * Whether a correction's write that threw may still have changed the system: anything but a write known
+ * undone (WriteUndone: cut and rolled back) or a refusal. The connector contract has a refusal (a
+ * non-retryable ConnectorError) thrown before the write it refuses changed anything; a retryable error,
+ * a time-out or an unexpected failure may come after the system applied the write (a connection cut
+ * after COMMIT, an answer lost, a 202 whose change lands later).
+ */
+function mayHaveWritten(error: unknown): boolean {
+  if (error instanceof WriteUndone) return false;
+  return !(error instanceof ConnectorError) || error.retryable;
 }
 
 /**

@@ -358,6 +358,27 @@ export async function writtenByEarlierUnits(ds: DataSource, taskId: string): Pro
   return new Set([...Object.keys(await erasedByEarlierUnits(ds, taskId)), ...open.flatMap((u) => list(u.categories))]);
 }
 
+/**
+ * The note of a correction's unit whose write may have committed although the unit did not end well:
+ * its work (or, before the connector's first own unit, its whole call) threw, and a write's answer can
+ * be lost after the system applied it (a connection cut after COMMIT, an HTTP 200 that never arrived, a
+ * 202 the system carries out later). Kept, expired, so that the task's next attempt reads that the
+ * unit's categories may hold the corrected values (writtenByEarlierUnits), a deletion reads that the
+ * correction may have moved an identity (identityMovedSince), and a correction that then fails says the
+ * system may hold the new values. Gone with the task's completion (dropUnitsInDoubt).
+ */
+export const RECTIFY_IN_DOUBT = "rectify:write-in-doubt";
+
+/** Leaves a correction's unit in doubt (RECTIFY_IN_DOUBT): expired, so that it blocks no hold, and kept. */
+export async function leaveUnitInDoubt(ds: DataSource, unitId: string, at: Date): Promise<void> {
+  await alone(ds, (em) => em.getRepository(ErasureUnitRow).update({ id: unitId }, { expiresAt: at, note: RECTIFY_IN_DOUBT }));
+}
+
+/** Drops a completed correction's units left in doubt, in its completion's transaction: its outcome says what the system holds now. */
+export async function dropUnitsInDoubt(em: EntityManager, taskId: string): Promise<void> {
+  await em.getRepository(ErasureUnitRow).delete({ taskId, note: RECTIFY_IN_DOUBT });
+}
+
 /** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. The task's remote unit is not one of them: it ends with the remote work (endRemoteUnit). */
 export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);

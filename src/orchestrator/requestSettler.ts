@@ -5,7 +5,7 @@ import { lockedRequest } from "../db/transaction";
 import { RequestStatus, RequestType, TERMINAL_STATUSES } from "../domain/enums";
 import { TaskStatus, TaskStep } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
-import { answeredTogether, correctionOutcome, rectifyTasksOf } from "./correctionReason";
+import { answeredTogether, correctionOutcome, failedCorrectionReason, rectifyTasksOf, writtenBeforeFailing } from "./correctionReason";
 import { armClosingPasses } from "./sql/armClosingPasses";
 
 export interface TaskCounts {
@@ -71,6 +71,7 @@ export async function settleRequest(em: EntityManager, requestId: string, now: D
   if (target === RequestStatus.FAILED && !statusReason) {
     const failed = await em.getRepository(TaskRow).find({ where: { requestId, status: TaskStatus.FAILED }, order: { connector: "ASC" } });
     statusReason = `${failed.length} task(s) failed: ${failed.map((t) => `${t.connector} ${t.step}: ${t.lastError ?? "failed"}`).join("; ")}`.slice(0, 500);
+    if (request.type === RequestType.CORRECTION) statusReason = failedCorrectionReason(statusReason, request, await writtenBeforeFailing(em, requestId));
   }
   const moved = await moveRequest(
     em,

@@ -7,6 +7,7 @@ import { requestPart } from "../queries/requestPartsFinder";
 import { currentResidualSets, deletionOutcomeOf, erasedResidueOf } from "../queries/deletionOutcomeFinder";
 import { DeletionOutcomeLine, DeletionPlanLine, DeletionPreview, ErasedResidueSet, PreviewDeletionInput, ResidualRecordSet } from "../schema/deletionPlan.type";
 import { Request } from "../schema/request.type";
+import { presentRetentionException } from "../presenters/retention.presenter";
 
 @Resolver(() => Request)
 export class RequestDeletionPlanResolver {
@@ -51,6 +52,7 @@ export class DeletionPreviewResolver {
       "Dry run of a deletion: asks every connector now what it holds about the subject and returns what a deletion would erase and keep, with the rule or hold and retainUntil of each kept set. Changes no data (writes an audit event). ADMIN, PRIVACY_OFFICER.",
   })
   async previewDeletion(@Arg("input", () => PreviewDeletionInput, { description: "The subject (and whether they are under 18)." }) input: PreviewDeletionInput, @Ctx() ctx: GraphQLContext): Promise<DeletionPreview> {
-    return previewDeletion(ctx.services, ctx.actor, input.subject, input.concernsMinor === true);
+    const preview = await previewDeletion(ctx.services, ctx.actor, input.subject, input.concernsMinor === true);
+    return { ...preview, earlierDeletions: preview.earlierDeletions.map((e) => ({ ...e, kept: e.kept.map((k) => presentRetentionException(k.row, k.extendedBy)) })) };
   }
 }

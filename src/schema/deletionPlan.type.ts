@@ -1,9 +1,11 @@
-import { Field, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { RequestStatus } from "../domain/enums";
 import { DifferenceKind } from "../domain/counting";
 import { IsOptional, ValidateNested } from "class-validator";
 import { Type } from "class-transformer";
 import { SubjectInput } from "./request.input";
 import { NotSearchedRecordSet } from "./request.type";
+import { RetentionException } from "./retention.type";
 
 @ObjectType({ description: "One line of a deletion plan: in one connector and category, what erasure takes and what it keeps, why, until when. Counts only." })
 export class DeletionPlanLine {
@@ -69,6 +71,36 @@ export class DeletionPreview {
 
   @Field(() => [NotSearchedRecordSet], { description: "Kinds of record a surveyed connector could not search for: a deletion would not find, count or erase them." })
   notSearched!: NotSearchedRecordSet[];
+
+  @Field(() => [EarlierDeletionHeld], {
+    description:
+      "What earlier deletions of this subject (the latest 5 that ended, COMPLETED or FAILED) still keep: each one's OPEN retention exceptions, and the systems asked now with the identities it still keeps (a user id or payment customer id found before the account was erased; kept while an exception of it is open). The lines above come from the person's current identities, which no longer lead to those records, so a new deletion would not reach them either (its outcome names them keptByEarlier). Before, a preview after a deletion answered no line holding anything while payments kept by the 7-year rule were still held. Empty when no earlier deletion keeps anything.",
+  })
+  earlierDeletions!: EarlierDeletionHeld[];
+}
+
+@ObjectType({ description: "An earlier deletion of the subject and what the systems still hold of what it kept, surveyed now." })
+export class EarlierDeletionHeld {
+  @Field(() => ID, { description: "The earlier DELETION request." })
+  requestId!: string;
+
+  @Field(() => RequestStatus, { description: "How it ended (COMPLETED or FAILED)." })
+  status!: RequestStatus;
+
+  @Field(() => Date, { nullable: true, description: "When it ended." })
+  closedAt!: Date | null;
+
+  @Field(() => [RetentionException], { description: "Its retention exceptions still OPEN: the record sets it recorded as kept (rule or hold, legal basis, retainUntil), which its purge erases when they end." })
+  kept!: RetentionException[];
+
+  @Field(() => [DeletionPlanLine], {
+    description:
+      "Per connector and category, the records the systems hold now when asked with the identities it keeps (found > 0 only): toKeep under the rule or hold that keeps them (with retainUntil), toErase for those past their period, which its purge erases. Empty when it keeps no identity the current look-up lacks (notSurveyed then names each system of `kept`, saying that the preview's own lines count what the current identities reach), or when the systems hold nothing of it any more.",
+  })
+  lines!: DeletionPlanLine[];
+
+  @Field(() => [NotSurveyed], { description: "Connectors that could not be asked with its identities, and why." })
+  notSurveyed!: NotSurveyed[];
 }
 
 @InputType({ description: "Whose deletion to preview." })

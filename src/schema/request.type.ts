@@ -146,7 +146,7 @@ export class Request {
   @Field(() => String, { nullable: true, description: "Why the deadline was last extended; removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
   extensionReason!: string | null;
 
-  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so. Removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
+  @Field(() => String, { nullable: true, description: "Why the request was rejected, cancelled or failed; on a COMPLETED correction, what it did not correct (fields no system changed, systems that skipped the correction and may still hold the old values); a correction that changed no field in any system FAILS, saying so; a correction that FAILED after a write of it committed, or may have (its answer lost), names the systems that may hold the new values (\"Yet account-db may hold the new values already (email): ...\"). Removed DSR_REQUEST_RECORD_RETENTION_DAYS after the request ended, with its subject (`subjectRemovedAt`)." })
   statusReason!: string | null;
 
   @Field(() => Verification, { description: "Identity verification state." })

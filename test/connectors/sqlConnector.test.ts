@@ -570,6 +570,8 @@ describe("createSqlConnector configuration", () => {
       correctionFields: ["name", "email"],
       // users.email is the column its users table is found by; name decides nothing.
       identityFields: [{ field: "email", kind: "email" }],
+      // Every UPDATE of a correction runs in a unit of its own: a throw before the first wrote nothing.
+      rectifiesInUnits: true,
     });
     const { rectifiable: _, ...plain } = accountDbConfig();
     expect(sqlConnectorSpec(plain).supports).to.deep.equal(["access", "erasure"]);

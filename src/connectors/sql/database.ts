@@ -7,6 +7,7 @@ import { mysqlSocket, mysqlSslOptions, mysqlTls, plaintextHosts, postgresTlsProb
 import { breathe } from "../../eventLoop";
 import { IDENTIFIER } from "./config";
 import { exactJson } from "../exactJson";
+import { WriteUndone } from "../sdk";
 import { dateOf, withFraction } from "../recordedAt";
 import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
 
@@ -298,7 +299,12 @@ export function exactInteger(value: unknown): unknown {
 }
 
 /** A write not started, or cut and rolled back, because it could not commit within its unit: it changed nothing. */
-export class WriteOutOfTime extends Error {
+export class WriteOutOfTime extends WriteUndone {
+  // WriteUndone's check answers for every undone write; this class is the SQL connector's own.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
   /**
    * @param done how many of the keys given, from the first, are known handled (deleted or found gone)
    * before time ran out: the caller goes on after them in a new unit. 0: none (a SQL statement cut).

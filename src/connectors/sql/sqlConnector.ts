@@ -105,6 +105,8 @@ export function sqlConnectorSpec(config: SqlConnectorConfig, plan: IdentityPlan 
     provides: plan.provides,
     categories: [...new Set(config.tables.map((t) => t.category))],
     correctionFields: Object.keys(config.rectifiable ?? {}),
+    // Every UPDATE of a correction runs in a unit of its own (correctRows).
+    rectifiesInUnits: true,
     identityFields: Object.entries(config.rectifiable ?? {}).flatMap(([field, target]) => {
       const t = config.tables.find((x) => x.table === target.table);
       const kind = t && identityColumns(t, config.provides).get(target.column);

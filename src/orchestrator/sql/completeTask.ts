@@ -1,7 +1,8 @@
 import { DataSource, EntityManager, In } from "typeorm";
 import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
-import { TaskStatus } from "../../domain/tasks";
+import { TaskStatus, TaskStep } from "../../domain/tasks";
+import { dropUnitsInDoubt } from "../holdFence";
 import { DeletionPlanItemRow, ErasureProgressRow, KeptUndatedRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedIdsRow, TaskResult, TaskRow } from "../../entities";
 import { randomUUID } from "node:crypto";
 import { tasksClaimed } from "../../metrics";
@@ -315,6 +316,8 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   else if (dropSurveyed) await dropSurveyedIds(em, task);
   // By primary key prefix (taskId, category): no gap locks beyond this task's rows.
   if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
+  // A correction's units left in doubt served its retries (writtenBefore): its outcome says what the system holds.
+  if (dropProgress && task.step === TaskStep.RECTIFY) await dropUnitsInDoubt(em, task.id);
   if (closeExceptions.length) {
     await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
   }

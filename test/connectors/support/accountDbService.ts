@@ -21,7 +21,7 @@ export interface AccountDbService {
 /**
  * Seeds the account database in `accountDb` (a fresh SQLite file when omitted), connects it with its
  * configuration as `configure` leaves it, and starts the service on `serviceDb` with it (as `wrap` makes it),
- * its settings overridden by `settings`.
+ * its settings overridden by `settings`, and `more` connectors beside it.
  */
 export async function accountDbService(
   serviceDb: TestDatabase,
@@ -29,6 +29,8 @@ export async function accountDbService(
   accountDb?: TestDatabase,
   wrap: (connector: SqlConnector) => Connector = (connector) => connector,
   settings: Record<string, string> = {},
+  /** Other connectors registered beside it. */
+  more: Connector[] = [],
 ): Promise<AccountDbService> {
   const file = accountDb ?? (await createSqliteDatabase());
   const account = await AccountDb.create(file);
@@ -36,7 +38,7 @@ export async function accountDbService(
   configure(config);
   const connector = createSqlConnector(config, { url: file.url, timeoutMs: 2000 });
   const env = { DSR_WORKER_CONCURRENCY: "2", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000", DSR_TASK_MAX_ATTEMPTS: "2", ...settings };
-  const t = await new TestService(serviceDb, env, [wrap(connector)]).start();
+  const t = await new TestService(serviceDb, env, [wrap(connector), ...more]).start();
   return {
     t,
     account,
