@@ -79,11 +79,16 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * `range` (RANGE_NOTE): a DynamoDB unit's keys, noted before it sends a delete: the listing's key just
  * before its first (null: from the oldest) and its last, and how many keys between them, both
  * included, were there to delete (those not already counted gone). A delete cannot be called back, so
- * a unit that never ends well (the process killed, the attempt stopped with a delete still in doubt)
- * leaves this note, and with it counted none of its deletes. The next attempt counts as that unit's
- * the keys of the range no longer there (less those its delete notes already counted), in a unit of
- * the same note (finished when it ends well, so counted once), and takes the keys still there as in
- * doubt (a delete DynamoDB was still working on may land on them later, and is then counted by their resend).
+ * a unit that never ends well (the process killed, the lease lost, the attempt stopped with a delete
+ * still in doubt) leaves this note, and with it counted none of its deletes. The next attempt, in a
+ * unit of the note (finished when it ends well), takes the range's keys still there as in doubt (a
+ * delete DynamoDB was still working on may land on them later, and is then counted by their resend),
+ * and counts none of those gone as erased: which of them that unit's deletes removed, and which TTL or
+ * another hand did (DynamoDB's TTL removes expired auth events in the background, another deletion of
+ * the same user may run), no one can tell any more. They were no longer there when this attempt ran,
+ * and the outcome says so (FEWER_RECORDS: erased by an earlier attempt or outside the service), as
+ * for a record a SQL connector finds gone; never erased by this deletion, nor residual or kept. Before,
+ * every key gone from the range was counted erased, another hand's included.
  */
 const NOTE_KINDS = { delete: "auth-log-delete:", range: "auth-log-range:" } as const;
 type NoteKind = keyof typeof NOTE_KINDS;
@@ -236,7 +241,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     for (const note of earlier) {
       const range = rangeOfNote(note);
       if (!range) continue;
-      // A unit of an earlier attempt that never ended well: what of its range is gone is its deletes.
+      // A unit of an earlier attempt that never ended well: which of its range's keys its deletes removed
+      // is known to no one now (see RANGE_NOTE). Those still there are in doubt; those gone are not counted.
       const inRange = (key: string) => (range.after === undefined || key > range.after) && key <= range.last;
       const ran = await ctx.eraseUnit(
         "AUTH_LOGS",
@@ -247,9 +253,9 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
             for (const e of page.events) unsettled.add(e.key);
             there += page.events.length;
           }
-          const n = Math.max(0, range.count - there - [...gone].filter(inRange).length);
-          erased += n;
-          return n;
+          const unknown = Math.max(0, range.count - there - [...gone].filter(inRange).length);
+          if (unknown) ctx.logger.info({ connector: name, gone: unknown }, "events of an interrupted unit's range gone, by its deletes or another hand (TTL): not counted as erased");
+          return 0;
         },
         note,
         leaves,
