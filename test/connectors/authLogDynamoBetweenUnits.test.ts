@@ -10,8 +10,26 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
   tasks { connector step status attempts lastError outcome { erased kept } }
   deletionOutcome { connector erased kept matchesPlan differences { kind records } } } }`;
 
+/** The request once its deletion ended, read through GraphQL, and what it says of itself (for assertion messages). */
+async function endOf(t: TestService, id: string): Promise<{ ended: any; seen: string }> {
+  const ended = await t.waitFor(
+    async () => {
+      const { request } = await t.ok(SHOW, { id });
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "the deletion ended",
+    80_000,
+  );
+  return { ended, seen: `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason} ${JSON.stringify(ended.deletionOutcome)}` };
+}
+
 /** The worker a stalled attempt's task is handed to by loseLeaseAfterFirstUnit (a lease that never runs out until released). */
 const STALLED = "test-stalled-worker";
+
+/** Backdates the lease of the task STALLED holds: the sweeper takes it back, and the service's worker runs it again. */
+async function releaseStalled(t: TestService): Promise<void> {
+  await t.ds.query(`UPDATE tasks SET leaseExpiresAt = '2000-01-01 00:00:00.000' WHERE lockedBy = '${STALLED}'`);
+}
 
 /**
  * Takes the task away from its attempt the moment its first DynamoDB unit of erasure ends, in the
@@ -32,9 +50,7 @@ async function loseLeaseAfterFirstUnit(t: TestService, kind: TestDatabase["kind"
   }
   return {
     taken: async () => Number((await t.ds.query("SELECT n FROM test_lease_loss"))[0].n) === 0,
-    release: async () => {
-      await t.ds.query(`UPDATE tasks SET leaseExpiresAt = '2000-01-01 00:00:00.000' WHERE lockedBy = '${STALLED}'`);
-    },
+    release: () => releaseStalled(t),
     undo: async () => {
       await t.ds.query("DROP TRIGGER test_lease_loss_at_unit_end");
       await t.ds.query("DROP TABLE test_lease_loss");
@@ -65,17 +81,9 @@ describeEachDatabase("auth-log on DynamoDB: a delete in doubt when the attempt s
       await t.waitFor(async () => ((await landed(before)) ? true : undefined), "the deletes in doubt landed", 40_000);
       undoFaults();
       await lease.release();
-      const ended = await t.waitFor(
-        async () => {
-          const { request } = await t.ok(SHOW, { id });
-          return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-        },
-        "the deletion ended",
-        80_000,
-      );
+      const { ended, seen } = await endOf(t, id);
       const left = await itemsOf(s, GRACE.userId!);
       const erase = ended.tasks.find((y: any) => y.step === "ERASE");
-      const seen = `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason} ${JSON.stringify(ended.deletionOutcome)}`;
       expect(ended.status, seen).to.equal("COMPLETED");
       expect(erase.attempts, `the attempt that lost the task, then the next ${seen}`).to.be.at.least(2);
       expect(left, `Grace's items kept (the last 90 days) ${seen}`).to.be.within(1, before - 3);
@@ -147,18 +155,10 @@ describeEachDatabase("auth-log on DynamoDB: events of an interrupted unit's rang
     } finally {
       direct.destroy();
     }
-    await t.ds.query(`UPDATE tasks SET leaseExpiresAt = '2000-01-01 00:00:00.000' WHERE lockedBy = '${STALLED}'`);
-    const ended = await t.waitFor(
-      async () => {
-        const { request } = await t.ok(SHOW, { id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "the deletion ended",
-      80_000,
-    );
+    await releaseStalled(t);
+    const { ended, seen } = await endOf(t, id);
     const left = await itemsOf(s, GRACE.userId!);
     const erase = ended.tasks.find((y: any) => y.step === "ERASE");
-    const seen = `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason} ${JSON.stringify(ended.deletionOutcome)}`;
     expect(ended.status, seen).to.equal("COMPLETED");
     expect(erase.attempts, seen).to.be.at.least(2);
     const lost = before - left;
@@ -205,16 +205,8 @@ describeEachDatabase("auth-log on DynamoDB: a delete the call already counted is
     const failed = { lands: "never", answer: 500 } as const;
     s.dynamo.deleteFaults.push(cut, null, null, null, null, null, null, null, null, null, failed, failed);
     const id = await approved(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId } });
-    const ended = await t.waitFor(
-      async () => {
-        const { request } = await t.ok(SHOW, { id });
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "the deletion ended",
-      80_000,
-    );
+    const { ended, seen } = await endOf(t, id);
     const left = await itemsOf(s, GRACE.userId!);
-    const seen = `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason} ${JSON.stringify(ended.deletionOutcome)}`;
     expect(s.dynamo.deleteFaults, "the faults were met").to.deep.equal([]);
     expect(ended.status, seen).to.equal("COMPLETED");
     const line = ended.deletionOutcome.find((l: any) => l.connector === "auth-log");
