@@ -363,8 +363,13 @@ export interface TaskContext {
    * finishes; when this unit ends well, that unit's note becomes this unit's `note`, in the same
    * transaction as the count, so later attempts get the new note back (say "counted", keep a pointer)
    * and never finish, or count, the old one again.
+   * `leaves` (erasures only): read once `work` returned, the notes (each up to 500 characters) of work
+   * this unit began and could not settle (a write sent without learning whether it landed), handed to
+   * the task's next attempt in the transaction that ends the unit and keeps its count, as a failed
+   * unit's note is; they replace what the call's earlier units left, so give every note still owed
+   * each time (an empty list when none is). The next attempt gets them back from unfinishedUnits().
    */
-  eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean; supersedes?: string }): Promise<boolean>;
+  eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean; supersedes?: string; leaves?: () => readonly string[] }): Promise<boolean>;
   /**
    * Correction, on a retry: whether an earlier attempt of this task may have written records of
    * `category` (one of its units resolved to a count above 0, began and never ended, or threw anything but

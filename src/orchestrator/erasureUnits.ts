@@ -2,7 +2,7 @@ import type { ConnectorSpec, DataCategory, ErasureInstruction, TaskContext } fro
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, LeftNotes, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
@@ -50,6 +50,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   const heartbeat = paced.now;
   // The unit whose work runs now: its writes must commit before it ends (unitTimeLeft).
   let running: (() => number) | null = null;
+  // The notes this call's units left for the next attempt at their ends (unitOptions.leaves): the next one to end replaces them.
+  let leftByMe: readonly string[] = [];
   const eraseUnit: TaskContext["eraseUnit"] = async (category, work, note, unitOptions) => {
     if (outer) {
       await endErasureUnit(services.ds, outer);
@@ -84,10 +86,13 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     // with them are not finished (nor counted) again.
     // Only while this attempt holds the task (UnitGuard): a retry that got the note back counts it.
     // With no unit left under its note, a unit finishes none (one statement less each).
-    const finished = (note && notesLeft) || unitOptions?.supersedes ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes } : undefined;
+    // What it leaves to the next attempt replaces what the call's units left before (LeftNotes).
+    const leaves = unitOptions?.leaves?.();
+    const left: LeftNotes | undefined = leaves && (leaves.length || leftByMe.length) ? { owner, category: String(category), notes: leaves, replaces: leftByMe, at: services.clock.now() } : undefined;
+    const finished = (note && notesLeft) || unitOptions?.supersedes || left ? { taskId: owner.taskId, note: note ?? null, supersedes: unitOptions?.supersedes, left } : undefined;
     const counted = typeof erased === "number" && erased > 0;
     const ended = counted
-      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, note ? guard : undefined)
+      ? await endCountedUnit(services.ds, unit.unitId, { taskId: owner.taskId, category: String(category), erased: erased as number }, finished, note || left ? guard : undefined)
       : await endErasureUnit(services.ds, unit.unitId, undefined, finished, guard);
     if (!ended) {
       // Left as a failed unit's: its note stays for the attempt that has the task, blocking no hold.
@@ -95,6 +100,10 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
       throw new Stopped("lease-lost");
     }
     if (counted) own[String(category)] = (own[String(category)] ?? 0) + (erased as number);
+    if (left) {
+      leftByMe = left.notes;
+      if (left.notes.length) notesLeft = true;
+    }
     await paced.due();
     return true;
   };

@@ -265,6 +265,24 @@ export interface FinishedNote {
   taskId: string;
   note: string | null;
   supersedes?: string;
+  /** Notes the unit hands to the task's next attempt as it ends (LeftNotes). */
+  left?: LeftNotes;
+}
+
+/**
+ * What a unit that ended well still leaves to the task's next attempt (work it began and could not
+ * settle: a DynamoDB delete sent without an answer), written in the transaction of its end and count:
+ * each note as a unit of the task already ended (expired at `at`, blocking no hold), as a failed
+ * unit's note is kept. They replace `replaces`, the notes an earlier unit of the same call left, so
+ * the task holds at every commit exactly what the call has not settled, and an attempt stopped
+ * between two units (lease lost, timeout, process killed) leaves none of it unnoted.
+ */
+export interface LeftNotes {
+  owner: UnitOwner;
+  category: string;
+  notes: readonly string[];
+  replaces: readonly string[];
+  at: Date;
 }
 
 /** Deletes a unit that ended well and finishes the earlier units its note names (FinishedNote), in the caller's transaction. */
@@ -281,6 +299,11 @@ async function finishNotes(em: EntityManager, finished?: FinishedNote): Promise<
   if (note) await units.delete({ taskId: finished.taskId, note });
   if (finished.supersedes && note) await units.update({ taskId: finished.taskId, note: finished.supersedes }, { note });
   else if (finished.supersedes) await units.delete({ taskId: finished.taskId, note: finished.supersedes });
+  const left = finished.left;
+  if (!left) return;
+  for (const old of left.replaces) await units.delete({ taskId: finished.taskId, note: old });
+  const row = { subjectKey: subjectKey(left.owner.subjectEmail), taskId: left.owner.taskId, requestId: left.owner.requestId, connector: left.owner.connector, categories: left.category.slice(0, 400), startedAt: left.at, expiresAt: left.at };
+  if (left.notes.length) await units.insert(left.notes.map((n) => ({ ...row, id: randomUUID(), note: n.slice(0, 500) })));
 }
 
 /**

@@ -62,57 +62,84 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
 }
 
 /**
- * A delete sent without learning whether it landed, left to the task's next attempt: the note of a
- * unit that fails with the call (no personal data: the event's sort key, <ISO instant>#<event id>, in
- * the subject's partition). The next attempt sends that key's delete again first, in a unit given the
- * same note: gone by then (the condition fails), the item is counted as this request's delete, the
- * listing no longer finding it to count it; there, this unit deletes and counts it. Ending well, the unit
- * finishes the note in the transaction that counts it (holdFence), so no later attempt counts it again.
- * A key whose note would pass the 500 characters a note holds is not noted.
+ * The notes of the auth log's units of erasure (TaskContext.eraseUnit), one codec for both kinds:
+ * `auth-log-<kind>:<JSON>`, at most 500 characters (what a note holds), no personal data (sort keys,
+ * <ISO instant>#<event id>, in the subject's partition).
+ *
+ * `delete` (SENT_NOTE): deletes sent without learning whether they landed, not counted yet (the keys).
+ * A unit that ends well with such keys hands them to the task's next attempt with its end and count
+ * (`leaves`), as many notes as they need, replacing what the call's earlier units left: so an attempt
+ * stopped between two units (lease lost, task timeout, process killed after one unit ended and before
+ * the next noted its range) leaves no such delete unnoted. The next attempt sends those deletes again
+ * first, in a unit of the note: gone by then (the condition fails), each counts as this request's
+ * delete, once (the listing no longer finds it to count it); there, the unit deletes and counts it.
+ * Before, only a call that failed with its signal not aborted noted them, one key a note: a delete in
+ * doubt when the attempt stopped between units that landed later was counted by no one.
+ *
+ * `range` (RANGE_NOTE): a DynamoDB unit's keys, noted before it sends a delete: the listing's key just
+ * before its first (null: from the oldest) and its last, and how many keys between them, both
+ * included, were there to delete (those not already counted gone). A delete cannot be called back, so
+ * a unit that never ends well (the process killed, the lease lost, the attempt stopped with a delete
+ * still in doubt) leaves this note, and with it counted none of its deletes. The next attempt, in a
+ * unit of the note (finished when it ends well), takes the range's keys still there as in doubt (a
+ * delete DynamoDB was still working on may land on them later, and is then counted by their resend),
+ * and counts none of those gone as erased: which of them that unit's deletes removed, and which TTL or
+ * another hand did (DynamoDB's TTL removes expired auth events in the background, another deletion of
+ * the same user may run), no one can tell any more. They were no longer there when this attempt ran,
+ * and the outcome says so (FEWER_RECORDS: erased by an earlier attempt or outside the service), as
+ * for a record a SQL connector finds gone; never erased by this deletion, nor residual or kept. Before,
+ * every key gone from the range was counted erased, another hand's included.
  */
-const SENT_NOTE = "auth-log-delete:";
-const sentNote = (key: string): string | undefined => {
-  const note = `${SENT_NOTE}${JSON.stringify(key)}`;
-  return note.length <= 500 ? note : undefined;
+const NOTE_KINDS = { delete: "auth-log-delete:", range: "auth-log-range:" } as const;
+type NoteKind = keyof typeof NOTE_KINDS;
+/** The most a unit note holds (ErasureUnitRow.note). */
+const NOTE_CHARS = 500;
+const encodeNote = (kind: NoteKind, value: unknown): string | undefined => {
+  const note = `${NOTE_KINDS[kind]}${JSON.stringify(value)}`;
+  return note.length <= NOTE_CHARS ? note : undefined;
 };
-/** The sort key a sentNote names, or undefined for any other note. */
-const keyOfNote = (note: string): string | undefined => {
-  if (!note.startsWith(SENT_NOTE)) return undefined;
+/** The JSON a note of `kind` carries, or undefined for any other note. */
+const decodeNote = (kind: NoteKind, note: string): unknown => {
+  if (!note.startsWith(NOTE_KINDS[kind])) return undefined;
   try {
-    const key: unknown = JSON.parse(note.slice(SENT_NOTE.length));
-    return typeof key === "string" ? key : undefined;
+    return JSON.parse(note.slice(NOTE_KINDS[kind].length)) as unknown;
   } catch {
     return undefined;
   }
 };
 
-/**
- * A DynamoDB unit of erasure's keys, noted before it sends a delete (no personal data: sort keys, as
- * SENT_NOTE's): the listing's key just before its first (null: from the oldest) and its last, and how many
- * keys between them, both included, were there to delete (those not already counted gone). A delete
- * cannot be called back, so a unit that never ends well (the process killed, the attempt stopped with a
- * delete still in doubt: see eraseNotedThenListed) leaves this note, and with it counted none of its
- * deletes. The next attempt counts as that unit's the keys of the range no longer there, in a unit of the
- * same note (finished when it ends well, so counted once), and takes the keys still there as in doubt (a
- * delete DynamoDB was still working on may land on them later, and is then counted by their resend).
- * Before, a delete that landed after the attempt's signal aborted (lease lost, task timeout, shutdown: no
- * unit can begin then to note it) was counted by no one: the next attempt's listing no longer found it.
- */
-const RANGE_NOTE = "auth-log-range:";
-const rangeNote = (after: string | undefined, last: string, count: number): string | undefined => {
-  const note = `${RANGE_NOTE}${JSON.stringify([after ?? null, last, count])}`;
-  return note.length <= 500 ? note : undefined;
-};
-/** The range a rangeNote names, or undefined for any other note. */
-const rangeOfNote = (note: string): { after: string | undefined; last: string; count: number } | undefined => {
-  if (!note.startsWith(RANGE_NOTE)) return undefined;
-  try {
-    const [after, last, count]: unknown[] = JSON.parse(note.slice(RANGE_NOTE.length));
-    if ((after !== null && typeof after !== "string") || typeof last !== "string" || !Number.isSafeInteger(count) || (count as number) < 0) return undefined;
-    return { after: after ?? undefined, last, count: count as number };
-  } catch {
-    return undefined;
+/** The delete notes naming `keys`, as few as hold them (a key too long for a note of its own is in `unnoted`). */
+const deleteNotes = (keys: Iterable<string>): { notes: string[]; unnoted: number } => {
+  const notes: string[] = [];
+  let unnoted = 0;
+  let group: string[] = [];
+  for (const key of keys) {
+    if (encodeNote("delete", [...group, key]) !== undefined) {
+      group.push(key);
+      continue;
+    }
+    if (group.length) notes.push(encodeNote("delete", group)!);
+    group = encodeNote("delete", [key]) === undefined ? [] : [key];
+    if (!group.length) unnoted += 1;
   }
+  if (group.length) notes.push(encodeNote("delete", group)!);
+  return { notes, unnoted };
+};
+/** The keys a delete note names (one key alone: a note from before they were grouped), or undefined for any other note. */
+const keysOfNote = (note: string): string[] | undefined => {
+  const value = decodeNote("delete", note);
+  if (typeof value === "string") return [value];
+  return Array.isArray(value) && value.length && value.every((k) => typeof k === "string") ? (value as string[]) : undefined;
+};
+
+const rangeNote = (after: string | undefined, last: string, count: number): string | undefined => encodeNote("range", [after ?? null, last, count]);
+/** The range a range note names, or undefined for any other note. */
+const rangeOfNote = (note: string): { after: string | undefined; last: string; count: number } | undefined => {
+  const value = decodeNote("range", note);
+  if (!Array.isArray(value)) return undefined;
+  const [after, last, count] = value as unknown[];
+  if ((after !== null && typeof after !== "string") || typeof last !== "string" || !Number.isSafeInteger(count) || (count as number) < 0) return undefined;
+  return { after: after ?? undefined, last, count: count as number };
 };
 
 /**
@@ -155,13 +182,13 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
   };
 
   /**
-   * The erase itself: first the deletes an earlier attempt left noted (SENT_NOTE), each in a unit of its
-   * note, then the listed keys, a unit at a time. `unsettled` and `noted`: see erase.
+   * The erase itself: first what an earlier attempt left noted (its delete notes, then its ranges), each
+   * in a unit of its note, then the listed keys, a unit at a time. `unsettled`: see erase.
    */
-  const eraseNotedThenListed = async (userId: string, before: string | undefined, ctx: TaskContext, beat: () => Promise<void>, unsettled: Set<string>, noted: Set<string>): Promise<ErasureOutcome> => {
+  const eraseNotedThenListed = async (userId: string, before: string | undefined, ctx: TaskContext, beat: () => Promise<void>, unsettled: Set<string>): Promise<ErasureOutcome> => {
     let erased = 0;
     let throttledRounds = 0;
-    /** DynamoDB: the keys this call's units counted deleted (a later unit's RANGE_NOTE leaves them out of its count). */
+    /** DynamoDB: the keys this call's units counted deleted (a later unit's RANGE_NOTE leaves them out of its count, and none is counted twice). */
     const gone = new Set<string>();
     /** Deletes `keys` in the running unit, `unsettled` kept over units; what they deleted, or the failure with it. */
     const removeInUnit = async (keys: readonly string[]): Promise<{ deleted: number; failure?: { error: unknown } }> => {
@@ -177,51 +204,63 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         return { deleted, failure: { error } };
       }
     };
-    for (const note of new Set(await ctx.unfinishedUnits())) {
-      const range = rangeOfNote(note);
-      if (range) {
-        // A unit of an earlier attempt that never ended well: what of its range is gone is its deletes.
-        const ran = await ctx.eraseUnit(
-          "AUTH_LOGS",
-          async () => {
-            let there = 0;
-            const bound = `${range.last}\u0000`;
-            for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after: after ?? range.after, before: bound, keysOnly: true }, signal, () => ctx.heartbeat()))) {
-              for (const e of page.events) unsettled.add(e.key);
-              there += page.events.length;
-            }
-            const n = Math.max(0, range.count - there);
-            erased += n;
-            return n;
+    /** DynamoDB: each unit hands the deletes still in doubt to the next attempt as it ends (delete notes). */
+    const leaves = dynamo
+      ? {
+          leaves: () => {
+            const { notes, unnoted } = deleteNotes(unsettled);
+            if (unnoted) ctx.logger.warn({ connector: name, unnoted }, "a delete in doubt whose sort key is too long for a unit note: left unnoted");
+            return notes;
           },
-          note,
-        );
-        if (!ran) return { erased };
-        continue;
-      }
-      const key = keyOfNote(note);
-      if (key === undefined) continue;
-      unsettled.add(key);
-      const ran = await ctx
-        .eraseUnit(
-          "AUTH_LOGS",
-          async () => {
-            const { deleted, failure } = await removeInUnit([key]);
-            // Failed, the unit keeps its note for the next attempt (a one-key unit counts nothing then).
-            if (failure) throw failure.error instanceof WriteOutOfTime ? outOfTime() : failure.error;
-            erased += deleted;
-            return deleted;
-          },
-          note,
-        )
-        .catch((error: unknown) => {
-          noted.add(key);
-          throw error;
-        });
+        }
+      : undefined;
+    const earlier = [...new Set(await ctx.unfinishedUnits())];
+    // The delete notes first: a range note left beside one covers its keys too, and counts only what they did not.
+    for (const note of earlier) {
+      const keys = keysOfNote(note)?.filter((k) => !gone.has(k));
+      if (!keys?.length) continue;
+      for (const key of keys) unsettled.add(key);
+      const ran = await ctx.eraseUnit(
+        "AUTH_LOGS",
+        async () => {
+          const { deleted, failure } = await removeInUnit(keys);
+          // Failed, the unit keeps its note for the next attempt, and counts nothing: that attempt's
+          // resends count what landed (the note names the keys).
+          if (failure) throw failure.error instanceof WriteOutOfTime ? outOfTime() : failure.error;
+          erased += deleted;
+          return deleted;
+        },
+        note,
+        leaves,
+      );
       if (!ran) {
         ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
         return { erased };
       }
+    }
+    for (const note of earlier) {
+      const range = rangeOfNote(note);
+      if (!range) continue;
+      // A unit of an earlier attempt that never ended well: which of its range's keys its deletes removed
+      // is known to no one now (see RANGE_NOTE). Those still there are in doubt; those gone are not counted.
+      const inRange = (key: string) => (range.after === undefined || key > range.after) && key <= range.last;
+      const ran = await ctx.eraseUnit(
+        "AUTH_LOGS",
+        async () => {
+          let there = 0;
+          const bound = `${range.last}\u0000`;
+          for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after: after ?? range.after, before: bound, keysOnly: true }, signal, () => ctx.heartbeat()))) {
+            for (const e of page.events) unsettled.add(e.key);
+            there += page.events.length;
+          }
+          const unknown = Math.max(0, range.count - there - [...gone].filter(inRange).length);
+          if (unknown) ctx.logger.info({ connector: name, gone: unknown }, "events of an interrupted unit's range gone, by its deletes or another hand (TTL): not counted as erased");
+          return 0;
+        },
+        note,
+        leaves,
+      );
+      if (!ran) return { erased };
     }
     // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
     // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
@@ -238,13 +277,15 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         // A unit that fails part-way (throttled deletes given up on, a later statement cut) still ends
         // with what it deleted, so the task's retry (which no longer finds those events) starts from that count.
         let failure: { error: unknown } | undefined;
-        // DynamoDB: the unit notes its keys before it sends a delete (RANGE_NOTE).
+        // DynamoDB: the unit notes its keys before it sends a delete (RANGE_NOTE). Keys an earlier unit
+        // of the call counted gone are not sent again: a resend answered with doubt, then read back
+        // gone, would count one a second time.
         const left = part.filter((k) => !gone.has(k));
         const note = dynamo ? rangeNote(at > 0 ? keys[at - 1] : previous, part[part.length - 1], left.length) : undefined;
         const ran = await ctx.eraseUnit(
           "AUTH_LOGS",
           async () => {
-            const removed = await removeInUnit(part);
+            const removed = await removeInUnit(left);
             // Stopped with a delete of it in doubt, the unit must not end well: no unit can begin now to
             // note that delete, so this unit's note hands its whole range to the next attempt to count.
             if (ctx.signal.aborted && part.some((k) => unsettled.has(k))) throw stopped(name, "erase", ctx.signal);
@@ -253,12 +294,13 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
             return removed.deleted;
           },
           note,
+          leaves,
         );
         if (failure) {
           if (!(failure.error instanceof WriteOutOfTime)) throw failure.error;
-          // DynamoDB: the unit's time ran out after its first `done` keys: the rest go in a new unit.
+          // DynamoDB: the unit's time ran out after its first `done` keys sent: the rest go in a new unit.
           if (failure.error.done > 0) {
-            at += failure.error.done;
+            at += failure.error.done < left.length ? part.indexOf(left[failure.error.done]) : part.length;
             await ctx.heartbeat();
             continue;
           }
@@ -323,27 +365,9 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       const userId = userIdOf(ids);
       const before = boundOf(instruction);
       const beat = pacer(ctx, heartbeatEveryMs);
-      // Deletes sent without learning whether they landed, not counted yet (AuthLogStore.remove), and
-      // those of them whose noted unit failed in this call (its note is left already).
-      const unsettled = new Set<string>();
-      const noted = new Set<string>();
-      try {
-        return await eraseNotedThenListed(userId, before, ctx, beat, unsettled, noted);
-      } catch (error) {
-        // Each delete that may have landed uncounted goes to the next attempt under a note (SENT_NOTE):
-        // a unit that fails with this call keeps it. Not once the task is lost: no unit begins then (the
-        // unit that sent it keeps its RANGE_NOTE instead).
-        if (!ctx.signal.aborted) {
-          for (const key of unsettled) {
-            const note = sentNote(key);
-            if (note === undefined || noted.has(key)) continue;
-            await ctx
-              .eraseUnit("AUTH_LOGS", () => Promise.reject(error), note)
-              .catch(() => undefined);
-          }
-        }
-        throw error;
-      }
+      // Deletes sent without learning whether they landed, not counted yet (AuthLogStore.remove): each
+      // unit that ends well notes those still in doubt for the next attempt; one that fails keeps its own note.
+      return eraseNotedThenListed(userId, before, ctx, beat, new Set<string>());
     },
     /** Each user id the log holds, with their event count: collect yields one record per event. */
     async *listSubjects(ctx) {
