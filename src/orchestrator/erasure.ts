@@ -8,8 +8,8 @@ import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, Reten
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
-import { endRemoteUnit, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
+import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
+import { addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -80,7 +80,9 @@ export async function runErasure(services: Services, connector: Connector, task:
   // they are carried over, read once its own calls ended. A poll carries its own (task.result).
   // Read once (it may wait for another attempt's unit to end): the residue pass, if any, reads it first.
   let othersRead: Promise<Record<string, number> | null> | undefined;
-  const othersNow = () => (othersRead ??= task.remoteReference ? Promise.resolve(null) : fence.erasedByOthers());
+  // A poll carries what its own earlier attempts' units counted since the park, never the erase's (in task.result).
+  const parked = task.remoteReference ? task.result?.partial?.unitsCounted : undefined;
+  const othersNow = () => (othersRead ??= task.remoteReference ? (parked ? fence.erasedByOthers().then((all) => countedSincePark(all, parked)) : Promise.resolve(null)) : fence.erasedByOthers());
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
@@ -134,11 +136,12 @@ export async function runErasure(services: Services, connector: Connector, task:
   const earlier = await othersNow();
   await fence.end();
   let soFar = addOutcome(
-    task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),
+    task.remoteReference ? withPollUnits(task.result, earlier) : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),
     outcome,
     instruction,
     connector.spec.categories,
     Boolean(task.remoteReference),
+    fence.ownCounted(),
   );
   if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
@@ -146,7 +149,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx), unitsCounted: await erasedByEarlierUnits(ds, task.id) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 

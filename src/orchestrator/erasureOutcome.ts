@@ -33,7 +33,7 @@ function addIn(into: Record<string, number>, more: Readonly<Record<string, numbe
  * Adds one call's outcome (erase, or a poll of its remote work: `polled`) to what the task did before,
  * read back from the task row: a restart between the two loses nothing.
  */
-export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[], polled = false): ErasureSoFar {
+export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[], polled = false, unitCounted: Readonly<Record<string, number>> = {}): ErasureSoFar {
   const p: PartialErasure = before?.partial ?? { erased: before?.erased ?? 0, redacted: 0, erasedIn: {}, kept: [], residual: [] };
   // Without a breakdown, a connector's erased records are in the one category it erased (its redacted, of them, too).
   const category = String(instruction.categories[0] ?? connectorCategories[0]);
@@ -50,8 +50,14 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map(storedResidual)],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
-    settled: polled ? { erasedIn: addIn(settled.erasedIn, given), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
+    // Of a poll's erased, what its units counted is in erasure_progress, which a new erase carries over: not settled too.
+    settled: polled ? { erasedIn: addIn(settled.erasedIn, beyond(given, unitCounted)), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
   };
+}
+
+/** Per category, what `given` holds beyond `counted` (none below 0). */
+function beyond(given: Readonly<Record<string, number | undefined>>, counted: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(given).flatMap(([c, n]) => ((n ?? 0) - (counted[c] ?? 0) > 0 ? [[c, (n ?? 0) - (counted[c] ?? 0)]] : [])));
 }
 
 /** A residual set as the task row keeps it: with the ids of records only kept records hold back. */
@@ -129,6 +135,23 @@ export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, s
   if (Object.keys(all).length === 0) return null;
   const erased = Object.values(all).reduce((n, x) => n + x, 0);
   return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}) } };
+}
+
+/**
+ * What a poll carries from its own earlier attempts: what the task's units counted beyond what they had
+ * counted when it was parked (`parked`, PartialErasure.unitsCounted), per category. Null when the row does
+ * not say (parked before it was kept): the poll then carries nothing, as before.
+ */
+export function countedSincePark(all: Readonly<Record<string, number>>, parked: Readonly<Record<string, number>> | undefined): Record<string, number> | null {
+  if (!parked) return null;
+  return Object.fromEntries(Object.entries(all).flatMap(([c, n]) => (n - (parked[c] ?? 0) > 0 ? [[c, n - (parked[c] ?? 0)]] : [])));
+}
+
+/** A poll's starting point: the parked result, with what its earlier attempts' units counted (countedSincePark) added to its erased records. */
+export function withPollUnits(result: TaskResult | null, earlier: Readonly<Record<string, number>> | null): TaskResult | null {
+  const n = Object.values(earlier ?? {}).reduce((a, b) => a + b, 0);
+  if (!result?.partial || !n) return result;
+  return { ...result, erased: (result.erased ?? 0) + n, partial: { ...result.partial, erased: result.partial.erased + n, erasedIn: addIn(result.partial.erasedIn, earlier!) } };
 }
 
 /** What an erase call was told (its cutoffs' instant, the holds then), kept for the polls of its remote work. */

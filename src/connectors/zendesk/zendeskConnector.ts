@@ -629,6 +629,26 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return (await client.get(`deleted_users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "deleted_user" })).status === 404 ? 1 : 0;
   };
 
+  /**
+   * Finishes the permanent delete of a user an earlier attempt (of an erase or a poll) began, by its note
+   * (`user:<id>` and, written since they were read, what stays on the threads and the closed tickets that go
+   * with the user: SharedThreadResidue.note; false for any other note). The user gone, this attempt will
+   * not find their threads: what stays on them is the note's to name, and the closed tickets that went
+   * with the user the note's to count.
+   */
+  const finishUserNote = async (units: ReturnType<typeof unitsOf>, note: string, residual: SharedThreadResidue, ctx: TaskContext): Promise<boolean> => {
+    // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
+    const noted = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}))?)?)?$/.exec(note);
+    if (!noted) return false;
+    const withNoted = (n: number) => {
+      if (n) residual.addNoted(noted.slice(2, 6));
+      return n ? n + Number(noted[6] ?? 0) : 0;
+    };
+    const userId = Number(noted[1]);
+    await units.finishNoted(note, async () => withNoted(await finishUser(userId, ctx)), async () => withNoted(await userGone(userId, ctx)));
+    return true;
+  };
+
   /** Takes the user off a thread's CCs: the thread (someone else's) no longer leads to them. */
   const leaveCcs = async (ticketId: number, userId: number, ctx: TaskContext): Promise<void> => {
     await client.send("PUT", `tickets/${ticketId}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: userId, action: "delete" }] } });
@@ -739,19 +759,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}))?)?)?$/.exec(note);
-        if (userUnit) {
-          // The user gone, this attempt will not find their threads: what stays on them is the note's to name,
-          // and the closed tickets that went with the user the note's to count.
-          const withNoted = (n: number) => {
-            if (n) residual.addNoted(userUnit.slice(2, 6));
-            return n ? n + Number(userUnit[6] ?? 0) : 0;
-          };
-          const userId = Number(userUnit[1]);
-          await units.finishNoted(note, async () => withNoted(await finishUser(userId, ctx)), async () => withNoted(await userGone(userId, ctx)));
-          continue;
-        }
+        if (await finishUserNote(units, note, residual, ctx)) continue;
         if (await finishRedaction(units, note, ctx)) continue;
         const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
         if (suspendedUnit) {
@@ -907,12 +915,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const [withUser, since] = keptRef ? [0, Number(keptRef[2])] : [Number(ref![2]), ref![3] ? Number(ref![3]) : undefined];
       const counted = new Set((keptRef?.[3] ?? "").split(",").filter(Boolean).map(Number));
       const units = unitsOf(ctx);
-      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
-      for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
       const residual = new SharedThreadResidue();
       /** The outcome so far: what was kept, and their side conversation messages left on threads that stay. */
       const outcome = () => ({ erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }), ...residual.outcome() });
+      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
+      // The user's permanent delete it began: that attempt searched every thread before it, and its note names what stays
+      // there (the user gone, the search would no longer tell their threads or messages): finished by the note, nothing searched again.
+      let userNoted = false;
+      for (const note of await ctx.unfinishedUnits()) {
+        if (await finishUserNote(units, note, residual, ctx)) userNoted = true;
+        else await finishRedaction(units, note, ctx);
+      }
+      if (userNoted) return outcome();
       // Their side conversation messages on the threads found now, as the erase counts them: by user id, or from an address of theirs Zendesk shows proven.
       const sideRead = sideSearch(ctx);
       let proven: ReadonlySet<string> | undefined;
@@ -946,10 +961,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         return outcome();
       }
+      // The note counts what stays on the threads searched above, for a retry after the delete (finishUserNote).
       await units.unit(async () => {
         const n = await finishUser(userId, ctx);
         return n ? n + withUser : 0;
-      }, `user:${userId}`);
+      }, `user:${userId}${residual.note(withUser)}`);
       return outcome();
     },
 
