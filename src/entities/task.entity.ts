@@ -122,6 +122,12 @@ export interface PartialErasure {
   /** A closing pass: the residue its first pass named (see closingResidual). */
   firstResidual?: StoredResidual[];
   /**
+   * An erase started anew (retryTask) after a run of it failed: the residue that run named. It is still
+   * there, and the new run may no longer meet it (the Zendesk user it hung off deleted for good), so it
+   * is named again, each set once beside what the new run names (closingResidual).
+   */
+  priorResidual?: StoredResidual[];
+  /**
    * Of the counts above, what remote work that ended (polls) erased and redacted, per category: the
    * records a new erase of the task (retryTask after it failed) no longer finds to count. Erased
    * records a poll's units counted are left out: erasure_progress holds them, and the new erase carries them from there.

@@ -136,7 +136,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const earlier = await othersNow();
   await fence.end();
   let soFar = addOutcome(
-    task.remoteReference ? withPollUnits(task.result, earlier) : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),
+    task.remoteReference ? withPollUnits(task.result, earlier) : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled, purge ? [] : (task.result?.partial?.residual ?? [])),
     outcome,
     instruction,
     connector.spec.categories,
@@ -157,6 +157,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   // What this pass itself named residual (a closing pass adds its first pass's below).
   const ownResidual = soFar.residual;
   if (closing) soFar = { ...soFar, residual: closingResidual(soFar.firstResidual ?? [], soFar.residual) };
+  // An erase started anew after a failed run: that run's residue is still there, met again or not.
+  else if (soFar.priorResidual?.length) soFar = { ...soFar, residual: closingResidual(soFar.priorResidual, soFar.residual) };
   let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
@@ -323,12 +325,13 @@ async function failedVerification(services: Services, task: TaskRow, options: Ru
 }
 
 /**
- * A failed first pass of an ERASE keeps what its ended remote work erased on the task row (as a park
- * does): an operator's retryTask starts the erase anew, which no longer finds those records to count
- * them. A closing pass keeps its first pass's result as it is.
+ * A failed first pass of an ERASE keeps what its ended remote work erased, and the residue it named, on
+ * the task row (as a park does): an operator's retryTask starts the erase anew, which no longer finds
+ * those records to count them, and may no longer meet that residue. A closing pass keeps its first
+ * pass's result as it is.
  */
 function settledOf(s: ErasureSoFar): { result?: TaskResult } {
-  return s.closingPass || !Object.keys(s.settled.erasedIn).length ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
+  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
 }
 
 /** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */

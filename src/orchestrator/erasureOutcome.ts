@@ -18,6 +18,8 @@ export interface ErasureSoFar {
   closingPass?: boolean;
   /** A closing pass: the residue its first pass named. */
   firstResidual?: StoredResidual[];
+  /** An erase started anew (retryTask) after a run that failed: the residue that run named (see PartialErasure.priorResidual). */
+  priorResidual?: StoredResidual[];
   /** Of the counts, what remote work that ended erased and redacted (see PartialErasure.settled). */
   settled: SettledErasure;
 }
@@ -50,6 +52,7 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map(storedResidual)],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
+    ...(p.priorResidual?.length ? { priorResidual: p.priorResidual } : {}),
     // Of a poll's erased, what its units counted is in erasure_progress, which a new erase carries over: not settled too.
     settled: polled ? { erasedIn: addIn(settled.erasedIn, beyond(given, unitCounted)), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
   };
@@ -128,13 +131,15 @@ export function residualStillHeld(residual: readonly StoredResidual[], own: read
  * What an erase that starts anew carries over, as the task's result before this call: earlier attempts'
  * units left (erasure_progress), and what remote work of an erasure that then failed erased once it
  * ended (`settled`, kept on the task row: an operator's retryTask starts the erase anew, and Stripe's
- * redacted objects are no longer found to be counted).
+ * redacted objects are no longer found to be counted), and the residue that run named (`residual`:
+ * still there, and maybe no longer met: named again at the end, see PartialErasure.priorResidual).
  */
-export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, settled?: SettledErasure): TaskResult | null {
+export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, settled?: SettledErasure, residual: readonly StoredResidual[] = []): TaskResult | null {
   const all = addIn(addIn({}, erasedIn ?? {}), settled?.erasedIn ?? {});
-  if (Object.keys(all).length === 0) return null;
+  if (Object.keys(all).length === 0 && !residual.length) return null;
   const erased = Object.values(all).reduce((n, x) => n + x, 0);
-  return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}) } };
+  const prior = residual.length ? { priorResidual: residual.map((r) => ({ ...r, fields: [...r.fields] })) } : {};
+  return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}), ...prior } };
 }
 
 /**
@@ -169,6 +174,7 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
     kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
     residual: s.residual,
     ...(s.closingPass ? { closingPass: true, firstResidual: s.firstResidual ?? [] } : {}),
+    ...(s.priorResidual?.length ? { priorResidual: s.priorResidual } : {}),
     ...(Object.keys(s.settled.erasedIn).length ? { settled: s.settled } : {}),
   };
 }

@@ -338,7 +338,7 @@ describeEachDatabase("a Zendesk erasure retried by an operator after its poll fa
     await z?.close();
   });
 
-  it("counts the poll's redaction once, beside the email the retry deletes", async function () {
+  it("counts the poll's redaction once, beside the email the retry deletes, and still names the shared threads' residue", async function () {
     this.timeout(60_000);
     ({ z, connector, t } = await overLaggingSearch(db(), LAG_MS));
     const { grace, ticket } = graceWritesOnAnothers(z);
@@ -373,5 +373,9 @@ describeEachDatabase("a Zendesk erasure retried by an operator after its poll fa
     // What Zendesk lost: everything the plan had of her but the shared threads' residue, her late comment and the email.
     // Before: 3 more (the poll's comment, user and closed CC ticket, counted by its units and again as settled).
     expect(line.erased).to.equal(line.plannedFound - onShared + 2);
+    // What the shared threads still hold of her, named by the failed run while her user was there, still named.
+    // Before: residual 0 (RESIDUAL_AVOIDED 3), the retried erase no longer meeting those threads.
+    expect(line.residual).to.equal(onShared);
+    expect(line.differences.map((d: { kind: string }) => d.kind)).not.to.include("RESIDUAL_AVOIDED");
   });
 });
