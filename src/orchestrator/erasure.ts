@@ -77,10 +77,10 @@ export async function runErasure(services: Services, connector: Connector, task:
 
   // What other attempts' units erased (an attempt killed, handed back part-way, or that lost its lease
   // mid-unit and ended the unit meanwhile): this attempt will not find those records to count them, so
-  // they are carried over, read once its own calls ended. A poll carries its own (task.result).
+  // they are carried over, read once its own calls ended. A poll starts from task.result, which holds
+  // what units counted up to the park, and carries only what its own earlier attempts' units counted since.
   // Read once (it may wait for another attempt's unit to end): the residue pass, if any, reads it first.
   let othersRead: Promise<Record<string, number> | null> | undefined;
-  // A poll carries what its own earlier attempts' units counted since the park, never the erase's (in task.result).
   const parked = task.remoteReference ? task.result?.partial?.unitsCounted : undefined;
   const othersNow = () => (othersRead ??= task.remoteReference ? (parked ? fence.erasedByOthers().then((all) => countedSincePark(all, parked)) : Promise.resolve(null)) : fence.erasedByOthers());
   let outcome: ErasureOutcome;
