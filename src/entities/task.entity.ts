@@ -122,8 +122,15 @@ export interface PartialErasure {
   /** A closing pass: the residue its first pass named (see closingResidual). */
   firstResidual?: StoredResidual[];
   /**
+   * An erase started anew (retryTask) after a run of it failed: the residue that run named. It is still
+   * there, and the new run may no longer meet it (the Zendesk user it hung off deleted for good), so it
+   * is named again, each set once beside what the new run names (closingResidual).
+   */
+  priorResidual?: StoredResidual[];
+  /**
    * Of the counts above, what remote work that ended (polls) erased and redacted, per category: the
-   * records a new erase of the task (retryTask after it failed) no longer finds to count.
+   * records a new erase of the task (retryTask after it failed) no longer finds to count. Erased
+   * records a poll's units counted are left out: erasure_progress holds them, and the new erase carries them from there.
    */
   settled?: SettledErasure;
   /**
@@ -133,6 +140,13 @@ export interface PartialErasure {
    * act on, never a failed erasure).
    */
   instructed?: { at: string; holds: { id: string; categories: string[]; caseReference: string }[] };
+  /**
+   * What the task's units of erasure had counted (erasure_progress, per category) when the task was
+   * parked for its remote work with this result: a poll carries what units counted beyond it (a poll
+   * attempt that failed after some of its units ended), which neither this result nor the poll's
+   * retry, no longer finding those records, counts. Absent on rows parked before it was kept.
+   */
+  unitsCounted?: Record<string, number>;
 }
 
 /** What an erasure's remote work erased (and, of it, redacted) once it ended, per category (redacted: in all, and per category where the connector said it). */

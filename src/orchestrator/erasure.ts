@@ -8,8 +8,8 @@ import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, Reten
 import type { Services } from "../services";
 import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
-import { endRemoteUnit, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld } from "./erasureOutcome";
+import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
+import { addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -77,10 +77,12 @@ export async function runErasure(services: Services, connector: Connector, task:
 
   // What other attempts' units erased (an attempt killed, handed back part-way, or that lost its lease
   // mid-unit and ended the unit meanwhile): this attempt will not find those records to count them, so
-  // they are carried over, read once its own calls ended. A poll carries its own (task.result).
+  // they are carried over, read once its own calls ended. A poll starts from task.result, which holds
+  // what units counted up to the park, and carries only what its own earlier attempts' units counted since.
   // Read once (it may wait for another attempt's unit to end): the residue pass, if any, reads it first.
   let othersRead: Promise<Record<string, number> | null> | undefined;
-  const othersNow = () => (othersRead ??= task.remoteReference ? Promise.resolve(null) : fence.erasedByOthers());
+  const parked = task.remoteReference ? task.result?.partial?.unitsCounted : undefined;
+  const othersNow = () => (othersRead ??= task.remoteReference ? (parked ? fence.erasedByOthers().then((all) => countedSincePark(all, parked)) : Promise.resolve(null)) : fence.erasedByOthers());
   let outcome: ErasureOutcome;
   let residueErased: ErasedResidue[] = [];
   // Kept records without a date a connector without eraseHeldBack erased by identity: said in the trail.
@@ -134,11 +136,12 @@ export async function runErasure(services: Services, connector: Connector, task:
   const earlier = await othersNow();
   await fence.end();
   let soFar = addOutcome(
-    task.remoteReference ? task.result : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled),
+    task.remoteReference ? withPollUnits(task.result, earlier) : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled, purge ? [] : (task.result?.partial?.residual ?? [])),
     outcome,
     instruction,
     connector.spec.categories,
     Boolean(task.remoteReference),
+    fence.ownCounted(),
   );
   if (earlier && Object.keys(earlier).length) ctx.logger.info({ erasedByEarlierAttempts: earlier }, "counted what earlier attempts of this erasure erased before they stopped");
   const { erased } = soFar;
@@ -146,7 +149,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   const heldSince = withdrawnCategories(instruction, await activeHoldsFor(ds, keptSubjectEmail(request)));
   if (outcome.remote) {
     const pollAt = new Date(now().getTime() + outcome.remote.pollAfterMs);
-    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
+    await parkTask(ds, task, options.workerId, { status: TaskStatus.REMOTE_PROCESSING, reference: outcome.remote.reference, pollAt, result: { erased, partial: { ...partialOf(soFar), instructed: instructedBy(dctx), unitsCounted: await erasedByEarlierUnits(ds, task.id) } }, note: outcome.remote.pending?.slice(0, 1000) }, now());
     return;
   }
 
@@ -154,6 +157,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   // What this pass itself named residual (a closing pass adds its first pass's below).
   const ownResidual = soFar.residual;
   if (closing) soFar = { ...soFar, residual: closingResidual(soFar.firstResidual ?? [], soFar.residual) };
+  // An erase started anew after a failed run: that run's residue is still there, met again or not.
+  else if (soFar.priorResidual?.length) soFar = { ...soFar, residual: closingResidual(soFar.priorResidual, soFar.residual) };
   let kept = ruleExceptions(ruleKept, services.retentionRules);
   // A set kept past its own period would be purged again at once, for ever: a connector fault, loudly.
   const overdue = kept.filter((k) => k.retainUntil && k.retainUntil < dctx.now);
@@ -320,12 +325,13 @@ async function failedVerification(services: Services, task: TaskRow, options: Ru
 }
 
 /**
- * A failed first pass of an ERASE keeps what its ended remote work erased on the task row (as a park
- * does): an operator's retryTask starts the erase anew, which no longer finds those records to count
- * them. A closing pass keeps its first pass's result as it is.
+ * A failed first pass of an ERASE keeps what its ended remote work erased, and the residue it named, on
+ * the task row (as a park does): an operator's retryTask starts the erase anew, which no longer finds
+ * those records to count them, and may no longer meet that residue. A closing pass keeps its first
+ * pass's result as it is.
  */
 function settledOf(s: ErasureSoFar): { result?: TaskResult } {
-  return s.closingPass || !Object.keys(s.settled.erasedIn).length ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
+  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
 }
 
 /** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */

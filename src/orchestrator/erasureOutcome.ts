@@ -18,6 +18,8 @@ export interface ErasureSoFar {
   closingPass?: boolean;
   /** A closing pass: the residue its first pass named. */
   firstResidual?: StoredResidual[];
+  /** An erase started anew (retryTask) after a run that failed: the residue that run named (see PartialErasure.priorResidual). */
+  priorResidual?: StoredResidual[];
   /** Of the counts, what remote work that ended erased and redacted (see PartialErasure.settled). */
   settled: SettledErasure;
 }
@@ -33,7 +35,7 @@ function addIn(into: Record<string, number>, more: Readonly<Record<string, numbe
  * Adds one call's outcome (erase, or a poll of its remote work: `polled`) to what the task did before,
  * read back from the task row: a restart between the two loses nothing.
  */
-export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[], polled = false): ErasureSoFar {
+export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, instruction: ErasureInstruction, connectorCategories: readonly string[], polled = false, unitCounted: Readonly<Record<string, number>> = {}): ErasureSoFar {
   const p: PartialErasure = before?.partial ?? { erased: before?.erased ?? 0, redacted: 0, erasedIn: {}, kept: [], residual: [] };
   // Without a breakdown, a connector's erased records are in the one category it erased (its redacted, of them, too).
   const category = String(instruction.categories[0] ?? connectorCategories[0]);
@@ -50,8 +52,15 @@ export function addOutcome(before: TaskResult | null, outcome: ErasureOutcome, i
     kept: [...p.kept.map((k) => ({ ...k, newestRecordedAt: new Date(k.newestRecordedAt) })), ...(outcome.kept ?? [])],
     residual: [...p.residual, ...(outcome.residual ?? []).map(storedResidual)],
     ...(p.closingPass ? { closingPass: true, firstResidual: p.firstResidual ?? [] } : {}),
-    settled: polled ? { erasedIn: addIn(settled.erasedIn, given), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
+    ...(p.priorResidual?.length ? { priorResidual: p.priorResidual } : {}),
+    // Of a poll's erased, what its units counted is in erasure_progress, which a new erase carries over: not settled too.
+    settled: polled ? { erasedIn: addIn(settled.erasedIn, beyond(given, unitCounted)), redacted: settled.redacted + (outcome.redacted ?? 0), redactedIn: addIn(settled.redactedIn, redactedGiven) } : settled,
   };
+}
+
+/** Per category, what `given` holds beyond `counted` (none below 0). */
+function beyond(given: Readonly<Record<string, number | undefined>>, counted: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(given).flatMap(([c, n]) => ((n ?? 0) - (counted[c] ?? 0) > 0 ? [[c, (n ?? 0) - (counted[c] ?? 0)]] : [])));
 }
 
 /** A residual set as the task row keeps it: with the ids of records only kept records hold back. */
@@ -122,13 +131,32 @@ export function residualStillHeld(residual: readonly StoredResidual[], own: read
  * What an erase that starts anew carries over, as the task's result before this call: earlier attempts'
  * units left (erasure_progress), and what remote work of an erasure that then failed erased once it
  * ended (`settled`, kept on the task row: an operator's retryTask starts the erase anew, and Stripe's
- * redacted objects are no longer found to be counted).
+ * redacted objects are no longer found to be counted), and the residue that run named (`residual`:
+ * still there, and maybe no longer met: named again at the end, see PartialErasure.priorResidual).
  */
-export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, settled?: SettledErasure): TaskResult | null {
+export function carriedOver(erasedIn: Readonly<Record<string, number>> | null, settled?: SettledErasure, residual: readonly StoredResidual[] = []): TaskResult | null {
   const all = addIn(addIn({}, erasedIn ?? {}), settled?.erasedIn ?? {});
-  if (Object.keys(all).length === 0) return null;
+  if (Object.keys(all).length === 0 && !residual.length) return null;
   const erased = Object.values(all).reduce((n, x) => n + x, 0);
-  return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}) } };
+  const prior = residual.length ? { priorResidual: residual.map((r) => ({ ...r, fields: [...r.fields] })) } : {};
+  return { erased, partial: { erased, redacted: settled?.redacted ?? 0, erasedIn: all, redactedIn: { ...(settled?.redactedIn ?? {}) }, kept: [], residual: [], ...(settled ? { settled } : {}), ...prior } };
+}
+
+/**
+ * What a poll carries from its own earlier attempts: what the task's units counted beyond what they had
+ * counted when it was parked (`parked`, PartialErasure.unitsCounted), per category. Null when the row does
+ * not say (parked before it was kept): the poll then carries nothing, as before.
+ */
+export function countedSincePark(all: Readonly<Record<string, number>>, parked: Readonly<Record<string, number>> | undefined): Record<string, number> | null {
+  if (!parked) return null;
+  return Object.fromEntries(Object.entries(all).flatMap(([c, n]) => (n - (parked[c] ?? 0) > 0 ? [[c, n - (parked[c] ?? 0)]] : [])));
+}
+
+/** A poll's starting point: the parked result, with what its earlier attempts' units counted (countedSincePark) added to its erased records. */
+export function withPollUnits(result: TaskResult | null, earlier: Readonly<Record<string, number>> | null): TaskResult | null {
+  const n = Object.values(earlier ?? {}).reduce((a, b) => a + b, 0);
+  if (!result?.partial || !n) return result;
+  return { ...result, erased: (result.erased ?? 0) + n, partial: { ...result.partial, erased: result.partial.erased + n, erasedIn: addIn(result.partial.erasedIn, earlier!) } };
 }
 
 /** What an erase call was told (its cutoffs' instant, the holds then), kept for the polls of its remote work. */
@@ -146,6 +174,7 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
     kept: s.kept.map((k) => ({ category: String(k.category), type: k.type, count: k.count, newestRecordedAt: new Date(k.newestRecordedAt).toISOString(), ...(k.redactedFields ? { redactedFields: [...k.redactedFields] } : {}) })),
     residual: s.residual,
     ...(s.closingPass ? { closingPass: true, firstResidual: s.firstResidual ?? [] } : {}),
+    ...(s.priorResidual?.length ? { priorResidual: s.priorResidual } : {}),
     ...(Object.keys(s.settled.erasedIn).length ? { settled: s.settled } : {}),
   };
 }

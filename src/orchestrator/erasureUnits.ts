@@ -22,6 +22,8 @@ export interface FencedErasure {
    * only). This attempt's own counted units are left out: its outcome counts them.
    */
   erasedByOthers(): Promise<Record<string, number>>;
+  /** What this attempt's own units counted, per category (in erasure_progress, as every attempt's). */
+  ownCounted(): Record<string, number>;
 }
 
 /**
@@ -117,6 +119,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished, unitTimeLeft: () => running?.() },
     end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
     erasedByOthers,
+    ownCounted: () => ({ ...own }),
   };
 }
 

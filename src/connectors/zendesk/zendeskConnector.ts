@@ -433,6 +433,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     return status === 404 && !noted ? 0 : 1;
   };
 
+  /** Whether a suspended ticket an earlier attempt deleted (its note) is gone, read without deleting (a hold refused the unit): 1 if so, counted as deleteSuspended counts it. */
+  const suspendedGone = async (id: number, ctx: TaskContext): Promise<number> =>
+    (await client.get(`suspended_tickets/${id}.json`, "erase", ctx, undefined, undefined, { key: "suspended_ticket" })).status === 404 ? 1 : 0;
+
   /**
    * The tickets the user requested, then those they were CC'd on, then those they wrote a comment on
    * and are neither (the search's `commenter:`, through its export: cursor pages, no 1,000-result cap),
@@ -481,6 +485,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         ));
         if (state.withdrawn) ctx.logger.info({ connector: name, erased: state.erased }, "the erasure was withdrawn; stopping here");
         return !state.withdrawn;
+      },
+      /**
+       * Finishes an earlier attempt's unit by its note: `work` in a unit of its own; when a hold refuses
+       * that unit, `landed` (reads only) counts what the earlier attempt's write did. That write was sent
+       * before the hold (its placement waited for the unit), so what it erased is erased: no unit ends
+       * with the note, so nothing else counts it, and what it did not do is still there, the hold's.
+       */
+      finishNoted: async (note: string, work: () => Promise<number>, landed: () => Promise<number>): Promise<boolean> => {
+        if (await state.unit(work, note)) return true;
+        const n = await landed();
+        if (n) ctx.logger.info({ connector: name, records: n }, "a write an earlier attempt sent before the hold went through: counted erased");
+        state.erased += n;
+        return false;
       },
     };
     return state;
@@ -552,10 +569,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const noted = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
     if (!noted) return false;
     const [ticketId, commentId, records] = [Number(noted[1]), Number(noted[2]), Number(noted[3])];
-    await units.unit(async () => {
+    // Only reads: under a hold too, a comment Zendesk shows redacted was erased by that attempt.
+    const redacted = async () => {
       for await (const c of client.list<WireComment>(`tickets/${ticketId}/comments.json`, "comments", "erase", ctx)) if (c.id === commentId) return isRedacted(c) ? records : 0;
       return 0;
-    }, note);
+    };
+    await units.finishNoted(note, redacted, redacted);
     return true;
   };
 
@@ -620,8 +639,37 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    */
   const finishUser = async (userId: number, ctx: TaskContext): Promise<number> => {
     if (await deletePermanently(userId, ctx)) return 1;
-    const { status } = await client.get(`users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "user" });
-    return status === 404 ? 1 : 0;
+    return userGone(userId, ctx);
+  };
+
+  /**
+   * Whether Zendesk no longer has the user at all, live or soft-deleted (an earlier attempt's permanent
+   * delete went through): 1 if so. Only reads: what a retry a hold refused counts (finishNoted).
+   */
+  const userGone = async (userId: number, ctx: TaskContext): Promise<number> => {
+    if ((await client.get(`users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "user" })).status !== 404) return 0;
+    return (await client.get(`deleted_users/${userId}.json`, "erase", ctx, undefined, undefined, { key: "deleted_user" })).status === 404 ? 1 : 0;
+  };
+
+  /**
+   * Finishes the permanent delete of a user an earlier attempt (of an erase or a poll) began, by its note
+   * (`user:<id>` and, written since they were read, what stays on the threads and the closed tickets that go
+   * with the user: SharedThreadResidue.note; false for any other note). The user gone, this attempt will
+   * not find their threads: what stays on them is the note's to name, and the closed tickets that went
+   * with the user the note's to count.
+   */
+  const finishUserNote = async (units: ReturnType<typeof unitsOf>, note: string, residual: SharedThreadResidue, ctx: TaskContext): Promise<boolean> => {
+    // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
+    // Then, with staff replies left on other people's tickets, their three counts (SharedThreadResidue.note).
+    const noted = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?)?)?)?$/.exec(note);
+    if (!noted) return false;
+    const withNoted = (n: number) => {
+      if (n) residual.addNoted(noted.slice(2, 6), noted.slice(7, 10));
+      return n ? n + Number(noted[6] ?? 0) : 0;
+    };
+    const userId = Number(noted[1]);
+    await units.finishNoted(note, async () => withNoted(await finishUser(userId, ctx)), async () => withNoted(await userGone(userId, ctx)));
+    return true;
   };
 
   /** Takes the user off a thread's CCs: the thread (someone else's) no longer leads to them. */
@@ -739,28 +787,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
-        // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
-        // Then, with staff replies left on other people's tickets, their three counts (SharedThreadResidue.note).
-        const userUnit = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?)?)?)?$/.exec(note);
-        if (userUnit) {
-          await unit(async () => {
-            const n = await finishUser(Number(userUnit[1]), ctx);
-            // The user gone, this attempt will not find their threads: what stays on them is the note's to name,
-            // and the closed tickets that went with the user the note's to count.
-            if (n) residual.addNoted(userUnit.slice(2, 6), userUnit.slice(7, 10));
-            return n ? n + Number(userUnit[6] ?? 0) : 0;
-          }, note);
-          continue;
-        }
+        if (await finishUserNote(units, note, residual, ctx)) continue;
         if (await finishRedaction(units, note, ctx)) continue;
         const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
         if (suspendedUnit) {
-          await unit(() => deleteSuspended(Number(suspendedUnit[1]), ctx, true), note);
+          const id = Number(suspendedUnit[1]);
+          await units.finishNoted(note, () => deleteSuspended(id, ctx, true), () => suspendedGone(id, ctx));
           continue;
         }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
         if (ccUnit) {
-          await unit(() => finishCc(Number(ccUnit[1]), Number(ccUnit[2]), Number(ccUnit[3]), ctx), note);
+          // Only reads: under a hold too, a user Zendesk shows off the CCs was taken off by that attempt.
+          const off = () => finishCc(Number(ccUnit[1]), Number(ccUnit[2]), Number(ccUnit[3]), ctx);
+          await units.finishNoted(note, off, off);
           continue;
         }
         const thread = /^ticket:(\d{1,15}):(\d{1,9})$/.exec(note);
@@ -769,8 +808,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         units.erased += await withdrawThread(Number(thread[1]), Number(thread[2]), ctx);
       }
       // A hold keeps SUPPORT (placed since an earlier attempt began): nothing more is erased, and that
-      // attempt's half-deleted threads came back above (an instruction without SUPPORT withdraws every unit).
-      if (!instruction.categories.includes("SUPPORT")) return { erased: units.erased };
+      // attempt's half-deleted threads came back above (an instruction without SUPPORT withdraws every unit),
+      // and what stays of a user that attempt deleted for good is named from its note.
+      if (!instruction.categories.includes("SUPPORT")) return { erased: units.erased, ...residual.outcome() };
       // The subject's suspended emails, each on its own: kept under the rule from the day it arrived, otherwise deleted (one unit each).
       const suspendedKept = new KeptTally();
       /** The outcome's `kept`: the threads' (with the user) and the suspended emails', only when there is something to name. */
@@ -911,12 +951,19 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const [withUser, since] = keptRef ? [0, Number(keptRef[2])] : [Number(ref![2]), ref![3] ? Number(ref![3]) : undefined];
       const counted = new Set((keptRef?.[3] ?? "").split(",").filter(Boolean).map(Number));
       const units = unitsOf(ctx);
-      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
-      for (const note of await ctx.unfinishedUnits()) await finishRedaction(units, note, ctx);
       const kept = new KeptTally();
       const residual = new SharedThreadResidue();
       /** The outcome so far: what was kept, and their side conversation messages left on threads that stay. */
       const outcome = () => ({ erased: units.erased, ...(kept.empty ? {} : { kept: kept.list() }), ...residual.outcome() });
+      // Redactions an earlier attempt of this poll began: counted once, here (the search below no longer shows them as theirs).
+      // The user's permanent delete it began: that attempt searched every thread before it, and its note names what stays
+      // there (the user gone, the search would no longer tell their threads or messages): finished by the note, nothing searched again.
+      let userNoted = false;
+      for (const note of await ctx.unfinishedUnits()) {
+        if (await finishUserNote(units, note, residual, ctx)) userNoted = true;
+        else await finishRedaction(units, note, ctx);
+      }
+      if (userNoted) return outcome();
       // Their side conversation messages on the threads found now, as the erase counts them: by user id, or from an address of theirs Zendesk shows proven.
       const sideRead = sideSearch(ctx);
       let proven: ReadonlySet<string> | undefined;
@@ -954,10 +1001,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         kept.add("SUPPORT", "user", 1, kept.newest()!);
         return outcome();
       }
+      // The note counts what stays on the threads searched above, for a retry after the delete (finishUserNote).
       await units.unit(async () => {
         const n = await finishUser(userId, ctx);
         return n ? n + withUser : 0;
-      }, `user:${userId}`);
+      }, `user:${userId}${residual.note(withUser)}`);
       return outcome();
     },
 
