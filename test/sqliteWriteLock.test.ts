@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { createSqliteDatabase, TestDatabase } from "./support/databases";
 import { GraphQLResponse, SUBMIT, TestService } from "./support/harness";
 import { dsrAgainst } from "./support/auditTools";
+import { writeAlone } from "../src/db/transaction";
 
 // better-sqlite3 ships no type declarations here; this is the part of its API the test uses.
 interface Statement { all(): unknown[]; get(): unknown }
@@ -147,5 +148,22 @@ describe("the embedded SQLite file write-locked by another process", () => {
     expect(after.tokens).to.deep.equal([...before.tokens, ...names].sort());
     const verified = await dsrAgainst(t, ["audit", "verify", "--full"]);
     expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
+  });
+
+  it("waits off the event loop with a lone write too (a lease's heartbeat, a roster's claim), and stores it once the lock is released", async () => {
+    const id = (await t.ok(SUBMIT, input("ada.lovelace@example.com"))).submitRequest.id;
+    const holder = lockHolder(2000);
+    await holder.locked;
+    const probe = silence();
+    const written = writeAlone(t.ds, "UPDATE requests SET extensionReason = ? WHERE id = ?", ["written alone", id]);
+    await holder.released;
+    expect(await written).to.equal(1);
+    expect(await probe(), "longest the service did not answer /healthz while the lock was held (ms)").to.be.below(1000);
+    const reader = new Database(file(), { readonly: true });
+    try {
+      expect(reader.prepare(`SELECT extensionReason FROM requests WHERE id = '${id}'`).get()).to.deep.equal({ extensionReason: "written alone" });
+    } finally {
+      reader.close();
+    }
   });
 });
