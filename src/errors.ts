@@ -42,7 +42,7 @@ export const notFound = (what: string, id: string) => new DsrError("NOT_FOUND", 
 export const conflict = (message: string, extra: Record<string, unknown> = {}) => new DsrError("CONFLICT", message, extra);
 /**
  * The database refused a transaction for concurrent work (a deadlock or lock wait past its retries, a
- * file still locked past the busy timeout): it was rolled back, so nothing of it changed, and the same
+ * file another process kept locked past SQLITE_LOCK_WAIT_MS): it was rolled back, so nothing of it changed, and the same
  * operation works later. `retryable` tells it from a CONFLICT that says the operation itself is wrong.
  */
 export const databaseBusy = (cause: unknown) =>

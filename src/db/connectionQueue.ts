@@ -78,13 +78,63 @@ export function queueSqliteConnection(ds: DataSource): void {
     if (!queued.has(runner)) {
       queued.add(runner);
       const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
-      runner.query = ((...args: unknown[]) => (inTurn(ds) ? query(...args) : exclusive(ds, () => query(...args)))) as QueryRunner["query"];
+      // TypeORM opens every transaction with a deferred BEGIN: its first read takes a snapshot, and its
+      // first write then asks for the file's write lock. When another process holds that lock, SQLite
+      // refuses the upgrade at once, without waiting (waiting could deadlock two such readers), so a
+      // transaction that read first failed the moment any other process was writing. BEGIN IMMEDIATE
+      // takes the write lock before the work starts: refused there, nothing of the work has run.
+      const immediate = (sql: unknown) => (sql === "BEGIN TRANSACTION" ? "BEGIN IMMEDIATE TRANSACTION" : sql);
+      runner.query = ((sql: unknown, ...rest: unknown[]) =>
+        inTurn(ds) ? query(immediate(sql), ...rest) : waitingForLock(() => exclusive(ds, () => query(sql, ...rest)))) as QueryRunner["query"];
       const start = runner.startTransaction.bind(runner);
-      runner.startTransaction = (level) => {
+      runner.startTransaction = async (level) => {
         if (!inTurn(ds)) throw new Error("a transaction on the service database is opened only by inTransaction (src/db/transaction.ts), never by ds.transaction, save() or a query runner");
-        return start(level);
+        try {
+          return await start(level);
+        } catch (error) {
+          // A BEGIN the file's lock refused opened nothing; TypeORM marked the transaction open before it ran.
+          (runner as { isTransactionActive: boolean }).isTransactionActive = false;
+          throw error;
+        }
       };
     }
     return runner;
   };
+}
+
+/**
+ * How long a write waits for another process to release the SQLite file's write lock (an operator's
+ * `sqlite3` shell, a `dsr` command, a backup) before it is refused as busy.
+ */
+export const SQLITE_LOCK_WAIT_MS = 5000;
+
+/** SQLite's answer when another connection holds the lock a statement needs. */
+export const isSqliteBusy = (error: unknown): boolean => String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY");
+
+/**
+ * Runs `attempt` (one turn: a transaction or a lone statement) again while SQLite answers busy, for up
+ * to SQLITE_LOCK_WAIT_MS, then fails with the last answer. A busy answer changed nothing (a refused
+ * BEGIN IMMEDIATE or lone statement), so the attempt is repeated whole. The wait is on timers between
+ * turns: better-sqlite3 is synchronous, and SQLite's own busy timeout would sleep on the event loop's
+ * thread, every request of the process waiting with it (Invariant 6); so the service's connection runs
+ * with busy_timeout 0 (noLockWaitOnTheLoop) and its other turns run while this one waits.
+ */
+export async function waitingForLock<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + SQLITE_LOCK_WAIT_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isSqliteBusy(error) || performance.now() + pause > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+    }
+  }
+}
+
+/**
+ * Sets the connection's busy timeout: 0 once the service is open (waitingForLock waits off the loop),
+ * SQLITE_LOCK_WAIT_MS while migrations run at start, before anything is served.
+ */
+export async function sqliteBusyTimeout(ds: DataSource, ms: number): Promise<void> {
+  await ds.query(`PRAGMA busy_timeout = ${Math.trunc(ms)}`);
 }

@@ -6,7 +6,7 @@ import { MIGRATIONS } from "../migrations";
 import { lendDataKeys } from "../migrations/dataKeys";
 import type { DataKeys } from "../export/keys";
 import { mysqlSocket, mysqlSslOptions } from "../config/transport";
-import { exclusive, queueSqliteConnection } from "./connectionQueue";
+import { exclusive, queueSqliteConnection, sqliteBusyTimeout, SQLITE_LOCK_WAIT_MS } from "./connectionQueue";
 import { SERVICE_CACHE_KIB, sqlitePageCache } from "./sqliteCache";
 import { overwriteRemoved } from "./sqliteResidue";
 import { makeFolder } from "../folders";
@@ -21,7 +21,7 @@ function prepareServiceSqlite(db: { pragma(source: string): unknown }): void {
 export function dataSourceOptions(config: Pick<Config, "database">): DataSourceOptions {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
   if (config.database.kind === "sqlite") {
-    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: 5000, prepareDatabase: prepareServiceSqlite };
+    return { ...common, type: "better-sqlite3", database: config.database.file, enableWAL: true, timeout: SQLITE_LOCK_WAIT_MS, prepareDatabase: prepareServiceSqlite };
   }
   return {
     ...common,
@@ -73,6 +73,8 @@ export async function openDataSource(ds: DataSource, config: Pick<Config, "datab
     if (config.database.kind !== "mysql") throw error;
     throw new Error(mysqlConnectProblem(config.database, error as { code?: string; message?: string }), { cause: error });
   }
+  // Opened (the driver waited up to its timeout for the file), statements no longer sleep on the loop for a lock.
+  if (config.database.kind === "sqlite") await sqliteBusyTimeout(ds, 0);
 }
 
 function mysqlConnectProblem(database: Extract<Config["database"], { kind: "mysql" }>, error: { code?: string; message?: string }): string {
@@ -122,7 +124,18 @@ export async function pendingMigrations(ds: DataSource): Promise<string[]> {
  */
 export async function migrate(ds: DataSource, keys?: () => DataKeys): Promise<string[]> {
   if (keys) lendDataKeys(ds, keys);
-  if (!isMysql(ds)) return (await exclusive(ds, () => ds.runMigrations({ transaction: "each" }))).map((m) => m.name);
+  if (!isMysql(ds)) {
+    // At start, before anything is served: a migration waits for another process's lock as SQLite does.
+    const applied = await exclusive(ds, async () => {
+      await sqliteBusyTimeout(ds, SQLITE_LOCK_WAIT_MS);
+      try {
+        return await ds.runMigrations({ transaction: "each" });
+      } finally {
+        await sqliteBusyTimeout(ds, 0);
+      }
+    });
+    return applied.map((m) => m.name);
+  }
   const runner = ds.createQueryRunner();
   try {
     await runner.connect();

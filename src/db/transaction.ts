@@ -1,15 +1,12 @@
 import { DataSource, EntityManager, EntityNotFoundError } from "typeorm";
 import { RequestRow } from "../entities";
 import { deferAuditEvents, flushAuditEvents } from "../audit/auditTrail";
-import { exclusive, inTurn } from "./connectionQueue";
+import { exclusive, inTurn, isSqliteBusy, waitingForLock } from "./connectionQueue";
 import { isMysql } from "./dataSource";
 import { databaseBusy } from "../errors";
 
 const DEADLOCK_CODES = new Set(["ER_LOCK_DEADLOCK", "ER_LOCK_WAIT_TIMEOUT"]);
 const MAX_DEADLOCK_RETRIES = 3;
-
-/** SQLite's answer when another connection held the file's write lock past the busy timeout. */
-const isSqliteBusy = (error: unknown): boolean => String((error as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY");
 
 /** A write refused by a unique index (MySQL or SQLite): another transaction stored the same key first. */
 export function isUniqueViolation(error: unknown): boolean {
@@ -39,7 +36,7 @@ export async function lockedRequest(em: EntityManager, id: string): Promise<Requ
  * a transaction is one turn and a lone statement waits for the open transaction to end instead of
  * joining it. On MySQL each transaction has a pooled connection of its own and a deadlock victim is
  * retried. A transaction the database still refuses (a deadlock victim past its retries, a lock wait
- * timed out, SQLite's file locked by another process past the busy timeout) was rolled back: it fails
+ * timed out, SQLite's file locked by another process past SQLITE_LOCK_WAIT_MS) was rolled back: it fails
  * with databaseBusy (CONFLICT, retryable), never as an internal error. Nothing else opens a transaction
  * (test/db/writeRule.test.ts checks the tree).
  */
@@ -54,7 +51,8 @@ export async function inTransaction<T>(ds: DataSource, work: (em: EntityManager)
   if (!isMysql(ds)) {
     // Inside a turn, a second turn would wait for the first forever: say so instead.
     if (inTurn(ds)) return Promise.reject(new Error("inTransaction inside a transaction: pass its EntityManager down instead"));
-    return exclusive(ds, () => ds.transaction(audited)).catch((error) => Promise.reject(isSqliteBusy(error) ? databaseBusy(error) : error));
+    // Another process's write lock is waited for between turns (waitingForLock), not on the event loop.
+    return waitingForLock(() => exclusive(ds, () => ds.transaction(audited))).catch((error) => Promise.reject(isSqliteBusy(error) ? databaseBusy(error) : error));
   }
   for (let attempt = 1; ; attempt++) {
     try {
@@ -126,7 +124,7 @@ export async function inReadSnapshot<T>(ds: DataSource, work: (em: EntityManager
   if (!isMysql(ds)) {
     // Inside a turn (a command's transaction) its reads are already alone.
     if (inTurn(ds)) return work(ds.manager);
-    return exclusive(ds, () => readOnly(ds, "BEGIN", work));
+    return waitingForLock(() => exclusive(ds, () => readOnly(ds, "BEGIN", work)));
   }
   return readOnly(ds, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", work, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
 }
