@@ -270,18 +270,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<KnownIdentities> => {
     await refuseCaseSensitive(op);
     const asciiOnly = await foldsAsciiOnly(op);
+    // What this database's own RESOLVE found for the request earlier (a deletion's): not given, followed beside what the rows yield now.
+    const earlier = new Map<string, string>();
+    for (const kind of ctx.foundHere ?? []) {
+      const value = ids[kind as keyof Identities];
+      if (plan.provides.includes(kind as IdentityKind) && typeof value === "string" && value !== "") earlier.set(kind, value);
+    }
     const known = new Map<string, string[]>();
-    for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
+    for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "" && !earlier.has(kind)) known.set(kind, [value]);
     for (const p of plan.derivations) {
       const t = byTable.get(p.table)!;
       const from = known.get(t.identityKind);
-      const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" ? (ids[p.kind] as string) : undefined;
+      const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" && !earlier.has(p.kind) ? (ids[p.kind] as string) : undefined;
       if ((known.has(p.kind) && given === undefined) || !from) continue;
       const matcher = identityMatcher(t.identityKind, from, country);
       const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
       const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
       const values = [...new Set(confirmed.map((r) => identityForm(p.kind, r[p.column], country)))].filter((v) => v !== "");
+      const before = earlier.get(p.kind);
+      if (before !== undefined && !values.includes(before) && !(await heldByOther(op, p, t, before))) values.push(before);
       if (values.length > MAX_DERIVED || rows.length >= MAX_DERIVED_PAIRS) {
         // Following only some would export or erase part of the person and report it whole; following all, other people.
         throw new ConnectorError(
@@ -300,6 +308,18 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (given === undefined && values.length) known.set(p.kind, values);
     }
     return { values: known, asciiOnly };
+  };
+
+  /**
+   * Whether a row of `t` that is not anonymised holds `value` in the column `p` provides from: a value
+   * the subject's rows no longer yield (a deletion erased the users row it was read from) is then
+   * another person's by now (the key given to someone else, an address moved), and not followed.
+   */
+  const heldByOther = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, value: string): Promise<boolean> => {
+    const matcher = identityMatcher(p.kind, [value], country);
+    const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
+    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
+    return rows.some((r) => matcher.confirms(r[p.column]) && !(replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v))));
   };
 
   /**
