@@ -70,4 +70,24 @@ describeEachDatabase("a deletion keeps records reached through an identity its e
     const after = (await s.t.ok(SHOW, { id: done.id })).request;
     expect(after.retentionExceptions.map((e: any) => e.status)).to.deep.equal(["CLOSED"]);
   });
+
+  it("purges the kept invoices after she signed up again with the address, and leaves the new account and its invoice", async () => {
+    const s = await start();
+    const done = await s.run({ type: "DELETION", subject: { email: ADA.email } }, SHOW);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    // A new account under the same address, with a new payment customer and an invoice of it.
+    const at = s.account.date(new Date("2026-04-01T00:00:00.000Z"));
+    await s.account.rows(`INSERT INTO users (id, email, name, payment_customer_id, created_at) VALUES (8, ?, 'Ada again', 'cus_ada_0008', ?)`, [ADA.email, at]);
+    await s.account.rows(`INSERT INTO invoices (id, customer_ref, billing_name, billing_address, amount_cents, issued_at) VALUES ('in_ada_new', 'cus_ada_0008', 'Ada Lovelace', 'Ockham Park', 700, ?)`, [at]);
+    s.t.clock.advance(6 * 365 * DAY);
+    const purged = await s.t.purgeEnded(SHOW, done.id);
+    const purge = purged.tasks.find((x: any) => x.step === "PURGE");
+    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+    expect(purge.outcome.erased).to.equal(3);
+    // The database's own rows: the 3 kept invoices hold nothing of hers; the new account and its invoice stay.
+    expect(await adaInvoices(s)).to.equal(0);
+    expect(await s.account.rows(`SELECT id FROM invoices WHERE billing_name = 'Ada Lovelace' ORDER BY id`)).to.deep.equal([{ id: "in_ada_new" }]);
+    expect(await s.account.count("users", "id = 8 AND email = ?", [ADA.email])).to.equal(1);
+    expect(await graceInvoices(s)).to.equal(2);
+  });
 });
