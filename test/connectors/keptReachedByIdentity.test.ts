@@ -8,6 +8,8 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason closed
   tasks { connector step status lastError outcome { erased kept residual } }
   deletionOutcome { connector category plannedToKeep erased kept matchesPlan differences { kind records reason } }
   retentionExceptions { connector category recordType recordCount retainUntil status } } }`;
+const PREVIEW = `mutation($input: PreviewDeletionInput!) { previewDeletion(input: $input) {
+  earlierDeletions { requestId kept { connector category recordCount } lines { connector category found toKeep } } } }`;
 
 /**
  * A deletion with the account database as the only connector. Her invoices are found by the payment
@@ -50,6 +52,18 @@ describeEachDatabase("a deletion keeps records reached through an identity its e
     // What it kept is what the database holds: 3 invoices, until 7 years after the newest (2025-01-15).
     expect(done.retentionExceptions.map((e: any) => [e.connector, e.category, e.recordType, e.recordCount, e.status])).to.deep.equal([["account-db", "PAYMENTS", "invoice", 3, "OPEN"]]);
     expect(done.retentionExceptions[0].retainUntil).to.match(/^2032-01-15/);
+  });
+
+  it("is named by a deletion preview afterwards, with the 3 invoices the database still holds under it", async () => {
+    const s = await start();
+    const done = await s.run({ type: "DELETION", subject: { email: ADA.email } }, SHOW);
+    expect(done.status, done.statusReason).to.equal("COMPLETED");
+    expect(await adaInvoices(s)).to.equal(3);
+    const { previewDeletion } = await s.t.ok(PREVIEW, { input: { subject: { email: ADA.email } } });
+    expect(previewDeletion.earlierDeletions.map((e: any) => e.requestId)).to.deep.equal([done.id]);
+    const [earlier] = previewDeletion.earlierDeletions;
+    expect(earlier.kept.map((k: any) => [k.connector, k.category, k.recordCount])).to.deep.equal([["account-db", "PAYMENTS", 3]]);
+    expect(earlier.lines.map((l: any) => [l.connector, l.category, l.found, l.toKeep])).to.deep.equal([["account-db", "PAYMENTS", 3, 3]]);
   });
 
   it("purges the kept invoices when their period ends, and counts them", async () => {
