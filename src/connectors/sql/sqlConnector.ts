@@ -311,16 +311,24 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   };
 
   /**
-   * Whether a row of `t` that is not anonymised holds `value` in the column `p` provides from: a value
-   * the subject's rows no longer yield (a deletion erased the users row it was read from) is then
-   * another person's by now (the key given to someone else, an address moved), and not followed.
+   * The rows of `t` that hold one of `values` in the column `p` provides from, but those ANONYMIZE left:
+   * a row that holds every replacement is nobody's, though it still holds the key it provides an
+   * identity from (a primary key cannot be overwritten), as the subject's own row did.
    */
-  const heldByOther = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, value: string): Promise<boolean> => {
-    const matcher = identityMatcher(p.kind, [value], country);
+  const holdersOfValues = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, values: readonly string[]): Promise<Record<string, unknown>[]> => {
+    const value = identityMatcher(p.kind, values, country);
     const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
-    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
-    return rows.some((r) => matcher.confirms(r[p.column]) && !(replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v))));
+    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
+    const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
+    return rows.filter((r) => value.confirms(r[p.column]) && !anonymised(r));
   };
+
+  /**
+   * Whether a value the subject's rows no longer yield (its own RESOLVE found it, and a deletion erased
+   * the users row it was read from) is held by a row all the same: another person's by now (the key
+   * given to someone else, an address moved), so it is not followed.
+   */
+  const heldByOther = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, value: string): Promise<boolean> => (await holdersOfValues(op, p, t, [value])).length > 0;
 
   /**
    * The values of a provided kind the subject is taken to hold must be theirs alone by this database,
@@ -343,13 +351,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}, more than one account?` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
     let shared = false;
     if (!conflict && theirs.length) {
-      const value = identityMatcher(p.kind, theirs, country);
-      const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
-      const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
-      // A row ANONYMIZE left (it holds every replacement) is nobody's: it still holds the key it
-      // provides an identity from (a primary key cannot be overwritten), as the subject's own row did.
-      const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
-      shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]) && !anonymised(r));
+      shared = (await holdersOfValues(op, p, t, theirs)).some((r) => !subject.confirms(r[t.identityColumn]));
       if (shared) conflict = `another person's ${t.table} row holds it`;
     }
     // Before anything is read by it, a given value must be one the subject's own row holds: with none
