@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createMariadbDatabase, describeEachDatabase, TestDatabase } from "../support/databases";
-import { ADA, GRACE } from "./support/accountDb";
+import { ADA, GRACE, T0 } from "./support/accountDb";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
 
 const DAY = 86_400_000;
@@ -103,5 +103,22 @@ describeEachDatabase("a deletion keeps records reached through an identity its e
     expect(await s.account.rows(`SELECT id FROM invoices WHERE billing_name = 'Ada Lovelace' ORDER BY id`)).to.deep.equal([{ id: "in_ada_new" }]);
     expect(await s.account.count("users", "id = 8 AND email = ?", [ADA.email])).to.equal(1);
     expect(await graceInvoices(s)).to.equal(2);
+  });
+
+  it("stops at the account database's RESOLVE, erasing nothing, when two accounts under the address keep invoices of two customers", async () => {
+    // A SQLite account database on either service database: its unique index on email tells letter case apart, as twoAccounts.test.ts's does.
+    const s = (service = await accountDbService(db()));
+    await s.account.rows(`INSERT INTO users (id, email, name, payment_customer_id, created_at) VALUES (99, 'ADA.LOVELACE@EXAMPLE.COM', 'Ada', 'cus_ada_0099', ?)`, [s.account.date(T0)]);
+    await s.account.rows(`INSERT INTO invoices (id, customer_ref, billing_name, billing_address, amount_cents, issued_at) VALUES ('in_ada_099', 'cus_ada_0099', 'Ada Lovelace', 'Ockham Park', 700, ?)`, [s.account.date(T0)]);
+    const done = await s.run({ type: "DELETION", subject: { email: ADA.email } }, SHOW);
+    // Before, both accounts were erased and the invoices of both customers kept with no exception (kept 0, COMPLETED).
+    expect(done.status).to.equal("FAILED");
+    const resolve = done.tasks.find((x: any) => x.connector === "account-db" && x.step === "RESOLVE");
+    expect(resolve.lastError).to.match(/^account-db: the subject has 2 values of (userId|paymentCustomerId) here \(more than one account\?\)/);
+    expect(done.tasks.filter((x: any) => x.step === "ERASE" && x.status === "SUCCEEDED")).to.deep.equal([]);
+    // The database's own rows: both accounts and every invoice as they were.
+    expect(await s.account.count("users", "id IN (1, 99)")).to.equal(2);
+    expect(await s.account.count("sessions", "user_id = 1")).to.be.greaterThan(0);
+    expect(await s.account.count("invoices", "customer_ref IN (?, 'cus_ada_0099') AND billing_name IS NOT NULL", [ADA.paymentCustomerId])).to.equal(4);
   });
 });
