@@ -394,6 +394,15 @@ export interface TaskContext {
   leftOut?(set: LeftOutRecords): void;
   /** Reports a kind of record collect could not search for (see NotSearchedRecords); each kind once. */
   notSearched?(set: NotSearchedRecords): void;
+  /**
+   * The kinds of `ids` this connector's own RESOLVE found for the request (neither given with it nor
+   * found by another connector). A deletion resolves them before erasing, so that what it keeps and
+   * reaches by them (invoices by the customer id a users row held) is still reached once its erasure
+   * removed that row: a provider follows such a value beside what its rows yield now, unless another
+   * person's row holds it by then (a key given to someone else), instead of refusing it as a given value
+   * its rows do not hold. Undefined outside the orchestrator (every value is then given).
+   */
+  foundHere?: readonly string[];
 }
 
 /**

@@ -30,7 +30,8 @@ export const taskKey = (connector: string, step: TaskStep) => `${connector}:${st
  * - A connector runs its main step once the identities it needs are known, and those the request
  *   carries confirmed: it waits for the RESOLVE task of every connector that provides a kind it needs
  *   (which refuses a given value that is not the subject's); kinds nobody provides (email) wait for nothing.
- *   A provider's own main step waits for its own RESOLVE when the request carries a kind it provides.
+ *   A provider's own main step waits for its own RESOLVE when the request carries a kind it provides,
+ *   and in a deletion always: what it keeps may be found only by identities its erasure removes.
  * - Independent connectors have no dependencies between them, so they run in parallel.
  * - Erasure runs in reverse: a provider's ERASE waits for the ERASE of every connector that used its
  *   identities, so the identity source is erased last.
@@ -85,7 +86,11 @@ export function planTasks(type: RequestType, known: ReadonlySet<string>, registr
     const found = resolversFor(spec.name, spec.needs, spec.needsAny ?? false, new Set());
     // A provider reads its own tables by what it provides too: a kind the request carries is confirmed
     // by its own RESOLVE first (a user id no row of the subject's holds), as for every other connector.
-    const confirmsOwn = found !== null && spec.provides.some((kind) => known.has(kind)) && ensureResolve(spec.name, new Set());
+    // A deletion resolves them in any case, before its survey: the erasure removes the row they are read
+    // from (the users row), and what it keeps that is found by them (invoices by the customer id) is then
+    // reached only through the identities the request keeps, by the check after erasing and by the purge.
+    const ownIdentities = spec.provides.some((kind) => known.has(kind)) || (type === RequestType.DELETION && spec.provides.length > 0 && connector.resolve !== undefined && !spec.manual);
+    const confirmsOwn = found !== null && ownIdentities && ensureResolve(spec.name, new Set());
     const deps = confirmsOwn ? [...found, taskKey(spec.name, TaskStep.RESOLVE)] : found;
     if (deps === null) {
       const missing = spec.needs.filter((k) => !known.has(k));

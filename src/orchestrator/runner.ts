@@ -45,7 +45,8 @@ export interface RunOptions {
   handOff?: HandOff;
 }
 
-type Subject = { type: RequestType; ids: Identities };
+/** `found`: which connector's RESOLVE found each kind of `ids` (a kind the request gave is absent). */
+type Subject = { type: RequestType; ids: Identities; found: Record<string, string> };
 
 /**
  * The subjects of the tasks one claim took, by request. Every task a claim takes is runnable then, so
@@ -60,22 +61,24 @@ function subjectOf(services: Services, requestId: string, shared?: ClaimedSubjec
   let read = shared.get(requestId);
   if (!read) shared.set(requestId, (read = loadSubject(services, requestId)));
   // Each task its own copy: a connector that changed what it was given would change it for no other.
-  return read.then(({ type, ids }) => ({ type, ids: { ...ids } }));
+  return read.then(({ type, ids, found }) => ({ type, ids: { ...ids }, found }));
 }
 
 /** The request's type and the identities its tasks work from, in one read. */
 async function loadSubject(services: Services, requestId: string): Promise<Subject> {
-  const rows: Array<{ type: RequestType; kind: string | null; value: string | null }> = await services.ds
+  const rows: Array<{ type: RequestType; kind: string | null; value: string | null; source: string | null }> = await services.ds
     .createQueryBuilder()
     .select("r.type", "type")
     .addSelect("i.kind", "kind")
     .addSelect("i.value", "value")
+    .addSelect("i.source", "source")
     .from(RequestRow, "r")
     .leftJoin(RequestIdentityRow, "i", "i.requestId = r.id")
     .where("r.id = :requestId", { requestId })
     .getRawMany();
   if (!rows.length) throw new Error(`request ${requestId} of a claimed task is not there`);
-  return { type: rows[0].type, ids: Object.fromEntries(rows.filter((r) => r.kind !== null).map((r) => [r.kind, r.value])) as Identities };
+  const found = Object.fromEntries(rows.filter((r) => r.kind !== null && r.source !== null && r.source !== "request").map((r) => [r.kind, r.source])) as Record<string, string>;
+  return { type: rows[0].type, ids: Object.fromEntries(rows.filter((r) => r.kind !== null).map((r) => [r.kind, r.value])) as Identities, found };
 }
 
 export function missingNeeds(connector: Connector, ids: Identities): string[] {
@@ -199,7 +202,10 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
       await written.afterComplete();
       return;
     }
-    const { type, ids } = await subjectOf(services, task.requestId, options.subjects);
+    const { type, ids, found: foundBy } = await subjectOf(services, task.requestId, options.subjects);
+    // What its own RESOLVE found, its later steps follow beside what its rows yield then (TaskContext.foundHere).
+    const foundHere = task.step === TaskStep.RESOLVE ? [] : Object.keys(foundBy).filter((kind) => foundBy[kind] === task.connector);
+    if (foundHere.length) ctx.foundHere = foundHere;
     const missing = missingNeeds(connector, ids);
     if (missing.length) {
       await parkTask(ds, task, options.workerId, { status: TaskStatus.SKIPPED, note: `needs ${missing.join(" or ")}, which no connector found for this subject` }, now());

@@ -270,18 +270,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const knownIdentities = async (ids: Identities, op: Operation, ctx: TaskContext): Promise<KnownIdentities> => {
     await refuseCaseSensitive(op);
     const asciiOnly = await foldsAsciiOnly(op);
+    // What this database's own RESOLVE found for the request earlier (a deletion's): not given, followed beside what the rows yield now.
+    const earlier = new Map<string, string>();
+    for (const kind of ctx.foundHere ?? []) {
+      const value = ids[kind as keyof Identities];
+      if (plan.provides.includes(kind as IdentityKind) && typeof value === "string" && value !== "") earlier.set(kind, value);
+    }
     const known = new Map<string, string[]>();
-    for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "") known.set(kind, [value]);
+    for (const [kind, value] of Object.entries(ids)) if (typeof value === "string" && value !== "" && !earlier.has(kind)) known.set(kind, [value]);
     for (const p of plan.derivations) {
       const t = byTable.get(p.table)!;
       const from = known.get(t.identityKind);
-      const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" ? (ids[p.kind] as string) : undefined;
+      const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" && !earlier.has(p.kind) ? (ids[p.kind] as string) : undefined;
       if ((known.has(p.kind) && given === undefined) || !from) continue;
       const matcher = identityMatcher(t.identityKind, from, country);
       const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
       const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
       const values = [...new Set(confirmed.map((r) => identityForm(p.kind, r[p.column], country)))].filter((v) => v !== "");
+      const before = earlier.get(p.kind);
+      if (before !== undefined && !values.includes(before) && !(await heldByOther(op, p, t, before))) values.push(before);
       if (values.length > MAX_DERIVED || rows.length >= MAX_DERIVED_PAIRS) {
         // Following only some would export or erase part of the person and report it whole; following all, other people.
         throw new ConnectorError(
@@ -301,6 +309,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     }
     return { values: known, asciiOnly };
   };
+
+  /**
+   * The rows of `t` that hold one of `values` in the column `p` provides from, but those ANONYMIZE left:
+   * a row that holds every replacement is nobody's, though it still holds the key it provides an
+   * identity from (a primary key cannot be overwritten), as the subject's own row did.
+   */
+  const holdersOfValues = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, values: readonly string[]): Promise<Record<string, unknown>[]> => {
+    const value = identityMatcher(p.kind, values, country);
+    const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
+    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
+    const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
+    return rows.filter((r) => value.confirms(r[p.column]) && !anonymised(r));
+  };
+
+  /**
+   * Whether a value the subject's rows no longer yield (its own RESOLVE found it, and a deletion erased
+   * the users row it was read from) is held by a row all the same: another person's by now (the key
+   * given to someone else, an address moved), so it is not followed.
+   */
+  const heldByOther = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, value: string): Promise<boolean> => (await holdersOfValues(op, p, t, [value])).length > 0;
 
   /**
    * The values of a provided kind the subject is taken to hold must be theirs alone by this database,
@@ -323,13 +351,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}, more than one account?` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
     let shared = false;
     if (!conflict && theirs.length) {
-      const value = identityMatcher(p.kind, theirs, country);
-      const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
-      const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
-      // A row ANONYMIZE left (it holds every replacement) is nobody's: it still holds the key it
-      // provides an identity from (a primary key cannot be overwritten), as the subject's own row did.
-      const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
-      shared = rows.some((r) => value.confirms(r[p.column]) && !subject.confirms(r[t.identityColumn]) && !anonymised(r));
+      shared = (await holdersOfValues(op, p, t, theirs)).some((r) => !subject.confirms(r[t.identityColumn]));
       if (shared) conflict = `another person's ${t.table} row holds it`;
     }
     // Before anything is read by it, a given value must be one the subject's own row holds: with none
