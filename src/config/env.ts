@@ -471,6 +471,20 @@ export class Env {
   @Max(3_650)
   DSR_UNDECIDED_GRACE_DAYS = 30;
 
+  /**
+   * Days after its due date (as extended) that an approved request's manual task nobody completed
+   * (AWAITING_INPUT, completeManualTask) waits; then the worker FAILS the task, as the system, saying no
+   * one completed the step (orchestrator/uncompletedManualTasks.ts): the request ends FAILED, never
+   * COMPLETED for work no one did, and its personal data goes after DSR_REQUEST_RECORD_RETENTION_DAYS like
+   * any ended request's. Its own setting, not DSR_UNDECIDED_GRACE_DAYS: searching a paper archive may
+   * take longer than deciding. Waiting for ever, it kept the person's identities for ever.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_650)
+  DSR_MANUAL_TASK_GRACE_DAYS = 30;
+
   /** Public base URL of this service, used in export links (e.g. https://dsr.example.com); unset: the address it listens on. */
   @IsOptional()
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ["http", "https"] }, { message: "DSR_PUBLIC_URL must be an http(s) URL" })

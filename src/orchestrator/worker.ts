@@ -13,6 +13,7 @@ import { TaskRow } from "../entities";
 import { resetExpiredLeases } from "./sql/resetExpiredLeases";
 import { schedulePurges } from "./sql/schedulePurges";
 import { closeUndecidedRequests, closeUnverifiedRequests } from "./unverifiedRequests";
+import { failUncompletedManualTasks } from "./uncompletedManualTasks";
 
 /**
  * At most this many tasks per claim: a worker with free slots fills them a batch at a time, which keeps
@@ -116,6 +117,8 @@ export class Worker {
           if (unverified) log.info({ requests: unverified }, "requests closed unverified at their due date");
           const undecided = skewed ? 0 : await closeUndecidedRequests(this.services, this.services.clock.now());
           if (undecided) log.warn({ requests: undecided }, "verified requests nobody decided closed, DSR_UNDECIDED_GRACE_DAYS after their due date");
+          const lapsed = skewed ? 0 : await failUncompletedManualTasks(this.services, this.services.clock.now());
+          if (lapsed) log.warn({ tasks: lapsed }, "manual tasks nobody completed failed, DSR_MANUAL_TASK_GRACE_DAYS after their request's due date");
         }
         if (!skewed && performance.now() - lastPurge >= PURGE_INTERVAL_MS) {
           lastPurge = performance.now();

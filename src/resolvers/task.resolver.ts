@@ -46,7 +46,7 @@ export class TaskResolver {
   @Authorized(DECIDERS)
   @Mutation(() => Task, {
     description:
-      "Completes a task waiting for a person (a manual connector): attach the records found (COLLECT), confirm how many were erased (ERASE) or which fields changed (RECTIFY). ADMIN, PRIVACY_OFFICER.",
+      "Completes a task waiting for a person (a manual connector): attach the records found (COLLECT), confirm how many were erased (ERASE) or which fields changed (RECTIFY). ADMIN, PRIVACY_OFFICER. A task the system failed because no one completed it DSR_MANUAL_TASK_GRACE_DAYS after the request's due date is CONFLICT with extensions.reason MANUAL_TASK_LAPSED, nothing recorded.",
   })
   async completeManualTask(
     @Arg("input", () => CompleteManualTaskInput, { description: "The task and what the person found or did." }) input: CompleteManualTaskInput,

@@ -12,6 +12,7 @@ import { stagingKeyIn } from "../../export/stagingKeys";
 import { badField, conflict, notFound } from "../../errors";
 import { afterTaskFinished } from "./finishTask";
 import { auditTask } from "./taskAudit";
+import { lapsed, MANUAL_TASK_LAPSED } from "./lapseManualTask";
 
 export interface ManualCompletion {
   /** COLLECT: the records a person found (category, type, id, data). */
@@ -30,6 +31,8 @@ export async function completeManualTask(em: EntityManager, taskId: string, inpu
   const task = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!task) throw notFound("Task", taskId);
   await lockRow(em, "requests", task.requestId);
+  // Failed by the system once its grace ended: the request ended without it, and its data may be gone.
+  if (lapsed(task)) throw conflict(`Task ${task.id} was not completed in time: ${task.lastError}. Nothing was recorded; a new request can be submitted`, { status: task.status, reason: MANUAL_TASK_LAPSED });
   if (task.status !== TaskStatus.AWAITING_INPUT) throw conflict(`Task ${task.id} is ${task.status}; only a task AWAITING_INPUT is completed by hand`, { status: task.status });
   let result: TaskResult;
   if (task.step === TaskStep.COLLECT) {
