@@ -21,7 +21,7 @@ const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason dueAt 
 const DELETE = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
 const COMPLETE = `mutation($id: ID!) { completeManualTask(input: { taskId: $id, records: [] }) { status } }`;
 const ERASED = `mutation($id: ID!) { completeManualTask(input: { taskId: $id, erasedCount: 1 }) { status } }`;
-const LAPSED = /^No one completed this manual step \(completeManualTask\) within 30 day\(s\) \(DSR_MANUAL_TASK_GRACE_DAYS\) after the request's due date/;
+const LAPSED = /^MANUAL_TASK_LAPSED: no one completed this manual step \(completeManualTask\) within 30 day\(s\) \(DSR_MANUAL_TASK_GRACE_DAYS\) after the request's due date/;
 
 /**
  * Invariants 7 and 3 for a manual step nobody does: an approved request waited AWAITING_INPUT for ever,
@@ -94,7 +94,7 @@ describeEachDatabase("a manual task nobody completes", (db) => {
     // The settings page is told.
     const told = await t.waitFor(async () => receiver.accepted.find((e) => e.requestId === deletion && e.status === "FAILED"), "the FAILED callback", 20_000);
     expect(told).to.include({ previousStatus: "AWAITING_INPUT", status: "FAILED", idempotencyKey: "settings-lapse-0001" });
-    expect(told.statusReason).to.match(/paper-archive ERASE: No one completed this manual step/);
+    expect(told.statusReason).to.match(/paper-archive ERASE: MANUAL_TASK_LAPSED: no one completed this manual step/);
     expect(await columnsHolding(t.ds, needles), "while the records are kept").to.include.members(["request_identities.value", "requests.subjectEmail"]);
 
     // DSR_REQUEST_RECORD_RETENTION_DAYS after that, nothing of the person is left.

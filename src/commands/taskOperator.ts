@@ -16,7 +16,7 @@ function checkId(id: string): string {
 
 /** Operator: re-queue a FAILED task (and what its failure skipped); reopens a FAILED request. */
 export async function retryFailedTask(services: Services, actor: Actor, id: string): Promise<TaskRow> {
-  const task = await inTransaction(services.ds, (em) => retryTask(em, checkId(id), actor, services.clock.now(), services.config.DSR_STAGED_GRACE_MINUTES));
+  const task = await inTransaction(services.ds, (em) => retryTask(em, checkId(id), actor, services.clock.now(), services.config.DSR_STAGED_GRACE_MINUTES, services.config.DSR_MANUAL_TASK_GRACE_DAYS));
   services.wakeWorkers();
   return task;
 }

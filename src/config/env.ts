@@ -477,7 +477,8 @@ export class Env {
    * one completed the step (orchestrator/uncompletedManualTasks.ts): the request ends FAILED, never
    * COMPLETED for work no one did, and its personal data goes after DSR_REQUEST_RECORD_RETENTION_DAYS like
    * any ended request's. Its own setting, not DSR_UNDECIDED_GRACE_DAYS: searching a paper archive may
-   * take longer than deciding. Waiting for ever, it kept the person's identities for ever.
+   * take longer than deciding. Waiting for ever, it kept the person's identities for ever. A retryTask
+   * of the lapsed task is refused until extendDeadline moves the due date past it: no retry restarts it.
    */
   @Transform(toInt)
   @IsInt()

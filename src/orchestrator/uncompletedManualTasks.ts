@@ -2,7 +2,8 @@ import { inTransaction } from "../db/transaction";
 import { TaskStatus } from "../domain/tasks";
 import { RequestRow, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { lapsedReason, lapseManualTask } from "./sql/lapseManualTask";
+import { lapsedReason } from "./manualTaskLapse";
+import { lapseManualTask } from "./sql/lapseManualTask";
 import { UNVERIFIED_BATCH } from "./unverifiedRequests";
 
 const DAY_MS = 86_400_000;

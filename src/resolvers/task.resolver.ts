@@ -37,7 +37,7 @@ export class TaskResolver {
   @Authorized(DECIDERS)
   @Mutation(() => Task, {
     description:
-      "Re-queues a FAILED task with fresh attempts (and the tasks its failure skipped); a FAILED request is reopened. CONFLICT unless the task is FAILED, for a correction once a later-received correction of one of its fields was approved, and once its request ended more than DSR_STAGED_GRACE_MINUTES ago (what it collected and the record ids its survey planned to erase are removed then, kept sets or not: submit a new request); a PURGE of kept sets is retried whenever it failed and reopens nothing. ADMIN, PRIVACY_OFFICER.",
+      "Re-queues a FAILED task with fresh attempts (and the tasks its failure skipped); a FAILED request is reopened. CONFLICT unless the task is FAILED, for a correction once a later-received correction of one of its fields was approved, and once its request ended more than DSR_STAGED_GRACE_MINUTES ago (what it collected and the record ids its survey planned to erase are removed then, kept sets or not: submit a new request); a PURGE of kept sets is retried whenever it failed and reopens nothing. A manual task the system failed because no one completed it DSR_MANUAL_TASK_GRACE_DAYS after its request's due date is CONFLICT with extensions.reason MANUAL_TASK_LAPSED, nothing changed, while that is still so (re-queued, it would be failed again at once): submit a new request, or, while the request is open, extend its deadline first (extendDeadline); then the retry is accepted and the task waits for its person again. ADMIN, PRIVACY_OFFICER.",
   })
   async retryTask(@Args() { id }: TaskIdArgs, @Ctx() ctx: GraphQLContext): Promise<Task> {
     return presentTask(await retryFailedTask(ctx.services, ctx.actor, id));
@@ -46,7 +46,7 @@ export class TaskResolver {
   @Authorized(DECIDERS)
   @Mutation(() => Task, {
     description:
-      "Completes a task waiting for a person (a manual connector): attach the records found (COLLECT), confirm how many were erased (ERASE) or which fields changed (RECTIFY). ADMIN, PRIVACY_OFFICER. A task the system failed because no one completed it DSR_MANUAL_TASK_GRACE_DAYS after the request's due date is CONFLICT with extensions.reason MANUAL_TASK_LAPSED, nothing recorded.",
+      "Completes a task waiting for a person (a manual connector): attach the records found (COLLECT), confirm how many were erased (ERASE) or which fields changed (RECTIFY). ADMIN, PRIVACY_OFFICER. A task the system failed because no one completed it DSR_MANUAL_TASK_GRACE_DAYS after the request's due date is CONFLICT with extensions.reason MANUAL_TASK_LAPSED, nothing recorded (its lastError starts with MANUAL_TASK_LAPSED:, which no connector's error does); retryTask takes it back only once the request's deadline is extended (extendDeadline), else submit a new request.",
   })
   async completeManualTask(
     @Arg("input", () => CompleteManualTaskInput, { description: "The task and what the person found or did." }) input: CompleteManualTaskInput,

@@ -41,7 +41,7 @@ registerEnumType(TaskStatus, {
     SUCCEEDED: { description: "Done (final)." },
     FAILED: { description: "Out of attempts or failed for good; see lastError. retryTask re-queues it (final until then)." },
     SKIPPED: { description: "Not run, with the reason in note: the connector does not support the action, or lacks an identity (final)." },
-    AWAITING_INPUT: { description: "A person must do this step and complete it with completeManualTask. Not completed DSR_MANUAL_TASK_GRACE_DAYS after the request's due date (as extended), the system FAILS it (lastError says so) and the request ends FAILED." },
+    AWAITING_INPUT: { description: "A person must do this step and complete it with completeManualTask. Not completed DSR_MANUAL_TASK_GRACE_DAYS after the request's due date (as extended), the system FAILS it (lastError starts with MANUAL_TASK_LAPSED:) and the request ends FAILED; retryTask takes it back only once the deadline is extended." },
     REMOTE_PROCESSING: { description: "The remote system is still working; polled again at nextAttemptAt." },
   },
 });

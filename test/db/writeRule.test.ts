@@ -39,7 +39,7 @@ describeEachDatabase("every write commits with its own transaction or alone", (d
       await em.getRepository(TaskRow).findOneByOrFail({ id: exportTask.id });
       opened.resolve();
       await hold.promise;
-      return retryTask(em, exportTask.id, SYSTEM_ACTOR, t.clock.now(), 1440); // PENDING, not FAILED: CONFLICT
+      return retryTask(em, exportTask.id, SYSTEM_ACTOR, t.clock.now(), 1440, 30); // PENDING, not FAILED: CONFLICT
     });
     await opened.promise;
     // Issued from outside the command (this test's own context), while the command's transaction is open.

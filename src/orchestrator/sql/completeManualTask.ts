@@ -12,7 +12,7 @@ import { stagingKeyIn } from "../../export/stagingKeys";
 import { badField, conflict, notFound } from "../../errors";
 import { afterTaskFinished } from "./finishTask";
 import { auditTask } from "./taskAudit";
-import { lapsed, MANUAL_TASK_LAPSED } from "./lapseManualTask";
+import { lapsed, MANUAL_TASK_LAPSED } from "../manualTaskLapse";
 
 export interface ManualCompletion {
   /** COLLECT: the records a person found (category, type, id, data). */

@@ -1,6 +1,7 @@
 import { EntityManager, In, SelectQueryBuilder } from "typeorm";
 import { TaskStatus } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
+import { outsideError } from "../manualTaskLapse";
 import { settleRequest } from "../requestSettler";
 import { auditClaim } from "./claimTask";
 import { leaseGuard } from "./leaseGuard";
@@ -55,7 +56,9 @@ function letGo(task: TaskRow, patch: TaskPatch): void {
 /** What a release sets besides its patch: the lease is let go; a finished task says when. */
 function releasedColumns(patch: TaskPatch, now: Date): Partial<TaskRow> {
   const finished = patch.status === TaskStatus.SUCCEEDED || patch.status === TaskStatus.FAILED || patch.status === TaskStatus.SKIPPED;
-  return { ...patch, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) };
+  // Error text from outside (a connector's) never passes for the system's lapse of a manual task.
+  const error = patch.lastError ? { lastError: outsideError(patch.lastError) } : {};
+  return { ...patch, ...error, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(finished ? { finishedAt: now } : {}) };
 }
 
 /**

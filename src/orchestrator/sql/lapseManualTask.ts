@@ -5,21 +5,6 @@ import { TaskRow } from "../../entities";
 import { afterTaskFinished, skipDependents } from "./finishTask";
 import { auditTask } from "./taskAudit";
 
-/** The stable `extensions.reason` of a completeManualTask refused because the task lapsed (lapseManualTask). */
-export const MANUAL_TASK_LAPSED = "MANUAL_TASK_LAPSED";
-
-/** How a lapsed manual task's error starts: what tells it from a task that failed otherwise. */
-const LAPSED_PREFIX = "No one completed this manual step";
-
-/** Why a manual task nobody completed FAILED: on the task, and (naming the step) the request's reason. */
-export const lapsedReason = (graceDays: number) =>
-  `${LAPSED_PREFIX} (completeManualTask) within ${graceDays} day(s) (DSR_MANUAL_TASK_GRACE_DAYS) after the request's due date, so it was not done; the request is not kept waiting with the subject's data`;
-
-/** Whether `task` FAILED because no one completed it in time. */
-export function lapsed(task: Pick<TaskRow, "status" | "lastError">): boolean {
-  return task.status === TaskStatus.FAILED && (task.lastError ?? "").startsWith(LAPSED_PREFIX);
-}
-
 /**
  * A manual task still AWAITING_INPUT, DSR_MANUAL_TASK_GRACE_DAYS after its request's due date (as
  * extended) at `dueBy`: FAILED by the system with lapsedReason, never SUCCEEDED (no one did the step,

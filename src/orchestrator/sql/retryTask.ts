@@ -2,27 +2,42 @@ import { EntityManager, In, Like } from "typeorm";
 import { Actor } from "../../audit/actor";
 import { moveRequest } from "../../commands/requestTransition";
 import { lockedRequest } from "../../db/transaction";
-import { RequestStatus } from "../../domain/enums";
+import { RequestStatus, TERMINAL_STATUSES } from "../../domain/enums";
 import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../../domain/tasks";
 import { TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { refuseRetryOutOfOrder } from "../correctionOrder";
 import { endedBeforeGrace } from "../identityRetention";
+import { lapsed, MANUAL_TASK_LAPSED } from "../manualTaskLapse";
 import { auditTask } from "./taskAudit";
 import { dependentIds } from "./finishTask";
+
+const DAY_MS = 86_400_000;
 
 /**
  * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
  * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction. A PURGE (of
  * kept sets whose time came after the request ended) is retried whenever it failed, and reopens nothing.
+ * A manual task the system failed because no one completed it (lapseManualTask) is retried only once
+ * its request's due date (as extended) is less than `manualGraceDays` past.
  */
-export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date, graceMinutes: number): Promise<TaskRow> {
+export async function retryTask(em: EntityManager, taskId: string, actor: Actor, now: Date, graceMinutes: number, manualGraceDays: number): Promise<TaskRow> {
   const found = await em.getRepository(TaskRow).findOneBy({ id: taskId });
   if (!found) throw notFound("Task", taskId);
   const request = await lockedRequest(em, found.requestId);
   // Read again under the request's lock: a retry of the same task that committed meanwhile re-queued it.
   const task = await em.getRepository(TaskRow).findOneByOrFail({ id: taskId });
   if (task.status !== TaskStatus.FAILED) throw conflict(`Task ${task.id} is ${task.status}; only a FAILED task can be retried`, { status: task.status });
+  // Re-queued, it would wait again past its grace and the sweep would fail it at once: the retry would do
+  // nothing, and a retry that gave it a grace of its own would keep the subject's data past any bound.
+  // The due date moves only by extendDeadline (capped in total), so how long a request waits stays bounded.
+  if (lapsed(task) && request.dueAt.getTime() <= now.getTime() - manualGraceDays * DAY_MS) {
+    const how = TERMINAL_STATUSES.includes(request.status) ? "submit a new request" : "extend the request's due date first (extendDeadline) or submit a new request";
+    throw conflict(
+      `Task ${task.id} lapsed: no one completed it within DSR_MANUAL_TASK_GRACE_DAYS (${manualGraceDays}) after its request's due date (${request.dueAt.toISOString()}), so a retry would fail it again at once; ${how}`,
+      { status: task.status, reason: MANUAL_TASK_LAPSED },
+    );
+  }
   await refuseRetryOutOfOrder(em, request);
   // Past the grace the purge removes what the request collected and the record ids its survey planned to
   // erase (an erasure's verification looks those up by id, and sees records cut off from the subject
@@ -51,7 +66,8 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
     const waitingFor = depTasks.filter((d) => requeue.has(d.id) || !FINISHED_TASK_STATUSES.includes(d.status)).length;
     await em.getRepository(TaskRow).update(
       { id: t.id },
-      { status: TaskStatus.PENDING, waitingFor, attempts: 0, runAfter: now, finishedAt: null, note: null, remoteReference: null, lockedBy: null, leaseExpiresAt: null, updatedAt: now },
+      // A lapse no longer holds once its step may be done again: its error would say the step was not done.
+      { status: TaskStatus.PENDING, waitingFor, attempts: 0, runAfter: now, finishedAt: null, note: null, remoteReference: null, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(lapsed(t) ? { lastError: null } : {}) },
     );
   }
   await auditTask(em, task, "retried", now, { requeued: requeue.size }, actor);
