@@ -75,6 +75,8 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * delete, once (the listing no longer finds it to count it); there, the unit deletes and counts it.
  * Before, only a call that failed with its signal not aborted noted them, one key a note: a delete in
  * doubt when the attempt stopped between units that landed later was counted by no one.
+ * A hold on AUTH_LOGS by then refuses that unit (or the erase is told nothing of AUTH_LOGS): the keys
+ * are then only read (landedBeforeHold), and a landed delete is still counted erased, once.
  *
  * `range` (RANGE_NOTE): a DynamoDB unit's keys, noted before it sends a delete: the listing's key just
  * before its first (null: from the oldest) and its last, and how many keys between them, both
