@@ -75,6 +75,8 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * delete, once (the listing no longer finds it to count it); there, the unit deletes and counts it.
  * Before, only a call that failed with its signal not aborted noted them, one key a note: a delete in
  * doubt when the attempt stopped between units that landed later was counted by no one.
+ * A hold on AUTH_LOGS by then refuses that unit (or the erase is told nothing of AUTH_LOGS): the keys
+ * are then only read (landedBeforeHold), and a landed delete is still counted erased, once.
  *
  * `range` (RANGE_NOTE): a DynamoDB unit's keys, noted before it sends a delete: the listing's key just
  * before its first (null: from the oldest) and its last, and how many keys between them, both
@@ -182,6 +184,25 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
   };
 
   /**
+   * DynamoDB, when a hold keeps AUTH_LOGS (placed between attempts, or refusing a unit of this one):
+   * the deletes in doubt, `keys` (the earlier attempt's delete notes, this call's `unsettled`), settled
+   * by reading only, never sent again. A key gone was deleted by this deletion: its delete was sent
+   * before the hold (a placement waits for the unit that sent it, and a unit does not end while a delete
+   * it sent may still land), and no unit ends with its note now, so nothing else counts it. A key still
+   * there is the hold's, kept like the rest. Before, the retry dropped the notes: a delete that had
+   * landed was named no longer there (FEWER_RECORDS), not erased by this deletion.
+   */
+  const landedBeforeHold = async (userId: string, keys: Iterable<string>, ctx: TaskContext): Promise<number> => {
+    const doubt = [...new Set(keys)];
+    if (!store.goneOf || !doubt.length) return 0;
+    const gone = await store.goneOf(userId, doubt, ctx.signal, () => ctx.heartbeat());
+    ctx.logger.info({ connector: name, inDoubt: doubt.length, gone: gone.length }, "deletes in doubt from before the hold, read back: those gone counted erased, the rest kept by the hold");
+    return gone.length;
+  };
+  /** Every key the delete notes among `notes` name. */
+  const notedKeys = (notes: readonly string[]): string[] => notes.flatMap((n) => keysOfNote(n) ?? []);
+
+  /**
    * The erase itself: first what an earlier attempt left noted (its delete notes, then its ranges), each
    * in a unit of its note, then the listed keys, a unit at a time. `unsettled`: see erase.
    */
@@ -215,6 +236,12 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         }
       : undefined;
     const earlier = [...new Set(await ctx.unfinishedUnits())];
+    /** A hold took AUTH_LOGS: no unit may begin; the deletes still in doubt are settled by reading (landedBeforeHold). */
+    const withdrawn = async (): Promise<ErasureOutcome> => {
+      erased += await landedBeforeHold(userId, [...unsettled, ...notedKeys(earlier)].filter((k) => !gone.has(k)), ctx);
+      ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
+      return { erased };
+    };
     // The delete notes first: a range note left beside one covers its keys too, and counts only what they did not.
     for (const note of earlier) {
       const keys = keysOfNote(note)?.filter((k) => !gone.has(k));
@@ -233,10 +260,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         note,
         leaves,
       );
-      if (!ran) {
-        ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-        return { erased };
-      }
+      if (!ran) return withdrawn();
     }
     for (const note of earlier) {
       const range = rangeOfNote(note);
@@ -260,7 +284,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         note,
         leaves,
       );
-      if (!ran) return { erased };
+      if (!ran) return withdrawn();
     }
     // Keys per unit of erasure: a page, halved (for the rest of the call) when a unit's DELETE could
     // not end within the unit (cut and rolled back: a hold placement waits for a unit only until its end),
@@ -311,10 +335,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
           await ctx.heartbeat();
           continue;
         }
-        if (!ran) {
-          ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
-          return { erased };
-        }
+        if (!ran) return withdrawn();
         at += part.length;
       }
       previous = keys.at(-1) ?? previous;
@@ -361,7 +382,12 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     },
 
     async erase(ids, instruction, ctx) {
-      if (!instruction.categories.includes("AUTH_LOGS")) return { erased: 0 };
+      // Withdrawn by a hold (placed since an earlier attempt): nothing is deleted, and that attempt's
+      // deletes in doubt are settled by reading only (landedBeforeHold).
+      if (!instruction.categories.includes("AUTH_LOGS")) {
+        const noted = dynamo ? notedKeys(await ctx.unfinishedUnits()) : [];
+        return { erased: noted.length ? await landedBeforeHold(userIdOf(ids), noted, ctx) : 0 };
+      }
       const userId = userIdOf(ids);
       const before = boundOf(instruction);
       const beat = pacer(ctx, heartbeatEveryMs);

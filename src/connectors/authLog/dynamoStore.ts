@@ -1,4 +1,4 @@
-import { type AttributeValue, DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DescribeTableCommand, DynamoDBClient, type DynamoDBClientConfig, GetItemCommand, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConnectorError, raceAbort } from "../sdk";
 import type { Operation } from "../sql/errors";
@@ -141,6 +141,16 @@ export function createDynamoStore(o: DynamoAuthLogOptions, connector: string, pa
 
     remove: (userId, keys, signal, heartbeat, deleted, timeLeft, unsettled, keepLease) =>
       call("erase", signal, () => deleteKeys(deletes, userId, keys, signal, heartbeat, deleted, timeLeft, unsettled, keepLease)),
+
+    goneOf: (userId, keys, signal, keepLease) =>
+      call("erase", signal, async (): Promise<string[]> => {
+        const gone: string[] = [];
+        for (const key of keys) {
+          const get = new GetItemCommand({ TableName: table, Key: { [pk]: { S: userId }, [sk]: { S: key } }, ConsistentRead: true, ProjectionExpression: "#sk", ExpressionAttributeNames: { "#sk": sk } });
+          if ((await read(() => client.send(get), signal, keepLease)).Item === undefined) gone.push(key);
+        }
+        return gone;
+      }),
 
     keptFrom: (userId, bound, signal, heartbeat) =>
       call("erase", signal, async (): Promise<KeptSummary> => {

@@ -66,6 +66,12 @@ export interface AuthLogStore {
    * `keepLease`: as page's, while a read (DynamoDB's read-back of a delete) waits.
    */
   remove(userId: string, keys: readonly string[], signal: AbortSignal, heartbeat: () => Promise<void>, deleted: (n: number, key?: string) => void, timeLeft?: () => number | undefined, unsettled?: Set<string>, keepLease?: () => Promise<void>): Promise<number>;
+  /**
+   * DynamoDB: which of the user's `keys` the table no longer holds, each read alone (strongly
+   * consistent), nothing written: what a retry under a hold may do to settle an earlier attempt's
+   * deletes in doubt (the erase's delete notes). Absent on a store whose deletes are never in doubt (SQL).
+   */
+  goneOf?(userId: string, keys: readonly string[], signal: AbortSignal, keepLease?: () => Promise<void>): Promise<string[]>;
   /** Counts a user's events whose sort key is at or above `bound` and finds the newest. */
   keptFrom(userId: string, bound: string, signal: AbortSignal, heartbeat: () => Promise<void>): Promise<KeptSummary>;
   /**
