@@ -12,6 +12,14 @@ import { idempotencyKey } from "../src/orchestrator/sql/insertPlan";
 /** Sweeps every 500 ms (half the lease), while purges run beside them: the window these tests aim at. */
 const FAST = { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "1000", DSR_RATE_LIMIT_PER_SECOND: "0" };
 const DAY = 86_400_000;
+/**
+ * The dsr worker processes: they run on the real clock, the serving process on the test's (TEST_START,
+ * months earlier), so to them a request just submitted is long past its due date, and their sweep of
+ * verified requests nobody decided (DSR_UNDECIDED_GRACE_DAYS after it) rejected one between its submission
+ * and its approval (CONFLICT at approveRequest). Graces longer than the clocks' disagreement keep the
+ * sweeps out of what this file tests; production's processes share one clock.
+ */
+const WORKER_ENV = { DSR_TASK_LEASE_MS: "1000", DSR_WORKER_POLL_MS: "10", DSR_UNDECIDED_GRACE_DAYS: "3650", DSR_MANUAL_TASK_GRACE_DAYS: "3650" };
 const PEOPLE = 24;
 const HELD = 3;
 const email = (i: number) => `person${i}@example.com`;
@@ -165,7 +173,7 @@ describe("purges armed by two dsr worker processes [mariadb]", function () {
     // The workers start once the holds are placed: they run on the real clock, the serving process on the
     // test's (months earlier), so a worker's purge of idle fences took a placement's mark for run out and
     // removed it mid-placement (the hold refused as late, in 2 of 4 runs). Their clocks never disagree so in production.
-    for (let i = 0; i < 2; i++) workers.start(4, { DSR_TASK_LEASE_MS: "1000", DSR_WORKER_POLL_MS: "10" });
+    for (let i = 0; i < 2; i++) workers.start(4, WORKER_ENV);
     const show = async (id: string) => (await svc.ok(SHOW, { id })).request;
     const rows = async () => Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM held_tickets`))[0].n);
     for (const id of requests) await svc.waitFor(async () => ((await show(id)).status === "COMPLETED" ? true : undefined), "deletion completed", 30_000);
@@ -211,7 +219,7 @@ describe("purges armed by two dsr worker processes [mariadb]", function () {
         await svc.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
         requests.push(r.id);
       }
-      if (workers.running.size < 2) for (let i = workers.running.size; i < 2; i++) workers.start(4, { DSR_TASK_LEASE_MS: "1000", DSR_WORKER_POLL_MS: "10" });
+      if (workers.running.size < 2) for (let i = workers.running.size; i < 2; i++) workers.start(4, WORKER_ENV);
       const show = async (id: string) => (await svc.ok(SHOW, { id })).request;
       const rowsOf = async (i: number) => Number((await svc.ds.query(`SELECT COUNT(*) AS n FROM held_tickets WHERE email = ?`, [email(i)]))[0].n);
       for (const id of requests) await svc.waitFor(async () => ((await show(id)).status === "COMPLETED" ? true : undefined), "deletion completed", 30_000);
