@@ -1,14 +1,8 @@
-import path from "node:path";
 import { expect } from "chai";
-import pino from "pino";
-import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { Role } from "../../src/domain/enums";
-import { withProcessingLocation } from "../../src/orchestrator/registry";
-import { sampleAccountDbConfig } from "../../src/sample/accountDb";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { SUBMIT, submitVerified, TestService } from "../support/harness";
-import { accountsFile, approvedToEnd, queryIn, seedVera, VERA, veraHeld } from "./support";
+import { describeEachDatabase } from "../support/databases";
+import { SUBMIT, submitVerified } from "../support/harness";
+import { accountsFile, approvedToEnd, queryIn, seedVera, smsLogSetup, VERA, veraHeld } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status outcome { records erased changed } } } }`;
 const SETTINGS_DELETION = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
@@ -26,33 +20,11 @@ const VERA_MESSAGES = 4;
  * people by: neither field is called `email`.
  */
 describeEachDatabase("a correction of an identity the person never proved", (db) => {
-  const setup = {} as { ws: SampleWorkspace; dir: string; t: TestService; accountDb: SqlConnector; sms: SqlConnector; smsFile: string };
-  beforeEach(async () => {
-    setup.dir = tempDir();
-    setup.ws = await startSampleWorkspace({ dataDir: setup.dir, logger: pino({ level: "silent" }), authEventsForAda: 5, people: 12, redactionPollMs: 1 });
-    const config = sampleAccountDbConfig();
-    config.rectifiable = { name: { table: "users", column: "name" }, mobile: { table: "users", column: "phone" }, contactEmail: { table: "users", column: "email" } };
-    setup.accountDb = createSqlConnector(config, { url: `sqlite:${accountsFile(setup.dir)}` });
-    setup.smsFile = path.join(setup.dir, "sms.sqlite");
-    await queryIn(setup.smsFile, `CREATE TABLE sms_messages (id INTEGER PRIMARY KEY, phone TEXT NOT NULL, body TEXT NOT NULL, sent_at TEXT NOT NULL)`, []);
-    for (let i = 1; i <= VERA_MESSAGES; i++) await queryIn(setup.smsFile, `INSERT INTO sms_messages (phone, body, sent_at) VALUES (?, ?, ?)`, [VERA_PHONE, `Vera's message ${i}`, new Date(Date.now() - i * 86_400_000).toISOString()]);
-    setup.sms = createSqlConnector(
-      {
-        name: "sms-log",
-        version: "1",
-        tables: [{ table: "sms_messages", identityColumn: "phone", identityKind: "phone", category: "MESSAGES", recordType: "sms", primaryKey: "id", exportColumns: ["phone", "body", "sent_at"], recordedAtColumn: "sent_at", erase: { strategy: "DELETE" } }],
-      },
-      { url: `sqlite:${setup.smsFile}` },
-    );
-    const connectors = [withProcessingLocation(setup.accountDb, "IN"), withProcessingLocation(setup.sms, "IN"), ...setup.ws.connectors.filter((c) => c.spec.name !== "account-db")];
-    setup.t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, connectors).start();
-  });
-  afterEach(async () => {
-    await setup.t?.stop();
-    await setup.accountDb?.close();
-    await setup.sms?.close();
-    await setup.ws?.close();
-  });
+  const setup = smsLogSetup(
+    db,
+    { phone: VERA_PHONE, messages: VERA_MESSAGES, body: (i) => `Vera's message ${i}` },
+    { rectifiable: { name: { table: "users", column: "name" }, mobile: { table: "users", column: "phone" }, contactEmail: { table: "users", column: "email" } } },
+  );
 
   const veraMessages = async () => (await queryIn(setup.smsFile, `SELECT COUNT(*) AS n FROM sms_messages WHERE phone = ?`, [VERA_PHONE]))[0].n as number;
   const userRow = async (userId: string) => (await queryIn(accountsFile(setup.dir), `SELECT email, phone FROM users WHERE id = ?`, [userId]))[0] as { email: string; phone: string | null };

@@ -1,14 +1,8 @@
-import path from "node:path";
 import { expect } from "chai";
-import pino from "pino";
-import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import { Role } from "../../src/domain/enums";
-import { withProcessingLocation } from "../../src/orchestrator/registry";
-import { sampleAccountDbConfig } from "../../src/sample/accountDb";
-import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
-import { describeEachDatabase, tempDir } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { accountsFile, approvedToEnd, queryIn } from "./support";
+import { describeEachDatabase } from "../support/databases";
+import { submit } from "../support/harness";
+import { accountsFile, approvedToEnd, queryIn, smsLogSetup } from "./support";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { connector step status lastError outcome { records erased } } } }`;
 const SETTINGS_DELETION = `mutation($input: RequestAccountDeletionInput!) { requestAccountDeletion(input: $input) { id } }`;
@@ -26,34 +20,16 @@ const HEDY_MESSAGES = 3;
  * sign-ins, and her access exported them. Checked against the SMS log's own table.
  */
 describeEachDatabase("a phone the request gives that another account holds too", (db) => {
-  const setup = {} as { ws: SampleWorkspace; dir: string; t: TestService; accountDb: SqlConnector; sms: SqlConnector; smsFile: string };
-  beforeEach(async () => {
-    setup.dir = tempDir();
-    setup.ws = await startSampleWorkspace({ dataDir: setup.dir, logger: pino({ level: "silent" }), authEventsForAda: 5, people: 12, redactionPollMs: 1 });
-    setup.accountDb = createSqlConnector(sampleAccountDbConfig(), { url: `sqlite:${accountsFile(setup.dir)}` });
-    setup.smsFile = path.join(setup.dir, "sms.sqlite");
-    await queryIn(setup.smsFile, `CREATE TABLE sms_messages (id INTEGER PRIMARY KEY, phone TEXT NOT NULL, body TEXT NOT NULL, sent_at TEXT NOT NULL)`, []);
-    for (let i = 1; i <= HEDY_MESSAGES; i++) await queryIn(setup.smsFile, `INSERT INTO sms_messages (phone, body, sent_at) VALUES (?, ?, ?)`, [HOUSEHOLD, `Hedy's sign-in code ${i}`, new Date(Date.now() - i * 86_400_000).toISOString()]);
-    setup.sms = createSqlConnector(
-      {
-        name: "sms-log",
-        version: "1",
-        tables: [{ table: "sms_messages", identityColumn: "phone", identityKind: "phone", category: "MESSAGES", recordType: "sms", primaryKey: "id", exportColumns: ["phone", "body", "sent_at"], recordedAtColumn: "sent_at", erase: { strategy: "DELETE" } }],
+  const setup = smsLogSetup(
+    db,
+    { phone: HOUSEHOLD, messages: HEDY_MESSAGES, body: (i) => `Hedy's sign-in code ${i}` },
+    {
+      // Ada and Hedy live together: both accounts list the household's line.
+      arrange: async (s) => {
+        for (const p of [s.ws.people[0], hedy_()]) await queryIn(accountsFile(s.dir), `UPDATE users SET phone = ? WHERE id = ?`, [HOUSEHOLD, p.userId]);
       },
-      { url: `sqlite:${setup.smsFile}` },
-    );
-    // Ada and Hedy live together: both accounts list the household's line.
-    const [ada, hedy] = [setup.ws.people[0], hedy_()];
-    for (const p of [ada, hedy]) await queryIn(accountsFile(setup.dir), `UPDATE users SET phone = ? WHERE id = ?`, [HOUSEHOLD, p.userId]);
-    const connectors = [withProcessingLocation(setup.accountDb, "IN"), withProcessingLocation(setup.sms, "IN"), ...setup.ws.connectors.filter((c) => c.spec.name !== "account-db")];
-    setup.t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, connectors).start();
-  });
-  afterEach(async () => {
-    await setup.t?.stop();
-    await setup.accountDb?.close();
-    await setup.sms?.close();
-    await setup.ws?.close();
-  });
+    },
+  );
 
   /** Hedy: another active account of the workspace. */
   function hedy_() {

@@ -1,8 +1,11 @@
 import path from "node:path";
 import pino from "pino";
 import { DataSource } from "typeorm";
+import { createSqlConnector, SqlConnector } from "../../src/connectors/sql";
 import type { Identities } from "../../src/connectors/sdk";
 import { collectAll } from "../../src/connectors/testing/conformance";
+import { withProcessingLocation } from "../../src/orchestrator/registry";
+import { sampleAccountDbConfig } from "../../src/sample/accountDb";
 import { startSampleWorkspace, SampleWorkspace } from "../../src/sample/workspace";
 import type { ZendeskUser } from "../../src/sample/zendesk/types";
 import { tempDir, TestDatabase } from "../support/databases";
@@ -48,6 +51,59 @@ export function sampleSetup(db: () => TestDatabase, show: string, authEventsForA
   });
   afterEach(async () => {
     await setup.t?.stop();
+    await setup.ws?.close();
+  });
+  return setup;
+}
+
+/** The sample workspace with its account database given as an SQL connector of our own, and beside it an SMS log that finds people by phone. */
+export interface SmsLogSetup {
+  ws: SampleWorkspace;
+  dir: string;
+  t: TestService;
+  accountDb: SqlConnector;
+  sms: SqlConnector;
+  /** The SMS log's own SQLite file (table `sms_messages`). */
+  smsFile: string;
+}
+
+/**
+ * Starts, before each test, the sample workspace (12 people, Ada with 5 auth events), an SMS log holding
+ * `messages` texts sent to `phone` (one a day back from now, bodies from `body`), and a service whose
+ * connectors are the account database (`rectifiable` as given), the SMS log, and the workspace's others.
+ * `arrange` runs on the workspace before the service starts. Both stop after each test.
+ */
+export function smsLogSetup(
+  db: () => TestDatabase,
+  sms: { phone: string; messages: number; body: (i: number) => string },
+  options: { rectifiable?: ReturnType<typeof sampleAccountDbConfig>["rectifiable"]; arrange?: (setup: SmsLogSetup) => Promise<void> } = {},
+): SmsLogSetup {
+  const setup = {} as SmsLogSetup;
+  beforeEach(async () => {
+    setup.dir = tempDir();
+    setup.ws = await startSampleWorkspace({ dataDir: setup.dir, logger: pino({ level: "silent" }), authEventsForAda: 5, people: 12, redactionPollMs: 1 });
+    const config = sampleAccountDbConfig();
+    if (options.rectifiable) config.rectifiable = options.rectifiable;
+    setup.accountDb = createSqlConnector(config, { url: `sqlite:${accountsFile(setup.dir)}` });
+    setup.smsFile = path.join(setup.dir, "sms.sqlite");
+    await queryIn(setup.smsFile, `CREATE TABLE sms_messages (id INTEGER PRIMARY KEY, phone TEXT NOT NULL, body TEXT NOT NULL, sent_at TEXT NOT NULL)`, []);
+    for (let i = 1; i <= sms.messages; i++) await queryIn(setup.smsFile, `INSERT INTO sms_messages (phone, body, sent_at) VALUES (?, ?, ?)`, [sms.phone, sms.body(i), new Date(Date.now() - i * 86_400_000).toISOString()]);
+    setup.sms = createSqlConnector(
+      {
+        name: "sms-log",
+        version: "1",
+        tables: [{ table: "sms_messages", identityColumn: "phone", identityKind: "phone", category: "MESSAGES", recordType: "sms", primaryKey: "id", exportColumns: ["phone", "body", "sent_at"], recordedAtColumn: "sent_at", erase: { strategy: "DELETE" } }],
+      },
+      { url: `sqlite:${setup.smsFile}` },
+    );
+    await options.arrange?.(setup);
+    const connectors = [withProcessingLocation(setup.accountDb, "IN"), withProcessingLocation(setup.sms, "IN"), ...setup.ws.connectors.filter((c) => c.spec.name !== "account-db")];
+    setup.t = await new TestService(db(), { DSR_WORKER_CONCURRENCY: "4", DSR_WORKER_POLL_MS: "10", DSR_TASK_LEASE_MS: "5000" }, connectors).start();
+  });
+  afterEach(async () => {
+    await setup.t?.stop();
+    await setup.accountDb?.close();
+    await setup.sms?.close();
     await setup.ws?.close();
   });
   return setup;
