@@ -2,13 +2,19 @@ import { Command } from "commander";
 import { call, httpUrl, remoteOf, RemoteFailure } from "./cliRequests";
 import { refuseExistingOut, writeOutFile } from "./outFile";
 
-/** The service's published key path (see server.ts). */
+/** The service's published key path (see server.ts): the key that signs certificates and exports. */
 const KEY_PATH = "/.well-known/dsr-certificate-key.pem";
 
-/** Fetches the service's public key: from its key URL, or from the service's address (GraphQL URL or base). */
-export async function fetchPublicKey(url: string): Promise<string> {
+/** The published key that verifies the signed audit checkpoints (see server.ts). */
+export const AUDIT_KEY_PATH = "/.well-known/dsr-audit-key.pem";
+
+/**
+ * Fetches one of the service's public keys: from its key URL, or from the service's address (GraphQL
+ * URL or base), where the key is at `keyPath`.
+ */
+export async function fetchPublicKey(url: string, keyPath = KEY_PATH): Promise<string> {
   const at = httpUrl(url, "--public-key");
-  if (at.pathname === "/" || at.pathname.endsWith("/graphql")) at.pathname = KEY_PATH;
+  if (at.pathname === "/" || at.pathname.endsWith("/graphql")) at.pathname = keyPath;
   let response: Response;
   try {
     response = await fetch(at);
@@ -17,7 +23,7 @@ export async function fetchPublicKey(url: string): Promise<string> {
     throw new RemoteFailure(`cannot fetch the public key from ${at} (${cause?.code ?? (error as Error).message})`, "UNREACHABLE");
   }
   const text = await response.text();
-  if (response.status !== 200 || !text.includes("BEGIN PUBLIC KEY")) throw new RemoteFailure(`${at} answered HTTP ${response.status} without a PEM public key; give the service's ${KEY_PATH} URL`, "NOT_FOUND");
+  if (response.status !== 200 || !text.includes("BEGIN PUBLIC KEY")) throw new RemoteFailure(`${at} answered HTTP ${response.status} without a PEM public key; give the service's ${keyPath} URL`, "NOT_FOUND");
   return text;
 }
 

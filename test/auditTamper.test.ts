@@ -174,6 +174,16 @@ describeEachDatabase("audit trail tampering", (db) => {
     const keyFile = path.join(t.service.services.config.dataDir, "published.pem");
     fs.writeFileSync(keyFile, published);
     expect((await dsrAgainst(t, ["audit", "verify", "--public-key", keyFile])).code).to.equal(0);
+    // The key's URL, or the service's address (the key fetched from its published path), serves as well.
+    for (const url of [new URL("/.well-known/dsr-audit-key.pem", t.url).href, t.url]) {
+      const fetched = await dsrAgainst(t, ["audit", "verify", "--public-key", url]);
+      expect(fetched.code, fetched.stderr).to.equal(0);
+      expect(fetched.stdout).to.match(/^The audit trail is intact: 14 event\(s\)/);
+    }
+    // An address that publishes no key is named, and nothing is verified.
+    const nowhere = await dsrAgainst(t, ["audit", "verify", "--public-key", new URL("/healthz", t.url).href]);
+    expect(nowhere.code).to.equal(4);
+    expect(nowhere.stderr).to.match(/answered HTTP 200 without a PEM public key; give the service's \/\.well-known\/dsr-audit-key\.pem URL/);
     const { generateKeyPairSync } = await import("node:crypto");
     fs.writeFileSync(keyFile, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
     const other = await dsrAgainst(t, ["audit", "verify", "--public-key", keyFile]);

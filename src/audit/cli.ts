@@ -4,6 +4,7 @@ import { Command } from "commander";
 import type { DataSource } from "typeorm";
 import type { systemClock } from "../clock";
 import type { Config } from "../config/env";
+import { AUDIT_KEY_PATH, fetchPublicKey } from "../cliCertificates";
 
 // What the commands need is loaded when they run (like the rest of the CLI): `dsr --help` loads none of it.
 const load = () => ({
@@ -36,17 +37,19 @@ export function registerAuditCommands(cli: Command, exit: Exit, openDatabase: (c
     .command("verify")
     .description("check the trail against the signed checkpoints in storage; exit 0 when intact, 1 when not (each problem on its own line)")
     .option("--full", "check everything from the first event, not only what was written since the last intact verification")
-    .option("--public-key <pem file>", "the service's published key (/.well-known/dsr-audit-key.pem); default: the configured signing key")
+    .option("--public-key <pem file or URL>", `the service's published key: a PEM file, or its URL (${AUDIT_KEY_PATH}, or the service's address); default: the configured signing key`)
     .option("--json", "print the whole result as JSON")
     .action(async (opts: { full?: boolean; publicKey?: string; json?: boolean }) => {
       let publicKey: KeyObject | undefined;
       if (opts.publicKey !== undefined) {
         let pem: string;
-        try {
-          pem = fs.readFileSync(opts.publicKey, "utf8");
-        } catch (error) {
-          throw fail(`cannot read the public key ${opts.publicKey} (${(error as NodeJS.ErrnoException).code ?? "error"})`, exit.USAGE);
-        }
+        if (/^https?:\/\//i.test(opts.publicKey)) pem = await fetchPublicKey(opts.publicKey, AUDIT_KEY_PATH);
+        else
+          try {
+            pem = fs.readFileSync(opts.publicKey, "utf8");
+          } catch (error) {
+            throw fail(`cannot read the public key ${opts.publicKey} (${(error as NodeJS.ErrnoException).code ?? "error"})`, exit.USAGE);
+          }
         publicKey = load().publicKeyFromPem(pem) ?? undefined;
         if (!publicKey) throw fail(`${opts.publicKey} is not an Ed25519 public key in PEM`, exit.USAGE);
       }
