@@ -24,10 +24,12 @@ function naiveUtc(m: RegExpExecArray): number {
 
 /**
  * Reads a recordedAt value: a Date (MySQL DATETIME/TIMESTAMP), ISO or SQL text, or epoch seconds /
- * milliseconds (numbers below 1e11 are seconds). undefined: no value; null: a value that is no date.
+ * milliseconds (numbers below 1e11 are seconds). undefined: no value (PostgreSQL's `infinity` and
+ * `-infinity` too: no instant a retention period could count from, so the record is undated, as with
+ * NULL); null: a value that is no date.
  */
 export function dateOf(value: unknown): Date | undefined | null {
-  if (value === null || value === undefined || value === "") return undefined;
+  if (value === null || value === undefined || value === "" || value === "infinity" || value === "-infinity") return undefined;
   let ms: number;
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === "number" || typeof value === "bigint" || (typeof value === "string" && /^\d+$/.test(value))) {
@@ -37,7 +39,7 @@ export function dateOf(value: unknown): Date | undefined | null {
     const naive = NAIVE.exec(value);
     ms = naive ? naiveUtc(naive) : Date.parse(value);
   } else ms = Number.NaN;
-  return Number.isNaN(ms) ? null : new Date(ms);
+  return Number.isFinite(ms) ? new Date(ms) : null;
 }
 
 /**

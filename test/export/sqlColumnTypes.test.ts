@@ -31,6 +31,23 @@ async function downloadedAndVerified(t: TestService, id: string, dir: string): P
   return file;
 }
 
+/** A PORTABILITY request's visits (data/auth_logs.json), downloaded and verified with the CLI. */
+async function exportedVisits(t: TestService, dir: string): Promise<any[]> {
+  const zip = ZipReader.open(await downloadedAndVerified(t, await completedRequest(t, "PORTABILITY"), dir));
+  try {
+    return JSON.parse(await zip.text("data/auth_logs.json"));
+  } finally {
+    zip.close();
+  }
+}
+
+/** A system's `visits` table, found by email, dated by `seen`, as the connector `name`. */
+const visitsConnector = (name: string, exportColumns: string[], url: string) =>
+  createSqlConnector(
+    { name, version: "1.0.0", tables: [{ table: "visits", identityColumn: "email", identityKind: "email", category: "AUTH_LOGS", recordType: "visit", primaryKey: "id", exportColumns, recordedAtColumn: "seen", erase: { strategy: "DELETE" } }] },
+    { url, timeoutMs: 5000 },
+  );
+
 /**
  * JSON columns and zoneless dates past year 9999 or before year 1, in a PostgreSQL and a MariaDB system,
  * exported by a service on India's time, downloaded and verified with the CLI, and compared with what
@@ -195,10 +212,7 @@ describeEachDatabase("export of a MariaDB system's TIMESTAMP columns, its server
     await my.query(`CREATE TABLE visits (id VARCHAR(10) PRIMARY KEY, email VARCHAR(200) NOT NULL, seen TIMESTAMP(3) NOT NULL, last TIMESTAMP NULL)`);
     await my.query(`INSERT INTO visits VALUES ('v-1', ?, '2024-01-01 10:00:00.250', '2024-03-31 01:30:00'), ('v-2', ?, '1970-01-01 00:00:01', NULL), ('v-3', ?, '2024-01-01 10:00:00', NULL)`, [ADA_EMAIL, ADA_EMAIL, GRACE]);
     await my.end();
-    visits = createSqlConnector(
-      { name: "visits", version: "1.0.0", tables: [{ table: "visits", identityColumn: "email", identityKind: "email", category: "AUTH_LOGS", recordType: "visit", primaryKey: "id", exportColumns: ["seen", "last"], recordedAtColumn: "seen", erase: { strategy: "DELETE" } }] },
-      { url: server.url("localhost", `ssl-mode=VERIFY_IDENTITY&ssl-ca=${server.caFile}`), timeoutMs: 5000 },
-    );
+    visits = visitsConnector("visits", ["seen", "last"], server.url("localhost", `ssl-mode=VERIFY_IDENTITY&ssl-ca=${server.caFile}`));
     t = await new TestService(db(), FAST, [visits]).start();
   });
   after(async () => {
@@ -210,14 +224,7 @@ describeEachDatabase("export of a MariaDB system's TIMESTAMP columns, its server
 
   it("exports each TIMESTAMP at the instant the server holds (UNIX_TIMESTAMP), in the data and as recordedAt", async function () {
     this.timeout(120_000);
-    const file = await downloadedAndVerified(t, await completedRequest(t, "PORTABILITY"), dir);
-    const zip = ZipReader.open(file);
-    let records: any[];
-    try {
-      records = JSON.parse(await zip.text("data/auth_logs.json"));
-    } finally {
-      zip.close();
-    }
+    const records = await exportedVisits(t, dir);
     const my = await mysql.createConnection({ host: "localhost", port: server!.port, user: "root", database: "dsr", ssl: { ca: fs.readFileSync(server!.caFile, "utf8") } });
     const [rows] = (await my.query(`SELECT id, UNIX_TIMESTAMP(seen) * 1000 AS seen, UNIX_TIMESTAMP(last) * 1000 AS last FROM visits WHERE email = ? ORDER BY id`, [ADA_EMAIL])) as [any[], unknown];
     await my.end();
@@ -226,5 +233,69 @@ describeEachDatabase("export of a MariaDB system's TIMESTAMP columns, its server
       rows.map((r) => [r.id, Number(r.seen), Number(r.seen), r.last === null ? null : Number(r.last)]),
     );
     expect(records[0].data.seen).to.equal("2024-01-01T10:00:00.250Z");
+  });
+});
+
+/**
+ * A PostgreSQL system whose database shows dates the European way (`DateStyle` `SQL, DMY`) and intervals
+ * the SQL standard's way, with `infinity` in its date columns. pg reads dates as ISO text only. Before:
+ * DATE and TIMESTAMP 2024-03-05 were exported (and dated for retention) as 3 May, a `timestamptz` as
+ * null, an interval as `{}`, and `infinity` and `-infinity` as null (the system holds a value there).
+ */
+describeEachDatabase("export of a PostgreSQL system's dates and intervals, whatever its DateStyle", (db) => {
+  let crmDb: TestDatabase;
+  let crm: SqlConnector;
+  let t: TestService;
+  let dir: string;
+
+  before(async function () {
+    this.timeout(60_000);
+    dir = tempDir();
+    crmDb = await createPostgresDatabase();
+    const pg = new Client({ connectionString: crmDb.url });
+    await pg.connect();
+    const name = new URL(crmDb.url).pathname.slice(1);
+    await pg.query(`ALTER DATABASE "${name}" SET DateStyle = 'SQL, DMY'`);
+    await pg.query(`ALTER DATABASE "${name}" SET IntervalStyle = 'sql_standard'`);
+    await pg.query(`CREATE TABLE visits (id TEXT PRIMARY KEY, email TEXT NOT NULL, seen TIMESTAMPTZ, day DATE, at TIMESTAMP, span INTERVAL)`);
+    await pg.query(`INSERT INTO visits VALUES ('v-1', $1, '2024-03-05 10:00:00+00', '2024-03-05', '2024-03-05 10:00:00', '1 year 2 mons 3 days 04:05:06.789'),
+      ('v-2', $1, '2024-12-01 00:00:00+00', '-infinity', 'infinity', '-1 year -2 mons +3 days -04:05:06'), ('v-3', $1, 'infinity', NULL, NULL, NULL), ('v-4', $2, '2024-01-01 00:00:00+00', NULL, NULL, NULL)`, [ADA_EMAIL, GRACE]);
+    await pg.end();
+    crm = visitsConnector("crm", ["seen", "day", "at", "span"], crmDb.url);
+    t = await new TestService(db(), FAST, [crm]).start();
+  });
+  after(async () => {
+    await t?.stop();
+    await crm?.close();
+    await crmDb?.drop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("hands each date over at its day, infinity as PostgreSQL writes it, and each interval as ISO 8601", async function () {
+    this.timeout(120_000);
+    const records = await exportedVisits(t, dir);
+    // PostgreSQL's own writing of its rows, in a session of ours on ISO styles.
+    const pg = new Client({ connectionString: crmDb.url });
+    await pg.connect();
+    await pg.query(`SET DateStyle = 'ISO'`);
+    await pg.query(`SET IntervalStyle = 'iso_8601'`);
+    const rows = (
+      await pg.query(
+        `SELECT id, CASE WHEN isfinite(seen) THEN (extract(epoch FROM seen) * 1000)::text ELSE seen::text END AS seen, day::text AS day,
+                CASE WHEN isfinite(at) THEN (extract(epoch FROM at) * 1000)::text ELSE at::text END AS at, span::text AS span
+           FROM visits WHERE email = $1 ORDER BY id`,
+        [ADA_EMAIL],
+      )
+    ).rows;
+    await pg.end();
+    const instant = (v: string | null) => (v === null || /infinity/.test(v) ? v : Date.parse(v));
+    const held = (v: string | null) => (v === null || /infinity/.test(v) ? v : Number(v));
+    expect(records.map((r) => [r.id, instant(r.data.seen), r.data.day && r.data.day.replace(/T00:00:00\.000Z$/, ""), instant(r.data.at), r.data.span])).to.deep.equal(
+      rows.map((r) => [r.id, held(r.seen), r.day, held(r.at), r.span]),
+    );
+    expect(records[0].data).to.deep.equal({ seen: "2024-03-05T10:00:00.000Z", day: "2024-03-05T00:00:00.000Z", at: "2024-03-05T10:00:00.000Z", span: "P1Y2M3DT4H5M6.789S" });
+    expect(records[1].data).to.deep.include({ day: "-infinity", at: "infinity" });
+    // Dated for retention where the system dates it; `infinity` is no instant to count from: undated.
+    expect(records.map((r) => r.recordedAt ?? null)).to.deep.equal(["2024-03-05T10:00:00.000Z", "2024-12-01T00:00:00.000Z", null]);
   });
 });

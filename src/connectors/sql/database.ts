@@ -9,7 +9,7 @@ import { IDENTIFIER } from "./config";
 import { exactJson } from "../exactJson";
 import { WriteUndone } from "../sdk";
 import { dateOf, withFraction } from "../recordedAt";
-import { numberedParameters, POSTGRES_TYPE_PARSERS } from "./postgres";
+import { numberedParameters, POSTGRES_SESSION, POSTGRES_TYPE_PARSERS } from "./postgres";
 
 /** The SQL dialects the connector speaks. Statements are written with `?` parameters; PostgreSQL's are numbered on the way out. */
 export type DialectKind = "sqlite" | "mysql" | "postgres";
@@ -166,16 +166,17 @@ export class SqlDatabase {
    * SYSTEM) unless set, while the pool reads them as UTC (`timezone: "Z"`): on a server on +05:30 a
    * visit at 10:00 UTC was exported as 15:30Z and dated so for retention, and a Date sent to compare
    * with such a column was taken for local time. So each connection of the connector's own pool is put
-   * on UTC once, before its first statement. A DataSource passed in belongs to its owner, as do its sessions.
+   * on UTC once, before its first statement; a PostgreSQL one on the date and interval styles its
+   * parsers read (POSTGRES_SESSION). A DataSource passed in belongs to its owner, as do its sessions.
    */
   private async runner(ds: DataSource): Promise<QueryRunner> {
     const runner = ds.createQueryRunner();
-    if (this.dialect !== "mysql" || !this.owned) return runner;
+    if (this.dialect === "sqlite" || !this.owned) return runner;
     try {
       const connection: object = await runner.connect();
-      if (!utcSessions.has(connection)) {
-        await runner.query(`SET time_zone = '+00:00'`);
-        utcSessions.add(connection);
+      if (!setSessions.has(connection)) {
+        for (const sql of this.dialect === "mysql" ? [`SET time_zone = '+00:00'`] : POSTGRES_SESSION) await runner.query(sql);
+        setSessions.add(connection);
       }
       return runner;
     } catch (error) {
@@ -315,7 +316,7 @@ export class WriteOutOfTime extends WriteUndone {
 }
 
 /** mysql2 connections (reused by the pool) whose session time zone is set to UTC (SqlDatabase.runner). */
-const utcSessions = new WeakSet<object>();
+const setSessions = new WeakSet<object>();
 
 /** Below this many ms left, a write is not started: it could not commit in time. */
 const MIN_WRITE_MS = 50;
@@ -347,7 +348,8 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
   }
   if (/^postgres(ql)?:/.test(url)) {
     // Four connections at most, like MySQL's pool: every statement is short and runs on its own. Dates
-    // without a zone are read as UTC (POSTGRES_TYPE_PARSERS), as on SQLite and MySQL.
+    // without a zone are read as UTC (POSTGRES_TYPE_PARSERS), as on SQLite and MySQL, from ISO text
+    // whatever the server's DateStyle (POSTGRES_SESSION, set by runner()).
     return new DataSource({ ...common, type: "postgres", url, connectTimeoutMS: timeoutMs, extra: { max: 4, types: POSTGRES_TYPE_PARSERS } });
   }
   return new DataSource({

@@ -41,6 +41,19 @@ export const POSTGRES_MISSING: Record<string, "table" | "column"> = { "42P01": "
 /** pg reports a connection lost mid-statement, or a connect time-out, without a code: known by its words. */
 export const POSTGRES_TRANSIENT_MESSAGE = /^Connection terminated( unexpectedly| due to connection timeout)?$|^timeout expired$|^Client has encountered a connection error/;
 
+/**
+ * What each connection of a connector's own pool is set to before its first statement: the text pg's
+ * parsers read. pg reads dates and timestamps as ISO text only; under a server's or database's
+ * `DateStyle` of `SQL, DMY` it read DATE 2024-03-05 as 3 May, exported it so and dated retention by it,
+ * and a `timestamptz` as no date at all. `IntervalStyle` `iso_8601` makes an interval exact text the
+ * export hands over (P1Y2M3DT4H5M6.789S), where pg's parser knows only the `postgres` style and read
+ * `sql_standard`'s as an empty object.
+ */
+export const POSTGRES_SESSION = ["SET DateStyle = 'ISO'", "SET IntervalStyle = 'iso_8601'"];
+
+/** PostgreSQL's dates past every date, as it writes them: exported as its own words (a Date cannot hold them). */
+const INFINITE = new Set(["infinity", "-infinity"]);
+
 /** OIDs of `timestamp` (without time zone) and `date`: values with no zone, which pg reads in the process's zone. */
 const ZONELESS = new Set<number>([types.builtins.TIMESTAMP, types.builtins.DATE]);
 /** OIDs of `json` and `jsonb`, which pg reads with JSON.parse (rounding an integer past 2^53). */
@@ -51,20 +64,24 @@ const JSON_TYPES = new Set<number>([types.builtins.JSON, types.builtins.JSONB]);
  * (`timezone: "Z"`) and SQLite's text are, so a recordedAtColumn and an exported birth date mean the same
  * instant on every database. pg reads them in the process's zone: under TZ=Asia/Kolkata a visit at 12:00
  * read as 06:30 UTC (retention erased a row it keeps) and DATE 1990-05-17 was exported as the day before.
- * A year past 9999 or BC is read as UTC too (dateOf); a value Date cannot read (infinity) stays pg's.
- * `json` and `jsonb` are read exactly (exactJson): an integer past 2^53 as its digits, as in a bigint
- * column, where JSON.parse handed the person a rounded number. Per pool, never pg's global parsers.
+ * A year past 9999 or BC is read as UTC too (dateOf); `infinity` and `-infinity` stay PostgreSQL's
+ * words (pg made them the number Infinity, which the export wrote as null: an empty value the system
+ * did not hold). An `interval` is its ISO 8601 text (POSTGRES_SESSION). `json` and `jsonb` are
+ * read exactly (exactJson): an integer past 2^53 as its digits, as in a bigint column, where JSON.parse
+ * handed the person a rounded number. Per pool, never pg's global parsers.
  */
 export const POSTGRES_TYPE_PARSERS = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     const standard = types.getTypeParser(oid, format as "text");
     if (format === "binary") return standard;
     if (JSON_TYPES.has(oid)) return exactJson;
+    if (oid === types.builtins.INTERVAL) return (value: string) => value;
     // Microseconds kept (withFraction): a Date holds milliseconds only.
-    if (oid === types.builtins.TIMESTAMPTZ) return (value: string) => withFraction(standard(value), value);
+    if (oid === types.builtins.TIMESTAMPTZ) return (value: string) => (INFINITE.has(value) ? value : withFraction(standard(value), value));
     if (!ZONELESS.has(oid)) return standard;
     // The connectors' one reading of a date without a zone (recordedAt.ts): UTC.
     return (value: string) => {
+      if (INFINITE.has(value)) return value;
       const at = dateOf(value);
       return at ? withFraction(at, value) : standard(value);
     };
