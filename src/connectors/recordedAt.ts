@@ -24,9 +24,9 @@ function naiveUtc(m: RegExpExecArray): number {
 
 /**
  * Reads a recordedAt value: a Date (MySQL DATETIME/TIMESTAMP), ISO or SQL text, or epoch seconds /
- * milliseconds (numbers below 1e11 are seconds). undefined: no value (PostgreSQL's `infinity` and
- * `-infinity` too: no instant a retention period could count from, so the record is undated, as with
- * NULL); null: a value that is no date.
+ * milliseconds (numbers below 1e11 are seconds). undefined: no value; so are PostgreSQL's `infinity`
+ * and `-infinity` and MySQL's dates that name no day (`0000-00-00`, `2024-00-00 10:00:00`): no instant a
+ * retention period could count from, so the record is undated, as with NULL. null: a value that is no date.
  */
 export function dateOf(value: unknown): Date | undefined | null {
   if (value === null || value === undefined || value === "" || value === "infinity" || value === "-infinity") return undefined;
@@ -37,6 +37,7 @@ export function dateOf(value: unknown): Date | undefined | null {
     ms = n < 1e11 ? n * 1000 : n;
   } else if (typeof value === "string") {
     const naive = NAIVE.exec(value);
+    if (naive && (naive[2] === "00" || naive[3] === "00")) return undefined;
     ms = naive ? naiveUtc(naive) : Date.parse(value);
   } else ms = Number.NaN;
   return Number.isFinite(ms) ? new Date(ms) : null;

@@ -299,3 +299,50 @@ describeEachDatabase("export of a PostgreSQL system's dates and intervals, whate
     expect(records.map((r) => r.recordedAt ?? null)).to.deep.equal(["2024-03-05T10:00:00.000Z", "2024-12-01T00:00:00.000Z", null]);
   });
 });
+
+/**
+ * A MariaDB system that stores dates naming no day (a server without NO_ZERO_DATE / NO_ZERO_IN_DATE, as
+ * many older ones run). Before: DATE `0000-00-00` was exported as 1899-11-30 and `2024-00-00` as
+ * 2023-11-30, and a DATETIME zero date in the recordedAtColumn failed the person's whole collect.
+ */
+describeEachDatabase("export of a MariaDB system's zero dates", (db) => {
+  let shopDb: TestDatabase;
+  let visits: SqlConnector;
+  let t: TestService;
+  let dir: string;
+
+  before(async function () {
+    this.timeout(60_000);
+    dir = tempDir();
+    shopDb = await createMariadbDatabase();
+    const my = await mysql.createConnection(shopDb.url);
+    await my.query(`SET SESSION sql_mode = ''`);
+    await my.query(`CREATE TABLE visits (id VARCHAR(10) PRIMARY KEY, email VARCHAR(200) NOT NULL, seen DATETIME NOT NULL, day DATE)`);
+    await my.query(`INSERT INTO visits VALUES ('v-1', ?, '0000-00-00 00:00:00', '2024-00-00'), ('v-2', ?, '2024-03-05 10:00:00', '0000-00-00'), ('v-3', ?, '0000-00-00 00:00:00', NULL)`, [ADA_EMAIL, ADA_EMAIL, GRACE]);
+    await my.end();
+    visits = visitsConnector("visits", ["seen", "day"], shopDb.url);
+    t = await new TestService(db(), FAST, [visits]).start();
+  });
+  after(async () => {
+    await t?.stop();
+    await visits?.close();
+    await shopDb?.drop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("hands a date that names no day over as the server holds it, and leaves its record undated", async function () {
+    this.timeout(120_000);
+    const records = await exportedVisits(t, dir);
+    const my = await mysql.createConnection(shopDb.url);
+    const [rows] = (await my.query(`SELECT id, CAST(seen AS CHAR) AS seen, CAST(day AS CHAR) AS day FROM visits WHERE email = ? ORDER BY id`, [ADA_EMAIL])) as [any[], unknown];
+    await my.end();
+    expect(rows.map((r) => [r.id, r.seen, r.day])).to.deep.equal([
+      ["v-1", "0000-00-00 00:00:00", "2024-00-00"],
+      ["v-2", "2024-03-05 10:00:00", "0000-00-00"],
+    ]);
+    expect(records.map((r) => [r.id, r.data.seen, r.data.day, r.recordedAt ?? null])).to.deep.equal([
+      ["v-1", "0000-00-00 00:00:00", "2024-00-00", null],
+      ["v-2", "2024-03-05T10:00:00.000Z", "0000-00-00", "2024-03-05T10:00:00.000Z"],
+    ]);
+  });
+});

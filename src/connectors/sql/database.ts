@@ -384,13 +384,23 @@ interface MysqlField {
 function exactJsonColumns(field: MysqlField, next: () => unknown): unknown {
   // JSON text is UTF-8 (MySQL sends the JSON type as binary).
   if (field.type === "JSON" || field.extendedFormat === "json") return exactJson(field.string("utf8"));
-  if (field.type !== "DATETIME" && field.type !== "TIMESTAMP") return next();
-  // As mysql2 reads it with timezone Z (UTC; a zero date is an invalid Date), its microseconds kept (withFraction).
+  if (!MYSQL_DATES.has(field.type)) return next();
+  // As mysql2 reads it with timezone Z (UTC), its microseconds kept (withFraction).
   const text = field.string();
   if (text === null) return null;
   const at = dateOf(text);
-  return at ? withFraction(at, text) : new Date(Number.NaN);
+  return at ? withFraction(at, text) : text;
 }
+
+/**
+ * Column types read by exactJsonColumns as dates. A date that names no day (the zero date
+ * `0000-00-00`, `2024-00-00`, which a server without NO_ZERO_DATE / NO_ZERO_IN_DATE stores) is handed
+ * over as the text the server holds, and leaves a record undated (dateOf): mysql2 read a DATE
+ * `0000-00-00` as 1899-11-30 and `2024-00-00` as 2023-11-30, exported and dated for retention so, and a
+ * DATETIME zero date as no date at all (exported as null; as a recordedAtColumn, the person's whole
+ * collect failed as misconfigured).
+ */
+const MYSQL_DATES = new Set(["DATE", "NEWDATE", "DATETIME", "TIMESTAMP"]);
 
 /** The part of a better-sqlite3 Database and Statement that selectArrays uses (public API of better-sqlite3). */
 interface BetterSqliteDatabase {
