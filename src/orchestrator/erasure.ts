@@ -176,7 +176,7 @@ export async function runErasure(services: Services, connector: Connector, task:
         userMessage: `The connector kept ${overdue.map((k) => `${k.recordCount} ${k.recordType}`).join(", ")} whose retention period has already ended; nothing was recorded as kept`,
         retryable: false,
         retryInMs: 0,
-        ...(purge ? {} : settledOf(soFar)),
+        ...(purge ? {} : settledOf(soFar, task)),
       },
       now(),
     );
@@ -192,7 +192,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const surveyed = surveyedPages(ds.manager, exportTools(services).keys, task);
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       const counts = { planned: plan.reduce((n, l) => n + l.toErase, 0), erased: soFar.erased };
-      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar), counts)) return;
+      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar, task), counts)) return;
       remaining = check.remaining;
       undatedKept = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
@@ -337,8 +337,10 @@ async function failedVerification(services: Services, task: TaskRow, options: Ru
  * those records to count them, and may no longer meet that residue. A closing pass keeps its first
  * pass's result as it is.
  */
-function settledOf(s: ErasureSoFar): { result?: TaskResult } {
-  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
+function settledOf(s: ErasureSoFar, task: TaskRow): { result?: TaskResult } {
+  // What an earlier failed run may have erased (failedErasure) stays for the next retry to count.
+  const failedErasure = task.result?.failedErasure ? { failedErasure: task.result.failedErasure } : {};
+  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s), ...failedErasure } };
 }
 
 /** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */
