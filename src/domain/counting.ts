@@ -330,6 +330,13 @@ export enum DifferenceKind {
   RETENTION_MOVED = "RETENTION_MOVED",
   RESIDUAL = "RESIDUAL",
   RESIDUAL_AVOIDED = "RESIDUAL_AVOIDED",
+  /**
+   * Records of the plan an attempt that failed may have erased: gone when the connector's own count ran
+   * after that attempt's error (a write that landed before its answer was an error), yet not confirmed by
+   * the system's answer. A later run that no longer finds them counts them erased under this kind, never
+   * as FEWER_RECORDS, and never twice (only the records its own count misses).
+   */
+  ERASED_BY_FAILED_ATTEMPT = "ERASED_BY_FAILED_ATTEMPT",
 }
 
 export interface PlanDifference {
@@ -365,6 +372,12 @@ export interface CategoryOutcome {
   holdCase: string | null;
   residual: number;
   residualReasons: readonly string[];
+  /**
+   * Records of the plan gone after an earlier attempt failed, which that attempt did not confirm erasing
+   * (TaskResult.failedErasure): of the plan's records this outcome misses, up to this many are counted
+   * erased by that attempt (ERASED_BY_FAILED_ATTEMPT).
+   */
+  goneAfterFailure?: number;
 }
 
 const plural = (n: number) => `${n} record${n === 1 ? "" : "s"}`;
@@ -384,7 +397,17 @@ export function compareWithPlan(plan: readonly PlanLineToCompare[], outcome: rea
     if (!p && o.erased + o.kept + o.residual === 0) return [];
     const differences: PlanDifference[] = [];
     const found = p?.found ?? 0;
-    const total = o.erased + o.kept + o.residual;
+    // What an earlier attempt that failed may have erased, as far as this outcome misses the plan's records (counted once).
+    const byFailed = Math.min(Math.max(0, found - (o.erased + o.kept + o.residual)), o.goneAfterFailure ?? 0);
+    const erased = o.erased + byFailed;
+    const total = erased + o.kept + o.residual;
+    if (byFailed) {
+      differences.push({
+        kind: DifferenceKind.ERASED_BY_FAILED_ATTEMPT,
+        records: byFailed,
+        reason: `${plural(byFailed)} of the plan ${byFailed === 1 ? "was" : "were"} gone after an earlier attempt failed while erasing (the system answered its write with an error) and ${byFailed === 1 ? "is" : "are"} counted erased by that attempt: the system's answer did not confirm ${byFailed === 1 ? "it" : "them"}`,
+      });
+    }
     const plannedHold = p?.keptBy === "HOLD";
     if (o.keptByHold && !plannedHold && o.kept > (p?.toKeep ?? 0)) {
       differences.push({ kind: DifferenceKind.HELD_SINCE_PLAN, records: o.kept - (p?.toKeep ?? 0), reason: `legal hold ${o.holdCase ?? ""} was placed after the plan and keeps the category whole`.replace("  ", " ") });
@@ -408,6 +431,6 @@ export function compareWithPlan(plan: readonly PlanLineToCompare[], outcome: rea
       const n = foreseen - o.residual;
       differences.push({ kind: DifferenceKind.RESIDUAL_AVOIDED, records: n, reason: `${plural(n)} the plan foresaw as residual ${n === 1 ? "was" : "were"} erased or kept instead (what would have left ${n === 1 ? "it" : "them"} holding personal data had changed)` });
     }
-    return [{ category, planned, erased: o.erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
+    return [{ category, planned, erased, redacted: o.redacted, kept: o.kept, residual: o.residual, differences }];
   });
 }

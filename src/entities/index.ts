@@ -17,7 +17,7 @@ export { BreachRosterRow, BreachRosterStatus, notListed, DeletionPlanItemRow, Er
 export { KeptUndatedRow };
 export { ApiTokenRow, AuditCheckpointRow, AuditEventRow, AuditStreamHeadRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, StatusCallbackRow, StatusCallbackStatus, TaskDependencyRow, TaskRow, ExportRow };
 export type { RosterSystemResult } from "./breachRoster.entity";
-export type { ErasedResidue, KeptByEarlier, PartialErasure, SettledErasure, StoredResidual, TaskResult } from "./task.entity";
+export type { ErasedResidue, FailedErasure, KeptByEarlier, PartialErasure, SettledErasure, StoredResidual, TaskResult } from "./task.entity";
 export type { StoredExternalId, StoredFieldChange } from "./request.entity";
 export { keptSubjectEmail } from "./request.entity";
 export const ENTITIES = [RequestRow, AuditEventRow, AuditStreamHeadRow, AuditCheckpointRow, ApiTokenRow, TaskRow, TaskDependencyRow, RequestIdentityRow, StagedBatchRow, StagedKeyRow, RetentionExceptionRow, LegalHoldRow, DeletionPlanItemRow, SurveyedIdsRow, StatusCallbackRow, ExportRow, ErasureFenceRow, ErasureUnitRow, ErasureProgressRow, BreachRosterRow, KeptUndatedRow];

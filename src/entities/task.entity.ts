@@ -64,6 +64,21 @@ export interface TaskResult {
   attestedBy?: string;
   /** An ERASE (NOT_REACHED): what earlier deletions of the person keep in the system under identities it could not look with. */
   keptByEarlier?: KeptByEarlier;
+  /**
+   * An ERASE that FAILED after its connector may have written (erasure.ts, countAfterFailure): per
+   * category, the records its units confirmed erasing (every attempt's, `erasedIn`), and the records of
+   * the plan gone beyond those when the connector's own count ran after the failure (`goneIn`: they may
+   * have been erased by the failed attempt, whose answer was an error), with when it counted. A retry
+   * counts what it no longer finds of them erased by that attempt (ERASED_BY_FAILED_ATTEMPT).
+   */
+  failedErasure?: FailedErasure;
+}
+
+/** What an ERASE that failed had done, as counted after its failure (TaskResult.failedErasure). */
+export interface FailedErasure {
+  erasedIn: Record<string, number>;
+  goneIn: Record<string, number>;
+  countedAt: string;
 }
 
 /**

@@ -3,13 +3,13 @@ import { ConnectorError } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import type { KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
+import { DifferenceKind, KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
-import { holdExceptions, keptAsVerified, ruleExceptions, Verification, verifyErasure } from "./deletion";
+import { deletionContextFor, holdExceptions, keptAsVerified, ruleExceptions, surveyConnector, Verification, verifyErasure } from "./deletion";
 import { fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
-import { addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
+import { addIn, addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
 import { completeTask, KeptException } from "./sql/completeTask";
 import { failTask } from "./sql/failTask";
@@ -125,6 +125,10 @@ export async function runErasure(services: Services, connector: Connector, task:
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
     if (!signal.aborted) await fence.end(true);
+    // Failed for good, an erase may still have written (a write that landed, answered with an error): counted now.
+    if (!purge && !closing && !task.remoteReference && !signal.aborted && endsForGood(task, error) && connector.spec.supports.includes("access") && !connector.spec.manual) {
+      throw await countAfterFailure(services, connector, task, ids, ctx, signal, error);
+    }
     throw error;
   }
   // Remote work that cannot be called back stays fenced until a poll finds it ended: past the next poll
@@ -171,7 +175,7 @@ export async function runErasure(services: Services, connector: Connector, task:
         userMessage: `The connector kept ${overdue.map((k) => `${k.recordCount} ${k.recordType}`).join(", ")} whose retention period has already ended; nothing was recorded as kept`,
         retryable: false,
         retryInMs: 0,
-        ...(purge ? {} : settledOf(soFar)),
+        ...(purge ? {} : settledOf(soFar, task)),
       },
       now(),
     );
@@ -187,7 +191,7 @@ export async function runErasure(services: Services, connector: Connector, task:
       const surveyed = surveyedPages(ds.manager, exportTools(services).keys, task);
       const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, surveyed), signal);
       const counts = { planned: plan.reduce((n, l) => n + l.toErase, 0), erased: soFar.erased };
-      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar), counts)) return;
+      if (await failedVerification(services, task, options, ctx, check, settledOf(soFar, task), counts)) return;
       remaining = check.remaining;
       undatedKept = check.undatedKept;
       // A closing pass carries its first pass's residue: only as much of it as the system still holds.
@@ -198,8 +202,10 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
       kept.push(...heldSince.exceptions(check.byCategory));
     } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
-    lines = outcomeLines(plan, soFar, kept, dctx);
+    lines = outcomeLines(plan, soFar, kept, dctx, task.result?.failedErasure?.goneIn);
   }
+  // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT).
+  const byFailed = (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);
   const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
   // A purge is verified as an erasure is: it closes its sets' exceptions only for what the system no
   // longer holds, and what is left of them is kept by the rule or by a hold that took a category while it
@@ -254,7 +260,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     task,
     options.workerId,
     {
-      erased,
+      erased: erased + byFailed,
       ...(soFar.redacted ? { redacted: soFar.redacted } : {}),
       ...(keptCount ? { kept: keptCount } : {}),
       ...(residual ? { residual, residualSets } : {}),
@@ -330,8 +336,10 @@ async function failedVerification(services: Services, task: TaskRow, options: Ru
  * those records to count them, and may no longer meet that residue. A closing pass keeps its first
  * pass's result as it is.
  */
-function settledOf(s: ErasureSoFar): { result?: TaskResult } {
-  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s) } };
+function settledOf(s: ErasureSoFar, task: TaskRow): { result?: TaskResult } {
+  // What an earlier failed run may have erased (failedErasure) stays for the next retry to count.
+  const failedErasure = task.result?.failedErasure ? { failedErasure: task.result.failedErasure } : {};
+  return s.closingPass || (!Object.keys(s.settled.erasedIn).length && !s.residual.length) ? {} : { result: { erased: s.erased, partial: partialOf(s), ...failedErasure } };
 }
 
 /** Whether an identity source's ERASE waits for this one, which then gets a closing pass (the rule of closingPasses.ts, as armClosingPasses applies it). */
@@ -368,4 +376,61 @@ function pollAfterMs(connector: string, ms: unknown, ctx: TaskContext): number {
   if (ms <= MAX_POLL_MS) return ms;
   ctx.logger.warn({ pollAfterMs: ms, cutTo: MAX_POLL_MS }, "remote work asked to be polled after more than 7 days: polled in 7 days");
   return MAX_POLL_MS;
+}
+
+/** Whether an erase's error ends its task FAILED (not retried): refused for good, or its attempts spent. */
+function endsForGood(task: TaskRow, error: unknown): error is ConnectorError {
+  return error instanceof ConnectorError && (!error.retryable || task.attempts >= task.maxAttempts);
+}
+
+/**
+ * A connector's error that ends an ERASE FAILED, with what was counted after it (TaskResult.failedErasure)
+ * for the task row and the words its lastError adds (runner's handleFailure records both).
+ */
+export class ErasureFailed extends Error {
+  constructor(
+    readonly error: ConnectorError,
+    readonly result: TaskResult,
+    readonly said: string,
+  ) {
+    super(error.message);
+    this.name = "ErasureFailed";
+  }
+}
+
+/**
+ * After an ERASE failed for good: what its units confirmed erasing (every attempt's, and what remote
+ * work that ended erased), and what the connector's own count finds of the plan now. The plan's records
+ * gone beyond those confirmed may have been erased by the failed attempt (a write that landed, then
+ * answered with an error, or a statement committed before its connection dropped): the task reports them
+ * (erasedInDoubt), and a retry that no longer finds them counts them erased by that attempt, not as
+ * records gone outside the service (ERASED_BY_FAILED_ATTEMPT). A count that fails too adds nothing.
+ */
+async function countAfterFailure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, signal: AbortSignal, error: ConnectorError): Promise<ConnectorError | ErasureFailed> {
+  const { ds, clock } = services;
+  try {
+    const plan = await ds.getRepository(DeletionPlanItemRow).findBy({ requestId: task.requestId, connector: task.connector });
+    const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+    const survey = await untilAborted(surveyConnector(connector, ids, ctx, await deletionContextFor(services, request), false), signal);
+    const confirmed = addIn(await erasedByEarlierUnits(ds, task.id), task.result?.partial?.settled?.erasedIn ?? {});
+    const goneIn: Record<string, number> = {};
+    for (const line of plan) {
+      const now = survey.lines.filter((l) => String(l.category) === line.category).reduce((n, l) => n + l.found, 0);
+      const gone = line.found - now - (confirmed[line.category] ?? 0);
+      if (gone > 0) goneIn[line.category] = gone;
+    }
+    const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
+    const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
+    if (!erased && !doubt) return error;
+    ctx.logger.warn({ erasedIn: confirmed, goneIn }, "counted after the erasure failed: records of the plan gone that the connector did not confirm erasing");
+    const said = [
+      erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
+      doubt ? `${doubt} more of the plan gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
+    ].filter(Boolean);
+    const failedErasure = { erasedIn: confirmed, goneIn, countedAt: clock.now().toISOString() };
+    return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
+  } catch (failed) {
+    ctx.logger.warn({ err: failed }, "what remained after the erasure failed could not be counted");
+    return error;
+  }
 }

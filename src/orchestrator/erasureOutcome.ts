@@ -25,7 +25,7 @@ export interface ErasureSoFar {
 }
 
 /** Adds counts per category into `into`. */
-function addIn(into: Record<string, number>, more: Readonly<Record<string, number | undefined>>): Record<string, number> {
+export function addIn(into: Record<string, number>, more: Readonly<Record<string, number | undefined>>): Record<string, number> {
   const out = { ...into };
   for (const [category, n] of Object.entries(more)) if (n) out[category] = (out[category] ?? 0) + n;
   return out;
@@ -180,8 +180,8 @@ export function partialOf(s: ErasureSoFar): PartialErasure {
 }
 
 /** The outcome's lines beside the plan's, counted by the one rule (src/domain/counting.ts). */
-export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoFar, kept: readonly KeptException[], dctx: DeletionContext): OutcomeLine[] {
-  const categories = new Set([...Object.keys(s.erasedIn), ...kept.map((k) => k.category), ...s.residual.map((r) => r.category)]);
+export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoFar, kept: readonly KeptException[], dctx: DeletionContext, goneAfterFailure: Readonly<Record<string, number>> = {}): OutcomeLine[] {
+  const categories = new Set([...Object.keys(s.erasedIn), ...kept.map((k) => k.category), ...s.residual.map((r) => r.category), ...Object.keys(goneAfterFailure)]);
   const outcome: CategoryOutcome[] = [...categories].map((category) => {
     const hold = holdFor(category, dctx.holds);
     const residual = s.residual.filter((r) => r.category === category);
@@ -195,6 +195,7 @@ export function outcomeLines(plan: readonly DeletionPlanItemRow[], s: ErasureSoF
       holdCase: hold?.caseReference ?? null,
       residual: residual.reduce((n, r) => n + r.count, 0),
       residualReasons: [...new Set(residual.map((r) => `${r.type} x${r.count} with ${r.fields.join(", ")} (${r.reason})`))],
+      goneAfterFailure: goneAfterFailure[category] ?? 0,
     };
   });
   return compareWithPlan(plan, outcome);

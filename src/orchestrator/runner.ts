@@ -19,7 +19,7 @@ import { taskAttempts, taskDuration, taskFailures } from "../metrics";
 import { completeTask, HandOff, trackRunning } from "./sql/completeTask";
 import { StopReason, Stopped, untilAborted } from "./stopping";
 import { deletionContextFor, planRows, surveyConnector } from "./deletion";
-import { runErasure } from "./erasure";
+import { ErasureFailed, runErasure } from "./erasure";
 import { extendLease } from "./sql/extendLease";
 import { extendTaskUnits } from "./holdFence";
 import { rectifyUnlessHeld } from "./heldCorrection";
@@ -326,8 +326,11 @@ async function untilDue(services: Services, task: TaskRow, now: Date): Promise<n
 }
 
 /** Records the failure through the lease guard; returns what became of the attempt (for its log line). */
-async function handleFailure(services: Services, task: TaskRow, options: RunOptions, error: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<string> {
+async function handleFailure(services: Services, task: TaskRow, options: RunOptions, failure: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<string> {
   const { ds, clock } = services;
+  // An erasure that failed for good brings what was counted after it: kept on the task row, said in its error.
+  const counted = failure instanceof ErasureFailed ? failure : undefined;
+  const error = counted ? counted.error : failure;
   const reason = error instanceof Stopped ? error.reason : signal.aborted ? (signal.reason as StopReason) : null;
   if (reason === "shutdown") {
     await returnTask(ds, task, options.workerId, clock.now());
@@ -344,7 +347,7 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     userMessage = `The connector did not finish within ${Math.round(options.taskTimeoutMs / 1000)} s`;
     retryable = true;
   } else if (error instanceof ConnectorError) {
-    userMessage = error.userMessage;
+    userMessage = `${error.userMessage}${counted?.said ?? ""}`;
     retryable = error.retryable;
     retryAfter = error.retryAfterMs;
     logger.warn({ internal: error.internalMessage, retryable, retryAfterMs: retryAfter }, "connector error");
@@ -360,7 +363,7 @@ async function handleFailure(services: Services, task: TaskRow, options: RunOpti
     const by = wait.cutBy === "due" ? "by the request's due date" : "the most DSR_RETRY_AFTER_MAX_MS allows";
     retryNote = ` (the system asked to wait ${describeWait(wait.askedMs)}; retried in ${describeWait(wait.delayMs)}, ${by})`;
   }
-  const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: wait.delayMs, retryNote }, now);
+  const outcome = await failTask(ds, task, options.workerId, { userMessage, retryable, retryInMs: wait.delayMs, retryNote, ...(counted ? { result: counted.result } : {}) }, now);
   // Counted once recorded, by whether the task is retried: a retryable error with no attempt left is a final failure.
   if (outcome !== "LOST") taskFailures.inc({ connector: task.connector, step: task.step, retryable: String(outcome === "RETRY") });
   if (outcome === "RETRY" && retryNote) logger.warn({ retryAfterAskedMs: wait.askedMs, retryInMs: wait.delayMs, cutBy: wait.cutBy }, "Retry-After cut short: the task is retried sooner than the system asked");

@@ -20,6 +20,7 @@ export function presentTask(row: TaskRow): Task {
       ? {
           records: row.result.records ?? null,
           erased: row.result.erased ?? null,
+          erasedInDoubt: row.result.failedErasure ? Object.values(row.result.failedErasure.goneIn).reduce((n, x) => n + x, 0) : null,
           identitiesFound: row.result.identitiesFound ?? null,
           changed: row.result.changed ?? null,
           notHeld: row.result.notHeld ?? null,

@@ -129,6 +129,10 @@ registerEnumType(DifferenceKind, {
     RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },
     RESIDUAL: { description: "Records still hold personal data after erasure beyond what the plan foresaw (toLeaveResidual; see residualRecords); never counted as erased." },
     RESIDUAL_AVOIDED: { description: "Records the plan foresaw as residual were erased or kept instead: what would have left them holding personal data had changed (another customer's words on a thread were gone)." },
+    ERASED_BY_FAILED_ATTEMPT: {
+      description:
+        "Records of the plan an earlier attempt that failed may have erased (its write landed, then the system answered an error): gone when the connector counted what remained after that failure (the task's outcome.erasedInDoubt), not confirmed by the system's answer, and no longer found by the run that completed. Counted in erased, once; never FEWER_RECORDS.",
+    },
   },
 });
 

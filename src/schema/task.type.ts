@@ -75,8 +75,15 @@ export class TaskOutcome {
   @Field(() => Int, { nullable: true, description: "Records collected." })
   records!: number | null;
 
-  @Field(() => Int, { nullable: true, description: "Records erased." })
+  @Field(() => Int, { nullable: true, description: "Records erased. A FAILED erasure: those the system's answers confirmed (see erasedInDoubt)." })
   erased!: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      "A FAILED erasure: records of the plan gone when the connector counted what remained after the failure, beyond those the system's answers confirmed erased (erased): the failed attempt may have erased them (a write that landed, answered with an error). Null when no count ran (a retryable failure with attempts left, a connector it cannot count in, a count that failed too). A retry that no longer finds them counts them erased (ERASED_BY_FAILED_ATTEMPT).",
+  })
+  erasedInDoubt!: number | null;
 
   @Field(() => [String], { nullable: true, description: "Kinds of identity discovered (e.g. paymentCustomerId)." })
   identitiesFound!: string[] | null;

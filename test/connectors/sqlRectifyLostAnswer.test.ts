@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { createMariadbDatabase, describeEachDatabase, MYSQL_URL, TestDatabase } from "../support/databases";
 import { ADA } from "./support/accountDb";
+import { whenEnded } from "../identity/support";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
 import { FaultyProxy } from "./support/faultyProxy";
 
@@ -16,7 +17,7 @@ const NEW = "ada@analytical.example";
  * FAILED "Nothing was corrected: no system that corrects data holds these fields" while users.email held
  * the new address; with no retry left it FAILED naming only the lost connection.
  */
-describeEachDatabase("a correction whose write committed and whose answer was lost", (db) => {
+describeEachDatabase("a correction (or a deletion) whose write committed and whose answer was lost", (db) => {
   let service: AccountDbService | undefined;
   let proxy: FaultyProxy | undefined;
   let accountDb: TestDatabase | undefined;
@@ -63,5 +64,38 @@ describeEachDatabase("a correction whose write committed and whose answer was lo
     expect(done.statusReason).to.match(/^1 task\(s\) failed: account-db RECTIFY: /);
     expect(done.statusReason).to.contain("Yet account-db may hold the new values already (email): a write of this correction there committed, or its answer was lost, before the task failed.");
     expect(done.statusReason).not.to.contain(NEW);
+  });
+  // A deletion's DELETE of a page of sessions commits and its answer is lost: with no retry left the ERASE
+  // FAILS (the connection cut, its attempts spent), and the operator's retryTask runs it again.
+  const ERASED = `query($id: ID!) { request(id: $id) { id status deletionOutcome { category erased differences { kind records } } tasks { id step status lastError outcome { erased erasedInDoubt } } } }`;
+  it("a deletion FAILS reporting the sessions that commit removed in doubt, and its retryTask counts them erased by that attempt, once", async () => {
+    service = await accountDbService(db(), undefined, accountDb, undefined, { DSR_TASK_MAX_ATTEMPTS: "1", DSR_RETRY_BASE_MS: "50", DSR_RETRY_MAX_MS: "100" });
+    const adas = async () => (await service!.account.count("users", "id = 1")) + (await service!.account.count("mfa_factors", "user_id = 1")) + (await service!.account.count("sessions", "user_id = 1"));
+    const held = await adas();
+    proxy!.loseAnswers(/DELETE FROM `sessions`/, /\x03COMMIT/);
+    const ticking = setInterval(() => service!.t.clock.advance(20), 20);
+    try {
+      const failed = await service.run({ type: "DELETION", subject: { email: ADA.email } }, ERASED);
+      expect(proxy!.lost).to.equal(1);
+      const gone = held - (await adas());
+      const erase = (request: any) => request.tasks.find((x: any) => x.step === "ERASE");
+      expect(failed.status, JSON.stringify(failed.tasks)).to.equal("FAILED");
+      // Not "nothing erased": what units confirmed, and the rest of what the database lost, in doubt.
+      const { erased, erasedInDoubt } = erase(failed).outcome;
+      expect(erasedInDoubt).to.be.greaterThan(0);
+      expect(erased + erasedInDoubt).to.equal(gone);
+
+      await service.t.ok(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: erase(failed).id });
+      const retried = await whenEnded(service.t, ERASED, failed.id);
+      expect(retried.status, JSON.stringify(retried.tasks)).to.equal("COMPLETED");
+      const differences = retried.deletionOutcome.flatMap((l: any) => l.differences.map((d: any) => `${l.category} ${d.kind} ${d.records}`));
+      expect(differences).to.deep.equal([`AUTH_LOGS ERASED_BY_FAILED_ATTEMPT ${erasedInDoubt}`]);
+      // Each row the database lost counted once, by the line and by the task.
+      const lost = held - (await adas());
+      const lines = retried.deletionOutcome.filter((l: any) => l.category !== "PAYMENTS");
+      expect(lines.reduce((n: number, l: any) => n + l.erased, 0)).to.equal(lost);
+    } finally {
+      clearInterval(ticking);
+    }
   });
 });

@@ -122,6 +122,11 @@ export async function runVerified(t: TestService, show: string, type: string, em
 /** Approves request `id` and reads it (with `show`) once it has ended, moving the service clock as runVerified does. */
 export async function approvedToEnd(t: TestService, show: string, id: string): Promise<any> {
   await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id });
+  return whenEnded(t, show, id);
+}
+
+/** Reads request `id` (with `show`) once it has ended (after its approval, or a retryTask), moving the service clock as runVerified does. */
+export function whenEnded(t: TestService, show: string, id: string): Promise<any> {
   return t.waitFor(
     async () => {
       t.clock.advance(1000);
