@@ -56,26 +56,31 @@ describeEachDatabase("a Zendesk deletion, against what Zendesk holds after it", 
     expect(line.matchesPlan).to.equal(true);
   });
 
-  it("does not count erased a held-back email an agent recovered into a ticket while its delete was in doubt, and names it residual", async function () {
-    this.timeout(120_000);
-    const { z, t } = s;
-    const held = addSuspendedTicket(z, GRACE_PERSON.email, "RECOVERED-MAIL", new Date(Date.now() - 3_600_000));
-    let recoveredId: number | undefined;
-    // The first attempt's delete of the email never reaches Zendesk (its call fails); before the retry, an agent recovers it (Zendesk's API).
-    const { done, line } = await deletion(GRACE_PERSON.email, { kind: "500", method: "DELETE", path: /^\/api\/v2\/suspended_tickets\/\d+\.json$/, times: 1 }, async () => {
-      const answer = await fetch(`${z.url}/api/v2/suspended_tickets/${held.id}/recover.json`, { method: "PUT", headers: { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` } });
-      expect(answer.status).to.equal(200);
-      recoveredId = ((await answer.json()) as { ticket: { id: number } }).ticket.id;
+  for (const noted of ["as this version notes it", "noted by the previous version (`suspended:<id>`, still in the database)"] as const) {
+    it(`does not count erased a held-back email an agent recovered into a ticket while its delete was in doubt, and names it residual (its unit ${noted})`, async function () {
+      this.timeout(120_000);
+      const { z, t } = s;
+      const held = addSuspendedTicket(z, GRACE_PERSON.email, "RECOVERED-MAIL", new Date(Date.now() - 3_600_000));
+      let recoveredId: number | undefined;
+      // The first attempt's delete of the email never reaches Zendesk (its call fails); before the retry, an agent recovers it (Zendesk's API).
+      const { done, line } = await deletion(GRACE_PERSON.email, { kind: "500", method: "DELETE", path: /^\/api\/v2\/suspended_tickets\/\d+\.json$/, times: 1 }, async () => {
+        const answer = await fetch(`${z.url}/api/v2/suspended_tickets/${held.id}/recover.json`, { method: "PUT", headers: { authorization: `Basic ${Buffer.from(`${EMAIL}/token:${TOKEN}`).toString("base64")}` } });
+        expect(answer.status).to.equal(200);
+        recoveredId = ((await answer.json()) as { ticket: { id: number } }).ticket.id;
+        if (noted.startsWith("as this")) return;
+        await t.ds.query(`UPDATE erasure_units SET note = ? WHERE note LIKE 'zendesk-suspended:%'`, [`suspended:${held.id}`]);
+        expect(await t.ds.query(`SELECT id FROM erasure_units WHERE note = ?`, [`suspended:${held.id}`]), "the unit's note, as the previous version wrote it").to.have.length(1);
+      });
+      // Asked of the stand-in: the email's text lives on in the ticket the agent made of it; it left the queue without being deleted.
+      const recovered = z.store.ticket(recoveredId!)!;
+      expect(recovered.comments[0].plain_body).to.equal(held.content);
+      expect(z.store.effects.suspendedTicketDeletes).to.equal(0);
+      const named = done.residualRecords.filter((r: { recordType: string }) => r.recordType === "suspended_ticket");
+      console.log(`      ${db().kind} ${JSON.stringify({ plannedFound: line.plannedFound, erased: line.erased, residual: line.residual, suspendedDeletes: z.store.effects.suspendedTicketDeletes, namedResidual: named.map((r: { records: number }) => r.records) })}`);
+      expect(named.map((r: { records: number }) => r.records)).to.deep.equal([1]);
+      expect(line.erased + line.kept + line.residual).to.equal(line.plannedFound);
     });
-    // Asked of the stand-in: the email's text lives on in the ticket the agent made of it; it left the queue without being deleted.
-    const recovered = z.store.ticket(recoveredId!)!;
-    expect(recovered.comments[0].plain_body).to.equal(held.content);
-    expect(z.store.effects.suspendedTicketDeletes).to.equal(0);
-    const named = done.residualRecords.filter((r: { recordType: string }) => r.recordType === "suspended_ticket");
-    console.log(`      ${db().kind} ${JSON.stringify({ plannedFound: line.plannedFound, erased: line.erased, residual: line.residual, suspendedDeletes: z.store.effects.suspendedTicketDeletes, namedResidual: named.map((r: { records: number }) => r.records) })}`);
-    expect(named.map((r: { records: number }) => r.records)).to.deep.equal([1]);
-    expect(line.erased + line.kept + line.residual).to.equal(line.plannedFound);
-  });
+  }
 
   it("settles a user note the previous version of the connector wrote (`user:<id>:…`) and left in the database", async function () {
     this.timeout(120_000);
