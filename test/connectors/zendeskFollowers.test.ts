@@ -82,6 +82,25 @@ describeEachDatabase("a Zendesk deletion, against what Zendesk holds after it", 
     });
   }
 
+  it("counts a held-back email recovered into a ticket she is the requester of (as an agent may recover it) with that ticket, which it deletes, not as a deleted email too", async function () {
+    this.timeout(120_000);
+    const { z } = s;
+    const held = addSuspendedTicket(z, GRACE_PERSON.email, "RECOVERED-AS-HERS", new Date(Date.now() - 3_600_000));
+    let recoveredId: number | undefined;
+    const { done, line } = await deletion(GRACE_PERSON.email, { kind: "500", method: "DELETE", path: /^\/api\/v2\/suspended_tickets\/\d+\.json$/, times: 1 }, async () => {
+      recoveredId = z.store.recoverSuspendedTicket(held.id, GRACE_ID, new Date())!.id;
+    });
+    // Asked of the stand-in: the ticket made of the email is gone, with its comment and attachment, and the email was never deleted as such.
+    expect(z.store.state.tickets.some((x) => x.id === recoveredId)).to.equal(false);
+    expect(z.store.effects.suspendedTicketDeletes).to.equal(0);
+    const shared = Object.values(sharedResidue(z, GRACE_ID)).reduce((n, c) => n + c, 0);
+    console.log(`      ${db().kind} ${JSON.stringify({ plannedFound: line.plannedFound, erased: line.erased, residual: line.residual, shared })}`);
+    expect(done.residualRecords.filter((r: { recordType: string }) => r.recordType === "suspended_ticket")).to.deep.equal([]);
+    // Erased: what the plan found but the email (it left the queue as a ticket) and the shared threads' residue, and the recovered ticket's three records (ticket, comment, attachment), beyond the plan.
+    expect(line.erased).to.equal(line.plannedFound - 1 - line.residual + 3);
+    expect(line.residual).to.equal(shared);
+  });
+
   it("settles a user note the previous version of the connector wrote (`user:<id>:…`) and left in the database", async function () {
     this.timeout(120_000);
     const { z, t } = s;
