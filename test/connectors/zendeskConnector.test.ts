@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { suspendedNote, userNote, userOfNote } from "../../src/connectors/zendesk/notes";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -319,7 +320,7 @@ describe("Zendesk connector", () => {
       // The closed tickets she stays CC'd on are counted last (after the side messages'): their records go with her user.
       const closed = closedCcThreads(z, grace.id).length;
       expect(closed, "the seed CCs Grace on a closed ticket").to.be.greaterThan(0);
-      expect(notes).to.deep.equal([`user:${grace.id}:${residue.ticket ?? 0}:${residue.comment ?? 0}:${residue.attachment ?? 0}:0:${closed}`]);
+      expect(notes).to.deep.equal([userNote({ user: grace.id, withUser: closed, shared: [residue.ticket ?? 0, residue.comment ?? 0, residue.attachment ?? 0, 0], staff: [0, 0, 0] })]);
       expect(z.store.user(grace.id)?.active, "soft-deleted").to.equal(false);
       // Neither the search nor deleted_users' primary email leads to her now: the note does.
       const outcome = await connector.erase(subject, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));
@@ -333,7 +334,7 @@ describe("Zendesk connector", () => {
       const notes: string[] = [];
       const first = await connector.erase(ADA, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
       expect(first).to.be.instanceOf(ConnectorError);
-      expect(notes).to.have.length(1).and.satisfy((n: string[]) => n[0].startsWith(`user:${ADA_ID}`));
+      expect(notes).to.have.length(1).and.satisfy((n: string[]) => userOfNote(n[0])?.user === ADA_ID);
       expect(z.store.user(ADA_ID), "deleted for good, asked of the stand-in").to.equal(undefined);
       // The failed unit counted nothing: the next attempt, finishing it, counts the user, and still names
       // what stays on the threads another customer wrote on (it no longer finds the user to look).
@@ -353,7 +354,7 @@ describe("Zendesk connector", () => {
       const notes: string[] = [];
       const first = await connector.erase(walkIn, SUPPORT, notingContext(notes)).catch((e: unknown) => e);
       expect(first).to.be.instanceOf(ConnectorError);
-      expect(notes).to.deep.equal([`suspended:${lost.id}`]);
+      expect(notes).to.deep.equal([suspendedNote({ id: lost.id, arrived: Date.parse(lost.created_at) })]);
       // An agent recovers the other one (Zendesk makes a ticket of it) between the listing and the delete.
       const deleting = z.faults.pause({ method: "DELETE", path: `/suspended_tickets/${recovered.id}` });
       const second = connector.erase(walkIn, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes }));

@@ -1,12 +1,12 @@
 import { expect } from "chai";
+import { suspendedNote } from "../../src/connectors/zendesk/notes";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { FaultRule, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
-import { FAST } from "../export/support";
+import { TestService } from "../support/harness";
 import { ConnectorError } from "../../src/connectors/sdk";
 import { testContext } from "../../src/connectors/testing/conformance";
-import { addSuspendedTicket, connectorFor, expectedRecordCount, GRACE_PERSON, notingContext, redactedToNothing, sharedResidue, startStandIn } from "./support/zendeskStandIn";
+import { addSuspendedTicket, connectorFor, deletionRetriedAfter, retryingZendeskService, expectedRecordCount, GRACE_PERSON, notingContext, redactedToNothing, sharedResidue, startStandIn } from "./support/zendeskStandIn";
 
 const GRACE_ID = Number(GRACE_PERSON.ticketingUserId);
 const REPORT = `query($id: ID!) { request(id: $id) { status statusReason
@@ -33,37 +33,17 @@ describeEachDatabase("a Zendesk write whose answer was lost, when a legal hold o
 
   /** A service whose rule keeps nothing of SUPPORT on deletion (so the first attempt erases what it reaches), the stand-in and its connector. */
   const start = async () => {
-    z = await startStandIn();
-    connector = connectorFor(z, { timeoutMs: 1_000 });
-    const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion: false }];
-    t = await new TestService(db(), { ...FAST, DSR_TASK_MAX_ATTEMPTS: "3", DSR_RETRY_BASE_MS: "60000", DSR_RETRY_MAX_MS: "60000", DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+    ({ z, connector, t } = await retryingZendeskService(db()));
   };
 
   /**
    * Runs Grace's deletion until its first attempt failed on `fault`, then places a hold on SUPPORT through
    * GraphQL and lets the retry run to the end. Returns the ticketing line and the exceptions at the end.
    */
-  const deleteWithHoldBetweenAttempts = async (fault: FaultRule) => {
-    const r = await submit(t, { type: "DELETION", subject: { email: GRACE_PERSON.email }, identityVerified: true, verificationEvidence: "test" });
-    z.faults.add(fault);
-    await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
-    const state = () => t.ok(REPORT, { id: r.id }).then((x) => x.request);
-    const failed = await t.waitFor(async () => {
-      const x = await state();
-      const erase = x.tasks.find((k: { step: string }) => k.step === "ERASE");
-      return erase?.status === "PENDING" && erase.attempts === 1 && erase.lastError ? x : undefined;
-    }, "the first attempt failed", 30_000);
-    expect(failed.status).to.equal("IN_PROGRESS");
-    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE_PERSON.email}", categories: ["SUPPORT"], reason: "Dispute", caseReference: "CASE-ZD" }) { id } }`);
-    t.clock.advance(120_000);
-    const done = await t.waitFor(async () => {
-      const x = await state();
-      return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
-    }, "the deletion ended", 30_000);
-    expect(done.status, done.statusReason).to.equal("COMPLETED");
-    const line = done.deletionOutcome.find((o: { connector: string }) => o.connector === "ticketing");
-    return { line, done };
-  };
+  const deleteWithHoldBetweenAttempts = (fault: FaultRule) =>
+    deletionRetriedAfter(t, z, GRACE_PERSON.email, fault, REPORT, async () => {
+      await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE_PERSON.email}", categories: ["SUPPORT"], reason: "Dispute", caseReference: "CASE-ZD" }) { id } }`);
+    });
 
   /** Every record of Grace's the stand-in still holds, as collect counts them: her user, tickets, comments, attachments, and suspended emails from her address. */
   const heldNow = () => expectedRecordCount(z, GRACE_ID) + z.store.suspendedTickets().filter((s) => s.author.email.toLowerCase() === GRACE_PERSON.email.toLowerCase()).length;
@@ -196,7 +176,7 @@ describe("a Zendesk erasure's retry whose unit a legal hold refuses, after a wri
     const held = addSuspendedTicket(z, GRACE_PERSON.email, "held-back", new Date());
     z.store.save();
     const { note, outcome } = await failThenHeld({ kind: "500", method: "DELETE", path: "/suspended_tickets/", times: 1, afterEffect: true });
-    expect(note).to.equal(`suspended:${held.id}`);
+    expect(note).to.equal(suspendedNote({ id: held.id, arrived: Date.parse(held.created_at) }));
     expect(z.store.suspendedTickets().some((s) => s.id === held.id)).to.equal(false);
     expect(outcome.erased).to.equal(1);
   });

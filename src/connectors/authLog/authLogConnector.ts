@@ -20,6 +20,7 @@ import { AUTH_EVENT_TYPE, keyBound, recordedAtOfKey, toAuthRecord } from "./even
 import { AUTH_LOG_PAGE_SIZE, authLogOptionProblems, type AuthLogOptions, DEFAULT_NAME } from "./options";
 import { createSqlStore } from "./sqlStore";
 import type { AuthLogStore, EventPage } from "./store";
+import { unitNoteCodec } from "../unitNotes";
 
 /** The auth-log connector: erase is always present, and close() releases the store's connections. */
 export interface AuthLogConnector extends Connector {
@@ -92,23 +93,9 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * for a record a SQL connector finds gone; never erased by this deletion, nor residual or kept. Before,
  * every key gone from the range was counted erased, another hand's included.
  */
-const NOTE_KINDS = { delete: "auth-log-delete:", range: "auth-log-range:" } as const;
-type NoteKind = keyof typeof NOTE_KINDS;
-/** The most a unit note holds (ErasureUnitRow.note). */
-const NOTE_CHARS = 500;
-const encodeNote = (kind: NoteKind, value: unknown): string | undefined => {
-  const note = `${NOTE_KINDS[kind]}${JSON.stringify(value)}`;
-  return note.length <= NOTE_CHARS ? note : undefined;
-};
-/** The JSON a note of `kind` carries, or undefined for any other note. */
-const decodeNote = (kind: NoteKind, note: string): unknown => {
-  if (!note.startsWith(NOTE_KINDS[kind])) return undefined;
-  try {
-    return JSON.parse(note.slice(NOTE_KINDS[kind].length)) as unknown;
-  } catch {
-    return undefined;
-  }
-};
+const NOTES = unitNoteCodec({ delete: "auth-log-delete:", range: "auth-log-range:" });
+const encodeNote = NOTES.encode;
+const decodeNote = NOTES.decode;
 
 /** The delete notes naming `keys`, as few as hold them (a key too long for a note of its own is in `unnoted`). */
 const deleteNotes = (keys: Iterable<string>): { notes: string[]; unnoted: number } => {

@@ -43,10 +43,12 @@ export interface WireTicket {
   priority: string | null;
   status: string;
   requester_id: number;
-  /** Its CCs (Zendesk gives both fields; the older `collaborator_ids` also holds followers). */
+  /** Its email CCs, its followers (agents, admins), and the older `collaborator_ids`, which holds both. */
   email_cc_ids?: number[];
+  follower_ids?: number[];
   collaborator_ids?: number[];
-  via?: { channel?: string };
+  /** How it came in; one made from an email (a recovered held-back one too) names the sender's address. */
+  via?: { channel?: string; source?: { from?: { address?: unknown } } };
   tags?: string[];
   created_at: string;
   /** Last activity: a thread is kept or erased as a whole, by this date (see zendeskConnector.ts). */
@@ -139,9 +141,9 @@ export interface WireSuspendedTicket {
 }
 
 /**
- * How the subject is on a ticket: its requester, copied on it (CC), or neither any more but the author
- * of comments on it (found through the search's `commenter:`: a ticket they were taken off the CCs of,
- * one they follow as an agent, or one whose requester was replaced).
+ * How the subject is on a ticket: its requester, copied on it (CC) or following it (as an agent: `cc`
+ * too), or neither any more but the author of comments on it (found through the search's `commenter:`:
+ * a ticket they were taken off the CCs of, or one whose requester was replaced).
  */
 export type TicketRole = "requester" | "cc" | "commenter";
 

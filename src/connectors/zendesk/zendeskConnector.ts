@@ -34,6 +34,7 @@ import { holdersOf, provenIdentity } from "./identities";
 import { RECENT_USER_PAGES, RecentReach, recentUsers, recentUsersReadable } from "./recentUsers";
 import { listZendeskSubjects } from "./roster";
 import { suspendedQueue } from "./suspendedQueue";
+import { suspendedNote, suspendedOfNote, UserNote, userNote, userOfNote } from "./notes";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
@@ -119,6 +120,10 @@ const NEVER_SEARCHED = [
   },
 ] as const;
 
+/** Whether a ticket lists the user as an email CC or a follower (or among the older `collaborator_ids`, which holds both). */
+const listsUser = (t: Pick<WireTicket, "email_cc_ids" | "follower_ids" | "collaborator_ids">, userId: number): boolean =>
+  [...(t.email_cc_ids ?? []), ...(t.follower_ids ?? []), ...(t.collaborator_ids ?? [])].includes(userId);
+
 /** A comment's attachments that are not redacted yet: each one of the records collect shows. */
 const liveAttachments = (c: WireComment) => (c.attachments ?? []).filter((a) => !isRedactedAttachment(a));
 
@@ -155,24 +160,23 @@ class SharedThreadResidue {
   }
 
   /**
-   * The counts as a unit note's suffix (`:tickets:comments:attachments[:side messages]`, numbers only): the user's unit
-   * carries them, because an attempt that finishes the user's delete no longer finds the user, nor so
-   * the threads, to count them again.
+   * The counts a user's unit note carries (notes.ts): the user's unit carries them, because an attempt
+   * that finishes the user's delete no longer finds the user, nor so the threads, to count them again.
    */
-  note(withUser: number): string {
-    // The later counts only when there are any: the note stays as it was written before they were read.
-    // Then withUser: the closed tickets they stay CC'd on, erased with the user (see erase); then, when
-    // there are any, the staff replies' three counts (STAFF_RESIDUE_TYPES).
-    const staff = [...this.staff.values()].some((n) => n > 0);
-    const types = staff || withUser || this.counts.get("side_conversation_message") ? RESIDUE_TYPES : RESIDUE_TYPES.slice(0, 3);
-    const counts = types.map((type) => `:${this.counts.get(type) ?? 0}`).join("") + (staff || withUser ? `:${withUser}` : "");
-    return counts + (staff ? STAFF_RESIDUE_TYPES.map((type) => `:${this.staff.get(type) ?? 0}`).join("") : "");
+  noted(): Pick<UserNote, "shared" | "staff"> {
+    return { shared: RESIDUE_TYPES.map((type) => this.counts.get(type) ?? 0), staff: STAFF_RESIDUE_TYPES.map((type) => this.staff.get(type) ?? 0) };
   }
 
-  /** Adds the counts a note's suffix carries (see note): the shared threads' four, and the staff replies' three. */
-  addNoted(counts: readonly (string | undefined)[], staff: readonly (string | undefined)[] = []): void {
-    RESIDUE_TYPES.forEach((type, i) => this.add(type, Number(counts[i] ?? 0)));
-    STAFF_RESIDUE_TYPES.forEach((type, i) => this.addStaff(type, Number(staff[i] ?? 0)));
+  /** Adds the counts a user note carries (see noted). */
+  addNoted(n: Pick<UserNote, "shared" | "staff">): void {
+    RESIDUE_TYPES.forEach((type, i) => this.add(type, n.shared[i] ?? 0));
+    STAFF_RESIDUE_TYPES.forEach((type, i) => this.addStaff(type, n.staff[i] ?? 0));
+  }
+
+  /** Held-back emails of the subject's that an agent recovered into a ticket not tied to them (RECOVERED_REASON), or that may have been. */
+  private recovered = 0;
+  addRecovered(): void {
+    this.recovered += 1;
   }
 
   /** The outcome's `residual`, only when there is something to name. */
@@ -181,7 +185,8 @@ class SharedThreadResidue {
     const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
     const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
     const staff = [...this.staff].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: STAFF_REPLY_REASON }));
-    return sets.length || staff.length ? { residual: [...sets, ...staff] } : {};
+    const recovered = this.recovered ? [{ category: "SUPPORT" as const, type: "suspended_ticket", count: this.recovered, fields: ["subject", "content", "attachments"], reason: RECOVERED_REASON }] : [];
+    return sets.length || staff.length || recovered.length ? { residual: [...sets, ...staff, ...recovered] } : {};
   }
 }
 
@@ -206,6 +211,21 @@ function senderAddresses(email: string | undefined, identities: readonly WireIde
   for (const address of proven) unproven.delete(address);
   return { proven, unproven };
 }
+
+/**
+ * Why a held-back email of the subject's was not counted erased: gone from the queue when a later attempt
+ * came back to the delete an earlier one began, and a ticket was made since from an address of theirs that
+ * is not tied to their user (an agent recovered the email into it: Zendesk's API makes the recovering agent
+ * the requester), or more tickets were made since than were looked through (RECOVERY_SCAN).
+ */
+const RECOVERED_REASON =
+  "an email of yours the helpdesk had held back (suspended) was recovered into a ticket by an agent before the deletion could delete it, or may have been: its text lives on in a ticket that is not tied to your helpdesk user. Look in Zendesk for tickets made from your address since then";
+
+/** Tickets looked through, newest first, for one made from a held-back email whose delete was in doubt (recoveredInto). */
+const RECOVERY_SCAN = 1_000;
+
+/** The most days Zendesk keeps an email in its held-back queue (then it deletes it): how far back a note without its arrival looks. */
+const SUSPENDED_DAYS = 14;
 
 /** A Zendesk object id: what a path may carry (anything else names no object, and never reaches a URL). */
 const ZENDESK_ID = /^\d{1,15}$/;
@@ -425,17 +445,35 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
 
   /**
    * Deletes a suspended ticket (nothing of it stays in Zendesk). Gone already (404), it is counted only
-   * when `noted`: it is then the delete of an earlier attempt whose answer was lost. Otherwise someone
-   * else took it meanwhile (an agent who recovered it made a ticket of it): not erased by this erasure.
+   * as `gone` says, for a delete an earlier attempt began (its note): that delete may have gone through
+   * with its answer lost, or an agent may have recovered the email into a ticket meanwhile. Without
+   * `gone`, someone else took it (an agent who recovered it made a ticket of it): not erased by this erasure.
    */
-  const deleteSuspended = async (id: number, ctx: TaskContext, noted = false): Promise<number> => {
+  const deleteSuspended = async (id: number, ctx: TaskContext, gone?: () => Promise<number>): Promise<number> => {
     const { status } = await client.send("DELETE", `suspended_tickets/${id}.json`, "erase", ctx);
-    return status === 404 && !noted ? 0 : 1;
+    return status !== 404 ? 1 : gone ? gone() : 0;
   };
 
-  /** Whether a suspended ticket an earlier attempt deleted (its note) is gone, read without deleting (a hold refused the unit): 1 if so, counted as deleteSuspended counts it. */
-  const suspendedGone = async (id: number, ctx: TaskContext): Promise<number> =>
-    (await client.get(`suspended_tickets/${id}.json`, "erase", ctx, undefined, undefined, { key: "suspended_ticket" })).status === 404 ? 1 : 0;
+  /** Whether a suspended ticket an earlier attempt deleted (its note) is gone, read without deleting (a hold refused the unit): counted as deleteSuspended counts it. */
+  const suspendedGone = async (id: number, ctx: TaskContext, gone: () => Promise<number>): Promise<number> =>
+    (await client.get(`suspended_tickets/${id}.json`, "erase", ctx, undefined, undefined, { key: "suspended_ticket" })).status === 404 ? gone() : 0;
+
+  /**
+   * Where a held-back email of the subject's went, gone from the queue before a later attempt could learn
+   * whether the delete an earlier one began went through (its note; `arrivedMs`, when the email came in):
+   * 1 (erased) when no ticket was made since from an address of theirs; 0 when one was, which an agent
+   * recovering the email made: tied to their user (the erasure's pass finds and erases it, and counts it
+   * there) or not (residual: RECOVERED_REASON), as when more tickets were made since than were looked through.
+   */
+  const suspendedWent = async (arrivedMs: number, ids: Identities, residual: SharedThreadResidue, ctx: TaskContext): Promise<number> => {
+    const found = await findUser(ids, "erase", ctx);
+    const addresses = senderAddresses(ids.email, await identitiesFound(found, "erase", ctx)).proven;
+    const ticket = await recoveredInto(arrivedMs, addresses, ctx);
+    if (ticket === undefined) return 1;
+    if (ticket === "unread" || ticket.requester_id !== found?.user.id) residual.addRecovered();
+    ctx.logger.info({ connector: name, tiedToUser: ticket !== "unread" && ticket.requester_id === found?.user.id }, "a held-back email whose delete was in doubt went into a ticket (or may have): not counted erased");
+    return 0;
+  };
 
   /**
    * The tickets the user requested, then those they were CC'd on, then those they wrote a comment on
@@ -447,6 +485,8 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const lists = [
       [`users/${userId}/tickets/requested.json`, "tickets", "requester"],
       [`users/${userId}/tickets/ccd.json`, "tickets", "cc"],
+      // Followed (by an agent or admin, whom Zendesk lets follow): copied on it, as far as erasure goes.
+      [`users/${userId}/tickets/followed.json`, "tickets", "cc"],
     ] as const;
     for (const [path, key, role] of lists) {
       for await (const ticket of client.list<WireTicket>(path, key, op, ctx)) {
@@ -659,34 +699,54 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * with the user the note's to count.
    */
   const finishUserNote = async (units: ReturnType<typeof unitsOf>, note: string, residual: SharedThreadResidue, ctx: TaskContext): Promise<boolean> => {
-    // Notes written before side conversations (and closed CC tickets) were read carry three (four) counts, not five.
-    // Then, with staff replies left on other people's tickets, their three counts (SharedThreadResidue.note).
-    const noted = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?)?)?)?$/.exec(note);
+    // A note of this version (JSON) or of the previous one (`user:<id>:…`, read the same: notes.ts).
+    const noted = userOfNote(note);
     if (!noted) return false;
     const withNoted = (n: number) => {
-      if (n) residual.addNoted(noted.slice(2, 6), noted.slice(7, 10));
-      return n ? n + Number(noted[6] ?? 0) : 0;
+      if (n) residual.addNoted(noted);
+      return n ? n + noted.withUser : 0;
     };
-    const userId = Number(noted[1]);
-    await units.finishNoted(note, async () => withNoted(await finishUser(userId, ctx)), async () => withNoted(await userGone(userId, ctx)));
+    await units.finishNoted(note, async () => withNoted(await finishUser(noted.user, ctx)), async () => withNoted(await userGone(noted.user, ctx)));
     return true;
   };
 
-  /** Takes the user off a thread's CCs: the thread (someone else's) no longer leads to them. */
-  const leaveCcs = async (ticketId: number, userId: number, ctx: TaskContext): Promise<void> => {
-    await client.send("PUT", `tickets/${ticketId}.json`, "erase", ctx, { ticket: { email_ccs: [{ user_id: userId, action: "delete" }] } });
+  /**
+   * Takes the user off a thread's email CCs and its followers: the thread (someone else's) no longer leads
+   * to them. Zendesk takes each off its own list (a CC removal leaves a follower following). True when the
+   * ticket Zendesk answers with lists them nowhere any more, or is gone.
+   */
+  const leaveTicket = async (ticketId: number, userId: number, ctx: TaskContext): Promise<boolean> => {
+    const off = [{ user_id: userId, action: "delete" }];
+    const { status, body } = await client.send<{ ticket?: WireTicket }>("PUT", `tickets/${ticketId}.json`, "erase", ctx, { ticket: { email_ccs: off, followers: off } });
+    // Gone meanwhile (someone deleted the thread): nothing leads to them either.
+    return status === 404 || (!!body.ticket && !listsUser(body.ticket, userId));
   };
 
   /**
    * Finishes a CC removal an earlier attempt began (its note): counted when the user is off the thread's
-   * CCs (that attempt's removal went through and its answer was lost) or the thread is gone; left to
-   * the main pass (0) while they are still CC'd.
+   * CCs and followers (that attempt's removal went through and its answer was lost) or the thread is gone; left to
+   * the main pass (0) while they are still on it.
    */
   const finishCc = async (ticketId: number, userId: number, records: number, ctx: TaskContext): Promise<number> => {
-    const { status, body } = await client.get<{ ticket?: { email_cc_ids?: number[]; collaborator_ids?: number[] } }>(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
+    const { status, body } = await client.get<{ ticket: WireTicket }>(`tickets/${ticketId}.json`, "erase", ctx, undefined, undefined, { key: "ticket" });
     if (status === 404) return records;
-    const ccs = [...(body.ticket?.email_cc_ids ?? []), ...(body.ticket?.collaborator_ids ?? [])];
-    return ccs.includes(userId) ? 0 : records;
+    return listsUser(body.ticket, userId) ? 0 : records;
+  };
+
+  /**
+   * The newest ticket made, since `sinceMs`, from an email sent from one of `addresses` (`via.source.from`):
+   * where a held-back email went if an agent recovered it. "unread" when more than RECOVERY_SCAN tickets
+   * were made since (the rest are not looked through), undefined when none was.
+   */
+  const recoveredInto = async (sinceMs: number, addresses: ReadonlySet<string>, ctx: TaskContext): Promise<WireTicket | "unread" | undefined> => {
+    let read = 0;
+    for await (const t of client.list<WireTicket>("tickets.json?sort_by=created_at&sort_order=desc", "tickets", "erase", ctx, undefined, "offset")) {
+      if (Date.parse(t.created_at) < sinceMs) return undefined;
+      const from = t.via?.source?.from?.address;
+      if (t.via?.channel === "email" && typeof from === "string" && addresses.has(normalizeEmail(from))) return t;
+      if (++read >= RECOVERY_SCAN) return "unread";
+    }
+    return undefined;
   };
 
   /** How one collect or erase reads side conversations (SideReach): a refusal is named not searched, once. */
@@ -789,10 +849,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for (const note of await ctx.unfinishedUnits()) {
         if (await finishUserNote(units, note, residual, ctx)) continue;
         if (await finishRedaction(units, note, ctx)) continue;
-        const suspendedUnit = /^suspended:(\d{1,15})$/.exec(note);
-        if (suspendedUnit) {
-          const id = Number(suspendedUnit[1]);
-          await units.finishNoted(note, () => deleteSuspended(id, ctx, true), () => suspendedGone(id, ctx));
+        const suspended = suspendedOfNote(note);
+        if (suspended) {
+          // Gone from the queue: deleted (by that attempt, or another hand), or recovered into a ticket by an agent (not erased).
+          const gone = () => suspendedWent(suspended.arrived ?? Date.now() - (SUSPENDED_DAYS + 1) * 86_400_000, ids, residual, ctx);
+          await units.finishNoted(note, () => deleteSuspended(suspended.id, ctx, gone), () => suspendedGone(suspended.id, ctx, gone));
           continue;
         }
         const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
@@ -823,7 +884,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       for await (const s of heldBackMail(ids, identities, "erase", ctx)) {
         const arrived = new Date(s.created_at);
         if (since !== undefined && arrived.getTime() >= since) suspendedKept.add("SUPPORT", "suspended_ticket", 1, arrived);
-        else if (!(await unit(() => deleteSuspended(s.id, ctx), `suspended:${s.id}`))) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
+        else if (!(await unit(() => deleteSuspended(s.id, ctx), suspendedNote({ id: s.id, arrived: arrived.getTime() })))) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
       }
       if (!found) {
         ctx.logger.info({ connector: name }, "no Zendesk user for the subject: nothing (more) to erase");
@@ -894,7 +955,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           // A closed ticket takes no update (Zendesk answers 422): they stay on its CCs, and the ticket
           // record (that they were on it) goes with their user, or stays with it.
           else if (role === "cc" && isClosed(ticket)) withUser += 1;
-          else if (role === "cc") await unit(async () => (await leaveCcs(ticket.id, user.id, ctx), 1), `cc:${ticket.id}:${user.id}:1`);
+          else if (role === "cc") {
+            // Still listed after the update (Zendesk kept them on a list): not erased; the ticket's record of them goes with the user, as a closed one's.
+            await unit(async () => ((await leaveTicket(ticket.id, user.id, ctx)) ? 1 : ((withUser += 1), 0)), `cc:${ticket.id}:${user.id}:1`);
+          }
         }
         if (units.withdrawn) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
         await ctx.heartbeat();
@@ -932,7 +996,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         // Deleted for good, the user takes with it what the closed tickets still said of them (their CC names no one).
         const n = await deletePermanently(user.id, ctx);
         return n ? n + withUser : 0;
-      }, `user:${user.id}${residual.note(withUser)}`);
+      }, userNote({ user: user.id, withUser, ...residual.noted() }));
       ctx.logger.info({ connector: name, erased: units.erased }, "zendesk erasure done");
       return { erased: units.erased, ...keptOf(), ...residual.outcome() };
     },
@@ -970,7 +1034,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       const sideOn = async (ticket: WireTicket) => sideMessageCount(client, ticket, userId, (proven ??= senderAddresses(undefined, await identitiesOf(userId, "erase", ctx)).proven), ctx, sideRead);
       for await (const { ticket } of commentedOn(userId, "erase", ctx)) {
         // With the user kept, the erase counted every thread they requested or are CC'd on (listed at once), and those it listed.
-        if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || [...(ticket.email_cc_ids ?? []), ...(ticket.collaborator_ids ?? [])].includes(userId))) continue;
+        if (keptRef && (counted.has(ticket.id) || ticket.requester_id === userId || listsUser(ticket, userId))) continue;
         const forRequester = new Set<number>();
         const theirs = await theirComments(ticket, "commenter", userId, "erase", ctx, undefined, forRequester);
         // What they wrote as staff stays for the requester, unredacted, so the search finds those threads
@@ -1005,7 +1069,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       await units.unit(async () => {
         const n = await finishUser(userId, ctx);
         return n ? n + withUser : 0;
-      }, `user:${userId}${residual.note(withUser)}`);
+      }, userNote({ user: userId, withUser, ...residual.noted() }));
       return outcome();
     },
 

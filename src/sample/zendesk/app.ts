@@ -2,7 +2,7 @@ import express, { NextFunction, Request, Response } from "express";
 import { FaultDecision, ZendeskCalls, ZendeskFaults } from "./faults";
 import { JobStatus, ZendeskJobs } from "./jobs";
 import { offsetPage, originOf, paginate, PaginationError } from "./paging";
-import { PurgedUser, ZendeskStore } from "./store";
+import { collaboratorsOf, PurgedUser, ZendeskStore } from "./store";
 import type { ZendeskAttachment, ZendeskComment, ZendeskSuspendedTicket, ZendeskTicket, ZendeskUser } from "./types";
 
 /** What the app needs: the credentials it accepts, its data, its faults and where it logs calls. */
@@ -30,8 +30,9 @@ function presentUser(req: Request, u: ZendeskUser | PurgedUser) {
 }
 
 function presentTicket(req: Request, t: ZendeskTicket) {
-  const { comments: _comments, side_conversations: _side, archived: _archived, ...fields } = t;
-  return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, email_cc_ids: t.collaborator_ids, follower_ids: [] as number[] };
+  const { comments: _comments, side_conversations: _side, archived: _archived, follower_ids: followers, ...fields } = t;
+  // As Zendesk serves them: the email CCs, the followers, and the older collaborator_ids holding both.
+  return { url: `${originOf(req)}/api/v2/tickets/${t.id}.json`, ...fields, collaborator_ids: collaboratorsOf(t), email_cc_ids: t.collaborator_ids, follower_ids: followers ?? [] };
 }
 
 function presentJob(req: Request, job: JobStatus) {
@@ -208,6 +209,7 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
   for (const [route, list] of [
     ["requested", (id: number) => store.ticketsRequestedBy(id)],
     ["ccd", (id: number) => store.ticketsCcing(id)],
+    ["followed", (id: number) => store.ticketsFollowedBy(id)],
   ] as const) {
     app.get(`/api/v2/users/:id/tickets/${route}.json`, (req, res) => {
       const user = store.user(idOf(req.params.id) ?? -1);
@@ -314,18 +316,33 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     res.json({ job_status: presentJob(req, job) });
   });
 
-  // Only the CC removal of Zendesk's ticket update: { ticket: { email_ccs: [{ user_id, action: "delete" }] } }.
-  // A closed ticket cannot be updated at all (Zendesk answers 422; only a follow-up ticket can be made).
+  // Only the removals of Zendesk's ticket update: { ticket: { email_ccs: [...], followers: [...] } }, each
+  // entry { user_id, action: "delete" }. email_ccs takes a user off the email CCs only, followers off the
+  // followers only: a user on both stays on the one not named. A closed ticket cannot be updated at all
+  // (Zendesk answers 422; only a follow-up ticket can be made).
   app.put("/api/v2/tickets/:id.json", (req, res) => {
     const ticket = store.ticket(idOf(req.params.id) ?? -1);
     if (!ticket) return void res.status(404).json(notFound);
     if (ticket.status === "closed") return void res.status(422).json(invalid("status", "Status: closed prevents ticket update"));
-    const ccs = (req.body as { ticket?: { email_ccs?: unknown } } | undefined)?.ticket?.email_ccs;
-    if (!Array.isArray(ccs) || !ccs.every((c) => typeof c?.user_id === "number" && c?.action === "delete")) {
-      return void res.status(422).json(invalid("email_ccs", "this stand-in updates tickets only to remove CCs: email_ccs: [{ user_id, action: \"delete\" }]"));
+    const update = (req.body as { ticket?: { email_ccs?: unknown; followers?: unknown } } | undefined)?.ticket ?? {};
+    const removals = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((c) => typeof c?.user_id === "number" && c?.action === "delete"));
+    if ((update.email_ccs === undefined && update.followers === undefined) || !removals(update.email_ccs) || !removals(update.followers)) {
+      return void res.status(422).json(invalid("email_ccs", 'this stand-in updates tickets only to remove CCs or followers: email_ccs or followers: [{ user_id, action: "delete" }]'));
     }
-    for (const c of ccs) store.removeCc(ticket, c.user_id);
+    for (const c of (update.email_ccs ?? []) as { user_id: number }[]) store.removeCc(ticket, c.user_id);
+    for (const f of (update.followers ?? []) as { user_id: number }[]) store.removeFollower(ticket, f.user_id);
     res.json({ ticket: presentTicket(req, ticket) });
+  });
+
+  // Every live ticket not archived (Zendesk's /tickets leaves archived ones out), by offset, in the order
+  // asked: sort_by id (the default), created_at or updated_at, sort_order asc (the default) or desc.
+  app.get("/api/v2/tickets.json", (req, res) => {
+    const by = typeof req.query.sort_by === "string" ? req.query.sort_by : "id";
+    if (!["id", "created_at", "updated_at"].includes(by)) return void res.status(400).json({ error: "InvalidValue", description: "sort_by: id, created_at or updated_at" });
+    const key = (t: ZendeskTicket) => (by === "id" ? t.id : Date.parse(by === "created_at" ? t.created_at : t.updated_at));
+    const sign = req.query.sort_order === "desc" ? -1 : 1;
+    const live = store.state.tickets.filter((t) => !t.deleted_at && !t.archived).sort((a, b) => sign * (key(a) - key(b) || a.id - b.id));
+    res.json(offsetPage(req, "tickets", live, (t) => presentTicket(req, t)));
   });
 
   // Suspended tickets: the held-back emails, each with its sender's name and address (no user), text and attachments.
@@ -337,6 +354,14 @@ export function zendeskApp(options: ZendeskAppOptions): express.Express {
     const found = store.suspendedTickets().find((s) => s.id === idOf(req.params.id));
     if (!found) return void res.status(404).json(notFound);
     res.json({ suspended_ticket: presentSuspended(req, found) });
+  });
+
+  // Recovery, as an agent's API call makes it: the email becomes a ticket requested by that agent (the API
+  // user), and leaves the queue; the answer is the new ticket.
+  app.put("/api/v2/suspended_tickets/:id/recover.json", (req, res) => {
+    const ticket = store.recoverSuspendedTicket(idOf(req.params.id) ?? -1, API_USER_ID, new Date());
+    if (!ticket) return void res.status(404).json(notFound);
+    res.json({ ticket: presentTicket(req, ticket) });
   });
 
   app.delete("/api/v2/suspended_tickets/:id.json", (req, res) => {

@@ -13,7 +13,9 @@ export interface ZendeskEffects {
   ticketPermanentDeletes: number;
   ticketRestores: number;
   ccRemovals: number;
+  followerRemovals: number;
   suspendedTicketDeletes: number;
+  suspendedTicketRecoveries: number;
 }
 
 /** The name Zendesk gives a permanently deleted user in deleted_users. */
@@ -28,6 +30,9 @@ export interface PurgedUser {
   role: "end-user";
   active: false;
 }
+
+/** Everyone the ticket lists as a collaborator: its email CCs and its followers (Zendesk's older `collaborator_ids`). */
+export const collaboratorsOf = (t: ZendeskTicket): number[] => [...new Set([...t.collaborator_ids, ...(t.follower_ids ?? [])])];
 
 /** Zendesk's redaction mark: every redacted character becomes one of these. */
 export const REDACTED = "▇";
@@ -55,7 +60,9 @@ export class ZendeskStore {
     ticketPermanentDeletes: 0,
     ticketRestores: 0,
     ccRemovals: 0,
+    followerRemovals: 0,
     suspendedTicketDeletes: 0,
+    suspendedTicketRecoveries: 0,
   };
 
   /**
@@ -125,8 +132,17 @@ export class ZendeskStore {
     return this.state.tickets.filter((t) => !t.deleted_at && t.requester_id === id);
   }
 
+  /**
+   * The tickets that list the user among their collaborators: an email CC or a follower (the older
+   * `collaborator_ids`, which holds both), what /users/{id}/tickets/ccd answers.
+   */
   ticketsCcing(id: number): ZendeskTicket[] {
-    return this.state.tickets.filter((t) => !t.deleted_at && t.collaborator_ids.includes(id));
+    return this.state.tickets.filter((t) => !t.deleted_at && collaboratorsOf(t).includes(id));
+  }
+
+  /** The tickets the user follows: what /users/{id}/tickets/followed answers. */
+  ticketsFollowedBy(id: number): ZendeskTicket[] {
+    return this.state.tickets.filter((t) => !t.deleted_at && (t.follower_ids ?? []).includes(id));
   }
 
   /**
@@ -193,13 +209,56 @@ export class ZendeskStore {
     this.save();
   }
 
-  /** Takes a user off a ticket's CCs; false when they were not on it. */
+  /** Takes a user off a ticket's email CCs (not its followers); false when they were not on them. */
   removeCc(ticket: ZendeskTicket, userId: number): boolean {
     if (!ticket.collaborator_ids.includes(userId)) return false;
     ticket.collaborator_ids = ticket.collaborator_ids.filter((id) => id !== userId);
     this.effects.ccRemovals += 1;
     this.save();
     return true;
+  }
+
+  /** Takes a user off a ticket's followers (not its email CCs); false when they were not among them. */
+  removeFollower(ticket: ZendeskTicket, userId: number): boolean {
+    if (!(ticket.follower_ids ?? []).includes(userId)) return false;
+    ticket.follower_ids = (ticket.follower_ids ?? []).filter((id) => id !== userId);
+    this.effects.followerRemovals += 1;
+    this.save();
+    return true;
+  }
+
+  /**
+   * Recovers a suspended ticket, as an agent does: the email becomes a new ticket (its text the first
+   * comment, its attachments with it, `via` naming the sender's address) requested by `requesterId`
+   * (Zendesk's API makes the recovering agent the requester), and leaves the queue. Undefined when there is none with that id.
+   */
+  recoverSuspendedTicket(id: number, requesterId: number, now: Date): ZendeskTicket | undefined {
+    const held = this.suspendedTickets().find((s) => s.id === id);
+    if (!held) return undefined;
+    const at = now.toISOString();
+    const html = `<p>${held.content}</p>`;
+    const ticket: ZendeskTicket = {
+      id: this.state.nextId++,
+      subject: held.subject,
+      description: held.content,
+      type: "question",
+      priority: "normal",
+      status: "open",
+      requester_id: requesterId,
+      submitter_id: requesterId,
+      assignee_id: null,
+      collaborator_ids: [],
+      tags: [],
+      via: { channel: "email", source: { from: { address: held.author.email, name: held.author.name }, to: { address: held.recipient }, rel: null } },
+      created_at: at,
+      updated_at: at,
+      comments: [{ id: this.state.nextId++, type: "Comment", author_id: requesterId, body: held.content, html_body: html, plain_body: held.content, public: true, attachments: held.attachments, via: { channel: "email" }, created_at: at }],
+    };
+    this.state.tickets.push(ticket);
+    this.state.suspended_tickets = this.suspendedTickets().filter((s) => s.id !== id);
+    this.effects.suspendedTicketRecoveries += 1;
+    this.save();
+    return ticket;
   }
 
   /** The comment and its ticket, or undefined when `ticketId` does not hold `commentId`. */

@@ -75,10 +75,21 @@ export interface ZendeskTicket {
   requester_id: number;
   submitter_id: number;
   assignee_id: number | null;
-  /** CCs: Zendesk lists these tickets under /users/{id}/tickets/ccd for each of them. */
+  /**
+   * Its email CCs (served as `email_cc_ids`), end users or staff: taken off through a ticket update's
+   * `email_ccs` (action delete). Zendesk lists the ticket under /users/{id}/tickets/ccd for each of them.
+   */
   collaborator_ids: number[];
+  /**
+   * Its followers (served as `follower_ids`): internal users only (agents, admins), as Zendesk allows,
+   * taken off through a ticket update's `followers` (action delete), never through `email_ccs`. Zendesk
+   * lists the ticket under /users/{id}/tickets/followed for each, and its older `collaborator_ids` field
+   * holds both CCs and followers (the stand-in serves it so). Absent: none.
+   */
+  follower_ids?: number[];
   tags: string[];
-  via: { channel: string };
+  /** How the ticket came in; one made from an email says from whom (`source.from.address`), as Zendesk's `via` does. */
+  via: { channel: string; source?: { from?: { address?: string; name?: string }; to?: { address?: string }; rel?: string | null } };
   created_at: string;
   updated_at: string;
   /** Not a field of Zendesk's ticket: comments are served by /tickets/{id}/comments. */

@@ -1,3 +1,4 @@
+import { expect } from "chai";
 import { ConnectorError, normalizeEmail } from "../../../src/connectors/sdk";
 import { testContext } from "../../../src/connectors/testing/conformance";
 import { createZendeskConnector, ZendeskConnector, ZendeskConnectorOptions } from "../../../src/connectors/zendesk";
@@ -5,7 +6,8 @@ import { samplePeople } from "../../../src/sample/people";
 import { FAST } from "../../export/support";
 import type { TestDatabase } from "../../support/databases";
 import { submit, TestService } from "../../support/harness";
-import { startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
+import { collaboratorsOf } from "../../../src/sample/zendesk/store";
+import { FaultRule, startZendeskStandIn, ZendeskStandIn, ZendeskStandInOptions, ZendeskSuspendedTicket, ZendeskTicket } from "../../../src/sample/zendesk";
 
 export const EMAIL = "dsr-bot@support.example.com";
 export const TOKEN = "zd_test_token_3f9a";
@@ -70,15 +72,15 @@ export function ticketsOf(standIn: ZendeskStandIn, userId: number): { ticket: Ze
     .filter((t) => t.requester_id !== userId)
     .map((ticket) => ({ ticket, role: "cc" as const }));
   const commented = standIn.store.state.tickets
-    .filter((t) => !t.deleted_at && t.requester_id !== userId && !t.collaborator_ids.includes(userId))
+    .filter((t) => !t.deleted_at && t.requester_id !== userId && !collaboratorsOf(t).includes(userId))
     .filter((t) => t.comments.some((c) => c.author_id === userId && !redactedToNothing(c)))
     .map((ticket) => ({ ticket, role: "commenter" as const }));
   return [...requested, ...ccd, ...commented];
 }
 
-/** Every ticket the stand-in still holds that leads to the user (requested by them or CC'ing them), soft-deleted tickets too. */
+/** Every ticket the stand-in still holds that leads to the user (requested by them, CC'ing them or followed by them), soft-deleted tickets too. */
 export function ticketsTiedTo(standIn: ZendeskStandIn, userId: number): ZendeskTicket[] {
-  return standIn.store.state.tickets.filter((t) => t.requester_id === userId || t.collaborator_ids.includes(userId));
+  return standIn.store.state.tickets.filter((t) => t.requester_id === userId || collaboratorsOf(t).includes(userId));
 }
 
 /** Whether Zendesk shows the user as staff (an agent or admin): what staff write on a thread a person requested is that person's communication. */
@@ -235,4 +237,65 @@ export async function overLaggingSearch(db: TestDatabase, lagMs: number, keepsOn
   const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion }];
   const t = await new TestService(db, { ...FAST, DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
   return { z, connector, t };
+}
+
+/**
+ * A stand-in, a connector for it with 1-second time-outs, and the service running it, whose rule keeps
+ * nothing of SUPPORT on deletion (an erasure erases what it reaches) and whose retries wait a minute of its
+ * clock (at most 3 attempts): for tests of an attempt that fails and of its retry. `prepare` sees the
+ * stand-in before the service starts.
+ */
+export async function retryingZendeskService(db: TestDatabase, prepare?: (z: ZendeskStandIn) => void): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
+  const z = await startStandIn();
+  prepare?.(z);
+  z.store.save();
+  const connector = connectorFor(z, { timeoutMs: 1_000 });
+  const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion: false }];
+  const t = await new TestService(db, { ...FAST, DSR_TASK_MAX_ATTEMPTS: "3", DSR_RETRY_BASE_MS: "60000", DSR_RETRY_MAX_MS: "60000", DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+  return { z, connector, t };
+}
+
+/**
+ * Runs an approved DELETION of `email` until its first attempt failed on `fault` (the erase task back to
+ * PENDING, its error shown), calls `between` (what happens at Zendesk or in the service before the retry),
+ * moves the service's clock past the retry's wait, and answers `report`'s request once the deletion ended
+ * COMPLETED, with its ticketing line of `deletionOutcome`.
+ */
+export async function deletionRetriedAfter(t: TestService, z: ZendeskStandIn, email: string, fault: FaultRule, report: string, between: () => Promise<void>): Promise<{ done: any; line: any }> {
+  const r = await submit(t, { type: "DELETION", subject: { email }, identityVerified: true, verificationEvidence: "test" });
+  z.faults.add(fault);
+  await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
+  const state = () => t.ok(report, { id: r.id }).then((x) => x.request);
+  const failed = await t.waitFor(async () => {
+    const x = await state();
+    const erase = x.tasks.find((k: { step: string }) => k.step === "ERASE");
+    return erase?.status === "PENDING" && erase.attempts === 1 && erase.lastError ? x : undefined;
+  }, "the first attempt failed", 30_000);
+  expect(failed.status).to.equal("IN_PROGRESS");
+  await between();
+  t.clock.advance(120_000);
+  const done = await t.waitFor(async () => {
+    const x = await state();
+    return ["COMPLETED", "FAILED"].includes(x.status) ? x : undefined;
+  }, "the deletion ended", 30_000);
+  expect(done.status, done.statusReason).to.equal("COMPLETED");
+  return { done, line: done.deletionOutcome.find((o: { connector: string }) => o.connector === "ticketing") };
+}
+
+/**
+ * retryingZendeskService for each test of a suite (`prepare` as there), stopped after it: the object
+ * returned holds the current test's stand-in, connector and service.
+ */
+export function retryingZendeskEach(db: () => TestDatabase, prepare?: (z: ZendeskStandIn) => void): { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService } {
+  const current = {} as { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService };
+  beforeEach(async function () {
+    this.timeout(60_000);
+    Object.assign(current, await retryingZendeskService(db(), prepare));
+  });
+  afterEach(async () => {
+    await current.t?.stop();
+    await current.connector?.close();
+    await current.z?.close();
+  });
+  return current;
 }

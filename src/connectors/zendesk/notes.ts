@@ -1,0 +1,60 @@
+import { unitNoteCodec } from "../unitNotes";
+
+/**
+ * The notes of the Zendesk connector's units of erasure that carry more than one id (see
+ * unitNoteCodec): `zendesk-user:<JSON>` and `zendesk-suspended:<JSON>`. Ids, counts and instants only.
+ */
+const NOTES = unitNoteCodec({ user: "zendesk-user:", suspended: "zendesk-suspended:" });
+
+/**
+ * A user's permanent delete, begun: the user's id, and what the attempt counted that a later one, the
+ * user gone, could not count again: the records that stay on threads the subject shared with another
+ * customer (`shared`: tickets, comments, attachments, side conversation messages) and of their staff
+ * replies on other people's tickets (`staff`: tickets, comments, attachments), and the tickets whose
+ * record of them goes with the user (`withUser`: closed ones they stay CC'd on or follow).
+ */
+export interface UserNote {
+  user: number;
+  withUser: number;
+  shared: readonly number[];
+  staff: readonly number[];
+}
+
+const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+const counts = (list: unknown, length: number): list is number[] => Array.isArray(list) && list.length === length && list.every(count);
+
+export const userNote = (n: UserNote): string => NOTES.encode("user", n)!;
+
+/**
+ * The user note's values, or undefined for any other note. A note the previous version wrote (before
+ * this codec), `user:<id>[:tickets:comments:attachments[:side messages[:withUser[:staff tickets:comments:attachments]]]]`,
+ * is read too: an attempt stopped after it began the delete may be retried by this version.
+ */
+export function userOfNote(note: string): UserNote | undefined {
+  const value = NOTES.decode("user", note) as Partial<UserNote> | undefined;
+  if (value !== undefined) {
+    const { user, withUser, shared, staff } = value;
+    return count(user) && count(withUser) && counts(shared, 4) && counts(staff, 3) ? { user, withUser, shared, staff } : undefined;
+  }
+  const legacy = /^user:(\d{1,15})(?::(\d{1,9}):(\d{1,9}):(\d{1,9})(?::(\d{1,9})(?::(\d{1,9})(?::(\d{1,9}):(\d{1,9}):(\d{1,9}))?)?)?)?$/.exec(note);
+  if (!legacy) return undefined;
+  const n = (i: number) => Number(legacy[i] ?? 0);
+  return { user: n(1), shared: [n(2), n(3), n(4), n(5)], withUser: n(6), staff: [n(7), n(8), n(9)] };
+}
+
+/** A held-back email's delete, begun: its id, and when it arrived (the earliest a ticket made of it may be dated). */
+export interface SuspendedNote {
+  id: number;
+  /** Milliseconds since the epoch; undefined in a note from before it was noted. */
+  arrived?: number;
+}
+
+export const suspendedNote = (n: Required<SuspendedNote>): string => NOTES.encode("suspended", n)!;
+
+/** The suspended note's values, or undefined for any other note; the previous version's `suspended:<id>` is read too. */
+export function suspendedOfNote(note: string): SuspendedNote | undefined {
+  const value = NOTES.decode("suspended", note) as Partial<SuspendedNote> | undefined;
+  if (value !== undefined) return count(value.id) && count(value.arrived) ? { id: value.id, arrived: value.arrived } : undefined;
+  const legacy = /^suspended:(\d{1,15})$/.exec(note);
+  return legacy ? { id: Number(legacy[1]) } : undefined;
+}
