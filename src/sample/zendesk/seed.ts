@@ -35,6 +35,7 @@ function user(p: SamplePerson): ZendeskUser {
   };
 }
 
+/** Copied into each seed: a stand-in that deletes its agent must not change the next stand-in's (one process runs many). */
 const agent: ZendeskUser = {
   id: SAMPLE_AGENT_ID,
   name: "Sam Support",
@@ -59,7 +60,7 @@ const agent: ZendeskUser = {
  */
 export function seedZendesk(people: readonly SamplePerson[]): ZendeskState {
   const writers = people.filter((p) => p.ticketingUserId && p.ticketCount > 0);
-  const users = [agent, ...people.filter((p) => p.ticketingUserId).map(user)];
+  const users = [{ ...agent }, ...people.filter((p) => p.ticketingUserId).map(user)];
   const tickets: ZendeskTicket[] = [];
   let ticketId = 1;
   let nextId = 10_000_000;
