@@ -204,11 +204,17 @@ async function serve(databaseUrl: string, store: string, authLogFile: string, dy
   let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let peakAt = 0;
   // BENCH_MEMORY_TRACE=<file>: every sample as a line (seconds, RSS, heap allocated, heap used, external,
-  // then V8's old space used and committed and its new space committed, in MB).
+  // then V8's old space used and committed and its new space committed, then what the kernel counts
+  // resident: anonymous (heaps, malloc), file-backed (mapped files: code, an mmapped database) and
+  // shared memory (SQLite's WAL index), in MB).
   const trace = process.env.BENCH_MEMORY_TRACE ? fs.openSync(process.env.BENCH_MEMORY_TRACE, "a") : null;
   const spaces = () => {
     const of = (name: string) => v8.getHeapSpaceStatistics().find((s) => s.space_name === name);
     return [of("old_space")?.space_used_size ?? 0, of("old_space")?.space_size ?? 0, of("new_space")?.space_size ?? 0];
+  };
+  const residentKinds = () => {
+    const status = fs.readFileSync("/proc/self/status", "utf8");
+    return ["RssAnon", "RssFile", "RssShmem"].map((kind) => Number(new RegExp(`^${kind}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024);
   };
   // BENCH_HEAP_PROFILE=<file>: V8's sampling heap profile of what the run allocated and a scavenge did not
   // free (promoted to the old generation, garbage or not), by allocation site, for DevTools or a script.
@@ -246,7 +252,7 @@ async function serve(databaseUrl: string, store: string, authLogFile: string, dy
       sampler = setInterval(() => {
         const u = process.memoryUsage();
         if (u.rss > peak.rss) (peak = u), (peakAt = performance.now());
-        if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[u.rss, u.heapTotal, u.heapUsed, u.external, ...spaces()].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
+        if (trace !== null) fs.writeSync(trace, `${((performance.now() - started) / 1000).toFixed(1)} ${[u.rss, u.heapTotal, u.heapUsed, u.external, ...spaces(), ...residentKinds()].map((b) => Math.round(b / 2 ** 20)).join(" ")}\n`);
       }, 100);
       send({ type: "started" });
       return;

@@ -119,6 +119,27 @@ export function recordLine(connector: string, r: SubjectRecord): string {
   return `${escapeSeparators(json)}\n`;
 }
 
+/**
+ * A sealed batch's row, its fields set one by one on the entity. Not `Object.assign(row, { ...position,
+ * ... })`: V8 did not free that spread object young, and one per batch of a big collect lived on as
+ * garbage in the old generation, whose pages it keeps (bench:subject, 2,000,000 events, what outlived
+ * a scavenge over 10 s of the collect: 0.65-1.1 MB of such objects, the most of any allocation site).
+ */
+function batchRow(position: BatchPosition, connector: string, records: number, payload: Buffer, createdAt: Date): StagedBatchRow {
+  const row = new StagedBatchRow();
+  row.id = randomUUID();
+  row.requestId = position.requestId;
+  row.taskId = position.taskId;
+  row.attempt = position.attempt;
+  row.connector = connector;
+  row.category = position.category;
+  row.seq = position.seq;
+  row.records = records;
+  row.payload = payload;
+  row.createdAt = createdAt;
+  return row;
+}
+
 /** Who is staging: the batches' owner. */
 export interface StagingTarget {
   requestId: string;
@@ -215,7 +236,7 @@ export class StagingWriter {
       const payload = await sealBatch(await this.keyForSealing(), position, lines.subarray(0, used));
       // Sealed: its bytes are in the payload now, and the buffer can take another batch.
       if (lines.length <= BATCH_BUFFER_BYTES) this.spare.push(lines);
-      await store(Object.assign(new StagedBatchRow(), { ...position, id: randomUUID(), connector: this.target.connector, records, payload, createdAt: this.now() }));
+      await store(batchRow(position, this.target.connector, records, payload, this.now()));
     })();
     // A failed write surfaces at the next close or at finish(), never as an unhandled rejection.
     this.inFlight.catch(() => undefined);
