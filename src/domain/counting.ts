@@ -406,7 +406,7 @@ export function compareWithPlan(plan: readonly PlanLineToCompare[], outcome: rea
     }
     if (total > found) differences.push({ kind: DifferenceKind.MORE_RECORDS, records: total - found, reason: `${plural(total - found)} appeared after the plan` });
     if (total < found) {
-      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan were no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
+      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan ${found - total === 1 ? "was" : "were"} no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
     }
     if (!differences.some((d) => d.kind === DifferenceKind.HELD_SINCE_PLAN || d.kind === DifferenceKind.RELEASED_SINCE_PLAN) && total === found && o.kept !== (p?.toKeep ?? 0)) {
       const moved = Math.abs(o.kept - (p?.toKeep ?? 0));
