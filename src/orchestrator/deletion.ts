@@ -133,29 +133,32 @@ export async function verifyErasure(
   ctx: TaskContext,
   instruction: ErasureInstruction,
   residual: readonly ResidualRecords[],
-  surveyed: AsyncIterable<readonly SurveyedRef[]>,
+  /** The survey's ids, to look up those collect misses; null: none (a purge's verification looks up none). */
+  surveyed: AsyncIterable<readonly SurveyedRef[]> | null,
   keptBy?: KeptByDeletion,
 ): Promise<Verification> {
+  // Counts only: the ids of what collect found of the types lookup finds are held below, for this look-up.
+  const count = new DeletionCount(instruction, false, keptBy);
   const looked = lookedUp(connector);
-  const count = new DeletionCount(instruction, looked, keptBy);
   // The records collect found of the types lookup finds: the surveyed ids it missed are looked up.
+  const byId = connector.lookup && surveyed ? surveyed : null;
   const collected = new Set<string>();
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
-    if (connector.lookup && (typeof looked === "function" ? looked(String(record.type)) : looked)) collected.add(setKey(String(record.type), String(record.id)));
+    if (byId && (typeof looked === "function" ? looked(String(record.type)) : looked)) collected.add(setKey(String(record.type), String(record.id)));
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
   }
   // Found by id only, planned erased: still there, by category x type (taken with the rule's sets below).
   const erasedById = new Map<string, number>();
   const byIdOnly: Record<string, number> = {};
-  if (connector.lookup) {
+  if (byId) {
     // A page of surveyed ids at a time: a big survey's are never all in memory.
-    for await (const page of surveyed) {
+    for await (const page of byId) {
       const missed = page.filter((r) => !collected.has(setKey(r.type, r.id)));
       if (!missed.length) continue;
       const kept = new Set(missed.filter((r) => r.kept).map((r) => setKey(r.type, r.id)));
-      for await (const found of connector.lookup(missed, ctx)) {
+      for await (const found of connector.lookup!(missed, ctx)) {
         if (!found.personalFields.length) continue;
         const [category, type] = [String(found.category), found.type];
         // One the plan keeps is counted by the rule, by its date; left over (aged out since), it is by id only as one to erase is.

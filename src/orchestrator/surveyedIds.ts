@@ -71,6 +71,3 @@ export async function* surveyedPages(em: EntityManager, keys: DataKeys, owner: S
     yield refs.map(([category, type, id, kept]) => ({ category, type, id, ...(kept === KEPT ? { kept: true as const } : {}) }) as SurveyedRef);
   }
 }
-
-/** No surveyed ids (a purge's verification looks up none). */
-export async function* noPages(): AsyncGenerator<SurveyedRef[]> {}
