@@ -166,6 +166,11 @@ export interface RecordRef {
 export interface LookedUpRecord extends RecordRef {
   /** Personal fields it still holds (empty: nothing personal is left, e.g. it was redacted). */
   personalFields: readonly string[];
+  /**
+   * When it came into being, as collect gives it (SubjectRecord.recordedAt): a record the survey planned
+   * to keep that only its id still finds is counted kept while the rule keeps it by this date.
+   */
+  recordedAt?: Date;
 }
 
 /**
@@ -457,13 +462,16 @@ export interface Connector {
   poll?(reference: string, ctx: TaskContext): Promise<ErasureOutcome>;
   /**
    * Looks records up by id, whatever identities erasure removed (a deleted customer no longer leads to
-   * its invoices): yields those still in the system, with the personal fields they still hold. The
-   * verification pass after an erasure asks it for every record the survey found.
+   * its invoices): yields those still in the system, with the personal fields they still hold (and their
+   * date). The verification pass after an erasure asks it for every record the survey found, to erase or
+   * to keep, that collecting again no longer finds: a kept one still there counts as kept (and its purge
+   * erases it by id, eraseHeldBack), one to erase still there fails the erasure.
    */
   lookup?(refs: readonly RecordRef[], ctx: TaskContext): AsyncIterable<LookedUpRecord>;
   /**
-   * The record types lookup finds (absent: every type). A survey keeps the ids of these only: records
-   * that cannot lose their way to the subject (a big table found by a user id) need not be held.
+   * The record types lookup finds (absent: every type). A survey keeps the ids of these only (those it
+   * plans to erase and those it plans to keep): records that cannot lose their way to the subject (a big
+   * table found by a user id) need not be held.
    */
   readonly lookupTypes?: readonly string[];
   /**

@@ -79,7 +79,7 @@ export class DeletionCount {
     return typeof this.keepRefs === "function" ? this.keepRefs(type) : this.keepRefs;
   }
 
-  /** Kept records without a date, by ref: what the deletion's purge erases by id. */
+  /** Kept records without a date (and those found only by id: addById), by ref: what the deletion's purge erases by id. */
   private readonly undated: RecordRef[] = [];
 
   /**
@@ -153,6 +153,19 @@ export class DeletionCount {
       if (!this.undatedFound.size) return;
       await onPage?.();
     }
+  }
+
+  /**
+   * A record the subject's identities no longer reach, found by the id its survey stored (Connector.lookup):
+   * counted by the rule as any other, and, when kept with a date, remembered by id beside the kept records
+   * without one (undatedKept): the purge cannot find it by the subject either, and erases it by id.
+   * Whether the rule keeps it.
+   */
+  addById(record: SubjectRecord): boolean {
+    this.count(record);
+    const kept = this.held(String(record.category)) || this.recent(record) !== null;
+    if (kept && record.recordedAt) this.undated.push({ category: String(record.category), type: String(record.type), id: String(record.id) });
+    return kept;
   }
 
   /** Counts a record the rule sees (a purge's: one its deletion kept). */
@@ -416,7 +429,7 @@ export function compareWithPlan(plan: readonly PlanLineToCompare[], outcome: rea
     }
     if (total > found) differences.push({ kind: DifferenceKind.MORE_RECORDS, records: total - found, reason: `${plural(total - found)} appeared after the plan` });
     if (total < found) {
-      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan were no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
+      differences.push({ kind: DifferenceKind.FEWER_RECORDS, records: found - total, reason: `${plural(found - total)} of the plan ${found - total === 1 ? "was" : "were"} no longer there when erasure ran (erased by an earlier attempt or outside the service)` });
     }
     if (!differences.some((d) => d.kind === DifferenceKind.HELD_SINCE_PLAN || d.kind === DifferenceKind.RELEASED_SINCE_PLAN) && total === found && o.kept !== (p?.toKeep ?? 0)) {
       const moved = Math.abs(o.kept - (p?.toKeep ?? 0));

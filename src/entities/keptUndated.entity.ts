@@ -3,8 +3,9 @@ import { SealedIdsColumns } from "./columns";
 
 /**
  * A batch of the ids of records a deletion kept that carry no date (an ERASE's verification counted
- * them kept): its purge erases exactly these by id (Connector.eraseHeldBack), since nothing dates what
- * the person recorded since. An id may be personal data (an email as a primary key), so the ids are
+ * them kept), and of kept records that verification found only by id (Connector.lookup: the person's
+ * identities no longer reach them): its purge erases exactly these by id (Connector.eraseHeldBack), since
+ * nothing dates what the person recorded since, nor finds the others by the person. An id may be personal data (an email as a primary key), so the ids are
  * encrypted as staged records are: a JSON array, deflated, AES-256-GCM under a fresh data key wrapped
  * by the master key or AWS KMS (the request id as context), bound to the batch's place. The rows of a
  * request x connector x category go once none of its retention exceptions is open (the purge erased

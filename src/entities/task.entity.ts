@@ -37,9 +37,10 @@ export interface TaskResult {
    */
   residueErased?: ErasedResidue[];
   /**
-   * An ERASE: how many records it kept that carry no date, their ids stored encrypted in
-   * kept_undated_ids (absent on tasks that ended before it was recorded): its purge erases them by id
-   * (Connector.eraseHeldBack), as nothing dates what the person recorded since. A count, never the ids.
+   * An ERASE: how many records it kept that carry no date (or that its verification found only by id),
+   * their ids stored encrypted in kept_undated_ids (absent on tasks that ended before it was recorded):
+   * its purge erases them by id (Connector.eraseHeldBack), as nothing dates what the person recorded
+   * since. A count, never the ids.
    */
   keptUndatedIds?: number;
   /**

@@ -67,7 +67,9 @@ export class EncryptedSurveyedIds1768300000000 implements MigrationInterface {
     const owners: Owner[] = await q.query(`SELECT DISTINCT requestId, connector FROM surveyed_ids ORDER BY requestId, connector`);
     const keys = owners.length ? dataKeysOf(q.connection) : null;
     for (const owner of owners) {
-      for await (const page of surveyedPages(q.manager, keys!, owner)) {
+      for await (const all of surveyedPages(q.manager, keys!, owner)) {
+        // The old table held the ids of records planned to erase only.
+        const page = all.filter((r) => !r.kept);
         for (let i = 0; i < page.length; i += 100) {
           const part = page.slice(i, i + 100);
           await q.query(

@@ -5,6 +5,7 @@ import { DeletionPlanItemRow, keptSubjectEmail, KeptBy, RequestRow } from "../en
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import type { Services } from "../services";
 import type { KeptException } from "./sql/completeTask";
+import type { SurveyedRef } from "./surveyedIds";
 
 /** Heartbeat while streaming, at least every this many records. */
 export const HEARTBEAT_EVERY = 2000;
@@ -120,8 +121,10 @@ export function keptAsVerified(reported: readonly KeptRecords[], counted: readon
 /**
  * Collects again after an erasure and counts what is left under the counting rule: every record left
  * must be one the rule keeps (held, recent, or an anchor of a recent one) or one the connector reported
- * residual. A connector that can look records up by id is also asked for every record the survey planned
- * to erase, so records cut off from the subject (a deleted customer's invoices) are still seen. Counts only.
+ * residual. A connector that can look records up by id is also asked for every record the survey found
+ * that collecting again does not, so records cut off from the subject (a deleted customer's invoices, a
+ * row whose address changed since the plan) are still seen: one the plan erases is left over, one it
+ * keeps is counted kept by the rule, by its date (and remembered by id for the purge). Counts only.
  * A purge passes what its deletion kept (`keptBy`): what the person recorded since is left out.
  */
 export async function verifyErasure(
@@ -130,39 +133,50 @@ export async function verifyErasure(
   ctx: TaskContext,
   instruction: ErasureInstruction,
   residual: readonly ResidualRecords[],
-  surveyed: AsyncIterable<readonly RecordRef[]>,
+  /** The survey's ids, to look up those collect misses; null: none (a purge's verification looks up none). */
+  surveyed: AsyncIterable<readonly SurveyedRef[]> | null,
   keptBy?: KeptByDeletion,
 ): Promise<Verification> {
-  const count = new DeletionCount(instruction, lookedUp(connector), keptBy);
+  // Counts only: the ids of what collect found of the types lookup finds are held below, for this look-up.
+  const count = new DeletionCount(instruction, false, keptBy);
+  const looked = lookedUp(connector);
+  // The records collect found of the types lookup finds: the surveyed ids it missed are looked up.
+  const byId = connector.lookup && surveyed ? surveyed : null;
+  const collected = new Set<string>();
   let seen = 0;
   for await (const record of connector.collect(ids, ctx)) {
     count.add(record);
+    if (byId && (typeof looked === "function" ? looked(String(record.type)) : looked)) collected.add(setKey(String(record.type), String(record.id)));
     if (++seen % HEARTBEAT_EVERY === 0) await ctx.heartbeat();
   }
-  // A purge's: which undated records found are its deletion's, by its kept ids a page at a time.
-  await count.settleKept(() => ctx.heartbeat());
-  const { sets, refs } = count.result();
-  const left = new Map<string, number>();
-  for (const s of sets) if (s.toErase) left.set(setKey(String(s.category), s.type), s.toErase);
-  let remaining = sets.reduce((n, s) => n + s.found, 0);
-  const byCategory: Record<string, number> = {};
-  for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
+  // Found by id only, planned erased: still there, by category x type (taken with the rule's sets below).
+  const erasedById = new Map<string, number>();
   const byIdOnly: Record<string, number> = {};
-  if (connector.lookup) {
-    let collected: Set<string> | undefined;
+  if (byId) {
     // A page of surveyed ids at a time: a big survey's are never all in memory.
-    for await (const page of surveyed) {
-      collected ??= new Set(refs.map((r) => setKey(r.ref.type, r.ref.id)));
-      const missed = page.filter((r) => !collected!.has(setKey(r.type, r.id)));
+    for await (const page of byId) {
+      const missed = page.filter((r) => !collected.has(setKey(r.type, r.id)));
       if (!missed.length) continue;
-      for await (const found of connector.lookup(missed, ctx)) {
+      const kept = new Set(missed.filter((r) => r.kept).map((r) => setKey(r.type, r.id)));
+      for await (const found of connector.lookup!(missed, ctx)) {
         if (!found.personalFields.length) continue;
-        remaining += 1;
-        byIdOnly[String(found.category)] = (byIdOnly[String(found.category)] ?? 0) + 1;
-        left.set(setKey(String(found.category), found.type), (left.get(setKey(String(found.category), found.type)) ?? 0) + 1);
+        const [category, type] = [String(found.category), found.type];
+        // One the plan keeps is counted by the rule, by its date; left over (aged out since), it is by id only as one to erase is.
+        if (kept.has(setKey(type, found.id)) && count.addById({ category, type, id: found.id, data: {}, ...(found.recordedAt ? { recordedAt: new Date(found.recordedAt) } : {}) })) continue;
+        byIdOnly[category] = (byIdOnly[category] ?? 0) + 1;
+        if (!kept.has(setKey(type, found.id))) erasedById.set(setKey(category, type), (erasedById.get(setKey(category, type)) ?? 0) + 1);
       }
     }
   }
+  // A purge's: which undated records found are its deletion's, by its kept ids a page at a time.
+  await count.settleKept(() => ctx.heartbeat());
+  const { sets } = count.result();
+  const left = new Map<string, number>();
+  for (const s of sets) if (s.toErase) left.set(setKey(String(s.category), s.type), s.toErase);
+  for (const [k, n] of erasedById) left.set(k, (left.get(k) ?? 0) + n);
+  const remaining = sets.reduce((n, s) => n + s.found, 0) + [...erasedById.values()].reduce((n, x) => n + x, 0);
+  const byCategory: Record<string, number> = {};
+  for (const s of sets) byCategory[String(s.category)] = (byCategory[String(s.category)] ?? 0) + s.found;
   const unexpected: Record<string, number> = {};
   let bad = 0;
   for (const [k, n] of left) {

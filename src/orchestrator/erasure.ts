@@ -25,7 +25,7 @@ import { eraseGraph } from "./sql/armClosingPasses";
 import { erasesWaitedFor } from "./closingPasses";
 import { asResidual, auditResidueErased, auditUndatedBeyondIds, auditUndatedByIdentity, boundedToDeletion, countIn, countPerSet, deletionErase, heldBackResidue, keptByDeletionOf, keptUndatedOf, otherResidue, residueErasedNow, undatedBeyondIds, undatedRefs, withHeldBack } from "./heldBackResidue";
 import { sealKeptUndated } from "./keptUndatedIds";
-import { noPages, surveyedPages } from "./surveyedIds";
+import { surveyedPages } from "./surveyedIds";
 import { exportTools } from "../export/context";
 
 /**
@@ -212,7 +212,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // ran (its unit may have ended before the hold came, and erased it all), as collected again now.
   const recounted = purge && connector.spec.supports.includes("access") && !connector.spec.manual;
   if (recounted) {
-    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, noPages(), keptBy), signal);
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, heldSince.instruction, soFar.residual, null, keptBy), signal);
     if (await failedVerification(services, task, options, ctx, check, {})) return;
     kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...heldSince.exceptions(check.byCategory)];
   }

@@ -240,9 +240,9 @@ export async function runTask(services: Services, registry: ConnectorRegistry, t
           const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
           const notes = new CollectNotes();
           const survey = await untilAborted(surveyConnector(connector, ids, { ...ctx, ...notes.reporters }, await deletionContextFor(services, request)), abort.signal);
-          // Only what it plans to erase: the verification looks up nothing else. Sealed before the completion's transaction.
-          const erasing = survey.refs.filter((r) => r.disposition === "ERASE").map((r) => r.ref);
-          const surveyed = await sealSurveyed(exportTools(services).keys, task, erasing, now());
+          // What it plans to erase and to keep: the verification looks up those its collect no longer finds. Sealed before the completion's transaction.
+          const refs = survey.refs.map((r) => (r.disposition === "KEEP" ? { ...r.ref, kept: true as const } : r.ref));
+          const surveyed = await sealSurveyed(exportTools(services).keys, task, refs, now());
           await completeTask(ds, task, options.workerId, { records: survey.lines.reduce((n, p) => n + p.found, 0), ...notes.result() }, now(), { planItems: planRows(survey.lines), surveyed, handOff: options.handOff });
           break;
         }

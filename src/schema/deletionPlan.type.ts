@@ -125,7 +125,7 @@ registerEnumType(DifferenceKind, {
       description: "What a SERVICE token is told in place of HELD_SINCE_PLAN and RELEASED_SINCE_PLAN: what is kept for legal reasons changed between the plan and the erasure (no hold is named to the subject's side).",
     },
     MORE_RECORDS: { description: "Records appeared after the plan." },
-    FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them)." },
+    FEWER_RECORDS: { description: "Records of the plan were no longer there when erasure ran (an earlier attempt or someone else erased them): found neither by the person's identities nor, in a system that can look records up, by the ids the plan found (a kept record found so is counted kept)." },
     RETENTION_MOVED: { description: "Records aged out of (or came under) a retention period between the plan and the erasure." },
     RESIDUAL: { description: "Records still hold personal data after erasure beyond what the plan foresaw (toLeaveResidual; see residualRecords); never counted as erased." },
     RESIDUAL_AVOIDED: { description: "Records the plan foresaw as residual were erased or kept instead: what would have left them holding personal data had changed (another customer's words on a thread were gone)." },

@@ -886,22 +886,24 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
 
     /**
      * The rows of tables found by a value a person's rows can move away from (movable) still there, by
-     * primary key, with the personal columns they still hold: the verification after an erasure sees a
-     * row the plan found that an address corrected or changed meanwhile took out of the erase's reach.
+     * primary key, with the personal columns they still hold and their date: the verification after an
+     * erasure sees a row the plan found that an address corrected or changed meanwhile took out of the
+     * erase's reach (one it keeps is counted kept, and its purge erases it by key: eraseHeldBack).
      * Only those tables: a survey keeps the ids of what lookup finds, and a big table found by a user id is not held.
      */
     async *lookup(refs, ctx) {
       for (const t of movable) {
         const wanted = refs.filter((r) => r.category === t.category && r.type === t.recordType).map((r) => r.id);
         const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
-        const columns = [...new Set([t.primaryKey, t.identityColumn, ...t.exportColumns, ...replaced.map(([c]) => c)])];
+        const columns = [...new Set([t.primaryKey, t.identityColumn, ...t.exportColumns, ...replaced.map(([c]) => c), ...(t.recordedAtColumn ? [t.recordedAtColumn] : [])])];
         for (let at = 0; at < wanted.length; at += chunk) {
           if (ctx.signal.aborted) throw stopped(name, "collect", ctx.signal);
           const { rows } = await exec("collect", t.table, selectByKeys(d, t, columns, wanted.slice(at, at + chunk)));
           for (const row of rows) {
             // An anonymised row holds what its columns were replaced by; a deleted one is gone.
             const personalFields = replaced.length ? replaced.filter(([c, v]) => !holdsReplacement(row[c], v)).map(([c]) => c) : [t.identityColumn, ...t.exportColumns.filter((c) => c !== t.identityColumn && row[c] !== null && row[c] !== undefined)];
-            yield { category: t.category, type: t.recordType, id: String(row[t.primaryKey]), personalFields };
+            const recordedAt = recordedAtOf(name, t, row);
+            yield { category: t.category, type: t.recordType, id: String(row[t.primaryKey]), personalFields, ...(recordedAt ? { recordedAt } : {}) };
           }
         }
       }
