@@ -191,14 +191,19 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
    * it sent may still land), and no unit ends with its note now, so nothing else counts it. A key still
    * there is the hold's, kept like the rest. Before, the retry dropped the notes: a delete that had
    * landed was named no longer there (FEWER_RECORDS), not erased by this deletion.
+   * The `notes` naming them are finished with that count in one transaction (ctx.settleNotes): before,
+   * they went with the erase call's units and the count only with the task's completion, so a process
+   * that died in between (during the verification pass) lost the count, its retry finding no note.
    */
-  const landedBeforeHold = async (userId: string, keys: Iterable<string>, ctx: TaskContext): Promise<number> => {
+  const landedBeforeHold = async (userId: string, notes: readonly string[], keys: Iterable<string>, ctx: TaskContext): Promise<number> => {
     const doubt = [...new Set(keys)];
-    if (!store.goneOf || !doubt.length) return 0;
-    const gone = await store.goneOf(userId, doubt, ctx.signal, () => ctx.heartbeat());
-    ctx.logger.info({ connector: name, inDoubt: doubt.length, gone: gone.length }, "deletes in doubt from before the hold, read back: those gone counted erased, the rest kept by the hold");
-    return gone.length;
+    const gone = store.goneOf && doubt.length ? (await store.goneOf(userId, doubt, ctx.signal, () => ctx.heartbeat())).length : 0;
+    if (doubt.length) ctx.logger.info({ connector: name, inDoubt: doubt.length, gone }, "deletes in doubt from before the hold, read back: those gone counted erased, the rest kept by the hold");
+    if (notes.length || gone) await ctx.settleNotes?.("AUTH_LOGS", notes, gone);
+    return gone;
   };
+  /** The delete notes among `notes`. */
+  const deleteNotesOf = (notes: readonly string[]): string[] => notes.filter((n) => keysOfNote(n) !== undefined);
   /** Every key the delete notes among `notes` name. */
   const notedKeys = (notes: readonly string[]): string[] => notes.flatMap((n) => keysOfNote(n) ?? []);
 
@@ -225,12 +230,15 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         return { deleted, failure: { error } };
       }
     };
+    /** The delete notes the last unit that ended left to the next attempt (what a withdrawal settles with the earlier attempts'). */
+    let left: readonly string[] = [];
     /** DynamoDB: each unit hands the deletes still in doubt to the next attempt as it ends (delete notes). */
     const leaves = dynamo
       ? {
           leaves: () => {
             const { notes, unnoted } = deleteNotes(unsettled);
             if (unnoted) ctx.logger.warn({ connector: name, unnoted }, "a delete in doubt whose sort key is too long for a unit note: left unnoted");
+            left = notes;
             return notes;
           },
         }
@@ -238,7 +246,7 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
     const earlier = [...new Set(await ctx.unfinishedUnits())];
     /** A hold took AUTH_LOGS: no unit may begin; the deletes still in doubt are settled by reading (landedBeforeHold). */
     const withdrawn = async (): Promise<ErasureOutcome> => {
-      erased += await landedBeforeHold(userId, [...unsettled, ...notedKeys(earlier)].filter((k) => !gone.has(k)), ctx);
+      erased += await landedBeforeHold(userId, [...deleteNotesOf(earlier), ...left], [...unsettled, ...notedKeys(earlier)].filter((k) => !gone.has(k)), ctx);
       ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
       return { erased };
     };
@@ -385,8 +393,8 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       // Withdrawn by a hold (placed since an earlier attempt): nothing is deleted, and that attempt's
       // deletes in doubt are settled by reading only (landedBeforeHold).
       if (!instruction.categories.includes("AUTH_LOGS")) {
-        const noted = dynamo ? notedKeys(await ctx.unfinishedUnits()) : [];
-        return { erased: noted.length ? await landedBeforeHold(userIdOf(ids), noted, ctx) : 0 };
+        const noted = dynamo ? deleteNotesOf(await ctx.unfinishedUnits()) : [];
+        return { erased: noted.length ? await landedBeforeHold(userIdOf(ids), noted, notedKeys(noted), ctx) : 0 };
       }
       const userId = userIdOf(ids);
       const before = boundOf(instruction);
