@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
 import { approved } from "../support/harness";
 import { GRACE } from "./support/authLogFixtures";
-import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
+import { dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
 import { FAST } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -36,14 +36,7 @@ describeEachDatabase("auth-log on DynamoDB: a purge whose categories are all hel
     s.dynamo.deleteFaults.push(null, { lands: "now", answer: 500 });
     s.dynamo.holdReads(1, { operations: ["GetItem"] });
     t.clock.advance(100 * DAY);
-    await t.waitFor(
-      async () => {
-        const purge = (await state()).tasks.find((y: any) => y.step === "PURGE");
-        return purge?.status === "PENDING" && purge.attempts === 1 && purge.lastError ? true : undefined;
-      },
-      "the purge's first attempt failed",
-      40_000,
-    );
+    await firstAttemptFailed(t, SHOW, id, "PURGE");
     expect(s.dynamo.deleteFaults, "the fault was met").to.deep.equal([]);
     await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE.email}", categories: ["AUTH_LOGS"], reason: "Litigation", caseReference: "CASE-PURGE" }) { id } }`);
     const atHold = await itemsOf(s, GRACE.userId!);

@@ -7,7 +7,7 @@ import { approved, TestService } from "../support/harness";
 import { WorkerProcesses } from "../support/workerProcesses";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
 import { ADA, GRACE, PEOPLE } from "./support/authLogFixtures";
-import { type DynamoSuite, dynamoSuite, itemsOf } from "./support/dynamoSuite";
+import { type DynamoSuite, dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
 import type { TestDatabase } from "../support/databases";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -141,17 +141,9 @@ describeEachDatabase("auth-log on DynamoDB: a worker SIGKILLed after settling a 
         s.dynamo.deleteFaults.push(null, null, { lands: "now", answer: 500 });
         s.dynamo.holdReads(1, { operations: ["GetItem"] });
         const id = await approved(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId } });
-        const state = async () => (await t.ok(SHOW, { id })).request;
         // Its retry 4 s after the failure: time to stop the worker first.
         const first = workers.start(2, { ...WORKER_ENV, DSR_RETRY_BASE_MS: "4000", DSR_RETRY_MAX_MS: "4000" });
-        await t.waitFor(
-          async () => {
-            const erase = (await state()).tasks.find((y: any) => y.step === "ERASE");
-            return erase?.status === "PENDING" && erase.attempts === 1 && erase.lastError ? true : undefined;
-          },
-          "the first attempt failed",
-          60_000,
-        );
+        await firstAttemptFailed(t, SHOW, id, "ERASE", 60_000);
         first.kill("SIGKILL");
         await new Promise((resolve) => first.once("exit", resolve));
         expect(s.dynamo.deleteFaults, "the fault was met").to.deep.equal([]);

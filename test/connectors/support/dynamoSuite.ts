@@ -80,3 +80,18 @@ export async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
     client.destroy();
   }
 }
+
+/**
+ * Waits until the request's `step` task (ERASE, PURGE) failed its first attempt and waits for its retry
+ * (PENDING, 1 attempt, an error): `SHOW` selects `tasks { step status attempts lastError }`, taking `$id`.
+ */
+export async function firstAttemptFailed(t: TestService, show: string, id: string, step: string, timeoutMs = 40_000): Promise<void> {
+  await t.waitFor(
+    async () => {
+      const task = (await t.ok(show, { id })).request.tasks.find((y: any) => y.step === step);
+      return task?.status === "PENDING" && task.attempts === 1 && task.lastError ? true : undefined;
+    },
+    `the ${step}'s first attempt failed`,
+    timeoutMs,
+  );
+}
