@@ -7,7 +7,7 @@ import { approved, TestService } from "../support/harness";
 import { WorkerProcesses } from "../support/workerProcesses";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./support/authLogDynamo";
 import { ADA, GRACE, PEOPLE } from "./support/authLogFixtures";
-import { type DynamoSuite, dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
+import { deletionEnded, type DynamoSuite, dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
 import type { TestDatabase } from "../support/databases";
 
 const SHOW = `query($id: ID!) { request(id: $id) { status statusReason
@@ -54,16 +54,6 @@ async function withWorkers(s: DynamoSuite, db: () => TestDatabase, extra: Record
   }
 }
 
-const ended = (t: TestService, id: string) =>
-  t.waitFor(
-    async () => {
-      const request = (await t.ok(SHOW, { id })).request;
-      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-    },
-    "the deletion ended",
-    120_000,
-  );
-
 /**
  * A real `dsr worker` process, erasing Ada's 1,234 auth events from a DynamoDB table (dynalite, its
  * deletes slowed so that some are always in flight), is SIGKILLed at a seeded point of the erase; a
@@ -94,11 +84,9 @@ describeEachDatabase("auth-log on DynamoDB: a dsr worker SIGKILLed mid-erase, an
         await new Promise((resolve) => first.once("exit", resolve));
         const atKill = await itemsOf(s, ADA.userId!);
         workers.start(2, WORKER_ENV);
-        const done = await ended(t, id);
+        const { ended: done, erase, line } = await deletionEnded(t, SHOW, id, 120_000);
         const now = await everyone();
         const left = now[0];
-        const erase = done.tasks.find((y: any) => y.step === "ERASE");
-        const line = done.deletionOutcome.find((l: any) => l.connector === "auth-log");
         const gone = line?.differences.filter((d: any) => d.kind === "FEWER_RECORDS").reduce((n: number, d: any) => n + d.records, 0) ?? 0;
         const seen = `seed ${seed}: killed at ${killAt} deleted (${before} -> ${atKill} at the kill -> ${left}); ${JSON.stringify(erase)} ${JSON.stringify(line)} ${done.statusReason}`;
         console.log(`      ${db().kind} ${seen}`);
@@ -159,10 +147,8 @@ describeEachDatabase("auth-log on DynamoDB: a worker SIGKILLed after settling a 
         await new Promise((resolve) => second.once("exit", resolve));
         s.dynamo.release();
         workers.start(2, WORKER_ENV);
-        const done = await ended(t, id);
+        const { ended: done, erase, line } = await deletionEnded(t, SHOW, id, 120_000);
         const left = await itemsOf(s, GRACE.userId!);
-        const erase = done.tasks.find((y: any) => y.step === "ERASE");
-        const line = done.deletionOutcome.find((l: any) => l.connector === "auth-log");
         const seen = `${JSON.stringify(erase)} ${JSON.stringify(line)} ${done.statusReason}; table: ${before} -> ${atHold} at the hold -> ${left}`;
         console.log(`      ${db().kind} ${seen}`);
         expect(done.status, seen).to.equal("COMPLETED");

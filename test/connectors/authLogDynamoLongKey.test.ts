@@ -3,7 +3,7 @@ import { sampleAuthEvents, seedDynamoAuthLog } from "../../src/sample/authLog";
 import { describeEachDatabase } from "../support/databases";
 import { approved } from "../support/harness";
 import { GRACE, PEOPLE } from "./support/authLogFixtures";
-import { dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
+import { deletionEnded, dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
 import { FAST } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -37,17 +37,8 @@ describeEachDatabase("auth-log on DynamoDB: a delete in doubt of a sort key too 
     if (hold) await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE.email}", categories: ["AUTH_LOGS"], reason: "Litigation", caseReference: "CASE-LONG" }) { id } }`);
     const deletesAtHold = s.dynamo.count("DeleteItem");
     t.clock.advance(120_000);
-    const ended = await t.waitFor(
-      async () => {
-        const request = (await t.ok(SHOW, { id })).request;
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "the deletion ended",
-      60_000,
-    );
+    const { ended, erase, line } = await deletionEnded(t, SHOW, id);
     const left = await itemsOf(s, GRACE.userId!);
-    const erase = ended.tasks.find((y: any) => y.step === "ERASE");
-    const line = ended.deletionOutcome.find((l: any) => l.connector === "auth-log");
     const seen = `${JSON.stringify(erase)} ${JSON.stringify(line)} ${ended.statusReason}; table: ${before} -> ${atFailure} at the failure -> ${left}`;
     console.log(`      ${db().kind} ${seen}`);
     expect(ended.status, seen).to.equal("COMPLETED");

@@ -95,3 +95,19 @@ export async function firstAttemptFailed(t: TestService, show: string, id: strin
     timeoutMs,
   );
 }
+
+/**
+ * The request once its deletion ended (COMPLETED or FAILED), with its ERASE task and its auth-log line:
+ * `show` selects `status`, `tasks { step ... }` and `deletionOutcome { connector ... }`, taking `$id`.
+ */
+export async function deletionEnded(t: TestService, show: string, id: string, timeoutMs = 60_000): Promise<{ ended: any; erase: any; line: any }> {
+  const ended = await t.waitFor(
+    async () => {
+      const request = (await t.ok(show, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "the deletion ended",
+    timeoutMs,
+  );
+  return { ended, erase: ended.tasks.find((y: any) => y.step === "ERASE"), line: ended.deletionOutcome.find((l: any) => l.connector === "auth-log") };
+}
