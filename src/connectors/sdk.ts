@@ -386,6 +386,16 @@ export interface TaskContext {
   /** Erasure: the notes of units earlier attempts of this task began and did not finish, oldest first. */
   unfinishedUnits(): Promise<string[]>;
   /**
+   * Erasure, when a unit that would finish notes was refused (a hold took their category): finishes the
+   * `notes` (an earlier attempt's, from unfinishedUnits(), or those this call's units left) after reading
+   * alone what their work did, and keeps `erased`, the records of `category` that work erased, with the
+   * task's progress, in one transaction: so a process that dies afterwards, before the task completes,
+   * neither loses that count (its retry reads no note any more) nor leaves a note a retry would count
+   * again. Include `erased` in what erase returns, as for a unit's count. Throws when the attempt no
+   * longer holds its task (nothing changed). Undefined outside the orchestrator.
+   */
+  settleNotes?(category: DataCategory, notes: readonly string[], erased: number): Promise<void>;
+  /**
    * Erasure and correction, inside a unit's `work` (a correction: or before its first unit): the milliseconds within which a write started now must have
    * committed, or undefined (outside a unit's work, or an orchestrator that sets no bound). A hold
    * placement waits for a unit only until the unit's end (its lease, on the service's clock): a write

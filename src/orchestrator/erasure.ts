@@ -1,4 +1,4 @@
-import type { Connector, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
+import type { Connector, ErasureInstruction, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { ConnectorError } from "../connectors/sdk";
 import { DeletionContext, deletionInstruction } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
@@ -7,7 +7,7 @@ import { DifferenceKind, KeptCount, KeptIds, OutcomeLine } from "../domain/count
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, keptAsVerified, ruleExceptions, surveyConnector, Verification, verifyErasure } from "./deletion";
-import { fencedErasure, withdrawnCategories } from "./erasureUnits";
+import { FencedErasure, fencedErasure, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
 import { addIn, addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
@@ -70,8 +70,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = bounded(residueCategories);
   if (purge && instruction.categories.length === 0) {
-    await fence.end();
-    await completeTask(ds, task, options.workerId, { erased: 0 }, now(), { handOff: options.handOff });
+    await completeHeldPurge(services, connector, task, ids, instruction, fence, options, signal);
     return;
   }
 
@@ -298,6 +297,29 @@ export async function runErasure(services: Services, connector: Connector, task:
       handOff: options.handOff,
     },
   );
+}
+
+/**
+ * A PURGE whose categories are all held now: nothing is erased, and the kept sets stay as they are (the
+ * hold keeps them). What its earlier attempts did is still counted: what their units counted, and the
+ * work their units left noted (a delete sent without an answer), which the connector settles by reading
+ * only, told no category (as an ERASE under a hold is). Before, such a purge completed at once with
+ * erased 0, its earlier attempts' counts dropped and their notes ended unread: deletes that had landed
+ * were counted by no one.
+ */
+async function completeHeldPurge(services: Services, connector: Connector, task: TaskRow, ids: Identities, instruction: ErasureInstruction, fence: FencedErasure, options: RunOptions, signal: AbortSignal): Promise<void> {
+  const { ds, clock } = services;
+  let settled = 0;
+  try {
+    if ((await fence.ctx.unfinishedUnits()).length && connector.erase) settled = (await untilAborted(connector.erase(ids, instruction, fence.ctx), signal)).erased;
+  } catch (error) {
+    if (!signal.aborted) await fence.end(true);
+    throw error;
+  }
+  const earlier = await fence.erasedByOthers();
+  await fence.end();
+  const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0);
+  await completeTask(ds, task, options.workerId, { erased }, clock.now(), { handOff: options.handOff, dropProgress: true });
 }
 
 /**

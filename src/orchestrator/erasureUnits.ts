@@ -2,7 +2,7 @@ import type { ConnectorSpec, DataCategory, ErasureInstruction, TaskContext } fro
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, LeftNotes, otherUnitsEnded, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, LeftNotes, otherUnitsEnded, settleNoted, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
@@ -109,6 +109,13 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     await paced.due();
     return true;
   };
+  // Notes settled by reading (a hold refused the unit that would finish them): finished and counted in one transaction.
+  const settleNotes: NonNullable<TaskContext["settleNotes"]> = async (category, notes, erased) => {
+    const n = Math.max(0, Math.floor(erased));
+    if (!(await settleNoted(services.ds, { taskId: owner.taskId, category: String(category), erased: n }, notes, guard))) throw new Stopped("lease-lost");
+    if (n) own[String(category)] = (own[String(category)] ?? 0) + n;
+    leftByMe = leftByMe.filter((left) => !notes.includes(left));
+  };
   const erasedByOthers = async () => {
     await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
     const all = await countedByOthers(services.ds, owner.taskId, mine);
@@ -116,7 +123,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   };
   return {
     holds: start.holds,
-    ctx: { ...ctx, heartbeat, eraseUnit, unfinishedUnits: async () => unfinished, unitTimeLeft: () => running?.() },
+    ctx: { ...ctx, heartbeat, eraseUnit, settleNotes, unfinishedUnits: async () => unfinished, unitTimeLeft: () => running?.() },
     end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
     erasedByOthers,
     ownCounted: () => ({ ...own }),

@@ -320,9 +320,30 @@ export async function endCountedUnit(ds: DataSource, unitId: string, progress: {
     // (countedByOthers) or ended with the task: counted now, it would land after that count was taken.
     const { affected } = await em.getRepository(ErasureUnitRow).delete({ id: unitId });
     if (!affected) return false;
-    const upsert = isMysql(ds) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
-    await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
+    await addProgress(em, progress);
     await finishNotes(em, finished);
+    return true;
+  });
+}
+
+/** Adds what a unit (or notes settled by reading) erased to its task's progress, in the caller's transaction. */
+async function addProgress(em: EntityManager, progress: { taskId: string; category: string; erased: number }): Promise<void> {
+  const upsert = isMysql(em.connection) ? "ON DUPLICATE KEY UPDATE erased = erased + VALUES(erased)" : "ON CONFLICT(taskId, category) DO UPDATE SET erased = erased + excluded.erased";
+  await em.query(`INSERT INTO erasure_progress (taskId, category, erased) VALUES (?, ?, ?) ${upsert}`, [progress.taskId, progress.category.slice(0, 40), progress.erased]);
+}
+
+/**
+ * Finishes `notes` of a task, settled by reading alone (a hold refused the unit that would have finished
+ * them), and adds what their work erased to the task's progress, in one transaction, only while `guard`
+ * holds (false, changing nothing, once the attempt lost its task). Before, the notes went with the
+ * task's units at the end of the erase call and the count only with the task's completion: a process
+ * that died in between (a verification pass takes a while) left the retry neither note nor count.
+ */
+export async function settleNoted(ds: DataSource, progress: { taskId: string; category: string; erased: number }, notes: readonly string[], guard: UnitGuard): Promise<boolean> {
+  return inTransaction(ds, async (em) => {
+    if (!(await guard(em))) return false;
+    for (const note of new Set(notes.map((n) => n.slice(0, 500)))) await em.getRepository(ErasureUnitRow).delete({ taskId: progress.taskId, note });
+    if (progress.erased > 0) await addProgress(em, progress);
     return true;
   });
 }

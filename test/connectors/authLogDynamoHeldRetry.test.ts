@@ -3,7 +3,7 @@ import { describeEachDatabase } from "../support/databases";
 import { approved } from "../support/harness";
 import { GRACE } from "./support/authLogFixtures";
 import type { DeleteFault } from "./support/authLogDynamo";
-import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
+import { deletionEnded, dynamoSuite, firstAttemptFailed, itemsOf } from "./support/dynamoSuite";
 import { FAST } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -27,31 +27,14 @@ describeEachDatabase("auth-log on DynamoDB: a delete in doubt when a legal hold 
     s.dynamo.deleteFaults.push(null, null, fault);
     if (holdReadBack) s.dynamo.holdReads(1, { operations: ["GetItem"] });
     const id = await approved(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId } });
-    const state = async () => (await t.ok(SHOW, { id })).request;
-    await t.waitFor(
-      async () => {
-        const erase = (await state()).tasks.find((y: any) => y.step === "ERASE");
-        return erase?.status === "PENDING" && erase.attempts === 1 && erase.lastError ? true : undefined;
-      },
-      "the first attempt failed",
-      40_000,
-    );
+    await firstAttemptFailed(t, SHOW, id, "ERASE");
     expect(s.dynamo.deleteFaults, "the fault was met").to.deep.equal([]);
     const hold = await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE.email}", categories: ["AUTH_LOGS"], reason: "Litigation", caseReference: "CASE-AUTH" }) { id } }`);
     const atHold = await itemsOf(s, GRACE.userId!);
     const deletesAtHold = s.dynamo.count("DeleteItem");
     t.clock.advance(120_000);
-    const ended = await t.waitFor(
-      async () => {
-        const request = await state();
-        return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
-      },
-      "the deletion ended",
-      60_000,
-    );
+    const { ended, erase, line } = await deletionEnded(t, SHOW, id);
     const left = await itemsOf(s, GRACE.userId!);
-    const erase = ended.tasks.find((y: any) => y.step === "ERASE");
-    const line = ended.deletionOutcome.find((l: any) => l.connector === "auth-log");
     const seen = `${JSON.stringify(ended.tasks.map((y: any) => [y.step, y.status, y.attempts, y.lastError]))} ${ended.statusReason} ${JSON.stringify(line)} table: ${before} -> ${atHold} at the hold -> ${left}`;
     console.log(`      ${db().kind} ${seen}`);
     expect(ended.status, seen).to.equal("COMPLETED");

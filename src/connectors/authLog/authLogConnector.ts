@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   type CheckResult,
   type Connector,
@@ -93,11 +94,37 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * for a record a SQL connector finds gone; never erased by this deletion, nor residual or kept. Before,
  * every key gone from the range was counted erased, another hand's included.
  */
-const NOTES = unitNoteCodec({ delete: "auth-log-delete:", range: "auth-log-range:" });
+const NOTES = unitNoteCodec({ delete: "auth-log-delete:", range: "auth-log-range:", long: "auth-log-long-delete:" });
 const encodeNote = NOTES.encode;
 const decodeNote = NOTES.decode;
 
-/** The delete notes naming `keys`, as few as hold them (a key too long for a note of its own is in `unnoted`). */
+/** A key's SHA-256, hex: how a LONG_NOTE names a key too long to write whole. */
+const keyHash = (key: string): string => createHash("sha256").update(key).digest("hex");
+
+/**
+ * `long` (LONG_NOTE): one delete in doubt whose sort key is too long for a delete note (about 475
+ * characters: DynamoDB allows 1,024 bytes), named by a prefix of the key and the key's SHA-256. The next
+ * attempt reads the keys under that prefix: one with that hash is still there (sent again, as a delete
+ * note's key is); none, the delete landed (counted, once, in the unit of the note). Before, such a key
+ * was left unnoted (logged) and a delete of it that landed later was counted by no one.
+ */
+const longKeyNote = (key: string): string | undefined => {
+  for (let n = Math.min(key.length, 400); n > 0; n = Math.floor(n * 0.8)) {
+    // Never half a surrogate pair: the prefix is a bound of a DynamoDB query.
+    const prefix = key.slice(0, n).replace(/[\ud800-\udbff]$/, "");
+    const note = encodeNote("long", [prefix, keyHash(key)]);
+    if (note !== undefined) return note;
+  }
+  return undefined;
+};
+/** The prefix and hash a LONG_NOTE names, or undefined for any other note. */
+const longOfNote = (note: string): { prefix: string; hash: string } | undefined => {
+  const value = decodeNote("long", note);
+  if (!Array.isArray(value) || typeof value[0] !== "string" || typeof value[1] !== "string" || !/^[0-9a-f]{64}$/.test(value[1])) return undefined;
+  return { prefix: value[0], hash: value[1] };
+};
+
+/** The delete notes naming `keys`, as few as hold them (a key too long for a note of its own gets a LONG_NOTE; one too long even for that is in `unnoted`). */
 const deleteNotes = (keys: Iterable<string>): { notes: string[]; unnoted: number } => {
   const notes: string[] = [];
   let unnoted = 0;
@@ -109,7 +136,10 @@ const deleteNotes = (keys: Iterable<string>): { notes: string[]; unnoted: number
     }
     if (group.length) notes.push(encodeNote("delete", group)!);
     group = encodeNote("delete", [key]) === undefined ? [] : [key];
-    if (!group.length) unnoted += 1;
+    if (group.length) continue;
+    const long = longKeyNote(key);
+    if (long) notes.push(long);
+    else unnoted += 1;
   }
   if (group.length) notes.push(encodeNote("delete", group)!);
   return { notes, unnoted };
@@ -178,13 +208,40 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
    * it sent may still land), and no unit ends with its note now, so nothing else counts it. A key still
    * there is the hold's, kept like the rest. Before, the retry dropped the notes: a delete that had
    * landed was named no longer there (FEWER_RECORDS), not erased by this deletion.
+   * The `notes` naming them are finished with that count in one transaction (ctx.settleNotes): before,
+   * they went with the erase call's units and the count only with the task's completion, so a process
+   * that died in between (during the verification pass) lost the count, its retry finding no note.
    */
-  const landedBeforeHold = async (userId: string, keys: Iterable<string>, ctx: TaskContext): Promise<number> => {
+  const landedBeforeHold = async (userId: string, notes: readonly string[], keys: Iterable<string>, ctx: TaskContext, landed = 0): Promise<number> => {
     const doubt = [...new Set(keys)];
-    if (!store.goneOf || !doubt.length) return 0;
-    const gone = await store.goneOf(userId, doubt, ctx.signal, () => ctx.heartbeat());
-    ctx.logger.info({ connector: name, inDoubt: doubt.length, gone: gone.length }, "deletes in doubt from before the hold, read back: those gone counted erased, the rest kept by the hold");
-    return gone.length;
+    const gone = landed + (store.goneOf && doubt.length ? (await store.goneOf(userId, doubt, ctx.signal, () => ctx.heartbeat())).length : 0);
+    if (doubt.length) ctx.logger.info({ connector: name, inDoubt: doubt.length, gone }, "deletes in doubt from before the hold, read back: those gone counted erased, the rest kept by the hold");
+    if (notes.length || gone) await ctx.settleNotes?.("AUTH_LOGS", notes, gone);
+    return gone;
+  };
+  /** The delete notes among `notes` (LONG_NOTEs included). */
+  const deleteNotesOf = (notes: readonly string[]): string[] => notes.filter((n) => keysOfNote(n) !== undefined || longOfNote(n) !== undefined);
+  /** The key a LONG_NOTE names, found again under its prefix by its hash: undefined when no item holds it (its delete landed). */
+  const longKeyOf = async (userId: string, long: { prefix: string; hash: string }, ctx: TaskContext): Promise<string | undefined> => {
+    const bound = `${long.prefix}\u{10FFFF}`;
+    for await (const page of pages(name, "erase", ctx, (after, signal) => store.page(userId, { after: after ?? long.prefix, before: bound, keysOnly: true }, signal, () => ctx.heartbeat()))) {
+      const found = page.events.find((e) => keyHash(e.key) === long.hash);
+      if (found) return found.key;
+    }
+    return undefined;
+  };
+  /** The keys of the LONG_NOTEs among `notes` still there, and how many are gone (their deletes landed). */
+  const longKeys = async (userId: string, notes: readonly string[], ctx: TaskContext): Promise<{ keys: string[]; landed: number }> => {
+    const keys: string[] = [];
+    let landed = 0;
+    for (const note of notes) {
+      const long = longOfNote(note);
+      if (!long) continue;
+      const key = await longKeyOf(userId, long, ctx);
+      if (key === undefined) landed += 1;
+      else keys.push(key);
+    }
+    return { keys, landed };
   };
   /** Every key the delete notes among `notes` name. */
   const notedKeys = (notes: readonly string[]): string[] => notes.flatMap((n) => keysOfNote(n) ?? []);
@@ -212,42 +269,53 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
         return { deleted, failure: { error } };
       }
     };
+    /** The delete notes the last unit that ended left to the next attempt (what a withdrawal settles with the earlier attempts'). */
+    let left: readonly string[] = [];
     /** DynamoDB: each unit hands the deletes still in doubt to the next attempt as it ends (delete notes). */
     const leaves = dynamo
       ? {
           leaves: () => {
             const { notes, unnoted } = deleteNotes(unsettled);
             if (unnoted) ctx.logger.warn({ connector: name, unnoted }, "a delete in doubt whose sort key is too long for a unit note: left unnoted");
+            left = notes;
             return notes;
           },
         }
       : undefined;
     const earlier = [...new Set(await ctx.unfinishedUnits())];
+    /** The earlier attempt's LONG_NOTEs a unit of this call finished (and counted). */
+    const finishedLong = new Set<string>();
     /** A hold took AUTH_LOGS: no unit may begin; the deletes still in doubt are settled by reading (landedBeforeHold). */
     const withdrawn = async (): Promise<ErasureOutcome> => {
-      erased += await landedBeforeHold(userId, [...unsettled, ...notedKeys(earlier)].filter((k) => !gone.has(k)), ctx);
+      const long = await longKeys(userId, earlier.filter((n) => !finishedLong.has(n)), ctx);
+      erased += await landedBeforeHold(userId, [...deleteNotesOf(earlier), ...left], [...unsettled, ...notedKeys(earlier), ...long.keys].filter((k) => !gone.has(k)), ctx, long.landed);
       ctx.logger.info({ connector: name, erased }, "the erasure was withdrawn; stopping here");
       return { erased };
     };
     // The delete notes first: a range note left beside one covers its keys too, and counts only what they did not.
     for (const note of earlier) {
-      const keys = keysOfNote(note)?.filter((k) => !gone.has(k));
-      if (!keys?.length) continue;
-      for (const key of keys) unsettled.add(key);
+      const long = longOfNote(note);
+      // A LONG_NOTE's key, found again by its hash; none: its delete landed, counted by the unit of the note.
+      const found = long ? await longKeyOf(userId, long, ctx) : undefined;
+      const landed = long && found === undefined ? 1 : 0;
+      const keys = (long ? (found === undefined ? [] : [found]) : keysOfNote(note))?.filter((k) => !gone.has(k));
+      if (!keys?.length && !landed) continue;
+      for (const key of keys ?? []) unsettled.add(key);
       const ran = await ctx.eraseUnit(
         "AUTH_LOGS",
         async () => {
-          const { deleted, failure } = await removeInUnit(keys);
+          const { deleted, failure } = await removeInUnit(keys ?? []);
           // Failed, the unit keeps its note for the next attempt, and counts nothing: that attempt's
           // resends count what landed (the note names the keys).
           if (failure) throw failure.error instanceof WriteOutOfTime ? outOfTime() : failure.error;
-          erased += deleted;
-          return deleted;
+          erased += deleted + landed;
+          return deleted + landed;
         },
         note,
         leaves,
       );
       if (!ran) return withdrawn();
+      if (long) finishedLong.add(note);
     }
     for (const note of earlier) {
       const range = rangeOfNote(note);
@@ -372,8 +440,10 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
       // Withdrawn by a hold (placed since an earlier attempt): nothing is deleted, and that attempt's
       // deletes in doubt are settled by reading only (landedBeforeHold).
       if (!instruction.categories.includes("AUTH_LOGS")) {
-        const noted = dynamo ? notedKeys(await ctx.unfinishedUnits()) : [];
-        return { erased: noted.length ? await landedBeforeHold(userIdOf(ids), noted, ctx) : 0 };
+        const noted = dynamo ? deleteNotesOf(await ctx.unfinishedUnits()) : [];
+        if (!noted.length) return { erased: 0 };
+        const long = await longKeys(userIdOf(ids), noted, ctx);
+        return { erased: await landedBeforeHold(userIdOf(ids), noted, [...notedKeys(noted), ...long.keys], ctx, long.landed) };
       }
       const userId = userIdOf(ids);
       const before = boundOf(instruction);

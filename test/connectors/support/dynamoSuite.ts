@@ -80,3 +80,34 @@ export async function itemsOf(s: DynamoSuite, userId: string): Promise<number> {
     client.destroy();
   }
 }
+
+/**
+ * Waits until the request's `step` task (ERASE, PURGE) failed its first attempt and waits for its retry
+ * (PENDING, 1 attempt, an error): `SHOW` selects `tasks { step status attempts lastError }`, taking `$id`.
+ */
+export async function firstAttemptFailed(t: TestService, show: string, id: string, step: string, timeoutMs = 40_000): Promise<void> {
+  await t.waitFor(
+    async () => {
+      const task = (await t.ok(show, { id })).request.tasks.find((y: any) => y.step === step);
+      return task?.status === "PENDING" && task.attempts === 1 && task.lastError ? true : undefined;
+    },
+    `the ${step}'s first attempt failed`,
+    timeoutMs,
+  );
+}
+
+/**
+ * The request once its deletion ended (COMPLETED or FAILED), with its ERASE task and its auth-log line:
+ * `show` selects `status`, `tasks { step ... }` and `deletionOutcome { connector ... }`, taking `$id`.
+ */
+export async function deletionEnded(t: TestService, show: string, id: string, timeoutMs = 60_000): Promise<{ ended: any; erase: any; line: any }> {
+  const ended = await t.waitFor(
+    async () => {
+      const request = (await t.ok(show, { id })).request;
+      return ["COMPLETED", "FAILED"].includes(request.status) ? request : undefined;
+    },
+    "the deletion ended",
+    timeoutMs,
+  );
+  return { ended, erase: ended.tasks.find((y: any) => y.step === "ERASE"), line: ended.deletionOutcome.find((l: any) => l.connector === "auth-log") };
+}
