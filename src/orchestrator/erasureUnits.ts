@@ -34,8 +34,11 @@ export interface FencedErasure {
  */
 export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, claim: Claim): Promise<FencedErasure> {
   const guard: UnitGuard = (em) => holdsLease(em, claim.task, claim.workerId);
-  // Read before this attempt's own units exist: what earlier attempts left unfinished.
-  const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
+  // Read before this attempt's own units exist: what earlier attempts left unfinished. Whatever the
+  // attempt counter says: an operator's retryTask starts a FAILED task's attempts from 1 again, and its
+  // run must settle the notes the failed attempts left (a DELETE whose answer was lost, a user deleted
+  // only softly), or their work is never finished nor counted (a first attempt reads none, one statement).
+  const unfinished = await unfinishedNotes(services.ds, owner.taskId);
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat(), null, claim);
   let outer = start.unitId;
   // The units this attempt began (erasedByOthers waits for the others').
