@@ -122,7 +122,7 @@ describeEachDatabase("the declarative HTTP connector, when the answer to a write
       expect(support(retried)).to.deep.include({ erased: 4, kept: 1, residual: 0, matchesPlan: true });
       expect(support(retried).differences).to.deep.equal([]);
       expect(erase(retried).outcome).to.deep.include({ erased: 4, erasedInDoubt: null });
-      // The note is finished with it (was: left behind, its unit row in erasure_units).
+      // The note is finished with it.
       expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = ?`, [erase(failed).id]))[0].n), "notes left behind").to.equal(0);
       const { deletionCertificate } = await t.ok(CERTIFICATE, { id: failed.id });
       expect(deletionCertificate.erased.find((e: any) => e.connector === "helpdesk").records).to.equal(4);
