@@ -1,10 +1,8 @@
 import { expect } from "chai";
-import { ZendeskConnector } from "../../src/connectors/zendesk";
-import { ZendeskStandIn } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
-import { submit, TestService } from "../support/harness";
+import { submit } from "../support/harness";
 import { whenEnded } from "../identity/support";
-import { GRACE_PERSON, retryingZendeskService } from "./support/zendeskStandIn";
+import { GRACE_PERSON, retryingZendeskEach } from "./support/zendeskStandIn";
 
 const GRACE_ID = Number(GRACE_PERSON.ticketingUserId);
 const REPORT = `query($id: ID!) { request(id: $id) { id status statusReason
@@ -20,27 +18,20 @@ const RETRY = `mutation($id: ID!) { retryTask(id: $id) { status } }`;
  * deleted_users), so only the note leads to her. Checked against the stand-in's own data, through GraphQL.
  */
 describeEachDatabase("a Zendesk erasure that failed between the soft and the permanent delete of the user, retried by an operator", (db) => {
-  let z: ZendeskStandIn;
-  let connector: ZendeskConnector;
-  let t: TestService;
-  afterEach(async () => {
-    await t?.stop();
-    await connector?.close();
-    await z?.close();
-  });
+  // Her address is a secondary one: deleted_users shows only a user's primary address.
+  const s = retryingZendeskEach(
+    db,
+    (standIn) => {
+      const grace = standIn.store.user(GRACE_ID)!;
+      grace.secondary_emails = [grace.email];
+      grace.email = "grace.primary@elsewhere.example";
+    },
+    { DSR_TASK_MAX_ATTEMPTS: "1" },
+  );
 
   /** Grace's deletion run until it FAILED on her permanent delete; `between` runs before the retryTask; the request as it ended after it. */
   const failedThenRetried = async (between: () => Promise<void> = async () => {}) => {
-    ({ z, connector, t } = await retryingZendeskService(
-      db(),
-      (standIn) => {
-        // Her address is a secondary one: deleted_users shows only a user's primary address.
-        const grace = standIn.store.user(GRACE_ID)!;
-        grace.secondary_emails = [grace.email];
-        grace.email = "grace.primary@elsewhere.example";
-      },
-      { DSR_TASK_MAX_ATTEMPTS: "1" },
-    ));
+    const { z, t } = s;
     z.faults.add({ kind: "500", method: "DELETE", path: /^\/api\/v2\/deleted_users\/\d+\.json$/, times: 1 });
     const r = await submit(t, { type: "DELETION", subject: { email: GRACE_PERSON.email }, identityVerified: true, verificationEvidence: "test" });
     await t.ok(`mutation($id: ID!) { approveRequest(id: $id) { id } }`, { id: r.id });
@@ -59,6 +50,7 @@ describeEachDatabase("a Zendesk erasure that failed between the soft and the per
   };
 
   it("finishes her user's permanent delete from the failed attempt's note, and counts it once", async () => {
+    const { z } = s;
     const { retried, sent, units } = await failedThenRetried();
     const line = retried.deletionOutcome.find((l: any) => l.connector === "ticketing");
     console.log(`      ${db().kind} ${JSON.stringify({ ...line, userHeld: z.store.user(GRACE_ID) !== undefined, units })}`);
@@ -72,6 +64,7 @@ describeEachDatabase("a Zendesk erasure that failed between the soft and the per
   });
 
   it("sends nothing once a hold on SUPPORT is placed before the retryTask, and reports her user as Zendesk holds it", async () => {
+    const { z, t } = s;
     const { failed, retried, sent } = await failedThenRetried(async () => {
       await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE_PERSON.email}", categories: ["SUPPORT"], reason: "Dispute", caseReference: "CASE-ZD" }) { id } }`);
     });

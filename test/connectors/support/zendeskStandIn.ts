@@ -283,14 +283,14 @@ export async function deletionRetriedAfter(t: TestService, z: ZendeskStandIn, em
 }
 
 /**
- * retryingZendeskService for each test of a suite (`prepare` as there), stopped after it: the object
+ * retryingZendeskService for each test of a suite (`prepare` and `env` as there), stopped after it: the object
  * returned holds the current test's stand-in, connector and service.
  */
-export function retryingZendeskEach(db: () => TestDatabase, prepare?: (z: ZendeskStandIn) => void): { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService } {
+export function retryingZendeskEach(db: () => TestDatabase, prepare?: (z: ZendeskStandIn) => void, env: Record<string, string> = {}): { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService } {
   const current = {} as { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService };
   beforeEach(async function () {
     this.timeout(60_000);
-    Object.assign(current, await retryingZendeskService(db(), prepare));
+    Object.assign(current, await retryingZendeskService(db(), prepare, env));
   });
   afterEach(async () => {
     await current.t?.stop();
