@@ -94,10 +94,8 @@ describeEachDatabase("a purge erases exactly what the deletion kept", (db) => {
     expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a4", "n-a5"]);
     const sentBefore = standIn.calls.length;
     await t.ok(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: failed.id });
-    const after = await t.waitFor(async () => {
-      const x = await show(deletion.id);
-      return x.tasks.some((y: any) => y.step === "PURGE" && ["SUCCEEDED", "FAILED"].includes(y.status)) ? x : undefined;
-    }, "the retried purge ended");
+    // Re-queued PENDING by the retryTask: the purge ended again once it reads SUCCEEDED or FAILED.
+    const after = await purged(deletion.id);
     const purge = after.tasks.find((x: any) => x.step === "PURGE");
     expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
     expect(standIn.notes.filter((n) => n.user === 1), "the kept notes are purged").to.deep.equal([]);
