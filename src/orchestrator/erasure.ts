@@ -7,7 +7,7 @@ import { DifferenceKind, KeptCount, KeptIds, OutcomeLine } from "../domain/count
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, keptAsVerified, ruleExceptions, surveyConnector, Verification, verifyErasure } from "./deletion";
-import { FencedErasure, fencedErasure, withdrawnCategories } from "./erasureUnits";
+import { FencedErasure, fencedErasure, unsettled, withdrawnCategories } from "./erasureUnits";
 import { endRemoteUnit, erasedByEarlierUnits, extendRemoteUnit } from "./holdFence";
 import { addIn, addOutcome, carriedOver, closingBase, closingResidual, countedSincePark, ErasureSoFar, instructedBy, outcomeLines, partialOf, residualStillHeld, withPollUnits } from "./erasureOutcome";
 import type { RunOptions } from "./runner";
@@ -201,7 +201,8 @@ export async function runErasure(services: Services, connector: Connector, task:
       kept = [...ruleExceptions(keptAsVerified(ruleKept, check.sets, heldSince.instruction.categories), services.retentionRules), ...holdExceptions(held, dctx, instruction)];
       kept.push(...heldSince.exceptions(check.byCategory));
     } else kept.push(...heldSince.exceptions(Object.fromEntries(plan.map((p) => [p.category, p.found]))));
-    lines = outcomeLines(plan, soFar, kept, dctx, task.result?.failedErasure?.goneIn);
+    // A note the run settled says what its write did: its category's records are not also the failed attempt's to have erased.
+    lines = outcomeLines(plan, soFar, kept, dctx, unsettled(task.result?.failedErasure?.goneIn, fence.notedCategories));
   }
   // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT).
   const byFailed = (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);

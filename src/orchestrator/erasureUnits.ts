@@ -24,6 +24,17 @@ export interface FencedErasure {
   erasedByOthers(): Promise<Record<string, number>>;
   /** What this attempt's own units counted, per category (in erasure_progress, as every attempt's). */
   ownCounted(): Record<string, number>;
+  /**
+   * The categories of the units earlier attempts left under a note, whose notes this call hands the
+   * connector to settle: what their writes did is then the connector's count (erased, or still there),
+   * no longer what a failed attempt may have erased (FailedErasure.goneIn, unsettled).
+   */
+  notedCategories: ReadonlySet<string>;
+}
+
+/** Of what a failed attempt may have erased (FailedErasure.goneIn), the categories no note handed to this run settles. */
+export function unsettled(goneIn: Readonly<Record<string, number>> | undefined, noted: ReadonlySet<string>): Record<string, number> | undefined {
+  return goneIn && Object.fromEntries(Object.entries(goneIn).filter(([category]) => !noted.has(category)));
 }
 
 /**
@@ -34,8 +45,12 @@ export interface FencedErasure {
  */
 export async function fencedErasure(services: Pick<Services, "ds" | "clock">, owner: UnitOwner, categories: readonly DataCategory[], ctx: TaskContext, leaseMs: number, signal: AbortSignal, claim: Claim): Promise<FencedErasure> {
   const guard: UnitGuard = (em) => holdsLease(em, claim.task, claim.workerId);
-  // Read before this attempt's own units exist: what earlier attempts left unfinished.
-  const unfinished = ctx.attempt > 1 ? await unfinishedNotes(services.ds, owner.taskId) : [];
+  // Read before this attempt's own units exist: what earlier attempts left unfinished. Whatever the
+  // attempt counter says: an operator's retryTask starts a FAILED task's attempts from 1 again, and its
+  // run must settle the notes the failed attempts left (a DELETE whose answer was lost, a user deleted
+  // only softly), or their work is never finished nor counted (a first attempt reads none, one statement).
+  const noted = await unfinishedNotes(services.ds, owner.taskId);
+  const unfinished = noted.map((n) => n.note);
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat(), null, claim);
   let outer = start.unitId;
   // The units this attempt began (erasedByOthers waits for the others').
@@ -127,6 +142,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
     erasedByOthers,
     ownCounted: () => ({ ...own }),
+    notedCategories: new Set(noted.flatMap((n) => n.categories)),
   };
 }
 

@@ -41,8 +41,9 @@ export async function rectifyUnlessHeld(
 ): Promise<TaskResult> {
   const categories = connector.spec.categories.map(String);
   const owner = { subjectEmail: ids.email, taskId: task.id, requestId: task.requestId, connector: connector.spec.name };
-  // Read before this attempt's own units exist: what earlier attempts may have written.
-  const earlier = ctx.attempt > 1 ? await writtenByEarlierUnits(services.ds, task.id) : new Set<string>();
+  // Read before this attempt's own units exist: what earlier attempts may have written. Whatever the
+  // attempt counter says: an operator's retryTask starts a FAILED task's attempts from 1 again.
+  const earlier = await writtenByEarlierUnits(services.ds, task.id);
   const unit = await beginErasureUnit(services, owner, categories, leaseMs, ctx.signal, ctx.heartbeat, null, claim);
   const hold = manualHold(categories, unit.holds);
   if (hold) {

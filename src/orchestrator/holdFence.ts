@@ -386,10 +386,10 @@ export async function otherUnitsEnded(ds: DataSource, taskId: string, own: Reado
   }
 }
 
-/** Notes of the units earlier attempts of a task began and never finished, oldest first. */
-export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<string[]> {
+/** Notes of the units earlier attempts of a task began and never finished, oldest first, each with its unit's categories. */
+export async function unfinishedNotes(ds: DataSource, taskId: string): Promise<{ note: string; categories: string[] }[]> {
   const rows = await ds.getRepository(ErasureUnitRow).find({ where: { taskId, note: Not(IsNull()) }, order: { startedAt: "ASC" } });
-  return rows.map((r) => r.note!);
+  return rows.map((r) => ({ note: r.note!, categories: list(r.categories) }));
 }
 
 /**

@@ -131,7 +131,7 @@ registerEnumType(DifferenceKind, {
     RESIDUAL_AVOIDED: { description: "Records the plan foresaw as residual were erased or kept instead: what would have left them holding personal data had changed (another customer's words on a thread were gone)." },
     ERASED_BY_FAILED_ATTEMPT: {
       description:
-        "Records of the plan an earlier attempt that failed may have erased (its write landed, then the system answered an error): gone when the connector counted what remained after that failure (the task's outcome.erasedInDoubt), not confirmed by the system's answer, and no longer found by the run that completed. Counted in erased, once; never FEWER_RECORDS.",
+        "Records of the plan an earlier attempt that failed may have erased (its write landed, then the system answered an error): gone when the connector counted what remained after that failure (the task's outcome.erasedInDoubt), not confirmed by the system's answer, and no longer found by the run that completed. Counted in erased, once; never FEWER_RECORDS. Not in a category where that run settled the failed attempt's unfinished units by their notes: what they did is then the connector's count.",
     },
   },
 });

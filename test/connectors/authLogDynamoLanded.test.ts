@@ -1,13 +1,13 @@
 import { expect } from "chai";
 import { describeEachDatabase } from "../support/databases";
-import { approved } from "../support/harness";
+import { approved, ended } from "../support/harness";
 import { GRACE } from "./support/authLogFixtures";
 import type { DeleteFault } from "./support/authLogDynamo";
 import { dynamoSuite, itemsOf } from "./support/dynamoSuite";
 import { FAST } from "./support/slowWrites";
 
 const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason
-  tasks { connector step status attempts lastError outcome { erased kept } }
+  tasks { id connector step status attempts lastError outcome { erased kept } }
   deletionOutcome { connector erased kept matchesPlan differences { kind records } } } }`;
 
 /**
@@ -117,6 +117,37 @@ describeEachDatabase("auth-log on DynamoDB: every delete that landed is counted 
       const { erase } = await deletion({ lands: "later", answer: "none" }, { timeoutMs: 400 });
       expect(erase.attempts).to.equal(2);
     });
+  });
+
+  describe("a delete in doubt when the erasure FAILS for good, and an operator retries it", () => {
+    // With no attempt left the ERASE FAILS with its note kept; retryTask starts its attempts from 1 again,
+    // and its run must still get that note back, to read the delete back (or send it again).
+    for (const lands of ["now", "never"] as const) {
+      it(`${lands === "now" ? "done" : "not done"}, answered 500, its read-back unanswered, no attempt left: the retryTask's run settles it through the note, counted once`, async function () {
+        this.timeout(90_000);
+        const t = await s.service({ ...FAST, DSR_TASK_MAX_ATTEMPTS: "1" }, [s.f.connector({ pageSize: 10, deleteConcurrency: 1, timeoutMs: 400 })], true);
+        const before = await itemsOf(s, GRACE.userId!);
+        s.dynamo.deleteFaults.push(null, null, { lands, answer: 500 });
+        s.dynamo.holdReads(1, { operations: ["GetItem"] });
+        const id = await approved(t, { type: "DELETION", subject: { email: GRACE.email, userId: GRACE.userId } });
+        const failed = await ended(t, SHOW, id, { timeoutMs: 60_000 });
+        expect(failed.status, JSON.stringify(failed.tasks)).to.equal("FAILED");
+        const erase = failed.tasks.find((y: any) => y.step === "ERASE");
+        expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = ? AND note IS NOT NULL`, [erase.id]))[0].n), "the failed attempt's notes").to.be.greaterThan(0);
+        const deletesBefore = s.dynamo.operations.filter((o) => o === "DeleteItem").length;
+        await t.ok(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: erase.id });
+        const done = await ended(t, SHOW, id, { timeoutMs: 60_000 });
+        const left = await itemsOf(s, GRACE.userId!);
+        const line = done.deletionOutcome.find((l: any) => l.connector === "auth-log");
+        const retried = done.tasks.find((y: any) => y.step === "ERASE");
+        console.log(`      ${db().kind} ${JSON.stringify({ before, left, failed: erase.outcome, outcome: retried.outcome, line, deletes: s.dynamo.operations.filter((o) => o === "DeleteItem").length - deletesBefore })}`);
+        expect(done.status, JSON.stringify(done.tasks)).to.equal("COMPLETED");
+        // What the table lost, each item once, and confirmed by the retry's own reads (no ERASED_BY_FAILED_ATTEMPT left to guess).
+        expect({ erased: retried.outcome.erased, kept: retried.outcome.kept }).to.deep.equal({ erased: before - left, kept: left });
+        expect(line).to.deep.include({ erased: before - left, kept: left, matchesPlan: true, differences: [] });
+        expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = ?`, [erase.id]))[0].n), "notes left behind").to.equal(0);
+      });
+    }
   });
 
   describe("a delete in doubt when the attempt is stopped (its signal aborted: task timeout)", () => {

@@ -109,15 +109,21 @@ describeEachDatabase("the declarative HTTP connector, when the answer to a write
       expect(failed.statusReason).to.contain("1 more of the plan gone");
       expect(failed.auditEvents.find((e: any) => e.action === "task.failed").details.error).to.contain("2 record(s) erased before the failure");
 
+      const sentBefore = standIn.calls.length;
       expect((await t.ok(RETRY, { id: erase(failed).id })).retryTask.status).to.equal("PENDING");
       const retried = await whenEnded(t, FAILED_WRITE, failed.id);
       // 4 of her 5 notes gone (n-a4 by the retry), n-a5 kept.
       expect(adasNotes()).to.deep.equal(["n-a5"]);
+      // The retried run (its attempts counted from 1 again) got the failed attempt's note back: n-a3's
+      // DELETE is sent again first and answered 404, its own write confirmed (was: never sent again).
+      expect(standIn.calls.slice(sentBefore).filter((c) => c.method === "DELETE").map((c) => `${c.path} ${c.status}`)).to.deep.equal(["/api/notes/n-a3 404", "/api/notes/n-a4 204"]);
       expect(retried.status, JSON.stringify(retried.tasks)).to.equal("COMPLETED");
-      // n-a3 is the failed attempt's (not "erased outside the service"), counted once: 4 erased, not 3 nor 5.
-      expect(support(retried)).to.deep.include({ erased: 4, kept: 1, residual: 0 });
-      expect(support(retried).differences.map((d: any) => `${d.kind} ${d.records}`)).to.deep.equal(["ERASED_BY_FAILED_ATTEMPT 1"]);
+      // n-a3 settled by its note, counted once: 4 erased, not 3 nor 5, and not also ERASED_BY_FAILED_ATTEMPT.
+      expect(support(retried)).to.deep.include({ erased: 4, kept: 1, residual: 0, matchesPlan: true });
+      expect(support(retried).differences).to.deep.equal([]);
       expect(erase(retried).outcome).to.deep.include({ erased: 4, erasedInDoubt: null });
+      // The note is finished with it.
+      expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = ?`, [erase(failed).id]))[0].n), "notes left behind").to.equal(0);
       const { deletionCertificate } = await t.ok(CERTIFICATE, { id: failed.id });
       expect(deletionCertificate.erased.find((e: any) => e.connector === "helpdesk").records).to.equal(4);
     });

@@ -76,6 +76,38 @@ describeEachDatabase("a purge erases exactly what the deletion kept", (db) => {
     });
   }
 
+  // A purge's DELETE lands and is answered 400 (a refusal: the purge FAILS at once), and an operator's
+  // retryTask runs it again, its attempts counted from 1: the run gets the failed attempt's note back.
+  it("sends the DELETE a failed purge had answered 400 again on its retryTask, and counts the 6 it purged once", async function () {
+    this.timeout(90_000);
+    dateAda(standIn, "old");
+    t = await hooks.serviceOver(restConfig(standIn));
+    const hold: string = (await t.ok(PLACE, { input: { subjectEmail: ADA.email, categories: ["SUPPORT"], reason: "litigation", caseReference: "K-2" } }, Role.PRIVACY_OFFICER)).placeLegalHold.id;
+    const deletion = await runVerified(t, SHOW, "DELETION", ADA.email);
+    expect(deletion.retentionExceptions.map((e: any) => [e.category, e.recordCount])).to.deep.equal([["SUPPORT", 5]]);
+    standIn.faults.push({ status: 400, method: "DELETE", after: 2, through: "answer" });
+    const before = standIn.calls.length;
+    await t.ok(RELEASE, { id: hold }, Role.PRIVACY_OFFICER);
+    const failed = (await purged(deletion.id)).tasks.find((x: any) => x.step === "PURGE");
+    expect(failed.status).to.equal("FAILED");
+    // The stand-in: n-a1, n-a2 deleted and answered 204; n-a3 deleted, then answered 400.
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a4", "n-a5"]);
+    const sentBefore = standIn.calls.length;
+    await t.ok(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: failed.id });
+    // Re-queued PENDING by the retryTask: the purge ended again once it reads SUCCEEDED or FAILED.
+    const after = await purged(deletion.id);
+    const purge = after.tasks.find((x: any) => x.step === "PURGE");
+    expect([purge.status, purge.lastError]).to.deep.equal(["SUCCEEDED", null]);
+    expect(standIn.notes.filter((n) => n.user === 1), "the kept notes are purged").to.deep.equal([]);
+    // The 5 kept notes and the account: 6, each once (the 2 the failed attempt's units counted, and the retry's 4).
+    expect(purge.outcome.erased).to.equal(6);
+    // n-a3's DELETE is sent again first and answered 404: the system's answer to this purge's own write (was: never sent again, 5 counted).
+    expect(standIn.calls.slice(sentBefore).filter((c) => c.method === "DELETE").map((c) => `${c.path} ${c.status}`)).to.deep.equal(["/api/notes/n-a3 404", "/api/notes/n-a4 204", "/api/notes/n-a5 204", "/api/users/1 204"]);
+    expect(standIn.calls.slice(before).filter((c) => c.method === "DELETE" && c.status !== 404).length).to.equal(6);
+    expect(after.retentionExceptions.map((e: any) => [e.category, e.recordCount, e.status])).to.deep.equal([["SUPPORT", 5, "CLOSED"]]);
+    expect(Number((await t.ds.query(`SELECT COUNT(*) AS n FROM erasure_units WHERE taskId = ?`, [purge.id]))[0].n), "notes left behind").to.equal(0);
+  });
+
   it("deletes the account a hold on accounts kept, by its id, and not the account she opened since under the same address", async function () {
     this.timeout(90_000);
     dateAda(standIn, "old");

@@ -5,7 +5,7 @@ import { whenEnded } from "../identity/support";
 import { accountDbService, AccountDbService } from "./support/accountDbService";
 import { FaultyProxy } from "./support/faultyProxy";
 
-const SHOW = `query($id: ID!) { request(id: $id) { status statusReason tasks { step status attempts lastError outcome { changed notHeld } } } }`;
+const SHOW = `query($id: ID!) { request(id: $id) { id status statusReason tasks { id step status attempts lastError outcome { changed notHeld } } } }`;
 const NEW = "ada@analytical.example";
 
 /**
@@ -64,6 +64,13 @@ describeEachDatabase("a correction (or a deletion) whose write committed and who
     expect(done.statusReason).to.match(/^1 task\(s\) failed: account-db RECTIFY: /);
     expect(done.statusReason).to.contain("Yet account-db may hold the new values already (email): a write of this correction there committed, or its answer was lost, before the task failed.");
     expect(done.statusReason).not.to.contain(NEW);
+    // An operator's retryTask runs it again, its attempts counted from 1: the run still reads that the
+    // failed attempt may have written, finds the row under the new address, and reports it changed.
+    await service!.t.ok(`mutation($id: ID!) { retryTask(id: $id) { status } }`, { id: done.tasks.find((x: any) => x.step === "RECTIFY").id });
+    const retried = await whenEnded(service!.t, SHOW, done.id);
+    expect(await service!.account.rows(`SELECT email FROM users WHERE id = 1`)).to.deep.equal([{ email: NEW }]);
+    expect(retried.tasks.find((x: any) => x.step === "RECTIFY").outcome, JSON.stringify(retried)).to.deep.equal({ changed: ["email"], notHeld: [] });
+    expect(retried.status, retried.statusReason).to.equal("COMPLETED");
   });
   // A deletion's DELETE of a page of sessions commits and its answer is lost: with no retry left the ERASE
   // FAILS (the connection cut, its attempts spent), and the operator's retryTask runs it again.

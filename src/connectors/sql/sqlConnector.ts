@@ -489,8 +489,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * A retried rectify whose earlier attempt corrected the column a table finds people by (and stopped
    * before it answered) finds no row by the old value: the rows the corrected value finds that hold
    * every corrected value are what that attempt wrote, counted (nothing is written), rather than report
-   * the fields not held while the database holds them. Only on a retry, only rows holding all of it, and
-   * only when an earlier attempt may have written the table's category (ctx.writtenBefore): with none,
+   * the fields not held while the database holds them. Only on a retry (a retryTask's run too), only rows
+   * holding all of it, and only when an earlier attempt may have written the table's category (ctx.writtenBefore): with none,
    * they are another person's (the person has no row here, and asked for a value someone else holds).
    */
   const correctedBefore = async (t: SqlTableConfig, corrected: ReadonlyMap<string, string>, ctx: TaskContext): Promise<number> => {
@@ -867,7 +867,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
             }
           }
           // Only when an earlier attempt may have written this table's category: otherwise the rows the new value finds are another person's.
-          if (affected === 0 && ctx.attempt > 1 && (ctx.writtenBefore ? await ctx.writtenBefore(t.category) : true)) affected = await correctedBefore(t, group.values, ctx);
+          // Asked whatever the attempt counter says (an operator's retryTask starts it from 1 again); without writtenBefore, only on a retry.
+          if (affected === 0 && (ctx.writtenBefore ? await ctx.writtenBefore(t.category) : ctx.attempt > 1)) affected = await correctedBefore(t, group.values, ctx);
           (affected > 0 ? changed : notHeld).push(...group.fields);
         }
         return unfinished.length ? { changed, notHeld, unfinished } : { changed, notHeld };

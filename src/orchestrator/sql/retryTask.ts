@@ -15,7 +15,9 @@ import { dependentIds } from "./finishTask";
 const DAY_MS = 86_400_000;
 
 /**
- * An operator re-queues a FAILED task with fresh attempts. The tasks that were skipped because it failed
+ * An operator re-queues a FAILED task with fresh attempts (its counter from 0: the run does not tell a
+ * retried task by its attempt number, and reads what the failed attempts left in doubt all the same,
+ * their units' notes and writes: erasureUnits.ts, heldCorrection.ts). The tasks that were skipped because it failed
  * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction. A PURGE (of
  * kept sets whose time came after the request ended) is retried whenever it failed, and reopens nothing.
  * A manual task the system failed because no one completed it (lapseManualTask) is retried only once

@@ -243,15 +243,15 @@ export async function overLaggingSearch(db: TestDatabase, lagMs: number, keepsOn
  * A stand-in, a connector for it with 1-second time-outs, and the service running it, whose rule keeps
  * nothing of SUPPORT on deletion (an erasure erases what it reaches) and whose retries wait a minute of its
  * clock (at most 3 attempts): for tests of an attempt that fails and of its retry. `prepare` sees the
- * stand-in before the service starts.
+ * stand-in before the service starts; `env` overrides the service's settings.
  */
-export async function retryingZendeskService(db: TestDatabase, prepare?: (z: ZendeskStandIn) => void): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
+export async function retryingZendeskService(db: TestDatabase, prepare?: (z: ZendeskStandIn) => void, env: Record<string, string> = {}): Promise<{ z: ZendeskStandIn; connector: ZendeskConnector; t: TestService }> {
   const z = await startStandIn();
   prepare?.(z);
   z.store.save();
   const connector = connectorFor(z, { timeoutMs: 1_000 });
   const rules = [{ category: "SUPPORT", period: "730 days", legalBasis: "dispute resolution", basisKind: "LEGITIMATE_INTEREST", keepsOnDeletion: false }];
-  const t = await new TestService(db, { ...FAST, DSR_TASK_MAX_ATTEMPTS: "3", DSR_RETRY_BASE_MS: "60000", DSR_RETRY_MAX_MS: "60000", DSR_RETENTION_RULES: JSON.stringify(rules) }, [connector]).start();
+  const t = await new TestService(db, { ...FAST, DSR_TASK_MAX_ATTEMPTS: "3", DSR_RETRY_BASE_MS: "60000", DSR_RETRY_MAX_MS: "60000", DSR_RETENTION_RULES: JSON.stringify(rules), ...env }, [connector]).start();
   return { z, connector, t };
 }
 
@@ -283,14 +283,14 @@ export async function deletionRetriedAfter(t: TestService, z: ZendeskStandIn, em
 }
 
 /**
- * retryingZendeskService for each test of a suite (`prepare` as there), stopped after it: the object
+ * retryingZendeskService for each test of a suite (`prepare` and `env` as there), stopped after it: the object
  * returned holds the current test's stand-in, connector and service.
  */
-export function retryingZendeskEach(db: () => TestDatabase, prepare?: (z: ZendeskStandIn) => void): { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService } {
+export function retryingZendeskEach(db: () => TestDatabase, prepare?: (z: ZendeskStandIn) => void, env: Record<string, string> = {}): { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService } {
   const current = {} as { z: ZendeskStandIn; connector: ZendeskConnector; t: TestService };
   beforeEach(async function () {
     this.timeout(60_000);
-    Object.assign(current, await retryingZendeskService(db(), prepare));
+    Object.assign(current, await retryingZendeskService(db(), prepare, env));
   });
   afterEach(async () => {
     await current.t?.stop();
