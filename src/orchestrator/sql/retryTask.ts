@@ -4,7 +4,7 @@ import { moveRequest } from "../../commands/requestTransition";
 import { lockedRequest } from "../../db/transaction";
 import { RequestStatus, TERMINAL_STATUSES } from "../../domain/enums";
 import { FINISHED_TASK_STATUSES, TaskStatus, TaskStep } from "../../domain/tasks";
-import { TaskDependencyRow, TaskRow } from "../../entities";
+import { StagedBatchRow, TaskDependencyRow, TaskRow } from "../../entities";
 import { conflict, notFound } from "../../errors";
 import { refuseRetryOutOfOrder } from "../correctionOrder";
 import { endedBeforeGrace } from "../identityRetention";
@@ -17,7 +17,8 @@ const DAY_MS = 86_400_000;
 /**
  * An operator re-queues a FAILED task with fresh attempts (its counter from 0: the run does not tell a
  * retried task by its attempt number, and reads what the failed attempts left in doubt all the same,
- * their units' notes and writes: erasureUnits.ts, heldCorrection.ts). The tasks that were skipped because it failed
+ * their units' notes and writes: erasureUnits.ts, heldCorrection.ts; a COLLECT's staged batches, which
+ * are numbered by attempt, are dropped). The tasks that were skipped because it failed
  * are re-queued behind it, and a FAILED request is reopened (IN_PROGRESS). One transaction. A PURGE (of
  * kept sets whose time came after the request ended) is retried whenever it failed, and reopens nothing.
  * A manual task the system failed because no one completed it (lapseManualTask) is retried only once
@@ -71,6 +72,10 @@ export async function retryTask(em: EntityManager, taskId: string, actor: Actor,
       // A lapse no longer holds once its step may be done again: its error would say the step was not done.
       { status: TaskStatus.PENDING, waitingFor, attempts: 0, runAfter: now, finishedAt: null, note: null, remoteReference: null, lockedBy: null, leaseExpiresAt: null, updatedAt: now, ...(lapsed(t) ? { lastError: null } : {}) },
     );
+    // What the failed attempts of a COLLECT staged: the retried run collects everything again, and numbers
+    // its batches from attempt 1 again. Left, they held those numbers, and the retry failed on its first
+    // batch (a duplicate key), every time.
+    if (t.step === TaskStep.COLLECT) await em.getRepository(StagedBatchRow).delete({ taskId: t.id });
   }
   await auditTask(em, task, "retried", now, { requeued: requeue.size }, actor);
   // A purge is no step of the request's work: the request stays as it ended.
