@@ -25,6 +25,7 @@ function config(): SqlConnectorConfig {
     name: "people-db",
     version: "1.0.0",
     tables: [{ table: "rt_casing", identityColumn: "email", identityKind: "email", category: "ACCOUNT", recordType: "person", primaryKey: "id", exportColumns: ["email", "bio"], erase: { strategy: "DELETE" } }],
+    rectifiable: { email: { table: "rt_casing", column: "email" } },
   };
 }
 
@@ -65,6 +66,15 @@ describeEachSqlDialect("SQL connector, an address with İ or ß stored as typed 
     expect(erased.erased).to.equal(2);
     expect(await bios()).to.deep.equal(["İnci", "plain inci", "İnci again", "Strasse"]);
     expect((await collectAll(connector, { email: STRASSE })).map((r) => r.data.bio)).to.deep.equal(["Strasse"]);
+  });
+
+  it("corrects someone's address to one with İ while the plain-i address is another person's, and that one stays hers", async () => {
+    await query(`DELETE FROM rt_casing WHERE id IN (1, 3)`);
+    await query(`INSERT INTO rt_casing (id, email, bio) VALUES (7, 'ada@example.com', 'Ada')`);
+    const corrected = await connector.rectify({ email: "ada@example.com" }, [{ field: "email", value: INCI_TYPED }], testContext());
+    expect(corrected.changed).to.deep.equal(["email"]);
+    expect((await query(`SELECT email FROM rt_casing WHERE id = 7`))[0].email).to.equal(INCI_TYPED);
+    expect((await collectAll(connector, { email: PLAIN })).map((r) => r.data.bio)).to.deep.equal(["plain inci"]);
   });
 
   it("gives the person with the plain address only her own row", async () => {

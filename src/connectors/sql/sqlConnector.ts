@@ -445,7 +445,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     const pages: Record<string, unknown>[][] = [];
     for await (const rows of subjectPages("rectify", t, [...corrected.keys()], values, ctx)) if (rows.length) pages.push(rows);
     const own = pages.flat().map((r) => r[t.primaryKey]);
-    const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
+    // The UPDATE decides the claim by the look-up alone, with no row confirmed: only the value's own
+    // spellings may hold it back. A look-up also sends other people's (the plain `i` PostgreSQL's lower()
+    // makes of `İ`), which a read confirms away; here such a row refused the person's own new address.
+    const ownSpellings = (c: { kind: string; value: string }) => {
+      const { lookup } = identityMatcher(c.kind, [c.value], country);
+      return { ...lookup, spellings: lookup.spellings.filter((s) => identityForm(c.kind, s, country) === c.value) };
+    };
+    const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: ownSpellings(c) })), own } : undefined;
     const holdsAll = (r: Record<string, unknown>) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value);
     // A column people are found by moves all of the person's rows in one statement, or none: split over
     // pages, a retry after a cut or a crash finds the rows written by the new value and not the old, and
