@@ -97,15 +97,21 @@ function capitalSpellings(spelling: string): string[] {
 
 /**
  * The ways a comparison folding only some letters may hold one unit of a spelling: a letter outside
- * ASCII in both cases; `i̇` as itself, as `İ` and as the plain `i` a lower() under a C.UTF-8 collation
- * makes of `İ` (another person's letter: the hit is confirmed by normalizeEmail, which tells them
- * apart); `ß` as itself and as `ẞ`; anything else as it is.
+ * ASCII in both cases; `i̇` as itself and as `İ`; `ß` as itself and as `ẞ`; anything else as it is.
  */
 function unitCases(unit: string): string[] {
-  if (unit === DOTTED_I) return [DOTTED_I, CAPITAL_DOTTED_I, "i"];
+  if (unit === DOTTED_I) return [DOTTED_I, CAPITAL_DOTTED_I];
   if (unit === "ß") return ["ß", CAPITAL_SHARP_S];
   return otherCased(unit) ? [unit.toLowerCase(), unit.toUpperCase()] : [unit];
 }
+
+/**
+ * What a lower() that folds every letter one character at a time (PostgreSQL's under a libc collation
+ * such as `C.UTF-8` or `en_US.UTF-8`) makes of the address a spelling is a case of: `İ` becomes the
+ * plain `i`, and every `Σ` the `σ` (JavaScript's lower case writes a word's last sigma `ς`). Both are
+ * other people's letters: a hit by this spelling is confirmed by normalizeEmail, which tells them apart.
+ */
+const letterByLetterLower = (spelling: string): string => spelling.toLowerCase().replaceAll(DOTTED_I, "i").replaceAll("ς", "σ");
 
 /** Case spellings of one address at most (each spelling of emailSpellings) for a look-up that folds ASCII letters only. */
 export const FOLDED_CASE_LIMIT = 256;
@@ -120,9 +126,10 @@ const otherCased = (c: string): boolean =>
  * as typed is neither the lower nor the upper case of the address under them, so each letter outside
  * ASCII is spelled in both cases (ASCII letters stay lower: the comparison folds them, and a lower() of
  * the column leaves them so), and `i̇` and `ß` in each way unitCases lists: every mix, while there
- * are at most FOLDED_CASE_LIMIT. Past it (a long local part in Greek or
- * Cyrillic letters), only the ways people type whole words: each part between `.`, `-`, `_`, `+` and
- * `@` in lower case, upper case or capitalised, and `complete` is false so the caller says it.
+ * are at most FOLDED_CASE_LIMIT, and the one a lower() folding every letter makes (letterByLetterLower).
+ * Past it (a long local part in Greek or Cyrillic letters), only the ways people type whole words: each
+ * part between `.`, `-`, `_`, `+` and `@` in lower case, upper case or capitalised, and `complete` is
+ * false so the caller says it.
  */
 export function foldedCaseSpellings(spelling: string): { spellings: string[]; complete: boolean } {
   const units = spelling.match(/i\u0307|./gsu) ?? [];
@@ -130,7 +137,7 @@ export function foldedCaseSpellings(spelling: string): { spellings: string[]; co
   if (cases.reduce((n, w) => n * w.length, 1) <= FOLDED_CASE_LIMIT) {
     let spellings = [""];
     for (const way of cases) spellings = spellings.flatMap((head) => way.map((unit) => head + unit));
-    return { spellings, complete: true };
+    return { spellings: [...new Set([...spellings, letterByLetterLower(spelling)])], complete: true };
   }
   const parts = spelling.split(/([.\-_+@])/);
   const ways = (part: string) => (/^[.\-_+@]$/.test(part) ? [part] : [...new Set([part.toLowerCase(), part.toUpperCase(), part.charAt(0).toUpperCase() + part.slice(1).toLowerCase()])]);
@@ -142,8 +149,8 @@ export function foldedCaseSpellings(spelling: string): { spellings: string[]; co
   // The comparison folds ASCII letters itself; spelled in lower case, they suit a lower() of the column too.
   const asciiLower = (value: string) => value.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const irregular = units.flatMap((unit) => (unit === DOTTED_I || unit === "ß" ? [unit] : []));
-  const alike = (s: string) => (irregular.length ? [s, s.replaceAll(DOTTED_I, "i"), ...capitalSpellings(s)] : [s]);
-  return { spellings: [...new Set([...spellings, spelling, spelling.toUpperCase()].flatMap(alike).map(asciiLower))], complete: false };
+  const alike = (s: string) => (irregular.length ? [s, ...capitalSpellings(s)] : [s]);
+  return { spellings: [...new Set([...[...spellings, spelling, spelling.toUpperCase()].flatMap(alike).map(asciiLower), letterByLetterLower(spelling)])], complete: false };
 }
 
 /**

@@ -10,7 +10,8 @@ import { sqlSuiteHooks } from "./support/accountDb";
  * `i` and a combining dot (two characters), so the matching form of `İnci@` is `i̇nci@`, and no upper
  * case of that is the `İ` a system stored as the person typed it. A system that stores `İnci.Yilmaz@`
  * as typed (Turkish keyboards put `İ` on the capital key) must still give her that row, and the person
- * whose address has a plain `inci.yilmaz@` is someone else. Likewise `ß`, stored in capitals as `ẞ`.
+ * whose address has a plain `inci.yilmaz@` is someone else. Likewise `ß`, stored in capitals as `ẞ`, and
+ * a Greek address stored in capitals, whose last `Σ` PostgreSQL lower-cases to `σ`.
  */
 const INCI_TYPED = "İnci.Yilmaz@example.com";
 const INCI = normalizeEmail(INCI_TYPED);
@@ -19,6 +20,11 @@ const PLAIN = "inci.yilmaz@example.com";
 const GRETE = "grete.straße@example.com";
 const GRETE_CAPITALS = "GRETE.STRAẞE@EXAMPLE.COM";
 const STRASSE = "grete.strasse@example.com";
+/** JavaScript lower-cases a word's last `Σ` to `ς`; PostgreSQL's lower() under a libc collation to `σ`. */
+const SOKRATIS_TYPED = "ΣΩΚΡΑΤΗΣ@example.gr";
+const SOKRATIS = normalizeEmail(SOKRATIS_TYPED);
+/** Another address: a medial sigma at the end, which normalizeEmail keeps. */
+const MEDIAL = "σωκρατησ@example.gr";
 
 function config(): SqlConnectorConfig {
   return {
@@ -29,7 +35,7 @@ function config(): SqlConnectorConfig {
   };
 }
 
-describeEachSqlDialect("SQL connector, an address with İ or ß stored as typed or in capitals", (db: () => TestDatabase) => {
+describeEachSqlDialect("SQL connector, an address with İ, ß or a final ς stored as typed or in capitals", (db: () => TestDatabase) => {
   const { query } = sqlSuiteHooks(db, ["rt_casing"]);
   let connector: SqlConnector;
 
@@ -44,6 +50,7 @@ describeEachSqlDialect("SQL connector, an address with İ or ß stored as typed 
       GRETE_CAPITALS,
       STRASSE,
     ]);
+    await query(`INSERT INTO rt_casing (id, email, bio) VALUES (8, ?, 'Sokratis'), (9, ?, 'Sokratis again'), (10, ?, 'medial sigma')`, [SOKRATIS_TYPED.toUpperCase(), "Σωκρατης@example.gr", MEDIAL]);
     connector = createSqlConnector(config(), { url: db().url, chunkSize: 2 });
   });
   afterEach(async () => {
@@ -57,15 +64,24 @@ describeEachSqlDialect("SQL connector, an address with İ or ß stored as typed 
     expect((await collectAll(connector, { email: INCI })).map((r) => r.data.bio).sort()).to.deep.equal(["İnci", "İnci again"]);
     const erased = await connector.erase({ email: INCI }, { categories: ["ACCOUNT"] }, testContext());
     expect(erased.erased).to.equal(2);
-    expect(await bios()).to.deep.equal(["plain inci", "Grete", "Grete again", "Strasse"]);
+    expect(await bios()).to.deep.equal(["plain inci", "Grete", "Grete again", "Strasse", "Sokratis", "Sokratis again", "medial sigma"]);
   });
 
   it("collects and erases the rows of an address with ß, also those stored in capitals with ẞ, and not the SS address's", async () => {
     expect((await collectAll(connector, { email: GRETE })).map((r) => r.data.bio).sort()).to.deep.equal(["Grete", "Grete again"]);
     const erased = await connector.erase({ email: GRETE }, { categories: ["ACCOUNT"] }, testContext());
     expect(erased.erased).to.equal(2);
-    expect(await bios()).to.deep.equal(["İnci", "plain inci", "İnci again", "Strasse"]);
+    expect(await bios()).to.deep.equal(["İnci", "plain inci", "İnci again", "Strasse", "Sokratis", "Sokratis again", "medial sigma"]);
     expect((await collectAll(connector, { email: STRASSE })).map((r) => r.data.bio)).to.deep.equal(["Strasse"]);
+  });
+
+  it("collects and erases a Greek address's rows stored in capitals or capitalised, and not the medial-sigma address's", async () => {
+    expect(SOKRATIS).to.equal("σωκρατης@example.gr");
+    expect((await collectAll(connector, { email: SOKRATIS })).map((r) => r.data.bio).sort()).to.deep.equal(["Sokratis", "Sokratis again"]);
+    const erased = await connector.erase({ email: SOKRATIS }, { categories: ["ACCOUNT"] }, testContext());
+    expect(erased.erased).to.equal(2);
+    expect((await collectAll(connector, { email: MEDIAL })).map((r) => r.data.bio)).to.deep.equal(["medial sigma"]);
+    expect(await bios()).to.have.length(7);
   });
 
   it("corrects someone's address to one with İ while the plain-i address is another person's, and that one stays hers", async () => {
