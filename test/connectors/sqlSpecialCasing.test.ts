@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { createSqlConnector, type SqlConnector, type SqlConnectorConfig } from "../../src/connectors/sql";
-import { collectAll, testContext } from "../../src/connectors/testing/conformance";
+import { collectAll, listAll, testContext } from "../../src/connectors/testing/conformance";
 import { normalizeEmail } from "../../src/domain/identities";
 import { describeEachSqlDialect, type TestDatabase } from "../support/databases";
 import { sqlSuiteHooks } from "./support/accountDb";
@@ -91,6 +91,19 @@ describeEachSqlDialect("SQL connector, an address with İ, ß or a final ς stor
     expect(corrected.changed).to.deep.equal(["email"]);
     expect((await query(`SELECT email FROM rt_casing WHERE id = 7`))[0].email).to.equal(INCI_TYPED);
     expect((await collectAll(connector, { email: PLAIN })).map((r) => r.data.bio)).to.deep.equal(["plain inci"]);
+  });
+
+  it("lists each person once with their own count", async () => {
+    const entries = (await listAll(connector)).map((e) => [e.identities.email, e.records ?? null]);
+    expect(entries).to.have.deep.members([
+      [INCI, 2],
+      [PLAIN, 1],
+      [GRETE, 2],
+      [STRASSE, 1],
+      [SOKRATIS, 2],
+      [MEDIAL, 1],
+    ]);
+    expect(entries).to.have.length(6);
   });
 
   it("gives the person with the plain address only her own row", async () => {
