@@ -72,8 +72,46 @@ export function emailSpellings(email: string): string[] {
  * that folds ASCII letters only.
  */
 export function emailCaseSpellings(email: string): string[] {
-  return [...new Set(emailSpellings(email).flatMap((s) => [s, s.toUpperCase()]))];
+  return [...new Set(emailSpellings(email).flatMap((s) => [s, ...capitalSpellings(s)]))];
 }
+
+/** `i` and a combining dot above: what the Turkish capital `İ` lower-cases to (two characters, not one). */
+const DOTTED_I = "i\u0307";
+/** The capital dotted `İ` (U+0130), one character, as a system stores what was typed with it. */
+const CAPITAL_DOTTED_I = "\u0130";
+/** The capital sharp s `ẞ` (U+1E9E): JavaScript upper-cases `ß` to `SS`, and lower-cases `ẞ` to `ß`. */
+const CAPITAL_SHARP_S = "\u1E9E";
+
+/**
+ * The upper-case spellings of `spelling` (in matching form) a system may hold: JavaScript's upper case,
+ * and that with the letters whose other case is not one character of their own written as people type
+ * them: `i̇` (the matching form of the Turkish `İ`) as the one character `İ` (JavaScript's upper case
+ * is `I` and a combining dot, which no system that stored `İNCI@` holds), and `ß` as `ẞ` (not `SS`,
+ * another person's letters). Without them, `İnci.Yilmaz@` as typed was found by no look-up that compares
+ * characters or folds ASCII letters only.
+ */
+function capitalSpellings(spelling: string): string[] {
+  const uppers = [spelling.toUpperCase(), spelling.replaceAll("ß", CAPITAL_SHARP_S).toUpperCase()];
+  return [...new Set(uppers.flatMap((u) => [u, u.replaceAll("I\u0307", CAPITAL_DOTTED_I)]))];
+}
+
+/**
+ * The ways a comparison folding only some letters may hold one unit of a spelling: a letter outside
+ * ASCII in both cases; `i̇` as itself and as `İ`; `ß` as itself and as `ẞ`; anything else as it is.
+ */
+function unitCases(unit: string): string[] {
+  if (unit === DOTTED_I) return [DOTTED_I, CAPITAL_DOTTED_I];
+  if (unit === "ß") return ["ß", CAPITAL_SHARP_S];
+  return otherCased(unit) ? [unit.toLowerCase(), unit.toUpperCase()] : [unit];
+}
+
+/**
+ * What a lower() that folds every letter one character at a time (PostgreSQL's under a libc collation
+ * such as `C.UTF-8` or `en_US.UTF-8`) makes of the address a spelling is a case of: `İ` becomes the
+ * plain `i`, and every `Σ` the `σ` (JavaScript's lower case writes a word's last sigma `ς`). Both are
+ * other people's letters: a hit by this spelling is confirmed by normalizeEmail, which tells them apart.
+ */
+const letterByLetterLower = (spelling: string): string => spelling.toLowerCase().replaceAll(DOTTED_I, "i").replaceAll("ς", "σ");
 
 /** Case spellings of one address at most (each spelling of emailSpellings) for a look-up that folds ASCII letters only. */
 export const FOLDED_CASE_LIMIT = 256;
@@ -87,22 +125,19 @@ const otherCased = (c: string): boolean =>
  * apart: SQLite's COLLATE NOCASE, PostgreSQL's lower() under the C collation. `Éléonore.Dupont@Example.fr`
  * as typed is neither the lower nor the upper case of the address under them, so each letter outside
  * ASCII is spelled in both cases (ASCII letters stay lower: the comparison folds them, and a lower() of
- * the column leaves them so): 2^k spellings
- * for k such letters, while that is at most FOLDED_CASE_LIMIT. Past it (a long local part in Greek or
- * Cyrillic letters), only the ways people type whole words: each part between `.`, `-`, `_`, `+` and
- * `@` in lower case, upper case or capitalised, and `complete` is false so the caller says it.
+ * the column leaves them so), and `i̇` and `ß` in each way unitCases lists: every mix, while there
+ * are at most FOLDED_CASE_LIMIT, and the one a lower() folding every letter makes (letterByLetterLower).
+ * Past it (a long local part in Greek or Cyrillic letters), only the ways people type whole words: each
+ * part between `.`, `-`, `_`, `+` and `@` in lower case, upper case or capitalised, and `complete` is
+ * false so the caller says it.
  */
 export function foldedCaseSpellings(spelling: string): { spellings: string[]; complete: boolean } {
-  const chars = [...spelling];
-  const cased = chars.flatMap((c, i) => (otherCased(c) ? [i] : []));
-  if (2 ** cased.length <= FOLDED_CASE_LIMIT) {
-    const spellings: string[] = [];
-    for (let mask = 0; mask < 2 ** cased.length; mask++) {
-      const copy = [...chars];
-      cased.forEach((at, bit) => (copy[at] = mask & (1 << bit) ? copy[at].toUpperCase() : copy[at].toLowerCase()));
-      spellings.push(copy.join(""));
-    }
-    return { spellings, complete: true };
+  const units = spelling.match(/i\u0307|./gsu) ?? [];
+  const cases = units.map(unitCases);
+  if (cases.reduce((n, w) => n * w.length, 1) <= FOLDED_CASE_LIMIT) {
+    let spellings = [""];
+    for (const way of cases) spellings = spellings.flatMap((head) => way.map((unit) => head + unit));
+    return { spellings: [...new Set([...spellings, letterByLetterLower(spelling)])], complete: true };
   }
   const parts = spelling.split(/([.\-_+@])/);
   const ways = (part: string) => (/^[.\-_+@]$/.test(part) ? [part] : [...new Set([part.toLowerCase(), part.toUpperCase(), part.charAt(0).toUpperCase() + part.slice(1).toLowerCase()])]);
@@ -113,7 +148,9 @@ export function foldedCaseSpellings(spelling: string): { spellings: string[]; co
   }
   // The comparison folds ASCII letters itself; spelled in lower case, they suit a lower() of the column too.
   const asciiLower = (value: string) => value.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  return { spellings: [...new Set([...spellings, spelling, spelling.toUpperCase()].map(asciiLower))], complete: false };
+  const irregular = units.flatMap((unit) => (unit === DOTTED_I || unit === "ß" ? [unit] : []));
+  const alike = (s: string) => (irregular.length ? [s, ...capitalSpellings(s)] : [s]);
+  return { spellings: [...new Set([...[...spellings, spelling, spelling.toUpperCase()].flatMap(alike).map(asciiLower), letterByLetterLower(spelling)])], complete: false };
 }
 
 /**

@@ -869,8 +869,21 @@ export const nobodyLike = (like: string): string => {
   return nobodysId();
 };
 
-/** `text` with its letters' case swapped: `Ada@Example.com` is `aDA@eXAMPLE.COM`. */
-export const swapCase = (text: string): string => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join("");
+/**
+ * `text` with its letters' case swapped: `Ada@Example.com` is `aDA@eXAMPLE.COM`. A letter whose other
+ * case does not lead back to it stays as it is: `ß` (upper case `SS`), the dotless `ı` (upper case `I`,
+ * whose lower case is `i`), `İ`, a last `ς`. Swapped, the address asked for was another one, which a
+ * search that ignores case rightly did not answer with this one: Grete's `grete.straße@` failed every
+ * request with HTTP_SEARCH_MATCHES_CASE.
+ */
+export const swapCase = (text: string): string =>
+  [...text]
+    .map((ch) => {
+      const other = ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase();
+      const back = ch === ch.toLowerCase() ? other.toLowerCase() : other.toUpperCase();
+      return [...other].length === 1 && back === ch ? other : ch;
+    })
+    .join("");
 
 /**
  * Whether an address a search answered shows that it ignores case: it holds what was asked for only

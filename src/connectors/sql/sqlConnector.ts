@@ -129,6 +129,11 @@ export function caseProblem(t: SqlTableConfig, column: Record<string, unknown>):
   return `table ${t.table}: column ${t.identityColumn} compares letter case (${how}), so an address stored as Ada@Example.com is not found by ada@example.com; give it a case-insensitive collation (utf8mb4_unicode_ci), or point identityColumn at a generated column of LOWER(${t.identityColumn}), indexed`;
 }
 
+/** The column a MySQL/MariaDB column is generated from as its lower case (`lower(`email`)`), from information_schema, or undefined. */
+export function loweredFrom(column: Record<string, unknown>): string | undefined {
+  return /^\s*(?:lcase|lower)\s*\(\s*`?([A-Za-z0-9_$]+)`?\s*\)\s*$/i.exec(String(column.generation ?? ""))?.[1];
+}
+
 /** Whether a stored value is the replacement ANONYMIZE wrote (as the driver reads it back: 1 for true, "12" or 12). */
 function holdsReplacement(stored: unknown, replacement: ReplacementValue): boolean {
   if (replacement === null) return stored === null || stored === undefined;
@@ -207,6 +212,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         const { rows } = await exec(op, t.table, columnCollation(t.table, t.identityColumn));
         const problem = rows[0] && caseProblem(t, rows[0]);
         if (problem) problems.push(problem);
+        const source = rows[0] && loweredFrom(rows[0]);
+        if (source) loweredSource.set(t.table, source);
       }
       return problems;
     })().catch((error: unknown) => {
@@ -251,6 +258,26 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     return asciiFoldRead;
   };
 
+  /**
+   * Tables whose email identityColumn is generated as the lower case of another column (the remedy for a
+   * `_bin` one, caseProblem), with that column: read by caseProblems. MariaDB's LOWER() makes the
+   * capital dotted `İ` a plain `i` and a word's last `Σ` a `σ`, so the generated value of İnci's
+   * `İnci.Yilmaz@` row is the plain `inci.yilmaz@`, another person's address: a row is confirmed by the
+   * address it was generated from (storedIdentity). Before, the plain address's access exported İnci's
+   * row and its deletion erased it, and İnci's own request found nothing.
+   */
+  const loweredSource = new Map<string, string>();
+  /** The value a row's identity is confirmed by: its identityColumn, or the column that is generated from (loweredSource). */
+  const storedIdentity = (t: SqlTableConfig, row: Record<string, unknown>): unknown => {
+    const source = loweredSource.get(t.table);
+    return source !== undefined && source in row ? row[source] : row[t.identityColumn];
+  };
+  /** The column storedIdentity reads besides identityColumn, if any, for a statement's column list. */
+  const identitySource = (t: SqlTableConfig): string[] => {
+    const source = loweredSource.get(t.table);
+    return source === undefined ? [] : [source];
+  };
+
   /** Fails the call, not retryably, while an email column compares letter case (caseProblems). */
   const refuseCaseSensitive = async (op: Operation): Promise<void> => {
     const problems = await caseProblems(op);
@@ -284,9 +311,9 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       const given = typeof ids[p.kind] === "string" && ids[p.kind] !== "" && !earlier.has(p.kind) ? (ids[p.kind] as string) : undefined;
       if ((known.has(p.kind) && given === undefined) || !from) continue;
       const matcher = identityMatcher(t.identityKind, from, country);
-      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS));
+      const { rows } = await exec(op, t.table, selectIdentity(d, t, p.column, matcher.lookup, MAX_DERIVED_PAIRS, identitySource(t)));
       // An empty value is nobody's identity: following it would reach every row holding an empty value.
-      const confirmed = rows.filter((r) => matcher.confirms(r[t.identityColumn]));
+      const confirmed = rows.filter((r) => matcher.confirms(storedIdentity(t, r)));
       const values = [...new Set(confirmed.map((r) => identityForm(p.kind, r[p.column], country)))].filter((v) => v !== "");
       const before = earlier.get(p.kind);
       if (before !== undefined && !values.includes(before) && !(await heldByOther(op, p, t, before))) values.push(before);
@@ -318,7 +345,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
   const holdersOfValues = async (op: Operation, p: SqlProvidedIdentity, t: SqlTableConfig, values: readonly string[]): Promise<Record<string, unknown>[]> => {
     const value = identityMatcher(p.kind, values, country);
     const replaced = t.erase.strategy === "ANONYMIZE" ? Object.entries(t.erase.columns) : [];
-    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, replaced.map(([c]) => c)));
+    const { rows } = await exec(op, t.table, holdersOf(d, t, p.column, value.lookup, MAX_DERIVED_PAIRS, [...replaced.map(([c]) => c), ...identitySource(t)]));
     const anonymised = (r: Record<string, unknown>) => replaced.length > 0 && replaced.every(([c, v]) => holdsReplacement(r[c], v));
     return rows.filter((r) => value.confirms(r[p.column]) && !anonymised(r));
   };
@@ -351,7 +378,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     let conflict = several ? `their ${t.table} rows hold ${derived.length} values of ${p.kind}, more than one account?` : given !== undefined && derived.length > 0 && !derived.includes(given) ? `their ${t.table} row holds another ${p.kind}` : "";
     let shared = false;
     if (!conflict && theirs.length) {
-      shared = (await holdersOfValues(op, p, t, theirs)).some((r) => !subject.confirms(r[t.identityColumn]));
+      shared = (await holdersOfValues(op, p, t, theirs)).some((r) => !subject.confirms(storedIdentity(t, r)));
       if (shared) conflict = `another person's ${t.table} row holds it`;
     }
     // Before anything is read by it, a given value must be one the subject's own row holds: with none
@@ -420,8 +447,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       if (problem) throw refuse(problem);
       if (kind === "phone") continue;
       const wanted = identityMatcher(kind, [value], country);
-      const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS));
-      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(r[t.identityColumn]))) throw refuse(HELD_BY_ANOTHER);
+      const { rows } = await exec("rectify", t.table, holdersOf(d, t, column, wanted.lookup, MAX_DERIVED_PAIRS, identitySource(t)));
+      if (rows.some((r) => wanted.confirms(r[column]) && !subject.confirms(storedIdentity(t, r)))) throw refuse(HELD_BY_ANOTHER);
     }
   };
 
@@ -445,7 +472,14 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     const pages: Record<string, unknown>[][] = [];
     for await (const rows of subjectPages("rectify", t, [...corrected.keys()], values, ctx)) if (rows.length) pages.push(rows);
     const own = pages.flat().map((r) => r[t.primaryKey]);
-    const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: identityMatcher(c.kind, [c.value], country).lookup })), own } : undefined;
+    // The UPDATE decides the claim by the look-up alone, with no row confirmed: only the value's own
+    // spellings may hold it back. A look-up also sends other people's (the plain `i` PostgreSQL's lower()
+    // makes of `İ`), which a read confirms away; here such a row refused the person's own new address.
+    const ownSpellings = (c: { kind: string; value: string }) => {
+      const { lookup } = identityMatcher(c.kind, [c.value], country);
+      return { ...lookup, spellings: lookup.spellings.filter((s) => identityForm(c.kind, s, country) === c.value) };
+    };
+    const unclaimed = claims.length ? { claims: claims.map((c) => ({ column: c.column, lookup: ownSpellings(c) })), own } : undefined;
     const holdsAll = (r: Record<string, unknown>) => [...corrected].every(([column, value]) => r[column] !== null && r[column] !== undefined && String(r[column]) === value);
     // A column people are found by moves all of the person's rows in one statement, or none: split over
     // pages, a retry after a cut or a crash finds the rows written by the new value and not the old, and
@@ -523,7 +557,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
    * and it is left out. A look-up by an email or phone it fails, with IDENTITY_TYPE (a misconfigured column).
    */
   async function* subjectPages(op: Operation, t: SqlTableConfig, columns: readonly string[], values: IdentityMatcher, ctx: TaskContext): AsyncGenerator<Record<string, unknown>[]> {
-    const read = [...new Set([t.primaryKey, t.identityColumn, ...columns])];
+    await caseProblems(op);
+    const read = [...new Set([t.primaryKey, t.identityColumn, ...identitySource(t), ...columns])];
     let after: unknown;
     for (;;) {
       if (ctx.signal.aborted) throw stopped(name, op, ctx.signal);
@@ -538,7 +573,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         return;
       }
       const { rows } = page;
-      yield rows.filter((row) => values.confirms(row[t.identityColumn]));
+      yield rows.filter((row) => values.confirms(storedIdentity(t, row)));
       if (rows.length < chunk) return;
       after = rows[rows.length - 1][t.primaryKey];
     }
@@ -781,7 +816,8 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
         if (!wanted.length || !instruction.categories.includes(t.category)) continue;
         const setOff = setOffBy(t, keys);
         const guard = unreferenced(d, t, setOff);
-        const columns = [...new Set([t.primaryKey, t.identityColumn, ...setOff.flatMap((k) => k.parentColumns)])];
+        await caseProblems("erase");
+        const columns = [...new Set([t.primaryKey, t.identityColumn, ...identitySource(t), ...setOff.flatMap((k) => k.parentColumns)])];
         const value = ids[t.identityKind as keyof Identities];
         const subject = typeof value === "string" ? identityMatcher(t.identityKind, [value], country) : undefined;
         const left = new Map<string, string[]>();
@@ -797,7 +833,7 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
               // Stopped (the lease lost, the worker stopping): what this unit erased so far is counted, nothing more is erased.
               if (ctx.signal.aborted) break;
               // No longer the subject's by the identity it was found by (changed since the deletion): whose it is now is not the deletion's to decide.
-              if (!subject?.confirms(row[t.identityColumn])) {
+              if (!subject?.confirms(storedIdentity(t, row))) {
                 appendTo(left, HELD_BACK_ROW_CHANGED, String(row[t.primaryKey]));
                 continue;
               }

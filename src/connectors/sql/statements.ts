@@ -54,9 +54,9 @@ export function selectByKeys(d: DialectKind, t: SqlTableConfig, columns: readonl
 }
 
 /** The distinct pairs (the value the row was found by, a non-null value of `column`) the table holds for the subject, at most `limit`. */
-export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: IdentityLookup, limit: number): Statement {
+export function selectIdentity(d: DialectKind, t: SqlTableConfig, column: string, identities: IdentityLookup, limit: number, also: readonly string[] = []): Statement {
   const q = (c: string) => quote(d, c);
-  const columns = [...new Set([t.identityColumn, column])];
+  const columns = [...new Set([t.identityColumn, column, ...also])];
   return {
     sql: `SELECT DISTINCT ${columns.map(q).join(", ")} FROM ${q(t.table)} WHERE ${matches(d, t, identities)} AND ${q(column)} IS NOT NULL LIMIT ?`,
     params: [...identities.spellings, limit],
