@@ -731,6 +731,19 @@ describe("declarative HTTP connector", () => {
     expect(problemsOf({ category: "ACCOUNT", fields: ["email"] })).to.deep.equal([]);
   });
 
+  it("refuses an unknown recordedAtFormat, or one without recordedAtField, naming the resource and not echoing the value", () => {
+    expect(configProblemsOf((config) => ((config.resources[0] as unknown as Record<string, unknown>).recordedAtFormat = "unix-ish"))).to.deep.equal([
+      "resources[0].recordedAtFormat (note records) must be one of datetime, epochSeconds, epochMilliseconds, epochMicroseconds, epochNanoseconds, julianDay, yyyymmdd (how recordedAtField writes its dates)",
+    ]);
+    expect(
+      configProblemsOf((config) => {
+        delete config.resources[1].recordedAtField;
+        config.resources[1].recordedAtFormat = "epochSeconds";
+      }),
+    ).to.deep.equal(["resources[1].recordedAtFormat (invoice records) is given without recordedAtField, whose dates it describes"]);
+    expect(configProblemsOf((config) => (config.resources[0].recordedAtFormat = "julianDay"))).to.deep.equal([]);
+  });
+
   it("refuses a resource path without {subject}, and one with it only in the query unless subjectField confirms each record", () => {
     // GET /notes answers everyone's notes: as one person's, all 4 of the others' were exported to Ada and erased with hers.
     const problemsOf = (path: string, subjectField?: string) =>

@@ -111,11 +111,35 @@ describeEachDatabase("the declarative HTTP connector, through the service", (db)
     expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a3", "n-a4", "n-a5"]);
   });
 
+  it("keeps a note retention keeps when the API gives its date as a julian day and the resource says recordedAtFormat julianDay", async () => {
+    // Every note dated by its julian day (n-a5, inside the 5 years, 2459849.5 for 2022-09-27): read as epoch
+    // seconds, n-a3..n-a5 were dated January 1970 and erased.
+    for (const note of standIn.notes) (note as any).created_at = Date.parse(note.created_at) / 86_400_000 + 2440587.5;
+    const config = restConfig(standIn);
+    config.resources[0].recordedAtFormat = "julianDay";
+    const request = await deletion(config);
+    expect(standIn.notes.filter((n) => n.user === 1).map((n) => n.id)).to.deep.equal(["n-a3", "n-a4", "n-a5"]);
+    expect(request.status).to.equal("COMPLETED");
+    expect(request.deletionOutcome.find((l: any) => l.category === "SUPPORT")).to.deep.include({ erased: 2, kept: 3 });
+  });
+
+  it("fails, before any write, on a number whose unit the resource does not say (a julian day), naming the field, never the value", async () => {
+    const note = standIn.notes.find((n) => n.id === "n-a5")!;
+    const day = Date.parse(note.created_at) / 86_400_000 + 2440587.5;
+    (note as any).created_at = day;
+    const request = await deletion();
+    expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
+    expect(request.status).to.equal("FAILED");
+    const errors = request.tasks.map((x: any) => x.lastError ?? "").join(" ");
+    expect(errors).to.include("helpdesk: a note record holds a number whose unit cannot be told").and.include("at created_at; check the resource's recordedAtField and recordedAtFormat");
+    expect(errors).not.to.include(String(Math.trunc(day)));
+  });
+
   it("fails, before any write, on a record date it cannot read, rather than take the record for undated and erase it", async () => {
     standIn.notes.find((n) => n.id === "n-a5")!.created_at = "last Tuesday";
     const request = await deletion();
     expect(request.status).to.equal("FAILED");
-    expect(request.tasks.map((x: any) => x.lastError).join(" ")).to.include("helpdesk: a note record holds a value at created_at that is not a date; check the resource's recordedAtField");
+    expect(request.tasks.map((x: any) => x.lastError).join(" ")).to.include("helpdesk: a note record holds a value that is not a date at created_at; check the resource's recordedAtField");
     expect(standIn.notes.filter((n) => n.user === 1)).to.have.length(5);
   });
 });

@@ -6,6 +6,7 @@
 
 import { plainHttpProblem, plaintextHosts } from "../../config/transport";
 import { emailProblem } from "../../domain/identities";
+import { recordedAtFormatProblems, type RecordedAtFormat } from "../recordedAt";
 import { isReplacementValue, ReplacementValue } from "../replacement";
 import { kindProblem } from "../sdk";
 
@@ -85,6 +86,12 @@ export interface HttpResourceConfig {
   fields: string[];
   /** Field holding when the record came into being (ISO 8601 or epoch), for retention. */
   recordedAtField?: string;
+  /**
+   * How recordedAtField writes its dates (recordedAt.ts RECORDED_AT_FORMATS). Without it, date text is
+   * read as such and a number only as 10-digit epoch seconds or 13-digit epoch milliseconds; any other
+   * number fails the task rather than be guessed.
+   */
+  recordedAtFormat?: RecordedAtFormat;
   /**
    * `{record}` in its path is the record's id. Absent: the records are never erased (access only); a
    * deletion plans and reports them residual (RECORD_NOT_ERASABLE), and the account over them too.
@@ -367,6 +374,7 @@ export function httpConfigProblems(c: Partial<HttpConnectorConfig> | null, env: 
     problems.push(...subjectScopeProblems(at, r), ...strayPlaceholders(`${at}.path`, r.path, ["subject"]));
     if (!Array.isArray(r.fields) || !r.fields.every(str)) problems.push(`${at}.fields must list the fields the person receives`);
     problems.push(...paginationProblems(r.pagination, at));
+    problems.push(...recordedAtFormatProblems(`${at}.recordedAtFormat${str(r.recordType) ? ` (${r.recordType} records)` : ""}`, r.recordedAtFormat, r.recordedAtField !== undefined, "recordedAtField"));
     const erase = r.erase as Record<string, unknown> | undefined;
     if (erase !== undefined) {
       if (!isRecord(erase) || !str(erase.path) || !String(erase.path).includes("{record}")) problems.push(`${at}.erase.path is required and must contain {record}`);

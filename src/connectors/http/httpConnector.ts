@@ -6,7 +6,7 @@ import { emailProblem, emailSpellings, normalizeEmail } from "../../domain/ident
 import { appendTo } from "../../domain/multiMap";
 import { deadline } from "../../deadline";
 import { withInlineRetry } from "../inlineRetry";
-import { dateOf } from "../recordedAt";
+import { readRecordedAt, unreadableReason } from "../recordedAt";
 import { KeptTally } from "../keptTally";
 import { CheckResult, Connector, ConnectorConfigError, ConnectorError, ErasureInstruction, ErasureOutcome, HeldBackOutcome, Identities, RecordRef, ResidualRecords, retryAfterMs, RosterContext, SubjectRecord, TaskContext } from "../sdk";
 import { HttpAccountConfig, HttpConnectorConfig, HttpErase, HttpResourceConfig, HttpRosterConfig, httpConfigProblems } from "./config";
@@ -513,10 +513,15 @@ export function createHttpConnector(config: HttpConnectorConfig, env: NodeJS.Pro
   const recordOf = (r: HttpResourceConfig, item: Record<string, unknown>, op: Op): SubjectRecord => {
     const data: Record<string, unknown> = {};
     for (const f of r.fields) data[f] = exactValue(pick(item, f) ?? null);
-    const recordedAt = r.recordedAtField ? dateOf(pick(item, r.recordedAtField)) : undefined;
-    // A date that cannot be read is no "undated" record: retention keeps no undated record, so it would be erased however recent.
-    if (recordedAt === null) {
-      throw new ConnectorError(`${name}: a ${r.recordType} record holds a value at ${r.recordedAtField} that is not a date; check the resource's recordedAtField`, `${name} ${op}: unreadable date at ${r.recordedAtField}`, false);
+    const recordedAt = r.recordedAtField ? readRecordedAt(pick(item, r.recordedAtField), r.recordedAtFormat) : undefined;
+    // A date that cannot be read is no "undated" record: retention keeps no undated record, so it would
+    // be erased however recent. Nor is it guessed: a number of unknown unit read wrong dates it decades off.
+    if (typeof recordedAt === "string") {
+      throw new ConnectorError(
+        `${name}: a ${r.recordType} record holds ${unreadableReason(recordedAt, r.recordedAtFormat)} at ${r.recordedAtField}; check the resource's recordedAtField and recordedAtFormat`,
+        `${name} ${op}: unreadable date at ${r.recordedAtField} (${recordedAt})`,
+        false,
+      );
     }
     const id = idOf(item, r.idField, `listing ${r.recordType} records answered one`, "the resource's idField", op);
     // Access only: no erasure removes it, so a deletion plans it residual (and erase names it so).

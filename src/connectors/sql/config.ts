@@ -1,4 +1,5 @@
 import { isSupportedCountry, type CountryCode } from "libphonenumber-js";
+import { recordedAtFormatProblems, type RecordedAtFormat } from "../recordedAt";
 import { isReplacementValue, type ReplacementValue } from "../replacement";
 import { CATEGORY_NAME, ConnectorConfigError, kindProblem, needProblem, type DataCategory, type IdentityKind, type IdentityNeed } from "../sdk";
 
@@ -47,6 +48,12 @@ export interface SqlTableConfig {
   exportColumns: string[];
   /** When each row came into being (a date, ISO text or epoch); retention counts from here. */
   recordedAtColumn?: string;
+  /**
+   * How recordedAtColumn writes its dates (recordedAt.ts RECORDED_AT_FORMATS). Without it, a date type
+   * or date text is read as such and a number only as 10-digit epoch seconds or 13-digit epoch
+   * milliseconds; any other number fails the task rather than be guessed.
+   */
+  recordedAtFormat?: RecordedAtFormat;
   /** What erase does to the subject's rows. */
   erase: EraseStrategy;
 }
@@ -94,7 +101,7 @@ export class SqlConnectorConfigError extends ConnectorConfigError {
 }
 
 const TOP_FIELDS = ["name", "version", "tables", "provides", "rectifiable", "defaultPhoneCountry"];
-const TABLE_FIELDS = ["table", "identityColumn", "identityKind", "category", "recordType", "primaryKey", "exportColumns", "recordedAtColumn", "erase"];
+const TABLE_FIELDS = ["table", "identityColumn", "identityKind", "category", "recordType", "primaryKey", "exportColumns", "recordedAtColumn", "recordedAtFormat", "erase"];
 const RECORD_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -129,6 +136,7 @@ function tableProblems(at: string, t: Record<string, unknown>): string[] {
     if (dupes.length) problems.push(`${at}: exportColumns lists ${dupes.map(show).join(", ")} more than once`);
   }
   if (t.recordedAtColumn !== undefined) problems.push(...identifierProblem(at, "recordedAtColumn", t.recordedAtColumn));
+  problems.push(...recordedAtFormatProblems(`${at}: recordedAtFormat`, t.recordedAtFormat, t.recordedAtColumn !== undefined, "recordedAtColumn"));
   problems.push(...eraseProblems(at, t));
   return problems;
 }

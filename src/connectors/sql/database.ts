@@ -371,19 +371,38 @@ function fromUrl(url: string, timeoutMs: number, plain: readonly string[] = []):
 interface MysqlField {
   type: string;
   extendedFormat?: string;
+  /** The column's declared length: for BIT(n), n. */
+  length: number;
   string(encoding?: string): string | null;
+  buffer(): Buffer | null;
+}
+
+/** The widest BIT whose every value a JSON number holds exactly (2^53 - 1). */
+const BIT_AS_NUMBER = 53;
+
+/**
+ * A BIT(n) value as the server holds it: a number up to BIT(53), the n-digit bit string ("0101...")
+ * past that, where a number could be rounded. mysql2 hands BIT over as a Buffer, and the person
+ * received its bytes in base64 (BIT(1) b'1' as "AQ==", BIT(10) b'1010000001' as "AoE=").
+ */
+function bitValue(field: MysqlField): number | string | null {
+  const bytes = field.buffer();
+  if (bytes === null) return null;
+  const value = bytes.length ? BigInt(`0x${bytes.toString("hex")}`) : 0n;
+  return field.length <= BIT_AS_NUMBER ? Number(value) : value.toString(2).padStart(field.length, "0");
 }
 
 /**
  * mysql2's typeCast: a DATETIME or TIMESTAMP with its microseconds (a Date holds milliseconds: 01:30:00.123456
  * was exported as 01:30:00.123Z); a JSON column (MySQL's JSON type, MariaDB's JSON alias of LONGTEXT, which it names
- * in its extended metadata) is read exactly (exactJson), every other column as mysql2 reads it. mysql2
+ * in its extended metadata) is read exactly (exactJson); a BIT as its number or bits (bitValue); every other column as mysql2 reads it. mysql2
  * reads JSON with JSON.parse: an integer past 2^53 in it reached the person rounded
  * (12345678901234567891 as 12345678901234567000), where a BIGINT column is exact (bigNumberStrings).
  */
 function exactJsonColumns(field: MysqlField, next: () => unknown): unknown {
   // JSON text is UTF-8 (MySQL sends the JSON type as binary).
   if (field.type === "JSON" || field.extendedFormat === "json") return exactJson(field.string("utf8"));
+  if (field.type === "BIT") return bitValue(field);
   if (!MYSQL_DATES.has(field.type)) return next();
   // As mysql2 reads it with timezone Z (UTC), its microseconds kept (withFraction).
   const text = field.string();

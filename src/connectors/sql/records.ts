@@ -1,15 +1,17 @@
 import { ConnectorError, SubjectRecord } from "../sdk";
-import { dateOf } from "../recordedAt";
+import { readRecordedAt, unreadableReason } from "../recordedAt";
 import type { SqlTableConfig } from "./config";
 
 /** A row's recordedAt, or a non-retryable error naming the table and column (never the value). */
 export function recordedAtOf(connector: string, t: SqlTableConfig, row: Record<string, unknown>): Date | undefined {
   if (!t.recordedAtColumn) return undefined;
-  const at = dateOf(row[t.recordedAtColumn]);
-  if (at === null) {
+  const at = readRecordedAt(row[t.recordedAtColumn], t.recordedAtFormat);
+  if (typeof at === "string") {
+    // Not retryable: the same value reads the same way next time. Never guessed: a date read wrong is
+    // a record erased that retention keeps, or kept that it erases.
     throw new ConnectorError(
-      `${connector}: table ${t.table} has a value in ${t.recordedAtColumn} that is not a date; fix recordedAtColumn in the connector configuration`,
-      `${connector}: unreadable date in ${t.table}.${t.recordedAtColumn}`,
+      `${connector}: table ${t.table} has ${unreadableReason(at, t.recordedAtFormat)} in ${t.recordedAtColumn}; fix recordedAtColumn or recordedAtFormat in the connector configuration`,
+      `${connector}: unreadable date in ${t.table}.${t.recordedAtColumn} (${at})`,
       false,
     );
   }

@@ -27,11 +27,12 @@ import { connectionProblems, SqlConnection, SqlDatabase, Statement, StatementRes
 import { classifyDbError, Operation, stopped, toConnectorError, unreadableByColumn } from "./errors";
 import { ForeignKey, foreignKeyCatalog, foreignKeyProblems, foreignKeysOf, HELD_BACK_BY_HOLD, HELD_BACK_ROW_CHANGED, referredRows, setOffBy, unreferenced } from "./foreignKeys";
 import { IdentityPlan, planIdentities } from "./identityPlan";
+import { readRecordedAt, unreadableReason } from "../recordedAt";
 import { recordedAtOf, toRecord } from "./records";
 import { correctionsByTable, identityColumns, identityValueProblem } from "./rectifyGuard";
 import { identityForm, identityMatcher, IdentityMatcher } from "./identityMatch";
 import { listSqlSubjects } from "./roster";
-import { anonymizeRows, columnCollation, deleteRows, holdersOf, probe, selectByKeys, selectIdentity, selectPage, updateColumns } from "./statements";
+import { anonymizeRows, columnCollation, datedSample, deleteRows, holdersOf, probe, selectByKeys, selectIdentity, selectPage, updateColumns } from "./statements";
 
 /** How the connector runs: the connection (built by the caller from its environment) and the page size. */
 export interface SqlConnectorOptions extends SqlConnection {
@@ -702,7 +703,6 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
     const columns = columnsOf(t);
     try {
       await db.run(probe(d, t.table, columns));
-      return null;
     } catch (error) {
       const kind = classifyDbError(error);
       if (kind.missing === "table") return `table ${t.table} does not exist`;
@@ -713,6 +713,13 @@ export function createSqlConnector(config: SqlConnectorConfig, options: SqlConne
       }
       return `table ${t.table} has no column ${missing.join(", ")}`;
     }
+    if (!t.recordedAtColumn) return null;
+    const { rows } = await db.run(datedSample(d, t.table, t.recordedAtColumn));
+    for (const row of rows) {
+      const at = readRecordedAt(row[t.recordedAtColumn], t.recordedAtFormat);
+      if (typeof at === "string") return `table ${t.table} has ${unreadableReason(at, t.recordedAtFormat)} in ${t.recordedAtColumn}`;
+    }
+    return null;
   };
 
   return {

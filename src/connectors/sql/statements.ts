@@ -128,6 +128,14 @@ export function probe(d: DialectKind, table: string, columns: readonly string[])
 }
 
 /**
+ * A few of `column`'s values (none NULL), for check() to read as dates: a recordedAtColumn of numbers
+ * whose unit the configuration does not say fails the check, before a deletion reads it.
+ */
+export function datedSample(d: DialectKind, table: string, column: string, rows = 20): Statement {
+  return { sql: `SELECT ${quote(d, column)} FROM ${quote(d, table)} WHERE ${quote(d, column)} IS NOT NULL LIMIT ${rows}`, params: [] };
+}
+
+/**
  * A column compared byte for byte, whatever its collation: counts grouped by it keep every stored
  * spelling apart (a `_ci` column would merge `abc` and `ABC`, which the connector tells apart, and
  * `josé` and `jose`, two people), and
