@@ -1,9 +1,9 @@
 import type { Connector, ErasureInstruction, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { ConnectorError } from "../connectors/sdk";
-import { DeletionContext, deletionInstruction } from "../domain/retention";
+import { DeletionContext, deletionInstruction, holdFor } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import { DifferenceKind, KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
+import { DifferenceKind, KeptByDeletion, KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, keptAsVerified, ruleExceptions, surveyConnector, Verification, verifyErasure } from "./deletion";
@@ -70,7 +70,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = bounded(residueCategories);
   if (purge && instruction.categories.length === 0) {
-    await completeHeldPurge(services, connector, task, ids, instruction, fence, options, signal);
+    await completeHeldPurge(services, connector, task, ids, ctx, instruction, fence, options, signal, keptBy);
     return;
   }
 
@@ -306,9 +306,22 @@ export async function runErasure(services: Services, connector: Connector, task:
  * work their units left noted (a delete sent without an answer), which the connector settles by reading
  * only, told no category (as an ERASE under a hold is). Before, such a purge completed at once with
  * erased 0, its earlier attempts' counts dropped and their notes ended unread: deletes that had landed
- * were counted by no one.
+ * were counted by no one. When those attempts erased anything, the held sets are counted again as the
+ * system holds them (as a hold placed during a purge's run is): the exceptions said what the deletion
+ * kept, 3 auth events, where the hold kept the 1 the failed attempt left.
  */
-async function completeHeldPurge(services: Services, connector: Connector, task: TaskRow, ids: Identities, instruction: ErasureInstruction, fence: FencedErasure, options: RunOptions, signal: AbortSignal): Promise<void> {
+async function completeHeldPurge(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  instruction: ErasureInstruction,
+  fence: FencedErasure,
+  options: RunOptions,
+  signal: AbortSignal,
+  keptBy: KeptByDeletion | undefined,
+): Promise<void> {
   const { ds, clock } = services;
   let settled = 0;
   try {
@@ -320,7 +333,42 @@ async function completeHeldPurge(services: Services, connector: Connector, task:
   const earlier = await fence.erasedByOthers();
   await fence.end();
   const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0);
-  await completeTask(ds, task, options.workerId, { erased }, clock.now(), { handOff: options.handOff, dropProgress: true });
+  const recounted = erased > 0 && connector.spec.supports.includes("access") && !connector.spec.manual ? await heldSetsNow(services, connector, task, ids, ctx, instruction, signal, keptBy) : { kept: [], closeExceptions: [] };
+  const kept = recounted.kept.reduce((n, k) => n + k.recordCount, 0);
+  await completeTask(ds, task, options.workerId, { erased, ...(kept ? { kept } : {}) }, clock.now(), { ...recounted, handOff: options.handOff, dropProgress: true });
+}
+
+/**
+ * The open exceptions of the request's held categories on this connector, set to what the system holds
+ * of what the deletion kept (collected again, bounded by `keptBy`): a category whose sets no longer say
+ * what is there has them closed and one set in their place, kept by the hold that covers it.
+ */
+async function heldSetsNow(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  instruction: ErasureInstruction,
+  signal: AbortSignal,
+  keptBy: KeptByDeletion | undefined,
+): Promise<{ kept: KeptException[]; closeExceptions: string[] }> {
+  const { ds } = services;
+  const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+  const holds = await activeHoldsFor(ds, keptSubjectEmail(request));
+  const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, [], null, keptBy), signal);
+  const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
+  const kept: KeptException[] = [];
+  const closeExceptions: string[] = [];
+  for (const category of new Set(open.map((e) => e.category))) {
+    if (!holdFor(category, holds)) continue;
+    const sets = open.filter((e) => e.category === category);
+    const found = check.byCategory[category] ?? 0;
+    if (sets.reduce((n, e) => n + e.recordCount, 0) === found) continue;
+    closeExceptions.push(...sets.map((e) => e.id));
+    kept.push(...holdExceptions([{ category, found }], { holds }, instruction));
+  }
+  return { kept, closeExceptions };
 }
 
 /**
