@@ -124,8 +124,11 @@ export async function runErasure(services: Services, connector: Connector, task:
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
     if (!signal.aborted) await fence.end(true);
-    // Failed for good, an erase may still have written (a write that landed, answered with an error): counted now.
-    if (!purge && !closing && !task.remoteReference && !signal.aborted && endsForGood(task, error) && connector.spec.supports.includes("access") && !connector.spec.manual) {
+    // A failed erase may still have written (a write that landed, answered with an error): counted now,
+    // whether it is retried or not. The next attempt no longer finds those records; before, one retried
+    // (the answer to a DELETE's COMMIT lost, the next attempt ending it) reported them FEWER_RECORDS
+    // "erased by an earlier attempt or outside the service", counted erased by no one.
+    if (!purge && !closing && !task.remoteReference && !signal.aborted && error instanceof ConnectorError && connector.spec.supports.includes("access") && !connector.spec.manual) {
       throw await countAfterFailure(services, connector, task, ids, ctx, signal, error);
     }
     throw error;
@@ -449,13 +452,8 @@ function pollAfterMs(connector: string, ms: unknown, ctx: TaskContext): number {
   return MAX_POLL_MS;
 }
 
-/** Whether an erase's error ends its task FAILED (not retried): refused for good, or its attempts spent. */
-function endsForGood(task: TaskRow, error: unknown): error is ConnectorError {
-  return error instanceof ConnectorError && (!error.retryable || task.attempts >= task.maxAttempts);
-}
-
 /**
- * A connector's error that ends an ERASE FAILED, with what was counted after it (TaskResult.failedErasure)
+ * A connector's error that fails an ERASE attempt, with what was counted after it (TaskResult.failedErasure)
  * for the task row and the words its lastError adds (runner's handleFailure records both).
  */
 export class ErasureFailed extends Error {
@@ -470,11 +468,11 @@ export class ErasureFailed extends Error {
 }
 
 /**
- * After an ERASE failed for good: what its units confirmed erasing (every attempt's, and what remote
+ * After an ERASE attempt failed (for good, or to be retried): what its units confirmed erasing (every attempt's, and what remote
  * work that ended erased), and what the connector's own count finds of the plan now. The plan's records
  * gone beyond those confirmed may have been erased by the failed attempt (a write that landed, then
  * answered with an error, or a statement committed before its connection dropped): the task reports them
- * (erasedInDoubt), and a retry that no longer finds them counts them erased by that attempt, not as
+ * (erasedInDoubt), and the next attempt or a retryTask that no longer finds them counts them erased by that attempt, not as
  * records gone outside the service (ERASED_BY_FAILED_ATTEMPT). A count that fails too adds nothing.
  */
 async function countAfterFailure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, signal: AbortSignal, error: ConnectorError): Promise<ConnectorError | ErasureFailed> {

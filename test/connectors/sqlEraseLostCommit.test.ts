@@ -1,0 +1,61 @@
+import { expect } from "chai";
+import { createMariadbDatabase, describeEachDatabase, MYSQL_URL, TestDatabase } from "../support/databases";
+import { ADA } from "./support/accountDb";
+import { accountDbService, AccountDbService } from "./support/accountDbService";
+import { FaultyProxy } from "./support/faultyProxy";
+
+const ERASED = `query($id: ID!) { request(id: $id) { id status deletionOutcome { category erased differences { kind records reason } } tasks { id step status attempts lastError outcome { erased erasedInDoubt } } } }`;
+
+/**
+ * The account database (MariaDB) behind a proxy that loses the server's answer to the COMMIT of an
+ * erasure's DELETE of sessions: the rows are gone, the connector sees its connection cut and fails the
+ * attempt, retryable. The next attempt no longer finds them: it counts them erased by the failed attempt
+ * (ERASED_BY_FAILED_ATTEMPT), as a retryTask after a failure for good does. Before, only a failure for
+ * good was counted after: the next attempt reported them FEWER_RECORDS, gone "by an earlier attempt or
+ * outside the service", and counted them erased nowhere. Checked against the tables' own counts.
+ */
+describeEachDatabase("a deletion whose DELETE committed, its answer lost, and whose next attempt ends it", (db) => {
+  let service: AccountDbService | undefined;
+  let proxy: FaultyProxy | undefined;
+  let accountDb: TestDatabase | undefined;
+  beforeEach(async () => {
+    accountDb = await createMariadbDatabase();
+    const server = new URL(MYSQL_URL);
+    proxy = await new FaultyProxy({ host: server.hostname, port: Number(server.port || 3306) }).start();
+    const url = new URL(accountDb.url);
+    url.port = String(proxy.port);
+    accountDb = { ...accountDb, url: url.toString() };
+  });
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+    await proxy?.stop();
+    await accountDb?.drop();
+  });
+
+  it("counts the sessions that commit removed erased by the failed attempt, not gone outside the service", async () => {
+    service = await accountDbService(db(), undefined, accountDb, undefined, { DSR_TASK_MAX_ATTEMPTS: "3", DSR_RETRY_BASE_MS: "50", DSR_RETRY_MAX_MS: "100" });
+    const adas = async () => (await service!.account.count("users", "id = 1")) + (await service!.account.count("mfa_factors", "user_id = 1")) + (await service!.account.count("sessions", "user_id = 1"));
+    const held = await adas();
+    proxy!.loseAnswers(/DELETE FROM `sessions`/, /\x03COMMIT/);
+    const ticking = setInterval(() => service!.t.clock.advance(20), 20);
+    try {
+      const done = await service.run({ type: "DELETION", subject: { email: ADA.email } }, ERASED);
+      const seen = JSON.stringify(done);
+      console.log(`      ${db().kind} ${seen}`);
+      expect(proxy!.lost, seen).to.equal(1);
+      expect(done.status, seen).to.equal("COMPLETED");
+      const erase = done.tasks.find((x: any) => x.step === "ERASE");
+      expect(erase.attempts, `the attempt whose answer was lost, then the one that ended ${seen}`).to.equal(2);
+      const lost = held - (await adas());
+      const differences = done.deletionOutcome.flatMap((l: any) => l.differences.map((d: any) => `${l.category} ${d.kind}`));
+      // Before: AUTH_LOGS FEWER_RECORDS 500 "erased by an earlier attempt or outside the service", erased 700 of the 1,200 the table lost.
+      expect(differences, seen).to.deep.equal(["AUTH_LOGS ERASED_BY_FAILED_ATTEMPT"]);
+      expect(erase.outcome.erased, seen).to.equal(lost);
+      const lines = done.deletionOutcome.filter((l: any) => l.category !== "PAYMENTS");
+      expect(lines.reduce((n: number, l: any) => n + l.erased, 0), seen).to.equal(lost);
+    } finally {
+      clearInterval(ticking);
+    }
+  });
+});
