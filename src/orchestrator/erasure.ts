@@ -131,6 +131,10 @@ export async function runErasure(services: Services, connector: Connector, task:
     if (!purge && !closing && !task.remoteReference && !signal.aborted && error instanceof ConnectorError && connector.spec.supports.includes("access") && !connector.spec.manual) {
       throw await countAfterFailure(services, connector, task, ids, ctx, signal, error);
     }
+    // A purge's too: what it erased of the kept sets before its error is counted by the run that ends it.
+    if (purge && !task.remoteReference && !signal.aborted && error instanceof ConnectorError && connector.spec.supports.includes("access") && !connector.spec.manual) {
+      throw await countPurgeAfterFailure(services, connector, task, ids, ctx, signal, error, instruction, keptBy);
+    }
     throw error;
   }
   // Remote work that cannot be called back stays fenced until a poll finds it ended: past the next poll
@@ -207,8 +211,11 @@ export async function runErasure(services: Services, connector: Connector, task:
     // A note the run settled says what its write did: its category's records are not also the failed attempt's to have erased.
     lines = outcomeLines(plan, soFar, kept, dctx, unsettled(task.result?.failedErasure?.goneIn, fence.notedCategories));
   }
-  // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT).
-  const byFailed = (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);
+  // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT);
+  // a purge has no plan: what its failed attempts removed of the kept sets, where no note handed to this run settles it.
+  const byFailed = purge
+    ? inDoubt(task, fence, instruction.categories)
+    : (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);
   const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
   // A purge is verified as an erasure is: it closes its sets' exceptions only for what the system no
   // longer holds, and what is left of them is kept by the rule or by a hold that took a category while it
@@ -335,10 +342,20 @@ async function completeHeldPurge(
   }
   const earlier = await fence.erasedByOthers();
   await fence.end();
-  const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0);
+  const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0) + inDoubt(task, fence);
   const recounted = erased > 0 && connector.spec.supports.includes("access") && !connector.spec.manual ? await heldSetsNow(services, connector, task, ids, ctx, instruction, signal, keptBy) : { kept: [], closeExceptions: [] };
   const kept = recounted.kept.reduce((n, k) => n + k.recordCount, 0);
   await completeTask(ds, task, options.workerId, { erased, ...(kept ? { kept } : {}) }, clock.now(), { ...recounted, handOff: options.handOff, dropProgress: true });
+}
+
+/**
+ * What a PURGE's failed attempts removed of the kept sets beyond their units' counts (failedErasure.goneIn,
+ * counted after the failure), in `categories` (all, when not given), but in a category whose notes this
+ * run was handed: what a note settled is the connector's count.
+ */
+function inDoubt(task: TaskRow, fence: FencedErasure, categories?: readonly string[]): number {
+  const gone = unsettled(task.result?.failedErasure?.goneIn, fence.notedCategories) ?? {};
+  return Object.entries(gone).reduce((n, [category, records]) => n + (!categories || categories.map(String).includes(category) ? records : 0), 0);
 }
 
 /**
@@ -432,6 +449,52 @@ async function auditErasedElsewhere(em: EntityManager, exceptions: readonly Rete
       { requestId, actor: SYSTEM_ACTOR, action: "retention.erased_by_later_request", details: { byRequest: task.requestId, connector: task.connector, exceptions: sets.length, records: sets.reduce((n, e) => n + e.recordCount, 0) } },
       now,
     );
+  }
+}
+
+/**
+ * After a PURGE attempt failed (for good, or to be retried): what its units confirmed erasing, and what
+ * the system still holds of the kept sets it was purging (collected again, bounded to what the deletion
+ * kept). What the open exceptions of those categories counted beyond both was removed by the failed
+ * attempt (a DELETE committed whose answer was lost): reported erasedInDoubt, and counted erased by the
+ * run that ends the purge, once. Before, the retried purge counted only what it found left to erase
+ * (701 of the 1,201 rows the table lost in the purge). A count that fails too adds nothing.
+ */
+async function countPurgeAfterFailure(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  signal: AbortSignal,
+  error: ConnectorError,
+  instruction: ErasureInstruction,
+  keptBy: KeptByDeletion | undefined,
+): Promise<ConnectorError | ErasureFailed> {
+  const { ds, clock } = services;
+  try {
+    const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, [], null, keptBy), signal);
+    const confirmed = await erasedByEarlierUnits(ds, task.id);
+    const goneIn: Record<string, number> = {};
+    for (const category of instruction.categories.map(String)) {
+      const said = open.filter((e) => e.category === category).reduce((n, e) => n + e.recordCount, 0);
+      const gone = said - (check.byCategory[category] ?? 0) - (confirmed[category] ?? 0);
+      if (gone > 0) goneIn[category] = gone;
+    }
+    const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
+    const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
+    if (!erased && !doubt) return error;
+    ctx.logger.warn({ erasedIn: confirmed, goneIn }, "counted after the purge failed: kept records gone that the connector did not confirm erasing");
+    const said = [
+      erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
+      doubt ? `${doubt} more of the kept records gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
+    ].filter(Boolean);
+    const failedErasure = { erasedIn: confirmed, goneIn, countedAt: clock.now().toISOString() };
+    return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
+  } catch (failed) {
+    ctx.logger.warn({ err: failed }, "what remained after the purge failed could not be counted");
+    return error;
   }
 }
 
