@@ -482,16 +482,7 @@ async function countPurgeAfterFailure(
       const gone = said - (check.byCategory[category] ?? 0) - (confirmed[category] ?? 0);
       if (gone > 0) goneIn[category] = gone;
     }
-    const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
-    const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
-    if (!erased && !doubt) return error;
-    ctx.logger.warn({ erasedIn: confirmed, goneIn }, "counted after the purge failed: kept records gone that the connector did not confirm erasing");
-    const said = [
-      erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
-      doubt ? `${doubt} more of the kept records gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
-    ].filter(Boolean);
-    const failedErasure = { erasedIn: confirmed, goneIn, countedAt: clock.now().toISOString() };
-    return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
+    return countedFailure(task, ctx, error, confirmed, goneIn, "the kept records", clock.now());
   } catch (failed) {
     ctx.logger.warn({ err: failed }, "what remained after the purge failed could not be counted");
     return error;
@@ -551,18 +542,23 @@ async function countAfterFailure(services: Services, connector: Connector, task:
       const gone = line.found - now - (confirmed[line.category] ?? 0);
       if (gone > 0) goneIn[line.category] = gone;
     }
-    const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
-    const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
-    if (!erased && !doubt) return error;
-    ctx.logger.warn({ erasedIn: confirmed, goneIn }, "counted after the erasure failed: records of the plan gone that the connector did not confirm erasing");
-    const said = [
-      erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
-      doubt ? `${doubt} more of the plan gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
-    ].filter(Boolean);
-    const failedErasure = { erasedIn: confirmed, goneIn, countedAt: clock.now().toISOString() };
-    return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
+    return countedFailure(task, ctx, error, confirmed, goneIn, "the plan", clock.now());
   } catch (failed) {
     ctx.logger.warn({ err: failed }, "what remained after the erasure failed could not be counted");
     return error;
   }
+}
+
+/** A failed attempt as counted after it (`of`: what was counted against, the plan or the kept records); the error alone when it erased nothing. */
+function countedFailure(task: TaskRow, ctx: TaskContext, error: ConnectorError, confirmed: Record<string, number>, goneIn: Record<string, number>, of: string, now: Date): ConnectorError | ErasureFailed {
+  const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
+  const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
+  if (!erased && !doubt) return error;
+  ctx.logger.warn({ erasedIn: confirmed, goneIn }, `counted after the attempt failed: records of ${of} gone that the connector did not confirm erasing`);
+  const said = [
+    erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
+    doubt ? `${doubt} more of ${of} gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
+  ].filter(Boolean);
+  const failedErasure = { erasedIn: confirmed, goneIn, countedAt: now.toISOString() };
+  return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
 }
