@@ -59,5 +59,8 @@ describeEachDatabase("auth-log on DynamoDB: a purge whose categories are all hel
     const open = ended.retentionExceptions.filter((e: any) => e.status === "OPEN");
     expect(open.reduce((n: number, e: any) => n + e.recordCount, 0), `kept, by the open exceptions ${seen}`).to.equal(left);
     expect(open.every((e: any) => e.holdId === hold), `every open exception is the hold's ${seen}`).to.equal(true);
+    // The certificate issued now says so too.
+    const certified = (await t.ok(`query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector records status } } }`, { id })).deletionCertificate.kept;
+    expect(certified.filter((k: any) => k.status === "OPEN").reduce((n: number, k: any) => n + k.records, 0), `the certificate's open kept sets ${JSON.stringify(certified)}`).to.equal(left);
   });
 });
