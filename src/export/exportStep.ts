@@ -139,9 +139,12 @@ async function writeExport(services: Services, task: TaskRow, ctx: TaskContext):
     records,
     row,
     record: async (em) => {
-      // A request has one EXPORT task and its attempts only grow, so a first attempt has no archive of
-      // its own to replace: it inserts without a read. Should a row be there anyway, the unique index on
-      // requestId refuses the insert, this attempt fails, and the next one replaces that row.
+      // A request has one EXPORT task, and its row is written only by the completion that ends it
+      // SUCCEEDED, which retryTask never re-queues: a first attempt (a retryTask's too, counted from 1
+      // again) has no archive of its own to replace, and inserts without a read. A failed attempt's
+      // archive was deleted by that attempt, or by runner's discard when its completion did not commit.
+      // Should a row be there anyway, the unique index on requestId refuses the insert, this attempt
+      // fails, and the next one replaces that row.
       replaced = task.attempts > 1 ? await em.getRepository(ExportRow).findOneBy({ requestId: request.id }) : null;
       if (replaced) await em.getRepository(ExportRow).delete({ id: replaced.id });
       await em.getRepository(ExportRow).insert(row);

@@ -1,9 +1,9 @@
 import type { Connector, ErasureInstruction, ErasureOutcome, Identities, ResidualRecords, TaskContext } from "../connectors/sdk";
 import { ConnectorError } from "../connectors/sdk";
-import { DeletionContext, deletionInstruction } from "../domain/retention";
+import { DeletionContext, deletionInstruction, holdFor } from "../domain/retention";
 import { activeHoldsFor } from "../queries/legalHoldFinder";
 import { ErasureConfirmation, TaskStatus, TaskStep } from "../domain/tasks";
-import { DifferenceKind, KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
+import { DifferenceKind, KeptByDeletion, KeptCount, KeptIds, OutcomeLine } from "../domain/counting";
 import { DeletionPlanItemRow, ErasedResidue, keptSubjectEmail, RequestRow, RetentionExceptionRow, RetentionExceptionStatus, TaskResult, TaskRow } from "../entities";
 import type { Services } from "../services";
 import { deletionContextFor, holdExceptions, keptAsVerified, ruleExceptions, surveyConnector, Verification, verifyErasure } from "./deletion";
@@ -70,7 +70,7 @@ export async function runErasure(services: Services, connector: Connector, task:
   // The residue's own categories, as the holds allow them (a hold on the account's category keeps it).
   const residueInstruction = bounded(residueCategories);
   if (purge && instruction.categories.length === 0) {
-    await completeHeldPurge(services, connector, task, ids, instruction, fence, options, signal);
+    await completeHeldPurge(services, connector, task, ids, ctx, instruction, fence, options, signal, keptBy);
     return;
   }
 
@@ -124,9 +124,16 @@ export async function runErasure(services: Services, connector: Connector, task:
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
     if (!signal.aborted) await fence.end(true);
-    // Failed for good, an erase may still have written (a write that landed, answered with an error): counted now.
-    if (!purge && !closing && !task.remoteReference && !signal.aborted && endsForGood(task, error) && connector.spec.supports.includes("access") && !connector.spec.manual) {
+    // A failed erase may still have written (a write that landed, answered with an error): counted now,
+    // whether it is retried or not. The next attempt no longer finds those records; before, one retried
+    // (the answer to a DELETE's COMMIT lost, the next attempt ending it) reported them FEWER_RECORDS
+    // "erased by an earlier attempt or outside the service", counted erased by no one.
+    if (!purge && !closing && !task.remoteReference && !signal.aborted && error instanceof ConnectorError && connector.spec.supports.includes("access") && !connector.spec.manual) {
       throw await countAfterFailure(services, connector, task, ids, ctx, signal, error);
+    }
+    // A purge's too: what it erased of the kept sets before its error is counted by the run that ends it.
+    if (purge && !task.remoteReference && !signal.aborted && error instanceof ConnectorError && connector.spec.supports.includes("access") && !connector.spec.manual) {
+      throw await countPurgeAfterFailure(services, connector, task, ids, ctx, signal, error, instruction, keptBy);
     }
     throw error;
   }
@@ -204,8 +211,11 @@ export async function runErasure(services: Services, connector: Connector, task:
     // A note the run settled says what its write did: its category's records are not also the failed attempt's to have erased.
     lines = outcomeLines(plan, soFar, kept, dctx, unsettled(task.result?.failedErasure?.goneIn, fence.notedCategories));
   }
-  // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT).
-  const byFailed = (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);
+  // Of the plan's records this run no longer found, those an earlier attempt that failed may have erased (ERASED_BY_FAILED_ATTEMPT);
+  // a purge has no plan: what its failed attempts removed of the kept sets, where no note handed to this run settles it.
+  const byFailed = purge
+    ? inDoubt(task, fence, instruction.categories)
+    : (lines ?? []).reduce((n, l) => n + l.differences.filter((d) => d.kind === DifferenceKind.ERASED_BY_FAILED_ATTEMPT).reduce((m, d) => m + d.records, 0), 0);
   const keptInAll = kept.reduce((n, k) => n + k.recordCount, 0);
   // A purge is verified as an erasure is: it closes its sets' exceptions only for what the system no
   // longer holds, and what is left of them is kept by the rule or by a hold that took a category while it
@@ -306,9 +316,22 @@ export async function runErasure(services: Services, connector: Connector, task:
  * work their units left noted (a delete sent without an answer), which the connector settles by reading
  * only, told no category (as an ERASE under a hold is). Before, such a purge completed at once with
  * erased 0, its earlier attempts' counts dropped and their notes ended unread: deletes that had landed
- * were counted by no one.
+ * were counted by no one. When those attempts erased anything, the held sets are counted again as the
+ * system holds them (as a hold placed during a purge's run is): the exceptions said what the deletion
+ * kept, 3 auth events, where the hold kept the 1 the failed attempt left.
  */
-async function completeHeldPurge(services: Services, connector: Connector, task: TaskRow, ids: Identities, instruction: ErasureInstruction, fence: FencedErasure, options: RunOptions, signal: AbortSignal): Promise<void> {
+async function completeHeldPurge(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  instruction: ErasureInstruction,
+  fence: FencedErasure,
+  options: RunOptions,
+  signal: AbortSignal,
+  keptBy: KeptByDeletion | undefined,
+): Promise<void> {
   const { ds, clock } = services;
   let settled = 0;
   try {
@@ -319,8 +342,53 @@ async function completeHeldPurge(services: Services, connector: Connector, task:
   }
   const earlier = await fence.erasedByOthers();
   await fence.end();
-  const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0);
-  await completeTask(ds, task, options.workerId, { erased }, clock.now(), { handOff: options.handOff, dropProgress: true });
+  const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0) + inDoubt(task, fence);
+  const recounted = erased > 0 && connector.spec.supports.includes("access") && !connector.spec.manual ? await heldSetsNow(services, connector, task, ids, ctx, instruction, signal, keptBy) : { kept: [], closeExceptions: [] };
+  const kept = recounted.kept.reduce((n, k) => n + k.recordCount, 0);
+  await completeTask(ds, task, options.workerId, { erased, ...(kept ? { kept } : {}) }, clock.now(), { ...recounted, handOff: options.handOff, dropProgress: true });
+}
+
+/**
+ * What a PURGE's failed attempts removed of the kept sets beyond their units' counts (failedErasure.goneIn,
+ * counted after the failure), in `categories` (all, when not given), but in a category whose notes this
+ * run was handed: what a note settled is the connector's count.
+ */
+function inDoubt(task: TaskRow, fence: FencedErasure, categories?: readonly string[]): number {
+  const gone = unsettled(task.result?.failedErasure?.goneIn, fence.notedCategories) ?? {};
+  return Object.entries(gone).reduce((n, [category, records]) => n + (!categories || categories.map(String).includes(category) ? records : 0), 0);
+}
+
+/**
+ * The open exceptions of the request's held categories on this connector, set to what the system holds
+ * of what the deletion kept (collected again, bounded by `keptBy`): a category whose sets no longer say
+ * what is there has them closed and one set in their place, kept by the hold that covers it.
+ */
+async function heldSetsNow(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  instruction: ErasureInstruction,
+  signal: AbortSignal,
+  keptBy: KeptByDeletion | undefined,
+): Promise<{ kept: KeptException[]; closeExceptions: string[] }> {
+  const { ds } = services;
+  const request = await ds.getRepository(RequestRow).findOneByOrFail({ id: task.requestId });
+  const holds = await activeHoldsFor(ds, keptSubjectEmail(request));
+  const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, [], null, keptBy), signal);
+  const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
+  const kept: KeptException[] = [];
+  const closeExceptions: string[] = [];
+  for (const category of new Set(open.map((e) => e.category))) {
+    if (!holdFor(category, holds)) continue;
+    const sets = open.filter((e) => e.category === category);
+    const found = check.byCategory[category] ?? 0;
+    if (sets.reduce((n, e) => n + e.recordCount, 0) === found) continue;
+    closeExceptions.push(...sets.map((e) => e.id));
+    kept.push(...holdExceptions([{ category, found }], { holds }, instruction));
+  }
+  return { kept, closeExceptions };
 }
 
 /**
@@ -384,6 +452,43 @@ async function auditErasedElsewhere(em: EntityManager, exceptions: readonly Rete
   }
 }
 
+/**
+ * After a PURGE attempt failed (for good, or to be retried): what its units confirmed erasing, and what
+ * the system still holds of the kept sets it was purging (collected again, bounded to what the deletion
+ * kept). What the open exceptions of those categories counted beyond both was removed by the failed
+ * attempt (a DELETE committed whose answer was lost): reported erasedInDoubt, and counted erased by the
+ * run that ends the purge, once. Before, the retried purge counted only what it found left to erase
+ * (701 of the 1,201 rows the table lost in the purge). A count that fails too adds nothing.
+ */
+async function countPurgeAfterFailure(
+  services: Services,
+  connector: Connector,
+  task: TaskRow,
+  ids: Identities,
+  ctx: TaskContext,
+  signal: AbortSignal,
+  error: ConnectorError,
+  instruction: ErasureInstruction,
+  keptBy: KeptByDeletion | undefined,
+): Promise<ConnectorError | ErasureFailed> {
+  const { ds, clock } = services;
+  try {
+    const open = await ds.getRepository(RetentionExceptionRow).findBy({ requestId: task.requestId, connector: task.connector, status: RetentionExceptionStatus.OPEN });
+    const check = await untilAborted(verifyErasure(connector, ids, ctx, instruction, [], null, keptBy), signal);
+    const confirmed = await erasedByEarlierUnits(ds, task.id);
+    const goneIn: Record<string, number> = {};
+    for (const category of instruction.categories.map(String)) {
+      const said = open.filter((e) => e.category === category).reduce((n, e) => n + e.recordCount, 0);
+      const gone = said - (check.byCategory[category] ?? 0) - (confirmed[category] ?? 0);
+      if (gone > 0) goneIn[category] = gone;
+    }
+    return countedFailure(task, ctx, error, confirmed, goneIn, "the kept records", clock.now());
+  } catch (failed) {
+    ctx.logger.warn({ err: failed }, "what remained after the purge failed could not be counted");
+    return error;
+  }
+}
+
 /** The longest a task waits for its next poll of remote work (as Stripe's redactionPollMs allows). */
 const MAX_POLL_MS = 7 * 86_400_000;
 
@@ -401,13 +506,8 @@ function pollAfterMs(connector: string, ms: unknown, ctx: TaskContext): number {
   return MAX_POLL_MS;
 }
 
-/** Whether an erase's error ends its task FAILED (not retried): refused for good, or its attempts spent. */
-function endsForGood(task: TaskRow, error: unknown): error is ConnectorError {
-  return error instanceof ConnectorError && (!error.retryable || task.attempts >= task.maxAttempts);
-}
-
 /**
- * A connector's error that ends an ERASE FAILED, with what was counted after it (TaskResult.failedErasure)
+ * A connector's error that fails an ERASE attempt, with what was counted after it (TaskResult.failedErasure)
  * for the task row and the words its lastError adds (runner's handleFailure records both).
  */
 export class ErasureFailed extends Error {
@@ -422,11 +522,11 @@ export class ErasureFailed extends Error {
 }
 
 /**
- * After an ERASE failed for good: what its units confirmed erasing (every attempt's, and what remote
+ * After an ERASE attempt failed (for good, or to be retried): what its units confirmed erasing (every attempt's, and what remote
  * work that ended erased), and what the connector's own count finds of the plan now. The plan's records
  * gone beyond those confirmed may have been erased by the failed attempt (a write that landed, then
  * answered with an error, or a statement committed before its connection dropped): the task reports them
- * (erasedInDoubt), and a retry that no longer finds them counts them erased by that attempt, not as
+ * (erasedInDoubt), and the next attempt or a retryTask that no longer finds them counts them erased by that attempt, not as
  * records gone outside the service (ERASED_BY_FAILED_ATTEMPT). A count that fails too adds nothing.
  */
 async function countAfterFailure(services: Services, connector: Connector, task: TaskRow, ids: Identities, ctx: TaskContext, signal: AbortSignal, error: ConnectorError): Promise<ConnectorError | ErasureFailed> {
@@ -442,18 +542,23 @@ async function countAfterFailure(services: Services, connector: Connector, task:
       const gone = line.found - now - (confirmed[line.category] ?? 0);
       if (gone > 0) goneIn[line.category] = gone;
     }
-    const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
-    const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
-    if (!erased && !doubt) return error;
-    ctx.logger.warn({ erasedIn: confirmed, goneIn }, "counted after the erasure failed: records of the plan gone that the connector did not confirm erasing");
-    const said = [
-      erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
-      doubt ? `${doubt} more of the plan gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
-    ].filter(Boolean);
-    const failedErasure = { erasedIn: confirmed, goneIn, countedAt: clock.now().toISOString() };
-    return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
+    return countedFailure(task, ctx, error, confirmed, goneIn, "the plan", clock.now());
   } catch (failed) {
     ctx.logger.warn({ err: failed }, "what remained after the erasure failed could not be counted");
     return error;
   }
+}
+
+/** A failed attempt as counted after it (`of`: what was counted against, the plan or the kept records); the error alone when it erased nothing. */
+function countedFailure(task: TaskRow, ctx: TaskContext, error: ConnectorError, confirmed: Record<string, number>, goneIn: Record<string, number>, of: string, now: Date): ConnectorError | ErasureFailed {
+  const erased = Object.values(confirmed).reduce((n, x) => n + x, 0);
+  const doubt = Object.values(goneIn).reduce((n, x) => n + x, 0);
+  if (!erased && !doubt) return error;
+  ctx.logger.warn({ erasedIn: confirmed, goneIn }, `counted after the attempt failed: records of ${of} gone that the connector did not confirm erasing`);
+  const said = [
+    erased ? `${erased} record(s) erased before the failure, as ${task.connector} confirmed` : "",
+    doubt ? `${doubt} more of ${of} gone when ${task.connector} counted what remained after it, which this attempt may have erased (its answer was an error): outcome.erasedInDoubt` : "",
+  ].filter(Boolean);
+  const failedErasure = { erasedIn: confirmed, goneIn, countedAt: now.toISOString() };
+  return new ErasureFailed(error, { ...(task.result ?? {}), erased, failedErasure }, `; ${said.join("; ")}`);
 }

@@ -328,7 +328,7 @@ async function untilDue(services: Services, task: TaskRow, now: Date): Promise<n
 /** Records the failure through the lease guard; returns what became of the attempt (for its log line). */
 async function handleFailure(services: Services, task: TaskRow, options: RunOptions, failure: unknown, signal: AbortSignal, logger: Services["logger"]): Promise<string> {
   const { ds, clock } = services;
-  // An erasure that failed for good brings what was counted after it: kept on the task row, said in its error.
+  // A failed erasure brings what was counted after it: kept on the task row (for the next attempt too), said in its error.
   const counted = failure instanceof ErasureFailed ? failure : undefined;
   const error = counted ? counted.error : failure;
   const reason = error instanceof Stopped ? error.reason : signal.aborted ? (signal.reason as StopReason) : null;

@@ -81,7 +81,7 @@ export class TaskOutcome {
   @Field(() => Int, {
     nullable: true,
     description:
-      "A FAILED erasure: records of the plan gone when the connector counted what remained after the failure, beyond those the system's answers confirmed erased (erased): the failed attempt may have erased them (a write that landed, answered with an error). Null when no count ran (a retryable failure with attempts left, a connector it cannot count in, a count that failed too). A retry that no longer finds them counts them erased (ERASED_BY_FAILED_ATTEMPT).",
+      "An erasure or purge whose last attempt failed (FAILED, or PENDING for its next attempt): records of the plan (of a purge, of its kept sets) gone when the connector counted what remained after the failure, beyond those the system's answers confirmed erased (erased): the failed attempt may have erased them (a write that landed, answered with an error). Null when no count ran (a connector it cannot count in, a count that failed too). The next attempt, or a retry, that no longer finds them counts them erased (ERASED_BY_FAILED_ATTEMPT; a purge, in its erased).",
   })
   erasedInDoubt!: number | null;
 

@@ -15,7 +15,8 @@ const DAY = 86_400_000;
  * fails with a delete in doubt (done, answered 500, its read-back unanswered: its key noted), and a legal
  * hold on AUTH_LOGS placed before the retry: the retry, every category held, erases nothing more, yet
  * what the first attempt did (a delete counted by its unit, the noted one, which landed) is erased by
- * this purge, counted once. Checked against the table itself.
+ * this purge, counted once, and the request's open exception keeps what the table still holds, the hold's
+(it kept saying the 3 the deletion kept, 1 left). Checked against the table itself.
  */
 describeEachDatabase("auth-log on DynamoDB: a purge whose categories are all held when its retry comes (dynalite)", (db) => {
   const s = dynamoSuite(db);
@@ -38,7 +39,7 @@ describeEachDatabase("auth-log on DynamoDB: a purge whose categories are all hel
     t.clock.advance(100 * DAY);
     await firstAttemptFailed(t, SHOW, id, "PURGE");
     expect(s.dynamo.deleteFaults, "the fault was met").to.deep.equal([]);
-    await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE.email}", categories: ["AUTH_LOGS"], reason: "Litigation", caseReference: "CASE-PURGE" }) { id } }`);
+    const hold = (await t.ok(`mutation { placeLegalHold(input: { subjectEmail: "${GRACE.email}", categories: ["AUTH_LOGS"], reason: "Litigation", caseReference: "CASE-PURGE" }) { id } }`)).placeLegalHold.id;
     const atHold = await itemsOf(s, GRACE.userId!);
     const deletesAtHold = s.dynamo.count("DeleteItem");
     t.clock.advance(120_000);
@@ -54,5 +55,12 @@ describeEachDatabase("auth-log on DynamoDB: a purge whose categories are all hel
     expect(kept - left, `the delete answered, and the one answered 500 ${seen}`).to.equal(2);
     // What the table lost in the purge is what the purge says it erased, each once.
     expect(purge.outcome.erased, seen).to.equal(kept - left);
+    // What the request says is kept is what the table holds, all of it the hold's (it said 3 where 1 was left).
+    const open = ended.retentionExceptions.filter((e: any) => e.status === "OPEN");
+    expect(open.reduce((n: number, e: any) => n + e.recordCount, 0), `kept, by the open exceptions ${seen}`).to.equal(left);
+    expect(open.every((e: any) => e.holdId === hold), `every open exception is the hold's ${seen}`).to.equal(true);
+    // The certificate issued now says so too.
+    const certified = (await t.ok(`query($id: ID!) { deletionCertificate(requestId: $id) { kept { connector records status } } }`, { id })).deletionCertificate.kept;
+    expect(certified.filter((k: any) => k.status === "OPEN").reduce((n: number, k: any) => n + k.records, 0), `the certificate's open kept sets ${JSON.stringify(certified)}`).to.equal(left);
   });
 });
