@@ -295,6 +295,8 @@ export async function takeOverNotes(services: Pick<Services, "ds" | "clock">, ta
     await paced.due();
     await sleep(POLL_MS, signal);
   }
+  // None at all (a first attempt, mostly): nothing to take over, and no zombie's unit to end (one ends its own row).
+  if (!(await ds.getRepository(ErasureUnitRow).exists({ where: noted }))) return;
   await inTransaction(ds, async (em) => {
     const units = em.getRepository(ErasureUnitRow);
     for (const row of await notedRows(em, taskId)) {
