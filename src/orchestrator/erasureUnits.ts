@@ -2,7 +2,7 @@ import type { ConnectorSpec, DataCategory, ErasureInstruction, TaskContext } fro
 import { ActiveHold, holdFor } from "../domain/retention";
 import type { Services } from "../services";
 import { holdExceptions } from "./deletion";
-import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, LeftNotes, otherUnitsEnded, settleNoted, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
+import { beginErasureUnit, countedByOthers, endCountedUnit, endErasureUnit, endTaskUnits, holdRemoteUnit, LeftNotes, otherUnitsEnded, settleNoted, takeOverNotes, unfinishedNotes, UnitGuard, UnitOwner } from "./holdFence";
 import { Stopped } from "./stopping";
 import type { KeptException } from "./sql/completeTask";
 import { pacedHeartbeat } from "./pacedHeartbeat";
@@ -49,6 +49,9 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   // attempt counter says: an operator's retryTask starts a FAILED task's attempts from 1 again, and its
   // run must settle the notes the failed attempts left (a DELETE whose answer was lost, a user deleted
   // only softly), or their work is never finished nor counted (a first attempt reads none, one statement).
+  // Taken over first: a unit of an attempt that lost the task and is ending now hands over what it
+  // knows (its count, its deletes in doubt) before the notes are read, or not at all (mayEnd).
+  await takeOverNotes(services, owner.taskId, leaseMs, () => ctx.heartbeat(), signal);
   const noted = await unfinishedNotes(services.ds, owner.taskId);
   const unfinished = noted.map((n) => n.note);
   const start = await beginErasureUnit(services, owner, categories.map(String), leaseMs, signal, () => ctx.heartbeat(), null, claim);
@@ -101,7 +104,8 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     if (unitOptions?.remote) await holdRemoteUnit(services.ds, owner, [String(category)], services.clock.now(), new Date(services.clock.now().getTime() + leaseMs));
     // Ended well, the unit finishes its note, and the note it supersedes: earlier attempts' units left
     // with them are not finished (nor counted) again.
-    // Only while this attempt holds the task (UnitGuard): a retry that got the note back counts it.
+    // Only while this attempt holds the task (UnitGuard), or, lost, while no retry took the notes over
+    // (mayEnd): a retry that got the note back counts it.
     // With no unit left under its note, a unit finishes none (one statement less each).
     // What it leaves to the next attempt replaces what the call's units left before (LeftNotes).
     const leaves = unitOptions?.leaves?.();

@@ -239,20 +239,72 @@ export async function beginErasureUnit(
 export async function endErasureUnit(ds: DataSource, unitId: string, failedAt?: Date, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ id: unitId }, { expiresAt: failedAt });
-  if (finished) return inTransaction(ds, async (em) => (guard && !(await guard(em)) ? false : (await endNoted(em, unitId, finished), true)));
+  if (finished) return inTransaction(ds, async (em) => ((await mayEnd(em, unitId, finished.taskId, guard)) ? (await endNoted(em, unitId, finished), true) : false));
   await units.createQueryBuilder().delete().where("id = :unitId", { unitId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
   return true;
 }
 
 /**
  * Whether the attempt still holds its task (the lease guard), read in a noted unit's end transaction.
- * A noted unit hands its work to the task's next attempt through its note: once that attempt has the
- * task, it got the note back (or the zombie's unit row, to finish by its note) and counts the work
- * itself, so the zombie's late end must neither count it again nor finish (delete, rewrite) the notes
- * the retry now owns. Units without a note are not fenced: no retry finishes them, it waits for the
- * zombie to count them (otherUnitsEnded).
+ * A noted unit hands its work to the task's next attempt through its note: once that attempt took the
+ * task's notes over (takeOverNotes), it got the note back and counts the work itself, so the zombie's
+ * late end must neither count it again nor finish (delete, rewrite) the notes the retry now owns; before
+ * that, the zombie's end still stands (mayEnd). Units without a note are not fenced: no retry finishes
+ * them, it waits for the zombie to count them (otherUnitsEnded).
  */
 export type UnitGuard = (em: EntityManager) => Promise<boolean>;
+
+/**
+ * In a unit's end transaction: whether it may end as it went (count, finish its notes, leave its own).
+ * While its attempt holds the task (`guard`), yes. Once it lost the task, a noted unit still ends while
+ * its row stands: the attempt that has the task now takes the task's noted units over (takeOverNotes)
+ * before it reads a note, so until then its reading is still to come, and it reads what this end
+ * leaves. Refused, the unit's knowledge (which deletes it saw land, which are still in doubt) was lost
+ * with it, and its note alone told the next attempt only the range it worked on: the deletes that
+ * landed afterwards were named gone by another hand (FEWER_RECORDS), not erased by this deletion.
+ * The task's noted rows are locked (MySQL) until commit, as the takeover locks them (same rows, same
+ * order: neither waits for the other holding what it needs), so a takeover waits for this end. A unit
+ * without a note is not taken over before the next attempt reads the notes: it stays fenced by the guard.
+ */
+async function mayEnd(em: EntityManager, unitId: string, taskId: string, guard?: UnitGuard): Promise<boolean> {
+  if (!guard || (await guard(em))) return true;
+  return (await notedRows(em, taskId)).some((u) => u.id === unitId);
+}
+
+/** The rows of the task's units left under a note (not its remote unit), locked (MySQL) until commit. */
+function notedRows(em: EntityManager, taskId: string): Promise<ErasureUnitRow[]> {
+  const qb = em.getRepository(ErasureUnitRow).createQueryBuilder("u").where("u.taskId = :taskId", { taskId }).andWhere("u.id <> :taskId", { taskId }).andWhere("u.note IS NOT NULL").orderBy("u.id", "ASC");
+  if (isMysql(em.connection)) qb.setLock("pessimistic_write");
+  return qb.getMany();
+}
+
+/**
+ * Takes over the units earlier attempts of the task left under a note, before this attempt reads a
+ * note: each such row is replaced by a copy under a new id, so a unit of an attempt that lost the task
+ * and ends only now finds its row gone and changes nothing (mayEnd), and what it had not ended is this
+ * attempt's to settle by its note. Units still under way (not expired) are first waited for, at most
+ * `maxMs`, so that one that is about to end hands over what it knows (its count, its deletes in doubt)
+ * instead of its bare note. A unit whose process stalls longer leaves only its note, as a killed one does.
+ */
+export async function takeOverNotes(services: Pick<Services, "ds" | "clock">, taskId: string, maxMs: number, heartbeat: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const { ds, clock } = services;
+  const noted = { taskId, id: Not(taskId), note: Not(IsNull()) };
+  const until = performance.now() + maxMs;
+  const paced = pacedHeartbeat(heartbeat, maxMs);
+  while ((await ds.getRepository(ErasureUnitRow).exists({ where: { ...noted, expiresAt: MoreThan(clock.now()) } })) && performance.now() < until && !signal?.aborted) {
+    await paced.due();
+    await sleep(POLL_MS, signal);
+  }
+  // None at all (a first attempt, mostly): nothing to take over, and no zombie's unit to end (one ends its own row).
+  if (!(await ds.getRepository(ErasureUnitRow).exists({ where: noted }))) return;
+  await inTransaction(ds, async (em) => {
+    const units = em.getRepository(ErasureUnitRow);
+    for (const row of await notedRows(em, taskId)) {
+      const { affected } = await units.delete({ id: row.id });
+      if (affected) await units.insert({ ...row, id: randomUUID(), expiresAt: row.expiresAt < clock.now() ? row.expiresAt : clock.now() });
+    }
+  });
+}
 
 /**
  * What a unit that ended well finishes of the earlier attempts' units of its task (kept with their
@@ -314,8 +366,8 @@ async function finishNotes(em: EntityManager, finished?: FinishedNote): Promise<
  */
 export async function endCountedUnit(ds: DataSource, unitId: string, progress: { taskId: string; category: string; erased: number }, finished?: FinishedNote, guard?: UnitGuard): Promise<boolean> {
   return inTransaction(ds, async (em) => {
-    // A noted unit of an attempt that lost its task: the attempt holding it now counts it (UnitGuard).
-    if (guard && !(await guard(em))) return false;
+    // A noted unit of an attempt that lost its task, taken over: the attempt holding it now settles it (mayEnd).
+    if (!(await mayEnd(em, unitId, progress.taskId, guard))) return false;
     // A unit whose row is gone was closed by the attempt that counted the task's units without it
     // (countedByOthers) or ended with the task: counted now, it would land after that count was taken.
     const { affected } = await em.getRepository(ErasureUnitRow).delete({ id: unitId });

@@ -83,9 +83,9 @@ async function* pages(connector: string, op: Operation, ctx: TaskContext, fetch:
  * `range` (RANGE_NOTE): a DynamoDB unit's keys, noted before it sends a delete: the listing's key just
  * before its first (null: from the oldest) and its last, and how many keys between them, both
  * included, were there to delete (those not already counted gone). A delete cannot be called back, so
- * a unit that never ends well (the process killed, the lease lost, the attempt stopped with a delete
- * still in doubt) leaves this note, and with it counted none of its deletes. The next attempt, in a
- * unit of the note (finished when it ends well), takes the range's keys still there as in doubt (a
+ * a unit that never ends well (the process killed, or its attempt lost the task and the next attempt
+ * took the notes over before its end: takeOverNotes) leaves this note, and with it counted none of its
+ * deletes. The next attempt, in a unit of the note (finished when it ends well), takes the range's keys still there as in doubt (a
  * delete DynamoDB was still working on may land on them later, and is then counted by their resend),
  * and counts none of those gone as erased: which of them that unit's deletes removed, and which TTL or
  * another hand did (DynamoDB's TTL removes expired auth events in the background, another deletion of
@@ -365,9 +365,11 @@ export function createAuthLogConnector(options: AuthLogOptions): AuthLogConnecto
           "AUTH_LOGS",
           async () => {
             const removed = await removeInUnit(left);
-            // Stopped with a delete of it in doubt, the unit must not end well: no unit can begin now to
-            // note that delete, so this unit's note hands its whole range to the next attempt to count.
-            if (ctx.signal.aborted && part.some((k) => unsettled.has(k))) throw stopped(name, "erase", ctx.signal);
+            // Stopped (the lease lost, the task timed out) with deletes of it in doubt, the unit still
+            // ends well: its end keeps what it deleted and hands those deletes to the next attempt as
+            // delete notes (leaves), which count each once, landed or not. Failed, it left only its range
+            // note, and the deletes that landed after were named gone by another hand (FEWER_RECORDS).
+            // An attempt that took the task's notes over first refuses this end (mayEnd in the orchestrator).
             failure = removed.failure;
             erased += removed.deleted;
             return removed.deleted;
