@@ -2,9 +2,9 @@ import { unitNoteCodec } from "../unitNotes";
 
 /**
  * The notes of the Zendesk connector's units of erasure that carry more than one id (see
- * unitNoteCodec): `zendesk-user:<JSON>` and `zendesk-suspended:<JSON>`. Ids, counts and instants only.
+ * unitNoteCodec): `zendesk-user:<JSON>`, `zendesk-suspended:<JSON>`, `zendesk-residue:<JSON>`, `zendesk-comment:<JSON>` and `zendesk-cc:<JSON>`. Ids, counts and instants only.
  */
-const NOTES = unitNoteCodec({ user: "zendesk-user:", suspended: "zendesk-suspended:" });
+const NOTES = unitNoteCodec({ user: "zendesk-user:", suspended: "zendesk-suspended:", residue: "zendesk-residue:", comment: "zendesk-comment:", cc: "zendesk-cc:" });
 
 /**
  * A user's permanent delete, begun: the user's id, and what the attempt counted that a later one, the
@@ -57,4 +57,61 @@ export function suspendedOfNote(note: string): SuspendedNote | undefined {
   if (value !== undefined) return count(value.id) && count(value.arrived) ? { id: value.id, arrived: value.arrived } : undefined;
   const legacy = /^suspended:(\d{1,15})$/.exec(note);
   return legacy ? { id: Number(legacy[1]) } : undefined;
+}
+
+/**
+ * What stays of the subject that an attempt found and no later one can find again, left (as a note of
+ * work done, counting nothing: TaskContext.eraseUnit's `leaves`) by the unit that deleted their user for
+ * good: the counts of a user note (`shared`, `staff`), and the held-back emails recovered into tickets
+ * not tied to them (`recovered`). The attempt that takes the task over after a death before it completed
+ * names them residual from it.
+ */
+export interface ResidueNote {
+  shared: readonly number[];
+  staff: readonly number[];
+  recovered: number;
+}
+
+export const residueNote = (n: ResidueNote): string => NOTES.encode("residue", n)!;
+
+/** The residue note's values, or undefined for any other note. */
+export function residueOfNote(note: string): ResidueNote | undefined {
+  const value = NOTES.decode("residue", note) as Partial<ResidueNote> | undefined;
+  if (value === undefined) return undefined;
+  const { shared, staff, recovered } = value;
+  return counts(shared, 4) && counts(staff, 3) && count(recovered) ? { shared, staff, recovered } : undefined;
+}
+
+/** One comment's redaction, begun: the ticket, the comment, and the records it erases (the comment, its live attachments, and the thread's record when it goes with it). */
+export interface CommentNote {
+  ticket: number;
+  comment: number;
+  records: number;
+}
+
+export const commentNote = (n: CommentNote): string => NOTES.encode("comment", n)!;
+
+/** The comment note's values, or undefined for any other note; the previous version's `comment:<ticket>:<comment>:<records>` is read too (stored by an attempt before this version). */
+export function commentOfNote(note: string): CommentNote | undefined {
+  const value = NOTES.decode("comment", note) as Partial<CommentNote> | undefined;
+  if (value !== undefined) return count(value.ticket) && count(value.comment) && count(value.records) ? { ticket: value.ticket, comment: value.comment, records: value.records } : undefined;
+  const legacy = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+  return legacy ? { ticket: Number(legacy[1]), comment: Number(legacy[2]), records: Number(legacy[3]) } : undefined;
+}
+
+/** The subject taken off a thread's CCs and followers, begun: the ticket, their user, and the records that erases (the ticket's record of them). */
+export interface CcNote {
+  ticket: number;
+  user: number;
+  records: number;
+}
+
+export const ccNote = (n: CcNote): string => NOTES.encode("cc", n)!;
+
+/** The CC note's values, or undefined for any other note; the previous version's `cc:<ticket>:<user>:<records>` is read too. */
+export function ccOfNote(note: string): CcNote | undefined {
+  const value = NOTES.decode("cc", note) as Partial<CcNote> | undefined;
+  if (value !== undefined) return count(value.ticket) && count(value.user) && count(value.records) ? { ticket: value.ticket, user: value.user, records: value.records } : undefined;
+  const legacy = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+  return legacy ? { ticket: Number(legacy[1]), user: Number(legacy[2]), records: Number(legacy[3]) } : undefined;
 }
