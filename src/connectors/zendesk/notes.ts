@@ -82,6 +82,17 @@ export function residueOfNote(note: string): ResidueNote | undefined {
   return counts(shared, 4) && counts(staff, 3) && count(recovered) ? { shared, staff, recovered } : undefined;
 }
 
+/**
+ * A note of three ids or counts under `kind` (JSON, the values named by `keys`), or the previous version's
+ * positional form of it, `<legacy>:<a>:<b>:<c>` (stored by an attempt before this version), read the same.
+ */
+function triple<T extends string>(kind: "comment" | "cc", legacy: string, keys: readonly [T, T, T], note: string): Record<T, number> | undefined {
+  const value = NOTES.decode(kind, note) as Partial<Record<T, unknown>> | undefined;
+  if (value !== undefined) return keys.every((k) => count(value[k])) ? (Object.fromEntries(keys.map((k) => [k, value[k]])) as Record<T, number>) : undefined;
+  const old = new RegExp(`^${legacy}:(\\d{1,15}):(\\d{1,15}):(\\d{1,9})$`).exec(note);
+  return old ? (Object.fromEntries(keys.map((k, i) => [k, Number(old[i + 1])])) as Record<T, number>) : undefined;
+}
+
 /** One comment's redaction, begun: the ticket, the comment, and the records it erases (the comment, its live attachments, and the thread's record when it goes with it). */
 export interface CommentNote {
   ticket: number;
@@ -91,13 +102,8 @@ export interface CommentNote {
 
 export const commentNote = (n: CommentNote): string => NOTES.encode("comment", n)!;
 
-/** The comment note's values, or undefined for any other note; the previous version's `comment:<ticket>:<comment>:<records>` is read too (stored by an attempt before this version). */
-export function commentOfNote(note: string): CommentNote | undefined {
-  const value = NOTES.decode("comment", note) as Partial<CommentNote> | undefined;
-  if (value !== undefined) return count(value.ticket) && count(value.comment) && count(value.records) ? { ticket: value.ticket, comment: value.comment, records: value.records } : undefined;
-  const legacy = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
-  return legacy ? { ticket: Number(legacy[1]), comment: Number(legacy[2]), records: Number(legacy[3]) } : undefined;
-}
+/** The comment note's values, or undefined for any other note; the previous version's `comment:<ticket>:<comment>:<records>` is read too. */
+export const commentOfNote = (note: string): CommentNote | undefined => triple("comment", "comment", ["ticket", "comment", "records"], note);
 
 /** The subject taken off a thread's CCs and followers, begun: the ticket, their user, and the records that erases (the ticket's record of them). */
 export interface CcNote {
@@ -109,9 +115,4 @@ export interface CcNote {
 export const ccNote = (n: CcNote): string => NOTES.encode("cc", n)!;
 
 /** The CC note's values, or undefined for any other note; the previous version's `cc:<ticket>:<user>:<records>` is read too. */
-export function ccOfNote(note: string): CcNote | undefined {
-  const value = NOTES.decode("cc", note) as Partial<CcNote> | undefined;
-  if (value !== undefined) return count(value.ticket) && count(value.user) && count(value.records) ? { ticket: value.ticket, user: value.user, records: value.records } : undefined;
-  const legacy = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
-  return legacy ? { ticket: Number(legacy[1]), user: Number(legacy[2]), records: Number(legacy[3]) } : undefined;
-}
+export const ccOfNote = (note: string): CcNote | undefined => triple("cc", "cc", ["ticket", "user", "records"], note);
