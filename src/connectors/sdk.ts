@@ -373,6 +373,10 @@ export interface TaskContext {
    * the task's next attempt in the transaction that ends the unit and keeps its count, as a failed
    * unit's note is; they replace what the call's earlier units left, so give every note still owed
    * each time (an empty list when none is). The next attempt gets them back from unfinishedUnits().
+   * Like every note still there when the erase call returns, they stay until the task completes (in
+   * its completion's transaction): a process that dies in the verification pass after the call leaves
+   * them to the attempt that takes the task over. So a note may also carry what the call found and no
+   * later attempt could find again (residue on threads of a user it deleted for good), counting nothing.
    */
   eraseUnit(category: DataCategory, work: () => Promise<void | number>, note?: string, options?: { remote?: boolean; supersedes?: string; leaves?: () => readonly string[] }): Promise<boolean>;
   /**
@@ -392,9 +396,10 @@ export interface TaskContext {
    * task's progress, in one transaction: so a process that dies afterwards, before the task completes,
    * neither loses that count (its retry reads no note any more) nor leaves a note a retry would count
    * again. Include `erased` in what erase returns, as for a unit's count. Throws when the attempt no
-   * longer holds its task (nothing changed). Undefined outside the orchestrator.
+   * longer holds its task (nothing changed). `leaves`: notes handed to the task's next attempts in the
+   * same transaction, as eraseUnit's `leaves` (they replace what the call's units left before). Undefined outside the orchestrator.
    */
-  settleNotes?(category: DataCategory, notes: readonly string[], erased: number): Promise<void>;
+  settleNotes?(category: DataCategory, notes: readonly string[], erased: number, leaves?: readonly string[]): Promise<void>;
   /**
    * Erasure and correction, inside a unit's `work` (a correction: or before its first unit): the milliseconds within which a write started now must have
    * committed, or undefined (outside a unit's work, or an orchestrator that sets no bound). A hold

@@ -123,7 +123,7 @@ export async function runErasure(services: Services, connector: Connector, task:
     }
   } catch (error) {
     // A stopped call may still be running: its units then lapse with the lease instead.
-    if (!signal.aborted) await fence.end(true);
+    if (!signal.aborted) await fence.end("failed");
     // A failed erase may still have written (a write that landed, answered with an error): counted now,
     // whether it is retried or not. The next attempt no longer finds those records; before, one retried
     // (the answer to a DELETE's COMMIT lost, the next attempt ending it) reported them FEWER_RECORDS
@@ -144,7 +144,8 @@ export async function runErasure(services: Services, connector: Connector, task:
   if (outcome.remote && !outcome.remote.revocable) await extendRemoteUnit(ds, task.id, new Date(now().getTime() + 2 * outcome.remote.pollAfterMs + options.leaseMs));
   else await endRemoteUnit(ds, task.id);
   const earlier = await othersNow();
-  await fence.end();
+  // Notes left at the call's end stay until the completion (or a failure) of the task: a process that dies in the verification pass leaves them to the next attempt.
+  await fence.end(outcome.remote ? undefined : "completing");
   let soFar = addOutcome(
     task.remoteReference ? withPollUnits(task.result, earlier) : closing ? (task.result?.lines ? closingBase(task.result, earlier) : task.result) : carriedOver(earlier, purge ? undefined : task.result?.partial?.settled, purge ? [] : (task.result?.partial?.residual ?? [])),
     outcome,
@@ -337,11 +338,11 @@ async function completeHeldPurge(
   try {
     if ((await fence.ctx.unfinishedUnits()).length && connector.erase) settled = (await untilAborted(connector.erase(ids, instruction, fence.ctx), signal)).erased;
   } catch (error) {
-    if (!signal.aborted) await fence.end(true);
+    if (!signal.aborted) await fence.end("failed");
     throw error;
   }
   const earlier = await fence.erasedByOthers();
-  await fence.end();
+  await fence.end("completing");
   const erased = settled + Object.values(earlier).reduce((n, e) => n + e, 0) + inDoubt(task, fence);
   const recounted = erased > 0 && connector.spec.supports.includes("access") && !connector.spec.manual ? await heldSetsNow(services, connector, task, ids, ctx, instruction, signal, keptBy) : { kept: [], closeExceptions: [] };
   const kept = recounted.kept.reduce((n, k) => n + k.recordCount, 0);

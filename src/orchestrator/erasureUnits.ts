@@ -13,8 +13,13 @@ export interface FencedErasure {
   holds: ActiveHold[];
   /** The task's context with an eraseUnit that checks the holds under the fence before each unit. */
   ctx: TaskContext;
-  /** Ends every unit of the task: all when the call returned, unfinished notes included; only those without a note when it failed. */
-  end(failed?: boolean): Promise<void>;
+  /**
+   * Ends every unit of the task: when the call failed, only those without a note; when it returned and
+   * the task goes on to complete (`completing`), those without a note too, the notes staying, expired, for
+   * an attempt that takes the task over before the completion drops them (a process that dies in the
+   * verification pass); otherwise (the call parked remote work) all of them.
+   */
+  end(how?: "failed" | "completing"): Promise<void>;
   /**
    * What the task's units of other attempts erased, per category, read now: those that ended before
    * this attempt began, and those of an attempt that lost its lease mid-unit and ended the unit while
@@ -129,11 +134,14 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
     return true;
   };
   // Notes settled by reading (a hold refused the unit that would finish them): finished and counted in one transaction.
-  const settleNotes: NonNullable<TaskContext["settleNotes"]> = async (category, notes, erased) => {
+  const settleNotes: NonNullable<TaskContext["settleNotes"]> = async (category, notes, erased, leaves) => {
     const n = Math.max(0, Math.floor(erased));
-    if (!(await settleNoted(services.ds, { taskId: owner.taskId, category: String(category), erased: n }, notes, guard))) throw new Stopped("lease-lost");
+    const replaces = leftByMe.filter((left) => !notes.includes(left));
+    const left: LeftNotes | undefined = leaves && (leaves.length || replaces.length) ? { owner, category: String(category), notes: leaves, replaces, at: services.clock.now() } : undefined;
+    if (!(await settleNoted(services.ds, { taskId: owner.taskId, category: String(category), erased: n }, notes, guard, left))) throw new Stopped("lease-lost");
     if (n) own[String(category)] = (own[String(category)] ?? 0) + n;
-    leftByMe = leftByMe.filter((left) => !notes.includes(left));
+    leftByMe = left ? left.notes : replaces;
+    if (left?.notes.length) notesLeft = true;
   };
   const erasedByOthers = async () => {
     await otherUnitsEnded(services.ds, owner.taskId, mine, leaseMs, heartbeat, signal);
@@ -143,7 +151,7 @@ export async function fencedErasure(services: Pick<Services, "ds" | "clock">, ow
   return {
     holds: start.holds,
     ctx: { ...ctx, heartbeat, eraseUnit, settleNotes, unfinishedUnits: async () => unfinished, unitTimeLeft: () => running?.() },
-    end: (failed) => endTaskUnits(services.ds, owner.taskId, failed ? services.clock.now() : undefined),
+    end: (how) => endTaskUnits(services.ds, owner.taskId, how === "failed" ? services.clock.now() : undefined, how === "completing"),
     erasedByOthers,
     ownCounted: () => ({ ...own }),
     notedCategories: new Set(noted.flatMap((n) => n.categories)),

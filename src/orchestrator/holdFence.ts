@@ -391,11 +391,13 @@ async function addProgress(em: EntityManager, progress: { taskId: string; catego
  * task's units at the end of the erase call and the count only with the task's completion: a process
  * that died in between (a verification pass takes a while) left the retry neither note nor count.
  */
-export async function settleNoted(ds: DataSource, progress: { taskId: string; category: string; erased: number }, notes: readonly string[], guard: UnitGuard): Promise<boolean> {
+export async function settleNoted(ds: DataSource, progress: { taskId: string; category: string; erased: number }, notes: readonly string[], guard: UnitGuard, left?: LeftNotes): Promise<boolean> {
   return inTransaction(ds, async (em) => {
     if (!(await guard(em))) return false;
     for (const note of new Set(notes.map((n) => n.slice(0, 500)))) await em.getRepository(ErasureUnitRow).delete({ taskId: progress.taskId, note });
     if (progress.erased > 0) await addProgress(em, progress);
+    // What the settling hands on (LeftNotes), in the same transaction.
+    if (left) await finishNotes(em, { taskId: progress.taskId, note: null, left });
     return true;
   });
 }
@@ -475,11 +477,21 @@ export async function dropUnitsInDoubt(em: EntityManager, taskId: string): Promi
   await em.getRepository(ErasureUnitRow).delete({ taskId, note: RECTIFY_IN_DOUBT });
 }
 
-/** Ends every unit of a task when its erase call returned; when it failed, units with a note stay (expired) for the next attempt. The task's remote unit is not one of them: it ends with the remote work (endRemoteUnit). */
-export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date): Promise<void> {
+/**
+ * Ends every unit of a task when its erase call returned; when it failed, or (`keepNotes`) its task goes
+ * on to complete, units with a note stay (expired) for the next attempt: until the completion drops them
+ * (dropTaskNotes), an attempt that takes over from a process that died meanwhile still gets them. The
+ * task's remote unit is not one of them: it ends with the remote work (endRemoteUnit).
+ */
+export async function endTaskUnits(ds: DataSource, taskId: string, failedAt?: Date, keepNotes = false): Promise<void> {
   const units = ds.getRepository(ErasureUnitRow);
   if (failedAt) await units.update({ taskId, id: Not(taskId) }, { expiresAt: failedAt });
-  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere(failedAt ? "note IS NULL" : "1 = 1").execute();
+  await units.createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere(failedAt || keepNotes ? "note IS NULL" : "1 = 1").execute();
+}
+
+/** Drops an erasure's notes left at its call's end (endTaskUnits' keepNotes), in its completion's transaction: its outcome says what they did. */
+export async function dropTaskNotes(em: EntityManager, taskId: string): Promise<void> {
+  await em.getRepository(ErasureUnitRow).createQueryBuilder().delete().where("taskId = :taskId", { taskId }).andWhere("id <> :taskId", { taskId }).andWhere("note IS NOT NULL").execute();
 }
 
 /** Keeps a task's live units alive with its lease (called on heartbeat); the remote unit keeps its own time. */

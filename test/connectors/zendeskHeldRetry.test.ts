@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { suspendedNote } from "../../src/connectors/zendesk/notes";
+import { ccNote, commentOfNote, suspendedNote } from "../../src/connectors/zendesk/notes";
 import { ZendeskConnector } from "../../src/connectors/zendesk";
 import { FaultRule, ZendeskStandIn, ZendeskTicket } from "../../src/sample/zendesk";
 import { describeEachDatabase } from "../support/databases";
@@ -134,14 +134,17 @@ describe("a Zendesk erasure's retry whose unit a legal hold refuses, after a wri
   const GRACE = { email: GRACE_PERSON.email };
   const SUPPORT = { categories: ["SUPPORT" as const] };
 
-  /** Runs an erase that fails on `fault`, then its retry with every unit refused; returns the first attempt's notes and the retry's outcome. */
-  const failThenHeld = async (fault: FaultRule) => {
+  /**
+   * Runs an erase that fails on `fault`, then its retry with every unit refused; returns the first attempt's
+   * notes and the retry's outcome. `stored` is the note as the database holds it for the retry (one an earlier version wrote).
+   */
+  const failThenHeld = async (fault: FaultRule, stored = (note: string) => note) => {
     z.faults.add(fault);
     const notes: string[] = [];
     expect(await connector.erase(GRACE, SUPPORT, notingContext(notes)).catch((e: unknown) => e)).to.be.instanceOf(ConnectorError);
     expect(notes.length, "one unit left unfinished").to.equal(1);
     const calls = z.calls.count("PUT") + z.calls.count("DELETE");
-    const outcome = await connector.erase(GRACE, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes, eraseUnit: async () => false }));
+    const outcome = await connector.erase(GRACE, SUPPORT, testContext({ attempt: 2, unfinishedUnits: async () => notes.map(stored), eraseUnit: async () => false }));
     // The refused retry writes nothing.
     expect(z.calls.count("PUT") + z.calls.count("DELETE")).to.equal(calls);
     return { note: notes[0], outcome };
@@ -149,7 +152,9 @@ describe("a Zendesk erasure's retry whose unit a legal hold refuses, after a wri
 
   it("counts the records of a comment Zendesk shows redacted, and none of one it does not (the redaction never reached it)", async () => {
     const landed = await failThenHeld({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1, afterEffect: true });
-    const [, ticketId, commentId, records] = /^comment:(\d+):(\d+):(\d+)$/.exec(landed.note)!.map(Number);
+    // Noted in the shared JSON form (unitNotes.ts).
+    expect(landed.note).to.match(/^zendesk-comment:\{/);
+    const { ticket: ticketId, comment: commentId, records } = commentOfNote(landed.note)!;
     expect(redactedToNothing(z.store.ticket(ticketId)!.comments.find((c) => c.id === commentId)!)).to.equal(true);
     expect(landed.outcome.erased).to.equal(records);
 
@@ -158,7 +163,7 @@ describe("a Zendesk erasure's retry whose unit a legal hold refuses, after a wri
     z = await startStandIn();
     connector = connectorFor(z);
     const refused = await failThenHeld({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1 });
-    const [, t2, c2] = /^comment:(\d+):(\d+):(\d+)$/.exec(refused.note)!.map(Number);
+    const { ticket: t2, comment: c2 } = commentOfNote(refused.note)!;
     expect(redactedToNothing(z.store.ticket(t2)!.comments.find((c) => c.id === c2)!), "still there, the hold's").to.equal(false);
     expect(refused.outcome.erased).to.equal(0);
   });
@@ -167,9 +172,35 @@ describe("a Zendesk erasure's retry whose unit a legal hold refuses, after a wri
     const open = z.store.state.tickets.find((x) => x.requester_id !== GRACE_ID && x.collaborator_ids.includes(GRACE_ID))!;
     open.status = "open";
     const { note, outcome } = await failThenHeld({ kind: "500", method: "PUT", path: /^\/api\/v2\/tickets\/\d+\.json$/, times: 1, afterEffect: true });
-    expect(note).to.equal(`cc:${open.id}:${GRACE_ID}:1`);
+    expect(note).to.equal(`zendesk-cc:${JSON.stringify({ ticket: open.id, user: GRACE_ID, records: 1 })}`);
+    expect(note).to.equal(ccNote({ ticket: open.id, user: GRACE_ID, records: 1 }));
     expect(z.store.ticket(open.id)!.collaborator_ids).not.to.include(GRACE_ID);
     expect(outcome.erased).to.equal(1);
+  });
+
+  /** A note as the previous version wrote it (positional), from this version's: what a database may still hold for a retry. */
+  const positional = (note: string): string => {
+    const [kind, json] = [note.slice(0, note.indexOf(":")), JSON.parse(note.slice(note.indexOf(":") + 1))];
+    if (kind === "zendesk-comment") return `comment:${json.ticket}:${json.comment}:${json.records}`;
+    if (kind === "zendesk-cc") return `cc:${json.ticket}:${json.user}:${json.records}`;
+    throw new Error(`not a comment or CC note: ${note}`);
+  };
+
+  it("settles a comment redaction and a CC removal noted in the previous version's positional form, as Zendesk shows them", async () => {
+    const landed = await failThenHeld({ kind: "500", method: "PUT", path: "/comment_redactions/", times: 1, afterEffect: true }, positional);
+    const { ticket: ticketId, comment: commentId, records } = commentOfNote(landed.note)!;
+    expect(redactedToNothing(z.store.ticket(ticketId)!.comments.find((c) => c.id === commentId)!)).to.equal(true);
+    expect(landed.outcome.erased, "the redaction that landed, counted from the old note").to.equal(records);
+
+    await connector.close();
+    await z.close();
+    z = await startStandIn();
+    connector = connectorFor(z);
+    const open = z.store.state.tickets.find((x) => x.requester_id !== GRACE_ID && x.collaborator_ids.includes(GRACE_ID))!;
+    open.status = "open";
+    const cc = await failThenHeld({ kind: "500", method: "PUT", path: /^\/api\/v2\/tickets\/\d+\.json$/, times: 1, afterEffect: true }, positional);
+    expect(z.store.ticket(open.id)!.collaborator_ids).not.to.include(GRACE_ID);
+    expect(cc.outcome.erased, "the CC removal that landed, counted from the old note").to.equal(1);
   });
 
   it("counts a suspended email once when Zendesk no longer holds it, without deleting anything", async () => {

@@ -2,9 +2,9 @@ import { unitNoteCodec } from "../unitNotes";
 
 /**
  * The notes of the Zendesk connector's units of erasure that carry more than one id (see
- * unitNoteCodec): `zendesk-user:<JSON>` and `zendesk-suspended:<JSON>`. Ids, counts and instants only.
+ * unitNoteCodec): `zendesk-user:<JSON>`, `zendesk-suspended:<JSON>`, `zendesk-residue:<JSON>`, `zendesk-comment:<JSON>` and `zendesk-cc:<JSON>`. Ids, counts and instants only.
  */
-const NOTES = unitNoteCodec({ user: "zendesk-user:", suspended: "zendesk-suspended:" });
+const NOTES = unitNoteCodec({ user: "zendesk-user:", suspended: "zendesk-suspended:", residue: "zendesk-residue:", comment: "zendesk-comment:", cc: "zendesk-cc:" });
 
 /**
  * A user's permanent delete, begun: the user's id, and what the attempt counted that a later one, the
@@ -58,3 +58,61 @@ export function suspendedOfNote(note: string): SuspendedNote | undefined {
   const legacy = /^suspended:(\d{1,15})$/.exec(note);
   return legacy ? { id: Number(legacy[1]) } : undefined;
 }
+
+/**
+ * What stays of the subject that an attempt found and no later one can find again, left (as a note of
+ * work done, counting nothing: TaskContext.eraseUnit's `leaves`) by the unit that deleted their user for
+ * good: the counts of a user note (`shared`, `staff`), and the held-back emails recovered into tickets
+ * not tied to them (`recovered`). The attempt that takes the task over after a death before it completed
+ * names them residual from it.
+ */
+export interface ResidueNote {
+  shared: readonly number[];
+  staff: readonly number[];
+  recovered: number;
+}
+
+export const residueNote = (n: ResidueNote): string => NOTES.encode("residue", n)!;
+
+/** The residue note's values, or undefined for any other note. */
+export function residueOfNote(note: string): ResidueNote | undefined {
+  const value = NOTES.decode("residue", note) as Partial<ResidueNote> | undefined;
+  if (value === undefined) return undefined;
+  const { shared, staff, recovered } = value;
+  return counts(shared, 4) && counts(staff, 3) && count(recovered) ? { shared, staff, recovered } : undefined;
+}
+
+/**
+ * A note of three ids or counts under `kind` (JSON, the values named by `keys`), or the previous version's
+ * positional form of it, `<legacy>:<a>:<b>:<c>` (stored by an attempt before this version), read the same.
+ */
+function triple<T extends string>(kind: "comment" | "cc", legacy: string, keys: readonly [T, T, T], note: string): Record<T, number> | undefined {
+  const value = NOTES.decode(kind, note) as Partial<Record<T, unknown>> | undefined;
+  if (value !== undefined) return keys.every((k) => count(value[k])) ? (Object.fromEntries(keys.map((k) => [k, value[k]])) as Record<T, number>) : undefined;
+  const old = new RegExp(`^${legacy}:(\\d{1,15}):(\\d{1,15}):(\\d{1,9})$`).exec(note);
+  return old ? (Object.fromEntries(keys.map((k, i) => [k, Number(old[i + 1])])) as Record<T, number>) : undefined;
+}
+
+/** One comment's redaction, begun: the ticket, the comment, and the records it erases (the comment, its live attachments, and the thread's record when it goes with it). */
+export interface CommentNote {
+  ticket: number;
+  comment: number;
+  records: number;
+}
+
+export const commentNote = (n: CommentNote): string => NOTES.encode("comment", n)!;
+
+/** The comment note's values, or undefined for any other note; the previous version's `comment:<ticket>:<comment>:<records>` is read too. */
+export const commentOfNote = (note: string): CommentNote | undefined => triple("comment", "comment", ["ticket", "comment", "records"], note);
+
+/** The subject taken off a thread's CCs and followers, begun: the ticket, their user, and the records that erases (the ticket's record of them). */
+export interface CcNote {
+  ticket: number;
+  user: number;
+  records: number;
+}
+
+export const ccNote = (n: CcNote): string => NOTES.encode("cc", n)!;
+
+/** The CC note's values, or undefined for any other note; the previous version's `cc:<ticket>:<user>:<records>` is read too. */
+export const ccOfNote = (note: string): CcNote | undefined => triple("cc", "cc", ["ticket", "user", "records"], note);

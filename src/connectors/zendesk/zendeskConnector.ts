@@ -34,7 +34,7 @@ import { holdersOf, provenIdentity } from "./identities";
 import { RECENT_USER_PAGES, RecentReach, recentUsers, recentUsersReadable } from "./recentUsers";
 import { listZendeskSubjects } from "./roster";
 import { suspendedQueue } from "./suspendedQueue";
-import { suspendedNote, suspendedOfNote, UserNote, userNote, userOfNote } from "./notes";
+import { ccNote, ccOfNote, commentNote, commentOfNote, ResidueNote, residueNote, residueOfNote, suspendedNote, suspendedOfNote, UserNote, userNote, userOfNote } from "./notes";
 import { sideMessageCount, sideMessagesOf, sideReach, SideReach } from "./sideConversations";
 
 /** The ticketing connector: a Connector with erase and listSubjects, plus close() for its rate limiter. */
@@ -179,16 +179,44 @@ class SharedThreadResidue {
     this.recovered += 1;
   }
 
-  /** The outcome's `residual`, only when there is something to name. */
+  /** What this call found, for the residue note its user's last unit leaves (notes.ts: ResidueNote). */
+  residueNote(): ResidueNote {
+    return { ...this.noted(), recovered: this.recovered };
+  }
+
+  /**
+   * What an earlier attempt's residue note names (it deleted the user for good, then died before the task
+   * completed): named in the outcome, never in this call's own notes (the earlier note stays for any later attempt).
+   */
+  private readonly carried: ResidueNote[] = [];
+  addCarried(n: ResidueNote): void {
+    this.carried.push(n);
+  }
+
+  /** The outcome's `residual`, only when there is something to name: this call's own, and what earlier attempts' residue notes carry. */
   outcome(): Pick<ErasureOutcome, "residual"> {
+    const counts = new Map(this.counts);
+    const staffCounts = new Map(this.staff);
+    let recoveredCount = this.recovered;
+    for (const n of this.carried) {
+      RESIDUE_TYPES.forEach((type, i) => n.shared[i] && counts.set(type, (counts.get(type) ?? 0) + n.shared[i]));
+      STAFF_RESIDUE_TYPES.forEach((type, i) => n.staff[i] && staffCounts.set(type, (staffCounts.get(type) ?? 0) + n.staff[i]));
+      recoveredCount += n.recovered;
+    }
     const fields = { ticket: ["subject", "requester"], comment: ["body"], attachment: ["file_name", "content"], side_conversation_message: ["subject", "body"] } as const;
     const reason = (type: ResidueType) => (type === "side_conversation_message" ? SIDE_CONVERSATION_REASON : SHARED_THREAD_REASON);
-    const sets = [...this.counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
-    const staff = [...this.staff].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: STAFF_REPLY_REASON }));
-    const recovered = this.recovered ? [{ category: "SUPPORT" as const, type: "suspended_ticket", count: this.recovered, fields: ["subject", "content", "attachments"], reason: RECOVERED_REASON }] : [];
+    const sets = [...counts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: reason(type) }));
+    const staff = [...staffCounts].map(([type, count]) => ({ category: "SUPPORT" as const, type, count, fields: fields[type], reason: STAFF_REPLY_REASON }));
+    const recovered = recoveredCount ? [{ category: "SUPPORT" as const, type: "suspended_ticket", count: recoveredCount, fields: ["subject", "content", "attachments"], reason: RECOVERED_REASON }] : [];
     return sets.length || staff.length || recovered.length ? { residual: [...sets, ...staff, ...recovered] } : {};
   }
 }
+
+/** The note a unit that deleted the user for good leaves (its `leaves`): what it found stays (ResidueNote), or nothing when nothing does. */
+const residueLeft = (residual: SharedThreadResidue): string[] => {
+  const n = residual.residueNote();
+  return [...n.shared, ...n.staff, n.recovered].some((c) => c > 0) ? [residueNote(n)] : [];
+};
 
 /** The addresses held-back mail may come from to be the subject's (see senderAddresses). */
 interface SenderAddresses {
@@ -512,7 +540,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     const state = {
       erased: 0,
       withdrawn: false,
-      unit: async (work: () => Promise<number>, note?: string): Promise<boolean> => {
+      unit: async (work: () => Promise<number>, note?: string, leaves?: () => readonly string[]): Promise<boolean> => {
         if (state.withdrawn) return false;
         state.withdrawn = !(await ctx.eraseUnit(
           "SUPPORT",
@@ -522,6 +550,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
             return n;
           },
           note,
+          leaves ? { leaves } : undefined,
         ));
         if (state.withdrawn) ctx.logger.info({ connector: name, erased: state.erased }, "the erasure was withdrawn; stopping here");
         return !state.withdrawn;
@@ -532,12 +561,12 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
        * before the hold (its placement waited for the unit), so what it erased is erased: no unit ends
        * with the note, so nothing else counts it, and what it did not do is still there, the hold's.
        */
-      finishNoted: async (note: string, work: () => Promise<number>, landed: () => Promise<number>): Promise<boolean> => {
-        if (await state.unit(work, note)) return true;
+      finishNoted: async (note: string, work: () => Promise<number>, landed: () => Promise<number>, leaves?: () => readonly string[]): Promise<boolean> => {
+        if (await state.unit(work, note, leaves)) return true;
         const n = await landed();
         if (n) ctx.logger.info({ connector: name, records: n }, "a write an earlier attempt sent before the hold went through: counted erased");
-        // The note finished and its count kept in one transaction: a death before the task completes loses neither.
-        await ctx.settleNotes?.("SUPPORT", [note], n);
+        // The note finished and its count kept in one transaction (with what it leaves): a death before the task completes loses neither.
+        await ctx.settleNotes?.("SUPPORT", [note], n, leaves?.());
         state.erased += n;
         return false;
       },
@@ -594,13 +623,13 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
   };
 
   /**
-   * Redacts one comment of the subject's as a unit of erasure noting it (`comment:<ticket>:<comment>:<records>`,
+   * Redacts one comment of the subject's as a unit of erasure noting it (notes.ts: commentNote, the ticket, the comment and its records,
    * `extra` records more: the thread's, which goes with its last comment of theirs): a redaction whose answer
    * was lost, or whose attempt stopped before the unit ended, is counted by the next attempt
    * (finishRedaction), which no longer finds the comment among theirs (it is redacted).
    */
   const redactNoted = (units: ReturnType<typeof unitsOf>, ticket: WireTicket, c: WireComment, extra: number, ctx: TaskContext): Promise<boolean> =>
-    units.unit(async () => (await redact(ticket, c, ctx)) + extra, `comment:${ticket.id}:${c.id}:${1 + liveAttachments(c).length + extra}`);
+    units.unit(async () => (await redact(ticket, c, ctx)) + extra, commentNote({ ticket: ticket.id, comment: c.id, records: 1 + liveAttachments(c).length + extra }));
 
   /**
    * Finishes a redaction an earlier attempt began (a `comment:` note; false for any other note): counted
@@ -608,9 +637,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
    * comment or its thread is gone (someone else deleted it).
    */
   const finishRedaction = async (units: ReturnType<typeof unitsOf>, note: string, ctx: TaskContext): Promise<boolean> => {
-    const noted = /^comment:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+    // A note of this version (JSON) or of the previous one (`comment:<ticket>:<comment>:<records>`, read the same: notes.ts).
+    const noted = commentOfNote(note);
     if (!noted) return false;
-    const [ticketId, commentId, records] = [Number(noted[1]), Number(noted[2]), Number(noted[3])];
+    const { ticket: ticketId, comment: commentId, records } = noted;
     // Only reads: under a hold too, a comment Zendesk shows redacted was erased by that attempt.
     const redacted = async () => {
       for await (const c of client.list<WireComment>(`tickets/${ticketId}/comments.json`, "comments", "erase", ctx)) if (c.id === commentId) return isRedacted(c) ? records : 0;
@@ -704,12 +734,23 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
     // A note of this version (JSON) or of the previous one (`user:<id>:…`, read the same: notes.ts).
     const noted = userOfNote(note);
     if (!noted) return false;
+    let gone = false;
     const withNoted = (n: number) => {
       if (n) residual.addNoted(noted);
+      gone = n > 0;
       return n ? n + noted.withUser : 0;
     };
-    await units.finishNoted(note, async () => withNoted(await finishUser(noted.user, ctx)), async () => withNoted(await userGone(noted.user, ctx)));
+    // The user gone, what stays is handed on as the unit (or the settling) ends: its note is finished then.
+    const leaves = () => (gone ? residueLeft(residual) : []);
+    await units.finishNoted(note, async () => withNoted(await finishUser(noted.user, ctx)), async () => withNoted(await userGone(noted.user, ctx)), leaves);
     return true;
+  };
+
+  /** An earlier attempt's residue note (false for any other note): what it found stays is named again here, counting nothing. */
+  const carryResidue = (note: string, residual: SharedThreadResidue): boolean => {
+    const noted = residueOfNote(note);
+    if (noted) residual.addCarried(noted);
+    return noted !== undefined;
   };
 
   /**
@@ -849,6 +890,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // search, and deleted_users shows only its primary email (the subject's may be a secondary one).
       const residual = new SharedThreadResidue();
       for (const note of await ctx.unfinishedUnits()) {
+        if (carryResidue(note, residual)) continue;
         if (await finishUserNote(units, note, residual, ctx)) continue;
         if (await finishRedaction(units, note, ctx)) continue;
         const suspended = suspendedOfNote(note);
@@ -858,10 +900,11 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           await units.finishNoted(note, () => deleteSuspended(suspended.id, ctx, gone), () => suspendedGone(suspended.id, ctx, gone));
           continue;
         }
-        const ccUnit = /^cc:(\d{1,15}):(\d{1,15}):(\d{1,9})$/.exec(note);
+        // A note of this version (JSON) or of the previous one (`cc:<ticket>:<user>:<records>`): notes.ts.
+        const ccUnit = ccOfNote(note);
         if (ccUnit) {
           // Only reads: under a hold too, a user Zendesk shows off the CCs was taken off by that attempt.
-          const off = () => finishCc(Number(ccUnit[1]), Number(ccUnit[2]), Number(ccUnit[3]), ctx);
+          const off = () => finishCc(ccUnit.ticket, ccUnit.user, ccUnit.records, ctx);
           await units.finishNoted(note, off, off);
           continue;
         }
@@ -959,7 +1002,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
           else if (role === "cc" && isClosed(ticket)) withUser += 1;
           else if (role === "cc") {
             // Still listed after the update (Zendesk kept them on a list): not erased; the ticket's record of them goes with the user, as a closed one's.
-            await unit(async () => ((await leaveTicket(ticket.id, user.id, ctx)) ? 1 : ((withUser += 1), 0)), `cc:${ticket.id}:${user.id}:1`);
+            await unit(async () => ((await leaveTicket(ticket.id, user.id, ctx)) ? 1 : ((withUser += 1), 0)), ccNote({ ticket: ticket.id, user: user.id, records: 1 }));
           }
         }
         if (units.withdrawn) return { erased: units.erased, ...keptOf(), ...residual.outcome() };
@@ -989,7 +1032,10 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return { erased: units.erased, ...keptOf(), ...residual.outcome(), remote };
       }
       // The note names the user, and counts what stays on shared threads: a restart after the soft
-      // delete finishes it by id, and names that residue without finding the user (see above).
+      // delete finishes it by id, and names that residue without finding the user (see above). The user
+      // gone for good, the unit leaves a residue note: an attempt that takes over after a death before the
+      // task completed finds neither the user nor the threads through them, and names that residue from it.
+      let gone = false;
       await unit(async () => {
         if (found.state === "active") {
           const { status } = await client.send("DELETE", `users/${user.id}.json`, "erase", ctx);
@@ -997,8 +1043,9 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         }
         // Deleted for good, the user takes with it what the closed tickets still said of them (their CC names no one).
         const n = await deletePermanently(user.id, ctx);
+        gone = n > 0;
         return n ? n + withUser : 0;
-      }, userNote({ user: user.id, withUser, ...residual.noted() }));
+      }, userNote({ user: user.id, withUser, ...residual.noted() }), () => (gone ? residueLeft(residual) : []));
       ctx.logger.info({ connector: name, erased: units.erased }, "zendesk erasure done");
       return { erased: units.erased, ...keptOf(), ...residual.outcome() };
     },
@@ -1026,7 +1073,7 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
       // there (the user gone, the search would no longer tell their threads or messages): finished by the note, nothing searched again.
       let userNoted = false;
       for (const note of await ctx.unfinishedUnits()) {
-        if (await finishUserNote(units, note, residual, ctx)) userNoted = true;
+        if (carryResidue(note, residual) || (await finishUserNote(units, note, residual, ctx))) userNoted = true;
         else await finishRedaction(units, note, ctx);
       }
       if (userNoted) return outcome();
@@ -1068,10 +1115,16 @@ export function createZendeskConnector(options: ZendeskConnectorOptions): Zendes
         return outcome();
       }
       // The note counts what stays on the threads searched above, for a retry after the delete (finishUserNote).
-      await units.unit(async () => {
-        const n = await finishUser(userId, ctx);
-        return n ? n + withUser : 0;
-      }, userNote({ user: userId, withUser, ...residual.noted() }));
+      let gone = false;
+      await units.unit(
+        async () => {
+          const n = await finishUser(userId, ctx);
+          gone = n > 0;
+          return n ? n + withUser : 0;
+        },
+        userNote({ user: userId, withUser, ...residual.noted() }),
+        () => (gone ? residueLeft(residual) : []),
+      );
       return outcome();
     },
 

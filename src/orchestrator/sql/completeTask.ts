@@ -2,7 +2,7 @@ import { DataSource, EntityManager, In } from "typeorm";
 import { HotStatements } from "../../db/hotStatements";
 import { inTransaction, lockRow } from "../../db/transaction";
 import { TaskStatus, TaskStep } from "../../domain/tasks";
-import { dropUnitsInDoubt } from "../holdFence";
+import { dropUnitsInDoubt, dropTaskNotes } from "../holdFence";
 import { DeletionPlanItemRow, ErasureProgressRow, KeptUndatedRow, RequestIdentityRow, RetentionExceptionRow, RetentionExceptionStatus, StagedBatchRow, SurveyedIdsRow, TaskResult, TaskRow } from "../../entities";
 import { randomUUID } from "node:crypto";
 import { tasksClaimed } from "../../metrics";
@@ -318,6 +318,8 @@ async function completeIn(em: EntityManager, task: TaskRow, workerId: string, re
   if (dropProgress) await em.getRepository(ErasureProgressRow).delete({ taskId: task.id });
   // A correction's units left in doubt served its retries (writtenBefore): its outcome says what the system holds.
   if (dropProgress && task.step === TaskStep.RECTIFY) await dropUnitsInDoubt(em, task.id);
+  // An erasure's notes left at its call's end (endTaskUnits' keepNotes) served the attempts that could have taken it over.
+  else if (dropProgress) await dropTaskNotes(em, task.id);
   if (closeExceptions.length) {
     await em.getRepository(RetentionExceptionRow).update({ id: In([...closeExceptions]), status: RetentionExceptionStatus.OPEN }, { status: RetentionExceptionStatus.CLOSED, closedAt: now });
   }
